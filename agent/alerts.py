@@ -1,0 +1,186 @@
+"""Alert lifecycle: tick scores against a threshold become `new` → `update`… → `end` events.
+
+- open: the score stays above the threshold for `min_duration_ticks` ticks, or one tick is above
+  threshold × `instant_factor` (a step change is one big tick), and no cool-down is running;
+- update: at most every `update_interval_s`, and only when the peak grew ≥ 10 % or the top
+  sensors changed;
+- end: the score stays below threshold × hysteresis for `clear_ticks` ticks;
+- cool-down: `cooldown_ticks` after an end before a new alert may open; exceedances in it are
+  counted as suppressed (a persisting anomaly opens as soon as the cool-down is over).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class AlertEvent:
+    alert_id: str
+    seq: int
+    event: str                 # new | update | end
+    node: str
+    site: str
+    ts: float                  # time of this event (tick time)
+    start: float
+    end: float | None
+    score: float
+    peak_score: float
+    threshold: float
+    tier: str
+    model_id: str
+    model_sha256: str | None
+    top_sensors: list[dict]
+    top_steps: list[dict]
+    origin: str | None         # the station / machine where it started
+    ticks: int                 # ticks above threshold so far
+    reason: str | None = None  # why it ended: 'cleared' or 'shutdown'
+    replayed: bool = False
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["schema_version"] = SCHEMA_VERSION
+        d["ts"], d["start"], d["end"] = iso(self.ts), iso(self.start), iso(self.end)
+        for step in d["top_steps"]:
+            step["ts"] = iso(step["ts"])
+        return d
+
+    def line(self) -> str:
+        """One readable terminal line."""
+        tops = ", ".join(f"{t['sensor']} {t['contribution']:.0%}" for t in self.top_sensors)
+        origin = f" | origin {self.origin}" if self.origin else ""
+        span = f" lasted {self.end - self.start:.0f}s ({self.reason})" if self.event == "end" and self.end else ""
+        return (f"{iso(self.ts)} {self.event.upper():6} {self.alert_id} #{self.seq} "
+                f"score {self.score:.2f} (peak {self.peak_score:.2f}) thr {self.threshold:.2f} "
+                f"[{self.tier}] top: {tops}{origin}{span}")
+
+
+@dataclass
+class _Open:
+    alert_id: str
+    start: float
+    last_above: float
+    peak: float
+    ticks: int
+    seq: int = 0
+    last_sent_ts: float = 0.0
+    last_sent_peak: float = 0.0
+    last_tops: tuple = ()
+    below: int = 0
+    origin: str | None = None
+    explain: dict = field(default_factory=dict)
+
+
+def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window_ts,
+            top_k: int) -> dict:
+    """Top sensors (share of the total score) and top time steps (attention or deviation weight)."""
+    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
+    total = float(s.sum()) or 1.0
+    order = np.argsort(-s)[:top_k]
+    tops = [{"sensor": sensors[i], "score": round(float(s[i]), 4),
+             "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
+    steps: list[dict] = []
+    if time_weights is not None and window_ts is not None:
+        tw = np.asarray(time_weights, float)
+        ts = np.asarray(window_ts, float)[-len(tw):]
+        for j in np.argsort(-tw)[:top_k]:
+            if np.isfinite(ts[j]):
+                steps.append({"ts": float(ts[j]), "weight": round(float(tw[j]), 4)})
+    origin = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
+    return {"top_sensors": tops, "top_steps": steps, "origin": origin}
+
+
+class AlertTracker:
+    """One node's alert state. `observe` is called once per scored tick; returns the events."""
+
+    def __init__(self, cfg, node: str, site: str, tick_s: float):
+        self.cfg = cfg
+        self.node, self.site = node, site
+        self.tick_s = tick_s
+        self.open: _Open | None = None
+        self.above = 0
+        self.cooldown = 0
+        self.suppressed = 0
+        self.raised = 0
+
+    @property
+    def active(self) -> bool:
+        return self.open is not None
+
+    def observe(self, ts: float, score: float, threshold: float, tier: str, model: dict, exp: dict) -> list[AlertEvent]:
+        if self.open is None:
+            return self._idle(ts, score, threshold, tier, model, exp)
+        return self._active(ts, score, threshold, tier, model, exp)
+
+    def _idle(self, ts, score, threshold, tier, model, exp) -> list[AlertEvent]:
+        if self.cooldown > 0:
+            self.cooldown -= 1
+        if score <= threshold:
+            self.above = 0
+            return []
+        self.above += 1
+        severe = score > threshold * self.cfg.instant_factor
+        if self.above < self.cfg.min_duration_ticks and not severe:
+            return []
+        if self.cooldown > 0:
+            self.suppressed += 1
+            return []
+        start = ts - (self.above - 1) * self.tick_s
+        stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
+        self.open = _Open(alert_id=f"{self.node}-{stamp}", start=start, last_above=ts, peak=score,
+                          ticks=self.above, origin=exp.get("origin"), explain=exp)
+        self.raised += 1
+        return [self._event("new", ts, score, threshold, tier, model, exp)]
+
+    def _active(self, ts, score, threshold, tier, model, exp) -> list[AlertEvent]:
+        a = self.open
+        if score > threshold:
+            a.ticks += 1
+            a.last_above = ts
+        if score > a.peak:
+            a.peak = score
+            a.explain = exp
+        if score < threshold * self.cfg.hysteresis:
+            a.below += 1
+            if a.below >= self.cfg.clear_ticks:
+                return [self.close(ts, score, threshold, tier, model, "cleared")]
+            return []
+        a.below = 0
+        tops = tuple(t["sensor"] for t in exp["top_sensors"])
+        grew = a.peak >= a.last_sent_peak * 1.1
+        due = ts - a.last_sent_ts >= self.cfg.update_interval_s
+        if due and (grew or tops != a.last_tops):
+            return [self._event("update", ts, score, threshold, tier, model, exp)]
+        return []
+
+    def close(self, ts, score, threshold, tier, model, reason: str) -> AlertEvent:
+        a = self.open
+        ev = self._event("end", ts, score, threshold, tier, model, a.explain, end=a.last_above, reason=reason)
+        self.open = None
+        self.above = 0
+        self.cooldown = self.cfg.cooldown_ticks
+        return ev
+
+    def _event(self, kind, ts, score, threshold, tier, model, exp, end=None, reason=None) -> AlertEvent:
+        a = self.open
+        ev = AlertEvent(alert_id=a.alert_id, seq=a.seq, event=kind, node=self.node, site=self.site, ts=ts,
+                        start=a.start, end=end, score=round(float(score), 4), peak_score=round(float(a.peak), 4),
+                        threshold=round(float(threshold), 4), tier=tier, model_id=model.get("model_id", tier),
+                        model_sha256=model.get("sha256"), top_sensors=exp["top_sensors"],
+                        top_steps=exp["top_steps"], origin=a.origin,
+                        ticks=a.ticks, reason=reason)
+        a.seq += 1
+        a.last_sent_ts = ts
+        a.last_sent_peak = a.peak
+        a.last_tops = tuple(t["sensor"] for t in exp["top_sensors"])
+        return ev

@@ -1,0 +1,273 @@
+"""Model bundles: a directory holding manifest.json and the files it lists, each with its sha256.
+
+`load(ref)` reads and checks a bundle before any runtime touches its files:
+- `ref` is a directory, or `builtin:NAME` for `agent/models/NAME/` shipped inside the package;
+- manifest.json must parse, have format_version 1 and every required key with the right type;
+- every listed file must exist with the listed size and sha256;
+- with `expect=` (sensors, steps, tick_s from the agent's config), the bundle must match it.
+Any failure raises BundleError with a message naming what differs. numpy only: no torch here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_DIR = Path(__file__).resolve().parent / "models"
+ARTIFACT_KINDS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")
+
+
+class BundleError(Exception):
+    """A bundle cannot be used: unreadable, malformed, tampered with, or built for another config."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the running agent needs a bundle to match."""
+    sensors: list[str]
+    steps: int
+    tick_s: float
+
+    @classmethod
+    def from_config(cls, cfg) -> "Expectation":
+        return cls(sensors=cfg.sensor_names(), steps=cfg.window.steps, tick_s=cfg.tick_s)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    manifest: dict
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["model_id"]
+
+    @property
+    def sensors(self) -> list[str]:
+        return list(self.manifest["sensors"])
+
+    @property
+    def steps(self) -> int:
+        return int(self.manifest["steps"])
+
+    @property
+    def tick_s(self) -> float:
+        return float(self.manifest["tick_s"])
+
+    @property
+    def threshold(self) -> dict:
+        return self.manifest["threshold"]
+
+    @property
+    def normalisation(self) -> dict:
+        return self.manifest["normalisation"]
+
+    def residual_std(self) -> np.ndarray:
+        """(N,) per-sensor forecast-error scale, in the manifest's sensor order."""
+        return np.array([self.manifest["residual_std"][s] for s in self.sensors], np.float64)
+
+    def artifact_kinds(self) -> list[str]:
+        return [k for k in ARTIFACT_KINDS if k in self.manifest["artifacts"]]
+
+    def artifact(self, kind: str) -> dict:
+        try:
+            return self.manifest["artifacts"][kind]
+        except KeyError:
+            have = ", ".join(self.artifact_kinds()) or "none"
+            raise BundleError(f"{self.path}: bundle has no {kind} artifact (it has: {have})") from None
+
+    def artifact_path(self, kind: str) -> Path:
+        return self.path / self.artifact(kind)["file"]
+
+    def file_path(self, name: str) -> Path:
+        """A supporting file listed under `files` (PyTorch weights, held-out data)."""
+        if name not in self.manifest.get("files", {}):
+            raise BundleError(f"{self.path}: bundle lists no file {name!r}")
+        return self.path / name
+
+
+def resolve_path(ref: str | Path, base_dir: str | Path = ".") -> Path:
+    """A bundle directory from a config reference: `builtin:NAME`, an absolute or a relative path."""
+    ref = str(ref)
+    if ref.startswith(BUILTIN_PREFIX):
+        name = ref[len(BUILTIN_PREFIX):]
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise BundleError(f"{ref}: a builtin bundle name is one plain directory name")
+        return BUILTIN_DIR / name
+    p = Path(ref).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(bundle_dir: Path) -> dict:
+    path = bundle_dir / MANIFEST_NAME
+    if not bundle_dir.is_dir():
+        raise BundleError(f"{bundle_dir}: not a bundle directory (it does not exist or is a file)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{bundle_dir}: no {MANIFEST_NAME}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: cannot read the manifest: {exc}") from None
+    problems = manifest_problems(manifest)
+    if problems:
+        raise BundleError(f"{path}: invalid manifest: " + "; ".join(problems))
+    return manifest
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def manifest_problems(m: object) -> list[str]:
+    """Every structural problem of a manifest, as 'key: message'."""
+    if not isinstance(m, dict):
+        return ["<top>: expected a JSON object"]
+    problems: list[str] = []
+    version = m.get("format_version")
+    if version != FORMAT_VERSION:
+        problems.append(f"format_version: this agent reads version {FORMAT_VERSION}, the bundle has {version!r}")
+        return problems
+    if not isinstance(m.get("model_id"), str) or not m.get("model_id"):
+        problems.append("model_id: expected a non-empty string")
+    sensors = m.get("sensors")
+    if not (isinstance(sensors, list) and sensors and all(isinstance(s, str) for s in sensors)):
+        problems.append("sensors: expected a non-empty list of names")
+        sensors = []
+    elif len(set(sensors)) != len(sensors):
+        problems.append("sensors: duplicate names")
+    if not (isinstance(m.get("steps"), int) and m["steps"] >= 2):
+        problems.append("steps: expected an integer >= 2")
+    if not (_is_number(m.get("tick_s")) and m["tick_s"] > 0):
+        problems.append("tick_s: expected a positive number")
+    norm = m.get("normalisation")
+    for part in ("mean", "std"):
+        table = norm.get(part) if isinstance(norm, dict) else None
+        problems += _per_sensor_problems(f"normalisation.{part}", table, sensors, positive=part == "std")
+    problems += _per_sensor_problems("residual_std", m.get("residual_std"), sensors, positive=True)
+    threshold = m.get("threshold")
+    if not (isinstance(threshold, dict) and _is_number(threshold.get("value"))):
+        problems.append("threshold: expected an object with a numeric 'value'")
+    artifacts = m.get("artifacts")
+    if not isinstance(artifacts, dict):
+        problems.append("artifacts: expected an object")
+    else:
+        for kind, entry in artifacts.items():
+            if kind not in ARTIFACT_KINDS:
+                problems.append(f"artifacts.{kind}: unknown kind (known: {', '.join(ARTIFACT_KINDS)})")
+            problems += _file_entry_problems(f"artifacts.{kind}", entry)
+    files = m.get("files", {})
+    if not isinstance(files, dict):
+        problems.append("files: expected an object")
+    else:
+        for name, entry in files.items():
+            problems += _file_entry_problems(f"files.{name}", dict(entry, file=name) if isinstance(entry, dict) else entry)
+    return problems
+
+
+def _per_sensor_problems(key: str, table: object, sensors: list[str], positive: bool) -> list[str]:
+    if not isinstance(table, dict):
+        return [f"{key}: expected an object keyed by sensor"]
+    out = []
+    missing = [s for s in sensors if s not in table]
+    extra = [s for s in table if s not in sensors]
+    if missing:
+        out.append(f"{key}: no value for {', '.join(missing)}")
+    if extra:
+        out.append(f"{key}: values for sensors not in the bundle: {', '.join(extra)}")
+    for s in sensors:
+        v = table.get(s)
+        if s in table and not (_is_number(v) and (v > 0 or not positive)):
+            out.append(f"{key}.{s}: expected a {'positive ' if positive else ''}finite number, got {v!r}")
+    return out
+
+
+def _file_entry_problems(key: str, entry: object) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"{key}: expected an object"]
+    out = []
+    name = entry.get("file")
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+        out.append(f"{key}.file: expected a plain file name inside the bundle, got {name!r}")
+    sha = entry.get("sha256")
+    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        out.append(f"{key}.sha256: expected 64 lowercase hex digits")
+    if not (isinstance(entry.get("bytes"), int) and entry["bytes"] >= 0):
+        out.append(f"{key}.bytes: expected a byte count")
+    return out
+
+
+def listed_files(manifest: dict) -> dict[str, dict]:
+    """file name → {sha256, bytes} for every file the manifest lists (artifacts and supporting files)."""
+    out = {name: entry for name, entry in manifest.get("files", {}).items()}
+    for entry in manifest["artifacts"].values():
+        out[entry["file"]] = entry
+    return out
+
+
+def verify_files(bundle_dir: Path, manifest: dict) -> None:
+    for name, entry in listed_files(manifest).items():
+        path = bundle_dir / name
+        if not path.is_file():
+            raise BundleError(f"{path}: listed in the manifest but missing")
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise BundleError(f"{path}: size {size} bytes, the manifest says {entry['bytes']}")
+        digest = file_sha256(path)
+        if digest != entry["sha256"]:
+            raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry['sha256'][:12]}…): "
+                              "the file was changed after the bundle was built")
+
+
+def check_expectation(manifest: dict, expect: Expectation, where: str = "bundle") -> None:
+    """Raise BundleError naming every way the bundle differs from what the agent's config needs."""
+    diffs = []
+    sensors = list(manifest["sensors"])
+    if sensors != list(expect.sensors):
+        if len(sensors) != len(expect.sensors):
+            diffs.append(f"{len(sensors)} sensors in the bundle, {len(expect.sensors)} in the config")
+        only_bundle = [s for s in sensors if s not in expect.sensors]
+        only_config = [s for s in expect.sensors if s not in sensors]
+        if only_bundle:
+            diffs.append(f"sensors only in the bundle: {', '.join(only_bundle)}")
+        if only_config:
+            diffs.append(f"sensors only in the config: {', '.join(only_config)}")
+        if not only_bundle and not only_config:
+            diffs.append("the same sensors in a different order "
+                         f"(first difference at position {next(i for i, (a, b) in enumerate(zip(sensors, expect.sensors)) if a != b)})")
+    if int(manifest["steps"]) != int(expect.steps):
+        diffs.append(f"window steps: bundle {manifest['steps']}, config window.steps {expect.steps}")
+    if not math.isclose(float(manifest["tick_s"]), float(expect.tick_s), rel_tol=1e-9):
+        diffs.append(f"tick: bundle {manifest['tick_s']} s, config tick_s {expect.tick_s} s")
+    if diffs:
+        raise BundleError(f"{where}: built for a different configuration: " + "; ".join(diffs))
+
+
+def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None = None,
+         verify_hashes: bool = True) -> Bundle:
+    path = resolve_path(ref, base_dir)
+    manifest = read_manifest(path)
+    if verify_hashes:
+        verify_files(path, manifest)
+    if expect is not None:
+        check_expectation(manifest, expect, where=str(path))
+    return Bundle(path=path, manifest=manifest)
+
+
+__all__ = ["Bundle", "BundleError", "Expectation", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
+           "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "check_expectation",
+           "manifest_problems", "listed_files"]

@@ -1,0 +1,102 @@
+"""`stad-agent`: run, check-config, listen, evaluate."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+
+from . import __version__
+from .typed import ConfigError
+
+EXIT_CONFIG = 2
+
+# Subcommands that live in their own modules: name -> module with add_parser(sub) and run(args).
+PLUGGED = {
+    "listen": "agent.listen",
+    "evaluate": "agent.evaluate",
+}
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def load_config(path: str):
+    from . import config
+    try:
+        return config.load(path)
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(f"{exc.source}: {p}", file=sys.stderr)
+        print(f"{exc.source}: {len(exc.problems)} problem(s); nothing started", file=sys.stderr)
+        return None
+
+
+def cmd_check_config(args) -> int:
+    cfg = load_config(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    print(f"{args.config}: ok — {len(cfg.sensor_names())} sensors, {len(cfg.sources)} source(s), "
+          f"tick {cfg.tick_s:g}s, window {cfg.window.steps} ticks, chain {' → '.join(cfg.scoring.chain)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    cfg = load_config(args.config)
+    if cfg is None:
+        return EXIT_CONFIG
+    setup_logging(args.log_level or cfg.log_level)
+    from .service import Agent, format_summary
+    try:
+        agent = Agent(cfg, max_ticks=args.max_ticks)
+    except (ValueError, OSError) as exc:
+        logging.getLogger("stad.agent").error("cannot start: %s", exc)
+        return 1
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: agent.stop(f"signal {signal.Signals(signum).name}"))
+    summary = agent.run()
+    print(format_summary(summary), file=sys.stderr, flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.")
+    p.add_argument("--version", action="version", version=f"stad-edge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the agent until stopped or the input ends")
+    run.add_argument("-c", "--config", required=True)
+    run.add_argument("--max-ticks", type=int, default=None, help="stop after this many ticks")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    run.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser("check-config", help="validate a config file and exit (2 on problems)")
+    chk.add_argument("-c", "--config", required=True)
+    chk.set_defaults(func=cmd_check_config)
+
+    for name, module_name in PLUGGED.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            unavailable = sub.add_parser(name, help=f"(unavailable: {exc})")
+            unavailable.set_defaults(func=lambda args, e=exc: _unavailable(e))
+            continue
+        module.add_parser(sub)
+    return p
+
+
+def _unavailable(exc: Exception) -> int:
+    print(f"this command is unavailable: {exc}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

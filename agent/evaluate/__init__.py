@@ -1,0 +1,1 @@
+"""stad-agent evaluate: honest accuracy on labelled data."""

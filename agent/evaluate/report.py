@@ -1,0 +1,160 @@
+"""The evaluation report: a JSON document (schemas/evaluate_report.schema.json), a plain-text
+table for the terminal and a one-page Markdown summary."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..alerts import iso
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "evaluate_report.schema.json"
+
+PROTOCOLS = {
+    "skab": ("first 400 rows of every file (SKAB leaderboard protocol)", "the rest of every file"),
+    "nab": ("probationary period: first 15 % of every file, at most 750 rows (NAB protocol)",
+            "the rest of every file"),
+    "warmup": ("the first warmup.ticks ticks (fit + threshold calibration)", "every tick after warm-up"),
+}
+
+NOTES = [
+    "Point-wise metrics count every scored row; no point-adjust. "
+    "point_adjusted_f1_for_comparison_only shows what that inflated protocol would report.",
+    "Predictions are the agent's alerts (alert active from its start to its last tick above threshold); "
+    "pointwise_exceedance uses score > threshold per tick instead.",
+    "NAB detections are alert onsets; swept_threshold_score is NAB's own protocol (one threshold over the "
+    "corpus, chosen in hindsight with the labels) on the raw score and is optimistic.",
+    "Baselines (random, rolling_z) use the same threshold and alert lifecycle as the agent.",
+]
+
+
+def _clean(value):
+    """JSON-safe: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def file_entry(f) -> dict:
+    observed = f.observed
+    train_rows = int(observed[:f.train_ticks].sum())
+    scored = observed.copy()
+    scored[:f.train_ticks] = False
+    labels = np.array([r.label or 0 for r in f.rows])
+    return {
+        "name": f.name, "ticks": len(f.rows), "rows": int(observed.sum()), "train_ticks": f.train_ticks,
+        "train_rows": train_rows, "scored_rows": int(scored.sum()),
+        "anomalous_scored_rows": int(labels[scored].sum()),
+        "train_from": iso(f.rows[0].ts), "train_until": iso(f.rows[f.train_ticks - 1].ts),
+        "scored_from": iso(f.rows[f.train_ticks].ts), "scored_until": iso(f.rows[-1].ts),
+    }
+
+
+def build_report(cfg, config_path, data_path, protocol: str, files, skipped, results: dict, runtimes: dict,
+                 errors: dict, tolerance_s: float, elapsed_s: float) -> dict:
+    training, scored = PROTOCOLS[protocol]
+    scorers = []
+    for name, metrics in results.items():
+        kind = "baseline" if name in ("random", "rolling_z") else "agent"
+        scorers.append({"name": name, "kind": kind, "runtime_s": runtimes.get(name, 0.0), **metrics})
+    return _clean({
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "config": str(config_path) if config_path else None,
+        "data": str(data_path) if data_path else None,
+        "protocol": {"name": protocol, "training": training, "scored": scored},
+        "tick_s": cfg.tick_s,
+        "sensors": len(cfg.sensor_names()),
+        "event_tolerance_s": tolerance_s,
+        "files": [file_entry(f) for f in files],
+        "skipped_files": list(skipped),
+        "scorers": scorers,
+        "errors": dict(errors),
+        "notes": list(NOTES),
+        "elapsed_s": elapsed_s,
+    })
+
+
+# ---- human-readable forms -----------------------------------------------------------------------
+
+def _fmt(value, spec: str = ".3f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def table_rows(report: dict) -> list[list[str]]:
+    has_nab = any(s.get("nab") for s in report["scorers"])
+    head = ["scorer", "F1", "prec", "recall", "AUC-PR", "FAR %", "MAR %", "events", "FA/sensor-day",
+            "TTD med s"]
+    if has_nab:
+        head += ["NAB std", "NAB swept"]
+    head += ["PA-F1 (inflated)"]
+    rows = [head]
+    for s in report["scorers"]:
+        p, ev = s["pointwise"], s["events"]
+        row = [s["name"], _fmt(p["f1"]), _fmt(p["precision"]), _fmt(p["recall"]), _fmt(s["auc_pr"]),
+               _fmt(s["skab"]["far_pct"], ".2f"), _fmt(s["skab"]["mar_pct"], ".2f"),
+               f"{ev['events_detected']}/{ev['events_total']}", _fmt(ev["false_alarms_per_sensor_day"], ".2f"),
+               _fmt(ev["ttd_median_s"], ".0f")]
+        if has_nab:
+            std = (s.get("nab") or {}).get("standard") or {}
+            row += [_fmt(std.get("score"), ".1f"), _fmt(std.get("swept_threshold_score"), ".1f")]
+        row += [_fmt(s["point_adjusted_f1_for_comparison_only"])]
+        rows.append(row)
+    return rows
+
+
+def format_table(report: dict) -> str:
+    rows = table_rows(report)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    p = report["protocol"]
+    n_rows = sum(f["scored_rows"] for f in report["files"])
+    head = (f"{len(report['files'])} file(s), {n_rows} scored rows; protocol {p['name']}: "
+            f"train = {p['training']}; scored = {p['scored']}")
+    tail = [f"error {k}: {v}" for k, v in report["errors"].items()]
+    return "\n".join([head, *lines, *tail])
+
+
+def format_markdown(report: dict) -> str:
+    rows = table_rows(report)
+    p = report["protocol"]
+    md = [
+        "# stad-agent evaluate",
+        "",
+        f"- data: `{report['data']}`; config: `{report['config']}`",
+        f"- {len(report['files'])} file(s), {sum(f['scored_rows'] for f in report['files'])} scored rows, "
+        f"{report['sensors']} sensor(s), tick {report['tick_s']:g} s",
+        f"- **training / calibration**: {p['training']}",
+        f"- **scored**: {p['scored']}",
+        f"- event detection tolerance after an event's end: {report['event_tolerance_s']:g} s",
+    ]
+    if report["skipped_files"]:
+        md.append(f"- skipped (no labels or too short): {', '.join(report['skipped_files'])}")
+    md += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    md += ["", "## How to read this", ""] + [f"- {n}" for n in report["notes"]]
+    for k, v in report["errors"].items():
+        md.append(f"- scorer `{k}` failed: {v}")
+    return "\n".join(md) + "\n"
+
+
+def write_outputs(report: dict, report_path: str | None) -> None:
+    """The JSON report at report_path and the Markdown summary beside it (same name, .md)."""
+    if not report_path:
+        return
+    path = Path(report_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    path.with_suffix(".md").write_text(format_markdown(report), encoding="utf-8")

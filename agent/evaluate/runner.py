@@ -1,0 +1,359 @@
+"""Replay labelled data through the daemon's own per-tick path and measure it.
+
+Each file is a separate recording: it is aligned by the daemon's Aligner and fed, row by
+row, to a fresh `Pipeline` (the class the daemon runs), so what is measured is what runs.
+Training and scoring are kept apart in time order, per file:
+
+- skab:   the first 400 rows of every file train (warm-up), the rest is scored — SKAB's protocol;
+- nab:    the probationary first 15 % (at most 750 rows) trains, the rest is scored — NAB's;
+- warmup: the first `warmup.ticks` ticks train (simulator or other labelled data).
+
+Every scorer sees the same ticks: the agent's chain restricted to one tier ("numpy", or a
+model runtime from a bundle) and the baselines (random, rolling z-score), which go through
+the agent's own threshold and alert lifecycle.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import config as config_mod
+from ..config import ReplaySource, SimulateSource
+from ..records import Rejects
+from ..sources import open_source
+from ..window import Aligner, Row
+from . import baselines, nab, skab
+from .metrics import alert_spans_from_mask, average_precision, confusion, event_spans, event_scores, \
+    point_adjusted_f1, precision_recall_f1
+from .report import build_report, write_outputs
+
+MODEL_TIERS = ("tflite", "onnx")
+DEFAULT_SCORERS = ("numpy",) + baselines.BASELINES
+
+
+# ---- what one file looks like after replay ------------------------------------------------------
+
+@dataclass
+class FileRows:
+    name: str
+    rows: list[Row]
+    train_ticks: int              # the first train_ticks ticks are training / calibration
+    protocol: str
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Ticks that carry a source row (gap ticks filled by the aligner do not)."""
+        return np.array([r.label is not None for r in self.rows], bool)
+
+
+@dataclass
+class Trace:
+    """One scorer on one file: per-tick arrays over every tick of the file."""
+    file: str
+    scorer: str
+    ts: np.ndarray
+    values: np.ndarray            # (n, N) raw, NaN where missing
+    labels: np.ndarray            # 0/1, −1 where the tick has no source row
+    events: list[str | None]
+    train: np.ndarray             # bool: training / calibration tick
+    score: np.ndarray             # NaN where not scored
+    threshold: np.ndarray
+    alert_spans: list[tuple[float, float]]
+    onsets: list[float]           # tick ts of every `new` alert event
+    tiers: dict[str, int] = field(default_factory=dict)
+    attention: list[dict] = field(default_factory=list)   # at each alert's peak, when the scorer has it
+
+    @property
+    def scored(self) -> np.ndarray:
+        return ~self.train & (self.labels >= 0)
+
+    @property
+    def alert_active(self) -> np.ndarray:
+        active = np.zeros(self.ts.size, bool)
+        for start, end in self.alert_spans:
+            active |= (self.ts >= start) & (self.ts <= end)
+        return active
+
+
+# ---- loading labelled files ---------------------------------------------------------------------
+
+def labelled_source(cfg, data_path: str | None):
+    """The config's replay/simulate source, pointed at data_path when given."""
+    src = next((s for s in cfg.sources if isinstance(s, (ReplaySource, SimulateSource))), None)
+    if src is None:
+        raise ValueError("evaluate needs a 'replay' or 'simulate' source in the config to read labelled data")
+    if isinstance(src, ReplaySource):
+        path = data_path or src.path
+        return dataclasses.replace(src, path=str(Path(path).expanduser().resolve()), speed=0.0)
+    if data_path:
+        raise ValueError("--data is for replay sources; this config simulates its data")
+    if src.duration_s is None:
+        raise ValueError("a simulate source needs duration_s to be evaluated (it would run forever)")
+    return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0)
+
+
+def protocol_of(src) -> str:
+    if isinstance(src, ReplaySource) and src.labels_file:
+        return "nab"
+    if isinstance(src, ReplaySource) and skab.SKAB_LABEL_COLUMN in src.label_columns and src.separator == ";":
+        return "skab"
+    return "warmup"
+
+
+def align(cfg, records) -> list[Row]:
+    """The daemon's alignment (agent.service uses the same Aligner settings)."""
+    aligner = Aligner(cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
+                      Rejects(), max_gap_ticks=cfg.window.steps + 1)
+    rows: list[Row] = []
+    for rec in records:
+        rows.extend(aligner.push(rec))
+    rows.extend(aligner.flush_all())
+    return rows
+
+
+def train_ticks_for(rows: list[Row], protocol: str, cfg) -> int:
+    """How many leading ticks train: SKAB 400 source rows, NAB its probation, else warmup.ticks."""
+    if protocol == "warmup":
+        return cfg.warmup.ticks
+    observed = np.flatnonzero([r.label is not None for r in rows])
+    n_train_rows = skab.SKAB_TRAIN_ROWS if protocol == "skab" else nab.probationary_rows(observed.size)
+    if n_train_rows >= observed.size:
+        return len(rows)
+    return int(observed[n_train_rows - 1]) + 1 if n_train_rows > 0 else 0
+
+
+def load_files(cfg, data_path: str | None, protocol: str | None = None) -> tuple[list[FileRows], list[str]]:
+    """Aligned rows of every labelled file; also the names of files skipped (no labels)."""
+    src = labelled_source(cfg, data_path)
+    protocol = protocol or protocol_of(src)
+    sensors = cfg.sensor_names()
+    if isinstance(src, SimulateSource):
+        records = open_source(src, sensors, Rejects(), cfg.base_dir).records()
+        chunks = [("simulate", records)]
+    else:
+        from ..sources.replay import replay_files
+        root = Path(src.path)
+        chunks = []
+        for path in replay_files(root, src.format):
+            one = dataclasses.replace(src, path=str(path))
+            name = path.name if path == root else path.relative_to(root).as_posix()
+            chunks.append((name, open_source(one, sensors, Rejects(), cfg.base_dir).records()))
+    files, skipped = [], []
+    for name, records in chunks:
+        rows = align(cfg, records)
+        if not any(r.label for r in rows) and not any(r.label == 0 for r in rows):
+            skipped.append(name)
+            continue
+        train = train_ticks_for(rows, protocol, cfg)
+        if train < cfg.window.steps + 2 or train >= len(rows):
+            skipped.append(name)
+            continue
+        files.append(FileRows(name=name, rows=rows, train_ticks=train, protocol=protocol))
+    return files, skipped
+
+
+# ---- running one scorer over one file -----------------------------------------------------------
+
+def _arrays(f: FileRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    ts = np.array([r.ts for r in f.rows])
+    values = np.stack([r.values for r in f.rows])
+    labels = np.array([-1 if r.label is None else int(r.label) for r in f.rows])
+    return ts, values, labels, [r.event for r in f.rows]
+
+
+def spans_from_events(alert_events, last_ts: float) -> tuple[list[tuple[float, float]], list[float]]:
+    """Alert spans [start, last tick above threshold] and onset ticks from new/end events."""
+    spans, onsets, open_start = [], [], None
+    for ev in alert_events:
+        if ev.event == "new":
+            open_start = ev.start
+            onsets.append(ev.ts)
+        elif ev.event == "end" and open_start is not None:
+            spans.append((open_start, ev.end if ev.end is not None else ev.ts))
+            open_start = None
+    if open_start is not None:
+        spans.append((open_start, last_ts))
+    return spans, onsets
+
+
+def tier_config(cfg, scorer: str, bundle: str | None):
+    """The config with the scoring chain cut down to one tier (+ numpy, which is always last)."""
+    chain = ["numpy"] if scorer == "numpy" else [scorer, "numpy"]
+    return dataclasses.replace(cfg.scoring, chain=chain, bundle=bundle if scorer != "numpy" else None,
+                               models_dir=None)
+
+
+def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+    from ..pipeline import Pipeline
+    file_cfg = dataclasses.replace(cfg, scoring=tier_config(cfg, scorer, bundle),
+                                   warmup=dataclasses.replace(cfg.warmup, ticks=f.train_ticks))
+    pipe = Pipeline(file_cfg)
+    if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
+        raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
+    ts, values, labels, events = _arrays(f)
+    n = ts.size
+    score, threshold = np.full(n, np.nan), np.full(n, np.nan)
+    alert_events, tiers, attention = [], {}, []
+    peak_attention: dict | None = None
+    for i, row in enumerate(f.rows):
+        res = pipe.step(row)
+        if res.warming:
+            continue
+        score[i], threshold[i] = res.score, res.threshold
+        tiers[res.tier] = tiers.get(res.tier, 0) + 1
+        if pipe.alerts.active and res.sensor_weights is not None and res.time_weights is not None:
+            if peak_attention is None or res.score > peak_attention["score"]:
+                peak_attention = {"ts": res.ts, "score": res.score, "time_weights": np.array(res.time_weights),
+                                  "sensor_weights": np.array(res.sensor_weights)}
+        for ev in res.alerts:
+            alert_events.append(ev)
+            if ev.event == "end" and peak_attention is not None:
+                attention.append(peak_attention)
+                peak_attention = None
+    alert_events += pipe.close(float(ts[-1]))
+    if peak_attention is not None:
+        attention.append(peak_attention)
+    spans, onsets = spans_from_events(alert_events, float(ts[-1]))
+    train = np.arange(n) < f.train_ticks
+    return Trace(f.name, scorer, ts, values, labels, events, train, score, threshold, spans, onsets,
+                 tiers, attention)
+
+
+def run_baseline(cfg, f: FileRows, name: str) -> Trace:
+    ts, values, labels, events = _arrays(f)
+    per_sensor = baselines.baseline_scores(name, values, cfg.window.steps, seed=len(f.rows))
+    with np.errstate(all="ignore"):
+        tick = np.where(np.isfinite(per_sensor).any(axis=1), np.nanmax(np.nan_to_num(per_sensor, nan=-np.inf),
+                                                                        axis=1), np.nan)
+    out = baselines.alert_trace(tick, ts, f.train_ticks, cfg)
+    spans, onsets = spans_from_events(out["events"], float(ts[-1]))
+    train = np.arange(ts.size) < f.train_ticks
+    score = np.where(train, np.nan, tick)
+    return Trace(f.name, name, ts, values, labels, events, train, score, out["thresholds"], spans, onsets,
+                 {"baseline": int((~train).sum())})
+
+
+def run_scorer(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+    if scorer in baselines.BASELINES:
+        return run_baseline(cfg, f, scorer)
+    if scorer == "numpy" or scorer in MODEL_TIERS:
+        return run_pipeline(cfg, f, scorer, bundle)
+    raise ValueError(f"unknown scorer {scorer!r} (known: numpy, {', '.join(MODEL_TIERS)}, "
+                     f"{', '.join(baselines.BASELINES)})")
+
+
+# ---- metrics over all files of one scorer -------------------------------------------------------
+
+def scorer_metrics(traces: list[Trace], n_sensors: int, tick_s: float, protocol: str,
+                   tolerance_s: float) -> dict:
+    labels = np.concatenate([t.labels[t.scored] for t in traces])
+    alert = np.concatenate([t.alert_active[t.scored] for t in traces])
+    exceed = np.concatenate([(np.nan_to_num(t.score, nan=-np.inf) > t.threshold)[t.scored] for t in traces])
+    scores = np.concatenate([t.score[t.scored] for t in traces])
+    counts = confusion(labels, alert)
+    events, alerts, seconds = [], [], 0.0
+    for t in traces:
+        sc = t.scored
+        if not sc.any():
+            continue
+        lo, hi = float(t.ts[sc][0]), float(t.ts[sc][-1])
+        events += event_spans(t.ts[sc], t.labels[sc], [e for e, s in zip(t.events, sc) if s])
+        alerts += [(max(a, lo), b) for a, b in t.alert_spans if b >= lo]
+        seconds += hi - lo + tick_s
+    out = {
+        "pointwise": {**precision_recall_f1(counts), **counts.as_dict()},
+        "pointwise_exceedance": precision_recall_f1(confusion(labels, exceed)),
+        "auc_pr": average_precision(labels, scores),
+        "skab": skab.far_mar_f1(counts),
+        "events": event_scores(events, alerts, n_sensors, seconds, tolerance_s),
+        "point_adjusted_f1_for_comparison_only": point_adjusted_f1(labels, alert),
+        "scored_rows": int(labels.size),
+        "anomalous_rows": int(labels.sum()),
+        "nab": nab_metrics(traces) if protocol == "nab" else None,
+        "tiers": _sum_tiers(traces),
+    }
+    return out
+
+
+def nab_metrics(traces: list[Trace]) -> dict:
+    """NAB on source rows (not gap ticks): detections are alert onsets; plus NAB's own swept threshold."""
+    at_alerts, swept_inputs = [], []
+    for t in traces:
+        rows = t.labels >= 0
+        ts = t.ts[rows]
+        windows = event_spans(ts, t.labels[rows], [e for e, r in zip(t.events, rows) if r])
+        spans = nab.window_index_spans(ts, windows)
+        detected = np.zeros(ts.size, bool)
+        at = np.searchsorted(ts, np.asarray(t.onsets, float), side="left")   # onset on a gap tick: next row
+        detected[at[at < ts.size]] = True
+        at_alerts.append((detected, spans))
+        swept_inputs.append((t.score[rows], spans))
+    fixed = nab.corpus_scores(at_alerts)
+    return {name: {**fixed[name], "swept_threshold_score": nab.swept_best_score(swept_inputs, profile)["score"]}
+            for name, profile in nab.PROFILES.items()}
+
+
+def _sum_tiers(traces: list[Trace]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for t in traces:
+        for k, v in t.tiers.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+# ---- the entry point ---------------------------------------------------------------------------
+
+def _progress(done: int, total: int, label: str, started: float) -> None:
+    print(f"\revaluate: {done}/{total} {label[:60]:<60} {time.monotonic() - started:6.1f}s",
+          end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, scorers=None,
+             report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
+             tolerance_s: float | None = None, config_path: str | None = None) -> dict:
+    """Replay labelled data through each scorer; return (and optionally write) the report dict."""
+    if isinstance(cfg, (str, Path)):
+        config_path = str(cfg)
+        cfg = config_mod.load(cfg)
+    scorers = list(scorers or (list(DEFAULT_SCORERS) + ([t for t in MODEL_TIERS] if bundle else [])))
+    if bundle:
+        bundle = str(Path(bundle).expanduser().resolve())
+    started = time.monotonic()
+    files, skipped = load_files(cfg, data_path, protocol)
+    if not files:
+        raise ValueError(f"no labelled file to evaluate under {data_path or 'the configured source'}"
+                         + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
+    protocol = files[0].protocol
+    tolerance_s = cfg.alerts.clear_ticks * cfg.tick_s if tolerance_s is None else tolerance_s
+    traces: dict[str, list[Trace]] = {s: [] for s in scorers}
+    runtimes: dict[str, float] = {s: 0.0 for s in scorers}
+    errors: dict[str, str] = {}
+    total = len(scorers) * len(files)
+    done = 0
+    for scorer in scorers:
+        for f in files:
+            t0 = time.monotonic()
+            try:
+                if scorer not in errors:
+                    traces[scorer].append(run_scorer(cfg, f, scorer, bundle))
+            except RuntimeError as exc:
+                errors[scorer] = str(exc)
+            runtimes[scorer] += time.monotonic() - t0
+            done += 1
+            _progress(done, total, f"{scorer} {f.name}", started)
+    n_sensors = len(cfg.sensor_names())
+    results = {s: scorer_metrics(traces[s], n_sensors, cfg.tick_s, protocol, tolerance_s)
+               for s in scorers if traces[s]}
+    report = build_report(cfg, config_path, data_path, protocol, files, skipped, results, runtimes, errors,
+                          tolerance_s, time.monotonic() - started)
+    write_outputs(report, report_path)
+    if plot_dir:
+        from .plots import plot_all
+        report["plots"] = plot_all(traces, plot_dir, cfg.sensor_names())
+        write_outputs(report, report_path)
+    return report

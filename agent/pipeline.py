@@ -1,0 +1,127 @@
+"""Row → window → scorer chain → threshold → alert lifecycle: the per-tick path.
+
+The daemon (service.py) and the evaluator both drive this one class, so what is measured is
+what runs. It has no I/O: it returns what happened on each tick.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .alerts import AlertEvent, AlertTracker, explain
+from .scorers import build_tiers
+from .scorers.base import TickScore
+from .scorers.chain import ScorerChain
+from .scorers.numpy_fallback import NumpyScorer
+from .sensor_health import SensorHealth
+from .threshold import AdaptiveThreshold, calibrate
+from .topology import adjacency, group_of
+from .window import Normaliser, Row, WindowBuffer
+
+log = logging.getLogger("stad.pipeline")
+
+
+@dataclass
+class TickResult:
+    ts: float
+    warming: bool
+    score: float = float("nan")
+    threshold: float = float("nan")
+    tier: str = ""
+    sensor_scores: np.ndarray | None = None
+    sensor_weights: np.ndarray | None = None
+    time_weights: np.ndarray | None = None
+    label: int | None = None
+    event: str | None = None
+    alerts: list[AlertEvent] = field(default_factory=list)
+    sensor_events: list[dict] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, cfg, tiers=None):
+        """`tiers`: model scorers to put in front of numpy; None loads them from the config's bundle."""
+        self.cfg = cfg
+        self.specs = cfg.sensor_specs()
+        self.sensors = [s.name for s in self.specs]
+        self.groups = [group_of(s) for s in self.specs]
+        n = len(self.sensors)
+        self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy)
+        model_tiers = build_tiers(cfg, self.sensors) if tiers is None else list(tiers)
+        self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
+        manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
+        self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
+        self.thresholds: dict[str, AdaptiveThreshold] = {}
+        for t in model_tiers:
+            self.thresholds[t.TYPE] = AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+        self.window = WindowBuffer(cfg.window.steps, n)
+        self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
+        self.health = SensorHealth(self.sensors, cfg.tick_s)
+        self.warmup: list[Row] = []
+        self.warm = False
+        self.ticks = 0
+
+    # -- warm-up ------------------------------------------------------------------------------
+
+    def _finish_warmup(self) -> None:
+        raw = np.stack([r.values for r in self.warmup])
+        missing = np.stack([r.missing for r in self.warmup])
+        clean = np.array([not r.label for r in self.warmup])
+        if self.normaliser is None:
+            self.normaliser = Normaliser.fit(raw[clean] if clean.sum() > 10 else raw)
+        z = self.normaliser.apply(raw)
+        cut = int(len(z) * self.cfg.warmup.fit_fraction)
+        self.numpy.fit(z[:cut], missing[:cut])
+        # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
+        # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
+        scores = self.numpy.batch_scores(z, missing).max(axis=1)
+        self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
+            self.window.push(zr, r.missing, r.ts, r.values)
+        log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
+                 len(z), cut, len(z) - cut, self.thresholds["numpy"].value, self.chain.tier)
+        self.warmup = []
+        self.warm = True
+
+    # -- per tick -----------------------------------------------------------------------------
+
+    def step(self, row: Row) -> TickResult:
+        self.ticks += 1
+        sensor_events = self.health.observe(row)
+        if not self.warm:
+            self.warmup.append(row)
+            if len(self.warmup) >= self.cfg.warmup.ticks:
+                self._finish_warmup()
+            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
+        self.window.push(self.normaliser.apply(row.values), row.missing, row.ts, row.values)
+        result: TickScore = self.chain.score(self.window)
+        thr = self.thresholds[result.tier]
+        model = self.chain.current.describe()
+        exp = explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window.ts,
+                      self.cfg.alerts.top_k)
+        events = self.alerts.observe(row.ts, result.score, thr.value, result.tier, model, exp)
+        if not self.alerts.active and result.score <= thr.value:
+            self.chain.learn(self.window)
+            thr.update(result.score)
+        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
+                          sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
+                          time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,
+                          sensor_events=sensor_events)
+
+    def close(self, ts: float) -> list[AlertEvent]:
+        """End an open alert on shutdown so subscribers are not left with a dangling one."""
+        if not self.alerts.active:
+            return []
+        thr = self.thresholds.get(self.chain.tier)
+        model = self.chain.current.describe()
+        return [self.alerts.close(ts, self.alerts.open.peak, thr.value if thr else float("nan"),
+                                  self.chain.tier, model, "shutdown")]
+
+    def snapshot(self) -> dict:
+        thr = self.thresholds.get(self.chain.tier)
+        return {"tier": self.chain.tier, "model": self.chain.current.describe(), "ticks": self.ticks,
+                "warm": self.warm, "threshold": thr.value if thr else None,
+                "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
+                "alert_active": self.alerts.active, "tier_switches": len(self.chain.switches),
+                "sensors_missing": self.health.missing_now(), "sensors_stuck": self.health.stuck_now()}

@@ -1,0 +1,105 @@
+"""The fallback chain: score with the highest healthy tier, step down on any fault.
+
+A tier is stepped down from when its scorer raises, returns NaN/inf, or exceeds the latency
+budget for `fault_ticks` ticks in a row; the tick is then scored by the next tier, so no tick
+goes unscored. A tier that failed transiently is retried after `probation_ticks`. The numpy
+fallback is last, always present, and learns on every calm tick whichever tier is active.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from .base import Scorer, ScorerError, TickScore
+
+log = logging.getLogger("stad.scorer")
+
+
+class ScorerChain:
+    def __init__(self, tiers: list[Scorer], cfg):
+        if not tiers or tiers[-1].TYPE != "numpy":
+            raise ValueError("the chain must end with the numpy scorer")
+        self.tiers = tiers
+        self.cfg = cfg
+        self.active = 0
+        self.over_budget = 0
+        self.benched: dict[int, int] = {}      # tier index -> ticks left on probation
+        self.switches: list[dict] = []
+        self.last_latency_s = 0.0
+
+    @property
+    def numpy(self) -> Scorer:
+        return self.tiers[-1]
+
+    @property
+    def current(self) -> Scorer:
+        return self.tiers[self.active]
+
+    @property
+    def tier(self) -> str:
+        return self.current.TYPE
+
+    def replace(self, tiers: list[Scorer], reason: str) -> None:
+        """Install a new list of tiers (hot swap): start again from the top."""
+        self.tiers = tiers
+        self.benched.clear()
+        self._switch(0, reason)
+
+    def score(self, window) -> TickScore:
+        self._probation_tick()
+        while True:
+            scorer = self.current
+            t0 = time.perf_counter()
+            try:
+                result = scorer.score(window)
+                if not np.all(np.isfinite(result.sensor_scores)) or not np.isfinite(result.score):
+                    raise ScorerError("returned NaN/inf scores")
+            except Exception as exc:  # noqa: BLE001 — any fault in a runtime means: step down
+                if self.active == len(self.tiers) - 1:
+                    raise
+                self._step_down(f"{type(exc).__name__}: {exc}")
+                continue
+            self.last_latency_s = time.perf_counter() - t0
+            self._check_budget()
+            return result
+
+    def learn(self, window) -> None:
+        self.numpy.learn(window)
+        if self.active != len(self.tiers) - 1:
+            self.current.learn(window)
+
+    def _check_budget(self) -> None:
+        if self.active == len(self.tiers) - 1:
+            return
+        if self.last_latency_s * 1000 > self.cfg.latency_budget_ms:
+            self.over_budget += 1
+            if self.over_budget >= self.cfg.fault_ticks:
+                self._step_down(f"over the latency budget ({self.last_latency_s * 1000:.2f} ms > "
+                                f"{self.cfg.latency_budget_ms} ms for {self.over_budget} ticks)")
+        else:
+            self.over_budget = 0
+
+    def _step_down(self, reason: str) -> None:
+        self.benched[self.active] = self.cfg.probation_ticks
+        nxt = self.active + 1
+        self._switch(nxt, f"{self.tier} failed: {reason}")
+
+    def _probation_tick(self) -> None:
+        if not self.benched:
+            return
+        for i in list(self.benched):
+            self.benched[i] -= 1
+            if self.benched[i] <= 0:
+                del self.benched[i]
+                if i < self.active:
+                    self._switch(i, f"probation over, retrying {self.tiers[i].TYPE}")
+
+    def _switch(self, index: int, reason: str) -> None:
+        old = self.tiers[self.active].TYPE if self.active < len(self.tiers) else "none"
+        self.active = index
+        self.over_budget = 0
+        new = self.tiers[index].TYPE
+        self.switches.append({"from": old, "to": new, "reason": reason, "at": time.time()})
+        log.warning("scorer tier %s -> %s: %s", old, new, reason)

@@ -1,0 +1,72 @@
+"""The numpy fallback: AR(p), Markov surprise and neighbour fusion, combined per sensor.
+
+Always available (numpy only), learns online on calm ticks, and is what the agent scores
+with whenever no model runtime or no valid bundle is there.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ar import ARModel
+from .base import Scorer, TickScore, tick_score
+from .fusion import FusionModel
+from .markov import MarkovModel
+
+
+class NumpyScorer(Scorer):
+    TYPE = "numpy"
+
+    def __init__(self, n: int, adjacency: np.ndarray, cfg):
+        self.n = n
+        w = {"ar": 0.0, "markov": 0.0, "fusion": 0.0} | dict(cfg.weights)
+        if not adjacency.any():
+            w["fusion"] = 0.0
+        total = sum(w.values()) or 1.0
+        self.weights = {k: v / total for k, v in w.items()}
+        self.ar = ARModel(n, cfg.ar_order, cfg.forgetting)
+        self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
+        self.fusion = FusionModel(adjacency, cfg.forgetting)
+        self.fitted = False
+
+    def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
+        if len(z) <= self.ar.p + 2:
+            raise ValueError(f"need more than {self.ar.p + 2} warm-up rows, got {len(z)}")
+        self.ar.fit(z, missing)
+        self.fusion.fit(z, missing)
+        self.markov.fit(z, missing)
+        self.markov.calibrate(z, missing)
+        self.fitted = True
+
+    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray) -> np.ndarray:
+        w = self.weights
+        return w["ar"] * ar + w["markov"] * markov + w["fusion"] * fusion
+
+    def score(self, window) -> TickScore:
+        s = self.combine(self.ar.score(window), self.markov.score(window), self.fusion.score(window))
+        s = np.where(window.missing[-1], 0.0, s)
+        return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
+                         time_weights=self._time_weights(window, s))
+
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """Per-sensor scores for rows p.. of a block (used to calibrate the threshold)."""
+        p = self.ar.p
+        ar = self.ar.batch_scores(z)                                 # rows p..
+        mk = (np.maximum((self.markov.batch_surprise(z, missing) - self.markov.mean) / self.markov.std, 0.0))
+        fu = self.fusion.batch_scores(z, missing)                    # rows 1..
+        s = self.combine(ar, mk[p - 1:], fu[p - 1:])
+        return np.where(missing[p:], 0.0, s)
+
+    def learn(self, window) -> None:
+        self.ar.learn(window)
+        self.markov.learn(window)
+        self.fusion.learn(window)
+
+    @staticmethod
+    def _time_weights(window, s: np.ndarray) -> np.ndarray:
+        """Which steps of the window were unusual for the worst sensor: its |z| over the window."""
+        col = np.abs(window.values[:, int(np.argmax(s))])
+        total = col.sum()
+        return col / total if total > 0 else np.full(len(col), 1.0 / len(col))
+
+    def describe(self) -> dict:
+        return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights}

@@ -1,0 +1,170 @@
+"""The daemon loop: sources (one thread each) → aligner → pipeline → sinks, until stopped."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from .pipeline import Pipeline
+from .records import Rejects
+from .sdnotify import Notifier
+from .sinks import open_sink
+from .sources import open_source
+from .window import Aligner
+
+log = logging.getLogger("stad.agent")
+
+_END = object()
+HEALTH_EVERY_S = 5.0
+
+
+class Agent:
+    def __init__(self, cfg, max_ticks: int | None = None, notifier: Notifier | None = None):
+        self.cfg = cfg
+        self.max_ticks = max_ticks
+        self.notifier = notifier or Notifier.from_env()
+        self.rejects = Rejects()
+        self.stop_event = threading.Event()
+        Path(cfg.resolve(cfg.state_dir)).mkdir(parents=True, exist_ok=True)
+        self.pipeline = Pipeline(cfg)
+        sensors = self.pipeline.sensors
+        self.aligner = Aligner(sensors, cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
+                               self.rejects, max_gap_ticks=cfg.window.steps + 1)
+        self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir) for s in cfg.sources]
+        for src in self.sources:
+            if hasattr(src, "tick_s") and getattr(src.cfg, "tick_s", None) is None:
+                src.tick_s = cfg.tick_s
+        self.sinks = [open_sink(s, cfg) for s in cfg.sinks]
+        self.queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self.records_in = 0
+        self.events = Counter()
+        self.started = time.monotonic()
+        self.exit_reason = ""
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def _pump(self, src) -> None:
+        try:
+            for rec in src.records():
+                while not self.stop_event.is_set():
+                    try:
+                        self.queue.put(rec, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop_event.is_set():
+                    break
+        except Exception:  # noqa: BLE001 — a broken source is reported; the others go on
+            log.exception("source %s failed", src.TYPE)
+        finally:
+            self.queue.put(_END)
+
+    # -- loop --------------------------------------------------------------------------------
+
+    def stop(self, reason: str = "stop requested") -> None:
+        if not self.stop_event.is_set():
+            self.exit_reason = reason
+            self.stop_event.set()
+
+    def run(self) -> dict:
+        threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
+                   for s in self.sources]
+        for t in threads:
+            t.start()
+        self.notifier.ready()
+        live = any(s.live for s in self.sources)
+        ended = 0
+        last_health = 0.0
+        try:
+            while not self.stop_event.is_set():
+                self.notifier.ping()
+                try:
+                    item = self.queue.get(timeout=0.5)
+                except queue.Empty:
+                    item = None
+                if item is _END:
+                    ended += 1
+                    if ended == len(self.sources):
+                        self._process(self.aligner.flush_all())
+                        self.exit_reason = self.exit_reason or "input ended"
+                        break
+                    continue
+                rows = []
+                if item is not None:
+                    self.records_in += 1
+                    rows = self.aligner.push(item)
+                if live and self.cfg.window.idle_flush_s > 0:
+                    rows += self.aligner.flush_until(time.time() - self.cfg.window.idle_flush_s)
+                self._process(rows)
+                now = time.monotonic()
+                if now - last_health >= HEALTH_EVERY_S:
+                    last_health = now
+                    self._health()
+        finally:
+            self.notifier.stopping()
+            self.stop_event.set()
+            for s in self.sources:
+                s.close()
+            last_ts = self.pipeline.window.ts[-1] if self.pipeline.warm else time.time()
+            for ev in self.pipeline.close(float(last_ts)):
+                self._emit(ev)
+            self._health()
+            for sink in self.sinks:
+                try:
+                    sink.close()
+                except Exception:  # noqa: BLE001
+                    log.exception("sink %s failed to close", sink.TYPE)
+        return self.summary()
+
+    def _process(self, rows) -> None:
+        for row in rows:
+            res = self.pipeline.step(row)
+            for ev in res.sensor_events:
+                for sink in self.sinks:
+                    sink.sensor_event(ev)
+            for ev in res.alerts:
+                self._emit(ev)
+            if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
+                self.stop(f"reached --max-ticks {self.max_ticks}")
+                return
+
+    def _emit(self, ev) -> None:
+        self.events[ev.event] += 1
+        for sink in self.sinks:
+            try:
+                sink.emit(ev)
+            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
+
+    def health_snapshot(self) -> dict:
+        snap = self.pipeline.snapshot()
+        snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
+                     "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
+                     "uptime_s": round(time.monotonic() - self.started, 1)})
+        return snap
+
+    def _health(self) -> None:
+        snap = self.health_snapshot()
+        self.notifier.status(f"tier={snap['tier']} ticks={snap['ticks']} alerts={snap['alerts_raised']}")
+        for sink in self.sinks:
+            try:
+                sink.health(snap)
+            except Exception:  # noqa: BLE001
+                log.exception("sink %s failed on health", sink.TYPE)
+
+    def summary(self) -> dict:
+        snap = self.health_snapshot()
+        snap["exit_reason"] = self.exit_reason
+        snap["late_reordered"] = self.aligner.reordered
+        return snap
+
+
+def format_summary(s: dict) -> str:
+    rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
+    ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
+    return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
+            f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); tier {s['tier']}; "
+            f"stopped: {s['exit_reason']}")

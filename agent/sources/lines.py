@@ -1,0 +1,134 @@
+"""Timestamps and JSON lines, shared by the udp, stdin and replay sources.
+
+A JSON line is one object in any of three shapes, each with an optional "label" (0/1)
+and "event" (string):
+
+    {"ts": 1767592800, "sensor": "S01_flow", "value": 4200.0}
+    {"ts": "2026-01-05T06:00:00Z", "values": {"S01_flow": 4200.0, "S01_speed": 98.1}}
+    {"ts": 1767592800.5, "S01_flow": 4200.0, "S01_speed": 98.1}
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import datetime, timezone
+
+from ..records import Record, Rejects
+
+RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
+
+
+def parse_time(value: object, time_format: str | None = None) -> float:
+    """Epoch seconds (number or numeric string) or an ISO-8601 string; naive times are UTC.
+
+    Raises ValueError for anything else, including non-finite numbers.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, (int, float)):
+        ts = parse_number(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if time_format is not None:
+            moment = datetime.strptime(text, time_format)
+            ts = _as_utc(moment).timestamp()
+        else:
+            try:
+                ts = float(text)
+            except ValueError:
+                ts = _as_utc(datetime.fromisoformat(text)).timestamp()
+    else:
+        raise ValueError(f"not a time: {value!r}")
+    if not math.isfinite(ts):
+        raise ValueError(f"not a finite time: {value!r}")
+    return ts
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def parse_number(value: object) -> float:
+    """A JSON or CSV reading as a float; raises ValueError (booleans and null are not numbers)."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"number out of range: {value!r}") from None
+    if isinstance(value, str):
+        return float(value.strip())
+    raise ValueError(f"not a number: {type(value).__name__}")
+
+
+def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False) -> Record | None:
+    """One JSON line as a Record, or None after counting why it was rejected.
+
+    A missing "ts" is stamped with the wall clock when `live`, rejected otherwise. A bad
+    reading drops only that reading; a line left with no readings is rejected.
+    """
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        rejects.add("bad json", where, str(exc)[:120])
+        return None
+    if not isinstance(obj, dict):
+        rejects.add("bad json", where, f"expected an object, got {type(obj).__name__}")
+        return None
+
+    if "ts" in obj:
+        try:
+            ts = parse_time(obj["ts"])
+        except ValueError as exc:
+            rejects.add("bad time", where, f"field 'ts': {exc}")
+            return None
+    elif live:
+        ts = time.time()
+    else:
+        rejects.add("missing time", where, "no 'ts' field")
+        return None
+
+    label = _parse_label(obj.get("label"), where, rejects)
+    event = obj.get("event") if isinstance(obj.get("event"), str) else None
+    values = _readings(obj, where, rejects)
+    if values is None:
+        return None
+    if not values:
+        rejects.add("no values", where, "no readings left on the line")
+        return None
+    return Record(ts=ts, values=values, label=label, event=event, origin=where)
+
+
+def _readings(obj: dict, where: str, rejects: Rejects) -> dict[str, float] | None:
+    if "sensor" in obj:
+        sensor = obj["sensor"]
+        if not isinstance(sensor, str) or not sensor:
+            rejects.add("bad sensor", where, f"field 'sensor': {sensor!r}")
+            return None
+        raw = {sensor: obj.get("value")}
+    elif "values" in obj:
+        raw = obj["values"]
+        if not isinstance(raw, dict):
+            rejects.add("bad json", where, f"field 'values': expected an object, got {type(raw).__name__}")
+            return None
+    else:
+        raw = {k: v for k, v in obj.items() if k not in RESERVED_KEYS}
+    values: dict[str, float] = {}
+    for sensor, value in raw.items():
+        try:
+            values[sensor] = parse_number(value)
+        except ValueError as exc:
+            rejects.add("bad number", where, f"field {sensor!r}: {exc}")
+    return values
+
+
+def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:
+    if value is None:
+        return None
+    try:
+        return 1 if parse_number(value) != 0 else 0
+    except ValueError:
+        rejects.add("bad label", where, f"field 'label': {value!r}")
+        return None

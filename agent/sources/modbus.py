@@ -1,0 +1,112 @@
+"""Poll Modbus TCP holding registers (needs the `modbus` extra: pymodbus 3.x).
+
+Each poll reads every configured register, as an unsigned 16-bit value times its scale.
+While the device is unreachable each poll is counted as 'modbus unreachable' and the
+reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Iterator
+
+from pymodbus.client import ModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from ..records import Record, Rejects
+from .base import Source
+
+log = logging.getLogger("stad.modbus")
+
+MAX_BACKOFF_S = 30.0
+MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-registers request
+
+
+class ModbusUnreachable(Exception):
+    pass
+
+
+class ModbusSource(Source):
+    TYPE = "modbus"
+    live = True
+
+    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
+        super().__init__(cfg, sensors, rejects, base_dir)
+        self.where = f"modbus {cfg.host}:{cfg.port}"
+        self._stop = threading.Event()
+        self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=min(3.0, max(0.2, 2 * cfg.poll_s)),
+                                      retries=0)
+
+    def records(self) -> Iterator[Record]:
+        backoff = self.cfg.poll_s
+        outage = False
+        next_poll = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    values = self.poll()
+                except ModbusUnreachable as exc:
+                    # Counted directly, not via rejects.add: the outage is logged once below.
+                    self.rejects.counts["modbus unreachable"] += 1
+                    if not outage:
+                        log.warning("%s unreachable (%s); retrying with backoff up to %.0f s",
+                                    self.where, exc, MAX_BACKOFF_S)
+                        outage = True
+                    self.client.close()
+                    if self._stop.wait(backoff):
+                        return
+                    backoff = min(2 * backoff, MAX_BACKOFF_S)
+                    next_poll = time.monotonic()
+                    continue
+                if outage:
+                    log.warning("%s reachable again", self.where)
+                    outage = False
+                backoff = self.cfg.poll_s
+                if values:
+                    yield Record(ts=time.time(), values=values, origin=self.where)
+                next_poll += self.cfg.poll_s
+                if self._stop.wait(max(0.0, next_poll - time.monotonic())):
+                    return
+        finally:
+            self.client.close()
+
+    def poll(self) -> dict[str, float]:
+        """One reading of every register; raises ModbusUnreachable when the device is not there."""
+        if not self.client.connected and not self.client.connect():
+            raise ModbusUnreachable("cannot connect")
+        raw: dict[int, int] = {}
+        for start, count in register_spans(sorted(self.cfg.registers.values())):
+            try:
+                response = self.client.read_holding_registers(start, count=count, device_id=self.cfg.unit_id)
+            except ModbusException as exc:
+                raise ModbusUnreachable(str(exc)) from None
+            if response.isError():
+                self.rejects.add("modbus error", self.where,
+                                 f"registers {start}..{start + count - 1}: {response}")
+                continue
+            raw.update(zip(range(start, start + count), response.registers))
+        return {sensor: raw[address] * self.cfg.scale.get(sensor, 1.0)
+                for sensor, address in self.cfg.registers.items() if address in raw}
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def register_spans(addresses: list[int], max_gap: int = 8) -> list[tuple[int, int]]:
+    """Sorted addresses grouped into (start, count) reads: near neighbours share one request."""
+    spans: list[tuple[int, int]] = []
+    for a in addresses:
+        if spans:
+            start, count = spans[-1]
+            end = start + count - 1
+            if a <= end:
+                continue
+            if a - end <= max_gap and a - start + 1 <= MAX_REGISTERS_PER_READ:
+                spans[-1] = (start, a - start + 1)
+                continue
+        spans.append((a, 1))
+    return spans
+
+
+SOURCE = ModbusSource

@@ -1,0 +1,253 @@
+"""Replay recorded CSV or JSON-lines files, optionally paced by their timestamps.
+
+CSV files are read as they are: SKAB (`;`, 'YYYY-MM-DD HH:MM:SS', `anomaly`/`changepoint`
+label columns, mixed CRLF/LF) and NAB (`timestamp,value`, labels from combined_windows.json)
+need only the matching config. A directory replays every *.csv / *.jsonl below it in sorted
+order. Bad lines are counted in Rejects as '<file>:<line>' and skipped.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..records import Record, Rejects
+from .base import Source
+from .lines import parse_json_line, parse_number, parse_time
+
+log = logging.getLogger("stad.replay")
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
+
+
+class Pacer:
+    """Sleeps so that timestamps pass at `speed`× the wall clock; speed 0 never sleeps.
+
+    The first paced timestamp is the anchor. wait() returns False when `stop` was set.
+    """
+
+    def __init__(self, speed: float, stop: threading.Event):
+        self.speed = speed
+        self.stop = stop
+        self.anchor: tuple[float, float] | None = None   # (timestamp, wall clock)
+
+    def wait(self, ts: float) -> bool:
+        if self.stop.is_set():
+            return False
+        if self.speed <= 0:
+            return True
+        if self.anchor is None:
+            self.anchor = (ts, time.monotonic())
+            return True
+        delay = self.anchor[1] + (ts - self.anchor[0]) / self.speed - time.monotonic()
+        if delay > 0:
+            return not self.stop.wait(delay)
+        return True
+
+
+class EventRuns:
+    """Names each contiguous run of label-1 rows '<name>#<n>', n counting from 1."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.count = 0
+        self.in_run = False
+
+    def event_for(self, label: int | None) -> str | None:
+        if label != 1:
+            self.in_run = False
+            return None
+        if not self.in_run:
+            self.in_run = True
+            self.count += 1
+        return f"{self.name}#{self.count}"
+
+
+def load_nab_windows(path: Path) -> dict[str, list[tuple[float, float]]]:
+    """combined_windows.json as {'<category>/<file>.csv': [(start, end), ...]} in epoch seconds."""
+    with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    return {key: [(parse_time(a), parse_time(b)) for a, b in spans] for key, spans in raw.items()}
+
+
+def replay_files(root: Path, fmt: str) -> list[Path]:
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"replay path {str(root)!r} does not exist")
+    suffixes = {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
+    return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes),
+                  key=lambda p: p.relative_to(root).as_posix())
+
+
+class ReplaySource(Source):
+    TYPE = "replay"
+
+    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
+        super().__init__(cfg, sensors, rejects, base_dir)
+        self.root = self._resolve(cfg.path)
+        self.files = replay_files(self.root, cfg.format)
+        self.windows = load_nab_windows(self._resolve(cfg.labels_file)) if cfg.labels_file else None
+        self._stop = threading.Event()
+
+    def _resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def records(self) -> Iterator[Record]:
+        for path in self.files:
+            name = path.name if path == self.root else path.relative_to(self.root).as_posix()
+            is_jsonl = self.cfg.format == "jsonl" or (
+                self.cfg.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
+            rows = self._jsonl(path, name) if is_jsonl else self._csv(path, name)
+            # Each file is paced from its own first timestamp: files are separate recordings.
+            pacer = Pacer(self.cfg.speed, self._stop)
+            for rec in self._with_labels(rows, path, name):
+                if not pacer.wait(rec.ts):
+                    return
+                yield rec
+
+    # ---- labels shared by both formats --------------------------------------------------
+
+    def _with_labels(self, rows: Iterable[Record], path: Path, name: str) -> Iterator[Record]:
+        spans = self._windows_for(path)
+        runs = EventRuns(name)
+        for rec in rows:
+            if spans is not None:
+                window = next((i for i, (a, b) in enumerate(spans, 1) if a <= rec.ts <= b), None)
+                if window is not None:
+                    rec.label, rec.event = 1, f"window-{window}"
+                elif rec.label is None:
+                    rec.label = 0
+            if rec.event is None:
+                rec.event = runs.event_for(rec.label)
+            yield rec
+
+    def _windows_for(self, path: Path) -> list[tuple[float, float]] | None:
+        if self.windows is None:
+            return None
+        key = "/".join(path.parts[-2:])
+        spans = self.windows.get(key)
+        if spans is None:
+            log.warning("%s: no entry %r in the labels file; its rows carry no labels", path, key)
+        return spans
+
+    # ---- JSON lines -------------------------------------------------------------------
+
+    def _jsonl(self, path: Path, name: str) -> Iterator[Record]:
+        with open(path, encoding="utf-8", errors="replace", newline=None) as f:
+            for n, line in enumerate(f, 1):
+                if self._stop.is_set():
+                    return
+                if not line.strip():
+                    continue
+                rec = parse_json_line(line, f"{name}:{n}", self.rejects, live=False)
+                if rec is not None:
+                    yield rec
+
+    # ---- CSV --------------------------------------------------------------------------
+
+    def _csv(self, path: Path, name: str) -> Iterator[Record]:
+        cfg = self.cfg
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            reader = csv.reader(f, delimiter=cfg.separator)
+            try:
+                header = next((row for row in reader if row), None)
+            except csv.Error as exc:
+                self.rejects.add("bad csv", f"{name}:{reader.line_num}", f"header: {exc}")
+                return
+            if header is None:
+                return
+            layout = self._layout([h.strip() for h in header], name, reader.line_num)
+            if layout is None:
+                return
+            time_i, value_cols, label_cols = layout
+            while not self._stop.is_set():
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    self.rejects.add("bad csv", f"{name}:{reader.line_num}", str(exc))
+                    continue
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                where = f"{name}:{reader.line_num}"
+                if len(row) != len(header):
+                    self.rejects.add("wrong column count", where,
+                                     f"expected {len(header)} fields, got {len(row)}")
+                    continue
+                rec = self._csv_row(row, where, time_i, value_cols, label_cols)
+                if rec is not None:
+                    yield rec
+
+    def _layout(self, header: list[str], name: str, line: int):
+        """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable."""
+        cfg = self.cfg
+        where = f"{name}:{line}"
+        time_col = cfg.time_column
+        if time_col not in header and time_col == "timestamp":
+            time_col = next((c for c in TIME_COLUMN_FALLBACKS if c in header), time_col)
+        if time_col not in header:
+            self.rejects.add("missing time column", where, f"no column {cfg.time_column!r} in {header}")
+            return None
+        if cfg.columns is not None:
+            wanted = cfg.columns
+            for col in wanted:
+                if col not in header:
+                    self.rejects.add("missing column", where, f"column {col!r} not in the header")
+        else:
+            wanted = {c: c for c in header if c in self.sensors}
+            others = [c for c in header if c != time_col and c not in cfg.label_columns]
+            if not wanted and len(others) == 1 and len(self.sensors) == 1:
+                # A single-series file (NAB's `timestamp,value`) feeding a single sensor.
+                wanted = {others[0]: self.sensors[0]}
+        value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
+        label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
+        if not value_cols:
+            self.rejects.add("no sensor columns", where, f"none of {header} maps to a sensor")
+            return None
+        return header.index(time_col), value_cols, label_cols
+
+    def _csv_row(self, row: list[str], where: str, time_i: int, value_cols, label_cols) -> Record | None:
+        cell = row[time_i].strip()
+        if not cell:
+            self.rejects.add("missing time", where, f"empty time field (column {time_i + 1})")
+            return None
+        try:
+            ts = parse_time(cell, self.cfg.time_format)
+        except ValueError as exc:
+            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}")
+            return None
+        label = None
+        for i, col in label_cols:
+            try:
+                flag = 1 if parse_number(row[i]) != 0 else 0
+            except ValueError:
+                self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
+                continue
+            label = max(label or 0, flag)
+        values: dict[str, float] = {}
+        for i, col, sensor in value_cols:
+            text = row[i].strip()
+            if not text:
+                continue        # an empty cell is a missing reading, not an error
+            try:
+                values[sensor] = parse_number(text)
+            except ValueError:
+                self.rejects.add("bad number", where, f"field {col!r}: {text[:40]!r}")
+        if not values:
+            self.rejects.add("no values", where, "no readings on the row")
+            return None
+        return Record(ts=ts, values=values, label=label, origin=where)
+
+
+SOURCE = ReplaySource

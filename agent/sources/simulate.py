@@ -1,0 +1,486 @@
+"""A built-in, seeded, deterministic simulator with labelled anomalies.
+
+Two scenarios:
+
+- corridor: freeway stations listed upstream → downstream, each with `<STATION>_flow`
+  (veh/h, all lanes), `<STATION>_occ` (%) and `<STATION>_speed` (km/h). Demand follows the
+  time of day (UTC) with AM/PM peaks; at peak a bottleneck queue backs up upstream. The three
+  measures come from one traffic density through a triangular fundamental diagram, so they
+  move together; density noise is AR(1) and correlated between neighbouring stations.
+- pump: a SKAB-like pump skid, sensors PUMP_SENSORS. A slowly changing load sets flow and
+  pressure; current follows the load, motor temperature lags current, fluid temperature lags
+  the motor, vibration follows flow and pressure, voltage sags with current.
+
+Anomalies come from cfg.anomalies or, when that is None, from a seeded schedule that cycles
+through ANOMALY_KINDS one every cfg.anomaly_every_s, the first at
+max(1.5 × anomaly_every_s, WARMUP_TICKS × tick_s) so that a warm-up is clean. Every record
+is labelled 1 while an anomaly is active (an incident stays active until its queue has
+cleared), with the event id '<kind>-<n>@<target>' of the earliest active one.
+
+The tick period is cfg.tick_s when set, else the `tick_s` the agent passes in, else 1 s.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass
+from itertools import count
+from typing import Iterator
+
+import numpy as np
+
+from ..records import Record, Rejects
+from .base import Source
+from .lines import parse_time
+from .replay import Pacer
+
+ANOMALY_KINDS = ("incident", "spike", "drift", "stuck", "dead", "dropout")
+CORRIDOR_MEASURES = ("flow", "occ", "speed")
+PUMP_SENSORS = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
+PUMP_GROUP = "pump"
+
+BLOCK_TICKS = 256               # ticks generated per vectorised step
+WARMUP_TICKS = 600              # the seeded schedule leaves at least this many clean ticks first
+SCHEDULED_DURATION_S = {"incident": 900.0, "spike": 120.0, "drift": 1200.0,
+                        "stuck": 600.0, "dead": 300.0, "dropout": 300.0}
+SPIKE_RATE = 0.2                # chance of a spike on each tick of a spike anomaly
+
+_CORRIDOR_NAME = re.compile(r"^(?P<station>[A-Za-z0-9]+)_(?P<measure>flow|occ|speed)$")
+
+
+def corridor_sensors(stations: int, prefix: str = "S") -> list[str]:
+    """Sensor names for a corridor of `stations` stations: S01_flow, S01_occ, S01_speed, S02_flow…"""
+    width = max(2, len(str(stations)))
+    return [f"{prefix}{i:0{width}d}_{m}" for i in range(1, stations + 1) for m in CORRIDOR_MEASURES]
+
+
+# ---- anomalies -------------------------------------------------------------------------------
+
+@dataclass
+class Anomaly:
+    kind: str
+    start: float            # seconds after the simulation start
+    duration: float
+    end: float              # when its effect on the data ends
+    target: str             # station or group (incident), sensor (the others)
+    magnitude: float
+    event: str
+    rng: np.random.Generator
+    frozen: float | None = None     # the value a 'stuck' sensor keeps
+    first_spike_done: bool = False
+
+
+def _seeded_rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed % 2**64, *stream])
+
+
+class Schedule:
+    """The anomalies of one run, materialised lazily so that an endless run has an endless schedule."""
+
+    def __init__(self, cfg, model, tick_s: float):
+        self.cfg = cfg
+        self.model = model
+        self.tick_s = tick_s
+        self.known: list[Anomaly] = []
+        if cfg.anomalies is not None:
+            self.known = self._explicit(cfg.anomalies)
+            self.next_index = None
+        else:
+            self.every = cfg.anomaly_every_s
+            self.first_at = max(1.5 * self.every, WARMUP_TICKS * tick_s)
+            self.next_index = 0
+
+    def _explicit(self, specs) -> list[Anomaly]:
+        out, counts = [], {k: 0 for k in ANOMALY_KINDS}
+        for i, spec in enumerate(specs):
+            rng = _seeded_rng(self.cfg.seed, 2, i)
+            target = spec.target if spec.target is not None else self.model.pick_target(spec.kind, rng)
+            self.model.check_target(spec.kind, target, f"anomalies[{i}]")
+            counts[spec.kind] += 1
+            out.append(self._anomaly(spec.kind, spec.at_s, spec.duration_s, target, spec.magnitude,
+                                     counts[spec.kind], rng))
+        return sorted(out, key=lambda a: a.start)
+
+    def _anomaly(self, kind, start, duration, target, magnitude, n, rng) -> Anomaly:
+        duration = max(duration, 3 * self.tick_s)
+        end = start + (self.model.incident_length(target, duration) if kind == "incident" else duration)
+        return Anomaly(kind=kind, start=start, duration=duration, end=end, target=target,
+                       magnitude=magnitude, event=f"{kind}-{n}@{target}", rng=rng)
+
+    def _scheduled(self, i: int) -> Anomaly:
+        kind = ANOMALY_KINDS[i % len(ANOMALY_KINDS)]
+        rng = _seeded_rng(self.cfg.seed, 1, i)
+        # Short enough that one anomaly (and an incident's queue) is over before the next.
+        cap = (0.25 if kind == "incident" else 0.4) * self.every
+        duration = min(SCHEDULED_DURATION_S[kind], cap)
+        return self._anomaly(kind, self.first_at + i * self.every, duration,
+                             self.model.pick_target(kind, rng), 1.0, i // len(ANOMALY_KINDS) + 1, rng)
+
+    def overlapping(self, t0: float, t1: float) -> list[Anomaly]:
+        """Anomalies active at some time in [t0, t1]; forgets the ones that ended before t0."""
+        if self.next_index is not None:
+            while self.first_at + self.next_index * self.every <= t1:
+                self.known.append(self._scheduled(self.next_index))
+                self.next_index += 1
+        self.known = [a for a in self.known if a.end > t0]
+        return [a for a in self.known if a.start <= t1]
+
+
+def apply_sensor_faults(x: np.ndarray, elapsed: np.ndarray, anomalies: list[Anomaly],
+                        column: dict[str, int], scale: np.ndarray) -> None:
+    """Spike, drift, stuck, dead and dropout (NaN: the reading is omitted), in place."""
+    for a in anomalies:
+        if a.kind == "incident" or a.target not in column:
+            continue
+        j = column[a.target]
+        rows = np.flatnonzero((elapsed >= a.start) & (elapsed < a.end))
+        if rows.size == 0:
+            continue
+        if a.kind == "spike":
+            hits = a.rng.random(rows.size) < SPIKE_RATE
+            if not a.first_spike_done:
+                hits[0] = a.first_spike_done = True
+            sizes = a.magnitude * 4.0 * scale[j] * (1.0 + 0.5 * a.rng.random(rows.size))
+            x[rows[hits], j] += sizes[hits]
+        elif a.kind == "drift":
+            x[rows, j] += a.magnitude * 3.0 * scale[j] * (elapsed[rows] - a.start) / a.duration
+        elif a.kind == "stuck":
+            if a.frozen is None:
+                a.frozen = float(x[rows[0], j])
+            x[rows, j] = a.frozen
+        elif a.kind == "dead":
+            x[rows, j] = 0.0
+        elif a.kind == "dropout":
+            x[rows, j] = np.nan
+
+
+def label_block(elapsed: np.ndarray, anomalies: list[Anomaly], affects) -> tuple[np.ndarray, list]:
+    labels = np.zeros(elapsed.size, np.int8)
+    events: list[str | None] = [None] * elapsed.size
+    for a in sorted(anomalies, key=lambda a: a.start, reverse=True):   # the earliest wins
+        if not affects(a):
+            continue
+        for t in np.flatnonzero((elapsed >= a.start) & (elapsed < a.end)):
+            labels[t] = 1
+            events[t] = a.event
+    return labels, events
+
+
+def _ar1_block(state: np.ndarray, innovations: np.ndarray, rho: float) -> np.ndarray:
+    """Unit-variance AR(1) along axis 0, continuing from `state` (updated in place)."""
+    out = np.empty_like(innovations)
+    gain = math.sqrt(1.0 - rho * rho)
+    for t in range(innovations.shape[0]):
+        state[:] = rho * state + gain * innovations[t]
+        out[t] = state
+    return out
+
+
+# ---- corridor --------------------------------------------------------------------------------
+
+class CorridorModel:
+    V_FREE = 105.0              # km/h
+    SPEED_SLOPE = 0.5           # km/h lost per veh/km/lane in free flow
+    K_JAM = 140.0               # veh/km/lane
+    Q_CAP = 2000.0              # veh/h/lane, nominal capacity
+    W = Q_CAP / (K_JAM - Q_CAP / V_FREE)    # congested-branch wave speed, km/h
+    LANES = 3
+    OCC_PER_DENSITY = 0.65      # % occupancy per veh/km/lane (vehicle + detector length)
+    STATION_TRAVEL_S = 30.0     # demand reaches the next station downstream this much later
+    QUEUE_GROWTH_S = 240.0      # an incident queue backs up one station per this many seconds
+    NOISE_TAU_S = 120.0         # correlation time of density fluctuations
+
+    def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float):
+        self.stations: list[str] = []
+        self.column: dict[str, int] = {}
+        picks: list[tuple[int, int]] = []        # (station index, measure index) per sensor
+        for j, name in enumerate(sensors):
+            m = _CORRIDOR_NAME.match(name)
+            if m is None:
+                raise ValueError(f"sensor {name!r} does not fit the corridor scenario: expected "
+                                 f"'<STATION>_flow', '<STATION>_occ' or '<STATION>_speed', e.g. 'S01_speed'")
+            if m["station"] not in self.stations:
+                self.stations.append(m["station"])
+            picks.append((self.stations.index(m["station"]), CORRIDOR_MEASURES.index(m["measure"])))
+            self.column[name] = j
+        self.picks = np.array(picks, int).reshape(-1, 2)
+        self.noise = noise
+        self.rho = math.exp(-tick_s / self.NOISE_TAU_S)
+        n = len(self.stations)
+        rng = _seeded_rng(seed, 3)
+        # Demand grows towards the bottleneck (on-ramps) and eases after it (off-ramps).
+        self.bottleneck = int(round(0.7 * (n - 1)))
+        position = np.arange(n) / max(1, n - 1)
+        self.demand_factor = np.where(np.arange(n) <= self.bottleneck, 0.9 + 0.1 * position, 0.92)
+        self.demand_factor = self.demand_factor + rng.normal(0, 0.015, n)
+        self.demand_factor[self.bottleneck] = 1.0
+        self.max_queue = float(min(self.bottleneck + 1, 4))
+        # Neighbouring stations share most of their fluctuations.
+        mix = np.eye(n) + 0.6 * (np.eye(n, k=1) + np.eye(n, k=-1))
+        self.mix = mix / np.linalg.norm(mix, axis=1, keepdims=True)
+        self.noise_rng = _seeded_rng(seed, 4)
+        self.state = np.zeros(n)
+        self.scale = np.array([(900.0, 6.0, 15.0)[m] for _, m in self.picks])
+        self.upper = np.array([(np.inf, 100.0, np.inf)[m] for _, m in self.picks])
+
+    # The fundamental diagram, per lane: speed from density, and free-flow density from flow.
+    def speed(self, k: np.ndarray) -> np.ndarray:
+        k = np.maximum(k, 0.1)
+        return np.minimum(self.V_FREE - self.SPEED_SLOPE * k, self.W * (self.K_JAM - k) / k)
+
+    def free_density(self, q: np.ndarray) -> np.ndarray:
+        return q / (self.V_FREE - self.SPEED_SLOPE * q / self.V_FREE)
+
+    def congested_density(self, q: float | np.ndarray) -> float | np.ndarray:
+        return self.K_JAM - q / self.W
+
+    @staticmethod
+    def demand(epoch: np.ndarray) -> np.ndarray:
+        """Corridor demand, veh/h over all lanes, by UTC time of day; weekends have small peaks."""
+        hours = (epoch % 86400.0) / 3600.0
+        weekday = ((epoch // 86400.0) + 3) % 7          # 1970-01-01 was a Thursday; 0 = Monday
+        peak = np.where(weekday < 5, 1.0, 0.35)
+        day = 1 / (1 + np.exp(-2.0 * (hours - 6.0))) / (1 + np.exp(1.5 * (hours - 21.5)))
+        am = np.exp(-0.5 * ((hours - 8.0) / 0.9) ** 2)
+        pm = np.exp(-0.5 * ((hours - 17.5) / 1.1) ** 2)
+        return 600.0 + 3400.0 * day + peak * (2400.0 * am + 2600.0 * pm)
+
+    def block(self, elapsed: np.ndarray, epoch: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
+        n = len(self.stations)
+        lag = np.arange(n) * self.STATION_TRAVEL_S
+        q_lane = self.demand(epoch[:, None] - lag[None, :]) * self.demand_factor / self.LANES
+        k = self.free_density(np.minimum(q_lane, 0.97 * self.Q_CAP))
+
+        # Recurrent congestion: at peak the bottleneck queue reaches up to max_queue stations upstream.
+        load = self.demand(epoch - lag[self.bottleneck]) / (self.LANES * self.Q_CAP)
+        queue = self.max_queue * np.clip((load - 0.88) / 0.12, 0.0, 1.0)
+        distance = self.bottleneck - np.arange(n)
+        congested = np.where(distance >= 0, np.clip(queue[:, None] - distance[None, :], 0.0, 1.0), 0.0)
+        k = k + congested * np.maximum(0.0, self.congested_density(0.8 * self.Q_CAP) - k)
+
+        for a in incidents:
+            k = self._incident(k, elapsed, a)
+
+        innovations = self.noise_rng.standard_normal((elapsed.size, n)) @ self.mix.T
+        k = k * np.exp(0.06 * self.noise * _ar1_block(self.state, innovations, self.rho))
+        v = self.speed(k)
+        measured = np.stack([self.LANES * k * v, self.OCC_PER_DENSITY * k, v], axis=-1)   # (T, S, 3)
+        wobble = self.noise_rng.standard_normal(measured.shape)
+        measured[..., 0] *= 1.0 + 0.03 * self.noise * wobble[..., 0]
+        measured[..., 1] *= 1.0 + 0.03 * self.noise * wobble[..., 1]
+        measured[..., 2] += 1.5 * self.noise * wobble[..., 2]
+        return measured[:, self.picks[:, 0], self.picks[:, 1]]
+
+    def _incident(self, k: np.ndarray, elapsed: np.ndarray, a: Anomaly) -> np.ndarray:
+        """A capacity drop at one station: a queue backs up upstream, downstream is starved."""
+        at = self.stations.index(a.target)
+        q_left = self.Q_CAP * max(0.1, 1.0 - 0.6 * a.magnitude)
+        tau = elapsed - a.start
+        on = (tau >= 0) & (elapsed < a.end)
+        tail = np.minimum(np.clip(tau, 0, a.duration) / self.QUEUE_GROWTH_S, at)   # stations backed up
+        head = np.maximum(tau - a.duration, 0) / (self.QUEUE_GROWTH_S / 2)         # cleared from the front
+        d = at - np.arange(k.shape[1])                                             # upstream distance
+        queued = (np.clip(tail[:, None] - d[None, :] + 1, 0, 1) * np.clip(d[None, :] + 1 - head[:, None], 0, 1)
+                  * (d[None, :] >= 0) * on[:, None])
+        k = k + queued * np.maximum(0.0, self.congested_density(q_left) - k)
+        starved = (on & (tau < a.duration))[:, None] & (d[None, :] < 0)
+        return np.where(starved, np.minimum(k, self.free_density(np.array(q_left))), k)
+
+    def incident_length(self, station: str, duration: float) -> float:
+        """How long an incident affects the data: the capacity drop plus its queue clearing."""
+        upstream = self.stations.index(station)
+        backed_up = min(duration / self.QUEUE_GROWTH_S, upstream)
+        return duration + (backed_up + 1) * self.QUEUE_GROWTH_S / 2
+
+    def pick_target(self, kind: str, rng: np.random.Generator) -> str:
+        if kind == "incident":
+            lowest = min(2, len(self.stations) - 1)     # leave room for the queue to spread upstream
+            return self.stations[int(rng.integers(lowest, len(self.stations)))]
+        return list(self.column)[int(rng.integers(len(self.column)))]
+
+    def check_target(self, kind: str, target: str, where: str) -> None:
+        if kind == "incident" and target not in self.stations:
+            raise ValueError(f"{where}.target: no station {target!r} (stations: {', '.join(self.stations)})")
+        if kind != "incident" and target not in self.column:
+            raise ValueError(f"{where}.target: {target!r} is not one of the simulated sensors")
+
+    def affects(self, a: Anomaly) -> bool:
+        return a.target in self.stations if a.kind == "incident" else a.target in self.column
+
+
+# ---- pump ------------------------------------------------------------------------------------
+
+class PumpModel:
+    SEGMENT_S = 1200.0          # the load setpoint changes this often…
+    RAMP_S = 120.0              # …over this long
+    TAU_MOTOR_S = 900.0
+    TAU_FLUID_S = 1800.0
+    MEASUREMENT_NOISE = {"accel1": 0.008, "accel2": 0.01, "current": 0.03, "pressure": 0.008,
+                         "temp_motor": 0.15, "temp_fluid": 0.05, "voltage": 0.6, "flow": 1.5}
+    SCALE = {"accel1": 0.05, "accel2": 0.06, "current": 0.4, "pressure": 0.08,
+             "temp_motor": 3.0, "temp_fluid": 1.5, "voltage": 4.0, "flow": 15.0}
+
+    def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float):
+        for name in sensors:
+            if name not in PUMP_SENSORS:
+                raise ValueError(f"sensor {name!r} does not fit the pump scenario: expected one of "
+                                 f"{', '.join(PUMP_SENSORS)}")
+        self.column = {name: j for j, name in enumerate(sensors)}
+        self.seed = seed
+        self.noise = noise
+        self.tick_s = tick_s
+        self.noise_rng = _seeded_rng(seed, 5)
+        self.vibration = np.zeros(1)
+        self.temps: tuple[float, float] | None = None     # (motor, fluid), lagging their targets
+        self.scale = np.array([self.SCALE[s] for s in sensors])
+        self.upper = np.full(len(sensors), np.inf)
+
+    def setpoint(self, segment: int) -> float:
+        return float(_seeded_rng(self.seed, 6, max(segment, 0)).uniform(0.55, 1.0))
+
+    def load(self, elapsed: np.ndarray) -> np.ndarray:
+        """The load setpoint, eased from one segment's level to the next over RAMP_S."""
+        segment = np.floor(elapsed / self.SEGMENT_S).astype(int)
+        level = {j: self.setpoint(j) for j in np.unique(np.r_[segment - 1, segment])}
+        before = np.array([level[j] for j in segment - 1])
+        now = np.array([level[j] for j in segment])
+        into = np.clip((elapsed - segment * self.SEGMENT_S) / self.RAMP_S, 0, 1)
+        return before + (now - before) * (0.5 - 0.5 * np.cos(np.pi * into))
+
+    def block(self, elapsed: np.ndarray, epoch: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
+        n = elapsed.size
+        z = self.noise_rng.standard_normal((n, 5 + len(PUMP_SENSORS)))
+        load = self.load(elapsed) * (1 + 0.01 * self.noise * z[:, 0])
+        flow = 125.0 * load
+        pressure = 0.05 + 0.35 * load ** 2
+        vibration_extra = np.zeros(n)
+        current_extra = np.zeros(n)
+        for a in incidents:         # cavitation: flow and pressure fall, vibration rises and chatters
+            tau = elapsed - a.start
+            severity = a.magnitude * np.clip(tau / (0.1 * a.duration + self.tick_s), 0, 1) * ((tau >= 0) & (tau < a.duration))
+            flow = flow * (1 - 0.3 * severity)
+            pressure = pressure * (1 - 0.45 * severity) + 0.03 * severity * z[:, 1]
+            vibration_extra += severity * (0.15 + 0.08 * np.abs(z[:, 2]))
+            current_extra += 0.08 * severity * z[:, 3]
+        current = 0.9 + 1.4 * load + 0.3 * pressure + current_extra
+        voltage = 236.0 - 1.8 * current
+        shared = _ar1_block(self.vibration, z[:, 4:5], math.exp(-self.tick_s / 30.0))[:, 0]
+        accel1 = (0.04 + 0.0013 * flow + 0.1 * pressure) * (1 + vibration_extra / 0.25) + 0.006 * self.noise * shared
+        accel2 = (0.08 + 0.0015 * flow + 0.12 * pressure) * (1 + vibration_extra / 0.25) + 0.008 * self.noise * shared
+        temp_motor, temp_fluid = self._temperatures(current, load, epoch)
+        clean = {"accel1": accel1, "accel2": accel2, "current": current, "pressure": pressure,
+                 "temp_motor": temp_motor, "temp_fluid": temp_fluid, "voltage": voltage, "flow": flow}
+        out = np.empty((n, len(self.column)))
+        for name, j in self.column.items():
+            own = z[:, 5 + PUMP_SENSORS.index(name)]
+            out[:, j] = clean[name] + self.MEASUREMENT_NOISE[name] * self.noise * own
+        return out
+
+    def _temperatures(self, current: np.ndarray, load: np.ndarray, epoch: np.ndarray):
+        """Motor heat follows I²; the fluid follows load, motor and the daily ambient swing, both lagged."""
+        ambient = 1.5 * np.sin(2 * np.pi * ((epoch % 86400.0) / 86400.0 - 0.375))
+        motor_target = 55.0 + 7.0 * current ** 2
+        fluid_target = 20.0 + 3.0 * load + ambient
+        if self.temps is None:
+            self.temps = (float(motor_target[0]), float(fluid_target[0] + 0.04 * (motor_target[0] - 55.0)))
+        a_motor = 1 - math.exp(-self.tick_s / self.TAU_MOTOR_S)
+        a_fluid = 1 - math.exp(-self.tick_s / self.TAU_FLUID_S)
+        motor, fluid = self.temps
+        motor_out, fluid_out = np.empty_like(current), np.empty_like(current)
+        for t in range(current.size):
+            motor += a_motor * (motor_target[t] - motor)
+            fluid += a_fluid * (fluid_target[t] + 0.04 * (motor - 55.0) - fluid)
+            motor_out[t], fluid_out[t] = motor, fluid
+        self.temps = (motor, fluid)
+        return motor_out, fluid_out
+
+    def incident_length(self, target: str, duration: float) -> float:
+        return duration
+
+    def pick_target(self, kind: str, rng: np.random.Generator) -> str:
+        if kind == "incident":
+            return PUMP_GROUP
+        return list(self.column)[int(rng.integers(len(self.column)))]
+
+    def check_target(self, kind: str, target: str, where: str) -> None:
+        if kind == "incident" and target != PUMP_GROUP:
+            raise ValueError(f"{where}.target: the pump scenario has one group, {PUMP_GROUP!r}, not {target!r}")
+        if kind != "incident" and target not in self.column:
+            raise ValueError(f"{where}.target: {target!r} is not one of the simulated sensors")
+
+    def affects(self, a: Anomaly) -> bool:
+        return a.kind == "incident" or a.target in self.column
+
+
+MODELS = {"corridor": CorridorModel, "pump": PumpModel}
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+class Simulation:
+    """One deterministic run: yields (seconds since start, Record) tick by tick, unpaced."""
+
+    def __init__(self, cfg, sensors: list[str], tick_s: float):
+        if cfg.scenario not in MODELS:
+            raise ValueError(f"unknown scenario {cfg.scenario!r} (expected one of {', '.join(MODELS)})")
+        self.cfg = cfg
+        self.sensors = list(sensors)
+        self.tick_s = float(tick_s)
+        self.start = parse_time(cfg.start)
+        self.model = MODELS[cfg.scenario](self.sensors, cfg.seed, cfg.noise, self.tick_s)
+        self.schedule = Schedule(cfg, self.model, self.tick_s)
+        self.total_ticks = (None if cfg.duration_s is None
+                            else int(math.floor(cfg.duration_s / self.tick_s + 1e-9)))
+
+    def __iter__(self) -> Iterator[tuple[float, Record]]:
+        for k0 in count(0, BLOCK_TICKS):
+            n = BLOCK_TICKS if self.total_ticks is None else min(BLOCK_TICKS, self.total_ticks - k0)
+            if n <= 0:
+                return
+            ticks = np.arange(k0, k0 + n)
+            elapsed = ticks * self.tick_s
+            epoch = self.start + elapsed
+            active = self.schedule.overlapping(float(elapsed[0]), float(elapsed[-1]))
+            x = self.model.block(elapsed, epoch, [a for a in active if a.kind == "incident"])
+            x = np.clip(x, 0.0, self.model.upper)
+            apply_sensor_faults(x, elapsed, active, self.model.column, self.model.scale)
+            x = np.clip(x, 0.0, self.model.upper)
+            labels, events = label_block(elapsed, active, self.model.affects)
+            for t in range(n):
+                values = {s: float(v) for s, v in zip(self.sensors, x[t]) if v == v}
+                yield float(elapsed[t]), Record(ts=float(epoch[t]), values=values, label=int(labels[t]),
+                                                event=events[t], origin=f"simulate:{k0 + t}")
+
+
+def generate(cfg, sensors: list[str], tick_s: float) -> list[Record]:
+    """Every record of a finite run (cfg.duration_s required), as fast as possible."""
+    if cfg.duration_s is None:
+        raise ValueError("generate() needs a finite run: set duration_s")
+    return [rec for _, rec in Simulation(cfg, sensors, tick_s)]
+
+
+class SimulateSource(Source):
+    TYPE = "simulate"
+
+    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float | None = None):
+        super().__init__(cfg, sensors, rejects, base_dir)
+        self.tick_s = cfg.tick_s or tick_s or 1.0
+        self.simulation = Simulation(cfg, sensors, self.tick_s)
+        self._stop = threading.Event()
+
+    def records(self) -> Iterator[Record]:
+        pacer = Pacer(self.cfg.speed, self._stop)
+        for elapsed, rec in self.simulation:
+            if self._stop.is_set():
+                return
+            if elapsed >= self.cfg.fast_forward_s and not pacer.wait(elapsed):
+                return
+            yield rec
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+SOURCE = SimulateSource

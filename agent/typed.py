@@ -1,0 +1,179 @@
+"""Build typed dataclasses from plain YAML data, collecting every problem with its key path.
+
+Supported field types: bool, int, float, str, Literal[...], Optional[X], list[X],
+dict[str, X], nested dataclasses, and tagged unions of dataclasses (chosen by their
+`type` key). Range checks come from `field(metadata={"min": .., "max": ..})`.
+Unknown keys are always an error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin
+
+
+class ConfigError(Exception):
+    """Every problem found in one config, each as 'path: message'."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def _describe(value: Any) -> str:
+    return type(value).__name__ if value is not None else "null"
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{path or '<top>'}: {message}")
+
+    def build(self, tp: Any, value: Any, path: str) -> Any:
+        origin = get_origin(tp)
+        if tp is Any:
+            return value
+        if dataclasses.is_dataclass(tp):
+            return self.build_dataclass(tp, value, path)
+        if origin is Union or origin is types.UnionType:
+            return self.build_union(tp, value, path)
+        if origin is Literal:
+            choices = get_args(tp)
+            if value not in choices:
+                self.fail(path, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+                return None
+            return value
+        if origin is list:
+            (item_tp,) = get_args(tp)
+            if not isinstance(value, list):
+                self.fail(path, f"expected a list, got {_describe(value)}")
+                return []
+            return [self.build(item_tp, v, _join(path, i)) for i, v in enumerate(value)]
+        if origin is dict:
+            key_tp, item_tp = get_args(tp)
+            if not isinstance(value, dict):
+                self.fail(path, f"expected a mapping, got {_describe(value)}")
+                return {}
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    self.fail(path, f"keys must be strings, got {k!r}")
+                    continue
+                out[k] = self.build(item_tp, v, _join(path, k))
+            return out
+        if tp is bool:
+            if not isinstance(value, bool):
+                self.fail(path, f"expected true/false, got {_describe(value)} {value!r}")
+            return value
+        if tp is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(path, f"expected an integer, got {_describe(value)} {value!r}")
+            return value
+        if tp is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(path, f"expected a number, got {_describe(value)} {value!r}")
+                return value
+            return float(value)
+        if tp is str:
+            if not isinstance(value, str):
+                self.fail(path, f"expected a string, got {_describe(value)} {value!r}")
+            return value
+        raise TypeError(f"unsupported config type {tp!r} at {path}")
+
+    def build_union(self, tp: Any, value: Any, path: str) -> Any:
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if value is None:
+            if len(args) < len(get_args(tp)):
+                return None
+            self.fail(path, "must not be null")
+            return None
+        classes = [a for a in args if dataclasses.is_dataclass(a)]
+        if classes and len(classes) == len(args) and len(classes) > 1:
+            if not isinstance(value, dict):
+                self.fail(path, f"expected a mapping, got {_describe(value)}")
+                return None
+            by_tag = {c.TYPE: c for c in classes}
+            tag = value.get("type")
+            if tag not in by_tag:
+                self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {tag!r}")
+                return None
+            return self.build_dataclass(by_tag[tag], value, path)
+        if len(args) == 1:
+            return self.build(args[0], value, path)
+        # A plain union such as str | SensorSpec: the first type whose shape fits wins.
+        for a in args:
+            if dataclasses.is_dataclass(a) and isinstance(value, dict):
+                return self.build_dataclass(a, value, path)
+            if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)):
+                return value
+        self.fail(path, f"unexpected {_describe(value)} {value!r}")
+        return None
+
+    def build_dataclass(self, cls: Any, value: Any, path: str) -> Any:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping, got {_describe(value)}")
+            return None
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        known = set(fields) | ({"type"} if hasattr(cls, "TYPE") else set())
+        for key in value:
+            if key not in known:
+                close = [k for k in fields if k.startswith(str(key)[:3])]
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.fail(_join(path, str(key)), f"unknown key{hint}")
+        before = len(self.problems)
+        kwargs = {}
+        for name, f in fields.items():
+            sub = _join(path, name)
+            if name in value:
+                built = self.build(hints[name], value[name], sub)
+                self.check_range(f, built, sub)
+                kwargs[name] = built
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                self.fail(sub, "required key is missing")
+        try:
+            obj = cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            self.fail(path, str(exc))
+            return None
+        check = getattr(obj, "validate", None)
+        if check is not None and len(self.problems) == before:
+            for sub, message in check():
+                self.fail(_join(path, sub) if sub else path, message)
+        return obj
+
+    def check_range(self, f: dataclasses.Field, value: Any, path: str) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if lo is not None and value < lo:
+            self.fail(path, f"must be >= {lo}, got {value}")
+        if hi is not None and value > hi:
+            self.fail(path, f"must be <= {hi}, got {value}")
+
+
+def build(cls: Any, data: Any, source: str = "<config>") -> Any:
+    """Build `cls` from `data`; raise ConfigError listing every problem."""
+    b = _Builder()
+    obj = b.build(cls, data, "")
+    if b.problems:
+        raise ConfigError(source, b.problems)
+    return obj
+
+
+def rng(lo: float | None = None, hi: float | None = None, **kw: Any) -> Any:
+    """A dataclass field with a range check."""
+    meta = {"min": lo, "max": hi}
+    return dataclasses.field(metadata=meta, **kw)

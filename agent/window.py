@@ -1,0 +1,248 @@
+"""From timestamped records to a normalised T × N window.
+
+Three small parts, used in this order by the agent and, in batch form, by the converter's
+trainer so that training sees exactly what the agent sees:
+
+- Aligner: puts samples on the tick grid, carries the last value over short gaps, marks
+  longer ones missing, and rejects late, duplicate and non-finite samples by rule.
+- Normaliser: per-sensor (x - mean) / std, missing values set to 0 (the mean).
+- WindowBuffer: a ring of the last T normalised rows and their missing-mask, readable as
+  one contiguous array without copying.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import Record, Rejects
+
+
+@dataclass(slots=True)
+class Row:
+    """One closed tick: raw values (NaN where missing) and what was observed."""
+    ts: float
+    values: np.ndarray      # (N,) float64, NaN where missing
+    missing: np.ndarray     # (N,) bool: no observation and nothing carried
+    carried: np.ndarray     # (N,) bool: value carried forward from an earlier tick
+    label: int | None = None
+    event: str | None = None
+
+
+class Aligner:
+    """Buckets samples by tick and closes ticks in order.
+
+    A tick k covers [k·P, (k+1)·P). It stays open until a sample `lateness_ticks + 1`
+    ticks newer arrives (or flush_until is called); a sample for an already-closed tick is
+    rejected as 'late'; a second value for one sensor in one tick as 'duplicate'.
+    """
+
+    def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
+                 lateness_ticks: int, rejects: Rejects, max_gap_ticks: int | None = None):
+        self.sensors = list(sensors)
+        self.index = {s: i for i, s in enumerate(self.sensors)}
+        self.n = len(self.sensors)
+        self.tick_s = float(tick_s)
+        self.carry_ticks = int(math.floor(carry_forward_s / tick_s + 1e-9))
+        self.lateness = int(lateness_ticks)
+        self.rejects = rejects
+        self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
+        self.open: dict[int, list] = {}       # k -> [values, seen, label, event]
+        self.next_k: int | None = None        # oldest tick not yet closed
+        self.newest_k: int | None = None
+        self.last_value = np.full(self.n, np.nan)
+        self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
+        self.reordered = 0
+
+    def tick_of(self, ts: float) -> int:
+        return int(math.floor(ts / self.tick_s + 1e-9))
+
+    def push(self, rec: Record) -> list[Row]:
+        """Add one record; return the ticks it closed, oldest first."""
+        if not math.isfinite(rec.ts):
+            self.rejects.add("bad timestamp", rec.origin, f"ts={rec.ts!r}")
+            return []
+        k = self.tick_of(rec.ts)
+        if self.next_k is None:
+            self.next_k = k
+        if k < self.next_k:
+            self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
+            return []
+        if self.newest_k is not None and k < self.newest_k:
+            self.reordered += 1
+        bucket = self.open.get(k)
+        if bucket is None:
+            bucket = self.open[k] = [np.full(self.n, np.nan), np.zeros(self.n, bool), None, None]
+        values, seen = bucket[0], bucket[1]
+        for sensor, value in rec.values.items():
+            i = self.index.get(sensor)
+            if i is None:
+                self.rejects.add("unknown sensor", rec.origin, f"sensor {sensor!r}")
+                continue
+            if value is None or not math.isfinite(value):
+                self.rejects.add("non-finite value", rec.origin, f"sensor {sensor!r} value {value!r}")
+                continue
+            if seen[i]:
+                self.rejects.add("duplicate", rec.origin, f"sensor {sensor!r} already has a value at tick {k}")
+                continue
+            values[i] = value
+            seen[i] = True
+        if rec.label is not None:
+            bucket[2] = max(bucket[2] or 0, int(rec.label))
+        if rec.event is not None and bucket[3] is None:
+            bucket[3] = rec.event
+        if self.newest_k is None or k > self.newest_k:
+            self.newest_k = k
+        return self.flush_through(self.newest_k - self.lateness - 1)
+
+    def flush_until(self, ts: float) -> list[Row]:
+        """Close every tick that ended before `ts` (wall clock, for live sources)."""
+        if self.next_k is None:
+            return []
+        return self.flush_through(self.tick_of(ts) - self.lateness - 1)
+
+    def flush_all(self) -> list[Row]:
+        if self.newest_k is None:
+            return []
+        return self.flush_through(self.newest_k)
+
+    def flush_through(self, last_k: int) -> list[Row]:
+        rows: list[Row] = []
+        if self.next_k is None or last_k < self.next_k:
+            return rows
+        k = self.next_k
+        while k <= last_k:
+            if self.max_gap is not None and k not in self.open:
+                nxt = min((j for j in self.open if j > k), default=last_k + 1)
+                if nxt - k > self.max_gap:
+                    # A long outage: emit enough empty ticks to flush the window, skip the rest.
+                    for j in range(k, k + self.max_gap):
+                        rows.append(self.close(j))
+                    k = min(nxt, last_k + 1)
+                    continue
+            rows.append(self.close(k))
+            k += 1
+        self.next_k = k
+        return rows
+
+    def close(self, k: int) -> Row:
+        bucket = self.open.pop(k, None)
+        if bucket is not None:
+            values, seen, label, event = bucket
+            self.last_value[seen] = values[seen]
+            self.last_k[seen] = k
+        else:
+            values, seen, label, event = np.full(self.n, np.nan), np.zeros(self.n, bool), None, None
+        carry = ~seen & (k - self.last_k <= self.carry_ticks)
+        values = np.where(carry, self.last_value, values)
+        missing = ~seen & ~carry
+        return Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
+
+
+@dataclass
+class Normaliser:
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, raw: np.ndarray) -> "Normaliser":
+        """Per-sensor mean and std of raw rows (NaN = missing); a floor keeps flat sensors finite."""
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(raw, axis=0)
+            std = np.nanstd(raw, axis=0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        floor = np.maximum(1e-6, 1e-3 * np.abs(mean))
+        std = np.where(np.isfinite(std) & (std > floor), std, floor)
+        return cls(mean=mean.astype(np.float64), std=std.astype(np.float64))
+
+    @classmethod
+    def from_manifest(cls, norm: dict, sensors: list[str]) -> "Normaliser":
+        return cls(mean=np.array([norm["mean"][s] for s in sensors], float),
+                   std=np.array([norm["std"][s] for s in sensors], float))
+
+    def to_manifest(self, sensors: list[str]) -> dict:
+        return {"mean": {s: float(m) for s, m in zip(sensors, self.mean)},
+                "std": {s: float(d) for s, d in zip(sensors, self.std)}}
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Normalise rows of raw values; NaN (missing) becomes 0. Works on (N,) or (n, N)."""
+        z = (raw - self.mean) / self.std
+        return np.where(np.isfinite(z), z, 0.0).astype(np.float32)
+
+
+class WindowBuffer:
+    """The last T ticks × N sensors, oldest first, as contiguous views (a doubled ring)."""
+
+    def __init__(self, steps: int, n: int):
+        self.steps = steps
+        self.n = n
+        self._values = np.zeros((2 * steps, n), np.float32)
+        self._missing = np.ones((2 * steps, n), bool)
+        self._ts = np.full(2 * steps, np.nan)
+        self._head = 0          # where the next row goes (in [0, T))
+        self.filled = 0
+        self.raw_latest = np.full(n, np.nan)
+
+    def push(self, z: np.ndarray, missing: np.ndarray, ts: float, raw: np.ndarray | None = None) -> None:
+        h, t = self._head, self.steps
+        self._values[h] = z
+        self._values[h + t] = z
+        self._missing[h] = missing
+        self._missing[h + t] = missing
+        self._ts[h] = self._ts[h + t] = ts
+        self._head = (h + 1) % t
+        self.filled = min(self.filled + 1, t)
+        if raw is not None:
+            self.raw_latest = raw
+
+    @property
+    def values(self) -> np.ndarray:
+        """(T, N) float32 normalised values, oldest first (missing rows are 0)."""
+        return self._values[self._head:self._head + self.steps]
+
+    @property
+    def missing(self) -> np.ndarray:
+        return self._missing[self._head:self._head + self.steps]
+
+    @property
+    def ts(self) -> np.ndarray:
+        return self._ts[self._head:self._head + self.steps]
+
+    @property
+    def ready(self) -> bool:
+        return self.filled == self.steps
+
+    def row(self, back: int) -> np.ndarray:
+        """The row `back` ticks before the newest (0 = newest)."""
+        return self._values[self._head + self.steps - 1 - back]
+
+    def missing_row(self, back: int) -> np.ndarray:
+        return self._missing[self._head + self.steps - 1 - back]
+
+
+def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,
+                  lateness_ticks: int = 0, rejects: Rejects | None = None) -> list[Row]:
+    """Batch form of the Aligner, for training and evaluation."""
+    al = Aligner(sensors, tick_s, carry_forward_s, lateness_ticks, rejects or Rejects())
+    rows: list[Row] = []
+    for rec in records:
+        rows.extend(al.push(rec))
+    rows.extend(al.flush_all())
+    return rows
+
+
+def stack_rows(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ts (n,), raw values (n, N), missing (n, N))."""
+    if not rows:
+        return np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0), bool)
+    return (np.array([r.ts for r in rows]), np.stack([r.values for r in rows]),
+            np.stack([r.missing for r in rows]))
+
+
+def sliding_windows(z: np.ndarray, missing: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """All windows of `steps` consecutive rows: (n - T + 1, T, N) views, as WindowBuffer holds them."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    vw = sliding_window_view(z, steps, axis=0).transpose(0, 2, 1)
+    mw = sliding_window_view(missing, steps, axis=0).transpose(0, 2, 1)
+    return vw, mw
