@@ -81,18 +81,26 @@ class _Open:
     explain: dict = field(default_factory=dict)
 
 
-def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window_ts,
+def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window,
             top_k: int) -> dict:
-    """Top sensors (share of the total score) and top time steps (attention or deviation weight)."""
+    """Top sensors (share of the total score) and top time steps.
+
+    Time steps come from the model's temporal attention when it has one; otherwise from how
+    far the worst sensor's normalised value strayed at each step of the window.
+    """
     s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
     total = float(s.sum()) or 1.0
     order = np.argsort(-s)[:top_k]
+    window_ts = window.ts
+    if time_weights is None:
+        col = np.abs(window.values[:, int(order[0])]) if len(order) else np.zeros(len(window_ts))
+        time_weights = col / col.sum() if col.sum() > 0 else np.full(len(col), 1.0 / max(len(col), 1))
     tops = [{"sensor": sensors[i], "score": round(float(s[i]), 4),
              "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
     steps: list[dict] = []
     if time_weights is not None and window_ts is not None:
         tw = np.asarray(time_weights, float)
-        ts = np.asarray(window_ts, float)[-len(tw):]
+        ts = np.asarray(window_ts, float)[:len(tw)]
         for j in np.argsort(-tw)[:top_k]:
             if np.isfinite(ts[j]):
                 steps.append({"ts": float(ts[j]), "weight": round(float(tw[j]), 4)})
@@ -117,12 +125,13 @@ class AlertTracker:
     def active(self) -> bool:
         return self.open is not None
 
-    def observe(self, ts: float, score: float, threshold: float, tier: str, model: dict, exp: dict) -> list[AlertEvent]:
+    def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn) -> list[AlertEvent]:
+        """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them."""
         if self.open is None:
-            return self._idle(ts, score, threshold, tier, model, exp)
-        return self._active(ts, score, threshold, tier, model, exp)
+            return self._idle(ts, score, threshold, tier, model, explain_fn)
+        return self._active(ts, score, threshold, tier, model, explain_fn)
 
-    def _idle(self, ts, score, threshold, tier, model, exp) -> list[AlertEvent]:
+    def _idle(self, ts, score, threshold, tier, model, explain_fn) -> list[AlertEvent]:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
@@ -135,6 +144,7 @@ class AlertTracker:
         if self.cooldown > 0:
             self.suppressed += 1
             return []
+        exp = explain_fn()
         start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = _Open(alert_id=f"{self.node}-{stamp}", start=start, last_above=ts, peak=score,
@@ -142,24 +152,25 @@ class AlertTracker:
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 
-    def _active(self, ts, score, threshold, tier, model, exp) -> list[AlertEvent]:
+    def _active(self, ts, score, threshold, tier, model, explain_fn) -> list[AlertEvent]:
         a = self.open
         if score > threshold:
             a.ticks += 1
             a.last_above = ts
         if score > a.peak:
             a.peak = score
-            a.explain = exp
+            a.explain = explain_fn()
         if score < threshold * self.cfg.hysteresis:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
             return []
         a.below = 0
+        if ts - a.last_sent_ts < self.cfg.update_interval_s:
+            return []
+        exp = explain_fn()
         tops = tuple(t["sensor"] for t in exp["top_sensors"])
-        grew = a.peak >= a.last_sent_peak * 1.1
-        due = ts - a.last_sent_ts >= self.cfg.update_interval_s
-        if due and (grew or tops != a.last_tops):
+        if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops:
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
 
@@ -173,6 +184,7 @@ class AlertTracker:
 
     def _event(self, kind, ts, score, threshold, tier, model, exp, end=None, reason=None) -> AlertEvent:
         a = self.open
+        model = model() if callable(model) else model
         ev = AlertEvent(alert_id=a.alert_id, seq=a.seq, event=kind, node=self.node, site=self.site, ts=ts,
                         start=a.start, end=end, score=round(float(score), 4), peak_score=round(float(a.peak), 4),
                         threshold=round(float(threshold), 4), tier=tier, model_id=model.get("model_id", tier),

@@ -97,13 +97,17 @@ class Pipeline:
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts, row.values)
         result: TickScore = self.chain.score(self.window)
         thr = self.thresholds[result.tier]
-        model = self.chain.current.describe()
-        exp = explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window.ts,
-                      self.cfg.alerts.top_k)
-        events = self.alerts.observe(row.ts, result.score, thr.value, result.tier, model, exp)
-        if not self.alerts.active and result.score <= thr.value:
+        events = self.alerts.observe(
+            row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
+            lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
+                            self.cfg.alerts.top_k))
+        # Models keep learning from every tick under the threshold, even while an alert is open,
+        # so a lasting change of regime is absorbed instead of holding an alert open for ever;
+        # the threshold itself learns only outside alerts.
+        if result.score <= thr.value:
             self.chain.learn(self.window)
-            thr.update(result.score)
+            if not self.alerts.active:
+                thr.update(result.score)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
                           sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
                           time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,
@@ -114,9 +118,8 @@ class Pipeline:
         if not self.alerts.active:
             return []
         thr = self.thresholds.get(self.chain.tier)
-        model = self.chain.current.describe()
         return [self.alerts.close(ts, self.alerts.open.peak, thr.value if thr else float("nan"),
-                                  self.chain.tier, model, "shutdown")]
+                                  self.chain.tier, self.chain.current.describe, "shutdown")]
 
     def snapshot(self) -> dict:
         thr = self.thresholds.get(self.chain.tier)

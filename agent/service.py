@@ -33,10 +33,8 @@ class Agent:
         sensors = self.pipeline.sensors
         self.aligner = Aligner(sensors, cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
                                self.rejects, max_gap_ticks=cfg.window.steps + 1)
-        self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir) for s in cfg.sources]
-        for src in self.sources:
-            if hasattr(src, "tick_s") and getattr(src.cfg, "tick_s", None) is None:
-                src.tick_s = cfg.tick_s
+        self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+                        for s in cfg.sources]
         self.sinks = [open_sink(s, cfg) for s in cfg.sinks]
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
         self.records_in = 0

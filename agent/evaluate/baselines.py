@@ -65,13 +65,16 @@ def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg) 
     threshold = AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))
     tracker = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
     model = {"model_id": "baseline"}
-    explanation = {"top_sensors": [], "top_steps": [], "origin": None}
+    def no_explanation() -> dict:
+        return {"top_sensors": [], "top_steps": [], "origin": None}
+
     thresholds = np.full(tick_scores.size, np.nan)
     events = []
     for i in range(train_ticks, tick_scores.size):
         score = tick_scores[i] if math.isfinite(tick_scores[i]) else 0.0
         thresholds[i] = threshold.value
-        events.extend(tracker.observe(float(ts[i]), score, threshold.value, "baseline", model, explanation))
+        events.extend(tracker.observe(float(ts[i]), score, threshold.value, "baseline", model,
+                                      no_explanation))
         if not tracker.active and score <= threshold.value:
             threshold.update(score)
     if tracker.active and tick_scores.size:

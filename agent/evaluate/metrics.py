@@ -75,7 +75,7 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float | None:
     s_sorted, y_sorted = s[order], y[order]
     tp_cum = np.cumsum(y_sorted)
     # The last index of each group of equal scores is where that threshold's counts are final.
-    last_of_group = np.r_[np.nonzero(np.diff(s_sorted))[0], s_sorted.size - 1]
+    last_of_group = np.r_[np.nonzero(s_sorted[1:] != s_sorted[:-1])[0], s_sorted.size - 1]
     tp = tp_cum[last_of_group]
     predicted = last_of_group + 1
     precision = tp / predicted

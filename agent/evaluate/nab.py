@@ -146,6 +146,7 @@ def corpus_scores(files: Iterable[tuple[np.ndarray, list[tuple[int, int]]]]) -> 
         scored = sum(p.windows_scored for p in parts)
         out[name] = {
             "score": normalised_score(raw, windows, profile, scored), "raw": raw, "windows": windows,
+            "windows_scored": scored,
             "windows_detected": sum(p.windows_detected for p in parts),
             "false_positives": sum(p.false_positives for p in parts),
         }
@@ -195,7 +196,7 @@ def swept_best_score(files: Iterable[tuple[np.ndarray, list[tuple[int, int]]]],
     candidates_raw = [-profile.fn * windows_scored]
     candidates_threshold = [math.inf]
     if s.size:
-        last_of_group = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
+        last_of_group = np.r_[np.nonzero(s[1:] != s[:-1])[0], s.size - 1]
         finite = np.isfinite(s[last_of_group])
         candidates_raw += running[last_of_group][finite].tolist()
         candidates_threshold += s[last_of_group][finite].tolist()

@@ -88,8 +88,9 @@ def labelled_source(cfg, data_path: str | None):
     if src is None:
         raise ValueError("evaluate needs a 'replay' or 'simulate' source in the config to read labelled data")
     if isinstance(src, ReplaySource):
-        path = data_path or src.path
-        return dataclasses.replace(src, path=str(Path(path).expanduser().resolve()), speed=0.0)
+        path = Path(data_path).expanduser().resolve() if data_path else cfg.resolve(src.path).resolve()
+        labels_file = str(cfg.resolve(src.labels_file).resolve()) if src.labels_file else None
+        return dataclasses.replace(src, path=str(path), labels_file=labels_file, speed=0.0)
     if data_path:
         raise ValueError("--data is for replay sources; this config simulates its data")
     if src.duration_s is None:
@@ -309,8 +310,12 @@ def _sum_tiers(traces: list[Trace]) -> dict[str, int]:
 # ---- the entry point ---------------------------------------------------------------------------
 
 def _progress(done: int, total: int, label: str, started: float) -> None:
-    print(f"\revaluate: {done}/{total} {label[:60]:<60} {time.monotonic() - started:6.1f}s",
-          end="" if done < total else "\n", file=sys.stderr, flush=True)
+    """One rewritten line on a terminal; a line per tenth of the work otherwise (logs, CI)."""
+    line = f"evaluate: {done}/{total} {label[:60]:<60} {time.monotonic() - started:6.1f}s"
+    if sys.stderr.isatty():
+        print("\r" + line, end="" if done < total else "\n", file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(line.rstrip(), file=sys.stderr, flush=True)
 
 
 def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, scorers=None,
@@ -323,6 +328,9 @@ def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, score
     scorers = list(scorers or (list(DEFAULT_SCORERS) + ([t for t in MODEL_TIERS] if bundle else [])))
     if bundle:
         bundle = str(Path(bundle).expanduser().resolve())
+    if plot_dir:
+        from .plots import pyplot_or_fail
+        pyplot_or_fail()               # fail before the replay, not after it
     started = time.monotonic()
     files, skipped = load_files(cfg, data_path, protocol)
     if not files:
@@ -349,7 +357,9 @@ def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, score
     n_sensors = len(cfg.sensor_names())
     results = {s: scorer_metrics(traces[s], n_sensors, cfg.tick_s, protocol, tolerance_s)
                for s in scorers if traces[s]}
-    report = build_report(cfg, config_path, data_path, protocol, files, skipped, results, runtimes, errors,
+    src = labelled_source(cfg, data_path)
+    data_desc = getattr(src, "path", None) or f"simulate:{src.scenario}:seed={src.seed}"
+    report = build_report(cfg, config_path, data_desc, protocol, files, skipped, results, runtimes, errors,
                           tolerance_s, time.monotonic() - started)
     write_outputs(report, report_path)
     if plot_dir:

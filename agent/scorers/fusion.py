@@ -2,6 +2,7 @@
 
 S_t is the mean of the sensor's observed neighbours at time t, so a sensor that breaks away
 from its neighbours leaves a large residual even when its own history looks ordinary.
+Neighbours are kept as padded index lists, so the cost is N × degree, not N².
 """
 from __future__ import annotations
 
@@ -12,40 +13,48 @@ from .rls import BatchRLS
 
 class FusionModel:
     def __init__(self, adjacency: np.ndarray, forgetting: float):
-        self.adj = adjacency
-        self.has_neighbours = adjacency.sum(axis=1) > 0
-        self.rls = BatchRLS(adjacency.shape[0], 4, forgetting)
+        n = adjacency.shape[0]
+        degree = max(int((adjacency > 0).sum(axis=1).max()) if n else 0, 1)
+        self.nbr = np.tile(np.arange(n)[:, None], (1, degree))
+        self.nbr_w = np.zeros((n, degree))
+        for i in range(n):
+            js = np.flatnonzero(adjacency[i])
+            self.nbr[i, :len(js)] = js
+            self.nbr_w[i, :len(js)] = adjacency[i, js]
+        self.has_neighbours = self.nbr_w.sum(axis=1) > 0
+        self.rls = BatchRLS(n, 4, forgetting)
+        self._x = np.ones((n, 4))
 
     def neighbour_mean(self, x: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """x, missing (..., n) -> (..., n) mean over observed neighbours (0 when none observed)."""
-        w = self.adj * (~missing)[..., None, :]              # (..., n, n)
+        """x, missing (..., n) -> (..., n): mean of observed neighbours (0 when none observed)."""
+        w = self.nbr_w * ~missing[..., self.nbr]
         total = w.sum(axis=-1)
-        s = np.einsum("...ij,...j->...i", w, x)
-        return np.divide(s, total, out=np.zeros_like(s, dtype=np.float64), where=total > 0)
-
-    @staticmethod
-    def _features(prev: np.ndarray, s: np.ndarray) -> np.ndarray:
-        return np.stack([np.ones_like(prev), prev, s, prev * s], axis=-1)
+        s = (w * x[..., self.nbr]).sum(axis=-1)
+        return np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
 
     def features(self, window) -> np.ndarray:
-        prev = window.values[-2].astype(np.float64)
-        s = self.neighbour_mean(window.values[-1].astype(np.float64), window.missing[-1])
-        return self._features(prev, s)
+        prev = window.values[-2]
+        s = self.neighbour_mean(window.values[-1], window.missing[-1])
+        x = self._x
+        x[:, 1] = prev
+        x[:, 2] = s
+        x[:, 3] = prev * s
+        return x
+
+    def batch_features(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        prev = z[:-1].astype(np.float64)
+        s = self.neighbour_mean(z[1:], missing[1:])
+        return np.stack([np.ones_like(prev), prev, s, prev * s], axis=-1)
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
-        s = self.neighbour_mean(z[1:].astype(np.float64), missing[1:])
-        X = self._features(z[:-1].astype(np.float64), s)
-        self.rls.fit(X, z[1:], ~missing[1:] & self.has_neighbours)
+        self.rls.fit(self.batch_features(z, missing), z[1:], ~missing[1:] & self.has_neighbours)
 
     def score(self, window) -> np.ndarray:
-        return np.where(self.has_neighbours, self.rls.zscores(self.features(window), window.values[-1]), 0.0)
+        return self.rls.zscores(self.features(window), window.values[-1]) * self.has_neighbours
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        s = self.neighbour_mean(z[1:].astype(np.float64), missing[1:])
-        X = self._features(z[:-1].astype(np.float64), s)
-        pred = np.einsum("mnk,nk->mn", X, self.rls.w)
-        return np.where(self.has_neighbours, np.abs(z[1:] - pred) / np.sqrt(self.rls.resid_var), 0.0)
+        pred = np.einsum("mnk,nk->mn", self.batch_features(z, missing), self.rls.w)
+        return np.abs(z[1:] - pred) * self.rls.inv_sd * self.has_neighbours
 
     def learn(self, window) -> None:
-        valid = ~window.missing[-1] & self.has_neighbours
-        self.rls.update(self.features(window), window.values[-1].astype(np.float64), valid)
+        self.rls.update(self.features(window), window.values[-1], ~window.missing[-1] & self.has_neighbours)

@@ -1,7 +1,11 @@
 """A Markov chain per sensor over quantile-binned states.
 
-Score = surprise −log P(s_t | previous state). When the sensor was missing for g ticks, the
-previous state is a distribution, propagated P_t = P_{t-1}·M from its last observed state.
+Score = surprise −log P(s_t | previous state), standardised by its warm-up mean and spread.
+When the sensor was missing for g ticks, the previous state is a distribution propagated
+P_t = P_{t-1}·M from its last observed state.
+
+Forgetting is applied lazily: instead of decaying every count on every tick, each new count
+weighs g = λ^-t more (rescaled now and then), so learning one tick is O(N).
 """
 from __future__ import annotations
 
@@ -15,18 +19,20 @@ class MarkovModel:
         self.lam = forgetting
         self.edges = np.zeros((n, bins - 1))
         self.counts = np.zeros((n, bins, bins))
-        self.M = np.full((n, bins, bins), 1.0 / bins)
-        self.mean = np.zeros(n)     # surprise standardisation, from calibration
-        self.std = np.ones(n)
+        self.rowsum = np.zeros((n, bins))
+        self.g = 1.0
+        self.mean = np.zeros(n)
+        self.inv_std = np.ones(n)
         self._rows = np.arange(n)
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """Bin index per sensor; x (..., n)."""
         return (x[..., :, None] > self.edges).sum(axis=-1)
 
-    def _refresh(self) -> None:
-        c = self.counts + self.alpha
-        self.M = c / c.sum(axis=2, keepdims=True)
+    def transition(self, i: int) -> np.ndarray:
+        """Sensor i's (k, k) transition matrix."""
+        a = self.alpha * self.g
+        return (self.counts[i] + a) / (self.rowsum[i][:, None] + self.k * a)
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         qs = np.linspace(0, 1, self.k + 1)[1:-1]
@@ -37,56 +43,63 @@ class MarkovModel:
         both = ~missing[1:] & ~missing[:-1]
         for i in range(self.n):
             np.add.at(self.counts[i], (s[:-1, i][both[:, i]], s[1:, i][both[:, i]]), 1.0)
-        self._refresh()
+        self.rowsum = self.counts.sum(axis=2)
+        self.g = 1.0
 
     def calibrate(self, z: np.ndarray, missing: np.ndarray) -> None:
         raw = self.batch_surprise(z, missing)
-        ok = ~missing[1:]
+        ok = ~missing[1:] & ~missing[:-1]
         for i in range(self.n):
             v = raw[ok[:, i], i]
             if v.size > 1:
-                self.mean[i], self.std[i] = v.mean(), max(v.std(), 1e-3)
+                self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
+
+    def _prob(self, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
+        a = self.alpha * self.g
+        r = self._rows
+        return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
 
     def batch_surprise(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         s = self.states(z)
-        p = self.M[self._rows, s[:-1], s[1:]]          # (m, n) where prev observed
+        a = self.alpha * self.g
+        p = (self.counts[self._rows, s[:-1], s[1:]] + a) / (self.rowsum[self._rows, s[:-1]] + self.k * a)
         return np.where(missing[1:] | missing[:-1], 0.0, -np.log(p))
 
-    def previous_distribution(self, window) -> np.ndarray:
-        """(n, k) distribution of each sensor's state one tick before the newest."""
-        vals, miss = window.values, window.missing
-        prev_state = self.states(vals[-2])
-        p = np.zeros((self.n, self.k))
-        p[self._rows, prev_state] = 1.0
-        gone = np.flatnonzero(miss[-2])
-        for i in gone:
-            seen = np.flatnonzero(~miss[:-1, i])
-            if seen.size == 0:
-                p[i] = 1.0 / self.k
-                continue
-            last = seen[-1]
-            d = np.zeros(self.k)
-            d[self.states(vals[last])[i]] = 1.0
-            for _ in range(len(vals) - 2 - last):
-                d = d @ self.M[i]
-            p[i] = d
-        return p
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        return np.maximum((self.batch_surprise(z, missing) - self.mean) * self.inv_std, 0.0)
 
     def score(self, window) -> np.ndarray:
-        p = self.previous_distribution(window)
-        s = self.states(window.values[-1])
-        prob = np.einsum("nk,nk->n", p, self.M[self._rows, :, s])
-        surprise = -np.log(prob)
-        z = (surprise - self.mean) / self.std
-        return np.where(window.missing[-1], 0.0, np.maximum(z, 0.0))
+        s0 = self.states(window.values[-2])
+        s1 = self.states(window.values[-1])
+        prob = self._prob(s0, s1)
+        gone = window.missing[-2]
+        if gone.any():
+            for i in np.flatnonzero(gone):
+                prob[i] = self._propagated(window, i, s1[i])
+        z = (-np.log(prob) - self.mean) * self.inv_std
+        return np.maximum(z, 0.0) * ~window.missing[-1]
+
+    def _propagated(self, window, i: int, s1: int) -> float:
+        """P(s1) when sensor i's previous state is unknown: propagate from its last observation."""
+        M = self.transition(i)
+        seen = np.flatnonzero(~window.missing[:-1, i])
+        if seen.size == 0:
+            return float(M[:, s1].mean())
+        d = np.zeros(self.k)
+        d[self.states(window.values[seen[-1]])[i]] = 1.0
+        for _ in range(len(window.values) - 2 - seen[-1]):
+            d = d @ M
+        return float(d @ M[:, s1])
 
     def learn(self, window) -> None:
         ok = ~window.missing[-1] & ~window.missing[-2]
-        if not ok.any():
-            return
-        s0, s1 = self.states(window.values[-2]), self.states(window.values[-1])
+        self.g /= self.lam
         idx = np.flatnonzero(ok)
-        self.counts[idx] *= self.lam
-        self.counts[idx, s0[idx], s1[idx]] += 1.0
-        c = self.counts[idx] + self.alpha
-        self.M[idx] = c / c.sum(axis=2, keepdims=True)
+        s0 = self.states(window.values[-2])[idx]
+        s1 = self.states(window.values[-1])[idx]
+        self.counts[idx, s0, s1] += self.g
+        self.rowsum[idx, s0] += self.g
+        if self.g > 1e9:
+            self.counts /= self.g
+            self.rowsum /= self.g
+            self.g = 1.0

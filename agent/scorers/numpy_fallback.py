@@ -43,15 +43,14 @@ class NumpyScorer(Scorer):
 
     def score(self, window) -> TickScore:
         s = self.combine(self.ar.score(window), self.markov.score(window), self.fusion.score(window))
-        s = np.where(window.missing[-1], 0.0, s)
-        return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
-                         time_weights=self._time_weights(window, s))
+        s *= ~window.missing[-1]
+        return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """Per-sensor scores for rows p.. of a block (used to calibrate the threshold)."""
         p = self.ar.p
         ar = self.ar.batch_scores(z)                                 # rows p..
-        mk = (np.maximum((self.markov.batch_surprise(z, missing) - self.markov.mean) / self.markov.std, 0.0))
+        mk = self.markov.batch_scores(z, missing)                    # rows 1..
         fu = self.fusion.batch_scores(z, missing)                    # rows 1..
         s = self.combine(ar, mk[p - 1:], fu[p - 1:])
         return np.where(missing[p:], 0.0, s)
@@ -60,13 +59,6 @@ class NumpyScorer(Scorer):
         self.ar.learn(window)
         self.markov.learn(window)
         self.fusion.learn(window)
-
-    @staticmethod
-    def _time_weights(window, s: np.ndarray) -> np.ndarray:
-        """Which steps of the window were unusual for the worst sensor: its |z| over the window."""
-        col = np.abs(window.values[:, int(np.argmax(s))])
-        total = col.sum()
-        return col / total if total > 0 else np.full(len(col), 1.0 / len(col))
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights}

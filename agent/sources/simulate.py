@@ -428,6 +428,10 @@ class Simulation:
         self.sensors = list(sensors)
         self.tick_s = float(tick_s)
         self.start = parse_time(cfg.start)
+        # Timestamps are made as (grid index) × tick_s: that divides back to the exact index,
+        # where start + k × tick_s can land a hair below its tick (e.g. tick_s 0.1).
+        grid = self.start / self.tick_s
+        self.start_index = round(grid) if abs(grid - round(grid)) < 1e-6 else grid
         self.model = MODELS[cfg.scenario](self.sensors, cfg.seed, cfg.noise, self.tick_s)
         self.schedule = Schedule(cfg, self.model, self.tick_s)
         self.total_ticks = (None if cfg.duration_s is None
@@ -440,7 +444,7 @@ class Simulation:
                 return
             ticks = np.arange(k0, k0 + n)
             elapsed = ticks * self.tick_s
-            epoch = self.start + elapsed
+            epoch = (self.start_index + ticks) * self.tick_s
             active = self.schedule.overlapping(float(elapsed[0]), float(elapsed[-1]))
             x = self.model.block(elapsed, epoch, [a for a in active if a.kind == "incident"])
             x = np.clip(x, 0.0, self.model.upper)

@@ -1,0 +1,87 @@
+"""One way to run every artifact: `runner.run(values, missing) -> (forecast, temporal, spatial)`.
+
+Batch-1 float32 inputs of shape (1, T, N); one thread, as on the gateway. `input_shape()`
+reports what the model file declares, so a bundle whose model does not match its manifest
+is reported as a clear shape error before anything runs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .model import INPUT_NAMES, OUTPUT_NAMES
+
+
+class ShapeMismatch(RuntimeError):
+    """The model file's declared input shape differs from the manifest's (steps, sensors)."""
+
+
+class TorchRunner:
+    kind = "pytorch"
+
+    def __init__(self, model):
+        import torch
+        torch.set_num_threads(1)
+        self.torch = torch
+        self.model = model.eval()
+
+    def input_shape(self) -> list:
+        return [None, self.model.spec.steps, self.model.spec.sensors]
+
+    def run(self, values: np.ndarray, missing: np.ndarray):
+        with self.torch.no_grad():
+            out = self.model(self.torch.from_numpy(values), self.torch.from_numpy(missing))
+        return tuple(o.numpy() for o in out)
+
+
+class OnnxRunner:
+    def __init__(self, path: Path, kind: str = "onnx"):
+        from .export import onnx_session
+        self.kind = kind
+        self.session = onnx_session(path, threads=1)
+
+    def input_shape(self) -> list:
+        shape = {i.name: i.shape for i in self.session.get_inputs()}["values"]
+        return [d if isinstance(d, int) else None for d in shape]
+
+    def run(self, values: np.ndarray, missing: np.ndarray):
+        return tuple(self.session.run(OUTPUT_NAMES, {"values": values, "missing": missing}))
+
+
+class TfliteRunner:
+    def __init__(self, path: Path, kind: str = "tflite"):
+        from ai_edge_litert.interpreter import Interpreter
+        self.kind = kind
+        self.interpreter = Interpreter(model_path=str(path), num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.signature = self.interpreter.get_signature_runner()
+        names = self.interpreter.get_signature_list()
+        inputs = next(iter(names.values()))["inputs"]
+        if sorted(inputs) != sorted(INPUT_NAMES):
+            raise ShapeMismatch(f"{kind}: model inputs are {inputs}, expected {INPUT_NAMES}")
+
+    def input_shape(self) -> list:
+        details = self.signature.get_input_details()["values"]
+        return [int(d) for d in details["shape"]]
+
+    def run(self, values: np.ndarray, missing: np.ndarray):
+        out = self.signature(values=values, missing=missing)
+        return tuple(out[name] for name in OUTPUT_NAMES)
+
+
+def open_runner(kind: str, path: Path):
+    if kind.startswith("onnx"):
+        return OnnxRunner(path, kind)
+    if kind.startswith("tflite"):
+        return TfliteRunner(path, kind)
+    raise ValueError(f"unknown artifact kind {kind!r}")
+
+
+def check_input_shape(runner, steps: int, sensors: int) -> None:
+    shape = runner.input_shape()
+    expected = [steps, sensors]
+    if len(shape) != 3 or list(shape[1:]) != expected:
+        raise ShapeMismatch(f"{runner.kind}: the model's input 'values' has shape "
+                            f"{['batch' if d is None else d for d in shape]}, the manifest needs "
+                            f"[batch, {steps}, {sensors}] ({steps} steps × {sensors} sensors)")

@@ -1,0 +1,216 @@
+"""Self-supervised training: forecast the newest row of every window from the rows before it.
+
+Seeded and deterministic (same data, seed and thread count → same weights). Early stopping on
+validation loss; the best epoch's weights are kept. Calibration then runs on the validation
+windows: per-sensor residual scale, then the threshold via agent.threshold.calibrate on the
+tick scores that agent.scorers.forecast_error would produce at run time.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from agent.scorers.base import tick_score
+from agent.scorers.forecast_error import residual_std, sensor_scores
+from agent.threshold import calibrate
+from agent.window import Normaliser
+
+from .data import Series, TimeSplit, Windows, fit_normaliser, windows_between
+from .model import ModelSpec, SpatioTemporalForecaster, build_model, parameter_count
+
+
+@dataclass
+class TrainOptions:
+    d_model: int = 32
+    heads: int = 4
+    ff_hidden: int = 32
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 4                 # epochs without validation improvement before stopping
+    seed: int = 0
+    windows_per_epoch: int | None = 8192   # a seeded random subset each epoch (None: all)
+    missing_augment: float = 0.02     # share of context readings hidden at random while training
+    threads: int = 2
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    model: SpatioTemporalForecaster
+    spec: ModelSpec
+    normaliser: Normaliser
+    residual_std: np.ndarray          # (N,)
+    threshold: dict
+    split: TimeSplit
+    z: np.ndarray                     # (n, N) float32 normalised rows
+    missing: np.ndarray               # (n, N) bool
+    summary: dict = field(default_factory=dict)
+
+
+class ProgressLine:
+    """One stderr line rewritten with '\\r': no dependency, quiet when not wanted."""
+
+    def __init__(self, enabled: bool, width: int = 24):
+        self.enabled = enabled
+        self.width = width
+
+    def show(self, label: str, done: int, total: int, extra: str = "") -> None:
+        if not self.enabled:
+            return
+        filled = int(self.width * done / max(total, 1))
+        bar = "#" * filled + "." * (self.width - filled)
+        sys.stderr.write(f"\r{label} [{bar}] {done}/{total} {extra}\x1b[K")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def masked_mse(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return ((forecast - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def target_weights(w: Windows) -> np.ndarray:
+    """(n, N) 1 where the newest value is observed and the row is usable as a target."""
+    return (1.0 - w.missing[:, -1, :]) * w.usable[:, None].astype(np.float32)
+
+
+def predict(model: SpatioTemporalForecaster, values: np.ndarray, missing: np.ndarray,
+            batch_size: int = 1024) -> np.ndarray:
+    """(n, N) forecasts of the newest rows, in eval mode, no gradients."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(values), batch_size):
+            f, _, _ = model(torch.from_numpy(values[i:i + batch_size]), torch.from_numpy(missing[i:i + batch_size]))
+            out.append(f.numpy())
+    return np.concatenate(out) if out else np.zeros((0, values.shape[-1]), np.float32)
+
+
+def naive_mse(w: Windows) -> float:
+    """MSE of repeating the last context value: the baseline the model has to beat."""
+    weight = target_weights(w)
+    err = (w.values[:, -1, :] - w.values[:, -2, :]) ** 2
+    return float((err * weight).sum() / max(weight.sum(), 1.0))
+
+
+def model_mse(forecast: np.ndarray, w: Windows) -> float:
+    weight = target_weights(w)
+    err = (w.values[:, -1, :] - forecast) ** 2
+    return float((err * weight).sum() / max(weight.sum(), 1.0))
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+
+
+def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
+          neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
+    seed_everything(options.seed, options.threads)
+    started = time.monotonic()
+    split = split or TimeSplit.of(len(series))
+    normaliser = fit_normaliser(series, split)
+    z = normaliser.apply(series.raw)
+    train_w = windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end)
+    val_w = windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end)
+
+    spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
+                     heads=options.heads, ff_hidden=options.ff_hidden)
+    model = build_model(spec, neighbour_mask)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    rng = np.random.default_rng(options.seed)
+    progress = ProgressLine(options.progress)
+
+    train_target = target_weights(train_w)
+    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+    history = []
+    epoch = 0
+    for epoch in range(1, options.epochs + 1):
+        model.train()
+        order = rng.permutation(len(train_w))
+        if options.windows_per_epoch:
+            order = order[:options.windows_per_epoch]
+        batches = range(0, len(order), options.batch_size)
+        total, seen = 0.0, 0
+        for b, start in enumerate(batches):
+            idx = np.sort(order[start:start + options.batch_size])
+            values, missing = train_w.values[idx], train_w.missing[idx]
+            values, missing = hide_context(values, missing, options.missing_augment, rng)
+            forecast, _, _ = model(torch.from_numpy(values), torch.from_numpy(missing))
+            loss = masked_mse(forecast, torch.from_numpy(train_w.values[idx, -1, :]),
+                              torch.from_numpy(train_target[idx]))
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
+            progress.show(f"epoch {epoch:>3}/{options.epochs}", b + 1, len(batches), f"loss {total / seen:.4f}")
+        val_loss = model_mse(predict(model, val_w.values, val_w.missing), val_w)
+        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": val_loss})
+        progress.show(f"epoch {epoch:>3}/{options.epochs}", len(batches), len(batches),
+                      f"loss {total / max(seen, 1):.4f} val {val_loss:.4f}")
+        progress.end()
+        if val_loss < best[0] - 1e-6:
+            best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
+        elif epoch - best[1] >= options.patience:
+            break
+    model.load_state_dict(best[2])
+    model.eval()
+
+    val_forecast = predict(model, val_w.values, val_w.missing)
+    usable = val_w.usable
+    newest, newest_missing = val_w.values[usable, -1, :], val_w.missing[usable, -1, :] > 0.5
+    scale = residual_std(newest, newest_missing, val_forecast[usable])
+    per_sensor = sensor_scores(newest, newest_missing, val_forecast[usable], scale)
+    tick_scores = np.array([tick_score(row) for row in per_sensor])
+    threshold = calibrate(tick_scores, threshold_cfg)
+
+    summary = {
+        "epochs_run": epoch, "best_epoch": best[1], "stopped_early": epoch < options.epochs,
+        "train_loss": history[best[1] - 1]["train_loss"] if best[1] else None,
+        "val_loss": best[0],
+        "val_mse_naive_repeat_last": naive_mse(val_w),
+        "val_mse_model": model_mse(val_forecast, val_w),
+        "train_windows": len(train_w), "val_windows": len(val_w),
+        "val_tick_score_p50": float(np.quantile(tick_scores, 0.5)),
+        "val_tick_score_p99": float(np.quantile(tick_scores, 0.99)),
+        "parameters": parameter_count(model),
+        "seconds": round(time.monotonic() - started, 1),
+        "history": history,
+        "options": {k: v for k, v in asdict(options).items() if k != "progress"},
+    }
+    return TrainResult(model=model, spec=spec, normaliser=normaliser, residual_std=scale, threshold=threshold,
+                       split=split, z=z, missing=series.missing, summary=summary)
+
+
+def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.random.Generator):
+    """Mark a random share of context readings (not the target row) missing, as a gap would."""
+    if share <= 0:
+        return values, missing
+    hide = rng.random(values.shape, dtype=np.float32) < share
+    hide[:, -1, :] = False
+    return np.where(hide, 0.0, values).astype(np.float32), np.where(hide, 1.0, missing).astype(np.float32)
+
+
+def summary_text(summary: dict) -> str:
+    naive, mse = summary["val_mse_naive_repeat_last"], summary["val_mse_model"]
+    gain = (1.0 - mse / naive) * 100.0 if naive > 0 else 0.0
+    return (f"trained {summary['epochs_run']} epochs (best {summary['best_epoch']}"
+            f"{', stopped early' if summary['stopped_early'] else ''}) in {summary['seconds']} s, "
+            f"{summary['parameters']} parameters\n"
+            f"  train loss {summary['train_loss']:.4f}   validation loss {summary['val_loss']:.4f}\n"
+            f"  validation MSE: model {mse:.4f}   repeat-last-value baseline {naive:.4f}   ({gain:+.1f}% vs baseline)\n"
+            f"  validation tick score p50 {summary['val_tick_score_p50']:.2f}  p99 {summary['val_tick_score_p99']:.2f}")
