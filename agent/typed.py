@@ -149,8 +149,13 @@ class _Builder:
             self.fail(path, str(exc))
             return None
         check = getattr(obj, "validate", None)
-        if check is not None and len(self.problems) == before:
-            for sub, message in check():
+        if check is not None:
+            try:
+                found = check()
+            except (TypeError, AttributeError, ValueError):
+                # Cross-field checks assume well-typed fields; the type errors are already reported.
+                found = [] if len(self.problems) > before else [("", "inconsistent values")]
+            for sub, message in found:
                 self.fail(_join(path, sub) if sub else path, message)
         return obj
 

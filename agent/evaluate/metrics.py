@@ -132,12 +132,6 @@ def event_spans(ts: np.ndarray, labels: np.ndarray,
     return [(float(ts[a]), float(ts[b - 1])) for a, b in runs(np.asarray(labels).astype(bool))]
 
 
-def alert_spans_from_mask(ts: np.ndarray, active: np.ndarray) -> list[tuple[float, float]]:
-    """Alert spans (first, last active tick ts) from a per-tick 'alert active' mask."""
-    ts = np.asarray(ts, float)
-    return [(float(ts[a]), float(ts[b - 1])) for a, b in runs(active)]
-
-
 def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 

@@ -28,8 +28,8 @@ from ..records import Rejects
 from ..sources import open_source
 from ..window import Aligner, Row
 from . import baselines, nab, skab
-from .metrics import alert_spans_from_mask, average_precision, confusion, event_spans, event_scores, \
-    point_adjusted_f1, precision_recall_f1
+from .metrics import average_precision, confusion, event_scores, event_spans, point_adjusted_f1, \
+    precision_recall_f1
 from .report import build_report, write_outputs
 
 MODEL_TIERS = ("tflite", "onnx")

@@ -281,8 +281,9 @@ class CorridorModel:
         tail = np.minimum(np.clip(tau, 0, a.duration) / self.QUEUE_GROWTH_S, at)   # stations backed up
         head = np.maximum(tau - a.duration, 0) / (self.QUEUE_GROWTH_S / 2)         # cleared from the front
         d = at - np.arange(k.shape[1])                                             # upstream distance
-        queued = (np.clip(tail[:, None] - d[None, :] + 1, 0, 1) * np.clip(d[None, :] + 1 - head[:, None], 0, 1)
-                  * (d[None, :] >= 0) * on[:, None])
+        backed_up = np.clip(tail[:, None] - d[None, :] + 1, 0, 1)
+        not_cleared = np.clip(d[None, :] + 1 - head[:, None], 0, 1)
+        queued = backed_up * not_cleared * (d[None, :] >= 0) * on[:, None]
         k = k + queued * np.maximum(0.0, self.congested_density(q_left) - k)
         starved = (on & (tau < a.duration))[:, None] & (d[None, :] < 0)
         return np.where(starved, np.minimum(k, self.free_density(np.array(q_left))), k)
@@ -354,20 +355,15 @@ class PumpModel:
         load = self.load(elapsed) * (1 + 0.01 * self.noise * z[:, 0])
         flow = 125.0 * load
         pressure = 0.05 + 0.35 * load ** 2
-        vibration_extra = np.zeros(n)
-        current_extra = np.zeros(n)
-        for a in incidents:         # cavitation: flow and pressure fall, vibration rises and chatters
-            tau = elapsed - a.start
-            severity = a.magnitude * np.clip(tau / (0.1 * a.duration + self.tick_s), 0, 1) * ((tau >= 0) & (tau < a.duration))
-            flow = flow * (1 - 0.3 * severity)
-            pressure = pressure * (1 - 0.45 * severity) + 0.03 * severity * z[:, 1]
-            vibration_extra += severity * (0.15 + 0.08 * np.abs(z[:, 2]))
-            current_extra += 0.08 * severity * z[:, 3]
-        current = 0.9 + 1.4 * load + 0.3 * pressure + current_extra
+        severity = self._cavitation(elapsed, incidents)
+        flow = flow * (1 - 0.3 * severity)
+        pressure = pressure * (1 - 0.45 * severity) + 0.03 * severity * z[:, 1]
+        vibration = 1 + severity * (0.6 + 0.3 * np.abs(z[:, 2]))     # cavitation chatters
+        current = 0.9 + 1.4 * load + 0.3 * pressure + 0.08 * severity * z[:, 3]
         voltage = 236.0 - 1.8 * current
         shared = _ar1_block(self.vibration, z[:, 4:5], math.exp(-self.tick_s / 30.0))[:, 0]
-        accel1 = (0.04 + 0.0013 * flow + 0.1 * pressure) * (1 + vibration_extra / 0.25) + 0.006 * self.noise * shared
-        accel2 = (0.08 + 0.0015 * flow + 0.12 * pressure) * (1 + vibration_extra / 0.25) + 0.008 * self.noise * shared
+        accel1 = (0.04 + 0.0013 * flow + 0.1 * pressure) * vibration + 0.006 * self.noise * shared
+        accel2 = (0.08 + 0.0015 * flow + 0.12 * pressure) * vibration + 0.008 * self.noise * shared
         temp_motor, temp_fluid = self._temperatures(current, load, epoch)
         clean = {"accel1": accel1, "accel2": accel2, "current": current, "pressure": pressure,
                  "temp_motor": temp_motor, "temp_fluid": temp_fluid, "voltage": voltage, "flow": flow}
@@ -376,6 +372,15 @@ class PumpModel:
             own = z[:, 5 + PUMP_SENSORS.index(name)]
             out[:, j] = clean[name] + self.MEASUREMENT_NOISE[name] * self.noise * own
         return out
+
+    def _cavitation(self, elapsed: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
+        """Fault severity per tick: ramps up over the first tenth of each incident, times its magnitude."""
+        severity = np.zeros(elapsed.size)
+        for a in incidents:
+            tau = elapsed - a.start
+            ramp = np.clip(tau / (0.1 * a.duration + self.tick_s), 0, 1)
+            severity += a.magnitude * ramp * ((tau >= 0) & (tau < a.duration))
+        return severity
 
     def _temperatures(self, current: np.ndarray, load: np.ndarray, epoch: np.ndarray):
         """Motor heat follows I²; the fluid follows load, motor and the daily ambient swing, both lagged."""
@@ -405,7 +410,8 @@ class PumpModel:
 
     def check_target(self, kind: str, target: str, where: str) -> None:
         if kind == "incident" and target != PUMP_GROUP:
-            raise ValueError(f"{where}.target: the pump scenario has one group, {PUMP_GROUP!r}, not {target!r}")
+            raise ValueError(f"{where}.target: the pump scenario has one group, "
+                             f"{PUMP_GROUP!r}, not {target!r}")
         if kind != "incident" and target not in self.column:
             raise ValueError(f"{where}.target: {target!r} is not one of the simulated sensors")
 
@@ -419,7 +425,10 @@ MODELS = {"corridor": CorridorModel, "pump": PumpModel}
 # ---- the run ---------------------------------------------------------------------------------
 
 class Simulation:
-    """One deterministic run: yields (seconds since start, Record) tick by tick, unpaced."""
+    """A deterministic run: yields (seconds since start, Record) tick by tick, unpaced.
+
+    Each iteration starts afresh from the seed, so iterating twice gives the same records.
+    """
 
     def __init__(self, cfg, sensors: list[str], tick_s: float):
         if cfg.scenario not in MODELS:
@@ -432,12 +441,16 @@ class Simulation:
         # where start + k × tick_s can land a hair below its tick (e.g. tick_s 0.1).
         grid = self.start / self.tick_s
         self.start_index = round(grid) if abs(grid - round(grid)) < 1e-6 else grid
-        self.model = MODELS[cfg.scenario](self.sensors, cfg.seed, cfg.noise, self.tick_s)
-        self.schedule = Schedule(cfg, self.model, self.tick_s)
+        self.fresh_state()      # refuses bad sensor names and anomaly targets now, not mid-run
         self.total_ticks = (None if cfg.duration_s is None
                             else int(math.floor(cfg.duration_s / self.tick_s + 1e-9)))
 
+    def fresh_state(self) -> tuple[CorridorModel | PumpModel, Schedule]:
+        model = MODELS[self.cfg.scenario](self.sensors, self.cfg.seed, self.cfg.noise, self.tick_s)
+        return model, Schedule(self.cfg, model, self.tick_s)
+
     def __iter__(self) -> Iterator[tuple[float, Record]]:
+        model, schedule = self.fresh_state()
         for k0 in count(0, BLOCK_TICKS):
             n = BLOCK_TICKS if self.total_ticks is None else min(BLOCK_TICKS, self.total_ticks - k0)
             if n <= 0:
@@ -445,12 +458,12 @@ class Simulation:
             ticks = np.arange(k0, k0 + n)
             elapsed = ticks * self.tick_s
             epoch = (self.start_index + ticks) * self.tick_s
-            active = self.schedule.overlapping(float(elapsed[0]), float(elapsed[-1]))
-            x = self.model.block(elapsed, epoch, [a for a in active if a.kind == "incident"])
-            x = np.clip(x, 0.0, self.model.upper)
-            apply_sensor_faults(x, elapsed, active, self.model.column, self.model.scale)
-            x = np.clip(x, 0.0, self.model.upper)
-            labels, events = label_block(elapsed, active, self.model.affects)
+            active = schedule.overlapping(float(elapsed[0]), float(elapsed[-1]))
+            x = model.block(elapsed, epoch, [a for a in active if a.kind == "incident"])
+            x = np.clip(x, 0.0, model.upper)
+            apply_sensor_faults(x, elapsed, active, model.column, model.scale)
+            x = np.clip(x, 0.0, model.upper)
+            labels, events = label_block(elapsed, active, model.affects)
             for t in range(n):
                 values = {s: float(v) for s, v in zip(self.sensors, x[t]) if v == v}
                 yield float(elapsed[t]), Record(ts=float(epoch[t]), values=values, label=int(labels[t]),

@@ -1,0 +1,192 @@
+"""One way to build a paho MQTT client from a BrokerConfig, shared by the sink, the source and `listen`.
+
+- protocol MQTT 5 by default, 3.1.1 when asked;
+- TLS with a CA, an optional client certificate and key, and the host name checked;
+- username + password, the password read from a Secret (file, environment, systemd credential);
+- reconnects with a doubling back-off between reconnect_min_s and reconnect_max_s;
+- one log line when the broker cannot be used, saying why (bad credentials, not authorised,
+  TLS verification failure, unreachable), repeated only when the reason changes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import sys
+from pathlib import Path
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+log = logging.getLogger("stad.mqtt")
+
+# CONNACK refusals, MQTT 5 reason codes and 3.1.1 return codes, in words an operator can act on.
+_BAD_CREDENTIALS = "bad credentials (wrong user name or password)"
+_NOT_AUTHORISED = "not authorised (the broker's ACL or allow_anonymous refuses this client)"
+_REFUSALS_V5 = {
+    0x84: "unsupported protocol version (try protocol 3.1.1)",
+    0x85: "client identifier not valid",
+    0x86: _BAD_CREDENTIALS,
+    0x87: _NOT_AUTHORISED,
+    0x88: "server unavailable",
+    0x89: "server busy",
+    0x8A: "client banned",
+    0x8C: "bad authentication method",
+}
+_REFUSALS_V311 = {
+    1: "unsupported protocol version (try protocol 5)",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: _BAD_CREDENTIALS,
+    5: _NOT_AUTHORISED,
+}
+
+
+def read_secret(secret, resolve: Callable[[str], Path] = Path) -> str:
+    """The secret's value, without a trailing newline. Raises ValueError when it cannot be found."""
+    if secret.file:
+        path = resolve(secret.file)
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    if secret.env:
+        value = os.environ.get(secret.env)
+        if value is None:
+            raise ValueError(f"secret environment variable {secret.env} is not set")
+        return value
+    return _credential_path(secret.credential).read_text(encoding="utf-8").rstrip("\r\n")
+
+
+def _credential_path(name: str) -> Path:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise ValueError(f"credential {name!r}: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=)")
+    path = Path(directory) / name
+    if not path.is_file():
+        raise ValueError(f"credential {name!r} not found in {directory}")
+    return path
+
+
+def _key_path(key_file: str, resolve: Callable[[str], Path]) -> str:
+    """TLS key: a path, else a systemd credential of that name."""
+    path = Path(resolve(key_file))
+    if path.is_file() or not os.environ.get("CREDENTIALS_DIRECTORY"):
+        return str(path)
+    return str(_credential_path(key_file))
+
+
+def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, **kwargs) -> mqtt.Client:
+    """A configured, not yet connected client. Raises ValueError/OSError for unusable settings."""
+    protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs)
+    if broker.tls is not None:
+        tls = broker.tls
+        client.tls_set(ca_certs=str(resolve(tls.ca_file)) if tls.ca_file else None,
+                       certfile=str(resolve(tls.cert_file)) if tls.cert_file else None,
+                       keyfile=_key_path(tls.key_file, resolve) if tls.key_file else None,
+                       cert_reqs=ssl.CERT_NONE if tls.insecure_skip_verify else ssl.CERT_REQUIRED)
+        client.tls_insecure_set(tls.insecure_skip_verify)
+    if broker.username is not None:
+        password = read_secret(broker.password, resolve) if broker.password else None
+        client.username_pw_set(broker.username, password)
+    client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
+    return client
+
+
+def is_v5(client: mqtt.Client) -> bool:
+    return client.protocol == mqtt.MQTTv5
+
+
+def publish_properties(client: mqtt.Client, content_type: str | None = None,
+                       expiry_s: int | None = None) -> Properties | None:
+    """MQTT 5 PUBLISH properties; None on 3.1.1, which has none."""
+    if not is_v5(client):
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    if content_type:
+        props.ContentType = content_type
+    if expiry_s:
+        props.MessageExpiryInterval = int(expiry_s)
+    return props
+
+
+def refusal_reason(reason_code, protocol: int) -> str:
+    """Why a CONNACK refused the connection, in words."""
+    value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
+    table = _REFUSALS_V5 if protocol == mqtt.MQTTv5 else _REFUSALS_V311
+    return table.get(value, f"refused ({reason_code})")
+
+
+def failure_reason(exc: BaseException | None) -> str:
+    """Why a connection attempt failed before any CONNACK: TLS verification, or unreachable."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS verify failure ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failure ({exc.reason or exc})"
+    if exc is None:
+        return "broker unreachable"
+    detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"broker unreachable ({detail})"
+
+
+class ConnectionReporter:
+    """Logs the first problem of each kind, and the recovery, once — not every retry.
+
+    Install with `reporter.install(client)`; it chains on_connect, on_connect_fail and
+    on_disconnect, so set the client's own callbacks on `reporter` (`on_connected`,
+    `on_lost`) instead of on the client.
+    """
+
+    def __init__(self, where: str, what: str, logger: logging.Logger = log):
+        self.where = where          # "127.0.0.1:1883"
+        self.what = what            # "alerts sink", "listen"
+        self.log = logger
+        self.problem: str | None = None
+        self.connected = False
+        self.on_connected: Callable[[mqtt.Client], None] | None = None
+        self.on_lost: Callable[[mqtt.Client], None] | None = None
+        self.on_refused: Callable[[str], None] | None = None
+
+    def install(self, client: mqtt.Client) -> None:
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+
+    def _report(self, problem: str) -> None:
+        if problem != self.problem:
+            self.problem = problem
+            self.log.warning("MQTT %s: cannot use broker %s: %s; retrying with back-off", self.what,
+                             self.where, problem)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            reason = refusal_reason(reason_code, client.protocol)
+            self._report(f"connection refused: {reason}")
+            if self.on_refused:
+                self.on_refused(reason)
+            return
+        if self.problem is not None:
+            self.log.info("MQTT %s: connected to %s", self.what, self.where)
+        else:
+            self.log.debug("MQTT %s: connected to %s", self.what, self.where)
+        self.problem = None
+        self.connected = True
+        if self.on_connected:
+            self.on_connected(client)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this from inside its `except OSError` around the connect attempt, so the
+        # exception (refused, timed out, TLS verification) is still the one being handled.
+        self._report(failure_reason(sys.exc_info()[1]))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected, self.connected = self.connected, False
+        if was_connected:
+            if reason_code.is_failure or reason_code.value != 0:
+                self._report(f"connection lost ({reason_code})")
+            if self.on_lost:
+                self.on_lost(client)

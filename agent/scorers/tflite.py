@@ -1,0 +1,110 @@
+"""The `tflite` tier: the bundle's TFLite artifact (int8 when present, else fp32) on ai-edge-litert.
+
+`ai_edge_litert.interpreter.Interpreter` with `scoring.tflite.num_threads` threads. The older
+`tflite_runtime` wheel is used only when ai-edge-litert is absent and tflite_runtime imports and
+works: its last builds need numpy < 2, which is said in one log line instead of a traceback.
+Importing this module fails when neither runtime is usable; the chain then logs it and goes on
+with the next tier.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+
+import numpy as np
+
+from ..bundle import Bundle, BundleError
+from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, check_io, load_bundle, pick_artifact
+
+log = logging.getLogger("stad.scorer")
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _tflite_runtime():
+    """tflite_runtime's Interpreter, or ImportError saying why it cannot be used here."""
+    if importlib.util.find_spec("tflite_runtime") is None:
+        raise ImportError("tflite_runtime is not installed either")
+    if int(np.__version__.split(".")[0]) >= 2:
+        msg = (f"tflite_runtime {_version('tflite-runtime')} is installed but needs numpy < 2 "
+               f"(this is numpy {np.__version__}); install ai-edge-litert instead")
+        log.warning(msg)
+        raise ImportError(msg)
+    try:
+        from tflite_runtime.interpreter import Interpreter
+    except Exception as exc:  # noqa: BLE001 — a wheel built for another numpy/ABI fails in many ways
+        msg = f"tflite_runtime {_version('tflite-runtime')} is installed but does not import: {exc}"
+        log.warning(msg)
+        raise ImportError(msg) from None
+    return Interpreter, f"tflite_runtime {_version('tflite-runtime')}"
+
+
+try:
+    from ai_edge_litert.interpreter import Interpreter
+    RUNTIME = f"ai-edge-litert {_version('ai-edge-litert')}"
+except ImportError as _litert_missing:
+    try:
+        Interpreter, RUNTIME = _tflite_runtime()
+    except ImportError as exc:
+        raise ImportError(f"ai-edge-litert is not usable ({_litert_missing}); {exc}") from None
+
+
+class TfliteScorer(ModelScorer):
+    TYPE = "tflite"
+    ARTIFACTS = ("tflite_int8", "tflite_fp32")
+
+    def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3):
+        kind = kind or pick_artifact(bundle, self.ARTIFACTS)
+        super().__init__(bundle, kind, RUNTIME, top_k)
+        try:
+            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+            self.interpreter.allocate_tensors()
+            signatures = self.interpreter.get_signature_list()
+        except Exception as exc:  # noqa: BLE001 — the interpreter raises ValueError/RuntimeError
+            raise BundleError(f"{self.path}: the TFLite interpreter cannot load it: {exc}") from None
+        if len(signatures) != 1:
+            raise BundleError(f"{self.path}: expected one signature, the model has {len(signatures) or 'none'}")
+        runner = self.interpreter.get_signature_runner(next(iter(signatures)))
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        check_io(f"{self.path} inputs", INPUT_NAMES, {k: tuple(v["shape"]) for k, v in inputs.items()}, self.expected)
+        check_io(f"{self.path} outputs", OUTPUT_NAMES, {k: tuple(v["shape"]) for k, v in outputs.items()},
+                 self.expected)
+        # Tensor indices, so a tick is set_tensor / invoke / get_tensor with no dict building.
+        self._in = [(inputs[n]["index"], _quantizer(inputs[n])) for n in INPUT_NAMES]
+        self._out = [(outputs[n]["index"], _dequantizer(outputs[n])) for n in OUTPUT_NAMES]
+
+    def run(self, values: np.ndarray, missing: np.ndarray):
+        it = self.interpreter
+        for (index, convert), x in zip(self._in, (values, missing)):
+            it.set_tensor(index, convert(x))
+        it.invoke()
+        forecast, temporal, spatial = (convert(it.get_tensor(index)) for index, convert in self._out)
+        return forecast[0], temporal[0], spatial[0]
+
+
+def _quantizer(detail: dict):
+    """float32 → the tensor's type: identity for float inputs, affine for int8/uint8 ones."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return lambda x: x
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return lambda x: np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
+
+
+def _dequantizer(detail: dict):
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return lambda x: x
+    scale, zero = detail["quantization"]
+    return lambda x: (x.astype(np.float32) - zero) * scale
+
+
+def create(cfg, sensors: list[str]) -> TfliteScorer:
+    return TfliteScorer(load_bundle(cfg, sensors), threads=cfg.scoring.tflite.num_threads, top_k=cfg.alerts.top_k)

@@ -1,0 +1,150 @@
+"""The numpy fallback: AR and Markov low on their own data, high on a planted change;
+fusion flags a sensor that breaks from its neighbours; the chain steps down on faults."""
+import numpy as np
+import pytest
+
+from agent.config import NumpyScorerConfig, ScoringConfig, SensorSpec
+from agent.scorers.ar import ARModel
+from agent.scorers.base import Scorer, TickScore
+from agent.scorers.chain import ScorerChain
+from agent.scorers.fusion import FusionModel
+from agent.scorers.markov import MarkovModel
+from agent.scorers.numpy_fallback import NumpyScorer
+from agent.topology import adjacency, neighbours
+from agent.window import WindowBuffer
+
+
+def ar_series(rng, n_rows, n, phi=(0.6, 0.25)):
+    x = np.zeros((n_rows, n))
+    for t in range(2, n_rows):
+        x[t] = phi[0] * x[t - 1] + phi[1] * x[t - 2] + rng.normal(0, 0.5, n)
+    return x.astype(np.float32)
+
+
+def run(model, z, missing, start):
+    """Scores of `model` for rows start.. when fed through a WindowBuffer like the agent does."""
+    buf = WindowBuffer(16, z.shape[1])
+    out = []
+    for t in range(len(z)):
+        buf.push(z[t], missing[t], float(t))
+        if t >= start:
+            out.append(model.score(buf))
+    return np.array(out)
+
+
+def test_ar_recovers_coefficients_and_flags_a_spike():
+    rng = np.random.default_rng(0)
+    z = ar_series(rng, 3000, 3)
+    miss = np.zeros_like(z, bool)
+    m = ARModel(3, 2, 0.999)
+    m.fit(z[:2000], miss[:2000])
+    assert np.allclose(m.rls.w[:, :2], [[0.25, 0.6]] * 3, atol=0.05)   # [x_{t-2}, x_{t-1}, 1]
+    test = z[2000:].copy()
+    test[500, 1] += 6.0
+    s = run(m, test, miss[2000:], 20)
+    normal = np.delete(s[:, 1], [480, 481, 482])
+    assert np.percentile(normal, 99) < 3.5
+    assert s[480, 1] > 8.0
+
+
+def test_markov_low_on_own_chain_high_on_level_jump():
+    rng = np.random.default_rng(1)
+    z = ar_series(rng, 4000, 2)
+    miss = np.zeros_like(z, bool)
+    m = MarkovModel(2, 8, 0.5, 0.999)
+    m.fit(z[:3000], miss[:3000])
+    m.calibrate(z[:3000], miss[:3000])
+    test = z[3000:].copy()
+    test[600:610, 0] = test[600:610, 0] * 0 + 4.0      # jump to the top bin from wherever it was
+    s = run(m, test, miss[3000:], 20)
+    assert np.median(s[:, 0]) < 1.0
+    low_before = test[599, 0] < np.quantile(z[:3000, 0], 0.5)
+    if low_before:
+        assert s[580, 0] > 2.0
+
+
+def test_markov_propagates_over_missing_ticks():
+    rng = np.random.default_rng(2)
+    z = ar_series(rng, 3000, 1)
+    miss = np.zeros_like(z, bool)
+    m = MarkovModel(1, 6, 0.5, 0.999)
+    m.fit(z, miss)
+    m.calibrate(z, miss)
+    buf = WindowBuffer(8, 1)
+    for t in range(8):
+        buf.push(z[t], np.array([3 <= t < 7]), float(t))
+    s = m.score(buf)
+    assert np.isfinite(s).all() and s.shape == (1,)
+
+
+def test_fusion_flags_a_sensor_that_breaks_from_its_neighbours():
+    rng = np.random.default_rng(3)
+    common = ar_series(rng, 3000, 1)[:, 0]
+    z = np.stack([common + rng.normal(0, 0.2, 3000) for _ in range(4)], axis=1).astype(np.float32)
+    miss = np.zeros_like(z, bool)
+    specs = [SensorSpec(name=f"S0{i}_speed") for i in range(1, 5)]
+    f = FusionModel(adjacency(specs, "corridor"), 0.999)
+    f.fit(z[:2000], miss[:2000])
+    test = z[2000:].copy()
+    test[500:520, 2] -= 3.0          # S03 drops while S02 and S04 carry on
+    s = run(f, test, miss[2000:], 20)
+    assert s[480, 2] > 5.0
+    assert np.percentile(s[:400, 2], 99) < 4.0
+
+
+def test_topology_rules():
+    specs = [SensorSpec(name=n) for n in ["S01_flow", "S01_speed", "S02_flow", "S02_speed", "S03_flow"]]
+    nb = neighbours(specs, "corridor")
+    assert nb["S02_flow"] == ["S01_flow", "S03_flow"] and nb["S03_flow"] == ["S02_flow"]
+    assert neighbours(specs, "group")["S01_flow"] == ["S01_speed"]
+    specs[0] = SensorSpec(name="S01_flow", neighbours=["S03_flow"])
+    assert neighbours(specs, "corridor")["S01_flow"] == ["S03_flow"]
+
+
+def test_numpy_scorer_end_to_end_scores_are_calibrated():
+    rng = np.random.default_rng(4)
+    z = ar_series(rng, 3000, 6)
+    miss = np.zeros_like(z, bool)
+    specs = [SensorSpec(name=f"S0{i}_x") for i in range(1, 7)]
+    sc = NumpyScorer(6, adjacency(specs, "corridor"), NumpyScorerConfig())
+    sc.fit(z[:2000], miss[:2000])
+    batch = sc.batch_scores(z[2000:], miss[2000:])
+    buf = WindowBuffer(16, 6)
+    online = []
+    for t in range(2000, 3000):
+        buf.push(z[t], miss[t], float(t))
+        if t >= 2016:
+            online.append(sc.score(buf).sensor_scores)
+    # The batch path (used to calibrate) and the per-tick path agree.
+    assert np.allclose(np.array(online), batch[16 - sc.ar.p:], atol=1e-4)
+
+
+class Exploding(Scorer):
+    TYPE = "onnx"
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def score(self, window):
+        if self.mode == "raise":
+            raise RuntimeError("session died")
+        return TickScore(sensor_scores=np.array([np.nan]), score=float("nan"), tier="onnx")
+
+
+class Constant(Scorer):
+    TYPE = "numpy"
+
+    def score(self, window):
+        return TickScore(sensor_scores=np.array([1.0]), score=1.0, tier="numpy")
+
+
+@pytest.mark.parametrize("mode", ["raise", "nan"])
+def test_chain_steps_down_within_the_tick(mode, caplog):
+    chain = ScorerChain([Exploding(mode), Constant()], ScoringConfig(probation_ticks=3))
+    buf = WindowBuffer(4, 1)
+    res = chain.score(buf)
+    assert res.tier == "numpy" and chain.tier == "numpy"
+    assert "onnx -> numpy" in caplog.text
+    for _ in range(3):
+        chain.score(buf)
+    assert len(chain.switches) >= 3     # retried after probation, failed again, stepped down again
