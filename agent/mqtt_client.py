@@ -141,10 +141,11 @@ class ConnectionReporter:
     `on_lost`) instead of on the client.
     """
 
-    def __init__(self, where: str, what: str, logger: logging.Logger = log):
-        self.where = where          # "127.0.0.1:1883"
-        self.what = what            # "alerts sink", "listen"
+    def __init__(self, where: str, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
+        self.where = where              # "127.0.0.1:1883"
+        self.what = what                # "alerts", "listen"
         self.log = logger
+        self.consequence = consequence  # what happens meanwhile, for the operator
         self.problem: str | None = None
         self.connected = False
         self.on_connected: Callable[[mqtt.Client], None] | None = None
@@ -159,8 +160,8 @@ class ConnectionReporter:
     def _report(self, problem: str) -> None:
         if problem != self.problem:
             self.problem = problem
-            self.log.warning("MQTT %s: cannot use broker %s: %s; retrying with back-off", self.what,
-                             self.where, problem)
+            self.log.warning("MQTT %s: cannot use broker %s: %s; %s", self.what, self.where, problem,
+                             self.consequence)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -67,9 +67,9 @@ class Pipeline:
     def _finish_warmup(self) -> None:
         raw = np.stack([r.values for r in self.warmup])
         missing = np.stack([r.missing for r in self.warmup])
-        clean = np.array([not r.label for r in self.warmup])
         if self.normaliser is None:
-            self.normaliser = Normaliser.fit(raw[clean] if clean.sum() > 10 else raw)
+            # Labels are never used here: they are ground truth, and the daemon has none.
+            self.normaliser = Normaliser.fit(raw)
         z = self.normaliser.apply(raw)
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
         self.numpy.fit(z[:cut], missing[:cut])

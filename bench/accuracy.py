@@ -16,7 +16,6 @@ copied into the repo. Caveats printed with the numbers:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -207,10 +207,10 @@ def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.
 
 def summary_text(summary: dict) -> str:
     naive, mse = summary["val_mse_naive_repeat_last"], summary["val_mse_model"]
-    gain = (1.0 - mse / naive) * 100.0 if naive > 0 else 0.0
+    lower = (1.0 - mse / naive) * 100.0 if naive > 0 else 0.0
     return (f"trained {summary['epochs_run']} epochs (best {summary['best_epoch']}"
             f"{', stopped early' if summary['stopped_early'] else ''}) in {summary['seconds']} s, "
             f"{summary['parameters']} parameters\n"
             f"  train loss {summary['train_loss']:.4f}   validation loss {summary['val_loss']:.4f}\n"
-            f"  validation MSE: model {mse:.4f}   repeat-last-value baseline {naive:.4f}   ({gain:+.1f}% vs baseline)\n"
+            f"  validation MSE: model {mse:.4f}   repeat-last-value baseline {naive:.4f}   ({lower:.1f}% lower)\n"
             f"  validation tick score p50 {summary['val_tick_score_p50']:.2f}  p99 {summary['val_tick_score_p99']:.2f}")

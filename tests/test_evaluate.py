@@ -155,3 +155,24 @@ def test_real_skab_file_runs_under_the_skab_protocol(tmp_path):
     assert report["protocol"]["name"] == "skab"
     assert f["train_rows"] == 400
     assert scorer(report, "numpy")["anomalous_rows"] > 0
+
+
+def test_attention_heat_map_is_drawn_when_results_carry_attention(tmp_path):
+    pytest.importorskip("matplotlib")
+    from agent.evaluate.plots import plot_all
+    n, steps = 200, 16
+    ts = np.arange(n, dtype=float)
+    labels = np.zeros(n, int)
+    labels[120:140] = 1
+    score = np.where(np.arange(n) < 50, np.nan, 1.0)
+    score[125:135] = 8.0
+    trace = runner.Trace(
+        file="synthetic.csv", scorer="onnx", ts=ts, values=np.random.default_rng(0).normal(size=(n, 3)),
+        labels=labels, events=[None] * n, train=np.arange(n) < 50, score=score, threshold=np.full(n, 4.0),
+        alert_spans=[(125.0, 134.0)], onsets=[126.0], tiers={"onnx": 150},
+        attention=[{"ts": 130.0, "score": 8.0, "time_weights": np.linspace(0, 1, steps),
+                    "sensor_weights": np.array([0.7, 0.2, 0.1])}])
+    paths = plot_all({"onnx": [trace]}, str(tmp_path), ["s1", "s2", "s3"])
+    assert len(paths) == 2 and any(p.endswith(".onnx.attention1.png") for p in paths)
+    for p in paths:
+        assert Path(p).read_bytes()[:8] == PNG_MAGIC and Path(p).stat().st_size > 5000

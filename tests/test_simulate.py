@@ -11,8 +11,8 @@ from agent.config import AnomalySpec, SimulateSource
 from agent.records import Rejects
 from agent.sources import open_source
 from agent.sources.lines import parse_time
-from agent.sources.simulate import (ANOMALY_KINDS, PUMP_SENSORS, WARMUP_TICKS, SimulateSource as Simulator,
-                                    corridor_sensors, generate)
+from agent.sources.simulate import (ANOMALY_KINDS, PUMP_SENSORS, WARMUP_TICKS, Simulation,
+                                    SimulateSource as Simulator, corridor_sensors, generate)
 from agent.window import align_records
 
 CORRIDOR = corridor_sensors(6)
@@ -36,6 +36,8 @@ def test_same_seed_same_records_and_other_seed_differs():
     cfg = SimulateSource(seed=7, duration_s=1500, anomaly_every_s=120)
     a, b = generate(cfg, CORRIDOR, 1.0), generate(cfg, CORRIDOR, 1.0)
     assert [(r.ts, r.values, r.label, r.event) for r in a] == [(r.ts, r.values, r.label, r.event) for r in b]
+    run = Simulation(cfg, CORRIDOR, 1.0)
+    assert [r.values for _, r in run] == [r.values for _, r in run] == [r.values for r in a]
     c = generate(SimulateSource(seed=8, duration_s=1500, anomaly_every_s=120), CORRIDOR, 1.0)
     assert [r.values for r in a] != [r.values for r in c]
 

@@ -1,0 +1,232 @@
+"""Alert events, health and sensor events to an MQTT broker, with nothing lost on the way.
+
+Topics, under `<prefix>/<site>/<node>/`:
+    alerts   alert events, JSON, QoS 1, not retained (MQTT 5: content type, optional expiry)
+    status   `online` (retained, on every connect) / `offline` (retained: Last Will and clean shutdown)
+    health   the agent's health, JSON, retained
+    sensors  sensor-health events (missing, back, stuck), JSON, QoS 1
+
+Every alert event is committed to the outbox (agent/outbox.py) before it reaches paho and is
+deleted only on its PUBACK. One worker thread does all publishing: it hands paho at most
+`WINDOW` unacknowledged alert events, and only while connected, so paho's in-memory queue never
+holds the only copy. When a connection is lost, every unacknowledged event is sent again after
+the reconnect, in order, marked `replayed: true` — delivery is at-least-once; subscribers
+de-duplicate by (alert_id, seq).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from pathlib import Path
+
+from ..alerts import AlertEvent, iso
+from ..mqtt_client import ConnectionReporter, build_client, publish_properties
+from ..outbox import Outbox, StoredEvent
+from .base import Sink
+
+log = logging.getLogger("stad.sink.mqtt")
+
+WINDOW = 64                 # alert events handed to paho and not yet acknowledged
+FLUSH_ON_CLOSE_S = 3.0      # close() waits this long at most for the outbox to drain
+OUTBOX_FILE = "mqtt-outbox.sqlite"
+JSON = "application/json"
+
+_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _SENSOR, _STOP = range(7)
+
+
+def encode_json(obj) -> str:
+    """Strict JSON (NaN and infinities become null; numpy values become plain numbers)."""
+    return json.dumps(_plain(obj), separators=(",", ":"), allow_nan=False, default=str)
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if hasattr(x, "tolist"):            # numpy scalars and arrays
+        return _plain(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def topic_base(prefix: str, site: str, node: str) -> str:
+    for what, part in (("prefix", prefix), ("node.site", site), ("node.id", node)):
+        if not part or any(c in part for c in "+#") or (what != "prefix" and "/" in part):
+            raise ValueError(f"MQTT sink: {what} {part!r} cannot be used in a topic")
+    return f"{prefix}/{site}/{node}"
+
+
+class MqttSink(Sink):
+    TYPE = "mqtt"
+
+    def __init__(self, cfg, context):
+        self.cfg = cfg
+        self.node, self.site = context.node.id, context.node.site
+        base = topic_base(cfg.prefix, self.site, self.node)
+        self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
+        self.health_topic, self.sensors_topic = f"{base}/health", f"{base}/sensors"
+        state_dir = Path(context.resolve(context.state_dir))
+        self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s)
+        if self.outbox.recovered:
+            log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
+                     "they will be replayed", self.outbox.recovered)
+
+        broker = cfg.broker
+        self.client = build_client(broker, broker.client_id or f"stad-{self.site}-{self.node}",
+                                   resolve=context.resolve)
+        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health/sensors
+        self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
+        self.reporter = ConnectionReporter(f"{broker.host}:{broker.port}", "alerts", log,
+                                           consequence="alert events are kept in the outbox until it is back")
+        self.reporter.on_connected = lambda client: self._queue.put((_CONNECTED,))
+        self.reporter.on_lost = lambda client: self._queue.put((_LOST,))
+        self.reporter.install(self.client)
+        self.client.on_publish = lambda client, userdata, mid, rc, props: self._queue.put((_ACK, mid, rc))
+        self.alert_props = publish_properties(self.client, JSON, cfg.alert_expiry_s)
+        self.json_props = publish_properties(self.client, JSON)
+
+        self._queue: queue.Queue = queue.Queue()
+        self._connected = False          # the worker's view; only the worker writes it
+        self._mids: dict[int, int] = {}  # paho message id -> outbox row id
+        self._cursor = 0                 # highest outbox row id handed in this connection
+        self._latest_health: str | None = None
+        self._next_health = 0.0
+        self._refused_reported: set[str] = set()
+        self.sensor_events_unsent = 0
+        self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
+        self._worker.start()
+        self.client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        self.client.loop_start()
+
+    # -- the agent's side: quick, never waits for the broker --------------------------------------
+
+    def emit(self, event: AlertEvent) -> None:
+        payload = encode_json(event.to_dict())
+        # Stored during a known outage: it will reach subscribers late, so it says so.
+        self.outbox.add(event.alert_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
+        self._queue.put((_WAKE,))
+
+    def health(self, snapshot: dict) -> None:
+        now = time.monotonic()
+        if now < self._next_health:
+            return
+        self._next_health = now + self.cfg.health_interval_s
+        self._queue.put((_HEALTH, encode_json(self.health_payload(snapshot))))
+
+    def health_payload(self, snapshot: dict) -> dict:
+        model = snapshot.get("model") or {}
+        rejected = snapshot.get("rejected") or {}
+        return {**snapshot, "ts": iso(time.time()), "node": self.node, "site": self.site,
+                "model_id": model.get("model_id", snapshot.get("tier")),
+                "rejected_total": sum(rejected.values()),
+                "outbox": {"depth": self.outbox.depth, "in_flight": self.outbox.in_flight,
+                           "dropped": dict(self.outbox.dropped),
+                           "dropped_total": sum(self.outbox.dropped.values())},
+                "sensor_events_unsent": self.sensor_events_unsent}
+
+    def sensor_event(self, event: dict) -> None:
+        self._queue.put((_SENSOR, encode_json({**event, "node": self.node, "site": self.site})))
+
+    def close(self) -> None:
+        deadline = time.monotonic() + FLUSH_ON_CLOSE_S
+        while self.reporter.connected and self.outbox.depth > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.outbox.depth:
+            log.warning("%d alert event(s) stay in the outbox for the next start", self.outbox.depth)
+        self._queue.put((_STOP,))
+        self._worker.join(timeout=2.0)
+        if self.client.is_connected():
+            info = self.client.publish(self.status_topic, "offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=1.0)
+            except (RuntimeError, ValueError):
+                log.debug("offline status not acknowledged before disconnect")
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.outbox.close()
+
+    # -- the worker: every publish happens here ----------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            kind = item[0]
+            try:
+                if kind == _STOP:
+                    return
+                if kind == _CONNECTED:
+                    self._on_connected()
+                elif kind == _LOST:
+                    self._connected = False
+                    self._mids.clear()
+                    self.outbox.requeue()
+                elif kind == _ACK:
+                    self._on_ack(item[1], item[2])
+                elif kind == _HEALTH:
+                    self._latest_health = item[1]
+                    if self._connected:
+                        self._publish_health()
+                elif kind == _SENSOR:
+                    if self._connected:
+                        self.client.publish(self.sensors_topic, item[1], qos=1, properties=self.json_props)
+                    else:
+                        self.sensor_events_unsent += 1
+                self._pump()
+            except Exception:  # noqa: BLE001 — the worker must outlive one bad message
+                log.exception("MQTT sink worker failed on message kind %d", kind)
+
+    def _on_connected(self) -> None:
+        self._connected = True
+        self._mids.clear()
+        self._cursor = 0
+        self.client.publish(self.status_topic, "online", qos=1, retain=True)
+        if self._latest_health is not None:
+            self._publish_health()
+        if self.outbox.depth:
+            log.info("MQTT alerts: sending %d alert event(s) from the outbox", self.outbox.depth)
+
+    def _publish_health(self) -> None:
+        self.client.publish(self.health_topic, self._latest_health, qos=1, retain=True, properties=self.json_props)
+
+    def _on_ack(self, mid: int, reason_code) -> None:
+        row_id = self._mids.pop(mid, None)
+        if row_id is None:
+            return              # status, health, sensors, or a copy from before a reconnect
+        if reason_code.is_failure:
+            # Kept: it goes out again after the next reconnect, when the broker may accept it.
+            reason = str(reason_code)
+            if reason not in self._refused_reported:
+                self._refused_reported.add(reason)
+                log.error("MQTT broker refused an alert event on %s: %s; it stays in the outbox",
+                          self.alerts_topic, reason)
+            return
+        self.outbox.ack(row_id)
+
+    def _pump(self) -> None:
+        while self._connected and len(self._mids) < WINDOW:
+            batch = self.outbox.pending(after=self._cursor, limit=WINDOW - len(self._mids))
+            if not batch:
+                return
+            for stored in batch:
+                info = self.client.publish(self.alerts_topic, self._payload(stored), qos=1,
+                                           properties=self.alert_props)
+                self._mids[info.mid] = stored.id
+                self.outbox.handed(stored.id)
+                self._cursor = stored.id
+
+    @staticmethod
+    def _payload(stored: StoredEvent) -> str:
+        if not stored.replay:
+            return stored.payload
+        event = json.loads(stored.payload)
+        event["replayed"] = True
+        return encode_json(event)
+
+
+SINK = MqttSink

@@ -1,0 +1,130 @@
+"""Sensor samples from an MQTT broker.
+
+`topics` maps a topic filter (may use + and #) to a sensor name, or to '*' when the payload
+names the sensor itself. A payload for a named sensor is a plain number (`42.1`), a JSON number,
+or a JSON object with "value" and optional "ts". A '*' payload is a JSON line as the udp source
+takes it: `{"ts": .., "sensor": .., "value": ..}`, `{"ts": .., "values": {..}}` or a flat dict
+of values. A sample without "ts" is stamped on arrival. Subscriptions are renewed on every
+connect; bad payloads are counted in the rejects as "mqtt <topic>".
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import paho.mqtt.client as mqtt
+
+from ..mqtt_client import ConnectionReporter, build_client
+from ..records import Record, Rejects
+from .base import Source
+from .lines import parse_json_line, parse_number, parse_time
+
+log = logging.getLogger("stad.source.mqtt")
+
+QUEUE_LIMIT = 10_000        # samples waiting for the agent; beyond, they are rejected, not buffered
+POLL_S = 0.2                # how long close() may wait for records() to notice
+
+
+class MqttSource(Source):
+    TYPE = "mqtt"
+    live = True
+
+    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
+        super().__init__(cfg, sensors, rejects, base_dir)
+        if not cfg.topics:
+            raise ValueError("mqtt source: no topics configured")
+        self._stop = threading.Event()
+        self._samples: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
+        broker = cfg.broker
+        client_id = broker.client_id or f"stad-source-{uuid.uuid4().hex[:8]}"
+        self.client = build_client(broker, client_id, resolve=self._resolve)
+        self.reporter = ConnectionReporter(f"{broker.host}:{broker.port}", "source", log,
+                                           consequence="no samples until it is back")
+        self.reporter.on_connected = self._subscribe
+        self.reporter.install(self.client)
+        self.client.on_message = self._on_message
+        self.client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        self.client.loop_start()
+
+    def _resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def _subscribe(self, client: mqtt.Client) -> None:
+        client.subscribe([(topic, self.cfg.qos) for topic in self.cfg.topics])
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        where = f"mqtt {msg.topic}"
+        sensor = self._sensor_for(msg.topic)
+        if sensor is None:
+            return          # a retained or stray message outside the configured filters
+        try:
+            text = msg.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            self.rejects.add("bad payload", where, "not UTF-8")
+            return
+        rec = parse_json_line(text, where, self.rejects, live=True) if sensor == "*" \
+            else self._parse_reading(sensor, text, where)
+        if rec is None:
+            return
+        try:
+            self._samples.put_nowait(rec)
+        except queue.Full:
+            self.rejects.add("queue full", where, f"more than {QUEUE_LIMIT} samples waiting")
+
+    def _sensor_for(self, topic: str) -> str | None:
+        for topic_filter, sensor in self.cfg.topics.items():
+            if mqtt.topic_matches_sub(topic_filter, topic):
+                return sensor
+        return None
+
+    def _parse_reading(self, sensor: str, text: str, where: str) -> Record | None:
+        ts = time.time()
+        try:
+            return Record(ts=ts, values={sensor: parse_number(text)}, origin=where)
+        except ValueError:
+            pass
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            self.rejects.add("bad payload", where, f"not a number or JSON: {text[:60]!r}")
+            return None
+        if isinstance(obj, dict):
+            if "value" not in obj:
+                self.rejects.add("bad payload", where, "JSON object without 'value'")
+                return None
+            try:
+                if "ts" in obj:
+                    ts = parse_time(obj["ts"])
+            except ValueError as exc:
+                self.rejects.add("bad time", where, f"field 'ts': {exc}")
+                return None
+            obj = obj["value"]
+        try:
+            return Record(ts=ts, values={sensor: parse_number(obj)}, origin=where)
+        except ValueError as exc:
+            self.rejects.add("bad number", where, str(exc))
+            return None
+
+    def records(self) -> Iterator[Record]:
+        try:
+            while not self._stop.is_set():
+                try:
+                    yield self._samples.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+SOURCE = MqttSource

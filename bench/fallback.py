@@ -1,0 +1,81 @@
+"""Per-tick cost of the numpy fallback at N = 16, 64, 256 sensors, and the agent's peak RSS on
+the demo config. Prints JSON. Run: python bench/fallback.py"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine import machine_info, percentiles_us  # noqa: E402
+
+from agent import config  # noqa: E402
+from agent.pipeline import Pipeline  # noqa: E402
+from agent.window import Row  # noqa: E402
+
+TICKS = 3000
+
+
+def bench_n(n: int) -> dict:
+    sensors = [f"S{i:03d}_{q}" for i in range(n // 4) for q in ("flow", "occ", "speed", "x")]
+    cfg = config.from_dict({"sensors": sensors, "sources": [{"type": "stdin"}], "tick_s": 10,
+                            "topology": "corridor", "warmup": {"ticks": 400}, "scoring": {"chain": ["numpy"]}})
+    p = Pipeline(cfg)
+    rng = np.random.default_rng(0)
+    x = np.zeros(n)
+    rows = []
+    for t in range(400 + TICKS):
+        x = 0.8 * x + rng.normal(size=n)
+        miss = rng.random(n) < 0.01
+        rows.append(Row(ts=t * 10.0, values=np.where(miss, np.nan, x + 50), missing=miss, carried=np.zeros(n, bool)))
+    for r in rows[:400]:
+        p.step(r)
+    step, score = [], []
+    for r in rows[400:]:
+        t0 = time.perf_counter()
+        p.step(r)
+        step.append(time.perf_counter() - t0)
+    w = p.window
+    for _ in range(TICKS):
+        t0 = time.perf_counter()
+        p.numpy.score(w)
+        score.append(time.perf_counter() - t0)
+    return {"n_sensors": n, "pipeline_tick": percentiles_us(step), "scorer_only": percentiles_us(score)}
+
+
+def demo_rss() -> dict:
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "configs/demo.yaml").read_text().replace("speed: 60", "speed: 0")
+    text = text.replace("  - type: mqtt\n    broker: {host: localhost, port: 1883}\n    prefix: stad\n", "")
+    tmp = Path("/tmp/stad-bench-demo")
+    tmp.mkdir(exist_ok=True)
+    (tmp / "demo.yaml").write_text(text.replace("state_dir: ./state", f"state_dir: {tmp}/state")
+                                   .replace("path: state/alerts.jsonl", f"path: {tmp}/alerts.jsonl")
+                                   .replace("builtin:demo-corridor", "null"))
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(tmp / "demo.yaml"), "--max-ticks", "5000"],
+                   cwd=root, capture_output=True, check=True)
+    wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return {"config": "configs/demo.yaml (numpy tier, unpaced, 5000 ticks)", "peak_rss_mb": round(rss, 1),
+            "wall_s": round(wall, 2), "ticks_per_s": round(5000 / wall, 1)}
+
+
+def main() -> None:
+    results = [bench_n(n) for n in (16, 64, 256)]
+    base = results[0]["pipeline_tick"]["p50_us"]
+    for r in results:
+        r["cost_vs_n16"] = round(r["pipeline_tick"]["p50_us"] / base, 2)
+    print(json.dumps({"bench": "fallback", "machine": machine_info(), "ticks": TICKS, "results": results,
+                      "agent": demo_rss()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

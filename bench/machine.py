@@ -1,0 +1,36 @@
+"""What machine a benchmark ran on: printed with every result."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+from importlib import metadata
+
+
+def machine_info(packages=("numpy", "onnxruntime", "ai-edge-litert", "torch", "paho-mqtt")) -> dict:
+    versions = {}
+    for p in packages:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "python": sys.version.split()[0], "packages": versions}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def percentiles_us(samples_s) -> dict:
+    import numpy as np
+    a = np.asarray(samples_s) * 1e6
+    return {"p50_us": round(float(np.percentile(a, 50)), 2), "p99_us": round(float(np.percentile(a, 99)), 2),
+            "mean_us": round(float(a.mean()), 2)}

@@ -1,0 +1,176 @@
+"""stad-convert: train, export, verify and inspect model bundles for the stad-edge agent.
+
+    stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30]
+    stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tar]
+    stad-convert verify BUNDLE [--min-agreement 0.99]
+    stad-convert inspect BUNDLE [--json]
+    stad-convert build-demo [--out agent/models/demo-corridor]
+
+Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    from .train import TrainOptions
+    d = TrainOptions()
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--patience", type=int, default=d.patience, help="epochs without improvement before stopping")
+    p.add_argument("--d-model", type=int, default=d.d_model)
+    p.add_argument("--heads", type=int, default=d.heads)
+    p.add_argument("--ff-hidden", type=int, default=d.ff_hidden)
+    p.add_argument("--windows-per-epoch", type=int, default=d.windows_per_epoch,
+                   help="random training windows per epoch (0: all)")
+    p.add_argument("--seed", type=int, default=d.seed, help="training seed (weights init, batch order)")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (fixed for reproducibility)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def _train_options(args):
+    from .train import TrainOptions
+    return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
+                        windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
+                        progress=not args.quiet)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stad-convert", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train on normal data from the config's sources and write a bundle")
+    p.add_argument("-c", "--config", required=True, help="agent config YAML (sensors, tick, window, sources)")
+    p.add_argument("-o", "--out", required=True, help="bundle directory to write")
+    p.add_argument("--model-id", help="default: the output directory's name")
+    p.add_argument("--days", type=float, default=6.0, help="simulated days of training data (simulate sources)")
+    p.add_argument("--sim-seed", type=int, default=1001, help="simulator seed for training data")
+    p.add_argument("--keep-anomalies", action="store_true",
+                   help="keep the simulator's anomalies (labelled rows are still never training targets)")
+    p.add_argument("--steps", type=int, help="override window.steps (T)")
+    p.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
+    p.add_argument("--min-agreement", type=float, default=0.99)
+    p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
+    _add_train_options(p)
+
+    p = sub.add_parser("export", help="export a trained bundle to ONNX and TFLite (fp32 and int8)")
+    p.add_argument("bundle")
+    p.add_argument("--only", help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
+    p.add_argument("--tar", action="store_true")
+
+    p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows")
+    p.add_argument("bundle")
+    p.add_argument("--min-agreement", type=float, default=0.99,
+                   help="fail (exit 1) when an int8 artifact's alert agreement is below this")
+    p.add_argument("--no-write", action="store_true", help="do not record the figures in the manifest")
+
+    p = sub.add_parser("inspect", help="print a bundle's manifest readably")
+    p.add_argument("bundle")
+    p.add_argument("--json", action="store_true", help="the raw manifest")
+    p.add_argument("--no-hash-check", action="store_true")
+
+    p = sub.add_parser("build-demo", help="train and export the demo bundle shipped with the agent")
+    p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
+    p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
+    p.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def cmd_train(args) -> int:
+    from agent.config import load
+    from .pipeline import DataOptions, export_bundle, train_bundle
+    from .train import summary_text
+    cfg = load(args.config)
+    if args.steps:
+        cfg.window.steps = args.steps
+    out = Path(args.out)
+    data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
+    result, _ = train_bundle(cfg, out, _train_options(args), data, model_id=args.model_id or out.resolve().name)
+    print(summary_text(result.summary))
+    if args.no_export:
+        return 0
+    export_bundle(out, log=_log)
+    return _verify_and_report(out, args.min_agreement, tar=args.tar)
+
+
+def _verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, write: bool = True) -> int:
+    from .bundle_writer import write_tar
+    from .verify import VerifyError, parity_table, verify_bundle
+    try:
+        ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=write, log=_log)
+    except VerifyError as exc:
+        _log(f"verify failed: {exc}")
+        return 1
+    print(parity_table(parity))
+    print("verify: " + ("passed" if ok else f"FAILED (int8 alert agreement below {min_agreement})"))
+    if tar:
+        tar_path = bundle.with_suffix(".tar")
+        write_tar(bundle, tar_path)
+        print(f"wrote {tar_path}")
+    return 0 if ok else 1
+
+
+def cmd_export(args) -> int:
+    from agent.bundle import BundleError
+    from .bundle_writer import write_tar
+    from .pipeline import export_bundle
+    bundle = Path(args.bundle)
+    try:
+        manifest = export_bundle(bundle, kinds=args.only.split(",") if args.only else None, log=_log)
+    except BundleError as exc:
+        _log(f"export failed: {exc}")
+        return 1
+    for kind, a in manifest["artifacts"].items():
+        print(f"{kind:<12} {a['file']:<20} {a['bytes']:>8} B  {a['quantization']['recipe']}")
+    if args.tar:
+        write_tar(bundle, bundle.with_suffix(".tar"))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    return _verify_and_report(Path(args.bundle), args.min_agreement, write=not args.no_write)
+
+
+def cmd_inspect(args) -> int:
+    from agent.bundle import BundleError, load
+    from .show import describe
+    try:
+        bundle = load(args.bundle, verify_hashes=not args.no_hash_check)
+    except BundleError as exc:
+        _log(f"inspect failed: {exc}")
+        return 1
+    print(json.dumps(bundle.manifest, indent=2) if args.json else describe(bundle))
+    return 0
+
+
+def cmd_build_demo(args) -> int:
+    from .build_demo import build_demo
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet)
+
+
+COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,
+            "build-demo": cmd_build_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from agent.typed import ConfigError
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        _log(str(exc))
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,192 @@
+#!/bin/sh
+# Install (or remove) the stad-edge agent as a systemd service on a Debian/Ubuntu gateway.
+#
+#   sudo systemd/install.sh [options]            install or upgrade; safe to run again
+#   sudo systemd/install.sh --uninstall          remove everything but the state (/var/lib/stad-edge)
+#
+# What goes where (all below --root, default /):
+#   /opt/stad-edge/venv/                  a virtualenv with stad-edge[onnx,tflite] (no torch)
+#   /etc/systemd/system/stad-agent.service
+#   /etc/stad-edge/agent.yaml             from --config, only when there is none yet
+#   /etc/credstore/stad-edge.mqtt-password, /etc/credstore/stad-edge.tls-key   mode 0600
+#
+# Options:
+#   --root DIR                 install below DIR (a staging or test root); never touches systemctl
+#   --config FILE              the agent config to install (default: configs/roadside.yaml)
+#   --mqtt-password-file FILE  the MQTT password, stored as credential stad-edge.mqtt-password
+#   --tls-key-file FILE        the MQTT client TLS key, stored as credential stad-edge.tls-key
+#   --source DIR|SPEC          what pip installs (default: this checkout); a wheel path works too
+#   --extras LIST              pip extras (default: onnx,tflite)
+#   --python PY                the interpreter for the venv (default: python3)
+#   --pip-args "ARGS"          extra pip arguments, e.g. "--no-index --find-links /media/wheels"
+#   --venv-args "ARGS"         extra `python -m venv` arguments, e.g. "--system-site-packages"
+#   --no-venv                  install the files only (unit, config, credentials), no virtualenv
+#   --no-start                 do not enable/start the service
+#   --uninstall                stop, disable and remove; the state directory is kept
+#   -h, --help
+set -eu
+
+PROG=$(basename "$0")
+HERE=$(cd "$(dirname "$0")" && pwd)
+CHECKOUT=$(dirname "$HERE")
+
+ROOT=""
+CONFIG="$CHECKOUT/configs/roadside.yaml"
+MQTT_PASSWORD_FILE=""
+TLS_KEY_FILE=""
+SOURCE="$CHECKOUT"
+EXTRAS="onnx,tflite"
+PYTHON=python3
+PIP_ARGS=""
+VENV_ARGS=""
+NO_VENV=0
+NO_START=0
+UNINSTALL=0
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+say() { echo "$PROG: $*"; }
+usage() { sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+need_arg() { [ $# -ge 2 ] || die "$1 needs a value"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) need_arg "$@"; ROOT=$2; shift 2 ;;
+        --config) need_arg "$@"; CONFIG=$2; shift 2 ;;
+        --mqtt-password-file) need_arg "$@"; MQTT_PASSWORD_FILE=$2; shift 2 ;;
+        --tls-key-file) need_arg "$@"; TLS_KEY_FILE=$2; shift 2 ;;
+        --source) need_arg "$@"; SOURCE=$2; shift 2 ;;
+        --extras) need_arg "$@"; EXTRAS=$2; shift 2 ;;
+        --python) need_arg "$@"; PYTHON=$2; shift 2 ;;
+        --pip-args) need_arg "$@"; PIP_ARGS=$2; shift 2 ;;
+        --venv-args) need_arg "$@"; VENV_ARGS=$2; shift 2 ;;
+        --no-venv) NO_VENV=1; shift ;;
+        --no-start) NO_START=1; shift ;;
+        --uninstall) UNINSTALL=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown option '$1' (see --help)" ;;
+    esac
+done
+
+if [ -n "$ROOT" ]; then
+    mkdir -p "$ROOT"
+    ROOT=$(cd "$ROOT" && pwd)
+    [ "$ROOT" = / ] && ROOT=""
+fi
+
+OPT_DIR="$ROOT/opt/stad-edge"
+VENV="$OPT_DIR/venv"
+UNIT_DIR="$ROOT/etc/systemd/system"
+UNIT="$UNIT_DIR/stad-agent.service"
+CONF_DIR="$ROOT/etc/stad-edge"
+CRED_DIR="$ROOT/etc/credstore"
+STATE_DIR="$ROOT/var/lib/stad-edge"
+CRED_PASSWORD="$CRED_DIR/stad-edge.mqtt-password"
+CRED_TLS_KEY="$CRED_DIR/stad-edge.tls-key"
+
+# systemctl only for the real root of a machine that runs systemd.
+live_systemd() { [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+if [ -z "$ROOT" ] && [ "$(id -u)" -ne 0 ]; then
+    die "installing into / needs root (or use --root DIR)"
+fi
+
+# ---- uninstall -----------------------------------------------------------------------------
+
+if [ "$UNINSTALL" -eq 1 ]; then
+    if live_systemd; then
+        systemctl disable --now stad-agent.service 2>/dev/null || true
+    fi
+    rm -f "$UNIT"
+    rm -rf "$OPT_DIR"
+    rm -f "$CONF_DIR/agent.yaml"
+    rmdir "$CONF_DIR" 2>/dev/null || true
+    rm -f "$CRED_PASSWORD" "$CRED_TLS_KEY"
+    rmdir "$CRED_DIR" 2>/dev/null || true
+    if live_systemd; then
+        systemctl daemon-reload
+        systemctl reset-failed stad-agent.service 2>/dev/null || true
+    fi
+    say "removed; the state in ${STATE_DIR} was kept (delete it by hand if it is not wanted)"
+    exit 0
+fi
+
+# ---- install -------------------------------------------------------------------------------
+
+[ -f "$HERE/stad-agent.service" ] || die "cannot find $HERE/stad-agent.service"
+[ -f "$CONFIG" ] || die "config $CONFIG does not exist"
+[ -z "$MQTT_PASSWORD_FILE" ] || [ -f "$MQTT_PASSWORD_FILE" ] || die "$MQTT_PASSWORD_FILE does not exist"
+[ -z "$TLS_KEY_FILE" ] || [ -f "$TLS_KEY_FILE" ] || die "$TLS_KEY_FILE does not exist"
+
+umask 022
+
+if [ "$NO_VENV" -eq 0 ]; then
+    command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (apt-get install python3 python3-venv)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the virtualenv $VENV"
+        mkdir -p "$OPT_DIR"
+        # shellcheck disable=SC2086
+        "$PYTHON" -m venv $VENV_ARGS "$VENV" || die "cannot create a venv (apt-get install python3-venv)"
+    fi
+    if [ -d "$SOURCE" ]; then
+        TARGET="$SOURCE[$EXTRAS]"
+    else
+        TARGET="$SOURCE"
+        case "$SOURCE" in *\[*) ;; *) TARGET="$SOURCE[$EXTRAS]" ;; esac
+    fi
+    say "installing $TARGET into $VENV"
+    # A venv made --without-pip (or where ensurepip is missing) is filled by $PYTHON's own pip.
+    if "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+        set -- "$VENV/bin/python" -m pip
+    else
+        "$PYTHON" -m pip --version >/dev/null 2>&1 || die "no pip in $VENV nor for $PYTHON (apt-get install python3-pip)"
+        set -- "$PYTHON" -m pip --python "$VENV/bin/python"
+    fi
+    # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
+    "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"
+    if [ -d "$SOURCE" ] && [ -f "$SOURCE/README.md" ]; then
+        install -m 0644 "$SOURCE/README.md" "$OPT_DIR/README.md"
+    fi
+fi
+
+install -d -m 0755 "$UNIT_DIR"
+install -m 0644 "$HERE/stad-agent.service" "$UNIT"
+
+install -d -m 0755 "$CONF_DIR"
+if [ -e "$CONF_DIR/agent.yaml" ]; then
+    say "keeping the existing $CONF_DIR/agent.yaml"
+else
+    install -m 0644 "$CONFIG" "$CONF_DIR/agent.yaml"
+    say "installed $CONF_DIR/agent.yaml from $CONFIG: edit it, then check it with stad-agent check-config"
+fi
+
+if [ -n "$MQTT_PASSWORD_FILE$TLS_KEY_FILE" ]; then
+    install -d -m 0700 "$CRED_DIR"
+    # Written with a private umask so no window exists where a secret is world-readable.
+    if [ -n "$MQTT_PASSWORD_FILE" ]; then
+        (umask 077 && cat "$MQTT_PASSWORD_FILE" > "$CRED_PASSWORD.tmp" && mv -f "$CRED_PASSWORD.tmp" "$CRED_PASSWORD")
+        chmod 0600 "$CRED_PASSWORD"
+    fi
+    if [ -n "$TLS_KEY_FILE" ]; then
+        (umask 077 && cat "$TLS_KEY_FILE" > "$CRED_TLS_KEY.tmp" && mv -f "$CRED_TLS_KEY.tmp" "$CRED_TLS_KEY")
+        chmod 0600 "$CRED_TLS_KEY"
+    fi
+fi
+
+if [ "$NO_VENV" -eq 0 ] && [ -x "$VENV/bin/stad-agent" ]; then
+    if ! CHECK=$("$VENV/bin/stad-agent" check-config -c "$CONF_DIR/agent.yaml" 2>&1); then
+        echo "$CHECK" | tail -n 20 >&2
+        say "warning: $CONF_DIR/agent.yaml does not pass check-config; the service would not start"
+    fi
+fi
+
+if live_systemd; then
+    systemctl daemon-reload
+    if [ "$NO_START" -eq 0 ]; then
+        systemctl enable stad-agent.service
+        systemctl restart stad-agent.service
+        say "started; follow it with: journalctl -fu stad-agent"
+    fi
+else
+    say "no live systemd here (or --root given): systemctl skipped"
+fi
+say "installed into ${ROOT:-/}"

@@ -1,0 +1,242 @@
+"""A real mosquitto for tests: its own config, persistence directory and free 127.0.0.1 port.
+
+    def test_x(broker):                 # plain listener, started
+    def test_y(make_broker):            # make_broker(password_file=..., tls=...) → started Mosquitto
+
+The broker can be killed with SIGKILL and restarted on the same port with the same
+persistence (`autosave_interval 1`), to test outages. Tests are skipped, saying why, when the
+mosquitto binary is not installed.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="the mosquitto binary is not installed "
+                                                             "(apt-get install mosquitto mosquitto-clients)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class TlsFiles:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass
+class Mosquitto:
+    dir: Path
+    port: int
+    password_file: Path | None = None
+    tls: TlsFiles | None = None
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "mosquitto.conf"
+
+    @property
+    def log_file(self) -> Path:
+        return self.dir / "mosquitto.log"
+
+    def write_config(self) -> None:
+        lines = [f"listener {self.port} 127.0.0.1",
+                 "persistence true", f"persistence_location {self.dir}/", "autosave_interval 1",
+                 f"log_dest file {self.log_file}", "log_type error", "log_type warning", "log_type notice",
+                 "log_type information"]
+        if self.password_file:
+            lines += [f"password_file {self.password_file}", "allow_anonymous false"]
+        else:
+            lines += ["allow_anonymous true"]
+        if self.tls:
+            lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self, wait_s: float = 10.0) -> None:
+        self.write_config()
+        _hand_to_mosquitto_user(self.dir)
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + wait_s
+        while not port_open(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited {self.proc.returncode}: {self.proc.stderr.read().decode()} "
+                                   f"{self.log_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log_text()}")
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final persistence save."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def _hand_to_mosquitto_user(directory: Path) -> None:
+    """Run as root, mosquitto drops to user `mosquitto`: it must be able to read and write its dir."""
+    if os.geteuid() != 0:
+        return
+    try:
+        user = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return
+    for path in [directory, *directory.rglob("*")]:
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def make_tls_files(directory: Path, hostname: str = "localhost") -> TlsFiles:
+    """A CA and a server certificate for `hostname` and 127.0.0.1, made with openssl."""
+    ca_key, ca = directory / "ca.key", directory / "ca.crt"
+    key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.crt"
+    ext = directory / "san.ext"
+    ext.write_text(f"subjectAltName=DNS:{hostname},IP:127.0.0.1\n")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=stad test CA",
+        "-keyout", str(ca_key), "-out", str(ca))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={hostname}", "-keyout", str(key), "-out", str(csr))
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-days", "2", "-extfile", str(ext), "-out", str(cert))
+    return TlsFiles(ca=ca, cert=cert, key=key)
+
+
+def make_password_file(directory: Path, users: dict[str, str]) -> Path:
+    path = directory / "passwd"
+    path.touch()
+    for user, password in users.items():
+        subprocess.run(["mosquitto_passwd", "-b", str(path), user, password], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def make_broker():
+    """Factory: make_broker(users={...}, tls=True) → a started Mosquitto; all killed at teardown."""
+    started: list[Mosquitto] = []
+    dirs: list[str] = []
+    if MOSQUITTO is None:
+        pytest.skip("the mosquitto binary is not installed (apt-get install mosquitto mosquitto-clients)")
+
+    def make(users: dict[str, str] | None = None, tls: bool = False, start: bool = True,
+             tls_hostname: str = "localhost") -> Mosquitto:
+        directory = Path(tempfile.mkdtemp(prefix="stad-mosquitto-"))
+        dirs.append(str(directory))
+        broker = Mosquitto(dir=directory, port=free_port())
+        if users:
+            broker.password_file = make_password_file(directory, users)
+        if tls:
+            broker.tls = make_tls_files(directory, tls_hostname)
+        started.append(broker)
+        if start:
+            broker.start()
+        return broker
+
+    yield make
+    for broker in started:
+        broker.kill()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def broker(make_broker) -> Mosquitto:
+    return make_broker()
+
+
+class Collector:
+    """A paho subscriber that records what arrives: a persistent session, so a broker restart
+    delivers what was queued for it."""
+
+    def __init__(self, port: int, topics: list[str], client_id: str | None = None, persistent: bool = True,
+                 host: str = "127.0.0.1"):
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
+        self.topics = topics
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"collector-{free_port()}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.1, 0.5)
+        from paho.mqtt.properties import Properties
+        from paho.mqtt.packettypes import PacketTypes
+        props = Properties(PacketTypes.CONNECT)
+        if persistent:
+            props.SessionExpiryInterval = 3600
+        self.client.connect_async(host, port, clean_start=not persistent, properties=props)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        for t in self.topics:
+            client.subscribe(t, qos=1)
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append(msg)
+            self.arrived.notify_all()
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        """Wait until predicate(messages) is true."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self.messages):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.arrived.wait(left)
+            return True
+
+    def on(self, suffix: str) -> list[mqtt.MQTTMessage]:
+        with self.lock:
+            return [m for m in self.messages if m.topic.endswith(suffix)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
