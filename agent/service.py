@@ -66,13 +66,15 @@ class Agent:
         if not self.stop_event.is_set():
             self.exit_reason = reason
             self.stop_event.set()
+            self.notifier.stopping(f"stopping: {reason}")
 
     def run(self) -> dict:
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
         for t in threads:
             t.start()
-        self.notifier.ready()
+        self.notifier.ready(f"running: tier={self.pipeline.chain.tier} warming up "
+                            f"({self.cfg.warmup.ticks} ticks)")
         live = any(s.live for s in self.sources)
         ended = 0
         last_health = 0.0
@@ -102,7 +104,7 @@ class Agent:
                     last_health = now
                     self._health()
         finally:
-            self.notifier.stopping()
+            self.notifier.stopping(f"stopping: {self.exit_reason or 'error'}")
             self.stop_event.set()
             for s in self.sources:
                 s.close()
@@ -115,10 +117,12 @@ class Agent:
                     sink.close()
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to close", sink.TYPE)
+            self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks flushed")
         return self.summary()
 
     def _process(self, rows) -> None:
         for row in rows:
+            self.notifier.ping()
             res = self.pipeline.step(row)
             for ev in res.sensor_events:
                 for sink in self.sinks:

@@ -18,6 +18,8 @@ import numpy as np
 
 from .records import Record, Rejects
 
+MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
+
 
 @dataclass(slots=True)
 class Row:
@@ -54,18 +56,30 @@ class Aligner:
         self.last_value = np.full(self.n, np.nan)
         self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
         self.reordered = 0
+        self.max_jump = max(1000, int(86400 / self.tick_s))   # ticks: a day, or 1000 ticks
+        self.pending_jump: int | None = None
 
     def tick_of(self, ts: float) -> int:
         return int(math.floor(ts / self.tick_s + 1e-9))
 
     def push(self, rec: Record) -> list[Row]:
         """Add one record; return the ticks it closed, oldest first."""
-        if not math.isfinite(rec.ts):
-            self.rejects.add("bad timestamp", rec.origin, f"ts={rec.ts!r}")
+        if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
+            self.rejects.add("bad timestamp", rec.origin, f"ts={rec.ts!r} is not a time between 1970 and 2100")
             return []
         k = self.tick_of(rec.ts)
         if self.next_k is None:
             self.next_k = k
+        elif k - max(self.newest_k, self.next_k) > self.max_jump:
+            # One bogus far-future stamp would close every tick and make all real data 'late':
+            # a big jump is taken only once a second sample confirms the new time base.
+            if self.pending_jump is None or abs(k - self.pending_jump) > 2:
+                self.pending_jump = k
+                self.rejects.add("timestamp jump", rec.origin,
+                                 f"ts={rec.ts!r} is {(k - self.newest_k) * self.tick_s:.0f}s ahead; "
+                                 "waiting for a second sample to confirm it")
+                return []
+        self.pending_jump = None
         if k < self.next_k:
             self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
             return []

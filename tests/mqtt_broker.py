@@ -131,12 +131,12 @@ def _hand_to_mosquitto_user(directory: Path) -> None:
         os.chown(path, user.pw_uid, user.pw_gid)
 
 
-def make_tls_files(directory: Path, hostname: str = "localhost") -> TlsFiles:
-    """A CA and a server certificate for `hostname` and 127.0.0.1, made with openssl."""
+def make_tls_files(directory: Path, hostname: str = "localhost", ip_san: bool = True) -> TlsFiles:
+    """A CA and a server certificate for `hostname` (and 127.0.0.1 when ip_san), made with openssl."""
     ca_key, ca = directory / "ca.key", directory / "ca.crt"
     key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.crt"
     ext = directory / "san.ext"
-    ext.write_text(f"subjectAltName=DNS:{hostname},IP:127.0.0.1\n")
+    ext.write_text(f"subjectAltName=DNS:{hostname}" + (",IP:127.0.0.1\n" if ip_san else "\n"))
 
     def run(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True)
@@ -165,14 +165,14 @@ def make_broker():
         pytest.skip("the mosquitto binary is not installed (apt-get install mosquitto mosquitto-clients)")
 
     def make(users: dict[str, str] | None = None, tls: bool = False, start: bool = True,
-             tls_hostname: str = "localhost") -> Mosquitto:
+             tls_hostname: str = "localhost", ip_san: bool = True) -> Mosquitto:
         directory = Path(tempfile.mkdtemp(prefix="stad-mosquitto-"))
         dirs.append(str(directory))
         broker = Mosquitto(dir=directory, port=free_port())
         if users:
             broker.password_file = make_password_file(directory, users)
         if tls:
-            broker.tls = make_tls_files(directory, tls_hostname)
+            broker.tls = make_tls_files(directory, tls_hostname, ip_san)
         started.append(broker)
         if start:
             broker.start()
@@ -240,3 +240,28 @@ class Collector:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class MosquittoSub:
+    """`mosquitto_sub` printing `topic payload` lines; ready once it has subscribed to every topic."""
+
+    def __init__(self, port: int, topics: list[str], count: int, timeout_s: int = 30, extra: list[str] = ()):
+        marker = f"ready/{free_port()}"
+        publish_retained(port, marker, "ready")
+        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-v", "-q", "1", "-W", str(timeout_s),
+                "-C", str(count + 1), *extra]
+        for t in [*topics, marker]:     # the marker last: its retained copy arrives after the others are subscribed
+            args += ["-t", t]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = self.proc.stdout.readline()
+        if not first.startswith(marker):
+            raise RuntimeError(f"mosquitto_sub did not start: {first!r} {self.proc.stderr.read()}")
+
+    def lines(self, timeout_s: float = 30) -> list[tuple[str, str]]:
+        out, _ = self.proc.communicate(timeout=timeout_s)
+        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
+
+
+def publish_retained(port: int, topic: str, payload: str) -> None:
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-m", payload, "-r", "-q", "1"],
+                   check=True, timeout=10)

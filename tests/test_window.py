@@ -98,3 +98,21 @@ def test_stack_rows_shapes():
     rows += al.flush_all()
     ts, raw, missing = stack_rows(rows)
     assert ts.tolist() == [0.0, 10.0, 20.0, 30.0, 40.0] and raw.shape == (5, 2) and missing.shape == (5, 2)
+
+
+def test_one_bogus_future_stamp_does_not_make_real_data_late():
+    rj = Rejects()
+    al = aligner(rj)
+    rows = []
+    for k in range(5):
+        rows += al.push(Record(ts=1_000_000 + k * 10.0, values={"a": 1.0, "b": 1.0}))
+    rows += al.push(Record(ts=9e9, values={"a": 1.0}, origin="udp 127.0.0.1:9"))            # beyond 2100
+    rows += al.push(Record(ts=1_000_000 + 50 * 86400.0, values={"a": 1.0}, origin="x:7"))  # 50 days ahead
+    for k in range(5, 10):
+        rows += al.push(Record(ts=1_000_000 + k * 10.0, values={"a": 1.0, "b": 1.0}))
+    assert rj.as_dict() == {"bad timestamp": 1, "timestamp jump": 1}
+    assert len(rows) == 9 and "late" not in rj.counts
+    # A real jump is confirmed by the next sample and then taken.
+    rows = al.push(Record(ts=2_000_000.0, values={"a": 1.0}))
+    rows += al.push(Record(ts=2_000_010.0, values={"a": 1.0}))
+    assert rows and rj.counts["timestamp jump"] == 2

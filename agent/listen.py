@@ -1,0 +1,161 @@
+"""`stad-agent listen`: follow the alerts of one node, or of all nodes, from the broker.
+
+Prints each alert event as a readable line (or its raw JSON with --json), shows node status
+changes (online/offline), and drops replayed copies already seen, keyed by (alert_id, seq).
+Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count);
+1 when --count was not reached before --timeout, or the broker refused the credentials.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sys
+import time
+
+from .alerts import iso
+from .config import BrokerConfig, Secret, TlsConfig
+from .mqtt_client import ConnectionReporter, build_client
+
+log = logging.getLogger("stad.listen")
+
+# Refusals that retrying will not fix: give up at once.
+FATAL_REFUSALS = ("bad credentials", "not authorised", "client banned", "bad authentication")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker")
+    p.add_argument("--host", default="localhost")
+    p.add_argument("--port", type=int, default=None, help="default 1883, or 8883 with --ca-file")
+    p.add_argument("--prefix", default="stad")
+    p.add_argument("--site", default="+", help="site to follow (default: all)")
+    p.add_argument("--node", default="+", help="node to follow (default: all)")
+    p.add_argument("--username")
+    p.add_argument("--password-file", help="file holding the password")
+    p.add_argument("--ca-file", help="CA certificate: turns TLS on")
+    p.add_argument("--cert-file", help="client certificate (mutual TLS)")
+    p.add_argument("--key-file", help="client key (mutual TLS)")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
+    p.add_argument("--json", action="store_true", help="print each alert event as one JSON line")
+    p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert event to this file")
+    p.add_argument("--count", type=int, default=None, help="exit after this many alert events")
+    p.add_argument("--timeout", type=float, default=None, help="exit after this many seconds")
+    p.set_defaults(func=run)
+
+
+def broker_from_args(args) -> BrokerConfig:
+    tls = None
+    if args.ca_file or args.cert_file:
+        tls = TlsConfig(ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
+    port = args.port or (8883 if tls else 1883)
+    password = Secret(file=args.password_file) if args.password_file else None
+    return BrokerConfig(host=args.host, port=port, protocol=args.protocol, username=args.username,
+                        password=password, tls=tls, reconnect_min_s=0.5, reconnect_max_s=10.0)
+
+
+def alert_line(a: dict) -> str:
+    tops = ", ".join(f"{t['sensor']} {t['contribution']:.0%}" for t in a.get("top_sensors") or [])
+    score = "—" if a.get("score") is None else f"{a['score']:.2f}"
+    thr = "—" if a.get("threshold") is None else f"{a['threshold']:.2f}"
+    replayed = " (replayed)" if a.get("replayed") else ""
+    ended = f" ended {a['end']} ({a.get('reason')})" if a.get("event") == "end" else ""
+    return (f"{a.get('ts')} {a.get('site')}/{a.get('node')} {str(a.get('event')).upper():6} {a.get('alert_id')} "
+            f"#{a.get('seq')} score {score} thr {thr} [{a.get('tier')}] top: {tops}{ended}{replayed}")
+
+
+class Listener:
+    def __init__(self, args):
+        self.args = args
+        self.base = f"{args.prefix}/{args.site}/{args.node}"
+        self.inbox: queue.Queue = queue.Queue()
+        self.seen: set[tuple[str, int]] = set()
+        self.status: dict[str, str] = {}
+        self.alerts = 0
+        self.refused: str | None = None
+        broker = broker_from_args(args)
+        self.client = build_client(broker, "")
+        self.reporter = ConnectionReporter(f"{broker.host}:{broker.port}", "listen", log)
+        self.reporter.on_connected = self._subscribe
+        self.reporter.on_refused = self._on_refused
+        self.reporter.install(self.client)
+        self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
+        self.client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        self.out = open(args.out, "a", encoding="utf-8") if args.out else None
+
+    def _subscribe(self, client) -> None:
+        client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/status", 1)])
+
+    def _on_refused(self, reason: str) -> None:
+        if reason.startswith(FATAL_REFUSALS):
+            self.refused = reason
+            self.inbox.put(None)
+
+    def run(self) -> int:
+        self.client.loop_start()
+        deadline = time.monotonic() + self.args.timeout if self.args.timeout else None
+        try:
+            while self.refused is None:
+                if self.args.count is not None and self.alerts >= self.args.count:
+                    return 0
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return self._timed_out()
+                try:
+                    msg = self.inbox.get(timeout=min(left, 0.5) if left is not None else 0.5)
+                except queue.Empty:
+                    continue
+                if msg is not None:
+                    self._handle(msg)
+            log.error("listen: giving up, the broker refused the connection: %s", self.refused)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            if self.out:
+                self.out.close()
+
+    def _timed_out(self) -> int:
+        if self.args.count is None:
+            return 0
+        log.error("listen: timed out after %gs with %d of %d alert events", self.args.timeout, self.alerts,
+                  self.args.count)
+        return 1
+
+    def _handle(self, msg) -> None:
+        parts = msg.topic.split("/")
+        if msg.topic.endswith("/status"):
+            node = "/".join(parts[-3:-1])
+            state = msg.payload.decode("utf-8", errors="replace")
+            if self.status.get(node) != state:
+                self.status[node] = state
+                print(f"{iso(time.time())} {node} is {state}", file=sys.stderr if self.args.json else sys.stdout,
+                      flush=True)
+            return
+        try:
+            alert = json.loads(msg.payload)
+            key = (alert["alert_id"], alert["seq"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("listen: not an alert event on %s: %r", msg.topic, msg.payload[:80])
+            return
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.alerts += 1
+        raw = json.dumps(alert, separators=(",", ":"))
+        print(raw if self.args.json else alert_line(alert), flush=True)
+        if self.out:
+            self.out.write(raw + "\n")
+            self.out.flush()
+
+
+def run(args) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    try:
+        listener = Listener(args)
+    except (ValueError, OSError) as exc:
+        log.error("listen: cannot start: %s", exc)
+        return 1
+    return listener.run()
