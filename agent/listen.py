@@ -84,6 +84,7 @@ class Listener:
 
     def _subscribe(self, client) -> None:
         client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/status", 1)])
+        log.info("listen: following %s/alerts and %s/status on %s", self.base, self.base, self.reporter.where)
 
     def _on_refused(self, reason: str) -> None:
         if reason.startswith(FATAL_REFUSALS):

@@ -25,7 +25,8 @@ log = logging.getLogger("stad.mqtt")
 
 # CONNACK refusals, MQTT 5 reason codes and 3.1.1 return codes, in words an operator can act on.
 _BAD_CREDENTIALS = "bad credentials (wrong user name or password)"
-_NOT_AUTHORISED = "not authorised (the broker's ACL or allow_anonymous refuses this client)"
+# mosquitto answers a wrong password with "not authorised", not with "bad user name or password".
+_NOT_AUTHORISED = "not authorised (wrong user name or password, or the broker does not admit this client)"
 _REFUSALS_V5 = {
     0x84: "unsupported protocol version (try protocol 3.1.1)",
     0x85: "client identifier not valid",
@@ -175,9 +176,9 @@ class ConnectionReporter:
         else:
             self.log.debug("MQTT %s: connected to %s", self.what, self.where)
         self.problem = None
-        self.connected = True
         if self.on_connected:
             self.on_connected(client)
+        self.connected = True           # after the callback: whoever sees it can rely on it having run
 
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the

@@ -126,5 +126,6 @@ class Pipeline:
         return {"tier": self.chain.tier, "model": self.chain.current.describe(), "ticks": self.ticks,
                 "warm": self.warm, "threshold": thr.value if thr else None,
                 "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
-                "alert_active": self.alerts.active, "tier_switches": len(self.chain.switches),
+                "alert_active": self.alerts.active, "tier_switches": self.chain.switch_count,
+                "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
                 "sensors_missing": self.health.missing_now(), "sensors_stuck": self.health.stuck_now()}

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+from .hotswap import HotSwap
 from .pipeline import Pipeline
 from .records import Rejects
 from .sdnotify import Notifier
@@ -30,6 +32,7 @@ class Agent:
         self.stop_event = threading.Event()
         Path(cfg.resolve(cfg.state_dir)).mkdir(parents=True, exist_ok=True)
         self.pipeline = Pipeline(cfg)
+        self.hotswap = HotSwap(cfg, self.pipeline)
         sensors = self.pipeline.sensors
         self.aligner = Aligner(sensors, cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
                                self.rejects, max_gap_ticks=cfg.window.steps + 1)
@@ -69,6 +72,8 @@ class Agent:
             self.notifier.stopping(f"stopping: {reason}")
 
     def run(self) -> dict:
+        if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGHUP, lambda signum, frame: self.hotswap.request("SIGHUP"))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
         for t in threads:
@@ -124,6 +129,7 @@ class Agent:
         for row in rows:
             self.notifier.ping()
             res = self.pipeline.step(row)
+            self.hotswap.on_tick(res)
             for ev in res.sensor_events:
                 for sink in self.sinks:
                     sink.sensor_event(ev)
@@ -143,6 +149,7 @@ class Agent:
 
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
+        snap["model_update"] = self.hotswap.status()
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})

@@ -60,7 +60,10 @@ class Aligner:
         self.pending_jump: int | None = None
 
     def tick_of(self, ts: float) -> int:
-        return int(math.floor(ts / self.tick_s + 1e-9))
+        q = ts / self.tick_s
+        r = round(q)
+        # Epoch stamps on a sub-second grid divide to a hair below their tick: snap within 1e-4 tick.
+        return int(r) if abs(q - r) < 1e-4 else int(math.floor(q))
 
     def push(self, rec: Record) -> list[Row]:
         """Add one record; return the ticks it closed, oldest first."""

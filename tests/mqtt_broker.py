@@ -253,13 +253,23 @@ class MosquittoSub:
         for t in [*topics, marker]:     # the marker last: its retained copy arrives after the others are subscribed
             args += ["-t", t]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        first = self.proc.stdout.readline()
-        if not first.startswith(marker):
-            raise RuntimeError(f"mosquitto_sub did not start: {first!r} {self.proc.stderr.read()}")
+        self.early: list[str] = []      # retained messages that came before the marker
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"mosquitto_sub did not start: {self.proc.stderr.read()}")
+            if line.startswith(marker):
+                break
+            self.early.append(line)
+
+    def stop(self) -> list[tuple[str, str]]:
+        """Stop it now and return what it printed."""
+        self.proc.terminate()
+        return self.lines()
 
     def lines(self, timeout_s: float = 30) -> list[tuple[str, str]]:
         out, _ = self.proc.communicate(timeout=timeout_s)
-        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
+        return [tuple(line.rstrip("\n").split(" ", 1)) for line in self.early + out.splitlines() if line.strip()]
 
 
 def publish_retained(port: int, topic: str, payload: str) -> None:

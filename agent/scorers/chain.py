@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 import numpy as np
 
@@ -26,7 +27,8 @@ class ScorerChain:
         self.active = 0
         self.over_budget = 0
         self.benched: dict[int, int] = {}      # tier index -> ticks left on probation
-        self.switches: list[dict] = []
+        self.switches: deque[dict] = deque(maxlen=100)   # the latest switches, for the health report
+        self.switch_count = 0
         self.last_latency_s = 0.0
 
     @property
@@ -43,9 +45,13 @@ class ScorerChain:
 
     def replace(self, tiers: list[Scorer], reason: str) -> None:
         """Install a new list of tiers (hot swap): start again from the top."""
+        if not tiers or tiers[-1].TYPE != "numpy":
+            raise ValueError("the chain must end with the numpy scorer")
+        old = self.tier
         self.tiers = tiers
         self.benched.clear()
-        self._switch(0, reason)
+        self.active = 0
+        self._switch(0, reason, old=old)
 
     def score(self, window) -> TickScore:
         self._probation_tick()
@@ -83,7 +89,9 @@ class ScorerChain:
 
     def _step_down(self, reason: str) -> None:
         self.benched[self.active] = self.cfg.probation_ticks
-        nxt = self.active + 1
+        # Skip tiers still on probation: they failed recently, the next healthy one scores.
+        last = len(self.tiers) - 1
+        nxt = next(i for i in range(self.active + 1, last + 1) if i not in self.benched or i == last)
         self._switch(nxt, f"{self.tier} failed: {reason}")
 
     def _probation_tick(self) -> None:
@@ -96,10 +104,12 @@ class ScorerChain:
                 if i < self.active:
                     self._switch(i, f"probation over, retrying {self.tiers[i].TYPE}")
 
-    def _switch(self, index: int, reason: str) -> None:
-        old = self.tiers[self.active].TYPE if self.active < len(self.tiers) else "none"
+    def _switch(self, index: int, reason: str, old: str | None = None) -> None:
+        if old is None:
+            old = self.tiers[self.active].TYPE if self.active < len(self.tiers) else "none"
         self.active = index
         self.over_budget = 0
         new = self.tiers[index].TYPE
         self.switches.append({"from": old, "to": new, "reason": reason, "at": time.time()})
+        self.switch_count += 1
         log.warning("scorer tier %s -> %s: %s", old, new, reason)

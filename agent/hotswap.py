@@ -1,0 +1,287 @@
+"""Model update without a restart: a new bundle dropped into `scoring.models_dir`, or SIGHUP.
+
+1. Find. Every `poll_ticks` ticks the subdirectories of models_dir are stat'ed (the newest
+   mtime of the directory and its files is its fingerprint); a directory with a manifest.json
+   that is new or changed since it was last looked at is a candidate, newest first. Bundles
+   already there at start-up are not candidates. SIGHUP asks for the newest bundle of
+   models_dir even if it was seen, or, without a models_dir, for `scoring.bundle` again.
+2. Load. A background thread builds the chain's model tiers from the candidate; each tier
+   verifies it (every file's sha256, format, sensors/T/tick against the config, the runtime's
+   input and output shapes). The daemon keeps scoring with the current chain meanwhile.
+3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
+   the active chain; score correlation and alert-decision agreement are logged.
+4. Swap. Between two ticks: the new thresholds, then `chain.replace` — so every tick is
+   scored, by the old chain up to the swap and by the new one after it. A candidate that
+   fails to load, faults or runs over the latency budget in shadow, or agrees on fewer than
+   `min_agreement` of the alert decisions is rejected with its reason; the old one keeps running.
+
+All of it runs in the pipeline's thread (`on_tick`), except the load; `request` only sets a
+flag, so it is safe to call from a signal handler.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import MANIFEST_NAME, resolve_path
+from .scorers import RUNTIMES
+from .threshold import AdaptiveThreshold
+
+log = logging.getLogger("stad.hotswap")
+
+POLL_EVERY_TICKS = 10          # how often models_dir is looked at
+MIN_DECISION_AGREEMENT = 0.8   # share of shadow ticks whose alert decision must match the current scorer's
+
+
+def fingerprint(path: Path) -> int:
+    """The newest mtime (ns) of a directory and the files in it: changes when a copy completes."""
+    stamps = [path.stat().st_mtime_ns]
+    for p in path.iterdir():
+        try:
+            stamps.append(p.stat().st_mtime_ns)
+        except OSError:
+            continue
+    return max(stamps)
+
+
+def bundle_dirs(models_dir: Path) -> dict[Path, int]:
+    """Subdirectories holding a manifest.json, with their fingerprints."""
+    out: dict[Path, int] = {}
+    try:
+        entries = list(models_dir.iterdir())
+    except OSError:
+        return out
+    for d in entries:
+        try:
+            if d.is_dir() and (d / MANIFEST_NAME).is_file():
+                out[d] = fingerprint(d)
+        except OSError:
+            continue
+    return out
+
+
+def build_candidate(cfg, sensors: list[str], path: Path) -> tuple[list, list[str]]:
+    """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
+    scoring = dataclasses.replace(cfg.scoring, bundle=str(path))
+    cfg = dataclasses.replace(cfg, scoring=scoring)
+    tiers, refusals = [], []
+    for name in scoring.chain:
+        if name == "numpy":
+            break
+        try:
+            tiers.append(importlib.import_module(RUNTIMES[name]).create(cfg, sensors))
+        except ImportError as exc:
+            refusals.append(f"{name} not available: {exc}")
+        except Exception as exc:  # noqa: BLE001 — any refusal is reported, never fatal
+            refusals.append(f"{name} refused it: {exc}")
+    return tiers, refusals
+
+
+@dataclass
+class Shadow:
+    path: Path
+    trigger: str
+    tiers: list
+    thresholds: dict
+    current: list[float] = field(default_factory=list)
+    candidate: list[float] = field(default_factory=list)
+    agree: list[bool] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+
+    @property
+    def scorer(self):
+        return self.tiers[0]
+
+    def correlation(self) -> float:
+        a, b = np.asarray(self.current), np.asarray(self.candidate)
+        if len(a) < 2 or a.std() == 0 or b.std() == 0:
+            return float("nan")
+        return float(np.corrcoef(a, b)[0, 1])
+
+    def agreement(self) -> float:
+        return float(np.mean(self.agree)) if self.agree else 1.0
+
+
+class HotSwap:
+    def __init__(self, cfg, pipeline, poll_ticks: int = POLL_EVERY_TICKS,
+                 min_agreement: float = MIN_DECISION_AGREEMENT):
+        self.cfg = cfg
+        self.pipeline = pipeline
+        self.poll_ticks = max(1, poll_ticks)
+        self.min_agreement = min_agreement
+        self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
+        self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
+        running = cfg.scoring.bundle and len(pipeline.chain.tiers) > 1
+        self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
+        self.ticks = 0
+        self.shadow: Shadow | None = None
+        self.outcomes: deque[dict] = deque(maxlen=20)
+        self._requested: str | None = None
+        self._loading: threading.Thread | None = None
+        self._loaded: tuple | None = None
+        self._lock = threading.Lock()
+
+    # -- triggers -----------------------------------------------------------------------------
+
+    def request(self, trigger: str = "SIGHUP") -> None:
+        """Ask for a reload at the next tick (safe in a signal handler: sets a flag only)."""
+        self._requested = trigger
+
+    def _sighup_target(self) -> Path | None:
+        if self.models_dir is not None:
+            dirs = bundle_dirs(self.models_dir)
+            if dirs:
+                newest = max(dirs, key=dirs.get)
+                self.seen[newest] = dirs[newest]
+                return newest
+        if self.cfg.scoring.bundle:
+            return resolve_path(self.cfg.scoring.bundle, self.cfg.base_dir)
+        return None
+
+    def _new_bundle(self) -> Path | None:
+        dirs = bundle_dirs(self.models_dir)
+        fresh = [d for d, fp in dirs.items() if self.seen.get(d) != fp]
+        if not fresh:
+            return None
+        newest = max(fresh, key=dirs.get)
+        self.seen[newest] = dirs[newest]
+        return newest
+
+    # -- per tick -----------------------------------------------------------------------------
+
+    def on_tick(self, result) -> None:
+        """Called after every scored tick, in the pipeline's thread."""
+        if result.warming or not self.cfg.scoring.chain or self.cfg.scoring.chain[0] == "numpy":
+            return
+        self.ticks += 1
+        if self.shadow is not None:
+            self._shadow_tick(result)
+            return
+        with self._lock:
+            loaded, self._loaded = self._loaded, None
+        if loaded is not None:
+            self._loading = None
+            self._start_shadow(*loaded)
+            return
+        if self._loading is not None:
+            return
+        path, trigger = None, None
+        if self._requested is not None:
+            trigger, self._requested = self._requested, None
+            path = self._sighup_target()
+            if path is None:
+                log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle)", trigger)
+        elif self.models_dir is not None and self.ticks % self.poll_ticks == 0:
+            path, trigger = self._new_bundle(), "new bundle in models_dir"
+        if path is not None:
+            self._load(path, trigger)
+
+    def _load(self, path: Path, trigger: str) -> None:
+        log.info("model update (%s): loading %s", trigger, path)
+        sensors = list(self.pipeline.sensors)
+
+        def work() -> None:
+            started = time.perf_counter()
+            try:
+                tiers, refusals = build_candidate(self.cfg, sensors, path)
+            except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
+                tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
+            with self._lock:
+                self._loaded = (path, trigger, tiers, refusals, time.perf_counter() - started)
+
+        self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
+        self._loading.start()
+
+    def _start_shadow(self, path: Path, trigger: str, tiers: list, refusals: list[str], seconds: float) -> None:
+        for r in refusals:
+            log.warning("model update: %s: %s", path, r)
+        if not tiers:
+            self._reject(path, trigger, "no tier could load it: " + "; ".join(refusals))
+            return
+        for t in tiers:
+            t.align_to(self.pipeline.normaliser)
+        thresholds = {t.TYPE: AdaptiveThreshold(self.cfg.threshold, t.manifest["threshold"]) for t in tiers}
+        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, thresholds=thresholds)
+        log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
+                 path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
+                 self.pipeline.chain.tier)
+        if self.cfg.scoring.shadow_ticks == 0:
+            self._finish()
+
+    def _shadow_tick(self, result) -> None:
+        sh = self.shadow
+        thr = sh.thresholds[sh.scorer.TYPE]
+        t0 = time.perf_counter()
+        try:
+            cand = sh.scorer.score(self.pipeline.window)
+            if not (np.all(np.isfinite(cand.sensor_scores)) and np.isfinite(cand.score)):
+                raise ValueError("returned NaN/inf scores")
+        except Exception as exc:  # noqa: BLE001 — a fault in shadow rejects the candidate
+            self.shadow = None
+            self._reject(sh.path, sh.trigger, f"{sh.scorer.TYPE} failed in shadow: {type(exc).__name__}: {exc}")
+            return
+        sh.latency_ms.append((time.perf_counter() - t0) * 1e3)
+        sh.current.append(result.score)
+        sh.candidate.append(cand.score)
+        sh.agree.append((result.score > result.threshold) == (cand.score > thr.value))
+        if cand.score <= thr.value and not self.pipeline.alerts.active:
+            thr.update(cand.score)
+        if len(sh.candidate) >= self.cfg.scoring.shadow_ticks:
+            self._finish()
+
+    def _finish(self) -> None:
+        sh, self.shadow = self.shadow, None
+        r, agreement = sh.correlation(), sh.agreement()
+        p50 = float(np.median(sh.latency_ms)) if sh.latency_ms else 0.0
+        figures = (f"{len(sh.candidate)} shadow ticks, score correlation {r:.3f}, "
+                   f"alert-decision agreement {agreement:.3f}, latency p50 {p50:.2f} ms")
+        if p50 > self.cfg.scoring.latency_budget_ms:
+            self._reject(sh.path, sh.trigger, f"over the latency budget ({self.cfg.scoring.latency_budget_ms} ms): "
+                         + figures)
+            return
+        if agreement < self.min_agreement:
+            self._reject(sh.path, sh.trigger, f"agreement below {self.min_agreement}: " + figures)
+            return
+        pipe = self.pipeline
+        model_id = sh.scorer.describe().get("model_id")
+        pipe.thresholds.update(sh.thresholds)
+        pipe.chain.replace(sh.tiers + [pipe.chain.numpy],
+                           f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
+        self.current = sh.path
+        self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,
+                              "score_correlation": None if np.isnan(r) else round(r, 4),
+                              "decision_agreement": round(agreement, 4), "at": time.time()})
+
+    def _reject(self, path: Path, trigger: str, reason: str) -> None:
+        log.warning("model update (%s) rejected: %s: %s; still scoring with %s (%s)", trigger, path, reason,
+                    self.pipeline.chain.tier, self.current or "no bundle")
+        self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,
+                              "at": time.time()})
+
+    # -- health -------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._loading is not None or self.shadow is not None or self._requested is not None
+
+    def status(self) -> dict:
+        state = "idle"
+        if self._loading is not None:
+            state = "loading"
+        if self.shadow is not None:
+            state = f"shadow {len(self.shadow.candidate)}/{self.cfg.scoring.shadow_ticks}"
+        return {"state": state, "bundle": str(self.current) if self.current else None,
+                "models_dir": str(self.models_dir) if self.models_dir else None,
+                "last": self.outcomes[-1] if self.outcomes else None}
+
+
+__all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "POLL_EVERY_TICKS",
+           "MIN_DECISION_AGREEMENT"]

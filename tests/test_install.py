@@ -1,0 +1,164 @@
+"""systemd/install.sh into a temporary root: a real venv with the package, the unit, the config and the
+credentials; run twice (idempotent, the operator's config kept); --uninstall keeps only the state.
+
+The venv is made --without-pip and filled by this interpreter's pip from a wheel of the checkout with
+--no-deps --no-index, so the test needs no network and takes seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "systemd" / "install.sh"
+UNIT = REPO / "systemd" / "stad-agent.service"
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel of the checkout, built from a copy so that no build/ directory lands in the tree."""
+    src = tmp_path_factory.mktemp("src")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("agent", "convert"):
+        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, src / name)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "-w", str(out), str(src)], check=True, capture_output=True,
+                   timeout=120)
+    (whl,) = out.glob("stad_edge-*.whl")
+    return whl
+
+
+@pytest.fixture
+def shim_path(tmp_path) -> tuple[dict, Path]:
+    """PATH with a `systemctl` that only records how it was called: --root must never reach it."""
+    bindir = tmp_path / "shim-bin"
+    bindir.mkdir()
+    calls = tmp_path / "systemctl.calls"
+    shim = bindir / "systemctl"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\n')
+    shim.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+    return env, calls
+
+
+def run_install(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", str(INSTALL), "--root", str(root), *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """Mode and content hash of every installed file outside the venv's site-packages."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if "/venv/lib" in f"/{rel}" or p.is_symlink():
+            continue
+        mode = stat.S_IMODE(p.stat().st_mode)
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        out[rel] = (mode, digest)
+    return out
+
+
+def test_install_twice_then_uninstall(tmp_path, wheel, shim_path):
+    env, systemctl_calls = shim_path
+    root = tmp_path / "root"
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    key = tmp_path / "key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAKN3Fn9\n"
+                   "-----END PRIVATE KEY-----\n")
+    args = ["--python", sys.executable, "--venv-args", "--without-pip", "--source", str(wheel),
+            "--pip-args", "--no-deps --no-index", "--config", str(REPO / "configs" / "industrial.yaml"),
+            "--mqtt-password-file", str(secret), "--tls-key-file", str(key)]
+
+    first = run_install(root, *args, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "systemctl skipped" in first.stdout
+    venv = root / "opt/stad-edge/venv"
+    agent_yaml = root / "etc/stad-edge/agent.yaml"
+    unit = root / "etc/systemd/system/stad-agent.service"
+    creds = root / "etc/credstore"
+    assert (venv / "bin/stad-agent").is_file()
+    version = subprocess.run([str(venv / "bin/stad-agent"), "--version"], capture_output=True, text=True,
+                             timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("stad-edge "), version.stderr
+    # No torch in a gateway install.
+    assert not list(venv.glob("lib/python*/site-packages/torch"))
+    assert unit.read_bytes() == UNIT.read_bytes()
+    assert agent_yaml.read_bytes() == (REPO / "configs/industrial.yaml").read_bytes()
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o700
+    for name, source in (("stad-edge.mqtt-password", secret), ("stad-edge.tls-key", key)):
+        path = creds / name
+        assert path.read_bytes() == source.read_bytes()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(creds.glob("*.tmp"))
+
+    # Second run: same result, and an operator's edit of agent.yaml survives.
+    agent_yaml.write_text(agent_yaml.read_text().replace("plant3-gw-skid1", "plant3-gw-skid9"))
+    before = snapshot(root)
+    second = run_install(root, *args, env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "keeping the existing" in second.stdout
+    assert snapshot(root) == before
+    assert "plant3-gw-skid9" in agent_yaml.read_text()
+
+    # The installed unit, pointed at the installed venv, verifies cleanly.
+    if SYSTEMD_ANALYZE:
+        check = tmp_path / "verify" / "stad-agent.service"
+        check.parent.mkdir()
+        check.write_text(unit.read_text().replace("/opt/stad-edge/venv", str(venv)))
+        res = subprocess.run([SYSTEMD_ANALYZE, "verify", str(check)], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=60)
+        assert res.stderr == "" and res.returncode == 0, res.stderr
+
+    # Uninstall keeps the state only.
+    state = root / "var/lib/stad-edge"
+    state.mkdir(parents=True)
+    (state / "mqtt-outbox.sqlite").write_bytes(b"pending alerts")
+    gone = run_install(root, "--uninstall", env=env)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert left == ["var/lib/stad-edge/mqtt-outbox.sqlite"]
+    for path in (venv, root / "opt/stad-edge", unit, root / "etc/stad-edge", creds):
+        assert not path.exists(), path
+    # Uninstalling again is harmless.
+    assert run_install(root, "--uninstall", env=env).returncode == 0
+    assert not systemctl_calls.exists(), systemctl_calls.read_text()
+
+
+def test_no_venv_installs_the_files_only(tmp_path, shim_path):
+    env, systemctl_calls = shim_path
+    root = tmp_path / "root"
+    res = run_install(root, "--no-venv", env=env)
+    assert res.returncode == 0, res.stderr
+    assert not (root / "opt").exists()
+    assert (root / "etc/systemd/system/stad-agent.service").is_file()
+    assert (root / "etc/stad-edge/agent.yaml").read_bytes() == (REPO / "configs/roadside.yaml").read_bytes()
+    assert not (root / "etc/credstore").exists()      # no secrets given, none written
+    assert not systemctl_calls.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unknown option '--bogus'"),
+    (["--no-venv", "--config", "/nonexistent/agent.yaml"], "does not exist"),
+    (["--no-venv", "--mqtt-password-file", "/nonexistent/pw"], "does not exist"),
+    (["--pip-args"], "--pip-args needs a value"),
+])
+def test_bad_arguments_fail_before_installing_anything(tmp_path, args, message):
+    root = tmp_path / "root"
+    res = run_install(root, *args)
+    assert res.returncode != 0
+    assert message in res.stderr
+    assert not any(p.is_file() for p in root.rglob("*"))

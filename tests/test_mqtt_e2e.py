@@ -1,0 +1,242 @@
+"""The agent as a process (`python -m agent run`), a real mosquitto, and `stad-agent listen`."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from agent.config import BrokerConfig, MqttSource
+from agent.records import Rejects
+from agent.sources.mqtt import MqttSource as MqttSourceReader
+from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained  # noqa: F401 — fixtures
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
+PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
+NODE, SITE = "gw-e2e", "lab"
+BASE = f"stad/{SITE}/{NODE}"
+
+
+def agent_config(tmp_path: Path, port: int, *, duration_s: float | None = 1500, speed: float = 0,
+                 broker: dict | None = None) -> Path:
+    cfg = {
+        "node": {"id": NODE, "site": SITE}, "tick_s": 1, "sensors": PUMP,
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "speed": speed, "duration_s": duration_s,
+                     "anomalies": [{"kind": "spike", "at_s": 400, "duration_s": 60, "target": "pressure", "magnitude": 3},
+                                   {"kind": "drift", "at_s": 700, "duration_s": 300, "target": "temp_motor",
+                                    "magnitude": 3}]}],
+        "window": {"steps": 16}, "warmup": {"ticks": 200}, "scoring": {"chain": ["numpy"]},
+        "alerts": {"update_interval_s": 5, "cooldown_ticks": 2},
+        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
+                  {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2,
+                                              "reconnect_max_s": 1.0, **(broker or {})}}],
+        "state_dir": str(tmp_path / "state"),
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def start_agent(config_path: Path, tmp_path: Path, name: str = "agent") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(config_path)], cwd=ROOT,
+                            stdout=(tmp_path / f"{name}.out").open("w"), stderr=(tmp_path / f"{name}.err").open("w"))
+
+
+def start_listen(tmp_path: Path, port: int, *args: str, name: str = "listen") -> subprocess.Popen:
+    err = tmp_path / f"{name}.err"
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port", str(port),
+                             *args], cwd=ROOT, stdout=(tmp_path / f"{name}.out").open("w"), stderr=err.open("w"))
+    deadline = time.monotonic() + 15
+    while "following" not in err.read_text() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def outbox_keys(tmp_path: Path) -> list[tuple[str, int]]:
+    path = tmp_path / "state" / "mqtt-outbox.sqlite"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in db.execute("SELECT alert_id, seq FROM events ORDER BY id")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def wait_until(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stop(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path, broker):
+    publish_retained(broker.port, f"stad/{SITE}/other-node/status", "online")
+    sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=100_000, timeout_s=60)
+    listen = start_listen(tmp_path, broker.port, "--site", SITE, "--out", str(tmp_path / "heard.jsonl"))
+    agent = start_agent(agent_config(tmp_path, broker.port), tmp_path)
+    assert agent.wait(timeout=60) == 0, (tmp_path / "agent.err").read_text()
+    expected = [(e["alert_id"], e["seq"]) for e in jsonl(tmp_path / "alerts.jsonl")]
+    assert len(expected) > 10
+    assert wait_until(lambda: (tmp_path / "heard.jsonl").exists()
+                      and len(jsonl(tmp_path / "heard.jsonl")) >= len(expected))
+    assert stop(listen) == 0
+    heard = jsonl(tmp_path / "heard.jsonl")
+    via_sub = [json.loads(payload) for _, payload in sub.stop()]
+    for event in heard + via_sub:
+        jsonschema.validate(event, SCHEMA)
+    assert [(e["alert_id"], e["seq"]) for e in heard] == expected
+    assert [(e["alert_id"], e["seq"]) for e in via_sub] == expected
+    shown = (tmp_path / "listen.out").read_text()
+    assert f"{SITE}/other-node is online" in shown
+    assert f"{SITE}/{NODE} is online" in shown and f"{SITE}/{NODE} is offline" in shown
+    assert f"{SITE}/{NODE} NEW    {expected[0][0]} #0" in shown
+
+
+def test_last_will_marks_a_killed_agent_offline_and_a_restart_online(tmp_path, broker):
+    watcher = Collector(broker.port, [f"{BASE}/status"], persistent=False)
+    states = lambda: [m.payload.decode() for m in watcher.on("/status")]  # noqa: E731
+    config_path = agent_config(tmp_path, broker.port, duration_s=None, speed=60)
+    agent = start_agent(config_path, tmp_path)
+    assert wait_until(lambda: states()[-1:] == ["online"]), (tmp_path / "agent.err").read_text()
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    assert wait_until(lambda: states()[-1:] == ["offline"])
+    assert MosquittoSub(broker.port, [f"{BASE}/status"], count=1).lines() == [(f"{BASE}/status", "offline")]
+    again = start_agent(config_path, tmp_path, "agent2")
+    assert wait_until(lambda: states()[-1:] == ["online"])
+    assert stop(again) == 0
+    assert wait_until(lambda: states()[-1:] == ["offline"])      # a clean stop says so itself
+    watcher.close()
+
+
+def test_events_left_unacknowledged_by_a_killed_agent_are_replayed_after_restart(tmp_path, make_broker):
+    broker = make_broker(start=False)
+    config_path = agent_config(tmp_path, broker.port, duration_s=10_000_000)
+    agent = start_agent(config_path, tmp_path)
+    assert wait_until(lambda: len(outbox_keys(tmp_path)) >= 10, 60), (tmp_path / "agent.err").read_text()
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    left = outbox_keys(tmp_path)
+    assert "unreachable" in (tmp_path / "agent.err").read_text()
+    broker.start()
+    watcher = Collector(broker.port, [f"{BASE}/alerts"], persistent=False)
+    assert wait_until(lambda: watcher.client.is_connected())
+    time.sleep(0.3)
+    again = start_agent(config_path, tmp_path, "agent2")
+    assert watcher.wait_for(lambda m: {(json.loads(x.payload)["alert_id"], json.loads(x.payload)["seq"])
+                                       for x in m} >= set(left), 30)
+    stop(again)
+    got = [json.loads(m.payload) for m in watcher.on("/alerts")]
+    replays = [(e["alert_id"], e["seq"]) for e in got if e["replayed"]]
+    assert replays[:len(left)] == left          # in their original order, ahead of anything new
+    assert "will be replayed" in (tmp_path / "agent2.err").read_text()
+    watcher.close()
+
+
+def test_tls_and_password_for_agent_and_listen_and_a_wrong_password_refused(tmp_path, make_broker):
+    broker = make_broker(users={"agent": "s3cret", "viewer": "look"}, tls=True)
+    (tmp_path / "agent.pw").write_text("s3cret\n")
+    (tmp_path / "viewer.pw").write_text("look\n")
+    (tmp_path / "wrong.pw").write_text("nope\n")
+    secure = ["--host", "localhost", "--ca-file", str(broker.tls.ca), "--username", "viewer"]
+    listen = start_listen(tmp_path, broker.port, *secure, "--password-file", str(tmp_path / "viewer.pw"),
+                          "--json", "--count", "5", "--timeout", "60")
+    config_path = agent_config(tmp_path, broker.port, broker={
+        "host": "localhost", "username": "agent", "password": {"file": str(tmp_path / "agent.pw")},
+        "tls": {"ca_file": str(broker.tls.ca)}})
+    agent = start_agent(config_path, tmp_path)
+    assert listen.wait(timeout=60) == 0, (tmp_path / "listen.err").read_text()
+    heard = jsonl(tmp_path / "listen.out")
+    assert len(heard) == 5 and heard[0]["event"] == "new"
+    assert agent.wait(timeout=60) == 0
+
+    refused = subprocess.run([sys.executable, "-m", "agent", "listen", "--port", str(broker.port), *secure,
+                              "--password-file", str(tmp_path / "wrong.pw"), "--timeout", "20"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1
+    assert "wrong user name or password" in refused.stderr
+
+
+# ---- the MQTT source ------------------------------------------------------------------------------
+
+def test_mqtt_source_reads_numbers_json_and_named_sensors_and_counts_bad_payloads(broker):
+    cfg = MqttSource(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1, reconnect_max_s=1),
+                     topics={"plant/pump/pressure": "pressure", "plant/pump/+/flow": "flow", "plant/any": "*"}, qos=1)
+    rejects = Rejects()
+    source = MqttSourceReader(cfg, PUMP, rejects)
+    records = source.records()
+    assert wait_until(lambda: source.reporter.connected)
+
+    def publish(topic: str, payload: str) -> None:
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1", "-t", topic,
+                        "-m", payload], check=True)
+    publish("plant/pump/pressure", "4.5")
+    publish("plant/pump/a/flow", '{"ts": 1767592800, "value": 12.5}')
+    publish("plant/any", '{"ts": "2026-01-05T06:00:01Z", "sensor": "current", "value": 7}')
+    publish("plant/any", '{"ts": 1767592802, "temp_motor": 60.5, "voltage": 229}')
+    publish("plant/pump/pressure", "not a number")
+    publish("plant/any", "[1, 2]")
+    got = [next(records) for _ in range(4)]
+    assert got[0].values == {"pressure": 4.5} and abs(got[0].ts - time.time()) < 5
+    assert (got[1].ts, got[1].values) == (1767592800.0, {"flow": 12.5})
+    assert (got[2].ts, got[2].values) == (1767592801.0, {"current": 7.0})
+    assert got[3].values == {"temp_motor": 60.5, "voltage": 229.0}
+    assert got[1].origin == "mqtt plant/pump/a/flow"
+    assert wait_until(lambda: rejects.total == 2)
+    assert set(rejects.as_dict()) == {"bad payload", "bad json"}
+
+    broker.kill()                   # subscriptions come back with the connection
+    broker.start()
+    assert wait_until(lambda: source.reporter.connected, 20)
+    time.sleep(0.3)
+    publish("plant/pump/pressure", "5.0")
+    assert next(records).values == {"pressure": 5.0}
+    source.close()
+    assert list(records) == []
+
+
+@pytest.mark.slow
+def test_soak_agent_stream_through_repeated_broker_kills(tmp_path, broker):
+    """Paced agent, broker killed -9 five times: every event in the agent's jsonl reaches the subscriber."""
+    watcher = Collector(broker.port, [f"{BASE}/alerts"], client_id="soak-e2e")
+    assert wait_until(lambda: watcher.client.is_connected())
+    time.sleep(1.5)
+    agent = start_agent(agent_config(tmp_path, broker.port, duration_s=2400, speed=150), tmp_path)
+    for _ in range(5):
+        time.sleep(2.5)
+        broker.kill()
+        time.sleep(2.0)
+        broker.start()
+    assert agent.wait(timeout=120) == 0, (tmp_path / "agent.err").read_text()
+    expected = {(e["alert_id"], e["seq"]) for e in jsonl(tmp_path / "alerts.jsonl")}
+    heard = lambda m: {(json.loads(x.payload)["alert_id"], json.loads(x.payload)["seq"]) for x in m}  # noqa: E731
+    assert watcher.wait_for(lambda m: heard(m) >= expected, 30), sorted(expected - heard(watcher.on("/alerts")))
+    watcher.close()

@@ -1,0 +1,264 @@
+"""The MQTT sink against a real mosquitto: delivery, outages, bounds, TLS and credentials."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from agent import config
+from agent.alerts import AlertEvent
+from agent.mqtt_client import read_secret
+from agent.sinks.mqtt import MqttSink
+from mqtt_broker import Collector, MosquittoSub, make_broker, broker  # noqa: F401 — fixtures
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/alert.schema.json").read_text())
+NODE, SITE = "gw-7", "plant-a"
+BASE = f"stad/{SITE}/{NODE}"
+
+
+def sink_config(tmp_path, port: int, **mqtt):
+    broker = {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.1, "reconnect_max_s": 1.0,
+              **mqtt.pop("broker", {})}
+    return config.from_dict({
+        "node": {"id": NODE, "site": SITE}, "sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
+        "state_dir": str(tmp_path / "state"), "sinks": [{"type": "mqtt", "broker": broker, **mqtt}]})
+
+
+def open_sink(tmp_path, port: int, **mqtt) -> MqttSink:
+    cfg = sink_config(tmp_path, port, **mqtt)
+    return MqttSink(cfg.sinks[0], cfg)
+
+
+def event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5) -> AlertEvent:
+    now = time.time()
+    return AlertEvent(alert_id=alert, seq=seq, event=kind, node=NODE, site=SITE, ts=now, start=now - seq,
+                      end=now if kind == "end" else None, score=3.1, peak_score=4.2, threshold=threshold,
+                      tier="numpy", model_id="numpy-ar3", model_sha256="ab" * 32,
+                      top_sensors=[{"sensor": "pressure", "score": 3.0, "contribution": 0.75},
+                                   {"sensor": "flow", "score": 1.0, "contribution": 0.25}],
+                      top_steps=[{"ts": now - 1, "weight": 0.6}], origin="pressure", ticks=seq + 1,
+                      reason="cleared" if kind == "end" else None)
+
+
+def stream(alert: str, n: int) -> list[AlertEvent]:
+    return [event(alert, i, "new" if i == 0 else "end" if i == n - 1 else "update") for i in range(n)]
+
+
+def alert_keys(messages) -> list[tuple[str, int]]:
+    return [(d["alert_id"], d["seq"]) for d in (json.loads(m.payload) for m in messages)]
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_alerts_reach_mosquitto_sub_and_match_the_schema(tmp_path, broker):
+    sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=5)
+    sink = open_sink(tmp_path, broker.port)
+    for ev in stream("gw-7-a", 4) + [event("gw-7-b", 0, "new", threshold=float("nan"))]:
+        sink.emit(ev)
+    lines = sub.lines()
+    sink.close()
+    assert [topic for topic, _ in lines] == [f"{BASE}/alerts"] * 5
+    payloads = [json.loads(p) for _, p in lines]
+    for p in payloads:
+        jsonschema.validate(p, SCHEMA)
+    assert [(p["alert_id"], p["seq"], p["event"]) for p in payloads] == [
+        ("gw-7-a", 0, "new"), ("gw-7-a", 1, "update"), ("gw-7-a", 2, "update"), ("gw-7-a", 3, "end"),
+        ("gw-7-b", 0, "new")]
+    assert payloads[-1]["threshold"] is None      # NaN is not JSON: it goes out as null
+    assert sink.outbox.depth == 0
+
+
+def test_status_health_and_sensor_topics(tmp_path, broker):
+    sink = open_sink(tmp_path, broker.port, health_interval_s=1)
+    assert wait_until(lambda: sink.reporter.connected)
+    sink.health({"tier": "numpy", "model": {"model_id": "numpy-ar3"}, "ticks": 42, "rejected": {"late": 2}})
+    sink.sensor_event({"ts": "2026-01-05T06:00:00Z", "sensor": "flow", "state": "missing", "detail": "no data"})
+    sub = MosquittoSub(broker.port, [f"{BASE}/status", f"{BASE}/health"], count=2)
+    retained = dict(sub.lines())
+    assert retained[f"{BASE}/status"] == "online"
+    health = json.loads(retained[f"{BASE}/health"])
+    assert (health["tier"], health["model_id"], health["ticks"], health["rejected_total"]) == ("numpy", "numpy-ar3", 42, 2)
+    assert health["outbox"] == {"depth": 0, "in_flight": 0, "dropped": {}, "dropped_total": 0}
+    sink.close()
+    after = MosquittoSub(broker.port, [f"{BASE}/status"], count=1)
+    assert after.lines() == [(f"{BASE}/status", "offline")]
+
+
+def test_sensor_events_and_mqtt5_properties(tmp_path, broker):
+    collector = Collector(broker.port, [f"{BASE}/#"], persistent=False)
+    assert collector.wait_for(lambda m: True, 1) and wait_until(lambda: collector.client.is_connected())
+    time.sleep(0.2)
+    sink = open_sink(tmp_path, broker.port, alert_expiry_s=600)
+    sink.emit(event("gw-7-a", 0, "new"))
+    assert wait_until(lambda: sink.reporter.connected)    # sensor events are not kept while disconnected
+    sink.sensor_event({"ts": "2026-01-05T06:00:00Z", "sensor": "flow", "state": "stuck", "detail": "flat"})
+    assert collector.wait_for(lambda m: {x.topic for x in m} >= {f"{BASE}/alerts", f"{BASE}/sensors"})
+    sink.close()
+    [alert] = collector.on("/alerts")
+    assert alert.qos == 1 and not alert.retain
+    assert alert.properties.ContentType == "application/json"
+    assert 590 <= alert.properties.MessageExpiryInterval <= 600
+    sensor = json.loads(collector.on("/sensors")[0].payload)
+    assert (sensor["sensor"], sensor["state"], sensor["node"]) == ("flow", "stuck", NODE)
+    collector.close()
+
+
+def test_mqtt_311_delivers_too(tmp_path, broker):
+    sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=3, extra=["-V", "mqttv311"])
+    sink = open_sink(tmp_path, broker.port, broker={"protocol": "3.1.1"})
+    for ev in stream("gw-7-a", 3):
+        sink.emit(ev)
+    assert [json.loads(p)["seq"] for _, p in sub.lines()] == [0, 1, 2]
+    sink.close()
+
+
+def test_broker_down_the_agent_goes_on_says_so_once_then_replays_in_order(tmp_path, broker, caplog):
+    collector = Collector(broker.port, [f"{BASE}/alerts"], client_id="replay-watcher")
+    assert wait_until(lambda: collector.client.is_connected())
+    time.sleep(1.5)                 # the persistent subscription is autosaved before the outage
+    broker.kill()
+    caplog.set_level(logging.INFO, logger="stad")
+    sink = open_sink(tmp_path, broker.port)
+    assert wait_until(lambda: sink.reporter.problem is not None)
+    events = stream("gw-7-a", 20)
+    slowest = 0.0
+    for ev in events:
+        started = time.perf_counter()
+        sink.emit(ev)
+        slowest = max(slowest, time.perf_counter() - started)
+        time.sleep(0.05)
+    assert slowest < 0.2
+    assert sink.outbox.depth == 20
+    unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(unreachable) == 1, [r.getMessage() for r in caplog.records]
+    assert "kept in the outbox" in unreachable[0].getMessage()
+    broker.start()
+    assert collector.wait_for(lambda m: len(m) >= 20, 15)
+    sink.close()
+    got = [json.loads(m.payload) for m in collector.on("/alerts")]
+    assert [(d["alert_id"], d["seq"]) for d in got] == [(e.alert_id, e.seq) for e in events]
+    assert all(d["replayed"] for d in got)
+    collector.close()
+
+
+def test_broker_killed_again_and_again_mid_stream_loses_no_event(tmp_path, broker):
+    collector = Collector(broker.port, [f"{BASE}/alerts"], client_id="soak-watcher")
+    assert wait_until(lambda: collector.client.is_connected())
+    time.sleep(1.5)
+    sink = open_sink(tmp_path, broker.port)
+    sent: list[tuple[str, int]] = []
+
+    def produce():
+        for a in range(12):
+            for ev in stream(f"gw-7-{a:02d}", 25):
+                sink.emit(ev)
+                sent.append((ev.alert_id, ev.seq))
+                time.sleep(0.02)
+    producer = threading.Thread(target=produce)
+    producer.start()
+    for _ in range(3):
+        time.sleep(1.5)
+        broker.kill()
+        time.sleep(1.0)
+        broker.start()
+    producer.join()
+    assert collector.wait_for(lambda m: set(alert_keys(m)) >= set(sent), 30), \
+        f"missing: {sorted(set(sent) - set(alert_keys(collector.on('/alerts'))))[:20]}"
+    assert wait_until(lambda: sink.outbox.depth == 0)
+    sink.close()
+    assert len(sent) == 300
+    collector.close()
+
+
+def test_outbox_bound_drops_are_counted_and_reported_on_health(tmp_path, make_broker):
+    broker = make_broker(start=False)
+    sink = open_sink(tmp_path, broker.port, outbox={"max_events": 10}, health_interval_s=1)
+    for ev in stream("gw-7-a", 8) + stream("gw-7-b", 8) + stream("gw-7-c", 4)[:3]:
+        sink.emit(ev)
+    assert sink.outbox.depth == 10
+    assert sink.outbox.dropped == {"max_events": 9}
+    sink.health({"tier": "numpy", "model": {"model_id": "numpy-ar3"}, "ticks": 1, "rejected": {}})
+    broker.start()
+    sub = MosquittoSub(broker.port, [f"{BASE}/health"], count=1)
+    health = json.loads(sub.lines()[0][1])
+    assert health["outbox"]["dropped"] == {"max_events": 9} and health["outbox"]["dropped_total"] == 9
+    sink.close()
+
+
+def test_close_with_the_broker_down_returns_quickly_and_keeps_the_outbox(tmp_path, make_broker):
+    broker = make_broker(start=False)
+    sink = open_sink(tmp_path, broker.port)
+    sink.emit(event("gw-7-a", 0, "new"))
+    started = time.monotonic()
+    sink.close()
+    assert time.monotonic() - started < 3.0
+    cfg = sink_config(tmp_path, broker.port)
+    reopened = MqttSink(cfg.sinks[0], cfg)
+    assert reopened.outbox.recovered == 1
+    reopened.close()
+
+
+# ---- TLS and credentials ------------------------------------------------------------------------
+
+def secure_sink(tmp_path, broker, password: str, ca: Path | None = None, host: str = "localhost") -> MqttSink:
+    (tmp_path / "pw").write_text(password + "\n")
+    return open_sink(tmp_path, broker.port, broker={
+        "host": host, "username": "agent", "password": {"file": str(tmp_path / "pw")},
+        "tls": {"ca_file": str(ca or broker.tls.ca)}})
+
+
+def test_tls_and_the_right_password_connect_and_deliver(tmp_path, make_broker):
+    broker = make_broker(users={"agent": "s3cret"}, tls=True)
+    sink = secure_sink(tmp_path, broker, "s3cret")
+    sink.emit(event("gw-7-a", 0, "new"))
+    assert wait_until(lambda: sink.outbox.depth == 0)   # the broker acknowledged it
+    sink.close()
+
+
+@pytest.mark.parametrize("problem", ["wrong password", "unknown CA", "host name mismatch"])
+def test_refusals_are_logged_once_with_the_reason(tmp_path, make_broker, caplog, problem):
+    caplog.set_level(logging.INFO, logger="stad")
+    broker = make_broker(users={"agent": "s3cret"}, tls=True, tls_hostname="elsewhere.invalid", ip_san=False) \
+        if problem == "host name mismatch" else make_broker(users={"agent": "s3cret"}, tls=True)
+    if problem == "wrong password":
+        sink, expected = secure_sink(tmp_path, broker, "guess"), "wrong user name or password"
+    elif problem == "unknown CA":
+        other = make_broker(tls=True, start=False)
+        sink, expected = secure_sink(tmp_path, broker, "s3cret", ca=other.tls.ca), "TLS verify failure"
+    else:
+        sink, expected = secure_sink(tmp_path, broker, "s3cret", host="127.0.0.1"), "TLS verify failure"
+    sink.emit(event("gw-7-a", 0, "new"))
+    time.sleep(2.0)                 # several retries
+    messages = [r.getMessage() for r in caplog.records if r.name == "stad.sink.mqtt" and r.levelno >= logging.WARNING]
+    assert len(messages) == 1 and expected in messages[0], messages
+    if problem == "host name mismatch":
+        assert "mismatch" in messages[0]
+    assert sink.outbox.depth == 1
+    sink.close()
+
+
+def test_secrets_come_from_a_file_the_environment_or_systemd_credentials(tmp_path, monkeypatch):
+    (tmp_path / "pw").write_text("from-file\n")
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "mqtt-password").write_text("from-systemd")
+    monkeypatch.setenv("STAD_TEST_PW", "from-env")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    assert read_secret(config.Secret(file=str(tmp_path / "pw"))) == "from-file"
+    assert read_secret(config.Secret(env="STAD_TEST_PW")) == "from-env"
+    assert read_secret(config.Secret(credential="mqtt-password")) == "from-systemd"
+    with pytest.raises(ValueError, match="STAD_TEST_NOPE is not set"):
+        read_secret(config.Secret(env="STAD_TEST_NOPE"))
+    with pytest.raises(ValueError, match="not found"):
+        read_secret(config.Secret(credential="absent"))

@@ -1,0 +1,310 @@
+"""The model tiers on real bundles: onnxruntime and ai-edge-litert score the simulator, agree with
+each other and with PyTorch within the manifest's parity bounds, and refuse bundles that do not fit.
+
+Bundles are made here by the converter's own functions (a tiny model, one short epoch); the
+committed demo bundle is used as well when it is there. The bundle helpers are shared with
+test_fallback_chain.py and test_hotswap.py (built once per test session).
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+
+from agent import bundle as bundles  # noqa: E402
+from agent.config import from_dict  # noqa: E402
+from agent.scorers import build_tiers  # noqa: E402
+from agent.scorers.forecast_error import sensor_scores  # noqa: E402
+from agent.window import Normaliser, WindowBuffer, align_records  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
+TINY_KINDS = ["onnx_fp32", "onnx_int8", "tflite_fp32"]   # tflite int8 export takes ~1 min: the demo bundle has it
+
+
+# ---- shared helpers (imported by the other runtime test modules) ---------------------------------
+
+def demo_dict(state_dir: Path, **scoring) -> dict:
+    """configs/demo.yaml as a dict, without the MQTT sink, writing into `state_dir`."""
+    d = yaml.safe_load(DEMO_CONFIG.read_text())
+    d["sinks"] = [{"type": "jsonl", "path": str(state_dir / "alerts.jsonl")}]
+    d["state_dir"] = str(state_dir)
+    d["scoring"].update(scoring)
+    return d
+
+
+def demo_cfg(state_dir: Path, warmup_ticks: int = 300, **scoring):
+    d = demo_dict(state_dir, **scoring)
+    d["warmup"]["ticks"] = warmup_ticks
+    return from_dict(d, base_dir=str(REPO))
+
+
+@functools.lru_cache(maxsize=None)
+def _root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="stad-test-bundles-"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_bundle() -> Path:
+    """A trained tiny bundle for the demo corridor: ONNX fp32 + int8, TFLite fp32, verified."""
+    from agent.config import load
+    from convert.pipeline import DataOptions, export_bundle, train_bundle
+    from convert.train import TrainOptions
+    from convert.verify import verify_bundle
+
+    out = _root() / "tiny"
+    options = TrainOptions(epochs=1, windows_per_epoch=512, d_model=16, heads=2, ff_hidden=16, threads=1,
+                           progress=False)
+    train_bundle(load(DEMO_CONFIG), out, options, DataOptions(days=1.0), model_id="tiny")
+    export_bundle(out, TINY_KINDS, log=lambda *a: None)
+    verify_bundle(out, write=True, log=lambda *a: None)
+    return out
+
+
+def variant(name: str, src: Path | None = None, model_id: str | None = None, keep: list[str] | None = None,
+            nan_weights: bool = False) -> Path:
+    """A copy of a bundle: another model_id, only some artifacts, or every weight NaN (re-exported)."""
+    from convert import bundle_writer as bw
+    from convert.pipeline import export_bundle
+
+    src = src or tiny_bundle()
+    out = _root() / name
+    if out.exists():
+        return out
+    shutil.copytree(src, out)
+    manifest = json.loads((out / bundles.MANIFEST_NAME).read_text())
+    if model_id:
+        manifest["model_id"] = model_id
+    for kind in list(manifest["artifacts"]):
+        if keep is not None and kind not in keep:
+            (out / manifest["artifacts"].pop(kind)["file"]).unlink()
+    bw.write_manifest(out, manifest)
+    if nan_weights:
+        state = torch.load(str(out / bw.WEIGHTS_FILE), weights_only=True)
+        torch.save({k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in state.items()},
+                   str(out / bw.WEIGHTS_FILE))
+        bw.write_manifest(out, manifest)
+        export_bundle(out, list(manifest["artifacts"]), log=lambda *a: None)
+    return out
+
+
+def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
+    """Aligned rows of the config's simulator (unpaced), anomalies as configured."""
+    from convert.data import source_records, training_sources
+    src = training_sources(cfg, days=days, seed=seed, anomalies=anomalies)[0]
+    return align_records(source_records(cfg, src), cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
+
+
+def bundle_refs() -> list:
+    refs = [pytest.param("tiny", id="tiny")]
+    refs.append(pytest.param("demo", id="demo", marks=pytest.mark.skipif(
+        not (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists(), reason="the demo bundle is not built yet")))
+    return refs
+
+
+def resolve(ref: str) -> Path:
+    return tiny_bundle() if ref == "tiny" else DEMO_BUNDLE
+
+
+# ---- scoring the simulator -------------------------------------------------------------------------
+
+def windows_from_sim(bundle: bundles.Bundle, rows, count: int):
+    """`count` consecutive WindowBuffer states (values, missing copies) normalised by the bundle."""
+    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
+    buf = WindowBuffer(bundle.steps, len(bundle.sensors))
+    out = []
+    for r in rows:
+        buf.push(norm.apply(r.values), r.missing, r.ts, r.values)
+        if buf.ready:
+            out.append((buf.values.copy(), buf.missing.copy()))
+        if len(out) == count:
+            break
+    return out
+
+
+@pytest.mark.parametrize("ref", bundle_refs())
+def test_runtimes_score_the_simulator_and_agree_with_pytorch(ref, tmp_path):
+    from convert import bundle_writer as bw
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+
+    bundle = bundles.load(resolve(ref))
+    model = bw.load_model(bundle.path, bundle.manifest)
+    cfg = demo_cfg(tmp_path)
+    # The demo's own run (seed 7), from the first incident on: both sides of the threshold.
+    rows = sim_rows(cfg, days=1.35)[-440:]
+    windows = windows_from_sim(bundle, rows, 400)
+    values = np.stack([w[0] for w in windows]).astype(np.float32)
+    missing = np.stack([w[1] for w in windows]).astype(np.float32)
+    with torch.no_grad():
+        reference = model(torch.from_numpy(values), torch.from_numpy(missing))[0].numpy()
+    residual = bundle.residual_std()
+    threshold = float(bundle.threshold["value"])
+    ref_scores = sensor_scores(values[:, -1], missing[:, -1] > 0, reference, residual).max(axis=1)
+    assert (ref_scores > threshold).any() and (ref_scores <= threshold).any()
+
+    scored = {}
+    for cls in (OnnxScorer, TfliteScorer):
+        for kind in cls.ARTIFACTS:
+            if kind not in bundle.artifact_kinds():
+                continue
+            scorer = cls(bundle, kind)
+            buf = WindowBuffer(bundle.steps, len(bundle.sensors))
+            forecasts, scores = [], []
+            for v, m in windows:
+                for row_v, row_m in zip(v, m):      # replay the window through a WindowBuffer
+                    buf.push(row_v, row_m, 0.0)
+                forecasts.append(scorer.run(*scorer.inputs(buf))[0].copy())
+                res = scorer.score(buf)
+                assert res.tier == cls.TYPE and res.time_weights.shape == (bundle.steps,)
+                assert res.time_weights[-1] == 0 and np.isclose(res.time_weights.sum(), 1, atol=1e-5)
+                assert res.sensor_weights.shape == (len(bundle.sensors),)
+                scores.append(res.score)
+            forecasts, scores = np.stack(forecasts), np.array(scores)
+            np.testing.assert_allclose(scores, sensor_scores(values[:, -1], missing[:, -1] > 0, forecasts,
+                                                             residual).max(axis=1), rtol=1e-6)
+            bound = bundle.manifest["parity"][kind]
+            rms = float(np.sqrt(np.mean((forecasts - reference) ** 2)))
+            agreement = float(np.mean((scores > threshold) == (ref_scores > threshold)))
+            assert rms <= 3 * bound["forecast_rms_error"] + 1e-4, (kind, rms, bound["forecast_rms_error"])
+            assert agreement >= bundle.manifest["parity"]["min_int8_agreement"] - 0.01, (kind, agreement)
+            scored[kind] = scores
+    assert {"onnx_fp32", "tflite_fp32"} <= set(scored)
+    # The two runtimes agree with each other on the same artifact precision.
+    assert np.corrcoef(scored["onnx_fp32"], scored["tflite_fp32"])[0, 1] > 0.9999
+    for kind in ("onnx_int8", "tflite_int8"):
+        if kind in scored:
+            assert np.corrcoef(scored[kind], ref_scores)[0, 1] > 0.99
+
+
+def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+
+    cfg = demo_cfg(tmp_path, bundle=str(tiny_bundle()))
+    tiers = build_tiers(cfg, cfg.sensor_names())
+    assert [t.TYPE for t in tiers] == ["tflite", "onnx"]
+    tfl, onx = (t.describe() for t in tiers)
+    manifest = bundles.load(tiny_bundle()).manifest
+    # The tiny bundle has no TFLite int8: fp32 is used; ONNX has int8 and prefers it.
+    assert tfl["artifact"] == "model_fp32.tflite" and tfl["quantization"] == "fp32"
+    assert onx["artifact"] == "model_int8.onnx" and onx["quantization"] == "int8"
+    assert onx["sha256"] == manifest["artifacts"]["onnx_int8"]["sha256"][:12]
+    assert tfl["runtime"].startswith("ai-edge-litert ") and onx["runtime"].startswith("onnxruntime ")
+    assert tfl["model_id"] == onx["model_id"] == "tiny"
+    assert isinstance(tiers[0], TfliteScorer) and isinstance(tiers[1], OnnxScorer)
+    if (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists():
+        assert TfliteScorer(bundles.load(DEMO_BUNDLE)).describe()["artifact"] == "model_int8.tflite"
+
+
+def test_a_bundle_with_other_normalisation_is_fed_its_own(tmp_path):
+    """After a hot swap the window is normalised by the first bundle; the new one re-bases it."""
+    from agent.scorers.onnx import OnnxScorer
+
+    bundle = bundles.load(tiny_bundle())
+    own = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
+    other = Normaliser(mean=own.mean + 3.0 * own.std, std=own.std * 2.0)
+    rows = sim_rows(demo_cfg(tmp_path), days=0.1)
+    a, b = WindowBuffer(bundle.steps, len(bundle.sensors)), WindowBuffer(bundle.steps, len(bundle.sensors))
+    for r in rows[:bundle.steps]:
+        a.push(own.apply(r.values), r.missing, r.ts)
+        b.push(other.apply(r.values), r.missing, r.ts)
+    plain, rebased = OnnxScorer(bundle, "onnx_fp32"), OnnxScorer(bundle, "onnx_fp32")
+    rebased.align_to(other)
+    np.testing.assert_allclose(rebased.score(b).sensor_scores, plain.score(a).sensor_scores, rtol=1e-4, atol=1e-4)
+
+
+# ---- refusals ------------------------------------------------------------------------------------------
+
+def test_a_corrupted_file_is_refused_naming_it(tmp_path, caplog):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_bundle(), bad)
+    blob = bytearray((bad / "model_int8.onnx").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (bad / "model_int8.onnx").write_bytes(bytes(blob))
+    cfg = demo_cfg(tmp_path, bundle=str(bad))
+    with caplog.at_level("WARNING", logger="stad.scorer"):
+        tiers = build_tiers(cfg, cfg.sensor_names())
+    assert tiers == []
+    assert "scorer onnx refused the bundle" in caplog.text and "model_int8.onnx: sha256 mismatch" in caplog.text
+
+
+def test_a_bundle_for_another_config_is_refused_naming_the_difference(tmp_path):
+    from agent.scorers import onnx, tflite
+
+    d = demo_dict(tmp_path, bundle=str(tiny_bundle()))
+    d["sensors"] = d["sensors"][1:] + d["sensors"][:1]          # same sensors, another order
+    d["window"]["steps"] = 16
+    cfg = from_dict(d, base_dir=str(REPO))
+    for module in (onnx, tflite):
+        with pytest.raises(bundles.BundleError) as err:
+            module.create(cfg, cfg.sensor_names())
+        assert "different order" in str(err.value) and "window steps: bundle 32, config window.steps 16" in str(err.value)
+
+
+def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
+    """A model file exported for 17 sensors in an 18-sensor bundle, hashes made consistent."""
+    from convert import bundle_writer as bw
+    from convert.export import export_onnx_fp32
+    from convert.model import ModelSpec, build_model
+    from agent.scorers.onnx import OnnxScorer
+
+    bad = tmp_path / "shape"
+    shutil.copytree(variant("onnx-fp32-only", keep=["onnx_fp32"]), bad)
+    export_onnx_fp32(build_model(ModelSpec(sensors=17, steps=32, d_model=16, heads=2, ff_hidden=16)),
+                     bad / "model_fp32.onnx")
+    manifest = json.loads((bad / bundles.MANIFEST_NAME).read_text())
+    bw.write_manifest(bad, manifest)
+    with pytest.raises(bundles.BundleError, match=r"values is \?×32×17, expected 1×32×18"):
+        OnnxScorer(bundles.load(bad))
+
+
+# ---- the agent itself ------------------------------------------------------------------------------------
+
+def agent_config_file(tmp_path: Path, **scoring) -> Path:
+    """configs/demo.yaml without the MQTT sink; the committed demo bundle, else the tiny one."""
+    if not (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists():
+        scoring.setdefault("bundle", str(tiny_bundle()))
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(demo_dict(tmp_path, **scoring)))
+    return path
+
+
+def run_agent(cfg_path: Path, ticks: int, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg_path), "--max-ticks", str(ticks)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+
+
+def test_the_demo_agent_scores_with_the_attention_model(tmp_path):
+    res = run_agent(agent_config_file(tmp_path), ticks=2890)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "tier tflite;" in res.stderr, res.stderr[-3000:]
+    assert "not available" not in res.stderr and "refused" not in res.stderr
+
+
+def test_a_runtime_that_fails_to_import_puts_the_agent_on_the_next_tier(tmp_path):
+    broken = tmp_path / "broken" / "ai_edge_litert"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('libLiteRt.so: cannot open shared object file')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(broken.parent), str(REPO)]))
+    res = run_agent(agent_config_file(tmp_path), ticks=2890, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "scorer tflite not available" in res.stderr and "libLiteRt.so" in res.stderr
+    assert "tier onnx;" in res.stderr, res.stderr[-3000:]

@@ -1,0 +1,456 @@
+"""The agent under a fake systemd, and the unit file under the real systemd-analyze.
+
+The fake systemd is what systemd gives a Type=notify service: NOTIFY_SOCKET (a filesystem path or an
+abstract '@' address) bound by the test as an AF_UNIX datagram socket, and WATCHDOG_USEC. The agent
+runs as `python -m agent run -c CFG` on a paced pump simulation.
+
+How the stall test proves the pings come from the processing loop: the agent's second jsonl sink
+writes into a FIFO whose pipe buffer the test shrinks to one page and then stops draining. The
+processing loop blocks in write() on that pipe while the process itself keeps running (it is not
+stopped: /proc says so, and its source thread keeps producing), so a timer thread would keep pinging;
+the agent's pings stop, and resume once the test drains the FIFO again.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.sdnotify import Notifier
+from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
+
+REPO = Path(__file__).resolve().parents[1]
+UNIT = REPO / "systemd" / "stad-agent.service"
+PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
+WATCHDOG_USEC = 1_000_000          # pings expected every 0.5 s
+F_SETPIPE_SZ = 1031
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+needs_systemd_analyze = pytest.mark.skipif(
+    SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (apt-get install -y systemd)")
+
+
+# ---- the fake systemd ------------------------------------------------------------------------
+
+class NotifySocket:
+    """A bound NOTIFY_SOCKET: records every datagram with its arrival time."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, str]] = []
+        self.lock = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._receive, daemon=True)
+        self.thread.start()
+
+    def _receive(self) -> None:
+        while not self.closed:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                for line in data.decode().splitlines():
+                    self.messages.append((time.monotonic(), line))
+                self.lock.notify_all()
+
+    def times(self, message: str) -> list[float]:
+        with self.lock:
+            return [t for t, m in self.messages if m == message]
+
+    def lines(self, prefix: str) -> list[str]:
+        with self.lock:
+            return [m for _, m in self.messages if m.startswith(prefix)]
+
+    def wait_for(self, message: str, count: int = 1, timeout: float = 15.0, after: float = 0.0) -> list[float]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                hits = [t for t, m in self.messages if m == message and t >= after]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{count}× {message!r} did not arrive within {timeout}s; got "
+                                         f"{[m for _, m in self.messages][-20:]}")
+                self.lock.wait(left)
+
+    def close(self) -> None:
+        self.closed = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+        if not self.address.startswith("@"):
+            Path(self.address).unlink(missing_ok=True)
+
+
+def write_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
+    """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s."""
+    anomalies = [{"kind": "dropout", "at_s": 100 + 10 * i, "duration_s": 5, "target": PUMP[i % len(PUMP)]}
+                 for i in range(600)]
+    cfg = {
+        "node": {"id": "gw-test", "site": "lab"},
+        "tick_s": 1,
+        "topology": "group",
+        "sensors": [{"name": s, "group": "skid"} for s in PUMP],
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 5, "speed": speed,
+                     "start": "2026-01-05T06:00:00Z", "anomalies": anomalies}],
+        "window": {"steps": 8, "carry_forward_s": 2, "lateness_ticks": 1},
+        "warmup": {"ticks": 60},
+        "scoring": {"chain": ["numpy"]},
+        "alerts": {"min_duration_ticks": 1, "clear_ticks": 2, "cooldown_ticks": 0, "update_interval_s": 5},
+        "sinks": sinks,
+        "state_dir": str(tmp_path / "state"),
+        "log_level": "info",
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def start_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update({"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC),
+                "PYTHONPATH": str(REPO), **(extra_env or {})})
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the agent did not exit within {timeout}s of SIGTERM:\n{err[-3000:]}")
+    return err
+
+
+def process_state(pid: int) -> str:
+    # /proc/PID/stat: "pid (comm) S ..." — the state letter follows the last ')'.
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
+def summary_events(stderr: str) -> dict[str, int]:
+    m = re.search(r"alerts raised \d+ \(events ([^)]*)\)", stderr)
+    assert m, f"no summary line in the agent's stderr:\n{stderr[-3000:]}"
+    if m.group(1) == "none":
+        return {}
+    return {k: int(v) for k, v in (part.split(": ") for part in m.group(1).split(", "))}
+
+
+# ---- the notify protocol -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["path", "abstract"])
+def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
+    address = str(tmp_path / "notify.sock") if kind == "path" else f"@stad-test-{uuid.uuid4().hex}"
+    notify = NotifySocket(address)
+    alerts = tmp_path / "alerts.jsonl"
+    cfg = write_config(tmp_path, [{"type": "jsonl", "path": str(alerts)}])
+    started = time.monotonic()
+    proc = start_agent(cfg, notify)
+    try:
+        ready = notify.wait_for("READY=1")[0]
+        assert ready > started
+        # The first STATUS= rides with READY=1 and names the scoring tier.
+        assert any("tier=numpy" in s for s in notify.lines("STATUS="))
+        # No watchdog ping before READY=1: the loop only starts after it.
+        assert all(t >= ready for t in notify.times("WATCHDOG=1"))
+        pings = notify.wait_for("WATCHDOG=1", count=6, timeout=10)
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        half = WATCHDOG_USEC / 2e6
+        # At most one per half period (rate-limited), and never much later than that.
+        assert min(gaps) >= half * 0.9, gaps
+        assert max(gaps) <= half + 0.6, gaps
+        # Periodic STATUS= with the tier, tick count and alerts.
+        deadline = time.monotonic() + 8
+        while not any(re.search(r"tier=\S+ ticks=\d+ alerts=\d+", s) for s in notify.lines("STATUS=")):
+            assert time.monotonic() < deadline, notify.lines("STATUS=")
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read()
+
+        term = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        stopping = notify.wait_for("STOPPING=1", timeout=10)
+        assert stopping[0] >= term
+        err = stop_agent(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+
+    assert proc.returncode == 0, err[-3000:]
+    assert "stopped: signal SIGTERM" in err
+    assert len(notify.times("STOPPING=1")) == 1
+    assert notify.lines("STATUS=")[-1].startswith("STATUS=stopped: signal SIGTERM")
+    # The jsonl sink was flushed and closed: whole lines only, and every alert event counted by the
+    # agent is in the file, each opened alert with its end (open ones are ended at shutdown).
+    text = alerts.read_text()
+    assert text.endswith("\n")
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert any(line["kind"] == "sensor" for line in lines), "the dropouts should have produced sensor events"
+    written: dict[str, int] = {}
+    for line in lines:
+        if line["kind"] == "alert":
+            written[line["event"]] = written.get(line["event"], 0) + 1
+    assert written == summary_events(err)
+    opened = {line["alert_id"] for line in lines if line["kind"] == "alert" and line["event"] == "new"}
+    ended = {line["alert_id"] for line in lines if line["kind"] == "alert" and line["event"] == "end"}
+    assert opened == ended
+
+
+def test_watchdog_pings_stop_while_the_processing_loop_is_blocked(tmp_path):
+    notify = NotifySocket(str(tmp_path / "notify.sock"))
+    fifo = tmp_path / "stall.fifo"
+    os.mkfifo(fifo)
+    # Open the read end first so the agent's open() for writing does not block; shrink the pipe.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(reader, F_SETPIPE_SZ, 4096)
+    draining = threading.Event()
+    draining.set()
+    done = threading.Event()
+    drained = bytearray()
+
+    def drain():
+        while not done.is_set():
+            if not draining.is_set():
+                time.sleep(0.02)
+                continue
+            try:
+                chunk = os.read(reader, 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            if chunk:
+                drained.extend(chunk)
+            else:
+                time.sleep(0.01)      # no writer yet, or it closed
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    cfg = write_config(tmp_path, [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
+                                  {"type": "jsonl", "path": str(fifo)}])
+    proc = start_agent(cfg, notify)
+    try:
+        notify.wait_for("READY=1")
+        notify.wait_for("WATCHDOG=1", count=3, timeout=10)
+
+        draining.clear()                    # the sink's writes now fill the pipe, then block
+        paused = time.monotonic()
+        stalled = None
+        deadline = paused + 10
+        while time.monotonic() < deadline:
+            last = max(notify.times("WATCHDOG=1"))
+            if time.monotonic() - last > 2.0:      # four ping periods without a ping
+                stalled = last
+                break
+            time.sleep(0.1)
+        assert stalled is not None, "the pings went on although the processing loop was blocked"
+        assert proc.poll() is None
+        assert process_state(proc.pid) != "T"    # running (blocked in write), not stopped
+        threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+        assert threads >= 2                      # the source thread is still there
+
+        resumed_at = time.monotonic()
+        draining.set()
+        after = notify.wait_for("WATCHDOG=1", count=2, timeout=5, after=resumed_at)
+        assert after[0] - resumed_at < 1.5
+        err = stop_agent(proc)
+    finally:
+        done.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+        os.close(reader)
+    assert proc.returncode == 0, err[-3000:]
+    assert notify.times("STOPPING=1")
+    assert drained, "nothing went through the FIFO"
+
+
+@pytest.mark.broker
+def test_sigterm_flushes_the_mqtt_outbox_to_a_real_broker(tmp_path, make_broker):
+    """The roadside shape: the password comes from a systemd credential ($CREDENTIALS_DIRECTORY)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from agent.outbox import Outbox
+    from agent.sinks.mqtt import OUTBOX_FILE
+
+    broker = make_broker(users={"gw-test": "s3cret-pw", "watcher": "w"})
+    creds = tmp_path / "credentials"
+    creds.mkdir(mode=0o700)
+    (creds / "stad-edge.mqtt-password").write_text("s3cret-pw\n")
+    (creds / "stad-edge.mqtt-password").chmod(0o400)
+
+    got: list[mqtt.MQTTMessage] = []
+    lock = threading.Lock()
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher", protocol=mqtt.MQTTv5)
+    watcher.username_pw_set("watcher", "w")
+    watcher.on_connect = lambda c, u, f, rc, p: c.subscribe("stad/#", qos=1)
+    watcher.on_message = lambda c, u, m: (lock.acquire(), got.append(m), lock.release())
+    watcher.connect("127.0.0.1", broker.port)
+    watcher.loop_start()
+
+    notify = NotifySocket(str(tmp_path / "notify.sock"))
+    alerts = tmp_path / "alerts.jsonl"
+    cfg = write_config(tmp_path, [
+        {"type": "jsonl", "path": str(alerts)},
+        {"type": "mqtt", "prefix": "stad",
+         "broker": {"host": "127.0.0.1", "port": broker.port, "client_id": "gw-test", "username": "gw-test",
+                    "password": {"credential": "stad-edge.mqtt-password"}}}])
+    proc = start_agent(cfg, notify, {"CREDENTIALS_DIRECTORY": str(creds)})
+    try:
+        notify.wait_for("READY=1")
+        # Run until an alert has been raised, so that there is something to flush.
+        deadline = time.monotonic() + 15
+        while not (alerts.exists() and '"kind":"alert"' in alerts.read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None, "no alert was raised"
+            time.sleep(0.1)
+        err = stop_agent(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+    assert proc.returncode == 0, err[-3000:]
+    assert notify.times("STOPPING=1")
+
+    sent = {(e["alert_id"], e["seq"]) for e in map(json.loads, alerts.read_text().splitlines())
+            if e["kind"] == "alert"}
+    deadline = time.monotonic() + 5
+    while True:
+        with lock:
+            received = {(e["alert_id"], e["seq"]) for e in (json.loads(m.payload) for m in got
+                                                              if m.topic.endswith("/alerts"))}
+            status = [m.payload.decode() for m in got if m.topic.endswith("/status")]
+        if sent <= received and status and status[-1] == "offline" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    watcher.disconnect()
+    watcher.loop_stop()
+    assert sent and sent <= received, (sent - received, err[-2000:])
+    assert status[-1] == "offline", status
+    outbox = Outbox(tmp_path / "state" / OUTBOX_FILE, max_events=1000, max_age_s=3600)
+    try:
+        assert outbox.depth == 0
+    finally:
+        outbox.close()
+
+
+def test_notifier_without_socket_is_a_no_op(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    n = Notifier.from_env()
+    assert not n.enabled and n.interval is None
+    n.ready("x")
+    n.ping()
+    n.stopping()
+
+
+def test_watchdog_meant_for_another_pid_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "s"))
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))
+    assert Notifier.from_env().interval is None
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    assert Notifier.from_env().interval == pytest.approx(1.0)
+
+
+def test_ping_is_rate_limited_and_stopping_sent_once(tmp_path):
+    notify = NotifySocket(str(tmp_path / "n.sock"))
+    try:
+        n = Notifier(notify.address, watchdog_usec=400_000)
+        for _ in range(50):
+            n.ping()
+        n.status("a\nb")
+        n.stopping("bye")
+        n.stopping("again")
+        time.sleep(0.3)
+        assert len(notify.times("WATCHDOG=1")) == 1
+        assert "STATUS=a b" in notify.lines("STATUS=")
+        assert len(notify.times("STOPPING=1")) == 1
+        time.sleep(0.21)
+        n.ping()
+        notify.wait_for("WATCHDOG=1", count=2, timeout=2)
+    finally:
+        notify.close()
+
+
+# ---- the unit file ------------------------------------------------------------------------------
+
+def _unit_with_exec(tmp_path: Path) -> Path:
+    """The unit as shipped, with ExecStart pointed at an executable that exists here.
+
+    `systemd-analyze verify` refuses an ExecStart= binary that does not exist, and the real one lives in
+    /opt/stad-edge/venv (see tests/test_install.py for the unit installed next to a real venv).
+    """
+    exe = tmp_path / "opt" / "stad-agent"
+    exe.parent.mkdir(parents=True)
+    os.symlink(sys.executable, exe)
+    text = UNIT.read_text().replace("/opt/stad-edge/venv/bin/stad-agent", str(exe))
+    out = tmp_path / "units" / "stad-agent.service"
+    out.parent.mkdir()
+    out.write_text(text)
+    return out
+
+
+@needs_systemd_analyze
+def test_unit_verifies_without_any_warning(tmp_path):
+    unit = _unit_with_exec(tmp_path)
+    res = subprocess.run([SYSTEMD_ANALYZE, "verify", str(unit)], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=60)
+    # verify exits 0 on unknown keys and misspelt values: any stderr at all is a failure.
+    assert res.stderr == "" and res.returncode == 0, res.stderr
+
+
+@needs_systemd_analyze
+def test_unit_security_exposure_is_at_most_1_5(tmp_path):
+    unit = _unit_with_exec(tmp_path)
+    res = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", "--no-pager", str(unit)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    m = re.search(r"Overall exposure level for stad-agent\.service: (\d+(?:\.\d+)?)", res.stdout)
+    assert m, res.stdout + res.stderr
+    assert float(m.group(1)) <= 1.5, res.stdout
+
+
+def test_unit_has_the_required_settings():
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    one = {k: v[-1] for k, v in settings.items()}
+    assert one["Type"] == "notify"
+    assert one["ExecStart"] == "/opt/stad-edge/venv/bin/stad-agent run -c /etc/stad-edge/agent.yaml"
+    assert one["DynamicUser"] == "yes" and one["CapabilityBoundingSet"] == ""
+    assert one["MemoryDenyWriteExecute"] == "yes" and one["UMask"] == "0077"
+    assert one["RestrictAddressFamilies"].split() == ["AF_UNIX", "AF_INET", "AF_INET6"]
+    assert one["StateDirectory"] == "stad-edge" and one["ConfigurationDirectory"] == "stad-edge"
+    assert sorted(settings["LoadCredential"]) == ["stad-edge.mqtt-password", "stad-edge.tls-key"]
+    for key in ("WatchdogSec", "StartLimitBurst", "StartLimitIntervalSec", "MemoryMax", "CPUQuota", "TasksMax"):
+        assert one.get(key), key
+    assert one["Restart"] == "on-failure"
+    assert "DeviceAllow=" in UNIT.read_text()     # the serial-sensor drop-in is documented
