@@ -33,7 +33,7 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     out_dir = Path(out) if out else DEFAULT_OUT
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    options = TrainOptions(seed=DEMO_TRAIN_SEED, epochs=20, patience=3, windows_per_epoch=6144, progress=progress)
+    options = TrainOptions(seed=DEMO_TRAIN_SEED, d_model=24, ff_hidden=24, epochs=20, patience=3, windows_per_epoch=4096, progress=progress)
     data = DataOptions(days=DEMO_DAYS, seed=DEMO_SIM_SEED, anomalies="none")
     result, _ = train_bundle(cfg, out_dir, options, data, model_id="demo-corridor")
     print(summary_text(result.summary))

@@ -30,7 +30,7 @@ class ModelSpec:
     sensors: int
     steps: int            # T: the window length; the model reads T-1 context rows
     d_model: int = 32
-    heads: int = 4
+    heads: int = 2
     ff_hidden: int = 32
 
     def as_dict(self) -> dict:

@@ -1,0 +1,154 @@
+"""The converter end to end on a tiny simulated corridor: train, export, load, verify, inspect."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+litert = pytest.importorskip("ai_edge_litert.interpreter")
+pytest.importorskip("litert_torch")
+
+from agent.bundle import BundleError, Expectation, load as load_bundle, resolve_path  # noqa: E402
+from agent.scorers.forecast_error import residual_std, sensor_scores  # noqa: E402
+from convert import bundle_writer as bw  # noqa: E402
+from convert.cli import main  # noqa: E402
+from convert.export import export_onnx_fp32  # noqa: E402
+from convert.model import ModelSpec, build_model  # noqa: E402
+
+SENSORS = ["S01_flow", "S01_occ", "S01_speed", "S02_flow", "S02_occ", "S02_speed"]
+STEPS = 12
+CONFIG = f"""
+tick_s: 60
+topology: corridor
+sensors: {json.dumps(SENSORS)}
+sources:
+  - {{type: simulate, scenario: corridor, seed: 3}}
+window: {{steps: {STEPS}, carry_forward_s: 120}}
+warmup: {{ticks: 100}}
+threshold: {{method: pot, risk: 0.01}}
+"""
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("convert")
+    cfg = root / "tiny.yaml"
+    cfg.write_text(CONFIG)
+    out = root / "tiny-bundle"
+    code = main(["train", "-c", str(cfg), "-o", str(out), "--days", "2", "--epochs", "2",
+                 "--windows-per-epoch", "512", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
+                 "--quiet", "--min-agreement", "0.95"])
+    assert code == 0
+    return out
+
+
+def _copy(bundle_dir, tmp_path):
+    dst = tmp_path / bundle_dir.name
+    shutil.copytree(bundle_dir, dst)
+    return dst
+
+
+def test_manifest_describes_the_bundle(bundle_dir):
+    bundle = load_bundle(bundle_dir, expect=Expectation(sensors=SENSORS, steps=STEPS, tick_s=60))
+    m = bundle.manifest
+    assert m["format_version"] == 1 and m["sensors"] == SENSORS and m["steps"] == STEPS
+    assert set(m["artifacts"]) == {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    assert [o["name"] for o in m["outputs"]] == ["forecast", "temporal_attention", "spatial_attention"]
+    assert m["outputs"][1]["shape"] == ["batch", 6, STEPS - 1]
+    assert m["threshold"]["value"] > 0
+    assert all(v > 0 for v in m["residual_std"].values())
+    assert m["training"]["val_mse_naive_repeat_last"] > 0
+    assert m["parity"]["passed"] is True
+    assert m["artifacts"]["onnx_int8"]["quantization"]["recipe"] in ("static_qdq_u8s8_per_channel",
+                                                                      "dynamic_s8_per_channel")
+
+
+def test_artifacts_match_pytorch_in_their_runtimes(bundle_dir):
+    m = json.loads((bundle_dir / "manifest.json").read_text())
+    model = bw.load_model(bundle_dir, m)
+    values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, STEPS)
+    values, missing = values[:40], missing[:40]
+    with torch.no_grad():
+        ref = [o.numpy() for o in model(torch.from_numpy(values), torch.from_numpy(missing))]
+
+    sess = ort.InferenceSession(str(bundle_dir / "model_fp32.onnx"), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"values": values, "missing": missing})     # dynamic batch axis
+    assert [o.shape for o in out] == [(40, 6), (40, 6, STEPS - 1), (40, 6, 6)]
+    assert np.abs(out[0] - ref[0]).max() < 1e-4
+    assert np.allclose(out[2].sum(-1), 1.0, atol=1e-5)                 # attention rows are distributions
+    sess8 = ort.InferenceSession(str(bundle_dir / "model_int8.onnx"), providers=["CPUExecutionProvider"])
+    assert np.sqrt(np.mean((sess8.run(["forecast"], {"values": values, "missing": missing})[0] - ref[0]) ** 2)) < 0.05
+
+    for name, bound in (("model_fp32.tflite", 1e-4), ("model_int8.tflite", 0.05)):
+        interp = litert.Interpreter(model_path=str(bundle_dir / name), num_threads=1)
+        interp.allocate_tensors()
+        run = interp.get_signature_runner()
+        forecasts = np.stack([run(values=values[i:i + 1], missing=missing[i:i + 1])["forecast"][0]
+                              for i in range(len(values))])
+        rms = np.sqrt(np.mean((forecasts - ref[0]) ** 2))
+        assert rms < bound, (name, rms)
+
+
+def test_verify_passes_and_records_figures(bundle_dir, tmp_path, capsys):
+    b = _copy(bundle_dir, tmp_path)
+    assert main(["verify", str(b), "--min-agreement", "0.95"]) == 0
+    parity = json.loads((b / "manifest.json").read_text())["parity"]
+    for kind in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
+        assert parity[kind]["alert_agreement"] >= 0.95
+        assert parity[kind]["latency_ms_p50"] > 0
+    assert parity["onnx_fp32"]["forecast_max_abs_error"] < 1e-4
+    assert "verify: passed" in capsys.readouterr().out
+    load_bundle(b)            # the rewritten manifest still matches every file
+
+
+def test_verify_fails_on_a_flipped_byte(bundle_dir, tmp_path, capsys):
+    b = _copy(bundle_dir, tmp_path)
+    path = b / "model_int8.tflite"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert main(["verify", str(b)]) == 1
+    err = capsys.readouterr().err
+    assert "sha256 mismatch" in err and "model_int8.tflite" in err
+
+
+def test_verify_fails_on_a_model_for_another_sensor_count(bundle_dir, tmp_path, capsys):
+    b = _copy(bundle_dir, tmp_path)
+    manifest = json.loads((b / "manifest.json").read_text())
+    export_onnx_fp32(build_model(ModelSpec(sensors=5, steps=STEPS, d_model=16, heads=2)), b / "model_fp32.onnx")
+    bw.write_manifest(b, manifest)           # hashes now match: only the shape is wrong
+    assert main(["verify", str(b)]) == 1
+    err = capsys.readouterr().err
+    assert "shape error" in err and "6 sensors" in err
+
+
+def test_inspect_prints_the_manifest(bundle_dir, capsys):
+    assert main(["inspect", str(bundle_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-bundle" in out and "onnx_int8" in out and "threshold" in out and "S02_speed" in out
+    assert main(["inspect", "--json", str(bundle_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["sensors"] == SENSORS
+
+
+def test_bundle_rejects_a_different_config(bundle_dir):
+    with pytest.raises(BundleError, match="sensors only in the config: S03_flow"):
+        load_bundle(bundle_dir, expect=Expectation(sensors=SENSORS + ["S03_flow"], steps=STEPS, tick_s=60))
+    with pytest.raises(BundleError, match="window steps: bundle 12, config window.steps 32"):
+        load_bundle(bundle_dir, expect=Expectation(sensors=SENSORS, steps=32, tick_s=60))
+    assert resolve_path("builtin:demo-corridor").parts[-2:] == ("models", "demo-corridor")
+    with pytest.raises(BundleError):
+        resolve_path("builtin:../etc")
+
+
+def test_scores_are_error_over_residual_scale_and_zero_when_missing():
+    newest = np.array([1.0, 2.0, 0.0])
+    forecast = np.array([0.5, 2.0, 3.0])
+    scale = residual_std(np.array([[1.0, 1.0, 1.0], [-1.0, 3.0, 0.0]]), np.zeros((2, 3), bool),
+                         np.zeros((2, 3)))
+    assert np.allclose(scale, [1.0, np.sqrt(5.0), np.sqrt(0.5)])
+    s = sensor_scores(newest, np.array([False, False, True]), forecast, np.array([0.25, 1.0, 1.0]))
+    assert np.allclose(s, [2.0, 0.0, 0.0])

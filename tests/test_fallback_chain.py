@@ -1,0 +1,151 @@
+"""The fallback chain on real runtimes and bundles: every fault puts the agent on the next tier within
+the tick it happens in, the reason is logged once per switch, probation brings the tier back.
+
+Faults are real: a bundle whose weights are NaN (re-exported), a bundle with no TFLite artifact,
+an interpreter whose input tensor no longer has the window's shape, a latency budget no runtime meets.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+
+from test_runtimes import demo_cfg, sim_rows, tiny_bundle, variant  # noqa: E402
+
+from agent import bundle as bundles  # noqa: E402
+from agent.pipeline import Pipeline  # noqa: E402
+
+WARMUP = 300
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.15)
+
+
+def nan_bundle():
+    return bundles.load(variant("nan", keep=["onnx_fp32", "tflite_fp32"], nan_weights=True))
+
+
+def good_bundle():
+    return bundles.load(tiny_bundle())
+
+
+def run(pipe: Pipeline, rows, ticks: int) -> list:
+    """Warm up, then score `ticks` ticks; every scored tick's result."""
+    out = []
+    for r in rows[:WARMUP + ticks]:
+        res = pipe.step(r)
+        if not res.warming:
+            assert np.isfinite(res.score), "a tick went unscored"
+            out.append(res)
+    assert len(out) == ticks
+    return out
+
+
+def switch_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("scorer tier ")]
+
+
+def test_nan_outputs_step_down_through_every_tier_within_one_tick(tmp_path, rows, caplog):
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+
+    bad = nan_bundle()
+    pipe = Pipeline(demo_cfg(tmp_path, warmup_ticks=WARMUP), tiers=[TfliteScorer(bad), OnnxScorer(bad)])
+    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+        results = run(pipe, rows, 3)
+    assert [r.tier for r in results] == ["numpy"] * 3
+    lines = switch_lines(caplog)
+    assert lines == ["scorer tier tflite -> onnx: tflite failed: ScorerError: tflite_fp32 returned NaN/inf outputs",
+                     "scorer tier onnx -> numpy: onnx failed: ScorerError: onnx_fp32 returned NaN/inf outputs"]
+    snap = pipe.snapshot()
+    assert snap["tier"] == "numpy" and snap["tier_switches"] == 2
+    assert "NaN/inf" in snap["last_tier_switch"]["reason"]
+
+
+def test_a_faulty_top_tier_leaves_the_next_runtime_scoring(tmp_path, rows, caplog):
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+
+    pipe = Pipeline(demo_cfg(tmp_path, warmup_ticks=WARMUP), tiers=[TfliteScorer(nan_bundle()), OnnxScorer(good_bundle())])
+    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+        results = run(pipe, rows, 5)
+    assert [r.tier for r in results] == ["onnx"] * 5
+    assert switch_lines(caplog) == ["scorer tier tflite -> onnx: tflite failed: ScorerError: "
+                                    "tflite_fp32 returned NaN/inf outputs"]
+    assert results[0].time_weights is not None and results[0].time_weights[-1] == 0
+    assert pipe.snapshot()["model"]["artifact"] == "model_int8.onnx"
+
+
+def test_an_inference_that_raises_steps_down(tmp_path, rows, caplog):
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+
+    tfl = TfliteScorer(good_bundle())
+    index = tfl._in[0][0]
+    tfl.interpreter.resize_tensor_input(index, [1, 31, 18])     # the runtime now rejects the window
+    pipe = Pipeline(demo_cfg(tmp_path, warmup_ticks=WARMUP), tiers=[tfl, OnnxScorer(good_bundle())])
+    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+        results = run(pipe, rows, 2)
+    assert [r.tier for r in results] == ["onnx", "onnx"]
+    (line,) = switch_lines(caplog)
+    assert line.startswith("scorer tier tflite -> onnx: tflite failed: ValueError:")
+
+
+def test_over_the_latency_budget_for_k_ticks_steps_down(tmp_path, rows, caplog):
+    from agent.scorers.onnx import OnnxScorer
+
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, latency_budget_ms=0.01, fault_ticks=3)
+    pipe = Pipeline(cfg, tiers=[OnnxScorer(good_bundle())])
+    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+        results = run(pipe, rows, 5)
+    assert [r.tier for r in results] == ["onnx"] * 3 + ["numpy"] * 2
+    (line,) = switch_lines(caplog)
+    assert line.startswith("scorer tier onnx -> numpy: onnx failed: over the latency budget (")
+    assert line.endswith("> 0.01 ms for 3 ticks)")
+
+
+def test_probation_retries_the_tier_and_each_switch_is_logged_once(tmp_path, rows, caplog):
+    from agent.scorers.tflite import TfliteScorer
+
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, probation_ticks=4)
+    pipe = Pipeline(cfg, tiers=[TfliteScorer(nan_bundle())])
+    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+        results = run(pipe, rows, 10)
+    assert all(r.tier == "numpy" for r in results)
+    lines = switch_lines(caplog)
+    down = "scorer tier tflite -> numpy: tflite failed: ScorerError: tflite_fp32 returned NaN/inf outputs"
+    up = "scorer tier numpy -> tflite: probation over, retrying tflite"
+    # Ticks 1, 5 and 9: down, then (after 4 ticks of probation) up and straight down again, twice.
+    assert lines == [down, up, down, up, down]
+    assert pipe.chain.switch_count == 5
+
+
+def test_probation_brings_a_recovered_tier_back(tmp_path, rows, caplog):
+    from agent.scorers.onnx import OnnxScorer
+
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, latency_budget_ms=0.01, fault_ticks=1, probation_ticks=3)
+    pipe = Pipeline(cfg, tiers=[OnnxScorer(good_bundle())])
+    for r in rows[:WARMUP + 1]:
+        pipe.step(r)
+    assert pipe.chain.tier == "numpy"
+    pipe.cfg.scoring.latency_budget_ms = 1000.0      # the runtime is fast enough again
+    results = [pipe.step(r) for r in rows[WARMUP + 1:WARMUP + 5]]
+    assert [r.tier for r in results] == ["numpy", "numpy", "onnx", "onnx"]
+    assert pipe.chain.switches[-1]["reason"] == "probation over, retrying onnx"
+
+
+def test_a_refused_bundle_starts_the_agent_on_the_next_tier(tmp_path, rows, caplog):
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(variant("onnx-only", keep=["onnx_fp32", "onnx_int8"])))
+    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+        pipe = Pipeline(cfg)
+    assert "scorer tflite refused the bundle" in caplog.text
+    assert "no tflite_int8 or tflite_fp32 artifact" in caplog.text
+    results = run(pipe, rows, 2)
+    assert [r.tier for r in results] == ["onnx", "onnx"]

@@ -1,0 +1,172 @@
+"""Model update: a bundle dropped into models_dir (or SIGHUP) is verified, shadowed, then swapped in
+between two ticks; a bundle failing verification or shadow is rejected and the old one keeps scoring."""
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+
+from test_runtimes import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
+
+from agent.hotswap import HotSwap  # noqa: E402
+from agent.pipeline import Pipeline  # noqa: E402
+
+WARMUP = 300
+TICK_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.3)
+
+
+def setup(tmp_path, bundle=None, shadow_ticks=5):
+    models = tmp_path / "models"
+    models.mkdir()
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(bundle) if bundle else None, models_dir=str(models),
+                   shadow_ticks=shadow_ticks)
+    pipe = Pipeline(cfg)
+    return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
+
+
+def drive(pipe, swap, rows, until, limit=300):
+    """Feed ticks (as the daemon does: step, then on_tick) until `until()` holds; every result."""
+    results = []
+    for r in rows:
+        res = pipe.step(r)
+        swap.on_tick(res)
+        if not res.warming:
+            results.append(res)
+            if until():
+                return results
+            if swap.status()["state"] == "loading":
+                time.sleep(0.01)          # the load runs in a thread; ticks keep coming meanwhile
+        if len(results) >= limit:
+            break
+    raise AssertionError(f"condition not reached after {len(results)} ticks; status {swap.status()}")
+
+
+def assert_no_gap(results):
+    ts = np.array([r.ts for r in results])
+    assert np.all(np.diff(ts) == TICK_S), "a tick went unscored"
+    assert all(np.isfinite(r.score) and r.tier for r in results)
+
+
+def test_a_new_bundle_is_shadowed_then_swapped_without_a_gap(tmp_path, rows, caplog):
+    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle())
+    caplog.set_level(logging.INFO)
+    before = drive(pipe, swap, rows, until=lambda: True)
+    assert pipe.chain.current.describe()["model_id"] == "tiny"
+    shutil.copytree(variant("b", model_id="tiny-b"), models / "b")
+    after = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.switch_count > 0)
+    results = before + after
+    assert_no_gap(results)
+    assert pipe.chain.tier == "tflite" and pipe.chain.current.describe()["model_id"] == "tiny-b"
+    outcome = swap.status()["last"]
+    assert outcome["accepted"] and outcome["model_id"] == "tiny-b" and outcome["decision_agreement"] >= 0.8
+    reason = pipe.chain.switches[-1]["reason"]
+    assert reason.startswith("model update (new bundle in models_dir): tiny-b from ")
+    assert "5 shadow ticks, score correlation" in reason and "alert-decision agreement" in reason
+    assert "scorer tier tflite -> tflite: model update" in caplog.text
+    # The same bundle is not picked up twice; the new one keeps scoring.
+    rest = rows[WARMUP + 1 + len(after):WARMUP + 21 + len(after)]
+    for r in rest:
+        swap.on_tick(pipe.step(r))
+    assert pipe.chain.switch_count == 1 and swap.status()["state"] == "idle"
+
+
+def test_the_first_bundle_replaces_the_numpy_fallback(tmp_path, rows):
+    """No bundle at start (numpy, warm-up normaliser); the model arrives and is re-based onto it."""
+    pipe, swap, models = setup(tmp_path, bundle=None, shadow_ticks=3)
+    assert pipe.chain.tier == "numpy"
+    drive(pipe, swap, rows, until=lambda: True)
+    shutil.copytree(tiny_bundle(), models / "first")
+    results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.tier == "tflite")
+    assert_no_gap(results)
+    assert "tflite" in pipe.thresholds and pipe.chain.tiers[0]._scale is not None
+    res = pipe.step(rows[WARMUP + 1 + len(results)])
+    assert res.tier == "tflite" and np.isfinite(res.score) and res.score < 50
+
+
+def test_a_corrupt_bundle_is_rejected_and_the_old_one_keeps_running(tmp_path, rows, caplog):
+    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle())
+    drive(pipe, swap, rows, until=lambda: True)
+    bad = models / "bad"
+    shutil.copytree(variant("c", model_id="tiny-c"), bad)
+    blob = bytearray((bad / "model_fp32.tflite").read_bytes())
+    blob[100] ^= 0xFF
+    (bad / "model_fp32.tflite").write_bytes(bytes(blob))
+    with caplog.at_level(logging.WARNING, logger="stad.hotswap"):
+        results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
+    assert_no_gap(results)
+    outcome = swap.status()["last"]
+    assert not outcome["accepted"] and "model_fp32.tflite: sha256 mismatch" in outcome["reason"]
+    assert "model update (new bundle in models_dir) rejected" in caplog.text and "still scoring with tflite" in caplog.text
+    assert pipe.chain.switch_count == 0 and pipe.chain.current.describe()["model_id"] == "tiny"
+
+
+def test_a_bundle_that_fails_in_shadow_is_rejected(tmp_path, rows, caplog):
+    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle())
+    drive(pipe, swap, rows, until=lambda: True)
+    shutil.copytree(variant("nan", keep=["onnx_fp32", "tflite_fp32"], nan_weights=True), models / "nan")
+    with caplog.at_level(logging.WARNING, logger="stad.hotswap"):
+        results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
+    assert_no_gap(results)
+    outcome = swap.status()["last"]
+    assert not outcome["accepted"]
+    assert outcome["reason"] == "tflite failed in shadow: ScorerError: tflite_fp32 returned NaN/inf outputs"
+    assert pipe.chain.switch_count == 0 and pipe.chain.current.describe()["model_id"] == "tiny"
+
+
+def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(variant("d", model_id="tiny-d"), models / "d")
+    d = demo_dict(tmp_path, bundle=str(tiny_bundle()), models_dir=str(models), shadow_ticks=3)
+    d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
+    cfg_path = tmp_path / "agent.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)], cwd=REPO,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+
+    def wait_for(text, timeout=60.0):
+        seen, end = [], time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not logged; last lines:\n" + "".join(seen[-20:]))
+
+    try:
+        wait_for("warm-up done")
+        proc.send_signal(signal.SIGHUP)
+        wait_for("model update (SIGHUP): loading")
+        line = wait_for("scorer tier tflite -> tflite: model update (SIGHUP): tiny-d from")
+        assert "3 shadow ticks" in line
+        proc.send_signal(signal.SIGTERM)
+        summary = wait_for("summary:")
+        assert "tier tflite" in summary and "signal SIGTERM" in summary
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
