@@ -122,7 +122,7 @@ class Agent:
                     sink.close()
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to close", sink.TYPE)
-            self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks flushed")
+            self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
         return self.summary()
 
     def _process(self, rows) -> None:

@@ -222,19 +222,31 @@ def bench_shape(n: int, steps: int, ticks: int, work: Path, log=print) -> dict:
 
 # ---- peak RSS of an agent process per tier ---------------------------------------------------------------
 
+#: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
+RSS_CHILD = """
+import sys
+from agent.cli import main
+rc = main(sys.argv[1:])
+hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
+print(f'VmHWM_kB {hwm}', file=sys.stderr)
+raise SystemExit(rc)
+"""
+
+
 def rss_child(cfg_path: Path, ticks: int) -> dict:
-    """Run the agent in a fresh process; its own peak RSS from wait4 (not the children's maximum)."""
-    proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path), "--max-ticks", str(ticks),
-                             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"agent run failed ({proc.returncode}): {err[-1500:]}")
-    tier = next((line.split("tier ", 1)[1].split(";")[0] for line in err.splitlines() if line.startswith("summary:")),
-                None)
-    return {"peak_rss_mb": round(usage.ru_maxrss / 1024.0, 1), "tier_reported": tier}
+    """Run the agent in a fresh process and read its peak RSS from inside it.
+
+    Not getrusage/wait4: Linux carries a process's ru_maxrss across exec, so a child forked from
+    this (large, torch-loaded) bench process would report the bench's peak, not its own.
+    """
+    res = subprocess.run([sys.executable, "-c", RSS_CHILD, "run", "-c", str(cfg_path), "--max-ticks", str(ticks),
+                          "--log-level", "warning"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        raise RuntimeError(f"agent run failed ({res.returncode}): {res.stderr[-1500:]}")
+    lines = res.stderr.splitlines()
+    hwm_kb = int(next(line.split()[1] for line in lines if line.startswith("VmHWM_kB ")))
+    tier = next((line.split("tier ", 1)[1].split(";")[0] for line in lines if line.startswith("summary:")), None)
+    return {"peak_rss_mb": round(hwm_kb / 1024.0, 1), "tier_reported": tier}
 
 
 def agent_rss(work: Path, ticks: int, log=print) -> dict:

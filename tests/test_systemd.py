@@ -182,7 +182,7 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
         half = WATCHDOG_USEC / 2e6
         # At most one per half period (rate-limited), and never much later than that.
         assert min(gaps) >= half * 0.9, gaps
-        assert max(gaps) <= half + 0.6, gaps
+        assert max(gaps) <= 1.5 * half + 0.5, gaps
         # Periodic STATUS= with the tier, tick count and alerts.
         deadline = time.monotonic() + 8
         while not any(re.search(r"tier=\S+ ticks=\d+ alerts=\d+", s) for s in notify.lines("STATUS=")):
