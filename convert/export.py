@@ -4,8 +4,8 @@ int8 recipes, chosen so that only weight-carrying layers are quantized (attentio
 activation×activation products and softmax stay float; that kept the forecast error small):
 - ONNX: quant_pre_process, then both static QDQ (U8 activations, S8 per-channel weights,
   MinMax calibration on real windows, only MatMul/Gemm nodes with a weight initializer) and
-  dynamic per-channel S8; both are measured and the more accurate one within the error bound
-  wins (the faster when both are within it). The manifest records both measurements.
+  dynamic per-channel S8; both are measured (error and latency, recorded in the manifest) and
+  the more accurate one wins: a choice by error alone is reproducible, one by timing is not.
 - TFLite: litert-torch PT2E static quantization, per-channel symmetric int8 weights and
   histogram-calibrated int8 activations on nn.Linear only, calibrated on real windows.
 """
@@ -133,13 +133,10 @@ def export_onnx_int8(fp32: Path, out: Path, reference: np.ndarray, calibration: 
         err = forecast - reference
         measured[name] = {"forecast_rms_error": float(np.sqrt(np.mean(err ** 2))),
                           "forecast_max_error": float(np.abs(err).max()), "latency_ms_p50": latency}
-    within = [n for n, m in measured.items() if m["forecast_rms_error"] <= ONNX_INT8_RMS_BOUND]
-    if within:
-        chosen = min(within, key=lambda n: measured[n]["latency_ms_p50"])
-        why = f"fastest of the candidates with forecast RMS error <= {ONNX_INT8_RMS_BOUND}"
-    else:
-        chosen = min(measured, key=lambda n: measured[n]["forecast_rms_error"])
-        why = f"no candidate within RMS error {ONNX_INT8_RMS_BOUND}: the most accurate one"
+    chosen = min(measured, key=lambda n: measured[n]["forecast_rms_error"])
+    why = "lowest forecast RMS error against PyTorch on the calibration windows"
+    if measured[chosen]["forecast_rms_error"] > ONNX_INT8_RMS_BOUND:
+        why += f" (above the {ONNX_INT8_RMS_BOUND} bound: check verify's alert agreement)"
     candidates[chosen][0].replace(out)
     for path, _ in candidates.values():
         path.unlink(missing_ok=True)
