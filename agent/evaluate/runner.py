@@ -134,7 +134,7 @@ def load_files(cfg, data_path: str | None, protocol: str | None = None) -> tuple
     protocol = protocol or protocol_of(src)
     sensors = cfg.sensor_names()
     if isinstance(src, SimulateSource):
-        records = open_source(src, sensors, Rejects(), cfg.base_dir).records()
+        records = open_source(src, sensors, Rejects(), cfg.base_dir, tick_s=cfg.tick_s).records()
         chunks = [("simulate", records)]
     else:
         from ..sources.replay import replay_files
