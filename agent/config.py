@@ -185,6 +185,8 @@ class ScoringConfig:
     fault_ticks: int = rng(1, None, default=3)       # consecutive over-budget ticks before stepping down
     probation_ticks: int = rng(1, None, default=600)  # before retrying a higher tier
     shadow_ticks: int = rng(0, None, default=120)     # new bundle scored beside the current one
+    shadow_min_agreement: float = rng(0.0, 1.0, default=0.8)  # alert decisions a new bundle must share
+    models_poll_ticks: int = rng(1, None, default=10)  # how often models_dir is looked at
 
     def validate(self) -> list[tuple[str, str]]:
         if "numpy" not in self.chain:

@@ -32,7 +32,8 @@ class Agent:
         self.stop_event = threading.Event()
         Path(cfg.resolve(cfg.state_dir)).mkdir(parents=True, exist_ok=True)
         self.pipeline = Pipeline(cfg)
-        self.hotswap = HotSwap(cfg, self.pipeline)
+        self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
+                               min_agreement=cfg.scoring.shadow_min_agreement)
         sensors = self.pipeline.sensors
         self.aligner = Aligner(sensors, cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
                                self.rejects, max_gap_ticks=cfg.window.steps + 1)
