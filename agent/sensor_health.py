@@ -6,6 +6,8 @@ import numpy as np
 from .alerts import iso
 
 STUCK_TICKS = 20
+OK, MISSING, STUCK = 0, 1, 2
+STATE_NAMES = ("ok", "missing", "stuck")
 
 
 class SensorHealth:
@@ -15,31 +17,35 @@ class SensorHealth:
         self.sensors = sensors
         self.stuck_ticks = stuck_ticks
         n = len(sensors)
-        self.state = np.array(["ok"] * n, dtype=object)
-        self.same = np.zeros(n, int)
+        self.state = np.zeros(n, np.int8)
+        self.same = np.zeros(n, np.int64)       # observed ticks in a row with an unchanged value
         self.last = np.full(n, np.nan)
-        self.varied = np.zeros(n, bool)     # ever changed value: a constant sensor is not 'stuck'
+        self.varied = np.zeros(n, bool)         # ever changed value: a constant sensor is not 'stuck'
 
     def observe(self, row) -> list[dict]:
-        observed = ~row.missing & ~row.carried
-        changed = observed & (row.values != self.last)
-        self.varied |= changed & np.isfinite(self.last)
-        self.same = np.where(observed & ~changed, self.same + 1, np.where(observed, 0, self.same))
-        self.last = np.where(observed, row.values, self.last)
-        new = np.where(row.missing, "missing",
-                       np.where(self.varied & (self.same >= self.stuck_ticks), "stuck", "ok")).astype(object)
+        observed = ~(row.missing | row.carried)
+        unchanged = observed & (row.values == self.last)
+        changed = observed & ~unchanged
+        self.varied |= changed & ~np.isnan(self.last)
+        self.same += unchanged
+        self.same[changed] = 0
+        np.copyto(self.last, row.values, where=observed)
+        new = np.where(row.missing, MISSING, STUCK * (self.varied & (self.same >= self.stuck_ticks)))
+        flips = np.flatnonzero(new != self.state)
+        if flips.size == 0:
+            return []
         events = []
-        for i in np.flatnonzero(new != self.state):
-            state = new[i]
+        for i in flips:
+            state = STATE_NAMES[new[i]]
             detail = {"missing": "no value past the carry-forward bound",
                       "stuck": f"same value {self.last[i]:g} for {self.same[i]} ticks",
-                      "ok": f"reporting again after being {self.state[i]}"}[state]
+                      "ok": f"reporting again after being {STATE_NAMES[self.state[i]]}"}[state]
             events.append({"ts": iso(row.ts), "sensor": self.sensors[i], "state": state, "detail": detail})
-        self.state = new
+        self.state = new.astype(np.int8)
         return events
 
     def missing_now(self) -> list[str]:
-        return [s for s, st in zip(self.sensors, self.state) if st == "missing"]
+        return [s for s, st in zip(self.sensors, self.state) if st == MISSING]
 
     def stuck_now(self) -> list[str]:
-        return [s for s, st in zip(self.sensors, self.state) if st == "stuck"]
+        return [s for s, st in zip(self.sensors, self.state) if st == STUCK]

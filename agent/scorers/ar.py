@@ -26,12 +26,13 @@ class ARModel:
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         self.rls.fit(self.batch_features(z), z[self.p:], ~missing[self.p:])
 
-    def score(self, window) -> np.ndarray:
-        return self.rls.zscores(self.features(window), window.values[-1])
+    def score(self, window, x: np.ndarray | None = None) -> np.ndarray:
+        """`x`: this tick's features when the caller already built them."""
+        return self.rls.zscores(self.features(window) if x is None else x, window.values[-1])
 
     def batch_scores(self, z: np.ndarray) -> np.ndarray:
         pred = np.einsum("mnk,nk->mn", self.batch_features(z), self.rls.w)
         return np.abs(z[self.p:] - pred) * self.rls.inv_sd
 
-    def learn(self, window) -> None:
-        self.rls.update(self.features(window), window.values[-1], ~window.missing[-1])
+    def learn(self, window, x: np.ndarray | None = None) -> None:
+        self.rls.update(self.features(window) if x is None else x, window.values[-1], ~window.missing[-1])

@@ -49,12 +49,14 @@ class FusionModel:
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         self.rls.fit(self.batch_features(z, missing), z[1:], ~missing[1:] & self.has_neighbours)
 
-    def score(self, window) -> np.ndarray:
-        return self.rls.zscores(self.features(window), window.values[-1]) * self.has_neighbours
+    def score(self, window, x: np.ndarray | None = None) -> np.ndarray:
+        x = self.features(window) if x is None else x
+        return self.rls.zscores(x, window.values[-1]) * self.has_neighbours
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         pred = np.einsum("mnk,nk->mn", self.batch_features(z, missing), self.rls.w)
         return np.abs(z[1:] - pred) * self.rls.inv_sd * self.has_neighbours
 
-    def learn(self, window) -> None:
-        self.rls.update(self.features(window), window.values[-1], ~window.missing[-1] & self.has_neighbours)
+    def learn(self, window, x: np.ndarray | None = None) -> None:
+        x = self.features(window) if x is None else x
+        self.rls.update(x, window.values[-1], ~window.missing[-1] & self.has_neighbours)

@@ -68,9 +68,12 @@ class MarkovModel:
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         return np.maximum((self.batch_surprise(z, missing) - self.mean) * self.inv_std, 0.0)
 
-    def score(self, window) -> np.ndarray:
-        s0 = self.states(window.values[-2])
-        s1 = self.states(window.values[-1])
+    def transitions(self, window) -> tuple[np.ndarray, np.ndarray]:
+        """(previous, newest) state per sensor."""
+        return self.states(window.values[-2]), self.states(window.values[-1])
+
+    def score(self, window, states: tuple | None = None) -> np.ndarray:
+        s0, s1 = self.transitions(window) if states is None else states
         prob = self._prob(s0, s1)
         gone = window.missing[-2]
         if gone.any():
@@ -91,12 +94,12 @@ class MarkovModel:
             d = d @ M
         return float(d @ M[:, s1])
 
-    def learn(self, window) -> None:
+    def learn(self, window, states: tuple | None = None) -> None:
+        s0, s1 = self.transitions(window) if states is None else states
         ok = ~window.missing[-1] & ~window.missing[-2]
         self.g /= self.lam
         idx = np.flatnonzero(ok)
-        s0 = self.states(window.values[-2])[idx]
-        s1 = self.states(window.values[-1])[idx]
+        s0, s1 = s0[idx], s1[idx]
         self.counts[idx, s0, s1] += self.g
         self.rowsum[idx, s0] += self.g
         if self.g > 1e9:

@@ -27,6 +27,8 @@ class NumpyScorer(Scorer):
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
         self.fitted = False
+        self._tick_key = None       # the newest tick whose features are built (score, then learn)
+        self._tick = None
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         if len(z) <= self.ar.p + 2:
@@ -41,8 +43,18 @@ class NumpyScorer(Scorer):
         w = self.weights
         return w["ar"] * ar + w["markov"] * markov + w["fusion"] * fusion
 
+    def _features(self, window) -> tuple:
+        """This tick's features, built once for score() and learn() of the same tick."""
+        key = float(window.ts[-1])
+        if key != self._tick_key:
+            self._tick_key = key
+            self._tick = (self.ar.features(window), self.fusion.features(window), self.markov.transitions(window))
+        return self._tick
+
     def score(self, window) -> TickScore:
-        s = self.combine(self.ar.score(window), self.markov.score(window), self.fusion.score(window))
+        ar_x, fu_x, states = self._features(window)
+        s = self.combine(self.ar.score(window, ar_x), self.markov.score(window, states),
+                         self.fusion.score(window, fu_x))
         s *= ~window.missing[-1]
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
 
@@ -56,9 +68,10 @@ class NumpyScorer(Scorer):
         return np.where(missing[p:], 0.0, s)
 
     def learn(self, window) -> None:
-        self.ar.learn(window)
-        self.markov.learn(window)
-        self.fusion.learn(window)
+        ar_x, fu_x, states = self._features(window)
+        self.ar.learn(window, ar_x)
+        self.markov.learn(window, states)
+        self.fusion.learn(window, fu_x)
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights}
