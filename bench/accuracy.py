@@ -27,9 +27,9 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from datetime import datetime, timedelta
-import sys
 from pathlib import Path
 
 import yaml
@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from agent import config  # noqa: E402
 from agent.evaluate import evaluate, nab  # noqa: E402
-from agent.evaluate.skab import SKAB_SENSOR_COLUMNS, SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
+from agent.evaluate.skab import SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
 from agent.evaluate.metrics import Confusion  # noqa: E402
 
 SKAB_LEADERBOARD = [("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, 39.73, 14.13),
@@ -151,7 +151,7 @@ def interleave(segments: list[dict]) -> list[dict]:
     return out
 
 
-def write_skab_training_data(root: Path, out_dir: Path, gap_s: float) -> dict:
+def write_skab_training_data(root: Path, out_dir: Path, gap_s: float, stitch_rows: int = 0) -> dict:
     """Write SKAB's training part into out_dir, one CSV per segment in SKAB's format.
 
     The segments come from different days; replayed as they are, the aligner would fill days of
@@ -159,8 +159,13 @@ def write_skab_training_data(root: Path, out_dir: Path, gap_s: float) -> dict:
     internal spacing and gaps kept) to start `gap_s` after the previous one ends: longer than the
     config's carry_forward_s + window, so no training window spans two experiments with
     carried-forward values. Values, labels (`anomaly` inside the first 400 rows: other/2 has
-    some) and columns are unchanged. Returns a provenance summary (also written as
-    TRAINING_DATA.json).
+    some) and columns are unchanged, except: the first `stitch_rows` rows (the window length)
+    after each stitch get anomaly=1, so the converter neither trains on nor calibrates its
+    threshold with forecasts whose context is the empty gap (`stad-convert train` never uses
+    label-1 rows as targets). Such windows do not exist at run time — the agent scores a
+    file only after warming up on its first 400 rows — and left in, their huge errors
+    (~8 per validation split) dominate the POT threshold fit. Returns a provenance summary
+    (also written as TRAINING_DATA.json).
     """
     segments, summary = skab_training_segments(root)
     segments = [s for s in interleave(segments) if s["rows"]]
@@ -171,16 +176,25 @@ def write_skab_training_data(root: Path, out_dir: Path, gap_s: float) -> dict:
         first = datetime.strptime(seg["rows"][0][0], SKAB_TIME_FORMAT)
         shift = start - first
         target = out_dir / f"{i:03d}-{seg['name'].replace('/', '-')}"
-        lines = [";".join(seg["header"])]
+        header = list(seg["header"])
+        label_i = header.index("anomaly") if "anomaly" in header else None
+        stitched = i > 0 and stitch_rows > 0
+        if stitched and label_i is None:
+            raise ValueError(f"{seg['name']}: a stitched segment needs an 'anomaly' column")
+        lines = [";".join(header)]
         last = first
-        for row in seg["rows"]:
+        for n, row in enumerate(seg["rows"]):
             last = datetime.strptime(row[0], SKAB_TIME_FORMAT)
-            lines.append(";".join([(last + shift).strftime(SKAB_TIME_FORMAT)] + row[1:]))
+            cells = [(last + shift).strftime(SKAB_TIME_FORMAT)] + row[1:]
+            if stitched and n < stitch_rows:
+                cells[label_i] = "1.0"
+            lines.append(";".join(cells))
         target.write_bytes((seg["newline"].join(lines) + seg["newline"]).encode("utf-8"))
         written.append({"file": target.name, "from": seg["name"], "rows": len(seg["rows"])})
         start = last + shift + timedelta(seconds=gap_s)
     summary.update({"protocol": f"anomaly-free.csv + first {SKAB_TRAIN_ROWS} rows of every labelled file",
-                    "source": str(root), "gap_s": gap_s, "rows": sum(w["rows"] for w in written),
+                    "source": str(root), "gap_s": gap_s, "stitch_rows_marked_anomalous": stitch_rows,
+                    "rows": sum(w["rows"] for w in written),
                     "files": written, "license": "GPL-3.0 (SKAB data): do not commit"})
     (out_dir / "TRAINING_DATA.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     if (root / "LICENSE").is_file():
@@ -197,7 +211,7 @@ def train_skab_bundle(root: Path, config_path: Path, overrides: list[str], bundl
     gap_s = float(window.get("carry_forward_s", 60.0)) + 2 * steps + 10
     with tempfile.TemporaryDirectory(prefix="stad-skab-train-") as tmp:
         tmp = Path(tmp)
-        summary = write_skab_training_data(root, tmp / "data", gap_s)
+        summary = write_skab_training_data(root, tmp / "data", gap_s, stitch_rows=steps)
         src = next(s for s in data["sources"] if s.get("type") == "replay")
         src["path"] = str(tmp / "data")
         train_cfg = tmp / "skab-train.yaml"
@@ -315,8 +329,12 @@ def main(argv=None) -> int:
                 if bundle is None:
                     tmp = tempfile.mkdtemp(prefix="stad-skab-bundle-")
                     bundle = str(Path(tmp) / "skab-attention")
-                train_skab_bundle(data / "skab", skab_config_path, args.skab_set, Path(bundle).resolve(),
-                                  args.train_arg)
+                try:
+                    train_skab_bundle(data / "skab", skab_config_path, args.skab_set, Path(bundle).resolve(),
+                                      args.train_arg)
+                except subprocess.CalledProcessError as exc:
+                    print(f"stad-convert train failed (exit {exc.returncode}): no SKAB bundle", file=sys.stderr)
+                    return 1
             scorers = args.scorers
             if bundle and scorers is None:
                 scorers = ["numpy", "tflite", "onnx", "random", "rolling_z"]
