@@ -30,7 +30,12 @@ ARTIFACT_FILES = {
     "tflite_int8": "model_int8.tflite",
 }
 HOLDOUT_WINDOWS = 720      # held-out windows kept in the bundle for `verify`
-CALIBRATION_WINDOWS = 256  # validation windows kept for int8 calibration at `export`
+#: Calm windows kept for int8 calibration at `export`, spread evenly over the training and
+#: validation rows (every time of day, rush hours included); export adds perturbed copies.
+CALIBRATION_WINDOWS = 32
+#: Perturbed copies (convert.perturb) of every calibration window used at `export`.
+CALIBRATION_PERTURBED_COPIES = 8
+CALIBRATION_SEED = 20260107
 
 
 def created_at() -> str:
@@ -89,10 +94,20 @@ def save_rows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
     np.save(str(path), pack_rows(z, missing), allow_pickle=False)
 
 
+def save_windows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
+    """Separate windows (n, T, N), packed like rows: float16, NaN where missing."""
+    np.save(str(path), pack_rows(z, missing), allow_pickle=False)
+
+
 def load_windows(path: Path, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, T, N) values and missing (float32) for every window of the stored rows."""
+    """(n, T, N) values and missing (float32): every window of stored rows (n_rows, N), or the
+    stored windows themselves (n, T, N)."""
     from agent.window import sliding_windows
     z, missing = unpack_rows(np.load(str(path), allow_pickle=False))
+    if z.ndim == 3:
+        if z.shape[1] != steps:
+            raise ValueError(f"{path.name}: windows of {z.shape[1]} steps, expected {steps}")
+        return np.ascontiguousarray(z, np.float32), np.ascontiguousarray(missing, np.float32)
     vw, mw = sliding_windows(z, missing.astype(np.float32), steps)
     return np.ascontiguousarray(vw, np.float32), np.ascontiguousarray(mw, np.float32)
 

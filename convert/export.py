@@ -1,17 +1,26 @@
 """Export the trained forecaster: ONNX fp32/int8 and TFLite fp32/int8.
 
 int8 recipes, chosen so that only weight-carrying layers are quantized (attention's
-activation×activation products and softmax stay float; that kept the forecast error small):
+activation×activation products and softmax stay float; that kept the forecast error small).
+Calibration windows (pipeline.export_calibration) are calm windows spread over the whole
+training + validation period plus anomaly-like copies (convert.perturb): static activation
+ranges must cover incident-sized inputs, or the artifact saturates exactly during incidents.
 - ONNX: quant_pre_process, then both static QDQ (U8 activations, S8 per-channel weights,
-  MinMax calibration on real windows, only MatMul/Gemm nodes with a weight initializer) and
-  dynamic per-channel S8; both are measured (error and latency, recorded in the manifest) and
-  the more accurate one wins: a choice by error alone is reproducible, one by timing is not.
-- TFLite: litert-torch PT2E static quantization, per-channel symmetric int8 weights and
-  histogram-calibrated int8 activations on nn.Linear only, calibrated on real windows.
+  MinMax calibration, only MatMul/Gemm nodes with a weight initializer) and dynamic
+  per-channel S8.
+- TFLite: int8 per-channel symmetric weights on the nn.Linear layers, three ways: weight-only
+  (ai-edge-quantizer; weights dequantized once, float compute, nothing to saturate), dynamic
+  range (PT2E dynamic; activations quantized per inference) and static (PT2E; int8 activations
+  with MinMax observers, true global min/max over the calibration windows, no clipped tails).
+For both runtimes every candidate is measured on the calibration windows (forecast error
+against PyTorch on calm and on perturbed windows, latency; all recorded in the manifest) and
+the most accurate one wins: a choice by error alone is reproducible, one by timing is not.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,14 +52,40 @@ class NamedOutputs(torch.nn.Module):
 
 @dataclass
 class Calibration:
-    """Real windows for int8 calibration and for measuring candidates: (n, T, N) float32 each."""
+    """Windows for int8 calibration and for measuring candidates: (n, T, N) float32 each.
+
+    The first `calm` windows are real calm ones, the rest perturbed copies (None: all calm)."""
     values: np.ndarray
     missing: np.ndarray
+    calm: int | None = None
+
+    def indices(self, limit: int | None = None) -> np.ndarray:
+        """All windows, or `limit` of them spread evenly over calm and perturbed alike."""
+        n = len(self.values)
+        if limit is None or limit >= n:
+            return np.arange(n)
+        return np.unique(np.linspace(0, n - 1, max(1, limit)).round().astype(int))
 
     def batches(self, limit: int | None = None):
-        n = len(self.values) if limit is None else min(limit, len(self.values))
-        for i in range(n):
+        for i in self.indices(limit):
             yield self.values[i:i + 1], self.missing[i:i + 1]
+
+    def groups(self) -> dict[str, np.ndarray]:
+        """Boolean masks of the calm and the perturbed windows (the latter may be empty)."""
+        calm = np.zeros(len(self.values), bool)
+        calm[:len(self.values) if self.calm is None else self.calm] = True
+        return {"calm": calm, "perturbed": ~calm}
+
+
+def error_figures(forecast: np.ndarray, reference: np.ndarray, calibration: Calibration, latency: float) -> dict:
+    """Forecast error against PyTorch, overall and per group, and the latency of a candidate."""
+    err = forecast - reference
+    out = {"forecast_rms_error": float(np.sqrt(np.mean(err ** 2))), "forecast_max_error": float(np.abs(err).max())}
+    for name, mask in calibration.groups().items():
+        if mask.any():
+            out[f"forecast_rms_error_{name}"] = float(np.sqrt(np.mean(err[mask] ** 2)))
+    out["latency_ms_p50"] = latency
+    return out
 
 
 def export_onnx_fp32(model: SpatioTemporalForecaster, path: Path) -> None:
@@ -89,7 +124,7 @@ def weight_matmul_nodes(path: Path) -> list[str]:
     return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and any(i in weights for i in n.input)]
 
 
-def quantize_onnx_static(preprocessed: Path, out: Path, calibration: Calibration, limit: int = 256) -> None:
+def quantize_onnx_static(preprocessed: Path, out: Path, calibration: Calibration, limit: int | None = None) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     quantize_static(str(preprocessed), str(out), _WindowReader(calibration, limit),
                     quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -130,11 +165,9 @@ def export_onnx_int8(fp32: Path, out: Path, reference: np.ndarray, calibration: 
     for name, (path, build) in candidates.items():
         build(path)
         forecast, latency = onnx_forecasts(path, calibration.values, calibration.missing)
-        err = forecast - reference
-        measured[name] = {"forecast_rms_error": float(np.sqrt(np.mean(err ** 2))),
-                          "forecast_max_error": float(np.abs(err).max()), "latency_ms_p50": latency}
+        measured[name] = error_figures(forecast, reference, calibration, latency)
     chosen = min(measured, key=lambda n: measured[n]["forecast_rms_error"])
-    why = "lowest forecast RMS error against PyTorch on the calibration windows"
+    why = "lowest forecast RMS error against PyTorch on the calibration windows (calm and perturbed)"
     if measured[chosen]["forecast_rms_error"] > ONNX_INT8_RMS_BOUND:
         why += f" (above the {ONNX_INT8_RMS_BOUND} bound: check verify's alert agreement)"
     candidates[chosen][0].replace(out)
@@ -158,28 +191,120 @@ def export_tflite_fp32(model: SpatioTemporalForecaster, path: Path) -> None:
     edge.export(str(path))
 
 
-def export_tflite_int8(model: SpatioTemporalForecaster, path: Path, calibration: Calibration,
-                       limit: int = 256) -> dict:
+TFLITE_INT8_RECIPES = ("weight_only_int8_per_channel", "dynamic_range_int8_per_channel",
+                       "static_int8_per_channel_minmax")
+TFLITE_INT8_SCOPES = {
+    "weight_only_int8_per_channel": "nn.Linear (FULLY_CONNECTED): int8 per-channel symmetric weights, "
+                                    "dequantized to float at load; float activations and compute",
+    "dynamic_range_int8_per_channel": "nn.Linear: int8 per-channel symmetric weights, activations quantized "
+                                      "per inference from their own range (TFLite dynamic-range kernels)",
+    "static_int8_per_channel_minmax": "nn.Linear: int8 per-channel symmetric weights, int8 activations with "
+                                      "fixed ranges (MinMax observers: global min/max over the calibration "
+                                      "windows)",
+}
+TFLITE_INT8_COMMON_SCOPE = "attention products, softmax, layer norm and the input embedding stay float; float inputs/outputs"
+
+
+def _linear_int8_config(dynamic: bool):
+    """Per-channel symmetric int8 weights; static activations observed by MinMax (no clipped tails)."""
+    from litert_torch.quantize.pt2e_quantizer import get_symmetric_quantization_config
+    from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
+    if dynamic:
+        return config
+    activation = dataclasses.replace(config.input_activation,
+                                     observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2 ** -12))
+    return dataclasses.replace(config, input_activation=activation, output_activation=activation)
+
+
+def _tflite_pt2e(model: SpatioTemporalForecaster, path: Path, calibration: Calibration, dynamic: bool,
+                 limit: int | None) -> None:
     import litert_torch
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    config = _linear_int8_config(dynamic)
     linear_only = PT2EQuantizer().set_module_type(LINEAR_MODULE_TYPE, config)
     kwargs = sample_kwargs(model, calibration)
     exported = torch.export.export(NamedOutputs(model).eval(), (), kwargs).module()
     prepared = prepare_pt2e(exported, linear_only)
     with torch.no_grad():
-        for values, missing in calibration.batches(limit):
+        for values, missing in calibration.batches(1 if dynamic else limit):   # dynamic: a trace, no ranges
             prepared(values=torch.from_numpy(values), missing=torch.from_numpy(missing))
     quantized = convert_pt2e(prepared, fold_quantize=False)
     # QuantConfig reads the static/dynamic mode from a global config; the annotation came from
-    # `linear_only` above, so this quantizer only tells the converter "static PT2E".
+    # `linear_only` above, so this quantizer only tells the converter which mode.
     mode = QuantConfig(pt2e_quantizer=PT2EQuantizer().set_global(config))
-    edge = litert_torch.convert(quantized, (), kwargs, quant_config=mode)
-    edge.export(str(path))
-    return {"recipe": "litert_torch_pt2e_static_per_channel",
-            "scope": "nn.Linear: int8 per-channel symmetric weights, int8 activations (histogram "
-                     f"observer over {min(limit, len(calibration.values))} windows); attention, "
-                     "softmax, layer norm and the input embedding stay float; float inputs/outputs"}
+    litert_torch.convert(quantized, (), kwargs, quant_config=mode).export(str(path))
+
+
+def _tflite_weight_only(model: SpatioTemporalForecaster, path: Path, calibration: Calibration) -> None:
+    import litert_torch
+    from litert_torch.generative.quantize import quant_attrs, quant_recipe
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    layer = quant_recipe.LayerQuantRecipe(activation_dtype=quant_attrs.Dtype.FP32, weight_dtype=quant_attrs.Dtype.INT8,
+                                          mode=quant_attrs.Mode.WEIGHT_ONLY, algorithm=quant_attrs.Algorithm.MIN_MAX,
+                                          granularity=quant_attrs.Granularity.CHANNELWISE)
+    config = QuantConfig(generative_recipe=quant_recipe.GenerativeQuantRecipe(default=layer))
+    litert_torch.convert(NamedOutputs(model).eval(), (), sample_kwargs(model, calibration),
+                         quant_config=config).export(str(path))
+
+
+def build_tflite_int8(recipe: str, model: SpatioTemporalForecaster, path: Path, calibration: Calibration,
+                      limit: int | None = None) -> None:
+    """One TFLite int8 candidate (a name from TFLITE_INT8_RECIPES)."""
+    if recipe == "weight_only_int8_per_channel":
+        _tflite_weight_only(model, path, calibration)
+    elif recipe == "dynamic_range_int8_per_channel":
+        _tflite_pt2e(model, path, calibration, dynamic=True, limit=limit)
+    elif recipe == "static_int8_per_channel_minmax":
+        _tflite_pt2e(model, path, calibration, dynamic=False, limit=limit)
+    else:
+        raise ValueError(f"unknown TFLite int8 recipe {recipe!r} (known: {', '.join(TFLITE_INT8_RECIPES)})")
+
+
+def tflite_forecasts(path: Path, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, float]:
+    """Batch-1 forecasts over every window, and the median latency per window in ms (one thread)."""
+    from .runners import TfliteRunner
+    runner = TfliteRunner(path)
+    out, times = [], []
+    for i in range(len(values)):
+        t0 = time.perf_counter()
+        f = runner.run(values[i:i + 1], missing[i:i + 1])[0]
+        times.append(time.perf_counter() - t0)
+        out.append(np.asarray(f).reshape(-1))
+    return np.stack(out), float(np.median(times) * 1e3)
+
+
+def export_tflite_int8(model: SpatioTemporalForecaster, path: Path, calibration: Calibration,
+                       limit: int | None = None, reference: np.ndarray | None = None, work_dir: Path | None = None,
+                       recipes: tuple[str, ...] = TFLITE_INT8_RECIPES) -> dict:
+    """Build the TFLite int8 candidates, measure them against PyTorch, keep the most accurate.
+
+    `limit` caps the windows the static candidate calibrates on (spread over calm and perturbed);
+    every candidate is measured on all of `calibration`."""
+    if reference is None:
+        from .train import predict
+        reference = predict(model, calibration.values, calibration.missing)
+    with tempfile.TemporaryDirectory(prefix="stad-tflite-int8-", dir=work_dir) as tmp:
+        measured, files = {}, {}
+        for recipe in recipes:
+            files[recipe] = Path(tmp) / f"{recipe}.tflite"
+            build_tflite_int8(recipe, model, files[recipe], calibration, limit)
+            forecast, latency = tflite_forecasts(files[recipe], calibration.values, calibration.missing)
+            measured[recipe] = error_figures(forecast, reference, calibration, latency)
+            measured[recipe]["bytes"] = files[recipe].stat().st_size
+        chosen = min(measured, key=lambda n: measured[n]["forecast_rms_error"])
+        files[chosen].replace(path)
+    groups = calibration.groups()
+    why = "lowest forecast RMS error against PyTorch on the calibration windows (calm and perturbed)"
+    if chosen == "weight_only_int8_per_channel":
+        why += "; float activations: no activation range that incident-sized inputs could saturate"
+    return {"recipe": chosen, "why": why,
+            "candidates": measured,
+            "scope": f"{TFLITE_INT8_SCOPES[chosen]}; {TFLITE_INT8_COMMON_SCOPE}",
+            "static_calibration_windows": int(len(calibration.indices(limit))),
+            "measured_on": {"calm_windows": int(groups["calm"].sum()), "perturbed_windows": int(groups["perturbed"].sum())}}

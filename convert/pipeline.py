@@ -1,8 +1,10 @@
 """The converter's steps on a bundle directory: train → export → verify.
 
-train_bundle writes the PyTorch weights, a slice of validation rows (int8 calibration), a slice
-of held-out test rows (verify) and a manifest without artifacts; export_bundle adds the four
-model files; convert.verify measures them. Each step reads what the previous one wrote.
+train_bundle writes the PyTorch weights, calm windows spread over the training and validation
+rows (int8 calibration), a slice of held-out test rows (verify) and a manifest without
+artifacts; export_bundle adds the four model files, calibrating int8 on the calm windows plus
+anomaly-like copies of them (convert.perturb); convert.verify measures them. Each step reads
+what the previous one wrote.
 """
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
 
 from . import bundle_writer as bw
 from .data import Series, read_series, training_sources
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .model import neighbour_mask_from_config
+from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .train import TrainOptions, TrainResult, predict, train
 
 
@@ -41,9 +46,10 @@ def train_bundle(cfg, out_dir: Path, options: TrainOptions, data: DataOptions, m
     out_dir.mkdir(parents=True, exist_ok=True)
     bw.save_weights(result.model, out_dir / bw.WEIGHTS_FILE)
     split = result.split
-    cal_start = max(split.train_end, split.val_end - (bw.CALIBRATION_WINDOWS + steps - 1))
-    bw.save_rows(out_dir / bw.CALIBRATION_FILE, result.z[cal_start:split.val_end],
-                 result.missing[cal_start:split.val_end])
+    cal_starts = calibration_starts(split.val_end, steps)
+    bw.save_windows(out_dir / bw.CALIBRATION_FILE, np.stack([result.z[s:s + steps] for s in cal_starts]),
+                    np.stack([result.missing[s:s + steps] for s in cal_starts]))
+    cal_hours = [round(float(series.ts[s + steps - 1] % 86400.0) / 3600.0, 2) for s in cal_starts]
     hold_end = min(split.n, split.val_end + bw.HOLDOUT_WINDOWS + steps - 1)
     bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[split.val_end:hold_end], result.missing[split.val_end:hold_end])
 
@@ -61,7 +67,11 @@ def train_bundle(cfg, out_dir: Path, options: TrainOptions, data: DataOptions, m
         "data": {"sources": [describe_source(s) for s in sources], "days": data.days, "seed": data.seed,
                  "anomalies": data.anomalies, "carry_forward_s": cfg.window.carry_forward_s,
                  "split": split.as_dict(),
-                 "calibration_rows": [cal_start, split.val_end], "holdout_rows": [split.val_end, hold_end],
+                 "calibration_windows": {
+                     "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
+                     "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
+                     "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
+                 "holdout_rows": [split.val_end, hold_end],
                  "row_files": "float16 (rows, sensors) normalised values, NaN where missing"},
         "artifacts": {},
         "files": {bw.WEIGHTS_FILE: {}, bw.CALIBRATION_FILE: {}, bw.HOLDOUT_FILE: {}},
@@ -70,14 +80,36 @@ def train_bundle(cfg, out_dir: Path, options: TrainOptions, data: DataOptions, m
     return result, manifest
 
 
+def calibration_starts(rows: int, steps: int, count: int = bw.CALIBRATION_WINDOWS) -> list[int]:
+    """First rows of `count` windows spread evenly over rows [0, rows): every time of day."""
+    if rows < steps:
+        raise ValueError(f"{rows} training + validation rows cannot fill a window of {steps} steps")
+    return sorted({int(s) for s in np.linspace(0, rows - steps, count).round()})
+
+
+def export_calibration(bundle) -> tuple[Calibration, dict]:
+    """The bundle's calm calibration windows plus perturbed copies: what int8 must cover."""
+    calm_v, calm_m = bw.load_windows(bundle.path / bw.CALIBRATION_FILE, bundle.steps)
+    floor = floor_from_normalisation(bundle.normalisation, bundle.sensors)
+    pert_v, pert_m, _ = perturb_context(calm_v, calm_m, floor, seed=bw.CALIBRATION_SEED,
+                                        copies=bw.CALIBRATION_PERTURBED_COPIES)
+    calibration = Calibration(np.concatenate([calm_v, pert_v]), np.concatenate([calm_m, pert_m]),
+                              calm=len(calm_v))
+    summary = {"calm_windows": len(calm_v), "perturbed_windows": len(pert_v),
+               "perturbations": list(PERTURB_KINDS), "magnitudes": list(PERTURB_MAGNITUDES),
+               "seed": bw.CALIBRATION_SEED,
+               "why": "int8 activation ranges must cover incident-sized inputs (queues, spikes, "
+                      "sensors dropping to 0), which calm training traffic never contains"}
+    return calibration, summary
+
+
 def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -> dict:
     """Export the bundle's PyTorch model to the requested artifact kinds and record them."""
     bundle = load_bundle(bundle_dir)
     manifest = bundle.manifest
     model = bw.load_model(bundle_dir, manifest)
-    values, missing = bw.load_windows(bundle_dir / bw.CALIBRATION_FILE, bundle.steps)
-    calibration = Calibration(values, missing)
-    reference = predict(model, values, missing)
+    calibration, cal_summary = export_calibration(bundle)
+    reference = predict(model, calibration.values, calibration.missing)
     kinds = list(kinds or ARTIFACT_KINDS)
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
         work = Path(tmp)
@@ -97,9 +129,11 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
                 export_tflite_fp32(model, target)
                 quant = {"recipe": "none (fp32)"}
             elif kind == "tflite_int8":
-                quant = export_tflite_int8(model, target, calibration)
+                quant = export_tflite_int8(model, target, calibration, reference=reference, work_dir=work)
             else:
                 raise ValueError(f"unknown artifact kind {kind!r} (known: {', '.join(ARTIFACT_KINDS)})")
+            if kind in ("onnx_int8", "tflite_int8"):
+                quant["calibration"] = cal_summary
             manifest["artifacts"][kind] = {"file": target.name, "quantization": quant}
     manifest["artifacts"] = {k: manifest["artifacts"][k] for k in ARTIFACT_KINDS if k in manifest["artifacts"]}
     bw.write_manifest(bundle_dir, manifest)

@@ -43,8 +43,9 @@ def describe(bundle: Bundle) -> str:
         lines.append(f"  {'(file)':<12} {name:<20} {f['bytes']:>8} B  sha256 {f['sha256'][:16]}…")
     if "parity" in m:
         p = m["parity"]
+        perturbed = f" + {p['perturbed_windows']} with anomaly-like context" if "perturbed_windows" in p else ""
         lines.append(f"parity      {p['windows']} windows ({p['held_out_windows']} held out + {p['spiked_windows']} "
-                     f"with a spike), threshold {p['threshold']:.3f}, "
+                     f"with a spike{perturbed}), threshold {p['threshold']:.3f}, "
                      f"{'PASSED' if p.get('passed') else 'FAILED'} (int8 agreement ≥ {p['min_int8_agreement']})")
         lines += ["  " + row for row in parity_table(p).splitlines()]
     return "\n".join(lines)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,11 @@ from agent.bundle import BundleError, Expectation, load as load_bundle, resolve_
 from agent.scorers.forecast_error import residual_std, sensor_scores  # noqa: E402
 from convert import bundle_writer as bw  # noqa: E402
 from convert.cli import main  # noqa: E402
-from convert.export import export_onnx_fp32  # noqa: E402
+from convert.export import Calibration, export_onnx_fp32, export_tflite_int8  # noqa: E402
 from convert.model import ModelSpec, build_model  # noqa: E402
+from convert.perturb import floor_from_normalisation, perturb_context  # noqa: E402
+
+DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "agent" / "models" / "demo-corridor"
 
 SENSORS = ["S01_flow", "S01_occ", "S01_speed", "S02_flow", "S02_occ", "S02_speed"]
 STEPS = 12
@@ -103,6 +107,73 @@ def test_verify_passes_and_records_figures(bundle_dir, tmp_path, capsys):
     assert parity["onnx_fp32"]["forecast_max_abs_error"] < 1e-4
     assert "verify: passed" in capsys.readouterr().out
     load_bundle(b)            # the rewritten manifest still matches every file
+
+
+def test_verify_reports_calm_spiked_and_perturbed_windows(bundle_dir, tmp_path):
+    b = _copy(bundle_dir, tmp_path)
+    assert main(["verify", str(b), "--min-agreement", "0.95"]) == 0
+    parity = json.loads((b / "manifest.json").read_text())["parity"]
+    held_out = parity["held_out_windows"]
+    assert parity["windows"] == 3 * held_out == 3 * parity["perturbed_windows"]
+    assert parity["alerts_reference"]["perturbed"] > 0          # anomalous context reaches the threshold
+    for kind in ("onnx_int8", "tflite_int8"):
+        groups = parity[kind]["groups"]
+        assert set(groups) == {"calm", "spiked", "perturbed"}
+        assert all(g["alert_agreement"] >= 0.95 for g in groups.values())
+    # int8 export calibrated on the calm windows and perturbed copies, and measured on both
+    quant = json.loads((b / "manifest.json").read_text())["artifacts"]["tflite_int8"]["quantization"]
+    assert quant["calibration"]["perturbed_windows"] == 8 * quant["calibration"]["calm_windows"]
+    assert set(quant["candidates"]) == {"weight_only_int8_per_channel", "dynamic_range_int8_per_channel",
+                                        "static_int8_per_channel_minmax"}
+    best = min(quant["candidates"], key=lambda r: quant["candidates"][r]["forecast_rms_error"])
+    assert quant["recipe"] == best and "forecast_rms_error_perturbed" in quant["candidates"][best]
+
+
+def test_perturbations_touch_the_context_rows():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(30, STEPS, 6)).astype(np.float32)
+    missing = np.zeros_like(values)
+    missing[:, :, 5] = 1.0                                            # one sensor always missing
+    values[:, :, 5] = 0.0
+    floor = np.full(6, -7.0, np.float32)
+    out, out_missing, kinds = perturb_context(values, missing, floor, seed=1, copies=2)
+    assert out.shape == (60, STEPS, 6) and kinds[:3] == ["spike", "level_shift", "floor_drop"]
+    assert np.array_equal(out_missing, np.repeat(missing, 2, axis=0)) and not out[:, :, 5].any()
+    changed = np.abs(out - np.repeat(values, 2, axis=0)) > 1e-6
+    touched = [j for j in range(60) if changed[j].any()]
+    assert len(touched) >= 40                                        # all but the missing-sensor picks
+    for j in touched:
+        assert changed[j, :-1].any()                                 # the model's input rows, not only the target
+        if kinds[j] == "spike":
+            assert not changed[j, -1].any()
+        if kinds[j] == "floor_drop":
+            assert np.all(out[j][changed[j]] == -7.0)
+    again, _, _ = perturb_context(values, missing, floor, seed=1, copies=2)
+    assert np.array_equal(out, again)                                # seeded: reproducible
+    norm = {"mean": {"a": 100.0, "b": 5.0}, "std": {"a": 4.0, "b": 2.0}}
+    assert np.allclose(floor_from_normalisation(norm, ["a", "b"]), [-25.0, -2.5])
+
+
+@pytest.mark.skipif(not (DEMO_BUNDLE / "manifest.json").exists(), reason="the demo bundle is not built")
+def test_verify_fails_on_an_int8_artifact_that_saturates_on_incidents(tmp_path, capsys):
+    """Static int8 calibrated on calm windows only: fine on calm data, saturated by anomalous context."""
+    b = _copy(DEMO_BUNDLE, tmp_path)
+    manifest = json.loads((b / "manifest.json").read_text())
+    model = bw.load_model(b, manifest)
+    calm_values, calm_missing = bw.load_windows(b / bw.CALIBRATION_FILE, manifest["steps"])
+    quant = export_tflite_int8(model, b / "model_int8.tflite", Calibration(calm_values, calm_missing),
+                               recipes=("static_int8_per_channel_minmax",))
+    assert quant["recipe"] == "static_int8_per_channel_minmax"
+    bw.write_manifest(b, manifest)                                   # hashes match: only the numbers are wrong
+    assert main(["verify", str(b)]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL tflite_int8: alert agreement on perturbed windows" in captured.err
+    assert "verify: FAILED" in captured.out
+    parity = json.loads((b / "manifest.json").read_text())["parity"]
+    assert parity["passed"] is False
+    groups = parity["tflite_int8"]["groups"]
+    assert groups["perturbed"]["alert_agreement"] < 0.99 <= groups["calm"]["alert_agreement"]
+    assert all(g["alert_agreement"] >= 0.99 for g in parity["onnx_int8"]["groups"].values())
 
 
 def test_verify_fails_on_a_flipped_byte(bundle_dir, tmp_path, capsys):
