@@ -213,6 +213,7 @@ class AlertConfig:
     hysteresis: float = rng(0.1, 1.0, default=0.8)      # end below threshold × hysteresis
     cooldown_ticks: int = rng(0, None, default=10)
     update_interval_s: float = rng(0, None, default=60.0)
+    accept_after_s: float = rng(0, None, default=3600.0)  # an anomaly lasting this long is learned as the new normal
     top_k: int = rng(1, 32, default=3)
 
 

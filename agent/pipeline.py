@@ -75,7 +75,7 @@ class Pipeline:
         self.numpy.fit(z[:cut], missing[:cut])
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
-        scores = self.numpy.batch_scores(z, missing).max(axis=1)
+        scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
         self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts, r.values)
@@ -101,10 +101,11 @@ class Pipeline:
             row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k))
-        # Models keep learning from every tick under the threshold, even while an alert is open,
-        # so a lasting change of regime is absorbed instead of holding an alert open for ever;
-        # the threshold itself learns only outside alerts.
-        if result.score <= thr.value:
+        # Models learn from ticks under the threshold, even while an alert is open; a change that
+        # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
+        # The threshold itself learns only outside alerts.
+        accepted = self.alerts.active and row.ts - self.alerts.open.start >= self.cfg.alerts.accept_after_s
+        if result.score <= thr.value or accepted:
             self.chain.learn(self.window)
             if not self.alerts.active:
                 thr.update(result.score)

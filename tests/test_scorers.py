@@ -108,7 +108,7 @@ def test_numpy_scorer_end_to_end_scores_are_calibrated():
     specs = [SensorSpec(name=f"S0{i}_x") for i in range(1, 7)]
     sc = NumpyScorer(6, adjacency(specs, "corridor"), NumpyScorerConfig())
     sc.fit(z[:2000], miss[:2000])
-    batch = sc.batch_scores(z[2000:], miss[2000:])
+    batch = sc.batch_scores(z[2000:], miss[2000:], 16)
     buf = WindowBuffer(16, 6)
     online = []
     for t in range(2000, 3000):
@@ -148,3 +148,21 @@ def test_chain_steps_down_within_the_tick(mode, caplog):
     for _ in range(3):
         chain.score(buf)
     assert len(chain.switches) >= 3     # retried after probation, failed again, stepped down again
+
+
+def test_ar_keeps_flagging_a_lasting_level_shift():
+    rng = np.random.default_rng(5)
+    z = ar_series(rng, 3000, 2)
+    miss = np.zeros_like(z, bool)
+    m = ARModel(2, 2, 0.999)
+    m.fit(z[:2000], miss[:2000])
+    test = z[2000:].copy()
+    test[500:560, 0] += 5.0                       # a shift held for 60 ticks
+    s = run(m, test, miss[2000:], 20)[:, 0]       # s[i] scores tick 20 + i
+    calm = np.percentile(s[:400], 99)
+    assert calm < 4.0
+    assert np.min(s[480 + 3:480 + 55]) > calm     # flagged for as long as the shift lasts
+    assert np.max(s[480 + 80:480 + 200]) < 5.0    # and calm again once it is over
+    # The batch path used for calibration gives what score() gives tick by tick.
+    batch = m.batch_scores(test, miss[2000:], 16)  # rows p.. = ticks 2..
+    assert np.allclose(batch[18:18 + len(s), 0], s, atol=1e-5)

@@ -1,4 +1,12 @@
-"""AR(p) per sensor: X_t = φ0 + Σ φ_i X_{t-i} + ε, least squares at warm-up, then online (RLS)."""
+"""AR(p) per sensor: X_t = φ0 + Σ φ_i X_{t-i} + ε, least squares at warm-up, then online (RLS).
+
+Two statistics per sensor, the larger is the score:
+- the newest residual over the residual scale: a sudden break;
+- the exponentially weighted mean of the residuals over the window, over its own standard
+  error: a lasting shift. An AR model follows a level shift after one tick, but because it
+  reverts to its mean its residuals keep the shift's sign for as long as the shift lasts.
+Both are pure functions of the window and the weights.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,12 +14,23 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .rls import BatchRLS
 
+BIAS_HALF_LIFE_TICKS = 8.0
+
 
 class ARModel:
     def __init__(self, n: int, order: int, forgetting: float):
         self.p = order
         self.rls = BatchRLS(n, order + 1, forgetting)
         self._x = np.ones((n, order + 1))
+        self._bias_w: dict[int, np.ndarray] = {}
+
+    def bias_weights(self, m: int) -> np.ndarray:
+        """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
+        w = self._bias_w.get(m)
+        if w is None:
+            w = 0.5 ** (np.arange(m - 1, -1, -1) / BIAS_HALF_LIFE_TICKS)
+            w = self._bias_w[m] = w / np.sqrt((w * w).sum())
+        return w
 
     def features(self, window) -> np.ndarray:
         """(n, p+1): [x_{t-p} … x_{t-1}, 1] (a missing lag is 0, the sensor's mean). Reused buffer."""
@@ -26,13 +45,26 @@ class ARModel:
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         self.rls.fit(self.batch_features(z), z[self.p:], ~missing[self.p:])
 
+    def residuals(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """Signed residuals over residual scale for rows p.. (0 where missing)."""
+        pred = np.einsum("mnk,nk->mn", self.batch_features(z), self.rls.w)
+        return np.where(missing[self.p:], 0.0, (z[self.p:] - pred) * self.rls.inv_sd)
+
     def score(self, window, x: np.ndarray | None = None) -> np.ndarray:
         """`x`: this tick's features when the caller already built them."""
-        return self.rls.zscores(self.features(window) if x is None else x, window.values[-1])
+        point = self.rls.zscores(self.features(window) if x is None else x, window.values[-1])
+        r = self.residuals(window.values, window.missing)
+        bias = np.abs(self.bias_weights(len(r)) @ r)
+        return np.maximum(point, bias)
 
-    def batch_scores(self, z: np.ndarray) -> np.ndarray:
-        pred = np.einsum("mnk,nk->mn", self.batch_features(z), self.rls.w)
-        return np.abs(z[self.p:] - pred) * self.rls.inv_sd
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int) -> np.ndarray:
+        """Scores for rows p.. of a block, as score() gives them on a window of `steps` rows
+        (the first rows' bias sees zeros where the window would have older rows)."""
+        r = self.residuals(z, missing)
+        w = self.bias_weights(steps - self.p)
+        padded = np.concatenate([np.zeros((len(w) - 1, r.shape[1])), r])
+        bias = np.abs(np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w))
+        return np.maximum(np.abs(r), bias)
 
     def learn(self, window, x: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window) if x is None else x, window.values[-1], ~window.missing[-1])

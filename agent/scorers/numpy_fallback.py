@@ -58,10 +58,11 @@ class NumpyScorer(Scorer):
         s *= ~window.missing[-1]
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
 
-    def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """Per-sensor scores for rows p.. of a block (used to calibrate the threshold)."""
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int) -> np.ndarray:
+        """Per-sensor scores for rows p.. of a block, as score() gives them on windows of
+        `steps` rows (used to calibrate the threshold)."""
         p = self.ar.p
-        ar = self.ar.batch_scores(z)                                 # rows p..
+        ar = self.ar.batch_scores(z, missing, steps)                 # rows p..
         mk = self.markov.batch_scores(z, missing)                    # rows 1..
         fu = self.fusion.batch_scores(z, missing)                    # rows 1..
         s = self.combine(ar, mk[p - 1:], fu[p - 1:])
