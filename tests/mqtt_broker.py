@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import socket
+import select
 import subprocess
 import tempfile
 import threading
@@ -248,7 +249,8 @@ class MosquittoSub:
     def __init__(self, port: int, topics: list[str], count: int, timeout_s: int = 30, extra: list[str] = ()):
         marker = f"ready/{free_port()}"
         publish_retained(port, marker, "ready")
-        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-v", "-q", "1", "-W", str(timeout_s),
+        # mosquitto_sub block-buffers a pipe: line-buffer it, or lines die with it on terminate().
+        args = (["stdbuf", "-oL"] if shutil.which("stdbuf") else []) + ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-v", "-q", "1", "-W", str(timeout_s),
                 "-C", str(count + 1), *extra]
         for t in [*topics, marker]:     # the marker last: its retained copy arrives after the others are subscribed
             args += ["-t", t]
@@ -261,6 +263,26 @@ class MosquittoSub:
             if line.startswith(marker):
                 break
             self.early.append(line)
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        # Read continuously: a full pipe would block mosquitto_sub and stall its session.
+        for line in self.proc.stdout:
+            with self._lock:
+                self.early.append(line)
+
+    def _parsed(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [tuple(line.rstrip("\n").split(" ", 1)) for line in self.early if line.strip()]
+
+    def take(self, n: int, timeout_s: float = 15) -> list[tuple[str, str]]:
+        """Wait until n messages have arrived (or the timeout), then stop and return all of them."""
+        deadline = time.monotonic() + timeout_s
+        while len(self._parsed()) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.stop()
 
     def stop(self) -> list[tuple[str, str]]:
         """Stop it now and return what it printed."""
@@ -268,8 +290,9 @@ class MosquittoSub:
         return self.lines()
 
     def lines(self, timeout_s: float = 30) -> list[tuple[str, str]]:
-        out, _ = self.proc.communicate(timeout=timeout_s)
-        return [tuple(line.rstrip("\n").split(" ", 1)) for line in self.early + out.splitlines() if line.strip()]
+        self.proc.wait(timeout=timeout_s)
+        self._reader.join(timeout=timeout_s)
+        return self._parsed()
 
 
 def publish_retained(port: int, topic: str, payload: str) -> None:
