@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
+from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 
 from . import bundle_writer as bw
 from .data import Series, read_series, training_sources
@@ -58,7 +59,10 @@ def train_bundle(cfg, out_dir: Path, options: TrainOptions, data: DataOptions, m
     manifest.update({
         "normalisation": result.normaliser.to_manifest(sensors),
         "residual_std": {s: float(v) for s, v in zip(sensors, result.residual_std)},
-        "score": "per sensor |newest − forecast| / residual_std (0 when missing); tick score = max over sensors",
+        "score": ("per sensor max(|e_t|, |bias_t|), e = (newest − forecast) / residual_std signed, bias = EW mean "
+                  f"of e over the last {steps} ticks (half-life {BIAS_HALF_LIFE_TICKS:g} ticks, weights with "
+                  "sum of squares 1, unknown ticks 0); 0 when the newest value is missing; "
+                  "tick score = max over sensors"),
         "threshold": result.threshold,
         "model": {"architecture": "spatio-temporal-forecaster", **result.spec.as_dict(),
                   "parameters": result.summary["parameters"], "topology": cfg.topology,

@@ -3,7 +3,9 @@
 Seeded and deterministic (same data, seed and thread count → same weights). Early stopping on
 validation loss; the best epoch's weights are kept. Calibration then runs on the validation
 windows: per-sensor residual scale, then the threshold via agent.threshold.calibrate on the
-tick scores that agent.scorers.forecast_error would produce at run time.
+tick scores that agent.scorers.forecast_error would produce at run time — the combined
+statistic max(|newest error|, |EW bias of the recent ticks' signed errors|), computed over the
+validation windows in time order (one window per tick, as the agent scores them).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from agent.scorers.base import tick_score
-from agent.scorers.forecast_error import residual_std, sensor_scores
+from agent.scorers.forecast_error import residual_std, run_scores, signed_errors
 from agent.threshold import calibrate
 from agent.window import Normaliser
 
@@ -175,11 +177,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     model.eval()
 
     val_forecast = predict(model, val_w.values, val_w.missing)
-    usable = val_w.usable
-    newest, newest_missing = val_w.values[usable, -1, :], val_w.missing[usable, -1, :] > 0.5
-    scale = residual_std(newest, newest_missing, val_forecast[usable])
-    per_sensor = sensor_scores(newest, newest_missing, val_forecast[usable], scale)
-    tick_scores = np.array([tick_score(row) for row in per_sensor])
+    scale, tick_scores = calibration_scores(val_w, val_forecast, steps)
     threshold = calibrate(tick_scores, threshold_cfg)
 
     summary = {
@@ -198,6 +196,24 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     }
     return TrainResult(model=model, spec=spec, normaliser=normaliser, residual_std=scale, threshold=threshold,
                        split=split, z=z, missing=series.missing, summary=summary)
+
+
+def calibration_scores(w: Windows, forecast: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(residual_std (N,), tick scores of the usable windows) for time-ordered consecutive windows.
+
+    The residual scale comes from the usable windows' point errors. The tick scores are the
+    agent's: forecast_error.run_scores over the windows in order, the bias spanning the window's
+    `steps` ticks. A window whose newest row is labelled anomalous is not scored, and its error
+    counts as 0 in the bias of the ticks after it (as an unknown tick does at run time), so the
+    threshold is fitted to normal behaviour only — e.g. the rows after a stitch between two
+    recordings, which the agent never scores, do not leak into the following ticks' bias.
+    """
+    usable = w.usable
+    newest, newest_missing = w.values[:, -1, :], w.missing[:, -1, :] > 0.5
+    scale = residual_std(newest[usable], newest_missing[usable], forecast[usable])
+    errors = signed_errors(newest, newest_missing | ~usable[:, None], forecast, scale)
+    per_sensor = run_scores(errors, newest_missing, steps)[usable]
+    return scale, np.array([tick_score(row) for row in per_sensor])
 
 
 def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.random.Generator):

@@ -11,6 +11,14 @@ training nor calibration saw), in three groups:
              drops to the sensor's floor, 2–24 standard deviations), the inputs an incident
              feeds the model. An int8 artifact whose activation ranges saturate fails here.
 
+Tick scores are the agent's (forecast_error's combined statistic: max of the newest error and
+the EW bias of the recent ticks' signed errors). The held-out rows are consecutive, so the calm
+windows are a time-ordered run of ticks: each runner's calm errors are the tick history its
+bias sees, exactly as in the agent. A spiked or perturbed window is a modified copy of calm
+window i, scored as if it had arrived at tick i: its own newest error on top of the same
+runner's calm errors of the ticks before i. PyTorch and every artifact are scored this way,
+each with its own forecasts, so a systematic int8 offset that the bias accumulates is caught.
+
 Per artifact and per group: max and RMS forecast error, correlation of tick scores, agreement
 of the alert decision (tick score > threshold); latency per window (batch 1, one thread). An
 int8 artifact passes when its alert agreement reaches the bound in EVERY group. The figures go
@@ -24,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.bundle import BundleError, load as load_bundle
-from agent.scorers.forecast_error import sensor_scores
+from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_errors
 
 from . import bundle_writer as bw
 from .perturb import floor_from_normalisation, perturb_context
@@ -67,8 +75,17 @@ def run_all(runner, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray
     return np.stack(forecasts), np.array(times)
 
 
-def tick_scores(values: np.ndarray, missing: np.ndarray, forecast: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    return sensor_scores(values[:, -1, :], missing[:, -1, :] > 0.5, forecast, residual).max(axis=1)
+def tick_scores(values: np.ndarray, missing: np.ndarray, forecast: np.ndarray, residual: np.ndarray,
+                groups: dict[str, slice], steps: int) -> np.ndarray:
+    """Tick scores of every window; the calm group is the tick history of every group (module doc)."""
+    newest_missing = missing[:, -1, :] > 0.5
+    errors = signed_errors(values[:, -1, :], newest_missing, forecast, residual)
+    history = errors[groups["calm"]]
+    out = np.empty(len(values))
+    for sl in groups.values():
+        bias = rolling_bias(history, errors[sl], steps)
+        out[sl] = combined_scores(errors[sl], bias, newest_missing[sl]).max(axis=1)
+    return out
 
 
 def latency_figures(ms: np.ndarray) -> dict:
@@ -119,7 +136,7 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = T
 
     torch_runner = TorchRunner(model)
     reference, torch_ms = run_all(torch_runner, values, missing)
-    ref_scores = tick_scores(values, missing, reference, residual)
+    ref_scores = tick_scores(values, missing, reference, residual, groups, steps)
     held_out = groups["calm"].stop
     parity = {"windows": int(len(values)), "held_out_windows": held_out, "spiked_windows": held_out,
               "perturbed_windows": held_out, "threshold": threshold, "min_int8_agreement": min_agreement,
@@ -142,7 +159,7 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = T
             raise VerifyError(f"{path}: {kind} failed to run: {type(exc).__name__}: {exc}") from None
         if forecast.shape != reference.shape:
             raise VerifyError(f"{path}: shape error: forecast has shape {forecast.shape[1:]}, expected ({n},)")
-        scores = tick_scores(values, missing, forecast, residual)
+        scores = tick_scores(values, missing, forecast, residual, groups, steps)
         figures = compare(reference, forecast, ref_scores, scores, threshold)
         figures.update(latency_figures(ms))
         figures["bytes"] = path.stat().st_size

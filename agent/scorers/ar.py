@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .forecast_error import BIAS_HALF_LIFE_TICKS
 from .rls import BatchRLS
-
-BIAS_HALF_LIFE_TICKS = 8.0
 
 
 class ARModel:

@@ -5,9 +5,20 @@ A runtime module only opens its artifact and runs it; everything else is here:
   (agent/bundle.py: every file's sha256, format version, sensors and their order, T, tick);
 - `check_io` compares the names and shapes the runtime reports with what the agent feeds
   and reads, and refuses the artifact with a message naming each difference;
-- `ModelScorer.score` turns the model's forecast into per-sensor scores with
-  forecast_error.sensor_scores (the converter calibrated the threshold with the same function)
-  and its attention into the explanation weights.
+- `ModelScorer.score` turns the model's forecast into per-sensor scores with forecast_error's
+  combined statistic, max(|newest error|, |EW bias of the recent ticks' signed errors|) (the
+  converter calibrated the threshold with the same functions over its time-ordered validation
+  ticks), and its attention into the explanation weights.
+
+Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
+previous ticks, and those are forecasts the model made from earlier windows — they cannot be
+recomputed from the current window without running the model T−1 more times. So each scorer
+keeps a small ring of its own signed errors, keyed by tick timestamp (window.ts[-1]), for the
+window's last T ticks. Recording is idempotent per tick (scoring the same tick twice, e.g. the
+chain retrying or the hot-swap shadow scoring a candidate on the pipeline's window, overwrites
+that tick's entry), and a tick whose error is not in the ring — before this scorer's first
+tick, after a step-down left it idle, across a gap — counts as 0, which only lowers the bias:
+a scorer that has just become active starts conservative and is fully informed after T ticks.
 
 The model: inputs `values`, `missing` (1, T, N) float32; outputs `forecast` (1, N) of the newest
 row from rows 0..T-2, `temporal_attention` (1, N, T-1), `spatial_attention` (1, N, N).
@@ -20,7 +31,7 @@ import numpy as np
 
 from .. import bundle as bundles
 from .base import Scorer, ScorerError, TickScore, tick_score
-from .forecast_error import sensor_scores
+from .forecast_error import combined_scores, ew_bias, signed_errors
 
 INPUT_NAMES = ("values", "missing")
 OUTPUT_NAMES = ("forecast", "temporal_attention", "spatial_attention")
@@ -143,6 +154,9 @@ class ModelScorer(Scorer):
         self._offset: np.ndarray | None = None
         self._values = np.zeros(self.expected["values"], np.float32)
         self._missing = np.zeros(self.expected["missing"], np.float32)
+        # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
+        self._history: dict[float, np.ndarray] = {}
+        self._run = np.zeros((self.steps, self.n), np.float64)
         check_manifest_io(bundle, self.expected)
 
     @abc.abstractmethod
@@ -179,10 +193,32 @@ class ModelScorer(Scorer):
         forecast, temporal, spatial = self.run(values, missing)
         if not (np.isfinite(forecast).all() and np.isfinite(temporal).all() and np.isfinite(spatial).all()):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
-        s = sensor_scores(values[0, -1], missing[0, -1] > 0, forecast, self.residual)
+        missing_newest = missing[0, -1] > 0
+        err = signed_errors(values[0, -1], missing_newest, forecast, self.residual)
+        s = combined_scores(err, self.bias(window.ts, err), missing_newest)
         sensor_w, time_w = explanation_weights(s, temporal, spatial, self.top_k)
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
                          sensor_weights=sensor_w, time_weights=time_w)
+
+    def bias(self, ts: np.ndarray, err: np.ndarray) -> np.ndarray:
+        """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
+        ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded."""
+        now = float(ts[-1])
+        run = self._run
+        run.fill(0.0)
+        run[-1] = err
+        if np.isfinite(now):
+            for j in range(len(ts) - 1):
+                t = float(ts[j])
+                if t < now:                         # NaN (a row not filled yet) compares False
+                    past = self._history.get(t)
+                    if past is not None:
+                        run[j] = past
+            self._history[now] = err.copy()
+            if len(self._history) > 2 * self.steps:
+                oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
+                self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+        return ew_bias(run)
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],
