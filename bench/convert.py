@@ -9,28 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PACKAGES = ["numpy", "torch", "onnx", "onnxruntime", "ai-edge-litert", "litert-torch"]
+from machine import machine_info  # noqa: E402
 
-
-def machine() -> dict:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(), "packages": versions}
+PACKAGES = ("numpy", "torch", "onnx", "onnxruntime", "ai-edge-litert", "litert-torch")
 
 
 def time_runner(runner, values, missing, repeats: int, warmup: int = 50) -> dict:
@@ -74,7 +62,7 @@ def main() -> int:
     print(json.dumps({"bundle": str(bundle.path), "model_id": bundle.model_id,
                       "window": {"steps": bundle.steps, "sensors": len(bundle.sensors)},
                       "parameters": bundle.manifest.get("model", {}).get("parameters"),
-                      "batch": 1, "threads": 1, "machine": machine(), "results": results}, indent=2))
+                      "batch": 1, "threads": 1, "machine": machine_info(PACKAGES), "results": results}, indent=2))
     return 0
 
 

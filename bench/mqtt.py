@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import pwd
 import shutil
 import socket
@@ -28,7 +27,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import paho.mqtt  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
@@ -38,6 +36,7 @@ from agent.outbox import Outbox  # noqa: E402
 from agent.records import Rejects  # noqa: E402
 from agent.sinks.mqtt import MqttSink  # noqa: E402
 from agent.sources.mqtt import MqttSource  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 SAMPLES_TOPIC = "bench/samples"
 
@@ -156,11 +155,9 @@ def latency(directory: Path, port: int, rate: float, seconds: float) -> dict:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
-    version = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()[0]
-    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "os": platform.platform(),
-            "python": platform.python_version(), "paho_mqtt": paho.mqtt.__version__, "mosquitto": version}
+    info = machine_info(("numpy", "paho-mqtt"))
+    info["mosquitto"] = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()[0]
+    return info
 
 
 def main() -> int:

@@ -37,11 +37,8 @@ class ModelSpec:
         return asdict(self)
 
 
-class SingleQueryAttention(nn.Module):
-    """Multi-head attention of one query per row against that row's L context vectors.
-
-    query (R, d), context (R, L, d) → output (R, d), weights (R, L) averaged over heads.
-    """
+class _MultiHead(nn.Module):
+    """Query, key, value and output projections split into `heads` heads."""
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -53,6 +50,13 @@ class SingleQueryAttention(nn.Module):
         self.k = nn.Linear(d_model, d_model)
         self.v = nn.Linear(d_model, d_model)
         self.out = nn.Linear(d_model, d_model)
+
+
+class SingleQueryAttention(_MultiHead):
+    """Multi-head attention of one query per row against that row's L context vectors.
+
+    query (R, d), context (R, L, d) → output (R, d), weights (R, L) averaged over heads.
+    """
 
     def forward(self, query: torch.Tensor, context: torch.Tensor):
         rows, length, d = context.shape
@@ -66,22 +70,11 @@ class SingleQueryAttention(nn.Module):
         return self.out(mixed), weights.mean(dim=1).reshape(rows, length)
 
 
-class SensorAttention(nn.Module):
+class SensorAttention(_MultiHead):
     """Multi-head self-attention across the N sensors of one step, with an additive (N, N) prior.
 
     x (B, N, d) → output (B, N, d), weights (B, N, N) averaged over heads.
     """
-
-    def __init__(self, d_model: int, heads: int):
-        super().__init__()
-        if d_model % heads:
-            raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads})")
-        self.heads = heads
-        self.head_dim = d_model // heads
-        self.q = nn.Linear(d_model, d_model)
-        self.k = nn.Linear(d_model, d_model)
-        self.v = nn.Linear(d_model, d_model)
-        self.out = nn.Linear(d_model, d_model)
 
     def forward(self, x: torch.Tensor, prior: torch.Tensor):
         batch, n, d = x.shape

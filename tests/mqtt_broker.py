@@ -14,7 +14,6 @@ import pwd
 import shutil
 import signal
 import socket
-import select
 import subprocess
 import tempfile
 import threading
@@ -293,6 +292,16 @@ class MosquittoSub:
         self.proc.wait(timeout=timeout_s)
         self._reader.join(timeout=timeout_s)
         return self._parsed()
+
+
+def wait_until(predicate, timeout: float = 15.0) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def publish_retained(port: int, topic: str, payload: str) -> None:

@@ -16,7 +16,7 @@ import yaml
 from agent.config import BrokerConfig, MqttSource
 from agent.records import Rejects
 from agent.sources.mqtt import MqttSource as MqttSourceReader
-from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained  # noqa: F401 — fixtures
+from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained, wait_until  # noqa: F401 — fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
@@ -77,13 +77,6 @@ def outbox_keys(tmp_path: Path) -> list[tuple[str, int]]:
         db.close()
 
 
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def stop(proc: subprocess.Popen) -> int:

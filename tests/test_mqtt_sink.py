@@ -14,7 +14,7 @@ from agent import config
 from agent.alerts import AlertEvent
 from agent.mqtt_client import read_secret
 from agent.sinks.mqtt import MqttSink
-from mqtt_broker import Collector, MosquittoSub, make_broker, broker  # noqa: F401 — fixtures
+from mqtt_broker import Collector, MosquittoSub, make_broker, broker, wait_until  # noqa: F401 — fixtures
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/alert.schema.json").read_text())
 NODE, SITE = "gw-7", "plant-a"
@@ -53,13 +53,6 @@ def alert_keys(messages) -> list[tuple[str, int]]:
     return [(d["alert_id"], d["seq"]) for d in (json.loads(m.payload) for m in messages)]
 
 
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_alerts_reach_mosquitto_sub_and_match_the_schema(tmp_path, broker):
