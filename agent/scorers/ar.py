@@ -46,8 +46,13 @@ class ARModel:
 
     def residuals(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """Signed residuals over residual scale for rows p.. (0 where missing)."""
-        pred = np.einsum("mnk,nk->mn", self.batch_features(z), self.rls.w)
-        return np.where(missing[self.p:], 0.0, (z[self.p:] - pred) * self.rls.inv_sd)
+        p, w, m = self.p, self.rls.w, len(z) - self.p
+        pred = w[:, p] + w[:, 0] * z[0:m]             # the same sum as batch_features @ w, lag by lag:
+        for i in range(1, p):                          # p small array ops instead of a (m, n, p+1) copy
+            pred = pred + w[:, i] * z[i:i + m]
+        r = (z[p:] - pred) * self.rls.inv_sd
+        r[missing[p:]] = 0.0
+        return r
 
     def score(self, window, x: np.ndarray | None = None) -> np.ndarray:
         """`x`: this tick's features when the caller already built them."""
