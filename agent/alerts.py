@@ -97,13 +97,10 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, ti
         time_weights = col / col.sum() if col.sum() > 0 else np.full(len(col), 1.0 / max(len(col), 1))
     tops = [{"sensor": sensors[i], "score": round(float(s[i]), 4),
              "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
-    steps: list[dict] = []
-    if time_weights is not None and window_ts is not None:
-        tw = np.asarray(time_weights, float)
-        ts = np.asarray(window_ts, float)[:len(tw)]
-        for j in np.argsort(-tw)[:top_k]:
-            if np.isfinite(ts[j]):
-                steps.append({"ts": float(ts[j]), "weight": round(float(tw[j]), 4)})
+    tw = np.asarray(time_weights, float)
+    ts = np.asarray(window_ts, float)[:len(tw)]
+    steps = [{"ts": float(ts[j]), "weight": round(float(tw[j]), 4)}
+             for j in np.argsort(-tw)[:top_k] if np.isfinite(ts[j])]
     origin = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
     return {"top_sensors": tops, "top_steps": steps, "origin": origin}
 

@@ -53,8 +53,14 @@ class AnomalySpec:
     magnitude: float = rng(0, None, default=1.0)
 
 
+class _SourceConfig:
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        """(key path, sensor name) of every sensor this source names; AgentConfig checks them."""
+        return []
+
+
 @dataclass
-class SimulateSource:
+class SimulateSource(_SourceConfig):
     TYPE: ClassVar[str] = "simulate"
     scenario: Literal["corridor", "pump"] = "corridor"
     seed: int = 0
@@ -67,9 +73,13 @@ class SimulateSource:
     anomaly_every_s: float = rng(60, None, default=3600.0)
     tick_s: float | None = rng(0.001, None, default=None)  # None: the agent's tick_s
 
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
+                if a.kind != "incident" and a.target is not None]
+
 
 @dataclass
-class ReplaySource:
+class ReplaySource(_SourceConfig):
     TYPE: ClassVar[str] = "replay"
     path: str = ""
     format: Literal["csv", "jsonl", "auto"] = "auto"
@@ -81,9 +91,15 @@ class ReplaySource:
     labels_file: str | None = None            # NAB combined_windows.json
     speed: float = rng(0, None, default=0.0)  # 0: as fast as possible, 1: real time, 10: ×10
 
+    def validate(self) -> list[tuple[str, str]]:
+        return [] if self.path else [("path", "required for a replay source")]
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
+
 
 @dataclass
-class UdpSource:
+class UdpSource(_SourceConfig):
     TYPE: ClassVar[str] = "udp"
     bind: str = "127.0.0.1"
     port: int = rng(0, 65535, default=5555)
@@ -91,7 +107,7 @@ class UdpSource:
 
 
 @dataclass
-class StdinSource:
+class StdinSource(_SourceConfig):
     TYPE: ClassVar[str] = "stdin"
 
 
@@ -132,15 +148,18 @@ class BrokerConfig:
 
 
 @dataclass
-class MqttSource:
+class MqttSource(_SourceConfig):
     TYPE: ClassVar[str] = "mqtt"
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     topics: dict[str, str] = field(default_factory=dict)  # topic (may use + / #) -> sensor, or '*' for JSON payloads that name the sensor
     qos: int = rng(0, 1, default=0)
 
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
+
 
 @dataclass
-class ModbusSource:
+class ModbusSource(_SourceConfig):
     TYPE: ClassVar[str] = "modbus"
     host: str = "127.0.0.1"
     port: int = rng(1, 65535, default=502)
@@ -148,6 +167,10 @@ class ModbusSource:
     poll_s: float = rng(0.01, None, default=1.0)
     registers: dict[str, int] = field(default_factory=dict)  # sensor -> holding register address
     scale: dict[str, float] = field(default_factory=dict)    # sensor -> multiplier
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return ([(f"registers.{sensor}", sensor) for sensor in self.registers]
+                + [(f"scale.{sensor}", sensor) for sensor in self.scale])
 
 
 SourceConfig = Union[SimulateSource, ReplaySource, UdpSource, StdinSource, MqttSource, ModbusSource]
@@ -284,7 +307,8 @@ class AgentConfig:
                     if n not in seen:
                         problems.append((f"sensors[{i}].neighbours[{j}]", f"unknown sensor {n!r}"))
         for i, src in enumerate(self.sources):
-            problems += [(f"sources[{i}].{p}", m) for p, m in _source_sensor_refs(src, seen)]
+            problems += [(f"sources[{i}].{key}", f"unknown sensor {sensor!r}")
+                         for key, sensor in src.sensor_refs() if sensor not in seen]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         if self.warmup.ticks <= self.window.steps:
@@ -300,29 +324,6 @@ class AgentConfig:
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
-
-
-def _source_sensor_refs(src: object, known: set[str]) -> list[tuple[str, str]]:
-    out = []
-    if isinstance(src, ReplaySource):
-        if not src.path:
-            out.append(("path", "required for a replay source"))
-        for col, sensor in (src.columns or {}).items():
-            if sensor not in known:
-                out.append((f"columns.{col}", f"unknown sensor {sensor!r}"))
-    if isinstance(src, MqttSource):
-        for topic, sensor in src.topics.items():
-            if sensor != "*" and sensor not in known:
-                out.append((f"topics.{topic}", f"unknown sensor {sensor!r}"))
-    if isinstance(src, ModbusSource):
-        for sensor in list(src.registers) + list(src.scale):
-            if sensor not in known:
-                out.append((f"registers.{sensor}", f"unknown sensor {sensor!r}"))
-    if isinstance(src, SimulateSource):
-        for j, a in enumerate(src.anomalies or []):
-            if a.kind != "incident" and a.target is not None and a.target not in known:
-                out.append((f"anomalies[{j}].target", f"unknown sensor {a.target!r}"))
-    return out
 
 
 def load(path: str | Path) -> AgentConfig:

@@ -78,7 +78,7 @@ class Pipeline:
         scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
         self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
-            self.window.push(zr, r.missing, r.ts, r.values)
+            self.window.push(zr, r.missing, r.ts)
         log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
                  len(z), cut, len(z) - cut, self.thresholds["numpy"].value, self.chain.tier)
         self.warmup = []
@@ -94,7 +94,7 @@ class Pipeline:
             if len(self.warmup) >= self.cfg.warmup.ticks:
                 self._finish_warmup()
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
-        self.window.push(self.normaliser.apply(row.values), row.missing, row.ts, row.values)
+        self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)
         thr = self.thresholds[result.tier]
         events = self.alerts.observe(
@@ -118,9 +118,9 @@ class Pipeline:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
         if not self.alerts.active:
             return []
-        thr = self.thresholds.get(self.chain.tier)
-        return [self.alerts.close(ts, self.alerts.open.peak, thr.value if thr else float("nan"),
-                                  self.chain.tier, self.chain.current.describe, "shutdown")]
+        thr = self.thresholds[self.chain.tier]      # an alert is only ever open after warm-up
+        return [self.alerts.close(ts, self.alerts.open.peak, thr.value, self.chain.tier,
+                                  self.chain.current.describe, "shutdown")]
 
     def snapshot(self) -> dict:
         thr = self.thresholds.get(self.chain.tier)

@@ -35,8 +35,7 @@ class Agent:
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
                                min_agreement=cfg.scoring.shadow_min_agreement)
         sensors = self.pipeline.sensors
-        self.aligner = Aligner(sensors, cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
-                               self.rejects, max_gap_ticks=cfg.window.steps + 1)
+        self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
         self.sinks = [open_sink(s, cfg) for s in cfg.sinks]

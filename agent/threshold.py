@@ -8,7 +8,7 @@ Pareto distribution (σ, γ). The threshold with exceedance probability `risk` i
 
 The GPD is fitted by the method of moments: cheap enough to refit on every new peak.
 `calibrate` does the batch fit (warm-up, or the converter's validation data) and returns a
-plain dict that goes into a bundle manifest; `AdaptiveThreshold.from_calibration` resumes it.
+plain dict that goes into a bundle manifest; `AdaptiveThreshold(cfg, calibration)` resumes it.
 """
 from __future__ import annotations
 
@@ -83,11 +83,6 @@ class AdaptiveThreshold:
         self.gamma = float(calibration.get("gamma", 0.0))
         self.recent: deque[float] = deque(calibration.get("recent", []), maxlen=MAX_RECENT)
         self.value = max(float(calibration["value"]), cfg.min_threshold)
-        self._since_refit = 0
-
-    @classmethod
-    def from_calibration(cls, cfg, calibration: dict) -> "AdaptiveThreshold":
-        return cls(cfg, calibration)
 
     def update(self, score: float) -> None:
         if not self.cfg.adapt or not math.isfinite(score) or score > self.value:
@@ -98,20 +93,14 @@ class AdaptiveThreshold:
                 self.peaks.append(score - self.init)
                 self.n_peaks += 1
                 self.sigma, self.gamma = fit_gpd(np.fromiter(self.peaks, float))
-                self.value = max(pot_value(self.init, self.sigma, self.gamma, self.n, self.n_peaks,
-                                           self.cfg.risk), self.cfg.min_threshold)
+                self._set(pot_value(self.init, self.sigma, self.gamma, self.n, self.n_peaks, self.cfg.risk))
             elif self.n % 256 == 0:
                 # Calm ticks lower the peak rate, so z drifts slowly down toward the risk target.
-                self.value = max(pot_value(self.init, self.sigma, self.gamma, self.n, self.n_peaks,
-                                           self.cfg.risk), self.cfg.min_threshold)
+                self._set(pot_value(self.init, self.sigma, self.gamma, self.n, self.n_peaks, self.cfg.risk))
         else:
             self.recent.append(score)
-            self._since_refit += 1
-            if self._since_refit >= 256:
-                self._since_refit = 0
-                self.value = max(float(np.quantile(np.fromiter(self.recent, float), 1.0 - self.cfg.risk)),
-                                 self.cfg.min_threshold)
+            if self.n % 256 == 0:
+                self._set(float(np.quantile(np.fromiter(self.recent, float), 1.0 - self.cfg.risk)))
 
-    def state(self) -> dict:
-        return {"value": self.value, "init_threshold": self.init, "n": self.n, "n_peaks": self.n_peaks,
-                "sigma": self.sigma, "gamma": self.gamma}
+    def _set(self, value: float) -> None:
+        self.value = max(value, self.cfg.min_threshold)

@@ -59,6 +59,12 @@ class Aligner:
         self.max_jump = max(1000, int(86400 / self.tick_s))   # ticks: a day, or 1000 ticks
         self.pending_jump: int | None = None
 
+    @classmethod
+    def for_agent(cls, cfg, rejects: Rejects) -> "Aligner":
+        """The aligner the daemon (and the evaluator, replaying through it) runs with."""
+        return cls(cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
+                   rejects, max_gap_ticks=cfg.window.steps + 1)
+
     def tick_of(self, ts: float) -> int:
         q = ts / self.tick_s
         r = round(q)
@@ -199,9 +205,8 @@ class WindowBuffer:
         self._ts = np.full(2 * steps, np.nan)
         self._head = 0          # where the next row goes (in [0, T))
         self.filled = 0
-        self.raw_latest = np.full(n, np.nan)
 
-    def push(self, z: np.ndarray, missing: np.ndarray, ts: float, raw: np.ndarray | None = None) -> None:
+    def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps
         self._values[h] = z
         self._values[h + t] = z
@@ -210,8 +215,6 @@ class WindowBuffer:
         self._ts[h] = self._ts[h + t] = ts
         self._head = (h + 1) % t
         self.filled = min(self.filled + 1, t)
-        if raw is not None:
-            self.raw_latest = raw
 
     @property
     def values(self) -> np.ndarray:
@@ -233,9 +236,6 @@ class WindowBuffer:
     def row(self, back: int) -> np.ndarray:
         """The row `back` ticks before the newest (0 = newest)."""
         return self._values[self._head + self.steps - 1 - back]
-
-    def missing_row(self, back: int) -> np.ndarray:
-        return self._missing[self._head + self.steps - 1 - back]
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,

@@ -32,16 +32,27 @@ def run(model, z, missing, start):
     return np.array(out)
 
 
+def fit_and_run(model, z, split, plant):
+    """Fit `model` on rows ..split, plant an anomaly in a copy of the rest, score it from tick 20.
+    Returns (scores, the planted test rows)."""
+    miss = np.zeros_like(z, bool)
+    model.fit(z[:split], miss[:split])
+    if hasattr(model, "calibrate"):
+        model.calibrate(z[:split], miss[:split])
+    test = z[split:].copy()
+    plant(test)
+    return run(model, test, miss[split:], 20), test
+
+
 def test_ar_recovers_coefficients_and_flags_a_spike():
     rng = np.random.default_rng(0)
-    z = ar_series(rng, 3000, 3)
-    miss = np.zeros_like(z, bool)
     m = ARModel(3, 2, 0.999)
-    m.fit(z[:2000], miss[:2000])
+
+    def spike(test):
+        test[500, 1] += 6.0
+
+    s, _ = fit_and_run(m, ar_series(rng, 3000, 3), 2000, spike)
     assert np.allclose(m.rls.w[:, :2], [[0.25, 0.6]] * 3, atol=0.05)   # [x_{t-2}, x_{t-1}, 1]
-    test = z[2000:].copy()
-    test[500, 1] += 6.0
-    s = run(m, test, miss[2000:], 20)
     normal = np.delete(s[:, 1], [480, 481, 482])
     assert np.percentile(normal, 99) < 3.5
     assert s[480, 1] > 8.0
@@ -50,13 +61,11 @@ def test_ar_recovers_coefficients_and_flags_a_spike():
 def test_markov_low_on_own_chain_high_on_level_jump():
     rng = np.random.default_rng(1)
     z = ar_series(rng, 4000, 2)
-    miss = np.zeros_like(z, bool)
-    m = MarkovModel(2, 8, 0.5, 0.999)
-    m.fit(z[:3000], miss[:3000])
-    m.calibrate(z[:3000], miss[:3000])
-    test = z[3000:].copy()
-    test[600:610, 0] = test[600:610, 0] * 0 + 4.0      # jump to the top bin from wherever it was
-    s = run(m, test, miss[3000:], 20)
+
+    def jump(test):
+        test[600:610, 0] = 4.0      # jump to the top bin from wherever it was
+
+    s, test = fit_and_run(MarkovModel(2, 8, 0.5, 0.999), z, 3000, jump)
     assert np.median(s[:, 0]) < 1.0
     low_before = test[599, 0] < np.quantile(z[:3000, 0], 0.5)
     if low_before:
@@ -81,13 +90,12 @@ def test_fusion_flags_a_sensor_that_breaks_from_its_neighbours():
     rng = np.random.default_rng(3)
     common = ar_series(rng, 3000, 1)[:, 0]
     z = np.stack([common + rng.normal(0, 0.2, 3000) for _ in range(4)], axis=1).astype(np.float32)
-    miss = np.zeros_like(z, bool)
     specs = [SensorSpec(name=f"S0{i}_speed") for i in range(1, 5)]
-    f = FusionModel(adjacency(specs, "corridor"), 0.999)
-    f.fit(z[:2000], miss[:2000])
-    test = z[2000:].copy()
-    test[500:520, 2] -= 3.0          # S03 drops while S02 and S04 carry on
-    s = run(f, test, miss[2000:], 20)
+
+    def drop(test):
+        test[500:520, 2] -= 3.0          # S03 drops while S02 and S04 carry on
+
+    s, _ = fit_and_run(FusionModel(adjacency(specs, "corridor"), 0.999), z, 2000, drop)
     assert s[480, 2] > 5.0
     assert np.percentile(s[:400, 2], 99) < 4.0
 
@@ -152,17 +160,17 @@ def test_chain_steps_down_within_the_tick(mode, caplog):
 
 def test_ar_keeps_flagging_a_lasting_level_shift():
     rng = np.random.default_rng(5)
-    z = ar_series(rng, 3000, 2)
-    miss = np.zeros_like(z, bool)
     m = ARModel(2, 2, 0.999)
-    m.fit(z[:2000], miss[:2000])
-    test = z[2000:].copy()
-    test[500:560, 0] += 5.0                       # a shift held for 60 ticks
-    s = run(m, test, miss[2000:], 20)[:, 0]       # s[i] scores tick 20 + i
+
+    def shift(test):
+        test[500:560, 0] += 5.0                   # a shift held for 60 ticks
+
+    s, test = fit_and_run(m, ar_series(rng, 3000, 2), 2000, shift)
+    s = s[:, 0]                                   # s[i] scores tick 20 + i
     calm = np.percentile(s[:400], 99)
     assert calm < 4.0
     assert np.min(s[480 + 3:480 + 55]) > calm     # flagged for as long as the shift lasts
     assert np.max(s[480 + 80:480 + 200]) < 5.0    # and calm again once it is over
     # The batch path used for calibration gives what score() gives tick by tick.
-    batch = m.batch_scores(test, miss[2000:], 16)  # rows p.. = ticks 2..
+    batch = m.batch_scores(test, np.zeros_like(test, bool), 16)  # rows p.. = ticks 2..
     assert np.allclose(batch[18:18 + len(s), 0], s, atol=1e-5)

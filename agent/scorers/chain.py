@@ -20,9 +20,7 @@ log = logging.getLogger("stad.scorer")
 
 class ScorerChain:
     def __init__(self, tiers: list[Scorer], cfg):
-        if not tiers or tiers[-1].TYPE != "numpy":
-            raise ValueError("the chain must end with the numpy scorer")
-        self.tiers = tiers
+        self.tiers = self._checked(tiers)
         self.cfg = cfg
         self.active = 0
         self.over_budget = 0
@@ -30,6 +28,12 @@ class ScorerChain:
         self.switches: deque[dict] = deque(maxlen=100)   # the latest switches, for the health report
         self.switch_count = 0
         self.last_latency_s = 0.0
+
+    @staticmethod
+    def _checked(tiers: list[Scorer]) -> list[Scorer]:
+        if not tiers or tiers[-1].TYPE != "numpy":
+            raise ValueError("the chain must end with the numpy scorer")
+        return tiers
 
     @property
     def numpy(self) -> Scorer:
@@ -45,10 +49,8 @@ class ScorerChain:
 
     def replace(self, tiers: list[Scorer], reason: str) -> None:
         """Install a new list of tiers (hot swap): start again from the top."""
-        if not tiers or tiers[-1].TYPE != "numpy":
-            raise ValueError("the chain must end with the numpy scorer")
         old = self.tier
-        self.tiers = tiers
+        self.tiers = self._checked(tiers)
         self.benched.clear()
         self.active = 0
         self._switch(0, reason, old=old)

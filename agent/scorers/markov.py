@@ -55,15 +55,14 @@ class MarkovModel:
                 self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
 
     def _prob(self, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
+        """P(s1 | s0) per sensor; s0, s1 (n,) for one tick or (m, n) for a block."""
         a = self.alpha * self.g
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
 
     def batch_surprise(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         s = self.states(z)
-        a = self.alpha * self.g
-        p = (self.counts[self._rows, s[:-1], s[1:]] + a) / (self.rowsum[self._rows, s[:-1]] + self.k * a)
-        return np.where(missing[1:] | missing[:-1], 0.0, -np.log(p))
+        return np.where(missing[1:] | missing[:-1], 0.0, -np.log(self._prob(s[:-1], s[1:])))
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         return np.maximum((self.batch_surprise(z, missing) - self.mean) * self.inv_std, 0.0)

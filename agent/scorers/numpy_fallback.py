@@ -26,7 +26,6 @@ class NumpyScorer(Scorer):
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting)
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
-        self.fitted = False
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
 
@@ -37,7 +36,6 @@ class NumpyScorer(Scorer):
         self.fusion.fit(z, missing)
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)
-        self.fitted = True
 
     def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray) -> np.ndarray:
         w = self.weights

@@ -46,7 +46,7 @@ class BatchRLS:
         return np.einsum("nk,nk->n", self.w, x)
 
     def zscores(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.abs(y - np.einsum("nk,nk->n", self.w, x)) * self.inv_sd
+        return np.abs(y - self.predict(x)) * self.inv_sd
 
     def update(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
         """Learn one tick (buffered; solved every `block` ticks)."""
