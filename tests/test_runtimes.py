@@ -135,7 +135,7 @@ def windows_from_sim(bundle: bundles.Bundle, rows, count: int):
     buf = WindowBuffer(bundle.steps, len(bundle.sensors))
     out = []
     for r in rows:
-        buf.push(norm.apply(r.values), r.missing, r.ts, r.values)
+        buf.push(norm.apply(r.values), r.missing, r.ts)
         if buf.ready:
             out.append((buf.values.copy(), buf.missing.copy()))
         if len(out) == count:
