@@ -15,13 +15,9 @@ import time
 
 from .alerts import iso
 from .config import BrokerConfig, Secret, TlsConfig
-from .mqtt_client import ConnectionReporter, build_client
+from .mqtt_client import ConnectionReporter, build_client, connect
 
 log = logging.getLogger("stad.listen")
-
-# Refusals that retrying will not fix: give up at once.
-FATAL_REFUSALS = ("bad credentials", "not authorised", "client banned", "bad authentication")
-
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker")
@@ -74,20 +70,20 @@ class Listener:
         self.refused: str | None = None
         broker = broker_from_args(args)
         self.client = build_client(broker, "")
-        self.reporter = ConnectionReporter(f"{broker.host}:{broker.port}", "listen", log)
+        self.reporter = ConnectionReporter(broker, "listen", log)
         self.reporter.on_connected = self._subscribe
         self.reporter.on_refused = self._on_refused
         self.reporter.install(self.client)
         self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
-        self.client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        connect(self.client, broker)
         self.out = open(args.out, "a", encoding="utf-8") if args.out else None
 
     def _subscribe(self, client) -> None:
         client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/status", 1)])
         log.info("listen: following %s/alerts and %s/status on %s", self.base, self.base, self.reporter.where)
 
-    def _on_refused(self, reason: str) -> None:
-        if reason.startswith(FATAL_REFUSALS):
+    def _on_refused(self, reason: str, permanent: bool) -> None:
+        if permanent:           # retrying will not fix it: give up at once
             self.refused = reason
             self.inbox.put(None)
 

@@ -44,22 +44,23 @@ _REFUSALS_V311 = {
     4: _BAD_CREDENTIALS,
     5: _NOT_AUTHORISED,
 }
+# Refusals that retrying with the same settings will not fix.
+_PERMANENT_V5 = {0x86, 0x87, 0x8A, 0x8C}
+_PERMANENT_V311 = {4, 5}
 
 
 def read_secret(secret, resolve: Callable[[str], Path] = Path) -> str:
     """The secret's value, without a trailing newline. Raises ValueError when it cannot be found."""
-    if secret.file:
-        path = resolve(secret.file)
-        try:
-            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
     if secret.env:
         value = os.environ.get(secret.env)
         if value is None:
             raise ValueError(f"secret environment variable {secret.env} is not set")
         return value
-    return _credential_path(secret.credential).read_text(encoding="utf-8").rstrip("\r\n")
+    path = resolve(secret.file) if secret.file else _credential_path(secret.credential)
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
 
 
 def _credential_path(name: str) -> Path:
@@ -98,14 +99,15 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
     return client
 
 
-def is_v5(client: mqtt.Client) -> bool:
-    return client.protocol == mqtt.MQTTv5
+def connect(client: mqtt.Client, broker) -> None:
+    """Start connecting in the background (the network loop must run: loop_start())."""
+    client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
 
 
 def publish_properties(client: mqtt.Client, content_type: str | None = None,
                        expiry_s: int | None = None) -> Properties | None:
     """MQTT 5 PUBLISH properties; None on 3.1.1, which has none."""
-    if not is_v5(client):
+    if client.protocol != mqtt.MQTTv5:
         return None
     props = Properties(PacketTypes.PUBLISH)
     if content_type:
@@ -115,11 +117,12 @@ def publish_properties(client: mqtt.Client, content_type: str | None = None,
     return props
 
 
-def refusal_reason(reason_code, protocol: int) -> str:
-    """Why a CONNACK refused the connection, in words."""
+def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
+    """Why a CONNACK refused the connection, in words, and whether retrying cannot help."""
     value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
-    table = _REFUSALS_V5 if protocol == mqtt.MQTTv5 else _REFUSALS_V311
-    return table.get(value, f"refused ({reason_code})")
+    v5 = protocol == mqtt.MQTTv5
+    table = _REFUSALS_V5 if v5 else _REFUSALS_V311
+    return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
 
 def failure_reason(exc: BaseException | None) -> str:
@@ -142,8 +145,8 @@ class ConnectionReporter:
     `on_lost`) instead of on the client.
     """
 
-    def __init__(self, where: str, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
-        self.where = where              # "127.0.0.1:1883"
+    def __init__(self, broker, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
+        self.where = f"{broker.host}:{broker.port}"
         self.what = what                # "alerts", "listen"
         self.log = logger
         self.consequence = consequence  # what happens meanwhile, for the operator
@@ -151,7 +154,7 @@ class ConnectionReporter:
         self.connected = False
         self.on_connected: Callable[[mqtt.Client], None] | None = None
         self.on_lost: Callable[[mqtt.Client], None] | None = None
-        self.on_refused: Callable[[str], None] | None = None
+        self.on_refused: Callable[[str, bool], None] | None = None   # (reason, permanent)
 
     def install(self, client: mqtt.Client) -> None:
         client.on_connect = self._on_connect
@@ -166,10 +169,10 @@ class ConnectionReporter:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            reason = refusal_reason(reason_code, client.protocol)
+            reason, permanent = refusal_reason(reason_code, client.protocol)
             self._report(f"connection refused: {reason}")
             if self.on_refused:
-                self.on_refused(reason)
+                self.on_refused(reason, permanent)
             return
         if self.problem is not None:
             self.log.info("MQTT %s: connected to %s", self.what, self.where)
@@ -188,7 +191,7 @@ class ConnectionReporter:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected, self.connected = self.connected, False
         if was_connected:
-            if reason_code.is_failure or reason_code.value != 0:
+            if reason_code.value != 0:
                 self._report(f"connection lost ({reason_code})")
             if self.on_lost:
                 self.on_lost(client)

@@ -66,9 +66,9 @@ class Outbox:
         self._next_expiry = 0.0
         self.dropped: dict[str, int] = dict(self._db.execute("SELECT reason, count FROM drops"))
         # Whatever a previous run left was not acknowledged: it goes out again as a replay.
+        self.requeue()
         with self._lock:
-            self._db.execute("UPDATE events SET replay = 1 WHERE replay = 0")
-            self.recovered = self._count()
+            self.recovered = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
             self._depth = self.recovered
             self._expire(force=True)
 
@@ -121,10 +121,6 @@ class Outbox:
 
     # -- bounds ----------------------------------------------------------------------------------
 
-    def expire(self) -> None:
-        with self._lock:
-            self._expire(force=True)
-
     def _expire(self, force: bool = False) -> None:
         now = self.clock()
         if not force and now < self._next_expiry:
@@ -170,9 +166,6 @@ class Outbox:
     @property
     def in_flight(self) -> int:
         return len(self._handed)
-
-    def _count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

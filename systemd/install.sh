@@ -159,18 +159,16 @@ else
     say "installed $CONF_DIR/agent.yaml from $CONFIG: edit it, then check it with stad-agent check-config"
 fi
 
-if [ -n "$MQTT_PASSWORD_FILE$TLS_KEY_FILE" ]; then
+# install_secret SRC DEST: written with a private umask so no window exists where a secret is
+# world-readable, and moved into place whole. Nothing happens when SRC is empty.
+install_secret() {
+    [ -n "$1" ] || return 0
     install -d -m 0700 "$CRED_DIR"
-    # Written with a private umask so no window exists where a secret is world-readable.
-    if [ -n "$MQTT_PASSWORD_FILE" ]; then
-        (umask 077 && cat "$MQTT_PASSWORD_FILE" > "$CRED_PASSWORD.tmp" && mv -f "$CRED_PASSWORD.tmp" "$CRED_PASSWORD")
-        chmod 0600 "$CRED_PASSWORD"
-    fi
-    if [ -n "$TLS_KEY_FILE" ]; then
-        (umask 077 && cat "$TLS_KEY_FILE" > "$CRED_TLS_KEY.tmp" && mv -f "$CRED_TLS_KEY.tmp" "$CRED_TLS_KEY")
-        chmod 0600 "$CRED_TLS_KEY"
-    fi
-fi
+    (umask 077 && cat "$1" > "$2.tmp" && mv -f "$2.tmp" "$2")
+    chmod 0600 "$2"
+}
+install_secret "$MQTT_PASSWORD_FILE" "$CRED_PASSWORD"
+install_secret "$TLS_KEY_FILE" "$CRED_TLS_KEY"
 
 if [ "$NO_VENV" -eq 0 ] && [ -x "$VENV/bin/stad-agent" ]; then
     if ! CHECK=$("$VENV/bin/stad-agent" check-config -c "$CONF_DIR/agent.yaml" 2>&1); then

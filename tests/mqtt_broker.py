@@ -24,10 +24,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="the mosquitto binary is not installed "
-                                                             "(apt-get install mosquitto mosquitto-clients)")
 
 
 def free_port() -> int:
@@ -97,19 +97,6 @@ class Mosquitto:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill()
         self.proc = None
 
     def log_text(self) -> str:
@@ -205,8 +192,6 @@ class Collector:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.1, 0.5)
-        from paho.mqtt.properties import Properties
-        from paho.mqtt.packettypes import PacketTypes
         props = Properties(PacketTypes.CONNECT)
         if persistent:
             props.SessionExpiryInterval = 3600

@@ -12,6 +12,7 @@ the agent's pings stop, and resume once the test drains the FIFO again.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -133,6 +134,19 @@ def start_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None) 
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+@contextlib.contextmanager
+def running_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None):
+    """The agent under `notify`; on the way out it is killed if still running, and `notify` closed."""
+    proc = start_agent(cfg, notify, extra_env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+
+
 def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     """One SIGTERM, then wait: a second one could land after Python has restored the default handler."""
     if proc.poll() is None:
@@ -169,8 +183,7 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
     alerts = tmp_path / "alerts.jsonl"
     cfg = write_config(tmp_path, [{"type": "jsonl", "path": str(alerts)}])
     started = time.monotonic()
-    proc = start_agent(cfg, notify)
-    try:
+    with running_agent(cfg, notify) as proc:
         ready = notify.wait_for("READY=1")[0]
         assert ready > started
         # The first STATUS= rides with READY=1 and names the scoring tier.
@@ -195,11 +208,6 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
         exited = time.monotonic()
         stopping = notify.wait_for("STOPPING=1", timeout=2)
         assert term <= stopping[0] <= exited
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        notify.close()
 
     assert proc.returncode == 0, err[-3000:]
     assert "stopped: signal SIGTERM" in err
@@ -252,38 +260,34 @@ def test_watchdog_pings_stop_while_the_processing_loop_is_blocked(tmp_path):
     drainer.start()
     cfg = write_config(tmp_path, [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
                                   {"type": "jsonl", "path": str(fifo)}])
-    proc = start_agent(cfg, notify)
     try:
-        notify.wait_for("READY=1")
-        notify.wait_for("WATCHDOG=1", count=3, timeout=10)
+        with running_agent(cfg, notify) as proc:
+            notify.wait_for("READY=1")
+            notify.wait_for("WATCHDOG=1", count=3, timeout=10)
 
-        draining.clear()                    # the sink's writes now fill the pipe, then block
-        paused = time.monotonic()
-        stalled = None
-        deadline = paused + 10
-        while time.monotonic() < deadline:
-            last = max(notify.times("WATCHDOG=1"))
-            if time.monotonic() - last > 2.0:      # four ping periods without a ping
-                stalled = last
-                break
-            time.sleep(0.1)
-        assert stalled is not None, "the pings went on although the processing loop was blocked"
-        assert proc.poll() is None
-        assert process_state(proc.pid) != "T"    # running (blocked in write), not stopped
-        threads = len(os.listdir(f"/proc/{proc.pid}/task"))
-        assert threads >= 2                      # the source thread is still there
+            draining.clear()                    # the sink's writes now fill the pipe, then block
+            paused = time.monotonic()
+            stalled = None
+            deadline = paused + 10
+            while time.monotonic() < deadline:
+                last = max(notify.times("WATCHDOG=1"))
+                if time.monotonic() - last > 2.0:      # four ping periods without a ping
+                    stalled = last
+                    break
+                time.sleep(0.1)
+            assert stalled is not None, "the pings went on although the processing loop was blocked"
+            assert proc.poll() is None
+            assert process_state(proc.pid) != "T"    # running (blocked in write), not stopped
+            threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+            assert threads >= 2                      # the source thread is still there
 
-        resumed_at = time.monotonic()
-        draining.set()
-        after = notify.wait_for("WATCHDOG=1", count=2, timeout=5, after=resumed_at)
-        assert after[0] - resumed_at < 1.5
-        err = stop_agent(proc)
+            resumed_at = time.monotonic()
+            draining.set()
+            after = notify.wait_for("WATCHDOG=1", count=2, timeout=5, after=resumed_at)
+            assert after[0] - resumed_at < 1.5
+            err = stop_agent(proc)
     finally:
         done.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        notify.close()
         os.close(reader)
     assert proc.returncode == 0, err[-3000:]
     assert notify.times("STOPPING=1")
@@ -321,8 +325,7 @@ def test_sigterm_flushes_the_mqtt_outbox_to_a_real_broker(tmp_path, make_broker)
         {"type": "mqtt", "prefix": "stad",
          "broker": {"host": "127.0.0.1", "port": broker.port, "client_id": "gw-test", "username": "gw-test",
                     "password": {"credential": "stad-edge.mqtt-password"}}}])
-    proc = start_agent(cfg, notify, {"CREDENTIALS_DIRECTORY": str(creds)})
-    try:
+    with running_agent(cfg, notify, {"CREDENTIALS_DIRECTORY": str(creds)}) as proc:
         notify.wait_for("READY=1")
         # Run until an alert has been raised, so that there is something to flush.
         deadline = time.monotonic() + 15
@@ -330,11 +333,6 @@ def test_sigterm_flushes_the_mqtt_outbox_to_a_real_broker(tmp_path, make_broker)
             assert time.monotonic() < deadline and proc.poll() is None, "no alert was raised"
             time.sleep(0.1)
         err = stop_agent(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        notify.close()
     assert proc.returncode == 0, err[-3000:]
     assert notify.times("STOPPING=1")
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ..alerts import AlertEvent, iso
-from ..mqtt_client import ConnectionReporter, build_client, publish_properties
+from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
 from ..outbox import Outbox, StoredEvent
 from .base import Sink
 
@@ -82,7 +82,7 @@ class MqttSink(Sink):
                                    resolve=context.resolve)
         self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health/sensors
         self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
-        self.reporter = ConnectionReporter(f"{broker.host}:{broker.port}", "alerts", log,
+        self.reporter = ConnectionReporter(broker, "alerts", log,
                                            consequence="alert events are kept in the outbox until it is back")
         self.reporter.on_connected = lambda client: self._queue.put((_CONNECTED,))
         self.reporter.on_lost = lambda client: self._queue.put((_LOST,))
@@ -101,7 +101,7 @@ class MqttSink(Sink):
         self.sensor_events_unsent = 0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
         self._worker.start()
-        self.client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        connect(self.client, broker)
         self.client.loop_start()
 
     # -- the agent's side: quick, never waits for the broker --------------------------------------
@@ -209,7 +209,9 @@ class MqttSink(Sink):
         self.outbox.ack(row_id)
 
     def _pump(self) -> None:
-        while self._connected and len(self._mids) < WINDOW:
+        # Rows up to the cursor are in flight (or refused); the outbox's depth says whether any
+        # lie beyond it, so an ACK with nothing new waiting costs no query.
+        while self._connected and len(self._mids) < WINDOW and self.outbox.depth > len(self._mids):
             batch = self.outbox.pending(after=self._cursor, limit=WINDOW - len(self._mids))
             if not batch:
                 return

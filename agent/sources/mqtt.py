@@ -20,7 +20,7 @@ from typing import Iterator
 
 import paho.mqtt.client as mqtt
 
-from ..mqtt_client import ConnectionReporter, build_client
+from ..mqtt_client import ConnectionReporter, build_client, connect
 from ..records import Record, Rejects
 from .base import Source
 from .lines import parse_json_line, parse_number, parse_time
@@ -44,12 +44,11 @@ class MqttSource(Source):
         broker = cfg.broker
         client_id = broker.client_id or f"stad-source-{uuid.uuid4().hex[:8]}"
         self.client = build_client(broker, client_id, resolve=self._resolve)
-        self.reporter = ConnectionReporter(f"{broker.host}:{broker.port}", "source", log,
-                                           consequence="no samples until it is back")
+        self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self.reporter.on_connected = self._subscribe
         self.reporter.install(self.client)
         self.client.on_message = self._on_message
-        self.client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        connect(self.client, broker)
         self.client.loop_start()
 
     def _resolve(self, path: str) -> Path:
