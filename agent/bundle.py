@@ -179,12 +179,16 @@ def manifest_problems(m: object) -> list[str]:
     return problems
 
 
+def name_diff(expected, actual) -> tuple[list, list]:
+    """(names of `expected` not in `actual`, names of `actual` not in `expected`), each in its own order."""
+    return [n for n in expected if n not in actual], [n for n in actual if n not in expected]
+
+
 def _per_sensor_problems(key: str, table: object, sensors: list[str], positive: bool) -> list[str]:
     if not isinstance(table, dict):
         return [f"{key}: expected an object keyed by sensor"]
     out = []
-    missing = [s for s in sensors if s not in table]
-    extra = [s for s in table if s not in sensors]
+    missing, extra = name_diff(sensors, table)
     if missing:
         out.append(f"{key}: no value for {', '.join(missing)}")
     if extra:
@@ -213,7 +217,7 @@ def _file_entry_problems(key: str, entry: object) -> list[str]:
 
 def listed_files(manifest: dict) -> dict[str, dict]:
     """file name → {sha256, bytes} for every file the manifest lists (artifacts and supporting files)."""
-    out = {name: entry for name, entry in manifest.get("files", {}).items()}
+    out = dict(manifest.get("files", {}))
     for entry in manifest["artifacts"].values():
         out[entry["file"]] = entry
     return out
@@ -240,8 +244,7 @@ def check_expectation(manifest: dict, expect: Expectation, where: str = "bundle"
     if sensors != list(expect.sensors):
         if len(sensors) != len(expect.sensors):
             diffs.append(f"{len(sensors)} sensors in the bundle, {len(expect.sensors)} in the config")
-        only_bundle = [s for s in sensors if s not in expect.sensors]
-        only_config = [s for s in expect.sensors if s not in sensors]
+        only_config, only_bundle = name_diff(expect.sensors, sensors)
         if only_bundle:
             diffs.append(f"sensors only in the bundle: {', '.join(only_bundle)}")
         if only_config:
@@ -270,4 +273,4 @@ def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None
 
 __all__ = ["Bundle", "BundleError", "Expectation", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
            "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "check_expectation",
-           "manifest_problems", "listed_files"]
+           "manifest_problems", "listed_files", "name_diff"]

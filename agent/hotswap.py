@@ -135,12 +135,18 @@ class HotSwap:
         """Ask for a reload at the next tick (safe in a signal handler: sets a flag only)."""
         self._requested = trigger
 
+    def _take_newest(self, dirs: dict[Path, int], among) -> Path | None:
+        """The newest of `among` (bundle dirs of `dirs`), recorded as seen; None when there is none."""
+        newest = max(among, key=dirs.get, default=None)
+        if newest is not None:
+            self.seen[newest] = dirs[newest]
+        return newest
+
     def _sighup_target(self) -> Path | None:
         if self.models_dir is not None:
             dirs = bundle_dirs(self.models_dir)
-            if dirs:
-                newest = max(dirs, key=dirs.get)
-                self.seen[newest] = dirs[newest]
+            newest = self._take_newest(dirs, dirs)
+            if newest is not None:
                 return newest
         if self.cfg.scoring.bundle:
             return resolve_path(self.cfg.scoring.bundle, self.cfg.base_dir)
@@ -148,12 +154,7 @@ class HotSwap:
 
     def _new_bundle(self) -> Path | None:
         dirs = bundle_dirs(self.models_dir)
-        fresh = [d for d, fp in dirs.items() if self.seen.get(d) != fp]
-        if not fresh:
-            return None
-        newest = max(fresh, key=dirs.get)
-        self.seen[newest] = dirs[newest]
-        return newest
+        return self._take_newest(dirs, [d for d, fp in dirs.items() if self.seen.get(d) != fp])
 
     # -- per tick -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ PACKAGES = ("numpy", "torch", "onnx", "onnxruntime", "ai-edge-litert", "litert-t
 
 def time_runner(runner, values, missing, repeats: int, warmup: int = 50) -> dict:
     import numpy as np
+    from convert.verify import latency_figures
     n = len(values)
     for i in range(warmup):
         runner.run(values[i % n:i % n + 1], missing[i % n:i % n + 1])
@@ -34,9 +35,7 @@ def time_runner(runner, values, missing, repeats: int, warmup: int = 50) -> dict
         runner.run(v, m)
         times[i] = time.perf_counter() - t0
     ms = times * 1e3
-    return {"latency_ms_p50": round(float(np.quantile(ms, 0.5)), 4),
-            "latency_ms_p99": round(float(np.quantile(ms, 0.99)), 4),
-            "latency_ms_mean": round(float(ms.mean()), 4), "repeats": repeats}
+    return {**latency_figures(ms), "latency_ms_mean": round(float(ms.mean()), 4), "repeats": repeats}
 
 
 def main() -> int:

@@ -76,8 +76,11 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     """An untrained model of the shipped architecture, exported by the converter, as a bundle."""
     import torch
     from convert import bundle_writer as bw
-    from convert import export
+    from convert.data import window_arrays
+    from convert.export import Calibration
     from convert.model import ModelSpec, build_model
+    from convert.pipeline import export_artifact
+    from convert.train import predict
 
     torch.manual_seed(0)
     spec = ModelSpec(sensors=len(sensors), steps=steps)
@@ -85,11 +88,9 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     out.mkdir(parents=True, exist_ok=True)
     bw.save_weights(model, out / bw.WEIGHTS_FILE)
     z, missing = stream(len(sensors), CALIBRATION_WINDOWS + steps, seed=1)
-    windows = np.stack([z[i:i + steps] for i in range(CALIBRATION_WINDOWS)])
-    masks = np.stack([missing[i:i + steps] for i in range(CALIBRATION_WINDOWS)]).astype(np.float32)
-    cal = export.Calibration(windows, masks)
-    with torch.no_grad():
-        reference = model(torch.from_numpy(windows), torch.from_numpy(masks))[0].numpy()
+    windows, masks = (a[:CALIBRATION_WINDOWS] for a in window_arrays(z, missing, steps))
+    cal = Calibration(windows, masks)
+    reference = predict(model, windows, masks)
     scores = sensor_scores(windows[:, -1], masks[:, -1] > 0, reference, np.ones(len(sensors))).max(axis=1)
     manifest = bw.new_manifest(f"bench-n{len(sensors)}-t{steps}", sensors, spec, tick_s)
     manifest.update({
@@ -103,21 +104,8 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     with tempfile.TemporaryDirectory(prefix="stad-bench-") as tmp:
         for kind in kinds:
             t0 = time.perf_counter()
-            target = out / bw.ARTIFACT_FILES[kind]
-            if kind == "onnx_fp32":
-                export.export_onnx_fp32(model, target)
-                quant = {"recipe": "none (fp32)"}
-            elif kind == "onnx_int8":
-                fp32 = out / bw.ARTIFACT_FILES["onnx_fp32"]
-                if not fp32.exists():
-                    export.export_onnx_fp32(model, Path(tmp) / "fp32.onnx")
-                    fp32 = Path(tmp) / "fp32.onnx"
-                quant = export.export_onnx_int8(fp32, target, reference, cal, Path(tmp))
-            elif kind == "tflite_fp32":
-                export.export_tflite_fp32(model, target)
-                quant = {"recipe": "none (fp32)"}
-            else:
-                quant = export.export_tflite_int8(model, target, cal, limit=CALIBRATION_WINDOWS)
+            target, quant = export_artifact(kind, model, out, cal, reference, Path(tmp),
+                                            tflite_limit=CALIBRATION_WINDOWS)
             manifest["artifacts"][kind] = {"file": target.name, "quantization": quant}
             timings[kind] = round(time.perf_counter() - t0, 2)
     bw.write_manifest(out, manifest)
@@ -146,15 +134,12 @@ def time_ticks(score, n: int, steps: int, ticks: int) -> np.ndarray:
 
 
 def torch_scorer(model, bundle):
-    import torch
-    torch.set_num_threads(1)
+    from convert.runners import TorchRunner
+    runner = TorchRunner(model)
     residual = bundle.residual_std()
 
     def score(window):
-        with torch.no_grad():
-            v = torch.from_numpy(np.ascontiguousarray(window.values)).unsqueeze(0)
-            m = torch.from_numpy(window.missing.astype(np.float32)).unsqueeze(0)
-            forecast = model(v, m)[0][0].numpy()
+        forecast = runner.run(window.values[None], window.missing[None].astype(np.float32))[0][0]
         return sensor_scores(window.values[-1], window.missing[-1], forecast, residual)
     return score
 

@@ -17,7 +17,7 @@ import torch
 
 from agent.bundle import FORMAT_VERSION, MANIFEST_NAME, file_sha256
 
-from .data import pack_rows, unpack_rows
+from .data import pack_rows, unpack_rows, window_arrays
 from .model import ModelSpec, SpatioTemporalForecaster, build_model
 
 WEIGHTS_FILE = "model.pt"
@@ -91,25 +91,19 @@ def load_model(bundle_dir: Path, manifest: dict) -> SpatioTemporalForecaster:
 
 
 def save_rows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
-    np.save(str(path), pack_rows(z, missing), allow_pickle=False)
-
-
-def save_windows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
-    """Separate windows (n, T, N), packed like rows: float16, NaN where missing."""
+    """Consecutive rows (n, N) or separate windows (n, T, N), packed: float16, NaN where missing."""
     np.save(str(path), pack_rows(z, missing), allow_pickle=False)
 
 
 def load_windows(path: Path, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, T, N) values and missing (float32): every window of stored rows (n_rows, N), or the
     stored windows themselves (n, T, N)."""
-    from agent.window import sliding_windows
     z, missing = unpack_rows(np.load(str(path), allow_pickle=False))
     if z.ndim == 3:
         if z.shape[1] != steps:
             raise ValueError(f"{path.name}: windows of {z.shape[1]} steps, expected {steps}")
         return np.ascontiguousarray(z, np.float32), np.ascontiguousarray(missing, np.float32)
-    vw, mw = sliding_windows(z, missing.astype(np.float32), steps)
-    return np.ascontiguousarray(vw, np.float32), np.ascontiguousarray(mw, np.float32)
+    return window_arrays(z, missing, steps)
 
 
 def write_tar(bundle_dir: Path, tar_path: Path) -> None:

@@ -135,9 +135,15 @@ def windows_between(z: np.ndarray, missing: np.ndarray, anomalous: np.ndarray, s
     """Every window whose rows all lie in [start, end), as contiguous arrays."""
     if end - start < steps:
         raise ValueError(f"{end - start} rows cannot fill a window of {steps} steps")
-    vw, mw = sliding_windows(z[start:end], missing[start:end], steps)
-    usable = ~anomalous[start + steps - 1:end]
-    return Windows(np.ascontiguousarray(vw, np.float32), np.ascontiguousarray(mw, np.float32), usable)
+    values, missing_w = window_arrays(z[start:end], missing[start:end], steps)
+    return Windows(values, missing_w, ~anomalous[start + steps - 1:end])
+
+
+def window_arrays(z: np.ndarray, missing: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of `steps` consecutive rows (agent.window.sliding_windows), as contiguous
+    float32 (n - T + 1, T, N) values and missing (1 = missing)."""
+    vw, mw = sliding_windows(z, missing, steps)
+    return np.ascontiguousarray(vw, np.float32), np.ascontiguousarray(mw, np.float32)
 
 
 def pack_rows(z: np.ndarray, missing: np.ndarray) -> np.ndarray:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,16 +137,11 @@ def quantize_onnx_dynamic(preprocessed: Path, out: Path) -> None:
                      op_types_to_quantize=["MatMul", "Gemm"])
 
 
-def onnx_forecasts(path: Path, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, float]:
+def artifact_forecasts(kind: str, path: Path, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, float]:
     """Batch-1 forecasts over every window, and the median latency per window in ms (one thread)."""
-    sess = onnx_session(path)
-    out, times = [], []
-    for i in range(len(values)):
-        t0 = time.perf_counter()
-        f = sess.run(["forecast"], {"values": values[i:i + 1], "missing": missing[i:i + 1]})[0]
-        times.append(time.perf_counter() - t0)
-        out.append(f[0])
-    return np.stack(out), float(np.median(times) * 1e3)
+    from .runners import open_runner, run_all
+    forecast, ms = run_all(open_runner(kind, path), values, missing)
+    return forecast, float(np.median(ms))
 
 
 def export_onnx_int8(fp32: Path, out: Path, reference: np.ndarray, calibration: Calibration,
@@ -164,7 +158,7 @@ def export_onnx_int8(fp32: Path, out: Path, reference: np.ndarray, calibration: 
     measured = {}
     for name, (path, build) in candidates.items():
         build(path)
-        forecast, latency = onnx_forecasts(path, calibration.values, calibration.missing)
+        forecast, latency = artifact_forecasts("onnx_int8", path, calibration.values, calibration.missing)
         measured[name] = error_figures(forecast, reference, calibration, latency)
     chosen = min(measured, key=lambda n: measured[n]["forecast_rms_error"])
     why = "lowest forecast RMS error against PyTorch on the calibration windows (calm and perturbed)"
@@ -266,19 +260,6 @@ def build_tflite_int8(recipe: str, model: SpatioTemporalForecaster, path: Path, 
         raise ValueError(f"unknown TFLite int8 recipe {recipe!r} (known: {', '.join(TFLITE_INT8_RECIPES)})")
 
 
-def tflite_forecasts(path: Path, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, float]:
-    """Batch-1 forecasts over every window, and the median latency per window in ms (one thread)."""
-    from .runners import TfliteRunner
-    runner = TfliteRunner(path)
-    out, times = [], []
-    for i in range(len(values)):
-        t0 = time.perf_counter()
-        f = runner.run(values[i:i + 1], missing[i:i + 1])[0]
-        times.append(time.perf_counter() - t0)
-        out.append(np.asarray(f).reshape(-1))
-    return np.stack(out), float(np.median(times) * 1e3)
-
-
 def export_tflite_int8(model: SpatioTemporalForecaster, path: Path, calibration: Calibration,
                        limit: int | None = None, reference: np.ndarray | None = None, work_dir: Path | None = None,
                        recipes: tuple[str, ...] = TFLITE_INT8_RECIPES) -> dict:
@@ -294,7 +275,8 @@ def export_tflite_int8(model: SpatioTemporalForecaster, path: Path, calibration:
         for recipe in recipes:
             files[recipe] = Path(tmp) / f"{recipe}.tflite"
             build_tflite_int8(recipe, model, files[recipe], calibration, limit)
-            forecast, latency = tflite_forecasts(files[recipe], calibration.values, calibration.missing)
+            forecast, latency = artifact_forecasts("tflite_int8", files[recipe], calibration.values,
+                                                   calibration.missing)
             measured[recipe] = error_figures(forecast, reference, calibration, latency)
             measured[recipe]["bytes"] = files[recipe].stat().st_size
         chosen = min(measured, key=lambda n: measured[n]["forecast_rms_error"])

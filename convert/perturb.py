@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.window import Normaliser
+
 KINDS = ("spike", "level_shift", "floor_drop")
 #: ±shift sizes in normalised units; an incident on the demo corridor reaches about 15 (occupancy)
 #: and -26 (speed collapsing to a crawl on a sensor with a narrow calm range).
@@ -30,9 +32,8 @@ MAGNITUDES = (2.0, 4.0, 8.0, 16.0, 24.0)
 
 def floor_from_normalisation(normalisation: dict, sensors: list[str]) -> np.ndarray:
     """Raw 0 of every sensor in normalised units: (0 - mean) / std."""
-    mean = np.array([float(normalisation["mean"][s]) for s in sensors])
-    std = np.array([float(normalisation["std"][s]) for s in sensors])
-    return (-mean / np.where(std > 0, std, 1.0)).astype(np.float32)
+    norm = Normaliser.from_manifest(normalisation, sensors)
+    return (-norm.mean / np.where(norm.std > 0, norm.std, 1.0)).astype(np.float32)
 
 
 def perturb_context(values: np.ndarray, missing: np.ndarray, floor: np.ndarray, seed: int,

@@ -16,6 +16,7 @@ import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
 from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
+from agent.window import sliding_windows
 
 from . import bundle_writer as bw
 from .data import Series, read_series, training_sources
@@ -48,8 +49,8 @@ def train_bundle(cfg, out_dir: Path, options: TrainOptions, data: DataOptions, m
     bw.save_weights(result.model, out_dir / bw.WEIGHTS_FILE)
     split = result.split
     cal_starts = calibration_starts(split.val_end, steps)
-    bw.save_windows(out_dir / bw.CALIBRATION_FILE, np.stack([result.z[s:s + steps] for s in cal_starts]),
-                    np.stack([result.missing[s:s + steps] for s in cal_starts]))
+    windows, windows_missing = sliding_windows(result.z, result.missing, steps)
+    bw.save_rows(out_dir / bw.CALIBRATION_FILE, windows[cal_starts], windows_missing[cal_starts])
     cal_hours = [round(float(series.ts[s + steps - 1] % 86400.0) / 3600.0, 2) for s in cal_starts]
     hold_end = min(split.n, split.val_end + bw.HOLDOUT_WINDOWS + steps - 1)
     bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[split.val_end:hold_end], result.missing[split.val_end:hold_end])
@@ -107,6 +108,31 @@ def export_calibration(bundle) -> tuple[Calibration, dict]:
     return calibration, summary
 
 
+def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration, reference: np.ndarray,
+                    work: Path, tflite_limit: int | None = None) -> tuple[Path, dict]:
+    """Write one artifact kind of `model` into bundle_dir: (its path, its quantization record).
+
+    onnx_int8 quantizes the bundle's onnx_fp32 file when there is one, else a fresh fp32 export
+    in `work`; `reference` is PyTorch's forecast of the calibration windows."""
+    if kind not in bw.ARTIFACT_FILES:
+        raise ValueError(f"unknown artifact kind {kind!r} (known: {', '.join(ARTIFACT_KINDS)})")
+    target = bundle_dir / bw.ARTIFACT_FILES[kind]
+    if kind == "onnx_fp32":
+        export_onnx_fp32(model, target)
+        return target, {"recipe": "none (fp32)"}
+    if kind == "onnx_int8":
+        fp32_onnx = bundle_dir / bw.ARTIFACT_FILES["onnx_fp32"]
+        if not fp32_onnx.exists():
+            fp32_onnx = work / "fp32.onnx"
+            export_onnx_fp32(model, fp32_onnx)
+        return target, export_onnx_int8(fp32_onnx, target, reference, calibration, work)
+    if kind == "tflite_fp32":
+        export_tflite_fp32(model, target)
+        return target, {"recipe": "none (fp32)"}
+    return target, export_tflite_int8(model, target, calibration, limit=tflite_limit, reference=reference,
+                                      work_dir=work)
+
+
 def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -> dict:
     """Export the bundle's PyTorch model to the requested artifact kinds and record them."""
     bundle = load_bundle(bundle_dir)
@@ -116,26 +142,9 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
     reference = predict(model, calibration.values, calibration.missing)
     kinds = list(kinds or ARTIFACT_KINDS)
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
-        work = Path(tmp)
-        fp32_onnx = bundle_dir / bw.ARTIFACT_FILES["onnx_fp32"]
         for kind in kinds:
-            target = bundle_dir / bw.ARTIFACT_FILES[kind]
-            log(f"exporting {kind} → {target.name}")
-            if kind == "onnx_fp32":
-                export_onnx_fp32(model, target)
-                quant = {"recipe": "none (fp32)"}
-            elif kind == "onnx_int8":
-                if not fp32_onnx.exists():
-                    export_onnx_fp32(model, work / "fp32.onnx")
-                    fp32_onnx = work / "fp32.onnx"
-                quant = export_onnx_int8(fp32_onnx, target, reference, calibration, work)
-            elif kind == "tflite_fp32":
-                export_tflite_fp32(model, target)
-                quant = {"recipe": "none (fp32)"}
-            elif kind == "tflite_int8":
-                quant = export_tflite_int8(model, target, calibration, reference=reference, work_dir=work)
-            else:
-                raise ValueError(f"unknown artifact kind {kind!r} (known: {', '.join(ARTIFACT_KINDS)})")
+            log(f"exporting {kind} → {bw.ARTIFACT_FILES.get(kind, '?')}")
+            target, quant = export_artifact(kind, model, bundle_dir, calibration, reference, Path(tmp))
             if kind in ("onnx_int8", "tflite_int8"):
                 quant["calibration"] = cal_summary
             manifest["artifacts"][kind] = {"file": target.name, "quantization": quant}

@@ -6,6 +6,7 @@ is reported as a clear shape error before anything runs.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,18 @@ def open_runner(kind: str, path: Path):
     if kind.startswith("tflite"):
         return TfliteRunner(path, kind)
     raise ValueError(f"unknown artifact kind {kind!r}")
+
+
+def run_all(runner, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts (n, N) of every window and per-window latencies (n,) in ms, batch 1."""
+    forecasts, times = [], []
+    for i in range(len(values)):
+        v, m = values[i:i + 1], missing[i:i + 1]
+        t0 = time.perf_counter()
+        out = runner.run(v, m)
+        times.append((time.perf_counter() - t0) * 1e3)
+        forecasts.append(np.asarray(out[0]).reshape(-1))
+    return np.stack(forecasts), np.array(times)
 
 
 def check_input_shape(runner, steps: int, sensors: int) -> None:

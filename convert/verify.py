@@ -26,7 +26,6 @@ into the manifest under `parity` (and the manifest's hashes are refreshed).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,7 @@ from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_e
 
 from . import bundle_writer as bw
 from .perturb import floor_from_normalisation, perturb_context
-from .runners import ShapeMismatch, TorchRunner, check_input_shape, open_runner
+from .runners import ShapeMismatch, TorchRunner, check_input_shape, open_runner, run_all
 
 INT8_KINDS = ("onnx_int8", "tflite_int8")
 SPIKE_SEED = 20260105
@@ -61,18 +60,6 @@ def with_spikes(values: np.ndarray, missing: np.ndarray, residual: np.ndarray, t
         size = rng.uniform(0.5, 2.0) * threshold * residual[s] * rng.choice([-1.0, 1.0])
         spiked[i, -1, s] += np.float32(size)
     return spiked, missing.copy()
-
-
-def run_all(runner, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forecasts (n, N) and per-window latencies (n,) in ms, batch 1."""
-    forecasts, times = [], []
-    for i in range(len(values)):
-        v, m = values[i:i + 1], missing[i:i + 1]
-        t0 = time.perf_counter()
-        out = runner.run(v, m)
-        times.append((time.perf_counter() - t0) * 1e3)
-        forecasts.append(np.asarray(out[0]).reshape(-1))
-    return np.stack(forecasts), np.array(times)
 
 
 def tick_scores(values: np.ndarray, missing: np.ndarray, forecast: np.ndarray, residual: np.ndarray,

@@ -36,12 +36,8 @@ BIAS_HALF_LIFE_TICKS = 8.0
 
 def sensor_scores(newest: np.ndarray, missing_newest: np.ndarray, forecast: np.ndarray,
                   residual_std: np.ndarray) -> np.ndarray:
-    """(N,) non-negative float64 scores. Works on batches too: any leading axes broadcast."""
-    newest = np.asarray(newest, np.float64)
-    forecast = np.asarray(forecast, np.float64)
-    scale = np.maximum(np.asarray(residual_std, np.float64), RESIDUAL_STD_FLOOR)
-    scores = np.abs(newest - forecast) / scale
-    return np.where(np.asarray(missing_newest, bool), 0.0, scores)
+    """(N,) non-negative float64 scores |signed_errors|. Works on batches too: any leading axes broadcast."""
+    return np.abs(signed_errors(newest, missing_newest, forecast, residual_std))
 
 
 def residual_std(newest: np.ndarray, missing_newest: np.ndarray, forecast: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ import abc
 import numpy as np
 
 from .. import bundle as bundles
+from ..window import Normaliser
 from .base import Scorer, ScorerError, TickScore, tick_score
 from .forecast_error import combined_scores, ew_bias, signed_errors
 
@@ -51,10 +52,11 @@ def load_bundle(cfg, sensors: list[str]) -> bundles.Bundle:
 
 def pick_artifact(bundle: bundles.Bundle, preference: tuple[str, ...]) -> str:
     """The first artifact kind of `preference` the bundle has (int8 before fp32)."""
+    kinds = bundle.artifact_kinds()
     for kind in preference:
-        if kind in bundle.artifact_kinds():
+        if kind in kinds:
             return kind
-    have = ", ".join(bundle.artifact_kinds()) or "none"
+    have = ", ".join(kinds) or "none"
     raise bundles.BundleError(f"{bundle.path}: no {' or '.join(preference)} artifact (the bundle has: {have})")
 
 
@@ -72,8 +74,7 @@ def check_io(where: str, names: tuple[str, ...], actual: dict[str, tuple], expec
     any other dynamic dimension is not (the agent feeds exactly T × N).
     """
     diffs = []
-    missing = [n for n in names if n not in actual]
-    extra = [n for n in actual if n not in names]
+    missing, extra = bundles.name_diff(names, actual)
     if missing:
         diffs.append(f"no {', '.join(missing)}")
     if extra:
@@ -148,8 +149,7 @@ class ModelScorer(Scorer):
         self.steps = bundle.steps
         self.expected = expected_shapes(self.n, self.steps)
         self.residual = bundle.residual_std()
-        self._bundle_mean = np.array([bundle.normalisation["mean"][s] for s in bundle.sensors], np.float64)
-        self._bundle_std = np.array([bundle.normalisation["std"][s] for s in bundle.sensors], np.float64)
+        self._bundle_norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
         self._scale: np.ndarray | None = None     # agent z → bundle z, when their normalisations differ
         self._offset: np.ndarray | None = None
         self._values = np.zeros(self.expected["values"], np.float32)
@@ -158,6 +158,11 @@ class ModelScorer(Scorer):
         self._history: dict[float, np.ndarray] = {}
         self._run = np.zeros((self.steps, self.n), np.float64)
         check_manifest_io(bundle, self.expected)
+
+    def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
+        """check_io on the names → shapes the runtime reports for the artifact's inputs and outputs."""
+        check_io(f"{self.path} inputs", INPUT_NAMES, inputs, self.expected)
+        check_io(f"{self.path} outputs", OUTPUT_NAMES, outputs, self.expected)
 
     @abc.abstractmethod
     def run(self, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,20 +177,23 @@ class ModelScorer(Scorer):
         if normaliser is None:
             return
         mean_a, std_a = np.asarray(normaliser.mean, np.float64), np.asarray(normaliser.std, np.float64)
-        if np.allclose(mean_a, self._bundle_mean) and np.allclose(std_a, self._bundle_std):
+        mean_b, std_b = self._bundle_norm.mean, self._bundle_norm.std
+        if np.allclose(mean_a, mean_b) and np.allclose(std_a, std_b):
             self._scale = self._offset = None
             return
-        self._scale = (std_a / self._bundle_std).astype(np.float32)
-        self._offset = ((mean_a - self._bundle_mean) / self._bundle_std).astype(np.float32)
+        self._scale = (std_a / std_b).astype(np.float32)
+        self._offset = ((mean_a - mean_b) / std_b).astype(np.float32)
 
     def inputs(self, window) -> tuple[np.ndarray, np.ndarray]:
         """The window as the model's (1, T, N) float32 inputs, in reused buffers."""
         np.copyto(self._missing[0], window.missing)
         if self._scale is None:
             np.copyto(self._values[0], window.values)
-        else:
-            z = window.values * self._scale + self._offset
-            np.copyto(self._values[0], np.where(window.missing, 0.0, z))
+        else:                                   # rebased in place: no per-tick temporaries
+            z = self._values[0]
+            np.multiply(window.values, self._scale, out=z)
+            z += self._offset
+            np.copyto(z, 0.0, where=self._missing[0] > 0)
         return self._values, self._missing
 
     def score(self, window) -> TickScore:

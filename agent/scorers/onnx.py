@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..bundle import Bundle, BundleError
-from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, check_io, load_bundle, pick_artifact
+from .model_scorer import OUTPUT_NAMES, ModelScorer, load_bundle, pick_artifact
 
 
 class OnnxScorer(ModelScorer):
@@ -30,10 +30,8 @@ class OnnxScorer(ModelScorer):
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 — onnxruntime raises its own exception types
             raise BundleError(f"{self.path}: onnxruntime cannot load it: {exc}") from None
-        actual = {i.name: tuple(i.shape) for i in self.session.get_inputs()}
-        check_io(f"{self.path} inputs", INPUT_NAMES, actual, self.expected)
-        actual = {o.name: tuple(o.shape) for o in self.session.get_outputs()}
-        check_io(f"{self.path} outputs", OUTPUT_NAMES, actual, self.expected)
+        self.check_runtime_io({i.name: tuple(i.shape) for i in self.session.get_inputs()},
+                              {o.name: tuple(o.shape) for o in self.session.get_outputs()})
         self._outputs = list(OUTPUT_NAMES)
 
     def run(self, values: np.ndarray, missing: np.ndarray):

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 
 from ..bundle import Bundle, BundleError
-from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, check_io, load_bundle, pick_artifact
+from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, load_bundle, pick_artifact
 
 log = logging.getLogger("stad.scorer")
 
@@ -72,9 +72,8 @@ class TfliteScorer(ModelScorer):
             raise BundleError(f"{self.path}: expected one signature, the model has {len(signatures) or 'none'}")
         runner = self.interpreter.get_signature_runner(next(iter(signatures)))
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
-        check_io(f"{self.path} inputs", INPUT_NAMES, {k: tuple(v["shape"]) for k, v in inputs.items()}, self.expected)
-        check_io(f"{self.path} outputs", OUTPUT_NAMES, {k: tuple(v["shape"]) for k, v in outputs.items()},
-                 self.expected)
+        self.check_runtime_io({k: tuple(v["shape"]) for k, v in inputs.items()},
+                              {k: tuple(v["shape"]) for k, v in outputs.items()})
         # Tensor indices, so a tick is set_tensor / invoke / get_tensor with no dict building.
         self._in = [(inputs[n]["index"], _quantizer(inputs[n])) for n in INPUT_NAMES]
         self._out = [(outputs[n]["index"], _dequantizer(outputs[n])) for n in OUTPUT_NAMES]
