@@ -21,7 +21,6 @@ flag, so it is safe to call from a signal handler.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import threading
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundle import MANIFEST_NAME, resolve_path
-from .scorers import RUNTIMES
+from .scorers import load_tiers
 from .threshold import AdaptiveThreshold
 
 log = logging.getLogger("stad.hotswap")
@@ -71,18 +70,7 @@ def bundle_dirs(models_dir: Path) -> dict[Path, int]:
 def build_candidate(cfg, sensors: list[str], path: Path) -> tuple[list, list[str]]:
     """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
     scoring = dataclasses.replace(cfg.scoring, bundle=str(path))
-    cfg = dataclasses.replace(cfg, scoring=scoring)
-    tiers, refusals = [], []
-    for name in scoring.chain:
-        if name == "numpy":
-            break
-        try:
-            tiers.append(importlib.import_module(RUNTIMES[name]).create(cfg, sensors))
-        except ImportError as exc:
-            refusals.append(f"{name} not available: {exc}")
-        except Exception as exc:  # noqa: BLE001 — any refusal is reported, never fatal
-            refusals.append(f"{name} refused it: {exc}")
-    return tiers, refusals
+    return load_tiers(dataclasses.replace(cfg, scoring=scoring), sensors)
 
 
 @dataclass

@@ -16,11 +16,11 @@ RUNTIMES = {
 }
 
 
-def build_tiers(cfg, sensors: list[str]) -> list[Scorer]:
-    """The model tiers of `cfg.scoring.chain` that load, in order (numpy not included)."""
-    if not cfg.scoring.bundle:
-        return []
+def load_tiers(cfg, sensors: list[str]) -> tuple[list[Scorer], list[str]]:
+    """The model tiers of `cfg.scoring.chain` that load `cfg.scoring.bundle`, in order (numpy not
+    included), and one line per tier that did not: not installed, or refusing the bundle."""
     tiers: list[Scorer] = []
+    refusals: list[str] = []
     for tier in cfg.scoring.chain:
         if tier == "numpy":
             break
@@ -28,10 +28,20 @@ def build_tiers(cfg, sensors: list[str]) -> list[Scorer]:
             module = importlib.import_module(RUNTIMES[tier])
             tiers.append(module.create(cfg, sensors))
         except ImportError as exc:
-            log.warning("scorer %s not available: %s (install the '%s' extra)", tier, exc, tier)
+            refusals.append(f"scorer {tier} not available: {exc} (install the '{tier}' extra)")
         except Exception as exc:  # noqa: BLE001 — a bad bundle must not stop the agent
-            log.warning("scorer %s refused the bundle: %s", tier, exc)
+            refusals.append(f"scorer {tier} refused the bundle: {exc}")
+    return tiers, refusals
+
+
+def build_tiers(cfg, sensors: list[str]) -> list[Scorer]:
+    """The model tiers the agent starts with; each tier that does not load is logged."""
+    if not cfg.scoring.bundle:
+        return []
+    tiers, refusals = load_tiers(cfg, sensors)
+    for line in refusals:
+        log.warning("%s", line)
     return tiers
 
 
-__all__ = ["Scorer", "ScorerError", "TickScore", "build_tiers", "RUNTIMES"]
+__all__ = ["Scorer", "ScorerError", "TickScore", "build_tiers", "load_tiers", "RUNTIMES"]
