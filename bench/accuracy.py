@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from agent import config  # noqa: E402
 from agent.evaluate import evaluate, nab  # noqa: E402
+from agent.evaluate.runner import MODEL_TIERS  # noqa: E402
 from agent.evaluate.skab import SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
 from agent.evaluate.metrics import Confusion  # noqa: E402
 
@@ -256,7 +257,7 @@ def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = 
     for s in report["scorers"]:
         k, ev = s["skab"], s["events"]
         auc = "–" if s["auc_pr"] is None else f"{s['auc_pr']:.3f}"
-        label = s["name"] + (" (attention)" if s["name"] in ("tflite", "onnx") else "")
+        label = s["name"] + (" (attention)" if s["name"] in MODEL_TIERS else "")
         print(f"{label:28} {k['f1']:6.2f} {k['far_pct']:7.2f} {k['mar_pct']:7.2f} {auc:>7} "
               f"{ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5}  this run")
     for name, err in report.get("errors", {}).items():
@@ -335,10 +336,7 @@ def main(argv=None) -> int:
                 except subprocess.CalledProcessError as exc:
                     print(f"stad-convert train failed (exit {exc.returncode}): no SKAB bundle", file=sys.stderr)
                     return 1
-            scorers = args.scorers
-            if bundle and scorers is None:
-                scorers = ["numpy", "tflite", "onnx", "random", "rolling_z"]
-            run_skab(data / "skab", scorers, bundle, out, skab_config_path, args.skab_set)
+            run_skab(data / "skab", args.scorers, bundle, out, skab_config_path, args.skab_set)
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -51,6 +51,25 @@ def skab_row(second: int, current: float, anomaly: str, changepoint: str = "0.0"
             f"233.062;32.0;{anomaly};{changepoint}")
 
 
+def close_while_reading(source, after_s: float) -> tuple[list, threading.Thread]:
+    """Read source.records() on a thread, close() the source after `after_s`, give the thread 1 s
+    to end; returns the records read and the (hopefully finished) thread."""
+    seen: list = []
+    worker = threading.Thread(target=lambda: seen.extend(source.records()))
+    worker.start()
+    time.sleep(after_s)
+    source.close()
+    worker.join(1.0)
+    return seen, worker
+
+
+def free_port() -> int:
+    """A local TCP port that nothing listens on (once the probe is closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def skab_replay(path, rejects, **kw):
     cfg = ReplaySource(path=str(path), separator=";", time_column="datetime", columns=SKAB_COLUMNS,
                        label_columns=["anomaly", "changepoint"], **kw)
@@ -178,12 +197,7 @@ def test_replay_paces_by_timestamps_and_close_stops_it(tmp_path):
     assert len(recs) == 21 and 0.3 <= time.monotonic() - began < 2.0     # 20 s of data at 40×
 
     slow = Replay(ReplaySource(path=str(path), speed=0.1), ["v"], Rejects())
-    seen = []
-    worker = threading.Thread(target=lambda: seen.extend(slow.records()))
-    worker.start()
-    time.sleep(0.2)
-    slow.close()
-    worker.join(1.0)
+    seen, worker = close_while_reading(slow, 0.2)
     assert not worker.is_alive() and len(seen) == 1
 
 
@@ -260,12 +274,7 @@ def test_udp_datagrams_with_one_or_several_lines():
 
 
 def test_udp_close_stops_a_silent_source():
-    source = Udp(UdpSource(port=0), ["a"], Rejects())
-    worker = threading.Thread(target=lambda: list(source.records()))
-    worker.start()
-    time.sleep(0.1)
-    source.close()
-    worker.join(1.0)
+    _, worker = close_while_reading(Udp(UdpSource(port=0), ["a"], Rejects()), 0.1)
     assert not worker.is_alive()
 
 
@@ -299,9 +308,7 @@ def modbus_server():
     from pymodbus.server import ModbusTcpServer
     from pymodbus.simulator import DataType, SimData, SimDevice
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     device = SimDevice(id=1, simdata=[SimData(0, values=list(range(100, 200)), datatype=DataType.REGISTERS)])
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -340,16 +347,9 @@ def test_modbus_polls_scaled_registers(modbus_server):
 def test_modbus_unreachable_is_counted_per_poll_and_close_is_prompt():
     pytest.importorskip("pymodbus")
     from agent.sources.modbus import ModbusSource as Modbus
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]       # nothing listens here once the probe is closed
     rejects = Rejects()
-    source = Modbus(ModbusSource(port=port, poll_s=0.05, registers={"a": 0}), ["a"], rejects)
-    worker = threading.Thread(target=lambda: list(source.records()))
-    worker.start()
-    time.sleep(0.5)
-    source.close()
-    worker.join(1.0)
+    source = Modbus(ModbusSource(port=free_port(), poll_s=0.05, registers={"a": 0}), ["a"], rejects)
+    _, worker = close_while_reading(source, 0.5)
     assert not worker.is_alive()
     assert 2 <= rejects.as_dict()["modbus unreachable"] <= 6     # backoff 0.05, 0.1, 0.2, …
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .baselines import BASELINES
+from .metrics import runs
+
 
 class PlotUnavailable(RuntimeError):
     pass
@@ -31,9 +34,7 @@ def _safe(name: str) -> str:
 
 
 def _shade(ax, trace, t0: float) -> None:
-    labels = trace.labels > 0
-    edges = np.diff(np.r_[0, labels.astype(int), 0])
-    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+    for a, b in runs(trace.labels > 0):
         ax.axvspan((trace.ts[a] - t0) / 60, (trace.ts[b - 1] - t0) / 60, color="tab:orange", alpha=0.2, lw=0)
     for start, end in trace.alert_spans:
         ax.axvspan((start - t0) / 60, (end - t0) / 60, ymin=0.0, ymax=0.06, color="tab:red", alpha=0.9, lw=0)
@@ -105,7 +106,7 @@ def plot_all(traces: dict[str, list], plot_dir: str, sensors: list[str]) -> list
     plt = pyplot_or_fail()
     out_dir = Path(plot_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    agent = {s: ts for s, ts in traces.items() if s not in ("random", "rolling_z") and ts}
+    agent = {s: ts for s, ts in traces.items() if s not in BASELINES and ts}
     shown = agent or {s: ts for s, ts in traces.items() if ts}
     by_file: dict[str, list] = {}
     for scorer_traces in shown.values():

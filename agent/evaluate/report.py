@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..alerts import iso
+from .baselines import BASELINES
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "evaluate_report.schema.json"
@@ -46,15 +47,10 @@ def _clean(value):
 
 
 def file_entry(f) -> dict:
-    observed = f.observed
-    train_rows = int(observed[:f.train_ticks].sum())
-    scored = observed.copy()
-    scored[:f.train_ticks] = False
-    labels = np.array([r.label or 0 for r in f.rows])
     return {
-        "name": f.name, "ticks": len(f.rows), "rows": int(observed.sum()), "train_ticks": f.train_ticks,
-        "train_rows": train_rows, "scored_rows": int(scored.sum()),
-        "anomalous_scored_rows": int(labels[scored].sum()),
+        "name": f.name, "ticks": len(f.rows), "rows": int(f.observed.sum()), "train_ticks": f.train_ticks,
+        "train_rows": int(f.observed[f.train].sum()), "scored_rows": int(f.scored.sum()),
+        "anomalous_scored_rows": int(f.labels[f.scored].sum()),
         "train_from": iso(f.rows[0].ts), "train_until": iso(f.rows[f.train_ticks - 1].ts),
         "scored_from": iso(f.rows[f.train_ticks].ts), "scored_until": iso(f.rows[-1].ts),
     }
@@ -65,7 +61,7 @@ def build_report(cfg, config_path, data_path, protocol: str, files, skipped, res
     training, scored = PROTOCOLS[protocol]
     scorers = []
     for name, metrics in results.items():
-        kind = "baseline" if name in ("random", "rolling_z") else "agent"
+        kind = "baseline" if name in BASELINES else "agent"
         scorers.append({"name": name, "kind": kind, "runtime_s": runtimes.get(name, 0.0), **metrics})
     return _clean({
         "schema_version": SCHEMA_VERSION,

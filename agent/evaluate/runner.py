@@ -18,6 +18,7 @@ import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +34,66 @@ from .metrics import average_precision, confusion, event_scores, event_spans, po
 from .report import build_report, write_outputs
 
 MODEL_TIERS = ("tflite", "onnx")
-DEFAULT_SCORERS = ("numpy",) + baselines.BASELINES
+
+
+def default_scorers(bundle: str | None) -> list[str]:
+    """numpy, the bundle's model tiers when there is a bundle, then the baselines."""
+    return ["numpy", *(MODEL_TIERS if bundle else ()), *baselines.BASELINES]
 
 
 # ---- what one file looks like after replay ------------------------------------------------------
 
 @dataclass
 class FileRows:
+    """One recording's aligned ticks, with the per-tick arrays and ground truth that every scorer
+    shares (computed once per file, not once per scorer)."""
     name: str
     rows: list[Row]
     train_ticks: int              # the first train_ticks ticks are training / calibration
-    protocol: str
+
+    @cached_property
+    def ts(self) -> np.ndarray:
+        return np.array([r.ts for r in self.rows])
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        """(n, N) raw, NaN where missing."""
+        return np.stack([r.values for r in self.rows])
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """0/1, −1 where the tick has no source row."""
+        return np.array([-1 if r.label is None else int(r.label) for r in self.rows])
+
+    @cached_property
+    def events(self) -> list[str | None]:
+        return [r.event for r in self.rows]
 
     @property
     def observed(self) -> np.ndarray:
         """Ticks that carry a source row (gap ticks filled by the aligner do not)."""
-        return np.array([r.label is not None for r in self.rows], bool)
+        return self.labels >= 0
+
+    @cached_property
+    def train(self) -> np.ndarray:
+        return np.arange(len(self.rows)) < self.train_ticks
+
+    @cached_property
+    def scored(self) -> np.ndarray:
+        return ~self.train & self.observed
+
+    def _event_spans(self, mask: np.ndarray) -> list[tuple[float, float]]:
+        return event_spans(self.ts[mask], self.labels[mask], [e for e, m in zip(self.events, mask) if m])
+
+    @cached_property
+    def scored_events(self) -> list[tuple[float, float]]:
+        """Labelled events over the scored ticks, as (start_ts, end_ts)."""
+        return self._event_spans(self.scored)
+
+    @cached_property
+    def nab_windows(self) -> list[tuple[int, int]]:
+        """Labelled windows as (left, right) indices into the source rows (gap ticks left out)."""
+        return nab.window_index_spans(self.ts[self.observed], self._event_spans(self.observed))
 
 
 @dataclass
@@ -68,9 +113,11 @@ class Trace:
     tiers: dict[str, int] = field(default_factory=dict)
     attention: list[dict] = field(default_factory=list)   # at each alert's peak, when the scorer has it
 
-    @property
-    def scored(self) -> np.ndarray:
-        return ~self.train & (self.labels >= 0)
+    @classmethod
+    def of(cls, f: FileRows, scorer: str, **results) -> Trace:
+        """A scorer's results on `f`, sharing the file's arrays."""
+        return cls(file=f.name, scorer=scorer, ts=f.ts, values=f.values, labels=f.labels, events=f.events,
+                   train=f.train, **results)
 
     @property
     def alert_active(self) -> np.ndarray:
@@ -101,7 +148,8 @@ def labelled_source(cfg, data_path: str | None):
 def protocol_of(src) -> str:
     if isinstance(src, ReplaySource) and src.labels_file:
         return "nab"
-    if isinstance(src, ReplaySource) and skab.SKAB_LABEL_COLUMN in src.label_columns and src.separator == ";":
+    if isinstance(src, ReplaySource) and skab.SKAB_LABEL_COLUMN in src.label_columns \
+            and src.separator == skab.SKAB_SEPARATOR:
         return "skab"
     return "warmup"
 
@@ -128,44 +176,26 @@ def train_ticks_for(rows: list[Row], protocol: str, cfg) -> int:
     return int(observed[n_train_rows - 1]) + 1 if n_train_rows > 0 else 0
 
 
-def load_files(cfg, data_path: str | None, protocol: str | None = None) -> tuple[list[FileRows], list[str]]:
-    """Aligned rows of every labelled file; also the names of files skipped (no labels)."""
-    src = labelled_source(cfg, data_path)
-    protocol = protocol or protocol_of(src)
-    sensors = cfg.sensor_names()
-    if isinstance(src, SimulateSource):
-        records = open_source(src, sensors, Rejects(), cfg.base_dir, tick_s=cfg.tick_s).records()
-        chunks = [("simulate", records)]
-    else:
-        from ..sources.replay import replay_files
-        root = Path(src.path)
-        chunks = []
-        for path in replay_files(root, src.format):
-            one = dataclasses.replace(src, path=str(path))
-            name = path.name if path == root else path.relative_to(root).as_posix()
-            chunks.append((name, open_source(one, sensors, Rejects(), cfg.base_dir).records()))
+def load_files(cfg, src, protocol: str) -> tuple[list[FileRows], list[str]]:
+    """Aligned rows of every labelled recording of `src` (see labelled_source); also the names of
+    recordings skipped (no labels, or too short to train and score)."""
+    source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
+    chunks = source.recordings() if isinstance(src, ReplaySource) else [("simulate", source.records())]
     files, skipped = [], []
     for name, records in chunks:
         rows = align(cfg, records)
-        if not any(r.label for r in rows) and not any(r.label == 0 for r in rows):
+        if all(r.label is None for r in rows):
             skipped.append(name)
             continue
         train = train_ticks_for(rows, protocol, cfg)
         if train < cfg.window.steps + 2 or train >= len(rows):
             skipped.append(name)
             continue
-        files.append(FileRows(name=name, rows=rows, train_ticks=train, protocol=protocol))
+        files.append(FileRows(name=name, rows=rows, train_ticks=train))
     return files, skipped
 
 
 # ---- running one scorer over one file -----------------------------------------------------------
-
-def _arrays(f: FileRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    ts = np.array([r.ts for r in f.rows])
-    values = np.stack([r.values for r in f.rows])
-    labels = np.array([-1 if r.label is None else int(r.label) for r in f.rows])
-    return ts, values, labels, [r.event for r in f.rows]
-
 
 def spans_from_events(alert_events, last_ts: float) -> tuple[list[tuple[float, float]], list[float]]:
     """Alert spans [start, last tick above threshold] and onset ticks from new/end events."""
@@ -196,8 +226,8 @@ def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     pipe = Pipeline(file_cfg)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
-    ts, values, labels, events = _arrays(f)
-    n = ts.size
+    n = len(f.rows)
+    last_ts = float(f.ts[-1])
     score, threshold = np.full(n, np.nan), np.full(n, np.nan)
     alert_events, tiers, attention = [], {}, []
     peak_attention: dict | None = None
@@ -216,27 +246,23 @@ def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
             if ev.event == "end" and peak_attention is not None:
                 attention.append(peak_attention)
                 peak_attention = None
-    alert_events += pipe.close(float(ts[-1]))
+    alert_events += pipe.close(last_ts)
     if peak_attention is not None:
         attention.append(peak_attention)
-    spans, onsets = spans_from_events(alert_events, float(ts[-1]))
-    train = np.arange(n) < f.train_ticks
-    return Trace(f.name, scorer, ts, values, labels, events, train, score, threshold, spans, onsets,
-                 tiers, attention)
+    spans, onsets = spans_from_events(alert_events, last_ts)
+    return Trace.of(f, scorer, score=score, threshold=threshold, alert_spans=spans, onsets=onsets,
+                    tiers=tiers, attention=attention)
 
 
 def run_baseline(cfg, f: FileRows, name: str) -> Trace:
-    ts, values, labels, events = _arrays(f)
-    per_sensor = baselines.baseline_scores(name, values, cfg.window.steps, seed=len(f.rows))
+    per_sensor = baselines.baseline_scores(name, f.values, cfg.window.steps, seed=len(f.rows))
     with np.errstate(all="ignore"):
         tick = np.where(np.isfinite(per_sensor).any(axis=1), np.nanmax(np.nan_to_num(per_sensor, nan=-np.inf),
                                                                         axis=1), np.nan)
-    out = baselines.alert_trace(tick, ts, f.train_ticks, cfg)
-    spans, onsets = spans_from_events(out["events"], float(ts[-1]))
-    train = np.arange(ts.size) < f.train_ticks
-    score = np.where(train, np.nan, tick)
-    return Trace(f.name, name, ts, values, labels, events, train, score, out["thresholds"], spans, onsets,
-                 {"baseline": int((~train).sum())})
+    out = baselines.alert_trace(tick, f.ts, f.train_ticks, cfg)
+    spans, onsets = spans_from_events(out["events"], float(f.ts[-1]))
+    return Trace.of(f, name, score=np.where(f.train, np.nan, tick), threshold=out["thresholds"],
+                    alert_spans=spans, onsets=onsets, tiers={"baseline": int((~f.train).sum())})
 
 
 def run_scorer(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
@@ -250,20 +276,21 @@ def run_scorer(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
 
 # ---- metrics over all files of one scorer -------------------------------------------------------
 
-def scorer_metrics(traces: list[Trace], n_sensors: int, tick_s: float, protocol: str,
+def scorer_metrics(files: list[FileRows], traces: list[Trace], n_sensors: int, tick_s: float, protocol: str,
                    tolerance_s: float) -> dict:
-    labels = np.concatenate([t.labels[t.scored] for t in traces])
-    alert = np.concatenate([t.alert_active[t.scored] for t in traces])
-    exceed = np.concatenate([(np.nan_to_num(t.score, nan=-np.inf) > t.threshold)[t.scored] for t in traces])
-    scores = np.concatenate([t.score[t.scored] for t in traces])
+    """One scorer's metrics; traces[i] is its run on files[i] (a scorer that failed part-way has fewer)."""
+    pairs = list(zip(files, traces))
+    labels = np.concatenate([f.labels[f.scored] for f, _ in pairs])
+    alert = np.concatenate([t.alert_active[f.scored] for f, t in pairs])
+    exceed = np.concatenate([(np.nan_to_num(t.score, nan=-np.inf) > t.threshold)[f.scored] for f, t in pairs])
+    scores = np.concatenate([t.score[f.scored] for f, t in pairs])
     counts = confusion(labels, alert)
     events, alerts, seconds = [], [], 0.0
-    for t in traces:
-        sc = t.scored
-        if not sc.any():
+    for f, t in pairs:
+        if not f.scored.any():
             continue
-        lo, hi = float(t.ts[sc][0]), float(t.ts[sc][-1])
-        events += event_spans(t.ts[sc], t.labels[sc], [e for e, s in zip(t.events, sc) if s])
+        lo, hi = float(f.ts[f.scored][0]), float(f.ts[f.scored][-1])
+        events += f.scored_events
         alerts += [(max(a, lo), b) for a, b in t.alert_spans if b >= lo]
         seconds += hi - lo + tick_s
     out = {
@@ -275,20 +302,19 @@ def scorer_metrics(traces: list[Trace], n_sensors: int, tick_s: float, protocol:
         "point_adjusted_f1_for_comparison_only": point_adjusted_f1(labels, alert),
         "scored_rows": int(labels.size),
         "anomalous_rows": int(labels.sum()),
-        "nab": nab_metrics(traces) if protocol == "nab" else None,
+        "nab": nab_metrics(pairs) if protocol == "nab" else None,
         "tiers": _sum_tiers(traces),
     }
     return out
 
 
-def nab_metrics(traces: list[Trace]) -> dict:
+def nab_metrics(pairs: list[tuple[FileRows, Trace]]) -> dict:
     """NAB on source rows (not gap ticks): detections are alert onsets; plus NAB's own swept threshold."""
     at_alerts, swept_inputs = [], []
-    for t in traces:
-        rows = t.labels >= 0
-        ts = t.ts[rows]
-        windows = event_spans(ts, t.labels[rows], [e for e, r in zip(t.events, rows) if r])
-        spans = nab.window_index_spans(ts, windows)
+    for f, t in pairs:
+        rows = f.observed
+        ts = f.ts[rows]
+        spans = f.nab_windows
         detected = np.zeros(ts.size, bool)
         at = np.searchsorted(ts, np.asarray(t.onsets, float), side="left")   # onset on a gap tick: next row
         detected[at[at < ts.size]] = True
@@ -325,18 +351,19 @@ def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, score
     if isinstance(cfg, (str, Path)):
         config_path = str(cfg)
         cfg = config_mod.load(cfg)
-    scorers = list(scorers or (list(DEFAULT_SCORERS) + ([t for t in MODEL_TIERS] if bundle else [])))
+    scorers = list(scorers or default_scorers(bundle))
     if bundle:
         bundle = str(Path(bundle).expanduser().resolve())
     if plot_dir:
         from .plots import pyplot_or_fail
         pyplot_or_fail()               # fail before the replay, not after it
     started = time.monotonic()
-    files, skipped = load_files(cfg, data_path, protocol)
+    src = labelled_source(cfg, data_path)
+    protocol = protocol or protocol_of(src)
+    files, skipped = load_files(cfg, src, protocol)
     if not files:
         raise ValueError(f"no labelled file to evaluate under {data_path or 'the configured source'}"
                          + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
-    protocol = files[0].protocol
     tolerance_s = cfg.alerts.clear_ticks * cfg.tick_s if tolerance_s is None else tolerance_s
     traces: dict[str, list[Trace]] = {s: [] for s in scorers}
     runtimes: dict[str, float] = {s: 0.0 for s in scorers}
@@ -355,9 +382,8 @@ def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, score
             done += 1
             _progress(done, total, f"{scorer} {f.name}", started)
     n_sensors = len(cfg.sensor_names())
-    results = {s: scorer_metrics(traces[s], n_sensors, cfg.tick_s, protocol, tolerance_s)
+    results = {s: scorer_metrics(files, traces[s], n_sensors, cfg.tick_s, protocol, tolerance_s)
                for s in scorers if traces[s]}
-    src = labelled_source(cfg, data_path)
     data_desc = getattr(src, "path", None) or f"simulate:{src.scenario}:seed={src.seed}"
     report = build_report(cfg, config_path, data_desc, protocol, files, skipped, results, runtimes, errors,
                           tolerance_s, time.monotonic() - started)

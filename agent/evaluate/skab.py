@@ -21,10 +21,7 @@ from .metrics import Confusion, confusion
 
 SKAB_TRAIN_ROWS = 400
 SKAB_SEPARATOR = ";"
-SKAB_TIME_COLUMN = "datetime"
 SKAB_LABEL_COLUMN = "anomaly"
-SKAB_SENSOR_COLUMNS = ("Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure",
-                       "Temperature", "Thermocouple", "Voltage", "Volume Flow RateRMS")
 
 
 def far_mar_f1(counts: Confusion) -> dict[str, float]:

@@ -103,17 +103,30 @@ class ReplaySource(Source):
         self._stop.set()
 
     def records(self) -> Iterator[Record]:
+        for _, recs in self.recordings():
+            yield from recs
+            if self._stop.is_set():
+                return
+
+    def recordings(self) -> Iterator[tuple[str, Iterator[Record]]]:
+        """(name, its records) per file, in replay order: each file is a separate recording.
+
+        Names are relative to the replay root ('valve1/0.csv'), or the file name for a single file.
+        """
         for path in self.files:
             name = path.name if path == self.root else path.relative_to(self.root).as_posix()
-            is_jsonl = self.cfg.format == "jsonl" or (
-                self.cfg.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
-            rows = self._jsonl(path, name) if is_jsonl else self._csv(path, name)
-            # Each file is paced from its own first timestamp: files are separate recordings.
-            pacer = Pacer(self.cfg.speed, self._stop)
-            for rec in self._with_labels(rows, path, name):
-                if not pacer.wait(rec.ts):
-                    return
-                yield rec
+            yield name, self._file_records(path, name)
+
+    def _file_records(self, path: Path, name: str) -> Iterator[Record]:
+        is_jsonl = self.cfg.format == "jsonl" or (
+            self.cfg.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
+        rows = self._jsonl(path, name) if is_jsonl else self._csv(path, name)
+        # Each file is paced from its own first timestamp.
+        pacer = Pacer(self.cfg.speed, self._stop)
+        for rec in self._with_labels(rows, path, name):
+            if not pacer.wait(rec.ts):
+                return
+            yield rec
 
     # ---- labels shared by both formats --------------------------------------------------
 
