@@ -181,7 +181,7 @@ class AlertTracker:
 
     def _event(self, kind, ts, score, threshold, tier, model, exp, end=None, reason=None) -> AlertEvent:
         a = self.open
-        model = model() if callable(model) else model
+        model = model()
         ev = AlertEvent(alert_id=a.alert_id, seq=a.seq, event=kind, node=self.node, site=self.site, ts=ts,
                         start=a.start, end=end, score=round(float(score), 4), peak_score=round(float(a.peak), 4),
                         threshold=round(float(threshold), 4), tier=tier, model_id=model.get("model_id", tier),

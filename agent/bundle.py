@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import resolve_against
+
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 BUILTIN_PREFIX = "builtin:"
@@ -101,8 +103,7 @@ def resolve_path(ref: str | Path, base_dir: str | Path = ".") -> Path:
         if not name or "/" in name or "\\" in name or name in (".", ".."):
             raise BundleError(f"{ref}: a builtin bundle name is one plain directory name")
         return BUILTIN_DIR / name
-    p = Path(ref).expanduser()
-    return p if p.is_absolute() else Path(base_dir) / p
+    return resolve_against(ref, base_dir)
 
 
 def file_sha256(path: str | Path) -> str:

@@ -322,8 +322,13 @@ class AgentConfig:
         return [s.name for s in self.sensor_specs()]
 
     def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return resolve_against(path, self.base_dir)
+
+
+def resolve_against(path: str | Path, base_dir: str | Path) -> Path:
+    """A path from a config: `~` expanded, relative paths taken from the config file's directory."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p
 
 
 def load(path: str | Path) -> AgentConfig:

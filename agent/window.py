@@ -59,6 +59,14 @@ class Aligner:
         self.max_jump = max(1000, int(86400 / self.tick_s))   # ticks: a day, or 1000 ticks
         self.pending_jump: int | None = None
 
+    def align_all(self, records) -> list[Row]:
+        """Every tick of a finite record stream, the last ones flushed: the batch form."""
+        rows: list[Row] = []
+        for rec in records:
+            rows.extend(self.push(rec))
+        rows.extend(self.flush_all())
+        return rows
+
     @classmethod
     def for_agent(cls, cfg, rejects: Rejects) -> "Aligner":
         """The aligner the daemon (and the evaluator, replaying through it) runs with."""
@@ -240,13 +248,8 @@ class WindowBuffer:
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,
                   lateness_ticks: int = 0, rejects: Rejects | None = None) -> list[Row]:
-    """Batch form of the Aligner, for training and evaluation."""
-    al = Aligner(sensors, tick_s, carry_forward_s, lateness_ticks, rejects or Rejects())
-    rows: list[Row] = []
-    for rec in records:
-        rows.extend(al.push(rec))
-    rows.extend(al.flush_all())
-    return rows
+    """Batch form of the Aligner, for training."""
+    return Aligner(sensors, tick_s, carry_forward_s, lateness_ticks, rejects or Rejects()).align_all(records)
 
 
 def stack_rows(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

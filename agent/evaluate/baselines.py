@@ -64,7 +64,9 @@ def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg) 
     calib = calib[np.isfinite(calib)]
     threshold = AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))
     tracker = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
-    model = {"model_id": "baseline"}
+    def model() -> dict:
+        return {"model_id": "baseline"}
+
     def no_explanation() -> dict:
         return {"top_sensors": [], "top_steps": [], "origin": None}
 

@@ -155,14 +155,8 @@ def protocol_of(src) -> str:
 
 
 def align(cfg, records) -> list[Row]:
-    """The daemon's alignment (agent.service uses the same Aligner settings)."""
-    aligner = Aligner(cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
-                      Rejects(), max_gap_ticks=cfg.window.steps + 1)
-    rows: list[Row] = []
-    for rec in records:
-        rows.extend(aligner.push(rec))
-    rows.extend(aligner.flush_all())
-    return rows
+    """The daemon's alignment: the same Aligner the service runs."""
+    return Aligner.for_agent(cfg, Rejects()).align_all(records)
 
 
 def train_ticks_for(rows: list[Row], protocol: str, cfg) -> int:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import abc
+from pathlib import Path
 from typing import ClassVar, Iterator
 
+from ..config import resolve_against
 from ..records import Record, Rejects
 
 
@@ -22,6 +24,10 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def records(self) -> Iterator[Record]:
         """Yield records until the input ends or close() is called."""
+
+    def resolve(self, path: str) -> Path:
+        """A path from this source's config, relative to the config file's directory."""
+        return resolve_against(path, self.base_dir)
 
     def close(self) -> None:
         """Make records() return soon. Safe to call from another thread, more than once."""

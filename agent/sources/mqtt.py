@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Iterator
 
 import paho.mqtt.client as mqtt
@@ -43,7 +42,7 @@ class MqttSource(Source):
         self._samples: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
         broker = cfg.broker
         client_id = broker.client_id or f"stad-source-{uuid.uuid4().hex[:8]}"
-        self.client = build_client(broker, client_id, resolve=self._resolve)
+        self.client = build_client(broker, client_id, resolve=self.resolve)
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self.reporter.on_connected = self._subscribe
         self.reporter.install(self.client)
@@ -51,9 +50,6 @@ class MqttSource(Source):
         connect(self.client, broker)
         self.client.loop_start()
 
-    def _resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
 
     def _subscribe(self, client: mqtt.Client) -> None:
         client.subscribe([(topic, self.cfg.qos) for topic in self.cfg.topics])

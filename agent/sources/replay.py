@@ -90,14 +90,11 @@ class ReplaySource(Source):
 
     def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
         super().__init__(cfg, sensors, rejects, base_dir)
-        self.root = self._resolve(cfg.path)
+        self.root = self.resolve(cfg.path)
         self.files = replay_files(self.root, cfg.format)
-        self.windows = load_nab_windows(self._resolve(cfg.labels_file)) if cfg.labels_file else None
+        self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
         self._stop = threading.Event()
 
-    def _resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
 
     def close(self) -> None:
         self._stop.set()
