@@ -287,6 +287,7 @@ class AgentConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     sinks: list[SinkConfig] = field(default_factory=lambda: [TerminalSink()])
     state_dir: str = "./state"
+    checkpoint_s: float = rng(1, 86400, default=300.0)   # learned state saved to state_dir this often (and on stop)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Set by load(): the directory relative paths are resolved against.
     base_dir: str = "."

@@ -91,6 +91,12 @@ class Outbox:
                 self._drop_oldest(self._depth - self.max_events)
             return cur.lastrowid
 
+    def has(self, alert_id: str, seq: int) -> bool:
+        """Whether an event of this alert and seq is stored (not yet acknowledged)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM events WHERE alert_id = ? AND seq = ? LIMIT 1",
+                                    (alert_id, seq)).fetchone() is not None
+
     def ack(self, row_id: int) -> None:
         """The broker has it: forget it."""
         with self._lock:

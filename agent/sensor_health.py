@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .alerts import iso
+from .checkpoint import array_like
 
 STUCK_TICKS = 20
 OK, MISSING, STUCK = 0, 1, 2
@@ -49,3 +50,16 @@ class SensorHealth:
 
     def stuck_now(self) -> list[str]:
         return [s for s, st in zip(self.sensors, self.state) if st == STUCK]
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"state": self.state, "same": self.same, "last": self.last, "varied": self.varied}
+
+    def restore(self, state: dict) -> None:
+        """Validates everything before changing anything."""
+        new = {k: array_like(state[k], getattr(self, k), f"health.{k}") for k in ("state", "same", "last", "varied")}
+        if not np.isin(new["state"], (OK, MISSING, STUCK)).all():
+            raise ValueError("health.state: unknown sensor state")
+        for k, v in new.items():
+            setattr(self, k, v)

@@ -72,3 +72,11 @@ class ARModel:
 
     def learn(self, window, x: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window) if x is None else x, window.values[-1], ~window.missing[-1])
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"rls": self.rls.state_dict()}
+
+    def restore(self, state: dict) -> None:
+        self.rls.restore(state["rls"], "ar.rls")

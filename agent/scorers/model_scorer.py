@@ -30,6 +30,7 @@ import abc
 import numpy as np
 
 from .. import bundle as bundles
+from ..checkpoint import array_of
 from ..window import Normaliser
 from .base import Scorer, ScorerError, TickScore, tick_score
 from .forecast_error import combined_scores, ew_bias, signed_errors
@@ -227,6 +228,20 @@ class ModelScorer(Scorer):
                 oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
         return ew_bias(run)
+
+    # -- checkpoint (agent/checkpoint.py): the recent signed errors the bias statistic needs -------
+
+    def state_dict(self) -> dict:
+        ts = sorted(self._history)
+        return {"ts": np.array(ts, np.float64),
+                "errors": np.array([self._history[t] for t in ts], np.float64).reshape(-1, self.n)}
+
+    def restore(self, state: dict) -> None:
+        ts = array_of(state["ts"], f"{self.TYPE}.ts", np.float64, 1)
+        errors = array_of(state["errors"], f"{self.TYPE}.errors", np.float64, 2, self.n)
+        if len(ts) != len(errors) or len(ts) > 2 * self.steps + 1:
+            raise ValueError(f"{self.TYPE}.errors: {len(errors)} rows for {len(ts)} ticks")
+        self._history = {float(t): e for t, e in zip(ts, errors)}
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],

@@ -74,3 +74,15 @@ class NumpyScorer(Scorer):
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights}
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"ar": self.ar.state_dict(), "markov": self.markov.state_dict(), "fusion": self.fusion.state_dict()}
+
+    def restore(self, state: dict) -> None:
+        """Restore a fitted scorer. Call it on a fresh scorer: a bad state can leave it half-restored."""
+        self.ar.restore(state["ar"])
+        self.markov.restore(state["markov"])
+        self.fusion.restore(state["fusion"])
+        self._tick_key = self._tick = None
