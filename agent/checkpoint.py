@@ -86,9 +86,16 @@ def encode(meta: dict, state: dict) -> bytes:
         nonlocal size
         if isinstance(x, np.ndarray):
             a = np.ascontiguousarray(x)
-            if a.dtype.str not in _DTYPES:
-                raise TypeError(f"cannot checkpoint an array of dtype {a.dtype.str}")
-            desc = {_ARRAY_KEY: [a.dtype.str, list(a.shape), size]}
+            dtype = a.dtype.str
+            if dtype not in _DTYPES:
+                raise TypeError(f"cannot checkpoint an array of dtype {dtype}")
+            if dtype == "<f8":
+                # Half the bytes where nothing is lost (window rows and the features built from them
+                # are float32 values): stored as float32, read back as float64.
+                narrow = a.astype(np.float32)
+                if np.array_equal(narrow, a, equal_nan=True):
+                    a = narrow
+            desc = {_ARRAY_KEY: [a.dtype.str, list(a.shape), size, dtype]}
             chunks.append(a.tobytes())
             size += a.nbytes
             return desc
@@ -134,14 +141,14 @@ def decode(data: bytes) -> tuple[dict, dict]:
     def walk(x):
         if isinstance(x, dict):
             if _ARRAY_KEY in x:
-                dtype, shape, offset = x[_ARRAY_KEY]
-                if dtype not in _DTYPES:
+                dtype, shape, offset, original = x[_ARRAY_KEY]
+                if dtype not in _DTYPES or original not in _DTYPES:
                     raise CheckpointRefused(f"corrupt: array dtype {dtype!r} is not allowed")
                 count = int(np.prod(shape, dtype=np.int64)) if shape else 1
                 nbytes = count * np.dtype(dtype).itemsize
                 if offset < 0 or offset + nbytes > body_len:
                     raise CheckpointRefused("corrupt: an array lies outside the file")
-                return np.frombuffer(body[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+                return np.frombuffer(body[offset:offset + nbytes], dtype=dtype).reshape(shape).astype(original)
             return {k: walk(v) for k, v in x.items()}
         if isinstance(x, list):
             return [walk(v) for v in x]

@@ -19,9 +19,10 @@ All of it runs in the pipeline's thread (`on_tick`), except the load; `request` 
 flag, so it is safe to call from a signal handler.
 
 Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
-fingerprints of the models_dir bundles already looked at. A restarted agent starts on that
-bundle (unless the config's `scoring.bundle` changed since), and a bundle dropped or changed
-while it was down is a candidate at the first poll.
+fingerprints of the models_dir bundles already decided on (swapped in or rejected). A restarted
+agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
+dropped or changed while it was down, or still in shadow when it died, is a candidate at the
+first poll.
 """
 from __future__ import annotations
 
@@ -136,7 +137,6 @@ class HotSwap:
         newest = max(among, key=dirs.get, default=None)
         if newest is not None:
             self.seen[newest] = dirs[newest]
-            self._save_record()
         return newest
 
     def _sighup_target(self) -> Path | None:
@@ -264,6 +264,7 @@ class HotSwap:
                     self.pipeline.chain.tier, self.current or "no bundle")
         self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,
                               "at": time.time()})
+        self._save_record()
 
     # -- health -------------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class Pipeline:
         self.warmup: list[Row] = []
         self.warm = False
         self.ticks = 0
+        self.alerts_held_until: float | None = None
 
     # -- warm-up ------------------------------------------------------------------------------
 
@@ -99,7 +100,10 @@ class Pipeline:
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)
         thr = self.thresholds[result.tier]
-        events = self.alerts.observe(
+        # After a restart the alert state may be newer than the rest (agent/checkpoint.py): the
+        # ticks it has already judged are scored and learned from, but not judged again.
+        held = self.alerts_held_until is not None and row.ts <= self.alerts_held_until
+        events = [] if held else self.alerts.observe(
             row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k))

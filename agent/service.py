@@ -304,7 +304,9 @@ class Agent:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
                 return
             if self._resume_from is not None and ts > self._resume_from[1]:
-                self._resume_from = (self._resume_from[0], ts)
+                # The alert state is newer than the checkpoint: ticks up to it were judged already.
+                self.pipeline.alerts_held_until = ts
+                self._resume_from = (self.aligner.tick_of(ts), ts)
         if alerts.active and not self.pipeline.warm:
             log.warning("alert %s was open when the last run stopped; no usable checkpoint to judge it by: "
                         "ending it (reason restart)", alerts.open.alert_id)
