@@ -217,7 +217,7 @@ class Pipeline:
             t.align_to(normaliser)
 
     def after_restart(self, ts: float, gap_s: float) -> list[AlertEvent]:
-        """The first new tick after a restart, `gap_s` after the last one the restored state saw.
+        """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen.
         An open alert is continued — its next event says the gap — unless the gap is longer than
         the window: nothing of what raised it is left to judge it by, so it ends ('restart')."""
         if not self.alerts.active:

@@ -322,9 +322,9 @@ class Agent:
             return                     # late for the restored state (or a bad stamp): not new data
         self._resume_from = None
         ts = self.aligner.tick_of(rec.ts) * self.cfg.tick_s
-        gap_s = max(0.0, ts - last_ts)
-        if gap_s > self.cfg.tick_s:
-            log.info("first new data %.0f s after the last tick the checkpoint saw", gap_s)
+        gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
+        if gap_s > 0:
+            log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
         for ev in self.pipeline.after_restart(ts, gap_s):
             self._emit(ev)
 

@@ -156,6 +156,9 @@ def check_alert_stream(events: list[dict]) -> dict[str, list[dict]]:
         kinds = [e["event"] for e in evs]
         assert kinds[0] == "new" and kinds[-1] == "end" and kinds.count("end") == 1, (alert_id, kinds)
         assert kinds.count("new") == 1, (alert_id, kinds)
+        stamps = [e["ts"] for e in evs]         # ISO strings of one format: they sort like times
+        assert stamps == sorted(stamps) and stamps[0] >= evs[0]["start"], (alert_id, stamps)
+        assert evs[-1]["end"] is None or evs[-1]["end"] >= evs[0]["start"], (alert_id, evs[-1])
     return by_alert
 
 

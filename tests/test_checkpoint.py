@@ -323,7 +323,7 @@ def test_an_alert_open_at_kill_is_continued_with_the_next_seq(tmp_path, killed_w
     assert refusal_lines(err) == []
     assert re.search(r"first tick \S+: scored by numpy", err), err[-2000:]
     [(alert_id, events)] = check_alert_stream(alert_lines(tmp_path)).items()
-    assert events[1]["event"] == "update" and events[1]["gap_s"] == 3.0       # ticks 174, 175 were open buckets
+    assert events[1]["event"] == "update" and events[1]["gap_s"] == 2.0       # ticks 174, 175: open, not scored
     assert events[-1]["reason"] == "cleared" and events[-1]["end"] >= "2026-01-05T08:03:19.000Z"   # the step's last row
     assert all(e["gap_s"] is None for e in events[2:])
 
@@ -336,7 +336,7 @@ def test_a_gap_longer_than_the_window_ends_the_alert_with_reason_restart(tmp_pat
     assert agent.finish() == 0
     events = check_alert_stream(alert_lines(tmp_path))[alert_lines(killed_with_an_alert_open)[0]["alert_id"]]
     assert [(e["event"], e["seq"], e["reason"], e["gap_s"]) for e in events] == \
-        [("new", 0, None, None), ("end", 1, "restart", 127.0)]
+        [("new", 0, None, None), ("end", 1, "restart", 126.0)]
 
 
 # ---- the active model --------------------------------------------------------------------------

@@ -3,10 +3,10 @@ every restart the agent scores from its first tick; the outbox passes PRAGMA int
 in the end every alert has its end, seq runs 0, 1, … without gap or repeat, and the outbox and
 the JSONL hold the same events, each once, none torn.
 
-The feed is a live stream that goes on while the agent is down: after a kill it resumes either
-where it was (the rows in the dead agent's pipe are lost: a data gap) or, like a source that
-re-sends what it buffered, from shortly after the last alert event (rows the restored state has
-already seen are then rejected as late)."""
+The feed is a live stream that goes on while the agent is down: after a kill it resumes where it
+was (the rows in the dead agent's pipe are lost), or 20-80 rows later (the link was down too: a
+gap longer than the window), or, like a source that re-sends what it buffered, from shortly after
+the last alert event (rows the restored state has already seen are then rejected as late)."""
 from __future__ import annotations
 
 import random
@@ -44,8 +44,11 @@ def kill_loop(tmp_path, kills: int, seed: int) -> dict:
     outcomes = {"continued": 0, "gap_restart": 0, "kills_with_open_alert": 0}
     for k in range(1, kills + 1):
         outbox_rows(tmp_path)                                   # integrity_check after every kill
-        if rnd.random() < 0.5 and alert_lines(tmp_path):        # the source re-sends what it buffered
+        mode = rnd.random()
+        if mode < 0.35 and alert_lines(tmp_path):       # the source re-sends what it buffered
             i = max(120, _row_of(alert_lines(tmp_path)[-1]["ts"]) + rnd.randint(1, 6))
+        elif mode > 0.7:                                # the sensors' link was down too: data lost
+            i += rnd.randint(20, 80)
         agent = AgentProcess(tmp_path, cfg, f"run{k}")
         status = agent.ready()
         assert "resumed from checkpoint" in status, status
