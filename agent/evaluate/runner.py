@@ -15,6 +15,7 @@ the agent's own threshold and alert lifecycle.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,16 +25,22 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as config_mod
-from ..config import ReplaySource, SimulateSource
+from ..bundle import Expectation
+from ..config import AgentConfig
 from ..records import Rejects
+from ..scorers import Scorer, load_tiers, runtimes
 from ..sources import open_source
+from ..sources.replay import ReplayConfig
+from ..sources.simulate import SimulateConfig
 from ..window import Aligner, Row
 from . import baselines, nab, skab
 from .metrics import average_precision, confusion, event_scores, event_spans, point_adjusted_f1, \
     precision_recall_f1
 from .report import build_report, write_outputs
 
-MODEL_TIERS = ("tflite", "onnx")
+log = logging.getLogger("stad.evaluate")
+
+MODEL_TIERS = tuple(runtimes())
 
 
 def default_scorers(bundle: str | None) -> list[str]:
@@ -129,12 +136,12 @@ class Trace:
 
 # ---- loading labelled files ---------------------------------------------------------------------
 
-def labelled_source(cfg, data_path: str | None):
+def labelled_source(cfg: AgentConfig, data_path: str | None):
     """The config's replay/simulate source, pointed at data_path when given."""
-    src = next((s for s in cfg.sources if isinstance(s, (ReplaySource, SimulateSource))), None)
+    src = next((s for s in cfg.sources if isinstance(s, (ReplayConfig, SimulateConfig))), None)
     if src is None:
         raise ValueError("evaluate needs a 'replay' or 'simulate' source in the config to read labelled data")
-    if isinstance(src, ReplaySource):
+    if isinstance(src, ReplayConfig):
         path = Path(data_path).expanduser().resolve() if data_path else cfg.resolve(src.path).resolve()
         labels_file = str(cfg.resolve(src.labels_file).resolve()) if src.labels_file else None
         return dataclasses.replace(src, path=str(path), labels_file=labels_file, speed=0.0)
@@ -145,21 +152,21 @@ def labelled_source(cfg, data_path: str | None):
     return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0)
 
 
-def protocol_of(src) -> str:
-    if isinstance(src, ReplaySource) and src.labels_file:
+def protocol_of(src: ReplayConfig | SimulateConfig) -> str:
+    if isinstance(src, ReplayConfig) and src.labels_file:
         return "nab"
-    if isinstance(src, ReplaySource) and skab.SKAB_LABEL_COLUMN in src.label_columns \
+    if isinstance(src, ReplayConfig) and skab.SKAB_LABEL_COLUMN in src.label_columns \
             and src.separator == skab.SKAB_SEPARATOR:
         return "skab"
     return "warmup"
 
 
-def align(cfg, records) -> list[Row]:
+def align(cfg: AgentConfig, records) -> list[Row]:
     """The daemon's alignment: the same Aligner the service runs."""
     return Aligner.for_agent(cfg, Rejects()).align_all(records)
 
 
-def train_ticks_for(rows: list[Row], protocol: str, cfg) -> int:
+def train_ticks_for(rows: list[Row], protocol: str, cfg: AgentConfig) -> int:
     """How many leading ticks train: SKAB 400 source rows, NAB its probation, else warmup.ticks."""
     if protocol == "warmup":
         return cfg.warmup.ticks
@@ -170,11 +177,11 @@ def train_ticks_for(rows: list[Row], protocol: str, cfg) -> int:
     return int(observed[n_train_rows - 1]) + 1 if n_train_rows > 0 else 0
 
 
-def load_files(cfg, src, protocol: str) -> tuple[list[FileRows], list[str]]:
+def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: str) -> tuple[list[FileRows], list[str]]:
     """Aligned rows of every labelled recording of `src` (see labelled_source); also the names of
     recordings skipped (no labels, or too short to train and score)."""
     source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    chunks = source.recordings() if isinstance(src, ReplaySource) else [("simulate", source.records())]
+    chunks = source.recordings() if isinstance(src, ReplayConfig) else [("simulate", source.records())]
     files, skipped = [], []
     for name, records in chunks:
         rows = align(cfg, records)
@@ -206,18 +213,21 @@ def spans_from_events(alert_events, last_ts: float) -> tuple[list[tuple[float, f
     return spans, onsets
 
 
-def tier_config(cfg, scorer: str, bundle: str | None):
-    """The config with the scoring chain cut down to one tier (+ numpy, which is always last)."""
-    chain = ["numpy"] if scorer == "numpy" else [scorer, "numpy"]
-    return dataclasses.replace(cfg.scoring, chain=chain, bundle=bundle if scorer != "numpy" else None,
-                               models_dir=None)
+def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer]:
+    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy); [] for numpy
+    or when it does not load (each refusal logged)."""
+    if scorer == "numpy" or not bundle:
+        return []
+    tiers, refusals = load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
+                                 cfg.base_dir, chain=[scorer, "numpy"])
+    for line in refusals:
+        log.warning("%s", line)
+    return tiers
 
 
-def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     from ..pipeline import Pipeline
-    file_cfg = dataclasses.replace(cfg, scoring=tier_config(cfg, scorer, bundle),
-                                   warmup=dataclasses.replace(cfg.warmup, ticks=f.train_ticks))
-    pipe = Pipeline(file_cfg)
+    pipe = Pipeline(cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
     n = len(f.rows)
@@ -248,7 +258,7 @@ def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
                     tiers=tiers, attention=attention)
 
 
-def run_baseline(cfg, f: FileRows, name: str) -> Trace:
+def run_baseline(cfg: AgentConfig, f: FileRows, name: str) -> Trace:
     per_sensor = baselines.baseline_scores(name, f.values, cfg.window.steps, seed=len(f.rows))
     with np.errstate(all="ignore"):
         tick = np.where(np.isfinite(per_sensor).any(axis=1), np.nanmax(np.nan_to_num(per_sensor, nan=-np.inf),
@@ -259,7 +269,7 @@ def run_baseline(cfg, f: FileRows, name: str) -> Trace:
                     alert_spans=spans, onsets=onsets, tiers={"baseline": int((~f.train).sum())})
 
 
-def run_scorer(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_scorer(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     if scorer in baselines.BASELINES:
         return run_baseline(cfg, f, scorer)
     if scorer == "numpy" or scorer in MODEL_TIERS:
@@ -338,7 +348,7 @@ def _progress(done: int, total: int, label: str, started: float) -> None:
         print(line.rstrip(), file=sys.stderr, flush=True)
 
 
-def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, scorers=None,
+def evaluate(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = None, scorers=None,
              report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
              tolerance_s: float | None = None, config_path: str | None = None) -> dict:
     """Replay labelled data through each scorer; return (and optionally write) the report dict."""
