@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..plugins import Plugin, discover
-from .base import Sink, SinkContext
+from .base import Sink, SinkConfig, SinkContext
 
 
 def plugins() -> dict[str, Plugin]:
@@ -10,9 +10,9 @@ def plugins() -> dict[str, Plugin]:
     return discover(__name__)
 
 
-def open_sink(cfg, context: SinkContext) -> Sink:
+def open_sink(cfg: SinkConfig, context: SinkContext) -> Sink:
     """The sink for one `sinks[i]` config entry."""
     return plugins()[cfg.TYPE].create(cfg, context)
 
 
-__all__ = ["Sink", "SinkContext", "open_sink", "plugins"]
+__all__ = ["Sink", "SinkConfig", "SinkContext", "open_sink", "plugins"]

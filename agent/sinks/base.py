@@ -10,6 +10,11 @@ from ..alerts import AlertEvent
 from ..paths import resolve_against
 
 
+class SinkConfig:
+    """Base of every sink's config dataclass (each declares its `TYPE` key next to its code)."""
+    TYPE: ClassVar[str]
+
+
 @dataclass(frozen=True)
 class SinkContext:
     """What a sink needs from the agent besides its own config: who speaks, where state goes,

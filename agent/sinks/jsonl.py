@@ -9,13 +9,13 @@ from typing import ClassVar
 
 from ..alerts import AlertEvent
 from ..plugins import Plugin
-from .base import Sink, SinkContext
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
 
 
 @dataclass
-class JsonlConfig:
+class JsonlConfig(SinkConfig):
     TYPE: ClassVar[str] = "jsonl"
     path: str = "alerts.jsonl"
 

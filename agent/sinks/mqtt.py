@@ -30,7 +30,7 @@ from ..broker import BrokerConfig
 from ..outbox import Outbox, StoredEvent
 from ..plugins import Plugin
 from ..typed import rng
-from .base import Sink, SinkContext
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.mqtt")
 
@@ -49,7 +49,7 @@ class OutboxConfig:
 
 
 @dataclass
-class MqttSinkConfig:
+class MqttSinkConfig(SinkConfig):
     TYPE: ClassVar[str] = "mqtt"
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     prefix: str = "stad"

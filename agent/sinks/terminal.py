@@ -7,13 +7,13 @@ from typing import ClassVar
 
 from ..alerts import AlertEvent
 from ..plugins import Plugin
-from .base import Sink, SinkContext
+from .base import Sink, SinkConfig, SinkContext
 
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m"}
 
 
 @dataclass
-class TerminalConfig:
+class TerminalConfig(SinkConfig):
     TYPE: ClassVar[str] = "terminal"
     color: bool = False
 
