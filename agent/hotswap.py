@@ -1,6 +1,6 @@
 """Model update without a restart: a new bundle dropped into `scoring.models_dir`, or SIGHUP.
 
-1. Find. Every `poll_ticks` ticks the subdirectories of models_dir are stat'ed (the newest
+1. Find. Every `poll_ticks` ticks the subdirectories of models_dir (not hidden ones) are stat'ed (the newest
    mtime of the directory and its files is its fingerprint); a directory with a manifest.json
    that is new or changed since it was last looked at is a candidate, newest first. Bundles
    already there at start-up are not candidates. SIGHUP asks for the newest bundle of
@@ -56,7 +56,8 @@ def fingerprint(path: Path) -> int:
 
 
 def bundle_dirs(models_dir: Path) -> dict[Path, int]:
-    """Subdirectories holding a manifest.json, with their fingerprints."""
+    """Subdirectories holding a manifest.json, with their fingerprints. Hidden ones (`.name`) are
+    skipped: a bundle is copied in under a dot name and renamed into place when complete."""
     out: dict[Path, int] = {}
     try:
         entries = list(models_dir.iterdir())
@@ -64,7 +65,7 @@ def bundle_dirs(models_dir: Path) -> dict[Path, int]:
         return out
     for d in entries:
         try:
-            if d.is_dir() and (d / MANIFEST_NAME).is_file():
+            if not d.name.startswith(".") and d.is_dir() and (d / MANIFEST_NAME).is_file():
                 out[d] = fingerprint(d)
         except OSError:
             continue

@@ -21,7 +21,7 @@ pytest.importorskip("ai_edge_litert")
 
 from test_runtimes import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
 
-from agent.hotswap import HotSwap  # noqa: E402
+from agent.hotswap import HotSwap, bundle_dirs  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 
 WARMUP = 300
@@ -188,3 +188,10 @@ def test_a_bundle_a_tier_of_the_chain_refuses_is_rejected_and_no_tier_is_lost(tm
     assert status["last"]["reason"].startswith("the chain's tflite tier refused it: scorer tflite refused the bundle")
     assert "model update (new bundle in models_dir) rejected" in caplog.text
     assert [t.TYPE for t in pipe.chain.tiers] == tiers_before and pipe.chain.switch_count == 0
+
+
+def test_a_bundle_being_copied_under_a_dot_name_is_not_a_candidate(tmp_path):
+    for name in (".b.tmp", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("{}")
+    assert list(bundle_dirs(tmp_path)) == [tmp_path / "b"]
