@@ -29,10 +29,22 @@ class Plugin:
     create: Callable[..., Any]
     #: runtimes only: position in the default scoring chain (lower is tried first)
     rank: int = 0
+    #: imports the plugin's optional library, raising ImportError when it is not usable here
+    probe: Callable[[], Any] | None = None
 
     @property
     def type(self) -> str:
         return self.config.TYPE
+
+    def available(self) -> bool:
+        """Whether the plugin's optional library imports here (always, for one without)."""
+        if self.probe is None:
+            return True
+        try:
+            self.probe()
+        except ImportError:
+            return False
+        return True
 
 
 @lru_cache(maxsize=None)

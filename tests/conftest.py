@@ -5,10 +5,18 @@ use them skip themselves when torch is absent.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
 TINY_KINDS = ["onnx_fp32", "onnx_int8", "tflite_fp32"]   # tflite int8 export takes ~1 min: the demo bundle has it
+WATCHDOG_USEC = 1_000_000          # pings expected every 0.5 s
 
 
 def demo_dict(state_dir: Path, **scoring) -> dict:
@@ -101,3 +110,96 @@ def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
 HAVE_DEMO = (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists()
 NO_DEMO = pytest.mark.skipif(not HAVE_DEMO, reason="the demo bundle (agent/models/demo-corridor) is not built")
 
+
+# ---- the fake systemd ------------------------------------------------------------------------
+
+class NotifySocket:
+    """A bound NOTIFY_SOCKET: records every datagram with its arrival time."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, str]] = []
+        self.lock = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._receive, daemon=True)
+        self.thread.start()
+
+    def _receive(self) -> None:
+        while not self.closed:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                for line in data.decode().splitlines():
+                    self.messages.append((time.monotonic(), line))
+                self.lock.notify_all()
+
+    def times(self, message: str) -> list[float]:
+        with self.lock:
+            return [t for t, m in self.messages if m == message]
+
+    def lines(self, prefix: str) -> list[str]:
+        with self.lock:
+            return [m for _, m in self.messages if m.startswith(prefix)]
+
+    def wait_for(self, message: str, count: int = 1, timeout: float = 15.0, after: float = 0.0) -> list[float]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                hits = [t for t, m in self.messages if m == message and t >= after]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{count}× {message!r} did not arrive within {timeout}s; got "
+                                         f"{[m for _, m in self.messages][-20:]}")
+                self.lock.wait(left)
+
+    def close(self) -> None:
+        self.closed = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+        if not self.address.startswith("@"):
+            Path(self.address).unlink(missing_ok=True)
+
+
+# ---- the agent as a subprocess under the fake systemd ----------------------------------------
+
+def start_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update({"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC),
+                "PYTHONPATH": str(REPO), **(extra_env or {})})
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def running_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None):
+    """The agent under `notify`; on the way out it is killed if still running, and `notify` closed."""
+    proc = start_agent(cfg, notify, extra_env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+
+
+def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    """One SIGTERM, then wait: a second one could land after Python has restored the default handler."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the agent did not exit within {timeout}s of SIGTERM:\n{err[-3000:]}")
+    return err

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..bundle import Bundle, BundleError
+from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
 from ..typed import rng
 from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
@@ -25,12 +25,18 @@ class OnnxConfig:
     num_threads: int = rng(1, 64, default=1)
 
 
+def onnxruntime():
+    """The onnxruntime module; ImportError when it is not installed."""
+    import onnxruntime as ort
+    return ort
+
+
 class OnnxScorer(ModelScorer):
     TYPE = "onnx"
     ARTIFACTS = ("onnx_int8", "onnx_fp32")
 
     def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3):
-        import onnxruntime as ort
+        ort = onnxruntime()
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
         super().__init__(bundle, kind, f"onnxruntime {ort.__version__}", top_k)
         opts = ort.SessionOptions()
@@ -39,8 +45,9 @@ class OnnxScorer(ModelScorer):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        model = read_verified(self.path, self.artifact)    # what runs is what was verified
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 — onnxruntime raises its own exception types
             raise BundleError(f"{self.path}: onnxruntime cannot load it: {exc}") from None
         self.check_runtime_io({i.name: tuple(i.shape) for i in self.session.get_inputs()},
@@ -56,4 +63,4 @@ def create(cfg: OnnxConfig, bundle: Bundle, top_k: int) -> OnnxScorer:
     return OnnxScorer(bundle, threads=cfg.num_threads, top_k=top_k)
 
 
-PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1)
+PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1, probe=onnxruntime)

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..bundle import Bundle, BundleError
+from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
 from ..typed import rng
 from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
@@ -80,8 +80,11 @@ class TfliteScorer(ModelScorer):
         Interpreter, runtime = interpreter_class()
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
         super().__init__(bundle, kind, runtime, top_k)
+        # From verified bytes in memory, not model_path: the interpreter memory-maps a path, and a
+        # file truncated or copied over while mapped kills the process with SIGBUS.
+        model = read_verified(self.path, self.artifact)
         try:
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+            self.interpreter = Interpreter(model_content=model, num_threads=threads)
             self.interpreter.allocate_tensors()
             signatures = self.interpreter.get_signature_list()
         except Exception as exc:  # noqa: BLE001 — the interpreter raises ValueError/RuntimeError
@@ -127,4 +130,4 @@ def create(cfg: TfliteConfig, bundle: Bundle, top_k: int) -> TfliteScorer:
     return TfliteScorer(bundle, threads=cfg.num_threads, top_k=top_k)
 
 
-PLUGIN = Plugin(config=TfliteConfig, create=create, rank=0)
+PLUGIN = Plugin(config=TfliteConfig, create=create, rank=0, probe=interpreter_class)
