@@ -16,6 +16,7 @@ class Record:
     label: int | None = None        # ground truth when the source has it: 1 anomalous, 0 normal
     event: str | None = None        # id of the labelled anomaly event this moment belongs to
     origin: str = ""                # where it came from, for messages: 'pump.csv:120', 'udp 127.0.0.1:4000'
+    received: float | None = None   # live sources: this host's clock when it arrived (the aligner's clock rules)
 
 
 @dataclass
