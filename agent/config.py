@@ -110,6 +110,7 @@ class UdpSource(_SourceConfig):
 @dataclass
 class StdinSource(_SourceConfig):
     TYPE: ClassVar[str] = "stdin"
+    max_line_bytes: int = rng(64, 64 * 2**20, default=2**20)   # longer lines are skipped and counted
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .records import Record, Rejects
+from .records import Record, Rejects, short_repr
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
@@ -216,13 +216,13 @@ class Aligner:
         for sensor, value in rec.values.items():
             i = self.index.get(sensor)
             if i is None:
-                self.rejects.add("unknown sensor", rec.origin, f"sensor {sensor!r}")
+                self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}")
                 continue
             if value is None or not math.isfinite(value):
-                self.rejects.add("non-finite value", rec.origin, f"sensor {sensor!r} value {value!r}")
+                self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
                 continue
             if seen[i]:
-                self.rejects.add("duplicate", rec.origin, f"sensor {sensor!r} already has a value at tick {k}")
+                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {k}")
                 continue
             values[i] = value
             seen[i] = True
