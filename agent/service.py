@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .alerts import AlertEvent, iso
 from .checkpoint import AlertJournal, CheckpointRefused, CheckpointStore, fingerprint
@@ -29,6 +30,9 @@ from .sources import open_source
 from .topology import adjacency
 from .window import MAX_TS, Aligner
 
+if TYPE_CHECKING:
+    from .config import AgentConfig
+
 log = logging.getLogger("stad.agent")
 
 _END = object()
@@ -36,7 +40,7 @@ HEALTH_EVERY_S = 5.0
 
 
 class Agent:
-    def __init__(self, cfg, max_ticks: int | None = None, notifier: Notifier | None = None):
+    def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None):
         self.cfg = cfg
         self.max_ticks = max_ticks
         self.notifier = notifier or Notifier.from_env()
@@ -45,7 +49,7 @@ class Agent:
         state_dir = Path(cfg.resolve(cfg.state_dir))
         state_dir.mkdir(parents=True, exist_ok=True)
         record = read_record(state_dir)
-        tiers, active = active_tiers(cfg, cfg.sensor_names(), record)
+        tiers, active = active_tiers(cfg, record)
         self.pipeline = Pipeline(cfg, tiers=tiers)
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
                                min_agreement=cfg.scoring.shadow_min_agreement)
@@ -55,7 +59,8 @@ class Agent:
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
         # Durable sinks first: an event a crash cuts short is at least in the outbox.
-        self.sinks = sorted((open_sink(s, cfg) for s in cfg.sinks), key=lambda sink: not sink.DURABLE)
+        self.sinks = sorted((open_sink(s, cfg.sink_context()) for s in cfg.sinks),
+                            key=lambda sink: not sink.DURABLE)
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
         self.records_in = 0
         self.events = Counter()
@@ -74,8 +79,11 @@ class Agent:
     # -- sources -----------------------------------------------------------------------------
 
     def _pump(self, src) -> None:
+        live = src.live
         try:
             for rec in src.records():
+                if live:
+                    rec.received = time.time()      # the host clock the aligner checks a live stamp against
                 while not self.stop_event.is_set():
                     try:
                         self.queue.put(rec, timeout=0.2)
@@ -142,6 +150,11 @@ class Agent:
                 if now >= self._next_checkpoint or self.hotswap.current != self._saved[1]:
                     self._next_checkpoint = now + self.cfg.checkpoint_s
                     self.save_checkpoint()
+            else:
+                # A clean stop (signal, stop()): the ticks still open for late samples are scored too,
+                # unless the stop was --max-ticks, which asked for exactly that many.
+                if not (self.max_ticks and self.pipeline.ticks >= self.max_ticks):
+                    self._process(self.aligner.flush_all())
             clean = True
         except BaseException:
             clean = False
@@ -201,6 +214,7 @@ class Agent:
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
+        snap["sd_notify_dropped"] = self.notifier.dropped
         return snap
 
     def _health(self) -> None:

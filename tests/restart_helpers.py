@@ -48,7 +48,7 @@ def write_config(tmp: Path, mqtt_port: int | None = None, **overrides) -> Path:
                                                      "reconnect_max_s": 60}})
     cfg = {"node": {"id": "gw-restart", "site": "lab"}, "tick_s": 1, "topology": "group",
            "sensors": ["a", "b", "c"], "sources": [{"type": "stdin"}],
-           "window": {"steps": STEPS, "carry_forward_s": 2},
+           "window": {"steps": STEPS, "carry_forward_s": 2, "max_clock_skew_s": 0},   # synthetic time
            "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
            "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 5},
            "sinks": sinks, "state_dir": "state", "checkpoint_s": 1}

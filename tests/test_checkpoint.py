@@ -210,14 +210,14 @@ def _event(seq: int, kind: str = "update") -> AlertEvent:
 
 def test_jsonl_cuts_a_torn_line_and_writes_the_last_event_only_if_missing(tmp_path, caplog):
     cfg = pipeline_cfg(sinks=[{"type": "jsonl", "path": str(tmp_path / "a.jsonl")}])
-    sink = JsonlSink(cfg.sinks[0], cfg)
+    sink = JsonlSink(cfg.sinks[0], cfg.sink_context())
     sink.emit(_event(0, "new"))
     sink.sensor_event({"ts": "x", "sensor": "P1_flow", "state": "missing", "detail": "d"})
     sink.close()
     with (tmp_path / "a.jsonl").open("a") as fh:
         fh.write('{"kind":"alert","alert_id":"gw-1","se')          # a crash in the middle of a line
     with caplog.at_level(logging.WARNING):
-        sink = JsonlSink(cfg.sinks[0], cfg)
+        sink = JsonlSink(cfg.sinks[0], cfg.sink_context())
     assert "removed a torn last line (37 bytes) left by a crash" in caplog.text
     sink.recover(_event(0, "new"))          # already there (behind a sensor line): not again
     sink.recover(_event(1))                 # decided, never written: written now

@@ -4,20 +4,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..alerts import AlertEvent
-from .base import Sink
+from ..plugins import Plugin
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
 
 TAIL_BLOCK = 65536
 
 
+@dataclass
+class JsonlConfig(SinkConfig):
+    TYPE: ClassVar[str] = "jsonl"
+    path: str = "alerts.jsonl"
+
+
 class JsonlSink(Sink):
     TYPE = "jsonl"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: JsonlConfig, context: SinkContext):
         self.path = Path(context.resolve(cfg.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._cut_torn_line()
@@ -112,4 +121,4 @@ def _reversed_lines(fh):
         yield rest
 
 
-SINK = JsonlSink
+PLUGIN = Plugin(config=JsonlConfig, create=JsonlSink)
