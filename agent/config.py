@@ -258,6 +258,7 @@ class JsonlSink:
 class OutboxConfig:
     max_events: int = rng(10, None, default=100_000)
     max_age_s: float = rng(60, None, default=7 * 86400.0)
+    sync: Literal["normal", "full"] = "normal"   # full: every commit synced (survives a power cut), slower
 
 
 @dataclass
