@@ -243,6 +243,9 @@ class Outbox:
         Called by the sink's worker thread, on its own connection, without the lock add() takes:
         a passive checkpoint never blocks a writer. A failure (disk full) is left for the next call.
         """
+        if self._acked:                         # acknowledgements the disk refused before: try again
+            with self._lock:
+                self._flush_acks()
         if self._writes == 0 or self._db is None:
             return
         self._writes = 0
