@@ -305,3 +305,11 @@ def test_secrets_come_from_a_file_the_environment_or_systemd_credentials(tmp_pat
         read_secret(config.Secret(env="STAD_TEST_NOPE"))
     with pytest.raises(ValueError, match="not found"):
         read_secret(config.Secret(credential="absent"))
+
+
+def test_outbox_sync_is_validated_with_its_key_path(tmp_path):
+    from agent.typed import ConfigError
+    with pytest.raises(ConfigError) as exc:
+        sink_config(tmp_path, 1883, outbox={"sync": "fsync"})
+    assert any(p.startswith("sinks[0].outbox.sync: must be one of") for p in exc.value.problems), exc.value.problems
+    assert sink_config(tmp_path, 1883, outbox={"sync": "full"}).sinks[0].outbox.sync == "full"
