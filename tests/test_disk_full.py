@@ -129,7 +129,7 @@ def test_the_outbox_wal_stays_bounded_with_checkpoints_off_the_add_path(tmp_path
 def jsonl_sink(path: Path):
     cfg = config.from_dict({"sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
                             "sinks": [{"type": "jsonl", "path": str(path)}], "state_dir": str(path.parent)})
-    return open_sink(cfg.sinks[0], cfg)
+    return open_sink(cfg.sinks[0], cfg.sink_context())
 
 
 def big_event(seq: int):

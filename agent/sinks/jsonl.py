@@ -15,20 +15,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..alerts import AlertEvent
-from .base import Sink
+from ..plugins import Plugin
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
 
 TAIL_CHUNK = 1 << 16
 
 
+@dataclass
+class JsonlConfig(SinkConfig):
+    TYPE: ClassVar[str] = "jsonl"
+    path: str = "alerts.jsonl"
+
+
 class JsonlSink(Sink):
     TYPE = "jsonl"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: JsonlConfig, context: SinkContext):
         self.path = Path(context.resolve(cfg.path))
         self.fd: int | None = None
         self.written = 0
@@ -140,4 +149,4 @@ def _cut_partial_tail(path: Path, fd: int) -> int:
     return size - keep
 
 
-SINK = JsonlSink
+PLUGIN = Plugin(config=JsonlConfig, create=JsonlSink)
