@@ -218,7 +218,7 @@ def test_jsonl_cuts_a_torn_line_and_writes_the_last_event_only_if_missing(tmp_pa
         fh.write('{"kind":"alert","alert_id":"gw-1","se')          # a crash in the middle of a line
     with caplog.at_level(logging.WARNING):
         sink = JsonlSink(cfg.sinks[0], cfg.sink_context())
-    assert "removed a torn last line (37 bytes) left by a crash" in caplog.text
+    assert "removed an incomplete last line (37 bytes) left by an earlier run" in caplog.text
     sink.recover(_event(0, "new"))          # already there (behind a sensor line): not again
     sink.recover(_event(1))                 # decided, never written: written now
     sink.close()
