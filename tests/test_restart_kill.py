@@ -17,8 +17,8 @@ from datetime import datetime
 import pytest
 
 from mqtt_broker import free_port
-from restart_helpers import (T0, AgentProcess, alert_lines, check_alert_stream, check_sinks_agree, outbox_rows,
-                             row, wait_for, write_config)
+from restart_helpers import (T0, WARMUP, AgentProcess, alert_lines, check_alert_stream, check_sinks_agree,
+                             outbox_rows, row, wait_for, write_config)
 from agent.checkpoint import CHECKPOINT_FILE, decode
 
 FEED_PAUSE_S = 0.02          # 4 rows per pause: a live source at ~200 rows/s
@@ -39,7 +39,8 @@ def kill_loop(tmp_path, kills: int, seed: int) -> dict:
     agent.feed(row(j) for j in range(0, 120))
     i = 120
     agent.wait_log(r"warm-up done")
-    wait_for(lambda: (tmp_path / "state" / CHECKPOINT_FILE).exists(), "a checkpoint", proc=agent.proc)
+    wait_for(lambda: (tmp_path / "state" / CHECKPOINT_FILE).exists() and checkpoint_ticks(tmp_path) > WARMUP,
+             "a checkpoint of the warm agent", proc=agent.proc)
     agent.kill()
     outcomes = {"continued": 0, "gap_restart": 0, "kills_with_open_alert": 0}
     for k in range(1, kills + 1):
