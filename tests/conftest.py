@@ -231,6 +231,13 @@ def modbus_server():
     thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
     thread.start()
     started.wait(5)
+    deadline = time.monotonic() + 20          # listening: the server binds after started is set
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.02)
     yield port
     asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
     thread.join(5)
