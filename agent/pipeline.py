@@ -1,7 +1,8 @@
-"""Row → window → scorer chain → threshold → alert lifecycle: the per-tick path.
+"""Row → window → scorer chain → detector (threshold, alert lifecycle, learning): the per-tick path.
 
 The daemon (service.py) and the evaluator both drive this one class, so what is measured is
-what runs. It has no I/O: it returns what happened on each tick.
+what runs. It has no I/O: it returns what happened on each tick. The decision rule itself is
+agent/detector.py's, shared with the hot-swap shadow run and the evaluation baselines.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .alerts import AlertEvent, AlertTracker, explain
+from .detector import Detector
 from .bundle import Expectation
 from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
@@ -63,16 +65,14 @@ class Pipeline:
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
-        self.thresholds: dict[str, AdaptiveThreshold] = {}
-        for t in model_tiers:
-            self.thresholds[t.TYPE] = AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+        self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                                 {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+                                  for t in model_tiers})
         self.window = WindowBuffer(cfg.window.steps, n)
-        self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
         self.health = SensorHealth(self.sensors, cfg.tick_s)
         self.warmup: list[Row] = []
         self.warm = False
         self.ticks = 0
-        self.alerts_held_until: float | None = None
 
     # -- warm-up ------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ class Pipeline:
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
-        self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
         log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
@@ -108,34 +108,38 @@ class Pipeline:
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)
-        thr = self.thresholds[result.tier]
-        # After a restart the alert state may be newer than the rest (agent/checkpoint.py): the
-        # ticks it has already judged are scored and learned from, but not judged again.
-        held = self.alerts_held_until is not None and row.ts <= self.alerts_held_until
-        events = [] if held else self.alerts.observe(
-            row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
+        decision = self.detector.step(
+            row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
-                            self.cfg.alerts.top_k))
-        # Models learn from ticks under the threshold, even while an alert is open; a change that
-        # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
-        # The threshold itself learns only outside alerts.
-        accepted = self.alerts.active and row.ts - self.alerts.open.start >= self.cfg.alerts.accept_after_s
-        if result.score <= thr.value or accepted:
-            self.chain.learn(self.window)
-            if not self.alerts.active:
-                thr.update(result.score)
-        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
-                          sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
-                          time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,
-                          sensor_events=sensor_events)
+                            self.cfg.alerts.top_k),
+            learn=lambda: self.chain.learn(self.window))
+        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
+                          tier=result.tier, sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
+                          time_weights=result.time_weights, label=row.label, event=row.event,
+                          alerts=decision.events, sensor_events=sensor_events)
 
     def close(self, ts: float) -> list[AlertEvent]:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
-        if not self.alerts.active:
-            return []
-        thr = self.thresholds[self.chain.tier]      # an alert is only ever open after warm-up
-        return [self.alerts.close(ts, self.alerts.open.peak, thr.value, self.chain.tier,
-                                  self.chain.current.describe, "shutdown")]
+        # An alert is only ever open after warm-up, so the active tier has its threshold.
+        return self.detector.close(ts, self.chain.tier, self.chain.current.describe, "shutdown")
+
+    # -- model update -------------------------------------------------------------------------
+
+    def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
+        """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
+        between two ticks, with their thresholds."""
+        self.detector.add(thresholds)
+        self.chain.replace(tiers + [self.chain.numpy], reason)
+
+    # -- read-only views ----------------------------------------------------------------------
+
+    @property
+    def alerts(self) -> AlertTracker:
+        return self.detector.tracker
+
+    @property
+    def thresholds(self) -> dict[str, AdaptiveThreshold]:
+        return self.detector.thresholds
 
     def snapshot(self) -> dict:
         thr = self.thresholds.get(self.chain.tier)
@@ -190,8 +194,8 @@ class Pipeline:
             raise ValueError("warm: expected true/false")
         health = SensorHealth(self.sensors, cfg.tick_s)
         health.restore(state["health"])
-        alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
-        alerts.restore(state["alerts"])
+        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, self.thresholds)
+        detector.tracker.restore(state["alerts"])
         if not warm:
             w = state["warmup"]
             ts = np.asarray(w["ts"], np.float64).reshape(-1)
@@ -201,17 +205,15 @@ class Pipeline:
             if len(rows) != len(ts) or any(r.values.shape != (n,) or r.missing.shape != (n,)
                                            or r.carried.shape != (n,) for r in rows):
                 raise ValueError(f"warmup: rows do not have {n} sensors")
-            self.health, self.alerts, self.ticks, self.warmup, self.warm = health, alerts, ticks, rows, False
+            self.health, self.detector, self.ticks, self.warmup, self.warm = health, detector, ticks, rows, False
             return
         normaliser = Normaliser.restored(state["normaliser"], n)
         scorer = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy)
         scorer.restore(state["numpy"])
         tiers = {t.TYPE for t in self.chain.tiers}
-        thresholds = dict(self.thresholds)
-        for k, st in state["thresholds"].items():
-            if k in tiers:
-                thresholds[k] = AdaptiveThreshold.restored(cfg.threshold, st, f"thresholds.{k}")
-        if "numpy" not in thresholds:
+        detector.add({k: AdaptiveThreshold.restored(cfg.threshold, st, f"thresholds.{k}")
+                      for k, st in state["thresholds"].items() if k in tiers})
+        if "numpy" not in detector.thresholds:
             raise ValueError("thresholds.numpy: missing")
         window = WindowBuffer(self.window.steps, n)
         window.restore(state["window"])
@@ -219,9 +221,9 @@ class Pipeline:
         for t in self.chain.tiers[:-1]:
             if t.TYPE in models and hasattr(t, "restore"):
                 t.restore(models[t.TYPE])
-        self.normaliser, self.numpy, self.thresholds, self.window = normaliser, scorer, thresholds, window
+        self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
         self.chain.tiers[-1] = scorer
-        self.health, self.alerts, self.ticks, self.warmup, self.warm = health, alerts, ticks, [], True
+        self.health, self.ticks, self.warmup, self.warm = health, ticks, [], True
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
 

@@ -320,7 +320,7 @@ class Agent:
                 return
             if self._resume_from is not None and ts > self._resume_from[1]:
                 # The alert state is newer than the checkpoint: ticks up to it were judged already.
-                self.pipeline.alerts_held_until = ts
+                self.pipeline.detector.held_until = ts
                 self._resume_from = (self.aligner.tick_of(ts), ts)
         if alerts.active and not self.pipeline.warm:
             log.warning("alert %s was open when the last run stopped; no usable checkpoint to judge it by: "
