@@ -47,7 +47,8 @@ class Pipeline:
         self.sensors = [s.name for s in self.specs]
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
-        self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy)
+        self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s,
+                                 cfg.window.steps)
         model_tiers = build_tiers(cfg, self.sensors) if tiers is None else list(tiers)
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
@@ -71,11 +72,12 @@ class Pipeline:
             # Labels are never used here: they are ground truth, and the daemon has none.
             self.normaliser = Normaliser.fit(raw)
         z = self.normaliser.apply(raw)
+        ts = np.array([r.ts for r in self.warmup])
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
-        self.numpy.fit(z[:cut], missing[:cut])
+        self.numpy.fit(z, missing, ts, fit_rows=cut)
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
-        scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
+        scores = self.numpy.batch_scores(z, missing, self.window.steps, ts).max(axis=1)
         self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
@@ -104,11 +106,14 @@ class Pipeline:
         # Models learn from ticks under the threshold, even while an alert is open; a change that
         # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
         # The threshold itself learns only outside alerts.
+        self.numpy.observe(self.window)
         accepted = self.alerts.active and row.ts - self.alerts.open.start >= self.cfg.alerts.accept_after_s
         if result.score <= thr.value or accepted:
             self.chain.learn(self.window)
             if not self.alerts.active:
                 thr.update(result.score)
+        elif self.cfg.threshold.learn_alert_onsets and any(ev.event == "new" for ev in events):
+            thr.learn_onset(result.score)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
                           sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
                           time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,

@@ -255,10 +255,20 @@ def sampling_period_s(path: Path) -> float:
     return float(sorted(steps)[len(steps) // 2])
 
 
-def nab_files(root: Path) -> dict[str, list[Path]]:
-    """Every category folder under data/ that holds CSVs, and its files (whatever the copy has)."""
-    return {d.name: sorted(d.glob("*.csv")) for d in sorted((root / "data").iterdir())
-            if d.is_dir() and any(d.glob("*.csv"))}
+def nab_files(root: Path, split: str = "all") -> dict[str, list[Path]]:
+    """Every category folder under data/ that holds CSVs, and its files (whatever the copy has).
+
+    split: "all"; "tune" — the files at even positions (0, 2, …) of each category in name order,
+    the set the fallback's choices were tuned on; "test" — the others, never looked at while tuning.
+    """
+    out = {}
+    for d in sorted((root / "data").iterdir()):
+        files = sorted(d.glob("*.csv")) if d.is_dir() else []
+        if split != "all":
+            files = files[0::2] if split == "tune" else files[1::2]
+        if files:
+            out[d.name] = files
+    return out
 
 def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = SKAB_CONFIG,
              overrides: list[str] | None = None) -> dict:
@@ -294,11 +304,11 @@ NAB_ROW_LABELS = {"random": "random scores, agent's threshold", "always": "alarm
 
 
 def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] | None = None,
-            only_files: list[str] | None = None) -> dict:
+            only_files: list[str] | None = None, split: str = "all") -> dict:
     """Every NAB file in the copy, each replayed at its own sampling period; NAB scored over all
     of them together, at the agent's alerts and with one corpus-wide threshold in hindsight."""
     labels = root / "labels" / "combined_windows.json"
-    categories = nab_files(root)
+    categories = nab_files(root, split)
     pairs: dict[str, list] = {}
     per_file: dict[str, dict] = {}
     errors: dict[str, str] = {}
@@ -320,7 +330,7 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
                         "detected": one["windows_detected"], "false_positives": one["false_positives"],
                         "rows": int(f.source.ts.size), "alerts": len(t.onsets)}
     n_files = len({name for files in per_file.values() for name in files})
-    print(f"\n== NAB: {n_files} files in {len(categories)} categories ({', '.join(categories)}); "
+    print(f"\n== NAB{'' if split == 'all' else ' (' + split + ' split)'}: {n_files} files in {len(categories)} categories ({', '.join(categories)}); "
           f"each file replayed at its own sampling period; the first 15 % of each file's rows is the warm-up")
     if n_files < 58:
         print("   a subset of NAB's 58 files: not comparable one-to-one with the leaderboard (58 files)")
@@ -360,6 +370,8 @@ def main(argv=None) -> int:
     p.add_argument("--bundle", default=None, help="bundle for the NAB runs")
     p.add_argument("--nab-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the NAB agent config for this run, e.g. alerts.min_duration_ticks=3")
+    p.add_argument("--nab-split", choices=["all", "tune", "test"], default="all",
+                   help="NAB files: all, the tuning half (even positions per category) or the held-out half")
     p.add_argument("--nab-file", action="append", default=None, metavar="CATEGORY/FILE.csv",
                    help="score only these NAB files (repeatable; default: every file in the copy)")
     p.add_argument("--out", default=None, help="write the JSON/Markdown reports here (outside the repo)")
@@ -398,7 +410,7 @@ def main(argv=None) -> int:
                 shutil.rmtree(tmp, ignore_errors=True)
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
-        run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file)
+        run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split)
     return 0
 
 
