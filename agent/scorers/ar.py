@@ -11,11 +11,16 @@ Both are pure functions of the window and the weights.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .forecast_error import BIAS_HALF_LIFE_TICKS
 from .rls import BatchRLS
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 
 class ARModel:
@@ -37,7 +42,7 @@ class ARModel:
             w = self._bias_w[m] = w / np.sqrt((w * w).sum())
         return w
 
-    def features(self, window, extra: np.ndarray | None = None) -> np.ndarray:
+    def features(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
         """(n, p+1+extra): [x_{t-p} … x_{t-1}, 1, F_t] (a missing lag is 0, the sensor's mean).
         `extra`: this tick's (n, extra) regressors. Reused buffer."""
         self._x[:, :self.p] = window.values[-1 - self.p:-1].T
@@ -68,7 +73,7 @@ class ARModel:
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> np.ndarray:
+    def score(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> np.ndarray:
         """`x`: this tick's features when the caller already built them; `extra`: (T, n, extra)
         regressors of every row of the window."""
         point = self.rls.zscores(self.features(window, None if extra is None else extra[-1]) if x is None else x,
@@ -87,10 +92,10 @@ class ARModel:
         bias = np.abs(np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w))
         return np.maximum(np.abs(r), bias)
 
-    def observe(self, window, x: np.ndarray) -> None:
+    def observe(self, window: WindowBuffer, x: np.ndarray) -> None:
         """Every tick: the residual scale, when it follows every tick."""
         if self.scale_clip > 0:
             self.rls.track_scale(x, window.values[-1], ~window.missing[-1], self.scale_clip)
 
-    def learn(self, window, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
+    def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window, extra) if x is None else x, window.values[-1], ~window.missing[-1])

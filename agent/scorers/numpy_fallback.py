@@ -7,6 +7,8 @@ through a seasonal profile (seasonal.py) so a scheduled daily change is not a su
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .ar import ARModel
@@ -15,11 +17,15 @@ from .fusion import FusionModel
 from .markov import MarkovModel
 from .seasonal import SeasonalFeatures
 
+if TYPE_CHECKING:
+    from ..config import NumpyScorerConfig
+    from ..window import WindowBuffer
+
 
 class NumpyScorer(Scorer):
     TYPE = "numpy"
 
-    def __init__(self, n: int, adjacency: np.ndarray, cfg, tick_s: float = 1.0, steps: int = 32):
+    def __init__(self, n: int, adjacency: np.ndarray, cfg: NumpyScorerConfig, tick_s: float = 1.0, steps: int = 32):
         """`tick_s`: the agent's tick (seasonal bins); `steps`: the window length (rows remembered)."""
         self.n = n
         w = {"ar": 0.0, "markov": 0.0, "fusion": 0.0} | dict(cfg.weights)
@@ -64,7 +70,7 @@ class NumpyScorer(Scorer):
         w = self.weights
         return w["ar"] * ar + w["markov"] * markov + w["fusion"] * fusion
 
-    def _features(self, window) -> tuple:
+    def _features(self, window: WindowBuffer) -> tuple:
         """This tick's features, built once for score() and learn() of the same tick."""
         key = float(window.ts[-1])
         if key != self._tick_key:
@@ -74,7 +80,7 @@ class NumpyScorer(Scorer):
             self._tick = (ar_x, self.fusion.features(window), self.markov.transitions(window), extra)
         return self._tick
 
-    def score(self, window) -> TickScore:
+    def score(self, window: WindowBuffer) -> TickScore:
         ar_x, fu_x, states, extra = self._features(window)
         s = self.combine(self.ar.score(window, ar_x, extra), self.markov.score(window, states),
                          self.fusion.score(window, fu_x))
@@ -95,7 +101,7 @@ class NumpyScorer(Scorer):
         s = self.combine(ar, mk[p - 1:], fu[p - 1:])
         return np.where(missing[p:], 0.0, s)
 
-    def observe(self, window) -> None:
+    def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn):
         the statistics that must follow the data whatever it is."""
         ar_x, _, states, _ = self._features(window)
@@ -103,7 +109,7 @@ class NumpyScorer(Scorer):
         if self.markov_every_tick:
             self.markov.learn(window, states)
 
-    def learn(self, window) -> None:
+    def learn(self, window: WindowBuffer) -> None:
         ar_x, fu_x, states, _ = self._features(window)
         self.ar.learn(window, ar_x)
         if self.seasonal:
