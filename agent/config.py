@@ -75,8 +75,6 @@ class NumpyScorerConfig:
     weights: dict[str, float] = field(default_factory=lambda: {"ar": 1.0, "markov": 0.5, "fusion": 1.0})
     seasonal_periods_s: list[float] = field(default_factory=lambda: [86400.0])  # [] = no seasonal profile
     seasonal_memory_cycles: int = rng(1, 1000, default=4)    # the profile is a mean over about this many cycles
-    scale_clip: float = rng(0, None, default=0.0)   # > 0: AR residual scale learns every tick, clipped (0: calm ticks)
-    markov_learn: Literal["calm", "every_tick"] = "calm"   # which ticks the Markov counts learn
 
     def validate(self) -> list[tuple[str, str]]:
         bad = sorted(set(self.weights) - {"ar", "markov", "fusion"})
@@ -121,7 +119,6 @@ class ThresholdConfig:
     init_quantile: float = rng(0.5, 0.999, default=0.98)
     adapt: bool = True                                 # keep fitting on calm ticks
     min_threshold: float = rng(0, None, default=0.0)
-    learn_alert_onsets: bool = False                   # an alert's opening score teaches the POT fit (capped)
 
 
 @dataclass

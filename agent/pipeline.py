@@ -114,15 +114,15 @@ class Pipeline:
                             self.cfg.alerts.top_k))
         # Models learn from ticks under the threshold, even while an alert is open; a change that
         # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
-        # The threshold itself learns only outside alerts.
+        # The threshold itself learns only outside alerts. The fallback's transition counts see
+        # every tick (NumpyScorer.observe), whichever tier scores.
         self.numpy.observe(self.window)
         accepted = self.alerts.active and row.ts - self.alerts.open.start >= self.cfg.alerts.accept_after_s
         if result.score <= thr.value or accepted:
             self.chain.learn(self.window)
             if not self.alerts.active:
                 thr.update(result.score)
-        elif self.cfg.threshold.learn_alert_onsets and any(ev.event == "new" for ev in events):
-            thr.learn_onset(result.score)
+
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
                           sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
                           time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,

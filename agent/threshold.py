@@ -106,17 +106,5 @@ class AdaptiveThreshold:
             if self.n % 256 == 0:
                 self._set(float(np.quantile(np.fromiter(self.recent, float), 1.0 - self.cfg.risk)))
 
-    def learn_onset(self, score: float) -> None:
-        """An alert just opened at `score`: count it as a peak, capped at twice the threshold, so
-        that alerts much more frequent than `risk` raise the threshold (a stream noisier than its
-        warm-up) while one lasting anomaly, which opens once, barely moves it."""
-        if not self.cfg.adapt or self.cfg.method != "pot" or not math.isfinite(score):
-            return
-        self.n += 1
-        self.peaks.append(min(score, 2.0 * self.value) - self.init)
-        self.n_peaks += 1
-        self.sigma, self.gamma = fit_gpd(np.fromiter(self.peaks, float))
-        self._set(pot_value(self.init, self.sigma, self.gamma, self.n, self.n_peaks, self.cfg.risk))
-
     def _set(self, value: float) -> None:
         self.value = max(value, self.cfg.min_threshold)

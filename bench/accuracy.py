@@ -1,6 +1,6 @@
 """Accuracy on the shared SKAB and NAB copies, next to the published leaderboards.
 
-    python bench/accuracy.py [--data ../shared/data] [--only skab|nab] [--scorer NAME ...]
+    python bench/accuracy.py [--data ../shared/data] [--only skab|nab|corridor] [--scorer NAME ...]
                              [--bundle DIR] [--out DIR] [--nab-set KEY=VALUE ...] [--nab-file CAT/FILE.csv ...]
                              [--skab-config configs/skab.yaml] [--skab-set KEY=VALUE ...]
                              [--skab-bundle DIR] [--train-skab [--train-arg=ARG ...]]
@@ -299,6 +299,45 @@ def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = 
     return report
 
 
+DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+CORRIDOR_DAYS = 3
+CORRIDOR_ANOMALY_EVERY_S = 5400.0
+
+
+def corridor_config(overrides: list[str] | None = None, bundle: str | None = None) -> config.AgentConfig:
+    """configs/demo.yaml's corridor, simulated for CORRIDOR_DAYS days with the seeded schedule of
+    every anomaly kind (one every 90 min after the warm-up), unpaced; the first day is the warm-up."""
+    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    src = next(s for s in data["sources"] if s["type"] == "simulate")
+    src.update({"duration_s": CORRIDOR_DAYS * 86400.0, "anomalies": None, "speed": 0,
+                "anomaly_every_s": CORRIDOR_ANOMALY_EVERY_S, "fast_forward_s": 0})
+    data["sources"] = [src]
+    data["sinks"] = []
+    data.pop("state_dir", None)
+    data["scoring"] = {**data.get("scoring", {}), "bundle": bundle}
+    apply_overrides(data, overrides, "--corridor-set")
+    return config.from_dict(data, source=str(DEMO_CONFIG), base_dir=str(DEMO_CONFIG.parent))
+
+
+def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None = None) -> dict:
+    cfg = corridor_config(overrides, bundle)
+    report = evaluate(cfg, bundle=bundle, scorers=scorers,
+                      report_path=str(out / "corridor.json") if out else None, config_path=str(DEMO_CONFIG))
+    (f,) = report["files"]
+    print(f"\n== corridor simulator: {CORRIDOR_DAYS} days of configs/demo.yaml's corridor "
+          f"({report['sensors']} sensors, tick {report['tick_s']:g} s), every anomaly kind once per "
+          f"{CORRIDOR_ANOMALY_EVERY_S / 60:g} min; first {f['train_ticks']} ticks warm-up, {f['scored_rows']} scored")
+    print(f"{'detector':28} {'events':>7} {'FA ev':>5} {'TTD med s':>9} {'F1':>6} {'prec':>6} {'recall':>6} "
+          f"{'F1 back-dated':>13}")
+    for s in report["scorers"]:
+        ev, p = s["events"], s["pointwise"]
+        ttd = "–" if ev["ttd_median_s"] is None else f"{ev['ttd_median_s']:.0f}"
+        print(f"{s['name']:28} {ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5} "
+              f"{ttd:>9} {p['f1']:6.3f} {p['precision']:6.3f} {p['recall']:6.3f} "
+              f"{s['backdated_for_comparison_only']['f1']:13.3f}")
+    return report
+
+
 NAB_ROW_LABELS = {"random": "random scores, agent's threshold", "always": "alarm on every row",
                   "rolling_z": "rolling z-score", "numpy": "numpy fallback"}
 
@@ -365,11 +404,13 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-    p.add_argument("--only", choices=["skab", "nab"], default=None)
+    p.add_argument("--only", choices=["skab", "nab", "corridor"], default=None)
     p.add_argument("--scorer", action="append", dest="scorers", default=None)
     p.add_argument("--bundle", default=None, help="bundle for the NAB runs")
     p.add_argument("--nab-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the NAB agent config for this run, e.g. alerts.min_duration_ticks=3")
+    p.add_argument("--corridor-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the corridor simulator's agent config for this run")
     p.add_argument("--nab-split", choices=["all", "tune", "test"], default="all",
                    help="NAB files: all, the tuning half (even positions per category) or the held-out half")
     p.add_argument("--nab-file", action="append", default=None, metavar="CATEGORY/FILE.csv",
@@ -408,6 +449,9 @@ def main(argv=None) -> int:
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
+    if args.only in (None, "corridor"):
+        bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
+        run_corridor(args.scorers, bundle, out, args.corridor_set)
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split)

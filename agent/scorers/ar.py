@@ -24,13 +24,11 @@ if TYPE_CHECKING:
 
 
 class ARModel:
-    def __init__(self, n: int, order: int, forgetting: float, extra: int = 0, scale_clip: float = 0.0):
-        """`extra`: regressors per tick and sensor beyond the lags and the intercept; `scale_clip` > 0:
-        the residual scale follows every tick (observe), clipped at that many scales."""
+    def __init__(self, n: int, order: int, forgetting: float, extra: int = 0):
+        """`extra`: regressors per tick and sensor beyond the lags and the intercept."""
         self.p = order
         self.extra = extra
-        self.scale_clip = scale_clip
-        self.rls = BatchRLS(n, order + 1 + extra, forgetting, scale_on_learn=scale_clip <= 0)
+        self.rls = BatchRLS(n, order + 1 + extra, forgetting)
         self._x = np.ones((n, order + 1 + extra))
         self._bias_w: dict[int, np.ndarray] = {}
 
@@ -91,11 +89,6 @@ class ARModel:
         padded = np.concatenate([np.zeros((len(w) - 1, r.shape[1])), r])
         bias = np.abs(np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w))
         return np.maximum(np.abs(r), bias)
-
-    def observe(self, window: WindowBuffer, x: np.ndarray) -> None:
-        """Every tick: the residual scale, when it follows every tick."""
-        if self.scale_clip > 0:
-            self.rls.track_scale(x, window.values[-1], ~window.missing[-1], self.scale_clip)
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window, extra) if x is None else x, window.values[-1], ~window.missing[-1])

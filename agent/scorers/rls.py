@@ -12,12 +12,8 @@ import numpy as np
 
 
 class BatchRLS:
-    def __init__(self, n: int, k: int, forgetting: float, ridge: float = 1e-3, block: int = 32,
-                 scale_on_learn: bool = True):
-        """scale_on_learn: the residual scale follows the learned (calm) ticks; False: only
-        track_scale moves it (called on every tick, clipped)."""
+    def __init__(self, n: int, k: int, forgetting: float, ridge: float = 1e-3, block: int = 32):
         self.n, self.k = n, k
-        self.scale_on_learn = scale_on_learn
         self.lam = forgetting
         self.ridge = ridge
         self.w = np.zeros((n, k))
@@ -52,15 +48,6 @@ class BatchRLS:
     def zscores(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.abs(y - self.predict(x)) * self.inv_sd
 
-    def track_scale(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray, clip: float) -> None:
-        """One tick of the residual variance, every tick, anomalous ones included: its squared
-        residual is clipped at clip² × the variance (a spike moves it a little, a lasting change
-        in volatility is followed within a few hundred ticks)."""
-        e2 = np.square(y - self.predict(x))
-        keep = self.lam ** 4
-        var = keep * self.resid_var + (1 - keep) * np.minimum(e2, clip * clip * self.resid_var)
-        self._set_var(np.where(valid, np.maximum(var, 1e-4), self.resid_var))
-
     def update(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
         """Learn one tick (buffered; solved every `block` ticks)."""
         m = self._m
@@ -82,8 +69,7 @@ class BatchRLS:
         r = np.where(v, y - np.einsum("mnk,nk->mn", X, self.w), 0.0)
         seen = v.sum(axis=0)
         mean_sq = np.divide((r * r).sum(axis=0), seen, out=self.resid_var.copy(), where=seen > 0)
-        if self.scale_on_learn:
-            keep = self.lam ** (seen * 4)           # variance tracks about 4× faster than the weights
-            self._set_var(np.maximum(keep * self.resid_var + (1 - keep) * mean_sq, 1e-4))
+        keep = self.lam ** (seen * 4)           # variance tracks about 4× faster than the weights
+        self._set_var(np.maximum(keep * self.resid_var + (1 - keep) * mean_sq, 1e-4))
         self.w = np.linalg.solve(self.A + self.ridge * np.eye(self.k), self.b[:, :, None])[:, :, 0]
         self._m = 0

@@ -20,6 +20,9 @@ import math
 
 import numpy as np
 
+#: Cycles a bin must have seen before its reference is used (one day could be an odd day).
+MIN_CYCLES = 2
+
 #: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
 MAX_BINS = 288
 
@@ -58,7 +61,7 @@ class SeasonalProfile:
             ref, ref_n = self._folded(b)
         else:
             ref, ref_n = self.ref[:, b], self.ref_n[:, b]
-        return ref, ref_n > 0
+        return ref, ref_n >= MIN_CYCLES
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         b, c = self.locate(ts)
