@@ -87,6 +87,7 @@ class SeasonalFeatures:
         self.width = 2 * len(self.profiles)
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
+        self._last: tuple[np.ndarray, np.ndarray] | None = None     # the previous window's (ts, features)
 
     def row(self, ts: float, prev_ts: float, prev_x: np.ndarray) -> np.ndarray:
         """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x."""
@@ -103,8 +104,14 @@ class SeasonalFeatures:
     def window(self, window) -> np.ndarray:
         """(T, n, width) regressors of every row of the window (computed once per tick)."""
         ts, values = window.ts, window.values
-        out = np.zeros((len(ts), self.n, self.width))
-        for i in range(len(ts)):
+        last = self._last
+        if last is not None and last[0].shape == ts.shape and np.array_equal(last[0][1:], ts[:-1], equal_nan=True):
+            out = np.concatenate([last[1][1:], np.zeros((1, self.n, self.width))])   # one tick on: one new row
+            start = len(ts) - 1
+        else:
+            out = np.zeros((len(ts), self.n, self.width))
+            start = 0
+        for i in range(start, len(ts)):
             key = float(ts[i])
             feats = self._by_ts.get(key)
             if feats is None:
@@ -115,6 +122,7 @@ class SeasonalFeatures:
         if len(self._by_ts) > self.keep:
             for key in list(self._by_ts)[:len(self._by_ts) - self.keep]:
                 del self._by_ts[key]
+        self._last = (ts.copy(), out)
         return out
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
@@ -130,4 +138,5 @@ class SeasonalFeatures:
                 out[i] = self.row(float(ts[i]), float(ts[i - 1]), z[i - 1])
             self.learn(float(ts[i]), z[i], ~missing[i])
         self._by_ts = {float(t): out[i] for i, t in enumerate(ts[-self.keep:], len(ts) - min(len(ts), self.keep))}
+        self._last = None
         return out
