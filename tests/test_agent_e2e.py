@@ -7,10 +7,11 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+
+from mqtt_broker import wait_until
 
 CORRIDOR = """
 node: {id: test-gw, site: test}
@@ -112,6 +113,15 @@ def test_malformed_stdin_never_crashes_and_is_counted(tmp_path_factory, junk):
     assert int(m.group(1)) >= 110          # the good records still made their ticks
 
 
+def udp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -123,7 +133,7 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        time.sleep(1.5)
+        assert wait_until(lambda: udp_port_taken(port) or proc.poll() is not None, 60)   # the agent listens
         base = 2_000_000
         for i in range(70):
             out.sendto(json.dumps({"ts": base + i, "values": {"a": 1.0 + i % 3, "b": 2.0, "c": i % 2}}).encode(),
@@ -131,7 +141,6 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
             if i % 10 == 0:
                 out.sendto(b"{not json", ("127.0.0.1", port))
                 out.sendto(json.dumps({"ts": base + i, "sensor": "nope", "value": 1}).encode(), ("127.0.0.1", port))
-            time.sleep(0.005)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
