@@ -211,6 +211,7 @@ class Collector:
                                   protocol=mqtt.MQTTv5)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = lambda *args: self.subscribed.clear()
         self.client.on_message = self._on_message
         self.subscribed = threading.Event()     # set once the broker acknowledged every topic
         self._pending: set[int] = set()

@@ -265,6 +265,7 @@ def test_soak_agent_stream_through_repeated_broker_kills(tmp_path, broker):
     for _ in range(5):
         # Kill mid-stream (a few more events written since the last restart), and restart once
         # the agent has written more while the broker was down, or when it has ended.
+        watcher.wait_subscribed(30)     # what the broker queues for an absent watcher dies with a SIGKILL
         seen = written()
         wait_until(lambda: written() >= seen + 3 or agent.poll() is not None, 60)
         broker.kill()

@@ -152,9 +152,12 @@ def test_broker_killed_again_and_again_mid_stream_loses_no_event(tmp_path, broke
             sink.emit(ev)
             sent.append((ev.alert_id, ev.seq))
     # Each kill lands while the sink is still publishing the chunk just emitted (in flight), the
-    # next chunk goes to the outbox while the broker is down, and the restart replays it.
+    # next chunk goes to the outbox while the broker is down, and the restart replays it. The
+    # watcher is back before each chunk: what the broker queued for it while it was away lives in
+    # the broker's memory only, and a SIGKILL would lose it (the broker's loss, not the sink's).
     for i in range(3):
         assert wait_until(lambda: sink.reporter.connected, 20)
+        collector.wait_subscribed(20)
         emit(chunks[2 * i])
         broker.kill()
         assert wait_until(lambda: not sink.reporter.connected, 20)

@@ -20,7 +20,7 @@ from agent.records import Rejects
 from agent.sources.lines import parse_json_line, parse_time
 from agent.sources.replay import ReplaySource as Replay
 from agent.sources.udp import UdpSource as Udp
-from mqtt_broker import wait_until
+from mqtt_broker import port_open, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -333,7 +333,7 @@ def modbus_server():
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
     thread.start()
-    started.wait(5)
+    assert started.wait(30) and wait_until(lambda: port_open(port), 30), "the modbus server did not listen"
     yield port
     asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
     thread.join(5)
