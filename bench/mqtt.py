@@ -121,7 +121,7 @@ def latency(directory: Path, port: int, rate: float, seconds: float) -> dict:
     subscriber.loop_start()
 
     source = MqttSource(cfg.sources[0], ["pressure"], Rejects())
-    sink = MqttSink(cfg.sinks[0], cfg)
+    sink = MqttSink(cfg.sinks[0], cfg.sink_context())
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher", protocol=mqtt.MQTTv5)
     publisher.connect("127.0.0.1", port)
     publisher.loop_start()

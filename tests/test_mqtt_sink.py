@@ -10,6 +10,7 @@ import pytest
 
 from agent import config
 from agent.alerts import AlertEvent
+from agent.broker import Secret
 from agent.mqtt_client import read_secret
 from agent.sinks.mqtt import MqttSink
 from payloads import check_mqtt
@@ -29,7 +30,7 @@ def sink_config(tmp_path, port: int, **mqtt):
 
 def open_sink(tmp_path, port: int, **mqtt) -> MqttSink:
     cfg = sink_config(tmp_path, port, **mqtt)
-    return MqttSink(cfg.sinks[0], cfg)
+    return MqttSink(cfg.sinks[0], cfg.sink_context())
 
 
 def event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5) -> AlertEvent:
@@ -195,7 +196,7 @@ def test_close_with_the_broker_down_returns_quickly_and_keeps_the_outbox(tmp_pat
     sink.close()
     assert time.monotonic() - started < 3.0
     cfg = sink_config(tmp_path, broker.port)
-    reopened = MqttSink(cfg.sinks[0], cfg)
+    reopened = MqttSink(cfg.sinks[0], cfg.sink_context())
     assert reopened.outbox.recovered == 1
     reopened.close()
 
@@ -245,10 +246,10 @@ def test_secrets_come_from_a_file_the_environment_or_systemd_credentials(tmp_pat
     (tmp_path / "creds" / "mqtt-password").write_text("from-systemd")
     monkeypatch.setenv("STAD_TEST_PW", "from-env")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
-    assert read_secret(config.Secret(file=str(tmp_path / "pw"))) == "from-file"
-    assert read_secret(config.Secret(env="STAD_TEST_PW")) == "from-env"
-    assert read_secret(config.Secret(credential="mqtt-password")) == "from-systemd"
+    assert read_secret(Secret(file=str(tmp_path / "pw"))) == "from-file"
+    assert read_secret(Secret(env="STAD_TEST_PW")) == "from-env"
+    assert read_secret(Secret(credential="mqtt-password")) == "from-systemd"
     with pytest.raises(ValueError, match="STAD_TEST_NOPE is not set"):
-        read_secret(config.Secret(env="STAD_TEST_NOPE"))
+        read_secret(Secret(env="STAD_TEST_NOPE"))
     with pytest.raises(ValueError, match="not found"):
-        read_secret(config.Secret(credential="absent"))
+        read_secret(Secret(credential="absent"))

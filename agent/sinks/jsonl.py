@@ -3,18 +3,27 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..alerts import AlertEvent
-from .base import Sink
+from ..plugins import Plugin
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
+
+
+@dataclass
+class JsonlConfig(SinkConfig):
+    TYPE: ClassVar[str] = "jsonl"
+    path: str = "alerts.jsonl"
 
 
 class JsonlSink(Sink):
     TYPE = "jsonl"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: JsonlConfig, context: SinkContext):
         self.path = Path(context.resolve(cfg.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = self.path.open("a", encoding="utf-8")
@@ -36,4 +45,4 @@ class JsonlSink(Sink):
         self.fh.close()
 
 
-SINK = JsonlSink
+PLUGIN = Plugin(config=JsonlConfig, create=JsonlSink)

@@ -21,12 +21,16 @@ import math
 import queue
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from ..alerts import AlertEvent, iso
-from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
+from ..broker import BrokerConfig
 from ..outbox import Outbox, StoredEvent
-from .base import Sink
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.mqtt")
 
@@ -36,6 +40,22 @@ OUTBOX_FILE = "mqtt-outbox.sqlite"
 JSON = "application/json"
 
 _CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _SENSOR, _STOP = range(7)
+
+
+@dataclass
+class OutboxConfig:
+    max_events: int = rng(10, None, default=100_000)
+    max_age_s: float = rng(60, None, default=7 * 86400.0)
+
+
+@dataclass
+class MqttSinkConfig(SinkConfig):
+    TYPE: ClassVar[str] = "mqtt"
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    prefix: str = "stad"
+    alert_expiry_s: int | None = None   # MQTT 5 message expiry for alerts
+    health_interval_s: float = rng(1, None, default=30.0)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
 
 
 def encode_json(obj) -> str:
@@ -65,9 +85,11 @@ def topic_base(prefix: str, site: str, node: str) -> str:
 class MqttSink(Sink):
     TYPE = "mqtt"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: MqttSinkConfig, context: SinkContext):
+        # paho is imported when the sink is opened: a config naming it loads without paho.
+        from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
         self.cfg = cfg
-        self.node, self.site = context.node.id, context.node.site
+        self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
         self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
         self.health_topic, self.sensors_topic = f"{base}/health", f"{base}/sensors"
@@ -231,4 +253,4 @@ class MqttSink(Sink):
         return encode_json(event)
 
 
-SINK = MqttSink
+PLUGIN = Plugin(config=MqttSinkConfig, create=MqttSink)
