@@ -162,6 +162,7 @@ class Agent:
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
+        snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
@@ -187,6 +188,9 @@ class Agent:
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
+    lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
+                     if st.get("dropped"))
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); tier {s['tier']}; "
-            f"stopped: {s['exit_reason']}")
+            + (f"events sinks could not write: {lost}; " if lost else "")
+            + f"stopped: {s['exit_reason']}")

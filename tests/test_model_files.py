@@ -19,7 +19,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
 from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_dict, tiny_bundle  # noqa: E402
-from test_systemd import NotifySocket, running_agent, stop_agent  # noqa: E402
+from conftest import NotifySocket, running_agent, stop_agent  # noqa: E402
 
 WARMUP = 120
 

@@ -38,6 +38,10 @@ class Sink(abc.ABC):
     def health(self, snapshot: dict) -> None:
         """The agent's health (tier, model, ticks, rejects, outbox depth), sent periodically."""
 
+    def stats(self) -> dict | None:
+        """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""
+        return None
+
     def sensor_event(self, event: dict) -> None:
         """A sensor went missing, came back, or got stuck."""
 
