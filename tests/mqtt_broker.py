@@ -101,6 +101,10 @@ class Mosquitto:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing is read, acknowledged or forwarded."""
+        self.proc.send_signal(signal.SIGSTOP)
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
         if self.proc and self.proc.poll() is None:

@@ -154,14 +154,17 @@ def test_broker_killed_again_and_again_mid_stream_loses_no_event(tmp_path, broke
         for ev in chunk:
             sink.emit(ev)
             sent.append((ev.alert_id, ev.seq))
-    # Each kill lands while the sink is still publishing the chunk just emitted (in flight), the
-    # next chunk goes to the outbox while the broker is down, and the restart replays it. The
-    # watcher is back before each chunk: what the broker queued for it while it was away lives in
-    # the broker's memory only, and a SIGKILL would lose it (the broker's loss, not the sink's).
+    # Each kill lands while the chunk just emitted is in flight: the broker is paused (SIGSTOP)
+    # before it, so nothing of it is acknowledged, then killed. The next chunk goes to the outbox
+    # while the broker is down; the restart replays both. Before each pause the watcher has
+    # everything so far: what a broker has acknowledged but not yet forwarded lives in its memory
+    # only, and a SIGKILL loses it — the broker's loss, which no sink can prevent.
     for i in range(3):
-        assert wait_until(lambda: sink.reporter.connected, 20)
-        collector.wait_subscribed(20)
+        assert wait_until(lambda: sink.reporter.connected and sink.outbox.depth == 0, 30)
+        assert collector.wait_for(lambda m: set(alert_keys(m)) >= set(sent), 30)
+        broker.pause()
         emit(chunks[2 * i])
+        assert wait_until(lambda: sink.outbox.in_flight > 0, 20)      # handed to paho, unacknowledged
         broker.kill()
         assert wait_until(lambda: not sink.reporter.connected, 20)
         emit(chunks[2 * i + 1])
