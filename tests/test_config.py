@@ -76,6 +76,7 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 def test_check_config_cli_exit_codes(tmp_path):
     good = write(tmp_path, GOOD)
+    (tmp_path / "data.csv").write_text("timestamp,a,b\n")
     bad = write(tmp_path, GOOD.replace("b: S02_speed", "b: S03_sped"), "bad.yaml")
     ok = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(good)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
