@@ -12,6 +12,7 @@ trainer so that training sees exactly what the agent sees:
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,16 +62,17 @@ class Aligner:
     - A live record (`Record.received` set: the receiving host's clock) more than
       `max_clock_skew_s` from that clock is rejected ('clock skew').
     - The time base is the newest tick taken (before any, for a live record, the host clock's
-      tick). A record at most one tick beyond it is in step and taken at once.
+      tick). A record at most the data's usual step beyond it (one tick for data as dense as
+      the tick; the median of its last steps for sparser data) is in step and taken at once.
     - A record further ahead, or any record before a time base exists (replay start), is held
       as a jump candidate. Records that continue it (from `reach_ticks` before it to as far
-      beyond it as it jumped, or `reach_ticks` if more) join it, and `CONFIRM_RECORDS` of them
+      beyond it as it jumped, a day before any data, at least `reach_ticks`) join it, and `CONFIRM_RECORDS` of them
       confirm it: all are taken in arrival order, none lost. In-step records more than `reach_ticks` (lateness + 1 + the
       carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
       ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
       contradicted; so is one the wall-clock flush of a live source reaches.
     - At the end of a finite input a candidate is taken if it is uncontradicted and within
-      `reach_ticks` of the data; any other is rejected.
+      `reach_ticks` (or the usual step) of the data; any other is rejected.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -93,6 +95,11 @@ class Aligner:
         self.reach_ticks = self.lateness + 1 + self.carry_ticks  # a short step of the data
         self.max_clock_skew_s = float(max_clock_skew_s)           # 0: live records are not checked
         self.held: list[_Candidate] = []      # jump candidates, oldest first
+        self.day_ticks = max(1, int(86400 / self.tick_s))
+        # The data's usual step between newest ticks (median of the last 15): 1 for dense data, the
+        # period for data sparser than the tick, so that its ordinary step is not taken for a jump.
+        self.steps_seen: deque[int] = deque(maxlen=15)
+        self.usual_step = 1
 
     def align_all(self, records) -> list[Row]:
         """Every tick of a finite record stream, the last ones flushed: the batch form."""
@@ -135,7 +142,7 @@ class Aligner:
             self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
             return []
         base = self.newest_k if self.newest_k is not None else now_k
-        if base is None or k > base + 1:
+        if base is None or k > base + self.usual_step:
             return self._hold(k, rec)
         rows = self._take(k, rec)
         return rows + self._settle(in_step_k=k)
@@ -147,19 +154,23 @@ class Aligner:
                 cand.add(k, rec)
                 if len(cand.records) < CONFIRM_RECORDS:
                     return []
-                # Confirmed. A short step of the data held before it still counts (taking one may hold
-                # some of its records again: settled the same way until none is left); other jumps do not.
+                # Confirmed. Uncontradicted records held from before it still count: the jump closes their
+                # ticks anyway (taking one may hold some of its records again: settled the same way until
+                # none is left). Contradicted ones, and any beyond it, are rejected.
                 others, self.held = [c for c in self.held if c is not cand], []
                 rows: list[Row] = []
-                while others:
-                    for other in others:
-                        if self._near_data(other) and other.hi < cand.lo:
-                            rows += self._take_all(other)
-                        else:
-                            self._reject(other, "another time base was confirmed")
-                    others, self.held = self.held, []
+                while others:       # earliest first, records held again included
+                    others.sort(key=lambda c: c.lo)
+                    other = others.pop(0)
+                    if not other.refuted and other.hi < cand.lo:
+                        rows += self._take_all(other)
+                        others += self.held
+                        self.held = []
+                    else:
+                        self._reject(other, "another time base was confirmed")
                 return rows + self._take_all(cand)
-        jump = k - self.newest_k if self.newest_k is not None else 0
+        # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
+        jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
         self.held.append(_Candidate(k, rec, span=max(self.reach_ticks, jump)))
         if len(self.held) > MAX_CANDIDATES:
             self._reject(self.held.pop(0), "not confirmed before newer jumps")
@@ -169,7 +180,7 @@ class Aligner:
         """Take candidates the data caught up with; count an in-step record against the rest."""
         caught, keep = [], []
         for cand in self.held:
-            if cand.lo <= self.newest_k + 1:
+            if cand.lo <= self.newest_k + self.usual_step:
                 caught.append(cand)
                 continue
             if in_step_k < cand.lo - self.reach_ticks:
@@ -192,7 +203,8 @@ class Aligner:
 
     def _near_data(self, cand: "_Candidate") -> bool:
         """Uncontradicted and within reach of the data: a short step, not a jump."""
-        return self.newest_k is not None and not cand.refuted and cand.lo <= self.newest_k + self.reach_ticks
+        return (self.newest_k is not None and not cand.refuted
+                and cand.lo <= self.newest_k + max(self.reach_ticks, self.usual_step))
 
     def _reject(self, cand: "_Candidate", why: str) -> None:
         for k, rec in cand.records:
@@ -242,6 +254,9 @@ class Aligner:
         if rec.event is not None and bucket[3] is None:
             bucket[3] = rec.event
         if self.newest_k is None or k > self.newest_k:
+            if self.newest_k is not None:
+                self.steps_seen.append(k - self.newest_k)
+                self.usual_step = sorted(self.steps_seen)[len(self.steps_seen) // 2]
             self.newest_k = k
         return self.flush_through(self.newest_k - self.lateness - 1)
 
