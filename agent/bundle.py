@@ -14,10 +14,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import resolve_against
+from .paths import resolve_against
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -38,7 +42,7 @@ class Expectation:
     tick_s: float
 
     @classmethod
-    def from_config(cls, cfg) -> "Expectation":
+    def from_config(cls, cfg: AgentConfig) -> Expectation:
         return cls(sensors=cfg.sensor_names(), steps=cfg.window.steps, tick_s=cfg.tick_s)
 
 

@@ -23,20 +23,23 @@ flag, so it is safe to call from a signal handler.
 """
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bundle import MANIFEST_NAME, resolve_path
-from .scorers import RUNTIMES, load_tiers
+from .bundle import MANIFEST_NAME, Expectation, resolve_path
+from .scorers import load_tiers, runtimes
 from .threshold import AdaptiveThreshold
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
+    from .pipeline import Pipeline
 
 log = logging.getLogger("stad.hotswap")
 
@@ -72,10 +75,9 @@ def bundle_dirs(models_dir: Path) -> dict[Path, int]:
     return out
 
 
-def build_candidate(cfg, sensors: list[str], path: Path) -> tuple[list, list[str]]:
+def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
-    scoring = dataclasses.replace(cfg.scoring, bundle=str(path))
-    return load_tiers(dataclasses.replace(cfg, scoring=scoring), sensors)
+    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Shadow:
 
 
 class HotSwap:
-    def __init__(self, cfg, pipeline, poll_ticks: int = POLL_EVERY_TICKS,
+    def __init__(self, cfg: AgentConfig, pipeline: Pipeline, poll_ticks: int = POLL_EVERY_TICKS,
                  min_agreement: float = MIN_DECISION_AGREEMENT):
         self.cfg = cfg
         self.pipeline = pipeline
@@ -182,12 +184,11 @@ class HotSwap:
 
     def _load(self, path: Path, trigger: str) -> None:
         log.info("model update (%s): loading %s", trigger, path)
-        sensors = list(self.pipeline.sensors)
 
         def work() -> None:
             started = time.perf_counter()
             try:
-                tiers, refusals = build_candidate(self.cfg, sensors, path)
+                tiers, refusals = build_candidate(self.cfg, path)
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             with self._lock:
@@ -295,12 +296,8 @@ class HotSwap:
 
 
 def _installed(tier: str) -> bool:
-    """Whether a tier's runtime imports here (a module imported once is cached)."""
-    try:
-        importlib.import_module(RUNTIMES[tier])
-    except ImportError:
-        return False
-    return True
+    """Whether a tier's runtime library imports here."""
+    return runtimes()[tier].available()
 
 
 __all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "POLL_EVERY_TICKS",

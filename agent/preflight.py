@@ -7,70 +7,52 @@ optional extra is not installed. Each is a config problem: reported with its key
 never a traceback or exit 1 from `run`, and never a silent fall-back (a missing bundle must not
 quietly score with numpy).
 
-`problems(cfg)` returns 'key.path: message' lines; empty when `run` can start.
+`problems(cfg)` returns 'key.path: message' lines, empty when `run` can start. Each source and
+sink config checks its own needs in `preflight(resolve)` (next to its code), with the helpers
+below; this module adds the core's (state_dir, scoring) and the plugins' optional extras.
 """
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import socket
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .records import shorten
 
+Resolve = Callable[[str], Path]
+
 
 def problems(cfg) -> list[str]:
-    found: list[tuple[str, str]] = []
-    found += _writable_dir("state_dir", cfg.resolve(cfg.state_dir))
+    from .sinks import plugins as sink_plugins
+    from .sources import plugins as source_plugins
+    found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
     for i, src in enumerate(cfg.sources):
-        found += [(f"sources[{i}]{'.' + key if key else ''}", msg) for key, msg in _source(src, cfg)]
+        found += [(_join(f"sources[{i}]", key), msg)
+                  for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
     found += _scoring(cfg)
     for i, sink in enumerate(cfg.sinks):
-        found += [(f"sinks[{i}]{'.' + key if key else ''}", msg) for key, msg in _sink(sink, cfg)]
+        found += [(_join(f"sinks[{i}]", key), msg)
+                  for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]
     return [f"{path}: {shorten(msg, 300)}" for path, msg in found]
 
 
-# ---- sources ---------------------------------------------------------------------------------
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if key else path
 
-def _source(src, cfg) -> list[tuple[str, str]]:
-    from .sources import MODULES
+
+def _extra(plugin, kind: str) -> list[tuple[str, str]]:
+    """The plugin's optional library is importable here (its probe), or one problem saying what to install."""
     try:
-        importlib.import_module(MODULES[src.TYPE])
+        if plugin.probe is not None:
+            plugin.probe()
     except ImportError as exc:
-        return [("type", f"source '{src.TYPE}' cannot be used here: {exc} "
-                         f"(install the '{src.TYPE}' extra: pip install 'stad-edge[{src.TYPE}]')")]
-    if src.TYPE == "replay":
-        out = _exists("path", cfg.resolve(src.path)) if src.path else []
-        if src.labels_file:
-            out += _exists("labels_file", cfg.resolve(src.labels_file), want_file=True)
-        return out
-    if src.TYPE == "udp":
-        return _bindable(src.bind, src.port)
-    if src.TYPE == "mqtt":
-        return [(f"broker.{key}", msg) for key, msg in _broker(src.broker, cfg)]
+        return [("type", f"{kind} '{plugin.type}' cannot be used here: {exc} "
+                         f"(install the '{plugin.type}' extra: pip install 'stad-edge[{plugin.type}]')")]
     return []
 
-
-def _bindable(host: str, port: int) -> list[tuple[str, str]]:
-    """Can this host bind `host:port`? A port in use is not reported: the running agent may hold it."""
-    try:
-        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
-    except OSError as exc:
-        return [("bind", f"cannot resolve {host!r}: {exc.strerror or exc}")]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(infos[0][4])
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return []
-            key = "port" if exc.errno == errno.EACCES else "bind"
-            return [(key, f"cannot bind {host}:{port}: {exc.strerror or exc}")]
-    return []
-
-
-# ---- scoring ---------------------------------------------------------------------------------
 
 def _scoring(cfg) -> list[tuple[str, str]]:
     from . import bundle as bundles
@@ -88,49 +70,67 @@ def _scoring(cfg) -> list[tuple[str, str]]:
     return out
 
 
-# ---- sinks -----------------------------------------------------------------------------------
+# ---- helpers for the plugins' preflight() ----------------------------------------------------
 
-def _sink(sink, cfg) -> list[tuple[str, str]]:
-    if sink.TYPE == "jsonl":
-        path = cfg.resolve(sink.path)
-        if path.is_dir():
-            return [("path", f"{path} is a directory")]
-        if path.exists() and not os.access(path, os.W_OK):
-            return [("path", f"{path} is not writable")]
-        return [("path", msg) for _, msg in _writable_dir("", path.parent)]
-    if sink.TYPE == "mqtt":
-        return [(f"broker.{key}", msg) for key, msg in _broker(sink.broker, cfg)]
+def path_problems(path: Path, want_file: bool = False) -> list[str]:
+    """`path` exists and is readable (and is a file, with `want_file`)."""
+    if not path.exists():
+        return [f"{path} does not exist"]
+    if want_file and not path.is_file():
+        return [f"{path} is not a file"]
+    if not os.access(path, os.R_OK):
+        return [f"{path} is not readable"]
     return []
 
 
-def _broker(broker, cfg) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    secret = broker.password
-    if secret is not None:
-        if secret.env and os.environ.get(secret.env) is None:
-            out.append(("password.env", f"environment variable {secret.env} is not set"))
-        if secret.file:
-            out += [("password.file", msg) for _, msg in _exists("", cfg.resolve(secret.file), want_file=True)]
-        if secret.credential:
-            out += [("password.credential", msg) for msg in _credential(secret.credential)]
-    tls = broker.tls
-    if tls is not None:
-        for key in ("ca_file", "cert_file"):
-            if getattr(tls, key):
-                out += [(f"tls.{key}", msg) for _, msg in _exists("", cfg.resolve(getattr(tls, key)), want_file=True)]
-        if tls.key_file:
-            path = cfg.resolve(tls.key_file)
-            # A path, else the name of a systemd credential (as mqtt_client reads it).
-            if not path.is_file() and (os.sep in tls.key_file or _credential(tls.key_file)):
-                out.append(("tls.key_file", f"{path} does not exist, and no credential of that name was found"))
-    return out
+def writable_dir_problems(path: Path) -> list[str]:
+    """`path` is a writable directory, or can be created: tried for real (a temporary directory
+    made and removed in it or in its nearest existing parent), since permission bits do not tell
+    root about a read-only file system."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        return [f"{path} cannot be a directory: {probe} is not one"]
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".stad-check-", dir=probe))
+    except OSError as exc:
+        what = "is not writable" if probe == path else f"cannot be created in {probe}"
+        return [f"{path} {what}: {exc.strerror or exc}"]
+    return []
+
+
+def writable_file_problems(path: Path) -> list[str]:
+    """A file the agent appends to: writable if it exists, else its directory writable or creatable."""
+    if path.is_dir():
+        return [f"{path} is a directory"]
+    if path.exists() and not os.access(path, os.W_OK):
+        return [f"{path} is not writable"]
+    return writable_dir_problems(path.parent)
+
+
+def bind_problems(host: str, port: int) -> list[tuple[str, str]]:
+    """Can this host bind `host:port` (UDP)? A port in use is not reported: the running agent may hold it."""
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError as exc:
+        return [("bind", f"cannot resolve {host!r}: {exc.strerror or exc}")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(infos[0][4])
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return []
+            key = "port" if exc.errno == errno.EACCES else "bind"
+            return [(key, f"cannot bind {host}:{port}: {exc.strerror or exc}")]
+    return []
 
 
 # systemd's search path for LoadCredential=NAME (systemd.exec(5)), used when not running under it.
 CREDSTORE_DIRS = ("/etc/credstore", "/run/credstore", "/usr/local/lib/credstore", "/usr/lib/credstore")
 
 
-def _credential(name: str) -> list[str]:
+def credential_problems(name: str) -> list[str]:
     """Where systemd will find credential `name`: $CREDENTIALS_DIRECTORY under the service, else
     the credential stores LoadCredential= reads from (check-config run from a shell)."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
@@ -139,32 +139,3 @@ def _credential(name: str) -> list[str]:
     if any((Path(d) / name).is_file() for d in CREDSTORE_DIRS):
         return []
     return [f"credential {name!r} is in none of {', '.join(CREDSTORE_DIRS)} ($CREDENTIALS_DIRECTORY is not set)"]
-
-
-# ---- files -----------------------------------------------------------------------------------
-
-def _exists(key: str, path: Path, want_file: bool = False) -> list[tuple[str, str]]:
-    if not path.exists():
-        return [(key, f"{path} does not exist")]
-    if want_file and not path.is_file():
-        return [(key, f"{path} is not a file")]
-    if not os.access(path, os.R_OK):
-        return [(key, f"{path} is not readable")]
-    return []
-
-
-def _writable_dir(key: str, path: Path) -> list[tuple[str, str]]:
-    """`path` is a writable directory, or can be created: tried for real (a temporary directory
-    made and removed in it or in its nearest existing parent), since permission bits do not tell
-    root about a read-only file system."""
-    probe = path
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    if not probe.is_dir():
-        return [(key, f"{path} cannot be a directory: {probe} is not one")]
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".stad-check-", dir=probe))
-    except OSError as exc:
-        what = "is not writable" if probe == path else f"cannot be created in {probe}"
-        return [(key, f"{path} {what}: {exc.strerror or exc}")]
-    return []

@@ -15,11 +15,15 @@ score yet". Their scores go through the agent's own threshold and alert lifecycl
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..alerts import AlertTracker
 from ..threshold import AdaptiveThreshold, calibrate
+
+if TYPE_CHECKING:
+    from ..config import AgentConfig
 
 ALWAYS = "always"
 BASELINES = ("random", "rolling_z", ALWAYS)
@@ -58,7 +62,7 @@ def baseline_scores(name: str, values: np.ndarray, window: int, seed: int = 0) -
     raise ValueError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
 
 
-def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg) -> dict:
+def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: AgentConfig) -> dict:
     """Run baseline tick scores through the agent's threshold and alert tracker.
 
     The threshold is calibrated on the training ticks only; afterwards it adapts on calm
