@@ -70,9 +70,10 @@ class Aligner:
       the tick; the median of its last steps for sparser data) is in step and taken at once.
     - A record further ahead, or any record before a time base exists (replay start), is held
       as a jump candidate. Records that continue it (from `reach_ticks` before it to as far
-      beyond it as it jumped, a day before any data, at least `reach_ticks`) join it, and `CONFIRM_RECORDS` of them
-      confirm it: all are taken in arrival order, none lost. In-step records more than `reach_ticks` (lateness + 1 + the
-      carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
+      beyond it as it jumped; a day before any data) join it, and `CONFIRM_RECORDS` of them
+      confirm it: its earliest record moves the time base and the others are placed after it
+      by these same rules, none lost. In-step records more than `reach_ticks` (lateness + 1 +
+      the carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
       ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
       contradicted; so is one the wall-clock flush of a live source reaches.
     - At the end of a finite input a candidate is taken if it is uncontradicted and within
