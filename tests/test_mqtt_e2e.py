@@ -285,3 +285,15 @@ def test_soak_agent_stream_through_repeated_broker_kills(tmp_path, broker):
     assert watcher.wait_for(lambda m: heard(m) >= expected, 30), sorted(expected - heard(watcher.on("/alerts")))
     assert outbox_keys(tmp_path) == []
     watcher.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_listen_stops_cleanly_on_a_signal_even_when_started_with_sigint_ignored(tmp_path, broker, sig):
+    """A background job of a non-interactive shell inherits SIGINT as ignored; listen must still stop."""
+    err = tmp_path / "listen.err"
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port",
+                             str(broker.port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err.open("w"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert wait_until(lambda: "following" in err.read_text() or proc.poll() is not None)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 0, err.read_text()
