@@ -40,7 +40,7 @@ MAGIC = b"STADCKPT"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sIQQ")          # magic, format version, header bytes, body bytes
 _DIGEST = 32
-_DTYPES = {"<f8", "<f4", "<i8", "<i4", "|i1", "|b1"}   # what state arrays are made of; nothing else loads
+_DTYPES = {"<f8", "<f4", "<i8", "<i4", "<i2", "|i1", "|b1"}   # what state arrays are made of; nothing else loads
 _ARRAY_KEY = "__ndarray__"
 
 
@@ -89,12 +89,7 @@ def encode(meta: dict, state: dict) -> bytes:
             dtype = a.dtype.str
             if dtype not in _DTYPES:
                 raise TypeError(f"cannot checkpoint an array of dtype {dtype}")
-            if dtype == "<f8":
-                # Half the bytes where nothing is lost (window rows and the features built from them
-                # are float32 values): stored as float32, read back as float64.
-                narrow = a.astype(np.float32)
-                if np.array_equal(narrow, a, equal_nan=True):
-                    a = narrow
+            a = _narrowed(a)
             desc = {_ARRAY_KEY: [a.dtype.str, list(a.shape), size, dtype]}
             chunks.append(a.tobytes())
             size += a.nbytes
@@ -112,6 +107,22 @@ def encode(meta: dict, state: dict) -> bytes:
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header), len(body))
     digest = hashlib.sha256(head + header + body).digest()
     return head + header + body + digest
+
+
+def _narrowed(a: np.ndarray) -> np.ndarray:
+    """`a` in fewer bytes when nothing is lost (read back in its own dtype): counts kept as floats
+    or int64 as int16; window rows and the features built from them, float32 values, as float32."""
+    if a.dtype.str not in ("<f8", "<i8") or a.size == 0:
+        return a
+    with np.errstate(invalid="ignore"):
+        small = a.astype(np.int16)
+        if np.array_equal(small, a):
+            return small
+    if a.dtype.str == "<f8":
+        narrow = a.astype(np.float32)
+        if np.array_equal(narrow, a, equal_nan=True):
+            return narrow
+    return a
 
 
 def decode(data: bytes) -> tuple[dict, dict]:
@@ -191,7 +202,8 @@ def fingerprint(cfg, adjacency: np.ndarray, bundle: dict | None) -> dict:
         "window_steps": cfg.window.steps,
         "topology": hashlib.sha256(np.ascontiguousarray(adjacency, np.float64).tobytes()).hexdigest()[:16],
         "numpy_scorer": {"ar_order": np_cfg.ar_order, "markov_bins": np_cfg.markov_bins,
-                         "weights": dict(sorted(np_cfg.weights.items()))},
+                         "weights": dict(sorted(np_cfg.weights.items())),
+                         "seasonal_periods_s": list(np_cfg.seasonal_periods_s)},
         "threshold_method": cfg.threshold.method,
         "bundle": bundle,
     }

@@ -130,8 +130,9 @@ def test_checkpoint_s_is_validated_with_its_key_path():
 
 # ---- the pipeline's state ---------------------------------------------------------------------
 
-def test_a_restored_pipeline_scores_exactly_like_one_that_kept_running():
-    cfg = pipeline_cfg()
+@pytest.mark.parametrize("seasonal", [[], [60.0], [86400.0]], ids=["no-profile", "1-min-profile", "daily"])
+def test_a_restored_pipeline_scores_exactly_like_one_that_kept_running(seasonal):
+    cfg = pipeline_cfg(scoring={"chain": ["numpy"], "numpy": {"seasonal_periods_s": seasonal}})
     rows = sim_rows(260)
     running = Pipeline(cfg)
     for r in rows[:140]:
