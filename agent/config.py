@@ -191,6 +191,9 @@ class NumpyScorerConfig:
         return [(f"weights.{k}", "unknown component (ar, markov, fusion)") for k in bad]
 
 
+from .scorers.profile import ProfileConfig  # noqa: E402 — the profile's config lives with its code
+
+
 @dataclass
 class RuntimeScorerConfig:
     num_threads: int = rng(1, 64, default=1)
@@ -204,6 +207,7 @@ class ScoringConfig:
     numpy: NumpyScorerConfig = field(default_factory=NumpyScorerConfig)
     tflite: RuntimeScorerConfig = field(default_factory=RuntimeScorerConfig)
     onnx: RuntimeScorerConfig = field(default_factory=RuntimeScorerConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)   # the model tiers' normal profile
     latency_budget_ms: float = rng(0.01, None, default=50.0)
     fault_ticks: int = rng(1, None, default=3)       # consecutive over-budget ticks before stepping down
     probation_ticks: int = rng(1, None, default=600)  # before retrying a higher tier
@@ -311,6 +315,8 @@ class AgentConfig:
                          for key, sensor in src.sensor_refs() if sensor not in seen]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
+        problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}")
+                     for j, n in enumerate(self.scoring.profile.drifting) if n not in seen]
         if self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
         return problems

@@ -77,12 +77,35 @@ class Pipeline:
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
         self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        ts = np.array([r.ts for r in self.warmup])
+        for tier in self.chain.tiers[:-1]:
+            self._fit_profile(tier, z, missing, ts)
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
         log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
                  len(z), cut, len(z) - cut, self.thresholds["numpy"].value, self.chain.tier)
         self.warmup = []
         self.warm = True
+
+    def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> None:
+        """A model tier's normal profile and its own threshold, from this plant's warm-up ticks;
+        without one (disabled, warm-up too short, a fault) the tier keeps its bundle's threshold."""
+        fit = getattr(tier, "fit_profile", None)
+        if fit is None:
+            return
+        try:
+            scores = fit(z, missing, ts)
+        except Exception as exc:  # noqa: BLE001 — a runtime fault at warm-up is the chain's business
+            log.warning("%s: no normal profile (%s: %s); keeping the bundle's threshold",
+                        tier.TYPE, type(exc).__name__, exc)
+            return
+        if scores is None:
+            log.info("%s: no normal profile (disabled, or fewer than %d warm-up ticks); bundle threshold %.3f",
+                     tier.TYPE, self.cfg.scoring.profile.min_ticks, self.thresholds[tier.TYPE].value)
+            return
+        self.thresholds[tier.TYPE] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        log.info("%s: normal profile fitted on %d warm-up ticks; threshold %.3f",
+                 tier.TYPE, len(scores), self.thresholds[tier.TYPE].value)
 
     # -- per tick -----------------------------------------------------------------------------
 

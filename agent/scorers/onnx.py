@@ -17,9 +17,10 @@ class OnnxScorer(ModelScorer):
     TYPE = "onnx"
     ARTIFACTS = ("onnx_int8", "onnx_fp32")
 
-    def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3):
+    def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3,
+                 profile=None):
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
-        super().__init__(bundle, kind, f"onnxruntime {ort.__version__}", top_k)
+        super().__init__(bundle, kind, f"onnxruntime {ort.__version__}", top_k, profile)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -40,4 +41,5 @@ class OnnxScorer(ModelScorer):
 
 
 def create(cfg, sensors: list[str]) -> OnnxScorer:
-    return OnnxScorer(load_bundle(cfg, sensors), threads=cfg.scoring.onnx.num_threads, top_k=cfg.alerts.top_k)
+    return OnnxScorer(load_bundle(cfg, sensors), threads=cfg.scoring.onnx.num_threads, top_k=cfg.alerts.top_k,
+                      profile=cfg.scoring.profile)

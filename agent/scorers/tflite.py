@@ -59,9 +59,10 @@ class TfliteScorer(ModelScorer):
     TYPE = "tflite"
     ARTIFACTS = ("tflite_int8", "tflite_fp32")
 
-    def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3):
+    def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3,
+                 profile=None):
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
-        super().__init__(bundle, kind, RUNTIME, top_k)
+        super().__init__(bundle, kind, RUNTIME, top_k, profile)
         try:
             self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
             self.interpreter.allocate_tensors()
@@ -106,4 +107,5 @@ def _dequantizer(detail: dict):
 
 
 def create(cfg, sensors: list[str]) -> TfliteScorer:
-    return TfliteScorer(load_bundle(cfg, sensors), threads=cfg.scoring.tflite.num_threads, top_k=cfg.alerts.top_k)
+    return TfliteScorer(load_bundle(cfg, sensors), threads=cfg.scoring.tflite.num_threads, top_k=cfg.alerts.top_k,
+                        profile=cfg.scoring.profile)
