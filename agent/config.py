@@ -241,6 +241,7 @@ class AlertConfig:
     cooldown_ticks: int = rng(0, None, default=10)
     update_interval_s: float = rng(0, None, default=60.0)
     accept_after_s: float = rng(0, None, default=3600.0)  # an anomaly lasting this long is learned as the new normal
+    subside_fraction: float = rng(0.0, 0.9, default=0.0)  # end when the score stays below this × peak (0: off)
     top_k: int = rng(1, 32, default=3)
 
 

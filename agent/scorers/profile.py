@@ -33,7 +33,7 @@ SIGMA_FLOOR = 1e-4
 
 @dataclass
 class ProfileConfig:
-    enabled: bool = True
+    enabled: bool = False        # opt-in: the warm-up must be normal and the process stationary
     half_life_ticks: float = rng(0.5, 1000.0, default=5.0)
     min_ticks: int = rng(10, None, default=100)     # usable warm-up ticks needed to fit one
     drifting: list[str] = field(default_factory=list)  # sensors whose normal level drifts
