@@ -34,6 +34,7 @@ class WindowConfig:
     carry_forward_s: float = rng(0, None, default=60.0)  # gap imputation bound
     lateness_ticks: int = rng(0, 1000, default=1)      # ticks a bucket stays open for late samples
     idle_flush_s: float = rng(0, None, default=0.0)    # live sources: close ticks on wall clock (0: off)
+    max_clock_skew_s: float = rng(0, None, default=300.0)  # live records further from this host's clock are rejected (0: off)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class UdpSource(_SourceConfig):
 @dataclass
 class StdinSource(_SourceConfig):
     TYPE: ClassVar[str] = "stdin"
+    max_line_bytes: int = rng(64, 64 * 2**20, default=2**20)   # longer lines are skipped and counted
 
 
 @dataclass

@@ -48,8 +48,11 @@ class Agent:
     # -- sources -----------------------------------------------------------------------------
 
     def _pump(self, src) -> None:
+        live = src.live
         try:
             for rec in src.records():
+                if live:
+                    rec.received = time.time()      # the host clock the aligner checks a live stamp against
                 while not self.stop_event.is_set():
                     try:
                         self.queue.put(rec, timeout=0.2)
@@ -108,6 +111,11 @@ class Agent:
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
                     self._health()
+            else:
+                # A clean stop (signal, stop()): the ticks still open for late samples are scored too,
+                # unless the stop was --max-ticks, which asked for exactly that many.
+                if not (self.max_ticks and self.pipeline.ticks >= self.max_ticks):
+                    self._process(self.aligner.flush_all())
         finally:
             self.notifier.stopping(f"stopping: {self.exit_reason or 'error'}")
             self.stop_event.set()
@@ -153,6 +161,7 @@ class Agent:
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
+        snap["sd_notify_dropped"] = self.notifier.dropped
         return snap
 
     def _health(self) -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from agent.config import ModbusSource, ReplaySource, UdpSource
-from agent.records import Rejects
+from agent.records import Record, Rejects
 from agent.sources.lines import parse_json_line, parse_time
 from agent.sources.replay import ReplaySource as Replay
 from agent.sources.udp import UdpSource as Udp
@@ -273,6 +273,61 @@ def test_udp_datagrams_with_one_or_several_lines():
     assert rejects.as_dict() == {"bad json": 1}
 
 
+def collect(source, until, deadline_s=30.0):
+    """Records from `source` on a thread until until(got) or the deadline; the source is closed."""
+    got = []
+
+    def consume():
+        for rec in source.records():
+            got.append(rec)
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    return got, worker
+
+
+def wait_for(condition, deadline_s=30.0):
+    deadline = time.monotonic() + deadline_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_break():
+    rejects = Rejects()
+    source = Udp(UdpSource(port=0, max_datagram=128), ["a"], rejects)
+    got, worker = collect(source, None)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        long = json.dumps({"ts": 1700000000, "a": 1, "event": "x" * 200}).encode()
+        tx.sendto(long, ("127.0.0.1", source.port))                    # counted, not read cut short
+        exact = json.dumps({"ts": 1700000001, "a": 2, "event": "y" * 80}).encode()
+        assert len(exact) < 128
+        tx.sendto(exact + b" " * (128 - len(exact)), ("127.0.0.1", source.port))   # exactly the limit: read
+        tx.sendto(json.dumps({"ts": 1700000002, "a": 3, "event": "p\u2028q\u0085r"}, ensure_ascii=False).encode(),
+                  ("127.0.0.1", source.port))
+    assert wait_for(lambda: len(got) == 2)
+    source.close()
+    worker.join(5)
+    assert [r.values["a"] for r in got] == [2.0, 3.0] and got[1].event == "p\u2028q\u0085r"
+    assert rejects.as_dict() == {"datagram too long": 1}
+
+
+def test_udp_kernel_drops_are_counted():
+    rejects = Rejects()
+    source = Udp(UdpSource(port=0), ["a"], rejects)
+    source.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # a small buffer fills at once
+    line = json.dumps({"ts": 1700000000, "a": 1, "event": "z" * 900}).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for _ in range(500):                                              # nobody reads yet: most are dropped
+            tx.sendto(line, ("127.0.0.1", source.port))
+        got, worker = collect(source, None)
+        assert wait_for(lambda: len(got) >= 1)
+        tx.sendto(line, ("127.0.0.1", source.port))                       # carries the drop count
+        assert wait_for(lambda: rejects.counts["kernel drop"] > 0)
+    source.close()
+    worker.join(5)
+    assert rejects.counts["kernel drop"] + len(got) >= 500
+
+
 def test_udp_close_stops_a_silent_source():
     _, worker = close_while_reading(Udp(UdpSource(port=0), ["a"], Rejects()), 0.1)
     assert not worker.is_alive()
@@ -390,3 +445,55 @@ def test_real_skab_and_nab_files():
     inside = [r for r in nab if start <= r.ts <= end]
     assert inside and all(r.label == 1 and r.event == "window-1" for r in inside)
     assert any(r.label == 0 for r in nab)
+
+
+def test_stdin_line_longer_than_the_limit_is_skipped_whole_and_counted():
+    """A 25 MB line (issue 12: 12 s of re-copying) is dropped as it streams in; the next line is read."""
+    feed = '{"ts": 1700000000, "a": 1}\n' + '{"a": "' + "x" * 25_000_000 + '"}\n' + '{"ts": 1700000002, "a": 3}\n'
+    done = subprocess.run([sys.executable, "-c", STDIN_SCRIPT], input=feed, capture_output=True, text=True,
+                          cwd=REPO, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert out == [[1700000000.0, {"a": 1.0}, "stdin:1"], [1700000002.0, {"a": 3.0}, "stdin:3"],
+                   {"line too long": 1}]
+    assert len(done.stderr) < 2000          # the reject is logged, cut short
+
+
+def test_stdin_line_limit_is_exact_across_reads():
+    from agent.config import StdinSource as StdinConfig
+    from agent.sources.stdin import StdinSource as Stdin
+
+    fits = json.dumps({"ts": 1700000000, "a": 1, "event": "y" * 200})
+    limit = len(fits)
+    r, w = os.pipe()
+    rejects = Rejects()
+    source = Stdin(StdinConfig(max_line_bytes=limit), ["a"], rejects, stream=os.fdopen(r, "rb"))
+
+    def writer():
+        with os.fdopen(w, "wb") as out:
+            for text in (fits, fits + " ", fits):      # the second is one byte too long
+                data = (text + "\n").encode()
+                for i in range(0, len(data), 7):       # delivered in small pieces
+                    out.write(data[i:i + 7])
+                    out.flush()
+    t = threading.Thread(target=writer)
+    t.start()
+    got = [rec.origin for rec in source.records()]
+    t.join()
+    assert got == ["stdin:1", "stdin:3"]
+    assert rejects.as_dict() == {"line too long": 1}
+
+
+def test_reject_messages_are_cut_short(caplog):
+    from agent.window import Aligner
+
+    huge = "s" * 10_000_000
+    rejects = Rejects()
+    parse_json_line(json.dumps({"ts": 1700000000, "sensor": huge, "value": "x" * 1_000_000}), huge, rejects)
+    parse_json_line(json.dumps({"ts": 1700000000, huge: "1e"}), "f:2", rejects)
+    al = Aligner(["a"], 1.0, 0.0, 0, rejects)
+    for i in range(3):
+        al.push(Record(ts=1700000000.0 + i, values={huge: 1.0}, origin="f:3"))
+    al.flush_all()
+    assert rejects.as_dict() == {"bad number": 2, "no values": 2, "unknown sensor": 3}
+    assert caplog.records and all(len(r.getMessage()) < 1000 for r in caplog.records)

@@ -397,6 +397,30 @@ def test_ping_is_rate_limited_and_stopping_sent_once(tmp_path):
         notify.close()
 
 
+def test_sd_notify_never_blocks_when_nothing_reads_the_socket(tmp_path, caplog):
+    """A full NOTIFY_SOCKET queue (a hung or absent reader) drops notifications; the loop goes on."""
+    path = str(tmp_path / "unread.sock")
+    unread = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    unread.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    unread.bind(path)           # bound, never read
+    try:
+        n = Notifier(path, watchdog_usec=2)
+        done = threading.Event()
+
+        def loop():
+            for _ in range(3000):
+                n.status("x" * 200)
+                n.ping()
+            done.set()
+        threading.Thread(target=loop, daemon=True).start()
+        assert done.wait(120), "sd_notify blocked the loop"
+        assert n.dropped > 0
+        warned = [r for r in caplog.records if r.name == "stad.sdnotify" and r.levelname == "WARNING"]
+        assert len(warned) == 1 and "dropping notifications" in warned[0].getMessage()
+    finally:
+        unread.close()
+
+
 # ---- the unit file ------------------------------------------------------------------------------
 
 def _unit_with_exec(tmp_path: Path) -> Path:

@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from ..bundle import Bundle, BundleError
+from ..bundle import Bundle, BundleError, read_verified
 from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, load_bundle, pick_artifact
 
 log = logging.getLogger("stad.scorer")
@@ -63,8 +63,11 @@ class TfliteScorer(ModelScorer):
                  profile=None):
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
         super().__init__(bundle, kind, RUNTIME, top_k, profile)
+        # From verified bytes in memory, not model_path: the interpreter memory-maps a path, and a
+        # file truncated or copied over while mapped kills the process with SIGBUS.
+        model = read_verified(self.path, self.artifact)
         try:
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+            self.interpreter = Interpreter(model_content=model, num_threads=threads)
             self.interpreter.allocate_tensors()
             signatures = self.interpreter.get_signature_list()
         except Exception as exc:  # noqa: BLE001 — the interpreter raises ValueError/RuntimeError
