@@ -40,7 +40,9 @@ class WindowConfig:
 @dataclass
 class WarmupConfig:
     ticks: int = rng(16, None, default=300)
+    counts: Literal["ticks", "rows"] = "ticks"   # what `ticks` counts: aligned ticks, or source rows
     fit_fraction: float = rng(0.3, 0.95, default=0.7)  # the rest calibrates score scale and threshold
+    replay: str | None = None    # recorded normal data (file or folder) warmed up on before live data
 
 
 # ---- sources ---------------------------------------------------------------------------------
@@ -360,6 +362,8 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
     cfg.base_dir = base_dir
+    if cfg.warmup.replay and not cfg.resolve(cfg.warmup.replay).exists():
+        raise ConfigError(source, [f"warmup.replay: no such file or folder: {cfg.resolve(cfg.warmup.replay)}"])
     return cfg
 
 

@@ -59,6 +59,8 @@ class Pipeline:
         self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
         self.health = SensorHealth(self.sensors, cfg.tick_s)
         self.warmup: list[Row] = []
+        self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
+        self.refill = 0             # ticks still to push into the window before scoring (after a replay)
         self.warm = False
         self.ticks = 0
 
@@ -109,13 +111,40 @@ class Pipeline:
 
     # -- per tick -----------------------------------------------------------------------------
 
+    def warm_up_from(self, rows: list[Row]) -> None:
+        """Warm up on recorded normal rows (warmup.replay) before live data. `warmup.ticks` is the
+        minimum: a longer recording is used whole, a shorter one is topped up by live ticks. After
+        a finished replay the first T live ticks only refill the window (the recording's last rows
+        are from another time) and are not scored."""
+        for row in rows:
+            self.warmup.append(row)
+            self.warmup_counted += self._counts(row)
+        missing = max(0, self.cfg.warmup.ticks - self.warmup_counted)
+        log.info("warm-up from a recording: %d ticks; %s", len(rows),
+                 f"{missing} more {self.cfg.warmup.counts} from live data" if missing else "done")
+        if not missing:
+            self._finish_warmup()
+            self.refill = self.window.steps
+
+    def _counts(self, row: Row) -> int:
+        """1 when this row counts towards warmup.ticks: every tick, or (counts: rows) a tick that
+        carries at least one fresh reading — a gap tick or a carried-forward one does not."""
+        if self.cfg.warmup.counts == "ticks":
+            return 1
+        return int(bool((~row.missing & ~row.carried).any()))
+
     def step(self, row: Row) -> TickResult:
         self.ticks += 1
         sensor_events = self.health.observe(row)
         if not self.warm:
             self.warmup.append(row)
-            if len(self.warmup) >= self.cfg.warmup.ticks:
+            self.warmup_counted += self._counts(row)
+            if self.warmup_counted >= self.cfg.warmup.ticks:
                 self._finish_warmup()
+            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
+        if self.refill > 0:
+            self.refill -= 1
+            self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)

@@ -302,7 +302,8 @@ def tier_config(cfg, scorer: str, bundle: str | None):
 def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     from ..pipeline import Pipeline
     file_cfg = dataclasses.replace(cfg, scoring=tier_config(cfg, scorer, bundle),
-                                   warmup=dataclasses.replace(cfg.warmup, ticks=f.train_ticks))
+                                   warmup=dataclasses.replace(cfg.warmup, ticks=f.train_ticks, counts="ticks",
+                                                              replay=None))
     pipe = Pipeline(file_cfg)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
