@@ -217,9 +217,14 @@ class TrainingError(ValueError):
 MIN_CALIBRATION_PEAKS = 10
 
 
+def minimum_calibration_ticks(init_quantile: float) -> int:
+    """Scored ticks whose top (1 − init_quantile) share holds MIN_CALIBRATION_PEAKS peaks."""
+    return int(np.ceil(MIN_CALIBRATION_PEAKS / (1.0 - init_quantile) - 1e-9))
+
+
 def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
     """The minimum data, said once: where TrainingError messages and the README take it from."""
-    ticks = int(np.ceil(MIN_CALIBRATION_PEAKS / (1.0 - init_quantile)))
+    ticks = minimum_calibration_ticks(init_quantile)
     return (f"training needs validation windows of {steps} ticks with observed targets, and at least "
             f"{ticks} scored ticks (validation, else training + validation) for {MIN_CALIBRATION_PEAKS} "
             f"threshold peaks above the {init_quantile:g} quantile")
@@ -235,13 +240,13 @@ def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: 
                         threshold_cfg) -> tuple[dict, str]:
     """POT on the validation tick scores; on training + validation pooled when validation alone has
     fewer than MIN_CALIBRATION_PEAKS peaks (a short stream); TrainingError when both are too few."""
-    peaks = int(np.ceil(len(val_scores) * (1.0 - threshold_cfg.init_quantile)))
-    if peaks >= MIN_CALIBRATION_PEAKS:
+    enough = minimum_calibration_ticks(threshold_cfg.init_quantile)
+    if len(val_scores) >= enough:
         return calibrate(val_scores, threshold_cfg), "validation"
     train_scores = calibration_scores(train_w, predict(model, train_w.values, train_w.missing), steps,
                                       scale=scale)[1]
     pooled = np.concatenate([train_scores, val_scores])
-    if np.ceil(len(pooled) * (1.0 - threshold_cfg.init_quantile)) < MIN_CALIBRATION_PEAKS:
+    if len(pooled) < enough:
         raise TrainingError(f"too little data to calibrate a threshold: {len(pooled)} scored ticks; "
                             + minimum_data_text(steps, threshold_cfg.init_quantile))
     return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
