@@ -244,6 +244,8 @@ def windows_between(z: np.ndarray, missing: np.ndarray, anomalous: np.ndarray, s
     if segment is None:
         return Windows(values, missing_w, usable)
     keep = window_starts(segment, steps, start, end) - start
+    if keep.size == len(values):            # one segment: the arrays as they are, no copy
+        return Windows(values, missing_w, usable, segment[start:end - steps + 1])
     if keep.size == 0:
         raise ValueError(f"no segment in rows [{start}, {end}) is long enough for a window of {steps} steps")
     return Windows(np.ascontiguousarray(values[keep]), np.ascontiguousarray(missing_w[keep]), usable[keep],

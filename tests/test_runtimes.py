@@ -1,7 +1,7 @@
 """The model tiers on real bundles: onnxruntime and ai-edge-litert score the simulator, agree with
 each other and with PyTorch within the manifest's parity bounds, and refuse bundles that do not fit.
 
-Bundles are made here by the converter's own functions (a tiny model, one short epoch); the
+Bundles are made here by the converter's own functions (a tiny model, two short epochs: it must beat repeating the last value, or training refuses it); the
 committed demo bundle is used as well when it is there. The bundle helpers are shared with
 test_fallback_chain.py and test_hotswap.py (built once per test session).
 """
@@ -70,7 +70,7 @@ def tiny_bundle() -> Path:
     from convert.verify import verify_bundle
 
     out = _root() / "tiny"
-    options = TrainOptions(epochs=1, windows_per_epoch=512, d_model=16, heads=2, ff_hidden=16, threads=1,
+    options = TrainOptions(epochs=2, windows_per_epoch=1024, d_model=16, heads=2, ff_hidden=16, threads=1,
                            progress=False)
     train_bundle(load(DEMO_CONFIG), out, options, DataOptions(days=1.0), model_id="tiny")
     export_bundle(out, TINY_KINDS, log=lambda *a: None)
