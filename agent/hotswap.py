@@ -12,9 +12,12 @@
    every configured tier whose runtime is installed) — else it is rejected: a swap must never
    silently lose a tier the agent had.
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
-   the active chain; score correlation and alert-decision agreement are logged.
-4. Swap. Between two ticks: the new thresholds, then `chain.replace` — so every tick is
-   scored, by the old chain up to the swap and by the new one after it. A candidate that
+   the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
+   the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
+   correlation and alert-decision agreement are logged.
+4. Swap. Between two ticks the pipeline is asked to swap (`Pipeline.swap`: the new thresholds,
+   then the chain's tiers) — so every tick is scored, by the old chain up to the swap and by
+   the new one after it. A candidate that
    fails to load, faults or runs over the latency budget in shadow, or agrees on fewer than
    `min_agreement` of the alert decisions is rejected with its reason; the old one keeps running.
 
@@ -23,20 +26,24 @@ flag, so it is safe to call from a signal handler.
 """
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bundle import MANIFEST_NAME, resolve_path
-from .scorers import RUNTIMES, load_tiers
+from .bundle import MANIFEST_NAME, Expectation, resolve_path
+from .scorers import load_tiers, runtimes
+from .detector import Detector
 from .threshold import AdaptiveThreshold
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
+    from .pipeline import Pipeline
 
 log = logging.getLogger("stad.hotswap")
 
@@ -72,10 +79,9 @@ def bundle_dirs(models_dir: Path) -> dict[Path, int]:
     return out
 
 
-def build_candidate(cfg, sensors: list[str], path: Path) -> tuple[list, list[str]]:
+def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
-    scoring = dataclasses.replace(cfg.scoring, bundle=str(path))
-    return load_tiers(dataclasses.replace(cfg, scoring=scoring), sensors)
+    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
 @dataclass
@@ -83,7 +89,7 @@ class Shadow:
     path: Path
     trigger: str
     tiers: list
-    thresholds: dict
+    detector: Detector
     current: list[float] = field(default_factory=list)
     candidate: list[float] = field(default_factory=list)
     agree: list[bool] = field(default_factory=list)
@@ -104,7 +110,7 @@ class Shadow:
 
 
 class HotSwap:
-    def __init__(self, cfg, pipeline, poll_ticks: int = POLL_EVERY_TICKS,
+    def __init__(self, cfg: AgentConfig, pipeline: Pipeline, poll_ticks: int = POLL_EVERY_TICKS,
                  min_agreement: float = MIN_DECISION_AGREEMENT):
         self.cfg = cfg
         self.pipeline = pipeline
@@ -182,12 +188,11 @@ class HotSwap:
 
     def _load(self, path: Path, trigger: str) -> None:
         log.info("model update (%s): loading %s", trigger, path)
-        sensors = list(self.pipeline.sensors)
 
         def work() -> None:
             started = time.perf_counter()
             try:
-                tiers, refusals = build_candidate(self.cfg, sensors, path)
+                tiers, refusals = build_candidate(self.cfg, path)
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             with self._lock:
@@ -216,8 +221,10 @@ class HotSwap:
             log.info("model update: %s: %s", path, r)
         for t in tiers:
             t.align_to(self.pipeline.normaliser)
-        thresholds = {t.TYPE: AdaptiveThreshold(self.cfg.threshold, t.manifest["threshold"]) for t in tiers}
-        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, thresholds=thresholds)
+        cfg = self.cfg
+        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                            {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"]) for t in tiers})
+        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector)
         log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
                  self.pipeline.chain.tier)
@@ -226,7 +233,6 @@ class HotSwap:
 
     def _shadow_tick(self, result) -> None:
         sh = self.shadow
-        thr = sh.thresholds[sh.scorer.TYPE]
         t0 = time.perf_counter()
         try:
             cand = sh.scorer.score(self.pipeline.window)
@@ -239,9 +245,8 @@ class HotSwap:
         sh.latency_ms.append((time.perf_counter() - t0) * 1e3)
         sh.current.append(result.score)
         sh.candidate.append(cand.score)
-        sh.agree.append((result.score > result.threshold) == (cand.score > thr.value))
-        if cand.score <= thr.value and not self.pipeline.alerts.active:
-            thr.update(cand.score)
+        decision = sh.detector.step(result.ts, cand.score, sh.scorer.TYPE, sh.scorer.describe, _no_explanation)
+        sh.agree.append((result.score > result.threshold) == decision.above)
         if len(sh.candidate) >= self.cfg.scoring.shadow_ticks:
             self._finish()
 
@@ -258,10 +263,8 @@ class HotSwap:
         if agreement < self.min_agreement:
             self._reject(sh.path, sh.trigger, f"agreement below {self.min_agreement}: " + figures)
             return
-        pipe = self.pipeline
         model_id = sh.scorer.describe().get("model_id")
-        pipe.thresholds.update(sh.thresholds)
-        pipe.chain.replace(sh.tiers + [pipe.chain.numpy],
+        self.pipeline.swap(sh.tiers, sh.detector.thresholds,
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
         self.current = sh.path
         self.accepted += 1
@@ -294,13 +297,14 @@ class HotSwap:
                 "last": self.outcomes[-1] if self.outcomes else None}
 
 
+def _no_explanation() -> dict:
+    """The shadow's alerts are never sent: nothing to explain."""
+    return {"top_sensors": [], "top_steps": [], "origin": None}
+
+
 def _installed(tier: str) -> bool:
-    """Whether a tier's runtime imports here (a module imported once is cached)."""
-    try:
-        importlib.import_module(RUNTIMES[tier])
-    except ImportError:
-        return False
-    return True
+    """Whether a tier's runtime library imports here."""
+    return runtimes()[tier].available()
 
 
 __all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "POLL_EVERY_TICKS",

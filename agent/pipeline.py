@@ -1,24 +1,31 @@
-"""Row → window → scorer chain → threshold → alert lifecycle: the per-tick path.
+"""Row → window → scorer chain → detector (threshold, alert lifecycle, learning): the per-tick path.
 
 The daemon (service.py) and the evaluator both drive this one class, so what is measured is
-what runs. It has no I/O: it returns what happened on each tick.
+what runs. It has no I/O: it returns what happened on each tick. The decision rule itself is
+agent/detector.py's, shared with the hot-swap shadow run and the evaluation baselines.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .alerts import AlertEvent, AlertTracker, explain
+from .detector import Detector
+from .bundle import Expectation
 from .scorers import build_tiers
-from .scorers.base import TickScore
+from .scorers.base import Scorer, TickScore
 from .scorers.chain import ScorerChain
 from .scorers.numpy_fallback import NumpyScorer
 from .sensor_health import SensorHealth
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .window import Normaliser, Row, WindowBuffer
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 log = logging.getLogger("stad.pipeline")
 
@@ -40,23 +47,29 @@ class TickResult:
 
 
 class Pipeline:
-    def __init__(self, cfg, tiers=None):
-        """`tiers`: model scorers to put in front of numpy; None loads them from the config's bundle."""
+    def __init__(self, cfg: AgentConfig, tiers: list[Scorer] | None = None, warmup_ticks: int | None = None):
+        """`tiers`: model scorers to put in front of numpy; None loads them from the config's bundle.
+        `warmup_ticks`: ticks of warm-up (default cfg.warmup.ticks; evaluate trains on each file's
+        training part)."""
         self.cfg = cfg
+        self.warmup_ticks = cfg.warmup.ticks if warmup_ticks is None else warmup_ticks
         self.specs = cfg.sensor_specs()
         self.sensors = [s.name for s in self.specs]
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
         self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy)
-        model_tiers = build_tiers(cfg, self.sensors) if tiers is None else list(tiers)
+        model_tiers = (build_tiers(cfg.scoring, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
+                       if tiers is None else list(tiers))
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
-        self.thresholds: dict[str, AdaptiveThreshold] = {}
-        for t in model_tiers:
-            self.thresholds[t.TYPE] = AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+        self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                                 {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+                                  for t in model_tiers})
+        for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
+            if hasattr(tier, "set_profile"):
+                tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
-        self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
         self.health = SensorHealth(self.sensors, cfg.tick_s)
         self.warmup: list[Row] = []
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
@@ -78,7 +91,7 @@ class Pipeline:
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
-        self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
         ts = np.array([r.ts for r in self.warmup])
         for tier in self.chain.tiers[:-1]:
             self._fit_profile(tier, z, missing, ts)
@@ -105,21 +118,19 @@ class Pipeline:
             log.info("%s: no normal profile (disabled, or fewer than %d warm-up ticks); bundle threshold %.3f",
                      tier.TYPE, self.cfg.scoring.profile.min_ticks, self.thresholds[tier.TYPE].value)
             return
-        self.thresholds[tier.TYPE] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        self.detector.add({tier.TYPE: AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
         log.info("%s: normal profile fitted on %d warm-up ticks; threshold %.3f",
                  tier.TYPE, len(scores), self.thresholds[tier.TYPE].value)
 
-    # -- per tick -----------------------------------------------------------------------------
-
     def warm_up_from(self, rows: list[Row]) -> None:
-        """Warm up on recorded normal rows (warmup.replay) before live data. `warmup.ticks` is the
-        minimum: a longer recording is used whole, a shorter one is topped up by live ticks. After
-        a finished replay the first T live ticks only refill the window (the recording's last rows
-        are from another time) and are not scored."""
+        """Warm up on recorded normal rows (warmup.replay) before live data. The warm-up length is
+        the minimum: a longer recording is used whole, a shorter one is topped up by live ticks.
+        After a finished replay the first T live ticks only refill the window (the recording's
+        last rows are from another time) and are not scored."""
         for row in rows:
             self.warmup.append(row)
             self.warmup_counted += self._counts(row)
-        missing = max(0, self.cfg.warmup.ticks - self.warmup_counted)
+        missing = max(0, self.warmup_ticks - self.warmup_counted)
         log.info("warm-up from a recording: %d ticks; %s", len(rows),
                  f"{missing} more {self.cfg.warmup.counts} from live data" if missing else "done")
         if not missing:
@@ -127,11 +138,13 @@ class Pipeline:
             self.refill = self.window.steps
 
     def _counts(self, row: Row) -> int:
-        """1 when this row counts towards warmup.ticks: every tick, or (counts: rows) a tick that
-        carries at least one fresh reading — a gap tick or a carried-forward one does not."""
+        """1 when this row counts towards the warm-up: every tick, or (warmup.counts: rows) a tick
+        that carries at least one fresh reading — a gap tick or a carried-forward one does not."""
         if self.cfg.warmup.counts == "ticks":
             return 1
         return int(bool((~row.missing & ~row.carried).any()))
+
+    # -- per tick -----------------------------------------------------------------------------
 
     def step(self, row: Row) -> TickResult:
         self.ticks += 1
@@ -139,7 +152,7 @@ class Pipeline:
         if not self.warm:
             self.warmup.append(row)
             self.warmup_counted += self._counts(row)
-            if self.warmup_counted >= self.cfg.warmup.ticks:
+            if self.warmup_counted >= self.warmup_ticks:
                 self._finish_warmup()
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
         if self.refill > 0:
@@ -148,31 +161,38 @@ class Pipeline:
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)
-        thr = self.thresholds[result.tier]
-        events = self.alerts.observe(
-            row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
+        decision = self.detector.step(
+            row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
-                            self.cfg.alerts.top_k))
-        # Models learn from ticks under the threshold, even while an alert is open; a change that
-        # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
-        # The threshold itself learns only outside alerts.
-        accepted = self.alerts.active and row.ts - self.alerts.open.start >= self.cfg.alerts.accept_after_s
-        if result.score <= thr.value or accepted:
-            self.chain.learn(self.window)
-            if not self.alerts.active:
-                thr.update(result.score)
-        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
-                          sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
-                          time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,
-                          sensor_events=sensor_events)
+                            self.cfg.alerts.top_k),
+            learn=lambda: self.chain.learn(self.window))
+        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
+                          tier=result.tier, sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
+                          time_weights=result.time_weights, label=row.label, event=row.event,
+                          alerts=decision.events, sensor_events=sensor_events)
 
     def close(self, ts: float) -> list[AlertEvent]:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
-        if not self.alerts.active:
-            return []
-        thr = self.thresholds[self.chain.tier]      # an alert is only ever open after warm-up
-        return [self.alerts.close(ts, self.alerts.open.peak, thr.value, self.chain.tier,
-                                  self.chain.current.describe, "shutdown")]
+        # An alert is only ever open after warm-up, so the active tier has its threshold.
+        return self.detector.close(ts, self.chain.tier, self.chain.current.describe, "shutdown")
+
+    # -- model update -------------------------------------------------------------------------
+
+    def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
+        """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
+        between two ticks, with their thresholds."""
+        self.detector.add(thresholds)
+        self.chain.replace(tiers + [self.chain.numpy], reason)
+
+    # -- read-only views ----------------------------------------------------------------------
+
+    @property
+    def alerts(self) -> AlertTracker:
+        return self.detector.tracker
+
+    @property
+    def thresholds(self) -> dict[str, AdaptiveThreshold]:
+        return self.detector.thresholds
 
     def snapshot(self) -> dict:
         thr = self.thresholds.get(self.chain.tier)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .hotswap import HotSwap
 from .pipeline import Pipeline
@@ -16,6 +17,9 @@ from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
 from .window import Aligner
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 log = logging.getLogger("stad.agent")
 
@@ -30,9 +34,9 @@ def warmup_rows(cfg, rejects: Rejects) -> list:
     time column, column names), else the replay defaults; labels are not used."""
     import dataclasses
 
-    from .config import ReplaySource
+    from .sources.replay import ReplayConfig
 
-    like = next((s for s in cfg.sources if isinstance(s, ReplaySource)), ReplaySource())
+    like = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), ReplayConfig())
     src = dataclasses.replace(like, path=str(cfg.resolve(cfg.warmup.replay)), speed=0.0, labels_file=None,
                               label_columns=[])
     source = open_source(src, cfg.sensor_names(), rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
@@ -43,7 +47,7 @@ def warmup_rows(cfg, rejects: Rejects) -> list:
 
 
 class Agent:
-    def __init__(self, cfg, max_ticks: int | None = None, notifier: Notifier | None = None):
+    def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None):
         self.cfg = cfg
         self.max_ticks = max_ticks
         self.notifier = notifier or Notifier.from_env()
@@ -59,7 +63,7 @@ class Agent:
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
-        self.sinks = [open_sink(s, cfg) for s in cfg.sinks]
+        self.sinks = [open_sink(s, cfg.sink_context()) for s in cfg.sinks]
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
         self.records_in = 0
         self.events = Counter()
@@ -179,6 +183,7 @@ class Agent:
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
+        snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
@@ -204,6 +209,9 @@ class Agent:
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
+    lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
+                     if st.get("dropped"))
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); tier {s['tier']}; "
-            f"stopped: {s['exit_reason']}")
+            + (f"events sinks could not write: {lost}; " if lost else "")
+            + f"stopped: {s['exit_reason']}")

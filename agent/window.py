@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .records import Record, Rejects, short_repr
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
@@ -101,7 +105,7 @@ class Aligner:
         return rows
 
     @classmethod
-    def for_agent(cls, cfg, rejects: Rejects) -> "Aligner":
+    def for_agent(cls, cfg: AgentConfig, rejects: Rejects) -> "Aligner":
         """The aligner the daemon (and the evaluator, replaying through it) runs with."""
         return cls(cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
                    rejects, max_gap_ticks=cfg.window.steps + 1, max_clock_skew_s=cfg.window.max_clock_skew_s)

@@ -22,13 +22,19 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agent.config import ReplaySource, SimulateSource
 from agent.records import Record, Rejects
 from agent.sources import open_source
+from agent.sources.replay import ReplayConfig
+from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
+    from agent.sources.base import SourceConfig
 
 
 @dataclass
@@ -47,7 +53,7 @@ class Series:
         return int(self.ts.shape[0])
 
 
-def training_sources(cfg, days: float | None = None, seed: int | None = None,
+def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | None = None,
                      anomalies: str = "none") -> list:
     """The config's sources, adjusted for offline training.
 
@@ -57,7 +63,7 @@ def training_sources(cfg, days: float | None = None, seed: int | None = None,
     """
     out = []
     for src in cfg.sources:
-        if isinstance(src, SimulateSource):
+        if isinstance(src, SimulateConfig):
             changes = {"speed": 0.0, "fast_forward_s": 0.0}
             if days is not None:
                 changes["duration_s"] = float(days) * 86400.0
@@ -72,9 +78,9 @@ def training_sources(cfg, days: float | None = None, seed: int | None = None,
     return out
 
 
-def source_records(cfg, src) -> list[Record]:
+def source_records(cfg: AgentConfig, src: SourceConfig) -> list[Record]:
     sensors = cfg.sensor_names()
-    if isinstance(src, SimulateSource):
+    if isinstance(src, SimulateConfig):
         from agent.sources import simulate
         generate = getattr(simulate, "generate", None)
         if generate is not None:
@@ -86,7 +92,7 @@ def source_records(cfg, src) -> list[Record]:
         source.close()
 
 
-def read_series(cfg, sources: list, records: list[Record] | None = None) -> Series:
+def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None) -> Series:
     """Align the records onto the config's tick grid, one segment per recording and long gap.
 
     A single replay source contributes one recording per file; several sources (or a simulated
@@ -94,7 +100,7 @@ def read_series(cfg, sources: list, records: list[Record] | None = None) -> Seri
     """
     if records is not None:
         recordings = [("records", records)]
-    elif len(sources) == 1 and isinstance(sources[0], ReplaySource):
+    elif len(sources) == 1 and isinstance(sources[0], ReplayConfig):
         recordings = replay_recordings(cfg, sources[0])
     else:
         streams = [source_records(cfg, src) for src in sources]
@@ -112,7 +118,7 @@ def read_series(cfg, sources: list, records: list[Record] | None = None) -> Seri
     return split_segments(pieces, cfg.window.steps)
 
 
-def replay_recordings(cfg, src) -> list[tuple[str, list[Record]]]:
+def replay_recordings(cfg: AgentConfig, src: ReplayConfig) -> list[tuple[str, list[Record]]]:
     source = open_source(src, cfg.sensor_names(), Rejects(), base_dir=cfg.base_dir)
     try:
         return [(name, list(recs)) for name, recs in source.recordings()]

@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from test_runtimes import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
 
 from agent.hotswap import HotSwap, bundle_dirs  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402

@@ -18,8 +18,8 @@ import yaml
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from test_runtimes import DEMO_BUNDLE, HAVE_DEMO, demo_dict, tiny_bundle  # noqa: E402
-from test_systemd import NotifySocket, running_agent, stop_agent  # noqa: E402
+from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_dict, tiny_bundle  # noqa: E402
+from conftest import NotifySocket, running_agent, stop_agent  # noqa: E402
 
 WARMUP = 120
 

@@ -1,7 +1,6 @@
 """Replay (SKAB, NAB, JSON lines), live JSON-line sources (udp, stdin) and Modbus polling."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -15,11 +14,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from agent.config import ModbusSource, ReplaySource, UdpSource
 from agent.records import Record, Rejects
 from agent.sources.lines import parse_json_line, parse_time
-from agent.sources.replay import ReplaySource as Replay
-from agent.sources.udp import UdpSource as Udp
+from agent.sources.modbus import ModbusConfig
+from agent.sources.replay import ReplayConfig, ReplaySource as Replay
+from agent.sources.udp import UdpConfig, UdpSource as Udp
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -71,7 +70,7 @@ def free_port() -> int:
 
 
 def skab_replay(path, rejects, **kw):
-    cfg = ReplaySource(path=str(path), separator=";", time_column="datetime", columns=SKAB_COLUMNS,
+    cfg = ReplayConfig(path=str(path), separator=";", time_column="datetime", columns=SKAB_COLUMNS,
                        label_columns=["anomaly", "changepoint"], **kw)
     return Replay(cfg, SKAB_SENSORS, rejects)
 
@@ -122,7 +121,7 @@ def test_directory_replays_files_in_sorted_order_with_relative_names(tmp_path):
         (tmp_path / sub / name).write_text(SKAB_HEADER + "\n" + skab_row(40, 1.0, "1.0") + "\n")
     (tmp_path / "notes.txt").write_text("not data")
     # Relative paths resolve against base_dir.
-    cfg = ReplaySource(path=tmp_path.name, separator=";", time_column="datetime", columns=SKAB_COLUMNS,
+    cfg = ReplayConfig(path=tmp_path.name, separator=";", time_column="datetime", columns=SKAB_COLUMNS,
                        label_columns=["anomaly"])
     recs = list(Replay(cfg, SKAB_SENSORS, Rejects(), base_dir=str(tmp_path.parent)).records())
     assert [r.origin for r in recs] == ["valve1/0.csv:2", "valve1/1.csv:2", "valve2/0.csv:2"]
@@ -131,7 +130,7 @@ def test_directory_replays_files_in_sorted_order_with_relative_names(tmp_path):
 
 def test_missing_replay_path_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        Replay(ReplaySource(path=str(tmp_path / "nowhere")), ["x"], Rejects())
+        Replay(ReplayConfig(path=str(tmp_path / "nowhere")), ["x"], Rejects())
 
 
 # ---- replay: NAB -----------------------------------------------------------------------------
@@ -152,7 +151,7 @@ def write_nab(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_nab_file_with_label_windows(tmp_path):
     csv, labels = write_nab(tmp_path)
-    cfg = ReplaySource(path=str(csv), columns={"value": "machine_temp"}, labels_file=str(labels))
+    cfg = ReplayConfig(path=str(csv), columns={"value": "machine_temp"}, labels_file=str(labels))
     recs = list(Replay(cfg, ["machine_temp"], Rejects()).records())
     assert [r.values["machine_temp"] for r in recs] == [50.5, 51.5, 52.5, 53.5, 54.5, 55.5]
     assert recs[0].ts == utc("2014-02-18 16:00:00")
@@ -162,7 +161,7 @@ def test_nab_file_with_label_windows(tmp_path):
 
 def test_nab_single_value_column_feeds_a_single_sensor(tmp_path):
     csv, _ = write_nab(tmp_path)
-    recs = list(Replay(ReplaySource(path=str(csv)), ["temp"], Rejects()).records())
+    recs = list(Replay(ReplayConfig(path=str(csv)), ["temp"], Rejects()).records())
     assert recs[2].values == {"temp": 52.5} and recs[2].label is None
 
 
@@ -179,7 +178,7 @@ def test_jsonl_shapes_labels_and_malformed_lines(tmp_path):
              '{"ts": 1700000005, "values": {"a": 7}, "label": 1}']
     (tmp_path / "x.jsonl").write_text("\r\n".join(lines))
     rejects = RecordingRejects()
-    recs = list(Replay(ReplaySource(path=str(tmp_path / "x.jsonl")), ["a", "b"], rejects).records())
+    recs = list(Replay(ReplayConfig(path=str(tmp_path / "x.jsonl")), ["a", "b"], rejects).records())
     assert [r.ts for r in recs] == [1700000000.0, 1700000001.0, 1700000002.5, 1700000004.0, 1700000005.0]
     assert [r.values for r in recs] == [{"a": 1.5}, {"a": 2.0, "b": 3.0}, {"a": 4.0, "b": 5.0}, {"b": 6.0}, {"a": 7.0}]
     assert [r.label for r in recs] == [None, 1, 0, None, 1]
@@ -193,10 +192,10 @@ def test_replay_paces_by_timestamps_and_close_stops_it(tmp_path):
     path = tmp_path / "paced.jsonl"
     path.write_text("".join(json.dumps({"ts": 1000 + i, "v": i}) + "\n" for i in range(21)))
     began = time.monotonic()
-    recs = list(Replay(ReplaySource(path=str(path), speed=40.0), ["v"], Rejects()).records())
+    recs = list(Replay(ReplayConfig(path=str(path), speed=40.0), ["v"], Rejects()).records())
     assert len(recs) == 21 and 0.3 <= time.monotonic() - began < 2.0     # 20 s of data at 40×
 
-    slow = Replay(ReplaySource(path=str(path), speed=0.1), ["v"], Rejects())
+    slow = Replay(ReplayConfig(path=str(path), speed=0.1), ["v"], Rejects())
     seen, worker = close_while_reading(slow, 0.2)
     assert not worker.is_alive() and len(seen) == 1
 
@@ -249,7 +248,7 @@ def test_deeply_nested_json_is_rejected_not_raised():
 
 def test_udp_datagrams_with_one_or_several_lines():
     rejects = Rejects()
-    source = Udp(UdpSource(port=0), ["a", "b"], rejects)
+    source = Udp(UdpConfig(port=0), ["a", "b"], rejects)
     assert source.port != 0
     got = []
 
@@ -294,7 +293,7 @@ def wait_for(condition, deadline_s=30.0):
 
 def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_break():
     rejects = Rejects()
-    source = Udp(UdpSource(port=0, max_datagram=128), ["a"], rejects)
+    source = Udp(UdpConfig(port=0, max_datagram=128), ["a"], rejects)
     got, worker = collect(source, None)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         long = json.dumps({"ts": 1700000000, "a": 1, "event": "x" * 200}).encode()
@@ -313,7 +312,7 @@ def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_bre
 
 def test_udp_kernel_drops_are_counted():
     rejects = Rejects()
-    source = Udp(UdpSource(port=0), ["a"], rejects)
+    source = Udp(UdpConfig(port=0), ["a"], rejects)
     source.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # a small buffer fills at once
     line = json.dumps({"ts": 1700000000, "a": 1, "event": "z" * 900}).encode()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
@@ -329,17 +328,16 @@ def test_udp_kernel_drops_are_counted():
 
 
 def test_udp_close_stops_a_silent_source():
-    _, worker = close_while_reading(Udp(UdpSource(port=0), ["a"], Rejects()), 0.1)
+    _, worker = close_while_reading(Udp(UdpConfig(port=0), ["a"], Rejects()), 0.1)
     assert not worker.is_alive()
 
 
 STDIN_SCRIPT = """
 import json
-from agent.config import StdinSource
 from agent.records import Rejects
-from agent.sources.stdin import StdinSource as Source
+from agent.sources.stdin import StdinConfig, StdinSource
 rejects = Rejects()
-for rec in Source(StdinSource(), ["a"], rejects).records():
+for rec in StdinSource(StdinConfig(), ["a"], rejects).records():
     print(json.dumps([rec.ts, rec.values, rec.origin]), flush=True)
 print(json.dumps(rejects.as_dict()))
 """
@@ -356,37 +354,10 @@ def test_stdin_lines_until_end_of_input():
 
 # ---- Modbus ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def modbus_server():
-    """A real pymodbus TCP server on a free local port, holding registers 0..99 = 100..199."""
-    pytest.importorskip("pymodbus")
-    from pymodbus.server import ModbusTcpServer
-    from pymodbus.simulator import DataType, SimData, SimDevice
-
-    port = free_port()
-    device = SimDevice(id=1, simdata=[SimData(0, values=list(range(100, 200)), datatype=DataType.REGISTERS)])
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    holder = {}
-
-    async def serve():
-        holder["server"] = ModbusTcpServer(device, address=("127.0.0.1", port))
-        started.set()
-        await holder["server"].serve_forever()
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
-    thread.start()
-    started.wait(5)
-    yield port
-    asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
-    thread.join(5)
-    loop.close()
-
-
 def test_modbus_polls_scaled_registers(modbus_server):
     from agent.sources.modbus import ModbusSource as Modbus
     rejects = Rejects()
-    cfg = ModbusSource(port=modbus_server, poll_s=0.05, registers={"a": 0, "b": 5, "c": 60, "gone": 150},
+    cfg = ModbusConfig(port=modbus_server, poll_s=0.05, registers={"a": 0, "b": 5, "c": 60, "gone": 150},
                        scale={"a": 0.1})
     source = Modbus(cfg, ["a", "b", "c", "gone"], rejects)
     got = []
@@ -403,7 +374,7 @@ def test_modbus_unreachable_is_counted_per_poll_and_close_is_prompt():
     pytest.importorskip("pymodbus")
     from agent.sources.modbus import ModbusSource as Modbus
     rejects = Rejects()
-    source = Modbus(ModbusSource(port=free_port(), poll_s=0.05, registers={"a": 0}), ["a"], rejects)
+    source = Modbus(ModbusConfig(port=free_port(), poll_s=0.05, registers={"a": 0}), ["a"], rejects)
     _, worker = close_while_reading(source, 0.5)
     assert not worker.is_alive()
     assert 2 <= rejects.as_dict()["modbus unreachable"] <= 6     # backoff 0.05, 0.1, 0.2, …
@@ -437,7 +408,7 @@ def test_real_skab_and_nab_files():
 
     windows = json.loads((data / "nab" / "labels" / "combined_windows.json").read_text())
     key = next(k for k, v in sorted(windows.items()) if v and (data / "nab" / "data" / k).is_file())
-    cfg = ReplaySource(path=str(data / "nab" / "data" / key), columns={"value": "value"},
+    cfg = ReplayConfig(path=str(data / "nab" / "data" / key), columns={"value": "value"},
                        labels_file=str(data / "nab" / "labels" / "combined_windows.json"))
     nab = list(Replay(cfg, ["value"], rejects).records())
     assert rejects.total == 0 and len(nab) > 100
@@ -460,8 +431,7 @@ def test_stdin_line_longer_than_the_limit_is_skipped_whole_and_counted():
 
 
 def test_stdin_line_limit_is_exact_across_reads():
-    from agent.config import StdinSource as StdinConfig
-    from agent.sources.stdin import StdinSource as Stdin
+    from agent.sources.stdin import StdinConfig, StdinSource as Stdin
 
     fits = json.dumps({"ts": 1700000000, "a": 1, "event": "y" * 200})
     limit = len(fits)

@@ -6,11 +6,15 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..alerts import iso
 from .baselines import BASELINES
+
+if TYPE_CHECKING:
+    from ..config import AgentConfig
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "evaluate_report.schema.json"
@@ -61,7 +65,7 @@ def file_entry(f) -> dict:
     }
 
 
-def build_report(cfg, config_path, data_path, protocol: str, files, skipped, results: dict, runtimes: dict,
+def build_report(cfg: AgentConfig, config_path, data_path, protocol: str, files, skipped, results: dict, runtimes: dict,
                  errors: dict, tolerance_s: float, elapsed_s: float) -> dict:
     training, scored = PROTOCOLS[protocol]
     scorers = []

@@ -25,6 +25,7 @@ however the aligner buckets the rows into ticks.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,16 +35,22 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as config_mod
-from ..config import ReplaySource, SimulateSource
+from ..bundle import Expectation
+from ..config import AgentConfig
 from ..records import Rejects
+from ..scorers import Scorer, load_tiers, runtimes
 from ..sources import open_source
+from ..sources.replay import ReplayConfig
+from ..sources.simulate import SimulateConfig
 from ..window import Aligner, Row
 from . import baselines, nab, skab
 from .metrics import average_precision, confusion, event_scores, event_spans, point_adjusted_f1, \
     precision_recall_f1
 from .report import build_report, write_outputs
 
-MODEL_TIERS = ("tflite", "onnx")
+log = logging.getLogger("stad.evaluate")
+
+MODEL_TIERS = tuple(runtimes())
 
 
 def default_scorers(bundle: str | None) -> list[str]:
@@ -196,12 +203,12 @@ class Trace:
 
 # ---- loading labelled files ---------------------------------------------------------------------
 
-def labelled_source(cfg, data_path: str | None):
+def labelled_source(cfg: AgentConfig, data_path: str | None):
     """The config's replay/simulate source, pointed at data_path when given."""
-    src = next((s for s in cfg.sources if isinstance(s, (ReplaySource, SimulateSource))), None)
+    src = next((s for s in cfg.sources if isinstance(s, (ReplayConfig, SimulateConfig))), None)
     if src is None:
         raise ValueError("evaluate needs a 'replay' or 'simulate' source in the config to read labelled data")
-    if isinstance(src, ReplaySource):
+    if isinstance(src, ReplayConfig):
         path = Path(data_path).expanduser().resolve() if data_path else cfg.resolve(src.path).resolve()
         labels_file = str(cfg.resolve(src.labels_file).resolve()) if src.labels_file else None
         return dataclasses.replace(src, path=str(path), labels_file=labels_file, speed=0.0)
@@ -212,21 +219,21 @@ def labelled_source(cfg, data_path: str | None):
     return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0)
 
 
-def protocol_of(src) -> str:
-    if isinstance(src, ReplaySource) and src.labels_file:
+def protocol_of(src: ReplayConfig | SimulateConfig) -> str:
+    if isinstance(src, ReplayConfig) and src.labels_file:
         return "nab"
-    if isinstance(src, ReplaySource) and skab.SKAB_LABEL_COLUMN in src.label_columns \
+    if isinstance(src, ReplayConfig) and skab.SKAB_LABEL_COLUMN in src.label_columns \
             and src.separator == skab.SKAB_SEPARATOR:
         return "skab"
     return "warmup"
 
 
-def align(cfg, records) -> list[Row]:
+def align(cfg: AgentConfig, records) -> list[Row]:
     """The daemon's alignment: the same Aligner the service runs."""
     return Aligner.for_agent(cfg, Rejects()).align_all(records)
 
 
-def train_ticks_for(rows: list[Row], protocol: str, cfg, source: SourceRows | None = None) -> int:
+def train_ticks_for(rows: list[Row], protocol: str, cfg: AgentConfig, source: SourceRows | None = None) -> int:
     """How many leading ticks train: SKAB's first 400 rows, NAB's probationary rows (both counted
     on the file's rows when `source` is given, else on the ticks that carry one), else warmup.ticks."""
     if protocol == "warmup":
@@ -249,15 +256,15 @@ def train_ticks_for(rows: list[Row], protocol: str, cfg, source: SourceRows | No
     return int(observed[n_train_rows - 1]) + 1
 
 
-def load_files(cfg, src, protocol: str) -> tuple[list[FileRows], list[str]]:
+def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: str) -> tuple[list[FileRows], list[str]]:
     """Aligned rows of every labelled recording of `src` (see labelled_source); also the names of
     recordings skipped (no labels, or too short to train and score)."""
     source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    chunks = source.recordings() if isinstance(src, ReplaySource) else [("simulate", source.records())]
+    chunks = source.recordings() if isinstance(src, ReplayConfig) else [("simulate", source.records())]
     files, skipped = [], []
     for name, records in chunks:
         source_rows = None
-        if isinstance(src, ReplaySource):
+        if isinstance(src, ReplayConfig):
             source_rows, records = SourceRows.tap(records)
         rows = align(cfg, records)
         if all(r.label is None for r in rows):
@@ -292,19 +299,23 @@ def spans_from_events(alert_events, last_ts: float) -> dict[str, list]:
     return {"alert_spans": spans, "onsets": onsets, "backdated_spans": backdated}
 
 
-def tier_config(cfg, scorer: str, bundle: str | None):
-    """The config with the scoring chain cut down to one tier (+ numpy, which is always last)."""
-    chain = ["numpy"] if scorer == "numpy" else [scorer, "numpy"]
-    return dataclasses.replace(cfg.scoring, chain=chain, bundle=bundle if scorer != "numpy" else None,
-                               models_dir=None)
+def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer]:
+    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy); [] for numpy
+    or when it does not load (each refusal logged)."""
+    if scorer == "numpy" or not bundle:
+        return []
+    tiers, refusals = load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
+                                 cfg.base_dir, chain=[scorer, "numpy"])
+    for line in refusals:
+        log.warning("%s", line)
+    return tiers
 
 
-def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     from ..pipeline import Pipeline
-    file_cfg = dataclasses.replace(cfg, scoring=tier_config(cfg, scorer, bundle),
-                                   warmup=dataclasses.replace(cfg.warmup, ticks=f.train_ticks, counts="ticks",
-                                                              replay=None))
-    pipe = Pipeline(file_cfg)
+    # The protocol counts the training part in ticks (SKAB's 400 rows are already converted).
+    tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"))
+    pipe = Pipeline(tick_cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
     n = len(f.rows)
@@ -343,7 +354,7 @@ def run_always(f: FileRows) -> Trace:
                     tiers={"baseline": int(scored_ts.size)})
 
 
-def run_baseline(cfg, f: FileRows, name: str) -> Trace:
+def run_baseline(cfg: AgentConfig, f: FileRows, name: str) -> Trace:
     if name == baselines.ALWAYS:
         return run_always(f)
     per_sensor = baselines.baseline_scores(name, f.values, cfg.window.steps, seed=len(f.rows))
@@ -355,7 +366,7 @@ def run_baseline(cfg, f: FileRows, name: str) -> Trace:
                     tiers={"baseline": int((~f.train).sum())}, **spans_from_events(out["events"], float(f.ts[-1])))
 
 
-def run_scorer(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_scorer(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     if scorer in baselines.BASELINES:
         return run_baseline(cfg, f, scorer)
     if scorer == "numpy" or scorer in MODEL_TIERS:
@@ -455,7 +466,7 @@ class Replayed:
     errors: dict[str, str]
 
 
-def replay(cfg, data_path: str | None = None, bundle: str | None = None, scorers=None,
+def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = None, scorers=None,
            protocol: str | None = None) -> Replayed:
     """Replay labelled data through each scorer (bundle: an absolute path or None)."""
     scorers = list(scorers or default_scorers(bundle))
@@ -485,7 +496,7 @@ def replay(cfg, data_path: str | None = None, bundle: str | None = None, scorers
     return Replayed(src, protocol, files, skipped, traces, runtimes, errors)
 
 
-def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, scorers=None,
+def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle: str | None = None, scorers=None,
              report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
              tolerance_s: float | None = None, config_path: str | None = None) -> dict:
     """Replay labelled data through each scorer; return (and optionally write) the report dict."""

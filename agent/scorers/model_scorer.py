@@ -1,8 +1,9 @@
 """What the two model runtimes (tflite, onnx) share: bundle checks, and outputs → TickScore.
 
 A runtime module only opens its artifact and runs it; everything else is here:
-- `load_bundle` verifies the bundle against the agent's config before the first tick
-  (agent/bundle.py: every file's sha256, format version, sensors and their order, T, tick);
+- the bundle is verified against the agent's config before the first tick, once for all tiers
+  (load_tiers in agent/scorers/__init__.py → agent/bundle.py: every file's sha256, format
+  version, sensors and their order, T, tick);
 - `check_io` compares the names and shapes the runtime reports with what the agent feeds
   and reads, and refuses the artifact with a message naming each difference;
 - `ModelScorer.score` turns the model's forecast into per-sensor scores with forecast_error's
@@ -26,6 +27,7 @@ row from rows 0..T-2, `temporal_attention` (1, N, T-1), `spatial_attention` (1, 
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +36,9 @@ from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore, tick_score
 from .forecast_error import combined_scores, ew_bias, residual_std, rolling_bias, signed_errors
 from .profile import NormalProfile, ProfileConfig, ew_level
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 INPUT_NAMES = ("values", "missing")
 
@@ -47,12 +52,6 @@ def expected_shapes(sensors: int, steps: int) -> dict[str, tuple[int, ...]]:
     """Batch-1 shapes of every input and output, by name."""
     return {"values": (1, steps, sensors), "missing": (1, steps, sensors), "forecast": (1, sensors),
             "temporal_attention": (1, sensors, steps - 1), "spatial_attention": (1, sensors, sensors)}
-
-
-def load_bundle(cfg, sensors: list[str]) -> bundles.Bundle:
-    """The config's bundle, verified (files, hashes, format) and matched to sensors, T and tick."""
-    expect = bundles.Expectation(sensors=list(sensors), steps=cfg.window.steps, tick_s=cfg.tick_s)
-    return bundles.load(cfg.scoring.bundle, base_dir=cfg.base_dir, expect=expect)
 
 
 def pick_artifact(bundle: bundles.Bundle, preference: tuple[str, ...]) -> str:
@@ -142,8 +141,7 @@ class ModelScorer(Scorer):
 
     ARTIFACTS: tuple[str, ...] = ()     # artifact kinds this runtime reads, preferred first
 
-    def __init__(self, bundle: bundles.Bundle, kind: str, runtime: str, top_k: int = 3,
-                 profile: ProfileConfig | None = None):
+    def __init__(self, bundle: bundles.Bundle, kind: str, runtime: str, top_k: int = 3):
         self.bundle = bundle
         self.manifest = bundle.manifest
         self.kind = kind
@@ -164,8 +162,7 @@ class ModelScorer(Scorer):
         self._history: dict[float, np.ndarray] = {}
         self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
         self._run = np.zeros((self.steps, self.n), np.float64)
-        self.profile_cfg = profile or ProfileConfig(enabled=False)
-        self.profile = NormalProfile(self.profile_cfg, list(bundle.sensors))
+        self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         check_manifest_io(bundle, self.expected)
 
@@ -194,7 +191,7 @@ class ModelScorer(Scorer):
         self._scale = (std_a / std_b).astype(np.float32)
         self._offset = ((mean_a - mean_b) / std_b).astype(np.float32)
 
-    def inputs(self, window) -> tuple[np.ndarray, np.ndarray]:
+    def inputs(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
         """The window as the model's (1, T, N) float32 inputs, in reused buffers."""
         np.copyto(self._missing[0], window.missing)
         if self._scale is None:
@@ -206,7 +203,7 @@ class ModelScorer(Scorer):
             np.copyto(z, 0.0, where=self._missing[0] > 0)
         return self._values, self._missing
 
-    def score(self, window) -> TickScore:
+    def score(self, window: WindowBuffer) -> TickScore:
         values, missing = self.inputs(window)
         forecast, temporal, spatial = self.run(values, missing)
         if not (np.isfinite(forecast).all() and np.isfinite(temporal).all() and np.isfinite(spatial).all()):
@@ -224,6 +221,11 @@ class ModelScorer(Scorer):
         sensor_w, time_w = explanation_weights(s, temporal, spatial, self.top_k)
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
                          sensor_weights=sensor_w, time_weights=time_w)
+
+    def set_profile(self, cfg: ProfileConfig) -> None:
+        """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""
+        self.profile_cfg = cfg
+        self.profile = NormalProfile(cfg, list(self.bundle.sensors))
 
     def fit_profile(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
         """Fit this plant's normal behaviour on the warm-up rows (normalised z, missing, tick ts;
@@ -324,5 +326,5 @@ class ModelScorer(Scorer):
                 "runtime": self.runtime, "profile": self.profile.describe()}
 
 
-__all__ = ["ModelScorer", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "load_bundle", "pick_artifact",
+__all__ = ["ModelScorer", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",
            "check_io", "check_manifest_io", "explanation_weights"]

@@ -2,9 +2,30 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from ..alerts import AlertEvent
+from ..paths import resolve_against
+
+
+class SinkConfig:
+    """Base of every sink's config dataclass (each declares its `TYPE` key next to its code)."""
+    TYPE: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What a sink needs from the agent besides its own config: who speaks, where state goes,
+    and the directory relative paths are taken from (the config file's)."""
+    node_id: str
+    site: str
+    state_dir: str
+    base_dir: str = "."
+
+    def resolve(self, path: str) -> Path:
+        return resolve_against(path, self.base_dir)
 
 
 class Sink(abc.ABC):
@@ -16,6 +37,10 @@ class Sink(abc.ABC):
 
     def health(self, snapshot: dict) -> None:
         """The agent's health (tier, model, ticks, rejects, outbox depth), sent periodically."""
+
+    def stats(self) -> dict | None:
+        """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""
+        return None
 
     def sensor_event(self, event: dict) -> None:
         """A sensor went missing, came back, or got stuck."""

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import ClassVar
 
 from ..alerts import AlertEvent
-from .base import Sink
+from ..plugins import Plugin
+from .base import Sink, SinkConfig, SinkContext
 
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m"}
+
+
+@dataclass
+class TerminalConfig(SinkConfig):
+    TYPE: ClassVar[str] = "terminal"
+    color: bool = False
 
 
 class TerminalSink(Sink):
     TYPE = "terminal"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: TerminalConfig, context: SinkContext):
         self.color = cfg.color and sys.stdout.isatty()
 
     def emit(self, event: AlertEvent) -> None:
@@ -25,4 +34,4 @@ class TerminalSink(Sink):
         print(f"{event['ts']} SENSOR {event['sensor']} {event['state']}: {event['detail']}", flush=True)
 
 
-SINK = TerminalSink
+PLUGIN = Plugin(config=TerminalConfig, create=TerminalSink)

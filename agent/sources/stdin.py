@@ -5,21 +5,31 @@ import os
 import selectors
 import sys
 import threading
-from typing import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 POLL_S = 0.2        # how long close() may wait for a blocked read to notice
+
+
+@dataclass
+class StdinConfig(SourceConfig):
+    TYPE: ClassVar[str] = "stdin"
+    max_line_bytes: int = rng(64, 64 * 2**20, default=2**20)   # longer lines are skipped and counted
 
 
 class StdinSource(Source):
     TYPE = "stdin"
     live = True
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = ".", stream=None):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: StdinConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0, stream=None):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self.stream = stream if stream is not None else sys.stdin
         self._stop = threading.Event()
 
@@ -90,4 +100,4 @@ class StdinSource(Source):
         self._stop.set()
 
 
-SOURCE = StdinSource
+PLUGIN = Plugin(config=StdinConfig, create=StdinSource)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from typing import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
@@ -21,12 +24,21 @@ SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)    # Linux: drop count as ancil
 ANCILLARY_SPACE = socket.CMSG_SPACE(4)
 
 
+@dataclass
+class UdpConfig(SourceConfig):
+    TYPE: ClassVar[str] = "udp"
+    bind: str = "127.0.0.1"
+    port: int = rng(0, 65535, default=5555)
+    max_datagram: int = rng(64, 65507, default=8192)
+
+
 class UdpSource(Source):
     TYPE = "udp"
     live = True
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: UdpConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self._stop = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(RECEIVE_TIMEOUT_S)
@@ -78,4 +90,4 @@ class UdpSource(Source):
         self._stop.set()
 
 
-SOURCE = UdpSource
+PLUGIN = Plugin(config=UdpConfig, create=UdpSource)
