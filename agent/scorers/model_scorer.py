@@ -9,13 +9,17 @@ A runtime module only opens its artifact and runs it; everything else is here:
 - `ModelScorer.score` turns the model's forecast into per-sensor scores with forecast_error's
   combined statistic, max(|newest error|, |EW bias of the recent ticks' signed errors|) (the
   converter calibrated the threshold with the same functions over its time-ordered validation
-  ticks), and its attention into the explanation weights.
+  ticks), and its attention into the explanation weights;
+- with `scoring.profile` on, `fit_profile` (called by the pipeline at warm-up) refits on this
+  plant the forecast-error scale and mean, and a normal profile of the forecast levels
+  (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
+  profile, and the pipeline calibrates this tier's threshold on its own warm-up scores.
 
 Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
 previous ticks, and those are forecasts the model made from earlier windows — they cannot be
 recomputed from the current window without running the model T−1 more times. So each scorer
 keeps a small ring of its own signed errors, keyed by tick timestamp (window.ts[-1]), for the
-window's last T ticks. Recording is idempotent per tick (scoring the same tick twice, e.g. the
+window's last T ticks (and, for the profile, of its forecasts). Recording is idempotent per tick (scoring the same tick twice, e.g. the
 chain retrying or the hot-swap shadow scoring a candidate on the pipeline's window, overwrites
 that tick's entry), and a tick whose error is not in the ring — before this scorer's first
 tick, after a step-down left it idle, across a gap — counts as 0, which only lowers the bias:
