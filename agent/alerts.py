@@ -11,6 +11,11 @@
   alert_id and seq (agent/checkpoint.py); its first event after the restart says how many seconds
   of data the restored state did not see (`gap_s`), and comes at the first tick still above the
   threshold. When that gap is longer than the window, it ends with reason `restart`.
+- subsided (`subside_fraction` f > 0): an alert also ends when the score stays below f × its peak
+  for `clear_ticks` ticks, and no new alert opens below f × that peak until the score has been
+  back under the threshold once. Why: after a large excursion a process often settles somewhat
+  off its warm-up normal (a pump after a valve test); that residue is far below what the alert
+  was about, and without this rule it holds the alert open, or reopens it, for as long as it lasts.
 """
 from __future__ import annotations
 
@@ -131,6 +136,7 @@ class AlertTracker:
         self.cooldown = 0
         self.suppressed = 0
         self.raised = 0
+        self.floor = 0.0        # after a subsided alert: new alerts need a score above this
 
     @property
     def active(self) -> bool:
@@ -146,6 +152,8 @@ class AlertTracker:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
+            self.floor = 0.0
+        if score <= max(threshold, self.floor):
             self.above = 0
             return []
         self.above += 1
@@ -172,9 +180,13 @@ class AlertTracker:
         if score > a.peak:
             a.peak = score
             a.explain = explain_fn()
-        if score < threshold * self.cfg.hysteresis:
+        subsided = score < self.cfg.subside_fraction * a.peak
+        if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
+                if score >= threshold * self.cfg.hysteresis:
+                    self.floor = self.cfg.subside_fraction * a.peak
+                    return [self.close(ts, score, threshold, tier, model, "subsided")]
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
             return []
         a.below = 0
@@ -216,7 +228,7 @@ class AlertTracker:
         a = self.open
         return {"open": None if a is None else {**asdict(a), "last_tops": list(a.last_tops)},
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
-                "raised": self.raised}
+                "raised": self.raised, "floor": self.floor}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
@@ -237,7 +249,8 @@ class AlertTracker:
                     and opened.seq >= 1):
                 raise ValueError("alerts.open: no alert_id or seq")
         counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised")}
-        self.open = opened
+        floor = float(state["floor"])
+        self.open, self.floor = opened, floor
         for k, v in counts.items():
             setattr(self, k, v)
 

@@ -22,6 +22,7 @@ topology, bundle); the agent then warms up as if there were none.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -205,6 +206,7 @@ def fingerprint(cfg, adjacency: np.ndarray, bundle: dict | None) -> dict:
                          "weights": dict(sorted(np_cfg.weights.items())),
                          "seasonal_periods_s": list(np_cfg.seasonal_periods_s)},
         "threshold_method": cfg.threshold.method,
+        "profile": dataclasses.asdict(cfg.scoring.profile),
         "bundle": bundle,
     }
 
@@ -225,10 +227,11 @@ def mismatch(saved: dict, current: dict) -> str | None:
                 ([f"added {', '.join(new[:4])}{' …' if len(new) > 4 else ''}"] if new else [])
         return f"sensors differ ({'; '.join(parts)})"
     words = {"tick_s": "tick_s", "window_steps": "window.steps", "topology": "the topology (neighbours)",
-             "numpy_scorer": "scoring.numpy", "threshold_method": "threshold.method"}
+             "numpy_scorer": "scoring.numpy", "threshold_method": "threshold.method",
+             "profile": "scoring.profile"}
     for key, word in words.items():
         if saved.get(key) != current[key]:
-            if key in ("topology", "numpy_scorer"):
+            if key in ("topology", "numpy_scorer", "profile"):
                 return f"{word} changed"
             return f"{word} is {current[key]}, the checkpoint was taken with {saved.get(key)}"
     sb, cb = saved.get("bundle"), current["bundle"]
