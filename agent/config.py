@@ -75,10 +75,15 @@ class NumpyScorerConfig:
     markov_bins: int = rng(3, 64, default=8)
     markov_smoothing: float = rng(0, None, default=0.5)
     weights: dict[str, float] = field(default_factory=lambda: {"ar": 1.0, "markov": 0.5, "fusion": 1.0})
+    seasonal_periods_s: list[float] = field(default_factory=lambda: [86400.0])  # [] = no seasonal profile
+    seasonal_memory_cycles: int = rng(1, 1000, default=4)    # the profile is a mean over about this many cycles
 
     def validate(self) -> list[tuple[str, str]]:
         bad = sorted(set(self.weights) - {"ar", "markov", "fusion"})
-        return [(f"weights.{k}", "unknown component (ar, markov, fusion)") for k in bad]
+        out = [(f"weights.{k}", "unknown component (ar, markov, fusion)") for k in bad]
+        out += [(f"seasonal_periods_s[{i}]", f"a period must be at least 60 s, got {p!r}")
+                for i, p in enumerate(self.seasonal_periods_s) if not p >= 60]
+        return out
 
 
 @dataclass
