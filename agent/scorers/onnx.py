@@ -14,7 +14,7 @@ import numpy as np
 
 from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
 
 
@@ -22,7 +22,7 @@ from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
 class OnnxConfig:
     """`scoring.onnx`: how the onnx tier runs."""
     TYPE: ClassVar[str] = "onnx"
-    num_threads: int = rng(1, 64, default=1)
+    num_threads: int = rng(1, 64, default=1, doc="intra-op threads (a gateway has other work)")
 
 
 def onnxruntime():

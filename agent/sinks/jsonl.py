@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..alerts import AlertEvent
 from ..plugins import Plugin
+from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
@@ -31,7 +32,8 @@ TAIL_CHUNK = 1 << 16
 @dataclass
 class JsonlConfig(SinkConfig):
     TYPE: ClassVar[str] = "jsonl"
-    path: str = "alerts.jsonl"
+    path: str = doc(
+        "the file alert and sensor events are appended to (relative: from the config file)", default="alerts.jsonl")
 
 
 class JsonlSink(Sink):
