@@ -38,16 +38,16 @@ class TorchRunner:
 
 class OnnxRunner:
     def __init__(self, path: Path, kind: str = "onnx"):
-        from .export import onnx_session
+        from agent.scorers.onnx import open_session
         self.kind = kind
-        self.session = onnx_session(path, threads=1)
+        self.session = open_session(str(path), threads=1)
 
     def input_shape(self) -> list:
         shape = {i.name: i.shape for i in self.session.get_inputs()}["values"]
         return [d if isinstance(d, int) else None for d in shape]
 
     def run(self, values: np.ndarray, missing: np.ndarray):
-        return tuple(self.session.run(OUTPUT_NAMES, {"values": values, "missing": missing}))
+        return tuple(self.session.run(list(OUTPUT_NAMES), {"values": values, "missing": missing}))
 
 
 class TfliteRunner:

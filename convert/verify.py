@@ -183,3 +183,20 @@ def parity_table(parity: dict) -> str:
                         f"{f['score_correlation']:>8.5f} {f['alert_agreement']:>7.4f}{per_group} "
                         f"{f['latency_ms_p50']:>8.3f} {f['latency_ms_p99']:>8.3f}")
     return "\n".join(rows)
+
+
+def verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, record: bool = False,
+                      log=print) -> int:
+    """Verify a bundle and print the parity table; `record` writes the figures into its manifest."""
+    try:
+        ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=record, log=log)
+    except VerifyError as exc:
+        log(f"verify failed: {exc}")
+        return 1
+    print(parity_table(parity))
+    print("verify: " + ("passed" if ok else f"FAILED (int8 alert agreement below {min_agreement})"))
+    if tar:
+        tar_path = bundle.with_suffix(".tar")
+        bw.write_tar(bundle, tar_path)
+        print(f"wrote {tar_path}")
+    return 0 if ok else 1

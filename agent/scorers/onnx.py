@@ -31,6 +31,20 @@ def onnxruntime():
     return ort
 
 
+def open_session(model: bytes | str, threads: int = 1):
+    """An onnxruntime CPU session with the agent's options: `threads` intra-op threads, one inter-op
+    thread, sequential execution, every graph optimisation. stad-convert's parity runs use it too,
+    so what the converter certifies is what the gateway runs."""
+    ort = onnxruntime()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxScorer(ModelScorer):
     TYPE = "onnx"
     ARTIFACTS = ("onnx_int8", "onnx_fp32")
@@ -39,15 +53,9 @@ class OnnxScorer(ModelScorer):
         ort = onnxruntime()
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
         super().__init__(bundle, kind, f"onnxruntime {ort.__version__}", top_k)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
         model = read_verified(self.path, self.artifact)    # what runs is what was verified
         try:
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            self.session = open_session(model, threads)
         except Exception as exc:  # noqa: BLE001 — onnxruntime raises its own exception types
             raise BundleError(f"{self.path}: onnxruntime cannot load it: {exc}") from None
         self.check_runtime_io({i.name: tuple(i.shape) for i in self.session.get_inputs()},
