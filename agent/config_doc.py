@@ -91,7 +91,8 @@ def default_text(f: dataclasses.Field) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(getattr(v, "TYPE", str(v)) for v in value) + "]"
+        return "[" + ", ".join(getattr(v, "TYPE", None) or (_number(v) if isinstance(v, (int, float)) else str(v))
+                               for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items()) + "}"
     if isinstance(value, float):

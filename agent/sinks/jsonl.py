@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..alerts import AlertEvent
 from ..plugins import Plugin
+from ..preflight import writable_file_problems
 from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
@@ -34,6 +35,9 @@ class JsonlConfig(SinkConfig):
     TYPE: ClassVar[str] = "jsonl"
     path: str = doc(
         "the file alert and sensor events are appended to (relative: from the config file)", default="alerts.jsonl")
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return [("path", m) for m in writable_file_problems(resolve(self.path))]
 
 
 class JsonlSink(Sink):

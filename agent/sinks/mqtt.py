@@ -74,6 +74,9 @@ class MqttSinkConfig(SinkConfig):
         "the on-disk outbox that keeps alert events until the broker acknowledges them",
         default_factory=OutboxConfig)
 
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
+
 
 def encode_json(obj) -> str:
     """Strict JSON (NaN and infinities become null; numpy values become plain numbers)."""
