@@ -21,6 +21,7 @@ from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .paths import resolve_against
 from .records import short_repr, shorten
+from .scorers.profile import ProfileConfig
 from .sinks.base import SinkContext
 from .typed import ConfigError, build, doc, rng
 
@@ -60,9 +61,13 @@ class WarmupConfig:
     ticks: int = rng(16, None, default=300,
         doc="ticks collected before scoring starts (fit + calibrate the fallback, learn normalisation when "
             "there is no bundle); must exceed `window.steps`")
+    counts: Literal["ticks", "rows"] = doc(
+        "what `ticks` counts: aligned ticks, or source rows", default="ticks")
     fit_fraction: float = rng(0.3, 0.95, default=0.7,
         doc="the share of warm-up that fits the fallback models; the rest calibrates score scale and "
             "threshold")
+    replay: str | None = doc(
+        "recorded normal data (a file or folder) the agent warms up on before live data", default=None)
 
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------
@@ -115,6 +120,7 @@ class _ScoringCore:
         default=None)
     models_dir: str | None = doc("watched for new bundles (hot swap)", default=None)
     numpy: NumpyScorerConfig = doc("the numpy fallback's settings", default_factory=NumpyScorerConfig)
+    profile: ProfileConfig = doc("the model tiers' normal profile", default_factory=ProfileConfig)
     latency_budget_ms: float = rng(0.01, None, default=50.0,
         doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
     fault_ticks: int = rng(1, None, default=3,
@@ -170,6 +176,8 @@ class AlertConfig:
     accept_after_s: float = rng(0, None, default=3600.0,
         doc="models stop learning from ticks above the threshold; an anomaly lasting this long is learned as "
             "the new normal instead of alerting for ever")
+    subside_fraction: float = rng(0.0, 0.9, default=0.0,
+        doc="an alert also ends when the score stays below this × its peak (0: off)")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
 
@@ -224,6 +232,8 @@ class AgentConfig:
                          for key, sensor in src.sensor_refs() if sensor not in seen]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
+        problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}")
+                     for j, n in enumerate(self.scoring.profile.drifting) if n not in seen]
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
@@ -343,6 +353,8 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
     cfg.base_dir = base_dir
+    if cfg.warmup.replay and not cfg.resolve(cfg.warmup.replay).exists():
+        raise ConfigError(source, [f"warmup.replay: no such file or folder: {cfg.resolve(cfg.warmup.replay)}"])
     if cfg.scoring.bundle_keys:             # files: checked once paths can be resolved
         from .signing import key_problems
         problems = key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])
