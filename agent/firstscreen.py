@@ -70,7 +70,7 @@ def banner(agent) -> list[str]:
     lines = [f"stad-agent {cfg.node.id} at {cfg.node.site}: {len(pipe.sensors)} sensors, tick {cfg.tick_s:g} s, "
              f"window {cfg.window.steps} ticks; chain {' → '.join(cfg.scoring.chain)}",
              f"  scoring: {scoring}",
-             f"  warm-up: {pipe.warmup_ticks} ticks ({duration(pipe.warmup_ticks * cfg.tick_s)} of data) "
+             f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({duration(pipe.warmup_ticks * cfg.tick_s)} of data) "
              "before the first score"]
     lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]
     lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
