@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .alerts import AlertEvent, iso
 from .checkpoint import AlertJournal, CheckpointRefused, CheckpointStore, fingerprint
+from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap, active_tiers, read_record
 from .pipeline import Pipeline
 from .records import Rejects
@@ -96,6 +97,8 @@ class Agent:
         self.resumed = self._resume()
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
+        self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
+                                              cfg.sources[0] if cfg.sources else None)
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -131,6 +134,8 @@ class Agent:
             signal.signal(signal.SIGHUP, lambda signum, frame: self.hotswap.request("SIGHUP"))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
+        for line in banner(self):
+            log.info("%s", line)
         for t in threads:
             t.start()
         if self.pipeline.warm:
@@ -206,6 +211,8 @@ class Agent:
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res)
+            if res.warming:
+                self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
             for ev in res.sensor_events:
                 for sink in self.sinks:
