@@ -9,7 +9,6 @@ goes on with the next one.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ class TfliteConfig:
 
 
 def _version(dist: str) -> str:
+    import importlib.metadata
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
