@@ -11,6 +11,7 @@ from typing import ClassVar, Literal, Union
 
 import yaml
 
+from .faults.config import FaultConfig
 from .typed import ConfigError, build, rng
 
 
@@ -20,6 +21,14 @@ class SensorSpec:
     group: str | None = None          # station / machine; default: the name's prefix before '_'
     neighbours: list[str] | None = None  # explicit neighbours override the topology rule
     unit: str | None = None
+    min: float | None = None          # physical range: a reading outside it is an out_of_range fault
+    max: float | None = None
+    floor: float | None = None        # what the sensor reads when dead; default: min, else 0
+
+    def validate(self) -> list[tuple[str, str]]:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            return [("max", f"must exceed min ({self.min:g})")]
+        return []
 
 
 @dataclass
@@ -285,6 +294,7 @@ class AgentConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
     sinks: list[SinkConfig] = field(default_factory=lambda: [TerminalSink()])
     state_dir: str = "./state"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -1,4 +1,4 @@
-"""A durable queue of alert events waiting for the broker's acknowledgement: SQLite in WAL mode.
+"""A durable queue of alert and fault events waiting for the broker's acknowledgement: SQLite in WAL mode.
 
 Every event is committed here before it is handed to the MQTT client and deleted only when the
 broker acknowledges it, so a broker outage, a restart or a kill -9 loses nothing. Rows keep
@@ -7,7 +7,8 @@ their insertion order (AUTOINCREMENT ids are never reused).
 The outbox is bounded by `max_events` and `max_age_s`. Over the count bound, events of alerts
 that have already ended go first, oldest first; only then the oldest events of the alert still
 open. Events handed to the client and not yet acknowledged are never dropped. Every drop is
-counted by reason, persisted, and logged.
+counted by reason, persisted, and logged. Fault events (`kind` fault / fault_end, keyed by their
+fault_id) share the queue and its order; for the count bound they count as ended.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger("stad.outbox")
+
+FAULT_KINDS = ("fault", "fault_end")
 
 EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age_s
 LOG_FIRST_DROPS = 5
@@ -46,6 +49,11 @@ class StoredEvent:
     seq: int
     payload: str
     replay: bool       # stored while the broker was unreachable, or already sent once before
+    kind: str = "new"  # new | update | end | fault | fault_end
+
+    @property
+    def is_fault(self) -> bool:
+        return self.kind in FAULT_KINDS
 
 
 class Outbox:
@@ -81,7 +89,9 @@ class Outbox:
                 "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, ?)",
                 (self.clock(), alert_id, seq, kind, payload, int(replay)))
             self._depth += 1
-            if kind == "end":
+            if kind in FAULT_KINDS:
+                pass
+            elif kind == "end":
                 if self._open_alert == alert_id:
                     self._open_alert = None
             else:
@@ -104,9 +114,9 @@ class Outbox:
         """Events with an id above `after`, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, alert_id, seq, payload, replay FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",
                 (after, limit)).fetchall()
-        return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
 
     def handed(self, row_id: int) -> None:
         """The event went to the client; until acknowledged, the bounds leave it alone."""

@@ -15,7 +15,8 @@ from .scorers import build_tiers
 from .scorers.base import TickScore
 from .scorers.chain import ScorerChain
 from .scorers.numpy_fallback import NumpyScorer
-from .sensor_health import SensorHealth
+from .faults.events import FaultEvent
+from .faults.tracker import FaultTracker
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .window import Normaliser, Row, WindowBuffer
@@ -36,7 +37,7 @@ class TickResult:
     label: int | None = None
     event: str | None = None
     alerts: list[AlertEvent] = field(default_factory=list)
-    sensor_events: list[dict] = field(default_factory=list)
+    faults: list[FaultEvent] = field(default_factory=list)
 
 
 class Pipeline:
@@ -56,8 +57,9 @@ class Pipeline:
         for t in model_tiers:
             self.thresholds[t.TYPE] = AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
         self.window = WindowBuffer(cfg.window.steps, n)
-        self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
-        self.health = SensorHealth(self.sensors, cfg.tick_s)
+        self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                                   hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
+        self.health = FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site)
         self.warmup: list[Row] = []
         self.warm = False
         self.ticks = 0
@@ -88,19 +90,21 @@ class Pipeline:
 
     def step(self, row: Row) -> TickResult:
         self.ticks += 1
-        sensor_events = self.health.observe(row)
+        faults = self.health.observe(row)
+        row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
         if not self.warm:
             self.warmup.append(row)
             if len(self.warmup) >= self.cfg.warmup.ticks:
                 self._finish_warmup()
-            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
+            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)
         thr = self.thresholds[result.tier]
         events = self.alerts.observe(
             row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
-                            self.cfg.alerts.top_k))
+                            self.cfg.alerts.top_k),
+            hold=lambda: self.health.holds(result.sensor_scores, thr.value))
         # Models learn from ticks under the threshold, even while an alert is open; a change that
         # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
         # The threshold itself learns only outside alerts.
@@ -112,7 +116,7 @@ class Pipeline:
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
                           sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
                           time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,
-                          sensor_events=sensor_events)
+                          faults=faults)
 
     def close(self, ts: float) -> list[AlertEvent]:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
@@ -129,4 +133,4 @@ class Pipeline:
                 "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
                 "alert_active": self.alerts.active, "tier_switches": self.chain.switch_count,
                 "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
-                "sensors_missing": self.health.missing_now(), "sensors_stuck": self.health.stuck_now()}
+                **self.health.snapshot()}

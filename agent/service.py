@@ -116,6 +116,8 @@ class Agent:
             last_ts = self.pipeline.window.ts[-1] if self.pipeline.warm else time.time()
             for ev in self.pipeline.close(float(last_ts)):
                 self._emit(ev)
+            for ev in self.pipeline.health.close(float(last_ts)):
+                self._emit_fault(ev)
             self._health()
             for sink in self.sinks:
                 try:
@@ -130,9 +132,8 @@ class Agent:
             self.notifier.ping()
             res = self.pipeline.step(row)
             self.hotswap.on_tick(res)
-            for ev in res.sensor_events:
-                for sink in self.sinks:
-                    sink.sensor_event(ev)
+            for ev in res.faults:
+                self._emit_fault(ev)
             for ev in res.alerts:
                 self._emit(ev)
             if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
@@ -146,6 +147,14 @@ class Agent:
                 sink.emit(ev)
             except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
                 log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
+
+    def _emit_fault(self, ev) -> None:
+        self.events[ev.event] += 1
+        for sink in self.sinks:
+            try:
+                sink.fault(ev)
+            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
 
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()

@@ -1,10 +1,11 @@
-"""The sink interface: where alert events, health snapshots and sensor events go."""
+"""The sink interface: where alert events, fault events and health snapshots go."""
 from __future__ import annotations
 
 import abc
 from typing import ClassVar
 
 from ..alerts import AlertEvent
+from ..faults.events import FaultEvent
 
 
 class Sink(abc.ABC):
@@ -17,8 +18,9 @@ class Sink(abc.ABC):
     def health(self, snapshot: dict) -> None:
         """The agent's health (tier, model, ticks, rejects, outbox depth), sent periodically."""
 
-    def sensor_event(self, event: dict) -> None:
-        """A sensor went missing, came back, or got stuck."""
+    @abc.abstractmethod
+    def fault(self, event: FaultEvent) -> None:
+        """Deliver one sensor fault event (fault / fault_end), like an alert event."""
 
     def close(self) -> None:
         """Flush and release; called once on shutdown."""

@@ -1,4 +1,4 @@
-"""Alert events appended to a JSON lines file, one object per line, flushed per event."""
+"""Alert and fault events appended to a JSON lines file, one object per line, flushed per event."""
 from __future__ import annotations
 
 import json
@@ -22,8 +22,8 @@ class JsonlSink(Sink):
     def emit(self, event: AlertEvent) -> None:
         self._write({"kind": "alert", **event.to_dict()})
 
-    def sensor_event(self, event: dict) -> None:
-        self._write({"kind": "sensor", **event})
+    def fault(self, event) -> None:
+        self._write({"kind": "fault", **event.to_dict()})
 
     def _write(self, obj: dict) -> None:
         try:

@@ -1,4 +1,4 @@
-"""One readable line per alert event on stdout."""
+"""One readable line per alert or fault event on stdout."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +6,8 @@ import sys
 from ..alerts import AlertEvent
 from .base import Sink
 
-COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m"}
+COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m", "fault": "\033[1;35m",
+          "fault_end": "\033[36m"}
 
 
 class TerminalSink(Sink):
@@ -21,8 +22,11 @@ class TerminalSink(Sink):
             line = f"{COLORS[event.event]}{line}\033[0m"
         print(line, flush=True)
 
-    def sensor_event(self, event: dict) -> None:
-        print(f"{event['ts']} SENSOR {event['sensor']} {event['state']}: {event['detail']}", flush=True)
+    def fault(self, event) -> None:
+        line = event.line()
+        if self.color:
+            line = f"{COLORS[event.event]}{line}\033[0m"
+        print(line, flush=True)
 
 
 SINK = TerminalSink
