@@ -59,7 +59,8 @@ class Pipeline:
         self.window = WindowBuffer(cfg.window.steps, n)
         self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
                                    hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
-        self.health = FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site)
+        self.health = FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
+                                   reentry_ticks=cfg.window.steps)
         self.warmup: list[Row] = []
         self.warm = False
         self.ticks = 0
@@ -98,7 +99,7 @@ class Pipeline:
                 self._finish_warmup()
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
-        result: TickScore = self.chain.score(self.window)
+        result: TickScore = self.health.quiet(self.chain.score(self.window))   # no score from a sensor just back
         thr = self.thresholds[result.tier]
         events = self.alerts.observe(
             row.ts, result.score, thr.value, result.tier, self.chain.current.describe,

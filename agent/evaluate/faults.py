@@ -80,10 +80,12 @@ def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s
     alerts = [a for a in alerts if a["onset"] >= scored_from]
     decided = reported_faults(faults)
 
-    def under_fault(sensor: str, ts: float) -> bool:
+    def fault_under(sensor: str, ts: float) -> str | None:
+        """The kind of fault the sensor was under at ts: injected (labels) or else reported."""
         if injected or any(parse_event(e["event"])[0] for e in events):
-            return any(t == sensor and s <= ts <= e + tolerance_s for _, t, s, e in injected)
-        return any(f["sensor"] == sensor and f["ts"] <= ts <= (f["end"] or np.inf) for f in decided)
+            return next((k for k, t, s, e in injected if t == sensor and s <= ts <= e + tolerance_s), None)
+        return next((f["kind"] for f in decided if f["sensor"] == sensor and f["ts"] <= ts <= (f["end"] or np.inf)),
+                    None)
 
     delays, detected = [], 0
     for s, e in incidents:
@@ -93,7 +95,8 @@ def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s
             delays.append(max(0.0, min(onsets) - s))
     false_alarms = [a for a in alerts
                     if not any(a["start"] <= e + tolerance_s and (a["end"] or np.inf) >= s for s, e in incidents)]
-    from_faulty = sum(1 for a in false_alarms if a["top_sensors"] and under_fault(a["top_sensors"][0], a["onset"]))
+    from_faulty = _count(k for k in (fault_under(a["top_sensors"][0], a["onset"]) for a in false_alarms
+                                     if a["top_sensors"]) if k)
     by_kind: dict[str, dict] = {}
     for kind, target, s, e in injected:
         k = by_kind.setdefault(kind, {"injected": 0, "reported": 0, "kind_matches": 0, "ttd_s": []})
@@ -109,7 +112,8 @@ def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s
         t == f["sensor"] and s <= f["ts"] <= e + tolerance_s for _, t, s, e in injected)]
     return {"incidents": {"events": len(incidents), "detected": detected, "ttd_s": delays,
                           "alerts": len(alerts), "false_alarms": len(false_alarms),
-                          "false_alarms_from_faulty_sensor": from_faulty},
+                          "false_alarms_from_faulty_sensor": sum(from_faulty.values()),
+                          "false_alarms_from_faulty_sensor_by_kind": from_faulty},
             "faults": {"by_kind": by_kind, "false_reports": len(false_faults),
                        "false_reports_by_kind": _count(f["kind"] for f in false_faults),
                        "reported_by_kind": _count(f["kind"] for f in decided if f["ts"] >= scored_from)},
@@ -136,10 +140,12 @@ def summarise(runs: list[dict]) -> dict:
     inc = {"events": 0, "detected": 0, "alerts": 0, "false_alarms": 0, "false_alarms_from_faulty_sensor": 0}
     inc_ttd: list[float] = []
     kinds: dict[str, dict] = {}
-    false_reports, false_by_kind, reported_by_kind = 0, {}, {}
+    false_reports, false_by_kind, reported_by_kind, fa_by_kind = 0, {}, {}, {}
     for r in runs:
         for k in inc:
             inc[k] += r["incidents"][k]
+        for k, v in r["incidents"]["false_alarms_from_faulty_sensor_by_kind"].items():
+            fa_by_kind[k] = fa_by_kind.get(k, 0) + v
         inc_ttd += r["incidents"]["ttd_s"]
         for kind, v in r["faults"]["by_kind"].items():
             agg = kinds.setdefault(kind, {"injected": 0, "reported": 0, "kind_matches": 0, "ttd_s": []})
@@ -152,7 +158,8 @@ def summarise(runs: list[dict]) -> dict:
             for k, v in src.items():
                 dst[k] = dst.get(k, 0) + v
     return {
-        "incidents": {**inc, "detection_rate": inc["detected"] / inc["events"] if inc["events"] else None,
+        "incidents": {**inc, "false_alarms_from_faulty_sensor_by_kind": fa_by_kind,
+                      "detection_rate": inc["detected"] / inc["events"] if inc["events"] else None,
                       **_ttd(inc_ttd, tick_s)},
         "faults": {"by_kind": {k: {"injected": v["injected"], "reported": v["reported"],
                                    "kind_matches": v["kind_matches"],
@@ -184,7 +191,8 @@ def format_summary(name: str, s: dict) -> list[str]:
     med = "–" if i["ttd_median_s"] is None else f"{i['ttd_median_s']:.0f}"
     lines = [f"{name}: incidents {i['detected']}/{i['events']} ({rate}), TTD median {med} s; "
              f"alerts {i['alerts']}, false alarms {i['false_alarms']} "
-             f"(from a faulty sensor {i['false_alarms_from_faulty_sensor']})"]
+             f"(from a faulty sensor {i['false_alarms_from_faulty_sensor']}: "
+             f"{i['false_alarms_from_faulty_sensor_by_kind']})"]
     for kind, v in f["by_kind"].items():
         ttd = "–" if v["ttd_median_s"] is None else \
             f"median {v['ttd_median_s']:.0f} s, max {v['ttd_max_s']:.0f} s ({v['ttd_max_ticks']:.1f} ticks)"

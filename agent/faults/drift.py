@@ -5,8 +5,9 @@ healthy neighbours (the topology's rule; its station / machine mates when it has
 online on healthy ticks — explains what the sensor should read from its neighbours. The residual
 over its normal spread is averaged with a half-life of `drift_window_s`, and that running mean
 over its own normal spread is the departure D. A sensor drifts when |D| > `drift_z` for
-`drift_s` while every sensor it should move with (neighbours and mates) stays under drift_z / 2:
-the model attributes the change to the sensor, not the process. An incident moves the
+`drift_s` while every sensor it should move with (neighbours and mates) stays under drift_z / 2
+and within CALM_LEVEL spreads of its own recent level: the model attributes the change to the
+sensor, not the process. An incident moves the
 station's other measures and then its neighbours (a queue grows upstream): never a drift.
 
 Sensors that look suspect (|D| over drift_z / 2) are left out of their neighbours' means, so one
@@ -23,6 +24,7 @@ import numpy as np
 from .rule import Held, Tick
 
 CLIP = 3.0      # residuals beyond this many normal spreads are learned as this many
+CALM_LEVEL = 2.5   # a neighbour this many spreads from its own recent level is not calm: the process moves
 
 
 class Drift:
@@ -78,7 +80,8 @@ class Drift:
         for i in np.flatnonzero(far):
             c = t.ctx.context[i]
             c = c[t.observed[c] & t.healthy[c]]
-            calm[i] = c.size > 0 and bool(np.all(np.abs(self.departure[c]) < self.z_limit / 2))
+            calm[i] = c.size > 0 and bool(np.all(np.abs(self.departure[c]) < self.z_limit / 2)) \
+                and bool(np.all(np.abs(z[c]) < CALM_LEVEL))
         cond = far & calm
         lasted = self.held.update(cond, seen, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
@@ -86,7 +89,8 @@ class Drift:
     def learn(self, learn: np.ndarray) -> None:
         """Update the regression on the sensors the tracker judged healthy and unsuspected."""
         z, s, e, ok = self._pending
-        learn = learn & ok
+        # A sensor half-way to a drift no longer teaches the regression its own departure.
+        learn = learn & ok & (np.abs(self.departure) <= self.z_limit / 2)
         a = np.where(learn, np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         # Clipped, so that an incident the sensor took part in does not widen its normal spread.
         e_raw2 = np.minimum(e * e, CLIP ** 2) * np.maximum(self.m["e2"], 1e-9)   # e was standardised by √e2

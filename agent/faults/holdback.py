@@ -7,8 +7,8 @@ whose own score is above the threshold (the tick score is the worst sensor's). W
 about to open, it waits — for at most `faults.holdback_s` — if its top driver is a suspect:
 
 - a pending fault candidate (a rule's condition holds, not yet long enough) or already faulty, or
-- alone: none of the sensors it should move with (neighbours, station / machine mates) is above
-  the threshold, other than as an echo of it (their score at most ECHO × its own: the fusion
+- alone: every sensor it should move with (neighbours, station / machine mates) is calm (score
+  at most CALM × the threshold) or an echo of it (at most ECHO × its own score: the fusion
   scorer lends a neighbour part of a broken sensor's residual),
 
 and every other driver is a suspect too or such an echo. If the sensor is judged faulty
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 ECHO = 0.5
+CALM = 0.5
 
 
 def should_hold(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray) -> bool:
@@ -32,8 +33,7 @@ def should_hold(scores: np.ndarray, threshold: float, context: list[np.ndarray],
         return False
     top = int(drivers[np.argmax(s[drivers])])
     echoes = set(int(j) for j in context[top] if s[j] <= ECHO * s[top])
-    near_drivers = [int(j) for j in context[top] if s[j] > threshold]
-    alone = all(j in echoes for j in near_drivers)
+    alone = all(j in echoes or s[j] <= CALM * threshold for j in context[top].tolist())
     if not (suspect[top] or alone):
         return False
     return all(i == top or suspect[i] or i in echoes for i in drivers.tolist())

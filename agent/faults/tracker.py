@@ -5,7 +5,9 @@ long enough. A sensor whose condition holds but is not yet decided is a *candida
 drives alone wait: holdback.py); the first rule, in RULES order, that decides makes the sensor
 *faulty* (a `fault` event). A faulty sensor is masked — its readings reach neither the model
 nor the fallback, as if missing — until its condition has been gone for `clear_s` (a
-`fault_end` event). Normal behaviour is learned only from sensors that are healthy and not
+`fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
+is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
+lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
 candidates, so a fault is never learned as normal.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from ..alerts import iso
+from ..scorers.base import TickScore, tick_score
 from ..window import Row
 from .context import Normal, SensorContext
 from .dead import Dead
@@ -31,8 +34,10 @@ RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift)      # first to d
 
 
 class FaultTracker:
-    def __init__(self, specs, topology: str, tick_s: float, cfg, node: str = "", site: str = ""):
+    def __init__(self, specs, topology: str, tick_s: float, cfg, node: str = "", site: str = "",
+                 reentry_ticks: int = 0):
         self.cfg = cfg
+        self.reentry_ticks = reentry_ticks
         self.tick_s = tick_s
         self.node, self.site = node, site
         self.ctx = SensorContext(specs, topology)
@@ -45,6 +50,7 @@ class FaultTracker:
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
         self.candidate = np.zeros(n, bool)
+        self.reentry = np.zeros(n, np.int64)       # ticks left before a sensor back from a fault scores again
         self.prev = np.full(n, np.nan)              # last observed value
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
@@ -60,6 +66,7 @@ class FaultTracker:
         if not self.rules:
             return []
         observed = ~(row.missing | row.carried)
+        np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty = self.faulty
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
                  healthy=~faulty, ctx=self.ctx, normal=self.normal)
@@ -105,6 +112,7 @@ class FaultTracker:
                         evidence={"summary": f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"
                                   if reason == "cleared" else "agent stopped"}, reason=reason)
         self.kind[i], self.start[i] = "", np.nan
+        self.reentry[i] = self.reentry_ticks
         return ev
 
     def _id(self, i: int) -> str:
@@ -137,6 +145,13 @@ class FaultTracker:
         return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
+    def quiet(self, result: TickScore) -> TickScore:
+        """The scorers' result with the scores of sensors just back from a fault set to 0."""
+        if not self.reentry.any():
+            return result
+        s = np.where(self.reentry > 0, 0.0, result.sensor_scores)
+        return dataclasses.replace(result, sensor_scores=s, score=tick_score(s))
+
     def holds(self, sensor_scores, threshold: float) -> bool:
         """Should an alert about to open on these scores wait for the fault decision?"""
         if not self.rules or sensor_scores is None:
@@ -167,7 +182,7 @@ class FaultTracker:
                 "clear": self.clear.state(), "candidate": self.candidate.tolist(),
                 "prev": [None if np.isnan(v) else v for v in self.prev],
                 "learnable_prev": self.learnable_prev.tolist(), "raised": dict(self.raised),
-                "held_alerts": self.held_alerts, "normal": self.normal.state(),
+                "held_alerts": self.held_alerts, "reentry": self.reentry.tolist(), "normal": self.normal.state(),
                 "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules}}
 
     def restore(self, state: dict) -> None:
@@ -179,6 +194,7 @@ class FaultTracker:
         self.learnable_prev[:] = state["learnable_prev"]
         self.raised.update(state["raised"])
         self.held_alerts = int(state["held_alerts"])
+        self.reentry[:] = state["reentry"]
         self.normal.restore(state["normal"])
         for r in self.rules:
             saved = state["rules"].get(r.KIND)
