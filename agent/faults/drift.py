@@ -89,8 +89,7 @@ class Drift:
     def learn(self, learn: np.ndarray) -> None:
         """Update the regression on the sensors the tracker judged healthy and unsuspected."""
         z, s, e, ok = self._pending
-        # A sensor half-way to a drift no longer teaches the regression its own departure.
-        learn = learn & ok & (np.abs(self.departure) <= self.z_limit / 2)
+        learn = learn & ok
         a = np.where(learn, np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         # Clipped, so that an incident the sensor took part in does not widen its normal spread.
         e_raw2 = np.minimum(e * e, CLIP ** 2) * np.maximum(self.m["e2"], 1e-9)   # e was standardised by √e2

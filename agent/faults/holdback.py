@@ -33,7 +33,8 @@ def should_hold(scores: np.ndarray, threshold: float, context: list[np.ndarray],
         return False
     top = int(drivers[np.argmax(s[drivers])])
     echoes = set(int(j) for j in context[top] if s[j] <= ECHO * s[top])
-    alone = all(j in echoes or s[j] <= CALM * threshold for j in context[top].tolist())
+    # Without neighbours or mates nothing can disagree with it: only the rules can suspect it.
+    alone = context[top].size > 0 and all(j in echoes or s[j] <= CALM * threshold for j in context[top].tolist())
     if not (suspect[top] or alone):
         return False
     return all(i == top or suspect[i] or i in echoes for i in drivers.tolist())
