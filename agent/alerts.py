@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import AlertConfig
+    from .window import WindowBuffer
 
 SCHEMA_VERSION = 1
 
@@ -84,7 +89,7 @@ class _Open:
     explain: dict = field(default_factory=dict)
 
 
-def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window,
+def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
             top_k: int) -> dict:
     """Top sensors (share of the total score) and top time steps.
 
@@ -111,7 +116,7 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, ti
 class AlertTracker:
     """One node's alert state. `observe` is called once per scored tick; returns the events."""
 
-    def __init__(self, cfg, node: str, site: str, tick_s: float, hold_ticks: int = 0):
+    def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0):
         self.cfg = cfg
         self.hold_ticks = hold_ticks
         self.held = 0               # ticks the opening of the current exceedance was held back

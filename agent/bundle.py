@@ -14,10 +14,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import resolve_against
+from .paths import resolve_against
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -38,7 +42,7 @@ class Expectation:
     tick_s: float
 
     @classmethod
-    def from_config(cls, cfg) -> "Expectation":
+    def from_config(cls, cfg: AgentConfig) -> Expectation:
         return cls(sensors=cfg.sensor_names(), steps=cfg.window.steps, tick_s=cfg.tick_s)
 
 
@@ -238,6 +242,26 @@ def verify_files(bundle_dir: Path, manifest: dict) -> None:
                               "the file was changed after the bundle was built")
 
 
+def read_verified(path: Path, entry: dict) -> bytes:
+    """A listed file's bytes, checked against its manifest entry (size and sha256).
+
+    Runtimes load models from these bytes, not from the path: what runs is exactly what was
+    verified, and a file changed in place afterwards (truncated, copied over) cannot reach the
+    running model — a memory-mapped model would die with SIGBUS when its file shrinks.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) != entry["bytes"]:
+        raise BundleError(f"{path}: size {len(data)} bytes, the manifest says {entry['bytes']}")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry["sha256"]:
+        raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry['sha256'][:12]}…): "
+                          "the file was changed after the bundle was built")
+    return data
+
+
 def check_expectation(manifest: dict, expect: Expectation, where: str = "bundle") -> None:
     """Raise BundleError naming every way the bundle differs from what the agent's config needs."""
     diffs = []
@@ -273,5 +297,5 @@ def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None
 
 
 __all__ = ["Bundle", "BundleError", "Expectation", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
-           "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "check_expectation",
+           "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "read_verified", "check_expectation",
            "manifest_problems", "listed_files", "name_diff"]

@@ -2,16 +2,25 @@
 
 `load(path)` returns an AgentConfig or raises typed.ConfigError naming the file and the
 key path of every problem (`sources[0].columns.Pressure: unknown sensor 'S03_sped'`).
+
+This module holds the core (node, window, warm-up, scoring, threshold, alerts). The config of
+each source, sink and model runtime lives in that plugin's own module and is found by
+agent/plugins.py, so adding one touches one new file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
-from typing import ClassVar, Literal, Union
+from typing import Literal, Union
 
 import yaml
 
+from . import scorers as scorers_pkg
+from . import sinks as sinks_pkg
+from . import sources as sources_pkg
 from .faults.config import FaultConfig
+from .paths import resolve_against
+from .sinks.base import SinkContext
 from .typed import ConfigError, build, rng
 
 
@@ -43,6 +52,7 @@ class WindowConfig:
     carry_forward_s: float = rng(0, None, default=60.0)  # gap imputation bound
     lateness_ticks: int = rng(0, 1000, default=1)      # ticks a bucket stays open for late samples
     idle_flush_s: float = rng(0, None, default=0.0)    # live sources: close ticks on wall clock (0: off)
+    max_clock_skew_s: float = rng(0, None, default=300.0)  # live records further from this host's clock are rejected (0: off)
 
 
 @dataclass
@@ -51,138 +61,16 @@ class WarmupConfig:
     fit_fraction: float = rng(0.3, 0.95, default=0.7)  # the rest calibrates score scale and threshold
 
 
-# ---- sources ---------------------------------------------------------------------------------
+# ---- sources and sinks: plugins, each config next to its code --------------------------------
+# agent/sources/*.py and agent/sinks/*.py each declare PLUGIN = Plugin(config=..., create=...);
+# a `sources[i]` / `sinks[i]` entry is built into the config class its `type` names.
 
-@dataclass
-class AnomalySpec:
-    kind: Literal["incident", "spike", "drift", "stuck", "dead", "dropout"]
-    at_s: float = rng(0, None, default=0.0)    # seconds after the simulation start
-    duration_s: float = rng(1, None, default=900.0)
-    target: str | None = None   # station/group (incident) or sensor name (others); None: chosen by seed
-    magnitude: float = rng(0, None, default=1.0)
-
-
-class _SourceConfig:
-    def sensor_refs(self) -> list[tuple[str, str]]:
-        """(key path, sensor name) of every sensor this source names; AgentConfig checks them."""
-        return []
-
-
-@dataclass
-class SimulateSource(_SourceConfig):
-    TYPE: ClassVar[str] = "simulate"
-    scenario: Literal["corridor", "pump"] = "corridor"
-    seed: int = 0
-    start: str = "2026-01-05T06:00:00Z"
-    duration_s: float | None = None          # None: run until stopped
-    speed: float = rng(0, None, default=0.0)  # 0: as fast as possible; 60: one simulated minute per second
-    fast_forward_s: float = rng(0, None, default=0.0)  # emitted unpaced before pacing starts
-    noise: float = rng(0, None, default=1.0)
-    anomalies: list[AnomalySpec] | None = None  # None: a seeded schedule of every kind
-    anomaly_every_s: float = rng(60, None, default=3600.0)
-    tick_s: float | None = rng(0.001, None, default=None)  # None: the agent's tick_s
-
-    def sensor_refs(self) -> list[tuple[str, str]]:
-        return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
-                if a.kind != "incident" and a.target is not None]
-
-
-@dataclass
-class ReplaySource(_SourceConfig):
-    TYPE: ClassVar[str] = "replay"
-    path: str = ""
-    format: Literal["csv", "jsonl", "auto"] = "auto"
-    separator: str = ","
-    time_column: str = "timestamp"
-    time_format: str | None = None            # strptime format; None: ISO-8601 or epoch seconds
-    columns: dict[str, str] | None = None     # column -> sensor; None: columns named like sensors
-    label_columns: list[str] = field(default_factory=list)  # any non-zero marks the row anomalous
-    labels_file: str | None = None            # NAB combined_windows.json
-    speed: float = rng(0, None, default=0.0)  # 0: as fast as possible, 1: real time, 10: ×10
-
-    def validate(self) -> list[tuple[str, str]]:
-        return [] if self.path else [("path", "required for a replay source")]
-
-    def sensor_refs(self) -> list[tuple[str, str]]:
-        return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
-
-
-@dataclass
-class UdpSource(_SourceConfig):
-    TYPE: ClassVar[str] = "udp"
-    bind: str = "127.0.0.1"
-    port: int = rng(0, 65535, default=5555)
-    max_datagram: int = rng(64, 65507, default=8192)
-
-
-@dataclass
-class StdinSource(_SourceConfig):
-    TYPE: ClassVar[str] = "stdin"
-
-
-@dataclass
-class TlsConfig:
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None       # a path, or a credential name (see Secret)
-    insecure_skip_verify: bool = False
-
-
-@dataclass
-class Secret:
-    """A secret is never written in the YAML: it comes from a file, the environment or systemd."""
-    file: str | None = None
-    env: str | None = None
-    credential: str | None = None     # a name under $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
-
-    def validate(self) -> list[tuple[str, str]]:
-        given = [k for k in ("file", "env", "credential") if getattr(self, k)]
-        if len(given) != 1:
-            return [("", "give exactly one of file, env, credential")]
-        return []
-
-
-@dataclass
-class BrokerConfig:
-    host: str = "localhost"
-    port: int = rng(1, 65535, default=1883)
-    protocol: Literal["5", "3.1.1"] = "5"
-    client_id: str | None = None
-    username: str | None = None
-    password: Secret | None = None
-    tls: TlsConfig | None = None
-    keepalive_s: int = rng(5, 3600, default=30)
-    reconnect_min_s: float = rng(0.1, None, default=1.0)
-    reconnect_max_s: float = rng(1, None, default=60.0)
-
-
-@dataclass
-class MqttSource(_SourceConfig):
-    TYPE: ClassVar[str] = "mqtt"
-    broker: BrokerConfig = field(default_factory=BrokerConfig)
-    topics: dict[str, str] = field(default_factory=dict)  # topic (may use + / #) -> sensor, or '*' for JSON payloads that name the sensor
-    qos: int = rng(0, 1, default=0)
-
-    def sensor_refs(self) -> list[tuple[str, str]]:
-        return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
-
-
-@dataclass
-class ModbusSource(_SourceConfig):
-    TYPE: ClassVar[str] = "modbus"
-    host: str = "127.0.0.1"
-    port: int = rng(1, 65535, default=502)
-    unit_id: int = rng(0, 247, default=1)
-    poll_s: float = rng(0.01, None, default=1.0)
-    registers: dict[str, int] = field(default_factory=dict)  # sensor -> holding register address
-    scale: dict[str, float] = field(default_factory=dict)    # sensor -> multiplier
-
-    def sensor_refs(self) -> list[tuple[str, str]]:
-        return ([(f"registers.{sensor}", sensor) for sensor in self.registers]
-                + [(f"scale.{sensor}", sensor) for sensor in self.scale])
-
-
-SourceConfig = Union[SimulateSource, ReplaySource, UdpSource, StdinSource, MqttSource, ModbusSource]
+SOURCE_PLUGINS = sources_pkg.plugins()
+SINK_PLUGINS = sinks_pkg.plugins()
+RUNTIME_PLUGINS = scorers_pkg.runtimes()
+SourceUnion = Union[tuple(p.config for p in SOURCE_PLUGINS.values())]
+SinkUnion = Union[tuple(p.config for p in SINK_PLUGINS.values())]
+ChainTier = Literal[(*RUNTIME_PLUGINS, "numpy")]
 
 
 # ---- scoring ----------------------------------------------------------------------------------
@@ -201,18 +89,12 @@ class NumpyScorerConfig:
 
 
 @dataclass
-class RuntimeScorerConfig:
-    num_threads: int = rng(1, 64, default=1)
-
-
-@dataclass
-class ScoringConfig:
-    chain: list[Literal["tflite", "onnx", "numpy"]] = field(default_factory=lambda: ["tflite", "onnx", "numpy"])
+class _ScoringCore:
+    """`scoring`, without the per-runtime sections that ScoringConfig adds from the runtime plugins."""
+    chain: list[ChainTier] = field(default_factory=lambda: [*RUNTIME_PLUGINS, "numpy"])
     bundle: str | None = None               # a bundle directory; relative paths are from the config file
     models_dir: str | None = None           # watched for new bundles (hot swap)
     numpy: NumpyScorerConfig = field(default_factory=NumpyScorerConfig)
-    tflite: RuntimeScorerConfig = field(default_factory=RuntimeScorerConfig)
-    onnx: RuntimeScorerConfig = field(default_factory=RuntimeScorerConfig)
     latency_budget_ms: float = rng(0.01, None, default=50.0)
     fault_ticks: int = rng(1, None, default=3)       # consecutive over-budget ticks before stepping down
     probation_ticks: int = rng(1, None, default=600)  # before retrying a higher tier
@@ -226,6 +108,12 @@ class ScoringConfig:
         if self.chain[-1] != "numpy":
             return [("chain", "'numpy' must be last")]
         return []
+
+
+# `scoring.<runtime>`: one section per runtime plugin (agent/scorers/tflite.py, onnx.py, ...).
+ScoringConfig = make_dataclass(
+    "ScoringConfig", [(name, p.config, field(default_factory=p.config)) for name, p in RUNTIME_PLUGINS.items()],
+    bases=(_ScoringCore,), namespace={"__module__": __name__})
 
 
 @dataclass
@@ -249,43 +137,10 @@ class AlertConfig:
     top_k: int = rng(1, 32, default=3)
 
 
-# ---- sinks ------------------------------------------------------------------------------------
-
-@dataclass
-class TerminalSink:
-    TYPE: ClassVar[str] = "terminal"
-    color: bool = False
-
-
-@dataclass
-class JsonlSink:
-    TYPE: ClassVar[str] = "jsonl"
-    path: str = "alerts.jsonl"
-
-
-@dataclass
-class OutboxConfig:
-    max_events: int = rng(10, None, default=100_000)
-    max_age_s: float = rng(60, None, default=7 * 86400.0)
-
-
-@dataclass
-class MqttSink:
-    TYPE: ClassVar[str] = "mqtt"
-    broker: BrokerConfig = field(default_factory=BrokerConfig)
-    prefix: str = "stad"
-    alert_expiry_s: int | None = None   # MQTT 5 message expiry for alerts
-    health_interval_s: float = rng(1, None, default=30.0)
-    outbox: OutboxConfig = field(default_factory=OutboxConfig)
-
-
-SinkConfig = Union[TerminalSink, JsonlSink, MqttSink]
-
-
 @dataclass
 class AgentConfig:
     sensors: list[Union[str, SensorSpec]]
-    sources: list[SourceConfig]
+    sources: list[SourceUnion]
     tick_s: float = rng(0.001, None, default=1.0)
     node: NodeConfig = field(default_factory=NodeConfig)
     topology: Literal["group", "corridor", "none"] = "group"
@@ -295,7 +150,7 @@ class AgentConfig:
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
-    sinks: list[SinkConfig] = field(default_factory=lambda: [TerminalSink()])
+    sinks: list[SinkUnion] = field(default_factory=lambda: [SINK_PLUGINS["terminal"].config()])
     state_dir: str = "./state"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Set by load(): the directory relative paths are resolved against.
@@ -334,11 +189,10 @@ class AgentConfig:
     def resolve(self, path: str) -> Path:
         return resolve_against(path, self.base_dir)
 
-
-def resolve_against(path: str | Path, base_dir: str | Path) -> Path:
-    """A path from a config: `~` expanded, relative paths taken from the config file's directory."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else Path(base_dir) / p
+    def sink_context(self) -> SinkContext:
+        """What every sink is given besides its own config."""
+        return SinkContext(node_id=self.node.id, site=self.node.site, state_dir=self.state_dir,
+                           base_dir=self.base_dir)
 
 
 def load(path: str | Path) -> AgentConfig:
@@ -364,4 +218,4 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
     return cfg
 
 
-__all__ = ["AgentConfig", "ConfigError", "load", "from_dict"]
+__all__ = ["AgentConfig", "ConfigError", "ScoringConfig", "load", "from_dict", "resolve_against"]

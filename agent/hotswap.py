@@ -1,6 +1,6 @@
 """Model update without a restart: a new bundle dropped into `scoring.models_dir`, or SIGHUP.
 
-1. Find. Every `poll_ticks` ticks the subdirectories of models_dir are stat'ed (the newest
+1. Find. Every `poll_ticks` ticks the subdirectories of models_dir (not hidden ones) are stat'ed (the newest
    mtime of the directory and its files is its fingerprint); a directory with a manifest.json
    that is new or changed since it was last looked at is a candidate, newest first. Bundles
    already there at start-up are not candidates. SIGHUP asks for the newest bundle of
@@ -8,6 +8,9 @@
 2. Load. A background thread builds the chain's model tiers from the candidate; each tier
    verifies it (every file's sha256, format, sensors/T/tick against the config, the runtime's
    input and output shapes). The daemon keeps scoring with the current chain meanwhile.
+   Every tier the running chain uses must accept the candidate (with numpy alone running:
+   every configured tier whose runtime is installed) — else it is rejected: a swap must never
+   silently lose a tier the agent had.
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
    the active chain; score correlation and alert-decision agreement are logged.
 4. Swap. Between two ticks: the new thresholds, then `chain.replace` — so every tick is
@@ -20,19 +23,23 @@ flag, so it is safe to call from a signal handler.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bundle import MANIFEST_NAME, resolve_path
-from .scorers import load_tiers
+from .bundle import MANIFEST_NAME, Expectation, resolve_path
+from .scorers import load_tiers, runtimes
 from .threshold import AdaptiveThreshold
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
+    from .pipeline import Pipeline
 
 log = logging.getLogger("stad.hotswap")
 
@@ -52,7 +59,8 @@ def fingerprint(path: Path) -> int:
 
 
 def bundle_dirs(models_dir: Path) -> dict[Path, int]:
-    """Subdirectories holding a manifest.json, with their fingerprints."""
+    """Subdirectories holding a manifest.json, with their fingerprints. Hidden ones (`.name`) are
+    skipped: a bundle is copied in under a dot name and renamed into place when complete."""
     out: dict[Path, int] = {}
     try:
         entries = list(models_dir.iterdir())
@@ -60,17 +68,16 @@ def bundle_dirs(models_dir: Path) -> dict[Path, int]:
         return out
     for d in entries:
         try:
-            if d.is_dir() and (d / MANIFEST_NAME).is_file():
+            if not d.name.startswith(".") and d.is_dir() and (d / MANIFEST_NAME).is_file():
                 out[d] = fingerprint(d)
         except OSError:
             continue
     return out
 
 
-def build_candidate(cfg, sensors: list[str], path: Path) -> tuple[list, list[str]]:
+def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
-    scoring = dataclasses.replace(cfg.scoring, bundle=str(path))
-    return load_tiers(dataclasses.replace(cfg, scoring=scoring), sensors)
+    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
 @dataclass
@@ -99,7 +106,7 @@ class Shadow:
 
 
 class HotSwap:
-    def __init__(self, cfg, pipeline, poll_ticks: int = POLL_EVERY_TICKS,
+    def __init__(self, cfg: AgentConfig, pipeline: Pipeline, poll_ticks: int = POLL_EVERY_TICKS,
                  min_agreement: float = MIN_DECISION_AGREEMENT):
         self.cfg = cfg
         self.pipeline = pipeline
@@ -112,6 +119,8 @@ class HotSwap:
         self.ticks = 0
         self.shadow: Shadow | None = None
         self.outcomes: deque[dict] = deque(maxlen=20)
+        self.accepted = 0
+        self.rejected = 0
         self._requested: str | None = None
         self._loading: threading.Thread | None = None
         self._loaded: tuple | None = None
@@ -175,12 +184,11 @@ class HotSwap:
 
     def _load(self, path: Path, trigger: str) -> None:
         log.info("model update (%s): loading %s", trigger, path)
-        sensors = list(self.pipeline.sensors)
 
         def work() -> None:
             started = time.perf_counter()
             try:
-                tiers, refusals = build_candidate(self.cfg, sensors, path)
+                tiers, refusals = build_candidate(self.cfg, path)
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             with self._lock:
@@ -189,12 +197,24 @@ class HotSwap:
         self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
         self._loading.start()
 
+    def required_tiers(self) -> list[str]:
+        """The tiers a candidate must load in: those of the running chain; with numpy alone
+        running (no bundle yet, or none loaded), every configured tier whose runtime is installed."""
+        running = [t.TYPE for t in self.pipeline.chain.tiers[:-1]]
+        if running:
+            return running
+        return [t for t in self.cfg.scoring.chain if t != "numpy" and _installed(t)]
+
     def _start_shadow(self, path: Path, trigger: str, tiers: list, refusals: list[str], seconds: float) -> None:
-        for r in refusals:
-            log.warning("model update: %s: %s", path, r)
-        if not tiers:
-            self._reject(path, trigger, "no tier could load it: " + "; ".join(refusals))
+        loaded = {t.TYPE for t in tiers}
+        lost = [t for t in self.required_tiers() if t not in loaded]
+        if lost or not tiers:
+            what = f"the chain's {', '.join(lost)} tier{'s' if len(lost) > 1 else ''} refused it" if lost \
+                else "no tier could load it"
+            self._reject(path, trigger, f"{what}: " + "; ".join(refusals))
             return
+        for r in refusals:                      # a tier the running chain does not use either
+            log.info("model update: %s: %s", path, r)
         for t in tiers:
             t.align_to(self.pipeline.normaliser)
         thresholds = {t.TYPE: AdaptiveThreshold(self.cfg.threshold, t.manifest["threshold"]) for t in tiers}
@@ -245,6 +265,7 @@ class HotSwap:
         pipe.chain.replace(sh.tiers + [pipe.chain.numpy],
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
         self.current = sh.path
+        self.accepted += 1
         self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,
                               "score_correlation": None if np.isnan(r) else round(r, 4),
                               "decision_agreement": round(agreement, 4), "at": time.time()})
@@ -252,6 +273,7 @@ class HotSwap:
     def _reject(self, path: Path, trigger: str, reason: str) -> None:
         log.warning("model update (%s) rejected: %s: %s; still scoring with %s (%s)", trigger, path, reason,
                     self.pipeline.chain.tier, self.current or "no bundle")
+        self.rejected += 1
         self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,
                               "at": time.time()})
 
@@ -269,7 +291,13 @@ class HotSwap:
             state = f"shadow {len(self.shadow.candidate)}/{self.cfg.scoring.shadow_ticks}"
         return {"state": state, "bundle": str(self.current) if self.current else None,
                 "models_dir": str(self.models_dir) if self.models_dir else None,
+                "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None}
+
+
+def _installed(tier: str) -> bool:
+    """Whether a tier's runtime library imports here."""
+    return runtimes()[tier].available()
 
 
 __all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "POLL_EVERY_TICKS",

@@ -14,7 +14,7 @@ import sys
 import time
 
 from .alerts import iso
-from .config import BrokerConfig, Secret, TlsConfig
+from .broker import BrokerConfig, Secret, TlsConfig
 from .mqtt_client import ConnectionReporter, build_client, connect
 
 log = logging.getLogger("stad.listen")

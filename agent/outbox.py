@@ -4,11 +4,28 @@ Every event is committed here before it is handed to the MQTT client and deleted
 broker acknowledges it, so a broker outage, a restart or a kill -9 loses nothing. Rows keep
 their insertion order (AUTOINCREMENT ids are never reused).
 
+Durability (`outbox.sync`): `normal` (the default) is SQLite's synchronous=NORMAL in WAL mode: a
+commit is an append to the WAL in the page cache, with no disk sync on the tick's path; it
+survives a crash or kill -9 of the agent, and a power cut loses at most the events committed
+since the last checkpoint (about one second). `full` syncs the WAL on every commit, so an event
+survives a power cut as soon as add() returns — at the cost of a disk sync (milliseconds on an
+SD card) inside every add() and ack(). Checkpoints never run inside add(): the sink's worker
+runs them (`checkpoint()`, on its own connection), and the WAL file is truncated back to
+`WAL_SIZE_LIMIT` after each one, so the WAL stays bounded.
+
 The outbox is bounded by `max_events` and `max_age_s`. Over the count bound, events of alerts
 that have already ended go first, oldest first; only then the oldest events of the alert still
 open. Events handed to the client and not yet acknowledged are never dropped. Every drop is
-counted by reason, persisted, and logged. Fault events (`kind` fault / fault_end, keyed by their
-fault_id) share the queue and its order; for the count bound they count as ended.
+counted by reason, persisted, and logged: `max_events`, `max_age`, `refused` (the broker
+answered with a failure, see drop()), `not_stored` (the disk could not take it). Fault events
+(`kind` fault / fault_end, keyed by their fault_id) share the queue and its order; for the
+count bound they count as ended.
+
+When storage fails (disk full, I/O error, the file cannot even be created at start) the agent
+goes on: an event that cannot be committed is counted as `not_stored`, one line is logged when
+storing starts failing and one when it works again, and every add() tries again — so it
+recovers by itself when space returns. An acknowledgement that cannot be written is remembered
+and written later; the event is not sent again meanwhile.
 """
 from __future__ import annotations
 
@@ -18,7 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 log = logging.getLogger("stad.outbox")
 
@@ -26,6 +43,9 @@ FAULT_KINDS = ("fault", "fault_end")
 
 EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age_s
 LOG_FIRST_DROPS = 5
+WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
+SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
+_LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -57,65 +77,163 @@ class StoredEvent:
 
 
 class Outbox:
-    def __init__(self, path: str | Path, max_events: int, max_age_s: float, clock: Callable[[], float] = time.time):
+    def __init__(self, path: str | Path, max_events: int, max_age_s: float,
+                 sync: Literal["normal", "full"] = "normal", clock: Callable[[], float] = time.time):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_events = max_events
         self.max_age_s = max_age_s
+        self.sync = SYNC_MODES[sync]
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit survives a power cut too, not only a crash; alerts are rare enough.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db: sqlite3.Connection | None = None
+        self._checkpoint_db: sqlite3.Connection | None = None    # the sink worker's own connection
         self._handed: set[int] = set()
+        self._acked: set[int] = set()           # acknowledged, the DELETE not written yet
         self._open_alert: str | None = None     # the alert whose end has not been seen yet
         self._next_expiry = 0.0
-        self.dropped: dict[str, int] = dict(self._db.execute("SELECT reason, count FROM drops"))
-        # Whatever a previous run left was not acknowledged: it goes out again as a replay.
-        self.requeue()
+        self._depth = 0
+        self._writes = 0                        # commits since the last checkpoint
+        self._drops_unsaved = False
+        self.dropped: dict[str, int] = {}
+        self.recovered = 0
+        self.problem: str | None = None         # why storing fails now; None while it works
         with self._lock:
-            self.recovered = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-            self._depth = self.recovered
-            self._expire(force=True)
+            if self._open():
+                self._expire(force=True)
+
+    # -- storage that may fail ---------------------------------------------------------------------
+
+    def _open(self) -> bool:
+        """Open (or create) the database; False, logged once, when the disk does not allow it."""
+        if self._db is not None:
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={self.sync}")
+                db.execute("PRAGMA wal_autocheckpoint=0")       # checkpoint() runs them, off the tick path
+                db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+                db.executescript(_SCHEMA)
+                stored = dict(db.execute("SELECT reason, count FROM drops"))
+                depth = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            except BaseException:
+                db.close()
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return False
+        self._db = db
+        for reason, count in stored.items():    # counted while the file could not be opened: added on top
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+        self._depth = self.recovered = depth
+        if depth:
+            # Whatever a previous run left was not acknowledged: it goes out again as a replay.
+            self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
+        if problem != self.problem:
+            log.error("outbox %s: cannot store alert events (%s); each one that cannot be kept is dropped "
+                      "and counted as not_stored until it works again", self.path, problem)
+        self.problem = problem
+
+    def _worked(self) -> None:
+        if self.problem is not None:
+            log.warning("outbox %s: storing alert events again (%d not stored meanwhile)",
+                        self.path, self.dropped.get("not_stored", 0))
+            self.problem = None
+
+    def _run(self, work: Callable[[sqlite3.Connection], object]):
+        """work(db) in one transaction, with any unsaved drop counts; None (logged, rolled back) when
+        the disk refuses it. Caller holds the lock."""
+        if not self._open():
+            return None
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            result = work(db)
+            if self._drops_unsaved:
+                db.executemany("INSERT INTO drops (reason, count) VALUES (?, ?) ON CONFLICT (reason) "
+                               "DO UPDATE SET count = excluded.count", list(self.dropped.items()))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            self._failed(exc)
+            return None
+        self._drops_unsaved = False
+        self._writes += 1
+        self._worked()
+        return result
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def add(self, alert_id: str, seq: int, kind: str, payload: str, replay: bool = False) -> int:
-        """Commit one event; returns its row id. Enforces the bounds afterwards."""
+    def add(self, alert_id: str, seq: int, kind: str, payload: str, replay: bool = False) -> int | None:
+        """Commit one event; its row id, or None when it could not be stored (counted as not_stored)."""
         with self._lock:
-            cur = self._db.execute(
+            row = self._run(lambda db: db.execute(
                 "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.clock(), alert_id, seq, kind, payload, int(replay)))
-            self._depth += 1
+                (self.clock(), alert_id, seq, kind, payload, int(replay))).lastrowid)
             if kind in FAULT_KINDS:
-                pass
+                pass                # a fault event neither opens nor ends an alert
             elif kind == "end":
                 if self._open_alert == alert_id:
                     self._open_alert = None
             else:
                 self._open_alert = alert_id
+            if row is None:
+                self._count("not_stored", 1)
+                return None
+            self._depth += 1
             self._expire()
             if self._depth > self.max_events:
                 self._drop_oldest(self._depth - self.max_events)
-            return cur.lastrowid
+            return row
 
-    def ack(self, row_id: int) -> None:
-        """The broker has it: forget it."""
+    def ack(self, *row_ids: int) -> None:
+        """The broker has them: forget them (one transaction for all)."""
+        with self._lock:
+            for row_id in row_ids:
+                self._handed.discard(row_id)
+            self._acked.update(row_ids)
+            self._flush_acks()
+
+    def drop(self, row_id: int, reason: str) -> None:
+        """Forget an event the broker answered with a failure; counted under `reason`."""
         with self._lock:
             self._handed.discard(row_id)
-            cur = self._db.execute("DELETE FROM events WHERE id = ?", (row_id,))
-            self._depth -= cur.rowcount
+            self._delete([row_id], reason)
+
+    def _flush_acks(self) -> None:
+        ids = list(self._acked)
+        if not ids:
+            return
+        deleted = self._run(lambda db: db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount)
+        if deleted is not None:
+            self._acked.difference_update(ids)
+            self._depth -= deleted
 
     # -- sending ---------------------------------------------------------------------------------
 
     def pending(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
-        """Events with an id above `after`, oldest first."""
+        """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                (after, limit)).fetchall()
+            if self._db is None:
+                return []
+            try:
+                rows = self._db.execute(
+                    "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                    (after, limit + len(self._acked))).fetchall()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return []
+            rows = [r for r in rows if r[0] not in self._acked][:limit]
         return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
 
     def handed(self, row_id: int) -> None:
@@ -126,8 +244,29 @@ class Outbox:
     def requeue(self) -> None:
         """The connection went away: everything not acknowledged goes out again, as a replay."""
         with self._lock:
-            self._db.execute("UPDATE events SET replay = 1 WHERE replay = 0")
             self._handed.clear()
+            self._flush_acks()
+            self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and let the WAL restart (then truncated to WAL_SIZE_LIMIT).
+
+        Called by the sink's worker thread, on its own connection, without the lock add() takes:
+        a passive checkpoint never blocks a writer. A failure (disk full) is left for the next call.
+        """
+        if self._acked:                         # acknowledgements the disk refused before: try again
+            with self._lock:
+                self._flush_acks()
+        if self._writes == 0 or self._db is None:
+            return
+        self._writes = 0
+        try:
+            if self._checkpoint_db is None:
+                self._checkpoint_db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            self._writes += 1
+            log.debug("outbox checkpoint failed: %s", exc)
 
     # -- bounds ----------------------------------------------------------------------------------
 
@@ -136,9 +275,13 @@ class Outbox:
         if not force and now < self._next_expiry:
             return
         self._next_expiry = now + EXPIRE_EVERY_S
-        ids = [r[0] for r in self._db.execute("SELECT id FROM events WHERE created < ? ORDER BY id",
-                                              (now - self.max_age_s,)) if r[0] not in self._handed]
-        self._delete(ids, "max_age")
+        try:
+            rows = self._db.execute("SELECT id FROM events WHERE created < ? ORDER BY id",
+                                    (now - self.max_age_s,)).fetchall()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return
+        self._delete([r[0] for r in rows if r[0] not in self._handed and r[0] not in self._acked], "max_age")
 
     def _drop_oldest(self, n: int) -> None:
         ended = self._oldest_unhanded("alert_id IS NOT ?", (self._open_alert,), n)
@@ -147,36 +290,61 @@ class Outbox:
         self._delete(ended + still_open, "max_events")
 
     def _oldest_unhanded(self, where: str, params: tuple, n: int) -> list[int]:
-        rows = self._db.execute(f"SELECT id FROM events WHERE {where} ORDER BY id LIMIT ?",
-                                params + (n + len(self._handed),))
-        return [r[0] for r in rows if r[0] not in self._handed][:n]
+        skip = self._handed | self._acked
+        try:
+            rows = self._db.execute(f"SELECT id FROM events WHERE {where} ORDER BY id LIMIT ?",
+                                    params + (n + len(skip),)).fetchall()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return []
+        return [r[0] for r in rows if r[0] not in skip][:n]
 
     def _delete(self, ids: list[int], reason: str) -> None:
         if not ids:
             return
-        self._db.execute("BEGIN")
-        self._db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids])
-        total = self.dropped.get(reason, 0) + len(ids)
-        self._db.execute("INSERT INTO drops (reason, count) VALUES (?, ?) "
-                         "ON CONFLICT (reason) DO UPDATE SET count = excluded.count", (reason, total))
-        self._db.execute("COMMIT")
-        self.dropped[reason] = total
-        self._depth -= len(ids)
-        if total <= LOG_FIRST_DROPS or total % 1000 < len(ids):
-            limit = f"max_events {self.max_events}" if reason == "max_events" else f"max_age_s {self.max_age_s:g}"
+        self._count(reason, len(ids))
+        deleted = self._run(lambda db: db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount)
+        if deleted is None:                     # not deleted after all: not dropped
+            self._count(reason, -len(ids))
+            return
+        self._depth -= deleted
+        total = self.dropped[reason]
+        if reason in _LIMITS and (total <= LOG_FIRST_DROPS or total % 1000 < len(ids)):
+            limit = _LIMITS[reason].format(max_events=self.max_events, max_age_s=self.max_age_s)
             log.warning("outbox %s reached: dropped %d alert event(s), %d dropped for this reason so far",
                         limit, len(ids), total)
+
+    def _count(self, reason: str, n: int) -> None:
+        """Count drops; written with the next transaction that succeeds."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        self._drops_unsaved = True
 
     # -- state -----------------------------------------------------------------------------------
 
     @property
     def depth(self) -> int:
-        return self._depth
+        return self._depth - len(self._acked)
 
     @property
     def in_flight(self) -> int:
         return len(self._handed)
 
+    def stats(self) -> dict:
+        """Depth, events in flight, drops by reason, the sync mode and why storing fails (None while it
+        works), for the health payload."""
+        with self._lock:
+            dropped = dict(self.dropped)
+            return {"depth": self.depth, "in_flight": self.in_flight, "dropped": dropped,
+                    "dropped_total": sum(dropped.values()), "sync": self.sync.lower(), "problem": self.problem}
+
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._flush_acks()
+            for db in (self._checkpoint_db, self._db):
+                if db is not None:
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    except sqlite3.Error:
+                        pass
+                    db.close()
+            self._db = self._checkpoint_db = None

@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .alerts import AlertEvent, AlertTracker, explain
-from .scorers import build_tiers
-from .scorers.base import TickScore
-from .scorers.chain import ScorerChain
-from .scorers.numpy_fallback import NumpyScorer
+from .bundle import Expectation
 from .faults.events import FaultEvent
 from .faults.tracker import FaultTracker
+from .scorers import build_tiers
+from .scorers.base import Scorer, TickScore
+from .scorers.chain import ScorerChain
+from .scorers.numpy_fallback import NumpyScorer
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .window import Normaliser, Row, WindowBuffer
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 log = logging.getLogger("stad.pipeline")
 
@@ -41,15 +46,19 @@ class TickResult:
 
 
 class Pipeline:
-    def __init__(self, cfg, tiers=None):
-        """`tiers`: model scorers to put in front of numpy; None loads them from the config's bundle."""
+    def __init__(self, cfg: AgentConfig, tiers: list[Scorer] | None = None, warmup_ticks: int | None = None):
+        """`tiers`: model scorers to put in front of numpy; None loads them from the config's bundle.
+        `warmup_ticks`: ticks of warm-up (default cfg.warmup.ticks; evaluate trains on each file's
+        training part)."""
         self.cfg = cfg
+        self.warmup_ticks = cfg.warmup.ticks if warmup_ticks is None else warmup_ticks
         self.specs = cfg.sensor_specs()
         self.sensors = [s.name for s in self.specs]
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
         self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy)
-        model_tiers = build_tiers(cfg, self.sensors) if tiers is None else list(tiers)
+        model_tiers = (build_tiers(cfg.scoring, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
+                       if tiers is None else list(tiers))
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
@@ -95,7 +104,7 @@ class Pipeline:
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
         if not self.warm:
             self.warmup.append(row)
-            if len(self.warmup) >= self.cfg.warmup.ticks:
+            if len(self.warmup) >= self.warmup_ticks:
                 self._finish_warmup()
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)

@@ -7,6 +7,22 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("stad.input")
 
+DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
+
+
+def shorten(text: str, limit: int = DETAIL_CHARS) -> str:
+    """`text`, cut to about `limit` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """repr() of a value from input, bounded: a long string is cut before it is quoted."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value) - limit} more characters)"
+    return shorten(repr(value), limit)
+
 
 @dataclass(slots=True)
 class Record:
@@ -16,11 +32,12 @@ class Record:
     label: int | None = None        # ground truth when the source has it: 1 anomalous, 0 normal
     event: str | None = None        # id of the labelled anomaly event this moment belongs to
     origin: str = ""                # where it came from, for messages: 'pump.csv:120', 'udp 127.0.0.1:4000'
+    received: float | None = None   # live sources: this host's clock when it arrived (the aligner's clock rules)
 
 
 @dataclass
 class Rejects:
-    """Counts every rejected record or value by reason; logs the first few of each reason in full."""
+    """Counts every rejected record or value by reason; logs the first few of each reason, cut short."""
     log_first: int = 5
     counts: Counter = field(default_factory=Counter)
 
@@ -29,7 +46,18 @@ class Rejects:
         n = self.counts[reason]
         if n <= self.log_first or n % 1000 == 0:
             more = f" (#{n} of this kind)" if n > self.log_first else ""
-            log.warning("rejected %s: %s%s%s", where, reason, f" — {detail}" if detail else "", more)
+            log.warning("rejected %s: %s%s%s", shorten(where, 120), reason,
+                        f" — {shorten(detail)}" if detail else "", more)
+
+    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+        """Count `n` losses found at once (e.g. datagrams the kernel dropped); logged as one line."""
+        if n <= 0:
+            return
+        first = self.counts[reason] == 0
+        self.counts[reason] += n
+        if first or self.counts[reason] // 1000 != (self.counts[reason] - n) // 1000:
+            log.warning("rejected %s: %s ×%d (%d in all)%s", shorten(where, 120), reason, n, self.counts[reason],
+                        f" — {shorten(detail)}" if detail else "")
 
     @property
     def total(self) -> int:

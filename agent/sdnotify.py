@@ -9,6 +9,10 @@ The protocol as used here (see sd_notify(3)):
     STATUS=...   free text shown by `systemctl status` (tier, ticks, alerts)
     WATCHDOG=1   keep-alive, only from the processing loop
     STOPPING=1   once, as soon as shutdown begins (SIGTERM), before the sinks are flushed
+
+Sends never block: when nothing reads the socket and its queue is full, a message is dropped,
+counted in `dropped`, and logged once (a blocking send would hang the very loop the watchdog
+watches).
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class Notifier:
         self.interval = self.watchdog_usec / 2e6 if self.watchdog_usec else None
         self.last_ping = float("-inf")
         self.stopping_sent = False
+        self.dropped = 0            # messages not sent because nothing reads the socket (or it is gone)
 
     @classmethod
     def from_env(cls) -> "Notifier":
@@ -52,9 +57,14 @@ class Notifier:
         if self.sock is None:
             return
         try:
-            self.sock.sendto(message.encode(), self.target)
+            self.sock.sendto(message.encode(), socket.MSG_DONTWAIT, self.target)
         except OSError as exc:
-            log.debug("sd_notify %r failed: %s", message, exc)
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("sd_notify to %s failed (%s): dropping notifications; the count is in "
+                            "health as sd_notify_dropped", self.address, exc)
+            else:
+                log.debug("sd_notify %r failed: %s", message, exc)
 
     def ready(self, status: str | None = None) -> None:
         """READY=1, with the first STATUS= in the same datagram when given."""

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .hotswap import HotSwap
 from .pipeline import Pipeline
@@ -17,6 +18,9 @@ from .sinks import open_sink
 from .sources import open_source
 from .window import Aligner
 
+if TYPE_CHECKING:
+    from .config import AgentConfig
+
 log = logging.getLogger("stad.agent")
 
 _END = object()
@@ -24,7 +28,7 @@ HEALTH_EVERY_S = 5.0
 
 
 class Agent:
-    def __init__(self, cfg, max_ticks: int | None = None, notifier: Notifier | None = None):
+    def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None):
         self.cfg = cfg
         self.max_ticks = max_ticks
         self.notifier = notifier or Notifier.from_env()
@@ -38,7 +42,7 @@ class Agent:
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
-        self.sinks = [open_sink(s, cfg) for s in cfg.sinks]
+        self.sinks = [open_sink(s, cfg.sink_context()) for s in cfg.sinks]
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
         self.records_in = 0
         self.events = Counter()
@@ -48,8 +52,11 @@ class Agent:
     # -- sources -----------------------------------------------------------------------------
 
     def _pump(self, src) -> None:
+        live = src.live
         try:
             for rec in src.records():
+                if live:
+                    rec.received = time.time()      # the host clock the aligner checks a live stamp against
                 while not self.stop_event.is_set():
                     try:
                         self.queue.put(rec, timeout=0.2)
@@ -108,6 +115,11 @@ class Agent:
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
                     self._health()
+            else:
+                # A clean stop (signal, stop()): the ticks still open for late samples are scored too,
+                # unless the stop was --max-ticks, which asked for exactly that many.
+                if not (self.max_ticks and self.pipeline.ticks >= self.max_ticks):
+                    self._process(self.aligner.flush_all())
         finally:
             self.notifier.stopping(f"stopping: {self.exit_reason or 'error'}")
             self.stop_event.set()
@@ -159,9 +171,11 @@ class Agent:
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
+        snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
+        snap["sd_notify_dropped"] = self.notifier.dropped
         return snap
 
     def _health(self) -> None:
@@ -183,6 +197,9 @@ class Agent:
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
+    lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
+                     if st.get("dropped"))
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); tier {s['tier']}; "
-            f"stopped: {s['exit_reason']}")
+            + (f"events sinks could not write: {lost}; " if lost else "")
+            + f"stopped: {s['exit_reason']}")

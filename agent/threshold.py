@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import ThresholdConfig
 
 MAX_PEAKS = 2000
 MAX_RECENT = 20000
@@ -45,7 +49,7 @@ def pot_value(init: float, sigma: float, gamma: float, n: int, n_peaks: int, ris
     return init + sigma / gamma * (r ** (-gamma) - 1.0)
 
 
-def calibrate(scores: np.ndarray, cfg) -> dict:
+def calibrate(scores: np.ndarray, cfg: ThresholdConfig) -> dict:
     """Fit the threshold on calibration scores (assumed mostly normal). `cfg` is a ThresholdConfig."""
     scores = np.asarray(scores, float)
     scores = scores[np.isfinite(scores)]
@@ -72,7 +76,7 @@ def calibrate(scores: np.ndarray, cfg) -> dict:
 class AdaptiveThreshold:
     """The live threshold. `update(score)` is called once per tick; anomalous scores do not teach it."""
 
-    def __init__(self, cfg, calibration: dict):
+    def __init__(self, cfg: ThresholdConfig, calibration: dict):
         self.cfg = cfg
         self.init = float(calibration["init_threshold"])
         self.n = int(calibration["n"])

@@ -13,12 +13,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .records import Record, Rejects
+from .records import Record, Rejects, short_repr
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
+DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
+MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
+
+
+class _Candidate:
+    """Records held because they would move the time base: (tick, record) in arrival order."""
+    __slots__ = ("records", "lo", "hi", "refuted")
+
+    def __init__(self, k: int, rec: Record):
+        self.records = [(k, rec)]
+        self.lo = self.hi = k
+        self.refuted = 0
+
+    def add(self, k: int, rec: Record) -> None:
+        self.records.append((k, rec))
+        self.lo, self.hi = min(self.lo, k), max(self.hi, k)
 
 
 @dataclass(slots=True)
@@ -38,10 +59,25 @@ class Aligner:
     A tick k covers [k·P, (k+1)·P). It stays open until a sample `lateness_ticks + 1`
     ticks newer arrives (or flush_until is called); a sample for an already-closed tick is
     rejected as 'late'; a second value for one sensor in one tick as 'duplicate'.
+
+    The clock rules (why: one bogus stamp must never close the ticks real data is still for):
+    - A live record (`Record.received` set: the receiving host's clock) more than
+      `max_clock_skew_s` from that clock is rejected ('clock skew').
+    - The time base is the newest tick taken, or for a live record the host clock's tick if
+      that is newer. A record at most one tick beyond it is in step and taken at once.
+    - A record further ahead, or any record before a time base exists (replay start), is held
+      as a jump candidate. Records within `reach_ticks` (lateness + 1 + the carry-forward
+      bound) of it join it, and `CONFIRM_RECORDS` of them confirm it: all are taken in arrival
+      order, none lost. In-step records more than `reach_ticks` before it contradict it;
+      `CONFIRM_RECORDS` of them reject it ('timestamp jump'). A candidate the data or the host
+      clock catches up with is taken then, unless it was contradicted.
+    - At the end of a finite input a candidate is taken if it is uncontradicted and within
+      `reach_ticks` of the data; any other is rejected.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
-                 lateness_ticks: int, rejects: Rejects, max_gap_ticks: int | None = None):
+                 lateness_ticks: int, rejects: Rejects, max_gap_ticks: int | None = None,
+                 max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S):
         self.sensors = list(sensors)
         self.index = {s: i for i, s in enumerate(self.sensors)}
         self.n = len(self.sensors)
@@ -56,8 +92,9 @@ class Aligner:
         self.last_value = np.full(self.n, np.nan)
         self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
         self.reordered = 0
-        self.max_jump = max(1000, int(86400 / self.tick_s))   # ticks: a day, or 1000 ticks
-        self.pending_jump: int | None = None
+        self.reach_ticks = self.lateness + 1 + self.carry_ticks  # what a candidate's records may span
+        self.max_clock_skew_s = float(max_clock_skew_s)           # 0: live records are not checked
+        self.held: list[_Candidate] = []      # jump candidates, oldest first
 
     def align_all(self, records) -> list[Row]:
         """Every tick of a finite record stream, the last ones flushed: the batch form."""
@@ -68,10 +105,10 @@ class Aligner:
         return rows
 
     @classmethod
-    def for_agent(cls, cfg, rejects: Rejects) -> "Aligner":
+    def for_agent(cls, cfg: AgentConfig, rejects: Rejects) -> "Aligner":
         """The aligner the daemon (and the evaluator, replaying through it) runs with."""
         return cls(cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, cfg.window.lateness_ticks,
-                   rejects, max_gap_ticks=cfg.window.steps + 1)
+                   rejects, max_gap_ticks=cfg.window.steps + 1, max_clock_skew_s=cfg.window.max_clock_skew_s)
 
     def tick_of(self, ts: float) -> int:
         q = ts / self.tick_s
@@ -84,22 +121,96 @@ class Aligner:
         if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
             self.rejects.add("bad timestamp", rec.origin, f"ts={rec.ts!r} is not a time between 1970 and 2100")
             return []
-        k = self.tick_of(rec.ts)
-        if self.next_k is None:
-            self.next_k = k
-        elif k - max(self.newest_k, self.next_k) > self.max_jump:
-            # One bogus far-future stamp would close every tick and make all real data 'late':
-            # a big jump is taken only once a second sample confirms the new time base.
-            if self.pending_jump is None or abs(k - self.pending_jump) > 2:
-                self.pending_jump = k
-                self.rejects.add("timestamp jump", rec.origin,
-                                 f"ts={rec.ts!r} is {(k - self.newest_k) * self.tick_s:.0f}s ahead; "
-                                 "waiting for a second sample to confirm it")
+        now_k = None
+        if rec.received is not None and self.max_clock_skew_s > 0:
+            skew = rec.ts - rec.received
+            if abs(skew) > self.max_clock_skew_s:
+                self.rejects.add("clock skew", rec.origin, f"ts={rec.ts:.3f} is {skew:+.0f}s from this host's "
+                                 f"clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
                 return []
-        self.pending_jump = None
-        if k < self.next_k:
+            now_k = self.tick_of(rec.received)
+        k = self.tick_of(rec.ts)
+        if self.next_k is not None and k < self.next_k:
             self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
             return []
+        base = self._base(now_k)
+        if base is None or k > base + 1:
+            return self._hold(k, rec)
+        rows = self._take(k, rec)
+        return rows + self._settle(now_k, in_step_k=k)
+
+    def _base(self, now_k: int | None) -> int | None:
+        """The newest tick records are measured against: the data's, or the host clock's if newer."""
+        if now_k is None:
+            return self.newest_k
+        return now_k if self.newest_k is None else max(self.newest_k, now_k)
+
+    def _hold(self, k: int, rec: Record) -> list[Row]:
+        """Keep a record that would move the time base until later records confirm or refute it."""
+        for cand in self.held:
+            if cand.lo - self.reach_ticks <= k <= cand.hi + self.reach_ticks:
+                cand.add(k, rec)
+                if len(cand.records) < CONFIRM_RECORDS:
+                    return []
+                rows: list[Row] = []
+                for other in self.held:     # a short step of the data before this jump still counts
+                    if other is not cand and self._near_data(other) and other.hi < cand.lo:
+                        rows += self._take_all(other)
+                    elif other is not cand:
+                        self._reject(other, "another time base was confirmed")
+                self.held = []
+                return rows + self._take_all(cand)
+        self.held.append(_Candidate(k, rec))
+        if len(self.held) > MAX_CANDIDATES:
+            self._reject(self.held.pop(0), "not confirmed before newer jumps")
+        return []
+
+    def _settle(self, now_k: int | None, in_step_k: int | None = None) -> list[Row]:
+        """Take candidates the time base caught up with; count an in-step record against the rest."""
+        rows: list[Row] = []
+        keep: list[_Candidate] = []
+        for cand in self.held:
+            base = self._base(now_k)
+            if base is not None and cand.lo <= base + 1:
+                if cand.refuted:
+                    self._reject(cand, "the records that followed did not continue it")
+                else:
+                    rows += self._take_all(cand)
+                continue
+            if in_step_k is not None and in_step_k < cand.lo - self.reach_ticks:
+                cand.refuted += 1
+                if cand.refuted >= CONFIRM_RECORDS:
+                    self._reject(cand, "the records that followed did not continue it")
+                    continue
+            keep.append(cand)
+        self.held = keep
+        return rows
+
+    def _near_data(self, cand: "_Candidate") -> bool:
+        """Uncontradicted and within reach of the data: a short step, not a jump."""
+        return self.newest_k is not None and not cand.refuted and cand.lo <= self.newest_k + self.reach_ticks
+
+    def _reject(self, cand: "_Candidate", why: str) -> None:
+        for k, rec in cand.records:
+            where = "no data before it" if self.newest_k is None else \
+                f"{(k - self.newest_k) * self.tick_s:+.0f}s from the data"
+            self.rejects.add("timestamp jump", rec.origin, f"ts={rec.ts!r} ({where}): {why}")
+
+    def _take_all(self, cand: "_Candidate") -> list[Row]:
+        if self.next_k is None:
+            self.next_k = min(k for k, _ in cand.records)
+        rows: list[Row] = []
+        for k, rec in cand.records:
+            if k < self.next_k:
+                self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
+            else:
+                rows += self._take(k, rec)
+        return rows
+
+    def _take(self, k: int, rec: Record) -> list[Row]:
+        """Put an accepted record in its tick's bucket; return the ticks that closes."""
+        if self.next_k is None:
+            self.next_k = k
         if self.newest_k is not None and k < self.newest_k:
             self.reordered += 1
         bucket = self.open.get(k)
@@ -109,13 +220,13 @@ class Aligner:
         for sensor, value in rec.values.items():
             i = self.index.get(sensor)
             if i is None:
-                self.rejects.add("unknown sensor", rec.origin, f"sensor {sensor!r}")
+                self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}")
                 continue
             if value is None or not math.isfinite(value):
-                self.rejects.add("non-finite value", rec.origin, f"sensor {sensor!r} value {value!r}")
+                self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
                 continue
             if seen[i]:
-                self.rejects.add("duplicate", rec.origin, f"sensor {sensor!r} already has a value at tick {k}")
+                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {k}")
                 continue
             values[i] = value
             seen[i] = True
@@ -128,15 +239,26 @@ class Aligner:
         return self.flush_through(self.newest_k - self.lateness - 1)
 
     def flush_until(self, ts: float) -> list[Row]:
-        """Close every tick that ended before `ts` (wall clock, for live sources)."""
+        """Close every tick that ended before `ts` (wall clock, for live sources).
+
+        Held candidates the clock has caught up with are taken first, so none is overtaken."""
+        rows = self._settle(self.tick_of(ts)) if self.held else []
         if self.next_k is None:
-            return []
-        return self.flush_through(self.tick_of(ts) - self.lateness - 1)
+            return rows
+        return rows + self.flush_through(self.tick_of(ts) - self.lateness - 1)
 
     def flush_all(self) -> list[Row]:
+        """The end of the input: settle held candidates, close every open tick."""
+        rows: list[Row] = []
+        for cand in self.held:
+            if self._near_data(cand):
+                rows += self._take_all(cand)
+            else:
+                self._reject(cand, "not confirmed before the input ended")
+        self.held = []
         if self.newest_k is None:
-            return []
-        return self.flush_through(self.newest_k)
+            return rows
+        return rows + self.flush_through(self.newest_k)
 
     def flush_through(self, last_k: int) -> list[Row]:
         rows: list[Row] = []

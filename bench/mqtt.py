@@ -1,12 +1,14 @@
 """MQTT path benchmark: sample-in → alert-received latency through a local mosquitto, and outbox cost.
 
-    python bench/mqtt.py [--rate 100] [--seconds 20]
+    python bench/mqtt.py [--rate 100] [--seconds 20] [--sync normal|full] [--dir DIR]
 
 A publisher sends one sample per alert event at --rate to a topic the MQTT source reads; for
 each record the source yields, an alert event is emitted to the MQTT sink (outbox commit, then
 publish); a subscriber takes the time of arrival. Latency = arrival − sample publish, all in one
 process on one clock. Scoring is left out: it is measured by the pipeline benchmarks. Also
-measured: the sink's emit() time (what the agent loop pays) and the outbox's add/ack cost alone.
+measured: the sink's emit() time (what the agent loop pays) and the outbox's add/ack cost alone,
+for both `outbox.sync` settings. The outbox lives under --dir (default: the system temp dir):
+put it on the gateway's real storage, a tmpfs would make every disk sync free.
 Prints one JSON object to stdout.
 """
 from __future__ import annotations
@@ -81,8 +83,8 @@ def alert(seq: int, ts: float) -> AlertEvent:
                       top_steps=[{"ts": ts, "weight": 1.0}], origin="pressure", ticks=seq + 1)
 
 
-def outbox_cost(directory: Path, n: int = 500) -> dict:
-    box = Outbox(directory / "cost.sqlite", max_events=100_000, max_age_s=86400)
+def outbox_cost(directory: Path, sync: str, n: int = 500) -> dict:
+    box = Outbox(directory / f"cost-{sync}.sqlite", max_events=100_000, max_age_s=86400, sync=sync)
     payload = json.dumps(alert(0, time.time()).to_dict())
     adds, acks, ids = [], [], []
     for i in range(n):
@@ -94,15 +96,15 @@ def outbox_cost(directory: Path, n: int = 500) -> dict:
         box.ack(row)
         acks.append(time.perf_counter() - t)
     box.close()
-    return {"add": percentiles(adds), "ack": percentiles(acks), "synchronous": "FULL", "journal": "WAL"}
+    return {"add": percentiles(adds), "ack": percentiles(acks), "synchronous": sync.upper(), "journal": "WAL"}
 
 
-def latency(directory: Path, port: int, rate: float, seconds: float) -> dict:
+def latency(directory: Path, port: int, rate: float, seconds: float, sync: str) -> dict:
     cfg = config.from_dict({
         "node": {"id": "bench", "site": "lab"}, "sensors": ["pressure"], "state_dir": str(directory / "state"),
         "sources": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port},
                      "topics": {SAMPLES_TOPIC: "*"}, "qos": 1}],
-        "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port}}]})
+        "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port}, "outbox": {"sync": sync}}]})
     sent: dict[int, float] = {}
     arrived: dict[int, float] = {}
     done = threading.Event()
@@ -121,7 +123,7 @@ def latency(directory: Path, port: int, rate: float, seconds: float) -> dict:
     subscriber.loop_start()
 
     source = MqttSource(cfg.sources[0], ["pressure"], Rejects())
-    sink = MqttSink(cfg.sinks[0], cfg)
+    sink = MqttSink(cfg.sinks[0], cfg.sink_context())
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher", protocol=mqtt.MQTTv5)
     publisher.connect("127.0.0.1", port)
     publisher.loop_start()
@@ -149,7 +151,7 @@ def latency(directory: Path, port: int, rate: float, seconds: float) -> dict:
         c.disconnect()
         c.loop_stop()
     lat = [arrived[s] - sent[s] for s in arrived if s in sent]
-    return {"rate_per_s": rate, "seconds": seconds, "events": total, "received": len(arrived),
+    return {"rate_per_s": rate, "seconds": seconds, "outbox_sync": sync, "events": total, "received": len(arrived),
             "lost": total - len(arrived), "sample_in_to_alert_received": percentiles(lat),
             "sink_emit": percentiles(emits)}
 
@@ -164,15 +166,18 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=100.0, help="alert events per second")
     p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--sync", choices=["normal", "full"], default="normal", help="outbox.sync for the latency run")
+    p.add_argument("--dir", default=None, help="where the outbox files go (default: the system temp dir)")
     args = p.parse_args()
     if shutil.which("mosquitto") is None:
         print(json.dumps({"error": "mosquitto is not installed"}))
         return 1
-    directory = Path(tempfile.mkdtemp(prefix="stad-bench-mqtt-"))
+    directory = Path(tempfile.mkdtemp(prefix="stad-bench-mqtt-", dir=args.dir))
     broker, port = start_mosquitto(directory)
     try:
-        result = {"bench": "mqtt", "machine": machine(), "outbox_write": outbox_cost(directory),
-                  "latency": latency(directory, port, args.rate, args.seconds)}
+        result = {"bench": "mqtt", "machine": machine(),
+                  "outbox_write": {sync: outbox_cost(directory, sync) for sync in ("normal", "full")},
+                  "latency": latency(directory, port, args.rate, args.seconds, args.sync)}
     finally:
         broker.kill()
         broker.wait()

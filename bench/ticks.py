@@ -138,7 +138,7 @@ def torch_scorer(model, bundle):
     runner = TorchRunner(model)
     residual = bundle.residual_std()
 
-    def score(window):
+    def score(window: WindowBuffer):
         forecast = runner.run(window.values[None], window.missing[None].astype(np.float32))[0][0]
         return sensor_scores(window.values[-1], window.missing[-1], forecast, residual)
     return score

@@ -38,7 +38,7 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     result, _ = train_bundle(cfg, out_dir, options, data, model_id="demo-corridor")
     print(summary_text(result.summary))
     export_bundle(out_dir, log=lambda m: print(m, file=sys.stderr))
-    return _verify_and_report(out_dir, min_agreement=0.99)
+    return _verify_and_report(out_dir, min_agreement=0.99, record=True)
 
 
 if __name__ == "__main__":

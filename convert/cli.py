@@ -2,7 +2,7 @@
 
     stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30]
     stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tar]
-    stad-convert verify BUNDLE [--min-agreement 0.99]
+    stad-convert verify BUNDLE [--min-agreement 0.99] [--record]
     stad-convert inspect BUNDLE [--json]
     stad-convert build-demo [--out agent/models/demo-corridor]
 
@@ -64,11 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
     p.add_argument("--tar", action="store_true")
 
-    p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows")
+    p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows (read-only)")
     p.add_argument("bundle")
     p.add_argument("--min-agreement", type=float, default=0.99,
                    help="fail (exit 1) when an int8 artifact's alert agreement is below this")
-    p.add_argument("--no-write", action="store_true", help="do not record the figures in the manifest")
+    p.add_argument("--record", action="store_true",
+                   help="also record the measured figures in manifest.json (rewrites it; sign the bundle after)")
 
     p = sub.add_parser("inspect", help="print a bundle's manifest readably")
     p.add_argument("bundle")
@@ -100,14 +101,15 @@ def cmd_train(args) -> int:
     if args.no_export:
         return 0
     export_bundle(out, log=_log)
-    return _verify_and_report(out, args.min_agreement, tar=args.tar)
+    return _verify_and_report(out, args.min_agreement, tar=args.tar, record=True)
 
 
-def _verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, write: bool = True) -> int:
+def _verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, record: bool = False) -> int:
+    """Verify a bundle and print the parity table; `record` writes the figures into its manifest."""
     from .bundle_writer import write_tar
     from .verify import VerifyError, parity_table, verify_bundle
     try:
-        ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=write, log=_log)
+        ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=record, log=_log)
     except VerifyError as exc:
         _log(f"verify failed: {exc}")
         return 1
@@ -138,7 +140,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    return _verify_and_report(Path(args.bundle), args.min_agreement, write=not args.no_write)
+    return _verify_and_report(Path(args.bundle), args.min_agreement, record=args.record)
 
 
 def cmd_inspect(args) -> int:

@@ -14,13 +14,18 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agent.config import SimulateSource
 from agent.records import Record, Rejects
 from agent.sources import open_source
+from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
+    from agent.sources.base import SourceConfig
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Series:
         return int(self.ts.shape[0])
 
 
-def training_sources(cfg, days: float | None = None, seed: int | None = None,
+def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | None = None,
                      anomalies: str = "none") -> list:
     """The config's sources, adjusted for offline training.
 
@@ -46,7 +51,7 @@ def training_sources(cfg, days: float | None = None, seed: int | None = None,
     """
     out = []
     for src in cfg.sources:
-        if isinstance(src, SimulateSource):
+        if isinstance(src, SimulateConfig):
             changes = {"speed": 0.0, "fast_forward_s": 0.0}
             if days is not None:
                 changes["duration_s"] = float(days) * 86400.0
@@ -61,9 +66,9 @@ def training_sources(cfg, days: float | None = None, seed: int | None = None,
     return out
 
 
-def source_records(cfg, src) -> list[Record]:
+def source_records(cfg: AgentConfig, src: SourceConfig) -> list[Record]:
     sensors = cfg.sensor_names()
-    if isinstance(src, SimulateSource):
+    if isinstance(src, SimulateConfig):
         from agent.sources import simulate
         generate = getattr(simulate, "generate", None)
         if generate is not None:
@@ -75,7 +80,7 @@ def source_records(cfg, src) -> list[Record]:
         source.close()
 
 
-def read_series(cfg, sources: list, records: list[Record] | None = None) -> Series:
+def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None) -> Series:
     """Align the records of every source (merged by time) onto the config's tick grid."""
     if records is None:
         streams = [source_records(cfg, src) for src in sources]

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
 
 INPUT_NAMES = ["values", "missing"]
 OUTPUT_NAMES = ["forecast", "temporal_attention", "spatial_attention"]
@@ -138,7 +142,7 @@ class SpatioTemporalForecaster(nn.Module):
                 s_weights)
 
 
-def neighbour_mask_from_config(cfg) -> np.ndarray:
+def neighbour_mask_from_config(cfg: AgentConfig) -> np.ndarray:
     """1 where the config's topology makes two sensors neighbours, and on the diagonal."""
     from agent.topology import adjacency
 

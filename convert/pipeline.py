@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from .model import neighbour_mask_from_config
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .train import TrainOptions, TrainResult, predict, train
 
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
+
 
 @dataclasses.dataclass
 class DataOptions:
@@ -37,7 +41,7 @@ def describe_source(src) -> dict:
     return {"type": src.TYPE, **dataclasses.asdict(src)}
 
 
-def train_bundle(cfg, out_dir: Path, options: TrainOptions, data: DataOptions, model_id: str,
+def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: DataOptions, model_id: str,
                  series: Series | None = None) -> tuple[TrainResult, dict]:
     sources = training_sources(cfg, days=data.days, seed=data.seed, anomalies=data.anomalies)
     if series is None:

@@ -21,8 +21,9 @@ each with its own forecasts, so a systematic int8 offset that the bias accumulat
 
 Per artifact and per group: max and RMS forecast error, correlation of tick scores, agreement
 of the alert decision (tick score > threshold); latency per window (batch 1, one thread). An
-int8 artifact passes when its alert agreement reaches the bound in EVERY group. The figures go
-into the manifest under `parity` (and the manifest's hashes are refreshed).
+int8 artifact passes when its alert agreement reaches the bound in EVERY group. Verifying is
+read-only; with `write=True` (`stad-convert verify --record`, and `train`, which makes the bundle)
+the figures go into the manifest under `parity` (and the manifest's hashes are refreshed).
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def verify_windows(values: np.ndarray, missing: np.ndarray, residual: np.ndarray
             groups)
 
 
-def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = True, log=print) -> tuple[bool, dict]:
+def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = False, log=print) -> tuple[bool, dict]:
     try:
         bundle = load_bundle(bundle_dir)
     except BundleError as exc:

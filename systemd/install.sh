@@ -159,13 +159,20 @@ else
     say "installed $CONF_DIR/agent.yaml from $CONFIG: edit it, then check it with stad-agent check-config"
 fi
 
-# install_secret SRC DEST: written with a private umask so no window exists where a secret is
-# world-readable, and moved into place whole. Nothing happens when SRC is empty.
+# install_secret SRC DEST: written to a fresh temporary file that mktemp creates beside DEST
+# (O_EXCL, mode 0600, an unpredictable name: a planted symlink cannot redirect the secret), then
+# renamed into place whole. A symlink at DEST or at the credential directory is refused.
+# Nothing happens when SRC is empty.
 install_secret() {
     [ -n "$1" ] || return 0
+    [ ! -L "$CRED_DIR" ] || die "$CRED_DIR is a symbolic link: refusing to write a secret through it"
     install -d -m 0700 "$CRED_DIR"
-    (umask 077 && cat "$1" > "$2.tmp" && mv -f "$2.tmp" "$2")
-    chmod 0600 "$2"
+    [ ! -L "$2" ] || die "$2 is a symbolic link: refusing to write a secret through it"
+    tmp=$(umask 077 && mktemp "$2.XXXXXXXX") || die "cannot create a temporary file in $CRED_DIR"
+    if ! (cat "$1" >> "$tmp" && chmod 0600 "$tmp" && mv -f "$tmp" "$2"); then
+        rm -f "$tmp"
+        die "cannot write $2"
+    fi
 }
 install_secret "$MQTT_PASSWORD_FILE" "$CRED_PASSWORD"
 install_secret "$TLS_KEY_FILE" "$CRED_TLS_KEY"

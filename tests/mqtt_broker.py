@@ -1,7 +1,7 @@
 """A real mosquitto for tests: its own config, persistence directory and free 127.0.0.1 port.
 
     def test_x(broker):                 # plain listener, started
-    def test_y(make_broker):            # make_broker(password_file=..., tls=...) → started Mosquitto
+    def test_y(make_broker):            # make_broker(users=..., tls=..., acl=...) → started Mosquitto
 
 The broker can be killed with SIGKILL and restarted on the same port with the same
 persistence (`autosave_interval 1`), to test outages. Tests are skipped, saying why, when the
@@ -55,6 +55,7 @@ class Mosquitto:
     port: int
     password_file: Path | None = None
     tls: TlsFiles | None = None
+    acl_file: Path | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -74,6 +75,8 @@ class Mosquitto:
             lines += [f"password_file {self.password_file}", "allow_anonymous false"]
         else:
             lines += ["allow_anonymous true"]
+        if self.acl_file:
+            lines += [f"acl_file {self.acl_file}"]
         if self.tls:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         self.conf.write_text("\n".join(lines) + "\n")
@@ -91,6 +94,12 @@ class Mosquitto:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log_text()}")
             time.sleep(0.02)
+
+    def set_acl(self, text: str) -> None:
+        """Replace the ACL file and make the running broker read it again (SIGHUP)."""
+        self.acl_file.write_text(text)
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
@@ -152,7 +161,7 @@ def make_broker():
         pytest.skip("the mosquitto binary is not installed (apt-get install mosquitto mosquitto-clients)")
 
     def make(users: dict[str, str] | None = None, tls: bool = False, start: bool = True,
-             tls_hostname: str = "localhost", ip_san: bool = True) -> Mosquitto:
+             tls_hostname: str = "localhost", ip_san: bool = True, acl: str | None = None) -> Mosquitto:
         directory = Path(tempfile.mkdtemp(prefix="stad-mosquitto-"))
         dirs.append(str(directory))
         broker = Mosquitto(dir=directory, port=free_port())
@@ -160,6 +169,9 @@ def make_broker():
             broker.password_file = make_password_file(directory, users)
         if tls:
             broker.tls = make_tls_files(directory, tls_hostname, ip_san)
+        if acl is not None:
+            broker.acl_file = directory / "acl"
+            broker.acl_file.write_text(acl)
         started.append(broker)
         if start:
             broker.start()

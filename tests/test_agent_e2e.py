@@ -97,7 +97,8 @@ def test_malformed_stdin_never_crashes_and_is_counted(tmp_path_factory, junk):
     tmp = tmp_path_factory.mktemp("stdin")
     cfg = tmp / "agent.yaml"
     cfg.write_text(PUMP)
-    good = [json.dumps({"ts": 1_000_000 + i, "a": 1.0 + (i % 3), "b": 2.0 + (i % 5), "c": 0.5 * (i % 2)})
+    now = int(time.time()) - 60         # a live source's stamps are near this host's clock
+    good = [json.dumps({"ts": now + i, "a": 1.0 + (i % 3), "b": 2.0 + (i % 5), "c": 0.5 * (i % 2)})
             for i in range(120)]
     lines = []
     for i, g in enumerate(good):
@@ -124,7 +125,7 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
     try:
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         time.sleep(1.5)
-        base = 2_000_000
+        base = int(time.time()) - 30   # a live source's stamps are near this host's clock
         for i in range(70):
             out.sendto(json.dumps({"ts": base + i, "values": {"a": 1.0 + i % 3, "b": 2.0, "c": i % 2}}).encode(),
                        ("127.0.0.1", port))
@@ -140,3 +141,34 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
     assert "unknown sensor" in err
     m = re.search(r"rejected (\d+) \(([^)]*)\)", err)
     assert m and int(m.group(1)) >= 14, err[-1500:]
+
+
+def test_a_clean_stop_scores_the_ticks_still_open_for_late_samples(tmp_path):
+    """SIGTERM / stop(): the last `lateness_ticks + 1` ticks are flushed and scored, not dropped."""
+    import threading
+
+    import yaml
+
+    from agent import config
+    from agent.service import Agent
+
+    data = yaml.safe_load(PUMP.replace("sources: [{type: stdin}]", "sources: [{type: udp, bind: 127.0.0.1, port: 0}]"))
+    data["window"]["lateness_ticks"] = 2
+    agent = Agent(config.from_dict(data, base_dir=str(tmp_path)))
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    base = int(time.time()) - 60
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+        for i in range(50):
+            out.sendto(json.dumps({"ts": base + i, "a": 1.0 + i % 3, "b": 2.0, "c": i % 2}).encode(),
+                       ("127.0.0.1", agent.sources[0].port))
+    deadline = time.monotonic() + 60
+    while agent.records_in < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert agent.records_in == 50
+    agent.stop("test")
+    runner.join(60)
+    assert not runner.is_alive()
+    summary = agent.summary()
+    assert summary["ticks"] == 50, "the 3 ticks still open at the stop were not scored"
+    assert summary["rejected"] == {}

@@ -1,4 +1,5 @@
 """Config: typed, validated at load; every problem named by file and key path; exit code 2."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -84,3 +85,57 @@ def test_check_config_cli_exit_codes(tmp_path):
     assert res.returncode == 2
     assert f"{bad}: sources[0].columns.b: unknown sensor 'S03_sped'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+# ---- plugins: each source, sink and runtime declares its config next to its code ----------------
+
+OPTIONAL = """
+sensors: [pressure, flow]
+sources:
+  - {type: mqtt, broker: {host: 127.0.0.1}, topics: {plant/pressure: pressure}}
+  - {type: modbus, registers: {flow: 3}}
+sinks:
+  - {type: mqtt, broker: {host: 127.0.0.1, password: {env: NOPE}}}
+scoring: {chain: [tflite, onnx, numpy], tflite: {num_threads: 2}, onnx: {num_threads: 3}}
+"""
+
+
+def test_a_config_naming_optional_plugins_loads_without_their_libraries(tmp_path):
+    """paho, pymodbus, onnxruntime and ai-edge-litert are imported when the part is opened, not
+    when the config is read: check-config answers on a gateway that lacks them."""
+    broken = tmp_path / "broken"
+    for name in ("paho", "pymodbus", "onnxruntime", "ai_edge_litert"):
+        (broken / name).mkdir(parents=True)
+        (broken / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
+    path = write(tmp_path, OPTIONAL)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(broken), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]))
+    done = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "2 source(s)" in done.stdout and "chain tflite → onnx → numpy" in done.stdout
+
+
+def test_plugins_are_discovered_with_their_config_classes():
+    from agent.scorers import runtimes
+    from agent.sinks import plugins as sink_plugins
+    from agent.sources import plugins as source_plugins
+
+    assert set(source_plugins()) == {"simulate", "replay", "udp", "stdin", "mqtt", "modbus"}
+    assert set(sink_plugins()) == {"terminal", "jsonl", "mqtt"}
+    assert list(runtimes()) == ["tflite", "onnx"]          # the default chain's order
+    for found in (source_plugins(), sink_plugins(), runtimes()):
+        for key, plugin in found.items():
+            assert plugin.config.TYPE == key
+            assert plugin.config.__name__.endswith("Config")
+            assert plugin.config.__name__ != getattr(plugin.create, "__name__", "")   # no name clashes
+            assert plugin.config.__module__ == plugin.create.__module__              # one file per plugin
+    cfg = config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
+                            "scoring": {"onnx": {"num_threads": 2}}})
+    assert cfg.scoring.onnx.num_threads == 2 and cfg.scoring.tflite.num_threads == 1
+
+
+def test_a_runtime_section_is_validated_with_its_key_path(tmp_path):
+    found = problems(tmp_path, GOOD + "scoring: {onnx: {num_threads: 0, bogus: 1}, chain: [tpu, numpy]}\n")
+    assert "scoring.onnx.num_threads: must be >= 1, got 0" in found
+    assert "scoring.onnx.bogus: unknown key" in found
+    assert "scoring.chain[0]: must be one of 'tflite', 'onnx', 'numpy', got 'tpu'" in found

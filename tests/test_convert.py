@@ -97,9 +97,20 @@ def test_artifacts_match_pytorch_in_their_runtimes(bundle_dir):
         assert rms < bound, (name, rms)
 
 
-def test_verify_passes_and_records_figures(bundle_dir, tmp_path, capsys):
+def _snapshot(directory: Path) -> dict:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir())}
+
+
+def test_verify_is_read_only_and_records_figures_only_when_asked(bundle_dir, tmp_path, capsys):
     b = _copy(bundle_dir, tmp_path)
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest.pop("parity", None)
+    bw.write_manifest(b, manifest)
+    before = _snapshot(b)
     assert main(["verify", str(b), "--min-agreement", "0.95"]) == 0
+    assert _snapshot(b) == before             # a check changes nothing: same files, bytes and mtimes
+    assert "verify: passed" in capsys.readouterr().out
+    assert main(["verify", str(b), "--min-agreement", "0.95", "--record"]) == 0
     parity = json.loads((b / "manifest.json").read_text())["parity"]
     for kind in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
         assert parity[kind]["alert_agreement"] >= 0.95
@@ -111,7 +122,7 @@ def test_verify_passes_and_records_figures(bundle_dir, tmp_path, capsys):
 
 def test_verify_reports_calm_spiked_and_perturbed_windows(bundle_dir, tmp_path):
     b = _copy(bundle_dir, tmp_path)
-    assert main(["verify", str(b), "--min-agreement", "0.95"]) == 0
+    assert main(["verify", str(b), "--min-agreement", "0.95", "--record"]) == 0
     parity = json.loads((b / "manifest.json").read_text())["parity"]
     held_out = parity["held_out_windows"]
     assert parity["windows"] == 3 * held_out == 3 * parity["perturbed_windows"]
@@ -165,7 +176,7 @@ def test_verify_fails_on_an_int8_artifact_that_saturates_on_incidents(tmp_path, 
                                recipes=("static_int8_per_channel_minmax",))
     assert quant["recipe"] == "static_int8_per_channel_minmax"
     bw.write_manifest(b, manifest)                                   # hashes match: only the numbers are wrong
-    assert main(["verify", str(b)]) == 1
+    assert main(["verify", str(b), "--record"]) == 1
     captured = capsys.readouterr()
     assert "FAIL tflite_int8: alert agreement on perturbed windows" in captured.err
     assert "verify: FAILED" in captured.out

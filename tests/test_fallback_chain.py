@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from test_runtimes import demo_cfg, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import demo_cfg, sim_rows, tiny_bundle, variant  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402

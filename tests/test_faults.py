@@ -12,12 +12,12 @@ import pytest
 
 from agent import config
 from agent.alerts import AlertTracker, iso
-from agent.config import AlertConfig, AnomalySpec, SimulateSource
+from agent.config import AlertConfig
 from agent.faults.tracker import FaultTracker
 from agent.pipeline import Pipeline
 from agent.records import Rejects
 from agent.sources import open_source
-from agent.sources.simulate import corridor_sensors, generate
+from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
 from agent.typed import ConfigError
 from agent.window import Aligner
 
@@ -45,7 +45,7 @@ def write_csv(path: Path, records, sensors: list[str], edit=None) -> Path:
 
 
 def simulate(scenario: str, sensors: list[str], hours: float, anomalies: list[AnomalySpec], seed: int = 3):
-    src = SimulateSource(scenario=scenario, seed=seed, start=START, duration_s=hours * H, anomalies=anomalies)
+    src = SimulateConfig(scenario=scenario, seed=seed, start=START, duration_s=hours * H, anomalies=anomalies)
     return generate(src, sensors, TICK)
 
 

@@ -19,9 +19,9 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from test_runtimes import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
 
-from agent.hotswap import HotSwap  # noqa: E402
+from agent.hotswap import HotSwap, bundle_dirs  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 
 WARMUP = 300
@@ -170,3 +170,28 @@ def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("running", ["tiny", None])
+def test_a_bundle_a_tier_of_the_chain_refuses_is_rejected_and_no_tier_is_lost(tmp_path, rows, caplog, running):
+    """Only ONNX artifacts: onnx takes it, tflite refuses it. Swapping it in would silently drop the
+    tflite tier, so it is rejected — with a bundle running, and with numpy alone running too."""
+    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle() if running else None)
+    tiers_before = [t.TYPE for t in pipe.chain.tiers]
+    drive(pipe, swap, rows, until=lambda: True)
+    shutil.copytree(variant("onnx-only", model_id="tiny-onnx", keep=["onnx_fp32", "onnx_int8"]), models / "o")
+    with caplog.at_level(logging.WARNING, logger="stad.hotswap"):
+        results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
+    assert_no_gap(results)
+    status = swap.status()
+    assert not status["last"]["accepted"] and (status["accepted"], status["rejected"]) == (0, 1)
+    assert status["last"]["reason"].startswith("the chain's tflite tier refused it: scorer tflite refused the bundle")
+    assert "model update (new bundle in models_dir) rejected" in caplog.text
+    assert [t.TYPE for t in pipe.chain.tiers] == tiers_before and pipe.chain.switch_count == 0
+
+
+def test_a_bundle_being_copied_under_a_dot_name_is_not_a_candidate(tmp_path):
+    for name in (".b.tmp", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("{}")
+    assert list(bundle_dirs(tmp_path)) == [tmp_path / "b"]

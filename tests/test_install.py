@@ -165,3 +165,28 @@ def test_bad_arguments_fail_before_installing_anything(tmp_path, args, message):
     assert res.returncode != 0
     assert message in res.stderr
     assert not any(p.is_file() for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("planted", ["stad-edge.mqtt-password.tmp", "stad-edge.mqtt-password"])
+def test_a_planted_symlink_never_redirects_the_password(tmp_path, shim_path, planted):
+    env, _ = shim_path
+    root = tmp_path / "root"
+    credstore = root / "etc/credstore"
+    credstore.mkdir(parents=True, mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    (credstore / planted).symlink_to(victim)
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    res = run_install(root, "--no-venv", "--mqtt-password-file", str(secret), env=env)
+    assert victim.read_text() == "untouched\n"
+    cred = credstore / "stad-edge.mqtt-password"
+    if planted == "stad-edge.mqtt-password":       # the destination itself is a link: refused
+        assert res.returncode != 0 and "symbolic link" in res.stderr
+        assert cred.is_symlink()
+    else:                                           # a link at the old fixed temporary name: ignored
+        assert res.returncode == 0, res.stderr
+        assert not cred.is_symlink() and cred.read_text() == "s3cret\n"
+        assert stat.S_IMODE(cred.stat().st_mode) == 0o600
+    assert not [p for p in credstore.iterdir() if p.name.startswith("stad-edge.mqtt-password.") and
+                not p.is_symlink()]              # no temporary file left behind

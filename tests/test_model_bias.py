@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from test_runtimes import DEMO_BUNDLE, NO_DEMO, _root, demo_cfg, sim_rows, tiny_bundle  # noqa: E402
+from conftest import DEMO_BUNDLE, NO_DEMO, bundle_root, demo_cfg, sim_rows, tiny_bundle  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.scorers import forecast_error as fe  # noqa: E402
@@ -70,7 +70,7 @@ def tiny_run(count: int = 120):
     """A tiny bundle and `count` consecutive (values, missing, ts) rows of the demo simulator."""
     bundle = bundles.load(tiny_bundle())
     norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
-    rows = sim_rows(demo_cfg(_root()), days=0.2, seed=21, anomalies="none")[:count]
+    rows = sim_rows(demo_cfg(bundle_root()), days=0.2, seed=21, anomalies="none")[:count]
     return bundle, [(norm.apply(r.values), r.missing, r.ts) for r in rows]
 
 
@@ -174,7 +174,7 @@ def test_a_lasting_shift_keeps_the_attention_score_up():
     from agent.scorers.tflite import TfliteScorer
     bundle = bundles.load(DEMO_BUNDLE)
     norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
-    rows = sim_rows(demo_cfg(_root()), days=0.3, seed=11, anomalies="none")
+    rows = sim_rows(demo_cfg(bundle_root()), days=0.3, seed=11, anomalies="none")
     scorer = TfliteScorer(bundle)
     s = bundle.sensors.index("S03_speed")
     shift = 15.0                                           # residual_std units, held for 100 ticks

@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 import yaml
 
-from agent.config import BrokerConfig, MqttSource
+from agent.broker import BrokerConfig
 from agent.records import Rejects
-from agent.sources.mqtt import MqttSource as MqttSourceReader
+from agent.sources.mqtt import MqttSource, MqttSourceConfig
 from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained, wait_until  # noqa: F401 — fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,10 +180,10 @@ def test_tls_and_password_for_agent_and_listen_and_a_wrong_password_refused(tmp_
 # ---- the MQTT source ------------------------------------------------------------------------------
 
 def test_mqtt_source_reads_numbers_json_and_named_sensors_and_counts_bad_payloads(broker):
-    cfg = MqttSource(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1, reconnect_max_s=1),
+    cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1, reconnect_max_s=1),
                      topics={"plant/pump/pressure": "pressure", "plant/pump/+/flow": "flow", "plant/any": "*"}, qos=1)
     rejects = Rejects()
-    source = MqttSourceReader(cfg, PUMP, rejects)
+    source = MqttSource(cfg, PUMP, rejects)
     records = source.records()
     assert wait_until(lambda: source.reporter.connected)
 

@@ -177,3 +177,16 @@ def test_every_event_is_acknowledged_dropped_or_still_waiting_in_order(tmp_path_
     assert added == acked + len(waiting) + sum(box.dropped.values())
     assert [e.id for e in waiting] == sorted(e.id for e in waiting)
     box.close()
+
+
+def test_sync_setting_normal_by_default_full_when_asked(tmp_path):
+    import sqlite3
+    for sync, level in (("normal", 1), ("full", 2)):
+        box = Outbox(tmp_path / f"{sync}.sqlite", max_events=10, max_age_s=3600, sync=sync)
+        add(box, "a", 0, "new")
+        assert box.stats()["sync"] == sync and box._db.execute("PRAGMA synchronous").fetchone()[0] == level
+        box.close()
+    default = Outbox(tmp_path / "d.sqlite", max_events=10, max_age_s=3600)
+    assert default.stats()["sync"] == "normal"
+    assert sqlite3.connect(tmp_path / "d.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    default.close()

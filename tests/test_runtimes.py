@@ -2,19 +2,17 @@
 each other and with PyTorch within the manifest's parity bounds, and refuse bundles that do not fit.
 
 Bundles are made here by the converter's own functions (a tiny model, one short epoch); the
-committed demo bundle is used as well when it is there. The bundle helpers are shared with
-test_fallback_chain.py and test_hotswap.py (built once per test session).
+committed demo bundle is used as well when it is there. The bundle helpers live in conftest.py
+(built once per test session).
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,91 +27,10 @@ from agent import bundle as bundles  # noqa: E402
 from agent.config import from_dict  # noqa: E402
 from agent.scorers import build_tiers  # noqa: E402
 from agent.scorers.forecast_error import sensor_scores  # noqa: E402
-from agent.window import Normaliser, WindowBuffer, align_records  # noqa: E402
+from agent.window import Normaliser, WindowBuffer  # noqa: E402
+from conftest import (DEMO_BUNDLE, HAVE_DEMO, NO_DEMO, REPO, TINY_KINDS, bundle_root, demo_cfg,  # noqa: E402
+                      demo_dict, sim_rows, tiny_bundle, variant)
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = REPO / "configs" / "demo.yaml"
-DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
-TINY_KINDS = ["onnx_fp32", "onnx_int8", "tflite_fp32"]   # tflite int8 export takes ~1 min: the demo bundle has it
-
-
-# ---- shared helpers (imported by the other runtime test modules) ---------------------------------
-
-def demo_dict(state_dir: Path, **scoring) -> dict:
-    """configs/demo.yaml as a dict, without the MQTT sink, writing into `state_dir`."""
-    d = yaml.safe_load(DEMO_CONFIG.read_text())
-    d["sinks"] = [{"type": "jsonl", "path": str(state_dir / "alerts.jsonl")}]
-    d["state_dir"] = str(state_dir)
-    d["scoring"].update(scoring)
-    return d
-
-
-def demo_cfg(state_dir: Path, warmup_ticks: int = 300, **scoring):
-    d = demo_dict(state_dir, **scoring)
-    d["warmup"]["ticks"] = warmup_ticks
-    return from_dict(d, base_dir=str(REPO))
-
-
-@functools.lru_cache(maxsize=None)
-def _root() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="stad-test-bundles-"))
-    atexit.register(shutil.rmtree, root, True)
-    return root
-
-
-@functools.lru_cache(maxsize=None)
-def tiny_bundle() -> Path:
-    """A trained tiny bundle for the demo corridor: ONNX fp32 + int8, TFLite fp32, verified."""
-    from agent.config import load
-    from convert.pipeline import DataOptions, export_bundle, train_bundle
-    from convert.train import TrainOptions
-    from convert.verify import verify_bundle
-
-    out = _root() / "tiny"
-    options = TrainOptions(epochs=1, windows_per_epoch=512, d_model=16, heads=2, ff_hidden=16, threads=1,
-                           progress=False)
-    train_bundle(load(DEMO_CONFIG), out, options, DataOptions(days=1.0), model_id="tiny")
-    export_bundle(out, TINY_KINDS, log=lambda *a: None)
-    verify_bundle(out, write=True, log=lambda *a: None)
-    return out
-
-
-def variant(name: str, src: Path | None = None, model_id: str | None = None, keep: list[str] | None = None,
-            nan_weights: bool = False) -> Path:
-    """A copy of a bundle: another model_id, only some artifacts, or every weight NaN (re-exported)."""
-    from convert import bundle_writer as bw
-    from convert.pipeline import export_bundle
-
-    src = src or tiny_bundle()
-    out = _root() / name
-    if out.exists():
-        return out
-    shutil.copytree(src, out)
-    manifest = json.loads((out / bundles.MANIFEST_NAME).read_text())
-    if model_id:
-        manifest["model_id"] = model_id
-    for kind in list(manifest["artifacts"]):
-        if keep is not None and kind not in keep:
-            (out / manifest["artifacts"].pop(kind)["file"]).unlink()
-    bw.write_manifest(out, manifest)
-    if nan_weights:
-        state = torch.load(str(out / bw.WEIGHTS_FILE), weights_only=True)
-        torch.save({k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in state.items()},
-                   str(out / bw.WEIGHTS_FILE))
-        bw.write_manifest(out, manifest)
-        export_bundle(out, list(manifest["artifacts"]), log=lambda *a: None)
-    return out
-
-
-def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
-    """Aligned rows of the config's simulator (unpaced), anomalies as configured."""
-    from convert.data import source_records, training_sources
-    src = training_sources(cfg, days=days, seed=seed, anomalies=anomalies)[0]
-    return align_records(source_records(cfg, src), cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
-
-
-HAVE_DEMO = (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists()
-NO_DEMO = pytest.mark.skipif(not HAVE_DEMO, reason="the demo bundle (agent/models/demo-corridor) is not built")
 
 
 def parity_cases() -> list:
@@ -151,7 +68,7 @@ def demo_run(ref: str):
 
     bundle = bundles.load(resolve(ref))
     model = bw.load_model(bundle.path, bundle.manifest)
-    rows = sim_rows(demo_cfg(_root()), days=1.35)[-440:]
+    rows = sim_rows(demo_cfg(bundle_root()), days=1.35)[-440:]
     windows = windows_from_sim(bundle, rows, 400)
     values = np.stack([w[0] for w in windows]).astype(np.float32)
     missing = np.stack([w[1] for w in windows]).astype(np.float32)
@@ -215,7 +132,7 @@ def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
     from agent.scorers.tflite import TfliteScorer
 
     cfg = demo_cfg(tmp_path, bundle=str(tiny_bundle()))
-    tiers = build_tiers(cfg, cfg.sensor_names())
+    tiers = build_tiers(cfg.scoring, bundles.Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
     assert [t.TYPE for t in tiers] == ["tflite", "onnx"]
     tfl, onx = (t.describe() for t in tiers)
     manifest = bundles.load(tiny_bundle()).manifest
@@ -257,22 +174,23 @@ def test_a_corrupted_file_is_refused_naming_it(tmp_path, caplog):
     (bad / "model_int8.onnx").write_bytes(bytes(blob))
     cfg = demo_cfg(tmp_path, bundle=str(bad))
     with caplog.at_level("WARNING", logger="stad.scorer"):
-        tiers = build_tiers(cfg, cfg.sensor_names())
+        tiers = build_tiers(cfg.scoring, bundles.Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
     assert tiers == []
     assert "scorer onnx refused the bundle" in caplog.text and "model_int8.onnx: sha256 mismatch" in caplog.text
 
 
 def test_a_bundle_for_another_config_is_refused_naming_the_difference(tmp_path):
-    from agent.scorers import onnx, tflite
+    from agent.scorers import load_tiers
 
     d = demo_dict(tmp_path, bundle=str(tiny_bundle()))
     d["sensors"] = d["sensors"][1:] + d["sensors"][:1]          # same sensors, another order
     d["window"]["steps"] = 16
     cfg = from_dict(d, base_dir=str(REPO))
-    for module in (onnx, tflite):
-        with pytest.raises(bundles.BundleError) as err:
-            module.create(cfg, cfg.sensor_names())
-        assert "different order" in str(err.value) and "window steps: bundle 32, config window.steps 16" in str(err.value)
+    tiers, refusals = load_tiers(cfg.scoring, cfg.scoring.bundle, bundles.Expectation.from_config(cfg),
+                                 cfg.alerts.top_k, cfg.base_dir)
+    assert tiers == [] and [r.split(" refused")[0] for r in refusals] == ["scorer tflite", "scorer onnx"]
+    for refusal in refusals:
+        assert "different order" in refusal and "window steps: bundle 32, config window.steps 16" in refusal
 
 
 def test_a_model_of_the_wrong_shape_is_refused(tmp_path):

@@ -7,11 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from agent.config import AnomalySpec, SimulateSource
 from agent.records import Rejects
 from agent.sources import open_source
 from agent.sources.lines import parse_time
-from agent.sources.simulate import (ANOMALY_KINDS, PUMP_SENSORS, WARMUP_TICKS, Simulation,
+from agent.sources.simulate import (ANOMALY_KINDS, PUMP_SENSORS, WARMUP_TICKS, AnomalySpec, SimulateConfig, Simulation,
                                     SimulateSource as Simulator, corridor_sensors, generate)
 from agent.window import align_records
 
@@ -33,17 +32,17 @@ def test_corridor_sensor_names():
 
 
 def test_same_seed_same_records_and_other_seed_differs():
-    cfg = SimulateSource(seed=7, duration_s=1500, anomaly_every_s=120)
+    cfg = SimulateConfig(seed=7, duration_s=1500, anomaly_every_s=120)
     a, b = generate(cfg, CORRIDOR, 1.0), generate(cfg, CORRIDOR, 1.0)
     assert [(r.ts, r.values, r.label, r.event) for r in a] == [(r.ts, r.values, r.label, r.event) for r in b]
     run = Simulation(cfg, CORRIDOR, 1.0)
     assert [r.values for _, r in run] == [r.values for _, r in run] == [r.values for r in a]
-    c = generate(SimulateSource(seed=8, duration_s=1500, anomaly_every_s=120), CORRIDOR, 1.0)
+    c = generate(SimulateConfig(seed=8, duration_s=1500, anomaly_every_s=120), CORRIDOR, 1.0)
     assert [r.values for r in a] != [r.values for r in c]
 
 
 def test_streaming_source_matches_generate_and_starts_at_cfg_start():
-    cfg = SimulateSource(scenario="pump", seed=3, duration_s=700, anomaly_every_s=60)
+    cfg = SimulateConfig(scenario="pump", seed=3, duration_s=700, anomaly_every_s=60)
     streamed = list(Simulator(cfg, PUMP_SENSORS, Rejects(), tick_s=1.0).records())
     assert [(r.ts, r.values, r.label) for r in streamed] == [(r.ts, r.values, r.label) for r in
                                                             generate(cfg, PUMP_SENSORS, 1.0)]
@@ -53,7 +52,7 @@ def test_streaming_source_matches_generate_and_starts_at_cfg_start():
 
 
 def test_peak_congestion_couples_speed_occupancy_and_flow():
-    cfg = SimulateSource(seed=1, duration_s=5 * 3600, start="2026-01-05T05:00:00Z", anomalies=[])
+    cfg = SimulateConfig(seed=1, duration_s=5 * 3600, start="2026-01-05T05:00:00Z", anomalies=[])
     recs = generate(cfg, CORRIDOR, 60.0)
     night, peak = recs[0], recs[3 * 60]                   # 05:00 and 08:00 UTC
     bottleneck = "S05"                                      # 0.7 of the way down six stations
@@ -66,7 +65,7 @@ def test_peak_congestion_couples_speed_occupancy_and_flow():
 
 def test_seeded_schedule_has_every_kind_labelled_after_a_clean_warmup():
     every = 300.0
-    cfg = SimulateSource(seed=2, duration_s=600 + 6 * every + 300, anomaly_every_s=every)
+    cfg = SimulateConfig(seed=2, duration_s=600 + 6 * every + 300, anomaly_every_s=every)
     recs = generate(cfg, CORRIDOR, 1.0)
     first = max(1.5 * every, WARMUP_TICKS)
     assert all(r.label == 0 and r.event is None for r in recs[:int(first)])
@@ -78,7 +77,7 @@ def test_seeded_schedule_has_every_kind_labelled_after_a_clean_warmup():
 
 def test_incident_queue_spreads_upstream_and_starves_downstream():
     spec = AnomalySpec(kind="incident", at_s=300, duration_s=900, target="S05")
-    recs = generate(SimulateSource(seed=4, start=START, duration_s=2400, anomalies=[spec]), CORRIDOR, 1.0)
+    recs = generate(SimulateConfig(seed=4, start=START, duration_s=2400, anomalies=[spec]), CORRIDOR, 1.0)
     at_incident = first_below(series(recs, "S05_speed"), 40)
     one_up = first_below(series(recs, "S04_speed"), 40)
     two_up = first_below(series(recs, "S03_speed"), 40)
@@ -92,7 +91,7 @@ def test_incident_queue_spreads_upstream_and_starves_downstream():
 
 def test_pump_cavitation_drops_flow_and_raises_vibration():
     spec = AnomalySpec(kind="incident", at_s=400, duration_s=600)
-    recs = generate(SimulateSource(scenario="pump", seed=5, duration_s=1200, anomalies=[spec]), PUMP_SENSORS, 1.0)
+    recs = generate(SimulateConfig(scenario="pump", seed=5, duration_s=1200, anomalies=[spec]), PUMP_SENSORS, 1.0)
     before, during = slice(200, 390), slice(600, 990)
     flow, accel = series(recs, "flow"), series(recs, "accel2")
     assert flow[during].mean() < 0.85 * flow[before].mean()
@@ -101,7 +100,7 @@ def test_pump_cavitation_drops_flow_and_raises_vibration():
 
 
 def test_pump_couplings():
-    recs = generate(SimulateSource(scenario="pump", seed=6, duration_s=6 * 3600, anomalies=[]), PUMP_SENSORS, 5.0)
+    recs = generate(SimulateConfig(scenario="pump", seed=6, duration_s=6 * 3600, anomalies=[]), PUMP_SENSORS, 5.0)
     flow, current, voltage = series(recs, "flow"), series(recs, "current"), series(recs, "voltage")
     assert np.corrcoef(flow, current)[0, 1] > 0.9
     assert np.corrcoef(current, voltage)[0, 1] < -0.3     # the voltage sag is small against its noise
@@ -119,7 +118,7 @@ def test_sensor_faults(scenario, sensors):
              AnomalySpec(kind="dropout", at_s=300, duration_s=50, target=target),
              AnomalySpec(kind="spike", at_s=400, duration_s=50, target=target),
              AnomalySpec(kind="drift", at_s=500, duration_s=100, target=target, magnitude=2.0)]
-    recs = generate(SimulateSource(scenario=scenario, seed=9, start=START, duration_s=700, anomalies=specs),
+    recs = generate(SimulateConfig(scenario=scenario, seed=9, start=START, duration_s=700, anomalies=specs),
                     sensors, 1.0)
     x = series(recs, target)
     calm = x[:100]
@@ -136,38 +135,38 @@ def test_sensor_faults(scenario, sensors):
 
 def test_unknown_sensor_names_are_refused_with_the_expected_pattern():
     with pytest.raises(ValueError, match=r"'S01_sped'.*_speed"):
-        Simulator(SimulateSource(), ["S01_flow", "S01_sped"], Rejects())
+        Simulator(SimulateConfig(), ["S01_flow", "S01_sped"], Rejects())
     with pytest.raises(ValueError, match=r"'vibration'.*accel1"):
-        Simulator(SimulateSource(scenario="pump"), ["flow", "vibration"], Rejects())
+        Simulator(SimulateConfig(scenario="pump"), ["flow", "vibration"], Rejects())
     with pytest.raises(ValueError, match="no station 'S09'"):
-        Simulator(SimulateSource(anomalies=[AnomalySpec(kind="incident", target="S09")]), CORRIDOR, Rejects())
+        Simulator(SimulateConfig(anomalies=[AnomalySpec(kind="incident", target="S09")]), CORRIDOR, Rejects())
 
 
 def test_generate_needs_a_duration():
     with pytest.raises(ValueError, match="duration_s"):
-        generate(SimulateSource(), CORRIDOR, 1.0)
+        generate(SimulateConfig(), CORRIDOR, 1.0)
 
 
 def test_tick_period_comes_from_config_then_the_agent():
     rejects = Rejects()
-    from_agent = Simulator(SimulateSource(duration_s=10), CORRIDOR, rejects, tick_s=0.5)
+    from_agent = Simulator(SimulateConfig(duration_s=10), CORRIDOR, rejects, tick_s=0.5)
     assert [r.ts for r in from_agent.records()][:2] == [1767592800.0, 1767592800.5]
-    from_config = Simulator(SimulateSource(duration_s=10, tick_s=2.0), CORRIDOR, rejects, tick_s=0.5)
+    from_config = Simulator(SimulateConfig(duration_s=10, tick_s=2.0), CORRIDOR, rejects, tick_s=0.5)
     assert len(list(from_config.records())) == 5
-    via_registry = open_source(SimulateSource(duration_s=3), CORRIDOR, rejects)
+    via_registry = open_source(SimulateConfig(duration_s=3), CORRIDOR, rejects)
     assert len(list(via_registry.records())) == 3
 
 
 @pytest.mark.parametrize("tick_s", [0.1, 0.25, 7.0])
 def test_timestamps_fall_one_per_tick_in_the_aligner(tick_s):
     rejects = Rejects()
-    recs = generate(SimulateSource(duration_s=3000 * tick_s, anomalies=[]), corridor_sensors(2), tick_s)
+    recs = generate(SimulateConfig(duration_s=3000 * tick_s, anomalies=[]), corridor_sensors(2), tick_s)
     rows = align_records(recs, corridor_sensors(2), tick_s, 60.0, 0, rejects)
     assert rejects.total == 0 and len(rows) == 3000
 
 
 def test_speed_paces_after_fast_forward():
-    cfg = SimulateSource(duration_s=120, speed=40.0, fast_forward_s=100)
+    cfg = SimulateConfig(duration_s=120, speed=40.0, fast_forward_s=100)
     began = time.monotonic()
     recs = list(Simulator(cfg, CORRIDOR, Rejects()).records())
     took = time.monotonic() - began
@@ -176,7 +175,7 @@ def test_speed_paces_after_fast_forward():
 
 
 def test_close_stops_a_paced_endless_run_promptly():
-    source = Simulator(SimulateSource(speed=1.0), CORRIDOR, Rejects())
+    source = Simulator(SimulateConfig(speed=1.0), CORRIDOR, Rejects())
     seen = []
     worker = threading.Thread(target=lambda: seen.extend(source.records()))
     worker.start()

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from agent.config import ModbusSource, ReplaySource, UdpSource
-from agent.records import Rejects
+from agent.records import Record, Rejects
 from agent.sources.lines import parse_json_line, parse_time
-from agent.sources.replay import ReplaySource as Replay
-from agent.sources.udp import UdpSource as Udp
+from agent.sources.modbus import ModbusConfig
+from agent.sources.replay import ReplayConfig, ReplaySource as Replay
+from agent.sources.udp import UdpConfig, UdpSource as Udp
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -71,7 +71,7 @@ def free_port() -> int:
 
 
 def skab_replay(path, rejects, **kw):
-    cfg = ReplaySource(path=str(path), separator=";", time_column="datetime", columns=SKAB_COLUMNS,
+    cfg = ReplayConfig(path=str(path), separator=";", time_column="datetime", columns=SKAB_COLUMNS,
                        label_columns=["anomaly", "changepoint"], **kw)
     return Replay(cfg, SKAB_SENSORS, rejects)
 
@@ -122,7 +122,7 @@ def test_directory_replays_files_in_sorted_order_with_relative_names(tmp_path):
         (tmp_path / sub / name).write_text(SKAB_HEADER + "\n" + skab_row(40, 1.0, "1.0") + "\n")
     (tmp_path / "notes.txt").write_text("not data")
     # Relative paths resolve against base_dir.
-    cfg = ReplaySource(path=tmp_path.name, separator=";", time_column="datetime", columns=SKAB_COLUMNS,
+    cfg = ReplayConfig(path=tmp_path.name, separator=";", time_column="datetime", columns=SKAB_COLUMNS,
                        label_columns=["anomaly"])
     recs = list(Replay(cfg, SKAB_SENSORS, Rejects(), base_dir=str(tmp_path.parent)).records())
     assert [r.origin for r in recs] == ["valve1/0.csv:2", "valve1/1.csv:2", "valve2/0.csv:2"]
@@ -131,7 +131,7 @@ def test_directory_replays_files_in_sorted_order_with_relative_names(tmp_path):
 
 def test_missing_replay_path_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        Replay(ReplaySource(path=str(tmp_path / "nowhere")), ["x"], Rejects())
+        Replay(ReplayConfig(path=str(tmp_path / "nowhere")), ["x"], Rejects())
 
 
 # ---- replay: NAB -----------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def write_nab(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_nab_file_with_label_windows(tmp_path):
     csv, labels = write_nab(tmp_path)
-    cfg = ReplaySource(path=str(csv), columns={"value": "machine_temp"}, labels_file=str(labels))
+    cfg = ReplayConfig(path=str(csv), columns={"value": "machine_temp"}, labels_file=str(labels))
     recs = list(Replay(cfg, ["machine_temp"], Rejects()).records())
     assert [r.values["machine_temp"] for r in recs] == [50.5, 51.5, 52.5, 53.5, 54.5, 55.5]
     assert recs[0].ts == utc("2014-02-18 16:00:00")
@@ -162,7 +162,7 @@ def test_nab_file_with_label_windows(tmp_path):
 
 def test_nab_single_value_column_feeds_a_single_sensor(tmp_path):
     csv, _ = write_nab(tmp_path)
-    recs = list(Replay(ReplaySource(path=str(csv)), ["temp"], Rejects()).records())
+    recs = list(Replay(ReplayConfig(path=str(csv)), ["temp"], Rejects()).records())
     assert recs[2].values == {"temp": 52.5} and recs[2].label is None
 
 
@@ -179,7 +179,7 @@ def test_jsonl_shapes_labels_and_malformed_lines(tmp_path):
              '{"ts": 1700000005, "values": {"a": 7}, "label": 1}']
     (tmp_path / "x.jsonl").write_text("\r\n".join(lines))
     rejects = RecordingRejects()
-    recs = list(Replay(ReplaySource(path=str(tmp_path / "x.jsonl")), ["a", "b"], rejects).records())
+    recs = list(Replay(ReplayConfig(path=str(tmp_path / "x.jsonl")), ["a", "b"], rejects).records())
     assert [r.ts for r in recs] == [1700000000.0, 1700000001.0, 1700000002.5, 1700000004.0, 1700000005.0]
     assert [r.values for r in recs] == [{"a": 1.5}, {"a": 2.0, "b": 3.0}, {"a": 4.0, "b": 5.0}, {"b": 6.0}, {"a": 7.0}]
     assert [r.label for r in recs] == [None, 1, 0, None, 1]
@@ -193,10 +193,10 @@ def test_replay_paces_by_timestamps_and_close_stops_it(tmp_path):
     path = tmp_path / "paced.jsonl"
     path.write_text("".join(json.dumps({"ts": 1000 + i, "v": i}) + "\n" for i in range(21)))
     began = time.monotonic()
-    recs = list(Replay(ReplaySource(path=str(path), speed=40.0), ["v"], Rejects()).records())
+    recs = list(Replay(ReplayConfig(path=str(path), speed=40.0), ["v"], Rejects()).records())
     assert len(recs) == 21 and 0.3 <= time.monotonic() - began < 2.0     # 20 s of data at 40×
 
-    slow = Replay(ReplaySource(path=str(path), speed=0.1), ["v"], Rejects())
+    slow = Replay(ReplayConfig(path=str(path), speed=0.1), ["v"], Rejects())
     seen, worker = close_while_reading(slow, 0.2)
     assert not worker.is_alive() and len(seen) == 1
 
@@ -249,7 +249,7 @@ def test_deeply_nested_json_is_rejected_not_raised():
 
 def test_udp_datagrams_with_one_or_several_lines():
     rejects = Rejects()
-    source = Udp(UdpSource(port=0), ["a", "b"], rejects)
+    source = Udp(UdpConfig(port=0), ["a", "b"], rejects)
     assert source.port != 0
     got = []
 
@@ -273,18 +273,72 @@ def test_udp_datagrams_with_one_or_several_lines():
     assert rejects.as_dict() == {"bad json": 1}
 
 
+def collect(source, until, deadline_s=30.0):
+    """Records from `source` on a thread until until(got) or the deadline; the source is closed."""
+    got = []
+
+    def consume():
+        for rec in source.records():
+            got.append(rec)
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    return got, worker
+
+
+def wait_for(condition, deadline_s=30.0):
+    deadline = time.monotonic() + deadline_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_break():
+    rejects = Rejects()
+    source = Udp(UdpConfig(port=0, max_datagram=128), ["a"], rejects)
+    got, worker = collect(source, None)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        long = json.dumps({"ts": 1700000000, "a": 1, "event": "x" * 200}).encode()
+        tx.sendto(long, ("127.0.0.1", source.port))                    # counted, not read cut short
+        exact = json.dumps({"ts": 1700000001, "a": 2, "event": "y" * 80}).encode()
+        assert len(exact) < 128
+        tx.sendto(exact + b" " * (128 - len(exact)), ("127.0.0.1", source.port))   # exactly the limit: read
+        tx.sendto(json.dumps({"ts": 1700000002, "a": 3, "event": "p\u2028q\u0085r"}, ensure_ascii=False).encode(),
+                  ("127.0.0.1", source.port))
+    assert wait_for(lambda: len(got) == 2)
+    source.close()
+    worker.join(5)
+    assert [r.values["a"] for r in got] == [2.0, 3.0] and got[1].event == "p\u2028q\u0085r"
+    assert rejects.as_dict() == {"datagram too long": 1}
+
+
+def test_udp_kernel_drops_are_counted():
+    rejects = Rejects()
+    source = Udp(UdpConfig(port=0), ["a"], rejects)
+    source.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)     # a small buffer fills at once
+    line = json.dumps({"ts": 1700000000, "a": 1, "event": "z" * 900}).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for _ in range(500):                                              # nobody reads yet: most are dropped
+            tx.sendto(line, ("127.0.0.1", source.port))
+        got, worker = collect(source, None)
+        assert wait_for(lambda: len(got) >= 1)
+        tx.sendto(line, ("127.0.0.1", source.port))                       # carries the drop count
+        assert wait_for(lambda: rejects.counts["kernel drop"] > 0)
+    source.close()
+    worker.join(5)
+    assert rejects.counts["kernel drop"] + len(got) >= 500
+
+
 def test_udp_close_stops_a_silent_source():
-    _, worker = close_while_reading(Udp(UdpSource(port=0), ["a"], Rejects()), 0.1)
+    _, worker = close_while_reading(Udp(UdpConfig(port=0), ["a"], Rejects()), 0.1)
     assert not worker.is_alive()
 
 
 STDIN_SCRIPT = """
 import json
-from agent.config import StdinSource
 from agent.records import Rejects
-from agent.sources.stdin import StdinSource as Source
+from agent.sources.stdin import StdinConfig, StdinSource
 rejects = Rejects()
-for rec in Source(StdinSource(), ["a"], rejects).records():
+for rec in StdinSource(StdinConfig(), ["a"], rejects).records():
     print(json.dumps([rec.ts, rec.values, rec.origin]), flush=True)
 print(json.dumps(rejects.as_dict()))
 """
@@ -331,7 +385,7 @@ def modbus_server():
 def test_modbus_polls_scaled_registers(modbus_server):
     from agent.sources.modbus import ModbusSource as Modbus
     rejects = Rejects()
-    cfg = ModbusSource(port=modbus_server, poll_s=0.05, registers={"a": 0, "b": 5, "c": 60, "gone": 150},
+    cfg = ModbusConfig(port=modbus_server, poll_s=0.05, registers={"a": 0, "b": 5, "c": 60, "gone": 150},
                        scale={"a": 0.1})
     source = Modbus(cfg, ["a", "b", "c", "gone"], rejects)
     got = []
@@ -348,7 +402,7 @@ def test_modbus_unreachable_is_counted_per_poll_and_close_is_prompt():
     pytest.importorskip("pymodbus")
     from agent.sources.modbus import ModbusSource as Modbus
     rejects = Rejects()
-    source = Modbus(ModbusSource(port=free_port(), poll_s=0.05, registers={"a": 0}), ["a"], rejects)
+    source = Modbus(ModbusConfig(port=free_port(), poll_s=0.05, registers={"a": 0}), ["a"], rejects)
     _, worker = close_while_reading(source, 0.5)
     assert not worker.is_alive()
     assert 2 <= rejects.as_dict()["modbus unreachable"] <= 6     # backoff 0.05, 0.1, 0.2, …
@@ -382,7 +436,7 @@ def test_real_skab_and_nab_files():
 
     windows = json.loads((data / "nab" / "labels" / "combined_windows.json").read_text())
     key = next(k for k, v in sorted(windows.items()) if v and (data / "nab" / "data" / k).is_file())
-    cfg = ReplaySource(path=str(data / "nab" / "data" / key), columns={"value": "value"},
+    cfg = ReplayConfig(path=str(data / "nab" / "data" / key), columns={"value": "value"},
                        labels_file=str(data / "nab" / "labels" / "combined_windows.json"))
     nab = list(Replay(cfg, ["value"], rejects).records())
     assert rejects.total == 0 and len(nab) > 100
@@ -390,3 +444,54 @@ def test_real_skab_and_nab_files():
     inside = [r for r in nab if start <= r.ts <= end]
     assert inside and all(r.label == 1 and r.event == "window-1" for r in inside)
     assert any(r.label == 0 for r in nab)
+
+
+def test_stdin_line_longer_than_the_limit_is_skipped_whole_and_counted():
+    """A 25 MB line (issue 12: 12 s of re-copying) is dropped as it streams in; the next line is read."""
+    feed = '{"ts": 1700000000, "a": 1}\n' + '{"a": "' + "x" * 25_000_000 + '"}\n' + '{"ts": 1700000002, "a": 3}\n'
+    done = subprocess.run([sys.executable, "-c", STDIN_SCRIPT], input=feed, capture_output=True, text=True,
+                          cwd=REPO, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert out == [[1700000000.0, {"a": 1.0}, "stdin:1"], [1700000002.0, {"a": 3.0}, "stdin:3"],
+                   {"line too long": 1}]
+    assert len(done.stderr) < 2000          # the reject is logged, cut short
+
+
+def test_stdin_line_limit_is_exact_across_reads():
+    from agent.sources.stdin import StdinConfig, StdinSource as Stdin
+
+    fits = json.dumps({"ts": 1700000000, "a": 1, "event": "y" * 200})
+    limit = len(fits)
+    r, w = os.pipe()
+    rejects = Rejects()
+    source = Stdin(StdinConfig(max_line_bytes=limit), ["a"], rejects, stream=os.fdopen(r, "rb"))
+
+    def writer():
+        with os.fdopen(w, "wb") as out:
+            for text in (fits, fits + " ", fits):      # the second is one byte too long
+                data = (text + "\n").encode()
+                for i in range(0, len(data), 7):       # delivered in small pieces
+                    out.write(data[i:i + 7])
+                    out.flush()
+    t = threading.Thread(target=writer)
+    t.start()
+    got = [rec.origin for rec in source.records()]
+    t.join()
+    assert got == ["stdin:1", "stdin:3"]
+    assert rejects.as_dict() == {"line too long": 1}
+
+
+def test_reject_messages_are_cut_short(caplog):
+    from agent.window import Aligner
+
+    huge = "s" * 10_000_000
+    rejects = Rejects()
+    parse_json_line(json.dumps({"ts": 1700000000, "sensor": huge, "value": "x" * 1_000_000}), huge, rejects)
+    parse_json_line(json.dumps({"ts": 1700000000, huge: "1e"}), "f:2", rejects)
+    al = Aligner(["a"], 1.0, 0.0, 0, rejects)
+    for i in range(3):
+        al.push(Record(ts=1700000000.0 + i, values={huge: 1.0}, origin="f:3"))
+    al.flush_all()
+    assert rejects.as_dict() == {"bad number": 2, "no values": 2, "unknown sensor": 3}
+    assert caplog.records and all(len(r.getMessage()) < 1000 for r in caplog.records)

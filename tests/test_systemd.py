@@ -12,13 +12,11 @@ the agent's pings stop, and resume once the test drains the FIFO again.
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,75 +29,17 @@ import pytest
 import yaml
 
 from agent.sdnotify import Notifier
+from conftest import WATCHDOG_USEC, NotifySocket, running_agent, stop_agent
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "stad-agent.service"
 PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
-WATCHDOG_USEC = 1_000_000          # pings expected every 0.5 s
 F_SETPIPE_SZ = 1031
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 needs_systemd_analyze = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (apt-get install -y systemd)")
-
-
-# ---- the fake systemd ------------------------------------------------------------------------
-
-class NotifySocket:
-    """A bound NOTIFY_SOCKET: records every datagram with its arrival time."""
-
-    def __init__(self, address: str):
-        self.address = address
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
-        self.sock.settimeout(0.1)
-        self.messages: list[tuple[float, str]] = []
-        self.lock = threading.Condition()
-        self.closed = False
-        self.thread = threading.Thread(target=self._receive, daemon=True)
-        self.thread.start()
-
-    def _receive(self) -> None:
-        while not self.closed:
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                for line in data.decode().splitlines():
-                    self.messages.append((time.monotonic(), line))
-                self.lock.notify_all()
-
-    def times(self, message: str) -> list[float]:
-        with self.lock:
-            return [t for t, m in self.messages if m == message]
-
-    def lines(self, prefix: str) -> list[str]:
-        with self.lock:
-            return [m for _, m in self.messages if m.startswith(prefix)]
-
-    def wait_for(self, message: str, count: int = 1, timeout: float = 15.0, after: float = 0.0) -> list[float]:
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                hits = [t for t, m in self.messages if m == message and t >= after]
-                if len(hits) >= count:
-                    return hits
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{count}× {message!r} did not arrive within {timeout}s; got "
-                                         f"{[m for _, m in self.messages][-20:]}")
-                self.lock.wait(left)
-
-    def close(self) -> None:
-        self.closed = True
-        self.thread.join(timeout=2)
-        self.sock.close()
-        if not self.address.startswith("@"):
-            Path(self.address).unlink(missing_ok=True)
 
 
 def write_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
@@ -124,40 +64,6 @@ def write_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Pat
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
-
-
-def start_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-    env.update({"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC),
-                "PYTHONPATH": str(REPO), **(extra_env or {})})
-    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-@contextlib.contextmanager
-def running_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None):
-    """The agent under `notify`; on the way out it is killed if still running, and `notify` closed."""
-    proc = start_agent(cfg, notify, extra_env)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        notify.close()
-
-
-def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
-    """One SIGTERM, then wait: a second one could land after Python has restored the default handler."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"the agent did not exit within {timeout}s of SIGTERM:\n{err[-3000:]}")
-    return err
 
 
 def process_state(pid: int) -> str:
@@ -395,6 +301,30 @@ def test_ping_is_rate_limited_and_stopping_sent_once(tmp_path):
         notify.wait_for("WATCHDOG=1", count=2, timeout=2)
     finally:
         notify.close()
+
+
+def test_sd_notify_never_blocks_when_nothing_reads_the_socket(tmp_path, caplog):
+    """A full NOTIFY_SOCKET queue (a hung or absent reader) drops notifications; the loop goes on."""
+    path = str(tmp_path / "unread.sock")
+    unread = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    unread.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    unread.bind(path)           # bound, never read
+    try:
+        n = Notifier(path, watchdog_usec=2)
+        done = threading.Event()
+
+        def loop():
+            for _ in range(3000):
+                n.status("x" * 200)
+                n.ping()
+            done.set()
+        threading.Thread(target=loop, daemon=True).start()
+        assert done.wait(120), "sd_notify blocked the loop"
+        assert n.dropped > 0
+        warned = [r for r in caplog.records if r.name == "stad.sdnotify" and r.levelname == "WARNING"]
+        assert len(warned) == 1 and "dropping notifications" in warned[0].getMessage()
+    finally:
+        unread.close()
 
 
 # ---- the unit file ------------------------------------------------------------------------------

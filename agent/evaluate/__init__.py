@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", default=None, help="labelled file or directory (default: the source's path)")
     p.add_argument("--bundle", default=None, help="model bundle directory: adds its runtimes as scorers")
     p.add_argument("--scorer", action="append", default=None, dest="scorers",
-                   help="numpy, tflite, onnx, random, rolling_z (repeatable; default: all available)")
+                   help="numpy, tflite, onnx, random, rolling_z, always (repeatable; default: all available)")
     p.add_argument("--protocol", choices=["skab", "nab", "warmup"], default=None,
                    help="train/score split (default: from the source: SKAB/NAB layout, else warm-up)")
     p.add_argument("--tolerance-s", type=float, default=None,

@@ -1,23 +1,32 @@
 """Trivial baselines, so every accuracy number has its floor next to it.
 
-- random: i.i.d. uniform scores — what a detector that knows nothing achieves;
+- random: i.i.d. uniform scores — what a detector that knows nothing achieves. Through the
+  agent's threshold it rarely raises an alert (a POT threshold on uniform scores sits near 1):
+  there it is close to the null detector. NAB's own random detector is this score with one
+  threshold chosen in hindsight over the corpus (the report's swept NAB figure);
 - rolling z-score: per sensor |x − mean| / std over the previous `window` ticks, the tick's
-  score being the worst sensor.
+  score being the worst sensor;
+- always: an alarm on every scored row (no scores; runner.run_always).
 
-Both return (n, N) per-sensor scores for the aligned raw rows; NaN marks "no score yet".
-Their scores go through the agent's own threshold and alert lifecycle (`alert_trace`), so
-they are judged exactly like the agent's scorers.
+random and rolling z return (n, N) per-sensor scores for the aligned raw rows; NaN marks "no
+score yet". Their scores go through the agent's own threshold and alert lifecycle
+(`alert_trace`), so they are judged exactly like the agent's scorers.
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..alerts import AlertTracker
 from ..threshold import AdaptiveThreshold, calibrate
 
-BASELINES = ("random", "rolling_z")
+if TYPE_CHECKING:
+    from ..config import AgentConfig
+
+ALWAYS = "always"
+BASELINES = ("random", "rolling_z", ALWAYS)
 
 
 def random_scores(n_rows: int, n_sensors: int, seed: int = 0) -> np.ndarray:
@@ -53,7 +62,7 @@ def baseline_scores(name: str, values: np.ndarray, window: int, seed: int = 0) -
     raise ValueError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
 
 
-def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg) -> dict:
+def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: AgentConfig) -> dict:
     """Run baseline tick scores through the agent's threshold and alert tracker.
 
     The threshold is calibrated on the training ticks only; afterwards it adapts on calm

@@ -6,11 +6,15 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..alerts import iso
 from .baselines import BASELINES
+
+if TYPE_CHECKING:
+    from ..config import AgentConfig
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "evaluate_report.schema.json"
@@ -25,11 +29,16 @@ PROTOCOLS = {
 NOTES = [
     "Point-wise metrics count every scored row; no point-adjust. "
     "point_adjusted_f1_for_comparison_only shows what that inflated protocol would report.",
-    "Predictions are the agent's alerts (alert active from its start to its last tick above threshold); "
-    "pointwise_exceedance uses score > threshold per tick instead.",
-    "NAB detections are alert onsets; swept_threshold_score is NAB's own protocol (one threshold over the "
-    "corpus, chosen in hindsight with the labels) on the raw score and is optimistic.",
-    "Baselines (random, rolling_z) use the same threshold and alert lifecycle as the agent.",
+    "Predictions are the agent's alerts, from the tick an alert was raised to its last tick above threshold; "
+    "backdated_for_comparison_only counts them from their first tick above threshold instead (what the "
+    "alert's start field says, not when anyone could know); pointwise_exceedance uses score > threshold "
+    "per tick.",
+    "NAB is counted on each file's rows (probation, windows, detections) as NAB's scorer does; detections "
+    "are the rows where alerts were raised. swept_threshold_score is NAB's own protocol (one threshold over "
+    "the corpus, chosen in hindsight with the labels) on the raw score and is optimistic.",
+    "Baselines (random, rolling_z) use the same threshold and alert lifecycle as the agent; through it, random "
+    "scores rarely raise an alert (near the null detector); its swept NAB figure is NAB's random detector. "
+    "always alarms on every scored row.",
     "incidents_and_faults: with the simulator's labels, incident events and injected sensor faults are scored "
     "apart; an alert overlapping no incident is a false alarm, also when a sensor fault caused it; faults are "
     "detected by the agent's fault events (time to detect from the fault's start to the decision).",
@@ -59,7 +68,7 @@ def file_entry(f) -> dict:
     }
 
 
-def build_report(cfg, config_path, data_path, protocol: str, files, skipped, results: dict, runtimes: dict,
+def build_report(cfg: AgentConfig, config_path, data_path, protocol: str, files, skipped, results: dict, runtimes: dict,
                  errors: dict, tolerance_s: float, elapsed_s: float) -> dict:
     training, scored = PROTOCOLS[protocol]
     scorers = []
@@ -96,7 +105,7 @@ def table_rows(report: dict) -> list[list[str]]:
             "TTD med s"]
     if has_nab:
         head += ["NAB std", "NAB swept"]
-    head += ["PA-F1 (inflated)"]
+    head += ["F1 back-dated", "PA-F1 (inflated)"]
     rows = [head]
     for s in report["scorers"]:
         p, ev = s["pointwise"], s["events"]
@@ -107,7 +116,7 @@ def table_rows(report: dict) -> list[list[str]]:
         if has_nab:
             std = (s.get("nab") or {}).get("standard") or {}
             row += [_fmt(std.get("score"), ".1f"), _fmt(std.get("swept_threshold_score"), ".1f")]
-        row += [_fmt(s["point_adjusted_f1_for_comparison_only"])]
+        row += [_fmt(s["backdated_for_comparison_only"]["f1"]), _fmt(s["point_adjusted_f1_for_comparison_only"])]
         rows.append(row)
     return rows
 

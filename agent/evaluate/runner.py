@@ -10,11 +10,22 @@ Training and scoring are kept apart in time order, per file:
 
 Every scorer sees the same ticks: the agent's chain restricted to one tier ("numpy", or a
 model runtime from a bundle) and the baselines (random, rolling z-score), which go through
-the agent's own threshold and alert lifecycle.
+the agent's own threshold and alert lifecycle, plus "always" (an alarm on every scored row).
+
+An alert counts as a prediction from the tick it was RAISED on to its last tick above
+threshold: the agent cannot act on an alert before it exists. The tracker's `start` field
+back-dates an opened alert to its first tick above threshold (min_duration_ticks earlier);
+spans from that back-dated start are kept only as a labelled extra (`backdated`).
+
+NAB is counted on the file's own rows, as NAB's scorer does: the probationary period is 15 %
+of the rows of the file, the windows are row spans of the file, and a detection is the row
+on which the tick that raised the alert closed — so the score equals NAB's on every file,
+however the aligner buckets the rows into ticks.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,16 +35,22 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as config_mod
-from ..config import ReplaySource, SimulateSource
+from ..bundle import Expectation
+from ..config import AgentConfig
 from ..records import Rejects
+from ..scorers import Scorer, load_tiers, runtimes
 from ..sources import open_source
+from ..sources.replay import ReplayConfig
+from ..sources.simulate import SimulateConfig
 from ..window import Aligner, Row
 from . import baselines, faults as fault_scoring, nab, skab
 from .metrics import average_precision, confusion, event_scores, event_spans, point_adjusted_f1, \
     precision_recall_f1
 from .report import build_report, write_outputs
 
-MODEL_TIERS = ("tflite", "onnx")
+log = logging.getLogger("stad.evaluate")
+
+MODEL_TIERS = tuple(runtimes())
 
 
 def default_scorers(bundle: str | None) -> list[str]:
@@ -44,12 +61,41 @@ def default_scorers(bundle: str | None) -> list[str]:
 # ---- what one file looks like after replay ------------------------------------------------------
 
 @dataclass
+class SourceRows:
+    """The rows of a recording as the source read them (before alignment): NAB counts on these."""
+    ts: np.ndarray                # (m,) seconds, file order
+    labels: np.ndarray            # (m,) 0/1, −1 where the row carries no label
+    events: list[str | None]
+
+    @classmethod
+    def tap(cls, records) -> tuple["SourceRows", object]:
+        """(rows, an iterator over `records` that fills rows as it goes)."""
+        out = cls(ts=np.zeros(0), labels=np.zeros(0, int), events=[])
+        ts, labels = [], []
+
+        def passing():
+            for rec in records:
+                ts.append(rec.ts)
+                labels.append(-1 if rec.label is None else int(rec.label))
+                out.events.append(rec.event)
+                yield rec
+            out.ts, out.labels = np.array(ts, float), np.array(labels, int)
+        return out, passing()
+
+    def windows(self) -> list[tuple[float, float]]:
+        """Labelled windows (first, last row timestamp of each event), in time order."""
+        return event_spans(self.ts, np.maximum(self.labels, 0), self.events)
+
+
+@dataclass
 class FileRows:
     """One recording's aligned ticks, with the per-tick arrays and ground truth that every scorer
     shares (computed once per file, not once per scorer)."""
     name: str
     rows: list[Row]
     train_ticks: int              # the first train_ticks ticks are training / calibration
+    source: SourceRows | None = None   # the file's rows before alignment (replayed files)
+    tick_s: float = 1.0
 
     @cached_property
     def ts(self) -> np.ndarray:
@@ -91,9 +137,27 @@ class FileRows:
         return self._event_spans(self.scored)
 
     @cached_property
+    def row_tick(self) -> np.ndarray:
+        """Per source row, the index of the tick it fell into (its tick's score is its score)."""
+        snap = 1e-4 * self.tick_s          # the aligner snaps stamps a hair below a tick boundary up
+        return np.clip(np.searchsorted(self.ts, self.source.ts + snap, side="right") - 1, 0, len(self.rows) - 1)
+
+    @cached_property
+    def tick_row(self) -> np.ndarray:
+        """Per tick, the source row a detection on that tick lands on: the last row in the tick
+        (the tick closed with it), or for a tick with no row the next row that has one."""
+        m, n = self.source.ts.size, len(self.rows)
+        last = np.full(n, -1, dtype=np.int64)
+        last[self.row_tick] = np.arange(m)                          # repeated ticks: the last row wins
+        first = np.full(n + 1, m, dtype=np.int64)
+        first[self.row_tick[::-1]] = np.arange(m)[::-1]             # repeated ticks: the first row wins
+        next_first = np.minimum.accumulate(first[::-1])[::-1][:-1]  # m: no row at or after the tick
+        return np.where(last >= 0, last, next_first)
+
+    @cached_property
     def nab_windows(self) -> list[tuple[int, int]]:
-        """Labelled windows as (left, right) indices into the source rows (gap ticks left out)."""
-        return nab.window_index_spans(self.ts[self.observed], self._event_spans(self.observed))
+        """Labelled windows as (left, right) row indices of the file, as NAB's scorer takes them."""
+        return nab.window_index_spans(self.source.ts, self.source.windows())
 
 
 @dataclass
@@ -108,8 +172,9 @@ class Trace:
     train: np.ndarray             # bool: training / calibration tick
     score: np.ndarray             # NaN where not scored
     threshold: np.ndarray
-    alert_spans: list[tuple[float, float]]
-    onsets: list[float]           # tick ts of every `new` alert event
+    alert_spans: list[tuple[float, float]]       # [tick raised, last tick above threshold]
+    onsets: list[float]           # tick ts of every `new` alert event (the tick it was raised on)
+    backdated_spans: list[tuple[float, float]] = field(default_factory=list)   # from the alert's `start`
     tiers: dict[str, int] = field(default_factory=dict)
     attention: list[dict] = field(default_factory=list)   # at each alert's peak, when the scorer has it
     alerts: list[dict] = field(default_factory=list)      # {start, onset, end, top_sensors} per alert
@@ -121,22 +186,31 @@ class Trace:
         return cls(file=f.name, scorer=scorer, ts=f.ts, values=f.values, labels=f.labels, events=f.events,
                    train=f.train, **results)
 
-    @property
-    def alert_active(self) -> np.ndarray:
+    def _active(self, spans) -> np.ndarray:
         active = np.zeros(self.ts.size, bool)
-        for start, end in self.alert_spans:
+        for start, end in spans:
             active |= (self.ts >= start) & (self.ts <= end)
         return active
+
+    @property
+    def alert_active(self) -> np.ndarray:
+        """Ticks on which an alert exists: from the tick it was raised to its last tick above threshold."""
+        return self._active(self.alert_spans)
+
+    @property
+    def backdated_active(self) -> np.ndarray:
+        """For comparison only: alerts back-dated to their first tick above threshold."""
+        return self._active(self.backdated_spans)
 
 
 # ---- loading labelled files ---------------------------------------------------------------------
 
-def labelled_source(cfg, data_path: str | None):
+def labelled_source(cfg: AgentConfig, data_path: str | None):
     """The config's replay/simulate source, pointed at data_path when given."""
-    src = next((s for s in cfg.sources if isinstance(s, (ReplaySource, SimulateSource))), None)
+    src = next((s for s in cfg.sources if isinstance(s, (ReplayConfig, SimulateConfig))), None)
     if src is None:
         raise ValueError("evaluate needs a 'replay' or 'simulate' source in the config to read labelled data")
-    if isinstance(src, ReplaySource):
+    if isinstance(src, ReplayConfig):
         path = Path(data_path).expanduser().resolve() if data_path else cfg.resolve(src.path).resolve()
         labels_file = str(cfg.resolve(src.labels_file).resolve()) if src.labels_file else None
         return dataclasses.replace(src, path=str(path), labels_file=labels_file, speed=0.0)
@@ -147,47 +221,62 @@ def labelled_source(cfg, data_path: str | None):
     return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0)
 
 
-def protocol_of(src) -> str:
-    if isinstance(src, ReplaySource) and src.labels_file:
+def protocol_of(src: ReplayConfig | SimulateConfig) -> str:
+    if isinstance(src, ReplayConfig) and src.labels_file:
         return "nab"
-    if isinstance(src, ReplaySource) and skab.SKAB_LABEL_COLUMN in src.label_columns \
+    if isinstance(src, ReplayConfig) and skab.SKAB_LABEL_COLUMN in src.label_columns \
             and src.separator == skab.SKAB_SEPARATOR:
         return "skab"
     return "warmup"
 
 
-def align(cfg, records) -> list[Row]:
+def align(cfg: AgentConfig, records) -> list[Row]:
     """The daemon's alignment: the same Aligner the service runs."""
     return Aligner.for_agent(cfg, Rejects()).align_all(records)
 
 
-def train_ticks_for(rows: list[Row], protocol: str, cfg) -> int:
-    """How many leading ticks train: SKAB 400 source rows, NAB its probation, else warmup.ticks."""
+def train_ticks_for(rows: list[Row], protocol: str, cfg: AgentConfig, source: SourceRows | None = None) -> int:
+    """How many leading ticks train: SKAB's first 400 rows, NAB's probationary rows (both counted
+    on the file's rows when `source` is given, else on the ticks that carry one), else warmup.ticks."""
     if protocol == "warmup":
         return cfg.warmup.ticks
-    observed = np.flatnonzero([r.label is not None for r in rows])
-    n_train_rows = skab.SKAB_TRAIN_ROWS if protocol == "skab" else nab.probationary_rows(observed.size)
-    if n_train_rows >= observed.size:
+    if source is not None:
+        n_rows = source.ts.size
+        row_ts = np.sort(source.ts)
+        snap = 1e-4 * cfg.tick_s
+        ticks_ts = np.array([r.ts for r in rows])
+    else:
+        observed = np.flatnonzero([r.label is not None for r in rows])
+        n_rows = observed.size
+    n_train_rows = skab.SKAB_TRAIN_ROWS if protocol == "skab" else nab.probationary_rows(n_rows)
+    if n_train_rows >= n_rows:
         return len(rows)
-    return int(observed[n_train_rows - 1]) + 1 if n_train_rows > 0 else 0
+    if n_train_rows <= 0:
+        return 0
+    if source is not None:
+        return int(np.searchsorted(ticks_ts, row_ts[n_train_rows - 1] + snap, side="right"))
+    return int(observed[n_train_rows - 1]) + 1
 
 
-def load_files(cfg, src, protocol: str) -> tuple[list[FileRows], list[str]]:
+def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: str) -> tuple[list[FileRows], list[str]]:
     """Aligned rows of every labelled recording of `src` (see labelled_source); also the names of
     recordings skipped (no labels, or too short to train and score)."""
     source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    chunks = source.recordings() if isinstance(src, ReplaySource) else [("simulate", source.records())]
+    chunks = source.recordings() if isinstance(src, ReplayConfig) else [("simulate", source.records())]
     files, skipped = [], []
     for name, records in chunks:
+        source_rows = None
+        if isinstance(src, ReplayConfig):
+            source_rows, records = SourceRows.tap(records)
         rows = align(cfg, records)
         if all(r.label is None for r in rows):
             skipped.append(name)
             continue
-        train = train_ticks_for(rows, protocol, cfg)
+        train = train_ticks_for(rows, protocol, cfg, source_rows)
         if train < cfg.window.steps + 2 or train >= len(rows):
             skipped.append(name)
             continue
-        files.append(FileRows(name=name, rows=rows, train_ticks=train))
+        files.append(FileRows(name=name, rows=rows, train_ticks=train, source=source_rows, tick_s=cfg.tick_s))
     return files, skipped
 
 
@@ -208,33 +297,40 @@ def alert_records(alert_events, last_ts: float) -> list[dict]:
     return out
 
 
-def spans_from_events(alert_events, last_ts: float) -> tuple[list[tuple[float, float]], list[float]]:
-    """Alert spans [start, last tick above threshold] and onset ticks from new/end events."""
-    spans, onsets, open_start = [], [], None
+def spans_from_events(alert_events, last_ts: float) -> dict[str, list]:
+    """From new/end events: `alert_spans` [tick raised, last tick above threshold], `onsets` (the
+    ticks raised on) and, for comparison only, `backdated_spans` [alert start, last tick above]."""
+    spans, backdated, onsets, raised, start = [], [], [], None, None
     for ev in alert_events:
         if ev.event == "new":
-            open_start = ev.start
+            raised, start = ev.ts, ev.start
             onsets.append(ev.ts)
-        elif ev.event == "end" and open_start is not None:
-            spans.append((open_start, ev.end if ev.end is not None else ev.ts))
-            open_start = None
-    if open_start is not None:
-        spans.append((open_start, last_ts))
-    return spans, onsets
+        elif ev.event == "end" and raised is not None:
+            end = ev.end if ev.end is not None else ev.ts
+            spans.append((raised, max(raised, end)))
+            backdated.append((start, end))
+            raised = None
+    if raised is not None:
+        spans.append((raised, last_ts))
+        backdated.append((start, last_ts))
+    return {"alert_spans": spans, "onsets": onsets, "backdated_spans": backdated}
 
 
-def tier_config(cfg, scorer: str, bundle: str | None):
-    """The config with the scoring chain cut down to one tier (+ numpy, which is always last)."""
-    chain = ["numpy"] if scorer == "numpy" else [scorer, "numpy"]
-    return dataclasses.replace(cfg.scoring, chain=chain, bundle=bundle if scorer != "numpy" else None,
-                               models_dir=None)
+def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer]:
+    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy); [] for numpy
+    or when it does not load (each refusal logged)."""
+    if scorer == "numpy" or not bundle:
+        return []
+    tiers, refusals = load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
+                                 cfg.base_dir, chain=[scorer, "numpy"])
+    for line in refusals:
+        log.warning("%s", line)
+    return tiers
 
 
-def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     from ..pipeline import Pipeline
-    file_cfg = dataclasses.replace(cfg, scoring=tier_config(cfg, scorer, bundle),
-                                   warmup=dataclasses.replace(cfg.warmup, ticks=f.train_ticks))
-    pipe = Pipeline(file_cfg)
+    pipe = Pipeline(cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
     n = len(f.rows)
@@ -261,24 +357,34 @@ def run_pipeline(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     alert_events += pipe.close(last_ts)
     if peak_attention is not None:
         attention.append(peak_attention)
-    spans, onsets = spans_from_events(alert_events, last_ts)
-    return Trace.of(f, scorer, score=score, threshold=threshold, alert_spans=spans, onsets=onsets,
-                    tiers=tiers, attention=attention, alerts=alert_records(alert_events, last_ts), faults=faults)
+    return Trace.of(f, scorer, score=score, threshold=threshold, tiers=tiers, attention=attention,
+                    alerts=alert_records(alert_events, last_ts), faults=faults,
+                    **spans_from_events(alert_events, last_ts))
 
 
-def run_baseline(cfg, f: FileRows, name: str) -> Trace:
+def run_always(f: FileRows) -> Trace:
+    """The alarm-on-every-row floor: every scored tick is a detection, one alert over all of them."""
+    scored_ts = f.ts[~f.train]
+    spans = [(float(scored_ts[0]), float(scored_ts[-1]))] if scored_ts.size else []
+    return Trace.of(f, baselines.ALWAYS, score=np.where(f.train, np.nan, 1.0), threshold=np.where(f.train, np.nan, 0.5),
+                    alert_spans=spans, backdated_spans=spans, onsets=scored_ts.tolist(),
+                    tiers={"baseline": int(scored_ts.size)})
+
+
+def run_baseline(cfg: AgentConfig, f: FileRows, name: str) -> Trace:
+    if name == baselines.ALWAYS:
+        return run_always(f)
     per_sensor = baselines.baseline_scores(name, f.values, cfg.window.steps, seed=len(f.rows))
     with np.errstate(all="ignore"):
         tick = np.where(np.isfinite(per_sensor).any(axis=1), np.nanmax(np.nan_to_num(per_sensor, nan=-np.inf),
                                                                         axis=1), np.nan)
     out = baselines.alert_trace(tick, f.ts, f.train_ticks, cfg)
-    spans, onsets = spans_from_events(out["events"], float(f.ts[-1]))
     return Trace.of(f, name, score=np.where(f.train, np.nan, tick), threshold=out["thresholds"],
-                    alert_spans=spans, onsets=onsets, tiers={"baseline": int((~f.train).sum())},
-                    alerts=alert_records(out["events"], float(f.ts[-1])))
+                    tiers={"baseline": int((~f.train).sum())}, alerts=alert_records(out["events"], float(f.ts[-1])),
+                    **spans_from_events(out["events"], float(f.ts[-1])))
 
 
-def run_scorer(cfg, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_scorer(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     if scorer in baselines.BASELINES:
         return run_baseline(cfg, f, scorer)
     if scorer == "numpy" or scorer in MODEL_TIERS:
@@ -298,6 +404,7 @@ def scorer_metrics(files: list[FileRows], traces: list[Trace], n_sensors: int, t
     exceed = np.concatenate([(np.nan_to_num(t.score, nan=-np.inf) > t.threshold)[f.scored] for f, t in pairs])
     scores = np.concatenate([t.score[f.scored] for f, t in pairs])
     counts = confusion(labels, alert)
+    backdated = confusion(labels, np.concatenate([t.backdated_active[f.scored] for f, t in pairs]))
     events, alerts, seconds = [], [], 0.0
     for f, t in pairs:
         if not f.scored.any():
@@ -313,6 +420,8 @@ def scorer_metrics(files: list[FileRows], traces: list[Trace], n_sensors: int, t
         "skab": skab.far_mar_f1(counts),
         "events": event_scores(events, alerts, n_sensors, seconds, tolerance_s),
         "point_adjusted_f1_for_comparison_only": point_adjusted_f1(labels, alert),
+        "backdated_for_comparison_only": {**precision_recall_f1(backdated),
+                                          **{k: v for k, v in skab.far_mar_f1(backdated).items() if k != "f1"}},
         "scored_rows": int(labels.size),
         "anomalous_rows": int(labels.sum()),
         "nab": nab_metrics(pairs) if protocol == "nab" else None,
@@ -334,21 +443,27 @@ def incidents_and_faults(pairs: list[tuple[FileRows, Trace]], tick_s: float, tol
     return fault_scoring.summarise(runs) if runs else None
 
 
+def nab_inputs(f: FileRows, t: Trace) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Per row of the file: detected (the row the raising tick closed on), the score (its tick's),
+    and the windows as row spans — NAB's scorer's inputs."""
+    m = f.source.ts.size
+    detected = np.zeros(m, bool)
+    ticks = np.searchsorted(f.ts, np.asarray(t.onsets, float))
+    at = f.tick_row[ticks[ticks < f.ts.size]]
+    detected[at[at < m]] = True
+    return detected, t.score[f.row_tick], f.nab_windows
+
+
 def nab_metrics(pairs: list[tuple[FileRows, Trace]]) -> dict:
-    """NAB on source rows (not gap ticks): detections are alert onsets; plus NAB's own swept threshold."""
-    at_alerts, swept_inputs = [], []
-    for f, t in pairs:
-        rows = f.observed
-        ts = f.ts[rows]
-        spans = f.nab_windows
-        detected = np.zeros(ts.size, bool)
-        at = np.searchsorted(ts, np.asarray(t.onsets, float), side="left")   # onset on a gap tick: next row
-        detected[at[at < ts.size]] = True
-        at_alerts.append((detected, spans))
-        swept_inputs.append((t.score[rows], spans))
-    fixed = nab.corpus_scores(at_alerts)
-    return {name: {**fixed[name], "swept_threshold_score": nab.swept_best_score(swept_inputs, profile)["score"]}
-            for name, profile in nab.PROFILES.items()}
+    """NAB on the files' rows: detections are alerts where they were raised (NAB's fixed-threshold
+    score), beside NAB's own protocol of one threshold for the corpus, chosen in hindsight."""
+    inputs = [nab_inputs(f, t) for f, t in pairs]
+    fixed = nab.corpus_scores([(det, spans) for det, _, spans in inputs])
+    out = {}
+    for name, profile in nab.PROFILES.items():
+        swept = nab.swept_best_score([(score, spans) for _, score, spans in inputs], profile)
+        out[name] = {**fixed[name], "swept_threshold_score": swept["score"], "swept_threshold": swept["threshold"]}
+    return out
 
 
 def _sum_tiers(traces: list[Trace]) -> dict[str, int]:
@@ -370,19 +485,22 @@ def _progress(done: int, total: int, label: str, started: float) -> None:
         print(line.rstrip(), file=sys.stderr, flush=True)
 
 
-def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, scorers=None,
-             report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
-             tolerance_s: float | None = None, config_path: str | None = None) -> dict:
-    """Replay labelled data through each scorer; return (and optionally write) the report dict."""
-    if isinstance(cfg, (str, Path)):
-        config_path = str(cfg)
-        cfg = config_mod.load(cfg)
+@dataclass
+class Replayed:
+    """Every scorer's traces on every file of one labelled source."""
+    src: object
+    protocol: str
+    files: list[FileRows]
+    skipped: list[str]
+    traces: dict[str, list[Trace]]
+    runtimes: dict[str, float]
+    errors: dict[str, str]
+
+
+def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = None, scorers=None,
+           protocol: str | None = None) -> Replayed:
+    """Replay labelled data through each scorer (bundle: an absolute path or None)."""
     scorers = list(scorers or default_scorers(bundle))
-    if bundle:
-        bundle = str(Path(bundle).expanduser().resolve())
-    if plot_dir:
-        from .plots import pyplot_or_fail
-        pyplot_or_fail()               # fail before the replay, not after it
     started = time.monotonic()
     src = labelled_source(cfg, data_path)
     protocol = protocol or protocol_of(src)
@@ -390,7 +508,6 @@ def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, score
     if not files:
         raise ValueError(f"no labelled file to evaluate under {data_path or 'the configured source'}"
                          + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
-    tolerance_s = cfg.alerts.clear_ticks * cfg.tick_s if tolerance_s is None else tolerance_s
     traces: dict[str, list[Trace]] = {s: [] for s in scorers}
     runtimes: dict[str, float] = {s: 0.0 for s in scorers}
     errors: dict[str, str] = {}
@@ -407,6 +524,27 @@ def evaluate(cfg, data_path: str | None = None, bundle: str | None = None, score
             runtimes[scorer] += time.monotonic() - t0
             done += 1
             _progress(done, total, f"{scorer} {f.name}", started)
+    return Replayed(src, protocol, files, skipped, traces, runtimes, errors)
+
+
+def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle: str | None = None, scorers=None,
+             report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
+             tolerance_s: float | None = None, config_path: str | None = None) -> dict:
+    """Replay labelled data through each scorer; return (and optionally write) the report dict."""
+    if isinstance(cfg, (str, Path)):
+        config_path = str(cfg)
+        cfg = config_mod.load(cfg)
+    if bundle:
+        bundle = str(Path(bundle).expanduser().resolve())
+    if plot_dir:
+        from .plots import pyplot_or_fail
+        pyplot_or_fail()               # fail before the replay, not after it
+    started = time.monotonic()
+    run = replay(cfg, data_path, bundle, scorers, protocol)
+    src, protocol, files, skipped = run.src, run.protocol, run.files, run.skipped
+    traces, runtimes, errors = run.traces, run.runtimes, run.errors
+    scorers = list(traces)
+    tolerance_s = cfg.alerts.clear_ticks * cfg.tick_s if tolerance_s is None else tolerance_s
     n_sensors = len(cfg.sensor_names())
     results = {s: scorer_metrics(files, traces[s], n_sensors, cfg.tick_s, protocol, tolerance_s)
                for s in scorers if traces[s]}

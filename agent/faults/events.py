@@ -1,8 +1,8 @@
 """`fault` / `fault_end` events: what an operator (or a maintenance system) is told about a sensor.
 
 Published on `<prefix>/<site>/<node>/faults` (QoS 1, through the outbox like alerts), written by
-the jsonl sink with `"kind": "fault"`, printed by the terminal sink; schema:
-agent/schemas/fault.schema.json. De-duplicate by (fault_id, seq).
+the jsonl sink as they are (told from alert lines by `event`: fault / fault_end), printed by the
+terminal sink; schema: agent/schemas/fault.schema.json. De-duplicate by (fault_id, seq).
 """
 from __future__ import annotations
 

@@ -1,32 +1,50 @@
-"""Scorers by type key. Model runtimes are imported only when the chain asks for them; a
-runtime that is not installed, or that refuses the bundle, is logged and skipped — the
-numpy fallback is always there."""
+"""Scorers. The model runtimes (tflite, onnx) are plugins: every module of this package that
+declares `PLUGIN` (see agent/plugins.py), with its `scoring.<type>` config section.
+
+A runtime imports its library only when a tier is created; a runtime that is not installed, or
+that refuses the bundle, is one log line and is skipped — the numpy fallback is always there.
+The bundle is loaded and verified once for all tiers (agent/bundle.py).
+"""
 from __future__ import annotations
 
-import importlib
 import logging
+from typing import TYPE_CHECKING
 
+from .. import bundle as bundles
+from ..plugins import Plugin, discover
 from .base import Scorer, ScorerError, TickScore
+
+if TYPE_CHECKING:
+    from ..config import ScoringConfig
 
 log = logging.getLogger("stad.scorer")
 
-RUNTIMES = {
-    "tflite": "agent.scorers.tflite",
-    "onnx": "agent.scorers.onnx",
-}
+
+def runtimes() -> dict[str, Plugin]:
+    """type key → Plugin of every model runtime, in default chain order."""
+    return discover(__name__)
 
 
-def load_tiers(cfg, sensors: list[str]) -> tuple[list[Scorer], list[str]]:
-    """The model tiers of `cfg.scoring.chain` that load `cfg.scoring.bundle`, in order (numpy not
+def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation, top_k: int,
+               base_dir: str = ".", chain: list[str] | None = None) -> tuple[list[Scorer], list[str]]:
+    """The model tiers of `chain` (default: scoring.chain) that load `bundle`, in order (numpy not
     included), and one line per tier that did not: not installed, or refusing the bundle."""
     tiers: list[Scorer] = []
     refusals: list[str] = []
-    for tier in cfg.scoring.chain:
+    loaded: bundles.Bundle | None = None
+    refused: Exception | None = None
+    for tier in scoring.chain if chain is None else chain:
         if tier == "numpy":
             break
         try:
-            module = importlib.import_module(RUNTIMES[tier])
-            tiers.append(module.create(cfg, sensors))
+            if loaded is None and refused is None:
+                try:
+                    loaded = bundles.load(bundle, base_dir=base_dir, expect=expect)
+                except Exception as exc:  # noqa: BLE001 — reported per tier below
+                    refused = exc
+            if refused is not None:
+                raise refused
+            tiers.append(runtimes()[tier].create(getattr(scoring, tier), loaded, top_k))
         except ImportError as exc:
             refusals.append(f"scorer {tier} not available: {exc} (install the '{tier}' extra)")
         except Exception as exc:  # noqa: BLE001 — a bad bundle must not stop the agent
@@ -34,14 +52,15 @@ def load_tiers(cfg, sensors: list[str]) -> tuple[list[Scorer], list[str]]:
     return tiers, refusals
 
 
-def build_tiers(cfg, sensors: list[str]) -> list[Scorer]:
-    """The model tiers the agent starts with; each tier that does not load is logged."""
-    if not cfg.scoring.bundle:
+def build_tiers(scoring: ScoringConfig, expect: bundles.Expectation, top_k: int,
+                base_dir: str = ".") -> list[Scorer]:
+    """The model tiers the agent starts with (from scoring.bundle); each that does not load is logged."""
+    if not scoring.bundle:
         return []
-    tiers, refusals = load_tiers(cfg, sensors)
+    tiers, refusals = load_tiers(scoring, scoring.bundle, expect, top_k, base_dir)
     for line in refusals:
         log.warning("%s", line)
     return tiers
 
 
-__all__ = ["Scorer", "ScorerError", "TickScore", "build_tiers", "load_tiers", "RUNTIMES"]
+__all__ = ["Scorer", "ScorerError", "TickScore", "build_tiers", "load_tiers", "runtimes"]

@@ -9,11 +9,16 @@ Both are pure functions of the window and the weights.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .forecast_error import BIAS_HALF_LIFE_TICKS
 from .rls import BatchRLS
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 
 class ARModel:
@@ -31,7 +36,7 @@ class ARModel:
             w = self._bias_w[m] = w / np.sqrt((w * w).sum())
         return w
 
-    def features(self, window) -> np.ndarray:
+    def features(self, window: WindowBuffer) -> np.ndarray:
         """(n, p+1): [x_{t-p} … x_{t-1}, 1] (a missing lag is 0, the sensor's mean). Reused buffer."""
         self._x[:, :self.p] = window.values[-1 - self.p:-1].T
         return self._x
@@ -54,7 +59,7 @@ class ARModel:
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window, x: np.ndarray | None = None) -> np.ndarray:
+    def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
         """`x`: this tick's features when the caller already built them."""
         point = self.rls.zscores(self.features(window) if x is None else x, window.values[-1])
         r = self.residuals(window.values, window.missing)
@@ -70,5 +75,5 @@ class ARModel:
         bias = np.abs(np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w))
         return np.maximum(np.abs(r), bias)
 
-    def learn(self, window, x: np.ndarray | None = None) -> None:
+    def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window) if x is None else x, window.values[-1], ~window.missing[-1])

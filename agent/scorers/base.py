@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 
 @dataclass(slots=True)
@@ -30,10 +33,10 @@ class Scorer(abc.ABC):
     TYPE: ClassVar[str]
 
     @abc.abstractmethod
-    def score(self, window) -> TickScore:
+    def score(self, window: WindowBuffer) -> TickScore:
         """Score the newest tick of `window`. Must not change the scorer's state."""
 
-    def learn(self, window) -> None:
+    def learn(self, window: WindowBuffer) -> None:
         """Update online state with the newest tick (called on ticks judged normal)."""
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:

@@ -10,16 +10,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .base import Scorer, ScorerError, TickScore
 
+if TYPE_CHECKING:
+    from ..config import ScoringConfig
+    from ..window import WindowBuffer
+
 log = logging.getLogger("stad.scorer")
 
 
 class ScorerChain:
-    def __init__(self, tiers: list[Scorer], cfg):
+    def __init__(self, tiers: list[Scorer], cfg: ScoringConfig):
         self.tiers = self._checked(tiers)
         self.cfg = cfg
         self.active = 0
@@ -55,7 +60,7 @@ class ScorerChain:
         self.active = 0
         self._switch(0, reason, old=old)
 
-    def score(self, window) -> TickScore:
+    def score(self, window: WindowBuffer) -> TickScore:
         self._probation_tick()
         while True:
             scorer = self.current
@@ -73,7 +78,7 @@ class ScorerChain:
             self._check_budget()
             return result
 
-    def learn(self, window) -> None:
+    def learn(self, window: WindowBuffer) -> None:
         self.numpy.learn(window)
         if self.active != len(self.tiers) - 1:
             self.current.learn(window)

@@ -6,9 +6,14 @@ Neighbours are kept as padded index lists, so the cost is N × degree, not N².
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .rls import BatchRLS
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 
 class FusionModel:
@@ -32,7 +37,7 @@ class FusionModel:
         s = (w * x[..., self.nbr]).sum(axis=-1)
         return np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
 
-    def features(self, window) -> np.ndarray:
+    def features(self, window: WindowBuffer) -> np.ndarray:
         prev = window.values[-2]
         s = self.neighbour_mean(window.values[-1], window.missing[-1])
         x = self._x
@@ -49,7 +54,7 @@ class FusionModel:
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         self.rls.fit(self.batch_features(z, missing), z[1:], ~missing[1:] & self.has_neighbours)
 
-    def score(self, window, x: np.ndarray | None = None) -> np.ndarray:
+    def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
         x = self.features(window) if x is None else x
         return self.rls.zscores(x, window.values[-1]) * self.has_neighbours
 
@@ -57,6 +62,6 @@ class FusionModel:
         pred = np.einsum("mnk,nk->mn", self.batch_features(z, missing), self.rls.w)
         return np.abs(z[1:] - pred) * self.rls.inv_sd * self.has_neighbours
 
-    def learn(self, window, x: np.ndarray | None = None) -> None:
+    def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x
         self.rls.update(x, window.values[-1], ~window.missing[-1] & self.has_neighbours)

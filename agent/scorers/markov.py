@@ -9,7 +9,12 @@ weighs g = λ^-t more (rescaled now and then), so learning one tick is O(N).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 
 class MarkovModel:
@@ -67,11 +72,11 @@ class MarkovModel:
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         return np.maximum((self.batch_surprise(z, missing) - self.mean) * self.inv_std, 0.0)
 
-    def transitions(self, window) -> tuple[np.ndarray, np.ndarray]:
+    def transitions(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
         """(previous, newest) state per sensor."""
         return self.states(window.values[-2]), self.states(window.values[-1])
 
-    def score(self, window, states: tuple | None = None) -> np.ndarray:
+    def score(self, window: WindowBuffer, states: tuple | None = None) -> np.ndarray:
         s0, s1 = self.transitions(window) if states is None else states
         prob = self._prob(s0, s1)
         gone = window.missing[-2]
@@ -81,7 +86,7 @@ class MarkovModel:
         z = (-np.log(prob) - self.mean) * self.inv_std
         return np.maximum(z, 0.0) * ~window.missing[-1]
 
-    def _propagated(self, window, i: int, s1: int) -> float:
+    def _propagated(self, window: WindowBuffer, i: int, s1: int) -> float:
         """P(s1) when sensor i's previous state is unknown: propagate from its last observation."""
         M = self.transition(i)
         seen = np.flatnonzero(~window.missing[:-1, i])
@@ -93,7 +98,7 @@ class MarkovModel:
             d = d @ M
         return float(d @ M[:, s1])
 
-    def learn(self, window, states: tuple | None = None) -> None:
+    def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
         ok = ~window.missing[-1] & ~window.missing[-2]
         self.g /= self.lam

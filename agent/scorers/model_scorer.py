@@ -1,8 +1,9 @@
 """What the two model runtimes (tflite, onnx) share: bundle checks, and outputs → TickScore.
 
 A runtime module only opens its artifact and runs it; everything else is here:
-- `load_bundle` verifies the bundle against the agent's config before the first tick
-  (agent/bundle.py: every file's sha256, format version, sensors and their order, T, tick);
+- the bundle is verified against the agent's config before the first tick, once for all tiers
+  (load_tiers in agent/scorers/__init__.py → agent/bundle.py: every file's sha256, format
+  version, sensors and their order, T, tick);
 - `check_io` compares the names and shapes the runtime reports with what the agent feeds
   and reads, and refuses the artifact with a message naming each difference;
 - `ModelScorer.score` turns the model's forecast into per-sensor scores with forecast_error's
@@ -26,6 +27,7 @@ row from rows 0..T-2, `temporal_attention` (1, N, T-1), `spatial_attention` (1, 
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +35,9 @@ from .. import bundle as bundles
 from ..window import Normaliser
 from .base import Scorer, ScorerError, TickScore, tick_score
 from .forecast_error import combined_scores, ew_bias, signed_errors
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 INPUT_NAMES = ("values", "missing")
 OUTPUT_NAMES = ("forecast", "temporal_attention", "spatial_attention")
@@ -42,12 +47,6 @@ def expected_shapes(sensors: int, steps: int) -> dict[str, tuple[int, ...]]:
     """Batch-1 shapes of every input and output, by name."""
     return {"values": (1, steps, sensors), "missing": (1, steps, sensors), "forecast": (1, sensors),
             "temporal_attention": (1, sensors, steps - 1), "spatial_attention": (1, sensors, sensors)}
-
-
-def load_bundle(cfg, sensors: list[str]) -> bundles.Bundle:
-    """The config's bundle, verified (files, hashes, format) and matched to sensors, T and tick."""
-    expect = bundles.Expectation(sensors=list(sensors), steps=cfg.window.steps, tick_s=cfg.tick_s)
-    return bundles.load(cfg.scoring.bundle, base_dir=cfg.base_dir, expect=expect)
 
 
 def pick_artifact(bundle: bundles.Bundle, preference: tuple[str, ...]) -> str:
@@ -184,7 +183,7 @@ class ModelScorer(Scorer):
         self._scale = (std_a / std_b).astype(np.float32)
         self._offset = ((mean_a - mean_b) / std_b).astype(np.float32)
 
-    def inputs(self, window) -> tuple[np.ndarray, np.ndarray]:
+    def inputs(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
         """The window as the model's (1, T, N) float32 inputs, in reused buffers."""
         np.copyto(self._missing[0], window.missing)
         if self._scale is None:
@@ -196,7 +195,7 @@ class ModelScorer(Scorer):
             np.copyto(z, 0.0, where=self._missing[0] > 0)
         return self._values, self._missing
 
-    def score(self, window) -> TickScore:
+    def score(self, window: WindowBuffer) -> TickScore:
         values, missing = self.inputs(window)
         forecast, temporal, spatial = self.run(values, missing)
         if not (np.isfinite(forecast).all() and np.isfinite(temporal).all() and np.isfinite(spatial).all()):
@@ -234,5 +233,5 @@ class ModelScorer(Scorer):
                 "runtime": self.runtime}
 
 
-__all__ = ["ModelScorer", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "load_bundle", "pick_artifact",
+__all__ = ["ModelScorer", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",
            "check_io", "check_manifest_io", "explanation_weights"]

@@ -5,6 +5,8 @@ with whenever no model runtime or no valid bundle is there.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .ar import ARModel
@@ -12,11 +14,15 @@ from .base import Scorer, TickScore, tick_score
 from .fusion import FusionModel
 from .markov import MarkovModel
 
+if TYPE_CHECKING:
+    from ..config import NumpyScorerConfig
+    from ..window import WindowBuffer
+
 
 class NumpyScorer(Scorer):
     TYPE = "numpy"
 
-    def __init__(self, n: int, adjacency: np.ndarray, cfg):
+    def __init__(self, n: int, adjacency: np.ndarray, cfg: NumpyScorerConfig):
         self.n = n
         w = {"ar": 0.0, "markov": 0.0, "fusion": 0.0} | dict(cfg.weights)
         if not adjacency.any():
@@ -41,7 +47,7 @@ class NumpyScorer(Scorer):
         w = self.weights
         return w["ar"] * ar + w["markov"] * markov + w["fusion"] * fusion
 
-    def _features(self, window) -> tuple:
+    def _features(self, window: WindowBuffer) -> tuple:
         """This tick's features, built once for score() and learn() of the same tick."""
         key = float(window.ts[-1])
         if key != self._tick_key:
@@ -49,7 +55,7 @@ class NumpyScorer(Scorer):
             self._tick = (self.ar.features(window), self.fusion.features(window), self.markov.transitions(window))
         return self._tick
 
-    def score(self, window) -> TickScore:
+    def score(self, window: WindowBuffer) -> TickScore:
         ar_x, fu_x, states = self._features(window)
         s = self.combine(self.ar.score(window, ar_x), self.markov.score(window, states),
                          self.fusion.score(window, fu_x))
@@ -66,7 +72,7 @@ class NumpyScorer(Scorer):
         s = self.combine(ar, mk[p - 1:], fu[p - 1:])
         return np.where(missing[p:], 0.0, s)
 
-    def learn(self, window) -> None:
+    def learn(self, window: WindowBuffer) -> None:
         ar_x, fu_x, states = self._features(window)
         self.ar.learn(window, ar_x)
         self.markov.learn(window, states)

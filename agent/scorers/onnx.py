@@ -1,16 +1,34 @@
 """The `onnx` tier: the bundle's ONNX artifact (int8 when present, else fp32) on onnxruntime's CPU provider.
 
 One intra-op thread by default (`scoring.onnx.num_threads`), one inter-op thread, sequential
-execution, every graph optimisation on. Importing this module fails when onnxruntime is not
-installed; the chain then logs it and goes on with the next tier.
+execution, every graph optimisation on. onnxruntime is imported when the tier is created, so the
+config loads without it; without it `create` raises ImportError, and the chain logs the tier as
+not available and goes on with the next one.
 """
 from __future__ import annotations
 
-import numpy as np
-import onnxruntime as ort
+from dataclasses import dataclass
+from typing import ClassVar
 
-from ..bundle import Bundle, BundleError
-from .model_scorer import OUTPUT_NAMES, ModelScorer, load_bundle, pick_artifact
+import numpy as np
+
+from ..bundle import Bundle, BundleError, read_verified
+from ..plugins import Plugin
+from ..typed import rng
+from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
+
+
+@dataclass
+class OnnxConfig:
+    """`scoring.onnx`: how the onnx tier runs."""
+    TYPE: ClassVar[str] = "onnx"
+    num_threads: int = rng(1, 64, default=1)
+
+
+def onnxruntime():
+    """The onnxruntime module; ImportError when it is not installed."""
+    import onnxruntime as ort
+    return ort
 
 
 class OnnxScorer(ModelScorer):
@@ -18,6 +36,7 @@ class OnnxScorer(ModelScorer):
     ARTIFACTS = ("onnx_int8", "onnx_fp32")
 
     def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3):
+        ort = onnxruntime()
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
         super().__init__(bundle, kind, f"onnxruntime {ort.__version__}", top_k)
         opts = ort.SessionOptions()
@@ -26,8 +45,9 @@ class OnnxScorer(ModelScorer):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        model = read_verified(self.path, self.artifact)    # what runs is what was verified
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 — onnxruntime raises its own exception types
             raise BundleError(f"{self.path}: onnxruntime cannot load it: {exc}") from None
         self.check_runtime_io({i.name: tuple(i.shape) for i in self.session.get_inputs()},
@@ -39,5 +59,8 @@ class OnnxScorer(ModelScorer):
         return forecast[0], temporal[0], spatial[0]
 
 
-def create(cfg, sensors: list[str]) -> OnnxScorer:
-    return OnnxScorer(load_bundle(cfg, sensors), threads=cfg.scoring.onnx.num_threads, top_k=cfg.alerts.top_k)
+def create(cfg: OnnxConfig, bundle: Bundle, top_k: int) -> OnnxScorer:
+    return OnnxScorer(bundle, threads=cfg.num_threads, top_k=top_k)
+
+
+PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1, probe=onnxruntime)

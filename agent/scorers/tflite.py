@@ -3,21 +3,34 @@
 `ai_edge_litert.interpreter.Interpreter` with `scoring.tflite.num_threads` threads. The older
 `tflite_runtime` wheel is used only when ai-edge-litert is absent and tflite_runtime imports and
 works: its last builds need numpy < 2, which is said in one log line instead of a traceback.
-Importing this module fails when neither runtime is usable; the chain then logs it and goes on
-with the next tier.
+The runtime is imported when the tier is created, so the config loads without it; when neither
+runtime is usable `create` raises ImportError, and the chain logs the tier as not available and
+goes on with the next one.
 """
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
 import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
-from ..bundle import Bundle, BundleError
-from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, load_bundle, pick_artifact
+from ..bundle import Bundle, BundleError, read_verified
+from ..plugins import Plugin
+from ..typed import rng
+from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
 
 log = logging.getLogger("stad.scorer")
+
+
+@dataclass
+class TfliteConfig:
+    """`scoring.tflite`: how the tflite tier runs."""
+    TYPE: ClassVar[str] = "tflite"
+    num_threads: int = rng(1, 64, default=1)
 
 
 def _version(dist: str) -> str:
@@ -45,14 +58,18 @@ def _tflite_runtime():
     return Interpreter, f"tflite_runtime {_version('tflite-runtime')}"
 
 
-try:
-    from ai_edge_litert.interpreter import Interpreter
-    RUNTIME = f"ai-edge-litert {_version('ai-edge-litert')}"
-except ImportError as _litert_missing:
+@lru_cache(maxsize=1)
+def interpreter_class():
+    """(Interpreter class, runtime description): ai-edge-litert, else a usable tflite_runtime;
+    ImportError saying why when neither is (not cached: asked again next time)."""
     try:
-        Interpreter, RUNTIME = _tflite_runtime()
-    except ImportError as exc:
-        raise ImportError(f"ai-edge-litert is not usable ({_litert_missing}); {exc}") from None
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter, f"ai-edge-litert {_version('ai-edge-litert')}"
+    except ImportError as litert_missing:
+        try:
+            return _tflite_runtime()
+        except ImportError as exc:
+            raise ImportError(f"ai-edge-litert is not usable ({litert_missing}); {exc}") from None
 
 
 class TfliteScorer(ModelScorer):
@@ -60,10 +77,14 @@ class TfliteScorer(ModelScorer):
     ARTIFACTS = ("tflite_int8", "tflite_fp32")
 
     def __init__(self, bundle: Bundle, kind: str | None = None, threads: int = 1, top_k: int = 3):
+        Interpreter, runtime = interpreter_class()
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
-        super().__init__(bundle, kind, RUNTIME, top_k)
+        super().__init__(bundle, kind, runtime, top_k)
+        # From verified bytes in memory, not model_path: the interpreter memory-maps a path, and a
+        # file truncated or copied over while mapped kills the process with SIGBUS.
+        model = read_verified(self.path, self.artifact)
         try:
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+            self.interpreter = Interpreter(model_content=model, num_threads=threads)
             self.interpreter.allocate_tensors()
             signatures = self.interpreter.get_signature_list()
         except Exception as exc:  # noqa: BLE001 — the interpreter raises ValueError/RuntimeError
@@ -105,5 +126,8 @@ def _dequantizer(detail: dict):
     return lambda x: (x.astype(np.float32) - zero) * scale
 
 
-def create(cfg, sensors: list[str]) -> TfliteScorer:
-    return TfliteScorer(load_bundle(cfg, sensors), threads=cfg.scoring.tflite.num_threads, top_k=cfg.alerts.top_k)
+def create(cfg: TfliteConfig, bundle: Bundle, top_k: int) -> TfliteScorer:
+    return TfliteScorer(bundle, threads=cfg.num_threads, top_k=top_k)
+
+
+PLUGIN = Plugin(config=TfliteConfig, create=create, rank=0, probe=interpreter_class)

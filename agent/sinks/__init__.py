@@ -1,18 +1,18 @@
-"""Sinks by type key, one module each, imported only when a config asks for them."""
+"""Sinks by type key: every module of this package that declares `PLUGIN` (see agent/plugins.py)."""
 from __future__ import annotations
 
-import importlib
-
-from .base import Sink
-
-MODULES = {
-    "terminal": "agent.sinks.terminal",
-    "jsonl": "agent.sinks.jsonl",
-    "mqtt": "agent.sinks.mqtt",
-}
+from ..plugins import Plugin, discover
+from .base import Sink, SinkConfig, SinkContext
 
 
-def open_sink(cfg, context) -> Sink:
-    """`context` is the AgentConfig: node, site, state_dir and path resolution."""
-    module = importlib.import_module(MODULES[cfg.TYPE])
-    return module.SINK(cfg, context)
+def plugins() -> dict[str, Plugin]:
+    """type key → Plugin of every sink."""
+    return discover(__name__)
+
+
+def open_sink(cfg: SinkConfig, context: SinkContext) -> Sink:
+    """The sink for one `sinks[i]` config entry."""
+    return plugins()[cfg.TYPE].create(cfg, context)
+
+
+__all__ = ["Sink", "SinkConfig", "SinkContext", "open_sink", "plugins"]

@@ -2,10 +2,31 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from ..alerts import AlertEvent
 from ..faults.events import FaultEvent
+from ..paths import resolve_against
+
+
+class SinkConfig:
+    """Base of every sink's config dataclass (each declares its `TYPE` key next to its code)."""
+    TYPE: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What a sink needs from the agent besides its own config: who speaks, where state goes,
+    and the directory relative paths are taken from (the config file's)."""
+    node_id: str
+    site: str
+    state_dir: str
+    base_dir: str = "."
+
+    def resolve(self, path: str) -> Path:
+        return resolve_against(path, self.base_dir)
 
 
 class Sink(abc.ABC):
@@ -21,6 +42,10 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     def fault(self, event: FaultEvent) -> None:
         """Deliver one sensor fault event (fault / fault_end), like an alert event."""
+
+    def stats(self) -> dict | None:
+        """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""
+        return None
 
     def close(self) -> None:
         """Flush and release; called once on shutdown."""

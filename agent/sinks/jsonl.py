@@ -1,39 +1,155 @@
-"""Alert and fault events appended to a JSON lines file, one object per line, flushed per event."""
+"""Alert and fault events appended to a JSON lines file, one object per line, written per event.
+
+The file only ever holds whole lines. Each line is written with unbuffered write() calls on an
+O_APPEND descriptor; when the disk fills up halfway through a line, the part written is cut off
+again (ftruncate to the size before it), the event is counted as dropped and the next one is
+tried as usual — so writing resumes by itself when space returns. One line is logged when writing
+starts failing and one when it works again, not one per event; "again" means a write succeeded
+and the file system has room for the longest line that failed (on a nearly full disk short lines
+may still fit while long ones do not — that is one problem, not a flapping series of them). At start, an incomplete last line
+left by an earlier run (killed mid-write on an older version, or a full disk) is removed and
+logged. Drops by kind are in the agent's health (`sinks.jsonl`).
+"""
 from __future__ import annotations
 
 import json
 import logging
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..alerts import AlertEvent
-from .base import Sink
+from ..faults.events import FaultEvent
+from ..plugins import Plugin
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
+
+TAIL_CHUNK = 1 << 16
+
+
+@dataclass
+class JsonlConfig(SinkConfig):
+    TYPE: ClassVar[str] = "jsonl"
+    path: str = "alerts.jsonl"
 
 
 class JsonlSink(Sink):
     TYPE = "jsonl"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: JsonlConfig, context: SinkContext):
         self.path = Path(context.resolve(cfg.path))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = self.path.open("a", encoding="utf-8")
+        self.fd: int | None = None
+        self.written = 0
+        self.dropped: dict[str, int] = {}
+        self.problem: str | None = None     # why writing fails now; None while it works
+        self._failed_len = 0                # the longest line that could not be written, during a problem
+        self._open()
 
     def emit(self, event: AlertEvent) -> None:
-        self._write({"kind": "alert", **event.to_dict()})
+        self._write("alert", {"kind": "alert", **event.to_dict()})
 
-    def fault(self, event) -> None:
-        self._write({"kind": "fault", **event.to_dict()})
+    def fault(self, event: FaultEvent) -> None:
+        # The fault payload as it is (schemas/fault.schema.json): its `event` (fault / fault_end)
+        # tells it from alert lines, its `kind` is the fault's kind.
+        self._write("fault", event.to_dict())
 
-    def _write(self, obj: dict) -> None:
+    def stats(self) -> dict:
+        return {"path": str(self.path), "written": self.written, "dropped": dict(self.dropped),
+                "problem": self.problem}
+
+    def _open(self) -> bool:
+        if self.fd is not None:
+            return True
         try:
-            self.fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
-            self.fh.flush()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            log.error("cannot write %s: %s", self.path, exc)
+            self._failed(exc)
+            return False
+        self.fd = fd
+        try:
+            cut = _cut_partial_tail(self.path, fd)
+        except OSError as exc:
+            self._failed(exc)
+            return True
+        if cut:
+            log.warning("%s: removed an incomplete last line (%d bytes) left by an earlier run", self.path, cut)
+        return True
+
+    def _write(self, kind: str, obj: dict) -> None:
+        line = (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
+        if not self._open():
+            self._drop(kind)
+            return
+        start = None
+        try:
+            start = os.fstat(self.fd).st_size
+            done = 0
+            while done < len(line):
+                done += os.write(self.fd, line[done:])
+        except OSError as exc:
+            if start is not None:
+                try:
+                    os.ftruncate(self.fd, start)        # no torn line: the part written goes again
+                except OSError:
+                    pass
+            self._failed(exc)
+            self._failed_len = max(self._failed_len, len(line))
+            self._drop(kind)
+            return
+        self.written += 1
+        if self.problem is not None and self._room() >= self._failed_len:
+            log.warning("%s: writing again (%s dropped meanwhile)", self.path,
+                        ", ".join(f"{n} {k}" for k, n in self.dropped.items()))
+            self.problem, self._failed_len = None, 0
+
+    def _room(self) -> int:
+        try:
+            st = os.fstatvfs(self.fd)
+        except OSError:
+            return 0
+        return st.f_bavail * st.f_frsize
+
+    def _drop(self, kind: str) -> None:
+        self.dropped[kind] = self.dropped.get(kind, 0) + 1
+
+    def _failed(self, exc: OSError) -> None:
+        problem = exc.strerror or str(exc)
+        if problem != self.problem:
+            log.error("%s: cannot write (%s); events are dropped and counted until it can be written again",
+                      self.path, problem)
+        self.problem = problem
 
     def close(self) -> None:
-        self.fh.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-SINK = JsonlSink
+def _cut_partial_tail(path: Path, fd: int) -> int:
+    """Truncate the file after its last newline; the number of bytes removed."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0
+    with open(path, "rb") as f:
+        end = size
+        while end > 0:
+            start = max(0, end - TAIL_CHUNK)
+            f.seek(start)
+            chunk = f.read(end - start)
+            if end == size and chunk.endswith(b"\n"):
+                return 0
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
+    os.ftruncate(fd, keep)
+    return size - keep
+
+
+PLUGIN = Plugin(config=JsonlConfig, create=JsonlSink)

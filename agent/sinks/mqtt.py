@@ -13,6 +13,17 @@ deleted only on its PUBACK. One worker thread does all publishing: it hands paho
 holds the only copy. When a connection is lost, every unacknowledged event is sent again after
 the reconnect, in order, marked `replayed: true` — delivery is at-least-once; subscribers
 de-duplicate by (alert_id, seq).
+
+A broker can refuse a publish it received (MQTT 5: a PUBACK with a failure reason code, e.g.
+0x87 not authorised by an ACL). The answer is final for that event: it is deleted from the
+outbox and counted as dropped (`refused`), never sent again — sending it again later would put
+it after newer events, and keeping it would block them or fill the outbox. One line is logged
+when refusals start (per reason) and one when the broker accepts alert events again. MQTT 3.1.1
+has no way to say so: a broker acknowledges a refused publish as delivered, so the sink warns
+at start that refusals cannot be seen with protocol 3.1.1.
+
+The worker also acknowledges in batches (one outbox transaction for the PUBACKs that arrived
+together) and runs the outbox's WAL checkpoints, so neither happens on the agent's tick path.
 """
 from __future__ import annotations
 
@@ -22,21 +33,43 @@ import math
 import queue
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
-from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
+from ..broker import BrokerConfig
 from ..outbox import Outbox, StoredEvent
-from .base import Sink
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.mqtt")
 
 WINDOW = 64                 # alert events handed to paho and not yet acknowledged
 FLUSH_ON_CLOSE_S = 3.0      # close() waits this long at most for the outbox to drain
+CHECKPOINT_EVERY_S = 1.0    # the worker checkpoints the outbox's WAL this often (when it was written)
 OUTBOX_FILE = "mqtt-outbox.sqlite"
 JSON = "application/json"
 
 _CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _STOP = range(6)
+
+
+@dataclass
+class OutboxConfig:
+    max_events: int = rng(10, None, default=100_000)
+    max_age_s: float = rng(60, None, default=7 * 86400.0)
+    sync: Literal["normal", "full"] = "normal"   # full: every commit synced (survives a power cut), slower
+
+
+@dataclass
+class MqttSinkConfig(SinkConfig):
+    TYPE: ClassVar[str] = "mqtt"
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    prefix: str = "stad"
+    alert_expiry_s: int | None = None   # MQTT 5 message expiry for alerts
+    health_interval_s: float = rng(1, None, default=30.0)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
 
 
 def encode_json(obj) -> str:
@@ -66,22 +99,29 @@ def topic_base(prefix: str, site: str, node: str) -> str:
 class MqttSink(Sink):
     TYPE = "mqtt"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: MqttSinkConfig, context: SinkContext):
+        # paho is imported when the sink is opened: a config naming it loads without paho.
+        from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
         self.cfg = cfg
-        self.node, self.site = context.node.id, context.node.site
+        self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
         self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
         self.health_topic, self.faults_topic = f"{base}/health", f"{base}/faults"
         state_dir = Path(context.resolve(context.state_dir))
-        self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s)
+        self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
+                             sync=cfg.outbox.sync)
         if self.outbox.recovered:
             log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
                      "they will be replayed", self.outbox.recovered)
 
         broker = cfg.broker
+        if broker.protocol == "3.1.1":
+            log.warning("MQTT alerts: protocol 3.1.1 cannot report a publish the broker refuses (e.g. denied by "
+                        "an ACL): such alert events are acknowledged as delivered and lost without a count; "
+                        "use protocol 5 to have refusals counted")
         self.client = build_client(broker, broker.client_id or f"stad-{self.site}-{self.node}",
                                    resolve=context.resolve)
-        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health/sensors
+        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health
         self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
         self.reporter = ConnectionReporter(broker, "alerts", log,
                                            consequence="alert events are kept in the outbox until it is back")
@@ -98,7 +138,10 @@ class MqttSink(Sink):
         self._cursor = 0                 # highest outbox row id handed in this connection
         self._latest_health: str | None = None
         self._next_health = 0.0
-        self._refused_reported: set[str] = set()
+        self._refusing: str | None = None    # the reason of the last refusal, until an event is accepted
+        self._refused_since = 0
+        self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
+        self._next_checkpoint = 0.0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
         self._worker.start()
         connect(self.client, broker)
@@ -125,9 +168,7 @@ class MqttSink(Sink):
         return {**snapshot, "ts": iso(time.time()), "node": self.node, "site": self.site,
                 "model_id": model.get("model_id", snapshot.get("tier")),
                 "rejected_total": sum(rejected.values()),
-                "outbox": {"depth": self.outbox.depth, "in_flight": self.outbox.in_flight,
-                           "dropped": dict(self.outbox.dropped),
-                           "dropped_total": sum(self.outbox.dropped.values())}}
+                "outbox": self.outbox.stats()}
 
     def fault(self, event) -> None:
         payload = encode_json(event.to_dict())
@@ -156,16 +197,21 @@ class MqttSink(Sink):
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=CHECKPOINT_EVERY_S)
+            except queue.Empty:
+                item = (_WAKE,)
             kind = item[0]
             try:
                 if kind == _STOP:
+                    self._flush_acks()
                     return
                 if kind == _CONNECTED:
                     self._on_connected()
                 elif kind == _LOST:
                     self._connected = False
                     self._mids.clear()
+                    self._flush_acks()
                     self.outbox.requeue()
                 elif kind == _ACK:
                     self._on_ack(item[1], item[2])
@@ -173,6 +219,9 @@ class MqttSink(Sink):
                     self._latest_health = item[1]
                     if self._connected:
                         self._publish_health()
+                if self._queue.empty():
+                    self._flush_acks()
+                    self._checkpoint()
                 self._pump()
             except Exception:  # noqa: BLE001 — the worker must outlive one bad message
                 log.exception("MQTT sink worker failed on message kind %d", kind)
@@ -195,19 +244,36 @@ class MqttSink(Sink):
         if row_id is None:
             return              # status, health, or a copy from before a reconnect
         if reason_code.is_failure:
-            # Kept: it goes out again after the next reconnect, when the broker may accept it.
-            reason = str(reason_code)
-            if reason not in self._refused_reported:
-                self._refused_reported.add(reason)
-                log.error("MQTT broker refused an alert event on %s: %s; it stays in the outbox",
-                          self.alerts_topic, reason)
+            self.outbox.drop(row_id, "refused")
+            self._refused_since += 1
+            reason = f"{reason_code} (reason code 0x{reason_code.value:02X})"
+            if reason != self._refusing:
+                self._refusing = reason
+                log.error("MQTT broker refuses alert events on %s: %s; each refused event is dropped and "
+                          "counted (outbox.dropped.refused), not sent again", self.alerts_topic, reason)
             return
-        self.outbox.ack(row_id)
+        if self._refusing is not None:
+            log.warning("MQTT broker accepts alert events on %s again (%d refused and dropped meanwhile)",
+                        self.alerts_topic, self._refused_since)
+            self._refusing, self._refused_since = None, 0
+        self._acks.append(row_id)
+
+    def _flush_acks(self) -> None:
+        if self._acks:
+            acks, self._acks = self._acks, []
+            self.outbox.ack(*acks)
+
+    def _checkpoint(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_checkpoint:
+            self._next_checkpoint = now + CHECKPOINT_EVERY_S
+            self.outbox.checkpoint()
 
     def _pump(self) -> None:
-        # Rows up to the cursor are in flight (or refused); the outbox's depth says whether any
-        # lie beyond it, so an ACK with nothing new waiting costs no query.
-        while self._connected and len(self._mids) < WINDOW and self.outbox.depth > len(self._mids):
+        # Rows up to the cursor are in flight or acknowledged (their batch not deleted yet); the
+        # outbox's depth says whether any lie beyond them, so an ACK with nothing new waiting costs no query.
+        while (self._connected and len(self._mids) < WINDOW
+               and self.outbox.depth - len(self._acks) > len(self._mids)):
             batch = self.outbox.pending(after=self._cursor, limit=WINDOW - len(self._mids))
             if not batch:
                 return
@@ -231,4 +297,4 @@ class MqttSink(Sink):
         return encode_json(event)
 
 
-SINK = MqttSink
+PLUGIN = Plugin(config=MqttSinkConfig, create=MqttSink)

@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import ClassVar
 
 from ..alerts import AlertEvent
-from .base import Sink
+from ..plugins import Plugin
+from .base import Sink, SinkConfig, SinkContext
 
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m", "fault": "\033[1;35m",
           "fault_end": "\033[36m"}
 
 
+@dataclass
+class TerminalConfig(SinkConfig):
+    TYPE: ClassVar[str] = "terminal"
+    color: bool = False
+
+
 class TerminalSink(Sink):
     TYPE = "terminal"
 
-    def __init__(self, cfg, context):
+    def __init__(self, cfg: TerminalConfig, context: SinkContext):
         self.color = cfg.color and sys.stdout.isatty()
 
     def emit(self, event: AlertEvent) -> None:
@@ -29,4 +38,4 @@ class TerminalSink(Sink):
         print(line, flush=True)
 
 
-SINK = TerminalSink
+PLUGIN = Plugin(config=TerminalConfig, create=TerminalSink)

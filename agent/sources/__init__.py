@@ -1,33 +1,31 @@
-"""Sources by type key, one module each, imported only when a config asks for them."""
+"""Sources by type key: every module of this package that declares `PLUGIN` (see agent/plugins.py).
+
+A source's optional dependency (paho, pymodbus) is imported when the source is opened, so a
+config naming it loads everywhere and `open_source` refuses it in one line where it is missing.
+"""
 from __future__ import annotations
 
-import importlib
-
+from ..plugins import Plugin, discover
 from ..records import Rejects
-from .base import Source
-
-MODULES = {
-    "simulate": "agent.sources.simulate",
-    "replay": "agent.sources.replay",
-    "udp": "agent.sources.udp",
-    "stdin": "agent.sources.stdin",
-    "mqtt": "agent.sources.mqtt",
-    "modbus": "agent.sources.modbus",
-}
+from .base import Source, SourceConfig
 
 
 class SourceUnavailable(RuntimeError):
     pass
 
 
-def open_source(cfg, sensors: list[str], rejects: Rejects, base_dir: str = ".", tick_s: float = 1.0) -> Source:
+def plugins() -> dict[str, Plugin]:
+    """type key → Plugin of every source."""
+    return discover(__name__)
+
+
+def open_source(cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                tick_s: float = 1.0) -> Source:
     """Instantiate the source for one `sources[i]` config entry; `tick_s` is the agent's tick."""
-    name = MODULES[cfg.TYPE]
     try:
-        module = importlib.import_module(name)
+        return plugins()[cfg.TYPE].create(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s)
     except ImportError as exc:
         raise SourceUnavailable(f"source '{cfg.TYPE}' cannot be used: {exc} (install the matching extra)") from exc
-    if cfg.TYPE == "simulate":
-        # The simulator samples once per tick: the agent's tick unless its own config overrides.
-        return module.SOURCE(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s)
-    return module.SOURCE(cfg, sensors, rejects, base_dir=base_dir)
+
+
+__all__ = ["Source", "SourceConfig", "SourceUnavailable", "open_source", "plugins"]

@@ -5,8 +5,17 @@ import abc
 from pathlib import Path
 from typing import ClassVar, Iterator
 
-from ..config import resolve_against
+from ..paths import resolve_against
 from ..records import Record, Rejects
+
+
+class SourceConfig:
+    """Base of every source's config dataclass (each declares its `TYPE` key next to its code)."""
+    TYPE: ClassVar[str]
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        """(key path, sensor name) of every sensor this source names; AgentConfig checks them."""
+        return []
 
 
 class Source(abc.ABC):
@@ -15,9 +24,12 @@ class Source(abc.ABC):
     #: closes ticks on time even when a sensor falls silent.
     live: ClassVar[bool] = False
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
+    def __init__(self, cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        """`tick_s` is the agent's tick, for sources that sample on it (the simulator)."""
         self.cfg = cfg
         self.base_dir = base_dir
+        self.tick_s = tick_s
         self.sensors = sensors
         self.rejects = rejects
 

@@ -14,7 +14,7 @@ import math
 import time
 from datetime import datetime, timezone
 
-from ..records import Record, Rejects
+from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
 
@@ -105,7 +105,7 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> dict[str, float] | Non
     if "sensor" in obj:
         sensor = obj["sensor"]
         if not isinstance(sensor, str) or not sensor:
-            rejects.add("bad sensor", where, f"field 'sensor': {sensor!r}")
+            rejects.add("bad sensor", where, f"field 'sensor': {short_repr(sensor)}")
             return None
         raw = {sensor: obj.get("value")}
     elif "values" in obj:
@@ -120,7 +120,7 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> dict[str, float] | Non
         try:
             values[sensor] = parse_number(value)
         except ValueError as exc:
-            rejects.add("bad number", where, f"field {sensor!r}: {exc}")
+            rejects.add("bad number", where, f"field {short_repr(sensor)}: {shorten(str(exc), 120)}")
     return values
 
 
@@ -130,5 +130,5 @@ def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:
     try:
         return 1 if parse_number(value) != 0 else 0
     except ValueError:
-        rejects.add("bad label", where, f"field 'label': {value!r}")
+        rejects.add("bad label", where, f"field 'label': {short_repr(value)}")
         return None

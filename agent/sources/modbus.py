@@ -1,4 +1,5 @@
-"""Poll Modbus TCP holding registers (needs the `modbus` extra: pymodbus 3.x).
+"""Poll Modbus TCP holding registers (needs the `modbus` extra: pymodbus 3.x, imported when the
+source is opened, so a config naming it loads without pymodbus).
 
 Each poll reads every configured register, as an unsigned 16-bit value times its scale.
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
@@ -9,18 +10,33 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Iterator
-
-from pymodbus.client import ModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from dataclasses import dataclass, field
+from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 
 log = logging.getLogger("stad.modbus")
 
 MAX_BACKOFF_S = 30.0
 MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-registers request
+
+
+@dataclass
+class ModbusConfig(SourceConfig):
+    TYPE: ClassVar[str] = "modbus"
+    host: str = "127.0.0.1"
+    port: int = rng(1, 65535, default=502)
+    unit_id: int = rng(0, 247, default=1)
+    poll_s: float = rng(0.01, None, default=1.0)
+    registers: dict[str, int] = field(default_factory=dict)  # sensor -> holding register address
+    scale: dict[str, float] = field(default_factory=dict)    # sensor -> multiplier
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return ([(f"registers.{sensor}", sensor) for sensor in self.registers]
+                + [(f"scale.{sensor}", sensor) for sensor in self.scale])
 
 
 class ModbusUnreachable(Exception):
@@ -31,8 +47,12 @@ class ModbusSource(Source):
     TYPE = "modbus"
     live = True
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: ModbusConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+        from pymodbus.client import ModbusTcpClient
+        from pymodbus.exceptions import ModbusException
+        self._modbus_errors = ModbusException
         self.where = f"modbus {cfg.host}:{cfg.port}"
         self._stop = threading.Event()
         self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=min(3.0, max(0.2, 2 * cfg.poll_s)),
@@ -79,7 +99,7 @@ class ModbusSource(Source):
         for start, count in register_spans(sorted(self.cfg.registers.values())):
             try:
                 response = self.client.read_holding_registers(start, count=count, device_id=self.cfg.unit_id)
-            except ModbusException as exc:
+            except self._modbus_errors as exc:
                 raise ModbusUnreachable(str(exc)) from None
             if response.isError():
                 self.rejects.add("modbus error", self.where,
@@ -109,4 +129,4 @@ def register_spans(addresses: list[int], max_gap: int = 8) -> list[tuple[int, in
     return spans
 
 
-SOURCE = ModbusSource
+PLUGIN = Plugin(config=ModbusConfig, create=ModbusSource)

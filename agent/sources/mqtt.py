@@ -15,13 +15,14 @@ import queue
 import threading
 import time
 import uuid
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
-import paho.mqtt.client as mqtt
-
-from ..mqtt_client import ConnectionReporter, build_client, connect
+from ..broker import BrokerConfig
+from ..plugins import Plugin
 from ..records import Record, Rejects
-from .base import Source
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_json_line, parse_number, parse_time
 
 log = logging.getLogger("stad.source.mqtt")
@@ -29,15 +30,34 @@ log = logging.getLogger("stad.source.mqtt")
 QUEUE_LIMIT = 10_000        # samples waiting for the agent; beyond, they are rejected, not buffered
 POLL_S = 0.2                # how long close() may wait for records() to notice
 
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
+
+@dataclass
+class MqttSourceConfig(SourceConfig):
+    TYPE: ClassVar[str] = "mqtt"
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    topics: dict[str, str] = field(default_factory=dict)  # topic (may use + / #) -> sensor, or '*' for JSON payloads that name the sensor
+    qos: int = rng(0, 1, default=0)
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
+
 
 class MqttSource(Source):
     TYPE = "mqtt"
     live = True
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: MqttSourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         if not cfg.topics:
             raise ValueError("mqtt source: no topics configured")
+        # paho is imported when the source is opened: a config naming it loads without paho.
+        from paho.mqtt.client import topic_matches_sub
+        from ..mqtt_client import ConnectionReporter, build_client, connect
+        self._topic_matches = topic_matches_sub
         self._stop = threading.Event()
         self._samples: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
         broker = cfg.broker
@@ -75,7 +95,7 @@ class MqttSource(Source):
 
     def _sensor_for(self, topic: str) -> str | None:
         for topic_filter, sensor in self.cfg.topics.items():
-            if mqtt.topic_matches_sub(topic_filter, topic):
+            if self._topic_matches(topic_filter, topic):
                 return sensor
         return None
 
@@ -122,4 +142,4 @@ class MqttSource(Source):
         self._stop.set()
 
 
-SOURCE = MqttSource
+PLUGIN = Plugin(config=MqttSourceConfig, create=MqttSource)

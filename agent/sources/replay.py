@@ -12,14 +12,37 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import ClassVar, Iterable, Iterator, Literal
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_json_line, parse_number, parse_time
 
 log = logging.getLogger("stad.replay")
+
+
+@dataclass
+class ReplayConfig(SourceConfig):
+    TYPE: ClassVar[str] = "replay"
+    path: str = ""
+    format: Literal["csv", "jsonl", "auto"] = "auto"
+    separator: str = ","
+    time_column: str = "timestamp"
+    time_format: str | None = None            # strptime format; None: ISO-8601 or epoch seconds
+    columns: dict[str, str] | None = None     # column -> sensor; None: columns named like sensors
+    label_columns: list[str] = field(default_factory=list)  # any non-zero marks the row anomalous
+    labels_file: str | None = None            # NAB combined_windows.json
+    speed: float = rng(0, None, default=0.0)  # 0: as fast as possible, 1: real time, 10: ×10
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [] if self.path else [("path", "required for a replay source")]
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
@@ -88,8 +111,9 @@ def replay_files(root: Path, fmt: str) -> list[Path]:
 class ReplaySource(Source):
     TYPE = "replay"
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: ReplayConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self.root = self.resolve(cfg.path)
         self.files = replay_files(self.root, cfg.format)
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
@@ -260,4 +284,4 @@ class ReplaySource(Source):
         return Record(ts=ts, values=values, label=label, origin=where)
 
 
-SOURCE = ReplaySource
+PLUGIN = Plugin(config=ReplayConfig, create=ReplaySource)

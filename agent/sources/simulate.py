@@ -26,12 +26,14 @@ import re
 import threading
 from dataclasses import dataclass
 from itertools import count
-from typing import Iterator
+from typing import ClassVar, Iterator, Literal
 
 import numpy as np
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_time
 from .replay import Pacer
 
@@ -53,6 +55,36 @@ def corridor_sensors(stations: int, prefix: str = "S") -> list[str]:
     """Sensor names for a corridor of `stations` stations: S01_flow, S01_occ, S01_speed, S02_flow…"""
     width = max(2, len(str(stations)))
     return [f"{prefix}{i:0{width}d}_{m}" for i in range(1, stations + 1) for m in CORRIDOR_MEASURES]
+
+
+# ---- config ----------------------------------------------------------------------------------
+
+@dataclass
+class AnomalySpec:
+    kind: Literal["incident", "spike", "drift", "stuck", "dead", "dropout"]
+    at_s: float = rng(0, None, default=0.0)    # seconds after the simulation start
+    duration_s: float = rng(1, None, default=900.0)
+    target: str | None = None   # station/group (incident) or sensor name (others); None: chosen by seed
+    magnitude: float = rng(0, None, default=1.0)
+
+
+@dataclass
+class SimulateConfig(SourceConfig):
+    TYPE: ClassVar[str] = "simulate"
+    scenario: Literal["corridor", "pump"] = "corridor"
+    seed: int = 0
+    start: str = "2026-01-05T06:00:00Z"
+    duration_s: float | None = None          # None: run until stopped
+    speed: float = rng(0, None, default=0.0)  # 0: as fast as possible; 60: one simulated minute per second
+    fast_forward_s: float = rng(0, None, default=0.0)  # emitted unpaced before pacing starts
+    noise: float = rng(0, None, default=1.0)
+    anomalies: list[AnomalySpec] | None = None  # None: a seeded schedule of every kind
+    anomaly_every_s: float = rng(60, None, default=3600.0)
+    tick_s: float | None = rng(0.001, None, default=None)  # None: the agent's tick_s
+
+    def sensor_refs(self) -> list[tuple[str, str]]:
+        return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
+                if a.kind != "incident" and a.target is not None]
 
 
 # ---- anomalies -------------------------------------------------------------------------------
@@ -78,7 +110,7 @@ def _seeded_rng(seed: int, *stream: int) -> np.random.Generator:
 class Schedule:
     """The anomalies of one run, materialised lazily so that an endless run has an endless schedule."""
 
-    def __init__(self, cfg, model, tick_s: float):
+    def __init__(self, cfg: SimulateConfig, model, tick_s: float):
         self.cfg = cfg
         self.model = model
         self.tick_s = tick_s
@@ -430,7 +462,7 @@ class Simulation:
     Each iteration starts afresh from the seed, so iterating twice gives the same records.
     """
 
-    def __init__(self, cfg, sensors: list[str], tick_s: float):
+    def __init__(self, cfg: SimulateConfig, sensors: list[str], tick_s: float):
         if cfg.scenario not in MODELS:
             raise ValueError(f"unknown scenario {cfg.scenario!r} (expected one of {', '.join(MODELS)})")
         self.cfg = cfg
@@ -470,7 +502,7 @@ class Simulation:
                                                 event=events[t], origin=f"simulate:{k0 + t}")
 
 
-def generate(cfg, sensors: list[str], tick_s: float) -> list[Record]:
+def generate(cfg: SimulateConfig, sensors: list[str], tick_s: float) -> list[Record]:
     """Every record of a finite run (cfg.duration_s required), as fast as possible."""
     if cfg.duration_s is None:
         raise ValueError("generate() needs a finite run: set duration_s")
@@ -480,10 +512,9 @@ def generate(cfg, sensors: list[str], tick_s: float) -> list[Record]:
 class SimulateSource(Source):
     TYPE = "simulate"
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float | None = None):
-        super().__init__(cfg, sensors, rejects, base_dir)
-        self.tick_s = cfg.tick_s or tick_s or 1.0
+    def __init__(self, cfg: SimulateConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        super().__init__(cfg, sensors, rejects, base_dir, cfg.tick_s or tick_s)
         self.simulation = Simulation(cfg, sensors, self.tick_s)
         self._stop = threading.Event()
 
@@ -500,4 +531,4 @@ class SimulateSource(Source):
         self._stop.set()
 
 
-SOURCE = SimulateSource
+PLUGIN = Plugin(config=SimulateConfig, create=SimulateSource)

@@ -5,43 +5,60 @@ import os
 import selectors
 import sys
 import threading
-from typing import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 POLL_S = 0.2        # how long close() may wait for a blocked read to notice
+
+
+@dataclass
+class StdinConfig(SourceConfig):
+    TYPE: ClassVar[str] = "stdin"
+    max_line_bytes: int = rng(64, 64 * 2**20, default=2**20)   # longer lines are skipped and counted
 
 
 class StdinSource(Source):
     TYPE = "stdin"
     live = True
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = ".", stream=None):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: StdinConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0, stream=None):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self.stream = stream if stream is not None else sys.stdin
         self._stop = threading.Event()
 
     def records(self) -> Iterator[Record]:
         for n, line in enumerate(self._lines(), 1):
-            if line.strip():
+            if line is None:
+                self.rejects.add("line too long", f"stdin:{n}", f"more than {self.cfg.max_line_bytes} bytes; skipped")
+            elif line.strip():
                 rec = parse_json_line(line, f"stdin:{n}", self.rejects, live=True)
                 if rec is not None:
                     yield rec
 
-    def _lines(self) -> Iterator[str]:
+    def _lines(self) -> Iterator[str | None]:
+        """Lines without their newline; None for a line longer than max_line_bytes (skipped whole)."""
+        limit = self.cfg.max_line_bytes
         selector = self._selector()
         if selector is None:
             for line in self.stream:    # in-memory or unselectable: plain blocking reads
                 if self._stop.is_set():
                     return
-                yield line
+                yield None if len(line.rstrip("\n").encode("utf-8", "replace")) > limit else line
             return
         # Read the descriptor directly: a select() poll lets close() stop a silent input,
-        # which a blocking readline() would not.
+        # which a blocking readline() would not. The unfinished line is kept as a list of pieces
+        # (joined once, at its newline: linear, however long), and dropped once it passes the limit.
         fd = self.stream.fileno()
-        pending = b""
+        pieces: list[bytes] = []
+        size = 0
+        too_long = False
         with selector:
             while not self._stop.is_set():
                 if not selector.select(POLL_S):
@@ -49,11 +66,26 @@ class StdinSource(Source):
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break
-                *complete, pending = (pending + chunk).split(b"\n")
-                for raw in complete:
-                    yield raw.decode("utf-8", errors="replace")
-        if pending and not self._stop.is_set():
-            yield pending.decode("utf-8", errors="replace")
+                start = 0
+                while True:
+                    end = chunk.find(b"\n", start)
+                    piece = chunk[start:] if end < 0 else chunk[start:end]
+                    if not too_long:
+                        size += len(piece)
+                        if size > limit:
+                            too_long = True
+                            pieces = []
+                            yield None
+                        elif piece:
+                            pieces.append(piece)
+                    if end < 0:
+                        break
+                    if not too_long:
+                        yield b"".join(pieces).decode("utf-8", errors="replace")
+                    pieces, size, too_long = [], 0, False
+                    start = end + 1
+        if pieces and not too_long and not self._stop.is_set():
+            yield b"".join(pieces).decode("utf-8", errors="replace")
 
     def _selector(self) -> selectors.BaseSelector | None:
         """A select()-based poller on the stream, or None where that is impossible."""
@@ -68,4 +100,4 @@ class StdinSource(Source):
         self._stop.set()
 
 
-SOURCE = StdinSource
+PLUGIN = Plugin(config=StdinConfig, create=StdinSource)

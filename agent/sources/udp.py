@@ -1,27 +1,53 @@
-"""JSON lines over UDP: one line or several newline-separated lines per datagram."""
+"""JSON lines over UDP: one line or several newline-separated lines per datagram.
+
+Nothing is lost silently: a datagram longer than `max_datagram` is counted ('datagram too long')
+rather than read truncated, and datagrams the kernel dropped because its receive buffer was
+full are counted ('kernel drop') from SO_RXQ_OVFL. Lines split on '\n' only: a U+2028 inside a
+JSON string is data, not a line break.
+"""
 from __future__ import annotations
 
 import socket
+import struct
 import threading
-from typing import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
-from .base import Source
+from ..plugins import Plugin
+from ..typed import rng
+from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)    # Linux: drop count as ancillary data
+ANCILLARY_SPACE = socket.CMSG_SPACE(4)
+
+
+@dataclass
+class UdpConfig(SourceConfig):
+    TYPE: ClassVar[str] = "udp"
+    bind: str = "127.0.0.1"
+    port: int = rng(0, 65535, default=5555)
+    max_datagram: int = rng(64, 65507, default=8192)
 
 
 class UdpSource(Source):
     TYPE = "udp"
     live = True
 
-    def __init__(self, cfg, sensors: list[str], rejects: Rejects, base_dir: str = "."):
-        super().__init__(cfg, sensors, rejects, base_dir)
+    def __init__(self, cfg: UdpConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
+                 tick_s: float = 1.0):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self._stop = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(RECEIVE_TIMEOUT_S)
         self.sock.bind((cfg.bind, cfg.port))
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+        except OSError:
+            pass    # not Linux: kernel drops stay uncounted
+        self.kernel_drops = 0       # datagrams dropped by the kernel since the socket was opened
         #: the bound port: differs from cfg.port when that is 0 (an ephemeral port)
         self.port: int = self.sock.getsockname()[1]
 
@@ -29,14 +55,21 @@ class UdpSource(Source):
         try:
             while not self._stop.is_set():
                 try:
-                    data, (host, port) = self.sock.recvfrom(self.cfg.max_datagram)
+                    # One byte more than allowed: a datagram that fills it was too long (MSG_TRUNC).
+                    data, ancillary, flags, (host, port) = self.sock.recvmsg(self.cfg.max_datagram + 1,
+                                                                             ANCILLARY_SPACE)
                 except socket.timeout:
                     continue
                 except OSError:
                     return      # the socket was closed under us by close()
                 where = f"udp {host}:{port}"
+                self._count_kernel_drops(ancillary, where)
+                if flags & socket.MSG_TRUNC or len(data) > self.cfg.max_datagram:
+                    self.rejects.add("datagram too long", where, f"more than max_datagram ({self.cfg.max_datagram}) "
+                                     "bytes; dropped whole")
+                    continue
                 text = data.decode("utf-8", errors="replace")
-                for line in text.splitlines():
+                for line in text.split("\n"):
                     if line.strip():
                         rec = parse_json_line(line, where, self.rejects, live=True)
                         if rec is not None:
@@ -44,8 +77,17 @@ class UdpSource(Source):
         finally:
             self.sock.close()
 
+    def _count_kernel_drops(self, ancillary, where: str) -> None:
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
+                total = struct.unpack("=I", payload[:4])[0]
+                if total > self.kernel_drops:
+                    self.rejects.add_many("kernel drop", f"udp :{self.port}", total - self.kernel_drops,
+                                          "the receive buffer was full (the agent fell behind)")
+                    self.kernel_drops = total
+
     def close(self) -> None:
         self._stop.set()
 
 
-SOURCE = UdpSource
+PLUGIN = Plugin(config=UdpConfig, create=UdpSource)

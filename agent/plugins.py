@@ -1,0 +1,68 @@
+"""Plugins found in their package, not in hand-kept tables.
+
+A source, sink or model runtime is one module of its package (agent/sources, agent/sinks,
+agent/scorers) that declares `PLUGIN = Plugin(config=<its config dataclass>, create=<factory>)`.
+The config dataclass carries the plugin's `type` key as `TYPE` and is what the YAML entry is
+built into; `create` builds the working part from that config. Adding a plugin is adding one
+such file: agent/config.py builds its `sources[]` / `sinks[]` unions and the `scoring` runtime
+sections from what is found here.
+
+Discovery imports every module of the package, so a plugin module must import its optional
+third-party dependency (paho, pymodbus, onnxruntime, ai-edge-litert) lazily, inside the code
+that uses it: the config must load, and `check-config` must answer, on a gateway without it.
+An ImportError then surfaces from `create`, where the caller turns it into one line ("not
+available: install ...").
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What a plugin module declares as its `PLUGIN`."""
+    config: type          # a dataclass with a ClassVar TYPE: the `type:` key in the YAML
+    create: Callable[..., Any]
+    #: runtimes only: position in the default scoring chain (lower is tried first)
+    rank: int = 0
+    #: imports the plugin's optional library, raising ImportError when it is not usable here
+    probe: Callable[[], Any] | None = None
+
+    @property
+    def type(self) -> str:
+        return self.config.TYPE
+
+    def available(self) -> bool:
+        """Whether the plugin's optional library imports here (always, for one without)."""
+        if self.probe is None:
+            return True
+        try:
+            self.probe()
+        except ImportError:
+            return False
+        return True
+
+
+@lru_cache(maxsize=None)
+def discover(package: str) -> dict[str, Plugin]:
+    """type key → Plugin for every module of `package` that declares PLUGIN, in (rank, name) order."""
+    pkg = importlib.import_module(package)
+    found: dict[str, Plugin] = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package}.{info.name}")
+        plugin = getattr(module, "PLUGIN", None)
+        if plugin is None:
+            continue
+        if not isinstance(plugin, Plugin):
+            raise TypeError(f"{module.__name__}.PLUGIN is not a Plugin")
+        if plugin.type in found:
+            raise TypeError(f"{module.__name__}: type {plugin.type!r} is already declared by another module")
+        found[plugin.type] = plugin
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].rank, kv[0])))
+
+
+__all__ = ["Plugin", "discover"]

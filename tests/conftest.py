@@ -1,0 +1,205 @@
+"""Helpers shared by the test modules: the demo config, bundles made by the converter (built once
+per session), simulator rows. Helpers that need torch import it when called; the modules that
+use them skip themselves when torch is absent.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent import bundle as bundles
+from agent.config import from_dict
+from agent.window import align_records
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
+TINY_KINDS = ["onnx_fp32", "onnx_int8", "tflite_fp32"]   # tflite int8 export takes ~1 min: the demo bundle has it
+WATCHDOG_USEC = 1_000_000          # pings expected every 0.5 s
+
+
+def demo_dict(state_dir: Path, **scoring) -> dict:
+    """configs/demo.yaml as a dict, without the MQTT sink, writing into `state_dir`."""
+    d = yaml.safe_load(DEMO_CONFIG.read_text())
+    d["sinks"] = [{"type": "jsonl", "path": str(state_dir / "alerts.jsonl")}]
+    d["state_dir"] = str(state_dir)
+    d["scoring"].update(scoring)
+    return d
+
+
+def demo_cfg(state_dir: Path, warmup_ticks: int = 300, **scoring):
+    d = demo_dict(state_dir, **scoring)
+    d["warmup"]["ticks"] = warmup_ticks
+    return from_dict(d, base_dir=str(REPO))
+
+
+@functools.lru_cache(maxsize=None)
+def bundle_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="stad-test-bundles-"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_bundle() -> Path:
+    """A trained tiny bundle for the demo corridor: ONNX fp32 + int8, TFLite fp32, verified."""
+    from agent.config import load
+    from convert.pipeline import DataOptions, export_bundle, train_bundle
+    from convert.train import TrainOptions
+    from convert.verify import verify_bundle
+
+    out = bundle_root() / "tiny"
+    options = TrainOptions(epochs=1, windows_per_epoch=512, d_model=16, heads=2, ff_hidden=16, threads=1,
+                           progress=False)
+    train_bundle(load(DEMO_CONFIG), out, options, DataOptions(days=1.0), model_id="tiny")
+    export_bundle(out, TINY_KINDS, log=lambda *a: None)
+    verify_bundle(out, write=True, log=lambda *a: None)
+    return out
+
+
+def variant(name: str, src: Path | None = None, model_id: str | None = None, keep: list[str] | None = None,
+            nan_weights: bool = False) -> Path:
+    """A copy of a bundle: another model_id, only some artifacts, or every weight NaN (re-exported)."""
+    from convert import bundle_writer as bw
+    from convert.pipeline import export_bundle
+
+    src = src or tiny_bundle()
+    out = bundle_root() / name
+    if out.exists():
+        return out
+    shutil.copytree(src, out)
+    manifest = json.loads((out / bundles.MANIFEST_NAME).read_text())
+    if model_id:
+        manifest["model_id"] = model_id
+    for kind in list(manifest["artifacts"]):
+        if keep is not None and kind not in keep:
+            (out / manifest["artifacts"].pop(kind)["file"]).unlink()
+    bw.write_manifest(out, manifest)
+    if nan_weights:
+        import torch
+        state = torch.load(str(out / bw.WEIGHTS_FILE), weights_only=True)
+        torch.save({k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in state.items()},
+                   str(out / bw.WEIGHTS_FILE))
+        bw.write_manifest(out, manifest)
+        export_bundle(out, list(manifest["artifacts"]), log=lambda *a: None)
+    return out
+
+
+def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
+    """Aligned rows of the config's simulator (unpaced), anomalies as configured."""
+    from convert.data import source_records, training_sources
+    src = training_sources(cfg, days=days, seed=seed, anomalies=anomalies)[0]
+    return align_records(source_records(cfg, src), cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
+
+
+HAVE_DEMO = (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists()
+NO_DEMO = pytest.mark.skipif(not HAVE_DEMO, reason="the demo bundle (agent/models/demo-corridor) is not built")
+
+
+# ---- the fake systemd ------------------------------------------------------------------------
+
+class NotifySocket:
+    """A bound NOTIFY_SOCKET: records every datagram with its arrival time."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, str]] = []
+        self.lock = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._receive, daemon=True)
+        self.thread.start()
+
+    def _receive(self) -> None:
+        while not self.closed:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                for line in data.decode().splitlines():
+                    self.messages.append((time.monotonic(), line))
+                self.lock.notify_all()
+
+    def times(self, message: str) -> list[float]:
+        with self.lock:
+            return [t for t, m in self.messages if m == message]
+
+    def lines(self, prefix: str) -> list[str]:
+        with self.lock:
+            return [m for _, m in self.messages if m.startswith(prefix)]
+
+    def wait_for(self, message: str, count: int = 1, timeout: float = 15.0, after: float = 0.0) -> list[float]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                hits = [t for t, m in self.messages if m == message and t >= after]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{count}× {message!r} did not arrive within {timeout}s; got "
+                                         f"{[m for _, m in self.messages][-20:]}")
+                self.lock.wait(left)
+
+    def close(self) -> None:
+        self.closed = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+        if not self.address.startswith("@"):
+            Path(self.address).unlink(missing_ok=True)
+
+
+# ---- the agent as a subprocess under the fake systemd ----------------------------------------
+
+def start_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update({"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC),
+                "PYTHONPATH": str(REPO), **(extra_env or {})})
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def running_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None):
+    """The agent under `notify`; on the way out it is killed if still running, and `notify` closed."""
+    proc = start_agent(cfg, notify, extra_env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        notify.close()
+
+
+def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    """One SIGTERM, then wait: a second one could land after Python has restored the default handler."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the agent did not exit within {timeout}s of SIGTERM:\n{err[-3000:]}")
+    return err

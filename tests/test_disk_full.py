@@ -1,0 +1,202 @@
+"""A full disk, for real: a small tmpfs is mounted for each test and filled up with a file.
+
+What must hold: the agent starts and keeps running; every event that cannot be kept is counted
+(outbox `not_stored`, jsonl `dropped`); one log line when writing starts failing and one when it
+works again; no torn JSONL line; the outbox's WAL stays bounded; everything recovers by itself
+when space returns. Mounting needs root (CAP_SYS_ADMIN): elsewhere these tests are skipped.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent import config
+from agent.faults.events import FaultEvent
+from agent.outbox import WAL_SIZE_LIMIT, Outbox
+from agent.sinks import open_sink
+from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
+from test_mqtt_sink import event
+from test_systemd import REPO, write_config
+
+FS_SIZE = "1m"
+
+
+class SmallFs:
+    def __init__(self, path: Path):
+        self.path = path
+        self.filler = path / "filler"
+
+    def fill(self) -> None:
+        """Write until the file system refuses one more byte."""
+        with open(self.filler, "ab", buffering=0) as f:
+            for block in (1 << 16, 4096, 1):
+                while True:
+                    try:
+                        f.write(b"\0" * block)
+                    except OSError as exc:
+                        assert exc.errno == errno.ENOSPC, exc
+                        break
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 1 MiB tmpfs at tmp_path/state (where the agent's configs below keep their state)."""
+    mount = tmp_path / "state"
+    mount.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE},mode=0755", "tmpfs", str(mount)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {res.stderr.strip()}")
+    try:
+        yield SmallFs(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def messages(caplog, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+PAYLOAD = json.dumps({"pad": "x" * 2000})
+
+
+def test_outbox_on_a_full_disk_counts_what_it_cannot_keep_and_recovers(small_fs, caplog):
+    caplog.set_level(logging.INFO, logger="stad.outbox")
+    box = Outbox(small_fs.path / "o.sqlite", max_events=100_000, max_age_s=86400)
+    before = [box.add("a", i, "update", PAYLOAD) for i in range(10)]
+    small_fs.fill()
+    during = [box.add("a", 10 + i, "update", PAYLOAD) for i in range(300)]
+    kept = [r for r in during if r is not None]
+    lost = len(during) - len(kept)
+    assert lost > 0 and box.dropped == {"not_stored": lost}
+    assert box.stats()["problem"] == "database or disk is full"
+    box.ack(before[0])                          # the DELETE cannot be written either: remembered
+    assert before[0] not in [e.id for e in box.pending(limit=1000)]
+    assert len(messages(caplog, "cannot store alert events")) == 1
+
+    small_fs.free()
+    after = box.add("b", 0, "new", PAYLOAD)
+    assert after is not None and box.problem is None
+    assert len(messages(caplog, "storing alert events again")) == 1
+    box.checkpoint()                            # the sink's worker: the remembered ack is written now
+    assert [e.id for e in box.pending(limit=1000)] == before[1:] + kept + [after]
+    box.close()
+    again = Outbox(small_fs.path / "o.sqlite", max_events=100_000, max_age_s=86400)
+    assert again.dropped == {"not_stored": lost} and again.depth == len(before) - 1 + len(kept) + 1
+
+
+def test_outbox_that_cannot_even_be_created_at_start_counts_and_opens_later(small_fs, caplog):
+    caplog.set_level(logging.INFO, logger="stad.outbox")
+    small_fs.fill()
+    box = Outbox(small_fs.path / "o.sqlite", max_events=1000, max_age_s=86400)
+    assert [box.add("a", i, "update", PAYLOAD) for i in range(5)] == [None] * 5
+    assert box.pending() == [] and box.depth == 0 and box.dropped == {"not_stored": 5}
+    small_fs.free()
+    row = box.add("a", 5, "update", PAYLOAD)
+    assert row is not None and [e.id for e in box.pending()] == [row]
+    assert len(messages(caplog, "cannot store alert events")) == 1
+    assert len(messages(caplog, "storing alert events again")) == 1
+    box.close()
+    assert Outbox(small_fs.path / "o.sqlite", max_events=1000, max_age_s=86400).dropped == {"not_stored": 5}
+
+
+def test_the_outbox_wal_stays_bounded_with_checkpoints_off_the_add_path(tmp_path):
+    """2000 events through add/ack with the worker's checkpoint every 50: the WAL never grows past
+    a bounded size (without checkpoints it would hold every page ever written)."""
+    box = Outbox(tmp_path / "o.sqlite", max_events=100_000, max_age_s=86400)
+    wal = tmp_path / "o.sqlite-wal"
+    largest = 0
+    for i in range(2000):
+        row = box.add("a", i, "update", PAYLOAD)
+        box.ack(row)
+        if i % 50 == 49:
+            box.checkpoint()
+        largest = max(largest, wal.stat().st_size)
+    box.close()
+    assert largest <= WAL_SIZE_LIMIT + 51 * 3 * 4096 * 2, largest
+    assert not wal.exists() or wal.stat().st_size == 0      # truncated on close
+
+
+def jsonl_sink(path: Path):
+    cfg = config.from_dict({"sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
+                            "sinks": [{"type": "jsonl", "path": str(path)}], "state_dir": str(path.parent)})
+    return open_sink(cfg.sinks[0], cfg.sink_context())
+
+
+def big_event(seq: int):
+    ev = event("gw-7-a", seq)
+    ev.reason = "r" * 3000                      # longer than a page: a full disk cuts it mid-line
+    return ev
+
+
+def fault_event(i: int, end: bool = False) -> FaultEvent:
+    return FaultEvent(fault_id=f"gw-flow-{i}", seq=int(end), event="fault_end" if end else "fault", node="gw",
+                      site="site", sensor="flow", group="skid", kind="missing", ts=1000.0 + i, start=1000.0,
+                      end=1000.0 + i if end else None, evidence={"summary": "no reading"},
+                      reason="cleared" if end else None)
+
+
+def whole_lines(path: Path) -> list[dict]:
+    text = path.read_text()
+    assert text == "" or text.endswith("\n"), repr(text[-80:])
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_jsonl_on_a_full_disk_keeps_whole_lines_counts_drops_and_recovers(small_fs, caplog):
+    caplog.set_level(logging.INFO, logger="stad.sink.jsonl")
+    path = small_fs.path / "alerts.jsonl"
+    sink = jsonl_sink(path)
+    for i in range(3):
+        sink.emit(big_event(i))
+    small_fs.fill()
+    for i in range(3, 20):
+        sink.emit(big_event(i))
+        sink.fault(fault_event(i))
+    lines = whole_lines(path)
+    assert len(lines) == sink.written and sink.written + sum(sink.dropped.values()) == 3 + 2 * 17
+    assert sink.dropped["alert"] >= 16 and sink.stats()["problem"] == "No space left on device"
+    assert len(messages(caplog, "cannot write")) == 1
+
+    small_fs.free()
+    sink.emit(big_event(20))
+    sink.close()
+    lines = whole_lines(path)
+    assert [line.get("seq") for line in lines if line["kind"] == "alert"][-1] == 20
+    assert len(messages(caplog, "writing again")) == 1
+
+
+def test_jsonl_cuts_an_incomplete_last_line_on_reopen(tmp_path, caplog):
+    path = tmp_path / "alerts.jsonl"
+    path.write_text('{"kind":"alert","seq":1}\n{"kind":"alert","se')
+    with caplog.at_level(logging.WARNING, logger="stad.sink.jsonl"):
+        sink = jsonl_sink(path)
+    sink.fault(fault_event(1, end=True))
+    sink.close()
+    assert [line.get("event") or line["kind"] for line in whole_lines(path)] == ["alert", "fault_end"]
+    assert "removed an incomplete last line (19 bytes)" in caplog.text
+
+
+def test_the_agent_starts_and_runs_on_a_full_disk_and_says_so_once(tmp_path, small_fs, make_broker):
+    broker = make_broker()
+    sinks = [{"type": "jsonl", "path": str(small_fs.path / "alerts.jsonl")},
+             {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}}]
+    cfg = write_config(tmp_path, sinks, speed=1000)
+    small_fs.fill()
+    res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert res.stderr.count("cannot store alert events") == 1, res.stderr[-3000:]
+    assert res.stderr.count("alerts.jsonl: cannot write") == 1, res.stderr[-3000:]
+    assert "events sinks could not write: jsonl " in res.stderr
