@@ -4,7 +4,10 @@
 - `ref` is a directory, or `builtin:NAME` for `agent/models/NAME/` shipped inside the package;
 - manifest.json must parse, have format_version 1 and every required key with the right type;
 - every listed file must exist with the listed size and sha256;
-- with `expect=` (sensors, steps, tick_s from the agent's config), the bundle must match it.
+- with `expect=` (sensors, steps, tick_s from the agent's config), the bundle must match it;
+- with trusted keys in `expect.keys` (`scoring.bundle_keys`), manifest.sig must be a valid
+  Ed25519 signature of the manifest's exact bytes by one of them (agent/signing.py) — checked on
+  the bytes that are then parsed, before anything else is read.
 Any failure raises BundleError with a message naming what differs. numpy only: no torch here.
 """
 from __future__ import annotations
@@ -40,10 +43,12 @@ class Expectation:
     sensors: list[str]
     steps: int
     tick_s: float
+    keys: tuple[Path, ...] = ()     # trusted public keys: when given, the bundle must be signed by one
 
     @classmethod
     def from_config(cls, cfg: AgentConfig) -> Expectation:
-        return cls(sensors=cfg.sensor_names(), steps=cfg.window.steps, tick_s=cfg.tick_s)
+        return cls(sensors=cfg.sensor_names(), steps=cfg.window.steps, tick_s=cfg.tick_s,
+                   keys=tuple(cfg.resolve(k) for k in cfg.scoring.bundle_keys))
 
 
 @dataclass(frozen=True)
@@ -118,15 +123,26 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_manifest(bundle_dir: Path) -> dict:
+def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> dict:
+    """The parsed, checked manifest; with `keys`, only when its signature verifies."""
     path = bundle_dir / MANIFEST_NAME
     if not bundle_dir.is_dir():
         raise BundleError(f"{bundle_dir}: not a bundle directory (it does not exist or is a file)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BundleError(f"{bundle_dir}: no {MANIFEST_NAME}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read the manifest: {exc}") from None
+    if keys:
+        from .signing import SigningError, verify_manifest
+        try:
+            verify_manifest(bundle_dir, data, keys)
+        except SigningError as exc:
+            raise BundleError(str(exc)) from None
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: cannot read the manifest: {exc}") from None
     problems = manifest_problems(manifest)
     if problems:
@@ -288,7 +304,7 @@ def check_expectation(manifest: dict, expect: Expectation, where: str = "bundle"
 def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None = None,
          verify_hashes: bool = True) -> Bundle:
     path = resolve_path(ref, base_dir)
-    manifest = read_manifest(path)
+    manifest = read_manifest(path, keys=expect.keys if expect is not None else ())
     if verify_hashes:
         verify_files(path, manifest)
     if expect is not None:

@@ -101,6 +101,7 @@ class _ScoringCore:
     shadow_ticks: int = rng(0, None, default=120)     # new bundle scored beside the current one
     shadow_min_agreement: float = rng(0.0, 1.0, default=0.8)  # alert decisions a new bundle must share
     models_poll_ticks: int = rng(1, None, default=10)  # how often models_dir is looked at
+    bundle_keys: list[str] = field(default_factory=list)  # trusted Ed25519 public keys (PEM): bundles must be signed
 
     def validate(self) -> list[tuple[str, str]]:
         if "numpy" not in self.chain:
@@ -215,6 +216,11 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
     cfg.base_dir = base_dir
+    if cfg.scoring.bundle_keys:             # files: checked once paths can be resolved
+        from .signing import key_problems
+        problems = key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])
+        if problems:
+            raise ConfigError(source, [f"scoring.bundle_keys[{i}]: {p}" for i, p in problems])
     return cfg
 
 

@@ -12,9 +12,12 @@
    every configured tier whose runtime is installed) — else it is rejected: a swap must never
    silently lose a tier the agent had.
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
-   the active chain; score correlation and alert-decision agreement are logged.
-4. Swap. Between two ticks: the new thresholds, then `chain.replace` — so every tick is
-   scored, by the old chain up to the swap and by the new one after it. A candidate that
+   the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
+   the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
+   correlation and alert-decision agreement are logged.
+4. Swap. Between two ticks the pipeline is asked to swap (`Pipeline.swap`: the new thresholds,
+   then the chain's tiers) — so every tick is scored, by the old chain up to the swap and by
+   the new one after it. A candidate that
    fails to load, faults or runs over the latency budget in shadow, or agrees on fewer than
    `min_agreement` of the alert decisions is rejected with its reason; the old one keeps running.
 
@@ -35,6 +38,7 @@ import numpy as np
 
 from .bundle import MANIFEST_NAME, Expectation, resolve_path
 from .scorers import load_tiers, runtimes
+from .detector import Detector
 from .threshold import AdaptiveThreshold
 
 if TYPE_CHECKING:
@@ -85,7 +89,7 @@ class Shadow:
     path: Path
     trigger: str
     tiers: list
-    thresholds: dict
+    detector: Detector
     current: list[float] = field(default_factory=list)
     candidate: list[float] = field(default_factory=list)
     agree: list[bool] = field(default_factory=list)
@@ -217,8 +221,10 @@ class HotSwap:
             log.info("model update: %s: %s", path, r)
         for t in tiers:
             t.align_to(self.pipeline.normaliser)
-        thresholds = {t.TYPE: AdaptiveThreshold(self.cfg.threshold, t.manifest["threshold"]) for t in tiers}
-        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, thresholds=thresholds)
+        cfg = self.cfg
+        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                            {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"]) for t in tiers})
+        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector)
         log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
                  self.pipeline.chain.tier)
@@ -227,7 +233,6 @@ class HotSwap:
 
     def _shadow_tick(self, result) -> None:
         sh = self.shadow
-        thr = sh.thresholds[sh.scorer.TYPE]
         t0 = time.perf_counter()
         try:
             cand = sh.scorer.score(self.pipeline.window)
@@ -240,9 +245,8 @@ class HotSwap:
         sh.latency_ms.append((time.perf_counter() - t0) * 1e3)
         sh.current.append(result.score)
         sh.candidate.append(cand.score)
-        sh.agree.append((result.score > result.threshold) == (cand.score > thr.value))
-        if cand.score <= thr.value and not self.pipeline.alerts.active:
-            thr.update(cand.score)
+        decision = sh.detector.step(result.ts, cand.score, sh.scorer.TYPE, sh.scorer.describe, _no_explanation)
+        sh.agree.append((result.score > result.threshold) == decision.above)
         if len(sh.candidate) >= self.cfg.scoring.shadow_ticks:
             self._finish()
 
@@ -259,10 +263,8 @@ class HotSwap:
         if agreement < self.min_agreement:
             self._reject(sh.path, sh.trigger, f"agreement below {self.min_agreement}: " + figures)
             return
-        pipe = self.pipeline
         model_id = sh.scorer.describe().get("model_id")
-        pipe.thresholds.update(sh.thresholds)
-        pipe.chain.replace(sh.tiers + [pipe.chain.numpy],
+        self.pipeline.swap(sh.tiers, sh.detector.thresholds,
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
         self.current = sh.path
         self.accepted += 1
@@ -293,6 +295,11 @@ class HotSwap:
                 "models_dir": str(self.models_dir) if self.models_dir else None,
                 "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None}
+
+
+def _no_explanation() -> dict:
+    """The shadow's alerts are never sent: nothing to explain."""
+    return {"top_sensors": [], "top_steps": [], "origin": None}
 
 
 def _installed(tier: str) -> bool:

@@ -1,7 +1,8 @@
-"""Row → window → scorer chain → threshold → alert lifecycle: the per-tick path.
+"""Row → window → scorer chain → detector (threshold, alert lifecycle, learning): the per-tick path.
 
 The daemon (service.py) and the evaluator both drive this one class, so what is measured is
-what runs. It has no I/O: it returns what happened on each tick.
+what runs. It has no I/O: it returns what happened on each tick. The decision rule itself is
+agent/detector.py's, shared with the hot-swap shadow run and the evaluation baselines.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from .alerts import AlertEvent, AlertTracker, explain
 from .bundle import Expectation
+from .detector import Detector
 from .faults.events import FaultEvent
 from .faults.tracker import FaultTracker
 from .scorers import build_tiers
@@ -62,12 +64,11 @@ class Pipeline:
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
-        self.thresholds: dict[str, AdaptiveThreshold] = {}
-        for t in model_tiers:
-            self.thresholds[t.TYPE] = AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+        self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                                 {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+                                  for t in model_tiers},
+                                 hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
         self.window = WindowBuffer(cfg.window.steps, n)
-        self.alerts = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                                   hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
         self.health = FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
                                    reentry_ticks=cfg.window.steps)
         self.warmup: list[Row] = []
@@ -88,7 +89,7 @@ class Pipeline:
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
-        self.thresholds["numpy"] = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
         log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
@@ -109,32 +110,39 @@ class Pipeline:
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.health.quiet(self.chain.score(self.window))   # no score from a sensor just back
-        thr = self.thresholds[result.tier]
-        events = self.alerts.observe(
-            row.ts, result.score, thr.value, result.tier, self.chain.current.describe,
+        decision = self.detector.step(
+            row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
-            hold=lambda: self.health.holds(result.sensor_scores, thr.value))
-        # Models learn from ticks under the threshold, even while an alert is open; a change that
-        # outlasts accept_after_s is learned as the new normal rather than alerting for ever.
-        # The threshold itself learns only outside alerts.
-        accepted = self.alerts.active and row.ts - self.alerts.open.start >= self.cfg.alerts.accept_after_s
-        if result.score <= thr.value or accepted:
-            self.chain.learn(self.window)
-            if not self.alerts.active:
-                thr.update(result.score)
-        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=thr.value, tier=result.tier,
-                          sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
-                          time_weights=result.time_weights, label=row.label, event=row.event, alerts=events,
-                          faults=faults)
+            learn=lambda: self.chain.learn(self.window),
+            hold=lambda: self.health.holds(result.sensor_scores, self.detector.threshold(result.tier)))
+        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
+                          tier=result.tier, sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
+                          time_weights=result.time_weights, label=row.label, event=row.event,
+                          alerts=decision.events, faults=faults)
 
     def close(self, ts: float) -> list[AlertEvent]:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
-        if not self.alerts.active:
-            return []
-        thr = self.thresholds[self.chain.tier]      # an alert is only ever open after warm-up
-        return [self.alerts.close(ts, self.alerts.open.peak, thr.value, self.chain.tier,
-                                  self.chain.current.describe, "shutdown")]
+        # An alert is only ever open after warm-up, so the active tier has its threshold.
+        return self.detector.close(ts, self.chain.tier, self.chain.current.describe, "shutdown")
+
+    # -- model update -------------------------------------------------------------------------
+
+    def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
+        """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
+        between two ticks, with their thresholds."""
+        self.detector.add(thresholds)
+        self.chain.replace(tiers + [self.chain.numpy], reason)
+
+    # -- read-only views ----------------------------------------------------------------------
+
+    @property
+    def alerts(self) -> AlertTracker:
+        return self.detector.tracker
+
+    @property
+    def thresholds(self) -> dict[str, AdaptiveThreshold]:
+        return self.detector.thresholds
 
     def snapshot(self) -> dict:
         thr = self.thresholds.get(self.chain.tier)

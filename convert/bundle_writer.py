@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from agent.bundle import FORMAT_VERSION, MANIFEST_NAME, file_sha256
+from agent.signing import SIGNATURE_NAME
 
 from .data import pack_rows, unpack_rows, window_arrays
 from .model import ModelSpec, SpatioTemporalForecaster, build_model
@@ -58,6 +59,8 @@ def write_manifest(bundle_dir: Path, manifest: dict) -> None:
     tmp = bundle_dir / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     tmp.replace(bundle_dir / MANIFEST_NAME)
+    # A signature over the old manifest cannot match the new one: the bundle must be signed again.
+    (bundle_dir / SIGNATURE_NAME).unlink(missing_ok=True)
 
 
 def io_description(spec: ModelSpec) -> tuple[list, list]:

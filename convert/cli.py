@@ -4,6 +4,8 @@
     stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tar]
     stad-convert verify BUNDLE [--min-agreement 0.99] [--record]
     stad-convert inspect BUNDLE [--json]
+    stad-convert keygen NAME                       # NAME.pem (private, 0600) and NAME.pub.pem
+    stad-convert sign BUNDLE --key NAME.pem        # manifest.sig: last, after every other step
     stad-convert build-demo [--out agent/models/demo-corridor]
 
 Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config.
@@ -75,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("bundle")
     p.add_argument("--json", action="store_true", help="the raw manifest")
     p.add_argument("--no-hash-check", action="store_true")
+
+    p = sub.add_parser("keygen", help="make an Ed25519 key pair for signing bundles (needs the signing extra)")
+    p.add_argument("name", help="writes NAME.pem (private, mode 0600) and NAME.pub.pem (for scoring.bundle_keys)")
+
+    p = sub.add_parser("sign", help="sign a bundle's manifest with an Ed25519 private key (writes manifest.sig)")
+    p.add_argument("bundle")
+    p.add_argument("--key", required=True, help="the private key, PEM (stad-convert keygen, or openssl genpkey "
+                                               "-algorithm ed25519)")
 
     p = sub.add_parser("build-demo", help="train and export the demo bundle shipped with the agent")
     p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
@@ -155,13 +165,38 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def cmd_keygen(args) -> int:
+    from agent.signing import SigningError, generate_keypair
+    private, public = Path(args.name + ".pem"), Path(args.name + ".pub.pem")
+    try:
+        generate_keypair(private, public)
+    except SigningError as exc:
+        _log(f"keygen failed: {exc}")
+        return 1
+    print(f"wrote {private} (private: keep it on this workstation) and {public} (for scoring.bundle_keys)")
+    return 0
+
+
+def cmd_sign(args) -> int:
+    from agent.bundle import BundleError, load
+    from agent.signing import SigningError, sign_manifest
+    try:
+        bundle = load(args.bundle)              # only a bundle whose files match its manifest is signed
+        out = sign_manifest(bundle.path, args.key)
+    except (BundleError, SigningError) as exc:
+        _log(f"sign failed: {exc}")
+        return 1
+    print(f"wrote {out}: {bundle.model_id} signed; every later change to the bundle needs a new signature")
+    return 0
+
+
 def cmd_build_demo(args) -> int:
     from .build_demo import build_demo
     return build_demo(config=args.config, out=args.out, progress=not args.quiet)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,
-            "build-demo": cmd_build_demo}
+            "keygen": cmd_keygen, "sign": cmd_sign, "build-demo": cmd_build_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ use them skip themselves when torch is absent.
 """
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import functools
@@ -203,3 +204,41 @@ def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
         _, err = proc.communicate()
         raise AssertionError(f"the agent did not exit within {timeout}s of SIGTERM:\n{err[-3000:]}")
     return err
+
+
+# ---- a Modbus device ---------------------------------------------------------------------------
+
+@pytest.fixture
+def modbus_server():
+    """A real pymodbus TCP server on a free local port, holding registers 0..99 = 100..199."""
+    pytest.importorskip("pymodbus")
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.simulator import DataType, SimData, SimDevice
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    device = SimDevice(id=1, simdata=[SimData(0, values=list(range(100, 200)), datatype=DataType.REGISTERS)])
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder = {}
+
+    async def serve():
+        holder["server"] = ModbusTcpServer(device, address=("127.0.0.1", port))
+        started.set()
+        await holder["server"].serve_forever()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    thread.start()
+    started.wait(5)
+    deadline = time.monotonic() + 20          # listening: the server binds after started is set
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.02)
+    yield port
+    asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
+    thread.join(5)
+    loop.close()

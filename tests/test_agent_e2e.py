@@ -12,6 +12,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from conftest import NotifySocket
+
 CORRIDOR = """
 node: {id: test-gw, site: test}
 tick_s: 30
@@ -120,11 +122,13 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
     sock.close()
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(PUMP.replace("sources: [{type: stdin}]", f"sources: [{{type: udp, bind: 127.0.0.1, port: {port}}}]"))
+    notify = NotifySocket(str(tmp_path / "notify.sock"))
+    env = dict(os.environ, NOTIFY_SOCKET=notify.address)
     proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        time.sleep(1.5)
+        notify.wait_for("READY=1", timeout=60)      # sent once the sources are open: the port is bound
         base = int(time.time()) - 30   # a live source's stamps are near this host's clock
         for i in range(70):
             out.sendto(json.dumps({"ts": base + i, "values": {"a": 1.0 + i % 3, "b": 2.0, "c": i % 2}}).encode(),
@@ -137,6 +141,7 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        notify.close()
     assert proc.returncode == 0, err[-2000:]
     assert "unknown sensor" in err
     m = re.search(r"rejected (\d+) \(([^)]*)\)", err)

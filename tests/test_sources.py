@@ -1,7 +1,6 @@
 """Replay (SKAB, NAB, JSON lines), live JSON-line sources (udp, stdin) and Modbus polling."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -354,33 +353,6 @@ def test_stdin_lines_until_end_of_input():
 
 
 # ---- Modbus ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def modbus_server():
-    """A real pymodbus TCP server on a free local port, holding registers 0..99 = 100..199."""
-    pytest.importorskip("pymodbus")
-    from pymodbus.server import ModbusTcpServer
-    from pymodbus.simulator import DataType, SimData, SimDevice
-
-    port = free_port()
-    device = SimDevice(id=1, simdata=[SimData(0, values=list(range(100, 200)), datatype=DataType.REGISTERS)])
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    holder = {}
-
-    async def serve():
-        holder["server"] = ModbusTcpServer(device, address=("127.0.0.1", port))
-        started.set()
-        await holder["server"].serve_forever()
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
-    thread.start()
-    started.wait(5)
-    yield port
-    asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
-    thread.join(5)
-    loop.close()
-
 
 def test_modbus_polls_scaled_registers(modbus_server):
     from agent.sources.modbus import ModbusSource as Modbus

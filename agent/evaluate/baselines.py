@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..alerts import AlertTracker
+from ..detector import Detector
 from ..threshold import AdaptiveThreshold, calibrate
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def baseline_scores(name: str, values: np.ndarray, window: int, seed: int = 0) -
 
 
 def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: AgentConfig) -> dict:
-    """Run baseline tick scores through the agent's threshold and alert tracker.
+    """Run baseline tick scores through the agent's Detector (threshold, alert lifecycle).
 
     The threshold is calibrated on the training ticks only; afterwards it adapts on calm
     ticks as the agent's does. Returns per-tick threshold and the alert events.
@@ -71,8 +71,9 @@ def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: 
     tick_scores = np.asarray(tick_scores, float)
     calib = tick_scores[:train_ticks]
     calib = calib[np.isfinite(calib)]
-    threshold = AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))
-    tracker = AlertTracker(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s)
+    detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
+                        {"baseline": AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))})
+
     def model() -> dict:
         return {"model_id": "baseline"}
 
@@ -83,12 +84,9 @@ def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: 
     events = []
     for i in range(train_ticks, tick_scores.size):
         score = tick_scores[i] if math.isfinite(tick_scores[i]) else 0.0
-        thresholds[i] = threshold.value
-        events.extend(tracker.observe(float(ts[i]), score, threshold.value, "baseline", model,
-                                      no_explanation))
-        if not tracker.active and score <= threshold.value:
-            threshold.update(score)
-    if tracker.active and tick_scores.size:
-        events.append(tracker.close(float(ts[-1]), tracker.open.peak, threshold.value, "baseline", model,
-                                    "end of data"))
+        decision = detector.step(float(ts[i]), score, "baseline", model, no_explanation)
+        thresholds[i] = decision.threshold
+        events.extend(decision.events)
+    if tick_scores.size:
+        events.extend(detector.close(float(ts[-1]), "baseline", model, "end of data"))
     return {"thresholds": thresholds, "events": events}

@@ -3,6 +3,13 @@
 A scorer sees the agent's WindowBuffer (T × N normalised values and missing-mask, oldest
 first) and returns a TickScore: one non-negative score per sensor, the tick's score, and
 what explains it. Scorers hold only their own state; nothing global.
+
+The contract (checked for every scorer by tests/test_contracts.py): `score` does not learn —
+only `learn` does, on the ticks the detector judges calm. It may keep a memory of the ticks it
+has scored, keyed by the window's newest timestamp (the model runtimes keep their recent signed
+forecast errors so: the bias statistic needs forecasts made from earlier windows), written so
+that scoring the same window again overwrites it and returns the same TickScore. That is what
+lets the chain retry a tick and the hot-swap shadow score a candidate on the pipeline's window.
 """
 from __future__ import annotations
 
@@ -34,7 +41,8 @@ class Scorer(abc.ABC):
 
     @abc.abstractmethod
     def score(self, window: WindowBuffer) -> TickScore:
-        """Score the newest tick of `window`. Must not change the scorer's state."""
+        """Score the newest tick of `window`: no learning; the same window scored again gives the
+        same TickScore (a per-tick memory keyed by window.ts[-1] is allowed, see the module doc)."""
 
     def learn(self, window: WindowBuffer) -> None:
         """Update online state with the newest tick (called on ticks judged normal)."""

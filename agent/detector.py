@@ -1,0 +1,75 @@
+"""The detection rule, written once: a tick's score → the active tier's threshold → the alert
+tracker → learn on calm ticks.
+
+The daemon's pipeline, the hot-swap shadow run (a candidate bundle judged beside the running
+one) and evaluate's baselines all decide through a Detector, so a change to the rule changes
+all three and what is measured is what runs.
+
+Learning: models learn from ticks under the threshold, even while an alert is open; a change
+that outlasts `accept_after_s` is learned as the new normal rather than alerting for ever.
+The threshold itself learns only outside alerts. The Detector does not own the models: the
+caller passes `learn`, called on the ticks the models should learn from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from .alerts import AlertEvent, AlertTracker
+from .threshold import AdaptiveThreshold
+
+if TYPE_CHECKING:
+    from .config import AlertConfig
+
+
+@dataclass
+class Decision:
+    """What the rule decided on one tick."""
+    threshold: float                  # the threshold the tick was judged against
+    above: bool                       # score > threshold: the alert decision
+    calm: bool                        # the models learned from this tick
+    events: list[AlertEvent] = field(default_factory=list)
+
+
+class Detector:
+    """Per-tier adaptive thresholds and one alert tracker. `thresholds` is keyed by tier name;
+    `add` puts in more (numpy's after warm-up, a swapped-in bundle's)."""
+
+    def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
+                 thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0):
+        self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks)
+        self.accept_after_s = alerts.accept_after_s
+        self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
+
+    def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
+        self.thresholds.update(thresholds)
+
+    def threshold(self, tier: str) -> float:
+        return self.thresholds[tier].value
+
+    def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
+             learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None) -> Decision:
+        """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
+        ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
+        `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks)."""
+        thr = self.thresholds[tier]
+        value = thr.value
+        events = self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
+        open_alert = self.tracker.open
+        accepted = open_alert is not None and ts - open_alert.start >= self.accept_after_s
+        calm = score <= value or accepted
+        if calm:
+            if learn is not None:
+                learn()
+            if not self.tracker.active:
+                thr.update(score)
+        return Decision(threshold=value, above=score > value, calm=calm, events=events)
+
+    def close(self, ts: float, tier: str, model: Callable[[], dict], reason: str) -> list[AlertEvent]:
+        """End an open alert (shutdown, end of data) so that no one is left with a dangling one."""
+        if not self.tracker.active:
+            return []
+        return [self.tracker.close(ts, self.tracker.open.peak, self.thresholds[tier].value, tier, model, reason)]
+
+
+__all__ = ["Decision", "Detector"]
