@@ -46,6 +46,7 @@ class Agent:
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
         self.records_in = 0
         self.events = Counter()
+        self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.started = time.monotonic()
         self.exit_reason = ""
 
@@ -161,7 +162,7 @@ class Agent:
                 log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
 
     def _emit_fault(self, ev) -> None:
-        self.events[ev.event] += 1
+        self.fault_events[f"{ev.event} {ev.kind}"] += 1
         for sink in self.sinks:
             try:
                 sink.fault(ev)
@@ -174,6 +175,7 @@ class Agent:
         snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
+                     "fault_events": dict(self.fault_events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
         return snap
@@ -197,9 +199,11 @@ class Agent:
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
+    faults = ", ".join(f"{k}: {v}" for k, v in sorted(s["faults_raised"].items()) if v) or "none"
     lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
                      if st.get("dropped"))
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
-            f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); tier {s['tier']}; "
+            f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
+            f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
             + (f"events sinks could not write: {lost}; " if lost else "")
             + f"stopped: {s['exit_reason']}")
