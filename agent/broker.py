@@ -5,9 +5,11 @@ gateway without paho installed; the refusal then comes when the source or sink i
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
+from .preflight import credential_problems, path_problems
 from .typed import rng
 
 
@@ -45,6 +47,29 @@ class BrokerConfig:
     keepalive_s: int = rng(5, 3600, default=30)
     reconnect_min_s: float = rng(0.1, None, default=1.0)
     reconnect_max_s: float = rng(1, None, default=60.0)
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        """The secret and TLS files this broker needs, as `run` will look for them."""
+        out: list[tuple[str, str]] = []
+        secret = self.password
+        if secret is not None:
+            if secret.env and os.environ.get(secret.env) is None:
+                out.append(("password.env", f"environment variable {secret.env} is not set"))
+            if secret.file:
+                out += [("password.file", m) for m in path_problems(resolve(secret.file), want_file=True)]
+            if secret.credential:
+                out += [("password.credential", m) for m in credential_problems(secret.credential)]
+        tls = self.tls
+        if tls is not None:
+            for key in ("ca_file", "cert_file"):
+                if getattr(tls, key):
+                    out += [(f"tls.{key}", m) for m in path_problems(resolve(getattr(tls, key)), want_file=True)]
+            if tls.key_file:
+                path = resolve(tls.key_file)
+                # A path, else the name of a systemd credential (as mqtt_client reads it).
+                if not path.is_file() and (os.sep in tls.key_file or credential_problems(tls.key_file)):
+                    out.append(("tls.key_file", f"{path} does not exist, and no credential of that name was found"))
+        return out
 
 
 __all__ = ["BrokerConfig", "Secret", "TlsConfig"]

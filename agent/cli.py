@@ -8,6 +8,7 @@ import signal
 import sys
 
 from . import __version__
+from .records import shorten
 from .typed import ConfigError
 
 EXIT_CONFIG = 2
@@ -24,19 +25,25 @@ def setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
 
-def load_config(path: str):
-    from . import config
+def load_config(path: str, machine: bool = True):
+    """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
+    this machine); None after printing every problem with the file and key path."""
+    from . import config, preflight
     try:
-        return config.load(path)
+        cfg = config.load(path)
+        found = preflight.problems(cfg) if machine else []
+        if found:
+            raise ConfigError(path, found)
+        return cfg
     except ConfigError as exc:
         for p in exc.problems:
-            print(f"{exc.source}: {p}", file=sys.stderr)
+            print(f"{exc.source}: {shorten(p, 400)}", file=sys.stderr)
         print(f"{exc.source}: {len(exc.problems)} problem(s); nothing started", file=sys.stderr)
         return None
 
 
 def cmd_check_config(args) -> int:
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, machine=not args.static)
     if cfg is None:
         return EXIT_CONFIG
     print(f"{args.config}: ok — {len(cfg.sensor_names())} sensors, {len(cfg.sources)} source(s), "
@@ -75,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check-config", help="validate a config file and exit (2 on problems)")
     chk.add_argument("-c", "--config", required=True)
+    chk.add_argument("--static", action="store_true",
+                     help="check the file only, not the files, secrets, addresses and extras it needs on this "
+                          "machine (for a config meant for another host)")
     chk.set_defaults(func=cmd_check_config)
 
     for name, module_name in PLUGGED.items():

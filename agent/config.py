@@ -9,6 +9,7 @@ agent/plugins.py, so adding one touches one new file.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Literal, Union
@@ -20,6 +21,7 @@ from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .faults.config import FaultConfig
 from .paths import resolve_against
+from .records import short_repr, shorten
 from .sinks.base import SinkContext
 from .typed import ConfigError, build, rng
 
@@ -82,10 +84,15 @@ class NumpyScorerConfig:
     markov_bins: int = rng(3, 64, default=8)
     markov_smoothing: float = rng(0, None, default=0.5)
     weights: dict[str, float] = field(default_factory=lambda: {"ar": 1.0, "markov": 0.5, "fusion": 1.0})
+    seasonal_periods_s: list[float] = field(default_factory=lambda: [86400.0])  # [] = no seasonal profile
+    seasonal_memory_cycles: int = rng(1, 1000, default=4)    # the profile is a mean over about this many cycles
 
     def validate(self) -> list[tuple[str, str]]:
         bad = sorted(set(self.weights) - {"ar", "markov", "fusion"})
-        return [(f"weights.{k}", "unknown component (ar, markov, fusion)") for k in bad]
+        out = [(f"weights.{k}", "unknown component (ar, markov, fusion)") for k in bad]
+        out += [(f"seasonal_periods_s[{i}]", f"a period must be at least 60 s, got {p!r}")
+                for i, p in enumerate(self.seasonal_periods_s) if not p >= 60]
+        return out
 
 
 @dataclass
@@ -159,7 +166,9 @@ class AgentConfig:
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
-        names = self.sensor_names()
+        # Entries that failed to build are reported already; the checks below look at the rest.
+        names = [s if isinstance(s, str) else s.name for s in self.sensors
+                 if isinstance(s, str) or (isinstance(s, SensorSpec) and isinstance(s.name, str))]
         seen: set[str] = set()
         for i, name in enumerate(names):
             if name in seen:
@@ -168,16 +177,19 @@ class AgentConfig:
         if not names:
             problems.append(("sensors", "at least one sensor is required"))
         for i, s in enumerate(self.sensors):
-            if isinstance(s, SensorSpec):
-                for j, n in enumerate(s.neighbours or []):
+            if isinstance(s, SensorSpec) and isinstance(s.neighbours, list):
+                for j, n in enumerate(s.neighbours):
                     if n not in seen:
                         problems.append((f"sensors[{i}].neighbours[{j}]", f"unknown sensor {n!r}"))
         for i, src in enumerate(self.sources):
+            if not isinstance(src, sources_pkg.SourceConfig):
+                continue
             problems += [(f"sources[{i}].{key}", f"unknown sensor {sensor!r}")
                          for key, sensor in src.sensor_refs() if sensor not in seen]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
-        if self.warmup.ticks <= self.window.steps:
+        if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
+                and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
         return problems
 
@@ -196,18 +208,97 @@ class AgentConfig:
                            base_dir=self.base_dir)
 
 
+MAX_DEPTH = 32            # nesting levels a config may have
+MAX_VALUES = 100_000      # values a config may hold once its aliases are expanded
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and reads YAML 1.2 floats such as `1e-3` as numbers."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first.setdefault(key, key_node.start_mark)
+                except TypeError:
+                    continue        # an unhashable key: the base class reports it
+                if seen is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {short_repr(key)} (first at line {seen.line + 1})",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+_ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _ConfigLoader.construct_mapping)
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _check_size(data: object) -> None:
+    """Refuse configs nested too deeply, holding too many values (alias bombs) or referring to themselves."""
+    sizes: dict[int, int | None] = {}
+
+    def size(x: object, depth: int) -> int:
+        if not isinstance(x, (dict, list)):
+            return 1
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"nested more than {MAX_DEPTH} levels deep")
+        key = id(x)
+        if key in sizes:
+            if sizes[key] is None:
+                raise _TooBig("a value contains itself (a recursive alias)")
+            return sizes[key]
+        sizes[key] = None
+        children = list(x.values()) if isinstance(x, dict) else x
+        total = 1 + sum(size(c, depth + 1) for c in children)
+        if total > MAX_VALUES:
+            raise _TooBig(f"more than {MAX_VALUES} values once its aliases are expanded")
+        sizes[key] = total
+        return total
+
+    size(data, 1)
+
+
 def load(path: str | Path) -> AgentConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+                                      "is this the config file?"]) from None
+    try:
+        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 — a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(str(path), [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(str(path), [f"{where}not valid YAML ({shorten(str(problem), 200)})"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), [f"nested more than {MAX_DEPTH} levels deep"]) from None
+    if data is None:
+        raise ConfigError(str(path), ["the file is empty: a config needs at least 'sensors' and 'sources' "
+                                      "(see configs/ for examples)"])
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"<top>: expected a mapping of keys (sensors:, sources:, ...), "
+                                      f"got {type(data).__name__} {short_repr(data)}"])
+    try:
+        _check_size(data)
+    except _TooBig as exc:
+        raise ConfigError(str(path), [f"<top>: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), [f"<top>: nested more than {MAX_DEPTH} levels deep"]) from None
     return from_dict(data, source=str(path), base_dir=str(path.parent.resolve()))
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import signal
 import sys
+import threading
 import time
 
 from .alerts import iso
@@ -155,4 +157,15 @@ def run(args) -> int:
     except (ValueError, OSError) as exc:
         log.error("listen: cannot start: %s", exc)
         return 1
+    _stop_on_signals()
     return listener.run()
+
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM end `listen` cleanly (exit 0) however it was started: a process started
+    in the background by a non-interactive shell inherits SIGINT as ignored, and Python then
+    installs no KeyboardInterrupt handler of its own; systemd and `kill` send SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)

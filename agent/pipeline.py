@@ -58,7 +58,8 @@ class Pipeline:
         self.sensors = [s.name for s in self.specs]
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
-        self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy)
+        self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s,
+                                 cfg.window.steps)
         model_tiers = (build_tiers(cfg.scoring, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
                        if tiers is None else list(tiers))
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
@@ -84,11 +85,12 @@ class Pipeline:
             # Labels are never used here: they are ground truth, and the daemon has none.
             self.normaliser = Normaliser.fit(raw)
         z = self.normaliser.apply(raw)
+        ts = np.array([r.ts for r in self.warmup])
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
-        self.numpy.fit(z[:cut], missing[:cut])
+        self.numpy.fit(z, missing, ts, fit_rows=cut)
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
-        scores = self.numpy.batch_scores(z, missing, self.window.steps).max(axis=1)
+        scores = self.numpy.batch_scores(z, missing, self.window.steps, ts).max(axis=1)
         self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
@@ -116,6 +118,9 @@ class Pipeline:
                             self.cfg.alerts.top_k),
             learn=lambda: self.chain.learn(self.window),
             hold=lambda: self.health.holds(result.sensor_scores, self.detector.threshold(result.tier)))
+        # The fallback's transition counts see every tick, calm or not, whichever tier scores
+        # (NumpyScorer.observe says why).
+        self.numpy.observe(self.window)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
                           time_weights=result.time_weights, label=row.label, event=row.event,

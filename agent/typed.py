@@ -3,14 +3,21 @@
 Supported field types: bool, int, float, str, Literal[...], Optional[X], list[X],
 dict[str, X], nested dataclasses, and tagged unions of dataclasses (chosen by their
 `type` key). Range checks come from `field(metadata={"min": .., "max": ..})`.
-Unknown keys are always an error.
+Unknown keys are always an error; so is a float that is NaN or infinite.
+
+Each wrong value is reported once: a field that failed is passed on as INVALID, which
+cross-field checks (`validate()`) cannot compare, so they do not report it again in other words.
+Values in messages are shortened (an alias bomb must not print megabytes).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
+
+from .records import short_repr, shorten
 
 
 class ConfigError(Exception):
@@ -22,13 +29,30 @@ class ConfigError(Exception):
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
 
+class _Invalid:
+    """Stands in for a field whose value was wrong (already reported); compares with nothing."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+INVALID = _Invalid()
+
+
 def _describe(value: Any) -> str:
     return type(value).__name__ if value is not None else "null"
+
+
+def _got(value: Any) -> str:
+    """'str 'two'', shortened."""
+    return f"{_describe(value)} {short_repr(value)}"
 
 
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
+    key = shorten(key, 60)
     return f"{path}.{key}" if path else key
 
 
@@ -50,7 +74,7 @@ class _Builder:
         if origin is Literal:
             choices = get_args(tp)
             if value not in choices:
-                self.fail(path, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+                self.fail(path, f"must be one of {', '.join(repr(c) for c in choices)}, got {short_repr(value)}")
                 return None
             return value
         if origin is list:
@@ -67,26 +91,32 @@ class _Builder:
             out = {}
             for k, v in value.items():
                 if not isinstance(k, str):
-                    self.fail(path, f"keys must be strings, got {k!r}")
+                    self.fail(path, f"keys must be strings, got {short_repr(k)}")
                     continue
                 out[k] = self.build(item_tp, v, _join(path, k))
             return out
         if tp is bool:
             if not isinstance(value, bool):
-                self.fail(path, f"expected true/false, got {_describe(value)} {value!r}")
+                self.fail(path, f"expected true/false, got {_got(value)}")
             return value
         if tp is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(path, f"expected an integer, got {_describe(value)} {value!r}")
+                self.fail(path, f"expected an integer, got {_got(value)}")
             return value
         if tp is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                self.fail(path, f"expected a number, got {_describe(value)} {value!r}")
+                self.fail(path, f"expected a number, got {_got(value)}")
                 return value
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                self.fail(path, f"must be a finite number, got {short_repr(value)}")
+            return number
         if tp is str:
             if not isinstance(value, str):
-                self.fail(path, f"expected a string, got {_describe(value)} {value!r}")
+                self.fail(path, f"expected a string, got {_got(value)}")
             return value
         raise TypeError(f"unsupported config type {tp!r} at {path}")
 
@@ -105,7 +135,7 @@ class _Builder:
             by_tag = {c.TYPE: c for c in classes}
             tag = value.get("type")
             if tag not in by_tag:
-                self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {tag!r}")
+                self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {short_repr(tag)}")
                 return None
             return self.build_dataclass(by_tag[tag], value, path)
         if len(args) == 1:
@@ -116,7 +146,7 @@ class _Builder:
                 return self.build_dataclass(a, value, path)
             if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)):
                 return value
-        self.fail(path, f"unexpected {_describe(value)} {value!r}")
+        self.fail(path, f"unexpected {_got(value)}")
         return None
 
     def build_dataclass(self, cls: Any, value: Any, path: str) -> Any:
@@ -135,18 +165,27 @@ class _Builder:
                 self.fail(_join(path, str(key)), f"unknown key{hint}")
         before = len(self.problems)
         kwargs = {}
+        missing = False
         for name, f in fields.items():
             sub = _join(path, name)
             if name in value:
+                start = len(self.problems)
                 built = self.build(hints[name], value[name], sub)
-                self.check_range(f, built, sub)
+                if len(self.problems) == start:
+                    self.check_range(f, built, sub)
+                if len(self.problems) > start and not isinstance(built, (list, dict)) \
+                        and not dataclasses.is_dataclass(built):
+                    built = INVALID     # reported; cross-field checks must not report it again
                 kwargs[name] = built
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 self.fail(sub, "required key is missing")
+                missing = True
+        if missing:
+            return None     # constructing it would only repeat 'missing' as a TypeError
         try:
             obj = cls(**kwargs)
         except (TypeError, ValueError) as exc:
-            self.fail(path, str(exc))
+            self.fail(path, shorten(str(exc)))
             return None
         check = getattr(obj, "validate", None)
         if check is not None:
@@ -156,13 +195,15 @@ class _Builder:
                 # Cross-field checks assume well-typed fields; the type errors are already reported.
                 found = [] if len(self.problems) > before else [("", "inconsistent values")]
             for sub, message in found:
-                self.fail(_join(path, sub) if sub else path, message)
+                self.fail(_join(path, sub) if sub else path, shorten(message))
         return obj
 
     def check_range(self, f: dataclasses.Field, value: Any, path: str) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
         lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if isinstance(value, float) and not math.isfinite(value):
+            return      # already reported as not finite
         if lo is not None and value < lo:
             self.fail(path, f"must be >= {lo}, got {value}")
         if hi is not None and value > hi:

@@ -12,6 +12,7 @@ trainer so that training sees exactly what the agent sees:
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,11 +31,12 @@ MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejecte
 
 class _Candidate:
     """Records held because they would move the time base: (tick, record) in arrival order."""
-    __slots__ = ("records", "lo", "hi", "refuted")
+    __slots__ = ("records", "lo", "hi", "span", "refuted")
 
-    def __init__(self, k: int, rec: Record):
+    def __init__(self, k: int, rec: Record, span: int):
         self.records = [(k, rec)]
         self.lo = self.hi = k
+        self.span = span        # how far beyond it a record may come and still continue it
         self.refuted = 0
 
     def add(self, k: int, rec: Record) -> None:
@@ -63,16 +65,19 @@ class Aligner:
     The clock rules (why: one bogus stamp must never close the ticks real data is still for):
     - A live record (`Record.received` set: the receiving host's clock) more than
       `max_clock_skew_s` from that clock is rejected ('clock skew').
-    - The time base is the newest tick taken, or for a live record the host clock's tick if
-      that is newer. A record at most one tick beyond it is in step and taken at once.
+    - The time base is the newest tick taken (before any, for a live record, the host clock's
+      tick). A record at most the data's usual step beyond it (one tick for data as dense as
+      the tick; the median of its last steps for sparser data) is in step and taken at once.
     - A record further ahead, or any record before a time base exists (replay start), is held
-      as a jump candidate. Records within `reach_ticks` (lateness + 1 + the carry-forward
-      bound) of it join it, and `CONFIRM_RECORDS` of them confirm it: all are taken in arrival
-      order, none lost. In-step records more than `reach_ticks` before it contradict it;
-      `CONFIRM_RECORDS` of them reject it ('timestamp jump'). A candidate the data or the host
-      clock catches up with is taken then, unless it was contradicted.
+      as a jump candidate. Records that continue it (from `reach_ticks` before it to as far
+      beyond it as it jumped; a day before any data) join it, and `CONFIRM_RECORDS` of them
+      confirm it: its earliest record moves the time base and the others are placed after it
+      by these same rules, none lost. In-step records more than `reach_ticks` (lateness + 1 +
+      the carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
+      ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
+      contradicted; so is one the wall-clock flush of a live source reaches.
     - At the end of a finite input a candidate is taken if it is uncontradicted and within
-      `reach_ticks` of the data; any other is rejected.
+      `reach_ticks` (or the usual step) of the data; any other is rejected.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -92,9 +97,14 @@ class Aligner:
         self.last_value = np.full(self.n, np.nan)
         self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
         self.reordered = 0
-        self.reach_ticks = self.lateness + 1 + self.carry_ticks  # what a candidate's records may span
+        self.reach_ticks = self.lateness + 1 + self.carry_ticks  # a short step of the data
         self.max_clock_skew_s = float(max_clock_skew_s)           # 0: live records are not checked
         self.held: list[_Candidate] = []      # jump candidates, oldest first
+        self.day_ticks = max(1, int(86400 / self.tick_s))
+        # The data's usual step between newest ticks (median of the last 15): 1 for dense data, the
+        # period for data sparser than the tick, so that its ordinary step is not taken for a jump.
+        self.steps_seen: deque[int] = deque(maxlen=15)
+        self.usual_step = 1
 
     def align_all(self, records) -> list[Row]:
         """Every tick of a finite record stream, the last ones flushed: the batch form."""
@@ -129,66 +139,77 @@ class Aligner:
                                  f"clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
                 return []
             now_k = self.tick_of(rec.received)
-        k = self.tick_of(rec.ts)
+        return self._place(self.tick_of(rec.ts), rec, now_k)
+
+    def _place(self, k: int, rec: Record, now_k: int | None = None) -> list[Row]:
+        """Take a record that is in step with the time base, hold one that would move it."""
         if self.next_k is not None and k < self.next_k:
             self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
             return []
-        base = self._base(now_k)
-        if base is None or k > base + 1:
+        base = self.newest_k if self.newest_k is not None else now_k
+        if base is None or k > base + self.usual_step:
             return self._hold(k, rec)
         rows = self._take(k, rec)
-        return rows + self._settle(now_k, in_step_k=k)
-
-    def _base(self, now_k: int | None) -> int | None:
-        """The newest tick records are measured against: the data's, or the host clock's if newer."""
-        if now_k is None:
-            return self.newest_k
-        return now_k if self.newest_k is None else max(self.newest_k, now_k)
+        return rows + self._settle(in_step_k=k)
 
     def _hold(self, k: int, rec: Record) -> list[Row]:
         """Keep a record that would move the time base until later records confirm or refute it."""
         for cand in self.held:
-            if cand.lo - self.reach_ticks <= k <= cand.hi + self.reach_ticks:
+            if cand.lo - self.reach_ticks <= k <= cand.hi + cand.span:
                 cand.add(k, rec)
                 if len(cand.records) < CONFIRM_RECORDS:
                     return []
+                # Confirmed. Uncontradicted records held from before it still count: the jump closes their
+                # ticks anyway (taking one may hold some of its records again: settled the same way until
+                # none is left). Contradicted ones, and any beyond it, are rejected.
+                others, self.held = [c for c in self.held if c is not cand], []
                 rows: list[Row] = []
-                for other in self.held:     # a short step of the data before this jump still counts
-                    if other is not cand and self._near_data(other) and other.hi < cand.lo:
+                while others:       # earliest first, records held again included
+                    others.sort(key=lambda c: c.lo)
+                    other = others.pop(0)
+                    if not other.refuted and other.hi < cand.lo:
                         rows += self._take_all(other)
-                    elif other is not cand:
+                        others += self.held
+                        self.held = []
+                    else:
                         self._reject(other, "another time base was confirmed")
-                self.held = []
                 return rows + self._take_all(cand)
-        self.held.append(_Candidate(k, rec))
+        # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
+        jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
+        self.held.append(_Candidate(k, rec, span=max(self.reach_ticks, jump)))
         if len(self.held) > MAX_CANDIDATES:
             self._reject(self.held.pop(0), "not confirmed before newer jumps")
         return []
 
-    def _settle(self, now_k: int | None, in_step_k: int | None = None) -> list[Row]:
-        """Take candidates the time base caught up with; count an in-step record against the rest."""
-        rows: list[Row] = []
-        keep: list[_Candidate] = []
+    def _settle(self, in_step_k: int) -> list[Row]:
+        """Take candidates the data caught up with; count an in-step record against the rest."""
+        caught, keep = [], []
         for cand in self.held:
-            base = self._base(now_k)
-            if base is not None and cand.lo <= base + 1:
-                if cand.refuted:
-                    self._reject(cand, "the records that followed did not continue it")
-                else:
-                    rows += self._take_all(cand)
+            if cand.lo <= self.newest_k + self.usual_step:
+                caught.append(cand)
                 continue
-            if in_step_k is not None and in_step_k < cand.lo - self.reach_ticks:
+            if in_step_k < cand.lo - self.reach_ticks:
                 cand.refuted += 1
                 if cand.refuted >= CONFIRM_RECORDS:
                     self._reject(cand, "the records that followed did not continue it")
                     continue
             keep.append(cand)
         self.held = keep
+        return self._take_or_reject(caught)
+
+    def _take_or_reject(self, cands: list["_Candidate"]) -> list[Row]:
+        rows: list[Row] = []
+        for cand in cands:
+            if cand.refuted:
+                self._reject(cand, "the records that followed did not continue it")
+            else:
+                rows += self._take_all(cand)
         return rows
 
     def _near_data(self, cand: "_Candidate") -> bool:
         """Uncontradicted and within reach of the data: a short step, not a jump."""
-        return self.newest_k is not None and not cand.refuted and cand.lo <= self.newest_k + self.reach_ticks
+        return (self.newest_k is not None and not cand.refuted
+                and cand.lo <= self.newest_k + max(self.reach_ticks, self.usual_step))
 
     def _reject(self, cand: "_Candidate", why: str) -> None:
         for k, rec in cand.records:
@@ -197,14 +218,17 @@ class Aligner:
             self.rejects.add("timestamp jump", rec.origin, f"ts={rec.ts!r} ({where}): {why}")
 
     def _take_all(self, cand: "_Candidate") -> list[Row]:
+        """A confirmed (or caught-up) candidate: its earliest record moves the time base; the others
+        are placed after it in arrival order by the usual rules, so a stray stamp that joined the
+        candidate is held and judged again rather than taken along."""
+        first = min(range(len(cand.records)), key=lambda i: cand.records[i][0])
+        k, rec = cand.records[first]
         if self.next_k is None:
-            self.next_k = min(k for k, _ in cand.records)
-        rows: list[Row] = []
-        for k, rec in cand.records:
-            if k < self.next_k:
-                self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
-            else:
-                rows += self._take(k, rec)
+            self.next_k = k
+        rows = self._place(k, rec) if k < self.next_k else self._take(k, rec)
+        for i, (k, rec) in enumerate(cand.records):
+            if i != first:
+                rows += self._place(k, rec)
         return rows
 
     def _take(self, k: int, rec: Record) -> list[Row]:
@@ -235,27 +259,35 @@ class Aligner:
         if rec.event is not None and bucket[3] is None:
             bucket[3] = rec.event
         if self.newest_k is None or k > self.newest_k:
+            if self.newest_k is not None:
+                self.steps_seen.append(k - self.newest_k)
+                self.usual_step = sorted(self.steps_seen)[len(self.steps_seen) // 2]
             self.newest_k = k
         return self.flush_through(self.newest_k - self.lateness - 1)
 
     def flush_until(self, ts: float) -> list[Row]:
         """Close every tick that ended before `ts` (wall clock, for live sources).
 
-        Held candidates the clock has caught up with are taken first, so none is overtaken."""
-        rows = self._settle(self.tick_of(ts)) if self.held else []
+        A held candidate whose tick this would close is settled first (taken unless contradicted):
+        the wall clock has passed it, and it was within the host clock's skew when it came."""
+        last_k = self.tick_of(ts) - self.lateness - 1
+        passed = [c for c in self.held if c.lo <= last_k]
+        self.held = [c for c in self.held if c.lo > last_k]
+        rows = self._take_or_reject(passed)
         if self.next_k is None:
             return rows
-        return rows + self.flush_through(self.tick_of(ts) - self.lateness - 1)
+        return rows + self.flush_through(last_k)
 
     def flush_all(self) -> list[Row]:
         """The end of the input: settle held candidates, close every open tick."""
         rows: list[Row] = []
-        for cand in self.held:
-            if self._near_data(cand):
-                rows += self._take_all(cand)
-            else:
-                self._reject(cand, "not confirmed before the input ended")
-        self.held = []
+        while self.held:        # taking one may hold some of its records again: settle until none is left
+            cands, self.held = self.held, []
+            for cand in cands:
+                if self._near_data(cand):
+                    rows += self._take_all(cand)
+                else:
+                    self._reject(cand, "not confirmed before the input ended")
         if self.newest_k is None:
             return rows
         return rows + self.flush_through(self.newest_k)

@@ -1,6 +1,6 @@
 """Accuracy on the shared SKAB and NAB copies, next to the published leaderboards.
 
-    python bench/accuracy.py [--data ../shared/data] [--only skab|nab] [--scorer NAME ...]
+    python bench/accuracy.py [--data ../shared/data] [--only skab|nab|corridor] [--scorer NAME ...]
                              [--bundle DIR] [--out DIR] [--nab-set KEY=VALUE ...] [--nab-file CAT/FILE.csv ...]
                              [--skab-config configs/skab.yaml] [--skab-set KEY=VALUE ...]
                              [--skab-bundle DIR] [--train-skab [--train-arg=ARG ...]]
@@ -53,6 +53,7 @@ NAB_LEADERBOARD = [("ARTime", 74.9, 65.1, 80.4), ("Numenta HTM (NuPIC v0.5.6)", 
                    ("Windowed Gaussian", 39.6, 20.9, 47.4), ("Random (mean of seeds)", 11.0, 1.2, 19.5),
                    ("Null", 0.0, 0.0, 0.0)]
 NAB_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+NAB_COOLDOWN_TICKS = 100
 
 
 SKAB_CONFIG = REPO / "configs" / "skab.yaml"
@@ -241,6 +242,9 @@ def nab_config(path: Path, labels: Path, tick_s: float, window_steps: int,
         "tick_s": tick_s, "topology": "none",
         "window": {"steps": window_steps, "carry_forward_s": tick_s * 3},
         "warmup": {"ticks": 300}, "sinks": [],
+        # Chosen on the tuning split (cooldown 10/50/100/150/200/288 tried): a metric stream that
+        # just alerted does not alert again for 100 ticks (~8 h at 5 min) — NAB counts every onset.
+        "alerts": {"cooldown_ticks": NAB_COOLDOWN_TICKS},
     }
     apply_overrides(data, overrides, "--nab-set")
     return config.from_dict(data, base_dir=str(path.parent))
@@ -255,10 +259,20 @@ def sampling_period_s(path: Path) -> float:
     return float(sorted(steps)[len(steps) // 2])
 
 
-def nab_files(root: Path) -> dict[str, list[Path]]:
-    """Every category folder under data/ that holds CSVs, and its files (whatever the copy has)."""
-    return {d.name: sorted(d.glob("*.csv")) for d in sorted((root / "data").iterdir())
-            if d.is_dir() and any(d.glob("*.csv"))}
+def nab_files(root: Path, split: str = "all") -> dict[str, list[Path]]:
+    """Every category folder under data/ that holds CSVs, and its files (whatever the copy has).
+
+    split: "all"; "tune" — the files at even positions (0, 2, …) of each category in name order,
+    the set the fallback's choices were tuned on; "test" — the others, never looked at while tuning.
+    """
+    out = {}
+    for d in sorted((root / "data").iterdir()):
+        files = sorted(d.glob("*.csv")) if d.is_dir() else []
+        if split != "all":
+            files = files[0::2] if split == "tune" else files[1::2]
+        if files:
+            out[d.name] = files
+    return out
 
 def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = SKAB_CONFIG,
              overrides: list[str] | None = None) -> dict:
@@ -275,17 +289,58 @@ def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = 
           f"clear {al.clear_ticks}{'; bundle ' + str(bundle) if bundle else ''}")
     print(f"   point-wise over all test rows (no point adjustment); events = anomaly segments detected by "
           f"an alert (tolerance {report['event_tolerance_s']:g} s)")
-    print(f"{'detector':28} {'F1':>6} {'FAR %':>7} {'MAR %':>7} {'AUC-PR':>7} {'events':>7} {'FA ev':>5}  source")
+    print(f"{'detector':28} {'F1':>6} {'FAR %':>7} {'MAR %':>7} {'AUC-PR':>7} {'events':>7} {'FA ev':>5}  "
+          f"{'back-dated F1/FAR/MAR':>21}  source")
     for s in report["scorers"]:
-        k, ev = s["skab"], s["events"]
+        k, ev, bd = s["skab"], s["events"], s["backdated_for_comparison_only"]
         auc = "–" if s["auc_pr"] is None else f"{s['auc_pr']:.3f}"
         label = s["name"] + (" (attention)" if s["name"] in MODEL_TIERS else "")
         print(f"{label:28} {k['f1']:6.2f} {k['far_pct']:7.2f} {k['mar_pct']:7.2f} {auc:>7} "
-              f"{ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5}  this run")
+              f"{ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5}  "
+              f"{bd['f1']:7.2f} {bd['far_pct']:6.2f} {bd['mar_pct']:6.2f}  this run")
     for name, err in report.get("errors", {}).items():
         print(f"{name:28} failed: {err}")
     for name, f1, far, mar in SKAB_LEADERBOARD:
         print(f"{name:28} {f1:6.2f} {far:7.2f} {mar:7.2f} {'':>7} {'':>7} {'':>5}  SKAB leaderboard (34 files)")
+    return report
+
+
+DEMO_CONFIG = REPO / "configs" / "demo.yaml"
+CORRIDOR_DAYS = 3
+CORRIDOR_ANOMALY_EVERY_S = 5400.0
+
+
+def corridor_config(overrides: list[str] | None = None, bundle: str | None = None) -> config.AgentConfig:
+    """configs/demo.yaml's corridor, simulated for CORRIDOR_DAYS days with the seeded schedule of
+    every anomaly kind (one every 90 min after the warm-up), unpaced; the first day is the warm-up."""
+    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    src = next(s for s in data["sources"] if s["type"] == "simulate")
+    src.update({"duration_s": CORRIDOR_DAYS * 86400.0, "anomalies": None, "speed": 0,
+                "anomaly_every_s": CORRIDOR_ANOMALY_EVERY_S, "fast_forward_s": 0})
+    data["sources"] = [src]
+    data["sinks"] = []
+    data.pop("state_dir", None)
+    data["scoring"] = {**data.get("scoring", {}), "bundle": bundle}
+    apply_overrides(data, overrides, "--corridor-set")
+    return config.from_dict(data, source=str(DEMO_CONFIG), base_dir=str(DEMO_CONFIG.parent))
+
+
+def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None = None) -> dict:
+    cfg = corridor_config(overrides, bundle)
+    report = evaluate(cfg, bundle=bundle, scorers=scorers,
+                      report_path=str(out / "corridor.json") if out else None, config_path=str(DEMO_CONFIG))
+    (f,) = report["files"]
+    print(f"\n== corridor simulator: {CORRIDOR_DAYS} days of configs/demo.yaml's corridor "
+          f"({report['sensors']} sensors, tick {report['tick_s']:g} s), every anomaly kind once per "
+          f"{CORRIDOR_ANOMALY_EVERY_S / 60:g} min; first {f['train_ticks']} ticks warm-up, {f['scored_rows']} scored")
+    print(f"{'detector':28} {'events':>7} {'FA ev':>5} {'TTD med s':>9} {'F1':>6} {'prec':>6} {'recall':>6} "
+          f"{'F1 back-dated':>13}")
+    for s in report["scorers"]:
+        ev, p = s["events"], s["pointwise"]
+        ttd = "–" if ev["ttd_median_s"] is None else f"{ev['ttd_median_s']:.0f}"
+        print(f"{s['name']:28} {ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5} "
+              f"{ttd:>9} {p['f1']:6.3f} {p['precision']:6.3f} {p['recall']:6.3f} "
+              f"{s['backdated_for_comparison_only']['f1']:13.3f}")
     return report
 
 
@@ -294,11 +349,11 @@ NAB_ROW_LABELS = {"random": "random scores, agent's threshold", "always": "alarm
 
 
 def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] | None = None,
-            only_files: list[str] | None = None) -> dict:
+            only_files: list[str] | None = None, split: str = "all") -> dict:
     """Every NAB file in the copy, each replayed at its own sampling period; NAB scored over all
     of them together, at the agent's alerts and with one corpus-wide threshold in hindsight."""
     labels = root / "labels" / "combined_windows.json"
-    categories = nab_files(root)
+    categories = nab_files(root, split)
     pairs: dict[str, list] = {}
     per_file: dict[str, dict] = {}
     errors: dict[str, str] = {}
@@ -320,7 +375,7 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
                         "detected": one["windows_detected"], "false_positives": one["false_positives"],
                         "rows": int(f.source.ts.size), "alerts": len(t.onsets)}
     n_files = len({name for files in per_file.values() for name in files})
-    print(f"\n== NAB: {n_files} files in {len(categories)} categories ({', '.join(categories)}); "
+    print(f"\n== NAB{'' if split == 'all' else ' (' + split + ' split)'}: {n_files} files in {len(categories)} categories ({', '.join(categories)}); "
           f"each file replayed at its own sampling period; the first 15 % of each file's rows is the warm-up")
     if n_files < 58:
         print("   a subset of NAB's 58 files: not comparable one-to-one with the leaderboard (58 files)")
@@ -355,11 +410,15 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-    p.add_argument("--only", choices=["skab", "nab"], default=None)
+    p.add_argument("--only", choices=["skab", "nab", "corridor"], default=None)
     p.add_argument("--scorer", action="append", dest="scorers", default=None)
     p.add_argument("--bundle", default=None, help="bundle for the NAB runs")
     p.add_argument("--nab-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the NAB agent config for this run, e.g. alerts.min_duration_ticks=3")
+    p.add_argument("--corridor-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the corridor simulator's agent config for this run")
+    p.add_argument("--nab-split", choices=["all", "tune", "test"], default="all",
+                   help="NAB files: all, the tuning half (even positions per category) or the held-out half")
     p.add_argument("--nab-file", action="append", default=None, metavar="CATEGORY/FILE.csv",
                    help="score only these NAB files (repeatable; default: every file in the copy)")
     p.add_argument("--out", default=None, help="write the JSON/Markdown reports here (outside the repo)")
@@ -396,9 +455,12 @@ def main(argv=None) -> int:
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
+    if args.only in (None, "corridor"):
+        bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
+        run_corridor(args.scorers, bundle, out, args.corridor_set)
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
-        run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file)
+        run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split)
     return 0
 
 

@@ -8,7 +8,9 @@
     stad-convert sign BUNDLE --key NAME.pem        # manifest.sig: last, after every other step
     stad-convert build-demo [--out agent/models/demo-corridor]
 
-Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config.
+Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config
+or the `convert` extra (torch, onnx, litert-torch) not installed. `--help` and `inspect` need no
+torch: they work on a gateway.
 """
 from __future__ import annotations
 
@@ -18,9 +20,27 @@ import sys
 from pathlib import Path
 
 
+# What `pip install "stad-edge[convert]"` adds; train, export, verify and build-demo need them.
+CONVERT_EXTRA = {"torch", "onnx", "onnxruntime", "onnxscript", "ai_edge_litert", "litert_torch"}
+NEEDS_EXTRA = {"train", "export", "verify", "build-demo"}
+
+
+def missing_extra(exc: ModuleNotFoundError, command: str) -> str:
+    return (f"stad-convert {command} needs the `convert` extra ({exc.name} is not installed): "
+            f"pip install \"stad-edge[convert]\" (or, in a checkout: pip install -e \".[convert]\")")
+
+
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    from .train import TrainOptions
-    d = TrainOptions()
+    try:
+        from .train import TrainOptions
+        d = TrainOptions()
+    except ModuleNotFoundError as exc:      # no torch: the options still show in --help, without defaults
+        if exc.name not in CONVERT_EXTRA:
+            raise
+        p.epilog = f"(defaults shown once the `convert` extra is installed: {exc.name} is missing)"
+        d = argparse.Namespace(**{k: None for k in (
+            "epochs", "batch_size", "lr", "patience", "d_model", "heads", "ff_hidden", "windows_per_epoch",
+            "seed", "threads")})
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -117,7 +137,8 @@ def cmd_train(args) -> int:
 def _verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, record: bool = False) -> int:
     """Verify a bundle and print the parity table; `record` writes the figures into its manifest."""
     from .bundle_writer import write_tar
-    from .verify import VerifyError, parity_table, verify_bundle
+    from .show import parity_table
+    from .verify import VerifyError, verify_bundle
     try:
         ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=record, log=_log)
     except VerifyError as exc:
@@ -203,9 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from agent.typed import ConfigError
     try:
+        if args.command in NEEDS_EXTRA:
+            import torch  # noqa: F401 — fail here, with the extra's name, not deep in a traceback
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         _log(str(exc))
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name not in CONVERT_EXTRA:
+            raise
+        _log(missing_extra(exc, args.command))
         return 2
 
 

@@ -1,9 +1,10 @@
-"""`stad-convert inspect`: a bundle's manifest, readably."""
+"""`stad-convert inspect` and `verify`: a bundle's manifest and parity figures, readably.
+
+Imports no torch: `inspect` works on a gateway without the `convert` extra."""
 from __future__ import annotations
 
 from agent.bundle import Bundle
 
-from .verify import parity_table
 
 
 def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
@@ -49,3 +50,21 @@ def describe(bundle: Bundle) -> str:
                      f"{'PASSED' if p.get('passed') else 'FAILED'} (int8 agreement ≥ {p['min_int8_agreement']})")
         lines += ["  " + row for row in parity_table(p).splitlines()]
     return "\n".join(lines)
+
+
+def parity_table(parity: dict) -> str:
+    """One row per artifact: size, error and agreement over all windows, agreement per group, latency."""
+    groups = list(parity.get("groups", {}))         # in verify's order (calm, spiked, perturbed)
+    head = "".join(f" {'agree ' + g[:4]:>10}" for g in groups)
+    rows = [f"{'artifact':<12} {'bytes':>8} {'max err':>9} {'rms err':>9} {'score r':>8} {'agree':>7}{head} "
+            f"{'p50 ms':>8} {'p99 ms':>8}",
+            f"{'pytorch':<12} {'':>8} {'':>9} {'':>9} {'':>8} {'':>7}{' ' * (11 * len(groups))} "
+            f"{parity['pytorch']['latency_ms_p50']:>8.3f} {parity['pytorch']['latency_ms_p99']:>8.3f}"]
+    for kind in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
+        f = parity.get(kind)
+        if f:
+            per_group = "".join(f" {f['groups'][g]['alert_agreement']:>10.4f}" for g in groups if g in f.get("groups", {}))
+            rows.append(f"{kind:<12} {f['bytes']:>8} {f['forecast_max_abs_error']:>9.5f} {f['forecast_rms_error']:>9.5f} "
+                        f"{f['score_correlation']:>8.5f} {f['alert_agreement']:>7.4f}{per_group} "
+                        f"{f['latency_ms_p50']:>8.3f} {f['latency_ms_p99']:>8.3f}")
+    return "\n".join(rows)

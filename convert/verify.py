@@ -41,7 +41,6 @@ from .runners import ShapeMismatch, TorchRunner, check_input_shape, open_runner,
 INT8_KINDS = ("onnx_int8", "tflite_int8")
 SPIKE_SEED = 20260105
 PERTURB_SEED = 20260106       # not export's calibration seed: verify tests perturbations export never saw
-GROUPS = ("calm", "spiked", "perturbed")
 
 
 class VerifyError(RuntimeError):
@@ -167,19 +166,3 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     return ok, parity
 
 
-def parity_table(parity: dict) -> str:
-    """One row per artifact: size, error and agreement over all windows, agreement per group, latency."""
-    groups = [g for g in GROUPS if g in parity.get("groups", {})]
-    head = "".join(f" {'agree ' + g[:4]:>10}" for g in groups)
-    rows = [f"{'artifact':<12} {'bytes':>8} {'max err':>9} {'rms err':>9} {'score r':>8} {'agree':>7}{head} "
-            f"{'p50 ms':>8} {'p99 ms':>8}",
-            f"{'pytorch':<12} {'':>8} {'':>9} {'':>9} {'':>8} {'':>7}{' ' * (11 * len(groups))} "
-            f"{parity['pytorch']['latency_ms_p50']:>8.3f} {parity['pytorch']['latency_ms_p99']:>8.3f}"]
-    for kind in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
-        f = parity.get(kind)
-        if f:
-            per_group = "".join(f" {f['groups'][g]['alert_agreement']:>10.4f}" for g in groups if g in f.get("groups", {}))
-            rows.append(f"{kind:<12} {f['bytes']:>8} {f['forecast_max_abs_error']:>9.5f} {f['forecast_rms_error']:>9.5f} "
-                        f"{f['score_correlation']:>8.5f} {f['alert_agreement']:>7.4f}{per_group} "
-                        f"{f['latency_ms_p50']:>8.3f} {f['latency_ms_p99']:>8.3f}")
-    return "\n".join(rows)

@@ -101,12 +101,36 @@ class Mosquitto:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing is read, acknowledged or forwarded."""
+        self.proc.send_signal(signal.SIGSTOP)
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+
+    @property
+    def db_file(self) -> Path:
+        return self.dir / "mosquitto.db"
+
+    def wait_saved(self, *needles: str, timeout: float = 20.0) -> None:
+        """Wait until the persistence file holds every needle (a client id, a topic): what a
+        SIGKILL would otherwise lose has then been saved (`autosave_interval 1`)."""
+        def saved() -> bool:
+            try:
+                data = self.db_file.read_bytes()
+            except OSError:
+                return False
+            return all(n.encode() in data for n in needles)
+        if not wait_until(saved, timeout):
+            raise AssertionError(f"mosquitto did not save {needles} to {self.db_file} within {timeout} s")
+
+    def connections(self) -> int:
+        """How many TCP connections the broker has accepted so far (from its log)."""
+        return self.log_text().count("New connection from")
 
     def log_text(self) -> str:
         try:
@@ -202,7 +226,11 @@ class Collector:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"collector-{free_port()}",
                                   protocol=mqtt.MQTTv5)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = lambda *args: self.subscribed.clear()
         self.client.on_message = self._on_message
+        self.subscribed = threading.Event()     # set once the broker acknowledged every topic
+        self._pending: set[int] = set()
         self.client.reconnect_delay_set(0.1, 0.5)
         props = Properties(PacketTypes.CONNECT)
         if persistent:
@@ -211,8 +239,21 @@ class Collector:
         self.client.loop_start()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
-        for t in self.topics:
-            client.subscribe(t, qos=1)
+        self.subscribed.clear()
+        with self.lock:
+            for t in self.topics:
+                self._pending.add(client.subscribe(t, qos=1)[1])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        with self.lock:
+            self._pending.discard(mid)
+            if not self._pending:
+                self.subscribed.set()
+
+    def wait_subscribed(self, timeout: float = 15.0) -> None:
+        """Wait for the SUBACK of every topic: from then on the broker routes them to us."""
+        if not self.subscribed.wait(timeout):
+            raise AssertionError(f"no SUBACK for {self.topics} within {timeout} s")
 
     def _on_message(self, client, userdata, msg):
         with self.lock:
@@ -278,6 +319,11 @@ class MosquittoSub:
         deadline = time.monotonic() + timeout_s
         while len(self._parsed()) < n and time.monotonic() < deadline:
             time.sleep(0.05)
+        return self.stop()
+
+    def until(self, predicate, timeout_s: float = 15) -> list[tuple[str, str]]:
+        """Wait until predicate(messages so far) holds (or the timeout), then stop and return all."""
+        wait_until(lambda: predicate(self._parsed()), timeout_s)
         return self.stop()
 
     def stop(self) -> list[tuple[str, str]]:

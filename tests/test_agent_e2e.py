@@ -136,7 +136,6 @@ def test_udp_bad_datagrams_are_counted_by_reason(tmp_path):
             if i % 10 == 0:
                 out.sendto(b"{not json", ("127.0.0.1", port))
                 out.sendto(json.dumps({"ts": base + i, "sensor": "nope", "value": 1}).encode(), ("127.0.0.1", port))
-            time.sleep(0.005)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

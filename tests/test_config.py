@@ -77,6 +77,7 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 def test_check_config_cli_exit_codes(tmp_path):
     good = write(tmp_path, GOOD)
+    (tmp_path / "data.csv").write_text("timestamp,a,b\n")
     bad = write(tmp_path, GOOD.replace("b: S02_speed", "b: S03_sped"), "bad.yaml")
     ok = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(good)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
@@ -109,10 +110,14 @@ def test_a_config_naming_optional_plugins_loads_without_their_libraries(tmp_path
         (broken / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
     path = write(tmp_path, OPTIONAL)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(broken), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]))
-    done = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)],
+    done = subprocess.run([sys.executable, "-m", "agent", "check-config", "--static", "-c", str(path)],
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert "2 source(s)" in done.stdout and "chain tflite → onnx → numpy" in done.stdout
+    # Without --static it also checks what `run` needs here: the missing extra is a config problem.
+    here = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert here.returncode == 2 and "sources[1].type: source 'modbus' cannot be used here" in here.stderr
 
 
 def test_plugins_are_discovered_with_their_config_classes():

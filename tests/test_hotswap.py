@@ -45,6 +45,7 @@ def setup(tmp_path, bundle=None, shadow_ticks=5):
 def drive(pipe, swap, rows, until, limit=300):
     """Feed ticks (as the daemon does: step, then on_tick) until `until()` holds; every result."""
     results = []
+    ticks_while_loading = 0
     for r in rows:
         res = pipe.step(r)
         swap.on_tick(res)
@@ -53,7 +54,11 @@ def drive(pipe, swap, rows, until, limit=300):
             if until():
                 return results
             if swap.status()["state"] == "loading":
-                time.sleep(0.01)          # the load runs in a thread; ticks keep coming meanwhile
+                # The load runs in a thread and ticks keep coming meanwhile; after a few, let it
+                # finish, however slow the machine, so the rows do not run out.
+                ticks_while_loading += 1
+                if ticks_while_loading % 20 == 0:
+                    swap._loading.join(120)
         if len(results) >= limit:
             break
     raise AssertionError(f"condition not reached after {len(results)} ticks; status {swap.status()}")

@@ -9,17 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
 from agent.broker import BrokerConfig
 from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
+from payloads import check, check_jsonl, check_mqtt
 from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained, wait_until  # noqa: F401 — fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
 PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 NODE, SITE = "gw-e2e", "lab"
 BASE = f"stad/{SITE}/{NODE}"
@@ -32,7 +31,8 @@ def agent_config(tmp_path: Path, port: int, *, duration_s: float | None = 1500, 
         "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "speed": speed, "duration_s": duration_s,
                      "anomalies": [{"kind": "spike", "at_s": 400, "duration_s": 60, "target": "pressure", "magnitude": 3},
                                    {"kind": "drift", "at_s": 700, "duration_s": 300, "target": "temp_motor",
-                                    "magnitude": 3}]}],
+                                    "magnitude": 3},
+                                   {"kind": "dropout", "at_s": 1200, "duration_s": 120, "target": "flow"}]}],
         "window": {"steps": 16}, "warmup": {"ticks": 200}, "scoring": {"chain": ["numpy"]},
         "alerts": {"update_interval_s": 5, "cooldown_ticks": 2},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
@@ -54,9 +54,7 @@ def start_listen(tmp_path: Path, port: int, *args: str, name: str = "listen") ->
     err = tmp_path / f"{name}.err"
     proc = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port", str(port),
                              *args], cwd=ROOT, stdout=(tmp_path / f"{name}.out").open("w"), stderr=err.open("w"))
-    deadline = time.monotonic() + 15
-    while "following" not in err.read_text() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: "following" in err.read_text() or proc.poll() is not None)
     return proc
 
 
@@ -92,24 +90,65 @@ def stop(proc: subprocess.Popen) -> int:
 def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path, broker):
     publish_retained(broker.port, f"stad/{SITE}/other-node/status", "online")
     sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=100_000, timeout_s=60)
+    others = MosquittoSub(broker.port, [f"{BASE}/status", f"{BASE}/health", f"{BASE}/faults"], count=100_000,
+                          timeout_s=60)
     listen = start_listen(tmp_path, broker.port, "--site", SITE, "--out", str(tmp_path / "heard.jsonl"))
     agent = start_agent(agent_config(tmp_path, broker.port), tmp_path)
     assert agent.wait(timeout=60) == 0, (tmp_path / "agent.err").read_text()
-    expected = [(e["alert_id"], e["seq"]) for e in jsonl(tmp_path / "alerts.jsonl")]
+    written = check_jsonl(tmp_path / "alerts.jsonl")       # every line, alert and fault, fits its schema
+    assert {"alert", "fault"} <= {"fault" if "fault_id" in line else line["kind"] for line in written}
+    expected = [(e["alert_id"], e["seq"]) for e in written if e.get("kind") == "alert"]
     assert len(expected) > 10
     assert wait_until(lambda: (tmp_path / "heard.jsonl").exists()
                       and len(jsonl(tmp_path / "heard.jsonl")) >= len(expected))
     assert stop(listen) == 0
     heard = jsonl(tmp_path / "heard.jsonl")
-    via_sub = [json.loads(payload) for _, payload in sub.take(len(expected))]
-    for event in heard + via_sub:
-        jsonschema.validate(event, SCHEMA)
+    via_sub = [check_mqtt(topic, payload) for topic, payload in sub.take(len(expected))]
+    for event in heard:
+        check("alert", event)
+    # Status, health and fault events too; the clean stop's `offline` comes after all of them.
+    rest = others.until(lambda got: (f"{BASE}/status", "offline") in got)
+    assert {topic.rsplit("/", 1)[1] for topic, _ in rest} == {"status", "health", "faults"}, rest
+    for topic, payload in rest:
+        check_mqtt(topic, payload)
     assert [(e["alert_id"], e["seq"]) for e in heard] == expected
     assert [(e["alert_id"], e["seq"]) for e in via_sub] == expected
     shown = (tmp_path / "listen.out").read_text()
     assert f"{SITE}/other-node is online" in shown
     assert f"{SITE}/{NODE} is online" in shown and f"{SITE}/{NODE} is offline" in shown
     assert f"{SITE}/{NODE} NEW    {expected[0][0]} #0" in shown
+
+
+@pytest.mark.parametrize("tier", ["tflite", "onnx"])
+def test_every_payload_of_the_model_tiers_fits_the_schemas(tmp_path, broker, tier):
+    """The demo corridor scored by the bundled model: alerts (with the model's sha256), fault
+    events and health, from the jsonl file and from MQTT, all validate."""
+    pytest.importorskip({"tflite": "ai_edge_litert", "onnx": "onnxruntime"}[tier])
+    bundle = ROOT / "agent" / "models" / "demo-corridor"
+    if not (bundle / "manifest.json").exists():
+        pytest.skip("the demo bundle (agent/models/demo-corridor) is not built")
+    cfg = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    cfg["sources"][0].update(speed=0, duration_s=114_000)   # past the first incident, the spike, a stuck sensor
+    cfg["scoring"]["chain"] = [tier, "numpy"]
+    cfg["sinks"] = [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
+                    {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}}]
+    cfg["state_dir"] = str(tmp_path / "state")
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
+    base = f"stad/{cfg['node']['site']}/{cfg['node']['id']}"
+    sub = MosquittoSub(broker.port, [f"{base}/#"], count=100_000, timeout_s=120)
+    agent = start_agent(tmp_path / "agent.yaml", tmp_path)
+    assert agent.wait(timeout=120) == 0, (tmp_path / "agent.err").read_text()
+    written = check_jsonl(tmp_path / "alerts.jsonl")
+    alerts = [line for line in written if line.get("kind") == "alert"]
+    assert alerts and {a["tier"] for a in alerts} == {tier}
+    assert {a["model_sha256"] for a in alerts} == {
+        json.loads((bundle / "manifest.json").read_text())["artifacts"][f"{tier}_int8"]["sha256"]}
+    assert any(line.get("event") == "fault" and line["kind"] == "stuck" for line in written)
+    got = sub.until(lambda m: (f"{base}/status", "offline") in m, 60)
+    for topic, payload in got:
+        check_mqtt(topic, payload)
+    kinds = [topic.rsplit("/", 1)[1] for topic, _ in got]
+    assert kinds.count("alerts") == len(alerts) and "health" in kinds and "faults" in kinds
 
 
 def test_last_will_marks_a_killed_agent_offline_and_a_restart_online(tmp_path, broker):
@@ -140,8 +179,7 @@ def test_events_left_unacknowledged_by_a_killed_agent_are_replayed_after_restart
     assert "unreachable" in (tmp_path / "agent.err").read_text()
     broker.start()
     watcher = Collector(broker.port, [f"{BASE}/alerts"], persistent=False)
-    assert wait_until(lambda: watcher.client.is_connected())
-    time.sleep(0.3)
+    watcher.wait_subscribed()
     again = start_agent(config_path, tmp_path, "agent2")
     assert watcher.wait_for(lambda m: {(json.loads(x.payload)["alert_id"], json.loads(x.payload)["seq"])
                                        for x in m} >= set(left), 30)
@@ -208,8 +246,9 @@ def test_mqtt_source_reads_numbers_json_and_named_sensors_and_counts_bad_payload
     broker.kill()                   # subscriptions come back with the connection
     broker.start()
     assert wait_until(lambda: source.reporter.connected, 20)
-    time.sleep(0.3)
-    publish("plant/pump/pressure", "5.0")
+    # Retained: delivered whether the source's new SUBSCRIBE is processed before or after it.
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1", "-r",
+                    "-t", "plant/pump/pressure", "-m", "5.0"], check=True)
     assert next(records).values == {"pressure": 5.0}
     source.close()
     assert list(records) == []
@@ -219,13 +258,19 @@ def test_mqtt_source_reads_numbers_json_and_named_sensors_and_counts_bad_payload
 def test_soak_agent_stream_through_repeated_broker_kills(tmp_path, broker):
     """Paced agent, broker killed -9 five times: every event in the agent's jsonl reaches the subscriber."""
     watcher = Collector(broker.port, [f"{BASE}/alerts"], client_id="soak-e2e")
-    assert wait_until(lambda: watcher.client.is_connected())
-    time.sleep(1.5)
+    watcher.wait_subscribed()
+    broker.wait_saved("soak-e2e", f"{BASE}/alerts")
     agent = start_agent(agent_config(tmp_path, broker.port, duration_s=2400, speed=150), tmp_path)
+    written = lambda: (tmp_path / "alerts.jsonl").read_text().count("\n") if (tmp_path / "alerts.jsonl").exists() else 0  # noqa: E731
     for _ in range(5):
-        time.sleep(2.5)
+        # Kill mid-stream (a few more events written since the last restart), and restart once
+        # the agent has written more while the broker was down, or when it has ended.
+        watcher.wait_subscribed(30)     # what the broker queues for an absent watcher dies with a SIGKILL
+        seen = written()
+        wait_until(lambda: written() >= seen + 3 or agent.poll() is not None, 60)
         broker.kill()
-        time.sleep(2.0)
+        seen = written()
+        wait_until(lambda: written() > seen or agent.poll() is not None, 60)
         broker.start()
     assert agent.wait(timeout=120) == 0, (tmp_path / "agent.err").read_text()
     expected = {(e["alert_id"], e["seq"]) for e in jsonl(tmp_path / "alerts.jsonl")}
@@ -240,3 +285,15 @@ def test_soak_agent_stream_through_repeated_broker_kills(tmp_path, broker):
     assert watcher.wait_for(lambda m: heard(m) >= expected, 30), sorted(expected - heard(watcher.on("/alerts")))
     assert outbox_keys(tmp_path) == []
     watcher.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_listen_stops_cleanly_on_a_signal_even_when_started_with_sigint_ignored(tmp_path, broker, sig):
+    """A background job of a non-interactive shell inherits SIGINT as ignored; listen must still stop."""
+    err = tmp_path / "listen.err"
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port",
+                             str(broker.port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err.open("w"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert wait_until(lambda: "following" in err.read_text() or proc.poll() is not None)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 0, err.read_text()

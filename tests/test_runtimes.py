@@ -139,7 +139,7 @@ def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
     # The tiny bundle has no TFLite int8: fp32 is used; ONNX has int8 and prefers it.
     assert tfl["artifact"] == "model_fp32.tflite" and tfl["quantization"] == "fp32"
     assert onx["artifact"] == "model_int8.onnx" and onx["quantization"] == "int8"
-    assert onx["sha256"] == manifest["artifacts"]["onnx_int8"]["sha256"][:12]
+    assert onx["sha256"] == manifest["artifacts"]["onnx_int8"]["sha256"]
     assert tfl["runtime"].startswith("ai-edge-litert ") and onx["runtime"].startswith("onnxruntime ")
     assert tfl["model_id"] == onx["model_id"] == "tiny"
     assert isinstance(tiers[0], TfliteScorer) and isinstance(tiers[1], OnnxScorer)

@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..cli import load_config
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, machine=False)     # replays its own data: sinks, secrets, state are not used
     if cfg is None:
         return EXIT_CONFIG
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,

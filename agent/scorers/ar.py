@@ -1,4 +1,6 @@
-"""AR(p) per sensor: X_t = φ0 + Σ φ_i X_{t-i} + ε, least squares at warm-up, then online (RLS).
+"""AR(p) per sensor: X_t = φ0 + Σ φ_i X_{t-i} + Σ ψ_j F_{t,j} + ε, least squares at warm-up, then
+online (RLS). F are optional extra regressors per tick and sensor (seasonal.py: what the clock
+says about this tick); without them it is the plain AR(p).
 
 Two statistics per sensor, the larger is the score:
 - the newest residual over the residual scale: a sudden break;
@@ -22,10 +24,12 @@ if TYPE_CHECKING:
 
 
 class ARModel:
-    def __init__(self, n: int, order: int, forgetting: float):
+    def __init__(self, n: int, order: int, forgetting: float, extra: int = 0):
+        """`extra`: regressors per tick and sensor beyond the lags and the intercept."""
         self.p = order
-        self.rls = BatchRLS(n, order + 1, forgetting)
-        self._x = np.ones((n, order + 1))
+        self.extra = extra
+        self.rls = BatchRLS(n, order + 1 + extra, forgetting)
+        self._x = np.ones((n, order + 1 + extra))
         self._bias_w: dict[int, np.ndarray] = {}
 
     def bias_weights(self, m: int) -> np.ndarray:
@@ -36,44 +40,55 @@ class ARModel:
             w = self._bias_w[m] = w / np.sqrt((w * w).sum())
         return w
 
-    def features(self, window: WindowBuffer) -> np.ndarray:
-        """(n, p+1): [x_{t-p} … x_{t-1}, 1] (a missing lag is 0, the sensor's mean). Reused buffer."""
+    def features(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
+        """(n, p+1+extra): [x_{t-p} … x_{t-1}, 1, F_t] (a missing lag is 0, the sensor's mean).
+        `extra`: this tick's (n, extra) regressors. Reused buffer."""
         self._x[:, :self.p] = window.values[-1 - self.p:-1].T
+        if self.extra:
+            self._x[:, self.p + 1:] = extra
         return self._x
 
-    def batch_features(self, z: np.ndarray) -> np.ndarray:
-        """(m, n, p+1) for the rows p.. of z (rows, n)."""
+    def batch_features(self, z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """(m, n, p+1+extra) for the rows p.. of z (rows, n); extra (len(z), n, extra)."""
         lagged = sliding_window_view(z, self.p, axis=0)[:-1]          # (m, n, p) oldest..newest
-        return np.concatenate([lagged, np.ones(lagged.shape[:2] + (1,))], axis=2)
+        parts = [lagged, np.ones(lagged.shape[:2] + (1,))]
+        if self.extra:
+            parts.append(extra[self.p:])
+        return np.concatenate(parts, axis=2)
 
-    def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
-        self.rls.fit(self.batch_features(z), z[self.p:], ~missing[self.p:])
+    def fit(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None) -> None:
+        self.rls.fit(self.batch_features(z, extra), z[self.p:], ~missing[self.p:])
 
-    def residuals(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """Signed residuals over residual scale for rows p.. (0 where missing)."""
+    def residuals(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """Signed residuals over residual scale for rows p.. (0 where missing); extra (len(z), n, extra)."""
         p, w, m = self.p, self.rls.w, len(z) - self.p
         pred = w[:, p] + w[:, 0] * z[0:m]             # the same sum as batch_features @ w, lag by lag:
         for i in range(1, p):                          # p small array ops instead of a (m, n, p+1) copy
             pred = pred + w[:, i] * z[i:i + m]
+        if self.extra:
+            pred = pred + np.einsum("mnk,nk->mn", extra[p:], w[:, p + 1:])
         r = (z[p:] - pred) * self.rls.inv_sd
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
-        """`x`: this tick's features when the caller already built them."""
-        point = self.rls.zscores(self.features(window) if x is None else x, window.values[-1])
-        r = self.residuals(window.values, window.missing)
+    def score(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> np.ndarray:
+        """`x`: this tick's features when the caller already built them; `extra`: (T, n, extra)
+        regressors of every row of the window."""
+        point = self.rls.zscores(self.features(window, None if extra is None else extra[-1]) if x is None else x,
+                                 window.values[-1])
+        r = self.residuals(window.values, window.missing, extra)
         bias = np.abs(self.bias_weights(len(r)) @ r)
         return np.maximum(point, bias)
 
-    def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int) -> np.ndarray:
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int,
+                     extra: np.ndarray | None = None) -> np.ndarray:
         """Scores for rows p.. of a block, as score() gives them on a window of `steps` rows
         (the first rows' bias sees zeros where the window would have older rows)."""
-        r = self.residuals(z, missing)
+        r = self.residuals(z, missing, extra)
         w = self.bias_weights(steps - self.p)
         padded = np.concatenate([np.zeros((len(w) - 1, r.shape[1])), r])
         bias = np.abs(np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w))
         return np.maximum(np.abs(r), bias)
 
-    def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
-        self.rls.update(self.features(window) if x is None else x, window.values[-1], ~window.missing[-1])
+    def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
+        self.rls.update(self.features(window, extra) if x is None else x, window.values[-1], ~window.missing[-1])

@@ -229,7 +229,7 @@ class ModelScorer(Scorer):
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],
-                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact["sha256"][:12],
+                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact["sha256"],
                 "runtime": self.runtime}
 
 

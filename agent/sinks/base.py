@@ -15,6 +15,11 @@ class SinkConfig:
     """Base of every sink's config dataclass (each declares its `TYPE` key next to its code)."""
     TYPE: ClassVar[str]
 
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        """(key path, problem) for what this sink needs on this machine (see agent/preflight.py);
+        `resolve` turns a config path into a real one."""
+        return []
+
 
 @dataclass(frozen=True)
 class SinkContext:

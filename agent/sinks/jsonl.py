@@ -22,6 +22,7 @@ from typing import ClassVar
 from ..alerts import AlertEvent
 from ..faults.events import FaultEvent
 from ..plugins import Plugin
+from ..preflight import writable_file_problems
 from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
@@ -33,6 +34,9 @@ TAIL_CHUNK = 1 << 16
 class JsonlConfig(SinkConfig):
     TYPE: ClassVar[str] = "jsonl"
     path: str = "alerts.jsonl"
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return [("path", m) for m in writable_file_problems(resolve(self.path))]
 
 
 class JsonlSink(Sink):

@@ -71,6 +71,9 @@ class MqttSinkConfig(SinkConfig):
     health_interval_s: float = rng(1, None, default=30.0)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
 
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
+
 
 def encode_json(obj) -> str:
     """Strict JSON (NaN and infinities become null; numpy values become plain numbers)."""

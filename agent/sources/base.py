@@ -17,6 +17,11 @@ class SourceConfig:
         """(key path, sensor name) of every sensor this source names; AgentConfig checks them."""
         return []
 
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        """(key path, problem) for what this source needs on this machine (see agent/preflight.py);
+        `resolve` turns a config path into a real one."""
+        return []
+
 
 class Source(abc.ABC):
     TYPE: ClassVar[str]

@@ -129,4 +129,9 @@ def register_spans(addresses: list[int], max_gap: int = 8) -> list[tuple[int, in
     return spans
 
 
-PLUGIN = Plugin(config=ModbusConfig, create=ModbusSource)
+def _probe() -> None:
+    """Imports pymodbus, or raises ImportError: check-config asks before run would open the source."""
+    import pymodbus.client  # noqa: F401
+
+
+PLUGIN = Plugin(config=ModbusConfig, create=ModbusSource, probe=_probe)

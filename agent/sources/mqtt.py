@@ -44,6 +44,9 @@ class MqttSourceConfig(SourceConfig):
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
 
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
+
 
 class MqttSource(Source):
     TYPE = "mqtt"

@@ -18,6 +18,7 @@ from typing import ClassVar, Iterable, Iterator, Literal
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
+from ..preflight import path_problems
 from ..typed import rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line, parse_number, parse_time
@@ -43,6 +44,12 @@ class ReplayConfig(SourceConfig):
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        out = [("path", m) for m in path_problems(resolve(self.path))] if self.path else []
+        if self.labels_file:
+            out += [("labels_file", m) for m in path_problems(resolve(self.labels_file), want_file=True)]
+        return out
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")

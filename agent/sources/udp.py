@@ -15,6 +15,7 @@ from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
+from ..preflight import bind_problems
 from ..typed import rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line
@@ -30,6 +31,9 @@ class UdpConfig(SourceConfig):
     bind: str = "127.0.0.1"
     port: int = rng(0, 65535, default=5555)
     max_datagram: int = rng(64, 65507, default=8192)
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return bind_problems(self.bind, self.port)
 
 
 class UdpSource(Source):

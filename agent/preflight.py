@@ -1,0 +1,141 @@
+"""What `run` needs from the machine, checked before anything starts (and by `check-config`).
+
+A config can be well-formed and still unusable here: a replay file that is not there, a bundle
+that is missing or built for other sensors, a secret whose environment variable is unset, a
+state directory that cannot be written, a bind address this host does not have, a source whose
+optional extra is not installed. Each is a config problem: reported with its key path, exit 2,
+never a traceback or exit 1 from `run`, and never a silent fall-back (a missing bundle must not
+quietly score with numpy).
+
+`problems(cfg)` returns 'key.path: message' lines, empty when `run` can start. Each source and
+sink config checks its own needs in `preflight(resolve)` (next to its code), with the helpers
+below; this module adds the core's (state_dir, scoring) and the plugins' optional extras.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .records import shorten
+
+Resolve = Callable[[str], Path]
+
+
+def problems(cfg) -> list[str]:
+    from .sinks import plugins as sink_plugins
+    from .sources import plugins as source_plugins
+    found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
+    for i, src in enumerate(cfg.sources):
+        found += [(_join(f"sources[{i}]", key), msg)
+                  for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
+    found += _scoring(cfg)
+    for i, sink in enumerate(cfg.sinks):
+        found += [(_join(f"sinks[{i}]", key), msg)
+                  for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]
+    return [f"{path}: {shorten(msg, 300)}" for path, msg in found]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if key else path
+
+
+def _extra(plugin, kind: str) -> list[tuple[str, str]]:
+    """The plugin's optional library is importable here (its probe), or one problem saying what to install."""
+    try:
+        if plugin.probe is not None:
+            plugin.probe()
+    except ImportError as exc:
+        return [("type", f"{kind} '{plugin.type}' cannot be used here: {exc} "
+                         f"(install the '{plugin.type}' extra: pip install 'stad-edge[{plugin.type}]')")]
+    return []
+
+
+def _scoring(cfg) -> list[tuple[str, str]]:
+    from . import bundle as bundles
+    out: list[tuple[str, str]] = []
+    if cfg.scoring.bundle:
+        try:
+            bundles.load(cfg.scoring.bundle, cfg.base_dir, expect=bundles.Expectation.from_config(cfg))
+        except bundles.BundleError as exc:
+            out.append(("scoring.bundle", f"{exc} (the agent would only have the numpy fallback)"))
+    if cfg.scoring.models_dir:
+        # It may be created later (a bundle is delivered into it): only something else in its place is wrong.
+        path = cfg.resolve(cfg.scoring.models_dir)
+        if path.exists() and not path.is_dir():
+            out.append(("scoring.models_dir", f"{path} is not a directory"))
+    return out
+
+
+# ---- helpers for the plugins' preflight() ----------------------------------------------------
+
+def path_problems(path: Path, want_file: bool = False) -> list[str]:
+    """`path` exists and is readable (and is a file, with `want_file`)."""
+    if not path.exists():
+        return [f"{path} does not exist"]
+    if want_file and not path.is_file():
+        return [f"{path} is not a file"]
+    if not os.access(path, os.R_OK):
+        return [f"{path} is not readable"]
+    return []
+
+
+def writable_dir_problems(path: Path) -> list[str]:
+    """`path` is a writable directory, or can be created: tried for real (a temporary directory
+    made and removed in it or in its nearest existing parent), since permission bits do not tell
+    root about a read-only file system."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        return [f"{path} cannot be a directory: {probe} is not one"]
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".stad-check-", dir=probe))
+    except OSError as exc:
+        what = "is not writable" if probe == path else f"cannot be created in {probe}"
+        return [f"{path} {what}: {exc.strerror or exc}"]
+    return []
+
+
+def writable_file_problems(path: Path) -> list[str]:
+    """A file the agent appends to: writable if it exists, else its directory writable or creatable."""
+    if path.is_dir():
+        return [f"{path} is a directory"]
+    if path.exists() and not os.access(path, os.W_OK):
+        return [f"{path} is not writable"]
+    return writable_dir_problems(path.parent)
+
+
+def bind_problems(host: str, port: int) -> list[tuple[str, str]]:
+    """Can this host bind `host:port` (UDP)? A port in use is not reported: the running agent may hold it."""
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError as exc:
+        return [("bind", f"cannot resolve {host!r}: {exc.strerror or exc}")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(infos[0][4])
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return []
+            key = "port" if exc.errno == errno.EACCES else "bind"
+            return [(key, f"cannot bind {host}:{port}: {exc.strerror or exc}")]
+    return []
+
+
+# systemd's search path for LoadCredential=NAME (systemd.exec(5)), used when not running under it.
+CREDSTORE_DIRS = ("/etc/credstore", "/run/credstore", "/usr/local/lib/credstore", "/usr/lib/credstore")
+
+
+def credential_problems(name: str) -> list[str]:
+    """Where systemd will find credential `name`: $CREDENTIALS_DIRECTORY under the service, else
+    the credential stores LoadCredential= reads from (check-config run from a shell)."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        return [] if (Path(directory) / name).is_file() else [f"credential {name!r} is not in {directory}"]
+    if any((Path(d) / name).is_file() for d in CREDSTORE_DIRS):
+        return []
+    return [f"credential {name!r} is in none of {', '.join(CREDSTORE_DIRS)} ($CREDENTIALS_DIRECTORY is not set)"]

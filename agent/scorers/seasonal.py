@@ -1,0 +1,142 @@
+"""A seasonal profile per sensor (time of day, day of week), learned online from tick timestamps.
+
+Plant and traffic data follow the clock: a morning peak, a shift change at 06:00, a quieter
+weekend. A forecaster that only sees the last few ticks takes every scheduled change for a
+surprise. The profile holds, for each bin of the period (e.g. the 288 five-minute bins of a
+day), an exponentially weighted mean of that bin's value over the *previous* cycles (days),
+and gives the AR model two regressors per period (seasonal_features):
+
+- the profile's step s(t) − s(t−1): what the clock says the change from the last tick should be;
+- the profile's deviation s(t) − x(t−1): how far the last value is from what is usual now.
+
+The regression learns how much to trust them (about nothing on data without a cycle). A bin
+knows nothing until one cycle has passed, and today's values never inform today's reference
+(a bin learned within the same cycle would only be a recent mean, not a season); unknown means
+both regressors are 0 and the AR model is what it was without a profile.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Cycles a bin must have seen before its reference is used (one day could be an odd day).
+MIN_CYCLES = 2
+
+#: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
+MAX_BINS = 288
+
+
+class SeasonalProfile:
+    """One period's profile for n sensors. Values are the agent's normalised values."""
+
+    def __init__(self, n: int, period_s: float, tick_s: float, memory_cycles: int):
+        self.period = float(period_s)
+        self.bins = int(min(MAX_BINS, max(1, round(self.period / tick_s))))
+        self.width = self.period / self.bins
+        self.memory = int(memory_cycles)
+        self.ref = np.zeros((n, self.bins))          # EW mean over past cycles
+        self.ref_n = np.zeros((n, self.bins))        # cycles folded into ref (capped at memory)
+        self.acc_sum = np.zeros((n, self.bins))      # the bin's values in its newest cycle
+        self.acc_n = np.zeros((n, self.bins))
+        self.acc_cycle = np.full(self.bins, -1, dtype=np.int64)
+
+    def locate(self, ts: float) -> tuple[int, int]:
+        """(bin, cycle) of a timestamp."""
+        cycle = math.floor(ts / self.period)
+        return int((ts - cycle * self.period) // self.width) % self.bins, int(cycle)
+
+    def _folded(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ref, ref_n) of bin b with its pending cycle folded in."""
+        pending = self.acc_n[:, b] > 0
+        mean = np.divide(self.acc_sum[:, b], self.acc_n[:, b], out=np.zeros(self.ref.shape[0]), where=pending)
+        n_after = np.minimum(self.ref_n[:, b] + 1, self.memory)
+        ref = np.where(pending, self.ref[:, b] + (mean - self.ref[:, b]) / n_after, self.ref[:, b])
+        return ref, np.where(pending, n_after, self.ref_n[:, b])
+
+    def value(self, ts: float) -> tuple[np.ndarray, np.ndarray]:
+        """(value, known) per sensor at ts: the bin's mean over cycles before ts's cycle."""
+        b, c = self.locate(ts)
+        if 0 <= self.acc_cycle[b] < c:
+            ref, ref_n = self._folded(b)
+        else:
+            ref, ref_n = self.ref[:, b], self.ref_n[:, b]
+        return ref, ref_n >= MIN_CYCLES
+
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+        b, c = self.locate(ts)
+        if c < self.acc_cycle[b]:
+            return                                  # a tick older than the bin's newest cycle
+        if c > self.acc_cycle[b]:
+            if self.acc_cycle[b] >= 0:
+                self.ref[:, b], self.ref_n[:, b] = self._folded(b)
+            self.acc_sum[:, b] = 0.0
+            self.acc_n[:, b] = 0.0
+            self.acc_cycle[b] = c
+        self.acc_sum[:, b] += np.where(valid, x, 0.0)
+        self.acc_n[:, b] += valid
+
+
+class SeasonalFeatures:
+    """The AR model's seasonal regressors, 2 per profile, for each tick; remembered by tick time
+    so a window's older rows keep the features they were scored with."""
+
+    def __init__(self, n: int, periods_s: list[float], tick_s: float, memory_cycles: int, keep: int):
+        self.profiles = [SeasonalProfile(n, p, tick_s, memory_cycles) for p in periods_s]
+        self.n = n
+        self.width = 2 * len(self.profiles)
+        self.keep = keep
+        self._by_ts: dict[float, np.ndarray] = {}
+        self._last: tuple[np.ndarray, np.ndarray] | None = None     # the previous window's (ts, features)
+
+    def row(self, ts: float, prev_ts: float, prev_x: np.ndarray) -> np.ndarray:
+        """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x."""
+        out = np.zeros((self.n, self.width))
+        if not (math.isfinite(ts) and math.isfinite(prev_ts)):
+            return out
+        for j, profile in enumerate(self.profiles):
+            now, known_now = profile.value(ts)
+            before, known_before = profile.value(prev_ts)
+            out[:, 2 * j] = np.where(known_now & known_before, now - before, 0.0)
+            out[:, 2 * j + 1] = np.where(known_now, now - prev_x, 0.0)
+        return out
+
+    def window(self, window) -> np.ndarray:
+        """(T, n, width) regressors of every row of the window (computed once per tick)."""
+        ts, values = window.ts, window.values
+        last = self._last
+        if last is not None and last[0].shape == ts.shape and np.array_equal(last[0][1:], ts[:-1], equal_nan=True):
+            out = np.concatenate([last[1][1:], np.zeros((1, self.n, self.width))])   # one tick on: one new row
+            start = len(ts) - 1
+        else:
+            out = np.zeros((len(ts), self.n, self.width))
+            start = 0
+        for i in range(start, len(ts)):
+            key = float(ts[i])
+            feats = self._by_ts.get(key)
+            if feats is None:
+                if i == 0 or not math.isfinite(key):
+                    continue                            # no previous row to build from: unknown (0)
+                feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1].astype(np.float64))
+            out[i] = feats
+        if len(self._by_ts) > self.keep:
+            for key in list(self._by_ts)[:len(self._by_ts) - self.keep]:
+                del self._by_ts[key]
+        self._last = (ts.copy(), out)
+        return out
+
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+        for profile in self.profiles:
+            profile.learn(ts, x, valid)
+
+    def replay(self, ts: np.ndarray, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(m, n, width) regressors of a block of consecutive ticks, each built before the tick is
+        learned, as online; the profiles learn every observed value. Remembers the block's rows."""
+        out = np.zeros((len(ts), self.n, self.width))
+        for i in range(len(ts)):
+            if i > 0:
+                out[i] = self.row(float(ts[i]), float(ts[i - 1]), z[i - 1])
+            self.learn(float(ts[i]), z[i], ~missing[i])
+        self._by_ts = {float(t): out[i] for i, t in enumerate(ts[-self.keep:], len(ts) - min(len(ts), self.keep))}
+        self._last = None
+        return out
