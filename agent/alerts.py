@@ -10,6 +10,11 @@
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
   then opens with its true start.
+- subsided (`subside_fraction` f > 0): an alert also ends when the score stays below f × its peak
+  for `clear_ticks` ticks, and no new alert opens below f × that peak until the score has been
+  back under the threshold once. Why: after a large excursion a process often settles somewhat
+  off its warm-up normal (a pump after a valve test); that residue is far below what the alert
+  was about, and without this rule it holds the alert open, or reopens it, for as long as it lasts.
 """
 from __future__ import annotations
 
@@ -127,6 +132,7 @@ class AlertTracker:
         self.cooldown = 0
         self.suppressed = 0
         self.raised = 0
+        self.floor = 0.0        # after a subsided alert: new alerts need a score above this
 
     @property
     def active(self) -> bool:
@@ -144,6 +150,8 @@ class AlertTracker:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
+            self.floor = 0.0
+        if score <= max(threshold, self.floor):
             self.above = 0
             self.held = 0
             return []
@@ -174,9 +182,13 @@ class AlertTracker:
         if score > a.peak:
             a.peak = score
             a.explain = explain_fn()
-        if score < threshold * self.cfg.hysteresis:
+        subsided = score < self.cfg.subside_fraction * a.peak
+        if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
+                if score >= threshold * self.cfg.hysteresis:
+                    self.floor = self.cfg.subside_fraction * a.peak
+                    return [self.close(ts, score, threshold, tier, model, "subsided")]
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
             return []
         a.below = 0
