@@ -288,3 +288,42 @@ def test_fault_config_keys_are_validated(tmp_path):
     assert "faults.stuck_ticks: unknown key" in problems
     assert "faults.dead_s: must be >= 0" in problems
     assert "sensors[1].max: must exceed min (5)" in problems
+
+
+def test_evaluate_scores_faults_and_incidents_apart(tmp_path):
+    """The simulator's labels: injected faults are scored as faults, with their time to detect;
+    an incident is an incident; the report validates."""
+    from agent.evaluate import evaluate
+    from agent.evaluate.report import SCHEMA_PATH, format_table
+    anomalies = [{"kind": "dead", "at_s": 5 * H, "duration_s": 600, "target": "S03_occ"},
+                 {"kind": "stuck", "at_s": 6 * H, "duration_s": 900, "target": "S04_speed"},
+                 {"kind": "incident", "at_s": 7 * H, "duration_s": 900, "target": "S04"}]
+    cfg = config.from_dict({
+        "tick_s": TICK, "topology": "corridor", "sensors": CORRIDOR,
+        "sources": [{"type": "simulate", "scenario": "corridor", "seed": 3, "start": START,
+                     "duration_s": 8.5 * H, "anomalies": anomalies}],
+        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": WARMUP},
+        "scoring": {"chain": ["numpy"]}, "sinks": []}, base_dir=str(tmp_path))
+    report = evaluate(cfg, scorers=["numpy", "rolling_z"], report_path=str(tmp_path / "report.json"))
+    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
+    apart = next(s for s in report["scorers"] if s["name"] == "numpy")["incidents_and_faults"]
+    assert apart["faults"]["by_kind"]["dead"]["reported"] == 1 and apart["faults"]["by_kind"]["dead"]["ttd_max_ticks"] <= 2
+    assert apart["faults"]["by_kind"]["stuck"]["reported"] == 1 and apart["faults"]["by_kind"]["stuck"]["ttd_max_ticks"] <= 4
+    assert apart["faults"]["false_reports"] == 0
+    assert apart["incidents"]["events"] == 1 and apart["incidents"]["detected"] == 1
+    assert apart["incidents"]["false_alarms_from_faulty_sensor"] == 0
+    assert "dead     reported 1/1" in format_table(report)
+
+
+def test_fault_events_in_the_outbox_neither_open_nor_end_an_alert(tmp_path):
+    """Over the count bound, fault events go like ended alerts; the open alert's events stay."""
+    from agent.outbox import Outbox
+    box = Outbox(tmp_path / "o.sqlite", max_events=4, max_age_s=3600)
+    box.add("alert-1", 0, "new", "{}")
+    box.add("gw-flow-1", 0, "fault", "{}")
+    box.add("alert-1", 1, "update", "{}")
+    box.add("gw-flow-1", 1, "fault_end", "{}")
+    box.add("alert-1", 2, "update", "{}")          # one over the bound: the oldest fault event goes
+    kept = [(e.alert_id, e.seq, e.is_fault) for e in box.pending()]
+    assert kept == [("alert-1", 0, False), ("alert-1", 1, False), ("gw-flow-1", 1, True), ("alert-1", 2, False)]
+    box.close()

@@ -41,7 +41,12 @@ class Drift:
         self.settle = np.zeros(n, np.int64)      # ticks to wait after a fault before judging drift again
         self.alpha_min = tick_s / max(cfg.learn_s, 2 * tick_s)
         self.held = Held(n, tick_s)
-        self.basis = [nb if nb.size else m for nb, m in zip(ctx.neighbours, ctx.mates)]
+        basis = [nb if nb.size else m for nb, m in zip(ctx.neighbours, ctx.mates)]
+        width = max([b.size for b in basis] + [1])
+        self.basis = np.tile(np.arange(n)[:, None], (1, width))       # padded index lists, as in fusion.py
+        self.basis_on = np.zeros((n, width), bool)
+        for i, b in enumerate(basis):
+            self.basis[i, :b.size], self.basis_on[i, :b.size] = b, True
         # Running moments of (z, s) for the regression z ≈ a + b·s, the residual and its running mean.
         self.count = np.zeros(n)
         self.m = {k: np.zeros(n) for k in ("z", "s", "zs", "ss", "e2", "d2")}
@@ -50,12 +55,11 @@ class Drift:
         self.s_now = np.zeros(n)
 
     def _neighbour_mean(self, z: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s, has = np.zeros(z.size), np.zeros(z.size, bool)
-        for i, b in enumerate(self.basis):
-            ok = b[usable[b]]
-            if ok.size:
-                s[i], has[i] = z[ok].mean(), True
-        return s, has
+        """Per sensor, the mean of z over its usable basis sensors; and whether it has any."""
+        w = self.basis_on & usable[self.basis]
+        count = w.sum(axis=1)
+        s = np.divide((w * z[self.basis]).sum(axis=1), count, out=np.zeros(z.size), where=count > 0)
+        return s, count > 0
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal

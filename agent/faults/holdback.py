@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-ECHO = 0.5
+ECHO = 0.35
 CALM = 0.5
 
 
