@@ -73,10 +73,11 @@ class Drift:
         a = m["z"] - b * m["s"]
         e = (z - a - b * s) / np.sqrt(np.maximum(m["e2"], 1e-9))
         # After a fault (of any kind) its normal level and regression are stale: settle first.
-        self.settle = np.where(t.healthy, np.maximum(self.settle - t.observed, 0), self.settle_ticks)
+        self.settle = np.where(t.healthy | self.drifting(t), np.maximum(self.settle - t.observed, 0),
+                               self.settle_ticks)
         seen = t.observed & has & normal.learned & (self.count >= self.min_count) & (self.settle == 0)
         self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * e, self.mean_e)
-        self.mean_e[~t.healthy] = 0.0        # judged faulty by another rule: start afresh when it clears
+        self.mean_e[~t.healthy & ~self.drifting(t)] = 0.0   # faulty by another rule: start afresh when it clears
         self.departure = np.where(seen, self.mean_e / np.sqrt(np.maximum(m["d2"], self.d2_floor)), self.departure)
         self._pending = (z, s, e, t.observed & has & normal.learned)
         far = seen & (np.abs(self.departure) > self.z_limit)
@@ -89,6 +90,10 @@ class Drift:
         cond = far & calm
         lasted = self.held.update(cond, seen, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def drifting(self, t: Tick) -> np.ndarray:
+        """Sensors whose active fault is this drift (their running departure is kept)."""
+        return np.array([k == self.KIND for k in t.kinds], bool)
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the regression on the sensors the tracker judged healthy and unsuspected."""

@@ -22,6 +22,7 @@ class Tick:
     missing: np.ndarray     # no reading past the carry-forward bound
     prev: np.ndarray        # the last observed value before this tick (NaN: none yet)
     healthy: np.ndarray     # not judged faulty (as of the previous tick): usable as a neighbour
+    kinds: list[str]        # the active fault's kind per sensor ("" when healthy)
     ctx: SensorContext
     normal: Normal
 
