@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .pipeline import Pipeline
 from .records import Rejects
@@ -70,6 +71,8 @@ class Agent:
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.started = time.monotonic()
         self.exit_reason = ""
+        self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
+                                              cfg.sources[0] if cfg.sources else None)
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -105,6 +108,8 @@ class Agent:
             signal.signal(signal.SIGHUP, lambda signum, frame: self.hotswap.request("SIGHUP"))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
+        for line in banner(self):
+            log.info("%s", line)
         for t in threads:
             t.start()
         self.notifier.ready(f"running: tier={self.pipeline.chain.tier} warming up "
@@ -165,6 +170,8 @@ class Agent:
         for row in rows:
             self.notifier.ping()
             res = self.pipeline.step(row)
+            if res.warming:
+                self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
             for ev in res.faults:
                 self._emit_fault(ev)
