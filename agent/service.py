@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 import time
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
+from .intake import IntakeQueue
 from .pipeline import Pipeline
 from .records import Rejects
 from .sdnotify import Notifier
@@ -65,7 +65,7 @@ class Agent:
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
         self.sinks = [open_sink(s, cfg.sink_context()) for s in cfg.sinks]
-        self.queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
         self.records_in = 0
         self.events = Counter()
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
@@ -82,18 +82,12 @@ class Agent:
             for rec in src.records():
                 if live:
                     rec.received = time.time()      # the host clock the aligner checks a live stamp against
-                while not self.stop_event.is_set():
-                    try:
-                        self.queue.put(rec, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stop_event.is_set():
+                if not self.queue.put(rec, self.stop_event) or self.stop_event.is_set():
                     break
         except Exception:  # noqa: BLE001 — a broken source is reported; the others go on
             log.exception("source %s failed", src.TYPE)
         finally:
-            self.queue.put(_END)
+            self.queue.put_marker(_END)
 
     # -- loop --------------------------------------------------------------------------------
 
@@ -120,10 +114,7 @@ class Agent:
         try:
             while not self.stop_event.is_set():
                 self.notifier.ping()
-                try:
-                    item = self.queue.get(timeout=0.5)
-                except queue.Empty:
-                    item = None
+                item = self.queue.get(timeout=0.5)
                 if item is _END:
                     ended += 1
                     if ended == len(self.sources):
@@ -201,6 +192,7 @@ class Agent:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
         snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
+        snap["intake"] = self.queue.stats()
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "fault_events": dict(self.fault_events),
