@@ -140,7 +140,9 @@ def outbox_rows(tmp: Path) -> list[tuple[str, int, str]]:
     db = sqlite3.connect(str(tmp / "state" / "mqtt-outbox.sqlite"))
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return db.execute("SELECT alert_id, seq, payload FROM events ORDER BY id").fetchall()
+        # Alert events only: sensor-fault events (agent/faults) share the outbox.
+        return db.execute("SELECT alert_id, seq, payload FROM events WHERE kind IN ('new', 'update', 'end') "
+                          "ORDER BY id").fetchall()
     finally:
         db.close()
 
