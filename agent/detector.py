@@ -36,8 +36,8 @@ class Detector:
     `add` puts in more (numpy's after warm-up, a swapped-in bundle's)."""
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
-                 thresholds: dict[str, AdaptiveThreshold] | None = None):
-        self.tracker = AlertTracker(alerts, node, site, tick_s)
+                 thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0):
+        self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
 
@@ -48,12 +48,13 @@ class Detector:
         return self.thresholds[tier].value
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
-             learn: Callable[[], None] | None = None) -> Decision:
+             learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
-        ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick."""
+        ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
+        `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks)."""
         thr = self.thresholds[tier]
         value = thr.value
-        events = self.tracker.observe(ts, score, value, tier, model, explain)
+        events = self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
         open_alert = self.tracker.open
         accepted = open_alert is not None and ts - open_alert.start >= self.accept_after_s
         calm = score <= value or accepted

@@ -1,12 +1,13 @@
-"""Alert events, health and sensor events to an MQTT broker, with nothing lost on the way.
+"""Alert events, fault events and health to an MQTT broker, with nothing lost on the way.
 
 Topics, under `<prefix>/<site>/<node>/`:
     alerts   alert events, JSON, QoS 1, not retained (MQTT 5: content type, optional expiry)
     status   `online` (retained, on every connect) / `offline` (retained: Last Will and clean shutdown)
     health   the agent's health, JSON, retained
-    sensors  sensor-health events (missing, back, stuck), JSON, QoS 1
+    faults   sensor fault events (fault / fault_end), JSON, QoS 1, not retained — through the
+             outbox like alerts (schemas/fault.schema.json)
 
-Every alert event is committed to the outbox (agent/outbox.py) before it reaches paho and is
+Every alert and fault event is committed to the outbox (agent/outbox.py) before it reaches paho and is
 deleted only on its PUBACK. One worker thread does all publishing: it hands paho at most
 `WINDOW` unacknowledged alert events, and only while connected, so paho's in-memory queue never
 holds the only copy. When a connection is lost, every unacknowledged event is sent again after
@@ -53,7 +54,7 @@ CHECKPOINT_EVERY_S = 1.0    # the worker checkpoints the outbox's WAL this often
 OUTBOX_FILE = "mqtt-outbox.sqlite"
 JSON = "application/json"
 
-_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _SENSOR, _STOP = range(7)
+_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _STOP = range(6)
 
 
 @dataclass
@@ -115,7 +116,7 @@ class MqttSink(Sink):
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
         self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
-        self.health_topic, self.sensors_topic = f"{base}/health", f"{base}/sensors"
+        self.health_topic, self.faults_topic = f"{base}/health", f"{base}/faults"
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
                              sync=cfg.outbox.sync)
@@ -130,7 +131,7 @@ class MqttSink(Sink):
                         "use protocol 5 to have refusals counted")
         self.client = build_client(broker, broker.client_id or f"stad-{self.site}-{self.node}",
                                    resolve=context.resolve)
-        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health/sensors
+        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health
         self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
         self.reporter = ConnectionReporter(broker, "alerts", log,
                                            consequence="alert events are kept in the outbox until it is back")
@@ -151,7 +152,6 @@ class MqttSink(Sink):
         self._refused_since = 0
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
         self._next_checkpoint = 0.0
-        self.sensor_events_unsent = 0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
         self._worker.start()
         connect(self.client, broker)
@@ -178,11 +178,12 @@ class MqttSink(Sink):
         return {**snapshot, "ts": iso(time.time()), "node": self.node, "site": self.site,
                 "model_id": model.get("model_id", snapshot.get("tier")),
                 "rejected_total": sum(rejected.values()),
-                "outbox": self.outbox.stats(),
-                "sensor_events_unsent": self.sensor_events_unsent}
+                "outbox": self.outbox.stats()}
 
-    def sensor_event(self, event: dict) -> None:
-        self._queue.put((_SENSOR, encode_json({**event, "node": self.node, "site": self.site})))
+    def fault(self, event) -> None:
+        payload = encode_json(event.to_dict())
+        self.outbox.add(event.fault_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
+        self._queue.put((_WAKE,))
 
     def close(self) -> None:
         deadline = time.monotonic() + FLUSH_ON_CLOSE_S
@@ -228,11 +229,6 @@ class MqttSink(Sink):
                     self._latest_health = item[1]
                     if self._connected:
                         self._publish_health()
-                elif kind == _SENSOR:
-                    if self._connected:
-                        self.client.publish(self.sensors_topic, item[1], qos=1, properties=self.json_props)
-                    else:
-                        self.sensor_events_unsent += 1
                 if self._queue.empty():
                     self._flush_acks()
                     self._checkpoint()
@@ -256,7 +252,7 @@ class MqttSink(Sink):
     def _on_ack(self, mid: int, reason_code) -> None:
         row_id = self._mids.pop(mid, None)
         if row_id is None:
-            return              # status, health, sensors, or a copy from before a reconnect
+            return              # status, health, or a copy from before a reconnect
         if reason_code.is_failure:
             self.outbox.drop(row_id, "refused")
             self._refused_since += 1
@@ -292,8 +288,12 @@ class MqttSink(Sink):
             if not batch:
                 return
             for stored in batch:
-                info = self.client.publish(self.alerts_topic, self._payload(stored), qos=1,
-                                           properties=self.alert_props)
+                if stored.is_fault:
+                    info = self.client.publish(self.faults_topic, self._payload(stored), qos=1,
+                                               properties=self.json_props)
+                else:
+                    info = self.client.publish(self.alerts_topic, self._payload(stored), qos=1,
+                                               properties=self.alert_props)
                 self._mids[info.mid] = stored.id
                 self.outbox.handed(stored.id)
                 self._cursor = stored.id
