@@ -20,6 +20,7 @@ from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .paths import resolve_against
+from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .sinks.base import SinkContext
 from .typed import ConfigError, build, rng
@@ -149,6 +150,7 @@ class AgentConfig:
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     sinks: list[SinkUnion] = field(default_factory=lambda: [SINK_PLUGINS["terminal"].config()])
+    metrics: MetricsConfig | None = None    # Prometheus endpoint (agent/prometheus.py); off when absent
     state_dir: str = "./state"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Set by load(): the directory relative paths are resolved against.

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import prometheus
 from .hotswap import HotSwap
 from .pipeline import Pipeline
 from .records import Rejects
@@ -48,6 +49,8 @@ class Agent:
         self.events = Counter()
         self.started = time.monotonic()
         self.exit_reason = ""
+        self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
+        self.metrics = prometheus.start(cfg.metrics, self)
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -134,13 +137,18 @@ class Agent:
                     sink.close()
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to close", sink.TYPE)
+            if self.metrics is not None:
+                self.metrics.close()
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
         return self.summary()
 
     def _process(self, rows) -> None:
         for row in rows:
             self.notifier.ping()
+            started = time.perf_counter()
             res = self.pipeline.step(row)
+            if self.metrics is not None:
+                self.metrics.observe_tick(res, time.perf_counter() - started)
             self.hotswap.on_tick(res)
             for ev in res.sensor_events:
                 for sink in self.sinks:
@@ -171,6 +179,7 @@ class Agent:
 
     def _health(self) -> None:
         snap = self.health_snapshot()
+        self.last_health = snap
         self.notifier.status(f"tier={snap['tier']} ticks={snap['ticks']} alerts={snap['alerts_raised']}")
         for sink in self.sinks:
             try:

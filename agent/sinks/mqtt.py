@@ -174,6 +174,10 @@ class MqttSink(Sink):
                 "outbox": self.outbox.stats(),
                 "sensor_events_unsent": self.sensor_events_unsent}
 
+    def stats(self) -> dict:
+        """The outbox (depth, oldest age, drops by reason) and whether the broker is connected."""
+        return {**self.outbox.stats(), "connected": self.reporter.connected}
+
     def sensor_event(self, event: dict) -> None:
         self._queue.put((_SENSOR, encode_json({**event, "node": self.node, "site": self.site})))
 
