@@ -6,7 +6,12 @@
   sensors changed;
 - end: the score stays below threshold × hysteresis for `clear_ticks` ticks;
 - cool-down: `cooldown_ticks` after an end before a new alert may open; exceedances in it are
-  counted as suppressed (a persisting anomaly opens as soon as the cool-down is over).
+  counted as suppressed (a persisting anomaly opens as soon as the cool-down is over);
+- subsided (`subside_fraction` f > 0): an alert also ends when the score stays below f × its peak
+  for `clear_ticks` ticks, and no new alert opens below f × that peak until the score has been
+  back under the threshold once. Why: after a large excursion a process often settles somewhat
+  off its warm-up normal (a pump after a valve test); that residue is far below what the alert
+  was about, and without this rule it holds the alert open, or reopens it, for as long as it lasts.
 """
 from __future__ import annotations
 
@@ -122,6 +127,7 @@ class AlertTracker:
         self.cooldown = 0
         self.suppressed = 0
         self.raised = 0
+        self.floor = 0.0        # after a subsided alert: new alerts need a score above this
 
     @property
     def active(self) -> bool:
@@ -137,6 +143,8 @@ class AlertTracker:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
+            self.floor = 0.0
+        if score <= max(threshold, self.floor):
             self.above = 0
             return []
         self.above += 1
@@ -162,9 +170,13 @@ class AlertTracker:
         if score > a.peak:
             a.peak = score
             a.explain = explain_fn()
-        if score < threshold * self.cfg.hysteresis:
+        subsided = score < self.cfg.subside_fraction * a.peak
+        if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
+                if score >= threshold * self.cfg.hysteresis:
+                    self.floor = self.cfg.subside_fraction * a.peak
+                    return [self.close(ts, score, threshold, tier, model, "subsided")]
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
             return []
         a.below = 0

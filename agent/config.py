@@ -22,6 +22,7 @@ from . import sources as sources_pkg
 from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
+from .scorers.profile import ProfileConfig
 from .sinks.base import SinkContext
 from .typed import ConfigError, build, rng
 
@@ -52,7 +53,9 @@ class WindowConfig:
 @dataclass
 class WarmupConfig:
     ticks: int = rng(16, None, default=300)
+    counts: Literal["ticks", "rows"] = "ticks"   # what `ticks` counts: aligned ticks, or source rows
     fit_fraction: float = rng(0.3, 0.95, default=0.7)  # the rest calibrates score scale and threshold
+    replay: str | None = None    # recorded normal data (file or folder) warmed up on before live data
 
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------
@@ -94,6 +97,7 @@ class _ScoringCore:
     bundle: str | None = None               # a bundle directory; relative paths are from the config file
     models_dir: str | None = None           # watched for new bundles (hot swap)
     numpy: NumpyScorerConfig = field(default_factory=NumpyScorerConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)   # the model tiers' normal profile
     latency_budget_ms: float = rng(0.01, None, default=50.0)
     fault_ticks: int = rng(1, None, default=3)       # consecutive over-budget ticks before stepping down
     probation_ticks: int = rng(1, None, default=600)  # before retrying a higher tier
@@ -134,6 +138,7 @@ class AlertConfig:
     cooldown_ticks: int = rng(0, None, default=10)
     update_interval_s: float = rng(0, None, default=60.0)
     accept_after_s: float = rng(0, None, default=3600.0)  # an anomaly lasting this long is learned as the new normal
+    subside_fraction: float = rng(0.0, 0.9, default=0.0)  # end when the score stays below this × peak (0: off)
     top_k: int = rng(1, 32, default=3)
 
 
@@ -180,6 +185,8 @@ class AgentConfig:
                          for key, sensor in src.sensor_refs() if sensor not in seen]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
+        problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}")
+                     for j, n in enumerate(self.scoring.profile.drifting) if n not in seen]
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
@@ -299,6 +306,8 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
     cfg.base_dir = base_dir
+    if cfg.warmup.replay and not cfg.resolve(cfg.warmup.replay).exists():
+        raise ConfigError(source, [f"warmup.replay: no such file or folder: {cfg.resolve(cfg.warmup.replay)}"])
     if cfg.scoring.bundle_keys:             # files: checked once paths can be resolved
         from .signing import key_problems
         problems = key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])

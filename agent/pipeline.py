@@ -67,9 +67,14 @@ class Pipeline:
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
                                  {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
                                   for t in model_tiers})
+        for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
+            if hasattr(tier, "set_profile"):
+                tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
         self.health = SensorHealth(self.sensors, cfg.tick_s)
         self.warmup: list[Row] = []
+        self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
+        self.refill = 0             # ticks still to push into the window before scoring (after a replay)
         self.warm = False
         self.ticks = 0
 
@@ -89,12 +94,57 @@ class Pipeline:
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps, ts).max(axis=1)
         self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
+        ts = np.array([r.ts for r in self.warmup])
+        for tier in self.chain.tiers[:-1]:
+            self._fit_profile(tier, z, missing, ts)
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
         log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
                  len(z), cut, len(z) - cut, self.thresholds["numpy"].value, self.chain.tier)
         self.warmup = []
         self.warm = True
+
+    def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> None:
+        """A model tier's normal profile and its own threshold, from this plant's warm-up ticks;
+        without one (disabled, warm-up too short, a fault) the tier keeps its bundle's threshold."""
+        fit = getattr(tier, "fit_profile", None)
+        if fit is None:
+            return
+        try:
+            scores = fit(z, missing, ts)
+        except Exception as exc:  # noqa: BLE001 — a runtime fault at warm-up is the chain's business
+            log.warning("%s: no normal profile (%s: %s); keeping the bundle's threshold",
+                        tier.TYPE, type(exc).__name__, exc)
+            return
+        if scores is None:
+            log.info("%s: no normal profile (disabled, or fewer than %d warm-up ticks); bundle threshold %.3f",
+                     tier.TYPE, self.cfg.scoring.profile.min_ticks, self.thresholds[tier.TYPE].value)
+            return
+        self.detector.add({tier.TYPE: AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
+        log.info("%s: normal profile fitted on %d warm-up ticks; threshold %.3f",
+                 tier.TYPE, len(scores), self.thresholds[tier.TYPE].value)
+
+    def warm_up_from(self, rows: list[Row]) -> None:
+        """Warm up on recorded normal rows (warmup.replay) before live data. The warm-up length is
+        the minimum: a longer recording is used whole, a shorter one is topped up by live ticks.
+        After a finished replay the first T live ticks only refill the window (the recording's
+        last rows are from another time) and are not scored."""
+        for row in rows:
+            self.warmup.append(row)
+            self.warmup_counted += self._counts(row)
+        missing = max(0, self.warmup_ticks - self.warmup_counted)
+        log.info("warm-up from a recording: %d ticks; %s", len(rows),
+                 f"{missing} more {self.cfg.warmup.counts} from live data" if missing else "done")
+        if not missing:
+            self._finish_warmup()
+            self.refill = self.window.steps
+
+    def _counts(self, row: Row) -> int:
+        """1 when this row counts towards the warm-up: every tick, or (warmup.counts: rows) a tick
+        that carries at least one fresh reading — a gap tick or a carried-forward one does not."""
+        if self.cfg.warmup.counts == "ticks":
+            return 1
+        return int(bool((~row.missing & ~row.carried).any()))
 
     # -- per tick -----------------------------------------------------------------------------
 
@@ -103,8 +153,13 @@ class Pipeline:
         sensor_events = self.health.observe(row)
         if not self.warm:
             self.warmup.append(row)
-            if len(self.warmup) >= self.warmup_ticks:
+            self.warmup_counted += self._counts(row)
+            if self.warmup_counted >= self.warmup_ticks:
                 self._finish_warmup()
+            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
+        if self.refill > 0:
+            self.refill -= 1
+            self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.chain.score(self.window)

@@ -28,6 +28,25 @@ _END = object()
 HEALTH_EVERY_S = 5.0
 
 
+def warmup_rows(cfg, rejects: Rejects) -> list:
+    """`warmup.replay`'s recorded normal data, aligned by an aligner of its own (the same rules as
+    live data's: live stamps may come days later, and are not a jump of this one). Read like a
+    `replay` source with the format keys of the config's replay source when it has one (separator,
+    time column, column names), else the replay defaults; labels are not used."""
+    import dataclasses
+
+    from .sources.replay import ReplayConfig
+
+    like = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), ReplayConfig())
+    src = dataclasses.replace(like, path=str(cfg.resolve(cfg.warmup.replay)), speed=0.0, labels_file=None,
+                              label_columns=[])
+    source = open_source(src, cfg.sensor_names(), rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+    try:
+        return Aligner.for_agent(cfg, rejects).align_all(source.records())
+    finally:
+        source.close()
+
+
 class Agent:
     def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None):
         self.cfg = cfg
@@ -40,6 +59,8 @@ class Agent:
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
                                min_agreement=cfg.scoring.shadow_min_agreement)
         sensors = self.pipeline.sensors
+        if cfg.warmup.replay:
+            self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]

@@ -71,7 +71,7 @@ class Aligner:
     - A record further ahead, or any record before a time base exists (replay start), is held
       as a jump candidate. Records that continue it (from `reach_ticks` before it to as far
       beyond it as it jumped; a day before any data) join it, and `CONFIRM_RECORDS` of them
-      confirm it: its earliest record moves the time base and the others are placed after it
+      more than the records that contradicted it (below) confirm it: its earliest record moves the time base and the others are placed after it
       by these same rules, none lost. In-step records more than `reach_ticks` (lateness + 1 +
       the carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
       ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
@@ -157,7 +157,7 @@ class Aligner:
         for cand in self.held:
             if cand.lo - self.reach_ticks <= k <= cand.hi + cand.span:
                 cand.add(k, rec)
-                if len(cand.records) < CONFIRM_RECORDS:
+                if len(cand.records) - cand.refuted < CONFIRM_RECORDS:     # each contradiction costs one more
                     return []
                 # Confirmed. Uncontradicted records held from before it still count: the jump closes their
                 # ticks anyway (taking one may hold some of its records again: settled the same way until

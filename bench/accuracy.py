@@ -161,18 +161,13 @@ def interleave(segments: list[dict]) -> list[dict]:
 def write_skab_training_data(root: Path, out_dir: Path, gap_s: float, stitch_rows: int = 0) -> dict:
     """Write SKAB's training part into out_dir, one CSV per segment in SKAB's format.
 
-    The segments come from different days; replayed as they are, the aligner would fill days of
-    empty ticks between them. Each segment is therefore shifted in time (whole seconds, its own
-    internal spacing and gaps kept) to start `gap_s` after the previous one ends: longer than the
-    config's carry_forward_s + window, so no training window spans two experiments with
-    carried-forward values. Values, labels (`anomaly` inside the first 400 rows: other/2 has
-    some) and columns are unchanged, except: the first `stitch_rows` rows (the window length)
-    after each stitch get anomaly=1, so the converter neither trains on nor calibrates its
-    threshold with forecasts whose context is the empty gap (`stad-convert train` never uses
-    label-1 rows as targets). Such windows do not exist at run time — the agent scores a
-    file only after warming up on its first 400 rows — and left in, their huge errors
-    (~8 per validation split) dominate the POT threshold fit. Returns a provenance summary
-    (also written as TRAINING_DATA.json).
+    Each file is a separate recording for `stad-convert train` (its own segment, split 70/15/15
+    by time on its own, no window across two). The segments are also shifted in time (whole
+    seconds, their own internal spacing and gaps kept) to start `gap_s` after the previous one
+    ends, so the written folder reads as one tidy timeline. Values, labels (`anomaly` inside the
+    first 400 rows: other/2 has some) and columns are unchanged, except: with `stitch_rows` > 0 the
+    first rows after each stitch get anomaly=1 (the workaround from before training had
+    segments; 0 by default now). Returns a provenance summary (also written as TRAINING_DATA.json).
     """
     segments, summary = skab_training_segments(root)
     segments = [s for s in interleave(segments) if s["rows"]]
@@ -218,7 +213,7 @@ def train_skab_bundle(root: Path, config_path: Path, overrides: list[str], bundl
     gap_s = float(window.get("carry_forward_s", 60.0)) + 2 * steps + 10
     with tempfile.TemporaryDirectory(prefix="stad-skab-train-") as tmp:
         tmp = Path(tmp)
-        summary = write_skab_training_data(root, tmp / "data", gap_s, stitch_rows=steps)
+        summary = write_skab_training_data(root, tmp / "data", gap_s)
         src = next(s for s in data["sources"] if s.get("type") == "replay")
         src["path"] = str(tmp / "data")
         train_cfg = tmp / "skab-train.yaml"

@@ -120,13 +120,17 @@ def _log(msg: str) -> None:
 def cmd_train(args) -> int:
     from agent.config import load
     from .pipeline import DataOptions, export_bundle, train_bundle
-    from .train import summary_text
+    from .train import TrainingError, summary_text
     cfg = load(args.config)
     if args.steps:
         cfg.window.steps = args.steps
     out = Path(args.out)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
-    result, _ = train_bundle(cfg, out, _train_options(args), data, model_id=args.model_id or out.resolve().name)
+    try:
+        result, _ = train_bundle(cfg, out, _train_options(args), data, model_id=args.model_id or out.resolve().name)
+    except TrainingError as exc:
+        print(f"stad-convert train: {exc}", file=sys.stderr)
+        return 2
     print(summary_text(result.summary))
     if args.no_export:
         return 0

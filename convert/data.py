@@ -8,6 +8,14 @@
 Rows are split by time (train, then validation, then held-out test), never shuffled across.
 Rows labelled anomalous (Record.label == 1) are kept in the context of a window but never
 used as a training target, and are left out of the normaliser fit.
+
+Separate recordings (every file of a replay folder, e.g. six weekday mornings) and long gaps
+inside one (no sensor observed for more than `window.steps` ticks after carry-forward ran out)
+are separate *segments*: the ticks between them are not filled in, no window spans two of them,
+and each segment is split by time (70 / 15 / 15) on its own. The series then holds every
+segment's training rows, then every segment's validation rows, then every segment's test rows,
+so that one TimeSplit still describes it; `segment` says which piece each row belongs to.
+One recording without long gaps is one segment: rows and split exactly as before.
 """
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ import numpy as np
 
 from agent.records import Record, Rejects
 from agent.sources import open_source
+from agent.sources.replay import ReplayConfig
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
 
@@ -36,6 +45,9 @@ class Series:
     raw: np.ndarray        # (n, N) float64, NaN where missing
     missing: np.ndarray    # (n, N) bool
     anomalous: np.ndarray  # (n,) bool: the row carries label 1
+    segment: np.ndarray | None = None   # (n,) piece id (contiguous runs): windows never span two
+    split: "TimeSplit | None" = None    # train | validation | test boundaries of these rows
+    segments: list[dict] | None = None  # what each recording contributed (for the manifest)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -81,11 +93,37 @@ def source_records(cfg: AgentConfig, src: SourceConfig) -> list[Record]:
 
 
 def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None) -> Series:
-    """Align the records of every source (merged by time) onto the config's tick grid."""
-    if records is None:
+    """Align the records onto the config's tick grid, one segment per recording and long gap.
+
+    A single replay source contributes one recording per file; several sources (or a simulated
+    one) are merged by time into one recording. `records`: one recording given directly.
+    """
+    if records is not None:
+        recordings = [("records", records)]
+    elif len(sources) == 1 and isinstance(sources[0], ReplayConfig):
+        recordings = replay_recordings(cfg, sources[0])
+    else:
         streams = [source_records(cfg, src) for src in sources]
-        records = list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1 else streams[0]
-    return series_from_records(records, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
+        recordings = [("sources", list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1
+                       else streams[0])]
+    pieces = []
+    for name, recs in recordings:
+        if not recs:
+            continue
+        whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
+        for lo, hi in segment_bounds(whole.missing, cfg.window.steps):
+            pieces.append((name, _rows(whole, slice(lo, hi))))
+    if not pieces:
+        raise ValueError("the sources produced no rows")
+    return split_segments(pieces, cfg.window.steps)
+
+
+def replay_recordings(cfg: AgentConfig, src: ReplayConfig) -> list[tuple[str, list[Record]]]:
+    source = open_source(src, cfg.sensor_names(), Rejects(), base_dir=cfg.base_dir)
+    try:
+        return [(name, list(recs)) for name, recs in source.recordings()]
+    finally:
+        source.close()
 
 
 def series_from_records(records: list[Record], sensors: list[str], tick_s: float,
@@ -96,6 +134,63 @@ def series_from_records(records: list[Record], sensors: list[str], tick_s: float
     ts, raw, missing = stack_rows(rows)
     anomalous = np.array([r.label == 1 for r in rows], bool)
     return Series(sensors=list(sensors), ts=ts, raw=raw, missing=missing, anomalous=anomalous)
+
+
+def segment_bounds(missing: np.ndarray, steps: int) -> list[tuple[int, int]]:
+    """[lo, hi) row ranges between gaps: runs of more than `steps` ticks with no sensor observed
+    (carry-forward has already run out in them). Shorter runs stay: the model masks them."""
+    empty = missing.all(axis=1)
+    bounds, lo, i, n = [], None, 0, len(empty)
+    while i < n:
+        if not empty[i]:
+            lo = i if lo is None else lo
+            i += 1
+            continue
+        j = i
+        while j < n and empty[j]:
+            j += 1
+        if j - i > steps or j == n:          # a long gap (or trailing empty ticks) ends a segment
+            if lo is not None:
+                bounds.append((lo, i))
+            lo = None
+        i = j
+    if lo is not None:
+        bounds.append((lo, n))
+    return bounds
+
+
+def _rows(s: Series, index) -> Series:
+    return Series(sensors=s.sensors, ts=s.ts[index], raw=s.raw[index], missing=s.missing[index],
+                  anomalous=s.anomalous[index])
+
+
+def split_segments(pieces: list[tuple[str, Series]], steps: int, val_fraction: float = 0.15,
+                   test_fraction: float = 0.15) -> Series:
+    """One series ordered train parts | validation parts | test parts, each segment split by time."""
+    parts: dict[str, list[tuple[int, Series]]] = {"train": [], "validation": [], "test": []}
+    described = []
+    for k, (name, piece) in enumerate(pieces):
+        cut = TimeSplit.of(len(piece), val_fraction, test_fraction)
+        bounds = {"train": (0, cut.train_end), "validation": (cut.train_end, cut.val_end),
+                  "test": (cut.val_end, cut.n)}
+        for part, (lo, hi) in bounds.items():
+            parts[part].append((k, _rows(piece, slice(lo, hi))))
+        described.append({"recording": name, "rows": len(piece), "first_ts": float(piece.ts[0]),
+                          **{part: hi - lo for part, (lo, hi) in bounds.items()}})
+    # A segment id per recording piece: only one piece's parts are ever adjacent in this order
+    # (when there is just one), and those rows are consecutive in time.
+    ordered = [p for part in ("train", "validation", "test") for _, p in parts[part]]
+    segment = np.concatenate([np.full(len(p), k) for part in ("train", "validation", "test")
+                              for k, p in parts[part]])
+    first = pieces[0][1]
+    n_train = sum(len(p) for _, p in parts["train"])
+    n_val = sum(len(p) for _, p in parts["validation"])
+    split = TimeSplit(n=int(segment.size), train_end=n_train, val_end=n_train + n_val)
+    return Series(sensors=first.sensors, ts=np.concatenate([p.ts for p in ordered]),
+                  raw=np.concatenate([p.raw for p in ordered]),
+                  missing=np.concatenate([p.missing for p in ordered]),
+                  anomalous=np.concatenate([p.anomalous for p in ordered]),
+                  segment=segment, split=split, segments=described)
 
 
 @dataclass(frozen=True)
@@ -127,21 +222,40 @@ class Windows:
     values: np.ndarray    # (n, T, N) float32 normalised
     missing: np.ndarray   # (n, T, N) float32, 1 = missing
     usable: np.ndarray    # (n,) bool: the target (newest) row is not labelled anomalous
+    segment: np.ndarray | None = None   # (n,) the segment of each window (consecutive ticks within one)
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
 
     def take(self, index) -> "Windows":
-        return Windows(self.values[index], self.missing[index], self.usable[index])
+        return Windows(self.values[index], self.missing[index], self.usable[index],
+                       None if self.segment is None else self.segment[index])
+
+
+def window_starts(segment: np.ndarray | None, steps: int, start: int, end: int) -> np.ndarray:
+    """First rows of the windows that lie in [start, end) and inside one segment."""
+    starts = np.arange(start, max(start, end - steps + 1))
+    if segment is None or starts.size == 0:
+        return starts
+    return starts[segment[starts] == segment[starts + steps - 1]]
 
 
 def windows_between(z: np.ndarray, missing: np.ndarray, anomalous: np.ndarray, steps: int,
-                    start: int, end: int) -> Windows:
-    """Every window whose rows all lie in [start, end), as contiguous arrays."""
+                    start: int, end: int, segment: np.ndarray | None = None) -> Windows:
+    """Every window whose rows all lie in [start, end) and in one segment, as contiguous arrays."""
     if end - start < steps:
         raise ValueError(f"{end - start} rows cannot fill a window of {steps} steps")
     values, missing_w = window_arrays(z[start:end], missing[start:end], steps)
-    return Windows(values, missing_w, ~anomalous[start + steps - 1:end])
+    usable = ~anomalous[start + steps - 1:end]
+    if segment is None:
+        return Windows(values, missing_w, usable)
+    keep = window_starts(segment, steps, start, end) - start
+    if keep.size == len(values):            # one segment: the arrays as they are, no copy
+        return Windows(values, missing_w, usable, segment[start:end - steps + 1])
+    if keep.size == 0:
+        raise ValueError(f"no segment in rows [{start}, {end}) is long enough for a window of {steps} steps")
+    return Windows(np.ascontiguousarray(values[keep]), np.ascontiguousarray(missing_w[keep]), usable[keep],
+                   segment[keep + start])
 
 
 def window_arrays(z: np.ndarray, missing: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:

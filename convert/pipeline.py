@@ -20,7 +20,7 @@ from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
 from . import bundle_writer as bw
-from .data import Series, read_series, training_sources
+from .data import Series, read_series, training_sources, window_starts
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .model import neighbour_mask_from_config
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
@@ -52,7 +52,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     out_dir.mkdir(parents=True, exist_ok=True)
     bw.save_weights(result.model, out_dir / bw.WEIGHTS_FILE)
     split = result.split
-    cal_starts = calibration_starts(split.val_end, steps)
+    cal_starts = calibration_starts(split.val_end, steps, segment=series.segment)
     windows, windows_missing = sliding_windows(result.z, result.missing, steps)
     bw.save_rows(out_dir / bw.CALIBRATION_FILE, windows[cal_starts], windows_missing[cal_starts])
     cal_hours = [round(float(series.ts[s + steps - 1] % 86400.0) / 3600.0, 2) for s in cal_starts]
@@ -76,6 +76,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
         "data": {"sources": [describe_source(s) for s in sources], "days": data.days, "seed": data.seed,
                  "anomalies": data.anomalies, "carry_forward_s": cfg.window.carry_forward_s,
                  "split": split.as_dict(),
+                 **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
                  "calibration_windows": {
                      "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
                      "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
@@ -89,11 +90,14 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     return result, manifest
 
 
-def calibration_starts(rows: int, steps: int, count: int = bw.CALIBRATION_WINDOWS) -> list[int]:
-    """First rows of `count` windows spread evenly over rows [0, rows): every time of day."""
+def calibration_starts(rows: int, steps: int, count: int = bw.CALIBRATION_WINDOWS,
+                       segment: np.ndarray | None = None) -> list[int]:
+    """First rows of `count` windows spread evenly over rows [0, rows): every time of day; with
+    segments, only windows inside one segment."""
     if rows < steps:
         raise ValueError(f"{rows} training + validation rows cannot fill a window of {steps} steps")
-    return sorted({int(s) for s in np.linspace(0, rows - steps, count).round()})
+    starts = window_starts(segment, steps, 0, rows)
+    return sorted({int(starts[i]) for i in np.linspace(0, len(starts) - 1, count).round().astype(int)})
 
 
 def export_calibration(bundle) -> tuple[Calibration, dict]:

@@ -126,11 +126,18 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
           neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
-    split = split or TimeSplit.of(len(series))
+    split = split or series.split or TimeSplit.of(len(series))
     normaliser = fit_normaliser(series, split)
     z = normaliser.apply(series.raw)
-    train_w = windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end)
-    val_w = windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end)
+    try:
+        train_w = windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end, series.segment)
+        val_w = windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end,
+                                series.segment)
+    except ValueError as exc:
+        raise TrainingError(f"not enough data for windows of {steps} ticks: {exc} "
+                            f"({len(series)} rows; {minimum_data_text(steps)})") from None
+    check_observed(val_w, "validation")
+    check_observed(train_w, "training")
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
                      heads=options.heads, ff_hidden=options.ff_hidden)
@@ -178,7 +185,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
 
     val_forecast = predict(model, val_w.values, val_w.missing)
     scale, tick_scores = calibration_scores(val_w, val_forecast, steps)
-    threshold = calibrate(tick_scores, threshold_cfg)
+    threshold, calibrated_on = calibrate_threshold(model, train_w, scale, tick_scores, steps, threshold_cfg)
 
     summary = {
         "epochs_run": epoch, "best_epoch": best[1], "stopped_early": epoch < options.epochs,
@@ -194,25 +201,91 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
         "history": history,
         "options": {k: v for k, v in asdict(options).items() if k != "progress"},
     }
+    if calibrated_on != "validation":
+        summary["threshold_calibrated_on"] = calibrated_on
+    check_trained(summary, threshold)
     return TrainResult(model=model, spec=spec, normaliser=normaliser, residual_std=scale, threshold=threshold,
                        split=split, z=z, missing=series.missing, summary=summary)
 
 
-def calibration_scores(w: Windows, forecast: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+class TrainingError(ValueError):
+    """Training cannot produce a bundle worth shipping; the message says why (the CLI exits 2)."""
+
+
+#: A POT threshold fitted on fewer peaks than this rests on noise: the converter then fits it on
+#: the training and validation ticks pooled, and fails when even those are too few.
+MIN_CALIBRATION_PEAKS = 10
+
+
+def minimum_calibration_ticks(init_quantile: float) -> int:
+    """Scored ticks whose top (1 − init_quantile) share holds MIN_CALIBRATION_PEAKS peaks."""
+    return int(np.ceil(MIN_CALIBRATION_PEAKS / (1.0 - init_quantile) - 1e-9))
+
+
+def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
+    """The minimum data, said once: where TrainingError messages and the README take it from."""
+    ticks = minimum_calibration_ticks(init_quantile)
+    return (f"training needs validation windows of {steps} ticks with observed targets, and at least "
+            f"{ticks} scored ticks (validation, else training + validation) for {MIN_CALIBRATION_PEAKS} "
+            f"threshold peaks above the {init_quantile:g} quantile")
+
+
+def check_observed(w: Windows, part: str) -> None:
+    if len(w) == 0 or target_weights(w).sum() == 0:
+        raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
+                            "e.g. it lies in a gap between recordings, or every row is labelled anomalous")
+
+
+def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: np.ndarray, steps: int,
+                        threshold_cfg) -> tuple[dict, str]:
+    """POT on the validation tick scores; on training + validation pooled when validation alone has
+    fewer than MIN_CALIBRATION_PEAKS peaks (a short stream); TrainingError when both are too few."""
+    enough = minimum_calibration_ticks(threshold_cfg.init_quantile)
+    if len(val_scores) >= enough:
+        return calibrate(val_scores, threshold_cfg), "validation"
+    train_scores = calibration_scores(train_w, predict(model, train_w.values, train_w.missing), steps,
+                                      scale=scale)[1]
+    pooled = np.concatenate([train_scores, val_scores])
+    if len(pooled) < enough:
+        raise TrainingError(f"too little data to calibrate a threshold: {len(pooled)} scored ticks; "
+                            + minimum_data_text(steps, threshold_cfg.init_quantile))
+    return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
+
+
+def check_trained(summary: dict, threshold: dict) -> None:
+    """Refuse what would ship a useless bundle: a zero/non-finite threshold, or a model no better
+    than repeating the last value on validation."""
+    value = threshold.get("value")
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise TrainingError(f"the threshold calibrated to {value!r}: the validation scores are degenerate "
+                            f"(p50 {summary['val_tick_score_p50']:.3g}, p99 {summary['val_tick_score_p99']:.3g})")
+    model_mse, naive = summary["val_mse_model"], summary["val_mse_naive_repeat_last"]
+    if not math.isfinite(model_mse) or model_mse >= naive:
+        raise TrainingError(f"the model is no better than repeating the last value on validation "
+                            f"(MSE {model_mse:.4g} vs {naive:.4g}): more data, more epochs, or a longer window")
+
+
+def calibration_scores(w: Windows, forecast: np.ndarray, steps: int,
+                       scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(residual_std (N,), tick scores of the usable windows) for time-ordered consecutive windows.
 
-    The residual scale comes from the usable windows' point errors. The tick scores are the
-    agent's: forecast_error.run_scores over the windows in order, the bias spanning the window's
-    `steps` ticks. A window whose newest row is labelled anomalous is not scored, and its error
+    The residual scale comes from the usable windows' point errors (or is given). The tick scores
+    are the agent's: forecast_error.run_scores over the windows in order, the bias spanning the
+    window's `steps` ticks, restarted at every segment (a new recording: the agent starts again).
+    A window whose newest row is labelled anomalous is not scored, and its error
     counts as 0 in the bias of the ticks after it (as an unknown tick does at run time), so the
     threshold is fitted to normal behaviour only — e.g. the rows after a stitch between two
     recordings, which the agent never scores, do not leak into the following ticks' bias.
     """
     usable = w.usable
     newest, newest_missing = w.values[:, -1, :], w.missing[:, -1, :] > 0.5
-    scale = residual_std(newest[usable], newest_missing[usable], forecast[usable])
+    if scale is None:
+        scale = residual_std(newest[usable], newest_missing[usable], forecast[usable])
     errors = signed_errors(newest, newest_missing | ~usable[:, None], forecast, scale)
-    per_sensor = run_scores(errors, newest_missing, steps)[usable]
+    segment = np.zeros(len(w), int) if w.segment is None else w.segment
+    cuts = np.flatnonzero(np.diff(segment)) + 1
+    per_sensor = np.concatenate([run_scores(e, m, steps) for e, m in
+                                 zip(np.split(errors, cuts), np.split(newest_missing, cuts))])[usable]
     return scale, np.array([tick_score(row) for row in per_sensor])
 
 

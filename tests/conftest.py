@@ -65,7 +65,7 @@ def tiny_bundle() -> Path:
     from convert.verify import verify_bundle
 
     out = bundle_root() / "tiny"
-    options = TrainOptions(epochs=1, windows_per_epoch=512, d_model=16, heads=2, ff_hidden=16, threads=1,
+    options = TrainOptions(epochs=2, windows_per_epoch=1024, d_model=16, heads=2, ff_hidden=16, threads=1,
                            progress=False)
     train_bundle(load(DEMO_CONFIG), out, options, DataOptions(days=1.0), model_id="tiny")
     export_bundle(out, TINY_KINDS, log=lambda *a: None)

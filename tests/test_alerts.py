@@ -67,3 +67,29 @@ def test_pot_threshold_hits_its_risk_on_calibration_like_data():
     assert abs(thr.value - c["value"]) / c["value"] < 0.2
     sigma, gamma = fit_gpd(rng.exponential(2.0, 50000))
     assert abs(sigma - 2.0) < 0.1 and abs(gamma) < 0.05
+
+
+def test_a_subsided_alert_ends_and_its_residue_does_not_reopen_it():
+    """subside_fraction 0.2: after a peak of 100, a lasting residue of 15 (above the threshold 5,
+    below 0.2 × 100) ends the alert and opens none; once the score has been under the threshold,
+    a new excursion opens a new alert as usual. Off (0), the residue keeps the alert open."""
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    cfg = AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=100,
+                      subside_fraction=0.2)
+    tr = AlertTracker(cfg, "gw", "site", 10.0)
+    ev = drive(tr, [1] * 5 + [100] * 10 + [15] * 40)
+    assert [e.event for e in ev if e.event != "update"] == ["new", "end"]
+    assert ev[-1].reason == "subsided" and ev[-1].peak_score == 100.0 and not tr.active
+    schema = json.loads((Path(__file__).resolve().parent.parent / "agent" / "schemas" / "alert.schema.json")
+                        .read_text())
+    jsonschema.validate(ev[-1].to_dict(), schema)
+    ev = drive(tr, [1, 12, 12, 12])
+    assert [e.event for e in ev] == ["new"]
+
+    off = AlertTracker(AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=100),
+                       "gw", "site", 10.0)
+    assert [e.event for e in drive(off, [1] * 5 + [100] * 10 + [15] * 40) if e.event != "update"] == ["new"]

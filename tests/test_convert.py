@@ -43,8 +43,9 @@ def bundle_dir(tmp_path_factory):
     cfg = root / "tiny.yaml"
     cfg.write_text(CONFIG)
     out = root / "tiny-bundle"
-    code = main(["train", "-c", str(cfg), "-o", str(out), "--days", "2", "--epochs", "2",
-                 "--windows-per-epoch", "512", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
+    # Enough epochs to beat repeating the last value: training refuses a model that does not.
+    code = main(["train", "-c", str(cfg), "-o", str(out), "--days", "2", "--epochs", "6", "--patience", "6",
+                 "--windows-per-epoch", "2048", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
                  "--quiet", "--min-agreement", "0.95"])
     assert code == 0
     return out

@@ -1,7 +1,7 @@
 """The model tiers on real bundles: onnxruntime and ai-edge-litert score the simulator, agree with
 each other and with PyTorch within the manifest's parity bounds, and refuse bundles that do not fit.
 
-Bundles are made here by the converter's own functions (a tiny model, one short epoch); the
+Bundles are made here by the converter's own functions (a tiny model, two short epochs: it must beat repeating the last value, or training refuses it); the
 committed demo bundle is used as well when it is there. The bundle helpers live in conftest.py
 (built once per test session).
 """

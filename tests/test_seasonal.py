@@ -26,7 +26,7 @@ def test_profile_uses_only_earlier_cycles_and_needs_min_cycles():
     value, known = p.value(MIN_CYCLES * DAY + 600)
     assert known[0] and value[0] == pytest.approx(np.mean(np.arange(1, MIN_CYCLES + 1)))
     # the lookup is pure: asking does not fold anything in
-    assert p.ref_n[0, 2] == MIN_CYCLES - 1
+    assert p.ref_n[2, 0] == MIN_CYCLES - 1
     assert not p.value(MIN_CYCLES * DAY + 900)[1][0]          # another bin has seen nothing
 
 

@@ -301,3 +301,15 @@ def test_live_data_behind_the_host_clock_is_not_made_late_by_a_record_at_the_hos
     rows = feed(road(rj), good[:31] + [now] + good[31:])
     assert observed(rows) == [(r.ts, r.values["a"]) for r in good]
     assert rj.as_dict() == {"timestamp jump": 1}
+
+
+def test_records_interleaved_with_the_data_cannot_outvote_it():
+    """Host-stamped lines between data lines that run 4 min behind (bench/fuzz.py found this): each
+    data record that contradicts the jump costs it one more record to be confirmed."""
+    rj = Rejects()
+    good = [Record(ts=T0 + 30.0 * i, values={"a": float(i)}, received=T0 + 30.0 * i + 240.0) for i in range(60)]
+    stamped = [Record(ts=g.received, values={"b": 1.0}, received=g.received) for g in good[20:23]]
+    fed = good[:20] + [x for pair in zip(stamped, good[20:23]) for x in pair] + good[23:]
+    rows = feed(road(rj), fed)
+    assert observed(rows) == [(r.ts, r.values["a"]) for r in good]
+    assert rj.as_dict() == {"timestamp jump": 3}

@@ -313,7 +313,9 @@ def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer
 
 def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     from ..pipeline import Pipeline
-    pipe = Pipeline(cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
+    # The protocol counts the training part in ticks (SKAB's 400 rows are already converted).
+    tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"))
+    pipe = Pipeline(tick_cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
     n = len(f.rows)

@@ -65,8 +65,8 @@ class ARModel:
         pred = w[:, p] + w[:, 0] * z[0:m]             # the same sum as batch_features @ w, lag by lag:
         for i in range(1, p):                          # p small array ops instead of a (m, n, p+1) copy
             pred = pred + w[:, i] * z[i:i + m]
-        if self.extra:
-            pred = pred + np.einsum("mnk,nk->mn", extra[p:], w[:, p + 1:])
+        for j in range(self.extra):                    # likewise column by column (einsum costs more here)
+            pred = pred + w[:, p + 1 + j] * extra[p:, :, j]
         r = (z[p:] - pred) * self.rls.inv_sd
         r[missing[p:]] = 0.0
         return r

@@ -9,13 +9,17 @@ A runtime module only opens its artifact and runs it; everything else is here:
 - `ModelScorer.score` turns the model's forecast into per-sensor scores with forecast_error's
   combined statistic, max(|newest error|, |EW bias of the recent ticks' signed errors|) (the
   converter calibrated the threshold with the same functions over its time-ordered validation
-  ticks), and its attention into the explanation weights.
+  ticks), and its attention into the explanation weights;
+- with `scoring.profile` on, `fit_profile` (called by the pipeline at warm-up) refits on this
+  plant the forecast-error scale and mean, and a normal profile of the forecast levels
+  (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
+  profile, and the pipeline calibrates this tier's threshold on its own warm-up scores.
 
 Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
 previous ticks, and those are forecasts the model made from earlier windows — they cannot be
 recomputed from the current window without running the model T−1 more times. So each scorer
 keeps a small ring of its own signed errors, keyed by tick timestamp (window.ts[-1]), for the
-window's last T ticks. Recording is idempotent per tick (scoring the same tick twice, e.g. the
+window's last T ticks (and, for the profile, of its forecasts). Recording is idempotent per tick (scoring the same tick twice, e.g. the
 chain retrying or the hot-swap shadow scoring a candidate on the pipeline's window, overwrites
 that tick's entry), and a tick whose error is not in the ring — before this scorer's first
 tick, after a step-down left it idle, across a gap — counts as 0, which only lowers the bias:
@@ -32,14 +36,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import bundle as bundles
-from ..window import Normaliser
+from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore, tick_score
-from .forecast_error import combined_scores, ew_bias, signed_errors
+from .forecast_error import combined_scores, ew_bias, residual_std, rolling_bias, signed_errors
+from .profile import NormalProfile, ProfileConfig, ew_level
 
 if TYPE_CHECKING:
     from ..window import WindowBuffer
 
 INPUT_NAMES = ("values", "missing")
+
+#: A profile σ is at least this share of the sensor's forecast-error scale on this plant: a level
+#: that hardly moved during warm-up (a set-point) does not turn a sensor's noise into a 100-σ event.
+PROFILE_FLOOR_OF_RESIDUAL = 0.25
 OUTPUT_NAMES = ("forecast", "temporal_attention", "spatial_attention")
 
 
@@ -155,7 +164,10 @@ class ModelScorer(Scorer):
         self._missing = np.zeros(self.expected["missing"], np.float32)
         # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
         self._history: dict[float, np.ndarray] = {}
+        self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
         self._run = np.zeros((self.steps, self.n), np.float64)
+        self.set_profile(ProfileConfig(enabled=False))
+        self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         check_manifest_io(bundle, self.expected)
 
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
@@ -201,11 +213,96 @@ class ModelScorer(Scorer):
         if not (np.isfinite(forecast).all() and np.isfinite(temporal).all() and np.isfinite(spatial).all()):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = missing[0, -1] > 0
+        forecast = forecast + self.forecast_offset
         err = signed_errors(values[0, -1], missing_newest, forecast, self.residual)
-        s = combined_scores(err, self.bias(window.ts, err), missing_newest)
+        bias = self.bias(window.ts, err)
+        if self.profile.fitted:
+            bias = np.where(self.profile.used, bias, 0.0)
+        s = combined_scores(err, bias, missing_newest)
+        level = self.level(window.ts, forecast, missing_newest)
+        if self.profile.fitted:
+            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
         sensor_w, time_w = explanation_weights(s, temporal, spatial, self.top_k)
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
                          sensor_weights=sensor_w, time_weights=time_w)
+
+    def set_profile(self, cfg: ProfileConfig) -> None:
+        """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""
+        self.profile_cfg = cfg
+        self.profile = NormalProfile(cfg, list(self.bundle.sensors))
+
+    def fit_profile(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
+        """Fit this plant's normal behaviour on the warm-up rows (normalised z, missing, tick ts;
+        oldest first) and return the warm-up tick scores as the tier scores them from now on (for
+        the threshold), or None when the profile is disabled or the warm-up too short (the tier
+        then keeps the bundle's residual scale and threshold).
+
+        Fitted on the device: the per-sensor forecast-error scale (the bundle's is
+        an average over its training plants; this plant's sensors may be quieter or noisier), and
+        the normal profile of the forecast levels (profile.py); also its mean forecast error, which
+        is added to every forecast from then on. The error and forecast rings are
+        left holding the last warm-up ticks, so live scoring continues from them.
+        """
+        if not self.profile_cfg.enabled:
+            return None
+        steps = self.steps
+        z = np.asarray(z, np.float32)
+        missing = np.asarray(missing, bool)
+        ts = np.asarray(ts, np.float64)
+        if len(z) < steps:
+            return None
+        windows, windows_missing = sliding_windows(np.where(missing, 0.0, z).astype(np.float32),
+                                                   missing.astype(np.float32), steps)
+        forecasts = np.empty((len(windows), self.n), np.float64)
+        for i in range(len(windows)):
+            np.copyto(self._values[0], windows[i])
+            np.copyto(self._missing[0], windows_missing[i])
+            forecasts[i] = self.run(self._values, self._missing)[0]
+        if not np.isfinite(forecasts).all():
+            raise ScorerError(f"{self.kind} returned NaN/inf outputs at warm-up")
+        newest, newest_missing, tick_ts = z[steps - 1:], missing[steps - 1:], ts[steps - 1:]
+        seen = ~newest_missing
+        if seen.sum(axis=0).min() < self.profile_cfg.min_ticks:
+            return None
+        # This plant's forecast bias: the model was trained on others; its mean error here is
+        # not an anomaly, and left in, the lasting-shift statistic would add it up every tick.
+        counts = seen.sum(axis=0)
+        offset = np.where(seen, newest - forecasts, 0.0).sum(axis=0) / np.maximum(counts, 1)
+        forecasts = forecasts + offset
+        residual = residual_std(newest, newest_missing, forecasts)
+        errors = signed_errors(newest, newest_missing, forecasts, residual)
+        bias = np.where(self.profile.used, rolling_bias(errors, errors, steps), 0.0)
+        error_scores = combined_scores(errors, bias, newest_missing)
+        run = np.where(seen, forecasts, np.nan)
+        padded = np.concatenate([np.full((steps - 1, self.n), np.nan), run])
+        levels = np.array([ew_level(padded[i:i + steps], np.isfinite(padded[i:i + steps]),
+                                    self.profile_cfg.half_life_ticks) for i in range(len(run))])
+        # A level is an EW mean over the window: the first ticks rest on few forecasts; skip them.
+        settle = min(len(levels), int(np.ceil(3 * self.profile_cfg.half_life_ticks)))
+        if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
+            return None
+        self.residual = residual
+        self.forecast_offset = offset.astype(np.float32)
+        self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
+        self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
+        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
+        return scores.max(axis=1)[settle:]
+
+    def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:
+        """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
+        window's ticks (a missing newest value's forecast is recorded but not counted)."""
+        now = float(ts[-1])
+        if np.isfinite(now):
+            self._forecasts[now] = np.where(missing_newest, np.nan, forecast)
+        run = np.full((len(ts), self.n), np.nan)
+        for j, t in enumerate(ts):
+            f = self._forecasts.get(float(t)) if np.isfinite(t) and t <= now else None
+            if f is not None:
+                run[j] = f
+        if len(self._forecasts) > 2 * self.steps:
+            oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
+            self._forecasts = {t: f for t, f in self._forecasts.items() if oldest <= t <= now}
+        return ew_level(run, np.isfinite(run), self.profile_cfg.half_life_ticks)
 
     def bias(self, ts: np.ndarray, err: np.ndarray) -> np.ndarray:
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
@@ -230,7 +327,7 @@ class ModelScorer(Scorer):
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],
                 "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact["sha256"],
-                "runtime": self.runtime}
+                "runtime": self.runtime, "profile": self.profile.describe()}
 
 
 __all__ = ["ModelScorer", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",

@@ -35,10 +35,11 @@ class SeasonalProfile:
         self.bins = int(min(MAX_BINS, max(1, round(self.period / tick_s))))
         self.width = self.period / self.bins
         self.memory = int(memory_cycles)
-        self.ref = np.zeros((n, self.bins))          # EW mean over past cycles
-        self.ref_n = np.zeros((n, self.bins))        # cycles folded into ref (capped at memory)
-        self.acc_sum = np.zeros((n, self.bins))      # the bin's values in its newest cycle
-        self.acc_n = np.zeros((n, self.bins))
+        # (bins, n): one bin's sensors are contiguous
+        self.ref = np.zeros((self.bins, n))          # EW mean over past cycles
+        self.ref_n = np.zeros((self.bins, n))        # cycles folded into ref (capped at memory)
+        self.acc_sum = np.zeros((self.bins, n))      # the bin's values in its newest cycle
+        self.acc_n = np.zeros((self.bins, n))
         self.acc_cycle = np.full(self.bins, -1, dtype=np.int64)
 
     def locate(self, ts: float) -> tuple[int, int]:
@@ -48,11 +49,11 @@ class SeasonalProfile:
 
     def _folded(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         """(ref, ref_n) of bin b with its pending cycle folded in."""
-        pending = self.acc_n[:, b] > 0
-        mean = np.divide(self.acc_sum[:, b], self.acc_n[:, b], out=np.zeros(self.ref.shape[0]), where=pending)
-        n_after = np.minimum(self.ref_n[:, b] + 1, self.memory)
-        ref = np.where(pending, self.ref[:, b] + (mean - self.ref[:, b]) / n_after, self.ref[:, b])
-        return ref, np.where(pending, n_after, self.ref_n[:, b])
+        pending = self.acc_n[b] > 0
+        mean = np.divide(self.acc_sum[b], self.acc_n[b], out=np.zeros(self.ref.shape[1]), where=pending)
+        n_after = np.minimum(self.ref_n[b] + 1, self.memory)
+        ref = np.where(pending, self.ref[b] + (mean - self.ref[b]) / n_after, self.ref[b])
+        return ref, np.where(pending, n_after, self.ref_n[b])
 
     def value(self, ts: float) -> tuple[np.ndarray, np.ndarray]:
         """(value, known) per sensor at ts: the bin's mean over cycles before ts's cycle."""
@@ -60,7 +61,7 @@ class SeasonalProfile:
         if 0 <= self.acc_cycle[b] < c:
             ref, ref_n = self._folded(b)
         else:
-            ref, ref_n = self.ref[:, b], self.ref_n[:, b]
+            ref, ref_n = self.ref[b], self.ref_n[b]
         return ref, ref_n >= MIN_CYCLES
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
@@ -69,12 +70,12 @@ class SeasonalProfile:
             return                                  # a tick older than the bin's newest cycle
         if c > self.acc_cycle[b]:
             if self.acc_cycle[b] >= 0:
-                self.ref[:, b], self.ref_n[:, b] = self._folded(b)
-            self.acc_sum[:, b] = 0.0
-            self.acc_n[:, b] = 0.0
+                self.ref[b], self.ref_n[b] = self._folded(b)
+            self.acc_sum[b] = 0.0
+            self.acc_n[b] = 0.0
             self.acc_cycle[b] = c
-        self.acc_sum[:, b] += np.where(valid, x, 0.0)
-        self.acc_n[:, b] += valid
+        self.acc_sum[b] += np.where(valid, x, 0.0)
+        self.acc_n[b] += valid
 
 
 class SeasonalFeatures:
@@ -87,7 +88,9 @@ class SeasonalFeatures:
         self.width = 2 * len(self.profiles)
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
-        self._last: tuple[np.ndarray, np.ndarray] | None = None     # the previous window's (ts, features)
+        self._last: np.ndarray | None = None          # the previous window's tick times
+        self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
+        self._head = 0
 
     def row(self, ts: float, prev_ts: float, prev_x: np.ndarray) -> np.ndarray:
         """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x."""
@@ -104,25 +107,31 @@ class SeasonalFeatures:
     def window(self, window) -> np.ndarray:
         """(T, n, width) regressors of every row of the window (computed once per tick)."""
         ts, values = window.ts, window.values
+        T = len(ts)
         last = self._last
-        if last is not None and last[0].shape == ts.shape and np.array_equal(last[0][1:], ts[:-1], equal_nan=True):
-            out = np.concatenate([last[1][1:], np.zeros((1, self.n, self.width))])   # one tick on: one new row
-            start = len(ts) - 1
+        if last is not None and last.shape == ts.shape and np.array_equal(last[1:], ts[:-1], equal_nan=True):
+            self._head = (self._head + 1) % T             # one tick on: the ring moves one row, one new row
+            start = T - 1
         else:
-            out = np.zeros((len(ts), self.n, self.width))
+            self._ring = np.zeros((2 * T, self.n, self.width))
+            self._head = 0
             start = 0
-        for i in range(start, len(ts)):
+        h = self._head
+        out = self._ring[h:h + T]
+        for i in range(start, T):
             key = float(ts[i])
             feats = self._by_ts.get(key)
             if feats is None:
                 if i == 0 or not math.isfinite(key):
-                    continue                            # no previous row to build from: unknown (0)
-                feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1].astype(np.float64))
-            out[i] = feats
+                    feats = 0.0                         # no previous row to build from: unknown (0)
+                else:
+                    feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1].astype(np.float64))
+            self._ring[(h + i) % T] = feats
+            self._ring[(h + i) % T + T] = feats
         if len(self._by_ts) > self.keep:
             for key in list(self._by_ts)[:len(self._by_ts) - self.keep]:
                 del self._by_ts[key]
-        self._last = (ts.copy(), out)
+        self._last = ts.copy()
         return out
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:

@@ -1,0 +1,96 @@
+"""The model tier's normal profile: fitted on the device at warm-up, so each plant gets its own.
+
+Why: a next-step forecaster follows a lasting shift once the shift is in its window, so its
+error falls back while the anomaly goes on (SKAB's closed valve, a blocked lane). Methods that
+compare the present with *normal* keep scoring for as long as the shift lasts. The frozen int8
+graph stays as it is; numpy fits, over the warm-up ticks, where the model's forecasts normally
+lie, and scores the distance from there on:
+
+    level_t[s] = Σ_k w_k · forecast_{t−k}[s]          EW mean of the model's recent forecasts
+                                                       (half-life `half_life_ticks`, Σw = 1)
+    profile_t[s] = |level_t[s] − μ[s]| / σ[s]          μ, σ: mean and std of level over warm-up
+
+A sensor listed in `drifting` (its level drifts in normal operation, e.g. a motor heating up
+over the hours) is judged by its newest forecast error alone: no profile score and no
+lasting-shift (bias) statistic, both of which would add the drift up into an alarm.
+The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
+once, on each file's first 400 rows). Fewer than `min_ticks` usable warm-up ticks fit no
+profile: the tier then scores with its forecast error and the bundle's own threshold.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..typed import rng
+
+#: Absolute σ floor (normalised units): a sensor that never moved during warm-up still gets a
+#: finite score. The scorer passes a larger, per-sensor floor from the plant's noise level.
+SIGMA_FLOOR = 1e-4
+
+
+@dataclass
+class ProfileConfig:
+    enabled: bool = False        # opt-in: the warm-up must be normal and the process stationary
+    half_life_ticks: float = rng(0.5, 1000.0, default=5.0)
+    min_ticks: int = rng(10, None, default=100)     # usable warm-up ticks needed to fit one
+    drifting: list[str] = field(default_factory=list)  # sensors whose normal level drifts
+
+
+@functools.lru_cache(maxsize=64)
+def level_weights(span: int, half_life: float) -> np.ndarray:
+    """(span,) EW weights, oldest first, summing to 1."""
+    w = 0.5 ** (np.arange(span - 1, -1, -1) / half_life)
+    w = w / w.sum()
+    w.setflags(write=False)
+    return w
+
+
+def ew_level(forecasts: np.ndarray, known: np.ndarray, half_life: float) -> np.ndarray:
+    """(N,) EW mean of a (span, N) run of forecasts (oldest first) over the `known` entries;
+    NaN for a sensor with none known."""
+    w = level_weights(len(forecasts), float(half_life))[:, None] * known
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w * np.where(known, forecasts, 0.0)).sum(axis=0) / total, np.nan)
+
+
+class NormalProfile:
+    """μ, σ of each sensor's forecast level over warm-up; `scores` is the distance from them."""
+
+    def __init__(self, cfg: ProfileConfig, sensors: list[str]):
+        self.cfg = cfg
+        self.used = np.array([s not in set(cfg.drifting) for s in sensors])
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.ticks = 0
+
+    @property
+    def fitted(self) -> bool:
+        return self.mean is not None
+
+    def fit(self, levels: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) -> bool:
+        """Fit on (n, N) warm-up levels (NaN = unknown); σ is at least `floor` (per sensor) and
+        SIGMA_FLOOR. False (and unfitted) when too few ticks."""
+        levels = np.asarray(levels, np.float64)
+        counts = np.isfinite(levels).sum(axis=0)
+        self.ticks = int(counts.min()) if counts.size else 0
+        if self.ticks < self.cfg.min_ticks:
+            self.mean = self.std = None
+            return False
+        self.mean = np.nanmean(levels, axis=0)
+        self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
+        return True
+
+    def scores(self, level: np.ndarray) -> np.ndarray:
+        """(…, N) non-negative distances of levels from the profile (0 for excluded/unknown)."""
+        if self.mean is None:
+            return np.zeros_like(np.asarray(level, np.float64))
+        d = np.abs(np.asarray(level, np.float64) - self.mean) / self.std
+        return np.where(self.used & np.isfinite(d), d, 0.0)
+
+    def describe(self) -> dict:
+        return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
+                "drifting": list(self.cfg.drifting)}

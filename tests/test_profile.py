@@ -1,0 +1,157 @@
+"""The model tiers' normal profile, fitted on the device at warm-up (agent/scorers/profile.py).
+
+The profile is what lets a forecaster keep scoring a lasting shift for as long as it lasts: on
+the committed demo bundle (real int8 TFLite / ONNX), a sensor held 2 σ off its warm-up level
+keeps the tier above its own warm-up threshold for the whole shift with the profile, and not
+without it. Short warm-ups fall back to the bundle's threshold; drifting sensors are judged by
+their point error only; bad config is refused with its key path.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.config import ConfigError, from_dict
+from agent.scorers.profile import NormalProfile, ProfileConfig, ew_level, level_weights
+from agent.window import Row
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
+
+
+# ---- the pure parts -----------------------------------------------------------------------------
+
+def test_level_is_an_ew_mean_over_the_known_forecasts():
+    w = level_weights(8, 2.0)
+    assert w.sum() == pytest.approx(1.0) and w[-1] == pytest.approx(2 * w[-3])
+    run = np.array([[1.0, 5.0]] * 7 + [[3.0, np.nan]])
+    known = np.isfinite(run)
+    level = ew_level(run, known, 2.0)
+    assert 1.0 < level[0] < 3.0                 # pulled towards the newest forecast
+    assert level[1] == pytest.approx(5.0)       # the unknown newest one is left out
+    assert np.isnan(ew_level(np.full((4, 1), np.nan), np.zeros((4, 1), bool), 2.0))[0]
+
+
+def test_profile_fits_scores_and_refuses_too_few_ticks():
+    rng = np.random.default_rng(0)
+    levels = rng.normal([0.0, 1.0, -2.0], [0.1, 0.2, 0.3], size=(300, 3))
+    prof = NormalProfile(ProfileConfig(enabled=True, min_ticks=100, drifting=["c"]), ["a", "b", "c"])
+    assert prof.fit(levels) and prof.fitted and prof.ticks == 300
+    s = prof.scores(np.array([0.5, 1.0, 10.0]))
+    assert s[0] == pytest.approx(5.0, rel=0.15) and s[1] < 0.5
+    assert s[2] == 0.0                          # drifting: no profile score however far it is
+    assert prof.scores(np.array([0.0, np.nan, 0.0]))[1] == 0.0
+    short = NormalProfile(ProfileConfig(enabled=True, min_ticks=100), ["a", "b", "c"])
+    assert not short.fit(levels[:50]) and not short.fitted
+    assert (short.scores(np.ones(3)) == 0).all()
+    floored = NormalProfile(ProfileConfig(enabled=True, min_ticks=10), ["a"])
+    floored.fit(np.zeros((50, 1)), floor=np.array([0.5]))
+    assert floored.std[0] == 0.5                # a level that never moved: the noise floor
+
+
+def test_profile_config_is_validated_with_key_paths(tmp_path):
+    base = {"sensors": ["a", "b"], "sources": [{"type": "stdin"}], "window": {"steps": 8},
+            "warmup": {"ticks": 50}, "sinks": []}
+    cfg = from_dict({**base, "scoring": {"profile": {"enabled": True, "drifting": ["b"]}}})
+    assert cfg.scoring.profile.enabled and cfg.scoring.profile.drifting == ["b"]
+    assert not from_dict(base).scoring.profile.enabled          # opt-in
+    with pytest.raises(ConfigError) as err:
+        from_dict({**base, "scoring": {"profile": {"drifting": ["nope"], "half_life": 3,
+                                                   "min_ticks": 2}}})
+    text = str(err.value)
+    assert "scoring.profile.half_life" in text and "scoring.profile.min_ticks" in text
+    with pytest.raises(ConfigError) as err:
+        from_dict({**base, "scoring": {"profile": {"drifting": ["nope"]}}})
+    assert "scoring.profile.drifting[0]" in str(err.value) and "nope" in str(err.value)
+
+
+# ---- on the real int8 demo bundle ---------------------------------------------------------------
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("onnxruntime")
+
+
+def demo_config(profile: dict, warmup_ticks: int):
+    from agent.config import load
+
+    cfg = load(REPO / "configs" / "demo.yaml")
+    import dataclasses
+    scoring = dataclasses.replace(cfg.scoring, bundle=str(DEMO_BUNDLE), models_dir=None,
+                                  profile=ProfileConfig(**profile))
+    return dataclasses.replace(cfg, scoring=scoring, sinks=[],
+                               warmup=dataclasses.replace(cfg.warmup, ticks=warmup_ticks))
+
+
+def stationary_rows(cfg, n: int, shift: tuple[int, int, int, float] | None = None, seed: int = 0) -> list[Row]:
+    """n ticks of stationary noise around the bundle's normal means (0.3 σ), optionally with
+    (sensor, first tick, last tick, σ) added: a lasting level shift."""
+    from agent.bundle import load as load_bundle
+    from agent.window import Normaliser
+
+    bundle = load_bundle(str(DEMO_BUNDLE))
+    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
+    mean, std = np.asarray(norm.mean, float), np.asarray(norm.std, float)
+    rng = np.random.default_rng(seed)
+    z = 0.3 * rng.standard_normal((n, len(mean)))
+    if shift:
+        sensor, lo, hi, sigma = shift
+        z[lo:hi, sensor] += sigma
+    values = mean + std * z
+    none = np.zeros(len(mean), bool)
+    return [Row(ts=1.7e9 + i * cfg.tick_s, values=values[i], missing=none, carried=none) for i in range(n)]
+
+
+def run(cfg, rows, tier: str):
+    import dataclasses
+
+    from agent.pipeline import Pipeline
+
+    cfg = dataclasses.replace(cfg, scoring=dataclasses.replace(cfg.scoring, chain=[tier, "numpy"]))
+    pipe = Pipeline(cfg)
+    assert pipe.chain.tiers[0].TYPE == tier
+    out = [pipe.step(r) for r in rows]
+    return pipe, [r for r in out if not r.warming]
+
+
+@pytest.mark.parametrize("tier", ["tflite", "onnx"])
+def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier):
+    warm, n, lo, hi = 400, 1000, 600, 900
+    cfg = demo_config({"enabled": True}, warm)
+    rows = stationary_rows(cfg, n, shift=(7, lo, hi, 2.0))
+    pipe, results = run(cfg, rows, tier)
+    scorer = pipe.chain.tiers[0]
+    assert scorer.profile.fitted and scorer.describe()["profile"]["fitted"]
+    manifest_threshold = scorer.manifest["threshold"]["value"]
+    assert pipe.thresholds[tier].value != pytest.approx(manifest_threshold)   # this plant's own
+    above = np.array([r.score > r.threshold for r in results])
+    idx = np.arange(warm, n)
+    inside = (idx >= lo + 10) & (idx < hi)           # the level has had a few ticks to move
+    assert above[inside].mean() > 0.95
+    assert above[(idx < lo)].mean() < 0.02 and above[idx >= hi + 20].mean() < 0.02
+    # the same data without the profile: the forecaster follows the shift and the score falls back
+    _, plain = run(demo_config({"enabled": False}, warm), rows, tier)
+    plain_above = np.array([r.score > r.threshold for r in plain])
+    assert plain_above[inside].mean() < 0.5
+
+
+def test_a_drifting_sensor_is_judged_by_its_point_error_only():
+    warm, n = 400, 900
+    cfg = demo_config({"enabled": True, "drifting": ["S03_flow"]}, warm)
+    rows = stationary_rows(cfg, n, shift=(6, 500, 900, 2.0))         # sensor 6 is S03_flow
+    _, results = run(cfg, rows, "tflite")
+    above = np.array([r.score > r.threshold for r in results])
+    idx = np.arange(warm, n)
+    assert above[idx >= 530].mean() < 0.05          # the step itself may alarm, the new level does not
+
+
+def test_a_warm_up_too_short_for_a_profile_keeps_the_bundle_threshold(caplog):
+    caplog.set_level("INFO", logger="stad.pipeline")
+    cfg = demo_config({"enabled": True, "min_ticks": 500}, 300)
+    pipe, _ = run(cfg, stationary_rows(cfg, 400), "tflite")
+    scorer = pipe.chain.tiers[0]
+    assert not scorer.profile.fitted
+    assert pipe.thresholds["tflite"].value == pytest.approx(scorer.manifest["threshold"]["value"])
+    assert np.allclose(scorer.residual, scorer.bundle.residual_std())
+    assert "no normal profile" in caplog.text

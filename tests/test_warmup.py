@@ -1,0 +1,100 @@
+"""Warm-up: `warmup.counts` (ticks or source rows) and `warmup.replay` (recorded normal data warmed
+up on before live data, through an aligner of its own).
+
+Real files replayed by the agent's own replay source; the agent is the daemon's `Agent` class.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.config import ConfigError, from_dict
+from agent.pipeline import Pipeline
+from agent.window import Row
+
+DAY = 86400.0
+T0 = 1.7e9
+
+
+def write_csv(path: Path, start: float, rows: int, seed: int, spike_at: int | None = None, step: float = 1.0) -> None:
+    rng = np.random.default_rng(seed)
+    a = 10.0 + 0.2 * rng.standard_normal(rows)
+    b = 5.0 + 0.2 * rng.standard_normal(rows)
+    if spike_at is not None:
+        a[spike_at:spike_at + 20] += 50.0
+    lines = ["timestamp,a,b"] + [f"{start + i * step:.0f},{a[i]:.4f},{b[i]:.4f}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def base(tmp_path: Path, live: Path, **warmup) -> dict:
+    return {"sensors": ["a", "b"], "tick_s": 1.0, "topology": "none",
+            "sources": [{"type": "replay", "path": str(live)}],
+            "window": {"steps": 16, "carry_forward_s": 2}, "warmup": {"ticks": 200, **warmup},
+            "alerts": {"min_duration_ticks": 2, "cooldown_ticks": 0}, "sinks": [], "state_dir": str(tmp_path / "state")}
+
+
+def row(ts: float, fresh: bool, carried: bool = False) -> Row:
+    values = np.array([1.0, 2.0]) if fresh or carried else np.full(2, np.nan)
+    none = np.zeros(2, bool)
+    return Row(ts=ts, values=values, missing=np.full(2, not (fresh or carried)),
+               carried=np.full(2, carried), label=None)
+
+
+def test_warmup_counts_ticks_or_source_rows(tmp_path):
+    live = tmp_path / "live.csv"
+    write_csv(live, T0, 10, seed=0)
+    rows = [row(T0 + i, fresh=i % 3 != 1, carried=i % 3 == 1) for i in range(400)]   # every third carried
+    by_ticks = Pipeline(from_dict(base(tmp_path, live)))
+    by_rows = Pipeline(from_dict(base(tmp_path, live, counts="rows")))
+    for i, r in enumerate(rows):
+        by_ticks.step(r)
+        by_rows.step(r)
+        if i == 199:
+            assert by_ticks.warm and not by_rows.warm
+    assert by_rows.warm and by_rows.warmup_counted == 200        # 200 fresh rows: within 300 ticks
+    with pytest.raises(ConfigError, match="warmup.counts"):
+        from_dict(base(tmp_path, live, counts="samples"))
+
+
+def test_warm_up_from_a_recording_then_live_data_days_later(tmp_path):
+    from agent.service import Agent
+
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    write_csv(recorded / "normal.csv", T0, 300, seed=1)
+    live = tmp_path / "live.csv"
+    write_csv(live, T0 + 5 * DAY, 200, seed=2, spike_at=120)      # first live stamp five days later
+    cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
+    agent = Agent(cfg)
+    assert agent.pipeline.warm                                   # warm before the first live record
+    summary = agent.run()
+    assert agent.pipeline.ticks == 200                           # every live tick, the first one included
+    assert "timestamp jump" not in summary["rejected"]
+    assert summary["alerts_raised"] == 1                         # the spike, scored on live data
+    # the first T live ticks refilled the window and were not scored: no alert from stale context
+    assert agent.events["new"] == 1
+
+
+def test_a_short_recording_is_topped_up_by_live_ticks(tmp_path):
+    recorded = tmp_path / "short.csv"
+    write_csv(recorded, T0, 120, seed=3)
+    live = tmp_path / "live.csv"
+    write_csv(live, T0 + DAY, 200, seed=4)
+    cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
+    from agent.service import Agent, warmup_rows
+    from agent.records import Rejects
+
+    assert len(warmup_rows(cfg, Rejects())) == 120
+    agent = Agent(cfg)
+    assert not agent.pipeline.warm and agent.pipeline.warmup_counted == 120
+    agent.run()
+    assert agent.pipeline.warm and agent.pipeline.ticks == 200
+
+
+def test_a_missing_warmup_recording_is_a_config_error(tmp_path):
+    live = tmp_path / "live.csv"
+    write_csv(live, T0, 10, seed=0)
+    with pytest.raises(ConfigError, match="warmup.replay: no such file"):
+        from_dict(base(tmp_path, live, replay="nope.csv"), base_dir=str(tmp_path))
