@@ -9,6 +9,9 @@ Learning: models learn from ticks under the threshold, even while an alert is op
 that outlasts `accept_after_s` is learned as the new normal rather than alerting for ever.
 The threshold itself learns only outside alerts. The Detector does not own the models: the
 caller passes `learn`, called on the ticks the models should learn from.
+
+Operator feedback (agent/feedback.py), when configured, lifts the threshold after a false alarm
+(bounded, fading) and keeps a confirmed alert from being learned as normal.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from .threshold import AdaptiveThreshold
 
 if TYPE_CHECKING:
     from .config import AlertConfig
+    from .feedback import FeedbackMemory
 
 
 @dataclass
@@ -40,12 +44,15 @@ class Detector:
         self.tracker = AlertTracker(alerts, node, site, tick_s)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
+        self.feedback: FeedbackMemory | None = None     # set by the agent when feedback is configured
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
         self.thresholds.update(thresholds)
 
     def threshold(self, tier: str) -> float:
-        return self.thresholds[tier].value
+        """The tier's threshold as ticks are judged now (with feedback's lift)."""
+        value = self.thresholds[tier].value
+        return value if self.feedback is None else value * (1 + self.feedback.lift(self.feedback.now))
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
              learn: Callable[[], None] | None = None) -> Decision:
@@ -53,9 +60,17 @@ class Detector:
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick."""
         thr = self.thresholds[tier]
         value = thr.value
+        fb = self.feedback
+        if fb is not None:
+            fb.now = ts
+            value *= 1 + fb.lift(ts)
         events = self.tracker.observe(ts, score, value, tier, model, explain)
         open_alert = self.tracker.open
-        accepted = open_alert is not None and ts - open_alert.start >= self.accept_after_s
+        if fb is not None:
+            for ev in events:
+                fb.seen(ev.alert_id, ts, ev.peak_score, thr.value)
+        accepted = (open_alert is not None and ts - open_alert.start >= self.accept_after_s
+                    and (fb is None or open_alert.alert_id not in fb.confirmed))
         calm = score <= value or accepted
         if calm:
             if learn is not None:

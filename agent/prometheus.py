@@ -147,6 +147,13 @@ class _AgentCollector:
             states[s] += 1
         yield gauge("stad_sensors", "Sensors by health state", None, ["state"],
                     [([name], float(n)) for name, n in zip(SENSOR_STATES, states)])
+        fb = p.detector.feedback
+        if fb is not None:
+            counts = dict(a.feedback_counts)
+            yield counter("stad_feedback_messages", "Operator feedback messages, by outcome and verdict", None,
+                          ["outcome", "verdict"], [(list(k), n) for k, n in sorted(counts.items())])
+            yield gauge("stad_threshold_feedback_lift", "Fraction the threshold is lifted by false_alarm feedback",
+                        fb.lift(fb.now))
         yield from _sink_families(a.last_health.get("sinks", {}), counter, gauge)
         yield gauge("stad_uptime_seconds", "Seconds since the agent started", time.monotonic() - a.started)
 

@@ -7,10 +7,12 @@ import signal
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import prometheus
+from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
 from .hotswap import HotSwap
 from .pipeline import Pipeline
 from .records import Rejects
@@ -64,7 +66,14 @@ class Agent:
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
-        self.sinks = [open_sink(s, cfg.sink_context()) for s in cfg.sinks]
+        self.feedback_inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.feedback_counts: Counter = Counter()     # (accepted|refused, verdict or 'invalid') -> messages
+        feedback = [s.feedback for s in cfg.sinks if getattr(s, "feedback", None) is not None]
+        if feedback:
+            self.pipeline.detector.feedback = FeedbackMemory(
+                feedback[0], Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
+        context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback else None)
+        self.sinks = [open_sink(s, context) for s in cfg.sinks]
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
         self.records_in = 0
         self.events = Counter()
@@ -135,6 +144,7 @@ class Agent:
                 if live and self.cfg.window.idle_flush_s > 0:
                     rows += self.aligner.flush_until(time.time() - self.cfg.window.idle_flush_s)
                 self._process(rows)
+                self._answer_feedback()
                 now = time.monotonic()
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
@@ -180,6 +190,26 @@ class Agent:
                 self.stop(f"reached --max-ticks {self.max_ticks}")
                 return
 
+    def _answer_feedback(self) -> None:
+        """Apply and answer the operator feedback the MQTT sink received (agent/feedback.py)."""
+        while True:
+            try:
+                request: FeedbackRequest = self.feedback_inbox.get_nowait()
+            except queue.Empty:
+                return
+            msg = request.message or {}
+            detail, accepted = request.error, False
+            if request.error is None:
+                try:
+                    detail, accepted = self.pipeline.detector.feedback.apply(msg["alert_id"], msg["verdict"]), True
+                except Refused as exc:
+                    detail = str(exc)
+            self.feedback_counts["accepted" if accepted else "refused", msg.get("verdict", "invalid")] += 1
+            log.info("feedback %s: %s %s from %s: %s", "accepted" if accepted else "refused",
+                     msg.get("verdict", "-"), msg.get("alert_id", "-"), msg.get("operator") or "-", detail)
+            request.reply({"alert_id": msg.get("alert_id"), "verdict": msg.get("verdict"),
+                           "operator": msg.get("operator"), "accepted": accepted, "detail": detail})
+
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
         for sink in self.sinks:
@@ -196,6 +226,13 @@ class Agent:
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
+        fb = self.pipeline.detector.feedback
+        if fb is not None:
+            counts = {"accepted": {}, "refused": {}}
+            for (outcome, verdict), n in sorted(self.feedback_counts.items()):
+                counts[outcome][verdict] = n
+            snap["feedback"] = {**counts, "threshold_lift": round(fb.lift(fb.now), 4),
+                                "false_alarms_remembered": len(fb.lifts), "confirmed": len(fb.confirmed)}
         return snap
 
     def _health(self) -> None:

@@ -118,7 +118,8 @@ def test_a_running_agent_is_scraped_through_a_broker_outage(tmp_path, broker):
                        "anomalies": anomalies}]
     cfg["alerts"] = {"update_interval_s": 5, "cooldown_ticks": 2}
     cfg["sinks"].append({"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port,
-                                                    "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}})
+                                                    "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+                         "feedback": {}})
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg))
     agent = start_agent(path, tmp_path)
@@ -147,7 +148,7 @@ def test_a_running_agent_is_scraped_through_a_broker_outage(tmp_path, broker):
                        'stad_sensors{state="ok"}', 'stad_sensors{state="missing"}', 'stad_sensors{state="stuck"}',
                        'stad_outbox_events{sink="mqtt"}', 'stad_outbox_oldest_age_seconds{sink="mqtt"}',
                        'stad_tick_duration_seconds_count{tier="numpy"}', "process_resident_memory_bytes",
-                       "process_cpu_seconds_total"):
+                       "process_cpu_seconds_total", "stad_threshold_feedback_lift"):
             assert value(text, series) is not None, f"{series} missing from\n{text}"
         assert value(text, 'stad_scoring_tier{tier="numpy"}') == 1
         assert value(text, "stad_ticks_total") >= 200
@@ -168,6 +169,6 @@ def test_a_running_agent_is_scraped_through_a_broker_outage(tmp_path, broker):
         # Every label value comes from a fixed set: no series named after input.
         labels = set(re.findall(r'(\w+)="', last["text"]))
         assert labels <= {"reason", "event", "tier", "state", "sink", "le", "version", "implementation",
-                          "major", "minor", "patchlevel"}, labels
+                          "major", "minor", "patchlevel", "outcome", "verdict"}, labels
     finally:
         assert stop(agent) == 0, (tmp_path / "agent.err").read_text()
