@@ -125,7 +125,7 @@ def test_plugins_are_discovered_with_their_config_classes():
     from agent.sinks import plugins as sink_plugins
     from agent.sources import plugins as source_plugins
 
-    assert set(source_plugins()) == {"simulate", "replay", "udp", "stdin", "mqtt", "modbus"}
+    assert set(source_plugins()) == {"simulate", "replay", "udp", "stdin", "mqtt", "modbus", "opcua"}
     assert set(sink_plugins()) == {"terminal", "jsonl", "mqtt"}
     assert list(runtimes()) == ["tflite", "onnx"]          # the default chain's order
     for found in (source_plugins(), sink_plugins(), runtimes()):
