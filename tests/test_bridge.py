@@ -4,18 +4,23 @@ Two site brokers (gateway-bridge.conf for plant-a and plant-b) bridge over TLS w
 certificates to a central broker (central.conf + fleet.acl); three agents publish to their site
 broker; `stad-agent listen --session` follows every node on the central broker. The central
 broker is SIGKILLed mid-stream and restarted: every alert event each agent wrote to its JSONL
-sink must reach listen, under fleet/<site>/<node>/.
+sink must reach listen, under fleet/<site>/<node>/. An operator's feedback (its own certificate)
+travels the other way, centre → bridge → agent, and its answer comes back.
 """
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_broker import MOSQUITTO, Mosquitto, free_port, make_tls_files, wait_until, _hand_to_mosquitto_user
 from test_mqtt_e2e import PUMP, stop
@@ -64,7 +69,7 @@ def agent_yaml(tmp_path: Path, site: str, node: str, port: int, seed: int) -> Pa
            "alerts": {"update_interval_s": 5, "cooldown_ticks": 2},
            "sinks": [{"type": "jsonl", "path": str(tmp_path / f"{node}.jsonl")},
                      {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2,
-                                                 "reconnect_max_s": 1.0}}],
+                                                 "reconnect_max_s": 1.0}, "feedback": {}}],
            "state_dir": str(tmp_path / f"state-{node}")}
     path = tmp_path / f"{node}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -80,6 +85,28 @@ def keys(path: Path) -> set[tuple[str, str, str, int]]:
             e = json.loads(line)
             out.add((e["site"], e["node"], e["alert_id"], e["seq"]))
     return out
+
+
+def feedback_round_trip(port: int, ca: Path, cert: Path, key: Path, alert: dict) -> dict:
+    """An operator at the centre sends a verdict on one alert; the answer that comes back across the bridge."""
+    answers: queue.Queue = queue.Queue()
+    subscribed = threading.Event()
+    base = f"fleet/{alert['site']}/{alert['node']}"
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="operator-console", protocol=mqtt.MQTTv5)
+    client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+    client.on_connect = lambda c, *a: c.subscribe(f"{base}/feedback/result", qos=1)
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.on_message = lambda c, u, msg: answers.put(json.loads(msg.payload))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert subscribed.wait(30), "the operator could not subscribe at the centre"
+        client.publish(f"{base}/feedback", json.dumps({"alert_id": alert["alert_id"], "verdict": "ack",
+                                                       "operator": "ops"}), qos=1)
+        return answers.get(timeout=60)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def test_alerts_cross_the_bridge_while_the_central_broker_is_killed_and_restarted(tmp_path):
@@ -117,6 +144,7 @@ def test_alerts_cross_the_bridge_while_the_central_broker_is_killed_and_restarte
             "log_dest syslog": ""}).replace("plant-a", site)
         sites[site] = ShippedMosquitto(dir=d, port=port, text=text)
     viewer_cert, viewer_key = client_cert(pki, pki, "viewer")
+    operator_cert, operator_key = client_cert(pki, pki, "operator")
     _hand_to_mosquitto_user(pki)
     try:
         for broker in (central, *sites.values()):
@@ -149,6 +177,10 @@ def test_alerts_cross_the_bridge_while_the_central_broker_is_killed_and_restarte
 
         # Mid-stream: some events have crossed, the agents are still running.
         assert wait_until(lambda: len(keys(listen_out)) >= 3, 120), listen_err.read_text()
+        # Operator feedback goes the other way: centre → bridge → site broker → agent, and its answer back.
+        alert = json.loads(listen_out.read_text().splitlines()[0])
+        answer = feedback_round_trip(central_port, tls.ca, operator_cert, operator_key, alert)
+        assert answer["accepted"] and answer["alert_id"] == alert["alert_id"] and answer["node"] == alert["node"]
         assert all(a.poll() is None for a in agents), "the agents ended before the outage"
         central.kill()
         during = len(written())
