@@ -80,7 +80,10 @@ class MetricsServer:
         self.last_score = math.nan
         self.last_threshold = math.nan
         host, port = cfg.address()
-        self.server, self.thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            self.server, self.thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise OSError(exc.errno, f"metrics.listen: cannot serve on {cfg.listen}: {exc.strerror}") from None
         log.info("Prometheus metrics on http://%s:%d/metrics", host, self.server.server_port)
 
     @property

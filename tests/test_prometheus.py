@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,18 @@ def test_check_config_refuses_an_address_this_host_does_not_have(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2, res.stderr
     assert "metrics.listen: cannot bind 192.0.2.1:9108" in res.stderr
+
+
+def test_run_refuses_a_metrics_port_that_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        path = tmp_path / "agent.yaml"
+        path.write_text(yaml.safe_dump(base(tmp_path, metrics={"listen": f"127.0.0.1:{taken.getsockname()[1]}"})))
+        res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(path)], capture_output=True, text=True,
+                             cwd=ROOT, timeout=120)
+    assert res.returncode == 1
+    assert "cannot start: [Errno 98] metrics.listen: cannot serve on 127.0.0.1:" in res.stderr, res.stderr
 
 
 def test_prometheus_client_is_not_imported_unless_configured(tmp_path):
