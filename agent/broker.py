@@ -10,23 +10,29 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .preflight import credential_problems, path_problems
-from .typed import rng
+from .typed import doc, rng
 
 
 @dataclass
 class TlsConfig:
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None       # a path, or a credential name (see Secret)
-    insecure_skip_verify: bool = False
+    ca_file: str | None = doc(
+        "CA certificate file the broker's certificate is checked against (default: the system's)", default=None)
+    cert_file: str | None = doc(
+        "client certificate file, for brokers that authenticate clients by certificate", default=None)
+    key_file: str | None = doc(
+        "the client certificate's key: a path, or a systemd credential name (see `password`)", default=None)
+    insecure_skip_verify: bool = doc(
+        "do not check the broker's certificate and host name (testing only)", default=False)
 
 
 @dataclass
 class Secret:
     """A secret is never written in the YAML: it comes from a file, the environment or systemd."""
-    file: str | None = None
-    env: str | None = None
-    credential: str | None = None     # a name under $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
+    file: str | None = doc("read the secret from this file", default=None)
+    env: str | None = doc("read the secret from this environment variable", default=None)
+    credential: str | None = doc(
+        "read the secret from a systemd credential of this name (under `$CREDENTIALS_DIRECTORY`, "
+        "`LoadCredential=`)", default=None)
 
     def validate(self) -> list[tuple[str, str]]:
         given = [k for k in ("file", "env", "credential") if getattr(self, k)]
@@ -37,16 +43,19 @@ class Secret:
 
 @dataclass
 class BrokerConfig:
-    host: str = "localhost"
-    port: int = rng(1, 65535, default=1883)
-    protocol: Literal["5", "3.1.1"] = "5"
-    client_id: str | None = None
-    username: str | None = None
-    password: Secret | None = None
-    tls: TlsConfig | None = None
-    keepalive_s: int = rng(5, 3600, default=30)
-    reconnect_min_s: float = rng(0.1, None, default=1.0)
-    reconnect_max_s: float = rng(1, None, default=60.0)
+    host: str = doc("the broker's host name (checked against its TLS certificate)", default="localhost")
+    port: int = rng(1, 65535, default=1883, doc="the broker's port")
+    protocol: Literal["5", "3.1.1"] = doc("MQTT protocol version, `5` or `3.1.1`", default="5")
+    client_id: str | None = doc(
+        "MQTT client id (default: derived from site and node, or random for a source)", default=None)
+    username: str | None = doc("user name", default=None)
+    password: Secret | None = doc(
+        "the password, never in the YAML: exactly one of `file`, `env`, `credential`", default=None)
+    tls: TlsConfig | None = doc("TLS settings; absent: no TLS", default=None)
+    keepalive_s: int = rng(5, 3600, default=30, doc="MQTT keep-alive interval")
+    reconnect_min_s: float = rng(0.1, None, default=1.0,
+        doc="first reconnect delay; doubles after each failure")
+    reconnect_max_s: float = rng(1, None, default=60.0, doc="longest reconnect delay")
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """The secret and TLS files this broker needs, as `run` will look for them."""

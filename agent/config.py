@@ -24,38 +24,51 @@ from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
 from .sinks.base import SinkContext
-from .typed import ConfigError, build, rng
+from .typed import ConfigError, build, doc, rng
 
 
 @dataclass
 class SensorSpec:
-    name: str
-    group: str | None = None          # station / machine; default: the name's prefix before '_'
-    neighbours: list[str] | None = None  # explicit neighbours override the topology rule
-    unit: str | None = None
+    name: str = doc("the sensor's name, as sources and alerts use it")
+    group: str | None = doc(
+        "its station / machine; default: the name's prefix before `_` (`S03_speed` → `S03`)", default=None)
+    neighbours: list[str] | None = doc(
+        "explicit neighbours (sensor names); override the topology rule", default=None)
+    unit: str | None = doc("unit, for people reading alerts", default=None)
 
 
 @dataclass
 class NodeConfig:
-    id: str = "gateway-01"
-    site: str = "default"
+    id: str = doc("this gateway's name, in alert ids and MQTT topics", default="gateway-01")
+    site: str = doc("the site's name, in alerts and MQTT topics", default="default")
 
 
 @dataclass
 class WindowConfig:
-    steps: int = rng(4, 4096, default=32)             # T
-    carry_forward_s: float = rng(0, None, default=60.0)  # gap imputation bound
-    lateness_ticks: int = rng(0, 1000, default=1)      # ticks a bucket stays open for late samples
-    idle_flush_s: float = rng(0, None, default=0.0)    # live sources: close ticks on wall clock (0: off)
-    max_clock_skew_s: float = rng(0, None, default=300.0)  # live records further from this host's clock are rejected (0: off)
+    steps: int = rng(4, 4096, default=32, doc="T, ticks in the window a scorer sees")
+    carry_forward_s: float = rng(0, None, default=60.0,
+        doc="how long a silent sensor's last value is carried before it counts as missing")
+    lateness_ticks: int = rng(0, 1000, default=1, doc="ticks a tick stays open for late samples")
+    idle_flush_s: float = rng(0, None, default=0.0,
+        doc="live sources: close ticks on the wall clock this long after they end even if no newer sample "
+            "came (0: off)")
+    max_clock_skew_s: float = rng(0, None, default=300.0,
+        doc="live sources: a record stamped further than this from the host's clock at arrival is rejected "
+            "(0: off — then only the jump rule applies)")
 
 
 @dataclass
 class WarmupConfig:
-    ticks: int = rng(16, None, default=300)
-    counts: Literal["ticks", "rows"] = "ticks"   # what `ticks` counts: aligned ticks, or source rows
-    fit_fraction: float = rng(0.3, 0.95, default=0.7)  # the rest calibrates score scale and threshold
-    replay: str | None = None    # recorded normal data (file or folder) warmed up on before live data
+    ticks: int = rng(16, None, default=300,
+        doc="ticks collected before scoring starts (fit + calibrate the fallback, learn normalisation when "
+            "there is no bundle); must exceed `window.steps`")
+    counts: Literal["ticks", "rows"] = doc(
+        "what `ticks` counts: aligned ticks, or source rows", default="ticks")
+    fit_fraction: float = rng(0.3, 0.95, default=0.7,
+        doc="the share of warm-up that fits the fallback models; the rest calibrates score scale and "
+            "threshold")
+    replay: str | None = doc(
+        "recorded normal data (a file or folder) the agent warms up on before live data", default=None)
 
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------
@@ -74,13 +87,20 @@ ChainTier = Literal[(*RUNTIME_PLUGINS, "numpy")]
 
 @dataclass
 class NumpyScorerConfig:
-    ar_order: int = rng(1, 16, default=3)
-    forgetting: float = rng(0.9, 1.0, default=0.999)
-    markov_bins: int = rng(3, 64, default=8)
-    markov_smoothing: float = rng(0, None, default=0.5)
-    weights: dict[str, float] = field(default_factory=lambda: {"ar": 1.0, "markov": 0.5, "fusion": 1.0})
-    seasonal_periods_s: list[float] = field(default_factory=lambda: [86400.0])  # [] = no seasonal profile
-    seasonal_memory_cycles: int = rng(1, 1000, default=4)    # the profile is a mean over about this many cycles
+    ar_order: int = rng(1, 16, default=3, doc="order of the per-sensor autoregressive forecaster")
+    forgetting: float = rng(0.9, 1.0, default=0.999,
+        doc="forgetting factor of the online models (closer to 1: longer memory)")
+    markov_bins: int = rng(3, 64, default=8, doc="quantile bins of the Markov transition model")
+    markov_smoothing: float = rng(0, None, default=0.5, doc="additive smoothing of the transition counts")
+    weights: dict[str, float] = doc(
+        "weight of each component (`ar`, `markov`, `fusion`) in a sensor's score",
+        default_factory=lambda: {"ar": 1.0, "markov": 0.5, "fusion": 1.0})
+    seasonal_periods_s: list[float] = doc(
+        "the fallback's seasonal profile: periods, seconds (≥ 60; `[]`: none; `[86400, 604800]` adds the "
+        "week), at most 288 bins each, used once a bin has seen 2 cycles",
+        default_factory=lambda: [86400.0])
+    seasonal_memory_cycles: int = rng(1, 1000, default=4,
+        doc="the seasonal profile is a mean over about this many cycles")
 
     def validate(self) -> list[tuple[str, str]]:
         bad = sorted(set(self.weights) - {"ar", "markov", "fusion"})
@@ -93,18 +113,29 @@ class NumpyScorerConfig:
 @dataclass
 class _ScoringCore:
     """`scoring`, without the per-runtime sections that ScoringConfig adds from the runtime plugins."""
-    chain: list[ChainTier] = field(default_factory=lambda: [*RUNTIME_PLUGINS, "numpy"])
-    bundle: str | None = None               # a bundle directory; relative paths are from the config file
-    models_dir: str | None = None           # watched for new bundles (hot swap)
-    numpy: NumpyScorerConfig = field(default_factory=NumpyScorerConfig)
-    profile: ProfileConfig = field(default_factory=ProfileConfig)   # the model tiers' normal profile
-    latency_budget_ms: float = rng(0.01, None, default=50.0)
-    fault_ticks: int = rng(1, None, default=3)       # consecutive over-budget ticks before stepping down
-    probation_ticks: int = rng(1, None, default=600)  # before retrying a higher tier
-    shadow_ticks: int = rng(0, None, default=120)     # new bundle scored beside the current one
-    shadow_min_agreement: float = rng(0.0, 1.0, default=0.8)  # alert decisions a new bundle must share
-    models_poll_ticks: int = rng(1, None, default=10)  # how often models_dir is looked at
-    bundle_keys: list[str] = field(default_factory=list)  # trusted Ed25519 public keys (PEM): bundles must be signed
+    chain: list[ChainTier] = doc(
+        "tier order, tried first to last; must end in `numpy`, the fallback that is always there",
+        default_factory=lambda: [*RUNTIME_PLUGINS, "numpy"])
+    bundle: str | None = doc(
+        "a model bundle directory (relative paths are from the config file), or `builtin:demo-corridor`",
+        default=None)
+    models_dir: str | None = doc("watched for new bundles (hot swap)", default=None)
+    numpy: NumpyScorerConfig = doc("the numpy fallback's settings", default_factory=NumpyScorerConfig)
+    profile: ProfileConfig = doc("the model tiers' normal profile", default_factory=ProfileConfig)
+    latency_budget_ms: float = rng(0.01, None, default=50.0,
+        doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
+    fault_ticks: int = rng(1, None, default=3,
+        doc="consecutive over-budget ticks before stepping down (an error or NaN steps down at once)")
+    probation_ticks: int = rng(1, None, default=600, doc="ticks before a tier that stepped down is retried")
+    shadow_ticks: int = rng(0, None, default=120,
+        doc="hot swap: ticks a new bundle scores beside the current one before it may replace it")
+    shadow_min_agreement: float = rng(0.0, 1.0, default=0.8,
+        doc="hot swap: the share of alert decisions a new bundle must share with the current one")
+    models_poll_ticks: int = rng(1, None, default=10,
+        doc="hot swap: `models_dir` is looked at every this many ticks")
+    bundle_keys: list[str] = doc(
+        "trusted Ed25519 public keys (PEM files); when set, every bundle must be signed by one of them "
+        "(needs the `signing` extra)", default_factory=list)
 
     def validate(self) -> list[tuple[str, str]]:
         if "numpy" not in self.chain:
@@ -116,50 +147,70 @@ class _ScoringCore:
 
 # `scoring.<runtime>`: one section per runtime plugin (agent/scorers/tflite.py, onnx.py, ...).
 ScoringConfig = make_dataclass(
-    "ScoringConfig", [(name, p.config, field(default_factory=p.config)) for name, p in RUNTIME_PLUGINS.items()],
+    "ScoringConfig", [(name, p.config, doc(f"the {name} tier's settings", default_factory=p.config)) for name, p in RUNTIME_PLUGINS.items()],
     bases=(_ScoringCore,), namespace={"__module__": __name__})
 
 
 @dataclass
 class ThresholdConfig:
-    method: Literal["pot", "quantile"] = "pot"
-    risk: float = rng(1e-7, 0.2, default=1e-3)        # target exceedance probability per tick
-    init_quantile: float = rng(0.5, 0.999, default=0.98)
-    adapt: bool = True                                 # keep fitting on calm ticks
-    min_threshold: float = rng(0, None, default=0.0)
+    method: Literal["pot", "quantile"] = doc(
+        "`pot` (peaks over threshold: a generalised Pareto tail) or `quantile` (a streaming quantile)",
+        default="pot")
+    risk: float = rng(1e-7, 0.2, default=1e-3, doc="target exceedance probability per tick")
+    init_quantile: float = rng(0.5, 0.999, default=0.98, doc="where POT's tail starts")
+    adapt: bool = doc("keep fitting the threshold on calm ticks", default=True)
+    min_threshold: float = rng(0, None, default=0.0, doc="the threshold never goes below this")
 
 
 @dataclass
 class AlertConfig:
-    min_duration_ticks: int = rng(1, None, default=2)
-    instant_factor: float = rng(1.0, None, default=1.5)  # one tick above threshold × this opens at once
-    clear_ticks: int = rng(1, None, default=5)
-    hysteresis: float = rng(0.1, 1.0, default=0.8)      # end below threshold × hysteresis
-    cooldown_ticks: int = rng(0, None, default=10)
-    update_interval_s: float = rng(0, None, default=60.0)
-    accept_after_s: float = rng(0, None, default=3600.0)  # an anomaly lasting this long is learned as the new normal
-    subside_fraction: float = rng(0.0, 0.9, default=0.0)  # end when the score stays below this × peak (0: off)
-    top_k: int = rng(1, 32, default=3)
+    min_duration_ticks: int = rng(1, None, default=2, doc="ticks above the threshold before an alert opens")
+    instant_factor: float = rng(1.0, None, default=1.5,
+        doc="one tick above threshold × this opens an alert at once")
+    clear_ticks: int = rng(1, None, default=5,
+        doc="ticks below threshold × `hysteresis` before an alert ends")
+    hysteresis: float = rng(0.1, 1.0, default=0.8, doc="an alert ends below threshold × this")
+    cooldown_ticks: int = rng(0, None, default=10,
+        doc="ticks after an alert ends during which no new one opens (counted as suppressed)")
+    update_interval_s: float = rng(0, None, default=60.0,
+        doc="an open alert sends an update at most this often, when its peak grew or its top sensors changed")
+    accept_after_s: float = rng(0, None, default=3600.0,
+        doc="models stop learning from ticks above the threshold; an anomaly lasting this long is learned as "
+            "the new normal instead of alerting for ever")
+    subside_fraction: float = rng(0.0, 0.9, default=0.0,
+        doc="an alert also ends when the score stays below this × its peak (0: off)")
+    top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
 
 @dataclass
 class AgentConfig:
-    sensors: list[Union[str, SensorSpec]]
-    sources: list[SourceUnion]
-    tick_s: float = rng(0.001, None, default=1.0)
-    node: NodeConfig = field(default_factory=NodeConfig)
-    topology: Literal["group", "corridor", "none"] = "group"
-    window: WindowConfig = field(default_factory=WindowConfig)
-    warmup: WarmupConfig = field(default_factory=WarmupConfig)
-    scoring: ScoringConfig = field(default_factory=ScoringConfig)
-    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
-    alerts: AlertConfig = field(default_factory=AlertConfig)
-    sinks: list[SinkUnion] = field(default_factory=lambda: [SINK_PLUGINS["terminal"].config()])
-    metrics: MetricsConfig | None = None    # Prometheus endpoint (agent/prometheus.py); off when absent
-    state_dir: str = "./state"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    sensors: list[Union[str, SensorSpec]] = doc(
+        "ordered list of sensor names, or `{name, group, neighbours, unit}` entries")
+    sources: list[SourceUnion] = doc("where samples come from: entries with a `type` (below)")
+    tick_s: float = rng(0.001, None, default=1.0, doc="the tick (sample period), seconds")
+    node: NodeConfig = doc("who this gateway is", default_factory=NodeConfig)
+    topology: Literal["group", "corridor", "none"] = doc(
+        "neighbour rule for fusion and the model's prior: `corridor` (same quantity at the adjacent "
+        "stations, in list order upstream → downstream), `group` (same station / machine), `none`; a "
+        "sensor's own `neighbours` win", default="group")
+    window: WindowConfig = doc(
+        "the window the scorers see, and how samples become ticks", default_factory=WindowConfig)
+    warmup: WarmupConfig = doc("the warm-up before scoring starts", default_factory=WarmupConfig)
+    scoring: ScoringConfig = doc("the scorer chain and model bundles", default_factory=ScoringConfig)
+    threshold: ThresholdConfig = doc("the adaptive threshold", default_factory=ThresholdConfig)
+    alerts: AlertConfig = doc("the alert lifecycle", default_factory=AlertConfig)
+    sinks: list[SinkUnion] = doc(
+        "where alert events go: entries with a `type` (below)",
+        default_factory=lambda: [SINK_PLUGINS["terminal"].config()])
+    metrics: MetricsConfig | None = doc(
+        "a Prometheus endpoint `{listen: host:port}` (see Prometheus metrics; needs the `prometheus` extra); "
+        "null: off", default=None)
+    state_dir: str = doc(
+        "where the agent keeps state (outbox, active bundle); relative paths are from the config file",
+        default="./state")
+    log_level: Literal["debug", "info", "warning", "error"] = doc("log level on stderr", default="info")
     # Set by load(): the directory relative paths are resolved against.
-    base_dir: str = "."
+    base_dir: str = field(default=".", metadata={"internal": "set by load(), not a key"})
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

@@ -45,8 +45,8 @@ STATE_FILE = "feedback.json"
 
 @dataclass
 class FeedbackConfig:
-    max_lift: float = rng(0.0, 10.0, default=0.5)          # the threshold is lifted to at most ×(1 + max_lift)
-    half_life_s: float = rng(60.0, None, default=86400.0)  # the lift halves in this time
+    max_lift: float = rng(0.0, 10.0, default=0.5, doc="a false_alarm lifts the threshold to at most ×(1 + max_lift)")
+    half_life_s: float = rng(60.0, None, default=86400.0, doc="the lift halves in this time, seconds")
 
 
 class Refused(ValueError):

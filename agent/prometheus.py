@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .typed import doc
+
 if TYPE_CHECKING:
     from .service import Agent
 
@@ -36,7 +38,8 @@ SENSOR_STATES = ("ok", "missing", "stuck")
 
 @dataclass
 class MetricsConfig:
-    listen: str = "127.0.0.1:9108"      # host:port of the HTTP endpoint (/metrics); loopback by default
+    listen: str = doc("`host:port` of the HTTP endpoint (`/metrics`); host an IPv4 address or localhost",
+                      default="127.0.0.1:9108")
 
     def address(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")

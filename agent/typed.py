@@ -2,8 +2,9 @@
 
 Supported field types: bool, int, float, str, Literal[...], Optional[X], list[X],
 dict[str, X], nested dataclasses, and tagged unions of dataclasses (chosen by their
-`type` key). Range checks come from `field(metadata={"min": .., "max": ..})`.
-Unknown keys are always an error; so is a float that is NaN or infinite.
+`type` key). Range checks come from `field(metadata={"min": .., "max": ..})` (see `rng`);
+each field's explanation from `metadata["doc"]` (see `doc`). Unknown keys are always an error;
+so is a float that is NaN or infinite.
 
 Each wrong value is reported once: a field that failed is passed on as INVALID, which
 cross-field checks (`validate()`) cannot compare, so they do not report it again in other words.
@@ -219,7 +220,13 @@ def build(cls: Any, data: Any, source: str = "<config>") -> Any:
     return obj
 
 
-def rng(lo: float | None = None, hi: float | None = None, **kw: Any) -> Any:
-    """A dataclass field with a range check."""
-    meta = {"min": lo, "max": hi}
+def rng(lo: float | None = None, hi: float | None = None, doc: str = "", **kw: Any) -> Any:
+    """A dataclass field with a range check and its explanation (`doc`, see `doc`)."""
+    meta = {"min": lo, "max": hi, "doc": doc}
     return dataclasses.field(metadata=meta, **kw)
+
+
+def doc(text: str, **kw: Any) -> Any:
+    """A dataclass field with its explanation: the one place a config key is explained. The
+    README's configuration reference is generated from it (python -m agent.config_doc)."""
+    return dataclasses.field(metadata={"doc": text}, **kw)

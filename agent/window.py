@@ -123,8 +123,9 @@ class Aligner:
     def tick_of(self, ts: float) -> int:
         q = ts / self.tick_s
         r = round(q)
-        # Epoch stamps on a sub-second grid divide to a hair below their tick: snap within 1e-4 tick.
-        return int(r) if abs(q - r) < 1e-4 else int(math.floor(q))
+        # Epoch stamps on a sub-second grid divide to a hair below their tick: snap within 1e-4 tick,
+        # or within the float's own resolution (a few ulps) where that is coarser (millisecond ticks).
+        return int(r) if abs(q - r) < max(1e-4, 8 * math.ulp(q)) else int(math.floor(q))
 
     def push(self, rec: Record) -> list[Row]:
         """Add one record; return the ticks it closed, oldest first."""
@@ -154,6 +155,8 @@ class Aligner:
 
     def _hold(self, k: int, rec: Record) -> list[Row]:
         """Keep a record that would move the time base until later records confirm or refute it."""
+        if self.newest_k is not None and k <= self.newest_k + self.reach_ticks:
+            self._contradict(k)     # a short step of the data counts against jumps, as an in-step record does
         for cand in self.held:
             if cand.lo - self.reach_ticks <= k <= cand.hi + cand.span:
                 cand.add(k, rec)
@@ -167,12 +170,18 @@ class Aligner:
                 while others:       # earliest first, records held again included
                     others.sort(key=lambda c: c.lo)
                     other = others.pop(0)
-                    if not other.refuted and other.hi < cand.lo:
+                    if other.hi < cand.lo and not other.refuted:
                         rows += self._take_all(other)
-                        others += self.held
-                        self.held = []
+                    elif other.hi < cand.lo:
+                        # Contradicted: its first record goes; the ones that joined it are judged again
+                        # on their own (in sparse data, real records can continue a stray stamp).
+                        self._reject(_Candidate(*other.records[0], span=0), "another time base was confirmed")
+                        for k, rec in other.records[1:]:
+                            rows += self._place(k, rec)
                     else:
                         self._reject(other, "another time base was confirmed")
+                    others += self.held
+                    self.held = []
                 return rows + self._take_all(cand)
         # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
         jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
@@ -183,19 +192,22 @@ class Aligner:
 
     def _settle(self, in_step_k: int) -> list[Row]:
         """Take candidates the data caught up with; count an in-step record against the rest."""
-        caught, keep = [], []
+        self._contradict(in_step_k)
+        caught = [c for c in self.held if c.lo <= self.newest_k + self.usual_step]
+        self.held = [c for c in self.held if c.lo > self.newest_k + self.usual_step]
+        return self._take_or_reject(caught)
+
+    def _contradict(self, k: int) -> None:
+        """A record well before a candidate (taken, or held as a short step of its own) counts against it."""
+        keep = []
         for cand in self.held:
-            if cand.lo <= self.newest_k + self.usual_step:
-                caught.append(cand)
-                continue
-            if in_step_k < cand.lo - self.reach_ticks:
+            if k < cand.lo - self.reach_ticks:
                 cand.refuted += 1
                 if cand.refuted >= CONFIRM_RECORDS:
                     self._reject(cand, "the records that followed did not continue it")
                     continue
             keep.append(cand)
         self.held = keep
-        return self._take_or_reject(caught)
 
     def _take_or_reject(self, cands: list["_Candidate"]) -> list[Row]:
         rows: list[Row] = []

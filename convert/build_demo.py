@@ -24,7 +24,7 @@ DEMO_TRAIN_SEED = 0
 
 def build_demo(config: str | None = None, out: str | None = None, progress: bool = True) -> int:
     from agent.config import load
-    from .cli import _verify_and_report
+    from .verify import verify_and_report
     from .pipeline import DataOptions, export_bundle, train_bundle
     from .train import TrainOptions, summary_text
 
@@ -38,7 +38,7 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     result, _ = train_bundle(cfg, out_dir, options, data, model_id="demo-corridor")
     print(summary_text(result.summary))
     export_bundle(out_dir, log=lambda m: print(m, file=sys.stderr))
-    return _verify_and_report(out_dir, min_agreement=0.99, record=True)
+    return verify_and_report(out_dir, min_agreement=0.99, record=True, log=lambda msg: print(msg, file=sys.stderr))
 
 
 if __name__ == "__main__":

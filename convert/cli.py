@@ -121,6 +121,7 @@ def cmd_train(args) -> int:
     from agent.config import load
     from .pipeline import DataOptions, export_bundle, train_bundle
     from .train import TrainingError, summary_text
+    from .verify import verify_and_report
     cfg = load(args.config)
     if args.steps:
         cfg.window.steps = args.steps
@@ -135,26 +136,7 @@ def cmd_train(args) -> int:
     if args.no_export:
         return 0
     export_bundle(out, log=_log)
-    return _verify_and_report(out, args.min_agreement, tar=args.tar, record=True)
-
-
-def _verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, record: bool = False) -> int:
-    """Verify a bundle and print the parity table; `record` writes the figures into its manifest."""
-    from .bundle_writer import write_tar
-    from .show import parity_table
-    from .verify import VerifyError, verify_bundle
-    try:
-        ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=record, log=_log)
-    except VerifyError as exc:
-        _log(f"verify failed: {exc}")
-        return 1
-    print(parity_table(parity))
-    print("verify: " + ("passed" if ok else f"FAILED (int8 alert agreement below {min_agreement})"))
-    if tar:
-        tar_path = bundle.with_suffix(".tar")
-        write_tar(bundle, tar_path)
-        print(f"wrote {tar_path}")
-    return 0 if ok else 1
+    return verify_and_report(out, args.min_agreement, tar=args.tar, record=True, log=_log)
 
 
 def cmd_export(args) -> int:
@@ -175,7 +157,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    return _verify_and_report(Path(args.bundle), args.min_agreement, record=args.record)
+    from .verify import verify_and_report
+    return verify_and_report(Path(args.bundle), args.min_agreement, record=args.record, log=_log)
 
 
 def cmd_inspect(args) -> int:

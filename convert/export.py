@@ -91,17 +91,8 @@ def export_onnx_fp32(model: SpatioTemporalForecaster, path: Path) -> None:
     spec = model.spec
     sample = (torch.zeros(1, spec.steps, spec.sensors), torch.zeros(1, spec.steps, spec.sensors))
     axes = {name: {0: "batch"} for name in INPUT_NAMES + OUTPUT_NAMES}
-    torch.onnx.export(model.eval(), sample, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+    torch.onnx.export(model.eval(), sample, str(path), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
                       dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False, do_constant_folding=True)
-
-
-def onnx_session(path: Path, threads: int = 1):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 class _WindowReader:

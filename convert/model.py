@@ -22,11 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent.scorers.model_scorer import INPUT_NAMES, OUTPUT_NAMES   # the agent's contract, defined once
+
 if TYPE_CHECKING:
     from agent.config import AgentConfig
-
-INPUT_NAMES = ["values", "missing"]
-OUTPUT_NAMES = ["forecast", "temporal_attention", "spatial_attention"]
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""One way to run every artifact: `runner.run(values, missing) -> (forecast, temporal, spatial)`.
+"""Runners for a model before it is in a bundle: `runner.run(values, missing) -> (forecast, …)`.
 
-Batch-1 float32 inputs of shape (1, T, N); one thread, as on the gateway. `input_shape()`
-reports what the model file declares, so a bundle whose model does not match its manifest
-is reported as a clear shape error before anything runs.
+Batch-1 float32 inputs of shape (1, T, N); one thread, as on the gateway. The PyTorch
+reference, and export's choice between int8 candidates (files not yet in a manifest), run
+here; ONNX with the agent's own session options. `stad-convert verify` certifies a finished
+bundle with the agent's own scorers instead (convert/verify.py: agent_scorer).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .model import INPUT_NAMES, OUTPUT_NAMES
 
 
 class ShapeMismatch(RuntimeError):
-    """The model file's declared input shape differs from the manifest's (steps, sensors)."""
+    """The model file's inputs are not the ones the agent feeds."""
 
 
 class TorchRunner:
@@ -27,9 +28,6 @@ class TorchRunner:
         self.torch = torch
         self.model = model.eval()
 
-    def input_shape(self) -> list:
-        return [None, self.model.spec.steps, self.model.spec.sensors]
-
     def run(self, values: np.ndarray, missing: np.ndarray):
         with self.torch.no_grad():
             out = self.model(self.torch.from_numpy(values), self.torch.from_numpy(missing))
@@ -38,16 +36,12 @@ class TorchRunner:
 
 class OnnxRunner:
     def __init__(self, path: Path, kind: str = "onnx"):
-        from .export import onnx_session
+        from agent.scorers.onnx import open_session
         self.kind = kind
-        self.session = onnx_session(path, threads=1)
-
-    def input_shape(self) -> list:
-        shape = {i.name: i.shape for i in self.session.get_inputs()}["values"]
-        return [d if isinstance(d, int) else None for d in shape]
+        self.session = open_session(str(path), threads=1)
 
     def run(self, values: np.ndarray, missing: np.ndarray):
-        return tuple(self.session.run(OUTPUT_NAMES, {"values": values, "missing": missing}))
+        return tuple(self.session.run(list(OUTPUT_NAMES), {"values": values, "missing": missing}))
 
 
 class TfliteRunner:
@@ -61,10 +55,6 @@ class TfliteRunner:
         inputs = next(iter(names.values()))["inputs"]
         if sorted(inputs) != sorted(INPUT_NAMES):
             raise ShapeMismatch(f"{kind}: model inputs are {inputs}, expected {INPUT_NAMES}")
-
-    def input_shape(self) -> list:
-        details = self.signature.get_input_details()["values"]
-        return [int(d) for d in details["shape"]]
 
     def run(self, values: np.ndarray, missing: np.ndarray):
         out = self.signature(values=values, missing=missing)
@@ -89,12 +79,3 @@ def run_all(runner, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray
         times.append((time.perf_counter() - t0) * 1e3)
         forecasts.append(np.asarray(out[0]).reshape(-1))
     return np.stack(forecasts), np.array(times)
-
-
-def check_input_shape(runner, steps: int, sensors: int) -> None:
-    shape = runner.input_shape()
-    expected = [steps, sensors]
-    if len(shape) != 3 or list(shape[1:]) != expected:
-        raise ShapeMismatch(f"{runner.kind}: the model's input 'values' has shape "
-                            f"{['batch' if d is None else d for d in shape]}, the manifest needs "
-                            f"[batch, {steps}, {sensors}] ({steps} steps × {sensors} sensors)")

@@ -18,6 +18,8 @@ bias sees, exactly as in the agent. A spiked or perturbed window is a modified c
 window i, scored as if it had arrived at tick i: its own newest error on top of the same
 runner's calm errors of the ticks before i. PyTorch and every artifact are scored this way,
 each with its own forecasts, so a systematic int8 offset that the bias accumulates is caught.
+Each artifact runs in the gateway's own scorer (agent/scorers/onnx.py, tflite.py): what is
+certified is what the gateway runs.
 
 Per artifact and per group: max and RMS forecast error, correlation of tick scores, agreement
 of the alert decision (tick score > threshold); latency per window (batch 1, one thread). An
@@ -31,12 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.bundle import BundleError, load as load_bundle
+from agent.bundle import Bundle, BundleError, load as load_bundle
+from agent.scorers.model_scorer import ModelScorer, ModelShapeError
 from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_errors
 
 from . import bundle_writer as bw
 from .perturb import floor_from_normalisation, perturb_context
-from .runners import ShapeMismatch, TorchRunner, check_input_shape, open_runner, run_all
+from .runners import TorchRunner, run_all
+from .show import parity_table
 
 INT8_KINDS = ("onnx_int8", "tflite_int8")
 SPIKE_SEED = 20260105
@@ -137,11 +141,9 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     for kind in bundle.artifact_kinds():
         path = bundle.artifact_path(kind)
         try:
-            runner = open_runner(kind, path)
-            check_input_shape(runner, steps, n)
-            forecast, ms = run_all(runner, values, missing)
-        except ShapeMismatch as exc:
-            raise VerifyError(f"{path}: shape error: {exc}") from None
+            forecast, ms = run_all(agent_scorer(bundle, kind), values, missing)
+        except ModelShapeError as exc:
+            raise VerifyError(f"shape error: {exc} (the manifest: {steps} steps × {n} sensors)") from None
         except Exception as exc:   # a runtime refusing the model: report which file and why
             raise VerifyError(f"{path}: {kind} failed to run: {type(exc).__name__}: {exc}") from None
         if forecast.shape != reference.shape:
@@ -166,3 +168,27 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     return ok, parity
 
 
+def agent_scorer(bundle: Bundle, kind: str) -> ModelScorer:
+    """The gateway's own scorer for one artifact (agent/scorers/onnx.py, tflite.py: the same session
+    options, the same verified bytes, the same input quantisation): verify certifies what runs."""
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+    scorer = next(c for c in (OnnxScorer, TfliteScorer) if kind in c.ARTIFACTS)
+    return scorer(bundle, kind=kind, threads=1)
+
+
+def verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, record: bool = False,
+                      log=print) -> int:
+    """Verify a bundle and print the parity table; `record` writes the figures into its manifest."""
+    try:
+        ok, parity = verify_bundle(bundle, min_agreement=min_agreement, write=record, log=log)
+    except VerifyError as exc:
+        log(f"verify failed: {exc}")
+        return 1
+    print(parity_table(parity))
+    print("verify: " + ("passed" if ok else f"FAILED (int8 alert agreement below {min_agreement})"))
+    if tar:
+        tar_path = bundle.with_suffix(".tar")
+        bw.write_tar(bundle, tar_path)
+        print(f"wrote {tar_path}")
+    return 0 if ok else 1

@@ -166,17 +166,34 @@ def test_a_bundle_with_other_normalisation_is_fed_its_own(tmp_path):
 
 # ---- refusals ------------------------------------------------------------------------------------------
 
-def test_a_corrupted_file_is_refused_naming_it(tmp_path, caplog):
+def corrupted(tmp_path, name: str):
     bad = tmp_path / "bad"
     shutil.copytree(tiny_bundle(), bad)
-    blob = bytearray((bad / "model_int8.onnx").read_bytes())
+    blob = bytearray((bad / name).read_bytes())
     blob[len(blob) // 2] ^= 0xFF
-    (bad / "model_int8.onnx").write_bytes(bytes(blob))
-    cfg = demo_cfg(tmp_path, bundle=str(bad))
+    (bad / name).write_bytes(bytes(blob))
+    return demo_cfg(tmp_path, bundle=str(bad))
+
+
+def test_a_corrupted_file_is_refused_naming_it(tmp_path, caplog):
+    """Each runtime hashes the artifact it loads: the onnx tier refuses, tflite (its file intact) loads."""
+    cfg = corrupted(tmp_path, "model_int8.onnx")
     with caplog.at_level("WARNING", logger="stad.scorer"):
         tiers = build_tiers(cfg.scoring, bundles.Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
-    assert tiers == []
+    assert [t.TYPE for t in tiers] == ["tflite"]
     assert "scorer onnx refused the bundle" in caplog.text and "model_int8.onnx: sha256 mismatch" in caplog.text
+
+
+def test_the_gateway_hashes_only_what_it_loads(tmp_path, caplog):
+    """A training-only file (the PyTorch weights) is never read on the gateway; verify checks it."""
+    from convert.verify import VerifyError, verify_bundle
+
+    cfg = corrupted(tmp_path, "model.pt")
+    with caplog.at_level("WARNING", logger="stad.scorer"):
+        tiers = build_tiers(cfg.scoring, bundles.Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
+    assert [t.TYPE for t in tiers] == ["tflite", "onnx"] and "refused" not in caplog.text
+    with pytest.raises((VerifyError, bundles.BundleError), match="model.pt"):
+        verify_bundle(tmp_path / "bad", log=lambda *a: None)
 
 
 def test_a_bundle_for_another_config_is_refused_naming_the_difference(tmp_path):

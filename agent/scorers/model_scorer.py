@@ -68,6 +68,10 @@ def pick_artifact(bundle: bundles.Bundle, preference: tuple[str, ...]) -> str:
     raise bundles.BundleError(f"{bundle.path}: no {' or '.join(preference)} artifact (the bundle has: {have})")
 
 
+class ModelShapeError(bundles.BundleError):
+    """The model's inputs or outputs do not have the names and shapes the agent feeds and reads."""
+
+
 def _dim(d) -> int | None:
     """A reported dimension as an int, None when symbolic/dynamic (ONNX 'batch', TFLite -1)."""
     if isinstance(d, (int, np.integer)) and d >= 0:
@@ -96,7 +100,7 @@ def check_io(where: str, names: tuple[str, ...], actual: dict[str, tuple], expec
             shown = "×".join("?" if g is None else str(g) for g in got)
             diffs.append(f"{name} is {shown}, expected {'×'.join(map(str, want))}")
     if diffs:
-        raise bundles.BundleError(f"{where}: the model does not fit the agent: " + "; ".join(diffs))
+        raise ModelShapeError(f"{where}: the model does not fit the agent: " + "; ".join(diffs))
 
 
 def check_manifest_io(bundle: bundles.Bundle, expected: dict[str, tuple]) -> None:
@@ -330,5 +334,5 @@ class ModelScorer(Scorer):
                 "runtime": self.runtime, "profile": self.profile.describe()}
 
 
-__all__ = ["ModelScorer", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",
+__all__ = ["ModelScorer", "ModelShapeError", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",
            "check_io", "check_manifest_io", "explanation_weights"]

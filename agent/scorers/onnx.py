@@ -14,7 +14,7 @@ import numpy as np
 
 from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
 
 
@@ -22,13 +22,27 @@ from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
 class OnnxConfig:
     """`scoring.onnx`: how the onnx tier runs."""
     TYPE: ClassVar[str] = "onnx"
-    num_threads: int = rng(1, 64, default=1)
+    num_threads: int = rng(1, 64, default=1, doc="intra-op threads (a gateway has other work)")
 
 
 def onnxruntime():
     """The onnxruntime module; ImportError when it is not installed."""
     import onnxruntime as ort
     return ort
+
+
+def open_session(model: bytes | str, threads: int = 1):
+    """An onnxruntime CPU session with the agent's options: `threads` intra-op threads, one inter-op
+    thread, sequential execution, every graph optimisation. stad-convert's parity runs use it too,
+    so what the converter certifies is what the gateway runs."""
+    ort = onnxruntime()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 class OnnxScorer(ModelScorer):
@@ -39,15 +53,9 @@ class OnnxScorer(ModelScorer):
         ort = onnxruntime()
         kind = kind or pick_artifact(bundle, self.ARTIFACTS)
         super().__init__(bundle, kind, f"onnxruntime {ort.__version__}", top_k)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
         model = read_verified(self.path, self.artifact)    # what runs is what was verified
         try:
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            self.session = open_session(model, threads)
         except Exception as exc:  # noqa: BLE001 — onnxruntime raises its own exception types
             raise BundleError(f"{self.path}: onnxruntime cannot load it: {exc}") from None
         self.check_runtime_io({i.name: tuple(i.shape) for i in self.session.get_inputs()},

@@ -20,11 +20,11 @@ profile: the tier then scores with its forecast error and the bundle's own thres
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..typed import rng
+from ..typed import doc, rng
 
 #: Absolute σ floor (normalised units): a sensor that never moved during warm-up still gets a
 #: finite score. The scorer passes a larger, per-sensor floor from the plant's noise level.
@@ -33,10 +33,13 @@ SIGMA_FLOOR = 1e-4
 
 @dataclass
 class ProfileConfig:
-    enabled: bool = False        # opt-in: the warm-up must be normal and the process stationary
-    half_life_ticks: float = rng(0.5, 1000.0, default=5.0)
-    min_ticks: int = rng(10, None, default=100)     # usable warm-up ticks needed to fit one
-    drifting: list[str] = field(default_factory=list)  # sensors whose normal level drifts
+    enabled: bool = doc("score the model tiers' distance from the warm-up's normal profile too (opt-in: the "
+                        "warm-up must be normal and the process stationary)", default=False)
+    half_life_ticks: float = rng(0.5, 1000.0, default=5.0,
+        doc="half-life of the EW mean of recent forecasts that is compared with the profile")
+    min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile")
+    drifting: list[str] = doc(
+        "sensors whose normal level drifts (judged by their newest forecast error alone)", default_factory=list)
 
 
 @functools.lru_cache(maxsize=64)

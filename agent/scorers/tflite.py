@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
 
 log = logging.getLogger("stad.scorer")
@@ -30,7 +30,7 @@ log = logging.getLogger("stad.scorer")
 class TfliteConfig:
     """`scoring.tflite`: how the tflite tier runs."""
     TYPE: ClassVar[str] = "tflite"
-    num_threads: int = rng(1, 64, default=1)
+    num_threads: int = rng(1, 64, default=1, doc="interpreter threads (a gateway has other work)")
 
 
 def _version(dist: str) -> str:

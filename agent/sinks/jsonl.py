@@ -22,6 +22,7 @@ from typing import ClassVar
 from ..alerts import AlertEvent
 from ..plugins import Plugin
 from ..preflight import writable_file_problems
+from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
@@ -32,7 +33,8 @@ TAIL_CHUNK = 1 << 16
 @dataclass
 class JsonlConfig(SinkConfig):
     TYPE: ClassVar[str] = "jsonl"
-    path: str = "alerts.jsonl"
+    path: str = doc(
+        "the file alert and sensor events are appended to (relative: from the config file)", default="alerts.jsonl")
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [("path", m) for m in writable_file_problems(resolve(self.path))]

@@ -43,7 +43,7 @@ from ..broker import BrokerConfig
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..outbox import Outbox, StoredEvent
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.mqtt")
@@ -59,20 +59,26 @@ _CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _SENSOR, _STOP, _FEEDBACK = range(8)
 
 @dataclass
 class OutboxConfig:
-    max_events: int = rng(10, None, default=100_000)
-    max_age_s: float = rng(60, None, default=7 * 86400.0)
-    sync: Literal["normal", "full"] = "normal"   # full: every commit synced (survives a power cut), slower
+    max_events: int = rng(10, None, default=100_000,
+        doc="bound on unacknowledged alert events kept on disk (the oldest are dropped, counted)")
+    max_age_s: float = rng(60, None, default=7 * 86400.0, doc="events older than this are dropped (counted)")
+    sync: Literal["normal", "full"] = doc(
+        "`normal`, or `full`: every commit synced to disk (survives a power cut), slower", default="normal")
 
 
 @dataclass
 class MqttSinkConfig(SinkConfig):
     TYPE: ClassVar[str] = "mqtt"
-    broker: BrokerConfig = field(default_factory=BrokerConfig)
-    prefix: str = "stad"
-    alert_expiry_s: int | None = None   # MQTT 5 message expiry for alerts
-    health_interval_s: float = rng(1, None, default=30.0)
-    outbox: OutboxConfig = field(default_factory=OutboxConfig)
-    feedback: FeedbackConfig | None = None   # operator feedback on <base>/feedback; off when absent
+    broker: BrokerConfig = doc("the broker to publish to", default_factory=BrokerConfig)
+    prefix: str = doc("topics are `<prefix>/<site>/<node>/alerts|status|health|sensors`", default="stad")
+    alert_expiry_s: int | None = doc("MQTT 5 message expiry for alert events (null: none)", default=None)
+    health_interval_s: float = rng(1, None, default=30.0, doc="at most one health message this often")
+    outbox: OutboxConfig = doc(
+        "the on-disk outbox that keeps alert events until the broker acknowledges them",
+        default_factory=OutboxConfig)
+    feedback: FeedbackConfig | None = doc(
+        "take operator feedback on `<prefix>/<site>/<node>/feedback` (see Operator feedback); null: off",
+        default=None)
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]

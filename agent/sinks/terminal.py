@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ..alerts import AlertEvent
 from ..plugins import Plugin
+from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m"}
@@ -15,7 +16,7 @@ COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m"}
 @dataclass
 class TerminalConfig(SinkConfig):
     TYPE: ClassVar[str] = "terminal"
-    color: bool = False
+    color: bool = doc("colour the lines (only when stdout is a terminal)", default=False)
 
 
 class TerminalSink(Sink):

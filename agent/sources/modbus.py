@@ -15,7 +15,7 @@ from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 
 log = logging.getLogger("stad.modbus")
@@ -27,12 +27,13 @@ MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-register
 @dataclass
 class ModbusConfig(SourceConfig):
     TYPE: ClassVar[str] = "modbus"
-    host: str = "127.0.0.1"
-    port: int = rng(1, 65535, default=502)
-    unit_id: int = rng(0, 247, default=1)
-    poll_s: float = rng(0.01, None, default=1.0)
-    registers: dict[str, int] = field(default_factory=dict)  # sensor -> holding register address
-    scale: dict[str, float] = field(default_factory=dict)    # sensor -> multiplier
+    host: str = doc("the Modbus TCP device's host", default="127.0.0.1")
+    port: int = rng(1, 65535, default=502, doc="its port")
+    unit_id: int = rng(0, 247, default=1, doc="Modbus unit (slave) id")
+    poll_s: float = rng(0.01, None, default=1.0, doc="seconds between polls")
+    registers: dict[str, int] = doc(
+        "sensor → holding register address (read as unsigned 16-bit)", default_factory=dict)
+    scale: dict[str, float] = doc("sensor → multiplier applied to the register value", default_factory=dict)
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return ([(f"registers.{sensor}", sensor) for sensor in self.registers]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator
 from ..broker import BrokerConfig
 from ..plugins import Plugin
 from ..records import Record, Rejects
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line, parse_number, parse_time
 
@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 @dataclass
 class MqttSourceConfig(SourceConfig):
     TYPE: ClassVar[str] = "mqtt"
-    broker: BrokerConfig = field(default_factory=BrokerConfig)
-    topics: dict[str, str] = field(default_factory=dict)  # topic (may use + / #) -> sensor, or '*' for JSON payloads that name the sensor
-    qos: int = rng(0, 1, default=0)
+    broker: BrokerConfig = doc("the broker to subscribe at", default_factory=BrokerConfig)
+    topics: dict[str, str] = doc(
+        "topic filter (may use `+` / `#`) → sensor, or `'*'` when the JSON payload names the sensor",
+        default_factory=dict)
+    qos: int = rng(0, 1, default=0, doc="subscription QoS (0 or 1)")
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]

@@ -31,7 +31,7 @@ from typing import ClassVar, Iterator
 from ..broker import Secret
 from ..plugins import Plugin
 from ..records import Record, Rejects, short_repr
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 
 log = logging.getLogger("stad.opcua")
@@ -40,16 +40,19 @@ log = logging.getLogger("stad.opcua")
 @dataclass
 class OpcUaConfig(SourceConfig):
     TYPE: ClassVar[str] = "opcua"
-    url: str = "opc.tcp://127.0.0.1:4840"
-    nodes: dict[str, str] = field(default_factory=dict)   # sensor -> node id, e.g. "ns=2;s=Skid1.Pressure"
-    sampling_interval_ms: float = rng(0, None, default=1000.0)
-    publishing_interval_ms: float = rng(10, None, default=1000.0)
-    username: str | None = None
-    password: Secret | None = None
-    timeout_s: float = rng(0.5, 60, default=4.0)
-    check_interval_s: float = rng(0.1, 60, default=1.0)
-    reconnect_min_s: float = rng(0.1, None, default=1.0)
-    reconnect_max_s: float = rng(1, None, default=60.0)
+    url: str = doc("the server, `opc.tcp://host:port[/path]`", default="opc.tcp://127.0.0.1:4840")
+    nodes: dict[str, str] = doc("sensor → node id, e.g. `ns=2;s=Skid1.Pressure` or `ns=3;i=1042`",
+                                default_factory=dict)
+    sampling_interval_ms: float = rng(0, None, default=1000.0, doc="how often the server samples each node")
+    publishing_interval_ms: float = rng(10, None, default=1000.0, doc="how often the server sends the changes")
+    username: str | None = doc("user name (with `password`); null: anonymous", default=None)
+    password: Secret | None = doc("the password: `{file}`, `{env}` or `{credential}`, never in the YAML",
+                                  default=None)
+    timeout_s: float = rng(0.5, 60, default=4.0, doc="connect and request timeout")
+    check_interval_s: float = rng(0.1, 60, default=1.0,
+                                  doc="the server's state is read this often: a server gone is noticed")
+    reconnect_min_s: float = rng(0.1, None, default=1.0, doc="first reconnect delay; doubles on each failure")
+    reconnect_max_s: float = rng(1, None, default=60.0, doc="longest reconnect delay")
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"nodes.{sensor}", sensor) for sensor in self.nodes]

@@ -19,7 +19,7 @@ from typing import ClassVar, Iterable, Iterator, Literal
 from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..preflight import path_problems
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line, parse_number, parse_time
 
@@ -29,15 +29,19 @@ log = logging.getLogger("stad.replay")
 @dataclass
 class ReplayConfig(SourceConfig):
     TYPE: ClassVar[str] = "replay"
-    path: str = ""
-    format: Literal["csv", "jsonl", "auto"] = "auto"
-    separator: str = ","
-    time_column: str = "timestamp"
-    time_format: str | None = None            # strptime format; None: ISO-8601 or epoch seconds
-    columns: dict[str, str] | None = None     # column -> sensor; None: columns named like sensors
-    label_columns: list[str] = field(default_factory=list)  # any non-zero marks the row anomalous
-    labels_file: str | None = None            # NAB combined_windows.json
-    speed: float = rng(0, None, default=0.0)  # 0: as fast as possible, 1: real time, 10: ×10
+    path: str = doc(
+        "a file, or a directory whose *.csv / *.jsonl files are replayed in order (required)", default="")
+    format: Literal["csv", "jsonl", "auto"] = doc("`csv`, `jsonl` or `auto` (by suffix)", default="auto")
+    separator: str = doc("CSV field separator (SKAB: `;`)", default=",")
+    time_column: str = doc("the CSV column holding the timestamp", default="timestamp")
+    time_format: str | None = doc(
+        "strptime format of the timestamps; null: ISO-8601 or epoch seconds", default=None)
+    columns: dict[str, str] | None = doc("column → sensor; null: columns named like sensors", default=None)
+    label_columns: list[str] = doc(
+        "columns whose non-zero value marks the row anomalous (SKAB: `[anomaly]`)", default_factory=list)
+    labels_file: str | None = doc("NAB's `combined_windows.json`: labels by file", default=None)
+    speed: float = rng(0, None, default=0.0,
+        doc="pacing by the timestamps: 0 as fast as possible, 1 real time, 10 ten times faster")
 
     def validate(self) -> list[tuple[str, str]]:
         return [] if self.path else [("path", "required for a replay source")]

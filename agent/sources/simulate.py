@@ -32,7 +32,7 @@ import numpy as np
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_time
 from .replay import Pacer
@@ -61,26 +61,34 @@ def corridor_sensors(stations: int, prefix: str = "S") -> list[str]:
 
 @dataclass
 class AnomalySpec:
-    kind: Literal["incident", "spike", "drift", "stuck", "dead", "dropout"]
-    at_s: float = rng(0, None, default=0.0)    # seconds after the simulation start
-    duration_s: float = rng(1, None, default=900.0)
-    target: str | None = None   # station/group (incident) or sensor name (others); None: chosen by seed
-    magnitude: float = rng(0, None, default=1.0)
+    kind: Literal["incident", "spike", "drift", "stuck", "dead", "dropout"] = doc(
+        "`incident`, `spike`, `drift`, `stuck`, `dead` or `dropout`")
+    at_s: float = rng(0, None, default=0.0, doc="seconds after the simulation start")
+    duration_s: float = rng(1, None, default=900.0, doc="how long it lasts, seconds")
+    target: str | None = doc(
+        "station / group (incident) or sensor name (the others); null: chosen by the seed", default=None)
+    magnitude: float = rng(0, None, default=1.0, doc="how strong it is (1: typical)")
 
 
 @dataclass
 class SimulateConfig(SourceConfig):
     TYPE: ClassVar[str] = "simulate"
-    scenario: Literal["corridor", "pump"] = "corridor"
-    seed: int = 0
-    start: str = "2026-01-05T06:00:00Z"
-    duration_s: float | None = None          # None: run until stopped
-    speed: float = rng(0, None, default=0.0)  # 0: as fast as possible; 60: one simulated minute per second
-    fast_forward_s: float = rng(0, None, default=0.0)  # emitted unpaced before pacing starts
-    noise: float = rng(0, None, default=1.0)
-    anomalies: list[AnomalySpec] | None = None  # None: a seeded schedule of every kind
-    anomaly_every_s: float = rng(60, None, default=3600.0)
-    tick_s: float | None = rng(0.001, None, default=None)  # None: the agent's tick_s
+    scenario: Literal["corridor", "pump"] = doc(
+        "`corridor` (sensors `<STATION>_flow/_occ/_speed`) or `pump` (`accel1, accel2, current, pressure,"
+        " temp_motor, temp_fluid, voltage, flow`)", default="corridor")
+    seed: int = doc("the run is a function of the seed", default=0)
+    start: str = doc("simulated start time, ISO-8601 UTC", default="2026-01-05T06:00:00Z")
+    duration_s: float | None = doc("simulated seconds; null: until stopped", default=None)
+    speed: float = rng(0, None, default=0.0,
+        doc="0: as fast as possible; 60: one simulated minute per second")
+    fast_forward_s: float = rng(0, None, default=0.0,
+        doc="simulated seconds emitted unpaced before pacing starts")
+    noise: float = rng(0, None, default=1.0, doc="noise scale (1: typical)")
+    anomalies: list[AnomalySpec] | None = doc(
+        "the anomalies to inject; null: a seeded schedule of every kind", default=None)
+    anomaly_every_s: float = rng(60, None, default=3600.0, doc="the seeded schedule's spacing")
+    tick_s: float | None = rng(0.001, None, default=None,
+        doc="the simulator's sample period; null: the agent's `tick_s`")
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])

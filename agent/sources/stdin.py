@@ -10,7 +10,7 @@ from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line
 
@@ -20,7 +20,8 @@ POLL_S = 0.2        # how long close() may wait for a blocked read to notice
 @dataclass
 class StdinConfig(SourceConfig):
     TYPE: ClassVar[str] = "stdin"
-    max_line_bytes: int = rng(64, 64 * 2**20, default=2**20)   # longer lines are skipped and counted
+    max_line_bytes: int = rng(64, 64 * 2**20, default=2**20,
+        doc="a longer line is skipped whole and counted as `line too long`")
 
 
 class StdinSource(Source):

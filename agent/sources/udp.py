@@ -16,7 +16,7 @@ from typing import ClassVar, Iterator
 from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..preflight import bind_problems
-from ..typed import rng
+from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line
 
@@ -28,9 +28,10 @@ ANCILLARY_SPACE = socket.CMSG_SPACE(4)
 @dataclass
 class UdpConfig(SourceConfig):
     TYPE: ClassVar[str] = "udp"
-    bind: str = "127.0.0.1"
-    port: int = rng(0, 65535, default=5555)
-    max_datagram: int = rng(64, 65507, default=8192)
+    bind: str = doc("address to listen on", default="127.0.0.1")
+    port: int = rng(0, 65535, default=5555, doc="UDP port (0: any free port)")
+    max_datagram: int = rng(64, 65507, default=8192,
+        doc="a longer datagram is counted as `datagram too long`, never read cut short")
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return bind_problems(self.bind, self.port)
