@@ -234,6 +234,8 @@ class AgentConfig:
                 continue
             problems += [(f"sources[{i}].{key}", f"unknown sensor {sensor!r}")
                          for key, sensor in src.sensor_refs() if sensor not in seen]
+            if names and len(names) == len(seen):
+                problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}")

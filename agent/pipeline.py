@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .alerts import AlertEvent, AlertTracker, explain
+from .alerts import AlertEvent, AlertTracker, explain, iso
 from .detector import Detector
 from .bundle import Expectation
 from .scorers import build_tiers
@@ -99,8 +99,11 @@ class Pipeline:
             self._fit_profile(tier, z, missing, ts)
         for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
             self.window.push(zr, r.missing, r.ts)
-        log.info("warm-up done: %d ticks (fit %d, calibrate %d); numpy threshold %.3f; tier %s",
-                 len(z), cut, len(z) - cut, self.thresholds["numpy"].value, self.chain.tier)
+        tier = self.chain.tier
+        fallback = "" if tier == "numpy" else f" (numpy fallback's {self.detector.threshold('numpy'):.3f})"
+        log.info("warm-up done: %d ticks (fit %d, calibrate %d), data time %s; scoring with tier %s, "
+                 "threshold %.3f%s", len(z), cut, len(z) - cut, iso(float(ts[-1])), tier,
+                 self.detector.threshold(tier), fallback)
         self.warmup = []
         self.warm = True
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import prometheus
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
+from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .pipeline import Pipeline
 from .records import Rejects
@@ -80,6 +81,8 @@ class Agent:
         self.started = time.monotonic()
         self.exit_reason = ""
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
+        self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
+                                              cfg.sources[0] if cfg.sources else None)
         self.metrics = prometheus.start(cfg.metrics, self)
 
     # -- sources -----------------------------------------------------------------------------
@@ -116,6 +119,8 @@ class Agent:
             signal.signal(signal.SIGHUP, lambda signum, frame: self.hotswap.request("SIGHUP"))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
+        for line in banner(self):
+            log.info("%s", line)
         for t in threads:
             t.start()
         self.notifier.ready(f"running: tier={self.pipeline.chain.tier} warming up "
@@ -180,6 +185,8 @@ class Agent:
             res = self.pipeline.step(row)
             if self.metrics is not None:
                 self.metrics.observe_tick(res, time.perf_counter() - started)
+            if res.warming:
+                self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
             for ev in res.sensor_events:
                 for sink in self.sinks:

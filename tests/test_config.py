@@ -88,6 +88,36 @@ def test_check_config_cli_exit_codes(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+SIMULATED = """
+sensors: [S01_flow, S01_occ, S01_speed, S02_flow, S02_occ, S02_speed]
+tick_s: 30
+topology: corridor
+sources:
+  - type: simulate
+    anomalies:
+      - {kind: incident, at_s: 600, target: S02}
+      - {kind: spike, at_s: 900, target: S01_occ}
+warmup: {ticks: 100}
+window: {steps: 16}
+"""
+
+
+def test_check_config_refuses_what_run_would_refuse_in_a_simulator(tmp_path):
+    """An incident on a station the corridor does not have, and sensors the scenario cannot
+    simulate: check-config says so (exit 2, key path) as `run` would."""
+    assert config.load(write(tmp_path, SIMULATED)).sources[0].anomalies[0].target == "S02"
+    bad = write(tmp_path, SIMULATED.replace("target: S02}", "target: S99}"), "bad.yaml")
+    for command in ("check-config", "run"):
+        res = subprocess.run([sys.executable, "-m", "agent", command, "-c", str(bad)], capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 2, res.stderr
+        assert f"{bad}: sources[0].anomalies[0].target: no station 'S99' (stations: S01, S02)" in res.stderr
+        assert "Traceback" not in res.stderr
+    assert problems(tmp_path, SIMULATED.replace("S02_speed]", "S02_speed, pressure]")) == [
+        "sources[0].scenario: sensor 'pressure' does not fit the corridor scenario: expected '<STATION>_flow', "
+        "'<STATION>_occ' or '<STATION>_speed', e.g. 'S01_speed'"]
+
+
 # ---- plugins: each source, sink and runtime declares its config next to its code ----------------
 
 OPTIONAL = """

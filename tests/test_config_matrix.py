@@ -39,6 +39,12 @@ def with_(path: str, value) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
+def simulated(anomalies: list[dict]) -> str:
+    """BASE on corridor sensors, simulated with these anomalies."""
+    return yaml.safe_dump({**BASE, "sensors": ["S01_flow", "S01_speed"],
+                           "sources": [{"type": "simulate", "anomalies": anomalies}]}, sort_keys=False)
+
+
 def base_plus(text: str) -> str:
     return yaml.safe_dump(BASE, sort_keys=False) + textwrap.dedent(text)
 
@@ -95,8 +101,9 @@ CASES = [
     ("mqtt-two-secrets", with_("sources", [{"type": "mqtt", "broker": {"password": {"env": "X", "file": "y"}}}]),
      "sources[0].broker.password"),
     ("mqtt-qos", with_("sources", [{"type": "mqtt", "qos": 2}]), "sources[0].qos"),
-    ("simulate-kind", with_("sources", [{"type": "simulate", "anomalies": [{"kind": "meteor"}]}]),
-     "sources[0].anomalies[0].kind"),
+    ("simulate-kind", simulated([{"kind": "meteor"}]), "sources[0].anomalies[0].kind"),
+    ("simulate-incident-station", simulated([{"kind": "incident", "target": "S99"}]), "sources[0].anomalies[0].target"),
+    ("simulate-scenario-sensors", with_("sources", [{"type": "simulate"}]), "sources[0].scenario"),
     ("chain-without-numpy", with_("scoring.chain", ["onnx"]), "scoring.chain"),
     ("chain-numpy-first", with_("scoring.chain", ["numpy", "onnx"]), "scoring.chain"),
     ("bundle-missing", with_("scoring.bundle", "nowhere"), "scoring.bundle"),

@@ -176,3 +176,54 @@ def test_attention_heat_map_is_drawn_when_results_carry_attention(tmp_path):
     assert len(paths) == 2 and any(p.endswith(".onnx.attention1.png") for p in paths)
     for p in paths:
         assert Path(p).read_bytes()[:8] == PNG_MAGIC and Path(p).stat().st_size > 5000
+
+
+# ---- the demo's simulator, its bundle, and what a failing scorer says ---------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "configs" / "demo.yaml"
+HAVE_DEMO_BUNDLE = (REPO / "agent" / "models" / "demo-corridor" / "manifest.json").exists()
+
+
+def evaluate_cli(tmp_path, *args):
+    import subprocess
+    import sys
+    report = tmp_path / "report.json"
+    res = subprocess.run([sys.executable, "-m", "agent", "evaluate", *args, "--report", str(report)], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    scored = {s["name"] for s in json.loads(report.read_text())["scorers"]} if report.exists() else set()
+    return res, scored
+
+
+@pytest.mark.skipif(not HAVE_DEMO_BUNDLE, reason="the demo bundle (agent/models/demo-corridor) is not built")
+def test_the_demo_config_evaluates_its_endless_simulator_with_its_own_bundle(tmp_path):
+    pytest.importorskip("onnxruntime")
+    res, scored = evaluate_cli(tmp_path, "-c", str(DEMO), "--scorer", "numpy", "--scorer", "onnx")
+    assert res.returncode == 0, res.stderr
+    assert "no duration_s: evaluating 120000 simulated seconds" in res.stderr     # last anomaly's end + 1 h
+    assert scored == {"numpy", "onnx"}                  # onnx from the config's scoring.bundle
+
+
+@pytest.mark.skipif(not HAVE_DEMO_BUNDLE, reason="the demo bundle (agent/models/demo-corridor) is not built")
+def test_bundle_option_takes_builtin_names_and_a_failing_named_scorer_exits_1(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import yaml
+    data = yaml.safe_load(DEMO.read_text())
+    del data["scoring"]["bundle"]
+    data["sources"][0]["duration_s"] = 100_000
+    cfg = tmp_path / "no-bundle.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    res, scored = evaluate_cli(tmp_path, "-c", str(cfg), "--bundle", "builtin:demo-corridor", "--scorer", "onnx")
+    assert res.returncode == 0, res.stderr
+    assert scored == {"onnx"}
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    for bundle, why in (([], "needs a model bundle: --bundle DIR (or builtin:NAME), or scoring.bundle"),
+                        (["--bundle", str(broken)], "did not load from bundle")):
+        res, scored = evaluate_cli(tmp_path, "-c", str(cfg), *bundle, "--scorer", "onnx", "--scorer", "numpy")
+        assert res.returncode == 1, res.stderr
+        assert "evaluate: scorer onnx failed: " in res.stderr and why in res.stderr
+        assert "Traceback" not in res.stderr
+        assert scored == {"numpy"}                      # what could run is still reported

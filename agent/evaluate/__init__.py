@@ -5,7 +5,9 @@
 
 Replays labelled data through the daemon's Pipeline, prints a table of point-wise, SKAB,
 event-level and NAB metrics per scorer next to trivial baselines, and optionally writes a
-JSON report (+ a Markdown summary beside it) and figures.
+JSON report (+ a Markdown summary beside it) and figures. The bundle is --bundle (a directory or
+builtin:NAME), else the config's scoring.bundle; an endless simulate source is evaluated up to an
+hour past its last configured anomaly. Exit 1 when a scorer named with --scorer could not run.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="measure accuracy on labelled data (replayed through the agent)")
     p.add_argument("-c", "--config", required=True, help="agent config with a replay or simulate source")
     p.add_argument("--data", default=None, help="labelled file or directory (default: the source's path)")
-    p.add_argument("--bundle", default=None, help="model bundle directory: adds its runtimes as scorers")
+    p.add_argument("--bundle", default=None, help="model bundle directory or builtin:NAME (default: the config's scoring.bundle): "
+                        "adds its runtimes as scorers")
     p.add_argument("--scorer", action="append", default=None, dest="scorers",
                    help="numpy, tflite, onnx, random, rolling_z, always (repeatable; default: all available)")
     p.add_argument("--protocol", choices=["skab", "nab", "warmup"], default=None,
@@ -56,7 +59,12 @@ def run(args) -> int:
     print(format_table(report))
     if args.report:
         print(f"report: {args.report} (summary: {Path(args.report).with_suffix('.md')})", file=sys.stderr)
-    return 0
+    if args.plot:
+        print(f"figures: {len(report.get('plots') or [])} written to {Path(args.plot).resolve()}", file=sys.stderr)
+    failed = {s: e for s, e in report["errors"].items() if args.scorers and s in args.scorers}
+    for scorer, error in failed.items():
+        print(f"evaluate: scorer {scorer} failed: {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 __all__ = ["add_parser", "run", "evaluate"]

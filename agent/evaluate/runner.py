@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as config_mod
-from ..bundle import Expectation
+from ..bundle import BUILTIN_PREFIX, Expectation, resolve_path as resolve_bundle
 from ..config import AgentConfig
 from ..records import Rejects
 from ..scorers import Scorer, load_tiers, runtimes
@@ -214,9 +214,22 @@ def labelled_source(cfg: AgentConfig, data_path: str | None):
         return dataclasses.replace(src, path=str(path), labels_file=labels_file, speed=0.0)
     if data_path:
         raise ValueError("--data is for replay sources; this config simulates its data")
-    if src.duration_s is None:
-        raise ValueError("a simulate source needs duration_s to be evaluated (it would run forever)")
-    return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0)
+    duration_s = src.duration_s if src.duration_s is not None else evaluation_duration_s(cfg, src)
+    return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0, duration_s=duration_s)
+
+
+def evaluation_duration_s(cfg: AgentConfig, src: SimulateConfig) -> float:
+    """For an endless simulation (the demo): up to an hour past its last configured anomaly, or,
+    with the seeded schedule, warm-up plus a week — long enough for every anomaly kind."""
+    warmup_s = cfg.warmup.ticks * cfg.tick_s
+    if src.anomalies:
+        last = max(a.at_s + a.duration_s for a in src.anomalies)
+        duration = max(last + 3600.0, warmup_s + 3600.0)
+    else:
+        duration = warmup_s + 7 * 86400.0
+    log.warning("the simulate source has no duration_s: evaluating %.0f simulated seconds (%.1f h; "
+                "set duration_s to choose)", duration, duration / 3600)
+    return duration
 
 
 def protocol_of(src: ReplayConfig | SimulateConfig) -> str:
@@ -313,6 +326,9 @@ def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer
 
 def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
     from ..pipeline import Pipeline
+    if scorer != "numpy" and not bundle:
+        raise RuntimeError(f"scorer {scorer!r} needs a model bundle: --bundle DIR (or builtin:NAME), "
+                           "or scoring.bundle in the config")
     # The protocol counts the training part in ticks (SKAB's 400 rows are already converted).
     tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"))
     pipe = Pipeline(tick_cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
@@ -496,6 +512,17 @@ def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = 
     return Replayed(src, protocol, files, skipped, traces, runtimes, errors)
 
 
+def evaluation_bundle(cfg: AgentConfig, bundle: str | None) -> str | None:
+    """The bundle to evaluate: --bundle (a directory, or builtin:NAME), else the config's
+    scoring.bundle (resolved against the config's directory); an absolute path or None."""
+    if bundle:
+        ref = bundle if bundle.startswith(BUILTIN_PREFIX) else str(Path(bundle).expanduser().resolve())
+        return str(resolve_bundle(ref))
+    if cfg.scoring.bundle:
+        return str(resolve_bundle(cfg.scoring.bundle, cfg.base_dir).resolve())
+    return None
+
+
 def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle: str | None = None, scorers=None,
              report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
              tolerance_s: float | None = None, config_path: str | None = None) -> dict:
@@ -503,8 +530,7 @@ def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle
     if isinstance(cfg, (str, Path)):
         config_path = str(cfg)
         cfg = config_mod.load(cfg)
-    if bundle:
-        bundle = str(Path(bundle).expanduser().resolve())
+    bundle = evaluation_bundle(cfg, bundle)
     if plot_dir:
         from .plots import pyplot_or_fail
         pyplot_or_fail()               # fail before the replay, not after it

@@ -9,9 +9,13 @@ goes on with the next one.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import logging
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -72,6 +76,31 @@ def interpreter_class():
             raise ImportError(f"ai-edge-litert is not usable ({litert_missing}); {exc}") from None
 
 
+@contextlib.contextmanager
+def native_info_to_log():
+    """LiteRT's C++ side prints `INFO: Created TensorFlow Lite XNNPACK delegate for CPU.` straight
+    to file descriptor 2, unformatted. While the interpreter is built, fd 2 goes to a temporary
+    file; afterwards its `INFO:` lines become DEBUG records of this module's logger, and anything
+    else (another thread's output, a real error) is written to stderr as it was."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if line.startswith("INFO: "):
+                    log.debug("LiteRT: %s", line[6:].rstrip())
+                else:
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
 class TfliteScorer(ModelScorer):
     TYPE = "tflite"
     ARTIFACTS = ("tflite_int8", "tflite_fp32")
@@ -84,8 +113,9 @@ class TfliteScorer(ModelScorer):
         # file truncated or copied over while mapped kills the process with SIGBUS.
         model = read_verified(self.path, self.artifact)
         try:
-            self.interpreter = Interpreter(model_content=model, num_threads=threads)
-            self.interpreter.allocate_tensors()
+            with native_info_to_log():
+                self.interpreter = Interpreter(model_content=model, num_threads=threads)
+                self.interpreter.allocate_tensors()
             signatures = self.interpreter.get_signature_list()
         except Exception as exc:  # noqa: BLE001 — the interpreter raises ValueError/RuntimeError
             raise BundleError(f"{self.path}: the TFLite interpreter cannot load it: {exc}") from None

@@ -17,6 +17,11 @@ class SourceConfig:
         """(key path, sensor name) of every sensor this source names; AgentConfig checks them."""
         return []
 
+    def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
+        """(key path, problem) for what this source cannot do with these sensors (a simulator
+        scenario they do not fit, an anomaly on a station that is not there); AgentConfig reports them."""
+        return []
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this source needs on this machine (see agent/preflight.py);
         `resolve` turns a config path into a real one."""

@@ -94,6 +94,23 @@ class SimulateConfig(SourceConfig):
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
                 if a.kind != "incident" and a.target is not None]
 
+    def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
+        """The scenario's model built on these sensors, and every incident's station checked on it
+        (sensor targets are checked by sensor_refs)."""
+        try:
+            model = MODELS[self.scenario](sensors, self.seed, self.noise, self.tick_s or 1.0)
+        except ValueError as exc:
+            return [("scenario", str(exc))]
+        problems = []
+        for j, a in enumerate(self.anomalies or []):
+            if a.kind == "incident" and a.target is not None:
+                try:
+                    model.check_target(a.kind, a.target, f"anomalies[{j}]")
+                except ValueError as exc:
+                    key, _, problem = str(exc).partition(": ")
+                    problems.append((key, problem))
+        return problems
+
 
 # ---- anomalies -------------------------------------------------------------------------------
 

@@ -1,0 +1,122 @@
+"""What an operator sees when the agent starts: a banner, then warm-up progress.
+
+The banner says, once, what runs: the node, each source and whose clock it follows (a simulator's
+clock is said to be simulated, with its speed and fast-forward), the scoring tier and bundle, each
+sink and where it writes, and the broker being connected to. Warm-up can take hours of data
+(roadside: 4 h at 30 s ticks), so its progress is shown: on a terminal as one rewritten line
+(ticks done / needed, the time left at the source's speed); under systemd, where every line is
+kept in the journal, as one log line per 10 %.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from .alerts import iso
+
+log = logging.getLogger("stad.agent")
+
+REDRAW_S = 0.5          # a terminal line is rewritten at most this often
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def source_line(src) -> str:
+    kind = src.TYPE
+    if kind == "simulate":
+        pace = f"{src.speed:g}× real time" if src.speed > 0 else "as fast as it computes"
+        ff = f", the first {duration(src.fast_forward_s)} fast-forwarded" if src.speed > 0 and src.fast_forward_s else ""
+        length = duration(src.duration_s) if src.duration_s else "endless"
+        return f"simulate {src.scenario} (seed {src.seed}, {length}): simulated clock from {src.start}, {pace}{ff}"
+    if kind == "replay":
+        pace = f"{src.speed:g}× the file's pace" if src.speed > 0 else "as fast as it reads"
+        return f"replay {src.path}: the file's clock, {pace}"
+    if kind == "udp":
+        return f"udp {src.bind}:{src.port} (JSON lines): this host's clock"
+    if kind == "mqtt":
+        return f"mqtt {src.broker.host}:{src.broker.port}, {len(src.topics)} topic filter(s): this host's clock"
+    if kind == "modbus":
+        return f"modbus {src.host}:{src.port}: this host's clock"
+    return f"{kind}: this host's clock"
+
+
+def sink_line(sink) -> str:
+    kind = sink.TYPE
+    if kind == "jsonl":
+        return f"jsonl → {sink.path}"
+    if kind == "mqtt":
+        b = sink.cfg.broker
+        return (f"mqtt → {b.host}:{b.port} under {sink.alerts_topic.rsplit('/', 1)[0]}/ (alerts, status, health, "
+                f"sensors); until the broker answers, alerts wait in {sink.outbox.path}")
+    if kind == "terminal":
+        return "terminal → stdout"
+    return kind
+
+
+def banner(agent) -> list[str]:
+    cfg, pipe = agent.cfg, agent.pipeline
+    model = pipe.chain.current.describe()
+    tier = pipe.chain.tier
+    scoring = (f"tier {tier}: {model.get('model_id')} ({model.get('artifact')}, {model.get('runtime')}) "
+               f"from {cfg.resolve(cfg.scoring.bundle) if cfg.scoring.bundle and not cfg.scoring.bundle.startswith('builtin:') else cfg.scoring.bundle}"
+               if tier != "numpy" else "tier numpy (AR / Markov / fusion fallback)")
+    lines = [f"stad-agent {cfg.node.id} at {cfg.node.site}: {len(pipe.sensors)} sensors, tick {cfg.tick_s:g} s, "
+             f"window {cfg.window.steps} ticks; chain {' → '.join(cfg.scoring.chain)}",
+             f"  scoring: {scoring}",
+             f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({duration(pipe.warmup_ticks * cfg.tick_s)} of data) "
+             "before the first score"]
+    lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]
+    lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
+    return lines
+
+
+class WarmupProgress:
+    """Reports warm-up ticks done / needed; `update(done)` after every warm-up tick."""
+
+    def __init__(self, needed: int, tick_s: float, source, terminal: bool | None = None):
+        self.needed, self.tick_s = needed, tick_s
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        self.speed = getattr(source, "speed", 1.0) if source is not None else 1.0
+        self.unpaced_s = getattr(source, "fast_forward_s", 0.0) if source is not None else 0.0
+        self.simulated = getattr(source, "TYPE", "") == "simulate"
+        self.next_tenth = 1
+        self.last_draw = 0.0
+
+    def left(self, done: int) -> str:
+        """Wall-clock time left at the source's speed."""
+        if done >= self.needed:
+            return "done"
+        if not self.speed:
+            return "as fast as the input comes"
+        data_s = self.needed * self.tick_s - max(self.unpaced_s, done * self.tick_s)
+        if data_s <= 0:
+            return "fast-forwarded, no wait"
+        return f"about {duration(data_s / self.speed)} left at {self.speed:g}×"
+
+    def line(self, done: int, ts: float) -> str:
+        clock = " simulated" if self.simulated else ""
+        return (f"warm-up {done}/{self.needed} ticks ({100 * done // self.needed} %), data time {iso(ts)}{clock}; "
+                f"{self.left(done)}")
+
+    def update(self, done: int, ts: float) -> None:
+        if self.terminal:
+            now = time.monotonic()
+            if done >= self.needed or now - self.last_draw >= REDRAW_S:
+                self.last_draw = now
+                end = "\n" if done >= self.needed else ""
+                print(f"\r{self.line(done, ts)}\033[K", end=end, file=sys.stderr, flush=True)
+            return
+        while self.next_tenth <= 10 and done * 10 >= self.needed * self.next_tenth:
+            if self.next_tenth < 10:            # 100 % is the "warm-up done" line itself
+                log.info("%s", self.line(done, ts))
+            self.next_tenth += 1
+
+
+__all__ = ["banner", "WarmupProgress", "source_line", "sink_line"]
