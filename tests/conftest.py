@@ -242,3 +242,25 @@ def modbus_server():
     asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
     thread.join(5)
     loop.close()
+
+
+def drive_hotswap(pipe, swap, rows, until, limit=300):
+    """Feed ticks (as the daemon does: step, then on_tick) until `until()` holds; every result."""
+    results = []
+    ticks_while_loading = 0
+    for r in rows:
+        res = pipe.step(r)
+        swap.on_tick(res)
+        if not res.warming:
+            results.append(res)
+            if until():
+                return results
+            if swap.status()["state"] == "loading":
+                # The load runs in a thread and ticks keep coming meanwhile; after a few, let it
+                # finish, however slow the machine, so the rows do not run out.
+                ticks_while_loading += 1
+                if ticks_while_loading % 20 == 0:
+                    swap._loading.join(120)
+        if len(results) >= limit:
+            break
+    raise AssertionError(f"condition not reached after {len(results)} ticks; status {swap.status()}")

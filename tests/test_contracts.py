@@ -42,20 +42,13 @@ from agent.sources import plugins as source_plugins
 from agent.topology import adjacency
 from agent.window import Normaliser, WindowBuffer
 from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_cfg, sim_rows
-from mqtt_broker import MOSQUITTO, Collector, free_port, make_broker, broker  # noqa: F401 — fixtures
+from mqtt_broker import MOSQUITTO, Collector, free_port, make_broker, broker, wait_until  # noqa: F401 — fixtures
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/alert.schema.json").read_text())
 SENSORS = ["a", "b"]
 NEED_BROKER = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed")
 
 
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 # ---- sources ----------------------------------------------------------------------------------------

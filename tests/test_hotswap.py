@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import REPO, demo_cfg, demo_dict, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import REPO, demo_cfg, demo_dict, drive_hotswap as drive, sim_rows, tiny_bundle, variant  # noqa: E402
 
 from agent.hotswap import HotSwap, bundle_dirs  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
@@ -40,28 +40,6 @@ def setup(tmp_path, bundle=None, shadow_ticks=5):
                    shadow_ticks=shadow_ticks)
     pipe = Pipeline(cfg)
     return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
-
-
-def drive(pipe, swap, rows, until, limit=300):
-    """Feed ticks (as the daemon does: step, then on_tick) until `until()` holds; every result."""
-    results = []
-    ticks_while_loading = 0
-    for r in rows:
-        res = pipe.step(r)
-        swap.on_tick(res)
-        if not res.warming:
-            results.append(res)
-            if until():
-                return results
-            if swap.status()["state"] == "loading":
-                # The load runs in a thread and ticks keep coming meanwhile; after a few, let it
-                # finish, however slow the machine, so the rows do not run out.
-                ticks_while_loading += 1
-                if ticks_while_loading % 20 == 0:
-                    swap._loading.join(120)
-        if len(results) >= limit:
-            break
-    raise AssertionError(f"condition not reached after {len(results)} ticks; status {swap.status()}")
 
 
 def assert_no_gap(results):

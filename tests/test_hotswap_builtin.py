@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from agent import bundle as bundles
 from agent.hotswap import HotSwap
 from agent.pipeline import Pipeline
 from agent.scorers import runtimes
-from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_cfg, sim_rows
+from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_cfg, drive_hotswap as drive, sim_rows
 
 pytestmark = [
     pytest.mark.skipif(not HAVE_DEMO, reason="the demo bundle (agent/models/demo-corridor) is not built"),
@@ -47,22 +46,6 @@ def setup(tmp_path, bundle=None, shadow_ticks=5):
                    shadow_ticks=shadow_ticks, chain=["tflite", "numpy"])
     pipe = Pipeline(cfg)
     return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
-
-
-def drive(pipe, swap, rows, until, limit=300):
-    results = []
-    for r in rows:
-        res = pipe.step(r)
-        swap.on_tick(res)
-        if not res.warming:
-            results.append(res)
-            if until():
-                return results
-            if swap.status()["state"] == "loading":
-                time.sleep(0.01)          # the load runs in a thread; ticks keep coming meanwhile
-        if len(results) >= limit:
-            break
-    raise AssertionError(f"condition not reached after {len(results)} ticks; status {swap.status()}")
 
 
 def test_the_demo_bundle_replaces_the_numpy_fallback_without_a_gap(tmp_path, rows):
