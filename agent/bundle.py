@@ -12,7 +12,6 @@ Any failure raises BundleError with a message naming what differs. numpy only: n
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -116,6 +115,7 @@ def resolve_path(ref: str | Path, base_dir: str | Path = ".") -> Path:
 
 
 def file_sha256(path: str | Path) -> str:
+    import hashlib      # here, not at the top: OpenSSL's libcrypto is ~3.5 MiB a numpy-only agent never needs
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -271,6 +271,7 @@ def read_verified(path: Path, entry: dict) -> bytes:
         raise BundleError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     if len(data) != entry["bytes"]:
         raise BundleError(f"{path}: size {len(data)} bytes, the manifest says {entry['bytes']}")
+    import hashlib
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry["sha256"]:
         raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry['sha256'][:12]}…): "

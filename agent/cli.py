@@ -69,7 +69,9 @@ def cmd_run(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; a plugged subcommand's module is imported only when `command` is it or None
+    (top-level help): `run` must not load paho (listen) or the evaluation code."""
     p = argparse.ArgumentParser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.")
     p.add_argument("--version", action="version", version=f"stad-edge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -88,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check_config)
 
     for name, module_name in PLUGGED.items():
+        if command is not None and command != name:
+            sub.add_parser(name, help=f"see stad-agent {name} --help")
+            continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -104,7 +109,9 @@ def _unavailable(exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in PLUGGED or command in ("run", "check-config") else None).parse_args(argv)
     return args.func(args)
 
 

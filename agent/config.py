@@ -24,7 +24,7 @@ from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
 from .sinks.base import SinkContext
-from .typed import ConfigError, build, doc, rng
+from .typed import ConfigError, build, did_you_mean, doc, rng
 
 
 @dataclass
@@ -228,17 +228,17 @@ class AgentConfig:
             if isinstance(s, SensorSpec) and isinstance(s.neighbours, list):
                 for j, n in enumerate(s.neighbours):
                     if n not in seen:
-                        problems.append((f"sensors[{i}].neighbours[{j}]", f"unknown sensor {n!r}"))
+                        problems.append((f"sensors[{i}].neighbours[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}"))
         for i, src in enumerate(self.sources):
             if not isinstance(src, sources_pkg.SourceConfig):
                 continue
-            problems += [(f"sources[{i}].{key}", f"unknown sensor {sensor!r}")
+            problems += [(f"sources[{i}].{key}", f"unknown sensor {sensor!r}{did_you_mean(sensor, names)}")
                          for key, sensor in src.sensor_refs() if sensor not in seen]
             if names and len(names) == len(seen):
                 problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
-        problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}")
+        problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
                      for j, n in enumerate(self.scoring.profile.drifting) if n not in seen]
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:

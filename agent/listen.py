@@ -93,10 +93,11 @@ class Listener:
         client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/status", 1)])
         log.info("listen: following %s/alerts and %s/status on %s", self.base, self.base, self.reporter.where)
 
-    def _on_refused(self, reason: str, permanent: bool) -> None:
-        if permanent:           # retrying will not fix it: give up at once
+    def _on_refused(self, reason: str, permanent: bool) -> bool:
+        if permanent:           # retrying will not fix it: give up at once (one message, below)
             self.refused = reason
             self.inbox.put(None)
+        return permanent
 
     def run(self) -> int:
         self.client.loop_start()

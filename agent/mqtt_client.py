@@ -163,7 +163,8 @@ class ConnectionReporter:
         self.connected = False
         self.on_connected: Callable[[mqtt.Client], None] | None = None
         self.on_lost: Callable[[mqtt.Client], None] | None = None
-        self.on_refused: Callable[[str, bool], None] | None = None   # (reason, permanent)
+        # (reason, permanent) -> True when the owner gives up and reports it itself
+        self.on_refused: Callable[[str, bool], bool | None] | None = None
 
     def install(self, client: mqtt.Client) -> None:
         client.on_connect = self._on_connect
@@ -179,9 +180,9 @@ class ConnectionReporter:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             reason, permanent = refusal_reason(reason_code, client.protocol)
+            if self.on_refused and self.on_refused(reason, permanent):
+                return          # its owner gives up on it and says so itself (listen)
             self._report(f"connection refused: {reason}")
-            if self.on_refused:
-                self.on_refused(reason, permanent)
             return
         if self.problem is not None:
             self.log.info("MQTT %s: connected to %s", self.what, self.where)

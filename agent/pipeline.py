@@ -38,12 +38,19 @@ class TickResult:
     threshold: float = float("nan")
     tier: str = ""
     sensor_scores: np.ndarray | None = None
-    sensor_weights: np.ndarray | None = None
-    time_weights: np.ndarray | None = None
     label: int | None = None
     event: str | None = None
     alerts: list[AlertEvent] = field(default_factory=list)
     sensor_events: list[dict] = field(default_factory=list)
+    scored: TickScore | None = None     # the scorer's result: its attention weights, computed when read
+
+    @property
+    def sensor_weights(self) -> np.ndarray | None:
+        return None if self.scored is None else self.scored.sensor_weights
+
+    @property
+    def time_weights(self) -> np.ndarray | None:
+        return None if self.scored is None else self.scored.time_weights
 
 
 class Pipeline:
@@ -175,8 +182,7 @@ class Pipeline:
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
-                          tier=result.tier, sensor_scores=result.sensor_scores, sensor_weights=result.sensor_weights,
-                          time_weights=result.time_weights, label=row.label, event=row.event,
+                          tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
                           alerts=decision.events, sensor_events=sensor_events)
 
     def close(self, ts: float) -> list[AlertEvent]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -85,6 +84,20 @@ def path_problems(path: Path, want_file: bool = False) -> list[str]:
     return []
 
 
+def _probe_mkdir(parent: Path) -> None:
+    """Make and remove a directory in `parent` (not tempfile: it imports shutil, random and
+    compression modules the agent otherwise never loads)."""
+    for attempt in range(100):
+        probe = parent / f".stad-check-{os.getpid()}-{attempt}"
+        try:
+            os.mkdir(probe, 0o700)
+        except FileExistsError:
+            continue
+        os.rmdir(probe)
+        return
+    raise FileExistsError(errno.EEXIST, "no free probe name", str(parent))
+
+
 def writable_dir_problems(path: Path) -> list[str]:
     """`path` is a writable directory, or can be created: tried for real (a temporary directory
     made and removed in it or in its nearest existing parent), since permission bits do not tell
@@ -95,7 +108,7 @@ def writable_dir_problems(path: Path) -> list[str]:
     if not probe.is_dir():
         return [f"{path} cannot be a directory: {probe} is not one"]
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".stad-check-", dir=probe))
+        _probe_mkdir(probe)
     except OSError as exc:
         what = "is not writable" if probe == path else f"cannot be created in {probe}"
         return [f"{path} {what}: {exc.strerror or exc}"]

@@ -15,6 +15,7 @@ from . import prometheus
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
+from .intake import IntakeQueue
 from .pipeline import Pipeline
 from .records import Rejects
 from .sdnotify import Notifier
@@ -75,7 +76,7 @@ class Agent:
                 feedback[0], Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
         context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback else None)
         self.sinks = [open_sink(s, context) for s in cfg.sinks]
-        self.queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
         self.records_in = 0
         self.events = Counter()
         self.started = time.monotonic()
@@ -93,18 +94,12 @@ class Agent:
             for rec in src.records():
                 if live:
                     rec.received = time.time()      # the host clock the aligner checks a live stamp against
-                while not self.stop_event.is_set():
-                    try:
-                        self.queue.put(rec, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stop_event.is_set():
+                if not self.queue.put(rec, self.stop_event) or self.stop_event.is_set():
                     break
         except Exception:  # noqa: BLE001 — a broken source is reported; the others go on
             log.exception("source %s failed", src.TYPE)
         finally:
-            self.queue.put(_END)
+            self.queue.put_marker(_END)
 
     # -- loop --------------------------------------------------------------------------------
 
@@ -131,10 +126,7 @@ class Agent:
         try:
             while not self.stop_event.is_set():
                 self.notifier.ping()
-                try:
-                    item = self.queue.get(timeout=0.5)
-                except queue.Empty:
-                    item = None
+                item = self.queue.get(timeout=0.5)
                 if item is _END:
                     ended += 1
                     if ended == len(self.sources):
@@ -229,6 +221,7 @@ class Agent:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
         snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
+        snap["intake"] = self.queue.stats()
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})

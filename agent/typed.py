@@ -13,6 +13,7 @@ Values in messages are shortened (an alias bomb must not print megabytes).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -50,6 +51,15 @@ def _got(value: Any) -> str:
     return f"{_describe(value)} {short_repr(value)}"
 
 
+def did_you_mean(value: Any, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice to a misspelt key or value, else ''."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6) \
+        or [c for c in choices if len(value) >= 3 and c.startswith(value[:3])][:1]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
@@ -75,7 +85,8 @@ class _Builder:
         if origin is Literal:
             choices = get_args(tp)
             if value not in choices:
-                self.fail(path, f"must be one of {', '.join(repr(c) for c in choices)}, got {short_repr(value)}")
+                self.fail(path, f"must be one of {', '.join(repr(c) for c in choices)}, got {short_repr(value)}"
+                                f"{did_you_mean(value, [c for c in choices if isinstance(c, str)])}")
                 return None
             return value
         if origin is list:
@@ -136,7 +147,8 @@ class _Builder:
             by_tag = {c.TYPE: c for c in classes}
             tag = value.get("type")
             if tag not in by_tag:
-                self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {short_repr(tag)}")
+                self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {short_repr(tag)}"
+                                               f"{did_you_mean(tag, list(by_tag))}")
                 return None
             return self.build_dataclass(by_tag[tag], value, path)
         if len(args) == 1:
@@ -161,9 +173,7 @@ class _Builder:
         known = set(fields) | ({"type"} if hasattr(cls, "TYPE") else set())
         for key in value:
             if key not in known:
-                close = [k for k in fields if k.startswith(str(key)[:3])]
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.fail(_join(path, str(key)), f"unknown key{hint}")
+                self.fail(_join(path, str(key)), f"unknown key{did_you_mean(key, list(known))}")
         before = len(self.problems)
         kwargs = {}
         missing = False

@@ -106,7 +106,11 @@ if [ "$UNINSTALL" -eq 1 ]; then
         systemctl daemon-reload
         systemctl reset-failed stad-agent.service 2>/dev/null || true
     fi
-    say "removed; the state in ${STATE_DIR} was kept (delete it by hand if it is not wanted)"
+    if [ -d "$STATE_DIR" ]; then
+        say "removed; the state in ${STATE_DIR} was kept (delete it by hand if it is not wanted)"
+    else
+        say "removed; there was no state directory (${STATE_DIR})"
+    fi
     exit 0
 fi
 

@@ -45,7 +45,7 @@ def test_good_config_loads_typed(tmp_path):
 
 def test_unknown_sensor_is_named_with_its_key_path(tmp_path):
     found = problems(tmp_path, GOOD.replace("b: S02_speed", "b: S03_sped"))
-    assert found == ["sources[0].columns.b: unknown sensor 'S03_sped'"]
+    assert found == ["sources[0].columns.b: unknown sensor 'S03_sped' (did you mean 'S02_speed'?)"]
 
 
 def test_unknown_keys_wrong_types_and_ranges_each_reported(tmp_path):
@@ -174,3 +174,22 @@ def test_a_runtime_section_is_validated_with_its_key_path(tmp_path):
     assert "scoring.onnx.num_threads: must be >= 1, got 0" in found
     assert "scoring.onnx.bogus: unknown key" in found
     assert "scoring.chain[0]: must be one of 'tflite', 'onnx', 'numpy', got 'tpu'" in found
+
+
+def test_typos_get_a_did_you_mean_hint_for_keys_values_types_and_sensors(tmp_path):
+    assert problems(tmp_path, """
+        sensors: [S01_flow, S01_speed]
+        tick_s: 30
+        window: {stpes: 16}
+        sources:
+          - {type: simulat}
+          - {type: simulate, sed: 3, scenario: corrdor}
+          - {type: replay, path: x.csv, columns: {a: S01_sped}}
+        warmup: {ticks: 100}
+        """) == [
+        "sources[0].type: must be one of modbus, mqtt, opcua, replay, simulate, stdin, udp, got 'simulat' "
+        "(did you mean 'simulate'?)",
+        "sources[1].sed: unknown key (did you mean 'seed'?)",
+        "sources[1].scenario: must be one of 'corridor', 'pump', got 'corrdor' (did you mean 'corridor'?)",
+        "window.stpes: unknown key (did you mean 'steps'?)",
+        "sources[2].columns.a: unknown sensor 'S01_sped' (did you mean 'S01_speed'?)"]

@@ -132,12 +132,16 @@ def test_install_twice_then_uninstall(tmp_path, wheel, shim_path):
     (state / "mqtt-outbox.sqlite").write_bytes(b"pending alerts")
     gone = run_install(root, "--uninstall", env=env)
     assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert f"the state in {state} was kept" in gone.stdout + gone.stderr
     left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert left == ["var/lib/stad-edge/mqtt-outbox.sqlite"]
     for path in (venv, root / "opt/stad-edge", unit, root / "etc/stad-edge", creds):
         assert not path.exists(), path
-    # Uninstalling again is harmless.
+    # Uninstalling again is harmless; with no state directory it does not claim to keep one.
     assert run_install(root, "--uninstall", env=env).returncode == 0
+    shutil.rmtree(state)
+    again = run_install(root, "--uninstall", env=env)
+    assert again.returncode == 0 and f"there was no state directory ({state})" in again.stdout + again.stderr
     assert not systemctl_calls.exists(), systemctl_calls.read_text()
 
 

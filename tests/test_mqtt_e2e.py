@@ -213,6 +213,7 @@ def test_tls_and_password_for_agent_and_listen_and_a_wrong_password_refused(tmp_
                              cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert refused.returncode == 1
     assert "wrong user name or password" in refused.stderr
+    assert "retrying" not in refused.stderr and refused.stderr.count("giving up") == 1    # one message, not two
 
 
 # ---- the MQTT source ------------------------------------------------------------------------------

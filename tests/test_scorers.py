@@ -174,3 +174,18 @@ def test_ar_keeps_flagging_a_lasting_level_shift():
     # The batch path used for calibration gives what score() gives tick by tick.
     batch = m.batch_scores(test, np.zeros_like(test, bool), 16)  # rows p.. = ticks 2..
     assert np.allclose(batch[18:18 + len(s), 0], s, atol=1e-5)
+
+
+def test_a_tick_scores_explanation_is_computed_on_first_read_only():
+    """A model scorer's attention weights are for alerts: built when read, once, not every tick."""
+    calls = []
+
+    def explanation():
+        calls.append(1)
+        return np.array([0.25, 0.75]), np.array([1.0, 0.0])
+
+    res = TickScore(sensor_scores=np.array([1.0, 2.0]), score=2.0, tier="tflite", explanation=explanation)
+    assert calls == []
+    assert res.sensor_weights.tolist() == [0.25, 0.75] and res.time_weights.tolist() == [1.0, 0.0]
+    assert len(calls) == 1
+    assert TickScore(sensor_scores=np.array([1.0]), score=1.0, tier="numpy").time_weights is None

@@ -14,8 +14,8 @@ lets the chain retry a tick and the hot-swap shadow score a candidate on the pip
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
 
@@ -28,8 +28,24 @@ class TickScore:
     sensor_scores: np.ndarray            # (N,) ≥ 0, ~1 for normal behaviour, large for anomalies
     score: float                         # the tick's score (what the threshold sees)
     tier: str                            # which scorer produced it: 'tflite', 'onnx', 'numpy'
-    sensor_weights: np.ndarray | None = None   # (N,) spatial attention at the newest step
-    time_weights: np.ndarray | None = None     # (T,) temporal attention over the window, oldest first
+    #: () -> (sensor_weights (N,): spatial attention at the newest step, time_weights (T,): temporal
+    #: attention over the window, oldest first). Called on first use only: an explanation is for an
+    #: alert, and most ticks raise none (it was half of a model scorer's cost per tick).
+    explanation: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    _weights: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _explained(self) -> tuple:
+        if self._weights is None:
+            self._weights = self.explanation() if self.explanation is not None else (None, None)
+        return self._weights
+
+    @property
+    def sensor_weights(self) -> np.ndarray | None:
+        return self._explained()[0]
+
+    @property
+    def time_weights(self) -> np.ndarray | None:
+        return self._explained()[1]
 
 
 class ScorerError(RuntimeError):

@@ -226,9 +226,9 @@ class ModelScorer(Scorer):
         level = self.level(window.ts, forecast, missing_newest)
         if self.profile.fitted:
             s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
-        sensor_w, time_w = explanation_weights(s, temporal, spatial, self.top_k)
+        top_k = self.top_k
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
-                         sensor_weights=sensor_w, time_weights=time_w)
+                         explanation=lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def set_profile(self, cfg: ProfileConfig) -> None:
         """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""

@@ -146,6 +146,7 @@ class SeasonalFeatures:
             if i > 0:
                 out[i] = self.row(float(ts[i]), float(ts[i - 1]), z[i - 1])
             self.learn(float(ts[i]), z[i], ~missing[i])
-        self._by_ts = {float(t): out[i] for i, t in enumerate(ts[-self.keep:], len(ts) - min(len(ts), self.keep))}
+        # copies: a view of a row would keep the whole block's array alive (megabytes after warm-up)
+        self._by_ts = {float(t): out[i].copy() for i, t in enumerate(ts[-self.keep:], len(ts) - min(len(ts), self.keep))}
         self._last = None
         return out

@@ -10,12 +10,10 @@ goes on with the next one.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import importlib.util
 import logging
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -38,6 +36,7 @@ class TfliteConfig:
 
 
 def _version(dist: str) -> str:
+    import importlib.metadata
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -82,6 +81,7 @@ def native_info_to_log():
     to file descriptor 2, unformatted. While the interpreter is built, fd 2 goes to a temporary
     file; afterwards its `INFO:` lines become DEBUG records of this module's logger, and anything
     else (another thread's output, a real error) is written to stderr as it was."""
+    import tempfile     # here: discovery imports this module for every agent, tempfile costs ~0.7 MiB
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

@@ -36,15 +36,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
 from ..broker import BrokerConfig
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
-from ..outbox import Outbox, StoredEvent
 from ..plugins import Plugin
 from ..typed import doc, rng
 from .base import Sink, SinkConfig, SinkContext
+
+if TYPE_CHECKING:
+    from ..outbox import StoredEvent
 
 log = logging.getLogger("stad.sink.mqtt")
 
@@ -114,6 +116,7 @@ class MqttSink(Sink):
     def __init__(self, cfg: MqttSinkConfig, context: SinkContext):
         # paho is imported when the sink is opened: a config naming it loads without paho.
         from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
+        from ..outbox import Outbox     # sqlite3, likewise: only when this sink is configured
         self.cfg = cfg
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)

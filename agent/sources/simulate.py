@@ -32,7 +32,7 @@ import numpy as np
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
-from ..typed import doc, rng
+from ..typed import INVALID, doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_time
 from .replay import Pacer
@@ -97,13 +97,15 @@ class SimulateConfig(SourceConfig):
     def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
         """The scenario's model built on these sensors, and every incident's station checked on it
         (sensor targets are checked by sensor_refs)."""
+        if any(v is INVALID for v in (self.scenario, self.seed, self.noise, self.tick_s, self.anomalies)):
+            return []                       # already reported
         try:
             model = MODELS[self.scenario](sensors, self.seed, self.noise, self.tick_s or 1.0)
         except ValueError as exc:
             return [("scenario", str(exc))]
         problems = []
         for j, a in enumerate(self.anomalies or []):
-            if a.kind == "incident" and a.target is not None:
+            if a is not INVALID and a.kind == "incident" and isinstance(a.target, str):
                 try:
                     model.check_target(a.kind, a.target, f"anomalies[{j}]")
                 except ValueError as exc:

@@ -1,0 +1,302 @@
+"""The performance table of the demo, in one run: what a tick costs on each path, side by side.
+
+Everything runs in this one process, one thread, and the variants are interleaved tick by tick
+(each tick, every variant is timed on the same window, in a rotating order), so machine load
+and frequency drift hit them alike and the ratios are fair. The model is the demo bundle's
+(agent/models/demo-corridor: its architecture, its trained weights and its int8 artifacts); the
+data are the demo's own ticks (configs/demo.yaml's simulated corridor, through the agent's
+aligner and normaliser). Rows of the table:
+
+- torch eager fp32: the bundle's PyTorch model (model.pt), `model(values, missing)` (needs torch);
+- raw runtime calls: the agent's runtime wrapper's `run` alone (LiteRT / onnxruntime int8:
+  quantise in, invoke, dequantise out), no scoring;
+- the agent's scorers: `score(window)` of the TfliteScorer / OnnxScorer, what every tick pays,
+  and `score` + its explanation weights, what a tick that builds an alert pays;
+- whole tick per tier: `Pipeline.step(row)` (normalise, window, chain, detector, learning, the
+  fallback's counts), each tier's pipeline warmed up on the demo's warm-up day;
+- numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
+- river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed.
+
+Also: the model's FLOPs per tick (torch's FlopCounterMode), one core's float32 matmul peak (the
+median of many repeats of a 512³ multiply), each path's share of it, and the peak RSS of
+`stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
+inside it). JSON to --out, the table on stdout.
+
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss]
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):   # one core, before numpy loads
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import copy  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
+
+from machine import machine_info  # noqa: E402
+
+from agent import bundle as bundles  # noqa: E402
+from agent.config import from_dict  # noqa: E402
+from agent.pipeline import Pipeline  # noqa: E402
+from agent.records import Rejects  # noqa: E402
+from agent.sources import open_source  # noqa: E402
+from agent.window import Aligner, WindowBuffer  # noqa: E402
+
+DEMO_CONFIG = ROOT / "configs" / "demo.yaml"
+DEMO_BUNDLE = ROOT / "agent" / "models" / "demo-corridor"
+PEAK_SIZE = 512
+PEAK_REPEATS = 41
+
+
+def demo_config(chain: list[str], work: Path) -> dict:
+    """configs/demo.yaml, unpaced, with `chain`, the demo bundle by path, a JSONL sink only."""
+    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    cfg["sources"][0]["speed"] = 0
+    cfg["scoring"]["chain"] = chain
+    cfg["scoring"]["bundle"] = str(DEMO_BUNDLE) if chain != ["numpy"] else None
+    cfg["sinks"] = [{"type": "jsonl", "path": str(work / f"alerts-{chain[0]}.jsonl")}]
+    cfg["state_dir"] = str(work / f"state-{chain[0]}")
+    return cfg
+
+
+def demo_rows(cfg, count: int) -> list:
+    """The demo's first `count` ticks, as the agent's aligner closes them."""
+    rejects = Rejects()
+    source = open_source(cfg.sources[0], cfg.sensor_names(), rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+    aligner = Aligner.for_agent(cfg, rejects)
+    rows: list = []
+    try:
+        for rec in source.records():
+            rows.extend(aligner.push(rec))
+            if len(rows) >= count:
+                break
+    finally:
+        source.close()
+    return rows[:count]
+
+
+def matmul_peak(size: int = PEAK_SIZE, repeats: int = PEAK_REPEATS) -> dict:
+    """One core's float32 matmul rate: the median (and best) of many repeats of a size³ multiply."""
+    rng = np.random.default_rng(4)
+    a, b = rng.random((size, size), np.float32), rng.random((size, size), np.float32)
+    out = np.empty((size, size), np.float32)
+    for _ in range(3):
+        np.matmul(a, b, out=out)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - t0)
+    flops = 2.0 * size ** 3
+    return {"median_gflops": round(flops / float(np.median(times)) / 1e9, 1),
+            "best_gflops": round(flops / min(times) / 1e9, 1), "size": size, "repeats": repeats}
+
+
+def torch_parts():
+    """(model, flops per tick) of the demo bundle's fp32 PyTorch model; None without torch."""
+    try:
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:
+        return None
+    from convert.bundle_writer import load_model
+    torch.set_num_threads(1)
+    manifest = json.loads((DEMO_BUNDLE / "manifest.json").read_text())
+    model = load_model(DEMO_BUNDLE, manifest).eval()
+    n, steps = len(manifest["sensors"]), manifest["steps"]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, steps, n), torch.zeros(1, steps, n))
+    return model, int(counter.get_total_flops())
+
+
+def river_hst(n: int):
+    """(score_one + learn_one) on a dict of n features, or None without river."""
+    try:
+        from river import anomaly
+    except ImportError:
+        return None
+    model = anomaly.HalfSpaceTrees(seed=42)
+    names = [f"x{i}" for i in range(n)]
+
+    def step(x: np.ndarray) -> None:
+        features = dict(zip(names, x.tolist()))
+        model.score_one(features)
+        model.learn_one(features)
+    return step
+
+
+def percentiles(seconds: list[float]) -> dict:
+    us = np.asarray(seconds) * 1e6
+    return {"p50_us": round(float(np.percentile(us, 50)), 1), "p99_us": round(float(np.percentile(us, 99)), 1),
+            "mean_us": round(float(us.mean()), 1)}
+
+
+def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
+    """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day."""
+    raw = {chain[0]: from_dict(demo_config(chain, work), base_dir=str(ROOT))
+           for chain in (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"])}
+    warm = raw["numpy"].warmup.ticks
+    rows = demo_rows(raw["numpy"], warm + raw["numpy"].window.steps + ticks)
+    log(f"  {len(rows)} demo ticks (warm-up {warm})")
+    pipes = {tier: Pipeline(cfg) for tier, cfg in raw.items()}
+    for tier, pipe in pipes.items():
+        if pipe.chain.tier != tier and tier != "numpy":
+            raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
+    # Standalone scorers of the same bundle, fed the tflite pipeline's window (already normalised).
+    tfl, onx = pipes["tflite"].chain.current, pipes["onnx"].chain.current
+    bundle = bundles.load(str(DEMO_BUNDLE))
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+    tfl_s, onx_s = TfliteScorer(bundle), OnnxScorer(bundle)
+    window = pipes["tflite"].window
+    torch = torch_parts()
+    hst = river_hst(len(raw["numpy"].sensor_names()))
+    numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
+    buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
+    facts = {"sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
+             "model": bundle.manifest.get("model", {}), "ticks": ticks, "warmup_ticks": warm}
+
+    variants: dict[str, object] = {}
+    if torch is not None:
+        import torch as th
+        model = torch[0]
+
+        def torch_eager():
+            with th.no_grad():
+                model(th.from_numpy(tfl_s._values), th.from_numpy(tfl_s._missing))
+        variants["torch eager fp32"] = torch_eager
+        facts["model_flops_per_tick"] = torch[1]
+    variants["LiteRT int8, runtime call"] = lambda: tfl_s.run(tfl_s._values, tfl_s._missing)
+    variants["ORT int8, runtime call"] = lambda: onx_s.run(onx_s._values, onx_s._missing)
+    variants["agent tflite scorer: score"] = lambda: tfl_s.score(window)
+    variants["agent tflite scorer: score + explanation"] = lambda: tfl_s.score(window).sensor_weights
+    variants["agent onnx scorer: score"] = lambda: onx_s.score(window)
+    variants["numpy fallback: score + learn"] = lambda: (numpy_alone.score(buf), numpy_alone.learn(buf))
+    if hst is not None:
+        variants["river HalfSpaceTrees: score_one + learn_one"] = lambda: hst(buf_raw[0])
+    tick_names = {tier: f"whole tick, {tier} tier" for tier in pipes}
+    samples: dict[str, list[float]] = {name: [] for name in [*variants, *tick_names.values()]}
+    buf_raw = [None]
+    names = list(variants)
+    for i, row in enumerate(rows):
+        if i < len(rows) - ticks:                       # warm-up and the first window: not timed
+            for pipe in pipes.values():
+                pipe.step(row)
+            if i >= len(rows) - ticks - buf.steps:
+                buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
+            continue
+        order = list(pipes.items())
+        for tier, pipe in order[i % 3:] + order[:i % 3]:
+            t0 = time.perf_counter()
+            pipe.step(row)
+            samples[tick_names[tier]].append(time.perf_counter() - t0)
+        buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
+        buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
+        tfl_s.inputs(window)
+        onx_s.inputs(window)
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            variants[name]()
+            samples[name].append(time.perf_counter() - t0)
+    facts["tiers_scored"] = {tier: pipe.chain.tier for tier, pipe in pipes.items()}
+    del tfl, onx
+    return {name: percentiles(s) for name, s in samples.items()}, facts
+
+
+#: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
+RSS_CHILD = """
+import sys
+from agent.cli import main
+rc = main(sys.argv[1:])
+hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
+print(f'VmHWM_kB {hwm}', file=sys.stderr)
+raise SystemExit(rc)
+"""
+
+
+def agent_rss(work: Path, ticks: int) -> dict:
+    """Peak RSS of `stad-agent run` on the demo (unpaced, JSONL sink) per tier, read inside the agent
+    process: getrusage(RUSAGE_CHILDREN) would report this bench's own peak (Linux keeps ru_maxrss
+    across exec)."""
+    out = {}
+    for chain in (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"]):
+        path = work / f"rss-{chain[0]}.yaml"
+        path.write_text(yaml.safe_dump(demo_config(chain, work)))
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        res = subprocess.run([sys.executable, "-c", RSS_CHILD, "run", "-c", str(path), "--max-ticks", str(ticks),
+                              "--log-level", "warning"], cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+        if res.returncode != 0:
+            raise RuntimeError(f"agent run failed ({res.returncode}): {res.stderr[-1500:]}")
+        lines = res.stderr.splitlines()
+        hwm_kb = int(next(line.split()[1] for line in lines if line.startswith("VmHWM_kB ")))
+        tier = next((line.split("tier ", 1)[1].split(";")[0] for line in lines if line.startswith("summary:")), None)
+        out[chain[0]] = {"peak_rss_mib": round(hwm_kb / 1024.0, 1), "tier_reported": tier}
+    return out
+
+
+def render(report: dict) -> str:
+    lat, facts = report["latency"], report["facts"]
+    flops = facts.get("model_flops_per_tick")
+    peak = report["matmul_peak"]["median_gflops"] * 1e9
+    ref = lat.get("torch eager fp32", {}).get("p50_us")
+    lines = [f"demo bundle N={facts['sensors']} T={facts['steps']} d_model={facts['model'].get('d_model')}, "
+             f"{facts['ticks']} ticks, one thread, interleaved"
+             + (f"; model {flops / 1e6:.2f} MFLOP/tick, core peak {peak / 1e9:.0f} GFLOP/s (median) "
+                f"→ {flops / peak * 1e6:.1f} µs at peak" if flops else ""),
+             f"{'path':<46} {'p50 µs':>8} {'p99 µs':>8} {'vs torch':>9} {'% peak':>7}"]
+    for name, f in lat.items():
+        ratio = f"{ref / f['p50_us']:.1f}×" if ref else "-"
+        share = (f"{100 * flops / (f['p50_us'] / 1e6) / peak:.1f}%"
+                 if flops and not name.startswith(("numpy", "river", "whole tick, numpy")) else "-")
+        lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>9} {share:>7}")
+    if report.get("agent_peak_rss"):
+        lines.append("peak RSS of stad-agent run on the demo (MiB): " + ", ".join(
+            f"{k} {v['peak_rss_mib']}" for k, v in report["agent_peak_rss"].items()))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=2000, help="timed ticks (after the demo's warm-up day)")
+    ap.add_argument("--out", default="table.json", help="where the JSON goes")
+    ap.add_argument("--no-rss", action="store_true", help="skip the agent runs for peak RSS")
+    ap.add_argument("--rss-ticks", type=int, default=5000, help="ticks of each agent run for peak RSS")
+    args = ap.parse_args(argv)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
+        work = Path(tmp)
+        peak = matmul_peak()
+        log(f"matmul peak: {peak}")
+        lat, facts = latency(args.ticks, work, log)
+        rss = None if args.no_rss else agent_rss(work, args.rss_ticks)
+    report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
+              "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,
+              "agent_peak_rss": rss, "seconds": round(time.perf_counter() - started, 1)}
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(render(report))
+    print(f"JSON: {args.out} ({report['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
