@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,10 @@ class AlertTracker:
         self.cfg = cfg
         self.node, self.site = node, site
         self.tick_s = tick_s
+        # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
+        # so a second run over the same (seeded, simulated) clock does not reuse a first run's ids
+        # that subscribers and the outbox de-duplicate on.
+        self.life = os.urandom(3).hex()
         self.open: _Open | None = None
         self.above = 0
         self.cooldown = 0
@@ -157,7 +162,7 @@ class AlertTracker:
         exp = explain_fn()
         start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
-        self.open = _Open(alert_id=f"{self.node}-{stamp}", start=start, last_above=ts, peak=score,
+        self.open = _Open(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
                           ticks=self.above, origin=exp.get("origin"), explain=exp)
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]

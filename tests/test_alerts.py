@@ -93,3 +93,16 @@ def test_a_subsided_alert_ends_and_its_residue_does_not_reopen_it():
     off = AlertTracker(AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=100),
                        "gw", "site", 10.0)
     assert [e.event for e in drive(off, [1] * 5 + [100] * 10 + [15] * 40) if e.event != "update"] == ["new"]
+
+
+def test_alert_ids_are_unique_per_agent_life_and_sort_by_start():
+    """Two runs over the same seeded clock must not reuse ids: subscribers and the outbox de-duplicate
+    on (alert_id, seq)."""
+    cfg = AlertConfig(min_duration_ticks=1, clear_ticks=1, cooldown_ticks=0)
+    scores = [1, 9, 1, 1, 1, 9, 1, 1]
+    first = [e for e in drive(AlertTracker(cfg, "gw", "site", 10.0), scores) if e.event == "new"]
+    second = [e for e in drive(AlertTracker(cfg, "gw", "site", 10.0), scores) if e.event == "new"]
+    assert len(first) == len(second) == 2
+    assert not {e.alert_id for e in first} & {e.alert_id for e in second}
+    assert [e.alert_id for e in first] == sorted(e.alert_id for e in first)
+    assert all(e.alert_id.startswith("gw-19700101T") for e in first)
