@@ -7,6 +7,9 @@
 - end: the score stays below threshold × hysteresis for `clear_ticks` ticks;
 - cool-down: `cooldown_ticks` after an end before a new alert may open; exceedances in it are
   counted as suppressed (a persisting anomaly opens as soon as the cool-down is over);
+- hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
+  says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
+  then opens with its true start.
 - subsided (`subside_fraction` f > 0): an alert also ends when the score stays below f × its peak
   for `clear_ticks` ticks, and no new alert opens below f × that peak until the score has been
   back under the threshold once. Why: after a large excursion a process often settles somewhat
@@ -119,8 +122,10 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, ti
 class AlertTracker:
     """One node's alert state. `observe` is called once per scored tick; returns the events."""
 
-    def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float):
+    def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0):
         self.cfg = cfg
+        self.hold_ticks = hold_ticks
+        self.held = 0               # ticks the opening of the current exceedance was held back
         self.node, self.site = node, site
         self.tick_s = tick_s
         # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
@@ -138,19 +143,22 @@ class AlertTracker:
     def active(self) -> bool:
         return self.open is not None
 
-    def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn) -> list[AlertEvent]:
-        """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them."""
+    def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
+                hold=None) -> list[AlertEvent]:
+        """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
+        `hold() -> bool`: wait before opening (see hold-back above)."""
         if self.open is None:
-            return self._idle(ts, score, threshold, tier, model, explain_fn)
+            return self._idle(ts, score, threshold, tier, model, explain_fn, hold)
         return self._active(ts, score, threshold, tier, model, explain_fn)
 
-    def _idle(self, ts, score, threshold, tier, model, explain_fn) -> list[AlertEvent]:
+    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None) -> list[AlertEvent]:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
             self.floor = 0.0
         if score <= max(threshold, self.floor):
             self.above = 0
+            self.held = 0
             return []
         self.above += 1
         severe = score > threshold * self.cfg.instant_factor
@@ -160,6 +168,10 @@ class AlertTracker:
             self.suppressed += 1
             return []
         exp = explain_fn()
+        if hold is not None and self.held < self.hold_ticks and hold():
+            self.held += 1
+            return []
+        self.held = 0
         start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = _Open(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,

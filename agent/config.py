@@ -19,6 +19,7 @@ import yaml
 from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
 from . import sources as sources_pkg
+from .faults.config import FaultConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
@@ -35,6 +36,14 @@ class SensorSpec:
     neighbours: list[str] | None = doc(
         "explicit neighbours (sensor names); override the topology rule", default=None)
     unit: str | None = doc("unit, for people reading alerts", default=None)
+    min: float | None = doc("physical range, lower end: a reading below it is an `out_of_range` fault", default=None)
+    max: float | None = doc("physical range, upper end: a reading above it is an `out_of_range` fault", default=None)
+    floor: float | None = doc("what the sensor reads when dead (`dead` fault); default: `min`, else 0", default=None)
+
+    def validate(self) -> list[tuple[str, str]]:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            return [("max", f"must exceed min ({self.min:g})")]
+        return []
 
 
 @dataclass
@@ -199,6 +208,8 @@ class AgentConfig:
     scoring: ScoringConfig = doc("the scorer chain and model bundles", default_factory=ScoringConfig)
     threshold: ThresholdConfig = doc("the adaptive threshold", default_factory=ThresholdConfig)
     alerts: AlertConfig = doc("the alert lifecycle", default_factory=AlertConfig)
+    faults: FaultConfig = doc("sensor faults told apart from incidents (README: Sensor faults)",
+                              default_factory=FaultConfig)
     sinks: list[SinkUnion] = doc(
         "where alert events go: entries with a `type` (below)",
         default_factory=lambda: [SINK_PLUGINS["terminal"].config()])

@@ -40,8 +40,8 @@ class Detector:
     `add` puts in more (numpy's after warm-up, a swapped-in bundle's)."""
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
-                 thresholds: dict[str, AdaptiveThreshold] | None = None):
-        self.tracker = AlertTracker(alerts, node, site, tick_s)
+                 thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0):
+        self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
         self.feedback: FeedbackMemory | None = None     # set by the agent when feedback is configured
@@ -55,16 +55,17 @@ class Detector:
         return value if self.feedback is None else value * (1 + self.feedback.lift(self.feedback.now))
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
-             learn: Callable[[], None] | None = None) -> Decision:
+             learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
-        ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick."""
+        ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
+        `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks)."""
         thr = self.thresholds[tier]
         value = thr.value
         fb = self.feedback
         if fb is not None:
             fb.now = ts
             value *= 1 + fb.lift(ts)
-        events = self.tracker.observe(ts, score, value, tier, model, explain)
+        events = self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:

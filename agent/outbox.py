@@ -1,4 +1,4 @@
-"""A durable queue of alert events waiting for the broker's acknowledgement: SQLite in WAL mode.
+"""A durable queue of alert and fault events waiting for the broker's acknowledgement: SQLite in WAL mode.
 
 Every event is committed here before it is handed to the MQTT client and deleted only when the
 broker acknowledges it, so a broker outage, a restart or a kill -9 loses nothing. Rows keep
@@ -17,7 +17,9 @@ The outbox is bounded by `max_events` and `max_age_s`. Over the count bound, eve
 that have already ended go first, oldest first; only then the oldest events of the alert still
 open. Events handed to the client and not yet acknowledged are never dropped. Every drop is
 counted by reason, persisted, and logged: `max_events`, `max_age`, `refused` (the broker
-answered with a failure, see drop()), `not_stored` (the disk could not take it).
+answered with a failure, see drop()), `not_stored` (the disk could not take it). Fault events
+(`kind` fault / fault_end, keyed by their fault_id) share the queue and its order; for the
+count bound they count as ended.
 
 When storage fails (disk full, I/O error, the file cannot even be created at start) the agent
 goes on: an event that cannot be committed is counted as `not_stored`, one line is logged when
@@ -36,6 +38,8 @@ from pathlib import Path
 from typing import Callable, Literal
 
 log = logging.getLogger("stad.outbox")
+
+FAULT_KINDS = ("fault", "fault_end")
 
 EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age_s
 LOG_FIRST_DROPS = 5
@@ -65,6 +69,11 @@ class StoredEvent:
     seq: int
     payload: str
     replay: bool       # stored while the broker was unreachable, or already sent once before
+    kind: str = "new"  # new | update | end | fault | fault_end
+
+    @property
+    def is_fault(self) -> bool:
+        return self.kind in FAULT_KINDS
 
 
 class Outbox:
@@ -171,7 +180,9 @@ class Outbox:
             row = self._run(lambda db: db.execute(
                 "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, ?)",
                 (self.clock(), alert_id, seq, kind, payload, int(replay))).lastrowid)
-            if kind == "end":
+            if kind in FAULT_KINDS:
+                pass                # a fault event neither opens nor ends an alert
+            elif kind == "end":
                 if self._open_alert == alert_id:
                     self._open_alert = None
             else:
@@ -217,13 +228,13 @@ class Outbox:
                 return []
             try:
                 rows = self._db.execute(
-                    "SELECT id, alert_id, seq, payload, replay FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",
                     (after, limit + len(self._acked))).fetchall()
             except sqlite3.Error as exc:
                 self._failed(exc)
                 return []
             rows = [r for r in rows if r[0] not in self._acked][:limit]
-        return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
 
     def handed(self, row_id: int) -> None:
         """The event went to the client; until acknowledged, the bounds leave it alone."""

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .alerts import AlertEvent, AlertTracker, explain, iso
-from .detector import Detector
 from .bundle import Expectation
+from .detector import Detector
+from .faults.events import FaultEvent
+from .faults.tracker import FaultTracker
 from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
 from .scorers.chain import ScorerChain
 from .scorers.numpy_fallback import NumpyScorer
-from .sensor_health import SensorHealth
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .window import Normaliser, Row, WindowBuffer
@@ -41,7 +42,7 @@ class TickResult:
     label: int | None = None
     event: str | None = None
     alerts: list[AlertEvent] = field(default_factory=list)
-    sensor_events: list[dict] = field(default_factory=list)
+    faults: list[FaultEvent] = field(default_factory=list)
     scored: TickScore | None = None     # the scorer's result: its attention weights, computed when read
 
     @property
@@ -73,12 +74,14 @@ class Pipeline:
         self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
                                  {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
-                                  for t in model_tiers})
+                                  for t in model_tiers},
+                                 hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
-        self.health = SensorHealth(self.sensors, cfg.tick_s)
+        self.health = FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
+                                   reentry_ticks=cfg.window.steps)
         self.warmup: list[Row] = []
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
@@ -160,30 +163,32 @@ class Pipeline:
 
     def step(self, row: Row) -> TickResult:
         self.ticks += 1
-        sensor_events = self.health.observe(row)
+        faults = self.health.observe(row)
+        row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
         if not self.warm:
             self.warmup.append(row)
             self.warmup_counted += self._counts(row)
             if self.warmup_counted >= self.warmup_ticks:
                 self._finish_warmup()
-            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
+            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         if self.refill > 0:
             self.refill -= 1
             self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
-            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, sensor_events=sensor_events)
+            return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
-        result: TickScore = self.chain.score(self.window)
+        result: TickScore = self.health.quiet(self.chain.score(self.window))   # no score from a sensor just back
         decision = self.detector.step(
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
-            learn=lambda: self.chain.learn(self.window))
+            learn=lambda: self.chain.learn(self.window),
+            hold=lambda: self.health.holds(result.sensor_scores, self.detector.threshold(result.tier)))
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
-                          alerts=decision.events, sensor_events=sensor_events)
+                          alerts=decision.events, faults=faults)
 
     def close(self, ts: float) -> list[AlertEvent]:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
@@ -215,4 +220,4 @@ class Pipeline:
                 "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
                 "alert_active": self.alerts.active, "tier_switches": self.chain.switch_count,
                 "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
-                "sensors_missing": self.health.missing_now(), "sensors_stuck": self.health.stuck_now()}
+                **self.health.snapshot()}

@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,6 @@ log = logging.getLogger("stad.metrics")
 
 #: tick latency buckets, seconds: from a fast numpy tick (~0.2 ms) to past a 50 ms latency budget
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-SENSOR_STATES = ("ok", "missing", "stuck")
 
 
 @dataclass
@@ -148,11 +148,10 @@ class _AgentCollector:
         server = a.metrics
         yield gauge("stad_score", "Anomaly score of the last scored tick", server.last_score)
         yield gauge("stad_threshold", "Threshold the last scored tick was judged against", server.last_threshold)
-        states = [0] * len(SENSOR_STATES)
-        for s in p.health.state.tolist():
-            states[s] += 1
-        yield gauge("stad_sensors", "Sensors by health state", None, ["state"],
-                    [([name], float(n)) for name, n in zip(SENSOR_STATES, states)])
+        states = Counter(kind or "ok" for kind in list(p.health.kind))   # '' = no fault; else the fault kind
+        states.setdefault("ok", 0)
+        yield gauge("stad_sensors", "Sensors by state: ok, or the kind of fault they have", None, ["state"],
+                    [([name], float(n)) for name, n in sorted(states.items())])
         fb = p.detector.feedback
         if fb is not None:
             counts = dict(a.feedback_counts)

@@ -79,6 +79,7 @@ class Agent:
         self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
         self.records_in = 0
         self.events = Counter()
+        self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.started = time.monotonic()
         self.exit_reason = ""
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
@@ -159,6 +160,8 @@ class Agent:
             last_ts = self.pipeline.window.ts[-1] if self.pipeline.warm else time.time()
             for ev in self.pipeline.close(float(last_ts)):
                 self._emit(ev)
+            for ev in self.pipeline.health.close(float(last_ts)):
+                self._emit_fault(ev)
             self._health()
             for sink in self.sinks:
                 try:
@@ -180,9 +183,8 @@ class Agent:
             if res.warming:
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
-            for ev in res.sensor_events:
-                for sink in self.sinks:
-                    sink.sensor_event(ev)
+            for ev in res.faults:
+                self._emit_fault(ev)
             for ev in res.alerts:
                 self._emit(ev)
             if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
@@ -217,6 +219,14 @@ class Agent:
             except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
                 log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
 
+    def _emit_fault(self, ev) -> None:
+        self.fault_events[f"{ev.event} {ev.kind}"] += 1
+        for sink in self.sinks:
+            try:
+                sink.fault(ev)
+            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
@@ -224,6 +234,7 @@ class Agent:
         snap["intake"] = self.queue.stats()
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
+                     "fault_events": dict(self.fault_events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
         fb = self.pipeline.detector.feedback
@@ -255,9 +266,11 @@ class Agent:
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
+    faults = ", ".join(f"{k}: {v}" for k, v in sorted(s["faults_raised"].items()) if v) or "none"
     lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
                      if st.get("dropped"))
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
-            f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); tier {s['tier']}; "
+            f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
+            f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
             + (f"events sinks could not write: {lost}; " if lost else "")
             + f"stopped: {s['exit_reason']}")

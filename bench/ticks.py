@@ -1,7 +1,7 @@
 """Per-tick cost of every scoring tier, side by side, on the same bundle and the same windows.
 
 For N ∈ {8, 16, 64, 256} sensors and T ∈ {32, 64} steps an untrained model of the shipped
-architecture is exported by the converter (ONNX fp32/int8, TFLite fp32/int8, int8 calibrated on
+architecture (d_model, heads, ff_hidden read from the demo bundle's manifest) is exported by the converter (ONNX fp32/int8, TFLite fp32/int8, int8 calibrated on
 a few synthetic windows) into a bundle; then, batch 1 and one thread, each tier scores the same
 stream of ticks through the agent's own scorer classes (window in, TickScore out):
 
@@ -72,6 +72,12 @@ def stream(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 # ---- bundles -----------------------------------------------------------------------------------------
 
+def demo_architecture() -> dict:
+    """d_model, heads, ff_hidden of the shipped demo bundle: the architecture the agent runs."""
+    model = json.loads((ROOT / "agent" / "models" / "demo-corridor" / "manifest.json").read_text())["model"]
+    return {k: int(model[k]) for k in ("d_model", "heads", "ff_hidden")}
+
+
 def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=KINDS, log=print):
     """An untrained model of the shipped architecture, exported by the converter, as a bundle."""
     import torch
@@ -83,7 +89,7 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     from convert.train import predict
 
     torch.manual_seed(0)
-    spec = ModelSpec(sensors=len(sensors), steps=steps)
+    spec = ModelSpec(sensors=len(sensors), steps=steps, **demo_architecture())
     model = build_model(spec).eval()
     out.mkdir(parents=True, exist_ok=True)
     bw.save_weights(model, out / bw.WEIGHTS_FILE)
@@ -162,13 +168,16 @@ def flops_per_tick(model, n: int, steps: int) -> int:
     return int(counter.get_total_flops())
 
 
-def numpy_matmul_peak(size: int = 1024, repeats: int = 5) -> float:
-    """One core's float32 matmul rate (FLOP/s), numpy's BLAS with one thread."""
+def numpy_matmul_peak(size: int = 512, repeats: int = 41) -> float:
+    """One core's float32 matmul rate (FLOP/s), numpy's BLAS with one thread: the median of many
+    repeats (a few repeats of one large multiply swung between 12 % and 40 % of the real peak)."""
     rng = np.random.default_rng(4)
     a, b = rng.random((size, size), np.float32), rng.random((size, size), np.float32)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2.0 * size ** 3 / best
+    out = np.empty((size, size), np.float32)
+    for _ in range(3):
+        np.matmul(a, b, out=out)
+    median = float(np.median([_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats)]))
+    return 2.0 * size ** 3 / median
 
 
 def _timed(fn) -> float:

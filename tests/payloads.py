@@ -1,7 +1,8 @@
 """Validate what the sinks emit against the shipped JSON schemas (agent/schemas/).
 
-`check_jsonl(path)` validates every line of a jsonl sink's file (alert and sensor lines, told apart
-by `kind`); `check_mqtt(topic, payload)` validates one MQTT message by its topic's last level.
+`check_jsonl(path)` validates every line of a jsonl sink's file (alert lines have `kind` alert,
+fault lines `event` fault / fault_end); `check_mqtt(topic, payload)` validates one MQTT message by
+its topic's last level.
 Both return what they validated, so a test can also assert that there was something to check.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ def schema(name: str) -> dict:
 
 
 VALIDATORS = {name: jsonschema.Draft202012Validator(schema(name), format_checker=jsonschema.FormatChecker())
-              for name in ("alert", "sensor", "health", "feedback", "feedback_result")}
+              for name in ("alert", "fault", "health", "feedback", "feedback_result")}
 
 
 def check(name: str, payload: dict) -> dict:
@@ -34,13 +35,14 @@ def check_jsonl(path: Path) -> list[dict]:
     """Every line of a jsonl sink's file; returns the parsed lines."""
     lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     for line in lines:
-        assert line.get("kind") in ("alert", "sensor"), f"a jsonl line without a known kind: {line}"
-        check(line["kind"], line)
+        name = "fault" if line.get("event") in ("fault", "fault_end") else line.get("kind")
+        assert name in ("alert", "fault"), f"a jsonl line that is neither an alert nor a fault event: {line}"
+        check(name, line)
     return lines
 
 
 def check_mqtt(topic: str, payload: str | bytes) -> dict | str:
-    """One message of the MQTT sink, by topic: alerts, sensors and health are JSON, status is text."""
+    """One message of the MQTT sink, by topic: alerts, faults and health are JSON, status is text."""
     text = payload.decode() if isinstance(payload, bytes) else payload
     kind = topic.rsplit("/", 1)[-1]
     if kind == "status":
@@ -48,5 +50,5 @@ def check_mqtt(topic: str, payload: str | bytes) -> dict | str:
         return text
     if topic.endswith("/feedback/result"):
         kind = "feedback_result"
-    name = {"alerts": "alert", "sensors": "sensor", "health": "health", "feedback_result": "feedback_result"}[kind]
+    name = {"alerts": "alert", "faults": "fault", "health": "health", "feedback_result": "feedback_result"}[kind]
     return check(name, json.loads(text))

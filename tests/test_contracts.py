@@ -7,8 +7,9 @@ it), and the test that lists the cases fails until it has one.
 - Source: opened through open_source from its config alone; yields Records whose values are
   finite and name configured sensors; close() from another thread ends records() promptly; a
   second close() is harmless.
-- Sink: takes a new/update/end alert, a sensor event and a health snapshot without raising;
-  every alert payload it delivers validates against agent/schemas/alert.schema.json; close() once.
+- Sink: takes a new/update/end alert, a fault / fault_end event and a health snapshot without
+  raising; every alert payload it delivers validates against agent/schemas/alert.schema.json,
+  every fault payload against agent/schemas/fault.schema.json; close() once.
 - Scorer: score(window) gives one finite, non-negative score per sensor, the tick's score is the
   worst sensor's, the tier is its TYPE, attention weights (when given) sum to 1; scoring the same
   window again gives the same TickScore (score does not learn); describe() names the tier.
@@ -31,6 +32,7 @@ import pytest
 from agent import bundle as bundles
 from agent.alerts import AlertEvent
 from agent.config import from_dict
+from agent.faults.events import FaultEvent
 from agent.records import Record, Rejects
 from agent.scorers import load_tiers, runtimes
 from agent.scorers.base import Scorer, TickScore
@@ -45,6 +47,7 @@ from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_cfg, sim_rows
 from mqtt_broker import MOSQUITTO, Collector, free_port, make_broker, broker, wait_until  # noqa: F401 — fixtures
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/alert.schema.json").read_text())
+FAULT_SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/fault.schema.json").read_text())
 SENSORS = ["a", "b"]
 NEED_BROKER = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed")
 
@@ -151,8 +154,17 @@ def alert(kind: str, seq: int) -> AlertEvent:
                       reason="cleared" if kind == "end" else None)
 
 
+def fault(end: bool) -> FaultEvent:
+    now = time.time()
+    return FaultEvent(fault_id="gw-1-a-20260105T060000Z", seq=int(end), event="fault_end" if end else "fault",
+                      node="gw-1", site="lab", sensor="a", group="a", kind="dead", ts=now, start=now - 60,
+                      end=now if end else None, evidence={"summary": "reads 0 while b carries on", "value": 0.0},
+                      reason="cleared" if end else None)
+
+
 class SinkCase:
-    """A sink config that runs here, and `delivered()`: the alert payloads it delivered, as dicts."""
+    """A sink config that runs here, and `delivered()`: the alert and fault payloads it delivered,
+    as dicts, in order."""
 
     def __init__(self, request, tmp_path: Path, capsys):
         self.request, self.tmp_path, self.capsys = request, tmp_path, capsys
@@ -165,18 +177,19 @@ class SinkCase:
         path = self.tmp_path / "alerts.jsonl"
 
         def delivered():
-            return [d for d in map(json.loads, path.read_text().splitlines()) if d.pop("kind") == "alert"]
+            lines = list(map(json.loads, path.read_text().splitlines()))
+            return [d for d in lines if d.get("event") in ("fault", "fault_end") or d.pop("kind") == "alert"]
         return {"type": "jsonl", "path": str(path)}, delivered
 
     def mqtt(self):
         if MOSQUITTO is None:
             pytest.skip("mosquitto is not installed")
         port = self.request.getfixturevalue("broker").port
-        collector = Collector(port, ["stad/lab/gw-1/alerts"])
+        collector = Collector(port, ["stad/lab/gw-1/alerts", "stad/lab/gw-1/faults"])
         self.request.addfinalizer(collector.close)
 
         def delivered():
-            assert collector.wait_for(lambda msgs: len(msgs) >= 3, timeout=30)
+            assert collector.wait_for(lambda msgs: len(msgs) >= 5, timeout=30)
             return [json.loads(m.payload) for m in collector.messages]
         return {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.1}}, delivered
 
@@ -195,18 +208,21 @@ def test_sink_contract(kind, request, tmp_path, capsys):
     assert isinstance(sink, Sink) and sink.TYPE == kind
     for seq, what in enumerate(("new", "update", "end")):
         sink.emit(alert(what, seq))
-    sink.sensor_event({"ts": "2026-01-05T06:00:00Z", "sensor": "a", "state": "missing", "detail": "no data"})
+    sink.fault(fault(end=False))
+    sink.fault(fault(end=True))
     sink.health({"tier": "numpy", "model": {"tier": "numpy"}, "ticks": 10, "warm": True, "rejected": {}})
     payloads = delivered() if delivered else None
     sink.close()
     if payloads is None:
-        lines = [line for line in capsys.readouterr().out.splitlines() if "gw-1-20260105T060000Z" in line]
-        assert len(lines) == 3
+        out = capsys.readouterr().out.splitlines()
+        assert len([line for line in out if "gw-1-20260105T060000Z" in line]) == 3
+        assert len([line for line in out if " FAULT" in line and " a " in line]) == 2
         return
-    assert [(p["alert_id"], p["seq"], p["event"]) for p in payloads][:3] == \
-        [("gw-1-20260105T060000Z", i, e) for i, e in enumerate(("new", "update", "end"))]
+    assert [(p.get("alert_id") or p["fault_id"], p["seq"], p["event"]) for p in payloads] == \
+        [("gw-1-20260105T060000Z", i, e) for i, e in enumerate(("new", "update", "end"))] + \
+        [("gw-1-a-20260105T060000Z", 0, "fault"), ("gw-1-a-20260105T060000Z", 1, "fault_end")]
     for p in payloads:
-        jsonschema.validate(p, SCHEMA)
+        jsonschema.validate(p, FAULT_SCHEMA if "fault_id" in p else SCHEMA)
 
 
 # ---- scorers ----------------------------------------------------------------------------------------

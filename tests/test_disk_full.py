@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent import config
+from agent.faults.events import FaultEvent
 from agent.outbox import WAL_SIZE_LIMIT, Outbox
 from agent.sinks import open_sink
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
@@ -138,6 +139,13 @@ def big_event(seq: int):
     return ev
 
 
+def fault_event(i: int, end: bool = False) -> FaultEvent:
+    return FaultEvent(fault_id=f"gw-flow-{i}", seq=int(end), event="fault_end" if end else "fault", node="gw",
+                      site="site", sensor="flow", group="skid", kind="missing", ts=1000.0 + i, start=1000.0,
+                      end=1000.0 + i if end else None, evidence={"summary": "no reading"},
+                      reason="cleared" if end else None)
+
+
 def whole_lines(path: Path) -> list[dict]:
     text = path.read_text()
     assert text == "" or text.endswith("\n"), repr(text[-80:])
@@ -153,7 +161,7 @@ def test_jsonl_on_a_full_disk_keeps_whole_lines_counts_drops_and_recovers(small_
     small_fs.fill()
     for i in range(3, 20):
         sink.emit(big_event(i))
-        sink.sensor_event({"sensor": "flow", "state": "missing", "seq": i})
+        sink.fault(fault_event(i))
     lines = whole_lines(path)
     assert len(lines) == sink.written and sink.written + sum(sink.dropped.values()) == 3 + 2 * 17
     assert sink.dropped["alert"] >= 16 and sink.stats()["problem"] == "No space left on device"
@@ -172,9 +180,9 @@ def test_jsonl_cuts_an_incomplete_last_line_on_reopen(tmp_path, caplog):
     path.write_text('{"kind":"alert","seq":1}\n{"kind":"alert","se')
     with caplog.at_level(logging.WARNING, logger="stad.sink.jsonl"):
         sink = jsonl_sink(path)
-    sink.sensor_event({"sensor": "flow", "state": "back"})
+    sink.fault(fault_event(1, end=True))
     sink.close()
-    assert [line["kind"] for line in whole_lines(path)] == ["alert", "sensor"]
+    assert [line.get("event") or line["kind"] for line in whole_lines(path)] == ["alert", "fault_end"]
     assert "removed an incomplete last line (19 bytes)" in caplog.text
 
 

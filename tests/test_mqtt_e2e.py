@@ -90,14 +90,14 @@ def stop(proc: subprocess.Popen) -> int:
 def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path, broker):
     publish_retained(broker.port, f"stad/{SITE}/other-node/status", "online")
     sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=100_000, timeout_s=60)
-    others = MosquittoSub(broker.port, [f"{BASE}/status", f"{BASE}/health", f"{BASE}/sensors"], count=100_000,
+    others = MosquittoSub(broker.port, [f"{BASE}/status", f"{BASE}/health", f"{BASE}/faults"], count=100_000,
                           timeout_s=60)
     listen = start_listen(tmp_path, broker.port, "--site", SITE, "--out", str(tmp_path / "heard.jsonl"))
     agent = start_agent(agent_config(tmp_path, broker.port), tmp_path)
     assert agent.wait(timeout=60) == 0, (tmp_path / "agent.err").read_text()
-    written = check_jsonl(tmp_path / "alerts.jsonl")       # every line, alert and sensor, fits its schema
-    assert {line["kind"] for line in written} == {"alert", "sensor"}
-    expected = [(e["alert_id"], e["seq"]) for e in written if e["kind"] == "alert"]
+    written = check_jsonl(tmp_path / "alerts.jsonl")       # every line, alert and fault, fits its schema
+    assert {"alert", "fault"} <= {"fault" if "fault_id" in line else line["kind"] for line in written}
+    expected = [(e["alert_id"], e["seq"]) for e in written if e.get("kind") == "alert"]
     assert len(expected) > 10
     assert wait_until(lambda: (tmp_path / "heard.jsonl").exists()
                       and len(jsonl(tmp_path / "heard.jsonl")) >= len(expected))
@@ -106,9 +106,9 @@ def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path
     via_sub = [check_mqtt(topic, payload) for topic, payload in sub.take(len(expected))]
     for event in heard:
         check("alert", event)
-    # Status, health and sensor events too; the clean stop's `offline` comes after all of them.
+    # Status, health and fault events too; the clean stop's `offline` comes after all of them.
     rest = others.until(lambda got: (f"{BASE}/status", "offline") in got)
-    assert {topic.rsplit("/", 1)[1] for topic, _ in rest} == {"status", "health", "sensors"}, rest
+    assert {topic.rsplit("/", 1)[1] for topic, _ in rest} == {"status", "health", "faults"}, rest
     for topic, payload in rest:
         check_mqtt(topic, payload)
     assert [(e["alert_id"], e["seq"]) for e in heard] == expected
@@ -121,7 +121,7 @@ def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path
 
 @pytest.mark.parametrize("tier", ["tflite", "onnx"])
 def test_every_payload_of_the_model_tiers_fits_the_schemas(tmp_path, broker, tier):
-    """The demo corridor scored by the bundled model: alerts (with the model's sha256), sensor
+    """The demo corridor scored by the bundled model: alerts (with the model's sha256), fault
     events and health, from the jsonl file and from MQTT, all validate."""
     pytest.importorskip({"tflite": "ai_edge_litert", "onnx": "onnxruntime"}[tier])
     bundle = ROOT / "agent" / "models" / "demo-corridor"
@@ -139,16 +139,16 @@ def test_every_payload_of_the_model_tiers_fits_the_schemas(tmp_path, broker, tie
     agent = start_agent(tmp_path / "agent.yaml", tmp_path)
     assert agent.wait(timeout=120) == 0, (tmp_path / "agent.err").read_text()
     written = check_jsonl(tmp_path / "alerts.jsonl")
-    alerts = [line for line in written if line["kind"] == "alert"]
+    alerts = [line for line in written if line.get("kind") == "alert"]
     assert alerts and {a["tier"] for a in alerts} == {tier}
     assert {a["model_sha256"] for a in alerts} == {
         json.loads((bundle / "manifest.json").read_text())["artifacts"][f"{tier}_int8"]["sha256"]}
-    assert any(line["kind"] == "sensor" for line in written)
+    assert any(line.get("event") == "fault" and line["kind"] == "stuck" for line in written)
     got = sub.until(lambda m: (f"{base}/status", "offline") in m, 60)
     for topic, payload in got:
         check_mqtt(topic, payload)
     kinds = [topic.rsplit("/", 1)[1] for topic, _ in got]
-    assert kinds.count("alerts") == len(alerts) and "health" in kinds and "sensors" in kinds
+    assert kinds.count("alerts") == len(alerts) and "health" in kinds and "faults" in kinds
 
 
 def test_last_will_marks_a_killed_agent_offline_and_a_restart_online(tmp_path, broker):

@@ -11,6 +11,7 @@ import pytest
 from agent import config
 from agent.alerts import AlertEvent
 from agent.broker import Secret
+from agent.faults.events import FaultEvent
 from agent.mqtt_client import read_secret
 from agent.outbox import Outbox
 from agent.sinks.mqtt import OUTBOX_FILE, MqttSink
@@ -45,6 +46,14 @@ def event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5) ->
                       reason="cleared" if kind == "end" else None)
 
 
+def fault(sensor: str, kind: str = "dead", end: bool = False) -> FaultEvent:
+    now = time.time()
+    return FaultEvent(fault_id=f"{NODE}-{sensor}-1", seq=int(end), event="fault_end" if end else "fault", node=NODE,
+                      site=SITE, sensor=sensor, group="skid", kind=kind, ts=now, start=now - 60,
+                      end=now if end else None, evidence={"summary": "reads 0 while pressure carries on", "value": 0.0},
+                      reason="cleared" if end else None)
+
+
 def stream(alert: str, n: int) -> list[AlertEvent]:
     return [event(alert, i, "new" if i == 0 else "end" if i == n - 1 else "update") for i in range(n)]
 
@@ -71,11 +80,10 @@ def test_alerts_reach_mosquitto_sub_and_match_the_schema(tmp_path, broker):
     assert sink.outbox.depth == 0
 
 
-def test_status_health_and_sensor_topics(tmp_path, broker):
+def test_status_and_health_topics(tmp_path, broker):
     sink = open_sink(tmp_path, broker.port, health_interval_s=1)
     assert wait_until(lambda: sink.reporter.connected)
     sink.health({"tier": "numpy", "model": {"tier": "numpy", "model_id": "numpy-ar3"}, "ticks": 42, "rejected": {"late": 2}})
-    sink.sensor_event({"ts": "2026-01-05T06:00:00Z", "sensor": "flow", "state": "missing", "detail": "no data"})
     sub = MosquittoSub(broker.port, [f"{BASE}/status", f"{BASE}/health"], count=2)
     retained = dict(sub.lines())
     for topic, payload in retained.items():
@@ -91,22 +99,44 @@ def test_status_health_and_sensor_topics(tmp_path, broker):
     assert after.lines() == [(f"{BASE}/status", "offline")]
 
 
-def test_sensor_events_and_mqtt5_properties(tmp_path, broker):
+def test_fault_events_and_mqtt5_properties(tmp_path, broker):
     collector = Collector(broker.port, [f"{BASE}/#"], persistent=False)
     collector.wait_subscribed()     # before the sink's first PUBLISH
     sink = open_sink(tmp_path, broker.port, alert_expiry_s=600)
     sink.emit(event("gw-7-a", 0, "new"))
-    assert wait_until(lambda: sink.reporter.connected)    # sensor events are not kept while disconnected
-    sink.sensor_event({"ts": "2026-01-05T06:00:00Z", "sensor": "flow", "state": "stuck", "detail": "flat"})
-    assert collector.wait_for(lambda m: {x.topic for x in m} >= {f"{BASE}/alerts", f"{BASE}/sensors"})
+    sink.fault(fault("flow"))
+    sink.fault(fault("flow", end=True))
+    assert collector.wait_for(lambda m: len([x for x in m if x.topic == f"{BASE}/faults"]) >= 2
+                              and any(x.topic == f"{BASE}/alerts" for x in m))
     sink.close()
     [alert] = collector.on("/alerts")
     assert alert.qos == 1 and not alert.retain
     assert alert.properties.ContentType == "application/json"
     assert 590 <= alert.properties.MessageExpiryInterval <= 600
-    sensor = check_mqtt(f"{BASE}/sensors", collector.on("/sensors")[0].payload)
-    assert (sensor["sensor"], sensor["state"], sensor["node"]) == ("flow", "stuck", NODE)
+    faults = collector.on("/faults")
+    assert all(m.qos == 1 and not m.retain for m in faults)
+    payloads = [check_mqtt(f"{BASE}/faults", m.payload) for m in faults]
+    assert [(p["sensor"], p["kind"], p["event"], p["node"]) for p in payloads] == [
+        ("flow", "dead", "fault", NODE), ("flow", "dead", "fault_end", NODE)]
     collector.close()
+
+
+def test_fault_events_wait_in_the_outbox_while_the_broker_is_away(tmp_path, make_broker):
+    broker = make_broker(start=False)
+    sink = open_sink(tmp_path, broker.port)
+    assert wait_until(lambda: sink.reporter.problem is not None)
+    sink.emit(event("gw-7-a", 0, "new"))
+    sink.fault(fault("pressure", "stuck"))
+    sink.emit(event("gw-7-a", 1, "end"))
+    sink.fault(fault("pressure", "stuck", end=True))
+    stored = sink.outbox.pending()
+    assert [(e.is_fault, e.seq, e.replay) for e in stored] == [(False, 0, True), (True, 0, True), (False, 1, True),
+                                                              (True, 1, True)]
+    for e in stored:
+        check_mqtt(f"{BASE}/faults" if e.is_fault else f"{BASE}/alerts", e.payload)
+    broker.start()
+    assert wait_until(lambda: sink.outbox.depth == 0, 20)    # every one acknowledged by the broker
+    sink.close()
 
 
 def test_mqtt_311_delivers_too(tmp_path, broker):

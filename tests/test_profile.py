@@ -8,6 +8,7 @@ their point error only; bad config is refused with its key path.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,6 @@ def demo_config(profile: dict, warmup_ticks: int):
     from agent.config import load
 
     cfg = load(REPO / "configs" / "demo.yaml")
-    import dataclasses
     scoring = dataclasses.replace(cfg.scoring, bundle=str(DEMO_BUNDLE), models_dir=None,
                                   profile=ProfileConfig(**profile))
     return dataclasses.replace(cfg, scoring=scoring, sinks=[],
@@ -149,6 +149,9 @@ def test_a_drifting_sensor_is_judged_by_its_point_error_only():
 def test_a_warm_up_too_short_for_a_profile_keeps_the_bundle_threshold(caplog):
     caplog.set_level("INFO", logger="stad.pipeline")
     cfg = demo_config({"enabled": True, "min_ticks": 500}, 300)
+    # Not adapting: which calm ticks teach the threshold depends on the alerts (sensor-fault
+    # hold-back changes them); what is checked is where the threshold starts.
+    cfg = dataclasses.replace(cfg, threshold=dataclasses.replace(cfg.threshold, adapt=False))
     pipe, _ = run(cfg, stationary_rows(cfg, 400), "tflite")
     scorer = pipe.chain.tiers[0]
     assert not scorer.profile.fitted

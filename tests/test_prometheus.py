@@ -158,7 +158,7 @@ def test_a_running_agent_is_scraped_through_a_broker_outage(tmp_path, broker):
         lint(text)
         for series in ("stad_ticks_total", "stad_records_total", "stad_alerts_open", 'stad_scoring_tier{tier="numpy"}',
                        "stad_scoring_tier_switches_total", "stad_score", "stad_threshold",
-                       'stad_sensors{state="ok"}', 'stad_sensors{state="missing"}', 'stad_sensors{state="stuck"}',
+                       'stad_sensors{state="ok"}',
                        'stad_outbox_events{sink="mqtt"}', 'stad_outbox_oldest_age_seconds{sink="mqtt"}',
                        'stad_tick_duration_seconds_count{tier="numpy"}', "process_resident_memory_bytes",
                        "process_cpu_seconds_total", "stad_threshold_feedback_lift"):

@@ -43,9 +43,11 @@ needs_systemd_analyze = pytest.mark.skipif(
 
 
 def write_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
-    """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s."""
+    """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s
+    (fault events) and a cavitation incident every 300 s (alerts)."""
     anomalies = [{"kind": "dropout", "at_s": 100 + 10 * i, "duration_s": 5, "target": PUMP[i % len(PUMP)]}
                  for i in range(600)]
+    anomalies += [{"kind": "incident", "at_s": 120 + 300 * i, "duration_s": 120, "target": "pump"} for i in range(20)]
     cfg = {
         "node": {"id": "gw-test", "site": "lab"},
         "tick_s": 1,
@@ -124,7 +126,8 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
     text = alerts.read_text()
     assert text.endswith("\n")
     lines = [json.loads(line) for line in text.splitlines()]
-    assert any(line["kind"] == "sensor" for line in lines), "the dropouts should have produced sensor events"
+    assert any(line.get("event") == "fault" and line["kind"] == "missing" for line in lines), \
+        "the dropouts should have produced missing-sensor fault events"
     written: dict[str, int] = {}
     for line in lines:
         if line["kind"] == "alert":

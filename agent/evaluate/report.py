@@ -39,6 +39,9 @@ NOTES = [
     "Baselines (random, rolling_z) use the same threshold and alert lifecycle as the agent; through it, random "
     "scores rarely raise an alert (near the null detector); its swept NAB figure is NAB's random detector. "
     "always alarms on every scored row.",
+    "incidents_and_faults: with the simulator's labels, incident events and injected sensor faults are scored "
+    "apart; an alert overlapping no incident is a false alarm, also when a sensor fault caused it; faults are "
+    "detected by the agent's fault events (time to detect from the fault's start to the decision).",
 ]
 
 
@@ -129,7 +132,18 @@ def format_table(report: dict) -> str:
     head = (f"{len(report['files'])} file(s), {n_rows} scored rows; protocol {p['name']}: "
             f"train = {p['training']}; scored = {p['scored']}")
     tail = [f"error {k}: {v}" for k, v in report["errors"].items()]
-    return "\n".join([head, *lines, *tail])
+    return "\n".join([head, *lines, *incidents_and_faults_lines(report), *tail])
+
+
+def incidents_and_faults_lines(report: dict) -> list[str]:
+    """Incidents and sensor faults scored apart, per agent scorer (none on data without labels)."""
+    from .faults import format_summary
+    out = []
+    for s in report["scorers"]:
+        if s["kind"] == "agent" and s.get("incidents_and_faults"):
+            out += format_summary(s["name"], s["incidents_and_faults"])
+    return (["incidents and sensor faults apart (an alert driven by a faulty sensor is a false alarm):"] + out) \
+        if out else []
 
 
 def format_markdown(report: dict) -> str:
@@ -149,6 +163,9 @@ def format_markdown(report: dict) -> str:
         md.append(f"- skipped (no labels or too short): {', '.join(report['skipped_files'])}")
     md += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    apart = incidents_and_faults_lines(report)
+    if apart:
+        md += ["", "## Incidents and sensor faults", "", "```", *apart, "```"]
     md += ["", "## How to read this", ""] + [f"- {n}" for n in report["notes"]]
     for k, v in report["errors"].items():
         md.append(f"- scorer `{k}` failed: {v}")

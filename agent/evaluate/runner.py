@@ -43,7 +43,7 @@ from ..sources import open_source
 from ..sources.replay import ReplayConfig
 from ..sources.simulate import SimulateConfig
 from ..window import Aligner, Row
-from . import baselines, nab, skab
+from . import baselines, faults as fault_scoring, nab, skab
 from .metrics import average_precision, confusion, event_scores, event_spans, point_adjusted_f1, \
     precision_recall_f1
 from .report import build_report, write_outputs
@@ -177,6 +177,8 @@ class Trace:
     backdated_spans: list[tuple[float, float]] = field(default_factory=list)   # from the alert's `start`
     tiers: dict[str, int] = field(default_factory=dict)
     attention: list[dict] = field(default_factory=list)   # at each alert's peak, when the scorer has it
+    alerts: list[dict] = field(default_factory=list)      # {start, onset, end, top_sensors} per alert
+    faults: list[dict] = field(default_factory=list)      # fault / fault_end payloads (pipeline scorers)
 
     @classmethod
     def of(cls, f: FileRows, scorer: str, **results) -> Trace:
@@ -293,6 +295,21 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
 
 # ---- running one scorer over one file -----------------------------------------------------------
 
+def alert_records(alert_events, last_ts: float) -> list[dict]:
+    """One {start, onset, end, top_sensors} per alert: onset is the tick it was raised, the top
+    sensors those named when it was raised (its drivers)."""
+    out: list[dict] = []
+    for ev in alert_events:
+        if ev.event == "new":
+            out.append({"start": ev.start, "onset": ev.ts, "end": None,
+                        "top_sensors": [t["sensor"] for t in ev.top_sensors]})
+        elif ev.event == "end" and out and out[-1]["end"] is None:
+            out[-1]["end"] = ev.end if ev.end is not None else ev.ts
+    if out and out[-1]["end"] is None:
+        out[-1]["end"] = last_ts
+    return out
+
+
 def spans_from_events(alert_events, last_ts: float) -> dict[str, list]:
     """From new/end events: `alert_spans` [tick raised, last tick above threshold], `onsets` (the
     ticks raised on) and, for comparison only, `backdated_spans` [alert start, last tick above]."""
@@ -337,10 +354,11 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None)
     n = len(f.rows)
     last_ts = float(f.ts[-1])
     score, threshold = np.full(n, np.nan), np.full(n, np.nan)
-    alert_events, tiers, attention = [], {}, []
+    alert_events, tiers, attention, faults = [], {}, [], []
     peak_attention: dict | None = None
     for i, row in enumerate(f.rows):
         res = pipe.step(row)
+        faults += [ev.to_dict() for ev in res.faults]
         if res.warming:
             continue
         score[i], threshold[i] = res.score, res.threshold
@@ -358,6 +376,7 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None)
     if peak_attention is not None:
         attention.append(peak_attention)
     return Trace.of(f, scorer, score=score, threshold=threshold, tiers=tiers, attention=attention,
+                    alerts=alert_records(alert_events, last_ts), faults=faults,
                     **spans_from_events(alert_events, last_ts))
 
 
@@ -379,7 +398,8 @@ def run_baseline(cfg: AgentConfig, f: FileRows, name: str) -> Trace:
                                                                         axis=1), np.nan)
     out = baselines.alert_trace(tick, f.ts, f.train_ticks, cfg)
     return Trace.of(f, name, score=np.where(f.train, np.nan, tick), threshold=out["thresholds"],
-                    tiers={"baseline": int((~f.train).sum())}, **spans_from_events(out["events"], float(f.ts[-1])))
+                    tiers={"baseline": int((~f.train).sum())}, alerts=alert_records(out["events"], float(f.ts[-1])),
+                    **spans_from_events(out["events"], float(f.ts[-1])))
 
 
 def run_scorer(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
@@ -424,8 +444,21 @@ def scorer_metrics(files: list[FileRows], traces: list[Trace], n_sensors: int, t
         "anomalous_rows": int(labels.sum()),
         "nab": nab_metrics(pairs) if protocol == "nab" else None,
         "tiers": _sum_tiers(traces),
+        "incidents_and_faults": incidents_and_faults(pairs, tick_s, tolerance_s),
     }
     return out
+
+
+def incidents_and_faults(pairs: list[tuple[FileRows, Trace]], tick_s: float, tolerance_s: float) -> dict | None:
+    """Incident alerts and sensor faults scored apart (agent/evaluate/faults.py)."""
+    runs = []
+    for f, t in pairs:
+        if not f.scored.any():
+            continue
+        events = fault_scoring.labelled_events(f.ts, f.events)
+        runs.append(fault_scoring.score_run(events, t.alerts, t.faults, tick_s, tolerance_s,
+                                            scored_from=float(f.ts[f.scored][0])))
+    return fault_scoring.summarise(runs) if runs else None
 
 
 def nab_inputs(f: FileRows, t: Trace) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:

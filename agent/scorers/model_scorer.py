@@ -170,6 +170,7 @@ class ModelScorer(Scorer):
         self._history: dict[float, np.ndarray] = {}
         self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
         self._run = np.zeros((self.steps, self.n), np.float64)
+        self._run_ts: np.ndarray | None = None    # the window ticks `_run` holds (None: rebuild it)
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         check_manifest_io(bundle, self.expected)
@@ -223,8 +224,8 @@ class ModelScorer(Scorer):
         if self.profile.fitted:
             bias = np.where(self.profile.used, bias, 0.0)
         s = combined_scores(err, bias, missing_newest)
-        level = self.level(window.ts, forecast, missing_newest)
-        if self.profile.fitted:
+        if self.profile.fitted:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
+            level = self.level(window.ts, forecast, missing_newest)
             s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
         top_k = self.top_k
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
@@ -288,6 +289,7 @@ class ModelScorer(Scorer):
         self.residual = residual
         self.forecast_offset = offset.astype(np.float32)
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
+        self._run_ts = None
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
@@ -313,9 +315,24 @@ class ModelScorer(Scorer):
         ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded."""
         now = float(ts[-1])
         run = self._run
+        last = self._run_ts
+        self._run_ts = None
+        if (np.isfinite(now) and last is not None and now > last[-1]
+                and np.array_equal(last[1:], ts[:-1], equal_nan=True)):
+            # One tick on from the previous call (the usual case): its run, shifted by one row, is
+            # what the loop below would read back from the history (window ticks are in order).
+            run[:-1] = run[1:]
+            run[-1] = err
+            self._history[now] = err.copy()
+            self._run_ts = ts.copy()
+            if len(self._history) > 2 * self.steps:
+                oldest = float(np.nanmin(ts))
+                self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+            return ew_bias(run)
         run.fill(0.0)
         run[-1] = err
         if np.isfinite(now):
+            self._run_ts = ts.copy()
             for j in range(len(ts) - 1):
                 t = float(ts[j])
                 if t < now:                         # NaN (a row not filled yet) compares False

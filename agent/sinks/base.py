@@ -1,4 +1,4 @@
-"""The sink interface: where alert events, health snapshots and sensor events go."""
+"""The sink interface: where alert events, fault events and health snapshots go."""
 from __future__ import annotations
 
 import abc
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, ClassVar
 
 from ..alerts import AlertEvent
+from ..faults.events import FaultEvent
 from ..paths import resolve_against
 
 
@@ -44,12 +45,13 @@ class Sink(abc.ABC):
     def health(self, snapshot: dict) -> None:
         """The agent's health (tier, model, ticks, rejects, outbox depth), sent periodically."""
 
+    @abc.abstractmethod
+    def fault(self, event: FaultEvent) -> None:
+        """Deliver one sensor fault event (fault / fault_end), like an alert event."""
+
     def stats(self) -> dict | None:
         """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""
         return None
-
-    def sensor_event(self, event: dict) -> None:
-        """A sensor went missing, came back, or got stuck."""
 
     def close(self) -> None:
         """Flush and release; called once on shutdown."""

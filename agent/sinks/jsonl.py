@@ -1,4 +1,4 @@
-"""Alert and sensor events appended to a JSON lines file, one object per line, written per event.
+"""Alert and fault events appended to a JSON lines file, one object per line, written per event.
 
 The file only ever holds whole lines. Each line is written with unbuffered write() calls on an
 O_APPEND descriptor; when the disk fills up halfway through a line, the part written is cut off
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..alerts import AlertEvent
+from ..faults.events import FaultEvent
 from ..plugins import Plugin
 from ..preflight import writable_file_problems
 from ..typed import doc
@@ -55,8 +56,10 @@ class JsonlSink(Sink):
     def emit(self, event: AlertEvent) -> None:
         self._write("alert", {"kind": "alert", **event.to_dict()})
 
-    def sensor_event(self, event: dict) -> None:
-        self._write("sensor", {"kind": "sensor", **event})
+    def fault(self, event: FaultEvent) -> None:
+        # The fault payload as it is (schemas/fault.schema.json): its `event` (fault / fault_end)
+        # tells it from alert lines, its `kind` is the fault's kind.
+        self._write("fault", event.to_dict())
 
     def stats(self) -> dict:
         return {"path": str(self.path), "written": self.written, "dropped": dict(self.dropped),

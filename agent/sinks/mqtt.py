@@ -1,14 +1,15 @@
-"""Alert events, health and sensor events to an MQTT broker, with nothing lost on the way.
+"""Alert events, fault events and health to an MQTT broker, with nothing lost on the way.
 
 Topics, under `<prefix>/<site>/<node>/`:
     alerts   alert events, JSON, QoS 1, not retained (MQTT 5: content type, optional expiry)
     status   `online` (retained, on every connect) / `offline` (retained: Last Will and clean shutdown)
     health   the agent's health, JSON, retained
-    sensors  sensor-health events (missing, back, stuck), JSON, QoS 1
+    faults   sensor fault events (fault / fault_end), JSON, QoS 1, not retained — through the
+             outbox like alerts (schemas/fault.schema.json)
     feedback         operator verdicts in, subscribed only with the sink's `feedback` key (agent/feedback.py)
     feedback/result  the answer to each feedback message, JSON, QoS 1
 
-Every alert event is committed to the outbox (agent/outbox.py) before it reaches paho and is
+Every alert and fault event is committed to the outbox (agent/outbox.py) before it reaches paho and is
 deleted only on its PUBACK. One worker thread does all publishing: it hands paho at most
 `WINDOW` unacknowledged alert events, and only while connected, so paho's in-memory queue never
 holds the only copy. When a connection is lost, every unacknowledged event is sent again after
@@ -56,7 +57,7 @@ CHECKPOINT_EVERY_S = 1.0    # the worker checkpoints the outbox's WAL this often
 OUTBOX_FILE = "mqtt-outbox.sqlite"
 JSON = "application/json"
 
-_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _SENSOR, _STOP, _FEEDBACK = range(8)
+_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _STOP, _FEEDBACK = range(7)
 
 
 @dataclass
@@ -121,7 +122,7 @@ class MqttSink(Sink):
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
         self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
-        self.health_topic, self.sensors_topic = f"{base}/health", f"{base}/sensors"
+        self.health_topic, self.faults_topic = f"{base}/health", f"{base}/faults"
         self.feedback_topic, self.feedback_result_topic = f"{base}/feedback", f"{base}/feedback/result"
         if cfg.feedback is not None and context.feedback is None:
             raise ValueError("MQTT sink: feedback is configured but nothing applies it (it needs the agent)")
@@ -140,7 +141,7 @@ class MqttSink(Sink):
                         "use protocol 5 to have refusals counted")
         self.client = build_client(broker, broker.client_id or f"stad-{self.site}-{self.node}",
                                    resolve=context.resolve)
-        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health/sensors
+        self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health
         self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
         self.reporter = ConnectionReporter(broker, "alerts", log,
                                            consequence="alert events are kept in the outbox until it is back")
@@ -163,7 +164,6 @@ class MqttSink(Sink):
         self._refused_since = 0
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
         self._next_checkpoint = 0.0
-        self.sensor_events_unsent = 0
         self.feedback_results_unsent = 0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
         self._worker.start()
@@ -191,15 +191,16 @@ class MqttSink(Sink):
         return {**snapshot, "ts": iso(time.time()), "node": self.node, "site": self.site,
                 "model_id": model.get("model_id", snapshot.get("tier")),
                 "rejected_total": sum(rejected.values()),
-                "outbox": self.outbox.stats(),
-                "sensor_events_unsent": self.sensor_events_unsent}
+                "outbox": self.outbox.stats()}
 
     def stats(self) -> dict:
         """The outbox (depth, oldest age, drops by reason) and whether the broker is connected."""
         return {**self.outbox.stats(), "connected": self.reporter.connected}
 
-    def sensor_event(self, event: dict) -> None:
-        self._queue.put((_SENSOR, encode_json({**event, "node": self.node, "site": self.site})))
+    def fault(self, event) -> None:
+        payload = encode_json(event.to_dict())
+        self.outbox.add(event.fault_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
+        self._queue.put((_WAKE,))
 
     def _on_feedback(self, client, userdata, msg) -> None:
         """paho's thread: parse, then hand to the agent's loop, which applies it and answers."""
@@ -262,11 +263,6 @@ class MqttSink(Sink):
                         self.client.publish(self.feedback_result_topic, item[1], qos=1, properties=self.json_props)
                     else:
                         self.feedback_results_unsent += 1
-                elif kind == _SENSOR:
-                    if self._connected:
-                        self.client.publish(self.sensors_topic, item[1], qos=1, properties=self.json_props)
-                    else:
-                        self.sensor_events_unsent += 1
                 if self._queue.empty():
                     self._flush_acks()
                     self._checkpoint()
@@ -292,7 +288,7 @@ class MqttSink(Sink):
     def _on_ack(self, mid: int, reason_code) -> None:
         row_id = self._mids.pop(mid, None)
         if row_id is None:
-            return              # status, health, sensors, or a copy from before a reconnect
+            return              # status, health, or a copy from before a reconnect
         if reason_code.is_failure:
             self.outbox.drop(row_id, "refused")
             self._refused_since += 1
@@ -328,8 +324,12 @@ class MqttSink(Sink):
             if not batch:
                 return
             for stored in batch:
-                info = self.client.publish(self.alerts_topic, self._payload(stored), qos=1,
-                                           properties=self.alert_props)
+                if stored.is_fault:
+                    info = self.client.publish(self.faults_topic, self._payload(stored), qos=1,
+                                               properties=self.json_props)
+                else:
+                    info = self.client.publish(self.alerts_topic, self._payload(stored), qos=1,
+                                               properties=self.alert_props)
                 self._mids[info.mid] = stored.id
                 self.outbox.handed(stored.id)
                 self._cursor = stored.id

@@ -1,4 +1,4 @@
-"""One readable line per alert event on stdout."""
+"""One readable line per alert or fault event on stdout."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +10,8 @@ from ..plugins import Plugin
 from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
-COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m"}
+COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m", "fault": "\033[1;35m",
+          "fault_end": "\033[36m"}
 
 
 @dataclass
@@ -31,8 +32,11 @@ class TerminalSink(Sink):
             line = f"{COLORS[event.event]}{line}\033[0m"
         print(line, flush=True)
 
-    def sensor_event(self, event: dict) -> None:
-        print(f"{event['ts']} SENSOR {event['sensor']} {event['state']}: {event['detail']}", flush=True)
+    def fault(self, event) -> None:
+        line = event.line()
+        if self.color:
+            line = f"{COLORS[event.event]}{line}\033[0m"
+        print(line, flush=True)
 
 
 PLUGIN = Plugin(config=TerminalConfig, create=TerminalSink)

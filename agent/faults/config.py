@@ -1,0 +1,43 @@
+"""The `faults:` section: how long each fault condition must last before a sensor is judged faulty.
+
+Every duration is in seconds, not ticks, so one config reads the same at 1-s and 30-s ticks. A
+condition that has held for n ticks has lasted n × tick_s; 0 decides on the first tick. Kept
+apart from agent/config.py so that the fault rules and their keys are read together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..typed import doc, rng
+
+
+@dataclass
+class FaultConfig:
+    enabled: bool = doc("false: no fault rules, no masking, no hold-back", default=True)
+    mask: bool = doc("a faulty sensor's readings are withheld from model and fallback", default=True)
+    missing_s: float = rng(0, None, default=0.0,
+                            doc="missing past the carry-forward bound this long")
+    stuck_s: float = rng(0, None, default=90.0,
+                          doc="the same value this long (longer for a sensor that often repeats)")
+    flatline_s: float = rng(0, None, default=600.0,
+                             doc="tick-to-tick change collapsed for this long…")
+    flatline_ratio: float = rng(0.0, 1.0, default=0.02,
+                                 doc="…below this share of its normal relative change")
+    dead_s: float = rng(0, None, default=60.0,
+                         doc="at its floor while its neighbours carry on")
+    out_of_range_s: float = rng(0, None, default=0.0,
+                                 doc="outside the sensor's configured min / max")
+    implausible_s: float = rng(0, None, default=600.0,
+                                doc="breaks a physical relation (corridor stations)")
+    drift_s: float = rng(0, None, default=300.0,
+                          doc="departed from its neighbours, they calm, this long")
+    drift_window_s: float = rng(1, None, default=600.0,
+                                 doc="half-life of the departure's running mean")
+    drift_z: float = rng(1.0, None, default=5.0,
+                          doc="departure, in its own normal standard deviations")
+    clear_s: float = rng(0, None, default=60.0,
+                          doc="a fault ends after its condition is gone this long")
+    holdback_s: float = rng(0, None, default=90.0,
+                             doc="an alert driven by one suspect sensor waits this long")
+    learn_s: float = rng(0, None, default=3600.0,
+                          doc="normal behaviour learned over about this long")

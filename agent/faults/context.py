@@ -1,0 +1,98 @@
+"""Who a sensor should agree with (from the topology) and what it normally looks like.
+
+`SensorContext` is fixed by the config: neighbours (the topology's rule), station / machine
+mates (the same group), the physical range and floor. `Normal` is learned online from ticks on
+which a sensor is judged healthy and not suspect, with a forgetting horizon of `learn_s`, so a
+fault is never learned as normal and the rules need no training run of their own.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..topology import group_of, neighbours, quantity_of
+
+MIN_LEARNED_TICKS = 30          # rules that compare with normal behaviour wait for this much of it
+
+
+def _index_lists(names: list[str], lists: dict[str, list[str]]) -> list[np.ndarray]:
+    index = {n: i for i, n in enumerate(names)}
+    return [np.array([index[o] for o in lists[n] if o in index and o != n], int) for n in names]
+
+
+class SensorContext:
+    def __init__(self, specs, topology: str):
+        self.names = [s.name for s in specs]
+        self.n = len(specs)
+        self.topology = topology
+        self.groups = [group_of(s) for s in specs]
+        self.quantities = [quantity_of(s) for s in specs]
+        self.neighbours = _index_lists(self.names, neighbours(specs, topology))
+        mates = {s.name: [o.name for o in specs if group_of(o) == group_of(s)] for s in specs}
+        self.mates = _index_lists(self.names, mates)
+        # Everything that should move with a sensor when the process (not the sensor) changes.
+        self.context = [np.union1d(a, b).astype(int) for a, b in zip(self.neighbours, self.mates)]
+        self.lo = np.array([-np.inf if s.min is None else s.min for s in specs], float)
+        self.hi = np.array([np.inf if s.max is None else s.max for s in specs], float)
+        self.floor = np.array([s.floor if s.floor is not None else (s.min if s.min is not None else 0.0)
+                               for s in specs], float)
+        self.configured_range = np.isfinite(self.lo) | np.isfinite(self.hi)
+
+    def station(self, i: int) -> dict[str, int]:
+        """quantity -> sensor index for sensor i's group (e.g. {'flow': 3, 'occ': 4, 'speed': 5})."""
+        return {self.quantities[j]: j for j in range(self.n) if self.groups[j] == self.groups[i]}
+
+
+class Normal:
+    """Per-sensor running statistics of healthy readings, exponentially forgotten."""
+
+    def __init__(self, n: int, horizon_ticks: float):
+        self.alpha_min = 1.0 / max(horizon_ticks, 2.0)
+        self.count = np.zeros(n)                 # healthy observed ticks learned (saturates in effect)
+        self.mean = np.zeros(n)
+        self.var = np.zeros(n)
+        self.abs_step = np.zeros(n)              # mean |x_t − x_{t−1}| between observed ticks
+        self.rel_step = np.zeros(n)              # the same relative to the reading's size (see relative_step)
+        self.repeat = np.zeros(n)                # share of ticks with exactly the previous value
+        self.at_floor = np.zeros(n)              # share of ticks at the floor
+
+    def _alpha(self, learn: np.ndarray) -> np.ndarray:
+        return np.where(learn, np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+
+    def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, repeated: np.ndarray,
+              at_floor: np.ndarray, counted: np.ndarray) -> None:
+        """`learn`: sensors observed, healthy and unsuspected this tick: their level and steps are
+        learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
+        `step`: |Δx| (NaN: not learnable); `repeated`: 1 / 0, NaN without a previous reading."""
+        c = self._alpha(counted)
+        self.repeat += np.where(np.isfinite(repeated), c, 0.0) * (np.nan_to_num(repeated) - self.repeat)
+        self.at_floor += c * (at_floor - self.at_floor)
+        a = self._alpha(learn)
+        x0 = np.where(learn, x, 0.0)
+        d = x0 - self.mean
+        self.mean += a * d
+        self.var = (1 - a) * (self.var + a * d * d)
+        has_step = learn & np.isfinite(step)
+        b = np.where(has_step, a, 0.0)
+        self.abs_step += b * (np.nan_to_num(step) - self.abs_step)
+        self.rel_step += b * (np.nan_to_num(self.relative_step(step, x)) - self.rel_step)
+        self.count += learn
+
+    def relative_step(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
+        noise grows with its level, so a quiet night is not mistaken for a flatline."""
+        return step / np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9))
+
+    @property
+    def learned(self) -> np.ndarray:
+        return self.count >= MIN_LEARNED_TICKS
+
+    @property
+    def sd(self) -> np.ndarray:
+        return np.sqrt(np.maximum(self.var, 1e-12))
+
+    def state(self) -> dict:
+        return {k: getattr(self, k).tolist() for k in ("count", "mean", "var", "abs_step", "rel_step", "repeat", "at_floor")}
+
+    def restore(self, state: dict) -> None:
+        for k, v in state.items():
+            getattr(self, k)[:] = np.asarray(v, float)

@@ -1,0 +1,50 @@
+"""dead: reads its floor (0, or the configured `floor` / `min`) for `dead_s` while the sensors it
+should move with — topology neighbours and its station / machine mates — carry on above theirs.
+
+A detector that normally sits at its floor (a quiet road at night, a stopped pump) is never
+judged dead: it must have been seen live (rarely at its floor), and most of its observed,
+healthy context must say otherwise. Check on site: the loop / sensor circuit (open loop, cut
+feeder), the detector card or transmitter power, the input channel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .rule import Held, Tick, names_values
+
+AT_FLOOR = 0.01          # within this share of its normal level above the floor: "at the floor"
+LIVE = 0.2               # a neighbour above its floor by this share of its normal level is live
+USUALLY_AT_FLOOR = 0.05  # a sensor at its floor more often than this when healthy is never dead
+
+
+class Dead:
+    KIND = "dead"
+
+    def __init__(self, cfg, ctx, tick_s: float):
+        self.required_s = cfg.dead_s
+        self.held = Held(ctx.n, tick_s)
+        self.live_context = [[] for _ in range(ctx.n)]
+
+    def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        ctx, normal = t.ctx, t.normal
+        level = np.maximum(normal.mean - ctx.floor, 0.0)
+        with np.errstate(invalid="ignore"):
+            at_floor = t.observed & (t.x - ctx.floor <= AT_FLOOR * level)
+            live = t.observed & t.healthy & normal.learned & (t.x - ctx.floor > LIVE * level) & (level > 0)
+        usually_live = normal.learned & (normal.at_floor < USUALLY_AT_FLOOR) & (level > 0)
+        cond = np.zeros(ctx.n, bool)
+        for i in np.flatnonzero(at_floor & usually_live):
+            c = ctx.context[i]
+            seen = c[t.observed[c] & t.healthy[c]]
+            n_live = int(live[seen].sum())
+            self.live_context[i] = list(seen[live[seen]])
+            cond[i] = n_live >= 1 and 2 * n_live >= seen.size
+        lasted = self.held.update(cond, t.observed, t.ts)
+        return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def evidence(self, i: int, t: Tick) -> dict:
+        return {"summary": f"reads {t.x[i]:g} (its floor) while "
+                           f"{', '.join(t.ctx.names[j] for j in self.live_context[i])} carry on",
+                "value": round(float(t.x[i]), 4), "floor": float(t.ctx.floor[i]),
+                "normal_level": round(float(t.normal.mean[i]), 4),
+                "neighbours": names_values(t, self.live_context[i])}

@@ -1,0 +1,40 @@
+"""Hold-back: an alert that would open with one suspect sensor as its only driver waits.
+
+A sensor fault shows in the scores before the fault rules can decide (a dead detector is one
+tick old when its score first crosses the threshold; deciding takes `dead_s`). Opening an
+incident then would send a patrol for a broken loop. The drivers of an alert are the sensors
+whose own score is above the threshold (the tick score is the worst sensor's). When an alert is
+about to open, it waits — for at most `faults.holdback_s` — if its top driver is a suspect:
+
+- a pending fault candidate (a rule's condition holds, not yet long enough) or already faulty, or
+- alone: every sensor it should move with (neighbours, station / machine mates) is calm (score
+  at most CALM × the threshold) or an echo of it (at most ECHO × its own score: the fusion
+  scorer lends a neighbour part of a broken sensor's residual),
+
+and every other driver is a suspect too or such an echo. If the sensor is judged faulty
+meanwhile, it is masked, the score falls and the alert never opens; otherwise it opens with its
+true start (its first tick above the threshold), only later. An incident moves several sensors
+of a station together and spreads to its neighbours, so it is seldom held; when it is, the cost
+is at most holdback_s of time to detect (bench/faults.py measures it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ECHO = 0.35
+CALM = 0.5
+
+
+def should_hold(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray) -> bool:
+    """`context[i]`: indices that move with sensor i; `suspect[i]`: a pending candidate or faulty."""
+    s = np.nan_to_num(np.asarray(scores, float), nan=0.0)
+    drivers = np.flatnonzero(s > threshold)
+    if drivers.size == 0:
+        return False
+    top = int(drivers[np.argmax(s[drivers])])
+    echoes = set(int(j) for j in context[top] if s[j] <= ECHO * s[top])
+    # Without neighbours or mates nothing can disagree with it: only the rules can suspect it.
+    alone = context[top].size > 0 and all(j in echoes or s[j] <= CALM * threshold for j in context[top].tolist())
+    if not (suspect[top] or alone):
+        return False
+    return all(i == top or suspect[i] or i in echoes for i in drivers.tolist())

@@ -1,0 +1,62 @@
+"""implausible: a loop-detector station's readings break the physics that ties them together,
+for `implausible_s`:
+
+- flow > 0 with occupancy at its floor: vehicles are counted but never occupy the loop — the
+  occupancy channel is suspect;
+- speed > 0 with flow at its floor: speeds are measured but no vehicle is counted — the flow
+  (count) channel is suspect.
+
+It applies to every station (group) that has sensors named `<group>_flow`, `_occ`, `_speed`
+(the corridor naming), whatever the topology; others have no relation to check. The default
+duration is long: an empty road at night can legitimately hold a last speed for a while.
+Check on site: the loop pair / channel assignment of the suspect measure, the detector card's
+occupancy or count output, a mis-wired lane.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .rule import Held, Tick
+
+SOME = 0.05      # a reading above its floor by this share of its normal level is "> 0"
+NONE = 0.01      # within this share of its normal level above the floor: "at its floor"
+
+
+class Implausible:
+    KIND = "implausible"
+
+    def __init__(self, cfg, ctx, tick_s: float):
+        self.required_s = cfg.implausible_s
+        self.held = Held(ctx.n, tick_s)
+        # (witness, suspect, relation) triples: witness > 0 while suspect at its floor.
+        self.pairs: list[tuple[int, int, str]] = []
+        for i in range(ctx.n):
+            if ctx.quantities[i] not in ("occ", "flow"):
+                continue
+            station = ctx.station(i)
+            if ctx.quantities[i] == "occ" and "flow" in station:
+                self.pairs.append((station["flow"], i, "flow > 0 with occupancy at its floor"))
+            if ctx.quantities[i] == "flow" and "speed" in station:
+                self.pairs.append((station["speed"], i, "speed > 0 with flow at its floor"))
+        self.relation = {}
+
+    def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        ctx, normal = t.ctx, t.normal
+        level = np.maximum(normal.mean - ctx.floor, 0.0)
+        cond = np.zeros(ctx.n, bool)
+        for witness, suspect, relation in self.pairs:
+            if not (t.observed[witness] and t.observed[suspect] and normal.learned[witness]):
+                continue
+            some = t.x[witness] - ctx.floor[witness] > SOME * level[witness]
+            none = t.x[suspect] - ctx.floor[suspect] <= NONE * level[suspect]
+            if some and none:
+                cond[suspect] = True
+                self.relation[suspect] = (witness, relation)
+        lasted = self.held.update(cond, t.observed, t.ts)
+        return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def evidence(self, i: int, t: Tick) -> dict:
+        witness, relation = self.relation[i]
+        return {"summary": f"{relation}: {t.ctx.names[witness]} {t.x[witness]:g}, {t.ctx.names[i]} {t.x[i]:g}",
+                "value": round(float(t.x[i]), 4), "witness": t.ctx.names[witness],
+                "witness_value": round(float(t.x[witness]), 4)}

@@ -1,0 +1,28 @@
+"""missing: no reading past the carry-forward bound (window.carry_forward_s) for `missing_s`.
+
+The aligner already carries a silent sensor's last value for carry_forward_s; after that the
+sensor is missing, and after `missing_s` more it is reported. Check on site: power and
+communication to the detector / transmitter, the controller's report schedule.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .rule import Held, Tick
+
+
+class Missing:
+    KIND = "missing"
+
+    def __init__(self, cfg, ctx, tick_s: float):
+        self.required_s = cfg.missing_s
+        self.held = Held(ctx.n, tick_s)
+
+    def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        lasted = self.held.update(t.missing, np.ones(t.ctx.n, bool), t.ts)
+        return t.missing, t.missing & (lasted >= max(self.required_s, 1e-9))
+
+    def evidence(self, i: int, t: Tick) -> dict:
+        last = t.prev[i]
+        return {"summary": f"no reading for {self.held.ticks[i] * self.held.tick_s:g} s past the carry-forward bound",
+                "last_value": None if np.isnan(last) else round(float(last), 4)}

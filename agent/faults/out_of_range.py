@@ -1,0 +1,31 @@
+"""out_of_range: a reading outside the sensor's physical range (`min` / `max` in `sensors`) for
+`out_of_range_s`. Only sensors with a configured range are checked.
+
+Check on site: the transmitter's scaling and wiring (a 4–20 mA loop open reads below range, a
+short above), the unit configured in the controller.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .rule import Held, Tick
+
+
+class OutOfRange:
+    KIND = "out_of_range"
+
+    def __init__(self, cfg, ctx, tick_s: float):
+        self.required_s = cfg.out_of_range_s
+        self.held = Held(ctx.n, tick_s)
+
+    def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore"):
+            cond = t.observed & ((t.x < t.ctx.lo) | (t.x > t.ctx.hi))
+        lasted = self.held.update(cond, t.observed, t.ts)
+        return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def evidence(self, i: int, t: Tick) -> dict:
+        lo, hi = t.ctx.lo[i], t.ctx.hi[i]
+        return {"summary": f"reads {t.x[i]:g}, outside its range [{lo:g}, {hi:g}]",
+                "value": round(float(t.x[i]), 4), "min": None if np.isinf(lo) else lo,
+                "max": None if np.isinf(hi) else hi}

@@ -1,0 +1,58 @@
+"""What every fault rule gets each tick, and how long a condition has held.
+
+A rule is a small class with `KIND`, `observe(tick) -> (condition, decided)` (per-sensor bool
+arrays: the fault condition holds now / has held long enough to judge the sensor faulty) and
+`evidence(i, tick) -> dict` (what an operator is told). Rules that keep state beyond `Held`
+also have `state()` / `restore()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .context import Normal, SensorContext
+
+
+@dataclass
+class Tick:
+    ts: float
+    x: np.ndarray           # raw values, NaN where missing
+    observed: np.ndarray    # a fresh reading this tick (not carried forward, not missing)
+    missing: np.ndarray     # no reading past the carry-forward bound
+    prev: np.ndarray        # the last observed value before this tick (NaN: none yet)
+    healthy: np.ndarray     # not judged faulty (as of the previous tick): usable as a neighbour
+    kinds: list[str]        # the active fault's kind per sensor ("" when healthy)
+    ctx: SensorContext
+    normal: Normal
+
+
+class Held:
+    """How long a per-sensor condition has held: counted on ticks where the sensor was seen,
+    kept as it was on ticks where it was not (a carried value neither confirms nor clears)."""
+
+    def __init__(self, n: int, tick_s: float):
+        self.tick_s = tick_s
+        self.ticks = np.zeros(n, np.int64)
+        self.since = np.full(n, np.nan)
+
+    def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
+        """Seconds the condition has held, including this tick."""
+        on, off = seen & cond, seen & ~cond
+        self.since[on & (self.ticks == 0)] = ts
+        self.ticks[on] += 1
+        self.ticks[off] = 0
+        self.since[off] = np.nan
+        return self.ticks * self.tick_s
+
+    def state(self) -> dict:
+        return {"ticks": self.ticks.tolist(), "since": [None if np.isnan(v) else v for v in self.since]}
+
+    def restore(self, state: dict) -> None:
+        self.ticks[:] = state["ticks"]
+        self.since[:] = [np.nan if v is None else v for v in state["since"]]
+
+
+def names_values(tick: Tick, idx) -> dict[str, float | None]:
+    """{sensor: value} for evidence, None where missing."""
+    return {tick.ctx.names[j]: (None if np.isnan(tick.x[j]) else round(float(tick.x[j]), 4)) for j in idx}

@@ -1,0 +1,220 @@
+"""FaultTracker: rule conditions → candidates → decided faults → events, and the mask.
+
+Each tick every rule says, per sensor, whether its condition holds now and whether it has held
+long enough. A sensor whose condition holds but is not yet decided is a *candidate* (alerts it
+drives alone wait: holdback.py); the first rule, in RULES order, that decides makes the sensor
+*faulty* (a `fault` event). A faulty sensor is masked — its readings reach neither the model
+nor the fallback, as if missing (drift: reported, not masked; see mask()) — until its condition has been gone for `clear_s` (a
+`fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
+is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
+lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
+candidates, so a fault is never learned as normal.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..alerts import iso
+from ..scorers.base import TickScore, tick_score
+from ..window import Row
+from .context import Normal, SensorContext
+from .dead import Dead
+from .drift import Drift
+from .events import KINDS, FaultEvent
+from .holdback import should_hold
+from .implausible import Implausible
+from .missing import Missing
+from .out_of_range import OutOfRange
+from .rule import Held, Tick
+from .stuck import Stuck
+
+RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift)      # first to decide names the fault
+
+
+class FaultTracker:
+    def __init__(self, specs, topology: str, tick_s: float, cfg, node: str = "", site: str = "",
+                 reentry_ticks: int = 0):
+        self.cfg = cfg
+        self.reentry_ticks = reentry_ticks
+        self.tick_s = tick_s
+        self.node, self.site = node, site
+        self.ctx = SensorContext(specs, topology)
+        self.names = self.ctx.names
+        self.index = {name: i for i, name in enumerate(self.names)}
+        n = self.ctx.n
+        self.normal = Normal(n, cfg.learn_s / tick_s)
+        self.rules = [rule(cfg, self.ctx, tick_s) for rule in RULES] if cfg.enabled else []
+        self.kind = [""] * n                       # the active fault's kind, "" when healthy
+        self.start = np.full(n, np.nan)
+        self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
+        self.candidate = np.zeros(n, bool)
+        self.reentry = np.zeros(n, np.int64)       # ticks left before a sensor back from a fault scores again
+        self.prev = np.full(n, np.nan)              # last observed value
+        self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
+        self.raised = {k: 0 for k in KINDS}
+        self.held_alerts = 0                       # ticks an alert opening was held back
+
+    # -- per tick -------------------------------------------------------------------------------
+
+    @property
+    def faulty(self) -> np.ndarray:
+        return np.array([k != "" for k in self.kind])
+
+    def observe(self, row: Row) -> list[FaultEvent]:
+        if not self.rules:
+            return []
+        observed = ~(row.missing | row.carried)
+        np.maximum(self.reentry - 1, 0, out=self.reentry)
+        faulty = self.faulty
+        t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
+                 healthy=~faulty, kinds=list(self.kind), ctx=self.ctx, normal=self.normal)
+        results = [rule.observe(t) for rule in self.rules]
+        cond = np.array([c for c, _ in results])          # (rules, n)
+        decided = np.array([d for _, d in results])
+        events = self._end_cleared(t, cond, faulty, observed)
+        events += self._start_decided(t, decided)
+        self.candidate = cond.any(axis=0) & ~self.faulty
+        self._learn(t)
+        np.copyto(self.prev, row.values, where=observed)
+        return events
+
+    def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
+        kinds = [r.KIND for r in self.rules]
+        still = np.array([faulty[i] and cond[kinds.index(self.kind[i]), i] for i in range(self.ctx.n)])
+        # Only a reading clears a fault (a missing sensor's condition clears when readings return).
+        seen = faulty & (observed | np.array([k == "missing" for k in self.kind]))
+        gone_s = self.clear.update(~still, seen, t.ts)
+        events = []
+        for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
+            events.append(self._end(i, t.ts, "cleared"))
+        return events
+
+    def _start_decided(self, t: Tick, decided: np.ndarray) -> list[FaultEvent]:
+        events = []
+        for i in np.flatnonzero(decided.any(axis=0) & ~self.faulty):
+            r = int(np.flatnonzero(decided[:, i])[0])
+            rule = self.rules[r]
+            start = rule.held.since[i] if np.isfinite(rule.held.since[i]) else t.ts
+            self.kind[i], self.start[i] = rule.KIND, start
+            self.clear.ticks[i] = 0
+            self.raised[rule.KIND] += 1
+            events.append(FaultEvent(fault_id=self._id(i), seq=0, event="fault", node=self.node, site=self.site,
+                                     sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
+                                     start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
+        return events
+
+    def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
+        ev = FaultEvent(fault_id=self._id(i), seq=1, event="fault_end", node=self.node, site=self.site,
+                        sensor=self.names[i], group=self.ctx.groups[i], kind=self.kind[i], ts=ts,
+                        start=float(self.start[i]), end=ts,
+                        evidence={"summary": f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"
+                                  if reason == "cleared" else "agent stopped"}, reason=reason)
+        if self.kind[i] != "drift":              # a drifting sensor was never masked
+            self.reentry[i] = self.reentry_ticks
+        self.kind[i], self.start[i] = "", np.nan
+        return ev
+
+    def _id(self, i: int) -> str:
+        stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
+        return f"{self.node}-{self.names[i]}-{stamp}"
+
+    def _learn(self, t: Tick) -> None:
+        learn = t.observed & ~self.faulty & ~self.candidate
+        # A step is learned only from a learnable reading to the next: never the jump back from a fault.
+        raw_step = np.abs(t.x - t.prev)
+        step = np.where(self.learnable_prev, raw_step, np.nan)
+        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & ~self.faulty)
+        repeated = np.where(np.isfinite(raw_step), raw_step == 0, np.nan)
+        with np.errstate(invalid="ignore"):
+            at_floor = (t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)).astype(float)
+        for rule in self.rules:
+            if hasattr(rule, "learn"):
+                rule.learn(learn)
+        # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
+        # too: those are exactly the ticks that would otherwise never teach that it does.
+        self.normal.learn(t.x, learn, step, repeated, at_floor, counted=t.observed & ~self.faulty)
+
+    # -- what the pipeline asks -----------------------------------------------------------------
+
+    def mask(self, row: Row) -> Row:
+        """The row the model and the fallback see: faulty sensors as missing. A drift is reported
+        but not masked: it is the one judgement made by a model, and a lone lasting shift may be
+        the process (a valve moved) as well as the sensor; hiding it could hide an incident."""
+        if not self.cfg.mask or not any(self.kind):
+            return row
+        faulty = np.array([k not in ("", "drift") for k in self.kind])
+        if not faulty.any():
+            return row
+        return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
+                                   carried=row.carried & ~faulty)
+
+    def quiet(self, result: TickScore) -> TickScore:
+        """The scorers' result with the scores of sensors just back from a fault set to 0."""
+        if not self.reentry.any():
+            return result
+        s = np.where(self.reentry > 0, 0.0, result.sensor_scores)
+        return dataclasses.replace(result, sensor_scores=s, score=tick_score(s))
+
+    def holds(self, sensor_scores, threshold: float) -> bool:
+        """Should an alert about to open on these scores wait for the fault decision?"""
+        if not self.rules or sensor_scores is None:
+            return False
+        hold = should_hold(sensor_scores, threshold, self.ctx.context, self.candidate | self.faulty)
+        self.held_alerts += hold
+        return hold
+
+    def close(self, ts: float) -> list[FaultEvent]:
+        """End every open fault on shutdown so subscribers are not left with a dangling one."""
+        return [self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)]
+
+    def active(self) -> dict[str, str]:
+        return {name: k for name, k in zip(self.names, self.kind) if k}
+
+    def snapshot(self) -> dict:
+        active = self.active()
+        return {"faults_active": active, "faults_raised": dict(self.raised),
+                "fault_candidates": [n for n, c in zip(self.names, self.candidate) if c],
+                "alert_ticks_held_for_faults": self.held_alerts,
+                "sensors_missing": [n for n, k in active.items() if k == "missing"],
+                "sensors_stuck": [n for n, k in active.items() if k == "stuck"]}
+
+    # -- checkpoint -----------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        return {"kind": list(self.kind), "start": [None if np.isnan(v) else v for v in self.start],
+                "clear": self.clear.state(), "candidate": self.candidate.tolist(),
+                "prev": [None if np.isnan(v) else v for v in self.prev],
+                "learnable_prev": self.learnable_prev.tolist(), "raised": dict(self.raised),
+                "held_alerts": self.held_alerts, "reentry": self.reentry.tolist(), "normal": self.normal.state(),
+                "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules}}
+
+    def restore(self, state: dict) -> None:
+        self.kind = list(state["kind"])
+        self.start[:] = [np.nan if v is None else v for v in state["start"]]
+        self.clear.restore(state["clear"])
+        self.candidate[:] = state["candidate"]
+        self.prev[:] = [np.nan if v is None else v for v in state["prev"]]
+        self.learnable_prev[:] = state["learnable_prev"]
+        self.raised.update(state["raised"])
+        self.held_alerts = int(state["held_alerts"])
+        self.reentry[:] = state["reentry"]
+        self.normal.restore(state["normal"])
+        for r in self.rules:
+            saved = state["rules"].get(r.KIND)
+            if saved is not None:
+                (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+
+
+def _plain(obj):
+    """Evidence as plain JSON values (numpy scalars to Python, non-finite to None)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

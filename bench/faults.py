@@ -1,0 +1,120 @@
+"""Sensor faults versus incidents on the simulator: before/after figures for issue 13.
+
+    python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48]
+    python bench/faults.py score DIR/traces.json [--out DIR/report.json]
+
+`collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
+checkout can be measured with the same script) over seeded simulator runs — corridor (6
+stations, corridor topology) and pump (group topology), 30-s ticks, one injected anomaly an hour
+cycling through incident, spike, drift, stuck, dead and dropout — and writes what happened:
+labelled events, alert onsets/spans with their origin and top sensors, and fault events (or the
+older sensor events). `score` turns traces into figures with agent.evaluate.faults, the same
+scoring `stad-agent evaluate` reports.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCENARIOS = {
+    "corridor": {"topology": "corridor",
+                 "sensors": [f"S{i:02d}_{m}" for i in range(1, 7) for m in ("flow", "occ", "speed")]},
+    "pump": {"topology": "group",        # one skid: every sensor is a neighbour of every other
+             "sensors": [{"name": s, "group": "skid"} for s in
+                         ("accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow")]},
+}
+
+
+def config_dict(scenario: str, seed: int, hours: float) -> dict:
+    """Roadside-like settings (configs/roadside.yaml) at 30-s ticks."""
+    sc = SCENARIOS[scenario]
+    return {
+        "tick_s": 30, "topology": sc["topology"], "sensors": sc["sensors"],
+        "sources": [{"type": "simulate", "scenario": scenario, "seed": seed, "start": "2026-01-05T00:00:00Z",
+                     "duration_s": hours * 3600.0, "anomaly_every_s": 3600}],
+        "window": {"steps": 32, "carry_forward_s": 90},
+        "warmup": {"ticks": 480},
+        "scoring": {"chain": ["numpy"]},
+        "threshold": {"method": "pot", "risk": 0.0005},
+        "alerts": {"min_duration_ticks": 2, "instant_factor": 1.5, "clear_ticks": 6, "cooldown_ticks": 10,
+                   "update_interval_s": 300},
+    }
+
+
+def collect_one(scenario: str, seed: int, hours: float) -> dict:
+    from agent.config import from_dict
+    from agent.pipeline import Pipeline
+    from agent.records import Rejects
+    from agent.sources.simulate import generate
+    from agent.window import Aligner
+
+    cfg = from_dict(config_dict(scenario, seed, hours))
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+    pipe = Pipeline(cfg)
+    events: dict[str, list[float]] = {}
+    alerts, faults = [], []
+    t0 = time.monotonic()
+    for row in rows:
+        if row.event:
+            span = events.setdefault(row.event, [row.ts, row.ts])
+            span[1] = row.ts
+        res = pipe.step(row)
+        for ev in res.alerts:
+            if ev.event == "new":
+                alerts.append({"start": ev.start, "onset": ev.ts, "end": None, "origin": ev.origin,
+                               "top_sensors": [t["sensor"] for t in ev.top_sensors]})
+            elif ev.event == "end" and alerts:
+                alerts[-1]["end"] = ev.end
+        for ev in getattr(res, "faults", None) or []:
+            faults.append(ev.to_dict())
+        for ev in getattr(res, "sensor_events", None) or []:      # agents before issue 13
+            faults.append(ev)
+    if alerts and alerts[-1]["end"] is None:
+        alerts[-1]["end"] = rows[-1].ts
+    return {"scenario": scenario, "seed": seed, "tick_s": cfg.tick_s, "warmup_end": rows[cfg.warmup.ticks - 1].ts,
+            "last_ts": rows[-1].ts, "sensors": cfg.sensor_names(), "topology": cfg.topology,
+            "events": [{"event": e, "start": s, "end": t} for e, (s, t) in events.items()],
+            "alerts": alerts, "faults": faults, "elapsed_s": round(time.monotonic() - t0, 1)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--out", required=True)
+    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    c.add_argument("--hours", type=float, default=48.0)
+    c.add_argument("--scenario", nargs="+", default=list(SCENARIOS))
+    s = sub.add_parser("score")
+    s.add_argument("traces")
+    s.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    if args.cmd == "collect":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        runs = []
+        for scenario in args.scenario:
+            for seed in args.seeds:
+                runs.append(collect_one(scenario, seed, args.hours))
+                print(f"{scenario} seed {seed}: {len(runs[-1]['alerts'])} alerts, {len(runs[-1]['faults'])} "
+                      f"fault/sensor events, {runs[-1]['elapsed_s']} s", file=sys.stderr, flush=True)
+        import agent
+        (out / "traces.json").write_text(json.dumps({"agent": str(Path(agent.__file__).parent), "runs": runs}))
+        return 0
+    sys.path.insert(0, str(REPO))
+    from agent.evaluate.faults import score_traces, format_bench
+    data = json.loads(Path(args.traces).read_text())
+    report = score_traces(data["runs"])
+    print(format_bench(report))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

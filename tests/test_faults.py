@@ -1,0 +1,329 @@
+"""Sensor faults told apart from incidents (agent/faults/): CSV replays of each fault kind, both
+topologies, through the agent's own Pipeline; hold-back; masking; events and their schema."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from agent import config
+from agent.alerts import AlertTracker, iso
+from agent.config import AlertConfig
+from agent.faults.tracker import FaultTracker
+from agent.pipeline import Pipeline
+from agent.records import Rejects
+from agent.sources import open_source
+from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
+from agent.typed import ConfigError
+from agent.window import Aligner
+
+ROOT = Path(__file__).resolve().parents[1]
+FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
+TICK = 30.0
+START = "2026-01-05T00:00:00Z"
+WARMUP = 480                       # 4 h of 30-s ticks
+CORRIDOR = corridor_sensors(6)
+PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
+H = 3600.0
+
+
+def write_csv(path: Path, records, sensors: list[str], edit=None) -> Path:
+    """The records as a CSV (empty cell: no reading); `edit(k, ts, row)` may change row k's values."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *sensors])
+        for k, r in enumerate(records):
+            values = dict(r.values)
+            if edit:
+                edit(k, r.ts, values)
+            w.writerow([iso(r.ts), *[("" if s not in values else f"{values[s]:.6g}") for s in sensors]])
+    return path
+
+
+def simulate(scenario: str, sensors: list[str], hours: float, anomalies: list[AnomalySpec], seed: int = 3):
+    src = SimulateConfig(scenario=scenario, seed=seed, start=START, duration_s=hours * H, anomalies=anomalies)
+    return generate(src, sensors, TICK)
+
+
+def agent_config(tmp_path: Path, csv_path: Path, sensors, topology: str, **extra) -> config.AgentConfig:
+    return config.from_dict({
+        "tick_s": TICK, "topology": topology, "sensors": sensors,
+        "sources": [{"type": "replay", "path": str(csv_path)}],
+        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": WARMUP},
+        "scoring": {"chain": ["numpy"]}, "threshold": {"method": "pot", "risk": 0.0005},
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}, "sinks": [], **extra,
+    }, base_dir=str(tmp_path))
+
+
+def replay(cfg) -> tuple[list, list, Pipeline]:
+    """Every fault event and every `new` alert of the config's CSV replayed through a Pipeline."""
+    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(source.records())
+    pipe = Pipeline(cfg)
+    faults, alerts = [], []
+    for row in rows:
+        res = pipe.step(row)
+        faults += res.faults
+        alerts += [a for a in res.alerts if a.event == "new"]
+    for ev in faults:
+        jsonschema.validate(ev.to_dict(), FAULT_SCHEMA)
+    return faults, alerts, pipe
+
+
+def t0() -> float:
+    from agent.sources.lines import parse_time
+    return parse_time(START)
+
+
+def decided(faults, sensor: str, kind: str):
+    return [f for f in faults if f.event == "fault" and f.sensor == sensor and f.kind == kind]
+
+
+def alerts_driven_by(alerts, sensor: str, since: float, until: float):
+    return [a for a in alerts if since <= a.ts <= until and a.top_sensors and a.top_sensors[0]["sensor"] == sensor]
+
+
+# ---- corridor (loop-detector stations, corridor topology) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def corridor_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("corridor")
+    anomalies = [AnomalySpec(kind="dead", at_s=5 * H, duration_s=600, target="S03_occ"),
+                 AnomalySpec(kind="stuck", at_s=6 * H, duration_s=900, target="S04_speed"),
+                 AnomalySpec(kind="dropout", at_s=7 * H, duration_s=600, target="S02_flow")]
+    records = simulate("corridor", CORRIDOR, 8.5, anomalies)
+
+    def out_of_range(k, ts, values):          # S05_speed reads 250 km/h for 5 minutes at 7:45
+        if 7.75 * H <= ts - t0() < 7.75 * H + 300:
+            values["S05_speed"] = 250.0
+    path = write_csv(tmp / "corridor.csv", records, CORRIDOR, out_of_range)
+    sensors = [{"name": s, "min": 0, "max": 160} if s.endswith("_speed") else s for s in CORRIDOR]
+    faults, alerts, pipe = replay(agent_config(tmp, path, sensors, "corridor"))
+    return faults, alerts, pipe
+
+
+def test_dead_detector_is_a_dead_fault_within_two_ticks_and_raises_no_incident(corridor_run):
+    faults, alerts, _ = corridor_run
+    [dead] = decided(faults, "S03_occ", "dead")
+    assert dead.start == t0() + 5 * H
+    assert dead.ts - dead.start <= 2 * TICK
+    assert dead.group == "S03" and "S02_occ" in dead.evidence["summary"] and dead.evidence["value"] == 0
+    assert not alerts_driven_by(alerts, "S03_occ", t0() + 5 * H, t0() + 5 * H + 900)
+    [end] = [f for f in faults if f.event == "fault_end" and f.sensor == "S03_occ"]
+    assert end.reason == "cleared" and end.fault_id == dead.fault_id and end.ts > t0() + 5 * H + 600
+
+
+def test_stuck_speed_is_a_stuck_fault_within_four_ticks(corridor_run):
+    faults, alerts, _ = corridor_run
+    [stuck] = decided(faults, "S04_speed", "stuck")
+    assert 0 < stuck.ts - (t0() + 6 * H) <= 4 * TICK
+    assert "same value" in stuck.evidence["summary"]
+    assert not alerts_driven_by(alerts, "S04_speed", t0() + 6 * H, t0() + 6 * H + 900)
+
+
+def test_dropout_is_a_missing_fault_after_the_carry_forward(corridor_run):
+    faults, _, _ = corridor_run
+    [missing] = decided(faults, "S02_flow", "missing")
+    assert 90 <= missing.ts - (t0() + 7 * H) <= 90 + 2 * TICK
+
+
+def test_reading_outside_the_configured_range_is_out_of_range(corridor_run):
+    faults, alerts, _ = corridor_run
+    [oor] = decided(faults, "S05_speed", "out_of_range")
+    assert oor.ts == t0() + 7.75 * H and oor.evidence["max"] == 160 and oor.evidence["value"] == 250
+    assert not alerts_driven_by(alerts, "S05_speed", oor.ts, oor.ts + 300)
+
+
+def test_no_other_fault_is_reported_on_a_clean_corridor(corridor_run):
+    faults, _, pipe = corridor_run
+    injected = {("S03_occ", "dead"), ("S04_speed", "stuck"), ("S02_flow", "missing"), ("S05_speed", "out_of_range")}
+    assert {(f.sensor, f.kind) for f in faults if f.event == "fault"} == injected
+    snap = pipe.snapshot()
+    assert snap["faults_raised"]["dead"] == 1 and snap["faults_active"] == {}
+
+
+def test_implausible_station_readings(tmp_path):
+    """occupancy ~0 while flow counts vehicles; flow ~0 while speed is measured (dead disabled;
+    a little noise on the broken channel, so that it is not simply stuck at 0)."""
+    records = simulate("corridor", CORRIDOR, 7, [])
+    rng = np.random.default_rng(1)
+
+    def broken(k, ts, values):
+        if 5 * H <= ts - t0() < 5.5 * H:
+            values["S02_occ"] = 0.01 * rng.random()
+        if 6 * H <= ts - t0() < 6.5 * H:
+            values["S04_flow"] = 5 * rng.random()
+    path = write_csv(tmp_path / "implausible.csv", records, CORRIDOR, broken)
+    cfg = agent_config(tmp_path, path, CORRIDOR, "corridor", faults={"dead_s": 86400, "implausible_s": 300})
+    faults, alerts, _ = replay(cfg)
+    [occ] = decided(faults, "S02_occ", "implausible")
+    assert occ.ts - (t0() + 5 * H) == pytest.approx(300 - TICK) and occ.evidence["witness"] == "S02_flow"
+    [flow] = decided(faults, "S04_flow", "implausible")
+    assert "speed > 0 with flow" in flow.evidence["summary"]
+    assert {(f.sensor, f.kind) for f in faults if f.event == "fault"} == {("S02_occ", "implausible"),
+                                                                          ("S04_flow", "implausible")}
+
+
+def test_an_incident_is_still_an_incident_and_no_fault(tmp_path):
+    records = simulate("corridor", CORRIDOR, 6, [AnomalySpec(kind="incident", at_s=5 * H, duration_s=900,
+                                                             target="S04")])
+    path = write_csv(tmp_path / "incident.csv", records, CORRIDOR)
+    faults, alerts, _ = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    assert [a for a in alerts if t0() + 5 * H <= a.ts <= t0() + 5 * H + 600]
+    assert not [f for f in faults if f.event == "fault"]
+
+
+# ---- pump skid (group topology) -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pump_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pump")
+    anomalies = [AnomalySpec(kind="dead", at_s=5 * H, duration_s=600, target="accel1"),
+                 AnomalySpec(kind="stuck", at_s=6 * H, duration_s=900, target="pressure"),
+                 AnomalySpec(kind="dropout", at_s=7 * H, duration_s=600, target="flow")]
+    records = simulate("pump", PUMP, 8.5, anomalies)
+
+    def overheat_reading(k, ts, values):      # temp_motor reads 180 °C (range 0–150) for 5 minutes
+        if 7.75 * H <= ts - t0() < 7.75 * H + 300:
+            values["temp_motor"] = 180.0
+    path = write_csv(tmp / "pump.csv", records, PUMP, overheat_reading)
+    sensors = [{"name": s, "group": "skid1", **({"min": 0, "max": 150} if s == "temp_motor" else {})} for s in PUMP]
+    return replay(agent_config(tmp, path, sensors, "group"))
+
+
+def test_pump_faults_each_reported_as_their_kind(pump_run):
+    faults, alerts, _ = pump_run
+    [dead] = decided(faults, "accel1", "dead")
+    assert dead.ts - (t0() + 5 * H) <= 2 * TICK and dead.group == "skid1"
+    [stuck] = decided(faults, "pressure", "stuck")
+    assert 0 < stuck.ts - (t0() + 6 * H) <= 4 * TICK
+    [missing] = decided(faults, "flow", "missing")
+    assert missing.ts > t0() + 7 * H
+    [oor] = decided(faults, "temp_motor", "out_of_range")
+    assert oor.ts == t0() + 7.75 * H
+    for sensor, at in (("accel1", 5 * H), ("pressure", 6 * H), ("temp_motor", 7.75 * H)):
+        assert not alerts_driven_by(alerts, sensor, t0() + at, t0() + at + 600), sensor
+    assert {(f.sensor, f.kind) for f in faults if f.event == "fault"} == {
+        ("accel1", "dead"), ("pressure", "stuck"), ("flow", "missing"), ("temp_motor", "out_of_range")}
+
+
+def test_variance_collapse_is_a_stuck_fault(tmp_path):
+    """A frozen transmitter with a little jitter on top: never exactly the same value twice."""
+    records = simulate("pump", PUMP, 6.5, [])
+    rng = np.random.default_rng(0)
+
+    def frozen(k, ts, values):
+        if ts - t0() >= 5 * H:
+            values["current"] = 2.1 + 1e-5 * rng.standard_normal()
+    path = write_csv(tmp_path / "flat.csv", records, PUMP, frozen)
+    sensors = [{"name": s, "group": "skid1"} for s in PUMP]
+    faults, _, _ = replay(agent_config(tmp_path, path, sensors, "group", faults={"flatline_s": 600}))
+    [flat] = decided(faults, "current", "stuck")
+    assert "collapsed" in flat.evidence["summary"]
+    assert flat.ts - (t0() + 5 * H) <= 600 + 2 * TICK
+
+
+def test_a_sensor_that_often_repeats_is_not_called_stuck_after_stuck_s(tmp_path):
+    """A coarse transmitter (whole bar steps) repeats its value for minutes when healthy."""
+    records = simulate("pump", PUMP, 6, [])
+
+    def coarse(k, ts, values):
+        values["pressure"] = round(values["pressure"] * 10) / 10
+    path = write_csv(tmp_path / "coarse.csv", records, PUMP, coarse)
+    sensors = [{"name": s, "group": "skid1"} for s in PUMP]
+    faults, _, _ = replay(agent_config(tmp_path, path, sensors, "group"))
+    assert not decided(faults, "pressure", "stuck")
+
+
+# ---- masking, hold-back, state, config ----------------------------------------------------------
+
+def test_a_faulty_sensor_is_masked_for_the_scorers(corridor_run):
+    _, _, pipe = corridor_run
+    tracker = pipe.health
+    row_values = np.arange(len(CORRIDOR), dtype=float)
+    from agent.window import Row
+    row = Row(ts=0.0, values=row_values, missing=np.zeros(len(CORRIDOR), bool), carried=np.zeros(len(CORRIDOR), bool))
+    tracker.kind[CORRIDOR.index("S03_occ")] = "dead"
+    masked = tracker.mask(row)
+    i = CORRIDOR.index("S03_occ")
+    assert masked.missing[i] and np.isnan(masked.values[i]) and masked.missing.sum() == 1
+    assert row.values[i] == i                  # the raw row is untouched: the rules keep reading it
+    tracker.kind[i] = ""
+
+
+def test_hold_back_delays_the_opening_then_opens_with_the_true_start():
+    tracker = AlertTracker(AlertConfig(min_duration_ticks=1, cooldown_ticks=0), "gw", "site", 30.0, hold_ticks=3)
+    explain = lambda: {"top_sensors": [{"sensor": "a", "score": 9.0, "contribution": 1.0}], "top_steps": [],  # noqa: E731
+                       "origin": "a"}
+    model = lambda: {"model_id": "m"}  # noqa: E731
+    opened = []
+    for k in range(6):
+        opened += tracker.observe(1000.0 + 30 * k, 5.0, 1.0, "numpy", model, explain, hold=lambda: True)
+    [new] = opened
+    assert new.ts == 1000.0 + 3 * 30 and new.start == 1000.0   # held 3 ticks, start not moved
+    tracker2 = AlertTracker(AlertConfig(min_duration_ticks=1), "gw", "site", 30.0, hold_ticks=3)
+    held = [tracker2.observe(1000.0 + 30 * k, 5.0 if k < 2 else 0.1, 1.0, "numpy", model, explain,
+                             hold=lambda: True) for k in range(6)]
+    assert not any(held)                       # the score fell back (fault masked): never opened
+
+
+def test_tracker_state_round_trips_through_json(corridor_run, tmp_path):
+    _, _, pipe = corridor_run
+    saved = json.loads(json.dumps(pipe.health.state()))
+    specs = pipe.specs
+    fresh = FaultTracker(specs, "corridor", TICK, pipe.cfg.faults, "gw", "site")
+    fresh.restore(saved)
+    assert json.loads(json.dumps(fresh.state())) == saved
+
+
+def test_fault_config_keys_are_validated(tmp_path):
+    base = {"sensors": ["a", {"name": "b", "min": 5, "max": 1}], "sources": [{"type": "stdin"}]}
+    with pytest.raises(ConfigError) as err:
+        config.from_dict({**base, "faults": {"stuck_ticks": 3, "dead_s": -1}})
+    problems = "\n".join(err.value.problems)
+    assert "faults.stuck_ticks: unknown key" in problems
+    assert "faults.dead_s: must be >= 0" in problems
+    assert "sensors[1].max: must exceed min (5)" in problems
+
+
+def test_evaluate_scores_faults_and_incidents_apart(tmp_path):
+    """The simulator's labels: injected faults are scored as faults, with their time to detect;
+    an incident is an incident; the report validates."""
+    from agent.evaluate import evaluate
+    from agent.evaluate.report import SCHEMA_PATH, format_table
+    anomalies = [{"kind": "dead", "at_s": 5 * H, "duration_s": 600, "target": "S03_occ"},
+                 {"kind": "stuck", "at_s": 6 * H, "duration_s": 900, "target": "S04_speed"},
+                 {"kind": "incident", "at_s": 7 * H, "duration_s": 900, "target": "S04"}]
+    cfg = config.from_dict({
+        "tick_s": TICK, "topology": "corridor", "sensors": CORRIDOR,
+        "sources": [{"type": "simulate", "scenario": "corridor", "seed": 3, "start": START,
+                     "duration_s": 8.5 * H, "anomalies": anomalies}],
+        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": WARMUP},
+        "scoring": {"chain": ["numpy"]}, "sinks": []}, base_dir=str(tmp_path))
+    report = evaluate(cfg, scorers=["numpy", "rolling_z"], report_path=str(tmp_path / "report.json"))
+    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
+    apart = next(s for s in report["scorers"] if s["name"] == "numpy")["incidents_and_faults"]
+    assert apart["faults"]["by_kind"]["dead"]["reported"] == 1 and apart["faults"]["by_kind"]["dead"]["ttd_max_ticks"] <= 2
+    assert apart["faults"]["by_kind"]["stuck"]["reported"] == 1 and apart["faults"]["by_kind"]["stuck"]["ttd_max_ticks"] <= 4
+    assert apart["faults"]["false_reports"] == 0
+    assert apart["incidents"]["events"] == 1 and apart["incidents"]["detected"] == 1
+    assert apart["incidents"]["false_alarms_from_faulty_sensor"] == 0
+    assert "dead     reported 1/1" in format_table(report)
+
+
+def test_fault_events_in_the_outbox_neither_open_nor_end_an_alert(tmp_path):
+    """Over the count bound, fault events go like ended alerts; the open alert's events stay."""
+    from agent.outbox import Outbox
+    box = Outbox(tmp_path / "o.sqlite", max_events=4, max_age_s=3600)
+    box.add("alert-1", 0, "new", "{}")
+    box.add("gw-flow-1", 0, "fault", "{}")
+    box.add("alert-1", 1, "update", "{}")
+    box.add("gw-flow-1", 1, "fault_end", "{}")
+    box.add("alert-1", 2, "update", "{}")          # one over the bound: the oldest fault event goes
+    kept = [(e.alert_id, e.seq, e.is_fault) for e in box.pending()]
+    assert kept == [("alert-1", 0, False), ("alert-1", 1, False), ("gw-flow-1", 1, True), ("alert-1", 2, False)]
+    box.close()
