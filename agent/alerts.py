@@ -7,6 +7,10 @@
 - end: the score stays below threshold × hysteresis for `clear_ticks` ticks;
 - cool-down: `cooldown_ticks` after an end before a new alert may open; exceedances in it are
   counted as suppressed (a persisting anomaly opens as soon as the cool-down is over);
+- restart: an alert open when the agent died is continued by the restarted one under the same
+  alert_id and seq (agent/checkpoint.py); its first event after the restart says how many seconds
+  of data the restored state did not see (`gap_s`), and comes at the first tick still above the
+  threshold. When that gap is longer than the window, it ends with reason `restart`.
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
   then opens with its true start.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -58,8 +62,9 @@ class AlertEvent:
     top_steps: list[dict]
     origin: str | None         # the station / machine where it started
     ticks: int                 # ticks above threshold so far
-    reason: str | None = None  # why it ended: 'cleared' or 'shutdown'
+    reason: str | None = None  # why it ended: 'cleared', 'shutdown' or 'restart'
     replayed: bool = False
+    gap_s: float | None = None  # first event after a restart: seconds of data the restored state did not see
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -74,9 +79,10 @@ class AlertEvent:
         tops = ", ".join(f"{t['sensor']} {t['contribution']:.0%}" for t in self.top_sensors)
         origin = f" | origin {self.origin}" if self.origin else ""
         span = f" lasted {self.end - self.start:.0f}s ({self.reason})" if self.event == "end" and self.end else ""
+        gap = f" | after a restart, {self.gap_s:.0f}s of data unseen" if self.gap_s is not None else ""
         return (f"{iso(self.ts)} {self.event.upper():6} {self.alert_id} #{self.seq} "
                 f"score {self.score:.2f} (peak {self.peak_score:.2f}) thr {self.threshold:.2f} "
-                f"[{self.tier}] top: {tops}{origin}{span}")
+                f"[{self.tier}] top: {tops}{origin}{span}{gap}")
 
 
 @dataclass
@@ -93,6 +99,9 @@ class _Open:
     below: int = 0
     origin: str | None = None
     explain: dict = field(default_factory=dict)
+    last_score: float = 0.0
+    gap_s: float | None = None      # set on a restart: said in the next event
+    resumed: bool = False           # continued after a restart: the next tick above the threshold reports
 
 
 def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
@@ -181,6 +190,7 @@ class AlertTracker:
 
     def _active(self, ts, score, threshold, tier, model, explain_fn) -> list[AlertEvent]:
         a = self.open
+        a.last_score = score
         if score > threshold:
             a.ticks += 1
             a.last_above = ts
@@ -197,11 +207,11 @@ class AlertTracker:
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
             return []
         a.below = 0
-        if ts - a.last_sent_ts < self.cfg.update_interval_s:
+        if ts - a.last_sent_ts < self.cfg.update_interval_s and not (a.resumed and score > threshold):
             return []
         exp = explain_fn()
         tops = tuple(t["sensor"] for t in exp["top_sensors"])
-        if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops:
+        if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops or (a.resumed and score > threshold):
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
 
@@ -221,9 +231,56 @@ class AlertTracker:
                         threshold=round(float(threshold), 4), tier=tier, model_id=model.get("model_id", tier),
                         model_sha256=model.get("sha256"), top_sensors=exp["top_sensors"],
                         top_steps=exp["top_steps"], origin=a.origin,
-                        ticks=a.ticks, reason=reason)
+                        ticks=a.ticks, reason=reason, gap_s=a.gap_s)
+        a.gap_s, a.resumed = None, False
         a.seq += 1
         a.last_sent_ts = ts
         a.last_sent_peak = a.peak
         a.last_tops = tuple(t["sensor"] for t in exp["top_sensors"])
         return ev
+
+    # -- restarts (agent/checkpoint.py) ---------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        a = self.open
+        return {"open": None if a is None else {**asdict(a), "last_tops": list(a.last_tops)},
+                "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
+                "raised": self.raised, "floor": self.floor, "held": self.held}
+
+    def restore(self, state: dict) -> None:
+        """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
+        a = state["open"]
+        opened = None
+        if a is not None:
+            if not isinstance(a, dict):
+                raise ValueError("alerts.open: expected a mapping")
+            names = {f.name for f in fields(_Open)}
+            unknown = sorted(set(a) - names)
+            if unknown:
+                raise ValueError(f"alerts.open.{unknown[0]}: unknown key")
+            try:
+                opened = _Open(**{**a, "last_tops": tuple(a.get("last_tops", ()))})
+            except TypeError as exc:
+                raise ValueError(f"alerts.open: {exc}") from None
+            if not (isinstance(opened.alert_id, str) and opened.alert_id and isinstance(opened.seq, int)
+                    and opened.seq >= 1):
+                raise ValueError("alerts.open: no alert_id or seq")
+        counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised", "held")}
+        floor = float(state["floor"])
+        self.open, self.floor = opened, floor
+        for k, v in counts.items():
+            setattr(self, k, v)
+
+    def resumed(self, gap_s: float) -> None:
+        """The agent restarted with this alert open: the next event says how much data went unseen,
+        and comes at the first tick still above the threshold (the condition lasts)."""
+        if self.open is not None:
+            self.open.gap_s = round(float(gap_s), 3)
+            self.open.resumed = True
+
+    def end_at_restart(self, ts, threshold, tier, model, gap_s: float | None) -> AlertEvent:
+        """End the open alert because the restarted agent cannot judge it (no usable state, or a
+        data gap longer than the window); its score is the last one seen before the restart."""
+        a = self.open
+        a.gap_s = None if gap_s is None else round(float(gap_s), 3)
+        return self.close(ts, a.last_score, threshold, tier, model, "restart")

@@ -217,8 +217,11 @@ class AgentConfig:
         "a Prometheus endpoint `{listen: host:port}` (see Prometheus metrics; needs the `prometheus` extra); "
         "null: off", default=None)
     state_dir: str = doc(
-        "where the agent keeps state (outbox, active bundle); relative paths are from the config file",
-        default="./state")
+        "where the agent keeps state (outbox, checkpoint, alert journal, active bundle; see Restarts); "
+        "relative paths are from the config file", default="./state")
+    checkpoint_s: float = rng(1, 86400, default=300.0,
+        doc="the learned state is saved to `state_dir` this often (seconds), after a model swap and on a "
+            "clean stop")
     log_level: Literal["debug", "info", "warning", "error"] = doc("log level on stderr", default="info")
     # Set by load(): the directory relative paths are resolved against.
     base_dir: str = field(default=".", metadata={"internal": "set by load(), not a key"})

@@ -45,6 +45,9 @@ class Detector:
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
         self.feedback: FeedbackMemory | None = None     # set by the agent when feedback is configured
+        # After a restart the alert state may be newer than the rest (agent/checkpoint.py): ticks up
+        # to this one were judged already; they are scored and learned from, not judged again.
+        self.held_until: float | None = None
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
         self.thresholds.update(thresholds)
@@ -65,7 +68,8 @@ class Detector:
         if fb is not None:
             fb.now = ts
             value *= 1 + fb.lift(ts)
-        events = self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
+        held = self.held_until is not None and ts <= self.held_until
+        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:

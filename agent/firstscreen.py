@@ -72,6 +72,8 @@ def banner(agent) -> list[str]:
              f"  scoring: {scoring}",
              f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({duration(pipe.warmup_ticks * cfg.tick_s)} of data) "
              "before the first score"]
+    if pipe.warm:                       # resumed from a checkpoint (agent/checkpoint.py)
+        lines[2] = f"  warm-up: none, resumed from checkpoint ({getattr(agent, 'resumed', None)})"
     lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]
     lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
     return lines

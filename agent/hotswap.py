@@ -23,9 +23,16 @@
 
 All of it runs in the pipeline's thread (`on_tick`), except the load; `request` only sets a
 flag, so it is safe to call from a signal handler.
+
+Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
+fingerprints of the models_dir bundles already decided on (swapped in or rejected). A restarted
+agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
+dropped or changed while it was down, or still in shadow when it died, is a candidate at the
+first poll.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -37,6 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .bundle import MANIFEST_NAME, Expectation, resolve_path
+from .checkpoint import atomic_write
 from .scorers import load_tiers, runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
@@ -47,6 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stad.hotswap")
 
+ACTIVE_FILE = "active-bundle.json"
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
 MIN_DECISION_AGREEMENT = 0.8   # share of shadow ticks whose alert decision must match the current scorer's
 
@@ -268,6 +277,7 @@ class HotSwap:
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
         self.current = sh.path
         self.accepted += 1
+        self._save_record()
         self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,
                               "score_correlation": None if np.isnan(r) else round(r, 4),
                               "decision_agreement": round(agreement, 4), "at": time.time()})
@@ -278,6 +288,7 @@ class HotSwap:
         self.rejected += 1
         self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,
                               "at": time.time()})
+        self._save_record()
 
     # -- health -------------------------------------------------------------------------------
 
@@ -296,6 +307,65 @@ class HotSwap:
                 "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None}
 
+    # -- across restarts ------------------------------------------------------------------------
+
+    def _save_record(self) -> None:
+        path = self.cfg.resolve(self.cfg.state_dir) / ACTIVE_FILE
+        model_id = self.pipeline.chain.tiers[0].describe().get("model_id") if self.current else None
+        record = {"version": 1, "path": str(self.current) if self.current else None, "model_id": model_id,
+                  "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, json.dumps(record, indent=1).encode())
+        except OSError as exc:
+            log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
+                      self.cfg.scoring.bundle or "numpy")
+
+    def resume(self, record: dict | None, active: Path | None) -> None:
+        """After a restart: `active` is the bundle the pipeline started on (None: the config's);
+        the bundles of models_dir the last run had looked at are not candidates, others are."""
+        if active is not None:
+            self.current = active
+        seen = (record or {}).get("seen")
+        if self.models_dir is not None and isinstance(seen, dict):
+            self.seen = {Path(p): fp for p, fp in seen.items() if isinstance(fp, int)}
+
+
+def read_record(state_dir: Path) -> dict | None:
+    """active-bundle.json, None when there is none or it is unreadable (said in the log)."""
+    path = Path(state_dir) / ACTIVE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s unreadable (%s); starting on the configured bundle", path, exc)
+        return None
+    if not isinstance(record, dict) or record.get("version") != 1:
+        log.warning("%s is not in the expected form; starting on the configured bundle", path)
+        return None
+    return record
+
+
+def active_tiers(cfg: AgentConfig, record: dict | None) -> tuple[list | None, Path | None]:
+    """The model tiers of the bundle a hot swap made active before the last stop, and its path;
+    (None, None) when the agent should start on its configured bundle."""
+    if not record or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
+        return None, None
+    if record.get("config_bundle") != cfg.scoring.bundle:
+        log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
+                 record["path"])
+        return None, None
+    path = Path(record["path"])
+    tiers, refusals = build_candidate(cfg, path)
+    if not tiers:
+        log.warning("the bundle swapped in before the last stop, %s, no longer loads (%s); starting on %s",
+                    path, "; ".join(refusals) or "no tier", cfg.scoring.bundle or "numpy")
+        return None, None
+    log.info("starting on the bundle swapped in before the last stop: %s (%s)",
+             record.get("model_id"), path)
+    return tiers, path
+
 
 def _no_explanation() -> dict:
     """The shadow's alerts are never sent: nothing to explain."""
@@ -307,5 +377,5 @@ def _installed(tier: str) -> bool:
     return runtimes()[tier].available()
 
 
-__all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "POLL_EVERY_TICKS",
-           "MIN_DECISION_AGREEMENT"]
+__all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "active_tiers", "read_record",
+           "POLL_EVERY_TICKS", "MIN_DECISION_AGREEMENT", "ACTIVE_FILE"]

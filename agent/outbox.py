@@ -196,6 +196,19 @@ class Outbox:
                 self._drop_oldest(self._depth - self.max_events)
             return row
 
+    def has(self, alert_id: str, seq: int) -> bool:
+        """Whether an event of this alert and seq is stored and not acknowledged."""
+        with self._lock:
+            if self._db is None:
+                return False
+            try:
+                rows = self._db.execute("SELECT id FROM events WHERE alert_id = ? AND seq = ?",
+                                        (alert_id, seq)).fetchall()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return False
+            return any(r[0] not in self._acked for r in rows)
+
     def ack(self, *row_ids: int) -> None:
         """The broker has them: forget them (one transaction for all)."""
         with self._lock:

@@ -6,6 +6,8 @@ agent/detector.py's, shared with the hot-swap shadow run and the evaluation base
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,7 +25,7 @@ from .scorers.chain import ScorerChain
 from .scorers.numpy_fallback import NumpyScorer
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
-from .window import Normaliser, Row, WindowBuffer
+from .window import Normaliser, Row, WindowBuffer, stack_rows
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -221,3 +223,96 @@ class Pipeline:
                 "alert_active": self.alerts.active, "tier_switches": self.chain.switch_count,
                 "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
                 **self.health.snapshot()}
+
+    # -- checkpoint and restart (agent/checkpoint.py) ------------------------------------------
+
+    @property
+    def last_ts(self) -> float | None:
+        """The newest tick this pipeline has stepped."""
+        if self.warm:
+            return float(self.window.ts[-1])
+        return float(self.warmup[-1].ts) if self.warmup else None
+
+    def bundle_identity(self) -> dict | None:
+        """The bundle the model tiers run (what a checkpoint must have been taken with), or None."""
+        tier = next((t for t in self.chain.tiers[:-1] if getattr(t, "bundle", None) is not None), None)
+        if tier is None:
+            return None
+        manifest = json.dumps(tier.bundle.manifest, sort_keys=True).encode()
+        return {"model_id": tier.bundle.model_id, "path": str(tier.bundle.path),
+                "sha256": hashlib.sha256(manifest).hexdigest()}
+
+    def state_dict(self) -> dict:
+        # The sensor-fault tracker (agent/faults) is not in it: it learns its context again.
+        state = {"ticks": self.ticks, "warm": self.warm, "alerts": self.alerts.state_dict(),
+                 "warmup_counted": self.warmup_counted, "refill": self.refill}
+        if not self.warm:
+            ts, values, missing = stack_rows(self.warmup)
+            carried = np.stack([r.carried for r in self.warmup]) if self.warmup else np.zeros((0, 0), bool)
+            state["warmup"] = {"ts": ts, "values": values, "missing": missing, "carried": carried}
+            return state
+        state.update({
+            "normaliser": self.normaliser.state_dict(),
+            "numpy": self.numpy.state_dict(),
+            "thresholds": {k: thr.state_dict() for k, thr in self.thresholds.items()},
+            "window": self.window.state_dict(),
+            "models": {t.TYPE: t.state_dict() for t in self.chain.tiers[:-1] if hasattr(t, "state_dict")},
+        })
+        return state
+
+    def restore(self, state: dict) -> None:
+        """Resume from state_dict(). Everything is rebuilt and checked first and swapped in at the
+        end, so a state that does not fit raises ValueError/KeyError/TypeError and changes nothing."""
+        n, cfg = len(self.sensors), self.cfg
+        ticks, warm = int(state["ticks"]), state["warm"]
+        counted, refill = int(state["warmup_counted"]), int(state["refill"])
+        if not isinstance(warm, bool):
+            raise ValueError("warm: expected true/false")
+        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, self.thresholds,
+                            hold_ticks=self.detector.tracker.hold_ticks)
+        detector.tracker.restore(state["alerts"])
+        detector.feedback = self.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
+        if not warm:
+            w = state["warmup"]
+            ts = np.asarray(w["ts"], np.float64).reshape(-1)
+            rows = [Row(ts=float(t), values=np.asarray(v, np.float64), missing=np.asarray(m, bool),
+                        carried=np.asarray(c, bool))
+                    for t, v, m, c in zip(ts, w["values"], w["missing"], w["carried"])]
+            if len(rows) != len(ts) or any(r.values.shape != (n,) or r.missing.shape != (n,)
+                                           or r.carried.shape != (n,) for r in rows):
+                raise ValueError(f"warmup: rows do not have {n} sensors")
+            self.detector, self.ticks, self.warmup, self.warm = detector, ticks, rows, False
+            self.warmup_counted, self.refill = counted, refill
+            return
+        normaliser = Normaliser.restored(state["normaliser"], n)
+        scorer = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s, cfg.window.steps)
+        scorer.restore(state["numpy"])
+        tiers = {t.TYPE for t in self.chain.tiers}
+        detector.add({k: AdaptiveThreshold.restored(cfg.threshold, st, f"thresholds.{k}")
+                      for k, st in state["thresholds"].items() if k in tiers})
+        if "numpy" not in detector.thresholds:
+            raise ValueError("thresholds.numpy: missing")
+        window = WindowBuffer(self.window.steps, n)
+        window.restore(state["window"])
+        models = state.get("models", {})
+        for t in self.chain.tiers[:-1]:
+            if t.TYPE in models and hasattr(t, "restore"):
+                t.restore(models[t.TYPE])
+        self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
+        self.chain.tiers[-1] = scorer
+        self.ticks, self.warmup, self.warm = ticks, [], True
+        self.warmup_counted, self.refill = counted, refill
+        for t in self.chain.tiers[:-1]:
+            t.align_to(normaliser)
+
+    def after_restart(self, ts: float, gap_s: float) -> list[AlertEvent]:
+        """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen.
+        An open alert is continued — its next event says the gap — unless the gap is longer than
+        the window: nothing of what raised it is left to judge it by, so it ends ('restart')."""
+        if not self.alerts.active:
+            return []
+        if gap_s > self.window.steps * self.cfg.tick_s:
+            thr = self.thresholds[self.chain.tier]
+            return [self.alerts.end_at_restart(ts, thr.value, self.chain.tier, self.chain.current.describe, gap_s)]
+        self.alerts.resumed(gap_s)
+        return []

@@ -1,27 +1,38 @@
-"""The daemon loop: sources (one thread each) → aligner → pipeline → sinks, until stopped."""
+"""The daemon loop: sources (one thread each) → aligner → pipeline → sinks, until stopped.
+
+Restarts (agent/checkpoint.py): on start the agent resumes from `<state_dir>/checkpoint.bin`
+when it fits the config, continues or ends an alert the last run left open, and re-delivers
+that run's last alert event to any sink that may not have it. While running it saves a
+checkpoint every `checkpoint_s`, after a model swap and on a clean stop. Every alert event is
+journaled before any sink sees it, and goes to the durable sinks (the MQTT outbox) first.
+"""
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import prometheus
+from .alerts import AlertEvent, iso
+from .checkpoint import AlertJournal, CheckpointRefused, CheckpointStore, fingerprint
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
 from .firstscreen import WarmupProgress, banner
-from .hotswap import HotSwap
+from .hotswap import HotSwap, active_tiers, read_record
 from .intake import IntakeQueue
 from .pipeline import Pipeline
 from .records import Rejects
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
-from .window import Aligner
+from .topology import adjacency
+from .window import MAX_TS, Aligner
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -58,13 +69,15 @@ class Agent:
         self.notifier = notifier or Notifier.from_env()
         self.rejects = Rejects()
         self.stop_event = threading.Event()
-        Path(cfg.resolve(cfg.state_dir)).mkdir(parents=True, exist_ok=True)
-        self.pipeline = Pipeline(cfg)
+        state_dir = Path(cfg.resolve(cfg.state_dir))
+        state_dir.mkdir(parents=True, exist_ok=True)
+        record = read_record(state_dir)
+        tiers, active = active_tiers(cfg, record)
+        self.pipeline = Pipeline(cfg, tiers=tiers)
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
                                min_agreement=cfg.scoring.shadow_min_agreement)
+        self.hotswap.resume(record, active)
         sensors = self.pipeline.sensors
-        if cfg.warmup.replay:
-            self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
@@ -75,7 +88,9 @@ class Agent:
             self.pipeline.detector.feedback = FeedbackMemory(
                 feedback[0], Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
         context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback else None)
-        self.sinks = [open_sink(s, context) for s in cfg.sinks]
+        # Durable sinks first: an event a crash cuts short is at least in the outbox.
+        self.sinks = sorted((open_sink(s, context) for s in cfg.sinks),
+                            key=lambda sink: not sink.DURABLE)
         self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
         self.records_in = 0
         self.events = Counter()
@@ -83,6 +98,17 @@ class Agent:
         self.started = time.monotonic()
         self.exit_reason = ""
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
+        self.checkpoints = CheckpointStore(state_dir)
+        self.journal = AlertJournal(state_dir)
+        self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
+        self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
+        self._save_error: str | None = None
+        self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
+        self._first_tick_logged = False
+        self._resume_from: tuple[int, float] | None = None   # (last closed tick, last tick ts) to resume after
+        self.resumed = self._resume()
+        if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
+            self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
         self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
                                               cfg.sources[0] if cfg.sources else None)
         self.metrics = prometheus.start(cfg.metrics, self)
@@ -119,8 +145,11 @@ class Agent:
             log.info("%s", line)
         for t in threads:
             t.start()
-        self.notifier.ready(f"running: tier={self.pipeline.chain.tier} warming up "
-                            f"({self.cfg.warmup.ticks} ticks)")
+        if self.pipeline.warm:
+            state = f"resumed from checkpoint ({self.resumed})"
+        else:
+            state = f"warming up ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)"
+        self.notifier.ready(f"running: tier={self.pipeline.chain.tier} {state}")
         live = any(s.live for s in self.sources)
         ended = 0
         last_health = 0.0
@@ -138,6 +167,8 @@ class Agent:
                 rows = []
                 if item is not None:
                     self.records_in += 1
+                    if self._resume_from is not None:
+                        self._first_record_after_resume(item)
                     rows = self.aligner.push(item)
                 if live and self.cfg.window.idle_flush_s > 0:
                     rows += self.aligner.flush_until(time.time() - self.cfg.window.idle_flush_s)
@@ -147,11 +178,18 @@ class Agent:
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
                     self._health()
+                if now >= self._next_checkpoint or self.hotswap.current != self._saved[1]:
+                    self._next_checkpoint = now + self.cfg.checkpoint_s
+                    self.save_checkpoint()
             else:
                 # A clean stop (signal, stop()): the ticks still open for late samples are scored too,
                 # unless the stop was --max-ticks, which asked for exactly that many.
                 if not (self.max_ticks and self.pipeline.ticks >= self.max_ticks):
                     self._process(self.aligner.flush_all())
+            clean = True
+        except BaseException:
+            clean = False
+            raise
         finally:
             self.notifier.stopping(f"stopping: {self.exit_reason or 'error'}")
             self.stop_event.set()
@@ -162,6 +200,8 @@ class Agent:
                 self._emit(ev)
             for ev in self.pipeline.health.close(float(last_ts)):
                 self._emit_fault(ev)
+            if clean:
+                self.save_checkpoint()
             self._health()
             for sink in self.sinks:
                 try:
@@ -180,6 +220,9 @@ class Agent:
             res = self.pipeline.step(row)
             if self.metrics is not None:
                 self.metrics.observe_tick(res, time.perf_counter() - started)
+            if not self._first_tick_logged:
+                self._first_tick_logged = True
+                self._log_first_tick(res)
             if res.warming:
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
@@ -213,6 +256,11 @@ class Agent:
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
+        try:
+            # Before any sink: a restarted agent continues from here and completes the delivery.
+            self.journal.record(asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("cannot journal alert event %s #%d in %s: %s", ev.alert_id, ev.seq, self.journal.path, exc)
         for sink in self.sinks:
             try:
                 sink.emit(ev)
@@ -261,6 +309,124 @@ class Agent:
         snap["exit_reason"] = self.exit_reason
         snap["late_reordered"] = self.aligner.reordered
         return snap
+
+
+    # -- checkpoints and restarts (agent/checkpoint.py) -----------------------------------------
+
+    def fingerprint(self) -> dict:
+        return fingerprint(self.cfg, self._adjacency, self.pipeline.bundle_identity())
+
+    def save_checkpoint(self) -> dict | None:
+        """Write the checkpoint now (atomically); None when there is nothing new or it failed."""
+        key = (self.pipeline.ticks, self.hotswap.current)
+        if self.pipeline.ticks == 0 or key == self._saved:
+            return None
+        meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
+                "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks}
+        try:
+            info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
+                                                "aligner": self.aligner.state_dict()})
+        except (OSError, TypeError, ValueError) as exc:
+            if str(exc) != self._save_error:
+                log.error("cannot write checkpoint %s: %s; a restart will %s", self.checkpoints.path, exc,
+                          "use the previous one" if self.checkpoints.path.exists() else "warm up again")
+            self._save_error = str(exc)
+            return None
+        self._save_error = None
+        self._saved = key
+        log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
+        return info
+
+    def _resume(self) -> str | None:
+        """Load the checkpoint and the alert journal; a description of what was resumed, or None."""
+        resumed = None
+        try:
+            loaded = self.checkpoints.load(self.fingerprint())
+            if loaded is not None:
+                meta, state = loaded
+                self.aligner.restore(state["aligner"])
+                try:
+                    self.pipeline.restore(state["pipeline"])
+                except Exception:
+                    self.aligner = Aligner.for_agent(self.cfg, self.rejects)
+                    raise
+                age = time.time() - float(meta["created"])
+                resumed = f"taken {age:.0f} s ago"
+                last_ts = meta.get("last_ts")
+                if self.aligner.last_closed_k is not None and last_ts is not None:
+                    self._resume_from = (self.aligner.last_closed_k, float(last_ts))
+                log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
+                         resumed, iso(last_ts), self.pipeline.ticks,
+                         "scoring from the first tick" if self.pipeline.warm else
+                         f"warm-up goes on ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)")
+        except CheckpointRefused as exc:
+            self._refused(str(exc))
+        except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent
+            self._refused(f"does not fit: {type(exc).__name__}: {exc}")
+        self._resume_alerts()
+        return resumed
+
+    def _refused(self, why: str) -> None:
+        log.warning("checkpoint %s refused: %s; warming up (%d ticks)", self.checkpoints.path, why,
+                    self.cfg.warmup.ticks)
+
+    def _resume_alerts(self) -> None:
+        """The last run's last alert event: delivered where it may be missing; its tracker used
+        when it is newer than the checkpoint; an alert it left open that cannot be judged, ended."""
+        doc = self.journal.read()
+        if doc is None:
+            return
+        try:
+            event = AlertEvent(**doc["event"])
+            ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
+        except (TypeError, ValueError, KeyError) as exc:
+            log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
+            return
+        for sink in self.sinks:
+            try:
+                sink.recover(event)
+            except Exception:  # noqa: BLE001
+                log.exception("sink %s failed to recover %s #%d", sink.TYPE, event.alert_id, event.seq)
+        alerts = self.pipeline.alerts
+        last_ts = self.pipeline.last_ts
+        if last_ts is None or ts > last_ts or not self.pipeline.warm:
+            try:
+                alerts.restore(tracker)
+            except (TypeError, ValueError, KeyError) as exc:
+                log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
+                return
+            if self._resume_from is not None and ts > self._resume_from[1]:
+                # The alert state is newer than the checkpoint: ticks up to it were judged already.
+                self.pipeline.detector.held_until = ts
+                self._resume_from = (self.aligner.tick_of(ts), ts)
+        if alerts.active and not self.pipeline.warm:
+            log.warning("alert %s was open when the last run stopped; no usable checkpoint to judge it by: "
+                        "ending it (reason restart)", alerts.open.alert_id)
+            model = {"model_id": event.model_id, "sha256": event.model_sha256}
+            self._emit(alerts.end_at_restart(ts, event.threshold, event.tier, lambda: model, None))
+        elif alerts.active:
+            log.info("alert %s (next seq %d) was open when the last run stopped: continued",
+                     alerts.open.alert_id, alerts.open.seq)
+
+    def _first_record_after_resume(self, rec) -> None:
+        last_k, last_ts = self._resume_from
+        if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS) or self.aligner.tick_of(rec.ts) <= last_k:
+            return                     # late for the restored state (or a bad stamp): not new data
+        self._resume_from = None
+        ts = self.aligner.tick_of(rec.ts) * self.cfg.tick_s
+        gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
+        if gap_s > 0:
+            log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
+        for ev in self.pipeline.after_restart(ts, gap_s):
+            self._emit(ev)
+
+    def _log_first_tick(self, res) -> None:
+        if res.warming:
+            log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),
+                     self.cfg.warmup.ticks)
+        else:
+            log.info("first tick %s: scored by %s (score %.3f, threshold %.3f)", iso(res.ts), res.tier,
+                     res.score, res.threshold)
 
 
 def format_summary(s: dict) -> str:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .checkpoint import array_of
+
 if TYPE_CHECKING:
     from .config import ThresholdConfig
 
@@ -108,3 +110,27 @@ class AdaptiveThreshold:
 
     def _set(self, value: float) -> None:
         self.value = max(value, self.cfg.min_threshold)
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"init": self.init, "n": self.n, "n_peaks": self.n_peaks, "sigma": self.sigma, "gamma": self.gamma,
+                "value": self.value, "peaks": np.fromiter(self.peaks, float, len(self.peaks)),
+                "recent": np.fromiter(self.recent, float, len(self.recent))}
+
+    @classmethod
+    def restored(cls, cfg, state: dict, name: str = "threshold") -> "AdaptiveThreshold":
+        """A threshold resumed from its state_dict(); ValueError naming the key when it is not one."""
+        numbers = {k: float(state[k]) for k in ("init", "sigma", "gamma", "value")}
+        bad = [k for k, v in numbers.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"{name}.{bad[0]}: not finite")
+        n, n_peaks = int(state["n"]), int(state["n_peaks"])
+        if n < 0 or n_peaks < 0:
+            raise ValueError(f"{name}.n: negative count")
+        peaks = array_of(state["peaks"], f"{name}.peaks", np.float64, 1)
+        recent = array_of(state["recent"], f"{name}.recent", np.float64, 1)
+        thr = cls(cfg, {"init_threshold": numbers["init"], "n": n, "n_peaks": n_peaks, "sigma": numbers["sigma"],
+                        "gamma": numbers["gamma"], "value": numbers["value"],
+                        "peaks": peaks.tolist(), "recent": recent.tolist()})
+        return thr

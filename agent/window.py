@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .checkpoint import array_like, array_of
 from .records import Record, Rejects, short_repr
 
 if TYPE_CHECKING:
@@ -336,6 +337,41 @@ class Aligner:
         missing = ~seen & ~carry
         return Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
 
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    @property
+    def last_closed_k(self) -> int | None:
+        return None if self.next_k is None else self.next_k - 1
+
+    def state_dict(self) -> dict:
+        ks = sorted(self.open)
+        return {"next_k": self.next_k, "newest_k": self.newest_k,
+                "last_value": self.last_value, "last_k": self.last_k,
+                "open_k": np.array(ks, np.int64).reshape(-1),
+                "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
+                "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n)}
+
+    def restore(self, state: dict) -> None:
+        """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
+        ticks between it and the first new sample close as in an outage (carried, then missing)."""
+        last_value = array_like(state["last_value"], self.last_value, "aligner.last_value")
+        last_k = array_like(state["last_k"], self.last_k, "aligner.last_k")
+        ks = array_of(state["open_k"], "aligner.open_k", np.int64, 1)
+        values = array_of(state["open_values"], "aligner.open_values", np.float64, 2, self.n)
+        seen = array_of(state["open_seen"], "aligner.open_seen", bool, 2, self.n)
+        if not (len(ks) == len(values) == len(seen)):
+            raise ValueError("aligner.open_k: buckets and values differ in length")
+        ints = {}
+        for key in ("next_k", "newest_k"):
+            v = state[key]
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"aligner.{key}: expected a tick number")
+            ints[key] = v
+        self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
+        self.held = []                     # records held for a jump were not confirmed: not kept
+        self.last_value, self.last_k = last_value, last_k
+        self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
+
 
 @dataclass
 class Normaliser:
@@ -366,6 +402,17 @@ class Normaliser:
         """Normalise rows of raw values; NaN (missing) becomes 0. Works on (N,) or (n, N)."""
         z = (raw - self.mean) / self.std
         return np.where(np.isfinite(z), z, 0.0).astype(np.float32)
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def restored(cls, state: dict, n: int) -> "Normaliser":
+        mean = array_like(state["mean"], np.zeros(n), "normaliser.mean")
+        std = array_like(state["std"], np.zeros(n), "normaliser.std")
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError("normaliser: mean/std not finite, or std not positive")
+        return cls(mean=mean, std=std)
 
 
 class WindowBuffer:
@@ -410,6 +457,24 @@ class WindowBuffer:
     def row(self, back: int) -> np.ndarray:
         """The row `back` ticks before the newest (0 = newest)."""
         return self._values[self._head + self.steps - 1 - back]
+
+    def state_dict(self) -> dict:
+        return {"values": self.values, "missing": self.missing, "ts": self.ts, "filled": self.filled}
+
+    def restore(self, state: dict) -> None:
+        """Validates everything before changing anything; the rows land oldest first."""
+        values = array_like(state["values"], self.values, "window.values")
+        missing = array_like(state["missing"], self.missing, "window.missing")
+        ts = array_like(state["ts"], self.ts, "window.ts")
+        filled = int(state["filled"])
+        if not 0 <= filled <= self.steps:
+            raise ValueError(f"window.filled: {filled} not in 0..{self.steps}")
+        t = self.steps
+        self._values[:t] = self._values[t:] = values
+        self._missing[:t] = self._missing[t:] = missing
+        self._ts[:t] = self._ts[t:] = ts
+        self._head = 0
+        self.filled = filled
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,

@@ -92,3 +92,11 @@ class ARModel:
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window, extra) if x is None else x, window.values[-1], ~window.missing[-1])
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"rls": self.rls.state_dict()}
+
+    def restore(self, state: dict) -> None:
+        self.rls.restore(state["rls"], "ar.rls")

@@ -65,3 +65,11 @@ class FusionModel:
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x
         self.rls.update(x, window.values[-1], ~window.missing[-1] & self.has_neighbours)
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"rls": self.rls.state_dict()}
+
+    def restore(self, state: dict) -> None:
+        self.rls.restore(state["rls"], "fusion.rls")

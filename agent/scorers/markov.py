@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..checkpoint import array_like
+
 if TYPE_CHECKING:
     from ..window import WindowBuffer
 
@@ -110,3 +112,20 @@ class MarkovModel:
             self.counts /= self.g
             self.rowsum /= self.g
             self.g = 1.0
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"edges": self.edges, "counts": self.counts, "rowsum": self.rowsum, "g": self.g,
+                "mean": self.mean, "inv_std": self.inv_std}
+
+    def restore(self, state: dict) -> None:
+        """Validates everything before changing anything."""
+        new = {k: array_like(state[k], getattr(self, k), f"markov.{k}")
+               for k in ("edges", "counts", "rowsum", "mean", "inv_std")}
+        g = float(state["g"])
+        if not (np.isfinite(g) and g >= 1.0):
+            raise ValueError(f"markov.g: {g!r} is not a count weight (≥ 1)")
+        for k, v in new.items():
+            setattr(self, k, v)
+        self.g = g

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import bundle as bundles
+from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore, tick_score
 from .forecast_error import combined_scores, ew_bias, residual_std, rolling_bias, signed_errors
@@ -344,6 +345,47 @@ class ModelScorer(Scorer):
                 oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
         return ew_bias(run)
+
+    # -- checkpoint (agent/checkpoint.py): what the warm-up fitted on this device, and the recent
+    # signed errors and forecasts the bias and level statistics need ---------------------------
+
+    def state_dict(self) -> dict:
+        ts = sorted(self._history)
+        fts = sorted(self._forecasts)
+        profile = self.profile
+        return {"ts": np.array(ts, np.float64),
+                "errors": np.array([self._history[t] for t in ts], np.float64).reshape(-1, self.n),
+                "forecast_ts": np.array(fts, np.float64),
+                "forecasts": np.array([self._forecasts[t] for t in fts], np.float64).reshape(-1, self.n),
+                "residual": self.residual, "forecast_offset": self.forecast_offset,
+                "profile": None if profile.mean is None else
+                {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks}}
+
+    def restore(self, state: dict) -> None:
+        """Validates everything before changing anything."""
+        name = self.TYPE
+        rings = []
+        for ts_key, rows_key in (("ts", "errors"), ("forecast_ts", "forecasts")):
+            ts = array_of(state[ts_key], f"{name}.{ts_key}", np.float64, 1)
+            rows = array_of(state[rows_key], f"{name}.{rows_key}", np.float64, 2, self.n)
+            if len(ts) != len(rows) or len(ts) > 2 * self.steps + 1:
+                raise ValueError(f"{name}.{rows_key}: {len(rows)} rows for {len(ts)} ticks")
+            rings.append({float(t): r for t, r in zip(ts, rows)})
+        residual = array_like(state["residual"], self.residual, f"{name}.residual")
+        offset = array_like(state["forecast_offset"], self.forecast_offset, f"{name}.forecast_offset")
+        if not (np.isfinite(residual).all() and (residual > 0).all() and np.isfinite(offset).all()):
+            raise ValueError(f"{name}.residual: not positive and finite")
+        fitted = state["profile"]
+        if fitted is not None:
+            mean = array_like(fitted["mean"], np.zeros(self.n), f"{name}.profile.mean")
+            std = array_like(fitted["std"], np.zeros(self.n), f"{name}.profile.std")
+            ticks = int(fitted["ticks"])
+        self._history, self._forecasts = rings
+        self.residual, self.forecast_offset = residual, offset
+        if fitted is None:
+            self.profile.mean = self.profile.std = None
+        else:
+            self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],

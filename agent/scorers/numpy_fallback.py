@@ -119,3 +119,20 @@ class NumpyScorer(Scorer):
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights,
                 "seasonal_periods_s": self.seasonal_args[0]}
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"ar": self.ar.state_dict(), "markov": self.markov.state_dict(), "fusion": self.fusion.state_dict(),
+                "seasonal": self.seasonal.state_dict() if self.seasonal else None}
+
+    def restore(self, state: dict) -> None:
+        """Restore a fitted scorer. Call it on a fresh scorer: a bad state can leave it half-restored."""
+        if (state.get("seasonal") is None) != (self.seasonal is None):
+            raise ValueError("numpy.seasonal: the checkpoint and the config differ on the seasonal profile")
+        self.ar.restore(state["ar"])
+        self.markov.restore(state["markov"])
+        self.fusion.restore(state["fusion"])
+        if self.seasonal:
+            self.seasonal.restore(state["seasonal"])
+        self._tick_key = self._tick = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checkpoint import array_like
+
 
 class BatchRLS:
     def __init__(self, n: int, k: int, forgetting: float, ridge: float = 1e-3, block: int = 32):
@@ -73,3 +75,30 @@ class BatchRLS:
         self._set_var(np.maximum(keep * self.resid_var + (1 - keep) * mean_sq, 1e-4))
         self.w = np.linalg.solve(self.A + self.ridge * np.eye(self.k), self.b[:, :, None])[:, :, 0]
         self._m = 0
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        m = self._m
+        return {"w": self.w, "A": self.A, "b": self.b, "resid_var": self.resid_var,
+                "X": self._X[:m], "y": self._y[:m], "v": self._v[:m]}
+
+    def restore(self, state: dict, name: str = "rls") -> None:
+        """Validates everything before changing anything: a bad state leaves this one as it was."""
+        w = array_like(state["w"], self.w, f"{name}.w")
+        A = array_like(state["A"], self.A, f"{name}.A")
+        b = array_like(state["b"], self.b, f"{name}.b")
+        var = array_like(state["resid_var"], self.resid_var, f"{name}.resid_var")
+        X, y, v = state["X"], state["y"], state["v"]
+        m = len(X) if isinstance(X, np.ndarray) else -1
+        if not (0 <= m < self.block):
+            raise ValueError(f"{name}.X: {m} buffered ticks, expected fewer than {self.block}")
+        X = array_like(X, self._X[:m], f"{name}.X")
+        y = array_like(y, self._y[:m], f"{name}.y")
+        v = array_like(v, self._v[:m], f"{name}.v")
+        if not (np.all(var > 0) and np.isfinite(var).all()):
+            raise ValueError(f"{name}.resid_var: not positive and finite")
+        self.w, self.A, self.b = w, A, b
+        self._set_var(var)
+        self._X[:m], self._y[:m], self._v[:m] = X, y, v
+        self._m = m

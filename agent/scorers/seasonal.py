@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from ..checkpoint import array_like, array_of
+
 #: Cycles a bin must have seen before its reference is used (one day could be an odd day).
 MIN_CYCLES = 2
 
@@ -63,6 +65,17 @@ class SeasonalProfile:
         else:
             ref, ref_n = self.ref[b], self.ref_n[b]
         return ref, ref_n >= MIN_CYCLES
+
+    def state_dict(self) -> dict:
+        return {"ref": self.ref, "ref_n": self.ref_n, "acc_sum": self.acc_sum, "acc_n": self.acc_n,
+                "acc_cycle": self.acc_cycle}
+
+    def restore(self, state: dict, name: str) -> None:
+        """Validates everything before changing anything (agent/checkpoint.py)."""
+        new = {k: array_like(state[k], getattr(self, k), f"{name}.{k}")
+               for k in ("ref", "ref_n", "acc_sum", "acc_n", "acc_cycle")}
+        for k, v in new.items():
+            setattr(self, k, v)
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         b, c = self.locate(ts)
@@ -137,6 +150,26 @@ class SeasonalFeatures:
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         for profile in self.profiles:
             profile.learn(ts, x, valid)
+
+    def state_dict(self) -> dict:
+        keys = list(self._by_ts)
+        return {"profiles": [p.state_dict() for p in self.profiles], "ts": np.array(keys, np.float64),
+                "features": np.array([self._by_ts[k] for k in keys], np.float64).reshape(-1, self.n, self.width)}
+
+    def restore(self, state: dict) -> None:
+        """Resume from state_dict() (agent/checkpoint.py); ValueError naming the key when it does not fit."""
+        profiles = state["profiles"]
+        if not isinstance(profiles, list) or len(profiles) != len(self.profiles):
+            raise ValueError(f"numpy.seasonal.profiles: expected {len(self.profiles)}")
+        ts = array_of(state["ts"], "numpy.seasonal.ts", np.float64, 1)
+        feats = array_of(state["features"], "numpy.seasonal.features", np.float64, 3, self.n)
+        if feats.shape[1:] != (self.n, self.width) or len(feats) != len(ts) or len(ts) > self.keep:
+            raise ValueError(f"numpy.seasonal.features: shape {feats.shape} does not fit {len(ts)} ticks "
+                             f"of ({self.n}, {self.width})")
+        for i, (profile, st) in enumerate(zip(self.profiles, profiles)):
+            profile.restore(st, f"numpy.seasonal.profiles[{i}]")
+        self._by_ts = {float(t): f for t, f in zip(ts, feats)}
+        self._last = None
 
     def replay(self, ts: np.ndarray, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(m, n, width) regressors of a block of consecutive ticks, each built before the tick is

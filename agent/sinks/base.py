@@ -37,6 +37,9 @@ class SinkContext:
 
 class Sink(abc.ABC):
     TYPE: ClassVar[str]
+    #: Keeps what it is given across a crash (the MQTT outbox): the agent writes to durable sinks
+    #: first, so an event a crash cut short is at least there, and recover() completes the rest.
+    DURABLE: ClassVar[bool] = False
 
     @abc.abstractmethod
     def emit(self, event: AlertEvent) -> None:
@@ -55,3 +58,8 @@ class Sink(abc.ABC):
 
     def close(self) -> None:
         """Flush and release; called once on shutdown."""
+
+    def recover(self, event: AlertEvent) -> None:
+        """The last alert event of a run that died may not have reached this sink: deliver it
+        unless it is already there. By default it is delivered again."""
+        self.emit(event)

@@ -9,6 +9,9 @@ and the file system has room for the longest line that failed (on a nearly full 
 may still fit while long ones do not — that is one problem, not a flapping series of them). At start, an incomplete last line
 left by an earlier run (killed mid-write on an older version, or a full disk) is removed and
 logged. Drops by kind are in the agent's health (`sinks.jsonl`).
+
+After a crash (agent/checkpoint.py), `recover` writes the last alert event of the run that died
+unless the file's last alert line already is that event, so each event is in the file once.
 """
 from __future__ import annotations
 
@@ -60,6 +63,26 @@ class JsonlSink(Sink):
         # The fault payload as it is (schemas/fault.schema.json): its `event` (fault / fault_end)
         # tells it from alert lines, its `kind` is the fault's kind.
         self._write("fault", event.to_dict())
+
+    def last_alert(self) -> tuple[str, int] | None:
+        """(alert_id, seq) of the last alert line in the file, None when there is none."""
+        try:
+            with self.path.open("rb") as fh:
+                for line in _reversed_lines(fh):
+                    if b'"kind":"alert"' in line:
+                        obj = json.loads(line)
+                        return obj["alert_id"], obj["seq"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as exc:
+            log.error("cannot read the last alert of %s: %s", self.path, exc)
+        return None
+
+    def recover(self, event: AlertEvent) -> None:
+        if self.last_alert() != (event.alert_id, event.seq):
+            log.info("%s: writing alert event %s #%d, decided before the last stop but not written",
+                     self.path, event.alert_id, event.seq)
+            self.emit(event)
 
     def stats(self) -> dict:
         return {"path": str(self.path), "written": self.written, "dropped": dict(self.dropped),
@@ -156,6 +179,23 @@ def _cut_partial_tail(path: Path, fd: int) -> int:
             keep = 0
     os.ftruncate(fd, keep)
     return size - keep
+
+
+def _reversed_lines(fh):
+    """The lines of a binary file, last first, read in chunks from the end."""
+    pos = fh.seek(0, 2)
+    rest = b""
+    while pos > 0:
+        start = max(0, pos - TAIL_CHUNK)
+        fh.seek(start)
+        lines = (fh.read(pos - start) + rest).split(b"\n")
+        rest = lines[0]
+        for line in reversed(lines[1:]):
+            if line:
+                yield line
+        pos = start
+    if rest:
+        yield rest
 
 
 PLUGIN = Plugin(config=JsonlConfig, create=JsonlSink)

@@ -113,6 +113,7 @@ def topic_base(prefix: str, site: str, node: str) -> str:
 
 class MqttSink(Sink):
     TYPE = "mqtt"
+    DURABLE = True
 
     def __init__(self, cfg: MqttSinkConfig, context: SinkContext):
         # paho is imported when the sink is opened: a config naming it loads without paho.
@@ -176,6 +177,14 @@ class MqttSink(Sink):
         payload = encode_json(event.to_dict())
         # Stored during a known outage: it will reach subscribers late, so it says so.
         self.outbox.add(event.alert_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
+        self._queue.put((_WAKE,))
+
+    def recover(self, event: AlertEvent) -> None:
+        """Still in the outbox: it goes out as it is. Not there: either acknowledged (and deleted)
+        or never stored; it is stored again as a replay (subscribers de-duplicate by alert_id, seq)."""
+        if self.outbox.has(event.alert_id, event.seq):
+            return
+        self.outbox.add(event.alert_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
         self._queue.put((_WAKE,))
 
     def health(self, snapshot: dict) -> None:

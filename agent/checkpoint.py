@@ -1,0 +1,307 @@
+"""The agent's learned state on disk, so a restart (upgrade, watchdog, power cut, kill -9) does not
+make it blind for a whole warm-up.
+
+Three files in `state_dir`, each written atomically (temporary file, fsync, rename, fsync of the
+directory), so a crash leaves either the old or the new version, never a torn one:
+
+- `checkpoint.bin`: everything the pipeline learned (normaliser, the numpy fallback's AR / Markov /
+  fusion state, thresholds, window, sensor health, alert tracker, warm-up rows while warming up)
+  and the aligner's last closed tick. Written every `checkpoint_s` and on a clean stop.
+- `alert-journal.json`: the alert tracker and the event, written for every alert event *before*
+  any sink sees it. It is newer than the checkpoint whenever an alert event happened since, so
+  a restarted agent continues an open alert with the next seq, and re-delivers the last event to
+  any sink that may not have it (a crash between the journal and the sinks).
+- `active-bundle.json` (agent/hotswap.py): which bundle a hot swap made active.
+
+The checkpoint format is binary-safe and cannot execute code (no pickle): a magic, a format
+version, a JSON header describing the state (numpy arrays stand in it as dtype/shape/offset into
+the body, dtypes from a short allow-list), the raw array bytes, and a sha256 of all of it. A
+checkpoint is refused — with one log line saying why — when it is truncated, corrupt, of another
+format version, or was taken with another configuration (sensors, tick, window, scorer settings,
+topology, bundle); the agent then warms up as if there were none.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("stad.checkpoint")
+
+CHECKPOINT_FILE = "checkpoint.bin"
+JOURNAL_FILE = "alert-journal.json"
+MAGIC = b"STADCKPT"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sIQQ")          # magic, format version, header bytes, body bytes
+_DIGEST = 32
+_DTYPES = {"<f8", "<f4", "<i8", "<i4", "<i2", "|i1", "|b1"}   # what state arrays are made of; nothing else loads
+_ARRAY_KEY = "__ndarray__"
+
+
+class CheckpointRefused(Exception):
+    """This checkpoint cannot be used; the message says why, in words for the log."""
+
+
+# ---- atomic files ---------------------------------------------------------------------------------
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash at any moment leaves the old file or the new one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    try:                        # the rename itself survives a power cut once the directory is synced
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+# ---- encoding ------------------------------------------------------------------------------------
+
+def encode(meta: dict, state: dict) -> bytes:
+    """meta + state (nested dicts / lists / scalars / numpy arrays) → checkpoint bytes."""
+    chunks: list[bytes] = []
+    size = 0
+
+    def walk(x):
+        nonlocal size
+        if isinstance(x, np.ndarray):
+            a = np.ascontiguousarray(x)
+            dtype = a.dtype.str
+            if dtype not in _DTYPES:
+                raise TypeError(f"cannot checkpoint an array of dtype {dtype}")
+            a = _narrowed(a)
+            desc = {_ARRAY_KEY: [a.dtype.str, list(a.shape), size, dtype]}
+            chunks.append(a.tobytes())
+            size += a.nbytes
+            return desc
+        if isinstance(x, dict):
+            return {str(k): walk(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        if isinstance(x, (np.floating, np.integer, np.bool_)):
+            return x.item()
+        return x
+
+    header = json.dumps({"meta": meta, "state": walk(state)}, separators=(",", ":")).encode()
+    body = b"".join(chunks)
+    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header), len(body))
+    digest = hashlib.sha256(head + header + body).digest()
+    return head + header + body + digest
+
+
+def _narrowed(a: np.ndarray) -> np.ndarray:
+    """`a` in fewer bytes when nothing is lost (read back in its own dtype): counts kept as floats
+    or int64 as int16; window rows and the features built from them, float32 values, as float32."""
+    if a.dtype.str not in ("<f8", "<i8") or a.size == 0:
+        return a
+    with np.errstate(invalid="ignore"):
+        small = a.astype(np.int16)
+        if np.array_equal(small, a):
+            return small
+    if a.dtype.str == "<f8":
+        narrow = a.astype(np.float32)
+        if np.array_equal(narrow, a, equal_nan=True):
+            return narrow
+    return a
+
+
+def decode(data: bytes) -> tuple[dict, dict]:
+    """Checkpoint bytes → (meta, state); CheckpointRefused saying what is wrong with them."""
+    if len(data) < _PREFIX.size:
+        raise CheckpointRefused(f"truncated: {len(data)} bytes, not even a header")
+    magic, version, header_len, body_len = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise CheckpointRefused("not a checkpoint file (bad magic)")
+    if version != FORMAT_VERSION:
+        raise CheckpointRefused(f"format version {version}; this agent reads version {FORMAT_VERSION}")
+    expected = _PREFIX.size + header_len + body_len + _DIGEST
+    if len(data) < expected:
+        raise CheckpointRefused(f"truncated: {len(data)} of {expected} bytes")
+    if len(data) > expected:
+        raise CheckpointRefused(f"corrupt: {len(data) - expected} unexpected bytes after the end")
+    if hashlib.sha256(data[:expected - _DIGEST]).digest() != data[expected - _DIGEST:]:
+        raise CheckpointRefused("corrupt: sha256 mismatch")
+    header_end = _PREFIX.size + header_len
+    try:
+        doc = json.loads(data[_PREFIX.size:header_end].decode())
+        meta, raw = doc["meta"], doc["state"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointRefused(f"corrupt: unreadable header ({exc})") from None
+    body = memoryview(data)[header_end:header_end + body_len]
+
+    def walk(x):
+        if isinstance(x, dict):
+            if _ARRAY_KEY in x:
+                dtype, shape, offset, original = x[_ARRAY_KEY]
+                if dtype not in _DTYPES or original not in _DTYPES:
+                    raise CheckpointRefused(f"corrupt: array dtype {dtype!r} is not allowed")
+                count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                nbytes = count * np.dtype(dtype).itemsize
+                if offset < 0 or offset + nbytes > body_len:
+                    raise CheckpointRefused("corrupt: an array lies outside the file")
+                return np.frombuffer(body[offset:offset + nbytes], dtype=dtype).reshape(shape).astype(original)
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return x
+
+    try:
+        return meta, walk(raw)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointRefused(f"corrupt: {exc}") from None
+
+
+# ---- restoring arrays (used by every component's restore) ---------------------------------------
+
+def array_like(value, like: np.ndarray, name: str) -> np.ndarray:
+    """`value` as an array of `like`'s shape and dtype, or ValueError naming the key."""
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{name}: expected an array, got {type(value).__name__}")
+    if value.shape != like.shape:
+        raise ValueError(f"{name}: shape {value.shape}, expected {like.shape}")
+    return value.astype(like.dtype, copy=True)
+
+
+def array_of(value, name: str, dtype, ndim: int, width: int | None = None) -> np.ndarray:
+    """A restored array whose length varies (ring contents, buffers); `width`: size of axis 1."""
+    if not isinstance(value, np.ndarray) or value.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d array")
+    if width is not None and value.shape[1] != width:
+        raise ValueError(f"{name}: {value.shape[1]} columns, expected {width}")
+    return value.astype(dtype, copy=True)
+
+
+# ---- what a checkpoint must match ---------------------------------------------------------------
+
+def fingerprint(cfg, adjacency: np.ndarray, bundle: dict | None) -> dict:
+    """The configuration a checkpoint's state depends on; a checkpoint for any other is refused."""
+    np_cfg = cfg.scoring.numpy
+    return {
+        "sensors": cfg.sensor_names(),
+        "tick_s": cfg.tick_s,
+        "window_steps": cfg.window.steps,
+        "topology": hashlib.sha256(np.ascontiguousarray(adjacency, np.float64).tobytes()).hexdigest()[:16],
+        "numpy_scorer": {"ar_order": np_cfg.ar_order, "markov_bins": np_cfg.markov_bins,
+                         "weights": dict(sorted(np_cfg.weights.items())),
+                         "seasonal_periods_s": list(np_cfg.seasonal_periods_s)},
+        "threshold_method": cfg.threshold.method,
+        "profile": dataclasses.asdict(cfg.scoring.profile),
+        "bundle": bundle,
+    }
+
+
+def _bundle_text(b: dict | None) -> str:
+    return f"{b['model_id']} ({b['path']})" if b else "no bundle"
+
+
+def mismatch(saved: dict, current: dict) -> str | None:
+    """Why a checkpoint taken with `saved` does not fit `current`, or None when it does."""
+    s_sensors, c_sensors = saved.get("sensors"), current["sensors"]
+    if s_sensors != c_sensors:
+        if isinstance(s_sensors, list) and set(s_sensors) == set(c_sensors):
+            return "the sensors are in another order"
+        gone = [x for x in (s_sensors or []) if x not in c_sensors]
+        new = [x for x in c_sensors if x not in (s_sensors or [])]
+        parts = ([f"removed {', '.join(gone[:4])}{' …' if len(gone) > 4 else ''}"] if gone else []) + \
+                ([f"added {', '.join(new[:4])}{' …' if len(new) > 4 else ''}"] if new else [])
+        return f"sensors differ ({'; '.join(parts)})"
+    words = {"tick_s": "tick_s", "window_steps": "window.steps", "topology": "the topology (neighbours)",
+             "numpy_scorer": "scoring.numpy", "threshold_method": "threshold.method",
+             "profile": "scoring.profile"}
+    for key, word in words.items():
+        if saved.get(key) != current[key]:
+            if key in ("topology", "numpy_scorer", "profile"):
+                return f"{word} changed"
+            return f"{word} is {current[key]}, the checkpoint was taken with {saved.get(key)}"
+    sb, cb = saved.get("bundle"), current["bundle"]
+    if (sb or {}).get("model_id") != (cb or {}).get("model_id") or (sb or {}).get("sha256") != (cb or {}).get("sha256"):
+        return f"the model differs: checkpoint taken with {_bundle_text(sb)}, the agent starts with {_bundle_text(cb)}"
+    return None
+
+
+# ---- the checkpoint file -------------------------------------------------------------------------
+
+class CheckpointStore:
+    """checkpoint.bin in a state directory: save (atomic) and load (or refuse, saying why)."""
+
+    def __init__(self, state_dir: str | Path):
+        self.path = Path(state_dir) / CHECKPOINT_FILE
+
+    def save(self, meta: dict, state: dict) -> dict:
+        """Write it; returns {"bytes", "seconds"} for the log and the benchmark."""
+        t0 = time.perf_counter()
+        data = encode({**meta, "created": time.time()}, state)
+        atomic_write(self.path, data)
+        return {"bytes": len(data), "seconds": time.perf_counter() - t0}
+
+    def load(self, current: dict) -> tuple[dict, dict] | None:
+        """(meta, state) of a checkpoint that fits `current` (a fingerprint); None when there is none.
+        Raises CheckpointRefused when there is one that cannot be used."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CheckpointRefused(f"unreadable: {exc.strerror}") from None
+        meta, state = decode(data)
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise CheckpointRefused("corrupt: no configuration in the header")
+        why = mismatch(meta["config"], current)
+        if why:
+            raise CheckpointRefused(f"taken with another configuration: {why}")
+        return meta, state
+
+
+# ---- the alert journal ---------------------------------------------------------------------------
+
+class AlertJournal:
+    """alert-journal.json: the alert tracker's state and the event, written before the sinks see it."""
+
+    def __init__(self, state_dir: str | Path):
+        self.path = Path(state_dir) / JOURNAL_FILE
+
+    def record(self, event: dict, tracker: dict) -> None:
+        atomic_write(self.path, json.dumps({"version": FORMAT_VERSION, "event": event, "tracker": tracker},
+                                           separators=(",", ":")).encode())
+
+    def read(self) -> dict | None:
+        """{"event", "tracker"} of the last alert event, None when there is none or it is unreadable."""
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("alert journal %s unreadable (%s); open alerts of the last run cannot be continued",
+                        self.path, exc)
+            return None
+        if not (isinstance(doc, dict) and doc.get("version") == FORMAT_VERSION
+                and isinstance(doc.get("event"), dict) and isinstance(doc.get("tracker"), dict)):
+            log.warning("alert journal %s is not in the expected form; ignored", self.path)
+            return None
+        return doc
+
+
+__all__ = ["CheckpointStore", "CheckpointRefused", "AlertJournal", "atomic_write", "encode", "decode",
+           "fingerprint", "mismatch", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
+           "FORMAT_VERSION"]

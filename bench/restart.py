@@ -1,0 +1,229 @@
+"""Restarts: how long from `stad-agent run` to the first scored tick when a checkpoint is there,
+and what a checkpoint costs (write time, size, load time) at N = 16, 64, 256. Prints JSON.
+
+    python bench/restart.py [--repeats 5] [--bundle DIR] [--skip-model]
+
+Restart cases (each: a first run warms up on UDP data and stops cleanly, writing its checkpoint;
+then `--repeats` times: spawn, wait for READY=1, send three ticks, wait for the log line
+`first tick …: scored by …`, SIGTERM):
+- `roadside`: configs/roadside.yaml (18 sensors, 30 s ticks, numpy after warm-up; UDP on a free
+  port; the MQTT sink left out: its broker is not reachable from here; idle_flush_s and the clock
+  skew check off, since the bench sends four hours of 30 s ticks within seconds);
+- `skab_sized_model`: configs/skab.yaml's 8 sensors, 1 s ticks, T = 32, with a model bundle of
+  the converter's default architecture (trained for one short epoch on the pump simulator, fp32
+  TFLite + ONNX fp32/int8), so the model runtime's import and load are in the figure. `--bundle`
+  uses an existing bundle for these sensors instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
+
+from machine import machine_info  # noqa: E402
+
+from agent import config  # noqa: E402
+from agent.checkpoint import CheckpointStore, fingerprint  # noqa: E402
+from agent.pipeline import Pipeline  # noqa: E402
+from agent.topology import adjacency  # noqa: E402
+from agent.window import Row  # noqa: E402
+
+T0 = 1_767_600_000          # 2026-01-05T08:00:00Z, a multiple of 30 s
+SKAB_SENSORS = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
+
+
+# ---- checkpoint cost ---------------------------------------------------------------------------
+
+def checkpoint_cost(n: int, saves: int = 30) -> dict:
+    sensors = [f"S{i:03d}_{q}" for i in range(n // 4) for q in ("flow", "occ", "speed", "x")]
+    cfg = config.from_dict({"sensors": sensors, "sources": [{"type": "stdin"}], "tick_s": 10,
+                            "topology": "corridor", "warmup": {"ticks": 400}, "scoring": {"chain": ["numpy"]}})
+    pipe = Pipeline(cfg)
+    rng = np.random.default_rng(0)
+    x = np.zeros(n)
+    for t in range(400 + 500):
+        x = 0.8 * x + rng.normal(size=n)
+        miss = rng.random(n) < 0.01
+        pipe.step(Row(ts=t * 10.0, values=np.where(miss, np.nan, x + 50), missing=miss, carried=np.zeros(n, bool)))
+    meta = {"config": fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None), "last_ts": pipe.last_ts}
+    with tempfile.TemporaryDirectory(prefix="stad-bench-ckpt-") as tmp:
+        store = CheckpointStore(tmp)
+        writes = [store.save(meta, {"pipeline": pipe.state_dict()}) for _ in range(saves)]
+        loads = []
+        for _ in range(saves):
+            t0 = time.perf_counter()
+            _, state = store.load(meta["config"])
+            Pipeline(cfg).restore(state["pipeline"])
+            loads.append(time.perf_counter() - t0)
+    ms = np.array([w["seconds"] for w in writes]) * 1e3
+    return {"n_sensors": n, "bytes": writes[-1]["bytes"],
+            "write_ms": {"p50": round(float(np.median(ms)), 2), "p99": round(float(np.percentile(ms, 99)), 2)},
+            "load_and_restore_ms_p50": round(float(np.median(loads)) * 1e3, 2)}
+
+
+# ---- restart → first scored tick --------------------------------------------------------------
+
+class Notify:
+    def __init__(self):
+        self.address = f"@stad-bench-{uuid.uuid4().hex[:10]}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.address[1:])
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        self.sock.settimeout(timeout)
+        while b"READY=1" not in self.sock.recv(4096):
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Feed:
+    """One UDP datagram per tick with every sensor's value."""
+
+    def __init__(self, port: int, sensors: list[str], tick_s: float, level: np.ndarray):
+        self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.port, self.sensors, self.tick_s, self.level = port, sensors, tick_s, level
+        self.rng = np.random.default_rng(1)
+        self.k = 0
+
+    def send(self, ticks: int) -> None:
+        for _ in range(ticks):
+            values = self.level * (1 + 0.05 * self.rng.standard_normal(len(self.sensors)))
+            msg = {"ts": T0 + self.k * self.tick_s, "values": dict(zip(self.sensors, values.round(4).tolist()))}
+            self.out.sendto(json.dumps(msg).encode(), ("127.0.0.1", self.port))
+            self.k += 1
+
+
+def wait_log(path: Path, pattern: str, proc: subprocess.Popen, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not re.search(pattern, path.read_text(), re.M):
+        if proc.poll() is not None:
+            raise RuntimeError(f"agent exited ({proc.returncode}): {path.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"/{pattern}/ not in {path} within {timeout}s")
+        time.sleep(0.005)
+
+
+def spawn(cfg_path: Path, err: Path, notify: Notify) -> subprocess.Popen:
+    env = dict(os.environ, NOTIFY_SOCKET=notify.address, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)],
+                            stdout=subprocess.DEVNULL, stderr=err.open("w"), env=env)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path) -> dict:
+    port = free_udp_port()
+    cfg = dict(cfg, sources=[{"type": "udp", "bind": "127.0.0.1", "port": port}], state_dir=str(tmp / "state"),
+               sinks=[{"type": "jsonl", "path": str(tmp / "alerts.jsonl")}])
+    cfg["window"] = dict(cfg["window"], max_clock_skew_s=0)     # the data's time runs ahead of the clock
+    cfg_path = tmp / "agent.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    sensors = [s if isinstance(s, str) else s["name"] for s in cfg["sensors"]]
+    feed = Feed(port, sensors, float(cfg["tick_s"]), level)
+    notify = Notify()
+    err = tmp / "warmup.stderr"
+    proc = spawn(cfg_path, err, notify)
+    notify.wait_ready()
+    while "warm-up done" not in err.read_text():       # UDP may drop under load: send until warm
+        feed.send(20)
+        time.sleep(0.01)
+        if proc.poll() is not None:
+            raise RuntimeError(err.read_text()[-2000:])
+    feed.send(3)
+    stop(proc)
+    runs = []
+    for r in range(repeats):
+        err = tmp / f"restart{r}.stderr"
+        t0 = time.perf_counter()
+        proc = spawn(cfg_path, err, notify)
+        notify.wait_ready()
+        ready = time.perf_counter() - t0
+        feed.send(3)                                   # lateness 1: the first tick closes on the third
+        wait_log(err, r"first tick \S+: scored by", proc)
+        first = time.perf_counter() - t0
+        text = err.read_text()
+        stop(proc)
+        if "checkpoint" not in text or "loaded" not in text:
+            raise RuntimeError(f"the restart did not load its checkpoint: {text[-2000:]}")
+        tier = re.search(r"first tick \S+: scored by (\w+)", text).group(1)
+        runs.append({"ready_s": round(ready, 3), "first_scored_tick_s": round(first, 3), "tier": tier})
+    notify.close()
+    firsts = [r["first_scored_tick_s"] for r in runs]
+    return {"sensors": len(sensors), "tick_s": cfg["tick_s"], "window": cfg["window"]["steps"],
+            "checkpoint_bytes": (tmp / "state" / "checkpoint.bin").stat().st_size,
+            "first_scored_tick_s": {"p50": round(float(np.median(firsts)), 3), "max": round(max(firsts), 3)},
+            "tier": runs[-1]["tier"], "runs": runs}
+
+
+def skab_sized_bundle(tmp: Path) -> Path:
+    from convert.pipeline import DataOptions, export_bundle, train_bundle
+    from convert.train import TrainOptions
+    from convert.verify import verify_bundle
+
+    d = yaml.safe_load((ROOT / "configs/skab.yaml").read_text())
+    d["sources"] = [{"type": "simulate", "scenario": "pump", "seed": 3, "start": "2026-01-05T00:00:00Z"}]
+    cfg = config.from_dict(d, base_dir=str(ROOT / "configs"))
+    out = tmp / "skab-sized"
+    train_bundle(cfg, out, TrainOptions(epochs=1, windows_per_epoch=1024, threads=1, progress=False),
+                 DataOptions(days=0.1), model_id="skab-sized")
+    export_bundle(out, ["onnx_fp32", "onnx_int8", "tflite_fp32"], log=lambda *a: None)
+    verify_bundle(out, write=True, log=lambda *a: None)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--bundle", default=None, help="an existing bundle for configs/skab.yaml's sensors")
+    ap.add_argument("--skip-model", action="store_true", help="leave out the skab-sized model case")
+    args = ap.parse_args()
+    out = {"machine": machine_info(), "checkpoint": [checkpoint_cost(n) for n in (16, 64, 256)], "restart": {}}
+    with tempfile.TemporaryDirectory(prefix="stad-bench-restart-") as tmp:
+        tmp = Path(tmp)
+        roadside = yaml.safe_load((ROOT / "configs/roadside.yaml").read_text())
+        roadside["scoring"].pop("models_dir")
+        roadside["window"]["idle_flush_s"] = 0      # ticks come faster than the wall clock here
+        level = np.tile([1800.0, 12.0, 88.0], 6)
+        (tmp / "roadside").mkdir()
+        out["restart"]["roadside"] = restart_case(roadside, level, args.repeats, tmp / "roadside")
+        if not args.skip_model:
+            bundle = Path(args.bundle) if args.bundle else skab_sized_bundle(tmp)
+            skab = yaml.safe_load((ROOT / "configs/skab.yaml").read_text())
+            skab["scoring"]["bundle"] = str(bundle.resolve())
+            level = np.array([0.2, 0.25, 2.0, 0.5, 70.0, 25.0, 230.0, 120.0])
+            (tmp / "skab").mkdir()
+            case = restart_case(skab, level, args.repeats, tmp / "skab")
+            case["bundle"] = json.loads((bundle / "manifest.json").read_text()).get("model_id")
+            out["restart"]["skab_sized_model"] = case
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""A real agent process fed on stdin, for restart tests: started under a fake systemd
+(NOTIFY_SOCKET, READY=1 awaited), killed with SIGKILL or stopped by closing its input.
+
+The feed is a 3-sensor pump at one row a second (synthetic time): noise, and from row 100 on a
+step of +5 on sensor `a` for 30 of every 100 rows, so alerts open, update and end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from test_systemd import NotifySocket
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
+T0 = 1_767_600_000          # 2026-01-05T08:00:00Z
+WARMUP = 60
+STEPS = 16
+
+
+def anomalous(i: int) -> bool:
+    return i >= 100 and i % 100 >= 70
+
+
+def row(i: int) -> str:
+    r = random.Random(i)
+    a = 1.0 + r.gauss(0, 0.1) + (5.0 if anomalous(i) else 0.0)
+    return json.dumps({"ts": T0 + i, "a": a, "b": 2.0 + r.gauss(0, 0.1), "c": r.gauss(0, 0.1)}) + "\n"
+
+
+def write_config(tmp: Path, mqtt_port: int | None = None, **overrides) -> Path:
+    sinks = [{"type": "jsonl", "path": "alerts.jsonl"}]
+    if mqtt_port is not None:
+        # Nothing listens there: the outbox only fills.
+        sinks.insert(0, {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": mqtt_port, "reconnect_min_s": 5,
+                                                     "reconnect_max_s": 60}})
+    cfg = {"node": {"id": "gw-restart", "site": "lab"}, "tick_s": 1, "topology": "group",
+           "sensors": ["a", "b", "c"], "sources": [{"type": "stdin"}],
+           "window": {"steps": STEPS, "carry_forward_s": 2, "max_clock_skew_s": 0},   # synthetic time
+           "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
+           "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 5},
+           "sinks": sinks, "state_dir": "state", "checkpoint_s": 1}
+    cfg.update(overrides)
+    path = tmp / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def wait_for(condition, what: str, timeout: float = 90.0, proc: subprocess.Popen | None = None):
+    """Poll `condition()` until it returns something truthy; fail saying `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = condition()
+        if got:
+            return got
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the agent exited ({proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.02)
+
+
+class AgentProcess:
+    """`python -m agent run` on a config whose source is stdin."""
+
+    def __init__(self, tmp: Path, config: Path, name: str):
+        self.tmp = tmp
+        self.notify = NotifySocket(f"@stad-restart-{uuid.uuid4().hex[:12]}")
+        self.err_path = tmp / f"{name}.stderr"
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify.address)
+        env.pop("WATCHDOG_USEC", None)
+        with self.err_path.open("w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(config)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                                         text=True, cwd=tmp, env=env)
+
+    def ready(self, timeout: float = 90.0) -> str:
+        """Wait for READY=1; the STATUS= sent with it."""
+        self.notify.wait_for("READY=1", timeout=timeout)
+        return self.notify.lines("STATUS=")[0]
+
+    def feed(self, lines) -> bool:
+        try:
+            self.proc.stdin.write("".join(lines))
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def stderr(self) -> str:
+        return self.err_path.read_text()
+
+    def wait_log(self, pattern: str, timeout: float = 90.0) -> re.Match:
+        return wait_for(lambda: re.search(pattern, self.stderr(), re.M), f"log line /{pattern}/", timeout, self.proc)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.notify.close()
+
+    def finish(self, timeout: float = 90.0) -> int:
+        """Close its input (the stream ends: a clean stop) and wait for it to exit."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        code = self.proc.wait(timeout=timeout)
+        self.notify.close()
+        return code
+
+
+def alert_lines(tmp: Path) -> list[dict]:
+    path = tmp / "alerts.jsonl"
+    if not path.exists():
+        return []
+    text = path.read_text()
+    out = []
+    for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break                      # being written right now
+        obj = json.loads(line)
+        if obj["kind"] == "alert":
+            out.append(obj)
+    return out
+
+
+def outbox_rows(tmp: Path) -> list[tuple[str, int, str]]:
+    db = sqlite3.connect(str(tmp / "state" / "mqtt-outbox.sqlite"))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # Alert events only: sensor-fault events (agent/faults) share the outbox.
+        return db.execute("SELECT alert_id, seq, payload FROM events WHERE kind IN ('new', 'update', 'end') "
+                          "ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def check_alert_stream(events: list[dict]) -> dict[str, list[dict]]:
+    """Every event valid; per alert: seq 0, 1, … without gap or repeat, new first, one end, last."""
+    by_alert: dict[str, list[dict]] = {}
+    for e in events:
+        jsonschema.validate({k: v for k, v in e.items() if k != "kind"}, SCHEMA)
+        by_alert.setdefault(e["alert_id"], []).append(e)
+    for alert_id, evs in by_alert.items():
+        assert [e["seq"] for e in evs] == list(range(len(evs))), (alert_id, [(e["seq"], e["event"]) for e in evs])
+        kinds = [e["event"] for e in evs]
+        assert kinds[0] == "new" and kinds[-1] == "end" and kinds.count("end") == 1, (alert_id, kinds)
+        assert kinds.count("new") == 1, (alert_id, kinds)
+        stamps = [e["ts"] for e in evs]         # ISO strings of one format: they sort like times
+        assert stamps == sorted(stamps) and stamps[0] >= evs[0]["start"], (alert_id, stamps)
+        assert evs[-1]["end"] is None or evs[-1]["end"] >= evs[0]["start"], (alert_id, evs[-1])
+    return by_alert
+
+
+def check_sinks_agree(tmp: Path) -> None:
+    """The outbox and the JSONL hold the same events, each once, with the same content."""
+    jsonl = {(e["alert_id"], e["seq"]): {k: v for k, v in e.items() if k != "kind"} for e in alert_lines(tmp)}
+    rows = outbox_rows(tmp)
+    counts = Counter((a, s) for a, s, _ in rows)
+    assert [k for k, n in counts.items() if n > 1] == []
+    keys = [(e["alert_id"], e["seq"]) for e in alert_lines(tmp)]
+    assert len(keys) == len(set(keys)), "an event written twice to the JSONL"
+    assert set(counts) == set(jsonl), (sorted(set(counts) ^ set(jsonl)))
+    for a, s, payload in rows:
+        stored = json.loads(payload)
+        jsonschema.validate(stored, SCHEMA)
+        assert stored == jsonl[(a, s)]

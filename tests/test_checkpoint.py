@@ -1,0 +1,378 @@
+"""Checkpoints: the learned state survives a restart and resumes exactly; damaged or foreign
+checkpoints are refused with one line saying why; an alert left open by kill -9 is continued
+under its id (or ended, reason restart); the last event reaches every sink once; a swapped-in
+bundle is still active after a restart."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import struct
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent import config
+from agent.alerts import AlertEvent
+from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, decode, encode, mismatch
+from agent.pipeline import Pipeline
+from agent.sinks.jsonl import JsonlSink
+from agent.typed import ConfigError
+from agent.window import Row
+from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, row, wait_for, write_config
+
+SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
+
+
+def pipeline_cfg(**over):
+    d = {"sensors": SENSORS, "sources": [{"type": "stdin"}], "tick_s": 10, "topology": "group",
+         "window": {"steps": 16}, "warmup": {"ticks": 80}, "scoring": {"chain": ["numpy"]},
+         "alerts": {"min_duration_ticks": 2, "clear_ticks": 3, "update_interval_s": 20}}
+    d.update(over)
+    return config.from_dict(d)
+
+
+def sim_rows(n: int, seed: int = 0) -> list[Row]:
+    rng = np.random.default_rng(seed)
+    x = np.zeros(len(SENSORS))
+    out = []
+    for t in range(n):
+        x = 0.7 * x + rng.normal(size=len(SENSORS))
+        values = x + 20 + (25.0 if 150 <= t < 190 else 0.0) * (np.arange(len(SENSORS)) < 3)   # station P1 as a whole
+        missing = rng.random(len(SENSORS)) < 0.02
+        out.append(Row(ts=1e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
+                       carried=np.zeros(len(SENSORS), bool)))
+    return out
+
+
+def without_life(event) -> dict:
+    d = event.to_dict()
+    d["alert_id"] = d["alert_id"].rsplit("-", 1)[0]
+    return d
+
+
+def through_file(state: dict) -> dict:
+    return decode(encode({"config": {}}, state))[1]
+
+
+# ---- the file format ----------------------------------------------------------------------------
+
+def test_format_round_trip_keeps_every_array_and_value():
+    state = {"f8": np.arange(6, dtype=np.float64).reshape(2, 3) / 3, "f8_narrow": np.array([1.5, np.nan, -2.0]),
+             "f4": np.ones(3, np.float32),
+             "i8": np.array([-(2**62), 5]), "i1": np.array([0, 1, 2], np.int8), "b": np.array([True, False]),
+             "empty": np.zeros((0, 4)), "nested": {"list": [1, 2.5, None, "x", {"deep": np.full(2, np.nan)}]},
+             "scalar": np.float64(3.25)}
+    meta, back = decode(encode({"config": {"k": 1}}, state))
+    assert meta == {"config": {"k": 1}}
+    for key in ("f8", "f8_narrow", "f4", "i8", "i1", "b", "empty"):
+        assert back[key].dtype == state[key].dtype and back[key].shape == state[key].shape
+        assert np.array_equal(back[key], state[key], equal_nan=True)
+    assert back["nested"]["list"][:4] == [1, 2.5, None, "x"] and np.isnan(back["nested"]["list"][4]["deep"]).all()
+    assert back["scalar"] == 3.25
+
+
+def _craft(header: dict, body: bytes = b"", version: int = 1) -> bytes:
+    text = json.dumps(header).encode()
+    head = struct.pack("<8sIQQ", b"STADCKPT", version, len(text), len(body))
+    return head + text + body + hashlib.sha256(head + text + body).digest()
+
+
+def test_no_object_arrays_in_or_out_so_a_checkpoint_cannot_run_code():
+    with pytest.raises(TypeError, match="dtype"):
+        encode({}, {"x": np.array([object()], dtype=object)})
+    crafted = _craft({"meta": {}, "state": {"x": {"__ndarray__": ["|O", [1], 0, "|O"]}}}, b"\0" * 8)
+    with pytest.raises(CheckpointRefused, match="dtype '|O' is not allowed"):
+        decode(crafted)
+
+
+def test_damaged_files_are_refused_saying_why():
+    good = encode({"config": {}}, {"w": np.ones((4, 4))})
+    cases = {
+        good[:len(good) // 2]: rf"truncated: {len(good) // 2} of {len(good)} bytes",
+        good[:10]: "truncated: 10 bytes, not even a header",
+        good[:60] + bytes([good[60] ^ 0x40]) + good[61:]: "corrupt: sha256 mismatch",
+        good + b"x": "corrupt: 1 unexpected bytes after the end",
+        b"PK\x03\x04" + good[4:]: r"not a checkpoint file \(bad magic\)",
+        _craft({"meta": {}, "state": {}}, version=2): "format version 2; this agent reads version 1",
+        _craft({"meta": {}, "state": {"a": {"__ndarray__": ["<f8", [4], 0, "<f8"]}}}, b"\0" * 8): "outside the file",
+    }
+    for data, why in cases.items():
+        with pytest.raises(CheckpointRefused, match=why):
+            decode(data)
+
+
+def test_a_checkpoint_for_another_config_is_refused_naming_the_difference():
+    from agent.checkpoint import fingerprint
+    from agent.topology import adjacency
+
+    def fp(cfg, bundle=None):
+        return fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), bundle)
+
+    base = fp(pipeline_cfg())
+    assert mismatch(base, fp(pipeline_cfg())) is None
+    assert mismatch(base, fp(pipeline_cfg(sensors=SENSORS + ["P3_flow"]))) == "sensors differ (added P3_flow)"
+    assert mismatch(base, fp(pipeline_cfg(sensors=SENSORS[::-1]))) == "the sensors are in another order"
+    assert mismatch(base, fp(pipeline_cfg(tick_s=30))) == "tick_s is 30.0, the checkpoint was taken with 10.0"
+    assert mismatch(base, fp(pipeline_cfg(window={"steps": 32}))) == \
+        "window.steps is 32, the checkpoint was taken with 16"
+    assert mismatch(base, fp(pipeline_cfg(topology="none"))) == "the topology (neighbours) changed"
+    model = {"model_id": "m1", "path": "/x/m1", "sha256": "ab" * 32}
+    assert mismatch(base, fp(pipeline_cfg(), model)) == \
+        "the model differs: checkpoint taken with no bundle, the agent starts with m1 (/x/m1)"
+
+
+def test_checkpoint_s_is_validated_with_its_key_path():
+    with pytest.raises(ConfigError, match=r"checkpoint_s: must be >= 1, got 0"):
+        pipeline_cfg(checkpoint_s=0)
+    with pytest.raises(ConfigError, match=r"checkpoint_s: expected a number"):
+        pipeline_cfg(checkpoint_s="5m")
+    assert pipeline_cfg().checkpoint_s == 300.0
+
+
+# ---- the pipeline's state ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("seasonal", [[], [60.0], [86400.0]], ids=["no-profile", "1-min-profile", "daily"])
+def test_a_restored_pipeline_scores_exactly_like_one_that_kept_running(seasonal):
+    cfg = pipeline_cfg(scoring={"chain": ["numpy"], "numpy": {"seasonal_periods_s": seasonal}})
+    rows = sim_rows(260)
+    running = Pipeline(cfg)
+    for r in rows[:140]:
+        running.step(r)
+    restarted = Pipeline(cfg)
+    restarted.restore(through_file(running.state_dict()))
+    assert restarted.warm and restarted.ticks == 140
+    events = 0
+    for r in rows[140:]:
+        a, b = running.step(r), restarted.step(r)
+        assert not b.warming and a.score == b.score and a.threshold == b.threshold
+        assert np.array_equal(a.sensor_scores, b.sensor_scores)
+        # The same events; a new alert's id ends in its agent life's suffix, which is new after a restart.
+        assert [without_life(e) for e in a.alerts] == [without_life(e) for e in b.alerts]
+        events += len(a.alerts)
+    assert events >= 2          # the step at 150..175 opened and ended an alert on both
+
+
+def test_warm_up_goes_on_from_where_it_was():
+    cfg = pipeline_cfg()
+    rows = sim_rows(140)
+    running = Pipeline(cfg)
+    for r in rows[:50]:
+        running.step(r)
+    restarted = Pipeline(cfg)
+    restarted.restore(through_file(running.state_dict()))
+    assert not restarted.warm and len(restarted.warmup) == 50
+    for r in rows[50:]:
+        a, b = running.step(r), restarted.step(r)
+        # Warm at the same tick. Not the same scores: the sensor-fault tracker (agent/faults), which
+        # masks warm-up rows, is not checkpointed and learns its context again.
+        assert a.warming == b.warming and (a.warming or np.isfinite(b.score))
+    assert restarted.warm
+
+
+def test_an_alert_open_in_the_state_goes_on_with_its_id_and_seq():
+    cfg = pipeline_cfg(alerts={"min_duration_ticks": 2, "clear_ticks": 3, "update_interval_s": 10000})
+    rows = sim_rows(260)
+    running = Pipeline(cfg)
+    opened = []
+    for r in rows[:162]:
+        opened += running.step(r).alerts
+    assert running.alerts.active and [e.event for e in opened] == ["new"]
+    restarted = Pipeline(cfg)
+    restarted.restore(through_file(running.state_dict()))
+    assert restarted.after_restart(rows[162].ts, 10.0) == []
+    later = [e for r in rows[162:] for e in restarted.step(r).alerts]
+    assert later[0].event == "update" and later[0].seq == 1 and later[0].gap_s == 10.0
+    assert later[0].alert_id == opened[0].alert_id and later[-1].event == "end"
+    assert all(e.gap_s is None for e in later[1:])
+    # A gap longer than the window: nothing left to judge it by.
+    again = Pipeline(cfg)
+    again.restore(through_file(running.state_dict()))
+    [end] = again.after_restart(rows[162].ts + 1000, 1000.0)
+    assert (end.event, end.reason, end.seq, end.gap_s) == ("end", "restart", 1, 1000.0)
+    assert not again.alerts.active
+
+
+def test_a_state_that_does_not_fit_changes_nothing():
+    cfg = pipeline_cfg()
+    running = Pipeline(cfg)
+    for r in sim_rows(100):
+        running.step(r)
+    state = through_file(running.state_dict())
+    state["numpy"]["fusion"]["rls"]["A"] = state["numpy"]["fusion"]["rls"]["A"][:3]
+    fresh = Pipeline(cfg)
+    with pytest.raises(ValueError, match=r"fusion.rls.A: shape \(3, 4, 4\), expected \(6, 4, 4\)"):
+        fresh.restore(state)
+    assert not fresh.warm and fresh.ticks == 0 and fresh.normaliser is None
+
+
+# ---- sinks after a crash ----------------------------------------------------------------------
+
+def _event(seq: int, kind: str = "update") -> AlertEvent:
+    return AlertEvent(alert_id="gw-1", seq=seq, event=kind, node="gw", site="s", ts=100.0 + seq, start=100.0,
+                      end=None, score=5.0, peak_score=6.0, threshold=4.0, tier="numpy", model_id="m",
+                      model_sha256=None, top_sensors=[], top_steps=[], origin=None, ticks=2)
+
+
+def test_jsonl_cuts_a_torn_line_and_writes_the_last_event_only_if_missing(tmp_path, caplog):
+    cfg = pipeline_cfg(sinks=[{"type": "jsonl", "path": str(tmp_path / "a.jsonl")}])
+    sink = JsonlSink(cfg.sinks[0], cfg.sink_context())
+    sink.emit(_event(0, "new"))
+    sink.close()
+    with (tmp_path / "a.jsonl").open("a") as fh:
+        fh.write('{"kind":"fault","sensor":"P1_flow"}\n')          # another kind of line after it
+        fh.write('{"kind":"alert","alert_id":"gw-1","se')          # a crash in the middle of a line
+    with caplog.at_level(logging.WARNING):
+        sink = JsonlSink(cfg.sinks[0], cfg.sink_context())
+    assert "removed an incomplete last line (37 bytes) left by an earlier run" in caplog.text
+    sink.recover(_event(0, "new"))          # already there (behind a fault line): not again
+    sink.recover(_event(1))                 # decided, never written: written now
+    sink.close()
+    lines = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [(x["kind"], x.get("seq")) for x in lines] == [("alert", 0), ("fault", None), ("alert", 1)]
+
+
+# ---- the agent: refusals ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def killed_with_an_alert_open(tmp_path_factory) -> Path:
+    """An agent fed rows 0..175 (an alert opens at ~171), checkpointed after all of them, then kill -9."""
+    tmp = tmp_path_factory.mktemp("killed")
+    cfg = write_config(tmp)
+    agent = AgentProcess(tmp, cfg, "run1")
+    assert "warming up (0/60 ticks)" in agent.ready()
+    agent.feed(row(i) for i in range(176))
+
+    def checkpointed_through_173():
+        try:
+            meta, _ = decode((tmp / "state" / CHECKPOINT_FILE).read_bytes())
+        except (OSError, CheckpointRefused):
+            return False
+        return meta["last_ts"] == T0 + 173          # lateness 1: ticks 174, 175 still open
+    wait_for(checkpointed_through_173, "a checkpoint after tick 173", proc=agent.proc)
+    agent.kill()
+    events = alert_lines(tmp)
+    assert [e["event"] for e in events] == ["new"], events
+    return tmp
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    for p in src.iterdir():
+        if p.is_dir():
+            shutil.copytree(p, dst / p.name)
+        elif p.suffix in (".yaml", ".jsonl"):
+            shutil.copy2(p, dst / p.name)
+    return dst / "agent.yaml"
+
+
+def refusal_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "checkpoint" in line and "refused" in line]
+
+
+def _truncate(tmp: Path) -> str:
+    path = tmp / "state" / CHECKPOINT_FILE
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - 100])
+    return rf"truncated: {len(data) - 100} of {len(data)} bytes"
+
+
+def _corrupt(tmp: Path) -> str:
+    path = tmp / "state" / CHECKPOINT_FILE
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return "corrupt: sha256 mismatch"
+
+
+def _mismatched(tmp: Path) -> str:
+    write_config(tmp, sensors=["a", "b", "c", "d"])
+    return r"taken with another configuration: sensors differ \(added d\)"
+
+
+def _does_not_fit(tmp: Path) -> str:
+    path = tmp / "state" / CHECKPOINT_FILE
+    meta, state = decode(path.read_bytes())
+    state["pipeline"]["window"]["values"] = state["pipeline"]["window"]["values"][:, :2]
+    path.write_bytes(encode({k: v for k, v in meta.items() if k != "created"}, state))
+    return r"does not fit: ValueError: window.values: shape \(16, 2\), expected \(16, 3\)"
+
+
+@pytest.mark.parametrize("damage", [_truncate, _corrupt, _mismatched, _does_not_fit],
+                         ids=["truncated", "corrupt", "mismatched", "does-not-fit"])
+def test_a_bad_checkpoint_is_refused_in_one_line_and_the_agent_warms_up(tmp_path, killed_with_an_alert_open, damage):
+    cfg = copy_run(killed_with_an_alert_open, tmp_path)
+    why = damage(tmp_path)
+    agent = AgentProcess(tmp_path, cfg, "run2")
+    assert "warming up (0/60 ticks)" in agent.ready()
+    agent.feed(row(i) for i in range(176, 300))
+    assert agent.finish() == 0
+    err = agent.stderr()
+    [line] = refusal_lines(err)
+    assert re.search(rf"checkpoint \S+/state/checkpoint.bin refused: {why}; warming up \(60 ticks\)$", line), line
+    assert "Traceback" not in err
+    assert re.search(r"first tick \S+: warming up \(1/60 ticks\)", err)
+    # The alert the killed run left open cannot be judged without its state: ended, reason restart.
+    by_alert = check_alert_stream(alert_lines(tmp_path))
+    first = by_alert[alert_lines(killed_with_an_alert_open)[0]["alert_id"]]
+    assert [(e["event"], e["seq"], e["reason"]) for e in first] == [("new", 0, None), ("end", 1, "restart")]
+
+
+# ---- the agent: an alert across kill -9 ------------------------------------------------------
+
+def test_an_alert_open_at_kill_is_continued_with_the_next_seq(tmp_path, killed_with_an_alert_open):
+    cfg = copy_run(killed_with_an_alert_open, tmp_path)
+    agent = AgentProcess(tmp_path, cfg, "run2")
+    assert "resumed from checkpoint" in agent.ready()
+    agent.feed(row(i) for i in range(176, 260))        # the step lasts until 199, then calm
+    assert agent.finish() == 0
+    err = agent.stderr()
+    assert refusal_lines(err) == []
+    assert re.search(r"first tick \S+: scored by numpy", err), err[-2000:]
+    [(alert_id, events)] = check_alert_stream(alert_lines(tmp_path)).items()
+    assert events[1]["event"] == "update" and events[1]["gap_s"] == 2.0       # ticks 174, 175: open, not scored
+    assert events[-1]["reason"] == "cleared" and events[-1]["end"] >= "2026-01-05T08:03:19.000Z"   # the step's last row
+    assert all(e["gap_s"] is None for e in events[2:])
+
+
+def test_a_gap_longer_than_the_window_ends_the_alert_with_reason_restart(tmp_path, killed_with_an_alert_open):
+    cfg = copy_run(killed_with_an_alert_open, tmp_path)
+    agent = AgentProcess(tmp_path, cfg, "run2")
+    agent.ready()
+    agent.feed(row(i) for i in range(300, 330))
+    assert agent.finish() == 0
+    events = check_alert_stream(alert_lines(tmp_path))[alert_lines(killed_with_an_alert_open)[0]["alert_id"]]
+    assert [(e["event"], e["seq"], e["reason"], e["gap_s"]) for e in events] == \
+        [("new", 0, None, None), ("end", 1, "restart", 126.0)]
+
+
+# ---- the active model --------------------------------------------------------------------------
+
+needs_convert = pytest.mark.skipif(any(find_spec(m) is None for m in ("torch", "onnxruntime", "ai_edge_litert")),
+                                   reason="building a bundle needs the convert extra (torch) and both runtimes")
+
+
+@needs_convert
+def test_a_swapped_in_bundle_is_still_active_after_a_restart(tmp_path):
+    from test_hotswap import WARMUP, drive, setup
+    from test_runtimes import sim_rows as demo_rows, tiny_bundle, variant
+
+    from agent.service import Agent
+
+    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle(), shadow_ticks=3)
+    rows = demo_rows(swap.cfg, days=0.2)
+    drive(pipe, swap, rows, until=lambda: True)
+    shutil.copytree(variant("r", model_id="tiny-r"), models / "r")
+    drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.switch_count > 0)
+    assert pipe.chain.current.describe()["model_id"] == "tiny-r"
+    restarted = Agent(swap.cfg)
+    try:
+        assert restarted.pipeline.chain.current.describe()["model_id"] == "tiny-r"
+        assert restarted.hotswap.status()["bundle"] == str(models / "r")
+        assert models / "r" in restarted.hotswap.seen          # not a candidate again
+    finally:
+        for sink in restarted.sinks:
+            sink.close()
