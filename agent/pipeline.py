@@ -82,8 +82,7 @@ class Pipeline:
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
-        self.health = FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
-                                   reentry_ticks=cfg.window.steps)
+        self.health = self._new_health()
         self.warmup: list[Row] = []
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
@@ -242,10 +241,16 @@ class Pipeline:
         return {"model_id": tier.bundle.model_id, "path": str(tier.bundle.path),
                 "sha256": hashlib.sha256(manifest).hexdigest()}
 
+    def _new_health(self) -> FaultTracker:
+        cfg = self.cfg
+        return FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
+                            reentry_ticks=cfg.window.steps)
+
     def state_dict(self) -> dict:
-        # The sensor-fault tracker (agent/faults) is not in it: it learns its context again.
+        # The fault tracker (agent/faults) as plain JSON values, so a fault open at the stop goes on.
+        health = json.loads(json.dumps(self.health.state(), default=lambda x: x.item() if hasattr(x, "item") else x.tolist()))
         state = {"ticks": self.ticks, "warm": self.warm, "alerts": self.alerts.state_dict(),
-                 "warmup_counted": self.warmup_counted, "refill": self.refill}
+                 "warmup_counted": self.warmup_counted, "refill": self.refill, "health": health}
         if not self.warm:
             ts, values, missing = stack_rows(self.warmup)
             carried = np.stack([r.carried for r in self.warmup]) if self.warmup else np.zeros((0, 0), bool)
@@ -272,6 +277,9 @@ class Pipeline:
                             hold_ticks=self.detector.tracker.hold_ticks)
         detector.tracker.restore(state["alerts"])
         detector.feedback = self.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
+        health = self._new_health()
+        if "health" in state:
+            health.restore(state["health"])
         if not warm:
             w = state["warmup"]
             ts = np.asarray(w["ts"], np.float64).reshape(-1)
@@ -282,6 +290,7 @@ class Pipeline:
                                            or r.carried.shape != (n,) for r in rows):
                 raise ValueError(f"warmup: rows do not have {n} sensors")
             self.detector, self.ticks, self.warmup, self.warm = detector, ticks, rows, False
+            self.health = health
             self.warmup_counted, self.refill = counted, refill
             return
         normaliser = Normaliser.restored(state["normaliser"], n)
@@ -299,6 +308,7 @@ class Pipeline:
             if t.TYPE in models and hasattr(t, "restore"):
                 t.restore(models[t.TYPE])
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
+        self.health = health
         self.chain.tiers[-1] = scorer
         self.ticks, self.warmup, self.warm = ticks, [], True
         self.warmup_counted, self.refill = counted, refill

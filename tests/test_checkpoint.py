@@ -376,3 +376,23 @@ def test_a_swapped_in_bundle_is_still_active_after_a_restart(tmp_path):
     finally:
         for sink in restarted.sinks:
             sink.close()
+
+
+def test_the_sensor_fault_tracker_is_in_the_checkpoint_and_a_fault_open_at_the_stop_goes_on():
+    """A fault open when the agent stopped is still open after the restart, so its fault_end comes."""
+    rows = sim_rows(400)
+    for r in rows[100:]:                      # sensor 0 reads the same value from tick 100 on: stuck
+        r.values[0], r.missing[0] = 21.5, False
+    cfg = pipeline_cfg()
+    running = Pipeline(cfg)
+    opened = []
+    for r in rows[:300]:
+        opened += [f for f in running.step(r).faults if f.sensor == SENSORS[0]]
+    assert opened, "the stuck sensor was not reported"
+    restarted = Pipeline(cfg)
+    restarted.restore(through_file(running.state_dict()))
+    assert json.dumps(restarted.health.state(), default=float) == json.dumps(running.health.state(), default=float)
+    assert restarted.health.kind[0] == running.health.kind[0] != ""
+    for r in rows[300:]:
+        a, b = running.step(r), restarted.step(r)
+        assert [f.to_dict() for f in a.faults] == [f.to_dict() for f in b.faults]
