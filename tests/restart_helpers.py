@@ -21,7 +21,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from test_systemd import NotifySocket
+from conftest import NotifySocket
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())

@@ -357,8 +357,8 @@ needs_convert = pytest.mark.skipif(any(find_spec(m) is None for m in ("torch", "
 
 @needs_convert
 def test_a_swapped_in_bundle_is_still_active_after_a_restart(tmp_path):
-    from test_hotswap import WARMUP, drive, setup
-    from test_runtimes import sim_rows as demo_rows, tiny_bundle, variant
+    from conftest import HOTSWAP_WARMUP as WARMUP, drive_hotswap as drive, hotswap_pipeline as setup
+    from conftest import sim_rows as demo_rows, tiny_bundle, variant
 
     from agent.service import Agent
 

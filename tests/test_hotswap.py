@@ -19,27 +19,17 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import REPO, demo_cfg, demo_dict, drive_hotswap as drive, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import (HOTSWAP_WARMUP as WARMUP, REPO, demo_cfg, demo_dict, drive_hotswap as drive,  # noqa: E402
+                      hotswap_pipeline as setup, sim_rows, tiny_bundle, variant)
 
-from agent.hotswap import HotSwap, bundle_dirs  # noqa: E402
-from agent.pipeline import Pipeline  # noqa: E402
+from agent.hotswap import bundle_dirs  # noqa: E402
 
-WARMUP = 300
 TICK_S = 30.0
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.3)
-
-
-def setup(tmp_path, bundle=None, shadow_ticks=5):
-    models = tmp_path / "models"
-    models.mkdir()
-    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(bundle) if bundle else None, models_dir=str(models),
-                   shadow_ticks=shadow_ticks)
-    pipe = Pipeline(cfg)
-    return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
 
 
 def assert_no_gap(results):
