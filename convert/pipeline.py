@@ -62,7 +62,8 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
 
     sensors = series.sensors
     manifest = bw.new_manifest(
-        out_dir, model_id, sensors, result.spec, cfg.tick_s, files=[bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE],
+        out_dir, model_id, sensors, result.spec, cfg.tick_s,
+        files=[bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE],
         normalisation=result.normaliser.to_manifest(sensors),
         residual_std={s: float(v) for s, v in zip(sensors, result.residual_std)},
         score=("per sensor max(|e_t|, |bias_t|), e = (newest − forecast) / residual_std signed, bias = EW mean "
