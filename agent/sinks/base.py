@@ -63,3 +63,7 @@ class Sink(abc.ABC):
         """The last alert event of a run that died may not have reached this sink: deliver it
         unless it is already there. By default it is delivered again."""
         self.emit(event)
+
+    def recover_fault(self, event: FaultEvent) -> None:
+        """The same for the last fault event of a run that died (the fault journal's)."""
+        self.fault(event)

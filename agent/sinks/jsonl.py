@@ -66,16 +66,23 @@ class JsonlSink(Sink):
 
     def last_alert(self) -> tuple[str, int] | None:
         """(alert_id, seq) of the last alert line in the file, None when there is none."""
+        return self._last(b'"kind":"alert"', "alert_id")
+
+    def last_fault(self) -> tuple[str, int] | None:
+        """(fault_id, seq) of the last fault line in the file, None when there is none."""
+        return self._last(b'"fault_id":', "fault_id")
+
+    def _last(self, marker: bytes, key: str) -> tuple[str, int] | None:
         try:
             with self.path.open("rb") as fh:
                 for line in _reversed_lines(fh):
-                    if b'"kind":"alert"' in line:
+                    if marker in line:
                         obj = json.loads(line)
-                        return obj["alert_id"], obj["seq"]
+                        return obj[key], obj["seq"]
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError) as exc:
-            log.error("cannot read the last alert of %s: %s", self.path, exc)
+            log.error("cannot read the last %s line of %s: %s", key.split("_")[0], self.path, exc)
         return None
 
     def recover(self, event: AlertEvent) -> None:
@@ -83,6 +90,12 @@ class JsonlSink(Sink):
             log.info("%s: writing alert event %s #%d, decided before the last stop but not written",
                      self.path, event.alert_id, event.seq)
             self.emit(event)
+
+    def recover_fault(self, event: FaultEvent) -> None:
+        if self.last_fault() != (event.fault_id, event.seq):
+            log.info("%s: writing fault event %s #%d, decided before the last stop but not written",
+                     self.path, event.fault_id, event.seq)
+            self.fault(event)
 
     def stats(self) -> dict:
         return {"path": str(self.path), "written": self.written, "dropped": dict(self.dropped),
