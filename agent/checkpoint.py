@@ -34,8 +34,12 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 log = logging.getLogger("stad.checkpoint")
 
@@ -199,7 +203,7 @@ def array_of(value, name: str, dtype, ndim: int, width: int | None = None) -> np
 
 # ---- what a checkpoint must match ---------------------------------------------------------------
 
-def fingerprint(cfg, adjacency: np.ndarray, bundle: dict | None) -> dict:
+def fingerprint(cfg: AgentConfig, adjacency: np.ndarray, bundle: dict | None) -> dict:
     """The configuration a checkpoint's state depends on; a checkpoint for any other is refused."""
     np_cfg = cfg.scoring.numpy
     return {

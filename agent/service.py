@@ -45,7 +45,7 @@ _END = object()
 HEALTH_EVERY_S = 5.0
 
 
-def warmup_rows(cfg, rejects: Rejects) -> list:
+def warmup_rows(cfg: AgentConfig, rejects: Rejects) -> list:
     """`warmup.replay`'s recorded normal data, aligned by an aligner of its own (the same rules as
     live data's: live stamps may come days later, and are not a jump of this one). Read like a
     `replay` source with the format keys of the config's replay source when it has one (separator,

@@ -91,3 +91,15 @@ def test_no_test_module_imports_another():
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
             found += [f"{path.name} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
     assert found == []
+
+
+def test_every_cfg_and_window_parameter_is_annotated():
+    """A part says which config it takes (not 'the whole config, whatever it is')."""
+    bare = []
+    for path in sorted((REPO / "agent").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bare += [f"{path.relative_to(REPO)}:{node.lineno} {node.name}({a.arg})"
+                         for a in node.args.args + node.args.kwonlyargs
+                         if a.arg in ("cfg", "window") and a.annotation is None]
+    assert bare == []

@@ -25,6 +25,7 @@ import numpy as np
 from ..alerts import iso
 from ..scorers.base import TickScore, tick_score
 from ..window import Row
+from .config import FaultConfig
 from .context import Normal, SensorContext
 from .dead import Dead
 from .drift import Drift
@@ -42,7 +43,7 @@ END_SUMMARY = {"shutdown": "agent stopped",
 
 
 class FaultTracker:
-    def __init__(self, specs, topology: str, tick_s: float, cfg, node: str = "", site: str = "",
+    def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
                  reentry_ticks: int = 0):
         self.cfg = cfg
         self.reentry_ticks = reentry_ticks
@@ -249,7 +250,8 @@ class FaultTracker:
         self.kind = list(state["kind"])
         self.start[:] = [np.nan if v is None else v for v in state["start"]]
         # A checkpoint from before ids were kept: an open fault's id was <node>-<sensor>-<start>.
-        self.ids = list(state["ids"]) if "ids" in state else [self._stem(i) if k else "" for i, k in enumerate(self.kind)]
+        self.ids = list(state["ids"]) if "ids" in state else \
+            [self._stem(i) if k else "" for i, k in enumerate(self.kind)]
         self.clear.restore(state["clear"])
         self.candidate[:] = state["candidate"]
         self.prev[:] = [np.nan if v is None else v for v in state["prev"]]
