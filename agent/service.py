@@ -202,8 +202,7 @@ class Agent:
             last_ts = self.pipeline.window.ts[-1] if self.pipeline.warm else time.time()
             for ev in self.pipeline.close(float(last_ts)):
                 self._emit(ev)
-            for ev in self.pipeline.health.close(float(last_ts)):
-                self._emit_fault(ev)
+            self._emit_faults(self.pipeline.health.close(float(last_ts)))
             if clean:
                 self.save_checkpoint()
             self._health()
@@ -230,8 +229,7 @@ class Agent:
             if res.warming:
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
-            for ev in res.faults:
-                self._emit_fault(ev)
+            self._emit_faults(res.faults)
             for ev in res.alerts:
                 self._emit(ev)
             if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
@@ -271,24 +269,30 @@ class Agent:
             except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
                 log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
 
-    def _emit_fault(self, ev) -> None:
-        self.fault_events[f"{ev.event} {ev.kind}"] += 1
-        if ev.event == "fault":
-            self._told_open[ev.sensor] = {"fault_id": ev.fault_id, "kind": ev.kind, "start": ev.start,
-                                          "group": ev.group}
-        else:
-            self._told_open.pop(ev.sensor, None)
+    def _emit_faults(self, events: list[FaultEvent]) -> None:
+        """One tick's fault events: journaled together before any sink sees them — one fsync
+        however many sensors a station's power cut takes down — with the open faults as these
+        events tell them, which a restart resumes."""
+        if not events:
+            return
+        for ev in events:
+            self.fault_events[f"{ev.event} {ev.kind}"] += 1
+            if ev.event == "fault":
+                self._told_open[ev.sensor] = {"fault_id": ev.fault_id, "kind": ev.kind, "start": ev.start,
+                                              "group": ev.group}
+            else:
+                self._told_open.pop(ev.sensor, None)
         try:
-            # Before any sink, with the open faults as of this event (not the tracker's, which may
-            # already hold the next events of the tick): a restart resumes exactly what was told.
-            self.fault_journal.record(asdict(ev), {"ts": ev.ts, "open": self._told_open})
+            self.fault_journal.record(asdict(events[-1]), {"ts": events[-1].ts, "open": self._told_open,
+                                                           "events": [asdict(ev) for ev in events]})
         except (OSError, TypeError, ValueError) as exc:
-            log.error("cannot journal fault event %s #%d in %s: %s", ev.fault_id, ev.seq, self.fault_journal.path, exc)
-        for sink in self.sinks:
-            try:
-                sink.fault(ev)
-            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
-                log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+            log.error("cannot journal %d fault event(s) in %s: %s", len(events), self.fault_journal.path, exc)
+        for ev in events:
+            for sink in self.sinks:
+                try:
+                    sink.fault(ev)
+                except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                    log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
 
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
@@ -436,16 +440,16 @@ class Agent:
             if doc is None:
                 return
             try:
-                event = FaultEvent(**doc["event"])
+                events = [FaultEvent(**e) for e in doc["tracker"].get("events", [doc["event"]])]
                 ts, told_open = float(doc["tracker"]["ts"]), dict(doc["tracker"]["open"])
-            except (TypeError, ValueError, KeyError) as exc:
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
                 return
             for sink in self.sinks:
                 try:
-                    sink.recover_fault(event)
+                    sink.recover_faults(events)
                 except Exception:  # noqa: BLE001
-                    log.exception("sink %s failed to recover %s #%d", sink.TYPE, event.fault_id, event.seq)
+                    log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
             last_ts = self.pipeline.last_ts if restored else None
             if last_ts is not None and ts <= last_ts:
                 return                  # the checkpoint is newer: it holds these faults already
@@ -463,8 +467,7 @@ class Agent:
                             ", ".join(sorted(told_open)), "fault rules are off" if restored
                             else "no usable checkpoint to judge them by")
                 self._told_open = dict(told_open)
-                for ev in ended:
-                    self._emit_fault(ev)
+                self._emit_faults(ended)
             elif told_open:
                 log.info("sensor fault(s) open when the last run stopped, continued: %s",
                          ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(told_open.items())))

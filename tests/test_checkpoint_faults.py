@@ -122,3 +122,23 @@ def test_fault_ids_end_in_a_per_life_suffix_and_an_older_checkpoint_keeps_its_op
     restored = Pipeline(cfg)
     restored.restore(state)
     assert restored.health.open_faults()["c"]["fault_id"] == stem        # its fault_end matches its fault
+
+
+def test_the_jsonl_writes_only_the_journaled_fault_events_it_lacks(tmp_path):
+    """A tick's fault events are journaled together; a crash may leave some of them unwritten."""
+    from agent import config
+    from agent.faults.events import FaultEvent
+    from agent.sinks.jsonl import JsonlSink
+
+    cfg = config.from_dict({"sensors": ["a", "b", "c"], "sources": [{"type": "stdin"}],
+                            "sinks": [{"type": "jsonl", "path": str(tmp_path / "a.jsonl")}]})
+    batch = [FaultEvent(fault_id=f"gw-{s}-1-abcdef", seq=0, event="fault", node="gw", site="lab", sensor=s, group="",
+                        kind="missing", ts=1e9, start=1e9, end=None, evidence={"summary": "no reading"})
+             for s in ("a", "b", "c")]
+    sink = JsonlSink(cfg.sinks[0], cfg.sink_context())
+    sink.fault(batch[0])                        # the crash came after the first of three
+    sink.recover_faults(batch)
+    sink.recover_faults(batch)                  # a second restart: all there, nothing again
+    sink.close()
+    lines = check_jsonl(tmp_path / "a.jsonl")
+    assert [x["sensor"] for x in lines] == ["a", "b", "c"]

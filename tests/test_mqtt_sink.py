@@ -130,14 +130,12 @@ def test_fault_events_wait_in_the_outbox_while_the_broker_is_away(tmp_path, make
 
 
 def test_the_fault_journal_event_is_stored_again_only_when_the_outbox_lacks_it(tmp_path, make_broker):
-    """recover_fault, after a restart: still in the outbox → not again; not there → stored as a replay."""
+    """recover_faults, after a restart: still in the outbox → not again; not there → stored as a replay."""
     broker = make_broker(start=False)
     sink = open_sink(tmp_path, broker.port)
     opened = fault("pressure", "stuck")
     sink.fault(opened)
-    sink.recover_fault(opened)
-    ended = fault("pressure", "stuck", end=True)
-    sink.recover_fault(ended)
+    sink.recover_faults([opened, fault("pressure", "stuck", end=True)])
     stored = sink.outbox.pending()
     assert [(e.is_fault, e.seq) for e in stored] == [(True, 0), (True, 1)] and stored[1].replay
     check_mqtt(f"{BASE}/faults", stored[1].payload)

@@ -64,6 +64,7 @@ class Sink(abc.ABC):
         unless it is already there. By default it is delivered again."""
         self.emit(event)
 
-    def recover_fault(self, event: FaultEvent) -> None:
-        """The same for the last fault event of a run that died (the fault journal's)."""
-        self.fault(event)
+    def recover_faults(self, events: list[FaultEvent]) -> None:
+        """The same for the last tick's fault events of a run that died (the fault journal's)."""
+        for ev in events:
+            self.fault(ev)
