@@ -4,7 +4,7 @@ Each tick every rule says, per sensor, whether its condition holds now and wheth
 long enough. A sensor whose condition holds but is not yet decided is a *candidate* (alerts it
 drives alone wait: holdback.py); the first rule, in RULES order, that decides makes the sensor
 *faulty* (a `fault` event). A faulty sensor is masked — its readings reach neither the model
-nor the fallback, as if missing (drift: reported, not masked; see mask()) — until its condition has been gone for `clear_s` (a
+nor the fallback, as if missing — until its condition has been gone for `clear_s` (a
 `fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
 is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
 lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
@@ -69,7 +69,8 @@ class FaultTracker:
         np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty = self.faulty
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
-                 healthy=~faulty, kinds=list(self.kind), ctx=self.ctx, normal=self.normal)
+                 healthy=~faulty, kinds=list(self.kind),
+                 drifting=np.array([k == "drift" for k in self.kind]), ctx=self.ctx, normal=self.normal)
         results = [rule.observe(t) for rule in self.rules]
         cond = np.array([c for c, _ in results])          # (rules, n)
         decided = np.array([d for _, d in results])
@@ -111,8 +112,7 @@ class FaultTracker:
                         start=float(self.start[i]), end=ts,
                         evidence={"summary": f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"
                                   if reason == "cleared" else "agent stopped"}, reason=reason)
-        if self.kind[i] != "drift":              # a drifting sensor was never masked
-            self.reentry[i] = self.reentry_ticks
+        self.reentry[i] = self.reentry_ticks
         self.kind[i], self.start[i] = "", np.nan
         return ev
 
@@ -139,14 +139,10 @@ class FaultTracker:
     # -- what the pipeline asks -----------------------------------------------------------------
 
     def mask(self, row: Row) -> Row:
-        """The row the model and the fallback see: faulty sensors as missing. A drift is reported
-        but not masked: it is the one judgement made by a model, and a lone lasting shift may be
-        the process (a valve moved) as well as the sensor; hiding it could hide an incident."""
+        """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
         if not self.cfg.mask or not any(self.kind):
             return row
-        faulty = np.array([k not in ("", "drift") for k in self.kind])
-        if not faulty.any():
-            return row
+        faulty = self.faulty
         return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
