@@ -197,14 +197,18 @@ class Drift:
         return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 "mean_e": self.mean_e.tolist(), "base_e": self.base_e.tolist(), "d2": self.d2.tolist(), "count": self.count.tolist(),
-                "departure": self.departure.tolist(), "settle": self.settle.tolist()}
+                "departure": self.departure.tolist(), "settle": self.settle.tolist(),
+                "recent": _json(self.recent), "head": self.head}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
-        self.lags[:] = np.array(state["lags"], float)
+        self.lags[:] = np.array(state["lags"], float).reshape(self.lags.shape)
         for k in ("pair_count", "mu", "cov", "mean_e", "base_e", "d2", "count", "departure", "settle"):
-            getattr(self, k)[...] = np.asarray(state[k])
+            mine = getattr(self, k)
+            mine[...] = np.asarray(state[k], float).reshape(mine.shape)
         self.ticks = int(state["ticks"])
+        self.recent[:] = np.array(state["recent"], float).reshape(self.recent.shape)
+        self.head = int(state["head"])
         self._refit()
 
 
