@@ -18,6 +18,11 @@ healthy sensor of its context stays under drift_z / 2: the model attributes the 
 sensor, not the process. An incident (a queue, cavitation) moves several sensors of a station
 or skid against their predictions at once, and then spreads to the neighbours: never a drift.
 Predictors that look suspect (|D| over drift_z / 2) are left out of the others' medians.
+A drift is slow: when the median residual jumps (by ABRUPT pair spreads within ABRUPT_TICKS:
+congestion setting in, a valve moved, a lasting shift of the process) the sensor is not judged
+a drift until its departure is back under drift_z / 2; that step is the scorers' to judge.
+The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
+learned while calm), so a regime the pair models fit less well is not a drift either.
 
 After a fault of another kind the sensor's lags and departure are stale: drift is judged again
 after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors and
@@ -94,6 +99,7 @@ class Drift:
         self.count = np.zeros(n)
         self.departure = np.zeros(n)
         self.settle = np.zeros(n, np.int64)
+        self.stepped = np.zeros(n, bool)           # jumped: not judged a drift until back near its base
         self.recent = np.full((ABRUPT_TICKS, n), np.nan)     # the median residual of the last ticks, a ring
         self.head = 0
         self._pending = None
@@ -140,7 +146,10 @@ class Drift:
                            g[:, F])
         self._pending = (g, ok_i & ~drifting, ok_j, seen)
 
-        far = judged & (np.abs(self.departure) > self.z_limit)
+        # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
+        # not a drift while the departure it left lasts; the scorers judge it.
+        self.stepped = (self.stepped | abrupt) & ~(judged & (np.abs(self.departure) <= self.z_limit / 2))
+        far = judged & (np.abs(self.departure) > self.z_limit) & ~self.stepped
         quiet = judged & (np.abs(self.departure) < self.z_limit / 2)      # not judged: not known calm
         # Every observed, healthy sensor of its context calm (and at least one seen).
         ctx_seen = self.context_on & fresh[self.context_idx]
@@ -198,7 +207,7 @@ class Drift:
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 "mean_e": self.mean_e.tolist(), "base_e": self.base_e.tolist(), "d2": self.d2.tolist(), "count": self.count.tolist(),
                 "departure": self.departure.tolist(), "settle": self.settle.tolist(),
-                "recent": _json(self.recent), "head": self.head}
+                "recent": _json(self.recent), "head": self.head, "stepped": self.stepped.tolist()}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -209,6 +218,7 @@ class Drift:
         self.ticks = int(state["ticks"])
         self.recent[:] = np.array(state["recent"], float).reshape(self.recent.shape)
         self.head = int(state["head"])
+        self.stepped[:] = state["stepped"]
         self._refit()
 
 
