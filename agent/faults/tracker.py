@@ -70,7 +70,8 @@ class FaultTracker:
         faulty = self.faulty
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
                  healthy=~faulty, kinds=list(self.kind),
-                 drifting=np.array([k == "drift" for k in self.kind]), ctx=self.ctx, normal=self.normal)
+                 drifting=np.array([k == "drift" for k in self.kind]) if faulty.any() else faulty,
+                 ctx=self.ctx, normal=self.normal)
         results = [rule.observe(t) for rule in self.rules]
         cond = np.array([c for c, _ in results])          # (rules, n)
         decided = np.array([d for _, d in results])
@@ -83,9 +84,13 @@ class FaultTracker:
 
     def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
         kinds = [r.KIND for r in self.rules]
-        still = np.array([faulty[i] and cond[kinds.index(self.kind[i]), i] for i in range(self.ctx.n)])
+        still = np.zeros(self.ctx.n, bool)
+        missing = np.zeros(self.ctx.n, bool)
+        for i in np.flatnonzero(faulty):
+            still[i] = cond[kinds.index(self.kind[i]), i]
+            missing[i] = self.kind[i] == "missing"
         # Only a reading clears a fault (a missing sensor's condition clears when readings return).
-        seen = faulty & (observed | np.array([k == "missing" for k in self.kind]))
+        seen = faulty & (observed | missing)
         gone_s = self.clear.update(~still, seen, t.ts)
         events = []
         for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
