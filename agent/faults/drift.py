@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import FaultConfig
 from .rule import Held, Tick
 
 LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
@@ -53,7 +54,7 @@ BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair m
 class Drift:
     KIND = "drift"
 
-    def __init__(self, cfg, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         n = ctx.n
         self.n = n
         self.z_limit = cfg.drift_z

@@ -106,20 +106,11 @@ def check_io(where: str, names: tuple[str, ...], actual: dict[str, tuple], expec
 
 def check_manifest_io(bundle: bundles.Bundle, expected: dict[str, tuple]) -> None:
     """The manifest's own inputs/outputs declaration (when present) must agree with T and N."""
-    for part in ("inputs", "outputs"):
-        declared = bundle.manifest.get(part)
+    for part, names in (("inputs", INPUT_NAMES), ("outputs", OUTPUT_NAMES)):
+        declared = getattr(bundle.manifest, part)
         if declared is None:
             continue
-        if isinstance(declared, dict):
-            entries = [dict(v, name=k) if isinstance(v, dict) else {"name": k, "shape": v} for k, v in declared.items()]
-        else:
-            entries = declared
-        shapes = {}
-        for e in entries:
-            if not (isinstance(e, dict) and isinstance(e.get("name"), str)):
-                raise bundles.BundleError(f"{bundle.path}: manifest {part}: expected entries with a name and a shape")
-            shapes[e["name"]] = tuple(d if isinstance(d, int) else None for d in e.get("shape", []))
-        names = INPUT_NAMES if part == "inputs" else OUTPUT_NAMES
+        shapes = {t.name: tuple(d if isinstance(d, int) else None for d in t.shape) for t in declared}
         check_io(f"{bundle.path}: manifest {part}", names, shapes, expected)
 
 
@@ -223,7 +214,7 @@ class ModelScorer(Scorer):
         err = signed_errors(values[0, -1], missing_newest, forecast, self.residual)
         bias = self.bias(window.ts, err)
         if self.profile.fitted:
-            bias = np.where(self.profile.used, bias, 0.0)
+            bias = np.where(self.profile.bias_kept(), bias, 0.0)
         s = combined_scores(err, bias, missing_newest)
         if self.profile.fitted:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
@@ -277,7 +268,7 @@ class ModelScorer(Scorer):
         forecasts = forecasts + offset
         residual = residual_std(newest, newest_missing, forecasts)
         errors = signed_errors(newest, newest_missing, forecasts, residual)
-        bias = np.where(self.profile.used, rolling_bias(errors, errors, steps), 0.0)
+        bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)
         run = np.where(seen, forecasts, np.nan)
         padded = np.concatenate([np.full((steps - 1, self.n), np.nan), run])
@@ -388,8 +379,8 @@ class ModelScorer(Scorer):
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
 
     def describe(self) -> dict:
-        return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],
-                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact["sha256"],
+        return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,
+                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact.sha256,
                 "runtime": self.runtime, "profile": self.profile.describe()}
 
 
