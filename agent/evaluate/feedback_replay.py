@@ -111,7 +111,8 @@ def combined(over_times: list[dict]) -> dict:
 
 def format_over_time(name: str, over_time: dict) -> str:
     """One table row: the scorer, then false alarms per day in each part."""
-    cells = ["–" if v is None else f"{v:.1f}" for v in over_time["per_day"]]
+    cells = ["–" if v is None else f"{v:.0f}" if v >= 10 else f"{v:.1f}" if v >= 1 else f"{v:.2f}"
+             for v in over_time["per_day"]]
     return f"{name:18} " + " ".join(f"{c:>7}" for c in cells) + f"   ({sum(over_time['false_alarms'])} in all)"
 
 
