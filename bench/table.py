@@ -116,9 +116,10 @@ def torch_parts():
         return None
     from convert.bundle_writer import load_model
     torch.set_num_threads(1)
-    manifest = json.loads((DEMO_BUNDLE / "manifest.json").read_text())
+    from agent.bundle import load
+    manifest = load(DEMO_BUNDLE).manifest
     model = load_model(DEMO_BUNDLE, manifest).eval()
-    n, steps = len(manifest["sensors"]), manifest["steps"]
+    n, steps = len(manifest.sensors), manifest.steps
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros(1, steps, n), torch.zeros(1, steps, n))
     return model, int(counter.get_total_flops())
@@ -169,7 +170,7 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
     buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
     facts = {"sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
-             "model": bundle.manifest.get("model", {}), "ticks": ticks, "warmup_ticks": warm}
+             "model": bundle.manifest.model or {}, "ticks": ticks, "warmup_ticks": warm}
 
     variants: dict[str, object] = {}
     if torch is not None:
