@@ -214,7 +214,7 @@ class ModelScorer(Scorer):
         err = signed_errors(values[0, -1], missing_newest, forecast, self.residual)
         bias = self.bias(window.ts, err)
         if self.profile.fitted:
-            bias = np.where(self.profile.used, bias, 0.0)
+            bias = np.where(self.profile.bias_kept(), bias, 0.0)
         s = combined_scores(err, bias, missing_newest)
         if self.profile.fitted:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
@@ -268,7 +268,7 @@ class ModelScorer(Scorer):
         forecasts = forecasts + offset
         residual = residual_std(newest, newest_missing, forecasts)
         errors = signed_errors(newest, newest_missing, forecasts, residual)
-        bias = np.where(self.profile.used, rolling_bias(errors, errors, steps), 0.0)
+        bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)
         run = np.where(seen, forecasts, np.nan)
         padded = np.concatenate([np.full((steps - 1, self.n), np.nan), run])
