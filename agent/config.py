@@ -21,6 +21,7 @@ from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .faults.config import FaultConfig
 from .paths import resolve_against
+from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
 from .sinks.base import SinkContext
@@ -212,6 +213,9 @@ class AgentConfig:
     sinks: list[SinkUnion] = doc(
         "where alert events go: entries with a `type` (below)",
         default_factory=lambda: [SINK_PLUGINS["terminal"].config()])
+    metrics: MetricsConfig | None = doc(
+        "a Prometheus endpoint `{listen: host:port}` (see Prometheus metrics; needs the `prometheus` extra); "
+        "null: off", default=None)
     state_dir: str = doc(
         "where the agent keeps state (outbox, checkpoint, alert journal, active bundle; see Restarts); "
         "relative paths are from the config file", default="./state")

@@ -9,6 +9,9 @@ Learning: models learn from ticks under the threshold, even while an alert is op
 that outlasts `accept_after_s` is learned as the new normal rather than alerting for ever.
 The threshold itself learns only outside alerts. The Detector does not own the models: the
 caller passes `learn`, called on the ticks the models should learn from.
+
+Operator feedback (agent/feedback.py), when configured, lifts the threshold after a false alarm
+(bounded, fading) and keeps a confirmed alert from being learned as normal.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from .threshold import AdaptiveThreshold
 
 if TYPE_CHECKING:
     from .config import AlertConfig
+    from .feedback import FeedbackMemory
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Detector:
         self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
+        self.feedback: FeedbackMemory | None = None     # set by the agent when feedback is configured
         # After a restart the alert state may be newer than the rest (agent/checkpoint.py): ticks up
         # to this one were judged already; they are scored and learned from, not judged again.
         self.held_until: float | None = None
@@ -48,7 +53,9 @@ class Detector:
         self.thresholds.update(thresholds)
 
     def threshold(self, tier: str) -> float:
-        return self.thresholds[tier].value
+        """The tier's threshold as ticks are judged now (with feedback's lift)."""
+        value = self.thresholds[tier].value
+        return value if self.feedback is None else value * (1 + self.feedback.lift(self.feedback.now))
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
              learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None) -> Decision:
@@ -57,10 +64,18 @@ class Detector:
         `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks)."""
         thr = self.thresholds[tier]
         value = thr.value
+        fb = self.feedback
+        if fb is not None:
+            fb.now = ts
+            value *= 1 + fb.lift(ts)
         held = self.held_until is not None and ts <= self.held_until
         events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
         open_alert = self.tracker.open
-        accepted = open_alert is not None and ts - open_alert.start >= self.accept_after_s
+        if fb is not None:
+            for ev in events:
+                fb.seen(ev.alert_id, ts, ev.peak_score, thr.value)
+        accepted = (open_alert is not None and ts - open_alert.start >= self.accept_after_s
+                    and (fb is None or open_alert.alert_id not in fb.confirmed))
         calm = score <= value or accepted
         if calm:
             if learn is not None:

@@ -20,6 +20,7 @@ from .broker import BrokerConfig, Secret, TlsConfig
 from .mqtt_client import ConnectionReporter, build_client, connect
 
 log = logging.getLogger("stad.listen")
+SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker")
@@ -38,6 +39,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert event to this file")
     p.add_argument("--count", type=int, default=None, help="exit after this many alert events")
     p.add_argument("--timeout", type=float, default=None, help="exit after this many seconds")
+    p.add_argument("--session", metavar="CLIENT_ID",
+                   help="a persistent session under this client id: the broker keeps the subscriptions and "
+                        "queues alert events for a day while listen is away or the broker restarts")
     p.set_defaults(func=run)
 
 
@@ -71,13 +75,18 @@ class Listener:
         self.alerts = 0
         self.refused: str | None = None
         broker = broker_from_args(args)
-        self.client = build_client(broker, "")
+        if args.session:
+            # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
+            extra = {"clean_session": False} if broker.protocol == "3.1.1" else {}
+            self.client = build_client(broker, args.session, **extra)
+        else:
+            self.client = build_client(broker, "")
         self.reporter = ConnectionReporter(broker, "listen", log)
         self.reporter.on_connected = self._subscribe
         self.reporter.on_refused = self._on_refused
         self.reporter.install(self.client)
         self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
-        connect(self.client, broker)
+        connect(self.client, broker, session_expiry_s=SESSION_EXPIRY_S if args.session else None)
         self.out = open(args.out, "a", encoding="utf-8") if args.out else None
 
     def _subscribe(self, client) -> None:

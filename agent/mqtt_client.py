@@ -99,8 +99,17 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
     return client
 
 
-def connect(client: mqtt.Client, broker) -> None:
-    """Start connecting in the background (the network loop must run: loop_start())."""
+def connect(client: mqtt.Client, broker, session_expiry_s: int | None = None) -> None:
+    """Start connecting in the background (the network loop must run: loop_start()).
+
+    `session_expiry_s`: keep the session (subscriptions, queued QoS 1 messages) on the broker
+    for this long after a disconnect (MQTT 5; on 3.1.1 build the client with clean_session=False)."""
+    if session_expiry_s is not None and client.protocol == mqtt.MQTTv5:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = int(session_expiry_s)
+        client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s, clean_start=False,
+                             properties=props)
+        return
     client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
 
 

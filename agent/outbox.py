@@ -347,8 +347,18 @@ class Outbox:
         works), for the health payload."""
         with self._lock:
             dropped = dict(self.dropped)
-            return {"depth": self.depth, "in_flight": self.in_flight, "dropped": dropped,
+            return {"depth": self.depth, "oldest_age_s": self._oldest_age(), "in_flight": self.in_flight, "dropped": dropped,
                     "dropped_total": sum(dropped.values()), "sync": self.sync.lower(), "problem": self.problem}
+
+    def _oldest_age(self) -> float | None:
+        """Seconds since the oldest stored event was committed; None when empty or unreadable. Caller holds the lock."""
+        if self.depth <= 0 or self._db is None:
+            return None
+        try:
+            (created,) = self._db.execute("SELECT MIN(created) FROM events").fetchone()
+        except sqlite3.Error:
+            return None
+        return None if created is None else max(0.0, round(self.clock() - created, 3))
 
     def close(self) -> None:
         with self._lock:

@@ -276,6 +276,7 @@ class Pipeline:
         detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, self.thresholds,
                             hold_ticks=self.detector.tracker.hold_ticks)
         detector.tracker.restore(state["alerts"])
+        detector.feedback = self.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
         health = self._new_health()
         if "health" in state:
             health.restore(state["health"])

@@ -32,6 +32,8 @@ def problems(cfg) -> list[str]:
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
     found += _scoring(cfg)
+    if cfg.metrics is not None:
+        found += [(_join("metrics", key), msg) for key, msg in cfg.metrics.preflight(cfg.resolve)]
     for i, sink in enumerate(cfg.sinks):
         found += [(_join(f"sinks[{i}]", key), msg)
                   for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import prometheus
 from .alerts import AlertEvent, iso
 from .checkpoint import AlertJournal, CheckpointRefused, CheckpointStore, fingerprint
+from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap, active_tiers, read_record
 from .intake import IntakeQueue
@@ -78,8 +81,15 @@ class Agent:
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
+        self.feedback_inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.feedback_counts: Counter = Counter()     # (accepted|refused, verdict or 'invalid') -> messages
+        feedback = [s.feedback for s in cfg.sinks if getattr(s, "feedback", None) is not None]
+        if feedback:
+            self.pipeline.detector.feedback = FeedbackMemory(
+                feedback[0], Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
+        context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback else None)
         # Durable sinks first: an event a crash cuts short is at least in the outbox.
-        self.sinks = sorted((open_sink(s, cfg.sink_context()) for s in cfg.sinks),
+        self.sinks = sorted((open_sink(s, context) for s in cfg.sinks),
                             key=lambda sink: not sink.DURABLE)
         self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
         self.records_in = 0
@@ -87,6 +97,7 @@ class Agent:
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.started = time.monotonic()
         self.exit_reason = ""
+        self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.checkpoints = CheckpointStore(state_dir)
         self.journal = AlertJournal(state_dir)
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
@@ -100,6 +111,7 @@ class Agent:
             self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
         self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
                                               cfg.sources[0] if cfg.sources else None)
+        self.metrics = prometheus.start(cfg.metrics, self)
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -161,6 +173,7 @@ class Agent:
                 if live and self.cfg.window.idle_flush_s > 0:
                     rows += self.aligner.flush_until(time.time() - self.cfg.window.idle_flush_s)
                 self._process(rows)
+                self._answer_feedback()
                 now = time.monotonic()
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
@@ -195,13 +208,18 @@ class Agent:
                     sink.close()
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to close", sink.TYPE)
+            if self.metrics is not None:
+                self.metrics.close()
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
         return self.summary()
 
     def _process(self, rows) -> None:
         for row in rows:
             self.notifier.ping()
+            started = time.perf_counter()
             res = self.pipeline.step(row)
+            if self.metrics is not None:
+                self.metrics.observe_tick(res, time.perf_counter() - started)
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res)
@@ -215,6 +233,26 @@ class Agent:
             if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
                 self.stop(f"reached --max-ticks {self.max_ticks}")
                 return
+
+    def _answer_feedback(self) -> None:
+        """Apply and answer the operator feedback the MQTT sink received (agent/feedback.py)."""
+        while True:
+            try:
+                request: FeedbackRequest = self.feedback_inbox.get_nowait()
+            except queue.Empty:
+                return
+            msg = request.message or {}
+            detail, accepted = request.error, False
+            if request.error is None:
+                try:
+                    detail, accepted = self.pipeline.detector.feedback.apply(msg["alert_id"], msg["verdict"]), True
+                except Refused as exc:
+                    detail = str(exc)
+            self.feedback_counts["accepted" if accepted else "refused", msg.get("verdict", "invalid")] += 1
+            log.info("feedback %s: %s %s from %s: %s", "accepted" if accepted else "refused",
+                     msg.get("verdict", "-"), msg.get("alert_id", "-"), msg.get("operator") or "-", detail)
+            request.reply({"alert_id": msg.get("alert_id"), "verdict": msg.get("verdict"),
+                           "operator": msg.get("operator"), "accepted": accepted, "detail": detail})
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
@@ -247,10 +285,18 @@ class Agent:
                      "fault_events": dict(self.fault_events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
+        fb = self.pipeline.detector.feedback
+        if fb is not None:
+            counts = {"accepted": {}, "refused": {}}
+            for (outcome, verdict), n in sorted(self.feedback_counts.items()):
+                counts[outcome][verdict] = n
+            snap["feedback"] = {**counts, "threshold_lift": round(fb.lift(fb.now), 4),
+                                "false_alarms_remembered": len(fb.lifts), "confirmed": len(fb.confirmed)}
         return snap
 
     def _health(self) -> None:
         snap = self.health_snapshot()
+        self.last_health = snap
         self.notifier.status(f"tier={snap['tier']} ticks={snap['ticks']} alerts={snap['alerts_raised']}")
         for sink in self.sinks:
             try:

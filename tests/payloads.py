@@ -20,7 +20,7 @@ def schema(name: str) -> dict:
 
 
 VALIDATORS = {name: jsonschema.Draft202012Validator(schema(name), format_checker=jsonschema.FormatChecker())
-              for name in ("alert", "fault", "health")}
+              for name in ("alert", "fault", "health", "feedback", "feedback_result")}
 
 
 def check(name: str, payload: dict) -> dict:
@@ -48,5 +48,7 @@ def check_mqtt(topic: str, payload: str | bytes) -> dict | str:
     if kind == "status":
         assert text in ("online", "offline"), f"{topic}: {text!r}"
         return text
-    name = {"alerts": "alert", "faults": "fault", "health": "health"}[kind]
+    if topic.endswith("/feedback/result"):
+        kind = "feedback_result"
+    name = {"alerts": "alert", "faults": "fault", "health": "health", "feedback_result": "feedback_result"}[kind]
     return check(name, json.loads(text))

@@ -155,7 +155,7 @@ def test_plugins_are_discovered_with_their_config_classes():
     from agent.sinks import plugins as sink_plugins
     from agent.sources import plugins as source_plugins
 
-    assert set(source_plugins()) == {"simulate", "replay", "udp", "stdin", "mqtt", "modbus"}
+    assert set(source_plugins()) == {"simulate", "replay", "udp", "stdin", "mqtt", "modbus", "opcua"}
     assert set(sink_plugins()) == {"terminal", "jsonl", "mqtt"}
     assert list(runtimes()) == ["tflite", "onnx"]          # the default chain's order
     for found in (source_plugins(), sink_plugins(), runtimes()):
@@ -187,7 +187,7 @@ def test_typos_get_a_did_you_mean_hint_for_keys_values_types_and_sensors(tmp_pat
           - {type: replay, path: x.csv, columns: {a: S01_sped}}
         warmup: {ticks: 100}
         """) == [
-        "sources[0].type: must be one of modbus, mqtt, replay, simulate, stdin, udp, got 'simulat' "
+        "sources[0].type: must be one of modbus, mqtt, opcua, replay, simulate, stdin, udp, got 'simulat' "
         "(did you mean 'simulate'?)",
         "sources[1].sed: unknown key (did you mean 'seed'?)",
         "sources[1].scenario: must be one of 'corridor', 'pump', got 'corrdor' (did you mean 'corridor'?)",

@@ -103,6 +103,15 @@ class SourceCase:
         port = self.request.getfixturevalue("modbus_server")
         return {"type": "modbus", "port": port, "poll_s": 0.05, "registers": {"a": 0, "b": 1}}, None
 
+    def opcua(self):
+        pytest.importorskip("asyncua", reason="the opcua extra is not installed")
+        from test_opcua import Server
+        server = Server(free_port())
+        server.start()
+        self.request.addfinalizer(server.kill)
+        return {"type": "opcua", "url": f"opc.tcp://127.0.0.1:{server.port}/stad-test", "sampling_interval_ms": 50,
+                "publishing_interval_ms": 50, "nodes": {"a": "ns=2;s=Skid1.pressure", "b": "ns=2;s=Skid1.temp_motor"}}, None
+
 
 def test_every_source_has_a_contract_case():
     assert sorted(source_plugins()) == sorted(k for k in vars(SourceCase) if not k.startswith("_"))

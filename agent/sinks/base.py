@@ -4,7 +4,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from ..alerts import AlertEvent
 from ..faults.events import FaultEvent
@@ -29,6 +29,7 @@ class SinkContext:
     site: str
     state_dir: str
     base_dir: str = "."
+    feedback: Callable | None = None   # takes a feedback.FeedbackRequest: the agent's inbox for operator feedback
 
     def resolve(self, path: str) -> Path:
         return resolve_against(path, self.base_dir)

@@ -6,6 +6,8 @@ Topics, under `<prefix>/<site>/<node>/`:
     health   the agent's health, JSON, retained
     faults   sensor fault events (fault / fault_end), JSON, QoS 1, not retained — through the
              outbox like alerts (schemas/fault.schema.json)
+    feedback         operator verdicts in, subscribed only with the sink's `feedback` key (agent/feedback.py)
+    feedback/result  the answer to each feedback message, JSON, QoS 1
 
 Every alert and fault event is committed to the outbox (agent/outbox.py) before it reaches paho and is
 deleted only on its PUBACK. One worker thread does all publishing: it hands paho at most
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
 from ..broker import BrokerConfig
+from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..plugins import Plugin
 from ..typed import doc, rng
 from .base import Sink, SinkConfig, SinkContext
@@ -54,7 +57,7 @@ CHECKPOINT_EVERY_S = 1.0    # the worker checkpoints the outbox's WAL this often
 OUTBOX_FILE = "mqtt-outbox.sqlite"
 JSON = "application/json"
 
-_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _STOP = range(6)
+_CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _STOP, _FEEDBACK = range(7)
 
 
 @dataclass
@@ -76,6 +79,9 @@ class MqttSinkConfig(SinkConfig):
     outbox: OutboxConfig = doc(
         "the on-disk outbox that keeps alert events until the broker acknowledges them",
         default_factory=OutboxConfig)
+    feedback: FeedbackConfig | None = doc(
+        "take operator feedback on `<prefix>/<site>/<node>/feedback` (see Operator feedback); null: off",
+        default=None)
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
@@ -118,6 +124,10 @@ class MqttSink(Sink):
         base = topic_base(cfg.prefix, self.site, self.node)
         self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
         self.health_topic, self.faults_topic = f"{base}/health", f"{base}/faults"
+        self.feedback_topic, self.feedback_result_topic = f"{base}/feedback", f"{base}/feedback/result"
+        if cfg.feedback is not None and context.feedback is None:
+            raise ValueError("MQTT sink: feedback is configured but nothing applies it (it needs the agent)")
+        self._deliver_feedback = context.feedback
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
                              sync=cfg.outbox.sync)
@@ -140,6 +150,8 @@ class MqttSink(Sink):
         self.reporter.on_lost = lambda client: self._queue.put((_LOST,))
         self.reporter.install(self.client)
         self.client.on_publish = lambda client, userdata, mid, rc, props: self._queue.put((_ACK, mid, rc))
+        if cfg.feedback is not None:
+            self.client.message_callback_add(self.feedback_topic, self._on_feedback)
         self.alert_props = publish_properties(self.client, JSON, cfg.alert_expiry_s)
         self.json_props = publish_properties(self.client, JSON)
 
@@ -153,6 +165,7 @@ class MqttSink(Sink):
         self._refused_since = 0
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
         self._next_checkpoint = 0.0
+        self.feedback_results_unsent = 0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
         self._worker.start()
         connect(self.client, broker)
@@ -189,10 +202,26 @@ class MqttSink(Sink):
                 "rejected_total": sum(rejected.values()),
                 "outbox": self.outbox.stats()}
 
+    def stats(self) -> dict:
+        """The outbox (depth, oldest age, drops by reason) and whether the broker is connected."""
+        return {**self.outbox.stats(), "connected": self.reporter.connected}
+
     def fault(self, event) -> None:
         payload = encode_json(event.to_dict())
         self.outbox.add(event.fault_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
         self._queue.put((_WAKE,))
+
+    def _on_feedback(self, client, userdata, msg) -> None:
+        """paho's thread: parse, then hand to the agent's loop, which applies it and answers."""
+        try:
+            request = FeedbackRequest(parse_feedback(msg.payload), None, self.answer_feedback)
+        except Refused as exc:
+            request = FeedbackRequest(None, str(exc), self.answer_feedback)
+        self._deliver_feedback(request)
+
+    def answer_feedback(self, result: dict) -> None:
+        self._queue.put((_FEEDBACK, encode_json({**result, "ts": iso(time.time()), "node": self.node,
+                                                 "site": self.site})))
 
     def close(self) -> None:
         deadline = time.monotonic() + FLUSH_ON_CLOSE_S
@@ -238,6 +267,11 @@ class MqttSink(Sink):
                     self._latest_health = item[1]
                     if self._connected:
                         self._publish_health()
+                elif kind == _FEEDBACK:
+                    if self._connected:
+                        self.client.publish(self.feedback_result_topic, item[1], qos=1, properties=self.json_props)
+                    else:
+                        self.feedback_results_unsent += 1
                 if self._queue.empty():
                     self._flush_acks()
                     self._checkpoint()
@@ -250,6 +284,8 @@ class MqttSink(Sink):
         self._mids.clear()
         self._cursor = 0
         self.client.publish(self.status_topic, "online", qos=1, retain=True)
+        if self.cfg.feedback is not None:
+            self.client.subscribe(self.feedback_topic, qos=1)
         if self._latest_health is not None:
             self._publish_health()
         if self.outbox.depth:

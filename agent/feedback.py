@@ -1,0 +1,175 @@
+"""Operator feedback on alerts: what a verdict does to the detector, bounded and reversible.
+
+An operator (or a tool) publishes `{"alert_id", "verdict", "note"?, "operator"?}` on
+`<prefix>/<site>/<node>/feedback` (the MQTT sink subscribes when its `feedback` key is set);
+every message is answered on `…/feedback/result` and counted. Verdicts:
+
+- `false_alarm`: the pattern was normal. The detector's threshold is lifted just enough that
+  the alert's peak would have stayed under it (plus a margin), at most `max_lift` (0.5: ×1.5);
+  the lift halves every `half_life_s`, so it fades unless false alarms go on. The threshold is
+  one per tier, not per sensor, so the lift is too.
+- `confirmed`: a real anomaly. Removes that alert's lift (a false_alarm given by mistake is
+  undone), and while the alert is open it is never learned as the new normal (`accept_after_s`).
+- `ack`: seen; counted, nothing changes.
+
+Validation is written out here (the gateway has no jsonschema); agent/schemas/feedback.schema.json
+describes the same message for senders, and tests check that both agree. The memory (lifts,
+confirmations, the alerts it knows) is saved in the state directory after each change, so it
+survives a restart.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .records import short_repr
+from .typed import rng
+
+log = logging.getLogger("stad.feedback")
+
+VERDICTS = ("false_alarm", "confirmed", "ack")
+MAX_PAYLOAD_BYTES = 4096
+MAX_ID_CHARS = 200
+MAX_NOTE_CHARS = 1000
+KNOWN_ALERTS = 1000         # alerts feedback can name (the latest)
+MAX_LIFTS = 100             # false alarms whose lift is remembered at once
+LIFT_MARGIN = 0.05          # a false alarm's peak ends this fraction under the lifted threshold
+STATE_FILE = "feedback.json"
+
+
+@dataclass
+class FeedbackConfig:
+    max_lift: float = rng(0.0, 10.0, default=0.5, doc="a false_alarm lifts the threshold to at most ×(1 + max_lift)")
+    half_life_s: float = rng(60.0, None, default=86400.0, doc="the lift halves in this time, seconds")
+
+
+class Refused(ValueError):
+    """Why a feedback message is refused, in one line for the answer."""
+
+
+@dataclass(frozen=True)
+class FeedbackRequest:
+    """One message as the MQTT sink received it, for the agent's loop to apply and answer."""
+    message: dict | None          # parse()'s result; None when it was refused
+    error: str | None             # why it was refused
+    reply: Callable[[dict], None]  # publishes the answer on …/feedback/result
+
+
+def parse(payload: bytes) -> dict:
+    """The message as {alert_id, verdict, note, operator}, or Refused saying what is wrong."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise Refused(f"message too long: {len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
+    try:
+        msg = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(f"not JSON: {str(exc)[:120]}") from None
+    if not isinstance(msg, dict):
+        raise Refused(f"expected a JSON object, got {type(msg).__name__}")
+    unknown = sorted(set(msg) - {"alert_id", "verdict", "note", "operator"})
+    if unknown:
+        raise Refused(f"unknown key {short_repr(unknown[0])}")
+    alert_id = msg.get("alert_id")
+    if not isinstance(alert_id, str) or not 1 <= len(alert_id) <= MAX_ID_CHARS:
+        raise Refused(f"alert_id: expected a string of 1..{MAX_ID_CHARS} characters, got {short_repr(alert_id)}")
+    if msg.get("verdict") not in VERDICTS:
+        raise Refused(f"verdict: expected one of {', '.join(VERDICTS)}, got {short_repr(msg.get('verdict'))}")
+    for key, limit in (("note", MAX_NOTE_CHARS), ("operator", MAX_ID_CHARS)):
+        if key in msg and not (isinstance(msg[key], str) and len(msg[key]) <= limit):
+            raise Refused(f"{key}: expected a string of at most {limit} characters, got {short_repr(msg[key])}")
+    return {"alert_id": alert_id, "verdict": msg["verdict"], "note": msg.get("note"), "operator": msg.get("operator")}
+
+
+class FeedbackMemory:
+    """What feedback taught the detector. `lift(ts)` multiplies the threshold by (1 + lift)."""
+
+    def __init__(self, cfg: FeedbackConfig, path: Path | None = None):
+        self.cfg = cfg
+        self.path = path
+        self.known: OrderedDict[str, float] = OrderedDict()   # alert_id -> peak / threshold
+        self.lifts: OrderedDict[str, tuple[float, float]] = OrderedDict()  # alert_id -> (lift, since ts)
+        self.confirmed: OrderedDict[str, None] = OrderedDict()
+        self.now = 0.0                  # the latest tick time seen: feedback is applied at it
+        if path is not None:
+            self._load()
+
+    # -- what the detector asks ----------------------------------------------------------------
+
+    def lift(self, ts: float) -> float:
+        if not self.lifts:
+            return 0.0
+        decay = math.log(2) / self.cfg.half_life_s
+        return min(self.cfg.max_lift, max(lift * math.exp(-decay * max(0.0, ts - since))
+                                          for lift, since in self.lifts.values()))
+
+    def seen(self, alert_id: str, ts: float, peak: float, threshold: float) -> None:
+        """An alert event was raised: feedback may now name it."""
+        self.now = ts
+        self.known[alert_id] = peak / threshold if threshold > 0 else 1.0
+        self.known.move_to_end(alert_id)
+        while len(self.known) > KNOWN_ALERTS:
+            self.known.popitem(last=False)
+
+    # -- a verdict -----------------------------------------------------------------------------
+
+    def apply(self, alert_id: str, verdict: str) -> str:
+        """Apply one verdict; what it did, in words. Raises Refused for an alert it does not know."""
+        if alert_id not in self.known:
+            raise Refused(f"unknown alert_id {short_repr(alert_id)} (not one of the latest {KNOWN_ALERTS} alerts "
+                          "of this node)")
+        if verdict == "false_alarm":
+            self.confirmed.pop(alert_id, None)
+            lift = min(self.cfg.max_lift, max(0.0, self.known[alert_id] * (1 + LIFT_MARGIN) - 1))
+            self.lifts[alert_id] = (lift, self.now)
+            self.lifts.move_to_end(alert_id)
+            while len(self.lifts) > MAX_LIFTS:
+                self.lifts.popitem(last=False)
+            effect = (f"threshold lifted by {lift:.0%} (at most {self.cfg.max_lift:.0%}), halving every "
+                      f"{self.cfg.half_life_s:g} s")
+        elif verdict == "confirmed":
+            undone = self.lifts.pop(alert_id, None)
+            self.confirmed[alert_id] = None
+            while len(self.confirmed) > KNOWN_ALERTS:
+                self.confirmed.popitem(last=False)
+            effect = "never learned as normal" + ("; its false_alarm lift removed" if undone else "")
+        else:
+            effect = "acknowledged"
+        self._save()
+        return effect
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {"known": dict(self.known), "lifts": {k: list(v) for k, v in self.lifts.items()},
+                "confirmed": list(self.confirmed), "now": self.now}
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.to_dict()))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("feedback: cannot save %s (%s); it holds until the agent stops", self.path, exc.strerror)
+
+    def _load(self) -> None:
+        try:
+            d = json.loads(self.path.read_text())
+            self.known = OrderedDict((str(k), float(v)) for k, v in d["known"].items())
+            self.lifts = OrderedDict((str(k), (float(v[0]), float(v[1]))) for k, v in d["lifts"].items())
+            self.confirmed = OrderedDict((str(k), None) for k in d["confirmed"])
+            self.now = float(d["now"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("feedback: ignoring unreadable %s (%s); starting without earlier feedback", self.path, exc)
+            self.known, self.lifts, self.confirmed = OrderedDict(), OrderedDict(), OrderedDict()
+
+
+__all__ = ["FeedbackConfig", "FeedbackMemory", "FeedbackRequest", "Refused", "VERDICTS", "parse"]

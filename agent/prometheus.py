@@ -1,0 +1,187 @@
+"""Prometheus metrics over HTTP, opt in: `metrics: {listen: "127.0.0.1:9108"}`.
+
+Why an extra (`prometheus`) and not the base install: most gateways report through MQTT health
+and have no Prometheus scraping them; prometheus-client is small and pure Python, but an
+endpoint nobody scrapes is an open port and an import for nothing. It is imported only when
+`metrics` is configured (the agent's start-up RSS does not grow for everyone else), and
+`check-config` says when the extra is missing.
+
+Values are read when Prometheus scrapes, from the agent's own counters (no second set of
+books to drift): ticks, records in, rejects by reason, alert events by type, open alerts, tier
+and tier switches, score and threshold of the last tick; sensor states and each sink's drops,
+outbox depth/oldest age and broker connection from the agent's latest health snapshot (taken
+every few seconds on the agent's thread, so the scrape never touches SQLite or the sinks). The
+tick latency histogram is the one value recorded on the tick path (one observe per tick).
+Every label takes values from a fixed set in the code (reasons, event types, tier names, sink
+types, sensor states), never from input: the series count is bounded.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .typed import doc
+
+if TYPE_CHECKING:
+    from .service import Agent
+
+log = logging.getLogger("stad.metrics")
+
+#: tick latency buckets, seconds: from a fast numpy tick (~0.2 ms) to past a 50 ms latency budget
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass
+class MetricsConfig:
+    listen: str = doc("`host:port` of the HTTP endpoint (`/metrics`); host an IPv4 address or localhost",
+                      default="127.0.0.1:9108")
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
+
+    def validate(self) -> list[tuple[str, str]]:
+        if not isinstance(self.listen, str):
+            return []
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            return [("listen", f"expected host:port with a port 1..65535, got {self.listen!r}")]
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            if host != "localhost":
+                return [("listen", f"host must be an IPv4 address (or localhost), got {host!r}")]
+        return []
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            return [("", "needs prometheus-client: install the extra (pip install 'stad-edge[prometheus]')")]
+        from .preflight import bind_problems
+        host, port = self.address()
+        return [("listen", msg) for _, msg in bind_problems(host, port)]
+
+
+class MetricsServer:
+    """The /metrics endpoint for one running agent; `observe_tick` is called by the agent per tick."""
+
+    def __init__(self, cfg: MetricsConfig, agent: Agent):
+        from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, start_http_server
+        self.agent = agent
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)       # process_resident_memory_bytes, process_cpu_seconds_total
+        self.tick_seconds = Histogram("stad_tick_duration_seconds",
+                                      "Time to score and judge one tick, by the tier that scored it",
+                                      ["tier"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.registry.register(_AgentCollector(agent))
+        self.last_score = math.nan
+        self.last_threshold = math.nan
+        host, port = cfg.address()
+        try:
+            self.server, self.thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise OSError(exc.errno, f"metrics.listen: cannot serve on {cfg.listen}: {exc.strerror}") from None
+        log.info("Prometheus metrics on http://%s:%d/metrics", host, self.server.server_port)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def observe_tick(self, result, seconds: float) -> None:
+        if result.warming:
+            return
+        self.tick_seconds.labels(result.tier).observe(seconds)
+        self.last_score, self.last_threshold = result.score, result.threshold
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _AgentCollector:
+    """Reads the agent's counters when scraped."""
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+
+    def describe(self):
+        return []       # the families depend on the sinks and tiers; nothing to check at registration
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        a = self.agent
+        p = a.pipeline
+
+        def counter(name, doc, value, labels=None, samples=()):
+            fam = CounterMetricFamily(name, doc, value=None if labels else value, labels=labels)
+            for label_values, v in samples:
+                fam.add_metric(label_values, v)
+            return fam
+
+        def gauge(name, doc, value=None, labels=None, samples=()):
+            fam = GaugeMetricFamily(name, doc, value=None if labels else value, labels=labels)
+            for label_values, v in samples:
+                fam.add_metric(label_values, v)
+            return fam
+
+        # dict() of a dict is one C call under the GIL: a consistent copy while the agent counts on.
+        rejects = dict(a.rejects.counts)
+        events = dict(a.events)
+        yield counter("stad_ticks", "Ticks processed (warm-up included)", p.ticks)
+        yield counter("stad_records", "Records received from the sources", a.records_in)
+        yield counter("stad_records_rejected", "Records or values rejected, by reason", None, ["reason"],
+                      [([r], n) for r, n in sorted(rejects.items())])
+        yield counter("stad_alert_events", "Alert events emitted, by event type", None, ["event"],
+                      [([e], n) for e, n in sorted(events.items())])
+        yield gauge("stad_alerts_open", "Alerts open now (0 or 1)", 1.0 if p.alerts.active else 0.0)
+        yield gauge("stad_warm", "1 once warm-up is done and ticks are scored", 1.0 if p.warm else 0.0)
+        tier = p.chain.tier
+        yield gauge("stad_scoring_tier", "1 for the tier that scores now, 0 for the other tiers of the chain",
+                    None, ["tier"], [([t.TYPE], 1.0 if t.TYPE == tier else 0.0) for t in p.chain.tiers])
+        yield counter("stad_scoring_tier_switches", "Switches between scoring tiers", p.chain.switch_count)
+        server = a.metrics
+        yield gauge("stad_score", "Anomaly score of the last scored tick", server.last_score)
+        yield gauge("stad_threshold", "Threshold the last scored tick was judged against", server.last_threshold)
+        states = Counter(kind or "ok" for kind in list(p.health.kind))   # '' = no fault; else the fault kind
+        states.setdefault("ok", 0)
+        yield gauge("stad_sensors", "Sensors by state: ok, or the kind of fault they have", None, ["state"],
+                    [([name], float(n)) for name, n in sorted(states.items())])
+        fb = p.detector.feedback
+        if fb is not None:
+            counts = dict(a.feedback_counts)
+            yield counter("stad_feedback_messages", "Operator feedback messages, by outcome and verdict", None,
+                          ["outcome", "verdict"], [(list(k), n) for k, n in sorted(counts.items())])
+            yield gauge("stad_threshold_feedback_lift", "Fraction the threshold is lifted by false_alarm feedback",
+                        fb.lift(fb.now))
+        yield from _sink_families(a.last_health.get("sinks", {}), counter, gauge)
+        yield gauge("stad_uptime_seconds", "Seconds since the agent started", time.monotonic() - a.started)
+
+
+def _sink_families(sinks: dict, counter, gauge):
+    """Drops of every sink, and for a sink with an outbox (mqtt) its depth, oldest age and broker state."""
+    yield counter("stad_sink_dropped_events", "Events a sink could not deliver and dropped, by sink and reason",
+                  None, ["sink", "reason"],
+                  [([sink, reason], n) for sink, st in sorted(sinks.items())
+                   for reason, n in sorted((st.get("dropped") or {}).items())])
+    with_outbox = sorted((sink, st) for sink, st in sinks.items() if "depth" in st)
+    yield gauge("stad_outbox_events", "Alert events stored in the outbox, not yet acknowledged by the broker",
+                None, ["sink"], [([sink], float(st["depth"])) for sink, st in with_outbox])
+    yield gauge("stad_outbox_oldest_age_seconds", "Age of the oldest event in the outbox (0 when empty)",
+                None, ["sink"], [([sink], float(st.get("oldest_age_s") or 0.0)) for sink, st in with_outbox])
+    connected = sorted((sink, st["connected"]) for sink, st in sinks.items() if "connected" in st)
+    yield gauge("stad_broker_connected", "1 while the sink is connected to its broker", None, ["sink"],
+                [([sink], 1.0 if up else 0.0) for sink, up in connected])
+
+
+def start(cfg: MetricsConfig | None, agent: Agent) -> MetricsServer | None:
+    """The endpoint when `metrics` is configured; None (nothing imported) when it is not."""
+    return None if cfg is None else MetricsServer(cfg, agent)
+
+
+__all__ = ["MetricsConfig", "MetricsServer", "start"]

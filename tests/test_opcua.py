@@ -1,0 +1,142 @@
+"""The OPC UA source against a real asyncua server process on a free loopback port: values
+arrive as sensors, the server goes away (SIGKILL) and comes back, bad nodes and non-numbers are
+counted; config keys are checked with their key paths."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from agent.config import from_dict
+from agent.records import Rejects
+from agent.typed import ConfigError
+from mqtt_broker import free_port, wait_until
+
+pytest.importorskip("asyncua", reason="the opcua extra is not installed")
+from agent.sources.opcua import OpcUaConfig, OpcUaSource  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+class Server:
+    def __init__(self, port: int):
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "opcua_server.py"), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server():
+    s = Server(free_port())
+    s.start()
+    yield s
+    s.kill()
+
+
+def config(port: int, **nodes) -> OpcUaConfig:
+    return OpcUaConfig(url=f"opc.tcp://127.0.0.1:{port}/stad-test",
+                       nodes=nodes or {"pressure": "ns=2;s=Skid1.pressure", "temp_motor": "ns=2;s=Skid1.temp_motor"},
+                       sampling_interval_ms=100, publishing_interval_ms=100, timeout_s=2, check_interval_s=0.2,
+                       reconnect_min_s=0.2, reconnect_max_s=1.0)
+
+
+class Reader:
+    """Runs a source's records() in a thread, as the agent does, keeping what arrives."""
+
+    def __init__(self, source):
+        self.source = source
+        self.records = []
+        self.thread = threading.Thread(target=lambda: self.records.extend(source.records()), daemon=True)
+        self.thread.start()
+
+    def sensors(self, since: int = 0) -> set[str]:
+        return {s for r in list(self.records)[since:] for s in r.values}
+
+    def close(self) -> None:
+        self.source.close()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive()
+
+
+def test_values_arrive_and_survive_the_server_going_away_and_back(server):
+    rejects = Rejects()
+    src = OpcUaSource(config(server.port), ["pressure", "temp_motor"], rejects)
+    reader = Reader(src)
+    try:
+        assert wait_until(lambda: reader.sensors() == {"pressure", "temp_motor"}, 60), rejects.as_dict()
+        first = reader.records[0]
+        assert 15 <= first.values.get("pressure", first.values.get("temp_motor", 0)) <= 32
+        assert first.origin.startswith("opcua opc.tcp://127.0.0.1:")
+
+        server.kill()
+        assert wait_until(lambda: rejects.counts["opcua unreachable"] >= 2, 60)
+        assert not src.connected.is_set()
+        before = len(reader.records)
+        server.start()
+        assert wait_until(lambda: reader.sensors(since=before) == {"pressure", "temp_motor"}, 60), rejects.as_dict()
+    finally:
+        reader.close()
+
+
+def test_unknown_nodes_and_non_numbers_are_counted(server):
+    rejects = Rejects()
+    src = OpcUaSource(config(server.port, pressure="ns=2;s=Skid1.pressure", flow="ns=2;s=Skid1.nope",
+                             label="ns=2;s=Skid1.label"), ["pressure", "flow", "label"], rejects)
+    reader = Reader(src)
+    try:
+        assert wait_until(lambda: "pressure" in reader.sensors() and rejects.counts["opcua non-numeric"] >= 1
+                          and rejects.counts["opcua bad node"] >= 1, 60), rejects.as_dict()
+        assert reader.sensors() == {"pressure"}
+    finally:
+        reader.close()
+
+
+def test_an_unreachable_server_is_retried_and_counted():
+    rejects = Rejects()
+    reader = Reader(OpcUaSource(config(free_port()), ["pressure", "temp_motor"], rejects))
+    try:
+        assert wait_until(lambda: rejects.counts["opcua unreachable"] >= 2, 60)
+    finally:
+        reader.close()
+
+
+def test_opcua_keys_are_checked_with_key_paths():
+    base = {"sensors": ["pressure"], "sources": [{"type": "opcua", "url": "opc.tcp://plc:4840",
+                                                   "nodes": {"pressure": "ns=2;s=Skid1.pressure"}}]}
+    assert from_dict(base).sources[0].nodes == {"pressure": "ns=2;s=Skid1.pressure"}
+    bad = {"sensors": ["pressure"], "sources": [{"type": "opcua", "url": "http://plc", "nodes": {
+        "pressure": "Skid1.pressure", "flwo": "ns=2;i=7"}, "username": "op", "sampling_ms": 5}]}
+    with pytest.raises(ConfigError) as exc:
+        from_dict(bad)
+    paths = sorted(p.split(":")[0] for p in exc.value.problems)
+    assert paths == ["sources[0].nodes.flwo", "sources[0].nodes.pressure", "sources[0].password",
+                     "sources[0].sampling_ms", "sources[0].url"], exc.value.problems
+
+
+def test_the_industrial_opcua_config_checks():
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "--static", "-c",
+                          str(ROOT / "configs" / "industrial-opcua.yaml")], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+
+
+def test_nothing_of_opcua_is_imported_unless_configured():
+    code = ("import sys; from agent import config; from agent.service import Agent; "
+            "from agent.sources import plugins; plugins(); "
+            "print(sorted(m for m in ('asyncua', 'asyncio') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
