@@ -2,7 +2,8 @@
 
 `load(ref)` reads and checks a bundle before any runtime touches its files:
 - `ref` is a directory, or `builtin:NAME` for `agent/models/NAME/` shipped inside the package;
-- manifest.json must parse, have format_version 1 and every required key with the right type;
+- manifest.json must parse into a typed `Manifest` (agent/manifest.py: format_version 1, every
+  required key with the right type, every problem named with its key path);
 - every listed file must exist with the listed size and sha256;
 - with `expect=` (sensors, steps, tick_s from the agent's config), the bundle must match it;
 - with trusted keys in `expect.keys` (`scoring.bundle_keys`), manifest.sig must be a valid
@@ -20,16 +21,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .manifest import (ARTIFACT_KINDS, FORMAT_VERSION, MANIFEST_NAME, Artifact, FileEntry, Manifest, ManifestError,
+                       Normalisation, file_sha256, parse)
 from .paths import resolve_against
 
 if TYPE_CHECKING:
     from .config import AgentConfig
 
-FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DIR = Path(__file__).resolve().parent / "models"
-ARTIFACT_KINDS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")
 
 
 class BundleError(Exception):
@@ -53,52 +53,52 @@ class Expectation:
 @dataclass(frozen=True)
 class Bundle:
     path: Path
-    manifest: dict
+    manifest: Manifest
 
     @property
     def model_id(self) -> str:
-        return self.manifest["model_id"]
+        return self.manifest.model_id
 
     @property
     def sensors(self) -> list[str]:
-        return list(self.manifest["sensors"])
+        return list(self.manifest.sensors)
 
     @property
     def steps(self) -> int:
-        return int(self.manifest["steps"])
+        return self.manifest.steps
 
     @property
     def tick_s(self) -> float:
-        return float(self.manifest["tick_s"])
+        return self.manifest.tick_s
 
     @property
     def threshold(self) -> dict:
-        return self.manifest["threshold"]
+        return self.manifest.threshold
 
     @property
-    def normalisation(self) -> dict:
-        return self.manifest["normalisation"]
+    def normalisation(self) -> Normalisation:
+        return self.manifest.normalisation
 
     def residual_std(self) -> np.ndarray:
         """(N,) per-sensor forecast-error scale, in the manifest's sensor order."""
-        return np.array([self.manifest["residual_std"][s] for s in self.sensors], np.float64)
+        return np.array([self.manifest.residual_std[s] for s in self.sensors], np.float64)
 
     def artifact_kinds(self) -> list[str]:
-        return [k for k in ARTIFACT_KINDS if k in self.manifest["artifacts"]]
+        return self.manifest.artifact_kinds()
 
-    def artifact(self, kind: str) -> dict:
+    def artifact(self, kind: str) -> Artifact:
         try:
-            return self.manifest["artifacts"][kind]
+            return self.manifest.artifacts[kind]
         except KeyError:
             have = ", ".join(self.artifact_kinds()) or "none"
             raise BundleError(f"{self.path}: bundle has no {kind} artifact (it has: {have})") from None
 
     def artifact_path(self, kind: str) -> Path:
-        return self.path / self.artifact(kind)["file"]
+        return self.path / self.artifact(kind).file
 
     def file_path(self, name: str) -> Path:
         """A supporting file listed under `files` (PyTorch weights, held-out data)."""
-        if name not in self.manifest.get("files", {}):
+        if name not in self.manifest.files:
             raise BundleError(f"{self.path}: bundle lists no file {name!r}")
         return self.path / name
 
@@ -114,16 +114,7 @@ def resolve_path(ref: str | Path, base_dir: str | Path = ".") -> Path:
     return resolve_against(ref, base_dir)
 
 
-def file_sha256(path: str | Path) -> str:
-    import hashlib      # here, not at the top: OpenSSL's libcrypto is ~3.5 MiB a numpy-only agent never needs
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> dict:
+def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> Manifest:
     """The parsed, checked manifest; with `keys`, only when its signature verifies."""
     path = bundle_dir / MANIFEST_NAME
     if not bundle_dir.is_dir():
@@ -141,63 +132,13 @@ def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> dict:
         except SigningError as exc:
             raise BundleError(str(exc)) from None
     try:
-        manifest = json.loads(data.decode("utf-8"))
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: cannot read the manifest: {exc}") from None
-    problems = manifest_problems(manifest)
-    if problems:
-        raise BundleError(f"{path}: invalid manifest: " + "; ".join(problems))
-    return manifest
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def manifest_problems(m: object) -> list[str]:
-    """Every structural problem of a manifest, as 'key: message'."""
-    if not isinstance(m, dict):
-        return ["<top>: expected a JSON object"]
-    problems: list[str] = []
-    version = m.get("format_version")
-    if version != FORMAT_VERSION:
-        problems.append(f"format_version: this agent reads version {FORMAT_VERSION}, the bundle has {version!r}")
-        return problems
-    if not isinstance(m.get("model_id"), str) or not m.get("model_id"):
-        problems.append("model_id: expected a non-empty string")
-    sensors = m.get("sensors")
-    if not (isinstance(sensors, list) and sensors and all(isinstance(s, str) for s in sensors)):
-        problems.append("sensors: expected a non-empty list of names")
-        sensors = []
-    elif len(set(sensors)) != len(sensors):
-        problems.append("sensors: duplicate names")
-    if not (isinstance(m.get("steps"), int) and m["steps"] >= 2):
-        problems.append("steps: expected an integer >= 2")
-    if not (_is_number(m.get("tick_s")) and m["tick_s"] > 0):
-        problems.append("tick_s: expected a positive number")
-    norm = m.get("normalisation")
-    for part in ("mean", "std"):
-        table = norm.get(part) if isinstance(norm, dict) else None
-        problems += _per_sensor_problems(f"normalisation.{part}", table, sensors, positive=part == "std")
-    problems += _per_sensor_problems("residual_std", m.get("residual_std"), sensors, positive=True)
-    threshold = m.get("threshold")
-    if not (isinstance(threshold, dict) and _is_number(threshold.get("value"))):
-        problems.append("threshold: expected an object with a numeric 'value'")
-    artifacts = m.get("artifacts")
-    if not isinstance(artifacts, dict):
-        problems.append("artifacts: expected an object")
-    else:
-        for kind, entry in artifacts.items():
-            if kind not in ARTIFACT_KINDS:
-                problems.append(f"artifacts.{kind}: unknown kind (known: {', '.join(ARTIFACT_KINDS)})")
-            problems += _file_entry_problems(f"artifacts.{kind}", entry)
-    files = m.get("files", {})
-    if not isinstance(files, dict):
-        problems.append("files: expected an object")
-    else:
-        for name, entry in files.items():
-            problems += _file_entry_problems(f"files.{name}", dict(entry, file=name) if isinstance(entry, dict) else entry)
-    return problems
+    try:
+        return parse(doc)
+    except ManifestError as exc:
+        raise BundleError(f"{path}: invalid manifest: {exc}") from None
 
 
 def name_diff(expected, actual) -> tuple[list, list]:
@@ -205,60 +146,21 @@ def name_diff(expected, actual) -> tuple[list, list]:
     return [n for n in expected if n not in actual], [n for n in actual if n not in expected]
 
 
-def _per_sensor_problems(key: str, table: object, sensors: list[str], positive: bool) -> list[str]:
-    if not isinstance(table, dict):
-        return [f"{key}: expected an object keyed by sensor"]
-    out = []
-    missing, extra = name_diff(sensors, table)
-    if missing:
-        out.append(f"{key}: no value for {', '.join(missing)}")
-    if extra:
-        out.append(f"{key}: values for sensors not in the bundle: {', '.join(extra)}")
-    for s in sensors:
-        v = table.get(s)
-        if s in table and not (_is_number(v) and (v > 0 or not positive)):
-            out.append(f"{key}.{s}: expected a {'positive ' if positive else ''}finite number, got {v!r}")
-    return out
-
-
-def _file_entry_problems(key: str, entry: object) -> list[str]:
-    if not isinstance(entry, dict):
-        return [f"{key}: expected an object"]
-    out = []
-    name = entry.get("file")
-    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
-        out.append(f"{key}.file: expected a plain file name inside the bundle, got {name!r}")
-    sha = entry.get("sha256")
-    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
-        out.append(f"{key}.sha256: expected 64 lowercase hex digits")
-    if not (isinstance(entry.get("bytes"), int) and entry["bytes"] >= 0):
-        out.append(f"{key}.bytes: expected a byte count")
-    return out
-
-
-def listed_files(manifest: dict) -> dict[str, dict]:
-    """file name → {sha256, bytes} for every file the manifest lists (artifacts and supporting files)."""
-    out = dict(manifest.get("files", {}))
-    for entry in manifest["artifacts"].values():
-        out[entry["file"]] = entry
-    return out
-
-
-def verify_files(bundle_dir: Path, manifest: dict) -> None:
-    for name, entry in listed_files(manifest).items():
+def verify_files(bundle_dir: Path, manifest: Manifest) -> None:
+    for name, entry in manifest.listed_files().items():
         path = bundle_dir / name
         if not path.is_file():
             raise BundleError(f"{path}: listed in the manifest but missing")
         size = path.stat().st_size
-        if size != entry["bytes"]:
-            raise BundleError(f"{path}: size {size} bytes, the manifest says {entry['bytes']}")
+        if size != entry.bytes:
+            raise BundleError(f"{path}: size {size} bytes, the manifest says {entry.bytes}")
         digest = file_sha256(path)
-        if digest != entry["sha256"]:
-            raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry['sha256'][:12]}…): "
+        if digest != entry.sha256:
+            raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry.sha256[:12]}…): "
                               "the file was changed after the bundle was built")
 
 
-def read_verified(path: Path, entry: dict) -> bytes:
+def read_verified(path: Path, entry: Artifact | FileEntry) -> bytes:
     """A listed file's bytes, checked against its manifest entry (size and sha256).
 
     Runtimes load models from these bytes, not from the path: what runs is exactly what was
@@ -269,20 +171,20 @@ def read_verified(path: Path, entry: dict) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise BundleError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    if len(data) != entry["bytes"]:
-        raise BundleError(f"{path}: size {len(data)} bytes, the manifest says {entry['bytes']}")
+    if len(data) != entry.bytes:
+        raise BundleError(f"{path}: size {len(data)} bytes, the manifest says {entry.bytes}")
     import hashlib
     digest = hashlib.sha256(data).hexdigest()
-    if digest != entry["sha256"]:
-        raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry['sha256'][:12]}…): "
+    if digest != entry.sha256:
+        raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry.sha256[:12]}…): "
                           "the file was changed after the bundle was built")
     return data
 
 
-def check_expectation(manifest: dict, expect: Expectation, where: str = "bundle") -> None:
+def check_expectation(manifest: Manifest, expect: Expectation, where: str = "bundle") -> None:
     """Raise BundleError naming every way the bundle differs from what the agent's config needs."""
     diffs = []
-    sensors = list(manifest["sensors"])
+    sensors = list(manifest.sensors)
     if sensors != list(expect.sensors):
         if len(sensors) != len(expect.sensors):
             diffs.append(f"{len(sensors)} sensors in the bundle, {len(expect.sensors)} in the config")
@@ -294,10 +196,10 @@ def check_expectation(manifest: dict, expect: Expectation, where: str = "bundle"
         if not only_bundle and not only_config:
             diffs.append("the same sensors in a different order "
                          f"(first difference at position {next(i for i, (a, b) in enumerate(zip(sensors, expect.sensors)) if a != b)})")
-    if int(manifest["steps"]) != int(expect.steps):
-        diffs.append(f"window steps: bundle {manifest['steps']}, config window.steps {expect.steps}")
-    if not math.isclose(float(manifest["tick_s"]), float(expect.tick_s), rel_tol=1e-9):
-        diffs.append(f"tick: bundle {manifest['tick_s']} s, config tick_s {expect.tick_s} s")
+    if manifest.steps != int(expect.steps):
+        diffs.append(f"window steps: bundle {manifest.steps}, config window.steps {expect.steps}")
+    if not math.isclose(manifest.tick_s, float(expect.tick_s), rel_tol=1e-9):
+        diffs.append(f"tick: bundle {manifest.tick_s} s, config tick_s {expect.tick_s} s")
     if diffs:
         raise BundleError(f"{where}: built for a different configuration: " + "; ".join(diffs))
 
@@ -313,6 +215,6 @@ def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None
     return Bundle(path=path, manifest=manifest)
 
 
-__all__ = ["Bundle", "BundleError", "Expectation", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
+__all__ = ["Bundle", "BundleError", "Expectation", "Manifest", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
            "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "read_verified", "check_expectation",
-           "manifest_problems", "listed_files", "name_diff"]
+           "name_diff"]

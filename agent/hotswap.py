@@ -15,14 +15,15 @@
    the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
    the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
    correlation and alert-decision agreement are logged.
-4. Swap. Between two ticks the pipeline is asked to swap (`Pipeline.swap`: the new thresholds,
+4. Swap. Between two ticks the pipeline is asked to swap (`swap`: the new thresholds,
    then the chain's tiers) — so every tick is scored, by the old chain up to the swap and by
    the new one after it. A candidate that
    fails to load, faults or runs over the latency budget in shadow, or agrees on fewer than
    `min_agreement` of the alert decisions is rejected with its reason; the old one keeps running.
 
 All of it runs in the pipeline's thread (`on_tick`), except the load; `request` only sets a
-flag, so it is safe to call from a signal handler.
+flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
+`SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
 Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
 fingerprints of the models_dir bundles already decided on (swapped in or rejected). A restarted
@@ -39,7 +40,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -51,7 +52,7 @@ from .threshold import AdaptiveThreshold
 
 if TYPE_CHECKING:
     from .config import AgentConfig
-    from .pipeline import Pipeline
+    from .scorers.base import Scorer, TickScore
 
 log = logging.getLogger("stad.hotswap")
 
@@ -93,6 +94,28 @@ def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
+class SwapTarget(Protocol):
+    """What a hot swap needs of the pipeline it updates (agent/pipeline.py implements it)."""
+
+    def model_tiers(self) -> list[str]:
+        """The running chain's model tiers, top first (numpy, always last, left out)."""
+
+    def active_tier(self) -> str:
+        """The tier scoring now (a model tier, or numpy after a fault)."""
+
+    def model_id(self) -> str | None:
+        """The top model tier's model_id; None with numpy alone."""
+
+    def prepare(self, tiers: list[Scorer]) -> None:
+        """Make candidate tiers read the pipeline's window (its normalisation)."""
+
+    def score_beside(self, scorer: Scorer) -> TickScore:
+        """`scorer`'s score of the window the last tick was scored on."""
+
+    def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
+        """Put `tiers` in front of numpy, with their thresholds, between two ticks."""
+
+
 @dataclass
 class Shadow:
     path: Path
@@ -119,7 +142,7 @@ class Shadow:
 
 
 class HotSwap:
-    def __init__(self, cfg: AgentConfig, pipeline: Pipeline, poll_ticks: int = POLL_EVERY_TICKS,
+    def __init__(self, cfg: AgentConfig, pipeline: SwapTarget, poll_ticks: int = POLL_EVERY_TICKS,
                  min_agreement: float = MIN_DECISION_AGREEMENT):
         self.cfg = cfg
         self.pipeline = pipeline
@@ -127,7 +150,7 @@ class HotSwap:
         self.min_agreement = min_agreement
         self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
         self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
-        running = cfg.scoring.bundle and len(pipeline.chain.tiers) > 1
+        running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
         self.ticks = 0
         self.shadow: Shadow | None = None
@@ -213,7 +236,7 @@ class HotSwap:
     def required_tiers(self) -> list[str]:
         """The tiers a candidate must load in: those of the running chain; with numpy alone
         running (no bundle yet, or none loaded), every configured tier whose runtime is installed."""
-        running = [t.TYPE for t in self.pipeline.chain.tiers[:-1]]
+        running = self.pipeline.model_tiers()
         if running:
             return running
         return [t for t in self.cfg.scoring.chain if t != "numpy" and _installed(t)]
@@ -228,15 +251,14 @@ class HotSwap:
             return
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
-        for t in tiers:
-            t.align_to(self.pipeline.normaliser)
+        self.pipeline.prepare(tiers)
         cfg = self.cfg
         detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                            {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"]) for t in tiers})
+                            {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest.threshold) for t in tiers})
         self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector)
         log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
-                 self.pipeline.chain.tier)
+                 self.pipeline.active_tier())
         if self.cfg.scoring.shadow_ticks == 0:
             self._finish()
 
@@ -244,7 +266,7 @@ class HotSwap:
         sh = self.shadow
         t0 = time.perf_counter()
         try:
-            cand = sh.scorer.score(self.pipeline.window)
+            cand = self.pipeline.score_beside(sh.scorer)
             if not (np.all(np.isfinite(cand.sensor_scores)) and np.isfinite(cand.score)):
                 raise ValueError("returned NaN/inf scores")
         except Exception as exc:  # noqa: BLE001 — a fault in shadow rejects the candidate
@@ -284,7 +306,7 @@ class HotSwap:
 
     def _reject(self, path: Path, trigger: str, reason: str) -> None:
         log.warning("model update (%s) rejected: %s: %s; still scoring with %s (%s)", trigger, path, reason,
-                    self.pipeline.chain.tier, self.current or "no bundle")
+                    self.pipeline.active_tier(), self.current or "no bundle")
         self.rejected += 1
         self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,
                               "at": time.time()})
@@ -311,7 +333,7 @@ class HotSwap:
 
     def _save_record(self) -> None:
         path = self.cfg.resolve(self.cfg.state_dir) / ACTIVE_FILE
-        model_id = self.pipeline.chain.tiers[0].describe().get("model_id") if self.current else None
+        model_id = self.pipeline.model_id() if self.current else None
         record = {"version": 1, "path": str(self.current) if self.current else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
         try:
@@ -377,5 +399,5 @@ def _installed(tier: str) -> bool:
     return runtimes()[tier].available()
 
 
-__all__ = ["HotSwap", "Shadow", "build_candidate", "bundle_dirs", "fingerprint", "active_tiers", "read_record",
+__all__ = ["HotSwap", "Shadow", "SwapTarget", "build_candidate", "bundle_dirs", "fingerprint", "active_tiers", "read_record",
            "POLL_EVERY_TICKS", "MIN_DECISION_AGREEMENT", "ACTIVE_FILE"]

@@ -73,9 +73,9 @@ class Pipeline:
                        if tiers is None else list(tiers))
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
-        self.normaliser = Normaliser.from_manifest(manifest["normalisation"], self.sensors) if manifest else None
+        self.normaliser = Normaliser.from_manifest(manifest.normalisation, self.sensors) if manifest else None
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                                 {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest["threshold"])
+                                 {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest.threshold)
                                   for t in model_tiers},
                                  hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
@@ -196,7 +196,23 @@ class Pipeline:
         # An alert is only ever open after warm-up, so the active tier has its threshold.
         return self.detector.close(ts, self.chain.tier, self.chain.current.describe, "shutdown")
 
-    # -- model update -------------------------------------------------------------------------
+    # -- model update (what agent/hotswap.py's SwapTarget asks of it) ---------------------------
+
+    def model_tiers(self) -> list[str]:
+        return [t.TYPE for t in self.chain.tiers[:-1]]
+
+    def active_tier(self) -> str:
+        return self.chain.tier
+
+    def model_id(self) -> str | None:
+        return self.chain.tiers[0].describe().get("model_id") if len(self.chain.tiers) > 1 else None
+
+    def prepare(self, tiers: list[Scorer]) -> None:
+        for t in tiers:
+            t.align_to(self.normaliser)
+
+    def score_beside(self, scorer: Scorer) -> TickScore:
+        return scorer.score(self.window)
 
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
@@ -237,7 +253,7 @@ class Pipeline:
         tier = next((t for t in self.chain.tiers[:-1] if getattr(t, "bundle", None) is not None), None)
         if tier is None:
             return None
-        manifest = json.dumps(tier.bundle.manifest, sort_keys=True).encode()
+        manifest = json.dumps(tier.bundle.manifest.to_dict(), sort_keys=True).encode()
         return {"model_id": tier.bundle.model_id, "path": str(tier.bundle.path),
                 "sha256": hashlib.sha256(manifest).hexdigest()}
 

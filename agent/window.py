@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .checkpoint import array_like, array_of
+from .manifest import Normalisation
 from .records import Record, Rejects, short_repr
 
 if TYPE_CHECKING:
@@ -390,13 +391,13 @@ class Normaliser:
         return cls(mean=mean.astype(np.float64), std=std.astype(np.float64))
 
     @classmethod
-    def from_manifest(cls, norm: dict, sensors: list[str]) -> "Normaliser":
-        return cls(mean=np.array([norm["mean"][s] for s in sensors], float),
-                   std=np.array([norm["std"][s] for s in sensors], float))
+    def from_manifest(cls, norm: Normalisation, sensors: list[str]) -> "Normaliser":
+        return cls(mean=np.array([norm.mean[s] for s in sensors], float),
+                   std=np.array([norm.std[s] for s in sensors], float))
 
-    def to_manifest(self, sensors: list[str]) -> dict:
-        return {"mean": {s: float(m) for s, m in zip(sensors, self.mean)},
-                "std": {s: float(d) for s, d in zip(sensors, self.std)}}
+    def to_manifest(self, sensors: list[str]) -> Normalisation:
+        return Normalisation(mean={s: float(m) for s, m in zip(sensors, self.mean)},
+                             std={s: float(d) for s, d in zip(sensors, self.std)})
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """Normalise rows of raw values; NaN (missing) becomes 0. Works on (N,) or (n, N)."""

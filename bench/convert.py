@@ -56,11 +56,11 @@ def main() -> int:
     for kind in bundle.artifact_kinds():
         path = bundle.artifact_path(kind)
         results[kind] = {"bytes": path.stat().st_size,
-                         "quantization": bundle.artifact(kind).get("quantization", {}).get("recipe"),
+                         "quantization": (bundle.artifact(kind).quantization or {}).get("recipe"),
                          **time_runner(open_runner(kind, path), values, missing, args.repeats)}
     print(json.dumps({"bundle": str(bundle.path), "model_id": bundle.model_id,
                       "window": {"steps": bundle.steps, "sensors": len(bundle.sensors)},
-                      "parameters": bundle.manifest.get("model", {}).get("parameters"),
+                      "parameters": (bundle.manifest.model or {}).get("parameters"),
                       "batch": 1, "threads": 1, "machine": machine_info(PACKAGES), "results": results}, indent=2))
     return 0
 

@@ -120,10 +120,11 @@ def torch_parts():
     from convert.bundle_writer import CALIBRATION_FILE, load_model, load_windows
     from convert.fold import fold
     torch.set_num_threads(1)
-    manifest = json.loads((DEMO_BUNDLE / "manifest.json").read_text())
+    from agent.bundle import load
+    manifest = load(DEMO_BUNDLE).manifest
     model = load_model(DEMO_BUNDLE, manifest).eval()
-    folded = fold(model, *load_windows(DEMO_BUNDLE / CALIBRATION_FILE, manifest["steps"]))
-    n, steps = len(manifest["sensors"]), manifest["steps"]
+    n, steps = len(manifest.sensors), manifest.steps
+    folded = fold(model, *load_windows(DEMO_BUNDLE / CALIBRATION_FILE, steps))
     flops = []
     for module in (model, folded):
         with FlopCounterMode(display=False) as counter, torch.no_grad():
@@ -177,7 +178,7 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
     buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
     facts = {"sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
-             "model": bundle.manifest.get("model", {}), "ticks": ticks, "warmup_ticks": warm}
+             "model": bundle.manifest.model or {}, "ticks": ticks, "warmup_ticks": warm}
 
     variants: dict[str, object] = {}
     if torch is not None:

@@ -42,6 +42,7 @@ from machine import machine_info  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import SensorSpec, ThresholdConfig, from_dict  # noqa: E402
+from agent.manifest import Artifact, Normalisation, write as write_manifest  # noqa: E402
 from agent.scorers.forecast_error import sensor_scores  # noqa: E402
 from agent.scorers.numpy_fallback import NumpyScorer  # noqa: E402
 from agent.threshold import calibrate  # noqa: E402
@@ -100,23 +101,21 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     reference = predict(model, windows, masks)
     exported = fold(model, windows, masks)                # what the converter exports (convert/fold.py)
     scores = sensor_scores(windows[:, -1], masks[:, -1] > 0, reference, np.ones(len(sensors))).max(axis=1)
-    manifest = bw.new_manifest(f"bench-n{len(sensors)}-t{steps}", sensors, spec, tick_s)
-    manifest.update({
-        "normalisation": {"mean": {s: 0.0 for s in sensors}, "std": {s: 1.0 for s in sensors}},
-        "residual_std": {s: 1.0 for s in sensors},
-        "threshold": calibrate(np.concatenate([scores, scores + 0.01]), ThresholdConfig()),
-        "model": {"architecture": "spatio-temporal-forecaster", **spec.as_dict()},
-        "artifacts": {}, "files": {bw.WEIGHTS_FILE: {}},
-    })
+    manifest = bw.new_manifest(
+        out, f"bench-n{len(sensors)}-t{steps}", sensors, spec, tick_s, files=[bw.WEIGHTS_FILE],
+        normalisation=Normalisation(mean={s: 0.0 for s in sensors}, std={s: 1.0 for s in sensors}),
+        residual_std={s: 1.0 for s in sensors},
+        threshold=calibrate(np.concatenate([scores, scores + 0.01]), ThresholdConfig()),
+        model={"architecture": "spatio-temporal-forecaster", **spec.as_dict()})
     timings = {}
     with tempfile.TemporaryDirectory(prefix="stad-bench-") as tmp:
         for kind in kinds:
             t0 = time.perf_counter()
             target, quant = export_artifact(kind, exported, out, cal, reference, Path(tmp),
                                             tflite_limit=CALIBRATION_WINDOWS)
-            manifest["artifacts"][kind] = {"file": target.name, "quantization": quant}
+            manifest.artifacts[kind] = Artifact.of(target, quant)
             timings[kind] = round(time.perf_counter() - t0, 2)
-    bw.write_manifest(out, manifest)
+    write_manifest(out, manifest)
     log(f"  bundle N={len(sensors)} T={steps}: exported in " + ", ".join(f"{k} {v}s" for k, v in timings.items()))
     return bundles.load(out), model, exported
 
@@ -210,7 +209,7 @@ def bench_shape(n: int, steps: int, ticks: int, work: Path, kinds=KINDS, log=pri
             log(f"  {kind}: runtime not installed ({exc})")
     tiers["numpy"] = numpy_scorer(sensors)
     result = {"sensors": n, "steps": steps, "ticks": ticks,
-              "artifact_bytes": {k: bundle.artifact(k)["bytes"] for k in bundle.artifact_kinds()},
+              "artifact_bytes": {k: bundle.artifact(k).bytes for k in bundle.artifact_kinds()},
               "latency": {name: figures(time_ticks(score, n, steps, ticks)) for name, score in tiers.items()},
               "model_flops_per_tick": flops_per_tick(exported, n, steps),
               "trained_form_flops_per_tick": flops_per_tick(model, n, steps)}

@@ -1,12 +1,12 @@
 """Writing bundles: files, manifest.json with the sha256 and size of every file, an optional .tar.
 
-The reading side (and every check the agent makes) is agent/bundle.py.
+The manifest is the agent's typed `Manifest` (agent/manifest.py), built here and written with
+`agent.manifest.write`; the reading side (and every check the agent makes) is agent/bundle.py.
 Set SOURCE_DATE_EPOCH to pin `created_at` (and the tar's mtimes) for byte-identical rebuilds.
 """
 from __future__ import annotations
 
 import io
-import json
 import os
 import tarfile
 from datetime import datetime, timezone
@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agent.bundle import FORMAT_VERSION, MANIFEST_NAME, file_sha256
-from agent.signing import SIGNATURE_NAME
+from agent.manifest import FORMAT_VERSION, FileEntry, Manifest, TensorSpec
 
 from .data import pack_rows, unpack_rows, window_arrays
 from .model import ModelSpec, SpatioTemporalForecaster, build_model
@@ -45,38 +44,20 @@ def created_at() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def file_entry(path: Path) -> dict:
-    return {"file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
-
-
-def write_manifest(bundle_dir: Path, manifest: dict) -> None:
-    """Re-hash every listed file, then write manifest.json (atomically)."""
-    for name in list(manifest.get("files", {})):
-        entry = file_entry(bundle_dir / name)
-        manifest["files"][name] = {"sha256": entry["sha256"], "bytes": entry["bytes"]}
-    for kind, entry in manifest.get("artifacts", {}).items():
-        entry.update(file_entry(bundle_dir / entry["file"]))
-    tmp = bundle_dir / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(bundle_dir / MANIFEST_NAME)
-    # A signature over the old manifest cannot match the new one: the bundle must be signed again.
-    (bundle_dir / SIGNATURE_NAME).unlink(missing_ok=True)
-
-
-def io_description(spec: ModelSpec) -> tuple[list, list]:
+def io_description(spec: ModelSpec) -> tuple[list[TensorSpec], list[TensorSpec]]:
     t, n = spec.steps, spec.sensors
     inputs = [
-        {"name": "values", "shape": ["batch", t, n], "dtype": "float32",
-         "meaning": "normalised readings, oldest row first; missing readings are 0"},
-        {"name": "missing", "shape": ["batch", t, n], "dtype": "float32", "meaning": "1 where the reading is missing"},
+        TensorSpec(name="values", shape=["batch", t, n],
+                   meaning="normalised readings, oldest row first; missing readings are 0"),
+        TensorSpec(name="missing", shape=["batch", t, n], meaning="1 where the reading is missing"),
     ]
     outputs = [
-        {"name": "forecast", "shape": ["batch", n], "dtype": "float32",
-         "meaning": f"forecast of the newest row (index {t - 1}) from rows 0..{t - 2}"},
-        {"name": "temporal_attention", "shape": ["batch", n, t - 1], "dtype": "float32",
-         "meaning": "per sensor, weight of each context row (mean over heads)"},
-        {"name": "spatial_attention", "shape": ["batch", n, n], "dtype": "float32",
-         "meaning": "per sensor (row), weight of every sensor (column) (mean over heads)"},
+        TensorSpec(name="forecast", shape=["batch", n],
+                   meaning=f"forecast of the newest row (index {t - 1}) from rows 0..{t - 2}"),
+        TensorSpec(name="temporal_attention", shape=["batch", n, t - 1],
+                   meaning="per sensor, weight of each context row (mean over heads)"),
+        TensorSpec(name="spatial_attention", shape=["batch", n, n],
+                   meaning="per sensor (row), weight of every sensor (column) (mean over heads)"),
     ]
     return inputs, outputs
 
@@ -85,8 +66,8 @@ def save_weights(model: SpatioTemporalForecaster, path: Path) -> None:
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, str(path))
 
 
-def load_model(bundle_dir: Path, manifest: dict) -> SpatioTemporalForecaster:
-    spec = ModelSpec(**{k: manifest["model"][k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")})
+def load_model(bundle_dir: Path, manifest: Manifest) -> SpatioTemporalForecaster:
+    spec = ModelSpec(**{k: (manifest.model or {})[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")})
     model = build_model(spec)
     state = torch.load(str(bundle_dir / WEIGHTS_FILE), weights_only=True)
     model.load_state_dict(state)
@@ -122,15 +103,11 @@ def write_tar(bundle_dir: Path, tar_path: Path) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-def new_manifest(model_id: str, sensors: list[str], spec: ModelSpec, tick_s: float) -> dict:
+def new_manifest(bundle_dir: Path, model_id: str, sensors: list[str], spec: ModelSpec, tick_s: float,
+                 files: list[str], **rest) -> Manifest:
+    """A bundle's manifest with no artifacts yet: `files` (names in bundle_dir) hashed as they are;
+    `rest`: the other Manifest fields (normalisation, residual_std, threshold, model, ...)."""
     inputs, outputs = io_description(spec)
-    return {
-        "format_version": FORMAT_VERSION,
-        "model_id": model_id,
-        "created_at": created_at(),
-        "sensors": list(sensors),
-        "steps": spec.steps,
-        "tick_s": float(tick_s),
-        "inputs": inputs,
-        "outputs": outputs,
-    }
+    return Manifest(format_version=FORMAT_VERSION, model_id=model_id, created_at=created_at(), sensors=list(sensors),
+                    steps=spec.steps, tick_s=float(tick_s), inputs=inputs, outputs=outputs, artifacts={},
+                    files={name: FileEntry.of(bundle_dir / name) for name in files}, **rest)

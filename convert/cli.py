@@ -15,7 +15,6 @@ torch: they work on a gateway.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -149,8 +148,8 @@ def cmd_export(args) -> int:
     except BundleError as exc:
         _log(f"export failed: {exc}")
         return 1
-    for kind, a in manifest["artifacts"].items():
-        print(f"{kind:<12} {a['file']:<20} {a['bytes']:>8} B  {a['quantization']['recipe']}")
+    for kind, a in manifest.artifacts.items():
+        print(f"{kind:<12} {a.file:<20} {a.bytes:>8} B  {(a.quantization or {}).get('recipe', '')}")
     if args.tar:
         write_tar(bundle, bundle.with_suffix(".tar"))
     return 0
@@ -169,7 +168,7 @@ def cmd_inspect(args) -> int:
     except BundleError as exc:
         _log(f"inspect failed: {exc}")
         return 1
-    print(json.dumps(bundle.manifest, indent=2) if args.json else describe(bundle))
+    print(bundle.manifest.to_json().rstrip("\n") if args.json else describe(bundle))
     return 0
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.manifest import Normalisation
 from agent.window import Normaliser
 
 KINDS = ("spike", "level_shift", "floor_drop")
@@ -30,7 +31,7 @@ KINDS = ("spike", "level_shift", "floor_drop")
 MAGNITUDES = (2.0, 4.0, 8.0, 16.0, 24.0)
 
 
-def floor_from_normalisation(normalisation: dict, sensors: list[str]) -> np.ndarray:
+def floor_from_normalisation(normalisation: Normalisation, sensors: list[str]) -> np.ndarray:
     """Raw 0 of every sensor in normalised units: (0 - mean) / std."""
     norm = Normaliser.from_manifest(normalisation, sensors)
     return (-norm.mean / np.where(norm.std > 0, norm.std, 1.0)).astype(np.float32)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
+from agent.manifest import Artifact, Manifest, write as write_manifest
 from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
@@ -43,7 +44,7 @@ def describe_source(src) -> dict:
 
 
 def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: DataOptions, model_id: str,
-                 series: Series | None = None) -> tuple[TrainResult, dict]:
+                 series: Series | None = None) -> tuple[TrainResult, Manifest]:
     sources = training_sources(cfg, days=data.days, seed=data.seed, anomalies=data.anomalies)
     if series is None:
         series = read_series(cfg, sources)
@@ -61,34 +62,31 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[split.val_end:hold_end], result.missing[split.val_end:hold_end])
 
     sensors = series.sensors
-    manifest = bw.new_manifest(model_id, sensors, result.spec, cfg.tick_s)
-    manifest.update({
-        "normalisation": result.normaliser.to_manifest(sensors),
-        "residual_std": {s: float(v) for s, v in zip(sensors, result.residual_std)},
-        "score": ("per sensor max(|e_t|, |bias_t|), e = (newest − forecast) / residual_std signed, bias = EW mean "
-                  f"of e over the last {steps} ticks (half-life {BIAS_HALF_LIFE_TICKS:g} ticks, weights with "
-                  "sum of squares 1, unknown ticks 0); 0 when the newest value is missing; "
-                  "tick score = max over sensors"),
-        "threshold": result.threshold,
-        "model": {"architecture": "spatio-temporal-forecaster", **result.spec.as_dict(),
-                  "parameters": result.summary["parameters"], "topology": cfg.topology,
-                  "neighbour_prior": "learned scale × (topology neighbours + self), added to spatial logits"},
-        "training": {k: v for k, v in result.summary.items()},
-        "data": {"sources": [describe_source(s) for s in sources], "days": data.days, "seed": data.seed,
-                 "anomalies": data.anomalies, "carry_forward_s": cfg.window.carry_forward_s,
-                 "split": split.as_dict(),
-                 **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
-                 "calibration_windows": {
-                     "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
-                     "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
-                     "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
-                 "holdout_rows": [split.val_end, hold_end],
-                 "row_files": "float16 (rows, sensors) normalised values, NaN where missing"},
-        "artifacts": {},
-        "files": {bw.WEIGHTS_FILE: {}, bw.CALIBRATION_FILE: {}, bw.HOLDOUT_FILE: {}},
-    })
-    bw.write_manifest(out_dir, manifest)
-    return result, manifest
+    manifest = bw.new_manifest(
+        out_dir, model_id, sensors, result.spec, cfg.tick_s,
+        files=[bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE],
+        normalisation=result.normaliser.to_manifest(sensors),
+        residual_std={s: float(v) for s, v in zip(sensors, result.residual_std)},
+        score=("per sensor max(|e_t|, |bias_t|), e = (newest − forecast) / residual_std signed, bias = EW mean "
+               f"of e over the last {steps} ticks (half-life {BIAS_HALF_LIFE_TICKS:g} ticks, weights with "
+               "sum of squares 1, unknown ticks 0); 0 when the newest value is missing; "
+               "tick score = max over sensors"),
+        threshold=result.threshold,
+        model={"architecture": "spatio-temporal-forecaster", **result.spec.as_dict(),
+               "parameters": result.summary["parameters"], "topology": cfg.topology,
+               "neighbour_prior": "learned scale × (topology neighbours + self), added to spatial logits"},
+        training={k: v for k, v in result.summary.items()},
+        data={"sources": [describe_source(s) for s in sources], "days": data.days, "seed": data.seed,
+              "anomalies": data.anomalies, "carry_forward_s": cfg.window.carry_forward_s,
+              "split": split.as_dict(),
+              **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
+              "calibration_windows": {
+                  "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
+                  "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
+                  "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
+              "holdout_rows": [split.val_end, hold_end],
+              "row_files": "float16 (rows, sensors) normalised values, NaN where missing"})
+    return result, write_manifest(out_dir, manifest)
 
 
 def calibration_starts(rows: int, steps: int, count: int = bw.CALIBRATION_WINDOWS,
@@ -142,7 +140,7 @@ def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration
                                       work_dir=work)
 
 
-def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -> dict:
+def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -> Manifest:
     """Export the bundle's PyTorch model to the requested artifact kinds and record them."""
     bundle = load_bundle(bundle_dir)
     manifest = bundle.manifest
@@ -151,15 +149,15 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
     reference = predict(model, calibration.values, calibration.missing)
     folded = fold(model, calibration.values, calibration.missing)      # what every artifact is exported from
     kinds = list(kinds or ARTIFACT_KINDS)
+    artifacts = dict(manifest.artifacts)
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
         for kind in kinds:
             log(f"exporting {kind} → {bw.ARTIFACT_FILES.get(kind, '?')}")
             target, quant = export_artifact(kind, folded, bundle_dir, calibration, reference, Path(tmp))
             if kind in ("onnx_int8", "tflite_int8"):
                 quant["calibration"] = cal_summary
-            manifest["artifacts"][kind] = {"file": target.name, "quantization": quant}
-    manifest["artifacts"] = {k: manifest["artifacts"][k] for k in ARTIFACT_KINDS if k in manifest["artifacts"]}
-    manifest["model"]["exported_form"] = FOLD_FORM
-    bw.write_manifest(bundle_dir, manifest)
-    return manifest
+            artifacts[kind] = Artifact.of(target, quant)
+    artifacts = {k: artifacts[k] for k in ARTIFACT_KINDS if k in artifacts}
+    model_section = dict(manifest.model or {}, exported_form=FOLD_FORM)
+    return write_manifest(bundle_dir, dataclasses.replace(manifest, artifacts=artifacts, model=model_section))
 

@@ -14,36 +14,36 @@ def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
 
 def describe(bundle: Bundle) -> str:
     m = bundle.manifest
-    model = m.get("model", {})
+    model = m.model or {}
     lines = [
         f"bundle      {bundle.path}",
-        f"model_id    {m['model_id']}   (format {m['format_version']}, created {m.get('created_at', '?')})",
-        f"window      {m['steps']} steps × {len(m['sensors'])} sensors, tick {m['tick_s']} s",
+        f"model_id    {m.model_id}   (format {m.format_version}, created {m.created_at or '?'})",
+        f"window      {m.steps} steps × {len(m.sensors)} sensors, tick {m.tick_s} s",
         f"model       {model.get('architecture', '?')}: d_model {model.get('d_model')}, heads {model.get('heads')}, "
         f"ff_hidden {model.get('ff_hidden')}, {model.get('parameters')} parameters, topology {model.get('topology')}",
-        "sensors     " + ", ".join(m["sensors"]),
-        "inputs      " + "; ".join(f"{i['name']} {i['shape']} {i['dtype']}" for i in m.get("inputs", [])),
-        "outputs     " + "; ".join(f"{o['name']} {o['shape']} {o['dtype']}" for o in m.get("outputs", [])),
-        "normalisation mean:", *_short(m["normalisation"]["mean"]),
-        "normalisation std:", *_short(m["normalisation"]["std"]),
-        "residual_std (score scale):", *_short(m["residual_std"]),
+        "sensors     " + ", ".join(m.sensors),
+        "inputs      " + "; ".join(f"{i.name} {i.shape} {i.dtype}" for i in m.inputs or []),
+        "outputs     " + "; ".join(f"{o.name} {o.shape} {o.dtype}" for o in m.outputs or []),
+        "normalisation mean:", *_short(m.normalisation.mean),
+        "normalisation std:", *_short(m.normalisation.std),
+        "residual_std (score scale):", *_short(m.residual_std),
     ]
-    t = m["threshold"]
+    t = m.threshold
     lines.append(f"threshold   {t['value']:.3f} ({t.get('method')}, risk {t.get('risk')}, "
                  f"init {t.get('init_threshold', float('nan')):.3f} at q{t.get('init_quantile')}, "
                  f"{t.get('n')} calibration ticks)")
-    tr = m.get("training")
+    tr = m.training
     if tr:
         lines.append(f"training    {tr['epochs_run']} epochs (best {tr['best_epoch']}), val MSE {tr['val_mse_model']:.4f} "
                      f"vs repeat-last {tr['val_mse_naive_repeat_last']:.4f}, {tr['seconds']} s")
     lines.append("artifacts:")
-    for kind, a in m["artifacts"].items():
-        q = a.get("quantization", {})
-        lines.append(f"  {kind:<12} {a['file']:<20} {a['bytes']:>8} B  sha256 {a['sha256'][:16]}…  {q.get('recipe', '')}")
-    for name, f in m.get("files", {}).items():
-        lines.append(f"  {'(file)':<12} {name:<20} {f['bytes']:>8} B  sha256 {f['sha256'][:16]}…")
-    if "parity" in m:
-        p = m["parity"]
+    for kind, a in m.artifacts.items():
+        q = a.quantization or {}
+        lines.append(f"  {kind:<12} {a.file:<20} {a.bytes:>8} B  sha256 {a.sha256[:16]}…  {q.get('recipe', '')}")
+    for name, f in m.files.items():
+        lines.append(f"  {'(file)':<12} {name:<20} {f.bytes:>8} B  sha256 {f.sha256[:16]}…")
+    if m.parity is not None:
+        p = m.parity
         perturbed = f" + {p['perturbed_windows']} with anomaly-like context" if "perturbed_windows" in p else ""
         lines.append(f"parity      {p['windows']} windows ({p['held_out_windows']} held out + {p['spiked_windows']} "
                      f"with a spike{perturbed}), threshold {p['threshold']:.3f}, "

@@ -29,11 +29,13 @@ the figures go into the manifest under `parity` (and the manifest's hashes are r
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from agent.bundle import Bundle, BundleError, load as load_bundle
+from agent.manifest import write as write_manifest
 from agent.scorers.model_scorer import ModelScorer, ModelShapeError
 from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_errors
 
@@ -163,8 +165,7 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
                         f"(forecast RMS error {f['forecast_rms_error']:.4f}, score r {f['score_correlation']:.4f})")
     parity["passed"] = ok
     if write:
-        manifest["parity"] = parity
-        bw.write_manifest(bundle_dir, manifest)
+        write_manifest(bundle_dir, dataclasses.replace(manifest, parity=parity))
     return ok, parity
 
 

@@ -24,7 +24,9 @@ import pytest
 import yaml
 
 from agent import bundle as bundles
+from agent.alerts import AlertEvent
 from agent.config import from_dict
+from agent.manifest import write as write_manifest
 from agent.window import align_records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,30 +77,54 @@ def tiny_bundle() -> Path:
 
 def variant(name: str, src: Path | None = None, model_id: str | None = None, keep: list[str] | None = None,
             nan_weights: bool = False) -> Path:
-    """A copy of a bundle: another model_id, only some artifacts, or every weight NaN (re-exported)."""
-    from convert import bundle_writer as bw
-    from convert.pipeline import export_bundle
-
+    """A copy of a bundle (default: the tiny one): another model_id, only some artifacts, or NaN
+    weights in its fp32 model files (`nan_weights`, see `nan_weights_in`). Torch-free when `src` is given."""
     src = src or tiny_bundle()
     out = bundle_root() / name
     if out.exists():
         return out
     shutil.copytree(src, out)
-    manifest = json.loads((out / bundles.MANIFEST_NAME).read_text())
+    manifest = bundles.read_manifest(out)
     if model_id:
-        manifest["model_id"] = model_id
-    for kind in list(manifest["artifacts"]):
+        manifest.model_id = model_id
+    for kind in list(manifest.artifacts):
         if keep is not None and kind not in keep:
-            (out / manifest["artifacts"].pop(kind)["file"]).unlink()
-    bw.write_manifest(out, manifest)
+            (out / manifest.artifacts.pop(kind).file).unlink()
     if nan_weights:
-        import torch
-        state = torch.load(str(out / bw.WEIGHTS_FILE), weights_only=True)
-        torch.save({k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in state.items()},
-                   str(out / bw.WEIGHTS_FILE))
-        bw.write_manifest(out, manifest)
-        export_bundle(out, list(manifest["artifacts"]), log=lambda *a: None)
+        for artifact in manifest.artifacts.values():
+            nan_weights_in(out / artifact.file, out / "model.pt")
+    write_manifest(out, manifest)
     return out
+
+
+def nan_weights_in(model_file: Path, weights: Path) -> None:
+    """Overwrite, in an exported fp32 model file, every weight tensor of the PyTorch model it was
+    exported from with NaN: the same file, loaded by the same runtime, now computes NaN.
+
+    No torch needed: torch.save writes a zip whose `*/data/<n>` entries are the tensors' raw
+    little-endian bytes, and ONNX and TFLite keep fp32 weights as raw little-endian bytes too, so
+    each tensor that the exporter kept as it was is found byte for byte (biases, norms, embeddings;
+    a transposed matrix is not). Raises when none is found (an int8 file keeps no fp32 weights)."""
+    import zipfile
+
+    import numpy as np
+
+    blob = bytearray(model_file.read_bytes())
+    with zipfile.ZipFile(weights) as z:
+        tensors = [z.read(n) for n in z.namelist() if "/data/" in n]
+    found = 0
+    for t in tensors:
+        if len(t) < 16 or len(t) % 4:
+            continue
+        nan = np.full(len(t) // 4, np.nan, "<f4").tobytes()
+        at = blob.find(t)
+        while at >= 0:
+            blob[at:at + len(t)] = nan
+            found += 1
+            at = blob.find(t, at + len(t))
+    if not found:
+        raise ValueError(f"{model_file}: none of the weights of {weights} found as fp32 bytes")
+    model_file.write_bytes(bytes(blob))
 
 
 def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
@@ -106,6 +132,50 @@ def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
     from convert.data import source_records, training_sources
     src = training_sources(cfg, days=days, seed=seed, anomalies=anomalies)[0]
     return align_records(source_records(cfg, src), cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
+
+
+# ---- sample events and a pump agent config ----------------------------------------------------
+
+def alert_event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5, node: str = "gw-7",
+                site: str = "plant-a") -> AlertEvent:
+    """One alert event as the agent emits it, for the sink tests."""
+    now = time.time()
+    return AlertEvent(alert_id=alert, seq=seq, event=kind, node=node, site=site, ts=now, start=now - seq,
+                      end=now if kind == "end" else None, score=3.1, peak_score=4.2, threshold=threshold,
+                      tier="numpy", model_id="numpy-ar3", model_sha256="ab" * 32,
+                      top_sensors=[{"sensor": "pressure", "score": 3.0, "contribution": 0.75},
+                                   {"sensor": "flow", "score": 1.0, "contribution": 0.25}],
+                      top_steps=[{"ts": now - 1, "weight": 0.6}], origin="pressure", ticks=seq + 1,
+                      reason="cleared" if kind == "end" else None)
+
+
+PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
+
+
+def pump_agent_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
+    """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s
+    (fault events) and a cavitation incident every 300 s (alerts)."""
+    anomalies = [{"kind": "dropout", "at_s": 100 + 10 * i, "duration_s": 5, "target": PUMP[i % len(PUMP)]}
+                 for i in range(600)]
+    anomalies += [{"kind": "incident", "at_s": 120 + 300 * i, "duration_s": 120, "target": "pump"} for i in range(20)]
+    cfg = {
+        "node": {"id": "gw-test", "site": "lab"},
+        "tick_s": 1,
+        "topology": "group",
+        "sensors": [{"name": s, "group": "skid"} for s in PUMP],
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 5, "speed": speed,
+                     "start": "2026-01-05T06:00:00Z", "anomalies": anomalies}],
+        "window": {"steps": 8, "carry_forward_s": 2, "lateness_ticks": 1},
+        "warmup": {"ticks": 60},
+        "scoring": {"chain": ["numpy"]},
+        "alerts": {"min_duration_ticks": 1, "clear_ticks": 2, "cooldown_ticks": 0, "update_interval_s": 5},
+        "sinks": sinks,
+        "state_dir": str(tmp_path / "state"),
+        "log_level": "info",
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
 HAVE_DEMO = (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists()
@@ -242,6 +312,22 @@ def modbus_server():
     asyncio.run_coroutine_threadsafe(holder["server"].shutdown(), loop).result(5)
     thread.join(5)
     loop.close()
+
+
+HOTSWAP_WARMUP = 300
+
+
+def hotswap_pipeline(tmp_path, bundle=None, shadow_ticks=5):
+    """(pipeline, its HotSwap polling every 2 ticks, the models_dir) on the demo config."""
+    from agent.hotswap import HotSwap
+    from agent.pipeline import Pipeline
+
+    models = tmp_path / "models"
+    models.mkdir()
+    cfg = demo_cfg(tmp_path, warmup_ticks=HOTSWAP_WARMUP, bundle=str(bundle) if bundle else None,
+                   models_dir=str(models), shadow_ticks=shadow_ticks)
+    pipe = Pipeline(cfg)
+    return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
 
 
 def drive_hotswap(pipe, swap, rows, until, limit=300):

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from test_systemd import NotifySocket
+from conftest import NotifySocket
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
@@ -119,6 +120,16 @@ class AgentProcess:
         code = self.proc.wait(timeout=timeout)
         self.notify.close()
         return code
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    """A stopped run's state, config and JSONL copied to `dst`, to restart it there; dst's config."""
+    for p in src.iterdir():
+        if p.is_dir():
+            shutil.copytree(p, dst / p.name)
+        elif p.suffix in (".yaml", ".jsonl"):
+            shutil.copy2(p, dst / p.name)
+    return dst / "agent.yaml"
 
 
 def alert_lines(tmp: Path) -> list[dict]:

@@ -23,7 +23,8 @@ from agent.pipeline import Pipeline
 from agent.sinks.jsonl import JsonlSink
 from agent.typed import ConfigError
 from agent.window import Row
-from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, row, wait_for, write_config
+from conftest import NO_DEMO
+from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, copy_run, row, wait_for, write_config
 
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
 
@@ -260,15 +261,6 @@ def killed_with_an_alert_open(tmp_path_factory) -> Path:
     return tmp
 
 
-def copy_run(src: Path, dst: Path) -> Path:
-    for p in src.iterdir():
-        if p.is_dir():
-            shutil.copytree(p, dst / p.name)
-        elif p.suffix in (".yaml", ".jsonl"):
-            shutil.copy2(p, dst / p.name)
-    return dst / "agent.yaml"
-
-
 def refusal_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if "checkpoint" in line and "refused" in line]
 
@@ -351,26 +343,27 @@ def test_a_gap_longer_than_the_window_ends_the_alert_with_reason_restart(tmp_pat
 
 # ---- the active model --------------------------------------------------------------------------
 
-needs_convert = pytest.mark.skipif(any(find_spec(m) is None for m in ("torch", "onnxruntime", "ai_edge_litert")),
-                                   reason="building a bundle needs the convert extra (torch) and both runtimes")
+needs_runtimes = pytest.mark.skipif(any(find_spec(m) is None for m in ("onnxruntime", "ai_edge_litert")),
+                                    reason="the demo bundle's tiers need onnxruntime and ai-edge-litert")
 
 
-@needs_convert
+@needs_runtimes
+@NO_DEMO
 def test_a_swapped_in_bundle_is_still_active_after_a_restart(tmp_path):
-    from test_hotswap import WARMUP, drive, setup
-    from test_runtimes import sim_rows as demo_rows, tiny_bundle, variant
+    from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, drive_hotswap as drive, hotswap_pipeline as setup
+    from conftest import sim_rows as demo_rows, variant
 
     from agent.service import Agent
 
-    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle(), shadow_ticks=3)
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=3)
     rows = demo_rows(swap.cfg, days=0.2)
     drive(pipe, swap, rows, until=lambda: True)
-    shutil.copytree(variant("r", model_id="tiny-r"), models / "r")
+    shutil.copytree(variant("demo-r", src=DEMO_BUNDLE, model_id="demo-r"), models / "r")
     drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.switch_count > 0)
-    assert pipe.chain.current.describe()["model_id"] == "tiny-r"
+    assert pipe.chain.current.describe()["model_id"] == "demo-r"
     restarted = Agent(swap.cfg)
     try:
-        assert restarted.pipeline.chain.current.describe()["model_id"] == "tiny-r"
+        assert restarted.pipeline.chain.current.describe()["model_id"] == "demo-r"
         assert restarted.hotswap.status()["bundle"] == str(models / "r")
         assert models / "r" in restarted.hotswap.seen          # not a candidate again
     finally:

@@ -249,7 +249,7 @@ def runtime_scorer(kind: str, cfg, rows) -> tuple[Scorer, Normaliser]:
     tiers, refusals = load_tiers(cfg.scoring, str(DEMO_BUNDLE), bundles.Expectation.from_config(cfg),
                                  cfg.alerts.top_k, cfg.base_dir, chain=[kind, "numpy"])
     assert tiers, refusals
-    return tiers[0], Normaliser.from_manifest(tiers[0].manifest["normalisation"], cfg.sensor_names())
+    return tiers[0], Normaliser.from_manifest(tiers[0].manifest.normalisation, cfg.sensor_names())
 
 
 @pytest.mark.parametrize("kind", ["numpy", *runtimes()])

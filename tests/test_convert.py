@@ -1,6 +1,7 @@
 """The converter end to end on a tiny simulated corridor: train, export, load, verify, inspect."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,8 @@ ort = pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 pytest.importorskip("litert_torch")
 
-from agent.bundle import BundleError, Expectation, load as load_bundle, resolve_path  # noqa: E402
+from agent.bundle import BundleError, Expectation, load as load_bundle, read_manifest, resolve_path  # noqa: E402
+from agent.manifest import Normalisation, write as write_manifest  # noqa: E402
 from agent.scorers.forecast_error import residual_std, sensor_scores  # noqa: E402
 from convert import bundle_writer as bw  # noqa: E402
 from convert.cli import main  # noqa: E402
@@ -61,21 +63,20 @@ def _copy(bundle_dir, tmp_path):
 def test_manifest_describes_the_bundle(bundle_dir):
     bundle = load_bundle(bundle_dir, expect=Expectation(sensors=SENSORS, steps=STEPS, tick_s=60))
     m = bundle.manifest
-    assert m["format_version"] == 1 and m["sensors"] == SENSORS and m["steps"] == STEPS
-    assert set(m["artifacts"]) == {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
-    assert [o["name"] for o in m["outputs"]] == ["forecast", "temporal_attention", "spatial_attention"]
-    assert m["outputs"][1]["shape"] == ["batch", 6, STEPS - 1]
-    assert m["threshold"]["value"] > 0
-    assert all(v > 0 for v in m["residual_std"].values())
-    assert m["training"]["val_mse_naive_repeat_last"] > 0
-    assert m["parity"]["passed"] is True
-    assert m["artifacts"]["onnx_int8"]["quantization"]["recipe"] in ("static_qdq_u8s8_per_channel",
+    assert m.format_version == 1 and m.sensors == SENSORS and m.steps == STEPS
+    assert set(m.artifacts) == {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    assert [o.name for o in m.outputs] == ["forecast", "temporal_attention", "spatial_attention"]
+    assert m.outputs[1].shape == ["batch", 6, STEPS - 1]
+    assert m.threshold["value"] > 0
+    assert all(v > 0 for v in m.residual_std.values())
+    assert m.training["val_mse_naive_repeat_last"] > 0
+    assert m.parity["passed"] is True
+    assert m.artifacts["onnx_int8"].quantization["recipe"] in ("static_qdq_u8s8_per_channel",
                                                                       "dynamic_s8_per_channel")
 
 
 def test_artifacts_match_pytorch_in_their_runtimes(bundle_dir):
-    m = json.loads((bundle_dir / "manifest.json").read_text())
-    model = bw.load_model(bundle_dir, m)
+    model = bw.load_model(bundle_dir, read_manifest(bundle_dir))
     values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, STEPS)
     values, missing = values[:40], missing[:40]
     with torch.no_grad():
@@ -103,8 +104,8 @@ def test_artifacts_are_exported_from_the_folded_model(bundle_dir):
     """The artifacts compute model.pt's function (all three outputs) with the temporal keys and
     values folded into constants: fewer FLOPs, and the manifest says so."""
     from torch.utils.flop_counter import FlopCounterMode
-    m = json.loads((bundle_dir / "manifest.json").read_text())
-    assert m["model"]["exported_form"] == FOLD_FORM
+    m = read_manifest(bundle_dir)
+    assert m.model["exported_form"] == FOLD_FORM
     model = bw.load_model(bundle_dir, m)
     values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, STEPS)
     values, missing = values[:40].copy(), missing[:40].copy()
@@ -134,7 +135,7 @@ def test_fold_refuses_a_model_whose_forward_it_does_not_follow(bundle_dir):
             forecast, temporal, spatial = super().forward(2.0 * values, missing)
             return forecast, temporal, spatial
 
-    m = json.loads((bundle_dir / "manifest.json").read_text())
+    m = read_manifest(bundle_dir)
     model = Doubled(bw.load_model(bundle_dir, m).spec)
     model.load_state_dict(bw.load_model(bundle_dir, m).state_dict())
     values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, STEPS)
@@ -148,9 +149,7 @@ def _snapshot(directory: Path) -> dict:
 
 def test_verify_is_read_only_and_records_figures_only_when_asked(bundle_dir, tmp_path, capsys):
     b = _copy(bundle_dir, tmp_path)
-    manifest = json.loads((b / "manifest.json").read_text())
-    manifest.pop("parity", None)
-    bw.write_manifest(b, manifest)
+    write_manifest(b, dataclasses.replace(read_manifest(b), parity=None))
     before = _snapshot(b)
     assert main(["verify", str(b), "--min-agreement", "0.95"]) == 0
     assert _snapshot(b) == before             # a check changes nothing: same files, bytes and mtimes
@@ -206,7 +205,7 @@ def test_perturbations_touch_the_context_rows():
             assert np.all(out[j][changed[j]] == -7.0)
     again, _, _ = perturb_context(values, missing, floor, seed=1, copies=2)
     assert np.array_equal(out, again)                                # seeded: reproducible
-    norm = {"mean": {"a": 100.0, "b": 5.0}, "std": {"a": 4.0, "b": 2.0}}
+    norm = Normalisation(mean={"a": 100.0, "b": 5.0}, std={"a": 4.0, "b": 2.0})
     assert np.allclose(floor_from_normalisation(norm, ["a", "b"]), [-25.0, -2.5])
 
 
@@ -214,13 +213,13 @@ def test_perturbations_touch_the_context_rows():
 def test_verify_fails_on_an_int8_artifact_that_saturates_on_incidents(tmp_path, capsys):
     """Static int8 calibrated on calm windows only: fine on calm data, saturated by anomalous context."""
     b = _copy(DEMO_BUNDLE, tmp_path)
-    manifest = json.loads((b / "manifest.json").read_text())
+    manifest = read_manifest(b)
     model = bw.load_model(b, manifest)
-    calm_values, calm_missing = bw.load_windows(b / bw.CALIBRATION_FILE, manifest["steps"])
+    calm_values, calm_missing = bw.load_windows(b / bw.CALIBRATION_FILE, manifest.steps)
     quant = export_tflite_int8(model, b / "model_int8.tflite", Calibration(calm_values, calm_missing),
                                recipes=("static_int8_per_channel_minmax",))
     assert quant["recipe"] == "static_int8_per_channel_minmax"
-    bw.write_manifest(b, manifest)                                   # hashes match: only the numbers are wrong
+    write_manifest(b, manifest)                                      # hashes match: only the numbers are wrong
     assert main(["verify", str(b), "--record"]) == 1
     captured = capsys.readouterr()
     assert "FAIL tflite_int8: alert agreement on perturbed windows" in captured.err
@@ -245,9 +244,9 @@ def test_verify_fails_on_a_flipped_byte(bundle_dir, tmp_path, capsys):
 
 def test_verify_fails_on_a_model_for_another_sensor_count(bundle_dir, tmp_path, capsys):
     b = _copy(bundle_dir, tmp_path)
-    manifest = json.loads((b / "manifest.json").read_text())
+    manifest = read_manifest(b)
     export_onnx_fp32(build_model(ModelSpec(sensors=5, steps=STEPS, d_model=16, heads=2)), b / "model_fp32.onnx")
-    bw.write_manifest(b, manifest)           # hashes now match: only the shape is wrong
+    write_manifest(b, manifest)              # hashes now match: only the shape is wrong
     assert main(["verify", str(b)]) == 1
     err = capsys.readouterr().err
     assert "shape error" in err and "6 sensors" in err

@@ -22,9 +22,8 @@ from agent import config
 from agent.faults.events import FaultEvent
 from agent.outbox import WAL_SIZE_LIMIT, Outbox
 from agent.sinks import open_sink
+from conftest import REPO, alert_event, pump_agent_config
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
-from test_mqtt_sink import event
-from test_systemd import REPO, write_config
 
 FS_SIZE = "1m"
 
@@ -135,7 +134,7 @@ def jsonl_sink(path: Path):
 
 
 def big_event(seq: int):
-    ev = event("gw-7-a", seq)
+    ev = alert_event("gw-7-a", seq)
     ev.reason = "r" * 3000                      # longer than a page: a full disk cuts it mid-line
     return ev
 
@@ -191,7 +190,7 @@ def test_the_agent_starts_and_runs_on_a_full_disk_and_says_so_once(tmp_path, sma
     broker = make_broker()
     sinks = [{"type": "jsonl", "path": str(small_fs.path / "alerts.jsonl")},
              {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}}]
-    cfg = write_config(tmp_path, sinks, speed=1000)
+    cfg = pump_agent_config(tmp_path, sinks, speed=1000)
     small_fs.fill()
     res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"],
                          cwd=REPO, capture_output=True, text=True, timeout=120,

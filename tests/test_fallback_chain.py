@@ -1,8 +1,9 @@
 """The fallback chain on real runtimes and bundles: every fault puts the agent on the next tier within
 the tick it happens in, the reason is logged once per switch, probation brings the tier back.
 
-Faults are real: a bundle whose weights are NaN (re-exported), a bundle with no TFLite artifact,
-an interpreter whose input tensor no longer has the window's shape, a latency budget no runtime meets.
+Faults are real: the shipped demo bundle with NaN weights written into its fp32 model files
+(conftest.nan_weights_in: torch-free), a bundle with no TFLite artifact, an interpreter whose input
+tensor no longer has the window's shape, a latency budget no runtime meets. No torch needed.
 """
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import logging
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import demo_cfg, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import DEMO_BUNDLE, NO_DEMO, demo_cfg, sim_rows, variant  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 
 WARMUP = 300
+pytestmark = NO_DEMO
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,11 @@ def rows(tmp_path_factory):
 
 
 def nan_bundle():
-    return bundles.load(variant("nan", keep=["onnx_fp32", "tflite_fp32"], nan_weights=True))
+    return bundles.load(variant("demo-nan", src=DEMO_BUNDLE, keep=["onnx_fp32", "tflite_fp32"], nan_weights=True))
 
 
 def good_bundle():
-    return bundles.load(tiny_bundle())
+    return bundles.load(DEMO_BUNDLE)
 
 
 def run(pipe: Pipeline, rows, ticks: int) -> list:
@@ -142,7 +143,8 @@ def test_probation_brings_a_recovered_tier_back(tmp_path, rows, caplog):
 
 
 def test_a_refused_bundle_starts_the_agent_on_the_next_tier(tmp_path, rows, caplog):
-    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(variant("onnx-only", keep=["onnx_fp32", "onnx_int8"])))
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(variant("demo-onnx-only", src=DEMO_BUNDLE,
+                                                                   keep=["onnx_fp32", "onnx_int8"])))
     with caplog.at_level(logging.WARNING, logger="stad.scorer"):
         pipe = Pipeline(cfg)
     assert "scorer tflite refused the bundle" in caplog.text

@@ -1,5 +1,6 @@
 """Model update: a bundle dropped into models_dir (or SIGHUP) is verified, shadowed, then swapped in
-between two ticks; a bundle failing verification or shadow is rejected and the old one keeps scoring."""
+between two ticks; a bundle failing verification or shadow is rejected and the old one keeps scoring.
+Torch-free: every bundle is the shipped demo bundle or a copy of it (conftest.variant)."""
 from __future__ import annotations
 
 import logging
@@ -15,31 +16,21 @@ import numpy as np
 import pytest
 import yaml
 
-pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import REPO, demo_cfg, demo_dict, drive_hotswap as drive, sim_rows, tiny_bundle, variant  # noqa: E402
+from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_cfg, demo_dict,  # noqa: E402
+                      drive_hotswap as drive, hotswap_pipeline as setup, sim_rows, variant)
 
-from agent.hotswap import HotSwap, bundle_dirs  # noqa: E402
-from agent.pipeline import Pipeline  # noqa: E402
+from agent.hotswap import bundle_dirs  # noqa: E402
 
-WARMUP = 300
 TICK_S = 30.0
+pytestmark = NO_DEMO
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.3)
-
-
-def setup(tmp_path, bundle=None, shadow_ticks=5):
-    models = tmp_path / "models"
-    models.mkdir()
-    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(bundle) if bundle else None, models_dir=str(models),
-                   shadow_ticks=shadow_ticks)
-    pipe = Pipeline(cfg)
-    return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
 
 
 def assert_no_gap(results):
@@ -49,19 +40,19 @@ def assert_no_gap(results):
 
 
 def test_a_new_bundle_is_shadowed_then_swapped_without_a_gap(tmp_path, rows, caplog):
-    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle())
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE)
     caplog.set_level(logging.INFO)
     before = drive(pipe, swap, rows, until=lambda: True)
-    assert pipe.chain.current.describe()["model_id"] == "tiny"
-    shutil.copytree(variant("b", model_id="tiny-b"), models / "b")
+    assert pipe.chain.current.describe()["model_id"] == "demo-corridor"
+    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b")
     after = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.switch_count > 0)
     results = before + after
     assert_no_gap(results)
-    assert pipe.chain.tier == "tflite" and pipe.chain.current.describe()["model_id"] == "tiny-b"
+    assert pipe.chain.tier == "tflite" and pipe.chain.current.describe()["model_id"] == "demo-b"
     outcome = swap.status()["last"]
-    assert outcome["accepted"] and outcome["model_id"] == "tiny-b" and outcome["decision_agreement"] >= 0.8
+    assert outcome["accepted"] and outcome["model_id"] == "demo-b" and outcome["decision_agreement"] >= 0.8
     reason = pipe.chain.switches[-1]["reason"]
-    assert reason.startswith("model update (new bundle in models_dir): tiny-b from ")
+    assert reason.startswith("model update (new bundle in models_dir): demo-b from ")
     assert "5 shadow ticks, score correlation" in reason and "alert-decision agreement" in reason
     assert "scorer tier tflite -> tflite: model update" in caplog.text
     # The same bundle is not picked up twice; the new one keeps scoring.
@@ -76,7 +67,7 @@ def test_the_first_bundle_replaces_the_numpy_fallback(tmp_path, rows):
     pipe, swap, models = setup(tmp_path, bundle=None, shadow_ticks=3)
     assert pipe.chain.tier == "numpy"
     drive(pipe, swap, rows, until=lambda: True)
-    shutil.copytree(tiny_bundle(), models / "first")
+    shutil.copytree(DEMO_BUNDLE, models / "first")
     results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.tier == "tflite")
     assert_no_gap(results)
     assert "tflite" in pipe.thresholds and pipe.chain.tiers[0]._scale is not None
@@ -85,40 +76,41 @@ def test_the_first_bundle_replaces_the_numpy_fallback(tmp_path, rows):
 
 
 def test_a_corrupt_bundle_is_rejected_and_the_old_one_keeps_running(tmp_path, rows, caplog):
-    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle())
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE)
     drive(pipe, swap, rows, until=lambda: True)
     bad = models / "bad"
-    shutil.copytree(variant("c", model_id="tiny-c"), bad)
-    blob = bytearray((bad / "model_fp32.tflite").read_bytes())
+    shutil.copytree(variant("demo-c", src=DEMO_BUNDLE, model_id="demo-c"), bad)
+    blob = bytearray((bad / "model_int8.tflite").read_bytes())     # the file the tflite tier loads
     blob[100] ^= 0xFF
-    (bad / "model_fp32.tflite").write_bytes(bytes(blob))
+    (bad / "model_int8.tflite").write_bytes(bytes(blob))
     with caplog.at_level(logging.WARNING, logger="stad.hotswap"):
         results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
     assert_no_gap(results)
     outcome = swap.status()["last"]
-    assert not outcome["accepted"] and "model_fp32.tflite: sha256 mismatch" in outcome["reason"]
+    assert not outcome["accepted"] and "model_int8.tflite: sha256 mismatch" in outcome["reason"]
     assert "model update (new bundle in models_dir) rejected" in caplog.text and "still scoring with tflite" in caplog.text
-    assert pipe.chain.switch_count == 0 and pipe.chain.current.describe()["model_id"] == "tiny"
+    assert pipe.chain.switch_count == 0 and pipe.chain.current.describe()["model_id"] == "demo-corridor"
 
 
 def test_a_bundle_that_fails_in_shadow_is_rejected(tmp_path, rows, caplog):
-    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle())
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE)
     drive(pipe, swap, rows, until=lambda: True)
-    shutil.copytree(variant("nan", keep=["onnx_fp32", "tflite_fp32"], nan_weights=True), models / "nan")
+    nan = variant("demo-nan", src=DEMO_BUNDLE, keep=["onnx_fp32", "tflite_fp32"], nan_weights=True)
+    shutil.copytree(nan, models / "nan")
     with caplog.at_level(logging.WARNING, logger="stad.hotswap"):
         results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
     assert_no_gap(results)
     outcome = swap.status()["last"]
     assert not outcome["accepted"]
     assert outcome["reason"] == "tflite failed in shadow: ScorerError: tflite_fp32 returned NaN/inf outputs"
-    assert pipe.chain.switch_count == 0 and pipe.chain.current.describe()["model_id"] == "tiny"
+    assert pipe.chain.switch_count == 0 and pipe.chain.current.describe()["model_id"] == "demo-corridor"
 
 
 def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copytree(variant("d", model_id="tiny-d"), models / "d")
-    d = demo_dict(tmp_path, bundle=str(tiny_bundle()), models_dir=str(models), shadow_ticks=3)
+    shutil.copytree(variant("demo-d", src=DEMO_BUNDLE, model_id="demo-d"), models / "d")
+    d = demo_dict(tmp_path, bundle=str(DEMO_BUNDLE), models_dir=str(models), shadow_ticks=3)
     d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
     cfg_path = tmp_path / "agent.yaml"
     cfg_path.write_text(yaml.safe_dump(d))
@@ -143,7 +135,7 @@ def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
         wait_for("warm-up done")
         proc.send_signal(signal.SIGHUP)
         wait_for("model update (SIGHUP): loading")
-        line = wait_for("scorer tier tflite -> tflite: model update (SIGHUP): tiny-d from")
+        line = wait_for("scorer tier tflite -> tflite: model update (SIGHUP): demo-d from")
         assert "3 shadow ticks" in line
         proc.send_signal(signal.SIGTERM)
         summary = wait_for("summary:")
@@ -155,14 +147,15 @@ def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
             proc.wait()
 
 
-@pytest.mark.parametrize("running", ["tiny", None])
+@pytest.mark.parametrize("running", ["demo", None])
 def test_a_bundle_a_tier_of_the_chain_refuses_is_rejected_and_no_tier_is_lost(tmp_path, rows, caplog, running):
     """Only ONNX artifacts: onnx takes it, tflite refuses it. Swapping it in would silently drop the
     tflite tier, so it is rejected — with a bundle running, and with numpy alone running too."""
-    pipe, swap, models = setup(tmp_path, bundle=tiny_bundle() if running else None)
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE if running else None)
     tiers_before = [t.TYPE for t in pipe.chain.tiers]
     drive(pipe, swap, rows, until=lambda: True)
-    shutil.copytree(variant("onnx-only", model_id="tiny-onnx", keep=["onnx_fp32", "onnx_int8"]), models / "o")
+    onnx_only = variant("demo-onnx-only", src=DEMO_BUNDLE, model_id="demo-onnx", keep=["onnx_fp32", "onnx_int8"])
+    shutil.copytree(onnx_only, models / "o")
     with caplog.at_level(logging.WARNING, logger="stad.hotswap"):
         results = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
     assert_no_gap(results)

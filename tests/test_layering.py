@@ -61,3 +61,21 @@ def test_the_agent_never_imports_the_converter():
 def test_no_import_circles_in_the_converter():
     graph = {m: {t for t in ts if t.startswith("convert.")} for m, ts in imports("convert").items()}
     assert cycles(graph) == []
+
+
+def test_hot_swap_sees_the_pipeline_only_through_its_interface():
+    """agent/hotswap.py uses the pipeline only through SwapTarget (no reaching into its chain,
+    window or normaliser), and the Pipeline provides every member of it."""
+    from agent.hotswap import SwapTarget
+    from agent.pipeline import Pipeline
+
+    members = {n for n in vars(SwapTarget) if not n.startswith("_")}
+    tree = ast.parse((REPO / "agent" / "hotswap.py").read_text(encoding="utf-8"))
+    used = {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "pipeline" and isinstance(node.value.value, ast.Name)
+            and node.value.value.id == "self"}
+    used |= {node.attr for node in ast.walk(tree)          # the constructor's `pipeline` argument
+             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "pipeline"}
+    assert used and used <= members, sorted(used - members)
+    assert all(callable(getattr(Pipeline, m, None)) for m in members), sorted(members)

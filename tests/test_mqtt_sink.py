@@ -15,6 +15,7 @@ from agent.faults.events import FaultEvent
 from agent.mqtt_client import read_secret
 from agent.outbox import Outbox
 from agent.sinks.mqtt import OUTBOX_FILE, MqttSink
+from conftest import alert_event
 from payloads import check_mqtt
 from mqtt_broker import Collector, MosquittoSub, make_broker, broker, wait_until  # noqa: F401 — fixtures
 
@@ -35,17 +36,6 @@ def open_sink(tmp_path, port: int, **mqtt) -> MqttSink:
     return MqttSink(cfg.sinks[0], cfg.sink_context())
 
 
-def event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5) -> AlertEvent:
-    now = time.time()
-    return AlertEvent(alert_id=alert, seq=seq, event=kind, node=NODE, site=SITE, ts=now, start=now - seq,
-                      end=now if kind == "end" else None, score=3.1, peak_score=4.2, threshold=threshold,
-                      tier="numpy", model_id="numpy-ar3", model_sha256="ab" * 32,
-                      top_sensors=[{"sensor": "pressure", "score": 3.0, "contribution": 0.75},
-                                   {"sensor": "flow", "score": 1.0, "contribution": 0.25}],
-                      top_steps=[{"ts": now - 1, "weight": 0.6}], origin="pressure", ticks=seq + 1,
-                      reason="cleared" if kind == "end" else None)
-
-
 def fault(sensor: str, kind: str = "dead", end: bool = False) -> FaultEvent:
     now = time.time()
     return FaultEvent(fault_id=f"{NODE}-{sensor}-1", seq=int(end), event="fault_end" if end else "fault", node=NODE,
@@ -55,7 +45,7 @@ def fault(sensor: str, kind: str = "dead", end: bool = False) -> FaultEvent:
 
 
 def stream(alert: str, n: int) -> list[AlertEvent]:
-    return [event(alert, i, "new" if i == 0 else "end" if i == n - 1 else "update") for i in range(n)]
+    return [alert_event(alert, i, "new" if i == 0 else "end" if i == n - 1 else "update") for i in range(n)]
 
 
 def alert_keys(messages) -> list[tuple[str, int]]:
@@ -67,7 +57,7 @@ def alert_keys(messages) -> list[tuple[str, int]]:
 def test_alerts_reach_mosquitto_sub_and_match_the_schema(tmp_path, broker):
     sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=5)
     sink = open_sink(tmp_path, broker.port)
-    for ev in stream("gw-7-a", 4) + [event("gw-7-b", 0, "new", threshold=float("nan"))]:
+    for ev in stream("gw-7-a", 4) + [alert_event("gw-7-b", 0, "new", threshold=float("nan"))]:
         sink.emit(ev)
     lines = sub.lines()
     sink.close()
@@ -103,7 +93,7 @@ def test_fault_events_and_mqtt5_properties(tmp_path, broker):
     collector = Collector(broker.port, [f"{BASE}/#"], persistent=False)
     collector.wait_subscribed()     # before the sink's first PUBLISH
     sink = open_sink(tmp_path, broker.port, alert_expiry_s=600)
-    sink.emit(event("gw-7-a", 0, "new"))
+    sink.emit(alert_event("gw-7-a", 0, "new"))
     sink.fault(fault("flow"))
     sink.fault(fault("flow", end=True))
     assert collector.wait_for(lambda m: len([x for x in m if x.topic == f"{BASE}/faults"]) >= 2
@@ -125,9 +115,9 @@ def test_fault_events_wait_in_the_outbox_while_the_broker_is_away(tmp_path, make
     broker = make_broker(start=False)
     sink = open_sink(tmp_path, broker.port)
     assert wait_until(lambda: sink.reporter.problem is not None)
-    sink.emit(event("gw-7-a", 0, "new"))
+    sink.emit(alert_event("gw-7-a", 0, "new"))
     sink.fault(fault("pressure", "stuck"))
-    sink.emit(event("gw-7-a", 1, "end"))
+    sink.emit(alert_event("gw-7-a", 1, "end"))
     sink.fault(fault("pressure", "stuck", end=True))
     stored = sink.outbox.pending()
     assert [(e.is_fault, e.seq, e.replay) for e in stored] == [(False, 0, True), (True, 0, True), (False, 1, True),
@@ -227,7 +217,7 @@ def test_outbox_bound_drops_are_counted_and_reported_on_health(tmp_path, make_br
 def test_close_with_the_broker_down_returns_quickly_and_keeps_the_outbox(tmp_path, make_broker):
     broker = make_broker(start=False)
     sink = open_sink(tmp_path, broker.port)
-    sink.emit(event("gw-7-a", 0, "new"))
+    sink.emit(alert_event("gw-7-a", 0, "new"))
     started = time.monotonic()
     sink.close()
     assert time.monotonic() - started < 3.0
@@ -297,7 +287,7 @@ def secure_sink(tmp_path, broker, password: str, ca: Path | None = None, host: s
 def test_tls_and_the_right_password_connect_and_deliver(tmp_path, make_broker):
     broker = make_broker(users={"agent": "s3cret"}, tls=True)
     sink = secure_sink(tmp_path, broker, "s3cret")
-    sink.emit(event("gw-7-a", 0, "new"))
+    sink.emit(alert_event("gw-7-a", 0, "new"))
     assert wait_until(lambda: sink.outbox.depth == 0)   # the broker acknowledged it
     sink.close()
 
@@ -314,7 +304,7 @@ def test_refusals_are_logged_once_with_the_reason(tmp_path, make_broker, caplog,
         sink, expected = secure_sink(tmp_path, broker, "s3cret", ca=other.tls.ca), "TLS verify failure"
     else:
         sink, expected = secure_sink(tmp_path, broker, "s3cret", host="127.0.0.1"), "TLS verify failure"
-    sink.emit(event("gw-7-a", 0, "new"))
+    sink.emit(alert_event("gw-7-a", 0, "new"))
     assert wait_until(lambda: broker.connections() >= 4, 30), broker.log_text()    # several retries
     messages = [r.getMessage() for r in caplog.records if r.name == "stad.sink.mqtt" and r.levelno >= logging.WARNING]
     assert len(messages) == 1 and expected in messages[0], messages

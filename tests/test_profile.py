@@ -123,7 +123,7 @@ def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier):
     pipe, results = run(cfg, rows, tier)
     scorer = pipe.chain.tiers[0]
     assert scorer.profile.fitted and scorer.describe()["profile"]["fitted"]
-    manifest_threshold = scorer.manifest["threshold"]["value"]
+    manifest_threshold = scorer.manifest.threshold["value"]
     assert pipe.thresholds[tier].value != pytest.approx(manifest_threshold)   # this plant's own
     above = np.array([r.score > r.threshold for r in results])
     idx = np.arange(warm, n)
@@ -155,6 +155,6 @@ def test_a_warm_up_too_short_for_a_profile_keeps_the_bundle_threshold(caplog):
     pipe, _ = run(cfg, stationary_rows(cfg, 400), "tflite")
     scorer = pipe.chain.tiers[0]
     assert not scorer.profile.fitted
-    assert pipe.thresholds["tflite"].value == pytest.approx(scorer.manifest["threshold"]["value"])
+    assert pipe.thresholds["tflite"].value == pytest.approx(scorer.manifest.threshold["value"])
     assert np.allclose(scorer.residual, scorer.bundle.residual_std())
     assert "no normal profile" in caplog.text

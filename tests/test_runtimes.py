@@ -8,7 +8,6 @@ committed demo bundle is used as well when it is there. The bundle helpers live 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import subprocess
@@ -116,7 +115,7 @@ def test_each_artifact_scores_the_simulator_like_pytorch(ref, kind):
         assert rms < 1e-5 and agreement == 1.0, (rms, agreement)
     else:
         # The manifest's bound for int8 artifacts: the alert decision agrees with PyTorch's.
-        assert agreement >= bundle.manifest["parity"]["min_int8_agreement"], (agreement, r, rms)
+        assert agreement >= bundle.manifest.parity["min_int8_agreement"], (agreement, r, rms)
         assert r > 0.99, (agreement, r, rms)
 
 
@@ -139,7 +138,7 @@ def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
     # The tiny bundle has no TFLite int8: fp32 is used; ONNX has int8 and prefers it.
     assert tfl["artifact"] == "model_fp32.tflite" and tfl["quantization"] == "fp32"
     assert onx["artifact"] == "model_int8.onnx" and onx["quantization"] == "int8"
-    assert onx["sha256"] == manifest["artifacts"]["onnx_int8"]["sha256"]
+    assert onx["sha256"] == manifest.artifacts["onnx_int8"].sha256
     assert tfl["runtime"].startswith("ai-edge-litert ") and onx["runtime"].startswith("onnxruntime ")
     assert tfl["model_id"] == onx["model_id"] == "tiny"
     assert isinstance(tiers[0], TfliteScorer) and isinstance(tiers[1], OnnxScorer)
@@ -212,17 +211,16 @@ def test_a_bundle_for_another_config_is_refused_naming_the_difference(tmp_path):
 
 def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
     """A model file exported for 17 sensors in an 18-sensor bundle, hashes made consistent."""
-    from convert import bundle_writer as bw
     from convert.export import export_onnx_fp32
     from convert.model import ModelSpec, build_model
+    from agent.manifest import write as write_manifest
     from agent.scorers.onnx import OnnxScorer
 
     bad = tmp_path / "shape"
     shutil.copytree(variant("onnx-fp32-only", keep=["onnx_fp32"]), bad)
     export_onnx_fp32(build_model(ModelSpec(sensors=17, steps=32, d_model=16, heads=2, ff_hidden=16)),
                      bad / "model_fp32.onnx")
-    manifest = json.loads((bad / bundles.MANIFEST_NAME).read_text())
-    bw.write_manifest(bad, manifest)
+    write_manifest(bad, bundles.read_manifest(bad))
     with pytest.raises(bundles.BundleError, match=r"values is \?×32×17, expected 1×32×18"):
         OnnxScorer(bundles.load(bad))
 

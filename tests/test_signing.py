@@ -24,7 +24,7 @@ from agent.pipeline import Pipeline  # noqa: E402
 from agent.scorers import load_tiers  # noqa: E402
 from agent.signing import SIGNATURE_NAME  # noqa: E402
 from agent.typed import ConfigError  # noqa: E402
-from convert import bundle_writer as bw  # noqa: E402
+from agent.manifest import write as write_manifest  # noqa: E402
 from convert.cli import main as convert  # noqa: E402
 
 WARMUP = 300
@@ -53,7 +53,7 @@ def tamper_and_rewrite_manifest(bundle_dir):
     blob = bytearray((bundle_dir / "model_fp32.onnx").read_bytes())
     blob[len(blob) // 2] ^= 0x01
     (bundle_dir / "model_fp32.onnx").write_bytes(bytes(blob))
-    bw.write_manifest(bundle_dir, json.loads((bundle_dir / bundles.MANIFEST_NAME).read_text()))
+    write_manifest(bundle_dir, bundles.read_manifest(bundle_dir))
     assert not (bundle_dir / SIGNATURE_NAME).exists()        # rewriting a manifest drops its stale signature
     (bundle_dir / SIGNATURE_NAME).write_bytes(signature)
 

@@ -26,46 +26,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from agent.sdnotify import Notifier
-from conftest import WATCHDOG_USEC, NotifySocket, running_agent, stop_agent
+from conftest import WATCHDOG_USEC, NotifySocket, pump_agent_config, running_agent, stop_agent
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "stad-agent.service"
-PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 F_SETPIPE_SZ = 1031
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 needs_systemd_analyze = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (apt-get install -y systemd)")
-
-
-def write_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
-    """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s
-    (fault events) and a cavitation incident every 300 s (alerts)."""
-    anomalies = [{"kind": "dropout", "at_s": 100 + 10 * i, "duration_s": 5, "target": PUMP[i % len(PUMP)]}
-                 for i in range(600)]
-    anomalies += [{"kind": "incident", "at_s": 120 + 300 * i, "duration_s": 120, "target": "pump"} for i in range(20)]
-    cfg = {
-        "node": {"id": "gw-test", "site": "lab"},
-        "tick_s": 1,
-        "topology": "group",
-        "sensors": [{"name": s, "group": "skid"} for s in PUMP],
-        "sources": [{"type": "simulate", "scenario": "pump", "seed": 5, "speed": speed,
-                     "start": "2026-01-05T06:00:00Z", "anomalies": anomalies}],
-        "window": {"steps": 8, "carry_forward_s": 2, "lateness_ticks": 1},
-        "warmup": {"ticks": 60},
-        "scoring": {"chain": ["numpy"]},
-        "alerts": {"min_duration_ticks": 1, "clear_ticks": 2, "cooldown_ticks": 0, "update_interval_s": 5},
-        "sinks": sinks,
-        "state_dir": str(tmp_path / "state"),
-        "log_level": "info",
-    }
-    path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
 
 
 def process_state(pid: int) -> str:
@@ -89,7 +61,7 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
     address = str(tmp_path / "notify.sock") if kind == "path" else f"@stad-test-{uuid.uuid4().hex}"
     notify = NotifySocket(address)
     alerts = tmp_path / "alerts.jsonl"
-    cfg = write_config(tmp_path, [{"type": "jsonl", "path": str(alerts)}])
+    cfg = pump_agent_config(tmp_path, [{"type": "jsonl", "path": str(alerts)}])
     started = time.monotonic()
     with running_agent(cfg, notify) as proc:
         ready = notify.wait_for("READY=1")[0]
@@ -167,7 +139,7 @@ def test_watchdog_pings_stop_while_the_processing_loop_is_blocked(tmp_path):
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
-    cfg = write_config(tmp_path, [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
+    cfg = pump_agent_config(tmp_path, [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")},
                                   {"type": "jsonl", "path": str(fifo)}])
     try:
         with running_agent(cfg, notify) as proc:
@@ -229,7 +201,7 @@ def test_sigterm_flushes_the_mqtt_outbox_to_a_real_broker(tmp_path, make_broker)
 
     notify = NotifySocket(str(tmp_path / "notify.sock"))
     alerts = tmp_path / "alerts.jsonl"
-    cfg = write_config(tmp_path, [
+    cfg = pump_agent_config(tmp_path, [
         {"type": "jsonl", "path": str(alerts)},
         {"type": "mqtt", "prefix": "stad",
          "broker": {"host": "127.0.0.1", "port": broker.port, "client_id": "gw-test", "username": "gw-test",

@@ -107,20 +107,11 @@ def check_io(where: str, names: tuple[str, ...], actual: dict[str, tuple], expec
 
 def check_manifest_io(bundle: bundles.Bundle, expected: dict[str, tuple]) -> None:
     """The manifest's own inputs/outputs declaration (when present) must agree with T and N."""
-    for part in ("inputs", "outputs"):
-        declared = bundle.manifest.get(part)
+    for part, names in (("inputs", INPUT_NAMES), ("outputs", OUTPUT_NAMES)):
+        declared = getattr(bundle.manifest, part)
         if declared is None:
             continue
-        if isinstance(declared, dict):
-            entries = [dict(v, name=k) if isinstance(v, dict) else {"name": k, "shape": v} for k, v in declared.items()]
-        else:
-            entries = declared
-        shapes = {}
-        for e in entries:
-            if not (isinstance(e, dict) and isinstance(e.get("name"), str)):
-                raise bundles.BundleError(f"{bundle.path}: manifest {part}: expected entries with a name and a shape")
-            shapes[e["name"]] = tuple(d if isinstance(d, int) else None for d in e.get("shape", []))
-        names = INPUT_NAMES if part == "inputs" else OUTPUT_NAMES
+        shapes = {t.name: tuple(d if isinstance(d, int) else None for d in t.shape) for t in declared}
         check_io(f"{bundle.path}: manifest {part}", names, shapes, expected)
 
 
@@ -407,8 +398,8 @@ class ModelScorer(Scorer):
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
 
     def describe(self) -> dict:
-        return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact["file"],
-                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact["sha256"],
+        return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,
+                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact.sha256,
                 "runtime": self.runtime, "profile": self.profile.describe()}
 
 
