@@ -52,6 +52,22 @@ def test_profile_fits_scores_and_refuses_too_few_ticks():
     assert floored.std[0] == 0.5                # a level that never moved: the noise floor
 
 
+def test_weight_scales_the_profile_distance():
+    levels = np.random.default_rng(1).normal([0.0, 1.0], [0.1, 0.2], size=(300, 2))
+    full = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
+    half = NormalProfile(ProfileConfig(enabled=True, weight=0.5), ["a", "b"])
+    assert full.fit(levels) and half.fit(levels)
+    far = np.array([0.7, 1.0])
+    assert half.scores(far) == pytest.approx(0.5 * full.scores(far))
+
+
+def test_lasting_shift_statistic_is_kept_only_where_configured():
+    sensors = ["a", "b", "c"]
+    kept = NormalProfile(ProfileConfig(enabled=True, drifting=["c"]), sensors).bias_kept()
+    assert list(kept) == [True, True, False]
+    assert NormalProfile(ProfileConfig(enabled=True, lasting_shift=False), sensors).bias_kept() is False
+
+
 def test_profile_config_is_validated_with_key_paths(tmp_path):
     base = {"sensors": ["a", "b"], "sources": [{"type": "stdin"}], "window": {"steps": 8},
             "warmup": {"ticks": 50}, "sinks": []}
@@ -66,6 +82,12 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
     with pytest.raises(ConfigError) as err:
         from_dict({**base, "scoring": {"profile": {"drifting": ["nope"]}}})
     assert "scoring.profile.drifting[0]" in str(err.value) and "nope" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        from_dict({**base, "scoring": {"profile": {"weight": 0, "lasting_shift": "no"}}})
+    text = str(err.value)
+    assert "scoring.profile.weight" in text and "scoring.profile.lasting_shift" in text
+    ok = from_dict({**base, "scoring": {"profile": {"weight": 0.8, "lasting_shift": False}}})
+    assert (ok.scoring.profile.weight, ok.scoring.profile.lasting_shift) == (0.8, False)
 
 
 # ---- on the real int8 demo bundle ---------------------------------------------------------------
@@ -115,10 +137,12 @@ def run(cfg, rows, tier: str):
     return pipe, [r for r in out if not r.warming]
 
 
-@pytest.mark.parametrize("tier", ["tflite", "onnx"])
-def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier):
+@pytest.mark.parametrize("tier,profile", [("tflite", {}), ("onnx", {}),
+                                          ("tflite", {"lasting_shift": False, "weight": 0.8})],
+                         ids=["tflite", "onnx", "tflite-profile-only-shift"])
+def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier, profile):
     warm, n, lo, hi = 400, 1000, 600, 900
-    cfg = demo_config({"enabled": True}, warm)
+    cfg = demo_config({"enabled": True, **profile}, warm)
     rows = stationary_rows(cfg, n, shift=(7, lo, hi, 2.0))
     pipe, results = run(cfg, rows, tier)
     scorer = pipe.chain.tiers[0]

@@ -121,3 +121,22 @@ def test_training_data_is_skab_training_part_only(tmp_path):
     assert len(ts) == sum(sizes.values())
     assert all(b > a for a, b in zip(ts, ts[1:]))
     assert max(b - a for a, b in zip(ts, ts[1:])) == 50
+
+
+def test_skab_dev_and_rest_subsets_split_the_labelled_files(tmp_path):
+    bench = _bench()
+    root = tmp_path / "skab"
+    _skab_file(root / "anomaly-free" / "anomaly-free.csv", 0, 20, labelled=False)
+    names = [*bench.SKAB_DEV_FILES, "valve1/4.csv", "other/7.csv"]
+    for k, name in enumerate(names):
+        _skab_file(root / name, 10 * k, 20)
+    assert bench.skab_subset(root, "all", tmp_path) == root
+    dev = bench.skab_subset(root, "dev", tmp_path / "d")
+    rest = bench.skab_subset(root, "rest", tmp_path / "r")
+    listed = {p: sorted(q.relative_to(p).as_posix() for q in p.glob("*/*.csv")) for p in (dev, rest)}
+    assert listed[dev] == sorted(bench.SKAB_DEV_FILES)
+    assert listed[rest] == ["other/7.csv", "valve1/4.csv"]          # no anomaly-free, no dev file
+    assert (dev / "other" / "5.csv").read_bytes() == (root / "other" / "5.csv").read_bytes()
+    (root / "other" / "5.csv").unlink()
+    with pytest.raises(SystemExit, match="other/5.csv"):
+        bench.skab_subset(root, "dev", tmp_path / "again")

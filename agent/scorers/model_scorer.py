@@ -222,7 +222,7 @@ class ModelScorer(Scorer):
         np.copyto(err, 0.0, where=missing_newest)
         bias = self.bias(window.ts, err)
         if self.profile.fitted:
-            bias = np.where(self.profile.used, bias, 0.0)
+            bias = np.where(self.profile.bias_kept(), bias, 0.0)
         s = np.abs(bias)                        # combined_scores: max(|e|, |bias|), 0 when missing
         np.maximum(s, np.abs(err), out=s)
         np.copyto(s, 0.0, where=missing_newest)
@@ -286,7 +286,7 @@ class ModelScorer(Scorer):
         forecasts = forecasts + offset
         residual = residual_std(newest, newest_missing, forecasts)
         errors = signed_errors(newest, newest_missing, forecasts, residual)
-        bias = np.where(self.profile.used, rolling_bias(errors, errors, steps), 0.0)
+        bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)
         run = np.where(seen, forecasts, np.nan)
         padded = np.concatenate([np.full((steps - 1, self.n), np.nan), run])

@@ -10,6 +10,12 @@ lie, and scores the distance from there on:
                                                        (half-life `half_life_ticks`, Σw = 1)
     profile_t[s] = |level_t[s] − μ[s]| / σ[s]          μ, σ: mean and std of level over warm-up
 
+`weight` scales the profile's distance before it is compared with the forecast error: the tier's
+threshold is calibrated on warm-up ticks whose scores are mostly forecast error, so the weight sets
+how far from normal a level must be to alarm, in units of that threshold. `lasting_shift: false`
+drops the forecast error's lasting-shift (bias) statistic on the profiled sensors: the profile
+already scores a lasting shift, and the bias of an off-plant forecast adds noise to it.
+
 A sensor listed in `drifting` (its level drifts in normal operation, e.g. a motor heating up
 over the hours) is judged by its newest forecast error alone: no profile score and no
 lasting-shift (bias) statistic, both of which would add the drift up into an alarm.
@@ -40,6 +46,11 @@ class ProfileConfig:
     min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile")
     drifting: list[str] = doc(
         "sensors whose normal level drifts (judged by their newest forecast error alone)", default_factory=list)
+    weight: float = rng(0.05, 10.0, default=1.0,
+        doc="the profile distance is multiplied by this before it is compared with the forecast error")
+    lasting_shift: bool = doc(
+        "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
+        "scores a lasting shift too)", default=True)
 
 
 @functools.lru_cache(maxsize=64)
@@ -74,6 +85,11 @@ class NormalProfile:
     def fitted(self) -> bool:
         return self.mean is not None
 
+    def bias_kept(self) -> np.ndarray | bool:
+        """Where the forecast error's lasting-shift statistic still counts once the profile is
+        fitted: never on drifting sensors; on profiled ones unless `lasting_shift` is off."""
+        return self.used if self.cfg.lasting_shift else False
+
     def fit(self, levels: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) -> bool:
         """Fit on (n, N) warm-up levels (NaN = unknown); σ is at least `floor` (per sensor) and
         SIGMA_FLOOR. False (and unfitted) when too few ticks."""
@@ -91,9 +107,11 @@ class NormalProfile:
         """(…, N) non-negative distances of levels from the profile (0 for excluded/unknown)."""
         if self.mean is None:
             return np.zeros_like(np.asarray(level, np.float64))
-        d = np.abs(np.asarray(level, np.float64) - self.mean) / self.std
+        d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
-                "drifting": list(self.cfg.drifting)}
+                "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
+                "lasting_shift": self.cfg.lasting_shift}
+
