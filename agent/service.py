@@ -229,6 +229,8 @@ class Agent:
             if res.warming:
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
+            if res.faults or res.alerts:
+                self.warmup_progress.clear()      # an event line of its own, not glued to the progress line
             self._emit_faults(res.faults)
             for ev in res.alerts:
                 self._emit(ev)
