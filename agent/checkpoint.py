@@ -1,7 +1,7 @@
 """The agent's learned state on disk, so a restart (upgrade, watchdog, power cut, kill -9) does not
 make it blind for a whole warm-up.
 
-Three files in `state_dir`, each written atomically (temporary file, fsync, rename, fsync of the
+Four files in `state_dir`, each written atomically (temporary file, fsync, rename, fsync of the
 directory), so a crash leaves either the old or the new version, never a torn one:
 
 - `checkpoint.bin`: everything the pipeline learned (normaliser, the numpy fallback's AR / Markov /
@@ -11,6 +11,10 @@ directory), so a crash leaves either the old or the new version, never a torn on
   any sink sees it. It is newer than the checkpoint whenever an alert event happened since, so
   a restarted agent continues an open alert with the next seq, and re-delivers the last event to
   any sink that may not have it (a crash between the journal and the sinks).
+- `fault-journal.json`: the same for sensor-fault events (agent/faults/): the event and the open
+  faults as subscribers know them after it. A fault raised or ended after the checkpoint is
+  continued (or stays ended) after a restart, with its fault_id; with no usable checkpoint, the
+  faults it holds open are ended with reason `restart`.
 - `active-bundle.json` (agent/hotswap.py): which bundle a hot swap made active.
 
 The checkpoint format is binary-safe and cannot execute code (no pickle): a magic, a format
@@ -30,13 +34,18 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 log = logging.getLogger("stad.checkpoint")
 
 CHECKPOINT_FILE = "checkpoint.bin"
 JOURNAL_FILE = "alert-journal.json"
+FAULT_JOURNAL_FILE = "fault-journal.json"
 MAGIC = b"STADCKPT"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sIQQ")          # magic, format version, header bytes, body bytes
@@ -194,7 +203,7 @@ def array_of(value, name: str, dtype, ndim: int, width: int | None = None) -> np
 
 # ---- what a checkpoint must match ---------------------------------------------------------------
 
-def fingerprint(cfg, adjacency: np.ndarray, bundle: dict | None) -> dict:
+def fingerprint(cfg: AgentConfig, adjacency: np.ndarray, bundle: dict | None) -> dict:
     """The configuration a checkpoint's state depends on; a checkpoint for any other is refused."""
     np_cfg = cfg.scoring.numpy
     return {
@@ -275,33 +284,35 @@ class CheckpointStore:
 
 # ---- the alert journal ---------------------------------------------------------------------------
 
-class AlertJournal:
-    """alert-journal.json: the alert tracker's state and the event, written before the sinks see it."""
+class EventJournal:
+    """The last event of a kind (alert-journal.json, fault-journal.json) with the state that goes
+    with it (the alert tracker; the open faults), written before the sinks see the event."""
 
-    def __init__(self, state_dir: str | Path):
-        self.path = Path(state_dir) / JOURNAL_FILE
+    def __init__(self, state_dir: str | Path, name: str = JOURNAL_FILE, what: str = "alert"):
+        self.path = Path(state_dir) / name
+        self.what = what
 
     def record(self, event: dict, tracker: dict) -> None:
         atomic_write(self.path, json.dumps({"version": FORMAT_VERSION, "event": event, "tracker": tracker},
                                            separators=(",", ":")).encode())
 
     def read(self) -> dict | None:
-        """{"event", "tracker"} of the last alert event, None when there is none or it is unreadable."""
+        """{"event", "tracker"} of the last event, None when there is none or it is unreadable."""
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            log.warning("alert journal %s unreadable (%s); open alerts of the last run cannot be continued",
-                        self.path, exc)
+            log.warning("%s journal %s unreadable (%s); open %ss of the last run cannot be continued",
+                        self.what, self.path, exc, self.what)
             return None
         if not (isinstance(doc, dict) and doc.get("version") == FORMAT_VERSION
                 and isinstance(doc.get("event"), dict) and isinstance(doc.get("tracker"), dict)):
-            log.warning("alert journal %s is not in the expected form; ignored", self.path)
+            log.warning("%s journal %s is not in the expected form; ignored", self.what, self.path)
             return None
         return doc
 
 
-__all__ = ["CheckpointStore", "CheckpointRefused", "AlertJournal", "atomic_write", "encode", "decode",
+__all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "atomic_write", "encode", "decode",
            "fingerprint", "mismatch", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
            "FORMAT_VERSION"]

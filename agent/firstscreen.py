@@ -79,10 +79,16 @@ def banner(agent) -> list[str]:
     return lines
 
 
-class WarmupProgress:
-    """Reports warm-up ticks done / needed; `update(done)` after every warm-up tick."""
+class WarmupProgress(logging.Filter):
+    """Reports warm-up ticks done / needed; `update(done)` after every warm-up tick.
+
+    On a terminal the line stays drawn, unfinished, between ticks. Anything else written meanwhile
+    — a log record, a fault event on stdout — would be glued to its end, so the line is erased
+    first: by `clear()`, which the agent calls before it emits events, and, as a filter on the
+    root logger's handlers, before every log record."""
 
     def __init__(self, needed: int, tick_s: float, source, terminal: bool | None = None):
+        super().__init__()
         self.needed, self.tick_s = needed, tick_s
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.speed = getattr(source, "speed", 1.0) if source is not None else 1.0
@@ -90,6 +96,21 @@ class WarmupProgress:
         self.simulated = getattr(source, "TYPE", "") == "simulate"
         self.next_tenth = 1
         self.last_draw = 0.0
+        self.shown = False                  # an unfinished line is on the terminal
+        if self.terminal:
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(self)
+
+    def clear(self) -> None:
+        """Erase the unfinished progress line, so the next output starts a line of its own."""
+        if self.shown:
+            self.shown = False
+            self.last_draw = 0.0            # redrawn at the next tick
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.clear()
+        return True
 
     def left(self, done: int) -> str:
         """Wall-clock time left at the source's speed."""
@@ -114,6 +135,7 @@ class WarmupProgress:
                 self.last_draw = now
                 end = "\n" if done >= self.needed else ""
                 print(f"\r{self.line(done, ts)}\033[K", end=end, file=sys.stderr, flush=True)
+                self.shown = not end
             return
         while self.next_tenth <= 10 and done * 10 >= self.needed * self.next_tenth:
             if self.next_tenth < 10:            # 100 % is the "warm-up done" line itself

@@ -17,14 +17,17 @@ import errno
 import os
 import socket
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .records import shorten
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 Resolve = Callable[[str], Path]
 
 
-def problems(cfg) -> list[str]:
+def problems(cfg: AgentConfig) -> list[str]:
     from .sinks import plugins as sink_plugins
     from .sources import plugins as source_plugins
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
@@ -55,7 +58,7 @@ def _extra(plugin, kind: str) -> list[tuple[str, str]]:
     return []
 
 
-def _scoring(cfg) -> list[tuple[str, str]]:
+def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
     from . import bundle as bundles
     out: list[tuple[str, str]] = []
     if cfg.scoring.bundle:

@@ -3,8 +3,9 @@
 Restarts (agent/checkpoint.py): on start the agent resumes from `<state_dir>/checkpoint.bin`
 when it fits the config, continues or ends an alert the last run left open, and re-delivers
 that run's last alert event to any sink that may not have it. While running it saves a
-checkpoint every `checkpoint_s`, after a model swap and on a clean stop. Every alert event is
-journaled before any sink sees it, and goes to the durable sinks (the MQTT outbox) first.
+checkpoint every `checkpoint_s`, after a model swap and on a clean stop. Every alert event and
+every sensor-fault event is journaled before any sink sees it, and goes to the durable sinks (the
+MQTT outbox) first.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from . import prometheus
 from .alerts import AlertEvent, iso
-from .checkpoint import AlertJournal, CheckpointRefused, CheckpointStore, fingerprint
+from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fingerprint
+from .faults.events import FaultEvent
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap, active_tiers, read_record
@@ -43,7 +45,7 @@ _END = object()
 HEALTH_EVERY_S = 5.0
 
 
-def warmup_rows(cfg, rejects: Rejects) -> list:
+def warmup_rows(cfg: AgentConfig, rejects: Rejects) -> list:
     """`warmup.replay`'s recorded normal data, aligned by an aligner of its own (the same rules as
     live data's: live stamps may come days later, and are not a jump of this one). Read like a
     `replay` source with the format keys of the config's replay source when it has one (separator,
@@ -99,7 +101,9 @@ class Agent:
         self.exit_reason = ""
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.checkpoints = CheckpointStore(state_dir)
-        self.journal = AlertJournal(state_dir)
+        self.journal = EventJournal(state_dir)
+        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault")
+        self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
         self._save_error: str | None = None
@@ -198,8 +202,7 @@ class Agent:
             last_ts = self.pipeline.window.ts[-1] if self.pipeline.warm else time.time()
             for ev in self.pipeline.close(float(last_ts)):
                 self._emit(ev)
-            for ev in self.pipeline.health.close(float(last_ts)):
-                self._emit_fault(ev)
+            self._emit_faults(self.pipeline.health.close(float(last_ts)))
             if clean:
                 self.save_checkpoint()
             self._health()
@@ -226,8 +229,9 @@ class Agent:
             if res.warming:
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
-            for ev in res.faults:
-                self._emit_fault(ev)
+            if res.faults or res.alerts:
+                self.warmup_progress.clear()      # an event line of its own, not glued to the progress line
+            self._emit_faults(res.faults)
             for ev in res.alerts:
                 self._emit(ev)
             if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
@@ -267,13 +271,30 @@ class Agent:
             except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
                 log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
 
-    def _emit_fault(self, ev) -> None:
-        self.fault_events[f"{ev.event} {ev.kind}"] += 1
-        for sink in self.sinks:
-            try:
-                sink.fault(ev)
-            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
-                log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+    def _emit_faults(self, events: list[FaultEvent]) -> None:
+        """One tick's fault events: journaled together before any sink sees them — one fsync
+        however many sensors a station's power cut takes down — with the open faults as these
+        events tell them, which a restart resumes."""
+        if not events:
+            return
+        for ev in events:
+            self.fault_events[f"{ev.event} {ev.kind}"] += 1
+            if ev.event == "fault":
+                self._told_open[ev.sensor] = {"fault_id": ev.fault_id, "kind": ev.kind, "start": ev.start,
+                                              "group": ev.group}
+            else:
+                self._told_open.pop(ev.sensor, None)
+        try:
+            self.fault_journal.record(asdict(events[-1]), {"ts": events[-1].ts, "open": self._told_open,
+                                                           "events": [asdict(ev) for ev in events]})
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("cannot journal %d fault event(s) in %s: %s", len(events), self.fault_journal.path, exc)
+        for ev in events:
+            for sink in self.sinks:
+                try:
+                    sink.fault(ev)
+                except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                    log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
 
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
@@ -340,6 +361,7 @@ class Agent:
     def _resume(self) -> str | None:
         """Load the checkpoint and the alert journal; a description of what was resumed, or None."""
         resumed = None
+        restored = False
         try:
             loaded = self.checkpoints.load(self.fingerprint())
             if loaded is not None:
@@ -350,6 +372,7 @@ class Agent:
                 except Exception:
                     self.aligner = Aligner.for_agent(self.cfg, self.rejects)
                     raise
+                restored = True
                 age = time.time() - float(meta["created"])
                 resumed = f"taken {age:.0f} s ago"
                 last_ts = meta.get("last_ts")
@@ -364,6 +387,7 @@ class Agent:
         except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent
             self._refused(f"does not fit: {type(exc).__name__}: {exc}")
         self._resume_alerts()
+        self._resume_faults(restored)
         return resumed
 
     def _refused(self, why: str) -> None:
@@ -407,6 +431,50 @@ class Agent:
         elif alerts.active:
             log.info("alert %s (next seq %d) was open when the last run stopped: continued",
                      alerts.open.alert_id, alerts.open.seq)
+
+    def _resume_faults(self, restored: bool) -> None:
+        """The last run's last fault event: delivered where it may be missing; the open faults it
+        left, used when newer than the checkpoint (a fault raised since goes on under its id, one
+        ended since stays ended); without a restored state to judge them, ended (reason restart)."""
+        health = self.pipeline.health
+        doc = self.fault_journal.read()
+        try:
+            if doc is None:
+                return
+            try:
+                events = [FaultEvent(**e) for e in doc["tracker"].get("events", [doc["event"]])]
+                ts, told_open = float(doc["tracker"]["ts"]), dict(doc["tracker"]["open"])
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
+                return
+            for sink in self.sinks:
+                try:
+                    sink.recover_faults(events)
+                except Exception:  # noqa: BLE001
+                    log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
+            last_ts = self.pipeline.last_ts if restored else None
+            if last_ts is not None and ts <= last_ts:
+                return                  # the checkpoint is newer: it holds these faults already
+            try:
+                if not (restored and health.rules):
+                    ended = health.ended_at_restart(told_open, ts)
+                else:
+                    health.resume_open(told_open)
+                    ended = None
+            except (TypeError, ValueError, KeyError) as exc:
+                log.warning("fault journal %s: open faults not usable (%s); ignored", self.fault_journal.path, exc)
+                return
+            if ended:
+                log.warning("sensor fault(s) open when the last run stopped (%s); %s: ending them (reason restart)",
+                            ", ".join(sorted(told_open)), "fault rules are off" if restored
+                            else "no usable checkpoint to judge them by")
+                self._told_open = dict(told_open)
+                self._emit_faults(ended)
+            elif told_open:
+                log.info("sensor fault(s) open when the last run stopped, continued: %s",
+                         ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(told_open.items())))
+        finally:
+            self._told_open = health.open_faults()
 
     def _first_record_after_resume(self, rec) -> None:
         last_k, last_ts = self._resume_from

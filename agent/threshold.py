@@ -119,7 +119,7 @@ class AdaptiveThreshold:
                 "recent": np.fromiter(self.recent, float, len(self.recent))}
 
     @classmethod
-    def restored(cls, cfg, state: dict, name: str = "threshold") -> "AdaptiveThreshold":
+    def restored(cls, cfg: ThresholdConfig, state: dict, name: str = "threshold") -> "AdaptiveThreshold":
         """A threshold resumed from its state_dict(); ValueError naming the key when it is not one."""
         numbers = {k: float(state[k]) for k in ("init", "sigma", "gamma", "value")}
         bad = [k for k, v in numbers.items() if not math.isfinite(v)]

@@ -15,6 +15,7 @@ torch: they work on a gateway.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def _train_options(args):
                         progress=not args.quiet)
 
 
+def _add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also show the third-party libraries' notices (C++ INFO lines, deprecations, progress "
+                        "bars) that are hidden by default; their warnings and errors are always shown")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stad-convert", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,11 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-agreement", type=float, default=0.99)
     p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
     _add_train_options(p)
+    _add_verbose(p)
 
     p = sub.add_parser("export", help="export a trained bundle to ONNX and TFLite (fp32 and int8)")
     p.add_argument("bundle")
     p.add_argument("--only", help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
     p.add_argument("--tar", action="store_true")
+    _add_verbose(p)
 
     p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows (read-only)")
     p.add_argument("bundle")
@@ -91,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="fail (exit 1) when an int8 artifact's alert agreement is below this")
     p.add_argument("--record", action="store_true",
                    help="also record the measured figures in manifest.json (rewrites it; sign the bundle after)")
+    _add_verbose(p)
 
     p = sub.add_parser("inspect", help="print a bundle's manifest readably")
     p.add_argument("bundle")
@@ -109,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
     p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
     p.add_argument("--quiet", action="store_true")
+    _add_verbose(p)
     return parser
 
 
@@ -206,8 +217,21 @@ COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "ins
             "keygen": cmd_keygen, "sign": cmd_sign, "build-demo": cmd_build_demo}
 
 
+def _setup_logging(verbose: bool) -> None:
+    """The converter's own records (and, with --verbose, the third-party notices convert/quiet.py
+    hides) go to stderr as plain lines; third-party loggers are left as they are."""
+    logger = logging.getLogger("stad.convert")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
     from agent.typed import ConfigError
     try:
         if args.command in NEEDS_EXTRA:

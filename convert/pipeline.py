@@ -25,6 +25,7 @@ from .data import Series, read_series, training_sources, window_starts
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .model import neighbour_mask_from_config
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
+from .quiet import third_party_output
 from .train import TrainOptions, TrainResult, predict, train
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
         for kind in kinds:
             log(f"exporting {kind} → {bw.ARTIFACT_FILES.get(kind, '?')}")
-            target, quant = export_artifact(kind, model, bundle_dir, calibration, reference, Path(tmp))
+            with third_party_output():
+                target, quant = export_artifact(kind, model, bundle_dir, calibration, reference, Path(tmp))
             if kind in ("onnx_int8", "tflite_int8"):
                 quant["calibration"] = cal_summary
             artifacts[kind] = Artifact.of(target, quant)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import INPUT_NAMES, OUTPUT_NAMES
+from .quiet import third_party_output
 
 
 class ShapeMismatch(RuntimeError):
@@ -48,8 +49,9 @@ class TfliteRunner:
     def __init__(self, path: Path, kind: str = "tflite"):
         from ai_edge_litert.interpreter import Interpreter
         self.kind = kind
-        self.interpreter = Interpreter(model_path=str(path), num_threads=1)
-        self.interpreter.allocate_tensors()
+        with third_party_output():          # LiteRT's "INFO: Created ... XNNPACK delegate" on fd 2
+            self.interpreter = Interpreter(model_path=str(path), num_threads=1)
+            self.interpreter.allocate_tensors()
         self.signature = self.interpreter.get_signature_runner()
         names = self.interpreter.get_signature_list()
         inputs = next(iter(names.values()))["inputs"]

@@ -276,6 +276,44 @@ def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     return err
 
 
+# ---- agents in the background, an OPC UA server --------------------------------------------
+
+def start_logged_agent(config_path: Path, tmp_path: Path, name: str = "agent") -> subprocess.Popen:
+    """`stad-agent run` in the background, its output in tmp_path/NAME.out and NAME.err."""
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(config_path)], cwd=REPO,
+                            stdout=(tmp_path / f"{name}.out").open("w"), stderr=(tmp_path / f"{name}.err").open("w"))
+
+
+def interrupt_agent(proc: subprocess.Popen) -> int:
+    """SIGINT (as Ctrl-C), then its exit code; killed if it has not exited within 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+class OpcUaServer:
+    """tests/opcua_server.py as a process on `port` (the opcua extra's asyncua), started and killed."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "opcua_server.py"), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
 # ---- a Modbus device ---------------------------------------------------------------------------
 
 @pytest.fixture

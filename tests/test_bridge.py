@@ -23,7 +23,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_broker import MOSQUITTO, Mosquitto, free_port, make_tls_files, wait_until, _hand_to_mosquitto_user
-from test_mqtt_e2e import PUMP, stop
+from conftest import PUMP, interrupt_agent as stop
 
 import pytest
 

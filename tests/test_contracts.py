@@ -105,8 +105,8 @@ class SourceCase:
 
     def opcua(self):
         pytest.importorskip("asyncua", reason="the opcua extra is not installed")
-        from test_opcua import Server
-        server = Server(free_port())
+        from conftest import OpcUaServer
+        server = OpcUaServer(free_port())
         server.start()
         self.request.addfinalizer(server.kill)
         return {"type": "opcua", "url": f"opc.tcp://127.0.0.1:{server.port}/stad-test", "sampling_interval_ms": 50,

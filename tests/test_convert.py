@@ -59,6 +59,19 @@ def _copy(bundle_dir, tmp_path):
     return dst
 
 
+def test_export_prints_its_own_lines_only(bundle_dir, tmp_path):
+    """The third-party notices of torch, torchao, litert-torch and TensorFlow's converter (about
+    thirty lines per train) are routed to --verbose; a fresh process shows the import-time ones too."""
+    import subprocess
+    import sys
+    copy = _copy(bundle_dir, tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", "export", str(copy), "--only", "tflite_fp32"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == ["exporting tflite_fp32 → model_fp32.tflite"]
+    assert "tflite_fp32  model_fp32.tflite" in proc.stdout
+
+
 def test_manifest_describes_the_bundle(bundle_dir):
     bundle = load_bundle(bundle_dir, expect=Expectation(sensors=SENSORS, steps=STEPS, tick_s=60))
     m = bundle.manifest

@@ -178,6 +178,34 @@ def test_attention_heat_map_is_drawn_when_results_carry_attention(tmp_path):
         assert Path(p).read_bytes()[:8] == PNG_MAGIC and Path(p).stat().st_size > 5000
 
 
+def test_a_labelled_span_with_empty_ticks_is_shaded_as_one_span():
+    """SKAB's rows miss some one-second ticks (label −1 there): the span is one, not stripes."""
+    from agent.evaluate.plots import label_spans
+    labels = np.array([0, 0, 1, 1, -1, 1, -1, -1, 1, 0, -1, 1, 1, 0, -1])
+    n = labels.size
+    trace = runner.Trace(file="gappy.csv", scorer="numpy", ts=np.arange(n, dtype=float) + 100.0,
+                         values=np.zeros((n, 1)), labels=labels, events=[None] * n, train=np.zeros(n, bool),
+                         score=np.ones(n), threshold=np.full(n, 2.0), alert_spans=[], onsets=[])
+    assert label_spans(trace) == [(102.0, 108.0), (111.0, 112.0)]
+
+
+def test_evaluate_plot_says_where_it_wrote_the_figures(tmp_path):
+    pytest.importorskip("matplotlib")
+    import subprocess
+    import sys
+    write_planted_csv(tmp_path / "planted.csv", n=700, start=500, length=40)
+    (tmp_path / "planted.yaml").write_text(
+        "sensors: [a, b]\n"
+        "sources: [{type: replay, path: planted.csv, label_columns: [anomaly]}]\n"
+        "tick_s: 1\nwindow: {steps: 16}\nwarmup: {ticks: 300}\nsinks: []\n", encoding="utf-8")
+    out = tmp_path / "figs"
+    res = subprocess.run([sys.executable, "-m", "agent", "evaluate", "-c", str(tmp_path / "planted.yaml"),
+                          "--scorer", "numpy", "--plot", str(out)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    pngs = sorted(out.glob("*.png"))
+    assert pngs and f"figures: {len(pngs)} written to {out.resolve()}" in res.stderr
+
+
 # ---- the demo's simulator, its bundle, and what a failing scorer says ---------------------------
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from agent.feedback import FeedbackConfig, FeedbackMemory, Refused, parse
 from agent.threshold import AdaptiveThreshold, calibrate
 from mqtt_broker import Collector, broker, make_broker, wait_until  # noqa: F401 — fixtures
 from payloads import check_mqtt, schema
-from test_mqtt_e2e import PUMP, start_agent, stop
+from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent
 
 NODE, SITE = "gw-fb", "lab"
 BASE = f"stad/{SITE}/{NODE}"

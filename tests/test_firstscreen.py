@@ -70,3 +70,25 @@ def test_time_left_follows_the_source_speed_and_fast_forward():
     assert WarmupProgress(480, 30.0, SimulateConfig(speed=0.0), terminal=False).left(0) == \
         "as fast as the input comes"
     assert WarmupProgress(480, 30.0, None, terminal=False).left(240) == "about 2.0 h left at 1×"
+
+
+def test_a_log_line_or_an_event_never_lands_on_the_end_of_the_progress_line(capsys):
+    """A fault during warm-up (the demo's drift at 07:56) was glued to the unfinished progress line."""
+    import logging
+    import sys
+    handler = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        progress = WarmupProgress(needed=480, tick_s=30.0, source=SimulateConfig(speed=60.0), terminal=True)
+        progress.update(1, 1767571200.0)
+        logging.getLogger("stad.test").warning("a log record during warm-up")
+        progress.update(2, 1767571230.0)         # redrawn at once after being erased
+        progress.clear()                          # the agent, before it emits an event
+        progress.clear()                          # nothing drawn: nothing written
+    finally:
+        root.removeHandler(handler)
+    err = capsys.readouterr().err
+    drawn = "\rwarm-up {}/480 ticks ({} %), data time {} simulated; about {} min left at 60×\x1b[K"
+    assert err == (drawn.format(1, 0, "2026-01-05T00:00:00.000Z", 4) + "\r\x1b[K" + "a log record during warm-up\n"
+                   + drawn.format(2, 0, "2026-01-05T00:00:30.000Z", 4) + "\r\x1b[K")

@@ -79,3 +79,27 @@ def test_hot_swap_sees_the_pipeline_only_through_its_interface():
              if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "pipeline"}
     assert used and used <= members, sorted(used - members)
     assert all(callable(getattr(Pipeline, m, None)) for m in members), sorted(members)
+
+
+def test_no_test_module_imports_another():
+    """Shared test helpers live in tests/conftest.py or a helper module (mqtt_broker, payloads,
+    restart_helpers, …), never in a test_*.py that another test module imports."""
+    found = []
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name} imports {n}" for n in names if n.split(".")[0].startswith("test_")]
+    assert found == []
+
+
+def test_every_cfg_and_window_parameter_is_annotated():
+    """A part says which config it takes (not 'the whole config, whatever it is')."""
+    bare = []
+    for path in sorted((REPO / "agent").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bare += [f"{path.relative_to(REPO)}:{node.lineno} {node.name}({a.arg})"
+                         for a in node.args.args + node.args.kwonlyargs
+                         if a.arg in ("cfg", "window") and a.annotation is None]
+    assert bare == []

@@ -15,11 +15,11 @@ import yaml
 from agent.broker import BrokerConfig
 from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
+from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent
 from payloads import check, check_jsonl, check_mqtt
 from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained, wait_until  # noqa: F401 — fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
-PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 NODE, SITE = "gw-e2e", "lab"
 BASE = f"stad/{SITE}/{NODE}"
 
@@ -43,11 +43,6 @@ def agent_config(tmp_path: Path, port: int, *, duration_s: float | None = 1500, 
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
-
-
-def start_agent(config_path: Path, tmp_path: Path, name: str = "agent") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(config_path)], cwd=ROOT,
-                            stdout=(tmp_path / f"{name}.out").open("w"), stderr=(tmp_path / f"{name}.err").open("w"))
 
 
 def start_listen(tmp_path: Path, port: int, *args: str, name: str = "listen") -> subprocess.Popen:
@@ -75,16 +70,6 @@ def outbox_keys(tmp_path: Path) -> list[tuple[str, int]]:
         db.close()
 
 
-
-
-def stop(proc: subprocess.Popen) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait()
 
 
 def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path, broker):

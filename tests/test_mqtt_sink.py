@@ -129,6 +129,19 @@ def test_fault_events_wait_in_the_outbox_while_the_broker_is_away(tmp_path, make
     sink.close()
 
 
+def test_the_fault_journal_event_is_stored_again_only_when_the_outbox_lacks_it(tmp_path, make_broker):
+    """recover_faults, after a restart: still in the outbox → not again; not there → stored as a replay."""
+    broker = make_broker(start=False)
+    sink = open_sink(tmp_path, broker.port)
+    opened = fault("pressure", "stuck")
+    sink.fault(opened)
+    sink.recover_faults([opened, fault("pressure", "stuck", end=True)])
+    stored = sink.outbox.pending()
+    assert [(e.is_fault, e.seq) for e in stored] == [(True, 0), (True, 1)] and stored[1].replay
+    check_mqtt(f"{BASE}/faults", stored[1].payload)
+    sink.close()
+
+
 def test_mqtt_311_delivers_too(tmp_path, broker):
     sub = MosquittoSub(broker.port, [f"{BASE}/alerts"], count=3, extra=["-V", "mqttv311"])
     sink = open_sink(tmp_path, broker.port, broker={"protocol": "3.1.1"})

@@ -13,6 +13,7 @@ import pytest
 from agent.config import from_dict
 from agent.records import Rejects
 from agent.typed import ConfigError
+from conftest import OpcUaServer as Server
 from mqtt_broker import free_port, wait_until
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
@@ -20,23 +21,6 @@ from agent.sources.opcua import OpcUaConfig, OpcUaSource  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-class Server:
-    def __init__(self, port: int):
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "opcua_server.py"), str(self.port)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -33,9 +33,20 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "data"
 
 
+def label_spans(trace) -> list[tuple[float, float]]:
+    """Labelled anomalies as (first labelled tick, last labelled tick).
+
+    A tick no source row landed on (label −1) neither ends nor splits a span: SKAB's rows are not
+    on an exact one-second grid, and splitting at every empty tick drew one span as many stripes.
+    """
+    known = np.nonzero(trace.labels >= 0)[0]
+    return [(float(trace.ts[known[a]]), float(trace.ts[known[b - 1]]))
+            for a, b in runs(trace.labels[known] > 0)]
+
+
 def _shade(ax, trace, t0: float) -> None:
-    for a, b in runs(trace.labels > 0):
-        ax.axvspan((trace.ts[a] - t0) / 60, (trace.ts[b - 1] - t0) / 60, color="tab:orange", alpha=0.2, lw=0)
+    for start, end in label_spans(trace):
+        ax.axvspan((start - t0) / 60, (end - t0) / 60, color="tab:orange", alpha=0.2, lw=0)
     for start, end in trace.alert_spans:
         ax.axvspan((start - t0) / 60, (end - t0) / 60, ymin=0.0, ymax=0.06, color="tab:red", alpha=0.9, lw=0)
     if trace.train.any():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import FaultConfig
 from .rule import Held, Tick, names_values
 
 AT_FLOOR = 0.01          # within this share of its normal level above the floor: "at the floor"
@@ -20,7 +21,7 @@ USUALLY_AT_FLOOR = 0.05  # a sensor at its floor more often than this when healt
 class Dead:
     KIND = "dead"
 
-    def __init__(self, cfg, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.dead_s
         self.held = Held(ctx.n, tick_s)
         self.live_context = [[] for _ in range(ctx.n)]

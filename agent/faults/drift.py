@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import FaultConfig
 from .rule import Held, Tick
 
 CLIP = 3.0      # residuals beyond this many normal spreads are learned as this many
@@ -30,7 +31,7 @@ CALM_LEVEL = 2.5   # a neighbour this many spreads from its own recent level is 
 class Drift:
     KIND = "drift"
 
-    def __init__(self, cfg, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         n = ctx.n
         self.z_limit = cfg.drift_z
         self.required_s = cfg.drift_s

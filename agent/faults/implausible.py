@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import FaultConfig
 from .rule import Held, Tick
 
 SOME = 0.05      # a reading above its floor by this share of its normal level is "> 0"
@@ -25,7 +26,7 @@ NONE = 0.01      # within this share of its normal level above the floor: "at it
 class Implausible:
     KIND = "implausible"
 
-    def __init__(self, cfg, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.implausible_s
         self.held = Held(ctx.n, tick_s)
         # (witness, suspect, relation) triples: witness > 0 while suspect at its floor.

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import FaultConfig
 from .rule import Held, Tick
 
 
 class Missing:
     KIND = "missing"
 
-    def __init__(self, cfg, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.missing_s
         self.held = Held(ctx.n, tick_s)
 

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from .config import FaultConfig
 from .rule import Held, Tick
 
 FALSE_RUN_ODDS = 1e-6
@@ -27,7 +28,7 @@ OFTEN_REPEATS = 0.5      # a sensor repeating its value on more ticks than this 
 class Stuck:
     KIND = "stuck"
 
-    def __init__(self, cfg, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.tick_s = tick_s
         self.stuck_s = cfg.stuck_s
         self.ratio = cfg.flatline_ratio

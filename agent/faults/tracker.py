@@ -9,16 +9,23 @@ nor the fallback, as if missing (drift: reported, not masked; see mask()) — un
 is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
 lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
 candidates, so a fault is never learned as normal.
+
+Fault ids are <node>-<sensor>-<start>-<life>: `life` is random per agent life (as alert ids'), so
+a fault raised again after a restart from an older state never reuses an id subscribers already
+de-duplicated; an open fault keeps its id across a restart (it is in the checkpoint and in the
+fault journal, agent/checkpoint.py) so its fault_end matches its fault.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 
 from ..alerts import iso
 from ..scorers.base import TickScore, tick_score
 from ..window import Row
+from .config import FaultConfig
 from .context import Normal, SensorContext
 from .dead import Dead
 from .drift import Drift
@@ -31,10 +38,12 @@ from .rule import Held, Tick
 from .stuck import Stuck
 
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift)      # first to decide names the fault
+END_SUMMARY = {"shutdown": "agent stopped",
+               "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
 
 
 class FaultTracker:
-    def __init__(self, specs, topology: str, tick_s: float, cfg, node: str = "", site: str = "",
+    def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
                  reentry_ticks: int = 0):
         self.cfg = cfg
         self.reentry_ticks = reentry_ticks
@@ -47,6 +56,8 @@ class FaultTracker:
         self.normal = Normal(n, cfg.learn_s / tick_s)
         self.rules = [rule(cfg, self.ctx, tick_s) for rule in RULES] if cfg.enabled else []
         self.kind = [""] * n                       # the active fault's kind, "" when healthy
+        self.ids = [""] * n                        # the active fault's fault_id
+        self.life = os.urandom(3).hex()
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
         self.candidate = np.zeros(n, bool)
@@ -98,25 +109,32 @@ class FaultTracker:
             rule = self.rules[r]
             start = rule.held.since[i] if np.isfinite(rule.held.since[i]) else t.ts
             self.kind[i], self.start[i] = rule.KIND, start
+            self.ids[i] = self._new_id(i)
             self.clear.ticks[i] = 0
             self.raised[rule.KIND] += 1
-            events.append(FaultEvent(fault_id=self._id(i), seq=0, event="fault", node=self.node, site=self.site,
+            events.append(FaultEvent(fault_id=self.ids[i], seq=0, event="fault", node=self.node, site=self.site,
                                      sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
                                      start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
         return events
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
-        ev = FaultEvent(fault_id=self._id(i), seq=1, event="fault_end", node=self.node, site=self.site,
+        ev = FaultEvent(fault_id=self.ids[i], seq=1, event="fault_end", node=self.node, site=self.site,
                         sensor=self.names[i], group=self.ctx.groups[i], kind=self.kind[i], ts=ts,
                         start=float(self.start[i]), end=ts,
-                        evidence={"summary": f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"
-                                  if reason == "cleared" else "agent stopped"}, reason=reason)
-        if self.kind[i] != "drift":              # a drifting sensor was never masked
-            self.reentry[i] = self.reentry_ticks
-        self.kind[i], self.start[i] = "", np.nan
+                        evidence={"summary": END_SUMMARY.get(reason)
+                                  or f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"}, reason=reason)
+        self._clear(i)
         return ev
 
-    def _id(self, i: int) -> str:
+    def _clear(self, i: int) -> None:
+        if self.kind[i] != "drift":              # a drifting sensor was never masked
+            self.reentry[i] = self.reentry_ticks
+        self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
+
+    def _new_id(self, i: int) -> str:
+        return f"{self._stem(i)}-{self.life}"
+
+    def _stem(self, i: int) -> str:
         stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
         return f"{self.node}-{self.names[i]}-{stamp}"
 
@@ -169,6 +187,43 @@ class FaultTracker:
         """End every open fault on shutdown so subscribers are not left with a dangling one."""
         return [self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)]
 
+    # -- the fault journal (agent/checkpoint.py) ------------------------------------------------
+
+    def open_faults(self) -> dict[str, dict]:
+        """sensor → {fault_id, kind, start, group} of every open fault."""
+        return {self.names[i]: {"fault_id": self.ids[i], "kind": self.kind[i], "start": float(self.start[i]),
+                                "group": self.ctx.groups[i]}
+                for i in np.flatnonzero(self.faulty)}
+
+    def resume_open(self, open_faults: dict[str, dict]) -> None:
+        """Make the open faults those of the fault journal (newer than the checkpoint this tracker
+        was restored from): a fault raised since goes on under its id, one ended since is ended."""
+        opened = {name: _told(name, f) for name, f in open_faults.items()}
+        unknown = sorted(set(opened) - set(self.names))
+        if unknown:
+            raise ValueError(f"open faults of sensors not in the config: {', '.join(unknown)}")
+        for i, name in enumerate(self.names):
+            f = opened.get(name)
+            if f is None:
+                if self.kind[i]:
+                    self._clear(i)
+                continue
+            if self.ids[i] != f["fault_id"]:
+                self.clear.ticks[i] = 0
+            self.kind[i], self.start[i], self.ids[i] = f["kind"], f["start"], f["fault_id"]
+
+    def ended_at_restart(self, open_faults: dict[str, dict], ts: float) -> list[FaultEvent]:
+        """fault_end, reason restart, of the faults a previous life left open, when this life has
+        no state to judge them by (no usable checkpoint, or fault rules off)."""
+        out = []
+        for name, f in sorted(open_faults.items()):
+            f = _told(name, f)
+            out.append(FaultEvent(fault_id=f["fault_id"], seq=1, event="fault_end", node=self.node, site=self.site,
+                                  sensor=name, group=str(f.get("group", "")), kind=f["kind"], ts=ts,
+                                  start=f["start"], end=ts, evidence={"summary": END_SUMMARY["restart"]},
+                                  reason="restart"))
+        return out
+
     def active(self) -> dict[str, str]:
         return {name: k for name, k in zip(self.names, self.kind) if k}
 
@@ -183,7 +238,8 @@ class FaultTracker:
     # -- checkpoint -----------------------------------------------------------------------------
 
     def state(self) -> dict:
-        return {"kind": list(self.kind), "start": [None if np.isnan(v) else v for v in self.start],
+        return {"kind": list(self.kind), "ids": list(self.ids),
+                "start": [None if np.isnan(v) else v for v in self.start],
                 "clear": self.clear.state(), "candidate": self.candidate.tolist(),
                 "prev": [None if np.isnan(v) else v for v in self.prev],
                 "learnable_prev": self.learnable_prev.tolist(), "raised": dict(self.raised),
@@ -193,6 +249,9 @@ class FaultTracker:
     def restore(self, state: dict) -> None:
         self.kind = list(state["kind"])
         self.start[:] = [np.nan if v is None else v for v in state["start"]]
+        # A checkpoint from before ids were kept: an open fault's id was <node>-<sensor>-<start>.
+        self.ids = list(state["ids"]) if "ids" in state else \
+            [self._stem(i) if k else "" for i, k in enumerate(self.kind)]
         self.clear.restore(state["clear"])
         self.candidate[:] = state["candidate"]
         self.prev[:] = [np.nan if v is None else v for v in state["prev"]]
@@ -205,6 +264,13 @@ class FaultTracker:
             saved = state["rules"].get(r.KIND)
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+
+
+def _told(name: str, f: dict) -> dict:
+    """A journaled open fault, checked: {fault_id, kind, start, group}."""
+    if not (isinstance(f, dict) and f.get("kind") in KINDS and isinstance(f.get("fault_id"), str) and f["fault_id"]):
+        raise ValueError(f"open fault of {name}: no kind or fault_id")
+    return {**f, "start": float(f["start"])}
 
 
 def _plain(obj):

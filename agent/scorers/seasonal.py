@@ -17,10 +17,14 @@ both regressors are 0 and the AR model is what it was without a profile.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..checkpoint import array_like, array_of
+
+if TYPE_CHECKING:
+    from ..window import WindowBuffer
 
 #: Cycles a bin must have seen before its reference is used (one day could be an odd day).
 MIN_CYCLES = 2
@@ -117,7 +121,7 @@ class SeasonalFeatures:
             out[:, 2 * j + 1] = np.where(known_now, now - prev_x, 0.0)
         return out
 
-    def window(self, window) -> np.ndarray:
+    def window(self, window: WindowBuffer) -> np.ndarray:
         """(T, n, width) regressors of every row of the window (computed once per tick)."""
         ts, values = window.ts, window.values
         T = len(ts)

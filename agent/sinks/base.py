@@ -63,3 +63,8 @@ class Sink(abc.ABC):
         """The last alert event of a run that died may not have reached this sink: deliver it
         unless it is already there. By default it is delivered again."""
         self.emit(event)
+
+    def recover_faults(self, events: list[FaultEvent]) -> None:
+        """The same for the last tick's fault events of a run that died (the fault journal's)."""
+        for ev in events:
+            self.fault(ev)

@@ -66,23 +66,43 @@ class JsonlSink(Sink):
 
     def last_alert(self) -> tuple[str, int] | None:
         """(alert_id, seq) of the last alert line in the file, None when there is none."""
+        found = self._last(b'"kind":"alert"', "alert_id", 1)
+        return found[0] if found else None
+
+    def last_faults(self, n: int) -> list[tuple[str, int]]:
+        """(fault_id, seq) of the last `n` fault lines in the file, newest first."""
+        return self._last(b'"fault_id":', "fault_id", n)
+
+    def _last(self, marker: bytes, key: str, n: int) -> list[tuple[str, int]]:
+        """(key, seq) of the last `n` lines holding `marker`, newest first."""
+        found: list[tuple[str, int]] = []
         try:
             with self.path.open("rb") as fh:
                 for line in _reversed_lines(fh):
-                    if b'"kind":"alert"' in line:
+                    if len(found) >= n:
+                        break
+                    if marker in line:
                         obj = json.loads(line)
-                        return obj["alert_id"], obj["seq"]
+                        found.append((obj[key], obj["seq"]))
         except FileNotFoundError:
-            return None
+            pass
         except (OSError, ValueError, KeyError) as exc:
-            log.error("cannot read the last alert of %s: %s", self.path, exc)
-        return None
+            log.error("cannot read the last %s lines of %s: %s", key.split("_")[0], self.path, exc)
+        return found
 
     def recover(self, event: AlertEvent) -> None:
         if self.last_alert() != (event.alert_id, event.seq):
             log.info("%s: writing alert event %s #%d, decided before the last stop but not written",
                      self.path, event.alert_id, event.seq)
             self.emit(event)
+
+    def recover_faults(self, events: list[FaultEvent]) -> None:
+        written = set(self.last_faults(len(events)))
+        for event in events:
+            if (event.fault_id, event.seq) not in written:
+                log.info("%s: writing fault event %s #%d, decided before the last stop but not written",
+                         self.path, event.fault_id, event.seq)
+                self.fault(event)
 
     def stats(self) -> dict:
         return {"path": str(self.path), "written": self.written, "dropped": dict(self.dropped),

@@ -187,6 +187,13 @@ class MqttSink(Sink):
         self.outbox.add(event.alert_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
         self._queue.put((_WAKE,))
 
+    def recover_faults(self, events) -> None:
+        """As recover(), for the fault journal's events (subscribers de-duplicate by fault_id, seq)."""
+        for event in events:
+            if not self.outbox.has(event.fault_id, event.seq):
+                self.outbox.add(event.fault_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
+        self._queue.put((_WAKE,))
+
     def health(self, snapshot: dict) -> None:
         now = time.monotonic()
         if now < self._next_health:
