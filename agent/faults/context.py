@@ -54,6 +54,7 @@ class Normal:
         self.rel_step = np.zeros(n)              # the same relative to the reading's size (see relative_step)
         self.repeat = np.zeros(n)                # share of ticks with exactly the previous value
         self.at_floor = np.zeros(n)              # share of ticks at the floor
+        self.learned = np.zeros(n, bool)         # enough of it learned for rules that compare with it
 
     def _alpha(self, learn: np.ndarray) -> np.ndarray:
         return np.where(learn, np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
@@ -77,15 +78,13 @@ class Normal:
         self.abs_step += b * (np.where(has_step, step, 0.0) - self.abs_step)
         self.rel_step += b * (np.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
         self.count += learn
+        self.learned = self.count >= MIN_LEARNED_TICKS
 
     def relative_step(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
         """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
         noise grows with its level, so a quiet night is not mistaken for a flatline."""
         return step / np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9))
 
-    @property
-    def learned(self) -> np.ndarray:
-        return self.count >= MIN_LEARNED_TICKS
 
     @property
     def sd(self) -> np.ndarray:
@@ -97,3 +96,4 @@ class Normal:
     def restore(self, state: dict) -> None:
         for k, v in state.items():
             getattr(self, k)[:] = np.asarray(v, float)
+        self.learned = self.count >= MIN_LEARNED_TICKS

@@ -137,7 +137,7 @@ class Drift:
         self.settle = np.where(other_fault | (abrupt & ~drifting), self.settle_ticks,
                                np.maximum(self.settle - (t.observed & has), 0))
         seen = has & ok_i & (self.settle == 0)
-        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * np.nan_to_num(med), self.mean_e)
+        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * np.where(has, med, 0.0), self.mean_e)
         self.mean_e[other_fault] = 0.0
         self.base_e[other_fault] = 0.0
         judged = seen & (self.count >= self.min_count)

@@ -39,19 +39,22 @@ class Implausible:
                 self.pairs.append((station["flow"], i, "flow > 0 with occupancy at its floor"))
             if ctx.quantities[i] == "flow" and "speed" in station:
                 self.pairs.append((station["speed"], i, "speed > 0 with flow at its floor"))
+        self.witness = np.array([p[0] for p in self.pairs], int)
+        self.suspect = np.array([p[1] for p in self.pairs], int)
         self.relation = {}
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
         level = np.maximum(normal.mean - ctx.floor, 0.0)
         cond = np.zeros(ctx.n, bool)
-        for witness, suspect, relation in self.pairs:
-            if not (t.observed[witness] and t.observed[suspect] and normal.learned[witness]):
-                continue
-            some = t.x[witness] - ctx.floor[witness] > SOME * level[witness]
-            none = t.x[suspect] - ctx.floor[suspect] <= NONE * level[suspect]
-            if some and none:
-                cond[suspect] = True
+        if self.pairs:
+            w, v = self.witness, self.suspect
+            with np.errstate(invalid="ignore"):
+                broken = (t.observed[w] & t.observed[v] & normal.learned[w]
+                          & (t.x[w] - ctx.floor[w] > SOME * level[w]) & (t.x[v] - ctx.floor[v] <= NONE * level[v]))
+            cond[v[broken]] = True
+            for k in np.flatnonzero(broken):
+                witness, suspect, relation = self.pairs[k]
                 self.relation[suspect] = (witness, relation)
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))

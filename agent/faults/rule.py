@@ -39,11 +39,9 @@ class Held:
 
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick."""
-        on, off = seen & cond, seen & ~cond
-        self.since[on & (self.ticks == 0)] = ts
-        self.ticks[on] += 1
-        self.ticks[off] = 0
-        self.since[off] = np.nan
+        on = seen & cond
+        self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
+        self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
         return self.ticks * self.tick_s
 
     def state(self) -> dict:

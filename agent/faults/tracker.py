@@ -144,11 +144,12 @@ class FaultTracker:
         return f"{self.node}-{self.names[i]}-{stamp}"
 
     def _learn(self, t: Tick) -> None:
-        learn = t.observed & ~self.faulty & ~self.candidate
+        faulty = self.faulty
+        learn = t.observed & ~faulty & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         raw_step = np.abs(t.x - t.prev)
         step = np.where(self.learnable_prev, raw_step, np.nan)
-        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & ~self.faulty)
+        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & ~faulty)
         repeated = np.where(np.isfinite(raw_step), raw_step == 0, np.nan)
         with np.errstate(invalid="ignore"):
             at_floor = (t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)).astype(float)
@@ -157,7 +158,7 @@ class FaultTracker:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, step, repeated, at_floor, counted=t.observed & ~self.faulty)
+        self.normal.learn(t.x, learn, step, repeated, at_floor, counted=t.observed & ~faulty)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
