@@ -3,6 +3,7 @@
     python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--out cost.json]
+    python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
 checkout can be measured with the same script) over seeded simulator runs — corridor (6
@@ -130,7 +131,15 @@ def main(argv=None) -> int:
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
+    g = sub.add_parser("config", help="print one run's agent config as YAML (e.g. for stad-agent evaluate)")
+    g.add_argument("scenario", choices=list(SCENARIOS))
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--hours", type=float, default=168.0)
     args = p.parse_args(argv)
+    if args.cmd == "config":
+        import yaml
+        print(yaml.safe_dump(config_dict(args.scenario, args.seed, args.hours), sort_keys=False), end="")
+        return 0
     if args.cmd == "cost":
         result = cost(args.sensors, args.ticks)
         if args.out:
