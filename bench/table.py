@@ -7,7 +7,8 @@ and frequency drift hit them alike and the ratios are fair. The model is the dem
 data are the demo's own ticks (configs/demo.yaml's simulated corridor, through the agent's
 aligner and normaliser). Rows of the table:
 
-- torch eager fp32: the bundle's PyTorch model (model.pt), `model(values, missing)` (needs torch);
+- torch eager fp32: the bundle's PyTorch model (model.pt), `model(values, missing)` (needs torch),
+  as trained and in the folded form the artifacts are exported from (convert/fold.py);
 - raw runtime calls: the agent's runtime wrapper's `run` alone (LiteRT / onnxruntime int8:
   quantise in, invoke, dequantise out), no scoring;
 - the agent's scorers: `score(window)` of the TfliteScorer / OnnxScorer, what every tick pays,
@@ -17,7 +18,8 @@ aligner and normaliser). Rows of the table:
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed.
 
-Also: the model's FLOPs per tick (torch's FlopCounterMode), one core's float32 matmul peak (the
+Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
+core's float32 matmul peak (the
 median of many repeats of a 512³ multiply), each path's share of it, and the peak RSS of
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
@@ -108,21 +110,27 @@ def matmul_peak(size: int = PEAK_SIZE, repeats: int = PEAK_REPEATS) -> dict:
 
 
 def torch_parts():
-    """(model, flops per tick) of the demo bundle's fp32 PyTorch model; None without torch."""
+    """The demo bundle's fp32 PyTorch model as trained (model.pt) and in the folded form its
+    artifacts are exported from (convert/fold.py), each with its FLOPs per tick; None without torch."""
     try:
         import torch
         from torch.utils.flop_counter import FlopCounterMode
     except ImportError:
         return None
-    from convert.bundle_writer import load_model
+    from convert.bundle_writer import CALIBRATION_FILE, load_model, load_windows
+    from convert.fold import fold
     torch.set_num_threads(1)
     from agent.bundle import load
     manifest = load(DEMO_BUNDLE).manifest
     model = load_model(DEMO_BUNDLE, manifest).eval()
     n, steps = len(manifest.sensors), manifest.steps
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, steps, n), torch.zeros(1, steps, n))
-    return model, int(counter.get_total_flops())
+    folded = fold(model, *load_windows(DEMO_BUNDLE / CALIBRATION_FILE, steps))
+    flops = []
+    for module in (model, folded):
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            module(torch.zeros(1, steps, n), torch.zeros(1, steps, n))
+        flops.append(int(counter.get_total_flops()))
+    return model, folded, flops[0], flops[1]
 
 
 def river_hst(n: int):
@@ -175,13 +183,17 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     variants: dict[str, object] = {}
     if torch is not None:
         import torch as th
-        model = torch[0]
+        model, folded = torch[0], torch[1]
 
-        def torch_eager():
-            with th.no_grad():
-                model(th.from_numpy(tfl_s._values), th.from_numpy(tfl_s._missing))
-        variants["torch eager fp32"] = torch_eager
-        facts["model_flops_per_tick"] = torch[1]
+        def eager(module):
+            def call():
+                with th.no_grad():
+                    module(th.from_numpy(tfl_s._values), th.from_numpy(tfl_s._missing))
+            return call
+        variants["torch eager fp32"] = eager(model)
+        variants["torch eager fp32, folded as exported"] = eager(folded)
+        facts["model_flops_per_tick"] = torch[2]
+        facts["exported_flops_per_tick"] = torch[3]
     variants["LiteRT int8, runtime call"] = lambda: tfl_s.run(tfl_s._values, tfl_s._missing)
     variants["ORT int8, runtime call"] = lambda: onx_s.run(onx_s._values, onx_s._missing)
     variants["agent tflite scorer: score"] = lambda: tfl_s.score(window)
@@ -254,16 +266,18 @@ def agent_rss(work: Path, ticks: int) -> dict:
 def render(report: dict) -> str:
     lat, facts = report["latency"], report["facts"]
     flops = facts.get("model_flops_per_tick")
+    exported = facts.get("exported_flops_per_tick")
     peak = report["matmul_peak"]["median_gflops"] * 1e9
     ref = lat.get("torch eager fp32", {}).get("p50_us")
     lines = [f"demo bundle N={facts['sensors']} T={facts['steps']} d_model={facts['model'].get('d_model')}, "
              f"{facts['ticks']} ticks, one thread, interleaved"
-             + (f"; model {flops / 1e6:.2f} MFLOP/tick, core peak {peak / 1e9:.0f} GFLOP/s (median) "
-                f"→ {flops / peak * 1e6:.1f} µs at peak" if flops else ""),
+             + (f"; model {flops / 1e6:.2f} MFLOP/tick as trained, {exported / 1e6:.2f} as exported (folded), "
+                f"core peak {peak / 1e9:.0f} GFLOP/s (median) → {exported / peak * 1e6:.1f} µs at peak" if flops else ""),
              f"{'path':<46} {'p50 µs':>8} {'p99 µs':>8} {'vs torch':>9} {'% peak':>7}"]
     for name, f in lat.items():
         ratio = f"{ref / f['p50_us']:.1f}×" if ref else "-"
-        share = (f"{100 * flops / (f['p50_us'] / 1e6) / peak:.1f}%"
+        work = flops if name == "torch eager fp32" else exported     # what the path computes
+        share = (f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%"
                  if flops and not name.startswith(("numpy", "river", "whole tick, numpy")) else "-")
         lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>9} {share:>7}")
     if report.get("agent_peak_rss"):

@@ -12,7 +12,7 @@ Also: the model's FLOPs per tick (torch's FlopCounterMode: matmuls and linears) 
 are worth against one core's measured numpy float32 matmul peak, and the peak RSS of an agent
 process (`python -m agent run`, configs/demo.yaml unpaced) per tier. JSON to --out, a table on stdout.
 
-    python bench/ticks.py [--out ticks.json] [--ticks 300] [--quick]
+    python bench/ticks.py [--out ticks.json] [--ticks 300] [--quick] [--shapes 16x32,256x128] [--kinds tflite_int8]
 """
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     from convert import bundle_writer as bw
     from convert.data import window_arrays
     from convert.export import Calibration
+    from convert.fold import fold
     from convert.model import ModelSpec, build_model
     from convert.pipeline import export_artifact
     from convert.train import predict
@@ -98,6 +99,7 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     windows, masks = (a[:CALIBRATION_WINDOWS] for a in window_arrays(z, missing, steps))
     cal = Calibration(windows, masks)
     reference = predict(model, windows, masks)
+    exported = fold(model, windows, masks)                # what the converter exports (convert/fold.py)
     scores = sensor_scores(windows[:, -1], masks[:, -1] > 0, reference, np.ones(len(sensors))).max(axis=1)
     manifest = bw.new_manifest(
         out, f"bench-n{len(sensors)}-t{steps}", sensors, spec, tick_s, files=[bw.WEIGHTS_FILE],
@@ -109,13 +111,13 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     with tempfile.TemporaryDirectory(prefix="stad-bench-") as tmp:
         for kind in kinds:
             t0 = time.perf_counter()
-            target, quant = export_artifact(kind, model, out, cal, reference, Path(tmp),
+            target, quant = export_artifact(kind, exported, out, cal, reference, Path(tmp),
                                             tflite_limit=CALIBRATION_WINDOWS)
             manifest.artifacts[kind] = Artifact.of(target, quant)
             timings[kind] = round(time.perf_counter() - t0, 2)
     write_manifest(out, manifest)
     log(f"  bundle N={len(sensors)} T={steps}: exported in " + ", ".join(f"{k} {v}s" for k, v in timings.items()))
-    return bundles.load(out), model
+    return bundles.load(out), model, exported
 
 
 # ---- per-tick latency -----------------------------------------------------------------------------------
@@ -191,11 +193,11 @@ def figures(seconds: np.ndarray) -> dict:
             "mean_ms": round(float(ms.mean()), 4)}
 
 
-def bench_shape(n: int, steps: int, ticks: int, work: Path, log=print) -> dict:
+def bench_shape(n: int, steps: int, ticks: int, work: Path, kinds=KINDS, log=print) -> dict:
     sensors = sensor_names(n)
-    bundle, model = make_bundle(work / f"n{n}-t{steps}", sensors, steps, 1.0, log=log)
+    bundle, model, exported = make_bundle(work / f"n{n}-t{steps}", sensors, steps, 1.0, kinds=kinds, log=log)
     tiers: dict[str, object] = {"pytorch_fp32": torch_scorer(model, bundle)}
-    for kind in KINDS:
+    for kind in kinds:
         try:
             if kind.startswith("onnx"):
                 from agent.scorers.onnx import OnnxScorer
@@ -209,7 +211,8 @@ def bench_shape(n: int, steps: int, ticks: int, work: Path, log=print) -> dict:
     result = {"sensors": n, "steps": steps, "ticks": ticks,
               "artifact_bytes": {k: bundle.artifact(k).bytes for k in bundle.artifact_kinds()},
               "latency": {name: figures(time_ticks(score, n, steps, ticks)) for name, score in tiers.items()},
-              "model_flops_per_tick": flops_per_tick(model, n, steps)}
+              "model_flops_per_tick": flops_per_tick(exported, n, steps),
+              "trained_form_flops_per_tick": flops_per_tick(model, n, steps)}
     return result
 
 
@@ -252,7 +255,7 @@ def agent_rss(work: Path, ticks: int, log=print) -> dict:
         bundles.load(ref, base_dir=ROOT)
         source = ref
     except bundles.BundleError:
-        built, _ = make_bundle(work / "demo-untrained", demo["sensors"], demo["window"]["steps"],
+        built, _, _ = make_bundle(work / "demo-untrained", demo["sensors"], demo["window"]["steps"],
                                float(demo["tick_s"]), log=log)
         ref = str(built.path)
         source = "an untrained bundle for the demo's sensors (the demo bundle is not built)"
@@ -284,13 +287,28 @@ def table(results: list[dict], peak: float) -> str:
     return "\n".join(lines)
 
 
+def growth(results: list[dict]) -> dict | None:
+    """p50 of the largest N·T shape over the smallest, per tier, beside the ratio of N·T itself."""
+    if len(results) < 2:
+        return None
+    small = min(results, key=lambda r: r["sensors"] * r["steps"])
+    large = max(results, key=lambda r: r["sensors"] * r["steps"])
+    return {"from": f"{small['sensors']}×{small['steps']}", "to": f"{large['sensors']}×{large['steps']}",
+            "work_ratio": round(large["sensors"] * large["steps"] / (small["sensors"] * small["steps"]), 1),
+            "p50_ratio": {k: round(large["latency"][k]["p50_ms"] / small["latency"][k]["p50_ms"], 1)
+                          for k in small["latency"] if k in large["latency"]}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="ticks.json", help="where the JSON goes")
     ap.add_argument("--ticks", type=int, default=300, help="timed ticks per tier and shape")
     ap.add_argument("--quick", action="store_true", help="N=16, T=32 only, and no agent RSS runs")
     ap.add_argument("--rss-ticks", type=int, default=3300, help="ticks of each agent run for peak RSS")
+    ap.add_argument("--shapes", default=None, help="NxT,… instead of the grid, e.g. 16x32,256x128 (no RSS runs)")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="artifact kinds to export and time")
     args = ap.parse_args(argv)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -302,29 +320,37 @@ def main(argv=None) -> int:
         return 1
     started = time.perf_counter()
     peak = numpy_matmul_peak()
-    shapes = [(16, 32)] if args.quick else [(n, t) for t in STEPS for n in SENSORS]
+    if args.shapes:
+        shapes = [tuple(int(v) for v in shape.lower().split("x")) for shape in args.shapes.split(",")]
+    else:
+        shapes = [(16, 32)] if args.quick else [(n, t) for t in STEPS for n in SENSORS]
     work = Path(tempfile.mkdtemp(prefix="stad-bench-ticks-"))
     try:
         results = []
         for n, t in shapes:
             log(f"N={n} T={t}")
-            results.append(bench_shape(n, t, args.ticks, work, log=log))
+            results.append(bench_shape(n, t, args.ticks, work, kinds, log=log))
         for r in results:
             flops = r.get("model_flops_per_tick")
             if flops:
                 r["flops_over_core_peak_ms"] = round(flops / peak * 1e3, 5)
                 r["share_of_core_peak"] = {k: round(flops / (v["p50_ms"] / 1e3) / peak, 4)
                                            for k, v in r["latency"].items() if k != "numpy"}
-        rss = None if args.quick else agent_rss(work, args.rss_ticks, log=log)
+        rss = None if args.quick or args.shapes else agent_rss(work, args.rss_ticks, log=log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {"bench": "ticks", "machine": machine_info(), "numpy_matmul_peak_gflops_one_core": round(peak / 1e9, 2),
-              "threads": 1, "batch": 1, "results": results, "agent_peak_rss": rss,
+              "threads": 1, "batch": 1, "results": results, "growth": growth(results), "agent_peak_rss": rss,
               "seconds": round(time.perf_counter() - started, 1),
-              "notes": "models are untrained (cost does not depend on the weights); FLOPs count matmuls/linears "
+              "notes": "models are untrained (cost does not depend on the weights), exported as the converter "
+                       "exports (folded, convert/fold.py); FLOPs count matmuls/linears of the exported form "
                        "(2 per multiply-add); share_of_core_peak = FLOPs / p50 latency / one core's numpy matmul peak"}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(table(results, peak))
+    if report["growth"]:
+        g = report["growth"]
+        print(f"from N×T {g['from']} to {g['to']} ({g['work_ratio']}× the N·T): p50 grows "
+              + ", ".join(f"{k} {v}×" for k, v in g["p50_ratio"].items()))
     print(f"numpy matmul peak, one core: {peak / 1e9:.1f} GFLOP/s")
     if rss:
         print("agent peak RSS (MB): " + ", ".join(f"{k} {v['peak_rss_mb']} (ran on {v['tier_reported']})"

@@ -107,10 +107,11 @@ class _WindowReader:
 
 
 def weight_matmul_nodes(path: Path) -> list[str]:
-    """MatMul/Gemm nodes that multiply by a weight initializer (the model's linear layers)."""
+    """MatMul/Gemm nodes that multiply by a 2-D weight initializer (the model's linear layers; the
+    folded per-head tables of convert/fold.py are 3-D and stay float)."""
     import onnx
     graph = onnx.load(str(path)).graph
-    weights = {i.name for i in graph.initializer}
+    weights = {i.name for i in graph.initializer if len(i.dims) == 2}
     return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and any(i in weights for i in n.input)]
 
 
@@ -125,7 +126,7 @@ def quantize_onnx_static(preprocessed: Path, out: Path, calibration: Calibration
 def quantize_onnx_dynamic(preprocessed: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     quantize_dynamic(str(preprocessed), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Gemm"])
+                     op_types_to_quantize=["MatMul", "Gemm"], nodes_to_quantize=weight_matmul_nodes(preprocessed))
 
 
 def artifact_forecasts(kind: str, path: Path, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, float]:

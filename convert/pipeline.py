@@ -23,6 +23,7 @@ from agent.window import sliding_windows
 from . import bundle_writer as bw
 from .data import Series, read_series, training_sources, window_starts
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
+from .fold import FOLD_FORM, fold
 from .model import neighbour_mask_from_config
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .quiet import third_party_output
@@ -147,16 +148,18 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
     model = bw.load_model(bundle_dir, manifest)
     calibration, cal_summary = export_calibration(bundle)
     reference = predict(model, calibration.values, calibration.missing)
+    folded = fold(model, calibration.values, calibration.missing)      # what every artifact is exported from
     kinds = list(kinds or ARTIFACT_KINDS)
     artifacts = dict(manifest.artifacts)
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
         for kind in kinds:
             log(f"exporting {kind} → {bw.ARTIFACT_FILES.get(kind, '?')}")
             with third_party_output():
-                target, quant = export_artifact(kind, model, bundle_dir, calibration, reference, Path(tmp))
+                target, quant = export_artifact(kind, folded, bundle_dir, calibration, reference, Path(tmp))
             if kind in ("onnx_int8", "tflite_int8"):
                 quant["calibration"] = cal_summary
             artifacts[kind] = Artifact.of(target, quant)
     artifacts = {k: artifacts[k] for k in ARTIFACT_KINDS if k in artifacts}
-    return write_manifest(bundle_dir, dataclasses.replace(manifest, artifacts=artifacts))
+    model_section = dict(manifest.model or {}, exported_form=FOLD_FORM)
+    return write_manifest(bundle_dir, dataclasses.replace(manifest, artifacts=artifacts, model=model_section))
 

@@ -20,6 +20,7 @@ from agent.scorers.forecast_error import residual_std, sensor_scores  # noqa: E4
 from convert import bundle_writer as bw  # noqa: E402
 from convert.cli import main  # noqa: E402
 from convert.export import Calibration, export_onnx_fp32, export_tflite_int8  # noqa: E402
+from convert.fold import FOLD_FORM, FoldError, fold  # noqa: E402
 from convert.model import ModelSpec, build_model  # noqa: E402
 from convert.perturb import floor_from_normalisation, perturb_context  # noqa: E402
 
@@ -110,6 +111,49 @@ def test_artifacts_match_pytorch_in_their_runtimes(bundle_dir):
                               for i in range(len(values))])
         rms = np.sqrt(np.mean((forecasts - ref[0]) ** 2))
         assert rms < bound, (name, rms)
+
+
+def test_artifacts_are_exported_from_the_folded_model(bundle_dir):
+    """The artifacts compute model.pt's function (all three outputs) with the temporal keys and
+    values folded into constants: fewer FLOPs, and the manifest says so."""
+    from torch.utils.flop_counter import FlopCounterMode
+    m = read_manifest(bundle_dir)
+    assert m.model["exported_form"] == FOLD_FORM
+    model = bw.load_model(bundle_dir, m)
+    values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, STEPS)
+    values, missing = values[:40].copy(), missing[:40].copy()
+    values[::3, -3, 2] = 0.0                                 # some missing context readings, as the agent feeds them
+    missing[::3, -3, 2] = 1.0
+    folded = fold(model, values, missing)
+    with torch.no_grad():
+        ref = [o.numpy() for o in model(torch.from_numpy(values), torch.from_numpy(missing))]
+    out = ort.InferenceSession(str(bundle_dir / "model_fp32.onnx"),
+                               providers=["CPUExecutionProvider"]).run(None, {"values": values, "missing": missing})
+    for got, want in zip(out, ref):
+        assert np.abs(got - want).max() < 1e-4
+    flops = []
+    for module in (model, folded):
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            module(torch.from_numpy(values[:1]), torch.from_numpy(missing[:1]))
+        flops.append(counter.get_total_flops())
+    assert flops[1] < flops[0] / 2, flops
+
+
+def test_fold_refuses_a_model_whose_forward_it_does_not_follow(bundle_dir):
+    """A change to model.py's forward that convert/fold.py does not follow stops the export."""
+    from convert.model import SpatioTemporalForecaster
+
+    class Doubled(SpatioTemporalForecaster):
+        def forward(self, values, missing):
+            forecast, temporal, spatial = super().forward(2.0 * values, missing)
+            return forecast, temporal, spatial
+
+    m = read_manifest(bundle_dir)
+    model = Doubled(bw.load_model(bundle_dir, m).spec)
+    model.load_state_dict(bw.load_model(bundle_dir, m).state_dict())
+    values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, STEPS)
+    with pytest.raises(FoldError, match="does not reproduce the trained one"):
+        fold(model, values[:8], missing[:8])
 
 
 def _snapshot(directory: Path) -> dict:

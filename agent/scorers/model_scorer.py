@@ -39,7 +39,8 @@ from .. import bundle as bundles
 from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore, tick_score
-from .forecast_error import combined_scores, ew_bias, residual_std, rolling_bias, signed_errors
+from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
+                             signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level
 
 if TYPE_CHECKING:
@@ -163,6 +164,8 @@ class ModelScorer(Scorer):
         self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
         self._run = np.zeros((self.steps, self.n), np.float64)
         self._run_ts: np.ndarray | None = None    # the window ticks `_run` holds (None: rebuild it)
+        self._bias_weights = bias_weights(self.steps)
+        self._scale_of = self._floored = None     # see _residual_scale
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         check_manifest_io(bundle, self.expected)
@@ -207,21 +210,36 @@ class ModelScorer(Scorer):
     def score(self, window: WindowBuffer) -> TickScore:
         values, missing = self.inputs(window)
         forecast, temporal, spatial = self.run(values, missing)
-        if not (np.isfinite(forecast).all() and np.isfinite(temporal).all() and np.isfinite(spatial).all()):
+        # The attention weights feed the forecast (softmax → weighted mix → forecast), so a NaN or
+        # inf in them makes the forecast NaN too: the forecast is the one check a tick needs.
+        if not np.isfinite(forecast).all():
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = missing[0, -1] > 0
         forecast = forecast + self.forecast_offset
-        err = signed_errors(values[0, -1], missing_newest, forecast, self.residual)
+        # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
+        err = np.subtract(values[0, -1], forecast, dtype=np.float64)
+        err /= self._residual_scale()
+        np.copyto(err, 0.0, where=missing_newest)
         bias = self.bias(window.ts, err)
         if self.profile.fitted:
             bias = np.where(self.profile.bias_kept(), bias, 0.0)
-        s = combined_scores(err, bias, missing_newest)
+        s = np.abs(bias)                        # combined_scores: max(|e|, |bias|), 0 when missing
+        np.maximum(s, np.abs(err), out=s)
+        np.copyto(s, 0.0, where=missing_newest)
         if self.profile.fitted:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
             s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
         top_k = self.top_k
-        return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE,
+        return TickScore(sensor_scores=s, score=float(s.max()), tier=self.TYPE,
                          explanation=lambda: explanation_weights(s, temporal, spatial, top_k))
+
+    def _residual_scale(self) -> np.ndarray:
+        """The forecast-error scale with signed_errors' floor, recomputed only when `residual` is
+        replaced (warm-up's fit_profile, a checkpoint restore)."""
+        if self._scale_of is not self.residual:
+            self._scale_of = self.residual
+            self._floored = np.maximum(np.asarray(self.residual, np.float64), RESIDUAL_STD_FLOOR)
+        return self._floored
 
     def set_profile(self, cfg: ProfileConfig) -> None:
         """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""
@@ -309,18 +327,19 @@ class ModelScorer(Scorer):
         run = self._run
         last = self._run_ts
         self._run_ts = None
-        if (np.isfinite(now) and last is not None and now > last[-1]
-                and np.array_equal(last[1:], ts[:-1], equal_nan=True)):
+        if (last is not None and now > last[-1] and ts[-2] == last[-1]
+                and (last[1:] == ts[:-1]).all()):
             # One tick on from the previous call (the usual case): its run, shifted by one row, is
             # what the loop below would read back from the history (window ticks are in order).
+            # (A window with unfilled NaN rows compares unequal and takes the loop: same result.)
             run[:-1] = run[1:]
             run[-1] = err
             self._history[now] = err.copy()
             self._run_ts = ts.copy()
             if len(self._history) > 2 * self.steps:
-                oldest = float(np.nanmin(ts))
+                oldest = float(ts[0])
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
-            return ew_bias(run)
+            return self._bias_weights @ run
         run.fill(0.0)
         run[-1] = err
         if np.isfinite(now):

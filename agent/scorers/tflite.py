@@ -131,11 +131,14 @@ class TfliteScorer(ModelScorer):
 
     def run(self, values: np.ndarray, missing: np.ndarray):
         it = self.interpreter
-        for (index, convert), x in zip(self._in, (values, missing)):
-            it.set_tensor(index, convert(x))
+        (v_index, v_convert), (m_index, m_convert) = self._in
+        it.set_tensor(v_index, v_convert(values))
+        it.set_tensor(m_index, m_convert(missing))
         it.invoke()
-        forecast, temporal, spatial = (convert(it.get_tensor(index)) for index, convert in self._out)
-        return forecast[0], temporal[0], spatial[0]
+        (f_index, f_convert), (t_index, t_convert), (s_index, s_convert) = self._out
+        # get_tensor copies: the arrays outlive the next invoke (an alert's explanation reads them)
+        return (f_convert(it.get_tensor(f_index))[0], t_convert(it.get_tensor(t_index))[0],
+                s_convert(it.get_tensor(s_index))[0])
 
 
 def _quantizer(detail: dict):
