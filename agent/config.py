@@ -169,6 +169,17 @@ class ThresholdConfig:
     init_quantile: float = rng(0.5, 0.999, default=0.98, doc="where POT's tail starts")
     adapt: bool = doc("keep fitting the threshold on calm ticks", default=True)
     min_threshold: float = rng(0, None, default=0.0, doc="the threshold never goes below this")
+    learn_above: float = rng(0, None, default=0.0,
+        doc="outside alerts, a score above the threshold teaches it too, as at most this × the threshold "
+            "(0: only calm scores teach it)")
+    memory_ticks: int = rng(0, None, default=0,
+        doc="POT: every 256 learned ticks, fitted again on the last this many learned scores, so a burst in "
+            "the warm-up stops setting the threshold (0: fitted once, then peak by peak; else ≥ 256)")
+
+    def validate(self) -> list[tuple[str, str]]:
+        if 0 < self.memory_ticks < 256:
+            return [("memory_ticks", f"0 (off) or at least 256 ticks, got {self.memory_ticks}")]
+        return []
 
 
 @dataclass

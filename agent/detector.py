@@ -7,7 +7,8 @@ all three and what is measured is what runs.
 
 Learning: models learn from ticks under the threshold, even while an alert is open; a change
 that outlasts `accept_after_s` is learned as the new normal rather than alerting for ever.
-The threshold itself learns only outside alerts. The Detector does not own the models: the
+The threshold itself learns only outside alerts (what it learns there is its own rule:
+agent/threshold.py). The Detector does not own the models: the
 caller passes `learn`, called on the ticks the models should learn from.
 
 Operator feedback (agent/feedback.py), when configured, lifts the threshold after a false alarm
@@ -77,11 +78,10 @@ class Detector:
         accepted = (open_alert is not None and ts - open_alert.start >= self.accept_after_s
                     and (fb is None or open_alert.alert_id not in fb.confirmed))
         calm = score <= value or accepted
-        if calm:
-            if learn is not None:
-                learn()
-            if not self.tracker.active:
-                thr.update(score)
+        if calm and learn is not None:
+            learn()
+        if not self.tracker.active:
+            thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
         return Decision(threshold=value, above=score > value, calm=calm, events=events)
 
     def close(self, ts: float, tier: str, model: Callable[[], dict], reason: str) -> list[AlertEvent]:

@@ -49,6 +49,11 @@ class FeedbackConfig:
     half_life_s: float = rng(60.0, None, default=86400.0, doc="the lift halves in this time, seconds")
 
 
+def configured(sinks) -> FeedbackConfig | None:
+    """The feedback settings of the first sink that takes feedback (the MQTT sink's `feedback`), or None."""
+    return next((s.feedback for s in sinks if getattr(s, "feedback", None) is not None), None)
+
+
 class Refused(ValueError):
     """Why a feedback message is refused, in one line for the answer."""
 
@@ -172,4 +177,4 @@ class FeedbackMemory:
             self.known, self.lifts, self.confirmed = OrderedDict(), OrderedDict(), OrderedDict()
 
 
-__all__ = ["FeedbackConfig", "FeedbackMemory", "FeedbackRequest", "Refused", "VERDICTS", "parse"]
+__all__ = ["FeedbackConfig", "FeedbackMemory", "FeedbackRequest", "Refused", "VERDICTS", "configured", "parse"]

@@ -24,7 +24,7 @@ from . import prometheus
 from .alerts import AlertEvent, iso
 from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fingerprint
 from .faults.events import FaultEvent
-from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused
+from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap, active_tiers, read_record
 from .intake import IntakeQueue
@@ -85,11 +85,11 @@ class Agent:
                         for s in cfg.sources]
         self.feedback_inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.feedback_counts: Counter = Counter()     # (accepted|refused, verdict or 'invalid') -> messages
-        feedback = [s.feedback for s in cfg.sinks if getattr(s, "feedback", None) is not None]
-        if feedback:
+        feedback = feedback_configured(cfg.sinks)
+        if feedback is not None:
             self.pipeline.detector.feedback = FeedbackMemory(
-                feedback[0], Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
-        context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback else None)
+                feedback, Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
+        context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback is not None else None)
         # Durable sinks first: an event a crash cuts short is at least in the outbox.
         self.sinks = sorted((open_sink(s, context) for s in cfg.sinks),
                             key=lambda sink: not sink.DURABLE)

@@ -9,6 +9,16 @@ Pareto distribution (σ, γ). The threshold with exceedance probability `risk` i
 The GPD is fitted by the method of moments: cheap enough to refit on every new peak.
 `calibrate` does the batch fit (warm-up, or the converter's validation data) and returns a
 plain dict that goes into a bundle manifest; `AdaptiveThreshold(cfg, calibration)` resumes it.
+
+Two options let it follow a stream whose scores change after calibration (NAB's bursty Twitter
+volumes: variability after the warm-up far above the warm-up's):
+- `learn_above` c > 0: outside alerts a score above the threshold teaches it too, counted as
+  min(score, c × threshold). Learned only from calm ticks, the fit is censored at the threshold:
+  a stream whose scores grew never shows it the exceedances, and keeps alarming for days.
+  Inside alerts nothing is learned (tried: the threshold then learns the anomalies themselves
+  and misses the next ones).
+- `memory_ticks` M > 0: every 256 learned ticks, POT is fitted again on the last M learned
+  scores, starting point included, so one burst in the warm-up stops setting the threshold.
 """
 from __future__ import annotations
 
@@ -89,11 +99,24 @@ class AdaptiveThreshold:
         self.gamma = float(calibration.get("gamma", 0.0))
         self.recent: deque[float] = deque(calibration.get("recent", []), maxlen=MAX_RECENT)
         self.value = max(float(calibration["value"]), cfg.min_threshold)
+        # memory_ticks: the last learned scores, the POT refit's data.
+        self.window: deque[float] = deque(calibration.get("window", []), maxlen=max(cfg.memory_ticks, 1))
 
     def update(self, score: float) -> None:
-        if not self.cfg.adapt or not math.isfinite(score) or score > self.value:
+        """Learn one tick's score (the Detector calls it outside alerts: on calm ticks, and on
+        every tick when `learn_above` is set)."""
+        if not self.cfg.adapt or not math.isfinite(score):
             return
+        if score > self.value:
+            if self.cfg.learn_above <= 0:
+                return
+            score = min(score, self.cfg.learn_above * self.value)
         self.n += 1
+        if self.cfg.method == "pot" and self.cfg.memory_ticks > 0:
+            self.window.append(score)
+            if self.n % 256 == 0 and len(self.window) == self.cfg.memory_ticks:
+                self._refit(np.fromiter(self.window, float))
+                return
         if self.cfg.method == "pot":
             if score > self.init:
                 self.peaks.append(score - self.init)
@@ -108,6 +131,14 @@ class AdaptiveThreshold:
             if self.n % 256 == 0:
                 self._set(float(np.quantile(np.fromiter(self.recent, float), 1.0 - self.cfg.risk)))
 
+    def _refit(self, scores: np.ndarray) -> None:
+        """POT afresh on these scores: starting point, peaks, tail and value."""
+        fit = calibrate(scores, self.cfg)
+        self.init, self.n, self.n_peaks = fit["init_threshold"], fit["n"], fit["n_peaks"]
+        self.sigma, self.gamma = fit["sigma"], fit["gamma"]
+        self.peaks = deque(fit["peaks"], maxlen=MAX_PEAKS)
+        self._set(fit["value"])
+
     def _set(self, value: float) -> None:
         self.value = max(value, self.cfg.min_threshold)
 
@@ -116,6 +147,7 @@ class AdaptiveThreshold:
     def state_dict(self) -> dict:
         return {"init": self.init, "n": self.n, "n_peaks": self.n_peaks, "sigma": self.sigma, "gamma": self.gamma,
                 "value": self.value, "peaks": np.fromiter(self.peaks, float, len(self.peaks)),
+                "window": np.fromiter(self.window, float, len(self.window)),
                 "recent": np.fromiter(self.recent, float, len(self.recent))}
 
     @classmethod
@@ -130,7 +162,11 @@ class AdaptiveThreshold:
             raise ValueError(f"{name}.n: negative count")
         peaks = array_of(state["peaks"], f"{name}.peaks", np.float64, 1)
         recent = array_of(state["recent"], f"{name}.recent", np.float64, 1)
+        # A checkpoint from before memory_ticks existed has no window: the refit waits for a full one.
+        window = array_of(state.get("window", np.zeros(0)), f"{name}.window", np.float64, 1)
+        if not np.isfinite(window).all():
+            raise ValueError(f"{name}.window: not finite")
         thr = cls(cfg, {"init_threshold": numbers["init"], "n": n, "n_peaks": n_peaks, "sigma": numbers["sigma"],
                         "gamma": numbers["gamma"], "value": numbers["value"],
-                        "peaks": peaks.tolist(), "recent": recent.tolist()})
+                        "peaks": peaks.tolist(), "recent": recent.tolist(), "window": window.tolist()})
         return thr

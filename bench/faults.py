@@ -2,6 +2,7 @@
 
     python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
+    python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--out cost.json]
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
 checkout can be measured with the same script) over seeded simulator runs — corridor (6
@@ -9,7 +10,8 @@ stations, corridor topology) and pump (group topology), 30-s ticks, one injected
 cycling through incident, spike, drift, stuck, dead and dropout — and writes what happened:
 labelled events, alert onsets/spans with their origin and top sensors, and fault events (or the
 older sensor events). `score` turns traces into figures with agent.evaluate.faults, the same
-scoring `stad-agent evaluate` reports.
+scoring `stad-agent evaluate` reports. `cost` times the fault tracker alone (FaultTracker.observe
+per tick, after a learning day, on corridor simulator rows of N sensors) and writes p50 / p99 µs.
 """
 from __future__ import annotations
 
@@ -82,6 +84,37 @@ def collect_one(scenario: str, seed: int, hours: float) -> dict:
             "alerts": alerts, "faults": faults, "elapsed_s": round(time.monotonic() - t0, 1)}
 
 
+def cost(sizes: list[int], ticks: int) -> dict:
+    """µs per FaultTracker.observe at each N (corridor sensors, the first N of enough stations)."""
+    import numpy as np
+    from agent.config import from_dict
+    from agent.faults.tracker import FaultTracker
+    from agent.records import Rejects
+    from agent.sources.simulate import corridor_sensors, generate
+    from agent.window import Aligner
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_info
+    out = {"machine": machine_info(), "ticks": ticks, "sizes": {}}
+    for n in sizes:
+        sensors = corridor_sensors(-(-n // 3))[:n]
+        cfg = from_dict({"tick_s": 30, "topology": "corridor", "sensors": sensors,
+                         "sources": [{"type": "simulate", "scenario": "corridor", "seed": 0,
+                                      "start": "2026-01-05T00:00:00Z", "duration_s": (2880 + ticks) * 30.0}]})
+        rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+        for row in rows[:2880]:
+            tracker.observe(row)
+        us = []
+        for row in rows[2880:]:
+            t0 = time.perf_counter()
+            tracker.observe(row)
+            us.append(1e6 * (time.perf_counter() - t0))
+        out["sizes"][n] = {"p50_us": float(np.percentile(us, 50)), "p99_us": float(np.percentile(us, 99))}
+        print(f"N={n}: fault tracker p50 {out['sizes'][n]['p50_us']:.0f} µs, p99 {out['sizes'][n]['p99_us']:.0f} µs per tick",
+              file=sys.stderr, flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -90,10 +123,19 @@ def main(argv=None) -> int:
     c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     c.add_argument("--hours", type=float, default=48.0)
     c.add_argument("--scenario", nargs="+", default=list(SCENARIOS))
+    k = sub.add_parser("cost")
+    k.add_argument("--sensors", type=int, nargs="+", default=[8, 16, 48])
+    k.add_argument("--ticks", type=int, default=3000)
+    k.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    if args.cmd == "cost":
+        result = cost(args.sensors, args.ticks)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     if args.cmd == "collect":
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -296,14 +296,17 @@ def interrupt_agent(proc: subprocess.Popen) -> int:
 
 
 class OpcUaServer:
-    """tests/opcua_server.py as a process on `port` (the opcua extra's asyncua), started and killed."""
+    """tests/opcua_server.py as a process on `port` (the opcua extra's asyncua), started and killed;
+    with `certs`, secured (Basic256Sha256 SignAndEncrypt, admitting only certs/client.der)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, certs: Path | None = None):
         self.port = port
+        self.certs = certs
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "opcua_server.py"), str(self.port)],
+        extra = [str(self.certs)] if self.certs else []
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "opcua_server.py"), str(self.port), *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"

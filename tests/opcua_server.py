@@ -1,7 +1,10 @@
-"""A real asyncua OPC UA server for tests, run as a process: `python opcua_server.py PORT`.
+"""A real asyncua OPC UA server for tests, run as a process: `python opcua_server.py PORT [CERT_DIR]`.
 
 Variables ns=2;s=Skid1.<name> for accel1, pressure, temp_motor (floats that change every 0.1 s),
-and Skid1.label (a string). Prints READY when it serves; SIGTERM or SIGKILL ends it.
+and Skid1.label (a string); their browse path is /0:Objects/2:Skid1/2:<name>. With CERT_DIR the
+server offers only Basic256Sha256 SignAndEncrypt with CERT_DIR/server.der + server.key.pem and
+admits only the client certificate CERT_DIR/client.der. Prints READY when it serves; SIGTERM or
+SIGKILL ends it.
 """
 from __future__ import annotations
 
@@ -9,21 +12,35 @@ import asyncio
 import math
 import sys
 
+from pathlib import Path
+
 from asyncua import Server, ua
 
 NAMES = ("accel1", "pressure", "temp_motor")
 
 
-async def main(port: int) -> None:
-    server = Server()
+async def main(port: int, certs: Path | None) -> None:
+    if certs is None:
+        server = Server()
+    else:
+        from asyncua.server.user_managers import CertificateUserManager
+        users = CertificateUserManager()
+        await users.add_user(certs / "client.der", name="stad-agent")
+        server = Server(user_manager=users)
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/stad-test")
-    server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    if certs is None:
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    else:
+        await server.set_application_uri("urn:stad-test:server")
+        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        await server.load_certificate(str(certs / "server.der"))
+        await server.load_private_key(str(certs / "server.key.pem"))
     idx = await server.register_namespace("urn:stad-test")
     assert idx == 2, idx
-    skid = await server.nodes.objects.add_object(ua.NodeId("Skid1", idx), "Skid1")
-    variables = {n: await skid.add_variable(ua.NodeId(f"Skid1.{n}", idx), n, 0.0) for n in NAMES}
-    await skid.add_variable(ua.NodeId("Skid1.label", idx), "label", "pump A")
+    skid = await server.nodes.objects.add_object(ua.NodeId("Skid1", idx), f"{idx}:Skid1")
+    variables = {n: await skid.add_variable(ua.NodeId(f"Skid1.{n}", idx), f"{idx}:{n}", 0.0) for n in NAMES}
+    await skid.add_variable(ua.NodeId("Skid1.label", idx), f"{idx}:label", "pump A")
     async with server:
         print("READY", flush=True)
         t = 0
@@ -35,4 +52,4 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None))

@@ -17,7 +17,7 @@ from conftest import OpcUaServer as Server
 from mqtt_broker import free_port, wait_until
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
-from agent.sources.opcua import OpcUaConfig, OpcUaSource  # noqa: E402
+from agent.sources.opcua import OpcUaConfig, OpcUaSecurity, OpcUaSource  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -31,11 +31,37 @@ def server():
     s.kill()
 
 
-def config(port: int, **nodes) -> OpcUaConfig:
+def config(port: int, security: OpcUaSecurity | None = None, **nodes) -> OpcUaConfig:
     return OpcUaConfig(url=f"opc.tcp://127.0.0.1:{port}/stad-test",
                        nodes=nodes or {"pressure": "ns=2;s=Skid1.pressure", "temp_motor": "ns=2;s=Skid1.temp_motor"},
                        sampling_interval_ms=100, publishing_interval_ms=100, timeout_s=2, check_interval_s=0.2,
-                       reconnect_min_s=0.2, reconnect_max_s=1.0)
+                       reconnect_min_s=0.2, reconnect_max_s=1.0, security=security)
+
+
+def make_certificates(folder: Path) -> Path:
+    """Self-signed server and client application certificates (asyncua's generator, real RSA keys),
+    and a second client certificate the server does not know."""
+    import asyncio
+
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    async def make() -> None:
+        for name, uri, use in (("server", "urn:stad-test:server", ExtendedKeyUsageOID.SERVER_AUTH),
+                               ("client", "urn:stad-edge:test-agent", ExtendedKeyUsageOID.CLIENT_AUTH),
+                               ("stranger", "urn:stad-edge:stranger", ExtendedKeyUsageOID.CLIENT_AUTH)):
+            await setup_self_signed_certificate(folder / f"{name}.key.pem", folder / f"{name}.der", uri, "localhost",
+                                                [use], {"commonName": name})
+    asyncio.run(make())
+    return folder
+
+
+@pytest.fixture
+def secure_server(tmp_path):
+    s = Server(free_port(), make_certificates(tmp_path))
+    s.start()
+    yield s
+    s.kill()
 
 
 class Reader:
@@ -89,6 +115,36 @@ def test_unknown_nodes_and_non_numbers_are_counted(server):
         reader.close()
 
 
+def test_a_secured_server_admits_the_agent_by_its_certificate_and_browse_paths_resolve(secure_server):
+    certs = secure_server.certs
+    rejects = Rejects()
+    security = OpcUaSecurity(certificate=str(certs / "client.der"), private_key=str(certs / "client.key.pem"),
+                             server_certificate=str(certs / "server.der"))
+    src = OpcUaSource(config(secure_server.port, security, pressure="/0:Objects/2:Skid1/2:pressure",
+                             temp_motor="ns=2;s=Skid1.temp_motor", flow="/0:Objects/2:Skid1/2:nope"),
+                      ["pressure", "temp_motor", "flow"], rejects)
+    reader = Reader(src)
+    try:
+        assert wait_until(lambda: reader.sensors() == {"pressure", "temp_motor"}
+                          and rejects.counts["opcua bad node"] >= 1, 60), rejects.as_dict()
+        assert rejects.counts["opcua unreachable"] == 0
+    finally:
+        reader.close()
+
+
+def test_a_secured_server_refuses_a_certificate_it_does_not_know_and_a_client_without_one(secure_server):
+    certs = secure_server.certs
+    stranger = OpcUaSecurity(certificate=str(certs / "stranger.der"), private_key=str(certs / "stranger.key.pem"))
+    for security in (stranger, None):
+        rejects = Rejects()
+        reader = Reader(OpcUaSource(config(secure_server.port, security), ["pressure", "temp_motor"], rejects))
+        try:
+            assert wait_until(lambda: rejects.counts["opcua unreachable"] >= 2, 60), rejects.as_dict()
+            assert reader.records == []
+        finally:
+            reader.close()
+
+
 def test_an_unreachable_server_is_retried_and_counted():
     rejects = Rejects()
     reader = Reader(OpcUaSource(config(free_port()), ["pressure", "temp_motor"], rejects))
@@ -109,6 +165,26 @@ def test_opcua_keys_are_checked_with_key_paths():
     paths = sorted(p.split(":")[0] for p in exc.value.problems)
     assert paths == ["sources[0].nodes.flwo", "sources[0].nodes.pressure", "sources[0].password",
                      "sources[0].sampling_ms", "sources[0].url"], exc.value.problems
+    browse = {"sensors": ["pressure"], "sources": [{"type": "opcua", "nodes": {
+        "pressure": "/0:Objects/2:Skid1/2:Pressure"}, "security": {"policy": "Basic256Sha256"}}]}
+    assert from_dict({**browse, "sources": [{**browse["sources"][0], "security": None}]}).sources[0].nodes
+    browse["sources"][0]["nodes"]["pressure"] = "/Objects/Skid1"
+    browse["sources"][0]["security"].update(mode="Encrypt", pin=1)
+    with pytest.raises(ConfigError) as exc:
+        from_dict(browse)
+    paths = sorted(p.split(":")[0] for p in exc.value.problems)
+    assert paths == ["sources[0].nodes.pressure", "sources[0].security.certificate", "sources[0].security.mode",
+                     "sources[0].security.pin", "sources[0].security.private_key"], exc.value.problems
+
+
+def test_check_config_finds_missing_certificate_files(tmp_path):
+    (tmp_path / "agent.yaml").write_text(
+        "sensors: [pressure]\nsources:\n  - type: opcua\n    nodes: {pressure: 'ns=2;i=7'}\n"
+        "    security: {certificate: certs/agent.der, private_key: certs/agent.key.pem}\n")
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(tmp_path / "agent.yaml")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 2
+    assert "sources[0].security.certificate" in res.stderr and "sources[0].security.private_key" in res.stderr
 
 
 def test_the_industrial_opcua_config_checks():

@@ -1,13 +1,14 @@
 """`stad-agent evaluate`: honest accuracy on labelled data.
 
     stad-agent evaluate -c CONFIG --data PATH [--bundle DIR] [--scorer NAME ...]
-                        [--report OUT.json] [--plot DIR]
+                        [--feedback-delay S] [--report OUT.json] [--plot DIR]
 
 Replays labelled data through the daemon's Pipeline, prints a table of point-wise, SKAB,
 event-level and NAB metrics per scorer next to trivial baselines, and optionally writes a
 JSON report (+ a Markdown summary beside it) and figures. The bundle is --bundle (a directory or
 builtin:NAME), else the config's scoring.bundle; an endless simulate source is evaluated up to an
-hour past its last configured anomaly. Exit 1 when a scorer named with --scorer could not run.
+hour past its last configured anomaly. --feedback-delay S replays the labels as operator
+feedback S seconds after each alert (feedback_replay.py). Exit 1 when a scorer named with --scorer could not run.
 """
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def add_parser(subparsers) -> None:
                    help="train/score split (default: from the source: SKAB/NAB layout, else warm-up)")
     p.add_argument("--tolerance-s", type=float, default=None,
                    help="an alert this long after an event's end still detects it (default: clear_ticks × tick)")
+    p.add_argument("--feedback-delay", type=float, default=None, metavar="S", dest="feedback_delay",
+                   help="also run each agent scorer with the labels replayed as operator feedback S seconds after "
+                        "each alert (false_alarm outside labelled events, confirmed inside), through the daemon's "
+                        "feedback code; reports false alarms per day by tenth of the scored span")
     p.add_argument("--report", default=None, help="write the JSON report here (and a .md summary beside it)")
     p.add_argument("--plot", default=None, help="write figures to this directory (needs matplotlib)")
     p.set_defaults(func=run)
@@ -49,7 +54,7 @@ def run(args) -> int:
     try:
         report = evaluate(cfg, args.data, bundle=args.bundle, scorers=args.scorers, report_path=args.report,
                           plot_dir=args.plot, protocol=args.protocol, tolerance_s=args.tolerance_s,
-                          config_path=args.config)
+                          config_path=args.config, feedback_delay_s=args.feedback_delay)
     except PlotUnavailable as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1

@@ -132,7 +132,8 @@ def format_table(report: dict) -> str:
     head = (f"{len(report['files'])} file(s), {n_rows} scored rows; protocol {p['name']}: "
             f"train = {p['training']}; scored = {p['scored']}")
     tail = [f"error {k}: {v}" for k, v in report["errors"].items()]
-    return "\n".join([head, *lines, *incidents_and_faults_lines(report), *tail])
+    from .feedback_replay import over_time_lines
+    return "\n".join([head, *lines, *incidents_and_faults_lines(report), *over_time_lines(report), *tail])
 
 
 def incidents_and_faults_lines(report: dict) -> list[str]:
@@ -166,6 +167,10 @@ def format_markdown(report: dict) -> str:
     apart = incidents_and_faults_lines(report)
     if apart:
         md += ["", "## Incidents and sensor faults", "", "```", *apart, "```"]
+    from .feedback_replay import over_time_lines
+    over_time = over_time_lines(report)
+    if over_time:
+        md += ["", "## Replayed operator feedback", "", "```", *over_time, "```"]
     md += ["", "## How to read this", ""] + [f"- {n}" for n in report["notes"]]
     for k, v in report["errors"].items():
         md.append(f"- scorer `{k}` failed: {v}")

@@ -43,7 +43,7 @@ from ..sources import open_source
 from ..sources.replay import ReplayConfig
 from ..sources.simulate import SimulateConfig
 from ..window import Aligner, Row
-from . import baselines, faults as fault_scoring, nab, skab
+from . import baselines, faults as fault_scoring, feedback_replay, nab, skab
 from .metrics import average_precision, confusion, event_scores, event_spans, point_adjusted_f1, \
     precision_recall_f1
 from .report import build_report, write_outputs
@@ -179,6 +179,7 @@ class Trace:
     attention: list[dict] = field(default_factory=list)   # at each alert's peak, when the scorer has it
     alerts: list[dict] = field(default_factory=list)      # {start, onset, end, top_sensors} per alert
     faults: list[dict] = field(default_factory=list)      # fault / fault_end payloads (pipeline scorers)
+    feedback_verdicts: dict[str, int] | None = None       # replayed operator feedback (--feedback-delay)
 
     @classmethod
     def of(cls, f: FileRows, scorer: str, **results) -> Trace:
@@ -341,7 +342,11 @@ def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer
     return tiers
 
 
-def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
+                 feedback_delay_s: float | None = None, tolerance_s: float = 0.0) -> Trace:
+    """`scorer`'s chain over `f`, through the daemon's Pipeline; with feedback_delay_s, the labels
+    are replayed as operator feedback that long after each alert (feedback_replay.py)."""
+    from ..feedback import FeedbackConfig, FeedbackMemory, configured
     from ..pipeline import Pipeline
     if scorer != "numpy" and not bundle:
         raise RuntimeError(f"scorer {scorer!r} needs a model bundle: --bundle DIR (or builtin:NAME), "
@@ -356,8 +361,17 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None)
     score, threshold = np.full(n, np.nan), np.full(n, np.nan)
     alert_events, tiers, attention, faults = [], {}, [], []
     peak_attention: dict | None = None
+    operator = None
+    if feedback_delay_s is not None:
+        pipe.detector.feedback = FeedbackMemory(configured(cfg.sinks) or FeedbackConfig())
+        operator = feedback_replay.LabelledOperator(f.scored_events, feedback_delay_s, tolerance_s,
+                                                    pipe.detector.feedback)
     for i, row in enumerate(f.rows):
+        if operator is not None:
+            operator.deliver(row.ts)
         res = pipe.step(row)
+        if operator is not None:
+            operator.observe(res.alerts)
         faults += [ev.to_dict() for ev in res.faults]
         if res.warming:
             continue
@@ -377,6 +391,7 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None)
         attention.append(peak_attention)
     return Trace.of(f, scorer, score=score, threshold=threshold, tiers=tiers, attention=attention,
                     alerts=alert_records(alert_events, last_ts), faults=faults,
+                    feedback_verdicts=None if operator is None else dict(operator.verdicts),
                     **spans_from_events(alert_events, last_ts))
 
 
@@ -402,11 +417,18 @@ def run_baseline(cfg: AgentConfig, f: FileRows, name: str) -> Trace:
                     **spans_from_events(out["events"], float(f.ts[-1])))
 
 
-def run_scorer(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None) -> Trace:
+def run_scorer(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
+               feedback_delay_s: float | None = None, tolerance_s: float = 0.0) -> Trace:
+    """`scorer` over `f`; NAME+feedback is NAME with the labels replayed as operator feedback."""
     if scorer in baselines.BASELINES:
         return run_baseline(cfg, f, scorer)
     if scorer == "numpy" or scorer in MODEL_TIERS:
         return run_pipeline(cfg, f, scorer, bundle)
+    base = scorer.removesuffix(feedback_replay.SUFFIX)
+    if base != scorer and feedback_delay_s is not None and (base == "numpy" or base in MODEL_TIERS):
+        trace = run_pipeline(cfg, f, base, bundle, feedback_delay_s, tolerance_s)
+        trace.scorer = scorer
+        return trace
     raise ValueError(f"unknown scorer {scorer!r} (known: numpy, {', '.join(MODEL_TIERS)}, "
                      f"{', '.join(baselines.BASELINES)})")
 
@@ -515,10 +537,32 @@ class Replayed:
     errors: dict[str, str]
 
 
+def with_feedback(scorers: list[str]) -> list[str]:
+    """Each agent scorer followed by its run with replayed feedback (NAME+feedback)."""
+    out = []
+    for s in scorers:
+        out.append(s)
+        if s == "numpy" or s in MODEL_TIERS:
+            out.append(s + feedback_replay.SUFFIX)
+    return out
+
+
+def event_tolerance_s(cfg: AgentConfig, tolerance_s: float | None) -> float:
+    """An alert this long after an event's end still detects it (default: clear_ticks ticks)."""
+    return cfg.alerts.clear_ticks * cfg.tick_s if tolerance_s is None else tolerance_s
+
+
 def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = None, scorers=None,
-           protocol: str | None = None) -> Replayed:
-    """Replay labelled data through each scorer (bundle: an absolute path or None)."""
+           protocol: str | None = None, feedback_delay_s: float | None = None,
+           tolerance_s: float | None = None) -> Replayed:
+    """Replay labelled data through each scorer (bundle: an absolute path or None); with
+    feedback_delay_s, each agent scorer also runs with the labels replayed as operator feedback."""
     scorers = list(scorers or default_scorers(bundle))
+    if feedback_delay_s is not None:
+        if feedback_delay_s < 0 or not np.isfinite(feedback_delay_s):
+            raise ValueError(f"--feedback-delay: expected seconds >= 0, got {feedback_delay_s!r}")
+        scorers = with_feedback(scorers)
+    tolerance_s = event_tolerance_s(cfg, tolerance_s)
     started = time.monotonic()
     src = labelled_source(cfg, data_path)
     protocol = protocol or protocol_of(src)
@@ -536,13 +580,33 @@ def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = 
             t0 = time.monotonic()
             try:
                 if scorer not in errors:
-                    traces[scorer].append(run_scorer(cfg, f, scorer, bundle))
+                    traces[scorer].append(run_scorer(cfg, f, scorer, bundle, feedback_delay_s, tolerance_s))
             except RuntimeError as exc:
                 errors[scorer] = str(exc)
             runtimes[scorer] += time.monotonic() - t0
             done += 1
             _progress(done, total, f"{scorer} {f.name}", started)
     return Replayed(src, protocol, files, skipped, traces, runtimes, errors)
+
+
+def add_feedback_report(report: dict, cfg: AgentConfig, files: list[FileRows], traces: dict[str, list[Trace]],
+                        delay_s: float, tolerance_s: float) -> None:
+    """The replayed feedback's settings and verdicts, and every scorer's false alarms over time."""
+    from ..feedback import FeedbackConfig, configured
+    fb = configured(cfg.sinks) or FeedbackConfig()
+    verdicts = {}
+    for name, scorer_traces in traces.items():
+        if name.endswith(feedback_replay.SUFFIX):
+            total: dict[str, int] = {}
+            for t in scorer_traces:
+                for k, v in (t.feedback_verdicts or {}).items():
+                    total[k] = total.get(k, 0) + v
+            verdicts[name] = total
+    report["feedback"] = {"delay_s": float(delay_s), "max_lift": fb.max_lift, "half_life_s": fb.half_life_s,
+                          "verdicts": verdicts}
+    for entry in report["scorers"]:
+        entry["false_alarms_over_time"] = feedback_replay.false_alarms_over_time(
+            list(zip(files, traces[entry["name"]])), tolerance_s)
 
 
 def evaluation_bundle(cfg: AgentConfig, bundle: str | None) -> str | None:
@@ -558,8 +622,11 @@ def evaluation_bundle(cfg: AgentConfig, bundle: str | None) -> str | None:
 
 def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle: str | None = None, scorers=None,
              report_path: str | None = None, plot_dir: str | None = None, protocol: str | None = None,
-             tolerance_s: float | None = None, config_path: str | None = None) -> dict:
-    """Replay labelled data through each scorer; return (and optionally write) the report dict."""
+             tolerance_s: float | None = None, config_path: str | None = None,
+             feedback_delay_s: float | None = None) -> dict:
+    """Replay labelled data through each scorer; return (and optionally write) the report dict.
+    With feedback_delay_s, also each agent scorer with the labels replayed as operator feedback,
+    and false alarms per day by tenth of the scored span (feedback_replay.py)."""
     if isinstance(cfg, (str, Path)):
         config_path = str(cfg)
         cfg = config_mod.load(cfg)
@@ -568,17 +635,19 @@ def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle
         from .plots import pyplot_or_fail
         pyplot_or_fail()               # fail before the replay, not after it
     started = time.monotonic()
-    run = replay(cfg, data_path, bundle, scorers, protocol)
+    run = replay(cfg, data_path, bundle, scorers, protocol, feedback_delay_s, tolerance_s)
     src, protocol, files, skipped = run.src, run.protocol, run.files, run.skipped
     traces, runtimes, errors = run.traces, run.runtimes, run.errors
     scorers = list(traces)
-    tolerance_s = cfg.alerts.clear_ticks * cfg.tick_s if tolerance_s is None else tolerance_s
+    tolerance_s = event_tolerance_s(cfg, tolerance_s)
     n_sensors = len(cfg.sensor_names())
     results = {s: scorer_metrics(files, traces[s], n_sensors, cfg.tick_s, protocol, tolerance_s)
                for s in scorers if traces[s]}
     data_desc = getattr(src, "path", None) or f"simulate:{src.scenario}:seed={src.seed}"
     report = build_report(cfg, config_path, data_desc, protocol, files, skipped, results, runtimes, errors,
                           tolerance_s, time.monotonic() - started)
+    if feedback_delay_s is not None:
+        add_feedback_report(report, cfg, files, traces, feedback_delay_s, tolerance_s)
     write_outputs(report, report_path)
     if plot_dir:
         from .plots import plot_all

@@ -31,10 +31,10 @@ class FaultConfig:
                                 doc="breaks a physical relation (corridor stations)")
     drift_s: float = rng(0, None, default=300.0,
                           doc="departed from its neighbours, they calm, this long")
-    drift_window_s: float = rng(1, None, default=600.0,
+    drift_window_s: float = rng(1, None, default=120.0,
                                  doc="half-life of the departure's running mean")
-    drift_z: float = rng(1.0, None, default=5.0,
-                          doc="departure, in its own normal standard deviations")
+    drift_z: float = rng(1.0, None, default=6.0,
+                          doc="departure from what its neighbours predict, in its normal spreads")
     clear_s: float = rng(0, None, default=60.0,
                           doc="a fault ends after its condition is gone this long")
     holdback_s: float = rng(0, None, default=90.0,

@@ -64,17 +64,18 @@ class Normal:
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
         `step`: |Δx| (NaN: not learnable); `repeated`: 1 / 0, NaN without a previous reading."""
         c = self._alpha(counted)
-        self.repeat += np.where(np.isfinite(repeated), c, 0.0) * (np.nan_to_num(repeated) - self.repeat)
+        has_repeat = ~np.isnan(repeated)
+        self.repeat += np.where(has_repeat, c, 0.0) * (np.where(has_repeat, repeated, 0.0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = self._alpha(learn)
         x0 = np.where(learn, x, 0.0)
         d = x0 - self.mean
         self.mean += a * d
         self.var = (1 - a) * (self.var + a * d * d)
-        has_step = learn & np.isfinite(step)
+        has_step = learn & ~np.isnan(step)
         b = np.where(has_step, a, 0.0)
-        self.abs_step += b * (np.nan_to_num(step) - self.abs_step)
-        self.rel_step += b * (np.nan_to_num(self.relative_step(step, x)) - self.rel_step)
+        self.abs_step += b * (np.where(has_step, step, 0.0) - self.abs_step)
+        self.rel_step += b * (np.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
         self.count += learn
 
     def relative_step(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:

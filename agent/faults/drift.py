@@ -1,18 +1,32 @@
-"""drift: a slow departure from the sensor's neighbours that the neighbours do not share.
+"""drift: a slow departure from what the sensor's neighbours predict, that the neighbours do not share.
 
-A fusion model per sensor — its standardised value regressed on the mean of its observed,
-healthy neighbours (the topology's rule; its station / machine mates when it has none), fitted
-online on healthy ticks — explains what the sensor should read from its neighbours. The residual
-over its normal spread is averaged with a half-life of `drift_window_s`, and that running mean
-over its own normal spread is the departure D. A sensor drifts when |D| > `drift_z` for
-`drift_s` while every sensor it should move with (neighbours and mates) stays under drift_z / 2
-and within CALM_LEVEL spreads of its own recent level: the model attributes the change to the
-sensor, not the process. An incident moves the
-station's other measures and then its neighbours (a queue grows upstream): never a drift.
+The fusion model is a set of pairwise predictions. For each sensor i and each sensor j it should
+move with (topology neighbours and station / machine mates: its context), a linear model
+predicts x_i from j's reading now and two lagged versions of it (running means with half-lives
+LAG_HALF_LIVES_S): a motor temperature follows the current with a lag, a fluid temperature
+follows the motor with a longer one, so raw levels would disagree whenever the load changes
+while the predicted value does not. The models are fitted online (ridge regression on
+exponentially forgotten moments over DRIFT_HORIZON × `learn_s`) from ticks on which both
+sensors are healthy and unsuspected, and refitted every REFIT_TICKS ticks.
 
-Sensors that look suspect (|D| over drift_z / 2) are left out of their neighbours' means, so one
-drifting sensor does not drag its neighbours along. After any fault the sensor's normal level
-and regression are stale: drift is judged again only after 3 × drift_window_s of healthy ticks.
+Each tick, sensor i's residual against each predictor, over that pair's residual spread, is
+combined by the median: one broken predictor moves it little, so a drifting sensor does not
+drag its neighbours along, while the drifting sensor disagrees with all of them at once. That
+median is averaged with a half-life of `drift_window_s` and divided by its own normal spread:
+the departure D. A sensor drifts when |D| > `drift_z` for `drift_s` while every observed,
+healthy sensor of its context stays under drift_z / 2: the model attributes the change to the
+sensor, not the process. An incident (a queue, cavitation) moves several sensors of a station
+or skid against their predictions at once, and then spreads to the neighbours: never a drift.
+Predictors that look suspect (|D| over drift_z / 2) are left out of the others' medians.
+A drift is slow: when the median residual jumps (by ABRUPT pair spreads within ABRUPT_TICKS:
+congestion setting in, a valve moved, a lasting shift of the process) the sensor is not judged
+a drift until its departure is back under drift_z / 2; that step is the scorers' to judge.
+The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
+learned while calm), so a regime the pair models fit less well is not a drift either.
+
+After a fault of another kind the sensor's lags and departure are stale: drift is judged again
+after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors and
+pairs; a tick costs a few dozen numpy operations whatever the number of sensors.
 
 Check on site: calibration (zero / span) of the transmitter, a loop whose sensitivity changed
 (pavement damage, a loose connection), fouling or ageing of the sensing element.
@@ -24,8 +38,17 @@ import numpy as np
 from .config import FaultConfig
 from .rule import Held, Tick
 
-CLIP = 3.0      # residuals beyond this many normal spreads are learned as this many
-CALM_LEVEL = 2.5   # a neighbour this many spreads from its own recent level is not calm: the process moves
+LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
+DRIFT_HORIZON = 4.0      # the pair models forget over this many × learn_s
+REFIT_TICKS = 10         # the pair models are solved again this often
+RIDGE = 0.01             # ridge penalty, a share of each feature's variance (lags are collinear)
+MIN_PAIR_TICKS = 60      # a pair model predicts once it has learned from this many ticks
+CLIP = 3.0               # a departure beyond this many spreads is learned as this many
+SETTLE_WINDOWS = 3.0
+ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this within this many ticks is not a drift
+LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads off its prediction
+F = 4                    # pair features: x_j, x_j², and x_j's two lags
+BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
 
 
 class Drift:
@@ -33,96 +56,181 @@ class Drift:
 
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         n = ctx.n
+        self.n = n
         self.z_limit = cfg.drift_z
         self.required_s = cfg.drift_s
         self.lam = 1.0 - 0.5 ** (tick_s / cfg.drift_window_s)
-        self.d2_floor = self.lam / (2.0 - self.lam)      # the running mean's variance for white residuals
-        self.min_count = max(30.0, 3.0 * cfg.drift_window_s / tick_s, cfg.learn_s / tick_s)
-        self.settle_ticks = int(3 * cfg.drift_window_s / tick_s)
-        self.settle = np.zeros(n, np.int64)      # ticks to wait after a fault before judging drift again
-        self.alpha_min = tick_s / max(cfg.learn_s, 2 * tick_s)
+        self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
+        self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
+        self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
+        self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
+        self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
         self.held = Held(n, tick_s)
-        basis = [nb if nb.size else m for nb, m in zip(ctx.neighbours, ctx.mates)]
-        width = max([b.size for b in basis] + [1])
-        self.basis = np.tile(np.arange(n)[:, None], (1, width))       # padded index lists, as in fusion.py
-        self.basis_on = np.zeros((n, width), bool)
-        for i, b in enumerate(basis):
-            self.basis[i, :b.size], self.basis_on[i, :b.size] = b, True
-        # Running moments of (z, s) for the regression z ≈ a + b·s, the residual and its running mean.
+        # Pairs (target i, predictor j) over every context; slot[i, k] is the k-th pair of i (P: none).
+        target, source = [], []
+        for i, c in enumerate(ctx.context):
+            target += [i] * c.size
+            source += c.tolist()
+        self.target, self.source = np.array(target, int), np.array(source, int)
+        p = self.target.size
+        width = max([c.size for c in ctx.context] + [1])
+        self.slot = np.full((n, width), p)
+        for i, c in enumerate(ctx.context):
+            self.slot[i, :c.size] = np.flatnonzero(self.target == i)
+        self.n_pairs = np.array([c.size for c in ctx.context])
+        self.context_on = np.zeros((n, width), bool)
+        self.context_idx = np.zeros((n, width), int)
+        for i, c in enumerate(ctx.context):
+            self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
+        self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
+        # Pair moments of g = (x_j, lag1_j, lag2_j, x_i): running mean and covariance.
+        self.pair_count = np.zeros(p)
+        self.mu = np.zeros((p, F + 1))
+        self.cov = np.zeros((p, F + 1, F + 1))
+        self.beta = np.zeros((p, F))
+        self.icept = np.zeros(p)
+        self.spread = np.ones(p)
+        self.fitted = np.zeros(p, bool)
+        self.ticks = 0
+        # Per sensor: the smoothed median residual, its learned spread, the departure D.
+        self.mean_e = np.zeros(n)
+        self.base_e = np.zeros(n)
+        self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
+        self.d2 = np.full(n, self.d2_floor)
         self.count = np.zeros(n)
-        self.m = {k: np.zeros(n) for k in ("z", "s", "zs", "ss", "e2", "d2")}
-        self.mean_e = np.zeros(n)        # the running mean of standardised residuals
-        self.departure = np.zeros(n)     # D
-        self.s_now = np.zeros(n)
-
-    def _neighbour_mean(self, z: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per sensor, the mean of z over its usable basis sensors; and whether it has any."""
-        w = self.basis_on & usable[self.basis]
-        count = w.sum(axis=1)
-        s = np.divide((w * z[self.basis]).sum(axis=1), count, out=np.zeros(z.size), where=count > 0)
-        return s, count > 0
+        self.departure = np.zeros(n)
+        self.settle = np.zeros(n, np.int64)
+        self.stepped = np.zeros(n, bool)           # jumped: not judged a drift until back near its base
+        self.recent = np.full((ABRUPT_TICKS, n), np.nan)     # the median residual of the last ticks, a ring
+        self.head = 0
+        self._pending = None
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
-        normal = t.normal
-        z = np.where(t.observed, (t.x - normal.mean) / normal.sd, 0.0)
-        usable = t.observed & t.healthy & normal.learned & (np.abs(self.departure) <= self.z_limit / 2)
-        s, has = self._neighbour_mean(z, usable)
-        self.s_now = s
-        m = self.m
-        var_s = np.maximum(m["ss"] - m["s"] ** 2, 1e-9)
-        b = (m["zs"] - m["z"] * m["s"]) / var_s
-        a = m["z"] - b * m["s"]
-        e = (z - a - b * s) / np.sqrt(np.maximum(m["e2"], 1e-9))
-        # After a fault (of any kind) its normal level and regression are stale: settle first.
-        self.settle = np.where(t.healthy | self.drifting(t), np.maximum(self.settle - t.observed, 0),
-                               self.settle_ticks)
-        seen = t.observed & has & normal.learned & (self.count >= self.min_count) & (self.settle == 0)
-        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * e, self.mean_e)
-        self.mean_e[~t.healthy & ~self.drifting(t)] = 0.0   # faulty by another rule: start afresh when it clears
-        self.departure = np.where(seen, self.mean_e / np.sqrt(np.maximum(m["d2"], self.d2_floor)), self.departure)
-        self._pending = (z, s, e, t.observed & has & normal.learned)
-        far = seen & (np.abs(self.departure) > self.z_limit)
-        calm = np.ones(t.ctx.n, bool)
-        for i in np.flatnonzero(far):
-            c = t.ctx.context[i]
-            c = c[t.observed[c] & t.healthy[c]]
-            calm[i] = c.size > 0 and bool(np.all(np.abs(self.departure[c]) < self.z_limit / 2)) \
-                and bool(np.all(np.abs(z[c]) < CALM_LEVEL))
-        cond = far & calm
+        drifting = t.drifting
+        fresh = t.observed & t.healthy
+        # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
+        lags = self.lags
+        start = fresh & np.isnan(lags[0])
+        lags[:, start] = t.x[start]
+        upd = fresh & ~start
+        lags[:, upd] = self.keep * lags[:, upd] + (1.0 - self.keep) * t.x[upd]
+
+        i, j = self.target, self.source
+        xj = t.x[j]
+        g = np.stack([xj, xj * xj, lags[0, j], lags[1, j], t.x[i]], axis=1)          # (P, F + 1)
+        suspect = np.abs(self.departure) > self.z_limit / 2
+        # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
+        ok_i = t.observed & (t.healthy | drifting)
+        ok_j = fresh & ~suspect & np.isfinite(lags[0])
+        usable = ok_i[i] & ok_j[j] & self.fitted
+        pred = self.icept + np.einsum("pk,pk->p", self.beta, g[:, :F])
+        e = np.where(usable, (g[:, F] - pred) / self.spread, np.nan)
+        med, has = _row_median(np.append(e, np.nan)[self.slot])
+        # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
+        # process or another fault, and the sensor is judged again only once it has settled.
+        med_now = np.where(has, med, np.nan)
+        abrupt = np.abs(med_now - self.recent[self.head]) > ABRUPT
+        self.recent[self.head] = med_now
+        self.head = (self.head + 1) % ABRUPT_TICKS
+        # After a fault of another kind, lags and departure are stale: settle first.
+        other_fault = ~t.healthy & ~drifting
+        self.settle = np.where(other_fault | (abrupt & ~drifting), self.settle_ticks,
+                               np.maximum(self.settle - (t.observed & has), 0))
+        seen = has & ok_i & (self.settle == 0)
+        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * np.nan_to_num(med), self.mean_e)
+        self.mean_e[other_fault] = 0.0
+        self.base_e[other_fault] = 0.0
+        judged = seen & (self.count >= self.min_count)
+        self.departure = np.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
+        # Learned winsorised: an incident's reading far off the prediction does not widen the spread.
+        g[:, F] = np.where(self.fitted, np.clip(g[:, F], pred - LEARN_CLIP * self.spread, pred + LEARN_CLIP * self.spread),
+                           g[:, F])
+        self._pending = (g, ok_i & ~drifting, ok_j, seen)
+
+        # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
+        # not a drift while the departure it left lasts; the scorers judge it.
+        self.stepped = (self.stepped | abrupt) & ~(judged & (np.abs(self.departure) <= self.z_limit / 2))
+        far = judged & (np.abs(self.departure) > self.z_limit) & ~self.stepped
+        quiet = judged & (np.abs(self.departure) < self.z_limit / 2)      # not judged: not known calm
+        # Every observed, healthy sensor of its context calm (and at least one seen).
+        ctx_seen = self.context_on & fresh[self.context_idx]
+        ctx_calm = np.all(~ctx_seen | quiet[self.context_idx], axis=1) & ctx_seen.any(axis=1)
+        self._pending = self._pending + (ctx_calm,)
+        cond = far & (ctx_calm | drifting)       # once judged, it lasts while the departure does
         lasted = self.held.update(cond, seen, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 
-    def drifting(self, t: Tick) -> np.ndarray:
-        """Sensors whose active fault is this drift (their running departure is kept)."""
-        return np.array([k == self.KIND for k in t.kinds], bool)
-
     def learn(self, learn: np.ndarray) -> None:
-        """Update the regression on the sensors the tracker judged healthy and unsuspected."""
-        z, s, e, ok = self._pending
-        learn = learn & ok
-        a = np.where(learn, np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
-        # Clipped, so that an incident the sensor took part in does not widen its normal spread.
-        e_raw2 = np.minimum(e * e, CLIP ** 2) * np.maximum(self.m["e2"], 1e-9)   # e was standardised by √e2
-        d2 = np.minimum(self.mean_e ** 2, CLIP ** 2 * np.maximum(self.m["d2"], self.d2_floor))
-        for key, value in (("z", z), ("s", s), ("zs", z * s), ("ss", s * s), ("e2", e_raw2), ("d2", d2)):
-            self.m[key] += a * (np.where(learn, value, 0.0) - self.m[key])
-        self.count += learn
+        """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
+        g, ok_i, ok_j, seen, ctx_calm = self._pending
+        i, j = self.target, self.source
+        pl = learn[i] & learn[j] & ok_i[i] & ok_j[j]
+        a = np.where(pl, np.maximum(1.0 / (self.pair_count + 1.0), self.alpha_min), 0.0)
+        d = np.where(pl[:, None], g - self.mu, 0.0)
+        self.mu += a[:, None] * d
+        self.cov = (1.0 - a)[:, None, None] * (self.cov + a[:, None, None] * d[:, :, None] * d[:, None, :])
+        self.pair_count += pl
+        ls = learn & seen
+        # The spread where it is judged: its context calm (until judged at all, every tick).
+        b = np.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+        dev = self.mean_e - self.base_e
+        self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
+        calm = ls & (np.abs(self.departure) <= self.z_limit / 2)
+        self.base_e += np.where(calm, self.base_lam, 0.0) * dev
+        self.d2 = np.maximum(self.d2, self.d2_floor)
+        self.count += ls
+        self.ticks += 1
+        if self.ticks % REFIT_TICKS == 0:
+            self._refit()
+
+    def _refit(self) -> None:
+        c = self.cov
+        # Solved on standardised features (flow² is ~1e7 times flow): ridge as a share of variance.
+        sd = np.sqrt(np.maximum(np.diagonal(c, axis1=1, axis2=2), 1e-300))          # (P, F + 1)
+        r = c / (sd[:, :, None] * sd[:, None, :])
+        rff = r[:, :F, :F] + RIDGE * np.eye(F)
+        beta_z = np.linalg.solve(rff, r[:, :F, F:])[:, :, 0]
+        var_z = 1.0 - 2 * np.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
+            + np.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
+        beta = beta_z * sd[:, F:] / sd[:, :F]
+        self.beta = beta
+        self.icept = self.mu[:, F] - np.einsum("pk,pk->p", beta, self.mu[:, :F])
+        self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
+        self.fitted = self.pair_count >= MIN_PAIR_TICKS
 
     def evidence(self, i: int, t: Tick) -> dict:
-        return {"summary": f"departed from its neighbours by {self.departure[i]:+.1f} of its normal spread "
-                           f"(limit {self.z_limit:g}) while they stay calm",
+        return {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
+                           f"spread (limit {self.z_limit:g}) while they stay calm",
                 "departure": round(float(self.departure[i]), 3), "value": round(float(t.x[i]), 4)}
 
     def state(self) -> dict:
-        return {"held": self.held.state(), "count": self.count.tolist(), "settle": self.settle.tolist(), "mean_e": self.mean_e.tolist(),
-                "departure": self.departure.tolist(), "m": {k: v.tolist() for k, v in self.m.items()}}
+        return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
+                "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
+                "mean_e": self.mean_e.tolist(), "base_e": self.base_e.tolist(), "d2": self.d2.tolist(), "count": self.count.tolist(),
+                "departure": self.departure.tolist(), "settle": self.settle.tolist(),
+                "recent": _json(self.recent), "head": self.head, "stepped": self.stepped.tolist()}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
-        self.count[:] = state["count"]
-        self.settle[:] = state["settle"]
-        self.mean_e[:] = state["mean_e"]
-        self.departure[:] = state["departure"]
-        for k, v in state["m"].items():
-            self.m[k][:] = v
+        self.lags[:] = np.array(state["lags"], float).reshape(self.lags.shape)
+        for k in ("pair_count", "mu", "cov", "mean_e", "base_e", "d2", "count", "departure", "settle"):
+            mine = getattr(self, k)
+            mine[...] = np.asarray(state[k], float).reshape(mine.shape)
+        self.ticks = int(state["ticks"])
+        self.recent[:] = np.array(state["recent"], float).reshape(self.recent.shape)
+        self.head = int(state["head"])
+        self.stepped[:] = state["stepped"]
+        self._refit()
 
+
+def _row_median(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the median of the finite entries (NaN: none); and whether a row has any."""
+    k = e.shape[1] - np.isnan(e).sum(axis=1)
+    s = np.sort(e, axis=1)                                   # NaN sort last
+    rows = np.arange(e.shape[0])
+    med = 0.5 * (s[rows, np.maximum((k - 1) // 2, 0)] + s[rows, np.minimum(k // 2, e.shape[1] - 1)])
+    return med, k > 0
+
+
+def _json(a: np.ndarray):
+    return [[None if np.isnan(v) else v for v in row] for row in a.tolist()]

@@ -23,6 +23,7 @@ class Tick:
     prev: np.ndarray        # the last observed value before this tick (NaN: none yet)
     healthy: np.ndarray     # not judged faulty (as of the previous tick): usable as a neighbour
     kinds: list[str]        # the active fault's kind per sensor ("" when healthy)
+    drifting: np.ndarray    # the active fault is a drift
     ctx: SensorContext
     normal: Normal
 

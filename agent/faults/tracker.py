@@ -4,7 +4,7 @@ Each tick every rule says, per sensor, whether its condition holds now and wheth
 long enough. A sensor whose condition holds but is not yet decided is a *candidate* (alerts it
 drives alone wait: holdback.py); the first rule, in RULES order, that decides makes the sensor
 *faulty* (a `fault` event). A faulty sensor is masked — its readings reach neither the model
-nor the fallback, as if missing (drift: reported, not masked; see mask()) — until its condition has been gone for `clear_s` (a
+nor the fallback, as if missing — until its condition has been gone for `clear_s` (a
 `fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
 is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
 lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
@@ -80,7 +80,9 @@ class FaultTracker:
         np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty = self.faulty
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
-                 healthy=~faulty, kinds=list(self.kind), ctx=self.ctx, normal=self.normal)
+                 healthy=~faulty, kinds=list(self.kind),
+                 drifting=np.array([k == "drift" for k in self.kind]) if faulty.any() else faulty,
+                 ctx=self.ctx, normal=self.normal)
         results = [rule.observe(t) for rule in self.rules]
         cond = np.array([c for c, _ in results])          # (rules, n)
         decided = np.array([d for _, d in results])
@@ -93,9 +95,13 @@ class FaultTracker:
 
     def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
         kinds = [r.KIND for r in self.rules]
-        still = np.array([faulty[i] and cond[kinds.index(self.kind[i]), i] for i in range(self.ctx.n)])
+        still = np.zeros(self.ctx.n, bool)
+        missing = np.zeros(self.ctx.n, bool)
+        for i in np.flatnonzero(faulty):
+            still[i] = cond[kinds.index(self.kind[i]), i]
+            missing[i] = self.kind[i] == "missing"
         # Only a reading clears a fault (a missing sensor's condition clears when readings return).
-        seen = faulty & (observed | np.array([k == "missing" for k in self.kind]))
+        seen = faulty & (observed | missing)
         gone_s = self.clear.update(~still, seen, t.ts)
         events = []
         for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
@@ -127,8 +133,7 @@ class FaultTracker:
         return ev
 
     def _clear(self, i: int) -> None:
-        if self.kind[i] != "drift":              # a drifting sensor was never masked
-            self.reentry[i] = self.reentry_ticks
+        self.reentry[i] = self.reentry_ticks
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
 
     def _new_id(self, i: int) -> str:
@@ -157,14 +162,10 @@ class FaultTracker:
     # -- what the pipeline asks -----------------------------------------------------------------
 
     def mask(self, row: Row) -> Row:
-        """The row the model and the fallback see: faulty sensors as missing. A drift is reported
-        but not masked: it is the one judgement made by a model, and a lone lasting shift may be
-        the process (a valve moved) as well as the sensor; hiding it could hide an incident."""
+        """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
         if not self.cfg.mask or not any(self.kind):
             return row
-        faulty = np.array([k not in ("", "drift") for k in self.kind])
-        if not faulty.any():
-            return row
+        faulty = self.faulty
         return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 

@@ -2,9 +2,11 @@
 opened, so a config naming it loads without asyncua).
 
 The plant's own protocol: one subscription with a data-change monitored item per configured
-node id, sampled by the server every `sampling_interval_ms`; each change becomes a record of
+node, sampled by the server every `sampling_interval_ms`; each change becomes a record of
 one sensor stamped with the server's source timestamp (the host clock when the server gives
-none). asyncua is asyncio: its loop runs in a thread of this source and hands records over a
+none). A node is a node id (`ns=2;s=Skid1.Pressure`) or a browse path from the root
+(`/0:Objects/2:Skid1/2:Pressure`), resolved on every connect: PLC programs renumber ids, not
+names. asyncua is asyncio: its loop runs in a thread of this source and hands records over a
 queue to the agent's source thread.
 
 While the server is unreachable, or goes away (the connection is checked every
@@ -12,8 +14,13 @@ While the server is unreachable, or goes away (the connection is checked every
 delay doubles from `reconnect_min_s` up to `reconnect_max_s`; the outage is logged once.
 A value that is not a number (a string, an array) is counted as 'opcua non-numeric'.
 
-Authentication: anonymous, or `username` with a `password` secret (file, env or systemd
-credential, as for MQTT). Certificate security policies are not supported yet.
+Security: `security` signs (and encrypts) every message with the agent's application
+certificate and key (files, like the MQTT sink's TLS files) under one of the policies OPC UA
+still recommends (Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss); a server that
+accepts clients by certificate admits the agent by it. The server's certificate is pinned with
+`server_certificate`, else taken from its endpoint. User authentication: anonymous, or
+`username` with a `password` secret (file, env or systemd credential, as for MQTT) — with
+`security` the password crosses the wire encrypted.
 
 asyncio, like asyncua, is imported only when the source runs: plugin discovery imports this
 module on every gateway, and the agent does not use asyncio otherwise.
@@ -26,9 +33,10 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterator, Literal
 
 from ..broker import Secret
+from ..preflight import path_problems
 from ..plugins import Plugin
 from ..records import Record, Rejects, short_repr
 from ..typed import doc, rng
@@ -37,12 +45,40 @@ from .base import Source, SourceConfig
 log = logging.getLogger("stad.opcua")
 
 
+#: policy name in the config -> asyncua's class name (asyncua.crypto.security_policies)
+POLICIES = {"Basic256Sha256": "SecurityPolicyBasic256Sha256",
+            "Aes128_Sha256_RsaOaep": "SecurityPolicyAes128Sha256RsaOaep",
+            "Aes256_Sha256_RsaPss": "SecurityPolicyAes256Sha256RsaPss"}
+DEFAULT_APPLICATION_URI = "urn:stad-edge:agent"
+
+
+@dataclass
+class OpcUaSecurity:
+    policy: Literal["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] = doc(
+        "security policy", default="Basic256Sha256")
+    mode: Literal["Sign", "SignAndEncrypt"] = doc("message security mode", default="SignAndEncrypt")
+    certificate: str = doc("the agent's application certificate file (DER or PEM); its URI (subject alt name) "
+                           "is the agent's application URI", default="")
+    private_key: str = doc("the certificate's private key file (PEM, unencrypted; readable by the agent only)",
+                           default="")
+    server_certificate: str | None = doc(
+        "the server's certificate file, pinned; null: the one the server's endpoint presents", default=None)
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [(key, "required with security") for key in ("certificate", "private_key")
+                if isinstance(getattr(self, key), str) and not getattr(self, key)]
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        return [(key, m) for key in ("certificate", "private_key", "server_certificate") if getattr(self, key)
+                for m in path_problems(resolve(getattr(self, key)), want_file=True)]
+
+
 @dataclass
 class OpcUaConfig(SourceConfig):
     TYPE: ClassVar[str] = "opcua"
     url: str = doc("the server, `opc.tcp://host:port[/path]`", default="opc.tcp://127.0.0.1:4840")
-    nodes: dict[str, str] = doc("sensor → node id, e.g. `ns=2;s=Skid1.Pressure` or `ns=3;i=1042`",
-                                default_factory=dict)
+    nodes: dict[str, str] = doc("sensor → node id (`ns=2;s=Skid1.Pressure`, `ns=3;i=1042`) or browse path "
+                                "from the root (`/0:Objects/2:Skid1/2:Pressure`)", default_factory=dict)
     sampling_interval_ms: float = rng(0, None, default=1000.0, doc="how often the server samples each node")
     publishing_interval_ms: float = rng(10, None, default=1000.0, doc="how often the server sends the changes")
     username: str | None = doc("user name (with `password`); null: anonymous", default=None)
@@ -53,6 +89,8 @@ class OpcUaConfig(SourceConfig):
                                   doc="the server's state is read this often: a server gone is noticed")
     reconnect_min_s: float = rng(0.1, None, default=1.0, doc="first reconnect delay; doubles on each failure")
     reconnect_max_s: float = rng(1, None, default=60.0, doc="longest reconnect delay")
+    security: OpcUaSecurity | None = doc("sign / encrypt with the agent's certificate; null: no security",
+                                         default=None)
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"nodes.{sensor}", sensor) for sensor in self.nodes]
@@ -64,23 +102,36 @@ class OpcUaConfig(SourceConfig):
         if isinstance(self.nodes, dict) and not self.nodes:
             out.append(("nodes", "at least one sensor -> node id is required"))
         if isinstance(self.nodes, dict):
-            out += [(f"nodes.{s}", f"expected a node id such as 'ns=2;s=Name' or 'i=2258', got {short_repr(n)}")
-                    for s, n in self.nodes.items() if isinstance(n, str) and not _looks_like_node_id(n)]
+            out += [(f"nodes.{s}", "expected a node id such as 'ns=2;s=Name' or 'i=2258', or a browse path such "
+                                   f"as '/0:Objects/2:Skid1/2:Pressure', got {short_repr(n)}")
+                    for s, n in self.nodes.items() if isinstance(n, str) and not _looks_like_node_id(n)
+                    and browse_path(n) is None]
         if (self.password is None) != (self.username is None):
             out.append(("password" if self.password is None else "username",
                         "username and password go together"))
         return out
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
+        out = [] if self.security is None else [(f"security.{k}", m) for k, m in self.security.preflight(resolve)]
         if self.password is None:
-            return []
+            return out
         from ..broker import BrokerConfig
-        return BrokerConfig(password=self.password).preflight(resolve)
+        return out + BrokerConfig(password=self.password).preflight(resolve)
 
 
 def _looks_like_node_id(text: str) -> bool:
     last = text.rsplit(";", 1)[-1]
     return last[:2] in ("i=", "s=", "g=", "b=") and len(last) > 2
+
+
+def browse_path(text: str) -> list[str] | None:
+    """`/0:Objects/2:Skid1/2:Pressure` as asyncua's get_child takes it, or None when it is not one."""
+    if not text.startswith("/"):
+        return None
+    parts = text[1:].split("/")
+    ok = all(ns.isdigit() and name for ns, sep, name in (p.partition(":") for p in parts) if sep) \
+        and all(":" in p for p in parts)
+    return parts if ok and parts != [""] else None
 
 
 class OpcUaUnreachable(Exception):
@@ -166,14 +217,17 @@ class OpcUaSource(Source):
             client.set_user(cfg.username)
             client.set_password(self.password)
         try:
+            if cfg.security is not None:
+                await self._secure(client, cfg.security)
             await asyncio.wait_for(client.connect(), cfg.timeout_s)
         except Exception:
             await self._disconnect(client)
             raise
         try:
-            names = list(cfg.nodes)
-            nodes = [client.get_node(cfg.nodes[n]) for n in names]
+            names, nodes = await self._nodes(client)
             self._node_names = {node.nodeid: name for node, name in zip(nodes, names)}
+            if not nodes:
+                raise OpcUaUnreachable("none of the configured nodes is on the server")
             sub = await client.create_subscription(cfg.publishing_interval_ms, _Handler(self))
             handles = await sub.subscribe_data_change(nodes, sampling_interval=cfg.sampling_interval_ms)
             for name, handle in zip(names, handles if isinstance(handles, list) else [handles]):
@@ -192,6 +246,46 @@ class OpcUaSource(Source):
                     raise OpcUaUnreachable(f"lost the server: {type(exc).__name__} {exc}"[:200]) from None
         finally:
             await self._disconnect(client)
+
+    async def _secure(self, client, sec: OpcUaSecurity) -> None:
+        """Sign / encrypt with the agent's certificate; the application URI is the certificate's."""
+        import asyncio
+
+        from asyncua import ua
+        from asyncua.crypto import security_policies, uacrypto
+        from cryptography import x509
+        cert = await uacrypto.load_certificate(self.resolve(sec.certificate))
+        try:
+            uris = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
+                .get_values_for_type(x509.UniformResourceIdentifier)
+        except x509.ExtensionNotFound:
+            uris = []
+        client.application_uri = uris[0] if uris else DEFAULT_APPLICATION_URI
+        server_cert = str(self.resolve(sec.server_certificate)) if sec.server_certificate else None
+        await asyncio.wait_for(client.set_security(
+            getattr(security_policies, POLICIES[sec.policy]), str(self.resolve(sec.certificate)),
+            str(self.resolve(sec.private_key)), server_certificate=server_cert,
+            mode=getattr(ua.MessageSecurityMode, sec.mode)), self.cfg.timeout_s)
+
+    async def _nodes(self, client) -> tuple[list[str], list]:
+        """The configured sensors and their nodes; a browse path the server does not have is
+        counted ('opcua bad node') and its sensor left out until the next connect."""
+        names, nodes = [], []
+        for name, ref in self.cfg.nodes.items():
+            path = browse_path(ref)
+            if path is None:
+                node = client.get_node(ref)
+            else:
+                try:
+                    node = await client.nodes.root.get_child(path)
+                except Exception as exc:  # noqa: BLE001 — asyncua's BadNoMatch and kin
+                    if type(exc).__module__.split(".")[0] != "asyncua":
+                        raise
+                    self.rejects.add("opcua bad node", self.where, f"nodes.{name} {ref!r}: {type(exc).__name__}")
+                    continue
+            names.append(name)
+            nodes.append(node)
+        return names, nodes
 
     async def _disconnect(self, client) -> None:
         import asyncio
