@@ -255,3 +255,21 @@ def test_bundle_option_takes_builtin_names_and_a_failing_named_scorer_exits_1(tm
         assert "evaluate: scorer onnx failed: " in res.stderr and why in res.stderr
         assert "Traceback" not in res.stderr
         assert scored == {"numpy"}                      # what could run is still reported
+
+
+@pytest.mark.skipif(not HAVE_DEMO_BUNDLE, reason="the demo bundle (agent/models/demo-corridor) is not built")
+def test_a_model_tiers_figure_is_that_tier_alone_whatever_the_machine_load(tmp_path):
+    """A replay runs flat out: with the daemon's latency budget on, a busy machine stepped the model
+    tier down part-way through a file, and the figure reported as the tier's mixed in the fallback.
+    The smallest budget (0.01 ms, which every tick exceeds) must not step evaluate's tier down."""
+    pytest.importorskip("onnxruntime")
+    import yaml
+    data = yaml.safe_load(DEMO.read_text())
+    data["sources"][0].update(fast_forward_s=0, duration_s=400 * 30, anomalies=[])
+    data["warmup"]["ticks"] = 200
+    data["scoring"].update(latency_budget_ms=0.01, fault_ticks=1)
+    data["sinks"] = []
+    cfg = config.from_dict(data, base_dir=str(REPO / "configs"))
+    report = evaluate(cfg, scorers=["onnx"])
+    tiers = scorer(report, "onnx")["tiers"]
+    assert set(tiers) == {"onnx"} and tiers["onnx"] > 100, tiers

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -352,7 +353,11 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
         raise RuntimeError(f"scorer {scorer!r} needs a model bundle: --bundle DIR (or builtin:NAME), "
                            "or scoring.bundle in the config")
     # The protocol counts the training part in ticks (SKAB's 400 rows are already converted).
-    tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"))
+    # The latency budget is off: a replay runs as fast as the machine allows, so on a busy machine
+    # the chain would step the model tier down part-way through a file and the figure reported as
+    # the tier's would mix in the fallback's ticks. Speed is bench/'s business, not evaluate's.
+    tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
+                                   scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
     pipe = Pipeline(tick_cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
         raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
