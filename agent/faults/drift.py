@@ -62,6 +62,7 @@ class Drift:
         self.lam = 1.0 - 0.5 ** (tick_s / cfg.drift_window_s)
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
+        self.take = 1.0 - self.keep
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
@@ -78,6 +79,10 @@ class Drift:
         for i, c in enumerate(ctx.context):
             self.slot[i, :c.size] = np.flatnonzero(self.target == i)
         self.n_pairs = np.array([c.size for c in ctx.context])
+        # g of every pair in one take from [x, x², lag1, lag2]: columns x_j, x_j², lag1_j, lag2_j, x_i.
+        self.g_index = np.stack([self.source, n + self.source, 2 * n + self.source, 3 * n + self.source,
+                                 self.target], axis=1)
+        self.rows = np.arange(n)
         self.context_on = np.zeros((n, width), bool)
         self.context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
@@ -111,13 +116,15 @@ class Drift:
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
         start = fresh & np.isnan(lags[0])
-        lags[:, start] = t.x[start]
-        upd = fresh & ~start
-        lags[:, upd] = self.keep * lags[:, upd] + (1.0 - self.keep) * t.x[upd]
+        if start.any():
+            lags[:, start] = t.x[start]
+            upd = fresh & ~start
+        else:
+            upd = fresh
+        np.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
 
         i, j = self.target, self.source
-        xj = t.x[j]
-        g = np.stack([xj, xj * xj, lags[0, j], lags[1, j], t.x[i]], axis=1)          # (P, F + 1)
+        g = np.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         suspect = np.abs(self.departure) > self.z_limit / 2
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed & (t.healthy | drifting)
@@ -125,7 +132,7 @@ class Drift:
         usable = ok_i[i] & ok_j[j] & self.fitted
         pred = self.icept + np.einsum("pk,pk->p", self.beta, g[:, :F])
         e = np.where(usable, (g[:, F] - pred) / self.spread, np.nan)
-        med, has = _row_median(np.append(e, np.nan)[self.slot])
+        med, has = _row_median(np.append(e, np.nan)[self.slot], self.rows)
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the sensor is judged again only once it has settled.
         med_now = np.where(has, med, np.nan)
@@ -164,7 +171,7 @@ class Drift:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
         g, ok_i, ok_j, seen, ctx_calm = self._pending
         i, j = self.target, self.source
-        pl = learn[i] & learn[j] & ok_i[i] & ok_j[j]
+        pl = (learn & ok_i)[i] & (learn & ok_j)[j]
         a = np.where(pl, np.maximum(1.0 / (self.pair_count + 1.0), self.alpha_min), 0.0)
         d = np.where(pl[:, None], g - self.mu, 0.0)
         self.mu += a[:, None] * d
@@ -223,11 +230,11 @@ class Drift:
         self._refit()
 
 
-def _row_median(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the median of the finite entries (NaN: none); and whether a row has any."""
+def _row_median(e: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the median of the finite entries (NaN: none); and whether a row has any.
+    `rows`: np.arange(e.shape[0])."""
     k = e.shape[1] - np.isnan(e).sum(axis=1)
     s = np.sort(e, axis=1)                                   # NaN sort last
-    rows = np.arange(e.shape[0])
     med = 0.5 * (s[rows, np.maximum((k - 1) // 2, 0)] + s[rows, np.minimum(k // 2, e.shape[1] - 1)])
     return med, k > 0
 
