@@ -95,6 +95,7 @@ class Drift:
         self.beta = np.zeros((p, F))
         self.icept = np.zeros(p)
         self.spread = np.ones(p)
+        self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
         self.ticks = 0
         # Per sensor: the smoothed median residual, its learned spread, the departure D.
@@ -145,20 +146,22 @@ class Drift:
                                np.maximum(self.settle - (t.observed & has), 0))
         seen = has & ok_i & (self.settle == 0)
         self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * np.where(has, med, 0.0), self.mean_e)
-        self.mean_e[other_fault] = 0.0
-        self.base_e[other_fault] = 0.0
+        if other_fault.any():
+            self.mean_e[other_fault] = 0.0
+            self.base_e[other_fault] = 0.0
         judged = seen & (self.count >= self.min_count)
         self.departure = np.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread.
-        g[:, F] = np.where(self.fitted, np.clip(g[:, F], pred - LEARN_CLIP * self.spread, pred + LEARN_CLIP * self.spread),
+        g[:, F] = np.where(self.fitted, np.clip(g[:, F], pred - self.clip_width, pred + self.clip_width),
                            g[:, F])
         self._pending = (g, ok_i & ~drifting, ok_j, seen)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
-        self.stepped = (self.stepped | abrupt) & ~(judged & (np.abs(self.departure) <= self.z_limit / 2))
-        far = judged & (np.abs(self.departure) > self.z_limit) & ~self.stepped
-        quiet = judged & (np.abs(self.departure) < self.z_limit / 2)      # not judged: not known calm
+        size = np.abs(self.departure)
+        self.stepped = (self.stepped | abrupt) & ~(judged & (size <= self.z_limit / 2))
+        far = judged & (size > self.z_limit) & ~self.stepped
+        quiet = judged & (size < self.z_limit / 2)      # not judged: not known calm
         # Every observed, healthy sensor of its context calm (and at least one seen).
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.all(~ctx_seen | quiet[self.context_idx], axis=1) & ctx_seen.any(axis=1)
@@ -203,6 +206,7 @@ class Drift:
         self.beta = beta
         self.icept = self.mu[:, F] - np.einsum("pk,pk->p", beta, self.mu[:, :F])
         self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
+        self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
 
     def evidence(self, i: int, t: Tick) -> dict:
