@@ -29,12 +29,16 @@ class Dead:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
         level = np.maximum(normal.mean - ctx.floor, 0.0)
+        above = t.x - ctx.floor
         with np.errstate(invalid="ignore"):
-            at_floor = t.observed & (t.x - ctx.floor <= AT_FLOOR * level)
-            live = t.observed & t.healthy & normal.learned & (t.x - ctx.floor > LIVE * level) & (level > 0)
+            at_floor = t.observed & (above <= AT_FLOOR * level)
         usually_live = normal.learned & (normal.at_floor < USUALLY_AT_FLOOR) & (level > 0)
         cond = np.zeros(ctx.n, bool)
-        for i in np.flatnonzero(at_floor & usually_live):
+        suspects = np.flatnonzero(at_floor & usually_live)
+        if suspects.size:       # the neighbours' liveness is needed only for a sensor at its floor
+            with np.errstate(invalid="ignore"):
+                live = t.observed & t.healthy & normal.learned & (above > LIVE * level) & (level > 0)
+        for i in suspects:
             c = ctx.context[i]
             seen = c[t.observed[c] & t.healthy[c]]
             n_live = int(live[seen].sum())

@@ -62,6 +62,7 @@ class Drift:
         self.lam = 1.0 - 0.5 ** (tick_s / cfg.drift_window_s)
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
+        self.take = 1.0 - self.keep
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
@@ -78,6 +79,10 @@ class Drift:
         for i, c in enumerate(ctx.context):
             self.slot[i, :c.size] = np.flatnonzero(self.target == i)
         self.n_pairs = np.array([c.size for c in ctx.context])
+        # g of every pair in one take from [x, x², lag1, lag2]: columns x_j, x_j², lag1_j, lag2_j, x_i.
+        self.g_index = np.stack([self.source, n + self.source, 2 * n + self.source, 3 * n + self.source,
+                                 self.target], axis=1)
+        self.rows = np.arange(n)
         self.context_on = np.zeros((n, width), bool)
         self.context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
@@ -90,6 +95,7 @@ class Drift:
         self.beta = np.zeros((p, F))
         self.icept = np.zeros(p)
         self.spread = np.ones(p)
+        self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
         self.ticks = 0
         # Per sensor: the smoothed median residual, its learned spread, the departure D.
@@ -111,13 +117,15 @@ class Drift:
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
         start = fresh & np.isnan(lags[0])
-        lags[:, start] = t.x[start]
-        upd = fresh & ~start
-        lags[:, upd] = self.keep * lags[:, upd] + (1.0 - self.keep) * t.x[upd]
+        if start.any():
+            lags[:, start] = t.x[start]
+            upd = fresh & ~start
+        else:
+            upd = fresh
+        np.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
 
         i, j = self.target, self.source
-        xj = t.x[j]
-        g = np.stack([xj, xj * xj, lags[0, j], lags[1, j], t.x[i]], axis=1)          # (P, F + 1)
+        g = np.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         suspect = np.abs(self.departure) > self.z_limit / 2
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed & (t.healthy | drifting)
@@ -125,7 +133,7 @@ class Drift:
         usable = ok_i[i] & ok_j[j] & self.fitted
         pred = self.icept + np.einsum("pk,pk->p", self.beta, g[:, :F])
         e = np.where(usable, (g[:, F] - pred) / self.spread, np.nan)
-        med, has = _row_median(np.append(e, np.nan)[self.slot])
+        med, has = _row_median(np.append(e, np.nan)[self.slot], self.rows)
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the sensor is judged again only once it has settled.
         med_now = np.where(has, med, np.nan)
@@ -138,20 +146,22 @@ class Drift:
                                np.maximum(self.settle - (t.observed & has), 0))
         seen = has & ok_i & (self.settle == 0)
         self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * np.where(has, med, 0.0), self.mean_e)
-        self.mean_e[other_fault] = 0.0
-        self.base_e[other_fault] = 0.0
+        if other_fault.any():
+            self.mean_e[other_fault] = 0.0
+            self.base_e[other_fault] = 0.0
         judged = seen & (self.count >= self.min_count)
         self.departure = np.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread.
-        g[:, F] = np.where(self.fitted, np.clip(g[:, F], pred - LEARN_CLIP * self.spread, pred + LEARN_CLIP * self.spread),
+        g[:, F] = np.where(self.fitted, np.clip(g[:, F], pred - self.clip_width, pred + self.clip_width),
                            g[:, F])
         self._pending = (g, ok_i & ~drifting, ok_j, seen)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
-        self.stepped = (self.stepped | abrupt) & ~(judged & (np.abs(self.departure) <= self.z_limit / 2))
-        far = judged & (np.abs(self.departure) > self.z_limit) & ~self.stepped
-        quiet = judged & (np.abs(self.departure) < self.z_limit / 2)      # not judged: not known calm
+        size = np.abs(self.departure)
+        self.stepped = (self.stepped | abrupt) & ~(judged & (size <= self.z_limit / 2))
+        far = judged & (size > self.z_limit) & ~self.stepped
+        quiet = judged & (size < self.z_limit / 2)      # not judged: not known calm
         # Every observed, healthy sensor of its context calm (and at least one seen).
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.all(~ctx_seen | quiet[self.context_idx], axis=1) & ctx_seen.any(axis=1)
@@ -164,7 +174,7 @@ class Drift:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
         g, ok_i, ok_j, seen, ctx_calm = self._pending
         i, j = self.target, self.source
-        pl = learn[i] & learn[j] & ok_i[i] & ok_j[j]
+        pl = (learn & ok_i)[i] & (learn & ok_j)[j]
         a = np.where(pl, np.maximum(1.0 / (self.pair_count + 1.0), self.alpha_min), 0.0)
         d = np.where(pl[:, None], g - self.mu, 0.0)
         self.mu += a[:, None] * d
@@ -196,6 +206,7 @@ class Drift:
         self.beta = beta
         self.icept = self.mu[:, F] - np.einsum("pk,pk->p", beta, self.mu[:, :F])
         self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
+        self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
 
     def evidence(self, i: int, t: Tick) -> dict:
@@ -223,11 +234,11 @@ class Drift:
         self._refit()
 
 
-def _row_median(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the median of the finite entries (NaN: none); and whether a row has any."""
+def _row_median(e: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the median of the finite entries (NaN: none); and whether a row has any.
+    `rows`: np.arange(e.shape[0])."""
     k = e.shape[1] - np.isnan(e).sum(axis=1)
     s = np.sort(e, axis=1)                                   # NaN sort last
-    rows = np.arange(e.shape[0])
     med = 0.5 * (s[rows, np.maximum((k - 1) // 2, 0)] + s[rows, np.minimum(k // 2, e.shape[1] - 1)])
     return med, k > 0
 

@@ -49,9 +49,11 @@ class Implausible:
         cond = np.zeros(ctx.n, bool)
         if self.pairs:
             w, v = self.witness, self.suspect
+            above = t.x - ctx.floor
             with np.errstate(invalid="ignore"):
-                broken = (t.observed[w] & t.observed[v] & normal.learned[w]
-                          & (t.x[w] - ctx.floor[w] > SOME * level[w]) & (t.x[v] - ctx.floor[v] <= NONE * level[v]))
+                some = t.observed & normal.learned & (above > SOME * level)       # may witness
+                none = t.observed & (above <= NONE * level)                        # may be suspect
+            broken = some[w] & none[v]
             cond[v[broken]] = True
             for k in np.flatnonzero(broken):
                 witness, suspect, relation = self.pairs[k]

@@ -18,9 +18,10 @@ class Missing:
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.missing_s
         self.held = Held(ctx.n, tick_s)
+        self.every = np.ones(ctx.n, bool)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
-        lasted = self.held.update(t.missing, np.ones(t.ctx.n, bool), t.ts)
+        lasted = self.held.update(t.missing, self.every, t.ts)
         return t.missing, t.missing & (lasted >= max(self.required_s, 1e-9))
 
     def evidence(self, i: int, t: Tick) -> dict:

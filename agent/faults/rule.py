@@ -40,8 +40,12 @@ class Held:
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick."""
         on = seen & cond
-        self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
-        self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
+        if on.any():
+            self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
+            self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
+        else:       # the common tick: nothing holds, so every seen sensor starts over (fewer numpy calls)
+            np.copyto(self.since, np.nan, where=seen)
+            np.copyto(self.ticks, 0, where=seen)
         return self.ticks * self.tick_s
 
     def state(self) -> dict:

@@ -56,7 +56,7 @@ class Stuck:
         self.steps[self.head] = np.where(t.observed & np.isfinite(step), normal.relative_step(step, t.x), np.nan)
         self.head = (self.head + 1) % self.flat_ticks
         seen = np.isfinite(self.steps).sum(axis=0)
-        recent = np.nansum(self.steps, axis=0) / np.maximum(seen, 1)
+        recent = np.where(np.isnan(self.steps), 0.0, self.steps).sum(axis=0) / np.maximum(seen, 1)   # nansum
         self.flat = varies & (seen >= FLAT_SEEN * self.flat_ticks) & (recent < self.ratio * normal.rel_step)
         cond = varies & (same | self.flat)
         decided = varies & ((same & (lasted >= self.required)) | self.flat)

@@ -77,19 +77,26 @@ class FaultTracker:
         if not self.rules:
             return []
         observed = ~(row.missing | row.carried)
-        np.maximum(self.reentry - 1, 0, out=self.reentry)
+        if self.reentry.any():
+            np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty = self.faulty
+        any_faulty = any(self.kind)
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
                  healthy=~faulty, kinds=list(self.kind),
-                 drifting=np.array([k == "drift" for k in self.kind]) if faulty.any() else faulty,
+                 drifting=np.array([k == "drift" for k in self.kind]) if any_faulty else faulty,
                  ctx=self.ctx, normal=self.normal)
         results = [rule.observe(t) for rule in self.rules]
         cond = np.array([c for c, _ in results])          # (rules, n)
         decided = np.array([d for _, d in results])
-        events = self._end_cleared(t, cond, faulty, observed)
-        events += self._start_decided(t, decided)
-        self.candidate = cond.any(axis=0) & ~self.faulty
-        self._learn(t)
+        # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
+        events = self._end_cleared(t, cond, faulty, observed) if any_faulty else []
+        if decided.any():
+            events += self._start_decided(t, decided)
+            faulty = self.faulty
+        elif events:
+            faulty = self.faulty
+        self.candidate = cond.any(axis=0) & ~faulty
+        self._learn(t, faulty)
         np.copyto(self.prev, row.values, where=observed)
         return events
 
@@ -143,8 +150,7 @@ class FaultTracker:
         stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
         return f"{self.node}-{self.names[i]}-{stamp}"
 
-    def _learn(self, t: Tick) -> None:
-        faulty = self.faulty
+    def _learn(self, t: Tick, faulty: np.ndarray) -> None:
         learn = t.observed & ~faulty & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         raw_step = np.abs(t.x - t.prev)
