@@ -106,12 +106,7 @@ class FoldedForecaster(nn.Module):
         t_mix = t.out(mixed)
         temporal = model.temporal_norm(newest + t_mix).reshape(batch, n, d)
 
-        s_mix, s_weights = model.spatial(temporal, model.prior_scale * model.neighbour_mask)
-        spatial = model.spatial_norm(temporal + s_mix)
-        gate = torch.sigmoid(model.gate(torch.cat([temporal, spatial], dim=-1)))
-        fused = gate * temporal + (1.0 - gate) * spatial
-        delta = model.head_out(torch.relu(model.head_hidden(fused))).reshape(batch, n)
-        forecast = x[:, context - 1, :] + delta
+        forecast, s_weights = model.spatial_and_head(temporal, x[:, context - 1, :])
         return forecast, weights.mean(dim=1).reshape(batch, n, context), s_weights
 
 

@@ -129,16 +129,21 @@ class SpatioTemporalForecaster(nn.Module):
         t_mix, t_weights = self.temporal(newest, per_sensor)
         temporal = self.temporal_norm(newest + t_mix).reshape(batch, n, d)
 
+        forecast, s_weights = self.spatial_and_head(temporal, x[:, context - 1, :])
+        return (forecast,
+                t_weights.reshape(batch, n, context),
+                s_weights)
+
+    def spatial_and_head(self, temporal: torch.Tensor, last: torch.Tensor):
+        """Everything after the temporal attention, given each sensor's temporal summary (B, N, d)
+        and its last observed value (B, N): the folded export (fold.py) shares this part as is."""
         s_mix, s_weights = self.spatial(temporal, self.prior_scale * self.neighbour_mask)
         spatial = self.spatial_norm(temporal + s_mix)
 
         gate = torch.sigmoid(self.gate(torch.cat([temporal, spatial], dim=-1)))
         fused = gate * temporal + (1.0 - gate) * spatial
-        delta = self.head_out(torch.relu(self.head_hidden(fused))).reshape(batch, n)
-        forecast = x[:, context - 1, :] + delta                                  # persistence + correction
-        return (forecast,
-                t_weights.reshape(batch, n, context),
-                s_weights)
+        delta = self.head_out(torch.relu(self.head_hidden(fused))).reshape(last.shape)
+        return last + delta, s_weights                                           # persistence + correction
 
 
 def neighbour_mask_from_config(cfg: AgentConfig) -> np.ndarray:
