@@ -56,19 +56,17 @@ class Normal:
         self.at_floor = np.zeros(n)              # share of ticks at the floor
         self.learned = np.zeros(n, bool)         # enough of it learned for rules that compare with it
 
-    def _alpha(self, learn: np.ndarray) -> np.ndarray:
-        return np.where(learn, np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
-
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, repeated: np.ndarray,
               at_floor: np.ndarray, counted: np.ndarray) -> None:
         """`learn`: sensors observed, healthy and unsuspected this tick: their level and steps are
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
         `step`: |Δx| (NaN: not learnable); `repeated`: 1 / 0, NaN without a previous reading."""
-        c = self._alpha(counted)
+        rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
+        c = np.where(counted, rate, 0.0)
         has_repeat = ~np.isnan(repeated)
         self.repeat += np.where(has_repeat, c, 0.0) * (np.where(has_repeat, repeated, 0.0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
-        a = self._alpha(learn)
+        a = np.where(learn, rate, 0.0)
         x0 = np.where(learn, x, 0.0)
         d = x0 - self.mean
         self.mean += a * d

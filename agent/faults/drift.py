@@ -83,6 +83,9 @@ class Drift:
         self.g_index = np.stack([self.source, n + self.source, 2 * n + self.source, 3 * n + self.source,
                                  self.target], axis=1)
         self.rows = np.arange(n)
+        # The median's two middle positions in a sorted row of k finite entries, for every k.
+        k = np.arange(width + 1)
+        self.mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
         self.context_on = np.zeros((n, width), bool)
         self.context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
@@ -133,7 +136,7 @@ class Drift:
         usable = ok_i[i] & ok_j[j] & self.fitted
         pred = self.icept + np.einsum("pk,pk->p", self.beta, g[:, :F])
         e = np.where(usable, (g[:, F] - pred) / self.spread, np.nan)
-        med, has = _row_median(np.append(e, np.nan)[self.slot], self.rows)
+        med, has = _row_median(np.append(e, np.nan)[self.slot], self.rows, self.mid)
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the sensor is judged again only once it has settled.
         med_now = np.where(has, med, np.nan)
@@ -234,12 +237,12 @@ class Drift:
         self._refit()
 
 
-def _row_median(e: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `rows`: np.arange(e.shape[0])."""
+    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k."""
     k = e.shape[1] - np.isnan(e).sum(axis=1)
     s = np.sort(e, axis=1)                                   # NaN sort last
-    med = 0.5 * (s[rows, np.maximum((k - 1) // 2, 0)] + s[rows, np.minimum(k // 2, e.shape[1] - 1)])
+    med = 0.5 * (s[rows, mid[0][k]] + s[rows, mid[1][k]])
     return med, k > 0
 
 

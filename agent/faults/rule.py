@@ -21,6 +21,7 @@ class Tick:
     observed: np.ndarray    # a fresh reading this tick (not carried forward, not missing)
     missing: np.ndarray     # no reading past the carry-forward bound
     prev: np.ndarray        # the last observed value before this tick (NaN: none yet)
+    step: np.ndarray        # |x − prev| (NaN where either is)
     healthy: np.ndarray     # not judged faulty (as of the previous tick): usable as a neighbour
     kinds: list[str]        # the active fault's kind per sensor ("" when healthy)
     drifting: np.ndarray    # the active fault is a drift

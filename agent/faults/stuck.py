@@ -42,15 +42,16 @@ class Stuck:
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
-        step = np.abs(t.x - t.prev)
+        step = t.step
         same = t.observed & (step == 0)
         lasted = self.held.update(same, t.observed, t.ts)
         # Run length whose odds under the repeat rate are below FALSE_RUN_ODDS, the rate taken as
         # it was when this run began (the run itself is learned as it goes).
-        p = np.clip(np.maximum(normal.repeat, 1.0 / (normal.count + 2.0)), 1e-12, 0.999)
+        p = np.minimum(np.maximum(np.maximum(normal.repeat, 1.0 / (normal.count + 2.0)), 1e-12), 0.999)   # clip
         self.p_run = np.where(self.held.ticks <= 1, p, self.p_run)
-        guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
-        self.required = np.maximum(self.stuck_s, guard)
+        if self.held.ticks.any():       # only an unchanged run is judged (and told) against it
+            guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
+            self.required = np.maximum(self.stuck_s, guard)
         varies = normal.learned & (normal.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
 
         self.steps[self.head] = np.where(t.observed & np.isfinite(step), normal.relative_step(step, t.x), np.nan)

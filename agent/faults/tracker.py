@@ -82,7 +82,7 @@ class FaultTracker:
         faulty = self.faulty
         any_faulty = any(self.kind)
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
-                 healthy=~faulty, kinds=list(self.kind),
+                 step=np.abs(row.values - self.prev), healthy=~faulty, kinds=list(self.kind),
                  drifting=np.array([k == "drift" for k in self.kind]) if any_faulty else faulty,
                  ctx=self.ctx, normal=self.normal)
         results = [rule.observe(t) for rule in self.rules]
@@ -153,7 +153,7 @@ class FaultTracker:
     def _learn(self, t: Tick, faulty: np.ndarray) -> None:
         learn = t.observed & ~faulty & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
-        raw_step = np.abs(t.x - t.prev)
+        raw_step = t.step
         step = np.where(self.learnable_prev, raw_step, np.nan)
         self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & ~faulty)
         repeated = np.where(np.isfinite(raw_step), raw_step == 0, np.nan)
