@@ -13,22 +13,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from machine import machine_info, percentiles_us  # noqa: E402
+from machine import RSS_CHILD, machine_info, percentiles_us  # noqa: E402
 
 from agent import config  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 from agent.window import Row, WindowBuffer  # noqa: E402
 
 TICKS = 3000
-
-RSS_CHILD = """
-import sys
-from agent.cli import main
-rc = main(sys.argv[1:])
-hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
-print(f'VmHWM_kB {hwm}', file=sys.stderr)
-raise SystemExit(rc)
-"""
 
 
 def bench_n(n: int) -> dict:

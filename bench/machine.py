@@ -8,6 +8,17 @@ import sys
 from importlib import metadata
 
 
+#: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
+RSS_CHILD = """
+import sys
+from agent.cli import main
+rc = main(sys.argv[1:])
+hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
+print(f'VmHWM_kB {hwm}', file=sys.stderr)
+raise SystemExit(rc)
+"""
+
+
 def machine_info(packages=("numpy", "onnxruntime", "ai-edge-litert", "torch", "paho-mqtt")) -> dict:
     versions = {}
     for p in packages:

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import machine_info  # noqa: E402
+from machine import RSS_CHILD, machine_info  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import from_dict  # noqa: E402
@@ -231,16 +231,6 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     del tfl, onx
     return {name: percentiles(s) for name, s in samples.items()}, facts
 
-
-#: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
-RSS_CHILD = """
-import sys
-from agent.cli import main
-rc = main(sys.argv[1:])
-hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
-print(f'VmHWM_kB {hwm}', file=sys.stderr)
-raise SystemExit(rc)
-"""
 
 
 def agent_rss(work: Path, ticks: int) -> dict:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import machine_info  # noqa: E402
+from machine import RSS_CHILD, machine_info  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import SensorSpec, ThresholdConfig, from_dict  # noqa: E402
@@ -217,16 +217,6 @@ def bench_shape(n: int, steps: int, ticks: int, work: Path, kinds=KINDS, log=pri
 
 
 # ---- peak RSS of an agent process per tier ---------------------------------------------------------------
-
-#: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
-RSS_CHILD = """
-import sys
-from agent.cli import main
-rc = main(sys.argv[1:])
-hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
-print(f'VmHWM_kB {hwm}', file=sys.stderr)
-raise SystemExit(rc)
-"""
 
 
 def rss_child(cfg_path: Path, ticks: int) -> dict:

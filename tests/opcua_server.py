@@ -48,7 +48,7 @@ async def main(port: int, certs: Path | None) -> None:
             t += 1
             for i, var in enumerate(variables.values()):
                 await var.write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
 if __name__ == "__main__":
