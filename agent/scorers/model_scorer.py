@@ -331,6 +331,13 @@ class ModelScorer(Scorer):
         run = self._run
         last = self._run_ts
         self._run_ts = None
+        if last is not None and now == last[-1] and (last == ts).all():
+            # The same tick again (the chain retrying, a second scoring of the window): the same
+            # run but for the newest row, which is this call's errors (the loop below agrees).
+            run[-1] = err
+            self._history[now] = err.copy()
+            self._run_ts = last
+            return self._bias_weights @ run
         if (last is not None and now > last[-1] and ts[-2] == last[-1]
                 and (last[1:] == ts[:-1]).all()):
             # One tick on from the previous call (the usual case): its run, shifted by one row, is
@@ -395,6 +402,7 @@ class ModelScorer(Scorer):
             std = array_like(fitted["std"], np.zeros(self.n), f"{name}.profile.std")
             ticks = int(fitted["ticks"])
         self._history, self._forecasts = rings
+        self._run_ts = None                     # the bias run is rebuilt from the restored errors
         self.residual, self.forecast_offset = residual, offset
         if fitted is None:
             self.profile.mean = self.profile.std = None
