@@ -174,26 +174,24 @@ class FaultTracker:
         counted = t.observed & self._healthy
         learn = counted & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
-        raw_step = t.step
-        step = np.where(self.learnable_prev, raw_step, np.nan)
+        step_ok = self.learnable_prev
         self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy)
-        repeated = np.where(np.isfinite(raw_step), raw_step == 0, np.nan)
         with np.errstate(invalid="ignore"):
-            at_floor = (t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)).astype(float)
+            at_floor = t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)
         for rule, ran in zip(self.rules, self._ran):
             if ran and hasattr(rule, "learn"):
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, step, repeated, at_floor, counted=counted)
+        self.normal.learn(t.x, learn, t.step, step_ok, at_floor, counted=counted)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
     def mask(self, row: Row) -> Row:
         """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
-        if not self.cfg.mask or not self._any_faulty:
+        if not self.cfg.mask or not any(self.kind):
             return row
-        faulty = self._faulty
+        faulty = np.array([k != "" for k in self.kind])
         return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
