@@ -199,6 +199,9 @@ class AlertConfig:
             "the new normal instead of alerting for ever")
     subside_fraction: float = rng(0.0, 0.9, default=0.0,
         doc="an alert also ends when the score stays below this × its peak (0: off)")
+    subside_release_ticks: int = rng(1, None, default=1,
+        doc="after a subsided alert, no new alert opens below its residue (`subside_fraction` × its peak) "
+            "until the score has stayed at or under the threshold for this many ticks in a row")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
 
