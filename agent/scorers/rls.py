@@ -30,10 +30,12 @@ class BatchRLS:
         self._m = 0
 
     def fit(self, X: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
-        """Batch least squares on warm-up data. X (m, n, k), y (m, n), valid (m, n) bool."""
-        Xv = X * valid[:, :, None]
-        self.A = np.einsum("mni,mnj->nij", Xv, X) + self.ridge * np.eye(self.k)
-        self.b = np.einsum("mni,mn->ni", Xv, np.where(valid, y, 0.0))
+        """Batch least squares on warm-up data. X (m, n, k), y (m, n), valid (m, n) bool.
+        X is the caller's scratch: its invalid rows are zeroed in place (no second copy of it at
+        warm-up; the residuals of those rows are not used)."""
+        X *= valid[:, :, None]
+        self.A = np.einsum("mni,mnj->nij", X, X) + self.ridge * np.eye(self.k)
+        self.b = np.einsum("mni,mn->ni", X, np.where(valid, y, 0.0))
         self.w = np.linalg.solve(self.A, self.b[:, :, None])[:, :, 0]
         r = np.where(valid, y - np.einsum("mnk,nk->mn", X, self.w), 0.0)
         count = np.maximum(valid.sum(axis=0), 1)
