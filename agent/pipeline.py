@@ -176,7 +176,8 @@ class Pipeline:
             self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
-        result: TickScore = self.health.quiet(self.chain.score(self.window))   # no score from a sensor just back
+        result: TickScore = self.health.quiet(   # no score from a sensor just back
+            self.chain.score_blended(self.window, self.detector.threshold))
         decision = self.detector.step(
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
