@@ -61,8 +61,13 @@ class FusionModel:
                             for i in range(0, len(prev), chunk)] or [np.zeros((0, z.shape[1]))])
         return np.stack([np.ones_like(prev), prev, s, prev * s], axis=-1)
 
-    def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
-        self.rls.fit(self.batch_features(z, missing), z[1:], ~missing[1:] & self.has_neighbours)
+    def fit(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> None:
+        """Least squares on rows 1.. of z, their features built `chunk` rows at a time."""
+        def blocks():
+            for i in range(0, len(z) - 1, chunk):
+                zs, ms = z[i:i + chunk + 1], missing[i:i + chunk + 1]
+                yield self.batch_features(zs, ms), zs[1:], ~ms[1:] & self.has_neighbours
+        self.rls.fit_blocks(blocks)
 
     def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
         x = self.features(window) if x is None else x
