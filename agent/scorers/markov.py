@@ -82,7 +82,7 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         prob = self._prob(s0, s1)
         gone = window.missing[-2]
-        if gone.any():
+        if np.count_nonzero(gone):
             for i in np.flatnonzero(gone):
                 prob[i] = self._propagated(window, i, s1[i])
         z = (-np.log(prob) - self.mean) * self.inv_std
