@@ -14,7 +14,8 @@ aligner and normaliser). Rows of the table:
 - the agent's scorers: `score(window)` of the TfliteScorer / OnnxScorer, what every tick pays,
   and `score` + its explanation weights, what a tick that builds an alert pays;
 - whole tick per tier: `Pipeline.step(row)` (normalise, window, chain, detector, learning, the
-  fallback's counts), each tier's pipeline warmed up on the demo's warm-up day;
+  fallback's counts), each tier's pipeline warmed up on the demo's warm-up day; and of it, the
+  sensor-fault tracker (`FaultTracker.observe`, timed inside the same steps) and the rest;
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed.
 
@@ -203,7 +204,9 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     if hst is not None:
         variants["river HalfSpaceTrees: score_one + learn_one"] = lambda: hst(buf_raw[0])
     tick_names = {tier: f"whole tick, {tier} tier" for tier in pipes}
-    samples: dict[str, list[float]] = {name: [] for name in [*variants, *tick_names.values()]}
+    parts = [f"{name}{part}" for name in tick_names.values() for part in ("", ": fault tracker", ": the rest")]
+    samples: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
+    tracker = {tier: time_tracker(pipe) for tier, pipe in pipes.items()}
     buf_raw = [None]
     names = list(variants)
     for i, row in enumerate(rows):
@@ -215,9 +218,13 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
             continue
         order = list(pipes.items())
         for tier, pipe in order[i % 3:] + order[:i % 3]:
+            tracker[tier][0] = 0.0
             t0 = time.perf_counter()
             pipe.step(row)
-            samples[tick_names[tier]].append(time.perf_counter() - t0)
+            took = time.perf_counter() - t0
+            samples[tick_names[tier]].append(took)
+            samples[f"{tick_names[tier]}: fault tracker"].append(tracker[tier][0])
+            samples[f"{tick_names[tier]}: the rest"].append(took - tracker[tier][0])
         buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
         buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
         tfl_s.inputs(window)
@@ -231,6 +238,21 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     del tfl, onx
     return {name: percentiles(s) for name, s in samples.items()}, facts
 
+
+
+def time_tracker(pipe) -> list[float]:
+    """Time the pipeline's FaultTracker.observe: the returned list holds the last call's seconds."""
+    last = [0.0]
+    observe = pipe.health.observe
+
+    def timed(row):
+        t0 = time.perf_counter()
+        try:
+            return observe(row)
+        finally:
+            last[:] = [time.perf_counter() - t0]
+    pipe.health.observe = timed
+    return last
 
 
 def agent_rss(work: Path, ticks: int) -> dict:
@@ -267,8 +289,9 @@ def render(report: dict) -> str:
     for name, f in lat.items():
         ratio = f"{ref / f['p50_us']:.1f}×" if ref else "-"
         work = flops if name == "torch eager fp32" else exported     # what the path computes
-        share = (f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%"
-                 if flops and not name.startswith(("numpy", "river", "whole tick, numpy")) else "-")
+        model_path = not name.startswith(("numpy", "river", "whole tick, numpy")) \
+            and not name.endswith(("fault tracker", "the rest"))
+        share = f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%" if flops and model_path else "-"
         lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>9} {share:>7}")
     if report.get("agent_peak_rss"):
         lines.append("peak RSS of stad-agent run on the demo (MiB): " + ", ".join(
