@@ -90,13 +90,16 @@ def test_an_inference_that_raises_steps_down(tmp_path, rows, caplog):
 
     tfl = TfliteScorer(good_bundle())
     index = tfl._in[0][0]
-    tfl.interpreter.resize_tensor_input(index, [1, 31, 18])     # the runtime now rejects the window
+    # The runtime now rejects the window. The scorer holds views of the interpreter's tensors (the
+    # public resize refuses while they exist), so this resizes the wrapped C++ interpreter, which
+    # the scorer invokes; its next invoke fails ("model not ready"), as a broken runtime would.
+    tfl.interpreter._interpreter.ResizeInputTensor(index, np.array([1, 31, 18], np.int32), False)
     pipe = Pipeline(demo_cfg(tmp_path, warmup_ticks=WARMUP), tiers=[tfl, OnnxScorer(good_bundle())])
     with caplog.at_level(logging.WARNING, logger="stad.scorer"):
         results = run(pipe, rows, 2)
     assert [r.tier for r in results] == ["onnx", "onnx"]
     (line,) = switch_lines(caplog)
-    assert line.startswith("scorer tier tflite -> onnx: tflite failed: ValueError:")
+    assert line.startswith("scorer tier tflite -> onnx: tflite failed: RuntimeError:")
 
 
 def test_over_the_latency_budget_for_k_ticks_steps_down(tmp_path, rows, caplog):
