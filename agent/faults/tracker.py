@@ -57,7 +57,9 @@ class FaultTracker:
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
-        self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]   # a rule's last (cond, decided)
+        # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
+        # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
+        self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = np.zeros(n, bool)
         self._ran = [True] * len(self.rules)
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
