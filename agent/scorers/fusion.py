@@ -42,7 +42,7 @@ class FusionModel:
     def features(self, window: WindowBuffer) -> np.ndarray:
         prev = window.values[-2]
         newest, missing = window.values[-1], window.missing[-1]
-        if missing.any():
+        if np.count_nonzero(missing):
             s = self.neighbour_mean(newest, missing)
         else:       # the same sums (a weight times True is the weight) in fewer numpy calls
             s = np.divide((self.nbr_w * newest[self.nbr]).sum(axis=-1), self._total,
