@@ -35,6 +35,10 @@ class FaultConfig:
                                  doc="half-life of the departure's running mean")
     drift_z: float = rng(1.0, None, default=6.0,
                           doc="departure from what its neighbours predict, in its normal spreads")
+    spike_s: float = rng(0, None, default=0.0,
+                          doc="a jump its neighbours do not share, this long (0: on the tick)")
+    spike_z: float = rng(2.0, None, default=8.0,
+                          doc="a jump: this many times the sensor's normal tick-to-tick change")
     clear_s: float = rng(0, None, default=60.0,
                           doc="a fault ends after its condition is gone this long")
     holdback_s: float = rng(0, None, default=90.0,
