@@ -126,6 +126,40 @@ def test_onnxruntime_and_litert_agree_with_each_other(ref):
     np.testing.assert_allclose(onnx_scores, tflite_scores, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("ref,kind", [pytest.param("tiny", "tflite_fp32"),
+                                      pytest.param("demo", "tflite_int8", marks=[NO_DEMO])])
+def test_litert_in_place_tensors_give_what_the_public_api_gives(ref, kind):
+    """The tflite scorer writes its inputs into the interpreter's tensors and reads the outputs in
+    place; a separate interpreter driven through set_tensor/invoke/get_tensor gives the same
+    outputs, on the scorer's own buffers and on a caller's arrays, and what `run` returns is the
+    scorer's to keep (the next invoke does not change it)."""
+    from ai_edge_litert.interpreter import Interpreter
+    from agent.scorers.tflite import TfliteScorer
+
+    bundle, windows, values, missing, _, _ = demo_run(ref)
+    scorer = TfliteScorer(bundle, kind)
+    assert scorer._views is not None        # float tensors: the in-place path
+    public = Interpreter(model_path=str(bundle.artifact_path(kind)), num_threads=1)
+    public.allocate_tensors()
+    runner = public.get_signature_runner()
+    first = None
+    for i in range(0, 40, 7):
+        v, m = values[i:i + 1], missing[i:i + 1]
+        want = runner(values=v, missing=m)
+        np.copyto(scorer._values, v)
+        np.copyto(scorer._missing, m)
+        own = scorer.run(scorer._values, scorer._missing)
+        given = scorer.run(v.copy(), m.copy())
+        for name, a, b in zip(("forecast", "temporal_attention", "spatial_attention"), own, given):
+            np.testing.assert_array_equal(a, want[name][0])
+            np.testing.assert_array_equal(b, want[name][0])
+        if first is None:
+            first = [a.copy() for a in own], own
+    kept, returned = first
+    for a, b in zip(kept, returned):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
     from agent.scorers.onnx import OnnxScorer
     from agent.scorers.tflite import TfliteScorer

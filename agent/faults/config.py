@@ -35,6 +35,8 @@ class FaultConfig:
                                  doc="half-life of the departure's running mean")
     drift_z: float = rng(1.0, None, default=6.0,
                           doc="departure from what its neighbours predict, in its normal spreads")
+    drift_every_s: float = rng(0, None, default=0.0,
+                                doc="judge drift only this often (0: every tick): cheaper at short ticks, fewer drifts found")
     spike_s: float = rng(0, None, default=0.0,
                           doc="a jump its neighbours do not share, this long (0: on the tick)")
     spike_z: float = rng(2.0, None, default=8.0,

@@ -31,6 +31,7 @@ row from rows 0..T-2, `temporal_attention` (1, N, T-1), `spatial_attention` (1, 
 from __future__ import annotations
 
 import abc
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -211,26 +212,29 @@ class ModelScorer(Scorer):
         values, missing = self.inputs(window)
         forecast, temporal, spatial = self.run(values, missing)
         # The attention weights feed the forecast (softmax → weighted mix → forecast), so a NaN or
-        # inf in them makes the forecast NaN too: the forecast is the one check a tick needs.
-        if not np.isfinite(forecast).all():
+        # inf in them makes the forecast NaN too: the forecast is the one check a tick needs. Its
+        # float64 sum is finite exactly when every entry is (float32 values cannot overflow it).
+        if not math.isfinite(np.add.reduce(forecast, dtype=np.float64)):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
-        missing_newest = missing[0, -1] > 0
+        missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
         forecast = forecast + self.forecast_offset
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
         err /= self._residual_scale()
         np.copyto(err, 0.0, where=missing_newest)
         bias = self.bias(window.ts, err)
-        if self.profile.fitted:
+        profiled = self.profile.fitted
+        if profiled:
             bias = np.where(self.profile.bias_kept(), bias, 0.0)
         s = np.abs(bias)                        # combined_scores: max(|e|, |bias|), 0 when missing
         np.maximum(s, np.abs(err), out=s)
         np.copyto(s, 0.0, where=missing_newest)
-        if self.profile.fitted:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
+        if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
             s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
         top_k = self.top_k
-        return TickScore(sensor_scores=s, score=float(s.max()), tier=self.TYPE,
+        # Nothing for the explanation here: the lambda runs only when an alert is built.
+        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
                          explanation=lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def _residual_scale(self) -> np.ndarray:
@@ -327,6 +331,13 @@ class ModelScorer(Scorer):
         run = self._run
         last = self._run_ts
         self._run_ts = None
+        if last is not None and now == last[-1] and (last == ts).all():
+            # The same tick again (the chain retrying, a second scoring of the window): the same
+            # run but for the newest row, which is this call's errors (the loop below agrees).
+            run[-1] = err
+            self._history[now] = err.copy()
+            self._run_ts = last
+            return self._bias_weights @ run
         if (last is not None and now > last[-1] and ts[-2] == last[-1]
                 and (last[1:] == ts[:-1]).all()):
             # One tick on from the previous call (the usual case): its run, shifted by one row, is
@@ -391,6 +402,7 @@ class ModelScorer(Scorer):
             std = array_like(fitted["std"], np.zeros(self.n), f"{name}.profile.std")
             ticks = int(fitted["ticks"])
         self._history, self._forecasts = rings
+        self._run_ts = None                     # the bias run is rebuilt from the restored errors
         self.residual, self.forecast_offset = residual, offset
         if fitted is None:
             self.profile.mean = self.profile.std = None
