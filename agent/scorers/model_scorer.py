@@ -163,8 +163,11 @@ class ModelScorer(Scorer):
         # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
         self._history: dict[float, np.ndarray] = {}
         self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
-        self._run = np.zeros((self.steps, self.n), np.float64)
-        self._run_ts: np.ndarray | None = None    # the window ticks `_run` holds (None: rebuild it)
+        # The bias's run of the window ticks' errors, oldest first, is _ring[_head:_head + T]: a
+        # doubled ring (as WindowBuffer's), so one tick on is one row written twice, not a shift.
+        self._ring = np.zeros((2 * self.steps, self.n), np.float64)
+        self._head = 0
+        self._run_ts: np.ndarray | None = None    # the window ticks the run holds (None: rebuild it)
         self._bias_weights = bias_weights(self.steps)
         self._scale_of = self._floored = None     # see _residual_scale
         self.set_profile(ProfileConfig(enabled=False))
@@ -213,8 +216,9 @@ class ModelScorer(Scorer):
         forecast, temporal, spatial = self.run(values, missing)
         # The attention weights feed the forecast (softmax → weighted mix → forecast), so a NaN or
         # inf in them makes the forecast NaN too: the forecast is the one check a tick needs. Its
-        # float64 sum is finite exactly when every entry is (float32 values cannot overflow it).
-        if not math.isfinite(np.add.reduce(forecast, dtype=np.float64)):
+        # sum is finite when every entry is (one reduction; a sum that overflows float32 needs
+        # forecasts beyond ±1e37 normalised units, which are refused as well).
+        if not math.isfinite(np.add.reduce(forecast)):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
         forecast = forecast + self.forecast_offset
@@ -328,30 +332,31 @@ class ModelScorer(Scorer):
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
         ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded."""
         now = float(ts[-1])
-        run = self._run
-        last = self._run_ts
+        steps, ring, last = self.steps, self._ring, self._run_ts
         self._run_ts = None
         if last is not None and now == last[-1] and (last == ts).all():
             # The same tick again (the chain retrying, a second scoring of the window): the same
             # run but for the newest row, which is this call's errors (the loop below agrees).
-            run[-1] = err
+            newest = self._head + steps - 1
+            ring[newest] = ring[newest - steps if newest >= steps else newest + steps] = err
             self._history[now] = err.copy()
             self._run_ts = last
-            return self._bias_weights @ run
+            return self._bias_weights @ ring[self._head:self._head + steps]
         if (last is not None and now > last[-1] and ts[-2] == last[-1]
                 and (last[1:] == ts[:-1]).all()):
-            # One tick on from the previous call (the usual case): its run, shifted by one row, is
+            # One tick on from the previous call (the usual case): its run, moved on by one row, is
             # what the loop below would read back from the history (window ticks are in order).
             # (A window with unfilled NaN rows compares unequal and takes the loop: same result.)
-            run[:-1] = run[1:]
-            run[-1] = err
+            h = self._head
+            ring[h] = ring[h + steps] = err
+            self._head = h = (h + 1) % steps
             self._history[now] = err.copy()
             self._run_ts = ts.copy()
-            if len(self._history) > 2 * self.steps:
+            if len(self._history) > 2 * steps:
                 oldest = float(ts[0])
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
-            return self._bias_weights @ run
-        run.fill(0.0)
+            return self._bias_weights @ ring[h:h + steps]
+        run = np.zeros((steps, self.n), np.float64)
         run[-1] = err
         if np.isfinite(now):
             self._run_ts = ts.copy()
@@ -362,9 +367,11 @@ class ModelScorer(Scorer):
                     if past is not None:
                         run[j] = past
             self._history[now] = err.copy()
-            if len(self._history) > 2 * self.steps:
+            if len(self._history) > 2 * steps:
                 oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+            ring[:steps] = ring[steps:] = run
+            self._head = 0
         return ew_bias(run)
 
     # -- checkpoint (agent/checkpoint.py): what the warm-up fitted on this device, and the recent
