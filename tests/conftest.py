@@ -276,6 +276,35 @@ def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     return err
 
 
+# ---- waiting on a condition (never a fixed sleep) ---------------------------------------------
+
+def wait_until(predicate, timeout: float = 15.0, proc: subprocess.Popen | None = None):
+    """Poll `predicate()` until it returns something truthy, and return that; False once `timeout`
+    seconds pass or `proc` has exited (checked once more after the exit, so a last write counts).
+    The one polling loop of the suite: event-driven waits (NotifySocket, Collector) wait on a
+    condition variable instead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if proc is not None and proc.poll() is not None:
+            return predicate() or False
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def wait_for(predicate, what: str, timeout: float = 90.0, proc: subprocess.Popen | None = None):
+    """`wait_until`, failing the test with `what` (and the agent's exit code) when it is not met."""
+    got = wait_until(predicate, timeout, proc)
+    if got:
+        return got
+    if proc is not None and proc.poll() is not None:
+        raise AssertionError(f"the agent exited ({proc.returncode}) while waiting for {what}")
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
 # ---- agents in the background, an OPC UA server --------------------------------------------
 
 def start_logged_agent(config_path: Path, tmp_path: Path, name: str = "agent") -> subprocess.Popen:

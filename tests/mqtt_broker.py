@@ -27,6 +27,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from conftest import wait_until
+
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
@@ -336,15 +338,6 @@ class MosquittoSub:
         self._reader.join(timeout=timeout_s)
         return self._parsed()
 
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    """Poll `predicate` until it is true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def publish_retained(port: int, topic: str, payload: str) -> None:

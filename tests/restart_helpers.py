@@ -22,7 +22,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from conftest import NotifySocket
+from conftest import NotifySocket, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
@@ -58,19 +58,6 @@ def write_config(tmp: Path, mqtt_port: int | None = None, **overrides) -> Path:
     path.write_text(yaml.safe_dump(cfg))
     return path
 
-
-def wait_for(condition, what: str, timeout: float = 90.0, proc: subprocess.Popen | None = None):
-    """Poll `condition()` until it returns something truthy; fail saying `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = condition()
-        if got:
-            return got
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the agent exited ({proc.returncode}) while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
 
 
 class AgentProcess:

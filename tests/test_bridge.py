@@ -22,8 +22,8 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_broker import MOSQUITTO, Mosquitto, free_port, make_tls_files, wait_until, _hand_to_mosquitto_user
-from conftest import PUMP, interrupt_agent as stop
+from mqtt_broker import MOSQUITTO, Mosquitto, free_port, make_tls_files, _hand_to_mosquitto_user
+from conftest import PUMP, interrupt_agent as stop, wait_until
 
 import pytest
 

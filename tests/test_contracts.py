@@ -43,8 +43,8 @@ from agent.sources import Source, open_source
 from agent.sources import plugins as source_plugins
 from agent.topology import adjacency
 from agent.window import Normaliser, WindowBuffer
-from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_cfg, sim_rows
-from mqtt_broker import MOSQUITTO, Collector, free_port, make_broker, broker, wait_until  # noqa: F401 — fixtures
+from conftest import DEMO_BUNDLE, HAVE_DEMO, demo_cfg, sim_rows, wait_until
+from mqtt_broker import MOSQUITTO, Collector, free_port, make_broker, broker  # noqa: F401 — fixtures
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/alert.schema.json").read_text())
 FAULT_SCHEMA = json.loads((Path(__file__).parent.parent / "agent/schemas/fault.schema.json").read_text())

@@ -16,9 +16,9 @@ from agent.config import AlertConfig, ThresholdConfig
 from agent.detector import Detector
 from agent.feedback import FeedbackConfig, FeedbackMemory, Refused, parse
 from agent.threshold import AdaptiveThreshold, calibrate
-from mqtt_broker import Collector, broker, make_broker, wait_until  # noqa: F401 — fixtures
+from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
 from payloads import check_mqtt, schema
-from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent
+from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent, wait_until
 
 NODE, SITE = "gw-fb", "lab"
 BASE = f"stad/{SITE}/{NODE}"

@@ -4,13 +4,8 @@ Torch-free: every bundle is the shipped demo bundle or a copy of it (conftest.va
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import signal
-import subprocess
-import sys
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -19,8 +14,9 @@ import yaml
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_cfg, demo_dict,  # noqa: E402
-                      drive_hotswap as drive, hotswap_pipeline as setup, sim_rows, variant)
+from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, demo_dict,  # noqa: E402
+                      drive_hotswap as drive, hotswap_pipeline as setup, sim_rows, start_logged_agent, variant,
+                      wait_for)
 
 from agent.hotswap import bundle_dirs  # noqa: E402
 
@@ -114,31 +110,22 @@ def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
     d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
     cfg_path = tmp_path / "agent.yaml"
     cfg_path.write_text(yaml.safe_dump(d))
-    proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)], cwd=REPO,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    proc = start_logged_agent(cfg_path, tmp_path)
+    log = tmp_path / "agent.err"
 
-    def wait_for(text, timeout=60.0):
-        seen, end = [], time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"{text!r} not logged; last lines:\n" + "".join(seen[-20:]))
+    def logged(text: str) -> str:
+        """The first line of the agent's log holding `text`, once it is there."""
+        return wait_for(lambda: next((ln for ln in log.read_text().splitlines() if text in ln), None),
+                        f"{text!r} in the agent's log", 60.0, proc)
 
     try:
-        wait_for("warm-up done")
+        logged("warm-up done")
         proc.send_signal(signal.SIGHUP)
-        wait_for("model update (SIGHUP): loading")
-        line = wait_for("scorer tier tflite -> tflite: model update (SIGHUP): demo-d from")
+        logged("model update (SIGHUP): loading")
+        line = logged("scorer tier tflite -> tflite: model update (SIGHUP): demo-d from")
         assert "3 shadow ticks" in line
         proc.send_signal(signal.SIGTERM)
-        summary = wait_for("summary:")
+        summary = logged("summary:")
         assert "tier tflite" in summary and "signal SIGTERM" in summary
         assert proc.wait(timeout=30) == 0
     finally:

@@ -15,9 +15,9 @@ import yaml
 from agent.broker import BrokerConfig
 from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
-from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent
+from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent, wait_until
 from payloads import check, check_jsonl, check_mqtt
-from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained, wait_until  # noqa: F401 — fixtures
+from mqtt_broker import Collector, MosquittoSub, make_broker, broker, publish_retained  # noqa: F401 — fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE, SITE = "gw-e2e", "lab"

@@ -15,9 +15,9 @@ from agent.faults.events import FaultEvent
 from agent.mqtt_client import read_secret
 from agent.outbox import Outbox
 from agent.sinks.mqtt import OUTBOX_FILE, MqttSink
-from conftest import alert_event
+from conftest import alert_event, wait_until
 from payloads import check_mqtt
-from mqtt_broker import Collector, MosquittoSub, make_broker, broker, wait_until  # noqa: F401 — fixtures
+from mqtt_broker import Collector, MosquittoSub, make_broker, broker  # noqa: F401 — fixtures
 
 NODE, SITE = "gw-7", "plant-a"
 BASE = f"stad/{SITE}/{NODE}"

@@ -13,8 +13,8 @@ import pytest
 from agent.config import from_dict
 from agent.records import Rejects
 from agent.typed import ConfigError
-from conftest import OpcUaServer as Server
-from mqtt_broker import free_port, wait_until
+from conftest import OpcUaServer as Server, wait_until
+from mqtt_broker import free_port
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
 from agent.sources.opcua import OpcUaConfig, OpcUaSecurity, OpcUaSource  # noqa: E402

@@ -19,8 +19,8 @@ import yaml
 
 from agent.config import from_dict
 from agent.typed import ConfigError
-from mqtt_broker import free_port, make_broker, broker, wait_until  # noqa: F401 — fixtures
-from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent
+from mqtt_broker import free_port, make_broker, broker  # noqa: F401 — fixtures
+from conftest import PUMP, interrupt_agent as stop, start_logged_agent as start_agent, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMTOOL = shutil.which("promtool")

@@ -13,7 +13,7 @@ from agent.sources.lines import parse_time
 from agent.sources.simulate import (ANOMALY_KINDS, PUMP_SENSORS, WARMUP_TICKS, AnomalySpec, SimulateConfig, Simulation,
                                     SimulateSource as Simulator, corridor_sensors, generate)
 from agent.window import align_records
-from mqtt_broker import wait_until
+from conftest import wait_until
 
 CORRIDOR = corridor_sensors(6)
 START = "2026-01-05T11:00:00Z"      # midday: no recurrent congestion to blur an incident

@@ -19,7 +19,7 @@ from agent.sources.lines import parse_json_line, parse_time
 from agent.sources.modbus import ModbusConfig
 from agent.sources.replay import ReplayConfig, ReplaySource as Replay
 from agent.sources.udp import UdpConfig, UdpSource as Udp
-from mqtt_broker import wait_until
+from conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -296,12 +296,6 @@ def collect(source, until, deadline_s=30.0):
     return got, worker
 
 
-def wait_for(condition, deadline_s=30.0):
-    deadline = time.monotonic() + deadline_s
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
-
 
 def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_break():
     rejects = Rejects()
@@ -315,7 +309,7 @@ def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_bre
         tx.sendto(exact + b" " * (128 - len(exact)), ("127.0.0.1", source.port))   # exactly the limit: read
         tx.sendto(json.dumps({"ts": 1700000002, "a": 3, "event": "p\u2028q\u0085r"}, ensure_ascii=False).encode(),
                   ("127.0.0.1", source.port))
-    assert wait_for(lambda: len(got) == 2)
+    assert wait_until(lambda: len(got) == 2, 30)
     source.close()
     worker.join(5)
     assert [r.values["a"] for r in got] == [2.0, 3.0] and got[1].event == "p\u2028q\u0085r"
@@ -331,9 +325,9 @@ def test_udp_kernel_drops_are_counted():
         for _ in range(500):                                              # nobody reads yet: most are dropped
             tx.sendto(line, ("127.0.0.1", source.port))
         got, worker = collect(source, None)
-        assert wait_for(lambda: len(got) >= 1)
+        assert wait_until(lambda: len(got) >= 1, 30)
         tx.sendto(line, ("127.0.0.1", source.port))                       # carries the drop count
-        assert wait_for(lambda: rejects.counts["kernel drop"] > 0)
+        assert wait_until(lambda: rejects.counts["kernel drop"] > 0, 30)
     source.close()
     worker.join(5)
     assert rejects.counts["kernel drop"] + len(got) >= 500

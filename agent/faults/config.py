@@ -35,6 +35,8 @@ class FaultConfig:
                                  doc="half-life of the departure's running mean")
     drift_z: float = rng(1.0, None, default=6.0,
                           doc="departure from what its neighbours predict, in its normal spreads")
+    drift_every_s: float = rng(0, None, default=0.0,
+                                doc="judge drift only this often (0: every tick): cheaper at short ticks, fewer drifts found")
     clear_s: float = rng(0, None, default=60.0,
                           doc="a fault ends after its condition is gone this long")
     holdback_s: float = rng(0, None, default=90.0,

@@ -56,22 +56,23 @@ class Normal:
         self.at_floor = np.zeros(n)              # share of ticks at the floor
         self.learned = np.zeros(n, bool)         # enough of it learned for rules that compare with it
 
-    def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, repeated: np.ndarray,
+    def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
               at_floor: np.ndarray, counted: np.ndarray) -> None:
         """`learn`: sensors observed, healthy and unsuspected this tick: their level and steps are
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
-        `step`: |Δx| (NaN: not learnable); `repeated`: 1 / 0, NaN without a previous reading."""
+        `step`: |Δx| from the previous reading (NaN without one), learned where `step_ok` (from a
+        learnable reading); `at_floor`: bool, the reading is at the sensor's floor."""
         rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
         c = np.where(counted, rate, 0.0)
-        has_repeat = ~np.isnan(repeated)
-        self.repeat += np.where(has_repeat, c, 0.0) * (np.where(has_repeat, repeated, 0.0) - self.repeat)
+        known = ~np.isnan(step)                 # a previous reading: whether the value repeated is known
+        self.repeat += np.where(counted & known, rate, 0.0) * ((step == 0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = np.where(learn, rate, 0.0)
         x0 = np.where(learn, x, 0.0)
         d = x0 - self.mean
         self.mean += a * d
         self.var = (1 - a) * (self.var + a * d * d)
-        has_step = learn & ~np.isnan(step)
+        has_step = learn & step_ok & known
         b = np.where(has_step, a, 0.0)
         self.abs_step += b * (np.where(has_step, step, 0.0) - self.abs_step)
         self.rel_step += b * (np.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)

@@ -53,6 +53,7 @@ BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair m
 
 class Drift:
     KIND = "drift"
+    EVERY_KEY = "drift_every_s"     # judged every that many seconds: the tracker passes that as tick_s
 
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         n = ctx.n

@@ -3,7 +3,10 @@
 A rule is a small class with `KIND`, `observe(tick) -> (condition, decided)` (per-sensor bool
 arrays: the fault condition holds now / has held long enough to judge the sensor faulty) and
 `evidence(i, tick) -> dict` (what an operator is told). Rules that keep state beyond `Held`
-also have `state()` / `restore()`.
+also have `state()` / `restore()`. A rule that judges something slow may name a config key in
+`EVERY_KEY` (seconds): the tracker then runs it (observe and learn) only every that many seconds'
+worth of ticks, and builds it with that as its tick, so its durations and half-lives stay in seconds;
+in between, its last condition stands and it decides nothing.
 """
 from __future__ import annotations
 
@@ -37,16 +40,24 @@ class Held:
         self.tick_s = tick_s
         self.ticks = np.zeros(n, np.int64)
         self.since = np.full(n, np.nan)
+        self._none = np.zeros(n)        # what update returns while nothing holds (read-only)
+        self._none.flags.writeable = False
+        self.idle = True                # nothing holds anywhere: ticks all 0, since all NaN
 
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
-        """Seconds the condition has held, including this tick."""
+        """Seconds the condition has held, including this tick (do not write to it)."""
         on = seen & cond
         if on.any():
             self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
             self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
-        else:       # the common tick: nothing holds, so every seen sensor starts over (fewer numpy calls)
-            np.copyto(self.since, np.nan, where=seen)
-            np.copyto(self.ticks, 0, where=seen)
+            self.idle = False
+            return self.ticks * self.tick_s
+        if self.idle:           # the common tick: nothing held before, nothing holds now
+            return self._none
+        # nothing holds now, so every seen sensor starts over (fewer numpy calls)
+        np.copyto(self.since, np.nan, where=seen)
+        np.copyto(self.ticks, 0, where=seen)
+        self.idle = not self.ticks.any() and bool(np.isnan(self.since).all())
         return self.ticks * self.tick_s
 
     def state(self) -> dict:
@@ -55,6 +66,7 @@ class Held:
     def restore(self, state: dict) -> None:
         self.ticks[:] = state["ticks"]
         self.since[:] = [np.nan if v is None else v for v in state["since"]]
+        self.idle = False       # judged again on the next tick without a holding condition
 
 
 def names_values(tick: Tick, idx) -> dict[str, float | None]:

@@ -54,8 +54,13 @@ class FaultTracker:
         self.index = {name: i for i, name in enumerate(self.names)}
         n = self.ctx.n
         self.normal = Normal(n, cfg.learn_s / tick_s)
-        self.rules = [rule(cfg, self.ctx, tick_s) for rule in RULES] if cfg.enabled else []
-        self.kind = [""] * n                       # the active fault's kind, "" when healthy
+        # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
+        self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
+        self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
+        self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]   # a rule's last (cond, decided)
+        self._none = np.zeros(n, bool)
+        self._ran = [True] * len(self.rules)
+        self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
         self.start = np.full(n, np.nan)
@@ -66,12 +71,20 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
+        self._kinds_changed()
+
+    def _kinds_changed(self) -> None:
+        """Per-sensor arrays derived from `kind`, rebuilt only when a fault starts or ends."""
+        self._faulty = np.array([k != "" for k in self.kind], bool)
+        self._healthy = ~self._faulty
+        self._drifting = np.array([k == "drift" for k in self.kind], bool)
+        self._any_faulty = bool(self._faulty.any())
 
     # -- per tick -------------------------------------------------------------------------------
 
     @property
     def faulty(self) -> np.ndarray:
-        return np.array([k != "" for k in self.kind])
+        return self._faulty.copy()
 
     def observe(self, row: Row) -> list[FaultEvent]:
         if not self.rules:
@@ -79,22 +92,26 @@ class FaultTracker:
         observed = ~(row.missing | row.carried)
         if self.reentry.any():
             np.maximum(self.reentry - 1, 0, out=self.reentry)
-        faulty = self.faulty
-        any_faulty = any(self.kind)
+        faulty, any_faulty = self._faulty, self._any_faulty
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
-                 step=np.abs(row.values - self.prev), healthy=~faulty, kinds=list(self.kind),
-                 drifting=np.array([k == "drift" for k in self.kind]) if any_faulty else faulty,
-                 ctx=self.ctx, normal=self.normal)
-        results = [rule.observe(t) for rule in self.rules]
+                 step=np.abs(row.values - self.prev), healthy=self._healthy, kinds=list(self.kind),
+                 drifting=self._drifting, ctx=self.ctx, normal=self.normal)
+        slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
+        self._ran = [k == 1 or slot % k == 0 for k in self.every]
+        results = []
+        for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):
+            if ran:
+                self._last[r] = rule.observe(t)
+                results.append(self._last[r])
+            else:
+                results.append((self._last[r][0], self._none))
         cond = np.array([c for c, _ in results])          # (rules, n)
         decided = np.array([d for _, d in results])
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
         events = self._end_cleared(t, cond, faulty, observed) if any_faulty else []
         if decided.any():
             events += self._start_decided(t, decided)
-            faulty = self.faulty
-        elif events:
-            faulty = self.faulty
+        faulty = self._faulty          # as the events just left it
         self.candidate = cond.any(axis=0) & ~faulty
         self._learn(t, faulty)
         np.copyto(self.prev, row.values, where=observed)
@@ -117,7 +134,7 @@ class FaultTracker:
 
     def _start_decided(self, t: Tick, decided: np.ndarray) -> list[FaultEvent]:
         events = []
-        for i in np.flatnonzero(decided.any(axis=0) & ~self.faulty):
+        for i in np.flatnonzero(decided.any(axis=0) & ~self._faulty):
             r = int(np.flatnonzero(decided[:, i])[0])
             rule = self.rules[r]
             start = rule.held.since[i] if np.isfinite(rule.held.since[i]) else t.ts
@@ -128,6 +145,8 @@ class FaultTracker:
             events.append(FaultEvent(fault_id=self.ids[i], seq=0, event="fault", node=self.node, site=self.site,
                                      sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
                                      start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
+        if events:
+            self._kinds_changed()
         return events
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
@@ -142,6 +161,7 @@ class FaultTracker:
     def _clear(self, i: int) -> None:
         self.reentry[i] = self.reentry_ticks
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
+        self._kinds_changed()
 
     def _new_id(self, i: int) -> str:
         return f"{self._stem(i)}-{self.life}"
@@ -151,20 +171,19 @@ class FaultTracker:
         return f"{self.node}-{self.names[i]}-{stamp}"
 
     def _learn(self, t: Tick, faulty: np.ndarray) -> None:
-        learn = t.observed & ~faulty & ~self.candidate
+        counted = t.observed & self._healthy
+        learn = counted & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
-        raw_step = t.step
-        step = np.where(self.learnable_prev, raw_step, np.nan)
-        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & ~faulty)
-        repeated = np.where(np.isfinite(raw_step), raw_step == 0, np.nan)
+        step_ok = self.learnable_prev
+        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy)
         with np.errstate(invalid="ignore"):
-            at_floor = (t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)).astype(float)
-        for rule in self.rules:
-            if hasattr(rule, "learn"):
+            at_floor = t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)
+        for rule, ran in zip(self.rules, self._ran):
+            if ran and hasattr(rule, "learn"):
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, step, repeated, at_floor, counted=t.observed & ~faulty)
+        self.normal.learn(t.x, learn, t.step, step_ok, at_floor, counted=counted)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
@@ -172,7 +191,7 @@ class FaultTracker:
         """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
         if not self.cfg.mask or not any(self.kind):
             return row
-        faulty = self.faulty
+        faulty = np.array([k != "" for k in self.kind])
         return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
@@ -187,7 +206,7 @@ class FaultTracker:
         """Should an alert about to open on these scores wait for the fault decision?"""
         if not self.rules or sensor_scores is None:
             return False
-        hold = should_hold(sensor_scores, threshold, self.ctx.context, self.candidate | self.faulty)
+        hold = should_hold(sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty)
         self.held_alerts += hold
         return hold
 
@@ -219,6 +238,7 @@ class FaultTracker:
             if self.ids[i] != f["fault_id"]:
                 self.clear.ticks[i] = 0
             self.kind[i], self.start[i], self.ids[i] = f["kind"], f["start"], f["fault_id"]
+        self._kinds_changed()
 
     def ended_at_restart(self, open_faults: dict[str, dict], ts: float) -> list[FaultEvent]:
         """fault_end, reason restart, of the faults a previous life left open, when this life has
@@ -256,6 +276,7 @@ class FaultTracker:
 
     def restore(self, state: dict) -> None:
         self.kind = list(state["kind"])
+        self._kinds_changed()
         self.start[:] = [np.nan if v is None else v for v in state["start"]]
         # A checkpoint from before ids were kept: an open fault's id was <node>-<sensor>-<start>.
         self.ids = list(state["ids"]) if "ids" in state else \
@@ -272,6 +293,12 @@ class FaultTracker:
             saved = state["rules"].get(r.KIND)
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+
+
+def _every(cfg: FaultConfig, rule, tick_s: float) -> int:
+    """How many ticks apart a rule is run: its EVERY_KEY's seconds in whole ticks, at least 1."""
+    key = getattr(rule, "EVERY_KEY", None)
+    return max(1, int(round(getattr(cfg, key) / tick_s))) if key else 1
 
 
 def _told(name: str, f: dict) -> dict:

@@ -27,6 +27,8 @@ class FusionModel:
             self.nbr[i, :len(js)] = js
             self.nbr_w[i, :len(js)] = adjacency[i, js]
         self.has_neighbours = self.nbr_w.sum(axis=1) > 0
+        self._total = self.nbr_w.sum(axis=-1)          # every neighbour observed: the common tick
+        self._some = self._total > 0
         self.rls = BatchRLS(n, 4, forgetting)
         self._x = np.ones((n, 4))
 
@@ -39,7 +41,12 @@ class FusionModel:
 
     def features(self, window: WindowBuffer) -> np.ndarray:
         prev = window.values[-2]
-        s = self.neighbour_mean(window.values[-1], window.missing[-1])
+        newest, missing = window.values[-1], window.missing[-1]
+        if missing.any():
+            s = self.neighbour_mean(newest, missing)
+        else:       # the same sums (a weight times True is the weight) in fewer numpy calls
+            s = np.divide((self.nbr_w * newest[self.nbr]).sum(axis=-1), self._total,
+                          out=np.zeros(self.nbr.shape[0]), where=self._some)
         x = self._x
         x[:, 1] = prev
         x[:, 2] = s
