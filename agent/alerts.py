@@ -19,6 +19,9 @@
   back under the threshold once. Why: after a large excursion a process often settles somewhat
   off its warm-up normal (a pump after a valve test); that residue is far below what the alert
   was about, and without this rule it holds the alert open, or reopens it, for as long as it lasts.
+  The residue bar is lifted once the score has stayed at or under the threshold for
+  `subside_release_ticks` ticks in a row (1: the first such tick): a residue that wobbles around
+  the threshold (SKAB's flow after a valve test) does not reopen the alert at each crossing.
 """
 from __future__ import annotations
 
@@ -147,6 +150,7 @@ class AlertTracker:
         self.suppressed = 0
         self.raised = 0
         self.floor = 0.0        # after a subsided alert: new alerts need a score above this
+        self.calm = 0           # ticks in a row at or under the threshold (releases `floor`)
 
     @property
     def active(self) -> bool:
@@ -164,7 +168,11 @@ class AlertTracker:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
-            self.floor = 0.0
+            self.calm += 1
+            if self.calm >= self.cfg.subside_release_ticks:
+                self.floor = 0.0
+        else:
+            self.calm = 0
         if score <= max(threshold, self.floor):
             self.above = 0
             self.held = 0
@@ -203,6 +211,7 @@ class AlertTracker:
             if a.below >= self.cfg.clear_ticks:
                 if score >= threshold * self.cfg.hysteresis:
                     self.floor = self.cfg.subside_fraction * a.peak
+                    self.calm = 0
                     return [self.close(ts, score, threshold, tier, model, "subsided")]
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
             return []
@@ -245,7 +254,7 @@ class AlertTracker:
         a = self.open
         return {"open": None if a is None else {**asdict(a), "last_tops": list(a.last_tops)},
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
-                "raised": self.raised, "floor": self.floor, "held": self.held}
+                "raised": self.raised, "floor": self.floor, "held": self.held, "calm": self.calm}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
@@ -266,6 +275,7 @@ class AlertTracker:
                     and opened.seq >= 1):
                 raise ValueError("alerts.open: no alert_id or seq")
         counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised", "held")}
+        counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
         floor = float(state["floor"])
         self.open, self.floor = opened, floor
         for k, v in counts.items():

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .digest import sha256
 from .manifest import (ARTIFACT_KINDS, FORMAT_VERSION, MANIFEST_NAME, Artifact, FileEntry, Manifest, ManifestError,
                        Normalisation, file_sha256, parse)
 from .paths import resolve_against
@@ -173,8 +174,7 @@ def read_verified(path: Path, entry: Artifact | FileEntry) -> bytes:
         raise BundleError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     if len(data) != entry.bytes:
         raise BundleError(f"{path}: size {len(data)} bytes, the manifest says {entry.bytes}")
-    import hashlib
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256(data).hexdigest()
     if digest != entry.sha256:
         raise BundleError(f"{path}: sha256 mismatch (file {digest[:12]}…, manifest {entry.sha256[:12]}…): "
                           "the file was changed after the bundle was built")

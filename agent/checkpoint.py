@@ -27,7 +27,6 @@ topology, bundle); the agent then warms up as if there were none.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .digest import sha256
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -115,7 +116,7 @@ def encode(meta: dict, state: dict) -> bytes:
     header = json.dumps({"meta": meta, "state": walk(state)}, separators=(",", ":")).encode()
     body = b"".join(chunks)
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header), len(body))
-    digest = hashlib.sha256(head + header + body).digest()
+    digest = sha256(head + header + body).digest()
     return head + header + body + digest
 
 
@@ -149,7 +150,7 @@ def decode(data: bytes) -> tuple[dict, dict]:
         raise CheckpointRefused(f"truncated: {len(data)} of {expected} bytes")
     if len(data) > expected:
         raise CheckpointRefused(f"corrupt: {len(data) - expected} unexpected bytes after the end")
-    if hashlib.sha256(data[:expected - _DIGEST]).digest() != data[expected - _DIGEST:]:
+    if sha256(data[:expected - _DIGEST]).digest() != data[expected - _DIGEST:]:
         raise CheckpointRefused("corrupt: sha256 mismatch")
     header_end = _PREFIX.size + header_len
     try:
@@ -210,7 +211,7 @@ def fingerprint(cfg: AgentConfig, adjacency: np.ndarray, bundle: dict | None) ->
         "sensors": cfg.sensor_names(),
         "tick_s": cfg.tick_s,
         "window_steps": cfg.window.steps,
-        "topology": hashlib.sha256(np.ascontiguousarray(adjacency, np.float64).tobytes()).hexdigest()[:16],
+        "topology": sha256(np.ascontiguousarray(adjacency, np.float64).tobytes()).hexdigest()[:16],
         "numpy_scorer": {"ar_order": np_cfg.ar_order, "markov_bins": np_cfg.markov_bins,
                          "weights": dict(sorted(np_cfg.weights.items())),
                          "seasonal_periods_s": list(np_cfg.seasonal_periods_s)},

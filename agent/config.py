@@ -131,6 +131,9 @@ class _ScoringCore:
     models_dir: str | None = doc("watched for new bundles (hot swap)", default=None)
     numpy: NumpyScorerConfig = doc("the numpy fallback's settings", default_factory=NumpyScorerConfig)
     profile: ProfileConfig = doc("the model tiers' normal profile", default_factory=ProfileConfig)
+    blend_numpy: float = rng(0.0, 10.0, default=0.0,
+        doc="while a model tier scores, each sensor's score is (model / its threshold + this × numpy fallback / "
+            "its threshold) / (1 + this), in units of the model's threshold (0: the model alone)")
     latency_budget_ms: float = rng(0.01, None, default=50.0,
         doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
     fault_ticks: int = rng(1, None, default=3,
@@ -199,6 +202,9 @@ class AlertConfig:
             "the new normal instead of alerting for ever")
     subside_fraction: float = rng(0.0, 0.9, default=0.0,
         doc="an alert also ends when the score stays below this × its peak (0: off)")
+    subside_release_ticks: int = rng(1, None, default=1,
+        doc="after a subsided alert, no new alert opens below its residue (`subside_fraction` × its peak) "
+            "until the score has stayed at or under the threshold for this many ticks in a row")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .digest import sha256
 from .typed import ConfigError, build, rng
 
 FORMAT_VERSION = 1
@@ -42,8 +43,7 @@ def plain_name_problem(name: object) -> list[tuple[str, str]]:
 
 
 def file_sha256(path: str | Path) -> str:
-    import hashlib      # here, not at the top: OpenSSL's libcrypto is ~3.5 MiB a numpy-only agent never needs
-    h = hashlib.sha256()
+    h = sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)

@@ -6,7 +6,6 @@ agent/detector.py's, shared with the hot-swap shadow run and the evaluation base
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 from .alerts import AlertEvent, AlertTracker, explain, iso
 from .bundle import Expectation
 from .detector import Detector
+from .digest import sha256
 from .faults.events import FaultEvent
 from .faults.tracker import FaultTracker
 from .scorers import build_tiers
@@ -25,7 +25,8 @@ from .scorers.chain import ScorerChain
 from .scorers.numpy_fallback import NumpyScorer
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
-from .window import Normaliser, Row, WindowBuffer, stack_rows
+from .warmup import WarmupRows
+from .window import Normaliser, Row, WindowBuffer
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -83,7 +84,7 @@ class Pipeline:
                 tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
         self.health = self._new_health()
-        self.warmup: list[Row] = []
+        self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
         self.warm = False
@@ -92,30 +93,28 @@ class Pipeline:
     # -- warm-up ------------------------------------------------------------------------------
 
     def _finish_warmup(self) -> None:
-        raw = np.stack([r.values for r in self.warmup])
-        missing = np.stack([r.missing for r in self.warmup])
+        raw, missing, ts = self.warmup.values, self.warmup.missing, self.warmup.ts    # views, not copies
         if self.normaliser is None:
             # Labels are never used here: they are ground truth, and the daemon has none.
             self.normaliser = Normaliser.fit(raw)
         z = self.normaliser.apply(raw)
-        ts = np.array([r.ts for r in self.warmup])
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
         self.numpy.fit(z, missing, ts, fit_rows=cut)
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps, ts).max(axis=1)
         self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
-        ts = np.array([r.ts for r in self.warmup])
         for tier in self.chain.tiers[:-1]:
             self._fit_profile(tier, z, missing, ts)
-        for r, zr in zip(self.warmup[-self.window.steps:], z[-self.window.steps:]):
-            self.window.push(zr, r.missing, r.ts)
+        last = slice(-self.window.steps, None)
+        for zr, m, t in zip(z[last], missing[last], ts[last]):
+            self.window.push(zr, m, float(t))
         tier = self.chain.tier
         fallback = "" if tier == "numpy" else f" (numpy fallback's {self.detector.threshold('numpy'):.3f})"
         log.info("warm-up done: %d ticks (fit %d, calibrate %d), data time %s; scoring with tier %s, "
                  "threshold %.3f%s", len(z), cut, len(z) - cut, iso(float(ts[-1])), tier,
                  self.detector.threshold(tier), fallback)
-        self.warmup = []
+        self.warmup.clear()
         self.warm = True
 
     def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> None:
@@ -177,7 +176,8 @@ class Pipeline:
             self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
-        result: TickScore = self.health.quiet(self.chain.score(self.window))   # no score from a sensor just back
+        result: TickScore = self.health.quiet(   # no score from a sensor just back
+            self.chain.score_blended(self.window, self.detector.threshold))
         decision = self.detector.step(
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
@@ -246,7 +246,7 @@ class Pipeline:
         """The newest tick this pipeline has stepped."""
         if self.warm:
             return float(self.window.ts[-1])
-        return float(self.warmup[-1].ts) if self.warmup else None
+        return float(self.warmup.ts[-1]) if len(self.warmup) else None
 
     def bundle_identity(self) -> dict | None:
         """The bundle the model tiers run (what a checkpoint must have been taken with), or None."""
@@ -255,7 +255,7 @@ class Pipeline:
             return None
         manifest = json.dumps(tier.bundle.manifest.to_dict(), sort_keys=True).encode()
         return {"model_id": tier.bundle.model_id, "path": str(tier.bundle.path),
-                "sha256": hashlib.sha256(manifest).hexdigest()}
+                "sha256": sha256(manifest).hexdigest()}
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
@@ -268,9 +268,8 @@ class Pipeline:
         state = {"ticks": self.ticks, "warm": self.warm, "alerts": self.alerts.state_dict(),
                  "warmup_counted": self.warmup_counted, "refill": self.refill, "health": health}
         if not self.warm:
-            ts, values, missing = stack_rows(self.warmup)
-            carried = np.stack([r.carried for r in self.warmup]) if self.warmup else np.zeros((0, 0), bool)
-            state["warmup"] = {"ts": ts, "values": values, "missing": missing, "carried": carried}
+            w = self.warmup
+            state["warmup"] = {"ts": w.ts, "values": w.values, "missing": w.missing, "carried": w.carried}
             return state
         state.update({
             "normaliser": self.normaliser.state_dict(),
@@ -305,7 +304,10 @@ class Pipeline:
             if len(rows) != len(ts) or any(r.values.shape != (n,) or r.missing.shape != (n,)
                                            or r.carried.shape != (n,) for r in rows):
                 raise ValueError(f"warmup: rows do not have {n} sensors")
-            self.detector, self.ticks, self.warmup, self.warm = detector, ticks, rows, False
+            warmup = WarmupRows(n, max(self.warmup_ticks, len(rows)))
+            for row in rows:
+                warmup.append(row)
+            self.detector, self.ticks, self.warmup, self.warm = detector, ticks, warmup, False
             self.health = health
             self.warmup_counted, self.refill = counted, refill
             return
@@ -326,7 +328,8 @@ class Pipeline:
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
         self.health = health
         self.chain.tiers[-1] = scorer
-        self.ticks, self.warmup, self.warm = ticks, [], True
+        self.ticks, self.warm = ticks, True
+        self.warmup.clear()
         self.warmup_counted, self.refill = counted, refill
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -129,6 +128,7 @@ def writable_file_problems(path: Path) -> list[str]:
 
 def bind_problems(host: str, port: int) -> list[tuple[str, str]]:
     """Can this host bind `host:port` (UDP)? A port in use is not reported: the running agent may hold it."""
+    import socket       # here: only a config with a udp source asks
     try:
         infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
     except OSError as exc:

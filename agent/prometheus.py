@@ -17,7 +17,6 @@ types, sensor states), never from input: the series count is bounded.
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -51,6 +50,7 @@ class MetricsConfig:
         host, sep, port = self.listen.rpartition(":")
         if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             return [("listen", f"expected host:port with a port 1..65535, got {self.listen!r}")]
+        import ipaddress    # only when `metrics:` is configured
         try:
             ipaddress.IPv4Address(host)
         except ValueError:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 
 log = logging.getLogger("stad.sdnotify")
@@ -34,7 +33,9 @@ class Notifier:
         if address:
             # '@name' is an abstract socket: a leading NUL byte on the wire.
             self.target = "\0" + address[1:] if address.startswith("@") else address
+            import socket   # only under systemd (NOTIFY_SOCKET set)
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            self._dontwait = socket.MSG_DONTWAIT
         self.watchdog_usec = watchdog_usec if watchdog_usec and watchdog_usec > 0 else None
         self.interval = self.watchdog_usec / 2e6 if self.watchdog_usec else None
         self.last_ping = float("-inf")
@@ -57,7 +58,7 @@ class Notifier:
         if self.sock is None:
             return
         try:
-            self.sock.sendto(message.encode(), socket.MSG_DONTWAIT, self.target)
+            self.sock.sendto(message.encode(), self._dontwait, self.target)
         except OSError as exc:
             self.dropped += 1
             if self.dropped == 1:

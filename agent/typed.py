@@ -13,7 +13,6 @@ Values in messages are shortened (an alias bomb must not print megabytes).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
@@ -55,6 +54,7 @@ def did_you_mean(value: Any, choices: list[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice to a misspelt key or value, else ''."""
     if not isinstance(value, str):
         return ""
+    import difflib      # only when a config has a mistake
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6) \
         or [c for c in choices if len(value) >= 3 and c.startswith(value[:3])][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -5,6 +5,7 @@ from agent.threshold import AdaptiveThreshold, calibrate, fit_gpd
 from agent.config import ThresholdConfig
 
 import numpy as np
+import pytest
 
 
 def exp():
@@ -93,6 +94,35 @@ def test_a_subsided_alert_ends_and_its_residue_does_not_reopen_it():
     off = AlertTracker(AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=100),
                        "gw", "site", 10.0)
     assert [e.event for e in drive(off, [1] * 5 + [100] * 10 + [15] * 40) if e.event != "update"] == ["new"]
+
+
+def test_a_subsided_residue_that_dips_under_the_threshold_reopens_nothing_until_it_has_stayed_there():
+    """subside_release_ticks 4: after a subsided alert (peak 100, residue 15), the residue dipping
+    under the threshold for 2 ticks and coming back reopens nothing; 4 calm ticks lift the bar and
+    the next excursion opens a new alert. With the default (1), the first dip lifts it."""
+    residue = [1] * 5 + [100] * 10 + [15] * 10 + [1, 1] + [15] * 10
+    cfg = AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=100,
+                      subside_fraction=0.2, subside_release_ticks=4)
+    tr = AlertTracker(cfg, "gw", "site", 10.0)
+    assert [e.event for e in drive(tr, residue) if e.event != "update"] == ["new", "end"]
+    state = tr.state_dict()
+    assert state["calm"] == 0 and state["floor"] == 20.0
+    restored = AlertTracker(cfg, "gw", "site", 10.0)
+    restored.restore(state)
+    for t in (tr, restored):
+        assert [e.event for e in drive(t, [1, 1, 1, 12, 12])] == []       # 3 calm ticks: still barred
+        assert [e.event for e in drive(t, [1, 1, 1, 1, 12, 12])] == ["new"]
+
+    default = AlertTracker(AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=100,
+                                       subside_fraction=0.2), "gw", "site", 10.0)
+    assert [e.event for e in drive(default, residue) if e.event != "update"] == ["new", "end", "new"]
+
+
+def test_subside_release_ticks_is_validated_with_its_key_path():
+    from agent.config import from_dict
+    from agent.typed import ConfigError
+    with pytest.raises(ConfigError, match=r"alerts\.subside_release_ticks: must be >= 1, got 0"):
+        from_dict({"sensors": ["a"], "sources": [{"type": "simulate"}], "alerts": {"subside_release_ticks": 0}})
 
 
 def test_alert_ids_are_unique_per_agent_life_and_sort_by_start():

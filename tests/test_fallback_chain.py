@@ -154,3 +154,48 @@ def test_a_refused_bundle_starts_the_agent_on_the_next_tier(tmp_path, rows, capl
     assert "no tflite_int8 or tflite_fp32 artifact" in caplog.text
     results = run(pipe, rows, 2)
     assert [r.tier for r in results] == ["onnx", "onnx"]
+
+
+# ---- blending the model tier with the fallback (scoring.blend_numpy) ------------------------------
+
+def test_a_blended_tick_mixes_each_tier_over_its_own_threshold(tmp_path, rows):
+    """blend_numpy 0.5 on the real int8 ONNX tier: each sensor's score is (model / its threshold +
+    0.5 × numpy / its threshold) / 1.5, in the model's threshold units; the pipeline scores with it."""
+    from agent.scorers.onnx import OnnxScorer
+
+    pipe = Pipeline(demo_cfg(tmp_path, warmup_ticks=WARMUP, blend_numpy=0.5), tiers=[OnnxScorer(good_bundle())])
+    results = run(pipe, rows, 20)
+    assert {r.tier for r in results} == {"onnx"}
+    model, fallback = pipe.chain.tiers[0].score(pipe.window), pipe.numpy.score(pipe.window)
+    thr_model, thr_numpy = pipe.detector.threshold("onnx"), pipe.detector.threshold("numpy")
+    assert thr_model != pytest.approx(thr_numpy)           # the mix is not a plain mean
+    blended = pipe.chain.score_blended(pipe.window, pipe.detector.threshold)
+    expected = (model.sensor_scores / thr_model + 0.5 * fallback.sensor_scores / thr_numpy) / 1.5 * thr_model
+    assert blended.tier == "onnx"
+    assert np.allclose(blended.sensor_scores, expected)
+    assert blended.score == pytest.approx(expected.max())
+    assert blended.time_weights is not None                 # the explanation is still the model's attention
+    assert not np.allclose(blended.sensor_scores, model.sensor_scores)
+
+
+def test_a_failed_model_tier_leaves_numpy_scoring_alone_unblended(tmp_path, rows):
+    """The chain stays the answer to faults: with the only model tier faulty, numpy scores every
+    tick by itself, exactly as without blending."""
+    from agent.scorers.tflite import TfliteScorer
+
+    pipe = Pipeline(demo_cfg(tmp_path, warmup_ticks=WARMUP, blend_numpy=1.0), tiers=[TfliteScorer(nan_bundle())])
+    results = run(pipe, rows, 5)
+    assert [r.tier for r in results] == ["numpy"] * 5
+    alone = pipe.numpy.score(pipe.window)
+    blended = pipe.chain.score_blended(pipe.window, pipe.detector.threshold)
+    assert blended.tier == "numpy" and np.array_equal(blended.sensor_scores, alone.sensor_scores)
+
+
+def test_blend_numpy_is_validated_with_its_key_path(tmp_path):
+    from agent.config import from_dict
+    from agent.typed import ConfigError
+    from conftest import demo_dict
+
+    d = demo_dict(tmp_path, blend_numpy=-0.5)
+    with pytest.raises(ConfigError, match=r"scoring\.blend_numpy: must be >= 0"):
+        from_dict(d)

@@ -30,7 +30,8 @@ class SensorContext:
         mates = {s.name: [o.name for o in specs if group_of(o) == group_of(s)] for s in specs}
         self.mates = _index_lists(self.names, mates)
         # Everything that should move with a sensor when the process (not the sensor) changes.
-        self.context = [np.union1d(a, b).astype(int) for a, b in zip(self.neighbours, self.mates)]
+        # (sorted sets, not np.union1d: np.unique imports numpy.ma, ~0.9 MiB the agent never uses)
+        self.context = [np.array(sorted({*a.tolist(), *b.tolist()}), int) for a, b in zip(self.neighbours, self.mates)]
         self.lo = np.array([-np.inf if s.min is None else s.min for s in specs], float)
         self.hi = np.array([np.inf if s.max is None else s.max for s in specs], float)
         self.floor = np.array([s.floor if s.floor is not None else (s.min if s.min is not None else 0.0)

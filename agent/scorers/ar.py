@@ -56,8 +56,16 @@ class ARModel:
             parts.append(extra[self.p:])
         return np.concatenate(parts, axis=2)
 
-    def fit(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None) -> None:
-        self.rls.fit(self.batch_features(z, extra), z[self.p:], ~missing[self.p:])
+    def fit(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None, chunk: int = 256) -> None:
+        """Least squares on rows p.. of z, their features built `chunk` rows at a time."""
+        p = self.p
+
+        def blocks():
+            for i in range(p, len(z), chunk):
+                rows = slice(i - p, i + chunk)          # the block's rows and their p lags
+                yield (self.batch_features(z[rows], None if extra is None else extra[rows]),
+                       z[i:i + chunk], ~missing[i:i + chunk])
+        self.rls.fit_blocks(blocks)
 
     def residuals(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """Signed residuals over residual scale for rows p.. (0 where missing); extra (len(z), n, extra)."""

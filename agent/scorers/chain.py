@@ -4,17 +4,26 @@ A tier is stepped down from when its scorer raises, returns NaN/inf, or exceeds 
 budget for `fault_ticks` ticks in a row; the tick is then scored by the next tier, so no tick
 goes unscored. A tier that failed transiently is retried after `probation_ticks`. The numpy
 fallback is last, always present, and learns on every calm tick whichever tier is active.
+
+Blending (`scoring.blend_numpy` w > 0): while a model tier scores, the numpy fallback scores the
+same tick too, and each sensor's score becomes (model / model threshold + w · numpy / numpy
+threshold) / (1 + w), times the model threshold — so the model tier's threshold still judges it.
+Why: the two err in different places. On SKAB the model tier's level profile keeps alarming
+while a pump settles a little off its warm-up normal (labelled normal), where the fallback's
+forecasters have already followed the new level; the fallback misses lasting shifts the profile
+holds. Each over its own threshold, a tick alarms when the two together say so. The chain stays
+the answer to faults: a model tier that fails is stepped down from, and numpy then scores alone.
 """
 from __future__ import annotations
 
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .base import Scorer, ScorerError, TickScore
+from .base import Scorer, ScorerError, TickScore, tick_score
 
 if TYPE_CHECKING:
     from ..config import ScoringConfig
@@ -78,6 +87,15 @@ class ScorerChain:
             self._check_budget()
             return result
 
+    def score_blended(self, window: WindowBuffer, threshold: Callable[[str], float]) -> TickScore:
+        """`score`, blended with the numpy fallback's score while a model tier is active (see the
+        module docstring); `threshold(tier)` is that tier's current threshold."""
+        result = self.score(window)
+        weight = self.cfg.blend_numpy
+        if weight <= 0 or result.tier == "numpy":
+            return result
+        return blend(result, self.numpy.score(window), threshold(result.tier), threshold("numpy"), weight)
+
     def learn(self, window: WindowBuffer) -> None:
         self.numpy.learn(window)
         if self.active != len(self.tiers) - 1:
@@ -120,3 +138,12 @@ class ScorerChain:
         self.switches.append({"from": old, "to": new, "reason": reason, "at": time.time()})
         self.switch_count += 1
         log.warning("scorer tier %s -> %s: %s", old, new, reason)
+
+
+def blend(model: TickScore, fallback: TickScore, model_threshold: float, numpy_threshold: float,
+          weight: float) -> TickScore:
+    """Each sensor's (model / model_threshold + weight · fallback / numpy_threshold) / (1 + weight),
+    times model_threshold; the tick's score is the worst sensor's, the explanation the model's."""
+    scale = weight * model_threshold / numpy_threshold
+    s = (model.sensor_scores + scale * fallback.sensor_scores) / (1.0 + weight)
+    return TickScore(sensor_scores=s, score=tick_score(s), tier=model.tier, explanation=model.explanation)

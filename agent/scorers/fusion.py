@@ -53,9 +53,12 @@ class FusionModel:
         x[:, 3] = prev * s
         return x
 
-    def batch_features(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    def batch_features(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
         prev = z[:-1].astype(np.float64)
-        s = self.neighbour_mean(z[1:], missing[1:])
+        # In blocks of rows: all at once, neighbour_mean's (rows, n, degree) temporaries were most
+        # of the warm-up's peak memory (~3 MB on the demo's day of ticks).
+        s = np.concatenate([self.neighbour_mean(z[1 + i:1 + i + chunk], missing[1 + i:1 + i + chunk])
+                            for i in range(0, len(prev), chunk)] or [np.zeros((0, z.shape[1]))])
         return np.stack([np.ones_like(prev), prev, s, prev * s], axis=-1)
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
@@ -65,9 +68,12 @@ class FusionModel:
         x = self.features(window) if x is None else x
         return self.rls.zscores(x, window.values[-1]) * self.has_neighbours
 
-    def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        pred = np.einsum("mnk,nk->mn", self.batch_features(z, missing), self.rls.w)
-        return np.abs(z[1:] - pred) * self.rls.inv_sd * self.has_neighbours
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
+        err = np.empty((max(len(z) - 1, 0), z.shape[1]))
+        for i in range(0, len(err), chunk):          # in blocks of rows: no (rows, n, 4) features at once
+            zs, ms = z[i:i + chunk + 1], missing[i:i + chunk + 1]
+            err[i:i + chunk] = np.abs(zs[1:] - np.einsum("mnk,nk->mn", self.batch_features(zs, ms), self.rls.w))
+        return err * self.rls.inv_sd * self.has_neighbours
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x

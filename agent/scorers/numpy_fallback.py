@@ -94,6 +94,7 @@ class NumpyScorer(Scorer):
         fresh = SeasonalFeatures(self.n, *self.seasonal_args) if self.seasonal else None
         extra = self._block_extra(z, missing, ts, fresh)
         ar = self.ar.batch_scores(z, missing, steps, extra)          # rows p..
+        del extra                                                    # before the others' temporaries
         mk = self.markov.batch_scores(z, missing)                    # rows 1..
         fu = self.fusion.batch_scores(z, missing)                    # rows 1..
         s = self.combine(ar, mk[p - 1:], fu[p - 1:])

@@ -30,14 +30,28 @@ class BatchRLS:
         self._m = 0
 
     def fit(self, X: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
-        """Batch least squares on warm-up data. X (m, n, k), y (m, n), valid (m, n) bool."""
-        Xv = X * valid[:, :, None]
-        self.A = np.einsum("mni,mnj->nij", Xv, X) + self.ridge * np.eye(self.k)
-        self.b = np.einsum("mni,mn->ni", Xv, np.where(valid, y, 0.0))
+        """Batch least squares on warm-up data. X (m, n, k), y (m, n), valid (m, n) bool.
+        X is the caller's scratch: its invalid rows are zeroed in place."""
+        self.fit_blocks(lambda: [(X, y, valid)])
+
+    def fit_blocks(self, blocks) -> None:
+        """`fit` over blocks of rows: `blocks()` yields (X, y, valid) blocks and is called twice
+        (the normal equations, then the residuals), so the warm-up's features need not exist all
+        at once (an AR fit on the demo's day: 2 MB of them). Each X is scratch, as in `fit`."""
+        A, b = np.zeros((self.n, self.k, self.k)), np.zeros((self.n, self.k))
+        for X, y, valid in blocks():
+            X *= valid[:, :, None]          # invalid rows out of the sums (their residuals are not used)
+            A += np.einsum("mni,mnj->nij", X, X)
+            b += np.einsum("mni,mn->ni", X, np.where(valid, y, 0.0))
+        self.A = A + self.ridge * np.eye(self.k)
+        self.b = b
         self.w = np.linalg.solve(self.A, self.b[:, :, None])[:, :, 0]
-        r = np.where(valid, y - np.einsum("mnk,nk->mn", X, self.w), 0.0)
-        count = np.maximum(valid.sum(axis=0), 1)
-        self._set_var(np.maximum((r * r).sum(axis=0) / count, 1e-4))
+        sq, count = np.zeros(self.n), np.zeros(self.n, np.int64)
+        for X, y, valid in blocks():
+            r = np.where(valid, y - np.einsum("mnk,nk->mn", X, self.w), 0.0)
+            sq += (r * r).sum(axis=0)
+            count += valid.sum(axis=0)
+        self._set_var(np.maximum(sq / np.maximum(count, 1), 1e-4))
 
     def _set_var(self, var: np.ndarray) -> None:
         self.resid_var = var

@@ -14,7 +14,6 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
@@ -66,6 +65,7 @@ class MqttSource(Source):
         self._stop = threading.Event()
         self._samples: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
         broker = cfg.broker
+        import uuid
         client_id = broker.client_id or f"stad-source-{uuid.uuid4().hex[:8]}"
         self.client = build_client(broker, client_id, resolve=self.resolve)
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")

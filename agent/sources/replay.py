@@ -7,7 +7,6 @@ order. Bad lines are counted in Rejects as '<file>:<line>' and skipped.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import threading
@@ -201,6 +200,7 @@ class ReplaySource(Source):
     # ---- CSV --------------------------------------------------------------------------
 
     def _csv(self, path: Path, name: str) -> Iterator[Record]:
+        import csv          # here: JSON-lines replays and other sources do not need it
         cfg = self.cfg
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             reader = csv.reader(f, delimiter=cfg.separator)

@@ -30,6 +30,7 @@ from typing import ClassVar, Iterator, Literal
 
 import numpy as np
 
+from ..digest import without_openssl
 from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..typed import INVALID, doc, rng
@@ -131,7 +132,8 @@ class Anomaly:
 
 
 def _seeded_rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed % 2**64, *stream])
+    # numpy.random is imported here, when a simulation runs, and without OpenSSL (agent/digest.py).
+    return without_openssl("numpy.random").default_rng([seed % 2**64, *stream])
 
 
 class Schedule:
@@ -402,7 +404,7 @@ class PumpModel:
     def load(self, elapsed: np.ndarray) -> np.ndarray:
         """The load setpoint, eased from one segment's level to the next over RAMP_S."""
         segment = np.floor(elapsed / self.SEGMENT_S).astype(int)
-        level = {j: self.setpoint(j) for j in np.unique(np.r_[segment - 1, segment])}
+        level = {j: self.setpoint(j) for j in {*(segment - 1).tolist(), *segment.tolist()}}   # not np.unique: numpy.ma
         before = np.array([level[j] for j in segment - 1])
         now = np.array([level[j] for j in segment])
         into = np.clip((elapsed - segment * self.SEGMENT_S) / self.RAMP_S, 0, 1)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import selectors
 import sys
 import threading
 from dataclasses import dataclass
@@ -89,6 +88,7 @@ class StdinSource(Source):
             yield b"".join(pieces).decode("utf-8", errors="replace")
 
     def _selector(self) -> selectors.BaseSelector | None:
+        import selectors
         """A select()-based poller on the stream, or None where that is impossible."""
         try:
             selector = selectors.SelectSelector()   # unlike epoll, also accepts regular files

@@ -7,7 +7,6 @@ JSON string is data, not a line break.
 """
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 from dataclasses import dataclass
@@ -21,8 +20,7 @@ from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
-SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)    # Linux: drop count as ancillary data
-ANCILLARY_SPACE = socket.CMSG_SPACE(4)
+SO_RXQ_OVFL = 40            # Linux: drop count as ancillary data (socket.SO_RXQ_OVFL where Python has it)
 
 
 @dataclass
@@ -44,12 +42,14 @@ class UdpSource(Source):
     def __init__(self, cfg: UdpConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
                  tick_s: float = 1.0):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+        import socket       # here: a config without a udp source does not load it
+        self._socket = socket
         self._stop = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(RECEIVE_TIMEOUT_S)
         self.sock.bind((cfg.bind, cfg.port))
         try:
-            self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            self.sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RXQ_OVFL", SO_RXQ_OVFL), 1)
         except OSError:
             pass    # not Linux: kernel drops stay uncounted
         self.kernel_drops = 0       # datagrams dropped by the kernel since the socket was opened
@@ -57,12 +57,14 @@ class UdpSource(Source):
         self.port: int = self.sock.getsockname()[1]
 
     def records(self) -> Iterator[Record]:
+        socket = self._socket
+        ancillary_space = socket.CMSG_SPACE(4)
         try:
             while not self._stop.is_set():
                 try:
                     # One byte more than allowed: a datagram that fills it was too long (MSG_TRUNC).
                     data, ancillary, flags, (host, port) = self.sock.recvmsg(self.cfg.max_datagram + 1,
-                                                                             ANCILLARY_SPACE)
+                                                                             ancillary_space)
                 except socket.timeout:
                     continue
                 except OSError:
@@ -84,7 +86,7 @@ class UdpSource(Source):
 
     def _count_kernel_drops(self, ancillary, where: str) -> None:
         for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
+            if level == self._socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
                 total = struct.unpack("=I", payload[:4])[0]
                 if total > self.kernel_drops:
                     self.rejects.add_many("kernel drop", f"udp :{self.port}", total - self.kernel_drops,
