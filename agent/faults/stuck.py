@@ -49,7 +49,7 @@ class Stuck:
         # it was when this run began (the run itself is learned as it goes).
         p = np.minimum(np.maximum(np.maximum(normal.repeat, 1.0 / (normal.count + 2.0)), 1e-12), 0.999)   # clip
         self.p_run = np.where(self.held.ticks <= 1, p, self.p_run)
-        if self.held.ticks.any():       # only an unchanged run is judged (and told) against it
+        if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
             guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
             self.required = np.maximum(self.stuck_s, guard)
         varies = normal.learned & (normal.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
