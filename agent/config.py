@@ -178,11 +178,24 @@ class ThresholdConfig:
     memory_ticks: int = rng(0, None, default=0,
         doc="POT: every 256 learned ticks, fitted again on the last this many learned scores, so a burst in "
             "the warm-up stops setting the threshold (0: fitted once, then peak by peak; else ≥ 256)")
+    recurring_period_s: float = rng(0, None, default=0.0,
+        doc="the threshold at t is at least the score reached near t's phase of this period on "
+            "`recurring_cycles` of the previous 7 periods — a daily job's spike is not news (0: off; else ≥ 3600)")
+    recurring_tolerance_s: float = rng(0, None, default=3600.0,
+        doc="how far from t's phase (either side) an earlier cycle's score counts, seconds")
+    recurring_cycles: int = rng(1, 7, default=2,
+        doc="on how many of the previous 7 cycles the score must have been reached")
 
     def validate(self) -> list[tuple[str, str]]:
+        out = []
         if 0 < self.memory_ticks < 256:
-            return [("memory_ticks", f"0 (off) or at least 256 ticks, got {self.memory_ticks}")]
-        return []
+            out.append(("memory_ticks", f"0 (off) or at least 256 ticks, got {self.memory_ticks}"))
+        if 0 < self.recurring_period_s < 3600:
+            out.append(("recurring_period_s", f"0 (off) or at least 3600 s, got {self.recurring_period_s!r}"))
+        if self.recurring_period_s > 0 and not self.recurring_tolerance_s < self.recurring_period_s / 2:
+            out.append(("recurring_tolerance_s", f"must be under half the period ({self.recurring_period_s / 2:g} s), "
+                        f"got {self.recurring_tolerance_s!r}"))
+        return out
 
 
 @dataclass

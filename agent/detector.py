@@ -55,7 +55,7 @@ class Detector:
 
     def threshold(self, tier: str) -> float:
         """The tier's threshold as ticks are judged now (with feedback's lift)."""
-        value = self.thresholds[tier].value
+        value = self.thresholds[tier].current
         return value if self.feedback is None else value * (1 + self.feedback.lift(self.feedback.now))
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
@@ -64,22 +64,28 @@ class Detector:
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
         `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks)."""
         thr = self.thresholds[tier]
-        value = thr.value
+        lift = 1.0
         fb = self.feedback
         if fb is not None:
             fb.now = ts
-            value *= 1 + fb.lift(ts)
+            lift += fb.lift(ts)
+        value = thr.at(ts) * lift          # judged against: the fitted value, or the recurring level
+        fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
         events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:
-                fb.seen(ev.alert_id, ts, ev.peak_score, thr.value)
+                fb.seen(ev.alert_id, ts, ev.peak_score, thr.current)
         accepted = (open_alert is not None and ts - open_alert.start >= self.accept_after_s
                     and (fb is None or open_alert.alert_id not in fb.confirmed))
-        calm = score <= value or accepted
+        # The models learn against the fitted threshold: a tick that only the recurring level let
+        # pass (a daily job's spike, threshold.recurring_*) is not news, but not normal data either —
+        # learned, it widened the forecaster's residual scale and cost a window on NAB (README).
+        calm = score <= fitted or accepted
         if calm and learn is not None:
             learn()
+        thr.seen(ts, score)
         if not self.tracker.active:
             thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
         return Decision(threshold=value, above=score > value, calm=calm, events=events)
@@ -88,7 +94,7 @@ class Detector:
         """End an open alert (shutdown, end of data) so that no one is left with a dangling one."""
         if not self.tracker.active:
             return []
-        return [self.tracker.close(ts, self.tracker.open.peak, self.thresholds[tier].value, tier, model, reason)]
+        return [self.tracker.close(ts, self.tracker.open.peak, self.thresholds[tier].current, tier, model, reason)]
 
 
 __all__ = ["Decision", "Detector"]

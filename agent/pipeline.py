@@ -103,7 +103,9 @@ class Pipeline:
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps, ts).max(axis=1)
-        self.detector.add({"numpy": AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
+        thr = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        thr.seen_block(ts[-len(scores):], scores)          # threshold.recurring_*: the warm-up days count
+        self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
             self._fit_profile(tier, z, missing, ts)
         last = slice(-self.window.steps, None)

@@ -19,6 +19,15 @@ volumes: variability after the warm-up far above the warm-up's):
   and misses the next ones).
 - `memory_ticks` M > 0: every 256 learned ticks, POT is fitted again on the last M learned
   scores, starting point included, so one burst in the warm-up stops setting the threshold.
+
+A third follows the clock (`recurring_period_s` P > 0, RecurringLevel): a job that spikes every
+night at about 03:00 (AWS metrics, a plant's daily purge) raises a score at a time of day that
+wanders by half an hour, so neither the seasonal profile's 5-min bins nor the tail fit hold it,
+and it alarms every day. The threshold in force at t is at least the score that the stream
+reached within ±`recurring_tolerance_s` of t's phase on `recurring_cycles` of the previous
+RECURRING_MEMORY_CYCLES periods: what happened at this time on k earlier days is not news. It
+learns every tick's score, inside alerts too (the first spike is an alert; the ones after it
+are the pattern).
 """
 from __future__ import annotations
 
@@ -35,6 +44,10 @@ if TYPE_CHECKING:
 
 MAX_PEAKS = 2000
 MAX_RECENT = 20000
+#: The recurring level looks back this many periods (a week of days).
+RECURRING_MEMORY_CYCLES = 7
+#: Bins per period: 1 min each, at most this many (a day in 1-min bins; a week in 7-min bins).
+RECURRING_MAX_BINS = 1440
 
 
 def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
@@ -85,6 +98,72 @@ def calibrate(scores: np.ndarray, cfg: ThresholdConfig) -> dict:
     return out
 
 
+class RecurringLevel:
+    """The score a stream reached at about this phase of the period on k earlier cycles.
+
+    A ring of RECURRING_MEMORY_CYCLES + 1 cycles (the current one too) × bins of the period holds
+    each bin's largest score; `level(ts)` takes, for each of the previous cycles, the largest score
+    within ±tolerance of ts's phase (across the cycle boundary too), and returns the k-th largest
+    of those (0 while fewer than k cycles reached anything there)."""
+
+    def __init__(self, period_s: float, tolerance_s: float, cycles: int):
+        self.period = float(period_s)
+        self.bins = int(min(RECURRING_MAX_BINS, max(1, self.period // 60)))
+        self.width = self.period / self.bins
+        self.reach = int(math.ceil(tolerance_s / self.width))
+        self.k = int(cycles)
+        slots = RECURRING_MEMORY_CYCLES + 1
+        self.peak = np.zeros((slots, self.bins))
+        self.cycle = np.full(slots, -1, dtype=np.int64)
+        self._key: tuple[int, int] | None = None
+        self._level = 0.0
+
+    def _locate(self, ts: float) -> tuple[int, int]:
+        c = math.floor(ts / self.period)
+        return c, min(int((ts - c * self.period) // self.width), self.bins - 1)
+
+    def learn(self, ts: float, score: float) -> None:
+        if not (math.isfinite(ts) and math.isfinite(score)):
+            return
+        c, b = self._locate(ts)
+        slot = c % len(self.cycle)
+        if self.cycle[slot] != c:
+            if self.cycle[slot] > c:
+                return                              # older than what the slot holds
+            self.peak[slot] = 0.0
+            self.cycle[slot] = c
+        if score > self.peak[slot, b]:
+            self.peak[slot, b] = score
+
+    def level(self, ts: float) -> float:
+        if not math.isfinite(ts):
+            return 0.0
+        c, b = self._locate(ts)
+        if (c, b) == self._key:                     # earlier cycles do not change within a bin
+            return self._level
+        back = np.arange(1, RECURRING_MEMORY_CYCLES + 1)[:, None]
+        idx = (c - back) * self.bins + b + np.arange(-self.reach, self.reach + 1)[None, :]
+        cyc, bn = np.divmod(idx, self.bins)
+        slot = cyc % len(self.cycle)
+        held = np.where(self.cycle[slot] == cyc, self.peak[slot, bn], 0.0).max(axis=1)
+        ranked = np.sort(held)[::-1]
+        self._key, self._level = (c, b), float(ranked[self.k - 1])
+        return self._level
+
+    def state_dict(self) -> dict:
+        return {"peak": self.peak.copy(), "cycle": self.cycle.copy()}
+
+    def restore(self, state: dict, name: str) -> None:
+        peak = array_of(state["peak"], f"{name}.peak", np.float64, 2)
+        cycle = array_of(state["cycle"], f"{name}.cycle", np.int64, 1)
+        if peak.shape != self.peak.shape or cycle.shape != self.cycle.shape:
+            raise ValueError(f"{name}.peak: shape {peak.shape} does not fit {self.peak.shape} "
+                             "(the recurring settings or the tick changed)")
+        if not np.isfinite(peak).all():
+            raise ValueError(f"{name}.peak: not finite")
+        self.peak, self.cycle, self._key = peak, cycle, None
+
+
 class AdaptiveThreshold:
     """The live threshold. `update(score)` is called once per tick; anomalous scores do not teach it."""
 
@@ -101,6 +180,30 @@ class AdaptiveThreshold:
         self.value = max(float(calibration["value"]), cfg.min_threshold)
         # memory_ticks: the last learned scores, the POT refit's data.
         self.window: deque[float] = deque(calibration.get("window", []), maxlen=max(cfg.memory_ticks, 1))
+        self.recurring = (RecurringLevel(cfg.recurring_period_s, cfg.recurring_tolerance_s, cfg.recurring_cycles)
+                          if cfg.recurring_period_s > 0 else None)
+        self.floor = 0.0            # the recurring level at the tick last judged
+
+    @property
+    def current(self) -> float:
+        """The threshold in force at the tick last judged: the fitted value, or the recurring level."""
+        return max(self.value, self.floor)
+
+    def at(self, ts: float) -> float:
+        """The threshold in force at tick time ts (the Detector judges each tick against it)."""
+        if self.recurring is not None:
+            self.floor = self.recurring.level(ts)
+        return self.current
+
+    def seen(self, ts: float, score: float) -> None:
+        """Every judged tick's score, alert or not: the recurring level's data."""
+        if self.recurring is not None:
+            self.recurring.learn(ts, score)
+
+    def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
+        """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
+        for t, s in zip(np.asarray(ts, float), np.asarray(scores, float)):
+            self.seen(float(t), float(s))
 
     def update(self, score: float) -> None:
         """Learn one tick's score (the Detector calls it outside alerts: on calm ticks, and on
@@ -148,7 +251,8 @@ class AdaptiveThreshold:
         return {"init": self.init, "n": self.n, "n_peaks": self.n_peaks, "sigma": self.sigma, "gamma": self.gamma,
                 "value": self.value, "peaks": np.fromiter(self.peaks, float, len(self.peaks)),
                 "window": np.fromiter(self.window, float, len(self.window)),
-                "recent": np.fromiter(self.recent, float, len(self.recent))}
+                "recent": np.fromiter(self.recent, float, len(self.recent)),
+                **({} if self.recurring is None else {"recurring": self.recurring.state_dict()})}
 
     @classmethod
     def restored(cls, cfg: ThresholdConfig, state: dict, name: str = "threshold") -> "AdaptiveThreshold":
@@ -169,4 +273,7 @@ class AdaptiveThreshold:
         thr = cls(cfg, {"init_threshold": numbers["init"], "n": n, "n_peaks": n_peaks, "sigma": numbers["sigma"],
                         "gamma": numbers["gamma"], "value": numbers["value"],
                         "peaks": peaks.tolist(), "recent": recent.tolist(), "window": window.tolist()})
+        # A checkpoint without the recurring level (older, or taken with it off) starts it empty.
+        if thr.recurring is not None and isinstance(state.get("recurring"), dict):
+            thr.recurring.restore(state["recurring"], f"{name}.recurring")
         return thr

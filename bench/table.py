@@ -14,9 +14,13 @@ aligner and normaliser). Rows of the table:
 - the agent's scorers: `score(window)` of the TfliteScorer / OnnxScorer, what every tick pays,
   and `score` + its explanation weights, what a tick that builds an alert pays;
 - whole tick per tier: `Pipeline.step(row)` (normalise, window, chain, detector, learning, the
-  fallback's counts), each tier's pipeline warmed up on the demo's warm-up day;
+  fallback's counts), each tier's pipeline warmed up on the demo's warm-up day; and of it, the
+  sensor-fault tracker (`FaultTracker.observe`, timed inside the same steps) and the rest;
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
-- river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed.
+- river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed;
+- with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
+  REF computes it (extracted to a temporary package), interleaved with the rest, so a change's
+  speed-up is a ratio within one run.
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -24,7 +28,7 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF]
 """
 from __future__ import annotations
 
@@ -155,16 +159,40 @@ def percentiles(seconds: list[float]) -> dict:
             "mean_us": round(float(us.mean()), 1)}
 
 
-def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
-    """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day."""
+def package_at(ref: str, work: Path):
+    """The agent package as git `ref` has it, importable as `agent_at_ref` (its imports are relative)."""
+    import importlib
+    dest = work / "before"
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    (dest / "agent").rename(dest / "agent_at_ref")
+    sys.path.insert(0, str(dest))
+    return importlib.import_module("agent_at_ref.config"), importlib.import_module("agent_at_ref.pipeline")
+
+
+def tick_name(tier: str) -> str:
+    """'numpy' -> 'whole tick, numpy tier'; 'numpy at REF' -> 'whole tick, numpy tier at REF'."""
+    base, _, ref = tier.partition(" at ")
+    return f"whole tick, {base} tier" + (f" at {ref}" if ref else "")
+
+
+def latency(ticks: int, work: Path, log, before: str | None = None) -> tuple[dict, dict]:
+    """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day; `before`: a git
+    ref whose agent package's whole ticks (numpy and tflite tiers) are timed beside the current ones."""
     raw = {chain[0]: from_dict(demo_config(chain, work), base_dir=str(ROOT))
            for chain in (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"])}
     warm = raw["numpy"].warmup.ticks
     rows = demo_rows(raw["numpy"], warm + raw["numpy"].window.steps + ticks)
     log(f"  {len(rows)} demo ticks (warm-up {warm})")
     pipes = {tier: Pipeline(cfg) for tier, cfg in raw.items()}
+    if before:
+        config_then, pipeline_then = package_at(before, work)
+        for chain in (["tflite", "numpy"], ["numpy"]):
+            pipes[f"{chain[0]} at {before}"] = pipeline_then.Pipeline(
+                config_then.from_dict(demo_config(chain, work), base_dir=str(ROOT)))
     for tier, pipe in pipes.items():
-        if pipe.chain.tier != tier and tier != "numpy":
+        if pipe.chain.tier != tier.split()[0] and tier.split()[0] != "numpy":
             raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
     # Standalone scorers of the same bundle, fed the tflite pipeline's window (already normalised).
     tfl, onx = pipes["tflite"].chain.current, pipes["onnx"].chain.current
@@ -202,8 +230,10 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     variants["numpy fallback: score + learn"] = lambda: (numpy_alone.score(buf), numpy_alone.learn(buf))
     if hst is not None:
         variants["river HalfSpaceTrees: score_one + learn_one"] = lambda: hst(buf_raw[0])
-    tick_names = {tier: f"whole tick, {tier} tier" for tier in pipes}
-    samples: dict[str, list[float]] = {name: [] for name in [*variants, *tick_names.values()]}
+    tick_names = {tier: tick_name(tier) for tier in pipes}
+    parts = [f"{name}{part}" for name in tick_names.values() for part in ("", ": fault tracker", ": the rest")]
+    samples: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
+    tracker = {tier: time_tracker(pipe) for tier, pipe in pipes.items()}
     buf_raw = [None]
     names = list(variants)
     for i, row in enumerate(rows):
@@ -214,10 +244,14 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
                 buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
             continue
         order = list(pipes.items())
-        for tier, pipe in order[i % 3:] + order[:i % 3]:
+        for tier, pipe in order[i % len(order):] + order[:i % len(order)]:
+            tracker[tier][0] = 0.0
             t0 = time.perf_counter()
             pipe.step(row)
-            samples[tick_names[tier]].append(time.perf_counter() - t0)
+            took = time.perf_counter() - t0
+            samples[tick_names[tier]].append(took)
+            samples[f"{tick_names[tier]}: fault tracker"].append(tracker[tier][0])
+            samples[f"{tick_names[tier]}: the rest"].append(took - tracker[tier][0])
         buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
         buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
         tfl_s.inputs(window)
@@ -231,6 +265,21 @@ def latency(ticks: int, work: Path, log) -> tuple[dict, dict]:
     del tfl, onx
     return {name: percentiles(s) for name, s in samples.items()}, facts
 
+
+
+def time_tracker(pipe) -> list[float]:
+    """Time the pipeline's FaultTracker.observe: the returned list holds the last call's seconds."""
+    last = [0.0]
+    observe = pipe.health.observe
+
+    def timed(row):
+        t0 = time.perf_counter()
+        try:
+            return observe(row)
+        finally:
+            last[:] = [time.perf_counter() - t0]
+    pipe.health.observe = timed
+    return last
 
 
 def agent_rss(work: Path, ticks: int) -> dict:
@@ -267,8 +316,9 @@ def render(report: dict) -> str:
     for name, f in lat.items():
         ratio = f"{ref / f['p50_us']:.1f}×" if ref else "-"
         work = flops if name == "torch eager fp32" else exported     # what the path computes
-        share = (f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%"
-                 if flops and not name.startswith(("numpy", "river", "whole tick, numpy")) else "-")
+        model_path = not name.startswith(("numpy", "river", "whole tick, numpy")) \
+            and not name.endswith(("fault tracker", "the rest"))
+        share = f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%" if flops and model_path else "-"
         lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>9} {share:>7}")
     if report.get("agent_peak_rss"):
         lines.append("peak RSS of stad-agent run on the demo (MiB): " + ", ".join(
@@ -282,6 +332,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="table.json", help="where the JSON goes")
     ap.add_argument("--no-rss", action="store_true", help="skip the agent runs for peak RSS")
     ap.add_argument("--rss-ticks", type=int, default=5000, help="ticks of each agent run for peak RSS")
+    ap.add_argument("--before", default=None, metavar="REF",
+                    help="also time the whole ticks of the agent package at this git ref (a commit, a branch)")
     args = ap.parse_args(argv)
 
     def log(msg):
@@ -292,7 +344,7 @@ def main(argv=None) -> int:
         work = Path(tmp)
         peak = matmul_peak()
         log(f"matmul peak: {peak}")
-        lat, facts = latency(args.ticks, work, log)
+        lat, facts = latency(args.ticks, work, log, args.before)
         rss = None if args.no_rss else agent_rss(work, args.rss_ticks)
     report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
               "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,

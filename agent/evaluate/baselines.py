@@ -71,8 +71,10 @@ def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: 
     tick_scores = np.asarray(tick_scores, float)
     calib = tick_scores[:train_ticks]
     calib = calib[np.isfinite(calib)]
-    detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                        {"baseline": AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))})
+    thr = AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))
+    warm = np.isfinite(tick_scores[:train_ticks])
+    thr.seen_block(np.asarray(ts[:train_ticks], float)[warm], tick_scores[:train_ticks][warm])
+    detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, {"baseline": thr})
 
     def model() -> dict:
         return {"model_id": "baseline"}

@@ -64,17 +64,18 @@ class Normal:
         `step`: |Δx| from the previous reading (NaN without one), learned where `step_ok` (from a
         learnable reading); `at_floor`: bool, the reading is at the sensor's floor."""
         rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
-        c = np.where(counted, rate, 0.0)
+        # rate × mask is np.where(mask, rate, 0) (rate is finite), in fewer µs
+        c = rate * counted
         known = ~np.isnan(step)                 # a previous reading: whether the value repeated is known
-        self.repeat += np.where(counted & known, rate, 0.0) * ((step == 0) - self.repeat)
+        self.repeat += c * known * ((step == 0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
-        a = np.where(learn, rate, 0.0)
+        a = rate * learn
         x0 = np.where(learn, x, 0.0)
         d = x0 - self.mean
         self.mean += a * d
         self.var = (1 - a) * (self.var + a * d * d)
         has_step = learn & step_ok & known
-        b = np.where(has_step, a, 0.0)
+        b = a * has_step
         self.abs_step += b * (np.where(has_step, step, 0.0) - self.abs_step)
         self.rel_step += b * (np.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
         self.count += learn

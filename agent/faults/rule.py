@@ -47,7 +47,7 @@ class Held:
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick (do not write to it)."""
         on = seen & cond
-        if on.any():
+        if np.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
             self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
             self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
             self.idle = False
@@ -57,7 +57,7 @@ class Held:
         # nothing holds now, so every seen sensor starts over (fewer numpy calls)
         np.copyto(self.since, np.nan, where=seen)
         np.copyto(self.ticks, 0, where=seen)
-        self.idle = not self.ticks.any() and bool(np.isnan(self.since).all())
+        self.idle = not np.count_nonzero(self.ticks) and not np.count_nonzero(self.since == self.since)
         return self.ticks * self.tick_s
 
     def state(self) -> dict:

@@ -94,7 +94,7 @@ class Stuck:
         # began (the run itself is learned as it goes).
         p = np.minimum(np.maximum(np.maximum(p_cont, repeat), 1e-12), 0.999)   # clip
         self.p_run = np.where(self.held.ticks <= 1, p, self.p_run)
-        if self.held.ticks.any():       # only an unchanged run is judged (and told) against it
+        if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
             guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
             self.required = np.maximum(np.maximum(self.stuck_s, guard), RUN_MARGIN * self.longest * self.tick_s)
         varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)

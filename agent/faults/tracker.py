@@ -58,7 +58,9 @@ class FaultTracker:
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
-        self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]   # a rule's last (cond, decided)
+        # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
+        # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
+        self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = np.zeros(n, bool)
         self._ran = [True] * len(self.rules)
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
@@ -91,7 +93,7 @@ class FaultTracker:
         if not self.rules:
             return []
         observed = ~(row.missing | row.carried)
-        if self.reentry.any():
+        if np.count_nonzero(self.reentry):
             np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty, any_faulty = self._faulty, self._any_faulty
         t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
@@ -110,10 +112,10 @@ class FaultTracker:
         decided = np.array([d for _, d in results])
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
         events = self._end_cleared(t, cond, faulty, observed) if any_faulty else []
-        if decided.any():
+        if np.count_nonzero(decided):
             events += self._start_decided(t, decided)
         faulty = self._faulty          # as the events just left it
-        self.candidate = cond.any(axis=0) & ~faulty
+        self.candidate = np.logical_or.reduce(cond, axis=0) & self._healthy
         self._learn(t, faulty)
         np.copyto(self.prev, row.values, where=observed)
         return events
@@ -198,7 +200,7 @@ class FaultTracker:
 
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""
-        if not self.reentry.any():
+        if not np.count_nonzero(self.reentry):
             return result
         s = np.where(self.reentry > 0, 0.0, result.sensor_scores)
         return dataclasses.replace(result, sensor_scores=s, score=tick_score(s))

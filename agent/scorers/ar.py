@@ -92,11 +92,13 @@ class ARModel:
                      extra: np.ndarray | None = None) -> np.ndarray:
         """Scores for rows p.. of a block, as score() gives them on a window of `steps` rows
         (the first rows' bias sees zeros where the window would have older rows)."""
-        r = self.residuals(z, missing, extra)
         w = self.bias_weights(steps - self.p)
-        padded = np.concatenate([np.zeros((len(w) - 1, r.shape[1])), r])
-        bias = np.abs(np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w))
-        return np.maximum(np.abs(r), bias)
+        padded = np.zeros((len(w) - 1 + len(z) - self.p, z.shape[1]))     # the residuals after len(w) - 1 zeros
+        r = padded[len(w) - 1:]
+        r[:] = self.residuals(z, missing, extra)
+        bias = np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w)
+        np.abs(bias, out=bias)
+        return np.maximum(np.abs(r, out=r), bias, out=bias)     # in place: a warm-up's day is 2880 rows
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
         self.rls.update(self.features(window, extra) if x is None else x, window.values[-1], ~window.missing[-1])

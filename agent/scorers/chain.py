@@ -13,6 +13,7 @@ while a pump settles a little off its warm-up normal (labelled normal), where th
 forecasters have already followed the new level; the fallback misses lasting shifts the profile
 holds. Each over its own threshold, a tick alarms when the two together say so. The chain stays
 the answer to faults: a model tier that fails is stepped down from, and numpy then scores alone.
+(A hot-swap candidate is still judged in shadow by its own, unblended score: agent/hotswap.py.)
 """
 from __future__ import annotations
 

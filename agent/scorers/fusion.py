@@ -42,7 +42,7 @@ class FusionModel:
     def features(self, window: WindowBuffer) -> np.ndarray:
         prev = window.values[-2]
         newest, missing = window.values[-1], window.missing[-1]
-        if missing.any():
+        if np.count_nonzero(missing):
             s = self.neighbour_mean(newest, missing)
         else:       # the same sums (a weight times True is the weight) in fewer numpy calls
             s = np.divide((self.nbr_w * newest[self.nbr]).sum(axis=-1), self._total,
@@ -61,8 +61,13 @@ class FusionModel:
                             for i in range(0, len(prev), chunk)] or [np.zeros((0, z.shape[1]))])
         return np.stack([np.ones_like(prev), prev, s, prev * s], axis=-1)
 
-    def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
-        self.rls.fit(self.batch_features(z, missing), z[1:], ~missing[1:] & self.has_neighbours)
+    def fit(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> None:
+        """Least squares on rows 1.. of z, their features built `chunk` rows at a time."""
+        def blocks():
+            for i in range(0, len(z) - 1, chunk):
+                zs, ms = z[i:i + chunk + 1], missing[i:i + chunk + 1]
+                yield self.batch_features(zs, ms), zs[1:], ~ms[1:] & self.has_neighbours
+        self.rls.fit_blocks(blocks)
 
     def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
         x = self.features(window) if x is None else x

@@ -34,7 +34,7 @@ class MarkovModel:
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """Bin index per sensor; x (..., n)."""
-        return (x[..., :, None] > self.edges).sum(axis=-1)
+        return np.add.reduce(x[..., :, None] > self.edges, axis=-1)      # .sum(axis=-1), without its wrapper
 
     def transition(self, i: int) -> np.ndarray:
         """Sensor i's (k, k) transition matrix."""
@@ -82,7 +82,7 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         prob = self._prob(s0, s1)
         gone = window.missing[-2]
-        if gone.any():
+        if np.count_nonzero(gone):
             for i in np.flatnonzero(gone):
                 prob[i] = self._propagated(window, i, s1[i])
         z = (-np.log(prob) - self.mean) * self.inv_std
@@ -104,8 +104,11 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         ok = ~window.missing[-1] & ~window.missing[-2]
         self.g /= self.lam
-        idx = np.flatnonzero(ok)
-        s0, s1 = s0[idx], s1[idx]
+        if np.count_nonzero(ok) == self.n:        # the common tick: every sensor (no index lists to build)
+            idx = self._rows
+        else:
+            idx = np.flatnonzero(ok)
+            s0, s1 = s0[idx], s1[idx]
         self.counts[idx, s0, s1] += self.g
         self.rowsum[idx, s0] += self.g
         if self.g > 1e9:

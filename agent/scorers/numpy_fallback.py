@@ -60,6 +60,7 @@ class NumpyScorer(Scorer):
         extra = self._block_extra(z, missing, ts, self.seasonal)
         z, missing = z[:cut], missing[:cut]
         self.ar.fit(z, missing, None if extra is None else extra[:cut])
+        del extra                       # the day's regressors: not kept through the other fits
         self.fusion.fit(z, missing)
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)

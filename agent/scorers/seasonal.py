@@ -126,7 +126,8 @@ class SeasonalFeatures:
         ts, values = window.ts, window.values
         T = len(ts)
         last = self._last
-        if last is not None and last.shape == ts.shape and np.array_equal(last[1:], ts[:-1], equal_nan=True):
+        # The same tick times, NaN included, compared as bytes (array_equal(equal_nan=True) costs ~10 µs).
+        if last is not None and last.shape == ts.shape and last[1:].tobytes() == ts[:-1].tobytes():
             self._head = (self._head + 1) % T             # one tick on: the ring moves one row, one new row
             start = T - 1
         else:

@@ -1,0 +1,101 @@
+"""What keeps the agent small (README "Memory"): the run path loads nothing its config does not
+name — no OpenSSL even where numpy.random is needed — the warm-up's rows live in four arrays, and
+the fallback's blocked fit is the whole-block fit."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from agent.digest import sha256
+from agent.scorers.rls import BatchRLS
+from agent.service import return_freed_blocks
+from agent.warmup import WarmupRows
+from agent.window import Row
+
+RUN_AND_LIST = ("import sys; from agent.cli import main; rc = main(sys.argv[1:]); "
+                "print(' '.join(sorted(sys.modules)))")
+
+
+def loaded_by_run(tmp_path, config: str) -> set[str]:
+    (tmp_path / "agent.yaml").write_text(textwrap.dedent(config))
+    res = subprocess.run([sys.executable, "-c", RUN_AND_LIST, "run", "-c", str(tmp_path / "agent.yaml")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return set(res.stdout.split())
+
+
+def test_a_numpy_agent_on_a_csv_replay_loads_no_openssl_rng_or_network_modules(tmp_path):
+    (tmp_path / "data.csv").write_text("timestamp,a,b\n" + "".join(f"{i * 10},{i % 7},{i % 5}\n" for i in range(80)))
+    loaded = loaded_by_run(tmp_path, """
+        sensors: [a, b]
+        tick_s: 10
+        sources: [{type: replay, path: data.csv, speed: 0}]
+        warmup: {ticks: 40}
+        scoring: {chain: [numpy]}
+        sinks: [{type: jsonl, path: alerts.jsonl}]
+        state_dir: state
+    """)
+    assert {"agent.pipeline", "agent.checkpoint", "csv"} <= loaded        # it ran, checkpointed, read CSV
+    unwanted = {"_hashlib", "_ssl", "numpy.random", "socket", "selectors", "uuid", "difflib",
+                "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "tempfile"}
+    assert not unwanted & loaded, sorted(unwanted & loaded)
+
+
+def test_the_simulator_loads_numpy_random_without_openssl(tmp_path):
+    loaded = loaded_by_run(tmp_path, """
+        sensors: [S01_flow, S01_occ, S01_speed, S02_flow, S02_occ, S02_speed]
+        topology: corridor
+        tick_s: 30
+        sources: [{type: simulate, scenario: corridor, seed: 3, speed: 0, duration_s: 3000}]
+        warmup: {ticks: 60}
+        scoring: {chain: [numpy]}
+        sinks: [{type: jsonl, path: alerts.jsonl}]
+        state_dir: state
+    """)
+    assert "numpy.random" in loaded and "hashlib" in loaded
+    assert "_hashlib" not in loaded
+
+
+def test_builtin_sha256_is_hashlibs():
+    for data in (b"", b"abc", bytes(range(256)) * 4099):
+        assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = sha256()
+    h.update(b"ab")
+    h.update(b"c")
+    assert h.digest() == hashlib.sha256(b"abc").digest()
+
+
+def test_warmup_rows_grow_keep_order_and_clear():
+    rows = WarmupRows(sensors=2, capacity=2)
+    for i in range(7):              # past the first capacity: grown twice
+        rows.append(Row(ts=float(i), values=np.array([i, np.nan]), missing=np.array([False, True]),
+                        carried=np.array([i % 2 == 0, False])))
+    assert len(rows) == 7
+    assert rows.ts.tolist() == [float(i) for i in range(7)]
+    assert rows.values[:, 0].tolist() == list(range(7)) and np.isnan(rows.values[:, 1]).all()
+    assert rows.missing[:, 1].all() and not rows.missing[:, 0].any()
+    assert rows.carried[:, 0].tolist() == [i % 2 == 0 for i in range(7)]
+    rows.clear()
+    assert len(rows) == 0 and rows.values.shape == (0, 2)
+
+
+def test_blocked_least_squares_fit_equals_the_whole_block_fit():
+    rng = np.random.default_rng(5)
+    m, n, k = 700, 3, 4
+    X = rng.normal(size=(m, n, k))
+    y = np.einsum("mnk,nk->mn", X, rng.normal(size=(n, k))) + 0.1 * rng.normal(size=(m, n))
+    valid = rng.random((m, n)) > 0.2
+    whole, blocked = BatchRLS(n, k, 0.999), BatchRLS(n, k, 0.999)
+    whole.fit(X.copy(), y, valid)
+    blocked.fit_blocks(lambda: ((X[i:i + 64].copy(), y[i:i + 64], valid[i:i + 64]) for i in range(0, m, 64)))
+    np.testing.assert_allclose(blocked.w, whole.w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(blocked.resid_var, whole.resid_var, rtol=1e-10)
+
+
+def test_freed_blocks_go_back_to_the_os_on_glibc():
+    import platform
+    assert return_freed_blocks() is (platform.libc_ver()[0] == "glibc")
