@@ -463,3 +463,15 @@ def test_a_frozen_count_is_stuck_at_slow_ticks(tmp_path):
     assert stuck.kind == "stuck" and stuck.start == t0() + 108 * H + 300      # its first repeat
     assert t0() + 108 * H < stuck.ts < t0() + 118 * H
     assert stuck.evidence["value"] == 23
+
+
+def test_a_second_freeze_is_decided_as_fast_as_the_first(tmp_path):
+    """A frozen sensor's run is never learned as healthy behaviour (its first repeats, before the
+    decision, included): the next freeze of the same sensor is decided within four ticks too."""
+    anomalies = [AnomalySpec(kind="stuck", at_s=at * H, duration_s=600, target="S04_speed") for at in (5, 6, 7)]
+    records = simulate("corridor", CORRIDOR, 7.5, anomalies)
+    faults, _, _ = replay(agent_config(tmp_path, write_csv(tmp_path / "refrozen.csv", records, CORRIDOR),
+                                       CORRIDOR, "corridor"))
+    stuck = decided(faults, "S04_speed", "stuck")
+    assert [round((f.start - t0()) / H) for f in stuck] == [5, 6, 7]
+    assert all(0 < f.ts - f.start <= 4 * TICK for f in stuck)

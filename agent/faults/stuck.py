@@ -57,8 +57,8 @@ class Stuck:
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self.repeat_count = np.zeros(ctx.n)
         self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
-        self.cont = np.zeros(ctx.n)                # share of repeats followed by another repeat (healthy)
-        self.cont_count = np.zeros(ctx.n)
+        self.cont = np.zeros(ctx.n)                # repeats followed by another, in runs that ended healthy
+        self.cont_count = np.zeros(ctx.n)          # …of so many repeats
         self.longest = np.zeros(ctx.n)             # the longest unchanged run (ticks) that ended while healthy
         self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
 
@@ -68,11 +68,18 @@ class Stuck:
         same = t.observed & (step == 0)
         run_before = self.held.ticks.copy()
         lasted = self.held.update(same, t.observed, t.ts)
-        # A run that ended without the sensor being judged faulty was healthy behaviour.
+        # A run that ended without the sensor being judged faulty was healthy behaviour: its length
+        # and its repeats that were followed by another (run − 1 of run) are learned, over at most
+        # the last 1 / alpha_min such repeats.
         ended = t.observed & ~same & (run_before > 0) & t.healthy
         if ended.any():
             self.longest = np.where(ended, np.maximum(self.longest, run_before), self.longest)
-        # How often a repeat is followed by another, learned from healthy ticks after a repeat: a
+            self.cont += np.where(ended, run_before - 1.0, 0.0)
+            self.cont_count += np.where(ended, run_before, 0.0)
+            scale = np.minimum(1.0, (1.0 / self.alpha_min) / np.maximum(self.cont_count, 1.0))
+            self.cont *= scale
+            self.cont_count *= scale
+        # How often a repeat is followed by another (learned from runs that ended healthy): a
         # slowly moving, coarse reading repeats in runs, so its runs last longer than its repeat
         # rate alone says. Until a few are seen it is taken as the repeat rate (PRIOR_TICKS).
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
@@ -81,14 +88,8 @@ class Stuck:
         rate = np.where(counted, np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min), 0.0)
         self.repeat += rate * (same - self.repeat)
         self.repeat_count += counted
-        after_repeat = counted & (run_before > 0)
-        if after_repeat.any():
-            rate = np.where(after_repeat, np.maximum(1.0 / (self.cont_count + 1.0), self.alpha_min), 0.0)
-            self.cont += rate * (same - self.cont)
-            self.cont_count += after_repeat
-        seen_runs = np.minimum(self.cont_count, 1.0 / self.alpha_min)
         repeat = np.maximum(self.repeat, 1.0 / (self.repeat_count + 2.0))
-        p_cont = (seen_runs * self.cont + PRIOR_TICKS * repeat) / (seen_runs + PRIOR_TICKS)
+        p_cont = (self.cont + PRIOR_TICKS * repeat) / (self.cont_count + PRIOR_TICKS)
         # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this run
         # began (the run itself is learned as it goes).
         p = np.minimum(np.maximum(np.maximum(p_cont, repeat), 1e-12), 0.999)   # clip
