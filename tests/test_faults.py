@@ -377,3 +377,89 @@ def test_fault_events_in_the_outbox_neither_open_nor_end_an_alert(tmp_path):
     kept = [(e.alert_id, e.seq, e.is_fault) for e in box.pending()]
     assert kept == [("alert-1", 0, False), ("alert-1", 1, False), ("gw-flow-1", 1, True), ("alert-1", 2, False)]
     box.close()
+
+
+# ---- spikes -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scenario,target", [("corridor", "S03_occ"), ("corridor", "S05_speed"), ("pump", "temp_motor"),
+                                             ("pump", "voltage")])
+def test_a_spike_is_a_spike_fault_on_its_tick_and_raises_no_incident(tmp_path, scenario, target):
+    """The simulator's spike: a few single-tick outliers on one sensor (the first on its first
+    tick), 4–6 × its typical scale, its neighbours untouched."""
+    names = CORRIDOR if scenario == "corridor" else PUMP
+    records = simulate(scenario, names, 6, [AnomalySpec(kind="spike", at_s=5 * H, duration_s=120, target=target)])
+    path = write_csv(tmp_path / f"spike-{target}.csv", records, names)
+    sensors = names if scenario == "corridor" else [{"name": s, "group": "skid1"} for s in PUMP]
+    faults, alerts, _ = replay(agent_config(tmp_path, path, sensors, "corridor" if scenario == "corridor" else "group"))
+    [spike] = decided(faults, target, "spike")[:1]
+    assert spike.start == spike.ts == t0() + 5 * H             # decided on the outlier's own tick: masked at once
+    assert spike.evidence["ratio"] > 8 and "stayed calm" in spike.evidence["summary"]
+    assert {(f.sensor, f.kind) for f in faults if f.event == "fault"} == {(target, "spike")}
+    assert [f.reason for f in faults if f.event == "fault_end"][:1] == ["cleared"]
+    assert not [a for a in alerts if t0() + 5 * H <= a.ts <= t0() + 5 * H + 600]
+
+
+def test_a_jump_the_station_shares_is_not_a_spike(tmp_path):
+    """Occupancy up and speed down at one station on the same tick: the process, not a sensor."""
+    records = simulate("corridor", CORRIDOR, 6, [])
+    at = t0() + 5 * H
+
+    def station_jump(k, ts, values):
+        if ts == at:
+            values["S03_occ"] += 30.0
+            values["S03_speed"] -= 60.0
+            values["S03_flow"] -= 3000.0
+    path = write_csv(tmp_path / "station.csv", records, CORRIDOR, station_jump)
+    faults, _, _ = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    assert not [f for f in faults if f.event == "fault"]
+
+
+def test_spike_keys_are_validated():
+    base = {"sensors": ["a"], "sources": [{"type": "stdin"}]}
+    with pytest.raises(ConfigError) as err:
+        config.from_dict({**base, "faults": {"spike_s": -30, "spike_z": 1.5}})
+    problems = "\n".join(err.value.problems)
+    assert "faults.spike_s: must be >= 0" in problems and "faults.spike_z: must be >= 2" in problems
+
+
+# ---- slow ticks (5-minute metrics) --------------------------------------------------------------
+
+def count_stream(path: Path, days: float, freeze: tuple[float, float] | None = None) -> Path:
+    """A 5-minute count (e.g. messages per interval) as a CSV: Poisson around a daily cycle from
+    ~0.3 at night (mostly 0: long runs of repeats) to ~40 by day; frozen at 23 in `freeze` (hours)."""
+    rng = np.random.default_rng(7)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "count"])
+        for k in range(int(days * 288)):
+            ts = t0() + 300.0 * k
+            hour = (k / 12.0) % 24
+            value = rng.poisson(0.3 + 40.0 * max(0.0, np.sin(np.pi * (hour - 6) / 14)) ** 2)
+            if freeze and freeze[0] <= k / 12.0 < freeze[1]:
+                value = 23
+            w.writerow([iso(ts), value])
+    return path
+
+
+def slow_config(tmp_path: Path, csv_path: Path) -> config.AgentConfig:
+    return config.from_dict({
+        "tick_s": 300, "topology": "none", "sensors": ["count"],
+        "sources": [{"type": "replay", "path": str(csv_path)}],
+        "window": {"steps": 32, "carry_forward_s": 900}, "warmup": {"ticks": 300},
+        "scoring": {"chain": ["numpy"]}, "sinks": []}, base_dir=str(tmp_path))
+
+
+def test_a_count_that_repeats_at_night_is_not_stuck_at_slow_ticks(tmp_path):
+    """At 5-minute ticks stuck_s (90 s) is under one tick: the evidence is counted in the sensor's
+    own repeats instead. Nights of 0, 0, 1, 0, 0… are its normal, not a frozen sensor."""
+    faults, _, _ = replay(slow_config(tmp_path, count_stream(tmp_path / "count.csv", 6)))
+    assert not [f for f in faults if f.event == "fault"]
+
+
+def test_a_frozen_count_is_stuck_at_slow_ticks(tmp_path):
+    """Frozen at 23 for 10 h on day 5 at noon: longer than any healthy run of repeats it showed."""
+    faults, _, _ = replay(slow_config(tmp_path, count_stream(tmp_path / "frozen.csv", 6, freeze=(108.0, 118.0))))
+    [stuck] = [f for f in faults if f.event == "fault"]
+    assert stuck.kind == "stuck" and stuck.start == t0() + 108 * H + 300      # its first repeat
+    assert t0() + 108 * H < stuck.ts < t0() + 118 * H
+    assert stuck.evidence["value"] == 23

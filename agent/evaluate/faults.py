@@ -15,8 +15,8 @@ labels, the agent's alerts and its fault events:
   the one the injected fault should get (SIM_TO_FAULT). A fault reported on a sensor with no
   injected fault then is a false fault report.
 
-Spikes are reported with the rest, though a spike (a few single-tick outliers) is not a fault
-kind the agent decides: hold-back is what keeps it from raising an incident.
+A simulator spike (a few single-tick outliers on one sensor) should be reported as a `spike`
+fault; its neighbours do not show it.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import numpy as np
 from ..sources.lines import parse_time
 
 SENSOR_FAULT_KINDS = ("spike", "drift", "stuck", "dead", "dropout")
-SIM_TO_FAULT = {"dropout": "missing", "dead": "dead", "stuck": "stuck", "drift": "drift", "spike": None}
+SIM_TO_FAULT = {"dropout": "missing", "dead": "dead", "stuck": "stuck", "drift": "drift", "spike": "spike"}
 _EVENT_ID = re.compile(r"^(?P<kind>[a-z_]+)-(?P<n>\d+)@(?P<target>.+)$")
 
 

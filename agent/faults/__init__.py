@@ -6,7 +6,7 @@ with each other, and stays alone. The rules here use that spatial structure plus
 own physics (range, floor, relations between flow, occupancy and speed) to judge sensors faulty:
 
 - context.py     who a sensor should agree with, and what it normally looks like (learned)
-- missing.py, stuck.py, dead.py, out_of_range.py, implausible.py, drift.py: one rule each
+- missing.py, stuck.py, dead.py, out_of_range.py, implausible.py, drift.py, spike.py: one rule each
 - tracker.py     conditions → candidates → decided faults → `fault` / `fault_end` events; masking
 - holdback.py    an alert whose only driver is a suspect sensor waits for the fault decision
 - events.py      the FaultEvent payload (schemas/fault.schema.json)

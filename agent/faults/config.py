@@ -37,6 +37,10 @@ class FaultConfig:
                           doc="departure from what its neighbours predict, in its normal spreads")
     drift_every_s: float = rng(0, None, default=0.0,
                                 doc="judge drift only this often (0: every tick): cheaper at short ticks, fewer drifts found")
+    spike_s: float = rng(0, None, default=0.0,
+                          doc="a jump its neighbours do not share, this long (0: on the tick)")
+    spike_z: float = rng(2.0, None, default=8.0,
+                          doc="a jump: this many times the sensor's normal tick-to-tick change")
     clear_s: float = rng(0, None, default=60.0,
                           doc="a fault ends after its condition is gone this long")
     holdback_s: float = rng(0, None, default=90.0,

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from ..alerts import iso
 
 SCHEMA_VERSION = 1
-KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift")
+KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike")
 
 
 @dataclass

@@ -2,11 +2,21 @@
 
 - unchanged: exactly the same reading for `stuck_s` — longer for a sensor that repeats its value
   now and then when healthy (a count that is often 0, a coarse transmitter): it must be stuck
-  for long enough that a healthy run of repeats that long has odds under FALSE_RUN_ODDS. A
-  sensor that never varied is never stuck (it may be a setpoint);
+  for long enough that a healthy run of repeats that long has odds under FALSE_RUN_ODDS (from
+  how often a repeat is followed by another: a slow, coarse reading repeats in runs), and
+  for RUN_MARGIN × the longest run of repeats it has shown while healthy (a repeat rate is an
+  average: a count repeats far more at night than by day). A sensor that never varied is never
+  stuck (it may be a setpoint);
 - flatline: its relative tick-to-tick change (|Δx| over the reading's size) over the last
-  `flatline_s` collapsed below `flatline_ratio` of its normal — a frozen value with a little
-  transmitter noise on top. Relative, because many sensors' noise grows with their level.
+  `flatline_s`, and at least FLAT_MIN_TICKS ticks, collapsed below `flatline_ratio` of its
+  normal — a frozen value with a little transmitter noise on top. Relative, because many
+  sensors' noise grows with their level. It must also be under 1 / FLAT_MARGIN of the lowest
+  such mean the sensor has shown while healthy: a count that sits at 0 for hours every night
+  (its relative change is then 0) is quiet, not flat; its freeze is an unchanged run.
+
+Both are judged in ticks as well as seconds: at a slow tick (5-minute metrics) `stuck_s` and
+`flatline_s` are one or two ticks, too few to tell a frozen sensor from a quiet one, so the
+evidence needed is counted in the sensor's own ticks and repeats, whatever the tick.
 
 Check on site: a frozen controller / PLC register (the value is not being refreshed), a detector
 card in a fail-safe state, a blocked or iced sensor, a transmitter left in test mode.
@@ -23,6 +33,11 @@ from .rule import Held, Tick
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
 OFTEN_REPEATS = 0.5      # a sensor repeating its value on more ticks than this is not judged stuck
+FLAT_MIN_TICKS = 20      # a flatline is judged over at least this many ticks
+FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window
+MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
+PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
+RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
 
 
 class Stuck:
@@ -32,35 +47,68 @@ class Stuck:
         self.tick_s = tick_s
         self.stuck_s = cfg.stuck_s
         self.ratio = cfg.flatline_ratio
-        self.flat_ticks = max(2, int(math.ceil(cfg.flatline_s / tick_s)))
+        self.flat_ticks = max(FLAT_MIN_TICKS, int(math.ceil(cfg.flatline_s / tick_s)))
         self.held = Held(ctx.n, tick_s)
         self.steps = np.full((self.flat_ticks, ctx.n), np.nan)     # the last |Δx| per sensor, a ring
         self.head = 0
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self.flat = np.zeros(ctx.n, bool)
+        self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
+        self.repeat_count = np.zeros(ctx.n)
+        self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
+        self.cont = np.zeros(ctx.n)                # share of repeats followed by another repeat (healthy)
+        self.cont_count = np.zeros(ctx.n)
+        self.longest = np.zeros(ctx.n)             # the longest unchanged run (ticks) that ended while healthy
+        self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
         same = t.observed & (step == 0)
+        run_before = self.held.ticks.copy()
         lasted = self.held.update(same, t.observed, t.ts)
-        # Run length whose odds under the repeat rate are below FALSE_RUN_ODDS, the rate taken as
-        # it was when this run began (the run itself is learned as it goes).
-        p = np.minimum(np.maximum(np.maximum(normal.repeat, 1.0 / (normal.count + 2.0)), 1e-12), 0.999)   # clip
+        # A run that ended without the sensor being judged faulty was healthy behaviour.
+        ended = t.observed & ~same & (run_before > 0) & t.healthy
+        if ended.any():
+            self.longest = np.where(ended, np.maximum(self.longest, run_before), self.longest)
+        # How often a repeat is followed by another, learned from healthy ticks after a repeat: a
+        # slowly moving, coarse reading repeats in runs, so its runs last longer than its repeat
+        # rate alone says. Until a few are seen it is taken as the repeat rate (PRIOR_TICKS).
+        # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
+        # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
+        counted = t.observed & t.healthy & np.isfinite(step)
+        rate = np.where(counted, np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min), 0.0)
+        self.repeat += rate * (same - self.repeat)
+        self.repeat_count += counted
+        after_repeat = counted & (run_before > 0)
+        if after_repeat.any():
+            rate = np.where(after_repeat, np.maximum(1.0 / (self.cont_count + 1.0), self.alpha_min), 0.0)
+            self.cont += rate * (same - self.cont)
+            self.cont_count += after_repeat
+        seen_runs = np.minimum(self.cont_count, 1.0 / self.alpha_min)
+        repeat = np.maximum(self.repeat, 1.0 / (self.repeat_count + 2.0))
+        p_cont = (seen_runs * self.cont + PRIOR_TICKS * repeat) / (seen_runs + PRIOR_TICKS)
+        # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this run
+        # began (the run itself is learned as it goes).
+        p = np.minimum(np.maximum(np.maximum(p_cont, repeat), 1e-12), 0.999)   # clip
         self.p_run = np.where(self.held.ticks <= 1, p, self.p_run)
         if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
             guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
-            self.required = np.maximum(self.stuck_s, guard)
-        varies = normal.learned & (normal.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+            self.required = np.maximum(np.maximum(self.stuck_s, guard), RUN_MARGIN * self.longest * self.tick_s)
+        varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
 
         self.steps[self.head] = np.where(t.observed & np.isfinite(step), normal.relative_step(step, t.x), np.nan)
         self.head = (self.head + 1) % self.flat_ticks
         seen = np.isfinite(self.steps).sum(axis=0)
         recent = np.where(np.isnan(self.steps), 0.0, self.steps).sum(axis=0) / np.maximum(seen, 1)   # nansum
-        self.flat = varies & (seen >= FLAT_SEEN * self.flat_ticks) & (recent < self.ratio * normal.rel_step)
-        cond = varies & (same | self.flat)
-        decided = varies & ((same & (lasted >= self.required)) | self.flat)
+        full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
+        self.flat = full & np.isfinite(self.lowest) & (recent < np.minimum(self.ratio * normal.rel_step, self.lowest / FLAT_MARGIN))
+        quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
+        if quiet.any():
+            self.lowest = np.where(quiet, recent, self.lowest)
+        cond = (varies & same) | self.flat
+        decided = (varies & same & (lasted >= self.required)) | self.flat
         return cond, decided
 
     def evidence(self, i: int, t: Tick) -> dict:
@@ -75,10 +123,20 @@ class Stuck:
 
     def state(self) -> dict:
         return {"held": self.held.state(), "head": self.head, "p_run": self.p_run.tolist(),
+                "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_count": self.repeat_count.tolist(),
+                "cont": self.cont.tolist(), "cont_count": self.cont_count.tolist(), "lowest": [None if np.isinf(v) else v for v in self.lowest.tolist()],
                 "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.tolist()]}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
-        self.head = int(state["head"])
         self.p_run[:] = state["p_run"]
-        self.steps[:] = [[np.nan if v is None else v for v in r] for r in state["steps"]]
+        self.longest[:] = state.get("longest", 0.0)      # a checkpoint from before runs were learned
+        self.repeat[:] = state.get("repeat", 0.0)
+        self.repeat_count[:] = state.get("repeat_count", 0.0)
+        self.cont[:] = state.get("cont", 0.0)
+        self.cont_count[:] = state.get("cont_count", 0.0)
+        self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
+        steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
+        if steps.shape == self.steps.shape:              # else a window of another length: start it over
+            self.steps[:] = steps
+            self.head = int(state["head"])

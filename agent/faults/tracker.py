@@ -35,9 +35,10 @@ from .implausible import Implausible
 from .missing import Missing
 from .out_of_range import OutOfRange
 from .rule import Held, Tick
+from .spike import Spike
 from .stuck import Stuck
 
-RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift)      # first to decide names the fault
+RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
 

@@ -1,0 +1,96 @@
+"""spike: a reading that jumps far from the sensor's last one while the sensors it should move
+with (topology neighbours, station / machine mates) do not move.
+
+One tick's change |x_t − x_{t−1}| is compared with the sensor's normal tick-to-tick change (the
+mean |Δx| of its healthy ticks when it changed at all, context.Normal: a coarse transmitter
+moves by whole steps) or, when larger, its mean change over the last
+RECENT_TICKS ticks: more than `spike_z` times that is a jump. The recent change keeps a sensor
+that is busy now (occupancy in stop-and-go traffic, a pump ramping) from being judged on the
+scale of its quiet hours. A jump
+that its whole observed, healthy context shares (each of them moving less than spike_z / 2 of
+its own normal step is "calm") is the process — a queue reaching a station moves its flow,
+occupancy and speed together, a load change moves a skid's current, pressure and flow — and is
+left to the scorers. A jump alone is a sensor fault candidate, judged a `spike` once the
+condition has held `spike_s` (0: on the tick, so the outlier is masked before the scorers see
+it and cannot raise an incident). The way back is a jump too, so the fault covers the outlier
+and its return, and ends `clear_s` after the last one. Only a step between two consecutive
+observed ticks counts (not the first reading after a gap), and a jump onto the sensor's floor
+is left to the `dead` rule, a jump out of its configured range to `out_of_range`.
+
+Check on site: a loose connector or terminal, a damaged cable screen or a noisy power supply
+(interference), a transmitter or detector card that resets; a loop detector's crosstalk with an
+adjacent lane's loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import FaultConfig
+from .dead import AT_FLOOR
+from .rule import Held, Tick, names_values
+
+
+RECENT_TICKS = 10
+MIN_MOVING = 0.05          # the share of ticks a sensor changes on, at least (for its usual change)
+
+
+class Spike:
+    KIND = "spike"
+
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
+        self.required_s = cfg.spike_s
+        self.z = cfg.spike_z
+        self.held = Held(ctx.n, tick_s)
+        self.seen_before = np.zeros(ctx.n, bool)       # observed on the previous tick
+        self.ratio = np.zeros(ctx.n)                    # this tick's |Δx| over the normal |Δx|
+        self.recent = np.full((RECENT_TICKS, ctx.n), np.nan)     # the last |Δx| per sensor, a ring
+        self.head = 0
+        self.calm_context = [[] for _ in range(ctx.n)]
+
+    def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        ctx, normal = t.ctx, t.normal
+        consecutive = t.observed & self.seen_before
+        self.seen_before = t.observed.copy()
+        # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
+        usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
+        known = consecutive & normal.learned & (usual > 0)
+        seen = np.isfinite(self.recent).sum(axis=0)
+        recent = np.where(np.isnan(self.recent), 0.0, self.recent).sum(axis=0) / np.maximum(seen, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
+            context_ratio = np.where(known, t.step / np.where(usual > 0, usual, 1.0), 0.0)
+            self.ratio = np.where(known, t.step / np.maximum(np.where(usual > 0, usual, 1.0), recent), 0.0)
+            level = np.maximum(normal.mean - ctx.floor, 0.0)
+            onto_floor = (t.x - ctx.floor <= AT_FLOOR * level) & (level > 0)
+            out = (t.x < ctx.lo) | (t.x > ctx.hi)
+        jump = known & (self.ratio > self.z) & ~onto_floor & ~out
+        cond = np.zeros(ctx.n, bool)
+        for i in np.flatnonzero(jump):
+            c = ctx.context[i]
+            ctx_seen = c[known[c] & t.healthy[c]]
+            calm = context_ratio[ctx_seen] <= self.z / 2
+            self.calm_context[i] = ctx_seen[calm].tolist()
+            cond[i] = ctx_seen.size > 0 and bool(calm.all())
+        # The outliers themselves (and their way back) are not the sensor's recent behaviour.
+        self.recent[self.head] = np.where(consecutive & ~cond, t.step, np.nan)
+        self.head = (self.head + 1) % RECENT_TICKS
+        lasted = self.held.update(cond, t.observed, t.ts)
+        return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def evidence(self, i: int, t: Tick) -> dict:
+        prev = t.prev[i]
+        return {"summary": f"jumped from {prev:g} to {t.x[i]:g}, {self.ratio[i]:.0f}× its normal tick-to-tick "
+                           f"change, while {', '.join(t.ctx.names[j] for j in self.calm_context[i])} stayed calm",
+                "value": round(float(t.x[i]), 4), "previous": None if np.isnan(prev) else round(float(prev), 4),
+                "normal_step": round(float(t.normal.abs_step[i] / max(1.0 - t.normal.repeat[i], MIN_MOVING)), 6), "ratio": round(float(self.ratio[i]), 2),
+                "neighbours": names_values(t, self.calm_context[i])}
+
+    def state(self) -> dict:
+        return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.head,
+                "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.tolist()]}
+
+    def restore(self, state: dict) -> None:
+        self.held.restore(state["held"])
+        self.seen_before[:] = state["seen_before"]
+        self.head = int(state["head"])
+        self.recent[:] = [[np.nan if v is None else v for v in r] for r in state["recent"]]
