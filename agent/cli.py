@@ -57,13 +57,30 @@ def cmd_run(args) -> int:
         return EXIT_CONFIG
     setup_logging(args.log_level or cfg.log_level)
     from .service import Agent, format_summary
+    # The handlers go in before the agent is built: building it connects the sinks (the MQTT status
+    # says `online` from then on) and loads the model, and a SIGINT / SIGTERM in that time must
+    # stop the agent cleanly once it is built, not kill it half-way with a KeyboardInterrupt.
+    requested: list[str] = []
+    built: list = []
+
+    def on_signal(signum, frame) -> None:
+        reason = f"signal {signal.Signals(signum).name}"
+        if built:
+            built[0].stop(reason)
+        else:
+            requested.append(reason)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     try:
         agent = Agent(cfg, max_ticks=args.max_ticks)
     except (ValueError, OSError) as exc:
         logging.getLogger("stad.agent").error("cannot start: %s", exc)
         return 1
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: agent.stop(f"signal {signal.Signals(signum).name}"))
+    built.append(agent)
+    if requested:
+        logging.getLogger("stad.agent").warning("%s while starting: stopping now", requested[0])
+        agent.stop(requested[0])
     summary = agent.run()
     print(format_summary(summary), file=sys.stderr, flush=True)
     return 0

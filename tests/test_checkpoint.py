@@ -4,11 +4,14 @@ under its id (or ended, reason restart); the last event reaches every sink once;
 bundle is still active after a restart."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import logging
 import re
 import shutil
+import signal
 import struct
 from importlib.util import find_spec
 from pathlib import Path
@@ -398,3 +401,34 @@ def without_fault_life(event, keep: set[str]) -> dict:
     if d["fault_id"] not in keep:
         d["fault_id"] = d["fault_id"].rsplit("-", 1)[0]
     return d
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_while_the_agent_is_starting_stops_it_cleanly(tmp_path, sig):
+    """Building the agent connects its sinks and reads its checkpoint; a SIGTERM (systemd) or a
+    Ctrl-C in that time stops it cleanly once it is built — exit 0 with its summary — instead of
+    killing it half-way. The checkpoint is a FIFO here, so the start is held at a known point: the
+    agent is blocked reading it when the FIFO accepts a writer."""
+    cfg = write_config(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    fifo = state / CHECKPOINT_FILE
+    os.mkfifo(fifo)
+    agent = AgentProcess(tmp_path, cfg, "run")
+
+    def writer() -> int | None:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)   # ENXIO until a reader has it open
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            return None
+
+    fd = wait_for(writer, "the agent reading its checkpoint", proc=agent.proc)
+    agent.proc.send_signal(getattr(signal, sig))
+    os.write(fd, b"not a checkpoint")
+    os.close(fd)
+    assert agent.proc.wait(timeout=90) == 0, agent.stderr()
+    err = agent.stderr()
+    assert f"{sig} while starting: stopping now" in err
+    assert "refused: truncated" in err and f"stopped: signal {sig}" in err.splitlines()[-1]
