@@ -182,3 +182,38 @@ def test_a_warm_up_too_short_for_a_profile_keeps_the_bundle_threshold(caplog):
     assert pipe.thresholds["tflite"].value == pytest.approx(scorer.manifest.threshold["value"])
     assert np.allclose(scorer.residual, scorer.bundle.residual_std())
     assert "no normal profile" in caplog.text
+
+
+def test_the_carried_runs_score_what_rebuilding_them_from_the_history_scores():
+    """The model scorer carries the bias's errors and the level's forecasts from tick to tick
+    (model_scorer.TickRun); a scorer that rebuilds both from its history every tick (its runs
+    forgotten before each call) gives the same scores: from the first tick after warm-up (a
+    rebuild), one tick on, the same tick scored again, missing readings, a gap in the timestamps."""
+    from agent.bundle import load as load_bundle
+    from agent.scorers.tflite import TfliteScorer
+    from agent.window import Normaliser, WindowBuffer
+
+    bundle = load_bundle(str(DEMO_BUNDLE))
+    cfg = demo_config({"enabled": True, "min_ticks": 50}, 200)
+    rows = stationary_rows(cfg, 420, shift=(3, 300, 420, 1.5), seed=5)
+    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
+    z = np.stack([norm.apply(r.values) for r in rows]).astype(np.float32)
+    missing = np.zeros(z.shape, bool)
+    missing[250:260, 2] = True
+    ts = np.array([r.ts for r in rows])
+    ts[340:] += 5 * cfg.tick_s                       # a gap in the timestamps
+    carried, rebuilt = TfliteScorer(bundle), TfliteScorer(bundle)
+    for scorer in (carried, rebuilt):
+        scorer.set_profile(cfg.scoring.profile)
+        assert scorer.fit_profile(z[:200], missing[:200], ts[:200]) is not None
+    buf = WindowBuffer(bundle.steps, len(bundle.sensors))
+    for i in range(200 - bundle.steps, len(rows)):
+        buf.push(z[i], missing[i], ts[i])
+        if i < 200:
+            continue
+        for _ in range(2 if i % 7 == 0 else 1):      # now and then the same tick twice
+            rebuilt._error_run.forget()
+            rebuilt._forecast_run.forget()
+            a, b = carried.score(buf), rebuilt.score(buf)
+            np.testing.assert_allclose(a.sensor_scores, b.sensor_scores, rtol=1e-12, atol=1e-12)
+    assert carried._error_run.ts is not None and carried._forecast_run.ts is not None

@@ -138,6 +138,52 @@ def _unit(w: np.ndarray) -> np.ndarray:
     return w / total if total > 0 else np.full(len(w), 1.0 / len(w))
 
 
+class TickRun:
+    """The rows a per-tick statistic reads for the window's ticks, oldest first, carried from one
+    call to the next: the bias reads the recorded signed errors, the profile level the recorded
+    forecasts. Rebuilding them from the history (a dict keyed by tick ts) is a Python loop over
+    the window, so when the window is the previous call's one tick on (the usual case) or the same
+    tick again (a retry), `step` writes the newest row and returns the carried run; otherwise it
+    returns None and the caller rebuilds the run and `keep`s it. The run is ring[head:head + T], a
+    doubled ring (as WindowBuffer's): one tick on is one row written twice, not a shift of T rows."""
+
+    def __init__(self, steps: int, n: int):
+        self.steps = steps
+        self.ring = np.zeros((2 * steps, n), np.float64)
+        self.head = 0
+        self.ts: np.ndarray | None = None         # the window ticks the run holds (None: rebuild)
+
+    def step(self, ts: np.ndarray, newest: np.ndarray) -> np.ndarray | None:
+        last, self.ts = self.ts, None
+        if last is None:
+            return None
+        now, steps, ring = ts[-1], self.steps, self.ring
+        if now == last[-1] and (last == ts).all():
+            row = self.head + steps - 1             # the same tick again: its newest row replaced
+            ring[row] = ring[row - steps if row >= steps else row + steps] = newest
+            self.ts = last
+        elif now > last[-1] and ts[-2] == last[-1] and (last[1:] == ts[:-1]).all():
+            # One tick on: the earlier ticks' rows are what the history holds for them (window
+            # ticks are in order; a window with unfilled NaN rows compares unequal and is rebuilt).
+            h = self.head
+            ring[h] = ring[h + steps] = newest
+            self.head = (h + 1) % steps
+            self.ts = ts.copy()
+        else:
+            return None
+        return ring[self.head:self.head + steps]
+
+    def keep(self, ts: np.ndarray, run: np.ndarray) -> None:
+        """Carry `run`, rebuilt for the window ticks `ts`, into the next call."""
+        self.ring[:self.steps] = self.ring[self.steps:] = run
+        self.head = 0
+        self.ts = ts.copy()
+
+    def forget(self) -> None:
+        """The history was replaced (warm-up's fit, a checkpoint restore): rebuild next time."""
+        self.ts = None
+
+
 class ModelScorer(Scorer):
     """A scorer backed by one artifact of a verified bundle; subclasses implement `run`."""
 
@@ -163,8 +209,8 @@ class ModelScorer(Scorer):
         # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
         self._history: dict[float, np.ndarray] = {}
         self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
-        self._run = np.zeros((self.steps, self.n), np.float64)
-        self._run_ts: np.ndarray | None = None    # the window ticks `_run` holds (None: rebuild it)
+        self._error_run = TickRun(self.steps, self.n)       # the bias's run of recorded errors
+        self._forecast_run = TickRun(self.steps, self.n)    # the level's run of recorded forecasts
         self._bias_weights = bias_weights(self.steps)
         self._scale_of = self._floored = None     # see _residual_scale
         self.set_profile(ProfileConfig(enabled=False))
@@ -213,8 +259,9 @@ class ModelScorer(Scorer):
         forecast, temporal, spatial = self.run(values, missing)
         # The attention weights feed the forecast (softmax → weighted mix → forecast), so a NaN or
         # inf in them makes the forecast NaN too: the forecast is the one check a tick needs. Its
-        # float64 sum is finite exactly when every entry is (float32 values cannot overflow it).
-        if not math.isfinite(np.add.reduce(forecast, dtype=np.float64)):
+        # sum is finite when every entry is (one reduction; a sum that overflows float32 needs
+        # forecasts beyond ±1e37 normalised units, which are refused as well).
+        if not math.isfinite(np.add.reduce(forecast)):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
         forecast = forecast + self.forecast_offset
@@ -303,7 +350,8 @@ class ModelScorer(Scorer):
         self.residual = residual
         self.forecast_offset = offset.astype(np.float32)
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
-        self._run_ts = None
+        self._error_run.forget()
+        self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
@@ -312,13 +360,18 @@ class ModelScorer(Scorer):
         """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
         window's ticks (a missing newest value's forecast is recorded but not counted)."""
         now = float(ts[-1])
+        row = np.where(missing_newest, np.nan, forecast)
         if np.isfinite(now):
-            self._forecasts[now] = np.where(missing_newest, np.nan, forecast)
-        run = np.full((len(ts), self.n), np.nan)
-        for j, t in enumerate(ts):
-            f = self._forecasts.get(float(t)) if np.isfinite(t) and t <= now else None
-            if f is not None:
-                run[j] = f
+            self._forecasts[now] = row
+        run = self._forecast_run.step(ts, row)
+        if run is None:
+            run = np.full((len(ts), self.n), np.nan)
+            for j, t in enumerate(ts):
+                f = self._forecasts.get(float(t)) if np.isfinite(t) and t <= now else None
+                if f is not None:
+                    run[j] = f
+            if np.isfinite(now):
+                self._forecast_run.keep(ts, run)
         if len(self._forecasts) > 2 * self.steps:
             oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
             self._forecasts = {t: f for t, f in self._forecasts.items() if oldest <= t <= now}
@@ -328,33 +381,16 @@ class ModelScorer(Scorer):
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
         ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded."""
         now = float(ts[-1])
-        run = self._run
-        last = self._run_ts
-        self._run_ts = None
-        if last is not None and now == last[-1] and (last == ts).all():
-            # The same tick again (the chain retrying, a second scoring of the window): the same
-            # run but for the newest row, which is this call's errors (the loop below agrees).
-            run[-1] = err
+        run = self._error_run.step(ts, err)
+        if run is not None:
             self._history[now] = err.copy()
-            self._run_ts = last
-            return self._bias_weights @ run
-        if (last is not None and now > last[-1] and ts[-2] == last[-1]
-                and (last[1:] == ts[:-1]).all()):
-            # One tick on from the previous call (the usual case): its run, shifted by one row, is
-            # what the loop below would read back from the history (window ticks are in order).
-            # (A window with unfilled NaN rows compares unequal and takes the loop: same result.)
-            run[:-1] = run[1:]
-            run[-1] = err
-            self._history[now] = err.copy()
-            self._run_ts = ts.copy()
             if len(self._history) > 2 * self.steps:
                 oldest = float(ts[0])
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
             return self._bias_weights @ run
-        run.fill(0.0)
+        run = np.zeros((self.steps, self.n), np.float64)
         run[-1] = err
         if np.isfinite(now):
-            self._run_ts = ts.copy()
             for j in range(len(ts) - 1):
                 t = float(ts[j])
                 if t < now:                         # NaN (a row not filled yet) compares False
@@ -365,6 +401,7 @@ class ModelScorer(Scorer):
             if len(self._history) > 2 * self.steps:
                 oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+            self._error_run.keep(ts, run)
         return ew_bias(run)
 
     # -- checkpoint (agent/checkpoint.py): what the warm-up fitted on this device, and the recent
@@ -402,7 +439,8 @@ class ModelScorer(Scorer):
             std = array_like(fitted["std"], np.zeros(self.n), f"{name}.profile.std")
             ticks = int(fitted["ticks"])
         self._history, self._forecasts = rings
-        self._run_ts = None                     # the bias run is rebuilt from the restored errors
+        self._error_run.forget()                # the runs are rebuilt from the restored rings
+        self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset
         if fitted is None:
             self.profile.mean = self.profile.std = None
