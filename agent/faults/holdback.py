@@ -13,9 +13,11 @@ about to open, it waits — for at most `faults.holdback_s` — if its top drive
 
 and every other driver is a suspect too or such an echo. If the sensor is judged faulty
 meanwhile, it is masked, the score falls and the alert never opens; otherwise it opens with its
-true start (its first tick above the threshold), only later. An incident moves several sensors
-of a station together and spreads to its neighbours, so it is seldom held; when it is, the cost
-is at most holdback_s of time to detect (bench/faults.py measures it).
+true start (its first tick above the threshold), only later — if the score is still above the
+threshold then: an exceedance that falls back during the wait is not opened late. An incident
+moves several sensors of a station together and spreads to its neighbours, so it is seldom held;
+when it is, the cost is up to holdback_s of time to detect, or (a short exceedance that falls
+back while held) the detection waits for the incident's next one (bench/faults.py measures it).
 """
 from __future__ import annotations
 
