@@ -202,8 +202,10 @@ class AdaptiveThreshold:
 
     def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
         """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
-        for t, s in zip(np.asarray(ts, float), np.asarray(scores, float)):
-            self.seen(float(t), float(s))
+        if self.recurring is None:
+            return
+        for t, s in zip(np.asarray(ts, float).tolist(), np.asarray(scores, float).tolist()):
+            self.recurring.learn(t, s)
 
     def update(self, score: float) -> None:
         """Learn one tick's score (the Detector calls it outside alerts: on calm ticks, and on

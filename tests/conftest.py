@@ -276,6 +276,20 @@ def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     return err
 
 
+# ---- evaluation reports --------------------------------------------------------------------
+
+def valid_report(path: Path, *also: dict) -> dict:
+    """The evaluation report written at `path`, validated against the shipped schema, as are the
+    in-memory reports in `also`; the test is skipped without jsonschema (extra `dev`)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from agent.evaluate.report import SCHEMA_PATH
+    schema = json.loads(SCHEMA_PATH.read_text())
+    on_disk = json.loads(path.read_text())
+    for report in (on_disk, *also):
+        jsonschema.validate(report, schema)
+    return on_disk
+
+
 # ---- waiting on a condition (never a fixed sleep) ---------------------------------------------
 
 def wait_until(predicate, timeout: float = 15.0, proc: subprocess.Popen | None = None):

@@ -20,6 +20,7 @@ from agent.sources import open_source
 from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
 from agent.typed import ConfigError
 from agent.window import Aligner
+from conftest import valid_report
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
@@ -344,7 +345,7 @@ def test_evaluate_scores_faults_and_incidents_apart(tmp_path):
     """The simulator's labels: injected faults are scored as faults, with their time to detect;
     an incident is an incident; the report validates."""
     from agent.evaluate import evaluate
-    from agent.evaluate.report import SCHEMA_PATH, format_table
+    from agent.evaluate.report import format_table
     anomalies = [{"kind": "dead", "at_s": 5 * H, "duration_s": 600, "target": "S03_occ"},
                  {"kind": "stuck", "at_s": 6 * H, "duration_s": 900, "target": "S04_speed"},
                  {"kind": "incident", "at_s": 7 * H, "duration_s": 900, "target": "S04"}]
@@ -355,7 +356,7 @@ def test_evaluate_scores_faults_and_incidents_apart(tmp_path):
         "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": WARMUP},
         "scoring": {"chain": ["numpy"]}, "sinks": []}, base_dir=str(tmp_path))
     report = evaluate(cfg, scorers=["numpy", "rolling_z"], report_path=str(tmp_path / "report.json"))
-    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
+    valid_report(tmp_path / "report.json", report)
     apart = next(s for s in report["scorers"] if s["name"] == "numpy")["incidents_and_faults"]
     assert apart["faults"]["by_kind"]["dead"]["reported"] == 1 and apart["faults"]["by_kind"]["dead"]["ttd_max_ticks"] <= 2
     assert apart["faults"]["by_kind"]["stuck"]["reported"] == 1 and apart["faults"]["by_kind"]["stuck"]["ttd_max_ticks"] <= 4

@@ -43,6 +43,7 @@ class Spike:
         self.held = Held(ctx.n, tick_s)
         self.seen_before = np.zeros(ctx.n, bool)       # observed on the previous tick
         self.ratio = np.zeros(ctx.n)                    # this tick's |Δx| over the normal |Δx|
+        self.usual = np.zeros(ctx.n)                    # this tick's usual |Δx| (the evidence quotes it)
         self.recent = np.full((RECENT_TICKS, ctx.n), np.nan)     # the last |Δx| per sensor, a ring
         self.head = 0
         self.calm_context = [[] for _ in range(ctx.n)]
@@ -52,7 +53,7 @@ class Spike:
         consecutive = t.observed & self.seen_before
         self.seen_before = t.observed.copy()
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
-        usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
+        self.usual = usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
         known = consecutive & normal.learned & (usual > 0)
         seen = np.isfinite(self.recent).sum(axis=0)
         recent = np.where(np.isnan(self.recent), 0.0, self.recent).sum(axis=0) / np.maximum(seen, 1)
@@ -82,7 +83,7 @@ class Spike:
         return {"summary": f"jumped from {prev:g} to {t.x[i]:g}, {self.ratio[i]:.0f}× its normal tick-to-tick "
                            f"change, while {', '.join(t.ctx.names[j] for j in self.calm_context[i])} stayed calm",
                 "value": round(float(t.x[i]), 4), "previous": None if np.isnan(prev) else round(float(prev), 4),
-                "normal_step": round(float(t.normal.abs_step[i] / max(1.0 - t.normal.repeat[i], MIN_MOVING)), 6), "ratio": round(float(self.ratio[i]), 2),
+                "normal_step": round(float(self.usual[i]), 6), "ratio": round(float(self.ratio[i]), 2),
                 "neighbours": names_values(t, self.calm_context[i])}
 
     def state(self) -> dict:
