@@ -30,7 +30,7 @@ from .context import Normal, SensorContext
 from .dead import Dead
 from .drift import Drift
 from .events import KINDS, FaultEvent
-from .holdback import should_hold
+from .holdback import HoldBack
 from .implausible import Implausible
 from .missing import Missing
 from .out_of_range import OutOfRange
@@ -75,6 +75,9 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s)
+        self._drift = RULES.index(Drift)
+        self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
 
     def _kinds_changed(self) -> None:
@@ -96,6 +99,7 @@ class FaultTracker:
             return []
         x, ctx, normal = row.values, self.ctx, self.normal
         observed = ~(row.missing | row.carried)
+        self.now = row.ts
         if np.count_nonzero(self.reentry):
             np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty, any_faulty = self._faulty, self._any_faulty
@@ -213,7 +217,8 @@ class FaultTracker:
         """Should an alert about to open on these scores wait for the fault decision?"""
         if not self.rules or sensor_scores is None:
             return False
-        hold = should_hold(sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty)
+        hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
+                                  self._last[self._drift][0] & self._healthy)
         self.held_alerts += hold
         return hold
 
