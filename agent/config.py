@@ -218,6 +218,16 @@ class AlertConfig:
     subside_release_ticks: int = rng(1, None, default=1,
         doc="after a subsided alert, no new alert opens below its residue (`subside_fraction` × its peak) "
             "until the score has stayed at or under the threshold for this many ticks in a row")
+    hold_sigma: float = rng(0.0, None, default=0.0,
+        doc="an open alert is held (its ticks still count, it does not end) while the recent observed level of "
+            "one of its driver sensors (above the threshold when it opened or at a new peak) stays this many σ "
+            "off that sensor's warm-up level, even when the score has fallen under the threshold; "
+            "`scoring.profile.drifting` sensors never hold (0: off)")
+    hold_fraction: float = rng(0.0, 1.0, default=0.0,
+        doc="… and at least this share of the largest level distance that sensor reached during the alert "
+            "(an anomaly that ends leaves a residue far below its own excursion)")
+    hold_half_life_ticks: float = rng(0.5, 1000.0, default=10.0,
+        doc="half-life of the EW mean of a sensor's observed values in the window that `hold_sigma` judges")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
 
