@@ -28,10 +28,10 @@ class Dead:
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
-        level = np.maximum(normal.mean - ctx.floor, 0.0)
-        above = t.x - ctx.floor
-        with np.errstate(invalid="ignore"):
-            at_floor = t.observed & (above <= AT_FLOOR * level)
+        level, above = t.level, t.above
+        at_floor = t.observed & (above <= AT_FLOOR * level)       # (NaN compares False, without a warning)
+        if self.held.calm(at_floor):
+            return self.held.nothing, self.held.nothing
         usually_live = normal.learned & (normal.at_floor < USUALLY_AT_FLOOR) & (level > 0)
         cond = np.zeros(ctx.n, bool)
         suspects = np.flatnonzero(at_floor & usually_live)

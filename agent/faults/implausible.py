@@ -45,14 +45,15 @@ class Implausible:
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
-        level = np.maximum(normal.mean - ctx.floor, 0.0)
+        level = t.level
         cond = np.zeros(ctx.n, bool)
         if self.pairs:
             w, v = self.witness, self.suspect
-            above = t.x - ctx.floor
-            with np.errstate(invalid="ignore"):
-                some = t.observed & normal.learned & (above > SOME * level)       # may witness
-                none = t.observed & (above <= NONE * level)                        # may be suspect
+            above = t.above
+            none = t.observed & (above <= NONE * level)                            # may be suspect
+            if self.held.calm(none):        # no sensor at its floor, nothing held: nothing broken
+                return self.held.nothing, self.held.nothing
+            some = t.observed & normal.learned & (above > SOME * level)           # may witness
             broken = some[w] & none[v]
             cond[v[broken]] = True
             for k in np.flatnonzero(broken):

@@ -21,6 +21,8 @@ class Missing:
         self.every = np.ones(ctx.n, bool)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        if self.held.calm(t.missing):
+            return self.held.nothing, self.held.nothing
         lasted = self.held.update(t.missing, self.every, t.ts)
         return t.missing, t.missing & (lasted >= max(self.required_s, 1e-9))
 

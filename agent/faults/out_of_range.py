@@ -22,6 +22,8 @@ class OutOfRange:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(invalid="ignore"):
             cond = t.observed & ((t.x < t.ctx.lo) | (t.x > t.ctx.hi))
+        if self.held.calm(cond):
+            return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

@@ -30,6 +30,8 @@ class Tick:
     drifting: np.ndarray    # the active fault is a drift
     ctx: SensorContext
     normal: Normal
+    above: np.ndarray       # x − the sensor's floor (computed once a tick for every rule)
+    level: np.ndarray       # its normal level above the floor, max(normal.mean − floor, 0)
 
 
 class Held:
@@ -42,7 +44,14 @@ class Held:
         self.since = np.full(n, np.nan)
         self._none = np.zeros(n)        # what update returns while nothing holds (read-only)
         self._none.flags.writeable = False
+        self.nothing = np.zeros(n, bool)     # no sensor (read-only): a rule's condition and decision on a calm tick
+        self.nothing.flags.writeable = False
         self.idle = True                # nothing holds anywhere: ticks all 0, since all NaN
+
+    def calm(self, cond: np.ndarray) -> bool:
+        """No condition now and nothing held: update() would change nothing and every decision
+        is False, so a rule may return (nothing, nothing) at once (the calm fast path)."""
+        return self.idle and not np.count_nonzero(cond)
 
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick (do not write to it)."""

@@ -58,23 +58,29 @@ class Spike:
         seen = np.isfinite(self.recent).sum(axis=0)
         recent = np.where(np.isnan(self.recent), 0.0, self.recent).sum(axis=0) / np.maximum(seen, 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
-            context_ratio = np.where(known, t.step / np.where(usual > 0, usual, 1.0), 0.0)
-            self.ratio = np.where(known, t.step / np.maximum(np.where(usual > 0, usual, 1.0), recent), 0.0)
-            level = np.maximum(normal.mean - ctx.floor, 0.0)
-            onto_floor = (t.x - ctx.floor <= AT_FLOOR * level) & (level > 0)
-            out = (t.x < ctx.lo) | (t.x > ctx.hi)
-        jump = known & (self.ratio > self.z) & ~onto_floor & ~out
+            scale = np.where(usual > 0, usual, 1.0)
+            self.ratio = np.where(known, t.step / np.maximum(scale, recent), 0.0)
+        jump = known & (self.ratio > self.z)
         cond = np.zeros(ctx.n, bool)
-        for i in np.flatnonzero(jump):
-            c = ctx.context[i]
-            ctx_seen = c[known[c] & t.healthy[c]]
-            calm = context_ratio[ctx_seen] <= self.z / 2
-            self.calm_context[i] = ctx_seen[calm].tolist()
-            cond[i] = ctx_seen.size > 0 and bool(calm.all())
+        if np.count_nonzero(jump):      # (the calm tick: no jump, nothing more to judge)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
+                context_ratio = np.where(known, t.step / scale, 0.0)
+                level = t.level
+                onto_floor = (t.above <= AT_FLOOR * level) & (level > 0)
+                out = (t.x < ctx.lo) | (t.x > ctx.hi)
+            jump &= ~onto_floor & ~out
+            for i in np.flatnonzero(jump):
+                c = ctx.context[i]
+                ctx_seen = c[known[c] & t.healthy[c]]
+                calm = context_ratio[ctx_seen] <= self.z / 2
+                self.calm_context[i] = ctx_seen[calm].tolist()
+                cond[i] = ctx_seen.size > 0 and bool(calm.all())
         # The outliers themselves (and their way back) are not the sensor's recent behaviour.
         self.recent[self.head] = np.where(consecutive & ~cond, t.step, np.nan)
         self.head = (self.head + 1) % RECENT_TICKS
+        if self.held.calm(cond):
+            return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

@@ -63,6 +63,7 @@ class FaultTracker:
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = np.zeros(n, bool)
         self._ran = [True] * len(self.rules)
+        self._every_tick = all(k == 1 for k in self.every)      # no cadence: every rule runs every tick
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
@@ -82,6 +83,7 @@ class FaultTracker:
         self._healthy = ~self._faulty
         self._drifting = np.array([k == "drift" for k in self.kind], bool)
         self._any_faulty = bool(self._faulty.any())
+        self._kinds = tuple(self.kind)
 
     # -- per tick -------------------------------------------------------------------------------
 
@@ -92,32 +94,35 @@ class FaultTracker:
     def observe(self, row: Row) -> list[FaultEvent]:
         if not self.rules:
             return []
+        x, ctx, normal = row.values, self.ctx, self.normal
         observed = ~(row.missing | row.carried)
         if np.count_nonzero(self.reentry):
             np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty, any_faulty = self._faulty, self._any_faulty
-        t = Tick(ts=row.ts, x=row.values, observed=observed, missing=row.missing, prev=self.prev,
-                 step=np.abs(row.values - self.prev), healthy=self._healthy, kinds=list(self.kind),
-                 drifting=self._drifting, ctx=self.ctx, normal=self.normal)
-        slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
-        self._ran = [k == 1 or slot % k == 0 for k in self.every]
-        results = []
+        t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
+                 step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
+                 drifting=self._drifting, ctx=ctx, normal=normal, above=x - ctx.floor,
+                 level=np.maximum(normal.mean - ctx.floor, 0.0))
+        if not self._every_tick:
+            slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
+            self._ran = [k == 1 or slot % k == 0 for k in self.every]
+        conds, decs = [], []
         for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):
             if ran:
-                self._last[r] = rule.observe(t)
-                results.append(self._last[r])
+                c, d = self._last[r] = rule.observe(t)
             else:
-                results.append((self._last[r][0], self._none))
-        cond = np.array([c for c, _ in results])          # (rules, n)
-        decided = np.array([d for _, d in results])
+                c, d = self._last[r][0], self._none
+            conds.append(c)
+            decs.append(d)
+        cond = np.array(conds)          # (rules, n)
+        decided = np.array(decs)
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
         events = self._end_cleared(t, cond, faulty, observed) if any_faulty else []
         if np.count_nonzero(decided):
             events += self._start_decided(t, decided)
-        faulty = self._faulty          # as the events just left it
         self.candidate = np.logical_or.reduce(cond, axis=0) & self._healthy
-        self._learn(t, faulty)
-        np.copyto(self.prev, row.values, where=observed)
+        self._learn(t)
+        np.copyto(self.prev, x, where=observed)
         return events
 
     def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
@@ -173,14 +178,13 @@ class FaultTracker:
         stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
         return f"{self.node}-{self.names[i]}-{stamp}"
 
-    def _learn(self, t: Tick, faulty: np.ndarray) -> None:
+    def _learn(self, t: Tick) -> None:
         counted = t.observed & self._healthy
         learn = counted & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
         self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy)
-        with np.errstate(invalid="ignore"):
-            at_floor = t.x - self.ctx.floor <= 0.01 * np.maximum(self.normal.mean - self.ctx.floor, 0)
+        at_floor = t.above <= 0.01 * t.level
         for rule, ran in zip(self.rules, self._ran):
             if ran and hasattr(rule, "learn"):
                 rule.learn(learn)

@@ -31,6 +31,10 @@ class ARModel:
         self.rls = BatchRLS(n, order + 1 + extra, forgetting)
         self._x = np.ones((n, order + 1 + extra))
         self._bias_w: dict[int, np.ndarray] = {}
+        # The window's residuals, kept from tick to tick (window_residuals): (window id, its tick
+        # times, the weights' version) they were computed for, and the rows.
+        self._r_key: tuple | None = None
+        self._r = np.zeros((0, n))
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -84,9 +88,47 @@ class ARModel:
         regressors of every row of the window."""
         point = self.rls.zscores(self.features(window, None if extra is None else extra[-1]) if x is None else x,
                                  window.values[-1])
-        r = self.residuals(window.values, window.missing, extra)
+        r = self.window_residuals(window, extra)
         bias = np.abs(self.bias_weights(len(r)) @ r)
         return np.maximum(point, bias)
+
+    def window_residuals(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
+        """residuals() of the window's rows p.., kept between ticks: when the window has moved on by
+        one tick since the last call (same window, same weights), only its newest row is computed.
+        Each row is an elementwise function of its own p lags and regressors, so a kept row is the
+        same bits as the row recomputed. Read-only: the next call overwrites it."""
+        ts = window.ts
+        stamp = ts.tobytes()
+        key = (id(window), self.rls.version)
+        kept = self._r_key
+        if kept is not None and kept[0] == key and len(self._r) == len(ts) - self.p:
+            if kept[1] == stamp:                                    # the same window again (a retry)
+                return self._r
+            if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
+                self._r[:-1] = self._r[1:]
+                self._r[-1] = self._newest_residual(window, extra)
+                self._r_key = (key, stamp)
+                return self._r
+        self._r = self.residuals(window.values, window.missing, extra)
+        self._r_key = (key, stamp)
+        w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
+        self._coef = np.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
+        self._terms = np.ones_like(self._coef)
+        return self._r
+
+    def _newest_residual(self, window: WindowBuffer, extra: np.ndarray | None) -> np.ndarray:
+        """residuals()'s newest row in a few calls: the same products, summed in the same order
+        (a reduce over the first axis adds row after row)."""
+        p, v = self.p, self._terms
+        v[1:p + 1] = window.values[-1 - p:-1]
+        if self.extra:
+            v[p + 1:] = extra[-1].T
+        pred = np.add.reduce(self._coef * v, axis=0)
+        r = (window.values[-1] - pred) * self.rls.inv_sd
+        missing = window.missing[-1]
+        if np.count_nonzero(missing):
+            r[missing] = 0.0
+        return r
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int,
                      extra: np.ndarray | None = None) -> np.ndarray:

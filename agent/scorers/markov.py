@@ -31,6 +31,8 @@ class MarkovModel:
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
         self._rows = np.arange(n)
+        self._newest: tuple | None = None       # (window id, tick time, edges version, its states): transitions()
+        self._edges_version = 0
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """Bin index per sensor; x (..., n)."""
@@ -43,6 +45,7 @@ class MarkovModel:
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         qs = np.linspace(0, 1, self.k + 1)[1:-1]
+        self._edges_version += 1
         for i in range(self.n):
             obs = z[~missing[:, i], i]
             self.edges[i] = np.quantile(obs, qs) if obs.size else 0.0
@@ -75,8 +78,17 @@ class MarkovModel:
         return np.maximum((self.batch_surprise(z, missing) - self.mean) * self.inv_std, 0.0)
 
     def transitions(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
-        """(previous, newest) state per sensor."""
-        return self.states(window.values[-2]), self.states(window.values[-1])
+        """(previous, newest) state per sensor. The previous row's states are the last call's newest
+        when the window has moved on by one tick (the states of a row never change: the edges are fixed)."""
+        ts = window.ts
+        last = self._newest
+        if last is not None and last[0] == id(window) and last[1] == ts[-2] and last[2] == self._edges_version:
+            s0 = last[3]
+        else:
+            s0 = self.states(window.values[-2])
+        s1 = self.states(window.values[-1])
+        self._newest = (id(window), float(ts[-1]), self._edges_version, s1)
+        return s0, s1
 
     def score(self, window: WindowBuffer, states: tuple | None = None) -> np.ndarray:
         s0, s1 = self.transitions(window) if states is None else states
@@ -132,3 +144,4 @@ class MarkovModel:
         for k, v in new.items():
             setattr(self, k, v)
         self.g = g
+        self._edges_version += 1

@@ -28,6 +28,7 @@ class BatchRLS:
         self._y = np.zeros((block, n))
         self._v = np.zeros((block, n), bool)
         self._m = 0
+        self.version = 0        # bumped whenever w or inv_sd change (what a caller's cached residuals were made with)
 
     def fit(self, X: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
         """Batch least squares on warm-up data. X (m, n, k), y (m, n), valid (m, n) bool.
@@ -56,6 +57,7 @@ class BatchRLS:
     def _set_var(self, var: np.ndarray) -> None:
         self.resid_var = var
         self.inv_sd = 1.0 / np.sqrt(var)
+        self.version += 1
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (n, k) -> (n,)"""
@@ -88,6 +90,7 @@ class BatchRLS:
         keep = self.lam ** (seen * 4)           # variance tracks about 4× faster than the weights
         self._set_var(np.maximum(keep * self.resid_var + (1 - keep) * mean_sq, 1e-4))
         self.w = np.linalg.solve(self.A + self.ridge * np.eye(self.k), self.b[:, :, None])[:, :, 0]
+        self.version += 1
         self._m = 0
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------

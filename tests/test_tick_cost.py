@@ -1,0 +1,78 @@
+"""The per-tick shortcuts of issue 16 compute the same bits as the long way: the AR model's kept
+window residuals, the Markov chain's kept states, the sensors' normal behaviour learned on a tick
+where every sensor is learned, and a fault rule's calm fast path."""
+import numpy as np
+
+from agent.config import NumpyScorerConfig
+from agent.faults.context import Normal
+from agent.faults.rule import Held
+from agent.scorers.numpy_fallback import NumpyScorer
+from agent.window import WindowBuffer
+
+
+def stream(rng, rows, n):
+    x = np.zeros((rows, n))
+    for t in range(1, rows):
+        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
+    missing = rng.random((rows, n)) < 0.05
+    return np.where(missing, 0.0, x).astype(np.float32), missing
+
+
+def test_kept_window_residuals_and_states_are_the_recomputed_ones():
+    rng = np.random.default_rng(3)
+    n, steps, tick = 5, 16, 60.0
+    z, missing = stream(rng, 700, n)
+    ts = np.arange(len(z)) * tick
+    cfg = NumpyScorerConfig(seasonal_periods_s=[3600.0])
+    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), cfg, tick_s=tick, steps=steps)
+    scorer.fit(z[:400], missing[:400], ts[:400])
+    buf = WindowBuffer(steps, n)
+    for t in range(400 - steps, 400):
+        buf.push(z[t], missing[t], ts[t])
+    versions = set()
+    for t in range(400, len(z)):
+        buf.push(z[t], missing[t], ts[t])
+        scorer.score(buf)
+        scorer.score(buf)                            # a retry: the same window again
+        extra = scorer.seasonal.window(buf)
+        kept = scorer.ar.window_residuals(buf, extra)
+        assert np.array_equal(kept, scorer.ar.residuals(buf.values, buf.missing, extra))
+        s0, s1 = scorer.markov.transitions(buf)
+        assert np.array_equal(s0, scorer.markov.states(buf.values[-2]))
+        assert np.array_equal(s1, scorer.markov.states(buf.values[-1]))
+        scorer.observe(buf)
+        scorer.learn(buf)                            # solves every 32 ticks: new weights, residuals recomputed
+        versions.add(scorer.ar.rls.version)
+    assert len(versions) > 5
+
+
+def test_normal_learned_on_every_sensor_is_the_general_update():
+    """n sensors all learned (the fast path) against the same n plus one never learned (the general
+    path): every statistic of the n is the same bits."""
+    rng = np.random.default_rng(5)
+    n = 6
+    fast, general = Normal(n, 50.0), Normal(n + 1, 50.0)
+    prev = rng.normal(size=n)
+    for _ in range(300):
+        x = prev + rng.normal(size=n) * rng.choice([0.0, 1.0], size=n, p=[0.2, 0.8])
+        step = np.abs(x - prev)
+        at_floor = rng.random(n) < 0.1
+        yes = np.ones(n, bool)
+        fast.learn(x, yes, step, yes, at_floor, counted=yes)
+        general.learn(np.append(x, np.nan), np.append(yes, False), np.append(step, np.nan),
+                      np.append(yes, False), np.append(at_floor, False), counted=np.append(yes, False))
+        prev = x
+    for key in ("count", "mean", "var", "abs_step", "rel_step", "repeat", "at_floor"):
+        assert np.array_equal(getattr(fast, key), getattr(general, key)[:n]), key
+
+
+def test_held_is_calm_only_when_nothing_holds_and_nothing_would():
+    held = Held(3, 30.0)
+    none = np.zeros(3, bool)
+    assert held.calm(none)
+    assert not held.calm(np.array([False, True, False]))
+    held.update(np.array([False, True, False]), np.ones(3, bool), 0.0)
+    assert not held.calm(none)                       # a condition held: the next tick must clear it
+    held.update(none, np.ones(3, bool), 30.0)
+    assert held.calm(none)
+    assert not held.nothing.flags.writeable
