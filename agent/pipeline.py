@@ -79,7 +79,7 @@ class Pipeline:
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
                                  {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest.threshold)
                                   for t in model_tiers},
-                                 hold_ticks=int(np.ceil(cfg.faults.holdback_s / cfg.tick_s - 1e-9)))
+                                 hold_ticks=cfg.faults.hold_ticks(cfg.tick_s))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .checkpoint import array_of
+from .quantile import quantile
 
 if TYPE_CHECKING:
     from .config import ThresholdConfig
@@ -80,7 +81,7 @@ def calibrate(scores: np.ndarray, cfg: ThresholdConfig) -> dict:
     scores = scores[np.isfinite(scores)]
     if scores.size < 10:
         raise ValueError(f"need at least 10 finite calibration scores, got {scores.size}")
-    init = float(np.quantile(scores, cfg.init_quantile))
+    init = float(quantile(scores, cfg.init_quantile))
     excess = scores[scores > init] - init
     sigma, gamma = fit_gpd(excess)
     out = {
@@ -92,7 +93,7 @@ def calibrate(scores: np.ndarray, cfg: ThresholdConfig) -> dict:
     if cfg.method == "pot":
         out["value"] = pot_value(init, sigma, gamma, scores.size, excess.size, cfg.risk)
     else:
-        out["value"] = float(np.quantile(scores, 1.0 - cfg.risk))
+        out["value"] = float(quantile(scores, 1.0 - cfg.risk))
         out["recent"] = [float(x) for x in scores[-MAX_RECENT:]]
     out["value"] = max(out["value"], cfg.min_threshold)
     return out
@@ -234,7 +235,7 @@ class AdaptiveThreshold:
         else:
             self.recent.append(score)
             if self.n % 256 == 0:
-                self._set(float(np.quantile(np.fromiter(self.recent, float), 1.0 - self.cfg.risk)))
+                self._set(float(quantile(np.fromiter(self.recent, float), 1.0 - self.cfg.risk)))
 
     def _refit(self, scores: np.ndarray) -> None:
         """POT afresh on these scores: starting point, peaks, tail and value."""

@@ -375,6 +375,15 @@ def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None 
         print(f"{s['name']:28} {ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5} "
               f"{ttd:>9} {p['f1']:6.3f} {p['precision']:6.3f} {p['recall']:6.3f} "
               f"{s['backdated_for_comparison_only']['f1']:13.3f}")
+    print("\nfaults scored apart (issue 13: an alert driven by a faulty sensor is a false alarm; faults "
+          "are judged by the fault rules, the same for every tier)")
+    print(f"{'detector':28} {'incidents':>9} {'TTD mean s':>10} {'FA':>4} {'FA faulty':>9}  faults reported as their kind")
+    for s in report["scorers"]:
+        i, f = s["incidents_and_faults"]["incidents"], s["incidents_and_faults"]["faults"]
+        kinds = ", ".join(f"{k} {v['kind_matches']}/{v['injected']}" for k, v in f["by_kind"].items())
+        ttd = "–" if i["ttd_mean_s"] is None else f"{i['ttd_mean_s']:.0f}"
+        print(f"{s['name']:28} {i['detected']:>4}/{i['events']:<4} {ttd:>10} {i['false_alarms']:>4} "
+              f"{i['false_alarms_from_faulty_sensor']:>9}  {kinds}; false reports {f['false_reports']}")
     print("\n".join(feedback_replay.over_time_lines(report)))
     return report
 
