@@ -322,6 +322,47 @@ def test_hold_back_delays_the_opening_then_opens_with_the_true_start():
     assert not any(held)                       # the score fell back (fault masked): never opened
 
 
+def test_holdback_waits_longer_for_a_drift_candidate():
+    """An alert whose only driver is a drift candidate waits up to drift_holdback_s; one driven by
+    any other suspect up to holdback_s; one driven by several unsuspected sensors does not wait."""
+    from agent.faults.holdback import HoldBack
+    context = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
+    scores = np.array([5.0, 0.2, 0.1])
+    suspect = np.array([True, False, False])
+
+    def waits(drift: bool) -> int:
+        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
+        n = 0
+        while hb.hold(1000.0 + TICK * n, scores, 1.0, context, suspect, np.array([drift, False, False])):
+            n += 1
+        return n
+    assert waits(drift=False) == 3 and waits(drift=True) == 20
+    hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
+    assert not hb.hold(1000.0, np.array([5.0, 4.0, 3.0]), 1.0, context, np.zeros(3, bool), np.zeros(3, bool))
+    assert config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
+                             "faults": {"holdback_s": 90, "drift_holdback_s": 30}}).faults.hold_ticks(TICK) == 3
+    with pytest.raises(ConfigError, match=r"faults\.drift_holdback_s: must be >= 0"):
+        config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"drift_holdback_s": -1}})
+
+
+def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_path):
+    """Seed 3's schedule drifts S02_occ from 01:00 on the second day; the numpy fallback scores it
+    above its threshold ~8 minutes in, before the drift rule has decided. With the drift hold-back
+    no alert opens for it (the drift is decided and masked meanwhile); with the plain 90-s
+    hold-back (drift_holdback_s 0) it opens as an incident."""
+    src = SimulateConfig(scenario="corridor", seed=3, start=START, duration_s=26.5 * H, anomaly_every_s=3600)
+    path = write_csv(tmp_path / "seed3.csv", generate(src, CORRIDOR, TICK), CORRIDOR)
+    at = t0() + 25 * H                          # drift-4@S02_occ: 01:00 on the second day
+    runs = {hb: replay(agent_config(tmp_path, path, CORRIDOR, "corridor", faults={"drift_holdback_s": hb}))
+            for hb in (600, 0)}
+    faults, alerts, pipe = runs[600]
+    [drift] = [f for f in decided(faults, "S02_occ", "drift") if at <= f.ts <= at + 1200]
+    assert not alerts_driven_by(alerts, "S02_occ", at, drift.ts + 600)
+    assert pipe.health.held_alerts > 0
+    _, alerts0, _ = runs[0]
+    assert alerts_driven_by(alerts0, "S02_occ", at, drift.ts)
+
+
 def test_tracker_state_round_trips_through_json(corridor_run, tmp_path):
     _, _, pipe = corridor_run
     saved = json.loads(json.dumps(pipe.health.state()))

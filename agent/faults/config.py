@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 from ..typed import doc, rng
 
 
@@ -45,5 +47,11 @@ class FaultConfig:
                           doc="a fault ends after its condition is gone this long")
     holdback_s: float = rng(0, None, default=90.0,
                              doc="an alert driven by one suspect sensor waits this long")
+    drift_holdback_s: float = rng(0, None, default=600.0,
+                                   doc="an alert driven by one drift candidate waits this long (at least holdback_s)")
     learn_s: float = rng(0, None, default=3600.0,
                           doc="normal behaviour learned over about this long")
+
+    def hold_ticks(self, tick_s: float) -> int:
+        """The longest an alert waits for a fault decision, in ticks (holdback.py)."""
+        return math.ceil(max(self.holdback_s, self.drift_holdback_s) / tick_s - 1e-9)

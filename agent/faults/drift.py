@@ -24,6 +24,11 @@ a drift until its departure is back under drift_z / 2; that step is the scorers'
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
+Past half the limit (its context calm, not a step) a sensor is a drift *candidate*: an alert it
+drives alone waits up to `drift_holdback_s` for the decision (holdback.py). Its candidate ticks
+still teach this rule (the departure's spread widening with them keeps false drifts rare), not
+the other rules.
+
 After a fault of another kind the sensor's lags and departure are stale: drift is judged again
 after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors and
 pairs; a tick costs a few dozen numpy operations whatever the number of sensors.
@@ -115,6 +120,7 @@ class Drift:
         self.recent = np.full((ABRUPT_TICKS, n), np.nan)     # the median residual of the last ticks, a ring
         self.head = 0
         self._pending = None
+        self._own = np.zeros(n, bool)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         drifting = t.drifting
@@ -173,13 +179,19 @@ class Drift:
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
         self._pending = self._pending + (ctx_calm,)
-        cond = far & (ctx_calm | drifting)       # once judged, it lasts while the departure does
-        lasted = self.held.update(cond, seen, t.ts)
-        return cond, cond & (lasted >= max(self.required_s, 1e-9))
+        decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        lasted = self.held.update(decide, seen, t.ts)
+        # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
+        # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
+        pending = judged & (size > self.z_limit / 2) & ~self.stepped & ctx_calm & ~drifting
+        self._own = pending
+        return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
         g, ok_i, ok_j, seen, ctx_calm = self._pending
+        # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
+        learn = learn | self._own
         i, j = self.target, self.source
         pl = (learn & ok_i)[i] & (learn & ok_j)[j]
         a = np.where(pl, np.maximum(1.0 / (self.pair_count + 1.0), self.alpha_min), 0.0)

@@ -18,8 +18,16 @@ threshold then: an exceedance that falls back during the wait is not opened late
 moves several sensors of a station together and spreads to its neighbours, so it is seldom held;
 when it is, the cost is up to holdback_s of time to detect, or (a short exceedance that falls
 back while held) the detection waits for the incident's next one (bench/faults.py measures it).
+
+A drift takes longer to decide (`drift_s` after its departure passes `drift_z`), and the scorers
+see it long before: a model that has learned the sensor's relations scores a departure of half
+the limit already. An alert whose top driver is a drift candidate (departed past half the limit
+while every sensor it should move with stays calm: drift.py) therefore waits up to
+`drift_holdback_s` instead; any other suspect, up to `holdback_s`.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -27,16 +35,41 @@ ECHO = 0.35
 CALM = 0.5
 
 
-def should_hold(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray) -> bool:
-    """`context[i]`: indices that move with sensor i; `suspect[i]`: a pending candidate or faulty."""
+class HoldBack:
+    """Whether an alert about to open waits, and for how long the current wait has lasted."""
+
+    def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float):
+        self.tick_s = tick_s
+        self.ticks = math.ceil(holdback_s / tick_s - 1e-9)
+        self.drift_ticks = math.ceil(max(drift_holdback_s, holdback_s) / tick_s - 1e-9)
+        self.run = 0                 # ticks the current wait has lasted
+        self.last = -math.inf        # the last tick it waited
+
+    def hold(self, ts: float, scores: np.ndarray, threshold: float, context: list[np.ndarray],
+             suspect: np.ndarray, drift_candidate: np.ndarray) -> bool:
+        """Wait on this tick? `suspect[i]`: a pending candidate or faulty; `drift_candidate[i]`: a
+        pending drift (drift.py). Called once per tick on which an alert would open."""
+        top = held_driver(scores, threshold, context, suspect)
+        if top < 0:
+            return False
+        run = self.run + 1 if ts - self.last <= 1.5 * self.tick_s else 1
+        if run > (self.drift_ticks if drift_candidate[top] else self.ticks):
+            return False
+        self.run, self.last = run, ts
+        return True
+
+
+def held_driver(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray) -> int:
+    """The top driver of an alert that should wait for the fault decision, or -1 if it should not.
+    `context[i]`: indices that move with sensor i; `suspect[i]`: a pending candidate or faulty."""
     s = np.nan_to_num(np.asarray(scores, float), nan=0.0)
     drivers = np.flatnonzero(s > threshold)
     if drivers.size == 0:
-        return False
+        return -1
     top = int(drivers[np.argmax(s[drivers])])
     echoes = set(int(j) for j in context[top] if s[j] <= ECHO * s[top])
     # Without neighbours or mates nothing can disagree with it: only the rules can suspect it.
     alone = context[top].size > 0 and all(j in echoes or s[j] <= CALM * threshold for j in context[top].tolist())
     if not (suspect[top] or alone):
-        return False
-    return all(i == top or suspect[i] or i in echoes for i in drivers.tolist())
+        return -1
+    return top if all(i == top or suspect[i] or i in echoes for i in drivers.tolist()) else -1

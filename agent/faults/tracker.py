@@ -30,11 +30,11 @@ from .context import Normal, SensorContext
 from .dead import Dead
 from .drift import Drift
 from .events import KINDS, FaultEvent
-from .holdback import should_hold
+from .holdback import HoldBack
 from .implausible import Implausible
 from .missing import Missing
 from .out_of_range import OutOfRange
-from .rule import Held, Tick
+from .rule import Held, Tick, nothing
 from .spike import Spike
 from .stuck import Stuck
 
@@ -61,7 +61,7 @@ class FaultTracker:
         # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
-        self._none = np.zeros(n, bool)
+        self._none = nothing(n)
         self._ran = [True] * len(self.rules)
         self._every_tick = all(k == 1 for k in self.every)      # no cadence: every rule runs every tick
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
@@ -75,6 +75,9 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s)
+        self._drift = RULES.index(Drift)
+        self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
 
     def _kinds_changed(self) -> None:
@@ -96,6 +99,7 @@ class FaultTracker:
             return []
         x, ctx, normal = row.values, self.ctx, self.normal
         observed = ~(row.missing | row.carried)
+        self.now = row.ts
         if np.count_nonzero(self.reentry):
             np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty, any_faulty = self._faulty, self._any_faulty
@@ -114,13 +118,14 @@ class FaultTracker:
                 c, d = self._last[r][0], self._none
             conds.append(c)
             decs.append(d)
-        cond = np.array(conds)          # (rules, n)
-        decided = np.array(decs)
+        # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
+        none = self._none
+        busy = [c for c in conds if c is not none]
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
-        events = self._end_cleared(t, cond, faulty, observed) if any_faulty else []
-        if np.count_nonzero(decided):
-            events += self._start_decided(t, decided)
-        self.candidate = np.logical_or.reduce(cond, axis=0) & self._healthy
+        events = self._end_cleared(t, np.array(conds), faulty, observed) if any_faulty else []
+        if any(d is not none and np.count_nonzero(d) for d in decs):
+            events += self._start_decided(t, np.array(decs))
+        self.candidate = (np.logical_or.reduce(busy, axis=0) if busy else none) & self._healthy
         self._learn(t)
         np.copyto(self.prev, x, where=observed)
         return events
@@ -213,7 +218,8 @@ class FaultTracker:
         """Should an alert about to open on these scores wait for the fault decision?"""
         if not self.rules or sensor_scores is None:
             return False
-        hold = should_hold(sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty)
+        hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
+                                  self._last[self._drift][0] & self._healthy)
         self.held_alerts += hold
         return hold
 
