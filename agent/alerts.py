@@ -22,6 +22,16 @@
   The residue bar is lifted once the score has stayed at or under the threshold for
   `subside_release_ticks` ticks in a row (1: the first such tick): a residue that wobbles around
   the threshold (SKAB's flow after a valve test) does not reopen the alert at each crossing.
+- held (`hold_sigma` h > 0): a tick under the threshold does not count towards ending an open alert,
+  and still counts as part of it (its `end` moves on), while the recent observed level of one of
+  the alert's *driver* sensors — those above the threshold when it opened or at a new peak (or
+  its top sensor then) — stays h σ or more off that sensor's warm-up level (`levels`,
+  agent/scorers/profile.py LevelMonitor) and at least `hold_fraction` of the largest distance that sensor reached during the alert.
+  Why: a forecaster's error falls back once a lasting shift is in its window (and the fallback
+  learns the new level), so without it an alert about a lasting shift — a closed valve — ends
+  while the shift goes on; the level keeps saying so. Only the drivers hold it: another sensor
+  that has wandered off its warm-up level is not what the alert is about, and the fraction lets
+  go of the residue an anomaly leaves once it is over (a pump settled a little off its warm-up).
 """
 from __future__ import annotations
 
@@ -105,6 +115,8 @@ class _Open:
     last_score: float = 0.0
     gap_s: float | None = None      # set on a restart: said in the next event
     resumed: bool = False           # continued after a restart: the next tick above the threshold reports
+    drivers: list = field(default_factory=list)      # sensors that can hold it (see `held` above)
+    level_peak: dict = field(default_factory=dict)   # per driver, the largest level distance seen
 
 
 def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
@@ -129,6 +141,13 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, ti
              for j in np.argsort(-tw)[:top_k] if np.isfinite(ts[j])]
     origin = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
     return {"top_sensors": tops, "top_steps": steps, "origin": origin}
+
+
+def drivers(exp: dict, threshold: float) -> list[str]:
+    """The sensors an alert is about: those of its explanation above the threshold, else the top one."""
+    tops = exp.get("top_sensors", [])
+    above = [t["sensor"] for t in tops if t["score"] > threshold]
+    return above or [t["sensor"] for t in tops[:1]]
 
 
 class AlertTracker:
@@ -157,12 +176,13 @@ class AlertTracker:
         return self.open is not None
 
     def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
-                hold=None) -> list[AlertEvent]:
+                hold=None, levels=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
-        `hold() -> bool`: wait before opening (see hold-back above)."""
+        `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
+        sensor's level distance from warm-up (see held above; None: no alert is held)."""
         if self.open is None:
             return self._idle(ts, score, threshold, tier, model, explain_fn, hold)
-        return self._active(ts, score, threshold, tier, model, explain_fn)
+        return self._active(ts, score, threshold, tier, model, explain_fn, levels)
 
     def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None) -> list[AlertEvent]:
         if self.cooldown > 0:
@@ -192,11 +212,11 @@ class AlertTracker:
         start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = _Open(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
-                          ticks=self.above, origin=exp.get("origin"), explain=exp)
+                          ticks=self.above, origin=exp.get("origin"), explain=exp, drivers=drivers(exp, threshold))
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 
-    def _active(self, ts, score, threshold, tier, model, explain_fn) -> list[AlertEvent]:
+    def _active(self, ts, score, threshold, tier, model, explain_fn, levels=None) -> list[AlertEvent]:
         a = self.open
         a.last_score = score
         if score > threshold:
@@ -205,6 +225,11 @@ class AlertTracker:
         if score > a.peak:
             a.peak = score
             a.explain = explain_fn()
+            a.drivers += [d for d in drivers(a.explain, threshold) if d not in a.drivers]
+        if self._held(a, score, threshold, levels):
+            a.last_above = ts
+            a.below = 0
+            return []
         subsided = score < self.cfg.subside_fraction * a.peak
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
@@ -223,6 +248,19 @@ class AlertTracker:
         if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops or (a.resumed and score > threshold):
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
+
+    def _held(self, a: _Open, score: float, threshold: float, levels) -> bool:
+        """Under the threshold, but a driver sensor's level is still off its warm-up normal (held, above);
+        tracks each driver's largest level distance on every tick of the alert."""
+        if self.cfg.hold_sigma <= 0 or levels is None or not a.drivers:
+            return False
+        distance = levels()
+        held = False
+        for name in a.drivers:
+            d = float(distance.get(name, 0.0))
+            top = a.level_peak[name] = max(d, a.level_peak.get(name, 0.0))
+            held |= d >= max(self.cfg.hold_sigma, self.cfg.hold_fraction * top)
+        return held and score <= threshold
 
     def close(self, ts, score, threshold, tier, model, reason: str) -> AlertEvent:
         a = self.open

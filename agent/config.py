@@ -20,6 +20,7 @@ from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .faults.config import FaultConfig
+from .likelihood import LikelihoodConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
@@ -188,6 +189,9 @@ class ThresholdConfig:
         doc="how far from t's phase (either side) an earlier cycle's score counts, seconds")
     recurring_cycles: int = rng(1, 7, default=2,
         doc="on how many of the previous 7 cycles the score must have been reached")
+    likelihood: LikelihoodConfig = doc(
+        "a second path to an alert: the mean of the last few scores against its long-run spread "
+        "(HTM's anomaly likelihood; agent/likelihood.py)", default_factory=LikelihoodConfig)
 
     def validate(self) -> list[tuple[str, str]]:
         out = []
@@ -221,6 +225,16 @@ class AlertConfig:
     subside_release_ticks: int = rng(1, None, default=1,
         doc="after a subsided alert, no new alert opens below its residue (`subside_fraction` × its peak) "
             "until the score has stayed at or under the threshold for this many ticks in a row")
+    hold_sigma: float = rng(0.0, None, default=0.0,
+        doc="an open alert is held (its ticks still count, it does not end) while the recent observed level of "
+            "one of its driver sensors (above the threshold when it opened or at a new peak) stays this many σ "
+            "off that sensor's warm-up level, even when the score has fallen under the threshold; "
+            "`scoring.profile.drifting` sensors never hold (0: off)")
+    hold_fraction: float = rng(0.0, 1.0, default=0.0,
+        doc="… and at least this share of the largest level distance that sensor reached during the alert "
+            "(an anomaly that ends leaves a residue far below its own excursion)")
+    hold_half_life_ticks: float = rng(0.5, 1000.0, default=10.0,
+        doc="half-life of the EW mean of a sensor's observed values in the window that `hold_sigma` judges")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
 

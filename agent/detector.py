@@ -61,10 +61,12 @@ class Detector:
         return value if self.feedback is None else value * (1 + self.feedback.lift(self.feedback.now))
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
-             learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None) -> Decision:
+             learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None,
+             levels: Callable[[], dict[str, float]] | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
-        `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks)."""
+        `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks);
+        `levels` gives each sensor's level distance from warm-up (alerts.hold_sigma)."""
         thr = self.thresholds[tier]
         lift = 1.0
         fb = self.feedback
@@ -74,7 +76,8 @@ class Detector:
         value = thr.at(ts) * lift          # judged against: the fitted value, or the recurring level
         fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
-        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold)
+        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold,
+                                                            levels=levels)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:

@@ -23,6 +23,7 @@ from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
 from .scorers.chain import ScorerChain
 from .scorers.numpy_fallback import NumpyScorer
+from .scorers.profile import LevelMonitor
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .warmup import WarmupRows
@@ -83,6 +84,9 @@ class Pipeline:
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
+        # alerts.hold_sigma: an open alert's drivers hold it while their level is off warm-up's (alerts.py)
+        self.level = (LevelMonitor(self.sensors, cfg.alerts.hold_half_life_ticks, cfg.scoring.profile.drifting)
+                      if cfg.alerts.hold_sigma > 0 else None)
         self.health = self._new_health()
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
@@ -108,6 +112,8 @@ class Pipeline:
         self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
             self._fit_profile(tier, z, missing, ts)
+        if self.level is not None and not self.level.fit(z, missing, self.window.steps):
+            log.info("too few warm-up ticks for the level that holds alerts (alerts.hold_sigma): no alert is held")
         last = slice(-self.window.steps, None)
         for zr, m, t in zip(z[last], missing[last], ts[last]):
             self.window.push(zr, m, float(t))
@@ -185,13 +191,18 @@ class Pipeline:
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
             learn=lambda: self.chain.learn(self.window),
-            hold=lambda: self.health.holds(result.sensor_scores, self.detector.threshold(result.tier)))
+            hold=lambda: self.health.holds(result.sensor_scores, self.detector.threshold(result.tier)),
+            levels=None if self.level is None else self._levels)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
                           alerts=decision.events, faults=faults)
+
+    def _levels(self) -> dict[str, float]:
+        """Each sensor's level distance from warm-up, in σ, over the current window (alerts.hold_sigma)."""
+        return dict(zip(self.sensors, self.level.distances(self.window.values, self.window.missing).tolist()))
 
     def close(self, ts: float) -> list[AlertEvent]:
         """End an open alert on shutdown so subscribers are not left with a dangling one."""
@@ -279,6 +290,7 @@ class Pipeline:
             "thresholds": {k: thr.state_dict() for k, thr in self.thresholds.items()},
             "window": self.window.state_dict(),
             "models": {t.TYPE: t.state_dict() for t in self.chain.tiers[:-1] if hasattr(t, "state_dict")},
+            "level": None if self.level is None else self.level.state_dict(),
         })
         return state
 
@@ -323,12 +335,17 @@ class Pipeline:
             raise ValueError("thresholds.numpy: missing")
         window = WindowBuffer(self.window.steps, n)
         window.restore(state["window"])
+        level = None
+        if self.level is not None:       # absent in checkpoints written before it existed: no alert held
+            level = LevelMonitor(self.sensors, self.level.half_life, [s for s, u in zip(self.sensors, self.level.used)
+                                                                      if not u])
+            level.restore(state.get("level"), "level")
         models = state.get("models", {})
         for t in self.chain.tiers[:-1]:
             if t.TYPE in models and hasattr(t, "restore"):
                 t.restore(models[t.TYPE])
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
-        self.health = health
+        self.health, self.level = health, level
         self.chain.tiers[-1] = scorer
         self.ticks, self.warm = ticks, True
         self.warmup.clear()

@@ -13,6 +13,17 @@ python · + numpy · + pyyaml · + the agent's modules · + the config loaded (w
 plugins import: numpy.random for the simulator) · + Agent() (pipeline; a model tier's runtime and
 model) · the warm-up's ticks held, just before the fallback's fit · peak · end of the run.
 
+The agent's modules are loaded from compiled bytecode, as on an installed gateway (pip writes the
+.pyc files at install; the systemd unit never writes any): the bench compiles agent/ first and
+runs its children without PYTHONDONTWRITEBYTECODE. Compiling every module at start instead (a
+source checkout with PYTHONDONTWRITEBYTECODE=1) costs the agent ~0.3-0.5 MiB more at its peak.
+
+The floor: what the runtimes themselves cost, in bare scripts that use no agent code (fresh
+process each): Python alone, + numpy, + pyyaml; LiteRT's import, its interpreter on the demo's
+int8 model with the agent's options (one thread, the default XNNPACK delegate) and tensors
+allocated, its first invoke; onnxruntime's import, its session with the agent's options (one
+intra- and one inter-op thread, sequential, every optimisation), its first run; numpy.random.
+
     python bench/rss.py [--ticks 5000] [--out rss.json]
 """
 from __future__ import annotations
@@ -68,6 +79,49 @@ print(json.dumps(stages))
 
 TIERS = {"numpy": ["numpy"], "tflite": ["tflite", "numpy"], "onnx": ["onnx", "numpy"]}
 
+#: The runtimes alone (argv: tflite | onnx | rng, the model file): VmRSS after each step, as JSON.
+FLOOR_CHILD = """
+import json, sys
+def status(key):
+    return int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith(key))) / 1024
+kind, model = sys.argv[1], sys.argv[2]
+stages = [("python", status("VmRSS:"))]
+import numpy as np
+stages.append(("+ numpy", status("VmRSS:")))
+if kind == "yaml":
+    import yaml
+    stages.append(("+ pyyaml", status("VmRSS:")))
+elif kind == "rng":
+    sys.modules["_hashlib"] = None          # as agent/digest.py imports it: without OpenSSL
+    import numpy.random
+    stages.append(("+ numpy.random", status("VmRSS:")))
+elif kind == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    stages.append(("+ import ai_edge_litert", status("VmRSS:")))
+    it = Interpreter(model_content=open(model, "rb").read(), num_threads=1)
+    it.allocate_tensors()
+    stages.append(("+ interpreter (XNNPACK), tensors allocated", status("VmRSS:")))
+    run = it.get_signature_runner()
+    run(**{k: np.zeros(v["shape"], np.float32) for k, v in run.get_input_details().items()})
+    stages.append(("+ first invoke", status("VmRSS:")))
+else:
+    import onnxruntime as ort
+    stages.append(("+ import onnxruntime", status("VmRSS:")))
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    s = ort.InferenceSession(open(model, "rb").read(), opts, providers=["CPUExecutionProvider"])
+    stages.append(("+ session", status("VmRSS:")))
+    s.run(None, {i.name: np.zeros([1 if not isinstance(d, int) else d for d in i.shape], np.float32)
+                 for i in s.get_inputs()})
+    stages.append(("+ first run", status("VmRSS:")))
+stages.append(("peak (VmHWM)", status("VmHWM:")))
+print(json.dumps(stages))
+"""
+FLOOR_MODELS = {"yaml": "", "rng": "", "tflite": "model_int8.tflite", "onnx": "model_int8.onnx"}
+
 
 def replay_csv(cfg: dict, ticks: int, path: Path) -> None:
     """The demo simulator's records for `ticks` ticks (and a few more), as a CSV replay reads them."""
@@ -99,11 +153,37 @@ def configs(work: Path, ticks: int) -> dict[str, Path]:
     return out
 
 
+def child_env() -> dict:
+    """The children's environment: this checkout first, bytecode read (and written) as installed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def compile_agent() -> None:
+    """agent/'s .pyc files, as `pip install` writes them (git ignores __pycache__)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agent")], check=True,
+                   env=child_env(), capture_output=True, timeout=300)
+
+
+def floor(bundle: Path) -> dict:
+    """kind → the bare runtime's stages (FLOOR_CHILD), MiB."""
+    out = {}
+    for kind, model in FLOOR_MODELS.items():
+        res = subprocess.run([sys.executable, "-c", FLOOR_CHILD, kind, str(bundle / model) if model else ""],
+                             capture_output=True, text=True, timeout=300, env=child_env())
+        if res.returncode != 0:
+            out[kind] = f"failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}"
+            continue
+        out[kind] = [[stage, round(v, 1)] for stage, v in json.loads(res.stdout.splitlines()[-1])]
+    return out
+
+
 def child(code: str, args: list[str], fresh_state: Path) -> subprocess.CompletedProcess:
     import shutil
     for d in fresh_state.glob("state-*"):
         shutil.rmtree(d)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     res = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
                          timeout=900, env=env)
     if res.returncode != 0:
@@ -117,6 +197,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     report: dict = {"machine": machine_info(), "ticks": args.ticks, "peak_rss_mib": {}, "breakdown_mib": {}}
+    compile_agent()
+    report["floor_mib"] = floor(ROOT / "agent" / "models" / "demo-corridor")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name, path in configs(work, args.ticks).items():
@@ -135,6 +217,9 @@ def main() -> int:
     for i, (stage, _) in enumerate(report["breakdown_mib"][names[0]]):
         cells = [report["breakdown_mib"][n][i][1] for n in names]
         print(f"{stage:<58}" + "".join(f"{'-' if c is None else f'{c:.1f}':>20}" for c in cells))
+    print("the floor, bare runtimes without the agent (MiB resident after each step, fresh process each):")
+    for kind, stages in report["floor_mib"].items():
+        print(f"  {kind}: " + (stages if isinstance(stages, str) else " · ".join(f"{s} {v}" for s, v in stages)))
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))
     return 0

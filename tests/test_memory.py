@@ -1,6 +1,7 @@
 """What keeps the agent small (README "Memory"): the run path loads nothing its config does not
-name — no OpenSSL even where numpy.random is needed — the warm-up's rows live in four arrays, and
-the fallback's blocked fit is the whole-block fit."""
+name — no OpenSSL even where numpy.random is needed, no numpy.ma (agent/quantile.py is
+np.quantile bit for bit), no importlib.metadata or tempfile for the LiteRT tier — the warm-up's
+rows live in four arrays, and the fallback's blocked fit is the whole-block fit."""
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,10 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from agent.digest import sha256
+from agent.quantile import quantile
 from agent.scorers.rls import BatchRLS
 from agent.service import return_freed_blocks
 from agent.warmup import WarmupRows
@@ -40,8 +43,8 @@ def test_a_numpy_agent_on_a_csv_replay_loads_no_openssl_rng_or_network_modules(t
         state_dir: state
     """)
     assert {"agent.pipeline", "agent.checkpoint", "csv"} <= loaded        # it ran, checkpointed, read CSV
-    unwanted = {"_hashlib", "_ssl", "ssl", "numpy.random", "socket", "selectors", "uuid", "difflib", "tempfile",
-                "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
+    unwanted = {"_hashlib", "_ssl", "ssl", "numpy.random", "numpy.ma", "socket", "selectors", "uuid", "difflib",
+                "tempfile", "importlib.metadata", "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
                 "agent.evaluate", "agent.listen", "agent.outbox"}
     assert not unwanted & loaded, sorted(unwanted & loaded)
 
@@ -59,6 +62,54 @@ def test_the_simulator_loads_numpy_random_without_openssl(tmp_path):
     """)
     assert "numpy.random" in loaded and "hashlib" in loaded
     assert "_hashlib" not in loaded
+
+
+DEMO_SENSORS = "[" + ", ".join(f"S0{i}_{m}" for i in range(1, 7) for m in ("flow", "occ", "speed")) + "]"
+
+
+def test_the_litert_tier_loads_no_package_metadata_tempfile_or_numpy_ma(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    loaded = loaded_by_run(tmp_path, f"""
+        sensors: {DEMO_SENSORS}
+        topology: corridor
+        tick_s: 30
+        sources: [{{type: simulate, scenario: corridor, seed: 3, speed: 0, duration_s: 3600}}]
+        window: {{steps: 32}}
+        warmup: {{ticks: 60}}
+        scoring: {{chain: [tflite, numpy], bundle: "builtin:demo-corridor"}}
+        sinks: [{{type: jsonl, path: alerts.jsonl}}]
+        state_dir: state
+    """)
+    assert {"ai_edge_litert.interpreter", "agent.quantile"} <= loaded       # the tier ran, warm-up fitted
+    unwanted = {"importlib.metadata", "tempfile", "numpy.ma", "_hashlib", "onnxruntime"}
+    assert not unwanted & loaded, sorted(unwanted & loaded)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_quantile_is_numpys_bit_for_bit(dtype):
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        n = int(rng.integers(1, 200))
+        a = (rng.normal(size=n) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+        if trial % 5 == 0:
+            a = np.round(a)                                 # ties
+        if trial % 7 == 0:
+            a[rng.integers(0, n)] = np.nan                  # numpy answers NaN
+        for q in (float(rng.random()), 0.0, 1.0, 0.98, rng.random(int(rng.integers(1, 8))),
+                  np.linspace(0, 1, 9)[1:-1]):
+            want, got = np.quantile(a, q), quantile(a, q)
+            assert type(got) is type(want) and np.shape(got) == np.shape(want), (n, q)
+            assert np.asarray(got).dtype == np.asarray(want).dtype
+            assert np.array_equal(np.asarray(got), np.asarray(want), equal_nan=True), (n, q, got, want)
+    with pytest.raises(ValueError):
+        quantile(np.array([]), 0.5)
+
+
+def test_quantile_does_not_import_numpy_ma():
+    res = subprocess.run([sys.executable, "-c", "import sys, numpy as np; from agent.quantile import quantile; "
+                          "quantile(np.arange(9.0), [0.25, 0.5]); quantile(np.arange(9.0), 0.9); "
+                          "print('numpy.ma' in sys.modules)"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.split() == ["False"], res.stderr[-2000:]
 
 
 def test_builtin_sha256_is_hashlibs():

@@ -17,7 +17,7 @@ import numpy as np
 from .context import Normal, SensorContext
 
 
-@dataclass
+@dataclass(slots=True)
 class Tick:
     ts: float
     x: np.ndarray           # raw values, NaN where missing
@@ -34,6 +34,19 @@ class Tick:
     level: np.ndarray       # its normal level above the floor, max(normal.mean − floor, 0)
 
 
+_NOTHING: dict[int, np.ndarray] = {}
+
+
+def nothing(n: int) -> np.ndarray:
+    """A read-only all-False (n,) mask, one object per n: what a calm rule returns, so that the
+    tracker can tell a calm rule's result by identity, without looking at it."""
+    out = _NOTHING.get(n)
+    if out is None:
+        out = _NOTHING[n] = np.zeros(n, bool)
+        out.flags.writeable = False
+    return out
+
+
 class Held:
     """How long a per-sensor condition has held: counted on ticks where the sensor was seen,
     kept as it was on ticks where it was not (a carried value neither confirms nor clears)."""
@@ -44,8 +57,7 @@ class Held:
         self.since = np.full(n, np.nan)
         self._none = np.zeros(n)        # what update returns while nothing holds (read-only)
         self._none.flags.writeable = False
-        self.nothing = np.zeros(n, bool)     # no sensor (read-only): a rule's condition and decision on a calm tick
-        self.nothing.flags.writeable = False
+        self.nothing = nothing(n)       # no sensor: a rule's condition and decision on a calm tick
         self.idle = True                # nothing holds anywhere: ticks all 0, since all NaN
 
     def calm(self, cond: np.ndarray) -> bool:

@@ -53,6 +53,7 @@ class Stuck:
         self.head = 0
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
+        self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
         self.flat = np.zeros(ctx.n, bool)
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self.repeat_count = np.zeros(ctx.n)
@@ -66,13 +67,14 @@ class Stuck:
         normal = t.normal
         step = t.step
         same = t.observed & (step == 0)
-        run_before = self.held.ticks.copy()
+        idle_before = self.held.idle            # no run before this tick: none can have ended
+        run_before = None if idle_before else self.held.ticks.copy()
         lasted = self.held.update(same, t.observed, t.ts)
         # A run that ended without the sensor being judged faulty was healthy behaviour: its length
         # and its repeats that were followed by another (run − 1 of run) are learned, over at most
         # the last 1 / alpha_min such repeats.
-        ended = t.observed & ~same & (run_before > 0) & t.healthy
-        if ended.any():
+        ended = None if idle_before else t.observed & ~same & (run_before > 0) & t.healthy
+        if ended is not None and np.count_nonzero(ended):
             self.longest = np.where(ended, np.maximum(self.longest, run_before), self.longest)
             self.cont += np.where(ended, run_before - 1.0, 0.0)
             self.cont_count += np.where(ended, run_before, 0.0)
@@ -88,15 +90,17 @@ class Stuck:
         rate = np.where(counted, np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min), 0.0)
         self.repeat += rate * (same - self.repeat)
         self.repeat_count += counted
-        repeat = np.maximum(self.repeat, 1.0 / (self.repeat_count + 2.0))
-        p_cont = (self.cont + PRIOR_TICKS * repeat) / (self.cont_count + PRIOR_TICKS)
-        # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this run
-        # began (the run itself is learned as it goes).
-        p = np.minimum(np.maximum(np.maximum(p_cont, repeat), 1e-12), 0.999)   # clip
-        self.p_run = np.where(self.held.ticks <= 1, p, self.p_run)
         if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
+            # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this
+            # run began (the run itself is learned as it goes).
+            self.p_run = np.where(self.held.ticks <= 1, self._p(), self.p_run)
+            self._p_run_now = False
             guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
             self.required = np.maximum(np.maximum(self.stuck_s, guard), RUN_MARGIN * self.longest * self.tick_s)
+        else:
+            # No run anywhere: p_run would be this tick's p for every sensor. It is computed only when
+            # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
+            self._p_run_now = True
         varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
 
         self.steps[self.head] = np.where(t.observed & np.isfinite(step), normal.relative_step(step, t.x), np.nan)
@@ -106,11 +110,17 @@ class Stuck:
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
         self.flat = full & np.isfinite(self.lowest) & (recent < np.minimum(self.ratio * normal.rel_step, self.lowest / FLAT_MARGIN))
         quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
-        if quiet.any():
+        if np.count_nonzero(quiet):
             self.lowest = np.where(quiet, recent, self.lowest)
         cond = (varies & same) | self.flat
         decided = (varies & same & (lasted >= self.required)) | self.flat
         return cond, decided
+
+    def _p(self) -> np.ndarray:
+        """The chance a repeat is followed by another, from the learned run statistics, clipped."""
+        repeat = np.maximum(self.repeat, 1.0 / (self.repeat_count + 2.0))
+        p_cont = (self.cont + PRIOR_TICKS * repeat) / (self.cont_count + PRIOR_TICKS)
+        return np.minimum(np.maximum(np.maximum(p_cont, repeat), 1e-12), 0.999)   # clip
 
     def evidence(self, i: int, t: Tick) -> dict:
         held = self.held.ticks[i] * self.tick_s
@@ -123,14 +133,16 @@ class Stuck:
                 "unchanged_s": held, "normal_relative_step": round(float(t.normal.rel_step[i]), 6)}
 
     def state(self) -> dict:
-        return {"held": self.held.state(), "head": self.head, "p_run": self.p_run.tolist(),
+        p_run = self._p() if self._p_run_now else self.p_run
+        return {"held": self.held.state(), "head": self.head, "p_run": p_run.tolist(),
                 "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_count": self.repeat_count.tolist(),
                 "cont": self.cont.tolist(), "cont_count": self.cont_count.tolist(), "lowest": [None if np.isinf(v) else v for v in self.lowest.tolist()],
                 "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.tolist()]}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
-        self.p_run[:] = state["p_run"]
+        self.p_run = np.array(state["p_run"], float).reshape(self.p_run.shape)
+        self._p_run_now = False
         self.longest[:] = state.get("longest", 0.0)      # a checkpoint from before runs were learned
         self.repeat[:] = state.get("repeat", 0.0)
         self.repeat_count[:] = state.get("repeat_count", 0.0)

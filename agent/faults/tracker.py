@@ -34,7 +34,7 @@ from .holdback import HoldBack
 from .implausible import Implausible
 from .missing import Missing
 from .out_of_range import OutOfRange
-from .rule import Held, Tick
+from .rule import Held, Tick, nothing
 from .spike import Spike
 from .stuck import Stuck
 
@@ -61,7 +61,7 @@ class FaultTracker:
         # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
-        self._none = np.zeros(n, bool)
+        self._none = nothing(n)
         self._ran = [True] * len(self.rules)
         self._every_tick = all(k == 1 for k in self.every)      # no cadence: every rule runs every tick
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
@@ -118,13 +118,14 @@ class FaultTracker:
                 c, d = self._last[r][0], self._none
             conds.append(c)
             decs.append(d)
-        cond = np.array(conds)          # (rules, n)
-        decided = np.array(decs)
+        # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
+        none = self._none
+        busy = [c for c in conds if c is not none]
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
-        events = self._end_cleared(t, cond, faulty, observed) if any_faulty else []
-        if np.count_nonzero(decided):
-            events += self._start_decided(t, decided)
-        self.candidate = np.logical_or.reduce(cond, axis=0) & self._healthy
+        events = self._end_cleared(t, np.array(conds), faulty, observed) if any_faulty else []
+        if any(d is not none and np.count_nonzero(d) for d in decs):
+            events += self._start_decided(t, np.array(decs))
+        self.candidate = (np.logical_or.reduce(busy, axis=0) if busy else none) & self._healthy
         self._learn(t)
         np.copyto(self.prev, x, where=observed)
         return events

@@ -29,6 +29,7 @@ class FusionModel:
         self.has_neighbours = self.nbr_w.sum(axis=1) > 0
         self._total = self.nbr_w.sum(axis=-1)          # every neighbour observed: the common tick
         self._some = self._total > 0
+        self._every = bool(self._some.all())          # every sensor has a neighbour: no 0/0 to avoid
         self.rls = BatchRLS(n, 4, forgetting)
         self._x = np.ones((n, 4))
 
@@ -44,8 +45,10 @@ class FusionModel:
         newest, missing = window.values[-1], window.missing[-1]
         if np.count_nonzero(missing):
             s = self.neighbour_mean(newest, missing)
-        else:       # the same sums (a weight times True is the weight) in fewer numpy calls
-            s = np.divide((self.nbr_w * newest[self.nbr]).sum(axis=-1), self._total,
+        elif self._every:   # the same sums (a weight times True is the weight) in fewer numpy calls
+            s = np.add.reduce(self.nbr_w * newest[self.nbr], axis=-1) / self._total
+        else:
+            s = np.divide(np.add.reduce(self.nbr_w * newest[self.nbr], axis=-1), self._total,
                           out=np.zeros(self.nbr.shape[0]), where=self._some)
         x = self._x
         x[:, 1] = prev

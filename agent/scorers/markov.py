@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..checkpoint import array_like
+from ..quantile import quantile
 
 if TYPE_CHECKING:
     from ..window import WindowBuffer
@@ -48,7 +49,7 @@ class MarkovModel:
         self._edges_version += 1
         for i in range(self.n):
             obs = z[~missing[:, i], i]
-            self.edges[i] = np.quantile(obs, qs) if obs.size else 0.0
+            self.edges[i] = quantile(obs, qs) if obs.size else 0.0
         s = self.states(z)
         both = ~missing[1:] & ~missing[:-1]
         for i in range(self.n):

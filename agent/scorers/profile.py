@@ -115,3 +115,79 @@ class NormalProfile:
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift}
 
+
+
+#: A level σ is at least this share of the sensor's own warm-up spread: a sensor whose recent mean
+#: hardly wandered during warm-up (a set-point) does not hold an alert on its noise.
+LEVEL_FLOOR_OF_SPREAD = 0.25
+
+
+class LevelMonitor:
+    """How far each sensor's recent *observed* level is from its warm-up level, in σ — what
+    `alerts.hold_sigma` judges an open alert's driver sensors by (agent/alerts.py).
+
+        level_t[s] = EW mean of the window's observed values of s (half-life `half_life`)
+        distance_t[s] = |level_t[s] − μ[s]| / σ[s]     μ, σ: over the warm-up windows' levels
+
+    Why a second, model-free level: a forecaster's error falls back once a lasting shift is in its
+    window, and the fallback's forecasters learn the new level, so an alert about a lasting shift
+    (a closed valve) ends while the shift goes on. The observed level keeps saying "unlike warm-up"
+    for as long as the shift lasts, whichever tier scores. Sensors in `excluded` (the profile's
+    `drifting` ones, whose level drifts in normal operation) never hold an alert. Fitted once at
+    warm-up, like the profile; no state per tick (the level is read from the window).
+    """
+
+    def __init__(self, sensors: list[str], half_life: float, excluded: list[str] | tuple[str, ...] = ()):
+        self.sensors = list(sensors)
+        self.half_life = float(half_life)
+        self.used = np.array([s not in set(excluded) for s in self.sensors])
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.mean is not None
+
+    def fit(self, z: np.ndarray, missing: np.ndarray, steps: int, min_windows: int = 10) -> bool:
+        """Fit on warm-up rows (normalised z, missing; oldest first) as windows of `steps` rows; False
+        (and unfitted) when fewer than `min_windows` windows have every sensor observed somewhere."""
+        z = np.asarray(z, np.float64)
+        known = ~np.asarray(missing, bool)
+        filled = np.where(known, z, 0.0)
+        levels = np.array([ew_level(filled[i - steps + 1:i + 1], known[i - steps + 1:i + 1], self.half_life)
+                           for i in range(steps - 1, len(z))]).reshape(-1, z.shape[1])
+        counts = np.isfinite(levels).sum(axis=0)
+        if not counts.size or counts.min() < min_windows:
+            self.mean = self.std = None
+            return False
+        spread = np.nanstd(np.where(known, z, np.nan), axis=0)
+        self.mean = np.nanmean(levels, axis=0)
+        self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), LEVEL_FLOOR_OF_SPREAD * spread), SIGMA_FLOOR)
+        return True
+
+    def distances(self, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(N,) σ-distances of a window's (T, N) observed level from warm-up's; 0 where excluded,
+        unknown or unfitted."""
+        if self.mean is None:
+            return np.zeros(len(self.sensors))
+        known = ~np.asarray(missing, bool)
+        level = ew_level(np.where(known, values, 0.0), known, self.half_life)
+        d = np.abs(level - self.mean) / self.std
+        return np.where(self.used & np.isfinite(d), d, 0.0)
+
+    def state_dict(self) -> dict | None:
+        return None if self.mean is None else {"mean": self.mean, "std": self.std}
+
+    def restore(self, state: dict | None, where: str = "level") -> None:
+        """Resume from state_dict(); ValueError naming the key when it does not fit (nothing changed)."""
+        if state is None:
+            self.mean = self.std = None
+            return
+        n = len(self.sensors)
+        mean = np.asarray(state["mean"], np.float64).reshape(-1)
+        std = np.asarray(state["std"], np.float64).reshape(-1)
+        if mean.shape != (n,) or std.shape != (n,):
+            raise ValueError(f"{where}: expected {n} sensors, got {mean.size} / {std.size}")
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"{where}.std: not positive and finite")
+        self.mean, self.std = mean, std
