@@ -19,8 +19,8 @@ aligner and normaliser). Rows of the table:
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed;
 - with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
-  REF computes it (extracted to a temporary package), interleaved with the rest, so a change's
-  speed-up is a ratio within one run;
+  REF (or in directory REF/agent) computes it (extracted to a temporary package), interleaved
+  with the rest, so a change's speed-up is a ratio within one run;
 - with `--stages`: where the numpy tier's whole tick goes, each stage timed inside the steps of
   its own pipeline (every fault rule's observe and learn, the sensors' normal behaviour, the
   fallback's features, scorers and learning, the detector; a stage's timer adds ~0.3 µs).
@@ -44,6 +44,7 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -163,12 +164,17 @@ def percentiles(seconds: list[float]) -> dict:
 
 
 def package_at(ref: str, work: Path):
-    """The agent package as git `ref` has it, importable as `agent_at_ref` (its imports are relative)."""
+    """The agent package as git `ref` has it (or as directory `ref` holds it), importable as
+    `agent_at_ref` (its imports are relative)."""
     import importlib
     dest = work / "before"
     dest.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent"], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    if (Path(ref) / "agent" / "pipeline.py").is_file():         # a directory holding an agent package
+        shutil.copytree(Path(ref) / "agent", dest / "agent")
+    else:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     (dest / "agent").rename(dest / "agent_at_ref")
     sys.path.insert(0, str(dest))
     return importlib.import_module("agent_at_ref.config"), importlib.import_module("agent_at_ref.pipeline")
@@ -394,7 +400,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stages", action="store_true",
                     help="only the numpy tier's tick split into its stages (p50 µs each)")
     ap.add_argument("--before", default=None, metavar="REF",
-                    help="also time the whole ticks of the agent package at this git ref (a commit, a branch)")
+                    help="also time the whole ticks of the agent package at this git ref (a commit, a branch), "
+                         "or of the one in this directory (DIR/agent)")
     args = ap.parse_args(argv)
 
     def log(msg):
