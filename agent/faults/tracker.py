@@ -58,6 +58,7 @@ class FaultTracker:
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
+        self._learners = [(r, rule) for r, rule in enumerate(self.rules) if hasattr(rule, "learn")]
         # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
@@ -190,8 +191,8 @@ class FaultTracker:
         step_ok = self.learnable_prev
         self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy)
         at_floor = t.above <= 0.01 * t.level
-        for rule, ran in zip(self.rules, self._ran):
-            if ran and hasattr(rule, "learn"):
+        for r, rule in self._learners:
+            if self._ran[r]:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
