@@ -81,12 +81,18 @@ class FaultTracker:
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
 
-    def _kinds_changed(self) -> None:
-        """Per-sensor arrays derived from `kind`, rebuilt only when a fault starts or ends."""
-        self._faulty = np.array([k != "" for k in self.kind], bool)
+    def _kinds_changed(self, changed: list[int] | None = None) -> None:
+        """Per-sensor arrays derived from `kind`, rebuilt only when a fault starts or ends: as new
+        arrays (what a tick already holds stays as it was), whole or (`changed`) at those sensors."""
+        if changed is None:
+            self._faulty = np.array([k != "" for k in self.kind], bool)
+            self._drifting = np.array([k == "drift" for k in self.kind], bool)
+        else:
+            self._faulty, self._drifting = self._faulty.copy(), self._drifting.copy()
+            for i in changed:
+                self._faulty[i], self._drifting[i] = self.kind[i] != "", self.kind[i] == "drift"
         self._healthy = ~self._faulty
-        self._drifting = np.array([k == "drift" for k in self.kind], bool)
-        self._any_faulty = bool(self._faulty.any())
+        self._any_faulty = bool(np.count_nonzero(self._faulty))
         self._kinds = tuple(self.kind)
 
     # -- per tick -------------------------------------------------------------------------------
@@ -147,8 +153,9 @@ class FaultTracker:
         return events
 
     def _start_decided(self, t: Tick, decided: np.ndarray) -> list[FaultEvent]:
-        events = []
+        events, started = [], []
         for i in np.flatnonzero(decided.any(axis=0) & ~self._faulty):
+            started.append(i)
             r = int(np.flatnonzero(decided[:, i])[0])
             rule = self.rules[r]
             start = rule.held.since[i] if np.isfinite(rule.held.since[i]) else t.ts
@@ -160,7 +167,7 @@ class FaultTracker:
                                      sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
                                      start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
         if events:
-            self._kinds_changed()
+            self._kinds_changed(started)
         return events
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
@@ -175,7 +182,7 @@ class FaultTracker:
     def _clear(self, i: int) -> None:
         self.reentry[i] = self.reentry_ticks
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
-        self._kinds_changed()
+        self._kinds_changed([i])
 
     def _new_id(self, i: int) -> str:
         return f"{self._stem(i)}-{self.life}"
