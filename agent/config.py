@@ -20,6 +20,7 @@ from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .faults.config import FaultConfig
+from .likelihood import LikelihoodConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
@@ -185,6 +186,9 @@ class ThresholdConfig:
         doc="how far from t's phase (either side) an earlier cycle's score counts, seconds")
     recurring_cycles: int = rng(1, 7, default=2,
         doc="on how many of the previous 7 cycles the score must have been reached")
+    likelihood: LikelihoodConfig = doc(
+        "a second path to an alert: the mean of the last few scores against its long-run spread "
+        "(HTM's anomaly likelihood; agent/likelihood.py)", default_factory=LikelihoodConfig)
 
     def validate(self) -> list[tuple[str, str]]:
         out = []

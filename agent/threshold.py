@@ -28,6 +28,12 @@ reached within ±`recurring_tolerance_s` of t's phase on `recurring_cycles` of t
 RECURRING_MEMORY_CYCLES periods: what happened at this time on k earlier days is not news. It
 learns every tick's score, inside alerts too (the first spike is an alert; the ones after it
 are the pattern).
+
+A fourth is a second scale (`likelihood.mean_ticks` h > 0, agent/likelihood.py): the mean of
+the last h scores against the long-run spread of such means, HTM's anomaly likelihood. The
+threshold in force is the lower of the tick threshold and the score that would put that mean in
+its far tail, so a stretch of moderately high scores alerts even when no single tick is rare;
+the recurring level still bounds both from below.
 """
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .checkpoint import array_of
+from .likelihood import MeanLikelihood
 from .quantile import quantile
 
 if TYPE_CHECKING:
@@ -184,25 +191,34 @@ class AdaptiveThreshold:
         self.recurring = (RecurringLevel(cfg.recurring_period_s, cfg.recurring_tolerance_s, cfg.recurring_cycles)
                           if cfg.recurring_period_s > 0 else None)
         self.floor = 0.0            # the recurring level at the tick last judged
+        self.mean = MeanLikelihood(cfg.likelihood) if cfg.likelihood.mean_ticks > 0 else None
+        self.mean_level = math.inf  # the mean path's score level at the tick last judged
 
     @property
     def current(self) -> float:
-        """The threshold in force at the tick last judged: the fitted value, or the recurring level."""
-        return max(self.value, self.floor)
+        """The threshold in force at the tick last judged: the fitted value or the mean path's
+        level, whichever is lower, and at least the recurring level."""
+        return max(min(self.value, self.mean_level), self.floor, self.cfg.min_threshold)
 
     def at(self, ts: float) -> float:
         """The threshold in force at tick time ts (the Detector judges each tick against it)."""
         if self.recurring is not None:
             self.floor = self.recurring.level(ts)
+        if self.mean is not None:
+            self.mean_level = self.mean.level()
         return self.current
 
     def seen(self, ts: float, score: float) -> None:
-        """Every judged tick's score, alert or not: the recurring level's data."""
+        """Every judged tick's score, alert or not: the recurring level's and the mean path's data."""
         if self.recurring is not None:
             self.recurring.learn(ts, score)
+        if self.mean is not None:
+            self.mean.learn(score)
 
     def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
         """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
+        if self.mean is not None:
+            self.mean.learn_block(scores)
         if self.recurring is None:
             return
         for t, s in zip(np.asarray(ts, float).tolist(), np.asarray(scores, float).tolist()):
@@ -255,7 +271,8 @@ class AdaptiveThreshold:
                 "value": self.value, "peaks": np.fromiter(self.peaks, float, len(self.peaks)),
                 "window": np.fromiter(self.window, float, len(self.window)),
                 "recent": np.fromiter(self.recent, float, len(self.recent)),
-                **({} if self.recurring is None else {"recurring": self.recurring.state_dict()})}
+                **({} if self.recurring is None else {"recurring": self.recurring.state_dict()}),
+                **({} if self.mean is None else {"likelihood": self.mean.state_dict()})}
 
     @classmethod
     def restored(cls, cfg: ThresholdConfig, state: dict, name: str = "threshold") -> "AdaptiveThreshold":
@@ -279,4 +296,6 @@ class AdaptiveThreshold:
         # A checkpoint without the recurring level (older, or taken with it off) starts it empty.
         if thr.recurring is not None and isinstance(state.get("recurring"), dict):
             thr.recurring.restore(state["recurring"], f"{name}.recurring")
+        if thr.mean is not None and isinstance(state.get("likelihood"), dict):
+            thr.mean.restore(state["likelihood"], f"{name}.likelihood")
         return thr

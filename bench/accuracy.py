@@ -54,9 +54,8 @@ NAB_LEADERBOARD = [("ARTime", 74.9, 65.1, 80.4), ("Numenta HTM (NuPIC v0.5.6)", 
                    ("Windowed Gaussian", 39.6, 20.9, 47.4), ("Random (mean of seeds)", 11.0, 1.2, 19.5),
                    ("Null", 0.0, 0.0, 0.0)]
 NAB_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-NAB_COOLDOWN_TICKS = 100
-NAB_THRESHOLD = {"learn_above": 1.0, "memory_ticks": 1000, "risk": 5e-4,
-                 "recurring_period_s": 86400.0, "recurring_tolerance_s": 3600.0, "recurring_cycles": 2}
+#: The NAB agent config (every choice in it made on the tuning half: README, "NAB").
+NAB_CONFIG = REPO / "configs" / "nab.yaml"
 
 
 SKAB_CONFIG = REPO / "configs" / "skab.yaml"
@@ -257,28 +256,14 @@ def train_skab_bundle(root: Path, config_path: Path, overrides: list[str], bundl
 
 def nab_config(path: Path, labels: Path, tick_s: float, window_steps: int,
                overrides: list[str] | None = None) -> config.AgentConfig:
-    data = {
-        "sensors": ["value"],
-        "sources": [{"type": "replay", "path": str(path), "labels_file": str(labels)}],
-        "tick_s": tick_s, "topology": "none",
-        "window": {"steps": window_steps, "carry_forward_s": tick_s * 3},
-        "warmup": {"ticks": 300}, "sinks": [],
-        # Chosen on the tuning split (cooldown 10/50/100/150/200/288 tried): a metric stream that
-        # just alerted does not alert again for 100 ticks (~8 h at 5 min) — NAB counts every onset.
-        "alerts": {"cooldown_ticks": NAB_COOLDOWN_TICKS},
-        # Chosen on the tuning split (README, NAB variants): the threshold learns exceedances outside
-        # alerts (capped at itself) and is refitted on its last 1000 learned scores, at risk 5e-4;
-        # a score reached within ±1 h of this time of day on 2 of the previous 7 days is not news
-        # (AWS metrics with a nightly job at a wandering time: 10 false alarms a file before).
-        "threshold": dict(NAB_THRESHOLD),
-        # One metric per file, no neighbours and no sensor-fault labels: the fault rules can only
-        # withhold readings here. With them on, the tuning half scored 54.3 when the stuck rule
-        # called every repeated 5-min value stuck, 65.2 since it learns each sensor's own repeats,
-        # against 65.6 off (README, "Sensor faults, measured"): off.
-        "faults": {"enabled": False},
-    }
+    """configs/nab.yaml for one NAB file: its path and labels, its sampling period as the tick
+    (carry-forward 3 ticks), `window_steps`, then the `--nab-set` overrides."""
+    data = yaml.safe_load(NAB_CONFIG.read_text(encoding="utf-8"))
+    data["sources"] = [{"type": "replay", "path": str(path), "labels_file": str(labels)}]
+    data["tick_s"] = tick_s
+    data.setdefault("window", {}).update({"steps": window_steps, "carry_forward_s": tick_s * 3})
     apply_overrides(data, overrides, "--nab-set")
-    return config.from_dict(data, base_dir=str(path.parent))
+    return config.from_dict(data, source=str(NAB_CONFIG), base_dir=str(path.parent))
 
 
 def sampling_period_s(path: Path) -> float:

@@ -1,0 +1,150 @@
+"""threshold.likelihood: the mean of the last few scores against its long-run spread is a second
+path to an alert — a stretch of moderately high scores alerts although no single tick is rare."""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent import config
+from agent.config import AlertConfig, ThresholdConfig
+from agent.detector import Detector
+from agent.likelihood import MIN_HISTORY, LikelihoodConfig, MeanLikelihood
+from agent.threshold import AdaptiveThreshold, calibrate
+from agent.typed import ConfigError
+
+TICK = 300.0
+REPO = Path(__file__).resolve().parents[1]
+NAB_FILE = Path("artificialWithAnomaly") / "art_increase_spike_density.csv"
+NAB_DISK = next((d / "nab" for d in (Path("/work/shared/data"), REPO.parent / "shared" / "data")
+                 if (d / "nab" / "data" / NAB_FILE).is_file()), None)
+
+
+def threshold(mean_ticks: int, sigmas: float = 4.75) -> AdaptiveThreshold:
+    cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=mean_ticks, sigmas=sigmas))
+    warm = np.abs(np.random.default_rng(0).standard_normal(2000))
+    thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+    thr.seen_block(np.arange(warm.size) * TICK, warm)
+    return thr
+
+
+def raised_on(thr: AdaptiveThreshold, scores: np.ndarray) -> list[int]:
+    det = Detector(AlertConfig(cooldown_ticks=50), "gw", "lab", TICK, {"numpy": thr})
+    out = []
+    for i, s in enumerate(scores):
+        d = det.step(1e6 + i * TICK, float(s), "numpy", dict, lambda: {"top_sensors": [], "top_steps": [], "origin": None})
+        out += [i for ev in d.events if ev.event == "new"]
+    return out
+
+
+def calm_then_busier(seed: int = 1) -> tuple[np.ndarray, int]:
+    """|N(0,1)| scores; from tick 1500, 60 ticks at 2.2× — busier, but no tick as rare as the
+    warm-up's own extremes."""
+    scores = np.abs(np.random.default_rng(seed).standard_normal(3000))
+    start = 1500
+    scores[start:start + 60] *= 2.2
+    scores[start:start + 60] = np.minimum(scores[start:start + 60], 2.5)
+    return scores, start
+
+
+def test_a_busier_stretch_alerts_only_with_the_mean_path():
+    scores, start = calm_then_busier()
+    off = threshold(0)
+    assert off.mean is None
+    assert not [i for i in raised_on(off, scores) if start <= i < start + 60]
+    on = raised_on(threshold(20), scores)
+    assert [i for i in on if start <= i < start + 60]
+    assert len([i for i in on if not start <= i < start + 80]) <= 2      # calm stretches stay quiet
+
+
+def test_the_level_is_the_score_that_puts_the_mean_in_the_tail():
+    lk = MeanLikelihood(LikelihoodConfig(mean_ticks=5, sigmas=3.0, history_ticks=500))
+    assert lk.level() == math.inf                      # no history yet
+    scores = np.random.default_rng(3).gamma(2.0, 1.0, 700)
+    lk.learn_block(scores)
+    means = np.convolve(scores, np.ones(5) / 5, mode="valid")[-500:]
+    expect = 5 * (means.mean() + 3.0 * means.std()) - scores[-4:].sum()
+    assert lk.level() == pytest.approx(expect, rel=1e-9)
+    lk.learn(float("nan"))                             # not finite: ignored
+    assert lk.level() == pytest.approx(expect, rel=1e-9)
+
+
+def test_silent_until_the_history_holds_enough_means():
+    lk = MeanLikelihood(LikelihoodConfig(mean_ticks=10))
+    lk.learn_block(np.ones(10 + MIN_HISTORY - 2))
+    assert lk.level() == math.inf
+    lk.learn(1.0)
+    assert math.isfinite(lk.level())
+
+
+def test_a_flat_score_does_not_make_every_blip_an_alert():
+    """σ is floored at a fraction of μ: on a constant score the level stays above it."""
+    lk = MeanLikelihood(LikelihoodConfig(mean_ticks=10, sigmas=4.0))
+    lk.learn_block(np.full(500, 2.0))
+    assert lk.level() > 2.0 * 1.5
+
+
+def test_off_by_default_and_the_threshold_is_what_it_was():
+    cfg = ThresholdConfig()
+    assert cfg.likelihood.mean_ticks == 0
+    thr = AdaptiveThreshold(cfg, calibrate(np.abs(np.random.default_rng(4).standard_normal(500)), cfg))
+    assert thr.mean is None and thr.at(0.0) == thr.value and "likelihood" not in thr.state_dict()
+
+
+def test_the_mean_path_survives_the_checkpoint_codec():
+    from agent.checkpoint import decode, encode
+    thr = threshold(20)
+    for s in np.abs(np.random.default_rng(5).standard_normal(300)):
+        thr.seen(0.0, float(s))
+    _, state = decode(encode({}, {"thresholds": {"numpy": thr.state_dict()}}))
+    back = AdaptiveThreshold.restored(thr.cfg, state["thresholds"]["numpy"], "thresholds.numpy")
+    assert back.at(0.0) == pytest.approx(thr.at(0.0), rel=1e-9)
+    assert math.isfinite(thr.mean_level) and back.mean_level == pytest.approx(thr.mean_level, rel=1e-9)
+    bad = thr.state_dict()
+    bad["likelihood"] = {"recent": np.array([1.0, np.nan]), "means": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"thresholds\.numpy\.likelihood\.recent: not finite"):
+        AdaptiveThreshold.restored(thr.cfg, bad, "thresholds.numpy")
+    old = {k: v for k, v in thr.state_dict().items() if k != "likelihood"}     # a checkpoint from before
+    fresh = AdaptiveThreshold.restored(thr.cfg, old)                           # starts the mean path empty
+    assert fresh.at(0.0) == thr.value and fresh.mean_level == math.inf
+
+
+def test_likelihood_keys_are_checked_with_their_path(tmp_path):
+    def problems(thr: str) -> list[str]:
+        p = tmp_path / "agent.yaml"
+        p.write_text(textwrap.dedent(f"""\
+            sensors: [a]
+            sources: [{{type: stdin}}]
+            threshold: {thr}
+        """))
+        with pytest.raises(ConfigError) as exc:
+            config.load(p)
+        return exc.value.problems
+    assert any(p.startswith("threshold.likelihood.mean_ticks: 0 (off) or at least 2")
+               for p in problems("{likelihood: {mean_ticks: 1}}"))
+    assert any(p.startswith("threshold.likelihood.sigmas: ") for p in problems("{likelihood: {sigmas: 0.5}}"))
+    assert any(p.startswith("threshold.likelihood.history_ticks: ") for p in problems("{likelihood: {history_ticks: 5}}"))
+    assert any(p.startswith("threshold.likelihood.mean_tick: unknown key") for p in problems("{likelihood: {mean_tick: 5}}"))
+
+
+@pytest.mark.skipif(NAB_DISK is None, reason=f"needs the shared NAB copy ({NAB_FILE}) at /work/shared/data/nab "
+                                              "or ../shared/data/nab (absent)")
+def test_spikes_coming_more_often_on_nab_are_found_by_the_mean_path():
+    """NAB's art_increase_spike_density: equal spikes, then more of them. No single spike is news;
+    the mean of the last 10 scores (configs/nab.yaml) is."""
+    from agent.evaluate import nab
+    from agent.evaluate.runner import nab_inputs, replay
+    import bench.accuracy as acc
+    path = NAB_DISK / "data" / NAB_FILE
+    labels = NAB_DISK / "labels" / "combined_windows.json"
+    found = {}
+    for h in (0, 10):
+        cfg = acc.nab_config(path, labels, acc.sampling_period_s(path), 32, [f"threshold.likelihood.mean_ticks={h}"])
+        assert cfg.threshold.likelihood.sigmas == 5.5
+        run = replay(cfg, scorers=["numpy"])
+        det, _, spans = nab_inputs(run.files[0], run.traces["numpy"][0])
+        found[h] = nab.corpus_scores([(det, spans)])["standard"]["windows_detected"]
+    assert found == {0: 0, 10: 1}
