@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 
@@ -86,10 +87,42 @@ def cmd_run(args) -> int:
     return 0
 
 
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`: $COLUMNS, else stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, given the width argparse would find itself: for it, argparse imports shutil
+    on every parser built (with the bz2, lzma and zlib modules shutil loads: ~0.5 MiB resident
+    for the whole run of a daemon that never prints help)."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position,
+                         terminal_columns() - 2 if width is None else width)
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser with HelpFormatter; its subparsers are Parsers too (argparse makes them of
+    the parent's class)."""
+
+    def __init__(self, *args, formatter_class=HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; a plugged subcommand's module is imported only when `command` is it or None
     (top-level help): `run` must not load paho (listen) or the evaluation code."""
-    p = argparse.ArgumentParser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.")
+    p = Parser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.")
     p.add_argument("--version", action="version", version=f"stad-edge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

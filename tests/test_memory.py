@@ -1,7 +1,8 @@
 """What keeps the agent small (README "Memory"): the run path loads nothing its config does not
 name — no OpenSSL even where numpy.random is needed, no numpy.ma (agent/quantile.py is
-np.quantile bit for bit), no importlib.metadata or tempfile for the LiteRT tier — the warm-up's
-rows live in four arrays, and the fallback's blocked fit is the whole-block fit."""
+np.quantile bit for bit), no shutil for argparse's help width, no importlib.metadata or
+tempfile for the LiteRT tier — the warm-up's rows live in four arrays, and the fallback's
+blocked fit is the whole-block fit."""
 from __future__ import annotations
 
 import hashlib
@@ -44,7 +45,7 @@ def test_a_numpy_agent_on_a_csv_replay_loads_no_openssl_rng_or_network_modules(t
     """)
     assert {"agent.pipeline", "agent.checkpoint", "csv"} <= loaded        # it ran, checkpointed, read CSV
     unwanted = {"_hashlib", "_ssl", "ssl", "numpy.random", "numpy.ma", "socket", "selectors", "uuid", "difflib",
-                "tempfile", "importlib.metadata", "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
+                "tempfile", "importlib.metadata", "shutil", "bz2", "lzma", "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
                 "agent.evaluate", "agent.listen", "agent.outbox"}
     assert not unwanted & loaded, sorted(unwanted & loaded)
 
@@ -110,6 +111,18 @@ def test_quantile_does_not_import_numpy_ma():
                           "quantile(np.arange(9.0), [0.25, 0.5]); quantile(np.arange(9.0), 0.9); "
                           "print('numpy.ma' in sys.modules)"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.split() == ["False"], res.stderr[-2000:]
+
+
+@pytest.mark.parametrize("columns", ["37", "200", "junk", None])
+def test_the_cli_finds_the_terminal_width_shutil_would(monkeypatch, columns):
+    import shutil
+
+    from agent.cli import terminal_columns
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
 
 
 def test_builtin_sha256_is_hashlibs():

@@ -71,15 +71,19 @@ class ARModel:
                        z[i:i + chunk], ~missing[i:i + chunk])
         self.rls.fit_blocks(blocks)
 
-    def residuals(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-        """Signed residuals over residual scale for rows p.. (0 where missing); extra (len(z), n, extra)."""
+    def residuals(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """Signed residuals over residual scale for rows p.. (0 where missing); extra (len(z), n, extra);
+        written into `out` ((len(z) - p, n) float64) when given."""
         p, w, m = self.p, self.rls.w, len(z) - self.p
-        pred = w[:, p] + w[:, 0] * z[0:m]             # the same sum as batch_features @ w, lag by lag:
-        for i in range(1, p):                          # p small array ops instead of a (m, n, p+1) copy
-            pred = pred + w[:, i] * z[i:i + m]
+        pred = np.multiply(w[:, 0], z[0:m], out=out)   # the same sum as batch_features @ w, lag by lag:
+        pred += w[:, p]                                # p small array ops instead of a (m, n, p+1) copy,
+        for i in range(1, p):                          # in place (a warm-up day's arrays are 0.4 MB each)
+            pred += w[:, i] * z[i:i + m]
         for j in range(self.extra):                    # likewise column by column (einsum costs more here)
-            pred = pred + w[:, p + 1 + j] * extra[p:, :, j]
-        r = (z[p:] - pred) * self.rls.inv_sd
+            pred += w[:, p + 1 + j] * extra[p:, :, j]
+        r = np.subtract(z[p:], pred, out=pred)
+        r *= self.rls.inv_sd
         r[missing[p:]] = 0.0
         return r
 
@@ -137,7 +141,7 @@ class ARModel:
         w = self.bias_weights(steps - self.p)
         padded = np.zeros((len(w) - 1 + len(z) - self.p, z.shape[1]))     # the residuals after len(w) - 1 zeros
         r = padded[len(w) - 1:]
-        r[:] = self.residuals(z, missing, extra)
+        self.residuals(z, missing, extra, out=r)
         bias = np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w)
         np.abs(bias, out=bias)
         return np.maximum(np.abs(r, out=r), bias, out=bias)     # in place: a warm-up's day is 2880 rows

@@ -81,7 +81,9 @@ class FusionModel:
         for i in range(0, len(err), chunk):          # in blocks of rows: no (rows, n, 4) features at once
             zs, ms = z[i:i + chunk + 1], missing[i:i + chunk + 1]
             err[i:i + chunk] = np.abs(zs[1:] - np.einsum("mnk,nk->mn", self.batch_features(zs, ms), self.rls.w))
-        return err * self.rls.inv_sd * self.has_neighbours
+        err *= self.rls.inv_sd
+        err *= self.has_neighbours
+        return err
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x

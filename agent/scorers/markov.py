@@ -73,10 +73,17 @@ class MarkovModel:
 
     def batch_surprise(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         s = self.states(z)
-        return np.where(missing[1:] | missing[:-1], 0.0, -np.log(self._prob(s[:-1], s[1:])))
+        out = self._prob(s[:-1], s[1:])
+        del s
+        np.negative(np.log(out, out=out), out=out)      # in place: a warm-up day's arrays are 0.4 MB each
+        out[missing[1:] | missing[:-1]] = 0.0
+        return out
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        return np.maximum((self.batch_surprise(z, missing) - self.mean) * self.inv_std, 0.0)
+        out = self.batch_surprise(z, missing)
+        out -= self.mean
+        out *= self.inv_std
+        return np.maximum(out, 0.0, out=out)
 
     def transitions(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
         """(previous, newest) state per sensor. The previous row's states are the last call's newest

@@ -65,9 +65,14 @@ class NumpyScorer(Scorer):
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)
 
-    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray) -> np.ndarray:
+    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray, out: np.ndarray | None = None
+                ) -> np.ndarray:
+        """The weighted sum of the three scores; into `out` (which may be `ar`) when given."""
         w = self.weights
-        return w["ar"] * ar + w["markov"] * markov + w["fusion"] * fusion
+        s = np.multiply(ar, w["ar"], out=out)
+        s += w["markov"] * markov
+        s += w["fusion"] * fusion
+        return s
 
     def _features(self, window: WindowBuffer) -> tuple:
         """This tick's features, built once for score() and learn() of the same tick."""
@@ -98,8 +103,9 @@ class NumpyScorer(Scorer):
         del extra                                                    # before the others' temporaries
         mk = self.markov.batch_scores(z, missing)                    # rows 1..
         fu = self.fusion.batch_scores(z, missing)                    # rows 1..
-        s = self.combine(ar, mk[p - 1:], fu[p - 1:])
-        return np.where(missing[p:], 0.0, s)
+        s = self.combine(ar, mk[p - 1:], fu[p - 1:], out=ar)         # in place: a day's arrays at warm-up
+        s[missing[p:]] = 0.0
+        return s
 
     def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn): the
