@@ -179,6 +179,9 @@ class ThresholdConfig:
     memory_ticks: int = rng(0, None, default=0,
         doc="POT: every 256 learned ticks, fitted again on the last this many learned scores, so a burst in "
             "the warm-up stops setting the threshold (0: fitted once, then peak by peak; else ≥ 256)")
+    quiet_s: float = rng(0, None, default=0.0,
+        doc="after a tick above the threshold, it learns nothing for this long: the ticks between an "
+            "event's peaks are not normal (0: it learns every calm tick outside alerts)")
     recurring_period_s: float = rng(0, None, default=0.0,
         doc="the threshold at t is at least the score reached near t's phase of this period on "
             "`recurring_cycles` of the previous 7 periods — a daily job's spike is not news (0: off; else ≥ 3600)")

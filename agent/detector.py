@@ -7,8 +7,8 @@ all three and what is measured is what runs.
 
 Learning: models learn from ticks under the threshold, even while an alert is open; a change
 that outlasts `accept_after_s` is learned as the new normal rather than alerting for ever.
-The threshold itself learns only outside alerts (what it learns there is its own rule:
-agent/threshold.py). The Detector does not own the models: the
+The threshold itself learns only outside alerts, and not for `threshold.quiet_s` after a tick
+above it (what it learns there is its own rule: agent/threshold.py). The Detector does not own the models: the
 caller passes `learn`, called on the ticks the models should learn from.
 
 Operator feedback (agent/feedback.py), when configured, lifts the threshold after a false alarm
@@ -49,6 +49,8 @@ class Detector:
         # After a restart the alert state may be newer than the rest (agent/checkpoint.py): ticks up
         # to this one were judged already; they are scored and learned from, not judged again.
         self.held_until: float | None = None
+        self.above_at = float("-inf")   # the last tick above the threshold (not checkpointed: at most
+                                        # quiet_s of a tail is learned after a restart)
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
         self.thresholds.update(thresholds)
@@ -89,7 +91,11 @@ class Detector:
         if calm and learn is not None:
             learn()
         thr.seen(ts, score)
-        if not self.tracker.active:
+        if score > value:
+            self.above_at = ts
+        # Outside alerts, and (threshold.quiet_s) not between an event's peaks: an incident whose
+        # scores hover about the threshold would otherwise teach it its own sub-threshold ticks.
+        if not self.tracker.active and ts - self.above_at >= thr.cfg.quiet_s:
             thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
         return Decision(threshold=value, above=score > value, calm=calm, events=events)
 

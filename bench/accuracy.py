@@ -20,8 +20,10 @@ temp dir (see write_skab_training_data), into DIR or a temp dir. The bundle is S
   replayed at its own sampling period; a subset score is not comparable one-to-one with the
   leaderboard. NAB is scored over all files together twice: at the agent's own alerts (no
   hindsight), and with one corpus-wide threshold on the raw score chosen with the labels in
-  hand, as NAB's leaderboard does. `--nab-set KEY=VALUE` overrides the NAB agent config and
-  `--nab-file CATEGORY/FILE.csv` restricts the run to a tuning subset.
+  hand, as NAB's leaderboard does. The agent config is configs/nab.yaml; `--nab-set KEY=VALUE`
+  overrides it, `--nab-file CATEGORY/FILE.csv` restricts the run to a tuning subset, and
+  `--nab-windows` prints what the agent did in every window (found where, peak score/threshold,
+  the last alert before it).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -377,8 +380,32 @@ NAB_ROW_LABELS = {"random": "random scores, agent's threshold", "always": "alarm
                   "rolling_z": "rolling z-score", "numpy": "numpy fallback"}
 
 
+def nab_window_diagnosis(f, t) -> list[dict]:
+    """What the agent did in each labelled window of one file (README, NAB: the per-window diagnosis):
+    `found_at` — where in the window the first alert was raised (0 its first row, 1 its last; None:
+    missed), `peak_ratio` — the largest score ÷ threshold in force over the window's rows, and
+    `alert_rows_before` — rows from the last alert raised before the window to its start (an alert
+    still open or cooling down hides the window)."""
+    det, score, spans = nab_inputs(f, t)
+    ratio = score / t.threshold[f.row_tick]
+    onsets = np.flatnonzero(det)
+    out = []
+    for left, right in spans:
+        width = right - left + 1
+        inside = onsets[(onsets >= left) & (onsets <= right)]
+        before = onsets[onsets < left]
+        seen = ratio[left:right + 1]
+        seen = seen[np.isfinite(seen)]
+        out.append({"left": int(left), "rows": int(width),
+                    "found_at": round(float(inside[0] - left) / width, 3) if inside.size else None,
+                    "peak_ratio": round(float(seen.max()), 3) if seen.size else None,
+                    "alert_rows_before": int(left - before[-1]) if before.size else None})
+    return out
+
+
 def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] | None = None,
-            only_files: list[str] | None = None, split: str = "all", feedback_delay_s: float | None = None) -> dict:
+            only_files: list[str] | None = None, split: str = "all", feedback_delay_s: float | None = None,
+            show_windows: bool = False) -> dict:
     """Every NAB file in the copy, each replayed at its own sampling period; NAB scored over all
     of them together, at the agent's alerts and with one corpus-wide threshold in hindsight."""
     labels = root / "labels" / "combined_windows.json"
@@ -409,7 +436,14 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
                     per_file.setdefault(scorer, {})[name] = {
                         "standard": one["score"], "raw": one["raw"], "windows": one["windows"],
                         "detected": one["windows_detected"], "false_positives": one["false_positives"],
-                        "rows": int(f.source.ts.size), "alerts": len(t.onsets)}
+                        "rows": int(f.source.ts.size), "alerts": len(t.onsets),
+                        "windows_detail": nab_window_diagnosis(f, t)}
+                    if show_windows:
+                        for w in per_file[scorer][name]["windows_detail"]:
+                            print(f"   {scorer} {name} window at row {w['left']} ({w['rows']} rows): "
+                                  + ("missed" if w["found_at"] is None else f"found at {w['found_at']:.2f}")
+                                  + f", peak score/threshold {w['peak_ratio']}, last alert before it "
+                                  + ("none" if w["alert_rows_before"] is None else f"{w['alert_rows_before']} rows earlier"))
     n_files = len({name for files in per_file.values() for name in files})
     print(f"\n== NAB{'' if split == 'all' else ' (' + split + ' split)'}: {n_files} files in {len(categories)} categories ({', '.join(categories)}); "
           f"each file replayed at its own sampling period; the first 15 % of each file's rows is the warm-up")
@@ -467,6 +501,9 @@ def main(argv=None) -> int:
                    help="NAB files: all, the tuning half (even positions per category) or the held-out half")
     p.add_argument("--nab-file", action="append", default=None, metavar="CATEGORY/FILE.csv",
                    help="score only these NAB files (repeatable; default: every file in the copy)")
+    p.add_argument("--nab-windows", action="store_true",
+                   help="print what each scorer did in every NAB window (found where, peak score/threshold, "
+                        "the last alert before it); also in nab.json as windows_detail")
     p.add_argument("--feedback-delay", type=float, default=None, metavar="S",
                    help="also run each agent scorer with the labels replayed as operator feedback S s after each "
                         "alert (stad-agent evaluate --feedback-delay) and print false alarms per day over time")
@@ -514,7 +551,7 @@ def main(argv=None) -> int:
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split,
-                args.feedback_delay)
+                args.feedback_delay, args.nab_windows)
     return 0
 
 

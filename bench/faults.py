@@ -43,7 +43,7 @@ def config_dict(scenario: str, seed: int, hours: float) -> dict:
         "window": {"steps": 32, "carry_forward_s": 90},
         "warmup": {"ticks": 480},
         "scoring": {"chain": ["numpy"]},
-        "threshold": {"method": "pot", "risk": 0.0005},
+        "threshold": {"method": "pot", "risk": 0.0005, "quiet_s": 600},
         "alerts": {"min_duration_ticks": 2, "instant_factor": 1.5, "clear_ticks": 6, "cooldown_ticks": 10,
                    "update_interval_s": 300},
     }

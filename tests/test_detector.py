@@ -51,3 +51,33 @@ def test_close_ends_an_open_alert_once():
     run(det, [high, high, high])
     assert [e.event for e in det.close(100.0, "numpy", lambda: {}, "shutdown")] == ["end"]
     assert det.close(110.0, "numpy", lambda: {}, "shutdown") == []
+
+
+def test_quiet_s_keeps_the_ticks_after_an_exceedance_from_teaching_the_threshold():
+    """An incident's scores hover about the threshold: the ticks between its peaks are not normal.
+    With threshold.quiet_s the threshold learns nothing for that long after a tick above it."""
+    calm = np.random.default_rng(0).exponential(size=2000)
+    counts = {}
+    for quiet_s in (0.0, 50.0):
+        cfg = ThresholdConfig(method="quantile", quiet_s=quiet_s)
+        thr = AdaptiveThreshold(cfg, calibrate(calm, cfg))
+        det = Detector(AlertConfig(min_duration_ticks=3, cooldown_ticks=0), "gw", "lab", 10.0, {"numpy": thr})
+        high = 1.1 * det.threshold("numpy")
+        learned = []
+        for k, s in enumerate([0.1, high, 0.2, high, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]):
+            before = thr.n
+            d = det.step(10.0 * k, s, "numpy", lambda: {"model_id": "m"},
+                         lambda: {"top_sensors": [], "top_steps": [], "origin": None})
+            assert not d.events                  # never two ticks in a row above: no alert opens
+            learned += [k] if thr.n > before else []
+        counts[quiet_s] = learned
+    assert counts[0.0] == [0, 2, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert counts[50.0] == [0, 8, 9, 10, 11]         # 50 s after the last tick above (30 s)
+
+
+def test_quiet_s_is_validated():
+    import pytest
+    from agent import config
+    from agent.typed import ConfigError
+    with pytest.raises(ConfigError, match=r"threshold\.quiet_s: must be >= 0"):
+        config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "threshold": {"quiet_s": -1}})

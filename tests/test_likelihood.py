@@ -135,16 +135,17 @@ def test_likelihood_keys_are_checked_with_their_path(tmp_path):
 def test_spikes_coming_more_often_on_nab_are_found_by_the_mean_path():
     """NAB's art_increase_spike_density: equal spikes, then more of them. No single spike is news;
     the mean of the last 10 scores (configs/nab.yaml) is."""
-    from agent.evaluate import nab
-    from agent.evaluate.runner import nab_inputs, replay
+    from agent.evaluate.runner import replay
     import bench.accuracy as acc
     path = NAB_DISK / "data" / NAB_FILE
     labels = NAB_DISK / "labels" / "combined_windows.json"
-    found = {}
+    windows = {}
     for h in (0, 10):
         cfg = acc.nab_config(path, labels, acc.sampling_period_s(path), 32, [f"threshold.likelihood.mean_ticks={h}"])
         assert cfg.threshold.likelihood.sigmas == 5.5
         run = replay(cfg, scorers=["numpy"])
-        det, _, spans = nab_inputs(run.files[0], run.traces["numpy"][0])
-        found[h] = nab.corpus_scores([(det, spans)])["standard"]["windows_detected"]
-    assert found == {0: 0, 10: 1}
+        (windows[h],) = acc.nab_window_diagnosis(run.files[0], run.traces["numpy"][0])
+    # Without the mean path the window is missed: no tick goes far over the threshold, and no alert
+    # before it hid it. With it, the window is found in its first half.
+    assert windows[0]["found_at"] is None and windows[0]["peak_ratio"] < 1.5 and windows[0]["alert_rows_before"] is None
+    assert windows[10]["found_at"] is not None and windows[10]["found_at"] < 0.6

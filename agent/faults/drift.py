@@ -117,6 +117,7 @@ class Drift:
         self.departure = np.zeros(n)
         self.settle = np.zeros(n, np.int64)
         self.stepped = np.zeros(n, bool)           # jumped: not judged a drift until back near its base
+        self.over = np.zeros(n, bool)              # |departure| past half the limit (suspect)
         self.recent = np.full((ABRUPT_TICKS, n), np.nan)     # the median residual of the last ticks, a ring
         self.head = 0
         self._pending = None
@@ -137,7 +138,7 @@ class Drift:
 
         i, j = self.target, self.source
         g = np.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
-        suspect = np.abs(self.departure) > self.z_limit / 2
+        suspect = self.over                 # last tick's departure past half the limit
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed & (t.healthy | drifting)
         ok_j = fresh & ~suspect & np.isfinite(lags[0])
@@ -171,9 +172,10 @@ class Drift:
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
         size = np.abs(self.departure)
-        self.stepped = (self.stepped | abrupt) & ~(judged & (size <= self.z_limit / 2))
+        self.over = over = size > self.z_limit / 2
+        quiet = judged & ~over                          # not judged: not known calm
+        self.stepped = (self.stepped | abrupt) & ~quiet
         far = judged & (size > self.z_limit) & ~self.stepped
-        quiet = judged & (size < self.z_limit / 2)      # not judged: not known calm
         # Every observed, healthy sensor of its context calm (and at least one seen).
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
@@ -183,7 +185,7 @@ class Drift:
         lasted = self.held.update(decide, seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        pending = judged & (size > self.z_limit / 2) & ~self.stepped & ctx_calm & ~drifting
+        pending = judged & over & ~self.stepped & ctx_calm & ~drifting
         self._own = pending
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
@@ -204,7 +206,7 @@ class Drift:
         b = np.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
-        calm = ls & (np.abs(self.departure) <= self.z_limit / 2)
+        calm = ls & ~self.over
         self.base_e += np.where(calm, self.base_lam, 0.0) * dev
         self.d2 = np.maximum(self.d2, self.d2_floor)
         self.count += ls
@@ -250,6 +252,7 @@ class Drift:
         self.recent[:] = np.array(state["recent"], float).reshape(self.recent.shape)
         self.head = int(state["head"])
         self.stepped[:] = state["stepped"]
+        self.over = np.abs(self.departure) > self.z_limit / 2
         self._refit()
 
 
