@@ -19,8 +19,11 @@ aligner and normaliser). Rows of the table:
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed;
 - with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
-  REF computes it (extracted to a temporary package), interleaved with the rest, so a change's
-  speed-up is a ratio within one run.
+  REF (or in directory REF/agent) computes it (extracted to a temporary package), interleaved
+  with the rest, so a change's speed-up is a ratio within one run;
+- with `--stages`: where the numpy tier's whole tick goes, each stage timed inside the steps of
+  its own pipeline (every fault rule's observe and learn, the sensors' normal behaviour, the
+  fallback's features, scorers and learning, the detector; a stage's timer adds ~0.3 µs).
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -28,7 +31,7 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages]
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -160,12 +164,17 @@ def percentiles(seconds: list[float]) -> dict:
 
 
 def package_at(ref: str, work: Path):
-    """The agent package as git `ref` has it, importable as `agent_at_ref` (its imports are relative)."""
+    """The agent package as git `ref` has it (or as directory `ref` holds it), importable as
+    `agent_at_ref` (its imports are relative)."""
     import importlib
     dest = work / "before"
     dest.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent"], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    if (Path(ref) / "agent" / "pipeline.py").is_file():         # a directory holding an agent package
+        shutil.copytree(Path(ref) / "agent", dest / "agent")
+    else:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     (dest / "agent").rename(dest / "agent_at_ref")
     sys.path.insert(0, str(dest))
     return importlib.import_module("agent_at_ref.config"), importlib.import_module("agent_at_ref.pipeline")
@@ -282,6 +291,62 @@ def time_tracker(pipe) -> list[float]:
     return last
 
 
+def stages(ticks: int, work: Path) -> dict:
+    """p50 µs per stage of the numpy tier's whole tick (its own pipeline, the demo's ticks after the
+    warm-up day), each stage timed where the pipeline calls it; nested stages are included in
+    their callers' time."""
+    cfg = from_dict(demo_config(["numpy"], work), base_dir=str(ROOT))
+    rows = demo_rows(cfg, cfg.warmup.ticks + cfg.window.steps + ticks)
+    pipe = Pipeline(cfg)
+    for row in rows[:-ticks]:
+        pipe.step(row)
+    took: dict[str, list[float]] = {}
+
+    def timed(obj, name: str, label: str) -> None:
+        call = getattr(obj, name)
+        took[label] = []
+
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                took[label].append(time.perf_counter() - t0)
+        setattr(obj, name, wrapper)
+    health, fallback = pipe.health, pipe.numpy
+    timed(health, "observe", "fault tracker: observe, all of it")
+    for rule in health.rules:
+        timed(rule, "observe", f"fault tracker: {rule.KIND} observe")
+        if hasattr(rule, "learn"):
+            timed(rule, "learn", f"fault tracker: {rule.KIND} learn")
+    timed(health.normal, "learn", "fault tracker: normal behaviour learned")
+    timed(health, "mask", "fault tracker: mask")
+    timed(pipe.normaliser, "apply", "normaliser")
+    timed(pipe.window, "push", "window push")
+    timed(pipe.chain, "score_blended", "scorer chain: score, all of it")
+    if fallback.seasonal is not None:
+        timed(fallback.seasonal, "window", "fallback: seasonal regressors")
+        timed(fallback.seasonal, "learn", "fallback: seasonal profile learned")
+    for part in ("ar", "markov", "fusion"):
+        model = getattr(fallback, part)
+        timed(model, "score", f"fallback: {part} score")
+        timed(model, "learn", f"fallback: {part} learn")
+    timed(fallback.fusion, "features", "fallback: fusion features")
+    timed(fallback.markov, "transitions", "fallback: markov states")
+    timed(pipe.detector, "step", "detector: threshold, alerts, learning (calls the learn)")
+    timed(pipe.chain, "learn", "fallback: learn, all of it")
+    whole = []
+    for row in rows[-ticks:]:
+        t0 = time.perf_counter()
+        pipe.step(row)
+        whole.append(time.perf_counter() - t0)
+    out = {"whole tick, numpy tier": {**percentiles(whole), "per_tick": 1.0}}
+    for label, s in took.items():
+        if s:
+            out[label] = {**percentiles(s), "per_tick": round(len(s) / ticks, 2)}
+    return out
+
+
 def agent_rss(work: Path, ticks: int) -> dict:
     """Peak RSS of `stad-agent run` on the demo (unpaced, JSONL sink) per tier, read inside the agent
     process: getrusage(RUSAGE_CHILDREN) would report this bench's own peak (Linux keeps ru_maxrss
@@ -332,14 +397,25 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="table.json", help="where the JSON goes")
     ap.add_argument("--no-rss", action="store_true", help="skip the agent runs for peak RSS")
     ap.add_argument("--rss-ticks", type=int, default=5000, help="ticks of each agent run for peak RSS")
+    ap.add_argument("--stages", action="store_true",
+                    help="only the numpy tier's tick split into its stages (p50 µs each)")
     ap.add_argument("--before", default=None, metavar="REF",
-                    help="also time the whole ticks of the agent package at this git ref (a commit, a branch)")
+                    help="also time the whole ticks of the agent package at this git ref (a commit, a branch), "
+                         "or of the one in this directory (DIR/agent)")
     args = ap.parse_args(argv)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
+    if args.stages:
+        with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
+            split = stages(args.ticks, Path(tmp))
+        Path(args.out).write_text(json.dumps({"bench": "table --stages", "machine": machine_info(("numpy",)),
+                                              "ticks": args.ticks, "stages": split}, indent=2) + "\n")
+        for label, f in split.items():
+            print(f"{label:<58} {f['p50_us']:>8.1f} µs p50  ({f['per_tick']} a tick)")
+        return 0
     with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
         work = Path(tmp)
         peak = matmul_peak()

@@ -76,3 +76,51 @@ def test_held_is_calm_only_when_nothing_holds_and_nothing_would():
     held.update(none, np.ones(3, bool), 30.0)
     assert held.calm(none)
     assert not held.nothing.flags.writeable
+
+
+def test_markov_propagates_from_the_sensors_own_last_state():
+    """A sensor missing on the previous tick is scored from its last observed state, found for
+    that sensor alone: the same state states() gives it in its whole row."""
+    rng = np.random.default_rng(7)
+    n, steps = 4, 12
+    z, missing = stream(rng, 300, n)
+    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=1.0, steps=steps)
+    scorer.fit(z[:200], np.zeros_like(missing[:200]))
+    markov = scorer.markov
+    buf = WindowBuffer(steps, n)
+    checked = 0
+    for t in range(200, 300):
+        gap = 1 <= t % 10 <= 4                       # sensor 2 missing for four ticks in ten
+        m = missing[t].copy()
+        m[2] = gap
+        buf.push(np.where(m, 0.0, z[t]).astype(np.float32), m, float(t))
+        if t < 200 + steps or not buf.missing[-2, 2] or buf.missing[-1, 2]:
+            continue
+        seen = np.flatnonzero(~buf.missing[:-1, 2])
+        d = np.zeros(markov.k)
+        d[markov.states(buf.values[seen[-1]])[2]] = 1.0
+        M = markov.transition(2)
+        for _ in range(steps - 2 - seen[-1]):
+            d = d @ M
+        s1 = markov.states(buf.values[-1])[2]
+        assert markov._propagated(buf, 2, s1) == float(d @ M[:, s1])
+        checked += 1
+    assert checked >= 5
+
+
+def test_fault_masks_follow_each_start_and_end():
+    """The tracker's faulty / healthy / drifting masks, updated at the sensors a fault started or
+    ended at, are those rebuilt from every sensor's kind."""
+    from agent.config import from_dict
+    from agent.faults.tracker import FaultTracker
+    cfg = from_dict({"sensors": ["a", "b", "c", "d"], "sources": [{"type": "stdin"}], "tick_s": 30})
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    for i, kind in ((1, "drift"), (3, "stuck"), (1, ""), (0, "missing")):
+        tracker.kind[i] = kind
+        tracker._kinds_changed([i])
+        faulty, drifting = tracker._faulty.copy(), tracker._drifting.copy()
+        tracker._kinds_changed()
+        assert np.array_equal(faulty, tracker._faulty) and np.array_equal(drifting, tracker._drifting)
+        assert np.array_equal(tracker._healthy, ~tracker._faulty)
+        assert tracker._kinds == tuple(tracker.kind)
+    assert tracker._any_faulty

@@ -56,6 +56,10 @@ class Normal:
         self.repeat = np.zeros(n)                # share of ticks with exactly the previous value
         self.at_floor = np.zeros(n)              # share of ticks at the floor
         self.learned = np.zeros(n, bool)         # enough of it learned for rules that compare with it
+        # Counts only grow (until a restore), so once every sensor's rate is the floor alpha_min, or
+        # every sensor is learned, it stays so: then neither is computed again.
+        self._rate_floor = False
+        self._all_learned = False
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
               at_floor: np.ndarray, counted: np.ndarray) -> None:
@@ -63,9 +67,13 @@ class Normal:
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
         `step`: |Δx| from the previous reading (NaN without one), learned where `step_ok` (from a
         learnable reading); `at_floor`: bool, the reading is at the sensor's floor."""
-        rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
-        known = step == step                    # a previous reading (not NaN): whether the value repeated is known
         n = self.count.size
+        if self._rate_floor:
+            rate = self.alpha_min                # the same value for every sensor as the array below
+        else:
+            rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
+            self._rate_floor = np.count_nonzero(rate == self.alpha_min) == n
+        known = step == step                    # a previous reading (not NaN): whether the value repeated is known
         if np.count_nonzero(learn) == n and np.count_nonzero(step_ok & known) == n:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
             # rate × 1 is the rate, so these are the same sums as the general case in fewer calls.
@@ -77,7 +85,7 @@ class Normal:
             self.abs_step += rate * (step - self.abs_step)
             self.rel_step += rate * (self.relative_step(step, x) - self.rel_step)
             self.count += 1.0
-            self.learned = self.count >= MIN_LEARNED_TICKS
+            self._learned()
             return
         # rate × mask is np.where(mask, rate, 0) (rate is finite), in fewer µs
         c = rate * counted
@@ -93,7 +101,12 @@ class Normal:
         self.abs_step += b * (np.where(has_step, step, 0.0) - self.abs_step)
         self.rel_step += b * (np.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
         self.count += learn
-        self.learned = self.count >= MIN_LEARNED_TICKS
+        self._learned()
+
+    def _learned(self) -> None:
+        if not self._all_learned:
+            self.learned = self.count >= MIN_LEARNED_TICKS
+            self._all_learned = np.count_nonzero(self.learned) == self.learned.size
 
     def relative_step(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
         """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
@@ -111,4 +124,5 @@ class Normal:
     def restore(self, state: dict) -> None:
         for k, v in state.items():
             getattr(self, k)[:] = np.asarray(v, float)
-        self.learned = self.count >= MIN_LEARNED_TICKS
+        self._rate_floor = self._all_learned = False
+        self._learned()

@@ -58,6 +58,7 @@ class FaultTracker:
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
+        self._learners = [(r, rule) for r, rule in enumerate(self.rules) if hasattr(rule, "learn")]
         # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
@@ -80,12 +81,18 @@ class FaultTracker:
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
 
-    def _kinds_changed(self) -> None:
-        """Per-sensor arrays derived from `kind`, rebuilt only when a fault starts or ends."""
-        self._faulty = np.array([k != "" for k in self.kind], bool)
+    def _kinds_changed(self, changed: list[int] | None = None) -> None:
+        """Per-sensor arrays derived from `kind`, rebuilt only when a fault starts or ends: as new
+        arrays (what a tick already holds stays as it was), whole or (`changed`) at those sensors."""
+        if changed is None:
+            self._faulty = np.array([k != "" for k in self.kind], bool)
+            self._drifting = np.array([k == "drift" for k in self.kind], bool)
+        else:
+            self._faulty, self._drifting = self._faulty.copy(), self._drifting.copy()
+            for i in changed:
+                self._faulty[i], self._drifting[i] = self.kind[i] != "", self.kind[i] == "drift"
         self._healthy = ~self._faulty
-        self._drifting = np.array([k == "drift" for k in self.kind], bool)
-        self._any_faulty = bool(self._faulty.any())
+        self._any_faulty = bool(np.count_nonzero(self._faulty))
         self._kinds = tuple(self.kind)
 
     # -- per tick -------------------------------------------------------------------------------
@@ -146,8 +153,9 @@ class FaultTracker:
         return events
 
     def _start_decided(self, t: Tick, decided: np.ndarray) -> list[FaultEvent]:
-        events = []
+        events, started = [], []
         for i in np.flatnonzero(decided.any(axis=0) & ~self._faulty):
+            started.append(i)
             r = int(np.flatnonzero(decided[:, i])[0])
             rule = self.rules[r]
             start = rule.held.since[i] if np.isfinite(rule.held.since[i]) else t.ts
@@ -159,7 +167,7 @@ class FaultTracker:
                                      sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
                                      start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
         if events:
-            self._kinds_changed()
+            self._kinds_changed(started)
         return events
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
@@ -174,7 +182,7 @@ class FaultTracker:
     def _clear(self, i: int) -> None:
         self.reentry[i] = self.reentry_ticks
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
-        self._kinds_changed()
+        self._kinds_changed([i])
 
     def _new_id(self, i: int) -> str:
         return f"{self._stem(i)}-{self.life}"
@@ -190,8 +198,8 @@ class FaultTracker:
         step_ok = self.learnable_prev
         self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy)
         at_floor = t.above <= 0.01 * t.level
-        for rule, ran in zip(self.rules, self._ran):
-            if ran and hasattr(rule, "learn"):
+        for r, rule in self._learners:
+            if self._ran[r]:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.

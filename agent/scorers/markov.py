@@ -123,7 +123,7 @@ class MarkovModel:
         if seen.size == 0:
             return float(M[:, s1].mean())
         d = np.zeros(self.k)
-        d[self.states(window.values[seen[-1]])[i]] = 1.0
+        d[np.count_nonzero(window.values[seen[-1], i] > self.edges[i])] = 1.0      # its state then (states(), one sensor)
         for _ in range(len(window.values) - 2 - seen[-1]):
             d = d @ M
         return float(d @ M[:, s1])
