@@ -9,6 +9,7 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,72 @@ def test_blocked_least_squares_fit_equals_the_whole_block_fit():
 def test_freed_blocks_go_back_to_the_os_on_glibc():
     import platform
     assert return_freed_blocks() is (platform.libc_ver()[0] == "glibc")
+
+
+def demo_day(ticks: int):
+    """The demo corridor's simulated readings (configs/demo.yaml's source), `ticks` ticks of its
+    18 sensors, normalised as the pipeline does, with ~4 % of readings dropped."""
+    import yaml
+
+    from agent.sources.simulate import SimulateConfig, generate
+    from agent.typed import build
+    from agent.window import Normaliser
+
+    cfg = yaml.safe_load(open(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"))
+    sim = dict(cfg["sources"][0], duration_s=ticks * cfg["tick_s"])
+    sim.pop("type")
+    by_ts: dict[float, dict] = {}
+    for rec in generate(build(SimulateConfig, sim, "sources[0]"), cfg["sensors"], cfg["tick_s"]):
+        by_ts.setdefault(rec.ts, {}).update(rec.values)
+    ts = np.array(sorted(by_ts))[:ticks]
+    raw = np.array([[by_ts[t].get(s, np.nan) for s in cfg["sensors"]] for t in ts])
+    raw[np.random.default_rng(3).random(raw.shape) < 0.04] = np.nan
+    missing = np.isnan(raw)
+    return cfg, ts, Normaliser.fit(raw).apply(raw), missing
+
+
+def test_the_fallbacks_fit_and_calibration_in_blocks_are_the_whole_days_bits():
+    """NumpyScorer.fit replays the seasonal regressors as the AR fit's blocks ask for them and
+    counts the Markov transitions in blocks; batch_scores scores blocks of rows: the same bits as
+    the day at once (the regressors replayed whole, one block the size of the day)."""
+    import copy
+
+    from agent.config import NumpyScorerConfig, SensorSpec
+    from agent.scorers.numpy_fallback import NumpyScorer
+    from agent.topology import adjacency
+
+    cfg, ts, z, missing = demo_day(1500)
+    specs = [SensorSpec(name=s) for s in cfg["sensors"]]
+    # An hour's profile (120 bins of 30 s): its regressors are not zero after two hours.
+    make = lambda: NumpyScorer(len(specs), adjacency(specs, "corridor"),  # noqa: E731
+                               NumpyScorerConfig(seasonal_periods_s=[3600]), tick_s=30.0, steps=32)
+    blocked, whole = make(), make()
+    cut = 1200
+    blocked.fit(z, missing, ts, fit_rows=cut)
+
+    extra = whole.seasonal.replay(ts, z, missing)            # the day at once, as before blocks
+    assert np.count_nonzero(extra) > extra.size // 4
+    whole.ar.fit(z[:cut], missing[:cut], extra[:cut], chunk=256)
+    whole.fusion.fit(z[:cut], missing[:cut])
+    whole.markov.fit(z[:cut], missing[:cut], chunk=len(z))
+    whole.markov.calibrate(z[:cut], missing[:cut], chunk=len(z))
+
+    def flat(state, key=""):
+        if isinstance(state, dict):
+            for k, v in state.items():
+                yield from flat(v, f"{key}.{k}")
+        elif isinstance(state, list):
+            for i, v in enumerate(state):
+                yield from flat(v, f"{key}[{i}]")
+        else:
+            yield key, np.asarray(state)
+    got, want = dict(flat(blocked.state_dict())), dict(flat(whole.state_dict()))
+    assert got.keys() == want.keys() and ".seasonal.features" in got
+    for key in want:
+        assert np.array_equal(got[key], want[key]), key
+
+    again = copy.deepcopy(blocked)
+    in_blocks = blocked.batch_scores(z, missing, 32, ts)                 # 128 rows a block
+    at_once = again.batch_scores(z, missing, 32, ts, chunk=len(z))
+    assert in_blocks.shape == (len(z) - blocked.ar.p, len(specs)) and in_blocks.max() > 3
+    assert np.array_equal(in_blocks, at_once)

@@ -44,21 +44,29 @@ class MarkovModel:
         a = self.alpha * self.g
         return (self.counts[i] + a) / (self.rowsum[i][:, None] + self.k * a)
 
-    def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
+    def fit(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> None:
+        """Edges from the rows' quantiles, then the transitions counted `chunk` rows at a time
+        (the states of a warm-up day at once, and their (rows, n, bins) comparison, were ~0.8 MB;
+        the counts are whole numbers, so the blocks add up to the same bits)."""
         qs = np.linspace(0, 1, self.k + 1)[1:-1]
         self._edges_version += 1
         for i in range(self.n):
             obs = z[~missing[:, i], i]
             self.edges[i] = quantile(obs, qs) if obs.size else 0.0
-        s = self.states(z)
-        both = ~missing[1:] & ~missing[:-1]
-        for i in range(self.n):
-            np.add.at(self.counts[i], (s[:-1, i][both[:, i]], s[1:, i][both[:, i]]), 1.0)
+        for j in range(0, len(z) - 1, chunk):
+            s, ms = self.states(z[j:j + chunk + 1]), missing[j:j + chunk + 1]
+            both = ~ms[1:] & ~ms[:-1]
+            for i in range(self.n):
+                np.add.at(self.counts[i], (s[:-1, i][both[:, i]], s[1:, i][both[:, i]]), 1.0)
         self.rowsum = self.counts.sum(axis=2)
         self.g = 1.0
 
-    def calibrate(self, z: np.ndarray, missing: np.ndarray) -> None:
-        raw = self.batch_surprise(z, missing)
+    def calibrate(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> None:
+        """The surprise's mean and spread per sensor over rows 1.., computed `chunk` rows at a time
+        (row by row the same bits: only the day's surprise is whole, not its temporaries)."""
+        raw = np.empty((max(len(z) - 1, 0), self.n))
+        for j in range(0, len(raw), chunk):
+            raw[j:j + chunk] = self.batch_surprise(z[j:j + chunk + 1], missing[j:j + chunk + 1])
         ok = ~missing[1:] & ~missing[:-1]
         for i in range(self.n):
             v = raw[ok[:, i], i]

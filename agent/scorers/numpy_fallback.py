@@ -7,6 +7,7 @@ through a seasonal profile (seasonal.py) so a scheduled daily change is not a su
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,29 @@ from .seasonal import SeasonalFeatures
 if TYPE_CHECKING:
     from ..config import NumpyScorerConfig
     from ..window import WindowBuffer
+
+
+class _Replayed:
+    """The seasonal regressors of a day's rows as ARModel.fit slices them (`extra[lo:hi]`, blocks
+    in order, each overlapping the last by its lags), replayed row by row as they are asked for:
+    the same rows as one replay of the day, without the day's array. Each pass over the blocks
+    (BatchRLS.fit_blocks makes two) starts from `profile()`, a copy of the profile before the fit."""
+
+    def __init__(self, profile, ts: np.ndarray, z: np.ndarray, missing: np.ndarray, stop: int):
+        """Rows 0..stop-1 (the fit's rows) of the day ts, z, missing."""
+        self.profile, self.ts, self.z, self.missing, self.stop = profile, ts, z, missing, stop
+        self.replaying, self.rows, self.first = None, None, 0
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi = rows.start, min(rows.stop, self.stop)
+        if self.replaying is None or lo < self.first:               # a new pass: from the start
+            self.replaying, self.first = self.profile(), 0
+            self.rows = np.zeros((0, self.replaying.n, self.replaying.width))
+        done = self.first + len(self.rows)
+        new = self.replaying.replay(self.ts, self.z, self.missing, done, hi) if hi > done else self.rows[:0]
+        self.rows = np.concatenate([self.rows[lo - self.first:], new])
+        self.first = lo
+        return self.rows[:hi - lo]
 
 
 class NumpyScorer(Scorer):
@@ -57,10 +81,20 @@ class NumpyScorer(Scorer):
         cut = len(z) if fit_rows is None else fit_rows
         if cut <= self.ar.p + 2:
             raise ValueError(f"need more than {self.ar.p + 2} warm-up rows, got {cut}")
-        extra = self._block_extra(z, missing, ts, self.seasonal)
+        if self.seasonal is None or ts is None:
+            extra = self._block_extra(z, missing, ts, self.seasonal)
+            self.ar.fit(z[:cut], missing[:cut], None if extra is None else extra[:cut])
+            del extra                   # not kept through the other fits
+        else:                           # the day's regressors (0.8 MB on the demo) never whole: replayed
+            ts = np.asarray(ts, float)  # as the AR fit's blocks ask, on a copy of the profile, per pass
+            start = copy.deepcopy(self.seasonal)
+            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(start), ts, z, missing, cut))
+            del start
+            keep = self.seasonal.keep   # the profile learns every row; its last call remembers the day's
+            stops = list(range(256, len(z) - keep, 256)) + [len(z)]     # last `keep` rows, as whole
+            for lo, hi in zip([0] + stops[:-1], stops):
+                self.seasonal.replay(ts, z, missing, lo, hi)
         z, missing = z[:cut], missing[:cut]
-        self.ar.fit(z, missing, None if extra is None else extra[:cut])
-        del extra                       # the day's regressors: not kept through the other fits
         self.fusion.fit(z, missing)
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)
@@ -91,21 +125,35 @@ class NumpyScorer(Scorer):
         s *= ~window.missing[-1]
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
 
-    def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None
-                     ) -> np.ndarray:
+    def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
+                     chunk: int = 128) -> np.ndarray:
         """Per-sensor scores for rows p.. of a block, as score() gives them on windows of
         `steps` rows (used to calibrate the threshold). The seasonal regressors are rebuilt from
-        an empty profile over the block (as fit built them over the warm-up), leaving this one as it is."""
+        an empty profile over the block (as fit built them over the warm-up), leaving this one as it is.
+
+        Computed `chunk` output rows at a time: every score is a function of its row, its p lags
+        and the previous steps - p - 1 residuals, so each part is scored from the rows it reads
+        (the AR bias's lookback recomputed) and is the same bits as the whole day at once, while
+        the day's regressors and each model's day-long temporaries (a warm-up day's arrays are
+        0.4 MB each) never exist: only the result does."""
         p = self.ar.p
         fresh = SeasonalFeatures(self.n, *self.seasonal_args) if self.seasonal else None
-        extra = self._block_extra(z, missing, ts, fresh)
-        ar = self.ar.batch_scores(z, missing, steps, extra)          # rows p..
-        del extra                                                    # before the others' temporaries
-        mk = self.markov.batch_scores(z, missing)                    # rows 1..
-        fu = self.fusion.batch_scores(z, missing)                    # rows 1..
-        s = self.combine(ar, mk[p - 1:], fu[p - 1:], out=ar)         # in place: a day's arrays at warm-up
-        s[missing[p:]] = 0.0
-        return s
+        out = np.empty((max(len(z) - p, 0), self.n))
+        extra, extra_from = None, 0                   # the regressors of rows extra_from.. (replayed once each)
+        for a in range(p, len(z), chunk):
+            b = min(a + chunk, len(z))
+            lo = max(0, a - (steps - 1))              # what row a's score reads: its p lags and the bias's
+            if self.seasonal is not None:             # steps - p - 1 older residuals (each with its lags)
+                done = 0 if extra is None else extra_from + len(extra)
+                new = (np.zeros((b - done, self.n, self.seasonal.width)) if ts is None
+                       else fresh.replay(np.asarray(ts, float), z, missing, done, b))
+                extra = new if extra is None else np.concatenate([extra[lo - extra_from:], new])
+                extra_from = lo
+            ar = self.ar.batch_scores(z[lo:b], missing[lo:b], steps, extra)[a - lo - p:]
+            s = self.combine(ar, self.markov.batch_scores(z[a - 1:b], missing[a - 1:b]),
+                             self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=out[a - p:b - p])
+            s[missing[a:b]] = 0.0
+        return out
 
     def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn): the

@@ -176,15 +176,20 @@ class SeasonalFeatures:
         self._by_ts = {float(t): f for t, f in zip(ts, feats)}
         self._last = None
 
-    def replay(self, ts: np.ndarray, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    def replay(self, ts: np.ndarray, z: np.ndarray, missing: np.ndarray, start: int = 0,
+               stop: int | None = None) -> np.ndarray:
         """(m, n, width) regressors of a block of consecutive ticks, each built before the tick is
-        learned, as online; the profiles learn every observed value. Remembers the block's rows."""
-        out = np.zeros((len(ts), self.n, self.width))
-        for i in range(len(ts)):
+        learned, as online; the profiles learn every observed value. Remembers the block's rows.
+        `start`, `stop`: only rows start..stop-1 of the arrays (row start-1 is their previous tick),
+        so a day can be replayed a part at a time (the fallback's calibration, in blocks of rows)."""
+        stop = len(ts) if stop is None else stop
+        out = np.zeros((stop - start, self.n, self.width))
+        for i in range(start, stop):
             if i > 0:
-                out[i] = self.row(float(ts[i]), float(ts[i - 1]), z[i - 1])
+                out[i - start] = self.row(float(ts[i]), float(ts[i - 1]), z[i - 1])
             self.learn(float(ts[i]), z[i], ~missing[i])
         # copies: a view of a row would keep the whole block's array alive (megabytes after warm-up)
-        self._by_ts = {float(t): out[i].copy() for i, t in enumerate(ts[-self.keep:], len(ts) - min(len(ts), self.keep))}
+        self._by_ts = {float(t): out[i].copy() for i, t in enumerate(ts[start:stop][-self.keep:],
+                                                                     len(out) - min(len(out), self.keep))}
         self._last = None
         return out
