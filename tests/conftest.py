@@ -25,8 +25,9 @@ import yaml
 
 from agent import bundle as bundles
 from agent.alerts import AlertEvent
-from agent.config import from_dict
+from agent.config import from_dict, load as load_config
 from agent.manifest import write as write_manifest
+from agent.typed import ConfigError
 from agent.window import align_records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -277,6 +278,15 @@ def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
 
 
 # ---- evaluation reports --------------------------------------------------------------------
+
+def threshold_problems(tmp_path: Path, threshold: str) -> list[str]:
+    """The problems `config.load` reports for a one-sensor config whose `threshold:` is this YAML."""
+    path = tmp_path / "agent.yaml"
+    path.write_text(f"sensors: [a]\nsources: [{{type: stdin}}]\nthreshold: {threshold}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    return exc.value.problems
+
 
 def valid_report(path: Path, *also: dict) -> dict:
     """The evaluation report written at `path`, validated against the shipped schema, as are the

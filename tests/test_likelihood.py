@@ -3,18 +3,17 @@ path to an alert — a stretch of moderately high scores alerts although no sing
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agent import config
 from agent.config import AlertConfig, ThresholdConfig
 from agent.detector import Detector
 from agent.likelihood import MIN_HISTORY, LikelihoodConfig, MeanLikelihood
 from agent.threshold import AdaptiveThreshold, calibrate
-from agent.typed import ConfigError
+
+from conftest import threshold_problems
 
 TICK = 300.0
 REPO = Path(__file__).resolve().parents[1]
@@ -113,21 +112,11 @@ def test_the_mean_path_survives_the_checkpoint_codec():
 
 
 def test_likelihood_keys_are_checked_with_their_path(tmp_path):
-    def problems(thr: str) -> list[str]:
-        p = tmp_path / "agent.yaml"
-        p.write_text(textwrap.dedent(f"""\
-            sensors: [a]
-            sources: [{{type: stdin}}]
-            threshold: {thr}
-        """))
-        with pytest.raises(ConfigError) as exc:
-            config.load(p)
-        return exc.value.problems
     assert any(p.startswith("threshold.likelihood.mean_ticks: 0 (off) or at least 2")
-               for p in problems("{likelihood: {mean_ticks: 1}}"))
-    assert any(p.startswith("threshold.likelihood.sigmas: ") for p in problems("{likelihood: {sigmas: 0.5}}"))
-    assert any(p.startswith("threshold.likelihood.history_ticks: ") for p in problems("{likelihood: {history_ticks: 5}}"))
-    assert any(p.startswith("threshold.likelihood.mean_tick: unknown key") for p in problems("{likelihood: {mean_tick: 5}}"))
+               for p in threshold_problems(tmp_path, "{likelihood: {mean_ticks: 1}}"))
+    assert any(p.startswith("threshold.likelihood.sigmas: ") for p in threshold_problems(tmp_path, "{likelihood: {sigmas: 0.5}}"))
+    assert any(p.startswith("threshold.likelihood.history_ticks: ") for p in threshold_problems(tmp_path, "{likelihood: {history_ticks: 5}}"))
+    assert any(p.startswith("threshold.likelihood.mean_tick: unknown key") for p in threshold_problems(tmp_path, "{likelihood: {mean_tick: 5}}"))
 
 
 @pytest.mark.skipif(NAB_DISK is None, reason=f"needs the shared NAB copy ({NAB_FILE}) at /work/shared/data/nab "

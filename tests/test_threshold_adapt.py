@@ -2,16 +2,15 @@
 threshold.memory_ticks): bursty streams stop alarming for days, a warm-up burst stops blinding it."""
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agent import config
 from agent.config import ThresholdConfig
 from agent.threshold import AdaptiveThreshold, calibrate
-from agent.typed import ConfigError
+
+from conftest import threshold_problems
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_CANDIDATES = [Path("/work/shared/data"), REPO.parent / "shared" / "data"]
@@ -89,20 +88,9 @@ def test_threshold_state_round_trips_with_its_window():
 
 
 def test_threshold_keys_are_checked_with_their_path(tmp_path):
-    base = """\
-        sensors: [a]
-        sources: [{type: stdin}]
-        threshold: THR
-    """
-    def problems(thr: str) -> list[str]:
-        p = tmp_path / "agent.yaml"
-        p.write_text(textwrap.dedent(base).replace("THR", thr))
-        with pytest.raises(ConfigError) as exc:
-            config.load(p)
-        return exc.value.problems
-    assert "threshold.memory_ticks: 0 (off) or at least 256 ticks, got 100" in problems("{memory_ticks: 100}")
-    assert any(p.startswith("threshold.learn_above: must be >= 0") for p in problems("{learn_above: -1}"))
-    assert any(p.startswith("threshold.learn_abov: unknown key") for p in problems("{learn_abov: 1}"))
+    assert "threshold.memory_ticks: 0 (off) or at least 256 ticks, got 100" in threshold_problems(tmp_path, "{memory_ticks: 100}")
+    assert any(p.startswith("threshold.learn_above: must be >= 0") for p in threshold_problems(tmp_path, "{learn_above: -1}"))
+    assert any(p.startswith("threshold.learn_abov: unknown key") for p in threshold_problems(tmp_path, "{learn_abov: 1}"))
 
 
 @pytest.mark.skipif(NAB_DISK is None, reason="needs the shared NAB copy (realAWSCloudwatch/ec2_disk_write_bytes_1ef3de.csv) "

@@ -2,17 +2,16 @@
 unprecedented one, or one at another time, still alerts."""
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agent import config
 from agent.config import AlertConfig, ThresholdConfig
 from agent.detector import Detector
 from agent.threshold import AdaptiveThreshold, RecurringLevel, calibrate
-from agent.typed import ConfigError
+
+from conftest import threshold_problems
 
 DAY = 86400.0
 TICK = 300.0
@@ -105,21 +104,11 @@ def test_the_level_survives_the_checkpoint_codec():
 
 
 def test_recurring_keys_are_checked_with_their_path(tmp_path):
-    def problems(thr: str) -> list[str]:
-        p = tmp_path / "agent.yaml"
-        p.write_text(textwrap.dedent(f"""\
-            sensors: [a]
-            sources: [{{type: stdin}}]
-            threshold: {thr}
-        """))
-        with pytest.raises(ConfigError) as exc:
-            config.load(p)
-        return exc.value.problems
-    assert "threshold.recurring_period_s: 0 (off) or at least 3600 s, got 60.0" in problems("{recurring_period_s: 60}")
+    assert "threshold.recurring_period_s: 0 (off) or at least 3600 s, got 60.0" in threshold_problems(tmp_path, "{recurring_period_s: 60}")
     assert any(p.startswith("threshold.recurring_tolerance_s: must be under half the period")
-               for p in problems("{recurring_period_s: 3600, recurring_tolerance_s: 1800}"))
-    assert any(p.startswith("threshold.recurring_cycles: ") for p in problems("{recurring_cycles: 8}"))
-    assert any(p.startswith("threshold.recurring_cycle: unknown key") for p in problems("{recurring_cycle: 1}"))
+               for p in threshold_problems(tmp_path, "{recurring_period_s: 3600, recurring_tolerance_s: 1800}"))
+    assert any(p.startswith("threshold.recurring_cycles: ") for p in threshold_problems(tmp_path, "{recurring_cycles: 8}"))
+    assert any(p.startswith("threshold.recurring_cycle: unknown key") for p in threshold_problems(tmp_path, "{recurring_cycle: 1}"))
 
 
 def test_a_tick_only_the_recurring_level_lets_pass_raises_nothing_and_teaches_the_models_nothing():
