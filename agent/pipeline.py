@@ -85,8 +85,7 @@ class Pipeline:
                 tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
         # alerts.hold_sigma: an open alert's drivers hold it while their level is off warm-up's (alerts.py)
-        self.level = (LevelMonitor(self.sensors, cfg.alerts.hold_half_life_ticks, cfg.scoring.profile.drifting)
-                      if cfg.alerts.hold_sigma > 0 else None)
+        self.level = self._new_level()
         self.health = self._new_health()
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
@@ -199,6 +198,12 @@ class Pipeline:
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
                           alerts=decision.events, faults=faults)
+
+    def _new_level(self) -> LevelMonitor | None:
+        """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
+        if self.cfg.alerts.hold_sigma <= 0:
+            return None
+        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, self.cfg.scoring.profile.drifting)
 
     def _levels(self) -> dict[str, float]:
         """Each sensor's level distance from warm-up, in σ, over the current window (alerts.hold_sigma)."""
@@ -337,8 +342,7 @@ class Pipeline:
         window.restore(state["window"])
         level = None
         if self.level is not None:       # absent in checkpoints written before it existed: no alert held
-            level = LevelMonitor(self.sensors, self.level.half_life, [s for s, u in zip(self.sensors, self.level.used)
-                                                                      if not u])
+            level = self._new_level()
             level.restore(state.get("level"), "level")
         models = state.get("models", {})
         for t in self.chain.tiers[:-1]:

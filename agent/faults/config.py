@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import math
-
 from ..typed import doc, rng
+from .holdback import ticks_of
 
 
 @dataclass
@@ -54,4 +53,4 @@ class FaultConfig:
 
     def hold_ticks(self, tick_s: float) -> int:
         """The longest an alert waits for a fault decision, in ticks (holdback.py)."""
-        return math.ceil(max(self.holdback_s, self.drift_holdback_s) / tick_s - 1e-9)
+        return ticks_of(max(self.holdback_s, self.drift_holdback_s), tick_s)

@@ -35,13 +35,18 @@ ECHO = 0.35
 CALM = 0.5
 
 
+def ticks_of(seconds: float, tick_s: float) -> int:
+    """A wait in seconds as whole ticks, rounded up (a float's rounding error is not one more tick)."""
+    return math.ceil(seconds / tick_s - 1e-9)
+
+
 class HoldBack:
     """Whether an alert about to open waits, and for how long the current wait has lasted."""
 
     def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float):
         self.tick_s = tick_s
-        self.ticks = math.ceil(holdback_s / tick_s - 1e-9)
-        self.drift_ticks = math.ceil(max(drift_holdback_s, holdback_s) / tick_s - 1e-9)
+        self.ticks = ticks_of(holdback_s, tick_s)
+        self.drift_ticks = ticks_of(max(drift_holdback_s, holdback_s), tick_s)
         self.run = 0                 # ticks the current wait has lasted
         self.last = -math.inf        # the last tick it waited
 
