@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 class _Replayed:
-    """The seasonal regressors of a day's rows as ARModel.fit slices them (`extra[lo:hi]`, blocks
-    in order, each overlapping the last by its lags), replayed row by row as they are asked for:
+    """The seasonal regressors of a day's rows as ARModel.fit and batch_scores slice them
+    (`extra[lo:hi]`, blocks in order, each overlapping the last), replayed row by row as they are asked for:
     the same rows as one replay of the day, without the day's array. Each pass over the blocks
     (BatchRLS.fit_blocks makes two) starts from `profile()`, a copy of the profile before the fit."""
 
@@ -139,16 +139,14 @@ class NumpyScorer(Scorer):
         p = self.ar.p
         fresh = SeasonalFeatures(self.n, *self.seasonal_args) if self.seasonal else None
         out = np.empty((max(len(z) - p, 0), self.n))
-        extra, extra_from = None, 0                   # the regressors of rows extra_from.. (replayed once each)
+        replayed = (None if fresh is None or ts is None      # the regressors, each row replayed once
+                    else _Replayed(lambda: fresh, np.asarray(ts, float), z, missing, len(z)))
+        extra = None
         for a in range(p, len(z), chunk):
             b = min(a + chunk, len(z))
             lo = max(0, a - (steps - 1))              # what row a's score reads: its p lags and the bias's
             if self.seasonal is not None:             # steps - p - 1 older residuals (each with its lags)
-                done = 0 if extra is None else extra_from + len(extra)
-                new = (np.zeros((b - done, self.n, self.seasonal.width)) if ts is None
-                       else fresh.replay(np.asarray(ts, float), z, missing, done, b))
-                extra = new if extra is None else np.concatenate([extra[lo - extra_from:], new])
-                extra_from = lo
+                extra = np.zeros((b - lo, self.n, self.seasonal.width)) if replayed is None else replayed[lo:b]
             ar = self.ar.batch_scores(z[lo:b], missing[lo:b], steps, extra)[a - lo - p:]
             s = self.combine(ar, self.markov.batch_scores(z[a - 1:b], missing[a - 1:b]),
                              self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=out[a - p:b - p])
