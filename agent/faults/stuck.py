@@ -61,6 +61,7 @@ class Stuck:
         self.cont_count = np.zeros(ctx.n)          # …of so many repeats
         self.longest = np.zeros(ctx.n)             # the longest unchanged run (ticks) that ended while healthy
         self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
+        self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
@@ -86,7 +87,12 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         counted = t.observed & t.healthy & np.isfinite(step)
-        rate = np.where(counted, np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min), 0.0)
+        if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
+            rate = np.where(counted, self.alpha_min, 0.0)
+        else:
+            every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
+            self._rate_floor = np.count_nonzero(every == self.alpha_min) == every.size
+            rate = np.where(counted, every, 0.0)
         self.repeat += rate * (same - self.repeat)
         self.repeat_count += counted
         if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
@@ -145,6 +151,7 @@ class Stuck:
         self.longest[:] = state.get("longest", 0.0)      # a checkpoint from before runs were learned
         self.repeat[:] = state.get("repeat", 0.0)
         self.repeat_count[:] = state.get("repeat_count", 0.0)
+        self._rate_floor = False
         self.cont[:] = state.get("cont", 0.0)
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
