@@ -16,6 +16,16 @@ is a second path to the threshold, beside the tick's own:
   h · (μ + z·σ) − (the sum of the previous h − 1 scores); `AdaptiveThreshold` takes the lower of
   it and the tick threshold, so either path raises an alert.
 
+Three options widen it (off by default; measured on NAB's tuning half, README "NAB"):
+- `more_mean_ticks`: further mean lengths, each with its own ring and history, at the same z; the
+  level is the lowest of all (the lowest p-value) — a slower, longer rise than h ticks shows;
+- `transform` log: the means average log(1 + score), so one huge spike neither dominates a mean
+  nor inflates its spread; the level is mapped back through expm1;
+- `peak_rate_ticks` r: the share of the last r ticks that were peaks (a score above the tail fit's
+  starting point, which the threshold passes in) against the history of that share — spikes
+  coming more often, none larger than before. One more peak either puts it in the tail (level:
+  the starting point) or not (+∞).
+
 It is silent (level +∞) until MIN_HISTORY means are there; the warm-up's scores fill the history.
 σ is floored at SD_FLOOR × μ so a near-constant score does not make every blip a 10-σ event.
 Off (`mean_ticks` 0) by default; on in the NAB config (bench/accuracy.py, README).
