@@ -204,6 +204,21 @@ def test_corridor_drift_is_a_drift_fault_and_masked(tmp_path, target):
     assert not alerts_driven_by(alerts, target, drift.ts, end.ts)      # masked while judged drifting
 
 
+def test_a_corridor_drift_at_rush_hour_is_a_drift_fault(tmp_path):
+    """At the evening peak the queue breaks every neighbour model, so no neighbour is calm; the
+    station's own relation (log flow − log occ − log speed ≈ log k) holds in the queue and is what
+    the drifting speed breaks."""
+    target = "S04_speed"
+    records = simulate("corridor", CORRIDOR, 13, [AnomalySpec(kind="drift", at_s=11.25 * H, duration_s=1200,
+                                                             target=target)], start=DAY)
+    path = write_csv(tmp_path / "rush-drift.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [drift] = decided(faults, target, "drift")
+    at = t0() + 6 * H + 11.25 * H                                      # 17:15, the evening peak
+    assert at < drift.ts < at + 1200
+    assert not [f for f in faults if f.event == "fault" and f.kind == "drift" and f.sensor != target]
+
+
 @pytest.mark.parametrize("target", ["temp_motor", "current"])
 def test_pump_drift_is_a_drift_fault_not_the_load(tmp_path, target):
     """Pump temperatures follow the load with a lag: the drift is judged against what the other

@@ -29,6 +29,16 @@ drives alone waits up to `drift_holdback_s` for the decision (holdback.py). Its 
 still teach this rule (the departure's spread widening with them keeps false drifts rare), not
 the other rules.
 
+At rush hour no neighbour is calm (congestion breaks the pair models), so a loop station's own
+physics judges too: flow = lanes × density × speed and occupancy ∝ density, so
+log flow − log occ − log speed is a per-station constant (log k) in free flow and in a queue
+alike — an incident does not break it, the queue is real traffic. Its running mean (half-life
+`drift_window_s`) away from its slow level by more than RELATION_Z × `drift_z` of its normal spread
+(each tick's residual clipped at REL_CLIP spreads: a queue's crawling speeds read noisier), with the
+station's sensors healthy, blames the mate whose own departure leans furthest the way the
+relation moved (flow up raises log k, occupancy or speed up lowers it): that mate drifts, its
+context calm or not, once that has lasted `drift_s`.
+
 After a fault of another kind the sensor's lags and departure are stale: drift is judged again
 after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors and
 pairs; a tick costs a few dozen numpy operations whatever the number of sensors.
@@ -54,6 +64,11 @@ ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this with
 LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads off its prediction
 F = 4                    # pair features: x_j, x_j², and x_j's two lags
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
+RELATION_Z = 3.0         # a station's relation drifts past this many × drift_z of its spread (congestion's noise stays under)
+REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
+LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
+RELATION_STATE = ("rel_count", "rel_base", "rel_sp2", "rel_mean", "rel_d2", "rel_dep")
+RELATION_SIGN = {"flow": 1.0, "occ": -1.0, "speed": -1.0}   # how a reading too high moves log flow − log occ − log speed
 
 
 class Drift:
@@ -122,6 +137,26 @@ class Drift:
         self.head = 0
         self._pending = None
         self._own = np.zeros(n, bool)
+        # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
+        trios = []
+        for i in range(n):
+            st = ctx.station(i)
+            if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
+                trios.append((i, st["occ"], st["speed"]))
+        self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
+        s_n = self.trio.shape[0]
+        self.trio_of = np.full(n, s_n)                                # sensor -> its station (S: none)
+        self.trio_sign = np.zeros(n)
+        for k, (f, o, v) in enumerate(self.trio):
+            self.trio_of[[f, o, v]] = k
+            self.trio_sign[[f, o, v]] = (RELATION_SIGN["flow"], RELATION_SIGN["occ"], RELATION_SIGN["speed"])
+        self.rel_count = np.zeros(s_n)
+        self.rel_base = np.zeros(s_n)          # log k, learned while the station is healthy and calm
+        self.rel_sp2 = np.zeros(s_n)           # a tick's squared residual around it
+        self.rel_mean = np.zeros(s_n)          # running mean of the residual (half-life drift_window_s)
+        self.rel_d2 = np.zeros(s_n)            # that running mean's squared spread when healthy
+        self.rel_dep = np.zeros(s_n + 1)       # the relation's departure (last slot: no station)
+        self._rel_pending = None
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         drifting = t.drifting
@@ -181,7 +216,8 @@ class Drift:
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
         self._pending = self._pending + (ctx_calm,)
-        decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        blamed = self._relation(t, drifting) if self.trio.size else False
+        decide = (far & (ctx_calm | drifting)) | blamed     # once judged, it lasts while the departure does
         lasted = self.held.update(decide, seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
@@ -189,8 +225,47 @@ class Drift:
         self._own = pending
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
+    def _relation(self, t: Tick, drifting: np.ndarray) -> np.ndarray:
+        """Sensors a loop station's broken flow / occ / speed relation blames for drifting."""
+        x3 = t.x[self.trio]
+        ok3 = t.observed[self.trio] & (t.healthy | drifting)[self.trio] & (x3 > 0)
+        ok = np.logical_and.reduce(ok3, axis=1)
+        lx = np.log(np.where(ok3, x3, 1.0))          # a missing or non-positive reading: not used
+        r = lx[:, 0] - lx[:, 1] - lx[:, 2]
+        e = r - self.rel_base
+        width = REL_CLIP * np.sqrt(self.rel_sp2)
+        ready = ok & (self.rel_count >= self.min_count)
+        self.rel_mean = np.where(ready, (1 - self.lam) * self.rel_mean + self.lam * np.clip(e, -width, width),
+                                 self.rel_mean)
+        sd = np.sqrt(np.maximum(self.rel_d2, self.d2_floor * self.rel_sp2) + 1e-300)
+        self.rel_dep[:-1] = np.where(ready, self.rel_mean / sd, 0.0)
+        self._rel_pending = (ok, e)
+        # The mate leaning furthest the way the relation moved, past half the limit itself.
+        d = self.rel_dep[self.trio_of]
+        lean = np.sign(d) * self.trio_sign * self.departure
+        lean3 = np.where(ok[:, None], lean[self.trio], -np.inf)
+        top = np.zeros(self.n, bool)
+        top[self.trio[np.arange(self.trio.shape[0]), np.argmax(lean3, axis=1)]] = True
+        return top & (np.abs(d) > RELATION_Z * self.z_limit) & (lean > LEAN * self.z_limit)
+
+    def _learn_relation(self, learn: np.ndarray) -> None:
+        ok, e = self._rel_pending
+        calm = ok & np.logical_and.reduce(learn[self.trio], axis=1) & (np.abs(self.rel_dep[:-1]) <= self.z_limit / 2)
+        first = calm & (self.rel_count < self.min_count)
+        a = np.where(calm, np.maximum(1.0 / (self.rel_count + 1.0), self.alpha_min), 0.0)
+        sp2 = np.where(first, e * e, np.minimum(e * e, CLIP ** 2 * self.rel_sp2))
+        self.rel_sp2 += a * (sp2 - self.rel_sp2)
+        self.rel_base += np.where(first, a, np.where(calm, self.base_lam, 0.0)) * e
+        ready = calm & (self.rel_count >= self.min_count)
+        b = np.where(ready, np.maximum(1.0 / np.maximum(self.rel_count - self.min_count + 1.0, 1.0), self.alpha_min), 0.0)
+        self.rel_d2 += b * (np.minimum(self.rel_mean ** 2, CLIP ** 2 * np.maximum(self.rel_d2, self.d2_floor * self.rel_sp2))
+                            - self.rel_d2)
+        self.rel_count += calm
+
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
+        if self.trio.size:
+            self._learn_relation(learn)
         g, ok_i, ok_j, seen, ctx_calm = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
         learn = learn | self._own
@@ -240,7 +315,8 @@ class Drift:
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 "mean_e": self.mean_e.tolist(), "base_e": self.base_e.tolist(), "d2": self.d2.tolist(), "count": self.count.tolist(),
                 "departure": self.departure.tolist(), "settle": self.settle.tolist(),
-                "recent": _json(self.recent), "head": self.head, "stepped": self.stepped.tolist()}
+                "recent": _json(self.recent), "head": self.head, "stepped": self.stepped.tolist(),
+                "relation": {k: getattr(self, k).tolist() for k in RELATION_STATE}}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -252,6 +328,9 @@ class Drift:
         self.recent[:] = np.array(state["recent"], float).reshape(self.recent.shape)
         self.head = int(state["head"])
         self.stepped[:] = state["stepped"]
+        for k in RELATION_STATE:
+            mine = getattr(self, k)
+            mine[...] = np.asarray(state["relation"][k], float).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
         self._refit()
 
