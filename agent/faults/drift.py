@@ -340,11 +340,17 @@ class Drift:
         if k == 0:
             return
         pl = self._pl[:k]
-        w, keep = self._weights(pl, self.pair_count)
+        p = pl.shape[1]
+        if self.trio.size:          # the pairs' and the relations' weights in one go
+            w, keep = self._weights(np.concatenate((pl, self._rc[:k]), axis=1),
+                                    np.concatenate((self.pair_count, self.rel_count)))
+        else:
+            w, keep = self._weights(pl, self.pair_count)
         g = self._g[:k]
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
         pred = np.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
+        w_rel, keep_rel, w, keep = w[:, p:], keep[p:], w[:, :p], keep[:p]
         g[:, :, F] = np.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
                               g[:, :, F])
         g = np.where(pl[:, :, None], g, 0.0)
@@ -356,7 +362,7 @@ class Drift:
         self.mu = mu
         self.pair_count += pl.sum(axis=0)
         if self.trio.size:
-            self._fold_relation(k)
+            self._fold_relation(k, w_rel, keep_rel)
 
     def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each kept tick's weight in the moments after them, and the old moments' weight."""
@@ -366,14 +372,13 @@ class Drift:
         w = a * np.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
 
-    def _fold_relation(self, k: int) -> None:
+    def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
+        # (r and u are finite on every kept tick, and w is 0 on those not learned)
         on, r, u = self._rc[:k], self._r[:k], self._u[:k]
-        w, keep = self._weights(on, self.rel_count)
-        self.rel_level = keep * self.rel_level + (w * np.where(on, r, 0.0)).sum(axis=0)
-        e2 = np.where(on, (r - self.rel_level) ** 2, 0.0)
+        self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
+        e2 = (r - self.rel_level) ** 2
         e2 = np.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
-        u = np.where(on, u, 0.0)
-        self.rel_mom = keep * self.rel_mom + np.einsum("ts,fts->fs", w, np.stack((u, u * u, e2, u * e2)))
+        self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
         self.rel_count += on.sum(axis=0)
         m_u, m_uu, m_e2, m_ue2 = self.rel_mom
         var_u = m_uu - m_u * m_u
