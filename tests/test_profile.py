@@ -68,18 +68,6 @@ def test_lasting_shift_statistic_is_kept_only_where_configured():
     assert NormalProfile(ProfileConfig(enabled=True, lasting_shift=False), sensors).bias_kept() is False
 
 
-def test_combine_takes_the_max_or_the_mean_of_a_profiled_sensors_two_statistics():
-    sensors = ["a", "b", "c"]
-    error = np.array([[1.0, 4.0, 3.0], [0.0, 0.5, 2.0]])
-    distance = np.array([[3.0, 0.0, 0.0], [5.0, 0.5, 0.0]])       # c drifts: no profile distance
-    either = NormalProfile(ProfileConfig(enabled=True, drifting=["c"]), sensors)
-    both = NormalProfile(ProfileConfig(enabled=True, drifting=["c"], combine="mean"), sensors)
-    np.testing.assert_allclose(either.combine(error, distance), [[3.0, 4.0, 3.0], [5.0, 0.5, 2.0]])
-    # mean: a level far off with a calm forecast error counts half; a drifting sensor keeps its error
-    np.testing.assert_allclose(both.combine(error, distance), [[2.0, 2.0, 3.0], [2.5, 0.5, 2.0]])
-    assert both.describe()["combine"] == "mean" and either.describe()["combine"] == "max"
-
-
 def test_profile_config_is_validated_with_key_paths(tmp_path):
     base = {"sensors": ["a", "b"], "sources": [{"type": "stdin"}], "window": {"steps": 8},
             "warmup": {"ticks": 50}, "sinks": []}
@@ -98,12 +86,8 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
         from_dict({**base, "scoring": {"profile": {"weight": 0, "lasting_shift": "no"}}})
     text = str(err.value)
     assert "scoring.profile.weight" in text and "scoring.profile.lasting_shift" in text
-    ok = from_dict({**base, "scoring": {"profile": {"weight": 0.8, "lasting_shift": False, "combine": "mean"}}})
+    ok = from_dict({**base, "scoring": {"profile": {"weight": 0.8, "lasting_shift": False}}})
     assert (ok.scoring.profile.weight, ok.scoring.profile.lasting_shift) == (0.8, False)
-    assert ok.scoring.profile.combine == "mean" and from_dict(base).scoring.profile.combine == "max"
-    with pytest.raises(ConfigError) as err:
-        from_dict({**base, "scoring": {"profile": {"combine": "median"}}})
-    assert "scoring.profile.combine" in str(err.value) and "median" in str(err.value)
 
 
 # ---- on the real int8 demo bundle ---------------------------------------------------------------
@@ -154,9 +138,8 @@ def run(cfg, rows, tier: str):
 
 
 @pytest.mark.parametrize("tier,profile", [("tflite", {}), ("onnx", {}),
-                                          ("tflite", {"lasting_shift": False, "weight": 0.8}),
-                                          ("tflite", {"lasting_shift": False, "combine": "mean"})],
-                         ids=["tflite", "onnx", "tflite-profile-only-shift", "tflite-mean"])
+                                          ("tflite", {"lasting_shift": False, "weight": 0.8})],
+                         ids=["tflite", "onnx", "tflite-profile-only-shift"])
 def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier, profile):
     warm, n, lo, hi = 400, 1000, 600, 900
     cfg = demo_config({"enabled": True, **profile}, warm)

@@ -278,7 +278,7 @@ class ModelScorer(Scorer):
         np.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
-            s = np.where(missing_newest, 0.0, self.profile.combine(s, self.profile.scores(level)))
+            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
@@ -353,7 +353,7 @@ class ModelScorer(Scorer):
         self._error_run.forget()
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
-        scores = np.where(newest_missing, 0.0, self.profile.combine(error_scores, self.profile.scores(levels)))
+        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
 
     def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:

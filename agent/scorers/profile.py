@@ -16,13 +16,6 @@ how far from normal a level must be to alarm, in units of that threshold. `lasti
 drops the forecast error's lasting-shift (bias) statistic on the profiled sensors: the profile
 already scores a lasting shift, and the bias of an off-plant forecast adds noise to it.
 
-`combine` says how a profiled sensor's two statistics make its score. `max`: either alone alarms.
-`mean`: their mean, so a level off normal alarms only while the forecast error agrees in part —
-why: after an anomaly a plant often settles a little off its warm-up level (labelled normal on
-SKAB: the pump after a valve test), where the forecaster, having followed the new level, is calm;
-with `max` the profile alone holds such an alert open for as long as the residue lasts. The
-tier's threshold is calibrated on its own warm-up scores, so it follows whichever is chosen.
-
 A sensor listed in `drifting` (its level drifts in normal operation, e.g. a motor heating up
 over the hours) is judged by its newest forecast error alone: no profile score and no
 lasting-shift (bias) statistic, both of which would add the drift up into an alarm.
@@ -34,7 +27,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
@@ -59,10 +51,6 @@ class ProfileConfig:
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
-    combine: Literal["max", "mean"] = doc(
-        "how a profiled sensor's forecast-error statistic and its profile distance make its score: `max` "
-        "(either alone alarms) or `mean` (a level off normal alarms only while the forecast error agrees "
-        "in part)", default="max")
 
 
 @functools.lru_cache(maxsize=64)
@@ -115,13 +103,6 @@ class NormalProfile:
         self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
         return True
 
-    def combine(self, error_scores: np.ndarray, profile_scores: np.ndarray) -> np.ndarray:
-        """(…, N) a sensor's score from its forecast-error statistic and its profile distance
-        (`combine`); a sensor outside the profile keeps its error statistic."""
-        if self.cfg.combine == "max":
-            return np.maximum(error_scores, profile_scores)
-        return np.where(self.used, 0.5 * (error_scores + profile_scores), error_scores)
-
     def scores(self, level: np.ndarray) -> np.ndarray:
         """(…, N) non-negative distances of levels from the profile (0 for excluded/unknown)."""
         if self.mean is None:
@@ -132,7 +113,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "combine": self.cfg.combine}
+                "lasting_shift": self.cfg.lasting_shift}
 
 
 
