@@ -141,3 +141,17 @@ def test_bench_scores_whatever_nab_categories_it_is_given(tmp_path, capsys):
     saved = json.loads((tmp_path / "out" / "nab.json").read_text())
     assert saved["numpy"]["per_file"]["artificialWithAnomaly/toy.csv"]["rows"] == 300
     assert summary["always"]["nab"]["standard"]["windows_detected"] == 1
+
+
+def test_bench_corridor_incidents_schedule_is_graded_and_after_warm_up():
+    bench = _bench()
+    cfg = bench.corridor_config(schedule="incidents", magnitudes=(0.1, 0.5), seed=3)
+    (src,) = cfg.sources
+    assert src.seed == 3
+    incidents = src.anomalies
+    assert len(incidents) == bench.CORRIDOR_INCIDENTS
+    assert {a.kind for a in incidents} == {"incident"}
+    assert min(a.magnitude for a in incidents) == 0.1 and max(a.magnitude for a in incidents) == 0.5
+    warmup_s = cfg.warmup.ticks * cfg.tick_s
+    assert all(warmup_s < a.at_s < bench.CORRIDOR_DAYS * 86400 - a.duration_s for a in incidents)
+    assert bench.corridor_config().sources[0].anomalies is None     # the default: every kind in turn
