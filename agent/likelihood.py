@@ -16,6 +16,16 @@ is a second path to the threshold, beside the tick's own:
   h · (μ + z·σ) − (the sum of the previous h − 1 scores); `AdaptiveThreshold` takes the lower of
   it and the tick threshold, so either path raises an alert.
 
+Three options widen it (off by default; measured on NAB's tuning half, README "NAB"):
+- `more_mean_ticks`: further mean lengths, each with its own ring and history, at the same z; the
+  level is the lowest of all (the lowest p-value) — a slower, longer rise than h ticks shows;
+- `transform` log: the means average log(1 + score), so one huge spike neither dominates a mean
+  nor inflates its spread; the level is mapped back through expm1;
+- `peak_rate_ticks` r: the share of the last r ticks that were peaks (a score above the tail fit's
+  starting point, which the threshold passes in) against the history of that share — spikes
+  coming more often, none larger than before. One more peak either puts it in the tail (level:
+  the starting point) or not (+∞).
+
 It is silent (level +∞) until MIN_HISTORY means are there; the warm-up's scores fill the history.
 σ is floored at SD_FLOOR × μ so a near-constant score does not make every blip a 10-σ event.
 Off (`mean_ticks` 0) by default; on in the NAB config (bench/accuracy.py, README).
@@ -25,11 +35,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from .checkpoint import array_of
-from .typed import rng
+from .typed import doc, rng
 
 #: Means in the history before the mean path says anything (HTM: 100 estimation samples).
 MIN_HISTORY = 100
@@ -48,22 +59,43 @@ class LikelihoodConfig:
         doc="that mean alerts this many standard deviations above its long-run mean")
     history_ticks: int = rng(100, 100000, default=8640,
         doc="the long-run mean and spread are over this many last means (8640: 30 days of 5-min ticks)")
+    more_mean_ticks: list[int] = doc(
+        "further mean lengths beside `mean_ticks`, each against its own history of means; the path takes "
+        "the lowest level of all (the lowest p-value: the same `sigmas`) — a slower, longer rise",
+        default_factory=list)
+    transform: Literal["raw", "log"] = doc(
+        "what the means average: the score (raw) or log(1 + score) (log: one huge spike does not "
+        "dominate a mean and its spread, so a run of moderate ones stands out)", default="raw")
+    peak_rate_ticks: int = rng(0, 10000, default=0,
+        doc="a further path: the share of the last this many ticks whose score was a peak (above the tail "
+            "fit's starting point) against its own history, at the same `sigmas`; a peak alerts when it puts "
+            "that rate in the tail — spikes coming more often, none larger than before (0: off; else ≥ 2)")
 
     def validate(self) -> list[tuple[str, str]]:
+        out = []
         if self.mean_ticks == 1:
-            return [("mean_ticks", "0 (off) or at least 2: one tick is the tick threshold's job")]
-        return []
+            out.append(("mean_ticks", "0 (off) or at least 2: one tick is the tick threshold's job"))
+        if self.more_mean_ticks and self.mean_ticks == 0:
+            out.append(("more_mean_ticks", "needs `mean_ticks` (the first scale) on"))
+        if self.peak_rate_ticks == 1:
+            out.append(("peak_rate_ticks", "0 (off) or at least 2: one peak is the tick threshold's job"))
+        if self.peak_rate_ticks and self.mean_ticks == 0:
+            out.append(("peak_rate_ticks", "needs `mean_ticks` (the mean path) on"))
+        for i, h in enumerate(self.more_mean_ticks):
+            if not 2 <= h <= 10000:
+                out.append((f"more_mean_ticks[{i}]", f"a mean length is 2 to 10000 ticks, got {h!r}"))
+            elif h == self.mean_ticks or h in self.more_mean_ticks[:i]:
+                out.append((f"more_mean_ticks[{i}]", f"{h} is already a scale"))
+        return out
 
 
-class MeanLikelihood:
-    """The score level at which the mean of the last h scores, this tick's included, reaches the
-    far tail of the history of such means."""
+class _Scale:
+    """One mean length h: the ring of the last h (transformed) scores and the history of their means."""
 
-    def __init__(self, cfg: LikelihoodConfig):
-        self.h = int(cfg.mean_ticks)
-        self.z = float(cfg.sigmas)
-        self.recent: deque[float] = deque(maxlen=self.h)
-        self.means: deque[float] = deque(maxlen=int(cfg.history_ticks))
+    def __init__(self, h: int, z: float, history_ticks: int, peaks: bool = False):
+        self.h, self.z, self.peaks = h, z, peaks
+        self.recent: deque[float] = deque(maxlen=h)
+        self.means: deque[float] = deque(maxlen=history_ticks)
         self._resum()
 
     def _resum(self) -> None:
@@ -72,14 +104,11 @@ class MeanLikelihood:
         self.s1, self.s2 = float(m.sum()), float((m * m).sum())
         self.pushed = 0
 
-    def learn(self, score: float) -> None:
-        """One judged tick's score."""
-        if not math.isfinite(score):
-            return
+    def learn(self, x: float) -> None:
         if len(self.recent) == self.h:
             self.recent_sum -= self.recent[0]
-        self.recent.append(score)
-        self.recent_sum += score
+        self.recent.append(x)
+        self.recent_sum += x
         if len(self.recent) < self.h:
             return
         mean = self.recent_sum / self.h
@@ -94,40 +123,109 @@ class MeanLikelihood:
         if self.pushed >= RESUM_EVERY:
             self._resum()
 
-    def learn_block(self, scores: np.ndarray) -> None:
-        for s in np.asarray(scores, float).tolist():
-            self.learn(s)
-
     def spread(self) -> tuple[float, float]:
-        """(μ, σ) of the history of means, σ floored."""
         n = len(self.means)
         mu = self.s1 / n
         sd = math.sqrt(max(self.s2 / n - mu * mu, 0.0))
         return mu, max(sd, SD_FLOOR * abs(mu), 1e-12)
 
-    def level(self) -> float:
-        """The score this tick needs to put the mean over μ + z·σ (+∞ while the history is short)."""
+    def needed(self) -> float:
+        """The transformed value this tick needs to put the mean over μ + z·σ (+∞ while too short)."""
         if len(self.means) < MIN_HISTORY or len(self.recent) < self.h - 1:
             return math.inf
         mu, sd = self.spread()
         previous = self.recent_sum - (self.recent[0] if len(self.recent) == self.h else 0.0)
         return self.h * (mu + self.z * sd) - previous
 
-    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.fromiter(self.recent, float, len(self.recent)), np.fromiter(self.means, float, len(self.means)))
 
-    def state_dict(self) -> dict:
-        return {"recent": np.fromiter(self.recent, float, len(self.recent)),
-                "means": np.fromiter(self.means, float, len(self.means))}
-
-    def restore(self, state: dict, name: str) -> None:
-        recent = array_of(state["recent"], f"{name}.recent", np.float64, 1)
-        means = array_of(state["means"], f"{name}.means", np.float64, 1)
-        for key, arr in (("recent", recent), ("means", means)):
-            if not np.isfinite(arr).all():
-                raise ValueError(f"{name}.{key}: not finite")
+    def restore(self, recent: np.ndarray, means: np.ndarray) -> None:
         self.recent = deque(recent.tolist()[-self.h:], maxlen=self.h)
         self.means = deque(means.tolist()[-self.means.maxlen:], maxlen=self.means.maxlen)
         self._resum()
+
+
+class MeanLikelihood:
+    """The score level at which the mean of the last h scores, this tick's included, reaches the
+    far tail of the history of such means — the lowest such level over the configured mean lengths."""
+
+    def __init__(self, cfg: LikelihoodConfig):
+        self.h = int(cfg.mean_ticks)
+        self.log = cfg.transform == "log"
+        self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks))
+                       for h in [cfg.mean_ticks, *cfg.more_mean_ticks]]
+        if cfg.peak_rate_ticks:
+            self.scales.append(_Scale(int(cfg.peak_rate_ticks), float(cfg.sigmas), int(cfg.history_ticks), peaks=True))
+
+    @property
+    def first(self) -> _Scale:
+        """The `mean_ticks` scale."""
+        return self.scales[0]
+
+    def learn(self, score: float, peak_from: float = math.inf) -> None:
+        """One judged tick's score; `peak_from` is where peaks start (`peak_rate_ticks`)."""
+        if not math.isfinite(score):
+            return
+        x = math.log1p(max(score, 0.0)) if self.log else score
+        peak = 1.0 if score > peak_from else 0.0
+        for scale in self.scales:
+            scale.learn(peak if scale.peaks else x)
+
+    def learn_block(self, scores: np.ndarray, peak_from: float = math.inf) -> None:
+        for s in np.asarray(scores, float).tolist():
+            self.learn(s, peak_from)
+
+    def spread(self) -> tuple[float, float]:
+        """(μ, σ) of the `mean_ticks` scale's history of means (transformed), σ floored."""
+        return self.first.spread()
+
+    def level(self, peak_from: float = math.inf) -> float:
+        """The score this tick needs to put one scale's mean over μ + z·σ (+∞ while the histories
+        are short); `peak_from` as in `learn`."""
+        return min(self._score_level(scale, peak_from) for scale in self.scales)
+
+    def _score_level(self, scale: _Scale, peak_from: float) -> float:
+        x = scale.needed()
+        if scale.peaks:             # a peak adds 1, another tick 0; the tick that alerts is a peak itself
+            return peak_from if x <= 1.0 else math.inf
+        if self.log and math.isfinite(x):
+            return math.expm1(x) if x < 700.0 else math.inf
+        return x
+
+    # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
+    # The first scale's ring and history are `recent` and `means` (as before more_mean_ticks);
+    # a further scale h's are `recent_h` and `means_h`, the peak rate's `recent_peaks_h` and
+    # `means_peaks_h`. A scale the checkpoint lacks starts empty.
+
+    def _keys(self, i: int) -> tuple[str, str]:
+        if i == 0:
+            return "recent", "means"
+        tag = f"peaks_{self.scales[i].h}" if self.scales[i].peaks else str(self.scales[i].h)
+        return f"recent_{tag}", f"means_{tag}"
+
+    def state_dict(self) -> dict:
+        out = {}
+        for i, scale in enumerate(self.scales):
+            out.update(zip(self._keys(i), scale.state()))
+        return out
+
+    def restore(self, state: dict, name: str) -> None:
+        """Validates every scale before changing any."""
+        got = []
+        for i in range(len(self.scales)):
+            keys = self._keys(i)
+            if i > 0 and not all(k in state for k in keys):
+                got.append(None)
+                continue
+            arrays = [array_of(state[k], f"{name}.{k}", np.float64, 1) for k in keys]
+            for k, arr in zip(keys, arrays):
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"{name}.{k}: not finite")
+            got.append(arrays)
+        for scale, arrays in zip(self.scales, got):
+            if arrays is not None:
+                scale.restore(*arrays)
 
 
 __all__ = ["LikelihoodConfig", "MeanLikelihood", "MIN_HISTORY", "SD_FLOOR"]

@@ -205,7 +205,7 @@ class AdaptiveThreshold:
         if self.recurring is not None:
             self.floor = self.recurring.level(ts)
         if self.mean is not None:
-            self.mean_level = self.mean.level()
+            self.mean_level = self.mean.level(self.init)
         return self.current
 
     def seen(self, ts: float, score: float) -> None:
@@ -213,12 +213,12 @@ class AdaptiveThreshold:
         if self.recurring is not None:
             self.recurring.learn(ts, score)
         if self.mean is not None:
-            self.mean.learn(score)
+            self.mean.learn(score, self.init)
 
     def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
         """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
         if self.mean is not None:
-            self.mean.learn_block(scores)
+            self.mean.learn_block(scores, self.init)
         if self.recurring is None:
             return
         for t, s in zip(np.asarray(ts, float).tolist(), np.asarray(scores, float).tolist()):

@@ -138,3 +138,112 @@ def test_spikes_coming_more_often_on_nab_are_found_by_the_mean_path():
     # before it hid it. With it, the window is found in its first half.
     assert windows[0]["found_at"] is None and windows[0]["peak_ratio"] < 1.5 and windows[0]["alert_rows_before"] is None
     assert windows[10]["found_at"] is not None and windows[10]["found_at"] < 0.6
+
+
+def test_a_further_mean_length_takes_the_lowest_level_of_both():
+    """more_mean_ticks: each length has its own ring and history; the level is the lower one."""
+    scores = np.random.default_rng(6).gamma(2.0, 1.0, 900)
+    both = MeanLikelihood(LikelihoodConfig(mean_ticks=5, sigmas=3.0, history_ticks=500, more_mean_ticks=[40]))
+    short = MeanLikelihood(LikelihoodConfig(mean_ticks=5, sigmas=3.0, history_ticks=500))
+    long = MeanLikelihood(LikelihoodConfig(mean_ticks=40, sigmas=3.0, history_ticks=500))
+    for lk in (both, short, long):
+        lk.learn_block(scores)
+    assert both.level() == pytest.approx(min(short.level(), long.level()), rel=1e-12)
+    means = np.convolve(scores, np.ones(40) / 40, mode="valid")[-500:]
+    assert long.level() == pytest.approx(40 * (means.mean() + 3.0 * means.std()) - scores[-39:].sum(), rel=1e-9)
+
+
+def test_a_slow_long_rise_alerts_only_with_a_long_mean():
+    """Scores 0.45 above their calm level (mean 0.8) for 300 ticks, no tick above 2.5: too little
+    for a 10-tick mean's tail, plenty for a 100-tick one's."""
+    scores = np.abs(np.random.default_rng(7).standard_normal(4000))
+    start = 3000
+    scores[start:start + 300] += 0.45
+    scores[start:start + 300] = np.minimum(scores[start:start + 300], 2.5)
+
+    def alerts(**kw):
+        cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=5.5, **kw))
+        warm = np.abs(np.random.default_rng(0).standard_normal(2000))
+        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+        thr.seen_block(np.arange(warm.size) * TICK, warm)
+        return raised_on(thr, scores)
+
+    assert not [i for i in alerts() if start <= i < start + 300]
+    found = alerts(more_mean_ticks=[100])
+    assert [i for i in found if start <= i < start + 300]
+    assert not [i for i in found if i < start]
+
+
+def test_the_log_transform_averages_log1p_and_maps_the_level_back():
+    lk = MeanLikelihood(LikelihoodConfig(mean_ticks=5, sigmas=3.0, history_ticks=500, transform="log"))
+    scores = np.random.default_rng(8).gamma(2.0, 1.0, 700)
+    lk.learn_block(scores)
+    x = np.log1p(scores)
+    means = np.convolve(x, np.ones(5) / 5, mode="valid")[-500:]
+    expect = np.expm1(5 * (means.mean() + 3.0 * means.std()) - x[-4:].sum())
+    assert lk.level() == pytest.approx(expect, rel=1e-9)
+
+
+def test_the_peak_rate_alerts_on_a_peak_when_peaks_come_more_often():
+    """peak_rate_ticks: 1 for a score above peak_from, 0 under; the level is peak_from while one more
+    peak puts the rate in its tail, +∞ otherwise; no other path is changed."""
+    cfg = LikelihoodConfig(mean_ticks=10, sigmas=4.0, history_ticks=2000, peak_rate_ticks=50)
+    lk = MeanLikelihood(cfg)
+    rng = np.random.default_rng(9)
+    calm = np.where(rng.random(1500) < 0.02, 5.0, 1.0)          # a peak (5 > 3) on 2 % of ticks
+    lk.learn_block(calm, peak_from=3.0)
+    raw_only = MeanLikelihood(LikelihoodConfig(mean_ticks=10, sigmas=4.0, history_ticks=2000))
+    raw_only.learn_block(calm)
+    rate = lk.scales[-1]
+    assert rate.peaks and lk._score_level(rate, 3.0) == math.inf    # the rate is calm
+    assert lk.level(3.0) == raw_only.level()                       # so the mean path decides
+    for s in [5.0, 1.0, 1.0] * 6:                                   # then a peak every third tick
+        lk.learn(s, 3.0)
+        raw_only.learn(s)
+    assert lk._score_level(rate, 3.0) == 3.0                        # one more peak is news
+    assert lk.level(3.0) == min(3.0, raw_only.level())
+
+
+def test_every_scale_survives_the_checkpoint_and_a_missing_one_starts_empty():
+    from agent.checkpoint import decode, encode
+    cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, more_mean_ticks=[30],
+                                                                 peak_rate_ticks=20, transform="log"))
+    warm = np.abs(np.random.default_rng(10).standard_normal(800))
+    thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+    thr.seen_block(np.arange(warm.size) * TICK, warm)
+    state = thr.state_dict()["likelihood"]
+    assert set(state) == {"recent", "means", "recent_30", "means_30", "recent_peaks_20", "means_peaks_20"}
+    _, back_state = decode(encode({}, {"thresholds": {"numpy": thr.state_dict()}}))
+    back = AdaptiveThreshold.restored(cfg, back_state["thresholds"]["numpy"], "thresholds.numpy")
+    assert back.at(0.0) == pytest.approx(thr.at(0.0), rel=1e-9)
+    assert [len(s.means) for s in back.mean.scales] == [len(s.means) for s in thr.mean.scales]
+    older = thr.state_dict()
+    older["likelihood"] = {k: older["likelihood"][k] for k in ("recent", "means")}   # before the new scales
+    resumed = AdaptiveThreshold.restored(cfg, older, "thresholds.numpy")
+    assert [len(s.means) for s in resumed.mean.scales] == [len(thr.mean.first.means), 0, 0]
+    bad = thr.state_dict()
+    bad["likelihood"]["means_30"] = np.array([1.0, np.inf])
+    with pytest.raises(ValueError, match=r"thresholds\.numpy\.likelihood\.means_30: not finite"):
+        AdaptiveThreshold.restored(cfg, bad, "thresholds.numpy")
+
+
+def test_new_likelihood_keys_are_checked_with_their_path(tmp_path):
+    def problems(text):
+        return threshold_problems(tmp_path, text)
+    assert any(p.startswith("threshold.likelihood.more_mean_ticks: needs `mean_ticks`")
+               for p in problems("{likelihood: {more_mean_ticks: [50]}}"))
+    assert any(p.startswith("threshold.likelihood.more_mean_ticks[1]: a mean length is 2 to 10000")
+               for p in problems("{likelihood: {mean_ticks: 10, more_mean_ticks: [50, 1]}}"))
+    assert any(p.startswith("threshold.likelihood.more_mean_ticks[0]: 10 is already a scale")
+               for p in problems("{likelihood: {mean_ticks: 10, more_mean_ticks: [10]}}"))
+    assert any(p.startswith("threshold.likelihood.transform: ") for p in problems("{likelihood: {transform: sqrt}}"))
+    assert any(p.startswith("threshold.likelihood.peak_rate_ticks: 0 (off) or at least 2")
+               for p in problems("{likelihood: {mean_ticks: 10, peak_rate_ticks: 1}}"))
+    assert any(p.startswith("threshold.likelihood.peak_rate_ticks: needs `mean_ticks`")
+               for p in problems("{likelihood: {peak_rate_ticks: 50}}"))
+    from agent import config
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("sensors: [a]\nsources: [{type: stdin}]\nthreshold: {likelihood: {mean_ticks: 10, "
+                  "more_mean_ticks: [50], transform: log, peak_rate_ticks: 100}}\n")
+    lk = config.load(str(ok)).threshold.likelihood
+    assert (lk.more_mean_ticks, lk.transform, lk.peak_rate_ticks) == ([50], "log", 100)
