@@ -10,16 +10,16 @@ agent/plugins.py, so adding one touches one new file.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Literal, Union
-
-import yaml
 
 from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .faults.config import FaultConfig
+from .lean_import import submodule
 from .likelihood import LikelihoodConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
@@ -321,15 +321,20 @@ class AgentConfig:
                            base_dir=self.base_dir)
 
 
+# PyYAML's pure-Python loader only: `import yaml` also loads its dumper, emitter, representer and
+# libyaml binding (~0.4 MiB resident), none of which reading a config uses (agent/lean_import.py).
+yaml_loader = submodule("yaml", "loader")
+yaml = sys.modules["yaml"]          # .loader .nodes .constructor .resolver .error: loaded with it
+
 MAX_DEPTH = 32            # nesting levels a config may have
 MAX_VALUES = 100_000      # values a config may hold once its aliases are expanded
 
 
-class _ConfigLoader(yaml.SafeLoader):
+class _ConfigLoader(yaml_loader.SafeLoader):
     """SafeLoader that refuses duplicate keys and reads YAML 1.2 floats such as `1e-3` as numbers."""
 
     def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, yaml.nodes.MappingNode):
             first: dict = {}
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
@@ -392,8 +397,12 @@ def load(path: str | Path) -> AgentConfig:
         raise ConfigError(str(path), [f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
                                       "is this the config file?"]) from None
     try:
-        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 — a SafeLoader subclass
-    except yaml.YAMLError as exc:
+        loader = _ConfigLoader(text)        # what yaml.load(text, Loader=_ConfigLoader) does
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.error.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())

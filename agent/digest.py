@@ -6,15 +6,15 @@ CPython's own SHA-256 (`_sha2` from 3.12, `_sha256` before) gives the same diges
 a little slower (~0.4 GB/s here; a bundle of a few hundred kB takes a millisecond). A build
 without the builtin falls back to hashlib.
 
-numpy.random imports `secrets`, which imports hashlib through hmac: `without_openssl` imports
-such a module with hashlib's OpenSSL backend hidden, so hashlib takes its documented fallback,
+numpy.random imports `secrets`, which imports hashlib through hmac: `without_openssl` runs such an
+import with hashlib's OpenSSL backend hidden, so hashlib takes its documented fallback,
 the builtin hashes (same results). Once hashlib is loaded with OpenSSL it stays so (a test
 process, a plugin that needed it): then this changes nothing.
 """
 from __future__ import annotations
 
-import importlib
 import sys
+from typing import Callable, TypeVar
 
 try:
     from _sha2 import sha256          # CPython >= 3.12
@@ -26,14 +26,16 @@ except ImportError:                    # pragma: no cover - depends on the Pytho
 
 __all__ = ["sha256", "without_openssl"]
 
+T = TypeVar("T")
 
-def without_openssl(name: str):
-    """`importlib.import_module(name)`, with hashlib (if it is not loaded yet) using the builtin
-    hashes instead of OpenSSL."""
+
+def without_openssl(load: Callable[[], T]) -> T:
+    """`load()` (an import), with hashlib (if it is not loaded yet) using the builtin hashes
+    instead of OpenSSL."""
     if "hashlib" in sys.modules or "_hashlib" in sys.modules:
-        return importlib.import_module(name)
+        return load()
     sys.modules["_hashlib"] = None      # type: ignore[assignment]  # "not importable": hashlib falls back
     try:
-        return importlib.import_module(name)
+        return load()
     finally:
         del sys.modules["_hashlib"]

@@ -9,8 +9,8 @@ a CSV replay of the same simulated data: what a gateway without the simulator (a
 numpy.random) pays.
 
 Rows of the breakdown (MiB resident after each stage, in one process):
-python · + numpy · + pyyaml · + the agent's modules · + the config loaded (with what the named
-plugins import: numpy.random for the simulator) · + Agent() (pipeline; a model tier's runtime and
+python · + numpy · + pyyaml's loader · + the agent's modules · + the config loaded (with what the named
+plugins import: numpy.random's Generator for the simulator) · + Agent() (pipeline; a model tier's runtime and
 model) · the warm-up's ticks held, just before the fallback's fit · peak · end of the run.
 
 The agent's modules are loaded from compiled bytecode, as on an installed gateway (pip writes the
@@ -18,11 +18,13 @@ The agent's modules are loaded from compiled bytecode, as on an installed gatewa
 runs its children without PYTHONDONTWRITEBYTECODE. Compiling every module at start instead (a
 source checkout with PYTHONDONTWRITEBYTECODE=1) costs the agent ~0.3-0.5 MiB more at its peak.
 
-The floor: what the runtimes themselves cost, in bare scripts that use no agent code (fresh
-process each): Python alone, + numpy, + pyyaml; LiteRT's import, its interpreter on the demo's
+The floor: what the runtimes themselves cost, in bare scripts that use no agent code but
+agent/lean_import.py, imported as the agent imports them (fresh process each): Python alone,
++ numpy, + pyyaml's loader; LiteRT's interpreter module, its interpreter on the demo's
 int8 model with the agent's options (one thread, the default XNNPACK delegate) and tensors
 allocated, its first invoke; onnxruntime's import, its session with the agent's options (one
-intra- and one inter-op thread, sequential, every optimisation), its first run; numpy.random.
+intra- and one inter-op thread, sequential, every optimisation), its first run; numpy.random's
+Generator and PCG64 (the simulator's).
 
     python bench/rss.py [--ticks 5000] [--out rss.json]
 """
@@ -55,8 +57,9 @@ def status(key):
 stages = [("python", status("VmRSS:"))]
 import numpy
 stages.append(("+ numpy", status("VmRSS:")))
-import yaml
-stages.append(("+ pyyaml", status("VmRSS:")))
+from agent.lean_import import submodule
+submodule("yaml", "loader")
+stages.append(("+ pyyaml's loader (as agent/config.py imports it)", status("VmRSS:")))
 import agent.cli, agent.config, agent.pipeline, agent.service
 stages.append(("+ the agent's modules", status("VmRSS:")))
 cfg = agent.cli.load_config(sys.argv[1])
@@ -88,16 +91,17 @@ kind, model = sys.argv[1], sys.argv[2]
 stages = [("python", status("VmRSS:"))]
 import numpy as np
 stages.append(("+ numpy", status("VmRSS:")))
+from agent.lean_import import submodule     # its own imports are loaded by numpy already
 if kind == "yaml":
-    import yaml
-    stages.append(("+ pyyaml", status("VmRSS:")))
+    submodule("yaml", "loader")
+    stages.append(("+ pyyaml's loader", status("VmRSS:")))
 elif kind == "rng":
     sys.modules["_hashlib"] = None          # as agent/digest.py imports it: without OpenSSL
-    import numpy.random
-    stages.append(("+ numpy.random", status("VmRSS:")))
+    submodule("numpy.random", "_generator")
+    stages.append(("+ numpy.random's Generator and PCG64", status("VmRSS:")))
 elif kind == "tflite":
-    from ai_edge_litert.interpreter import Interpreter
-    stages.append(("+ import ai_edge_litert", status("VmRSS:")))
+    Interpreter = submodule("ai_edge_litert", "interpreter").Interpreter
+    stages.append(("+ import ai_edge_litert's interpreter", status("VmRSS:")))
     it = Interpreter(model_content=open(model, "rb").read(), num_threads=1)
     it.allocate_tensors()
     stages.append(("+ interpreter (XNNPACK), tensors allocated", status("VmRSS:")))

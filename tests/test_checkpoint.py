@@ -432,3 +432,63 @@ def test_a_stop_signal_while_the_agent_is_starting_stops_it_cleanly(tmp_path, si
     err = agent.stderr()
     assert f"{sig} while starting: stopping now" in err
     assert "refused: truncated" in err and f"stopped: signal {sig}" in err.splitlines()[-1]
+
+
+def test_the_drift_rules_station_relation_is_in_the_checkpoint():
+    """The loop stations' flow / occ / speed relation (its level, spreads, running mean) survives a
+    restart, so a drift under way is judged on as if the agent had kept running."""
+    names = [f"S0{k}_{m}" for k in (1, 2) for m in ("flow", "occ", "speed")]
+    cfg = config.from_dict({"tick_s": 30.0, "topology": "corridor", "sensors": names,
+                            "sources": [{"type": "simulate", "scenario": "corridor", "seed": 1,
+                                         "start": "2026-01-05T06:00:00Z", "duration_s": 4 * 3600.0}]})
+    from agent.sources.simulate import generate
+    from agent.window import Aligner
+    from agent.records import Rejects
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(iter(generate(cfg.sources[0], names, 30.0)))
+    running = Pipeline(cfg)
+    for r in rows[:300]:
+        running.step(r)
+    restarted = Pipeline(cfg)
+    restarted.restore(through_file(running.state_dict()))
+    for r in rows[300:400]:
+        running.step(r)
+        restarted.step(r)
+    drift = [[rule for rule in p.health.rules if rule.KIND == "drift"][0] for p in (running, restarted)]
+    assert drift[0].rel_count.min() > 0 and drift[0].rel_fitted.all()
+    for k in ("rel_count", "rel_level", "rel_a", "rel_b", "rel_mom", "mean_e", "base_e", "d2", "departure", "mu", "cov"):
+        np.testing.assert_allclose(getattr(drift[1], k), getattr(drift[0], k), rtol=1e-12, err_msg=k)
+
+
+def test_a_checkpoint_from_before_the_station_relation_restores_and_learns_it_afresh():
+    """A drift rule's state without the relation part (an agent before it) restores: the sensors'
+    part as saved, the stations' relations learned again from then on."""
+    names = [f"S0{k}_{m}" for k in (1, 2) for m in ("flow", "occ", "speed")]
+    cfg = config.from_dict({"tick_s": 30.0, "topology": "corridor", "sensors": names,
+                            "sources": [{"type": "simulate", "scenario": "corridor", "seed": 1,
+                                         "start": "2026-01-05T06:00:00Z", "duration_s": 4 * 3600.0}]})
+    from agent.sources.simulate import generate
+    from agent.window import Aligner
+    from agent.records import Rejects
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(iter(generate(cfg.sources[0], names, 30.0)))
+    running = Pipeline(cfg)
+    for r in rows[:300]:
+        running.step(r)
+    state = through_file(running.state_dict())
+
+    def without_relation(node):
+        if isinstance(node, dict):
+            if node.pop("relation", None) is not None:
+                return node
+            return next((found for v in node.values() if (found := without_relation(v)) is not None), None)
+        return None
+
+    old = without_relation(state)
+    assert old is not None and "mean_e" in old
+    restarted = Pipeline(cfg)
+    restarted.restore(state)
+    drift = [rule for rule in restarted.health.rules if rule.KIND == "drift"][0]
+    assert drift.rel_count.max() == 0 and not drift.rel_fitted.any()
+    np.testing.assert_array_equal(drift.mean_e[:drift.n], np.asarray(old["mean_e"]))
+    for r in rows[300:400]:
+        restarted.step(r)
+    assert drift.rel_count.min() > 60 and drift.rel_fitted.all()

@@ -204,6 +204,71 @@ def test_corridor_drift_is_a_drift_fault_and_masked(tmp_path, target):
     assert not alerts_driven_by(alerts, target, drift.ts, end.ts)      # masked while judged drifting
 
 
+def test_a_corridor_drift_at_rush_hour_is_a_drift_fault(tmp_path):
+    """At the evening peak the queue breaks every neighbour model, so no neighbour is calm; the
+    station's own relation (log flow − log occ − log speed ≈ log k) holds in the queue and is what
+    the drifting speed breaks."""
+    target = "S04_speed"
+    records = simulate("corridor", CORRIDOR, 13, [AnomalySpec(kind="drift", at_s=11.25 * H, duration_s=1200,
+                                                             target=target)], start=DAY)
+    path = write_csv(tmp_path / "rush-drift.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [drift] = decided(faults, target, "drift")
+    at = t0() + 6 * H + 11.25 * H                                      # 17:15, the evening peak
+    assert at < drift.ts < at + 1200
+    assert "relation" in drift.evidence["summary"] and abs(drift.evidence["relation_departure"]) > 12
+    assert not [f for f in faults if f.event == "fault" and f.kind == "drift" and f.sensor != target]
+
+
+def test_a_corridor_drift_in_the_first_morning_queue_is_a_drift_fault(tmp_path):
+    """The agent starts at midnight: at 07:00 on its first day it has seen no queue, so the station
+    relation's spread in a queue (growing as 1 / speed) comes from the speed sensor's own noise until
+    one is seen; the drift starting in the morning ramp is still reported as a drift."""
+    target = "S03_speed"
+    records = simulate("corridor", CORRIDOR, 9, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target=target)])
+    path = write_csv(tmp_path / "first-morning.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [drift] = decided(faults, target, "drift")
+    assert t0() + 7 * H < drift.ts < t0() + 7 * H + 1200
+    assert not [f for f in faults if f.event == "fault" and f.kind == "drift" and f.sensor != target]
+
+
+def test_the_pair_moments_folded_at_a_refit_are_the_tick_by_tick_moments():
+    """The drift rule keeps its ticks and folds them into the pair models' mean and covariance
+    every REFIT_TICKS (one set of calls instead of one a tick): the same exponentially forgotten
+    moments as updating them tick by tick, learned and unlearned ticks mixed, first ticks included."""
+    from agent.faults.drift import F, Drift, REFIT_TICKS
+    cfg, rows = corridor_rows_for_drift()
+    rule = next(r for r in FaultTracker(cfg.sensor_specs(), cfg.topology, TICK, cfg.faults).rules
+                if isinstance(r, Drift))
+    rng = np.random.default_rng(5)
+    p = rule.target.size
+    mu, cov, count = np.zeros((p, F + 1)), np.zeros((p, F + 1, F + 1)), np.zeros(p)
+    for batch in range(3):
+        g = rng.normal(size=(REFIT_TICKS, p, F + 1)) * [1, 50, 3, 3, 7] + batch
+        pl = rng.random((REFIT_TICKS, p)) < 0.7
+        g[~pl] = np.nan                                   # a pair not learned may have no reading
+        for t in range(REFIT_TICKS):                      # tick by tick, as before the fold
+            a = np.where(pl[t], np.maximum(1.0 / (count + 1.0), rule.alpha_min), 0.0)
+            d = np.where(pl[t][:, None], g[t] - mu, 0.0)
+            mu += a[:, None] * d
+            cov = (1.0 - a)[:, None, None] * (cov + a[:, None, None] * d[:, :, None] * d[:, None, :])
+            count += pl[t]
+        rule._g[:], rule._pl[:], rule._filled = g, pl, REFIT_TICKS
+        rule._fold()
+        np.testing.assert_allclose(rule.mu, mu, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(rule.cov, cov, rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(rule.pair_count, count)
+
+
+def corridor_rows_for_drift():
+    cfg = config.from_dict({"tick_s": TICK, "topology": "corridor", "sensors": corridor_sensors(3),
+                            "sources": [{"type": "simulate", "scenario": "corridor", "seed": 1, "start": START,
+                                         "duration_s": 10 * TICK}]})
+    return cfg, Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), TICK))
+
+
 @pytest.mark.parametrize("target", ["temp_motor", "current"])
 def test_pump_drift_is_a_drift_fault_not_the_load(tmp_path, target):
     """Pump temperatures follow the load with a lag: the drift is judged against what the other

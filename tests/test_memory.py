@@ -1,5 +1,6 @@
 """What keeps the agent small (README "Memory"): the run path loads nothing its config does not
-name — no OpenSSL even where numpy.random is needed, no numpy.ma (agent/quantile.py is
+name — no OpenSSL even where numpy.random is needed, of numpy.random only default_rng's parts, of
+PyYAML only its loader, no libLiteRt.so for the LiteRT tier (agent/lean_import.py), no numpy.ma (agent/quantile.py is
 np.quantile bit for bit), no shutil for argparse's help width, no importlib.metadata or
 tempfile for the LiteRT tier — the warm-up's rows live in four arrays, and the fallback's
 blocked fit is the whole-block fit."""
@@ -22,7 +23,10 @@ from agent.warmup import WarmupRows
 from agent.window import Row
 
 RUN_AND_LIST = ("import sys; from agent.cli import main; rc = main(sys.argv[1:]); "
-                "print(' '.join(sorted(sys.modules)))")
+                "print(' '.join(sorted(sys.modules)), ' '.join({l.split('/')[-1].strip() for l in open('/proc/self/maps')"
+                " if '.so' in l}))")      # the modules and the shared libraries mapped
+LEAN_YAML = {"yaml.loader", "yaml.constructor"}                   # the config was read ...
+FULL_YAML = {"yaml.dumper", "yaml.emitter", "yaml.representer", "yaml.cyaml", "yaml._yaml"}  # ... with no more
 
 
 def loaded_by_run(tmp_path, config: str) -> set[str]:
@@ -44,8 +48,8 @@ def test_a_numpy_agent_on_a_csv_replay_loads_no_openssl_rng_or_network_modules(t
         sinks: [{type: jsonl, path: alerts.jsonl}]
         state_dir: state
     """)
-    assert {"agent.pipeline", "agent.checkpoint", "csv"} <= loaded        # it ran, checkpointed, read CSV
-    unwanted = {"_hashlib", "_ssl", "ssl", "numpy.random", "numpy.ma", "socket", "selectors", "uuid", "difflib",
+    assert {"agent.pipeline", "agent.checkpoint", "csv"} | LEAN_YAML <= loaded   # it ran, checkpointed, read CSV
+    unwanted = FULL_YAML | {"_hashlib", "_ssl", "ssl", "numpy.random", "numpy.ma", "socket", "selectors", "uuid", "difflib",
                 "tempfile", "importlib.metadata", "shutil", "bz2", "lzma", "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
                 "agent.evaluate", "agent.listen", "agent.outbox"}
     assert not unwanted & loaded, sorted(unwanted & loaded)
@@ -62,8 +66,41 @@ def test_the_simulator_loads_numpy_random_without_openssl(tmp_path):
         sinks: [{type: jsonl, path: alerts.jsonl}]
         state_dir: state
     """)
-    assert "numpy.random" in loaded and "hashlib" in loaded
-    assert "_hashlib" not in loaded
+    assert {"numpy.random._generator", "numpy.random._pcg64", "hashlib"} <= loaded
+    # default_rng's parts only: not numpy.random's __init__ (the legacy RandomState, other generators)
+    unwanted = {"_hashlib", "numpy.random.mtrand", "numpy.random._mt19937", "numpy.random._philox",
+                "numpy.random._sfc64", "numpy.random._pickle"}
+    assert not unwanted & loaded, sorted(unwanted & loaded)
+
+
+def test_the_simulators_generator_is_numpys_default_rng():
+    from agent.sources.simulate import _seeded_rng
+    for seed, stream in ((3, (1, 0)), (7, (2, 5)), (2**70 + 9, (4,)), (0, (6, 123))):
+        ours, numpys = _seeded_rng(seed, *stream), np.random.default_rng([seed % 2**64, *stream])
+        assert type(ours) is type(numpys)
+        assert np.array_equal(ours.standard_normal((50, 3)), numpys.standard_normal((50, 3)))
+        assert np.array_equal(ours.random(20), numpys.random(20))
+        assert ours.integers(7) == numpys.integers(7) and ours.uniform(0.55, 1.0) == numpys.uniform(0.55, 1.0)
+        assert np.array_equal(ours.normal(0, 0.015, 9), numpys.normal(0, 0.015, 9))
+
+
+LEAN_THEN_WHOLE = """
+import sys
+from agent.lean_import import submodule
+gen = submodule("numpy.random", "_generator")
+loader = submodule("yaml", "loader")
+before = sorted(m for m in ("numpy.random.mtrand", "yaml.dumper") if m in sys.modules)
+import numpy as np, yaml
+from numpy.random import RandomState, default_rng       # names only the __init__ defines
+print(before, np.random._generator is gen, yaml.loader is loader, default_rng is gen.default_rng,
+      yaml.safe_dump({"a": 1}).strip(), RandomState(1).randint(100), "numpy.random.mtrand" in sys.modules)
+"""
+
+
+def test_a_lean_import_leaves_the_whole_package_to_whoever_asks_for_it():
+    res = subprocess.run([sys.executable, "-c", LEAN_THEN_WHOLE], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["[]", "True", "True", "True", "a:", "1", "37", "True"]
 
 
 DEMO_SENSORS = "[" + ", ".join(f"S0{i}_{m}" for i in range(1, 7) for m in ("flow", "occ", "speed")) + "]"
@@ -85,6 +122,16 @@ def test_the_litert_tier_loads_no_package_metadata_tempfile_or_numpy_ma(tmp_path
     assert {"ai_edge_litert.interpreter", "agent.quantile"} <= loaded       # the tier ran, warm-up fitted
     unwanted = {"importlib.metadata", "tempfile", "numpy.ma", "_hashlib", "onnxruntime"}
     assert not unwanted & loaded, sorted(unwanted & loaded)
+    assert "libLiteRt.so" not in loaded      # the CompiledModel runtime ai_edge_litert's __init__ loads
+
+
+def test_the_litert_tier_reports_the_installed_version():
+    pytest.importorskip("ai_edge_litert")
+    from importlib.metadata import version
+    res = subprocess.run([sys.executable, "-c", "from agent.scorers.tflite import interpreter_class; "
+                          "print(interpreter_class()[1])"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == f"ai-edge-litert {version('ai-edge-litert')}"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -234,3 +281,15 @@ def test_the_fallbacks_fit_and_calibration_in_blocks_are_the_whole_days_bits():
     at_once = again.batch_scores(z, missing, 32, ts, chunk=len(z))
     assert in_blocks.shape == (len(z) - blocked.ar.p, len(specs)) and in_blocks.max() > 3
     assert np.array_equal(in_blocks, at_once)
+
+
+def test_a_checkpoint_written_in_parts_is_encodes_bytes(tmp_path, monkeypatch):
+    from agent import checkpoint
+    state = {"w": np.arange(12.0).reshape(3, 4), "counts": np.array([3.0, 1.0]), "empty": np.zeros((0, 4)),
+             "mask": np.array([True, False]), "t": np.arange(6.0)[::2], "n": 3, "nested": {"x": [np.float32(1.5)]}}
+    monkeypatch.setattr(checkpoint.time, "time", lambda: 1234.5)
+    info = checkpoint.CheckpointStore(tmp_path).save({"config": {}}, state)
+    data = (tmp_path / checkpoint.CHECKPOINT_FILE).read_bytes()
+    assert data == checkpoint.encode({"config": {}, "created": 1234.5}, state) and info["bytes"] == len(data)
+    meta, back = checkpoint.decode(data)
+    assert meta["created"] == 1234.5 and np.array_equal(back["t"], [0.0, 2.0, 4.0]) and back["empty"].shape == (0, 4)

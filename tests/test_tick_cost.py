@@ -124,3 +124,60 @@ def test_fault_masks_follow_each_start_and_end():
         assert np.array_equal(tracker._healthy, ~tracker._faulty)
         assert tracker._kinds == tuple(tracker.kind)
     assert tracker._any_faulty
+
+
+def test_recent_mean_is_the_nan_ring_mean_and_round_trips():
+    """RecentMean (spike's and stuck's rings of recent steps) gives, tick after tick, the mean a
+    NaN-filled ring gives summed with NaN as 0 over its finite entries — inf included, which
+    is summed but not counted — and its checkpoint form restores to the same ring."""
+    from agent.faults.rule import RecentMean
+    rng = np.random.default_rng(11)
+    size, n = 7, 5
+    ring, recent = np.full((size, n), np.nan), RecentMean(size, n)
+    head = 0
+    for t in range(60):
+        value = rng.exponential(size=n)
+        value[rng.random(n) < 0.1] = np.inf
+        kept = rng.random(n) < 0.7
+        ring[head] = np.where(kept, value, np.nan)
+        head = (head + 1) % size
+        recent.push(kept, value)
+        seen = np.isfinite(ring).sum(axis=0)
+        expected = np.where(np.isnan(ring), 0.0, ring).sum(axis=0) / np.maximum(seen, 1)
+        assert np.array_equal(recent.seen(), seen)
+        assert np.array_equal(recent.mean(), expected, equal_nan=True)
+        assert np.array_equal(recent.rows(), ring, equal_nan=True)
+    again = RecentMean(size, n)
+    again.set_rows(recent.rows(), recent.head)
+    for k in ("zeroed", "kept", "finite", "count"):
+        assert np.array_equal(getattr(again, k), getattr(recent, k)), k
+
+
+def test_markov_flat_indices_are_the_fancy_ones():
+    """The Markov chain's one-tick read and learning through flat indices touch the entries
+    counts[i, s0, s1] and rowsum[i, s0], some sensors unlearned (not ok) on some ticks."""
+    rng = np.random.default_rng(13)
+    n, k = 6, 5
+    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(markov_bins=k), tick_s=1.0, steps=8)
+    z, missing = stream(rng, 300, n)
+    scorer.fit(z[:200], missing[:200])
+    markov = scorer.markov
+    buf = WindowBuffer(8, n)
+    partial = 0
+    for t in range(200, 300):
+        buf.push(z[t], missing[t], float(t))
+        if t < 208:
+            continue
+        states = markov.transitions(buf)
+        s0, s1 = states
+        counts, rowsum = markov.counts.copy(), markov.rowsum.copy()
+        r = np.arange(n)
+        a = markov.alpha * markov.g
+        assert np.array_equal(markov._prob(s0, s1), (counts[r, s0, s1] + a) / (rowsum[r, s0] + k * a))
+        markov.learn(buf, states)
+        ok = np.flatnonzero(~buf.missing[-1] & ~buf.missing[-2])
+        partial += ok.size < n
+        counts[ok, s0[ok], s1[ok]] += markov.g        # (100 ticks: g never reaches its rescale)
+        rowsum[ok, s0[ok]] += markov.g
+        assert np.array_equal(markov.counts, counts) and np.array_equal(markov.rowsum, rowsum)
+    assert partial >= 5                              # ticks that learned only some sensors

@@ -51,10 +51,14 @@ class Normal:
         self.count = np.zeros(n)                 # healthy observed ticks learned (saturates in effect)
         self.mean = np.zeros(n)
         self.var = np.zeros(n)
-        self.abs_step = np.zeros(n)              # mean |x_t − x_{t−1}| between observed ticks
-        self.rel_step = np.zeros(n)              # the same relative to the reading's size (see relative_step)
-        self.repeat = np.zeros(n)                # share of ticks with exactly the previous value
-        self.at_floor = np.zeros(n)              # share of ticks at the floor
+        # Four statistics learned at one rate, rows of one array (views), so that a tick on which
+        # every sensor is learned updates them in one pass (learn); their new values go in _new.
+        self._rows = np.zeros((4, n))
+        self._new = np.zeros((4, n))
+        self.repeat = self._rows[0]              # share of ticks with exactly the previous value
+        self.at_floor = self._rows[1]            # share of ticks at the floor
+        self.abs_step = self._rows[2]            # mean |x_t − x_{t−1}| between observed ticks
+        self.rel_step = self._rows[3]            # the same relative to the reading's size (see relative_step)
         self.learned = np.zeros(n, bool)         # enough of it learned for rules that compare with it
         # Counts only grow (until a restore), so once every sensor's rate is the floor alpha_min, or
         # every sensor is learned, it stays so: then neither is computed again.
@@ -76,14 +80,18 @@ class Normal:
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
         if np.count_nonzero(learn) == n and np.count_nonzero(step_ok & known) == n:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
-            # rate × 1 is the rate, so these are the same sums as the general case in fewer calls.
-            self.repeat += rate * ((step == 0) - self.repeat)
-            self.at_floor += rate * (at_floor - self.at_floor)
+            # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
+            # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
             d = x - self.mean
             self.mean += rate * d
             self.var = (1 - rate) * (self.var + rate * d * d)
-            self.abs_step += rate * (step - self.abs_step)
-            self.rel_step += rate * (self.relative_step(step, x) - self.rel_step)
+            new = self._new
+            np.equal(step, 0, out=new[0])
+            new[1] = at_floor
+            new[2] = step
+            new[3] = self.relative_step(step, x)          # (with the mean just learned, as before)
+            rows = self._rows
+            rows += rate * (new - rows)
             self.count += 1.0
             self._learned()
             return

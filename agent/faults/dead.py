@@ -29,7 +29,7 @@ class Dead:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
         level, above = t.level, t.above
-        at_floor = t.observed & (above <= AT_FLOOR * level)       # (NaN compares False, without a warning)
+        at_floor = t.at_floor           # observed & above <= AT_FLOOR × level (the tracker's, once a tick)
         if self.held.calm(at_floor):
             return self.held.nothing, self.held.nothing
         usually_live = normal.learned & (normal.at_floor < USUALLY_AT_FLOOR) & (level > 0)

@@ -7,7 +7,9 @@ LAG_HALF_LIVES_S): a motor temperature follows the current with a lag, a fluid t
 follows the motor with a longer one, so raw levels would disagree whenever the load changes
 while the predicted value does not. The models are fitted online (ridge regression on
 exponentially forgotten moments over DRIFT_HORIZON × `learn_s`) from ticks on which both
-sensors are healthy and unsuspected, and refitted every REFIT_TICKS ticks.
+sensors are healthy and unsuspected, and refitted every REFIT_TICKS ticks. The moments are
+brought up to date at the refit, from the ticks kept since (_fold: the same sums as a
+tick-by-tick update, in a few calls instead of a dozen a tick).
 
 Each tick, sensor i's residual against each predictor, over that pair's residual spread, is
 combined by the median: one broken predictor moves it little, so a drifting sensor does not
@@ -29,9 +31,27 @@ drives alone waits up to `drift_holdback_s` for the decision (holdback.py). Its 
 still teach this rule (the departure's spread widening with them keeps false drifts rare), not
 the other rules.
 
+At rush hour no neighbour is calm (congestion breaks the pair models), so a loop station's own
+physics judges too: flow = lanes × density × speed and occupancy ∝ density, so
+log flow − log occ − log speed is a per-station constant (log k) in free flow and in a queue
+alike — an incident does not break it, the queue is real traffic. A tick's residual from its
+learned level is divided by that tick's spread, √(a + b / speed²): relative errors of flow and
+occupancy, plus a speed error that weighs more the slower the traffic (b is learned once speeds
+have varied — a queue seen — and is until then the speed sensor's own tick-to-tick noise). Each
+station's relation is one more row beside the sensors' in the same arrays: averaged, measured from
+its slow level and over its normal spread like a sensor's median residual (each tick's clipped
+at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drift_z`, with the
+station's sensors healthy and none drifting, it blames the mate whose own departure leans
+furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it), by
+at least LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
+`drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). The other
+way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
+moved against it) is not judged drifting by its neighbours alone: its own drift would have
+moved the relation, so the misfit is its neighbours' models (the morning after a first day).
+
 After a fault of another kind the sensor's lags and departure are stale: drift is judged again
-after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors and
-pairs; a tick costs a few dozen numpy operations whatever the number of sensors.
+after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors,
+stations and pairs; a tick costs a few dozen numpy operations whatever the number of sensors.
 
 Check on site: calibration (zero / span) of the transmitter, a loop whose sensitivity changed
 (pavement damage, a loose connection), fouling or ageing of the sensing element.
@@ -45,7 +65,7 @@ from .rule import Held, Tick
 
 LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
 DRIFT_HORIZON = 4.0      # the pair models forget over this many × learn_s
-REFIT_TICKS = 10         # the pair models are solved again this often
+REFIT_TICKS = 10         # the pair models are solved again (and their moments updated) this often
 RIDGE = 0.01             # ridge penalty, a share of each feature's variance (lags are collinear)
 MIN_PAIR_TICKS = 60      # a pair model predicts once it has learned from this many ticks
 CLIP = 3.0               # a departure beyond this many spreads is learned as this many
@@ -54,6 +74,13 @@ ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this with
 LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads off its prediction
 F = 4                    # pair features: x_j, x_j², and x_j's two lags
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
+RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
+REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
+LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
+CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
+AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
+VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
+RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 
 
 class Drift:
@@ -84,7 +111,6 @@ class Drift:
         self.slot = np.full((n, width), p)
         for i, c in enumerate(ctx.context):
             self.slot[i, :c.size] = np.flatnonzero(self.target == i)
-        self.n_pairs = np.array([c.size for c in ctx.context])
         # g of every pair in one take from [x, x², lag1, lag2]: columns x_j, x_j², lag1_j, lag2_j, x_i.
         self.g_index = np.stack([self.source, n + self.source, 2 * n + self.source, 3 * n + self.source,
                                  self.target], axis=1)
@@ -97,33 +123,72 @@ class Drift:
         for i, c in enumerate(ctx.context):
             self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
         self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
-        # Pair moments of g = (x_j, lag1_j, lag2_j, x_i): running mean and covariance.
+        # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
+        # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
         self.pair_count = np.zeros(p)
         self.mu = np.zeros((p, F + 1))
         self.cov = np.zeros((p, F + 1, F + 1))
         self.beta = np.zeros((p, F))
+        self.beta_x = np.zeros((p, F + 1))
         self.icept = np.zeros(p)
         self.spread = np.ones(p)
+        self.neg_inv_spread = -np.ones(p)
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
-        # Per sensor: the smoothed median residual, its learned spread, the departure D.
-        self.mean_e = np.zeros(n)
-        self.base_e = np.zeros(n)
+        # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
+        trios = []
+        for i in range(n):
+            st = ctx.station(i)
+            if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
+                trios.append((i, st["occ"], st["speed"]))
+        self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
+        s_n = self.trio.shape[0]
+        self.trio_in = np.zeros((n, s_n))                           # sensor × station incidence
+        self.trio_sign = np.zeros(n)
+        for k, trio in enumerate(self.trio):
+            self.trio_in[trio, k] = 1.0
+            self.trio_sign[trio] = RELATION_SIGN
+        self.rel_sign = np.array(RELATION_SIGN)
+        self.rel_level = np.zeros(s_n)         # log k, learned while the station is healthy and calm
+        self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
+        self.rel_b = np.zeros(s_n)
+        self.rel_b_known = np.zeros(s_n, bool)  # speeds have varied enough (a queue seen) to learn rel_b
+        self.rel_mom = np.zeros((4, s_n))      # running means of u = 1/speed², u², e², u·e²
+        self.rel_count = np.zeros(s_n)
+        self.rel_fitted = np.zeros(s_n, bool)
+        # Per row — the n sensors, then the S stations' relations — the smoothed residual (the
+        # median pair residual; the relation's), its slow level, its learned spread, the departure D.
+        m = n + s_n
+        self.mean_e = np.zeros(m)
+        self.base_e = np.zeros(m)
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
-        self.d2 = np.full(n, self.d2_floor)
-        self.count = np.zeros(n)
-        self.departure = np.zeros(n)
-        self.settle = np.zeros(n, np.int64)
-        self.stepped = np.zeros(n, bool)           # jumped: not judged a drift until back near its base
-        self.over = np.zeros(n, bool)              # |departure| past half the limit (suspect)
-        self.recent = np.full((ABRUPT_TICKS, n), np.nan)     # the median residual of the last ticks, a ring
+        self.d2 = np.full(m, self.d2_floor)
+        self.count = np.zeros(m)
+        self.departure = np.zeros(m)
+        self.settle = np.zeros(m, np.int64)
+        self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
+        self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
+        # A sensor's own row and its station's relation row: what a fault of the sensor touches.
+        self.row_of = np.concatenate((np.eye(n), self.trio_in), axis=1)
+        self._rel_rows = np.arange(m) >= n
+        self._calm_rel = np.ones(s_n, bool)        # a relation is judged without a calm context
         self._pending = None
+        self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
+        # The ticks since the last refit, folded into the moments then (_fold).
+        self._filled = 0
+        self._g = np.zeros((REFIT_TICKS, p, F + 1))
+        self._pl = np.zeros((REFIT_TICKS, p), bool)
+        self._r = np.zeros((REFIT_TICKS, s_n))
+        self._u = np.zeros((REFIT_TICKS, s_n))
+        self._rc = np.zeros((REFIT_TICKS, s_n), bool)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n
         drifting = t.drifting
         fresh = t.observed & t.healthy
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
@@ -138,36 +203,42 @@ class Drift:
 
         i, j = self.target, self.source
         g = np.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
-        suspect = self.over                 # last tick's departure past half the limit
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed & (t.healthy | drifting)
-        ok_j = fresh & ~suspect & np.isfinite(lags[0])
+        ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
         usable = ok_i[i] & ok_j[j] & self.fitted
-        pred = self.icept + np.einsum("pk,pk->p", self.beta, g[:, :F])
-        e = np.where(usable, (g[:, F] - pred) / self.spread, np.nan)
-        self._e[:-1] = e                   # the last slot stays NaN: a pair slot that is not there
-        med, has = _row_median(self._e[self.slot], self.rows, self.mid)
+        # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
+        self._e[:-1] = np.where(usable, (np.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
+                                np.nan)                                      # last slot: no pair there
+        med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
+        self._normal = t.normal
+        rel = self._relation(t.x, ok_i) if self.trio.size else None
+        if rel is not None:
+            med = np.concatenate((med, rel[0]))
+            has = np.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
-        # process or another fault, and the sensor is judged again only once it has settled.
-        med_now = np.where(has, med, np.nan)
-        abrupt = np.abs(med_now - self.recent[self.head]) > ABRUPT
-        self.recent[self.head] = med_now
+        # process or another fault, and the row is judged again only once it has settled.
+        abrupt = np.abs(med - self.recent[self.head]) > ABRUPT
+        self.recent[self.head] = med
         self.head = (self.head + 1) % ABRUPT_TICKS
-        # After a fault of another kind, lags and departure are stale: settle first.
-        other_fault = ~t.healthy & ~drifting
-        self.settle = np.where(other_fault | (abrupt & ~drifting), self.settle_ticks,
-                               np.maximum(self.settle - (t.observed & has), 0))
-        seen = has & ok_i & (self.settle == 0)
-        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * np.where(has, med, 0.0), self.mean_e)
-        if np.count_nonzero(other_fault):
+        # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
+        # and departure are stale: settle first.
+        # A relation row also settles while a mate drifts: that drift explains its break.
+        if any(t.kinds):
+            drift_rows = drifting @ self.row_of > 0
+            other_fault = ((~t.healthy & ~drifting) @ self.row_of > 0) | (drift_rows & self._rel_rows)
+            any_other = np.count_nonzero(other_fault)
+            restart = other_fault | (abrupt & ~drift_rows)
+        else:
+            any_other, restart = 0, abrupt
+        self.settle = np.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
+        seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
+        if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
         judged = seen & (self.count >= self.min_count)
         self.departure = np.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
-        # Learned winsorised: an incident's reading far off the prediction does not widen the spread.
-        g[:, F] = np.where(self.fitted, np.clip(g[:, F], pred - self.clip_width, pred + self.clip_width),
-                           g[:, F])
-        self._pending = (g, ok_i & ~drifting, ok_j, seen)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
@@ -175,32 +246,79 @@ class Drift:
         self.over = over = size > self.z_limit / 2
         quiet = judged & ~over                          # not judged: not known calm
         self.stepped = (self.stepped | abrupt) & ~quiet
-        far = judged & (size > self.z_limit) & ~self.stepped
+        far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
         # Every observed, healthy sensor of its context calm (and at least one seen).
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
-        self._pending = self._pending + (ctx_calm,)
         decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
-        lasted = self.held.update(decide, seen, t.ts)
+        if rel is not None:
+            if np.count_nonzero(decide):
+                # A mate's drift breaks its station's relation too: a relation that is judged and calm
+                # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
+                d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
+                known = judged[n:] @ self.trio_in.T > 0
+                agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
+                decide &= ~known | agrees | drifting
+            rel_cand = None
+            if np.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
+                blamed, rel_cand = self._blamed(judged, size)
+                decide |= blamed
+            ctx_calm = np.concatenate((ctx_calm, self._calm_rel))
+        self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
+        lasted = self.held.update(decide, seen[:n], t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        pending = judged & over & ~self.stepped & ctx_calm & ~drifting
+        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
+        if rel is not None and rel_cand is not None:
+            pending |= rel_cand & ~drifting
         self._own = pending
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
+    def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
+        """Per station: its relation residual in this tick's spread (NaN: not usable), whether
+        usable, and the raw log k and 1/speed² (learned at the refit)."""
+        pos = x > 0
+        xp = np.where(pos, x, 1.0)
+        r = np.log(xp)[self.trio] @ self.rel_sign
+        ok = (ok_i & pos) @ self.trio_in > 2.5          # flow, occ and speed all fit to use
+        v = xp[self.trio[:, 2]]
+        u = 1.0 / (v * v)
+        z = np.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP, REL_CLIP)
+        has = ok & self.rel_fitted
+        return np.where(has, z, np.nan), has, ok, r, u
+
+    def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
+        mate whose own departure leans furthest the way the relation moved (past LEAN × drift_z),
+        and the candidates: that mate, from half the relation's limit on."""
+        n = self.n
+        half = judged[n:] & (size[n:] > 0.5 * RELATION_Z * self.z_limit) & ~self.stepped[n:]
+        d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
+        lean = np.sign(d) * self.trio_sign * self.departure[:n]
+        blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)
+        for s in np.flatnonzero(half):
+            trio = self.trio[s]
+            k = trio[np.argmax(lean[trio])]
+            candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
+            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
+        return blamed, candidate
+
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
-        g, ok_i, ok_j, seen, ctx_calm = self._pending
+        g, ok_i, ok_j, seen, ctx_calm, rel = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
         learn = learn | self._own
-        i, j = self.target, self.source
-        pl = (learn & ok_i)[i] & (learn & ok_j)[j]
-        a = np.where(pl, np.maximum(1.0 / (self.pair_count + 1.0), self.alpha_min), 0.0)
-        d = np.where(pl[:, None], g - self.mu, 0.0)
-        self.mu += a[:, None] * d
-        self.cov = (1.0 - a)[:, None, None] * (self.cov + a[:, None, None] * d[:, :, None] * d[:, None, :])
-        self.pair_count += pl
+        k = self._filled
+        self._g[k] = g
+        self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
+        if rel is not None:
+            # A relation is learned from ticks its whole station is learned and it is not suspect.
+            learn_rel = learn @ self.trio_in > 2.5
+            self._r[k], self._u[k] = rel[3], rel[4]
+            self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
+            learn = np.concatenate((learn, learn_rel))
+        self._filled = k + 1
         ls = learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
         b = np.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
@@ -214,7 +332,71 @@ class Drift:
         if self.ticks % REFIT_TICKS == 0:
             self._refit()
 
+    def _fold(self) -> None:
+        """Bring the pair moments (and the relations' level and spread) up to date with the ticks
+        kept since the last fold: the exponentially forgotten mean and covariance a tick-by-tick
+        update would give (rate max(1 / (count + 1), alpha_min) per learned tick), in a few calls."""
+        k, self._filled = self._filled, 0
+        if k == 0:
+            return
+        pl = self._pl[:k]
+        p = pl.shape[1]
+        if self.trio.size:          # the pairs' and the relations' weights in one go
+            w, keep = self._weights(np.concatenate((pl, self._rc[:k]), axis=1),
+                                    np.concatenate((self.pair_count, self.rel_count)))
+        else:
+            w, keep = self._weights(pl, self.pair_count)
+        g = self._g[:k]
+        # Learned winsorised: an incident's reading far off the prediction does not widen the spread
+        # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
+        pred = np.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
+        w_rel, keep_rel, w, keep = w[:, p:], keep[p:], w[:, :p], keep[:p]
+        g[:, :, F] = np.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
+                              g[:, :, F])
+        g = np.where(pl[:, :, None], g, 0.0)
+        mu = keep[:, None] * self.mu + np.einsum("tp,tpf->pf", w, g)
+        d = np.where(pl[:, :, None], g - mu, 0.0)
+        dm = self.mu - mu
+        wd = (w[:, :, None] * d).transpose(1, 2, 0)                           # (P, F + 1, k)
+        self.cov = keep[:, None, None] * (self.cov + dm[:, :, None] * dm[:, None, :]) + wd @ d.transpose(1, 0, 2)
+        self.mu = mu
+        self.pair_count += pl.sum(axis=0)
+        if self.trio.size:
+            self._fold_relation(k, w_rel, keep_rel)
+
+    def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each kept tick's weight in the moments after them, and the old moments' weight."""
+        before = count + np.cumsum(on, axis=0) - on
+        a = np.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
+        after = np.cumprod((1.0 - a)[::-1], axis=0)[::-1]          # ∏ over this tick and later of (1 − a)
+        w = a * np.concatenate((after[1:], np.ones((1, a.shape[1]))))
+        return w, after[0]
+
+    def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
+        # (r and u are finite on every kept tick, and w is 0 on those not learned)
+        on, r, u = self._rc[:k], self._r[:k], self._u[:k]
+        self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
+        e2 = (r - self.rel_level) ** 2
+        e2 = np.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
+        self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
+        self.rel_count += on.sum(axis=0)
+        m_u, m_uu, m_e2, m_ue2 = self.rel_mom
+        var_u = m_uu - m_u * m_u
+        # rel_b is learned once speeds have varied (a queue seen), else kept: in free flow 1/speed²
+        # hardly moves, and the last queue's rel_b is the best guess for the next one.
+        varied = var_u > (VARIED * m_u) ** 2
+        # Until then, the speed sensor's own noise: its usual tick-to-tick change |Δv| is 2σ/√π for
+        # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too).
+        prior = self.rel_b if self._normal is None else \
+            (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2
+        self.rel_b = np.where(varied, np.maximum((m_ue2 - m_u * m_e2) / np.where(varied, var_u, 1.0), 0.0),
+                              np.where(self.rel_b_known, self.rel_b, prior))
+        self.rel_b_known |= varied
+        self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
+        self.rel_fitted = self.rel_count >= MIN_PAIR_TICKS
+
     def _refit(self) -> None:
+        self._fold()
         c = self.cov
         # Solved on standardised features (flow² is ~1e7 times flow): ridge as a share of variance.
         sd = np.sqrt(np.maximum(np.diagonal(c, axis1=1, axis2=2), 1e-300))          # (P, F + 1)
@@ -225,35 +407,67 @@ class Drift:
             + np.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
         beta = beta_z * sd[:, F:] / sd[:, :F]
         self.beta = beta
+        self.beta_x = np.concatenate((beta, -np.ones((beta.shape[0], 1))), axis=1)    # β, and −1 for x_i
         self.icept = self.mu[:, F] - np.einsum("pk,pk->p", beta, self.mu[:, :F])
         self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
+        self.neg_inv_spread = -1.0 / self.spread
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
 
     def evidence(self, i: int, t: Tick) -> dict:
-        return {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
-                           f"spread (limit {self.z_limit:g}) while they stay calm",
-                "departure": round(float(self.departure[i]), 3), "value": round(float(t.x[i]), 4)}
+        out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
+                          f"spread (limit {self.z_limit:g}) while they stay calm",
+               "departure": round(float(self.departure[i]), 3), "value": round(float(t.x[i]), 4)}
+        s = np.flatnonzero(self.trio_in[i])
+        if s.size and abs(self.departure[self.n + s[0]]) > RELATION_Z * self.z_limit:
+            dep = float(self.departure[self.n + s[0]])
+            out["summary"] = (f"its station's flow / occupancy / speed relation departed by {dep:+.1f} of its "
+                              f"normal spread (limit {RELATION_Z * self.z_limit:g}), the way this sensor leans "
+                              f"({self.departure[i]:+.1f} from what its neighbours predict)")
+            out["relation_departure"] = round(dep, 3)
+        return out
 
     def state(self) -> dict:
+        self._fold()            # the kept ticks into the moments, so a restart resumes from them
+        n = self.n
         return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
-                "mean_e": self.mean_e.tolist(), "base_e": self.base_e.tolist(), "d2": self.d2.tolist(), "count": self.count.tolist(),
-                "departure": self.departure.tolist(), "settle": self.settle.tolist(),
-                "recent": _json(self.recent), "head": self.head, "stepped": self.stepped.tolist()}
+                **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
+                "recent": _json(self.recent[:, :n]), "head": self.head, "stepped": self.stepped[:n].tolist(),
+                "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
+                             "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
+                             **{k: getattr(self, k).tolist() for k in RELATION_STATE}}}
 
     def restore(self, state: dict) -> None:
+        n = self.n
         self.held.restore(state["held"])
         self.lags[:] = np.array(state["lags"], float).reshape(self.lags.shape)
-        for k in ("pair_count", "mu", "cov", "mean_e", "base_e", "d2", "count", "departure", "settle"):
+        for k in ("pair_count", "mu", "cov"):
             mine = getattr(self, k)
             mine[...] = np.asarray(state[k], float).reshape(mine.shape)
+        for k in ROW_STATE:
+            mine = getattr(self, k)
+            mine[:n] = np.asarray(state[k], float)
         self.ticks = int(state["ticks"])
-        self.recent[:] = np.array(state["recent"], float).reshape(self.recent.shape)
+        self.recent[:, :n] = np.array(state["recent"], float).reshape(ABRUPT_TICKS, n)
         self.head = int(state["head"])
-        self.stepped[:] = state["stepped"]
+        self.stepped[:n] = state["stepped"]
+        rel = state.get("relation")         # a checkpoint from before the station relation: learned afresh
+        if rel is not None and self.trio.size:
+            for k in ROW_STATE:
+                getattr(self, k)[n:] = np.asarray(rel[k], float)
+            self.recent[:, n:] = np.array(rel["recent"], float).reshape(ABRUPT_TICKS, -1)
+            self.stepped[n:] = rel["stepped"]
+            for k in RELATION_STATE:
+                mine = getattr(self, k)
+                mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._filled = 0
         self._refit()
+
+
+ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
+RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 
 
 def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

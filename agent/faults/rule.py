@@ -32,6 +32,8 @@ class Tick:
     normal: Normal
     above: np.ndarray       # x − the sensor's floor (computed once a tick for every rule)
     level: np.ndarray       # its normal level above the floor, max(normal.mean − floor, 0)
+    low: np.ndarray         # above <= AT_FLOOR × level: at its floor (dead.py's AT_FLOOR; NaN: False)
+    at_floor: np.ndarray    # observed & low
 
 
 _NOTHING: dict[int, np.ndarray] = {}
@@ -88,6 +90,49 @@ class Held:
         self.ticks[:] = state["ticks"]
         self.since[:] = [np.nan if v is None else v for v in state["since"]]
         self.idle = False       # judged again on the next tick without a holding condition
+
+
+class RecentMean:
+    """Each sensor's mean over the last `size` ticks of the values pushed where `kept` (a ring of
+    rows): the same bits as keeping the ring with NaN where not kept and summing it with NaN as 0
+    over the count of finite entries, in fewer and smaller numpy calls a tick. The ring is kept
+    with 0 where not kept, so the mean is one reduce; the count of finite entries per sensor is
+    updated as rows enter and leave (whole numbers: exact). A kept value is never NaN (the
+    rules push steps between finite readings); it may be ±inf, which is summed, not counted."""
+
+    def __init__(self, size: int, n: int):
+        self.size, self.head = size, 0
+        self.zeroed = np.zeros((size, n))           # the kept values, 0 elsewhere
+        self.kept = np.zeros((size, n), bool)
+        self.finite = np.zeros((size, n), bool)     # kept and finite: what the mean is over
+        self.count = np.zeros(n, np.int64)          # finite entries per sensor (the sum of `finite`)
+
+    def push(self, kept: np.ndarray, value: np.ndarray) -> None:
+        h = self.head
+        self.zeroed[h] = np.where(kept, value, 0.0)
+        fin = kept & np.isfinite(value)
+        self.count += fin
+        self.count -= self.finite[h]
+        self.finite[h] = fin
+        self.kept[h] = kept
+        self.head = (h + 1) % self.size
+
+    def seen(self) -> np.ndarray:
+        return self.count
+
+    def mean(self) -> np.ndarray:
+        return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.count, 1)
+
+    def rows(self) -> np.ndarray:
+        """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""
+        return np.where(self.kept, self.zeroed, np.nan)
+
+    def set_rows(self, rows: np.ndarray, head: int) -> None:
+        self.kept[:] = ~np.isnan(rows)
+        self.zeroed[:] = np.where(self.kept, rows, 0.0)
+        self.finite[:] = np.isfinite(rows)
+        self.count[:] = self.finite.sum(axis=0)
+        self.head = head
 
 
 def names_values(tick: Tick, idx) -> dict[str, float | None]:

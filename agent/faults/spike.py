@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import FaultConfig
 from .dead import AT_FLOOR
-from .rule import Held, Tick, names_values
+from .rule import Held, RecentMean, Tick, names_values
 
 
 RECENT_TICKS = 10
@@ -44,8 +44,7 @@ class Spike:
         self.seen_before = np.zeros(ctx.n, bool)       # observed on the previous tick
         self.ratio = np.zeros(ctx.n)                    # this tick's |Δx| over the normal |Δx|
         self.usual = np.zeros(ctx.n)                    # this tick's usual |Δx| (the evidence quotes it)
-        self.recent = np.full((RECENT_TICKS, ctx.n), np.nan)     # the last |Δx| per sensor, a ring
-        self.head = 0
+        self.recent = RecentMean(RECENT_TICKS, ctx.n)            # the last |Δx| per sensor
         self.calm_context = [[] for _ in range(ctx.n)]
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
@@ -55,15 +54,15 @@ class Spike:
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
         self.usual = usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
         known = consecutive & normal.learned & (usual > 0)
-        seen = np.isfinite(self.recent).sum(axis=0)
-        recent = np.where(np.isnan(self.recent), 0.0, self.recent).sum(axis=0) / np.maximum(seen, 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(usual > 0, usual, 1.0)
-            self.ratio = np.where(known, t.step / np.maximum(scale, recent), 0.0)
+        recent = self.recent.mean()
+        # Where known, usual > 0 is the scale: the ratio is divided only there, 0 elsewhere (no
+        # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).
+        self.ratio = np.divide(t.step, np.maximum(usual, recent), out=np.zeros(ctx.n), where=known)
         jump = known & (self.ratio > self.z)
         cond = np.zeros(ctx.n, bool)
         if np.count_nonzero(jump):      # (the calm tick: no jump, nothing more to judge)
             with np.errstate(invalid="ignore", divide="ignore"):
+                scale = np.where(usual > 0, usual, 1.0)
                 # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
                 context_ratio = np.where(known, t.step / scale, 0.0)
                 level = t.level
@@ -77,8 +76,7 @@ class Spike:
                 self.calm_context[i] = ctx_seen[calm].tolist()
                 cond[i] = ctx_seen.size > 0 and bool(calm.all())
         # The outliers themselves (and their way back) are not the sensor's recent behaviour.
-        self.recent[self.head] = np.where(consecutive & ~cond, t.step, np.nan)
-        self.head = (self.head + 1) % RECENT_TICKS
+        self.recent.push(consecutive & ~cond, t.step)
         if self.held.calm(cond):
             return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
@@ -93,11 +91,11 @@ class Spike:
                 "neighbours": names_values(t, self.calm_context[i])}
 
     def state(self) -> dict:
-        return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.head,
-                "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.tolist()]}
+        return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.recent.head,
+                "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.rows().tolist()]}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
         self.seen_before[:] = state["seen_before"]
-        self.head = int(state["head"])
-        self.recent[:] = [[np.nan if v is None else v for v in r] for r in state["recent"]]
+        rows = np.array([[np.nan if v is None else v for v in r] for r in state["recent"]], float)
+        self.recent.set_rows(rows.reshape(self.recent.zeroed.shape), int(state["head"]))

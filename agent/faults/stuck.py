@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from .config import FaultConfig
-from .rule import Held, Tick
+from .rule import Held, RecentMean, Tick
 
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
@@ -49,8 +49,7 @@ class Stuck:
         self.ratio = cfg.flatline_ratio
         self.flat_ticks = max(FLAT_MIN_TICKS, int(math.ceil(cfg.flatline_s / tick_s)))
         self.held = Held(ctx.n, tick_s)
-        self.steps = np.full((self.flat_ticks, ctx.n), np.nan)     # the last |Δx| per sensor, a ring
-        self.head = 0
+        self.steps = RecentMean(self.flat_ticks, ctx.n)            # the last relative |Δx| per sensor
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
@@ -62,6 +61,7 @@ class Stuck:
         self.cont_count = np.zeros(ctx.n)          # …of so many repeats
         self.longest = np.zeros(ctx.n)             # the longest unchanged run (ticks) that ended while healthy
         self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
+        self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
@@ -87,7 +87,12 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         counted = t.observed & t.healthy & np.isfinite(step)
-        rate = np.where(counted, np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min), 0.0)
+        if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
+            rate = np.where(counted, self.alpha_min, 0.0)
+        else:
+            every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
+            self._rate_floor = np.count_nonzero(every == self.alpha_min) == every.size
+            rate = np.where(counted, every, 0.0)
         self.repeat += rate * (same - self.repeat)
         self.repeat_count += counted
         if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
@@ -103,10 +108,10 @@ class Stuck:
             self._p_run_now = True
         varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
 
-        self.steps[self.head] = np.where(t.observed & np.isfinite(step), normal.relative_step(step, t.x), np.nan)
-        self.head = (self.head + 1) % self.flat_ticks
-        seen = np.isfinite(self.steps).sum(axis=0)
-        recent = np.where(np.isnan(self.steps), 0.0, self.steps).sum(axis=0) / np.maximum(seen, 1)   # nansum
+        # (a finite step over a positive size: never NaN where kept)
+        self.steps.push(t.observed & np.isfinite(step), normal.relative_step(step, t.x))
+        seen = self.steps.seen()
+        recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
         self.flat = full & np.isfinite(self.lowest) & (recent < np.minimum(self.ratio * normal.rel_step, self.lowest / FLAT_MARGIN))
         quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
@@ -134,10 +139,10 @@ class Stuck:
 
     def state(self) -> dict:
         p_run = self._p() if self._p_run_now else self.p_run
-        return {"held": self.held.state(), "head": self.head, "p_run": p_run.tolist(),
+        return {"held": self.held.state(), "head": self.steps.head, "p_run": p_run.tolist(),
                 "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_count": self.repeat_count.tolist(),
                 "cont": self.cont.tolist(), "cont_count": self.cont_count.tolist(), "lowest": [None if np.isinf(v) else v for v in self.lowest.tolist()],
-                "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.tolist()]}
+                "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.rows().tolist()]}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -146,10 +151,10 @@ class Stuck:
         self.longest[:] = state.get("longest", 0.0)      # a checkpoint from before runs were learned
         self.repeat[:] = state.get("repeat", 0.0)
         self.repeat_count[:] = state.get("repeat_count", 0.0)
+        self._rate_floor = False
         self.cont[:] = state.get("cont", 0.0)
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
         steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
-        if steps.shape == self.steps.shape:              # else a window of another length: start it over
-            self.steps[:] = steps
-            self.head = int(state["head"])
+        if steps.shape == self.steps.zeroed.shape:       # else a window of another length: start it over
+            self.steps.set_rows(steps, int(state["head"]))

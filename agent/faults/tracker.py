@@ -27,7 +27,7 @@ from ..scorers.base import TickScore, tick_score
 from ..window import Row
 from .config import FaultConfig
 from .context import Normal, SensorContext
-from .dead import Dead
+from .dead import AT_FLOOR, Dead
 from .drift import Drift
 from .events import KINDS, FaultEvent
 from .holdback import HoldBack
@@ -110,10 +110,12 @@ class FaultTracker:
         if np.count_nonzero(self.reentry):
             np.maximum(self.reentry - 1, 0, out=self.reentry)
         faulty, any_faulty = self._faulty, self._any_faulty
+        above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
+        low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
         t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
                  step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
-                 drifting=self._drifting, ctx=ctx, normal=normal, above=x - ctx.floor,
-                 level=np.maximum(normal.mean - ctx.floor, 0.0))
+                 drifting=self._drifting, ctx=ctx, normal=normal, above=above, level=level,
+                 low=low, at_floor=observed & low)
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
@@ -130,10 +132,13 @@ class FaultTracker:
         busy = [c for c in conds if c is not none]
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
         events = self._end_cleared(t, np.array(conds), faulty, observed) if any_faulty else []
-        if any(d is not none and np.count_nonzero(d) for d in decs):
-            events += self._start_decided(t, np.array(decs))
-        self.candidate = (np.logical_or.reduce(busy, axis=0) if busy else none) & self._healthy
-        self._learn(t)
+        for d in decs:
+            if d is not none and np.count_nonzero(d):
+                events += self._start_decided(t, np.array(decs))
+                break
+        # (faulty as of now: a fault that started or ended this tick counts)
+        self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
+        self._learn(t, self._any_faulty)
         np.copyto(self.prev, x, where=observed)
         return events
 
@@ -191,19 +196,21 @@ class FaultTracker:
         stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
         return f"{self.node}-{self.names[i]}-{stamp}"
 
-    def _learn(self, t: Tick) -> None:
-        counted = t.observed & self._healthy
+    def _learn(self, t: Tick, any_faulty: bool) -> None:
+        """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
+        are the same without `& healthy`)."""
+        counted = t.observed & self._healthy if any_faulty else t.observed
         learn = counted & ~self.candidate
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
-        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy)
-        at_floor = t.above <= 0.01 * t.level
+        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
+                                       else self.learnable_prev)
         for r, rule in self._learners:
             if self._ran[r]:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, t.step, step_ok, at_floor, counted=counted)
+        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
@@ -303,6 +310,7 @@ class FaultTracker:
         self.ids = list(state["ids"]) if "ids" in state else \
             [self._stem(i) if k else "" for i, k in enumerate(self.kind)]
         self.clear.restore(state["clear"])
+        self.candidate = np.zeros(self.ctx.n, bool)        # (a tick may have left the shared read-only mask)
         self.candidate[:] = state["candidate"]
         self.prev[:] = [np.nan if v is None else v for v in state["prev"]]
         self.learnable_prev[:] = state["learnable_prev"]
@@ -314,6 +322,21 @@ class FaultTracker:
             saved = state["rules"].get(r.KIND)
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+
+
+def _union(masks: list[np.ndarray], none: np.ndarray, healthy: np.ndarray | None) -> np.ndarray:
+    """The or of the rules' masks (a new array), and `healthy` when given: np.logical_or.reduce
+    over the stacked masks, without stacking them."""
+    if not masks:
+        return none
+    if len(masks) == 1:
+        return masks[0] & (True if healthy is None else healthy)
+    out = masks[0] | masks[1]
+    for m in masks[2:]:
+        out |= m
+    if healthy is not None:
+        out &= healthy
+    return out
 
 
 def _every(cfg: FaultConfig, rule, tick_s: float) -> int:

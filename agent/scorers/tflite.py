@@ -21,6 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..bundle import Bundle, BundleError, read_verified
+from ..lean_import import submodule
 from ..plugins import Plugin
 from ..typed import doc, rng
 from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
@@ -61,15 +62,33 @@ def _tflite_runtime():
     return Interpreter, f"tflite_runtime {_version('tflite-runtime')}"
 
 
+def _litert_version() -> str:
+    """ai-edge-litert's version: its `__version__` when its package is imported, else the name of
+    its installed `ai_edge_litert-<version>.dist-info` directory (importlib.metadata, which reads
+    the same, costs ~2.8 MiB resident to import), else importlib.metadata's answer."""
+    # vars(): a missing attribute of a package imported by agent/lean_import.py runs its __init__
+    version = vars(sys.modules["ai_edge_litert"]).get("__version__") if "ai_edge_litert" in sys.modules else None
+    if version:
+        return version
+    spec = importlib.util.find_spec("ai_edge_litert")
+    if spec is not None and spec.origin:
+        site = os.path.dirname(os.path.dirname(spec.origin))
+        prefix, suffix = "ai_edge_litert-", ".dist-info"
+        found = [d[len(prefix):-len(suffix)] for d in os.listdir(site) if d.startswith(prefix) and d.endswith(suffix)]
+        if len(found) == 1:
+            return found[0]
+    return _version("ai-edge-litert")
+
+
 @lru_cache(maxsize=1)
 def interpreter_class():
     """(Interpreter class, runtime description): ai-edge-litert, else a usable tflite_runtime;
     ImportError saying why when neither is (not cached: asked again next time)."""
     try:
-        import ai_edge_litert
-        from ai_edge_litert.interpreter import Interpreter
-        # its own __version__: importlib.metadata, to read the version, costs ~2.8 MiB resident
-        return Interpreter, f"ai-edge-litert {getattr(ai_edge_litert, '__version__', None) or _version('ai-edge-litert')}"
+        # without the package's __init__, which loads libLiteRt.so (the CompiledModel API's
+        # runtime, ~1.6 MiB resident) that the Interpreter does not use (agent/lean_import.py)
+        interpreter = submodule("ai_edge_litert", "interpreter")
+        return interpreter.Interpreter, f"ai-edge-litert {_litert_version()}"
     except ImportError as litert_missing:
         try:
             return _tflite_runtime()

@@ -31,6 +31,7 @@ from typing import ClassVar, Iterator, Literal
 import numpy as np
 
 from ..digest import without_openssl
+from ..lean_import import submodule
 from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..typed import INVALID, doc, rng
@@ -132,8 +133,11 @@ class Anomaly:
 
 
 def _seeded_rng(seed: int, *stream: int) -> np.random.Generator:
-    # numpy.random is imported here, when a simulation runs, and without OpenSSL (agent/digest.py).
-    return without_openssl("numpy.random").default_rng([seed % 2**64, *stream])
+    # What numpy.random.default_rng builds, imported here, when a simulation runs: without OpenSSL
+    # (agent/digest.py) and without the rest of numpy.random (agent/lean_import.py; default_rng
+    # itself asks numpy.random for RandomState, which would load it all).
+    generator = without_openssl(lambda: submodule("numpy.random", "_generator"))
+    return generator.Generator(submodule("numpy.random", "_pcg64").PCG64([seed % 2**64, *stream]))
 
 
 class Schedule:
