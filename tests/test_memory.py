@@ -7,6 +7,7 @@ blocked fit is the whole-block fit."""
 from __future__ import annotations
 
 import hashlib
+import platform
 import subprocess
 import sys
 import textwrap
@@ -210,7 +211,6 @@ def test_blocked_least_squares_fit_equals_the_whole_block_fit():
 
 
 def test_freed_blocks_go_back_to_the_os_on_glibc():
-    import platform
     assert return_freed_blocks() is (platform.libc_ver()[0] == "glibc")
 
 
@@ -293,3 +293,46 @@ def test_a_checkpoint_written_in_parts_is_encodes_bytes(tmp_path, monkeypatch):
     assert data == checkpoint.encode({"config": {}, "created": 1234.5}, state) and info["bytes"] == len(data)
     meta, back = checkpoint.decode(data)
     assert meta["created"] == 1234.5 and np.array_equal(back["t"], [0.0, 2.0, 4.0]) and back["empty"].shape == (0, 4)
+
+
+def test_free_heap_pages_below_a_block_in_use_go_back_to_the_os():
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    code = textwrap.dedent("""
+        import ctypes
+        from agent.service import return_freed_blocks, return_free_heap
+        def rss():
+            return int(open('/proc/self/statm').read().split()[1]) * 4096
+        return_freed_blocks()                            # as the agent runs: 64 KiB blocks come from the heap
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.free.argtypes = [ctypes.c_void_p]
+        blocks = [libc.malloc(64 * 1024) for _ in range(256)]
+        for b in blocks:
+            ctypes.memset(b, 1, 64 * 1024)               # 16 MiB resident
+        for b in blocks[:-1]:
+            libc.free(b)                                 # all but the top one: the heap cannot shrink
+        before = rss()
+        print(return_free_heap(), before - rss() > 8 * 2**20)
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["True", "True"]
+
+
+def test_the_agent_returns_free_heap_pages_once_its_warm_up_is_fitted(tmp_path):
+    (tmp_path / "data.csv").write_text("timestamp,a,b\n" + "".join(f"{i * 10},{i % 7},{i % 5}\n" for i in range(80)))
+    (tmp_path / "agent.yaml").write_text(textwrap.dedent("""
+        sensors: [a, b]
+        tick_s: 10
+        sources: [{type: replay, path: data.csv, speed: 0}]
+        warmup: {ticks: 40}
+        scoring: {chain: [numpy]}
+        sinks: [{type: jsonl, path: alerts.jsonl}]
+        state_dir: state
+    """))
+    res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml", "--log-level", "debug"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = [line for line in res.stderr.splitlines() if "warm-up fitted: free heap pages" in line]
+    assert len(lines) == 1, res.stderr[-3000:]       # once: when the warm-up's fit is done
