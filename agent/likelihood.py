@@ -124,6 +124,7 @@ class _Scale:
             self._resum()
 
     def spread(self) -> tuple[float, float]:
+        """(μ, σ) of the history of means, σ floored."""
         n = len(self.means)
         mu = self.s1 / n
         sd = math.sqrt(max(self.s2 / n - mu * mu, 0.0))
@@ -151,7 +152,6 @@ class MeanLikelihood:
     far tail of the history of such means — the lowest such level over the configured mean lengths."""
 
     def __init__(self, cfg: LikelihoodConfig):
-        self.h = int(cfg.mean_ticks)
         self.log = cfg.transform == "log"
         self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks))
                        for h in [cfg.mean_ticks, *cfg.more_mean_ticks]]
@@ -175,10 +175,6 @@ class MeanLikelihood:
     def learn_block(self, scores: np.ndarray, peak_from: float = math.inf) -> None:
         for s in np.asarray(scores, float).tolist():
             self.learn(s, peak_from)
-
-    def spread(self) -> tuple[float, float]:
-        """(μ, σ) of the `mean_ticks` scale's history of means (transformed), σ floored."""
-        return self.first.spread()
 
     def level(self, peak_from: float = math.inf) -> float:
         """The score this tick needs to put one scale's mean over μ + z·σ (+∞ while the histories

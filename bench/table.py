@@ -21,6 +21,9 @@ aligner and normaliser). Rows of the table:
 - with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
   REF (or in directory REF/agent) computes it (extracted to a temporary package), interleaved
   with the rest, so a change's speed-up is a ratio within one run;
+- with `--whole-ticks`: only the whole ticks of the numpy and tflite tiers (and at `--before`), no
+  scorer variants and no onnx tier: fewer pipelines between two steps of one, so a change's
+  ratio is less blurred by the others' cache misses;
 - with `--stages`: where the numpy tier's whole tick goes, each stage timed inside the steps of
   its own pipeline (every fault rule's observe and learn, the sensors' normal behaviour, the
   fallback's features, scorers and learning, the detector; a stage's timer adds ~0.3 µs).
@@ -31,7 +34,7 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages | --whole-ticks]
 """
 from __future__ import annotations
 
@@ -186,11 +189,12 @@ def tick_name(tier: str) -> str:
     return f"whole tick, {base} tier" + (f" at {ref}" if ref else "")
 
 
-def latency(ticks: int, work: Path, log, before: str | None = None) -> tuple[dict, dict]:
+def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: bool = False) -> tuple[dict, dict]:
     """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day; `before`: a git
-    ref whose agent package's whole ticks (numpy and tflite tiers) are timed beside the current ones."""
-    raw = {chain[0]: from_dict(demo_config(chain, work), base_dir=str(ROOT))
-           for chain in (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"])}
+    ref whose agent package's whole ticks (numpy and tflite tiers) are timed beside the current ones;
+    `whole_only`: the whole ticks of the numpy and tflite tiers alone (no scorer variants, no onnx)."""
+    chains = (["tflite", "numpy"], ["numpy"]) if whole_only else (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"])
+    raw = {chain[0]: from_dict(demo_config(chain, work), base_dir=str(ROOT)) for chain in chains}
     warm = raw["numpy"].warmup.ticks
     rows = demo_rows(raw["numpy"], warm + raw["numpy"].window.steps + ticks)
     log(f"  {len(rows)} demo ticks (warm-up {warm})")
@@ -204,14 +208,13 @@ def latency(ticks: int, work: Path, log, before: str | None = None) -> tuple[dic
         if pipe.chain.tier != tier.split()[0] and tier.split()[0] != "numpy":
             raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
     # Standalone scorers of the same bundle, fed the tflite pipeline's window (already normalised).
-    tfl, onx = pipes["tflite"].chain.current, pipes["onnx"].chain.current
     bundle = bundles.load(str(DEMO_BUNDLE))
     from agent.scorers.onnx import OnnxScorer
     from agent.scorers.tflite import TfliteScorer
-    tfl_s, onx_s = TfliteScorer(bundle), OnnxScorer(bundle)
+    tfl_s, onx_s = (None, None) if whole_only else (TfliteScorer(bundle), OnnxScorer(bundle))
     window = pipes["tflite"].window
-    torch = torch_parts()
-    hst = river_hst(len(raw["numpy"].sensor_names()))
+    torch = None if whole_only else torch_parts()
+    hst = None if whole_only else river_hst(len(raw["numpy"].sensor_names()))
     numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
     buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
     facts = {"sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
@@ -231,12 +234,13 @@ def latency(ticks: int, work: Path, log, before: str | None = None) -> tuple[dic
         variants["torch eager fp32, folded as exported"] = eager(folded)
         facts["model_flops_per_tick"] = torch[2]
         facts["exported_flops_per_tick"] = torch[3]
-    variants["LiteRT int8, runtime call"] = lambda: tfl_s.run(tfl_s._values, tfl_s._missing)
-    variants["ORT int8, runtime call"] = lambda: onx_s.run(onx_s._values, onx_s._missing)
-    variants["agent tflite scorer: score"] = lambda: tfl_s.score(window)
-    variants["agent tflite scorer: score + explanation"] = lambda: tfl_s.score(window).sensor_weights
-    variants["agent onnx scorer: score"] = lambda: onx_s.score(window)
-    variants["numpy fallback: score + learn"] = lambda: (numpy_alone.score(buf), numpy_alone.learn(buf))
+    if not whole_only:
+        variants["LiteRT int8, runtime call"] = lambda: tfl_s.run(tfl_s._values, tfl_s._missing)
+        variants["ORT int8, runtime call"] = lambda: onx_s.run(onx_s._values, onx_s._missing)
+        variants["agent tflite scorer: score"] = lambda: tfl_s.score(window)
+        variants["agent tflite scorer: score + explanation"] = lambda: tfl_s.score(window).sensor_weights
+        variants["agent onnx scorer: score"] = lambda: onx_s.score(window)
+        variants["numpy fallback: score + learn"] = lambda: (numpy_alone.score(buf), numpy_alone.learn(buf))
     if hst is not None:
         variants["river HalfSpaceTrees: score_one + learn_one"] = lambda: hst(buf_raw[0])
     tick_names = {tier: tick_name(tier) for tier in pipes}
@@ -263,15 +267,15 @@ def latency(ticks: int, work: Path, log, before: str | None = None) -> tuple[dic
             samples[f"{tick_names[tier]}: the rest"].append(took - tracker[tier][0])
         buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
         buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
-        tfl_s.inputs(window)
-        onx_s.inputs(window)
-        k = i % len(names)
+        if tfl_s is not None:
+            tfl_s.inputs(window)
+            onx_s.inputs(window)
+        k = i % max(len(names), 1)
         for name in names[k:] + names[:k]:
             t0 = time.perf_counter()
             variants[name]()
             samples[name].append(time.perf_counter() - t0)
     facts["tiers_scored"] = {tier: pipe.chain.tier for tier, pipe in pipes.items()}
-    del tfl, onx
     return {name: percentiles(s) for name, s in samples.items()}, facts
 
 
@@ -399,6 +403,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rss-ticks", type=int, default=5000, help="ticks of each agent run for peak RSS")
     ap.add_argument("--stages", action="store_true",
                     help="only the numpy tier's tick split into its stages (p50 µs each)")
+    ap.add_argument("--whole-ticks", action="store_true",
+                    help="only the whole ticks of the numpy and tflite tiers (and at --before), no scorer variants")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="also time the whole ticks of the agent package at this git ref (a commit, a branch), "
                          "or of the one in this directory (DIR/agent)")
@@ -420,7 +426,7 @@ def main(argv=None) -> int:
         work = Path(tmp)
         peak = matmul_peak()
         log(f"matmul peak: {peak}")
-        lat, facts = latency(args.ticks, work, log, args.before)
+        lat, facts = latency(args.ticks, work, log, args.before, args.whole_ticks)
         rss = None if args.no_rss else agent_rss(work, args.rss_ticks)
     report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
               "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,

@@ -262,6 +262,32 @@ def test_the_pair_moments_folded_at_a_refit_are_the_tick_by_tick_moments():
         np.testing.assert_array_equal(rule.pair_count, count)
 
 
+def test_a_station_relation_blames_the_mate_that_moved_not_the_one_off_all_along():
+    """In a queue one mate can sit far off its neighbours' models all along (occupancy in
+    stop-and-go); when the station's relation then breaks, the mate blamed is the one whose departure
+    moved that way since the relation was last calm, not the one furthest off."""
+    from agent.faults.drift import Drift
+    cfg, rows = corridor_rows_for_drift()
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, TICK, cfg.faults)
+    for row in rows:
+        tracker.observe(row)
+    rule = next(r for r in tracker.rules if isinstance(r, Drift))
+    n, names = rule.n, tracker.names
+    flow, occ, speed = (names.index(f"S02_{m}") for m in ("flow", "occ", "speed"))
+    station = n + int(np.flatnonzero(rule.trio[:, 0] == flow)[0])
+    limit = 2.0 * cfg.faults.drift_z                    # RELATION_Z × drift_z
+    rule.history[:] = 0.0
+    rule.history[:, occ] = 20.0                         # occupancy far off its neighbours all along
+    rule.history[-5:, station] = np.linspace(-0.4, -0.9, 5) * limit      # the relation starts to move
+    rule.history_head = 0
+    rule.departure[:] = 0.0
+    rule.departure[[occ, speed, station]] = 20.0, 5.0, -1.2 * limit      # speed reads high: log k falls
+    rule.stepped[:] = False
+    judged = np.ones(rule.departure.size, bool)
+    blamed, candidate = rule._blamed(judged, np.abs(rule.departure))
+    assert np.flatnonzero(blamed).tolist() == [speed] and np.flatnonzero(candidate).tolist() == [speed]
+
+
 def corridor_rows_for_drift():
     cfg = config.from_dict({"tick_s": TICK, "topology": "corridor", "sensors": corridor_sensors(3),
                             "sources": [{"type": "simulate", "scenario": "corridor", "seed": 1, "start": START,

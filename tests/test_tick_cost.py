@@ -152,32 +152,3 @@ def test_recent_mean_is_the_nan_ring_mean_and_round_trips():
     for k in ("zeroed", "kept", "finite", "count"):
         assert np.array_equal(getattr(again, k), getattr(recent, k)), k
 
-
-def test_markov_flat_indices_are_the_fancy_ones():
-    """The Markov chain's one-tick read and learning through flat indices touch the entries
-    counts[i, s0, s1] and rowsum[i, s0], some sensors unlearned (not ok) on some ticks."""
-    rng = np.random.default_rng(13)
-    n, k = 6, 5
-    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(markov_bins=k), tick_s=1.0, steps=8)
-    z, missing = stream(rng, 300, n)
-    scorer.fit(z[:200], missing[:200])
-    markov = scorer.markov
-    buf = WindowBuffer(8, n)
-    partial = 0
-    for t in range(200, 300):
-        buf.push(z[t], missing[t], float(t))
-        if t < 208:
-            continue
-        states = markov.transitions(buf)
-        s0, s1 = states
-        counts, rowsum = markov.counts.copy(), markov.rowsum.copy()
-        r = np.arange(n)
-        a = markov.alpha * markov.g
-        assert np.array_equal(markov._prob(s0, s1), (counts[r, s0, s1] + a) / (rowsum[r, s0] + k * a))
-        markov.learn(buf, states)
-        ok = np.flatnonzero(~buf.missing[-1] & ~buf.missing[-2])
-        partial += ok.size < n
-        counts[ok, s0[ok], s1[ok]] += markov.g        # (100 ticks: g never reaches its rescale)
-        rowsum[ok, s0[ok]] += markov.g
-        assert np.array_equal(markov.counts, counts) and np.array_equal(markov.rowsum, rowsum)
-    assert partial >= 5                              # ticks that learned only some sensors

@@ -41,9 +41,10 @@ have varied — a queue seen — and is until then the speed sensor's own tick-t
 station's relation is one more row beside the sensors' in the same arrays: averaged, measured from
 its slow level and over its normal spread like a sensor's median residual (each tick's clipped
 at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drift_z`, with the
-station's sensors healthy and none drifting, it blames the mate whose own departure leans
-furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it), by
-at least LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
+station's sensors healthy and none drifting, it blames the mate whose own departure moved
+furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
+the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
+off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
 `drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). The other
 way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
 moved against it) is not judged drifting by its neighbours alone: its own drift would have
@@ -79,6 +80,7 @@ REL_CLIP = 6.0           # a tick's relation residual counts at most this many o
 LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
 CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
+HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
 VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 
@@ -172,6 +174,10 @@ class Drift:
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
+        # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
+        # mates' departures as they are): what a mate's departure was before its station's relation moved.
+        self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
+        self.history_head = 0
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = np.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -270,8 +276,11 @@ class Drift:
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
-        if rel is not None and rel_cand is not None:
-            pending |= rel_cand & ~drifting
+        if rel is not None:
+            if rel_cand is not None:
+                pending |= rel_cand & ~drifting
+            self.history[self.history_head] = self.departure
+            self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
@@ -290,16 +299,22 @@ class Drift:
 
     def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
-        mate whose own departure leans furthest the way the relation moved (past LEAN × drift_z),
-        and the candidates: that mate, from half the relation's limit on."""
+        mate whose own departure moved furthest the way the relation moved, since the relation was
+        last calm (and leans that way past LEAN × drift_z), and the candidates: that mate, from half
+        the relation's limit on."""
         n = self.n
         half = judged[n:] & (size[n:] > 0.5 * RELATION_Z * self.z_limit) & ~self.stepped[n:]
         d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
         lean = np.sign(d) * self.trio_sign * self.departure[:n]
         blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)
+        past = np.roll(self.history, -self.history_head, axis=0)      # oldest first (this tick not yet in)
         for s in np.flatnonzero(half):
             trio = self.trio[s]
-            k = trio[np.argmax(lean[trio])]
+            # The mate whose departure moved furthest that way since the relation was last under half
+            # its limit: a queue can keep another mate far off its neighbours' models all along.
+            calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
+            before = past[calm[-1] if calm.size else 0, trio]
+            k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
         return blamed, candidate

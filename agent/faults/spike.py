@@ -59,22 +59,26 @@ class Spike:
         # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).
         self.ratio = np.divide(t.step, np.maximum(usual, recent), out=np.zeros(ctx.n), where=known)
         jump = known & (self.ratio > self.z)
+        if not np.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
+            self.recent.push(consecutive, t.step)
+            if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
+                self.held.update(self.held.nothing, t.observed, t.ts)
+            return self.held.nothing, self.held.nothing
         cond = np.zeros(ctx.n, bool)
-        if np.count_nonzero(jump):      # (the calm tick: no jump, nothing more to judge)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scale = np.where(usual > 0, usual, 1.0)
-                # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
-                context_ratio = np.where(known, t.step / scale, 0.0)
-                level = t.level
-                onto_floor = (t.above <= AT_FLOOR * level) & (level > 0)
-                out = (t.x < ctx.lo) | (t.x > ctx.hi)
-            jump &= ~onto_floor & ~out
-            for i in np.flatnonzero(jump):
-                c = ctx.context[i]
-                ctx_seen = c[known[c] & t.healthy[c]]
-                calm = context_ratio[ctx_seen] <= self.z / 2
-                self.calm_context[i] = ctx_seen[calm].tolist()
-                cond[i] = ctx_seen.size > 0 and bool(calm.all())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(usual > 0, usual, 1.0)
+            # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
+            context_ratio = np.where(known, t.step / scale, 0.0)
+            level = t.level
+            onto_floor = (t.above <= AT_FLOOR * level) & (level > 0)
+            out = (t.x < ctx.lo) | (t.x > ctx.hi)
+        jump &= ~onto_floor & ~out
+        for i in np.flatnonzero(jump):
+            c = ctx.context[i]
+            ctx_seen = c[known[c] & t.healthy[c]]
+            calm = context_ratio[ctx_seen] <= self.z / 2
+            self.calm_context[i] = ctx_seen[calm].tolist()
+            cond[i] = ctx_seen.size > 0 and bool(calm.all())
         # The outliers themselves (and their way back) are not the sensor's recent behaviour.
         self.recent.push(consecutive & ~cond, t.step)
         if self.held.calm(cond):

@@ -61,6 +61,7 @@ class Stuck:
         self.cont_count = np.zeros(ctx.n)          # …of so many repeats
         self.longest = np.zeros(ctx.n)             # the longest unchanged run (ticks) that ended while healthy
         self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
+        self._lowest_changed()
         self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +87,8 @@ class Stuck:
         # rate alone says. Until a few are seen it is taken as the repeat rate (PRIOR_TICKS).
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
-        counted = t.observed & t.healthy & np.isfinite(step)
+        stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
+        counted = stepped & t.healthy
         if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
             rate = np.where(counted, self.alpha_min, 0.0)
         else:
@@ -109,17 +111,26 @@ class Stuck:
         varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
 
         # (a finite step over a positive size: never NaN where kept)
-        self.steps.push(t.observed & np.isfinite(step), normal.relative_step(step, t.x))
+        self.steps.push(stepped, normal.relative_step(step, t.x))
         seen = self.steps.seen()
         recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
-        self.flat = full & np.isfinite(self.lowest) & (recent < np.minimum(self.ratio * normal.rel_step, self.lowest / FLAT_MARGIN))
+        self.flat = full & self._lowest_known & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
         quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
         if np.count_nonzero(quiet):
             self.lowest = np.where(quiet, recent, self.lowest)
-        cond = (varies & same) | self.flat
-        decided = (varies & same & (lasted >= self.required)) | self.flat
+            self._lowest_changed()
+        unchanged = varies & same
+        if not np.count_nonzero(unchanged) and not np.count_nonzero(self.flat):
+            return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
+        cond = unchanged | self.flat
+        decided = (unchanged & (lasted >= self.required)) | self.flat
         return cond, decided
+
+    def _lowest_changed(self) -> None:
+        """What the flatline test reads of `lowest`, computed when it changes, not every tick."""
+        self._lowest_known = np.isfinite(self.lowest)
+        self._lowest_flat = self.lowest / FLAT_MARGIN
 
     def _p(self) -> np.ndarray:
         """The chance a repeat is followed by another, from the learned run statistics, clipped."""
@@ -155,6 +166,7 @@ class Stuck:
         self.cont[:] = state.get("cont", 0.0)
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
+        self._lowest_changed()
         steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
         if steps.shape == self.steps.zeroed.shape:       # else a window of another length: start it over
             self.steps.set_rows(steps, int(state["head"]))

@@ -32,8 +32,6 @@ class MarkovModel:
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
         self._rows = np.arange(n)
-        self._row_base = self._rows * bins      # sensor i's first row in rowsum.reshape(-1)
-        self._flat: tuple | None = None         # (s0, s1, their flat indices): _index()
         self._newest: tuple | None = None       # (window id, tick time, edges version, its states): transitions()
         self._edges_version = 0
 
@@ -75,23 +73,9 @@ class MarkovModel:
             if v.size > 1:
                 self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
 
-    def _index(self, s0: np.ndarray, s1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One tick's (n,) states as flat indices into rowsum and counts (C order: the arrays are
-        always contiguous), computed once for the tick's score and its learning (the same arrays)."""
-        kept = self._flat
-        if kept is not None and kept[0] is s0 and kept[1] is s1:
-            return kept[2], kept[3]
-        f0 = self._row_base + s0                # (i, s0) in rowsum
-        f01 = f0 * self.k + s1                  # (i, s0, s1) in counts
-        self._flat = (s0, s1, f0, f01)
-        return f0, f01
-
     def _prob(self, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
         """P(s1 | s0) per sensor; s0, s1 (n,) for one tick or (m, n) for a block."""
         a = self.alpha * self.g
-        if s0.ndim == 1:                        # one tick: the same entries, read by flat index
-            f0, f01 = self._index(s0, s1)
-            return (self.counts.reshape(-1).take(f01) + a) / (self.rowsum.reshape(-1).take(f0) + self.k * a)
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
 
@@ -148,14 +132,13 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         ok = ~window.missing[-1] & ~window.missing[-2]
         self.g /= self.lam
-        f0, f01 = self._index(s0, s1)
-        if np.count_nonzero(ok) != self.n:        # (the common tick: every sensor, no index lists to build)
+        if np.count_nonzero(ok) == self.n:        # the common tick: every sensor (no index lists to build)
+            idx = self._rows
+        else:
             idx = np.flatnonzero(ok)
-            f0, f01 = f0[idx], f01[idx]
-        # Each sensor's entry once: a fancy-indexed += adds g to each, as counts[i, s0, s1] += g did.
-        counts, rowsum = self.counts.reshape(-1), self.rowsum.reshape(-1)      # views (contiguous)
-        counts[f01] += self.g
-        rowsum[f0] += self.g
+            s0, s1 = s0[idx], s1[idx]
+        self.counts[idx, s0, s1] += self.g
+        self.rowsum[idx, s0] += self.g
         if self.g > 1e9:
             self.counts /= self.g
             self.rowsum /= self.g
@@ -175,6 +158,6 @@ class MarkovModel:
         if not (np.isfinite(g) and g >= 1.0):
             raise ValueError(f"markov.g: {g!r} is not a count weight (≥ 1)")
         for k, v in new.items():
-            setattr(self, k, np.ascontiguousarray(v))      # (learn() adds through flat views)
+            setattr(self, k, v)
         self.g = g
         self._edges_version += 1
