@@ -434,9 +434,9 @@ def test_a_stop_signal_while_the_agent_is_starting_stops_it_cleanly(tmp_path, si
     assert "refused: truncated" in err and f"stopped: signal {sig}" in err.splitlines()[-1]
 
 
-def test_the_drift_rules_station_relation_is_in_the_checkpoint():
-    """The loop stations' flow / occ / speed relation (its level, spreads, running mean) survives a
-    restart, so a drift under way is judged on as if the agent had kept running."""
+def _two_stations_running_300_ticks():
+    """Two loop stations simulated from 06:00 (the morning queue builds): the config, every aligned
+    row, and a pipeline that has run the first 300 of them."""
     names = [f"S0{k}_{m}" for k in (1, 2) for m in ("flow", "occ", "speed")]
     cfg = config.from_dict({"tick_s": 30.0, "topology": "corridor", "sensors": names,
                             "sources": [{"type": "simulate", "scenario": "corridor", "seed": 1,
@@ -448,6 +448,13 @@ def test_the_drift_rules_station_relation_is_in_the_checkpoint():
     running = Pipeline(cfg)
     for r in rows[:300]:
         running.step(r)
+    return cfg, rows, running
+
+
+def test_the_drift_rules_station_relation_is_in_the_checkpoint():
+    """The loop stations' flow / occ / speed relation (its level, spreads, running mean) survives a
+    restart, so a drift under way is judged on as if the agent had kept running."""
+    cfg, rows, running = _two_stations_running_300_ticks()
     restarted = Pipeline(cfg)
     restarted.restore(through_file(running.state_dict()))
     for r in rows[300:400]:
@@ -462,17 +469,7 @@ def test_the_drift_rules_station_relation_is_in_the_checkpoint():
 def test_a_checkpoint_from_before_the_station_relation_restores_and_learns_it_afresh():
     """A drift rule's state without the relation part (an agent before it) restores: the sensors'
     part as saved, the stations' relations learned again from then on."""
-    names = [f"S0{k}_{m}" for k in (1, 2) for m in ("flow", "occ", "speed")]
-    cfg = config.from_dict({"tick_s": 30.0, "topology": "corridor", "sensors": names,
-                            "sources": [{"type": "simulate", "scenario": "corridor", "seed": 1,
-                                         "start": "2026-01-05T06:00:00Z", "duration_s": 4 * 3600.0}]})
-    from agent.sources.simulate import generate
-    from agent.window import Aligner
-    from agent.records import Rejects
-    rows = Aligner.for_agent(cfg, Rejects()).align_all(iter(generate(cfg.sources[0], names, 30.0)))
-    running = Pipeline(cfg)
-    for r in rows[:300]:
-        running.step(r)
+    cfg, rows, running = _two_stations_running_300_ticks()
     state = through_file(running.state_dict())
 
     def without_relation(node):

@@ -30,6 +30,22 @@ LEAN_YAML = {"yaml.loader", "yaml.constructor"}                   # the config w
 FULL_YAML = {"yaml.dumper", "yaml.emitter", "yaml.representer", "yaml.cyaml", "yaml._yaml"}  # ... with no more
 
 
+SMALL_CSV_AGENT = """
+    sensors: [a, b]
+    tick_s: 10
+    sources: [{type: replay, path: data.csv, speed: 0}]
+    warmup: {ticks: 40}
+    scoring: {chain: [numpy]}
+    sinks: [{type: jsonl, path: alerts.jsonl}]
+    state_dir: state
+"""
+
+
+def write_small_csv(tmp_path) -> None:
+    """80 rows of two sensors at 10 s: enough for SMALL_CSV_AGENT's 40-tick warm-up and some scoring."""
+    (tmp_path / "data.csv").write_text("timestamp,a,b\n" + "".join(f"{i * 10},{i % 7},{i % 5}\n" for i in range(80)))
+
+
 def loaded_by_run(tmp_path, config: str) -> set[str]:
     (tmp_path / "agent.yaml").write_text(textwrap.dedent(config))
     res = subprocess.run([sys.executable, "-c", RUN_AND_LIST, "run", "-c", str(tmp_path / "agent.yaml")],
@@ -39,16 +55,8 @@ def loaded_by_run(tmp_path, config: str) -> set[str]:
 
 
 def test_a_numpy_agent_on_a_csv_replay_loads_no_openssl_rng_or_network_modules(tmp_path):
-    (tmp_path / "data.csv").write_text("timestamp,a,b\n" + "".join(f"{i * 10},{i % 7},{i % 5}\n" for i in range(80)))
-    loaded = loaded_by_run(tmp_path, """
-        sensors: [a, b]
-        tick_s: 10
-        sources: [{type: replay, path: data.csv, speed: 0}]
-        warmup: {ticks: 40}
-        scoring: {chain: [numpy]}
-        sinks: [{type: jsonl, path: alerts.jsonl}]
-        state_dir: state
-    """)
+    write_small_csv(tmp_path)
+    loaded = loaded_by_run(tmp_path, SMALL_CSV_AGENT)
     assert {"agent.pipeline", "agent.checkpoint", "csv"} | LEAN_YAML <= loaded   # it ran, checkpointed, read CSV
     unwanted = FULL_YAML | {"_hashlib", "_ssl", "ssl", "numpy.random", "numpy.ma", "socket", "selectors", "uuid", "difflib",
                 "tempfile", "importlib.metadata", "shutil", "bz2", "lzma", "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
@@ -321,16 +329,8 @@ def test_free_heap_pages_below_a_block_in_use_go_back_to_the_os():
 
 
 def test_the_agent_returns_free_heap_pages_once_its_warm_up_is_fitted(tmp_path):
-    (tmp_path / "data.csv").write_text("timestamp,a,b\n" + "".join(f"{i * 10},{i % 7},{i % 5}\n" for i in range(80)))
-    (tmp_path / "agent.yaml").write_text(textwrap.dedent("""
-        sensors: [a, b]
-        tick_s: 10
-        sources: [{type: replay, path: data.csv, speed: 0}]
-        warmup: {ticks: 40}
-        scoring: {chain: [numpy]}
-        sinks: [{type: jsonl, path: alerts.jsonl}]
-        state_dir: state
-    """))
+    write_small_csv(tmp_path)
+    (tmp_path / "agent.yaml").write_text(textwrap.dedent(SMALL_CSV_AGENT))
     res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml", "--log-level", "debug"],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
