@@ -17,11 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from .config import FaultConfig
-from .dead import AT_FLOOR
 from .rule import Held, Tick
 
 SOME = 0.05      # a reading above its floor by this share of its normal level is "> 0"
-NONE = 0.01      # within this share of its normal level above the floor: "at its floor"
 
 
 class Implausible:
@@ -51,8 +49,7 @@ class Implausible:
         if self.pairs:
             w, v = self.witness, self.suspect
             above = t.above
-            # may be suspect (NONE is dead.AT_FLOOR: the tracker's mask of the tick)
-            none = t.at_floor if NONE == AT_FLOOR else t.observed & (above <= NONE * level)
+            none = t.at_floor         # may be suspect: at its floor (dead.AT_FLOOR, the tracker's mask)
             if self.held.calm(none):        # no sensor at its floor, nothing held: nothing broken
                 return self.held.nothing, self.held.nothing
             some = t.observed & normal.learned & (above > SOME * level)           # may witness

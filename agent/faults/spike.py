@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 
 from .config import FaultConfig
-from .dead import AT_FLOOR
 from .rule import Held, RecentMean, Tick, names_values
 
 
@@ -69,8 +68,7 @@ class Spike:
             scale = np.where(usual > 0, usual, 1.0)
             # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
             context_ratio = np.where(known, t.step / scale, 0.0)
-            level = t.level
-            onto_floor = (t.above <= AT_FLOOR * level) & (level > 0)
+            onto_floor = t.low & (t.level > 0)          # (t.low: at its floor, dead.AT_FLOOR)
             out = (t.x < ctx.lo) | (t.x > ctx.hi)
         jump &= ~onto_floor & ~out
         for i in np.flatnonzero(jump):
