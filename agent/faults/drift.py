@@ -82,6 +82,7 @@ CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this �
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
 HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
 VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
+EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains this share of the relation's
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 
 
@@ -178,6 +179,19 @@ class Drift:
         # mates' departures as they are): what a mate's departure was before its station's relation moved.
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
         self.history_head = 0
+        # Each loop sensor's log reading, averaged like a residual (half-life drift_window_s), and its
+        # same-quantity neighbours' mean of it (corridor: the adjacent stations'): when a station's
+        # mates are not judged (the first queue: their pair models off), the mate whose log reading
+        # moved against its neighbours' as far as the relation moved is the one blamed (flow is
+        # conserved along the road; occupancy and speed change smoothly in free flow).
+        self.log_level = np.full(n, np.nan)
+        self.log_history = np.full((self.history.shape[0], n), np.nan)
+        near = np.zeros((n, n))
+        for i in np.flatnonzero(self.trio_sign):
+            same = [j for j in ctx.neighbours[i] if self.trio_sign[j] and ctx.quantities[j] == ctx.quantities[i]]
+            near[i, same] = 1.0 / len(same) if same else 0.0
+        self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
+        self.has_near = near.sum(axis=1) > 0
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = np.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -220,6 +234,9 @@ class Drift:
         self._normal = t.normal
         rel = self._relation(t.x, ok_i) if self.trio.size else None
         if rel is not None:
+            # Healthy readings only: a fault (or a drift once decided) is not followed.
+            ll = self.log_level
+            np.copyto(ll, np.where(np.isnan(ll), rel[5], ll + self.lam * (rel[5] - ll)), where=fresh & (t.x > 0))
             med = np.concatenate((med, rel[0]))
             has = np.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
@@ -258,6 +275,7 @@ class Drift:
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
         decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        held_seen = seen[:n]
         if rel is not None:
             if np.count_nonzero(decide):
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
@@ -270,9 +288,10 @@ class Drift:
             if np.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
                 blamed, rel_cand = self._blamed(judged, size)
                 decide |= blamed
+                held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
             ctx_calm = np.concatenate((ctx_calm, self._calm_rel))
         self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
-        lasted = self.held.update(decide, seen[:n], t.ts)
+        lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
@@ -280,6 +299,7 @@ class Drift:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
             self.history[self.history_head] = self.departure
+            self.log_history[self.history_head] = self.log_level
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
@@ -289,13 +309,14 @@ class Drift:
         usable, and the raw log k and 1/speed² (learned at the refit)."""
         pos = x > 0
         xp = np.where(pos, x, 1.0)
-        r = np.log(xp)[self.trio] @ self.rel_sign
+        lx = np.log(xp)
+        r = lx[self.trio] @ self.rel_sign
         ok = (ok_i & pos) @ self.trio_in > 2.5          # flow, occ and speed all fit to use
         v = xp[self.trio[:, 2]]
         u = 1.0 / (v * v)
         z = np.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP, REL_CLIP)
         has = ok & self.rel_fitted
-        return np.where(has, z, np.nan), has, ok, r, u
+        return np.where(has, z, np.nan), has, ok, r, u, lx
 
     def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
@@ -313,11 +334,38 @@ class Drift:
             # The mate whose departure moved furthest that way since the relation was last under half
             # its limit: a queue can keep another mate far off its neighbours' models all along.
             calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
-            before = past[calm[-1] if calm.size else 0, trio]
+            last_calm = calm[-1] if calm.size else 0
+            before = past[last_calm, trio]
             k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
+            if lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
+                # No mate leans that way, and one is not judged (the first queue: its neighbours'
+                # models off): the mate whose reading moved alone, against its neighbours', instead.
+                k = self._moved_alone(trio, last_calm, np.sign(self.departure[n + s]))
+                if k >= 0:
+                    candidate[k] = True
+                    blamed[k] = size[n + s] > RELATION_Z * self.z_limit
+                continue
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
         return blamed, candidate
+
+    def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
+        """With a mate not judged (its neighbours' models off: the first queue), the mate whose log
+        reading moved against its same-quantity neighbours', since the relation's last calm tick
+        (`last_calm`, oldest-first in the history), by EXPLAIN to 1 / EXPLAIN of the relation's own
+        move `way`; -1: none."""
+        past = self.log_history[(self.history_head + last_calm) % self.log_history.shape[0]]
+        moved = self.log_level - past                          # NaN: not followed then or now
+        own = self.against_near[trio] @ np.nan_to_num(moved)   # each mate's move against its neighbours'
+        rel_move = self.trio_sign[trio] @ moved[trio]
+        if not np.isfinite(rel_move) or rel_move * way <= 0:
+            return -1
+        share = self.trio_sign[trio] * own / rel_move
+        ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
+        share = np.where(ok, share, -np.inf)
+        b = int(np.argmax(share))
+        self._last_share = share
+        return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
