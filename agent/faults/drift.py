@@ -45,7 +45,11 @@ station's sensors healthy and none drifting, it blames the mate whose own depart
 furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
 the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
 off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
-`drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). The other
+`drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). In the first
+morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
+much that each jump restarts the mates' departures, unjudged. Then the mate blamed is the one whose
+own log reading moved against its same-quantity neighbours' (flow is conserved along the road) by
+EXPLAIN to 1 / EXPLAIN of the relation's own move since it was last calm (_moved_alone). The other
 way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
 moved against it) is not judged drifting by its neighbours alone: its own drift would have
 moved the relation, so the misfit is its neighbours' models (the morning after a first day).
@@ -179,13 +183,16 @@ class Drift:
         # mates' departures as they are): what a mate's departure was before its station's relation moved.
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
         self.history_head = 0
-        # Each loop sensor's log reading, averaged like a residual (half-life drift_window_s), and its
-        # same-quantity neighbours' mean of it (corridor: the adjacent stations'): when a station's
-        # mates are not judged (the first queue: their pair models off), the mate whose log reading
-        # moved against its neighbours' as far as the relation moved is the one blamed (flow is
-        # conserved along the road; occupancy and speed change smoothly in free flow).
-        self.log_level = np.full(n, np.nan)
-        self.log_history = np.full((self.history.shape[0], n), np.nan)
+        # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
+        # beside the departures' (this tick's in it from the start of observe): when a station's
+        # mates are not judged (the first queue: their neighbour models off), the mate whose log
+        # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
+        # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
+        # relation moved is the one blamed: flow is conserved along the road, occupancy and speed
+        # change smoothly along it outside a queue's front.
+        self.log_history = np.zeros((self.history.shape[0], n))
+        self.fit_history = np.zeros((self.history.shape[0], n), bool)
+        self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
         near = np.zeros((n, n))
         for i in np.flatnonzero(self.trio_sign):
             same = [j for j in ctx.neighbours[i] if self.trio_sign[j] and ctx.quantities[j] == ctx.quantities[i]]
@@ -234,9 +241,7 @@ class Drift:
         self._normal = t.normal
         rel = self._relation(t.x, ok_i) if self.trio.size else None
         if rel is not None:
-            # Healthy readings only: a fault (or a drift once decided) is not followed.
-            ll = self.log_level
-            np.copyto(ll, np.where(np.isnan(ll), rel[5], ll + self.lam * (rel[5] - ll)), where=fresh & (t.x > 0))
+            self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
             med = np.concatenate((med, rel[0]))
             has = np.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
@@ -299,7 +304,6 @@ class Drift:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
             self.history[self.history_head] = self.departure
-            self.log_history[self.history_head] = self.log_level
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
@@ -311,12 +315,13 @@ class Drift:
         xp = np.where(pos, x, 1.0)
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
-        ok = (ok_i & pos) @ self.trio_in > 2.5          # flow, occ and speed all fit to use
+        fit = ok_i & pos
+        ok = fit @ self.trio_in > 2.5          # flow, occ and speed all fit to use
         v = xp[self.trio[:, 2]]
         u = 1.0 / (v * v)
         z = np.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP, REL_CLIP)
         has = ok & self.rel_fitted
-        return np.where(has, z, np.nan), has, ok, r, u, lx
+        return np.where(has, z, np.nan), has, ok, r, u, lx, fit
 
     def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
@@ -354,8 +359,8 @@ class Drift:
         reading moved against its same-quantity neighbours', since the relation's last calm tick
         (`last_calm`, oldest-first in the history), by EXPLAIN to 1 / EXPLAIN of the relation's own
         move `way`; -1: none."""
-        past = self.log_history[(self.history_head + last_calm) % self.log_history.shape[0]]
-        moved = self.log_level - past                          # NaN: not followed then or now
+        size = self.log_history.shape[0]       # oldest-first index j is size - j ticks back
+        moved = self._log_level(0) - self._log_level(min(size - last_calm, size - self.level_ticks))
         own = self.against_near[trio] @ np.nan_to_num(moved)   # each mate's move against its neighbours'
         rel_move = self.trio_sign[trio] @ moved[trio]
         if not np.isfinite(rel_move) or rel_move * way <= 0:
@@ -364,8 +369,17 @@ class Drift:
         ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
         share = np.where(ok, share, -np.inf)
         b = int(np.argmax(share))
-        self._last_share = share
         return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
+
+    def _log_level(self, back: int) -> np.ndarray:
+        """Each sensor's mean log reading over the `level_ticks` ticks ending `back` ticks before this
+        one (fit readings only; NaN: none)."""
+        size = self.log_history.shape[0]
+        slots = (self.history_head - back - np.arange(self.level_ticks)) % size
+        fit = self.fit_history[slots]
+        count = fit.sum(axis=0)
+        total = np.where(fit, self.log_history[slots], 0.0).sum(axis=0)
+        return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
