@@ -185,7 +185,8 @@ class Drift:
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
         self.history_head = 0
         # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
-        # beside the departures' (this tick's in it from the start of observe): when a station's
+        # beside the departures' (this tick's in it from the start of observe; not checkpointed:
+        # empty after a restart, it blames no one until refilled): when a station's
         # mates are not judged (the first queue: their neighbour models off), the mate whose log
         # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
         # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
@@ -193,7 +194,7 @@ class Drift:
         # change smoothly along it outside a queue's front.
         self.log_history = np.zeros((self.history.shape[0], n))
         self.fit_history = np.zeros((self.history.shape[0], n), bool)
-        self.moved_alone = cfg.drift_moved_alone and self.trio.size > 0      # off: no ring kept
+        self.moved_alone = cfg.drift_moved_alone and self.trio.size > 0      # off: the ring is not written
         self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
         near = np.zeros((n, n))
         for i in np.flatnonzero(self.trio_sign):
