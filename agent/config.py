@@ -241,6 +241,7 @@ class AlertConfig:
             "this share of the largest level distance reached during it, even with the score above the threshold; "
             "no new alert then opens while every level stays under that bar, until the score has stayed at or "
             "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`)")
+    top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
     def validate(self) -> list[tuple[str, str]]:
         if self.release_fraction > 0 and self.hold_sigma <= 0:
