@@ -21,6 +21,11 @@ Three options widen it (off by default; measured on NAB's tuning half, README "N
   level is the lowest of all (the lowest p-value) — a slower, longer rise than h ticks shows;
 - `transform` log: the means average log(1 + score), so one huge spike neither dominates a mean
   nor inflates its spread; the level is mapped back through expm1;
+- `transform` surprisal: the means average −log p, p the tick's tail probability among the last
+  `history_ticks` scores ((ties and larger + 1) / (n + 1)), so the mean of h of them is Fisher's
+  combination of h p-values: scale-free, a huge spike counts as one rare tick and no more, and
+  rare-ish ticks coming more often add up; the level is mapped back through the ranked scores
+  (the score that makes p small enough);
 - `peak_rate_ticks` r: the share of the last r ticks that were peaks (a score above the tail fit's
   starting point, which the threshold passes in) against the history of that share — spikes
   coming more often, none larger than before. One more peak either puts it in the tail (level:
@@ -32,6 +37,7 @@ Off (`mean_ticks` 0) by default; on in the NAB config (bench/accuracy.py, README
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -63,9 +69,11 @@ class LikelihoodConfig:
         "further mean lengths beside `mean_ticks`, each against its own history of means; the path takes "
         "the lowest level of all (the lowest p-value: the same `sigmas`) — a slower, longer rise",
         default_factory=list)
-    transform: Literal["raw", "log"] = doc(
-        "what the means average: the score (raw) or log(1 + score) (log: one huge spike does not "
-        "dominate a mean and its spread, so a run of moderate ones stands out)", default="raw")
+    transform: Literal["raw", "log", "surprisal"] = doc(
+        "what the means average: the score (raw), log(1 + score) (log: one huge spike does not "
+        "dominate a mean and its spread, so a run of moderate ones stands out), or −log of the score's "
+        "tail probability among the last `history_ticks` scores (surprisal: a mean of p-values, scale-free)",
+        default="raw")
     peak_rate_ticks: int = rng(0, 10000, default=0,
         doc="a further path: the share of the last this many ticks whose score was a peak (above the tail "
             "fit's starting point) against its own history, at the same `sigmas`; a peak alerts when it puts "
@@ -147,12 +155,52 @@ class _Scale:
         self._resum()
 
 
+class _Ranks:
+    """The last n scores, kept sorted too: a score's tail probability among them, and back."""
+
+    def __init__(self, n: int):
+        self.order: deque[float] = deque(maxlen=n)
+        self.sorted: list[float] = []
+
+    def add(self, score: float) -> None:
+        if len(self.order) == self.order.maxlen:
+            del self.sorted[bisect.bisect_left(self.sorted, self.order[0])]
+        self.order.append(score)
+        bisect.insort(self.sorted, score)
+
+    def surprisal(self, score: float) -> float:
+        """−log p, p = (scores at or above it + 1) / (n + 1)."""
+        n = len(self.sorted)
+        at_or_above = n - bisect.bisect_left(self.sorted, score)
+        return -math.log((at_or_above + 1) / (n + 1))
+
+    def level(self, x: float) -> float:
+        """The score above which a tick's surprisal is at least x: +∞ when no score is rare
+        enough, −∞ when any is."""
+        if not math.isfinite(x):
+            return x
+        n = len(self.sorted)
+        # surprisal ≥ x  ⇔  at_or_above ≤ k = e^(−x)·(n + 1) − 1; a score above sorted[n − k − 1] has k at or above.
+        k = math.floor(math.exp(-x) * (n + 1) - 1 + 1e-9)
+        if k < 0:
+            return math.inf
+        if k >= n:
+            return -math.inf
+        return self.sorted[n - k - 1]
+
+    def restore(self, scores: np.ndarray) -> None:
+        self.order = deque(scores.tolist()[-self.order.maxlen:], maxlen=self.order.maxlen)
+        self.sorted = sorted(self.order)
+
+
 class MeanLikelihood:
     """The score level at which the mean of the last h scores, this tick's included, reaches the
     far tail of the history of such means — the lowest such level over the configured mean lengths."""
 
     def __init__(self, cfg: LikelihoodConfig):
         self.log = cfg.transform == "log"
+        # surprisal: the last history_ticks scores in arrival order, and the same scores sorted.
+        self.ranks = _Ranks(int(cfg.history_ticks)) if cfg.transform == "surprisal" else None
         self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks))
                        for h in [cfg.mean_ticks, *cfg.more_mean_ticks]]
         if cfg.peak_rate_ticks:
@@ -167,7 +215,11 @@ class MeanLikelihood:
         """One judged tick's score; `peak_from` is where peaks start (`peak_rate_ticks`)."""
         if not math.isfinite(score):
             return
-        x = math.log1p(max(score, 0.0)) if self.log else score
+        if self.ranks is not None:
+            x = self.ranks.surprisal(score)
+            self.ranks.add(score)
+        else:
+            x = math.log1p(max(score, 0.0)) if self.log else score
         peak = 1.0 if score > peak_from else 0.0
         for scale in self.scales:
             scale.learn(peak if scale.peaks else x)
@@ -187,6 +239,8 @@ class MeanLikelihood:
             return peak_from if x <= 1.0 else math.inf
         if self.log and math.isfinite(x):
             return math.expm1(x) if x < 700.0 else math.inf
+        if self.ranks is not None:
+            return self.ranks.level(x)
         return x
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
@@ -204,6 +258,8 @@ class MeanLikelihood:
         out = {}
         for i, scale in enumerate(self.scales):
             out.update(zip(self._keys(i), scale.state()))
+        if self.ranks is not None:
+            out["ranked_scores"] = np.fromiter(self.ranks.order, float, len(self.ranks.order))
         return out
 
     def restore(self, state: dict, name: str) -> None:
@@ -219,9 +275,16 @@ class MeanLikelihood:
                 if not np.isfinite(arr).all():
                     raise ValueError(f"{name}.{k}: not finite")
             got.append(arrays)
+        ranked = None
+        if self.ranks is not None and "ranked_scores" in state:      # absent: taken with another transform
+            ranked = array_of(state["ranked_scores"], f"{name}.ranked_scores", np.float64, 1)
+            if not np.isfinite(ranked).all():
+                raise ValueError(f"{name}.ranked_scores: not finite")
         for scale, arrays in zip(self.scales, got):
             if arrays is not None:
                 scale.restore(*arrays)
+        if ranked is not None:
+            self.ranks.restore(ranked)
 
 
 __all__ = ["LikelihoodConfig", "MeanLikelihood", "MIN_HISTORY", "SD_FLOOR"]
