@@ -301,9 +301,11 @@ def test_the_surprisal_ranks_survive_the_checkpoint_and_an_older_one_starts_them
     warm = np.abs(np.random.default_rng(13).standard_normal(800))
     thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
     thr.seen_block(np.arange(warm.size) * TICK, warm)
+    from agent.checkpoint import decode, encode
     state = thr.state_dict()
     assert state["likelihood"]["ranked_scores"].tolist() == warm[-300:].tolist()
-    back = AdaptiveThreshold.restored(cfg, state, "thresholds.numpy")
+    _, back_state = decode(encode({}, {"thresholds": {"numpy": state}}))
+    back = AdaptiveThreshold.restored(cfg, back_state["thresholds"]["numpy"], "thresholds.numpy")
     assert back.at(0.0) == thr.at(0.0)
     assert back.mean.ranks.sorted == sorted(warm[-300:].tolist())
     older = thr.state_dict()
