@@ -26,6 +26,10 @@ Three options widen it (off by default; measured on NAB's tuning half, README "N
   combination of h p-values: scale-free, a huge spike counts as one rare tick and no more, and
   rare-ish ticks coming more often add up; the level is mapped back through the ranked scores
   (the score that makes p small enough);
+- `also_surprisal`: beside each mean of the transform, a mean of surprisals of the same length,
+  each against its own history, the level the lowest — the raw mean flags alike spikes coming more
+  often (the ranks adapt to such a pattern as it grows), the surprisal mean a busier stretch on a
+  stream whose bursts inflate the raw mean's spread;
 - `peak_rate_ticks` r: the share of the last r ticks that were peaks (a score above the tail fit's
   starting point, which the threshold passes in) against the history of that share — spikes
   coming more often, none larger than before. One more peak either puts it in the tail (level:
@@ -74,6 +78,9 @@ class LikelihoodConfig:
         "dominate a mean and its spread, so a run of moderate ones stands out), or −log of the score's "
         "tail probability among the last `history_ticks` scores (surprisal: a mean of p-values, scale-free)",
         default="raw")
+    also_surprisal: bool = doc(
+        "beside each mean of `transform`, a mean of surprisals (as `transform: surprisal`) of the same "
+        "length against its own history; the path takes the lowest level of all", default=False)
     peak_rate_ticks: int = rng(0, 10000, default=0,
         doc="a further path: the share of the last this many ticks whose score was a peak (above the tail "
             "fit's starting point) against its own history, at the same `sigmas`; a peak alerts when it puts "
@@ -87,6 +94,10 @@ class LikelihoodConfig:
             out.append(("more_mean_ticks", "needs `mean_ticks` (the first scale) on"))
         if self.peak_rate_ticks == 1:
             out.append(("peak_rate_ticks", "0 (off) or at least 2: one peak is the tick threshold's job"))
+        if self.also_surprisal and self.transform == "surprisal":
+            out.append(("also_surprisal", "the means are surprisals already (`transform: surprisal`)"))
+        if self.also_surprisal and self.mean_ticks == 0:
+            out.append(("also_surprisal", "needs `mean_ticks` (the mean path) on"))
         if self.peak_rate_ticks and self.mean_ticks == 0:
             out.append(("peak_rate_ticks", "needs `mean_ticks` (the mean path) on"))
         for i, h in enumerate(self.more_mean_ticks):
@@ -100,8 +111,8 @@ class LikelihoodConfig:
 class _Scale:
     """One mean length h: the ring of the last h (transformed) scores and the history of their means."""
 
-    def __init__(self, h: int, z: float, history_ticks: int, peaks: bool = False):
-        self.h, self.z, self.peaks = h, z, peaks
+    def __init__(self, h: int, z: float, history_ticks: int, peaks: bool = False, surprisal: bool = False):
+        self.h, self.z, self.peaks, self.surprisal = h, z, peaks, surprisal
         self.recent: deque[float] = deque(maxlen=h)
         self.means: deque[float] = deque(maxlen=history_ticks)
         self._resum()
@@ -200,9 +211,13 @@ class MeanLikelihood:
     def __init__(self, cfg: LikelihoodConfig):
         self.log = cfg.transform == "log"
         # surprisal: the last history_ticks scores in arrival order, and the same scores sorted.
-        self.ranks = _Ranks(int(cfg.history_ticks)) if cfg.transform == "surprisal" else None
-        self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks))
-                       for h in [cfg.mean_ticks, *cfg.more_mean_ticks]]
+        self.surprisal = cfg.transform == "surprisal"
+        self.ranks = _Ranks(int(cfg.history_ticks)) if self.surprisal or cfg.also_surprisal else None
+        lengths = [cfg.mean_ticks, *cfg.more_mean_ticks]
+        self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks), surprisal=self.surprisal)
+                       for h in lengths]
+        if cfg.also_surprisal:
+            self.scales += [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks), surprisal=True) for h in lengths]
         if cfg.peak_rate_ticks:
             self.scales.append(_Scale(int(cfg.peak_rate_ticks), float(cfg.sigmas), int(cfg.history_ticks), peaks=True))
 
@@ -215,14 +230,13 @@ class MeanLikelihood:
         """One judged tick's score; `peak_from` is where peaks start (`peak_rate_ticks`)."""
         if not math.isfinite(score):
             return
+        x = math.log1p(max(score, 0.0)) if self.log else score
         if self.ranks is not None:
-            x = self.ranks.surprisal(score)
+            surprisal = self.ranks.surprisal(score)
             self.ranks.add(score)
-        else:
-            x = math.log1p(max(score, 0.0)) if self.log else score
         peak = 1.0 if score > peak_from else 0.0
         for scale in self.scales:
-            scale.learn(peak if scale.peaks else x)
+            scale.learn(peak if scale.peaks else surprisal if scale.surprisal else x)
 
     def learn_block(self, scores: np.ndarray, peak_from: float = math.inf) -> None:
         for s in np.asarray(scores, float).tolist():
@@ -237,21 +251,23 @@ class MeanLikelihood:
         x = scale.needed()
         if scale.peaks:             # a peak adds 1, another tick 0; the tick that alerts is a peak itself
             return peak_from if x <= 1.0 else math.inf
+        if scale.surprisal:
+            return self.ranks.level(x)
         if self.log and math.isfinite(x):
             return math.expm1(x) if x < 700.0 else math.inf
-        if self.ranks is not None:
-            return self.ranks.level(x)
         return x
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
     # The first scale's ring and history are `recent` and `means` (as before more_mean_ticks);
     # a further scale h's are `recent_h` and `means_h`, the peak rate's `recent_peaks_h` and
-    # `means_peaks_h`. A scale the checkpoint lacks starts empty.
+    # `means_peaks_h`, an `also_surprisal` scale h's `recent_surprisal_h` and `means_surprisal_h`.
+    # A scale the checkpoint lacks starts empty.
 
     def _keys(self, i: int) -> tuple[str, str]:
         if i == 0:
             return "recent", "means"
-        tag = f"peaks_{self.scales[i].h}" if self.scales[i].peaks else str(self.scales[i].h)
+        scale = self.scales[i]
+        tag = f"peaks_{scale.h}" if scale.peaks else f"surprisal_{scale.h}" if scale.surprisal else str(scale.h)
         return f"recent_{tag}", f"means_{tag}"
 
     def state_dict(self) -> dict:

@@ -123,15 +123,16 @@ def test_likelihood_keys_are_checked_with_their_path(tmp_path):
                                               "or ../shared/data/nab (absent)")
 def test_spikes_coming_more_often_on_nab_are_found_by_the_mean_path():
     """NAB's art_increase_spike_density: equal spikes, then more of them. No single spike is news;
-    the mean of the last 10 scores (configs/nab.yaml) is."""
+    the mean of the last 10 scores (configs/nab.yaml, beside the mean of their surprisals) is."""
     from agent.evaluate.runner import replay
     import bench.accuracy as acc
     path = NAB_DISK / "data" / NAB_FILE
     labels = NAB_DISK / "labels" / "combined_windows.json"
     windows = {}
     for h in (0, 10):
-        cfg = acc.nab_config(path, labels, acc.sampling_period_s(path), 32, [f"threshold.likelihood.mean_ticks={h}"])
-        assert cfg.threshold.likelihood.sigmas == 5.5
+        off = [f"threshold.likelihood.mean_ticks={h}", "threshold.likelihood.also_surprisal=false"] if h == 0 else []
+        cfg = acc.nab_config(path, labels, acc.sampling_period_s(path), 32, off)
+        assert cfg.threshold.likelihood.mean_ticks == h and cfg.threshold.likelihood.sigmas == 6
         run = replay(cfg, scorers=["numpy"])
         (windows[h],) = acc.nab_window_diagnosis(run.files[0], run.traces["numpy"][0])
     # Without the mean path the window is missed: no tick goes far over the threshold, and no alert
@@ -315,3 +316,28 @@ def test_the_surprisal_ranks_survive_the_checkpoint_and_an_older_one_starts_them
     bad["likelihood"]["ranked_scores"] = np.array([1.0, np.nan])
     with pytest.raises(ValueError, match=r"thresholds\.numpy\.likelihood\.ranked_scores: not finite"):
         AdaptiveThreshold.restored(cfg, bad, "thresholds.numpy")
+
+
+def test_also_surprisal_takes_the_lower_level_of_the_raw_and_the_surprisal_means():
+    """also_surprisal: each mean length twice, raw and surprisal, each against its own history;
+    the level is the lower of the two, and each view's checkpoint keys are its own."""
+    scores = np.random.default_rng(14).gamma(2.0, 1.0, 1200)
+    both = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=600, also_surprisal=True))
+    raw = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=600))
+    sur = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=600, transform="surprisal"))
+    levels = []
+    for s in scores:
+        for lk in (both, raw, sur):
+            lk.learn(float(s))
+        levels.append((both.level(), raw.level(), sur.level()))
+    assert all(b == min(r, u) for b, r, u in levels)
+    assert any(u < r for _, r, u in levels) and any(r < u for _, r, u in levels)   # each view decides sometimes
+    assert set(both.state_dict()) == {"recent", "means", "recent_surprisal_10", "means_surprisal_10", "ranked_scores"}
+
+
+def test_also_surprisal_is_checked_with_its_path(tmp_path):
+    assert any(p.startswith("threshold.likelihood.also_surprisal: needs `mean_ticks`")
+               for p in threshold_problems(tmp_path, "{likelihood: {also_surprisal: true}}"))
+    assert any(p.startswith("threshold.likelihood.also_surprisal: the means are surprisals already")
+               for p in threshold_problems(tmp_path, "{likelihood: {mean_ticks: 10, transform: surprisal, "
+                                                     "also_surprisal: true}}"))
