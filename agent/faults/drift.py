@@ -47,7 +47,8 @@ the relation was last under half its limit (HISTORY_S back at most: in a queue a
 off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
 `drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). In the first
 morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
-much that each jump restarts the mates' departures, unjudged. Then the mate blamed is the one whose
+much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
+default: on held-out simulator seeds it cost false alarms) the mate blamed then is the one whose
 own log reading moved against its same-quantity neighbours' (flow is conserved along the road) by
 EXPLAIN to 1 / EXPLAIN of the relation's own move since it was last calm (_moved_alone). The other
 way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
@@ -184,7 +185,8 @@ class Drift:
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
         self.history_head = 0
         # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
-        # beside the departures' (this tick's in it from the start of observe): when a station's
+        # beside the departures' (this tick's in it from the start of observe; not checkpointed:
+        # empty after a restart, it blames no one until refilled): when a station's
         # mates are not judged (the first queue: their neighbour models off), the mate whose log
         # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
         # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
@@ -192,6 +194,7 @@ class Drift:
         # change smoothly along it outside a queue's front.
         self.log_history = np.zeros((self.history.shape[0], n))
         self.fit_history = np.zeros((self.history.shape[0], n), bool)
+        self.moved_alone = cfg.drift_moved_alone and self.trio.size > 0      # off: the ring is not written
         self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
         near = np.zeros((n, n))
         for i in np.flatnonzero(self.trio_sign):
@@ -241,7 +244,8 @@ class Drift:
         self._normal = t.normal
         rel = self._relation(t.x, ok_i) if self.trio.size else None
         if rel is not None:
-            self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
+            if self.moved_alone:
+                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
             med = np.concatenate((med, rel[0]))
             has = np.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
@@ -342,7 +346,7 @@ class Drift:
             last_calm = calm[-1] if calm.size else 0
             before = past[last_calm, trio]
             k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
-            if lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
+            if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
                 # No mate leans that way, and one is not judged (the first queue: its neighbours'
                 # models off): the mate whose reading moved alone, against its neighbours', instead.
                 k = self._moved_alone(trio, last_calm, np.sign(self.departure[n + s]))
