@@ -1,5 +1,5 @@
-"""Per-tick cost of the numpy fallback at N = 16, 32, 64, 128, 256 sensors (p50, p99, mean, ticks/s), and the agent's peak RSS on
-the demo config. Prints JSON. Run: python bench/fallback.py"""
+"""Per-tick cost of the numpy fallback at N = 16, 32, 64, 128, 256 sensors (p50, p99, mean,
+ticks per second), and the agent's peak RSS on the demo config. Prints JSON. Run: python bench/fallback.py"""
 from __future__ import annotations
 
 import json
