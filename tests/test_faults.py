@@ -234,6 +234,23 @@ def test_a_corridor_drift_in_the_first_morning_queue_is_a_drift_fault(tmp_path):
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift" and f.sensor != target]
 
 
+@pytest.mark.parametrize("target", ["S04_flow", "S05_occ"])
+def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(tmp_path, target):
+    """In the first morning ramp the neighbour models (learned on night traffic) are off by so
+    much that the station mates' own departures are not judged (each jump restarts them); the
+    station relation breaks, and the mate blamed is the one whose log reading moved against its
+    same-quantity neighbours' (flow is conserved along the road) by about as much as the relation
+    moved. Before that fallback neither drift was reported at all."""
+    records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target=target)], seed=4)
+    path = write_csv(tmp_path / "first-morning-mates.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [drift] = decided(faults, target, "drift")
+    assert t0() + 7 * H < drift.ts < t0() + 7 * H + 1200
+    assert "relation" in drift.evidence["summary"]
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
+
+
 def test_the_pair_moments_folded_at_a_refit_are_the_tick_by_tick_moments():
     """The drift rule keeps its ticks and folds them into the pair models' mean and covariance
     every REFIT_TICKS (one set of calls instead of one a tick): the same exponentially forgotten
