@@ -1,6 +1,6 @@
 """Sensor faults versus incidents on the simulator: before/after figures for issue 13.
 
-    python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48]
+    python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48] [--set faults.drift_moved_alone=true]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--out cost.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
@@ -49,14 +49,29 @@ def config_dict(scenario: str, seed: int, hours: float) -> dict:
     }
 
 
-def collect_one(scenario: str, seed: int, hours: float) -> dict:
+def with_settings(cfg: dict, settings: list[str]) -> dict:
+    """`key.path=value` settings (value read as YAML) applied over a config dict."""
+    import yaml
+    for item in settings:
+        path, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected key.path=value")
+        *parents, leaf = path.split(".")
+        node = cfg
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = yaml.safe_load(value)
+    return cfg
+
+
+def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()) -> dict:
     from agent.config import from_dict
     from agent.pipeline import Pipeline
     from agent.records import Rejects
     from agent.sources.simulate import generate
     from agent.window import Aligner
 
-    cfg = from_dict(config_dict(scenario, seed, hours))
+    cfg = from_dict(with_settings(config_dict(scenario, seed, hours), list(settings)))
     rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
     pipe = Pipeline(cfg)
     events: dict[str, list[float]] = {}
@@ -124,6 +139,8 @@ def main(argv=None) -> int:
     c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     c.add_argument("--hours", type=float, default=48.0)
     c.add_argument("--scenario", nargs="+", default=list(SCENARIOS))
+    c.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="a config setting over the roadside ones, e.g. faults.drift_moved_alone=true")
     k = sub.add_parser("cost")
     k.add_argument("--sensors", type=int, nargs="+", default=[8, 16, 48])
     k.add_argument("--ticks", type=int, default=3000)
@@ -151,7 +168,7 @@ def main(argv=None) -> int:
         runs = []
         for scenario in args.scenario:
             for seed in args.seeds:
-                runs.append(collect_one(scenario, seed, args.hours))
+                runs.append(collect_one(scenario, seed, args.hours, args.set))
                 print(f"{scenario} seed {seed}: {len(runs[-1]['alerts'])} alerts, {len(runs[-1]['faults'])} "
                       f"fault/sensor events, {runs[-1]['elapsed_s']} s", file=sys.stderr, flush=True)
         import agent

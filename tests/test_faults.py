@@ -234,6 +234,32 @@ def test_a_corridor_drift_in_the_first_morning_queue_is_a_drift_fault(tmp_path):
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift" and f.sensor != target]
 
 
+@pytest.mark.parametrize("target", ["S04_flow", "S05_occ"])
+def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(tmp_path, target):
+    """In the first morning ramp the neighbour models (learned on night traffic) are off by so
+    much that the station mates' own departures are not judged (each jump restarts them); the
+    station relation breaks, and the mate blamed is the one whose log reading moved against its
+    same-quantity neighbours' (flow is conserved along the road) by about as much as the relation
+    moved (`faults.drift_moved_alone`). Without it (the default) neither drift is reported at all."""
+    records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target=target)], seed=4)
+    path = write_csv(tmp_path / "first-morning-mates.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                               faults={"drift_moved_alone": True}))
+    [drift] = decided(faults, target, "drift")
+    assert t0() + 7 * H < drift.ts < t0() + 7 * H + 1200
+    assert "relation" in drift.evidence["summary"]
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
+
+
+def test_drift_moved_alone_is_validated():
+    with pytest.raises(ConfigError, match=r"faults\.drift_moved_alone"):
+        config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
+                          "faults": {"drift_moved_alone": "often"}})
+
+
 def test_the_pair_moments_folded_at_a_refit_are_the_tick_by_tick_moments():
     """The drift rule keeps its ticks and folds them into the pair models' mean and covariance
     every REFIT_TICKS (one set of calls instead of one a tick): the same exponentially forgotten
@@ -608,3 +634,18 @@ def test_a_second_freeze_is_decided_as_fast_as_the_first(tmp_path):
     stuck = decided(faults, "S04_speed", "stuck")
     assert [round((f.start - t0()) / H) for f in stuck] == [5, 6, 7]
     assert all(0 < f.ts - f.start <= 4 * TICK for f in stuck)
+
+
+def test_the_fault_bench_applies_settings_over_its_roadside_config():
+    """`bench/faults.py collect --set faults.drift_moved_alone=true`: dotted keys, YAML values,
+    the result a config the agent accepts; a setting without `=` is refused."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("fault_bench", Path(__file__).resolve().parents[1] / "bench" / "faults.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg = bench.with_settings(bench.config_dict("corridor", 0, 1.0),
+                              ["faults.drift_moved_alone=true", "threshold.quiet_s=300"])
+    parsed = config.from_dict(cfg)
+    assert parsed.faults.drift_moved_alone is True and parsed.threshold.quiet_s == 300
+    with pytest.raises(SystemExit, match="key.path=value"):
+        bench.with_settings({}, ["faults.drift_moved_alone"])

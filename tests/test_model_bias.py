@@ -167,6 +167,40 @@ def test_a_scorer_that_just_became_active_starts_with_zeros_and_catches_up():
     assert first_late is not None and len(late._history) <= 2 * steps
 
 
+
+def test_carried_runs_from_a_filling_window_with_a_replaced_offset_score_what_a_rebuild_scores():
+    """The scorer carries its run of recorded errors from call to call, keyed by the window's tick
+    stamps as bytes (model_scorer.TickRun): from the first row of a window still filling (NaN
+    stamps), one tick on, the same tick again, and after its forecast offset is replaced, it scores
+    what a scorer rebuilding the run from its history every call scores. The offset is skipped
+    only while it is all zeros; the recorded errors are not changed by later ticks."""
+    from agent.scorers.tflite import TfliteScorer
+    bundle, rows = tiny_run()
+    n, steps = len(bundle.sensors), bundle.steps
+    carried, rebuilt = TfliteScorer(bundle, "tflite_fp32"), TfliteScorer(bundle, "tflite_fp32")
+    buf = WindowBuffer(steps, n)
+    offset = np.linspace(-0.3, 0.3, n).astype(np.float32)
+    earlier = {}
+    for i, (v, m, ts) in enumerate(rows):
+        buf.push(v, m, ts)
+        if i == 60:
+            carried.forecast_offset, rebuilt.forecast_offset = offset, offset.copy()
+        for _ in range(2 if i % 5 == 0 else 1):          # now and then the same tick twice
+            rebuilt._error_run.forget()
+            a, b = carried.score(buf), rebuilt.score(buf)
+            np.testing.assert_allclose(a.sensor_scores, b.sensor_scores, rtol=1e-12, atol=1e-12)
+        state = carried.state_dict()
+        for t, e in zip(state["ts"], state["errors"]):
+            if t in earlier:
+                np.testing.assert_array_equal(e, earlier[t])  # a tick's recorded errors stay as recorded
+        earlier = dict(zip(state["ts"], state["errors"].copy()))
+    assert carried._error_run.ts is not None
+    fresh = TfliteScorer(bundle, "tflite_fp32")         # no history: the point error, offset applied
+    fresh.forecast_offset = offset
+    forecast = fresh.run(*fresh.inputs(buf))[0]
+    err = fe.signed_errors(buf.values[-1], buf.missing[-1], forecast + offset, fresh.residual)
+    np.testing.assert_allclose(fresh.score(buf).sensor_scores, np.abs(err), rtol=1e-9, atol=1e-9)
+
 # ---- a lasting shift on the demo bundle -----------------------------------------------------------------
 
 @NO_DEMO

@@ -36,6 +36,8 @@ class FaultConfig:
                                  doc="half-life of the departure's running mean")
     drift_z: float = rng(1.0, None, default=6.0,
                           doc="departure from what its neighbours predict, in its normal spreads")
+    drift_moved_alone: bool = doc("a loop station's broken relation with no mate judged (the first queue seen) blames "
+                                  "the mate that moved against its neighbours alone", default=False)
     drift_every_s: float = rng(0, None, default=0.0,
                                 doc="judge drift only this often (0: every tick): cheaper at short ticks, fewer drifts found")
     spike_s: float = rng(0, None, default=0.0,

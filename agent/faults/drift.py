@@ -45,7 +45,12 @@ station's sensors healthy and none drifting, it blames the mate whose own depart
 furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
 the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
 off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
-`drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). The other
+`drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). In the first
+morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
+much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
+default: on held-out simulator seeds it cost false alarms) the mate blamed then is the one whose
+own log reading moved against its same-quantity neighbours' (flow is conserved along the road) by
+EXPLAIN to 1 / EXPLAIN of the relation's own move since it was last calm (_moved_alone). The other
 way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
 moved against it) is not judged drifting by its neighbours alone: its own drift would have
 moved the relation, so the misfit is its neighbours' models (the morning after a first day).
@@ -82,6 +87,7 @@ CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this �
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
 HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
 VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
+EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains this share of the relation's
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 
 
@@ -178,6 +184,24 @@ class Drift:
         # mates' departures as they are): what a mate's departure was before its station's relation moved.
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
         self.history_head = 0
+        # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
+        # beside the departures' (this tick's in it from the start of observe; not checkpointed:
+        # empty after a restart, it blames no one until refilled): when a station's
+        # mates are not judged (the first queue: their neighbour models off), the mate whose log
+        # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
+        # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
+        # relation moved is the one blamed: flow is conserved along the road, occupancy and speed
+        # change smoothly along it outside a queue's front.
+        self.log_history = np.zeros((self.history.shape[0], n))
+        self.fit_history = np.zeros((self.history.shape[0], n), bool)
+        self.moved_alone = cfg.drift_moved_alone and self.trio.size > 0      # off: the ring is not written
+        self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
+        near = np.zeros((n, n))
+        for i in np.flatnonzero(self.trio_sign):
+            same = [j for j in ctx.neighbours[i] if self.trio_sign[j] and ctx.quantities[j] == ctx.quantities[i]]
+            near[i, same] = 1.0 / len(same) if same else 0.0
+        self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
+        self.has_near = near.sum(axis=1) > 0
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = np.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -220,6 +244,8 @@ class Drift:
         self._normal = t.normal
         rel = self._relation(t.x, ok_i) if self.trio.size else None
         if rel is not None:
+            if self.moved_alone:
+                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
             med = np.concatenate((med, rel[0]))
             has = np.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
@@ -258,6 +284,7 @@ class Drift:
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
         decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        held_seen = seen[:n]
         if rel is not None:
             if np.count_nonzero(decide):
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
@@ -270,9 +297,10 @@ class Drift:
             if np.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
                 blamed, rel_cand = self._blamed(judged, size)
                 decide |= blamed
+                held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
             ctx_calm = np.concatenate((ctx_calm, self._calm_rel))
         self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
-        lasted = self.held.update(decide, seen[:n], t.ts)
+        lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
@@ -289,13 +317,15 @@ class Drift:
         usable, and the raw log k and 1/speed² (learned at the refit)."""
         pos = x > 0
         xp = np.where(pos, x, 1.0)
-        r = np.log(xp)[self.trio] @ self.rel_sign
-        ok = (ok_i & pos) @ self.trio_in > 2.5          # flow, occ and speed all fit to use
+        lx = np.log(xp)
+        r = lx[self.trio] @ self.rel_sign
+        fit = ok_i & pos
+        ok = fit[self.trio].all(axis=1)        # flow, occ and speed all fit to use
         v = xp[self.trio[:, 2]]
         u = 1.0 / (v * v)
-        z = np.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP, REL_CLIP)
+        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted
-        return np.where(has, z, np.nan), has, ok, r, u
+        return np.where(has, z, np.nan), has, ok, r, u, lx, fit
 
     def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
@@ -313,11 +343,47 @@ class Drift:
             # The mate whose departure moved furthest that way since the relation was last under half
             # its limit: a queue can keep another mate far off its neighbours' models all along.
             calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
-            before = past[calm[-1] if calm.size else 0, trio]
+            last_calm = calm[-1] if calm.size else 0
+            before = past[last_calm, trio]
             k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
+            if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
+                # No mate leans that way, and one is not judged (the first queue: its neighbours'
+                # models off): the mate whose reading moved alone, against its neighbours', instead.
+                k = self._moved_alone(trio, last_calm, np.sign(self.departure[n + s]))
+                if k >= 0:
+                    candidate[k] = True
+                    blamed[k] = size[n + s] > RELATION_Z * self.z_limit
+                continue
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
         return blamed, candidate
+
+    def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
+        """With a mate not judged (its neighbours' models off: the first queue), the mate whose log
+        reading moved against its same-quantity neighbours', since the relation's last calm tick
+        (`last_calm`, oldest-first in the history), by EXPLAIN to 1 / EXPLAIN of the relation's own
+        move `way`; -1: none."""
+        size = self.log_history.shape[0]       # oldest-first index j is size - j ticks back
+        moved = self._log_level(0) - self._log_level(min(size - last_calm, size - self.level_ticks))
+        own = self.against_near[trio] @ np.nan_to_num(moved)   # each mate's move against its neighbours'
+        rel_move = self.trio_sign[trio] @ moved[trio]
+        if not np.isfinite(rel_move) or rel_move * way <= 0:
+            return -1
+        share = self.trio_sign[trio] * own / rel_move
+        ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
+        share = np.where(ok, share, -np.inf)
+        b = int(np.argmax(share))
+        return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
+
+    def _log_level(self, back: int) -> np.ndarray:
+        """Each sensor's mean log reading over the `level_ticks` ticks ending `back` ticks before this
+        one (fit readings only; NaN: none)."""
+        size = self.log_history.shape[0]
+        slots = (self.history_head - back - np.arange(self.level_ticks)) % size
+        fit = self.fit_history[slots]
+        count = fit.sum(axis=0)
+        total = np.where(fit, self.log_history[slots], 0.0).sum(axis=0)
+        return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
@@ -329,7 +395,7 @@ class Drift:
         self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
             # A relation is learned from ticks its whole station is learned and it is not suspect.
-            learn_rel = learn @ self.trio_in > 2.5
+            learn_rel = learn[self.trio].all(axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
             self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
             learn = np.concatenate((learn, learn_rel))

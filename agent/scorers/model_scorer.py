@@ -151,33 +151,40 @@ class TickRun:
         self.steps = steps
         self.ring = np.zeros((2 * steps, n), np.float64)
         self.head = 0
-        self.ts: np.ndarray | None = None         # the window ticks the run holds (None: rebuild)
+        self.ts: bytes | None = None              # the window ticks the run holds, as bytes (None: rebuild)
+        self.now = math.nan                       # the newest of them
 
     def step(self, ts: np.ndarray, newest: np.ndarray) -> np.ndarray | None:
+        """The window's ticks are compared as their bytes: one call and one compare instead of
+        four numpy comparisons (~0.5–2 µs each on a tick's budget). Bitwise equal ticks are equal
+        ticks; a window with unfilled NaN rows can be carried too (its NaN rows hold 0 either way:
+        a rebuild finds no recorded error for a NaN tick), and a NaN newest tick is never kept."""
         last, self.ts = self.ts, None
         if last is None:
             return None
-        now, steps, ring = ts[-1], self.steps, self.ring
-        if now == last[-1] and (last == ts).all():
+        key, steps, ring = ts.tobytes(), self.steps, self.ring
+        now = ts[-1]
+        if key == last:
             row = self.head + steps - 1             # the same tick again: its newest row replaced
             ring[row] = ring[row - steps if row >= steps else row + steps] = newest
-            self.ts = last
-        elif now > last[-1] and ts[-2] == last[-1] and (last[1:] == ts[:-1]).all():
+        elif now > self.now and key[:-ts.itemsize] == last[ts.itemsize:]:
             # One tick on: the earlier ticks' rows are what the history holds for them (window
-            # ticks are in order; a window with unfilled NaN rows compares unequal and is rebuilt).
+            # ticks are in order).
             h = self.head
             ring[h] = ring[h + steps] = newest
             self.head = (h + 1) % steps
-            self.ts = ts.copy()
+            self.now = now
         else:
             return None
+        self.ts = key
         return ring[self.head:self.head + steps]
 
     def keep(self, ts: np.ndarray, run: np.ndarray) -> None:
         """Carry `run`, rebuilt for the window ticks `ts`, into the next call."""
         self.ring[:self.steps] = self.ring[self.steps:] = run
         self.head = 0
-        self.ts = ts.copy()
+        self.ts = ts.tobytes()
+        self.now = ts[-1]
 
     def forget(self) -> None:
         """The history was replaced (warm-up's fit, a checkpoint restore): rebuild next time."""
@@ -213,6 +220,7 @@ class ModelScorer(Scorer):
         self._forecast_run = TickRun(self.steps, self.n)    # the level's run of recorded forecasts
         self._bias_weights = bias_weights(self.steps)
         self._scale_of = self._floored = None     # see _residual_scale
+        self._offset_of = self._offset_used = None  # see _forecast_offset
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         check_manifest_io(bundle, self.expected)
@@ -264,7 +272,9 @@ class ModelScorer(Scorer):
         if not math.isfinite(np.add.reduce(forecast)):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
-        forecast = forecast + self.forecast_offset
+        offset = self._forecast_offset()
+        if offset is not None:                  # (None: no offset fitted; adding zeros is skipped)
+            forecast = forecast + offset
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
         err /= self._residual_scale()
@@ -283,6 +293,14 @@ class ModelScorer(Scorer):
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
                          explanation=lambda: explanation_weights(s, temporal, spatial, top_k))
+
+    def _forecast_offset(self) -> np.ndarray | None:
+        """forecast_offset, or None while it is all zeros (no profile fitted): looked at again
+        only when it is replaced (warm-up's fit_profile, a checkpoint restore)."""
+        if self._offset_of is not self.forecast_offset:
+            self._offset_of = self.forecast_offset
+            self._offset_used = self.forecast_offset if np.any(self.forecast_offset) else None
+        return self._offset_used
 
     def _residual_scale(self) -> np.ndarray:
         """The forecast-error scale with signed_errors' floor, recomputed only when `residual` is
@@ -379,11 +397,12 @@ class ModelScorer(Scorer):
 
     def bias(self, ts: np.ndarray, err: np.ndarray) -> np.ndarray:
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
-        ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded."""
+        ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded.
+        `err` itself is recorded, not a copy: the caller does not change it afterwards."""
         now = float(ts[-1])
         run = self._error_run.step(ts, err)
         if run is not None:
-            self._history[now] = err.copy()
+            self._history[now] = err
             if len(self._history) > 2 * self.steps:
                 oldest = float(ts[0])
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
@@ -397,7 +416,7 @@ class ModelScorer(Scorer):
                     past = self._history.get(t)
                     if past is not None:
                         run[j] = past
-            self._history[now] = err.copy()
+            self._history[now] = err
             if len(self._history) > 2 * self.steps:
                 oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
                 self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
