@@ -32,6 +32,16 @@
   while the shift goes on; the level keeps saying so. Only the drivers hold it: another sensor
   that has wandered off its warm-up level is not what the alert is about, and the fraction lets
   go of the residue an anomaly leaves once it is over (a pump settled a little off its warm-up).
+- released (`release_fraction` r > 0, with `hold_sigma`): an open alert during which some sensor's
+  level went `hold_sigma` σ or more off warm-up ends (reason `subsided`) once, for `clear_ticks`
+  ticks in a row, every sensor's level is under r × the largest level distance reached during it —
+  even with the score still above the threshold — and no new alert opens while every sensor's level
+  stays under that bar (lifted like the subside residue, after `subside_release_ticks` calm ticks).
+  Why: a profile of normal levels keeps scoring the residue a lasting anomaly leaves (the pump
+  settled 5 σ off its warm-up after a 20-σ test) above the threshold for as long as it lasts, so
+  the score cannot say the anomaly is over; the level, back to a fraction of its excursion, can.
+  All sensors are judged, not only the drivers: an alert opened on one sensor's spike is often
+  carried by another sensor's lasting shift that never made a new peak.
 """
 from __future__ import annotations
 
@@ -117,6 +127,8 @@ class _Open:
     resumed: bool = False           # continued after a restart: the next tick above the threshold reports
     drivers: list = field(default_factory=list)      # sensors that can hold it (see `held` above)
     level_peak: dict = field(default_factory=dict)   # per driver, the largest level distance seen
+    level_top: float = 0.0          # the largest level distance of any sensor during it (release_fraction)
+    spent: int = 0                  # ticks in a row every level was under the release bar (release_fraction)
 
 
 def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
@@ -170,6 +182,7 @@ class AlertTracker:
         self.raised = 0
         self.floor = 0.0        # after a subsided alert: new alerts need a score above this
         self.calm = 0           # ticks in a row at or under the threshold (releases `floor`)
+        self.level_floor = 0.0  # after a released alert: new alerts need a level above this (release_fraction)
 
     @property
     def active(self) -> bool:
@@ -181,19 +194,19 @@ class AlertTracker:
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
         sensor's level distance from warm-up (see held above; None: no alert is held)."""
         if self.open is None:
-            return self._idle(ts, score, threshold, tier, model, explain_fn, hold)
+            return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
         return self._active(ts, score, threshold, tier, model, explain_fn, levels)
 
-    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None) -> list[AlertEvent]:
+    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None, levels=None) -> list[AlertEvent]:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
             self.calm += 1
             if self.calm >= self.cfg.subside_release_ticks:
-                self.floor = 0.0
+                self.floor = self.level_floor = 0.0
         else:
             self.calm = 0
-        if score <= max(threshold, self.floor):
+        if score <= max(threshold, self.floor) or self._residue(levels):
             self.above = 0
             self.held = 0
             return []
@@ -226,10 +239,19 @@ class AlertTracker:
             a.peak = score
             a.explain = explain_fn()
             a.drivers += [d for d in drivers(a.explain, threshold) if d not in a.drivers]
-        if self._held(a, score, threshold, levels):
+        distance = self._track_levels(a, levels)
+        if self._held(a, score, threshold, distance):
             a.last_above = ts
             a.below = 0
             return []
+        if self._released(a, distance):
+            a.spent += 1
+            if a.spent >= self.cfg.clear_ticks:
+                self.level_floor = self.cfg.release_fraction * a.level_top
+                self.calm = 0
+                return [self.close(ts, score, threshold, tier, model, "subsided")]
+        else:
+            a.spent = 0
         subsided = score < self.cfg.subside_fraction * a.peak
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
@@ -249,18 +271,37 @@ class AlertTracker:
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
 
-    def _held(self, a: _Open, score: float, threshold: float, levels) -> bool:
-        """Under the threshold, but a driver sensor's level is still off its warm-up normal (held, above);
-        tracks each driver's largest level distance on every tick of the alert."""
+    def _track_levels(self, a: _Open, levels) -> dict[str, float] | None:
+        """Every sensor's level distance this tick (None: no level, or holding off); each driver's largest
+        distance during the alert, and the largest of any sensor, are tracked on every tick of it."""
         if self.cfg.hold_sigma <= 0 or levels is None or not a.drivers:
-            return False
+            return None
         distance = levels()
-        held = False
         for name in a.drivers:
-            d = float(distance.get(name, 0.0))
-            top = a.level_peak[name] = max(d, a.level_peak.get(name, 0.0))
-            held |= d >= max(self.cfg.hold_sigma, self.cfg.hold_fraction * top)
-        return held and score <= threshold
+            a.level_peak[name] = max(float(distance.get(name, 0.0)), a.level_peak.get(name, 0.0))
+        a.level_top = max(a.level_top, max(distance.values(), default=0.0))
+        return distance
+
+    def _held(self, a: _Open, score: float, threshold: float, distance: dict[str, float] | None) -> bool:
+        """Under the threshold, but a driver sensor's level is still off its warm-up normal (held, above)."""
+        if distance is None or score > threshold:
+            return False
+        return any(float(distance.get(name, 0.0)) >= max(self.cfg.hold_sigma, self.cfg.hold_fraction * a.level_peak[name])
+                   for name in a.drivers)
+
+    def _released(self, a: _Open, distance: dict[str, float] | None) -> bool:
+        """Some sensor's level moved (`hold_sigma` σ or more) during the alert and every level is now back
+        under `release_fraction` of the largest distance reached: the lasting part of it is over."""
+        if distance is None or self.cfg.release_fraction <= 0:
+            return False
+        top = a.level_top
+        return top >= self.cfg.hold_sigma and max(distance.values(), default=0.0) < self.cfg.release_fraction * top
+
+    def _residue(self, levels) -> bool:
+        """After a released alert: every sensor's level is still under the residue bar (`level_floor`)."""
+        if self.level_floor <= 0 or levels is None:
+            return False
+        return max(levels().values(), default=0.0) < self.level_floor
 
     def close(self, ts, score, threshold, tier, model, reason: str) -> AlertEvent:
         a = self.open
@@ -292,7 +333,8 @@ class AlertTracker:
         a = self.open
         return {"open": None if a is None else {**asdict(a), "last_tops": list(a.last_tops)},
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
-                "raised": self.raised, "floor": self.floor, "held": self.held, "calm": self.calm}
+                "raised": self.raised, "floor": self.floor, "held": self.held, "calm": self.calm,
+                "level_floor": self.level_floor}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
@@ -315,7 +357,8 @@ class AlertTracker:
         counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised", "held")}
         counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
         floor = float(state["floor"])
-        self.open, self.floor = opened, floor
+        level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
+        self.open, self.floor, self.level_floor = opened, floor, level_floor
         for k, v in counts.items():
             setattr(self, k, v)
 

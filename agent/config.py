@@ -235,7 +235,19 @@ class AlertConfig:
             "(an anomaly that ends leaves a residue far below its own excursion)")
     hold_half_life_ticks: float = rng(0.5, 1000.0, default=10.0,
         doc="half-life of the EW mean of a sensor's observed values in the window that `hold_sigma` judges")
+    release_fraction: float = rng(0.0, 1.0, default=0.0,
+        doc="an open alert during which some sensor's observed level went `hold_sigma` σ or more off warm-up "
+            "also ends (reason `subsided`) once, for `clear_ticks` ticks in a row, every sensor's level is under "
+            "this share of the largest level distance reached during it, even with the score above the threshold; "
+            "no new alert then opens while every level stays under that bar, until the score has stayed at or "
+            "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`)")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
+
+    def validate(self) -> list[tuple[str, str]]:
+        if self.release_fraction > 0 and self.hold_sigma <= 0:
+            return [("release_fraction", "needs hold_sigma > 0 (the level it judges, and how far the drivers "
+                     f"must have moved), got hold_sigma {self.hold_sigma!r}")]
+        return []
 
 
 @dataclass

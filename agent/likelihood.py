@@ -21,6 +21,15 @@ Three options widen it (off by default; measured on NAB's tuning half, README "N
   level is the lowest of all (the lowest p-value) — a slower, longer rise than h ticks shows;
 - `transform` log: the means average log(1 + score), so one huge spike neither dominates a mean
   nor inflates its spread; the level is mapped back through expm1;
+- `transform` surprisal: the means average −log p, p the tick's tail probability among the last
+  `history_ticks` scores ((ties and larger + 1) / (n + 1)), so the mean of h of them is Fisher's
+  combination of h p-values: scale-free, a huge spike counts as one rare tick and no more, and
+  rare-ish ticks coming more often add up; the level is mapped back through the ranked scores
+  (the score that makes p small enough);
+- `also_surprisal`: beside each mean of the transform, a mean of surprisals of the same length,
+  each against its own history, the level the lowest — the raw mean flags alike spikes coming more
+  often (the ranks adapt to such a pattern as it grows), the surprisal mean a busier stretch on a
+  stream whose bursts inflate the raw mean's spread;
 - `peak_rate_ticks` r: the share of the last r ticks that were peaks (a score above the tail fit's
   starting point, which the threshold passes in) against the history of that share — spikes
   coming more often, none larger than before. One more peak either puts it in the tail (level:
@@ -32,6 +41,7 @@ Off (`mean_ticks` 0) by default; on in the NAB config (bench/accuracy.py, README
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -63,9 +73,14 @@ class LikelihoodConfig:
         "further mean lengths beside `mean_ticks`, each against its own history of means; the path takes "
         "the lowest level of all (the lowest p-value: the same `sigmas`) — a slower, longer rise",
         default_factory=list)
-    transform: Literal["raw", "log"] = doc(
-        "what the means average: the score (raw) or log(1 + score) (log: one huge spike does not "
-        "dominate a mean and its spread, so a run of moderate ones stands out)", default="raw")
+    transform: Literal["raw", "log", "surprisal"] = doc(
+        "what the means average: the score (raw), log(1 + score) (log: one huge spike does not "
+        "dominate a mean and its spread, so a run of moderate ones stands out), or −log of the score's "
+        "tail probability among the last `history_ticks` scores (surprisal: a mean of p-values, scale-free)",
+        default="raw")
+    also_surprisal: bool = doc(
+        "beside each mean of `transform`, a mean of surprisals (as `transform: surprisal`) of the same "
+        "length against its own history; the path takes the lowest level of all", default=False)
     peak_rate_ticks: int = rng(0, 10000, default=0,
         doc="a further path: the share of the last this many ticks whose score was a peak (above the tail "
             "fit's starting point) against its own history, at the same `sigmas`; a peak alerts when it puts "
@@ -79,6 +94,10 @@ class LikelihoodConfig:
             out.append(("more_mean_ticks", "needs `mean_ticks` (the first scale) on"))
         if self.peak_rate_ticks == 1:
             out.append(("peak_rate_ticks", "0 (off) or at least 2: one peak is the tick threshold's job"))
+        if self.also_surprisal and self.transform == "surprisal":
+            out.append(("also_surprisal", "the means are surprisals already (`transform: surprisal`)"))
+        if self.also_surprisal and self.mean_ticks == 0:
+            out.append(("also_surprisal", "needs `mean_ticks` (the mean path) on"))
         if self.peak_rate_ticks and self.mean_ticks == 0:
             out.append(("peak_rate_ticks", "needs `mean_ticks` (the mean path) on"))
         for i, h in enumerate(self.more_mean_ticks):
@@ -92,8 +111,8 @@ class LikelihoodConfig:
 class _Scale:
     """One mean length h: the ring of the last h (transformed) scores and the history of their means."""
 
-    def __init__(self, h: int, z: float, history_ticks: int, peaks: bool = False):
-        self.h, self.z, self.peaks = h, z, peaks
+    def __init__(self, h: int, z: float, history_ticks: int, peaks: bool = False, surprisal: bool = False):
+        self.h, self.z, self.peaks, self.surprisal = h, z, peaks, surprisal
         self.recent: deque[float] = deque(maxlen=h)
         self.means: deque[float] = deque(maxlen=history_ticks)
         self._resum()
@@ -147,14 +166,58 @@ class _Scale:
         self._resum()
 
 
+class _Ranks:
+    """The last n scores, kept sorted too: a score's tail probability among them, and back."""
+
+    def __init__(self, n: int):
+        self.order: deque[float] = deque(maxlen=n)
+        self.sorted: list[float] = []
+
+    def add(self, score: float) -> None:
+        if len(self.order) == self.order.maxlen:
+            del self.sorted[bisect.bisect_left(self.sorted, self.order[0])]
+        self.order.append(score)
+        bisect.insort(self.sorted, score)
+
+    def surprisal(self, score: float) -> float:
+        """−log p, p = (scores at or above it + 1) / (n + 1)."""
+        n = len(self.sorted)
+        at_or_above = n - bisect.bisect_left(self.sorted, score)
+        return -math.log((at_or_above + 1) / (n + 1))
+
+    def level(self, x: float) -> float:
+        """The score above which a tick's surprisal is at least x: +∞ when no score is rare
+        enough, −∞ when any is."""
+        if not math.isfinite(x):
+            return x
+        n = len(self.sorted)
+        # surprisal ≥ x  ⇔  at_or_above ≤ k = e^(−x)·(n + 1) − 1; a score above sorted[n − k − 1] has k at or above.
+        k = math.floor(math.exp(-x) * (n + 1) - 1 + 1e-9)
+        if k < 0:
+            return math.inf
+        if k >= n:
+            return -math.inf
+        return self.sorted[n - k - 1]
+
+    def restore(self, scores: np.ndarray) -> None:
+        self.order = deque(scores.tolist()[-self.order.maxlen:], maxlen=self.order.maxlen)
+        self.sorted = sorted(self.order)
+
+
 class MeanLikelihood:
     """The score level at which the mean of the last h scores, this tick's included, reaches the
     far tail of the history of such means — the lowest such level over the configured mean lengths."""
 
     def __init__(self, cfg: LikelihoodConfig):
         self.log = cfg.transform == "log"
-        self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks))
-                       for h in [cfg.mean_ticks, *cfg.more_mean_ticks]]
+        # surprisal: the last history_ticks scores in arrival order, and the same scores sorted.
+        self.surprisal = cfg.transform == "surprisal"
+        self.ranks = _Ranks(int(cfg.history_ticks)) if self.surprisal or cfg.also_surprisal else None
+        lengths = [cfg.mean_ticks, *cfg.more_mean_ticks]
+        self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks), surprisal=self.surprisal)
+                       for h in lengths]
+        if cfg.also_surprisal:
+            self.scales += [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks), surprisal=True) for h in lengths]
         if cfg.peak_rate_ticks:
             self.scales.append(_Scale(int(cfg.peak_rate_ticks), float(cfg.sigmas), int(cfg.history_ticks), peaks=True))
 
@@ -168,9 +231,12 @@ class MeanLikelihood:
         if not math.isfinite(score):
             return
         x = math.log1p(max(score, 0.0)) if self.log else score
+        if self.ranks is not None:
+            surprisal = self.ranks.surprisal(score)
+            self.ranks.add(score)
         peak = 1.0 if score > peak_from else 0.0
         for scale in self.scales:
-            scale.learn(peak if scale.peaks else x)
+            scale.learn(peak if scale.peaks else surprisal if scale.surprisal else x)
 
     def learn_block(self, scores: np.ndarray, peak_from: float = math.inf) -> None:
         for s in np.asarray(scores, float).tolist():
@@ -185,6 +251,8 @@ class MeanLikelihood:
         x = scale.needed()
         if scale.peaks:             # a peak adds 1, another tick 0; the tick that alerts is a peak itself
             return peak_from if x <= 1.0 else math.inf
+        if scale.surprisal:
+            return self.ranks.level(x)
         if self.log and math.isfinite(x):
             return math.expm1(x) if x < 700.0 else math.inf
         return x
@@ -192,18 +260,22 @@ class MeanLikelihood:
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
     # The first scale's ring and history are `recent` and `means` (as before more_mean_ticks);
     # a further scale h's are `recent_h` and `means_h`, the peak rate's `recent_peaks_h` and
-    # `means_peaks_h`. A scale the checkpoint lacks starts empty.
+    # `means_peaks_h`, an `also_surprisal` scale h's `recent_surprisal_h` and `means_surprisal_h`.
+    # A scale the checkpoint lacks starts empty.
 
     def _keys(self, i: int) -> tuple[str, str]:
         if i == 0:
             return "recent", "means"
-        tag = f"peaks_{self.scales[i].h}" if self.scales[i].peaks else str(self.scales[i].h)
+        scale = self.scales[i]
+        tag = f"peaks_{scale.h}" if scale.peaks else f"surprisal_{scale.h}" if scale.surprisal else str(scale.h)
         return f"recent_{tag}", f"means_{tag}"
 
     def state_dict(self) -> dict:
         out = {}
         for i, scale in enumerate(self.scales):
             out.update(zip(self._keys(i), scale.state()))
+        if self.ranks is not None:
+            out["ranked_scores"] = np.fromiter(self.ranks.order, float, len(self.ranks.order))
         return out
 
     def restore(self, state: dict, name: str) -> None:
@@ -219,9 +291,16 @@ class MeanLikelihood:
                 if not np.isfinite(arr).all():
                     raise ValueError(f"{name}.{k}: not finite")
             got.append(arrays)
+        ranked = None
+        if self.ranks is not None and "ranked_scores" in state:      # absent: taken with another transform
+            ranked = array_of(state["ranked_scores"], f"{name}.ranked_scores", np.float64, 1)
+            if not np.isfinite(ranked).all():
+                raise ValueError(f"{name}.ranked_scores: not finite")
         for scale, arrays in zip(self.scales, got):
             if arrays is not None:
                 scale.restore(*arrays)
+        if ranked is not None:
+            self.ranks.restore(ranked)
 
 
 __all__ = ["LikelihoodConfig", "MeanLikelihood", "MIN_HISTORY", "SD_FLOOR"]

@@ -1,5 +1,5 @@
-"""Per-tick cost of the numpy fallback at N = 16, 64, 256 sensors, and the agent's peak RSS on
-the demo config. Prints JSON. Run: python bench/fallback.py"""
+"""Per-tick cost of the numpy fallback at N = 16, 32, 64, 128, 256 sensors (p50, p99, mean,
+ticks per second), and the agent's peak RSS on the demo config. Prints JSON. Run: python bench/fallback.py"""
 from __future__ import annotations
 
 import json
@@ -49,7 +49,9 @@ def bench_n(n: int) -> dict:
         p.numpy.score(buf)
         p.numpy.learn(buf)
         score.append(time.perf_counter() - t0)
-    return {"n_sensors": n, "pipeline_tick": percentiles_us(step), "scorer_score_and_learn": percentiles_us(score)}
+    tick = percentiles_us(step)
+    return {"n_sensors": n, "pipeline_tick": {**tick, "ticks_per_s": round(1e6 / tick["mean_us"], 1)},
+            "scorer_score_and_learn": percentiles_us(score)}
 
 
 def demo_rss() -> dict:
@@ -73,7 +75,7 @@ def demo_rss() -> dict:
 
 
 def main() -> None:
-    results = [bench_n(n) for n in (16, 64, 256)]
+    results = [bench_n(n) for n in (16, 32, 64, 128, 256)]
     base = results[0]["pipeline_tick"]["p50_us"]
     for r in results:
         r["cost_vs_n16"] = round(r["pipeline_tick"]["p50_us"] / base, 2)

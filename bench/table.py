@@ -163,7 +163,7 @@ def river_hst(n: int):
 def percentiles(seconds: list[float]) -> dict:
     us = np.asarray(seconds) * 1e6
     return {"p50_us": round(float(np.percentile(us, 50)), 1), "p99_us": round(float(np.percentile(us, 99)), 1),
-            "mean_us": round(float(us.mean()), 1)}
+            "mean_us": round(float(us.mean()), 1), "per_s": round(1e6 / float(us.mean()), 1)}
 
 
 def package_at(ref: str, work: Path):
@@ -381,14 +381,15 @@ def render(report: dict) -> str:
              f"{facts['ticks']} ticks, one thread, interleaved"
              + (f"; model {flops / 1e6:.2f} MFLOP/tick as trained, {exported / 1e6:.2f} as exported (folded), "
                 f"core peak {peak / 1e9:.0f} GFLOP/s (median) → {exported / peak * 1e6:.1f} µs at peak" if flops else ""),
-             f"{'path':<46} {'p50 µs':>8} {'p99 µs':>8} {'vs torch':>9} {'% peak':>7}"]
+             f"{'path':<46} {'p50 µs':>8} {'p99 µs':>8} {'mean µs':>8} {'per s':>8} {'vs torch':>9} {'% peak':>7}"]
     for name, f in lat.items():
         ratio = f"{ref / f['p50_us']:.1f}×" if ref else "-"
         work = flops if name == "torch eager fp32" else exported     # what the path computes
         model_path = not name.startswith(("numpy", "river", "whole tick, numpy")) \
             and not name.endswith(("fault tracker", "the rest"))
         share = f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%" if flops and model_path else "-"
-        lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>9} {share:>7}")
+        lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {f['mean_us']:>8.1f} {f['per_s']:>8.0f} "
+                     f"{ratio:>9} {share:>7}")
     if report.get("agent_peak_rss"):
         lines.append("peak RSS of stad-agent run on the demo (MiB): " + ", ".join(
             f"{k} {v['peak_rss_mib']}" for k, v in report["agent_peak_rss"].items()))
@@ -420,7 +421,8 @@ def main(argv=None) -> int:
         Path(args.out).write_text(json.dumps({"bench": "table --stages", "machine": machine_info(("numpy",)),
                                               "ticks": args.ticks, "stages": split}, indent=2) + "\n")
         for label, f in split.items():
-            print(f"{label:<58} {f['p50_us']:>8.1f} µs p50  ({f['per_tick']} a tick)")
+            print(f"{label:<58} {f['p50_us']:>8.1f} µs p50 {f['p99_us']:>8.1f} p99 {f['mean_us']:>8.1f} mean"
+                  f"  ({f['per_tick']} a tick)")
         return 0
     with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
         work = Path(tmp)

@@ -123,15 +123,16 @@ def test_likelihood_keys_are_checked_with_their_path(tmp_path):
                                               "or ../shared/data/nab (absent)")
 def test_spikes_coming_more_often_on_nab_are_found_by_the_mean_path():
     """NAB's art_increase_spike_density: equal spikes, then more of them. No single spike is news;
-    the mean of the last 10 scores (configs/nab.yaml) is."""
+    the mean of the last 10 scores (configs/nab.yaml, beside the mean of their surprisals) is."""
     from agent.evaluate.runner import replay
     import bench.accuracy as acc
     path = NAB_DISK / "data" / NAB_FILE
     labels = NAB_DISK / "labels" / "combined_windows.json"
     windows = {}
     for h in (0, 10):
-        cfg = acc.nab_config(path, labels, acc.sampling_period_s(path), 32, [f"threshold.likelihood.mean_ticks={h}"])
-        assert cfg.threshold.likelihood.sigmas == 5.5
+        off = [f"threshold.likelihood.mean_ticks={h}", "threshold.likelihood.also_surprisal=false"] if h == 0 else []
+        cfg = acc.nab_config(path, labels, acc.sampling_period_s(path), 32, off)
+        assert cfg.threshold.likelihood.mean_ticks == h and cfg.threshold.likelihood.sigmas == 6
         run = replay(cfg, scorers=["numpy"])
         (windows[h],) = acc.nab_window_diagnosis(run.files[0], run.traces["numpy"][0])
     # Without the mean path the window is missed: no tick goes far over the threshold, and no alert
@@ -247,3 +248,96 @@ def test_new_likelihood_keys_are_checked_with_their_path(tmp_path):
                   "more_mean_ticks: [50], transform: log, peak_rate_ticks: 100}}\n")
     lk = config.load(str(ok)).threshold.likelihood
     assert (lk.more_mean_ticks, lk.transform, lk.peak_rate_ticks) == ([50], "log", 100)
+    ok.write_text("sensors: [a]\nsources: [{type: stdin}]\nthreshold: {likelihood: {mean_ticks: 10, transform: surprisal}}\n")
+    assert config.load(str(ok)).threshold.likelihood.transform == "surprisal"
+
+
+def test_the_surprisal_transform_averages_minus_log_tail_probabilities_and_maps_the_level_back():
+    """transform surprisal: x = −log((scores at or above + 1) / (n + 1)) among the last history_ticks
+    scores; the level is the score above which a tick's x reaches what the mean needs, and only there."""
+    cfg = LikelihoodConfig(mean_ticks=5, sigmas=3.0, history_ticks=400, transform="surprisal")
+    lk = MeanLikelihood(cfg)
+    scores = np.round(np.random.default_rng(11).gamma(2.0, 1.0, 900), 1)     # ties too
+    lk.learn_block(scores)
+    xs = []
+    for i, s in enumerate(scores):
+        past = scores[max(0, i - 400):i]
+        xs.append(-math.log((np.count_nonzero(past >= s) + 1) / (past.size + 1)))
+    xs = np.array(xs)
+    means = np.convolve(xs, np.ones(5) / 5, mode="valid")[-400:]
+    needed = 5 * (means.mean() + 3.0 * means.std()) - xs[-4:].sum()
+    assert lk.first.needed() == pytest.approx(needed, rel=1e-9)
+    level = lk.level()
+    assert level in scores[-400:]
+    for probe in (level, np.nextafter(level, math.inf), level + 0.05, level - 0.05):
+        assert (lk.ranks.surprisal(probe) >= needed - 1e-12) == (probe > level)
+
+
+def test_surprisal_alerts_on_rare_ish_ticks_coming_more_often_that_the_raw_mean_misses():
+    """Two ticks in five at the calm scores' 99th percentile: none is rare enough for the tick
+    threshold, and the raw mean at 5.5 σ does not move enough; their surprisals add up."""
+    rng = np.random.default_rng(12)
+    warm = np.abs(rng.standard_normal(3000))
+    calm = np.abs(rng.standard_normal(1500))
+    busy = np.abs(rng.standard_normal(300))
+    busy[::5] = busy[1::5] = np.quantile(warm, 0.995)
+    stream = np.concatenate([calm, busy])
+
+    def alerts(transform):
+        cfg = ThresholdConfig(risk=1e-4, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=5.5, transform=transform))
+        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+        thr.seen_block(np.arange(warm.size) * TICK, warm)
+        assert np.quantile(warm, 0.995) < thr.value                  # no busy tick passes the tick threshold
+        return raised_on(thr, stream)
+
+    assert not [i for i in alerts("raw") if i >= calm.size]
+    found = alerts("surprisal")
+    assert [i for i in found if i >= calm.size]
+    assert not [i for i in found if i < calm.size]
+
+
+def test_the_surprisal_ranks_survive_the_checkpoint_and_an_older_one_starts_them_empty():
+    cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, history_ticks=300,
+                                                                 transform="surprisal"))
+    warm = np.abs(np.random.default_rng(13).standard_normal(800))
+    thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+    thr.seen_block(np.arange(warm.size) * TICK, warm)
+    from agent.checkpoint import decode, encode
+    state = thr.state_dict()
+    assert state["likelihood"]["ranked_scores"].tolist() == warm[-300:].tolist()
+    _, back_state = decode(encode({}, {"thresholds": {"numpy": state}}))
+    back = AdaptiveThreshold.restored(cfg, back_state["thresholds"]["numpy"], "thresholds.numpy")
+    assert back.at(0.0) == thr.at(0.0)
+    assert back.mean.ranks.sorted == sorted(warm[-300:].tolist())
+    older = thr.state_dict()
+    del older["likelihood"]["ranked_scores"]
+    assert AdaptiveThreshold.restored(cfg, older, "thresholds.numpy").mean.ranks.sorted == []
+    bad = thr.state_dict()
+    bad["likelihood"]["ranked_scores"] = np.array([1.0, np.nan])
+    with pytest.raises(ValueError, match=r"thresholds\.numpy\.likelihood\.ranked_scores: not finite"):
+        AdaptiveThreshold.restored(cfg, bad, "thresholds.numpy")
+
+
+def test_also_surprisal_takes_the_lower_level_of_the_raw_and_the_surprisal_means():
+    """also_surprisal: each mean length twice, raw and surprisal, each against its own history;
+    the level is the lower of the two, and each view's checkpoint keys are its own."""
+    scores = np.random.default_rng(14).gamma(2.0, 1.0, 1200)
+    both = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=600, also_surprisal=True))
+    raw = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=600))
+    sur = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=600, transform="surprisal"))
+    levels = []
+    for s in scores:
+        for lk in (both, raw, sur):
+            lk.learn(float(s))
+        levels.append((both.level(), raw.level(), sur.level()))
+    assert all(b == min(r, u) for b, r, u in levels)
+    assert any(u < r for _, r, u in levels) and any(r < u for _, r, u in levels)   # each view decides sometimes
+    assert set(both.state_dict()) == {"recent", "means", "recent_surprisal_10", "means_surprisal_10", "ranked_scores"}
+
+
+def test_also_surprisal_is_checked_with_its_path(tmp_path):
+    assert any(p.startswith("threshold.likelihood.also_surprisal: needs `mean_ticks`")
+               for p in threshold_problems(tmp_path, "{likelihood: {also_surprisal: true}}"))
+    assert any(p.startswith("threshold.likelihood.also_surprisal: the means are surprisals already")
+               for p in threshold_problems(tmp_path, "{likelihood: {mean_ticks: 10, transform: surprisal, "
+                                                     "also_surprisal: true}}"))

@@ -320,10 +320,10 @@ class Drift:
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
-        ok = fit @ self.trio_in > 2.5          # flow, occ and speed all fit to use
+        ok = fit[self.trio].all(axis=1)        # flow, occ and speed all fit to use
         v = xp[self.trio[:, 2]]
         u = 1.0 / (v * v)
-        z = np.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP, REL_CLIP)
+        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted
         return np.where(has, z, np.nan), has, ok, r, u, lx, fit
 
@@ -395,7 +395,7 @@ class Drift:
         self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
             # A relation is learned from ticks its whole station is learned and it is not suspect.
-            learn_rel = learn @ self.trio_in > 2.5
+            learn_rel = learn[self.trio].all(axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
             self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
             learn = np.concatenate((learn, learn_rel))

@@ -72,6 +72,7 @@ class FaultTracker:
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
         self.candidate = np.zeros(n, bool)
         self.reentry = np.zeros(n, np.int64)       # ticks left before a sensor back from a fault scores again
+        self._reentering = False                   # some sensor's reentry is left (kept with it: no count a tick)
         self.prev = np.full(n, np.nan)              # last observed value
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
@@ -107,8 +108,9 @@ class FaultTracker:
         x, ctx, normal = row.values, self.ctx, self.normal
         observed = ~(row.missing | row.carried)
         self.now = row.ts
-        if np.count_nonzero(self.reentry):
+        if self._reentering:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
+            self._reentering = bool(np.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
         above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
         low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
@@ -119,14 +121,18 @@ class FaultTracker:
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
-        conds, decs = [], []
-        for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):
-            if ran:
-                c, d = self._last[r] = rule.observe(t)
-            else:
-                c, d = self._last[r][0], self._none
-            conds.append(c)
-            decs.append(d)
+        if self._every_tick:
+            self._last = results = [rule.observe(t) for rule in self.rules]
+        else:
+            results = []
+            for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):
+                if ran:
+                    results.append(rule.observe(t))
+                    self._last[r] = results[-1]
+                else:
+                    results.append((self._last[r][0], self._none))
+        conds = [c for c, _ in results]
+        decs = [d for _, d in results]
         # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
         none = self._none
         busy = [c for c in conds if c is not none]
@@ -186,6 +192,7 @@ class FaultTracker:
 
     def _clear(self, i: int) -> None:
         self.reentry[i] = self.reentry_ticks
+        self._reentering = bool(np.count_nonzero(self.reentry))
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
         self._kinds_changed([i])
 
@@ -224,7 +231,7 @@ class FaultTracker:
 
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""
-        if not np.count_nonzero(self.reentry):
+        if not self._reentering:
             return result
         s = np.where(self.reentry > 0, 0.0, result.sensor_scores)
         return dataclasses.replace(result, sensor_scores=s, score=tick_score(s))
@@ -317,6 +324,7 @@ class FaultTracker:
         self.raised.update(state["raised"])
         self.held_alerts = int(state["held_alerts"])
         self.reentry[:] = state["reentry"]
+        self._reentering = bool(np.count_nonzero(self.reentry))
         self.normal.restore(state["normal"])
         for r in self.rules:
             saved = state["rules"].get(r.KIND)
