@@ -100,9 +100,11 @@ class Listener:
         return permanent
 
     def run(self) -> int:
-        self.client.loop_start()
         deadline = time.monotonic() + self.args.timeout if self.args.timeout else None
         try:
+            # Inside the try: the network thread can connect and log "following" before
+            # loop_start() returns, and a signal then must still end listen cleanly.
+            self.client.loop_start()
             while self.refused is None:
                 if self.args.count is not None and self.alerts >= self.args.count:
                     return 0
