@@ -38,52 +38,20 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import machine_info  # noqa: E402
+from machine import machine_info, percentiles_us  # noqa: E402
+from table import DEMO_BUNDLE, demo_config, demo_rows  # noqa: E402   (the same demo ticks as the table)
 
 from agent.config import from_dict  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
-from agent.records import Rejects  # noqa: E402
-from agent.sources import open_source  # noqa: E402
-from agent.window import Aligner  # noqa: E402
 
-DEMO_CONFIG = ROOT / "configs" / "demo.yaml"
-DEMO_BUNDLE = ROOT / "agent" / "models" / "demo-corridor"
 SWEEP_BYTES = 8 << 20
 REFERENCE = "torch eager fp32 (model.pt as trained)"
 IN_TICK = "agent LiteRT int8 scorer, score(window), inside the tick"
-
-
-def demo_config(work: Path) -> dict:
-    """configs/demo.yaml, unpaced, the tflite → numpy chain on the demo bundle, a JSONL sink only."""
-    cfg = yaml.safe_load(DEMO_CONFIG.read_text())
-    cfg["sources"][0]["speed"] = 0
-    cfg["scoring"]["chain"] = ["tflite", "numpy"]
-    cfg["scoring"]["bundle"] = str(DEMO_BUNDLE)
-    cfg["sinks"] = [{"type": "jsonl", "path": str(work / "alerts.jsonl")}]
-    cfg["state_dir"] = str(work / "state")
-    return cfg
-
-
-def demo_rows(cfg, count: int) -> list:
-    """The demo's first `count` ticks, as the agent's aligner closes them."""
-    rejects = Rejects()
-    source = open_source(cfg.sources[0], cfg.sensor_names(), rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
-    aligner = Aligner.for_agent(cfg, rejects)
-    rows: list = []
-    try:
-        for rec in source.records():
-            rows.extend(aligner.push(rec))
-            if len(rows) >= count:
-                break
-    finally:
-        source.close()
-    return rows[:count]
 
 
 def torch_models():
@@ -99,16 +67,11 @@ def torch_models():
     return model, fold(model, *load_windows(DEMO_BUNDLE / CALIBRATION_FILE, manifest.steps))
 
 
-def figures(seconds: list[float]) -> dict:
-    us = np.asarray(seconds) * 1e6
-    return {"p50_us": round(float(np.percentile(us, 50)), 1), "p99_us": round(float(np.percentile(us, 99)), 1)}
-
-
 def run(ticks: int, rounds: int, cold: bool, log) -> tuple[list[dict], dict]:
     import torch
 
     work = Path(tempfile.mkdtemp(prefix="stad-bench-scorer-"))
-    cfg = from_dict(demo_config(work), base_dir=str(ROOT))
+    cfg = from_dict(demo_config(["tflite", "numpy"], work), base_dir=str(ROOT))
     warm = cfg.warmup.ticks
     rows = demo_rows(cfg, warm + cfg.window.steps + ticks * rounds)
     log(f"  {len(rows)} demo ticks (warm-up {warm}), {rounds} rounds of {ticks}")
@@ -159,8 +122,8 @@ def run(ticks: int, rounds: int, cold: bool, log) -> tuple[list[dict], dict]:
                 t0 = time.perf_counter()
                 paths[name]()
                 samples[f"{name}{', cold' if c else ''}"].append(time.perf_counter() - t0)
-        out = {IN_TICK: figures(in_tick), "whole tick, tflite tier": figures(whole)}
-        out.update({name: figures(s) for name, s in samples.items()})
+        out = {IN_TICK: percentiles_us(in_tick), "whole tick, tflite tier": percentiles_us(whole)}
+        out.update({name: percentiles_us(s) for name, s in samples.items()})
         ref = out[REFERENCE]["p50_us"]
         for name, f in out.items():
             if not name.startswith("whole tick"):
