@@ -446,20 +446,54 @@ def test_holdback_waits_longer_for_a_drift_candidate():
     context = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
     scores = np.array([5.0, 0.2, 0.1])
     suspect = np.array([True, False, False])
+    none = np.zeros(3, bool)
 
     def waits(drift: bool) -> int:
         hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
         n = 0
-        while hb.hold(1000.0 + TICK * n, scores, 1.0, context, suspect, np.array([drift, False, False])):
+        while hb.hold(1000.0 + TICK * n, scores, 1.0, context, suspect, np.array([drift, False, False]), none):
             n += 1
         return n
     assert waits(drift=False) == 3 and waits(drift=True) == 20
     hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
-    assert not hb.hold(1000.0, np.array([5.0, 4.0, 3.0]), 1.0, context, np.zeros(3, bool), np.zeros(3, bool))
+    assert not hb.hold(1000.0, np.array([5.0, 4.0, 3.0]), 1.0, context, none, none, none)
     assert config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
-                             "faults": {"holdback_s": 90, "drift_holdback_s": 30}}).faults.hold_ticks(TICK) == 3
+                             "faults": {"holdback_s": 90, "drift_holdback_s": 30,
+                                        "lone_holdback_s": 0}}).faults.hold_ticks(TICK) == 3
     with pytest.raises(ConfigError, match=r"faults\.drift_holdback_s: must be >= 0"):
         config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"drift_holdback_s": -1}})
+
+
+def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
+    """The spatial test: an alert driven by one sensor while every sensor it moves with is calm —
+    or fits what its own neighbours predict — waits up to lone_holdback_s (a suspect or not); a
+    neighbour that departs from its own neighbours corroborates it and the alert opens. A drift
+    candidate's other drivers corroborate it only if they do not fit their neighbours."""
+    from agent.faults.holdback import HoldBack
+    context = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
+    none = np.zeros(3, bool)
+    first = np.array([True, False, False])
+
+    def waits(scores, suspect=none, drift=none, fits=none, lone_s=600.0) -> int:
+        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=1200, lone_holdback_s=lone_s)
+        n = 0
+        while n < 100 and hb.hold(1000.0 + TICK * n, np.array(scores), 1.0, context, suspect, drift, fits):
+            n += 1
+        return n
+    lone = [2.0, 0.2, 0.1]
+    assert waits(lone) == 20 and waits(lone, lone_s=0) == 3 and waits(lone, drift=first, suspect=first) == 40
+    corroborated = [2.0, 0.8, 0.1]            # its neighbour over CALM × the threshold, not an echo (≤ 0.7)
+    assert waits(corroborated) == 0
+    assert waits(corroborated, fits=np.array([False, True, True])) == 20     # …but fitting its own neighbours
+    co_driver = [2.0, 1.5, 0.1]               # a second driver above the threshold
+    fits = np.array([False, True, True])
+    assert waits(co_driver, suspect=first, fits=fits) == 0
+    assert waits(co_driver, suspect=first, drift=first, fits=fits) == 40
+    assert waits(co_driver, suspect=first, drift=first) == 0
+    assert config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
+                             "faults": {"lone_holdback_s": 900}}).faults.hold_ticks(TICK) == 40
+    with pytest.raises(ConfigError, match=r"faults\.lone_holdback_s: must be >= 0"):
+        config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"lone_holdback_s": -1}})
 
 
 def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_path):

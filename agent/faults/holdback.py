@@ -43,38 +43,49 @@ def ticks_of(seconds: float, tick_s: float) -> int:
 class HoldBack:
     """Whether an alert about to open waits, and for how long the current wait has lasted."""
 
-    def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float):
+    def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float, lone_holdback_s: float = 0.0):
         self.tick_s = tick_s
         self.ticks = ticks_of(holdback_s, tick_s)
         self.drift_ticks = ticks_of(max(drift_holdback_s, holdback_s), tick_s)
+        self.lone_ticks = ticks_of(max(lone_holdback_s, holdback_s), tick_s)
         self.run = 0                 # ticks the current wait has lasted
         self.last = -math.inf        # the last tick it waited
 
     def hold(self, ts: float, scores: np.ndarray, threshold: float, context: list[np.ndarray],
-             suspect: np.ndarray, drift_candidate: np.ndarray) -> bool:
+             suspect: np.ndarray, drift_candidate: np.ndarray, fits: np.ndarray) -> bool:
         """Wait on this tick? `suspect[i]`: a pending candidate or faulty; `drift_candidate[i]`: a
-        pending drift (drift.py). Called once per tick on which an alert would open."""
-        top = held_driver(scores, threshold, context, suspect)
+        pending drift; `fits[i]`: sensor i's reading fits what its neighbours predict (drift.py).
+        Called once per tick on which an alert would open."""
+        top, alone = held_driver(scores, threshold, context, suspect, drift_candidate, fits)
         if top < 0:
             return False
         run = self.run + 1 if ts - self.last <= 1.5 * self.tick_s else 1
-        if run > (self.drift_ticks if drift_candidate[top] else self.ticks):
+        cap = max(self.drift_ticks if drift_candidate[top] else self.ticks, self.lone_ticks if alone else 0)
+        if run > cap:
             return False
         self.run, self.last = run, ts
         return True
 
 
-def held_driver(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray) -> int:
-    """The top driver of an alert that should wait for the fault decision, or -1 if it should not.
-    `context[i]`: indices that move with sensor i; `suspect[i]`: a pending candidate or faulty."""
+def held_driver(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray,
+                drift_candidate: np.ndarray, fits: np.ndarray) -> tuple[int, bool]:
+    """The top driver of an alert that should wait for the fault decision (-1 if it should not), and
+    whether it is a lone driver. `context[i]`: indices that move with sensor i; `suspect[i]`: a
+    pending candidate or faulty; `drift_candidate[i]`: a pending drift; `fits[i]`: i's reading
+    fits what its own neighbours predict."""
     s = np.nan_to_num(np.asarray(scores, float), nan=0.0)
     drivers = np.flatnonzero(s > threshold)
     if drivers.size == 0:
-        return -1
+        return -1, False
     top = int(drivers[np.argmax(s[drivers])])
     echoes = set(int(j) for j in context[top] if s[j] <= ECHO * s[top])
     # Without neighbours or mates nothing can disagree with it: only the rules can suspect it.
-    alone = context[top].size > 0 and all(j in echoes or s[j] <= CALM * threshold for j in context[top].tolist())
+    alone = context[top].size > 0 and all(j in echoes or s[j] <= CALM * threshold or fits[j]
+                                          for j in context[top].tolist())
     if not (suspect[top] or alone):
-        return -1
-    return top if all(i == top or suspect[i] or i in echoes for i in drivers.tolist()) else -1
+        return -1, False
+    # A drift candidate's other drivers corroborate it only if they do not fit their own neighbours.
+    excused = fits if drift_candidate[top] else np.zeros(s.size, bool)
+    if all(i == top or suspect[i] or i in echoes or excused[i] for i in drivers.tolist()):
+        return top, alone
+    return -1, False
