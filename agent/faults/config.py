@@ -48,11 +48,11 @@ class FaultConfig:
                           doc="a fault ends after its condition is gone this long")
     holdback_s: float = rng(0, None, default=90.0,
                              doc="an alert driven by one suspect sensor waits this long")
-    drift_holdback_s: float = rng(0, None, default=1200.0,
+    drift_holdback_s: float = rng(0, None, default=600.0,
                                    doc="an alert driven by one drift candidate waits this long (at least holdback_s)")
-    lone_holdback_s: float = rng(0, None, default=600.0,
-                                  doc="an alert driven by one sensor while all it moves with stay calm waits this long "
-                                      "(at least holdback_s)")
+    lone_holdback_s: float = rng(0, None, default=0.0,
+                                  doc="an alert driven by one sensor while all it moves with stay calm (or read what their "
+                                      "neighbours predict) waits this long (at least holdback_s)")
     learn_s: float = rng(0, None, default=3600.0,
                           doc="normal behaviour learned over about this long")
 

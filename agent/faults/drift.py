@@ -26,8 +26,10 @@ a drift until its departure is back under drift_z / 2; that step is the scorers'
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
-Past half the limit (its context calm, not a step) a sensor is a drift *candidate*: an alert it
-drives alone waits up to `drift_holdback_s` for the decision (holdback.py). Its candidate ticks
+Past half the limit (its context calm, or its departure DOMINANT × every context sensor's; not a
+step) a sensor is a drift *candidate*: an alert it drives alone waits up to `drift_holdback_s` for
+the decision (holdback.py). A sensor judged and within half the limit fits its neighbours
+(`quiet`): the hold-back does not count it as corroborating an alert. Its candidate ticks
 still teach this rule (the departure's spread widening with them keeps false drifts rare), not
 the other rules.
 
