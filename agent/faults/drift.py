@@ -221,7 +221,8 @@ class Drift:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
         drifting = t.drifting
-        fresh = t.observed & t.healthy
+        all_healthy = t.all_healthy     # no sensor faulty (none drifting): the masks below without them
+        fresh = t.observed if all_healthy else t.observed & t.healthy
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
         start = fresh & np.isnan(lags[0])
@@ -235,7 +236,7 @@ class Drift:
         i, j = self.target, self.source
         g = fnp.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
-        ok_i = t.observed & (t.healthy | drifting)
+        ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
         usable = ok_i[i] & ok_j[j] & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
@@ -257,7 +258,7 @@ class Drift:
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
         # and departure are stale: settle first.
         # A relation row also settles while a mate drifts: that drift explains its break.
-        if any(t.kinds):
+        if not all_healthy:
             drift_rows = drifting @ self.row_of > 0
             other_fault = ((~t.healthy & ~drifting) @ self.row_of > 0) | (drift_rows & self._rel_rows)
             any_other = fnp.count_nonzero(other_fault)
@@ -284,7 +285,7 @@ class Drift:
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
-        decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
         if rel is not None:
             if fnp.count_nonzero(decide):
@@ -300,11 +301,13 @@ class Drift:
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
             ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
-        self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
+        self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
+        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n]
+        if not all_healthy:
+            pending &= ~drifting
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
@@ -554,10 +557,11 @@ RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_
 
 def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k."""
+    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k.
+    `e` is sorted in place (the caller passes a gathered copy)."""
     k = e.shape[1] - np.isnan(e).sum(axis=1)
-    s = np.sort(e, axis=1)                                   # NaN sort last
-    med = 0.5 * (s[rows, mid[0][k]] + s[rows, mid[1][k]])
+    e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
+    med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
     return med, k > 0
 
 

@@ -89,7 +89,7 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
-        counted = stepped & t.healthy
+        counted = stepped if t.all_healthy else stepped & t.healthy
         if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
             rate = fnp.where(counted, self.alpha_min, 0.0)
         else:
@@ -117,7 +117,9 @@ class Stuck:
         recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
         self.flat = full & self._lowest_known & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
-        quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
+        quiet = full & ~self.flat & (recent < self.lowest)
+        if not t.all_healthy:
+            quiet &= t.healthy
         if fnp.count_nonzero(quiet):
             self.lowest = fnp.where(quiet, recent, self.lowest)
             self._lowest_changed()
