@@ -175,6 +175,10 @@ class Drift:
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
         self.d2 = np.full(m, self.d2_floor)
         self.count = np.zeros(m)
+        # Counts only grow (until a restore): once every row is judged (count ≥ min_count), or every
+        # row's spread rate is the floor alpha_min, it stays so, and neither is computed again.
+        self._all_judged = False
+        self._rate_floor = False
         self.departure = np.zeros(m)
         self.settle = np.zeros(m, np.int64)
         self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
@@ -271,7 +275,7 @@ class Drift:
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
-        judged = seen & (self.count >= self.min_count)
+        judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         self.departure = fnp.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
@@ -406,13 +410,17 @@ class Drift:
         self._filled = k + 1
         ls = learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
-        b = fnp.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+        on = ls & ctx_calm if self._all_judged else ls & (ctx_calm | (self.count < self.min_count))
+        b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
         calm = ls & ~self.over
         self.base_e += fnp.where(calm, self.base_lam, 0.0) * dev
         self.d2 = np.maximum(self.d2, self.d2_floor)
         self.count += ls
+        if not (self._rate_floor and self._all_judged):
+            self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
+            self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
         self.ticks += 1
         if self.ticks % REFIT_TICKS == 0:
             self._refit()
@@ -547,6 +555,7 @@ class Drift:
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._all_judged = self._rate_floor = False
         self._filled = 0
         self._refit()
 
