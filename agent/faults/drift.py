@@ -328,7 +328,7 @@ class Drift:
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
-        ok = fit[self.trio].all(axis=1)        # flow, occ and speed all fit to use
+        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
         v = xp[self.trio[:, 2]]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
@@ -403,7 +403,7 @@ class Drift:
         self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
             # A relation is learned from ticks its whole station is learned and it is not suspect.
-            learn_rel = learn[self.trio].all(axis=1)
+            learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
             self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
             learn = fnp.concatenate((learn, learn_rel))
@@ -568,7 +568,7 @@ def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarr
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
     `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k.
     `e` is sorted in place (the caller passes a gathered copy)."""
-    k = e.shape[1] - np.isnan(e).sum(axis=1)
+    k = e.shape[1] - np.add.reduce(np.isnan(e), axis=1)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
     med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
     return med, k > 0
