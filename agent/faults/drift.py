@@ -318,6 +318,8 @@ class Drift:
             self.history[self.history_head] = self.departure
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
+        if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
+            return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:

@@ -204,7 +204,7 @@ class FaultTracker:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
         are the same without `& healthy`)."""
         counted = t.observed & self._healthy if any_faulty else t.observed
-        learn = counted & ~self.candidate
+        learn = counted if self.candidate is self._none else counted & ~self.candidate     # (no rule's mask: none)
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
         self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
