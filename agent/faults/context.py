@@ -112,6 +112,11 @@ class Normal:
         self.count += learn
         self._learned()
 
+    @property
+    def all_learned(self) -> bool:
+        """Every sensor learned (`learned` all True): rules may leave it out of their masks."""
+        return self._all_learned
+
     def _learned(self) -> None:
         if not self._all_learned:
             self.learned = self.count >= MIN_LEARNED_TICKS

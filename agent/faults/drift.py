@@ -132,6 +132,7 @@ class Drift:
         for i, c in enumerate(ctx.context):
             self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
         self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
+        self._all_started = False                  # no lag NaN any more (until a restore)
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
         # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
         self.pair_count = np.zeros(p)
@@ -144,6 +145,7 @@ class Drift:
         self.neg_inv_spread = -np.ones(p)
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
+        self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
@@ -181,6 +183,7 @@ class Drift:
         self._rate_floor = False
         self.departure = np.zeros(m)
         self.settle = np.zeros(m, np.int64)
+        self._settled = True                       # settle is all 0 (until a row starts settling)
         self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
@@ -229,20 +232,25 @@ class Drift:
         fresh = t.observed if all_healthy else t.observed & t.healthy
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
-        start = fresh & np.isnan(lags[0])
-        if fnp.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
-            lags[:, start] = t.x[start]
-            upd = fresh & ~start
-        else:
+        if self._all_started:              # (a started lag is a number for good: finite readings)
             upd = fresh
+        else:
+            start = fresh & np.isnan(lags[0])
+            if fnp.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
+                lags[:, start] = t.x[start]
+                upd = fresh & ~start
+            else:
+                upd = fresh
         fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
+        if not self._all_started:
+            self._all_started = not fnp.count_nonzero(np.isnan(lags[0]))
 
         i, j = self.target, self.source
         g = fnp.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        usable = ok_i[i] & ok_j[j] & self.fitted
+        usable = ok_i[i] & ok_j[j] if self._all_fitted else ok_i[i] & ok_j[j] & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
         self._e[:-1] = fnp.where(usable, (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
                                 np.nan)                                      # last slot: no pair there
@@ -269,8 +277,12 @@ class Drift:
             restart = other_fault | (abrupt & ~drift_rows)
         else:
             any_other, restart = 0, abrupt
-        self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
-        seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+        if self._settled and not fnp.count_nonzero(restart):
+            seen = has                         # (no row settling, none starts: settle stays all 0)
+        else:
+            self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
+            seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+            self._settled = not fnp.count_nonzero(self.settle)
         self.mean_e = fnp.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
@@ -508,6 +520,7 @@ class Drift:
         self.neg_inv_spread = -1.0 / self.spread
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
+        self._all_fitted = fnp.count_nonzero(self.fitted) == self.fitted.size
 
     def evidence(self, i: int, t: Tick) -> dict:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
@@ -557,7 +570,7 @@ class Drift:
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
-        self._all_judged = self._rate_floor = False
+        self._all_judged = self._rate_floor = self._all_started = self._settled = False
         self._filled = 0
         self._refit()
 
