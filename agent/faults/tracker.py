@@ -118,7 +118,7 @@ class FaultTracker:
         t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
                  step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
                  drifting=self._drifting, ctx=ctx, normal=normal, above=above, level=level,
-                 low=low, at_floor=observed & low)
+                 low=low, at_floor=observed & low, all_healthy=not any_faulty)
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
@@ -132,17 +132,13 @@ class FaultTracker:
                     self._last[r] = results[-1]
                 else:
                     results.append((self._last[r][0], self._none))
-        conds = [c for c, _ in results]
-        decs = [d for _, d in results]
         # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
         none = self._none
-        busy = [c for c in conds if c is not none]
+        busy = [c for c, _ in results if c is not none]
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
-        events = self._end_cleared(t, np.array(conds), faulty, observed) if any_faulty else []
-        for d in decs:
-            if d is not none and fnp.count_nonzero(d):
-                events += self._start_decided(t, np.array(decs))
-                break
+        events = self._end_cleared(t, np.array([c for c, _ in results]), faulty, observed) if any_faulty else []
+        if any(d is not none and fnp.count_nonzero(d) for _, d in results):
+            events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
         self._learn(t, self._any_faulty)
@@ -208,7 +204,7 @@ class FaultTracker:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
         are the same without `& healthy`)."""
         counted = t.observed & self._healthy if any_faulty else t.observed
-        learn = counted & ~self.candidate
+        learn = counted if self.candidate is self._none else counted & ~self.candidate     # (no rule's mask: none)
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
         self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
