@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .config import FaultConfig
 from .rule import Held, Tick
 
@@ -203,7 +204,7 @@ class Drift:
         self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
         self.has_near = near.sum(axis=1) > 0
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
-        self.row_of = np.concatenate((np.eye(n), self.trio_in), axis=1)
+        self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
         self._calm_rel = np.ones(s_n, bool)        # a relation is judged without a calm context
         self._pending = None
@@ -224,21 +225,21 @@ class Drift:
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
         start = fresh & np.isnan(lags[0])
-        if np.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
+        if fnp.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
             lags[:, start] = t.x[start]
             upd = fresh & ~start
         else:
             upd = fresh
-        np.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
+        fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
 
         i, j = self.target, self.source
-        g = np.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
+        g = fnp.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
         usable = ok_i[i] & ok_j[j] & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
-        self._e[:-1] = np.where(usable, (np.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
+        self._e[:-1] = fnp.where(usable, (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
                                 np.nan)                                      # last slot: no pair there
         med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
         self._normal = t.normal
@@ -246,8 +247,8 @@ class Drift:
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            med = np.concatenate((med, rel[0]))
-            has = np.concatenate((has, rel[1]))
+            med = fnp.concatenate((med, rel[0]))
+            has = fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > ABRUPT
@@ -259,18 +260,18 @@ class Drift:
         if any(t.kinds):
             drift_rows = drifting @ self.row_of > 0
             other_fault = ((~t.healthy & ~drifting) @ self.row_of > 0) | (drift_rows & self._rel_rows)
-            any_other = np.count_nonzero(other_fault)
+            any_other = fnp.count_nonzero(other_fault)
             restart = other_fault | (abrupt & ~drift_rows)
         else:
             any_other, restart = 0, abrupt
-        self.settle = np.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
+        self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
         seen = has & (self.settle == 0)        # has: observed, and i fit to follow
-        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
+        self.mean_e = fnp.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
         judged = seen & (self.count >= self.min_count)
-        self.departure = np.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
+        self.departure = fnp.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
@@ -286,7 +287,7 @@ class Drift:
         decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
         if rel is not None:
-            if np.count_nonzero(decide):
+            if fnp.count_nonzero(decide):
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
                 # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
                 d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
@@ -294,11 +295,11 @@ class Drift:
                 agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
                 decide &= ~known | agrees | drifting
             rel_cand = None
-            if np.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
+            if fnp.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
                 blamed, rel_cand = self._blamed(judged, size)
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
-            ctx_calm = np.concatenate((ctx_calm, self._calm_rel))
+            ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
         self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
@@ -316,7 +317,7 @@ class Drift:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
         usable, and the raw log k and 1/speed² (learned at the refit)."""
         pos = x > 0
-        xp = np.where(pos, x, 1.0)
+        xp = fnp.where(pos, x, 1.0)
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
@@ -325,7 +326,7 @@ class Drift:
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted
-        return np.where(has, z, np.nan), has, ok, r, u, lx, fit
+        return fnp.where(has, z, np.nan), has, ok, r, u, lx, fit
 
     def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
@@ -371,7 +372,7 @@ class Drift:
             return -1
         share = self.trio_sign[trio] * own / rel_move
         ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
-        share = np.where(ok, share, -np.inf)
+        share = fnp.where(ok, share, -np.inf)
         b = int(np.argmax(share))
         return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
 
@@ -382,7 +383,7 @@ class Drift:
         slots = (self.history_head - back - np.arange(self.level_ticks)) % size
         fit = self.fit_history[slots]
         count = fit.sum(axis=0)
-        total = np.where(fit, self.log_history[slots], 0.0).sum(axis=0)
+        total = fnp.where(fit, self.log_history[slots], 0.0).sum(axis=0)
         return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
 
     def learn(self, learn: np.ndarray) -> None:
@@ -398,15 +399,15 @@ class Drift:
             learn_rel = learn[self.trio].all(axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
             self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
-            learn = np.concatenate((learn, learn_rel))
+            learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
         ls = learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
-        b = np.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+        b = fnp.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
         calm = ls & ~self.over
-        self.base_e += np.where(calm, self.base_lam, 0.0) * dev
+        self.base_e += fnp.where(calm, self.base_lam, 0.0) * dev
         self.d2 = np.maximum(self.d2, self.d2_floor)
         self.count += ls
         self.ticks += 1
@@ -423,20 +424,20 @@ class Drift:
         pl = self._pl[:k]
         p = pl.shape[1]
         if self.trio.size:          # the pairs' and the relations' weights in one go
-            w, keep = self._weights(np.concatenate((pl, self._rc[:k]), axis=1),
-                                    np.concatenate((self.pair_count, self.rel_count)))
+            w, keep = self._weights(fnp.concatenate((pl, self._rc[:k]), axis=1),
+                                    fnp.concatenate((self.pair_count, self.rel_count)))
         else:
             w, keep = self._weights(pl, self.pair_count)
         g = self._g[:k]
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
-        pred = np.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
+        pred = fnp.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
         w_rel, keep_rel, w, keep = w[:, p:], keep[p:], w[:, :p], keep[:p]
-        g[:, :, F] = np.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
+        g[:, :, F] = fnp.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
                               g[:, :, F])
-        g = np.where(pl[:, :, None], g, 0.0)
-        mu = keep[:, None] * self.mu + np.einsum("tp,tpf->pf", w, g)
-        d = np.where(pl[:, :, None], g - mu, 0.0)
+        g = fnp.where(pl[:, :, None], g, 0.0)
+        mu = keep[:, None] * self.mu + fnp.einsum("tp,tpf->pf", w, g)
+        d = fnp.where(pl[:, :, None], g - mu, 0.0)
         dm = self.mu - mu
         wd = (w[:, :, None] * d).transpose(1, 2, 0)                           # (P, F + 1, k)
         self.cov = keep[:, None, None] * (self.cov + dm[:, :, None] * dm[:, None, :]) + wd @ d.transpose(1, 0, 2)
@@ -448,9 +449,9 @@ class Drift:
     def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each kept tick's weight in the moments after them, and the old moments' weight."""
         before = count + np.cumsum(on, axis=0) - on
-        a = np.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
+        a = fnp.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
         after = np.cumprod((1.0 - a)[::-1], axis=0)[::-1]          # ∏ over this tick and later of (1 − a)
-        w = a * np.concatenate((after[1:], np.ones((1, a.shape[1]))))
+        w = a * fnp.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
 
     def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
@@ -458,7 +459,7 @@ class Drift:
         on, r, u = self._rc[:k], self._r[:k], self._u[:k]
         self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
         e2 = (r - self.rel_level) ** 2
-        e2 = np.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
+        e2 = fnp.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
         self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
         self.rel_count += on.sum(axis=0)
         m_u, m_uu, m_e2, m_ue2 = self.rel_mom
@@ -470,8 +471,8 @@ class Drift:
         # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too).
         prior = self.rel_b if self._normal is None else \
             (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2
-        self.rel_b = np.where(varied, np.maximum((m_ue2 - m_u * m_e2) / np.where(varied, var_u, 1.0), 0.0),
-                              np.where(self.rel_b_known, self.rel_b, prior))
+        self.rel_b = fnp.where(varied, np.maximum((m_ue2 - m_u * m_e2) / fnp.where(varied, var_u, 1.0), 0.0),
+                              fnp.where(self.rel_b_known, self.rel_b, prior))
         self.rel_b_known |= varied
         self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
         self.rel_fitted = self.rel_count >= MIN_PAIR_TICKS
@@ -484,12 +485,12 @@ class Drift:
         r = c / (sd[:, :, None] * sd[:, None, :])
         rff = r[:, :F, :F] + RIDGE * np.eye(F)
         beta_z = np.linalg.solve(rff, r[:, :F, F:])[:, :, 0]
-        var_z = 1.0 - 2 * np.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
-            + np.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
+        var_z = 1.0 - 2 * fnp.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
+            + fnp.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
         beta = beta_z * sd[:, F:] / sd[:, :F]
         self.beta = beta
-        self.beta_x = np.concatenate((beta, -np.ones((beta.shape[0], 1))), axis=1)    # β, and −1 for x_i
-        self.icept = self.mu[:, F] - np.einsum("pk,pk->p", beta, self.mu[:, :F])
+        self.beta_x = fnp.concatenate((beta, -np.ones((beta.shape[0], 1))), axis=1)    # β, and −1 for x_i
+        self.icept = self.mu[:, F] - fnp.einsum("pk,pk->p", beta, self.mu[:, :F])
         self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
         self.neg_inv_spread = -1.0 / self.spread
         self.clip_width = LEARN_CLIP * self.spread

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .context import Normal, SensorContext
 
 
@@ -65,22 +66,22 @@ class Held:
     def calm(self, cond: np.ndarray) -> bool:
         """No condition now and nothing held: update() would change nothing and every decision
         is False, so a rule may return (nothing, nothing) at once (the calm fast path)."""
-        return self.idle and not np.count_nonzero(cond)
+        return self.idle and not fnp.count_nonzero(cond)
 
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick (do not write to it)."""
         on = seen & cond
-        if np.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
-            self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
-            self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
+        if fnp.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
+            self.since = fnp.where(on & (self.ticks == 0), ts, fnp.where(seen & ~cond, np.nan, self.since))
+            self.ticks = fnp.where(on, self.ticks + 1, fnp.where(seen, 0, self.ticks))
             self.idle = False
             return self.ticks * self.tick_s
         if self.idle:           # the common tick: nothing held before, nothing holds now
             return self._none
         # nothing holds now, so every seen sensor starts over (fewer numpy calls)
-        np.copyto(self.since, np.nan, where=seen)
-        np.copyto(self.ticks, 0, where=seen)
-        self.idle = not np.count_nonzero(self.ticks) and not np.count_nonzero(self.since == self.since)
+        fnp.copyto(self.since, np.nan, where=seen)
+        fnp.copyto(self.ticks, 0, where=seen)
+        self.idle = not fnp.count_nonzero(self.ticks) and not fnp.count_nonzero(self.since == self.since)
         return self.ticks * self.tick_s
 
     def state(self) -> dict:
@@ -109,7 +110,7 @@ class RecentMean:
 
     def push(self, kept: np.ndarray, value: np.ndarray) -> None:
         h = self.head
-        self.zeroed[h] = np.where(kept, value, 0.0)
+        self.zeroed[h] = fnp.where(kept, value, 0.0)
         fin = kept & np.isfinite(value)
         self.count += fin
         self.count -= self.finite[h]
@@ -125,11 +126,11 @@ class RecentMean:
 
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""
-        return np.where(self.kept, self.zeroed, np.nan)
+        return fnp.where(self.kept, self.zeroed, np.nan)
 
     def set_rows(self, rows: np.ndarray, head: int) -> None:
         self.kept[:] = ~np.isnan(rows)
-        self.zeroed[:] = np.where(self.kept, rows, 0.0)
+        self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
         self.finite[:] = np.isfinite(rows)
         self.count[:] = self.finite.sum(axis=0)
         self.head = head

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .config import FaultConfig
 from .rule import Held, RecentMean, Tick, names_values
 
@@ -58,16 +59,16 @@ class Spike:
         # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).
         self.ratio = np.divide(t.step, np.maximum(usual, recent), out=np.zeros(ctx.n), where=known)
         jump = known & (self.ratio > self.z)
-        if not np.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
+        if not fnp.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
             self.recent.push(consecutive, t.step)
             if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
                 self.held.update(self.held.nothing, t.observed, t.ts)
             return self.held.nothing, self.held.nothing
         cond = np.zeros(ctx.n, bool)
         with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(usual > 0, usual, 1.0)
+            scale = fnp.where(usual > 0, usual, 1.0)
             # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
-            context_ratio = np.where(known, t.step / scale, 0.0)
+            context_ratio = fnp.where(known, t.step / scale, 0.0)
             onto_floor = t.low & (t.level > 0)          # (t.low: at its floor, dead.AT_FLOOR)
             out = (t.x < ctx.lo) | (t.x > ctx.hi)
         jump &= ~onto_floor & ~out
