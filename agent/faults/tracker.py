@@ -78,7 +78,7 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
-        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s)
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s)
         self._drift = RULES.index(Drift)
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
@@ -238,7 +238,7 @@ class FaultTracker:
         if not self.rules or sensor_scores is None:
             return False
         hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
-                                  self._last[self._drift][0] & self._healthy)
+                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet)
         self.held_alerts += hold
         return hold
 
