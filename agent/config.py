@@ -194,6 +194,10 @@ class ThresholdConfig:
             "period against the mean over phases (agent/clock_scale.py): busy hours' noise is not news "
             "(0: off; else ≥ 3600)")
     clock_scale_bins: int = rng(1, 1440, default=24, doc="bins of that period, each with its own typical score")
+    clock_scale_mode: Literal["fit", "judge"] = doc(
+        "`fit`: POT learns score / the clock's factor and its fitted value is multiplied by it; `judge`: "
+        "the threshold in force (the tick's and the mean path's, under the recurring level) is multiplied "
+        "by it and everything learns the raw score — the clock only judges", default="fit")
     clock_scale_raise_only: bool = doc("the clock only raises the threshold (busy hours), never lowers it",
                                        default=False)
     likelihood: LikelihoodConfig = doc(

@@ -201,11 +201,14 @@ class AdaptiveThreshold:
         self.clock = (ClockScale(cfg.clock_scale_period_s, cfg.clock_scale_bins, cfg.clock_scale_raise_only)
                       if cfg.clock_scale_period_s > 0 else None)
         self.ratio = 1.0            # the clock's factor on the fitted value at the tick last judged
+        self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
 
     @property
     def current(self) -> float:
         """The threshold in force at the tick last judged: the fitted value or the mean path's
         level, whichever is lower, and at least the recurring level."""
+        if self.judge_by_clock:
+            return max(min(self.value, self.mean_level) * self.ratio, self.floor, self.cfg.min_threshold)
         return max(min(self.value * self.ratio, self.mean_level), self.floor, self.cfg.min_threshold)
 
     def at(self, ts: float) -> float:
@@ -225,7 +228,7 @@ class AdaptiveThreshold:
         if self.mean is not None:
             self.mean.learn(score, self.init)
         if self.clock is not None:
-            self.clock.learn(ts, score, self.value * self.ratio)
+            self.clock.learn(ts, score, self.value * self.ratio if not self.judge_by_clock else self.value)
 
     def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
         """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
@@ -244,7 +247,8 @@ class AdaptiveThreshold:
         every tick when `learn_above` is set)."""
         if not self.cfg.adapt or not math.isfinite(score):
             return
-        score /= self.ratio             # clock_scale: POT fits the score against its time of day
+        if not self.judge_by_clock:
+            score /= self.ratio         # clock_scale `fit`: POT fits the score against its time of day
         if score > self.value:
             if self.cfg.learn_above <= 0:
                 return
