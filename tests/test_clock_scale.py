@@ -81,6 +81,27 @@ def test_the_threshold_in_force_follows_the_clock_and_pot_learns_the_scaled_scor
     assert plain.clock is None and plain.at(13 * 3600.0) == plain.value and "clock_scale" not in plain.state_dict()
 
 
+def test_in_judge_mode_the_clock_scales_the_threshold_in_force_and_everything_learns_the_raw_score():
+    from agent.likelihood import LikelihoodConfig
+    cfg = ThresholdConfig(risk=1e-3, memory_ticks=1000, learn_above=1.0, clock_scale_period_s=DAY,
+                          clock_scale_mode="judge", clock_scale_raise_only=True,
+                          likelihood=LikelihoodConfig(mean_ticks=10, sigmas=6.0))
+    ts, scores = busy_days(4, seed=3)
+    warm = 2 * 288
+    thr = AdaptiveThreshold(cfg, calibrate(scores[:warm], cfg))
+    thr.seen_block(ts[:warm], scores[:warm])
+    ratios = []
+    for t, s in zip(ts[warm:], scores[warm:]):
+        in_force = thr.at(t)
+        assert in_force == pytest.approx(max(min(thr.value, thr.mean_level) * thr.ratio, thr.floor))
+        ratios.append(thr.ratio)
+        thr.seen(t, s)
+        before = len(thr.window)
+        thr.update(s)
+        assert len(thr.window) == before or thr.window[-1] == pytest.approx(min(s, thr.value))
+    assert min(ratios) == 1.0 and max(ratios) > 1.3          # raise-only: the busy hours only
+
+
 def test_the_clock_survives_the_checkpoint_and_its_keys_are_checked(tmp_path):
     from agent.checkpoint import decode, encode
     cfg = ThresholdConfig(risk=1e-3, clock_scale_period_s=DAY, clock_scale_bins=12)
