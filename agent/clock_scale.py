@@ -10,7 +10,7 @@ the tail fit, made on all hours alike, takes the busy hours' noise for news. The
 bin's scores, each capped at the threshold in force (so one burst does not make an hour look busy),
 a running mean over its first MEMORY_CYCLES cycles of ticks and exponentially weighted after that.
 Once every bin has seen MIN_CYCLES cycles, r(t) = the bin's typical score / the mean over the bins,
-kept in [MIN_RATIO, MAX_RATIO] ([1, MAX_RATIO] with `raise_only`); before that r is 1.
+kept in [1 / `max_ratio`, `max_ratio`] ([1, `max_ratio`] with `raise_only`); before that r is 1.
 AdaptiveThreshold (agent/threshold.py) holds the tick threshold in force at fitted value × r(t) and
 teaches POT score / r(t). Off by default (`threshold.clock_scale_period_s` 0).
 """
@@ -26,15 +26,17 @@ from .checkpoint import array_of
 MIN_CYCLES = 2
 #: Cycles of ticks in the running mean before it turns into an exponentially weighted one.
 MEMORY_CYCLES = 7
+#: The factor's default bounds (`clock_scale_max_ratio` and its inverse).
 MIN_RATIO, MAX_RATIO = 0.5, 2.0
 
 
 class ClockScale:
-    def __init__(self, period_s: float, bins: int, raise_only: bool):
+    def __init__(self, period_s: float, bins: int, raise_only: bool, max_ratio: float = MAX_RATIO):
         self.period = float(period_s)
         self.bins = int(bins)
         self.width = self.period / self.bins
-        self.low = 1.0 if raise_only else MIN_RATIO
+        self.high = float(max_ratio)
+        self.low = 1.0 if raise_only else 1.0 / self.high
         self.mean = np.zeros(self.bins)          # the bin's typical (capped) score
         self.count = np.zeros(self.bins)         # ticks folded into it (their weight, capped)
         self.cycles = np.zeros(self.bins)        # distinct cycles the bin has seen
@@ -72,7 +74,7 @@ class ClockScale:
         if overall <= 0:
             return 1.0
         b, _ = self._locate(ts)
-        return min(MAX_RATIO, max(self.low, float(self.mean[b]) / overall))
+        return min(self.high, max(self.low, float(self.mean[b]) / overall))
 
     def state_dict(self) -> dict:
         return {"mean": self.mean.copy(), "count": self.count.copy(), "cycles": self.cycles.copy(),

@@ -198,6 +198,8 @@ class ThresholdConfig:
         "`fit`: POT learns score / the clock's factor and its fitted value is multiplied by it; `judge`: "
         "the threshold in force (the tick's and the mean path's, under the recurring level) is multiplied "
         "by it and everything learns the raw score — the clock only judges", default="fit")
+    clock_scale_max_ratio: float = rng(1.0, 10.0, default=2.0,
+        doc="the clock's factor is at most this (and at least its inverse)")
     clock_scale_raise_only: bool = doc("the clock only raises the threshold (busy hours), never lowers it",
                                        default=False)
     likelihood: LikelihoodConfig = doc(

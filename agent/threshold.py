@@ -198,7 +198,8 @@ class AdaptiveThreshold:
         self.floor = 0.0            # the recurring level at the tick last judged
         self.mean = MeanLikelihood(cfg.likelihood) if cfg.likelihood.mean_ticks > 0 else None
         self.mean_level = math.inf  # the mean path's score level at the tick last judged
-        self.clock = (ClockScale(cfg.clock_scale_period_s, cfg.clock_scale_bins, cfg.clock_scale_raise_only)
+        self.clock = (ClockScale(cfg.clock_scale_period_s, cfg.clock_scale_bins, cfg.clock_scale_raise_only,
+                                 cfg.clock_scale_max_ratio)
                       if cfg.clock_scale_period_s > 0 else None)
         self.ratio = 1.0            # the clock's factor on the fitted value at the tick last judged
         self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
