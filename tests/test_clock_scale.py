@@ -57,6 +57,9 @@ def test_scores_are_capped_at_the_threshold_and_the_ratio_is_bounded():
     assert clock.mean.tolist() == pytest.approx([1.0, 1.0, 1.0, 10.0])
     assert clock.ratio(19 * 3600.0) == MAX_RATIO          # 10 / 3.25, capped
     assert clock.ratio(3600.0) == 0.5                     # 1 / 3.25, floored
+    narrow = ClockScale(DAY, 4, raise_only=False, max_ratio=1.25)
+    narrow.restore(clock.state_dict(), "clock")
+    assert narrow.ratio(19 * 3600.0) == 1.25 and narrow.ratio(3600.0) == 0.8
 
 
 def test_the_threshold_in_force_follows_the_clock_and_pot_learns_the_scaled_score():
@@ -121,6 +124,9 @@ def test_the_clock_survives_the_checkpoint_and_its_keys_are_checked(tmp_path):
     assert any(p.startswith("threshold.clock_scale_period_s: 0 (off) or at least 3600 s")
                for p in threshold_problems(tmp_path, "{clock_scale_period_s: 600}"))
     assert any(p.startswith("threshold.clock_scale_bins: ") for p in threshold_problems(tmp_path, "{clock_scale_bins: 0}"))
+    assert any(p.startswith("threshold.clock_scale_mode: ") for p in threshold_problems(tmp_path, "{clock_scale_mode: sometimes}"))
+    assert any(p.startswith("threshold.clock_scale_max_ratio: ")
+               for p in threshold_problems(tmp_path, "{clock_scale_max_ratio: 0.5}"))
     assert any(p.startswith("threshold.clock_scale_raise_only: ")
                for p in threshold_problems(tmp_path, "{clock_scale_raise_only: maybe}"))
 
