@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import fastnp as fnp
 from .checkpoint import array_like, array_of
 from .manifest import Normalisation
 from .records import Record, Rejects, short_repr
@@ -334,7 +335,7 @@ class Aligner:
         else:
             values, seen, label, event = np.full(self.n, np.nan), np.zeros(self.n, bool), None, None
         carry = ~seen & (k - self.last_k <= self.carry_ticks)
-        values = np.where(carry, self.last_value, values)
+        values = fnp.where(carry, self.last_value, values)
         missing = ~seen & ~carry
         return Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
 
@@ -385,9 +386,9 @@ class Normaliser:
         with np.errstate(all="ignore"):
             mean = np.nanmean(raw, axis=0)
             std = np.nanstd(raw, axis=0)
-        mean = np.where(np.isfinite(mean), mean, 0.0)
+        mean = fnp.where(np.isfinite(mean), mean, 0.0)
         floor = np.maximum(1e-6, 1e-3 * np.abs(mean))
-        std = np.where(np.isfinite(std) & (std > floor), std, floor)
+        std = fnp.where(np.isfinite(std) & (std > floor), std, floor)
         return cls(mean=mean.astype(np.float64), std=std.astype(np.float64))
 
     @classmethod
@@ -402,7 +403,7 @@ class Normaliser:
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """Normalise rows of raw values; NaN (missing) becomes 0. Works on (N,) or (n, N)."""
         z = (raw - self.mean) / self.std
-        return np.where(np.isfinite(z), z, 0.0).astype(np.float32)
+        return fnp.where(np.isfinite(z), z, 0.0).astype(np.float32)
 
     def state_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std}
@@ -427,6 +428,15 @@ class WindowBuffer:
         self._ts = np.full(2 * steps, np.nan)
         self._head = 0          # where the next row goes (in [0, T))
         self.filled = 0
+        self._point()
+
+    def _point(self) -> None:
+        """The window's views for the current head, made once a move (a tick reads them a dozen times):
+        `values` (T, N) float32 normalised, oldest first (missing rows are 0), `missing`, `ts`."""
+        h, t = self._head, self.steps
+        self.values = self._values[h:h + t]
+        self.missing = self._missing[h:h + t]
+        self.ts = self._ts[h:h + t]
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps
@@ -437,19 +447,7 @@ class WindowBuffer:
         self._ts[h] = self._ts[h + t] = ts
         self._head = (h + 1) % t
         self.filled = min(self.filled + 1, t)
-
-    @property
-    def values(self) -> np.ndarray:
-        """(T, N) float32 normalised values, oldest first (missing rows are 0)."""
-        return self._values[self._head:self._head + self.steps]
-
-    @property
-    def missing(self) -> np.ndarray:
-        return self._missing[self._head:self._head + self.steps]
-
-    @property
-    def ts(self) -> np.ndarray:
-        return self._ts[self._head:self._head + self.steps]
+        self._point()
 
     @property
     def ready(self) -> bool:
@@ -476,6 +474,7 @@ class WindowBuffer:
         self._ts[:t] = self._ts[t:] = ts
         self._head = 0
         self.filled = filled
+        self._point()
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,

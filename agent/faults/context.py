@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from ..topology import group_of, neighbours, quantity_of
 
 MIN_LEARNED_TICKS = 30          # rules that compare with normal behaviour wait for this much of it
@@ -76,9 +77,9 @@ class Normal:
             rate = self.alpha_min                # the same value for every sensor as the array below
         else:
             rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
-            self._rate_floor = np.count_nonzero(rate == self.alpha_min) == n
+            self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
-        if np.count_nonzero(learn) == n and np.count_nonzero(step_ok & known) == n:
+        if fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok & known) == n:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
             # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
             # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
@@ -89,37 +90,42 @@ class Normal:
             np.equal(step, 0, out=new[0])
             new[1] = at_floor
             new[2] = step
-            new[3] = self.relative_step(step, x)          # (with the mean just learned, as before)
+            self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
             rows = self._rows
             rows += rate * (new - rows)
             self.count += 1.0
             self._learned()
             return
-        # rate × mask is np.where(mask, rate, 0) (rate is finite), in fewer µs
+        # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs
         c = rate * counted
         self.repeat += c * known * ((step == 0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = rate * learn
-        x0 = np.where(learn, x, 0.0)
+        x0 = fnp.where(learn, x, 0.0)
         d = x0 - self.mean
         self.mean += a * d
         self.var = (1 - a) * (self.var + a * d * d)
         has_step = learn & step_ok & known
         b = a * has_step
-        self.abs_step += b * (np.where(has_step, step, 0.0) - self.abs_step)
-        self.rel_step += b * (np.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
+        self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
+        self.rel_step += b * (fnp.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
         self.count += learn
         self._learned()
+
+    @property
+    def all_learned(self) -> bool:
+        """Every sensor learned (`learned` all True): rules may leave it out of their masks."""
+        return self._all_learned
 
     def _learned(self) -> None:
         if not self._all_learned:
             self.learned = self.count >= MIN_LEARNED_TICKS
-            self._all_learned = np.count_nonzero(self.learned) == self.learned.size
+            self._all_learned = fnp.count_nonzero(self.learned) == self.learned.size
 
-    def relative_step(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def relative_step(self, step: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
-        noise grows with its level, so a quiet night is not mistaken for a flatline."""
-        return step / np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9))
+        noise grows with its level, so a quiet night is not mistaken for a flatline. Into `out` if given."""
+        return np.divide(step, np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9)), out=out)
 
 
     @property

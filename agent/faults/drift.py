@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .config import FaultConfig
 from .rule import Held, Tick
 
@@ -131,6 +132,7 @@ class Drift:
         for i, c in enumerate(ctx.context):
             self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
         self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
+        self._all_started = False                  # no lag NaN any more (until a restore)
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
         # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
         self.pair_count = np.zeros(p)
@@ -143,6 +145,7 @@ class Drift:
         self.neg_inv_spread = -np.ones(p)
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
+        self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
@@ -174,8 +177,13 @@ class Drift:
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
         self.d2 = np.full(m, self.d2_floor)
         self.count = np.zeros(m)
+        # Counts only grow (until a restore): once every row is judged (count ≥ min_count), or every
+        # row's spread rate is the floor alpha_min, it stays so, and neither is computed again.
+        self._all_judged = False
+        self._rate_floor = False
         self.departure = np.zeros(m)
         self.settle = np.zeros(m, np.int64)
+        self._settled = True                       # settle is all 0 (until a row starts settling)
         self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
@@ -203,7 +211,7 @@ class Drift:
         self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
         self.has_near = near.sum(axis=1) > 0
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
-        self.row_of = np.concatenate((np.eye(n), self.trio_in), axis=1)
+        self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
         self._calm_rel = np.ones(s_n, bool)        # a relation is judged without a calm context
         self._pending = None
@@ -220,25 +228,31 @@ class Drift:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
         drifting = t.drifting
-        fresh = t.observed & t.healthy
+        all_healthy = t.all_healthy     # no sensor faulty (none drifting): the masks below without them
+        fresh = t.observed if all_healthy else t.observed & t.healthy
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
-        start = fresh & np.isnan(lags[0])
-        if np.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
-            lags[:, start] = t.x[start]
-            upd = fresh & ~start
-        else:
+        if self._all_started:              # (a started lag is a number for good: finite readings)
             upd = fresh
-        np.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
+        else:
+            start = fresh & np.isnan(lags[0])
+            if fnp.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
+                lags[:, start] = t.x[start]
+                upd = fresh & ~start
+            else:
+                upd = fresh
+        fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
+        if not self._all_started:
+            self._all_started = not fnp.count_nonzero(np.isnan(lags[0]))
 
         i, j = self.target, self.source
-        g = np.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
+        g = fnp.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
-        ok_i = t.observed & (t.healthy | drifting)
+        ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        usable = ok_i[i] & ok_j[j] & self.fitted
+        usable = ok_i[i] & ok_j[j] if self._all_fitted else ok_i[i] & ok_j[j] & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
-        self._e[:-1] = np.where(usable, (np.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
+        self._e[:-1] = fnp.where(usable, (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
                                 np.nan)                                      # last slot: no pair there
         med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
         self._normal = t.normal
@@ -246,8 +260,8 @@ class Drift:
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            med = np.concatenate((med, rel[0]))
-            has = np.concatenate((has, rel[1]))
+            med = fnp.concatenate((med, rel[0]))
+            has = fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > ABRUPT
@@ -256,21 +270,25 @@ class Drift:
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
         # and departure are stale: settle first.
         # A relation row also settles while a mate drifts: that drift explains its break.
-        if any(t.kinds):
+        if not all_healthy:
             drift_rows = drifting @ self.row_of > 0
             other_fault = ((~t.healthy & ~drifting) @ self.row_of > 0) | (drift_rows & self._rel_rows)
-            any_other = np.count_nonzero(other_fault)
+            any_other = fnp.count_nonzero(other_fault)
             restart = other_fault | (abrupt & ~drift_rows)
         else:
             any_other, restart = 0, abrupt
-        self.settle = np.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
-        seen = has & (self.settle == 0)        # has: observed, and i fit to follow
-        self.mean_e = np.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
+        if self._settled and not fnp.count_nonzero(restart):
+            seen = has                         # (no row settling, none starts: settle stays all 0)
+        else:
+            self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
+            seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+            self._settled = not fnp.count_nonzero(self.settle)
+        self.mean_e = fnp.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
-        judged = seen & (self.count >= self.min_count)
-        self.departure = np.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
+        judged = seen if self._all_judged else seen & (self.count >= self.min_count)
+        self.departure = fnp.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
@@ -283,10 +301,10 @@ class Drift:
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
-        decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
         if rel is not None:
-            if np.count_nonzero(decide):
+            if fnp.count_nonzero(decide):
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
                 # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
                 d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
@@ -294,38 +312,42 @@ class Drift:
                 agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
                 decide &= ~known | agrees | drifting
             rel_cand = None
-            if np.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
+            if fnp.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
                 blamed, rel_cand = self._blamed(judged, size)
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
-            ctx_calm = np.concatenate((ctx_calm, self._calm_rel))
-        self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
+            ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
+        self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
+        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n]
+        if not all_healthy:
+            pending &= ~drifting
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
             self.history[self.history_head] = self.departure
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
+        if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
+            return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
         usable, and the raw log k and 1/speed² (learned at the refit)."""
         pos = x > 0
-        xp = np.where(pos, x, 1.0)
+        xp = fnp.where(pos, x, 1.0)
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
-        ok = fit[self.trio].all(axis=1)        # flow, occ and speed all fit to use
+        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
         v = xp[self.trio[:, 2]]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted
-        return np.where(has, z, np.nan), has, ok, r, u, lx, fit
+        return fnp.where(has, z, np.nan), has, ok, r, u, lx, fit
 
     def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
@@ -371,7 +393,7 @@ class Drift:
             return -1
         share = self.trio_sign[trio] * own / rel_move
         ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
-        share = np.where(ok, share, -np.inf)
+        share = fnp.where(ok, share, -np.inf)
         b = int(np.argmax(share))
         return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
 
@@ -382,7 +404,7 @@ class Drift:
         slots = (self.history_head - back - np.arange(self.level_ticks)) % size
         fit = self.fit_history[slots]
         count = fit.sum(axis=0)
-        total = np.where(fit, self.log_history[slots], 0.0).sum(axis=0)
+        total = fnp.where(fit, self.log_history[slots], 0.0).sum(axis=0)
         return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
 
     def learn(self, learn: np.ndarray) -> None:
@@ -395,20 +417,24 @@ class Drift:
         self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
             # A relation is learned from ticks its whole station is learned and it is not suspect.
-            learn_rel = learn[self.trio].all(axis=1)
+            learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
             self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
-            learn = np.concatenate((learn, learn_rel))
+            learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
         ls = learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
-        b = np.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+        on = ls & ctx_calm if self._all_judged else ls & (ctx_calm | (self.count < self.min_count))
+        b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
         calm = ls & ~self.over
-        self.base_e += np.where(calm, self.base_lam, 0.0) * dev
+        self.base_e += fnp.where(calm, self.base_lam, 0.0) * dev
         self.d2 = np.maximum(self.d2, self.d2_floor)
         self.count += ls
+        if not (self._rate_floor and self._all_judged):
+            self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
+            self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
         self.ticks += 1
         if self.ticks % REFIT_TICKS == 0:
             self._refit()
@@ -423,20 +449,20 @@ class Drift:
         pl = self._pl[:k]
         p = pl.shape[1]
         if self.trio.size:          # the pairs' and the relations' weights in one go
-            w, keep = self._weights(np.concatenate((pl, self._rc[:k]), axis=1),
-                                    np.concatenate((self.pair_count, self.rel_count)))
+            w, keep = self._weights(fnp.concatenate((pl, self._rc[:k]), axis=1),
+                                    fnp.concatenate((self.pair_count, self.rel_count)))
         else:
             w, keep = self._weights(pl, self.pair_count)
         g = self._g[:k]
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
-        pred = np.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
+        pred = fnp.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
         w_rel, keep_rel, w, keep = w[:, p:], keep[p:], w[:, :p], keep[:p]
-        g[:, :, F] = np.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
+        g[:, :, F] = fnp.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
                               g[:, :, F])
-        g = np.where(pl[:, :, None], g, 0.0)
-        mu = keep[:, None] * self.mu + np.einsum("tp,tpf->pf", w, g)
-        d = np.where(pl[:, :, None], g - mu, 0.0)
+        g = fnp.where(pl[:, :, None], g, 0.0)
+        mu = keep[:, None] * self.mu + fnp.einsum("tp,tpf->pf", w, g)
+        d = fnp.where(pl[:, :, None], g - mu, 0.0)
         dm = self.mu - mu
         wd = (w[:, :, None] * d).transpose(1, 2, 0)                           # (P, F + 1, k)
         self.cov = keep[:, None, None] * (self.cov + dm[:, :, None] * dm[:, None, :]) + wd @ d.transpose(1, 0, 2)
@@ -448,9 +474,9 @@ class Drift:
     def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each kept tick's weight in the moments after them, and the old moments' weight."""
         before = count + np.cumsum(on, axis=0) - on
-        a = np.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
+        a = fnp.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
         after = np.cumprod((1.0 - a)[::-1], axis=0)[::-1]          # ∏ over this tick and later of (1 − a)
-        w = a * np.concatenate((after[1:], np.ones((1, a.shape[1]))))
+        w = a * fnp.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
 
     def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
@@ -458,7 +484,7 @@ class Drift:
         on, r, u = self._rc[:k], self._r[:k], self._u[:k]
         self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
         e2 = (r - self.rel_level) ** 2
-        e2 = np.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
+        e2 = fnp.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
         self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
         self.rel_count += on.sum(axis=0)
         m_u, m_uu, m_e2, m_ue2 = self.rel_mom
@@ -470,8 +496,8 @@ class Drift:
         # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too).
         prior = self.rel_b if self._normal is None else \
             (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2
-        self.rel_b = np.where(varied, np.maximum((m_ue2 - m_u * m_e2) / np.where(varied, var_u, 1.0), 0.0),
-                              np.where(self.rel_b_known, self.rel_b, prior))
+        self.rel_b = fnp.where(varied, np.maximum((m_ue2 - m_u * m_e2) / fnp.where(varied, var_u, 1.0), 0.0),
+                              fnp.where(self.rel_b_known, self.rel_b, prior))
         self.rel_b_known |= varied
         self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
         self.rel_fitted = self.rel_count >= MIN_PAIR_TICKS
@@ -484,16 +510,17 @@ class Drift:
         r = c / (sd[:, :, None] * sd[:, None, :])
         rff = r[:, :F, :F] + RIDGE * np.eye(F)
         beta_z = np.linalg.solve(rff, r[:, :F, F:])[:, :, 0]
-        var_z = 1.0 - 2 * np.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
-            + np.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
+        var_z = 1.0 - 2 * fnp.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
+            + fnp.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
         beta = beta_z * sd[:, F:] / sd[:, :F]
         self.beta = beta
-        self.beta_x = np.concatenate((beta, -np.ones((beta.shape[0], 1))), axis=1)    # β, and −1 for x_i
-        self.icept = self.mu[:, F] - np.einsum("pk,pk->p", beta, self.mu[:, :F])
+        self.beta_x = fnp.concatenate((beta, -np.ones((beta.shape[0], 1))), axis=1)    # β, and −1 for x_i
+        self.icept = self.mu[:, F] - fnp.einsum("pk,pk->p", beta, self.mu[:, :F])
         self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
         self.neg_inv_spread = -1.0 / self.spread
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
+        self._all_fitted = fnp.count_nonzero(self.fitted) == self.fitted.size
 
     def evidence(self, i: int, t: Tick) -> dict:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
@@ -543,6 +570,7 @@ class Drift:
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._all_judged = self._rate_floor = self._all_started = self._settled = False
         self._filled = 0
         self._refit()
 
@@ -553,10 +581,11 @@ RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_
 
 def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k."""
-    k = e.shape[1] - np.isnan(e).sum(axis=1)
-    s = np.sort(e, axis=1)                                   # NaN sort last
-    med = 0.5 * (s[rows, mid[0][k]] + s[rows, mid[1][k]])
+    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k.
+    `e` is sorted in place (the caller passes a gathered copy)."""
+    k = e.shape[1] - np.add.reduce(np.isnan(e), axis=1)
+    e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
+    med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
     return med, k > 0
 
 

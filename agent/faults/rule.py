@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .context import Normal, SensorContext
 
 
@@ -34,6 +35,7 @@ class Tick:
     level: np.ndarray       # its normal level above the floor, max(normal.mean − floor, 0)
     low: np.ndarray         # above <= AT_FLOOR × level: at its floor (dead.py's AT_FLOOR; NaN: False)
     at_floor: np.ndarray    # observed & low
+    all_healthy: bool = False   # no sensor faulty: healthy is all True, drifting all False
 
 
 _NOTHING: dict[int, np.ndarray] = {}
@@ -65,22 +67,22 @@ class Held:
     def calm(self, cond: np.ndarray) -> bool:
         """No condition now and nothing held: update() would change nothing and every decision
         is False, so a rule may return (nothing, nothing) at once (the calm fast path)."""
-        return self.idle and not np.count_nonzero(cond)
+        return self.idle and not fnp.count_nonzero(cond)
 
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick (do not write to it)."""
         on = seen & cond
-        if np.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
-            self.since = np.where(on & (self.ticks == 0), ts, np.where(seen & ~cond, np.nan, self.since))
-            self.ticks = np.where(on, self.ticks + 1, np.where(seen, 0, self.ticks))
+        if fnp.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
+            self.since = fnp.where(on & (self.ticks == 0), ts, fnp.where(seen & ~cond, np.nan, self.since))
+            self.ticks = fnp.where(on, self.ticks + 1, fnp.where(seen, 0, self.ticks))
             self.idle = False
             return self.ticks * self.tick_s
         if self.idle:           # the common tick: nothing held before, nothing holds now
             return self._none
         # nothing holds now, so every seen sensor starts over (fewer numpy calls)
-        np.copyto(self.since, np.nan, where=seen)
-        np.copyto(self.ticks, 0, where=seen)
-        self.idle = not np.count_nonzero(self.ticks) and not np.count_nonzero(self.since == self.since)
+        fnp.copyto(self.since, np.nan, where=seen)
+        fnp.copyto(self.ticks, 0, where=seen)
+        self.idle = not fnp.count_nonzero(self.ticks) and not fnp.count_nonzero(self.since == self.since)
         return self.ticks * self.tick_s
 
     def state(self) -> dict:
@@ -97,41 +99,43 @@ class RecentMean:
     rows): the same bits as keeping the ring with NaN where not kept and summing it with NaN as 0
     over the count of finite entries, in fewer and smaller numpy calls a tick. The ring is kept
     with 0 where not kept, so the mean is one reduce; the count of finite entries per sensor is
-    updated as rows enter and leave (whole numbers: exact). A kept value is never NaN (the
-    rules push steps between finite readings); it may be ±inf, which is summed, not counted."""
+    another (of the ring of finite marks, whole numbers: exact), made only when read. A kept value
+    is never NaN (the rules push steps between finite readings); it may be ±inf, which is summed,
+    not counted."""
 
     def __init__(self, size: int, n: int):
         self.size, self.head = size, 0
         self.zeroed = np.zeros((size, n))           # the kept values, 0 elsewhere
         self.kept = np.zeros((size, n), bool)
         self.finite = np.zeros((size, n), bool)     # kept and finite: what the mean is over
-        self.count = np.zeros(n, np.int64)          # finite entries per sensor (the sum of `finite`)
+        self._count: np.ndarray | None = None       # finite entries per sensor (the sum of `finite`), once read
 
     def push(self, kept: np.ndarray, value: np.ndarray) -> None:
         h = self.head
-        self.zeroed[h] = np.where(kept, value, 0.0)
-        fin = kept & np.isfinite(value)
-        self.count += fin
-        self.count -= self.finite[h]
-        self.finite[h] = fin
+        self.zeroed[h] = fnp.where(kept, value, 0.0)
+        self.finite[h] = kept & np.isfinite(value)
         self.kept[h] = kept
+        self._count = None
         self.head = (h + 1) % self.size
 
     def seen(self) -> np.ndarray:
-        return self.count
+        """Finite entries per sensor (do not write to it)."""
+        if self._count is None:
+            self._count = np.add.reduce(self.finite, axis=0)
+        return self._count
 
     def mean(self) -> np.ndarray:
-        return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.count, 1)
+        return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.seen(), 1)
 
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""
-        return np.where(self.kept, self.zeroed, np.nan)
+        return fnp.where(self.kept, self.zeroed, np.nan)
 
     def set_rows(self, rows: np.ndarray, head: int) -> None:
         self.kept[:] = ~np.isnan(rows)
-        self.zeroed[:] = np.where(self.kept, rows, 0.0)
+        self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
         self.finite[:] = np.isfinite(rows)
-        self.count[:] = self.finite.sum(axis=0)
+        self._count = None
         self.head = head
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .config import FaultConfig
 from .rule import Held, RecentMean, Tick, names_values
 
@@ -52,22 +53,24 @@ class Spike:
         self.seen_before = t.observed.copy()
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
         self.usual = usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
-        known = consecutive & normal.learned & (usual > 0)
+        known = consecutive & (usual > 0)
+        if not normal.all_learned:
+            known &= normal.learned
         recent = self.recent.mean()
         # Where known, usual > 0 is the scale: the ratio is divided only there, 0 elsewhere (no
         # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).
         self.ratio = np.divide(t.step, np.maximum(usual, recent), out=np.zeros(ctx.n), where=known)
         jump = known & (self.ratio > self.z)
-        if not np.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
+        if not fnp.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
             self.recent.push(consecutive, t.step)
             if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
                 self.held.update(self.held.nothing, t.observed, t.ts)
             return self.held.nothing, self.held.nothing
         cond = np.zeros(ctx.n, bool)
         with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(usual > 0, usual, 1.0)
+            scale = fnp.where(usual > 0, usual, 1.0)
             # The context is judged calm on its normal scale alone: a busy neighbour is not calm.
-            context_ratio = np.where(known, t.step / scale, 0.0)
+            context_ratio = fnp.where(known, t.step / scale, 0.0)
             onto_floor = t.low & (t.level > 0)          # (t.low: at its floor, dead.AT_FLOOR)
             out = (t.x < ctx.lo) | (t.x > ctx.hi)
         jump &= ~onto_floor & ~out

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .config import FaultConfig
 from .rule import Held, RecentMean, Tick
 
@@ -75,10 +76,10 @@ class Stuck:
         # and its repeats that were followed by another (run − 1 of run) are learned, over at most
         # the last 1 / alpha_min such repeats.
         ended = None if idle_before else t.observed & ~same & (run_before > 0) & t.healthy
-        if ended is not None and np.count_nonzero(ended):
-            self.longest = np.where(ended, np.maximum(self.longest, run_before), self.longest)
-            self.cont += np.where(ended, run_before - 1.0, 0.0)
-            self.cont_count += np.where(ended, run_before, 0.0)
+        if ended is not None and fnp.count_nonzero(ended):
+            self.longest = fnp.where(ended, np.maximum(self.longest, run_before), self.longest)
+            self.cont += fnp.where(ended, run_before - 1.0, 0.0)
+            self.cont_count += fnp.where(ended, run_before, 0.0)
             scale = np.minimum(1.0, (1.0 / self.alpha_min) / np.maximum(self.cont_count, 1.0))
             self.cont *= scale
             self.cont_count *= scale
@@ -88,19 +89,19 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
-        counted = stepped & t.healthy
+        counted = stepped if t.all_healthy else stepped & t.healthy
         if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
-            rate = np.where(counted, self.alpha_min, 0.0)
+            rate = fnp.where(counted, self.alpha_min, 0.0)
         else:
             every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
-            self._rate_floor = np.count_nonzero(every == self.alpha_min) == every.size
-            rate = np.where(counted, every, 0.0)
+            self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
+            rate = fnp.where(counted, every, 0.0)
         self.repeat += rate * (same - self.repeat)
         self.repeat_count += counted
-        if np.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
+        if fnp.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
             # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this
             # run began (the run itself is learned as it goes).
-            self.p_run = np.where(self.held.ticks <= 1, self._p(), self.p_run)
+            self.p_run = fnp.where(self.held.ticks <= 1, self._p(), self.p_run)
             self._p_run_now = False
             guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
             self.required = np.maximum(np.maximum(self.stuck_s, guard), RUN_MARGIN * self.longest * self.tick_s)
@@ -108,20 +109,26 @@ class Stuck:
             # No run anywhere: p_run would be this tick's p for every sensor. It is computed only when
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
-        varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+        varies = (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+        if not normal.all_learned:
+            varies &= normal.learned
 
         # (a finite step over a positive size: never NaN where kept)
         self.steps.push(stepped, normal.relative_step(step, t.x))
         seen = self.steps.seen()
         recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
-        self.flat = full & self._lowest_known & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
-        quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
-        if np.count_nonzero(quiet):
-            self.lowest = np.where(quiet, recent, self.lowest)
+        self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
+        if not self._all_lowest_known:
+            self.flat &= self._lowest_known
+        quiet = full & ~self.flat & (recent < self.lowest)
+        if not t.all_healthy:
+            quiet &= t.healthy
+        if fnp.count_nonzero(quiet):
+            self.lowest = fnp.where(quiet, recent, self.lowest)
             self._lowest_changed()
         unchanged = varies & same
-        if not np.count_nonzero(unchanged) and not np.count_nonzero(self.flat):
+        if not fnp.count_nonzero(unchanged) and not fnp.count_nonzero(self.flat):
             return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
         cond = unchanged | self.flat
         decided = (unchanged & (lasted >= self.required)) | self.flat
@@ -130,6 +137,7 @@ class Stuck:
     def _lowest_changed(self) -> None:
         """What the flatline test reads of `lowest`, computed when it changes, not every tick."""
         self._lowest_known = np.isfinite(self.lowest)
+        self._all_lowest_known = fnp.count_nonzero(self._lowest_known) == self.lowest.size
         self._lowest_flat = self.lowest / FLAT_MARGIN
 
     def _p(self) -> np.ndarray:

@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from .. import fastnp as fnp
 from ..alerts import iso
 from ..scorers.base import TickScore, tick_score
 from ..window import Row
@@ -93,7 +94,7 @@ class FaultTracker:
             for i in changed:
                 self._faulty[i], self._drifting[i] = self.kind[i] != "", self.kind[i] == "drift"
         self._healthy = ~self._faulty
-        self._any_faulty = bool(np.count_nonzero(self._faulty))
+        self._any_faulty = bool(fnp.count_nonzero(self._faulty))
         self._kinds = tuple(self.kind)
 
     # -- per tick -------------------------------------------------------------------------------
@@ -110,14 +111,14 @@ class FaultTracker:
         self.now = row.ts
         if self._reentering:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
-            self._reentering = bool(np.count_nonzero(self.reentry))
+            self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
         above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
         low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
         t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
                  step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
                  drifting=self._drifting, ctx=ctx, normal=normal, above=above, level=level,
-                 low=low, at_floor=observed & low)
+                 low=low, at_floor=observed & low, all_healthy=not any_faulty)
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
@@ -131,21 +132,17 @@ class FaultTracker:
                     self._last[r] = results[-1]
                 else:
                     results.append((self._last[r][0], self._none))
-        conds = [c for c, _ in results]
-        decs = [d for _, d in results]
         # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
         none = self._none
-        busy = [c for c in conds if c is not none]
+        busy = [c for c, _ in results if c is not none]
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
-        events = self._end_cleared(t, np.array(conds), faulty, observed) if any_faulty else []
-        for d in decs:
-            if d is not none and np.count_nonzero(d):
-                events += self._start_decided(t, np.array(decs))
-                break
+        events = self._end_cleared(t, np.array([c for c, _ in results]), faulty, observed) if any_faulty else []
+        if any(d is not none and fnp.count_nonzero(d) for _, d in results):
+            events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
         self._learn(t, self._any_faulty)
-        np.copyto(self.prev, x, where=observed)
+        fnp.copyto(self.prev, x, where=observed)
         return events
 
     def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
@@ -192,7 +189,7 @@ class FaultTracker:
 
     def _clear(self, i: int) -> None:
         self.reentry[i] = self.reentry_ticks
-        self._reentering = bool(np.count_nonzero(self.reentry))
+        self._reentering = bool(fnp.count_nonzero(self.reentry))
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
         self._kinds_changed([i])
 
@@ -207,10 +204,10 @@ class FaultTracker:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
         are the same without `& healthy`)."""
         counted = t.observed & self._healthy if any_faulty else t.observed
-        learn = counted & ~self.candidate
+        learn = counted if self.candidate is self._none else counted & ~self.candidate     # (no rule's mask: none)
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
-        self.learnable_prev = np.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
+        self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
                                        else self.learnable_prev)
         for r, rule in self._learners:
             if self._ran[r]:
@@ -226,14 +223,14 @@ class FaultTracker:
         if not self.cfg.mask or not any(self.kind):
             return row
         faulty = np.array([k != "" for k in self.kind])
-        return dataclasses.replace(row, values=np.where(faulty, np.nan, row.values), missing=row.missing | faulty,
+        return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""
         if not self._reentering:
             return result
-        s = np.where(self.reentry > 0, 0.0, result.sensor_scores)
+        s = fnp.where(self.reentry > 0, 0.0, result.sensor_scores)
         return dataclasses.replace(result, sensor_scores=s, score=tick_score(s))
 
     def holds(self, sensor_scores, threshold: float) -> bool:
@@ -324,7 +321,7 @@ class FaultTracker:
         self.raised.update(state["raised"])
         self.held_alerts = int(state["held_alerts"])
         self.reentry[:] = state["reentry"]
-        self._reentering = bool(np.count_nonzero(self.reentry))
+        self._reentering = bool(fnp.count_nonzero(self.reentry))
         self.normal.restore(state["normal"])
         for r in self.rules:
             saved = state["rules"].get(r.KIND)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import fastnp as fnp
 from .forecast_error import BIAS_HALF_LIFE_TICKS
 from .rls import BatchRLS
 
@@ -58,7 +59,7 @@ class ARModel:
         parts = [lagged, np.ones(lagged.shape[:2] + (1,))]
         if self.extra:
             parts.append(extra[self.p:])
-        return np.concatenate(parts, axis=2)
+        return fnp.concatenate(parts, axis=2)
 
     def fit(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None, chunk: int = 256) -> None:
         """Least squares on rows p.. of z, their features built `chunk` rows at a time."""
@@ -116,7 +117,7 @@ class ARModel:
         self._r = self.residuals(window.values, window.missing, extra)
         self._r_key = (key, stamp)
         w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
-        self._coef = np.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
+        self._coef = fnp.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
         self._terms = np.ones_like(self._coef)
         return self._r
 
@@ -130,7 +131,7 @@ class ARModel:
         pred = np.add.reduce(self._coef * v, axis=0)
         r = (window.values[-1] - pred) * self.rls.inv_sd
         missing = window.missing[-1]
-        if np.count_nonzero(missing):
+        if fnp.count_nonzero(missing):
             r[missing] = 0.0
         return r
 
@@ -142,7 +143,7 @@ class ARModel:
         padded = np.zeros((len(w) - 1 + len(z) - self.p, z.shape[1]))     # the residuals after len(w) - 1 zeros
         r = padded[len(w) - 1:]
         self.residuals(z, missing, extra, out=r)
-        bias = np.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w)
+        bias = fnp.einsum("tnm,m->tn", sliding_window_view(padded, len(w), axis=0), w)
         np.abs(bias, out=bias)
         return np.maximum(np.abs(r, out=r), bias, out=bias)     # in place: a warm-up's day is 2880 rows
 

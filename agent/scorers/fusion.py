@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .rls import BatchRLS
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class FusionModel:
     def features(self, window: WindowBuffer) -> np.ndarray:
         prev = window.values[-2]
         newest, missing = window.values[-1], window.missing[-1]
-        if np.count_nonzero(missing):
+        if fnp.count_nonzero(missing):
             s = self.neighbour_mean(newest, missing)
         elif self._every:   # the same sums (a weight times True is the weight) in fewer numpy calls
             s = np.add.reduce(self.nbr_w * newest[self.nbr], axis=-1) / self._total
@@ -60,7 +61,7 @@ class FusionModel:
         prev = z[:-1].astype(np.float64)
         # In blocks of rows: all at once, neighbour_mean's (rows, n, degree) temporaries were most
         # of the warm-up's peak memory (~3 MB on the demo's day of ticks).
-        s = np.concatenate([self.neighbour_mean(z[1 + i:1 + i + chunk], missing[1 + i:1 + i + chunk])
+        s = fnp.concatenate([self.neighbour_mean(z[1 + i:1 + i + chunk], missing[1 + i:1 + i + chunk])
                             for i in range(0, len(prev), chunk)] or [np.zeros((0, z.shape[1]))])
         return np.stack([np.ones_like(prev), prev, s, prev * s], axis=-1)
 
@@ -80,7 +81,7 @@ class FusionModel:
         err = np.empty((max(len(z) - 1, 0), z.shape[1]))
         for i in range(0, len(err), chunk):          # in blocks of rows: no (rows, n, 4) features at once
             zs, ms = z[i:i + chunk + 1], missing[i:i + chunk + 1]
-            err[i:i + chunk] = np.abs(zs[1:] - np.einsum("mnk,nk->mn", self.batch_features(zs, ms), self.rls.w))
+            err[i:i + chunk] = np.abs(zs[1:] - fnp.einsum("mnk,nk->mn", self.batch_features(zs, ms), self.rls.w))
         err *= self.rls.inv_sd
         err *= self.has_neighbours
         return err

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import fastnp as fnp
 from ..checkpoint import array_like
 from ..quantile import quantile
 
@@ -110,7 +111,7 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         prob = self._prob(s0, s1)
         gone = window.missing[-2]
-        if np.count_nonzero(gone):
+        if fnp.count_nonzero(gone):
             for i in np.flatnonzero(gone):
                 prob[i] = self._propagated(window, i, s1[i])
         z = (-np.log(prob) - self.mean) * self.inv_std
@@ -123,7 +124,7 @@ class MarkovModel:
         if seen.size == 0:
             return float(M[:, s1].mean())
         d = np.zeros(self.k)
-        d[np.count_nonzero(window.values[seen[-1], i] > self.edges[i])] = 1.0      # its state then (states(), one sensor)
+        d[fnp.count_nonzero(window.values[seen[-1], i] > self.edges[i])] = 1.0      # its state then (states(), one sensor)
         for _ in range(len(window.values) - 2 - seen[-1]):
             d = d @ M
         return float(d @ M[:, s1])
@@ -132,7 +133,7 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         ok = ~window.missing[-1] & ~window.missing[-2]
         self.g /= self.lam
-        if np.count_nonzero(ok) == self.n:        # the common tick: every sensor (no index lists to build)
+        if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor (no index lists to build)
             idx = self._rows
         else:
             idx = np.flatnonzero(ok)

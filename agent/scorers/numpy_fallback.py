@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .ar import ARModel
 from .base import Scorer, TickScore, tick_score
 from .fusion import FusionModel
@@ -41,7 +42,7 @@ class _Replayed:
             self.rows = np.zeros((0, self.replaying.n, self.replaying.width))
         done = self.first + len(self.rows)
         new = self.replaying.replay(self.ts, self.z, self.missing, done, hi) if hi > done else self.rows[:0]
-        self.rows = np.concatenate([self.rows[lo - self.first:], new])
+        self.rows = fnp.concatenate([self.rows[lo - self.first:], new])
         self.first = lo
         return self.rows[:hi - lo]
 

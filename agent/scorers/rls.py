@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from ..checkpoint import array_like
 
 
@@ -42,14 +43,14 @@ class BatchRLS:
         A, b = np.zeros((self.n, self.k, self.k)), np.zeros((self.n, self.k))
         for X, y, valid in blocks():
             X *= valid[:, :, None]          # invalid rows out of the sums (their residuals are not used)
-            A += np.einsum("mni,mnj->nij", X, X)
-            b += np.einsum("mni,mn->ni", X, np.where(valid, y, 0.0))
+            A += fnp.einsum("mni,mnj->nij", X, X)
+            b += fnp.einsum("mni,mn->ni", X, fnp.where(valid, y, 0.0))
         self.A = A + self.ridge * np.eye(self.k)
         self.b = b
         self.w = np.linalg.solve(self.A, self.b[:, :, None])[:, :, 0]
         sq, count = np.zeros(self.n), np.zeros(self.n, np.int64)
         for X, y, valid in blocks():
-            r = np.where(valid, y - np.einsum("mnk,nk->mn", X, self.w), 0.0)
+            r = fnp.where(valid, y - fnp.einsum("mnk,nk->mn", X, self.w), 0.0)
             sq += (r * r).sum(axis=0)
             count += valid.sum(axis=0)
         self._set_var(np.maximum(sq / np.maximum(count, 1), 1e-4))
@@ -61,7 +62,7 @@ class BatchRLS:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (n, k) -> (n,)"""
-        return np.einsum("nk,nk->n", self.w, x)
+        return fnp.einsum("nk,nk->n", self.w, x)
 
     def zscores(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.abs(y - self.predict(x)) * self.inv_sd
@@ -81,10 +82,10 @@ class BatchRLS:
         X, y, v = self._X[:m], self._y[:m], self._v[:m]
         decay = self.lam ** np.arange(m - 1, -1, -1)[:, None] * v        # newest weighs most
         Xw = X * decay[:, :, None]
-        self.A = self.lam ** m * self.A + np.einsum("mni,mnj->nij", Xw, X)
-        self.b = self.lam ** m * self.b + np.einsum("mni,mn->ni", Xw, y)
+        self.A = self.lam ** m * self.A + fnp.einsum("mni,mnj->nij", Xw, X)
+        self.b = self.lam ** m * self.b + fnp.einsum("mni,mn->ni", Xw, y)
         # Residuals against the weights in use for these ticks, then the new weights.
-        r = np.where(v, y - np.einsum("mnk,nk->mn", X, self.w), 0.0)
+        r = fnp.where(v, y - fnp.einsum("mnk,nk->mn", X, self.w), 0.0)
         seen = v.sum(axis=0)
         mean_sq = np.divide((r * r).sum(axis=0), seen, out=self.resid_var.copy(), where=seen > 0)
         keep = self.lam ** (seen * 4)           # variance tracks about 4× faster than the weights

@@ -1,0 +1,31 @@
+"""numpy functions the per-tick code calls most, without their `__array_function__` dispatch.
+
+At a few dozen sensors a numpy call is nearly all fixed cost, and for `np.where`, `np.copyto`,
+`np.concatenate`, `np.count_nonzero` and `np.einsum` much of it is the dispatch every call makes
+first (a Python dispatcher call, then a check of every argument for an `__array_function__`
+override), which only matters for array-likes other than ndarray. The agent's per-tick code
+passes ndarrays and scalars only, so it calls what those functions call after the dispatch: the
+same C functions, the same results bit for bit, at ~0.2–0.7 µs less per call (numpy 2.4, 18
+elements: `where` 1.24 → 0.50 µs, `copyto` 0.51 → 0.16, `count_nonzero` 0.18 → 0.04, `einsum`
+1.76 → 0.98). A numpy without these attributes gets the public functions.
+
+`count_nonzero` here takes no `axis`; `einsum` no `optimize` (the agent never asks for either).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _bare(func):
+    """The implementation behind a dispatched numpy function (the function itself if none)."""
+    return getattr(func, "_implementation", func)
+
+
+where = _bare(np.where)
+copyto = _bare(np.copyto)
+concatenate = _bare(np.concatenate)
+try:                                    # what np.count_nonzero(a) and np.einsum(...) call in the end
+    from numpy._core.multiarray import c_einsum as einsum
+    from numpy._core.multiarray import count_nonzero
+except ImportError:                     # pragma: no cover - another numpy layout
+    einsum, count_nonzero = np.einsum, np.count_nonzero
