@@ -158,6 +158,7 @@ class Drift:
             if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
                 trios.append((i, st["occ"], st["speed"]))
         self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
+        self._speed = self.trio[:, 2].copy()
         s_n = self.trio.shape[0]
         self.trio_in = np.zeros((n, s_n))                           # sensor × station incidence
         self.trio_sign = np.zeros(n)
@@ -355,7 +356,7 @@ class Drift:
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
         ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
-        v = xp[self.trio[:, 2]]
+        v = xp[self._speed]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted

@@ -56,6 +56,8 @@ class FaultTracker:
         self.index = {name: i for i, name in enumerate(self.names)}
         n = self.ctx.n
         self.normal = Normal(n, cfg.learn_s / tick_s)
+        # Every floor +0.0 (the usual): x − floor is x, bit for bit, and is not computed a tick.
+        self._zero_floor = not (fnp.count_nonzero(self.ctx.floor) or np.signbit(self.ctx.floor).any())
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
@@ -113,7 +115,10 @@ class FaultTracker:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
-        above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
+        if self._zero_floor:
+            above, level = x, np.maximum(normal.mean, 0.0)
+        else:
+            above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
         low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
         t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
                  step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
