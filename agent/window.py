@@ -432,11 +432,13 @@ class WindowBuffer:
 
     def _point(self) -> None:
         """The window's views for the current head, made once a move (a tick reads them a dozen times):
-        `values` (T, N) float32 normalised, oldest first (missing rows are 0), `missing`, `ts`."""
+        `values` (T, N) float32 normalised, oldest first (missing rows are 0), `missing`, `ts`, and
+        `newest_seen`, ~missing[-1]: the sensors with a reading in the newest row (do not write to it)."""
         h, t = self._head, self.steps
         self.values = self._values[h:h + t]
         self.missing = self._missing[h:h + t]
         self.ts = self._ts[h:h + t]
+        self.newest_seen = ~self.missing[-1]
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps

@@ -18,7 +18,7 @@ import torch
 from agent.manifest import FORMAT_VERSION, FileEntry, Manifest, TensorSpec
 
 from .data import pack_rows, unpack_rows, window_arrays
-from .model import ModelSpec, SpatioTemporalForecaster, build_model
+from .model import ModelSpec, build_model
 
 WEIGHTS_FILE = "model.pt"
 HOLDOUT_FILE = "holdout.npy"
@@ -62,12 +62,14 @@ def io_description(spec: ModelSpec) -> tuple[list[TensorSpec], list[TensorSpec]]
     return inputs, outputs
 
 
-def save_weights(model: SpatioTemporalForecaster, path: Path) -> None:
+def save_weights(model: torch.nn.Module, path: Path) -> None:
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, str(path))
 
 
-def load_model(bundle_dir: Path, manifest: Manifest) -> SpatioTemporalForecaster:
-    spec = ModelSpec(**{k: (manifest.model or {})[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")})
+def load_model(bundle_dir: Path, manifest: Manifest) -> torch.nn.Module:
+    model_section = manifest.model or {}
+    spec = ModelSpec(**{k: model_section[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")},
+                     members=int(model_section.get("members", 1)))
     model = build_model(spec)
     state = torch.load(str(bundle_dir / WEIGHTS_FILE), weights_only=True)
     model.load_state_dict(state)

@@ -40,7 +40,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         p.epilog = f"(defaults shown once the `convert` extra is installed: {exc.name} is missing)"
         d = argparse.Namespace(**{k: None for k in (
             "epochs", "batch_size", "lr", "patience", "d_model", "heads", "ff_hidden", "windows_per_epoch",
-            "seed", "threads")})
+            "seed", "threads", "ema_decay", "members")})
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -52,6 +52,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help="random training windows per epoch (0: all)")
     p.add_argument("--seed", type=int, default=d.seed, help="training seed (weights init, batch order)")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (fixed for reproducibility)")
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay,
+                   help="> 0: validate, keep and ship an exponential moving average of the weights "
+                        "(per step; e.g. 0.99)")
+    p.add_argument("--members", type=int, default=d.members,
+                   help="> 1: train that many forecasters (seeds SEED, SEED+1, ...) and ship their mean "
+                        "as one model (K× the training time and the per-tick inference cost)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -60,7 +66,7 @@ def _train_options(args):
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
-                        progress=not args.quiet)
+                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
 def _add_verbose(p: argparse.ArgumentParser) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import SpatioTemporalForecaster
+from .model import EnsembleForecaster, SpatioTemporalForecaster
 
 #: The folded model must reproduce the trained model's outputs to within this (normalised units
 #: for the forecast, probability for the attention weights) on the windows `fold` checks.
@@ -118,10 +118,18 @@ def _worst_difference(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.nan_to_num(diff, nan=float("inf")).max())
 
 
-def fold(model: SpatioTemporalForecaster, values: np.ndarray, missing: np.ndarray) -> FoldedForecaster:
-    """The folded form of `model`, checked to reproduce its outputs on the (n, T, N) windows given."""
+def folded_form(model: nn.Module) -> nn.Module:
+    """FoldedForecaster of a forecaster; of an ensemble, the ensemble of its folded members."""
+    if isinstance(model, EnsembleForecaster):
+        return EnsembleForecaster(model.spec, members=[FoldedForecaster(m) for m in model.members])
+    return FoldedForecaster(model)
+
+
+def fold(model: nn.Module, values: np.ndarray, missing: np.ndarray) -> nn.Module:
+    """The folded form of `model` (a forecaster or an ensemble of them), checked to reproduce its
+    outputs on the (n, T, N) windows given."""
     model = model.eval()
-    folded = FoldedForecaster(model).eval()
+    folded = folded_form(model).eval()
     v, m = torch.from_numpy(np.asarray(values, np.float32)), torch.from_numpy(np.asarray(missing, np.float32))
     with torch.no_grad():
         want, got = model(v, m), folded(v, m)

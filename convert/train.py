@@ -10,6 +10,7 @@ validation windows in time order (one window per tick, as the agent scores them)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import sys
 import time
@@ -24,7 +25,7 @@ from agent.threshold import calibrate
 from agent.window import Normaliser
 
 from .data import Series, TimeSplit, Windows, fit_normaliser, windows_between
-from .model import ModelSpec, SpatioTemporalForecaster, build_model, parameter_count
+from .model import EnsembleForecaster, ModelSpec, build_model, parameter_count
 
 
 @dataclass
@@ -41,12 +42,14 @@ class TrainOptions:
     windows_per_epoch: int | None = 8192   # a seeded random subset each epoch (None: all)
     missing_augment: float = 0.02     # share of context readings hidden at random while training
     threads: int = 2
+    ema_decay: float = 0.0            # > 0: validate and keep an exponential moving average of the weights
+    members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
     progress: bool = True
 
 
 @dataclass
 class TrainResult:
-    model: SpatioTemporalForecaster
+    model: torch.nn.Module            # a SpatioTemporalForecaster, or an EnsembleForecaster of them
     spec: ModelSpec
     normaliser: Normaliser
     residual_std: np.ndarray          # (N,)
@@ -82,6 +85,28 @@ class ProgressLine:
             sys.stderr.flush()
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights over the optimiser's steps
+    (ema ← d·ema + (1 − d)·w after every step): the weights a run ends on then depend less on
+    its last few batches, so bundles trained with different seeds sit closer together."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for mine, theirs in zip(self.model.parameters(), model.parameters()):
+            mine.mul_(self.decay).add_(theirs.detach(), alpha=1.0 - self.decay)
+        for mine, theirs in zip(self.model.buffers(), model.buffers()):
+            mine.copy_(theirs)
+
+
 def masked_mse(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return ((forecast - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
@@ -91,7 +116,7 @@ def target_weights(w: Windows) -> np.ndarray:
     return (1.0 - w.missing[:, -1, :]) * w.usable[:, None].astype(np.float32)
 
 
-def predict(model: SpatioTemporalForecaster, values: np.ndarray, missing: np.ndarray,
+def predict(model: torch.nn.Module, values: np.ndarray, missing: np.ndarray,
             batch_size: int = 1024) -> np.ndarray:
     """(n, N) forecasts of the newest rows, in eval mode, no gradients."""
     model.eval()
@@ -124,6 +149,10 @@ def seed_everything(seed: int, threads: int) -> None:
 
 def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
           neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
+    if options.members < 1:
+        raise TrainingError(f"members must be at least 1, got {options.members}")
+    if not 0.0 <= options.ema_decay < 1.0:
+        raise TrainingError(f"ema_decay must be in [0, 1), got {options.ema_decay}")
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
     split = split or series.split or TimeSplit.of(len(series))
@@ -140,14 +169,63 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     check_observed(train_w, "training")
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
-                     heads=options.heads, ff_hidden=options.ff_hidden)
+                     heads=options.heads, ff_hidden=options.ff_hidden, members=options.members)
+    fits = []
+    for i in range(options.members):         # each member its own run: seed, seed + 1, ...
+        member_options = dataclasses.replace(options, seed=options.seed + i)
+        if i:
+            seed_everything(member_options.seed, options.threads)
+        label = f"member {i + 1}/{options.members} " if options.members > 1 else ""
+        fits.append(fit_member(spec.member(), neighbour_mask, train_w, val_w, member_options, label))
+    if options.members > 1:
+        model = EnsembleForecaster(spec, members=[f["model"] for f in fits]).eval()
+    else:
+        model = fits[0]["model"]
+
+    val_forecast = predict(model, val_w.values, val_w.missing)
+    scale, tick_scores = calibration_scores(val_w, val_forecast, steps)
+    threshold, calibrated_on = calibrate_threshold(model, train_w, scale, tick_scores, steps, threshold_cfg)
+
+    first = fits[0]
+    summary = {
+        "epochs_run": sum(f["epochs_run"] for f in fits), "best_epoch": first["best_epoch"],
+        "stopped_early": all(f["stopped_early"] for f in fits),
+        "train_loss": float(np.mean([f["train_loss"] for f in fits])) if all(
+            f["train_loss"] is not None for f in fits) else None,
+        "val_loss": model_mse(val_forecast, val_w),
+        "val_mse_naive_repeat_last": naive_mse(val_w),
+        "val_mse_model": model_mse(val_forecast, val_w),
+        "train_windows": len(train_w), "val_windows": len(val_w),
+        "val_tick_score_p50": float(np.quantile(tick_scores, 0.5)),
+        "val_tick_score_p99": float(np.quantile(tick_scores, 0.99)),
+        "parameters": parameter_count(model),
+        "seconds": round(time.monotonic() - started, 1),
+        "history": first["history"],
+        "options": {k: v for k, v in asdict(options).items() if k != "progress"},
+    }
+    if options.members > 1:
+        summary["members"] = [{k: f[k] for k in ("seed", "epochs_run", "best_epoch", "val_loss", "history")}
+                              for f in fits]
+    if calibrated_on != "validation":
+        summary["threshold_calibrated_on"] = calibrated_on
+    check_trained(summary, threshold)
+    return TrainResult(model=model, spec=spec, normaliser=normaliser, residual_std=scale, threshold=threshold,
+                       split=split, z=z, missing=series.missing, summary=summary)
+
+
+def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Windows, val_w: Windows,
+               options: TrainOptions, label: str = "") -> dict:
+    """One forecaster trained from options.seed, early-stopped on validation loss; the best epoch's
+    weights (of the moving average, with ema_decay) kept. The caller has seeded torch."""
     model = build_model(spec, neighbour_mask)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     rng = np.random.default_rng(options.seed)
     progress = ProgressLine(options.progress)
 
     train_target = target_weights(train_w)
-    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+    averaged = WeightAverage(model, options.ema_decay) if options.ema_decay > 0 else None
+    judged = averaged.model if averaged else model      # the weights validated, kept and shipped
+    best = (math.inf, 0, copy.deepcopy(judged.state_dict()))
     history = []
     epoch = 0
     for epoch in range(1, options.epochs + 1):
@@ -168,44 +246,26 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
+            if averaged:
+                averaged.update(model)
             total += loss.item() * len(idx)
             seen += len(idx)
-            progress.show(f"epoch {epoch:>3}/{options.epochs}", b + 1, len(batches), f"loss {total / seen:.4f}")
-        val_loss = model_mse(predict(model, val_w.values, val_w.missing), val_w)
+            progress.show(f"{label}epoch {epoch:>3}/{options.epochs}", b + 1, len(batches),
+                          f"loss {total / seen:.4f}")
+        val_loss = model_mse(predict(judged, val_w.values, val_w.missing), val_w)
         history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": val_loss})
-        progress.show(f"epoch {epoch:>3}/{options.epochs}", len(batches), len(batches),
+        progress.show(f"{label}epoch {epoch:>3}/{options.epochs}", len(batches), len(batches),
                       f"loss {total / max(seen, 1):.4f} val {val_loss:.4f}")
         progress.end()
         if val_loss < best[0] - 1e-6:
-            best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
+            best = (val_loss, epoch, copy.deepcopy(judged.state_dict()))
         elif epoch - best[1] >= options.patience:
             break
-    model.load_state_dict(best[2])
-    model.eval()
-
-    val_forecast = predict(model, val_w.values, val_w.missing)
-    scale, tick_scores = calibration_scores(val_w, val_forecast, steps)
-    threshold, calibrated_on = calibrate_threshold(model, train_w, scale, tick_scores, steps, threshold_cfg)
-
-    summary = {
-        "epochs_run": epoch, "best_epoch": best[1], "stopped_early": epoch < options.epochs,
-        "train_loss": history[best[1] - 1]["train_loss"] if best[1] else None,
-        "val_loss": best[0],
-        "val_mse_naive_repeat_last": naive_mse(val_w),
-        "val_mse_model": model_mse(val_forecast, val_w),
-        "train_windows": len(train_w), "val_windows": len(val_w),
-        "val_tick_score_p50": float(np.quantile(tick_scores, 0.5)),
-        "val_tick_score_p99": float(np.quantile(tick_scores, 0.99)),
-        "parameters": parameter_count(model),
-        "seconds": round(time.monotonic() - started, 1),
-        "history": history,
-        "options": {k: v for k, v in asdict(options).items() if k != "progress"},
-    }
-    if calibrated_on != "validation":
-        summary["threshold_calibrated_on"] = calibrated_on
-    check_trained(summary, threshold)
-    return TrainResult(model=model, spec=spec, normaliser=normaliser, residual_std=scale, threshold=threshold,
-                       split=split, z=z, missing=series.missing, summary=summary)
+    judged.load_state_dict(best[2])
+    judged.eval()
+    return {"model": judged, "seed": options.seed, "epochs_run": epoch, "best_epoch": best[1],
+            "stopped_early": epoch < options.epochs, "val_loss": best[0], "history": history,
+            "train_loss": history[best[1] - 1]["train_loss"] if best[1] else None}
 
 
 class TrainingError(ValueError):
@@ -301,9 +361,12 @@ def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.
 def summary_text(summary: dict) -> str:
     naive, mse = summary["val_mse_naive_repeat_last"], summary["val_mse_model"]
     lower = (1.0 - mse / naive) * 100.0 if naive > 0 else 0.0
+    members = "".join(f"\n  member seed {m['seed']}: {m['epochs_run']} epochs (best {m['best_epoch']}), "
+                      f"validation loss {m['val_loss']:.4f}" for m in summary.get("members", []))
     return (f"trained {summary['epochs_run']} epochs (best {summary['best_epoch']}"
             f"{', stopped early' if summary['stopped_early'] else ''}) in {summary['seconds']} s, "
             f"{summary['parameters']} parameters\n"
             f"  train loss {summary['train_loss']:.4f}   validation loss {summary['val_loss']:.4f}\n"
             f"  validation MSE: model {mse:.4f}   repeat-last-value baseline {naive:.4f}   ({lower:.1f}% lower)\n"
-            f"  validation tick score p50 {summary['val_tick_score_p50']:.2f}  p99 {summary['val_tick_score_p99']:.2f}")
+            f"  validation tick score p50 {summary['val_tick_score_p50']:.2f}  p99 {summary['val_tick_score_p99']:.2f}"
+            + members)

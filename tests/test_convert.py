@@ -291,3 +291,67 @@ def test_scores_are_error_over_residual_scale_and_zero_when_missing():
     assert np.allclose(scale, [1.0, np.sqrt(5.0), np.sqrt(0.5)])
     s = sensor_scores(newest, np.array([False, False, True]), forecast, np.array([0.25, 1.0, 1.0]))
     assert np.allclose(s, [2.0, 0.0, 0.0])
+
+
+TINY_TRAIN = ["--days", "2", "--epochs", "6", "--patience", "6", "--windows-per-epoch", "2048", "--d-model", "16",
+              "--heads", "2", "--ff-hidden", "16", "--quiet"]
+
+
+def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores_it(tmp_path):
+    """`--members 2 --seed 0`: two forecasters trained exactly as `--seed 0` and `--seed 1` would be,
+    shipped as one graph whose outputs are their mean; exported, it loads and forecasts in the agent."""
+    from agent.scorers.tflite import TfliteScorer
+    from convert.model import EnsembleForecaster
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(CONFIG)
+    alone, ens = tmp_path / "alone", tmp_path / "ens"
+    assert main(["train", "-c", str(cfg), "-o", str(alone), "--no-export", "--seed", "1", *TINY_TRAIN]) == 0
+    assert main(["train", "-c", str(cfg), "-o", str(ens), "--no-export", "--members", "2", *TINY_TRAIN]) == 0
+    m = read_manifest(ens)
+    assert m.model["members"] == 2
+    assert [member["seed"] for member in m.training["members"]] == [0, 1]
+    model = bw.load_model(ens, m)
+    assert isinstance(model, EnsembleForecaster) and len(model.members) == 2
+    single = bw.load_model(alone, read_manifest(alone))
+    assert m.model["parameters"] == 2 * read_manifest(alone).model["parameters"]
+    for key, weight in single.state_dict().items():            # the second member is the seed-1 run
+        assert torch.equal(model.members[1].state_dict()[key], weight), key
+
+    values, missing = bw.load_windows(ens / bw.HOLDOUT_FILE, STEPS)
+    v, mm = torch.from_numpy(values[:20]), torch.from_numpy(missing[:20])
+    with torch.no_grad():
+        out = model(v, mm)
+        parts = [member(v, mm) for member in model.members]
+    for i in range(3):                                          # forecast and both attention maps
+        assert torch.allclose(out[i], (parts[0][i] + parts[1][i]) / 2, atol=1e-6)
+    folded = fold(model, values[:20], missing[:20])             # the export's form reproduces it
+    with torch.no_grad():
+        assert torch.allclose(folded(v, mm)[0], out[0], atol=1e-4)
+
+    assert main(["export", str(ens), "--only", "onnx_fp32,tflite_int8"]) == 0
+    scorer = TfliteScorer(load_bundle(ens))
+    got = np.stack([scorer.run(values[i:i + 1], missing[i:i + 1])[0] for i in range(20)])
+    assert np.sqrt(np.mean((got - out[0].numpy()) ** 2)) < 0.05
+
+
+def test_weight_averaging_ships_the_averaged_weights(tmp_path, capsys):
+    """`--ema-decay`: the weights validated and shipped are the moving average, not the last step's,
+    and a decay outside [0, 1) or fewer than one member is refused with the reason."""
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(CONFIG)
+    plain, averaged = tmp_path / "plain", tmp_path / "ema"
+    assert main(["train", "-c", str(cfg), "-o", str(plain), "--no-export", *TINY_TRAIN]) == 0
+    assert main(["train", "-c", str(cfg), "-o", str(averaged), "--no-export", "--ema-decay", "0.9",
+                 *TINY_TRAIN]) == 0
+    m = read_manifest(averaged)
+    assert m.training["options"]["ema_decay"] == 0.9
+    a = bw.load_model(averaged, m).state_dict()
+    b = bw.load_model(plain, read_manifest(plain)).state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    capsys.readouterr()
+    assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--ema-decay", "1",
+                 *TINY_TRAIN]) == 2
+    assert "ema_decay must be in [0, 1), got 1.0" in capsys.readouterr().err
+    assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--members", "0",
+                 *TINY_TRAIN]) == 2
+    assert "members must be at least 1, got 0" in capsys.readouterr().err

@@ -26,8 +26,10 @@ a drift until its departure is back under drift_z / 2; that step is the scorers'
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
-Past half the limit (its context calm, not a step) a sensor is a drift *candidate*: an alert it
-drives alone waits up to `drift_holdback_s` for the decision (holdback.py). Its candidate ticks
+Past half the limit (its context calm, or its departure DOMINANT × every context sensor's; not a
+step) a sensor is a drift *candidate*: an alert it drives alone waits up to `drift_holdback_s` for
+the decision (holdback.py). A sensor judged and within half the limit fits its neighbours
+(`quiet`): the hold-back does not count it as corroborating an alert. Its candidate ticks
 still teach this rule (the departure's spread widening with them keeps false drifts rare), not
 the other rules.
 
@@ -84,6 +86,7 @@ BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair m
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
 LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
+DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
 CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
 HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
@@ -155,6 +158,7 @@ class Drift:
             if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
                 trios.append((i, st["occ"], st["speed"]))
         self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
+        self._speed = self.trio[:, 2].copy()
         s_n = self.trio.shape[0]
         self.trio_in = np.zeros((n, s_n))                           # sensor × station incidence
         self.trio_sign = np.zeros(n)
@@ -186,6 +190,7 @@ class Drift:
         self._settled = True                       # settle is all 0 (until a row starts settling)
         self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
         # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
@@ -295,6 +300,7 @@ class Drift:
         size = np.abs(self.departure)
         self.over = over = size > self.z_limit / 2
         quiet = judged & ~over                          # not judged: not known calm
+        self.quiet = quiet[:n]
         self.stepped = (self.stepped | abrupt) & ~quiet
         far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
         # Every observed, healthy sensor of its context calm (and at least one seen).
@@ -321,9 +327,16 @@ class Drift:
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n]
+        # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
+        # but a drifting sensor departs much further than the traffic moves its neighbours).
+        pending = (judged & over & ~self.stepped)[:n]
         if not all_healthy:
             pending &= ~drifting
+        if fnp.count_nonzero(pending & ~ctx_calm[:n]):
+            ctx_size = fnp.where(self.context_on, size[self.context_idx], 0.0).max(axis=1)
+            pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
+        else:
+            pending &= ctx_calm[:n]
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
@@ -343,7 +356,7 @@ class Drift:
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
         ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
-        v = xp[self.trio[:, 2]]
+        v = xp[self._speed]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted

@@ -56,6 +56,8 @@ class FaultTracker:
         self.index = {name: i for i, name in enumerate(self.names)}
         n = self.ctx.n
         self.normal = Normal(n, cfg.learn_s / tick_s)
+        # Every floor +0.0 (the usual): x − floor is x, bit for bit, and is not computed a tick.
+        self._zero_floor = not (fnp.count_nonzero(self.ctx.floor) or np.signbit(self.ctx.floor).any())
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
@@ -78,7 +80,7 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
-        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s)
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s)
         self._drift = RULES.index(Drift)
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
@@ -113,7 +115,10 @@ class FaultTracker:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
-        above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
+        if self._zero_floor:
+            above, level = x, np.maximum(normal.mean, 0.0)
+        else:
+            above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
         low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
         t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
                  step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
@@ -238,7 +243,7 @@ class FaultTracker:
         if not self.rules or sensor_scores is None:
             return False
         hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
-                                  self._last[self._drift][0] & self._healthy)
+                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet)
         self.held_alerts += hold
         return hold
 
