@@ -37,12 +37,22 @@ class ClockScale:
         self.width = self.period / self.bins
         self.high = float(max_ratio)
         self.low = 1.0 if raise_only else 1.0 / self.high
-        self.mean = np.zeros(self.bins)          # the bin's typical (capped) score
-        self.count = np.zeros(self.bins)         # ticks folded into it (their weight, capped)
-        self.cycles = np.zeros(self.bins)        # distinct cycles the bin has seen
-        self.last_cycle = np.full(self.bins, -1, dtype=np.int64)
-        self.ticks_per_cycle = np.zeros(self.bins)   # ticks the bin saw in its latest full cycle
-        self._seen_this_cycle = np.zeros(self.bins)
+        # Per-tick work on Python lists (numpy scalar indexing costs more than the arithmetic).
+        self._mean = [0.0] * self.bins           # the bin's typical (capped) score
+        self._count = [0.0] * self.bins          # ticks folded into it (their weight, capped)
+        self._cycles = [0.0] * self.bins         # distinct cycles the bin has seen
+        self._last_cycle = [-1] * self.bins
+        self._ticks_per_cycle = [0.0] * self.bins    # most ticks the bin saw in one finished cycle
+        self._seen_this_cycle = [0.0] * self.bins
+        self._known = False                      # every bin has seen MIN_CYCLES cycles
+
+    @property
+    def mean(self) -> np.ndarray:
+        return np.array(self._mean)
+
+    @property
+    def cycles(self) -> np.ndarray:
+        return np.array(self._cycles)
 
     def _locate(self, ts: float) -> tuple[int, int]:
         c = math.floor(ts / self.period)
@@ -52,34 +62,37 @@ class ClockScale:
         if not (math.isfinite(ts) and math.isfinite(score)):
             return
         b, c = self._locate(ts)
-        if c > self.last_cycle[b]:
-            if self.last_cycle[b] >= 0:
-                self.ticks_per_cycle[b] = max(self.ticks_per_cycle[b], self._seen_this_cycle[b])
-            self.last_cycle[b] = c
-            self.cycles[b] += 1
-            self._seen_this_cycle[b] = 0
-        elif c < self.last_cycle[b]:
+        last = self._last_cycle[b]
+        if c > last:
+            if last >= 0:
+                self._ticks_per_cycle[b] = max(self._ticks_per_cycle[b], self._seen_this_cycle[b])
+            self._last_cycle[b] = c
+            self._cycles[b] += 1
+            self._seen_this_cycle[b] = 0.0
+            if not self._known:
+                self._known = min(self._cycles) >= MIN_CYCLES
+        elif c < last:
             return                                   # older than what the bin holds
         self._seen_this_cycle[b] += 1
         x = min(max(score, 0.0), cap) if math.isfinite(cap) else max(score, 0.0)
-        limit = max(self.ticks_per_cycle[b], self._seen_this_cycle[b]) * MEMORY_CYCLES
-        self.count[b] = min(self.count[b] + 1, limit)
-        self.mean[b] += (x - self.mean[b]) / self.count[b]
+        limit = max(self._ticks_per_cycle[b], self._seen_this_cycle[b]) * MEMORY_CYCLES
+        n = self._count[b] = min(self._count[b] + 1, limit)
+        self._mean[b] += (x - self._mean[b]) / n
 
     def ratio(self, ts: float) -> float:
         """r(ts): this bin's typical score against the mean over bins (1 until every bin is known)."""
-        if not math.isfinite(ts) or self.cycles.min() < MIN_CYCLES:
+        if not (self._known and math.isfinite(ts)):
             return 1.0
-        overall = float(self.mean.mean())
+        overall = math.fsum(self._mean) / self.bins
         if overall <= 0:
             return 1.0
         b, _ = self._locate(ts)
-        return min(self.high, max(self.low, float(self.mean[b]) / overall))
+        return min(self.high, max(self.low, self._mean[b] / overall))
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean.copy(), "count": self.count.copy(), "cycles": self.cycles.copy(),
-                "last_cycle": self.last_cycle.copy(), "ticks_per_cycle": self.ticks_per_cycle.copy(),
-                "seen_this_cycle": self._seen_this_cycle.copy()}
+        return {"mean": np.array(self._mean), "count": np.array(self._count), "cycles": np.array(self._cycles),
+                "last_cycle": np.array(self._last_cycle, dtype=np.int64),
+                "ticks_per_cycle": np.array(self._ticks_per_cycle), "seen_this_cycle": np.array(self._seen_this_cycle)}
 
     def restore(self, state: dict, name: str) -> None:
         """Validates every array before changing any."""
@@ -94,8 +107,10 @@ class ClockScale:
         last = array_of(state["last_cycle"], f"{name}.last_cycle", np.int64, 1)
         if last.shape != (self.bins,):
             raise ValueError(f"{name}.last_cycle: {last.size} bins, the config has {self.bins}")
-        self.mean, self.count, self.cycles = got["mean"], got["count"], got["cycles"]
-        self.ticks_per_cycle, self._seen_this_cycle, self.last_cycle = got["ticks_per_cycle"], got["seen_this_cycle"], last
+        self._mean, self._count, self._cycles = got["mean"].tolist(), got["count"].tolist(), got["cycles"].tolist()
+        self._ticks_per_cycle, self._seen_this_cycle = got["ticks_per_cycle"].tolist(), got["seen_this_cycle"].tolist()
+        self._last_cycle = [int(c) for c in last]
+        self._known = min(self._cycles) >= MIN_CYCLES
 
 
 __all__ = ["ClockScale", "MIN_CYCLES", "MIN_RATIO", "MAX_RATIO"]
