@@ -189,6 +189,19 @@ class ThresholdConfig:
         doc="how far from t's phase (either side) an earlier cycle's score counts, seconds")
     recurring_cycles: int = rng(1, 7, default=2,
         doc="on how many of the previous 7 cycles the score must have been reached")
+    clock_scale_period_s: float = rng(0, None, default=0.0,
+        doc="the tick threshold in force at t is its fitted value × the typical score at t's phase of this "
+            "period against the mean over phases (agent/clock_scale.py): busy hours' noise is not news "
+            "(0: off; else ≥ 3600)")
+    clock_scale_bins: int = rng(1, 1440, default=24, doc="bins of that period, each with its own typical score")
+    clock_scale_mode: Literal["fit", "judge"] = doc(
+        "`fit`: POT learns score / the clock's factor and its fitted value is multiplied by it; `judge`: "
+        "the threshold in force (the tick's and the mean path's, under the recurring level) is multiplied "
+        "by it and everything learns the raw score — the clock only judges", default="fit")
+    clock_scale_max_ratio: float = rng(1.0, 10.0, default=2.0,
+        doc="the clock's factor is at most this (and at least its inverse)")
+    clock_scale_raise_only: bool = doc("the clock only raises the threshold (busy hours), never lowers it",
+                                       default=False)
     likelihood: LikelihoodConfig = doc(
         "a second path to an alert: the mean of the last few scores against its long-run spread "
         "(HTM's anomaly likelihood; agent/likelihood.py)", default_factory=LikelihoodConfig)
@@ -197,6 +210,8 @@ class ThresholdConfig:
         out = []
         if 0 < self.memory_ticks < 256:
             out.append(("memory_ticks", f"0 (off) or at least 256 ticks, got {self.memory_ticks}"))
+        if 0 < self.clock_scale_period_s < 3600:
+            out.append(("clock_scale_period_s", f"0 (off) or at least 3600 s, got {self.clock_scale_period_s!r}"))
         if 0 < self.recurring_period_s < 3600:
             out.append(("recurring_period_s", f"0 (off) or at least 3600 s, got {self.recurring_period_s!r}"))
         if self.recurring_period_s > 0 and not self.recurring_tolerance_s < self.recurring_period_s / 2:

@@ -33,7 +33,13 @@ Three options widen it (off by default; measured on NAB's tuning half, README "N
 - `peak_rate_ticks` r: the share of the last r ticks that were peaks (a score above the tail fit's
   starting point, which the threshold passes in) against the history of that share — spikes
   coming more often, none larger than before. One more peak either puts it in the tail (level:
-  the starting point) or not (+∞).
+  the starting point) or not (+∞);
+- `cusum_limit` h: Page's CUSUM of the surprisals, S ← min(2h, max(0, S + s − 1 − k)) with k
+  `cusum_allowance` (a surprisal averages 1 when the score's p-values are uniform): a change that
+  makes the ticks a little rarer than usual for any length of time — an hour or a day, where a mean
+  of fixed length sees only its own — adds up until S passes h. The level is the score whose
+  surprisal takes S past h (−∞ while S is past h: every tick passes until it falls back; capped at
+  2h so it does, soon after the change ends).
 
 It is silent (level +∞) until MIN_HISTORY means are there; the warm-up's scores fill the history.
 σ is floored at SD_FLOOR × μ so a near-constant score does not make every blip a 10-σ event.
@@ -85,6 +91,12 @@ class LikelihoodConfig:
         doc="a further path: the share of the last this many ticks whose score was a peak (above the tail "
             "fit's starting point) against its own history, at the same `sigmas`; a peak alerts when it puts "
             "that rate in the tail — spikes coming more often, none larger than before (0: off; else ≥ 2)")
+    cusum_limit: float = rng(0.0, 1000.0, default=0.0,
+        doc="a further path: Page's CUSUM of the ticks' surprisals (as `transform: surprisal`) alerts when it "
+            "passes this — ticks a little rarer than usual for any length of time, a level or variance change "
+            "over hours (0: off)")
+    cusum_allowance: float = rng(0.0, 20.0, default=0.5,
+        doc="the CUSUM counts only what a tick's surprisal exceeds its calm mean (1) by this much")
 
     def validate(self) -> list[tuple[str, str]]:
         out = []
@@ -100,6 +112,8 @@ class LikelihoodConfig:
             out.append(("also_surprisal", "needs `mean_ticks` (the mean path) on"))
         if self.peak_rate_ticks and self.mean_ticks == 0:
             out.append(("peak_rate_ticks", "needs `mean_ticks` (the mean path) on"))
+        if self.cusum_limit and self.mean_ticks == 0:
+            out.append(("cusum_limit", "needs `mean_ticks` (the mean path) on"))
         for i, h in enumerate(self.more_mean_ticks):
             if not 2 <= h <= 10000:
                 out.append((f"more_mean_ticks[{i}]", f"a mean length is 2 to 10000 ticks, got {h!r}"))
@@ -212,7 +226,10 @@ class MeanLikelihood:
         self.log = cfg.transform == "log"
         # surprisal: the last history_ticks scores in arrival order, and the same scores sorted.
         self.surprisal = cfg.transform == "surprisal"
-        self.ranks = _Ranks(int(cfg.history_ticks)) if self.surprisal or cfg.also_surprisal else None
+        self.cusum_limit, self.cusum_allowance = float(cfg.cusum_limit), float(cfg.cusum_allowance)
+        self.cusum = 0.0
+        surprisals = self.surprisal or cfg.also_surprisal or self.cusum_limit > 0
+        self.ranks = _Ranks(int(cfg.history_ticks)) if surprisals else None
         lengths = [cfg.mean_ticks, *cfg.more_mean_ticks]
         self.scales = [_Scale(int(h), float(cfg.sigmas), int(cfg.history_ticks), surprisal=self.surprisal)
                        for h in lengths]
@@ -234,6 +251,9 @@ class MeanLikelihood:
         if self.ranks is not None:
             surprisal = self.ranks.surprisal(score)
             self.ranks.add(score)
+            if self.cusum_limit > 0:
+                self.cusum = min(2.0 * self.cusum_limit,
+                                 max(0.0, self.cusum + surprisal - 1.0 - self.cusum_allowance))
         peak = 1.0 if score > peak_from else 0.0
         for scale in self.scales:
             scale.learn(peak if scale.peaks else surprisal if scale.surprisal else x)
@@ -245,7 +265,11 @@ class MeanLikelihood:
     def level(self, peak_from: float = math.inf) -> float:
         """The score this tick needs to put one scale's mean over μ + z·σ (+∞ while the histories
         are short); `peak_from` as in `learn`."""
-        return min(self._score_level(scale, peak_from) for scale in self.scales)
+        level = min(self._score_level(scale, peak_from) for scale in self.scales)
+        if self.cusum_limit > 0 and len(self.ranks.sorted) >= MIN_HISTORY:
+            needed = self.cusum_limit - self.cusum + 1.0 + self.cusum_allowance
+            level = min(level, self.ranks.level(needed) if needed > 0 else -math.inf)
+        return level
 
     def _score_level(self, scale: _Scale, peak_from: float) -> float:
         x = scale.needed()
@@ -276,6 +300,8 @@ class MeanLikelihood:
             out.update(zip(self._keys(i), scale.state()))
         if self.ranks is not None:
             out["ranked_scores"] = np.fromiter(self.ranks.order, float, len(self.ranks.order))
+        if self.cusum_limit > 0:
+            out["cusum"] = np.array([self.cusum])
         return out
 
     def restore(self, state: dict, name: str) -> None:
@@ -296,11 +322,18 @@ class MeanLikelihood:
             ranked = array_of(state["ranked_scores"], f"{name}.ranked_scores", np.float64, 1)
             if not np.isfinite(ranked).all():
                 raise ValueError(f"{name}.ranked_scores: not finite")
+        cusum = None
+        if self.cusum_limit > 0 and "cusum" in state:                # absent: taken with the CUSUM off
+            cusum = array_of(state["cusum"], f"{name}.cusum", np.float64, 1)
+            if cusum.size != 1 or not (np.isfinite(cusum).all() and cusum[0] >= 0):
+                raise ValueError(f"{name}.cusum: one finite value ≥ 0 expected")
         for scale, arrays in zip(self.scales, got):
             if arrays is not None:
                 scale.restore(*arrays)
         if ranked is not None:
             self.ranks.restore(ranked)
+        if cusum is not None:
+            self.cusum = min(float(cusum[0]), 2.0 * self.cusum_limit)
 
 
 __all__ = ["LikelihoodConfig", "MeanLikelihood", "MIN_HISTORY", "SD_FLOOR"]

@@ -34,6 +34,10 @@ the last h scores against the long-run spread of such means, HTM's anomaly likel
 threshold in force is the lower of the tick threshold and the score that would put that mean in
 its far tail, so a stretch of moderately high scores alerts even when no single tick is rare;
 the recurring level still bounds both from below.
+
+A fifth scales the tick threshold by the clock (`clock_scale_period_s`, agent/clock_scale.py):
+the fitted value × the typical score at this time of day against the mean over the day, POT
+learning score / that factor — a stream whose noise follows the clock (busy afternoons).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .checkpoint import array_of
+from .clock_scale import ClockScale
 from .likelihood import MeanLikelihood
 from .quantile import quantile
 
@@ -193,12 +198,19 @@ class AdaptiveThreshold:
         self.floor = 0.0            # the recurring level at the tick last judged
         self.mean = MeanLikelihood(cfg.likelihood) if cfg.likelihood.mean_ticks > 0 else None
         self.mean_level = math.inf  # the mean path's score level at the tick last judged
+        self.clock = (ClockScale(cfg.clock_scale_period_s, cfg.clock_scale_bins, cfg.clock_scale_raise_only,
+                                 cfg.clock_scale_max_ratio)
+                      if cfg.clock_scale_period_s > 0 else None)
+        self.ratio = 1.0            # the clock's factor on the fitted value at the tick last judged
+        self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
 
     @property
     def current(self) -> float:
         """The threshold in force at the tick last judged: the fitted value or the mean path's
         level, whichever is lower, and at least the recurring level."""
-        return max(min(self.value, self.mean_level), self.floor, self.cfg.min_threshold)
+        if self.judge_by_clock:
+            return max(min(self.value, self.mean_level) * self.ratio, self.floor, self.cfg.min_threshold)
+        return max(min(self.value * self.ratio, self.mean_level), self.floor, self.cfg.min_threshold)
 
     def at(self, ts: float) -> float:
         """The threshold in force at tick time ts (the Detector judges each tick against it)."""
@@ -206,6 +218,8 @@ class AdaptiveThreshold:
             self.floor = self.recurring.level(ts)
         if self.mean is not None:
             self.mean_level = self.mean.level(self.init)
+        if self.clock is not None:
+            self.ratio = self.clock.ratio(ts)
         return self.current
 
     def seen(self, ts: float, score: float) -> None:
@@ -214,11 +228,16 @@ class AdaptiveThreshold:
             self.recurring.learn(ts, score)
         if self.mean is not None:
             self.mean.learn(score, self.init)
+        if self.clock is not None:
+            self.clock.learn(ts, score, self.value * self.ratio if not self.judge_by_clock else self.value)
 
     def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
         """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
         if self.mean is not None:
             self.mean.learn_block(scores, self.init)
+        if self.clock is not None:
+            for t, s in zip(np.asarray(ts, float).tolist(), np.asarray(scores, float).tolist()):
+                self.clock.learn(t, s, self.value)
         if self.recurring is None:
             return
         for t, s in zip(np.asarray(ts, float).tolist(), np.asarray(scores, float).tolist()):
@@ -229,6 +248,8 @@ class AdaptiveThreshold:
         every tick when `learn_above` is set)."""
         if not self.cfg.adapt or not math.isfinite(score):
             return
+        if not self.judge_by_clock:
+            score /= self.ratio         # clock_scale `fit`: POT fits the score against its time of day
         if score > self.value:
             if self.cfg.learn_above <= 0:
                 return
@@ -272,7 +293,8 @@ class AdaptiveThreshold:
                 "window": np.fromiter(self.window, float, len(self.window)),
                 "recent": np.fromiter(self.recent, float, len(self.recent)),
                 **({} if self.recurring is None else {"recurring": self.recurring.state_dict()}),
-                **({} if self.mean is None else {"likelihood": self.mean.state_dict()})}
+                **({} if self.mean is None else {"likelihood": self.mean.state_dict()}),
+                **({} if self.clock is None else {"clock_scale": self.clock.state_dict()})}
 
     @classmethod
     def restored(cls, cfg: ThresholdConfig, state: dict, name: str = "threshold") -> "AdaptiveThreshold":
@@ -298,4 +320,6 @@ class AdaptiveThreshold:
             thr.recurring.restore(state["recurring"], f"{name}.recurring")
         if thr.mean is not None and isinstance(state.get("likelihood"), dict):
             thr.mean.restore(state["likelihood"], f"{name}.likelihood")
+        if thr.clock is not None and isinstance(state.get("clock_scale"), dict):
+            thr.clock.restore(state["clock_scale"], f"{name}.clock_scale")
         return thr

@@ -428,6 +428,17 @@ class WindowBuffer:
         self._ts = np.full(2 * steps, np.nan)
         self._head = 0          # where the next row goes (in [0, T))
         self.filled = 0
+        self._point()
+
+    def _point(self) -> None:
+        """The window's views for the current head, made once a move (a tick reads them a dozen times):
+        `values` (T, N) float32 normalised, oldest first (missing rows are 0), `missing`, `ts`, and
+        `newest_seen`, ~missing[-1]: the sensors with a reading in the newest row (do not write to it)."""
+        h, t = self._head, self.steps
+        self.values = self._values[h:h + t]
+        self.missing = self._missing[h:h + t]
+        self.ts = self._ts[h:h + t]
+        self.newest_seen = ~self.missing[-1]
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps
@@ -438,19 +449,7 @@ class WindowBuffer:
         self._ts[h] = self._ts[h + t] = ts
         self._head = (h + 1) % t
         self.filled = min(self.filled + 1, t)
-
-    @property
-    def values(self) -> np.ndarray:
-        """(T, N) float32 normalised values, oldest first (missing rows are 0)."""
-        return self._values[self._head:self._head + self.steps]
-
-    @property
-    def missing(self) -> np.ndarray:
-        return self._missing[self._head:self._head + self.steps]
-
-    @property
-    def ts(self) -> np.ndarray:
-        return self._ts[self._head:self._head + self.steps]
+        self._point()
 
     @property
     def ready(self) -> bool:
@@ -477,6 +476,7 @@ class WindowBuffer:
         self._ts[:t] = self._ts[t:] = ts
         self._head = 0
         self.filled = filled
+        self._point()
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,

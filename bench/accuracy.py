@@ -462,9 +462,12 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
                         verdicts.setdefault(scorer, {})[k] = verdicts.get(scorer, {}).get(k, 0) + v
                     pairs.setdefault(scorer, []).append((f, t))
                     det, _, spans = nab_inputs(f, t)
-                    one = nab.corpus_scores([(det, spans)])["standard"]
+                    profiles = nab.corpus_scores([(det, spans)])
+                    one = profiles["standard"]
                     per_file.setdefault(scorer, {})[name] = {
                         "standard": one["score"], "raw": one["raw"], "windows": one["windows"],
+                        "windows_scored": one["windows_scored"],
+                        "raw_by_profile": {p: v["raw"] for p, v in profiles.items()},
                         "detected": one["windows_detected"], "false_positives": one["false_positives"],
                         "rows": int(f.source.ts.size), "alerts": len(t.onsets),
                         "windows_detail": nab_window_diagnosis(f, t)}

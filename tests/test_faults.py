@@ -446,31 +446,66 @@ def test_holdback_waits_longer_for_a_drift_candidate():
     context = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
     scores = np.array([5.0, 0.2, 0.1])
     suspect = np.array([True, False, False])
+    none = np.zeros(3, bool)
 
     def waits(drift: bool) -> int:
         hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
         n = 0
-        while hb.hold(1000.0 + TICK * n, scores, 1.0, context, suspect, np.array([drift, False, False])):
+        while hb.hold(1000.0 + TICK * n, scores, 1.0, context, suspect, np.array([drift, False, False]), none):
             n += 1
         return n
     assert waits(drift=False) == 3 and waits(drift=True) == 20
     hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
-    assert not hb.hold(1000.0, np.array([5.0, 4.0, 3.0]), 1.0, context, np.zeros(3, bool), np.zeros(3, bool))
+    assert not hb.hold(1000.0, np.array([5.0, 4.0, 3.0]), 1.0, context, none, none, none)
     assert config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
-                             "faults": {"holdback_s": 90, "drift_holdback_s": 30}}).faults.hold_ticks(TICK) == 3
+                             "faults": {"holdback_s": 90, "drift_holdback_s": 30,
+                                        "lone_holdback_s": 0}}).faults.hold_ticks(TICK) == 3
     with pytest.raises(ConfigError, match=r"faults\.drift_holdback_s: must be >= 0"):
         config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"drift_holdback_s": -1}})
+
+
+def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
+    """The spatial test: an alert driven by one sensor while every sensor it moves with is calm —
+    or fits what its own neighbours predict — waits up to lone_holdback_s (a suspect or not); a
+    neighbour that departs from its own neighbours corroborates it and the alert opens. A drift
+    candidate's other drivers corroborate it only if they do not fit their neighbours."""
+    from agent.faults.holdback import HoldBack
+    context = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
+    none = np.zeros(3, bool)
+    first = np.array([True, False, False])
+
+    def waits(scores, suspect=none, drift=none, fits=none, lone_s=600.0) -> int:
+        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=1200, lone_holdback_s=lone_s)
+        n = 0
+        while n < 100 and hb.hold(1000.0 + TICK * n, np.array(scores), 1.0, context, suspect, drift, fits):
+            n += 1
+        return n
+    lone = [2.0, 0.2, 0.1]
+    assert waits(lone) == 20 and waits(lone, lone_s=0) == 3 and waits(lone, drift=first, suspect=first) == 40
+    corroborated = [2.0, 0.8, 0.1]            # its neighbour over CALM × the threshold, not an echo (≤ 0.7)
+    assert waits(corroborated) == 0
+    assert waits(corroborated, fits=np.array([False, True, True])) == 20     # …but fitting its own neighbours
+    co_driver = [2.0, 1.5, 0.1]               # a second driver above the threshold
+    fits = np.array([False, True, True])
+    assert waits(co_driver, suspect=first, fits=fits) == 0
+    assert waits(co_driver, suspect=first, drift=first, fits=fits) == 40
+    assert waits(co_driver, suspect=first, drift=first) == 0
+    assert config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
+                             "faults": {"lone_holdback_s": 900}}).faults.hold_ticks(TICK) == 30
+    with pytest.raises(ConfigError, match=r"faults\.lone_holdback_s: must be >= 0"):
+        config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"lone_holdback_s": -1}})
 
 
 def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_path):
     """Seed 3's schedule drifts S02_occ from 01:00 on the second day; the numpy fallback scores it
     above its threshold ~8 minutes in, before the drift rule has decided. With the drift hold-back
     no alert opens for it (the drift is decided and masked meanwhile); with the plain 90-s
-    hold-back (drift_holdback_s 0) it opens as an incident."""
+    hold-back (drift_holdback_s and lone_holdback_s 0) it opens as an incident."""
     src = SimulateConfig(scenario="corridor", seed=3, start=START, duration_s=26.5 * H, anomaly_every_s=3600)
     path = write_csv(tmp_path / "seed3.csv", generate(src, CORRIDOR, TICK), CORRIDOR)
     at = t0() + 25 * H                          # drift-4@S02_occ: 01:00 on the second day
-    runs = {hb: replay(agent_config(tmp_path, path, CORRIDOR, "corridor", faults={"drift_holdback_s": hb}))
+    runs = {hb: replay(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                    faults={"drift_holdback_s": hb, "lone_holdback_s": 0}))
             for hb in (600, 0)}
     faults, alerts, pipe = runs[600]
     [drift] = [f for f in decided(faults, "S02_occ", "drift") if at <= f.ts <= at + 1200]
@@ -478,6 +513,35 @@ def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_p
     assert pipe.health.held_alerts > 0
     _, alerts0, _ = runs[0]
     assert alerts_driven_by(alerts0, "S02_occ", at, drift.ts)
+
+
+def test_an_alert_driven_by_a_lone_drifting_sensor_waits_until_no_alert_is_left(tmp_path):
+    """Pump seed 0, the roadside alert settings of bench/faults.py: temp_fluid drifts from 13:00
+    on the first day. Its neighbours on the skid stay calm, so its alert is a lone driver's: with
+    main's hold-back (90 s for a lone driver, 600 s once a drift candidate, counted from the first
+    held tick) it opens as an incident 8 minutes in, before the drift is decided; with
+    lone_holdback_s (600 s) and drift_holdback_s (1200 s), as configs/roadside.yaml and the bench,
+    it waits, and no alert opens at all."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("fault_bench", ROOT / "bench" / "faults.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    base = bench.config_dict("pump", 0, 14.0)
+    at = t0() + 13 * H
+    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
+                                                         target="temp_fluid")], seed=0)
+    path = write_csv(tmp_path / "pump-lone-drift.csv", records, PUMP)
+
+    def run(faults: dict):
+        cfg = config.from_dict({**base, "sources": [{"type": "replay", "path": str(path)}], "sinks": [],
+                                "faults": faults}, base_dir=str(tmp_path))
+        return replay(cfg)
+    _, alerts, _ = run({"lone_holdback_s": 0, "drift_holdback_s": 600})
+    assert alerts_driven_by(alerts, "temp_fluid", at, at + 1200)
+    assert base["faults"] == {"lone_holdback_s": 600, "drift_holdback_s": 1200}
+    _, alerts, pipe = run(base["faults"])
+    assert not [a for a in alerts if a.ts >= at]
+    assert pipe.health.held_alerts > 0
 
 
 def test_tracker_state_round_trips_through_json(corridor_run, tmp_path):

@@ -341,3 +341,76 @@ def test_also_surprisal_is_checked_with_its_path(tmp_path):
     assert any(p.startswith("threshold.likelihood.also_surprisal: the means are surprisals already")
                for p in threshold_problems(tmp_path, "{likelihood: {mean_ticks: 10, transform: surprisal, "
                                                      "also_surprisal: true}}"))
+
+
+def test_the_cusum_adds_up_surprisals_over_their_allowance_and_its_level_takes_it_past_the_limit():
+    """cusum_limit h, cusum_allowance k: S ← min(2h, max(0, S + s − 1 − k)), s the tick's surprisal
+    among the scores before it; the level is the score whose surprisal takes S past h, the lowest
+    level beside the mean path's."""
+    cfg = LikelihoodConfig(mean_ticks=10, history_ticks=400, cusum_limit=8.0, cusum_allowance=0.5)
+    lk = MeanLikelihood(cfg)
+    plain = MeanLikelihood(LikelihoodConfig(mean_ticks=10, history_ticks=400))
+    scores = np.round(np.random.default_rng(15).gamma(2.0, 1.0, 900), 2)
+    scores[600:700] += 1.5                          # a busier stretch: rarer-than-usual ticks for 100 ticks
+    s_expect, largest = 0.0, 0.0
+    for i, s in enumerate(scores):
+        past = scores[max(0, i - 400):i]
+        surprisal = -math.log((np.count_nonzero(past >= s) + 1) / (past.size + 1))
+        if i >= MIN_HISTORY:
+            needed = 8.0 - s_expect + 1.5
+            level = lk.level()
+            assert level == (min(plain.level(), lk.ranks.level(needed)) if needed > 0 else -math.inf)
+            assert (surprisal >= needed) == (s > lk.ranks.level(needed))
+        s_expect = min(16.0, max(0.0, s_expect + surprisal - 1.5))
+        largest = max(largest, s_expect)
+        lk.learn(float(s))
+        plain.learn(float(s))
+        assert lk.cusum == pytest.approx(s_expect, abs=1e-9)
+    assert largest == 16.0                           # the busy stretch took it to its cap…
+    assert lk.cusum < 8.0                            # …and it fell back under the limit after
+
+
+def test_a_long_mildly_busier_stretch_alerts_only_with_the_cusum():
+    """Scores 0.6 above their calm level for 400 ticks, no tick above 2.5: a 10-tick mean at 6 σ
+    never reaches its tail; the rarer-than-usual ticks add up in the CUSUM. Calm stays quiet."""
+    scores = np.abs(np.random.default_rng(16).standard_normal(4000))
+    start = 3000
+    scores[start:start + 400] += 0.6
+    scores[start:start + 400] = np.minimum(scores[start:start + 400], 2.5)
+
+    def alerts(**kw):
+        cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=6.0, **kw))
+        warm = np.abs(np.random.default_rng(0).standard_normal(2000))
+        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+        thr.seen_block(np.arange(warm.size) * TICK, warm)
+        return raised_on(thr, scores)
+
+    assert not [i for i in alerts() if start <= i < start + 400]
+    found = alerts(cusum_limit=20.0)
+    assert [i for i in found if start <= i < start + 400]
+    assert not [i for i in found if i < start]
+
+
+def test_the_cusum_survives_the_checkpoint_and_is_checked(tmp_path):
+    from agent.checkpoint import decode, encode
+    cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, history_ticks=300, cusum_limit=5.0))
+    warm = np.abs(np.random.default_rng(17).standard_normal(800))
+    thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+    thr.seen_block(np.arange(warm.size) * TICK, warm)
+    for s in (3.0, 3.5, 4.0):                        # rare ticks: S > 0
+        thr.seen(0.0, s)
+    assert thr.mean.cusum > 0
+    _, state = decode(encode({}, {"thresholds": {"numpy": thr.state_dict()}}))
+    back = AdaptiveThreshold.restored(cfg, state["thresholds"]["numpy"], "thresholds.numpy")
+    assert back.mean.cusum == thr.mean.cusum and back.at(0.0) == thr.at(0.0)
+    older = thr.state_dict()
+    del older["likelihood"]["cusum"]                 # taken with the CUSUM off: it starts at 0
+    assert AdaptiveThreshold.restored(cfg, older, "thresholds.numpy").mean.cusum == 0.0
+    bad = thr.state_dict()
+    bad["likelihood"]["cusum"] = np.array([-1.0])
+    with pytest.raises(ValueError, match=r"thresholds\.numpy\.likelihood\.cusum: one finite value"):
+        AdaptiveThreshold.restored(cfg, bad, "thresholds.numpy")
+    assert any(p.startswith("threshold.likelihood.cusum_limit: needs `mean_ticks`")
+               for p in threshold_problems(tmp_path, "{likelihood: {cusum_limit: 20}}"))
+    assert any(p.startswith("threshold.likelihood.cusum_allowance: ")
+               for p in threshold_problems(tmp_path, "{likelihood: {mean_ticks: 10, cusum_limit: 20, cusum_allowance: -1}}"))

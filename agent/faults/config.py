@@ -50,9 +50,12 @@ class FaultConfig:
                              doc="an alert driven by one suspect sensor waits this long")
     drift_holdback_s: float = rng(0, None, default=600.0,
                                    doc="an alert driven by one drift candidate waits this long (at least holdback_s)")
+    lone_holdback_s: float = rng(0, None, default=0.0,
+                                  doc="an alert driven by one sensor while all it moves with stay calm (or read what their "
+                                      "neighbours predict) waits this long (at least holdback_s)")
     learn_s: float = rng(0, None, default=3600.0,
                           doc="normal behaviour learned over about this long")
 
     def hold_ticks(self, tick_s: float) -> int:
         """The longest an alert waits for a fault decision, in ticks (holdback.py)."""
-        return ticks_of(max(self.holdback_s, self.drift_holdback_s), tick_s)
+        return ticks_of(max(self.holdback_s, self.drift_holdback_s, self.lone_holdback_s), tick_s)

@@ -90,7 +90,7 @@ class Normal:
             np.equal(step, 0, out=new[0])
             new[1] = at_floor
             new[2] = step
-            new[3] = self.relative_step(step, x)          # (with the mean just learned, as before)
+            self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
             rows = self._rows
             rows += rate * (new - rows)
             self.count += 1.0
@@ -112,15 +112,20 @@ class Normal:
         self.count += learn
         self._learned()
 
+    @property
+    def all_learned(self) -> bool:
+        """Every sensor learned (`learned` all True): rules may leave it out of their masks."""
+        return self._all_learned
+
     def _learned(self) -> None:
         if not self._all_learned:
             self.learned = self.count >= MIN_LEARNED_TICKS
             self._all_learned = fnp.count_nonzero(self.learned) == self.learned.size
 
-    def relative_step(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def relative_step(self, step: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
-        noise grows with its level, so a quiet night is not mistaken for a flatline."""
-        return step / np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9))
+        noise grows with its level, so a quiet night is not mistaken for a flatline. Into `out` if given."""
+        return np.divide(step, np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9)), out=out)
 
 
     @property

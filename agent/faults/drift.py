@@ -26,8 +26,10 @@ a drift until its departure is back under drift_z / 2; that step is the scorers'
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
-Past half the limit (its context calm, not a step) a sensor is a drift *candidate*: an alert it
-drives alone waits up to `drift_holdback_s` for the decision (holdback.py). Its candidate ticks
+Past half the limit (its context calm, or its departure DOMINANT × every context sensor's; not a
+step) a sensor is a drift *candidate*: an alert it drives alone waits up to `drift_holdback_s` for
+the decision (holdback.py). A sensor judged and within half the limit fits its neighbours
+(`quiet`): the hold-back does not count it as corroborating an alert. Its candidate ticks
 still teach this rule (the departure's spread widening with them keeps false drifts rare), not
 the other rules.
 
@@ -84,6 +86,7 @@ BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair m
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
 LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
+DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
 CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
 HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
@@ -132,6 +135,7 @@ class Drift:
         for i, c in enumerate(ctx.context):
             self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
         self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
+        self._all_started = False                  # no lag NaN any more (until a restore)
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
         # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
         self.pair_count = np.zeros(p)
@@ -144,6 +148,7 @@ class Drift:
         self.neg_inv_spread = -np.ones(p)
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
+        self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
@@ -153,6 +158,7 @@ class Drift:
             if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
                 trios.append((i, st["occ"], st["speed"]))
         self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
+        self._speed = self.trio[:, 2].copy()
         s_n = self.trio.shape[0]
         self.trio_in = np.zeros((n, s_n))                           # sensor × station incidence
         self.trio_sign = np.zeros(n)
@@ -175,10 +181,16 @@ class Drift:
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
         self.d2 = np.full(m, self.d2_floor)
         self.count = np.zeros(m)
+        # Counts only grow (until a restore): once every row is judged (count ≥ min_count), or every
+        # row's spread rate is the floor alpha_min, it stays so, and neither is computed again.
+        self._all_judged = False
+        self._rate_floor = False
         self.departure = np.zeros(m)
         self.settle = np.zeros(m, np.int64)
+        self._settled = True                       # settle is all 0 (until a row starts settling)
         self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
         # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
@@ -221,23 +233,29 @@ class Drift:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
         drifting = t.drifting
-        fresh = t.observed & t.healthy
+        all_healthy = t.all_healthy     # no sensor faulty (none drifting): the masks below without them
+        fresh = t.observed if all_healthy else t.observed & t.healthy
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
-        start = fresh & np.isnan(lags[0])
-        if fnp.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
-            lags[:, start] = t.x[start]
-            upd = fresh & ~start
-        else:
+        if self._all_started:              # (a started lag is a number for good: finite readings)
             upd = fresh
+        else:
+            start = fresh & np.isnan(lags[0])
+            if fnp.count_nonzero(start):       # (count_nonzero: a third of .any()'s cost on a few sensors)
+                lags[:, start] = t.x[start]
+                upd = fresh & ~start
+            else:
+                upd = fresh
         fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
+        if not self._all_started:
+            self._all_started = not fnp.count_nonzero(np.isnan(lags[0]))
 
         i, j = self.target, self.source
         g = fnp.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
-        ok_i = t.observed & (t.healthy | drifting)
+        ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        usable = ok_i[i] & ok_j[j] & self.fitted
+        usable = ok_i[i] & ok_j[j] if self._all_fitted else ok_i[i] & ok_j[j] & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
         self._e[:-1] = fnp.where(usable, (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
                                 np.nan)                                      # last slot: no pair there
@@ -257,20 +275,24 @@ class Drift:
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
         # and departure are stale: settle first.
         # A relation row also settles while a mate drifts: that drift explains its break.
-        if any(t.kinds):
+        if not all_healthy:
             drift_rows = drifting @ self.row_of > 0
             other_fault = ((~t.healthy & ~drifting) @ self.row_of > 0) | (drift_rows & self._rel_rows)
             any_other = fnp.count_nonzero(other_fault)
             restart = other_fault | (abrupt & ~drift_rows)
         else:
             any_other, restart = 0, abrupt
-        self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
-        seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+        if self._settled and not fnp.count_nonzero(restart):
+            seen = has                         # (no row settling, none starts: settle stays all 0)
+        else:
+            self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
+            seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+            self._settled = not fnp.count_nonzero(self.settle)
         self.mean_e = fnp.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
-        judged = seen & (self.count >= self.min_count)
+        judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         self.departure = fnp.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
@@ -278,13 +300,14 @@ class Drift:
         size = np.abs(self.departure)
         self.over = over = size > self.z_limit / 2
         quiet = judged & ~over                          # not judged: not known calm
+        self.quiet = quiet[:n]
         self.stepped = (self.stepped | abrupt) & ~quiet
         far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
         # Every observed, healthy sensor of its context calm (and at least one seen).
         ctx_seen = self.context_on & fresh[self.context_idx]
         ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
             & np.logical_or.reduce(ctx_seen, axis=1)
-        decide = far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
         if rel is not None:
             if fnp.count_nonzero(decide):
@@ -300,17 +323,28 @@ class Drift:
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
             ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
-        self._pending = (g, ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
+        self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        pending = (judged & over & ~self.stepped)[:n] & ctx_calm[:n] & ~drifting
+        # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
+        # but a drifting sensor departs much further than the traffic moves its neighbours).
+        pending = (judged & over & ~self.stepped)[:n]
+        if not all_healthy:
+            pending &= ~drifting
+        if fnp.count_nonzero(pending & ~ctx_calm[:n]):
+            ctx_size = fnp.where(self.context_on, size[self.context_idx], 0.0).max(axis=1)
+            pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
+        else:
+            pending &= ctx_calm[:n]
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
             self.history[self.history_head] = self.departure
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
+        if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
+            return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
@@ -321,8 +355,8 @@ class Drift:
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
-        ok = fit[self.trio].all(axis=1)        # flow, occ and speed all fit to use
-        v = xp[self.trio[:, 2]]
+        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
+        v = xp[self._speed]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
         has = ok & self.rel_fitted
@@ -396,20 +430,24 @@ class Drift:
         self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
             # A relation is learned from ticks its whole station is learned and it is not suspect.
-            learn_rel = learn[self.trio].all(axis=1)
+            learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
             self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
             learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
         ls = learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
-        b = fnp.where(ls & (ctx_calm | (self.count < self.min_count)), np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+        on = ls & ctx_calm if self._all_judged else ls & (ctx_calm | (self.count < self.min_count))
+        b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
         calm = ls & ~self.over
         self.base_e += fnp.where(calm, self.base_lam, 0.0) * dev
         self.d2 = np.maximum(self.d2, self.d2_floor)
         self.count += ls
+        if not (self._rate_floor and self._all_judged):
+            self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
+            self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
         self.ticks += 1
         if self.ticks % REFIT_TICKS == 0:
             self._refit()
@@ -495,6 +533,7 @@ class Drift:
         self.neg_inv_spread = -1.0 / self.spread
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
+        self._all_fitted = fnp.count_nonzero(self.fitted) == self.fitted.size
 
     def evidence(self, i: int, t: Tick) -> dict:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
@@ -544,6 +583,7 @@ class Drift:
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._all_judged = self._rate_floor = self._all_started = self._settled = False
         self._filled = 0
         self._refit()
 
@@ -554,10 +594,11 @@ RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_
 
 def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k."""
-    k = e.shape[1] - np.isnan(e).sum(axis=1)
-    s = np.sort(e, axis=1)                                   # NaN sort last
-    med = 0.5 * (s[rows, mid[0][k]] + s[rows, mid[1][k]])
+    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k.
+    `e` is sorted in place (the caller passes a gathered copy)."""
+    k = e.shape[1] - np.add.reduce(np.isnan(e), axis=1)
+    e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
+    med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
     return med, k > 0
 
 

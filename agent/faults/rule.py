@@ -35,6 +35,7 @@ class Tick:
     level: np.ndarray       # its normal level above the floor, max(normal.mean − floor, 0)
     low: np.ndarray         # above <= AT_FLOOR × level: at its floor (dead.py's AT_FLOOR; NaN: False)
     at_floor: np.ndarray    # observed & low
+    all_healthy: bool = False   # no sensor faulty: healthy is all True, drifting all False
 
 
 _NOTHING: dict[int, np.ndarray] = {}
@@ -98,31 +99,33 @@ class RecentMean:
     rows): the same bits as keeping the ring with NaN where not kept and summing it with NaN as 0
     over the count of finite entries, in fewer and smaller numpy calls a tick. The ring is kept
     with 0 where not kept, so the mean is one reduce; the count of finite entries per sensor is
-    updated as rows enter and leave (whole numbers: exact). A kept value is never NaN (the
-    rules push steps between finite readings); it may be ±inf, which is summed, not counted."""
+    another (of the ring of finite marks, whole numbers: exact), made only when read. A kept value
+    is never NaN (the rules push steps between finite readings); it may be ±inf, which is summed,
+    not counted."""
 
     def __init__(self, size: int, n: int):
         self.size, self.head = size, 0
         self.zeroed = np.zeros((size, n))           # the kept values, 0 elsewhere
         self.kept = np.zeros((size, n), bool)
         self.finite = np.zeros((size, n), bool)     # kept and finite: what the mean is over
-        self.count = np.zeros(n, np.int64)          # finite entries per sensor (the sum of `finite`)
+        self._count: np.ndarray | None = None       # finite entries per sensor (the sum of `finite`), once read
 
     def push(self, kept: np.ndarray, value: np.ndarray) -> None:
         h = self.head
         self.zeroed[h] = fnp.where(kept, value, 0.0)
-        fin = kept & np.isfinite(value)
-        self.count += fin
-        self.count -= self.finite[h]
-        self.finite[h] = fin
+        self.finite[h] = kept & np.isfinite(value)
         self.kept[h] = kept
+        self._count = None
         self.head = (h + 1) % self.size
 
     def seen(self) -> np.ndarray:
-        return self.count
+        """Finite entries per sensor (do not write to it)."""
+        if self._count is None:
+            self._count = np.add.reduce(self.finite, axis=0)
+        return self._count
 
     def mean(self) -> np.ndarray:
-        return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.count, 1)
+        return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.seen(), 1)
 
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""
@@ -132,7 +135,7 @@ class RecentMean:
         self.kept[:] = ~np.isnan(rows)
         self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
         self.finite[:] = np.isfinite(rows)
-        self.count[:] = self.finite.sum(axis=0)
+        self._count = None
         self.head = head
 
 

@@ -53,7 +53,9 @@ class Spike:
         self.seen_before = t.observed.copy()
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
         self.usual = usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
-        known = consecutive & normal.learned & (usual > 0)
+        known = consecutive & (usual > 0)
+        if not normal.all_learned:
+            known &= normal.learned
         recent = self.recent.mean()
         # Where known, usual > 0 is the scale: the ratio is divided only there, 0 elsewhere (no
         # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).

@@ -89,7 +89,7 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
-        counted = stepped & t.healthy
+        counted = stepped if t.all_healthy else stepped & t.healthy
         if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
             rate = fnp.where(counted, self.alpha_min, 0.0)
         else:
@@ -109,15 +109,21 @@ class Stuck:
             # No run anywhere: p_run would be this tick's p for every sensor. It is computed only when
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
-        varies = normal.learned & (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+        varies = (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+        if not normal.all_learned:
+            varies &= normal.learned
 
         # (a finite step over a positive size: never NaN where kept)
         self.steps.push(stepped, normal.relative_step(step, t.x))
         seen = self.steps.seen()
         recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
-        self.flat = full & self._lowest_known & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
-        quiet = full & ~self.flat & t.healthy & (recent < self.lowest)
+        self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
+        if not self._all_lowest_known:
+            self.flat &= self._lowest_known
+        quiet = full & ~self.flat & (recent < self.lowest)
+        if not t.all_healthy:
+            quiet &= t.healthy
         if fnp.count_nonzero(quiet):
             self.lowest = fnp.where(quiet, recent, self.lowest)
             self._lowest_changed()
@@ -131,6 +137,7 @@ class Stuck:
     def _lowest_changed(self) -> None:
         """What the flatline test reads of `lowest`, computed when it changes, not every tick."""
         self._lowest_known = np.isfinite(self.lowest)
+        self._all_lowest_known = fnp.count_nonzero(self._lowest_known) == self.lowest.size
         self._lowest_flat = self.lowest / FLAT_MARGIN
 
     def _p(self) -> np.ndarray:

@@ -56,6 +56,8 @@ class FaultTracker:
         self.index = {name: i for i, name in enumerate(self.names)}
         n = self.ctx.n
         self.normal = Normal(n, cfg.learn_s / tick_s)
+        # Every floor +0.0 (the usual): x − floor is x, bit for bit, and is not computed a tick.
+        self._zero_floor = not (fnp.count_nonzero(self.ctx.floor) or np.signbit(self.ctx.floor).any())
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
@@ -78,7 +80,7 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
-        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s)
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s)
         self._drift = RULES.index(Drift)
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
@@ -113,12 +115,15 @@ class FaultTracker:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
-        above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
+        if self._zero_floor:
+            above, level = x, np.maximum(normal.mean, 0.0)
+        else:
+            above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
         low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
         t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
                  step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
                  drifting=self._drifting, ctx=ctx, normal=normal, above=above, level=level,
-                 low=low, at_floor=observed & low)
+                 low=low, at_floor=observed & low, all_healthy=not any_faulty)
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
@@ -132,17 +137,13 @@ class FaultTracker:
                     self._last[r] = results[-1]
                 else:
                     results.append((self._last[r][0], self._none))
-        conds = [c for c, _ in results]
-        decs = [d for _, d in results]
         # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
         none = self._none
-        busy = [c for c in conds if c is not none]
+        busy = [c for c, _ in results if c is not none]
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
-        events = self._end_cleared(t, np.array(conds), faulty, observed) if any_faulty else []
-        for d in decs:
-            if d is not none and fnp.count_nonzero(d):
-                events += self._start_decided(t, np.array(decs))
-                break
+        events = self._end_cleared(t, np.array([c for c, _ in results]), faulty, observed) if any_faulty else []
+        if any(d is not none and fnp.count_nonzero(d) for _, d in results):
+            events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
         self._learn(t, self._any_faulty)
@@ -208,7 +209,7 @@ class FaultTracker:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
         are the same without `& healthy`)."""
         counted = t.observed & self._healthy if any_faulty else t.observed
-        learn = counted & ~self.candidate
+        learn = counted if self.candidate is self._none else counted & ~self.candidate     # (no rule's mask: none)
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
         self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
@@ -242,7 +243,7 @@ class FaultTracker:
         if not self.rules or sensor_scores is None:
             return False
         hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
-                                  self._last[self._drift][0] & self._healthy)
+                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet)
         self.held_alerts += hold
         return hold
 

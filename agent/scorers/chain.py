@@ -77,7 +77,7 @@ class ScorerChain:
             t0 = time.perf_counter()
             try:
                 result = scorer.score(window)
-                if not np.all(np.isfinite(result.sensor_scores)) or not np.isfinite(result.score):
+                if not np.logical_and.reduce(np.isfinite(result.sensor_scores)) or not np.isfinite(result.score):
                     raise ScorerError("returned NaN/inf scores")
             except Exception as exc:  # noqa: BLE001 — any fault in a runtime means: step down
                 if self.active == len(self.tiers) - 1:

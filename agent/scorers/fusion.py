@@ -88,7 +88,7 @@ class FusionModel:
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x
-        self.rls.update(x, window.values[-1], ~window.missing[-1] & self.has_neighbours)
+        self.rls.update(x, window.values[-1], window.newest_seen & self.has_neighbours)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

@@ -115,7 +115,7 @@ class MarkovModel:
             for i in np.flatnonzero(gone):
                 prob[i] = self._propagated(window, i, s1[i])
         z = (-np.log(prob) - self.mean) * self.inv_std
-        return np.maximum(z, 0.0) * ~window.missing[-1]
+        return np.maximum(z, 0.0) * window.newest_seen
 
     def _propagated(self, window: WindowBuffer, i: int, s1: int) -> float:
         """P(s1) when sensor i's previous state is unknown: propagate from its last observation."""
@@ -131,7 +131,7 @@ class MarkovModel:
 
     def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
-        ok = ~window.missing[-1] & ~window.missing[-2]
+        ok = window.newest_seen & ~window.missing[-2]
         self.g /= self.lam
         if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor (no index lists to build)
             idx = self._rows

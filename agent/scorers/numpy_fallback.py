@@ -123,7 +123,7 @@ class NumpyScorer(Scorer):
         ar_x, fu_x, states, extra = self._features(window)
         s = self.combine(self.ar.score(window, ar_x, extra), self.markov.score(window, states),
                          self.fusion.score(window, fu_x))
-        s *= ~window.missing[-1]
+        s *= window.newest_seen
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
@@ -168,7 +168,7 @@ class NumpyScorer(Scorer):
         ar_x, fu_x, _, _ = self._features(window)
         self.ar.learn(window, ar_x)
         if self.seasonal:
-            self.seasonal.learn(float(window.ts[-1]), window.values[-1], ~window.missing[-1])
+            self.seasonal.learn(float(window.ts[-1]), window.values[-1], window.newest_seen)
         self.fusion.learn(window, fu_x)
 
     def describe(self) -> dict:

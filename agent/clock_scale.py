@@ -1,0 +1,101 @@
+"""The typical score at this time of day: the tick threshold scaled by the clock.
+
+Why: the forecaster's residual scale is one number for the whole day, so on a stream whose noise
+follows the clock (NAB's Twitter volumes: the median score of `Twitter_volume_IBM` runs from 0.55
+at night to 1.28 in the US afternoon) the busy hours' ordinary noise scores twice the night's, and
+the tail fit, made on all hours alike, takes the busy hours' noise for news. The seasonal profile
+(agent/scorers/seasonal.py) models the *level* by the clock, not the spread.
+
+`ClockScale` keeps, for each of `bins` bins of the period, the typical score there: the mean of the
+bin's scores, each capped at the threshold in force (so one burst does not make an hour look busy),
+a running mean over its first MEMORY_CYCLES cycles of ticks and exponentially weighted after that.
+Once every bin has seen MIN_CYCLES cycles, r(t) = the bin's typical score / the mean over the bins,
+kept in [1 / `max_ratio`, `max_ratio`] ([1, `max_ratio`] with `raise_only`); before that r is 1.
+AdaptiveThreshold (agent/threshold.py) holds the tick threshold in force at fitted value × r(t) and
+teaches POT score / r(t). Off by default (`threshold.clock_scale_period_s` 0).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .checkpoint import array_of
+
+#: Cycles every bin must have seen before r departs from 1.
+MIN_CYCLES = 2
+#: Cycles of ticks in the running mean before it turns into an exponentially weighted one.
+MEMORY_CYCLES = 7
+#: The factor's default bounds (`clock_scale_max_ratio` and its inverse).
+MIN_RATIO, MAX_RATIO = 0.5, 2.0
+
+
+class ClockScale:
+    def __init__(self, period_s: float, bins: int, raise_only: bool, max_ratio: float = MAX_RATIO):
+        self.period = float(period_s)
+        self.bins = int(bins)
+        self.width = self.period / self.bins
+        self.high = float(max_ratio)
+        self.low = 1.0 if raise_only else 1.0 / self.high
+        self.mean = np.zeros(self.bins)          # the bin's typical (capped) score
+        self.count = np.zeros(self.bins)         # ticks folded into it (their weight, capped)
+        self.cycles = np.zeros(self.bins)        # distinct cycles the bin has seen
+        self.last_cycle = np.full(self.bins, -1, dtype=np.int64)
+        self.ticks_per_cycle = np.zeros(self.bins)   # ticks the bin saw in its latest full cycle
+        self._seen_this_cycle = np.zeros(self.bins)
+
+    def _locate(self, ts: float) -> tuple[int, int]:
+        c = math.floor(ts / self.period)
+        return min(int((ts - c * self.period) // self.width), self.bins - 1), c
+
+    def learn(self, ts: float, score: float, cap: float) -> None:
+        if not (math.isfinite(ts) and math.isfinite(score)):
+            return
+        b, c = self._locate(ts)
+        if c > self.last_cycle[b]:
+            if self.last_cycle[b] >= 0:
+                self.ticks_per_cycle[b] = max(self.ticks_per_cycle[b], self._seen_this_cycle[b])
+            self.last_cycle[b] = c
+            self.cycles[b] += 1
+            self._seen_this_cycle[b] = 0
+        elif c < self.last_cycle[b]:
+            return                                   # older than what the bin holds
+        self._seen_this_cycle[b] += 1
+        x = min(max(score, 0.0), cap) if math.isfinite(cap) else max(score, 0.0)
+        limit = max(self.ticks_per_cycle[b], self._seen_this_cycle[b]) * MEMORY_CYCLES
+        self.count[b] = min(self.count[b] + 1, limit)
+        self.mean[b] += (x - self.mean[b]) / self.count[b]
+
+    def ratio(self, ts: float) -> float:
+        """r(ts): this bin's typical score against the mean over bins (1 until every bin is known)."""
+        if not math.isfinite(ts) or self.cycles.min() < MIN_CYCLES:
+            return 1.0
+        overall = float(self.mean.mean())
+        if overall <= 0:
+            return 1.0
+        b, _ = self._locate(ts)
+        return min(self.high, max(self.low, float(self.mean[b]) / overall))
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.copy(), "count": self.count.copy(), "cycles": self.cycles.copy(),
+                "last_cycle": self.last_cycle.copy(), "ticks_per_cycle": self.ticks_per_cycle.copy(),
+                "seen_this_cycle": self._seen_this_cycle.copy()}
+
+    def restore(self, state: dict, name: str) -> None:
+        """Validates every array before changing any."""
+        got = {}
+        for key in ("mean", "count", "cycles", "ticks_per_cycle", "seen_this_cycle"):
+            arr = array_of(state[key], f"{name}.{key}", np.float64, 1)
+            if arr.shape != (self.bins,):
+                raise ValueError(f"{name}.{key}: {arr.size} bins, the config has {self.bins}")
+            if not (np.isfinite(arr).all() and (arr >= 0).all()):
+                raise ValueError(f"{name}.{key}: not finite and ≥ 0")
+            got[key] = arr
+        last = array_of(state["last_cycle"], f"{name}.last_cycle", np.int64, 1)
+        if last.shape != (self.bins,):
+            raise ValueError(f"{name}.last_cycle: {last.size} bins, the config has {self.bins}")
+        self.mean, self.count, self.cycles = got["mean"], got["count"], got["cycles"]
+        self.ticks_per_cycle, self._seen_this_cycle, self.last_cycle = got["ticks_per_cycle"], got["seen_this_cycle"], last
+
+
+__all__ = ["ClockScale", "MIN_CYCLES", "MIN_RATIO", "MAX_RATIO"]
