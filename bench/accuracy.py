@@ -278,6 +278,11 @@ def sampling_period_s(path: Path) -> float:
     return float(sorted(steps)[len(steps) // 2])
 
 
+def _score_text(score: float | None) -> str:
+    """A NAB score for the table: "–" where there is none (no labelled window to normalise by)."""
+    return "–" if score is None else f"{score:.1f}"
+
+
 def nab_files(root: Path, split: str = "all") -> dict[str, list[Path]]:
     """Every category folder under data/ that holds CSVs, and its files (whatever the copy has).
 
@@ -440,6 +445,9 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
     of them together, at the agent's alerts and with one corpus-wide threshold in hindsight."""
     labels = root / "labels" / "combined_windows.json"
     categories = nab_files(root, split)
+    if only_files:                  # name only the categories a --nab-file subset runs
+        categories = {c: [p for p in paths if f"{c}/{p.name}" in only_files] for c, paths in categories.items()}
+        categories = {c: paths for c, paths in categories.items() if paths}
     pairs: dict[str, list] = {}
     per_file: dict[str, dict] = {}
     errors: dict[str, str] = {}
@@ -492,9 +500,10 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
         std = m["standard"]
         alerts = sum(len(t.onsets) for _, t in scorer_pairs)
         label = NAB_ROW_LABELS.get(scorer, scorer)
-        swept = " / ".join(f"{m[p]['swept_threshold_score']:.1f}" for p in nab.PROFILES)
-        print(f"{label:34} {std['score']:8.1f} {m['reward_low_FP_rate']['score']:7.1f} "
-              f"{m['reward_low_FN_rate']['score']:7.1f} {std['windows_detected']:>4}/{std['windows_scored']:<3} "
+        # a subset without labelled windows (e.g. one anomaly-free file) has no normalised score
+        swept = " / ".join(_score_text(m[p]['swept_threshold_score']) for p in nab.PROFILES)
+        print(f"{label:34} {_score_text(std['score']):>8} {_score_text(m['reward_low_FP_rate']['score']):>7} "
+              f"{_score_text(m['reward_low_FN_rate']['score']):>7} {std['windows_detected']:>4}/{std['windows_scored']:<3} "
               f"{std['false_positives']:>7} {alerts:>6} {far_mar_f1(counts)['f1']:6.3f}  | {swept}")
         summary[scorer] = {"nab": m, "alerts": alerts, "pointwise": counts.as_dict(), "per_file": per_file[scorer]}
     print(f"{'null detector (no detections)':34} {0.0:8.1f} {0.0:7.1f} {0.0:7.1f}   by definition")

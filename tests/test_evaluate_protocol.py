@@ -155,3 +155,21 @@ def test_bench_corridor_incidents_schedule_is_graded_and_after_warm_up():
     warmup_s = cfg.warmup.ticks * cfg.tick_s
     assert all(warmup_s < a.at_s < bench.CORRIDOR_DAYS * 86400 - a.duration_s for a in incidents)
     assert bench.corridor_config().sources[0].anomalies is None     # the default: every kind in turn
+
+
+def test_bench_runs_a_subset_with_no_labelled_window(tmp_path, capsys):
+    # `--nab-file` on an anomaly-free file: NAB has nothing to normalise by, so no score — the
+    # table says so ("–") instead of failing, and names only the subset's category.
+    bench = _bench()
+    path, _ = write_nab_copy(tmp_path, n_rows=300, step_s=3600, window_rows=(200, 229))
+    free = tmp_path / "data" / "artificialNoAnomaly"
+    free.mkdir()
+    (free / "flat.csv").write_text(path.read_text())
+    labels = tmp_path / "labels" / "combined_windows.json"
+    labels.write_text(json.dumps({**json.loads(labels.read_text()), "artificialNoAnomaly/flat.csv": []}))
+    summary = bench.run_nab(tmp_path, ["numpy"], None, None, only_files=["artificialNoAnomaly/flat.csv"])
+    out = capsys.readouterr().out
+    assert "1 files in 1 categories (artificialNoAnomaly)" in out
+    assert summary["numpy"]["nab"]["standard"]["score"] is None
+    row = next(line for line in out.splitlines() if line.startswith("numpy fallback"))
+    assert row.split()[2:5] == ["–", "–", "–"] and row.rstrip().endswith("– / – / –")
