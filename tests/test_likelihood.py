@@ -13,13 +13,11 @@ from agent.detector import Detector
 from agent.likelihood import MIN_HISTORY, LikelihoodConfig, MeanLikelihood
 from agent.threshold import AdaptiveThreshold, calibrate
 
-from conftest import threshold_problems
+from conftest import shared_dataset, threshold_problems
 
 TICK = 300.0
-REPO = Path(__file__).resolve().parents[1]
 NAB_FILE = Path("artificialWithAnomaly") / "art_increase_spike_density.csv"
-NAB_DISK = next((d / "nab" for d in (Path("/work/shared/data"), REPO.parent / "shared" / "data")
-                 if (d / "nab" / "data" / NAB_FILE).is_file()), None)
+NAB_DISK = shared_dataset("nab", Path("data") / NAB_FILE)
 
 
 def threshold(mean_ticks: int, sigmas: float = 4.75) -> AdaptiveThreshold:
