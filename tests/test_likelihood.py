@@ -37,6 +37,16 @@ def raised_on(thr: AdaptiveThreshold, scores: np.ndarray) -> list[int]:
     return out
 
 
+def raised_after_normal_warmup(scores: np.ndarray, sigmas: float, **likelihood) -> list[int]:
+    """Alerts raised on `scores` by a threshold calibrated on 2000 |N(0,1)| warm-up scores, its
+    likelihood a 10-tick mean at `sigmas` with `likelihood`'s other keys."""
+    cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=sigmas, **likelihood))
+    warm = np.abs(np.random.default_rng(0).standard_normal(2000))
+    thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+    thr.seen_block(np.arange(warm.size) * TICK, warm)
+    return raised_on(thr, scores)
+
+
 def calm_then_busier(seed: int = 1) -> tuple[np.ndarray, int]:
     """|N(0,1)| scores; from tick 1500, 60 ticks at 2.2× — busier, but no tick as rare as the
     warm-up's own extremes."""
@@ -160,15 +170,8 @@ def test_a_slow_long_rise_alerts_only_with_a_long_mean():
     scores[start:start + 300] += 0.45
     scores[start:start + 300] = np.minimum(scores[start:start + 300], 2.5)
 
-    def alerts(**kw):
-        cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=5.5, **kw))
-        warm = np.abs(np.random.default_rng(0).standard_normal(2000))
-        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
-        thr.seen_block(np.arange(warm.size) * TICK, warm)
-        return raised_on(thr, scores)
-
-    assert not [i for i in alerts() if start <= i < start + 300]
-    found = alerts(more_mean_ticks=[100])
+    assert not [i for i in raised_after_normal_warmup(scores, 5.5) if start <= i < start + 300]
+    found = raised_after_normal_warmup(scores, 5.5, more_mean_ticks=[100])
     assert [i for i in found if start <= i < start + 300]
     assert not [i for i in found if i < start]
 
@@ -376,15 +379,8 @@ def test_a_long_mildly_busier_stretch_alerts_only_with_the_cusum():
     scores[start:start + 400] += 0.6
     scores[start:start + 400] = np.minimum(scores[start:start + 400], 2.5)
 
-    def alerts(**kw):
-        cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=6.0, **kw))
-        warm = np.abs(np.random.default_rng(0).standard_normal(2000))
-        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
-        thr.seen_block(np.arange(warm.size) * TICK, warm)
-        return raised_on(thr, scores)
-
-    assert not [i for i in alerts() if start <= i < start + 400]
-    found = alerts(cusum_limit=20.0)
+    assert not [i for i in raised_after_normal_warmup(scores, 6.0) if start <= i < start + 400]
+    found = raised_after_normal_warmup(scores, 6.0, cusum_limit=20.0)
     assert [i for i in found if start <= i < start + 400]
     assert not [i for i in found if i < start]
 
