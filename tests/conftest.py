@@ -179,6 +179,17 @@ def pump_agent_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -
     return path
 
 
+#: Where the shared labelled data (SKAB, NAB; never copied into the repo) may be: the development
+#: machine's copy, or ../shared/data beside the checkout (CI). Tests that need it skip without it.
+SHARED_DATA_ROOTS = (Path("/work/shared/data"), REPO.parent / "shared" / "data")
+
+
+def shared_dataset(name: str, needed: str | Path = "") -> Path | None:
+    """The data set `name`'s folder (`skab`, `nab`) in the first shared copy that holds `needed`
+    under it (a file or folder), or None when no copy does."""
+    return next((root / name for root in SHARED_DATA_ROOTS if (root / name / needed).exists()), None)
+
+
 HAVE_DEMO = (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists()
 NO_DEMO = pytest.mark.skipif(not HAVE_DEMO, reason="the demo bundle (agent/models/demo-corridor) is not built")
 

@@ -11,14 +11,12 @@ from agent.clock_scale import MAX_RATIO, MIN_CYCLES, ClockScale
 from agent.config import ThresholdConfig
 from agent.threshold import AdaptiveThreshold, calibrate
 
-from conftest import threshold_problems
+from conftest import shared_dataset, threshold_problems
 
 DAY = 86400.0
 TICK = 300.0
-REPO = Path(__file__).resolve().parents[1]
 NAB_FILE = Path("realTweets") / "Twitter_volume_IBM.csv"
-NAB_DISK = next((d / "nab" for d in (Path("/work/shared/data"), REPO.parent / "shared" / "data")
-                 if (d / "nab" / "data" / NAB_FILE).is_file()), None)
+NAB_DISK = shared_dataset("nab", Path("data") / NAB_FILE)
 
 
 def busy_days(days: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,9 +9,9 @@ import pytest
 from agent import config
 from agent.evaluate import baselines, evaluate, runner
 from agent.evaluate.report import format_markdown, format_table
-from conftest import valid_report
+from conftest import shared_dataset, valid_report
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SKAB_DATA = shared_dataset("skab", "valve1")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -131,11 +131,11 @@ def test_rolling_z_baseline_hand_case():
     assert z[4, 0] == pytest.approx(abs(10.0 - 2.0) / 1.0)    # mean 2, std 1 over the previous 4
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "skab" / "valve1").is_dir(),
-                    reason=f"real-data check needs the SKAB copy at {SHARED_DATA / 'skab'} (absent)")
+@pytest.mark.skipif(SKAB_DATA is None, reason="real-data check needs the shared SKAB copy at /work/shared/data/skab "
+                                              "or ../shared/data/skab next to the checkout (absent)")
 def test_real_skab_file_runs_under_the_skab_protocol(tmp_path):
     import shutil
-    src = SHARED_DATA / "skab" / "valve1" / "0.csv"
+    src = SKAB_DATA / "valve1" / "0.csv"
     data = tmp_path / "valve1"
     data.mkdir()
     shutil.copyfile(src, data / "0.csv")       # a tmp copy, never into the repo

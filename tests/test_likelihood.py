@@ -13,13 +13,11 @@ from agent.detector import Detector
 from agent.likelihood import MIN_HISTORY, LikelihoodConfig, MeanLikelihood
 from agent.threshold import AdaptiveThreshold, calibrate
 
-from conftest import threshold_problems
+from conftest import shared_dataset, threshold_problems
 
 TICK = 300.0
-REPO = Path(__file__).resolve().parents[1]
 NAB_FILE = Path("artificialWithAnomaly") / "art_increase_spike_density.csv"
-NAB_DISK = next((d / "nab" for d in (Path("/work/shared/data"), REPO.parent / "shared" / "data")
-                 if (d / "nab" / "data" / NAB_FILE).is_file()), None)
+NAB_DISK = shared_dataset("nab", Path("data") / NAB_FILE)
 
 
 def threshold(mean_ticks: int, sigmas: float = 4.75) -> AdaptiveThreshold:
@@ -37,6 +35,16 @@ def raised_on(thr: AdaptiveThreshold, scores: np.ndarray) -> list[int]:
         d = det.step(1e6 + i * TICK, float(s), "numpy", dict, lambda: {"top_sensors": [], "top_steps": [], "origin": None})
         out += [i for ev in d.events if ev.event == "new"]
     return out
+
+
+def raised_after_normal_warmup(scores: np.ndarray, sigmas: float, **likelihood) -> list[int]:
+    """Alerts raised on `scores` by a threshold calibrated on 2000 |N(0,1)| warm-up scores, its
+    likelihood a 10-tick mean at `sigmas` with `likelihood`'s other keys."""
+    cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=sigmas, **likelihood))
+    warm = np.abs(np.random.default_rng(0).standard_normal(2000))
+    thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
+    thr.seen_block(np.arange(warm.size) * TICK, warm)
+    return raised_on(thr, scores)
 
 
 def calm_then_busier(seed: int = 1) -> tuple[np.ndarray, int]:
@@ -162,15 +170,8 @@ def test_a_slow_long_rise_alerts_only_with_a_long_mean():
     scores[start:start + 300] += 0.45
     scores[start:start + 300] = np.minimum(scores[start:start + 300], 2.5)
 
-    def alerts(**kw):
-        cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=5.5, **kw))
-        warm = np.abs(np.random.default_rng(0).standard_normal(2000))
-        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
-        thr.seen_block(np.arange(warm.size) * TICK, warm)
-        return raised_on(thr, scores)
-
-    assert not [i for i in alerts() if start <= i < start + 300]
-    found = alerts(more_mean_ticks=[100])
+    assert not [i for i in raised_after_normal_warmup(scores, 5.5) if start <= i < start + 300]
+    found = raised_after_normal_warmup(scores, 5.5, more_mean_ticks=[100])
     assert [i for i in found if start <= i < start + 300]
     assert not [i for i in found if i < start]
 
@@ -378,15 +379,8 @@ def test_a_long_mildly_busier_stretch_alerts_only_with_the_cusum():
     scores[start:start + 400] += 0.6
     scores[start:start + 400] = np.minimum(scores[start:start + 400], 2.5)
 
-    def alerts(**kw):
-        cfg = ThresholdConfig(risk=1e-3, likelihood=LikelihoodConfig(mean_ticks=10, sigmas=6.0, **kw))
-        warm = np.abs(np.random.default_rng(0).standard_normal(2000))
-        thr = AdaptiveThreshold(cfg, calibrate(warm, cfg))
-        thr.seen_block(np.arange(warm.size) * TICK, warm)
-        return raised_on(thr, scores)
-
-    assert not [i for i in alerts() if start <= i < start + 400]
-    found = alerts(cusum_limit=20.0)
+    assert not [i for i in raised_after_normal_warmup(scores, 6.0) if start <= i < start + 400]
+    found = raised_after_normal_warmup(scores, 6.0, cusum_limit=20.0)
     assert [i for i in found if start <= i < start + 400]
     assert not [i for i in found if i < start]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent import cli, config
+from conftest import shared_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_CONFIG = REPO / "configs" / "skab.yaml"
-DATA_CANDIDATES = [Path("/work/shared/data"), REPO.parent / "shared" / "data"]
-SKAB_DATA = next((d / "skab" for d in DATA_CANDIDATES if (d / "skab" / "valve1").is_dir()), None)
+SKAB_DATA = shared_dataset("skab", "valve1")
 SENSORS = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 
 

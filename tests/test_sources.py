@@ -19,7 +19,7 @@ from agent.sources.lines import parse_json_line, parse_time
 from agent.sources.modbus import ModbusConfig
 from agent.sources.replay import ReplayConfig, ReplaySource as Replay
 from agent.sources.udp import UdpConfig, UdpSource as Udp
-from conftest import wait_until
+from conftest import shared_dataset, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -395,28 +395,21 @@ def test_modbus_register_spans():
 
 # ---- the real data sets, when present --------------------------------------------------------
 
-def shared_data() -> Path | None:
-    for candidate in (Path("/work/shared/data"), REPO.parent / "shared" / "data"):
-        if (candidate / "skab").is_dir() and (candidate / "nab").is_dir():
-            return candidate
-    return None
-
-
 def test_real_skab_and_nab_files():
-    data = shared_data()
-    if data is None:
+    skab_data, nab_data = shared_dataset("skab"), shared_dataset("nab")
+    if skab_data is None or nab_data is None:
         pytest.skip("real SKAB/NAB data not found at /work/shared/data or ../shared/data")
     rejects = Rejects()
-    skab = list(skab_replay(data / "skab" / "valve1" / "0.csv", rejects).records())
+    skab = list(skab_replay(skab_data / "valve1" / "0.csv", rejects).records())
     assert rejects.total == 0 and len(skab) > 1000
     assert set(skab[0].values) == set(SKAB_SENSORS)
     assert any(r.label == 1 for r in skab) and any(r.label == 0 for r in skab)
     assert skab[0].event is None and any(r.event == "0.csv#1" for r in skab)
 
-    windows = json.loads((data / "nab" / "labels" / "combined_windows.json").read_text())
-    key = next(k for k, v in sorted(windows.items()) if v and (data / "nab" / "data" / k).is_file())
-    cfg = ReplayConfig(path=str(data / "nab" / "data" / key), columns={"value": "value"},
-                       labels_file=str(data / "nab" / "labels" / "combined_windows.json"))
+    windows = json.loads((nab_data / "labels" / "combined_windows.json").read_text())
+    key = next(k for k, v in sorted(windows.items()) if v and (nab_data / "data" / k).is_file())
+    cfg = ReplayConfig(path=str(nab_data / "data" / key), columns={"value": "value"},
+                       labels_file=str(nab_data / "labels" / "combined_windows.json"))
     nab = list(Replay(cfg, ["value"], rejects).records())
     assert rejects.total == 0 and len(nab) > 100
     start, end = (utc(t) for t in windows[key][0])

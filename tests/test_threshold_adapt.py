@@ -10,12 +10,9 @@ import pytest
 from agent.config import ThresholdConfig
 from agent.threshold import AdaptiveThreshold, calibrate
 
-from conftest import threshold_problems
+from conftest import shared_dataset, threshold_problems
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_CANDIDATES = [Path("/work/shared/data"), REPO.parent / "shared" / "data"]
-NAB_DISK = next((d / "nab" for d in DATA_CANDIDATES
-                 if (d / "nab" / "data" / "realAWSCloudwatch" / "ec2_disk_write_bytes_1ef3de.csv").is_file()), None)
+NAB_DISK = shared_dataset("nab", Path("data") / "realAWSCloudwatch" / "ec2_disk_write_bytes_1ef3de.csv")
 
 
 def run(thr: AdaptiveThreshold, scores) -> np.ndarray:

@@ -11,14 +11,12 @@ from agent.config import AlertConfig, ThresholdConfig
 from agent.detector import Detector
 from agent.threshold import AdaptiveThreshold, RecurringLevel, calibrate
 
-from conftest import threshold_problems
+from conftest import shared_dataset, threshold_problems
 
 DAY = 86400.0
 TICK = 300.0
-REPO = Path(__file__).resolve().parents[1]
 NAB_FILE = Path("realAWSCloudwatch") / "ec2_cpu_utilization_c6585a.csv"
-NAB_DISK = next((d / "nab" for d in (Path("/work/shared/data"), REPO.parent / "shared" / "data")
-                 if (d / "nab" / "data" / NAB_FILE).is_file()), None)
+NAB_DISK = shared_dataset("nab", Path("data") / NAB_FILE)
 
 
 def detector(cfg: ThresholdConfig) -> Detector:
