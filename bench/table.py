@@ -333,7 +333,7 @@ def stages(ticks: int, work: Path) -> dict:
         timed(fallback.seasonal, "learn", "fallback: seasonal profile learned")
     for part in ("ar", "markov", "fusion"):
         model = getattr(fallback, part)
-        timed(model, "score", f"fallback: {part} score")
+        timed(model, "surprise" if part == "markov" else "score", f"fallback: {part} score")
         timed(model, "learn", f"fallback: {part} learn")
     timed(fallback.fusion, "features", "fallback: fusion features")
     timed(fallback.markov, "transitions", "fallback: markov states")

@@ -88,14 +88,14 @@ class ARModel:
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> np.ndarray:
-        """`x`: this tick's features when the caller already built them; `extra`: (T, n, extra)
-        regressors of every row of the window."""
-        point = self.rls.zscores(self.features(window, None if extra is None else extra[-1]) if x is None else x,
-                                 window.values[-1])
+    def score(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
+        """`extra`: (T, n, extra) regressors of every row of the window. The point statistic is
+        the window residuals' newest row (kept from tick to tick, one row computed a tick), not a
+        second forecast of the newest value: the same number up to the order of the sum's terms,
+        0 where the newest value is missing (a score the caller zeroes there anyway)."""
         r = self.window_residuals(window, extra)
-        bias = np.abs(self.bias_weights(len(r)) @ r)
-        return np.maximum(point, bias)
+        bias = self.bias_weights(len(r)) @ r
+        return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
 
     def window_residuals(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
         """residuals() of the window's rows p.., kept between ticks: when the window has moved on by

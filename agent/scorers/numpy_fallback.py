@@ -100,10 +100,16 @@ class NumpyScorer(Scorer):
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)
 
-    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray, out: np.ndarray | None = None
-                ) -> np.ndarray:
-        """The weighted sum of the three scores; into `out` (which may be `ar`) when given."""
+    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray, out: np.ndarray | None = None,
+                out_parts: bool = False) -> np.ndarray:
+        """The weighted sum of the three scores; into `out` (which may be `ar`) when given;
+        `out_parts`: the three are the caller's scratch (each weighted in place, the sum into `ar`)."""
         w = self.weights
+        if out_parts:                   # the same products and sums, without temporaries
+            np.multiply(ar, w["ar"], out=ar)
+            ar += np.multiply(markov, w["markov"], out=markov)
+            ar += np.multiply(fusion, w["fusion"], out=fusion)
+            return ar
         s = np.multiply(ar, w["ar"], out=out)
         s += w["markov"] * markov
         s += w["fusion"] * fusion
@@ -121,9 +127,9 @@ class NumpyScorer(Scorer):
 
     def score(self, window: WindowBuffer) -> TickScore:
         ar_x, fu_x, states, extra = self._features(window)
-        s = self.combine(self.ar.score(window, ar_x, extra), self.markov.score(window, states),
-                         self.fusion.score(window, fu_x))
-        s *= window.newest_seen
+        s = self.combine(self.ar.score(window, extra), self.markov.surprise(window, states),
+                         self.fusion.score(window, fu_x), out_parts=True)
+        s *= window.newest_seen         # every part zeroed where the newest value is missing, once
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,

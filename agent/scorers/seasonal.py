@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import fastnp as fnp
 from ..checkpoint import array_like, array_of
 
 if TYPE_CHECKING:
@@ -63,7 +64,10 @@ class SeasonalProfile:
 
     def value(self, ts: float) -> tuple[np.ndarray, np.ndarray]:
         """(value, known) per sensor at ts: the bin's mean over cycles before ts's cycle."""
-        b, c = self.locate(ts)
+        return self.value_in(*self.locate(ts))
+
+    def value_in(self, b: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """value() of bin b in cycle c."""
         if 0 <= self.acc_cycle[b] < c:
             ref, ref_n = self._folded(b)
         else:
@@ -91,8 +95,9 @@ class SeasonalProfile:
             self.acc_sum[b] = 0.0
             self.acc_n[b] = 0.0
             self.acc_cycle[b] = c
-        self.acc_sum[b] += np.where(valid, x, 0.0)
-        self.acc_n[b] += valid
+        acc_sum, acc_n = self.acc_sum[b], self.acc_n[b]    # views: added to in place
+        acc_sum += fnp.where(valid, x, 0.0)
+        acc_n += valid
 
 
 class SeasonalFeatures:
@@ -105,29 +110,45 @@ class SeasonalFeatures:
         self.width = 2 * len(self.profiles)
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
-        self._last: np.ndarray | None = None          # the previous window's tick times
+        self._last: bytes | None = None               # the previous window's tick times, as bytes
+        # (ts, [((bin, cycle), value, known) per profile]) of the newest row built: the next tick's row reads the
+        # profiles at its previous tick, which is that one (see row())
+        self._values_at: tuple[float, list] | None = None
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
         self._head = 0
 
     def row(self, ts: float, prev_ts: float, prev_x: np.ndarray) -> np.ndarray:
-        """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x."""
+        """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x.
+
+        The profiles' values at prev_ts are the ones read for the row before when that row was
+        the tick at prev_ts: since then at most that tick was learned (learn() forgets them
+        otherwise), and learning a tick leaves the profiles' value at it as it was (a pending
+        cycle it folds in is the one value() folded in already), so they are the same bits."""
         out = np.zeros((self.n, self.width))
         if not (math.isfinite(ts) and math.isfinite(prev_ts)):
             return out
+        kept = self._values_at
+        before_all = kept[1] if kept is not None and kept[0] == prev_ts else None
+        values = []
         for j, profile in enumerate(self.profiles):
-            now, known_now = profile.value(ts)
-            before, known_before = profile.value(prev_ts)
-            out[:, 2 * j] = np.where(known_now & known_before, now - before, 0.0)
-            out[:, 2 * j + 1] = np.where(known_now, now - prev_x, 0.0)
+            at = profile.locate(ts)
+            now, known_now = profile.value_in(*at)
+            before_at, before, known_before = (profile.locate(prev_ts), *profile.value(prev_ts)) \
+                if before_all is None else before_all[j]
+            if before_at != at:             # the same bin in the same cycle: the same value, a step of +0.0
+                out[:, 2 * j] = fnp.where(known_now & known_before, now - before, 0.0)
+            out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
+            values.append((at, now, known_now))
+        self._values_at = (ts, values)
         return out
 
     def window(self, window: WindowBuffer) -> np.ndarray:
         """(T, n, width) regressors of every row of the window (computed once per tick)."""
         ts, values = window.ts, window.values
         T = len(ts)
-        last = self._last
+        last, stamp, size = self._last, ts.tobytes(), ts.itemsize
         # The same tick times, NaN included, compared as bytes (array_equal(equal_nan=True) costs ~10 µs).
-        if last is not None and last.shape == ts.shape and last[1:].tobytes() == ts[:-1].tobytes():
+        if last is not None and len(last) == len(stamp) and last[size:] == stamp[:-size]:
             self._head = (self._head + 1) % T             # one tick on: the ring moves one row, one new row
             start = T - 1
         else:
@@ -143,16 +164,18 @@ class SeasonalFeatures:
                 if i == 0 or not math.isfinite(key):
                     feats = 0.0                         # no previous row to build from: unknown (0)
                 else:
-                    feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1].astype(np.float64))
+                    feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1])
             self._ring[(h + i) % T] = feats
             self._ring[(h + i) % T + T] = feats
-        if len(self._by_ts) > self.keep:
-            for key in list(self._by_ts)[:len(self._by_ts) - self.keep]:
-                del self._by_ts[key]
-        self._last = ts.copy()
+        by_ts = self._by_ts
+        for _ in range(len(by_ts) - self.keep):     # the oldest first (insertion order)
+            del by_ts[next(iter(by_ts))]
+        self._last = stamp
         return out
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+        if self._values_at is not None and self._values_at[0] != ts:
+            self._values_at = None                  # row() may reuse them only across learning their own tick
         for profile in self.profiles:
             profile.learn(ts, x, valid)
 
@@ -174,7 +197,7 @@ class SeasonalFeatures:
         for i, (profile, st) in enumerate(zip(self.profiles, profiles)):
             profile.restore(st, f"numpy.seasonal.profiles[{i}]")
         self._by_ts = {float(t): f for t, f in zip(ts, feats)}
-        self._last = None
+        self._last = self._values_at = None
 
     def replay(self, ts: np.ndarray, z: np.ndarray, missing: np.ndarray, start: int = 0,
                stop: int | None = None) -> np.ndarray:
@@ -191,5 +214,5 @@ class SeasonalFeatures:
         # copies: a view of a row would keep the whole block's array alive (megabytes after warm-up)
         self._by_ts = {float(t): out[i].copy() for i, t in enumerate(ts[start:stop][-self.keep:],
                                                                      len(out) - min(len(out), self.keep))}
-        self._last = None
+        self._last = self._values_at = None
         return out
