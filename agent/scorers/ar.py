@@ -88,16 +88,18 @@ class ARModel:
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
-        """`extra`: (T, n, extra) regressors of every row of the window. The point statistic is
+    def score(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
+        """`extra`: (T, n, extra) regressors of every row of the window, or a function that
+        returns them (called only when the kept residuals are rebuilt); `newest`: their newest
+        row (extra[-1]), when the caller has it. The point statistic is
         the window residuals' newest row (kept from tick to tick, one row computed a tick), not a
         second forecast of the newest value: the same number up to the order of the sum's terms,
         0 where the newest value is missing (a score the caller zeroes there anyway)."""
-        r = self.window_residuals(window, extra)
+        r = self.window_residuals(window, extra, newest)
         bias = self.bias_weights(len(r)) @ r
         return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
 
-    def window_residuals(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
+    def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
         """residuals() of the window's rows p.., kept between ticks: when the window has moved on by
         one tick since the last call (same window, same weights), only its newest row is computed.
         Each row is an elementwise function of its own p lags and regressors, so a kept row is the
@@ -110,10 +112,14 @@ class ARModel:
             if kept[1] == stamp:                                    # the same window again (a retry)
                 return self._r
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
+                if newest is None and self.extra:
+                    newest = (extra() if callable(extra) else extra)[-1]
                 self._r[:-1] = self._r[1:]
-                self._r[-1] = self._newest_residual(window, extra)
+                self._r[-1] = self._newest_residual(window, newest)
                 self._r_key = (key, stamp)
                 return self._r
+        if callable(extra):
+            extra = extra()
         self._r = self.residuals(window.values, window.missing, extra)
         self._r_key = (key, stamp)
         w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
@@ -121,13 +127,13 @@ class ARModel:
         self._terms = np.ones_like(self._coef)
         return self._r
 
-    def _newest_residual(self, window: WindowBuffer, extra: np.ndarray | None) -> np.ndarray:
+    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None) -> np.ndarray:
         """residuals()'s newest row in a few calls: the same products, summed in the same order
-        (a reduce over the first axis adds row after row)."""
+        (a reduce over the first axis adds row after row). `newest`: the newest row's regressors."""
         p, v = self.p, self._terms
         v[1:p + 1] = window.values[-1 - p:-1]
         if self.extra:
-            v[p + 1:] = extra[-1].T
+            v[p + 1:] = newest.T
         pred = np.add.reduce(self._coef * v, axis=0)
         r = (window.values[-1] - pred) * self.rls.inv_sd
         missing = window.missing[-1]

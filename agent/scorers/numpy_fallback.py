@@ -120,14 +120,15 @@ class NumpyScorer(Scorer):
         key = float(window.ts[-1])
         if key != self._tick_key:
             self._tick_key = key
-            extra = self.seasonal.window(window) if self.seasonal else None
-            ar_x = self.ar.features(window, None if extra is None else extra[-1])
-            self._tick = (ar_x, self.fusion.features(window), self.markov.transitions(window), extra)
+            newest = self.seasonal.newest(window) if self.seasonal else None     # the newest row's regressors:
+            ar_x = self.ar.features(window, newest)          # the window's others only if the AR model asks
+            self._tick = (ar_x, self.fusion.features(window), self.markov.transitions(window), newest)
         return self._tick
 
     def score(self, window: WindowBuffer) -> TickScore:
-        ar_x, fu_x, states, extra = self._features(window)
-        s = self.combine(self.ar.score(window, extra), self.markov.surprise(window, states),
+        ar_x, fu_x, states, newest = self._features(window)
+        extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
+        s = self.combine(self.ar.score(window, extra, newest), self.markov.surprise(window, states),
                          self.fusion.score(window, fu_x), out_parts=True)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
         return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)

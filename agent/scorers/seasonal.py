@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 #: Cycles a bin must have seen before its reference is used (one day could be an odd day).
 MIN_CYCLES = 2
 
+#: How many sensors of a bin are known (SeasonalProfile.known_value).
+EVERY, NONE, SOME = 1, 0, -1
+
 #: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
 MAX_BINS = 288
 
@@ -48,6 +51,10 @@ class SeasonalProfile:
         self.acc_sum = np.zeros((self.bins, n))      # the bin's values in its newest cycle
         self.acc_n = np.zeros((self.bins, n))
         self.acc_cycle = np.full(self.bins, -1, dtype=np.int64)
+        self._how = [NONE] * self.bins              # per bin: how many sensors' ref_n ≥ MIN_CYCLES
+        self._known_as = {EVERY: np.ones(n, bool), NONE: np.zeros(n, bool)}
+        for mask in self._known_as.values():
+            mask.flags.writeable = False
 
     def locate(self, ts: float) -> tuple[int, int]:
         """(bin, cycle) of a timestamp."""
@@ -74,6 +81,19 @@ class SeasonalProfile:
             ref, ref_n = self.ref[b], self.ref_n[b]
         return ref, ref_n >= MIN_CYCLES
 
+    def known_value(self, b: int, c: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """value_in(), and how many sensors are known: EVERY, NONE or SOME (the first two are
+        the usual cases, before and after MIN_CYCLES: no mask to apply)."""
+        if 0 <= self.acc_cycle[b] < c or self._how[b] == SOME:
+            ref, known = self.value_in(b, c)
+            return ref, known, self._how_many(known)
+        return self.ref[b], self._known_as[self._how[b]], self._how[b]
+
+    @staticmethod
+    def _how_many(known: np.ndarray) -> int:
+        count = fnp.count_nonzero(known)
+        return EVERY if count == len(known) else NONE if count == 0 else SOME
+
     def state_dict(self) -> dict:
         return {"ref": self.ref, "ref_n": self.ref_n, "acc_sum": self.acc_sum, "acc_n": self.acc_n,
                 "acc_cycle": self.acc_cycle}
@@ -84,6 +104,7 @@ class SeasonalProfile:
                for k in ("ref", "ref_n", "acc_sum", "acc_n", "acc_cycle")}
         for k, v in new.items():
             setattr(self, k, v)
+        self._how = [self._how_many(known) for known in self.ref_n >= MIN_CYCLES]
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         b, c = self.locate(ts)
@@ -92,6 +113,7 @@ class SeasonalProfile:
         if c > self.acc_cycle[b]:
             if self.acc_cycle[b] >= 0:
                 self.ref[b], self.ref_n[b] = self._folded(b)
+                self._how[b] = self._how_many(self.ref_n[b] >= MIN_CYCLES)
             self.acc_sum[b] = 0.0
             self.acc_n[b] = 0.0
             self.acc_cycle[b] = c
@@ -111,7 +133,7 @@ class SeasonalFeatures:
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
         self._last: bytes | None = None               # the previous window's tick times, as bytes
-        # (ts, [((bin, cycle), value, known) per profile]) of the newest row built: the next tick's row reads the
+        # (ts, [((bin, cycle), value, known, every known) per profile]) of the newest row built: the next tick's row reads the
         # profiles at its previous tick, which is that one (see row())
         self._values_at: tuple[float, list] | None = None
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
@@ -132,18 +154,48 @@ class SeasonalFeatures:
         values = []
         for j, profile in enumerate(self.profiles):
             at = profile.locate(ts)
-            now, known_now = profile.value_in(*at)
-            before_at, before, known_before = (profile.locate(prev_ts), *profile.value(prev_ts)) \
-                if before_all is None else before_all[j]
-            if before_at != at:             # the same bin in the same cycle: the same value, a step of +0.0
+            now, known_now, how_now = profile.known_value(*at)
+            if before_all is None:
+                before_at = profile.locate(prev_ts)
+                before, known_before, how_before = profile.known_value(*before_at)
+            else:
+                before_at, before, known_before, how_before = before_all[j]
+            # where(known, a, 0.0) is a itself where every sensor is known, and the zeros `out`
+            # holds where none is: the same bits in fewer calls
+            if before_at == at or how_now == NONE or how_before == NONE:
+                pass                        # the same bin in the same cycle: the same value, a step of +0.0
+            elif how_now == EVERY and how_before == EVERY:
+                np.subtract(now, before, out=out[:, 2 * j])
+            else:
                 out[:, 2 * j] = fnp.where(known_now & known_before, now - before, 0.0)
-            out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
-            values.append((at, now, known_now))
+            if how_now == EVERY:
+                np.subtract(now, prev_x, out=out[:, 2 * j + 1])
+            elif how_now == SOME:
+                out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
+            values.append((at, now, known_now, how_now))
         self._values_at = (ts, values)
         return out
 
+    def newest(self, window: WindowBuffer) -> np.ndarray:
+        """window(window)[-1], without the window's other rows (what a tick needs unless the AR
+        model rebuilds its kept residuals): built once per tick and remembered by tick time, as
+        window() builds and remembers it. Read-only."""
+        ts = window.ts
+        key = float(ts[-1])
+        feats = self._by_ts.get(key)
+        if feats is not None:
+            return feats
+        if len(ts) < 2 or not math.isfinite(key):
+            return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
+        feats = self._by_ts[key] = self.row(key, float(ts[-2]), window.values[-2])
+        by_ts = self._by_ts
+        for _ in range(len(by_ts) - self.keep):     # the oldest first (insertion order)
+            del by_ts[next(iter(by_ts))]
+        return feats
+
     def window(self, window: WindowBuffer) -> np.ndarray:
-        """(T, n, width) regressors of every row of the window (computed once per tick)."""
+        """(T, n, width) regressors of every row of the window (each row built once, when its
+        tick is the newest, here or by newest())."""
         ts, values = window.ts, window.values
         T = len(ts)
         last, stamp, size = self._last, ts.tobytes(), ts.itemsize
