@@ -36,6 +36,8 @@ class ARModel:
         # times, the weights' version) they were computed for, and the rows.
         self._r_key: tuple | None = None
         self._r = np.zeros((0, n))
+        self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
+        self._head = 0
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -114,13 +116,18 @@ class ARModel:
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
                 if newest is None and self.extra:
                     newest = (extra() if callable(extra) else extra)[-1]
-                self._r[:-1] = self._r[1:]
-                self._r[-1] = self._newest_residual(window, newest)
+                h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
+                ring[h + m] = ring[h] = self._newest_residual(window, newest)
+                self._head = h = (h + 1) % m
+                self._r = ring[h:h + m]
                 self._r_key = (key, stamp)
                 return self._r
         if callable(extra):
             extra = extra()
-        self._r = self.residuals(window.values, window.missing, extra)
+        r = self.residuals(window.values, window.missing, extra)
+        self._ring = fnp.concatenate([r, r])
+        self._head = 0
+        self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)
         w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
         self._coef = fnp.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
@@ -134,8 +141,9 @@ class ARModel:
         v[1:p + 1] = window.values[-1 - p:-1]
         if self.extra:
             v[p + 1:] = newest.T
-        pred = np.add.reduce(self._coef * v, axis=0)
-        r = (window.values[-1] - pred) * self.rls.inv_sd
+        r = np.add.reduce(self._coef * v, axis=0)          # the prediction, then in place:
+        np.subtract(window.values[-1], r, out=r)            # (newest − prediction) · inv_sd
+        r *= self.rls.inv_sd
         missing = window.missing[-1]
         if fnp.count_nonzero(missing):
             r[missing] = 0.0

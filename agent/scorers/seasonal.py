@@ -133,8 +133,8 @@ class SeasonalFeatures:
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
         self._last: bytes | None = None               # the previous window's tick times, as bytes
-        # (ts, [((bin, cycle), value, known, every known) per profile]) of the newest row built: the next tick's row reads the
-        # profiles at its previous tick, which is that one (see row())
+        # (ts, [((bin, cycle), value, known, how many known) per profile]) of the newest row built:
+        # the next tick's row reads the profiles at its previous tick, which is that one (see row())
         self._values_at: tuple[float, list] | None = None
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
         self._head = 0
