@@ -85,8 +85,12 @@ def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()
         res = pipe.step(row)
         for ev in res.alerts:
             if ev.event == "new":
+                # Its drivers: the top sensors above the threshold when raised, else the top one
+                # (agent.alerts.drivers; spelled out here so an older checkout is measured alike).
+                above = [t["sensor"] for t in ev.top_sensors if t["score"] > ev.threshold]
                 alerts.append({"start": ev.start, "onset": ev.ts, "end": None, "origin": ev.origin,
-                               "top_sensors": [t["sensor"] for t in ev.top_sensors]})
+                               "top_sensors": [t["sensor"] for t in ev.top_sensors],
+                               "drivers": above or [t["sensor"] for t in ev.top_sensors[:1]]})
             elif ev.event == "end" and alerts:
                 alerts[-1]["end"] = ev.end
         for ev in getattr(res, "faults", None) or []:

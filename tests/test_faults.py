@@ -585,6 +585,7 @@ def test_evaluate_scores_faults_and_incidents_apart(tmp_path):
     assert apart["faults"]["false_reports"] == 0
     assert apart["incidents"]["events"] == 1 and apart["incidents"]["detected"] == 1
     assert apart["incidents"]["false_alarms_from_faulty_sensor"] == 0
+    assert apart["incidents"]["false_alarms_only_driver_faulty"] == 0     # evaluate's alerts carry drivers
     assert "dead     reported 1/1" in format_table(report)
 
 
@@ -713,3 +714,31 @@ def test_the_fault_bench_applies_settings_over_its_roadside_config():
     assert parsed.faults.drift_moved_alone is True and parsed.threshold.quiet_s == 300
     with pytest.raises(SystemExit, match="key.path=value"):
         bench.with_settings({}, ["faults.drift_moved_alone"])
+
+
+def test_false_alarms_are_counted_by_top_sensor_and_by_only_driver():
+    """Issue 13's aim is worded by an alert's only driver; the bench also counts, stricter, by its top
+    sensor. An alert whose top sensor drifts but which a healthy sensor drives too counts in the
+    first only; one whose every driver is faulty counts in both; traces without drivers say None."""
+    from agent.evaluate.faults import score_run, summarise
+    events = [{"event": "drift-1@S03_occ", "start": 1000.0, "end": 2200.0},
+              {"event": "dead-2@S04_flow", "start": 5000.0, "end": 5600.0},
+              {"event": "incident-3@S02", "start": 9000.0, "end": 9900.0}]
+    alerts = [{"start": 1500.0, "onset": 1530.0, "end": 1800.0, "top_sensors": ["S03_occ", "S02_flow", "S05_flow"],
+               "drivers": ["S03_occ", "S02_flow"]},
+              {"start": 5030.0, "onset": 5060.0, "end": 5200.0, "top_sensors": ["S04_flow", "S04_occ"],
+               "drivers": ["S04_flow"]},
+              {"start": 9030.0, "onset": 9060.0, "end": 9500.0, "top_sensors": ["S02_speed"], "drivers": ["S02_speed"]}]
+    run = score_run(events, alerts, [], 30.0, 180.0, 0.0)
+    inc = run["incidents"]
+    assert inc["detected"] == 1 and inc["false_alarms"] == 2
+    assert inc["false_alarms_from_faulty_sensor"] == 2
+    assert inc["false_alarms_from_faulty_sensor_by_kind"] == {"drift": 1, "dead": 1}
+    assert inc["false_alarms_only_driver_faulty"] == 1
+    assert inc["false_alarms_only_driver_faulty_by_kind"] == {"dead": 1}
+    older = score_run(events, [{k: v for k, v in a.items() if k != "drivers"} for a in alerts], [], 30.0, 180.0, 0.0)
+    assert older["incidents"]["false_alarms_from_faulty_sensor"] == 2
+    assert older["incidents"]["false_alarms_only_driver_faulty"] is None
+    both = summarise([run, run])["incidents"]
+    assert both["false_alarms_only_driver_faulty"] == 2 and both["false_alarms_from_faulty_sensor"] == 4
+    assert summarise([run, older])["incidents"]["false_alarms_only_driver_faulty"] is None

@@ -7,8 +7,12 @@ labels, the agent's alerts and its fault events:
 - incidents: an incident event is detected by the first alert raised (its onset tick, not its
   back-dated start: hold-back delays the onset) while the event lasts or within the tolerance
   after; time to detect = onset − event start. An alert overlapping no incident is a false
-  alarm; `from_faulty_sensor` counts those whose driver (top sensor when raised) was under an
-  injected fault, or, on data without fault labels, reported faulty by the agent at that time;
+  alarm; `from_faulty_sensor` counts those whose top sensor when raised was under an injected
+  fault, or, on data without fault labels, reported faulty by the agent at that time;
+  `only_driver_faulty` (issue 13's wording of the aim) those whose every driver — the top sensors
+  above the threshold when raised, else the top one — was: an alert whose top sensor is faulty but
+  that other, healthy sensors drive too counts in the first (stricter) and not in the second
+  (None where the alerts carry no `drivers`: traces of an older bench);
 - faults: an injected fault is reported when the agent decides a fault on its sensor while it
   lasts (or within the tolerance after; a fault already open when it starts counts at once);
   time to detect = decision − start, also in ticks; `kind_matches` counts reports whose kind is
@@ -97,6 +101,11 @@ def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s
                     if not any(a["start"] <= e + tolerance_s and (a["end"] or np.inf) >= s for s, e in incidents)]
     from_faulty = _count(k for k in (fault_under(a["top_sensors"][0], a["onset"]) for a in false_alarms
                                      if a["top_sensors"]) if k)
+    # …and those whose every driver was (counted by the first driver's fault kind).
+    only_driver = None
+    if all("drivers" in a for a in false_alarms):
+        under = [[fault_under(d, a["onset"]) for d in a["drivers"]] for a in false_alarms]
+        only_driver = _count(kinds[0] for kinds in under if kinds and all(kinds))
     by_kind: dict[str, dict] = {}
     for kind, target, s, e in injected:
         k = by_kind.setdefault(kind, {"injected": 0, "reported": 0, "kind_matches": 0, "ttd_s": []})
@@ -113,7 +122,10 @@ def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s
     return {"incidents": {"events": len(incidents), "detected": detected, "ttd_s": delays,
                           "alerts": len(alerts), "false_alarms": len(false_alarms),
                           "false_alarms_from_faulty_sensor": sum(from_faulty.values()),
-                          "false_alarms_from_faulty_sensor_by_kind": from_faulty},
+                          "false_alarms_from_faulty_sensor_by_kind": from_faulty,
+                          "false_alarms_only_driver_faulty":
+                              None if only_driver is None else sum(only_driver.values()),
+                          "false_alarms_only_driver_faulty_by_kind": only_driver},
             "faults": {"by_kind": by_kind, "false_reports": len(false_faults),
                        "false_reports_by_kind": _count(f["kind"] for f in false_faults),
                        "reported_by_kind": _count(f["kind"] for f in decided if f["ts"] >= scored_from)},
@@ -141,11 +153,18 @@ def summarise(runs: list[dict]) -> dict:
     inc_ttd: list[float] = []
     kinds: dict[str, dict] = {}
     false_reports, false_by_kind, reported_by_kind, fa_by_kind = 0, {}, {}, {}
+    only_by_kind: dict | None = {}
     for r in runs:
         for k in inc:
             inc[k] += r["incidents"][k]
         for k, v in r["incidents"]["false_alarms_from_faulty_sensor_by_kind"].items():
             fa_by_kind[k] = fa_by_kind.get(k, 0) + v
+        only = r["incidents"].get("false_alarms_only_driver_faulty_by_kind")
+        if only is None:
+            only_by_kind = None                   # one run without drivers: not known for the sum
+        elif only_by_kind is not None:
+            for k, v in only.items():
+                only_by_kind[k] = only_by_kind.get(k, 0) + v
         inc_ttd += r["incidents"]["ttd_s"]
         for kind, v in r["faults"]["by_kind"].items():
             agg = kinds.setdefault(kind, {"injected": 0, "reported": 0, "kind_matches": 0, "ttd_s": []})
@@ -159,6 +178,9 @@ def summarise(runs: list[dict]) -> dict:
                 dst[k] = dst.get(k, 0) + v
     return {
         "incidents": {**inc, "false_alarms_from_faulty_sensor_by_kind": fa_by_kind,
+                      "false_alarms_only_driver_faulty":
+                          None if only_by_kind is None else sum(only_by_kind.values()),
+                      "false_alarms_only_driver_faulty_by_kind": only_by_kind,
                       "detection_rate": inc["detected"] / inc["events"] if inc["events"] else None,
                       **_ttd(inc_ttd, tick_s)},
         "faults": {"by_kind": {k: {"injected": v["injected"], "reported": v["reported"],
@@ -188,11 +210,13 @@ def score_traces(runs: list[dict]) -> dict:
 def format_summary(name: str, s: dict) -> list[str]:
     i, f = s["incidents"], s["faults"]
     rate = "–" if i["detection_rate"] is None else f"{i['detection_rate']:.2f}"
-    med = "–" if i["ttd_median_s"] is None else f"{i['ttd_median_s']:.0f}"
-    lines = [f"{name}: incidents {i['detected']}/{i['events']} ({rate}), TTD median {med} s; "
+    med = "–" if i["ttd_median_s"] is None else f"{i['ttd_mean_s']:.1f} / {i['ttd_median_s']:.0f}"
+    only = "–" if i.get("false_alarms_only_driver_faulty") is None else \
+        f"{i['false_alarms_only_driver_faulty']}: {i['false_alarms_only_driver_faulty_by_kind']}"
+    lines = [f"{name}: incidents {i['detected']}/{i['events']} ({rate}), TTD mean / median {med} s; "
              f"alerts {i['alerts']}, false alarms {i['false_alarms']} "
-             f"(from a faulty sensor {i['false_alarms_from_faulty_sensor']}: "
-             f"{i['false_alarms_from_faulty_sensor_by_kind']})"]
+             f"(top sensor faulty {i['false_alarms_from_faulty_sensor']}: "
+             f"{i['false_alarms_from_faulty_sensor_by_kind']}; only driver faulty {only})"]
     for kind, v in f["by_kind"].items():
         ttd = "–" if v["ttd_median_s"] is None else \
             f"median {v['ttd_median_s']:.0f} s, max {v['ttd_max_s']:.0f} s ({v['ttd_max_ticks']:.1f} ticks)"

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..alerts import drivers
 from .. import config as config_mod
 from ..bundle import BUILTIN_PREFIX, Expectation, resolve_path as resolve_bundle
 from ..config import AgentConfig
@@ -298,13 +299,15 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
 # ---- running one scorer over one file -----------------------------------------------------------
 
 def alert_records(alert_events, last_ts: float) -> list[dict]:
-    """One {start, onset, end, top_sensors} per alert: onset is the tick it was raised, the top
-    sensors those named when it was raised (its drivers)."""
+    """One {start, onset, end, top_sensors, drivers} per alert: onset is the tick it was raised, the
+    top sensors those named when it was raised, its drivers those of them above the threshold then
+    (else the top one: agent.alerts.drivers)."""
     out: list[dict] = []
     for ev in alert_events:
         if ev.event == "new":
             out.append({"start": ev.start, "onset": ev.ts, "end": None,
-                        "top_sensors": [t["sensor"] for t in ev.top_sensors]})
+                        "top_sensors": [t["sensor"] for t in ev.top_sensors],
+                        "drivers": drivers({"top_sensors": ev.top_sensors}, ev.threshold)})
         elif ev.event == "end" and out and out[-1]["end"] is None:
             out[-1]["end"] = ev.end if ev.end is not None else ev.ts
     if out and out[-1]["end"] is None:
