@@ -24,9 +24,10 @@ aligner and normaliser). Rows of the table:
 - with `--whole-ticks`: only the whole ticks of the numpy and tflite tiers (and at `--before`), no
   scorer variants and no onnx tier: fewer pipelines between two steps of one, so a change's
   ratio is less blurred by the others' cache misses;
-- with `--stages`: where the numpy tier's whole tick goes, each stage timed inside the steps of
-  its own pipeline (every fault rule's observe and learn, the sensors' normal behaviour, the
-  fallback's features, scorers and learning, the detector; a stage's timer adds ~0.3 µs).
+- with `--stages`: where the numpy tier's whole tick goes (`--tier tflite`: the tflite tier's), each
+  stage timed inside the steps of its own pipeline (every fault rule's observe and learn, the
+  sensors' normal behaviour, the model scorer, the fallback's features, scorers, observe and
+  learning, the detector; a stage's timer adds ~0.3 µs).
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -34,7 +35,7 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages | --whole-ticks]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages [--tier tflite] | --whole-ticks]
 """
 from __future__ import annotations
 
@@ -295,11 +296,11 @@ def time_tracker(pipe) -> list[float]:
     return last
 
 
-def stages(ticks: int, work: Path) -> dict:
-    """p50 µs per stage of the numpy tier's whole tick (its own pipeline, the demo's ticks after the
-    warm-up day), each stage timed where the pipeline calls it; nested stages are included in
-    their callers' time."""
-    cfg = from_dict(demo_config(["numpy"], work), base_dir=str(ROOT))
+def stages(ticks: int, work: Path, tier: str = "numpy") -> dict:
+    """p50 µs per stage of the `tier` tier's whole tick (numpy, or tflite in front of it; its own
+    pipeline, the demo's ticks after the warm-up day), each stage timed where the pipeline calls
+    it; nested stages are included in their callers' time."""
+    cfg = from_dict(demo_config(["numpy"] if tier == "numpy" else [tier, "numpy"], work), base_dir=str(ROOT))
     rows = demo_rows(cfg, cfg.warmup.ticks + cfg.window.steps + ticks)
     pipe = Pipeline(cfg)
     for row in rows[:-ticks]:
@@ -328,12 +329,18 @@ def stages(ticks: int, work: Path) -> dict:
     timed(pipe.normaliser, "apply", "normaliser")
     timed(pipe.window, "push", "window push")
     timed(pipe.chain, "score_blended", "scorer chain: score, all of it")
+    if tier != "numpy":
+        if pipe.chain.tier != tier:
+            raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
+        timed(pipe.chain.current, "score", f"{tier} scorer: score")
+    timed(fallback, "observe", "fallback: observe (Markov counts, every tick)")
     if fallback.seasonal is not None:
-        timed(fallback.seasonal, "window", "fallback: seasonal regressors")
+        timed(fallback.seasonal, "newest", "fallback: seasonal regressors")
+        timed(fallback.seasonal, "window", "fallback: seasonal regressors of the whole window (AR refits)")
         timed(fallback.seasonal, "learn", "fallback: seasonal profile learned")
     for part in ("ar", "markov", "fusion"):
         model = getattr(fallback, part)
-        timed(model, "score", f"fallback: {part} score")
+        timed(model, "surprise" if part == "markov" else "score", f"fallback: {part} score")
         timed(model, "learn", f"fallback: {part} learn")
     timed(fallback.fusion, "features", "fallback: fusion features")
     timed(fallback.markov, "transitions", "fallback: markov states")
@@ -344,7 +351,7 @@ def stages(ticks: int, work: Path) -> dict:
         t0 = time.perf_counter()
         pipe.step(row)
         whole.append(time.perf_counter() - t0)
-    out = {"whole tick, numpy tier": {**percentiles(whole), "per_tick": 1.0}}
+    out = {f"whole tick, {tier} tier": {**percentiles(whole), "per_tick": 1.0}}
     for label, s in took.items():
         if s:
             out[label] = {**percentiles(s), "per_tick": round(len(s) / ticks, 2)}
@@ -403,7 +410,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-rss", action="store_true", help="skip the agent runs for peak RSS")
     ap.add_argument("--rss-ticks", type=int, default=5000, help="ticks of each agent run for peak RSS")
     ap.add_argument("--stages", action="store_true",
-                    help="only the numpy tier's tick split into its stages (p50 µs each)")
+                    help="only one tier's tick split into its stages (p50 µs each; --tier)")
+    ap.add_argument("--tier", choices=("numpy", "tflite"), default="numpy",
+                    help="with --stages: the numpy tier's tick, or the tflite tier's (the fallback learning behind it)")
     ap.add_argument("--whole-ticks", action="store_true",
                     help="only the whole ticks of the numpy and tflite tiers (and at --before), no scorer variants")
     ap.add_argument("--before", default=None, metavar="REF",
@@ -417,8 +426,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if args.stages:
         with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
-            split = stages(args.ticks, Path(tmp))
-        Path(args.out).write_text(json.dumps({"bench": "table --stages", "machine": machine_info(("numpy",)),
+            split = stages(args.ticks, Path(tmp), args.tier)
+        Path(args.out).write_text(json.dumps({"bench": "table --stages", "tier": args.tier,
+                                              "machine": machine_info(("numpy",)),
                                               "ticks": args.ticks, "stages": split}, indent=2) + "\n")
         for label, f in split.items():
             print(f"{label:<58} {f['p50_us']:>8.1f} µs p50 {f['p99_us']:>8.1f} p99 {f['mean_us']:>8.1f} mean"

@@ -3,6 +3,7 @@ window residuals, the Markov chain's kept states, the sensors' normal behaviour 
 where every sensor is learned, and a fault rule's calm fast path."""
 import numpy as np
 
+from agent import fastnp as fnp
 from agent.config import NumpyScorerConfig
 from agent.faults.context import Normal
 from agent.faults.rule import Held
@@ -153,3 +154,95 @@ def test_recent_mean_is_the_nan_ring_mean_and_round_trips():
         assert np.array_equal(getattr(again, k), getattr(recent, k)), k
     assert np.array_equal(again.seen(), recent.seen())
 
+
+
+def test_the_fallbacks_shorter_sums_are_the_long_ones_within_rounding():
+    """What this round computes a shorter way and in another order (so not the same bits): the AR
+    point statistic read from the kept residuals instead of a second forecast, the neighbour mean
+    as one product, the blocked least squares' Σ x xᵀ as a batched matmul. Each within 1e-9 of the
+    long way on a stream with missing readings, over many solves; the Markov surprise computed in
+    place, and the fallback's parts zeroed once where the newest value is missing, the same bits."""
+    rng = np.random.default_rng(11)
+    n, steps, tick = 6, 16, 60.0
+    z, missing = stream(rng, 900, n)
+    ts = np.arange(len(z)) * tick
+    adj = np.ones((n, n)) - np.eye(n)
+    adj[0] = 0.0
+    adj[0, 1] = adj[0, 2] = 2.0                       # unequal weights, a sensor with two neighbours
+    scorer = NumpyScorer(n, adj, NumpyScorerConfig(seasonal_periods_s=[3600.0]), tick_s=tick, steps=steps)
+    scorer.fit(z[:400], missing[:400], ts[:400])
+    buf = WindowBuffer(steps, n)
+    for t in range(400 - steps, 400):
+        buf.push(z[t], missing[t], ts[t])
+    ar, markov, fusion = scorer.ar, scorer.markov, scorer.fusion
+    solves = 0
+    for t in range(400, len(z)):
+        buf.push(z[t], missing[t], ts[t])
+        extra = scorer.seasonal.window(buf)
+        x = ar.features(buf, extra[-1])
+        point = np.abs(buf.values[-1] - fnp.einsum("nk,nk->n", ar.rls.w, x)) * ar.rls.inv_sd
+        r = ar.residuals(buf.values, buf.missing, extra)
+        long_way = np.maximum(point, np.abs(ar.bias_weights(len(r)) @ r)) * buf.newest_seen
+        np.testing.assert_allclose(ar.score(buf, extra) * buf.newest_seen, long_way, rtol=1e-9, atol=1e-12)
+        prev = buf.values[-2].astype(np.float64)
+        s = fusion.neighbour_mean(buf.values[-1], buf.missing[-1])
+        np.testing.assert_allclose(fusion.features(buf)[:, 1:], np.stack([prev, s, prev * s], axis=1),
+                                   rtol=1e-12, atol=1e-12)
+        states = markov.transitions(buf)
+        prob = markov._prob(*states)
+        for i in np.flatnonzero(buf.missing[-2]):
+            prob[i] = markov._propagated(buf, i, states[1][i])
+        want = np.maximum((-np.log(prob) - markov.mean) * markov.inv_std, 0.0) * buf.newest_seen
+        assert np.array_equal(markov.score(buf, states), want)
+        parts = (ar.score(buf, extra) * buf.newest_seen, markov.score(buf, states), fusion.score(buf) * buf.newest_seen)
+        assert np.array_equal(scorer.score(buf).sensor_scores, scorer.combine(*parts) * buf.newest_seen)
+        rls = ar.rls
+        if rls._m == rls.block - 1:                   # the next learn solves: the long way beside it
+            m = rls.block
+            X, y, v = fnp.concatenate([rls._X[:m - 1], x[None]]), rls._y[:m].copy(), rls._v[:m].copy()
+            y[-1], v[-1] = buf.values[-1], buf.newest_seen
+            decay = rls.lam ** np.arange(m - 1, -1, -1)[:, None] * v
+            A = rls.lam ** m * rls.A + fnp.einsum("mni,mnj->nij", X * decay[:, :, None], X)
+            scorer.observe(buf)
+            scorer.learn(buf)
+            np.testing.assert_allclose(rls.A, A, rtol=1e-12)
+            solves += 1
+            continue
+        scorer.observe(buf)
+        scorer.learn(buf)
+    assert solves >= 10
+
+
+def test_seasonal_rows_reusing_the_previous_ticks_profile_values_are_the_same_bits():
+    """row() reads the profiles at the previous tick from the row before (and leaves a step of
+    +0.0 within one bin, skips the masks when every sensor or none is known): the same bits as
+    reading them afresh, across learning, skipped (uncalm) ticks, gaps, bins and cycles; and
+    newest() is window()'s newest row."""
+    rng = np.random.default_rng(5)
+    n, steps, tick = 3, 8, 600.0                      # 6 ticks per hour-long cycle, bins of 10 min
+    from agent.scorers.seasonal import SeasonalFeatures
+
+    class Fresh(SeasonalFeatures):
+        def row(self, *args):
+            self._values_at = None                     # the long way: every profile value read afresh
+            return super().row(*args)
+    kept = SeasonalFeatures(n, [3600.0, 7200.0], tick, 3, steps + 2)
+    fresh = Fresh(n, [3600.0, 7200.0], tick, 3, steps + 2)
+    buf = WindowBuffer(steps, n)
+    t = 0.0
+    for i in range(600):
+        t += tick * (3 if i % 97 == 0 else 1)         # now and then a gap of two ticks
+        z = rng.normal(size=n).astype(np.float32)
+        buf.push(z, rng.random(n) < 0.1, t)
+        if i % 13 == 0 or i % 17 == 0:                 # a tick whose rows are not asked for: the next
+            if i % 17:                                 # window is two on (its rows rebuilt), and what
+                kept.learn(t, buf.values[-1], buf.newest_seen)  # is learned is not the kept row's tick
+                fresh.learn(t, buf.values[-1], buf.newest_seen)
+            continue
+        if i % 3:                                      # the whole window: rebuilt from the rows kept
+            assert np.array_equal(kept.window(buf), fresh.window(buf)), i
+        else:                                          # the newest row alone (what most ticks ask for)
+            assert np.array_equal(kept.newest(buf), fresh.window(buf)[-1]), i
+        if i % 5:                                      # one tick in five not learned (not calm)
+            kept.learn(t, buf.values[-1], buf.newest_seen)
+            fresh.learn(t, buf.values[-1], buf.newest_seen)

@@ -36,6 +36,8 @@ class ARModel:
         # times, the weights' version) they were computed for, and the rows.
         self._r_key: tuple | None = None
         self._r = np.zeros((0, n))
+        self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
+        self._head = 0
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -88,16 +90,18 @@ class ARModel:
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> np.ndarray:
-        """`x`: this tick's features when the caller already built them; `extra`: (T, n, extra)
-        regressors of every row of the window."""
-        point = self.rls.zscores(self.features(window, None if extra is None else extra[-1]) if x is None else x,
-                                 window.values[-1])
-        r = self.window_residuals(window, extra)
-        bias = np.abs(self.bias_weights(len(r)) @ r)
-        return np.maximum(point, bias)
+    def score(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
+        """`extra`: (T, n, extra) regressors of every row of the window, or a function that
+        returns them (called only when the kept residuals are rebuilt); `newest`: their newest
+        row (extra[-1]), when the caller has it. The point statistic is
+        the window residuals' newest row (kept from tick to tick, one row computed a tick), not a
+        second forecast of the newest value: the same number up to the order of the sum's terms,
+        0 where the newest value is missing (a score the caller zeroes there anyway)."""
+        r = self.window_residuals(window, extra, newest)
+        bias = self.bias_weights(len(r)) @ r
+        return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
 
-    def window_residuals(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
+    def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
         """residuals() of the window's rows p.., kept between ticks: when the window has moved on by
         one tick since the last call (same window, same weights), only its newest row is computed.
         Each row is an elementwise function of its own p lags and regressors, so a kept row is the
@@ -110,26 +114,36 @@ class ARModel:
             if kept[1] == stamp:                                    # the same window again (a retry)
                 return self._r
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
-                self._r[:-1] = self._r[1:]
-                self._r[-1] = self._newest_residual(window, extra)
+                if newest is None and self.extra:
+                    newest = (extra() if callable(extra) else extra)[-1]
+                h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
+                ring[h + m] = ring[h] = self._newest_residual(window, newest)
+                self._head = h = (h + 1) % m
+                self._r = ring[h:h + m]
                 self._r_key = (key, stamp)
                 return self._r
-        self._r = self.residuals(window.values, window.missing, extra)
+        if callable(extra):
+            extra = extra()
+        r = self.residuals(window.values, window.missing, extra)
+        self._ring = fnp.concatenate([r, r])
+        self._head = 0
+        self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)
         w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
         self._coef = fnp.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
         self._terms = np.ones_like(self._coef)
         return self._r
 
-    def _newest_residual(self, window: WindowBuffer, extra: np.ndarray | None) -> np.ndarray:
+    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None) -> np.ndarray:
         """residuals()'s newest row in a few calls: the same products, summed in the same order
-        (a reduce over the first axis adds row after row)."""
+        (a reduce over the first axis adds row after row). `newest`: the newest row's regressors."""
         p, v = self.p, self._terms
         v[1:p + 1] = window.values[-1 - p:-1]
         if self.extra:
-            v[p + 1:] = extra[-1].T
-        pred = np.add.reduce(self._coef * v, axis=0)
-        r = (window.values[-1] - pred) * self.rls.inv_sd
+            v[p + 1:] = newest.T
+        r = np.add.reduce(self._coef * v, axis=0)          # the prediction, then in place:
+        np.subtract(window.values[-1], r, out=r)            # (newest − prediction) · inv_sd
+        r *= self.rls.inv_sd
         missing = window.missing[-1]
         if fnp.count_nonzero(missing):
             r[missing] = 0.0

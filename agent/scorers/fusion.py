@@ -31,6 +31,12 @@ class FusionModel:
         self._total = self.nbr_w.sum(axis=-1)          # every neighbour observed: the common tick
         self._some = self._total > 0
         self._every = bool(self._some.all())          # every sensor has a neighbour: no 0/0 to avoid
+        # Every neighbour observed (the common tick): the mean as one product with each sensor's
+        # neighbour weights over their total (a sensor with none: a row of zeros, mean 0)
+        self._mean_w = np.zeros((n, n))
+        for i in range(n):
+            if self._some[i]:
+                np.add.at(self._mean_w[i], self.nbr[i], self.nbr_w[i] / self._total[i])
         self.rls = BatchRLS(n, 4, forgetting)
         self._x = np.ones((n, 4))
 
@@ -46,15 +52,12 @@ class FusionModel:
         newest, missing = window.values[-1], window.missing[-1]
         if fnp.count_nonzero(missing):
             s = self.neighbour_mean(newest, missing)
-        elif self._every:   # the same sums (a weight times True is the weight) in fewer numpy calls
-            s = np.add.reduce(self.nbr_w * newest[self.nbr], axis=-1) / self._total
-        else:
-            s = np.divide(np.add.reduce(self.nbr_w * newest[self.nbr], axis=-1), self._total,
-                          out=np.zeros(self.nbr.shape[0]), where=self._some)
+        else:               # neighbour_mean's value in one call (its sum in another order: last bits)
+            s = self._mean_w @ newest
         x = self._x
         x[:, 1] = prev
         x[:, 2] = s
-        x[:, 3] = prev * s
+        np.multiply(prev, s, out=x[:, 3])
         return x
 
     def batch_features(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -75,7 +78,8 @@ class FusionModel:
 
     def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
         x = self.features(window) if x is None else x
-        return self.rls.zscores(x, window.values[-1]) * self.has_neighbours
+        z = self.rls.zscores(x, window.values[-1])
+        return z if self._every else z * self.has_neighbours       # every sensor has one: × True changes nothing
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
         err = np.empty((max(len(z) - 1, 0), z.shape[1]))

@@ -108,14 +108,22 @@ class MarkovModel:
         return s0, s1
 
     def score(self, window: WindowBuffer, states: tuple | None = None) -> np.ndarray:
+        return self.surprise(window, states) * window.newest_seen
+
+    def surprise(self, window: WindowBuffer, states: tuple | None = None) -> np.ndarray:
+        """score() where the newest value is seen, and whatever it is elsewhere (for a caller that
+        zeroes those sensors itself: the numpy fallback does, once, for all its parts)."""
         s0, s1 = self.transitions(window) if states is None else states
-        prob = self._prob(s0, s1)
+        z = self._prob(s0, s1)
         gone = window.missing[-2]
         if fnp.count_nonzero(gone):
             for i in np.flatnonzero(gone):
-                prob[i] = self._propagated(window, i, s1[i])
-        z = (-np.log(prob) - self.mean) * self.inv_std
-        return np.maximum(z, 0.0) * window.newest_seen
+                z[i] = self._propagated(window, i, s1[i])
+        np.log(z, out=z)                # in place, (log p + mean) · inv_std negated: the same bits as
+        z += self.mean                  # (−log p − mean) · inv_std (a negation is exact, and rounding is
+        z *= self.inv_std               # symmetric in sign), without its three temporaries
+        np.negative(z, out=z)
+        return np.maximum(z, 0.0, out=z)
 
     def _propagated(self, window: WindowBuffer, i: int, s1: int) -> float:
         """P(s1) when sensor i's previous state is unknown: propagate from its last observation."""

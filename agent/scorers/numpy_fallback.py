@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from .ar import ARModel
-from .base import Scorer, TickScore, tick_score
+from .base import Scorer, TickScore
 from .fusion import FusionModel
 from .markov import MarkovModel
 from .seasonal import SeasonalFeatures
@@ -100,10 +100,16 @@ class NumpyScorer(Scorer):
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)
 
-    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray, out: np.ndarray | None = None
-                ) -> np.ndarray:
-        """The weighted sum of the three scores; into `out` (which may be `ar`) when given."""
+    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray, out: np.ndarray | None = None,
+                out_parts: bool = False) -> np.ndarray:
+        """The weighted sum of the three scores; into `out` (which may be `ar`) when given;
+        `out_parts`: the three are the caller's scratch (each weighted in place, the sum into `ar`)."""
         w = self.weights
+        if out_parts:                   # the same products and sums, without temporaries
+            np.multiply(ar, w["ar"], out=ar)
+            ar += np.multiply(markov, w["markov"], out=markov)
+            ar += np.multiply(fusion, w["fusion"], out=fusion)
+            return ar
         s = np.multiply(ar, w["ar"], out=out)
         s += w["markov"] * markov
         s += w["fusion"] * fusion
@@ -114,17 +120,19 @@ class NumpyScorer(Scorer):
         key = float(window.ts[-1])
         if key != self._tick_key:
             self._tick_key = key
-            extra = self.seasonal.window(window) if self.seasonal else None
-            ar_x = self.ar.features(window, None if extra is None else extra[-1])
-            self._tick = (ar_x, self.fusion.features(window), self.markov.transitions(window), extra)
+            newest = self.seasonal.newest(window) if self.seasonal else None     # the newest row's regressors:
+            ar_x = self.ar.features(window, newest)          # the window's others only if the AR model asks
+            self._tick = (ar_x, self.fusion.features(window), self.markov.transitions(window), newest)
         return self._tick
 
     def score(self, window: WindowBuffer) -> TickScore:
-        ar_x, fu_x, states, extra = self._features(window)
-        s = self.combine(self.ar.score(window, ar_x, extra), self.markov.score(window, states),
-                         self.fusion.score(window, fu_x))
-        s *= window.newest_seen
-        return TickScore(sensor_scores=s, score=tick_score(s), tier=self.TYPE)
+        ar_x, fu_x, states, newest = self._features(window)
+        extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
+        s = self.combine(self.ar.score(window, extra, newest), self.markov.surprise(window, states),
+                         self.fusion.score(window, fu_x), out_parts=True)
+        s *= window.newest_seen         # every part zeroed where the newest value is missing, once
+        # tick_score(s), the worst sensor, without ndarray.max's Python wrapper
+        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:

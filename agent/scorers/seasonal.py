@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import fastnp as fnp
 from ..checkpoint import array_like, array_of
 
 if TYPE_CHECKING:
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 #: Cycles a bin must have seen before its reference is used (one day could be an odd day).
 MIN_CYCLES = 2
+
+#: How many sensors of a bin are known (SeasonalProfile.known_value).
+EVERY, NONE, SOME = 1, 0, -1
 
 #: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
 MAX_BINS = 288
@@ -47,6 +51,10 @@ class SeasonalProfile:
         self.acc_sum = np.zeros((self.bins, n))      # the bin's values in its newest cycle
         self.acc_n = np.zeros((self.bins, n))
         self.acc_cycle = np.full(self.bins, -1, dtype=np.int64)
+        self._how = [NONE] * self.bins              # per bin: how many sensors' ref_n ≥ MIN_CYCLES
+        self._known_as = {EVERY: np.ones(n, bool), NONE: np.zeros(n, bool)}
+        for mask in self._known_as.values():
+            mask.flags.writeable = False
 
     def locate(self, ts: float) -> tuple[int, int]:
         """(bin, cycle) of a timestamp."""
@@ -63,12 +71,28 @@ class SeasonalProfile:
 
     def value(self, ts: float) -> tuple[np.ndarray, np.ndarray]:
         """(value, known) per sensor at ts: the bin's mean over cycles before ts's cycle."""
-        b, c = self.locate(ts)
+        return self.value_in(*self.locate(ts))
+
+    def value_in(self, b: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """value() of bin b in cycle c."""
         if 0 <= self.acc_cycle[b] < c:
             ref, ref_n = self._folded(b)
         else:
             ref, ref_n = self.ref[b], self.ref_n[b]
         return ref, ref_n >= MIN_CYCLES
+
+    def known_value(self, b: int, c: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """value_in(), and how many sensors are known: EVERY, NONE or SOME (the first two are
+        the usual cases, before and after MIN_CYCLES: no mask to apply)."""
+        if 0 <= self.acc_cycle[b] < c or self._how[b] == SOME:
+            ref, known = self.value_in(b, c)
+            return ref, known, self._how_many(known)
+        return self.ref[b], self._known_as[self._how[b]], self._how[b]
+
+    @staticmethod
+    def _how_many(known: np.ndarray) -> int:
+        count = fnp.count_nonzero(known)
+        return EVERY if count == len(known) else NONE if count == 0 else SOME
 
     def state_dict(self) -> dict:
         return {"ref": self.ref, "ref_n": self.ref_n, "acc_sum": self.acc_sum, "acc_n": self.acc_n,
@@ -80,6 +104,7 @@ class SeasonalProfile:
                for k in ("ref", "ref_n", "acc_sum", "acc_n", "acc_cycle")}
         for k, v in new.items():
             setattr(self, k, v)
+        self._how = [self._how_many(known) for known in self.ref_n >= MIN_CYCLES]
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         b, c = self.locate(ts)
@@ -88,11 +113,13 @@ class SeasonalProfile:
         if c > self.acc_cycle[b]:
             if self.acc_cycle[b] >= 0:
                 self.ref[b], self.ref_n[b] = self._folded(b)
+                self._how[b] = self._how_many(self.ref_n[b] >= MIN_CYCLES)
             self.acc_sum[b] = 0.0
             self.acc_n[b] = 0.0
             self.acc_cycle[b] = c
-        self.acc_sum[b] += np.where(valid, x, 0.0)
-        self.acc_n[b] += valid
+        acc_sum, acc_n = self.acc_sum[b], self.acc_n[b]    # views: added to in place
+        acc_sum += fnp.where(valid, x, 0.0)
+        acc_n += valid
 
 
 class SeasonalFeatures:
@@ -105,29 +132,75 @@ class SeasonalFeatures:
         self.width = 2 * len(self.profiles)
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
-        self._last: np.ndarray | None = None          # the previous window's tick times
+        self._last: bytes | None = None               # the previous window's tick times, as bytes
+        # (ts, [((bin, cycle), value, known, how many known) per profile]) of the newest row built:
+        # the next tick's row reads the profiles at its previous tick, which is that one (see row())
+        self._values_at: tuple[float, list] | None = None
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
         self._head = 0
 
     def row(self, ts: float, prev_ts: float, prev_x: np.ndarray) -> np.ndarray:
-        """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x."""
+        """(n, width) regressors of the tick at ts, whose previous tick was prev_ts with values prev_x.
+
+        The profiles' values at prev_ts are the ones read for the row before when that row was
+        the tick at prev_ts: since then at most that tick was learned (learn() forgets them
+        otherwise), and learning a tick leaves the profiles' value at it as it was (a pending
+        cycle it folds in is the one value() folded in already), so they are the same bits."""
         out = np.zeros((self.n, self.width))
         if not (math.isfinite(ts) and math.isfinite(prev_ts)):
             return out
+        kept = self._values_at
+        before_all = kept[1] if kept is not None and kept[0] == prev_ts else None
+        values = []
         for j, profile in enumerate(self.profiles):
-            now, known_now = profile.value(ts)
-            before, known_before = profile.value(prev_ts)
-            out[:, 2 * j] = np.where(known_now & known_before, now - before, 0.0)
-            out[:, 2 * j + 1] = np.where(known_now, now - prev_x, 0.0)
+            at = profile.locate(ts)
+            now, known_now, how_now = profile.known_value(*at)
+            if before_all is None:
+                before_at = profile.locate(prev_ts)
+                before, known_before, how_before = profile.known_value(*before_at)
+            else:
+                before_at, before, known_before, how_before = before_all[j]
+            # where(known, a, 0.0) is a itself where every sensor is known, and the zeros `out`
+            # holds where none is: the same bits in fewer calls
+            if before_at == at or how_now == NONE or how_before == NONE:
+                pass                        # the same bin in the same cycle: the same value, a step of +0.0
+            elif how_now == EVERY and how_before == EVERY:
+                np.subtract(now, before, out=out[:, 2 * j])
+            else:
+                out[:, 2 * j] = fnp.where(known_now & known_before, now - before, 0.0)
+            if how_now == EVERY:
+                np.subtract(now, prev_x, out=out[:, 2 * j + 1])
+            elif how_now == SOME:
+                out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
+            values.append((at, now, known_now, how_now))
+        self._values_at = (ts, values)
         return out
 
+    def newest(self, window: WindowBuffer) -> np.ndarray:
+        """window(window)[-1], without the window's other rows (what a tick needs unless the AR
+        model rebuilds its kept residuals): built once per tick and remembered by tick time, as
+        window() builds and remembers it. Read-only."""
+        ts = window.ts
+        key = float(ts[-1])
+        feats = self._by_ts.get(key)
+        if feats is not None:
+            return feats
+        if len(ts) < 2 or not math.isfinite(key):
+            return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
+        feats = self._by_ts[key] = self.row(key, float(ts[-2]), window.values[-2])
+        by_ts = self._by_ts
+        for _ in range(len(by_ts) - self.keep):     # the oldest first (insertion order)
+            del by_ts[next(iter(by_ts))]
+        return feats
+
     def window(self, window: WindowBuffer) -> np.ndarray:
-        """(T, n, width) regressors of every row of the window (computed once per tick)."""
+        """(T, n, width) regressors of every row of the window (each row built once, when its
+        tick is the newest, here or by newest())."""
         ts, values = window.ts, window.values
         T = len(ts)
-        last = self._last
+        last, stamp, size = self._last, ts.tobytes(), ts.itemsize
         # The same tick times, NaN included, compared as bytes (array_equal(equal_nan=True) costs ~10 µs).
-        if last is not None and last.shape == ts.shape and last[1:].tobytes() == ts[:-1].tobytes():
+        if last is not None and len(last) == len(stamp) and last[size:] == stamp[:-size]:
             self._head = (self._head + 1) % T             # one tick on: the ring moves one row, one new row
             start = T - 1
         else:
@@ -143,16 +216,18 @@ class SeasonalFeatures:
                 if i == 0 or not math.isfinite(key):
                     feats = 0.0                         # no previous row to build from: unknown (0)
                 else:
-                    feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1].astype(np.float64))
+                    feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1])
             self._ring[(h + i) % T] = feats
             self._ring[(h + i) % T + T] = feats
-        if len(self._by_ts) > self.keep:
-            for key in list(self._by_ts)[:len(self._by_ts) - self.keep]:
-                del self._by_ts[key]
-        self._last = ts.copy()
+        by_ts = self._by_ts
+        for _ in range(len(by_ts) - self.keep):     # the oldest first (insertion order)
+            del by_ts[next(iter(by_ts))]
+        self._last = stamp
         return out
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+        if self._values_at is not None and self._values_at[0] != ts:
+            self._values_at = None                  # row() may reuse them only across learning their own tick
         for profile in self.profiles:
             profile.learn(ts, x, valid)
 
@@ -174,7 +249,7 @@ class SeasonalFeatures:
         for i, (profile, st) in enumerate(zip(self.profiles, profiles)):
             profile.restore(st, f"numpy.seasonal.profiles[{i}]")
         self._by_ts = {float(t): f for t, f in zip(ts, feats)}
-        self._last = None
+        self._last = self._values_at = None
 
     def replay(self, ts: np.ndarray, z: np.ndarray, missing: np.ndarray, start: int = 0,
                stop: int | None = None) -> np.ndarray:
@@ -191,5 +266,5 @@ class SeasonalFeatures:
         # copies: a view of a row would keep the whole block's array alive (megabytes after warm-up)
         self._by_ts = {float(t): out[i].copy() for i, t in enumerate(ts[start:stop][-self.keep:],
                                                                      len(out) - min(len(out), self.keep))}
-        self._last = None
+        self._last = self._values_at = None
         return out
