@@ -288,7 +288,7 @@ class ModelScorer(Scorer):
         np.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
-            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.scores(level)))
+            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.settled(self.profile.scores(level))))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
@@ -436,7 +436,8 @@ class ModelScorer(Scorer):
                 "forecasts": np.array([self._forecasts[t] for t in fts], np.float64).reshape(-1, self.n),
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 "profile": None if profile.mean is None else
-                {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks}}
+                {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
+                 "normal": profile.normal, "peak": profile.peak}}
 
     def restore(self, state: dict) -> None:
         """Validates everything before changing anything."""
@@ -457,6 +458,10 @@ class ModelScorer(Scorer):
             mean = array_like(fitted["mean"], np.zeros(self.n), f"{name}.profile.mean")
             std = array_like(fitted["std"], np.zeros(self.n), f"{name}.profile.std")
             ticks = int(fitted["ticks"])
+            # settle_fraction's warm-up range and excursion peaks: absent in checkpoints written before them
+            normal = None if fitted.get("normal") is None else \
+                array_like(fitted["normal"], np.zeros(self.n), f"{name}.profile.normal")
+            peak = array_like(fitted.get("peak", np.zeros(self.n)), np.zeros(self.n), f"{name}.profile.peak")
         self._history, self._forecasts = rings
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
@@ -465,6 +470,7 @@ class ModelScorer(Scorer):
             self.profile.mean = self.profile.std = None
         else:
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
+            self.profile.normal, self.profile.peak = normal, peak
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,

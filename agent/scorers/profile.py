@@ -20,7 +20,17 @@ A sensor listed in `drifting` (its level drifts in normal operation, e.g. a moto
 over the hours) is judged by its newest forecast error alone: no profile score and no
 lasting-shift (bias) statistic, both of which would add the drift up into an alarm.
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
-once, on each file's first 400 rows). Fewer than `min_ticks` usable warm-up ticks fit no
+once, on each file's first 400 rows).
+
+`settle_fraction` f > 0: a settled plant is not a new anomaly. A profiled sensor's distance is not
+counted (the sensor is judged by its forecast error alone) while it is at most f × the largest
+distance that sensor reached in its current excursion — since its distance was last inside its
+warm-up range (the largest distance over the warm-up ticks). Why: after a large excursion a plant
+often settles a little off its warm-up level (a pump after a valve test) and stays there; the
+profile keeps scoring that new operating point, while the forecaster, which has followed it, is
+calm. With the fallback blended in, the fallback's calm forecast error supplies that agreement;
+this gives the tier its own. A new anomaly still scores through its forecast error, and through
+the profile once it goes beyond f of the excursion already seen. Fewer than `min_ticks` usable warm-up ticks fit no
 profile: the tier then scores with its forecast error and the bundle's own threshold.
 """
 from __future__ import annotations
@@ -51,6 +61,10 @@ class ProfileConfig:
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
+    settle_fraction: float = rng(0.0, 1.0, default=0.0,
+        doc="a profiled sensor's distance is not counted while it is at most this share of the largest distance "
+            "it reached since it was last inside its warm-up range (a plant settled off normal after an "
+            "excursion: its forecast error alone judges it); 0: off")
 
 
 @functools.lru_cache(maxsize=64)
@@ -80,6 +94,8 @@ class NormalProfile:
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.ticks = 0
+        self.normal: np.ndarray | None = None       # per sensor, the largest distance over warm-up
+        self.peak = np.zeros(len(sensors))          # per sensor, the largest distance of its excursion
 
     @property
     def fitted(self) -> bool:
@@ -101,6 +117,9 @@ class NormalProfile:
             return False
         self.mean = np.nanmean(levels, axis=0)
         self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
+        with np.errstate(invalid="ignore"):
+            self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
+        self.peak = np.zeros(len(self.used))
         return True
 
     def scores(self, level: np.ndarray) -> np.ndarray:
@@ -110,10 +129,20 @@ class NormalProfile:
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
+    def settled(self, distance: np.ndarray) -> np.ndarray:
+        """(N,) live distances (`scores` of one tick) with a settled sensor's set to 0 (`settle_fraction`,
+        above); tracks each sensor's excursion peak. Idempotent for a tick scored twice."""
+        fraction = self.cfg.settle_fraction
+        if fraction <= 0 or self.normal is None:
+            return distance
+        inside = distance <= self.normal
+        self.peak = np.where(inside, 0.0, np.maximum(self.peak, distance))
+        return np.where(distance <= fraction * self.peak, 0.0, distance)
+
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift}
+                "lasting_shift": self.cfg.lasting_shift, "settle_fraction": self.cfg.settle_fraction}
 
 
 
