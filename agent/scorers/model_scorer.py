@@ -288,7 +288,7 @@ class ModelScorer(Scorer):
         np.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
-            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.settled(self.profile.scores(level))))
+            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.settled(self.profile.scores(level), float(window.ts[-1]))))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
@@ -437,7 +437,7 @@ class ModelScorer(Scorer):
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
-                 "normal": profile.normal, "peak": profile.peak}}
+                 "normal": profile.normal, "peak": profile.peak, "lasting": profile.lasting}}
 
     def restore(self, state: dict) -> None:
         """Validates everything before changing anything."""
@@ -462,6 +462,7 @@ class ModelScorer(Scorer):
             normal = None if fitted.get("normal") is None else \
                 array_like(fitted["normal"], np.zeros(self.n), f"{name}.profile.normal")
             peak = array_like(fitted.get("peak", np.zeros(self.n)), np.zeros(self.n), f"{name}.profile.peak")
+            lasting = array_like(fitted.get("lasting", np.zeros(self.n)), np.zeros(self.n), f"{name}.profile.lasting")
         self._history, self._forecasts = rings
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
@@ -470,7 +471,7 @@ class ModelScorer(Scorer):
             self.profile.mean = self.profile.std = None
         else:
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
-            self.profile.normal, self.profile.peak = normal, peak
+            self.profile.normal, self.profile.peak, self.profile.lasting = normal, peak, lasting
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,

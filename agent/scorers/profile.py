@@ -30,7 +30,10 @@ often settles a little off its warm-up level (a pump after a valve test) and sta
 profile keeps scoring that new operating point, while the forecaster, which has followed it, is
 calm. With the fallback blended in, the fallback's calm forecast error supplies that agreement;
 this gives the tier its own. A new anomaly still scores through its forecast error, and through
-the profile once it goes beyond f of the excursion already seen. Fewer than `min_ticks` usable warm-up ticks fit no
+the profile once it goes beyond f of the excursion already seen. `settle_half_life_ticks` H > 0
+takes the excursion's peak on an EW mean of the distance (half-life H) instead of the distance
+itself, so a short onset transient (a valve slamming, a logger gap's re-entry) does not make the
+lasting shift that follows look like a fraction of it. Fewer than `min_ticks` usable warm-up ticks fit no
 profile: the tier then scores with its forecast error and the bundle's own threshold.
 """
 from __future__ import annotations
@@ -65,6 +68,9 @@ class ProfileConfig:
         doc="a profiled sensor's distance is not counted while it is at most this share of the largest distance "
             "it reached since it was last inside its warm-up range (a plant settled off normal after an "
             "excursion: its forecast error alone judges it); 0: off")
+    settle_half_life_ticks: float = rng(0.0, 100000.0, default=0.0,
+        doc="settle_fraction's excursion peak is taken on an EW mean of the distance with this half-life, "
+            "so a short transient does not set it; 0: on the distance itself")
 
 
 @functools.lru_cache(maxsize=64)
@@ -96,6 +102,8 @@ class NormalProfile:
         self.ticks = 0
         self.normal: np.ndarray | None = None       # per sensor, the largest distance over warm-up
         self.peak = np.zeros(len(sensors))          # per sensor, the largest distance of its excursion
+        self.lasting = np.zeros(len(sensors))       # per sensor, EW mean of the distance (settle_half_life_ticks)
+        self._before: tuple = (None, self.peak, self.lasting)   # (tick, peak, lasting) before the last tick
 
     @property
     def fitted(self) -> bool:
@@ -120,6 +128,7 @@ class NormalProfile:
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self.peak = np.zeros(len(self.used))
+        self.lasting = np.zeros(len(self.used))
         return True
 
     def scores(self, level: np.ndarray) -> np.ndarray:
@@ -129,20 +138,30 @@ class NormalProfile:
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
-    def settled(self, distance: np.ndarray) -> np.ndarray:
-        """(N,) live distances (`scores` of one tick) with a settled sensor's set to 0 (`settle_fraction`,
-        above); tracks each sensor's excursion peak. Idempotent for a tick scored twice."""
+    def settled(self, distance: np.ndarray, tick: float) -> np.ndarray:
+        """(N,) live distances (`scores` of tick `tick`) with a settled sensor's set to 0 (`settle_fraction`,
+        above); tracks each sensor's excursion peak. Scoring the same tick again starts from the state
+        before it, so it gives the same."""
         fraction = self.cfg.settle_fraction
         if fraction <= 0 or self.normal is None:
             return distance
+        if self._before[0] == tick:
+            _, self.peak, self.lasting = self._before
+        self._before = (tick, self.peak, self.lasting)
+        half_life = self.cfg.settle_half_life_ticks
+        if half_life > 0:
+            self.lasting = self.lasting + (1.0 - 0.5 ** (1.0 / half_life)) * (distance - self.lasting)
+        else:
+            self.lasting = distance
         inside = distance <= self.normal
-        self.peak = np.where(inside, 0.0, np.maximum(self.peak, distance))
+        self.peak = np.where(inside, 0.0, np.maximum(self.peak, self.lasting))
         return np.where(distance <= fraction * self.peak, 0.0, distance)
 
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "settle_fraction": self.cfg.settle_fraction}
+                "lasting_shift": self.cfg.lasting_shift, "settle_fraction": self.cfg.settle_fraction,
+                "settle_half_life_ticks": self.cfg.settle_half_life_ticks}
 
 
 
