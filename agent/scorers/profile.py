@@ -138,10 +138,13 @@ class NormalProfile:
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
-    def settled(self, distance: np.ndarray, tick: float) -> np.ndarray:
+    def settled(self, distance: np.ndarray, tick: float, missing: np.ndarray | None = None) -> np.ndarray:
         """(N,) live distances (`scores` of tick `tick`) with a settled sensor's set to 0 (`settle_fraction`,
-        above); tracks each sensor's excursion peak. Scoring the same tick again starts from the state
-        before it, so it gives the same."""
+        above); tracks each sensor's excursion peak from the sensors whose window was read in full only
+        (`missing`: the window's (T, N) missing mask). Why: after a data gap the forecasts are made from
+        windows mostly filled in, and their level's distance (tens of σ for a window, which the pipeline
+        does not score either) is no excursion of the plant. Scoring the same tick again starts from the
+        state before it, so it gives the same."""
         fraction = self.cfg.settle_fraction
         if fraction <= 0 or self.normal is None:
             return distance
@@ -149,12 +152,14 @@ class NormalProfile:
             _, self.peak, self.lasting = self._before
         self._before = (tick, self.peak, self.lasting)
         half_life = self.cfg.settle_half_life_ticks
+        read = np.ones(len(distance), bool) if missing is None else ~np.asarray(missing, bool).any(axis=0)
         if half_life > 0:
-            self.lasting = self.lasting + (1.0 - 0.5 ** (1.0 / half_life)) * (distance - self.lasting)
+            step = (1.0 - 0.5 ** (1.0 / half_life)) * (distance - self.lasting)
+            self.lasting = np.where(read, self.lasting + step, self.lasting)
         else:
-            self.lasting = distance
-        inside = distance <= self.normal
-        self.peak = np.where(inside, 0.0, np.maximum(self.peak, self.lasting))
+            self.lasting = np.where(read, distance, self.lasting)
+        inside = read & (distance <= self.normal)
+        self.peak = np.where(inside, 0.0, np.where(read, np.maximum(self.peak, self.lasting), self.peak))
         return np.where(distance <= fraction * self.peak, 0.0, distance)
 
     def describe(self) -> dict:
