@@ -84,6 +84,21 @@ def test_a_settled_excursion_is_not_counted_and_a_return_to_normal_ends_it():
     assert prof.settled(d, 5)[0] == d[0]                             # a new excursion counts in full
 
 
+def test_a_window_with_missing_readings_sets_no_excursion_peak():
+    """After a data gap the level rests on forecasts made from a filled-in window: its distance is no
+    excursion of the plant, so it must not make the shift that follows look like a fraction of it."""
+    levels = np.random.default_rng(3).normal([0.0, 0.0], [0.1, 0.1], size=(300, 2))
+    prof = NormalProfile(ProfileConfig(enabled=True, settle_fraction=0.5), ["a", "b"])
+    assert prof.fit(levels)
+    gap = np.zeros((8, 2), bool)
+    gap[:5, 0] = True                                   # sensor a missed 5 of the window's 8 readings
+    prof.settled(prof.scores(np.array([5.0, 5.0])), 0, gap)
+    assert prof.peak[0] == 0.0 and prof.peak[1] > 40    # b was read in full: its peak is set
+    shift = prof.scores(np.array([0.5, 0.5]))
+    out = prof.settled(shift, 1, np.zeros((8, 2), bool))
+    assert out[0] == shift[0] and out[1] == 0.0         # a's shift is its own excursion; b's a tenth of b's
+
+
 def test_a_short_transient_does_not_set_the_excursion_peak_with_a_half_life():
     levels = np.random.default_rng(2).normal([0.0], [0.1], size=(300, 1))
     cfg = dict(enabled=True, settle_fraction=0.5)

@@ -25,7 +25,8 @@ once, on each file's first 400 rows).
 `settle_fraction` f > 0: a settled plant is not a new anomaly. A profiled sensor's distance is not
 counted (the sensor is judged by its forecast error alone) while it is at most f × the largest
 distance that sensor reached in its current excursion — since its distance was last inside its
-warm-up range (the largest distance over the warm-up ticks). Why: after a large excursion a plant
+warm-up range (the largest distance over the warm-up ticks) — on ticks whose window held every one
+of its readings (after a data gap, forecasts made from a filled-in window are no excursion). Why: after a large excursion a plant
 often settles a little off its warm-up level (a pump after a valve test) and stays there; the
 profile keeps scoring that new operating point, while the forecaster, which has followed it, is
 calm. With the fallback blended in, the fallback's calm forecast error supplies that agreement;
@@ -66,8 +67,8 @@ class ProfileConfig:
         "scores a lasting shift too)", default=True)
     settle_fraction: float = rng(0.0, 1.0, default=0.0,
         doc="a profiled sensor's distance is not counted while it is at most this share of the largest distance "
-            "it reached since it was last inside its warm-up range (a plant settled off normal after an "
-            "excursion: its forecast error alone judges it); 0: off")
+            "it reached (on ticks whose window it was read in full) since it was last inside its warm-up range "
+            "(a plant settled off normal after an excursion: its forecast error alone judges it); 0: off")
     settle_half_life_ticks: float = rng(0.0, 100000.0, default=0.0,
         doc="settle_fraction's excursion peak is taken on an EW mean of the distance with this half-life, "
             "so a short transient does not set it; 0: on the distance itself")
