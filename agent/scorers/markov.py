@@ -33,8 +33,6 @@ class MarkovModel:
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
         self._rows = np.arange(n)
-        self._row_base = self._rows * bins       # sensor i's rows start at i·bins in rowsum's flat view
-        self._cells: tuple | None = None         # (s0, s1, their flat indices into rowsum, counts): _flat()
         self._newest: tuple | None = None       # (window id, tick time, edges version, its states): transitions()
         self._edges_version = 0
 
@@ -79,26 +77,8 @@ class MarkovModel:
     def _prob(self, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
         """P(s1 | s0) per sensor; s0, s1 (n,) for one tick or (m, n) for a block."""
         a = self.alpha * self.g
-        if s1.ndim == 1:                        # one tick: gathers from the flat views, the same entries
-            row, cell = self._flat(s0, s1)
-            p = self.counts.ravel().take(cell)
-            p += a
-            p /= self.rowsum.ravel().take(row) + self.k * a
-            return p
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
-
-    def _flat(self, s0: np.ndarray, s1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each sensor's transition s0 → s1 as flat indices into rowsum (its row) and counts (its
-        cell), computed once for a tick's score and its learning (the same states arrays)."""
-        kept = self._cells
-        if kept is not None and kept[0] is s0 and kept[1] is s1:
-            return kept[2], kept[3]
-        row = self._row_base + s0
-        cell = row * self.k
-        cell += s1
-        self._cells = (s0, s1, row, cell)
-        return row, cell
 
     def batch_surprise(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         s = self.states(z)
@@ -161,13 +141,13 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         ok = window.newest_seen & ~window.missing[-2]
         self.g /= self.lam
-        row, cell = self._flat(s0, s1)
-        if fnp.count_nonzero(ok) != self.n:        # (the common tick: every sensor, no index lists to build)
+        if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor (no index lists to build)
+            idx = self._rows
+        else:
             idx = np.flatnonzero(ok)
-            row, cell = row[idx], cell[idx]
-        counts, rowsum = self.counts.ravel(), self.rowsum.ravel()     # views (C-contiguous, see restore)
-        counts[cell] += self.g                     # one entry per sensor: no index repeats
-        rowsum[row] += self.g
+            s0, s1 = s0[idx], s1[idx]
+        self.counts[idx, s0, s1] += self.g
+        self.rowsum[idx, s0] += self.g
         if self.g > 1e9:
             self.counts /= self.g
             self.rowsum /= self.g
@@ -187,6 +167,6 @@ class MarkovModel:
         if not (np.isfinite(g) and g >= 1.0):
             raise ValueError(f"markov.g: {g!r} is not a count weight (≥ 1)")
         for k, v in new.items():
-            setattr(self, k, np.ascontiguousarray(v))   # learn() adds to counts and rowsum through flat views
+            setattr(self, k, v)
         self.g = g
         self._edges_version += 1
