@@ -32,6 +32,12 @@
   while the shift goes on; the level keeps saying so. Only the drivers hold it: another sensor
   that has wandered off its warm-up level is not what the alert is about, and the fraction lets
   go of the residue an anomaly leaves once it is over (a pump settled a little off its warm-up).
+  With `hold_subside`, the same level also keeps the alert from ending as subsided (its score under
+  `subside_fraction` × its peak but above the threshold). Why: the subside rule judges the score
+  against the alert's peak, and that peak is often an onset transient (a valve slamming, a logger
+  gap's re-entry) far above the lasting shift that follows; while a driver's level is still at least
+  `hold_fraction` of its own excursion, the shift has not subsided, whatever the score's ratio to
+  the onset says.
 - released (`release_fraction` r > 0, with `hold_sigma`): an open alert during which some sensor's
   level went `hold_sigma` σ or more off warm-up ends (reason `subsided`) once, for `clear_ticks`
   ticks in a row, every sensor's level is under r × the largest level distance reached during it —
@@ -252,7 +258,8 @@ class AlertTracker:
                 return [self.close(ts, score, threshold, tier, model, "subsided")]
         else:
             a.spent = 0
-        subsided = score < self.cfg.subside_fraction * a.peak
+        subsided = score < self.cfg.subside_fraction * a.peak and not (
+            self.cfg.hold_subside and self._held(a, min(score, threshold), threshold, distance))
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:

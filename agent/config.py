@@ -250,6 +250,9 @@ class AlertConfig:
             "(an anomaly that ends leaves a residue far below its own excursion)")
     hold_half_life_ticks: float = rng(0.5, 1000.0, default=10.0,
         doc="half-life of the EW mean of a sensor's observed values in the window that `hold_sigma` judges")
+    hold_subside: bool = doc(
+        "with `hold_sigma`: while a driver's level holds an alert, it does not end as subsided either (score "
+        "under `subside_fraction` × its peak but above the threshold)", default=False)
     release_fraction: float = rng(0.0, 1.0, default=0.0,
         doc="an open alert during which some sensor's observed level went `hold_sigma` σ or more off warm-up "
             "also ends (reason `subsided`) once, for `clear_ticks` ticks in a row, every sensor's level is under "
@@ -259,10 +262,13 @@ class AlertConfig:
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
     def validate(self) -> list[tuple[str, str]]:
+        out = []
         if self.release_fraction > 0 and self.hold_sigma <= 0:
-            return [("release_fraction", "needs hold_sigma > 0 (the level it judges, and how far the drivers "
-                     f"must have moved), got hold_sigma {self.hold_sigma!r}")]
-        return []
+            out.append(("release_fraction", "needs hold_sigma > 0 (the level it judges, and how far the drivers "
+                        f"must have moved), got hold_sigma {self.hold_sigma!r}"))
+        if self.hold_subside and self.hold_sigma <= 0:
+            out.append(("hold_subside", f"needs hold_sigma > 0 (the level that holds), got hold_sigma {self.hold_sigma!r}"))
+        return out
 
 
 @dataclass

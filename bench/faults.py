@@ -2,7 +2,7 @@
 
     python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48] [--set faults.drift_moved_alone=true]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
-    python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--out cost.json]
+    python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -105,8 +105,9 @@ def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()
             "alerts": alerts, "faults": faults, "elapsed_s": round(time.monotonic() - t0, 1)}
 
 
-def cost(sizes: list[int], ticks: int) -> dict:
-    """µs per FaultTracker.observe at each N (corridor sensors, the first N of enough stations)."""
+def cost(sizes: list[int], ticks: int, scenario: str = "corridor", settings: list[str] = ()) -> dict:
+    """µs per FaultTracker.observe at each N (corridor sensors, the first N of enough stations; the
+    pump: its 8 sensors, one skid, whatever N), with `settings` over the faults' defaults."""
     import numpy as np
     from agent.config import from_dict
     from agent.faults.tracker import FaultTracker
@@ -115,12 +116,15 @@ def cost(sizes: list[int], ticks: int) -> dict:
     from agent.window import Aligner
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info
-    out = {"machine": machine_info(), "ticks": ticks, "sizes": {}}
+    out = {"machine": machine_info(), "ticks": ticks, "scenario": scenario, "settings": list(settings), "sizes": {}}
+    if scenario == "pump":
+        sizes = [len(SCENARIOS["pump"]["sensors"])]
     for n in sizes:
-        sensors = corridor_sensors(-(-n // 3))[:n]
-        cfg = from_dict({"tick_s": 30, "topology": "corridor", "sensors": sensors,
-                         "sources": [{"type": "simulate", "scenario": "corridor", "seed": 0,
-                                      "start": "2026-01-05T00:00:00Z", "duration_s": (2880 + ticks) * 30.0}]})
+        sensors = corridor_sensors(-(-n // 3))[:n] if scenario == "corridor" else SCENARIOS["pump"]["sensors"]
+        cfg = from_dict(with_settings({"tick_s": 30, "topology": SCENARIOS[scenario]["topology"], "sensors": sensors,
+                                       "sources": [{"type": "simulate", "scenario": scenario, "seed": 0,
+                                                    "start": "2026-01-05T00:00:00Z",
+                                                    "duration_s": (2880 + ticks) * 30.0}]}, list(settings)))
         rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
         tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
         for row in rows[:2880]:
@@ -150,6 +154,9 @@ def main(argv=None) -> int:
     k.add_argument("--sensors", type=int, nargs="+", default=[8, 16, 48])
     k.add_argument("--ticks", type=int, default=3000)
     k.add_argument("--out", default=None)
+    k.add_argument("--scenario", choices=list(SCENARIOS), default="corridor")
+    k.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="a config setting, e.g. faults.drift_ramp_s=0")
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -163,7 +170,7 @@ def main(argv=None) -> int:
         print(yaml.safe_dump(config_dict(args.scenario, args.seed, args.hours), sort_keys=False), end="")
         return 0
     if args.cmd == "cost":
-        result = cost(args.sensors, args.ticks)
+        result = cost(args.sensors, args.ticks, args.scenario, args.set)
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         return 0

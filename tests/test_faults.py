@@ -742,3 +742,35 @@ def test_false_alarms_are_counted_by_top_sensor_and_by_only_driver():
     both = summarise([run, run])["incidents"]
     assert both["false_alarms_only_driver_faulty"] == 2 and both["false_alarms_from_faulty_sensor"] == 4
     assert summarise([run, older])["incidents"]["false_alarms_only_driver_faulty"] is None
+
+
+def test_a_short_pump_drift_that_keeps_growing_is_decided_as_a_ramp(tmp_path):
+    """Pump seed 3: temp_fluid drifts for 20 minutes from 13:00. Its departure from what its skid
+    mates predict passes half of `drift_z` 9 minutes in and grows, but reaches `drift_z` too late
+    for `drift_s`: without the ramp only the jump back at the end is reported (as a spike). With
+    `drift_ramp_s` (600 s, the default) a candidate whose mates stay calm and whose departure has
+    grown by a quarter over those 600 s is a drift, decided while the drift lasts, starting when
+    it became a candidate; the tracker's state keeps the ramp through a restart."""
+    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
+                                                         target="temp_fluid")], seed=3)
+    path = write_csv(tmp_path / "pump-short-drift.csv", records, PUMP)
+    at = t0() + 13 * H
+    skid = [{"name": s, "group": "skid"} for s in PUMP]
+    faults, _, pipe = replay(agent_config(tmp_path, path, skid, "group"))
+    [drift] = decided(faults, "temp_fluid", "drift")
+    assert at < drift.start <= drift.ts - (600 - TICK) and drift.ts < at + 1200     # 20 ticks, the first at start
+    assert "ramp" in drift.evidence["summary"] and drift.evidence["ramp_from"] > 0
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("temp_fluid", "drift")]
+    saved = json.loads(json.dumps(pipe.health.state()))
+    fresh = FaultTracker(pipe.specs, "group", TICK, pipe.cfg.faults, "gw", "site")
+    fresh.restore(saved)
+    assert json.loads(json.dumps(fresh.state())) == saved
+    faults, _, _ = replay(agent_config(tmp_path, path, skid, "group", faults={"drift_ramp_s": 0}))
+    assert not decided(faults, "temp_fluid", "drift")
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("temp_fluid", "spike")]
+
+
+def test_drift_ramp_s_is_validated():
+    with pytest.raises(ConfigError, match=r"faults\.drift_ramp_s: must be >= 0"):
+        config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
+                          "faults": {"drift_ramp_s": -60}})

@@ -38,6 +38,9 @@ class FaultConfig:
                           doc="departure from what its neighbours predict, in its normal spreads")
     drift_moved_alone: bool = doc("a loop station's broken relation with no mate judged (the first queue seen) blames "
                                   "the mate that moved against its neighbours alone", default=False)
+    drift_ramp_s: float = rng(0, None, default=600.0,
+                               doc="a sensor without a station relation, past half drift_z with its context calm, its "
+                                   "departure still growing (by a quarter), this long: a drift below drift_z (0: off)")
     drift_every_s: float = rng(0, None, default=0.0,
                                 doc="judge drift only this often (0: every tick): cheaper at short ticks, fewer drifts found")
     spike_s: float = rng(0, None, default=0.0,

@@ -26,6 +26,11 @@ a drift until its departure is back under drift_z / 2; that step is the scorers'
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
+A drift that is short or small reaches the limit late, or not at all (the pump's 20-minute simulated
+drifts, with no station relation to judge them: below): a candidate whose context stays calm for
+`drift_ramp_s` while its departure grows by GROWTH × is a drift too (a ramp; a misfit plateaus), if it had been judged for RAMP_WARM_S before (after another fault the running mean
+refills from 0: a rise that is no ramp). Loop sensors have their station relation instead.
+
 Past half the limit (its context calm, or its departure DOMINANT × every context sensor's; not a
 step) a sensor is a drift *candidate*: an alert it drives alone waits up to `drift_holdback_s` for
 the decision (holdback.py). A sensor judged and within half the limit fits its neighbours
@@ -93,6 +98,8 @@ HISTORY_S = 1200.0       # how far back a blame looks for its station relation's
 VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
 EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains this share of the relation's
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
+GROWTH = 1.25            # a ramp (no station relation): a calm-context candidate's departure grown this many ×…
+RAMP_WARM_S = 900.0      # …and judged without a break this long before it became one
 
 
 class Drift:
@@ -166,6 +173,18 @@ class Drift:
             self.trio_in[trio, k] = 1.0
             self.trio_sign[trio] = RELATION_SIGN
         self.rel_sign = np.array(RELATION_SIGN)
+        # The ramp (sensors without a station relation: the pump's): a calm-context candidate for
+        # `drift_ramp_s` whose departure grew past GROWTH × its size when it became one is decided
+        # below the limit (_ramp). judged_run is not checkpointed: after a restart it refills.
+        self.ramp_on = self.trio_sign == 0
+        self.ramp_s = cfg.drift_ramp_s
+        self._any_ramp = bool(self.ramp_on.any()) and self.ramp_s > 0
+        self.ramp = Held(n, tick_s)
+        self.ramp_from = np.zeros(n)           # its departure's size when it became a candidate
+        self.ramped = np.zeros(n, bool)        # drifting, decided by the ramp
+        self._ramped_any = False
+        self.judged_run = np.zeros(n, np.int64)     # ticks judged without a break
+        self.warm_ticks = int(np.ceil(RAMP_WARM_S / tick_s))
         self.rel_level = np.zeros(s_n)         # log k, learned while the station is healthy and calm
         self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
         self.rel_b = np.zeros(s_n)
@@ -343,9 +362,36 @@ class Drift:
             self.history[self.history_head] = self.departure
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
+        decided = decide & (lasted >= max(self.required_s, 1e-9))
+        ramp = self._ramp(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts) if self._any_ramp else None
+        if ramp is not None:
+            hold, ramped = ramp
+            return decide | pending | hold, decided | ramped
         if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
-        return decide | pending, decide & (lasted >= max(self.required_s, 1e-9))
+        return decide | pending, decided
+
+    def _ramp(self, pending: np.ndarray, seen: np.ndarray, size: np.ndarray, drifting: np.ndarray,
+              ts: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """A drift that ends before its departure passes the limit for `drift_s` (the pump's
+        20-minute drifts reach it in their last minutes, or not at all): a candidate whose context
+        stays calm for `drift_ramp_s` while its departure grows past GROWTH × what it was
+        when it became one is a drift (a misfit plateaus, a drift grows), and stays one while its
+        departure is past half the limit. (condition, decided), or None when nothing holds."""
+        # Judged without a break for RAMP_WARM_S before it becomes a candidate: after a fault of
+        # another kind the running mean refills from 0, a rise that is no ramp.
+        self.judged_run = fnp.where(seen, self.judged_run + 1, 0)
+        on = pending & self.ramp_on & ((self.judged_run >= self.warm_ticks) | (self.ramp.ticks > 0))
+        if self.ramp.calm(on) and not self._ramped_any:
+            return None
+        lasted = self.ramp.update(on, seen, ts)
+        fnp.copyto(self.ramp_from, size, where=on & (self.ramp.ticks == 1))
+        decided = on & (lasted >= self.ramp_s) & (size >= GROWTH * self.ramp_from)
+        self.ramped = (self.ramped & drifting) | decided
+        # The fault starts when it became a candidate (the tracker reads held.since at the decision).
+        fnp.copyto(self.held.since, np.fmin(self.held.since, self.ramp.since), where=decided)
+        self._ramped_any = bool(fnp.count_nonzero(self.ramped))
+        return self.ramped & self.over[:self.n] & ~self.stepped[:self.n], decided
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
@@ -539,6 +585,11 @@ class Drift:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
                           f"spread (limit {self.z_limit:g}) while they stay calm",
                "departure": round(float(self.departure[i]), 3), "value": round(float(t.x[i]), 4)}
+        if self.ramped[i] and abs(self.departure[i]) <= self.z_limit:
+            out["summary"] = (f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its "
+                              f"normal spread, grown from {self.ramp_from[i]:.1f} over {self.ramp_s:g} s "
+                              f"while they stay calm (a ramp; limit {self.z_limit:g})")
+            out["ramp_from"] = round(float(self.ramp_from[i]), 3)
         s = np.flatnonzero(self.trio_in[i])
         if s.size and abs(self.departure[self.n + s[0]]) > RELATION_Z * self.z_limit:
             dep = float(self.departure[self.n + s[0]])
@@ -555,6 +606,7 @@ class Drift:
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
                 "recent": _json(self.recent[:, :n]), "head": self.head, "stepped": self.stepped[:n].tolist(),
+                "ramp": {"held": self.ramp.state(), "from": self.ramp_from.tolist(), "ramped": self.ramped.tolist()},
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
                              "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE}}}
@@ -573,6 +625,12 @@ class Drift:
         self.recent[:, :n] = np.array(state["recent"], float).reshape(ABRUPT_TICKS, n)
         self.head = int(state["head"])
         self.stepped[:n] = state["stepped"]
+        ramp = state.get("ramp")             # a checkpoint from before the ramp: none held
+        if ramp is not None:
+            self.ramp.restore(ramp["held"])
+            self.ramp_from[:] = ramp["from"]
+            self.ramped[:] = ramp["ramped"]
+            self._ramped_any = bool(self.ramped.any())
         rel = state.get("relation")         # a checkpoint from before the station relation: learned afresh
         if rel is not None and self.trio.size:
             for k in ROW_STATE:
