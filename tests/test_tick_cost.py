@@ -246,3 +246,51 @@ def test_seasonal_rows_reusing_the_previous_ticks_profile_values_are_the_same_bi
         if i % 5:                                      # one tick in five not learned (not calm)
             kept.learn(t, buf.values[-1], buf.newest_seen)
             fresh.learn(t, buf.values[-1], buf.newest_seen)
+
+
+def test_learning_kept_while_another_tier_scores_is_the_same_state():
+    """While another tier scores, the fallback keeps each tick's row and learns the kept ticks in
+    one pass (every DEFERRED_TICKS ticks, before it scores, before its state is saved): the same
+    state, bit for bit, as learning each tick as it comes, across calm and uncalm ticks, a
+    window refilled without being observed (after a replay) and a takeover mid-run."""
+    from agent.scorers.numpy_fallback import DEFERRED_TICKS
+    rng = np.random.default_rng(9)
+    n, steps, tick = 5, 16, 60.0
+    z, missing = stream(rng, 1000, n)
+    ts = np.arange(len(z)) * tick
+    cfg = NumpyScorerConfig(seasonal_periods_s=[3600.0])
+    adj = np.ones((n, n)) - np.eye(n)
+    now, kept = (NumpyScorer(n, adj, cfg, tick_s=tick, steps=steps) for _ in range(2))
+    for scorer in (now, kept):
+        scorer.fit(z[:400], missing[:400], ts[:400])
+    buf = WindowBuffer(steps, n)
+    for t in range(400 - steps, 400):
+        buf.push(z[t], missing[t], ts[t])
+    flushed_full = takeovers = 0
+    for t in range(400, len(z)):
+        buf.push(z[t], missing[t], ts[t])
+        if 600 <= t < 610:                          # refilled, not scored or observed (a replay's end)
+            continue
+        now.score(buf)                              # this one scores every tick: learns as it comes
+        if t in (700, 701, 850):                    # the fallback takes over for a tick
+            assert np.array_equal(kept.score(buf).sensor_scores, now.score(buf).sensor_scores)
+            takeovers += 1
+        if rng.random() < 0.9:                      # a calm tick
+            now.learn(buf)
+            kept.learn(buf)
+        now.observe(buf)
+        kept.observe(buf)
+        flushed_full += len(kept._pending) == 0
+    assert takeovers == 3 and flushed_full >= 10
+    a, b = now.state_dict(), kept.state_dict()
+    assert DEFERRED_TICKS > 1 and not kept._pending
+    for part in ("ar", "fusion"):
+        for key, value in a[part]["rls"].items():
+            assert np.array_equal(value, b[part]["rls"][key]), (part, key)
+    for key, value in a["markov"].items():
+        assert np.array_equal(value, b["markov"][key]), key
+    sa, sb = a["seasonal"], b["seasonal"]
+    assert np.array_equal(sa["ts"], sb["ts"]) and np.array_equal(sa["features"], sb["features"])
+    for pa, pb in zip(sa["profiles"], sb["profiles"]):
+        for key, value in pa.items():
+            assert np.array_equal(value, pb[key]), key

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import fastnp as fnp
+from ..window import WindowBuffer
 from .ar import ARModel
 from .base import Scorer, TickScore
 from .fusion import FusionModel
@@ -21,7 +22,10 @@ from .seasonal import SeasonalFeatures
 
 if TYPE_CHECKING:
     from ..config import NumpyScorerConfig
-    from ..window import WindowBuffer
+
+#: While another tier scores, the fallback's learning waits for this many ticks and then learns
+#: them in one pass (NumpyScorer.flush).
+DEFERRED_TICKS = 32
 
 
 class _Replayed:
@@ -65,6 +69,12 @@ class NumpyScorer(Scorer):
         self.fusion = FusionModel(adjacency, cfg.forgetting)
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
+        self.steps = steps
+        # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
+        # row's values and missing, learn?, observe?] each, and the window's rows before the first
+        # (values, missing, ts): what flush() replays them from.
+        self._pending: list[list] = []
+        self._context: tuple | None = None
 
     def _block_extra(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray | None,
                      profile: SeasonalFeatures | None) -> np.ndarray | None:
@@ -126,6 +136,8 @@ class NumpyScorer(Scorer):
         return self._tick
 
     def score(self, window: WindowBuffer) -> TickScore:
+        if self._pending:
+            self.flush()                # what it learned while another tier scored, first
         ar_x, fu_x, states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         s = self.combine(self.ar.score(window, extra, newest), self.markov.surprise(window, states),
@@ -169,15 +181,66 @@ class NumpyScorer(Scorer):
         and it alerted ever more often (on pure noise: 23 false alarms in 12 days of NAB's
         art_noisy). One anomalous transition among ~1/(1 − forgetting) counted ones changes
         little; a lasting change in how a sensor moves becomes normal, as it should."""
+        if not self._deferred(window, learn=False):
+            self._observe_now(window)
+
+    def learn(self, window: WindowBuffer) -> None:
+        if not self._deferred(window, learn=True):
+            self._learn_now(window)
+
+    def _observe_now(self, window: WindowBuffer) -> None:
         _, _, states, _ = self._features(window)
         self.markov.learn(window, states)
 
-    def learn(self, window: WindowBuffer) -> None:
+    def _learn_now(self, window: WindowBuffer) -> None:
         ar_x, fu_x, _, _ = self._features(window)
         self.ar.learn(window, ar_x)
         if self.seasonal:
             self.seasonal.learn(float(window.ts[-1]), window.values[-1], window.newest_seen)
         self.fusion.learn(window, fu_x)
+
+    def _deferred(self, window: WindowBuffer, learn: bool) -> bool:
+        """Keep this tick for flush() instead of learning it now, when this scorer did not score it
+        (another tier scores: nothing reads what the fallback learns until it scores, or its state
+        is saved). Building the tick's features and learning them costs ~35 µs inside a tick, where
+        every numpy call pays for what the rest of the tick evicted; a flush learns the same ticks
+        through the same code, one after the other, at a fraction of that. False: learn it now
+        (this scorer scored the tick: its features are built)."""
+        key = float(window.ts[-1])
+        if key == self._tick_key:
+            return False
+        pending = self._pending
+        if pending and pending[-1][0] == key:                # the tick learned, now observed (or again)
+            pending[-1][3 if learn else 4] = True
+            return True
+        if pending and float(window.ts[-2]) != pending[-1][0]:
+            self.flush()                                    # not the next tick of the kept run: a new run
+            pending = self._pending
+        if not pending:
+            self._context = (window.values[:-1].copy(), window.missing[:-1].copy(), window.ts[:-1].copy())
+        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn])
+        if len(pending) >= DEFERRED_TICKS:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Learn and observe the kept ticks, in order, each on the window it came in (rebuilt from
+        the rows before the first and the kept rows): the same calls on the same rows as learning
+        each tick when it came, so the same state."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        values, missing, ts = self._context
+        self._context = None
+        buf = WindowBuffer(len(values) + 1, self.n)
+        for v, m, t in zip(values, missing, ts):
+            buf.push(v, m, float(t))
+        for key, v, m, learn, observe in pending:
+            buf.push(v, m, key)
+            if learn:
+                self._learn_now(buf)
+            if observe:
+                self._observe_now(buf)
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights,
@@ -186,6 +249,7 @@ class NumpyScorer(Scorer):
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
     def state_dict(self) -> dict:
+        self.flush()                    # the ticks kept while another tier scored are learned first
         return {"ar": self.ar.state_dict(), "markov": self.markov.state_dict(), "fusion": self.fusion.state_dict(),
                 "seasonal": self.seasonal.state_dict() if self.seasonal else None}
 
@@ -199,3 +263,4 @@ class NumpyScorer(Scorer):
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
         self._tick_key = self._tick = None
+        self._pending, self._context = [], None
