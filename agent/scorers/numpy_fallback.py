@@ -69,7 +69,6 @@ class NumpyScorer(Scorer):
         self.fusion = FusionModel(adjacency, cfg.forgetting)
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
-        self.steps = steps
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
         # row's values and missing, learn?, observe?] each, and the window's rows before the first
         # (values, missing, ts): what flush() replays them from.

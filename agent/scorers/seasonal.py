@@ -188,9 +188,7 @@ class SeasonalFeatures:
         if len(ts) < 2 or not math.isfinite(key):
             return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
         feats = self._by_ts[key] = self.row(key, float(ts[-2]), window.values[-2])
-        by_ts = self._by_ts
-        for _ in range(len(by_ts) - self.keep):     # the oldest first (insertion order)
-            del by_ts[next(iter(by_ts))]
+        self._forget_oldest()
         return feats
 
     def window(self, window: WindowBuffer) -> np.ndarray:
@@ -219,11 +217,15 @@ class SeasonalFeatures:
                     feats = self._by_ts[key] = self.row(key, float(ts[i - 1]), values[i - 1])
             self._ring[(h + i) % T] = feats
             self._ring[(h + i) % T + T] = feats
-        by_ts = self._by_ts
-        for _ in range(len(by_ts) - self.keep):     # the oldest first (insertion order)
-            del by_ts[next(iter(by_ts))]
+        self._forget_oldest()
         self._last = stamp
         return out
+
+    def _forget_oldest(self) -> None:
+        """Keep the rows of the newest `keep` ticks only (the oldest first: insertion order)."""
+        by_ts = self._by_ts
+        for _ in range(len(by_ts) - self.keep):
+            del by_ts[next(iter(by_ts))]
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         if self._values_at is not None and self._values_at[0] != ts:
