@@ -150,7 +150,7 @@ class Drift(StationRelation):
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
-        self._init_history(ctx, cfg, tick_s, m)
+        self._init_history(ctx, cfg.drift_moved_alone, tick_s, m)
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n

@@ -75,7 +75,7 @@ class StationRelation:
         self.rel_count = np.zeros(s_n)
         self.rel_fitted = np.zeros(s_n, bool)
 
-    def _init_history(self, ctx, cfg, tick_s: float, m: int) -> None:
+    def _init_history(self, ctx, moved_alone: bool, tick_s: float, m: int) -> None:
         """The departures' ring a blame looks back on, and `drift_moved_alone`'s ring of log readings."""
         n = self.n
         # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
@@ -92,7 +92,7 @@ class StationRelation:
         # change smoothly along it outside a queue's front.
         self.log_history = np.zeros((self.history.shape[0], n))
         self.fit_history = np.zeros((self.history.shape[0], n), bool)
-        self.moved_alone = cfg.drift_moved_alone and self.trio.size > 0      # off: the ring is not written
+        self.moved_alone = moved_alone and self.trio.size > 0      # off: the ring is not written
         self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
         near = np.zeros((n, n))
         for i in np.flatnonzero(self.trio_sign):
