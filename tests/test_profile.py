@@ -287,6 +287,33 @@ def test_a_plant_settled_off_normal_after_an_excursion_stops_scoring_with_settle
     assert shares[0.5][1] < 0.05                               # with: it is a new operating point
 
 
+def test_a_slow_drift_after_warm_up_stops_alarming_with_tracking_and_a_step_still_scores():
+    """track_half_life_ticks on the real int8 demo bundle: a sensor that drifts 1 σ in the 450 ticks after
+    warm-up (about ten σ of its warm-up level) keeps the tier above its threshold without tracking and
+    not with it; a 1-σ step on top of the drift (ten σ more) scores either way. The tracked level survives a checkpoint (state_dict / restore)."""
+    warm, n, lo, hi = 400, 1100, 850, 950
+    rows = stationary_rows(demo_config({"enabled": True}, warm), n, seed=3)
+    for i, r in enumerate(rows[warm:], start=warm):
+        r.values[7] += _std_of(7) * (min(i - warm, 450) / 450 + (1.0 if lo <= i < hi else 0.0))
+    idx = np.arange(warm, n)
+    drifted, step = (idx >= 700) & (idx < lo), (idx >= lo + 10) & (idx < hi)
+    shares = {}
+    for half_life in (0.0, 25.0):
+        pipe, results = run(demo_config({"enabled": True, "track_half_life_ticks": half_life}, warm), rows, "tflite")
+        above = np.array([r.score > r.threshold for r in results])
+        shares[half_life] = (above[drifted].mean(), above[step].mean())
+        scorer = pipe.chain.tiers[0]
+        if half_life:
+            state = scorer.state_dict()
+            moved = scorer.profile.mean.copy()
+            scorer.profile.mean = np.zeros_like(moved)
+            scorer.restore(state)
+            assert scorer.profile.mean == pytest.approx(moved)
+    assert shares[0.0][0] > 0.9                     # without: the drifted level alarms
+    assert shares[25.0][0] < 0.05                   # with: it is followed
+    assert shares[0.0][1] > 0.9 and shares[25.0][1] > 0.9   # the step scores either way
+
+
 def _std_of(sensor: int) -> float:
     from agent.bundle import load as load_bundle
     from agent.window import Normaliser

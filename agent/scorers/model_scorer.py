@@ -475,6 +475,7 @@ class ModelScorer(Scorer):
         else:
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
             self.profile.normal, self.profile.peak, self.profile.lasting = normal, peak, lasting
+        self.profile.forget_last_tick()
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,

@@ -180,6 +180,11 @@ class NormalProfile:
         self.peak = np.where(inside, 0.0, np.where(read, np.maximum(self.peak, self.lasting), self.peak))
         return np.where(distance <= fraction * self.peak, 0.0, distance)
 
+    def forget_last_tick(self) -> None:
+        """The state was replaced (a checkpoint restore): the next tick is no retry of the last one."""
+        self._before = (None, self.peak, self.lasting)
+        self._tracked = (None, None)
+
     def track(self, level: np.ndarray, distance: np.ndarray, tick: float,
               missing: np.ndarray | None = None) -> None:
         """After scoring tick `tick` (its `distance`, from `scores(level)`), let μ follow the level where
