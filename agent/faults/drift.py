@@ -151,6 +151,7 @@ class Drift(StationRelation):
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
         self._init_history(ctx, cfg.drift_moved_alone, tick_s, m)
+        self._init_jump_back(cfg.drift_jump_back, n)
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -280,6 +281,10 @@ class Drift(StationRelation):
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
         decided = decide & (lasted >= max(self.required_s, 1e-9))
+        if self.jump_back:
+            back = self._jump_back(rel, judged, drifting, t.ts)
+            if back is not None:
+                decide, decided = decide | back, decided | back
         ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,
                                 self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
         if ramp is not None:
@@ -390,6 +395,13 @@ class Drift(StationRelation):
                               f"normal spread, grown from {self.ramp.start[i]:.1f} over {self.ramp.s:g} s "
                               f"while they stay calm (a ramp; limit {self.z_limit:g})")
             out["ramp_from"] = round(float(self.ramp.start[i]), 3)
+        if self.jump_back and self.jumped_back[i]:
+            dep = float(self.back_dep[i])
+            out["summary"] = (f"its station's flow / occupancy / speed relation had departed by {dep:+.1f} of its normal "
+                              f"spread, and this sensor's own jump restored it: its readings were off meanwhile "
+                              f"(a drift that ended)")
+            out["relation_departure"] = round(dep, 3)
+            return out
         s = np.flatnonzero(self.trio_in[i])
         if s.size and abs(self.departure[self.n + s[0]]) > RELATION_Z * self.z_limit:
             dep = float(self.departure[self.n + s[0]])

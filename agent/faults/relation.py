@@ -46,6 +46,8 @@ EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains th
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 REL_LEARN_CLIP = 3.0     # a tick's relation residual is learned at most this many of its spreads off
 MIN_REL_TICKS = 60       # a relation is judged once it has learned from this many ticks
+BACK_FROM = 3.0          # the jump back: the relation's last tick residual this many of its spreads its departure's way…
+BACK_TO = 1.0            # …and this tick's back within this many
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 
 
@@ -100,6 +102,64 @@ class StationRelation:
             near[i, same] = 1.0 / len(same) if same else 0.0
         self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
         self.has_near = near.sum(axis=1) > 0
+
+    def _init_jump_back(self, jump_back: bool, n: int) -> None:
+        """`drift_jump_back`'s last-tick state (not checkpointed: after a restart it refills in a tick)."""
+        s_n = self.trio.shape[0]
+        self.jump_back = jump_back and s_n > 0
+        self.rel_open = np.zeros(s_n, bool)            # last tick: judged, past half its limit
+        self.rel_open_since = np.full(s_n, np.nan)     # …since then
+        self.rel_dep_prev = np.zeros(s_n)              # last tick's departure, residual and raw log k
+        self.rel_z_prev = np.full(s_n, np.nan)
+        self.rel_r_prev = np.zeros(s_n)
+        self.lx_prev = np.zeros(n)                     # each sensor's last log reading, and whether fit
+        self.fit_prev = np.zeros(n, bool)
+        self._open_any = False
+        self.jumped_back = np.zeros(n, bool)           # decided by the jump back this tick (for evidence)
+        self._back_any = False
+        self.back_dep = np.zeros(n)                    # …its station relation's departure then
+
+    def _jump_back(self, rel: tuple, judged: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
+        """A station relation past half its limit whose residual returns in one tick (from BACK_FROM
+        of its spreads its departure's way to within BACK_TO) with one mate's own step explaining
+        EXPLAIN to 1 / EXPLAIN of that return: that mate's readings were off while the relation was
+        (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
+        passed half its limit; None when nothing is. Then this tick's state is kept for the next."""
+        n = self.n
+        z, has, _, r, _, lx, fit = rel
+        out = None
+        if self._back_any:
+            self.jumped_back[:] = False
+            self._back_any = False
+        if self._open_any:
+            w = np.sign(self.rel_dep_prev)
+            went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM) & (z * w <= BACK_TO)
+            for s in np.flatnonzero(went):
+                trio = self.trio[s]
+                d_r = r[s] - self.rel_r_prev[s]
+                if not (fit[trio] & self.fit_prev[trio]).all() or drifting[trio].any() or d_r == 0.0:
+                    continue
+                share = self.trio_sign[trio] * (lx[trio] - self.lx_prev[trio]) / d_r
+                b = int(np.argmax(share))
+                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN:
+                    k = int(trio[b])
+                    if out is None:
+                        out = np.zeros(n, bool)
+                    out[k] = True
+                    self.jumped_back[k] = self._back_any = True
+                    self.back_dep[k] = self.rel_dep_prev[s]
+                    self.held.since[k] = self.rel_open_since[s]
+        dep = self.departure[n:]
+        open_now = judged[n:] & (np.abs(dep) > 0.5 * RELATION_Z * self.z_limit)
+        self.rel_open_since = fnp.where(open_now, fnp.where(self.rel_open, self.rel_open_since, ts), np.nan)
+        self.rel_open = open_now
+        self._open_any = bool(fnp.count_nonzero(open_now))
+        self.rel_dep_prev = dep.copy()
+        self.rel_z_prev = z
+        self.rel_r_prev = r
+        self.lx_prev = lx
+        self.fit_prev = fit
+        return out
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
