@@ -240,10 +240,11 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     much that the station mates' own departures are not judged (each jump restarts them); the
     station relation breaks, and the mate blamed is the one whose log reading moved against its
     same-quantity neighbours' (flow is conserved along the road) by about as much as the relation
-    moved (`faults.drift_moved_alone`). With `faults.drift_jump_back` instead, each is reported only
-    as it ends: the simulated drift jumps back, and that one mate's jump restores its station's
-    relation, so the mate was drifting all along — decided at the jump, the fault starting when the
-    relation passed half its limit. With neither (the defaults), neither drift is reported at all."""
+    moved (`faults.drift_moved_alone`). Without it (the default) each is reported only as it ends:
+    the simulated drift jumps back, and that one mate's jump restores its station's relation
+    (`faults.drift_jump_back`, on by default), so the mate was drifting all along — decided at the
+    jump, the fault starting when the relation passed half its limit. With neither, neither drift
+    is reported at all."""
     records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
                                                             target=target)], seed=4)
     path = write_csv(tmp_path / "first-morning-mates.csv", records, CORRIDOR)
@@ -253,8 +254,7 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     assert t0() + 7 * H < drift.ts < t0() + 7 * H + 1200
     assert "relation" in drift.evidence["summary"]
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
-    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor",
-                                               faults={"drift_jump_back": True}))
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
     [late] = decided(faults, target, "drift")
     ends = t0() + 7 * H + 1200                                        # the drift's jump back
     assert ends <= late.ts <= ends + TICK
@@ -263,7 +263,8 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
     [end] = [f for f in faults if f.event == "fault_end" and f.sensor == target]
     assert end.ts <= late.ts + 120                                    # over: it clears at once
-    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                               faults={"drift_jump_back": False}))
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
 
 
@@ -275,7 +276,7 @@ def test_a_spike_is_not_a_drift_that_jumped_back(tmp_path):
     records = simulate("corridor", CORRIDOR, 6, [AnomalySpec(kind="spike", at_s=5 * H, duration_s=120,
                                                             target=target)], start=DAY)
     path = write_csv(tmp_path / "spike.csv", records, CORRIDOR)
-    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor", faults={"drift_jump_back": True}))
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
     assert decided(faults, target, "spike")
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
 

@@ -24,6 +24,14 @@ way round, a loop sensor whose station relation is judged and stays under AGREE 
 moved against it) is not judged drifting by its neighbours alone: its own drift would have
 moved the relation, so the misfit is its neighbours' models (the morning after a first day).
 
+The jump back (`drift_jump_back`, on by default): a relation past half its limit that returns in
+one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO), with one
+mate's own log step explaining EXPLAIN to 1 / EXPLAIN of the return, says that mate's readings
+were off while the relation was: it is reported as a drift on that tick, its start back-dated to
+when the relation passed half its limit. A report after the fact (its readings were not masked
+meanwhile), for the drifts no mate could be blamed for while they lasted: the first queue's above,
+a blame fallen short, a relation that stepped.
+
 It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
 rows (the sensors', then the stations' relations) and departure history it shares; drift.py
 calls `_init_stations` and `_init_history` from its constructor, `_relation` and `_blamed` from
