@@ -255,7 +255,8 @@ class Drift(StationRelation):
                 agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
                 decide &= ~known | agrees | drifting
             rel_cand = None
-            if fnp.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
+            rel_half = size[n:] > 0.5 * RELATION_Z * self.z_limit
+            if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size)
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
@@ -282,7 +283,7 @@ class Drift(StationRelation):
         self._own = pending
         decided = decide & (lasted >= max(self.required_s, 1e-9))
         if self.jump_back:
-            back = self._jump_back(rel, judged, drifting, t.ts)
+            back = self._jump_back(rel, judged[n:] & rel_half, drifting, t.ts)
             if back is not None:
                 decide, decided = decide | back, decided | back
         ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,

@@ -127,12 +127,13 @@ class StationRelation:
         self._back_any = False
         self.back_dep = np.zeros(n)                    # …its station relation's departure then
 
-    def _jump_back(self, rel: tuple, judged: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
+    def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
         """A station relation past half its limit whose residual returns in one tick (from BACK_FROM
         of its spreads its departure's way to within BACK_TO) with one mate's own step explaining
         EXPLAIN to 1 / EXPLAIN of that return: that mate's readings were off while the relation was
         (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
-        passed half its limit; None when nothing is. Then this tick's state is kept for the next."""
+        passed half its limit; None when nothing is. `open_now`: each relation judged and past half its
+        limit this tick; with one so, this tick's state is kept for the next."""
         n = self.n
         z, has, _, r, _, lx, fit = rel
         out = None
@@ -157,8 +158,9 @@ class StationRelation:
                     self.jumped_back[k] = self._back_any = True
                     self.back_dep[k] = self.rel_dep_prev[s]
                     self.held.since[k] = self.rel_open_since[s]
+        if not self._open_any and not fnp.count_nonzero(open_now):
+            return out                  # (none open then or now: the kept state is not read)
         dep = self.departure[n:]
-        open_now = judged[n:] & (np.abs(dep) > 0.5 * RELATION_Z * self.z_limit)
         self.rel_open_since = fnp.where(open_now, fnp.where(self.rel_open, self.rel_open_since, ts), np.nan)
         self.rel_open = open_now
         self._open_any = bool(fnp.count_nonzero(open_now))
