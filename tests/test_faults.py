@@ -268,6 +268,36 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
 
 
+def station_held_ticks(cfg, station: str) -> list[float]:
+    """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
+    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(source.records())
+    pipe = Pipeline(cfg)
+    mates = [k for k, name in enumerate(cfg.sensor_names()) if name.startswith(station + "_")]
+    held = []
+    for row in rows:
+        pipe.step(row)
+        tracker = pipe.health
+        if tracker._last[tracker._drift][0][mates].all():
+            held.append(row.ts)
+    return held
+
+
+def test_a_first_morning_station_relation_broken_with_no_mate_leaning_holds_every_mate(tmp_path):
+    """In the first morning queue S05_occ's drift breaks its station's relation while no mate's
+    own departure leans that way: with `faults.drift_station_hold` (an incident does not break
+    the relation) every S05 mate is a drift candidate meanwhile — an alert one of them drives
+    alone waits for the decision — and only then; without it none is."""
+    records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target="S05_occ")], seed=4)
+    path = write_csv(tmp_path / "first-morning-hold.csv", records, CORRIDOR)
+    held = station_held_ticks(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                           faults={"drift_station_hold": True}), "S05")
+    assert held and all(t0() + 7 * H < ts <= t0() + 7 * H + 1200 for ts in held)
+    assert not station_held_ticks(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                               faults={"drift_station_hold": False}), "S05")
+
+
 def test_a_spike_is_not_a_drift_that_jumped_back(tmp_path):
     """The jump back needs the station relation past half its limit (smoothed over
     `drift_window_s`) before the jump: a spike's single outliers break the relation for a tick
@@ -285,6 +315,12 @@ def test_drift_jump_back_is_validated():
     with pytest.raises(ConfigError, match=r"faults\.drift_jump_back"):
         config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
                           "faults": {"drift_jump_back": "sometimes"}})
+
+
+def test_drift_station_hold_is_validated():
+    with pytest.raises(ConfigError, match=r"faults\.drift_station_hold"):
+        config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
+                          "faults": {"drift_station_hold": "maybe"}})
 
 
 def test_drift_moved_alone_is_validated():

@@ -126,7 +126,7 @@ class Drift(StationRelation):
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
-        self._init_stations(ctx, n)
+        self._init_stations(ctx, n, cfg.drift_station_hold)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
         self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s)

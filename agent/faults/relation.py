@@ -32,6 +32,11 @@ when the relation passed half its limit. A report after the fact (its readings w
 meanwhile), for the drifts no mate could be blamed for while they lasted: the first queue's above,
 a blame fallen short, a relation that stepped.
 
+The station hold (`drift_station_hold`): a relation past half its limit with no mate leaning its
+way (the first queue) means one of its mates reads wrong, not known which; every mate is then a
+drift candidate, so that an alert one of them drives alone waits for the decision (an incident's
+queue is real traffic and does not break the relation).
+
 It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
 rows (the sensors', then the stations' relations) and departure history it shares; drift.py
 calls `_init_stations` and `_init_history` from its constructor, `_relation` and `_blamed` from
@@ -60,8 +65,9 @@ RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_
 
 
 class StationRelation:
-    def _init_stations(self, ctx, n: int) -> None:
+    def _init_stations(self, ctx, n: int, station_hold: bool) -> None:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
+        self.station_hold = station_hold
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
         trios = []
         for i in range(n):
@@ -215,6 +221,11 @@ class StationRelation:
                 continue
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
+            if self.station_hold and not candidate[k]:
+                # No mate leans that way (the first queue: their neighbour models off): one of them
+                # reads wrong, which is not known yet, so each is a candidate — an alert they drive
+                # alone waits (`drift_holdback_s`), as an incident does not break the relation.
+                candidate[trio] = True
         return blamed, candidate
 
     def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
