@@ -64,14 +64,18 @@ class Stuck:
         self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
         self._lowest_changed()
         self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
+        self._never_repeated = True                # every repeat is +0.0: no sensor has repeated yet
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
         same = t.observed & (step == 0)
+        any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()
-        lasted = self.held.update(same, t.observed, t.ts)
+        # With no run before and no repeat now, update would change nothing and hold nothing; the
+        # decision below reads `lasted` only where a sensor repeats: none does.
+        lasted = self.held.update(same, t.observed, t.ts) if any_same or not idle_before else None
         # A run that ended without the sensor being judged faulty was healthy behaviour: its length
         # and its repeats that were followed by another (run − 1 of run) are learned, over at most
         # the last 1 / alpha_min such repeats.
@@ -90,15 +94,19 @@ class Stuck:
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
         counted = stepped if t.all_healthy else stepped & t.healthy
-        if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
-            rate = fnp.where(counted, self.alpha_min, 0.0)
-        else:
-            every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
-            self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
-            rate = fnp.where(counted, every, 0.0)
-        self.repeat += rate * (same - self.repeat)
+        if any_same or not self._never_repeated:
+            if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
+                rate = fnp.where(counted, self.alpha_min, 0.0)
+            else:
+                every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
+                self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
+                rate = fnp.where(counted, every, 0.0)
+            self.repeat += rate * (same - self.repeat)
+            self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
+        # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
+        # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)
         self.repeat_count += counted
-        if fnp.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
+        if not self.held.idle and fnp.count_nonzero(self.held.ticks):   # only an unchanged run is judged against it
             # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this
             # run began (the run itself is learned as it goes).
             self.p_run = fnp.where(self.held.ticks <= 1, self._p(), self.p_run)
@@ -127,9 +135,13 @@ class Stuck:
         if fnp.count_nonzero(quiet):
             self.lowest = fnp.where(quiet, recent, self.lowest)
             self._lowest_changed()
+        if not any_same:                # nothing unchanged: the flatline alone decides
+            if not fnp.count_nonzero(self.flat):
+                return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
+            return self.flat.copy(), self.flat.copy()
         unchanged = varies & same
         if not fnp.count_nonzero(unchanged) and not fnp.count_nonzero(self.flat):
-            return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
+            return self.held.nothing, self.held.nothing
         cond = unchanged | self.flat
         decided = (unchanged & (lasted >= self.required)) | self.flat
         return cond, decided
@@ -171,6 +183,7 @@ class Stuck:
         self.repeat[:] = state.get("repeat", 0.0)
         self.repeat_count[:] = state.get("repeat_count", 0.0)
         self._rate_floor = False
+        self._never_repeated = not (fnp.count_nonzero(self.repeat) or np.signbit(self.repeat).any())
         self.cont[:] = state.get("cont", 0.0)
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
