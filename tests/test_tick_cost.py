@@ -402,3 +402,22 @@ def test_the_relative_step_size_floor_follows_the_mean():
         fresh = np.divide(step, np.maximum(np.abs(x_next), np.maximum(0.01 * np.abs(normal.mean), 1e-9)))
         assert np.array_equal(normal.relative_step(step, x_next), fresh), k
         x_prev = x
+
+
+def test_stuck_flatline_and_new_quietest_need_a_window_under_the_quietest():
+    """stuck judges the flatline and learns a new quietest window only where the window is under
+    the quietest one (recent < lowest): every flatline is (under lowest / FLAT_MARGIN, and only
+    where lowest is finite), with inf, 0 and equal values."""
+    from agent.faults.stuck import FLAT_MARGIN
+    rng = np.random.default_rng(13)
+    specials = np.array([0.0, 5e-324, 1e-300, 0.25, 1.0, 4.0, np.inf])
+    for _ in range(300):
+        n = 64
+        lowest = np.where(rng.random(n) < 0.3, rng.choice(specials, n), rng.random(n))
+        recent = np.where(rng.random(n) < 0.3, rng.choice(specials[:-1], n), lowest * rng.random(n) * 2)
+        recent = np.where(rng.random(n) < 0.1, lowest / FLAT_MARGIN, recent)
+        rel = np.where(rng.random(n) < 0.2, rng.choice(specials, n), rng.random(n))
+        full = rng.random(n) < 0.8
+        known = np.isfinite(lowest)
+        flat = full & (recent < np.minimum(0.1 * rel, lowest / FLAT_MARGIN)) & known
+        assert not (flat & ~(full & (recent < lowest))).any()

@@ -35,7 +35,7 @@ FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
 OFTEN_REPEATS = 0.5      # a sensor repeating its value on more ticks than this is not judged stuck
 FLAT_MIN_TICKS = 20      # a flatline is judged over at least this many ticks
-FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window
+FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window (≥ 1: observe)
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
@@ -54,7 +54,7 @@ class Stuck:
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
-        self.flat = np.zeros(ctx.n, bool)
+        self.flat = self.held.nothing              # this tick's flatlines (read-only)
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self.repeat_count = np.zeros(ctx.n)
         self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
@@ -117,7 +117,8 @@ class Stuck:
             # No run anywhere: p_run would be this tick's p for every sensor. It is computed only when
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
-        varies = (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+        # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
+        varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
         if not normal.all_learned:
             varies &= normal.learned
 
@@ -126,21 +127,29 @@ class Stuck:
         seen = self.steps.seen()
         recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
-        self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
-        if not self._all_lowest_known:
-            self.flat &= self._lowest_known
-        quiet = full & ~self.flat & (recent < self.lowest)
-        if not t.all_healthy:
-            quiet &= t.healthy
-        if fnp.count_nonzero(quiet):
-            self.lowest = fnp.where(quiet, recent, self.lowest)
-            self._lowest_changed()
+        # Both tests below need a window quieter than the quietest healthy one: a flatline is under
+        # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
+        # under lowest. On a tick where no judged window is (nearly all), neither can hold.
+        under = full & (recent < self.lowest)
+        if not fnp.count_nonzero(under):
+            self.flat = self.held.nothing
+        else:
+            self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
+            if not self._all_lowest_known:
+                self.flat &= self._lowest_known
+            quiet = under & ~self.flat
+            if not t.all_healthy:
+                quiet &= t.healthy
+            if fnp.count_nonzero(quiet):
+                self.lowest = fnp.where(quiet, recent, self.lowest)
+                self._lowest_changed()
+        flat = self.flat is not self.held.nothing and fnp.count_nonzero(self.flat)
         if not any_same:                # nothing unchanged: the flatline alone decides
-            if not fnp.count_nonzero(self.flat):
+            if not flat:
                 return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
             return self.flat.copy(), self.flat.copy()
         unchanged = varies & same
-        if not fnp.count_nonzero(unchanged) and not fnp.count_nonzero(self.flat):
+        if not fnp.count_nonzero(unchanged) and not flat:
             return self.held.nothing, self.held.nothing
         cond = unchanged | self.flat
         decided = (unchanged & (lasted >= self.required)) | self.flat
