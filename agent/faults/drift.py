@@ -26,10 +26,8 @@ a drift until its departure is back under drift_z / 2; that step is the scorers'
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
-A drift that is short or small reaches the limit late, or not at all (the pump's 20-minute simulated
-drifts, with no station relation to judge them: below): a candidate whose context stays calm for
-`drift_ramp_s` while its departure grows by GROWTH × is a drift too (a ramp; a misfit plateaus), if it had been judged for RAMP_WARM_S before (after another fault the running mean
-refills from 0: a rise that is no ramp). Loop sensors have their station relation instead.
+A drift that is short or small reaches the limit late, or not at all: ramp.py decides a candidate
+whose context stays calm while its departure keeps growing (sensors without a station relation).
 
 Past half the limit (its context calm, or its departure DOMINANT × every context sensor's; not a
 step) a sensor is a drift *candidate*: an alert it drives alone waits up to `drift_holdback_s` for
@@ -38,29 +36,8 @@ the decision (holdback.py). A sensor judged and within half the limit fits its n
 still teach this rule (the departure's spread widening with them keeps false drifts rare), not
 the other rules.
 
-At rush hour no neighbour is calm (congestion breaks the pair models), so a loop station's own
-physics judges too: flow = lanes × density × speed and occupancy ∝ density, so
-log flow − log occ − log speed is a per-station constant (log k) in free flow and in a queue
-alike — an incident does not break it, the queue is real traffic. A tick's residual from its
-learned level is divided by that tick's spread, √(a + b / speed²): relative errors of flow and
-occupancy, plus a speed error that weighs more the slower the traffic (b is learned once speeds
-have varied — a queue seen — and is until then the speed sensor's own tick-to-tick noise). Each
-station's relation is one more row beside the sensors' in the same arrays: averaged, measured from
-its slow level and over its normal spread like a sensor's median residual (each tick's clipped
-at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drift_z`, with the
-station's sensors healthy and none drifting, it blames the mate whose own departure moved
-furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
-the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
-off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
-`drift_s`; from half that limit it is a drift candidate (its alerts wait, as above). In the first
-morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
-much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
-default: on held-out simulator seeds it cost false alarms) the mate blamed then is the one whose
-own log reading moved against its same-quantity neighbours' (flow is conserved along the road) by
-EXPLAIN to 1 / EXPLAIN of the relation's own move since it was last calm (_moved_alone). The other
-way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
-moved against it) is not judged drifting by its neighbours alone: its own drift would have
-moved the relation, so the misfit is its neighbours' models (the morning after a first day).
+At rush hour no neighbour is calm: a loop station's own physics (flow, occupancy and speed) judges
+its mates too (relation.py, a mixin of this rule's rows: the relation's rows come after the sensors').
 
 After a fault of another kind the sensor's lags and departure are stale: drift is judged again
 after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors,
@@ -75,6 +52,8 @@ import numpy as np
 
 from .. import fastnp as fnp
 from .config import FaultConfig
+from .ramp import Ramp
+from .relation import AGREE, RELATION_STATE, RELATION_Z, StationRelation
 from .rule import Held, Tick
 
 LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
@@ -88,21 +67,10 @@ ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this with
 LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads off its prediction
 F = 4                    # pair features: x_j, x_j², and x_j's two lags
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
-RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
-REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
-LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
-CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
-AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
-HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
-VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
-EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains this share of the relation's
-RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
-GROWTH = 1.25            # a ramp (no station relation): a calm-context candidate's departure grown this many ×…
-RAMP_WARM_S = 900.0      # …and judged without a break this long before it became one
 
 
-class Drift:
+class Drift(StationRelation):
     KIND = "drift"
     EVERY_KEY = "drift_every_s"     # judged every that many seconds: the tracker passes that as tick_s
 
@@ -158,40 +126,10 @@ class Drift:
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
-        # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
-        trios = []
-        for i in range(n):
-            st = ctx.station(i)
-            if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
-                trios.append((i, st["occ"], st["speed"]))
-        self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
-        self._speed = self.trio[:, 2].copy()
+        self._init_stations(ctx, n)
         s_n = self.trio.shape[0]
-        self.trio_in = np.zeros((n, s_n))                           # sensor × station incidence
-        self.trio_sign = np.zeros(n)
-        for k, trio in enumerate(self.trio):
-            self.trio_in[trio, k] = 1.0
-            self.trio_sign[trio] = RELATION_SIGN
-        self.rel_sign = np.array(RELATION_SIGN)
-        # The ramp (sensors without a station relation: the pump's): a calm-context candidate for
-        # `drift_ramp_s` whose departure grew past GROWTH × its size when it became one is decided
-        # below the limit (_ramp). judged_run is not checkpointed: after a restart it refills.
-        self.ramp_on = self.trio_sign == 0
-        self.ramp_s = cfg.drift_ramp_s
-        self._any_ramp = bool(self.ramp_on.any()) and self.ramp_s > 0
-        self.ramp = Held(n, tick_s)
-        self.ramp_from = np.zeros(n)           # its departure's size when it became a candidate
-        self.ramped = np.zeros(n, bool)        # drifting, decided by the ramp
-        self._ramped_any = False
-        self.judged_run = np.zeros(n, np.int64)     # ticks judged without a break
-        self.warm_ticks = int(np.ceil(RAMP_WARM_S / tick_s))
-        self.rel_level = np.zeros(s_n)         # log k, learned while the station is healthy and calm
-        self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
-        self.rel_b = np.zeros(s_n)
-        self.rel_b_known = np.zeros(s_n, bool)  # speeds have varied enough (a queue seen) to learn rel_b
-        self.rel_mom = np.zeros((4, s_n))      # running means of u = 1/speed², u², e², u·e²
-        self.rel_count = np.zeros(s_n)
-        self.rel_fitted = np.zeros(s_n, bool)
+        # The ramp (ramp.py): sensors without a station relation (the pump's).
+        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s)
         # Per row — the n sensors, then the S stations' relations — the smoothed residual (the
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
@@ -212,28 +150,7 @@ class Drift:
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
-        # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
-        # mates' departures as they are): what a mate's departure was before its station's relation moved.
-        self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
-        self.history_head = 0
-        # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
-        # beside the departures' (this tick's in it from the start of observe; not checkpointed:
-        # empty after a restart, it blames no one until refilled): when a station's
-        # mates are not judged (the first queue: their neighbour models off), the mate whose log
-        # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
-        # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
-        # relation moved is the one blamed: flow is conserved along the road, occupancy and speed
-        # change smoothly along it outside a queue's front.
-        self.log_history = np.zeros((self.history.shape[0], n))
-        self.fit_history = np.zeros((self.history.shape[0], n), bool)
-        self.moved_alone = cfg.drift_moved_alone and self.trio.size > 0      # off: the ring is not written
-        self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
-        near = np.zeros((n, n))
-        for i in np.flatnonzero(self.trio_sign):
-            same = [j for j in ctx.neighbours[i] if self.trio_sign[j] and ctx.quantities[j] == ctx.quantities[i]]
-            near[i, same] = 1.0 / len(same) if same else 0.0
-        self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
-        self.has_near = near.sum(axis=1) > 0
+        self._init_history(ctx, cfg.drift_moved_alone, tick_s, m)
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -363,108 +280,14 @@ class Drift:
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
         decided = decide & (lasted >= max(self.required_s, 1e-9))
-        ramp = self._ramp(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts) if self._any_ramp else None
+        ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,
+                                self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
         if ramp is not None:
             hold, ramped = ramp
             return decide | pending | hold, decided | ramped
         if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
-
-    def _ramp(self, pending: np.ndarray, seen: np.ndarray, size: np.ndarray, drifting: np.ndarray,
-              ts: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """A drift that ends before its departure passes the limit for `drift_s` (the pump's
-        20-minute drifts reach it in their last minutes, or not at all): a candidate whose context
-        stays calm for `drift_ramp_s` while its departure grows past GROWTH × what it was
-        when it became one is a drift (a misfit plateaus, a drift grows), and stays one while its
-        departure is past half the limit. (condition, decided), or None when nothing holds."""
-        # Judged without a break for RAMP_WARM_S before it becomes a candidate: after a fault of
-        # another kind the running mean refills from 0, a rise that is no ramp.
-        self.judged_run = fnp.where(seen, self.judged_run + 1, 0)
-        on = pending & self.ramp_on & ((self.judged_run >= self.warm_ticks) | (self.ramp.ticks > 0))
-        if self.ramp.calm(on) and not self._ramped_any:
-            return None
-        lasted = self.ramp.update(on, seen, ts)
-        fnp.copyto(self.ramp_from, size, where=on & (self.ramp.ticks == 1))
-        decided = on & (lasted >= self.ramp_s) & (size >= GROWTH * self.ramp_from)
-        self.ramped = (self.ramped & drifting) | decided
-        # The fault starts when it became a candidate (the tracker reads held.since at the decision).
-        fnp.copyto(self.held.since, np.fmin(self.held.since, self.ramp.since), where=decided)
-        self._ramped_any = bool(fnp.count_nonzero(self.ramped))
-        return self.ramped & self.over[:self.n] & ~self.stepped[:self.n], decided
-
-    def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
-        """Per station: its relation residual in this tick's spread (NaN: not usable), whether
-        usable, and the raw log k and 1/speed² (learned at the refit)."""
-        pos = x > 0
-        xp = fnp.where(pos, x, 1.0)
-        lx = np.log(xp)
-        r = lx[self.trio] @ self.rel_sign
-        fit = ok_i & pos
-        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
-        v = xp[self._speed]
-        u = 1.0 / (v * v)
-        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
-        has = ok & self.rel_fitted
-        return fnp.where(has, z, np.nan), has, ok, r, u, lx, fit
-
-    def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
-        mate whose own departure moved furthest the way the relation moved, since the relation was
-        last calm (and leans that way past LEAN × drift_z), and the candidates: that mate, from half
-        the relation's limit on."""
-        n = self.n
-        half = judged[n:] & (size[n:] > 0.5 * RELATION_Z * self.z_limit) & ~self.stepped[n:]
-        d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
-        lean = np.sign(d) * self.trio_sign * self.departure[:n]
-        blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)
-        past = np.roll(self.history, -self.history_head, axis=0)      # oldest first (this tick not yet in)
-        for s in np.flatnonzero(half):
-            trio = self.trio[s]
-            # The mate whose departure moved furthest that way since the relation was last under half
-            # its limit: a queue can keep another mate far off its neighbours' models all along.
-            calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
-            last_calm = calm[-1] if calm.size else 0
-            before = past[last_calm, trio]
-            k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
-            if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
-                # No mate leans that way, and one is not judged (the first queue: its neighbours'
-                # models off): the mate whose reading moved alone, against its neighbours', instead.
-                k = self._moved_alone(trio, last_calm, np.sign(self.departure[n + s]))
-                if k >= 0:
-                    candidate[k] = True
-                    blamed[k] = size[n + s] > RELATION_Z * self.z_limit
-                continue
-            candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
-            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
-        return blamed, candidate
-
-    def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
-        """With a mate not judged (its neighbours' models off: the first queue), the mate whose log
-        reading moved against its same-quantity neighbours', since the relation's last calm tick
-        (`last_calm`, oldest-first in the history), by EXPLAIN to 1 / EXPLAIN of the relation's own
-        move `way`; -1: none."""
-        size = self.log_history.shape[0]       # oldest-first index j is size - j ticks back
-        moved = self._log_level(0) - self._log_level(min(size - last_calm, size - self.level_ticks))
-        own = self.against_near[trio] @ np.nan_to_num(moved)   # each mate's move against its neighbours'
-        rel_move = self.trio_sign[trio] @ moved[trio]
-        if not np.isfinite(rel_move) or rel_move * way <= 0:
-            return -1
-        share = self.trio_sign[trio] * own / rel_move
-        ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
-        share = fnp.where(ok, share, -np.inf)
-        b = int(np.argmax(share))
-        return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
-
-    def _log_level(self, back: int) -> np.ndarray:
-        """Each sensor's mean log reading over the `level_ticks` ticks ending `back` ticks before this
-        one (fit readings only; NaN: none)."""
-        size = self.log_history.shape[0]
-        slots = (self.history_head - back - np.arange(self.level_ticks)) % size
-        fit = self.fit_history[slots]
-        count = fit.sum(axis=0)
-        total = fnp.where(fit, self.log_history[slots], 0.0).sum(axis=0)
-        return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
@@ -538,29 +361,6 @@ class Drift:
         w = a * fnp.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
 
-    def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
-        # (r and u are finite on every kept tick, and w is 0 on those not learned)
-        on, r, u = self._rc[:k], self._r[:k], self._u[:k]
-        self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
-        e2 = (r - self.rel_level) ** 2
-        e2 = fnp.where(self.rel_fitted, np.minimum(e2, CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
-        self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
-        self.rel_count += on.sum(axis=0)
-        m_u, m_uu, m_e2, m_ue2 = self.rel_mom
-        var_u = m_uu - m_u * m_u
-        # rel_b is learned once speeds have varied (a queue seen), else kept: in free flow 1/speed²
-        # hardly moves, and the last queue's rel_b is the best guess for the next one.
-        varied = var_u > (VARIED * m_u) ** 2
-        # Until then, the speed sensor's own noise: its usual tick-to-tick change |Δv| is 2σ/√π for
-        # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too).
-        prior = self.rel_b if self._normal is None else \
-            (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2
-        self.rel_b = fnp.where(varied, np.maximum((m_ue2 - m_u * m_e2) / fnp.where(varied, var_u, 1.0), 0.0),
-                              fnp.where(self.rel_b_known, self.rel_b, prior))
-        self.rel_b_known |= varied
-        self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
-        self.rel_fitted = self.rel_count >= MIN_PAIR_TICKS
-
     def _refit(self) -> None:
         self._fold()
         c = self.cov
@@ -585,11 +385,11 @@ class Drift:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
                           f"spread (limit {self.z_limit:g}) while they stay calm",
                "departure": round(float(self.departure[i]), 3), "value": round(float(t.x[i]), 4)}
-        if self.ramped[i] and abs(self.departure[i]) <= self.z_limit:
+        if self.ramp.ramped[i] and abs(self.departure[i]) <= self.z_limit:
             out["summary"] = (f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its "
-                              f"normal spread, grown from {self.ramp_from[i]:.1f} over {self.ramp_s:g} s "
+                              f"normal spread, grown from {self.ramp.start[i]:.1f} over {self.ramp.s:g} s "
                               f"while they stay calm (a ramp; limit {self.z_limit:g})")
-            out["ramp_from"] = round(float(self.ramp_from[i]), 3)
+            out["ramp_from"] = round(float(self.ramp.start[i]), 3)
         s = np.flatnonzero(self.trio_in[i])
         if s.size and abs(self.departure[self.n + s[0]]) > RELATION_Z * self.z_limit:
             dep = float(self.departure[self.n + s[0]])
@@ -606,7 +406,7 @@ class Drift:
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
                 "recent": _json(self.recent[:, :n]), "head": self.head, "stepped": self.stepped[:n].tolist(),
-                "ramp": {"held": self.ramp.state(), "from": self.ramp_from.tolist(), "ramped": self.ramped.tolist()},
+                "ramp": self.ramp.state(),
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
                              "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE}}}
@@ -627,10 +427,7 @@ class Drift:
         self.stepped[:n] = state["stepped"]
         ramp = state.get("ramp")             # a checkpoint from before the ramp: none held
         if ramp is not None:
-            self.ramp.restore(ramp["held"])
-            self.ramp_from[:] = ramp["from"]
-            self.ramped[:] = ramp["ramped"]
-            self._ramped_any = bool(self.ramped.any())
+            self.ramp.restore(ramp)
         rel = state.get("relation")         # a checkpoint from before the station relation: learned afresh
         if rel is not None and self.trio.size:
             for k in ROW_STATE:
@@ -647,7 +444,6 @@ class Drift:
 
 
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
-RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 
 
 def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

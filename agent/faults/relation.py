@@ -1,0 +1,198 @@
+"""drift.py's station relation: a loop station's own physics judges its sensors' drifts.
+
+At rush hour no neighbour is calm (congestion breaks the pair models), so a loop station's own
+physics judges too: flow = lanes × density × speed and occupancy ∝ density, so
+log flow − log occ − log speed is a per-station constant (log k) in free flow and in a queue
+alike — an incident does not break it, the queue is real traffic. A tick's residual from its
+learned level is divided by that tick's spread, √(a + b / speed²): relative errors of flow and
+occupancy, plus a speed error that weighs more the slower the traffic (b is learned once speeds
+have varied — a queue seen — and is until then the speed sensor's own tick-to-tick noise). Each
+station's relation is one more row beside the sensors' in the same arrays: averaged, measured from
+its slow level and over its normal spread like a sensor's median residual (each tick's clipped
+at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drift_z`, with the
+station's sensors healthy and none drifting, it blames the mate whose own departure moved
+furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
+the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
+off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
+`drift_s`; from half that limit it is a drift candidate (its alerts wait: drift.py). In the first
+morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
+much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
+default: on held-out simulator seeds it cost false alarms) the mate blamed then is the one whose
+own log reading moved against its same-quantity neighbours' (flow is conserved along the road) by
+EXPLAIN to 1 / EXPLAIN of the relation's own move since it was last calm (_moved_alone). The other
+way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
+moved against it) is not judged drifting by its neighbours alone: its own drift would have
+moved the relation, so the misfit is its neighbours' models (the morning after a first day).
+
+It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
+rows (the sensors', then the stations' relations) and departure history it shares; drift.py
+calls `_init_stations` and `_init_history` from its constructor, `_relation` and `_blamed` from
+`observe` and `_fold_relation` from its fold.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import fastnp as fnp
+
+RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
+REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
+LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
+CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
+AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
+HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
+VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue seen, rel_b learned
+EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains this share of the relation's
+RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
+REL_LEARN_CLIP = 3.0     # a tick's relation residual is learned at most this many of its spreads off
+MIN_REL_TICKS = 60       # a relation is judged once it has learned from this many ticks
+RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
+
+
+class StationRelation:
+    def _init_stations(self, ctx, n: int) -> None:
+        """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
+        # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
+        trios = []
+        for i in range(n):
+            st = ctx.station(i)
+            if ctx.quantities[i] == "flow" and "occ" in st and "speed" in st:
+                trios.append((i, st["occ"], st["speed"]))
+        self.trio = np.array(trios, int).reshape(-1, 3)            # (S, 3): flow, occ, speed
+        self._speed = self.trio[:, 2].copy()
+        s_n = self.trio.shape[0]
+        self.trio_in = np.zeros((n, s_n))                           # sensor × station incidence
+        self.trio_sign = np.zeros(n)
+        for k, trio in enumerate(self.trio):
+            self.trio_in[trio, k] = 1.0
+            self.trio_sign[trio] = RELATION_SIGN
+        self.rel_sign = np.array(RELATION_SIGN)
+        self.rel_level = np.zeros(s_n)         # log k, learned while the station is healthy and calm
+        self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
+        self.rel_b = np.zeros(s_n)
+        self.rel_b_known = np.zeros(s_n, bool)  # speeds have varied enough (a queue seen) to learn rel_b
+        self.rel_mom = np.zeros((4, s_n))      # running means of u = 1/speed², u², e², u·e²
+        self.rel_count = np.zeros(s_n)
+        self.rel_fitted = np.zeros(s_n, bool)
+
+    def _init_history(self, ctx, moved_alone: bool, tick_s: float, m: int) -> None:
+        """The departures' ring a blame looks back on, and `drift_moved_alone`'s ring of log readings."""
+        n = self.n
+        # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
+        # mates' departures as they are): what a mate's departure was before its station's relation moved.
+        self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
+        self.history_head = 0
+        # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
+        # beside the departures' (this tick's in it from the start of observe; not checkpointed:
+        # empty after a restart, it blames no one until refilled): when a station's
+        # mates are not judged (the first queue: their neighbour models off), the mate whose log
+        # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
+        # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
+        # relation moved is the one blamed: flow is conserved along the road, occupancy and speed
+        # change smoothly along it outside a queue's front.
+        self.log_history = np.zeros((self.history.shape[0], n))
+        self.fit_history = np.zeros((self.history.shape[0], n), bool)
+        self.moved_alone = moved_alone and self.trio.size > 0      # off: the ring is not written
+        self.level_ticks = min(int(round((2.0 - self.lam) / self.lam)), self.history.shape[0] // 2)
+        near = np.zeros((n, n))
+        for i in np.flatnonzero(self.trio_sign):
+            same = [j for j in ctx.neighbours[i] if self.trio_sign[j] and ctx.quantities[j] == ctx.quantities[i]]
+            near[i, same] = 1.0 / len(same) if same else 0.0
+        self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
+        self.has_near = near.sum(axis=1) > 0
+
+    def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
+        """Per station: its relation residual in this tick's spread (NaN: not usable), whether
+        usable, and the raw log k and 1/speed² (learned at the refit)."""
+        pos = x > 0
+        xp = fnp.where(pos, x, 1.0)
+        lx = np.log(xp)
+        r = lx[self.trio] @ self.rel_sign
+        fit = ok_i & pos
+        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
+        v = xp[self._speed]
+        u = 1.0 / (v * v)
+        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
+        has = ok & self.rel_fitted
+        return fnp.where(has, z, np.nan), has, ok, r, u, lx, fit
+
+    def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
+        mate whose own departure moved furthest the way the relation moved, since the relation was
+        last calm (and leans that way past LEAN × drift_z), and the candidates: that mate, from half
+        the relation's limit on."""
+        n = self.n
+        half = judged[n:] & (size[n:] > 0.5 * RELATION_Z * self.z_limit) & ~self.stepped[n:]
+        d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
+        lean = np.sign(d) * self.trio_sign * self.departure[:n]
+        blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)
+        past = np.roll(self.history, -self.history_head, axis=0)      # oldest first (this tick not yet in)
+        for s in np.flatnonzero(half):
+            trio = self.trio[s]
+            # The mate whose departure moved furthest that way since the relation was last under half
+            # its limit: a queue can keep another mate far off its neighbours' models all along.
+            calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
+            last_calm = calm[-1] if calm.size else 0
+            before = past[last_calm, trio]
+            k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
+            if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
+                # No mate leans that way, and one is not judged (the first queue: its neighbours'
+                # models off): the mate whose reading moved alone, against its neighbours', instead.
+                k = self._moved_alone(trio, last_calm, np.sign(self.departure[n + s]))
+                if k >= 0:
+                    candidate[k] = True
+                    blamed[k] = size[n + s] > RELATION_Z * self.z_limit
+                continue
+            candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
+            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
+        return blamed, candidate
+
+    def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
+        """With a mate not judged (its neighbours' models off: the first queue), the mate whose log
+        reading moved against its same-quantity neighbours', since the relation's last calm tick
+        (`last_calm`, oldest-first in the history), by EXPLAIN to 1 / EXPLAIN of the relation's own
+        move `way`; -1: none."""
+        size = self.log_history.shape[0]       # oldest-first index j is size - j ticks back
+        moved = self._log_level(0) - self._log_level(min(size - last_calm, size - self.level_ticks))
+        own = self.against_near[trio] @ np.nan_to_num(moved)   # each mate's move against its neighbours'
+        rel_move = self.trio_sign[trio] @ moved[trio]
+        if not np.isfinite(rel_move) or rel_move * way <= 0:
+            return -1
+        share = self.trio_sign[trio] * own / rel_move
+        ok = self.has_near[trio] & (np.abs(self.against_near[trio]) @ np.isnan(moved) == 0)
+        share = fnp.where(ok, share, -np.inf)
+        b = int(np.argmax(share))
+        return int(trio[b]) if EXPLAIN <= share[b] <= 1.0 / EXPLAIN else -1
+
+    def _log_level(self, back: int) -> np.ndarray:
+        """Each sensor's mean log reading over the `level_ticks` ticks ending `back` ticks before this
+        one (fit readings only; NaN: none)."""
+        size = self.log_history.shape[0]
+        slots = (self.history_head - back - np.arange(self.level_ticks)) % size
+        fit = self.fit_history[slots]
+        count = fit.sum(axis=0)
+        total = fnp.where(fit, self.log_history[slots], 0.0).sum(axis=0)
+        return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
+
+    def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
+        # (r and u are finite on every kept tick, and w is 0 on those not learned)
+        on, r, u = self._rc[:k], self._r[:k], self._u[:k]
+        self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
+        e2 = (r - self.rel_level) ** 2
+        e2 = fnp.where(self.rel_fitted, np.minimum(e2, REL_LEARN_CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
+        self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
+        self.rel_count += on.sum(axis=0)
+        m_u, m_uu, m_e2, m_ue2 = self.rel_mom
+        var_u = m_uu - m_u * m_u
+        # rel_b is learned once speeds have varied (a queue seen), else kept: in free flow 1/speed²
+        # hardly moves, and the last queue's rel_b is the best guess for the next one.
+        varied = var_u > (VARIED * m_u) ** 2
+        # Until then, the speed sensor's own noise: its usual tick-to-tick change |Δv| is 2σ/√π for
+        # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too).
+        prior = self.rel_b if self._normal is None else \
+            (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2
+        self.rel_b = fnp.where(varied, np.maximum((m_ue2 - m_u * m_e2) / fnp.where(varied, var_u, 1.0), 0.0),
+                              fnp.where(self.rel_b_known, self.rel_b, prior))
+        self.rel_b_known |= varied
+        self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
+        self.rel_fitted = self.rel_count >= MIN_REL_TICKS
