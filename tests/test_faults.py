@@ -240,7 +240,11 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     much that the station mates' own departures are not judged (each jump restarts them); the
     station relation breaks, and the mate blamed is the one whose log reading moved against its
     same-quantity neighbours' (flow is conserved along the road) by about as much as the relation
-    moved (`faults.drift_moved_alone`). Without it (the default) neither drift is reported at all."""
+    moved (`faults.drift_moved_alone`). Without it (the default) each is reported only as it ends:
+    the simulated drift jumps back, and that one mate's jump restores its station's relation
+    (`faults.drift_jump_back`, on by default), so the mate was drifting all along — decided at the
+    jump, the fault starting when the relation passed half its limit. With neither, neither drift
+    is reported at all."""
     records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
                                                             target=target)], seed=4)
     path = write_csv(tmp_path / "first-morning-mates.csv", records, CORRIDOR)
@@ -251,7 +255,72 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     assert "relation" in drift.evidence["summary"]
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
     faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [late] = decided(faults, target, "drift")
+    ends = t0() + 7 * H + 1200                                        # the drift's jump back
+    assert ends <= late.ts <= ends + TICK
+    assert t0() + 7 * H < late.start < ends - 300                     # back-dated: the relation broke early on
+    assert "jump restored" in late.evidence["summary"] and abs(late.evidence["relation_departure"]) > 6
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
+    [end] = [f for f in faults if f.event == "fault_end" and f.sensor == target]
+    assert end.ts <= late.ts + 120                                    # over: it clears at once
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                               faults={"drift_jump_back": False}))
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
+
+
+def station_held_ticks(cfg, station: str) -> list[float]:
+    """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
+    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(source.records())
+    pipe = Pipeline(cfg)
+    mates = [k for k, name in enumerate(cfg.sensor_names()) if name.startswith(station + "_")]
+    held = []
+    for row in rows:
+        pipe.step(row)
+        tracker = pipe.health
+        if tracker._last[tracker._drift][0][mates].all():
+            held.append(row.ts)
+    return held
+
+
+def test_a_first_morning_station_relation_broken_with_no_mate_leaning_holds_every_mate(tmp_path):
+    """In the first morning queue S05_occ's drift breaks its station's relation while no mate's
+    own departure leans that way: with `faults.drift_station_hold` (an incident does not break
+    the relation) every S05 mate is a drift candidate meanwhile — an alert one of them drives
+    alone waits for the decision — and only then; without it none is."""
+    records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target="S05_occ")], seed=4)
+    path = write_csv(tmp_path / "first-morning-hold.csv", records, CORRIDOR)
+    held = station_held_ticks(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                           faults={"drift_station_hold": True}), "S05")
+    assert held and all(t0() + 7 * H < ts <= t0() + 7 * H + 1200 for ts in held)
+    assert not station_held_ticks(agent_config(tmp_path, path, CORRIDOR, "corridor",
+                                               faults={"drift_station_hold": False}), "S05")
+
+
+def test_a_spike_is_not_a_drift_that_jumped_back(tmp_path):
+    """The jump back needs the station relation past half its limit (smoothed over
+    `drift_window_s`) before the jump: a spike's single outliers break the relation for a tick
+    and are reported as a spike, the jump back to normal included."""
+    target = "S04_occ"
+    records = simulate("corridor", CORRIDOR, 6, [AnomalySpec(kind="spike", at_s=5 * H, duration_s=120,
+                                                            target=target)], start=DAY)
+    path = write_csv(tmp_path / "spike.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    assert decided(faults, target, "spike")
+    assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
+
+
+def test_drift_jump_back_is_validated():
+    with pytest.raises(ConfigError, match=r"faults\.drift_jump_back"):
+        config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
+                          "faults": {"drift_jump_back": "sometimes"}})
+
+
+def test_drift_station_hold_is_validated():
+    with pytest.raises(ConfigError, match=r"faults\.drift_station_hold"):
+        config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
+                          "faults": {"drift_station_hold": "maybe"}})
 
 
 def test_drift_moved_alone_is_validated():

@@ -38,6 +38,10 @@ class FaultConfig:
                           doc="departure from what its neighbours predict, in its normal spreads")
     drift_moved_alone: bool = doc("a loop station's broken relation with no mate judged (the first queue seen) blames "
                                   "the mate that moved against its neighbours alone", default=False)
+    drift_jump_back: bool = doc("a loop station's relation, past half its limit, restored in one tick by one mate's "
+                                "jump: that mate was drifting (decided as it ends)", default=True)
+    drift_station_hold: bool = doc("a loop station's relation past half its limit with no mate leaning its way: every "
+                                   "mate is a drift candidate (alerts they drive alone wait)", default=True)
     drift_ramp_s: float = rng(0, None, default=600.0,
                                doc="a sensor without a station relation, past half drift_z with its context calm, its "
                                    "departure still growing (by a quarter), this long: a drift below drift_z (0: off)")

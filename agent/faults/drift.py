@@ -126,7 +126,7 @@ class Drift(StationRelation):
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
-        self._init_stations(ctx, n)
+        self._init_stations(ctx, n, cfg.drift_station_hold)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
         self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s)
@@ -151,6 +151,7 @@ class Drift(StationRelation):
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
         self._init_history(ctx, cfg.drift_moved_alone, tick_s, m)
+        self._init_jump_back(cfg.drift_jump_back, n)
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -254,7 +255,8 @@ class Drift(StationRelation):
                 agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
                 decide &= ~known | agrees | drifting
             rel_cand = None
-            if fnp.count_nonzero(size[n:] > 0.5 * RELATION_Z * self.z_limit):
+            rel_half = size[n:] > 0.5 * RELATION_Z * self.z_limit
+            if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size)
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
@@ -280,6 +282,10 @@ class Drift(StationRelation):
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
         decided = decide & (lasted >= max(self.required_s, 1e-9))
+        if self.jump_back:
+            back = self._jump_back(rel, judged[n:] & rel_half, drifting, t.ts)
+            if back is not None:
+                decide, decided = decide | back, decided | back
         ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,
                                 self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
         if ramp is not None:
@@ -390,6 +396,13 @@ class Drift(StationRelation):
                               f"normal spread, grown from {self.ramp.start[i]:.1f} over {self.ramp.s:g} s "
                               f"while they stay calm (a ramp; limit {self.z_limit:g})")
             out["ramp_from"] = round(float(self.ramp.start[i]), 3)
+        if self.jump_back and self.jumped_back[i]:
+            dep = float(self.back_dep[i])
+            out["summary"] = (f"its station's flow / occupancy / speed relation had departed by {dep:+.1f} of its normal "
+                              f"spread, and this sensor's own jump restored it: its readings were off meanwhile "
+                              f"(a drift that ended)")
+            out["relation_departure"] = round(dep, 3)
+            return out
         s = np.flatnonzero(self.trio_in[i])
         if s.size and abs(self.departure[self.n + s[0]]) > RELATION_Z * self.z_limit:
             dep = float(self.departure[self.n + s[0]])

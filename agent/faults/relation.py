@@ -24,6 +24,19 @@ way round, a loop sensor whose station relation is judged and stays under AGREE 
 moved against it) is not judged drifting by its neighbours alone: its own drift would have
 moved the relation, so the misfit is its neighbours' models (the morning after a first day).
 
+The jump back (`drift_jump_back`, on by default): a relation past half its limit that returns in
+one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO), with one
+mate's own log step explaining EXPLAIN to 1 / EXPLAIN of the return, says that mate's readings
+were off while the relation was: it is reported as a drift on that tick, its start back-dated to
+when the relation passed half its limit. A report after the fact (its readings were not masked
+meanwhile), for the drifts no mate could be blamed for while they lasted: the first queue's above,
+a blame fallen short, a relation that stepped.
+
+The station hold (`drift_station_hold`): a relation past half its limit with no mate leaning its
+way (the first queue) means one of its mates reads wrong, not known which; every mate is then a
+drift candidate, so that an alert one of them drives alone waits for the decision (an incident's
+queue is real traffic and does not break the relation).
+
 It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
 rows (the sensors', then the stations' relations) and departure history it shares; drift.py
 calls `_init_stations` and `_init_history` from its constructor, `_relation` and `_blamed` from
@@ -46,12 +59,15 @@ EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains th
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 REL_LEARN_CLIP = 3.0     # a tick's relation residual is learned at most this many of its spreads off
 MIN_REL_TICKS = 60       # a relation is judged once it has learned from this many ticks
+BACK_FROM = 3.0          # the jump back: the relation's last tick residual this many of its spreads its departure's way…
+BACK_TO = 1.0            # …and this tick's back within this many
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 
 
 class StationRelation:
-    def _init_stations(self, ctx, n: int) -> None:
+    def _init_stations(self, ctx, n: int, station_hold: bool) -> None:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
+        self.station_hold = station_hold
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
         trios = []
         for i in range(n):
@@ -101,6 +117,66 @@ class StationRelation:
         self.against_near = np.eye(n) - near            # log x − its neighbours' mean log x
         self.has_near = near.sum(axis=1) > 0
 
+    def _init_jump_back(self, jump_back: bool, n: int) -> None:
+        """`drift_jump_back`'s last-tick state (not checkpointed: after a restart it refills in a tick)."""
+        s_n = self.trio.shape[0]
+        self.jump_back = jump_back and s_n > 0
+        self.rel_open = np.zeros(s_n, bool)            # last tick: judged, past half its limit
+        self.rel_open_since = np.full(s_n, np.nan)     # …since then
+        self.rel_dep_prev = np.zeros(s_n)              # last tick's departure, residual and raw log k
+        self.rel_z_prev = np.full(s_n, np.nan)
+        self.rel_r_prev = np.zeros(s_n)
+        self.lx_prev = np.zeros(n)                     # each sensor's last log reading, and whether fit
+        self.fit_prev = np.zeros(n, bool)
+        self._open_any = False
+        self.jumped_back = np.zeros(n, bool)           # decided by the jump back this tick (for evidence)
+        self._back_any = False
+        self.back_dep = np.zeros(n)                    # …its station relation's departure then
+
+    def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
+        """A station relation past half its limit whose residual returns in one tick (from BACK_FROM
+        of its spreads its departure's way to within BACK_TO) with one mate's own step explaining
+        EXPLAIN to 1 / EXPLAIN of that return: that mate's readings were off while the relation was
+        (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
+        passed half its limit; None when nothing is. `open_now`: each relation judged and past half its
+        limit this tick; with one so, this tick's state is kept for the next."""
+        n = self.n
+        z, has, _, r, _, lx, fit = rel
+        out = None
+        if self._back_any:
+            self.jumped_back[:] = False
+            self._back_any = False
+        if self._open_any:
+            w = np.sign(self.rel_dep_prev)
+            went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM) & (z * w <= BACK_TO)
+            for s in np.flatnonzero(went):
+                trio = self.trio[s]
+                d_r = r[s] - self.rel_r_prev[s]
+                if not (fit[trio] & self.fit_prev[trio]).all() or drifting[trio].any() or d_r == 0.0:
+                    continue
+                share = self.trio_sign[trio] * (lx[trio] - self.lx_prev[trio]) / d_r
+                b = int(np.argmax(share))
+                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN:
+                    k = int(trio[b])
+                    if out is None:
+                        out = np.zeros(n, bool)
+                    out[k] = True
+                    self.jumped_back[k] = self._back_any = True
+                    self.back_dep[k] = self.rel_dep_prev[s]
+                    self.held.since[k] = self.rel_open_since[s]
+        if not self._open_any and not fnp.count_nonzero(open_now):
+            return out                  # (none open then or now: the kept state is not read)
+        dep = self.departure[n:]
+        self.rel_open_since = fnp.where(open_now, fnp.where(self.rel_open, self.rel_open_since, ts), np.nan)
+        self.rel_open = open_now
+        self._open_any = bool(fnp.count_nonzero(open_now))
+        self.rel_dep_prev = dep.copy()
+        self.rel_z_prev = z
+        self.rel_r_prev = r
+        self.lx_prev = lx
+        self.fit_prev = fit
+        return out
+
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
         usable, and the raw log k and 1/speed² (learned at the refit)."""
@@ -145,6 +221,11 @@ class StationRelation:
                 continue
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
+            if self.station_hold and not candidate[k]:
+                # No mate leans that way (the first queue: their neighbour models off): one of them
+                # reads wrong, which is not known yet, so each is a candidate — an alert they drive
+                # alone waits (`drift_holdback_s`), as an incident does not break the relation.
+                candidate[trio] = True
         return blamed, candidate
 
     def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
