@@ -115,6 +115,43 @@ def test_a_short_transient_does_not_set_the_excursion_peak_with_a_half_life():
     assert b[0] == d[0]                                 # on the lasting one: the shift is the excursion
 
 
+def test_a_slow_drift_is_followed_when_calm_and_a_step_is_not():
+    """track_half_life_ticks: inside the warm-up range μ follows the level (a slow drift of normal stays
+    inside it), outside the range μ stays put (a step keeps its full distance); the same tick scored
+    twice tracks once; off (0), μ never moves."""
+    levels = np.random.default_rng(4).normal([0.0, 0.0], [0.1, 0.1], size=(300, 2))
+    tracked = NormalProfile(ProfileConfig(enabled=True, track_half_life_ticks=20.0), ["a", "b"])
+    fixed = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
+    assert tracked.fit(levels) and fixed.fit(levels)
+    start = tracked.mean.copy()
+    for tick in range(400):                                 # a drifts 0.002 a tick: 8 warm-up σ in 400 ticks
+        level = np.array([0.002 * tick, 0.0])
+        for profile in (tracked, fixed):
+            profile.track(level, profile.scores(level), float(tick))
+    drifted = np.array([0.8, 0.0])
+    assert fixed.scores(drifted)[0] > 7                     # without tracking: far off its warm-up level
+    assert tracked.scores(drifted)[0] < tracked.normal[0]   # with it: inside its range still
+    assert (fixed.mean == start).all()
+    mean = tracked.mean.copy()
+    step = np.array([0.8 + 1.0, 0.0])                       # a 10-σ step on top of the drift
+    for _ in range(2):                                      # the same tick twice: tracked once
+        tracked.track(step, tracked.scores(step), 400.0)
+        assert tracked.mean[0] == mean[0]                   # outside the range: μ stays put
+    for tick in range(401, 600):
+        tracked.track(step, tracked.scores(step), float(tick))
+    assert tracked.scores(step)[0] > 8                      # a lasting step keeps its distance
+    inside = np.array([0.8 + 0.1, 0.0])
+    tracked.track(inside, tracked.scores(inside), 600.0)
+    again = tracked.mean.copy()
+    tracked.track(inside, tracked.scores(inside), 600.0)    # a retry of tick 600 starts from μ before it
+    assert (tracked.mean == again).all() and again[0] > mean[0]   # (b, calm all along, tracks too)
+    gap = np.zeros((8, 2), bool)
+    gap[:3, 0] = True                                       # a's window not read in full: no learning
+    before = tracked.mean.copy()
+    tracked.track(inside, tracked.scores(inside), 601.0, gap)
+    assert tracked.mean[0] == before[0]
+
+
 def test_lasting_shift_statistic_is_kept_only_where_configured():
     sensors = ["a", "b", "c"]
     kept = NormalProfile(ProfileConfig(enabled=True, drifting=["c"]), sensors).bias_kept()
@@ -144,6 +181,10 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
         from_dict({**base, "scoring": {"profile": {"settle_fraction": 1.5}}})
     assert "scoring.profile.settle_fraction" in str(err.value)
     assert from_dict({**base, "scoring": {"profile": {"settle_fraction": 0.5}}}).scoring.profile.settle_fraction == 0.5
+    with pytest.raises(ConfigError) as err:
+        from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": -1}}})
+    assert "scoring.profile.track_half_life_ticks" in str(err.value)
+    assert from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": 50}}}).scoring.profile.track_half_life_ticks == 50
     ok = from_dict({**base, "scoring": {"profile": {"weight": 0.8, "lasting_shift": False}}})
     assert (ok.scoring.profile.weight, ok.scoring.profile.lasting_shift) == (0.8, False)
 
@@ -244,6 +285,33 @@ def test_a_plant_settled_off_normal_after_an_excursion_stops_scoring_with_settle
     assert shares[0.5][0] == shares[0.0][0] > 0.8             # the excursion scores, the same either way
     assert shares[0.0][1] > 0.9                                # without: the settled level keeps alarming
     assert shares[0.5][1] < 0.05                               # with: it is a new operating point
+
+
+def test_a_slow_drift_after_warm_up_stops_alarming_with_tracking_and_a_step_still_scores():
+    """track_half_life_ticks on the real int8 demo bundle: a sensor that drifts 1 σ in the 450 ticks after
+    warm-up (about ten σ of its warm-up level) keeps the tier above its threshold without tracking and
+    not with it; a 1-σ step on top of the drift (ten σ more) scores either way. The tracked level survives a checkpoint (state_dict / restore)."""
+    warm, n, lo, hi = 400, 1100, 850, 950
+    rows = stationary_rows(demo_config({"enabled": True}, warm), n, seed=3)
+    for i, r in enumerate(rows[warm:], start=warm):
+        r.values[7] += _std_of(7) * (min(i - warm, 450) / 450 + (1.0 if lo <= i < hi else 0.0))
+    idx = np.arange(warm, n)
+    drifted, step = (idx >= 700) & (idx < lo), (idx >= lo + 10) & (idx < hi)
+    shares = {}
+    for half_life in (0.0, 25.0):
+        pipe, results = run(demo_config({"enabled": True, "track_half_life_ticks": half_life}, warm), rows, "tflite")
+        above = np.array([r.score > r.threshold for r in results])
+        shares[half_life] = (above[drifted].mean(), above[step].mean())
+        scorer = pipe.chain.tiers[0]
+        if half_life:
+            state = scorer.state_dict()
+            moved = scorer.profile.mean.copy()
+            scorer.profile.mean = np.zeros_like(moved)
+            scorer.restore(state)
+            assert scorer.profile.mean == pytest.approx(moved)
+    assert shares[0.0][0] > 0.9                     # without: the drifted level alarms
+    assert shares[25.0][0] < 0.05                   # with: it is followed
+    assert shares[0.0][1] > 0.9 and shares[25.0][1] > 0.9   # the step scores either way
 
 
 def _std_of(sensor: int) -> float:

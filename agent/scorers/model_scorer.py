@@ -288,8 +288,10 @@ class ModelScorer(Scorer):
         np.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
-            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.settled(self.profile.scores(level), float(window.ts[-1]),
-                                                                                      window.missing)))
+            now = float(window.ts[-1])
+            distance = self.profile.scores(level)
+            self.profile.track(level, distance, now, window.missing)
+            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.settled(distance, now, window.missing)))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
@@ -473,6 +475,7 @@ class ModelScorer(Scorer):
         else:
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
             self.profile.normal, self.profile.peak, self.profile.lasting = normal, peak, lasting
+        self.profile.forget_last_tick()
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,

@@ -36,6 +36,17 @@ takes the excursion's peak on an EW mean of the distance (half-life H) instead o
 itself, so a short onset transient (a valve slamming, a logger gap's re-entry) does not make the
 lasting shift that follows look like a fraction of it. Fewer than `min_ticks` usable warm-up ticks fit no
 profile: the tier then scores with its forecast error and the bundle's own threshold.
+
+`track_half_life_ticks` H > 0: learn only when calm. After warm-up a profiled sensor's μ follows its
+level, μ ← μ + (1 − 2^(−1/H))·(level − μ), on every tick whose distance (scored with the μ of before
+that tick) is inside the sensor's warm-up range (the largest distance over the warm-up ticks) and
+whose window held every one of its readings; outside the range μ stays where it was. Why: a level
+fitted on ~400 autocorrelated warm-up ticks is a snapshot of a process whose normal level wanders
+on longer time scales (SKAB other/6: accelerometer 1 drifts 6 σ in the 150 ticks after warm-up,
+labelled normal); a slow drift moves through the range a little at a time and μ follows it, while
+an anomaly's step leaves the range at once and leaves μ where normal was. What it cannot follow: a
+drift faster than the range over H ticks, and a level that stays outside (a pump settled off normal
+after an anomaly) — it is frozen there, as without tracking. σ stays as warm-up fitted it.
 """
 from __future__ import annotations
 
@@ -72,6 +83,10 @@ class ProfileConfig:
     settle_half_life_ticks: float = rng(0.0, 100000.0, default=0.0,
         doc="settle_fraction's excursion peak is taken on an EW mean of the distance with this half-life, "
             "so a short transient does not set it; 0: on the distance itself")
+    track_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
+        doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
+            "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
+            "followed, a step is not); 0: off (the profile stays as warm-up fitted it)")
 
 
 @functools.lru_cache(maxsize=64)
@@ -105,6 +120,7 @@ class NormalProfile:
         self.peak = np.zeros(len(sensors))          # per sensor, the largest distance of its excursion
         self.lasting = np.zeros(len(sensors))       # per sensor, EW mean of the distance (settle_half_life_ticks)
         self._before: tuple = (None, self.peak, self.lasting)   # (tick, peak, lasting) before the last tick
+        self._tracked: tuple = (None, None)         # (tick, mean before it): track_half_life_ticks
 
     @property
     def fitted(self) -> bool:
@@ -130,6 +146,7 @@ class NormalProfile:
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self.peak = np.zeros(len(self.used))
         self.lasting = np.zeros(len(self.used))
+        self._tracked = (None, None)
         return True
 
     def scores(self, level: np.ndarray) -> np.ndarray:
@@ -163,11 +180,35 @@ class NormalProfile:
         self.peak = np.where(inside, 0.0, np.where(read, np.maximum(self.peak, self.lasting), self.peak))
         return np.where(distance <= fraction * self.peak, 0.0, distance)
 
+    def forget_last_tick(self) -> None:
+        """The state was replaced (a checkpoint restore): the next tick is no retry of the last one."""
+        self._before = (None, self.peak, self.lasting)
+        self._tracked = (None, None)
+
+    def track(self, level: np.ndarray, distance: np.ndarray, tick: float,
+              missing: np.ndarray | None = None) -> None:
+        """After scoring tick `tick` (its `distance`, from `scores(level)`), let μ follow the level where
+        the sensor is calm (`track_half_life_ticks`, above); the next tick is scored with the new μ.
+        Scoring the same tick again starts from the μ before it, so it gives the same."""
+        half_life = self.cfg.track_half_life_ticks
+        if half_life <= 0 or self.mean is None or self.normal is None:
+            return
+        if self._tracked[0] == tick:
+            self.mean = self._tracked[1]
+        self._tracked = (tick, self.mean)
+        read = np.ones(len(distance), bool) if missing is None else ~np.asarray(missing, bool).any(axis=0)
+        level = np.asarray(level, np.float64)
+        calm = self.used & read & np.isfinite(level) & (distance <= self.normal)
+        if calm.any():
+            rate = 1.0 - 0.5 ** (1.0 / half_life)
+            self.mean = np.where(calm, self.mean + rate * (np.where(calm, level, 0.0) - self.mean), self.mean)
+
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "settle_fraction": self.cfg.settle_fraction,
-                "settle_half_life_ticks": self.cfg.settle_half_life_ticks}
+                "settle_half_life_ticks": self.cfg.settle_half_life_ticks,
+                "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 
