@@ -313,7 +313,7 @@ def valid_report(path: Path, *also: dict) -> dict:
 
 # ---- waiting on a condition (never a fixed sleep) ---------------------------------------------
 
-def wait_until(predicate, timeout: float = 15.0, proc: subprocess.Popen | None = None):
+def wait_until(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = None):
     """Poll `predicate()` until it returns something truthy, and return that; False once `timeout`
     seconds pass or `proc` has exited (checked once more after the exit, so a last write counts).
     The one polling loop of the suite: event-driven waits (NotifySocket, Collector) wait on a

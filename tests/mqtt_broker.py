@@ -118,7 +118,7 @@ class Mosquitto:
     def db_file(self) -> Path:
         return self.dir / "mosquitto.db"
 
-    def wait_saved(self, *needles: str, timeout: float = 20.0) -> None:
+    def wait_saved(self, *needles: str, timeout: float = 60.0) -> None:
         """Wait until the persistence file holds every needle (a client id, a topic): what a
         SIGKILL would otherwise lose has then been saved (`autosave_interval 1`)."""
         def saved() -> bool:

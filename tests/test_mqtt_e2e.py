@@ -231,7 +231,7 @@ def test_mqtt_source_reads_numbers_json_and_named_sensors_and_counts_bad_payload
 
     broker.kill()                   # subscriptions come back with the connection
     broker.start()
-    assert wait_until(lambda: source.reporter.connected, 20)
+    assert wait_until(lambda: source.reporter.connected, 60)
     # Retained: delivered whether the source's new SUBSCRIBE is processed before or after it.
     subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1", "-r",
                     "-t", "plant/pump/pressure", "-m", "5.0"], check=True)
