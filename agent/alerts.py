@@ -38,12 +38,14 @@
   gap's re-entry) far above the lasting shift that follows; while a driver's level is still at least
   `hold_fraction` of its own excursion, the shift has not subsided, whatever the score's ratio to
   the onset says.
-  With `hold_level_drivers`, a sensor named in the alert's explanation (when it opens or at a new peak)
-  whose level is then `hold_sigma` σ or more off warm-up is a driver too. Why: an alert on a lasting
-  shift is often opened by another sensor's onset transient (the accelerometers' re-entry after a
-  logger gap, a valve slamming), and the sensor whose level carries the shift (the flow) was only
-  second or third in the explanation, under the threshold; its level, not its score, says what the
-  alert is about.
+  With `hold_level_drivers`, when no sensor that raised the alert (when it opens or at a new peak) is
+  itself `hold_sigma` σ or more off its warm-up level, the sensors of its explanation that are, are
+  drivers too. Why: an alert on a lasting shift is often opened by another sensor's onset transient
+  (the accelerometers' re-entry after a logger gap, a valve slamming), and the sensor whose level
+  carries the shift (the flow) was only second or third in the explanation, under the threshold; its
+  level, not its score, says what the alert is about. When the raisers are themselves off their level,
+  they are the lasting shift and hold it alone: another sensor off its level then is more often a
+  slow drift or the residue of an earlier anomaly (on SKAB's dev files, extending those cost FAR).
 - released (`release_fraction` r > 0, with `hold_sigma`): an open alert during which some sensor's
   level went `hold_sigma` σ or more off warm-up ends (reason `subsided`) once, for `clear_ticks`
   ticks in a row, every sensor's level is under r × the largest level distance reached during it —
@@ -287,11 +289,14 @@ class AlertTracker:
 
     def _drivers(self, exp: dict, threshold: float, levels) -> list[str]:
         """The sensors that can hold the alert: `drivers` (above the threshold, else the top one), and with
-        `hold_level_drivers` every other sensor of the explanation whose level is `hold_sigma` σ or more off."""
+        `hold_level_drivers`, when none of those is `hold_sigma` σ or more off its level, every other sensor
+        of the explanation that is."""
         out = drivers(exp, threshold)
         if not self.cfg.hold_level_drivers or self.cfg.hold_sigma <= 0 or levels is None:
             return out
         distance = levels()
+        if any(float(distance.get(name, 0.0)) >= self.cfg.hold_sigma for name in out):
+            return out      # the sensors that raised it are themselves a lasting shift: they hold it alone
         return out + [t["sensor"] for t in exp.get("top_sensors", []) if t["sensor"] not in out
                       and float(distance.get(t["sensor"], 0.0)) >= self.cfg.hold_sigma]
 

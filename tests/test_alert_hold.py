@@ -277,6 +277,12 @@ def test_a_sensor_off_its_level_in_the_explanation_holds_the_alert_with_hold_lev
     levels = [{"a": 0.0, "b": 0.0}] * 4 + [{"a": 0.5, "b": 4.0}] * 20 + [{"a": 0.5, "b": 0.5}] * 6
     ev = drive(tracker, [1, 9, 9, 9] + [1] * 26, levels)
     assert [e.event for e in ev] == ["new", "end"] and ev[-1].end == 3.0
+    # a, which raised it, is itself off its level (and comes back): a holds it alone, b's level does not
+    tracker = AlertTracker(cfg(hold_sigma=3.0, hold_level_drivers=True), "gw", "site", 1.0)
+    levels = ([{"a": 0.0, "b": 0.0}] + [{"a": 4.0, "b": 4.0}] * 3 + [{"a": 4.0, "b": 4.0}] * 5
+              + [{"a": 0.5, "b": 4.0}] * 21)
+    ev = drive(tracker, [1, 9, 9, 9] + [1] * 26, levels)
+    assert [e.event for e in ev] == ["new", "end"] and ev[-1].end == 8.0 and ev[-1].reason == "cleared"
 
 
 def test_hold_level_drivers_needs_hold_sigma():
