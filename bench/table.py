@@ -1,7 +1,7 @@
 """The performance table of the demo, in one run: what a tick costs on each path, side by side.
 
 Everything runs in this one process, one thread, and the variants are interleaved tick by tick
-(each tick, every variant is timed on the same window, in a rotating order), so machine load
+(each tick, every variant is timed on the same window; whole ticks in a new random order each tick, the rest in a rotating order), so machine load
 and frequency drift hit them alike and the ratios are fair. The model is the demo bundle's
 (agent/models/demo-corridor: its architecture, its trained weights and its int8 artifacts); the
 data are the demo's own ticks (configs/demo.yaml's simulated corridor, through the agent's
@@ -48,6 +48,7 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
+import random  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -222,6 +223,7 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
              "model": bundle.manifest.model or {}, "ticks": ticks, "warmup_ticks": warm}
 
     variants: dict[str, object] = {}
+    shuffle = random.Random(16)
     if torch is not None:
         import torch as th
         model, folded = torch[0], torch[1]
@@ -257,8 +259,13 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
             if i >= len(rows) - ticks - buf.steps:
                 buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
             continue
+        # A new random order every tick: in a rotation each pipeline always follows the same other
+        # one, and what that one leaves in the caches is a bias (an A/A run of one package against
+        # itself gave its numpy tick 241 against 230 µs p50, tick8); shuffled, every pipeline
+        # follows each other one as often.
         order = list(pipes.items())
-        for tier, pipe in order[i % len(order):] + order[:i % len(order)]:
+        shuffle.shuffle(order)
+        for tier, pipe in order:
             tracker[tier][0] = 0.0
             t0 = time.perf_counter()
             pipe.step(row)

@@ -13,6 +13,9 @@ from .. import fastnp as fnp
 from ..topology import group_of, neighbours, quantity_of
 
 MIN_LEARNED_TICKS = 30          # rules that compare with normal behaviour wait for this much of it
+# What a checkpoint keeps of Normal. (Older checkpoints also hold "var", a variance of the
+# level that nothing had read since the rules stopped using `sd`: no longer learned, ignored.)
+STATE = ("count", "mean", "abs_step", "rel_step", "repeat", "at_floor")
 
 
 def _index_lists(names: list[str], lists: dict[str, list[str]]) -> list[np.ndarray]:
@@ -51,7 +54,6 @@ class Normal:
         self.alpha_min = 1.0 / max(horizon_ticks, 2.0)
         self.count = np.zeros(n)                 # healthy observed ticks learned (saturates in effect)
         self.mean = np.zeros(n)
-        self.var = np.zeros(n)
         # Four statistics learned at one rate, rows of one array (views), so that a tick on which
         # every sensor is learned updates them in one pass (learn); their new values go in _new.
         self._rows = np.zeros((4, n))
@@ -65,6 +67,7 @@ class Normal:
         # every sensor is learned, it stays so: then neither is computed again.
         self._rate_floor = False
         self._all_learned = False
+        self._size = None                        # relative_step's size floor for the mean as it stands
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
               at_floor: np.ndarray, counted: np.ndarray) -> None:
@@ -83,9 +86,8 @@ class Normal:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
             # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
             # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
-            d = x - self.mean
-            self.mean += rate * d
-            self.var = (1 - rate) * (self.var + rate * d * d)
+            self.mean += rate * (x - self.mean)
+            self._size = None
             new = self._new
             np.equal(step, 0, out=new[0])
             new[1] = at_floor
@@ -102,9 +104,8 @@ class Normal:
         self.at_floor += c * (at_floor - self.at_floor)
         a = rate * learn
         x0 = fnp.where(learn, x, 0.0)
-        d = x0 - self.mean
-        self.mean += a * d
-        self.var = (1 - a) * (self.var + a * d * d)
+        self.mean += a * (x0 - self.mean)
+        self._size = None
         has_step = learn & step_ok & known
         b = a * has_step
         self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
@@ -125,18 +126,18 @@ class Normal:
     def relative_step(self, step: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
         noise grows with its level, so a quiet night is not mistaken for a flatline. Into `out` if given."""
-        return np.divide(step, np.maximum(np.abs(x), np.maximum(0.01 * np.abs(self.mean), 1e-9)), out=out)
+        if self._size is None:     # it follows the mean: computed once a tick (learn's call, then stuck's)
+            self._size = np.maximum(0.01 * np.abs(self.mean), 1e-9)
+        return np.divide(step, np.maximum(np.abs(x), self._size), out=out)
 
-
-    @property
-    def sd(self) -> np.ndarray:
-        return np.sqrt(np.maximum(self.var, 1e-12))
 
     def state(self) -> dict:
-        return {k: getattr(self, k).tolist() for k in ("count", "mean", "var", "abs_step", "rel_step", "repeat", "at_floor")}
+        return {k: getattr(self, k).tolist() for k in STATE}
 
     def restore(self, state: dict) -> None:
         for k, v in state.items():
-            getattr(self, k)[:] = np.asarray(v, float)
+            if k in STATE:
+                getattr(self, k)[:] = np.asarray(v, float)
         self._rate_floor = self._all_learned = False
+        self._size = None
         self._learned()

@@ -45,6 +45,10 @@ class Spike:
         self.ratio = np.zeros(ctx.n)                    # this tick's |Δx| over the normal |Δx|
         self.usual = np.zeros(ctx.n)                    # this tick's usual |Δx| (the evidence quotes it)
         self.recent = RecentMean(RECENT_TICKS, ctx.n)            # the last |Δx| per sensor
+        # Pushes not yet in `recent` (see _flush): the last RECENT_TICKS of them, in a ring of their own.
+        self._kept = np.zeros((RECENT_TICKS, ctx.n), bool)
+        self._steps = np.zeros((RECENT_TICKS, ctx.n))
+        self._waiting = 0
         self.calm_context = [[] for _ in range(ctx.n)]
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
@@ -56,13 +60,19 @@ class Spike:
         known = consecutive & (usual > 0)
         if not normal.all_learned:
             known &= normal.learned
-        recent = self.recent.mean()
         # Where known, usual > 0 is the scale: the ratio is divided only there, 0 elsewhere (no
         # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).
-        self.ratio = np.divide(t.step, np.maximum(usual, recent), out=np.zeros(ctx.n), where=known)
-        jump = known & (self.ratio > self.z)
-        if not fnp.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
-            self.recent.push(consecutive, t.step)
+        # The screen: the ratio's scale is max(usual, recent) >= usual, and a correctly rounded
+        # division by a larger number is no larger, so a sensor whose step / usual is not over z
+        # cannot jump. On a tick where none is (~99 % of the demo's) the recent mean is not read.
+        ratio = np.divide(t.step, usual, out=np.zeros(ctx.n), where=known)
+        jump = None
+        if fnp.count_nonzero(ratio > self.z):
+            self._flush()
+            self.ratio = np.divide(t.step, np.maximum(usual, self.recent.mean()), out=ratio, where=known)
+            jump = known & (ratio > self.z)
+        if jump is None or not fnp.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
+            self._defer(consecutive, t.step)
             if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
                 self.held.update(self.held.nothing, t.observed, t.ts)
             return self.held.nothing, self.held.nothing
@@ -81,11 +91,35 @@ class Spike:
             self.calm_context[i] = ctx_seen[calm].tolist()
             cond[i] = ctx_seen.size > 0 and bool(calm.all())
         # The outliers themselves (and their way back) are not the sensor's recent behaviour.
-        self.recent.push(consecutive & ~cond, t.step)
+        self._defer(consecutive & ~cond, t.step)
         if self.held.calm(cond):
             return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def _defer(self, kept: np.ndarray, step: np.ndarray) -> None:
+        """`recent.push(kept, step)`, made when `recent` is next read (_flush): a push writes a whole
+        slot of the ring, so of the waiting pushes only the last RECENT_TICKS can leave a trace; they
+        are kept (copies) in a ring of their own. Read only on a tick the screen does not clear and
+        in the checkpoint, the recent steps cost two row copies a tick instead of a push."""
+        slot = self._waiting % RECENT_TICKS
+        self._kept[slot] = kept
+        self._steps[slot] = step
+        self._waiting += 1
+
+    def _flush(self) -> None:
+        """Make the waiting pushes, oldest first: the pushes dropped (overwritten by later ones
+        before any read) only move the ring's head, so `recent` is then bit for bit the ring pushed
+        every tick."""
+        waiting, recent = self._waiting, self.recent
+        if not waiting:
+            return
+        last = min(waiting, RECENT_TICKS)
+        recent.head = (recent.head + waiting - last) % recent.size
+        for k in range(waiting - last, waiting):
+            slot = k % RECENT_TICKS
+            recent.push(self._kept[slot], self._steps[slot])
+        self._waiting = 0
 
     def evidence(self, i: int, t: Tick) -> dict:
         prev = t.prev[i]
@@ -96,6 +130,7 @@ class Spike:
                 "neighbours": names_values(t, self.calm_context[i])}
 
     def state(self) -> dict:
+        self._flush()
         return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.recent.head,
                 "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.rows().tolist()]}
 
@@ -104,3 +139,4 @@ class Spike:
         self.seen_before[:] = state["seen_before"]
         rows = np.array([[np.nan if v is None else v for v in r] for r in state["recent"]], float)
         self.recent.set_rows(rows.reshape(self.recent.zeroed.shape), int(state["head"]))
+        self._waiting = 0

@@ -35,7 +35,7 @@ FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
 OFTEN_REPEATS = 0.5      # a sensor repeating its value on more ticks than this is not judged stuck
 FLAT_MIN_TICKS = 20      # a flatline is judged over at least this many ticks
-FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window
+FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window (≥ 1: observe)
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
@@ -54,7 +54,7 @@ class Stuck:
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
-        self.flat = np.zeros(ctx.n, bool)
+        self.flat = self.held.nothing              # this tick's flatlines (read-only)
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self.repeat_count = np.zeros(ctx.n)
         self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
@@ -64,14 +64,18 @@ class Stuck:
         self.lowest = np.full(ctx.n, np.inf)       # the lowest windowed mean relative change while healthy
         self._lowest_changed()
         self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
+        self._never_repeated = True                # every repeat is +0.0: no sensor has repeated yet
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
         same = t.observed & (step == 0)
+        any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()
-        lasted = self.held.update(same, t.observed, t.ts)
+        # With no run before and no repeat now, update would change nothing and hold nothing; the
+        # decision below reads `lasted` only where a sensor repeats: none does.
+        lasted = self.held.update(same, t.observed, t.ts) if any_same or not idle_before else None
         # A run that ended without the sensor being judged faulty was healthy behaviour: its length
         # and its repeats that were followed by another (run − 1 of run) are learned, over at most
         # the last 1 / alpha_min such repeats.
@@ -90,15 +94,19 @@ class Stuck:
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
         counted = stepped if t.all_healthy else stepped & t.healthy
-        if self._rate_floor:        # every sensor's rate is alpha_min (counts only grow): the same values
-            rate = fnp.where(counted, self.alpha_min, 0.0)
-        else:
-            every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
-            self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
-            rate = fnp.where(counted, every, 0.0)
-        self.repeat += rate * (same - self.repeat)
+        if any_same or not self._never_repeated:
+            if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
+                rate = fnp.where(counted, self.alpha_min, 0.0)
+            else:
+                every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
+                self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
+                rate = fnp.where(counted, every, 0.0)
+            self.repeat += rate * (same - self.repeat)
+            self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
+        # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
+        # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)
         self.repeat_count += counted
-        if fnp.count_nonzero(self.held.ticks):       # only an unchanged run is judged (and told) against it
+        if not self.held.idle and fnp.count_nonzero(self.held.ticks):   # only an unchanged run is judged against it
             # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this
             # run began (the run itself is learned as it goes).
             self.p_run = fnp.where(self.held.ticks <= 1, self._p(), self.p_run)
@@ -109,7 +117,8 @@ class Stuck:
             # No run anywhere: p_run would be this tick's p for every sensor. It is computed only when
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
-        varies = (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+        # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
+        varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
         if not normal.all_learned:
             varies &= normal.learned
 
@@ -118,18 +127,30 @@ class Stuck:
         seen = self.steps.seen()
         recent = self.steps.mean()
         full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
-        self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
-        if not self._all_lowest_known:
-            self.flat &= self._lowest_known
-        quiet = full & ~self.flat & (recent < self.lowest)
-        if not t.all_healthy:
-            quiet &= t.healthy
-        if fnp.count_nonzero(quiet):
-            self.lowest = fnp.where(quiet, recent, self.lowest)
-            self._lowest_changed()
+        # Both tests below need a window quieter than the quietest healthy one: a flatline is under
+        # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
+        # under lowest. On a tick where no judged window is (nearly all), neither can hold.
+        under = full & (recent < self.lowest)
+        if not fnp.count_nonzero(under):
+            self.flat = self.held.nothing
+        else:
+            self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
+            if not self._all_lowest_known:
+                self.flat &= self._lowest_known
+            quiet = under & ~self.flat
+            if not t.all_healthy:
+                quiet &= t.healthy
+            if fnp.count_nonzero(quiet):
+                self.lowest = fnp.where(quiet, recent, self.lowest)
+                self._lowest_changed()
+        flat = self.flat is not self.held.nothing and fnp.count_nonzero(self.flat)
+        if not any_same:                # nothing unchanged: the flatline alone decides
+            if not flat:
+                return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
+            return self.flat.copy(), self.flat.copy()
         unchanged = varies & same
-        if not fnp.count_nonzero(unchanged) and not fnp.count_nonzero(self.flat):
-            return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
+        if not fnp.count_nonzero(unchanged) and not flat:
+            return self.held.nothing, self.held.nothing
         cond = unchanged | self.flat
         decided = (unchanged & (lasted >= self.required)) | self.flat
         return cond, decided
@@ -171,6 +192,7 @@ class Stuck:
         self.repeat[:] = state.get("repeat", 0.0)
         self.repeat_count[:] = state.get("repeat_count", 0.0)
         self._rate_floor = False
+        self._never_repeated = not (fnp.count_nonzero(self.repeat) or np.signbit(self.repeat).any())
         self.cont[:] = state.get("cont", 0.0)
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
