@@ -24,8 +24,8 @@ way round, a loop sensor whose station relation is judged and stays under AGREE 
 moved against it) is not judged drifting by its neighbours alone: its own drift would have
 moved the relation, so the misfit is its neighbours' models (the morning after a first day).
 
-The jump back (`drift_jump_back`, on by default): a relation past half its limit that returns in
-one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO), with one
+The jump back (`drift_jump_back`, on by default): a relation past half its limit for `drift_s`
+that returns in one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO), with one
 mate's own log step explaining EXPLAIN to 1 / EXPLAIN of the return, says that mate's readings
 were off while the relation was: it is reported as a drift on that tick, its start back-dated to
 when the relation passed half its limit. A report after the fact (its readings were not masked
@@ -134,7 +134,7 @@ class StationRelation:
         self.back_dep = np.zeros(n)                    # …its station relation's departure then
 
     def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
-        """A station relation past half its limit whose residual returns in one tick (from BACK_FROM
+        """A station relation past half its limit (for `drift_s`) whose residual returns in one tick (from BACK_FROM
         of its spreads its departure's way to within BACK_TO) with one mate's own step explaining
         EXPLAIN to 1 / EXPLAIN of that return: that mate's readings were off while the relation was
         (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
@@ -149,6 +149,9 @@ class StationRelation:
         if self._open_any:
             w = np.sign(self.rel_dep_prev)
             went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM) & (z * w <= BACK_TO)
+            # …after the relation was off for `drift_s`, as any drift lasts (a mate's step early in
+            # another's drift, in a queue, can bring it back for a tick)
+            went &= ts - self.rel_open_since >= self.required_s
             for s in np.flatnonzero(went):
                 trio = self.trio[s]
                 d_r = r[s] - self.rel_r_prev[s]
