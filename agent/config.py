@@ -253,6 +253,10 @@ class AlertConfig:
     hold_subside: bool = doc(
         "with `hold_sigma`: while a driver's level holds an alert, it does not end as subsided either (score "
         "under `subside_fraction` × its peak but above the threshold)", default=False)
+    hold_level_drivers: bool = doc(
+        "with `hold_sigma`: when no sensor that raised an alert (when it opens or at a new peak) is itself "
+        "`hold_sigma` σ or more off its warm-up level, the sensors of its explanation that are become its drivers "
+        "too, so they can hold it (an onset transient on one sensor, the lasting shift on another)", default=False)
     release_fraction: float = rng(0.0, 1.0, default=0.0,
         doc="an open alert during which some sensor's observed level went `hold_sigma` σ or more off warm-up "
             "also ends (reason `subsided`) once, for `clear_ticks` ticks in a row, every sensor's level is under "
@@ -268,6 +272,8 @@ class AlertConfig:
                         f"must have moved), got hold_sigma {self.hold_sigma!r}"))
         if self.hold_subside and self.hold_sigma <= 0:
             out.append(("hold_subside", f"needs hold_sigma > 0 (the level that holds), got hold_sigma {self.hold_sigma!r}"))
+        if self.hold_level_drivers and self.hold_sigma <= 0:
+            out.append(("hold_level_drivers", f"needs hold_sigma > 0 (the level that holds), got hold_sigma {self.hold_sigma!r}"))
         return out
 
 

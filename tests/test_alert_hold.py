@@ -254,3 +254,42 @@ def test_a_shift_after_an_onset_transient_stays_alerted_with_hold_subside_throug
     assert runs[True][inside].mean() > 0.95
     assert runs[False][inside].mean() < 0.5
     assert runs[True][hi + 40:].mean() == 0.0
+
+
+# ---- alerts.hold_level_drivers: a sensor off its level in the explanation holds the alert too -------
+
+def transient_then_shift(level_drivers: bool) -> list:
+    """Sensor a's onset transient (score 9, its level back at once) opens the alert; b, second in the
+    explanation and under the threshold, carries a lasting level shift (4 σ) for 20 ticks, then comes back."""
+    tracker = AlertTracker(cfg(hold_sigma=3.0, hold_level_drivers=level_drivers), "gw", "site", 1.0)
+    levels = [{"a": 0.0, "b": 0.0}] + [{"a": 0.5, "b": 4.0}] * 3 + [{"a": 0.5, "b": 4.0}] * 20 + [{"a": 0.5, "b": 0.5}] * 6
+    return drive(tracker, [1, 9, 9, 9] + [1] * 26, levels)
+
+
+def test_a_sensor_off_its_level_in_the_explanation_holds_the_alert_with_hold_level_drivers():
+    plain = transient_then_shift(level_drivers=False)
+    assert [e.event for e in plain] == ["new", "end"] and plain[-1].end == 3.0     # a's transient only
+    held = transient_then_shift(level_drivers=True)
+    assert [e.event for e in held] == ["new", "end"]
+    assert held[-1].end == 23.0 and held[-1].ts == 26.0 and held[-1].reason == "cleared"   # b's whole shift
+    # b named in the explanation but not off its level when the alert opened: not a driver
+    tracker = AlertTracker(cfg(hold_sigma=3.0, hold_level_drivers=True), "gw", "site", 1.0)
+    levels = [{"a": 0.0, "b": 0.0}] * 4 + [{"a": 0.5, "b": 4.0}] * 20 + [{"a": 0.5, "b": 0.5}] * 6
+    ev = drive(tracker, [1, 9, 9, 9] + [1] * 26, levels)
+    assert [e.event for e in ev] == ["new", "end"] and ev[-1].end == 3.0
+    # a, which raised it, is itself off its level (and comes back): a holds it alone, b's level does not
+    tracker = AlertTracker(cfg(hold_sigma=3.0, hold_level_drivers=True), "gw", "site", 1.0)
+    levels = ([{"a": 0.0, "b": 0.0}] + [{"a": 4.0, "b": 4.0}] * 3 + [{"a": 4.0, "b": 4.0}] * 5
+              + [{"a": 0.5, "b": 4.0}] * 21)
+    ev = drive(tracker, [1, 9, 9, 9] + [1] * 26, levels)
+    assert [e.event for e in ev] == ["new", "end"] and ev[-1].end == 8.0 and ev[-1].reason == "cleared"
+
+
+def test_hold_level_drivers_needs_hold_sigma():
+    base = {"sensors": ["a"], "sources": [{"type": "stdin"}]}
+    with pytest.raises(ConfigError, match=r"alerts\.hold_level_drivers: needs hold_sigma"):
+        config.from_dict({**base, "alerts": {"hold_level_drivers": True}})
+    with pytest.raises(ConfigError, match=r"alerts\.hold_level_drivers"):
+        config.from_dict({**base, "alerts": {"hold_sigma": 2, "hold_level_drivers": 3}})
+    ok = config.from_dict({**base, "alerts": {"hold_sigma": 2, "hold_level_drivers": True}})
+    assert ok.alerts.hold_level_drivers is True and config.from_dict(base).alerts.hold_level_drivers is False
