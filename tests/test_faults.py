@@ -379,7 +379,8 @@ def test_a_station_relation_blames_the_mate_that_moved_not_the_one_off_all_along
     rule.departure[[occ, speed, station]] = 20.0, 5.0, -1.2 * limit      # speed reads high: log k falls
     rule.stepped[:] = False
     judged = np.ones(rule.departure.size, bool)
-    blamed, candidate = rule._blamed(judged, np.abs(rule.departure))
+    size = np.abs(rule.departure)
+    blamed, candidate = rule._blamed(judged, size, size[n:] > 0.5 * limit)
     assert np.flatnonzero(blamed).tolist() == [speed] and np.flatnonzero(candidate).tolist() == [speed]
 
 

@@ -130,7 +130,6 @@ class Normal:
             self._size = np.maximum(0.01 * np.abs(self.mean), 1e-9)
         return np.divide(step, np.maximum(np.abs(x), self._size), out=out)
 
-
     def state(self) -> dict:
         return {k: getattr(self, k).tolist() for k in STATE}
 

@@ -257,7 +257,7 @@ class Drift(StationRelation):
             rel_cand = None
             rel_half = size[n:] > 0.5 * RELATION_Z * self.z_limit
             if fnp.count_nonzero(rel_half):
-                blamed, rel_cand = self._blamed(judged, size)
+                blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
             ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))

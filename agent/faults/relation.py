@@ -39,8 +39,8 @@ queue is real traffic and does not break the relation).
 
 It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
 rows (the sensors', then the stations' relations) and departure history it shares; drift.py
-calls `_init_stations` and `_init_history` from its constructor, `_relation` and `_blamed` from
-`observe` and `_fold_relation` from its fold.
+calls `_init_stations`, `_init_history` and `_init_jump_back` from its constructor, `_relation`,
+`_blamed` and `_jump_back` from `observe` and `_fold_relation` from its fold.
 """
 from __future__ import annotations
 
@@ -182,7 +182,8 @@ class StationRelation:
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
-        usable, and the raw log k and 1/speed² (learned at the refit)."""
+        usable, whether its three readings are fit to use, and the raw log k and 1/speed² (learned
+        at the refit); per sensor: its log reading and whether it is fit to use (the jump back's)."""
         pos = x > 0
         xp = fnp.where(pos, x, 1.0)
         lx = np.log(xp)
@@ -195,13 +196,13 @@ class StationRelation:
         has = ok & self.rel_fitted
         return fnp.where(has, z, np.nan), has, ok, r, u, lx, fit
 
-    def _blamed(self, judged: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _blamed(self, judged: np.ndarray, size: np.ndarray, rel_half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensors a loop station's broken flow / occ / speed relation blames for drifting: the
         mate whose own departure moved furthest the way the relation moved, since the relation was
         last calm (and leans that way past LEAN × drift_z), and the candidates: that mate, from half
-        the relation's limit on."""
+        the relation's limit on. `rel_half`: each relation's departure past half its limit."""
         n = self.n
-        half = judged[n:] & (size[n:] > 0.5 * RELATION_Z * self.z_limit) & ~self.stepped[n:]
+        half = judged[n:] & rel_half & ~self.stepped[n:]
         d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
         lean = np.sign(d) * self.trio_sign * self.departure[:n]
         blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)

@@ -42,7 +42,9 @@ class Spike:
         self.z = cfg.spike_z
         self.held = Held(ctx.n, tick_s)
         self.seen_before = np.zeros(ctx.n, bool)       # observed on the previous tick
-        self.ratio = np.zeros(ctx.n)                    # this tick's |Δx| over the normal |Δx|
+        # |Δx| over its scale, as of the last tick the screen did not clear (observe): the evidence
+        # reads it on a jump's tick, when it is that tick's.
+        self.ratio = np.zeros(ctx.n)
         self.usual = np.zeros(ctx.n)                    # this tick's usual |Δx| (the evidence quotes it)
         self.recent = RecentMean(RECENT_TICKS, ctx.n)            # the last |Δx| per sensor
         # Pushes not yet in `recent` (see _flush): the last RECENT_TICKS of them, in a ring of their own.

@@ -54,7 +54,6 @@ class Stuck:
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
-        self.flat = self.held.nothing              # this tick's flatlines (read-only)
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self.repeat_count = np.zeros(ctx.n)
         self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
@@ -131,28 +130,27 @@ class Stuck:
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
         # under lowest. On a tick where no judged window is (nearly all), neither can hold.
         under = full & (recent < self.lowest)
-        if not fnp.count_nonzero(under):
-            self.flat = self.held.nothing
-        else:
-            self.flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
+        flat, any_flat = self.held.nothing, 0           # this tick's flatlines (all False: read-only)
+        if fnp.count_nonzero(under):
+            flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
             if not self._all_lowest_known:
-                self.flat &= self._lowest_known
-            quiet = under & ~self.flat
+                flat &= self._lowest_known
+            quiet = under & ~flat
             if not t.all_healthy:
                 quiet &= t.healthy
             if fnp.count_nonzero(quiet):
                 self.lowest = fnp.where(quiet, recent, self.lowest)
                 self._lowest_changed()
-        flat = self.flat is not self.held.nothing and fnp.count_nonzero(self.flat)
+            any_flat = fnp.count_nonzero(flat)
         if not any_same:                # nothing unchanged: the flatline alone decides
-            if not flat:
+            if not any_flat:
                 return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
-            return self.flat.copy(), self.flat.copy()
+            return flat, flat.copy()
         unchanged = varies & same
-        if not fnp.count_nonzero(unchanged) and not flat:
+        if not fnp.count_nonzero(unchanged) and not any_flat:
             return self.held.nothing, self.held.nothing
-        cond = unchanged | self.flat
-        decided = (unchanged & (lasted >= self.required)) | self.flat
+        cond = unchanged | flat
+        decided = (unchanged & (lasted >= self.required)) | flat
         return cond, decided
 
     def _lowest_changed(self) -> None:
