@@ -311,6 +311,22 @@ def valid_report(path: Path, *also: dict) -> dict:
     return on_disk
 
 
+# ---- a tiny corridor for the converter's tests (train → export → verify in seconds) -------------------------
+
+TINY_CORRIDOR_SENSORS = ["S01_flow", "S01_occ", "S01_speed", "S02_flow", "S02_occ", "S02_speed"]
+TINY_CORRIDOR_STEPS = 12
+TINY_CORRIDOR_CONFIG = f"""
+tick_s: 60
+topology: corridor
+sensors: {json.dumps(TINY_CORRIDOR_SENSORS)}
+sources:
+  - {{type: simulate, scenario: corridor, seed: 3}}
+window: {{steps: {TINY_CORRIDOR_STEPS}, carry_forward_s: 120}}
+warmup: {{ticks: 100}}
+threshold: {{method: pot, risk: 0.01}}
+"""
+
+
 # ---- waiting on a condition (never a fixed sleep) ---------------------------------------------
 
 def wait_until(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = None):

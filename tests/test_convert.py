@@ -23,21 +23,11 @@ from convert.export import Calibration, export_onnx_fp32, export_tflite_int8  # 
 from convert.fold import FOLD_FORM, FoldError, fold  # noqa: E402
 from convert.model import ModelSpec, build_model  # noqa: E402
 from convert.perturb import floor_from_normalisation, perturb_context  # noqa: E402
+from conftest import TINY_CORRIDOR_CONFIG, TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS  # noqa: E402
 
 DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "agent" / "models" / "demo-corridor"
 
-SENSORS = ["S01_flow", "S01_occ", "S01_speed", "S02_flow", "S02_occ", "S02_speed"]
-STEPS = 12
-CONFIG = f"""
-tick_s: 60
-topology: corridor
-sensors: {json.dumps(SENSORS)}
-sources:
-  - {{type: simulate, scenario: corridor, seed: 3}}
-window: {{steps: {STEPS}, carry_forward_s: 120}}
-warmup: {{ticks: 100}}
-threshold: {{method: pot, risk: 0.01}}
-"""
+SENSORS, STEPS, CONFIG = TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS, TINY_CORRIDOR_CONFIG
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ value is refused with its reason."""
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -16,18 +15,9 @@ from agent.bundle import read_manifest  # noqa: E402
 from convert import bundle_writer as bw  # noqa: E402
 from convert.cli import main  # noqa: E402
 from convert.train import TrainOptions, jitter_context, lr_at, masked_loss, masked_mse  # noqa: E402
+from conftest import TINY_CORRIDOR_CONFIG  # noqa: E402
 
-SENSORS = ["S01_flow", "S01_occ", "S01_speed", "S02_flow", "S02_occ", "S02_speed"]
-CONFIG = f"""
-tick_s: 60
-topology: corridor
-sensors: {json.dumps(SENSORS)}
-sources:
-  - {{type: simulate, scenario: corridor, seed: 3}}
-window: {{steps: 12, carry_forward_s: 120}}
-warmup: {{ticks: 100}}
-threshold: {{method: pot, risk: 0.01}}
-"""
+CONFIG = TINY_CORRIDOR_CONFIG
 TINY_TRAIN = ["--days", "2", "--epochs", "6", "--patience", "6", "--windows-per-epoch", "2048", "--d-model", "16",
               "--heads", "2", "--ff-hidden", "16", "--quiet", "--no-export", "--threads", "1"]
 
