@@ -15,7 +15,8 @@ aligner and normaliser). Rows of the table:
   and `score` + its explanation weights, what a tick that builds an alert pays;
 - whole tick per tier: `Pipeline.step(row)` (normalise, window, chain, detector, learning, the
   fallback's counts), each tier's pipeline warmed up on the demo's warm-up day; and of it, the
-  sensor-fault tracker (`FaultTracker.observe`, timed inside the same steps) and the rest;
+  sensor-fault tracker (`FaultTracker.observe`, timed inside the same steps), the rest, and the
+  model tier's scorer where its chain calls it (`score(window)` inside the tick);
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed;
 - with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
@@ -26,8 +27,9 @@ aligner and normaliser). Rows of the table:
   ratio is less blurred by the others' cache misses;
 - with `--stages`: where the numpy tier's whole tick goes (`--tier tflite`: the tflite tier's), each
   stage timed inside the steps of its own pipeline (every fault rule's observe and learn, the
-  sensors' normal behaviour, the model scorer, the fallback's features, scorers, observe and
-  learning, the detector; a stage's timer adds ~0.3 µs).
+  sensors' normal behaviour, the model scorer and inside it its inputs, runtime call, invoke and
+  bias statistic, the fallback's features, scorers, observe and learning, the detector; a stage's
+  timer adds ~0.3 µs).
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -248,8 +250,11 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
         variants["river HalfSpaceTrees: score_one + learn_one"] = lambda: hst(buf_raw[0])
     tick_names = {tier: tick_name(tier) for tier in pipes}
     parts = [f"{name}{part}" for name in tick_names.values() for part in ("", ": fault tracker", ": the rest")]
+    model_tiers = [tier for tier, pipe in pipes.items() if pipe.chain.tier != "numpy"]
+    parts += [f"{tick_names[tier]}: model scorer" for tier in model_tiers]
     samples: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
     tracker = {tier: time_tracker(pipe) for tier, pipe in pipes.items()}
+    in_tick = {tier: time_scorer(pipes[tier]) for tier in model_tiers}
     buf_raw = [None]
     names = list(variants)
     for i, row in enumerate(rows):
@@ -273,6 +278,8 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
             samples[tick_names[tier]].append(took)
             samples[f"{tick_names[tier]}: fault tracker"].append(tracker[tier][0])
             samples[f"{tick_names[tier]}: the rest"].append(took - tracker[tier][0])
+            if tier in in_tick:
+                samples[f"{tick_names[tier]}: model scorer"].append(in_tick[tier][0])
         buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
         buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
         if tfl_s is not None:
@@ -300,6 +307,23 @@ def time_tracker(pipe) -> list[float]:
         finally:
             last[:] = [time.perf_counter() - t0]
     pipe.health.observe = timed
+    return last
+
+
+def time_scorer(pipe) -> list[float]:
+    """Time the pipeline's model scorer's `score` where its chain calls it, inside the tick: the
+    returned list holds the last call's seconds."""
+    last = [0.0]
+    scorer = pipe.chain.current
+    score = scorer.score
+
+    def timed(window):
+        t0 = time.perf_counter()
+        try:
+            return score(window)
+        finally:
+            last[0] = time.perf_counter() - t0
+    scorer.score = timed
     return last
 
 
@@ -339,7 +363,16 @@ def stages(ticks: int, work: Path, tier: str = "numpy") -> dict:
     if tier != "numpy":
         if pipe.chain.tier != tier:
             raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
-        timed(pipe.chain.current, "score", f"{tier} scorer: score")
+        scorer = pipe.chain.current
+        timed(scorer, "score", f"{tier} scorer: score")
+        # inside score: the window into the model's inputs, the runtime call with the output
+        # copies (of it the runtime's own invoke), the bias statistic with its carried run
+        timed(scorer, "inputs", f"{tier} scorer: inputs (window → input tensors)")
+        timed(scorer, "run", f"{tier} scorer: run (invoke + output copies)")
+        if getattr(scorer, "_views", None) is not None:
+            timed(scorer, "_invoke", f"{tier} scorer: the interpreter's Invoke")
+        timed(scorer, "bias", f"{tier} scorer: bias (recorded errors, carried run, EW sum)")
+        timed(scorer._error_run, "step", f"{tier} scorer: bias's carried run step")
     timed(fallback, "observe", "fallback: observe (Markov counts, every tick)")
     if fallback.seasonal is not None:
         timed(fallback.seasonal, "newest", "fallback: seasonal regressors")
