@@ -283,7 +283,7 @@ class ModelScorer(Scorer):
         bias = self.bias(window.ts, err)
         profiled = self.profile.fitted
         if profiled:
-            bias = np.where(self.profile.bias_kept(), bias, 0.0)
+            bias = fnp.where(self.profile.bias_kept(), bias, 0.0)
         s = np.abs(bias, out=bias)              # combined_scores: max(|e|, |bias|), 0 when missing
         np.maximum(s, np.abs(err), out=s)       # (bias: this call's own array, never recorded)
         fnp.copyto(s, 0.0, where=missing_newest)
@@ -382,8 +382,8 @@ class ModelScorer(Scorer):
         """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
         window's ticks (a missing newest value's forecast is recorded but not counted)."""
         now = float(ts[-1])
-        row = np.where(missing_newest, np.nan, forecast)
-        if np.isfinite(now):
+        row = fnp.where(missing_newest, np.nan, forecast)
+        if math.isfinite(now):
             self._forecasts[now] = row
         run = self._forecast_run.step(ts, row)
         if run is None:
@@ -392,7 +392,7 @@ class ModelScorer(Scorer):
                 f = self._forecasts.get(float(t)) if np.isfinite(t) and t <= now else None
                 if f is not None:
                     run[j] = f
-            if np.isfinite(now):
+            if math.isfinite(now):
                 self._forecast_run.keep(ts, run)
         if len(self._forecasts) > 2 * self.steps:
             oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
