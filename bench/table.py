@@ -37,7 +37,11 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages [--tier tflite] | --whole-ticks]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--profile]
+                          [--stages [--tier tflite] | --whole-ticks]
+
+`--profile`: every pipeline's model tier with its normal profile on (configs/skab.yaml's setting;
+the demo's own config has it off), so the profile's per-tick cost is in the figures.
 """
 from __future__ import annotations
 
@@ -80,9 +84,12 @@ PEAK_SIZE = 512
 PEAK_REPEATS = 41
 
 
-def demo_config(chain: list[str], work: Path) -> dict:
-    """configs/demo.yaml, unpaced, with `chain`, the demo bundle by path, a JSONL sink only."""
+def demo_config(chain: list[str], work: Path, profile: bool = False) -> dict:
+    """configs/demo.yaml, unpaced, with `chain`, the demo bundle by path, a JSONL sink only;
+    `profile`: with the model tier's normal profile on (scoring.profile, as configs/skab.yaml has it)."""
     cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    if profile:
+        cfg["scoring"]["profile"] = {"enabled": True}
     cfg["sources"][0]["speed"] = 0
     cfg["scoring"]["chain"] = chain
     cfg["scoring"]["bundle"] = str(DEMO_BUNDLE) if chain != ["numpy"] else None
@@ -193,12 +200,14 @@ def tick_name(tier: str) -> str:
     return f"whole tick, {base} tier" + (f" at {ref}" if ref else "")
 
 
-def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: bool = False) -> tuple[dict, dict]:
+def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: bool = False,
+            profile: bool = False) -> tuple[dict, dict]:
     """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day; `before`: a git
     ref whose agent package's whole ticks (numpy and tflite tiers) are timed beside the current ones;
-    `whole_only`: the whole ticks of the numpy and tflite tiers alone (no scorer variants, no onnx)."""
+    `whole_only`: the whole ticks of the numpy and tflite tiers alone (no scorer variants, no onnx);
+    `profile`: every pipeline with the model tier's normal profile on (demo_config)."""
     chains = (["tflite", "numpy"], ["numpy"]) if whole_only else (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"])
-    raw = {chain[0]: from_dict(demo_config(chain, work), base_dir=str(ROOT)) for chain in chains}
+    raw = {chain[0]: from_dict(demo_config(chain, work, profile), base_dir=str(ROOT)) for chain in chains}
     warm = raw["numpy"].warmup.ticks
     rows = demo_rows(raw["numpy"], warm + raw["numpy"].window.steps + ticks)
     log(f"  {len(rows)} demo ticks (warm-up {warm})")
@@ -207,7 +216,7 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
         config_then, pipeline_then = package_at(before, work)
         for chain in (["tflite", "numpy"], ["numpy"]):
             pipes[f"{chain[0]} at {before}"] = pipeline_then.Pipeline(
-                config_then.from_dict(demo_config(chain, work), base_dir=str(ROOT)))
+                config_then.from_dict(demo_config(chain, work, profile), base_dir=str(ROOT)))
     for tier, pipe in pipes.items():
         if pipe.chain.tier != tier.split()[0] and tier.split()[0] != "numpy":
             raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
@@ -221,7 +230,7 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
     hst = None if whole_only else river_hst(len(raw["numpy"].sensor_names()))
     numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
     buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
-    facts = {"sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
+    facts = {"profile": profile, "sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
              "model": bundle.manifest.model or {}, "ticks": ticks, "warmup_ticks": warm}
 
     variants: dict[str, object] = {}
@@ -327,11 +336,11 @@ def time_scorer(pipe) -> list[float]:
     return last
 
 
-def stages(ticks: int, work: Path, tier: str = "numpy") -> dict:
+def stages(ticks: int, work: Path, tier: str = "numpy", profile: bool = False) -> dict:
     """p50 µs per stage of the `tier` tier's whole tick (numpy, or tflite in front of it; its own
     pipeline, the demo's ticks after the warm-up day), each stage timed where the pipeline calls
     it; nested stages are included in their callers' time."""
-    cfg = from_dict(demo_config(["numpy"] if tier == "numpy" else [tier, "numpy"], work), base_dir=str(ROOT))
+    cfg = from_dict(demo_config(["numpy"] if tier == "numpy" else [tier, "numpy"], work, profile), base_dir=str(ROOT))
     rows = demo_rows(cfg, cfg.warmup.ticks + cfg.window.steps + ticks)
     pipe = Pipeline(cfg)
     for row in rows[:-ticks]:
@@ -373,6 +382,9 @@ def stages(ticks: int, work: Path, tier: str = "numpy") -> dict:
             timed(scorer, "_invoke", f"{tier} scorer: the interpreter's Invoke")
         timed(scorer, "bias", f"{tier} scorer: bias (recorded errors, carried run, EW sum)")
         timed(scorer._error_run, "step", f"{tier} scorer: bias's carried run step")
+        if scorer.profile.fitted:
+            timed(scorer, "level", f"{tier} scorer: profile level (forecasts, carried run, EW mean)")
+            timed(scorer.profile, "scores", f"{tier} scorer: profile distance")
     timed(fallback, "observe", "fallback: observe (Markov counts, every tick)")
     if fallback.seasonal is not None:
         timed(fallback.seasonal, "newest", "fallback: seasonal regressors")
@@ -455,6 +467,8 @@ def main(argv=None) -> int:
                     help="with --stages: the numpy tier's tick, or the tflite tier's (the fallback learning behind it)")
     ap.add_argument("--whole-ticks", action="store_true",
                     help="only the whole ticks of the numpy and tflite tiers (and at --before), no scorer variants")
+    ap.add_argument("--profile", action="store_true",
+                    help="the model tiers with their normal profile on (scoring.profile, as configs/skab.yaml)")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="also time the whole ticks of the agent package at this git ref (a commit, a branch), "
                          "or of the one in this directory (DIR/agent)")
@@ -466,8 +480,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if args.stages:
         with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
-            split = stages(args.ticks, Path(tmp), args.tier)
-        Path(args.out).write_text(json.dumps({"bench": "table --stages", "tier": args.tier,
+            split = stages(args.ticks, Path(tmp), args.tier, args.profile)
+        Path(args.out).write_text(json.dumps({"bench": "table --stages", "tier": args.tier, "profile": args.profile,
                                               "machine": machine_info(("numpy",)),
                                               "ticks": args.ticks, "stages": split}, indent=2) + "\n")
         for label, f in split.items():
@@ -478,7 +492,7 @@ def main(argv=None) -> int:
         work = Path(tmp)
         peak = matmul_peak()
         log(f"matmul peak: {peak}")
-        lat, facts = latency(args.ticks, work, log, args.before, args.whole_ticks)
+        lat, facts = latency(args.ticks, work, log, args.before, args.whole_ticks, args.profile)
         rss = None if args.no_rss else agent_rss(work, args.rss_ticks)
     report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
               "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,
