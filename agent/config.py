@@ -189,9 +189,6 @@ class ThresholdConfig:
         doc="how far from t's phase (either side) an earlier cycle's score counts, seconds")
     recurring_cycles: int = rng(1, 7, default=2,
         doc="on how many of the previous 7 cycles the score must have been reached")
-    warmup_floor: float = rng(0, 10.0, default=0.0,
-        doc="the threshold in force is at least this × the largest warm-up score: what the stream's own "
-            "probationary days reached is not news (0: off)")
     clock_scale_period_s: float = rng(0, None, default=0.0,
         doc="the tick threshold in force at t is its fitted value × the typical score at t's phase of this "
             "period against the mean over phases (agent/clock_scale.py): busy hours' noise is not news "

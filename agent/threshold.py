@@ -35,12 +35,6 @@ threshold in force is the lower of the tick threshold and the score that would p
 its far tail, so a stretch of moderately high scores alerts even when no single tick is rare;
 the recurring level still bounds both from below.
 
-A floor (`warmup_floor` k > 0): the threshold in force is at least k × the largest score of the
-warm-up (seen_block). NAB's Twitter volumes raise bursts after the warm-up that NAB did not label
-and that the adaptive fit takes for news, while their labelled windows reach far above what the
-probationary days reached; a level the stream's own warm-up reached is not news. It only judges:
-POT and the models learn as before.
-
 A fifth scales the tick threshold by the clock (`clock_scale_period_s`, agent/clock_scale.py):
 the fitted value × the typical score at this time of day against the mean over the day, POT
 learning score / that factor — a stream whose noise follows the clock (busy afternoons).
@@ -209,16 +203,14 @@ class AdaptiveThreshold:
                       if cfg.clock_scale_period_s > 0 else None)
         self.ratio = 1.0            # the clock's factor on the fitted value at the tick last judged
         self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
-        self.warmup_peak = 0.0      # the largest warm-up score (warmup_floor), from seen_block
 
     @property
     def current(self) -> float:
         """The threshold in force at the tick last judged: the fitted value or the mean path's
-        level, whichever is lower, and at least the recurring level and the warm-up floor."""
-        low = max(self.floor, self.cfg.min_threshold, self.cfg.warmup_floor * self.warmup_peak)
+        level, whichever is lower, and at least the recurring level."""
         if self.judge_by_clock:
-            return max(min(self.value, self.mean_level) * self.ratio, low)
-        return max(min(self.value * self.ratio, self.mean_level), low)
+            return max(min(self.value, self.mean_level) * self.ratio, self.floor, self.cfg.min_threshold)
+        return max(min(self.value * self.ratio, self.mean_level), self.floor, self.cfg.min_threshold)
 
     def at(self, ts: float) -> float:
         """The threshold in force at tick time ts (the Detector judges each tick against it)."""
@@ -241,10 +233,6 @@ class AdaptiveThreshold:
 
     def seen_block(self, ts: np.ndarray, scores: np.ndarray) -> None:
         """Warm-up scores with their tick times, so a pattern of the warm-up days counts."""
-        if self.cfg.warmup_floor > 0:
-            finite = np.asarray(scores, float)
-            finite = finite[np.isfinite(finite)]
-            self.warmup_peak = max(self.warmup_peak, float(finite.max()) if finite.size else 0.0)
         if self.mean is not None:
             self.mean.learn_block(scores, self.init)
         if self.clock is not None:
@@ -304,7 +292,6 @@ class AdaptiveThreshold:
                 "value": self.value, "peaks": np.fromiter(self.peaks, float, len(self.peaks)),
                 "window": np.fromiter(self.window, float, len(self.window)),
                 "recent": np.fromiter(self.recent, float, len(self.recent)),
-                **({"warmup_peak": self.warmup_peak} if self.cfg.warmup_floor > 0 else {}),
                 **({} if self.recurring is None else {"recurring": self.recurring.state_dict()}),
                 **({} if self.mean is None else {"likelihood": self.mean.state_dict()}),
                 **({} if self.clock is None else {"clock_scale": self.clock.state_dict()})}
@@ -328,10 +315,6 @@ class AdaptiveThreshold:
         thr = cls(cfg, {"init_threshold": numbers["init"], "n": n, "n_peaks": n_peaks, "sigma": numbers["sigma"],
                         "gamma": numbers["gamma"], "value": numbers["value"],
                         "peaks": peaks.tolist(), "recent": recent.tolist(), "window": window.tolist()})
-        peak = float(state.get("warmup_peak", 0.0))
-        if not (math.isfinite(peak) and peak >= 0):
-            raise ValueError(f"{name}.warmup_peak: not a finite score ≥ 0")
-        thr.warmup_peak = peak
         # A checkpoint without the recurring level (older, or taken with it off) starts it empty.
         if thr.recurring is not None and isinstance(state.get("recurring"), dict):
             thr.recurring.restore(state["recurring"], f"{name}.recurring")
