@@ -32,20 +32,6 @@
   while the shift goes on; the level keeps saying so. Only the drivers hold it: another sensor
   that has wandered off its warm-up level is not what the alert is about, and the fraction lets
   go of the residue an anomaly leaves once it is over (a pump settled a little off its warm-up).
-  With `hold_subside`, the same level also keeps the alert from ending as subsided (its score under
-  `subside_fraction` × its peak but above the threshold). Why: the subside rule judges the score
-  against the alert's peak, and that peak is often an onset transient (a valve slamming, a logger
-  gap's re-entry) far above the lasting shift that follows; while a driver's level is still at least
-  `hold_fraction` of its own excursion, the shift has not subsided, whatever the score's ratio to
-  the onset says.
-  With `hold_level_drivers`, when no sensor that raised the alert (when it opens or at a new peak) is
-  itself `hold_sigma` σ or more off its warm-up level, the sensors of its explanation that are, are
-  drivers too. Why: an alert on a lasting shift is often opened by another sensor's onset transient
-  (the accelerometers' re-entry after a logger gap, a valve slamming), and the sensor whose level
-  carries the shift (the flow) was only second or third in the explanation, under the threshold; its
-  level, not its score, says what the alert is about. When the raisers are themselves off their level,
-  they are the lasting shift and hold it alone: another sensor off its level then is more often a
-  slow drift or the residue of an earlier anomaly (on SKAB's dev files, extending those cost FAR).
 - released (`release_fraction` r > 0, with `hold_sigma`): an open alert during which some sensor's
   level went `hold_sigma` σ or more off warm-up ends (reason `subsided`) once, for `clear_ticks`
   ticks in a row, every sensor's level is under r × the largest level distance reached during it —
@@ -240,7 +226,7 @@ class AlertTracker:
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = _Open(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
                           ticks=self.above, origin=exp.get("origin"), explain=exp,
-                          drivers=self._drivers(exp, threshold, levels))
+                          drivers=drivers(exp, threshold))
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 
@@ -253,7 +239,7 @@ class AlertTracker:
         if score > a.peak:
             a.peak = score
             a.explain = explain_fn()
-            a.drivers += [d for d in self._drivers(a.explain, threshold, levels) if d not in a.drivers]
+            a.drivers += [d for d in drivers(a.explain, threshold) if d not in a.drivers]
         distance = self._track_levels(a, levels)
         if self._held(a, score, threshold, distance):
             a.last_above = ts
@@ -267,8 +253,7 @@ class AlertTracker:
                 return [self.close(ts, score, threshold, tier, model, "subsided")]
         else:
             a.spent = 0
-        subsided = score < self.cfg.subside_fraction * a.peak and not (
-            self.cfg.hold_subside and self._held(a, min(score, threshold), threshold, distance))
+        subsided = score < self.cfg.subside_fraction * a.peak
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
@@ -286,19 +271,6 @@ class AlertTracker:
         if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops or (a.resumed and score > threshold):
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
-
-    def _drivers(self, exp: dict, threshold: float, levels) -> list[str]:
-        """The sensors that can hold the alert: `drivers` (above the threshold, else the top one), and with
-        `hold_level_drivers`, when none of those is `hold_sigma` σ or more off its level, every other sensor
-        of the explanation that is."""
-        out = drivers(exp, threshold)
-        if not self.cfg.hold_level_drivers or self.cfg.hold_sigma <= 0 or levels is None:
-            return out
-        distance = levels()
-        if any(float(distance.get(name, 0.0)) >= self.cfg.hold_sigma for name in out):
-            return out      # the sensors that raised it are themselves a lasting shift: they hold it alone
-        return out + [t["sensor"] for t in exp.get("top_sensors", []) if t["sensor"] not in out
-                      and float(distance.get(t["sensor"], 0.0)) >= self.cfg.hold_sigma]
 
     def _track_levels(self, a: _Open, levels) -> dict[str, float] | None:
         """Every sensor's level distance this tick (None: no level, or holding off); each driver's largest

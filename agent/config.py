@@ -250,13 +250,6 @@ class AlertConfig:
             "(an anomaly that ends leaves a residue far below its own excursion)")
     hold_half_life_ticks: float = rng(0.5, 1000.0, default=10.0,
         doc="half-life of the EW mean of a sensor's observed values in the window that `hold_sigma` judges")
-    hold_subside: bool = doc(
-        "with `hold_sigma`: while a driver's level holds an alert, it does not end as subsided either (score "
-        "under `subside_fraction` × its peak but above the threshold)", default=False)
-    hold_level_drivers: bool = doc(
-        "with `hold_sigma`: when no sensor that raised an alert (when it opens or at a new peak) is itself "
-        "`hold_sigma` σ or more off its warm-up level, the sensors of its explanation that are become its drivers "
-        "too, so they can hold it (an onset transient on one sensor, the lasting shift on another)", default=False)
     release_fraction: float = rng(0.0, 1.0, default=0.0,
         doc="an open alert during which some sensor's observed level went `hold_sigma` σ or more off warm-up "
             "also ends (reason `subsided`) once, for `clear_ticks` ticks in a row, every sensor's level is under "
@@ -270,10 +263,6 @@ class AlertConfig:
         if self.release_fraction > 0 and self.hold_sigma <= 0:
             out.append(("release_fraction", "needs hold_sigma > 0 (the level it judges, and how far the drivers "
                         f"must have moved), got hold_sigma {self.hold_sigma!r}"))
-        if self.hold_subside and self.hold_sigma <= 0:
-            out.append(("hold_subside", f"needs hold_sigma > 0 (the level that holds), got hold_sigma {self.hold_sigma!r}"))
-        if self.hold_level_drivers and self.hold_sigma <= 0:
-            out.append(("hold_level_drivers", f"needs hold_sigma > 0 (the level that holds), got hold_sigma {self.hold_sigma!r}"))
         return out
 
 

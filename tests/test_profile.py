@@ -61,60 +61,6 @@ def test_weight_scales_the_profile_distance():
     assert half.scores(far) == pytest.approx(0.5 * full.scores(far))
 
 
-def test_a_settled_excursion_is_not_counted_and_a_return_to_normal_ends_it():
-    """settle_fraction: a distance at most f × its excursion's peak is not counted; back inside the
-    warm-up range the excursion is over, and a new one counts in full."""
-    levels = np.random.default_rng(2).normal([0.0, 0.0], [0.1, 0.1], size=(300, 2))
-    prof = NormalProfile(ProfileConfig(enabled=True, settle_fraction=0.5), ["a", "b"])
-    off = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
-    assert prof.fit(levels) and off.fit(levels)
-    assert 1.5 < prof.normal.min() and prof.normal.max() < 5.0     # the warm-up's own largest distances
-    peak_level, settled_level = np.array([1.0, 0.0]), np.array([0.35, 0.0])  # ~10 σ, then ~3.5 σ
-    for tick, level in enumerate((peak_level, settled_level)):
-        d = prof.scores(level)
-        assert (off.settled(d, tick) == d).all()                     # 0: off
-    assert prof.settled(prof.scores(peak_level), 1)[0] > 8           # the excursion itself counts
-    d = prof.scores(settled_level)
-    assert d[0] > prof.normal[0] and prof.settled(d, 2)[0] == 0.0    # settled a third of the way back
-    higher = prof.scores(np.array([0.7, 0.0]))                       # beyond half the peak again
-    assert prof.settled(higher, 3)[0] == higher[0]
-    assert prof.settled(higher, 3)[0] == higher[0]                   # the same tick twice: the same
-    prof.settled(prof.scores(np.array([0.0, 0.0])), 4)               # back inside the warm-up range
-    assert prof.peak[0] == 0.0
-    assert prof.settled(d, 5)[0] == d[0]                             # a new excursion counts in full
-
-
-def test_a_window_with_missing_readings_sets_no_excursion_peak():
-    """After a data gap the level rests on forecasts made from a filled-in window: its distance is no
-    excursion of the plant, so it must not make the shift that follows look like a fraction of it."""
-    levels = np.random.default_rng(3).normal([0.0, 0.0], [0.1, 0.1], size=(300, 2))
-    prof = NormalProfile(ProfileConfig(enabled=True, settle_fraction=0.5), ["a", "b"])
-    assert prof.fit(levels)
-    gap = np.zeros((8, 2), bool)
-    gap[:5, 0] = True                                   # sensor a missed 5 of the window's 8 readings
-    prof.settled(prof.scores(np.array([5.0, 5.0])), 0, gap)
-    assert prof.peak[0] == 0.0 and prof.peak[1] > 40    # b was read in full: its peak is set
-    shift = prof.scores(np.array([0.5, 0.5]))
-    out = prof.settled(shift, 1, np.zeros((8, 2), bool))
-    assert out[0] == shift[0] and out[1] == 0.0         # a's shift is its own excursion; b's a tenth of b's
-
-
-def test_a_short_transient_does_not_set_the_excursion_peak_with_a_half_life():
-    levels = np.random.default_rng(2).normal([0.0], [0.1], size=(300, 1))
-    cfg = dict(enabled=True, settle_fraction=0.5)
-    raw = NormalProfile(ProfileConfig(**cfg), ["a"])
-    slow = NormalProfile(ProfileConfig(**cfg, settle_half_life_ticks=30.0), ["a"])
-    assert raw.fit(levels) and slow.fit(levels)
-    tick = 0
-    for level, ticks in ((1.5, 3), (0.5, 200)):        # a 3-tick spike to ~15 σ, then a lasting 5-σ shift
-        for _ in range(ticks):
-            d = raw.scores(np.array([level]))
-            a, b = raw.settled(d, tick), slow.settled(d, tick)
-            tick += 1
-    assert a[0] == 0.0                                  # on the raw distance: a third of the spike, settled
-    assert b[0] == d[0]                                 # on the lasting one: the shift is the excursion
-
-
 def test_a_slow_drift_is_followed_when_calm_and_a_step_is_not():
     """track_half_life_ticks: inside the warm-up range μ follows the level (a slow drift of normal stays
     inside it), outside the range μ stays put (a step keeps its full distance); the same tick scored
@@ -177,10 +123,6 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
         from_dict({**base, "scoring": {"profile": {"weight": 0, "lasting_shift": "no"}}})
     text = str(err.value)
     assert "scoring.profile.weight" in text and "scoring.profile.lasting_shift" in text
-    with pytest.raises(ConfigError) as err:
-        from_dict({**base, "scoring": {"profile": {"settle_fraction": 1.5}}})
-    assert "scoring.profile.settle_fraction" in str(err.value)
-    assert from_dict({**base, "scoring": {"profile": {"settle_fraction": 0.5}}}).scoring.profile.settle_fraction == 0.5
     with pytest.raises(ConfigError) as err:
         from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": -1}}})
     assert "scoring.profile.track_half_life_ticks" in str(err.value)
@@ -257,34 +199,6 @@ def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier, profile):
     _, plain = run(demo_config({"enabled": False}, warm), rows, tier)
     plain_above = np.array([r.score > r.threshold for r in plain])
     assert plain_above[inside].mean() < 0.5
-
-
-@pytest.mark.parametrize("tier", ["tflite", "onnx"])
-def test_a_plant_settled_off_normal_after_an_excursion_stops_scoring_with_settle_fraction(tier):
-    """A sensor 6 σ off for 150 ticks, then settled 2.5 σ off (a new operating point): with
-    settle_fraction 0.5 the settled level stops scoring once the forecaster has followed it, without
-    it the profile keeps the tier above its threshold; the excursion itself scores the same either way. The
-    excursion's peak survives a checkpoint (state_dict / restore)."""
-    warm, n, lo, mid = 400, 1000, 500, 650
-    rows = stationary_rows(demo_config({"enabled": True}, warm), n, shift=(7, lo, n, 2.5))
-    for r in rows[lo:mid]:
-        r.values[7] += 3.5 * _std_of(7)
-    idx = np.arange(warm, n)
-    shares = {}
-    for fraction in (0.0, 0.5):
-        pipe, results = run(demo_config({"enabled": True, "settle_fraction": fraction}, warm), rows, tier)
-        above = np.array([r.score > r.threshold for r in results])
-        shares[fraction] = (above[(idx >= lo + 10) & (idx < mid)].mean(), above[idx >= mid + 40].mean())
-        if fraction:
-            scorer = pipe.chain.tiers[0]
-            assert scorer.profile.peak[7] > 0
-            state = scorer.state_dict()
-            scorer.profile.peak = np.zeros_like(scorer.profile.peak)
-            scorer.restore(state)
-            assert scorer.profile.peak[7] == pytest.approx(state["profile"]["peak"][7])
-    assert shares[0.5][0] == shares[0.0][0] > 0.8             # the excursion scores, the same either way
-    assert shares[0.0][1] > 0.9                                # without: the settled level keeps alarming
-    assert shares[0.5][1] < 0.05                               # with: it is a new operating point
 
 
 def test_a_slow_drift_after_warm_up_stops_alarming_with_tracking_and_a_step_still_scores():

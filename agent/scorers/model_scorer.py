@@ -291,7 +291,7 @@ class ModelScorer(Scorer):
             now = float(window.ts[-1])
             distance = self.profile.scores(level)
             self.profile.track(level, distance, now, window.missing)
-            s = np.where(missing_newest, 0.0, np.maximum(s, self.profile.settled(distance, now, window.missing)))
+            s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
@@ -440,7 +440,7 @@ class ModelScorer(Scorer):
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
-                 "normal": profile.normal, "peak": profile.peak, "lasting": profile.lasting}}
+                 "normal": profile.normal}}
 
     def restore(self, state: dict) -> None:
         """Validates everything before changing anything."""
@@ -461,11 +461,9 @@ class ModelScorer(Scorer):
             mean = array_like(fitted["mean"], np.zeros(self.n), f"{name}.profile.mean")
             std = array_like(fitted["std"], np.zeros(self.n), f"{name}.profile.std")
             ticks = int(fitted["ticks"])
-            # settle_fraction's warm-up range and excursion peaks: absent in checkpoints written before them
+            # the warm-up range (track_half_life_ticks): absent in checkpoints written before it
             normal = None if fitted.get("normal") is None else \
                 array_like(fitted["normal"], np.zeros(self.n), f"{name}.profile.normal")
-            peak = array_like(fitted.get("peak", np.zeros(self.n)), np.zeros(self.n), f"{name}.profile.peak")
-            lasting = array_like(fitted.get("lasting", np.zeros(self.n)), np.zeros(self.n), f"{name}.profile.lasting")
         self._history, self._forecasts = rings
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
@@ -474,7 +472,7 @@ class ModelScorer(Scorer):
             self.profile.mean = self.profile.std = None
         else:
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
-            self.profile.normal, self.profile.peak, self.profile.lasting = normal, peak, lasting
+            self.profile.normal = normal
         self.profile.forget_last_tick()
 
     def describe(self) -> dict:

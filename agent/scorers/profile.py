@@ -22,20 +22,8 @@ lasting-shift (bias) statistic, both of which would add the drift up into an ala
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
-`settle_fraction` f > 0: a settled plant is not a new anomaly. A profiled sensor's distance is not
-counted (the sensor is judged by its forecast error alone) while it is at most f × the largest
-distance that sensor reached in its current excursion — since its distance was last inside its
-warm-up range (the largest distance over the warm-up ticks) — on ticks whose window held every one
-of its readings (after a data gap, forecasts made from a filled-in window are no excursion). Why: after a large excursion a plant
-often settles a little off its warm-up level (a pump after a valve test) and stays there; the
-profile keeps scoring that new operating point, while the forecaster, which has followed it, is
-calm. With the fallback blended in, the fallback's calm forecast error supplies that agreement;
-this gives the tier its own. A new anomaly still scores through its forecast error, and through
-the profile once it goes beyond f of the excursion already seen. `settle_half_life_ticks` H > 0
-takes the excursion's peak on an EW mean of the distance (half-life H) instead of the distance
-itself, so a short onset transient (a valve slamming, a logger gap's re-entry) does not make the
-lasting shift that follows look like a fraction of it. Fewer than `min_ticks` usable warm-up ticks fit no
-profile: the tier then scores with its forecast error and the bundle's own threshold.
+Fewer than `min_ticks` usable warm-up ticks fit no profile: the tier then scores with its forecast
+error and the bundle's own threshold.
 
 `track_half_life_ticks` H > 0: learn only when calm. After warm-up a profiled sensor's μ follows its
 level, μ ← μ + (1 − 2^(−1/H))·(level − μ), on every tick whose distance (scored with the μ of before
@@ -76,13 +64,6 @@ class ProfileConfig:
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
-    settle_fraction: float = rng(0.0, 1.0, default=0.0,
-        doc="a profiled sensor's distance is not counted while it is at most this share of the largest distance "
-            "it reached (on ticks whose window it was read in full) since it was last inside its warm-up range "
-            "(a plant settled off normal after an excursion: its forecast error alone judges it); 0: off")
-    settle_half_life_ticks: float = rng(0.0, 100000.0, default=0.0,
-        doc="settle_fraction's excursion peak is taken on an EW mean of the distance with this half-life, "
-            "so a short transient does not set it; 0: on the distance itself")
     track_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
@@ -117,9 +98,6 @@ class NormalProfile:
         self.std: np.ndarray | None = None
         self.ticks = 0
         self.normal: np.ndarray | None = None       # per sensor, the largest distance over warm-up
-        self.peak = np.zeros(len(sensors))          # per sensor, the largest distance of its excursion
-        self.lasting = np.zeros(len(sensors))       # per sensor, EW mean of the distance (settle_half_life_ticks)
-        self._before: tuple = (None, self.peak, self.lasting)   # (tick, peak, lasting) before the last tick
         self._tracked: tuple = (None, None)         # (tick, mean before it): track_half_life_ticks
 
     @property
@@ -144,8 +122,6 @@ class NormalProfile:
         self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
-        self.peak = np.zeros(len(self.used))
-        self.lasting = np.zeros(len(self.used))
         self._tracked = (None, None)
         return True
 
@@ -156,33 +132,8 @@ class NormalProfile:
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
-    def settled(self, distance: np.ndarray, tick: float, missing: np.ndarray | None = None) -> np.ndarray:
-        """(N,) live distances (`scores` of tick `tick`) with a settled sensor's set to 0 (`settle_fraction`,
-        above); tracks each sensor's excursion peak from the sensors whose window was read in full only
-        (`missing`: the window's (T, N) missing mask). Why: after a data gap the forecasts are made from
-        windows mostly filled in, and their level's distance (tens of σ for a window, which the pipeline
-        does not score either) is no excursion of the plant. Scoring the same tick again starts from the
-        state before it, so it gives the same."""
-        fraction = self.cfg.settle_fraction
-        if fraction <= 0 or self.normal is None:
-            return distance
-        if self._before[0] == tick:
-            _, self.peak, self.lasting = self._before
-        self._before = (tick, self.peak, self.lasting)
-        half_life = self.cfg.settle_half_life_ticks
-        read = np.ones(len(distance), bool) if missing is None else ~np.asarray(missing, bool).any(axis=0)
-        if half_life > 0:
-            step = (1.0 - 0.5 ** (1.0 / half_life)) * (distance - self.lasting)
-            self.lasting = np.where(read, self.lasting + step, self.lasting)
-        else:
-            self.lasting = np.where(read, distance, self.lasting)
-        inside = read & (distance <= self.normal)
-        self.peak = np.where(inside, 0.0, np.where(read, np.maximum(self.peak, self.lasting), self.peak))
-        return np.where(distance <= fraction * self.peak, 0.0, distance)
-
     def forget_last_tick(self) -> None:
         """The state was replaced (a checkpoint restore): the next tick is no retry of the last one."""
-        self._before = (None, self.peak, self.lasting)
         self._tracked = (None, None)
 
     def track(self, level: np.ndarray, distance: np.ndarray, tick: float,
@@ -206,9 +157,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "settle_fraction": self.cfg.settle_fraction,
-                "settle_half_life_ticks": self.cfg.settle_half_life_ticks,
-                "track_half_life_ticks": self.cfg.track_half_life_ticks}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 
