@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from agent import config
+from agent.checkpoint import decode, encode
 from agent.config import NumpyScorerConfig
 from agent.pipeline import Pipeline
 from agent.scorers.numpy_fallback import NumpyScorer
@@ -60,7 +61,8 @@ def test_off_the_scorer_keeps_no_range_and_says_no():
 def test_the_range_survives_a_checkpoint_and_a_bad_one_is_refused():
     sc, z = warm_scorer(0.1)
     again, _ = warm_scorer(0.1, seed=1)
-    again.restore(sc.state_dict())
+    _, state = decode(encode({}, {"numpy": sc.state_dict()}))     # through the checkpoint's own format
+    again.restore(state["numpy"])
     assert again.lo[0] == sc.lo[0] and again.hi[0] == sc.hi[0]
     bad = sc.state_dict() | {"range": np.zeros((2, 3))}
     with pytest.raises(ValueError, match=r"numpy\.range"):
