@@ -109,6 +109,9 @@ class Drift(StationRelation):
         self.context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
             self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
+        # With every sensor fresh, a context slot is seen where it is on: its two masks are constants.
+        self._ctx_off = ~self.context_on
+        self._ctx_any = np.logical_or.reduce(self.context_on, axis=1)
         self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
         self._all_started = False                  # no lag NaN any more (until a restore)
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
@@ -124,6 +127,7 @@ class Drift(StationRelation):
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
         self._all_fitted = False                   # every pair fitted (set at each refit)
+        self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
@@ -225,12 +229,17 @@ class Drift(StationRelation):
             self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
             seen = has & (self.settle == 0)        # has: observed, and i fit to follow
             self._settled = not fnp.count_nonzero(self.settle)
-        self.mean_e = fnp.where(seen, (1 - self.lam) * self.mean_e + self.lam * med, self.mean_e)
+        # (every row seen, the usual tick: the running mean and, every row judged, the departure
+        # without the where that would pick every entry of them)
+        all_seen = fnp.count_nonzero(seen) == seen.size
+        mean_e = (1 - self.lam) * self.mean_e + self.lam * med
+        self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
-        self.departure = fnp.where(judged, (self.mean_e - self.base_e) / np.sqrt(self.d2), 0.0)
+        departure = (self.mean_e - self.base_e) / np.sqrt(self.d2)
+        self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, 0.0)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
@@ -241,9 +250,12 @@ class Drift(StationRelation):
         self.stepped = (self.stepped | abrupt) & ~quiet
         far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
         # Every observed, healthy sensor of its context calm (and at least one seen).
-        ctx_seen = self.context_on & fresh[self.context_idx]
-        ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
-            & np.logical_or.reduce(ctx_seen, axis=1)
+        if fnp.count_nonzero(fresh) == n:         # (every sensor fresh: ctx_seen is context_on)
+            ctx_calm = np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1) & self._ctx_any
+        else:
+            ctx_seen = self.context_on & fresh[self.context_idx]
+            ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
+                & np.logical_or.reduce(ctx_seen, axis=1)
         decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
         if rel is not None:
@@ -370,8 +382,13 @@ class Drift(StationRelation):
 
     def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each kept tick's weight in the moments after them, and the old moments' weight."""
-        before = count + np.cumsum(on, axis=0) - on
-        a = fnp.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
+        if self._fold_floor:
+            a = fnp.where(on, self.alpha_min, 0.0)
+        else:
+            before = count + np.cumsum(on, axis=0) - on
+            a = fnp.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
+            # Every count's rate at the floor: so is every later tick's (counts only grow, until a restore).
+            self._fold_floor = not fnp.count_nonzero(np.maximum(1.0 / (count + 1.0), self.alpha_min) != self.alpha_min)
         after = np.cumprod((1.0 - a)[::-1], axis=0)[::-1]          # ∏ over this tick and later of (1 − a)
         w = a * fnp.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
@@ -460,7 +477,7 @@ class Drift(StationRelation):
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
-        self._all_judged = self._rate_floor = self._all_started = self._settled = False
+        self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
         self._filled = 0
         self._refit()
 
