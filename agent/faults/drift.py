@@ -160,6 +160,10 @@ class Drift(StationRelation):
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
         self._calm_rel = np.ones(s_n, bool)        # a relation is judged without a calm context
+        self._no_rel = np.zeros(s_n, bool)         # no relation (read-only)
+        self._no_rel.flags.writeable = False
+        # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
+        assert min(EARLY, 0.5) * RELATION_Z >= 0.5
         self._pending = None
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
@@ -245,10 +249,13 @@ class Drift(StationRelation):
         # not a drift while the departure it left lasts; the scorers judge it.
         size = np.abs(self.departure)
         self.over = over = size > self.z_limit / 2
+        # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
+        # no relation is past its early share or half its limit (both at least half drift_z): decide,
+        # pending and the relation's blame are all False, and are not computed.
+        any_over = fnp.count_nonzero(over)
         quiet = judged & ~over                          # not judged: not known calm
         self.quiet = quiet[:n]
         self.stepped = (self.stepped | abrupt) & ~quiet
-        far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
         # Every observed, healthy sensor of its context calm (and at least one seen).
         if fnp.count_nonzero(fresh) == n:         # (every sensor fresh: ctx_seen is context_on)
             ctx_calm = np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1) & self._ctx_any
@@ -256,9 +263,14 @@ class Drift(StationRelation):
             ctx_seen = self.context_on & fresh[self.context_idx]
             ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
                 & np.logical_or.reduce(ctx_seen, axis=1)
-        decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        if any_over:
+            far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
+            decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+        else:
+            decide = self.held.nothing          # (read-only: only ever read, or or-ed into a new array)
         held_seen = seen[:n]
-        if rel is not None:
+        rel_half = self._no_rel
+        if rel is not None and any_over:
             if fnp.count_nonzero(decide):
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
                 # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
@@ -281,6 +293,9 @@ class Drift(StationRelation):
             if any_early:
                 mates = self._early_mates(judged, early)
                 rel_cand = mates if rel_cand is None else rel_cand | mates
+        else:
+            rel_cand = None
+        if rel is not None:
             ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
         self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
         lasted = self.held.update(decide, held_seen, t.ts)
@@ -288,23 +303,26 @@ class Drift(StationRelation):
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
         # but a drifting sensor departs much further than the traffic moves its neighbours).
-        pending = (judged & over & ~self.stepped)[:n]
-        if not all_healthy:
-            pending &= ~drifting
-        if fnp.count_nonzero(pending & ~ctx_calm[:n]):
-            ctx_size = fnp.where(self.context_on, size[self.context_idx], 0.0).max(axis=1)
-            pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
+        if any_over:
+            pending = (judged & over & ~self.stepped)[:n]
+            if not all_healthy:
+                pending &= ~drifting
+            if fnp.count_nonzero(pending & ~ctx_calm[:n]):
+                ctx_size = fnp.where(self.context_on, size[self.context_idx], 0.0).max(axis=1)
+                pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
+            else:
+                pending &= ctx_calm[:n]
         else:
-            pending &= ctx_calm[:n]
+            pending = self.held.nothing         # (read-only, as decide)
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
             self.history[self.history_head] = self.departure
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
-        decided = decide & (lasted >= max(self.required_s, 1e-9))
+        decided = decide & (lasted >= max(self.required_s, 1e-9)) if any_over else self.held.nothing
         if self.jump_back:
-            back = self._jump_back(rel, judged[n:] & rel_half, drifting, t.ts)
+            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts)
             if back is not None:
                 decide, decided = decide | back, decided | back
         ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,
@@ -489,7 +507,7 @@ def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarr
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
     `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k.
     `e` is sorted in place (the caller passes a gathered copy)."""
-    k = e.shape[1] - np.add.reduce(np.isnan(e), axis=1)
+    k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
     med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
     return med, k > 0
