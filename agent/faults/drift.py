@@ -200,10 +200,14 @@ class Drift(StationRelation):
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        usable = ok_i[i] & ok_j[j] if self._all_fitted else ok_i[i] & ok_j[j] & self.fitted
+        pairs = ok_i[i] & ok_j[j]
+        usable = pairs if self._all_fitted else pairs & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
-        self._e[:-1] = fnp.where(usable, (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread,
-                                np.nan)                                      # last slot: no pair there
+        e = (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread
+        if fnp.count_nonzero(usable) == usable.size:       # (every pair usable: the where would pick every entry)
+            self._e[:-1] = e
+        else:
+            self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
         med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i) if self.trio.size else None
@@ -297,7 +301,9 @@ class Drift(StationRelation):
             rel_cand = None
         if rel is not None:
             ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
-        self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
+        # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
+        self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
+                         pairs if all_healthy else None)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
@@ -336,20 +342,31 @@ class Drift(StationRelation):
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
-        g, ok_i, ok_j, seen, ctx_calm, rel = self._pending
+        g, ok_i, ok_j, seen, ctx_calm, rel, pairs = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
-        learn = learn | self._own
+        if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
+            learn = learn | self._own
         k = self._filled
         self._g[k] = g
-        self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
+        # Every sensor learned (the usual tick): each `learn &` below keeps its other side as it is.
+        every = fnp.count_nonzero(learn) == self.n
+        if every and pairs is not None:
+            self._pl[k] = pairs
+        elif every:
+            self._pl[k] = ok_i[self.target] & ok_j[self.source]
+        else:
+            self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
-            # A relation is learned from ticks its whole station is learned and it is not suspect.
-            learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
             self._r[k], self._u[k] = rel[3], rel[4]
-            self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
-            learn = fnp.concatenate((learn, learn_rel))
+            if every:
+                self._rc[k] = rel[2] & ~self.over[self.n:]
+            else:
+                # A relation is learned from ticks its whole station is learned and it is not suspect.
+                learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
+                self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
+                learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
-        ls = learn & seen
+        ls = seen if every else learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
         on = ls & ctx_calm if self._all_judged else ls & (ctx_calm | (self.count < self.min_count))
         b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
