@@ -61,33 +61,6 @@ def test_weight_scales_the_profile_distance():
     assert half.scores(far) == pytest.approx(0.5 * full.scores(far))
 
 
-def test_cross_fit_widens_the_spread_of_a_level_that_wanders_over_warm_up():
-    """cross_fit: σ × max(1, RMS distance of each half's levels from the other half's profile). A level
-    that sits in one place for the first half and another for the second is far out of sample and gets that
-    spread; white noise is about as far out of sample as in, and keeps its in-sample σ (the factor is ≥ 1);
-    a sensor unknown in one half keeps its σ; off, σ is in sample."""
-    rng = np.random.default_rng(5)
-    n = 300
-    levels = np.column_stack([rng.normal(0.0, 0.1, n),                                   # stationary
-                              np.r_[np.zeros(n // 2), np.full(n // 2, 1.0)] + rng.normal(0.0, 0.1, n),
-                              np.r_[np.full(n // 2, np.nan), rng.normal(0.0, 0.1, n // 2)]])
-    plain = NormalProfile(ProfileConfig(enabled=True), ["a", "b", "c"])
-    cross = NormalProfile(ProfileConfig(enabled=True, cross_fit=True), ["a", "b", "c"])
-    assert plain.fit(levels) and cross.fit(levels)
-    factor = cross.std / plain.std
-    assert 1.0 <= factor[0] < 1.05                       # white noise: about what it shows in sample
-    half = n // 2
-    first, second = levels[:half, 1], levels[half:, 1]
-    rms = np.sqrt(np.mean(np.r_[(second - first.mean()) / first.std(), (first - second.mean()) / second.std()] ** 2))
-    assert factor[1] == pytest.approx(rms) and rms > 5   # the step between halves: ~10 of its halves' σ
-    assert factor[2] == 1.0                              # known in one half only: nothing to cross
-    assert (cross.mean == plain.mean).all()
-    far = np.array([0.0, 1.5, 0.0])
-    assert cross.scores(far)[1] == pytest.approx(plain.scores(far)[1] / rms)
-    assert cross.normal[1] == pytest.approx(plain.normal[1] / rms)   # the warm-up range follows σ
-    assert cross.describe()["cross_fit"] is True and plain.describe()["cross_fit"] is False
-
-
 def test_a_slow_drift_is_followed_when_calm_and_a_step_is_not():
     """track_half_life_ticks: inside the warm-up range μ follows the level (a slow drift of normal stays
     inside it), outside the range μ stays put (a step keeps its full distance); the same tick scored
@@ -154,10 +127,6 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
         from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": -1}}})
     assert "scoring.profile.track_half_life_ticks" in str(err.value)
     assert from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": 50}}}).scoring.profile.track_half_life_ticks == 50
-    with pytest.raises(ConfigError) as err:
-        from_dict({**base, "scoring": {"profile": {"cross_fit": "yes"}}})
-    assert "scoring.profile.cross_fit" in str(err.value)
-    assert from_dict({**base, "scoring": {"profile": {"cross_fit": True}}}).scoring.profile.cross_fit is True
     ok = from_dict({**base, "scoring": {"profile": {"weight": 0.8, "lasting_shift": False}}})
     assert (ok.scoring.profile.weight, ok.scoring.profile.lasting_shift) == (0.8, False)
 
@@ -210,9 +179,8 @@ def run(cfg, rows, tier: str):
 
 
 @pytest.mark.parametrize("tier,profile", [("tflite", {}), ("onnx", {}),
-                                          ("tflite", {"lasting_shift": False, "weight": 0.8}),
-                                          ("tflite", {"cross_fit": True})],
-                         ids=["tflite", "onnx", "tflite-profile-only-shift", "tflite-cross-fit"])
+                                          ("tflite", {"lasting_shift": False, "weight": 0.8})],
+                         ids=["tflite", "onnx", "tflite-profile-only-shift"])
 def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier, profile):
     warm, n, lo, hi = 400, 1000, 600, 900
     cfg = demo_config({"enabled": True, **profile}, warm)

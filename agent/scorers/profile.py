@@ -22,13 +22,6 @@ lasting-shift (bias) statistic, both of which would add the drift up into an ala
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
-`cross_fit`: each profiled sensor's σ is at least its cross-fitted spread, σ × max(1, r), r the RMS
-distance of each warm-up half's levels from a profile (μ, σ) fitted on the other half. Why: a level
-is an EW mean over the window, strongly autocorrelated, and fitted on the same ~350 warm-up ticks
-it is judged against it looks tighter than it is; a level that wanders on the time scale of half
-the warm-up shows it out of sample (on SKAB r was 1–5.8 by sensor and file, where a stationary level
-gives about 1). The tier's threshold is then calibrated on the distances from that σ, as before.
-
 Fewer than `min_ticks` usable warm-up ticks fit no profile: the tier then scores with its forecast
 error and the bundle's own threshold.
 
@@ -46,7 +39,6 @@ after an anomaly) — it is frozen there, as without tracking. σ stays as warm-
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,10 +64,6 @@ class ProfileConfig:
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
-    cross_fit: bool = doc(
-        "each profiled sensor's σ is at least its cross-fitted spread: σ × the RMS distance (at least 1) of each "
-        "warm-up half's levels from a profile fitted on the other half (a level that wanders over warm-up is not "
-        "judged by its in-sample σ)", default=False)
     track_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
@@ -98,28 +86,6 @@ def ew_level(forecasts: np.ndarray, known: np.ndarray, half_life: float) -> np.n
     total = w.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (w * np.where(known, forecasts, 0.0)).sum(axis=0) / total, np.nan)
-
-
-def mean_std(levels: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) -> tuple[np.ndarray, np.ndarray]:
-    """Per sensor, the mean and std of (n, N) levels (NaN = unknown); std at least `floor` and SIGMA_FLOOR."""
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)      # a sensor unknown on every tick: NaN
-        return np.nanmean(levels, axis=0), np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
-
-
-def cross_fit_spread(levels: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) -> np.ndarray:
-    """(N,) max(1, RMS distance of each half's levels from a profile fitted on the other half), per sensor
-    (`cross_fit`, above); 1 where a half has no known level."""
-    half = len(levels) // 2
-    first, second = levels[:half], levels[half:]
-    distances = []
-    for held, fitted in ((second, first), (first, second)):
-        mean, std = mean_std(fitted, floor)
-        distances.append((held - mean) / std)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rms = np.sqrt(np.nanmean(np.concatenate(distances) ** 2, axis=0))
-    return np.maximum(1.0, np.nan_to_num(rms, nan=1.0))
 
 
 class NormalProfile:
@@ -152,9 +118,8 @@ class NormalProfile:
         if self.ticks < self.cfg.min_ticks:
             self.mean = self.std = None
             return False
-        self.mean, self.std = mean_std(levels, floor)
-        if self.cfg.cross_fit:
-            self.std = self.std * cross_fit_spread(levels, floor)
+        self.mean = np.nanmean(levels, axis=0)
+        self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self._tracked = (None, None)
@@ -192,8 +157,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "cross_fit": self.cfg.cross_fit,
-                "track_half_life_ticks": self.cfg.track_half_life_ticks}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 
