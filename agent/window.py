@@ -442,11 +442,9 @@ class WindowBuffer:
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps
-        self._values[h] = z
-        self._values[h + t] = z
-        self._missing[h] = missing
-        self._missing[h + t] = missing
-        self._ts[h] = self._ts[h + t] = ts
+        self._values[h::t] = z                  # rows h and h + T (the ring is 2T rows): one write each
+        self._missing[h::t] = missing
+        self._ts[h::t] = ts
         self._head = (h + 1) % t
         self.filled = min(self.filled + 1, t)
         self._point()

@@ -15,7 +15,8 @@ aligner and normaliser). Rows of the table:
   and `score` + its explanation weights, what a tick that builds an alert pays;
 - whole tick per tier: `Pipeline.step(row)` (normalise, window, chain, detector, learning, the
   fallback's counts), each tier's pipeline warmed up on the demo's warm-up day; and of it, the
-  sensor-fault tracker (`FaultTracker.observe`, timed inside the same steps) and the rest;
+  sensor-fault tracker (`FaultTracker.observe`, timed inside the same steps), the rest, and the
+  model tier's scorer where its chain calls it (`score(window)` inside the tick);
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed;
 - with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
@@ -26,8 +27,9 @@ aligner and normaliser). Rows of the table:
   ratio is less blurred by the others' cache misses;
 - with `--stages`: where the numpy tier's whole tick goes (`--tier tflite`: the tflite tier's), each
   stage timed inside the steps of its own pipeline (every fault rule's observe and learn, the
-  sensors' normal behaviour, the model scorer, the fallback's features, scorers, observe and
-  learning, the detector; a stage's timer adds ~0.3 µs).
+  sensors' normal behaviour, the model scorer and inside it its inputs, runtime call, invoke and
+  bias statistic, the fallback's features, scorers, observe and learning, the detector; a stage's
+  timer adds ~0.3 µs).
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -35,7 +37,11 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--stages [--tier tflite] | --whole-ticks]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--profile]
+                          [--stages [--tier tflite] | --whole-ticks]
+
+`--profile`: every pipeline's model tier with its normal profile on (configs/skab.yaml's setting;
+the demo's own config has it off), so the profile's per-tick cost is in the figures.
 """
 from __future__ import annotations
 
@@ -78,9 +84,12 @@ PEAK_SIZE = 512
 PEAK_REPEATS = 41
 
 
-def demo_config(chain: list[str], work: Path) -> dict:
-    """configs/demo.yaml, unpaced, with `chain`, the demo bundle by path, a JSONL sink only."""
+def demo_config(chain: list[str], work: Path, profile: bool = False) -> dict:
+    """configs/demo.yaml, unpaced, with `chain`, the demo bundle by path, a JSONL sink only;
+    `profile`: with the model tier's normal profile on (scoring.profile, as configs/skab.yaml has it)."""
     cfg = yaml.safe_load(DEMO_CONFIG.read_text())
+    if profile:
+        cfg["scoring"]["profile"] = {"enabled": True}
     cfg["sources"][0]["speed"] = 0
     cfg["scoring"]["chain"] = chain
     cfg["scoring"]["bundle"] = str(DEMO_BUNDLE) if chain != ["numpy"] else None
@@ -191,12 +200,14 @@ def tick_name(tier: str) -> str:
     return f"whole tick, {base} tier" + (f" at {ref}" if ref else "")
 
 
-def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: bool = False) -> tuple[dict, dict]:
+def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: bool = False,
+            profile: bool = False) -> tuple[dict, dict]:
     """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day; `before`: a git
     ref whose agent package's whole ticks (numpy and tflite tiers) are timed beside the current ones;
-    `whole_only`: the whole ticks of the numpy and tflite tiers alone (no scorer variants, no onnx)."""
+    `whole_only`: the whole ticks of the numpy and tflite tiers alone (no scorer variants, no onnx);
+    `profile`: every pipeline with the model tier's normal profile on (demo_config)."""
     chains = (["tflite", "numpy"], ["numpy"]) if whole_only else (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"])
-    raw = {chain[0]: from_dict(demo_config(chain, work), base_dir=str(ROOT)) for chain in chains}
+    raw = {chain[0]: from_dict(demo_config(chain, work, profile), base_dir=str(ROOT)) for chain in chains}
     warm = raw["numpy"].warmup.ticks
     rows = demo_rows(raw["numpy"], warm + raw["numpy"].window.steps + ticks)
     log(f"  {len(rows)} demo ticks (warm-up {warm})")
@@ -205,7 +216,7 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
         config_then, pipeline_then = package_at(before, work)
         for chain in (["tflite", "numpy"], ["numpy"]):
             pipes[f"{chain[0]} at {before}"] = pipeline_then.Pipeline(
-                config_then.from_dict(demo_config(chain, work), base_dir=str(ROOT)))
+                config_then.from_dict(demo_config(chain, work, profile), base_dir=str(ROOT)))
     for tier, pipe in pipes.items():
         if pipe.chain.tier != tier.split()[0] and tier.split()[0] != "numpy":
             raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
@@ -219,7 +230,7 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
     hst = None if whole_only else river_hst(len(raw["numpy"].sensor_names()))
     numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
     buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
-    facts = {"sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
+    facts = {"profile": profile, "sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
              "model": bundle.manifest.model or {}, "ticks": ticks, "warmup_ticks": warm}
 
     variants: dict[str, object] = {}
@@ -248,8 +259,11 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
         variants["river HalfSpaceTrees: score_one + learn_one"] = lambda: hst(buf_raw[0])
     tick_names = {tier: tick_name(tier) for tier in pipes}
     parts = [f"{name}{part}" for name in tick_names.values() for part in ("", ": fault tracker", ": the rest")]
+    model_tiers = [tier for tier, pipe in pipes.items() if pipe.chain.tier != "numpy"]
+    parts += [f"{tick_names[tier]}: model scorer" for tier in model_tiers]
     samples: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
     tracker = {tier: time_tracker(pipe) for tier, pipe in pipes.items()}
+    in_tick = {tier: time_scorer(pipes[tier]) for tier in model_tiers}
     buf_raw = [None]
     names = list(variants)
     for i, row in enumerate(rows):
@@ -273,6 +287,8 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
             samples[tick_names[tier]].append(took)
             samples[f"{tick_names[tier]}: fault tracker"].append(tracker[tier][0])
             samples[f"{tick_names[tier]}: the rest"].append(took - tracker[tier][0])
+            if tier in in_tick:
+                samples[f"{tick_names[tier]}: model scorer"].append(in_tick[tier][0])
         buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
         buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
         if tfl_s is not None:
@@ -303,11 +319,28 @@ def time_tracker(pipe) -> list[float]:
     return last
 
 
-def stages(ticks: int, work: Path, tier: str = "numpy") -> dict:
+def time_scorer(pipe) -> list[float]:
+    """Time the pipeline's model scorer's `score` where its chain calls it, inside the tick: the
+    returned list holds the last call's seconds."""
+    last = [0.0]
+    scorer = pipe.chain.current
+    score = scorer.score
+
+    def timed(window):
+        t0 = time.perf_counter()
+        try:
+            return score(window)
+        finally:
+            last[0] = time.perf_counter() - t0
+    scorer.score = timed
+    return last
+
+
+def stages(ticks: int, work: Path, tier: str = "numpy", profile: bool = False) -> dict:
     """p50 µs per stage of the `tier` tier's whole tick (numpy, or tflite in front of it; its own
     pipeline, the demo's ticks after the warm-up day), each stage timed where the pipeline calls
     it; nested stages are included in their callers' time."""
-    cfg = from_dict(demo_config(["numpy"] if tier == "numpy" else [tier, "numpy"], work), base_dir=str(ROOT))
+    cfg = from_dict(demo_config(["numpy"] if tier == "numpy" else [tier, "numpy"], work, profile), base_dir=str(ROOT))
     rows = demo_rows(cfg, cfg.warmup.ticks + cfg.window.steps + ticks)
     pipe = Pipeline(cfg)
     for row in rows[:-ticks]:
@@ -339,7 +372,19 @@ def stages(ticks: int, work: Path, tier: str = "numpy") -> dict:
     if tier != "numpy":
         if pipe.chain.tier != tier:
             raise RuntimeError(f"the {tier} tier did not load (chain is on {pipe.chain.tier})")
-        timed(pipe.chain.current, "score", f"{tier} scorer: score")
+        scorer = pipe.chain.current
+        timed(scorer, "score", f"{tier} scorer: score")
+        # inside score: the window into the model's inputs, the runtime call with the output
+        # copies (of it the runtime's own invoke), the bias statistic with its carried run
+        timed(scorer, "inputs", f"{tier} scorer: inputs (window → input tensors)")
+        timed(scorer, "run", f"{tier} scorer: run (invoke + output copies)")
+        if getattr(scorer, "_views", None) is not None:
+            timed(scorer, "_invoke", f"{tier} scorer: the interpreter's Invoke")
+        timed(scorer, "bias", f"{tier} scorer: bias (recorded errors, carried run, EW sum)")
+        timed(scorer._error_run, "step", f"{tier} scorer: bias's carried run step")
+        if scorer.profile.fitted:
+            timed(scorer, "level", f"{tier} scorer: profile level (forecasts, carried run, EW mean)")
+            timed(scorer.profile, "scores", f"{tier} scorer: profile distance")
     timed(fallback, "observe", "fallback: observe (Markov counts, every tick)")
     if fallback.seasonal is not None:
         timed(fallback.seasonal, "newest", "fallback: seasonal regressors")
@@ -422,6 +467,8 @@ def main(argv=None) -> int:
                     help="with --stages: the numpy tier's tick, or the tflite tier's (the fallback learning behind it)")
     ap.add_argument("--whole-ticks", action="store_true",
                     help="only the whole ticks of the numpy and tflite tiers (and at --before), no scorer variants")
+    ap.add_argument("--profile", action="store_true",
+                    help="the model tiers with their normal profile on (scoring.profile, as configs/skab.yaml)")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="also time the whole ticks of the agent package at this git ref (a commit, a branch), "
                          "or of the one in this directory (DIR/agent)")
@@ -433,8 +480,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if args.stages:
         with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
-            split = stages(args.ticks, Path(tmp), args.tier)
-        Path(args.out).write_text(json.dumps({"bench": "table --stages", "tier": args.tier,
+            split = stages(args.ticks, Path(tmp), args.tier, args.profile)
+        Path(args.out).write_text(json.dumps({"bench": "table --stages", "tier": args.tier, "profile": args.profile,
                                               "machine": machine_info(("numpy",)),
                                               "ticks": args.ticks, "stages": split}, indent=2) + "\n")
         for label, f in split.items():
@@ -445,7 +492,7 @@ def main(argv=None) -> int:
         work = Path(tmp)
         peak = matmul_peak()
         log(f"matmul peak: {peak}")
-        lat, facts = latency(args.ticks, work, log, args.before, args.whole_ticks)
+        lat, facts = latency(args.ticks, work, log, args.before, args.whole_ticks, args.profile)
         rss = None if args.no_rss else agent_rss(work, args.rss_ticks)
     report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
               "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,

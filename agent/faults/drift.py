@@ -53,7 +53,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .ramp import Ramp
-from .relation import AGREE, RELATION_STATE, RELATION_Z, StationRelation
+from .relation import AGREE, EARLY, RELATION_STATE, RELATION_Z, StationRelation
 from .rule import Held, Tick
 
 LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
@@ -126,7 +126,7 @@ class Drift(StationRelation):
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._e = np.full(p + 1, np.nan)
         self.ticks = 0
-        self._init_stations(ctx, n, cfg.drift_station_hold)
+        self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
         self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s)
@@ -255,11 +255,20 @@ class Drift(StationRelation):
                 agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
                 decide &= ~known | agrees | drifting
             rel_cand = None
-            rel_half = size[n:] > 0.5 * RELATION_Z * self.z_limit
+            if self.station_early:
+                # (half the limit only where a quarter is: a calm tick pays one count more)
+                early = size[n:] > EARLY * RELATION_Z * self.z_limit
+                any_early = fnp.count_nonzero(early)
+                rel_half = early & (size[n:] > 0.5 * RELATION_Z * self.z_limit) if any_early else early
+            else:
+                any_early, rel_half = 0, size[n:] > 0.5 * RELATION_Z * self.z_limit
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide |= blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
+            if any_early:
+                mates = self._early_mates(judged, early)
+                rel_cand = mates if rel_cand is None else rel_cand | mates
             ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
         self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel)
         lasted = self.held.update(decide, held_seen, t.ts)

@@ -61,13 +61,15 @@ REL_LEARN_CLIP = 3.0     # a tick's relation residual is learned at most this ma
 MIN_REL_TICKS = 60       # a relation is judged once it has learned from this many ticks
 BACK_FROM = 3.0          # the jump back: the relation's last tick residual this many of its spreads its departure's way…
 BACK_TO = 1.0            # …and this tick's back within this many
+EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 
 
 class StationRelation:
-    def _init_stations(self, ctx, n: int, station_hold: bool) -> None:
+    def _init_stations(self, ctx, n: int, station_hold: bool, station_early: bool = False) -> None:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
         self.station_hold = station_hold
+        self.station_early = station_early
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
         trios = []
         for i in range(n):
@@ -231,6 +233,13 @@ class StationRelation:
                 # alone waits (`drift_holdback_s`), as an incident does not break the relation.
                 candidate[trio] = True
         return blamed, candidate
+
+    def _early_mates(self, judged: np.ndarray, early: np.ndarray) -> np.ndarray:
+        """`drift_station_early`: every mate of a loop station whose relation is judged, not a step, and
+        past EARLY of its limit (`early`), a mate leaning its way or not, is a drift candidate."""
+        n = self.n
+        on = judged[n:] & early & ~self.stepped[n:]
+        return self.trio_in @ on > 0
 
     def _moved_alone(self, trio: np.ndarray, last_calm: int, way: float) -> int:
         """With a mate not judged (its neighbours' models off: the first queue), the mate whose log

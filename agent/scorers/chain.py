@@ -18,6 +18,7 @@ the answer to faults: a model tier that fails is stepped down from, and numpy th
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable
@@ -71,13 +72,14 @@ class ScorerChain:
         self._switch(0, reason, old=old)
 
     def score(self, window: WindowBuffer) -> TickScore:
-        self._probation_tick()
+        if self.benched:
+            self._probation_tick()
         while True:
-            scorer = self.current
+            scorer = self.tiers[self.active]
             t0 = time.perf_counter()
             try:
                 result = scorer.score(window)
-                if not np.logical_and.reduce(np.isfinite(result.sensor_scores)) or not np.isfinite(result.score):
+                if not math.isfinite(result.score) or not np.logical_and.reduce(np.isfinite(result.sensor_scores)):
                     raise ScorerError("returned NaN/inf scores")
             except Exception as exc:  # noqa: BLE001 — any fault in a runtime means: step down
                 if self.active == len(self.tiers) - 1:
@@ -85,7 +87,8 @@ class ScorerChain:
                 self._step_down(f"{type(exc).__name__}: {exc}")
                 continue
             self.last_latency_s = time.perf_counter() - t0
-            self._check_budget()
+            if self.active != len(self.tiers) - 1:     # (the fallback has no budget)
+                self._check_budget()
             return result
 
     def score_blended(self, window: WindowBuffer, threshold: Callable[[str], float]) -> TickScore:
@@ -103,8 +106,6 @@ class ScorerChain:
             self.current.learn(window)
 
     def _check_budget(self) -> None:
-        if self.active == len(self.tiers) - 1:
-            return
         if self.last_latency_s * 1000 > self.cfg.latency_budget_ms:
             self.over_budget += 1
             if self.over_budget >= self.cfg.fault_ticks:
@@ -121,8 +122,6 @@ class ScorerChain:
         self._switch(nxt, f"{self.tier} failed: {reason}")
 
     def _probation_tick(self) -> None:
-        if not self.benched:
-            return
         for i in list(self.benched):
             self.benched[i] -= 1
             if self.benched[i] <= 0:

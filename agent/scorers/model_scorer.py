@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import bundle as bundles
+from .. import fastnp as fnp
 from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore, tick_score
@@ -164,14 +165,14 @@ class TickRun:
             return None
         key, steps, ring = ts.tobytes(), self.steps, self.ring
         now = ts[-1]
+        # A row's two copies, r and r + T for r in [0, T), are ring[r::T] (the ring is 2T rows): one write.
         if key == last:
-            row = self.head + steps - 1             # the same tick again: its newest row replaced
-            ring[row] = ring[row - steps if row >= steps else row + steps] = newest
+            ring[(self.head - 1) % steps::steps] = newest   # the same tick again: its newest row replaced
         elif now > self.now and key[:-ts.itemsize] == last[ts.itemsize:]:
             # One tick on: the earlier ticks' rows are what the history holds for them (window
             # ticks are in order).
             h = self.head
-            ring[h] = ring[h + steps] = newest
+            ring[h::steps] = newest
             self.head = (h + 1) % steps
             self.now = now
         else:
@@ -252,14 +253,14 @@ class ModelScorer(Scorer):
 
     def inputs(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
         """The window as the model's (1, T, N) float32 inputs, in reused buffers."""
-        np.copyto(self._missing[0], window.missing)
+        fnp.copyto(self._missing[0], window.missing)
         if self._scale is None:
-            np.copyto(self._values[0], window.values)
+            fnp.copyto(self._values[0], window.values)
         else:                                   # rebased in place: no per-tick temporaries
             z = self._values[0]
             np.multiply(window.values, self._scale, out=z)
             z += self._offset
-            np.copyto(z, 0.0, where=self._missing[0] > 0)
+            fnp.copyto(z, 0.0, where=window.missing)
         return self._values, self._missing
 
     def score(self, window: WindowBuffer) -> TickScore:
@@ -278,14 +279,14 @@ class ModelScorer(Scorer):
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
         err /= self._residual_scale()
-        np.copyto(err, 0.0, where=missing_newest)
+        fnp.copyto(err, 0.0, where=missing_newest)
         bias = self.bias(window.ts, err)
         profiled = self.profile.fitted
         if profiled:
-            bias = np.where(self.profile.bias_kept(), bias, 0.0)
-        s = np.abs(bias)                        # combined_scores: max(|e|, |bias|), 0 when missing
-        np.maximum(s, np.abs(err), out=s)
-        np.copyto(s, 0.0, where=missing_newest)
+            bias = fnp.where(self.profile.bias_kept(), bias, 0.0)
+        s = np.abs(bias, out=bias)              # combined_scores: max(|e|, |bias|), 0 when missing
+        np.maximum(s, np.abs(err), out=s)       # (bias: this call's own array, never recorded)
+        fnp.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
             now = float(window.ts[-1])
@@ -294,8 +295,8 @@ class ModelScorer(Scorer):
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
-        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)), tier=self.TYPE,
-                         explanation=lambda: explanation_weights(s, temporal, spatial, top_k))
+        return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
+                         lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def _forecast_offset(self) -> np.ndarray | None:
         """forecast_offset, or None while it is all zeros (no profile fitted): looked at again
@@ -381,8 +382,8 @@ class ModelScorer(Scorer):
         """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
         window's ticks (a missing newest value's forecast is recorded but not counted)."""
         now = float(ts[-1])
-        row = np.where(missing_newest, np.nan, forecast)
-        if np.isfinite(now):
+        row = fnp.where(missing_newest, np.nan, forecast)
+        if math.isfinite(now):
             self._forecasts[now] = row
         run = self._forecast_run.step(ts, row)
         if run is None:
@@ -391,7 +392,7 @@ class ModelScorer(Scorer):
                 f = self._forecasts.get(float(t)) if np.isfinite(t) and t <= now else None
                 if f is not None:
                     run[j] = f
-            if np.isfinite(now):
+            if math.isfinite(now):
                 self._forecast_run.keep(ts, run)
         if len(self._forecasts) > 2 * self.steps:
             oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
