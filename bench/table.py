@@ -37,11 +37,13 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 `stad-agent run` on the demo per tier (VmHWM of the agent process itself, read from /proc
 inside it). JSON to --out, the table on stdout.
 
-    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--profile]
+    python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--profile [skab]]
                           [--stages [--tier tflite] | --whole-ticks]
 
-`--profile`: every pipeline's model tier with its normal profile on (configs/skab.yaml's setting;
-the demo's own config has it off), so the profile's per-tick cost is in the figures.
+`--profile`: every pipeline's model tier with its normal profile on (`scoring.profile.enabled`,
+the profile's other keys at their defaults; the demo's own config has it off), so the profile's
+per-tick cost is in the figures; `--profile skab`: also `lasting_shift` off, as configs/skab.yaml
+has it (its `drifting` sensors are SKAB's, not the demo's).
 """
 from __future__ import annotations
 
@@ -84,12 +86,15 @@ PEAK_SIZE = 512
 PEAK_REPEATS = 41
 
 
-def demo_config(chain: list[str], work: Path, profile: bool = False) -> dict:
+PROFILES = {"default": {"enabled": True}, "skab": {"enabled": True, "lasting_shift": False}}
+
+
+def demo_config(chain: list[str], work: Path, profile: str | None = None) -> dict:
     """configs/demo.yaml, unpaced, with `chain`, the demo bundle by path, a JSONL sink only;
-    `profile`: with the model tier's normal profile on (scoring.profile, as configs/skab.yaml has it)."""
+    `profile`: with the model tier's normal profile on, as PROFILES[profile] (`scoring.profile`)."""
     cfg = yaml.safe_load(DEMO_CONFIG.read_text())
     if profile:
-        cfg["scoring"]["profile"] = {"enabled": True}
+        cfg["scoring"]["profile"] = dict(PROFILES[profile])
     cfg["sources"][0]["speed"] = 0
     cfg["scoring"]["chain"] = chain
     cfg["scoring"]["bundle"] = str(DEMO_BUNDLE) if chain != ["numpy"] else None
@@ -201,7 +206,7 @@ def tick_name(tier: str) -> str:
 
 
 def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: bool = False,
-            profile: bool = False) -> tuple[dict, dict]:
+            profile: str | None = None) -> tuple[dict, dict]:
     """(per-path latency figures, facts) over `ticks` demo ticks after the warm-up day; `before`: a git
     ref whose agent package's whole ticks (numpy and tflite tiers) are timed beside the current ones;
     `whole_only`: the whole ticks of the numpy and tflite tiers alone (no scorer variants, no onnx);
@@ -336,7 +341,7 @@ def time_scorer(pipe) -> list[float]:
     return last
 
 
-def stages(ticks: int, work: Path, tier: str = "numpy", profile: bool = False) -> dict:
+def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = None) -> dict:
     """p50 µs per stage of the `tier` tier's whole tick (numpy, or tflite in front of it; its own
     pipeline, the demo's ticks after the warm-up day), each stage timed where the pipeline calls
     it; nested stages are included in their callers' time."""
@@ -382,6 +387,8 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: bool = False) -
             timed(scorer, "_invoke", f"{tier} scorer: the interpreter's Invoke")
         timed(scorer, "bias", f"{tier} scorer: bias (recorded errors, carried run, EW sum)")
         timed(scorer._error_run, "step", f"{tier} scorer: bias's carried run step")
+        if hasattr(scorer, "record"):
+            timed(scorer, "record", f"{tier} scorer: errors recorded without the bias (lasting_shift off)")
         if scorer.profile.fitted:
             timed(scorer, "level", f"{tier} scorer: profile level (forecasts, carried run, EW mean)")
             timed(scorer.profile, "scores", f"{tier} scorer: profile distance")
@@ -467,8 +474,9 @@ def main(argv=None) -> int:
                     help="with --stages: the numpy tier's tick, or the tflite tier's (the fallback learning behind it)")
     ap.add_argument("--whole-ticks", action="store_true",
                     help="only the whole ticks of the numpy and tflite tiers (and at --before), no scorer variants")
-    ap.add_argument("--profile", action="store_true",
-                    help="the model tiers with their normal profile on (scoring.profile, as configs/skab.yaml)")
+    ap.add_argument("--profile", nargs="?", const="default", choices=sorted(PROFILES), default=None,
+                    help="the model tiers with their normal profile on (default: scoring.profile.enabled, its other "
+                         "keys at their defaults; skab: also lasting_shift off, as configs/skab.yaml)")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="also time the whole ticks of the agent package at this git ref (a commit, a branch), "
                          "or of the one in this directory (DIR/agent)")

@@ -280,12 +280,17 @@ class ModelScorer(Scorer):
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
         err /= self._residual_scale()
         fnp.copyto(err, 0.0, where=missing_newest)
-        bias = self.bias(window.ts, err)
         profiled = self.profile.fitted
-        if profiled:
-            bias = fnp.where(self.profile.bias_kept(), bias, 0.0)
-        s = np.abs(bias, out=bias)              # combined_scores: max(|e|, |bias|), 0 when missing
-        np.maximum(s, np.abs(err), out=s)       # (bias: this call's own array, never recorded)
+        kept = self.profile.bias_kept() if profiled else True
+        if kept is False:       # lasting_shift off: the errors are recorded (checkpoints), the bias is unread,
+            self.record(window.ts, err)         # and max(|e|, |0|) is |e|, bit for bit (NaN as well)
+            s = np.abs(err)
+        else:
+            bias = self.bias(window.ts, err)
+            if profiled:
+                bias = fnp.where(kept, bias, 0.0)
+            s = np.abs(bias, out=bias)          # combined_scores: max(|e|, |bias|), 0 when missing
+            np.maximum(s, np.abs(err), out=s)   # (bias: this call's own array, never recorded)
         fnp.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
@@ -398,6 +403,18 @@ class ModelScorer(Scorer):
             oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
             self._forecasts = {t: f for t, f in self._forecasts.items() if oldest <= t <= now}
         return ew_level(run, np.isfinite(run), self.profile_cfg.half_life_ticks)
+
+    def record(self, ts: np.ndarray, err: np.ndarray) -> None:
+        """Record this tick's signed errors under ts[-1] without the bias (`lasting_shift` off: it is
+        never read): the history as `bias` leaves it (its window ticks' entries, at most 2T), no
+        carried run (forgotten: a bias asked for later rebuilds it from the history)."""
+        now = float(ts[-1])
+        self._error_run.forget()
+        if math.isfinite(now):
+            self._history[now] = err
+            if len(self._history) > 2 * self.steps:
+                oldest = float(np.nanmin(ts))
+                self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
 
     def bias(self, ts: np.ndarray, err: np.ndarray) -> np.ndarray:
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
