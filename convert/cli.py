@@ -40,7 +40,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         p.epilog = f"(defaults shown once the `convert` extra is installed: {exc.name} is missing)"
         d = argparse.Namespace(**{k: None for k in (
             "epochs", "batch_size", "lr", "patience", "d_model", "heads", "ff_hidden", "windows_per_epoch",
-            "seed", "threads", "ema_decay", "members", "lr_schedule", "loss", "huber_delta", "input_noise")})
+            "seed", "threads", "ema_decay", "members")})
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -58,14 +58,6 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--members", type=int, default=d.members,
                    help="> 1: train that many forecasters (seeds SEED, SEED+1, ...) and ship their mean "
                         "as one model (K× the training time and the per-tick inference cost)")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=d.lr_schedule,
-                   help="cosine: the learning rate falls along a half cosine to 0 over --epochs")
-    p.add_argument("--loss", choices=["mse", "huber"], default=d.loss,
-                   help="training objective (validation stays MSE); huber is robust to outlying readings")
-    p.add_argument("--huber-delta", type=float, default=d.huber_delta,
-                   help="where huber turns linear, in normalised units")
-    p.add_argument("--input-noise", type=float, default=d.input_noise,
-                   help="σ of Gaussian noise on observed context readings while training (normalised units)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -74,9 +66,7 @@ def _train_options(args):
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
-                        ema_decay=args.ema_decay, members=args.members, lr_schedule=args.lr_schedule,
-                        loss=args.loss, huber_delta=args.huber_delta, input_noise=args.input_noise,
-                        progress=not args.quiet)
+                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
 def _add_verbose(p: argparse.ArgumentParser) -> None:

@@ -44,10 +44,6 @@ class TrainOptions:
     threads: int = 2
     ema_decay: float = 0.0            # > 0: validate and keep an exponential moving average of the weights
     members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
-    lr_schedule: str = "constant"     # "cosine": lr falls along a half cosine to 0 over `epochs` (per step)
-    loss: str = "mse"                 # "huber": squared error up to huber_delta, linear beyond (robust)
-    huber_delta: float = 1.0          # in normalised units (per-sensor σ of the training part)
-    input_noise: float = 0.0          # σ of Gaussian noise added to observed context readings while training
     progress: bool = True
 
 
@@ -111,29 +107,8 @@ class WeightAverage:
             mine.copy_(theirs)
 
 
-LR_SCHEDULES = ("constant", "cosine")
-LOSSES = ("mse", "huber")
-
-
 def masked_mse(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return ((forecast - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
-
-
-def masked_loss(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, options: TrainOptions):
-    """The training objective: MSE, or Huber (a reading far off the forecast — a spike, a stuck
-    sensor in the training part — pulls the weights linearly, not quadratically). Validation and
-    early stopping stay on MSE, so variants are judged on one scale."""
-    if options.loss == "mse":
-        return masked_mse(forecast, target, weight)
-    per = torch.nn.functional.huber_loss(forecast, target, reduction="none", delta=options.huber_delta)
-    return (per * weight).sum() / weight.sum().clamp(min=1.0)
-
-
-def lr_at(options: TrainOptions, step: int, total_steps: int) -> float:
-    """The learning rate of optimiser step `step` (0-based) of `total_steps` planned."""
-    if options.lr_schedule == "constant":
-        return options.lr
-    return options.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
 
 
 def target_weights(w: Windows) -> np.ndarray:
@@ -178,13 +153,6 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
         raise TrainingError(f"members must be at least 1, got {options.members}")
     if not 0.0 <= options.ema_decay < 1.0:
         raise TrainingError(f"ema_decay must be in [0, 1), got {options.ema_decay}")
-    if options.lr_schedule not in LR_SCHEDULES:
-        raise TrainingError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {options.lr_schedule!r}")
-    if options.loss not in LOSSES:
-        raise TrainingError(f"loss must be one of {', '.join(LOSSES)}, got {options.loss!r}")
-    if options.huber_delta <= 0 or options.input_noise < 0:
-        raise TrainingError(f"huber_delta must be > 0 and input_noise >= 0, got {options.huber_delta}, "
-                            f"{options.input_noise}")
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
     split = split or series.split or TimeSplit.of(len(series))
@@ -260,9 +228,6 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
     best = (math.inf, 0, copy.deepcopy(judged.state_dict()))
     history = []
     epoch = 0
-    per_epoch = min(len(train_w), options.windows_per_epoch or len(train_w))
-    total_steps = options.epochs * math.ceil(per_epoch / options.batch_size)
-    step = 0
     for epoch in range(1, options.epochs + 1):
         model.train()
         order = rng.permutation(len(train_w))
@@ -274,13 +239,9 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
             idx = np.sort(order[start:start + options.batch_size])
             values, missing = train_w.values[idx], train_w.missing[idx]
             values, missing = hide_context(values, missing, options.missing_augment, rng)
-            values = jitter_context(values, missing, options.input_noise, rng)
             forecast, _, _ = model(torch.from_numpy(values), torch.from_numpy(missing))
-            loss = masked_loss(forecast, torch.from_numpy(train_w.values[idx, -1, :]),
-                               torch.from_numpy(train_target[idx]), options)
-            for group in optimiser.param_groups:
-                group["lr"] = lr_at(options, step, total_steps)
-            step += 1
+            loss = masked_mse(forecast, torch.from_numpy(train_w.values[idx, -1, :]),
+                              torch.from_numpy(train_target[idx]))
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -395,16 +356,6 @@ def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.
     hide = rng.random(values.shape, dtype=np.float32) < share
     hide[:, -1, :] = False
     return np.where(hide, 0.0, values).astype(np.float32), np.where(hide, 1.0, missing).astype(np.float32)
-
-
-def jitter_context(values: np.ndarray, missing: np.ndarray, sigma: float, rng: np.random.Generator):
-    """Gaussian noise of σ `sigma` on the observed context readings (not the target row, not a
-    missing reading's 0): the forecast must not hinge on one reading's exact value."""
-    if sigma <= 0:
-        return values
-    noise = rng.normal(0.0, sigma, values.shape).astype(np.float32)
-    noise[:, -1, :] = 0.0
-    return (values + noise * (1.0 - missing)).astype(np.float32)
 
 
 def summary_text(summary: dict) -> str:
