@@ -513,6 +513,7 @@ class Drift(StationRelation):
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
+        self._all_rel_fitted = False        # (known again at the next fold)
         self._filled = 0
         self._refit()
 

@@ -92,6 +92,9 @@ class StationRelation:
         self.rel_mom = np.zeros((4, s_n))      # running means of u = 1/speed², u², e², u·e²
         self.rel_count = np.zeros(s_n)
         self.rel_fitted = np.zeros(s_n, bool)
+        self._all_rel_fitted = False            # every relation fitted (set at each fold; False: not known)
+        self._every_rel = np.ones(s_n, bool)    # every relation (read-only)
+        self._every_rel.flags.writeable = False
 
     def _init_history(self, ctx, moved_alone: bool, tick_s: float, m: int) -> None:
         """The departures' ring a blame looks back on, and `drift_moved_alone`'s ring of log readings."""
@@ -187,14 +190,18 @@ class StationRelation:
         usable, whether its three readings are fit to use, and the raw log k and 1/speed² (learned
         at the refit); per sensor: its log reading and whether it is fit to use (the jump back's)."""
         pos = x > 0
-        xp = fnp.where(pos, x, 1.0)
+        all_pos = fnp.count_nonzero(pos) == pos.size
+        xp = x if all_pos else fnp.where(pos, x, 1.0)
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = ok_i & pos
-        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
         v = xp[self._speed]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
+        if self._all_rel_fitted and fnp.count_nonzero(fit) == fit.size:
+            # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
+            return z, self._every_rel, self._every_rel, r, u, lx, fit
+        ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use
         has = ok & self.rel_fitted
         return fnp.where(has, z, np.nan), has, ok, r, u, lx, fit
 
@@ -290,3 +297,4 @@ class StationRelation:
         self.rel_b_known |= varied
         self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
         self.rel_fitted = self.rel_count >= MIN_REL_TICKS
+        self._all_rel_fitted = fnp.count_nonzero(self.rel_fitted) == self.rel_fitted.size
