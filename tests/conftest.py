@@ -37,6 +37,16 @@ TINY_KINDS = ["onnx_fp32", "onnx_int8", "tflite_fp32"]   # tflite int8 export ta
 WATCHDOG_USEC = 1_000_000          # pings expected every 0.5 s
 
 
+def bench_module(name: str):
+    """A bench/ script as a module, loaded from its path: nothing is put on sys.path, so a bench
+    script's name can never hide a package of the same name for later tests."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def demo_dict(state_dir: Path, **scoring) -> dict:
     """configs/demo.yaml as a dict, without the MQTT sink, writing into `state_dir`."""
     d = yaml.safe_load(DEMO_CONFIG.read_text())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -32,10 +33,36 @@ from conftest import wait_until
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A 127.0.0.1 TCP port nothing listens on, taken BELOW the kernel's ephemeral range: a port
+    the kernel hands out for bind(0) can be handed out again as the source port of any outgoing
+    connection between this probe and the broker's bind (seen once as "Address already in use"
+    on a busy machine). Falls back to bind(0) when the range leaves no room below it."""
+    low, _ = _ephemeral_range()
+    if low > 10_000:
+        for _ in range(50):
+            port = random.randrange(10_000, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class PortTaken(RuntimeError):
+    """mosquitto could not bind its port: someone took it between the probe and the start."""
 
 
 def port_open(port: int) -> bool:
@@ -91,8 +118,8 @@ class Mosquitto:
         deadline = time.monotonic() + wait_s
         while not port_open(self.port):
             if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited {self.proc.returncode}: {self.proc.stderr.read().decode()} "
-                                   f"{self.log_text()}")
+                why = f"mosquitto exited {self.proc.returncode}: {self.proc.stderr.read().decode()} {self.log_text()}"
+                raise (PortTaken if "Address already in use" in why else RuntimeError)(why)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log_text()}")
             time.sleep(0.02)
@@ -200,7 +227,14 @@ def make_broker():
             broker.acl_file.write_text(acl)
         started.append(broker)
         if start:
-            broker.start()
+            for attempt in range(5):    # a fresh broker may move: nothing knows its port yet
+                try:
+                    broker.start()
+                    break
+                except PortTaken:
+                    if attempt == 4:
+                        raise
+                    broker.port = free_port()
         return broker
 
     yield make

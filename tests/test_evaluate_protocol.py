@@ -3,7 +3,6 @@ labelled extra), NAB is counted on the file's rows whatever the aligner does wit
 floors (random, always) are what they say, and bench/accuracy.py scores whatever NAB categories
 it is given."""
 import datetime as dt
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,8 +12,8 @@ import pytest
 from agent import config
 from agent.alerts import AlertTracker
 from agent.evaluate import evaluate, nab, runner
+from conftest import bench_module
 
-REPO = Path(__file__).resolve().parents[1]
 T0 = dt.datetime(2024, 1, 1)
 
 
@@ -122,10 +121,7 @@ def test_random_floor_is_labelled_and_always_floor_flags_every_scored_row(tmp_pa
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_accuracy", REPO / "bench" / "accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("accuracy")
 
 
 def test_bench_scores_whatever_nab_categories_it_is_given(tmp_path, capsys):

@@ -20,7 +20,7 @@ from agent.sources import open_source
 from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
 from agent.typed import ConfigError
 from agent.window import Aligner
-from conftest import valid_report
+from conftest import bench_module, valid_report
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
@@ -644,10 +644,7 @@ def test_an_alert_driven_by_a_lone_drifting_sensor_waits_until_no_alert_is_left(
     held tick) it opens as an incident 8 minutes in, before the drift is decided; with
     lone_holdback_s (600 s) and drift_holdback_s (1200 s), as configs/roadside.yaml and the bench,
     it waits, and no alert opens at all."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fault_bench", ROOT / "bench" / "faults.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_module("faults")
     base = bench.config_dict("pump", 0, 14.0)
     at = t0() + 13 * H
     records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
@@ -826,10 +823,7 @@ def test_a_second_freeze_is_decided_as_fast_as_the_first(tmp_path):
 def test_the_fault_bench_applies_settings_over_its_roadside_config():
     """`bench/faults.py collect --set faults.drift_moved_alone=true`: dotted keys, YAML values,
     the result a config the agent accepts; a setting without `=` is refused."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fault_bench", Path(__file__).resolve().parents[1] / "bench" / "faults.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_module("faults")
     cfg = bench.with_settings(bench.config_dict("corridor", 0, 1.0),
                               ["faults.drift_moved_alone=true", "threshold.quiet_s=300"])
     parsed = config.from_dict(cfg)

@@ -1,7 +1,6 @@
 """configs/skab.yaml: valid without the data, and (when the shared SKAB copy is there) it replays a
 real SKAB file through `stad-agent evaluate` under SKAB's protocol. Also bench/accuracy.py's
 training-data writer, which must only ever use SKAB's training part."""
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent import cli, config
-from conftest import shared_dataset
+from conftest import bench_module, shared_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_CONFIG = REPO / "configs" / "skab.yaml"
@@ -72,10 +71,7 @@ def test_real_skab_file_replays_through_evaluate(tmp_path, capsys):
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_accuracy", REPO / "bench" / "accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("accuracy")
 
 
 def _skab_file(path: Path, start_min: int, n: int, labelled: bool = True, crlf: bool = False) -> list[str]:

@@ -300,11 +300,9 @@ def _faulty_rows(scenario: str, seed: int, hours: float, gap_every: int = 0):
     """Simulator rows with an injected anomaly an hour (incident, spike, drift, stuck, dead,
     dropout: bench/faults.py's settings), and with `gap_every`, a whole tick missing that often."""
     import dataclasses
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from faults import config_dict
+    from conftest import bench_module
+    config_dict = bench_module("faults").config_dict
 
     from agent.config import from_dict
     from agent.records import Rejects

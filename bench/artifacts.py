@@ -1,6 +1,6 @@
 """Size and batch-1, one-thread latency of every artifact of a bundle next to PyTorch eager.
 
-    python bench/convert.py [BUNDLE] [--repeats 2000]      (default: agent/models/demo-corridor)
+    python bench/artifacts.py [BUNDLE] [--repeats 2000]      (default: agent/models/demo-corridor)
 
 One run; JSON on stdout with the machine it ran on. Inputs are the bundle's held-out windows,
 cycled, so that every runtime sees the same real data.
