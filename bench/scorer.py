@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
 from machine import machine_info, percentiles_us  # noqa: E402
-from table import DEMO_BUNDLE, demo_config, demo_rows  # noqa: E402   (the same demo ticks as the table)
+from table import DEMO_BUNDLE, demo_config, demo_rows, time_calls  # noqa: E402   (the same demo ticks as the table)
 
 from agent.config import from_dict  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
@@ -85,16 +85,8 @@ def run(ticks: int, rounds: int, cold: bool, log) -> tuple[list[dict], dict]:
     values, missing = torch.from_numpy(scorer._values), torch.from_numpy(scorer._missing)
     window = pipe.window
 
-    in_tick: list[float] = []
-    score = scorer.score
-
-    def timed_score(w):
-        t0 = time.perf_counter()
-        try:
-            return score(w)
-        finally:
-            in_tick.append(time.perf_counter() - t0)
-    scorer.score = timed_score                   # the chain calls the instance attribute
+    score = scorer.score                         # the untimed call, for the after-the-tick path
+    in_tick = time_calls(scorer, "score")        # the chain calls the instance attribute
 
     def eager(module):
         def call():

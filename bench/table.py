@@ -267,8 +267,8 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
     model_tiers = [tier for tier, pipe in pipes.items() if pipe.chain.tier != "numpy"]
     parts += [f"{tick_names[tier]}: model scorer" for tier in model_tiers]
     samples: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
-    tracker = {tier: time_tracker(pipe) for tier, pipe in pipes.items()}
-    in_tick = {tier: time_scorer(pipes[tier]) for tier in model_tiers}
+    tracker = {tier: time_calls(pipe.health, "observe") for tier, pipe in pipes.items()}
+    in_tick = {tier: time_calls(pipes[tier].chain.current, "score") for tier in model_tiers}
     buf_raw = [None]
     names = list(variants)
     for i, row in enumerate(rows):
@@ -285,15 +285,16 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
         order = list(pipes.items())
         shuffle.shuffle(order)
         for tier, pipe in order:
-            tracker[tier][0] = 0.0
+            before = len(tracker[tier])
             t0 = time.perf_counter()
             pipe.step(row)
             took = time.perf_counter() - t0
+            tracked = sum(tracker[tier][before:])       # 0 on a tick the tracker did not run
             samples[tick_names[tier]].append(took)
-            samples[f"{tick_names[tier]}: fault tracker"].append(tracker[tier][0])
-            samples[f"{tick_names[tier]}: the rest"].append(took - tracker[tier][0])
+            samples[f"{tick_names[tier]}: fault tracker"].append(tracked)
+            samples[f"{tick_names[tier]}: the rest"].append(took - tracked)
             if tier in in_tick:
-                samples[f"{tick_names[tier]}: model scorer"].append(in_tick[tier][0])
+                samples[f"{tick_names[tier]}: model scorer"].append(in_tick[tier][-1])
         buf.push(pipes["numpy"].normaliser.apply(row.values), row.missing, row.ts)
         buf_raw[0] = np.where(row.missing, 0.0, np.nan_to_num(row.values))
         if tfl_s is not None:
@@ -309,36 +310,20 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
 
 
 
-def time_tracker(pipe) -> list[float]:
-    """Time the pipeline's FaultTracker.observe: the returned list holds the last call's seconds."""
-    last = [0.0]
-    observe = pipe.health.observe
+def time_calls(obj, attr: str) -> list[float]:
+    """Wrap `obj.attr` (an instance attribute from then on: what the pipeline calls) so that every
+    call's seconds are appended to the returned list."""
+    took: list[float] = []
+    call = getattr(obj, attr)
 
-    def timed(row):
+    def timed(*args):
         t0 = time.perf_counter()
         try:
-            return observe(row)
+            return call(*args)
         finally:
-            last[:] = [time.perf_counter() - t0]
-    pipe.health.observe = timed
-    return last
-
-
-def time_scorer(pipe) -> list[float]:
-    """Time the pipeline's model scorer's `score` where its chain calls it, inside the tick: the
-    returned list holds the last call's seconds."""
-    last = [0.0]
-    scorer = pipe.chain.current
-    score = scorer.score
-
-    def timed(window):
-        t0 = time.perf_counter()
-        try:
-            return score(window)
-        finally:
-            last[0] = time.perf_counter() - t0
-    scorer.score = timed
-    return last
+            took.append(time.perf_counter() - t0)
+    setattr(obj, attr, timed)
+    return took
 
 
 def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = None) -> dict:
