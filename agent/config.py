@@ -111,9 +111,6 @@ class NumpyScorerConfig:
         default_factory=lambda: [86400.0])
     seasonal_memory_cycles: int = rng(1, 1000, default=4,
         doc="the seasonal profile is a mean over about this many cycles")
-    extreme_margin: float = rng(0.0, 10.0, default=0.0,
-        doc="a fresh value more than this × the sensor's range seen so far above its largest or below its "
-            "smallest value opens an alert at once (a new extreme; 0: off)")
 
     def validate(self) -> list[tuple[str, str]]:
         bad = sorted(set(self.weights) - {"ar", "markov", "fusion"})

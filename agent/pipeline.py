@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -185,9 +185,6 @@ class Pipeline:
         self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
         result: TickScore = self.health.quiet(   # no score from a sensor just back
             self.chain.score_blended(self.window, self.detector.threshold))
-        if self.numpy.extreme(self.window):      # scoring.numpy.extreme_margin: a new extreme opens an alert
-            opens = 2 * self.cfg.alerts.instant_factor * self.detector.threshold(result.tier)
-            result = replace(result, score=max(result.score, opens))
         decision = self.detector.step(
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,

@@ -38,8 +38,8 @@ WATCHDOG_USEC = 1_000_000          # pings expected every 0.5 s
 
 
 def bench_module(name: str):
-    """A bench/ script as a module, loaded from its path: nothing is put on sys.path, so a bench
-    script's name can never hide a package of the same name for later tests."""
+    """A bench/ script as a module, loaded from its path instead of putting bench/ on sys.path,
+    where a bench script's name could hide a package of the same name for later tests."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)

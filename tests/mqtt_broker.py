@@ -110,13 +110,16 @@ class Mosquitto:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         self.conf.write_text("\n".join(lines) + "\n")
 
-    def start(self, wait_s: float = 10.0) -> None:
+    def start(self, wait_s: float = 30.0) -> None:
         self.write_config()
         _hand_to_mosquitto_user(self.dir)
+        started = self.log_text().count(" running")      # the log is kept across restarts
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + wait_s
-        while not port_open(self.port):
+        # Ours is up when its port answers AND its log says "running" (after its listeners opened):
+        # a port that answers alone may be another broker's, ours then exiting "Address already in use".
+        while not (port_open(self.port) and self.log_text().count(" running") > started):
             if self.proc.poll() is not None:
                 why = f"mosquitto exited {self.proc.returncode}: {self.proc.stderr.read().decode()} {self.log_text()}"
                 raise (PortTaken if "Address already in use" in why else RuntimeError)(why)

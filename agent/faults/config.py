@@ -43,7 +43,8 @@ class FaultConfig:
     drift_station_hold: bool = doc("a loop station's relation past half its limit with no mate leaning its way: every "
                                    "mate is a drift candidate (alerts they drive alone wait)", default=True)
     drift_station_early: bool = doc("a loop station's relation past a quarter of its limit (not a step), a mate leaning "
-                                    "its way or not: every mate is a drift candidate (the first morning's drifts)",
+                                    "its way or not: every mate is a drift candidate (the first morning's drifts; "
+                                    "with drift_station_hold only)",
                                     default=True)
     drift_ramp_s: float = rng(0, None, default=600.0,
                                doc="a sensor without a station relation, past half drift_z with its context calm, its "

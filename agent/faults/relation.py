@@ -66,10 +66,10 @@ RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_
 
 
 class StationRelation:
-    def _init_stations(self, ctx, n: int, station_hold: bool, station_early: bool = False) -> None:
+    def _init_stations(self, ctx, n: int, station_hold: bool, station_early: bool) -> None:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
         self.station_hold = station_hold
-        self.station_early = station_early
+        self.station_early = station_hold and station_early     # the early hold extends the station hold
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
         trios = []
         for i in range(n):

@@ -4,13 +4,6 @@ combined per sensor.
 Always available (numpy only), learns online on calm ticks, and is what the agent scores
 with whenever no model runtime or no valid bundle is there. The AR model reads the clock
 through a seasonal profile (seasonal.py) so a scheduled daily change is not a surprise.
-
-Optionally (`extreme_margin` m > 0, off by default) it watches each sensor's range: the smallest
-and largest value seen (the warm-up's rows, then every scored tick). A fresh value more than m ×
-that range beyond it is a new extreme, and `extreme` says so (the pipeline then opens an alert at
-once). Why: the forecaster scores a jump by its size against its residual scale, so on a stream
-that spiked nearly as high before, a value above everything seen scores under the threshold —
-six of the NAB test half's fifteen missed windows are such (README, NAB, ninth round).
 """
 from __future__ import annotations
 
@@ -81,8 +74,6 @@ class NumpyScorer(Scorer):
         # (values, missing, ts): what flush() replays them from.
         self._pending: list[list] = []
         self._context: tuple | None = None
-        self.extreme_margin = cfg.extreme_margin
-        self.lo, self.hi = np.full(n, np.inf), np.full(n, -np.inf)   # each sensor's range (extreme_margin)
 
     def _block_extra(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray | None,
                      profile: SeasonalFeatures | None) -> np.ndarray | None:
@@ -100,11 +91,6 @@ class NumpyScorer(Scorer):
         cut = len(z) if fit_rows is None else fit_rows
         if cut <= self.ar.p + 2:
             raise ValueError(f"need more than {self.ar.p + 2} warm-up rows, got {cut}")
-        if self.extreme_margin > 0:     # every warm-up row widens the range, not only the fit's
-            seen = np.where(missing | ~np.isfinite(z), np.nan, z)
-            with np.errstate(all="ignore"):
-                self.lo = np.fmin(self.lo, np.nanmin(seen, axis=0, initial=np.inf))
-                self.hi = np.fmax(self.hi, np.nanmax(seen, axis=0, initial=-np.inf))
         if self.seasonal is None or ts is None:
             extra = self._block_extra(z, missing, ts, self.seasonal)
             self.ar.fit(z[:cut], missing[:cut], None if extra is None else extra[:cut])
@@ -187,32 +173,13 @@ class NumpyScorer(Scorer):
             s[missing[a:b]] = 0.0
         return out
 
-    def extreme(self, window: WindowBuffer) -> bool:
-        """Whether a fresh value of the newest row lies more than `extreme_margin` × its sensor's range
-        beyond the range seen before it (False when off, or while a range is empty or a point)."""
-        if self.extreme_margin <= 0:
-            return False
-        x, span = window.values[-1], self.hi - self.lo
-        margin = self.extreme_margin * span
-        with np.errstate(invalid="ignore"):
-            out = (x > self.hi + margin) | (x < self.lo - margin)
-        return bool((out & window.newest_seen & (span > 0) & np.isfinite(x)).any())
-
-    def _widen(self, window: WindowBuffer) -> None:
-        """The newest row's fresh values join their sensors' ranges (after `extreme` judged them)."""
-        x = np.where(window.newest_seen & np.isfinite(window.values[-1]), window.values[-1], np.nan)
-        self.lo, self.hi = np.fmin(self.lo, x), np.fmax(self.hi, x)
-
     def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn): the
         Markov chain counts every transition. Learned only on calm ticks, a transition that once
         scored high was never counted again, its count decayed with forgetting, its surprise grew,
         and it alerted ever more often (on pure noise: 23 false alarms in 12 days of NAB's
         art_noisy). One anomalous transition among ~1/(1 − forgetting) counted ones changes
-        little; a lasting change in how a sensor moves becomes normal, as it should.
-        The range (`extreme_margin`) takes in every scored tick too: a new extreme is news once."""
-        if self.extreme_margin > 0:
-            self._widen(window)
+        little; a lasting change in how a sensor moves becomes normal, as it should."""
         if not self._deferred(window, learn=False):
             self._observe_now(window)
 
@@ -283,8 +250,7 @@ class NumpyScorer(Scorer):
     def state_dict(self) -> dict:
         self.flush()                    # the ticks kept while another tier scored are learned first
         return {"ar": self.ar.state_dict(), "markov": self.markov.state_dict(), "fusion": self.fusion.state_dict(),
-                "seasonal": self.seasonal.state_dict() if self.seasonal else None,
-                **({"range": np.stack([self.lo, self.hi])} if self.extreme_margin > 0 else {})}
+                "seasonal": self.seasonal.state_dict() if self.seasonal else None}
 
     def restore(self, state: dict) -> None:
         """Restore a fitted scorer. Call it on a fresh scorer: a bad state can leave it half-restored."""
@@ -295,10 +261,5 @@ class NumpyScorer(Scorer):
         self.fusion.restore(state["fusion"])
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
-        if self.extreme_margin > 0 and state.get("range") is not None:   # older checkpoints: the range starts empty
-            rng = np.asarray(state["range"], float)
-            if rng.shape != (2, self.n) or np.isnan(rng).any():
-                raise ValueError(f"numpy.range: expected a (2, {self.n}) array of numbers, got shape {rng.shape}")
-            self.lo, self.hi = rng[0].copy(), rng[1].copy()
         self._tick_key = self._tick = None
         self._pending, self._context = [], None
