@@ -225,8 +225,7 @@ class AlertTracker:
         start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = _Open(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
-                          ticks=self.above, origin=exp.get("origin"), explain=exp,
-                          drivers=drivers(exp, threshold))
+                          ticks=self.above, origin=exp.get("origin"), explain=exp, drivers=drivers(exp, threshold))
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 

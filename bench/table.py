@@ -316,10 +316,10 @@ def time_calls(obj, attr: str) -> list[float]:
     took: list[float] = []
     call = getattr(obj, attr)
 
-    def timed(*args):
+    def timed(*args, **kwargs):
         t0 = time.perf_counter()
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         finally:
             took.append(time.perf_counter() - t0)
     setattr(obj, attr, timed)
@@ -338,16 +338,7 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     took: dict[str, list[float]] = {}
 
     def timed(obj, name: str, label: str) -> None:
-        call = getattr(obj, name)
-        took[label] = []
-
-        def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return call(*args, **kwargs)
-            finally:
-                took[label].append(time.perf_counter() - t0)
-        setattr(obj, name, wrapper)
+        took[label] = time_calls(obj, name)
     health, fallback = pipe.health, pipe.numpy
     timed(health, "observe", "fault tracker: observe, all of it")
     for rule in health.rules:

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -335,6 +336,36 @@ window: {{steps: {TINY_CORRIDOR_STEPS}, carry_forward_s: 120}}
 warmup: {{ticks: 100}}
 threshold: {{method: pot, risk: 0.01}}
 """
+
+
+# ---- a free local port ----------------------------------------------------------------------
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port() -> int:
+    """A 127.0.0.1 TCP port nothing listens on, taken BELOW the kernel's ephemeral range: a port
+    the kernel hands out for bind(0) can be handed out again as the source port of any outgoing
+    connection between this probe and the bind of whoever asked (a broker, a server) (seen once as "Address already in use"
+    on a busy machine). Falls back to bind(0) when the range leaves no room below it."""
+    low, _ = _ephemeral_range()
+    if low > 10_000:
+        for _ in range(50):
+            port = random.randrange(10_000, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ---- waiting on a condition (never a fixed sleep) ---------------------------------------------

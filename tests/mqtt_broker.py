@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import random
 import shutil
 import signal
 import socket
@@ -28,37 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from conftest import wait_until
+from conftest import free_port, wait_until  # noqa: F401 — free_port: imported from here too
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_port() -> int:
-    """A 127.0.0.1 TCP port nothing listens on, taken BELOW the kernel's ephemeral range: a port
-    the kernel hands out for bind(0) can be handed out again as the source port of any outgoing
-    connection between this probe and the broker's bind (seen once as "Address already in use"
-    on a busy machine). Falls back to bind(0) when the range leaves no room below it."""
-    low, _ = _ephemeral_range()
-    if low > 10_000:
-        for _ in range(50):
-            port = random.randrange(10_000, low)
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PortTaken(RuntimeError):

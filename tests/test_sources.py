@@ -19,7 +19,7 @@ from agent.sources.lines import parse_json_line, parse_time
 from agent.sources.modbus import ModbusConfig
 from agent.sources.replay import ReplayConfig, ReplaySource as Replay
 from agent.sources.udp import UdpConfig, UdpSource as Udp
-from conftest import shared_dataset, wait_until
+from conftest import free_port, shared_dataset, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -72,13 +72,6 @@ def reading(thread: threading.Thread) -> bool:
             return True
         frame = frame.f_back
     return False
-
-
-def free_port() -> int:
-    """A local TCP port that nothing listens on (once the probe is closed)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def skab_replay(path, rejects, **kw):

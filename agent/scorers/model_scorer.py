@@ -399,10 +399,16 @@ class ModelScorer(Scorer):
                     run[j] = f
             if math.isfinite(now):
                 self._forecast_run.keep(ts, run)
-        if len(self._forecasts) > 2 * self.steps:
-            oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
-            self._forecasts = {t: f for t, f in self._forecasts.items() if oldest <= t <= now}
+        self._forecasts = self._recent(self._forecasts, ts, now)
         return ew_level(run, np.isfinite(run), self.profile_cfg.half_life_ticks)
+
+    def _recent(self, store: dict, ts: np.ndarray, now: float) -> dict:
+        """`store` (tick ts → row) as it is up to 2T entries; past that, only the entries of the
+        window's ticks `ts` (from its oldest filled tick to `now`): what the bias and the level read."""
+        if len(store) <= 2 * self.steps:
+            return store
+        oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
+        return {t: e for t, e in store.items() if oldest <= t <= now}
 
     def record(self, ts: np.ndarray, err: np.ndarray) -> None:
         """Record this tick's signed errors under ts[-1] without the bias (`lasting_shift` off: it is
@@ -412,9 +418,7 @@ class ModelScorer(Scorer):
         self._error_run.forget()
         if math.isfinite(now):
             self._history[now] = err
-            if len(self._history) > 2 * self.steps:
-                oldest = float(np.nanmin(ts))
-                self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+            self._history = self._recent(self._history, ts, now)
 
     def bias(self, ts: np.ndarray, err: np.ndarray) -> np.ndarray:
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
@@ -424,9 +428,7 @@ class ModelScorer(Scorer):
         run = self._error_run.step(ts, err)
         if run is not None:
             self._history[now] = err
-            if len(self._history) > 2 * self.steps:
-                oldest = float(ts[0])
-                self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+            self._history = self._recent(self._history, ts, now)
             return self._bias_weights @ run
         run = np.zeros((self.steps, self.n), np.float64)
         run[-1] = err
@@ -438,9 +440,7 @@ class ModelScorer(Scorer):
                     if past is not None:
                         run[j] = past
             self._history[now] = err
-            if len(self._history) > 2 * self.steps:
-                oldest = float(np.nanmin(ts)) if np.isfinite(ts).any() else now
-                self._history = {t: e for t, e in self._history.items() if oldest <= t <= now}
+            self._history = self._recent(self._history, ts, now)
             self._error_run.keep(ts, run)
         return ew_bias(run)
 
