@@ -15,9 +15,7 @@ so the logits need one (N, d) × (d, C) product, not N·C keys; and the attentio
 (Σ_c w_c value_c)·vv + (Σ_c w_c missing_c)·vm + w @ vc. The temporal attention costs O(N·C·d)
 instead of O(N·C·d²): the whole model ~0.2 MFLOP per tick at the demo's N = 18, T = 32, d = 24,
 instead of 1.56. Everything after the temporal attention (its output projection, the spatial
-attention, the gate, the head) is the trained model's own modules, with two rewrites that are
-the same function and a cheaper TFLite graph (perf12, README "Speed"): the layer norms written
-out (`layer_norm`), and the attention maps' mean over heads as a sum of slices (`head_mean`).
+attention, the gate, the head) is the trained model's own modules, unchanged.
 
 The folded model computes the same function as the trained one, in a different order of float
 operations (differences ~1e-6 in the forecast). `fold` checks that on the windows it is given
@@ -64,7 +62,6 @@ class FoldedForecaster(nn.Module):
             vv, vm, vc = project(t.v)
         h, hd = t.heads, t.head_dim
         context = self.spec.steps - 1
-        scale = 1.0 / math.sqrt(hd)             # the logits' 1/√hd, folded into the key tables
         # Per-head tables as block-diagonal 2-D matrices, so both products are plain (R, ·) × (·, ·)
         # matmuls with a constant right side (a runtime's fully-connected kernel; a batched matmul
         # with a constant operand is what TFLite's XNNPACK delegate and ORT's quantizer trip on):
@@ -73,16 +70,14 @@ class FoldedForecaster(nn.Module):
         value_steps = torch.zeros(h * context, h * hd)
         for i in range(h):
             dims, steps = slice(i * hd, (i + 1) * hd), slice(i * context, (i + 1) * context)
-            key_steps[dims, steps] = kc[:, dims].T * scale
+            key_steps[dims, steps] = kc[:, dims].T
             value_steps[steps, dims] = vc[:, dims]
         self.register_buffer("key_steps", key_steps)
         self.register_buffer("value_steps", value_steps)
-        self.register_buffer("key_value", kv.reshape(h, hd) * scale)
-        self.register_buffer("key_missing", km.reshape(h, hd) * scale)
+        self.register_buffer("key_value", kv.reshape(h, hd).clone())
+        self.register_buffer("key_missing", km.reshape(h, hd).clone())
         self.register_buffer("value_value", vv.reshape(h, hd).clone())
         self.register_buffer("value_missing", vm.reshape(h, hd).clone())
-        # The newest step's constant part: its step embedding and each sensor's identity, (N, d).
-        self.register_buffer("newest_constant", (model.step_embedding[context - 1] + model.sensor_embedding).detach().clone())
 
     def forward(self, values: torch.Tensor, missing: torch.Tensor):
         model = self.model
@@ -96,8 +91,8 @@ class FoldedForecaster(nn.Module):
         # The newest context step's embedding, with the sensor's identity: the query (as model.py).
         newest = (x[:, context - 1, :].unsqueeze(-1) * model.value_embedding
                   + m[:, context - 1, :].unsqueeze(-1) * model.missing_embedding
-                  + self.newest_constant).reshape(rows, d)
-        q = t.q(newest).reshape(rows, h, hd)                                        # (R, h, hd)
+                  + model.step_embedding[context - 1] + model.sensor_embedding).reshape(rows, d)
+        q = t.q(newest).reshape(rows, h, hd) * (1.0 / math.sqrt(hd))               # (R, h, hd)
         xs = x.permute(0, 2, 1).reshape(rows, 1, context)                          # (R, 1, C)
         ms = m.permute(0, 2, 1).reshape(rows, 1, context)
         alpha = (q * self.key_value).sum(-1, keepdim=True)                          # (R, h, 1)
@@ -109,49 +104,10 @@ class FoldedForecaster(nn.Module):
         steps = torch.matmul(weights.reshape(rows, h * context), self.value_steps)          # (R, d)
         mixed = (wx * self.value_value + wm * self.value_missing).reshape(rows, d) + steps
         t_mix = t.out(mixed)
-        temporal = layer_norm(newest + t_mix, model.temporal_norm).reshape(batch, n, d)
+        temporal = model.temporal_norm(newest + t_mix).reshape(batch, n, d)
 
-        forecast, s_weights = self._spatial_and_head(temporal, x[:, context - 1, :])
-        return forecast, head_mean(weights, 1).reshape(batch, n, context), s_weights
-
-    def _spatial_and_head(self, temporal: torch.Tensor, last: torch.Tensor):
-        """model.spatial_and_head (SensorAttention's forward inlined), with its layer norm and
-        head mean written as `layer_norm` and `head_mean` below."""
-        model = self.model
-        s = model.spatial
-        batch, n, d = temporal.shape
-        h, hd = s.heads, s.head_dim
-        q = s.q(temporal).reshape(batch, n, h, hd).permute(0, 2, 1, 3)             # (B, h, N, hd)
-        k = s.k(temporal).reshape(batch, n, h, hd).permute(0, 2, 3, 1)             # (B, h, hd, N)
-        v = s.v(temporal).reshape(batch, n, h, hd).permute(0, 2, 1, 3)             # (B, h, N, hd)
-        logits = torch.matmul(q, k) * (1.0 / math.sqrt(hd)) + model.prior_scale * model.neighbour_mask
-        weights = torch.softmax(logits, dim=-1)                                     # (B, h, N, N)
-        s_mix = s.out(torch.matmul(weights, v).permute(0, 2, 1, 3).reshape(batch, n, d))
-        spatial = layer_norm(temporal + s_mix, model.spatial_norm)
-        gate = torch.sigmoid(model.gate(torch.cat([temporal, spatial], dim=-1)))
-        fused = gate * temporal + (1.0 - gate) * spatial
-        delta = model.head_out(torch.relu(model.head_hidden(fused))).reshape(last.shape)
-        return last + delta, head_mean(weights, 1)
-
-
-def head_mean(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """x.mean(dim) over the heads' axis, as a sum of its slices: XNNPACK reduces a middle axis
-    slowly (the temporal weights' (18, 2, 31) → (18, 31): ~1.4 µs of a ~5 µs subgraph, against
-    ~0.1 for the slices). For two heads the same bits as the mean: (a + b)·0.5 is (a + b)/2."""
-    heads = x.shape[dim]
-    total = x.select(dim, 0)
-    for i in range(1, heads):
-        total = total + x.select(dim, i)
-    return total * (1.0 / heads)
-
-
-def layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-    """norm(x) (nn.LayerNorm over the last axis) written out: 10 graph ops where the converter
-    makes 14 of nn.LayerNorm; the same function (the variance is the mean squared deviation, as
-    nn.LayerNorm's), float rounding apart (~1e-7)."""
-    centred = x - x.mean(-1, keepdim=True)
-    scale = torch.rsqrt((centred * centred).mean(-1, keepdim=True) + norm.eps)
-    return centred * scale * norm.weight + norm.bias
+        forecast, s_weights = model.spatial_and_head(temporal, x[:, context - 1, :])
+        return forecast, weights.mean(dim=1).reshape(batch, n, context), s_weights
 
 
 def _worst_difference(a: torch.Tensor, b: torch.Tensor) -> float:
