@@ -139,10 +139,15 @@ class FaultTracker:
                     results.append((self._last[r][0], self._none))
         # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
         none = self._none
-        busy = [c for c, _ in results if c is not none]
+        busy, decided = [], False
+        for c, d in results:
+            if c is not none:
+                busy.append(c)
+            if d is not none and not decided and fnp.count_nonzero(d):
+                decided = True
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
         events = self._end_cleared(t, np.array([c for c, _ in results]), faulty, observed) if any_faulty else []
-        if any(d is not none and fnp.count_nonzero(d) for _, d in results):
+        if decided:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
