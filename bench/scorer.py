@@ -15,7 +15,7 @@ own ticks (configs/demo.yaml, the demo bundle, one thread) and:
   nothing else; ticks right after the comparison paths below are a row of their own (before
   perf12 every tick was one of those: a torch eager run of ~0.5 ms between two agent ticks
   evicts the scorer's graph, and the in-tick scorer read ~20 µs slower than the agent runs it);
-- after every `--every`-th tick, on the same window, in a rotating order: PyTorch eager fp32 on
+- after every `--every`-th tick, on the same window, in a fresh random order: PyTorch eager fp32 on
   model.pt as trained (the reference of the ratio) and in the folded form the artifacts are
   exported from, the raw LiteRT call, the scorer's `score(window)` again (the same tick
   re-scored), each after nothing but the others; and with `--cold`, each of them also after an
@@ -87,9 +87,8 @@ def artifact_invokes(files: list[str], scorer) -> tuple[dict, object]:
     """`--artifacts`: each TFLite file's raw Invoke, an interpreter of its own built as the scorer
     builds its own (model_content, one thread, the wrapped C++ Invoke over held input views), and
     a function that copies the scorer's current inputs into all of them (untimed, after a tick).
-    For comparing graph variants of the same model where the agent runs them. The listing order
-    biases the figures (perf12: of two artifacts, the second read ~2 µs faster warm and ~4 cold,
-    whichever it was), so a comparison needs both orders."""
+    For comparing graph variants of the same model where the agent runs them (in a random order
+    per set: see `run`)."""
     from agent.scorers.tflite import interpreter_class, native_info_to_log
     Interpreter, _ = interpreter_class()
     paths, inputs, graphs = {}, [], {}
@@ -144,6 +143,10 @@ def run(ticks: int, rounds: int, cold: bool, log, every: int = 2,
     graphs = {scorer.artifact.file: graph_summary(scorer.interpreter), **graphs}
     paths.update(extra)
     sweep = np.ones(SWEEP_BYTES // 8)
+    # A fresh random order of the paths for every set: in a rotation each path keeps its
+    # predecessor, and a path right after one that ran the same kind of graph (another
+    # interpreter's XNNPACK code warm) read ~2 µs faster warm and ~4 cold (perf12).
+    shuffle = np.random.default_rng(0)
     variants = [(name, False) for name in paths] + ([(name, True) for name in paths] if cold else [])
     results = []
     for r in range(rounds):
@@ -162,8 +165,8 @@ def run(ticks: int, rounds: int, cold: bool, log, every: int = 2,
             if not paths_ran:
                 continue
             load_inputs()
-            k = (i // every) % len(variants)
-            for name, c in variants[k:] + variants[:k]:
+            for j in shuffle.permutation(len(variants)):
+                name, c = variants[j]
                 if c:
                     sweep.sum()
                 t0 = time.perf_counter()
@@ -221,8 +224,7 @@ def main(argv=None) -> int:
                          "are the in-tick figure's)")
     ap.add_argument("--cold", action="store_true", help="also time every path after an 8 MB cache sweep")
     ap.add_argument("--artifacts", default="", metavar="A.tflite,…",
-                    help="also time these TFLite files' raw Invoke on each tick's window (graph variants; "
-                         "compare in both listing orders: the second-listed read ~2 µs faster either way)")
+                    help="also time these TFLite files' raw Invoke on each tick's window (graph variants)")
     ap.add_argument("--out", default="scorer.json", help="where the JSON goes")
     args = ap.parse_args(argv)
 
