@@ -40,7 +40,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         p.epilog = f"(defaults shown once the `convert` extra is installed: {exc.name} is missing)"
         d = argparse.Namespace(**{k: None for k in (
             "epochs", "batch_size", "lr", "patience", "d_model", "heads", "ff_hidden", "windows_per_epoch",
-            "seed", "threads", "ema_decay", "average_epochs", "members")})
+            "seed", "threads", "ema_decay", "members")})
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -55,9 +55,6 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema-decay", type=float, default=d.ema_decay,
                    help="> 0: validate, keep and ship an exponential moving average of the weights "
                         "(per step; e.g. 0.99)")
-    p.add_argument("--average-epochs", type=int, default=d.average_epochs,
-                   help="> 0: ship the mean of the weights at the end of the last K epochs run instead of "
-                        "the best epoch's (stochastic weight averaging of the run's tail)")
     p.add_argument("--members", type=int, default=d.members,
                    help="> 1: train that many forecasters (seeds SEED, SEED+1, ...) and ship their mean "
                         "as one model (K× the training time and the per-tick inference cost)")
@@ -69,7 +66,7 @@ def _train_options(args):
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
-                        ema_decay=args.ema_decay, average_epochs=args.average_epochs, members=args.members, progress=not args.quiet)
+                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
 def _add_verbose(p: argparse.ArgumentParser) -> None:

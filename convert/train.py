@@ -9,7 +9,6 @@ validation windows in time order (one window per tick, as the agent scores them)
 """
 from __future__ import annotations
 
-import collections
 import copy
 import dataclasses
 import math
@@ -44,7 +43,6 @@ class TrainOptions:
     missing_augment: float = 0.02     # share of context readings hidden at random while training
     threads: int = 2
     ema_decay: float = 0.0            # > 0: validate and keep an exponential moving average of the weights
-    average_epochs: int = 0           # > 0: ship the mean of the last K epochs' end weights (not the best epoch's)
     members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
     progress: bool = True
 
@@ -109,12 +107,6 @@ class WeightAverage:
             mine.copy_(theirs)
 
 
-def mean_state(states: list[dict]) -> dict:
-    """The element-wise mean of state dicts' float tensors (others, e.g. masks, from the last)."""
-    return {k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
-            for k, v in states[-1].items()}
-
-
 def masked_mse(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return ((forecast - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
@@ -161,10 +153,6 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
         raise TrainingError(f"members must be at least 1, got {options.members}")
     if not 0.0 <= options.ema_decay < 1.0:
         raise TrainingError(f"ema_decay must be in [0, 1), got {options.ema_decay}")
-    if options.average_epochs < 0 or options.average_epochs > options.epochs:
-        raise TrainingError(f"average_epochs must be in [0, epochs={options.epochs}], got {options.average_epochs}")
-    if options.average_epochs and options.ema_decay:
-        raise TrainingError("average_epochs and ema_decay are two ways to average the weights: choose one")
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
     split = split or series.split or TimeSplit.of(len(series))
@@ -228,8 +216,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
 def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Windows, val_w: Windows,
                options: TrainOptions, label: str = "") -> dict:
     """One forecaster trained from options.seed, early-stopped on validation loss; the best epoch's
-    weights (of the moving average, with ema_decay) kept, or with average_epochs K the mean of the
-    last K epochs' end weights (an SWA of the run's tail: no pick of one epoch). The caller has seeded torch."""
+    weights (of the moving average, with ema_decay) kept. The caller has seeded torch."""
     model = build_model(spec, neighbour_mask)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     rng = np.random.default_rng(options.seed)
@@ -239,7 +226,6 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
     averaged = WeightAverage(model, options.ema_decay) if options.ema_decay > 0 else None
     judged = averaged.model if averaged else model      # the weights validated, kept and shipped
     best = (math.inf, 0, copy.deepcopy(judged.state_dict()))
-    tail = collections.deque(maxlen=options.average_epochs or 1)   # the last epochs' end weights
     history = []
     epoch = 0
     for epoch in range(1, options.epochs + 1):
@@ -271,17 +257,11 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
         progress.show(f"{label}epoch {epoch:>3}/{options.epochs}", len(batches), len(batches),
                       f"loss {total / max(seen, 1):.4f} val {val_loss:.4f}")
         progress.end()
-        if options.average_epochs:
-            tail.append(copy.deepcopy(model.state_dict()))
         if val_loss < best[0] - 1e-6:
             best = (val_loss, epoch, copy.deepcopy(judged.state_dict()))
         elif epoch - best[1] >= options.patience:
             break
-    if options.average_epochs:
-        judged.load_state_dict(mean_state(list(tail)))
-        best = (model_mse(predict(judged, val_w.values, val_w.missing), val_w), epoch, None)
-    else:
-        judged.load_state_dict(best[2])
+    judged.load_state_dict(best[2])
     judged.eval()
     return {"model": judged, "seed": options.seed, "epochs_run": epoch, "best_epoch": best[1],
             "stopped_early": epoch < options.epochs, "val_loss": best[0], "history": history,

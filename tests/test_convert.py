@@ -324,38 +324,6 @@ def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores
     assert np.sqrt(np.mean((got - out[0].numpy()) ** 2)) < 0.05
 
 
-def test_average_epochs_ships_the_mean_of_the_last_epochs(tmp_path, capsys):
-    """`--average-epochs K`: the shipped weights are the element-wise mean of the weights the run
-    ends its last K epochs on (the same run as without it: same seed, same steps), the validation
-    loss is the average's; K beyond the epochs, or with --ema-decay, is refused with the reason."""
-    from convert.train import mean_state
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(CONFIG)
-    plain, averaged = tmp_path / "plain", tmp_path / "swa"
-    assert main(["train", "-c", str(cfg), "-o", str(plain), "--no-export", *TINY_TRAIN]) == 0
-    assert main(["train", "-c", str(cfg), "-o", str(averaged), "--no-export", "--average-epochs", "3",
-                 *TINY_TRAIN]) == 0
-    m, p = read_manifest(averaged), read_manifest(plain)
-    assert m.training["options"]["average_epochs"] == 3
-    assert m.training["best_epoch"] == 6                     # the run's end: no epoch picked
-    assert m.training["history"] == p.training["history"]   # the same run; only what ships differs
-    a, b = bw.load_model(averaged, m).state_dict(), bw.load_model(plain, p).state_dict()
-    assert any(not torch.equal(a[k], b[k]) for k in a)
-
-    states = [{"w": torch.tensor([1.0, 2.0]), "mask": torch.tensor([True, False])},
-              {"w": torch.tensor([3.0, 6.0]), "mask": torch.tensor([True, True])}]
-    mean = mean_state(states)
-    assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and torch.equal(mean["mask"], states[-1]["mask"])
-
-    capsys.readouterr()
-    assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--average-epochs", "7",
-                 *TINY_TRAIN]) == 2
-    assert "average_epochs must be in [0, epochs=6], got 7" in capsys.readouterr().err
-    assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--average-epochs", "2",
-                 "--ema-decay", "0.9", *TINY_TRAIN]) == 2
-    assert "choose one" in capsys.readouterr().err
-
-
 def test_weight_averaging_ships_the_averaged_weights(tmp_path, capsys):
     """`--ema-decay`: the weights validated and shipped are the moving average, not the last step's,
     and a decay outside [0, 1) or fewer than one member is refused with the reason."""
