@@ -105,6 +105,12 @@ class Drift(StationRelation):
         # The median's two middle positions in a sorted row of k finite entries, for every k.
         k = np.arange(width + 1)
         self.mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
+        # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
+        # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
+        size = np.array([c.size for c in ctx.context], int)
+        self._mid_flat = np.stack([self.rows * width + self.mid[0][size], self.rows * width + self.mid[1][size]])
+        self._has_full = size > 0
+        self._has_full.flags.writeable = False
         self.context_on = np.zeros((n, width), bool)
         self.context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
@@ -112,7 +118,10 @@ class Drift(StationRelation):
         # With every sensor fresh, a context slot is seen where it is on: its two masks are constants.
         self._ctx_off = ~self.context_on
         self._ctx_any = np.logical_or.reduce(self.context_on, axis=1)
-        self.lags = np.full((len(LAG_HALF_LIVES_S), n), np.nan)
+        # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
+        self._xl = np.full((2 + len(LAG_HALF_LIVES_S), n), np.nan)
+        self._xl_flat = self._xl.reshape(-1)
+        self.lags = self._xl[2:]
         self._all_started = False                  # no lag NaN any more (until a restore)
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
         # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
@@ -133,7 +142,7 @@ class Drift(StationRelation):
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
-        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s)
+        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s, cfg.drift_jump_back, cfg.drift_z, ABRUPT_TICKS)
         # Per row — the n sensors, then the S stations' relations — the smoothed residual (the
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
@@ -159,9 +168,13 @@ class Drift(StationRelation):
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
-        self._calm_rel = np.ones(s_n, bool)        # a relation is judged without a calm context
+        # Each row's context calm, the sensors' written each tick (observe) beside the relations' (a
+        # relation is judged without a calm context: True), so the rows' whole mask needs no concatenate.
+        self._ctx_calm = np.ones(m, bool)
         self._no_rel = np.zeros(s_n, bool)         # no relation (read-only)
         self._no_rel.flags.writeable = False
+        self._has_all = fnp.concatenate((self._has_full, self._every_rel))   # every row has a residual (read-only)
+        self._has_all.flags.writeable = False
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
         self._pending = None
@@ -180,6 +193,7 @@ class Drift(StationRelation):
         drifting = t.drifting
         all_healthy = t.all_healthy     # no sensor faulty (none drifting): the masks below without them
         fresh = t.observed if all_healthy else t.observed & t.healthy
+        all_fresh = fnp.count_nonzero(fresh) == n
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
         if self._all_started:              # (a started lag is a number for good: finite readings)
@@ -191,12 +205,19 @@ class Drift(StationRelation):
                 upd = fresh & ~start
             else:
                 upd = fresh
-        fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
+        if upd is fresh and all_fresh:      # every lag updated: in place, the same products and sum
+            lags *= self.keep
+            lags += self.take * t.x
+        else:
+            fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
         if not self._all_started:
             self._all_started = not fnp.count_nonzero(np.isnan(lags[0]))
 
         i, j = self.target, self.source
-        g = fnp.concatenate((t.x, t.x * t.x, lags.ravel()))[self.g_index]          # (P, F + 1)
+        xl = self._xl
+        xl[0] = t.x
+        np.multiply(t.x, t.x, out=xl[1])
+        g = self._xl_flat[self.g_index]                                               # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
@@ -204,18 +225,22 @@ class Drift(StationRelation):
         usable = pairs if self._all_fitted else pairs & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
         e = (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread
-        if fnp.count_nonzero(usable) == usable.size:       # (every pair usable: the where would pick every entry)
+        if fnp.count_nonzero(usable) == usable.size and not fnp.count_nonzero(np.isnan(e)):
+            # (every pair usable and a number: the where would pick every entry, and a row's entries are its pairs)
             self._e[:-1] = e
+            med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-        med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
+            med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i) if self.trio.size else None
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
             med = fnp.concatenate((med, rel[0]))
-            has = fnp.concatenate((has, rel[1]))
+            # (every pair usable and every relation usable: the constant of the two)
+            has = self._has_all if has is self._has_full and rel[1] is self._every_rel \
+                else fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > ABRUPT
@@ -261,12 +286,14 @@ class Drift(StationRelation):
         self.quiet = quiet[:n]
         self.stepped = (self.stepped | abrupt) & ~quiet
         # Every observed, healthy sensor of its context calm (and at least one seen).
-        if fnp.count_nonzero(fresh) == n:         # (every sensor fresh: ctx_seen is context_on)
-            ctx_calm = np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1) & self._ctx_any
+        if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
+            ctx_calm = np.logical_and(np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1),
+                                      self._ctx_any, out=self._ctx_calm[:n])
         else:
             ctx_seen = self.context_on & fresh[self.context_idx]
-            ctx_calm = np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1) \
-                & np.logical_or.reduce(ctx_seen, axis=1)
+            ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
+                                      np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
+        far = None
         if any_over:
             far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
             decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
@@ -300,7 +327,7 @@ class Drift(StationRelation):
         else:
             rel_cand = None
         if rel is not None:
-            ctx_calm = fnp.concatenate((ctx_calm, self._calm_rel))
+            ctx_calm = self._ctx_calm           # (its first n: ctx_calm as written above)
         # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
         self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
                          pairs if all_healthy else None)
@@ -331,6 +358,9 @@ class Drift(StationRelation):
             back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts)
             if back is not None:
                 decide, decided = decide | back, decided | back
+        if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
+            self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
+            self._med = med
         ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,
                                 self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
         if ramp is not None:
@@ -339,6 +369,12 @@ class Drift(StationRelation):
         if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    def claim(self, spiked: np.ndarray, healthy: np.ndarray, ts: float) -> np.ndarray | None:
+        """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""
+        n = self.n
+        return self.ramp.claim(spiked, lambda: (self._med[:n] - self.base_e[:n]) / np.sqrt(self.d2[:n]), healthy,
+                               self.held.since, ts) if self.ramp.back_on else None
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
@@ -358,7 +394,9 @@ class Drift(StationRelation):
             self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
         if rel is not None:
             self._r[k], self._u[k] = rel[3], rel[4]
-            if every:
+            if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
+                np.invert(self.over[self.n:], out=self._rc[k])
+            elif every:
                 self._rc[k] = rel[2] & ~self.over[self.n:]
             else:
                 # A relation is learned from ticks its whole station is learned and it is not suspect.
@@ -369,12 +407,16 @@ class Drift(StationRelation):
         ls = seen if every else learn & seen
         # The spread where it is judged: its context calm (until judged at all, every tick).
         on = ls & ctx_calm if self._all_judged else ls & (ctx_calm | (self.count < self.min_count))
-        b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+        # (every row on, every rate at the floor: the where would give alpha_min everywhere, the same products)
+        if self._rate_floor and fnp.count_nonzero(on) == on.size:
+            b = self.alpha_min
+        else:
+            b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
         calm = ls & ~self.over
-        self.base_e += fnp.where(calm, self.base_lam, 0.0) * dev
-        self.d2 = np.maximum(self.d2, self.d2_floor)
+        self.base_e += (self.base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
+        np.maximum(self.d2, self.d2_floor, out=self.d2)
         self.count += ls
         if not (self._rate_floor and self._all_judged):
             self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
@@ -457,6 +499,13 @@ class Drift(StationRelation):
                               f"normal spread, grown from {self.ramp.start[i]:.1f} over {self.ramp.s:g} s "
                               f"while they stay calm (a ramp; limit {self.z_limit:g})")
             out["ramp_from"] = round(float(self.ramp.start[i]), 3)
+        if self.ramp.jumped_back[i]:
+            dep = float(self.ramp.back_dep[i])
+            out["summary"] = (f"had departed from what its neighbours predict by {dep:+.1f} of its normal spread "
+                              f"(limit {self.z_limit:g}) and jumped back onto it while they did not jump: its "
+                              f"readings were off meanwhile (a drift that ended)")
+            out["departure"] = round(dep, 3)
+            return out
         if self.jump_back and self.jumped_back[i]:
             dep = float(self.back_dep[i])
             out["summary"] = (f"its station's flow / occupancy / speed relation had departed by {dep:+.1f} of its normal "
@@ -529,6 +578,15 @@ def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarr
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
     med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
     return med, k > 0
+
+
+def _full_median(e: np.ndarray, mid_flat: np.ndarray) -> np.ndarray:
+    """_row_median's median when no entry is NaN but the padding past each row's context: every
+    row's entry count is known, and so are its two middle positions (`mid_flat`, flat in `e`).
+    The same sums as _row_median's. `e` is sorted in place (the caller passes a gathered copy)."""
+    e.sort(axis=1)
+    two = e.take(mid_flat)
+    return 0.5 * (two[0] + two[1])
 
 
 def _json(a: np.ndarray):

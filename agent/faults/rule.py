@@ -99,9 +99,12 @@ class RecentMean:
     rows): the same bits as keeping the ring with NaN where not kept and summing it with NaN as 0
     over the count of finite entries, in fewer and smaller numpy calls a tick. The ring is kept
     with 0 where not kept, so the mean is one reduce; the count of finite entries per sensor is
-    another (of the ring of finite marks, whole numbers: exact), made only when read. A kept value
-    is never NaN (the rules push steps between finite readings); it may be ±inf, which is summed,
-    not counted."""
+    another (of the ring of finite marks, whole numbers: exact), made only when read, and not made
+    at all while the last `size` pushes kept a finite value for every sensor (the usual ring: the
+    count is then `size` everywhere). A kept value is never NaN (the rules push steps between finite
+    readings); it may be ±inf, which is summed, not counted. The head moves by a push or set_rows (or
+    by a whole batch of pushes skipped before `size` pushes, spike.py's _flush: the last `size` pushes
+    then still fill the ring)."""
 
     def __init__(self, size: int, n: int):
         self.size, self.head = size, 0
@@ -109,22 +112,40 @@ class RecentMean:
         self.kept = np.zeros((size, n), bool)
         self.finite = np.zeros((size, n), bool)     # kept and finite: what the mean is over
         self._count: np.ndarray | None = None       # finite entries per sensor (the sum of `finite`), once read
+        self._full_run = 0                          # pushes in a row that kept a finite value for every sensor
+        self._size_count = np.add.reduce(np.ones((size, n), bool), axis=0)      # `size` everywhere (read-only)
+        self._size_count.flags.writeable = False
+        self._size_denom = np.maximum(self._size_count, 1)
 
     def push(self, kept: np.ndarray, value: np.ndarray) -> None:
         h = self.head
-        self.zeroed[h] = fnp.where(kept, value, 0.0)
-        self.finite[h] = kept & np.isfinite(value)
-        self.kept[h] = kept
+        n = kept.size
+        if fnp.count_nonzero(kept) == n:        # (every sensor kept: the where and the & pick every entry)
+            self.zeroed[h] = value
+            np.isfinite(value, out=self.finite[h])
+            self.kept[h] = True
+        else:
+            self.zeroed[h] = fnp.where(kept, value, 0.0)
+            self.finite[h] = kept & np.isfinite(value)
+            self.kept[h] = kept
+        self._full_run = self._full_run + 1 if fnp.count_nonzero(self.finite[h]) == n else 0
         self._count = None
         self.head = (h + 1) % self.size
 
     def seen(self) -> np.ndarray:
         """Finite entries per sensor (do not write to it)."""
         if self._count is None:
-            self._count = np.add.reduce(self.finite, axis=0)
+            self._count = self._size_count if self.all_seen else np.add.reduce(self.finite, axis=0)
         return self._count
 
+    @property
+    def all_seen(self) -> bool:
+        """Every entry of the ring kept and finite: seen() is `size` for every sensor."""
+        return self._full_run >= self.size
+
     def mean(self) -> np.ndarray:
+        if self.all_seen:       # (max(size, 1), computed once)
+            return np.add.reduce(self.zeroed, axis=0) / self._size_denom
         return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.seen(), 1)
 
     def rows(self) -> np.ndarray:
@@ -136,6 +157,7 @@ class RecentMean:
         self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
         self.finite[:] = np.isfinite(rows)
         self._count = None
+        self._full_run = 0          # (counted again from the next push)
         self.head = head
 
 

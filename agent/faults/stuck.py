@@ -51,6 +51,7 @@ class Stuck:
         self.flat_ticks = max(FLAT_MIN_TICKS, int(math.ceil(cfg.flatline_s / tick_s)))
         self.held = Held(ctx.n, tick_s)
         self.steps = RecentMean(self.flat_ticks, ctx.n)            # the last relative |Δx| per sensor
+        assert FLAT_SEEN <= 1.0         # (a window whose every entry is seen is full: observe)
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
@@ -125,7 +126,8 @@ class Stuck:
         self.steps.push(stepped, normal.relative_step(step, t.x))
         seen = self.steps.seen()
         recent = self.steps.mean()
-        full = varies & (seen >= FLAT_SEEN * self.flat_ticks)       # judged once a quiet window is known:
+        # judged once a quiet window is known (every entry of the window seen: past FLAT_SEEN ≤ 1 of it everywhere):
+        full = varies if self.steps.all_seen else varies & (seen >= FLAT_SEEN * self.flat_ticks)
         # Both tests below need a window quieter than the quietest healthy one: a flatline is under
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
         # under lowest. On a tick where no judged window is (nearly all), neither can hold.
