@@ -96,7 +96,9 @@ class Stuck:
         counted = stepped if t.all_healthy else stepped & t.healthy
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
-                rate = fnp.where(counted, self.alpha_min, 0.0)
+                # (every sensor counted: the where would pick alpha_min everywhere, the same products)
+                rate = self.alpha_min if fnp.count_nonzero(counted) == counted.size else \
+                    fnp.where(counted, self.alpha_min, 0.0)
             else:
                 every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
                 self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
