@@ -10,18 +10,24 @@ own ticks (configs/demo.yaml, the demo bundle, one thread) and:
 
 - the agent's LiteRT int8 scorer's `score(window)` is timed where the scorer chain calls it,
   inside the pipeline's tick: the caches hold what the rest of the agent's tick (normaliser,
-  window, fault tracker, detector, the fallback's learning) left in them;
-- after the tick, on the same window, in a rotating order: PyTorch eager fp32 on model.pt as
-  trained (the reference of the ratio) and in the folded form the artifacts are exported from,
-  the raw LiteRT call, the scorer's `score(window)` again (the same tick re-scored), each after
-  nothing but the others; and with `--cold`, each of them also after an 8 MB sweep (the table's
-  setting, for every path alike);
+  window, fault tracker, detector, the fallback's learning) and the agent's previous tick left
+  in them. That figure (the ratio's) counts only ticks whose previous tick was followed by
+  nothing else; ticks right after the comparison paths below are a row of their own (before
+  perf12 every tick was one of those: a torch eager run of ~0.5 ms between two agent ticks
+  evicts the scorer's graph, and the in-tick scorer read ~20 µs slower than the agent runs it);
+- after every `--every`-th tick, on the same window, in a rotating order: PyTorch eager fp32 on
+  model.pt as trained (the reference of the ratio) and in the folded form the artifacts are
+  exported from, the raw LiteRT call, the scorer's `score(window)` again (the same tick
+  re-scored), each after nothing but the others; and with `--cold`, each of them also after an
+  8 MB sweep (the table's setting, for every path alike); with `--artifacts`, also the raw
+  Invoke of other TFLite files of the same model (graph variants) on the same window;
 - `--rounds` rounds of `--ticks` ticks each, one after the other in this process: every round's
   p50s and ratios, and the smallest ratio of all rounds (what "≥ 10× in one run" needs to hold).
 
 JSON to --out (p50/p99 per path and round, the ratios, the whole tick, machine); a table on stdout.
 
-    python bench/scorer.py [--ticks 1000] [--rounds 3] [--cold] [--out scorer.json]
+    python bench/scorer.py [--ticks 1000] [--rounds 3] [--every 2] [--cold] [--artifacts A.tflite,…]
+                           [--out scorer.json]
 """
 from __future__ import annotations
 
@@ -52,6 +58,7 @@ from agent.pipeline import Pipeline  # noqa: E402
 SWEEP_BYTES = 8 << 20
 REFERENCE = "torch eager fp32 (model.pt as trained)"
 IN_TICK = "agent LiteRT int8 scorer, score(window), inside the tick"
+IN_TICK_AFTER_PATHS = "the same, ticks right after the comparison paths"
 
 
 def torch_models():
@@ -67,7 +74,44 @@ def torch_models():
     return model, fold(model, *load_windows(DEMO_BUNDLE / CALIBRATION_FILE, manifest.steps))
 
 
-def run(ticks: int, rounds: int, cold: bool, log) -> tuple[list[dict], dict]:
+def graph_summary(interpreter) -> dict:
+    """What the runtime made of an artifact: its ops by type (a DELEGATE op stands for each run
+    of ops handed to XNNPACK, whose members stay listed) and its tensors."""
+    from collections import Counter
+    ops = Counter(op["op_name"] for op in interpreter._get_ops_details())
+    return {"ops": sum(ops.values()), "tensors": len(interpreter.get_tensor_details()),
+            "delegate_partitions": ops.get("DELEGATE", 0), "by_type": dict(ops.most_common())}
+
+
+def artifact_invokes(files: list[str], scorer) -> tuple[dict, object]:
+    """`--artifacts`: each TFLite file's raw Invoke, an interpreter of its own built as the scorer
+    builds its own (model_content, one thread, the wrapped C++ Invoke over held input views), and
+    a function that copies the scorer's current inputs into all of them (untimed, after a tick).
+    For comparing graph variants of the same model where the agent runs them. The listing order
+    biases the figures (perf12: of two artifacts, the second read ~2 µs faster warm and ~4 cold,
+    whichever it was), so a comparison needs both orders."""
+    from agent.scorers.tflite import interpreter_class, native_info_to_log
+    Interpreter, _ = interpreter_class()
+    paths, inputs, graphs = {}, [], {}
+    for file in files:
+        with native_info_to_log():
+            it = Interpreter(model_content=Path(file).read_bytes(), num_threads=1)
+            it.allocate_tensors()
+        details = it.get_signature_runner().get_input_details()
+        views = [it.tensor(details[name]["index"])() for name in ("values", "missing")]
+        inputs.append(views)
+        paths[f"LiteRT raw Invoke of {file}"] = it._interpreter.Invoke
+        graphs[file] = graph_summary(it)
+
+    def load_inputs():
+        for values, missing in inputs:
+            np.copyto(values, scorer._values)
+            np.copyto(missing, scorer._missing)
+    return paths, load_inputs, graphs
+
+
+def run(ticks: int, rounds: int, cold: bool, log, every: int = 2,
+        artifacts: list[str] | None = None) -> tuple[list[dict], dict]:
     import torch
 
     work = Path(tempfile.mkdtemp(prefix="stad-bench-scorer-"))
@@ -96,25 +140,37 @@ def run(ticks: int, rounds: int, cold: bool, log) -> tuple[list[dict], dict]:
     paths = {REFERENCE: eager(model), "torch eager fp32, folded as exported": eager(folded),
              "LiteRT int8, the runtime call alone": lambda: scorer.run(scorer._values, scorer._missing),
              "agent LiteRT int8 scorer, score(window), after the others": lambda: score(window)}
+    extra, load_inputs, graphs = artifact_invokes(artifacts or [], scorer)
+    graphs = {scorer.artifact.file: graph_summary(scorer.interpreter), **graphs}
+    paths.update(extra)
     sweep = np.ones(SWEEP_BYTES // 8)
     variants = [(name, False) for name in paths] + ([(name, True) for name in paths] if cold else [])
     results = []
     for r in range(rounds):
         samples = {f"{name}{', cold' if c else ''}": [] for name, c in variants}
         whole: list[float] = []
-        in_tick.clear()
+        clean: list[float] = []                 # in-tick calls of ticks after a tick with nothing after it
+        after_paths: list[float] = []           # in-tick calls of ticks right after the comparison paths
+        paths_ran = True                        # (the first tick follows the untimed warm-up: not counted clean)
         for i, row in enumerate(rows[len(rows) - ticks * (rounds - r):len(rows) - ticks * (rounds - r - 1)]):
+            in_tick.clear()
             t0 = time.perf_counter()
             pipe.step(row)
             whole.append(time.perf_counter() - t0)
-            k = i % len(variants)
+            (after_paths if paths_ran else clean).extend(in_tick)
+            paths_ran = i % every == 0
+            if not paths_ran:
+                continue
+            load_inputs()
+            k = (i // every) % len(variants)
             for name, c in variants[k:] + variants[:k]:
                 if c:
                     sweep.sum()
                 t0 = time.perf_counter()
                 paths[name]()
                 samples[f"{name}{', cold' if c else ''}"].append(time.perf_counter() - t0)
-        out = {IN_TICK: percentiles_us(in_tick), "whole tick, tflite tier": percentiles_us(whole)}
+        out = {IN_TICK: percentiles_us(clean), IN_TICK_AFTER_PATHS: percentiles_us(after_paths),
+               "whole tick, tflite tier": percentiles_us(whole)}
         out.update({name: percentiles_us(s) for name, s in samples.items()})
         ref = out[REFERENCE]["p50_us"]
         for name, f in out.items():
@@ -129,16 +185,21 @@ def run(ticks: int, rounds: int, cold: bool, log) -> tuple[list[dict], dict]:
         log(f"  round {r + 1}: in-tick scorer {out[IN_TICK]['p50_us']} µs, eager {ref} µs, "
             f"{out[IN_TICK]['vs_eager']}×")
     facts = {"sensors": len(cfg.sensor_names()), "steps": cfg.window.steps, "ticks_per_round": ticks,
-             "rounds": rounds, "warmup_ticks": warm, "artifact": scorer.artifact.file, "runtime": scorer.runtime,
-             "scored_ticks_in_tick": "every tick the chain scored on the tflite tier"}
+             "rounds": rounds, "comparison_paths_every": every, "warmup_ticks": warm,
+             "artifact": scorer.artifact.file, "runtime": scorer.runtime, "graphs": graphs,
+             "scored_ticks_in_tick": ("the ticks the chain scored on the tflite tier whose previous tick was "
+                                      "followed by nothing else (the other ticks: the after-the-paths row)")}
     return results, facts
 
 
 def render(results: list[dict], facts: dict) -> str:
     names = list(results[0])
     lines = [f"demo bundle N={facts['sensors']} T={facts['steps']}, {facts['rounds']} rounds × "
-             f"{facts['ticks_per_round']} ticks, one thread ({facts['artifact']}, {facts['runtime']})",
-             f"{'path':<62} " + " ".join(f"{'round ' + str(r + 1):>16}" for r in range(len(results)))]
+             f"{facts['ticks_per_round']} ticks, one thread ({facts['artifact']}, {facts['runtime']})"]
+    lines += [f"graph of {file}: {g['ops']} ops ({g['delegate_partitions']} XNNPACK partition(s)), "
+              f"{g['tensors']} tensors; " + ", ".join(f"{k} {v}" for k, v in g["by_type"].items())
+              for file, g in facts["graphs"].items()]
+    lines.append(f"{'path':<62} " + " ".join(f"{'round ' + str(r + 1):>16}" for r in range(len(results))))
     for name in names:
         cells = []
         for out in results:
@@ -155,7 +216,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=1000, help="timed ticks per round (after the demo's warm-up day)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds, one after the other in this process")
+    ap.add_argument("--every", type=int, default=2,
+                    help="the comparison paths run after every this many ticks (≥ 2; the ticks between "
+                         "are the in-tick figure's)")
     ap.add_argument("--cold", action="store_true", help="also time every path after an 8 MB cache sweep")
+    ap.add_argument("--artifacts", default="", metavar="A.tflite,…",
+                    help="also time these TFLite files' raw Invoke on each tick's window (graph variants; "
+                         "compare in both listing orders: the second-listed read ~2 µs faster either way)")
     ap.add_argument("--out", default="scorer.json", help="where the JSON goes")
     args = ap.parse_args(argv)
 
@@ -163,7 +230,10 @@ def main(argv=None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    results, facts = run(args.ticks, args.rounds, args.cold, log)
+    if args.every < 2:
+        ap.error("--every must be at least 2 (every tick after the comparison paths leaves no clean in-tick sample)")
+    results, facts = run(args.ticks, args.rounds, args.cold, log, args.every,
+                         [a for a in args.artifacts.split(",") if a])
     report = {"bench": "scorer", "machine": machine_info(("numpy", "ai-edge-litert", "torch")), "threads": 1,
               "batch": 1, "facts": facts, "rounds": results,
               "smallest_in_tick_ratio": min(out[IN_TICK]["vs_eager"] for out in results),
