@@ -1,6 +1,7 @@
 """Sensor faults versus incidents on the simulator: before/after figures for issue 13.
 
     python bench/faults.py collect --out DIR [--seeds 0 1 2] [--hours 48] [--set faults.drift_moved_alone=true]
+                                   [--learn-like OTHER/traces.json]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
@@ -65,7 +66,12 @@ def with_settings(cfg: dict, settings: list[str]) -> dict:
     return cfg
 
 
-def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()) -> dict:
+def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = (),
+                learn_like: list[float] | None = None) -> dict:
+    """One run's trace. `learned`: the ticks on which the active tier's threshold learned (its
+    count of learned scores grew). `learn_like`: another run's `learned` — the threshold then
+    learns this run's score on exactly those ticks and on no other (a diagnostic: does a
+    difference in incidents come from what the threshold learned, or from the scores?)."""
     from agent.config import from_dict
     from agent.pipeline import Pipeline
     from agent.records import Rejects
@@ -77,12 +83,23 @@ def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()
     pipe = Pipeline(cfg)
     events: dict[str, list[float]] = {}
     alerts, faults = [], []
+    learned, thr, learn = [], None, None
+    schedule = None if learn_like is None else set(learn_like)
     t0 = time.monotonic()
     for row in rows:
         if row.event:
             span = events.setdefault(row.event, [row.ts, row.ts])
             span[1] = row.ts
+        n0 = None if thr is None else thr.n
         res = pipe.step(row)
+        if thr is None and pipe.warm:
+            thr = pipe.thresholds[pipe.active_tier()]
+            if schedule is not None:
+                learn, thr.update = thr.update, lambda score: None      # the detector's own calls: not learned
+        if schedule is not None and row.ts in schedule and not res.warming:
+            learn(res.score)
+        if n0 is not None and thr.n > n0:
+            learned.append(row.ts)
         for ev in res.alerts:
             if ev.event == "new":
                 # Its drivers: the top sensors above the threshold when raised, else the top one
@@ -102,7 +119,7 @@ def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()
     return {"scenario": scenario, "seed": seed, "tick_s": cfg.tick_s, "warmup_end": rows[cfg.warmup.ticks - 1].ts,
             "last_ts": rows[-1].ts, "sensors": cfg.sensor_names(), "topology": cfg.topology,
             "events": [{"event": e, "start": s, "end": t} for e, (s, t) in events.items()],
-            "alerts": alerts, "faults": faults, "elapsed_s": round(time.monotonic() - t0, 1)}
+            "alerts": alerts, "faults": faults, "learned": learned, "elapsed_s": round(time.monotonic() - t0, 1)}
 
 
 def cost(sizes: list[int], ticks: int, scenario: str = "corridor", settings: list[str] = ()) -> dict:
@@ -150,6 +167,9 @@ def main(argv=None) -> int:
     c.add_argument("--scenario", nargs="+", default=list(SCENARIOS))
     c.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="a config setting over the roadside ones, e.g. faults.drift_moved_alone=true")
+    c.add_argument("--learn-like", default=None, metavar="TRACES",
+                   help="another collect's traces.json: each run's threshold learns on exactly the ticks the "
+                        "same scenario and seed's threshold learned there (a diagnostic)")
     k = sub.add_parser("cost")
     k.add_argument("--sensors", type=int, nargs="+", default=[8, 16, 48])
     k.add_argument("--ticks", type=int, default=3000)
@@ -178,9 +198,13 @@ def main(argv=None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         runs = []
+        like = {} if args.learn_like is None else {(r["scenario"], r["seed"]): r["learned"] for r in
+                                                   json.loads(Path(args.learn_like).read_text())["runs"]}
         for scenario in args.scenario:
             for seed in args.seeds:
-                runs.append(collect_one(scenario, seed, args.hours, args.set))
+                if args.learn_like is not None and (scenario, seed) not in like:
+                    raise SystemExit(f"--learn-like: no {scenario} seed {seed} run in {args.learn_like}")
+                runs.append(collect_one(scenario, seed, args.hours, args.set, like.get((scenario, seed))))
                 print(f"{scenario} seed {seed}: {len(runs[-1]['alerts'])} alerts, {len(runs[-1]['faults'])} "
                       f"fault/sensor events, {runs[-1]['elapsed_s']} s", file=sys.stderr, flush=True)
         import agent

@@ -890,3 +890,26 @@ def test_drift_ramp_s_is_validated():
     with pytest.raises(ConfigError, match=r"faults\.drift_ramp_s: must be >= 0"):
         config.from_dict({"tick_s": TICK, "sensors": ["a"], "sources": [{"type": "replay", "path": "x.csv"}],
                           "faults": {"drift_ramp_s": -60}})
+
+
+def test_a_pump_drift_hidden_by_a_load_step_is_decided_as_it_jumps_back(tmp_path):
+    """Pump seed 1: accel1 drifts for 20 minutes from 13:00, when the load steps too. The load step
+    moves every skid mate's departure for a quarter of an hour, so no context is calm and the drift
+    is neither decided nor a ramp; it passes `drift_z` late and ends by jumping back onto what its
+    mates predict — a jump the spike rule calls a spike. With `drift_jump_back` (on by default) a
+    sensor past the limit within the last few ticks whose spike brings it back within half the limit
+    was drifting: one `drift` fault, decided at the jump, starting when the departure last passed
+    half the limit. Off, the same jump is reported as a spike."""
+    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
+                                                         target="accel1")], seed=1)
+    path = write_csv(tmp_path / "pump-drift-at-a-load-step.csv", records, PUMP)
+    at = t0() + 13 * H
+    skid = [{"name": s, "group": "skid"} for s in PUMP]
+    faults, _, _ = replay(agent_config(tmp_path, path, skid, "group"))
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("accel1", "drift")]
+    [drift] = decided(faults, "accel1", "drift")
+    assert at + 1200 - 3 * TICK <= drift.ts <= at + 1200 + TICK            # at the jump back
+    assert at < drift.start < drift.ts - 3 * TICK                           # from when it passed half the limit
+    assert "jumped back" in drift.evidence["summary"] and abs(drift.evidence["departure"]) > 6
+    faults, _, _ = replay(agent_config(tmp_path, path, skid, "group", faults={"drift_jump_back": False}))
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("accel1", "spike")]

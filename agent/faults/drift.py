@@ -144,7 +144,7 @@ class Drift(StationRelation):
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
-        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s)
+        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s, cfg.drift_jump_back, cfg.drift_z, ABRUPT_TICKS)
         # Per row — the n sensors, then the S stations' relations — the smoothed residual (the
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
@@ -319,6 +319,7 @@ class Drift(StationRelation):
                 ctx_seen = self.context_on & fresh[self.context_idx]
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
                                           np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
+        far = None
         if any_over:
             far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
             decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
@@ -383,6 +384,9 @@ class Drift(StationRelation):
             back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts)
             if back is not None:
                 decide, decided = decide | back, decided | back
+        if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
+            self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
+            self._med = med
         calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]
         ramp = self.ramp.update(calm_pending, judged[:n], size[:n], drifting, t.ts, self.held.since,
                                 self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
@@ -392,6 +396,12 @@ class Drift(StationRelation):
         if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    def claim(self, spiked: np.ndarray, healthy: np.ndarray, ts: float) -> np.ndarray | None:
+        """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""
+        n = self.n
+        return self.ramp.claim(spiked, lambda: (self._med[:n] - self.base_e[:n]) / np.sqrt(self.d2[:n]), healthy,
+                               self.held.since, ts) if self.ramp.back_on else None
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
@@ -518,6 +528,13 @@ class Drift(StationRelation):
                               f"normal spread, grown from {self.ramp.start[i]:.1f} over {self.ramp.s:g} s "
                               f"while they stay calm (a ramp; limit {self.z_limit:g})")
             out["ramp_from"] = round(float(self.ramp.start[i]), 3)
+        if self.ramp.jumped_back[i]:
+            dep = float(self.ramp.back_dep[i])
+            out["summary"] = (f"had departed from what its neighbours predict by {dep:+.1f} of its normal spread "
+                              f"(limit {self.z_limit:g}) and jumped back onto it while they did not jump: its "
+                              f"readings were off meanwhile (a drift that ended)")
+            out["departure"] = round(dep, 3)
+            return out
         if self.jump_back and self.jumped_back[i]:
             dep = float(self.back_dep[i])
             out["summary"] = (f"its station's flow / occupancy / speed relation had departed by {dep:+.1f} of its normal "

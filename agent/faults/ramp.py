@@ -8,6 +8,17 @@ It must have been judged without a break for RAMP_WARM_S before: after a fault o
 departure's running mean refills from 0, a rise that is no ramp. Only sensors without a station
 relation (relation.py) are judged this way: loop sensors have their relation instead.
 
+The jump back (`drift_jump_back`, as a loop station's relation has it in relation.py): a drift
+that starts with a change of the process (the pump's load stepping: every skid sensor's departure
+off by 3–10 spreads for a quarter of an hour while the temperatures catch up) is past the limit
+with no calm context to judge it by, and ends with its reading jumping back onto what its
+neighbours predict — a jump the spike rule would call a spike. So a sensor whose departure was
+past the limit on one of the last ABRUPT_TICKS ticks, whose reading now jumps while its context
+does not (the spike rule's decision that tick) and whose residual is then back within half the
+limit, was drifting: decided as a drift on that tick (the drift rule names the fault: it comes
+first), its fault starting when the departure last passed half the limit. Its state is not
+checkpointed: after a restart it refills.
+
 It lives apart from drift.py so that each reads in one sitting; drift.py owns the departure and
 the candidates and passes them in each judged tick (`update`). `judged_run` is not checkpointed:
 after a restart it refills.
@@ -24,11 +35,24 @@ RAMP_WARM_S = 900.0      # …and judged without a break this long before it bec
 
 
 class Ramp:
-    def __init__(self, on: np.ndarray, ramp_s: float, tick_s: float):
+    def __init__(self, on: np.ndarray, ramp_s: float, tick_s: float, jump_back: bool = False, limit: float = 6.0,
+                 window: int = 3):
         n = on.size
         self.on = on                           # the sensors it judges (no station relation)
         self.s = ramp_s
         self.enabled = bool(on.any()) and ramp_s > 0
+        # The jump back: ticks left since each sensor's departure was judged past the limit, its sign
+        # then, and when it last passed half the limit (NaN: not past it).
+        self.back_on = bool(on.any()) and jump_back
+        self.limit = limit                     # drift_z
+        self.window = window                   # the drift rule's abrupt test's ticks
+        self.far_left = np.zeros(n, np.int64)
+        self.far_sign = np.zeros(n)
+        self.far_size = np.zeros(n)
+        self.over_from = np.full(n, np.nan)
+        self._far_any = self._from_any = self._back_any = False
+        self.jumped_back = np.zeros(n, bool)   # decided by the jump back this tick (for evidence)
+        self.back_dep = np.zeros(n)            # …its departure when last past the limit
         self.held = Held(n, tick_s)
         self.start = np.zeros(n)               # its departure's size when it became a candidate
         self.ramped = np.zeros(n, bool)        # drifting, decided by the ramp
@@ -54,6 +78,49 @@ class Ramp:
         fnp.copyto(since, np.fmin(since, self.held.since), where=decided)
         self._ramped_any = bool(fnp.count_nonzero(self.ramped))
         return self.ramped & over & ~stepped, decided
+
+    def track(self, far: np.ndarray | None, over: np.ndarray, judged: np.ndarray, departure: np.ndarray,
+              ts: float) -> None:
+        """The jump back's record, each judged tick: `far`: judged past the limit, not a step (None: no
+        row past half of it); `over`, `judged`, `departure`: the drift rule's this tick."""
+        if self._back_any:
+            self.jumped_back[:] = False
+            self._back_any = False
+        if not self._far_any and not self._from_any and (far is None or not fnp.count_nonzero(over & self.on)):
+            return          # (the usual tick: none of its sensors past half the limit now or lately)
+        if self._far_any:
+            np.maximum(self.far_left - 1, 0, out=self.far_left)
+        if far is not None and fnp.count_nonzero(far := far & self.on):
+            self.far_left[far] = self.window + 1
+            self.far_sign[far] = np.sign(departure[far])
+            self.far_size[far] = np.abs(departure[far])
+        if far is not None:
+            self.over_from[judged & over & self.on & np.isnan(self.over_from)] = ts
+        self.over_from[judged & ~over] = np.nan
+        self._from_any = bool(np.isfinite(self.over_from).any())
+        self._far_any = bool(fnp.count_nonzero(self.far_left))
+
+    def claim(self, spiked: np.ndarray, back_z, healthy: np.ndarray, since: np.ndarray, ts: float) -> np.ndarray | None:
+        """The sensors whose spike this tick (`spiked`: the spike rule's decision, a jump its context
+        did not share) ends a drift: past the limit within the last `window` ticks, and the residual
+        (`back_z()`: against its own base, in the departure's spreads) back within half the limit.
+        Their fault starts (`since`, the drift rule's Held.since) when the departure last passed half
+        the limit. None when no sensor is."""
+        if not self._far_any:
+            return None
+        cand = self.on & (self.far_left > 0) & spiked & healthy
+        if not fnp.count_nonzero(cand):
+            return None
+        cand &= back_z() * self.far_sign <= 0.5 * self.limit
+        if not fnp.count_nonzero(cand):
+            return None
+        for k in np.flatnonzero(cand):
+            since[k] = self.over_from[k] if np.isfinite(self.over_from[k]) else ts
+        self.jumped_back |= cand
+        self._back_any = True
+        self.back_dep = fnp.where(cand, self.far_sign * self.far_size, self.back_dep)
+        self.far_left[cand] = 0
+        return cand
 
     def state(self) -> dict:
         return {"held": self.held.state(), "from": self.start.tolist(), "ramped": self.ramped.tolist()}

@@ -81,7 +81,7 @@ class FaultTracker:
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
         self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s)
-        self._drift = RULES.index(Drift)
+        self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
@@ -153,6 +153,12 @@ class FaultTracker:
                     self._last[r] = results[-1]
                 else:
                     results.append((self._last[r][0], self._none))
+        # A spike that ends a drift is the drift's (ramp.py's jump back: Drift comes first, it names it).
+        spiked = results[self._spike][1] if self.rules else self._none
+        if spiked is not self._none and self._ran[self._drift] and fnp.count_nonzero(spiked):
+            back = self.rules[self._drift].claim(spiked, self._healthy, row.ts)
+            if back is not None:
+                results[self._drift] = tuple(m | back for m in results[self._drift])
         # A calm rule returns the shared all-False mask (rule.nothing): only the others are looked at.
         none = self._none
         busy, decided = [], False
