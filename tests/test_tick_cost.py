@@ -130,24 +130,30 @@ def test_fault_masks_follow_each_start_and_end():
 def test_recent_mean_is_the_nan_ring_mean_and_round_trips():
     """RecentMean (spike's and stuck's rings of recent steps) gives, tick after tick, the mean a
     NaN-filled ring gives summed with NaN as 0 over its finite entries — inf included, which
-    is summed but not counted — and its checkpoint form restores to the same ring."""
+    is summed but not counted — and its checkpoint form restores to the same ring. Stretches of
+    every sensor kept and finite make the ring's count the size everywhere (not reduced: all_seen)."""
     from agent.faults.rule import RecentMean
     rng = np.random.default_rng(11)
     size, n = 7, 5
     ring, recent = np.full((size, n), np.nan), RecentMean(size, n)
-    head = 0
-    for t in range(60):
+    head, shortcut = 0, 0
+    for t in range(120):
         value = rng.exponential(size=n)
-        value[rng.random(n) < 0.1] = np.inf
-        kept = rng.random(n) < 0.7
+        every = (t // 20) % 2 == 1           # every sensor kept (an inf now and then in half of them)
+        if not every or t % 40 > 36:
+            value[rng.random(n) < 0.1] = np.inf
+        kept = np.ones(n, bool) if every else rng.random(n) < 0.7
         ring[head] = np.where(kept, value, np.nan)
         head = (head + 1) % size
         recent.push(kept, value)
         seen = np.isfinite(ring).sum(axis=0)
+        assert not recent.all_seen or (seen == size).all()      # the shortcut only where it is true
+        shortcut += recent.all_seen
         expected = np.where(np.isnan(ring), 0.0, ring).sum(axis=0) / np.maximum(seen, 1)
         assert np.array_equal(recent.seen(), seen)
         assert np.array_equal(recent.mean(), expected, equal_nan=True)
         assert np.array_equal(recent.rows(), ring, equal_nan=True)
+    assert shortcut > 20
     again = RecentMean(size, n)
     again.set_rows(recent.rows(), recent.head)
     for k in ("zeroed", "kept", "finite"):
@@ -332,7 +338,8 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
     when read; stuck's repeat rate and run left alone while nothing repeats; the size floor of the
     relative step kept from the learning) against the long way: a twin whose shortcuts are all
     set to "do it" before every tick (the recent steps pushed on the tick, the repeat rate and
-    run updated, the size floor recomputed), and whose spike, stuck and normal behaviour are
+    run updated, the size floor recomputed, stuck's ring counted, drift's calm tick and its
+    masks known from last tick's `over` not taken), and whose spike, stuck and normal behaviour are
     restored from their own checkpoint every 7 ticks. Every tick's events and
     candidates, and the checkpoints, are the same; on streams with spikes, stuck and dead
     sensors, dropouts and whole missing ticks, corridor and pump."""
@@ -341,7 +348,7 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
         cfg, rows = _faulty_rows(scenario, seed, 10.0, gap_every)
         straight, chained = _tracker(cfg), _tracker(cfg)
         chained.life = straight.life            # (the random per-life part of fault ids)
-        spike, stuck = (next(r for r in chained.rules if r.KIND == kind) for kind in ("spike", "stuck"))
+        spike, stuck, drift = (next(r for r in chained.rules if r.KIND == kind) for kind in ("spike", "stuck", "drift"))
         kinds = set()
         for k, row in enumerate(rows):
             a = straight.observe(row)
@@ -350,6 +357,8 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
                     part.restore(json.loads(json.dumps(part.state())))
             # the long way on every tick: each shortcut's cache set to "do it"
             stuck._never_repeated, stuck.held.idle, chained.normal._size = False, False, None
+            stuck.steps._full_run = 0                       # the ring's count reduced
+            drift._all_judged, drift._any_over, drift._any_stepped = False, True, True   # no calm tick
             b = chained.observe(row)
             spike._flush()                      # the recent steps pushed on the tick
             assert [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in a] == \
@@ -360,6 +369,24 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
                 assert _plain_state(straight) == _plain_state(chained), (scenario, k)
         assert _plain_state(straight) == _plain_state(chained)
         assert {"spike", "stuck"} <= kinds, (scenario, kinds)
+
+
+def test_drift_median_of_every_pair_is_the_counted_one():
+    """Drift's row median when every pair is usable and a number (middle positions fixed by each
+    row's context size) is _row_median's (which counts each row's entries), bit for bit, on the
+    corridor's and the pump's pairs."""
+    from agent.faults.drift import _full_median, _row_median
+    rng = np.random.default_rng(8)
+    for scenario in ("corridor", "pump"):
+        cfg, _ = _faulty_rows(scenario, 1, 10.0, 0)
+        drift = next(r for r in _tracker(cfg).rules if r.KIND == "drift")
+        e = np.full(drift.target.size + 1, np.nan)            # the last slot: no pair (padding)
+        for _ in range(200):
+            e[:-1] = rng.standard_normal(drift.target.size) * rng.choice([1e-3, 1.0, 1e3])
+            e[:-1][rng.random(drift.target.size) < 0.2] = rng.choice([0.0, -0.0, np.inf, -np.inf])
+            med, has = _row_median(e[drift.slot], drift.rows, drift.mid)
+            assert np.array_equal(_full_median(e[drift.slot], drift._mid_flat), med, equal_nan=True)
+            assert np.array_equal(drift._has_full, has)
 
 
 def test_spike_screen_never_misses_a_jump():

@@ -82,7 +82,7 @@ class Normal:
             rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
             self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
-        if fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok & known) == n:
+        if fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok) == n and fnp.count_nonzero(known) == n:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
             # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
             # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).

@@ -135,6 +135,8 @@ class Drift(StationRelation):
         self.neg_inv_spread = -np.ones(p)
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = np.zeros(p, bool)
+        self._all_pairs = np.ones(p, bool)         # every pair (read-only)
+        self._all_pairs.flags.writeable = False
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
         self._e = np.full(p + 1, np.nan)
@@ -159,7 +161,11 @@ class Drift(StationRelation):
         self.settle = np.zeros(m, np.int64)
         self._settled = True                       # settle is all 0 (until a row starts settling)
         self.stepped = np.zeros(m, bool)           # jumped: not judged a drift until back near its base
+        self._any_stepped = False                  # some row is stepped (False: stepped is all False)
+        self._all_quiet = np.ones(m, bool)         # every row quiet (read-only)
+        self._all_quiet.flags.writeable = False
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
         self.head = 0
@@ -220,8 +226,14 @@ class Drift(StationRelation):
         g = self._xl_flat[self.g_index]                                               # (P, F + 1)
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
-        ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        pairs = ok_i[i] & ok_j[j]
+        if all_fresh and not self._any_over:        # (no row over half the limit last tick: ~over all True)
+            ok_j = np.isfinite(lags[0])
+        else:
+            ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
+        if all_healthy and all_fresh and fnp.count_nonzero(ok_j) == n:
+            pairs = self._all_pairs                 # (ok_i, every sensor observed, and ok_j all True)
+        else:
+            pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
         e = (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread
@@ -233,7 +245,7 @@ class Drift(StationRelation):
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
             med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
         self._normal = t.normal
-        rel = self._relation(t.x, ok_i) if self.trio.size else None
+        rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
@@ -271,7 +283,8 @@ class Drift(StationRelation):
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
-        departure = (self.mean_e - self.base_e) / np.sqrt(self.d2)
+        dev = self.mean_e - self.base_e            # (learn reads it: neither changes before then)
+        departure = dev / np.sqrt(self.d2)
         self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, 0.0)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
@@ -282,17 +295,30 @@ class Drift(StationRelation):
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
         # pending and the relation's blame are all False, and are not computed.
         any_over = fnp.count_nonzero(over)
-        quiet = judged & ~over                          # not judged: not known calm
-        self.quiet = quiet[:n]
-        self.stepped = (self.stepped | abrupt) & ~quiet
-        # Every observed, healthy sensor of its context calm (and at least one seen).
-        if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
-            ctx_calm = np.logical_and(np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1),
-                                      self._ctx_any, out=self._ctx_calm[:n])
+        self._any_over = bool(any_over)
+        if not any_over and all_seen and self._all_judged and all_fresh:
+            # The calm tick: every row judged and none over half the limit, so every row is quiet, none
+            # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
+            quiet = self._all_quiet
+            self.quiet = quiet[:n]
+            if self._any_stepped:
+                self.stepped = np.zeros(self.stepped.size, bool)
+                self._any_stepped = False
+            ctx_calm = self._ctx_calm[:n]
+            ctx_calm[...] = self._ctx_any
         else:
-            ctx_seen = self.context_on & fresh[self.context_idx]
-            ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
-                                      np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
+            quiet = judged & ~over                          # not judged: not known calm
+            self.quiet = quiet[:n]
+            self.stepped = (self.stepped | abrupt) & ~quiet
+            self._any_stepped = bool(fnp.count_nonzero(self.stepped))
+            # Every observed, healthy sensor of its context calm (and at least one seen).
+            if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
+                ctx_calm = np.logical_and(np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1),
+                                          self._ctx_any, out=self._ctx_calm[:n])
+            else:
+                ctx_seen = self.context_on & fresh[self.context_idx]
+                ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
+                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
         far = None
         if any_over:
             far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
@@ -330,7 +356,7 @@ class Drift(StationRelation):
             ctx_calm = self._ctx_calm           # (its first n: ctx_calm as written above)
         # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
         self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
-                         pairs if all_healthy else None)
+                         pairs if all_healthy else None, dev)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
@@ -361,7 +387,8 @@ class Drift(StationRelation):
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
             self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
             self._med = med
-        ramp = self.ramp.update(pending & ctx_calm[:n], judged[:n], size[:n], drifting, t.ts, self.held.since,
+        calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]
+        ramp = self.ramp.update(calm_pending, judged[:n], size[:n], drifting, t.ts, self.held.since,
                                 self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
         if ramp is not None:
             hold, ramped = ramp
@@ -378,7 +405,7 @@ class Drift(StationRelation):
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
-        g, ok_i, ok_j, seen, ctx_calm, rel, pairs = self._pending
+        g, ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
         if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
             learn = learn | self._own
@@ -405,16 +432,18 @@ class Drift(StationRelation):
                 learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
         ls = seen if every else learn & seen
+        all_ls = fnp.count_nonzero(ls) == ls.size      # (every row learned: the `ls &` below pick every entry)
         # The spread where it is judged: its context calm (until judged at all, every tick).
-        on = ls & ctx_calm if self._all_judged else ls & (ctx_calm | (self.count < self.min_count))
+        on = ctx_calm if self._all_judged else ctx_calm | (self.count < self.min_count)
+        if not all_ls:
+            on = ls & on
         # (every row on, every rate at the floor: the where would give alpha_min everywhere, the same products)
         if self._rate_floor and fnp.count_nonzero(on) == on.size:
             b = self.alpha_min
         else:
             b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
-        dev = self.mean_e - self.base_e
         self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
-        calm = ls & ~self.over
+        calm = ~self.over if all_ls else ls & ~self.over
         self.base_e += (self.base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
         np.maximum(self.d2, self.d2_floor, out=self.d2)
         self.count += ls
@@ -548,6 +577,7 @@ class Drift(StationRelation):
         self.recent[:, :n] = np.array(state["recent"], float).reshape(ABRUPT_TICKS, n)
         self.head = int(state["head"])
         self.stepped[:n] = state["stepped"]
+        self._any_stepped = True            # (known again at the next tick)
         ramp = state.get("ramp")             # a checkpoint from before the ramp: none held
         if ramp is not None:
             self.ramp.restore(ramp)
@@ -561,6 +591,7 @@ class Drift(StationRelation):
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
         self._all_rel_fitted = False        # (known again at the next fold)
         self._filled = 0

@@ -95,6 +95,8 @@ class StationRelation:
         self._all_rel_fitted = False            # every relation fitted (set at each fold; False: not known)
         self._every_rel = np.ones(s_n, bool)    # every relation (read-only)
         self._every_rel.flags.writeable = False
+        self._every_sensor = np.ones(n, bool)   # every sensor (read-only)
+        self._every_sensor.flags.writeable = False
 
     def _init_history(self, ctx, moved_alone: bool, tick_s: float, m: int) -> None:
         """The departures' ring a blame looks back on, and `drift_moved_alone`'s ring of log readings."""
@@ -185,20 +187,21 @@ class StationRelation:
         self.fit_prev = fit
         return out
 
-    def _relation(self, x: np.ndarray, ok_i: np.ndarray) -> tuple:
+    def _relation(self, x: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
         usable, whether its three readings are fit to use, and the raw log k and 1/speed² (learned
-        at the refit); per sensor: its log reading and whether it is fit to use (the jump back's)."""
+        at the refit); per sensor: its log reading and whether it is fit to use (the jump back's).
+        `ok_all`: every entry of ok_i is True."""
         pos = x > 0
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, 1.0)
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
-        fit = ok_i & pos
+        fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         v = xp[self._speed]
         u = 1.0 / (v * v)
         z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
-        if self._all_rel_fitted and fnp.count_nonzero(fit) == fit.size:
+        if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit
         ok = np.logical_and.reduce(fit[self.trio], axis=1)        # flow, occ and speed all fit to use

@@ -20,6 +20,8 @@ from .context import Normal, SensorContext
 
 @dataclass(slots=True)
 class Tick:
+    """One tick as the rules see it. The tracker keeps one and sets its fields each tick: a rule
+    reads it during its observe (and evidence) and keeps no reference to it."""
     ts: float
     x: np.ndarray           # raw values, NaN where missing
     observed: np.ndarray    # a fresh reading this tick (not carried forward, not missing)
@@ -71,8 +73,8 @@ class Held:
 
     def update(self, cond: np.ndarray, seen: np.ndarray, ts: float) -> np.ndarray:
         """Seconds the condition has held, including this tick (do not write to it)."""
-        on = seen & cond
-        if fnp.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
+        on = None if cond is self.nothing else seen & cond      # (nothing: no sensor on)
+        if on is not None and fnp.count_nonzero(on):        # (not on.any(): a third of the cost on a few sensors)
             self.since = fnp.where(on & (self.ticks == 0), ts, fnp.where(seen & ~cond, np.nan, self.since))
             self.ticks = fnp.where(on, self.ticks + 1, fnp.where(seen, 0, self.ticks))
             self.idle = False

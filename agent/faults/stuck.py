@@ -96,7 +96,9 @@ class Stuck:
         counted = stepped if t.all_healthy else stepped & t.healthy
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
-                rate = fnp.where(counted, self.alpha_min, 0.0)
+                # (every sensor counted: the where would pick alpha_min everywhere, the same products)
+                rate = self.alpha_min if fnp.count_nonzero(counted) == counted.size else \
+                    fnp.where(counted, self.alpha_min, 0.0)
             else:
                 every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
                 self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
@@ -117,33 +119,36 @@ class Stuck:
             # No run anywhere: p_run would be this tick's p for every sensor. It is computed only when
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
-        # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
-        varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
-        if not normal.all_learned:
-            varies &= normal.learned
-
         # (a finite step over a positive size: never NaN where kept)
         self.steps.push(stepped, normal.relative_step(step, t.x))
-        seen = self.steps.seen()
         recent = self.steps.mean()
-        # judged once a quiet window is known (every entry of the window seen: past FLAT_SEEN ≤ 1 of it everywhere):
-        full = varies if self.steps.all_seen else varies & (seen >= FLAT_SEEN * self.flat_ticks)
         # Both tests below need a window quieter than the quietest healthy one: a flatline is under
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
-        # under lowest. On a tick where no judged window is (nearly all), neither can hold.
-        under = full & (recent < self.lowest)
+        # under lowest. On a tick where no window is (nearly all), neither can hold, and whether a
+        # sensor varies is needed only for a repeat.
+        below = recent < self.lowest
+        any_below = fnp.count_nonzero(below)
+        if any_below or any_same:
+            # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
+            varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+            if not normal.all_learned:
+                varies &= normal.learned
         flat, any_flat = self.held.nothing, 0           # this tick's flatlines (all False: read-only)
-        if fnp.count_nonzero(under):
-            flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
-            if not self._all_lowest_known:
-                flat &= self._lowest_known
-            quiet = under & ~flat
-            if not t.all_healthy:
-                quiet &= t.healthy
-            if fnp.count_nonzero(quiet):
-                self.lowest = fnp.where(quiet, recent, self.lowest)
-                self._lowest_changed()
-            any_flat = fnp.count_nonzero(flat)
+        if any_below:
+            # judged once a quiet window is known (every entry of the window seen: past FLAT_SEEN ≤ 1 of it everywhere):
+            full = varies if self.steps.all_seen else varies & (self.steps.seen() >= FLAT_SEEN * self.flat_ticks)
+            under = full & below
+            if fnp.count_nonzero(under):
+                flat = full & (recent < np.minimum(self.ratio * normal.rel_step, self._lowest_flat))
+                if not self._all_lowest_known:
+                    flat &= self._lowest_known
+                quiet = under & ~flat
+                if not t.all_healthy:
+                    quiet &= t.healthy
+                if fnp.count_nonzero(quiet):
+                    self.lowest = fnp.where(quiet, recent, self.lowest)
+                    self._lowest_changed()
+                any_flat = fnp.count_nonzero(flat)
         if not any_same:                # nothing unchanged: the flatline alone decides
             if not any_flat:
                 return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)

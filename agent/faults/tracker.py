@@ -84,6 +84,12 @@ class FaultTracker:
         self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
+        # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
+        # the context, the normal behaviour and prev (updated in place) set once.
+        none = self._none
+        self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev,
+                          healthy=self._healthy, kinds=self._kinds, drifting=self._drifting, ctx=self.ctx,
+                          normal=self.normal, above=self.prev, level=self.prev, low=none, at_floor=none)
 
     def _kinds_changed(self, changed: list[int] | None = None) -> None:
         """Per-sensor arrays derived from `kind`, rebuilt only when a fault starts or ends: as new
@@ -120,10 +126,20 @@ class FaultTracker:
         else:
             above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
         low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
-        t = Tick(ts=row.ts, x=x, observed=observed, missing=row.missing, prev=self.prev,
-                 step=np.abs(x - self.prev), healthy=self._healthy, kinds=self._kinds,
-                 drifting=self._drifting, ctx=ctx, normal=normal, above=above, level=level,
-                 low=low, at_floor=observed & low, all_healthy=not any_faulty)
+        t = self._tick
+        t.ts = row.ts
+        t.x = x
+        t.observed = observed
+        t.missing = row.missing
+        t.step = np.abs(x - self.prev)
+        t.healthy = self._healthy
+        t.kinds = self._kinds
+        t.drifting = self._drifting
+        t.above = above
+        t.level = level
+        t.low = low
+        t.at_floor = observed & low
+        t.all_healthy = not any_faulty
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
