@@ -863,7 +863,8 @@ def test_false_alarms_are_counted_by_top_sensor_and_by_only_driver():
 def test_a_short_pump_drift_that_keeps_growing_is_decided_as_a_ramp(tmp_path):
     """Pump seed 3: temp_fluid drifts for 20 minutes from 13:00. Its departure from what its skid
     mates predict passes half of `drift_z` 9 minutes in and grows, but reaches `drift_z` too late
-    for `drift_s`: without the ramp only the jump back at the end is reported (as a spike). With
+    for `drift_s`: without the ramp only the jump back at the end is reported (as a drift by
+    `drift_jump_back`, as a spike without it). With
     `drift_ramp_s` (600 s, the default) a candidate whose mates stay calm and whose departure has
     grown by a quarter over those 600 s is a drift, decided while the drift lasts, starting when
     it became a candidate; the tracker's state keeps the ramp through a restart."""
@@ -881,7 +882,14 @@ def test_a_short_pump_drift_that_keeps_growing_is_decided_as_a_ramp(tmp_path):
     fresh = FaultTracker(pipe.specs, "group", TICK, pipe.cfg.faults, "gw", "site")
     fresh.restore(saved)
     assert json.loads(json.dumps(fresh.state())) == saved
+    # Without the ramp, the jump back (past half the limit for `drift_s`, then a spike back onto its
+    # mates' prediction) decides it only at its end; without either, the end is a spike.
     faults, _, _ = replay(agent_config(tmp_path, path, skid, "group", faults={"drift_ramp_s": 0}))
+    [late] = decided(faults, "temp_fluid", "drift")
+    assert late.ts >= at + 1200 - 3 * TICK and "jumped back" in late.evidence["summary"]
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("temp_fluid", "drift")]
+    faults, _, _ = replay(agent_config(tmp_path, path, skid, "group",
+                                       faults={"drift_ramp_s": 0, "drift_jump_back": False}))
     assert not decided(faults, "temp_fluid", "drift")
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("temp_fluid", "spike")]
 

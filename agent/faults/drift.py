@@ -144,7 +144,8 @@ class Drift(StationRelation):
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
-        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s, cfg.drift_jump_back, cfg.drift_z, ABRUPT_TICKS)
+        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s, cfg.drift_jump_back, cfg.drift_z, cfg.drift_s,
+                         ABRUPT_TICKS)
         # Per row — the n sensors, then the S stations' relations — the smoothed residual (the
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n

@@ -13,7 +13,8 @@ that starts with a change of the process (the pump's load stepping: every skid s
 off by 3–10 spreads for a quarter of an hour while the temperatures catch up) is past the limit
 with no calm context to judge it by, and ends with its reading jumping back onto what its
 neighbours predict — a jump the spike rule would call a spike. So a sensor whose departure was
-past the limit on one of the last ABRUPT_TICKS ticks, whose reading now jumps while its context
+past the limit (or past half of it for `drift_s`, as a station relation must be for its jump
+back) on one of the last ABRUPT_TICKS ticks, whose reading now jumps while its context
 does not (the spike rule's decision that tick) and whose residual is then back within half the
 limit, was drifting: decided as a drift on that tick (the drift rule names the fault: it comes
 first), its fault starting when the departure last passed half the limit. Its state is not
@@ -36,7 +37,7 @@ RAMP_WARM_S = 900.0      # …and judged without a break this long before it bec
 
 class Ramp:
     def __init__(self, on: np.ndarray, ramp_s: float, tick_s: float, jump_back: bool = False, limit: float = 6.0,
-                 window: int = 3):
+                 required_s: float = 300.0, window: int = 3):
         n = on.size
         self.on = on                           # the sensors it judges (no station relation)
         self.s = ramp_s
@@ -45,6 +46,7 @@ class Ramp:
         # then, and when it last passed half the limit (NaN: not past it).
         self.back_on = bool(on.any()) and jump_back
         self.limit = limit                     # drift_z
+        self.required_s = required_s           # drift_s
         self.window = window                   # the drift rule's abrupt test's ticks
         self.far_left = np.zeros(n, np.int64)
         self.far_sign = np.zeros(n)
@@ -82,7 +84,8 @@ class Ramp:
     def track(self, far: np.ndarray | None, over: np.ndarray, judged: np.ndarray, departure: np.ndarray,
               ts: float) -> None:
         """The jump back's record, each judged tick: `far`: judged past the limit, not a step (None: no
-        row past half of it); `over`, `judged`, `departure`: the drift rule's this tick."""
+        row past half of it); `over`, `judged`, `departure`: the drift rule's this tick. A sensor far,
+        or past half the limit for `drift_s`, may end a drift in the next `window` ticks."""
         if self._back_any:
             self.jumped_back[:] = False
             self._back_any = False
@@ -90,19 +93,21 @@ class Ramp:
             return          # (the usual tick: none of its sensors past half the limit now or lately)
         if self._far_any:
             np.maximum(self.far_left - 1, 0, out=self.far_left)
+        if far is not None:
+            self.over_from[judged & over & self.on & np.isnan(self.over_from)] = ts
+            with np.errstate(invalid="ignore"):          # (NaN: not past half the limit)
+                far = far | (judged & over & (ts - self.over_from >= self.required_s))
         if far is not None and fnp.count_nonzero(far := far & self.on):
             self.far_left[far] = self.window + 1
             self.far_sign[far] = np.sign(departure[far])
             self.far_size[far] = np.abs(departure[far])
-        if far is not None:
-            self.over_from[judged & over & self.on & np.isnan(self.over_from)] = ts
         self.over_from[judged & ~over] = np.nan
         self._from_any = bool(np.isfinite(self.over_from).any())
         self._far_any = bool(fnp.count_nonzero(self.far_left))
 
     def claim(self, spiked: np.ndarray, back_z, healthy: np.ndarray, since: np.ndarray, ts: float) -> np.ndarray | None:
         """The sensors whose spike this tick (`spiked`: the spike rule's decision, a jump its context
-        did not share) ends a drift: past the limit within the last `window` ticks, and the residual
+        did not share) ends a drift: far (track) within the last `window` ticks, and the residual
         (`back_z()`: against its own base, in the departure's spreads) back within half the limit.
         Their fault starts (`since`, the drift rule's Held.since) when the departure last passed half
         the limit. None when no sensor is."""
