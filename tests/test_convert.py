@@ -23,6 +23,7 @@ from convert.export import Calibration, export_onnx_fp32, export_tflite_int8  # 
 from convert.fold import FOLD_FORM, FoldError, fold  # noqa: E402
 from convert.model import ModelSpec, build_model  # noqa: E402
 from convert.perturb import floor_from_normalisation, perturb_context  # noqa: E402
+from convert.train import WeightAverage  # noqa: E402
 from conftest import TINY_CORRIDOR_CONFIG, TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS  # noqa: E402
 
 DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "agent" / "models" / "demo-corridor"
@@ -338,6 +339,20 @@ def test_weight_averaging_ships_the_averaged_weights(tmp_path, capsys):
     a = bw.load_model(averaged, m).state_dict()
     b = bw.load_model(plain, read_manifest(plain)).state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
+    # the average itself: ema ← d·ema + (1 − d)·w after every step, starting from the initial weights
+    live = torch.nn.Linear(2, 1)
+    avg = WeightAverage(live, 0.9)
+    start = live.weight.detach().clone()
+    steps = [torch.full_like(start, v) for v in (1.0, -2.0, 4.0)]
+    for w in steps:
+        with torch.no_grad():
+            live.weight.copy_(w)
+        avg.update(live)
+    want = start
+    for w in steps:
+        want = 0.9 * want + 0.1 * w
+    assert torch.allclose(avg.model.weight, want)
+    assert not avg.model.weight.requires_grad
     capsys.readouterr()
     assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--ema-decay", "1",
                  *TINY_TRAIN]) == 2
