@@ -283,6 +283,8 @@ class Drift(StationRelation):
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0
+            if self.ramp.back_on:
+                self.ramp.forget(other_fault[:n])
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         dev = self.mean_e - self.base_e            # (learn reads it: neither changes before then)
         departure = dev / np.sqrt(self.d2)
@@ -402,7 +404,7 @@ class Drift(StationRelation):
         """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""
         n = self.n
         return self.ramp.claim(spiked, lambda: (self._med[:n] - self.base_e[:n]) / np.sqrt(self.d2[:n]), healthy,
-                               self.held.since, ts) if self.ramp.back_on else None
+                               self.held, ts) if self.ramp.back_on else None
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
@@ -553,8 +555,10 @@ class Drift(StationRelation):
         return out
 
     def state(self) -> dict:
-        self._fold()            # the kept ticks into the moments, so a restart resumes from them
-        n = self.n
+        # The moments as of the last refit (the models judged with) and the ticks kept since, not folded
+        # here: a restart refits the same models and folds the same ticks at the same refit as the run
+        # it continues (a fold here would refit early, on other sums: other decisions).
+        n, k = self.n, self._filled
         return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
@@ -562,7 +566,10 @@ class Drift(StationRelation):
                 "ramp": self.ramp.state(),
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
                              "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
-                             **{k: getattr(self, k).tolist() for k in RELATION_STATE}}}
+                             **{k: getattr(self, k).tolist() for k in RELATION_STATE},
+                             "jump_back": self._jump_back_state()},
+                "kept": {"g": _json(self._g[:k].reshape(k, self._g[0].size)), "pairs": self._pl[:k].tolist(),
+                         "r": self._r[:k].tolist(), "u": self._u[:k].tolist(), "rel": self._rc[:k].tolist()}}
 
     def restore(self, state: dict) -> None:
         n = self.n
@@ -591,12 +598,21 @@ class Drift(StationRelation):
             for k in RELATION_STATE:
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
+            self._restore_jump_back(rel.get("jump_back", {}))
         self.over = np.abs(self.departure) > self.z_limit / 2
         self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
         self._all_rel_fitted = False        # (known again at the next fold)
         self._filled = 0
-        self._refit()
+        self._refit()           # (the models of the moments restored)
+        kept = state.get("kept")        # a checkpoint from before it: its moments had the kept ticks folded in
+        if kept is not None:
+            k = len(kept["pairs"])
+            self._g[:k] = np.array(kept["g"], float).reshape((k,) + self._g.shape[1:])
+            self._pl[:k] = np.array(kept["pairs"], bool).reshape((k,) + self._pl.shape[1:])
+            for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
+                mine[:k] = np.array(kept[key], mine.dtype).reshape((k,) + mine.shape[1:])
+            self._filled = k
 
 
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")

@@ -17,12 +17,13 @@ past the limit (or past half of it for `drift_s`, as a station relation must be 
 back) on one of the last ABRUPT_TICKS ticks, whose reading now jumps while its context
 does not (the spike rule's decision that tick) and whose residual is then back within half the
 limit, was drifting: decided as a drift on that tick (the drift rule names the fault: it comes
-first), its fault starting when the departure last passed half the limit. Its state is not
-checkpointed: after a restart it refills.
+first), its fault starting when the departure last passed half the limit. Its record (far_left,
+far_sign, far_size, over_from) is checkpointed, so a restart decides as the run it continues; a
+fault of another kind forgets a sensor's record (`forget`), as the drift rule's rows settle after one.
 
 It lives apart from drift.py so that each reads in one sitting; drift.py owns the departure and
-the candidates and passes them in each judged tick (`update`). `judged_run` is not checkpointed:
-after a restart it refills.
+the candidates and passes them in each judged tick (`update`). `judged_run` is checkpointed too (a checkpoint from
+before these keys restores them as a fresh start: nothing far, nothing judged yet).
 """
 from __future__ import annotations
 
@@ -105,12 +106,12 @@ class Ramp:
         self._from_any = bool(np.isfinite(self.over_from).any())
         self._far_any = bool(fnp.count_nonzero(self.far_left))
 
-    def claim(self, spiked: np.ndarray, back_z, healthy: np.ndarray, since: np.ndarray, ts: float) -> np.ndarray | None:
+    def claim(self, spiked: np.ndarray, back_z, healthy: np.ndarray, held: Held, ts: float) -> np.ndarray | None:
         """The sensors whose spike this tick (`spiked`: the spike rule's decision, a jump its context
         did not share) ends a drift: far (track) within the last `window` ticks, and the residual
         (`back_z()`: against its own base, in the departure's spreads) back within half the limit.
-        Their fault starts (`since`, the drift rule's Held.since) when the departure last passed half
-        the limit. None when no sensor is."""
+        Their fault starts (written to `held`, the drift rule's Held, as its since) when the departure
+        last passed half the limit. None when no sensor is."""
         if not self._far_any:
             return None
         cand = self.on & (self.far_left > 0) & spiked & healthy
@@ -119,19 +120,43 @@ class Ramp:
         cand &= back_z() * self.far_sign <= 0.5 * self.limit
         if not fnp.count_nonzero(cand):
             return None
+        since = held.since
         for k in np.flatnonzero(cand):
             since[k] = self.over_from[k] if np.isfinite(self.over_from[k]) else ts
+        # `since` is the drift rule's Held's: not idle now, so its next update clears the start where the
+        # condition does not hold (rule.py: an idle Held has no since).
+        held.idle = False
         self.jumped_back |= cand
         self._back_any = True
         self.back_dep = fnp.where(cand, self.far_sign * self.far_size, self.back_dep)
         self.far_left[cand] = 0
         return cand
 
+    def forget(self, other: np.ndarray) -> None:
+        """A fault of another kind on the sensors of `other`: their jump-back record starts over (a
+        drift after it starts after it), as the drift rule's rows settle. A sensor merely unseen keeps it."""
+        if self._far_any or self._from_any:
+            self.far_left[other] = 0
+            self.over_from[other] = np.nan
+            self._from_any = bool(np.isfinite(self.over_from).any())
+            self._far_any = bool(fnp.count_nonzero(self.far_left))
+
     def state(self) -> dict:
-        return {"held": self.held.state(), "from": self.start.tolist(), "ramped": self.ramped.tolist()}
+        return {"held": self.held.state(), "from": self.start.tolist(), "ramped": self.ramped.tolist(),
+                "judged_run": self.judged_run.tolist(), "far_left": self.far_left.tolist(),
+                "far_sign": self.far_sign.tolist(), "far_size": self.far_size.tolist(),
+                "over_from": [None if np.isnan(v) else v for v in self.over_from.tolist()]}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
         self.start[:] = state["from"]
         self.ramped[:] = state["ramped"]
         self._ramped_any = bool(self.ramped.any())
+        # (a checkpoint from before the jump back's keys: nothing far, nothing judged yet)
+        self.judged_run[:] = state.get("judged_run", 0)
+        self.far_left[:] = state.get("far_left", 0)
+        self.far_sign[:] = state.get("far_sign", 0.0)
+        self.far_size[:] = state.get("far_size", 0.0)
+        self.over_from[:] = [np.nan if v is None else v for v in state.get("over_from", [None] * self.over_from.size)]
+        self._from_any = bool(np.isfinite(self.over_from).any())
+        self._far_any = bool(fnp.count_nonzero(self.far_left))

@@ -30,7 +30,9 @@ mate's own log step explaining EXPLAIN to 1 / EXPLAIN of the return, says that m
 were off while the relation was: it is reported as a drift on that tick, its start back-dated to
 when the relation passed half its limit. A report after the fact (its readings were not masked
 meanwhile), for the drifts no mate could be blamed for while they lasted: the first queue's above,
-a blame fallen short, a relation that stepped.
+a blame fallen short, a relation that stepped. What it carries from tick to tick is checkpointed
+(JUMP_BACK_STATE), so a restart decides as the run it continues; a checkpoint from before it
+restores nothing open.
 
 The station hold (`drift_station_hold`): a relation past half its limit with no mate leaning its
 way (the first queue) means one of its mates reads wrong, not known which; every mate is then a
@@ -63,6 +65,7 @@ BACK_FROM = 3.0          # the jump back: the relation's last tick residual this
 BACK_TO = 1.0            # …and this tick's back within this many
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
+JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev")
 
 
 class StationRelation:
@@ -125,7 +128,7 @@ class StationRelation:
         self.has_near = near.sum(axis=1) > 0
 
     def _init_jump_back(self, jump_back: bool, n: int) -> None:
-        """`drift_jump_back`'s last-tick state (not checkpointed: after a restart it refills in a tick)."""
+        """`drift_jump_back`'s last-tick state (JUMP_BACK_STATE, checkpointed)."""
         s_n = self.trio.shape[0]
         self.jump_back = jump_back and s_n > 0
         self.rel_open = np.zeros(s_n, bool)            # last tick: judged, past half its limit
@@ -174,6 +177,7 @@ class StationRelation:
                     self.jumped_back[k] = self._back_any = True
                     self.back_dep[k] = self.rel_dep_prev[s]
                     self.held.since[k] = self.rel_open_since[s]
+                    self.held.idle = False      # (its next update clears that start where nothing holds)
         if not self._open_any and not fnp.count_nonzero(open_now):
             return out                  # (none open then or now: the kept state is not read)
         dep = self.departure[n:]
@@ -186,6 +190,17 @@ class StationRelation:
         self.lx_prev = lx
         self.fit_prev = fit
         return out
+
+    def _jump_back_state(self) -> dict:
+        return {k: [None if v != v else v for v in getattr(self, k).tolist()] for k in JUMP_BACK_STATE}
+
+    def _restore_jump_back(self, state: dict) -> None:
+        """`state`: _jump_back_state's, or {} (a checkpoint from before it: nothing open)."""
+        for k in JUMP_BACK_STATE:
+            if k in state:
+                mine = getattr(self, k)
+                setattr(self, k, np.array([np.nan if v is None else v for v in state[k]], mine.dtype))
+        self._open_any = bool(fnp.count_nonzero(self.rel_open))
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether

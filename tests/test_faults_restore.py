@@ -1,0 +1,144 @@
+"""The drift rule's jump backs across a checkpoint, another fault and an idle Held (issue 13's mends).
+
+A restore must decide as the run it continues: the jump backs' records (ramp.py, relation.py) are
+in the checkpoint. A fault of another kind forgets a sensor's record, and a start the jump back
+hands the tracker leaves no since behind in an idle Held (rule.py's invariant)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import agent.checkpoint as ckpt
+from agent.config import from_dict
+from agent.faults.ramp import Ramp
+from agent.faults.rule import Held
+from agent.pipeline import Pipeline
+from agent.records import Rejects
+from agent.sources.simulate import generate
+from agent.window import Aligner
+from conftest import bench_module
+
+TICK = 30.0
+
+
+def _events_with_restores(cfg, rows, restores: list[int]) -> list[list]:
+    """Fault events (tick, event without its per-life id) of one run, and of a run restored from a real
+    checkpoint round trip (encode / decode into a new Pipeline) at each tick of `restores`."""
+    runs = []
+    for restore_at in [None] + restores:
+        pipe, events = Pipeline(cfg), []
+        for k, row in enumerate(rows):
+            if k == restore_at:
+                state = ckpt.decode(ckpt.encode({}, pipe.state_dict()))[1]
+                pipe = Pipeline(cfg)
+                pipe.restore(state)
+            for ev in pipe.step(row).faults or []:
+                d = ev.to_dict()
+                d.pop("fault_id", None)
+                events.append([k, d])
+        runs.append(events)
+    return runs
+
+
+@pytest.mark.parametrize("seed, restores, end", [(3, [7350, 7359], 7420), (4, [4475, 4479], 4520)])
+def test_a_restore_before_a_pump_jump_back_gives_the_unrestored_events(seed, restores, end):
+    """Pump seed 3 decides a drift on temp_motor at tick 7360 by its jump back, seed 4 one on flow
+    near tick 4480: restored just before, the start (and the kind) were those of a fresh record."""
+    faults = bench_module("faults")
+    cfg = from_dict(faults.config_dict("pump", seed, 72))
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+    plain, *restored = _events_with_restores(cfg, rows[:end], restores)
+    assert any(k > restores[0] and ev["kind"] == "drift" for k, ev in plain)     # a jump back is in the span
+    for events in restored:
+        assert events == plain
+
+
+def test_a_restore_in_a_loop_station_jump_back_gives_the_unrestored_events(tmp_path):
+    """The demo's S04_flow drift, ended by its station relation's jump back; restored at tick 3700."""
+    table = bench_module("table")
+    d = table.demo_config(["numpy"], tmp_path, None)
+    d["sources"][0]["anomalies"] += [
+        {"kind": "drift", "at_s": 110000, "duration_s": 4000, "target": "S04_flow", "magnitude": 1.0}]
+    cfg = from_dict(d, base_dir=str(table.ROOT))
+    rows = table.demo_rows(cfg, 4000)
+    plain, restored = _events_with_restores(cfg, rows, [3700])
+    assert any(k > 3700 and ev["kind"] == "drift" and ev["sensor"] == "S04_flow" for k, ev in plain)
+    assert restored == plain
+
+
+def _ramp() -> Ramp:
+    return Ramp(np.ones(2, bool), 600.0, TICK, jump_back=True, limit=6.0, required_s=300.0, window=3)
+
+
+def _over(ramp: Ramp, ts: float, dep: float = 4.0) -> None:
+    """One judged tick of sensor 0 past half the limit (not past it), sensor 1 calm."""
+    departure = np.array([dep, 0.0])
+    over = np.abs(departure) > 3.0
+    ramp.track(np.zeros(2, bool), over, np.ones(2, bool), departure, ts)
+
+
+def _claim(ramp: Ramp, held: Held, ts: float) -> np.ndarray | None:
+    return ramp.claim(np.array([True, False]), lambda: np.zeros(2), np.ones(2, bool), held, ts)
+
+
+def test_the_ramp_jump_back_record_round_trips_and_an_older_checkpoint_restores_a_fresh_one():
+    a = _ramp()
+    for k in range(12):                 # 330 s past half the limit: far (drift_s), claimable for 3 ticks
+        _over(a, 1000.0 + TICK * k)
+    b = _ramp()
+    b.restore(json.loads(json.dumps(a.state())))
+    held_a, held_b = Held(2, TICK), Held(2, TICK)
+    ts = 1000.0 + TICK * 12
+    assert list(_claim(a, held_a, ts)) == list(_claim(b, held_b, ts)) == [True, False]
+    assert held_a.since[0] == held_b.since[0] == 1000.0       # the fault starts when it passed half the limit
+    old = {k: v for k, v in a.state().items() if k in ("held", "from", "ramped")}     # before the jump back's keys
+    c = _ramp()
+    c.restore(old)
+    assert np.isnan(c.over_from).all() and not c.far_left.any() and not c.judged_run.any()
+    assert _claim(c, Held(2, TICK), ts) is None
+
+
+def test_a_fault_of_another_kind_forgets_the_ramp_jump_back_record():
+    """Past half the limit from 1000 s, then another fault (the drift rule's rows settle): after it,
+    the first tick past half the limit is not already held for drift_s, and a later jump back starts
+    after that fault, not before it."""
+    ramp = _ramp()
+    for k in range(5):
+        _over(ramp, 1000.0 + TICK * k)
+    ramp.forget(np.array([True, False]))        # Drift.observe: sensor 0 has a fault of another kind
+    after = 5000.0
+    _over(ramp, after)
+    assert _claim(ramp, Held(2, TICK), after + TICK) is None      # not far: held 0 s, not drift_s
+    for k in range(1, 11):
+        _over(ramp, after + TICK * k)
+    held = Held(2, TICK)
+    assert list(_claim(ramp, held, after + TICK * 11)) == [True, False]
+    assert held.since[0] == after
+
+
+def test_a_sensor_merely_unseen_keeps_its_jump_back_record():
+    ramp = _ramp()
+    for k in range(5):
+        _over(ramp, 1000.0 + TICK * k)
+    ramp.track(np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), np.zeros(2), 1150.0)   # not judged
+    for k in range(6, 12):
+        _over(ramp, 1000.0 + TICK * k)
+    held = Held(2, TICK)
+    assert list(_claim(ramp, held, 1000.0 + TICK * 12)) == [True, False]
+    assert held.since[0] == 1000.0
+
+
+def test_a_jump_back_start_leaves_no_since_in_an_idle_held():
+    """rule.py: an idle Held has ticks all 0 and since all NaN. The start a claim writes reaches the
+    tracker that tick; the Held's next update clears it where its condition does not hold."""
+    ramp = _ramp()
+    for k in range(12):
+        _over(ramp, 1000.0 + TICK * k)
+    held = Held(2, TICK)
+    assert held.idle
+    _claim(ramp, held, 1360.0)
+    assert held.since[0] == 1000.0
+    held.update(held.nothing, np.ones(2, bool), 1390.0)
+    assert held.idle and np.isnan(held.since).all() and not held.ticks.any()
