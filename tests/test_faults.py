@@ -637,6 +637,14 @@ def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_p
     assert alerts_driven_by(alerts0, "S02_occ", at, drift.ts)
 
 
+def pump_drift_csv(tmp_path, target: str, seed: int, name: str) -> tuple[Path, float]:
+    """A pump day to 13:45 whose `target` drifts for 20 minutes from 13:00, written to a CSV replay;
+    (path, the drift's start)."""
+    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
+                                                         target=target)], seed=seed)
+    return write_csv(tmp_path / name, records, PUMP), t0() + 13 * H
+
+
 def test_an_alert_driven_by_a_lone_drifting_sensor_waits_until_no_alert_is_left(tmp_path):
     """Pump seed 0, the roadside alert settings of bench/faults.py: temp_fluid drifts from 13:00
     on the first day. Its neighbours on the skid stay calm, so its alert is a lone driver's: with
@@ -646,10 +654,7 @@ def test_an_alert_driven_by_a_lone_drifting_sensor_waits_until_no_alert_is_left(
     it waits, and no alert opens at all."""
     bench = bench_module("faults")
     base = bench.config_dict("pump", 0, 14.0)
-    at = t0() + 13 * H
-    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
-                                                         target="temp_fluid")], seed=0)
-    path = write_csv(tmp_path / "pump-lone-drift.csv", records, PUMP)
+    path, at = pump_drift_csv(tmp_path, "temp_fluid", 0, "pump-lone-drift.csv")
 
     def run(faults: dict):
         cfg = config.from_dict({**base, "sources": [{"type": "replay", "path": str(path)}], "sinks": [],
@@ -868,10 +873,7 @@ def test_a_short_pump_drift_that_keeps_growing_is_decided_as_a_ramp(tmp_path):
     `drift_ramp_s` (600 s, the default) a candidate whose mates stay calm and whose departure has
     grown by a quarter over those 600 s is a drift, decided while the drift lasts, starting when
     it became a candidate; the tracker's state keeps the ramp through a restart."""
-    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
-                                                         target="temp_fluid")], seed=3)
-    path = write_csv(tmp_path / "pump-short-drift.csv", records, PUMP)
-    at = t0() + 13 * H
+    path, at = pump_drift_csv(tmp_path, "temp_fluid", 3, "pump-short-drift.csv")
     skid = [{"name": s, "group": "skid"} for s in PUMP]
     faults, _, pipe = replay(agent_config(tmp_path, path, skid, "group"))
     [drift] = decided(faults, "temp_fluid", "drift")
@@ -908,10 +910,7 @@ def test_a_pump_drift_hidden_by_a_load_step_is_decided_as_it_jumps_back(tmp_path
     sensor past the limit within the last few ticks whose spike brings it back within half the limit
     was drifting: one `drift` fault, decided at the jump, starting when the departure last passed
     half the limit. Off, the same jump is reported as a spike."""
-    records = simulate("pump", PUMP, 13.75, [AnomalySpec(kind="drift", at_s=13 * H, duration_s=1200,
-                                                         target="accel1")], seed=1)
-    path = write_csv(tmp_path / "pump-drift-at-a-load-step.csv", records, PUMP)
-    at = t0() + 13 * H
+    path, at = pump_drift_csv(tmp_path, "accel1", 1, "pump-drift-at-a-load-step.csv")
     skid = [{"name": s, "group": "skid"} for s in PUMP]
     faults, _, _ = replay(agent_config(tmp_path, path, skid, "group"))
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("accel1", "drift")]
