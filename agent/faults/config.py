@@ -39,8 +39,9 @@ class FaultConfig:
     drift_moved_alone: bool = doc("a loop station's broken relation with no mate judged (the first queue seen) blames "
                                   "the mate that moved against its neighbours alone", default=False)
     drift_jump_back: bool = doc("a loop station's relation, past half its limit, restored in one tick by one mate's "
-                                "jump, or a sensor without one (the pump's) past the limit jumping back onto what its "
-                                "neighbours predict: that sensor was drifting (decided as it ends)", default=True)
+                                "jump, or a sensor without one (the pump's), past the limit in the last 3 ticks or past "
+                                "half of it for drift_s, jumping back onto what its neighbours predict: that sensor "
+                                "was drifting (decided as it ends)", default=True)
     drift_station_hold: bool = doc("a loop station's relation past half its limit with no mate leaning its way: every "
                                    "mate is a drift candidate (alerts they drive alone wait)", default=True)
     drift_station_early: bool = doc("a loop station's relation past a quarter of its limit (not a step), a mate leaning "

@@ -558,7 +558,7 @@ class Drift(StationRelation):
         # The moments as of the last refit (the models judged with) and the ticks kept since, not folded
         # here: a restart refits the same models and folds the same ticks at the same refit as the run
         # it continues (a fold here would refit early, on other sums: other decisions).
-        n, k = self.n, self._filled
+        n, kept = self.n, self._filled
         return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
@@ -568,8 +568,8 @@ class Drift(StationRelation):
                              "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE},
                              "jump_back": self._jump_back_state()},
-                "kept": {"g": _json(self._g[:k].reshape(k, self._g[0].size)), "pairs": self._pl[:k].tolist(),
-                         "r": self._r[:k].tolist(), "u": self._u[:k].tolist(), "rel": self._rc[:k].tolist()}}
+                "kept": {"g": _json(self._g[:kept].reshape(kept, self._g[0].size)), "pairs": self._pl[:kept].tolist(),
+                         "r": self._r[:kept].tolist(), "u": self._u[:kept].tolist(), "rel": self._rc[:kept].tolist()}}
 
     def restore(self, state: dict) -> None:
         n = self.n
