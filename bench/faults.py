@@ -66,6 +66,14 @@ def with_settings(cfg: dict, settings: list[str]) -> dict:
     return cfg
 
 
+def simulated_rows(cfg) -> list:
+    """The aligned ticks of `cfg`'s simulate source, as the agent's aligner makes them."""
+    from agent.records import Rejects
+    from agent.sources.simulate import generate
+    from agent.window import Aligner
+    return Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+
+
 def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = (),
                 learn_like: list[float] | None = None) -> dict:
     """One run's trace. `learned`: the ticks on which the active tier's threshold learned (its
@@ -74,12 +82,9 @@ def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()
     difference in incidents come from what the threshold learned, or from the scores?)."""
     from agent.config import from_dict
     from agent.pipeline import Pipeline
-    from agent.records import Rejects
-    from agent.sources.simulate import generate
-    from agent.window import Aligner
 
     cfg = from_dict(with_settings(config_dict(scenario, seed, hours), list(settings)))
-    rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+    rows = simulated_rows(cfg)
     pipe = Pipeline(cfg)
     events: dict[str, list[float]] = {}
     alerts, faults = [], []
@@ -128,9 +133,7 @@ def cost(sizes: list[int], ticks: int, scenario: str = "corridor", settings: lis
     import numpy as np
     from agent.config import from_dict
     from agent.faults.tracker import FaultTracker
-    from agent.records import Rejects
-    from agent.sources.simulate import corridor_sensors, generate
-    from agent.window import Aligner
+    from agent.sources.simulate import corridor_sensors
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info
     out = {"machine": machine_info(), "ticks": ticks, "scenario": scenario, "settings": list(settings), "sizes": {}}
@@ -142,7 +145,7 @@ def cost(sizes: list[int], ticks: int, scenario: str = "corridor", settings: lis
                                        "sources": [{"type": "simulate", "scenario": scenario, "seed": 0,
                                                     "start": "2026-01-05T00:00:00Z",
                                                     "duration_s": (2880 + ticks) * 30.0}]}, list(settings)))
-        rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+        rows = simulated_rows(cfg)
         tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
         for row in rows[:2880]:
             tracker.observe(row)

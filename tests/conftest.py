@@ -48,6 +48,12 @@ def bench_module(name: str):
     return module
 
 
+def through_file(state: dict) -> dict:
+    """A pipeline's state as a restart reads it back: through the checkpoint file format."""
+    from agent.checkpoint import decode, encode
+    return decode(encode({"config": {}}, state))[1]
+
+
 def demo_dict(state_dir: Path, **scoring) -> dict:
     """configs/demo.yaml as a dict, without the MQTT sink, writing into `state_dir`."""
     d = yaml.safe_load(DEMO_CONFIG.read_text())

@@ -26,7 +26,7 @@ from agent.pipeline import Pipeline
 from agent.sinks.jsonl import JsonlSink
 from agent.typed import ConfigError
 from agent.window import Row
-from conftest import NO_DEMO
+from conftest import NO_DEMO, through_file
 from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, copy_run, row, wait_for, write_config
 
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -57,10 +57,6 @@ def without_life(event) -> dict:
     d = event.to_dict()
     d["alert_id"] = d["alert_id"].rsplit("-", 1)[0]
     return d
-
-
-def through_file(state: dict) -> dict:
-    return decode(encode({"config": {}}, state))[1]
 
 
 # ---- the file format ----------------------------------------------------------------------------

@@ -10,15 +10,11 @@ import json
 import numpy as np
 import pytest
 
-import agent.checkpoint as ckpt
 from agent.config import from_dict
 from agent.faults.ramp import Ramp
 from agent.faults.rule import Held
 from agent.pipeline import Pipeline
-from agent.records import Rejects
-from agent.sources.simulate import generate
-from agent.window import Aligner
-from conftest import bench_module
+from conftest import bench_module, through_file
 
 TICK = 30.0
 
@@ -31,7 +27,7 @@ def _events_with_restores(cfg, rows, restores: list[int]) -> list[list]:
         pipe, events = Pipeline(cfg), []
         for k, row in enumerate(rows):
             if k == restore_at:
-                state = ckpt.decode(ckpt.encode({}, pipe.state_dict()))[1]
+                state = through_file(pipe.state_dict())
                 pipe = Pipeline(cfg)
                 pipe.restore(state)
             for ev in pipe.step(row).faults or []:
@@ -48,7 +44,7 @@ def test_a_restore_before_a_pump_jump_back_gives_the_unrestored_events(seed, res
     near tick 4480: restored just before, the start (and the kind) were those of a fresh record."""
     faults = bench_module("faults")
     cfg = from_dict(faults.config_dict("pump", seed, 72))
-    rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+    rows = faults.simulated_rows(cfg)
     plain, *restored = _events_with_restores(cfg, rows[:end], restores)
     assert any(k > restores[0] and ev["kind"] == "drift" for k, ev in plain)     # a jump back is in the span
     for events in restored:

@@ -308,14 +308,11 @@ def _faulty_rows(scenario: str, seed: int, hours: float, gap_every: int = 0):
     import dataclasses
 
     from conftest import bench_module
-    config_dict = bench_module("faults").config_dict
+    faults = bench_module("faults")
 
     from agent.config import from_dict
-    from agent.records import Rejects
-    from agent.sources.simulate import generate
-    from agent.window import Aligner
-    cfg = from_dict(config_dict(scenario, seed, hours))
-    rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
+    cfg = from_dict(faults.config_dict(scenario, seed, hours))
+    rows = faults.simulated_rows(cfg)
     if gap_every:
         n = len(cfg.sensor_names())
         rows = [dataclasses.replace(r, values=np.full(n, np.nan), missing=np.ones(n, bool), carried=np.zeros(n, bool))
