@@ -83,7 +83,7 @@ def graph_summary(interpreter) -> dict:
             "delegate_partitions": ops.get("DELEGATE", 0), "by_type": dict(ops.most_common())}
 
 
-def artifact_invokes(files: list[str], scorer) -> tuple[dict, object]:
+def artifact_invokes(files: list[str], scorer) -> tuple[dict, object, dict]:
     """`--artifacts`: each TFLite file's raw Invoke, an interpreter of its own built as the scorer
     builds its own (model_content, one thread, the wrapped C++ Invoke over held input views), and
     a function that copies the scorer's current inputs into all of them (untimed, after a tick).
