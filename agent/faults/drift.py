@@ -376,7 +376,7 @@ class Drift(StationRelation):
             if not all_healthy:
                 pending &= ~drifting
             if fnp.count_nonzero(pending & ~ctx_calm[:n]):
-                ctx_size = fnp.where(self.context_on, size[self.context_idx], 0.0).max(axis=1)
+                ctx_size = np.maximum.reduce(fnp.where(self.context_on, size[self.context_idx], 0.0), axis=1)
                 pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
             else:
                 pending &= ctx_calm[:n]
