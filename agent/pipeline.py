@@ -82,7 +82,7 @@ class Pipeline:
                                  hold_ticks=cfg.faults.hold_ticks(cfg.tick_s))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
             if hasattr(tier, "set_profile"):
-                tier.set_profile(cfg.scoring.profile, cfg.scoring.blend_numpy)
+                tier.set_profile(cfg.scoring.profile)
         self.window = WindowBuffer(cfg.window.steps, n)
         # alerts.hold_sigma: an open alert's drivers hold it while their level is off warm-up's (alerts.py)
         self.level = self._new_level()

@@ -319,11 +319,10 @@ class ModelScorer(Scorer):
             self._floored = np.maximum(np.asarray(self.residual, np.float64), RESIDUAL_STD_FLOOR)
         return self._floored
 
-    def set_profile(self, cfg: ProfileConfig, blend: float = 0.0) -> None:
-        """The normal-profile settings (scoring.profile) and the chain's blend weight (scoring.blend_numpy,
-        which scales the profile's weight: profile.py); fitted by fit_profile at warm-up."""
+    def set_profile(self, cfg: ProfileConfig) -> None:
+        """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""
         self.profile_cfg = cfg
-        self.profile = NormalProfile(cfg, list(self.bundle.sensors), blend)
+        self.profile = NormalProfile(cfg, list(self.bundle.sensors))
 
     def fit_profile(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
         """Fit this plant's normal behaviour on the warm-up rows (normalised z, missing, tick ts;

@@ -12,14 +12,7 @@ lie, and scores the distance from there on:
 
 `weight` scales the profile's distance before it is compared with the forecast error: the tier's
 threshold is calibrated on warm-up ticks whose scores are mostly forecast error, so the weight sets
-how far from normal a level must be to alarm, in units of that threshold. It is that weight as the
-threshold sees it, whether the fallback is blended in or not: with `scoring.blend_numpy` w the chain
-averages each sensor's score with the fallback's, (tier + w · fallback) / (1 + w) over their
-thresholds, and on a lasting shift the fallback has followed (its score ≈ 0) the profile would count
-only 1 / (1 + w) of itself. So the scorer multiplies the distance by weight × (1 + w) (`blend`): a
-shift only the profile sees alarms at the same distance with the blend as with the tier alone.
-Without it the tier alone ran at twice the blended tier's profile sensitivity (SKAB, README
-fourteenth round: the tier alone's false alarms were mostly the profile's). `lasting_shift: false`
+how far from normal a level must be to alarm, in units of that threshold. `lasting_shift: false`
 drops the forecast error's lasting-shift (bias) statistic on the profiled sensors: the profile
 already scores a lasting shift, and the bias of an off-plant forecast adds noise to it.
 
@@ -68,9 +61,7 @@ class ProfileConfig:
     drifting: list[str] = doc(
         "sensors whose normal level drifts (judged by their newest forecast error alone)", default_factory=list)
     weight: float = rng(0.05, 10.0, default=1.0,
-        doc="the profile distance is multiplied by this before it is compared with the forecast error, as "
-            "the threshold sees it: with `scoring.blend_numpy` w the tier multiplies by weight × (1 + w), "
-            "so a shift only the profile sees alarms at the same distance blended or alone")
+        doc="the profile distance is multiplied by this before it is compared with the forecast error")
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
@@ -120,10 +111,8 @@ def ew_level(forecasts: np.ndarray, known: np.ndarray, half_life: float) -> np.n
 class NormalProfile:
     """μ, σ of each sensor's forecast level over warm-up; `scores` is the distance from them."""
 
-    def __init__(self, cfg: ProfileConfig, sensors: list[str], blend: float = 0.0):
-        """`blend`: the chain's `scoring.blend_numpy` (the distance is scaled by weight × (1 + blend))."""
+    def __init__(self, cfg: ProfileConfig, sensors: list[str]):
         self.cfg = cfg
-        self.weight = cfg.weight * (1.0 + blend)
         self.used = np.array([s not in set(cfg.drifting) for s in sensors])
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
@@ -160,7 +149,7 @@ class NormalProfile:
         """(…, N) non-negative distances of levels from the profile (0 for excluded/unknown)."""
         if self.mean is None:
             return np.zeros_like(np.asarray(level, np.float64))
-        d = self.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
+        d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
     def forget_last_tick(self) -> None:
@@ -187,7 +176,7 @@ class NormalProfile:
 
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
-                "drifting": list(self.cfg.drifting), "weight": self.cfg.weight, "weight_in_tier": self.weight,
+                "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
