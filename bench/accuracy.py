@@ -23,7 +23,7 @@ temp dir (see write_skab_training_data), into DIR or a temp dir. The bundle is S
   hand, as NAB's leaderboard does. The agent config is configs/nab.yaml; `--nab-set KEY=VALUE`
   overrides it, `--nab-file CATEGORY/FILE.csv` restricts the run to a tuning subset, and
   `--nab-windows` prints what the agent did in every window (found where, peak score/threshold,
-  the last alert before it).
+  the last alert before it, what the stream does there: bench/nab_kinds.py).
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ from agent.evaluate.runner import MODEL_TIERS, event_tolerance_s, nab_inputs, na
 from agent.evaluate.skab import SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
 from agent.evaluate.metrics import Confusion, confusion  # noqa: E402
 from agent.feedback import FeedbackConfig  # noqa: E402
+from bench.nab_kinds import window_kind  # noqa: E402
 
 SKAB_LEADERBOARD = [("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, 39.73, 14.13),
                     ("T-squared+Q (PCA)", 0.76, 26.62, 24.92), ("Isolation forest", 0.29, 2.56, 82.89),
@@ -420,8 +421,10 @@ def nab_window_diagnosis(f, t) -> list[dict]:
     `found_at` — where in the window the first alert was raised (0 its first row, 1 its last; None:
     missed), `peak_ratio` — the largest score ÷ threshold in force over the window's rows, and
     `alert_rows_before` — rows from the last alert raised before the window to its start (an alert
-    still open or cooling down hides the window)."""
+    still open or cooling down hides the window), and `kind` — what the stream does there, from its
+    values alone (bench/nab_kinds.py)."""
     det, score, spans = nab_inputs(f, t)
+    values = f.values[f.row_tick, 0]
     ratio = score / t.threshold[f.row_tick]
     onsets = np.flatnonzero(det)
     out = []
@@ -434,7 +437,8 @@ def nab_window_diagnosis(f, t) -> list[dict]:
         out.append({"left": int(left), "rows": int(width),
                     "found_at": round(float(inside[0] - left) / width, 3) if inside.size else None,
                     "peak_ratio": round(float(seen.max()), 3) if seen.size else None,
-                    "alert_rows_before": int(left - before[-1]) if before.size else None})
+                    "alert_rows_before": int(left - before[-1]) if before.size else None,
+                    "kind": window_kind(values, int(left), int(right))})
     return out
 
 
@@ -484,7 +488,8 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
                             print(f"   {scorer} {name} window at row {w['left']} ({w['rows']} rows): "
                                   + ("missed" if w["found_at"] is None else f"found at {w['found_at']:.2f}")
                                   + f", peak score/threshold {w['peak_ratio']}, last alert before it "
-                                  + ("none" if w["alert_rows_before"] is None else f"{w['alert_rows_before']} rows earlier"))
+                                  + ("none" if w["alert_rows_before"] is None else f"{w['alert_rows_before']} rows earlier")
+                                  + f"; the stream: {w['kind']}")
     n_files = len({name for files in per_file.values() for name in files})
     print(f"\n== NAB{'' if split == 'all' else ' (' + split + ' split)'}: {n_files} files in {len(categories)} categories ({', '.join(categories)}); "
           f"each file replayed at its own sampling period; the first 15 % of each file's rows is the warm-up")
