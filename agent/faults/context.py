@@ -105,7 +105,8 @@ class Normal:
             rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
             self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
-        if fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok) == n and fnp.count_nonzero(known) == n:
+        all_known = fnp.count_nonzero(known) == n
+        if all_known and fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok) == n:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
             # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
             # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
@@ -125,15 +126,16 @@ class Normal:
                 count += 1.0
                 self._learned()
             return
-        # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs
-        c = rate * counted
-        self.repeat += c * known * ((step == 0) - self.repeat)
+        # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs; a mask that is all
+        # True is left out (rate × 1 is the rate: the same products)
+        c = rate if fnp.count_nonzero(counted) == n else rate * counted
+        self.repeat += (c if all_known else c * known) * ((step == 0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = rate * learn
         x0 = fnp.where(learn, x, 0.0)
         self.mean += a * (x0 - self.mean)
         self._size = None
-        has_step = learn & step_ok & known
+        has_step = learn & step_ok if all_known else learn & step_ok & known
         b = a * has_step
         self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
         self.rel_step += b * (fnp.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
