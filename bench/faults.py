@@ -47,7 +47,9 @@ def config_dict(scenario: str, seed: int, hours: float) -> dict:
         "threshold": {"method": "pot", "risk": 0.0005, "quiet_s": 600},
         "alerts": {"min_duration_ticks": 2, "instant_factor": 1.5, "clear_ticks": 6, "cooldown_ticks": 10,
                    "update_interval_s": 300},
-        "faults": {"lone_holdback_s": 600, "drift_holdback_s": 1200},
+        "faults": {"lone_holdback_s": 600, "drift_holdback_s": 1200,
+                   # the road's corroboration bar (roadside.yaml); the pump keeps the code's (industrial.yaml)
+                   **({"lone_corroborate": 1.0} if scenario == "corridor" else {})},
     }
 
 

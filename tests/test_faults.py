@@ -589,15 +589,16 @@ def test_holdback_waits_longer_for_a_drift_candidate():
 def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
     """The spatial test: an alert driven by one sensor while every sensor it moves with is calm —
     or fits what its own neighbours predict — waits up to lone_holdback_s (a suspect or not); a
-    neighbour that departs from its own neighbours corroborates it and the alert opens. A drift
+    neighbour that departs from its own neighbours and scores over `lone_corroborate` (0.5; roadside
+    1.0) × the threshold corroborates it and the alert opens. A drift
     candidate's other drivers corroborate it only if they do not fit their neighbours."""
     from agent.faults.holdback import HoldBack
     context = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
     none = np.zeros(3, bool)
     first = np.array([True, False, False])
 
-    def waits(scores, suspect=none, drift=none, fits=none, lone_s=600.0) -> int:
-        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=1200, lone_holdback_s=lone_s)
+    def waits(scores, suspect=none, drift=none, fits=none, lone_s=600.0, corroborate=0.5) -> int:
+        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=1200, lone_holdback_s=lone_s, corroborate=corroborate)
         n = 0
         while n < 100 and hb.hold(1000.0 + TICK * n, np.array(scores), 1.0, context, suspect, drift, fits):
             n += 1
@@ -607,6 +608,9 @@ def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
     corroborated = [2.0, 0.8, 0.1]            # its neighbour over CALM × the threshold, not an echo (≤ 0.7)
     assert waits(corroborated) == 0
     assert waits(corroborated, fits=np.array([False, True, True])) == 20     # …but fitting its own neighbours
+    # faults.lone_corroborate 1.0 (configs/roadside.yaml): a neighbour under the threshold, however
+    # close, does not corroborate; one over it does
+    assert waits(corroborated, corroborate=1.0) == 20 and waits([2.0, 1.2, 0.1], corroborate=1.0) == 0
     co_driver = [2.0, 1.5, 0.1]               # a second driver above the threshold
     fits = np.array([False, True, True])
     assert waits(co_driver, suspect=first, fits=fits) == 0
@@ -616,6 +620,8 @@ def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
                              "faults": {"lone_holdback_s": 900}}).faults.hold_ticks(TICK) == 30
     with pytest.raises(ConfigError, match=r"faults\.lone_holdback_s: must be >= 0"):
         config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"lone_holdback_s": -1}})
+    with pytest.raises(ConfigError, match=r"faults\.lone_corroborate: must be <= 1"):
+        config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"lone_corroborate": 1.5}})
 
 
 def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_path):

@@ -66,6 +66,9 @@ class FaultConfig:
     lone_holdback_s: float = rng(0, None, default=0.0,
                                   doc="an alert driven by one sensor while all it moves with stay calm (or read what their "
                                       "neighbours predict) waits this long (at least holdback_s)")
+    lone_corroborate: float = rng(0.0, 1.0, default=0.5,
+                                   doc="a neighbour ends a lone driver's wait by scoring over this share of the threshold "
+                                       "(not an echo, not reading what its own neighbours predict)")
     learn_s: float = rng(0, None, default=3600.0,
                           doc="normal behaviour learned over about this long")
 

@@ -80,7 +80,7 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
-        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s)
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s, cfg.lone_corroborate)
         self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
         self.now = float("nan")                     # the last observed tick's time
         self._kinds_changed()
