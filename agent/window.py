@@ -439,6 +439,17 @@ class WindowBuffer:
         self.missing = self._missing[h:h + t]
         self.ts = self._ts[h:h + t]
         self.newest_seen = ~self.missing[-1]
+        self._newest64 = None
+
+    @property
+    def newest64(self) -> np.ndarray:
+        """The newest row as float64, made once a push when first read (do not write to it). The
+        fallback's arithmetic on the float32 row is float64 arithmetic on it converted, exactly:
+        on this row it is the same bits, without a conversion in every call that reads it."""
+        v = self._newest64
+        if v is None:
+            v = self._newest64 = self.values[-1].astype(np.float64)
+        return v
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps

@@ -29,7 +29,9 @@ aligner and normaliser). Rows of the table:
   stage timed inside the steps of its own pipeline (every fault rule's observe and learn, the
   sensors' normal behaviour, the model scorer and inside it its inputs, runtime call, invoke and
   bias statistic, the fallback's features, scorers, observe and learning, the detector; a stage's
-  timer adds ~0.3 µs).
+  timer adds ~0.3 µs); and each again over the ticks that start with some sensor's drift departure
+  past half `drift_z` (the drift rule's full path) and over the others (`| …` rows; `per_tick`
+  there is the share of ticks).
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -233,7 +235,10 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
     window = pipes["tflite"].window
     torch = None if whole_only else torch_parts()
     hst = None if whole_only else river_hst(len(raw["numpy"].sensor_names()))
-    numpy_alone = copy.deepcopy(pipes["numpy"].numpy)      # the fallback's score + learn, on the same window
+    # The fallback's score + learn on the same window: a deep copy of the numpy pipeline's fallback,
+    # made only when timed (with it, an A/A run of one package against itself read that pipeline's
+    # tick 3 % and its rest 8 % slower than the same code at --before; without it, the same).
+    numpy_alone = None if whole_only else copy.deepcopy(pipes["numpy"].numpy)
     buf = WindowBuffer(raw["numpy"].window.steps, len(raw["numpy"].sensor_names()))
     facts = {"profile": profile, "sensors": len(raw["numpy"].sensor_names()), "steps": raw["numpy"].window.steps,
              "model": bundle.manifest.model or {}, "ticks": ticks, "warmup_ticks": warm}
@@ -382,14 +387,30 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     timed(pipe.detector, "step", "detector: threshold, alerts, learning (calls the learn)")
     timed(pipe.chain, "learn", "fallback: learn, all of it")
     whole = []
+    # Each tick also split by whether it starts with some sensor's drift departure past half
+    # drift_z (the rule's full path; its calm-tick shortcuts serve the others): per stage, the
+    # calls made during that tick.
+    drift = next((r for r in health.rules if r.KIND == "drift"), None)
+    past: dict[str, dict[bool, list[float]]] = {}
     for row in rows[-ticks:]:
+        leaning = drift is not None and bool(drift.over[:drift.n].any())
+        made = {label: len(s) for label, s in took.items()}
         t0 = time.perf_counter()
         pipe.step(row)
         whole.append(time.perf_counter() - t0)
+        past.setdefault(f"whole tick, {tier} tier", {True: [], False: []})[leaning].append(whole[-1])
+        for label, s in took.items():
+            if len(s) > made[label]:
+                past.setdefault(label, {True: [], False: []})[leaning].append(sum(s[made[label]:]))
     out = {f"whole tick, {tier} tier": {**percentiles(whole), "per_tick": 1.0}}
     for label, s in took.items():
         if s:
             out[label] = {**percentiles(s), "per_tick": round(len(s) / ticks, 2)}
+    for label, split in past.items():
+        for leaning, s in split.items():
+            if s:
+                out[f"{label} | {'a sensor past half drift_z' if leaning else 'none past half drift_z'}"] = \
+                    {**percentiles(s), "per_tick": round(len(s) / ticks, 2)}
     return out
 
 

@@ -67,6 +67,28 @@ def test_normal_learned_on_every_sensor_is_the_general_update():
         assert np.array_equal(getattr(fast, key), getattr(general, key)[:n]), key
 
 
+def test_normal_with_some_sensors_not_learned_is_the_general_update():
+    """n sensors all counted with a known step, some not learned or without a learnable step (a
+    drift candidate's tick: the all-True masks left out) against the same n plus one neither
+    counted nor with a known step (every mask in): every statistic of the n is the same bits."""
+    rng = np.random.default_rng(7)
+    n = 6
+    masked, general = Normal(n, 50.0), Normal(n + 1, 50.0)
+    prev = rng.normal(size=n)
+    for _ in range(300):
+        x = prev + rng.normal(size=n) * rng.choice([0.0, 1.0], size=n, p=[0.2, 0.8])
+        step = np.abs(x - prev)
+        at_floor = rng.random(n) < 0.1
+        learn, step_ok, yes = rng.random(n) < 0.7, rng.random(n) < 0.8, np.ones(n, bool)
+        masked.learn(x, learn, step, step_ok, at_floor, counted=yes)
+        general.learn(np.append(x, np.nan), np.append(learn, False), np.append(step, np.nan),
+                      np.append(step_ok, False), np.append(at_floor, False), counted=np.append(yes, False))
+        prev = x
+    for key in ("count", "mean", "abs_step", "rel_step", "repeat", "at_floor"):
+        assert np.array_equal(getattr(masked, key), getattr(general, key)[:n]), key
+    assert masked.count.min() < masked.count.max()      # some ticks left sensors unlearned
+
+
 def test_held_is_calm_only_when_nothing_holds_and_nothing_would():
     held = Held(3, 30.0)
     none = np.zeros(3, bool)

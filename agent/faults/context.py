@@ -47,12 +47,35 @@ class SensorContext:
         return {self.quantities[j]: j for j in range(self.n) if self.groups[j] == self.groups[i]}
 
 
+class WholeCounts:
+    """A float64 array of per-sensor (or per-row) counts of whole ticks whose usual tick adds 1 to
+    every entry: such ticks are kept as one number and added when the array is read (`array`), so
+    the usual tick makes no numpy call. Whole numbers below 2**53 are exact, so adding 1.0 k times
+    and adding k once are the same bits. Read `array` for any other update (it is the array itself)."""
+
+    __slots__ = ("_a", "_k")
+
+    def __init__(self, n: int):
+        self._a = np.zeros(n)
+        self._k = 0                 # ticks that added 1 everywhere, not yet in _a
+
+    def add_one(self) -> None:
+        self._k += 1
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._k:
+            self._a += float(self._k)
+            self._k = 0
+        return self._a
+
+
 class Normal:
     """Per-sensor running statistics of healthy readings, exponentially forgotten."""
 
     def __init__(self, n: int, horizon_ticks: float):
         self.alpha_min = 1.0 / max(horizon_ticks, 2.0)
-        self.count = np.zeros(n)                 # healthy observed ticks learned (saturates in effect)
+        self._count = WholeCounts(n)             # healthy observed ticks learned (`count`; saturates in effect)
         self.mean = np.zeros(n)
         # Four statistics learned at one rate, rows of one array (views), so that a tick on which
         # every sensor is learned updates them in one pass (learn); their new values go in _new.
@@ -75,14 +98,15 @@ class Normal:
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
         `step`: |Δx| from the previous reading (NaN without one), learned where `step_ok` (from a
         learnable reading); `at_floor`: bool, the reading is at the sensor's floor."""
-        n = self.count.size
+        n = self.mean.size
         if self._rate_floor:
             rate = self.alpha_min                # the same value for every sensor as the array below
         else:
             rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
             self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
-        if fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok) == n and fnp.count_nonzero(known) == n:
+        all_known = fnp.count_nonzero(known) == n
+        if all_known and fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok) == n:
             # The common tick, every sensor learned with its step: each mask below is all 1, and a
             # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
             # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
@@ -95,23 +119,33 @@ class Normal:
             self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
             rows = self._rows
             rows += rate * (new - rows)
-            self.count += 1.0
-            self._learned()
+            if self._rate_floor and self._all_learned:     # (nothing reads the count until state())
+                self._count.add_one()
+            else:
+                count = self.count
+                count += 1.0
+                self._learned()
             return
-        # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs
-        c = rate * counted
-        self.repeat += c * known * ((step == 0) - self.repeat)
+        # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs; a mask that is all
+        # True is left out (rate × 1 is the rate: the same products)
+        c = rate if fnp.count_nonzero(counted) == n else rate * counted
+        self.repeat += (c if all_known else c * known) * ((step == 0) - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = rate * learn
         x0 = fnp.where(learn, x, 0.0)
         self.mean += a * (x0 - self.mean)
         self._size = None
-        has_step = learn & step_ok & known
+        has_step = learn & step_ok if all_known else learn & step_ok & known
         b = a * has_step
         self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
         self.rel_step += b * (fnp.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
-        self.count += learn
+        count = self.count
+        count += learn
         self._learned()
+
+    @property
+    def count(self) -> np.ndarray:
+        return self._count.array
 
     @property
     def all_learned(self) -> bool:

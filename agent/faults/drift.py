@@ -54,6 +54,7 @@ from .. import fastnp as fnp
 from .config import FaultConfig
 from .ramp import Ramp
 from .relation import AGREE, EARLY, RELATION_STATE, RELATION_Z, StationRelation
+from .context import WholeCounts
 from .rule import Held, Tick
 
 LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
@@ -153,7 +154,7 @@ class Drift(StationRelation):
         self.base_e = np.zeros(m)
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
         self.d2 = np.full(m, self.d2_floor)
-        self.count = np.zeros(m)
+        self._count = WholeCounts(m)               # ticks learned per row (`count`)
         # Counts only grow (until a restore): once every row is judged (count ≥ min_count), or every
         # row's spread rate is the floor alpha_min, it stays so, and neither is computed again.
         self._all_judged = False
@@ -185,12 +186,14 @@ class Drift(StationRelation):
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
         self._pending = None
+        self._g_kept = False                       # this tick's g is self._g[self._filled] (observe)
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
         # The ticks since the last refit, folded into the moments then (_fold).
         self._filled = 0
         self._g = np.zeros((REFIT_TICKS, p, F + 1))
         self._pl = np.zeros((REFIT_TICKS, p), bool)
+        self._pl_all = [False] * REFIT_TICKS       # per slot of _pl: all True (every pair; not written again)
         self._r = np.zeros((REFIT_TICKS, s_n))
         self._u = np.zeros((REFIT_TICKS, s_n))
         self._rc = np.zeros((REFIT_TICKS, s_n), bool)
@@ -224,7 +227,10 @@ class Drift(StationRelation):
         xl = self._xl
         xl[0] = t.x
         np.multiply(t.x, t.x, out=xl[1])
-        g = self._xl_flat[self.g_index]                                               # (P, F + 1)
+        # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there)
+        self._g_kept = self._filled < REFIT_TICKS
+        g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip") if self._g_kept \
+            else self._xl_flat[self.g_index]
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         if all_fresh and not self._any_over:        # (no row over half the limit last tick: ~over all True)
@@ -370,7 +376,7 @@ class Drift(StationRelation):
             if not all_healthy:
                 pending &= ~drifting
             if fnp.count_nonzero(pending & ~ctx_calm[:n]):
-                ctx_size = fnp.where(self.context_on, size[self.context_idx], 0.0).max(axis=1)
+                ctx_size = np.maximum.reduce(fnp.where(self.context_on, size[self.context_idx], 0.0), axis=1)
                 pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
             else:
                 pending &= ctx_calm[:n]
@@ -413,15 +419,22 @@ class Drift(StationRelation):
         if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
             learn = learn | self._own
         k = self._filled
-        self._g[k] = g
+        if not self._g_kept:            # (else observe gathered g into self._g[k])
+            self._g[k] = g
         # Every sensor learned (the usual tick): each `learn &` below keeps its other side as it is.
         every = fnp.count_nonzero(learn) == self.n
-        if every and pairs is not None:
-            self._pl[k] = pairs
-        elif every:
-            self._pl[k] = ok_i[self.target] & ok_j[self.source]
+        if every and pairs is self._all_pairs:
+            if not self._pl_all[k]:
+                self._pl[k] = pairs
+                self._pl_all[k] = True
         else:
-            self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
+            if every and pairs is not None:
+                self._pl[k] = pairs
+            elif every:
+                self._pl[k] = ok_i[self.target] & ok_j[self.source]
+            else:
+                self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
+            self._pl_all[k] = False
         if rel is not None:
             self._r[k], self._u[k] = rel[3], rel[4]
             if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
@@ -449,7 +462,11 @@ class Drift(StationRelation):
         calm = ~self.over if all_ls else ls & ~self.over
         self.base_e += (self.base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
         np.maximum(self.d2, self.d2_floor, out=self.d2)
-        self.count += ls
+        if all_ls and self._rate_floor and self._all_judged:     # (nothing reads the count until state())
+            self._count.add_one()
+        else:
+            count = self.count
+            count += ls
         if not (self._rate_floor and self._all_judged):
             self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
             self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
@@ -521,6 +538,10 @@ class Drift(StationRelation):
         self.clip_width = LEARN_CLIP * self.spread
         self.fitted = self.pair_count >= MIN_PAIR_TICKS
         self._all_fitted = fnp.count_nonzero(self.fitted) == self.fitted.size
+
+    @property
+    def count(self) -> np.ndarray:
+        return self._count.array
 
     def evidence(self, i: int, t: Tick) -> dict:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
@@ -610,6 +631,7 @@ class Drift(StationRelation):
             k = len(kept["pairs"])
             self._g[:k] = np.array(kept["g"], float).reshape((k,) + self._g.shape[1:])
             self._pl[:k] = np.array(kept["pairs"], bool).reshape((k,) + self._pl.shape[1:])
+            self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
             for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
                 mine[:k] = np.array(kept[key], mine.dtype).reshape((k,) + mine.shape[1:])
             self._filled = k

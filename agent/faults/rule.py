@@ -118,18 +118,32 @@ class RecentMean:
         self._size_count = np.add.reduce(np.ones((size, n), bool), axis=0)      # `size` everywhere (read-only)
         self._size_count.flags.writeable = False
         self._size_denom = np.maximum(self._size_count, 1)
+        self._row_kept = [False] * size             # per ring row: its `kept` row is all True (not written again)
 
-    def push(self, kept: np.ndarray, value: np.ndarray) -> None:
+    def next_row(self) -> np.ndarray:
+        """The ring row the next push writes: a caller that keeps every sensor may compute the
+        values into it and push them as `push(kept, None)` (no copy)."""
+        return self.zeroed[self.head]
+
+    def push(self, kept: np.ndarray, value: np.ndarray | None) -> None:
+        """`value` None: next_row() already holds the values (every sensor kept)."""
         h = self.head
         n = kept.size
         if fnp.count_nonzero(kept) == n:        # (every sensor kept: the where and the & pick every entry)
-            self.zeroed[h] = value
+            if value is None:
+                value = self.zeroed[h]
+            else:
+                self.zeroed[h] = value
             np.isfinite(value, out=self.finite[h])
-            self.kept[h] = True
+            if not self._row_kept[h]:
+                self.kept[h] = True
+                self._row_kept[h] = True
         else:
+            assert value is not None, "push(kept, None) needs every sensor kept"
             self.zeroed[h] = fnp.where(kept, value, 0.0)
             self.finite[h] = kept & np.isfinite(value)
             self.kept[h] = kept
+            self._row_kept[h] = False
         self._full_run = self._full_run + 1 if fnp.count_nonzero(self.finite[h]) == n else 0
         self._count = None
         self.head = (h + 1) % self.size
@@ -158,6 +172,7 @@ class RecentMean:
         self.kept[:] = ~np.isnan(rows)
         self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
         self.finite[:] = np.isfinite(rows)
+        self._row_kept = [bool(fnp.count_nonzero(k) == k.size) for k in self.kept]
         self._count = None
         self._full_run = 0          # (counted again from the next push)
         self.head = head

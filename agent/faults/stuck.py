@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from .config import FaultConfig
+from .context import WholeCounts
 from .rule import Held, RecentMean, Tick
 
 FALSE_RUN_ODDS = 1e-6
@@ -56,7 +57,7 @@ class Stuck:
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
-        self.repeat_count = np.zeros(ctx.n)
+        self._repeat_count = WholeCounts(ctx.n)     # ticks its repeat rate learned (`repeat_count`)
         self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
         self.cont = np.zeros(ctx.n)                # repeats followed by another, in runs that ended healthy
         self.cont_count = np.zeros(ctx.n)          # …of so many repeats
@@ -94,11 +95,12 @@ class Stuck:
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
         counted = stepped if t.all_healthy else stepped & t.healthy
+        # (every sensor's rate at the floor and every sensor counted: the usual tick)
+        all_counted = self._rate_floor and fnp.count_nonzero(counted) == counted.size
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
                 # (every sensor counted: the where would pick alpha_min everywhere, the same products)
-                rate = self.alpha_min if fnp.count_nonzero(counted) == counted.size else \
-                    fnp.where(counted, self.alpha_min, 0.0)
+                rate = self.alpha_min if all_counted else fnp.where(counted, self.alpha_min, 0.0)
             else:
                 every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
                 self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
@@ -107,7 +109,11 @@ class Stuck:
             self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
         # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
         # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)
-        self.repeat_count += counted
+        if all_counted:                 # (the count is read only by _p and state(): kept as a number)
+            self._repeat_count.add_one()
+        else:
+            repeat_count = self.repeat_count
+            repeat_count += counted
         if not self.held.idle and fnp.count_nonzero(self.held.ticks):   # only an unchanged run is judged against it
             # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this
             # run began (the run itself is learned as it goes).
@@ -120,7 +126,11 @@ class Stuck:
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
         # (a finite step over a positive size: never NaN where kept)
-        self.steps.push(stepped, normal.relative_step(step, t.x))
+        if fnp.count_nonzero(stepped) == stepped.size:     # (every sensor: computed into the ring's row, no copy)
+            normal.relative_step(step, t.x, out=self.steps.next_row())
+            self.steps.push(stepped, None)
+        else:
+            self.steps.push(stepped, normal.relative_step(step, t.x))
         recent = self.steps.mean()
         # Both tests below need a window quieter than the quietest healthy one: a flatline is under
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
@@ -159,6 +169,10 @@ class Stuck:
         cond = unchanged | flat
         decided = (unchanged & (lasted >= self.required)) | flat
         return cond, decided
+
+    @property
+    def repeat_count(self) -> np.ndarray:
+        return self._repeat_count.array
 
     def _lowest_changed(self) -> None:
         """What the flatline test reads of `lowest`, computed when it changes, not every tick."""

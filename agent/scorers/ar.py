@@ -142,7 +142,7 @@ class ARModel:
         if self.extra:
             v[p + 1:] = newest.T
         r = np.add.reduce(self._coef * v, axis=0)          # the prediction, then in place:
-        np.subtract(window.values[-1], r, out=r)            # (newest − prediction) · inv_sd
+        np.subtract(window.newest64, r, out=r)              # (newest − prediction) · inv_sd
         r *= self.rls.inv_sd
         missing = window.missing[-1]
         if fnp.count_nonzero(missing):
@@ -162,7 +162,7 @@ class ARModel:
         return np.maximum(np.abs(r, out=r), bias, out=bias)     # in place: a warm-up's day is 2880 rows
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
-        self.rls.update(self.features(window, extra) if x is None else x, window.values[-1], window.newest_seen)
+        self.rls.update(self.features(window, extra) if x is None else x, window.newest64, window.newest_seen)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

@@ -49,7 +49,7 @@ class FusionModel:
 
     def features(self, window: WindowBuffer) -> np.ndarray:
         prev = window.values[-2]
-        newest, missing = window.values[-1], window.missing[-1]
+        newest, missing = window.newest64, window.missing[-1]
         if fnp.count_nonzero(missing):
             s = self.neighbour_mean(newest, missing)
         else:               # neighbour_mean's value in one call (its sum in another order: last bits)
@@ -57,7 +57,7 @@ class FusionModel:
         x = self._x
         x[:, 1] = prev
         x[:, 2] = s
-        np.multiply(prev, s, out=x[:, 3])
+        np.multiply(x[:, 1], s, out=x[:, 3])        # (prev as float64: exactly the float32 row's values)
         return x
 
     def batch_features(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -78,7 +78,7 @@ class FusionModel:
 
     def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
         x = self.features(window) if x is None else x
-        z = self.rls.zscores(x, window.values[-1])
+        z = self.rls.zscores(x, window.newest64)
         return z if self._every else z * self.has_neighbours       # every sensor has one: × True changes nothing
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -92,7 +92,7 @@ class FusionModel:
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x
-        self.rls.update(x, window.values[-1], window.newest_seen & self.has_neighbours)
+        self.rls.update(x, window.newest64, window.newest_seen & self.has_neighbours)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

@@ -103,7 +103,7 @@ class MarkovModel:
             s0 = last[3]
         else:
             s0 = self.states(window.values[-2])
-        s1 = self.states(window.values[-1])
+        s1 = self.states(window.newest64)          # (float64: the same comparisons, no conversion)
         self._newest = (id(window), float(ts[-1]), self._edges_version, s1)
         return s0, s1
 
