@@ -138,3 +138,22 @@ def test_a_jump_back_start_leaves_no_since_in_an_idle_held():
     assert held.since[0] == 1000.0
     held.update(held.nothing, np.ones(2, bool), 1390.0)
     assert held.idle and np.isnan(held.since).all() and not held.ticks.any()
+
+
+def _corridor_rows(seed: int, ticks: int):
+    faults = bench_module("faults")
+    cfg = from_dict(faults.config_dict("corridor", seed, 72))
+    return cfg, faults.simulated_rows(cfg)[:ticks]
+
+
+def test_a_spike_in_the_morning_rise_is_decided_on_its_return_and_across_a_restore():
+    """Corridor seed 21 spikes S05_flow at 06:00 on the first day (tick 720), as the morning rise
+    moves S06_flow 4.7 × its night-time step: the context is not calm, but the jump is 42 × its usual
+    change, past DOMINANT × its context's largest move. The spike rule keeps it (spike.py) and decides
+    a spike on the next tick, when the reading comes back where it jumped from; restored between the
+    jump and its return (the kept record is in the checkpoint), the run decides the same."""
+    cfg, rows = _corridor_rows(21, 760)
+    plain, restored = _events_with_restores(cfg, rows, [721])
+    assert [(k, ev["kind"]) for k, ev in plain if ev["sensor"] == "S05_flow" and ev["event"] == "fault"
+            and 720 <= k <= 724] == [(721, "spike")]
+    assert restored == plain

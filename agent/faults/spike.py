@@ -17,6 +17,14 @@ and its return, and ends `clear_s` after the last one. Only a step between two c
 observed ticks counts (not the first reading after a gap), and a jump onto the sensor's floor
 is left to the `dead` rule, a jump out of its configured range to `out_of_range`.
 
+A jump whose context is busy but not jumping (the morning rise's first ticks: a neighbour moving
+4–6 × its night-time step; each under `spike_z` × its own) and that moves DOMINANT × as far as any of
+it, each on its own scale, is not yet the process nor a fault: a queue setting in moves one mate
+much further than the others too, and mates jumping with it (past `spike_z`) are the station. It
+is kept (its value before, for BACK_TICKS ticks; not taught as the sensor's recent behaviour) and
+judged by what follows: back within BACK_TO of the jump from where it left — a there-and-back, which
+a queue setting in is not — it is a spike, decided on the way back's tick; otherwise it expires.
+
 Check on site: a loose connector or terminal, a damaged cable screen or a noisy power supply
 (interference), a transmitter or detector card that resets; a loop detector's crosstalk with an
 adjacent lane's loop.
@@ -31,6 +39,9 @@ from .rule import Held, RecentMean, Tick, names_values
 
 
 RECENT_TICKS = 10
+DOMINANT = 4.0             # a jump this many × its context's largest move (own scales) is judged by its return…
+BACK_TICKS = 3             # …within this many ticks…
+BACK_TO = 0.25             # …to within this share of the jump from its value before: a spike
 MIN_MOVING = 0.05          # the share of ticks a sensor changes on, at least (for its usual change)
 
 
@@ -52,6 +63,11 @@ class Spike:
         self._steps = np.zeros((RECENT_TICKS, ctx.n))
         self._waiting = 0
         self.calm_context = [[] for _ in range(ctx.n)]
+        # A dominant jump in a busy context, kept for BACK_TICKS (checkpointed; read only for a healthy sensor):
+        self.kept_from = np.full(ctx.n, np.nan)          # its value before the jump
+        self.kept_jump = np.zeros(ctx.n)                 # the jump
+        self.kept_until = np.full(ctx.n, -np.inf)        # the last tick its return counts
+        self.tick_s = tick_s
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
@@ -86,14 +102,24 @@ class Spike:
             onto_floor = t.low & (t.level > 0)          # (t.low: at its floor, dead.AT_FLOOR)
             out = (t.x < ctx.lo) | (t.x > ctx.hi)
         jump &= ~onto_floor & ~out
+        kept = np.zeros(ctx.n, bool)
         for i in np.flatnonzero(jump):
             c = ctx.context[i]
             ctx_seen = c[known[c] & t.healthy[c]]
             calm = context_ratio[ctx_seen] <= self.z / 2
             self.calm_context[i] = ctx_seen[calm].tolist()
             cond[i] = ctx_seen.size > 0 and bool(calm.all())
-        # The outliers themselves (and their way back) are not the sensor's recent behaviour.
-        self._defer(consecutive & ~cond, t.step)
+            if cond[i] or ctx_seen.size == 0 or not t.healthy[i]:
+                continue
+            if t.ts <= self.kept_until[i] and abs(t.x[i] - self.kept_from[i]) <= BACK_TO * abs(self.kept_jump[i]):
+                cond[i] = True                      # back where it jumped from: a spike, in a busy context
+                self.kept_until[i] = -np.inf
+            elif (top := context_ratio[ctx_seen].max()) <= self.z and ratio[i] >= DOMINANT * top:
+                kept[i] = True
+                self.kept_from[i], self.kept_jump[i] = t.prev[i], t.x[i] - t.prev[i]
+                self.kept_until[i] = t.ts + (BACK_TICKS + 0.5) * self.tick_s
+        # The outliers themselves (and their way back, and a kept jump) are not the sensor's recent behaviour.
+        self._defer(consecutive & ~cond & ~kept, t.step)
         if self.held.calm(cond):
             return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
@@ -134,7 +160,9 @@ class Spike:
     def state(self) -> dict:
         self._flush()
         return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.recent.head,
-                "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.rows().tolist()]}
+                "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.rows().tolist()],
+                "kept": [[v if np.isfinite(v) else None for v in a.tolist()]
+                         for a in (self.kept_from, self.kept_jump, self.kept_until)]}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -142,3 +170,7 @@ class Spike:
         rows = np.array([[np.nan if v is None else v for v in r] for r in state["recent"]], float)
         self.recent.set_rows(rows.reshape(self.recent.zeroed.shape), int(state["head"]))
         self._waiting = 0
+        if "kept" in state:             # (a checkpoint from before it: nothing kept)
+            for a, saved, none in zip((self.kept_from, self.kept_jump, self.kept_until), state["kept"],
+                                      (np.nan, 0.0, -np.inf)):
+                a[:] = [none if v is None else v for v in saved]
