@@ -29,7 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-#: A flat stretch is at least an hour of equal 5-min values.
+#: A flat stretch is at least 12 equal rows: an hour on NAB's usual 5-minute files, 12 hours on
+#: the hourly ones (realAdExchange).
 FLAT_ROWS = 12
 KINDS = ("new high", "new low", "flat", "within range")
 
@@ -65,6 +66,9 @@ def tally(per_file: dict, names: list[str]) -> dict[str, list[int]]:
     out = {k: [0, 0] for k in KINDS}
     for name in names:
         for w in per_file[name]["windows_detail"]:
+            if "kind" not in w:
+                raise SystemExit(f"{name}: its windows carry no kind: the run was written before "
+                                 "bench/accuracy.py recorded it; run `bench/accuracy.py --only nab` again")
             out[w["kind"]][0] += w["found_at"] is not None
             out[w["kind"]][1] += 1
     return out

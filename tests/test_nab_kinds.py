@@ -47,3 +47,9 @@ def test_the_tally_counts_found_and_all_windows_per_kind():
     t = tally(per_file, ["c/a.csv", "c/b.csv"])
     assert list(t) == list(KINDS)
     assert t == {"new high": [1, 2], "new low": [0, 0], "flat": [0, 1], "within range": [0, 0]}
+
+
+def test_a_run_written_before_windows_had_a_kind_is_refused_by_name():
+    import pytest
+    with pytest.raises(SystemExit, match="c/a.csv: its windows carry no kind"):
+        tally({"c/a.csv": {"windows_detail": [{"found_at": 0.5}]}}, ["c/a.csv"])

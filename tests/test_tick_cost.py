@@ -465,3 +465,55 @@ def test_stuck_flatline_and_new_quietest_need_a_window_under_the_quietest():
         known = np.isfinite(lowest)
         flat = full & (recent < np.minimum(0.1 * rel, lowest / FLAT_MARGIN)) & known
         assert not (flat & ~(full & (recent < lowest))).any()
+
+
+def test_whole_counts_kept_pending_are_the_counts_added_each_tick():
+    """WholeCounts keeps the usual tick's +1 as one pending number: read at any time it is what
+    adding 1.0 every tick (and any other update in between) gives, the same bits."""
+    from agent.faults.context import WholeCounts
+    rng = np.random.default_rng(13)
+    counts, every = WholeCounts(4), np.zeros(4)
+    for t in range(500):
+        if rng.random() < 0.8:
+            counts.add_one()
+            every += 1.0
+        else:
+            mask = rng.random(4) < 0.5
+            counts.array[mask] += 1.0
+            every[mask] += 1.0
+        if t % 37 == 0:
+            assert np.array_equal(counts.array, every)
+    assert np.array_equal(counts.array, every) and every.min() > 300
+
+
+def test_fault_trackers_counts_read_or_left_pending_are_the_same():
+    """The tracker's whole-tick counts (the sensors' normal behaviour, stuck's repeats, drift's
+    rows) read every tick or left pending until the end give the same checkpointed state, and
+    on a calm stream each grows by one per tick after the first few."""
+    import json
+    from agent.config import from_dict
+    from agent.faults.tracker import FaultTracker
+    from agent.window import Row
+    names = ["a", "b", "c", "d"]
+    cfg = from_dict({"sensors": [{"name": s, "group": "skid"} for s in names], "sources": [{"type": "stdin"}],
+                     "tick_s": 30})
+    read, pending = (FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults) for _ in range(2))
+    rules = {r.KIND: r for r in read.rules}
+
+    def counts():
+        return (read.normal.count.copy(), rules["stuck"].repeat_count.copy(), rules["drift"].count.copy())
+
+    rng = np.random.default_rng(17)
+    level = rng.normal(10.0, 1.0, len(names))
+    history, ticks = [], 600
+    for k in range(ticks):
+        values = level + rng.normal(0.0, 0.2, len(names)) + np.sin(k / 40.0)
+        for tracker in (read, pending):
+            tracker.observe(Row(ts=30.0 * k, values=values.copy(), missing=np.zeros(len(names), bool),
+                                carried=np.zeros(len(names), bool)))
+        history.append(counts())
+    assert json.dumps(read.state(), sort_keys=True) == json.dumps(pending.state(), sort_keys=True)
+    for before, after in zip(history[100:], history[101:]):
+        for b, a in zip(before, after):
+            assert np.array_equal(a - b, np.ones_like(a))       # one whole tick each, every sensor/row
+    assert all(c.min() >= ticks - 100 for c in history[-1])

@@ -186,7 +186,6 @@ class Drift(StationRelation):
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
         self._pending = None
-        self._g_kept = False                       # this tick's g is self._g[self._filled] (observe)
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
         # The ticks since the last refit, folded into the moments then (_fold).
@@ -227,10 +226,9 @@ class Drift(StationRelation):
         xl = self._xl
         xl[0] = t.x
         np.multiply(t.x, t.x, out=xl[1])
-        # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there)
-        self._g_kept = self._filled < REFIT_TICKS
-        g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip") if self._g_kept \
-            else self._xl_flat[self.g_index]
+        # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there): a refit folds
+        # the slots every REFIT_TICKS learned ticks, so fewer than REFIT_TICKS are ever filled here.
+        g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         if all_fresh and not self._any_over:        # (no row over half the limit last tick: ~over all True)
@@ -414,13 +412,11 @@ class Drift(StationRelation):
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
-        g, ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
+        _, ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
         if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
             learn = learn | self._own
-        k = self._filled
-        if not self._g_kept:            # (else observe gathered g into self._g[k])
-            self._g[k] = g
+        k = self._filled                # (observe gathered g into self._g[k])
         # Every sensor learned (the usual tick): each `learn &` below keeps its other side as it is.
         every = fnp.count_nonzero(learn) == self.n
         if every and pairs is self._all_pairs:
