@@ -157,3 +157,34 @@ def test_a_spike_in_the_morning_rise_is_decided_on_its_return_and_across_a_resto
     assert [(k, ev["kind"]) for k, ev in plain if ev["sensor"] == "S05_flow" and ev["event"] == "fault"
             and 720 <= k <= 724] == [(721, "spike")]
     assert restored == plain
+
+
+def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(tmp_path):
+    """The departures (and `drift_moved_alone`'s log readings) a station relation's blame looks back
+    on are in the checkpoint: restored at tick 3700 of the demo's S04_flow drift, every later tick's
+    rings and the tracker's whole checkpointed state (ids aside) are the unrestored run's."""
+    table = bench_module("table")
+    d = table.demo_config(["numpy"], tmp_path, None)
+    d["sources"][0]["anomalies"] += [
+        {"kind": "drift", "at_s": 110000, "duration_s": 4000, "target": "S04_flow", "magnitude": 1.0}]
+    d.setdefault("faults", {})["drift_moved_alone"] = True
+    cfg = from_dict(d, base_dir=str(table.ROOT))
+    rows = table.demo_rows(cfg, 3760)
+    runs = []
+    for restore_at in (None, 3700):
+        pipe, seen = Pipeline(cfg), []
+        for k, row in enumerate(rows):
+            if k == restore_at:
+                state = through_file(pipe.state_dict())
+                pipe = Pipeline(cfg)
+                pipe.restore(state)
+            pipe.step(row)
+            if k >= 3700:
+                drift = next(r for r in pipe.health.rules if r.KIND == "drift")
+                health = pipe.state_dict()["health"]
+                health.pop("ids", None)
+                seen.append((drift.history_head, drift.history.tobytes(), drift.log_history.tobytes(),
+                             drift.fit_history.tobytes(), json.dumps(health, sort_keys=True)))
+        runs.append(seen)
+    assert runs[0] == runs[1]
+    assert np.abs(drift.history).max() > 0 and drift.fit_history.any()      # the rings were written

@@ -584,7 +584,7 @@ class Drift(StationRelation):
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
                              "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE},
-                             "jump_back": self._jump_back_state()},
+                             "jump_back": self._jump_back_state(), "history": self._history_state()},
                 "kept": {"g": _json(self._g[:kept].reshape(kept, self._g[0].size)), "pairs": self._pl[:kept].tolist(),
                          "r": self._r[:kept].tolist(), "u": self._u[:kept].tolist(), "rel": self._rc[:kept].tolist()}}
 
@@ -616,6 +616,7 @@ class Drift(StationRelation):
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
             self._restore_jump_back(rel.get("jump_back", {}))
+            self._restore_history(rel.get("history", {}))
         self.over = np.abs(self.departure) > self.z_limit / 2
         self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False

@@ -31,8 +31,9 @@ were off while the relation was: it is reported as a drift on that tick, its sta
 when the relation passed half its limit. A report after the fact (its readings were not masked
 meanwhile), for the drifts no mate could be blamed for while they lasted: the first queue's above,
 a blame fallen short, a relation that stepped. What it carries from tick to tick is checkpointed
-(JUMP_BACK_STATE), so a restart decides as the run it continues; a checkpoint from before it
-restores nothing open.
+(JUMP_BACK_STATE), and so are the blame's rings of the last HISTORY_S (_history_state), so a
+restart decides as the run it continues; a checkpoint from before either restores nothing open
+and empty rings.
 
 The station hold (`drift_station_hold`): a relation past half its limit with no mate leaning its
 way (the first queue) means one of its mates reads wrong, not known which; every mate is then a
@@ -104,13 +105,13 @@ class StationRelation:
     def _init_history(self, ctx, moved_alone: bool, tick_s: float, m: int) -> None:
         """The departures' ring a blame looks back on, and `drift_moved_alone`'s ring of log readings."""
         n = self.n
-        # The departures of the last HISTORY_S, a ring (not checkpointed: empty, a blame weighs the
-        # mates' departures as they are): what a mate's departure was before its station's relation moved.
+        # The departures of the last HISTORY_S, a ring (checkpointed with the log readings' below:
+        # a restart blames as the run it continues): what a mate's departure was before its
+        # station's relation moved.
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
         self.history_head = 0
         # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
-        # beside the departures' (this tick's in it from the start of observe; not checkpointed:
-        # empty after a restart, it blames no one until refilled): when a station's
+        # beside the departures' (this tick's in it from the start of observe): when a station's
         # mates are not judged (the first queue: their neighbour models off), the mate whose log
         # reading (averaged over `level_ticks`, as long as the running mean's memory) moved against
         # its same-quantity neighbours' (corridor: the adjacent stations') about as far as the
@@ -201,6 +202,26 @@ class StationRelation:
                 mine = getattr(self, k)
                 setattr(self, k, np.array([np.nan if v is None else v for v in state[k]], mine.dtype))
         self._open_any = bool(fnp.count_nonzero(self.rel_open))
+
+    def _history_state(self) -> dict:
+        """The rings a blame looks back on, and where they are written next."""
+        state = {"head": self.history_head, "departures": self.history.tolist()}
+        if self.moved_alone:
+            state["log"], state["fit"] = self.log_history.tolist(), self.fit_history.tolist()
+        return state
+
+    def _restore_history(self, state: dict) -> None:
+        """`state`: _history_state's; {} (a checkpoint from before it) or rings of another length
+        (another tick_s) leave them empty, as a fresh start: a blame weighs the mates' departures as
+        they are, and `drift_moved_alone` blames no one until its ring refills."""
+        departures = state.get("departures")
+        if departures is None or np.shape(departures) != self.history.shape:
+            return
+        self.history[...] = departures
+        self.history_head = int(state["head"])
+        if self.moved_alone and state.get("log") is not None:
+            self.log_history[...] = state["log"]
+            self.fit_history[...] = state["fit"]
 
     def _relation(self, x: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
