@@ -571,13 +571,13 @@ def test_holdback_waits_longer_for_a_drift_candidate():
     none = np.zeros(3, bool)
 
     def waits(drift: bool) -> int:
-        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
+        hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600, lone_holdback_s=0, corroborate=0.5)
         n = 0
         while hb.hold(1000.0 + TICK * n, scores, 1.0, context, suspect, np.array([drift, False, False]), none):
             n += 1
         return n
     assert waits(drift=False) == 3 and waits(drift=True) == 20
-    hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600)
+    hb = HoldBack(TICK, holdback_s=90, drift_holdback_s=600, lone_holdback_s=0, corroborate=0.5)
     assert not hb.hold(1000.0, np.array([5.0, 4.0, 3.0]), 1.0, context, none, none, none)
     assert config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}],
                              "faults": {"holdback_s": 90, "drift_holdback_s": 30,
@@ -605,7 +605,7 @@ def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
         return n
     lone = [2.0, 0.2, 0.1]
     assert waits(lone) == 20 and waits(lone, lone_s=0) == 3 and waits(lone, drift=first, suspect=first) == 40
-    corroborated = [2.0, 0.8, 0.1]            # its neighbour over CALM × the threshold, not an echo (≤ 0.7)
+    corroborated = [2.0, 0.8, 0.1]            # its neighbour over lone_corroborate × the threshold, not an echo (≤ 0.7)
     assert waits(corroborated) == 0
     assert waits(corroborated, fits=np.array([False, True, True])) == 20     # …but fitting its own neighbours
     # faults.lone_corroborate 1.0 (configs/roadside.yaml): a neighbour under the threshold, however
@@ -622,6 +622,24 @@ def test_holdback_waits_for_a_lone_driver_until_a_neighbour_corroborates():
         config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"lone_holdback_s": -1}})
     with pytest.raises(ConfigError, match=r"faults\.lone_corroborate: must be <= 1"):
         config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "faults": {"lone_corroborate": 1.5}})
+
+
+def test_the_trackers_hold_back_asks_the_configured_corroboration():
+    """faults.lone_corroborate reaches the agent's hold-back: three mates, one driving at 2× the
+    threshold, another at 0.8×: with 0.5 the mate corroborates and the alert opens, with 1.0 it
+    waits (the fault tracker as the pipeline builds it, before any rule has judged a sensor)."""
+    from agent.faults.tracker import FaultTracker
+    from agent.window import Row
+    holds = {}
+    for corroborate in (0.5, 1.0):
+        cfg = config.from_dict({"sensors": [{"name": s, "group": "skid"} for s in "abc"],
+                                "sources": [{"type": "stdin"}], "tick_s": TICK,
+                                "faults": {"lone_holdback_s": 600, "lone_corroborate": corroborate}})
+        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+        tracker.observe(Row(ts=1000.0, values=np.array([1.0, 2.0, 3.0]), missing=np.zeros(3, bool),
+                            carried=np.zeros(3, bool)))
+        holds[corroborate] = tracker.holds(np.array([2.0, 0.8, 0.1]), 1.0)
+    assert holds == {0.5: False, 1.0: True}
 
 
 def test_an_alert_driven_by_a_drifting_sensor_waits_for_the_drift_decision(tmp_path):

@@ -55,8 +55,8 @@ def ticks_of(seconds: float, tick_s: float) -> int:
 class HoldBack:
     """Whether an alert about to open waits, and for how long the current wait has lasted."""
 
-    def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float, lone_holdback_s: float = 0.0,
-                 corroborate: float = 0.5):
+    def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float, lone_holdback_s: float,
+                 corroborate: float):
         self.tick_s = tick_s
         self.corroborate = corroborate     # a neighbour over this × the threshold is not calm
         self.ticks = ticks_of(holdback_s, tick_s)
@@ -82,7 +82,7 @@ class HoldBack:
 
 
 def held_driver(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray,
-                drift_candidate: np.ndarray, fits: np.ndarray, corroborate: float = 0.5) -> tuple[int, bool]:
+                drift_candidate: np.ndarray, fits: np.ndarray, corroborate: float) -> tuple[int, bool]:
     """The top driver of an alert that should wait for the fault decision (-1 if it should not), and
     whether it is a lone driver. `context[i]`: indices that move with sensor i; `suspect[i]`: a
     pending candidate or faulty; `drift_candidate[i]`: a pending drift; `fits[i]`: i's reading
