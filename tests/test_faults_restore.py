@@ -19,23 +19,32 @@ from conftest import bench_module, through_file
 TICK = 30.0
 
 
-def _events_with_restores(cfg, rows, restores: list[int]) -> list[list]:
-    """Fault events (tick, event without its per-life id) of one run, and of a run restored from a real
-    checkpoint round trip (encode / decode into a new Pipeline) at each tick of `restores`."""
+def _runs_with_restores(cfg, rows, restores: list, seen) -> list[list]:
+    """What `seen(k, pipe, result)` lists after each tick k of one run, and of a run restored from a
+    real checkpoint round trip (encode / decode into a new Pipeline) at each tick of `restores`."""
     runs = []
     for restore_at in [None] + restores:
-        pipe, events = Pipeline(cfg), []
+        pipe, out = Pipeline(cfg), []
         for k, row in enumerate(rows):
             if k == restore_at:
                 state = through_file(pipe.state_dict())
                 pipe = Pipeline(cfg)
                 pipe.restore(state)
-            for ev in pipe.step(row).faults or []:
-                d = ev.to_dict()
-                d.pop("fault_id", None)
-                events.append([k, d])
-        runs.append(events)
+            out += seen(k, pipe, pipe.step(row))
+        runs.append(out)
     return runs
+
+
+def _events_with_restores(cfg, rows, restores: list[int]) -> list[list]:
+    """Fault events (tick, event without its per-life id) of one run and of the restored runs."""
+    def events(k, pipe, result):
+        out = []
+        for ev in result.faults or []:
+            d = ev.to_dict()
+            d.pop("fault_id", None)
+            out.append([k, d])
+        return out
+    return _runs_with_restores(cfg, rows, restores, events)
 
 
 @pytest.mark.parametrize("seed, restores, end", [(3, [7350, 7359], 7420), (4, [4475, 4479], 4520)])
@@ -170,21 +179,14 @@ def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(
     d.setdefault("faults", {})["drift_moved_alone"] = True
     cfg = from_dict(d, base_dir=str(table.ROOT))
     rows = table.demo_rows(cfg, 3760)
-    runs = []
-    for restore_at in (None, 3700):
-        pipe, seen = Pipeline(cfg), []
-        for k, row in enumerate(rows):
-            if k == restore_at:
-                state = through_file(pipe.state_dict())
-                pipe = Pipeline(cfg)
-                pipe.restore(state)
-            pipe.step(row)
-            if k >= 3700:
-                drift = next(r for r in pipe.health.rules if r.KIND == "drift")
-                health = pipe.state_dict()["health"]
-                health.pop("ids", None)
-                seen.append((drift.history_head, drift.history.tobytes(), drift.log_history.tobytes(),
-                             drift.fit_history.tobytes(), json.dumps(health, sort_keys=True)))
-        runs.append(seen)
-    assert runs[0] == runs[1]
-    assert np.abs(drift.history).max() > 0 and drift.fit_history.any()      # the rings were written
+    def rings_and_state(k, pipe, result):
+        if k < 3700:
+            return []
+        drift = next(r for r in pipe.health.rules if r.KIND == "drift")
+        health = pipe.state_dict()["health"]
+        health.pop("ids", None)
+        assert np.abs(drift.history).max() > 0 and drift.fit_history.any()      # the rings are written
+        return [(drift.history_head, drift.history.tobytes(), drift.log_history.tobytes(),
+                 drift.fit_history.tobytes(), json.dumps(health, sort_keys=True))]
+    plain, restored = _runs_with_restores(cfg, rows, [3700], rings_and_state)
+    assert len(plain) == 60 and restored == plain

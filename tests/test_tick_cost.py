@@ -47,45 +47,39 @@ def test_kept_window_residuals_and_states_are_the_recomputed_ones():
     assert len(versions) > 5
 
 
-def test_normal_learned_on_every_sensor_is_the_general_update():
-    """n sensors all learned (the fast path) against the same n plus one never learned (the general
-    path): every statistic of the n is the same bits."""
-    rng = np.random.default_rng(5)
+def _normal_and_general(seed: int, masks) -> tuple[Normal, Normal]:
+    """n sensors learned with `masks(rng, n)` -> (learn, step_ok) against the same n plus one never
+    counted nor with a known step (the general path, every mask in), 300 ticks."""
+    rng = np.random.default_rng(seed)
     n = 6
-    fast, general = Normal(n, 50.0), Normal(n + 1, 50.0)
+    mine, general = Normal(n, 50.0), Normal(n + 1, 50.0)
     prev = rng.normal(size=n)
     for _ in range(300):
         x = prev + rng.normal(size=n) * rng.choice([0.0, 1.0], size=n, p=[0.2, 0.8])
         step = np.abs(x - prev)
         at_floor = rng.random(n) < 0.1
-        yes = np.ones(n, bool)
-        fast.learn(x, yes, step, yes, at_floor, counted=yes)
-        general.learn(np.append(x, np.nan), np.append(yes, False), np.append(step, np.nan),
-                      np.append(yes, False), np.append(at_floor, False), counted=np.append(yes, False))
-        prev = x
-    for key in ("count", "mean", "abs_step", "rel_step", "repeat", "at_floor"):
-        assert np.array_equal(getattr(fast, key), getattr(general, key)[:n]), key
-
-
-def test_normal_with_some_sensors_not_learned_is_the_general_update():
-    """n sensors all counted with a known step, some not learned or without a learnable step (a
-    drift candidate's tick: the all-True masks left out) against the same n plus one neither
-    counted nor with a known step (every mask in): every statistic of the n is the same bits."""
-    rng = np.random.default_rng(7)
-    n = 6
-    masked, general = Normal(n, 50.0), Normal(n + 1, 50.0)
-    prev = rng.normal(size=n)
-    for _ in range(300):
-        x = prev + rng.normal(size=n) * rng.choice([0.0, 1.0], size=n, p=[0.2, 0.8])
-        step = np.abs(x - prev)
-        at_floor = rng.random(n) < 0.1
-        learn, step_ok, yes = rng.random(n) < 0.7, rng.random(n) < 0.8, np.ones(n, bool)
-        masked.learn(x, learn, step, step_ok, at_floor, counted=yes)
+        (learn, step_ok), yes = masks(rng, n), np.ones(n, bool)
+        mine.learn(x, learn, step, step_ok, at_floor, counted=yes)
         general.learn(np.append(x, np.nan), np.append(learn, False), np.append(step, np.nan),
                       np.append(step_ok, False), np.append(at_floor, False), counted=np.append(yes, False))
         prev = x
     for key in ("count", "mean", "abs_step", "rel_step", "repeat", "at_floor"):
-        assert np.array_equal(getattr(masked, key), getattr(general, key)[:n]), key
+        assert np.array_equal(getattr(mine, key), getattr(general, key)[:n]), key
+    return mine, general
+
+
+def test_normal_learned_on_every_sensor_is_the_general_update():
+    """n sensors all learned (the fast path) against the general path: every statistic of the n
+    is the same bits."""
+    fast, _ = _normal_and_general(5, lambda rng, n: (np.ones(n, bool), np.ones(n, bool)))
+    assert fast.count.min() == fast.count.max() == 300
+
+
+def test_normal_with_some_sensors_not_learned_is_the_general_update():
+    """n sensors all counted with a known step, some not learned or without a learnable step (a
+    drift candidate's tick: the all-True masks left out) against the general path: every
+    statistic of the n is the same bits."""
+    masked, _ = _normal_and_general(7, lambda rng, n: (rng.random(n) < 0.7, rng.random(n) < 0.8))
     assert masked.count.min() < masked.count.max()      # some ticks left sensors unlearned
 
 
