@@ -362,7 +362,7 @@ class Drift(StationRelation):
         if rel is not None:
             ctx_calm = self._ctx_calm           # (its first n: ctx_calm as written above)
         # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
-        self._pending = (g, ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
+        self._pending = (ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
                          pairs if all_healthy else None, dev)
         lasted = self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
@@ -412,7 +412,7 @@ class Drift(StationRelation):
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
-        _, ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
+        ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
         if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
             learn = learn | self._own

@@ -110,7 +110,7 @@ class Ramp:
         """The sensors whose spike this tick (`spiked`: the spike rule's decision, a jump its context
         did not share) ends a drift: far (track) within the last `window` ticks, and the residual
         (`back_z()`: against its own base, in the departure's spreads) back within half the limit.
-        Their fault starts (written to `held`, the drift rule's Held, as its since) when the departure
+        Their fault starts (`held.started`, the drift rule's Held) when the departure
         last passed half the limit. None when no sensor is."""
         if not self._far_any:
             return None
@@ -120,12 +120,8 @@ class Ramp:
         cand &= back_z() * self.far_sign <= 0.5 * self.limit
         if not fnp.count_nonzero(cand):
             return None
-        since = held.since
         for k in np.flatnonzero(cand):
-            since[k] = self.over_from[k] if np.isfinite(self.over_from[k]) else ts
-        # `since` is the drift rule's Held's: not idle now, so its next update clears the start where the
-        # condition does not hold (rule.py: an idle Held has no since).
-        held.idle = False
+            held.started(k, self.over_from[k] if np.isfinite(self.over_from[k]) else ts)
         self.jumped_back |= cand
         self._back_any = True
         self.back_dep = fnp.where(cand, self.far_sign * self.far_size, self.back_dep)

@@ -177,8 +177,7 @@ class StationRelation:
                     out[k] = True
                     self.jumped_back[k] = self._back_any = True
                     self.back_dep[k] = self.rel_dep_prev[s]
-                    self.held.since[k] = self.rel_open_since[s]
-                    self.held.idle = False      # (its next update clears that start where nothing holds)
+                    self.held.started(k, self.rel_open_since[s])
         if not self._open_any and not fnp.count_nonzero(open_now):
             return out                  # (none open then or now: the kept state is not read)
         dep = self.departure[n:]

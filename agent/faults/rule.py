@@ -87,6 +87,13 @@ class Held:
         self.idle = not fnp.count_nonzero(self.ticks) and not fnp.count_nonzero(self.since == self.since)
         return self.ticks * self.tick_s
 
+    def started(self, k: int, since: float) -> None:
+        """Sensor k's condition, decided outside update (a drift's jump back), started at `since`.
+        Not idle now: the next update clears that start where the condition does not hold (an idle
+        Held has no since)."""
+        self.since[k] = since
+        self.idle = False
+
     def state(self) -> dict:
         return {"ticks": self.ticks.tolist(), "since": [None if np.isnan(v) else v for v in self.since]}
 
