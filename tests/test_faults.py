@@ -268,6 +268,26 @@ def test_a_first_morning_drift_with_its_station_mates_unjudged_is_a_drift_fault(
     assert not [f for f in faults if f.event == "fault" and f.kind == "drift"]
 
 
+@pytest.mark.parametrize("target, seed", [("S04_occ", 5), ("S03_flow", 3)])
+def test_a_first_morning_drift_jumping_back_onto_the_queues_level_is_a_drift_fault(tmp_path, target, seed):
+    """In the first morning queue every mate's own row is stepped, so no mate is blamed while the
+    drift lasts; at its end the drifting mate's own step takes away most of its station relation's
+    departure but lands it 1–3 spreads off the level learned in free flow (in a queue log k sits a
+    little off it). Under BACK_FROM with at most BACK_SHARE of the raw departure left, that is a
+    return: the mate is reported as a drift at the jump, back-dated (before, S04_occ was reported as
+    nothing, S03_flow only as the end's spike)."""
+    records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target=target)], seed=seed)
+    path = write_csv(tmp_path / "first-morning-back.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [drift] = decided(faults, target, "drift")
+    ends = t0() + 7 * H + 1200                                        # the drift's jump back
+    assert ends <= drift.ts <= ends + TICK
+    assert t0() + 7 * H < drift.start < ends - 300
+    assert "jump restored" in drift.evidence["summary"]
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
+
+
 def station_held_ticks(cfg, station: str) -> list[float]:
     """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
     source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)

@@ -25,7 +25,8 @@ moved against it) is not judged drifting by its neighbours alone: its own drift 
 moved the relation, so the misfit is its neighbours' models (the morning after a first day).
 
 The jump back (`drift_jump_back`, on by default): a relation past half its limit for `drift_s`
-that returns in one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO), with one
+that returns in one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO,
+or to under BACK_FROM with at most BACK_SHARE of its raw departure from the learned level left), with one
 mate's own log step explaining EXPLAIN to 1 / EXPLAIN of the return, says that mate's readings
 were off while the relation was: it is reported as a drift on that tick, its start back-dated to
 when the relation passed half its limit. A report after the fact (its readings were not masked
@@ -64,6 +65,7 @@ REL_LEARN_CLIP = 3.0     # a tick's relation residual is learned at most this ma
 MIN_REL_TICKS = 60       # a relation is judged once it has learned from this many ticks
 BACK_FROM = 3.0          # the jump back: the relation's last tick residual this many of its spreads its departure's way…
 BACK_TO = 1.0            # …and this tick's back within this many
+BACK_SHARE = 1.0 / 3.0   # …or under BACK_FROM, with this share or less of its raw departure left (a queue's level)
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev")
@@ -146,7 +148,8 @@ class StationRelation:
 
     def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
         """A station relation past half its limit (for `drift_s`) whose residual returns in one tick (from BACK_FROM
-        of its spreads its departure's way to within BACK_TO) with one mate's own step explaining
+        of its spreads its departure's way to within BACK_TO, or under BACK_FROM with at most BACK_SHARE of its
+        raw departure left) with one mate's own step explaining
         EXPLAIN to 1 / EXPLAIN of that return: that mate's readings were off while the relation was
         (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
         passed half its limit; None when nothing is. `open_now`: each relation judged and past half its
@@ -159,7 +162,14 @@ class StationRelation:
             self._back_any = False
         if self._open_any:
             w = np.sign(self.rel_dep_prev)
-            went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM) & (z * w <= BACK_TO)
+            went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM)
+            zw = z * w
+            # Back: within BACK_TO of its spreads, or under BACK_FROM with at most BACK_SHARE of its raw
+            # departure left — in a queue the relation's level is a little off what it learned in free
+            # flow (the first morning's: 0.04–0.12 in log k against spreads of 0.03–0.05), so a drift's
+            # jump back lands 1–3 spreads off it though it takes away nine tenths of the departure.
+            went &= (zw <= BACK_TO) | ((zw < BACK_FROM)
+                                       & (w * (r - self.rel_level) <= BACK_SHARE * w * (self.rel_r_prev - self.rel_level)))
             # …after the relation was off for `drift_s`, as any drift lasts (a mate's step early in
             # another's drift, in a queue, can bring it back for a tick)
             went &= ts - self.rel_open_since >= self.required_s
