@@ -14,6 +14,9 @@ A runtime module only opens its artifact and runs it; everything else is here:
   plant the forecast-error scale and mean, and a normal profile of the forecast levels
   (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
   profile, and the pipeline calibrates this tier's threshold on its own warm-up scores.
+- a bundle whose manifest lists the `reconstruction` output (trained with `--recon-weight`) is read
+  with it; with `scoring.profile.reconstruction_weight` > 0 the warm-up fit also learns each
+  sensor's reconstruction-error mean and σ, and `score` takes the max with that error's σ-distance.
 
 Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
 previous ticks, and those are forecasts the model made from earlier windows — they cannot be

@@ -22,6 +22,10 @@ lasting-shift (bias) statistic, both of which would add the drift up into an ala
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
+`reconstruction_weight` > 0, with a bundle that has a reconstruction output (convert/model.py): the
+model scorer fits each sensor's reconstruction error's warm-up mean and σ beside the profile and
+scores how many σ above that mean it is (model_scorer.py); measured on SKAB, it did not help.
+
 Fewer than `min_ticks` usable warm-up ticks fit no profile: the tier then scores with its forecast
 error and the bundle's own threshold.
 
