@@ -98,7 +98,7 @@ def test_held_is_calm_only_when_nothing_holds_and_nothing_would():
 def test_markov_tick_by_flat_index_is_the_fancy_index():
     """The Markov chain's tick reads and adds its counts by flat index: every tick's probabilities
     are the block path's (the 3-d fancy index) bit for bit, and learning adds g to exactly the
-    tick's entries, as the fancy index's add did; also across a restore (kept C-contiguous)."""
+    tick's entries, as the fancy index's add did; also across a restore."""
     rng = np.random.default_rng(11)
     n, steps = 5, 12
     z, missing = stream(rng, 400, n)
@@ -429,7 +429,7 @@ def test_drift_median_of_every_pair_is_the_counted_one():
         for _ in range(200):
             e[:-1] = rng.standard_normal(drift.target.size) * rng.choice([1e-3, 1.0, 1e3])
             e[:-1][rng.random(drift.target.size) < 0.2] = rng.choice([0.0, -0.0, np.inf, -np.inf])
-            med, has = _row_median(e[drift.slot], drift._row0, drift._mid2)
+            med, has = _row_median(e[drift.slot], drift._row_k, drift._mid_at)
             assert np.array_equal(_full_median(e[drift.slot], drift._mid_flat), med, equal_nan=True)
             assert np.array_equal(drift._has_full, has)
 

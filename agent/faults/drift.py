@@ -108,10 +108,10 @@ class Drift(StationRelation):
         # The median's two middle positions in a sorted row of k finite entries, for every k.
         k = np.arange(width + 1)
         self.mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
-        # …as one (2, width + 1) table, and each row's first flat index in a gathered (n, width) block:
-        # a row of k entries has its two middle entries at flat row0 + mid2[:, k] (_row_median).
-        self._mid2 = np.stack(self.mid)
-        self._row0 = self.rows * width
+        # …as flat indices into a gathered (n, width) block, per row and count: row r with k entries
+        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_row_median: one gather each).
+        self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in self.mid])
+        self._row_k = self.rows * (width + 1)
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
@@ -257,7 +257,7 @@ class Drift(StationRelation):
             med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            med, has = _row_median(self._e[self.slot], self._row0, self._mid2)          # NaN where none
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at)          # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         if rel is not None:
@@ -651,13 +651,14 @@ class Drift(StationRelation):
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
-def _row_median(e: np.ndarray, row0: np.ndarray, mid2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `row0`: each row's first flat index in `e` (C order); `mid2`: (2, width + 1), the two middle
-    positions of k sorted entries, by k. `e` is sorted in place (the caller passes a gathered copy)."""
+    `mid_at`: (2, rows · (width + 1)), the flat positions in `e` (C order) of row r's two middle
+    entries when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1) for every row.
+    `e` is sorted in place (the caller passes a gathered copy)."""
     k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
-    two = e.take(mid2[:, k] + row0)                          # both middle entries of every row, one gather
+    two = e.take(mid_at.take(k + row_k, axis=1))             # both middle entries of every row
     return 0.5 * (two[0] + two[1]), k > 0
 
 

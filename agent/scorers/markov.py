@@ -33,8 +33,8 @@ class MarkovModel:
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
         self._rows = np.arange(n)
-        # One tick's entries as flat indices into counts and rowsum (C order, kept so): a 1-d take
-        # or add of 18 entries costs a third of the 3-d fancy index (_flat_index).
+        # One tick's entries as flat indices into counts and rowsum (C order): a take, and a take and
+        # put to add, of 18 entries cost less than the 3-d fancy index and its add (_flat_index).
         self._rows_k = self._rows * bins
         self._flat: tuple | None = None         # (s0, s1, their flat indices into counts and rowsum)
         self._newest: tuple | None = None       # (window id, tick time, edges version, its states): transitions()
@@ -83,7 +83,7 @@ class MarkovModel:
         a = self.alpha * self.g
         if s0.ndim == 1:                # one tick: the same entries, by flat index
             fc, fr = self._flat_index(s0, s1)
-            return (self.counts.reshape(-1).take(fc) + a) / (self.rowsum.reshape(-1).take(fr) + self.k * a)
+            return (self.counts.take(fc) + a) / (self.rowsum.take(fr) + self.k * a)
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
 
@@ -160,11 +160,10 @@ class MarkovModel:
         ok = window.newest_seen & ~window.missing[-2]
         self.g /= self.lam
         if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor, one entry each, by flat index
-            fc, fr = self._flat_index(s0, s1)
-            flat = self.counts.reshape(-1)          # (views: counts and rowsum are C-contiguous)
-            flat[fc] += self.g
-            flat = self.rowsum.reshape(-1)
-            flat[fr] += self.g
+            fc, fr = self._flat_index(s0, s1)       # (take and put: flat, C order; no entry twice)
+            counts, rowsum = self.counts, self.rowsum
+            counts.put(fc, counts.take(fc) + self.g)
+            rowsum.put(fr, rowsum.take(fr) + self.g)
         else:
             idx = np.flatnonzero(ok)
             s0, s1 = s0[idx], s1[idx]
@@ -189,7 +188,7 @@ class MarkovModel:
         if not (np.isfinite(g) and g >= 1.0):
             raise ValueError(f"markov.g: {g!r} is not a count weight (≥ 1)")
         for k, v in new.items():
-            setattr(self, k, np.ascontiguousarray(v))     # (learn adds through flat views)
+            setattr(self, k, v)
         self.g = g
         self._flat = None
         self._edges_version += 1
