@@ -81,6 +81,7 @@ class Normal:
         # every sensor is learned updates them in one pass (learn); their new values go in _new.
         self._rows = np.zeros((4, n))
         self._new = np.zeros((4, n))
+        self._mask = np.ones((4, n), bool)       # _learned_rows' (its first two rows stay True)
         self.repeat = self._rows[0]              # share of ticks with exactly the previous value
         self.at_floor = self._rows[1]            # share of ticks at the floor
         self.abs_step = self._rows[2]            # mean |x_t − x_{t−1}| between observed ticks
@@ -106,11 +107,17 @@ class Normal:
             self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
         all_known = fnp.count_nonzero(known) == n
-        if all_known and fnp.count_nonzero(learn) == n and fnp.count_nonzero(step_ok) == n:
-            # The common tick, every sensor learned with its step: each mask below is all 1, and a
-            # rate × 1 is the rate, so these are the same sums as the general case in fewer calls
-            # (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
-            self.mean += rate * (x - self.mean)
+        every = fnp.count_nonzero(learn) == n
+        if all_known and fnp.count_nonzero(step_ok) == n and (every or fnp.count_nonzero(counted) == n):
+            # The common tick, every sensor counted and learned with its step: each mask below is all
+            # 1, and a rate × 1 is the rate, so these are the same sums as the general case in fewer
+            # calls (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
+            # Some sensor not learned (a rule's candidate): its mean, abs_step and rel_step are kept as
+            # they are (the general case adds 0 × (0 − s) to them, which leaves a finite s as it is).
+            if every:
+                self.mean += rate * (x - self.mean)
+            else:
+                fnp.copyto(self.mean, self.mean + rate * (x - self.mean), where=learn)
             self._size = None
             new = self._new
             np.equal(step, 0, out=new[0])
@@ -118,12 +125,15 @@ class Normal:
             new[2] = step
             self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
             rows = self._rows
-            rows += rate * (new - rows)
-            if self._rate_floor and self._all_learned:     # (nothing reads the count until state())
+            if every:
+                rows += rate * (new - rows)
+            else:
+                fnp.copyto(rows, rows + rate * (new - rows), where=self._learned_rows(learn))
+            if every and self._rate_floor and self._all_learned:     # (nothing reads the count until state())
                 self._count.add_one()
             else:
                 count = self.count
-                count += 1.0
+                count += 1.0 if every else learn
                 self._learned()
             return
         # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs; a mask that is all
@@ -142,6 +152,14 @@ class Normal:
         count = self.count
         count += learn
         self._learned()
+
+    def _learned_rows(self, learn: np.ndarray) -> np.ndarray:
+        """The mask of _rows a tick learns: repeat and at_floor for every counted sensor, abs_step
+        and rel_step for the `learn` ones (written into a kept (4, n) array)."""
+        mask = self._mask
+        mask[2] = learn
+        mask[3] = learn
+        return mask
 
     @property
     def count(self) -> np.ndarray:

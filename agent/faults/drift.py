@@ -106,6 +106,10 @@ class Drift(StationRelation):
         # The median's two middle positions in a sorted row of k finite entries, for every k.
         k = np.arange(width + 1)
         self.mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
+        # …as one (2, width + 1) table, and each row's first flat index in a gathered (n, width) block:
+        # a row of k entries has its two middle entries at flat row0 + mid2[:, k] (_row_median).
+        self._mid2 = np.stack(self.mid)
+        self._row0 = self.rows * width
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
@@ -116,9 +120,12 @@ class Drift(StationRelation):
         self.context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
             self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
-        # With every sensor fresh, a context slot is seen where it is on: its two masks are constants.
-        self._ctx_off = ~self.context_on
-        self._ctx_any = np.logical_or.reduce(self.context_on, axis=1)
+        # The same with each row's padding slots repeating its first context sensor (a row without a
+        # context: sensor 0): an and / max over a row's slots is then the one over its context alone,
+        # for a row with a context, with no mask to apply (a repeated entry changes neither).
+        self._ctx_rep = np.where(self.context_on, self.context_idx, self.context_idx[:, :1])
+        self._ctx_any = np.logical_or.reduce(self.context_on, axis=1)        # has a context
+        self._every_ctx = bool(fnp.count_nonzero(self._ctx_any) == n)
         # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
         self._xl = np.full((2 + len(LAG_HALF_LIVES_S), n), np.nan)
         self._xl_flat = self._xl.reshape(-1)
@@ -248,7 +255,7 @@ class Drift(StationRelation):
             med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            med, has = _row_median(self._e[self.slot], self.rows, self.mid)          # NaN where none
+            med, has = _row_median(self._e[self.slot], self._row0, self._mid2)          # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         if rel is not None:
@@ -320,7 +327,7 @@ class Drift(StationRelation):
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
             # Every observed, healthy sensor of its context calm (and at least one seen).
             if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
-                ctx_calm = np.logical_and(np.logical_and.reduce(self._ctx_off | quiet[self.context_idx], axis=1),
+                ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep], axis=1),
                                           self._ctx_any, out=self._ctx_calm[:n])
             else:
                 ctx_seen = self.context_on & fresh[self.context_idx]
@@ -374,7 +381,9 @@ class Drift(StationRelation):
             if not all_healthy:
                 pending &= ~drifting
             if fnp.count_nonzero(pending & ~ctx_calm[:n]):
-                ctx_size = np.maximum.reduce(fnp.where(self.context_on, size[self.context_idx], 0.0), axis=1)
+                ctx_size = np.maximum.reduce(size[self._ctx_rep], axis=1)       # (a row without a context: 0)
+                if not self._every_ctx:
+                    ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
                 pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
             else:
                 pending &= ctx_calm[:n]
@@ -637,14 +646,14 @@ class Drift(StationRelation):
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
-def _row_median(e: np.ndarray, rows: np.ndarray, mid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _row_median(e: np.ndarray, row0: np.ndarray, mid2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `rows`: np.arange(e.shape[0]); `mid`: the two middle positions of k sorted entries, by k.
-    `e` is sorted in place (the caller passes a gathered copy)."""
+    `row0`: each row's first flat index in `e` (C order); `mid2`: (2, width + 1), the two middle
+    positions of k sorted entries, by k. `e` is sorted in place (the caller passes a gathered copy)."""
     k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
-    med = 0.5 * (e[rows, mid[0][k]] + e[rows, mid[1][k]])
-    return med, k > 0
+    two = e.take(mid2[:, k] + row0)                          # both middle entries of every row, one gather
+    return 0.5 * (two[0] + two[1]), k > 0
 
 
 def _full_median(e: np.ndarray, mid_flat: np.ndarray) -> np.ndarray:
