@@ -195,7 +195,7 @@ def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(
 def test_a_restore_while_a_station_relation_is_kept_open_gives_the_unrestored_events():
     """Corridor seed 5's first-morning S03_occ drift: S03_flow is blamed at 07:13 and its drift ends at
     07:14, the relation kept open unjudged until S03_occ's jump back at 07:20 (tick 880). Restored while
-    kept open (ticks 860 and 879), the run decides the same (relation.py's JUMP_BACK_STATE, `rel_kept`
+    kept open (ticks 870 and 879), the run decides the same (relation.py's JUMP_BACK_STATE, `rel_drifted`
     with it, is in the checkpoint)."""
     from agent.sources.simulate import corridor_sensors, generate
     from agent.records import Rejects
@@ -208,7 +208,7 @@ def test_a_restore_while_a_station_relation_is_kept_open_gives_the_unrestored_ev
                      "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
                      "scoring": {"chain": ["numpy"]}, "sinks": []})
     rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), TICK))
-    plain, *restored = _events_with_restores(cfg, rows, [860, 879])
+    plain, *restored = _events_with_restores(cfg, rows, [870, 879])
     assert any(k == 880 and ev["kind"] == "drift" and ev["sensor"] == "S03_occ" for k, ev in plain)
     for events in restored:
         assert events == plain

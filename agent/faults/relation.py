@@ -69,7 +69,7 @@ BACK_SHARE = 1.0 / 3.0   # …or under BACK_FROM, with this share or less of its
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
-                   "rel_kept")
+                   "rel_drifted")
 
 
 class StationRelation:
@@ -137,12 +137,12 @@ class StationRelation:
         self.jump_back = jump_back and s_n > 0
         self.rel_open = np.zeros(s_n, bool)            # last tick: judged, past half its limit
         self.rel_open_since = np.full(s_n, np.nan)     # …since then
-        self.rel_kept = np.zeros(s_n, bool)            # …kept open last tick while its row was not judged
         self.rel_dep_prev = np.zeros(s_n)              # last tick's departure, residual and raw log k
         self.rel_z_prev = np.full(s_n, np.nan)
         self.rel_r_prev = np.zeros(s_n)
         self.lx_prev = np.zeros(n)                     # each sensor's last log reading, and whether fit
         self.fit_prev = np.zeros(n, bool)
+        self.rel_drifted = np.zeros(n, bool)           # a mate decided drifting while its relation was open
         self._open_any = False
         self.jumped_back = np.zeros(n, bool)           # decided by the jump back this tick (for evidence)
         self._back_any = False
@@ -190,10 +190,8 @@ class StationRelation:
                 share = self.trio_sign[trio] * (lx[trio] - self.lx_prev[trio]) / d_r
                 b = int(np.argmax(share))
                 k = int(trio[b])
-                # (a relation kept open unjudged: a mate still past the limit off what its neighbours
-                # predict is its own rule's to judge — it may be the mate whose drift settled the
-                # relation — decided here, it would stay a drift for as long as that misfit lasts)
-                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not (self.rel_kept[s] and abs(self.departure[k]) > self.z_limit):
+                # (a mate decided drifting while the relation was open has been reported: not again)
+                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not self.rel_drifted[k]:
                     if out is None:
                         out = np.zeros(n, bool)
                     out[k] = True
@@ -201,16 +199,14 @@ class StationRelation:
                     self.back_dep[k] = self.rel_dep_prev[s]
                     self.held.started(k, self.rel_open_since[s])
         if persist is not None and fnp.count_nonzero(persist):
-            persist &= ~open_now
             open_now = open_now | persist
             dep = fnp.where(persist, self.rel_dep_prev, self.departure[n:])    # (its row's is 0: unjudged)
-            self.rel_kept = persist
         elif not self._open_any and not fnp.count_nonzero(open_now):
             return out                  # (none open then or now: the kept state is not read)
         else:
             dep = self.departure[n:]
-            if self._open_any:
-                self.rel_kept = np.zeros(self.rel_kept.size, bool)
+        mates_open = self.trio_in @ open_now > 0
+        self.rel_drifted = (self.rel_drifted | drifting) & mates_open
         self.rel_open_since = fnp.where(open_now, fnp.where(self.rel_open, self.rel_open_since, ts), np.nan)
         self.rel_open = open_now
         self._open_any = bool(fnp.count_nonzero(open_now))
