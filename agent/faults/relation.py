@@ -185,13 +185,14 @@ class StationRelation:
             for s in np.flatnonzero(went):
                 trio = self.trio[s]
                 d_r = r[s] - self.rel_r_prev[s]
-                if not (fit[trio] & self.fit_prev[trio]).all() or drifting[trio].any() or d_r == 0.0:
+                if not (fit[trio] & self.fit_prev[trio]).all() or d_r == 0.0:
                     continue
                 share = self.trio_sign[trio] * (lx[trio] - self.lx_prev[trio]) / d_r
                 b = int(np.argmax(share))
                 k = int(trio[b])
-                # (a mate decided drifting while the relation was open has been reported: not again)
-                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not self.rel_drifted[k]:
+                # (a mate decided drifting while the relation was open has been reported: not again; another
+                # mate drifting meanwhile — in the first queue often wrongly blamed — does not stop it)
+                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not (self.rel_drifted[k] or drifting[k]):
                     if out is None:
                         out = np.zeros(n, bool)
                     out[k] = True
