@@ -95,6 +95,38 @@ def test_held_is_calm_only_when_nothing_holds_and_nothing_would():
     assert not held.nothing.flags.writeable
 
 
+def test_markov_tick_by_flat_index_is_the_fancy_index():
+    """The Markov chain's tick reads and adds its counts by flat index: every tick's probabilities
+    are the block path's (the 3-d fancy index) bit for bit, and learning adds g to exactly the
+    tick's entries, as the fancy index's add did; also across a restore."""
+    rng = np.random.default_rng(11)
+    n, steps = 5, 12
+    z, missing = stream(rng, 400, n)
+    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=1.0, steps=steps)
+    scorer.fit(z[:200], np.zeros_like(missing[:200]))
+    markov = scorer.markov
+    buf = WindowBuffer(steps, n)
+    learned = 0
+    for t in range(200, 400):
+        buf.push(z[t], missing[t], float(t))
+        if t < 200 + steps:
+            continue
+        if t == 300:
+            markov.restore(markov.state_dict())
+        s0, s1 = markov.transitions(buf)
+        assert np.array_equal(markov._prob(s0, s1), markov._prob(s0[None], s1[None])[0])
+        counts, rowsum, g = markov.counts.copy(), markov.rowsum.copy(), markov.g
+        markov.learn(buf, (s0, s1))
+        ok = buf.newest_seen & ~buf.missing[-2]
+        idx = np.flatnonzero(ok)
+        if markov.g == g / markov.lam:        # (not rescaled this tick)
+            counts[idx, s0[idx], s1[idx]] += markov.g
+            rowsum[idx, s0[idx]] += markov.g
+            assert np.array_equal(markov.counts, counts) and np.array_equal(markov.rowsum, rowsum)
+            learned += ok.all()
+    assert learned > 50
+
+
 def test_markov_propagates_from_the_sensors_own_last_state():
     """A sensor missing on the previous tick is scored from its last observed state, found for
     that sensor alone: the same state states() gives it in its whole row."""
@@ -397,7 +429,7 @@ def test_drift_median_of_every_pair_is_the_counted_one():
         for _ in range(200):
             e[:-1] = rng.standard_normal(drift.target.size) * rng.choice([1e-3, 1.0, 1e3])
             e[:-1][rng.random(drift.target.size) < 0.2] = rng.choice([0.0, -0.0, np.inf, -np.inf])
-            med, has = _row_median(e[drift.slot], drift._row0, drift._mid2)
+            med, has = _row_median(e[drift.slot], drift._row_k, drift._mid_at)
             assert np.array_equal(_full_median(e[drift.slot], drift._mid_flat), med, equal_nan=True)
             assert np.array_equal(drift._has_full, has)
 

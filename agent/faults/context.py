@@ -108,12 +108,13 @@ class Normal:
         known = step == step                    # a previous reading (not NaN): whether the value repeated is known
         all_known = fnp.count_nonzero(known) == n
         every = fnp.count_nonzero(learn) == n
-        if all_known and fnp.count_nonzero(step_ok) == n and (every or fnp.count_nonzero(counted) == n):
+        if all_known and (every or fnp.count_nonzero(counted) == n):
             # The common tick, every sensor counted and learned with its step: each mask below is all
             # 1, and a rate × 1 is the rate, so these are the same sums as the general case in fewer
             # calls (repeat, at_floor, abs_step and rel_step as rows of one array, s += rate × (new − s)).
-            # Some sensor not learned (a rule's candidate): its mean, abs_step and rel_step are kept as
-            # they are (the general case adds 0 × (0 − s) to them, which leaves a finite s as it is).
+            # Some sensor not learned (a rule's candidate), or its step not learnable: its mean, or its
+            # abs_step and rel_step, are kept as they are (the general case adds 0 × (0 − s) to them,
+            # which leaves a finite s as it is).
             if every:
                 self.mean += rate * (x - self.mean)
             else:
@@ -125,10 +126,12 @@ class Normal:
             new[2] = step
             self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
             rows = self._rows
-            if every:
+            all_steps = fnp.count_nonzero(step_ok) == n
+            if every and all_steps:
                 rows += rate * (new - rows)
             else:
-                fnp.copyto(rows, rows + rate * (new - rows), where=self._learned_rows(learn))
+                has_step = step_ok if every else learn if all_steps else learn & step_ok
+                fnp.copyto(rows, rows + rate * (new - rows), where=self._learned_rows(has_step))
             if every and self._rate_floor and self._all_learned:     # (nothing reads the count until state())
                 self._count.add_one()
             else:
@@ -153,12 +156,12 @@ class Normal:
         count += learn
         self._learned()
 
-    def _learned_rows(self, learn: np.ndarray) -> np.ndarray:
+    def _learned_rows(self, has_step: np.ndarray) -> np.ndarray:
         """The mask of _rows a tick learns: repeat and at_floor for every counted sensor, abs_step
-        and rel_step for the `learn` ones (written into a kept (4, n) array)."""
+        and rel_step for those learned with their step (written into a kept (4, n) array)."""
         mask = self._mask
-        mask[2] = learn
-        mask[3] = learn
+        mask[2] = has_step
+        mask[3] = has_step
         return mask
 
     @property

@@ -80,7 +80,9 @@ class Drift(StationRelation):
         self.n = n
         self.z_limit = cfg.drift_z
         self.required_s = cfg.drift_s
+        self._required = max(self.required_s, 1e-9)       # a decision's least time held
         self.lam = 1.0 - 0.5 ** (tick_s / cfg.drift_window_s)
+        self._lam_keep = 1 - self.lam
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
@@ -106,10 +108,10 @@ class Drift(StationRelation):
         # The median's two middle positions in a sorted row of k finite entries, for every k.
         k = np.arange(width + 1)
         self.mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
-        # …as one (2, width + 1) table, and each row's first flat index in a gathered (n, width) block:
-        # a row of k entries has its two middle entries at flat row0 + mid2[:, k] (_row_median).
-        self._mid2 = np.stack(self.mid)
-        self._row0 = self.rows * width
+        # …as flat indices into a gathered (n, width) block, per row and count: row r with k entries
+        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_row_median: one gather each).
+        self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in self.mid])
+        self._row_k = self.rows * (width + 1)
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
@@ -255,7 +257,7 @@ class Drift(StationRelation):
             med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            med, has = _row_median(self._e[self.slot], self._row0, self._mid2)          # NaN where none
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at)          # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         if rel is not None:
@@ -289,7 +291,7 @@ class Drift(StationRelation):
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
         all_seen = fnp.count_nonzero(seen) == seen.size
-        mean_e = (1 - self.lam) * self.mean_e + self.lam * med
+        mean_e = self._lam_keep * self.mean_e + self.lam * med
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
@@ -334,11 +336,12 @@ class Drift(StationRelation):
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
                                           np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
         far = None
+        decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
-            far = (judged & (size > self.z_limit) & ~self.stepped)[:n]
-            decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
-        else:
-            decide = self.held.nothing          # (read-only: only ever read, or or-ed into a new array)
+            unstepped = judged & ~self.stepped
+            far = (unstepped & (size > self.z_limit))[:n]
+            if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
+                decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
         rel_half = self._no_rel
         if rel is not None and any_over:
@@ -359,7 +362,7 @@ class Drift(StationRelation):
                 any_early, rel_half = 0, size[n:] > 0.5 * RELATION_Z * self.z_limit
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
-                decide |= blamed
+                decide = decide | blamed
                 held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
             if any_early:
                 mates = self._early_mates(judged, early)
@@ -377,10 +380,12 @@ class Drift(StationRelation):
         # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
         # but a drifting sensor departs much further than the traffic moves its neighbours).
         if any_over:
-            pending = (judged & over & ~self.stepped)[:n]
+            pending = (unstepped & over)[:n]
             if not all_healthy:
                 pending &= ~drifting
-            if fnp.count_nonzero(pending & ~ctx_calm[:n]):
+            if not fnp.count_nonzero(pending):
+                pass                            # (all False: the ands below leave it so)
+            elif fnp.count_nonzero(pending & ~ctx_calm[:n]):
                 ctx_size = np.maximum.reduce(size[self._ctx_rep], axis=1)       # (a row without a context: 0)
                 if not self._every_ctx:
                     ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
@@ -395,7 +400,7 @@ class Drift(StationRelation):
             self.history[self.history_head] = self.departure
             self.history_head = (self.history_head + 1) % self.history.shape[0]
         self._own = pending
-        decided = decide & (lasted >= max(self.required_s, 1e-9)) if any_over else self.held.nothing
+        decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
         if self.jump_back:
             back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged[n:])
             if back is not None:
@@ -646,13 +651,14 @@ class Drift(StationRelation):
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
-def _row_median(e: np.ndarray, row0: np.ndarray, mid2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the median of the finite entries (NaN: none); and whether a row has any.
-    `row0`: each row's first flat index in `e` (C order); `mid2`: (2, width + 1), the two middle
-    positions of k sorted entries, by k. `e` is sorted in place (the caller passes a gathered copy)."""
+    `mid_at`: (2, rows · (width + 1)), the flat positions in `e` (C order) of row r's two middle
+    entries when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1) for every row.
+    `e` is sorted in place (the caller passes a gathered copy)."""
     k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
-    two = e.take(mid2[:, k] + row0)                          # both middle entries of every row, one gather
+    two = e.take(mid_at.take(k + row_k, axis=1))             # both middle entries of every row
     return 0.5 * (two[0] + two[1]), k > 0
 
 

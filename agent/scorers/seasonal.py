@@ -106,7 +106,8 @@ class SeasonalProfile:
             setattr(self, k, v)
         self._how = [self._how_many(known) for known in self.ref_n >= MIN_CYCLES]
 
-    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None) -> None:
+        """`valid`: the sensors whose value is learned (None: every sensor)."""
         b, c = self.locate(ts)
         if c < self.acc_cycle[b]:
             return                                  # a tick older than the bin's newest cycle
@@ -118,8 +119,12 @@ class SeasonalProfile:
             self.acc_n[b] = 0.0
             self.acc_cycle[b] = c
         acc_sum, acc_n = self.acc_sum[b], self.acc_n[b]    # views: added to in place
-        acc_sum += fnp.where(valid, x, 0.0)
-        acc_n += valid
+        if valid is None:           # every sensor valid: the where would pick x, True adds 1.0
+            acc_sum += x
+            acc_n += 1.0
+        else:
+            acc_sum += fnp.where(valid, x, 0.0)
+            acc_n += valid
 
 
 class SeasonalFeatures:
@@ -230,6 +235,8 @@ class SeasonalFeatures:
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
         if self._values_at is not None and self._values_at[0] != ts:
             self._values_at = None                  # row() may reuse them only across learning their own tick
+        if fnp.count_nonzero(valid) == valid.size:
+            valid = None                            # (every sensor: no mask to apply)
         for profile in self.profiles:
             profile.learn(ts, x, valid)
 
