@@ -308,6 +308,25 @@ def test_a_first_morning_drift_whose_station_blamed_the_wrong_mate_is_decided_at
     assert (wrong.sensor, wrong.kind) == ("S03_flow", "drift") and wrong.ts < drift.start + 900
 
 
+def test_a_jump_back_is_decided_while_a_wrongly_blamed_mate_still_drifts():
+    """Bench corridor seed 32's first-morning S01_occ drift: the relation blames S01_speed at 07:15:30
+    (its neighbour models off in the first queue), and it is still drifting when S01_occ jumps back at
+    07:20. The mate whose own step explains the return is decided all the same (before, a drifting
+    mate stopped the jump back, and S01_occ was reported only as the end's spike)."""
+    faults_bench = bench_module("faults")
+    cfg = config.from_dict(faults_bench.config_dict("corridor", 32, 72))
+    rows = faults_bench.simulated_rows(cfg)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    events = []
+    for row in rows[:7 * 120 + 60]:                       # to 07:30 on the first day
+        events += [e for e in tracker.observe(row) if e.event == "fault"]
+    [occ] = [e for e in events if e.sensor == "S01_occ"]
+    [speed] = [e for e in events if e.sensor == "S01_speed"]
+    assert (occ.kind, speed.kind) == ("drift", "drift")
+    assert speed.ts < occ.ts and occ.ts == rows[0].ts + 7 * H + 1200
+    assert "jump restored" in occ.evidence["summary"] and occ.start < speed.start
+
+
 def station_held_ticks(cfg, station: str) -> list[float]:
     """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
     source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)

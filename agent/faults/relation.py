@@ -31,7 +31,11 @@ mate's own log step explaining EXPLAIN to 1 / EXPLAIN of the return, says that m
 were off while the relation was: it is reported as a drift on that tick, its start back-dated to
 when the relation passed half its limit. A report after the fact (its readings were not masked
 meanwhile), for the drifts no mate could be blamed for while they lasted: the first queue's above,
-a blame fallen short, a relation that stepped. What it carries from tick to tick is checkpointed
+a blame fallen short, a relation that stepped. An open relation whose row stops being judged (it
+settles after a mate's drift — in the first queue often a wrongly blamed mate's — or its own step)
+stays open while each tick's residual stays BACK_FROM its way, so the true mate's jump back is still
+seen; a mate decided drifting while its relation was open (`rel_drifted`) is not decided again by it,
+and another mate's drift does not stop it. What it carries from tick to tick is checkpointed
 (JUMP_BACK_STATE), and so are the blame's rings of the last HISTORY_S (_history_state), so a
 restart decides as the run it continues; a checkpoint from before either restores nothing open
 and empty rings.
@@ -185,13 +189,14 @@ class StationRelation:
             for s in np.flatnonzero(went):
                 trio = self.trio[s]
                 d_r = r[s] - self.rel_r_prev[s]
-                if not (fit[trio] & self.fit_prev[trio]).all() or drifting[trio].any() or d_r == 0.0:
+                if not (fit[trio] & self.fit_prev[trio]).all() or d_r == 0.0:
                     continue
                 share = self.trio_sign[trio] * (lx[trio] - self.lx_prev[trio]) / d_r
                 b = int(np.argmax(share))
                 k = int(trio[b])
-                # (a mate decided drifting while the relation was open has been reported: not again)
-                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not self.rel_drifted[k]:
+                # (a mate decided drifting while the relation was open has been reported: not again; another
+                # mate drifting meanwhile — in the first queue often wrongly blamed — does not stop it)
+                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not (self.rel_drifted[k] or drifting[k]):
                     if out is None:
                         out = np.zeros(n, bool)
                     out[k] = True
