@@ -30,8 +30,6 @@ class ARModel:
         self.p = order
         self.extra = extra
         self.rls = BatchRLS(n, order + 1 + extra, forgetting, const=order)
-        # features()' columns in residuals()' order of the sum: the intercept, the lags, the regressors
-        self._order = np.r_[order, 0:order, order + 1:order + 1 + extra]
         self._bias_w: dict[int, np.ndarray] = {}
         # The window's residuals, kept from tick to tick (window_residuals): (window id, its tick
         # times, the weights' version) they were computed for, and the rows.
@@ -94,20 +92,18 @@ class ARModel:
         return r
 
     def score(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,
-              out: np.ndarray | None = None, x: np.ndarray | None = None) -> np.ndarray:
+              out: np.ndarray | None = None) -> np.ndarray:
         """`extra`: (T, n, extra) regressors of every row of the window, or a function that
         returns them (called only when the kept residuals are rebuilt); `newest`: their newest
-        row (extra[-1]), when the caller has it; `x`: the tick's features(), when the caller has them.
-        The point statistic is
+        row (extra[-1]), when the caller has it. The point statistic is
         the window residuals' newest row (kept from tick to tick, one row computed a tick), not a
         second forecast of the newest value: the same number up to the order of the sum's terms,
         0 where the newest value is missing (a score the caller zeroes there anyway). Into `out` when given."""
-        r = self.window_residuals(window, extra, newest, x)
+        r = self.window_residuals(window, extra, newest)
         bias = np.matmul(self.bias_weights(len(r)), r, out=out)
         return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
 
-    def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,
-                         x: np.ndarray | None = None) -> np.ndarray:
+    def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
         """residuals() of the window's rows p.., kept between ticks: when the window has moved on by
         one tick since the last call (same window, same weights), only its newest row is computed.
         Each row is an elementwise function of its own p lags and regressors, so a kept row is the
@@ -120,12 +116,10 @@ class ARModel:
             if kept[1] == stamp:                                    # the same window again (a retry)
                 return self._r
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
-                if x is None:
-                    if newest is None and self.extra:
-                        newest = (extra() if callable(extra) else extra)[-1]
-                    x = self.features(window, newest)
+                if newest is None and self.extra:
+                    newest = (extra() if callable(extra) else extra)[-1]
                 h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
-                ring[h + m] = ring[h] = self._newest_residual(window, x)
+                ring[h + m] = ring[h] = self._newest_residual(window, newest)
                 self._head = h = (h + 1) % m
                 self._r = ring[h:h + m]
                 self._r_key = (key, stamp)
@@ -137,14 +131,19 @@ class ARModel:
         self._head = 0
         self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)
-        self._coef = self.rls.w.T.take(self._order, axis=0)   # the newest row's terms, in residuals()'s order
+        w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
+        self._coef = fnp.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
+        self._terms = np.ones_like(self._coef)
         return self._r
 
-    def _newest_residual(self, window: WindowBuffer, x: np.ndarray) -> np.ndarray:
+    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None) -> np.ndarray:
         """residuals()'s newest row in a few calls: the same products, summed in the same order
-        (a reduce over the first axis of a C-ordered (k, n) array adds row after row). `x`: the
-        tick's features(), its columns taken in that order (one take, a new C-ordered array)."""
-        r = np.add.reduce(self._coef * x.T.take(self._order, axis=0), axis=0)   # the prediction, then in place:
+        (a reduce over the first axis adds row after row). `newest`: the newest row's regressors."""
+        p, v = self.p, self._terms
+        v[1:p + 1] = window.values[-1 - p:-1]
+        if self.extra:
+            v[p + 1:] = newest.T
+        r = np.add.reduce(self._coef * v, axis=0)          # the prediction, then in place:
         np.subtract(window.newest64, r, out=r)              # (newest − prediction) · inv_sd
         r *= self.rls.inv_sd
         missing = window.missing[-1]

@@ -144,7 +144,7 @@ class NumpyScorer(Scorer):
         # The three parts as the rows of one array (new each tick: the scores are the caller's):
         # weighted in one call, then summed into the first row, in combine()'s order (the same bits)
         parts = np.empty((3, self.n))
-        s = self.ar.score(window, extra, newest, out=parts[0], x=ar_x)
+        s = self.ar.score(window, extra, newest, out=parts[0])
         self.markov.surprise(window, states, out=parts[1])
         self.fusion.score(window, fu_x, out=parts[2])
         parts *= self._weight_col
