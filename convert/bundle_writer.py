@@ -59,9 +59,6 @@ def io_description(spec: ModelSpec) -> tuple[list[TensorSpec], list[TensorSpec]]
         TensorSpec(name="spatial_attention", shape=["batch", n, n],
                    meaning="per sensor (row), weight of every sensor (column) (mean over heads)"),
     ]
-    if spec.reconstruct:
-        outputs.append(TensorSpec(name="reconstruction", shape=["batch", t - 1, n],
-                                  meaning=f"the context rows 0..{t - 2} reconstructed from the model's embedding"))
     return inputs, outputs
 
 
@@ -72,8 +69,7 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 def load_model(bundle_dir: Path, manifest: Manifest) -> torch.nn.Module:
     model_section = manifest.model or {}
     spec = ModelSpec(**{k: model_section[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")},
-                     members=int(model_section.get("members", 1)),
-                     reconstruct=bool(model_section.get("reconstruct", False)))
+                     members=int(model_section.get("members", 1)))
     model = build_model(spec)
     state = torch.load(str(bundle_dir / WEIGHTS_FILE), weights_only=True)
     model.load_state_dict(state)

@@ -40,7 +40,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         p.epilog = f"(defaults shown once the `convert` extra is installed: {exc.name} is missing)"
         d = argparse.Namespace(**{k: None for k in (
             "epochs", "batch_size", "lr", "patience", "d_model", "heads", "ff_hidden", "windows_per_epoch",
-            "seed", "threads", "ema_decay", "members", "recon_weight")})
+            "seed", "threads", "ema_decay", "members")})
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -58,9 +58,6 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--members", type=int, default=d.members,
                    help="> 1: train that many forecasters (seeds SEED, SEED+1, ...) and ship their mean "
                         "as one model (K× the training time and the per-tick inference cost)")
-    p.add_argument("--recon-weight", type=float, default=d.recon_weight,
-                   help="> 0: also train a reconstruction head (the window's context rows rebuilt from the "
-                        "model's embedding; a fourth graph output) with loss = forecast + this × reconstruction")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -69,8 +66,7 @@ def _train_options(args):
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
-                        ema_decay=args.ema_decay, members=args.members, recon_weight=args.recon_weight,
-                        progress=not args.quiet)
+                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
 def _add_verbose(p: argparse.ArgumentParser) -> None:

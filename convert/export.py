@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import INPUT_NAMES, SpatioTemporalForecaster
+from .model import INPUT_NAMES, OUTPUT_NAMES, SpatioTemporalForecaster
 
 os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
 
@@ -45,7 +45,8 @@ class NamedOutputs(torch.nn.Module):
         self.model = model
 
     def forward(self, values: torch.Tensor, missing: torch.Tensor):
-        return dict(zip(self.model.spec.output_names(), self.model(values, missing)))
+        forecast, temporal, spatial = self.model(values, missing)
+        return {"forecast": forecast, "temporal_attention": temporal, "spatial_attention": spatial}
 
 
 @dataclass
@@ -89,9 +90,8 @@ def error_figures(forecast: np.ndarray, reference: np.ndarray, calibration: Cali
 def export_onnx_fp32(model: SpatioTemporalForecaster, path: Path) -> None:
     spec = model.spec
     sample = (torch.zeros(1, spec.steps, spec.sensors), torch.zeros(1, spec.steps, spec.sensors))
-    outputs = spec.output_names()
-    axes = {name: {0: "batch"} for name in INPUT_NAMES + outputs}
-    torch.onnx.export(model.eval(), sample, str(path), input_names=list(INPUT_NAMES), output_names=list(outputs),
+    axes = {name: {0: "batch"} for name in INPUT_NAMES + OUTPUT_NAMES}
+    torch.onnx.export(model.eval(), sample, str(path), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
                       dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False, do_constant_folding=True)
 
 

@@ -7,15 +7,6 @@ Outputs, in this order:
     forecast            (B, N)      the newest row (index T-1), predicted from rows 0..T-2
     temporal_attention  (B, N, T-1) how much each context step mattered, per sensor (head mean)
     spatial_attention   (B, N, N)   how much each sensor looked at every other one (head mean)
-    reconstruction      (B, T-1, N) only with `spec.reconstruct`: the context rows 0..T-2 rebuilt
-                                    from each sensor's fused embedding (RECON_NAME)
-
-Why a reconstruction head (MTAD-GAT trains one beside its forecaster): a forecaster follows a
-lasting shift once it is in its window, so its error falls back while the shift lasts. The
-reconstruction is rebuilt from the embedding alone (no persistence term), through the same
-bottleneck for every sensor and across sensors (the spatial attention), so a window whose shape
-or cross-sensor relation is unlike training keeps a high reconstruction error for as long as it
-lasts, while a slow creep of a level that keeps the window's joint shape plausible does not.
 
 Only the newest context step asks the temporal question (one query per sensor instead of T),
 so temporal attention costs O(T) per sensor rather than O(T²). Every shape is fixed by T, N and
@@ -31,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.scorers.model_scorer import INPUT_NAMES, OUTPUT_NAMES, RECON_NAME   # the agent's contract, defined once
+from agent.scorers.model_scorer import INPUT_NAMES, OUTPUT_NAMES   # the agent's contract, defined once
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -45,10 +36,6 @@ class ModelSpec:
     heads: int = 2
     ff_hidden: int = 32
     members: int = 1      # > 1: an ensemble of that many forecasters, their outputs averaged
-    reconstruct: bool = False   # a fourth output: the context rows reconstructed (RECON_NAME)
-
-    def output_names(self) -> tuple[str, ...]:
-        return OUTPUT_NAMES + ((RECON_NAME,) if self.reconstruct else ())
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,9 +111,6 @@ class SpatioTemporalForecaster(nn.Module):
         self.gate = nn.Linear(2 * d, d)
         self.head_hidden = nn.Linear(d, spec.ff_hidden)
         self.head_out = nn.Linear(spec.ff_hidden, 1)
-        if spec.reconstruct:
-            self.recon_hidden = nn.Linear(d, spec.ff_hidden)
-            self.recon_out = nn.Linear(spec.ff_hidden, context)
         mask = np.zeros((n, n), np.float32) if neighbour_mask is None else np.asarray(neighbour_mask, np.float32)
         if mask.shape != (n, n):
             raise ValueError(f"neighbour mask has shape {mask.shape}, expected ({n}, {n})")
@@ -149,9 +133,10 @@ class SpatioTemporalForecaster(nn.Module):
         t_mix, t_weights = self.temporal(newest, per_sensor)
         temporal = self.temporal_norm(newest + t_mix).reshape(batch, n, d)
 
-        forecast, s_weights, recon = self.spatial_and_head(temporal, x[:, context - 1, :])
-        out = (forecast, t_weights.reshape(batch, n, context), s_weights)
-        return out if recon is None else out + (recon,)
+        forecast, s_weights = self.spatial_and_head(temporal, x[:, context - 1, :])
+        return (forecast,
+                t_weights.reshape(batch, n, context),
+                s_weights)
 
     def spatial_and_head(self, temporal: torch.Tensor, last: torch.Tensor):
         """Everything after the temporal attention, given each sensor's temporal summary (B, N, d)
@@ -162,10 +147,7 @@ class SpatioTemporalForecaster(nn.Module):
         gate = torch.sigmoid(self.gate(torch.cat([temporal, spatial], dim=-1)))
         fused = gate * temporal + (1.0 - gate) * spatial
         delta = self.head_out(torch.relu(self.head_hidden(fused))).reshape(last.shape)
-        recon = None
-        if self.spec.reconstruct:        # (B, N, C) → (B, C, N): the window's row order
-            recon = self.recon_out(torch.relu(self.recon_hidden(fused))).permute(0, 2, 1)
-        return last + delta, s_weights, recon                                    # persistence + correction
+        return last + delta, s_weights                                           # persistence + correction
 
 
 class EnsembleForecaster(nn.Module):

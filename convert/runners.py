@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import INPUT_NAMES, OUTPUT_NAMES, RECON_NAME
+from .model import INPUT_NAMES, OUTPUT_NAMES
 from .quiet import third_party_output
 
 
@@ -40,11 +40,9 @@ class OnnxRunner:
         from agent.scorers.onnx import open_session
         self.kind = kind
         self.session = open_session(str(path), threads=1)
-        names = {o.name for o in self.session.get_outputs()}
-        self.outputs = list(OUTPUT_NAMES) + ([RECON_NAME] if RECON_NAME in names else [])
 
     def run(self, values: np.ndarray, missing: np.ndarray):
-        return tuple(self.session.run(self.outputs, {"values": values, "missing": missing}))
+        return tuple(self.session.run(list(OUTPUT_NAMES), {"values": values, "missing": missing}))
 
 
 class TfliteRunner:
@@ -62,7 +60,7 @@ class TfliteRunner:
 
     def run(self, values: np.ndarray, missing: np.ndarray):
         out = self.signature(values=values, missing=missing)
-        return tuple(out[name] for name in OUTPUT_NAMES + ((RECON_NAME,) if RECON_NAME in out else ()))
+        return tuple(out[name] for name in OUTPUT_NAMES)
 
 
 def open_runner(kind: str, path: Path):

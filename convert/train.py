@@ -44,7 +44,6 @@ class TrainOptions:
     threads: int = 2
     ema_decay: float = 0.0            # > 0: validate and keep an exponential moving average of the weights
     members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
-    recon_weight: float = 0.0         # > 0: a reconstruction head too, loss = forecast + recon_weight × reconstruction
     progress: bool = True
 
 
@@ -112,14 +111,6 @@ def masked_mse(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     return ((forecast - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def recon_loss(recon: torch.Tensor, values: np.ndarray, missing: np.ndarray, usable: np.ndarray) -> torch.Tensor:
-    """Masked MSE of the reconstructed context rows (B, T-1, N) against the observed ones, over the
-    windows usable as targets (a window ending in a labelled row may hold anomalous context too)."""
-    context = values.shape[1] - 1
-    weight = (1.0 - missing[:, :context, :]) * usable[:, None, None].astype(np.float32)
-    return masked_mse(recon, torch.from_numpy(values[:, :context, :]), torch.from_numpy(weight))
-
-
 def target_weights(w: Windows) -> np.ndarray:
     """(n, N) 1 where the newest value is observed and the row is usable as a target."""
     return (1.0 - w.missing[:, -1, :]) * w.usable[:, None].astype(np.float32)
@@ -132,7 +123,7 @@ def predict(model: torch.nn.Module, values: np.ndarray, missing: np.ndarray,
     out = []
     with torch.no_grad():
         for i in range(0, len(values), batch_size):
-            f = model(torch.from_numpy(values[i:i + batch_size]), torch.from_numpy(missing[i:i + batch_size]))[0]
+            f, _, _ = model(torch.from_numpy(values[i:i + batch_size]), torch.from_numpy(missing[i:i + batch_size]))
             out.append(f.numpy())
     return np.concatenate(out) if out else np.zeros((0, values.shape[-1]), np.float32)
 
@@ -160,8 +151,6 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
           neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
     if options.members < 1:
         raise TrainingError(f"members must be at least 1, got {options.members}")
-    if not (options.recon_weight >= 0.0 and math.isfinite(options.recon_weight)):
-        raise TrainingError(f"recon_weight must be a finite number ≥ 0, got {options.recon_weight}")
     if not 0.0 <= options.ema_decay < 1.0:
         raise TrainingError(f"ema_decay must be in [0, 1), got {options.ema_decay}")
     seed_everything(options.seed, options.threads)
@@ -180,8 +169,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     check_observed(train_w, "training")
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
-                     heads=options.heads, ff_hidden=options.ff_hidden, members=options.members,
-                     reconstruct=options.recon_weight > 0)
+                     heads=options.heads, ff_hidden=options.ff_hidden, members=options.members)
     fits = []
     for i in range(options.members):         # each member its own run: seed, seed + 1, ...
         member_options = dataclasses.replace(options, seed=options.seed + i)
@@ -251,11 +239,9 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
             idx = np.sort(order[start:start + options.batch_size])
             values, missing = train_w.values[idx], train_w.missing[idx]
             values, missing = hide_context(values, missing, options.missing_augment, rng)
-            outputs = model(torch.from_numpy(values), torch.from_numpy(missing))
-            loss = masked_mse(outputs[0], torch.from_numpy(train_w.values[idx, -1, :]),
+            forecast, _, _ = model(torch.from_numpy(values), torch.from_numpy(missing))
+            loss = masked_mse(forecast, torch.from_numpy(train_w.values[idx, -1, :]),
                               torch.from_numpy(train_target[idx]))
-            if spec.reconstruct:     # the context rows as the model saw them: hidden readings are not targets
-                loss = loss + options.recon_weight * recon_loss(outputs[3], values, missing, train_w.usable[idx])
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -288,6 +288,26 @@ def test_a_first_morning_drift_jumping_back_onto_the_queues_level_is_a_drift_fau
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
 
 
+def test_a_first_morning_drift_whose_station_blamed_the_wrong_mate_is_decided_at_its_jump_back(tmp_path):
+    """Seed 5's first-morning S03_occ drift: the station relation blames S03_flow (its neighbour models
+    are off in the first queue) for a minute at 07:13, and a mate's drift settles the relation's row,
+    so it is no longer judged when S03_occ jumps back at 07:20. The relation stays open meanwhile
+    (each tick's residual still BACK_FROM of its spreads its way), and the true mate's jump back is a
+    drift, back-dated (before, S03_occ was reported as nothing). The wrong mate's report stays."""
+    target = "S03_occ"
+    records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
+                                                            target=target)], seed=5)
+    path = write_csv(tmp_path / "first-morning-wrong-mate.csv", records, CORRIDOR)
+    faults, alerts, pipe = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [drift] = decided(faults, target, "drift")
+    ends = t0() + 7 * H + 1200
+    assert ends <= drift.ts <= ends + TICK
+    assert t0() + 7 * H < drift.start < ends - 300
+    assert "jump restored" in drift.evidence["summary"]
+    [wrong] = [f for f in faults if f.event == "fault" and f.sensor != target]
+    assert (wrong.sensor, wrong.kind) == ("S03_flow", "drift") and wrong.ts < drift.start + 900
+
+
 def station_held_ticks(cfg, station: str) -> list[float]:
     """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
     source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)

@@ -190,3 +190,25 @@ def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(
                  drift.fit_history.tobytes(), json.dumps(health, sort_keys=True))]
     plain, restored = _runs_with_restores(cfg, rows, [3700], rings_and_state)
     assert len(plain) == 60 and restored == plain
+
+
+def test_a_restore_while_a_station_relation_is_kept_open_gives_the_unrestored_events():
+    """Corridor seed 5's first-morning S03_occ drift: S03_flow is blamed at 07:13 and its drift ends at
+    07:14, the relation kept open unjudged until S03_occ's jump back at 07:20 (tick 880). Restored while
+    kept open (ticks 870 and 879), the run decides the same (relation.py's JUMP_BACK_STATE, `rel_drifted`
+    with it, is in the checkpoint)."""
+    from agent.sources.simulate import corridor_sensors, generate
+    from agent.records import Rejects
+    from agent.window import Aligner
+    sensors = corridor_sensors(6)
+    src = {"type": "simulate", "scenario": "corridor", "seed": 5, "start": "2026-01-05T00:00:00Z",
+           "duration_s": 7.5 * 3600, "anomalies": [{"kind": "drift", "at_s": 7 * 3600, "duration_s": 1200,
+                                                    "target": "S03_occ"}]}
+    cfg = from_dict({"tick_s": TICK, "topology": "corridor", "sensors": sensors, "sources": [src],
+                     "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
+                     "scoring": {"chain": ["numpy"]}, "sinks": []})
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), TICK))
+    plain, *restored = _events_with_restores(cfg, rows, [870, 879])
+    assert any(k == 880 and ev["kind"] == "drift" and ev["sensor"] == "S03_occ" for k, ev in plain)
+    for events in restored:
+        assert events == plain

@@ -120,7 +120,7 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
         from_dict({**base, "scoring": {"profile": {"drifting": ["nope"]}}})
     assert "scoring.profile.drifting[0]" in str(err.value) and "nope" in str(err.value)
     with pytest.raises(ConfigError) as err:
-        from_dict({**base, "scoring": {"profile": {"weight": -0.5, "lasting_shift": "no"}}})
+        from_dict({**base, "scoring": {"profile": {"weight": 0, "lasting_shift": "no"}}})
     text = str(err.value)
     assert "scoring.profile.weight" in text and "scoring.profile.lasting_shift" in text
     with pytest.raises(ConfigError) as err:

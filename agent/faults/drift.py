@@ -402,7 +402,7 @@ class Drift(StationRelation):
         self._own = pending
         decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
         if self.jump_back:
-            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts)
+            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged[n:])
             if back is not None:
                 decide, decided = decide | back, decided | back
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)

@@ -68,7 +68,8 @@ BACK_TO = 1.0            # …and this tick's back within this many
 BACK_SHARE = 1.0 / 3.0   # …or under BACK_FROM, with this share or less of its raw departure left (a queue's level)
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
-JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev")
+JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
+                   "rel_drifted")
 
 
 class StationRelation:
@@ -141,29 +142,37 @@ class StationRelation:
         self.rel_r_prev = np.zeros(s_n)
         self.lx_prev = np.zeros(n)                     # each sensor's last log reading, and whether fit
         self.fit_prev = np.zeros(n, bool)
+        self.rel_drifted = np.zeros(n, bool)           # a mate decided drifting while its relation was open
         self._open_any = False
         self.jumped_back = np.zeros(n, bool)           # decided by the jump back this tick (for evidence)
         self._back_any = False
         self.back_dep = np.zeros(n)                    # …its station relation's departure then
 
-    def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float) -> np.ndarray | None:
+    def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float,
+                   rel_judged: np.ndarray) -> np.ndarray | None:
         """A station relation past half its limit (for `drift_s`) whose residual returns in one tick (from BACK_FROM
         of its spreads its departure's way to within BACK_TO, or under BACK_FROM with at most BACK_SHARE of its
         raw departure left) with one mate's own step explaining
         EXPLAIN to 1 / EXPLAIN of that return: that mate's readings were off while the relation was
         (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
         passed half its limit; None when nothing is. `open_now`: each relation judged and past half its
-        limit this tick; with one so, this tick's state is kept for the next."""
+        limit this tick; with one so, this tick's state is kept for the next. An open relation whose row
+        stops being judged (`rel_judged`: it settles after a mate's drift — in the first queue often the
+        wrong mate's, blamed for a tick or two — or after its own step) stays open while each tick's
+        residual stays BACK_FROM of its spreads its departure's way: the break is still there, and the
+        true mate's jump back ends it."""
         n = self.n
         z, has, _, r, _, lx, fit = rel
         out = None
         if self._back_any:
             self.jumped_back[:] = False
             self._back_any = False
+        persist = None
         if self._open_any:
             w = np.sign(self.rel_dep_prev)
             went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM)
             zw = z * w
+            persist = self.rel_open & ~rel_judged & has & (zw >= BACK_FROM)
             # Back: within BACK_TO of its spreads, or under BACK_FROM with at most BACK_SHARE of its raw
             # departure left — in a queue the relation's level is a little off what it learned in free
             # flow (the first morning's: 0.04–0.12 in log k against spreads of 0.03–0.05), so a drift's
@@ -180,17 +189,24 @@ class StationRelation:
                     continue
                 share = self.trio_sign[trio] * (lx[trio] - self.lx_prev[trio]) / d_r
                 b = int(np.argmax(share))
-                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN:
-                    k = int(trio[b])
+                k = int(trio[b])
+                # (a mate decided drifting while the relation was open has been reported: not again)
+                if EXPLAIN <= share[b] <= 1.0 / EXPLAIN and not self.rel_drifted[k]:
                     if out is None:
                         out = np.zeros(n, bool)
                     out[k] = True
                     self.jumped_back[k] = self._back_any = True
                     self.back_dep[k] = self.rel_dep_prev[s]
                     self.held.started(k, self.rel_open_since[s])
-        if not self._open_any and not fnp.count_nonzero(open_now):
+        if persist is not None and fnp.count_nonzero(persist):
+            open_now = open_now | persist
+            dep = fnp.where(persist, self.rel_dep_prev, self.departure[n:])    # (its row's is 0: unjudged)
+        elif not self._open_any and not fnp.count_nonzero(open_now):
             return out                  # (none open then or now: the kept state is not read)
-        dep = self.departure[n:]
+        else:
+            dep = self.departure[n:]
+        mates_open = self.trio_in @ open_now > 0
+        self.rel_drifted = (self.rel_drifted | drifting) & mates_open
         self.rel_open_since = fnp.where(open_now, fnp.where(self.rel_open, self.rel_open_since, ts), np.nan)
         self.rel_open = open_now
         self._open_any = bool(fnp.count_nonzero(open_now))

@@ -14,9 +14,6 @@ A runtime module only opens its artifact and runs it; everything else is here:
   plant the forecast-error scale and mean, and a normal profile of the forecast levels
   (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
   profile, and the pipeline calibrates this tier's threshold on its own warm-up scores.
-- a bundle whose manifest lists the `reconstruction` output (trained with `--recon-weight`) is read
-  with it; with `scoring.profile.reconstruction_weight` > 0 the warm-up fit also learns each
-  sensor's reconstruction-error mean and σ, and `score` takes the max with that error's σ-distance.
 
 Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
 previous ticks, and those are forecasts the model made from earlier windows — they cannot be
@@ -56,37 +53,13 @@ INPUT_NAMES = ("values", "missing")
 #: A profile σ is at least this share of the sensor's forecast-error scale on this plant: a level
 #: that hardly moved during warm-up (a set-point) does not turn a sensor's noise into a 100-σ event.
 PROFILE_FLOOR_OF_RESIDUAL = 0.25
-#: The reconstruction error's warm-up σ is at least this (normalised units).
-RECON_STD_FLOOR = 1e-3
 OUTPUT_NAMES = ("forecast", "temporal_attention", "spatial_attention")
-#: An optional fourth output (convert/model.py `reconstruct`): the context rows 0..T-2 rebuilt,
-#: (batch, T-1, N). A bundle has it when its manifest lists it among the outputs.
-RECON_NAME = "reconstruction"
 
 
 def expected_shapes(sensors: int, steps: int) -> dict[str, tuple[int, ...]]:
-    """Batch-1 shapes of every input and output (the optional reconstruction too), by name."""
+    """Batch-1 shapes of every input and output, by name."""
     return {"values": (1, steps, sensors), "missing": (1, steps, sensors), "forecast": (1, sensors),
-            "temporal_attention": (1, sensors, steps - 1), "spatial_attention": (1, sensors, sensors),
-            RECON_NAME: (1, steps - 1, sensors)}
-
-
-def output_names(bundle: bundles.Bundle) -> tuple[str, ...]:
-    """The outputs the agent reads from the bundle's artifacts: the three every model has, and the
-    reconstruction when the manifest lists it (bundles written before it keep working as they were)."""
-    declared = bundle.manifest.outputs or []
-    return OUTPUT_NAMES + ((RECON_NAME,) if any(t.name == RECON_NAME for t in declared) else ())
-
-
-def reconstruction_errors(recon: np.ndarray, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """(…, N) RMS error of reconstructed context rows (…, T-1, N) against the window's observed
-    ones (values, missing: (…, T, N)); NaN for a sensor with no observed context reading."""
-    context = recon.shape[-2]
-    seen = ~np.asarray(missing[..., :context, :], bool)
-    sq = np.where(seen, (np.asarray(recon, np.float64) - values[..., :context, :]) ** 2, 0.0)
-    counts = seen.sum(axis=-2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, np.sqrt(sq.sum(axis=-2) / np.maximum(counts, 1)), np.nan)
+            "temporal_attention": (1, sensors, steps - 1), "spatial_attention": (1, sensors, sensors)}
 
 
 def pick_artifact(bundle: bundles.Bundle, preference: tuple[str, ...]) -> str:
@@ -136,7 +109,7 @@ def check_io(where: str, names: tuple[str, ...], actual: dict[str, tuple], expec
 
 def check_manifest_io(bundle: bundles.Bundle, expected: dict[str, tuple]) -> None:
     """The manifest's own inputs/outputs declaration (when present) must agree with T and N."""
-    for part, names in (("inputs", INPUT_NAMES), ("outputs", output_names(bundle))):
+    for part, names in (("inputs", INPUT_NAMES), ("outputs", OUTPUT_NAMES)):
         declared = getattr(bundle.manifest, part)
         if declared is None:
             continue
@@ -235,11 +208,6 @@ class ModelScorer(Scorer):
         self.n = len(bundle.sensors)
         self.steps = bundle.steps
         self.expected = expected_shapes(self.n, self.steps)
-        self.outputs = output_names(bundle)
-        self.reconstructs = RECON_NAME in self.outputs
-        # The reconstruction error's warm-up mean and std per sensor (fit_profile; None: not fitted)
-        self.recon_mean: np.ndarray | None = None
-        self.recon_std: np.ndarray | None = None
         self.residual = bundle.residual_std()
         self._bundle_norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
         self._scale: np.ndarray | None = None     # agent z → bundle z, when their normalisations differ
@@ -261,12 +229,11 @@ class ModelScorer(Scorer):
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
         """check_io on the names → shapes the runtime reports for the artifact's inputs and outputs."""
         check_io(f"{self.path} inputs", INPUT_NAMES, inputs, self.expected)
-        check_io(f"{self.path} outputs", self.outputs, outputs, self.expected)
+        check_io(f"{self.path} outputs", OUTPUT_NAMES, outputs, self.expected)
 
     @abc.abstractmethod
-    def run(self, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
-        """One inference: (forecast (N,), temporal attention (N, T-1), spatial attention (N, N)), and
-        the reconstruction (T-1, N) fourth when the bundle has it (`self.outputs`)."""
+    def run(self, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One inference: (forecast (N,), temporal attention (N, T-1), spatial attention (N, N))."""
 
     def align_to(self, normaliser) -> None:
         """Feed the model its own normalisation when the agent's window uses another one.
@@ -298,8 +265,7 @@ class ModelScorer(Scorer):
 
     def score(self, window: WindowBuffer) -> TickScore:
         values, missing = self.inputs(window)
-        outs = self.run(values, missing)
-        forecast, temporal, spatial = outs[0], outs[1], outs[2]
+        forecast, temporal, spatial = self.run(values, missing)
         # The attention weights feed the forecast (softmax → weighted mix → forecast), so a NaN or
         # inf in them makes the forecast NaN too: the forecast is the one check a tick needs. Its
         # sum is finite when every entry is (one reduction; a sum that overflows float32 needs
@@ -332,19 +298,10 @@ class ModelScorer(Scorer):
             distance = self.profile.scores(level)
             self.profile.track(level, distance, now, window.missing)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
-            if self.recon_mean is not None:
-                s = np.where(missing_newest, 0.0, np.maximum(s, self.recon_scores(
-                    reconstruction_errors(outs[3], values[0], missing[0] > 0.5))))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built.
         return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
                          lambda: explanation_weights(s, temporal, spatial, top_k))
-
-    def recon_scores(self, errors: np.ndarray) -> np.ndarray:
-        """(…, N) how far the reconstruction errors are above their warm-up mean, in warm-up σ, times
-        `reconstruction_weight`; 0 below the mean, on drifting sensors and where unknown."""
-        d = self.profile_cfg.reconstruction_weight * (errors - self.recon_mean) / self.recon_std
-        return np.where(self.profile.used & np.isfinite(d), np.maximum(d, 0.0), 0.0)
 
     def _forecast_offset(self) -> np.ndarray | None:
         """forecast_offset, or None while it is all zeros (no profile fitted): looked at again
@@ -390,15 +347,10 @@ class ModelScorer(Scorer):
         windows, windows_missing = sliding_windows(np.where(missing, 0.0, z).astype(np.float32),
                                                    missing.astype(np.float32), steps)
         forecasts = np.empty((len(windows), self.n), np.float64)
-        use_recon = self.reconstructs and self.profile_cfg.reconstruction_weight > 0
-        recon_errors = np.full((len(windows), self.n), np.nan)
         for i in range(len(windows)):
             np.copyto(self._values[0], windows[i])
             np.copyto(self._missing[0], windows_missing[i])
-            outs = self.run(self._values, self._missing)
-            forecasts[i] = outs[0]
-            if use_recon:
-                recon_errors[i] = reconstruction_errors(outs[3], windows[i], windows_missing[i] > 0.5)
+            forecasts[i] = self.run(self._values, self._missing)[0]
         if not np.isfinite(forecasts).all():
             raise ScorerError(f"{self.kind} returned NaN/inf outputs at warm-up")
         newest, newest_missing, tick_ts = z[steps - 1:], missing[steps - 1:], ts[steps - 1:]
@@ -422,20 +374,13 @@ class ModelScorer(Scorer):
         settle = min(len(levels), int(np.ceil(3 * self.profile_cfg.half_life_ticks)))
         if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
             return None
-        self.recon_mean = self.recon_std = None
-        scores = np.maximum(error_scores, self.profile.scores(levels))
-        if use_recon and np.isfinite(recon_errors[settle:]).sum(axis=0).min() >= self.profile_cfg.min_ticks:
-            with np.errstate(invalid="ignore"):
-                self.recon_mean = np.nanmean(recon_errors[settle:], axis=0)
-                self.recon_std = np.maximum(np.nanstd(recon_errors[settle:], axis=0), RECON_STD_FLOOR)
-            scores = np.maximum(scores, self.recon_scores(recon_errors))
         self.residual = residual
         self.forecast_offset = offset.astype(np.float32)
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
         self._error_run.forget()
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
-        scores = np.where(newest_missing, 0.0, scores)
+        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
 
     def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:
@@ -513,9 +458,7 @@ class ModelScorer(Scorer):
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
-                 "normal": profile.normal},
-                "reconstruction": None if self.recon_mean is None else
-                {"mean": self.recon_mean, "std": self.recon_std}}
+                 "normal": profile.normal}}
 
     def restore(self, state: dict) -> None:
         """Validates everything before changing anything."""
@@ -539,14 +482,7 @@ class ModelScorer(Scorer):
             # the warm-up range (track_half_life_ticks): absent in checkpoints written before it
             normal = None if fitted.get("normal") is None else \
                 array_like(fitted["normal"], np.zeros(self.n), f"{name}.profile.normal")
-        recon = state.get("reconstruction")     # absent in checkpoints written before it
-        if recon is not None:
-            recon_mean = array_like(recon["mean"], np.zeros(self.n), f"{name}.reconstruction.mean")
-            recon_std = array_like(recon["std"], np.zeros(self.n), f"{name}.reconstruction.std")
-            if not (np.isfinite(recon_std).all() and (recon_std > 0).all()):
-                raise ValueError(f"{name}.reconstruction.std: not positive and finite")
         self._history, self._forecasts = rings
-        self.recon_mean, self.recon_std = (None, None) if recon is None else (recon_mean, recon_std)
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset
@@ -560,11 +496,8 @@ class ModelScorer(Scorer):
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,
                 "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact.sha256,
-                "runtime": self.runtime, "profile": self.profile.describe(),
-                "reconstruction": "fitted" if self.recon_mean is not None else
-                ("unused" if self.reconstructs else "not in the bundle")}
+                "runtime": self.runtime, "profile": self.profile.describe()}
 
 
-__all__ = ["ModelScorer", "ModelShapeError", "INPUT_NAMES", "OUTPUT_NAMES", "RECON_NAME", "output_names",
-           "reconstruction_errors", "expected_shapes", "pick_artifact",
+__all__ = ["ModelScorer", "ModelShapeError", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",
            "check_io", "check_manifest_io", "explanation_weights"]

@@ -15,7 +15,7 @@ import numpy as np
 from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
 from ..typed import doc, rng
-from .model_scorer import ModelScorer, pick_artifact
+from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
 
 
 @dataclass
@@ -60,23 +60,25 @@ class OnnxScorer(ModelScorer):
             raise BundleError(f"{self.path}: onnxruntime cannot load it: {exc}") from None
         self.check_runtime_io({i.name: tuple(i.shape) for i in self.session.get_inputs()},
                               {o.name: tuple(o.shape) for o in self.session.get_outputs()})
-        self._outputs = list(self.outputs)
+        self._outputs = list(OUTPUT_NAMES)
         # The scorer's own input buffers (ModelScorer.inputs fills them in place every tick) and
         # output buffers, bound once: a tick's run is then one call with no feed dict, no name
         # lookups and no output allocation (session.run's Python side was ~12 µs of ~110).
-        self._bound_out = [np.zeros(self.expected[name], np.float32) for name in self.outputs]
+        self._bound_out = [np.zeros(self.expected[name], np.float32) for name in OUTPUT_NAMES]
         self._binding = self.session.io_binding()
         self._binding.bind_cpu_input("values", self._values)
         self._binding.bind_cpu_input("missing", self._missing)
-        for name, buf in zip(self.outputs, self._bound_out):
+        for name, buf in zip(OUTPUT_NAMES, self._bound_out):
             self._binding.bind_output(name, "cpu", 0, np.float32, list(buf.shape), buf.ctypes.data)
 
     def run(self, values: np.ndarray, missing: np.ndarray):
         if values is self._values and missing is self._missing:
             self.session.run_with_iobinding(self._binding)
+            forecast, temporal, spatial = self._bound_out
             # copies: the buffers are overwritten by the next run, the arrays outlive it (an explanation)
-            return tuple(b[0].copy() for b in self._bound_out)
-        return tuple(o[0] for o in self.session.run(self._outputs, {"values": values, "missing": missing}))
+            return forecast[0].copy(), temporal[0].copy(), spatial[0].copy()
+        forecast, temporal, spatial = self.session.run(self._outputs, {"values": values, "missing": missing})
+        return forecast[0], temporal[0], spatial[0]
 
 
 def create(cfg: OnnxConfig, bundle: Bundle, top_k: int) -> OnnxScorer:

@@ -22,10 +22,6 @@ lasting-shift (bias) statistic, both of which would add the drift up into an ala
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
-`reconstruction_weight` > 0, with a bundle that has a reconstruction output (convert/model.py): the
-model scorer fits each sensor's reconstruction error's warm-up mean and σ beside the profile and
-scores how many σ above that mean it is (model_scorer.py); measured on SKAB, it did not help.
-
 Fewer than `min_ticks` usable warm-up ticks fit no profile: the tier then scores with its forecast
 error and the bundle's own threshold.
 
@@ -64,12 +60,8 @@ class ProfileConfig:
     min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile")
     drifting: list[str] = doc(
         "sensors whose normal level drifts (judged by their newest forecast error alone)", default_factory=list)
-    weight: float = rng(0.0, 10.0, default=1.0,
-        doc="the profile distance is multiplied by this before it is compared with the forecast error (0: the "
-            "profile distance is not scored)")
-    reconstruction_weight: float = rng(0.0, 10.0, default=0.0,
-        doc="with a bundle that has a reconstruction output: its error, in σ above its warm-up mean, times this "
-            "is compared with the forecast error too (drifting sensors excepted); 0: unused")
+    weight: float = rng(0.05, 10.0, default=1.0,
+        doc="the profile distance is multiplied by this before it is compared with the forecast error")
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
@@ -185,8 +177,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
-                "reconstruction_weight": self.cfg.reconstruction_weight}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 

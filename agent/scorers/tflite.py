@@ -24,7 +24,7 @@ from ..bundle import Bundle, BundleError, read_verified
 from ..lean_import import submodule
 from ..plugins import Plugin
 from ..typed import doc, rng
-from .model_scorer import INPUT_NAMES, ModelScorer, pick_artifact
+from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
 
 log = logging.getLogger("stad.scorer")
 
@@ -156,7 +156,7 @@ class TfliteScorer(ModelScorer):
                               {k: tuple(v["shape"]) for k, v in outputs.items()})
         # Tensor indices and converters: the general path (any tensor type, any caller's arrays).
         self._in = [(inputs[n]["index"], _quantizer(inputs[n])) for n in INPUT_NAMES]
-        self._out = [(outputs[n]["index"], _dequantizer(outputs[n])) for n in self.outputs]
+        self._out = [(outputs[n]["index"], _dequantizer(outputs[n])) for n in OUTPUT_NAMES]
         self._views = None
         if all(np.dtype(d["dtype"]) == np.float32 for d in (*inputs.values(), *outputs.values())):
             self._hold_views(inputs, outputs)
@@ -176,7 +176,7 @@ class TfliteScorer(ModelScorer):
         if raw is None or not hasattr(raw, "Invoke"):
             return                              # another wrapper layout: the general path only
         views = [self.interpreter.tensor(d["index"])()
-                 for d in (*(inputs[n] for n in INPUT_NAMES), *(outputs[n] for n in self.outputs))]
+                 for d in (*(inputs[n] for n in INPUT_NAMES), *(outputs[n] for n in OUTPUT_NAMES))]
         self._values, self._missing = views[0], views[1]
         self._values[...] = 0.0
         self._missing[...] = 0.0
@@ -190,16 +190,19 @@ class TfliteScorer(ModelScorer):
             if missing is not self._missing:
                 np.copyto(self._missing, missing)
             self._invoke()
+            forecast, temporal, spatial = self._views
             # copies: the tensors are overwritten by the next invoke, the arrays outlive it (an
             # alert's explanation reads them)
-            return tuple(v.copy() for v in self._views)
+            return forecast.copy(), temporal.copy(), spatial.copy()
         it = self.interpreter
         (v_index, v_convert), (m_index, m_convert) = self._in
         it.set_tensor(v_index, v_convert(values))
         it.set_tensor(m_index, m_convert(missing))
         it.invoke()
+        (f_index, f_convert), (t_index, t_convert), (s_index, s_convert) = self._out
         # get_tensor copies: the arrays outlive the next invoke (an alert's explanation reads them)
-        return tuple(convert(it.get_tensor(index))[0] for index, convert in self._out)
+        return (f_convert(it.get_tensor(f_index))[0], t_convert(it.get_tensor(t_index))[0],
+                s_convert(it.get_tensor(s_index))[0])
 
 
 def _quantizer(detail: dict):
