@@ -111,16 +111,12 @@ class NumpyScorer(Scorer):
         self.markov.fit(z, missing)
         self.markov.calibrate(z, missing)
 
-    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray, out: np.ndarray | None = None,
-                out_parts: bool = False) -> np.ndarray:
-        """The weighted sum of the three scores; into `out` (which may be `ar`) when given;
-        `out_parts`: the three are the caller's scratch (each weighted in place, the sum into `ar`)."""
+    def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """The weighted sum of the three scores; into `out` (which may be `ar`) when given.
+        score() computes the same products and sums on its (3, N) parts array (the same bits:
+        tests/test_tick_cost.py)."""
         w = self.weights
-        if out_parts:                   # the same products and sums, without temporaries
-            np.multiply(ar, w["ar"], out=ar)
-            ar += np.multiply(markov, w["markov"], out=markov)
-            ar += np.multiply(fusion, w["fusion"], out=fusion)
-            return ar
         s = np.multiply(ar, w["ar"], out=out)
         s += w["markov"] * markov
         s += w["fusion"] * fusion
