@@ -327,6 +327,25 @@ def test_a_jump_back_is_decided_while_a_wrongly_blamed_mate_still_drifts():
     assert "jump restored" in occ.evidence["summary"] and occ.start < speed.start
 
 
+def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation():
+    """Bench corridor seed 9's first-morning S04_occ drift: the queue reaching S04 at 07:00 steps every
+    mate's row, and S04_speed's departure (its neighbour models off in the first queue) leans the
+    relation's way; it was blamed and reported drifting at 07:14:30 (a false fault report). A mate
+    whose own row is stepped is not blamed now: S04_speed is not reported, and S04_occ is reported as
+    a drift at its jump back at 07:20, back-dated to the relation's break."""
+    faults_bench = bench_module("faults")
+    cfg = config.from_dict(faults_bench.config_dict("corridor", 9, 72))
+    rows = faults_bench.simulated_rows(cfg)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    events = []
+    for row in rows[:7 * 120 + 60]:                       # to 07:30 on the first day
+        events += [e for e in tracker.observe(row) if e.event == "fault"]
+    [occ] = [e for e in events if e.sensor.startswith("S04_")]
+    assert (occ.sensor, occ.kind) == ("S04_occ", "drift")
+    assert occ.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in occ.evidence["summary"]
+    assert rows[0].ts + 7 * H < occ.start < occ.ts - 300
+
+
 def station_held_ticks(cfg, station: str) -> list[float]:
     """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
     source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)

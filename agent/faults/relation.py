@@ -302,7 +302,10 @@ class StationRelation:
                     blamed[k] = size[n + s] > RELATION_Z * self.z_limit
                 continue
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
-            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
+            # (not a mate whose own row is stepped: its departure is what a jump left behind — in the first
+            # queue, neighbour models the queue put off — not known to be a drift; the jump back still can)
+            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit \
+                and not self.stepped[k]
             if self.station_hold and not candidate[k]:
                 # No mate leans that way (the first queue: their neighbour models off): one of them
                 # reads wrong, which is not known yet, so each is a candidate — an alert they drive
