@@ -293,7 +293,9 @@ def test_a_first_morning_drift_whose_station_blamed_the_wrong_mate_is_decided_at
     are off in the first queue) for a minute at 07:13, and a mate's drift settles the relation's row,
     so it is no longer judged when S03_occ jumps back at 07:20. The relation stays open meanwhile
     (each tick's residual still BACK_FROM of its spreads its way), and the true mate's jump back is a
-    drift, back-dated (before, S03_occ was reported as nothing). The wrong mate's report stays."""
+    drift, back-dated (before, S03_occ was reported as nothing). Since a mate whose own row is stepped
+    is not blamed (the queue steps S03_flow's), the wrong mate is not reported either (it was, a drift at
+    07:13); bench seed 32's replay below keeps a wrong blame that settles the relation's row."""
     target = "S03_occ"
     records = simulate("corridor", CORRIDOR, 8, [AnomalySpec(kind="drift", at_s=7 * H, duration_s=1200,
                                                             target=target)], seed=5)
@@ -304,8 +306,7 @@ def test_a_first_morning_drift_whose_station_blamed_the_wrong_mate_is_decided_at
     assert ends <= drift.ts <= ends + TICK
     assert t0() + 7 * H < drift.start < ends - 300
     assert "jump restored" in drift.evidence["summary"]
-    [wrong] = [f for f in faults if f.event == "fault" and f.sensor != target]
-    assert (wrong.sensor, wrong.kind) == ("S03_flow", "drift") and wrong.ts < drift.start + 900
+    assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
 
 
 def test_a_jump_back_is_decided_while_a_wrongly_blamed_mate_still_drifts():
