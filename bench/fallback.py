@@ -1,5 +1,9 @@
 """Per-tick cost of the numpy fallback at N = 16, 32, 64, 128, 256 sensors (p50, p99, mean,
-ticks per second), and the agent's peak RSS on the demo config. Prints JSON. Run: python bench/fallback.py"""
+ticks per second), and the agent's peak RSS on the demo config. Prints JSON. Run: python bench/fallback.py
+
+With river installed, river's HalfSpaceTrees (score_one + learn_one, bench/table.py's) is timed on
+the same rows, alternated with the fallback's score + learn tick by tick, and their ratio is
+printed (`vs_river_hst`, the fallback's p50 over river's: below 1, the fallback is faster)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from machine import RSS_CHILD, machine_info, percentiles_us  # noqa: E402
+from table import river_hst  # noqa: E402  (sets one BLAS thread before numpy loads)
 
 from agent import config  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
@@ -41,17 +46,28 @@ def bench_n(n: int) -> dict:
         t0 = time.perf_counter()
         p.step(r)
         step.append(time.perf_counter() - t0)
-    # The scorer alone, on fresh ticks: score + learn, as the pipeline calls them on a calm tick.
+    # The scorer alone, on fresh ticks: score + learn, as the pipeline calls them on a calm tick;
+    # river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after it.
     buf = WindowBuffer(cfg.window.steps, n)
+    hst, river = river_hst(n), []
     for r in rows[400:]:
         buf.push(p.normaliser.apply(r.values), r.missing, r.ts)
         t0 = time.perf_counter()
         p.numpy.score(buf)
         p.numpy.learn(buf)
         score.append(time.perf_counter() - t0)
+        if hst is not None:
+            raw = np.nan_to_num(r.values)
+            t0 = time.perf_counter()
+            hst(raw)
+            river.append(time.perf_counter() - t0)
     tick = percentiles_us(step)
-    return {"n_sensors": n, "pipeline_tick": {**tick, "ticks_per_s": round(1e6 / tick["mean_us"], 1)},
-            "scorer_score_and_learn": percentiles_us(score)}
+    out = {"n_sensors": n, "pipeline_tick": {**tick, "ticks_per_s": round(1e6 / tick["mean_us"], 1)},
+           "scorer_score_and_learn": percentiles_us(score)}
+    if river:
+        out["river_hst_score_and_learn"] = percentiles_us(river)
+        out["vs_river_hst"] = round(out["scorer_score_and_learn"]["p50_us"] / out["river_hst_score_and_learn"]["p50_us"], 2)
+    return out
 
 
 def demo_rss() -> dict:

@@ -29,8 +29,7 @@ class ARModel:
         """`extra`: regressors per tick and sensor beyond the lags and the intercept."""
         self.p = order
         self.extra = extra
-        self.rls = BatchRLS(n, order + 1 + extra, forgetting)
-        self._x = np.ones((n, order + 1 + extra))
+        self.rls = BatchRLS(n, order + 1 + extra, forgetting, const=order)
         self._bias_w: dict[int, np.ndarray] = {}
         # The window's residuals, kept from tick to tick (window_residuals): (window id, its tick
         # times, the weights' version) they were computed for, and the rows.
@@ -49,11 +48,13 @@ class ARModel:
 
     def features(self, window: WindowBuffer, extra: np.ndarray | None = None) -> np.ndarray:
         """(n, p+1+extra): [x_{t-p} … x_{t-1}, 1, F_t] (a missing lag is 0, the sensor's mean).
-        `extra`: this tick's (n, extra) regressors. Reused buffer."""
-        self._x[:, :self.p] = window.values[-1 - self.p:-1].T
+        `extra`: this tick's (n, extra) regressors. Built in the RLS's next buffer slot (learning
+        them copies nothing); valid until the next learn."""
+        x = self.rls.next_x()
+        x[:, :self.p] = window.values[-1 - self.p:-1].T
         if self.extra:
-            self._x[:, self.p + 1:] = extra
-        return self._x
+            x[:, self.p + 1:] = extra
+        return x
 
     def batch_features(self, z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """(m, n, p+1+extra) for the rows p.. of z (rows, n); extra (len(z), n, extra)."""
@@ -90,15 +91,16 @@ class ARModel:
         r[missing[p:]] = 0.0
         return r
 
-    def score(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
+    def score(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,
+              out: np.ndarray | None = None) -> np.ndarray:
         """`extra`: (T, n, extra) regressors of every row of the window, or a function that
         returns them (called only when the kept residuals are rebuilt); `newest`: their newest
         row (extra[-1]), when the caller has it. The point statistic is
         the window residuals' newest row (kept from tick to tick, one row computed a tick), not a
         second forecast of the newest value: the same number up to the order of the sum's terms,
-        0 where the newest value is missing (a score the caller zeroes there anyway)."""
+        0 where the newest value is missing (a score the caller zeroes there anyway). Into `out` when given."""
         r = self.window_residuals(window, extra, newest)
-        bias = self.bias_weights(len(r)) @ r
+        bias = np.matmul(self.bias_weights(len(r)), r, out=out)
         return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
 
     def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:

@@ -37,8 +37,7 @@ class FusionModel:
         for i in range(n):
             if self._some[i]:
                 np.add.at(self._mean_w[i], self.nbr[i], self.nbr_w[i] / self._total[i])
-        self.rls = BatchRLS(n, 4, forgetting)
-        self._x = np.ones((n, 4))
+        self.rls = BatchRLS(n, 4, forgetting, const=0)
 
     def neighbour_mean(self, x: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """x, missing (..., n) -> (..., n): mean of observed neighbours (0 when none observed)."""
@@ -54,7 +53,7 @@ class FusionModel:
             s = self.neighbour_mean(newest, missing)
         else:               # neighbour_mean's value in one call (its sum in another order: last bits)
             s = self._mean_w @ newest
-        x = self._x
+        x = self.rls.next_x()          # built in the RLS's next buffer slot: learning them copies nothing
         x[:, 1] = prev
         x[:, 2] = s
         np.multiply(x[:, 1], s, out=x[:, 3])        # (prev as float64: exactly the float32 row's values)
@@ -76,10 +75,13 @@ class FusionModel:
                 yield self.batch_features(zs, ms), zs[1:], ~ms[1:] & self.has_neighbours
         self.rls.fit_blocks(blocks)
 
-    def score(self, window: WindowBuffer, x: np.ndarray | None = None) -> np.ndarray:
+    def score(self, window: WindowBuffer, x: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Into `out` when given."""
         x = self.features(window) if x is None else x
-        z = self.rls.zscores(x, window.newest64)
-        return z if self._every else z * self.has_neighbours       # every sensor has one: × True changes nothing
+        z = self.rls.zscores(x, window.newest64, out=out)
+        if not self._every:                # every sensor has one: × True changes nothing
+            z *= self.has_neighbours
+        return z
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
         err = np.empty((max(len(z) - 1, 0), z.shape[1]))

@@ -78,12 +78,12 @@ class MarkovModel:
             if v.size > 1:
                 self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
 
-    def _prob(self, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
-        """P(s1 | s0) per sensor; s0, s1 (n,) for one tick or (m, n) for a block."""
+    def _prob(self, s0: np.ndarray, s1: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """P(s1 | s0) per sensor; s0, s1 (n,) for one tick (into `out` when given) or (m, n) for a block."""
         a = self.alpha * self.g
         if s0.ndim == 1:                # one tick: the same entries, by flat index
             fc, fr = self._flat_index(s0, s1)
-            return (self.counts.take(fc) + a) / (self.rowsum.take(fr) + self.k * a)
+            return np.divide(self.counts.take(fc) + a, self.rowsum.take(fr) + self.k * a, out=out)
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
 
@@ -128,11 +128,11 @@ class MarkovModel:
     def score(self, window: WindowBuffer, states: tuple | None = None) -> np.ndarray:
         return self.surprise(window, states) * window.newest_seen
 
-    def surprise(self, window: WindowBuffer, states: tuple | None = None) -> np.ndarray:
+    def surprise(self, window: WindowBuffer, states: tuple | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """score() where the newest value is seen, and whatever it is elsewhere (for a caller that
-        zeroes those sensors itself: the numpy fallback does, once, for all its parts)."""
+        zeroes those sensors itself: the numpy fallback does, once, for all its parts). Into `out` when given."""
         s0, s1 = self.transitions(window) if states is None else states
-        z = self._prob(s0, s1)
+        z = self._prob(s0, s1, out)
         gone = window.missing[-2]
         if fnp.count_nonzero(gone):
             for i in np.flatnonzero(gone):

@@ -15,7 +15,10 @@ from ..checkpoint import array_like
 
 
 class BatchRLS:
-    def __init__(self, n: int, k: int, forgetting: float, ridge: float = 1e-3, block: int = 32):
+    def __init__(self, n: int, k: int, forgetting: float, ridge: float = 1e-3, block: int = 32,
+                 const: int | None = None):
+        """`const`: a feature column that is always 1 (the intercept): kept 1 in every buffer slot,
+        so a caller that builds its features in next_x() need not write it."""
         self.n, self.k = n, k
         self.lam = forgetting
         self.ridge = ridge
@@ -28,6 +31,9 @@ class BatchRLS:
         self._X = np.zeros((block, n, k))
         self._y = np.zeros((block, n))
         self._v = np.zeros((block, n), bool)
+        if const is not None:
+            self._X[:, :, const] = 1.0
+        self._slot: np.ndarray | None = None  # next_x()'s view of the next slot, until update() fills it
         self._m = 0
         self.version = 0        # bumped whenever w or inv_sd change (what a caller's cached residuals were made with)
 
@@ -64,13 +70,26 @@ class BatchRLS:
         """x (n, k) -> (n,)"""
         return fnp.einsum("nk,nk->n", self.w, x)
 
-    def zscores(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.abs(y - self.predict(x)) * self.inv_sd
+    def zscores(self, x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """|y − prediction| · inv_sd, into `out` when given."""
+        r = np.subtract(y, self.predict(x), out=out)
+        np.abs(r, out=r)
+        r *= self.inv_sd
+        return r
+
+    def next_x(self) -> np.ndarray:
+        """The buffer slot the next update() stores its features in, for the caller to build them in
+        (its `const` column is 1 already): update() with this array then copies nothing. Valid until
+        the next update(); an update() with other features overwrites it."""
+        self._slot = self._X[self._m]
+        return self._slot
 
     def update(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
         """Learn one tick (buffered; solved every `block` ticks)."""
         m = self._m
-        self._X[m] = x
+        if x is not self._slot:             # built in next_x()'s slot: there already
+            self._X[m] = x
+        self._slot = None
         self._y[m] = y
         self._v[m] = valid
         self._m = m + 1
@@ -121,4 +140,4 @@ class BatchRLS:
         self.w, self.A, self.b = w, A, b
         self._set_var(var)
         self._X[:m], self._y[:m], self._v[:m] = X, y, v
-        self._m = m
+        self._m, self._slot = m, None

@@ -106,9 +106,9 @@ class SeasonalProfile:
             setattr(self, k, v)
         self._how = [self._how_many(known) for known in self.ref_n >= MIN_CYCLES]
 
-    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None) -> None:
-        """`valid`: the sensors whose value is learned (None: every sensor)."""
-        b, c = self.locate(ts)
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, at: tuple[int, int] | None = None) -> None:
+        """`valid`: the sensors whose value is learned (None: every sensor); `at`: locate(ts), when known."""
+        b, c = self.locate(ts) if at is None else at
         if c < self.acc_cycle[b]:
             return                                  # a tick older than the bin's newest cycle
         if c > self.acc_cycle[b]:
@@ -233,12 +233,13 @@ class SeasonalFeatures:
             del by_ts[next(iter(by_ts))]
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
-        if self._values_at is not None and self._values_at[0] != ts:
-            self._values_at = None                  # row() may reuse them only across learning their own tick
+        kept = self._values_at
+        if kept is not None and kept[0] != ts:
+            self._values_at = kept = None           # row() may reuse them only across learning their own tick
         if fnp.count_nonzero(valid) == valid.size:
             valid = None                            # (every sensor: no mask to apply)
-        for profile in self.profiles:
-            profile.learn(ts, x, valid)
+        for j, profile in enumerate(self.profiles):   # each profile's (bin, cycle) of ts: row() located it
+            profile.learn(ts, x, valid, None if kept is None else kept[1][j][0])
 
     def state_dict(self) -> dict:
         keys = list(self._by_ts)
