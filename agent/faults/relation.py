@@ -13,8 +13,10 @@ at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drif
 station's sensors healthy and none drifting, it blames the mate whose own departure moved
 furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
 the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
-off its neighbours' models all along), if it leans that way by LEAN × drift_z: that mate drifts, its context calm or not, once that has lasted
-`drift_s`; from half that limit it is a drift candidate (its alerts wait: drift.py). In the first
+off its neighbours' models all along), if it leans that way by LEAN × drift_z and its own row is not
+stepped (a queue reaching the station steps its mates' rows, and in the first queue the mate whose
+neighbour models it put off most leans, drifting or not): that mate drifts, its context calm or not,
+once that has lasted `drift_s`; from half that limit it is a drift candidate (its alerts wait: drift.py). In the first
 morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
 much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
 default: on held-out simulator seeds it cost false alarms) the mate blamed then is the one whose
@@ -302,7 +304,10 @@ class StationRelation:
                     blamed[k] = size[n + s] > RELATION_Z * self.z_limit
                 continue
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
-            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit
+            # (not a mate whose own row is stepped: its departure is what a jump left behind — in the first
+            # queue, neighbour models the queue put off — not known to be a drift; the jump back still can)
+            blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit \
+                and not self.stepped[k]
             if self.station_hold and not candidate[k]:
                 # No mate leans that way (the first queue: their neighbour models off): one of them
                 # reads wrong, which is not known yet, so each is a candidate — an alert they drive
