@@ -192,23 +192,34 @@ def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(
     assert len(plain) == 60 and restored == plain
 
 
-def test_a_restore_while_a_station_relation_is_kept_open_gives_the_unrestored_events():
-    """Corridor seed 5's first-morning S03_occ drift: S03_flow is blamed at 07:13 and its drift ends at
-    07:14, the relation kept open unjudged until S03_occ's jump back at 07:20 (tick 880). Restored while
-    kept open (ticks 870 and 879), the run decides the same (relation.py's JUMP_BACK_STATE, `rel_drifted`
-    with it, is in the checkpoint)."""
+def test_a_restore_while_a_station_relation_holds_a_decided_mate_gives_the_unrestored_events():
+    """Corridor seed 4's first-morning S04_flow drift (`drift_moved_alone`): decided at tick 870 while
+    its station relation is open, and the relation stays open to tick 879 with `rel_drifted` marking
+    S04_flow (its fault already ended), so the jump back at 880 does not report it again. Restored in
+    that span (875, 879), the run decides the same: relation.py's JUMP_BACK_STATE, `rel_drifted` with it,
+    is in the checkpoint (left out of it, the restored run reports S04_flow again at 880)."""
     from agent.sources.simulate import corridor_sensors, generate
     from agent.records import Rejects
     from agent.window import Aligner
-    sensors = corridor_sensors(6)
-    src = {"type": "simulate", "scenario": "corridor", "seed": 5, "start": "2026-01-05T00:00:00Z",
-           "duration_s": 7.5 * 3600, "anomalies": [{"kind": "drift", "at_s": 7 * 3600, "duration_s": 1200,
-                                                    "target": "S03_occ"}]}
-    cfg = from_dict({"tick_s": TICK, "topology": "corridor", "sensors": sensors, "sources": [src],
+    src = {"type": "simulate", "scenario": "corridor", "seed": 4, "start": "2026-01-05T00:00:00Z",
+           "duration_s": 8 * 3600, "anomalies": [{"kind": "drift", "at_s": 7 * 3600, "duration_s": 1200,
+                                                  "target": "S04_flow"}]}
+    cfg = from_dict({"tick_s": TICK, "topology": "corridor", "sensors": corridor_sensors(6), "sources": [src],
                      "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
-                     "scoring": {"chain": ["numpy"]}, "sinks": []})
+                     "scoring": {"chain": ["numpy"]}, "sinks": [], "faults": {"drift_moved_alone": True}})
     rows = Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), TICK))
-    plain, *restored = _events_with_restores(cfg, rows, [870, 879])
-    assert any(k == 880 and ev["kind"] == "drift" and ev["sensor"] == "S03_occ" for k, ev in plain)
+    flow = cfg.sensor_names().index("S04_flow")
+
+    def events_and_mark(k, pipe, result):
+        drift = next(r for r in pipe.health.rules if r.KIND == "drift")
+        out = [[k, ev.to_dict()] for ev in result.faults or []]
+        for _, d in out:
+            d.pop("fault_id", None)
+        held = bool(drift.rel_drifted[flow] and not pipe.health._drifting[flow])
+        return out + ([[k, "held"]] if held else [])
+
+    plain, *restored = _runs_with_restores(cfg, rows[:900], [875, 879], events_and_mark)
+    assert [k for k, ev in plain if ev != "held" and ev["sensor"] == "S04_flow" and ev["event"] == "fault"] == [870]
+    assert [k for k, ev in plain if ev == "held"] == list(range(872, 880))      # the span the restores are in
     for events in restored:
         assert events == plain

@@ -107,15 +107,15 @@ class Drift(StationRelation):
         self.rows = np.arange(n)
         # The median's two middle positions in a sorted row of k finite entries, for every k.
         k = np.arange(width + 1)
-        self.mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
+        mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
         # …as flat indices into a gathered (n, width) block, per row and count: row r with k entries
         # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_row_median: one gather each).
-        self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in self.mid])
+        self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in mid])
         self._row_k = self.rows * (width + 1)
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
-        self._mid_flat = np.stack([self.rows * width + self.mid[0][size], self.rows * width + self.mid[1][size]])
+        self._mid_flat = np.stack([self.rows * width + mid[0][size], self.rows * width + mid[1][size]])
         self._has_full = size > 0
         self._has_full.flags.writeable = False
         self.context_on = np.zeros((n, width), bool)
