@@ -56,8 +56,8 @@ queue is real traffic and does not break the relation).
 
 It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
 rows (the sensors', then the stations' relations) and departure history it shares; drift.py
-calls `_init_stations`, `_init_history` and `_init_jump_back` from its constructor, `_relation`,
-`_blamed` and `_jump_back` from `observe` and `_fold_relation` from its fold.
+calls `_init_stations`, `_init_history`, `_init_jump_back` and `_init_vouch` from its constructor,
+`_relation`, `_vouched`, `_blamed` and `_jump_back` from `observe` and `_fold_relation` from its fold.
 """
 from __future__ import annotations
 
