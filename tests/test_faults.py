@@ -347,6 +347,24 @@ def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation()
     assert rows[0].ts + 7 * H < occ.start < occ.ts - 300
 
 
+def test_a_relation_calm_before_a_mates_dropout_vouches_for_its_other_mates():
+    """Bench corridor seed 15: S01_flow sits far off its neighbours' models on Monday morning while its
+    station relation stays calm, so the relation keeps it from being judged drifting by its neighbours
+    alone. S01_occ drops out at 10:00 (reported missing) and the relation cannot be judged; before, its
+    neighbours alone decided S01_flow drifting at 10:04:30 (a false fault report). The relation calm on
+    the tick before the dropout vouches for its mates through it and its row's settling: no drift."""
+    faults_bench = bench_module("faults")
+    cfg = config.from_dict(faults_bench.config_dict("corridor", 15, 72))
+    rows = faults_bench.simulated_rows(cfg)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    events = []
+    for row in rows[:10 * 120 + 40]:                      # to 10:20 on the first day
+        events += [e for e in tracker.observe(row) if e.event == "fault" and e.ts >= rows[0].ts + 9 * H]
+    assert [(e.sensor, e.kind) for e in events if e.sensor.startswith("S01_")] == [("S01_occ", "missing")]
+    drift = tracker.rules[tracker._drift]
+    assert np.isnan(drift.rel_vouch_since).all()          # judged again: the vouch ended
+
+
 def station_held_ticks(cfg, station: str) -> list[float]:
     """The ticks on which every mate of `station` was a drift candidate, the CSV replayed."""
     source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)

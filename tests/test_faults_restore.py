@@ -223,3 +223,33 @@ def test_a_restore_while_a_station_relation_holds_a_decided_mate_gives_the_unres
     assert [k for k, ev in plain if ev == "held"] == list(range(872, 880))      # the span the restores are in
     for events in restored:
         assert events == plain
+
+
+def test_a_restore_while_a_station_relation_vouches_gives_the_unrestored_events():
+    """Bench corridor seed 15: S01_occ drops out at 10:00 on Monday while S01_flow sits far off its
+    neighbours' models, and the station relation, calm on the tick before, vouches for S01_flow
+    (relation.py `_vouched`). Restored mid-dropout (10:02, tick 1204) the run decides the same — no
+    S01_flow drift — and vouches since the same tick (VOUCH_STATE is in the checkpoint: without it, a
+    restore mid-dropout would vouch from the restore on, and its HISTORY_S run out later)."""
+    from agent.faults.tracker import FaultTracker
+    faults_bench = bench_module("faults")
+    cfg = from_dict(faults_bench.config_dict("corridor", 15, 72))
+    rows = faults_bench.simulated_rows(cfg)[:10 * 120 + 40]
+    runs = []
+    for restore_at in (None, 1204):
+        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+        events, vouching = [], []
+        for k, row in enumerate(rows):
+            if k == restore_at:
+                state = through_file({"faults": tracker.state()})["faults"]
+                tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+                tracker.restore(state)
+            events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
+            since = tracker.rules[tracker._drift].rel_vouch_since
+            vouching.append([None if v != v else v for v in since.tolist()])
+        runs.append((events, vouching))
+    plain, restored = runs
+    assert restored == plain
+    events, vouching = plain
+    assert vouching[1205][0] == rows[1200].ts           # S01's relation vouches since the dropout's first tick
+    assert not [e for e in events if e[0] >= 9 * 120 and e[1] == "S01_flow"]

@@ -182,6 +182,7 @@ class Drift(StationRelation):
         self.head = 0
         self._init_history(ctx, cfg.drift_moved_alone, tick_s, m)
         self._init_jump_back(cfg.drift_jump_back, n)
+        self._init_vouch()
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
         self.row_of = fnp.concatenate((np.eye(n), self.trio_in), axis=1)
         self._rel_rows = np.arange(m) >= n
@@ -260,6 +261,8 @@ class Drift(StationRelation):
             med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at)          # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
+        vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
+            if rel is not None else None
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
@@ -349,7 +352,8 @@ class Drift(StationRelation):
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
                 # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
                 d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
-                known = judged[n:] @ self.trio_in.T > 0
+                # (a relation vouching, a mate's reading missing: judged calm before it went)
+                known = (judged[n:] if vouched is None else judged[n:] | vouched) @ self.trio_in.T > 0
                 agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
                 decide &= ~known | agrees | drifting
             rel_cand = None
@@ -598,7 +602,8 @@ class Drift(StationRelation):
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
                              "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE},
-                             "jump_back": self._jump_back_state(), "history": self._history_state()},
+                             "jump_back": self._jump_back_state(), "history": self._history_state(),
+                             "vouch": self._vouch_state()},
                 "kept": {"g": _json(self._g[:kept].reshape(kept, self._g[0].size)), "pairs": self._pl[:kept].tolist(),
                          "r": self._r[:kept].tolist(), "u": self._u[:kept].tolist(), "rel": self._rc[:kept].tolist()}}
 
@@ -631,6 +636,7 @@ class Drift(StationRelation):
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
             self._restore_jump_back(rel.get("jump_back", {}))
             self._restore_history(rel.get("history", {}))
+            self._restore_vouch(rel.get("vouch", {}))
         self.over = np.abs(self.departure) > self.z_limit / 2
         self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False

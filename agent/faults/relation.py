@@ -42,6 +42,13 @@ and another mate's drift does not stop it. What it carries from tick to tick is 
 restart decides as the run it continues; a checkpoint from before either restores nothing open
 and empty rings.
 
+The vouch: a relation judged and calm (under AGREE × drift_z) on the tick before a mate's reading
+goes missing still says its other mates are not drifting while it cannot be judged — through the
+dropout and its row's settling after it, HISTORY_S at most, until a mate drifts — so their neighbours
+alone do not decide them (seed 15: S01_flow, far off its neighbours' models all morning while its
+relation stayed calm, was reported drifting 4.5 minutes into a dropout of S01_occ). Checkpointed
+(VOUCH_STATE).
+
 The station hold (`drift_station_hold`): a relation past half its limit with no mate leaning its
 way (the first queue) means one of its mates reads wrong, not known which; every mate is then a
 drift candidate, so that an alert one of them drives alone waits for the decision (an incident's
@@ -49,8 +56,8 @@ queue is real traffic and does not break the relation).
 
 It lives apart from drift.py so that each reads in one sitting: a mixin of the Drift rule, whose
 rows (the sensors', then the stations' relations) and departure history it shares; drift.py
-calls `_init_stations`, `_init_history` and `_init_jump_back` from its constructor, `_relation`,
-`_blamed` and `_jump_back` from `observe` and `_fold_relation` from its fold.
+calls `_init_stations`, `_init_history`, `_init_jump_back` and `_init_vouch` from its constructor,
+`_relation`, `_vouched`, `_blamed` and `_jump_back` from `observe` and `_fold_relation` from its fold.
 """
 from __future__ import annotations
 
@@ -74,6 +81,7 @@ BACK_TO = 1.0            # …and this tick's back within this many
 BACK_SHARE = 1.0 / 3.0   # …or under BACK_FROM, with this share or less of its raw departure left (a queue's level)
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
+VOUCH_STATE = ("rel_vouch_since", "rel_lost_prev")
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
                    "rel_drifted")
 
@@ -153,6 +161,48 @@ class StationRelation:
         self.jumped_back = np.zeros(n, bool)           # decided by the jump back this tick (for evidence)
         self._back_any = False
         self.back_dep = np.zeros(n)                    # …its station relation's departure then
+
+    def _init_vouch(self) -> None:
+        """The vouch's state (VOUCH_STATE, checkpointed)."""
+        s_n = self.trio.shape[0]
+        self.rel_vouch_since = np.full(s_n, np.nan)    # vouching since (NaN: not)
+        self.rel_lost_prev = np.zeros(s_n, bool)       # last tick: a mate's reading missing
+        self._vouch_any = self._lost_any = False
+
+    def _vouched(self, observed: np.ndarray, all_observed: bool, drifting: np.ndarray, ts: float) -> np.ndarray | None:
+        """Each relation that vouches for its mates this tick (None: none). Called before the rows'
+        settle is updated, so a row with settle 0, fitted and no mate missing last tick was judged then,
+        and the history ring's last entry is its departure then."""
+        if all_observed and not self._vouch_any and not self._lost_any:
+            return None
+        n = self.n
+        lost = np.zeros(self.trio.shape[0], bool) if all_observed else \
+            ~np.logical_and.reduce(observed[self.trio], axis=1)
+        was_judged = ~self.rel_lost_prev & (self.settle[n:] == 0) & self.rel_fitted
+        prev = self.history[(self.history_head - 1) % self.history.shape[0], n:]
+        start = lost & was_judged & (np.abs(prev) <= AGREE * self.z_limit)
+        since = np.where(was_judged, np.nan, self.rel_vouch_since)
+        since = np.where(start, ts, since)
+        stop = ts - since > HISTORY_S
+        if fnp.count_nonzero(drifting):
+            stop |= drifting @ self.trio_in > 0
+        since[stop] = np.nan
+        self.rel_vouch_since, self.rel_lost_prev = since, lost
+        vouch = ~np.isnan(since)
+        self._vouch_any, self._lost_any = bool(fnp.count_nonzero(vouch)), bool(fnp.count_nonzero(lost))
+        return vouch if self._vouch_any else None
+
+    def _vouch_state(self) -> dict:
+        return {k: [None if v != v else v for v in getattr(self, k).tolist()] for k in VOUCH_STATE}
+
+    def _restore_vouch(self, state: dict) -> None:
+        """`state`: _vouch_state's, or {} (a checkpoint from before it: none vouching)."""
+        for k in VOUCH_STATE:
+            if k in state:
+                mine = getattr(self, k)
+                setattr(self, k, np.array([np.nan if v is None else v for v in state[k]], mine.dtype))
+        self._vouch_any = bool(np.isfinite(self.rel_vouch_since).any())
+        self._lost_any = bool(self.rel_lost_prev.any())
 
     def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float,
                    rel_judged: np.ndarray) -> np.ndarray | None:
