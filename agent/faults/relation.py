@@ -86,6 +86,19 @@ JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "
                    "rel_drifted")
 
 
+def _arrays_state(obj, keys: tuple) -> dict:
+    """`obj`'s per-sensor arrays named in `keys` as JSON lists (NaN as None)."""
+    return {k: [None if v != v else v for v in getattr(obj, k).tolist()] for k in keys}
+
+
+def _restore_arrays(obj, keys: tuple, state: dict) -> None:
+    """_arrays_state's lists back into `obj`'s arrays, each in its own dtype; a key `state` lacks
+    (a checkpoint from before it) keeps its fresh value."""
+    for k in keys:
+        if k in state:
+            setattr(obj, k, np.array([np.nan if v is None else v for v in state[k]], getattr(obj, k).dtype))
+
+
 class StationRelation:
     def _init_stations(self, ctx, n: int, station_hold: bool, station_early: bool) -> None:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
@@ -193,14 +206,11 @@ class StationRelation:
         return vouch if self._vouch_any else None
 
     def _vouch_state(self) -> dict:
-        return {k: [None if v != v else v for v in getattr(self, k).tolist()] for k in VOUCH_STATE}
+        return _arrays_state(self, VOUCH_STATE)
 
     def _restore_vouch(self, state: dict) -> None:
         """`state`: _vouch_state's, or {} (a checkpoint from before it: none vouching)."""
-        for k in VOUCH_STATE:
-            if k in state:
-                mine = getattr(self, k)
-                setattr(self, k, np.array([np.nan if v is None else v for v in state[k]], mine.dtype))
+        _restore_arrays(self, VOUCH_STATE, state)
         self._vouch_any = bool(np.isfinite(self.rel_vouch_since).any())
         self._lost_any = bool(self.rel_lost_prev.any())
 
@@ -275,14 +285,11 @@ class StationRelation:
         return out
 
     def _jump_back_state(self) -> dict:
-        return {k: [None if v != v else v for v in getattr(self, k).tolist()] for k in JUMP_BACK_STATE}
+        return _arrays_state(self, JUMP_BACK_STATE)
 
     def _restore_jump_back(self, state: dict) -> None:
         """`state`: _jump_back_state's, or {} (a checkpoint from before it: nothing open)."""
-        for k in JUMP_BACK_STATE:
-            if k in state:
-                mine = getattr(self, k)
-                setattr(self, k, np.array([np.nan if v is None else v for v in state[k]], mine.dtype))
+        _restore_arrays(self, JUMP_BACK_STATE, state)
         self._open_any = bool(fnp.count_nonzero(self.rel_open))
 
     def _history_state(self) -> dict:
