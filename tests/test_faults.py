@@ -309,18 +309,24 @@ def test_a_first_morning_drift_whose_station_blamed_the_wrong_mate_is_decided_at
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
 
 
+def _first_morning_fault_reports(seed: int) -> tuple[list, list]:
+    """Bench corridor seed `seed`'s rows and the fault reports its tracker makes to 07:30 on the first day."""
+    faults_bench = bench_module("faults")
+    cfg = config.from_dict(faults_bench.config_dict("corridor", seed, 72))
+    rows = faults_bench.simulated_rows(cfg)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    events = []
+    for row in rows[:7 * 120 + 60]:
+        events += [e for e in tracker.observe(row) if e.event == "fault"]
+    return rows, events
+
+
 def test_a_jump_back_is_decided_while_a_wrongly_blamed_mate_still_drifts():
     """Bench corridor seed 32's first-morning S01_occ drift: the relation blames S01_speed at 07:15:30
     (its neighbour models off in the first queue), and it is still drifting when S01_occ jumps back at
     07:20. The mate whose own step explains the return is decided all the same (before, a drifting
     mate stopped the jump back, and S01_occ was reported only as the end's spike)."""
-    faults_bench = bench_module("faults")
-    cfg = config.from_dict(faults_bench.config_dict("corridor", 32, 72))
-    rows = faults_bench.simulated_rows(cfg)
-    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-    events = []
-    for row in rows[:7 * 120 + 60]:                       # to 07:30 on the first day
-        events += [e for e in tracker.observe(row) if e.event == "fault"]
+    rows, events = _first_morning_fault_reports(32)
     [occ] = [e for e in events if e.sensor == "S01_occ"]
     [speed] = [e for e in events if e.sensor == "S01_speed"]
     assert (occ.kind, speed.kind) == ("drift", "drift")
@@ -334,13 +340,7 @@ def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation()
     relation's way; it was blamed and reported drifting at 07:14:30 (a false fault report). A mate
     whose own row is stepped is not blamed now: S04_speed is not reported, and S04_occ is reported as
     a drift at its jump back at 07:20, back-dated to the relation's break."""
-    faults_bench = bench_module("faults")
-    cfg = config.from_dict(faults_bench.config_dict("corridor", 9, 72))
-    rows = faults_bench.simulated_rows(cfg)
-    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-    events = []
-    for row in rows[:7 * 120 + 60]:                       # to 07:30 on the first day
-        events += [e for e in tracker.observe(row) if e.event == "fault"]
+    rows, events = _first_morning_fault_reports(9)
     [occ] = [e for e in events if e.sensor.startswith("S04_")]
     assert (occ.sensor, occ.kind) == ("S04_occ", "drift")
     assert occ.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in occ.evidence["summary"]

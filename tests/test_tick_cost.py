@@ -95,17 +95,21 @@ def test_held_is_calm_only_when_nothing_holds_and_nothing_would():
     assert not held.nothing.flags.writeable
 
 
+def _fitted_markov(seed: int, n: int, steps: int, rows: int):
+    """A numpy fallback fitted on the first 200 of `rows` rows of a random stream: its Markov chain,
+    the stream, and an empty window to push the rest into."""
+    z, missing = stream(np.random.default_rng(seed), rows, n)
+    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=1.0, steps=steps)
+    scorer.fit(z[:200], np.zeros_like(missing[:200]))
+    return scorer.markov, z, missing, WindowBuffer(steps, n)
+
+
 def test_markov_tick_by_flat_index_is_the_fancy_index():
     """The Markov chain's tick reads and adds its counts by flat index: every tick's probabilities
     are the block path's (the 3-d fancy index) bit for bit, and learning adds g to exactly the
     tick's entries, as the fancy index's add did; also across a restore."""
-    rng = np.random.default_rng(11)
     n, steps = 5, 12
-    z, missing = stream(rng, 400, n)
-    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=1.0, steps=steps)
-    scorer.fit(z[:200], np.zeros_like(missing[:200]))
-    markov = scorer.markov
-    buf = WindowBuffer(steps, n)
+    markov, z, missing, buf = _fitted_markov(11, n, steps, 400)
     learned = 0
     for t in range(200, 400):
         buf.push(z[t], missing[t], float(t))
@@ -130,13 +134,8 @@ def test_markov_tick_by_flat_index_is_the_fancy_index():
 def test_markov_propagates_from_the_sensors_own_last_state():
     """A sensor missing on the previous tick is scored from its last observed state, found for
     that sensor alone: the same state states() gives it in its whole row."""
-    rng = np.random.default_rng(7)
     n, steps = 4, 12
-    z, missing = stream(rng, 300, n)
-    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=1.0, steps=steps)
-    scorer.fit(z[:200], np.zeros_like(missing[:200]))
-    markov = scorer.markov
-    buf = WindowBuffer(steps, n)
+    markov, z, missing, buf = _fitted_markov(7, n, steps, 300)
     checked = 0
     for t in range(200, 300):
         gap = 1 <= t % 10 <= 4                       # sensor 2 missing for four ticks in ten
