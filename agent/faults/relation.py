@@ -70,7 +70,7 @@ from .. import fastnp as fnp
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
 LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
-TOGETHER = 0.95         # …and no other mate leans that way this share of its lean or more
+TOGETHER = 0.95         # …and no other mate that moved that way too leans this share of its lean or more
 CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
 HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
@@ -347,7 +347,8 @@ class StationRelation:
             calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
             last_calm = calm[-1] if calm.size else 0
             before = past[last_calm, trio]
-            k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
+            moved = self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s])
+            k = trio[np.argmax(moved)]
             if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
                 # No mate leans that way, and one is not judged (the first queue: its neighbours'
                 # models off): the mate whose reading moved alone, against its neighbours', instead.
@@ -359,10 +360,12 @@ class StationRelation:
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             # (not a mate whose own row is stepped: its departure is what a jump left behind — in the first
             # queue, neighbour models the queue put off — not known to be a drift; the jump back still can)
-            # (nor while another mate leans that way TOGETHER as far: one drift moves one mate, and two
-            # leaning together are traffic their neighbours' models miss — seed 10's gradual queue)
+            # (nor while another mate that also moved that way by LEAN × drift_z leans TOGETHER as far: one
+            # drift moves one mate, and two moving together are traffic their neighbours' models miss —
+            # seed 10's gradual queue; a mate off all along that did not move does not count)
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit \
-                and not self.stepped[k] and fnp.count_nonzero(lean[trio] >= TOGETHER * lean[k]) == 1
+                and not self.stepped[k] \
+                and fnp.count_nonzero((lean[trio] >= TOGETHER * lean[k]) & (moved > LEAN * self.z_limit)) <= 1
             if self.station_hold and not candidate[k]:
                 # No mate leans that way (the first queue: their neighbour models off): one of them
                 # reads wrong, which is not known yet, so each is a candidate — an alert they drive
