@@ -347,6 +347,25 @@ def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation()
     assert rows[0].ts + 7 * H < occ.start < occ.ts - 300
 
 
+def test_two_mates_leaning_together_are_not_blamed_by_their_station_relation():
+    """Bench corridor seed 10's Tuesday S06_occ drift from 07:00: a queue builds gradually (no step),
+    and S06_flow and S06_speed both move far off their neighbours' models the relation's way while the
+    drifting S06_occ does not. The relation blamed S06_speed at 07:09:30 and S06_flow at 07:14:30 (two
+    false fault reports). One drift moves one mate: with two leaning together no mate is blamed, and
+    S06_occ is reported as a drift at its jump back at 07:20, back-dated to the relation's break."""
+    faults_bench = bench_module("faults")
+    cfg = config.from_dict(faults_bench.config_dict("corridor", 10, 72))
+    rows = faults_bench.simulated_rows(cfg)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    events = []
+    for row in rows[:31 * 120 + 60]:                      # to 07:30 on the second day
+        events += [e for e in tracker.observe(row) if e.event == "fault" and e.ts >= rows[0].ts + 30 * H]
+    [occ] = [e for e in events if e.sensor.startswith("S06_")]
+    assert (occ.sensor, occ.kind) == ("S06_occ", "drift")
+    assert occ.ts == rows[0].ts + 31 * H + 1200 and "jump restored" in occ.evidence["summary"]
+    assert rows[0].ts + 31 * H < occ.start < occ.ts - 300
+
+
 def test_a_relation_calm_before_a_mates_dropout_vouches_for_its_other_mates():
     """Bench corridor seed 15: S01_flow sits far off its neighbours' models on Monday morning while its
     station relation stays calm, so the relation keeps it from being judged drifting by its neighbours

@@ -13,9 +13,11 @@ at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drif
 station's sensors healthy and none drifting, it blames the mate whose own departure moved
 furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
 the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
-off its neighbours' models all along), if it leans that way by LEAN × drift_z and its own row is not
-stepped (a queue reaching the station steps its mates' rows, and in the first queue the mate whose
-neighbour models it put off most leans, drifting or not): that mate drifts, its context calm or not,
+off its neighbours' models all along), if it leans that way by LEAN × drift_z, no other mate that moved that way too
+(by LEAN × drift_z) leans TOGETHER as far (one drift moves one mate: two moving together are traffic
+their neighbours' models miss — a queue building without a step) and its own row is not stepped (a queue reaching the station steps its mates'
+rows, and in the first queue the mate whose neighbour models it put off most leans, drifting or not):
+that mate drifts, its context calm or not,
 once that has lasted `drift_s`; from half that limit it is a drift candidate (its alerts wait: drift.py). In the first
 morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
 much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
@@ -68,6 +70,7 @@ from .. import fastnp as fnp
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
 LEAN = 0.5               # the blamed mate's own departure leans that way by at least this × drift_z
+TOGETHER = 0.95         # …and no other mate that moved that way too leans this share of its lean or more
 CANDIDATE_LEAN = 0.25    # …and from half the relation's limit on, past this × drift_z: a drift candidate
 AGREE = 0.5              # a mate's drift moves its station's relation past this × drift_z, the mate's way
 HISTORY_S = 1200.0       # how far back a blame looks for its station relation's last calm tick
@@ -351,7 +354,8 @@ class StationRelation:
             calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
             last_calm = calm[-1] if calm.size else 0
             before = past[last_calm, trio]
-            k = trio[np.argmax(self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s]))]
+            moved = self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s])
+            k = trio[np.argmax(moved)]
             if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
                 # No mate leans that way, and one is not judged (the first queue: its neighbours'
                 # models off): the mate whose reading moved alone, against its neighbours', instead.
@@ -363,8 +367,12 @@ class StationRelation:
             candidate[k] = lean[k] > CANDIDATE_LEAN * self.z_limit
             # (not a mate whose own row is stepped: its departure is what a jump left behind — in the first
             # queue, neighbour models the queue put off — not known to be a drift; the jump back still can)
+            # (nor while another mate that also moved that way by LEAN × drift_z leans TOGETHER as far: one
+            # drift moves one mate, and two moving together are traffic their neighbours' models miss —
+            # seed 10's gradual queue; a mate off all along that did not move does not count)
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit \
-                and not self.stepped[k]
+                and not self.stepped[k] \
+                and fnp.count_nonzero((lean[trio] >= TOGETHER * lean[k]) & (moved > LEAN * self.z_limit)) <= 1
             if self.station_hold and not candidate[k]:
                 # No mate leans that way (the first queue: their neighbour models off): one of them
                 # reads wrong, which is not known yet, so each is a candidate — an alert they drive
