@@ -309,16 +309,18 @@ def test_a_first_morning_drift_whose_station_blamed_the_wrong_mate_is_decided_at
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault"] == [(target, "drift")]
 
 
-def _first_morning_fault_reports(seed: int) -> tuple[list, list]:
-    """Bench corridor seed `seed`'s rows and the fault reports its tracker makes to 07:30 on the first day."""
+def _corridor_fault_reports(seed: int, until_ticks: int = 7 * 120 + 60, since_h: float = 0.0):
+    """Bench corridor seed `seed`'s rows, the fault reports its tracker makes on its first `until_ticks`
+    30-s ticks (default: to 07:30 on the first day) from hour `since_h` on, and the tracker."""
     faults_bench = bench_module("faults")
     cfg = config.from_dict(faults_bench.config_dict("corridor", seed, 72))
     rows = faults_bench.simulated_rows(cfg)
     tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    since = rows[0].ts + since_h * H
     events = []
-    for row in rows[:7 * 120 + 60]:
-        events += [e for e in tracker.observe(row) if e.event == "fault"]
-    return rows, events
+    for row in rows[:until_ticks]:
+        events += [e for e in tracker.observe(row) if e.event == "fault" and e.ts >= since]
+    return rows, events, tracker
 
 
 def test_a_jump_back_is_decided_while_a_wrongly_blamed_mate_still_drifts():
@@ -326,7 +328,7 @@ def test_a_jump_back_is_decided_while_a_wrongly_blamed_mate_still_drifts():
     (its neighbour models off in the first queue), and it is still drifting when S01_occ jumps back at
     07:20. The mate whose own step explains the return is decided all the same (before, a drifting
     mate stopped the jump back, and S01_occ was reported only as the end's spike)."""
-    rows, events = _first_morning_fault_reports(32)
+    rows, events, _ = _corridor_fault_reports(32)
     [occ] = [e for e in events if e.sensor == "S01_occ"]
     [speed] = [e for e in events if e.sensor == "S01_speed"]
     assert (occ.kind, speed.kind) == ("drift", "drift")
@@ -340,7 +342,7 @@ def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation()
     relation's way; it was blamed and reported drifting at 07:14:30 (a false fault report). A mate
     whose own row is stepped is not blamed now: S04_speed is not reported, and S04_occ is reported as
     a drift at its jump back at 07:20, back-dated to the relation's break."""
-    rows, events = _first_morning_fault_reports(9)
+    rows, events, _ = _corridor_fault_reports(9)
     [occ] = [e for e in events if e.sensor.startswith("S04_")]
     assert (occ.sensor, occ.kind) == ("S04_occ", "drift")
     assert occ.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in occ.evidence["summary"]
@@ -353,13 +355,7 @@ def test_two_mates_leaning_together_are_not_blamed_by_their_station_relation():
     drifting S06_occ does not. The relation blamed S06_speed at 07:09:30 and S06_flow at 07:14:30 (two
     false fault reports). One drift moves one mate: with two leaning together no mate is blamed, and
     S06_occ is reported as a drift at its jump back at 07:20, back-dated to the relation's break."""
-    faults_bench = bench_module("faults")
-    cfg = config.from_dict(faults_bench.config_dict("corridor", 10, 72))
-    rows = faults_bench.simulated_rows(cfg)
-    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-    events = []
-    for row in rows[:31 * 120 + 60]:                      # to 07:30 on the second day
-        events += [e for e in tracker.observe(row) if e.event == "fault" and e.ts >= rows[0].ts + 30 * H]
+    rows, events, _ = _corridor_fault_reports(10, 31 * 120 + 60, since_h=30)    # Tuesday 06:00 to 07:30
     [occ] = [e for e in events if e.sensor.startswith("S06_")]
     assert (occ.sensor, occ.kind) == ("S06_occ", "drift")
     assert occ.ts == rows[0].ts + 31 * H + 1200 and "jump restored" in occ.evidence["summary"]
@@ -372,13 +368,7 @@ def test_a_relation_calm_before_a_mates_dropout_vouches_for_its_other_mates():
     alone. S01_occ drops out at 10:00 (reported missing) and the relation cannot be judged; before, its
     neighbours alone decided S01_flow drifting at 10:04:30 (a false fault report). The relation calm on
     the tick before the dropout vouches for its mates through it and its row's settling: no drift."""
-    faults_bench = bench_module("faults")
-    cfg = config.from_dict(faults_bench.config_dict("corridor", 15, 72))
-    rows = faults_bench.simulated_rows(cfg)
-    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-    events = []
-    for row in rows[:10 * 120 + 40]:                      # to 10:20 on the first day
-        events += [e for e in tracker.observe(row) if e.event == "fault" and e.ts >= rows[0].ts + 9 * H]
+    _, events, tracker = _corridor_fault_reports(15, 10 * 120 + 40, since_h=9)    # Monday 09:00 to 10:20
     assert [(e.sensor, e.kind) for e in events if e.sensor.startswith("S01_")] == [("S01_occ", "missing")]
     drift = tracker.rules[tracker._drift]
     assert np.isnan(drift.rel_vouch_since).all()          # judged again: the vouch ended
