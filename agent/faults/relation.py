@@ -13,12 +13,13 @@ at REL_CLIP), settled after a mate's fault of any kind. Past RELATION_Z × `drif
 station's sensors healthy and none drifting, it blames the mate whose own departure moved
 furthest the way the relation moved (flow up raises log k, occupancy or speed up lowers it) since
 the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
-off its neighbours' models all along), if it leans that way by LEAN × drift_z, no other mate that moved that way too
-(by LEAN × drift_z) leans TOGETHER as far (one drift moves one mate: two moving together are traffic
-their neighbours' models miss — a queue building without a step) and its own row is not stepped (a queue reaching the station steps its mates'
-rows, and in the first queue the mate whose neighbour models it put off most leans, drifting or not):
-that mate drifts, its context calm or not,
-once that has lasted `drift_s`; from half that limit it is a drift candidate (its alerts wait: drift.py). In the first
+off its neighbours' models all along), if it leans that way by LEAN × drift_z, no other mate that
+moved that way too (by LEAN × drift_z) leans TOGETHER as far (one drift moves one mate: two moving
+together are traffic their neighbours' models miss — a queue building without a step), and its own
+row is not stepped (a queue reaching the station steps its mates' rows, and in the first queue the
+mate whose neighbour models it put off most leans, drifting or not): that mate drifts, its context
+calm or not, once that has lasted `drift_s`; from half that limit it is a drift candidate (its
+alerts wait: drift.py). In the first
 morning queue no mate may lean at all: the neighbour models, learned on night traffic, are off by so
 much that each jump restarts the mates' departures, unjudged. With `drift_moved_alone` (off by
 default: on held-out simulator seeds it cost false alarms) the mate blamed then is the one whose
