@@ -92,7 +92,8 @@ class FusionModel:
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x
-        self.rls.update(x, window.newest64, window.newest_seen & self.has_neighbours)
+        seen = window.newest_seen       # every sensor has a neighbour: the and would change nothing
+        self.rls.update(x, window.newest64, seen if self._every else seen & self.has_neighbours)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

@@ -42,6 +42,12 @@ class MarkovModel:
         # s0] per sensor, (2, n), from each sensor's row start and a (2, n) [s1; k] (_flat_index).
         self._row_start = self._rows * (bins * (bins + 1))
         self._pair = np.full((2, n), bins, np.intp)
+        self._row_width, self._start = np.full(n, bins + 1, np.intp), np.empty(n, np.intp)
+        # The smoothing added to a tick's [counts; row sums]: [1; k] × alpha·g, in _smooth. Operands
+        # as arrays of the result's shape: a Python scalar or a broadcast costs a numpy call more.
+        self._one_k, self._smooth = np.ones((2, n)), np.empty((2, n))
+        self._one_k[1] = bins
+        self._zeros = np.zeros(n)
         self._flat: tuple | None = None         # (s0, s1, their flat indices into the table)
         self._newest: tuple | None = None       # (window id, tick time, edges version, its states): transitions()
         self._edges_version = 0
@@ -89,8 +95,7 @@ class MarkovModel:
         a = self.alpha * self.g
         if s0.ndim == 1:                # one tick: the same entries, by flat index, in one take
             pair = self._table.take(self._flat_index(s0, s1))
-            pair[0] += a
-            pair[1] += self.k * a
+            np.add(pair, np.multiply(self._one_k, a, out=self._smooth), out=pair)      # + [a; k·a]
             return np.divide(pair[0], pair[1], out=out)
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
@@ -101,8 +106,8 @@ class MarkovModel:
         f = self._flat
         if f is not None and f[0] is s0 and f[1] is s1:
             return f[2]
-        start = s0 * (self.k + 1)
-        start += self._row_start
+        start = np.multiply(s0, self._row_width, out=self._start)
+        np.add(start, self._row_start, out=start)
         pair = self._pair
         pair[0] = s1
         flat = np.add(start, pair)              # row 1 of pair is k: the row sum's column
@@ -152,7 +157,7 @@ class MarkovModel:
         z += self.mean                  # (−log p − mean) · inv_std (a negation is exact, and rounding is
         z *= self.inv_std               # symmetric in sign), without its three temporaries
         np.negative(z, out=z)
-        return np.maximum(z, 0.0, out=z)
+        return np.maximum(z, self._zeros, out=z)
 
     def _propagated(self, window: WindowBuffer, i: int, s1: int) -> float:
         """P(s1) when sensor i's previous state is unknown: propagate from its last observation."""
@@ -168,14 +173,13 @@ class MarkovModel:
 
     def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
-        ok = window.newest_seen & ~window.missing[-2]
         self.g /= self.lam
-        if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor, two entries each, by flat
-            flat = self._flat_index(s0, s1)         # index (take and put: flat, C order; no entry twice)
-            table = self._table
+        if not fnp.count_nonzero(window.missing[-2:]):     # the common tick: every sensor seen in both rows,
+            flat = self._flat_index(s0, s1)     # two entries each, by flat index (take and put: flat, C order;
+            table = self._table                 # no entry twice)
             table.put(flat, table.take(flat) + self.g)
-        else:
-            idx = np.flatnonzero(ok)
+        else:                                   # the sensors seen in both rows
+            idx = np.flatnonzero(window.newest_seen & ~window.missing[-2])
             s0, s1 = s0[idx], s1[idx]
             self.counts[idx, s0, s1] += self.g
             self.rowsum[idx, s0] += self.g
