@@ -174,15 +174,13 @@ class MarkovModel:
     def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
         self.g /= self.lam
-        if not fnp.count_nonzero(window.missing[-2:]):     # the common tick: every sensor seen in both rows,
-            flat = self._flat_index(s0, s1)     # two entries each, by flat index (take and put: flat, C order;
-            table = self._table                 # no entry twice)
-            table.put(flat, table.take(flat) + self.g)
-        else:                                   # the sensors seen in both rows
-            idx = np.flatnonzero(window.newest_seen & ~window.missing[-2])
-            s0, s1 = s0[idx], s1[idx]
-            self.counts[idx, s0, s1] += self.g
-            self.rowsum[idx, s0] += self.g
+        # Two entries a sensor (its count and row sum), by flat index: take and put (no entry twice).
+        # Every sensor's on the common tick; else those of the sensors seen in both rows.
+        flat = self._flat_index(s0, s1)
+        if fnp.count_nonzero(window.missing[-2:]):
+            flat = flat[:, np.flatnonzero(window.newest_seen & ~window.missing[-2])]
+        table = self._table
+        table.put(flat, table.take(flat) + self.g)
         if self.g > 1e9:
             self._table /= self.g
             self.g = 1.0
