@@ -68,8 +68,10 @@ ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this with
 LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads off its prediction
 F = 4                    # pair features: x_j, x_j², and x_j's two lags
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
-_ABRUPT, _CLIP2 = fnp.const(ABRUPT), fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
+_ABRUPT, _CLIP2 = fnp.const(ABRUPT), fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
+_RIDGE_EYE = RIDGE * np.eye(F)     # (made once: the refit adds it to every pair's feature correlations)
+_RIDGE_EYE.flags.writeable = False
 
 
 class Drift(StationRelation):
@@ -87,6 +89,8 @@ class Drift(StationRelation):
         # (per-tick operands as 0-d arrays, the same bits: fastnp.const)
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
             fnp.const(self.z_limit / 2)
+        self._c_z, self._c_early_z, self._c_rel_half_z = fnp.const(self.z_limit), \
+            fnp.const(EARLY * RELATION_Z * self.z_limit), fnp.const(0.5 * RELATION_Z * self.z_limit)
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
@@ -348,7 +352,7 @@ class Drift(StationRelation):
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
             unstepped = judged & ~self.stepped
-            far = (unstepped & (size > self.z_limit))[:n]
+            far = (unstepped & (size > self._c_z))[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
@@ -365,11 +369,11 @@ class Drift(StationRelation):
             rel_cand = None
             if self.station_early:
                 # (half the limit only where a quarter is: a calm tick pays one count more)
-                early = size[n:] > EARLY * RELATION_Z * self.z_limit
+                early = size[n:] > self._c_early_z
                 any_early = fnp.count_nonzero(early)
-                rel_half = early & (size[n:] > 0.5 * RELATION_Z * self.z_limit) if any_early else early
+                rel_half = early & (size[n:] > self._c_rel_half_z) if any_early else early
             else:
-                any_early, rel_half = 0, size[n:] > 0.5 * RELATION_Z * self.z_limit
+                any_early, rel_half = 0, size[n:] > self._c_rel_half_z
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide = decide | blamed
@@ -486,8 +490,11 @@ class Drift(StationRelation):
         else:
             b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
         self.d2 += b * (np.minimum(dev ** 2, _CLIP2 * self.d2) - self.d2)
-        calm = ~self.over if all_ls else ls & ~self.over
-        self.base_e += (self._c_base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
+        if all_ls and not self._any_over:       # (every row learned and calm: the where would pick every entry)
+            self.base_e += self._c_base_lam * dev
+        else:
+            calm = ~self.over if all_ls else ls & ~self.over
+            self.base_e += (self._c_base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
         np.maximum(self.d2, self._c_d2_floor, out=self.d2)
         if all_ls and self._rate_floor and self._all_judged:     # (nothing reads the count until state())
             self._count.add_one()
@@ -552,7 +559,7 @@ class Drift(StationRelation):
         # Solved on standardised features (flow² is ~1e7 times flow): ridge as a share of variance.
         sd = np.sqrt(np.maximum(np.diagonal(c, axis1=1, axis2=2), 1e-300))          # (P, F + 1)
         r = c / (sd[:, :, None] * sd[:, None, :])
-        rff = r[:, :F, :F] + RIDGE * np.eye(F)
+        rff = r[:, :F, :F] + _RIDGE_EYE
         beta_z = np.linalg.solve(rff, r[:, :F, F:])[:, :, 0]
         var_z = 1.0 - 2 * fnp.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
             + fnp.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)

@@ -39,8 +39,8 @@ FLAT_MIN_TICKS = 20      # a flatline is judged over at least this many ticks
 FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window (≥ 1: observe)
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
-_ZERO = fnp.const(0.0)   # (a per-tick operand: fastnp.const)
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
+_ZERO = fnp.const(0.0)   # (a per-tick operand: fastnp.const)
 
 
 class Stuck:
