@@ -29,3 +29,14 @@ try:                                    # what np.count_nonzero(a) and np.einsum
     from numpy._core.multiarray import count_nonzero
 except ImportError:                     # pragma: no cover - another numpy layout
     einsum, count_nonzero = np.einsum, np.count_nonzero
+
+
+def const(value, dtype=np.float64) -> np.ndarray:
+    """`value` as a read-only 0-d array, for a per-tick operand beside an array: the same result,
+    bit for bit, as the Python number (a float with a float64 array, or compared with any real
+    array: float64 either way), without the conversion numpy makes of a Python scalar on every
+    call (16 elements: `a * 0.5` 0.43 → 0.28 µs, `a == 0` 0.55 → 0.28, `np.maximum(a, 0.0)` 0.48 →
+    0.33). Not for an integer array's arithmetic (a float64 0-d would make its result float)."""
+    out = np.array(value, dtype)
+    out.flags.writeable = False
+    return out

@@ -12,6 +12,7 @@ import numpy as np
 from .. import fastnp as fnp
 from ..topology import group_of, neighbours, quantity_of
 
+_ZERO, _PERCENT, _TINY = fnp.const(0.0), fnp.const(0.01), fnp.const(1e-9)     # (per-tick operands: fastnp.const)
 MIN_LEARNED_TICKS = 30          # rules that compare with normal behaviour wait for this much of it
 # What a checkpoint keeps of Normal. (Older checkpoints also hold "var", a variance of the
 # level that nothing had read since the rules stopped using `sd`: no longer learned, ignored.)
@@ -75,6 +76,7 @@ class Normal:
 
     def __init__(self, n: int, horizon_ticks: float):
         self.alpha_min = 1.0 / max(horizon_ticks, 2.0)
+        self._alpha = fnp.const(self.alpha_min)  # (a per-tick operand: fastnp.const)
         self._count = WholeCounts(n)             # healthy observed ticks learned (`count`; saturates in effect)
         self.mean = np.zeros(n)
         # Four statistics learned at one rate, rows of one array (views), so that a tick on which
@@ -101,7 +103,7 @@ class Normal:
         learnable reading); `at_floor`: bool, the reading is at the sensor's floor."""
         n = self.mean.size
         if self._rate_floor:
-            rate = self.alpha_min                # the same value for every sensor as the array below
+            rate = self._alpha                   # the same value for every sensor as the array below
         else:
             rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
             self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
@@ -121,7 +123,7 @@ class Normal:
                 fnp.copyto(self.mean, self.mean + rate * (x - self.mean), where=learn)
             self._size = None
             new = self._new
-            np.equal(step, 0, out=new[0])
+            new[0] = step == _ZERO
             new[1] = at_floor
             new[2] = step
             self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
@@ -182,7 +184,7 @@ class Normal:
         """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
         noise grows with its level, so a quiet night is not mistaken for a flatline. Into `out` if given."""
         if self._size is None:     # it follows the mean: computed once a tick (learn's call, then stuck's)
-            self._size = np.maximum(0.01 * np.abs(self.mean), 1e-9)
+            self._size = np.maximum(_PERCENT * np.abs(self.mean), _TINY)
         return np.divide(step, np.maximum(np.abs(x), self._size), out=out)
 
     def state(self) -> dict:

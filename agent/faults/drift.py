@@ -69,6 +69,9 @@ LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads o
 F = 4                    # pair features: x_j, x_j², and x_j's two lags
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
+_ABRUPT, _CLIP2 = fnp.const(ABRUPT), fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
+_RIDGE_EYE = RIDGE * np.eye(F)     # (made once: the refit adds it to every pair's feature correlations)
+_RIDGE_EYE.flags.writeable = False
 
 
 class Drift(StationRelation):
@@ -83,6 +86,11 @@ class Drift(StationRelation):
         self._required = max(self.required_s, 1e-9)       # a decision's least time held
         self.lam = 1.0 - 0.5 ** (tick_s / cfg.drift_window_s)
         self._lam_keep = 1 - self.lam
+        # (per-tick operands as 0-d arrays, the same bits: fastnp.const)
+        self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
+            fnp.const(self.z_limit / 2)
+        self._c_z, self._c_early_z, self._c_rel_half_z = fnp.const(self.z_limit), \
+            fnp.const(EARLY * RELATION_Z * self.z_limit), fnp.const(0.5 * RELATION_Z * self.z_limit)
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
@@ -162,6 +170,8 @@ class Drift(StationRelation):
         self.mean_e = np.zeros(m)
         self.base_e = np.zeros(m)
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
+        self._c_alpha_min, self._c_base_lam, self._c_d2_floor = \
+            fnp.const(self.alpha_min), fnp.const(self.base_lam), fnp.const(self.d2_floor)
         self.d2 = np.full(m, self.d2_floor)
         self._count = WholeCounts(m)               # ticks learned per row (`count`)
         # Counts only grow (until a restore): once every row is judged (count ≥ min_count), or every
@@ -252,7 +262,7 @@ class Drift(StationRelation):
         usable = pairs if self._all_fitted else pairs & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
         e = (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread
-        if fnp.count_nonzero(usable) == usable.size and not fnp.count_nonzero(np.isnan(e)):
+        if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and not fnp.count_nonzero(np.isnan(e)):
             # (every pair usable and a number: the where would pick every entry, and a row's entries are its pairs)
             self._e[:-1] = e
             med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
@@ -272,7 +282,7 @@ class Drift(StationRelation):
                 else fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
-        abrupt = np.abs(med - self.recent[self.head]) > ABRUPT
+        abrupt = np.abs(med - self.recent[self.head]) > _ABRUPT
         self.recent[self.head] = med
         self.head = (self.head + 1) % ABRUPT_TICKS
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
@@ -294,7 +304,7 @@ class Drift(StationRelation):
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
         all_seen = fnp.count_nonzero(seen) == seen.size
-        mean_e = self._lam_keep * self.mean_e + self.lam * med
+        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
@@ -309,7 +319,7 @@ class Drift(StationRelation):
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
         size = np.abs(self.departure)
-        self.over = over = size > self.z_limit / 2
+        self.over = over = size > self._c_half_z
         # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
         # pending and the relation's blame are all False, and are not computed.
@@ -342,7 +352,7 @@ class Drift(StationRelation):
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
             unstepped = judged & ~self.stepped
-            far = (unstepped & (size > self.z_limit))[:n]
+            far = (unstepped & (size > self._c_z))[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
@@ -358,11 +368,11 @@ class Drift(StationRelation):
             rel_cand = None
             if self.station_early:
                 # (half the limit only where a quarter is: a calm tick pays one count more)
-                early = size[n:] > EARLY * RELATION_Z * self.z_limit
+                early = size[n:] > self._c_early_z
                 any_early = fnp.count_nonzero(early)
-                rel_half = early & (size[n:] > 0.5 * RELATION_Z * self.z_limit) if any_early else early
+                rel_half = early & (size[n:] > self._c_rel_half_z) if any_early else early
             else:
-                any_early, rel_half = 0, size[n:] > 0.5 * RELATION_Z * self.z_limit
+                any_early, rel_half = 0, size[n:] > self._c_rel_half_z
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide = decide | blamed
@@ -409,11 +419,18 @@ class Drift(StationRelation):
             if back is not None:
                 decide, decided = decide | back, decided | back
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
-            self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
+            if far is not None or self.ramp.tracking:       # (else track would change nothing)
+                self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
             self._med = med
-        calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]
-        ramp = self.ramp.update(calm_pending, judged[:n], size[:n], drifting, t.ts, self.held.since,
-                                self.over[:n], self.stepped[:n]) if self.ramp.enabled else None
+        if not self.ramp.enabled:
+            ramp = None
+        elif pending is self.held.nothing and self.ramp.resting:    # (update would count the run and return None)
+            self.ramp.rest(judged[:n])
+            ramp = None
+        else:
+            calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]
+            ramp = self.ramp.update(calm_pending, judged[:n], size[:n], drifting, t.ts, self.held.since,
+                                    self.over[:n], self.stepped[:n])
         if ramp is not None:
             hold, ramped = ramp
             return decide | pending | hold, decided | ramped
@@ -468,13 +485,16 @@ class Drift(StationRelation):
             on = ls & on
         # (every row on, every rate at the floor: the where would give alpha_min everywhere, the same products)
         if self._rate_floor and fnp.count_nonzero(on) == on.size:
-            b = self.alpha_min
+            b = self._c_alpha_min
         else:
             b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
-        self.d2 += b * (np.minimum(dev ** 2, CLIP ** 2 * self.d2) - self.d2)
-        calm = ~self.over if all_ls else ls & ~self.over
-        self.base_e += (self.base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
-        np.maximum(self.d2, self.d2_floor, out=self.d2)
+        self.d2 += b * (np.minimum(dev ** 2, _CLIP2 * self.d2) - self.d2)
+        if all_ls and not self._any_over:       # (every row learned and calm: the where would pick every entry)
+            self.base_e += self._c_base_lam * dev
+        else:
+            calm = ~self.over if all_ls else ls & ~self.over
+            self.base_e += (self._c_base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
+        np.maximum(self.d2, self._c_d2_floor, out=self.d2)
         if all_ls and self._rate_floor and self._all_judged:     # (nothing reads the count until state())
             self._count.add_one()
         else:
@@ -538,7 +558,7 @@ class Drift(StationRelation):
         # Solved on standardised features (flow² is ~1e7 times flow): ridge as a share of variance.
         sd = np.sqrt(np.maximum(np.diagonal(c, axis1=1, axis2=2), 1e-300))          # (P, F + 1)
         r = c / (sd[:, :, None] * sd[:, None, :])
-        rff = r[:, :F, :F] + RIDGE * np.eye(F)
+        rff = r[:, :F, :F] + _RIDGE_EYE
         beta_z = np.linalg.solve(rff, r[:, :F, F:])[:, :, 0]
         var_z = 1.0 - 2 * fnp.einsum("pk,pk->p", beta_z, r[:, :F, F]) \
             + fnp.einsum("pk,pkl,pl->p", beta_z, r[:, :F, :F], beta_z)
@@ -673,7 +693,10 @@ def _full_median(e: np.ndarray, mid_flat: np.ndarray) -> np.ndarray:
     The same sums as _row_median's. `e` is sorted in place (the caller passes a gathered copy)."""
     e.sort(axis=1)
     two = e.take(mid_flat)
-    return 0.5 * (two[0] + two[1])
+    return _HALF * (two[0] + two[1])
+
+
+_HALF = fnp.const(0.5)
 
 
 def _json(a: np.ndarray):

@@ -60,8 +60,30 @@ class Ramp:
         self.start = np.zeros(n)               # its departure's size when it became a candidate
         self.ramped = np.zeros(n, bool)        # drifting, decided by the ramp
         self._ramped_any = False
-        self.judged_run = np.zeros(n, np.int64)     # ticks judged without a break
+        self._judged_run = np.zeros(n, np.int64)    # ticks judged without a break (`judged_run`)…
+        self._run_k = 0                             # …but for this many ticks that judged every sensor
         self.warm_ticks = int(np.ceil(RAMP_WARM_S / tick_s))
+
+    @property
+    def judged_run(self) -> np.ndarray:
+        """Ticks each sensor has been judged without a break (the array itself: write to it freely)."""
+        if self._run_k:
+            self._judged_run += self._run_k      # (whole numbers: k ticks of +1 are one += k, the same bits)
+            self._run_k = 0
+        return self._judged_run
+
+    @property
+    def resting(self) -> bool:
+        """No ramp held or decided: with no candidate this tick, update() only counts the judged run."""
+        return self.held.idle and not self._ramped_any
+
+    def rest(self, seen: np.ndarray) -> None:
+        """update() on a tick with no candidate while `resting` (it would return None): the judged
+        run counted, as a number while every sensor is judged (the usual tick: no numpy call)."""
+        if fnp.count_nonzero(seen) == seen.size:
+            self._run_k += 1
+        else:
+            self._judged_run = fnp.where(seen, self.judged_run + 1, 0)
 
     def update(self, pending: np.ndarray, seen: np.ndarray, size: np.ndarray, drifting: np.ndarray,
                ts: float, since: np.ndarray, over: np.ndarray,
@@ -70,7 +92,7 @@ class Ramp:
         `since`: the drift rule's Held.since, moved back to when a decided ramp became a candidate
         (the fault starts then); `over`, `stepped`: past half the limit, a step (a ramped drift lasts
         while it is past half the limit and not a step). (condition, decided), or None when nothing holds."""
-        self.judged_run = fnp.where(seen, self.judged_run + 1, 0)
+        self._judged_run = fnp.where(seen, self.judged_run + 1, 0)
         on = pending & self.on & ((self.judged_run >= self.warm_ticks) | (self.held.ticks > 0))
         if self.held.calm(on) and not self._ramped_any:
             return None
@@ -81,6 +103,12 @@ class Ramp:
         fnp.copyto(since, np.fmin(since, self.held.since), where=decided)
         self._ramped_any = bool(fnp.count_nonzero(self.ramped))
         return self.ramped & over & ~stepped, decided
+
+    @property
+    def tracking(self) -> bool:
+        """Some sensor far, past half the limit or jumped back lately: track() has a record to keep
+        even on a tick with no row past half the limit (else it would change nothing then)."""
+        return self._far_any or self._from_any or self._back_any
 
     def track(self, far: np.ndarray | None, over: np.ndarray, judged: np.ndarray, departure: np.ndarray,
               ts: float) -> None:

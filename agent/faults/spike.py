@@ -43,6 +43,7 @@ DOMINANT = 4.0             # a jump this many × its context's largest move (own
 BACK_TICKS = 3             # …within this many ticks…
 BACK_TO = 0.25             # …to within this share of the jump from its value before: a spike
 MIN_MOVING = 0.05          # the share of ticks a sensor changes on, at least (for its usual change)
+_ONE, _ZERO, _MIN_MOVING = fnp.const(1.0), fnp.const(0.0), fnp.const(MIN_MOVING)   # (per-tick operands: fastnp.const)
 
 
 class Spike:
@@ -51,6 +52,7 @@ class Spike:
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.spike_s
         self.z = cfg.spike_z
+        self._z = fnp.const(self.z)
         self.held = Held(ctx.n, tick_s)
         self.seen_before = np.zeros(ctx.n, bool)       # observed on the previous tick
         # |Δx| over its scale, as of the last tick the screen did not clear (observe): the evidence
@@ -74,8 +76,8 @@ class Spike:
         consecutive = t.observed & self.seen_before
         self.seen_before = t.observed.copy()
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
-        self.usual = usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
-        known = consecutive & (usual > 0)
+        self.usual = usual = normal.abs_step / np.maximum(_ONE - normal.repeat, _MIN_MOVING)
+        known = consecutive & (usual > _ZERO)
         if not normal.all_learned:
             known &= normal.learned
         # Where known, usual > 0 is the scale: the ratio is divided only there, 0 elsewhere (no
@@ -85,7 +87,7 @@ class Spike:
         # cannot jump. On a tick where none is (~99 % of the demo's) the recent mean is not read.
         ratio = np.divide(t.step, usual, out=np.zeros(ctx.n), where=known)
         jump = None
-        if fnp.count_nonzero(ratio > self.z):
+        if fnp.count_nonzero(ratio > self._z):
             self._flush()
             self.ratio = np.divide(t.step, np.maximum(usual, self.recent.mean()), out=ratio, where=known)
             jump = known & (ratio > self.z)

@@ -40,6 +40,7 @@ FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quiete
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
+_ZERO = fnp.const(0.0)   # (a per-tick operand: fastnp.const)
 
 
 class Stuck:
@@ -59,6 +60,7 @@ class Stuck:
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self._repeat_count = WholeCounts(ctx.n)     # ticks its repeat rate learned (`repeat_count`)
         self.alpha_min = 1.0 / max(cfg.learn_s / tick_s, MIN_HORIZON_TICKS)
+        self._alpha = fnp.const(self.alpha_min)    # (a per-tick operand: fastnp.const)
         self.cont = np.zeros(ctx.n)                # repeats followed by another, in runs that ended healthy
         self.cont_count = np.zeros(ctx.n)          # …of so many repeats
         self.longest = np.zeros(ctx.n)             # the longest unchanged run (ticks) that ended while healthy
@@ -70,7 +72,7 @@ class Stuck:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
-        same = t.observed & (step == 0)
+        same = t.observed & (step == _ZERO)
         any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()
@@ -100,7 +102,7 @@ class Stuck:
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
                 # (every sensor counted: the where would pick alpha_min everywhere, the same products)
-                rate = self.alpha_min if all_counted else fnp.where(counted, self.alpha_min, 0.0)
+                rate = self._alpha if all_counted else fnp.where(counted, self.alpha_min, 0.0)
             else:
                 every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
                 self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size

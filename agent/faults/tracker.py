@@ -39,6 +39,7 @@ from .rule import Held, Tick, nothing
 from .spike import Spike
 from .stuck import Stuck
 
+_ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
@@ -122,10 +123,10 @@ class FaultTracker:
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
         if self._zero_floor:
-            above, level = x, np.maximum(normal.mean, 0.0)
+            above, level = x, np.maximum(normal.mean, _ZERO)
         else:
-            above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, 0.0)
-        low = above <= AT_FLOOR * level       # at its floor: dead, implausible and learning read it
+            above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, _ZERO)
+        low = above <= _AT_FLOOR * level       # at its floor: dead, implausible and learning read it
         t = self._tick
         t.ts = row.ts
         t.x = x

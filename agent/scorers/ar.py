@@ -119,7 +119,7 @@ class ARModel:
                 if newest is None and self.extra:
                     newest = (extra() if callable(extra) else extra)[-1]
                 h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
-                ring[h + m] = ring[h] = self._newest_residual(window, newest)
+                ring[h + m] = self._newest_residual(window, newest, out=ring[h])
                 self._head = h = (h + 1) % m
                 self._r = ring[h:h + m]
                 self._r_key = (key, stamp)
@@ -134,16 +134,18 @@ class ARModel:
         w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
         self._coef = fnp.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
         self._terms = np.ones_like(self._coef)
+        self._products = np.empty_like(self._coef)
         return self._r
 
-    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None) -> np.ndarray:
-        """residuals()'s newest row in a few calls: the same products, summed in the same order
-        (a reduce over the first axis adds row after row). `newest`: the newest row's regressors."""
+    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        """residuals()'s newest row in a few calls, into `out`: the same products, summed in the same
+        order (a reduce over the first axis adds row after row). `newest`: the newest row's regressors."""
         p, v = self.p, self._terms
         v[1:p + 1] = window.values[-1 - p:-1]
         if self.extra:
             v[p + 1:] = newest.T
-        r = np.add.reduce(self._coef * v, axis=0)          # the prediction, then in place:
+        r = np.multiply(self._coef, v, out=self._products)
+        r = np.add.reduce(r, axis=0, out=out)               # the prediction, then in place:
         np.subtract(window.newest64, r, out=r)              # (newest − prediction) · inv_sd
         r *= self.rls.inv_sd
         missing = window.missing[-1]

@@ -47,16 +47,14 @@ class FusionModel:
         return np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
 
     def features(self, window: WindowBuffer) -> np.ndarray:
-        prev = window.values[-2]
         newest, missing = window.newest64, window.missing[-1]
-        if fnp.count_nonzero(missing):
-            s = self.neighbour_mean(newest, missing)
-        else:               # neighbour_mean's value in one call (its sum in another order: last bits)
-            s = self._mean_w @ newest
         x = self.rls.next_x()          # built in the RLS's next buffer slot: learning them copies nothing
-        x[:, 1] = prev
-        x[:, 2] = s
-        np.multiply(x[:, 1], s, out=x[:, 3])        # (prev as float64: exactly the float32 row's values)
+        x[:, 1] = window.values[-2]
+        if fnp.count_nonzero(missing):
+            x[:, 2] = self.neighbour_mean(newest, missing)
+        else:               # neighbour_mean's value in one call (its sum in another order: last bits),
+            np.matmul(self._mean_w, newest, out=x[:, 2])        # written where it goes
+        np.multiply(x[:, 1], x[:, 2], out=x[:, 3])     # (prev as float64: exactly the float32 row's values)
         return x
 
     def batch_features(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:

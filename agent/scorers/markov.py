@@ -6,6 +6,10 @@ P_t = P_{t-1}·M from its last observed state.
 
 Forgetting is applied lazily: instead of decaying every count on every tick, each new count
 weighs g = λ^-t more (rescaled now and then), so learning one tick is O(N).
+
+The counts and their row sums are one table, (n, k, k + 1): a state's k counts, then their sum.
+A tick reads its N counts and N row sums with one `take` of 2N flat indices and adds to them
+with one `take` and one `put` (at a few dozen sensors a numpy call is nearly all fixed cost).
 """
 from __future__ import annotations
 
@@ -27,16 +31,18 @@ class MarkovModel:
         self.alpha = smoothing
         self.lam = forgetting
         self.edges = np.zeros((n, bins - 1))
-        self.counts = np.zeros((n, bins, bins))
-        self.rowsum = np.zeros((n, bins))
+        self._table = np.zeros((n, bins, bins + 1))
+        self.counts = self._table[:, :, :bins]          # views of the table: what the block code reads
+        self.rowsum = self._table[:, :, bins]
         self.g = 1.0
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
         self._rows = np.arange(n)
-        # One tick's entries as flat indices into counts and rowsum (C order): a take, and a take and
-        # put to add, of 18 entries cost less than the 3-d fancy index and its add (_flat_index).
-        self._rows_k = self._rows * bins
-        self._flat: tuple | None = None         # (s0, s1, their flat indices into counts and rowsum)
+        # One tick's entries as flat indices into the table (C order): [count of s0 → s1; row sum of
+        # s0] per sensor, (2, n), from each sensor's row start and a (2, n) [s1; k] (_flat_index).
+        self._row_start = self._rows * (bins * (bins + 1))
+        self._pair = np.full((2, n), bins, np.intp)
+        self._flat: tuple | None = None         # (s0, s1, their flat indices into the table)
         self._newest: tuple | None = None       # (window id, tick time, edges version, its states): transitions()
         self._edges_version = 0
 
@@ -63,7 +69,7 @@ class MarkovModel:
             both = ~ms[1:] & ~ms[:-1]
             for i in range(self.n):
                 np.add.at(self.counts[i], (s[:-1, i][both[:, i]], s[1:, i][both[:, i]]), 1.0)
-        self.rowsum = self.counts.sum(axis=2)
+        self.rowsum[...] = self.counts.sum(axis=2)
         self.g = 1.0
 
     def calibrate(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> None:
@@ -81,22 +87,27 @@ class MarkovModel:
     def _prob(self, s0: np.ndarray, s1: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """P(s1 | s0) per sensor; s0, s1 (n,) for one tick (into `out` when given) or (m, n) for a block."""
         a = self.alpha * self.g
-        if s0.ndim == 1:                # one tick: the same entries, by flat index
-            fc, fr = self._flat_index(s0, s1)
-            return np.divide(self.counts.take(fc) + a, self.rowsum.take(fr) + self.k * a, out=out)
+        if s0.ndim == 1:                # one tick: the same entries, by flat index, in one take
+            pair = self._table.take(self._flat_index(s0, s1))
+            pair[0] += a
+            pair[1] += self.k * a
+            return np.divide(pair[0], pair[1], out=out)
         r = self._rows
         return (self.counts[r, s0, s1] + a) / (self.rowsum[r, s0] + self.k * a)
 
-    def _flat_index(self, s0: np.ndarray, s1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """counts[r, s0, s1] and rowsum[r, s0] of every sensor r as flat indices (whole numbers:
-        exact), computed once for a tick's states (surprise, then learn)."""
+    def _flat_index(self, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
+        """(2, n): counts[r, s0, s1] and rowsum[r, s0] of every sensor r as flat indices into the
+        table (whole numbers: exact), computed once for a tick's states (surprise, then learn)."""
         f = self._flat
         if f is not None and f[0] is s0 and f[1] is s1:
-            return f[2], f[3]
-        fr = self._rows_k + s0
-        fc = fr * self.k + s1
-        self._flat = (s0, s1, fc, fr)
-        return fc, fr
+            return f[2]
+        start = s0 * (self.k + 1)
+        start += self._row_start
+        pair = self._pair
+        pair[0] = s1
+        flat = np.add(start, pair)              # row 1 of pair is k: the row sum's column
+        self._flat = (s0, s1, flat)
+        return flat
 
     def batch_surprise(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         s = self.states(z)
@@ -159,19 +170,17 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         ok = window.newest_seen & ~window.missing[-2]
         self.g /= self.lam
-        if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor, one entry each, by flat index
-            fc, fr = self._flat_index(s0, s1)       # (take and put: flat, C order; no entry twice)
-            counts, rowsum = self.counts, self.rowsum
-            counts.put(fc, counts.take(fc) + self.g)
-            rowsum.put(fr, rowsum.take(fr) + self.g)
+        if fnp.count_nonzero(ok) == self.n:        # the common tick: every sensor, two entries each, by flat
+            flat = self._flat_index(s0, s1)         # index (take and put: flat, C order; no entry twice)
+            table = self._table
+            table.put(flat, table.take(flat) + self.g)
         else:
             idx = np.flatnonzero(ok)
             s0, s1 = s0[idx], s1[idx]
             self.counts[idx, s0, s1] += self.g
             self.rowsum[idx, s0] += self.g
         if self.g > 1e9:
-            self.counts /= self.g
-            self.rowsum /= self.g
+            self._table /= self.g
             self.g = 1.0
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
@@ -187,6 +196,7 @@ class MarkovModel:
         g = float(state["g"])
         if not (np.isfinite(g) and g >= 1.0):
             raise ValueError(f"markov.g: {g!r} is not a count weight (≥ 1)")
+        self.counts[...], self.rowsum[...] = new.pop("counts"), new.pop("rowsum")      # into the table
         for k, v in new.items():
             setattr(self, k, v)
         self.g = g

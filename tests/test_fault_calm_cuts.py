@@ -1,0 +1,97 @@
+"""The fault tracker's calm-tick cuts of the perf18 round give the long way's results, bit for bit:
+per-tick operands as 0-d arrays (fastnp.const), the ramp's judged run kept as a pending number
+while every sensor is judged, and the ramp's update and jump-back record skipped while they hold
+nothing."""
+import json
+
+import numpy as np
+import pytest
+
+from agent import fastnp as fnp
+from agent.faults.ramp import Ramp
+
+
+def test_const_operands_give_the_python_numbers_results():
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=18) * 10.0 ** rng.integers(-300, 300, 18)
+    a[:6] = (np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324)
+    for value in (0.0, -0.0, 0.5, 0.01, 1e-9, 9.0, 6.0, 1.0 / 3.0, 0.9977):
+        c = fnp.const(value)
+        assert c.shape == () and c.dtype == np.float64 and not c.flags.writeable
+        for op in (np.multiply, np.add, np.subtract, np.divide, np.maximum, np.minimum):
+            with np.errstate(all="ignore"):
+                assert op(a, c).tobytes() == op(a, value).tobytes(), (op, value)
+                assert op(c, a).tobytes() == op(value, a).tobytes(), (op, value)
+        for op in (np.less, np.less_equal, np.greater, np.equal):
+            assert np.array_equal(op(a, c), op(a, value))
+    counts = np.arange(-3, 40, dtype=np.int64)              # a comparison with an integer array: the same
+    assert np.array_equal(counts > fnp.const(2.0), counts > 2) and np.array_equal(counts == fnp.const(0.0), counts == 0)
+
+
+def test_the_ramps_judged_run_kept_pending_is_the_run_counted_each_tick():
+    """rest() on ticks that judge every sensor keeps +1 as a number; read at any time, and across
+    update() and a checkpoint, judged_run is the run counted tick by tick."""
+    rng = np.random.default_rng(9)
+    n = 5
+    ramp = Ramp(np.ones(n, bool), 600.0, 30.0, jump_back=True)
+    counted = np.zeros(n, np.int64)
+    nothing = np.zeros(n, bool)
+    rests = 0
+    for k in range(800):
+        seen = np.ones(n, bool) if rng.random() < 0.85 else rng.random(n) < 0.6
+        if ramp.resting and rng.random() < 0.9:      # (not resting just after a restore: update runs)
+            ramp.rest(seen)
+            rests += 1
+        else:
+            ramp.update(nothing, seen, np.zeros(n), nothing, 30.0 * k, np.full(n, np.nan), nothing, nothing)
+        counted = np.where(seen, counted + 1, 0)
+        if k % 41 == 0:
+            assert np.array_equal(ramp.judged_run, counted)
+        if k % 97 == 0:
+            saved = json.loads(json.dumps(ramp.state()))
+            ramp = Ramp(np.ones(n, bool), 600.0, 30.0, jump_back=True)
+            ramp.restore(saved)
+    assert np.array_equal(ramp.judged_run, counted) and counted.max() > 20 and rests > 600
+
+
+def _faulty_rows(scenario: str, seed: int, hours: float):
+    from conftest import bench_module
+    faults = bench_module("faults")
+    from agent.config import from_dict
+    cfg = from_dict(faults.config_dict(scenario, seed, hours))
+    return cfg, faults.simulated_rows(cfg)
+
+
+def _state(tracker) -> str:
+    return json.dumps(tracker.state(), sort_keys=True, default=lambda x: x.item() if hasattr(x, "item") else x.tolist())
+
+
+@pytest.mark.parametrize("scenario, seed, hours", [("pump", 3, 12.0), ("pump", 4, 12.0)])
+def test_a_tracker_skipping_the_ramps_calm_ticks_decides_as_one_that_runs_them(scenario, seed, hours):
+    """A twin whose ramp is made to run update() and track() on every tick (its caches set to
+    "something held"), and is restored from its checkpoint every 13 ticks: every tick's events and
+    candidates and the checkpoints are the same, on streams with drifts, spikes, stuck and dead
+    sensors and dropouts (the pump: its ramp judges every sensor)."""
+    from agent.faults.tracker import FaultTracker
+    cfg, rows = _faulty_rows(scenario, seed, hours)
+    short, long = (FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults,
+                                reentry_ticks=cfg.window.steps) for _ in range(2))
+    long.life = short.life
+    short_ramp = next(r for r in short.rules if r.KIND == "drift").ramp
+    rested, kinds = 0, set()
+    for k, row in enumerate(rows):
+        a = short.observe(row)
+        rested += short_ramp._run_k > 0
+        drift = next(r for r in long.rules if r.KIND == "drift")
+        if k % 13 == 0:
+            drift.ramp.restore(json.loads(json.dumps(drift.ramp.state())))
+        drift.ramp._ramped_any, drift.ramp._back_any = True, True      # the long way: update and track run
+        b = long.observe(row)
+        assert [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in a] == \
+               [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in b], (scenario, k)
+        assert np.array_equal(short.candidate, long.candidate), (scenario, k)
+        kinds.update(e.kind for e in a)
+        if k % 50 == 0:
+            assert _state(short) == _state(long), (scenario, k)
+    assert _state(short) == _state(long)
+    assert rested > len(rows) // 2 and "drift" in kinds, (rested, kinds)
