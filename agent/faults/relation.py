@@ -16,8 +16,8 @@ the relation was last under half its limit (HISTORY_S back at most: in a queue a
 off its neighbours' models all along), if it leans that way by LEAN × drift_z, no other mate that
 moved that way too (by LEAN × drift_z) leans TOGETHER as far (one drift moves one mate: two moving
 together are traffic their neighbours' models miss — a queue building without a step), it had
-moved that way already when the relation first passed its limit (a mate moving off only after the
-break is traffic its neighbours' models miss, the break another mate's), and its own
+moved that way already when the relation first passed its limit, if judged then (a mate moving off
+only after the break is traffic its neighbours' models miss, the break another mate's), and its own
 row is not stepped (a queue reaching the station steps its mates' rows, and in the first queue the
 mate whose neighbour models it put off most leans, drifting or not): that mate drifts, its context
 calm or not, once that has lasted `drift_s`; from half that limit it is a drift candidate (its
@@ -412,11 +412,12 @@ class StationRelation:
     def _moved_at_break(self, s: int, trio: np.ndarray, past: np.ndarray, last_calm: int,
                         before: np.ndarray) -> np.ndarray:
         """Each mate's departure move the relation's way from its last calm tick to the tick it first
-        passed its limit after it (this tick, if none before)."""
+        passed its limit after it (this tick, if none before); +inf for a mate not judged on that tick
+        (its departure kept at 0: in the first queue a jump restarts it), whose move is not known."""
         n = self.n
         broke = np.flatnonzero(np.abs(past[last_calm:, n + s]) > RELATION_Z * self.z_limit)
         at = self.departure[trio] if not broke.size else past[last_calm + broke[0], trio]
-        return self.trio_sign[trio] * (at - before) * np.sign(self.departure[n + s])
+        return np.where(at != 0.0, self.trio_sign[trio] * (at - before) * np.sign(self.departure[n + s]), np.inf)
 
     def _early_mates(self, judged: np.ndarray, early: np.ndarray) -> np.ndarray:
         """`drift_station_early`: every mate of a loop station whose relation is judged, not a step, and
