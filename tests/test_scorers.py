@@ -86,6 +86,56 @@ def test_markov_propagates_over_missing_ticks():
     assert np.isfinite(s).all() and s.shape == (1,)
 
 
+def test_markov_states_and_propagation_against_the_definitions():
+    """states() (edges transposed, counted row after row) is each sensor's count of edges below its
+    value, for one row and a block; a sensor back after one or more missing ticks gets P(s1) from
+    its last observed state pushed through the transition matrix, whatever the window's gaps."""
+    rng = np.random.default_rng(7)
+    n, k = 5, 6
+    z = ar_series(rng, 2000, n)
+    miss = rng.random(z.shape) < 0.05
+    m = MarkovModel(n, k, 0.5, 0.999)
+    m.fit(z, miss)
+    m.calibrate(z, miss)
+    for x in (z[7], z[:40]):
+        want = np.array([[int((x2[i] > m.edges[i]).sum()) for i in range(n)] for x2 in np.atleast_2d(x)])
+        assert np.array_equal(m.states(x), want.reshape(np.shape(x)))
+    buf = WindowBuffer(10, n)
+    checked = 0
+    for t in range(60):
+        buf.push(z[t], miss[t] | ((t % 7 < 2) & (np.arange(n) == 1)), float(t))
+        if buf.ready and buf.missing[-2].any() and not buf.missing[-1].any():
+            checked += 1
+            s0, s1 = m.transitions(buf)
+            p = m._prob(s0, s1)
+            for i in np.flatnonzero(buf.missing[-2]):
+                seen = np.flatnonzero(~buf.missing[:-1, i])
+                M = m.transition(i)
+                d = np.eye(k)[m.states(buf.values[seen[-1]])[i]]
+                for _ in range(len(buf.values) - 2 - seen[-1]):
+                    d = d @ M
+                p[i] = d @ M[:, s1[i]]
+            want = np.maximum((-np.log(p) - m.mean) * m.inv_std, 0.0)
+            np.testing.assert_allclose(m.score(buf), want, rtol=1e-12)
+    assert checked >= 5
+
+
+def test_fusion_neighbour_mean_is_the_mean_of_the_observed_neighbours():
+    specs = [SensorSpec(name=f"S0{i}_speed") for i in range(1, 6)]
+    adj = adjacency(specs, "corridor")
+    f = FusionModel(adj, 0.999)
+    rng = np.random.default_rng(8)
+    x, missing = rng.normal(size=(30, 5)), rng.random((30, 5)) < 0.3
+    want = np.zeros((30, 5))
+    for t in range(30):
+        for i in range(5):
+            js = [j for j in np.flatnonzero(adj[i]) if not missing[t, j]]
+            if js:
+                want[t, i] = sum(adj[i, j] * x[t, j] for j in js) / sum(adj[i, j] for j in js)
+    np.testing.assert_allclose(f.neighbour_mean(x, missing), want, rtol=1e-12)
+    np.testing.assert_allclose(f.neighbour_mean(x[3], missing[3]), want[3], rtol=1e-12)
+
+
 def test_fusion_flags_a_sensor_that_breaks_from_its_neighbours():
     rng = np.random.default_rng(3)
     common = ar_series(rng, 3000, 1)[:, 0]

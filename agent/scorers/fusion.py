@@ -40,10 +40,13 @@ class FusionModel:
         self.rls = BatchRLS(n, 4, forgetting, const=0)
 
     def neighbour_mean(self, x: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """x, missing (..., n) -> (..., n): mean of observed neighbours (0 when none observed)."""
-        w = self.nbr_w * ~missing[..., self.nbr]
-        total = w.sum(axis=-1)
-        s = (w * x[..., self.nbr]).sum(axis=-1)
+        """x, missing (..., n) -> (..., n): mean of observed neighbours (0 when none observed).
+        Gathered with take (a third of the fancy index's cost), the observed mask as 0/1 floats (a
+        bool operand costs a cast in the multiply), summed by add.reduce (sum() without its wrapper)."""
+        nbr = self.nbr
+        w = np.multiply(self.nbr_w, (~missing).astype(np.float64).take(nbr, axis=-1))
+        total = np.add.reduce(w, axis=-1)
+        s = np.add.reduce(np.multiply(w, x.take(nbr, axis=-1), out=w), axis=-1)
         return np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
 
     def features(self, window: WindowBuffer) -> np.ndarray:
@@ -92,7 +95,8 @@ class FusionModel:
 
     def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
         x = self.features(window) if x is None else x
-        self.rls.update(x, window.newest64, window.newest_seen & self.has_neighbours)
+        seen = window.newest_seen       # every sensor has a neighbour: the and would change nothing
+        self.rls.update(x, window.newest64, seen if self._every else seen & self.has_neighbours)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

@@ -62,8 +62,10 @@ class NumpyScorer(Scorer):
             w["fusion"] = 0.0
         total = sum(w.values()) or 1.0
         self.weights = {k: v / total for k, v in w.items()}
-        # the weights as a column: the three parts' rows of one array weighted in one call (score)
-        self._weight_col = np.array([[self.weights["ar"]], [self.weights["markov"]], [self.weights["fusion"]]])
+        # the weights by row, each repeated across the sensors: the three parts' rows of one array
+        # weighted in one call (score), without a broadcast
+        self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["markov"]], [self.weights["fusion"]]], n, axis=1)
+        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, markov, fusion (score)
         self.seasonal_args = (list(cfg.seasonal_periods_s), tick_s, cfg.seasonal_memory_cycles, steps + 2)
         self.seasonal = SeasonalFeatures(n, *self.seasonal_args) if cfg.seasonal_periods_s else None
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting, extra=self.seasonal.width if self.seasonal else 0)
@@ -137,15 +139,15 @@ class NumpyScorer(Scorer):
             self.flush()                # what it learned while another tier scored, first
         ar_x, fu_x, states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
-        # The three parts as the rows of one array (new each tick: the scores are the caller's):
-        # weighted in one call, then summed into the first row, in combine()'s order (the same bits)
-        parts = np.empty((3, self.n))
-        s = self.ar.score(window, extra, newest, out=parts[0])
+        # The three parts as the rows of one array: weighted in one call, then summed in one reduce
+        # over its rows, which adds them row after row, in combine()'s order (the same bits), into a
+        # new array (the scores are the caller's)
+        parts = self._parts
+        self.ar.score(window, extra, newest, out=parts[0])
         self.markov.surprise(window, states, out=parts[1])
         self.fusion.score(window, fu_x, out=parts[2])
-        parts *= self._weight_col
-        s += parts[1]
-        s += parts[2]
+        parts *= self._weight_rows
+        s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
         # tick_score(s), the worst sensor, without ndarray.max's Python wrapper
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
