@@ -61,27 +61,6 @@ def test_weight_scales_the_profile_distance():
     assert half.scores(far) == pytest.approx(0.5 * full.scores(far))
 
 
-def test_corroborate_keeps_sensors_moving_together_and_damps_one_creeping_alone():
-    rng = np.random.default_rng(2)
-    levels = rng.normal([0.0, 0.0, 0.0, 0.0], [0.1, 0.1, 0.1, 0.1], size=(400, 4))
-    sensors = ["flow", "pressure", "accel", "temp"]
-    plain = NormalProfile(ProfileConfig(enabled=True), sensors)
-    corr = NormalProfile(ProfileConfig(enabled=True, corroborate=2.0, drifting=["temp"]), sensors)
-    assert plain.fit(levels) and corr.fit(levels)
-    lone = np.array([0.6, 0.0, 0.0, 5.0])       # flow creeps alone (temp drifts: it corroborates nothing)
-    d, c = plain.scores(lone), corr.scores(lone)
-    assert d[0] > 5.0 and c[0] <= 2.0 * max(c[1], c[2]) + 1e-12 and c[0] < 0.4 * d[0]
-    assert c[3] == 0.0
-    together = np.array([0.6, -0.5, 0.0, 0.0])  # a closed valve: flow and pressure off at once
-    d, c = plain.scores(together), corr.scores(together)
-    assert c[0] == pytest.approx(d[0]) and c[1] == pytest.approx(d[1])   # both count in full
-    assert c[2] == pytest.approx(min(d[2], 2.0 * d[0]))
-    # the warm-up range (the threshold's scores) comes from the same corroborated distance
-    assert (corr.normal <= plain.normal + 1e-12).all()
-    one = NormalProfile(ProfileConfig(enabled=True, corroborate=2.0), ["a"])
-    assert one.fit(levels[:, :1]) and one.scores(np.array([3.0]))[0] == 0.0   # nobody to agree
-
-
 def test_a_slow_drift_is_followed_when_calm_and_a_step_is_not():
     """track_half_life_ticks: inside the warm-up range μ follows the level (a slow drift of normal stays
     inside it), outside the range μ stays put (a step keeps its full distance); the same tick scored
@@ -147,10 +126,6 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
     with pytest.raises(ConfigError) as err:
         from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": -1}}})
     assert "scoring.profile.track_half_life_ticks" in str(err.value)
-    with pytest.raises(ConfigError) as err:
-        from_dict({**base, "scoring": {"profile": {"corroborate": -1}}})
-    assert "scoring.profile.corroborate" in str(err.value)
-    assert from_dict({**base, "scoring": {"profile": {"corroborate": 2}}}).scoring.profile.corroborate == 2
     assert from_dict({**base, "scoring": {"profile": {"track_half_life_ticks": 50}}}).scoring.profile.track_half_life_ticks == 50
     ok = from_dict({**base, "scoring": {"profile": {"weight": 0.8, "lasting_shift": False}}})
     assert (ok.scoring.profile.weight, ok.scoring.profile.lasting_shift) == (0.8, False)

@@ -22,14 +22,6 @@ lasting-shift (bias) statistic, both of which would add the drift up into an ala
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
-`corroborate` k > 0: a sensor's distance counts only as far as another profiled sensor is also off,
-profile'[s] = min(profile[s], k · max_{j≠s} profile[j]). Why: a lasting shift of the process (a
-closed valve, cavitation) moves several coupled sensors off their warm-up level at once, while one
-sensor creeping alone (a flow meter, an accelerometer wandering 1–2 thresholds off) is the tier
-alone's commonest false alarm on SKAB's dev files. Only the profile is corroborated: a lone
-sensor's sharp change still alarms through its forecast error. The warm-up scores (the threshold)
-and the tracking range are taken from the same corroborated distance.
-
 Fewer than `min_ticks` usable warm-up ticks fit no profile: the tier then scores with its forecast
 error and the bundle's own threshold.
 
@@ -73,10 +65,6 @@ class ProfileConfig:
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
         "scores a lasting shift too)", default=True)
-    corroborate: float = rng(0.0, 100.0, default=0.0,
-        doc="a sensor's profile distance counts at most this many times the largest distance of another "
-            "profiled sensor (a lasting shift of the process moves coupled sensors together, one sensor "
-            "creeping alone does not); 0: off")
     track_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
@@ -118,15 +106,6 @@ def ew_level(forecasts: np.ndarray, known: np.ndarray, half_life: float) -> np.n
     total = w.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (w * np.where(known, forecasts, 0.0)).sum(axis=0) / total, np.nan)
-
-
-def corroborated(d: np.ndarray, k: float) -> np.ndarray:
-    """(…, N) distances, each at most k × the largest of the *other* sensors' (0 with one sensor)."""
-    if d.shape[-1] < 2:
-        return np.zeros_like(d)
-    top = np.sort(d, axis=-1)[..., -2:]            # second largest, largest
-    other = np.where(d >= top[..., 1:], top[..., :1], top[..., 1:])
-    return np.minimum(d, k * other)
 
 
 class NormalProfile:
@@ -171,8 +150,7 @@ class NormalProfile:
         if self.mean is None:
             return np.zeros_like(np.asarray(level, np.float64))
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
-        d = np.where(self.used & np.isfinite(d), d, 0.0)
-        return corroborated(d, self.cfg.corroborate) if self.cfg.corroborate > 0 else d
+        return np.where(self.used & np.isfinite(d), d, 0.0)
 
     def forget_last_tick(self) -> None:
         """The state was replaced (a checkpoint restore): the next tick is no retry of the last one."""
@@ -199,7 +177,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "corroborate": self.cfg.corroborate, "track_half_life_ticks": self.cfg.track_half_life_ticks}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 
