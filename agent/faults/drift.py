@@ -364,8 +364,7 @@ class Drift(StationRelation):
                 d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
                 # (a relation vouching, a mate's reading missing: judged calm before it went)
                 known = (judged[n:] if vouched is None else judged[n:] | vouched) @ self.trio_in.T > 0
-                agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
-                decide &= ~known | agrees | drifting
+                decide &= ~known | self._agrees(d, decide) | drifting
             rel_cand = None
             if self.station_early:
                 # (half the limit only where a quarter is: a calm tick pays one count more)

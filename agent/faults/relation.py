@@ -15,7 +15,9 @@ furthest the way the relation moved (flow up raises log k, occupancy or speed up
 the relation was last under half its limit (HISTORY_S back at most: in a queue a mate can sit far
 off its neighbours' models all along), if it leans that way by LEAN × drift_z, no other mate that
 moved that way too (by LEAN × drift_z) leans TOGETHER as far (one drift moves one mate: two moving
-together are traffic their neighbours' models miss — a queue building without a step), and its own
+together are traffic their neighbours' models miss — a queue building without a step), it had
+moved that way already when the relation first passed its limit, if judged then (a mate moving off
+only after the break is traffic its neighbours' models miss, the break another mate's), and its own
 row is not stepped (a queue reaching the station steps its mates' rows, and in the first queue the
 mate whose neighbour models it put off most leans, drifting or not): that mate drifts, its context
 calm or not, once that has lasted `drift_s`; from half that limit it is a drift candidate (its
@@ -26,8 +28,10 @@ default: on held-out simulator seeds it cost false alarms) the mate blamed then 
 own log reading moved against its same-quantity neighbours' (flow is conserved along the road) by
 EXPLAIN to 1 / EXPLAIN of the relation's own move since it was last calm (_moved_alone). The other
 way round, a loop sensor whose station relation is judged and stays under AGREE × drift_z (or
-moved against it) is not judged drifting by its neighbours alone: its own drift would have
-moved the relation, so the misfit is its neighbours' models (the morning after a first day).
+moved against it, or its own departure did not move the relation's way since the relation was last
+within AGREE × drift_z) is not judged drifting by its neighbours alone: its own drift would have
+moved the relation, so the misfit is its neighbours' models (the morning after a first day; a mate
+off them all evening while another mate drifts).
 
 The jump back (`drift_jump_back`, on by default): a relation past half its limit for `drift_s`
 that returns in one tick (from BACK_FROM of that tick's spreads its departure's way to within BACK_TO,
@@ -356,7 +360,8 @@ class StationRelation:
             last_calm = calm[-1] if calm.size else 0
             before = past[last_calm, trio]
             moved = self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s])
-            k = trio[np.argmax(moved)]
+            b = int(np.argmax(moved))
+            k = trio[b]
             if self.moved_alone and lean[k] <= CANDIDATE_LEAN * self.z_limit and not judged[trio].all():
                 # No mate leans that way, and one is not judged (the first queue: its neighbours'
                 # models off): the mate whose reading moved alone, against its neighbours', instead.
@@ -371,15 +376,48 @@ class StationRelation:
             # (nor while another mate that also moved that way by LEAN × drift_z leans TOGETHER as far: one
             # drift moves one mate, and two moving together are traffic their neighbours' models miss —
             # seed 10's gradual queue; a mate off all along that did not move does not count)
+            # (nor a mate that had not moved that way yet when the relation first passed its limit: the
+            # break came first, another mate's, and its own move after it is traffic its neighbours'
+            # models miss — seeds 32 and 131, a speed moving off in the queue while its occupancy drifts)
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit \
                 and not self.stepped[k] \
-                and fnp.count_nonzero((lean[trio] >= TOGETHER * lean[k]) & (moved > LEAN * self.z_limit)) <= 1
+                and fnp.count_nonzero((lean[trio] >= TOGETHER * lean[k]) & (moved > LEAN * self.z_limit)) <= 1 \
+                and self._moved_at_break(s, trio, past, last_calm, before)[b] > 0
             if self.station_hold and not candidate[k]:
                 # No mate leans that way (the first queue: their neighbour models off): one of them
                 # reads wrong, which is not known yet, so each is a candidate — an alert they drive
                 # alone waits (`drift_holdback_s`), as an incident does not break the relation.
                 candidate[trio] = True
         return blamed, candidate
+
+    def _agrees(self, d: np.ndarray, decide: np.ndarray) -> np.ndarray:
+        """Each loop mate whose station relation (its departure `d`, per sensor) moved past AGREE ×
+        drift_z its way — for those `decide` marks, only if the mate's own departure also moved that way
+        since the relation was last within AGREE × drift_z: a mate off its neighbours' models all along
+        (in the evening, or in a queue) is not what moved the relation, and another mate's drift does not
+        make it drifting (seed 131: S04_occ drifts, S04_speed, off all evening and moving back, was decided)."""
+        n = self.n
+        agrees = (np.sign(d) * self.trio_sign * self.departure[:n] > 0) & (np.abs(d) > AGREE * self.z_limit)
+        check = agrees & decide
+        if not fnp.count_nonzero(check):
+            return agrees
+        past = np.roll(self.history, -self.history_head, axis=0)      # oldest first (this tick not yet in)
+        for i in np.flatnonzero(check):
+            s = int(np.argmax(self.trio_in[i]))
+            calm = np.flatnonzero(np.abs(past[:, n + s]) <= AGREE * self.z_limit)
+            before = past[calm[-1] if calm.size else 0, i]
+            agrees[i] = self.trio_sign[i] * (self.departure[i] - before) * np.sign(d[i]) > 0
+        return agrees
+
+    def _moved_at_break(self, s: int, trio: np.ndarray, past: np.ndarray, last_calm: int,
+                        before: np.ndarray) -> np.ndarray:
+        """Each mate's departure move the relation's way from its last calm tick to the tick it first
+        passed its limit after it (this tick, if none before); +inf for a mate not judged on that tick
+        (its departure kept at 0: in the first queue a jump restarts it), whose move is not known."""
+        n = self.n
+        broke = np.flatnonzero(np.abs(past[last_calm:, n + s]) > RELATION_Z * self.z_limit)
+        at = self.departure[trio] if not broke.size else past[last_calm + broke[0], trio]
+        return np.where(at != 0.0, self.trio_sign[trio] * (at - before) * np.sign(self.departure[n + s]), np.inf)
 
     def _early_mates(self, judged: np.ndarray, early: np.ndarray) -> np.ndarray:
         """`drift_station_early`: every mate of a loop station whose relation is judged, not a step, and
