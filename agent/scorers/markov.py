@@ -38,6 +38,7 @@ class MarkovModel:
         self.g = 1.0
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
+        self._neg_inv_std = -self.inv_std       # surprise()'s factor (set with inv_std)
         self._rows = np.arange(n)
         # One tick's entries as flat indices into the table (C order): [count of s0 → s1; row sum of
         # s0] per sensor, (2, n), from each sensor's row start and a (2, n) [s1; k] (_flat_index).
@@ -93,6 +94,7 @@ class MarkovModel:
             v = raw[ok[:, i], i]
             if v.size > 1:
                 self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
+        self._neg_inv_std = -self.inv_std
 
     def _prob(self, s0: np.ndarray, s1: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """P(s1 | s0) per sensor; s0, s1 (n,) for one tick (into `out` when given) or (m, n) for a block."""
@@ -157,10 +159,9 @@ class MarkovModel:
         if fnp.count_nonzero(gone):
             for i in np.flatnonzero(gone):
                 z[i] = self._propagated(window, i, s1[i])
-        np.log(z, out=z)                # in place, (log p + mean) · inv_std negated: the same bits as
+        np.log(z, out=z)                # in place, (log p + mean) · −inv_std: the same bits as
         z += self.mean                  # (−log p − mean) · inv_std (a negation is exact, and rounding is
-        z *= self.inv_std               # symmetric in sign), without its three temporaries
-        np.negative(z, out=z)
+        z *= self._neg_inv_std          # symmetric in sign), without its three temporaries
         return np.maximum(z, self._zeros, out=z)
 
     def _propagated(self, window: WindowBuffer, i: int, s1: int) -> float:
@@ -212,5 +213,6 @@ class MarkovModel:
             setattr(self, k, v)
         self.g = g
         self._edges_t = self.edges.T.copy()
+        self._neg_inv_std = -self.inv_std
         self._flat = None
         self._edges_version += 1

@@ -202,7 +202,7 @@ class NumpyScorer(Scorer):
         ar_x, fu_x, _, _ = self._features(window)
         self.ar.learn(window, ar_x)
         if self.seasonal:
-            self.seasonal.learn(float(window.ts[-1]), window.values[-1], window.newest_seen)
+            self.seasonal.learn(float(window.ts[-1]), window.newest64, window.newest_seen)   # (float64: exact)
         self.fusion.learn(window, fu_x)
 
     def _deferred(self, window: WindowBuffer, learn: bool) -> bool:

@@ -33,6 +33,9 @@ MIN_CYCLES = 2
 #: How many sensors of a bin are known (SeasonalProfile.known_value).
 EVERY, NONE, SOME = 1, 0, -1
 
+#: 1.0 as a 0-d array: a Python number costs numpy a conversion on every call (fastnp.const)
+ONE = fnp.const(1.0)
+
 #: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
 MAX_BINS = 288
 
@@ -121,7 +124,7 @@ class SeasonalProfile:
         acc_sum, acc_n = self.acc_sum[b], self.acc_n[b]    # views: added to in place
         if valid is None:           # every sensor valid: the where would pick x, True adds 1.0
             acc_sum += x
-            acc_n += 1.0
+            acc_n += ONE
         else:
             acc_sum += fnp.where(valid, x, 0.0)
             acc_n += valid
