@@ -349,6 +349,20 @@ def test_a_mate_off_all_along_is_not_decided_by_its_neighbours_when_another_mate
     assert rows[0].ts + 19 * H < occ.start < occ.ts < rows[0].ts + 19 * H + 1200
 
 
+def test_an_open_relation_is_kept_open_through_a_mates_spike():
+    """Bench corridor seed 0's first-morning S04_flow drift: the first queue reaching S04 makes S04_speed
+    jump at 07:18:30, reported as a spike, and its readings unfit for two ticks closed the open station
+    relation a minute before S04_flow's jump back at 07:20: the drift was reported as nothing. The
+    relation stays open through a mate's unfit readings (BACK_GAP_S at most) with its last usable tick
+    kept: S04_flow is a drift at its jump back, back-dated to the relation's break."""
+    rows, events, _ = _corridor_fault_reports(0)
+    assert [(e.sensor, e.kind) for e in events if e.sensor.startswith("S04_")] == \
+        [("S04_speed", "spike"), ("S04_flow", "drift")]
+    [flow] = [e for e in events if e.sensor == "S04_flow"]
+    assert flow.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in flow.evidence["summary"]
+    assert rows[0].ts + 7 * H < flow.start < flow.ts - 300
+
+
 def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation():
     """Bench corridor seed 9's first-morning S04_occ drift: the queue reaching S04 at 07:00 steps every
     mate's row, and S04_speed's departure (its neighbour models off in the first queue) leans the

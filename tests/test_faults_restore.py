@@ -253,3 +253,33 @@ def test_a_restore_while_a_station_relation_vouches_gives_the_unrestored_events(
     events, vouching = plain
     assert vouching[1205][0] == rows[1200].ts           # S01's relation vouches since the dropout's first tick
     assert not [e for e in events if e[0] >= 9 * 120 and e[1] == "S01_flow"]
+
+
+def test_a_restore_while_a_station_relation_is_kept_open_through_a_mates_spike_gives_the_unrestored_events():
+    """Bench corridor seed 0's first-morning S04_flow drift: S04_speed's false spike at 07:18:30 (tick 877)
+    makes its readings unfit for two ticks, and the open station relation is kept open through them
+    (relation.py `rel_gap_since`, BACK_GAP_S), so S04_flow's jump back at 07:20 (tick 880) is decided.
+    Restored mid-gap (tick 879) the run decides and keeps the gap's start as the unrestored run (left out of
+    the checkpoint, the restored run's gap would start again at 879)."""
+    from agent.faults.tracker import FaultTracker
+    faults_bench = bench_module("faults")
+    cfg = from_dict(faults_bench.config_dict("corridor", 0, 72))
+    rows = faults_bench.simulated_rows(cfg)[:7 * 120 + 44]
+    runs = []
+    for restore_at in (None, 879):
+        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+        events, gaps = [], []
+        for k, row in enumerate(rows):
+            if k == restore_at:
+                state = through_file({"faults": tracker.state()})["faults"]
+                tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+                tracker.restore(state)
+            events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
+            gaps.append([None if v != v else v for v in tracker.rules[tracker._drift].rel_gap_since.tolist()])
+        runs.append((events, gaps))
+    plain, restored = runs
+    assert restored == plain
+    events, gaps = plain
+    assert [k for k, g in enumerate(gaps) if any(v is not None for v in g)] == [878, 879]
+    assert gaps[879][3] == rows[878].ts              # S04's relation (the fourth station): in its gap since 878
+    assert (880, "S04_flow", "drift", "fault") in events

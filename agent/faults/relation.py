@@ -44,7 +44,9 @@ a blame fallen short, a relation that stepped. An open relation whose row stops 
 settles after a mate's drift — in the first queue often a wrongly blamed mate's — or its own step)
 stays open while each tick's residual stays BACK_FROM its way, so the true mate's jump back is still
 seen; a mate decided drifting while its relation was open (`rel_drifted`) is not decided again by it,
-and another mate's drift does not stop it. What it carries from tick to tick is checkpointed
+and another mate's drift does not stop it. An open relation a mate's unfit readings (a spike, a
+dropout) leave unjudged, its last usable tick still REL_CLIP of its spreads off, stays open with that
+tick kept for BACK_GAP_S at most, so a jump back just after is still seen. What it carries from tick to tick is checkpointed
 (JUMP_BACK_STATE), and so are the blame's rings of the last HISTORY_S (_history_state), so a
 restart decides as the run it continues; a checkpoint from before either restores nothing open
 and empty rings.
@@ -87,11 +89,12 @@ MIN_REL_TICKS = 60       # a relation is judged once it has learned from this ma
 BACK_FROM = 3.0          # the jump back: the relation's last tick residual this many of its spreads its departure's way…
 BACK_TO = 1.0            # …and this tick's back within this many
 BACK_SHARE = 1.0 / 3.0   # …or under BACK_FROM, with this share or less of its raw departure left (a queue's level)
+BACK_GAP_S = 90.0        # an open relation stays open (its last usable tick kept) while a mate is unfit this long at most
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 VOUCH_STATE = ("rel_vouch_since", "rel_lost_prev")
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
-                   "rel_drifted")
+                   "rel_drifted", "rel_gap_since")
 
 
 def _arrays_state(obj, keys: tuple) -> dict:
@@ -178,6 +181,7 @@ class StationRelation:
         self.lx_prev = np.zeros(n)                     # each sensor's last log reading, and whether fit
         self.fit_prev = np.zeros(n, bool)
         self.rel_drifted = np.zeros(n, bool)           # a mate decided drifting while its relation was open
+        self.rel_gap_since = np.full(s_n, np.nan)      # open, a mate unfit since then (NaN: not)
         self._open_any = False
         self.jumped_back = np.zeros(n, bool)           # decided by the jump back this tick (for evidence)
         self._back_any = False
@@ -241,9 +245,18 @@ class StationRelation:
         if self._back_any:
             self.jumped_back[:] = False
             self._back_any = False
-        persist = None
+        persist = gap = None
         if self._open_any:
             w = np.sign(self.rel_dep_prev)
+            # A mate's reading unfit (a spike, a dropout) for BACK_GAP_S at most, the relation's last usable
+            # tick still REL_CLIP of its spreads its way (not returning: seed 38's drifting speed jumped back
+            # on that tick, reported as a spike): the relation stays open with that tick kept, so a jump back
+            # just after it is still seen (seeds 0 and 148: S04_speed's false spike as the first queue
+            # reaches S04 closed it a minute before S04_flow's).
+            lost = self.rel_open & ~has & (self.rel_z_prev * w >= REL_CLIP)
+            since = fnp.where(lost & np.isnan(self.rel_gap_since), ts, self.rel_gap_since)
+            gap = lost & (ts - since < BACK_GAP_S)
+            self.rel_gap_since = fnp.where(gap, since, np.nan)
             went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM)
             zw = z * w
             persist = self.rel_open & ~rel_judged & has & (zw >= BACK_FROM)
@@ -273,6 +286,10 @@ class StationRelation:
                     self.jumped_back[k] = self._back_any = True
                     self.back_dep[k] = self.rel_dep_prev[s]
                     self.held.started(k, self.rel_open_since[s])
+        if gap is not None and fnp.count_nonzero(gap):
+            open_now = open_now | gap
+        else:
+            gap = None
         if persist is not None and fnp.count_nonzero(persist):
             open_now = open_now | persist
             dep = fnp.where(persist, self.rel_dep_prev, self.departure[n:])    # (its row's is 0: unjudged)
@@ -285,6 +302,11 @@ class StationRelation:
         self.rel_open_since = fnp.where(open_now, fnp.where(self.rel_open, self.rel_open_since, ts), np.nan)
         self.rel_open = open_now
         self._open_any = bool(fnp.count_nonzero(open_now))
+        if gap is not None:             # (a relation in its gap keeps its last usable tick, and its mates theirs)
+            mates_gap = self.trio_in @ gap > 0
+            dep, z, r = (fnp.where(gap, kept, now) for kept, now in
+                         ((self.rel_dep_prev, dep), (self.rel_z_prev, z), (self.rel_r_prev, r)))
+            lx, fit = fnp.where(mates_gap, self.lx_prev, lx), fnp.where(mates_gap, self.fit_prev, fit)
         self.rel_dep_prev = dep.copy()
         self.rel_z_prev = z
         self.rel_r_prev = r
