@@ -225,30 +225,32 @@ def test_a_restore_while_a_station_relation_holds_a_decided_mate_gives_the_unres
         assert events == plain
 
 
+def _tracker_runs(cfg, rows, restore_at, seen: str):
+    """The fault tracker alone over `rows` (restored through a checkpoint file at tick `restore_at`, None:
+    never): its (tick, sensor, kind, event) list, and per tick the drift rule's array `seen` (NaN as None)."""
+    from agent.faults.tracker import FaultTracker
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    events, kept = [], []
+    for k, row in enumerate(rows):
+        if k == restore_at:
+            state = through_file({"faults": tracker.state()})["faults"]
+            tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+            tracker.restore(state)
+        events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
+        kept.append([None if v != v else v for v in getattr(tracker.rules[tracker._drift], seen).tolist()])
+    return events, kept
+
+
 def test_a_restore_while_a_station_relation_vouches_gives_the_unrestored_events():
     """Bench corridor seed 15: S01_occ drops out at 10:00 on Monday while S01_flow sits far off its
     neighbours' models, and the station relation, calm on the tick before, vouches for S01_flow
     (relation.py `_vouched`). Restored mid-dropout (10:02, tick 1204) the run decides the same — no
     S01_flow drift — and vouches since the same tick (VOUCH_STATE is in the checkpoint: without it, a
     restore mid-dropout would vouch from the restore on, and its HISTORY_S run out later)."""
-    from agent.faults.tracker import FaultTracker
     faults_bench = bench_module("faults")
     cfg = from_dict(faults_bench.config_dict("corridor", 15, 72))
     rows = faults_bench.simulated_rows(cfg)[:10 * 120 + 40]
-    runs = []
-    for restore_at in (None, 1204):
-        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-        events, vouching = [], []
-        for k, row in enumerate(rows):
-            if k == restore_at:
-                state = through_file({"faults": tracker.state()})["faults"]
-                tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-                tracker.restore(state)
-            events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
-            since = tracker.rules[tracker._drift].rel_vouch_since
-            vouching.append([None if v != v else v for v in since.tolist()])
-        runs.append((events, vouching))
-    plain, restored = runs
+    plain, restored = [_tracker_runs(cfg, rows, restore_at, "rel_vouch_since") for restore_at in (None, 1204)]
     assert restored == plain
     events, vouching = plain
     assert vouching[1205][0] == rows[1200].ts           # S01's relation vouches since the dropout's first tick
@@ -261,23 +263,10 @@ def test_a_restore_while_a_station_relation_is_kept_open_through_a_mates_spike_g
     (relation.py `rel_gap_since`, BACK_GAP_S), so S04_flow's jump back at 07:20 (tick 880) is decided.
     Restored mid-gap (tick 879) the run decides and keeps the gap's start as the unrestored run (left out of
     the checkpoint, the restored run's gap would start again at 879)."""
-    from agent.faults.tracker import FaultTracker
     faults_bench = bench_module("faults")
     cfg = from_dict(faults_bench.config_dict("corridor", 0, 72))
     rows = faults_bench.simulated_rows(cfg)[:7 * 120 + 44]
-    runs = []
-    for restore_at in (None, 879):
-        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-        events, gaps = [], []
-        for k, row in enumerate(rows):
-            if k == restore_at:
-                state = through_file({"faults": tracker.state()})["faults"]
-                tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-                tracker.restore(state)
-            events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
-            gaps.append([None if v != v else v for v in tracker.rules[tracker._drift].rel_gap_since.tolist()])
-        runs.append((events, gaps))
-    plain, restored = runs
+    plain, restored = [_tracker_runs(cfg, rows, restore_at, "rel_gap_since") for restore_at in (None, 879)]
     assert restored == plain
     events, gaps = plain
     assert [k for k, g in enumerate(gaps) if any(v is not None for v in g)] == [878, 879]

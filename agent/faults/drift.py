@@ -53,7 +53,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .ramp import Ramp
-from .relation import AGREE, EARLY, RELATION_STATE, RELATION_Z, StationRelation
+from .relation import EARLY, RELATION_STATE, RELATION_Z, StationRelation
 from .context import WholeCounts
 from .rule import Held, Tick
 

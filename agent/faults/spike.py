@@ -90,7 +90,7 @@ class Spike:
         if fnp.count_nonzero(ratio > self._z):
             self._flush()
             self.ratio = np.divide(t.step, np.maximum(usual, self.recent.mean()), out=ratio, where=known)
-            jump = known & (ratio > self.z)
+            jump = known & (ratio > self._z)
         if jump is None or not fnp.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
             self._defer(consecutive, t.step)
             if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
