@@ -241,18 +241,25 @@ def _tracker_runs(cfg, rows, restore_at, seen: str):
     return events, kept
 
 
+def _bench_corridor_restored(seed: int, ticks: int, restore_at: int, seen: str):
+    """The bench corridor's first `ticks` rows of `seed` (bench/faults.py's settings, 72 h) through the
+    tracker, plain and restored at `restore_at`: asserts both runs give the same, returns the rows and the
+    plain run's (events, per-tick `seen`) (_tracker_runs)."""
+    faults_bench = bench_module("faults")
+    cfg = from_dict(faults_bench.config_dict("corridor", seed, 72))
+    rows = faults_bench.simulated_rows(cfg)[:ticks]
+    plain, restored = [_tracker_runs(cfg, rows, at, seen) for at in (None, restore_at)]
+    assert restored == plain
+    return rows, plain
+
+
 def test_a_restore_while_a_station_relation_vouches_gives_the_unrestored_events():
     """Bench corridor seed 15: S01_occ drops out at 10:00 on Monday while S01_flow sits far off its
     neighbours' models, and the station relation, calm on the tick before, vouches for S01_flow
     (relation.py `_vouched`). Restored mid-dropout (10:02, tick 1204) the run decides the same — no
     S01_flow drift — and vouches since the same tick (VOUCH_STATE is in the checkpoint: without it, a
     restore mid-dropout would vouch from the restore on, and its HISTORY_S run out later)."""
-    faults_bench = bench_module("faults")
-    cfg = from_dict(faults_bench.config_dict("corridor", 15, 72))
-    rows = faults_bench.simulated_rows(cfg)[:10 * 120 + 40]
-    plain, restored = [_tracker_runs(cfg, rows, restore_at, "rel_vouch_since") for restore_at in (None, 1204)]
-    assert restored == plain
-    events, vouching = plain
+    rows, (events, vouching) = _bench_corridor_restored(15, 10 * 120 + 40, 1204, "rel_vouch_since")
     assert vouching[1205][0] == rows[1200].ts           # S01's relation vouches since the dropout's first tick
     assert not [e for e in events if e[0] >= 9 * 120 and e[1] == "S01_flow"]
 
@@ -263,12 +270,7 @@ def test_a_restore_while_a_station_relation_is_kept_open_through_a_mates_spike_g
     (relation.py `rel_gap_since`, BACK_GAP_S), so S04_flow's jump back at 07:20 (tick 880) is decided.
     Restored mid-gap (tick 879) the run decides and keeps the gap's start as the unrestored run (left out of
     the checkpoint, the restored run's gap would start again at 879)."""
-    faults_bench = bench_module("faults")
-    cfg = from_dict(faults_bench.config_dict("corridor", 0, 72))
-    rows = faults_bench.simulated_rows(cfg)[:7 * 120 + 44]
-    plain, restored = [_tracker_runs(cfg, rows, restore_at, "rel_gap_since") for restore_at in (None, 879)]
-    assert restored == plain
-    events, gaps = plain
+    rows, (events, gaps) = _bench_corridor_restored(0, 7 * 120 + 44, 879, "rel_gap_since")
     assert [k for k, g in enumerate(gaps) if any(v is not None for v in g)] == [878, 879]
     assert gaps[879][3] == rows[878].ts              # S04's relation (the fourth station): in its gap since 878
     assert (880, "S04_flow", "drift", "fault") in events
