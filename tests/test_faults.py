@@ -323,6 +323,15 @@ def _corridor_fault_reports(seed: int, until_ticks: int = 7 * 120 + 60, since_h:
     return rows, events, tracker
 
 
+def _assert_drift_at_its_jump_back(rows, report, sensor: str, at_h: float):
+    """`report` is `sensor`'s drift decided at its jump back, as the bench's 20-minute drift from hour `at_h`
+    ends, and back-dated to its station relation's break (more than 5 minutes before)."""
+    began = rows[0].ts + at_h * H
+    assert (report.sensor, report.kind) == (sensor, "drift")
+    assert report.ts == began + 1200 and "jump restored" in report.evidence["summary"]
+    assert began < report.start < report.ts - 300
+
+
 def test_a_mate_that_moved_only_after_its_relation_broke_is_not_blamed():
     """Bench corridor seed 32's first-morning S01_occ drift: the relation breaks at 07:03 while S01_speed
     has not moved its way; S01_speed moves off its neighbours' models only from 07:09 (the queue), and
@@ -331,9 +340,7 @@ def test_a_mate_that_moved_only_after_its_relation_broke_is_not_blamed():
     and S01_occ is a drift at its jump back at 07:20, back-dated to the relation's break."""
     rows, events, _ = _corridor_fault_reports(32)
     [occ] = [e for e in events if e.sensor.startswith("S01_")]
-    assert (occ.sensor, occ.kind) == ("S01_occ", "drift")
-    assert occ.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in occ.evidence["summary"]
-    assert rows[0].ts + 7 * H < occ.start < occ.ts - 300
+    _assert_drift_at_its_jump_back(rows, occ, "S01_occ", 7)
 
 
 def test_a_mate_off_all_along_is_not_decided_by_its_neighbours_when_another_mate_moves_the_relation():
@@ -359,8 +366,7 @@ def test_an_open_relation_is_kept_open_through_a_mates_spike():
     assert [(e.sensor, e.kind) for e in events if e.sensor.startswith("S04_")] == \
         [("S04_speed", "spike"), ("S04_flow", "drift")]
     [flow] = [e for e in events if e.sensor == "S04_flow"]
-    assert flow.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in flow.evidence["summary"]
-    assert rows[0].ts + 7 * H < flow.start < flow.ts - 300
+    _assert_drift_at_its_jump_back(rows, flow, "S04_flow", 7)
 
 
 def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation():
@@ -371,9 +377,7 @@ def test_a_mate_whose_own_row_is_stepped_is_not_blamed_by_its_station_relation()
     a drift at its jump back at 07:20, back-dated to the relation's break."""
     rows, events, _ = _corridor_fault_reports(9)
     [occ] = [e for e in events if e.sensor.startswith("S04_")]
-    assert (occ.sensor, occ.kind) == ("S04_occ", "drift")
-    assert occ.ts == rows[0].ts + 7 * H + 1200 and "jump restored" in occ.evidence["summary"]
-    assert rows[0].ts + 7 * H < occ.start < occ.ts - 300
+    _assert_drift_at_its_jump_back(rows, occ, "S04_occ", 7)
 
 
 def test_two_mates_leaning_together_are_not_blamed_by_their_station_relation():
@@ -384,9 +388,7 @@ def test_two_mates_leaning_together_are_not_blamed_by_their_station_relation():
     S06_occ is reported as a drift at its jump back at 07:20, back-dated to the relation's break."""
     rows, events, _ = _corridor_fault_reports(10, 31 * 120 + 60, since_h=30)    # Tuesday 06:00 to 07:30
     [occ] = [e for e in events if e.sensor.startswith("S06_")]
-    assert (occ.sensor, occ.kind) == ("S06_occ", "drift")
-    assert occ.ts == rows[0].ts + 31 * H + 1200 and "jump restored" in occ.evidence["summary"]
-    assert rows[0].ts + 31 * H < occ.start < occ.ts - 300
+    _assert_drift_at_its_jump_back(rows, occ, "S06_occ", 31)
 
 
 def test_a_relation_calm_before_a_mates_dropout_vouches_for_its_other_mates():
