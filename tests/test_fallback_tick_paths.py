@@ -1,10 +1,13 @@
-"""The Markov chain's per-tick paths (perf19) give the bits of their definitions: a tick's
+"""The fallback's per-tick paths (perf19) give the bits of their definitions: the Markov chain's
 probabilities from the flat index, its learning on a tick with missing sensors (every sensor's
-entries + g where seen in both rows, + 0.0 elsewhere), and a sensor back after a gap (the first
-step from its last state taken as that state's row of the transition matrix)."""
+entries + g where seen in both rows, + 0.0 elsewhere), a sensor back after a gap (the first step
+from its last state taken as that state's row of the transition matrix); the seasonal profile's
+learning of the seen sensors; fusion's neighbour mean from the caller's seen mask."""
 import numpy as np
 
+from agent.scorers.fusion import FusionModel
 from agent.scorers.markov import MarkovModel
+from agent.scorers.seasonal import SeasonalProfile
 from agent.window import WindowBuffer
 
 
@@ -71,3 +74,31 @@ def test_a_sensor_back_after_a_gap_gets_the_one_hot_propagation_bit_for_bit():
             assert m._propagated(buf, i, s1[i]) == float(d @ M[:, s1[i]])
             checked += 1
     assert checked >= 100
+
+
+def test_the_seasonal_profile_learns_the_seen_sensors_values_as_their_sum():
+    rng = np.random.default_rng(13)
+    n, period, tick = 7, 600.0, 30.0
+    profile = SeasonalProfile(n, period, tick, 4)
+    acc_sum, acc_n, cycle = np.zeros((profile.bins, n)), np.zeros((profile.bins, n)), np.full(profile.bins, -1)
+    for t in range(200):                        # ten cycles of 20 ticks, about a third of the values missing
+        ts, x, valid = t * tick, rng.normal(0, 1, n), rng.random(n) > 0.3
+        b, c = profile.locate(ts)
+        if c > cycle[b]:
+            acc_sum[b], acc_n[b], cycle[b] = 0.0, 0.0, c
+        acc_sum[b] += np.where(valid, x, 0.0)
+        acc_n[b] += valid
+        profile.learn(ts, x, valid)
+        assert np.array_equal(profile.acc_sum, acc_sum) and np.array_equal(profile.acc_n, acc_n)
+    assert profile.acc_cycle.max() == 9
+
+
+def test_fusions_neighbour_mean_from_the_callers_seen_mask_is_the_same_bits():
+    rng = np.random.default_rng(14)
+    n = 9
+    adjacency = (rng.random((n, n)) < 0.4) * rng.random((n, n))
+    np.fill_diagonal(adjacency, 0.0)
+    f = FusionModel(adjacency, 0.999)
+    for _ in range(50):                         # (the mean itself: test_scorers.py)
+        x, missing = rng.normal(0, 1, n), rng.random(n) < 0.3
+        assert np.array_equal(f.neighbour_mean(x, missing, ~missing), f.neighbour_mean(x, missing))
