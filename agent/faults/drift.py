@@ -94,6 +94,8 @@ class Drift(StationRelation):
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
+        # (keep at the lags' own shape: an in-place multiply without broadcasting, the same products)
+        self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
@@ -158,6 +160,7 @@ class Drift(StationRelation):
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
         self._e = np.full(p + 1, np.nan)
+        self._e_pairs = self._e[:-1]               # (a view: the pairs' residuals; the last slot stays NaN)
         self.ticks = 0
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
@@ -235,7 +238,7 @@ class Drift(StationRelation):
             else:
                 upd = fresh
         if upd is fresh and all_fresh:      # every lag updated: in place, the same products and sum
-            lags *= self.keep
+            lags *= self._keep_full
             lags += self.take * t.x
         else:
             fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
@@ -261,10 +264,10 @@ class Drift(StationRelation):
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
-        e = (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread
+        # (into the pairs' slots of _e: the usual tick below reads them there, with no copy)
+        e = np.multiply(fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept, self.neg_inv_spread, out=self._e_pairs)
         if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and not fnp.count_nonzero(np.isnan(e)):
             # (every pair usable and a number: the where would pick every entry, and a row's entries are its pairs)
-            self._e[:-1] = e
             med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
@@ -488,7 +491,7 @@ class Drift(StationRelation):
             b = self._c_alpha_min
         else:
             b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
-        self.d2 += b * (np.minimum(dev ** 2, _CLIP2 * self.d2) - self.d2)
+        self.d2 += b * (np.minimum(np.multiply(dev, dev), _CLIP2 * self.d2) - self.d2)     # (dev ** 2's bits)
         if all_ls and not self._any_over:       # (every row learned and calm: the where would pick every entry)
             self.base_e += self._c_base_lam * dev
         else:

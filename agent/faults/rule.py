@@ -28,6 +28,7 @@ class Tick:
     missing: np.ndarray     # no reading past the carry-forward bound
     prev: np.ndarray        # the last observed value before this tick (NaN: none yet)
     step: np.ndarray        # |x − prev| (NaN where either is)
+    unchanged: np.ndarray   # step == 0: the previous value exactly (computed once a tick: stuck and learning read it)
     healthy: np.ndarray     # not judged faulty (as of the previous tick): usable as a neighbour
     kinds: list[str]        # the active fault's kind per sensor ("" when healthy)
     drifting: np.ndarray    # the active fault is a drift

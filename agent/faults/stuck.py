@@ -40,7 +40,6 @@ FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quiete
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
-_ZERO = fnp.const(0.0)   # (a per-tick operand: fastnp.const)
 
 
 class Stuck:
@@ -72,7 +71,7 @@ class Stuck:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
-        same = t.observed & (step == _ZERO)
+        same = t.observed & t.unchanged         # (step == 0: the tracker's, once a tick)
         any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()

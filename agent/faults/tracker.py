@@ -88,7 +88,7 @@ class FaultTracker:
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
         # the context, the normal behaviour and prev (updated in place) set once.
         none = self._none
-        self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev,
+        self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev, unchanged=none,
                           healthy=self._healthy, kinds=self._kinds, drifting=self._drifting, ctx=self.ctx,
                           normal=self.normal, above=self.prev, level=self.prev, low=none, at_floor=none)
 
@@ -132,14 +132,15 @@ class FaultTracker:
         t.x = x
         t.observed = observed
         t.missing = row.missing
-        t.step = np.abs(x - self.prev)
+        t.step = step = np.abs(x - self.prev)
+        t.unchanged = step == _ZERO
         t.healthy = self._healthy
         t.kinds = self._kinds
         t.drifting = self._drifting
         t.above = above
         t.level = level
         t.low = low
-        t.at_floor = observed & low
+        t.at_floor = observed & low if fnp.count_nonzero(low) else self._none     # (none low: the shared all-False)
         t.all_healthy = not any_faulty
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
@@ -247,7 +248,7 @@ class FaultTracker:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted)
+        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted, unchanged=t.unchanged)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
