@@ -390,7 +390,9 @@ class Drift(StationRelation):
         # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
         self._pending = (ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
                          pairs if all_healthy else None, dev)
-        lasted = self.held.update(decide, held_seen, t.ts)
+        # (nothing decided and nothing held, the usual tick: update would return its all-0 array)
+        lasted = self.held.none_lasted if decide is self.held.nothing and self.held.idle else \
+            self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,

@@ -62,8 +62,8 @@ class Held:
         self.tick_s = tick_s
         self.ticks = np.zeros(n, np.int64)
         self.since = np.full(n, np.nan)
-        self._none = np.zeros(n)        # what update returns while nothing holds (read-only)
-        self._none.flags.writeable = False
+        self.none_lasted = np.zeros(n)  # what update returns while nothing holds (read-only)
+        self.none_lasted.flags.writeable = False
         self.nothing = nothing(n)       # no sensor: a rule's condition and decision on a calm tick
         self.idle = True                # nothing holds anywhere: ticks all 0, since all NaN
 
@@ -81,7 +81,7 @@ class Held:
             self.idle = False
             return self.ticks * self.tick_s
         if self.idle:           # the common tick: nothing held before, nothing holds now
-            return self._none
+            return self.none_lasted
         # nothing holds now, so every seen sensor starts over (fewer numpy calls)
         fnp.copyto(self.since, np.nan, where=seen)
         fnp.copyto(self.ticks, 0, where=seen)

@@ -106,7 +106,10 @@ class Stuck:
                 every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
                 self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
                 rate = fnp.where(counted, every, 0.0)
-            self.repeat += rate * (same - self.repeat)
+            if any_same:
+                self.repeat += rate * (same - self.repeat)
+            else:                   # (no repeat: r + rate × (0 − r) is r − rate × r, bit for bit; no bool cast)
+                self.repeat -= rate * self.repeat
             self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
         # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
         # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)
