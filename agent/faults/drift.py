@@ -188,6 +188,7 @@ class Drift(StationRelation):
         self._any_stepped = False                  # some row is stepped (False: stepped is all False)
         self._all_quiet = np.ones(m, bool)         # every row quiet (read-only)
         self._all_quiet.flags.writeable = False
+        self._all_quiet_n = self._all_quiet[:n]    # (the sensors' part, a view)
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
@@ -202,6 +203,8 @@ class Drift(StationRelation):
         # Each row's context calm, the sensors' written each tick (observe) beside the relations' (a
         # relation is judged without a calm context: True), so the rows' whole mask needs no concatenate.
         self._ctx_calm = np.ones(m, bool)
+        self._ctx_calm_n = self._ctx_calm[:n]      # (the sensors' part, a view)
+        self._ctx_calm_any = False                 # _ctx_calm_n holds _ctx_any (a calm tick wrote it, none since)
         self._no_rel = np.zeros(s_n, bool)         # no relation (read-only)
         self._no_rel.flags.writeable = False
         self._has_all = fnp.concatenate((self._has_full, self._every_rel))   # every row has a residual (read-only)
@@ -219,6 +222,7 @@ class Drift(StationRelation):
         self._r = np.zeros((REFIT_TICKS, s_n))
         self._u = np.zeros((REFIT_TICKS, s_n))
         self._rc = np.zeros((REFIT_TICKS, s_n), bool)
+        self._rc_all = [False] * REFIT_TICKS       # per slot of _rc: all True (written by a tick with no row over)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
@@ -332,13 +336,16 @@ class Drift(StationRelation):
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
             quiet = self._all_quiet
-            self.quiet = quiet[:n]
+            self.quiet = self._all_quiet_n
             if self._any_stepped:
                 self.stepped = np.zeros(self.stepped.size, bool)
                 self._any_stepped = False
-            ctx_calm = self._ctx_calm[:n]
-            ctx_calm[...] = self._ctx_any
+            ctx_calm = self._ctx_calm_n
+            if not self._ctx_calm_any:          # (written by the last calm tick and not since: as it is)
+                ctx_calm[...] = self._ctx_any
+                self._ctx_calm_any = True
         else:
+            self._ctx_calm_any = False
             quiet = judged & ~over                          # not judged: not known calm
             self.quiet = quiet[:n]
             self.stepped = (self.stepped | abrupt) & ~quiet
@@ -346,11 +353,11 @@ class Drift(StationRelation):
             # Every observed, healthy sensor of its context calm (and at least one seen).
             if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
                 ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep], axis=1),
-                                          self._ctx_any, out=self._ctx_calm[:n])
+                                          self._ctx_any, out=self._ctx_calm_n)
             else:
                 ctx_seen = self.context_on & fresh[self.context_idx]
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
-                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
+                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm_n)
         far = None
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
@@ -473,13 +480,20 @@ class Drift(StationRelation):
         if rel is not None:
             self._r[k], self._u[k] = rel[3], rel[4]
             if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
-                np.invert(self.over[self.n:], out=self._rc[k])
+                if self._any_over:
+                    np.invert(self.over[self.n:], out=self._rc[k])
+                    self._rc_all[k] = False
+                elif not self._rc_all[k]:       # (none over: ~over all True; a slot so filled stays so)
+                    self._rc[k] = True
+                    self._rc_all[k] = True
             elif every:
                 self._rc[k] = rel[2] & ~self.over[self.n:]
+                self._rc_all[k] = False
             else:
                 # A relation is learned from ticks its whole station is learned and it is not suspect.
                 learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
                 self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
+                self._rc_all[k] = False
                 learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
         ls = seen if every else learn & seen
@@ -673,6 +687,7 @@ class Drift(StationRelation):
             self._g[:k] = np.array(kept["g"], float).reshape((k,) + self._g.shape[1:])
             self._pl[:k] = np.array(kept["pairs"], bool).reshape((k,) + self._pl.shape[1:])
             self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
+            self._rc_all = [False] * REFIT_TICKS
             for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
                 mine[:k] = np.array(kept[key], mine.dtype).reshape((k,) + mine.shape[1:])
             self._filled = k
