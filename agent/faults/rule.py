@@ -125,7 +125,8 @@ class RecentMean:
         self._full_run = 0                          # pushes in a row that kept a finite value for every sensor
         self._size_count = np.add.reduce(np.ones((size, n), bool), axis=0)      # `size` everywhere (read-only)
         self._size_count.flags.writeable = False
-        self._size_denom = np.maximum(self._size_count, 1)
+        # (as float64: the same quotient as by the whole number, without an int → float cast a call)
+        self._size_denom = np.maximum(self._size_count, 1).astype(np.float64)
         self._row_kept = [False] * size             # per ring row: its `kept` row is all True (not written again)
 
     def next_row(self) -> np.ndarray:

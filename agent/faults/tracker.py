@@ -175,8 +175,12 @@ class FaultTracker:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
-        self._learn(t, self._any_faulty)
-        fnp.copyto(self.prev, x, where=observed)
+        all_observed = fnp.count_nonzero(observed) == observed.size
+        self._learn(t, self._any_faulty, all_observed)
+        if all_observed:            # (the where would pick every entry)
+            self.prev[...] = x
+        else:
+            fnp.copyto(self.prev, x, where=observed)
         return events
 
     def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
@@ -234,15 +238,18 @@ class FaultTracker:
         stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
         return f"{self.node}-{self.names[i]}-{stamp}"
 
-    def _learn(self, t: Tick, any_faulty: bool) -> None:
+    def _learn(self, t: Tick, any_faulty: bool, all_observed: bool) -> None:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
-        are the same without `& healthy`)."""
+        are the same without `& healthy`); `all_observed`: every sensor observed this tick."""
         counted = t.observed & self._healthy if any_faulty else t.observed
         learn = counted if self.candidate is self._none else counted & ~self.candidate     # (no rule's mask: none)
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
-        self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
-                                       else self.learnable_prev)
+        if all_observed:        # (the where would pick every entry of learn: a copy of it)
+            self.learnable_prev = learn.copy()
+        else:
+            self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
+                                           else self.learnable_prev)
         for r, rule in self._learners:
             if self._ran[r]:
                 rule.learn(learn)
