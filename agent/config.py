@@ -25,7 +25,7 @@ from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
-from .sinks.base import SinkContext
+from .sinks.base import SinkContext, topic_name_problem
 from .typed import ConfigError, build, did_you_mean, doc, rng
 
 
@@ -49,8 +49,13 @@ class SensorSpec:
 
 @dataclass
 class NodeConfig:
-    id: str = doc("this gateway's name, in alert ids and MQTT topics", default="gateway-01")
-    site: str = doc("the site's name, in alerts and MQTT topics", default="default")
+    id: str = doc("this gateway's name, in alert ids and MQTT topics (not empty; no `/`, `+`, `#`)",
+                  default="gateway-01")
+    site: str = doc("the site's name, in alerts and MQTT topics (not empty; no `/`, `+`, `#`)", default="default")
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [(key, problem) for key, part in (("id", self.id), ("site", self.site))
+                if (problem := topic_name_problem(part))]
 
 
 @dataclass
@@ -456,14 +461,7 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
     if isinstance(data, dict) and "base_dir" in data:
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
-    cfg.base_dir = base_dir
-    if cfg.warmup.replay and not cfg.resolve(cfg.warmup.replay).exists():
-        raise ConfigError(source, [f"warmup.replay: no such file or folder: {cfg.resolve(cfg.warmup.replay)}"])
-    if cfg.scoring.bundle_keys:             # files: checked once paths can be resolved
-        from .signing import key_problems
-        problems = key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])
-        if problems:
-            raise ConfigError(source, [f"scoring.bundle_keys[{i}]: {p}" for i, p in problems])
+    cfg.base_dir = base_dir     # the files it names (warmup.replay, bundle_keys, …): agent/preflight.py
     return cfg
 
 

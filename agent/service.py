@@ -180,7 +180,8 @@ class Agent:
         for t in threads:
             t.start()
         if self.pipeline.warm:
-            state = f"resumed from checkpoint ({self.resumed})"
+            state = (f"resumed from checkpoint ({self.resumed})" if self.resumed is not None
+                     else "warm from the recorded warm-up")
         else:
             state = f"warming up ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)"
         self.notifier.ready(f"running: tier={self.pipeline.chain.tier} {state}")
@@ -259,7 +260,7 @@ class Agent:
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res)
-            if res.warming:
+            if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
             if res.faults or res.alerts:
@@ -526,7 +527,10 @@ class Agent:
             self._emit(ev)
 
     def _log_first_tick(self, res) -> None:
-        if res.warming:
+        if res.warming and self.pipeline.warm:      # warmed up on warmup.replay before this tick
+            log.info("first tick %s: warm from the recording; the window refills for %d more tick(s) before "
+                     "the first score", iso(res.ts), self.pipeline.refill)
+        elif res.warming:
             log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),
                      self.cfg.warmup.ticks)
         else:
