@@ -25,7 +25,8 @@ from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
-from .sinks.base import SinkContext, topic_name_problem
+from .broker import topic_name_problem
+from .sinks.base import SinkContext
 from .typed import ConfigError, build, did_you_mean, doc, rng
 
 

@@ -3,8 +3,9 @@
 - `check-config --static` is for a config meant for another host, so it must not need that
   host's files (a warm-up recording, a bundle's trusted keys); on this host those files are
   reported together with every other machine problem, not one at a time;
-- a node id, site or MQTT prefix that cannot go into a topic (or, empty, into a valid alert) is
-  a config error with its key path from `check-config`, not `run` exiting 1 "cannot start";
+- a node id, site or MQTT prefix that cannot go into a topic (or, empty, into a valid alert), and
+  an MQTT source's topic filter a broker would refuse, are config errors with their key paths from
+  `check-config`, not `run` exiting 1 "cannot start" or a source left blind;
 - after a recorded warm-up (`warmup.replay`) the first screen says so, not "resumed from
   checkpoint (None)" and "warming up (0/N)" followed by nine identical 100 % lines;
 - a stdout that goes away (a pipe whose reader left, a restarted journal) costs the terminal's
@@ -88,6 +89,24 @@ def test_names_that_cannot_go_into_a_topic_or_an_alert_are_config_errors(tmp_pat
         assert "cannot start" not in res.stderr and not (tmp_path / "state").exists()
     path = config(tmp_path, sinks=[{"type": "mqtt", "prefix": "stad/eu", "broker": {"host": "127.0.0.1", "port": 9}}])
     assert agent("check-config", "--static", "-c", str(path), capture_output=True).returncode == 0   # levels: fine
+
+
+def test_an_mqtt_source_filter_the_broker_would_refuse_is_a_config_error(tmp_path):
+    # paho refuses such a filter only when it subscribes, on its network thread after the connect:
+    # that thread died with a traceback and the source stayed blind for its valid topics too.
+    broker = {"host": "127.0.0.1", "port": 9}
+    path = config(tmp_path, sources=[{"type": "mqtt", "broker": broker,
+                                      "topics": {"plant/#/a": "a", "plant/x+": "b", "": "c", "plant/+/c/#": "c"}}])
+    for command in ("check-config", "run"):
+        res = agent(command, "-c", str(path), capture_output=True)
+        assert res.returncode == 2, (command, res.stderr[-2000:])
+        assert f"{path}: sources[0].topics.plant/#/a: 'plant/#/a': '#' must be a whole level, and the last" in res.stderr
+        assert f"{path}: sources[0].topics.plant/x+: 'plant/x+': '+' must be a whole level" in res.stderr
+        assert f"{path}: sources[0].topics.: an empty topic filter" in res.stderr
+        assert "plant/+/c/#" not in res.stderr and "3 problem(s)" in res.stderr
+    path = config(tmp_path, sources=[{"type": "mqtt", "broker": broker}])      # no topics: nothing to read
+    res = agent("check-config", "--static", "-c", str(path), capture_output=True)
+    assert res.returncode == 2 and f"{path}: sources[0].topics: at least one topic filter is required" in res.stderr
 
 
 def test_the_first_screen_after_a_recorded_warm_up_says_so_once(tmp_path):

@@ -11,21 +11,6 @@ from ..faults.events import FaultEvent
 from ..paths import resolve_against
 
 
-def topic_name_problem(part: object, levels: bool = False) -> str | None:
-    """Why `part` cannot go into an MQTT topic as a name (None when it can): empty, a wildcard
-    (`+`, `#`), a NUL, or — unless `levels` (the prefix may span levels) — a `/` that would add a
-    level. node.id and node.site are checked by this at load even without an MQTT sink: they name
-    the gateway in alert ids too, and the alert schema wants them non-empty."""
-    if not isinstance(part, str):
-        return None                     # a wrong type is reported by the typed loader already
-    if not part:
-        return "must not be empty"
-    bad = sorted({c for c in part if c in "+#\0" or (c == "/" and not levels)})
-    if bad:
-        return f"{part!r} cannot be used in an MQTT topic (it contains {', '.join(repr(c) for c in bad)})"
-    return None
-
-
 class SinkConfig:
     """Base of every sink's config dataclass (each declares its `TYPE` key next to its code)."""
     TYPE: ClassVar[str]

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
-from ..broker import BrokerConfig
+from ..broker import BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..plugins import Plugin
 from ..typed import doc, rng
-from .base import Sink, SinkConfig, SinkContext, topic_name_problem
+from .base import Sink, SinkConfig, SinkContext
 
 if TYPE_CHECKING:
     from ..outbox import StoredEvent
