@@ -33,6 +33,7 @@ from .records import Rejects
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
+from .statelock import StateLock
 from .topology import adjacency
 from .window import MAX_TS, Aligner
 
@@ -102,6 +103,7 @@ class Agent:
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
         state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
         record = read_record(state_dir)
         tiers, active = active_tiers(cfg, record)
         self.pipeline = Pipeline(cfg, tiers=tiers)
@@ -245,6 +247,7 @@ class Agent:
             if self.metrics is not None:
                 self.metrics.close()
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
+            self.state_lock.release()
         return self.summary()
 
     def _process(self, rows) -> None:

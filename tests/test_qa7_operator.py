@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from conftest import wait_until
 from payloads import check_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,3 +150,30 @@ def test_a_stdout_that_went_away_costs_the_terminal_lines_only_counted_and_said_
     assert len(events) >= 2 and events[0]["event"] == "new" and events[-1]["event"] == "end"
     summary = res.stderr[res.stderr.index("summary:"):]
     assert f"events sinks could not write: terminal {len(lines)};" in summary, summary
+
+
+def test_a_second_agent_on_the_same_state_dir_is_refused_and_a_killed_one_leaves_no_stale_lock(tmp_path):
+    # Found with two agents on one config and a real broker: same client id, 69 session take-overs in
+    # 8 s, each overwriting the other's checkpoint and sending the other's outbox.
+    path = config(tmp_path, sources=[{"type": "stdin"}])
+    first = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(path)], cwd=REPO, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        lock = tmp_path / "state" / "agent.lock"
+        assert wait_until(lambda: lock.exists() and lock.read_text().strip() == str(first.pid), proc=first), \
+            first.stderr.read() if first.poll() is not None else "no lock"
+        second = agent("run", "-c", str(path), capture_output=True, input="")
+        assert second.returncode == 1, second.stderr[-2000:]
+        assert (f"cannot start: [Errno 16] state_dir {tmp_path / 'state'} is in use by another stad-agent "
+                f"(pid {first.pid})") in second.stderr
+        assert "sink:" not in second.stderr                  # refused before it opened anything
+        first.kill()                                          # kill -9: the kernel drops the lock
+        first.wait(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=60)
+        first.stdin.close()
+        first.stderr.close()
+    third = agent("run", "-c", str(path), capture_output=True, input="")
+    assert third.returncode == 0 and "stopped: input ended" in third.stderr, third.stderr[-2000:]
