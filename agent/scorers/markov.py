@@ -32,6 +32,7 @@ class MarkovModel:
         self.lam = forgetting
         self.edges = np.zeros((n, bins - 1))
         self._edges_t = self.edges.T.copy()     # (bins - 1, n), what states() compares with (set with edges)
+        self._above = np.empty((bins - 1, n), bool)     # _state_row()'s comparison
         self._table = np.zeros((n, bins, bins + 1))
         self.counts = self._table[:, :, :bins]          # views of the table: what the block code reads
         self.rowsum = self._table[:, :, bins]
@@ -41,9 +42,10 @@ class MarkovModel:
         self._neg_inv_std = -self.inv_std       # surprise()'s factor (set with inv_std)
         self._rows = np.arange(n)
         # One tick's entries as flat indices into the table (C order): [count of s0 → s1; row sum of
-        # s0] per sensor, (2, n), from each sensor's row start and a (2, n) [s1; k] (_flat_index).
-        self._row_start = self._rows * (bins * (bins + 1))
-        self._pair = np.full((2, n), bins, np.intp)
+        # s0] per sensor, (2, n): [table start; table start + k] per sensor, + s0 · (k + 1) in both
+        # rows, + s1 in the first (_flat_index).
+        row_start = self._rows * (bins * (bins + 1))
+        self._base = np.stack([row_start, row_start + bins]).astype(np.intp)
         self._row_width, self._start = np.full(n, bins + 1, np.intp), np.empty(n, np.intp)
         # The smoothing added to a tick's [counts; row sums]: [1; k] × alpha·g, in _smooth. Operands
         # as arrays of the result's shape: a Python scalar or a broadcast costs a numpy call more.
@@ -59,6 +61,10 @@ class MarkovModel:
         # Compared with the edges transposed and counted over the edges' axis, row after row: a reduce
         # along a short last axis costs ~2× at N = 256 (a count: any order gives the same whole number)
         return np.add.reduce(x[..., None, :] > self._edges_t, axis=-2)
+
+    def _state_row(self, x: np.ndarray) -> np.ndarray:
+        """states() of one row (n,): compared into a kept (bins - 1, n) buffer (the same counts)."""
+        return np.add.reduce(np.greater(x, self._edges_t, out=self._above), axis=0)
 
     def transition(self, i: int) -> np.ndarray:
         """Sensor i's (k, k) transition matrix."""
@@ -112,11 +118,8 @@ class MarkovModel:
         f = self._flat
         if f is not None and f[0] is s0 and f[1] is s1:
             return f[2]
-        start = np.multiply(s0, self._row_width, out=self._start)
-        np.add(start, self._row_start, out=start)
-        pair = self._pair
-        pair[0] = s1
-        flat = np.add(start, pair)              # row 1 of pair is k: the row sum's column
+        flat = np.add(self._base, np.multiply(s0, self._row_width, out=self._start))
+        flat[0] += s1
         self._flat = (s0, s1, flat)
         return flat
 
@@ -142,8 +145,8 @@ class MarkovModel:
         if last is not None and last[0] == id(window) and last[1] == ts[-2] and last[2] == self._edges_version:
             s0 = last[3]
         else:
-            s0 = self.states(window.values[-2])
-        s1 = self.states(window.newest64)          # (float64: the same comparisons, no conversion)
+            s0 = self._state_row(window.values[-2])
+        s1 = self._state_row(window.newest64)          # (float64: the same comparisons, no conversion)
         self._newest = (id(window), float(ts[-1]), self._edges_version, s1)
         return s0, s1
 
@@ -175,9 +178,10 @@ class MarkovModel:
             if seen.size == 0:
                 return float(M[:, s1].mean())
             last = seen[-1]
-        d = np.zeros(self.k)
-        d[fnp.count_nonzero(window.values[last, i] > self.edges[i])] = 1.0      # its state then (states(), one sensor)
-        for _ in range(len(window.values) - 2 - last):
+        # its state then (states(), one sensor); the first step from it, one-hot @ M, is that state's
+        # row of M exactly (the other terms are 0 · p = +0.0, and p + 0.0 is p): taken, not multiplied
+        d = M[fnp.count_nonzero(window.values[last, i] > self.edges[i])]
+        for _ in range(len(window.values) - 3 - last):
             d = d @ M
         return float(d @ M[:, s1])
 
@@ -185,12 +189,15 @@ class MarkovModel:
         s0, s1 = self.transitions(window) if states is None else states
         self.g /= self.lam
         # Two entries a sensor (its count and row sum), by flat index: take and put (no entry twice).
-        # Every sensor's on the common tick; else those of the sensors seen in both rows.
+        # Every sensor's on the common tick; else every sensor's too, + g where seen in both rows and
+        # + 0.0 elsewhere (a count + 0.0 is the count, bit for bit: ~half the cost of selecting the
+        # seen sensors' columns with a fancy index). seen > missing[-2] is seen & ~missing[-2].
         flat = self._flat_index(s0, s1)
-        if fnp.count_nonzero(window.missing[-2:]):
-            flat = flat[:, np.flatnonzero(window.newest_seen & ~window.missing[-2])]
         table = self._table
-        table.put(flat, table.take(flat) + self.g)
+        if fnp.count_nonzero(window.missing[-2:]):
+            table.put(flat, table.take(flat) + np.multiply(np.greater(window.newest_seen, window.missing[-2]), self.g))
+        else:
+            table.put(flat, table.take(flat) + self.g)
         if self.g > 1e9:
             self._table /= self.g
             self.g = 1.0

@@ -126,8 +126,8 @@ class SeasonalProfile:
             acc_sum += x
             acc_n += ONE
         else:
-            acc_sum += fnp.where(valid, x, 0.0)
-            acc_n += valid
+            np.add(acc_sum, x, out=acc_sum, where=valid)    # the where(valid, x, 0.0) added: a sum
+            acc_n += valid                                  # + 0.0 is itself (it is never −0.0)
 
 
 class SeasonalFeatures:
