@@ -1,7 +1,8 @@
 """The fault tracker's calm-tick cuts of the perf18 round give the long way's results, bit for bit:
 per-tick operands as 0-d arrays (fastnp.const), the ramp's judged run kept as a pending number
 while every sensor is judged, and the ramp's update and jump-back record skipped while they hold
-nothing."""
+nothing. And perf20's: stuck's repeat rate on a tick with no repeat, drift's kept relation slots
+and sensors' calm context written once while they stay all True / as they are."""
 import json
 
 import numpy as np
@@ -95,3 +96,55 @@ def test_a_tracker_skipping_the_ramps_calm_ticks_decides_as_one_that_runs_them(s
             assert _state(short) == _state(long), (scenario, k)
     assert _state(short) == _state(long)
     assert rested > len(rows) // 2 and "drift" in kinds, (rested, kinds)
+
+
+def test_the_repeat_rate_on_a_tick_without_a_repeat_is_the_general_update():
+    """r − rate·r (stuck.py, no sensor repeats) is r + rate·(False − r), bit for bit, for rates
+    at the floor (a 0-d array), per sensor, and 0 where a sensor is not counted."""
+    rng = np.random.default_rng(20)
+    n = 64
+    for _ in range(200):
+        r = rng.random(n) ** rng.integers(1, 30)
+        r[:4] = (0.0, 1.0, 5e-324, 0.5)
+        same = np.zeros(n, bool)
+        for rate in (fnp.const(rng.random() * 0.1), np.where(rng.random(n) < 0.7, rng.random(n) * 0.1, 0.0)):
+            general = r.copy()
+            general += rate * (same - general)
+            short = r.copy()
+            short -= rate * short
+            assert short.tobytes() == general.tobytes()
+
+
+@pytest.mark.parametrize("scenario, seed, hours", [("corridor", 0, 12.0), ("pump", 3, 12.0)])
+def test_a_tracker_keeping_drifts_all_true_masks_decides_as_one_that_writes_them_each_tick(scenario, seed, hours):
+    """A twin whose drift writes its kept relation slot and its sensors' calm context on every tick
+    (the caches saying "not all True / not as it is"), and is restored from its checkpoint every 17
+    ticks: every tick's events and candidates, and the checkpoints, are the same."""
+    from agent.faults.tracker import FaultTracker
+    cfg, rows = _faulty_rows(scenario, seed, hours)
+    short, long = (FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults,
+                                reentry_ticks=cfg.window.steps) for _ in range(2))
+    long.life = short.life
+    drift = next(r for r in short.rules if r.KIND == "drift")
+    kept_all, kinds = 0, set()
+    for k, row in enumerate(rows):
+        a = short.observe(row)
+        kept_all += drift._ctx_calm_any
+        if k % 17 == 0:
+            saved = json.loads(json.dumps(long.state()))
+            long = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults,
+                                reentry_ticks=cfg.window.steps)
+            long.life = short.life
+            long.restore(saved)
+        twin = next(r for r in long.rules if r.KIND == "drift")
+        twin._rc_all = [False] * len(twin._rc_all)          # the long way: written every tick
+        twin._ctx_calm_any = False
+        b = long.observe(row)
+        assert [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in a] == \
+               [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in b], (scenario, k)
+        assert np.array_equal(short.candidate, long.candidate), (scenario, k)
+        kinds.update(e.kind for e in a)
+        if k % 50 == 0:
+            assert _state(short) == _state(long), (scenario, k)
+    assert _state(short) == _state(long)
+    assert kept_all > len(rows) // 5 and "drift" in kinds, (kept_all, kinds)      # (calm ticks: a fifth and more)

@@ -96,12 +96,15 @@ class Normal:
         self._size = None                        # relative_step's size floor for the mean as it stands
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
-              at_floor: np.ndarray, counted: np.ndarray) -> None:
+              at_floor: np.ndarray, counted: np.ndarray, unchanged: np.ndarray | None = None) -> None:
         """`learn`: sensors observed, healthy and unsuspected this tick: their level and steps are
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
         `step`: |Δx| from the previous reading (NaN without one), learned where `step_ok` (from a
-        learnable reading); `at_floor`: bool, the reading is at the sensor's floor."""
+        learnable reading); `at_floor`: bool, the reading is at the sensor's floor; `unchanged`:
+        step == 0 (the tracker passes its own, computed once a tick; None: computed here)."""
         n = self.mean.size
+        if unchanged is None:
+            unchanged = step == _ZERO
         if self._rate_floor:
             rate = self._alpha                   # the same value for every sensor as the array below
         else:
@@ -123,7 +126,7 @@ class Normal:
                 fnp.copyto(self.mean, self.mean + rate * (x - self.mean), where=learn)
             self._size = None
             new = self._new
-            new[0] = step == _ZERO
+            new[0] = unchanged
             new[1] = at_floor
             new[2] = step
             self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
@@ -144,7 +147,7 @@ class Normal:
         # rate × mask is fnp.where(mask, rate, 0) (rate is finite), in fewer µs; a mask that is all
         # True is left out (rate × 1 is the rate: the same products)
         c = rate if fnp.count_nonzero(counted) == n else rate * counted
-        self.repeat += (c if all_known else c * known) * ((step == 0) - self.repeat)
+        self.repeat += (c if all_known else c * known) * (unchanged - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = rate * learn
         x0 = fnp.where(learn, x, 0.0)

@@ -94,6 +94,8 @@ class Drift(StationRelation):
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
+        # (keep at the lags' own shape: an in-place multiply without broadcasting, the same products)
+        self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
@@ -158,6 +160,7 @@ class Drift(StationRelation):
         self._all_fitted = False                   # every pair fitted (set at each refit)
         self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
         self._e = np.full(p + 1, np.nan)
+        self._e_pairs = self._e[:-1]               # (a view: the pairs' residuals; the last slot stays NaN)
         self.ticks = 0
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
@@ -185,6 +188,7 @@ class Drift(StationRelation):
         self._any_stepped = False                  # some row is stepped (False: stepped is all False)
         self._all_quiet = np.ones(m, bool)         # every row quiet (read-only)
         self._all_quiet.flags.writeable = False
+        self._all_quiet_n = self._all_quiet[:n]    # (the sensors' part, a view)
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
@@ -199,6 +203,8 @@ class Drift(StationRelation):
         # Each row's context calm, the sensors' written each tick (observe) beside the relations' (a
         # relation is judged without a calm context: True), so the rows' whole mask needs no concatenate.
         self._ctx_calm = np.ones(m, bool)
+        self._ctx_calm_n = self._ctx_calm[:n]      # (the sensors' part, a view)
+        self._ctx_calm_any = False                 # _ctx_calm_n holds _ctx_any (a calm tick wrote it, none since)
         self._no_rel = np.zeros(s_n, bool)         # no relation (read-only)
         self._no_rel.flags.writeable = False
         self._has_all = fnp.concatenate((self._has_full, self._every_rel))   # every row has a residual (read-only)
@@ -216,6 +222,7 @@ class Drift(StationRelation):
         self._r = np.zeros((REFIT_TICKS, s_n))
         self._u = np.zeros((REFIT_TICKS, s_n))
         self._rc = np.zeros((REFIT_TICKS, s_n), bool)
+        self._rc_all = [False] * REFIT_TICKS       # per slot of _rc: all True (written by a tick with no row over)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
@@ -235,7 +242,7 @@ class Drift(StationRelation):
             else:
                 upd = fresh
         if upd is fresh and all_fresh:      # every lag updated: in place, the same products and sum
-            lags *= self.keep
+            lags *= self._keep_full
             lags += self.take * t.x
         else:
             fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
@@ -261,10 +268,10 @@ class Drift(StationRelation):
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
         # (x_i − prediction) / spread, as (β·g − x_i + intercept) × (−1 / spread): fewer calls
-        e = (fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept) * self.neg_inv_spread
+        # (into the pairs' slots of _e: the usual tick below reads them there, with no copy)
+        e = np.multiply(fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept, self.neg_inv_spread, out=self._e_pairs)
         if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and not fnp.count_nonzero(np.isnan(e)):
             # (every pair usable and a number: the where would pick every entry, and a row's entries are its pairs)
-            self._e[:-1] = e
             med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
@@ -329,13 +336,16 @@ class Drift(StationRelation):
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
             quiet = self._all_quiet
-            self.quiet = quiet[:n]
+            self.quiet = self._all_quiet_n
             if self._any_stepped:
                 self.stepped = np.zeros(self.stepped.size, bool)
                 self._any_stepped = False
-            ctx_calm = self._ctx_calm[:n]
-            ctx_calm[...] = self._ctx_any
+            ctx_calm = self._ctx_calm_n
+            if not self._ctx_calm_any:          # (written by the last calm tick and not since: as it is)
+                ctx_calm[...] = self._ctx_any
+                self._ctx_calm_any = True
         else:
+            self._ctx_calm_any = False
             quiet = judged & ~over                          # not judged: not known calm
             self.quiet = quiet[:n]
             self.stepped = (self.stepped | abrupt) & ~quiet
@@ -343,11 +353,11 @@ class Drift(StationRelation):
             # Every observed, healthy sensor of its context calm (and at least one seen).
             if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
                 ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep], axis=1),
-                                          self._ctx_any, out=self._ctx_calm[:n])
+                                          self._ctx_any, out=self._ctx_calm_n)
             else:
                 ctx_seen = self.context_on & fresh[self.context_idx]
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
-                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm[:n])
+                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm_n)
         far = None
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
@@ -387,7 +397,9 @@ class Drift(StationRelation):
         # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
         self._pending = (ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
                          pairs if all_healthy else None, dev)
-        lasted = self.held.update(decide, held_seen, t.ts)
+        # (nothing decided and nothing held, the usual tick: update would return its all-0 array)
+        lasted = self.held.none_lasted if decide is self.held.nothing and self.held.idle else \
+            self.held.update(decide, held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
@@ -468,13 +480,20 @@ class Drift(StationRelation):
         if rel is not None:
             self._r[k], self._u[k] = rel[3], rel[4]
             if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
-                np.invert(self.over[self.n:], out=self._rc[k])
+                if self._any_over:
+                    np.invert(self.over[self.n:], out=self._rc[k])
+                    self._rc_all[k] = False
+                elif not self._rc_all[k]:       # (none over: ~over all True; a slot so filled stays so)
+                    self._rc[k] = True
+                    self._rc_all[k] = True
             elif every:
                 self._rc[k] = rel[2] & ~self.over[self.n:]
+                self._rc_all[k] = False
             else:
                 # A relation is learned from ticks its whole station is learned and it is not suspect.
                 learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
                 self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
+                self._rc_all[k] = False
                 learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
         ls = seen if every else learn & seen
@@ -488,7 +507,7 @@ class Drift(StationRelation):
             b = self._c_alpha_min
         else:
             b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
-        self.d2 += b * (np.minimum(dev ** 2, _CLIP2 * self.d2) - self.d2)
+        self.d2 += b * (np.minimum(np.multiply(dev, dev), _CLIP2 * self.d2) - self.d2)     # (dev ** 2's bits)
         if all_ls and not self._any_over:       # (every row learned and calm: the where would pick every entry)
             self.base_e += self._c_base_lam * dev
         else:
@@ -668,6 +687,7 @@ class Drift(StationRelation):
             self._g[:k] = np.array(kept["g"], float).reshape((k,) + self._g.shape[1:])
             self._pl[:k] = np.array(kept["pairs"], bool).reshape((k,) + self._pl.shape[1:])
             self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
+            self._rc_all = [False] * REFIT_TICKS
             for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
                 mine[:k] = np.array(kept[key], mine.dtype).reshape((k,) + mine.shape[1:])
             self._filled = k

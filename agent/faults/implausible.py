@@ -44,14 +44,13 @@ class Implausible:
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
-        level = t.level
+        none = t.at_floor         # may be suspect: at its floor (dead.AT_FLOOR, the tracker's mask)
+        if self.pairs and self.held.calm(none):        # no sensor at its floor, nothing held: nothing broken
+            return self.held.nothing, self.held.nothing
         cond = np.zeros(ctx.n, bool)
         if self.pairs:
             w, v = self.witness, self.suspect
-            above = t.above
-            none = t.at_floor         # may be suspect: at its floor (dead.AT_FLOOR, the tracker's mask)
-            if self.held.calm(none):        # no sensor at its floor, nothing held: nothing broken
-                return self.held.nothing, self.held.nothing
+            above, level = t.above, t.level
             some = t.observed & normal.learned & (above > SOME * level)           # may witness
             broken = some[w] & none[v]
             cond[v[broken]] = True

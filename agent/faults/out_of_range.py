@@ -20,9 +20,10 @@ class OutOfRange:
         self.held = Held(ctx.n, tick_s)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
-        cond = t.observed & ((t.x < t.ctx.lo) | (t.x > t.ctx.hi))       # (NaN compares False, without a warning)
-        if self.held.calm(cond):
+        outside = (t.x < t.ctx.lo) | (t.x > t.ctx.hi)       # (NaN compares False, without a warning)
+        if self.held.calm(outside):         # (none outside: nor is any observed one)
             return self.held.nothing, self.held.nothing
+        cond = t.observed & outside
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

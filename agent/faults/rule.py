@@ -28,6 +28,7 @@ class Tick:
     missing: np.ndarray     # no reading past the carry-forward bound
     prev: np.ndarray        # the last observed value before this tick (NaN: none yet)
     step: np.ndarray        # |x − prev| (NaN where either is)
+    unchanged: np.ndarray   # step == 0: the previous value exactly (computed once a tick: stuck and learning read it)
     healthy: np.ndarray     # not judged faulty (as of the previous tick): usable as a neighbour
     kinds: list[str]        # the active fault's kind per sensor ("" when healthy)
     drifting: np.ndarray    # the active fault is a drift
@@ -61,8 +62,8 @@ class Held:
         self.tick_s = tick_s
         self.ticks = np.zeros(n, np.int64)
         self.since = np.full(n, np.nan)
-        self._none = np.zeros(n)        # what update returns while nothing holds (read-only)
-        self._none.flags.writeable = False
+        self.none_lasted = np.zeros(n)  # what update returns while nothing holds (read-only)
+        self.none_lasted.flags.writeable = False
         self.nothing = nothing(n)       # no sensor: a rule's condition and decision on a calm tick
         self.idle = True                # nothing holds anywhere: ticks all 0, since all NaN
 
@@ -80,7 +81,7 @@ class Held:
             self.idle = False
             return self.ticks * self.tick_s
         if self.idle:           # the common tick: nothing held before, nothing holds now
-            return self._none
+            return self.none_lasted
         # nothing holds now, so every seen sensor starts over (fewer numpy calls)
         fnp.copyto(self.since, np.nan, where=seen)
         fnp.copyto(self.ticks, 0, where=seen)
@@ -124,7 +125,8 @@ class RecentMean:
         self._full_run = 0                          # pushes in a row that kept a finite value for every sensor
         self._size_count = np.add.reduce(np.ones((size, n), bool), axis=0)      # `size` everywhere (read-only)
         self._size_count.flags.writeable = False
-        self._size_denom = np.maximum(self._size_count, 1)
+        # (as float64: the same quotient as by the whole number, without an int → float cast a call)
+        self._size_denom = np.maximum(self._size_count, 1).astype(np.float64)
         self._row_kept = [False] * size             # per ring row: its `kept` row is all True (not written again)
 
     def next_row(self) -> np.ndarray:

@@ -40,7 +40,6 @@ FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quiete
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
-_ZERO = fnp.const(0.0)   # (a per-tick operand: fastnp.const)
 
 
 class Stuck:
@@ -72,7 +71,7 @@ class Stuck:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
-        same = t.observed & (step == _ZERO)
+        same = t.observed & t.unchanged         # (step == 0: the tracker's, once a tick)
         any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()
@@ -107,7 +106,10 @@ class Stuck:
                 every = np.maximum(1.0 / (self.repeat_count + 1.0), self.alpha_min)
                 self._rate_floor = fnp.count_nonzero(every == self.alpha_min) == every.size
                 rate = fnp.where(counted, every, 0.0)
-            self.repeat += rate * (same - self.repeat)
+            if any_same:
+                self.repeat += rate * (same - self.repeat)
+            else:                   # (no repeat: r + rate × (0 − r) is r − rate × r, bit for bit; no bool cast)
+                self.repeat -= rate * self.repeat
             self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
         # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
         # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)

@@ -88,7 +88,7 @@ class FaultTracker:
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
         # the context, the normal behaviour and prev (updated in place) set once.
         none = self._none
-        self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev,
+        self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev, unchanged=none,
                           healthy=self._healthy, kinds=self._kinds, drifting=self._drifting, ctx=self.ctx,
                           normal=self.normal, above=self.prev, level=self.prev, low=none, at_floor=none)
 
@@ -132,14 +132,15 @@ class FaultTracker:
         t.x = x
         t.observed = observed
         t.missing = row.missing
-        t.step = np.abs(x - self.prev)
+        t.step = step = np.abs(x - self.prev)
+        t.unchanged = step == _ZERO
         t.healthy = self._healthy
         t.kinds = self._kinds
         t.drifting = self._drifting
         t.above = above
         t.level = level
         t.low = low
-        t.at_floor = observed & low
+        t.at_floor = observed & low if fnp.count_nonzero(low) else self._none     # (none low: the shared all-False)
         t.all_healthy = not any_faulty
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
@@ -174,8 +175,12 @@ class FaultTracker:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
-        self._learn(t, self._any_faulty)
-        fnp.copyto(self.prev, x, where=observed)
+        all_observed = fnp.count_nonzero(observed) == observed.size
+        self._learn(t, self._any_faulty, all_observed)
+        if all_observed:            # (the where would pick every entry)
+            self.prev[...] = x
+        else:
+            fnp.copyto(self.prev, x, where=observed)
         return events
 
     def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
@@ -233,21 +238,24 @@ class FaultTracker:
         stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
         return f"{self.node}-{self.names[i]}-{stamp}"
 
-    def _learn(self, t: Tick, any_faulty: bool) -> None:
+    def _learn(self, t: Tick, any_faulty: bool, all_observed: bool) -> None:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
-        are the same without `& healthy`)."""
+        are the same without `& healthy`); `all_observed`: every sensor observed this tick."""
         counted = t.observed & self._healthy if any_faulty else t.observed
         learn = counted if self.candidate is self._none else counted & ~self.candidate     # (no rule's mask: none)
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
-        self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
-                                       else self.learnable_prev)
+        if all_observed:        # (the where would pick every entry of learn: a copy of it)
+            self.learnable_prev = learn.copy()
+        else:
+            self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
+                                           else self.learnable_prev)
         for r, rule in self._learners:
             if self._ran[r]:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted)
+        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted, unchanged=t.unchanged)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
