@@ -14,10 +14,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +180,41 @@ def test_a_second_agent_on_the_same_state_dir_is_refused_and_a_killed_one_leaves
         first.stderr.close()
     third = agent("run", "-c", str(path), capture_output=True, input="")
     assert third.returncode == 0 and "stopped: input ended" in third.stderr, third.stderr[-2000:]
+
+
+def test_sighup_with_nothing_to_reload_says_so(tmp_path):
+    """A numpy-only chain has no bundle: SIGHUP was dropped without a word (an operator may expect it
+    to re-read the config, as many daemons do)."""
+    path = config(tmp_path, sources=[{"type": "stdin"}], warmup={"ticks": 40},
+                  window={"steps": 16, "max_clock_skew_s": 0})     # a fixed 2026-01-05 clock
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(path)], cwd=REPO, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+    reader.start()
+    rng = np.random.default_rng(0)
+    sent = 0
+
+    def send(n: int) -> None:
+        nonlocal sent
+        for _ in range(n):
+            a = float(rng.normal())
+            proc.stdin.write(json.dumps({"ts": T0.timestamp() + sent, "a": a, "b": 2 * a, "c": float(rng.normal())})
+                             + "\n")
+            sent += 1
+        proc.stdin.flush()
+    try:
+        send(60)
+        assert wait_until(lambda: any("warm-up done" in line for line in err), proc=proc), "".join(err)[-2000:]
+        proc.send_signal(signal.SIGHUP)
+        said = "SIGHUP: the scoring chain is numpy only, no model bundle to reload (SIGHUP reloads the model " \
+               "bundle only: a config change needs a restart)"
+        assert wait_until(lambda: send(1) or any(said in line for line in err), proc=proc), "".join(err)[-2000:]
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    reader.join(timeout=60)
+    assert sum(said in line for line in err) == 1
