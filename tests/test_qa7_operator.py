@@ -218,3 +218,19 @@ def test_sighup_with_nothing_to_reload_says_so(tmp_path):
             proc.wait(timeout=60)
     reader.join(timeout=60)
     assert sum(said in line for line in err) == 1
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_no_partial_file_taking_room(tmp_path):
+    """With the file-size limit of a full disk (`ulimit -f`), the failed write's temporary file
+    stayed beside the old checkpoint (1.7 MB at 256 sensors), taking room the outbox needs."""
+    (tmp_path / "checkpoint.bin").write_bytes(b"old")
+    code = ("import resource, sys; import numpy as np; from pathlib import Path; "
+            "from agent.checkpoint import atomic_write; "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
+            f"path = Path({str(tmp_path / 'checkpoint.bin')!r})\n"
+            "try:\n    atomic_write(path, b'header', np.zeros(10000))\n"
+            "except OSError as exc:\n    print(exc.errno)\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "27", res.stderr[-2000:]      # EFBIG, not a crash
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.bin"]
+    assert (tmp_path / "checkpoint.bin").read_bytes() == b"old"                       # the old one intact
