@@ -168,6 +168,19 @@ def test_a_spike_in_the_morning_rise_is_decided_on_its_return_and_across_a_resto
     assert restored == plain
 
 
+def test_a_spike_whose_context_jumps_past_spike_z_is_decided_on_its_return_and_across_a_restore():
+    """Corridor seed 27 spikes S05_flow at 06:00 on the third day (tick 6480) by 64 × its usual
+    change while the morning rise moves S05_occ and S06_flow 8.7 and 8.5 × theirs (past `spike_z`):
+    not calm, and against its own busier recent scale only 28 ×. On its own usual scale the jump is
+    7 × its context's largest move, so it is kept; the next tick it comes back with the context calm
+    and is a spike (spike.py). Restored between the jump and its return, the run decides the same."""
+    cfg, rows = _corridor_rows(27, 6500)
+    plain, restored = _events_with_restores(cfg, rows, [6481])
+    assert [(k, ev["kind"]) for k, ev in plain if ev["sensor"] == "S05_flow" and ev["event"] == "fault"
+            and 6480 <= k <= 6484] == [(6481, "spike")]
+    assert restored == plain
+
+
 def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(tmp_path):
     """The departures (and `drift_moved_alone`'s log readings) a station relation's blame looks back
     on are in the checkpoint: restored at tick 3700 of the demo's S04_flow drift, every later tick's

@@ -94,8 +94,9 @@ class Drift(StationRelation):
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
-        # (keep at the lags' own shape: an in-place multiply without broadcasting, the same products)
+        # (keep and take at the lags' own shape: multiplies with one operand broadcast at most, the same products)
         self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
+        self._take_full = np.ascontiguousarray(np.broadcast_to(self.take, (len(LAG_HALF_LIVES_S), n)))
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
@@ -171,6 +172,10 @@ class Drift(StationRelation):
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
         self.mean_e = np.zeros(m)
+        # This tick's median residual per row (observe: the sensors' written into the first n, the
+        # relations' copied after them; read within the tick only, as the ramp's claim does).
+        self._med_all = np.zeros(m)
+        self._med_n = self._med_all[:n]
         self.base_e = np.zeros(m)
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
         self._c_alpha_min, self._c_base_lam, self._c_d2_floor = \
@@ -243,7 +248,7 @@ class Drift(StationRelation):
                 upd = fresh
         if upd is fresh and all_fresh:      # every lag updated: in place, the same products and sum
             lags *= self._keep_full
-            lags += self.take * t.x
+            lags += self._take_full * t.x
         else:
             fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
         if not self._all_started:
@@ -272,10 +277,10 @@ class Drift(StationRelation):
         e = np.multiply(fnp.einsum("pk,pk->p", self.beta_x, g) + self.icept, self.neg_inv_spread, out=self._e_pairs)
         if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and not fnp.count_nonzero(np.isnan(e)):
             # (every pair usable and a number: the where would pick every entry, and a row's entries are its pairs)
-            med, has = _full_median(self._e[self.slot], self._mid_flat), self._has_full
+            med, has = _full_median(self._e[self.slot], self._mid_flat, self._med_n), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at)          # NaN where none
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
@@ -283,7 +288,8 @@ class Drift(StationRelation):
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            med = fnp.concatenate((med, rel[0]))
+            self._med_all[n:] = rel[0]
+            med = self._med_all                 # (the sensors' medians written into its first n above)
             # (every pair usable and every relation usable: the constant of the two)
             has = self._has_all if has is self._has_full and rel[1] is self._every_rel \
                 else fnp.concatenate((has, rel[1]))
@@ -696,24 +702,25 @@ class Drift(StationRelation):
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
-def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the median of the finite entries (NaN: none); and whether a row has any.
+def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray,
+                out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the median of the finite entries (NaN: none), into `out`; and whether a row has any.
     `mid_at`: (2, rows · (width + 1)), the flat positions in `e` (C order) of row r's two middle
     entries when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1) for every row.
     `e` is sorted in place (the caller passes a gathered copy)."""
     k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
     two = e.take(mid_at.take(k + row_k, axis=1))             # both middle entries of every row
-    return 0.5 * (two[0] + two[1]), k > 0
+    return np.multiply(two[0] + two[1], _HALF, out=out), k > 0
 
 
-def _full_median(e: np.ndarray, mid_flat: np.ndarray) -> np.ndarray:
-    """_row_median's median when no entry is NaN but the padding past each row's context: every
+def _full_median(e: np.ndarray, mid_flat: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """_row_median's median (into `out`) when no entry is NaN but the padding past each row's context: every
     row's entry count is known, and so are its two middle positions (`mid_flat`, flat in `e`).
     The same sums as _row_median's. `e` is sorted in place (the caller passes a gathered copy)."""
     e.sort(axis=1)
     two = e.take(mid_flat)
-    return _HALF * (two[0] + two[1])
+    return np.multiply(two[0] + two[1], _HALF, out=out)
 
 
 _HALF = fnp.const(0.5)

@@ -17,13 +17,14 @@ and its return, and ends `clear_s` after the last one. Only a step between two c
 observed ticks counts (not the first reading after a gap), and a jump onto the sensor's floor
 is left to the `dead` rule, a jump out of its configured range to `out_of_range`.
 
-A jump whose context is busy but not jumping (the morning rise's first ticks: a neighbour moving
-4–6 × its night-time step; each under `spike_z` × its own) and that moves DOMINANT × as far as any of
-it, each on its own scale, is not yet the process nor a fault: a queue setting in moves one mate
-much further than the others too, and mates jumping with it (past `spike_z`) are the station. It
-is kept (its value before, for BACK_TICKS ticks; not taught as the sensor's recent behaviour) and
-judged by what follows: back within BACK_TO of the jump from where it left — a there-and-back, which
-a queue setting in is not — it is a spike, decided on the way back's tick; otherwise it expires.
+A jump whose context is not calm (the morning rise's first ticks: a neighbour moving 4–9 × its
+night-time step) and that moves DOMINANT × as far as any of it, each on its own usual scale, is
+not yet the process nor a fault: a queue setting in moves one mate much further than the others
+too. It is kept (its value before, for BACK_TICKS ticks; not taught as the sensor's recent
+behaviour) and judged by what follows: back within BACK_TO of the jump from where it left while
+none of its context jumps (each under `spike_z` × its own) — a there-and-back of the sensor alone,
+which a queue setting in is not, nor a whole station's one-tick jump and back (its mates jump back
+with it) — it is a spike, decided on the way back's tick; otherwise it expires.
 
 Check on site: a loose connector or terminal, a damaged cable screen or a noisy power supply
 (interference), a transmitter or detector card that resets; a loop detector's crosstalk with an
@@ -113,10 +114,12 @@ class Spike:
             cond[i] = ctx_seen.size > 0 and bool(calm.all())
             if cond[i] or ctx_seen.size == 0 or not t.healthy[i]:
                 continue
-            if t.ts <= self.kept_until[i] and abs(t.x[i] - self.kept_from[i]) <= BACK_TO * abs(self.kept_jump[i]):
-                cond[i] = True                      # back where it jumped from: a spike, in a busy context
+            top = context_ratio[ctx_seen].max()
+            if (t.ts <= self.kept_until[i] and abs(t.x[i] - self.kept_from[i]) <= BACK_TO * abs(self.kept_jump[i])
+                    and top <= self.z):
+                cond[i] = True                      # back where it jumped from, alone: a spike, in a busy context
                 self.kept_until[i] = -np.inf
-            elif (top := context_ratio[ctx_seen].max()) <= self.z and ratio[i] >= DOMINANT * top:
+            elif context_ratio[i] >= DOMINANT * top:
                 kept[i] = True
                 self.kept_from[i], self.kept_jump[i] = t.prev[i], t.x[i] - t.prev[i]
                 self.kept_until[i] = t.ts + (BACK_TICKS + 0.5) * self.tick_s
