@@ -73,6 +73,9 @@ def atomic_write(path: Path, *parts) -> None:
             while view:
                 view = view[os.write(fd, view):]
         os.fsync(fd)
+    except BaseException:
+        os.unlink(tmp)          # a full disk: the part written must not keep the room the outbox needs
+        raise
     finally:
         os.close(fd)
     os.replace(tmp, path)

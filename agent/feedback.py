@@ -156,10 +156,9 @@ class FeedbackMemory:
     def _save(self) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
+        from .checkpoint import atomic_write     # the state files' one way: temporary file, fsync, rename
         try:
-            tmp.write_text(json.dumps(self.to_dict()))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(self.to_dict()).encode())
         except OSError as exc:
             log.warning("feedback: cannot save %s (%s); it holds until the agent stops", self.path, exc.strerror)
 

@@ -94,6 +94,9 @@ def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
+RELOAD_SCOPE = "SIGHUP reloads the model bundle only: a config change needs a restart"
+
+
 class SwapTarget(Protocol):
     """What a hot swap needs of the pipeline it updates (agent/pipeline.py implements it)."""
 
@@ -193,7 +196,13 @@ class HotSwap:
 
     def on_tick(self, result) -> None:
         """Called after every scored tick, in the pipeline's thread."""
-        if result.warming or not self.cfg.scoring.chain or self.cfg.scoring.chain[0] == "numpy":
+        if result.warming:
+            return
+        if not self.cfg.scoring.chain or self.cfg.scoring.chain[0] == "numpy":
+            if self._requested is not None:     # said, not dropped silently: the operator expects something
+                log.warning("%s: the scoring chain is numpy only, no model bundle to reload (%s)",
+                            self._requested, RELOAD_SCOPE)
+                self._requested = None
             return
         self.ticks += 1
         if self.shadow is not None:
@@ -212,7 +221,8 @@ class HotSwap:
             trigger, self._requested = self._requested, None
             path = self._sighup_target()
             if path is None:
-                log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle)", trigger)
+                log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle; %s)", trigger,
+                            RELOAD_SCOPE)
         elif self.models_dir is not None and self.ticks % self.poll_ticks == 0:
             path, trigger = self._new_bundle(), "new bundle in models_dir"
         if path is not None:

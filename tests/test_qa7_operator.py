@@ -14,10 +14,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +180,74 @@ def test_a_second_agent_on_the_same_state_dir_is_refused_and_a_killed_one_leaves
         first.stderr.close()
     third = agent("run", "-c", str(path), capture_output=True, input="")
     assert third.returncode == 0 and "stopped: input ended" in third.stderr, third.stderr[-2000:]
+
+
+def test_sighup_with_nothing_to_reload_says_so(tmp_path):
+    """A numpy-only chain has no bundle: SIGHUP was dropped without a word (an operator may expect it
+    to re-read the config, as many daemons do)."""
+    path = config(tmp_path, sources=[{"type": "stdin"}], warmup={"ticks": 40},
+                  window={"steps": 16, "max_clock_skew_s": 0})     # a fixed 2026-01-05 clock
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(path)], cwd=REPO, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+    reader.start()
+    rng = np.random.default_rng(0)
+    sent = 0
+
+    def send(n: int) -> None:
+        nonlocal sent
+        for _ in range(n):
+            a = float(rng.normal())
+            proc.stdin.write(json.dumps({"ts": T0.timestamp() + sent, "a": a, "b": 2 * a, "c": float(rng.normal())})
+                             + "\n")
+            sent += 1
+        proc.stdin.flush()
+    try:
+        send(60)
+        assert wait_until(lambda: any("warm-up done" in line for line in err), proc=proc), "".join(err)[-2000:]
+        proc.send_signal(signal.SIGHUP)
+        said = "SIGHUP: the scoring chain is numpy only, no model bundle to reload (SIGHUP reloads the model " \
+               "bundle only: a config change needs a restart)"
+        assert wait_until(lambda: send(1) or any(said in line for line in err), proc=proc), "".join(err)[-2000:]
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    reader.join(timeout=60)
+    assert sum(said in line for line in err) == 1
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_no_partial_file_taking_room(tmp_path):
+    """With the file-size limit of a full disk (`ulimit -f`), the failed write's temporary file
+    stayed beside the old checkpoint (1.7 MB at 256 sensors), taking room the outbox needs."""
+    (tmp_path / "checkpoint.bin").write_bytes(b"old")
+    code = ("import resource, sys; import numpy as np; from pathlib import Path; "
+            "from agent.checkpoint import atomic_write; "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
+            f"path = Path({str(tmp_path / 'checkpoint.bin')!r})\n"
+            "try:\n    atomic_write(path, b'header', np.zeros(10000))\n"
+            "except OSError as exc:\n    print(exc.errno)\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "27", res.stderr[-2000:]      # EFBIG, not a crash
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.bin"]
+    assert (tmp_path / "checkpoint.bin").read_bytes() == b"old"                       # the old one intact
+
+
+def test_feedback_state_is_saved_like_the_other_state_files(tmp_path):
+    """feedback.json was written with write_text + rename: no fsync (a power cut could leave it
+    empty, and every lift learned from operators is then ignored at start) and, when the write
+    failed, a partial feedback.tmp left behind. It now goes through checkpoint.atomic_write."""
+    code = ("import resource; from pathlib import Path; from agent.feedback import FeedbackConfig, FeedbackMemory\n"
+            f"mem = FeedbackMemory(FeedbackConfig(), Path({str(tmp_path / 'feedback.json')!r}))\n"
+            "mem.seen('gw-a', 100.0, 9.0, 3.0)\n"
+            "print(mem.apply('gw-a', 'false_alarm'))\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20, 20))\n"
+            "mem.seen('gw-b', 200.0, 8.0, 3.0); mem.apply('gw-b', 'false_alarm')\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "feedback: cannot save" in res.stderr and "File too large" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback.json"]            # no partial file
+    assert "gw-a" in (tmp_path / "feedback.json").read_text()                          # the last good save
