@@ -13,6 +13,41 @@ from .preflight import credential_problems, path_problems
 from .typed import doc, rng
 
 
+def topic_name_problem(part: object, levels: bool = False) -> str | None:
+    """Why `part` cannot go into an MQTT topic as a name (None when it can): empty, a wildcard
+    (`+`, `#`), a NUL, or — unless `levels` (the prefix may span levels) — a `/` that would add a
+    level. node.id and node.site are checked by this at load even without an MQTT sink: they name
+    the gateway in alert ids too, and the alert schema wants them non-empty."""
+    if not isinstance(part, str):
+        return None                     # a wrong type is reported by the typed loader already
+    if not part:
+        return "must not be empty"
+    bad = sorted({c for c in part if c in "+#\0" or (c == "/" and not levels)})
+    if bad:
+        return f"{part!r} cannot be used in an MQTT topic (it contains {', '.join(repr(c) for c in bad)})"
+    return None
+
+
+def topic_filter_problem(topic: object) -> str | None:
+    """Why `topic` is not a subscription filter a broker takes (None when it is): empty, longer than
+    MQTT allows, or a wildcard that is not a whole level (`a/#/b`, `x/+y`). paho refuses such a
+    filter only when it subscribes, on its network thread after the connect: the source would then
+    stay blind for every topic, so the config's load refuses it."""
+    if not isinstance(topic, str):
+        return None
+    if not topic:
+        return "an empty topic filter"
+    if len(topic.encode()) > 65535 or "\0" in topic:
+        return "not a topic filter (longer than 65535 bytes, or a NUL)"
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            return f"{topic!r}: '#' must be a whole level, and the last"
+        if "+" in level and level != "+":
+            return f"{topic!r}: '+' must be a whole level"
+    return None
+
+
 @dataclass
 class TlsConfig:
     ca_file: str | None = doc(

@@ -25,6 +25,7 @@ from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
+from .broker import topic_name_problem
 from .sinks.base import SinkContext
 from .typed import ConfigError, build, did_you_mean, doc, rng
 
@@ -49,8 +50,13 @@ class SensorSpec:
 
 @dataclass
 class NodeConfig:
-    id: str = doc("this gateway's name, in alert ids and MQTT topics", default="gateway-01")
-    site: str = doc("the site's name, in alerts and MQTT topics", default="default")
+    id: str = doc("this gateway's name, in alert ids and MQTT topics (not empty; no `/`, `+`, `#`)",
+                  default="gateway-01")
+    site: str = doc("the site's name, in alerts and MQTT topics (not empty; no `/`, `+`, `#`)", default="default")
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [(key, problem) for key, part in (("id", self.id), ("site", self.site))
+                if (problem := topic_name_problem(part))]
 
 
 @dataclass
@@ -325,6 +331,7 @@ class AgentConfig:
                          for key, sensor in src.sensor_refs() if sensor not in seen]
             if names and len(names) == len(seen):
                 problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
+        problems += _shared_listeners(self.sources)
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
@@ -452,18 +459,30 @@ def load(path: str | Path) -> AgentConfig:
     return from_dict(data, source=str(path), base_dir=str(path.parent.resolve()))
 
 
+WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
+
+
+def _shared_listeners(sources: list) -> list[tuple[str, str]]:
+    """Two sources that would bind the same port (the same address, or one of them every address):
+    the second cannot start, so it is a config error, not `run` exiting 'Address already in use'."""
+    problems, taken = [], []
+    for i, src in enumerate(sources):
+        end = src.listens_on() if isinstance(src, sources_pkg.SourceConfig) else None
+        if end is None:
+            continue
+        for j, (proto, addr, port) in taken:
+            if (proto, port) == end[:1] + end[2:] and (addr == end[1] or WILDCARD_ADDRESSES.count(addr)
+                                                       or WILDCARD_ADDRESSES.count(end[1])):
+                problems.append((f"sources[{i}].port", f"sources[{j}] listens on {proto} {addr}:{port} already"))
+        taken.append((i, end))
+    return problems
+
+
 def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> AgentConfig:
     if isinstance(data, dict) and "base_dir" in data:
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
-    cfg.base_dir = base_dir
-    if cfg.warmup.replay and not cfg.resolve(cfg.warmup.replay).exists():
-        raise ConfigError(source, [f"warmup.replay: no such file or folder: {cfg.resolve(cfg.warmup.replay)}"])
-    if cfg.scoring.bundle_keys:             # files: checked once paths can be resolved
-        from .signing import key_problems
-        problems = key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])
-        if problems:
-            raise ConfigError(source, [f"scoring.bundle_keys[{i}]: {p}" for i, p in problems])
+    cfg.base_dir = base_dir     # the files it names (warmup.replay, bundle_keys, …): agent/preflight.py
     return cfg
 
 

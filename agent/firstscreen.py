@@ -53,8 +53,10 @@ def sink_line(sink) -> str:
         return f"jsonl → {sink.path}"
     if kind == "mqtt":
         b = sink.cfg.broker
-        return (f"mqtt → {b.host}:{b.port} under {sink.alerts_topic.rsplit('/', 1)[0]}/ (alerts, status, health, "
-                f"sensors); until the broker answers, alerts wait in {sink.outbox.path}")
+        topics = (sink.alerts_topic, sink.faults_topic, sink.status_topic, sink.health_topic)   # the ones it publishes
+        return (f"mqtt → {b.host}:{b.port} under {sink.alerts_topic.rsplit('/', 1)[0]}/ "
+                f"({', '.join(t.rsplit('/', 1)[1] for t in topics)}); until the broker answers, alerts wait in "
+                f"{sink.outbox.path}")
     if kind == "terminal":
         return "terminal → stdout"
     return kind
@@ -72,8 +74,14 @@ def banner(agent) -> list[str]:
              f"  scoring: {scoring}",
              f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({duration(pipe.warmup_ticks * cfg.tick_s)} of data) "
              "before the first score"]
-    if pipe.warm:                       # resumed from a checkpoint (agent/checkpoint.py)
-        lines[2] = f"  warm-up: none, resumed from checkpoint ({getattr(agent, 'resumed', None)})"
+    resumed = getattr(agent, "resumed", None)                   # agent/checkpoint.py
+    recorded = cfg.warmup.replay if resumed is None else None   # warmup.replay, read before the banner
+    if pipe.warm:
+        lines[2] = (f"  warm-up: none, resumed from checkpoint ({resumed})" if resumed is not None else
+                    f"  warm-up: done on the recording {recorded}; the first {cfg.window.steps} live ticks "
+                    "refill the window before the first score")
+    elif recorded:
+        lines[2] += f" ({pipe.warmup_counted} of them from the recording {recorded})"
     lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]
     lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
     return lines
@@ -137,10 +145,13 @@ class WarmupProgress(logging.Filter):
                 print(f"\r{self.line(done, ts)}\033[K", end=end, file=sys.stderr, flush=True)
                 self.shown = not end
             return
+        reached = self.next_tenth
         while self.next_tenth <= 10 and done * 10 >= self.needed * self.next_tenth:
-            if self.next_tenth < 10:            # 100 % is the "warm-up done" line itself
-                log.info("%s", self.line(done, ts))
             self.next_tenth += 1
+        # One line for the tenths this tick reached (a recorded warm-up can pass several at once);
+        # 100 % is the "warm-up done" line itself.
+        if reached < self.next_tenth and done < self.needed:
+            log.info("%s", self.line(done, ts))
 
 
 __all__ = ["banner", "WarmupProgress", "source_line", "sink_line"]

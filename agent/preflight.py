@@ -1,7 +1,7 @@
 """What `run` needs from the machine, checked before anything starts (and by `check-config`).
 
-A config can be well-formed and still unusable here: a replay file that is not there, a bundle
-that is missing or built for other sensors, a secret whose environment variable is unset, a
+A config can be well-formed and still unusable here: a replay (or warm-up recording) file that is
+not there, a bundle's trusted key that cannot be read, a bundle that is missing or built for other sensors, a secret whose environment variable is unset, a
 state directory that cannot be written, a bind address this host does not have, a source whose
 optional extra is not installed. Each is a config problem: reported with its key path, exit 2,
 never a traceback or exit 1 from `run`, and never a silent fall-back (a missing bundle must not
@@ -33,6 +33,8 @@ def problems(cfg: AgentConfig) -> list[str]:
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
+    if cfg.warmup.replay:
+        found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))]
     found += _scoring(cfg)
     if cfg.metrics is not None:
         found += [(_join("metrics", key), msg) for key, msg in cfg.metrics.preflight(cfg.resolve)]
@@ -60,7 +62,11 @@ def _extra(plugin, kind: str) -> list[tuple[str, str]]:
 def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
     from . import bundle as bundles
     out: list[tuple[str, str]] = []
-    if cfg.scoring.bundle:
+    if cfg.scoring.bundle_keys:
+        from .signing import key_problems
+        out += [(f"scoring.bundle_keys[{i}]", p)
+                for i, p in key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])]
+    if cfg.scoring.bundle and not out:      # without usable keys it cannot be verified: said once, above
         try:
             bundles.load(cfg.scoring.bundle, cfg.base_dir, expect=bundles.Expectation.from_config(cfg))
         except bundles.BundleError as exc:

@@ -33,6 +33,7 @@ from .records import Rejects
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
+from .statelock import StateLock
 from .topology import adjacency
 from .window import MAX_TS, Aligner
 
@@ -102,6 +103,7 @@ class Agent:
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
         state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
         record = read_record(state_dir)
         tiers, active = active_tiers(cfg, record)
         self.pipeline = Pipeline(cfg, tiers=tiers)
@@ -180,7 +182,8 @@ class Agent:
         for t in threads:
             t.start()
         if self.pipeline.warm:
-            state = f"resumed from checkpoint ({self.resumed})"
+            state = (f"resumed from checkpoint ({self.resumed})" if self.resumed is not None
+                     else "warm from the recorded warm-up")
         else:
             state = f"warming up ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)"
         self.notifier.ready(f"running: tier={self.pipeline.chain.tier} {state}")
@@ -244,6 +247,7 @@ class Agent:
             if self.metrics is not None:
                 self.metrics.close()
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
+            self.state_lock.release()
         return self.summary()
 
     def _process(self, rows) -> None:
@@ -259,7 +263,7 @@ class Agent:
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res)
-            if res.warming:
+            if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
             if res.faults or res.alerts:
@@ -526,7 +530,10 @@ class Agent:
             self._emit(ev)
 
     def _log_first_tick(self, res) -> None:
-        if res.warming:
+        if res.warming and self.pipeline.warm:      # warmed up on warmup.replay before this tick
+            log.info("first tick %s: warm from the recording; the window refills for %d more tick(s) before "
+                     "the first score", iso(res.ts), self.pipeline.refill)
+        elif res.warming:
             log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),
                      self.cfg.warmup.ticks)
         else:

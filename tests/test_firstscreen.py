@@ -37,7 +37,7 @@ def test_the_demo_says_what_runs_where_alerts_go_and_how_far_warm_up_is(tmp_path
     assert ("source: simulate corridor (seed 7, endless): simulated clock from 2026-01-05T00:00:00Z, "
             "as fast as it computes") in err
     assert f"sink: jsonl → {tmp_path / 'alerts.jsonl'}" in err
-    assert (f"sink: mqtt → 127.0.0.1:9 under stad/demo-corridor/demo-gw-01/ (alerts, status, health, sensors); "
+    assert (f"sink: mqtt → 127.0.0.1:9 under stad/demo-corridor/demo-gw-01/ (alerts, faults, status, health); "
             f"until the broker answers, alerts wait in {tmp_path / 'state' / 'mqtt-outbox.sqlite'}") in err
     # Not a terminal (as under systemd): one line per 10 %, then the done line.
     tenths = re.findall(r"warm-up (\d+)/2880 ticks \((\d+) %\), data time \S+ simulated", err)

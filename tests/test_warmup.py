@@ -96,5 +96,6 @@ def test_a_short_recording_is_topped_up_by_live_ticks(tmp_path):
 def test_a_missing_warmup_recording_is_a_config_error(tmp_path):
     live = tmp_path / "live.csv"
     write_csv(live, T0, 10, seed=0)
-    with pytest.raises(ConfigError, match="warmup.replay: no such file"):
-        from_dict(base(tmp_path, live, replay="nope.csv"), base_dir=str(tmp_path))
+    from agent import preflight
+    cfg = from_dict(base(tmp_path, live, replay="nope.csv"), base_dir=str(tmp_path))   # a file on this machine:
+    assert preflight.problems(cfg) == [f"warmup.replay: {tmp_path / 'nope.csv'} does not exist"]  # checked by preflight

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
-from ..broker import BrokerConfig
+from ..broker import BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..plugins import Plugin
 from ..typed import doc, rng
@@ -73,7 +73,7 @@ class OutboxConfig:
 class MqttSinkConfig(SinkConfig):
     TYPE: ClassVar[str] = "mqtt"
     broker: BrokerConfig = doc("the broker to publish to", default_factory=BrokerConfig)
-    prefix: str = doc("topics are `<prefix>/<site>/<node>/alerts|status|health|sensors`", default="stad")
+    prefix: str = doc("topics are `<prefix>/<site>/<node>/alerts|status|health|faults`", default="stad")
     alert_expiry_s: int | None = doc("MQTT 5 message expiry for alert events (null: none)", default=None)
     health_interval_s: float = rng(1, None, default=30.0, doc="at most one health message this often")
     outbox: OutboxConfig = doc(
@@ -82,6 +82,10 @@ class MqttSinkConfig(SinkConfig):
     feedback: FeedbackConfig | None = doc(
         "take operator feedback on `<prefix>/<site>/<node>/feedback` (see Operator feedback); null: off",
         default=None)
+
+    def validate(self) -> list[tuple[str, str]]:
+        problem = topic_name_problem(self.prefix, levels=True)
+        return [("prefix", problem)] if problem else []
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
@@ -105,9 +109,11 @@ def _plain(x):
 
 
 def topic_base(prefix: str, site: str, node: str) -> str:
-    for what, part in (("prefix", prefix), ("node.site", site), ("node.id", node)):
-        if not part or any(c in part for c in "+#") or (what != "prefix" and "/" in part):
-            raise ValueError(f"MQTT sink: {what} {part!r} cannot be used in a topic")
+    """`<prefix>/<site>/<node>`; the config's load has refused names that cannot be used (topic_name_problem)."""
+    for what, part, levels in (("prefix", prefix, True), ("node.site", site, False), ("node.id", node, False)):
+        problem = topic_name_problem(part, levels)
+        if problem:
+            raise ValueError(f"MQTT sink: {what} {problem}")
     return f"{prefix}/{site}/{node}"
 
 

@@ -1,6 +1,13 @@
-"""One readable line per alert or fault event on stdout."""
+"""One readable line per alert or fault event on stdout.
+
+stdout can go away under a running agent: a pipe whose reader exited (`stad-agent run | head`),
+a journal stream cut by a restart of systemd-journald. A line that cannot be written is dropped
+and counted (health `sinks.terminal.dropped`, the summary), said once in the log, not raised: the
+other sinks still get the event (Sink.emit must not raise for a delivery problem).
+"""
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from typing import ClassVar
@@ -9,6 +16,8 @@ from ..alerts import AlertEvent
 from ..plugins import Plugin
 from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
+
+log = logging.getLogger("stad.sink.terminal")
 
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m", "fault": "\033[1;35m",
           "fault_end": "\033[36m"}
@@ -25,18 +34,37 @@ class TerminalSink(Sink):
 
     def __init__(self, cfg: TerminalConfig, context: SinkContext):
         self.color = cfg.color and sys.stdout.isatty()
+        self.written = 0
+        self.dropped: dict[str, int] = {}   # kind (alert / fault) → lines that could not be written
+        self.problem: str | None = None
 
     def emit(self, event: AlertEvent) -> None:
-        line = event.line()
-        if self.color:
-            line = f"{COLORS[event.event]}{line}\033[0m"
-        print(line, flush=True)
+        self._print(event.event, event.line(), "alert")
 
     def fault(self, event) -> None:
-        line = event.line()
+        self._print(event.event, event.line(), "fault")
+
+    def stats(self) -> dict:
+        return {"written": self.written, "dropped": dict(self.dropped), "problem": self.problem}
+
+    def _print(self, event: str, line: str, kind: str) -> None:
         if self.color:
-            line = f"{COLORS[event.event]}{line}\033[0m"
-        print(line, flush=True)
+            line = f"{COLORS[event]}{line}\033[0m"
+        try:
+            print(line, flush=True)
+        except (OSError, ValueError) as exc:       # ValueError: stdout closed
+            self.dropped[kind] = self.dropped.get(kind, 0) + 1
+            problem = getattr(exc, "strerror", None) or str(exc)
+            if problem != self.problem:
+                log.error("terminal: cannot write to stdout (%s); its lines are dropped and counted, the other "
+                          "sinks still get every event", problem)
+            self.problem = problem
+            return
+        self.written += 1
+        if self.problem is not None:
+            log.warning("terminal: writing to stdout again (%s dropped meanwhile)",
+                        ", ".join(f"{n} {k}" for k, n in self.dropped.items()))
+            self.problem = None
 
 
 PLUGIN = Plugin(config=TerminalConfig, create=TerminalSink)

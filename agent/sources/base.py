@@ -22,6 +22,11 @@ class SourceConfig:
         scenario they do not fit, an anomaly on a station that is not there); AgentConfig reports them."""
         return []
 
+    def listens_on(self) -> tuple[str, str, int] | None:
+        """(protocol, address, port) this source binds, so that AgentConfig refuses two sources on
+        one (the second could not bind it); None: it binds nothing fixed."""
+        return None
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this source needs on this machine (see agent/preflight.py);
         `resolve` turns a config path into a real one."""

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
-from ..broker import BrokerConfig
+from ..broker import BrokerConfig, topic_filter_problem
 from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
@@ -44,6 +44,11 @@ class MqttSourceConfig(SourceConfig):
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
+
+    def validate(self) -> list[tuple[str, str]]:
+        if isinstance(self.topics, dict) and not self.topics:
+            return [("topics", "at least one topic filter is required")]
+        return [(f"topics.{topic}", problem) for topic in self.topics if (problem := topic_filter_problem(topic))]
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]

@@ -31,6 +31,9 @@ class UdpConfig(SourceConfig):
     max_datagram: int = rng(64, 65507, default=8192,
         doc="a longer datagram is counted as `datagram too long`, never read cut short")
 
+    def listens_on(self) -> tuple[str, str, int] | None:
+        return ("udp", self.bind, self.port) if self.port else None
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return bind_problems(self.bind, self.port)
 
@@ -47,7 +50,11 @@ class UdpSource(Source):
         self._stop = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(RECEIVE_TIMEOUT_S)
-        self.sock.bind((cfg.bind, cfg.port))
+        try:
+            self.sock.bind((cfg.bind, cfg.port))
+        except OSError as exc:          # taken since check-config: say which source could not bind
+            self.sock.close()
+            raise OSError(exc.errno, f"udp source {cfg.bind}:{cfg.port}: {exc.strerror}") from None
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RXQ_OVFL", SO_RXQ_OVFL), 1)
         except OSError:
