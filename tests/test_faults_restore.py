@@ -149,6 +149,21 @@ def test_a_jump_back_start_leaves_no_since_in_an_idle_held():
     assert held.idle and np.isnan(held.since).all() and not held.ticks.any()
 
 
+def test_a_noisy_sensors_jump_back_that_is_no_spike_ends_its_drift_and_across_a_restore():
+    """Pump seed 34's flow drift (Wednesday 07:00, tick 6600) is past the limit from 07:16 but held
+    only 8 ticks of drift_s's 10 when it jumps back at 07:20 (tick 6640): 111 → 71, within flow's
+    own usual change, so the spike rule decides nothing. Its residual jumps back while no skid mate's
+    does and the skid is calm: the drift is decided on that tick (ramp.py's jump back, drift.py),
+    restored two ticks before it the same."""
+    faults = bench_module("faults")
+    cfg = from_dict(faults.config_dict("pump", 34, 72))
+    rows = faults.simulated_rows(cfg)[:6660]
+    plain, restored = _events_with_restores(cfg, rows, [6638])
+    assert [(k, ev["kind"]) for k, ev in plain if ev["sensor"] == "flow" and ev["event"] == "fault"
+            and 6600 <= k <= 6650] == [(6640, "drift")]
+    assert restored == plain
+
+
 def _corridor_rows(seed: int, ticks: int):
     faults = bench_module("faults")
     cfg = from_dict(faults.config_dict("corridor", seed, 72))

@@ -440,6 +440,14 @@ class Drift(StationRelation):
             if far is not None or self.ramp.tracking:       # (else track would change nothing)
                 self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
             self._med = med
+            if self.ramp.far_any and fnp.count_nonzero(abrupt[:n]):
+                # A noisy sensor's jump back is no spike (its usual change is as large): its residual
+                # jumping back while its decision is under way (held past the limit, its context calm),
+                # no context sensor's residual jumping and its context calm, ends the drift alike.
+                ctx_jumped = np.logical_or.reduce(abrupt[self._ctx_rep] & self.context_on, axis=1)
+                back = self.claim(abrupt[:n] & ~ctx_jumped & ctx_calm[:n] & (self.held.ticks > 0), t.healthy, t.ts)
+                if back is not None:
+                    decide, decided = decide | back, decided | back
         if not self.ramp.enabled:
             ramp = None
         elif pending is self.held.nothing and self.ramp.resting:    # (update would count the run and return None)

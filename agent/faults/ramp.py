@@ -17,9 +17,13 @@ past the limit (or past half of it for `drift_s`, as a station relation must be 
 back) on one of the last ABRUPT_TICKS ticks, whose reading now jumps while its context
 does not (the spike rule's decision that tick) and whose residual is then back within half the
 limit, was drifting: decided as a drift on that tick (the drift rule names the fault: it comes
-first), its fault starting when the departure last passed half the limit. Its record (far_left,
-far_sign, far_size, over_from) is checkpointed, so a restart decides as the run it continues; a
-fault of another kind forgets a sensor's record (`forget`), as the drift rule's rows settle after one.
+first), its fault starting when the departure last passed half the limit. A noisy sensor's jump
+back (the pump's flow: its usual change is as large) is no spike; its residual jumping back
+(drift.py's abrupt test) while its drift decision is under way (held past the limit with its
+context calm), no context sensor's residual jumps and its context is calm, claims it alike.
+Its record (far_left, far_sign, far_size, over_from) is checkpointed, so a restart decides as the
+run it continues; a fault of another kind forgets a sensor's record (`forget`), as the drift
+rule's rows settle after one.
 
 It lives apart from drift.py so that each reads in one sitting; drift.py owns the departure and
 the candidates and passes them in each judged tick (`update`). `judged_run` is checkpointed too (a checkpoint from
@@ -103,6 +107,11 @@ class Ramp:
         fnp.copyto(since, np.fmin(since, self.held.since), where=decided)
         self._ramped_any = bool(fnp.count_nonzero(self.ramped))
         return self.ramped & over & ~stepped, decided
+
+    @property
+    def far_any(self) -> bool:
+        """Some sensor far lately: claim() may end its drift."""
+        return self._far_any
 
     @property
     def tracking(self) -> bool:
