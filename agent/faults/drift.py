@@ -27,7 +27,8 @@ The departure is measured from the residual's own slow level (half-life BASE_HAL
 learned while calm), so a regime the pair models fit less well is not a drift either.
 
 A drift that is short or small reaches the limit late, or not at all: ramp.py decides a candidate
-whose context stays calm while its departure keeps growing (sensors without a station relation).
+whose context stays calm while its departure keeps growing (sensors without a station relation),
+and makes one that rises steadily under half the limit a candidate too (its rise).
 
 Past half the limit (its context calm, or its departure DOMINANT × every context sensor's; not a
 step) a sensor is a drift *candidate*: an alert it drives alone waits up to `drift_holdback_s` for
@@ -52,7 +53,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from .config import FaultConfig
-from .ramp import Ramp
+from .ramp import RISE_Z, Ramp
 from .relation import EARLY, RELATION_STATE, RELATION_Z, StationRelation
 from .context import WholeCounts
 from .rule import Held, Tick
@@ -89,6 +90,7 @@ class Drift(StationRelation):
         # (per-tick operands as 0-d arrays, the same bits: fastnp.const)
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
             fnp.const(self.z_limit / 2)
+        self._c_rise_z = fnp.const(RISE_Z * self.z_limit)
         self._c_z, self._c_early_z, self._c_rel_half_z = fnp.const(self.z_limit), \
             fnp.const(EARLY * RELATION_Z * self.z_limit), fnp.const(0.5 * RELATION_Z * self.z_limit)
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
@@ -332,11 +334,14 @@ class Drift(StationRelation):
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
         size = np.abs(self.departure)
-        self.over = over = size > self._c_half_z
+        # (past the rise's share of the limit, below half of it: ramp.py's rise; none, the usual tick)
+        low = size > self._c_rise_z
+        any_low = fnp.count_nonzero(low)
+        self.over = over = size > self._c_half_z if any_low else low
         # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
         # pending and the relation's blame are all False, and are not computed.
-        any_over = fnp.count_nonzero(over)
+        any_over = fnp.count_nonzero(over) if any_low else 0
         self._any_over = bool(any_over)
         if not any_over and all_seen and self._all_judged and all_fresh:
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
@@ -436,6 +441,12 @@ class Drift(StationRelation):
             back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged[n:])
             if back is not None:
                 decide, decided = decide | back, decided | back
+        rising = None
+        if any_low or self.ramp.rising_any:     # a steady rise under half the limit (ramp.py, rise)
+            low = low[:n] & ~over[:n] & judged[:n] & ~self.stepped[:n] & ctx_calm[:n]
+            rising = self.ramp.rise(low if all_healthy else low & ~drifting, size[:n], t.ts, self.departure[:n])
+            if rising is not None:
+                self._own = self._own | rising
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
             if far is not None or self.ramp.tracking:       # (else track would change nothing)
                 self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
@@ -457,6 +468,8 @@ class Drift(StationRelation):
             calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]
             ramp = self.ramp.update(calm_pending, judged[:n], size[:n], drifting, t.ts, self.held.since,
                                     self.over[:n], self.stepped[:n])
+        if rising is not None:
+            pending = pending | rising
         if ramp is not None:
             hold, ramped = ramp
             return decide | pending | hold, decided | ramped

@@ -25,6 +25,15 @@ Its record (far_left, far_sign, far_size, over_from) is checkpointed, so a resta
 run it continues; a fault of another kind forgets a sensor's record (`forget`), as the drift
 rule's rows settle after one.
 
+The rise (with `drift_jump_back`): a drift whose departure grows steadily but stays under half the limit
+(the pump's 20-minute temperature drifts: 25 → 30 °C, 2.6–2.9 spreads at their end) is never a
+candidate, so an alert it drives alone opened after `lone_holdback_s` and its jump back was called a
+spike. A sensor without a station relation whose departure has been past RISE_Z × the limit, with
+its context calm and not a step, for RISE_S without falling more than RISE_DIP below its peak, and
+has grown RISE_GROWTH × since, is a drift candidate while that lasts (its alert waits
+`drift_holdback_s`), and its jump back may end it as a drift (`far`, as above; the fault starts when
+the rise did). It is not judged by the ramp: under half the limit nothing holds a ramped drift.
+
 It lives apart from drift.py so that each reads in one sitting; drift.py owns the departure and
 the candidates and passes them in each judged tick (`update`). `judged_run` is checkpointed too (a checkpoint from
 before these keys restores them as a fresh start: nothing far, nothing judged yet).
@@ -38,6 +47,10 @@ from .rule import Held
 
 GROWTH = 1.25            # a calm-context candidate's departure grown this many ×…
 RAMP_WARM_S = 900.0      # …and judged without a break this long before it became one
+RISE_Z = 1.0 / 6.0       # the rise: a departure past this share of drift_z…
+RISE_S = 300.0           # …for this long, its context calm, not a step…
+RISE_DIP = 0.1           # …never this many spreads below its peak since…
+RISE_GROWTH = 1.5        # …and grown this many × since it passed RISE_Z
 
 
 class Ramp:
@@ -67,6 +80,14 @@ class Ramp:
         self._judged_run = np.zeros(n, np.int64)    # ticks judged without a break (`judged_run`)…
         self._run_k = 0                             # …but for this many ticks that judged every sensor
         self.warm_ticks = int(np.ceil(RAMP_WARM_S / tick_s))
+        # The rise: when each sensor's departure passed RISE_Z × the limit (NaN: not rising), its size
+        # then and its peak since; far_from: when the rise that last made it far began (its jump back's start).
+        self.rise_z = RISE_Z * limit
+        self.rise_from = np.full(n, np.nan)
+        self.rise_start = np.zeros(n)
+        self.rise_peak = np.zeros(n)
+        self.far_from = np.full(n, np.nan)
+        self._rise_any = False
 
     @property
     def judged_run(self) -> np.ndarray:
@@ -143,6 +164,35 @@ class Ramp:
         self._from_any = bool(np.isfinite(self.over_from).any())
         self._far_any = bool(fnp.count_nonzero(self.far_left))
 
+    @property
+    def rising_any(self) -> bool:
+        """Some sensor rising: rise() has a record to keep even on a tick with none past RISE_Z."""
+        return self._rise_any
+
+    def rise(self, low: np.ndarray, size: np.ndarray, ts: float, departure: np.ndarray) -> np.ndarray | None:
+        """The rise's candidates this tick (None: none). `low`: judged, past RISE_Z × the limit, its
+        context calm, not a step, not drifting, under half the limit; `size`: |departure|."""
+        low = low & self.on
+        if not self.back_on or not (self._rise_any or fnp.count_nonzero(low)):
+            return None
+        fell = size < self.rise_peak - RISE_DIP
+        new = low & (np.isnan(self.rise_from) | fell)
+        self.rise_from[~low] = np.nan
+        self.rise_from[new] = ts
+        self.rise_start[new] = size[new]
+        self.rise_peak = fnp.where(low, np.maximum(fnp.where(new, 0.0, self.rise_peak), size), 0.0)
+        self._rise_any = bool(np.isfinite(self.rise_from).any())
+        with np.errstate(invalid="ignore"):          # (NaN: not rising)
+            cand = low & (ts - self.rise_from >= RISE_S) & (size >= RISE_GROWTH * self.rise_start)
+        if not fnp.count_nonzero(cand):
+            return None
+        self.far_left[cand] = self.window + 1
+        self.far_sign[cand] = np.sign(departure[cand])
+        self.far_size[cand] = size[cand]
+        self.far_from[cand] = self.rise_from[cand]
+        self._far_any = True
+        return cand
+
     def claim(self, spiked: np.ndarray, back_z, healthy: np.ndarray, held: Held, ts: float) -> np.ndarray | None:
         """The sensors whose spike this tick (`spiked`: the spike rule's decision, a jump its context
         did not share) ends a drift: far (track) within the last `window` ticks, and the residual
@@ -158,11 +208,13 @@ class Ramp:
         if not fnp.count_nonzero(cand):
             return None
         for k in np.flatnonzero(cand):
-            held.started(k, self.over_from[k] if np.isfinite(self.over_from[k]) else ts)
+            held.started(k, self.over_from[k] if np.isfinite(self.over_from[k]) else
+                         self.far_from[k] if np.isfinite(self.far_from[k]) else ts)
         self.jumped_back |= cand
         self._back_any = True
         self.back_dep = fnp.where(cand, self.far_sign * self.far_size, self.back_dep)
         self.far_left[cand] = 0
+        self.far_from[cand] = np.nan
         return cand
 
     def forget(self, other: np.ndarray) -> None:
@@ -171,14 +223,21 @@ class Ramp:
         if self._far_any or self._from_any:
             self.far_left[other] = 0
             self.over_from[other] = np.nan
+            self.far_from[other] = np.nan
             self._from_any = bool(np.isfinite(self.over_from).any())
             self._far_any = bool(fnp.count_nonzero(self.far_left))
+        if self._rise_any:
+            self.rise_from[other] = np.nan
+            self._rise_any = bool(np.isfinite(self.rise_from).any())
 
     def state(self) -> dict:
         return {"held": self.held.state(), "from": self.start.tolist(), "ramped": self.ramped.tolist(),
                 "judged_run": self.judged_run.tolist(), "far_left": self.far_left.tolist(),
                 "far_sign": self.far_sign.tolist(), "far_size": self.far_size.tolist(),
-                "over_from": [None if np.isnan(v) else v for v in self.over_from.tolist()]}
+                "over_from": [None if np.isnan(v) else v for v in self.over_from.tolist()],
+                "far_from": [None if np.isnan(v) else v for v in self.far_from.tolist()],
+                "rise_from": [None if np.isnan(v) else v for v in self.rise_from.tolist()],
+                "rise_start": self.rise_start.tolist(), "rise_peak": self.rise_peak.tolist()}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -193,3 +252,10 @@ class Ramp:
         self.over_from[:] = [np.nan if v is None else v for v in state.get("over_from", [None] * self.over_from.size)]
         self._from_any = bool(np.isfinite(self.over_from).any())
         self._far_any = bool(fnp.count_nonzero(self.far_left))
+        # (a checkpoint from before the rise: nothing rising)
+        none = [None] * self.far_from.size
+        self.far_from[:] = [np.nan if v is None else v for v in state.get("far_from", none)]
+        self.rise_from[:] = [np.nan if v is None else v for v in state.get("rise_from", none)]
+        self.rise_start[:] = state.get("rise_start", 0.0)
+        self.rise_peak[:] = state.get("rise_peak", 0.0)
+        self._rise_any = bool(np.isfinite(self.rise_from).any())
