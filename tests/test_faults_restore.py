@@ -302,3 +302,53 @@ def test_a_restore_while_a_station_relation_is_kept_open_through_a_mates_spike_g
     assert [k for k, g in enumerate(gaps) if any(v is not None for v in g)] == [878, 879]
     assert gaps[879][3] == rows[878].ts              # S04's relation (the fourth station): in its gap since 878
     assert (880, "S04_flow", "drift", "fault") in events
+
+
+def _rise(ramp: Ramp, ts: float, dep: float) -> np.ndarray | None:
+    """One judged tick of sensor 0 under half the limit, its context calm, not a step; sensor 1 calm."""
+    size = np.array([abs(dep), 0.0])
+    return ramp.rise(size > 1.0, size, ts, np.array([dep, 0.0]))
+
+
+def test_a_steady_rise_under_half_the_limit_is_a_candidate_a_plateau_or_a_dip_is_not():
+    """ramp.py's rise: past 1/6 of the limit (1.0) for 300 s without falling 0.1 below its peak, and
+    grown 1.5 × since: a candidate, far (its jump back is claimable), its fault starting with the rise."""
+    ramp = _ramp()
+    rises = [_rise(ramp, 1000.0 + TICK * k, 1.1 + 0.1 * k) for k in range(12)]
+    assert all(r is None for r in rises[:10])                   # under 300 s risen
+    assert list(rises[10]) == [True, False] and list(rises[11]) == [True, False]
+    b = _ramp()
+    b.restore(json.loads(json.dumps(ramp.state())))
+    assert list(_rise(b, 1000.0 + TICK * 12, 2.3)) == list(_rise(ramp, 1000.0 + TICK * 12, 2.3)) == [True, False]
+    held = Held(2, TICK)
+    assert list(_claim(b, held, 1000.0 + TICK * 13)) == [True, False]
+    assert held.since[0] == 1000.0                             # the rise's start
+    old = {k: v for k, v in ramp.state().items() if not k.startswith(("rise_", "far_from"))}   # before the rise
+    c = _ramp()
+    c.restore(old)
+    assert np.isnan(c.rise_from).all() and np.isnan(c.far_from).all() and not c.rising_any
+    plateau = _ramp()
+    assert all(_rise(plateau, 1000.0 + TICK * k, 2.0) is None for k in range(30))     # never grows 1.5 ×
+    dip = _ramp()
+    deps = [1.1 + 0.1 * k for k in range(8)] + [1.5] + [1.6 + 0.1 * k for k in range(5)]    # falls 0.3 at tick 8
+    assert all(_rise(dip, 1000.0 + TICK * k, d) is None for k, d in enumerate(deps))   # the run starts again
+
+
+def test_a_steady_rise_under_half_the_limit_is_held_and_decided_at_its_jump_back_and_across_a_restore():
+    """Pump seed 30's temp_fluid drift (Monday 13:00, tick 1560): 25 → 29.8 °C, its departure rising to
+    2.87 spreads, under half the limit (3). A candidate by its rise from 13:10:30 (tick 1581), its
+    lone alert waits, and its jump back at 13:20 (tick 1600) is decided as the drift, started when
+    the rise did (13:05:30): no skid alert opens. Restored mid-rise, the same."""
+    faults = bench_module("faults")
+    cfg = from_dict(faults.config_dict("pump", 30, 72))
+    rows = faults.simulated_rows(cfg)[:1620]
+
+    def seen(k, pipe, result):
+        out = [(k, "alert", a.event) for a in result.alerts if k >= 1560]
+        out += [(k, ev.sensor, ev.kind, ev.event, ev.start) for ev in result.faults or []
+                if ev.sensor == "temp_fluid" and k >= 1560]
+        return out
+    plain, restored = _runs_with_restores(cfg, rows, [1590], seen)
+    start = rows[1571].ts
+    assert plain == [(1600, "temp_fluid", "drift", "fault", start), (1602, "temp_fluid", "drift", "fault_end", start)]
+    assert restored == plain
