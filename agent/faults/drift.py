@@ -442,7 +442,7 @@ class Drift(StationRelation):
             if back is not None:
                 decide, decided = decide | back, decided | back
         rising = None
-        if any_low or self.ramp.rising_any:     # a steady rise under half the limit (ramp.py, rise)
+        if self.ramp.back_on and (any_low or self.ramp.rising_any):     # a steady rise under half the limit (ramp.py)
             low = low[:n] & ~over[:n] & judged[:n] & ~self.stepped[:n] & ctx_calm[:n]
             rising = self.ramp.rise(low if all_healthy else low & ~drifting, size[:n], t.ts, self.departure[:n])
             if rising is not None:

@@ -173,7 +173,7 @@ class Ramp:
         """The rise's candidates this tick (None: none). `low`: judged, past RISE_Z × the limit, its
         context calm, not a step, not drifting, under half the limit; `size`: |departure|."""
         low = low & self.on
-        if not self.back_on or not (self._rise_any or fnp.count_nonzero(low)):
+        if not (self._rise_any or fnp.count_nonzero(low)):
             return None
         fell = size < self.rise_peak - RISE_DIP
         new = low & (np.isnan(self.rise_from) | fell)
