@@ -3,7 +3,9 @@
 Prints each alert event as a readable line (or its raw JSON with --json), shows node status
 changes (online/offline), and drops replayed copies already seen, keyed by (alert_id, seq).
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count);
-1 when --count was not reached before --timeout, or the broker refused the credentials.
+1 when --count was not reached before --timeout, or the broker refused the credentials;
+2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
+prefix, site or node that makes no subscription a broker takes).
 """
 from __future__ import annotations
 
@@ -16,16 +18,37 @@ import threading
 import time
 
 from .alerts import iso
-from .broker import BrokerConfig, Secret, TlsConfig
+from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem
 from .mqtt_client import ConnectionReporter, build_client, connect
 
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
 
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError(port)
+    return port
+
+
+_port.__name__ = "port (1-65535)"                  # argparse's message: "invalid port (1-65535) value: '0'"
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:           # NaN too
+            raise ValueError(value)
+        return value
+    parse.__name__ = f"positive {kind.__name__}"   # argparse's message: "invalid positive int value: '0'"
+    return parse
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker")
     p.add_argument("--host", default="localhost")
-    p.add_argument("--port", type=int, default=None, help="default 1883, or 8883 with --ca-file")
+    p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with --ca-file")
     p.add_argument("--prefix", default="stad")
     p.add_argument("--site", default="+", help="site to follow (default: all)")
     p.add_argument("--node", default="+", help="node to follow (default: all)")
@@ -37,8 +60,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     p.add_argument("--json", action="store_true", help="print each alert event as one JSON line")
     p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert event to this file")
-    p.add_argument("--count", type=int, default=None, help="exit after this many alert events")
-    p.add_argument("--timeout", type=float, default=None, help="exit after this many seconds")
+    p.add_argument("--count", type=_positive(int), default=None, help="exit after this many alert events")
+    p.add_argument("--timeout", type=_positive(float), default=None, help="exit after this many seconds")
     p.add_argument("--session", metavar="CLIENT_ID",
                    help="a persistent session under this client id: the broker keeps the subscriptions and "
                         "queues alert events for a day while listen is away or the broker restarts")
@@ -161,9 +184,25 @@ class Listener:
             self.out.flush()
 
 
+def filter_problem(args) -> str | None:
+    """Why the subscription built from --prefix/--site/--node is not one the broker takes (None when
+    it is). paho would refuse it only on its network thread after the connect, and listen would then
+    wait for nothing; site and node are one topic level each (`+` for all)."""
+    for name in ("site", "node"):
+        value = getattr(args, name)
+        if not value or "/" in value or ("#" in value) or ("+" in value and value != "+"):
+            return f"--{name} {value!r}: one topic level, or + for all"
+    problem = topic_filter_problem(f"{args.prefix}/{args.site}/{args.node}/alerts")
+    return f"--prefix {args.prefix!r}: {problem}" if problem else None
+
+
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    problem = filter_problem(args)
+    if problem:
+        log.error("listen: %s", problem)
+        return 2
     try:
         listener = Listener(args)
     except (ValueError, OSError) as exc:
