@@ -73,12 +73,17 @@ def atomic_write(path: Path, *parts) -> None:
             while view:
                 view = view[os.write(fd, view):]
         os.fsync(fd)
-    except BaseException:
-        os.unlink(tmp)          # a full disk: the part written must not keep the room the outbox needs
-        raise
-    finally:
         os.close(fd)
-    os.replace(tmp, path)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:                    # a full disk: the part written must not keep the room the outbox needs
+            os.unlink(tmp)
+        except OSError:
+            pass                # the write's own error is the one to report
+        raise
     try:                        # the rename itself survives a power cut once the directory is synced
         dfd = os.open(path.parent, os.O_RDONLY)
     except OSError:

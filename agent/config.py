@@ -331,7 +331,7 @@ class AgentConfig:
                          for key, sensor in src.sensor_refs() if sensor not in seen]
             if names and len(names) == len(seen):
                 problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
-        problems += _shared_listeners(self.sources)
+        problems += shared_listeners(self.sources)
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
@@ -459,22 +459,25 @@ def load(path: str | Path) -> AgentConfig:
     return from_dict(data, source=str(path), base_dir=str(path.parent.resolve()))
 
 
-WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
+WILDCARD_ADDRESSES = ("", "0.0.0.0")
 
 
-def _shared_listeners(sources: list) -> list[tuple[str, str]]:
+def shared_listeners(sources: list, address=lambda addr: addr) -> list[tuple[str, str]]:
     """Two sources that would bind the same port (the same address, or one of them every address):
-    the second cannot start, so it is a config error, not `run` exiting 'Address already in use'."""
+    the second cannot start, so it is a config error, not `run` exiting 'Address already in use'.
+    At load the addresses are compared as written; preflight compares them as this host resolves
+    them (`address`), so `localhost` beside `127.0.0.1` is caught too."""
     problems, taken = [], []
     for i, src in enumerate(sources):
         end = src.listens_on() if isinstance(src, sources_pkg.SourceConfig) else None
         if end is None:
             continue
-        for j, (proto, addr, port) in taken:
-            if (proto, port) == end[:1] + end[2:] and (addr == end[1] or WILDCARD_ADDRESSES.count(addr)
-                                                       or WILDCARD_ADDRESSES.count(end[1])):
-                problems.append((f"sources[{i}].port", f"sources[{j}] listens on {proto} {addr}:{port} already"))
-        taken.append((i, end))
+        proto, addr, port = end[0], address(end[1]), end[2]
+        for j, (other_proto, other_addr, other_port, written) in taken:
+            if (other_proto, other_port) == (proto, port) and (
+                    other_addr == addr or other_addr in WILDCARD_ADDRESSES or addr in WILDCARD_ADDRESSES):
+                problems.append((f"sources[{i}].port", f"sources[{j}] listens on {proto} {written}:{port} already"))
+        taken.append((i, (proto, addr, port, end[1])))
     return problems
 
 

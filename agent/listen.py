@@ -18,7 +18,7 @@ import threading
 import time
 
 from .alerts import iso
-from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem
+from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
 from .mqtt_client import ConnectionReporter, build_client, connect
 
 log = logging.getLogger("stad.listen")
@@ -190,7 +190,7 @@ def filter_problem(args) -> str | None:
     wait for nothing; site and node are one topic level each (`+` for all)."""
     for name in ("site", "node"):
         value = getattr(args, name)
-        if not value or "/" in value or ("#" in value) or ("+" in value and value != "+"):
+        if value != "+" and topic_name_problem(value):
             return f"--{name} {value!r}: one topic level, or + for all"
     problem = topic_filter_problem(f"{args.prefix}/{args.site}/{args.node}/alerts")
     return f"--prefix {args.prefix!r}: {problem}" if problem else None

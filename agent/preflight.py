@@ -33,6 +33,8 @@ def problems(cfg: AgentConfig) -> list[str]:
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
+    from .config import shared_listeners
+    found += shared_listeners(cfg.sources, address=resolved_ipv4)
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))]
     found += _scoring(cfg)
@@ -130,6 +132,19 @@ def writable_file_problems(path: Path) -> list[str]:
     if path.exists() and not os.access(path, os.W_OK):
         return [f"{path} is not writable"]
     return writable_dir_problems(path.parent)
+
+
+def resolved_ipv4(host: str) -> str:
+    """The IPv4 address this host binds for `host` (as the UDP source does); the wildcard, and a
+    name that does not resolve (bind_problems says so), as written."""
+    from .config import WILDCARD_ADDRESSES
+    if host in WILDCARD_ADDRESSES:
+        return host
+    import socket
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0]
+    except OSError:
+        return host
 
 
 def bind_problems(host: str, port: int) -> list[tuple[str, str]]:

@@ -6,8 +6,12 @@ outbox events, and, with one node id, take each other's MQTT session over ten ti
 (the broker drops the older connection with the same client id; both reconnect). The second
 agent is refused before it opens anything, naming the holder's pid.
 
-The lock is flock(2) on an open file: the kernel releases it when the process ends, `kill -9`
-and a power cut included, so a stale lock file never blocks a restart.
+The lock is flock(2) on the state directory itself, opened read-only: the kernel releases it when
+the process ends, `kill -9` and a power cut included, so nothing stale ever blocks a restart; and
+it needs no file the agent must be allowed to write (a lock file left 0600 by a manual root run
+would otherwise turn the guard off for the service's user). `agent.lock` only names the holder's
+pid for the refusal, best effort. A filesystem without locks (NFS without lockd: ENOLCK) runs
+unguarded with a warning, as a state directory that cannot be opened does.
 """
 from __future__ import annotations
 
@@ -31,31 +35,39 @@ class StateLock:
         self.path = Path(state_dir) / LOCK_FILE
         self._fd: int | None = None
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
-            # A full disk (no inode left) or a read-only state: the agent still runs where it can;
-            # its checkpoint and outbox say the same once, each.
-            log.warning("state_dir lock %s cannot be made (%s); not guarded against a second agent", self.path,
-                        exc.strerror or exc)
+            log.warning("state_dir %s cannot be opened to lock it (%s); not guarded against a second agent",
+                        state_dir, exc.strerror or exc)
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             os.close(fd)
-            raise StateDirInUse(errno.EBUSY, f"state_dir {state_dir} is in use by another stad-agent (pid {holder}); "
-                                             "one agent per state_dir (stop the other, or give this one its own "
-                                             "state_dir and node.id)") from None
+            raise StateDirInUse(errno.EBUSY, f"state_dir {state_dir} is in use by another stad-agent (pid "
+                                             f"{self._holder()}); one agent per state_dir (stop the other, or "
+                                             "give this one its own state_dir and node.id)") from None
+        except OSError as exc:          # ENOLCK and the like: the filesystem cannot lock
+            os.close(fd)
+            log.warning("state_dir %s cannot be locked (%s); not guarded against a second agent", state_dir,
+                        exc.strerror or exc)
+            return
         self._fd = fd
-        try:                            # the holder's pid, for the refusal: best effort (a full disk)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:                            # the holder's pid, for the refusal: best effort (a full disk, a foreign file)
+            self.path.unlink(missing_ok=True)
+            self.path.write_text(f"{os.getpid()}\n", encoding="ascii")
         except OSError:
             pass
 
+    def _holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="ascii", errors="replace").strip() or "?"
+        except OSError:
+            return "?"
+
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)          # closing the file drops the flock
+            os.close(self._fd)          # closing the descriptor drops the flock
             self._fd = None
 
     def __del__(self) -> None:

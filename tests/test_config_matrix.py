@@ -107,6 +107,9 @@ CASES = [
     ("mqtt-bad-filter", with_("sources", [{"type": "mqtt", "topics": {"t/#/u": "a"}}]), "sources[0].topics.t/#/u"),
     ("udp-same-port", with_("sources", [{"type": "udp", "port": 0}, {"type": "udp", "bind": "0.0.0.0", "port": 5999},
                                         {"type": "udp", "port": 5999}]), "sources[2].port"),
+    ("udp-same-port-resolved", with_("sources", [{"type": "udp", "bind": "localhost", "port": 5998},
+                                                 {"type": "udp", "bind": "127.0.0.1", "port": 5998}]),
+     "sources[1].port"),            # as this host resolves them (preflight): run would exit 1 "in use"
     ("simulate-kind", simulated([{"kind": "meteor"}]), "sources[0].anomalies[0].kind"),
     ("simulate-incident-station", simulated([{"kind": "incident", "target": "S99"}]), "sources[0].anomalies[0].target"),
     ("simulate-scenario-sensors", with_("sources", [{"type": "simulate"}]), "sources[0].scenario"),

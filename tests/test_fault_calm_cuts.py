@@ -67,34 +67,51 @@ def _state(tracker) -> str:
     return json.dumps(tracker.state(), sort_keys=True, default=lambda x: x.item() if hasattr(x, "item") else x.tolist())
 
 
+def _trackers(cfg):
+    from agent.faults.tracker import FaultTracker
+    return FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults, reentry_ticks=cfg.window.steps)
+
+
+def _twins_decide_alike(short, long, rows, label, long_way, tally):
+    """Steps both trackers over the rows; before each of long's ticks `long_way(k, long)` returns the
+    tracker to step (made to take the long way, restored as it says). Every tick's events and
+    candidates, and the checkpoints, must be the same. Returns the sum of `tally()` (read after
+    short's tick) and the kinds of fault decided."""
+    counted, kinds = 0, set()
+    for k, row in enumerate(rows):
+        a = short.observe(row)
+        counted += tally()
+        long = long_way(k, long)
+        b = long.observe(row)
+        assert [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in a] == \
+               [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in b], (label, k)
+        assert np.array_equal(short.candidate, long.candidate), (label, k)
+        kinds.update(e.kind for e in a)
+        if k % 50 == 0:
+            assert _state(short) == _state(long), (label, k)
+    assert _state(short) == _state(long)
+    return counted, kinds
+
+
 @pytest.mark.parametrize("scenario, seed, hours", [("pump", 3, 12.0), ("pump", 4, 12.0)])
 def test_a_tracker_skipping_the_ramps_calm_ticks_decides_as_one_that_runs_them(scenario, seed, hours):
     """A twin whose ramp is made to run update() and track() on every tick (its caches set to
     "something held"), and is restored from its checkpoint every 13 ticks: every tick's events and
     candidates and the checkpoints are the same, on streams with drifts, spikes, stuck and dead
     sensors and dropouts (the pump: its ramp judges every sensor)."""
-    from agent.faults.tracker import FaultTracker
     cfg, rows = _faulty_rows(scenario, seed, hours)
-    short, long = (FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults,
-                                reentry_ticks=cfg.window.steps) for _ in range(2))
+    short, long = _trackers(cfg), _trackers(cfg)
     long.life = short.life
     short_ramp = next(r for r in short.rules if r.KIND == "drift").ramp
-    rested, kinds = 0, set()
-    for k, row in enumerate(rows):
-        a = short.observe(row)
-        rested += short_ramp._run_k > 0
+
+    def long_way(k, long):
         drift = next(r for r in long.rules if r.KIND == "drift")
         if k % 13 == 0:
             drift.ramp.restore(json.loads(json.dumps(drift.ramp.state())))
         drift.ramp._ramped_any, drift.ramp._back_any = True, True      # the long way: update and track run
-        b = long.observe(row)
-        assert [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in a] == \
-               [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in b], (scenario, k)
-        assert np.array_equal(short.candidate, long.candidate), (scenario, k)
-        kinds.update(e.kind for e in a)
-        if k % 50 == 0:
-            assert _state(short) == _state(long), (scenario, k)
-    assert _state(short) == _state(long)
+        return long
+
+    rested, kinds = _twins_decide_alike(short, long, rows, scenario, long_way, lambda: short_ramp._run_k > 0)
     assert rested > len(rows) // 2 and "drift" in kinds, (rested, kinds)
 
 
@@ -120,31 +137,21 @@ def test_a_tracker_keeping_drifts_all_true_masks_decides_as_one_that_writes_them
     """A twin whose drift writes its kept relation slot and its sensors' calm context on every tick
     (the caches saying "not all True / not as it is"), and is restored from its checkpoint every 17
     ticks: every tick's events and candidates, and the checkpoints, are the same."""
-    from agent.faults.tracker import FaultTracker
     cfg, rows = _faulty_rows(scenario, seed, hours)
-    short, long = (FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults,
-                                reentry_ticks=cfg.window.steps) for _ in range(2))
+    short, long = _trackers(cfg), _trackers(cfg)
     long.life = short.life
     drift = next(r for r in short.rules if r.KIND == "drift")
-    kept_all, kinds = 0, set()
-    for k, row in enumerate(rows):
-        a = short.observe(row)
-        kept_all += drift._ctx_calm_any
+
+    def long_way(k, long):
         if k % 17 == 0:
             saved = json.loads(json.dumps(long.state()))
-            long = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults,
-                                reentry_ticks=cfg.window.steps)
+            long = _trackers(cfg)
             long.life = short.life
             long.restore(saved)
         twin = next(r for r in long.rules if r.KIND == "drift")
         twin._rc_all = [False] * len(twin._rc_all)          # the long way: written every tick
         twin._ctx_calm_any = False
-        b = long.observe(row)
-        assert [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in a] == \
-               [(e.event, e.sensor, e.kind, e.ts, e.evidence) for e in b], (scenario, k)
-        assert np.array_equal(short.candidate, long.candidate), (scenario, k)
-        kinds.update(e.kind for e in a)
-        if k % 50 == 0:
-            assert _state(short) == _state(long), (scenario, k)
-    assert _state(short) == _state(long)
+        return long
+
+    kept_all, kinds = _twins_decide_alike(short, long, rows, scenario, long_way, lambda: drift._ctx_calm_any)
     assert kept_all > len(rows) // 5 and "drift" in kinds, (kept_all, kinds)      # (calm ticks: a fifth and more)

@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from conftest import wait_until
@@ -180,6 +181,21 @@ def test_a_second_agent_on_the_same_state_dir_is_refused_and_a_killed_one_leaves
         first.stderr.close()
     third = agent("run", "-c", str(path), capture_output=True, input="")
     assert third.returncode == 0 and "stopped: input ended" in third.stderr, third.stderr[-2000:]
+
+
+def test_a_lock_file_the_agent_cannot_write_still_guards_the_state_dir(tmp_path):
+    """The lock is the directory's, not agent.lock's: a lock file the second agent cannot open for
+    writing (here a directory in its place; in the field one left 0600 by a manual root run) used to
+    turn the guard off with a warning while the other agent held it."""
+    from agent.statelock import StateDirInUse, StateLock
+    (tmp_path / "agent.lock").mkdir()
+    first = StateLock(tmp_path)
+    try:
+        with pytest.raises(StateDirInUse, match=r"in use by another stad-agent \(pid \?\)"):
+            StateLock(tmp_path)
+    finally:
+        first.release()
+    StateLock(tmp_path).release()                    # free again once the holder lets go
 
 
 def test_sighup_with_nothing_to_reload_says_so(tmp_path):
