@@ -196,13 +196,13 @@ class HotSwap:
 
     def on_tick(self, result) -> None:
         """Called after every scored tick, in the pipeline's thread."""
-        if result.warming:
-            return
         if not self.cfg.scoring.chain or self.cfg.scoring.chain[0] == "numpy":
-            if self._requested is not None:     # said, not dropped silently: the operator expects something
+            if self._requested is not None:     # said at once (warm-up can last a day), not dropped silently
                 log.warning("%s: the scoring chain is numpy only, no model bundle to reload (%s)",
                             self._requested, RELOAD_SCOPE)
                 self._requested = None
+            return
+        if result.warming:
             return
         self.ticks += 1
         if self.shadow is not None:

@@ -200,7 +200,7 @@ def test_a_lock_file_the_agent_cannot_write_still_guards_the_state_dir(tmp_path)
 
 def test_sighup_with_nothing_to_reload_says_so(tmp_path):
     """A numpy-only chain has no bundle: SIGHUP was dropped without a word (an operator may expect it
-    to re-read the config, as many daemons do)."""
+    to re-read the config, as many daemons do); then it was said only once warm-up had ended."""
     path = config(tmp_path, sources=[{"type": "stdin"}], warmup={"ticks": 40},
                   window={"steps": 16, "max_clock_skew_s": 0})     # a fixed 2026-01-05 clock
     proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(path)], cwd=REPO, text=True,
@@ -219,13 +219,20 @@ def test_sighup_with_nothing_to_reload_says_so(tmp_path):
                              + "\n")
             sent += 1
         proc.stdin.flush()
+    said = "SIGHUP: the scoring chain is numpy only, no model bundle to reload (SIGHUP reloads the model " \
+           "bundle only: a config change needs a restart)"
     try:
+        send(5)
+        assert wait_until(lambda: any("first tick" in line for line in err), proc=proc), "".join(err)[-2000:]
+        proc.send_signal(signal.SIGHUP)         # during warm-up (40 ticks): answered on the next tick, not a day later
+        assert wait_until(lambda: (sent < 30 and send(1)) or any(said in line for line in err), proc=proc), \
+            "".join(err)[-2000:]
+        assert not any("warm-up done" in line for line in err)
         send(60)
         assert wait_until(lambda: any("warm-up done" in line for line in err), proc=proc), "".join(err)[-2000:]
-        proc.send_signal(signal.SIGHUP)
-        said = "SIGHUP: the scoring chain is numpy only, no model bundle to reload (SIGHUP reloads the model " \
-               "bundle only: a config change needs a restart)"
-        assert wait_until(lambda: send(1) or any(said in line for line in err), proc=proc), "".join(err)[-2000:]
+        proc.send_signal(signal.SIGHUP)         # and after it
+        assert wait_until(lambda: send(1) or sum(said in line for line in err) == 2, proc=proc), \
+            "".join(err)[-2000:]
         proc.stdin.close()
         assert proc.wait(timeout=60) == 0
     finally:
@@ -233,7 +240,7 @@ def test_sighup_with_nothing_to_reload_says_so(tmp_path):
             proc.kill()
             proc.wait(timeout=60)
     reader.join(timeout=60)
-    assert sum(said in line for line in err) == 1
+    assert sum(said in line for line in err) == 2
 
 
 def test_a_checkpoint_that_cannot_be_written_leaves_no_partial_file_taking_room(tmp_path):
