@@ -84,7 +84,7 @@ class Ramp:
         # then and its peak since; far_from: when the rise that last made it far began (its jump back's start).
         # Kept as Python lists, written only at the sensors in `_track` (rise_at): a few sensors a tick.
         self.rise_z = RISE_Z * limit
-        self._on = on.tolist()
+        self.judges = on.tolist()             # `on` as a list (per sensor: drift.py's pick for rise)
         self._from = [np.nan] * n
         self._start = [0.0] * n
         self._peak = [0.0] * n
@@ -164,7 +164,7 @@ class Ramp:
             self.far_sign[far] = np.sign(departure[far])
             self.far_size[far] = np.abs(departure[far])
         self.over_from[judged & ~over] = np.nan
-        self._from_any = bool(np.isfinite(self.over_from).any())
+        self._from_any = bool(fnp.count_nonzero(self.over_from == self.over_from))     # (NaN ≠ NaN; never ±inf)
         self._far_any = bool(fnp.count_nonzero(self.far_left))
 
     @property
@@ -178,12 +178,11 @@ class Ramp:
         return np.array(self._from)
 
     def rise(self, low: list[int], size: np.ndarray, ts: float, departure: np.ndarray) -> np.ndarray | None:
-        """The rise's candidates this tick (None: none). `low`: the sensors (indices, ascending) judged,
-        past RISE_Z × the limit, their context calm, not a step, not drifting, under half the limit;
-        `size`: |departure|. Only those this ramp judges (`on`) and those rising until now are written
+        """The rise's candidates this tick (None: none). `low`: the sensors (indices, ascending) this ramp
+        judges (`on`) judged, past RISE_Z × the limit, their context calm, not a step, not drifting,
+        under half the limit; `size`: |departure|. Only those and the ones rising until now are written
         (every other's record is NaN and 0 already), in Python numbers: the same bits as the whole
         arrays' arithmetic, in fewer µs for a few sensors than the ~20 numpy calls it took."""
-        low = [k for k in low if self._on[k]]
         if not (low or self._rise_any):
             return None
         frm, start, peak = self._from, self._start, self._peak
