@@ -480,12 +480,14 @@ def scorer_metrics(files: list[FileRows], traces: list[Trace], n_sensors: int, t
 
 
 def incidents_and_faults(pairs: list[tuple[FileRows, Trace]], tick_s: float, tolerance_s: float) -> dict | None:
-    """Incident alerts and sensor faults scored apart (agent/evaluate/faults.py)."""
+    """Incident alerts and sensor faults scored apart (agent/evaluate/faults.py). Events are taken
+    over the scored ticks, as the table's: one already open when scoring starts counts from there
+    (left out, an alert inside it was called a false alarm)."""
     runs = []
     for f, t in pairs:
         if not f.scored.any():
             continue
-        events = fault_scoring.labelled_events(f.ts, f.events)
+        events = fault_scoring.labelled_events(f.ts[f.scored], [e for e, m in zip(f.events, f.scored) if m])
         runs.append(fault_scoring.score_run(events, t.alerts, t.faults, tick_s, tolerance_s,
                                             scored_from=float(f.ts[f.scored][0])))
     return fault_scoring.summarise(runs) if runs else None
