@@ -281,6 +281,7 @@ class ReplaySource(Source):
                 continue
             label = max(label or 0, flag)
         values: dict[str, float] = {}
+        bad = []
         for i, col, sensor in value_cols:
             text = row[i].strip()
             if not text:
@@ -288,9 +289,12 @@ class ReplaySource(Source):
             try:
                 values[sensor] = parse_number(text)
             except ValueError:
-                self.rejects.add("bad number", where, f"field {col!r}: {text[:40]!r}")
+                bad.append(f"field {col!r}: {text[:40]!r}")
+        if bad:                 # one count per row, however many of its cells are bad
+            self.rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
         if not values:
-            self.rejects.add("no values", where, "no readings on the row")
+            if not bad:         # a row whose cells were all bad numbers is counted once, above
+                self.rejects.add("no values", where, "no readings on the row")
             return None
         return Record(ts=ts, values=values, label=label, origin=where)
 
