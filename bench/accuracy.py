@@ -512,8 +512,9 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
               f"{std['false_positives']:>7} {alerts:>6} {far_mar_f1(counts)['f1']:6.3f}  | {swept}")
         summary[scorer] = {"nab": m, "alerts": alerts, "pointwise": counts.as_dict(), "per_file": per_file[scorer]}
     print(f"{'null detector (no detections)':34} {0.0:8.1f} {0.0:7.1f} {0.0:7.1f}   by definition")
-    print("   the random row's hindsight figures are NAB's random detector (uniform scores, one threshold "
-          "chosen with the labels)")
+    if "random" in pairs:
+        print("   the random row's hindsight figures are NAB's random detector (uniform scores, one threshold "
+              "chosen with the labels)")
     for name, std, low_fp, low_fn in NAB_LEADERBOARD:
         print(f"{name:34} {std:8.1f} {low_fp:7.1f} {low_fn:7.1f}   NAB leaderboard (58 files, hindsight threshold)")
     for name, err in errors.items():
