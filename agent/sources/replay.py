@@ -323,7 +323,8 @@ class ReplaySource(Source):
         try:
             ts = parse_time(cell, self.cfg.time_format)
         except ValueError as exc:
-            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}")
+            hint = "" if self.cfg.time_format else " (another layout: set the source's time_format, strptime)"
+            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
             return None
         label = None
         for i, col in label_cols:
