@@ -334,16 +334,13 @@ def spans_from_events(alert_events, last_ts: float) -> dict[str, list]:
     return {"alert_spans": spans, "onsets": onsets, "backdated_spans": backdated}
 
 
-def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer]:
-    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy); [] for numpy
-    or when it does not load (each refusal logged)."""
+def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> tuple[list[Scorer], list[str]]:
+    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy), and why it
+    did not load: ([], reasons) for numpy or when it does not."""
     if scorer == "numpy" or not bundle:
-        return []
-    tiers, refusals = load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
-                                 cfg.base_dir, chain=[scorer, "numpy"])
-    for line in refusals:
-        log.warning("%s", line)
-    return tiers
+        return [], []
+    return load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
+                      cfg.base_dir, chain=[scorer, "numpy"])
 
 
 def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
@@ -361,9 +358,11 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
     # the tier's would mix in the fallback's ticks. Speed is bench/'s business, not evaluate's.
     tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
                                    scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
-    pipe = Pipeline(tick_cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
+    tiers, refusals = model_tier(cfg, scorer, bundle)
+    pipe = Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
-        raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
+        raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r}: "
+                           + ("; ".join(refusals) or "no reason given"))
     n = len(f.rows)
     last_ts = float(f.ts[-1])
     score, threshold = np.full(n, np.nan), np.full(n, np.nan)
