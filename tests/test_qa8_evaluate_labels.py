@@ -66,3 +66,19 @@ def test_average_precision_needs_both_classes():
     assert average_precision(np.ones(5), np.arange(5.0)) is None
     assert average_precision(np.zeros(5), np.arange(5.0)) is None
     assert average_precision(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
+
+
+def test_skipped_files_say_why_in_the_table(tmp_path):
+    """A folder whose files are skipped was evaluated on the rest without a word on stdout, and the
+    error with none left listed names only ('skipped: header.csv')."""
+    write_csv(tmp_path / "x.csv", 1500, labelled=(1000, 1060), burst=(1000, 1060))
+    (tmp_path / "header.csv").write_text("timestamp,a,b,anomaly\n")
+    write_csv(tmp_path / "short.csv", 100, labelled=(50, 60))
+    cfg = config.from_dict({
+        "sensors": ["a", "b"], "sources": [{"type": "replay", "path": ".", "label_columns": ["anomaly"]}],
+        "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 400}, "sinks": [],
+    }, base_dir=str(tmp_path))
+    report = evaluate(cfg, scorers=["numpy"])
+    assert [f["name"] for f in report["files"]] == ["x.csv"]
+    head = format_table(report).splitlines()[1]
+    assert head.startswith("skipped 2 file(s): header.csv (no rows), short.csv (too short: 100 ticks"), head

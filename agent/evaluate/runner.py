@@ -275,8 +275,8 @@ def train_ticks_for(rows: list[Row], protocol: str, cfg: AgentConfig, source: So
 
 
 def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: str) -> tuple[list[FileRows], list[str]]:
-    """Aligned rows of every labelled recording of `src` (see labelled_source); also the names of
-    recordings skipped (no labels, or too short to train and score)."""
+    """Aligned rows of every labelled recording of `src` (see labelled_source); also the recordings
+    skipped, each as 'NAME (why)': no rows, no labels, or too short to train and score."""
     source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
     chunks = source.recordings() if isinstance(src, ReplayConfig) else [("simulate", source.records())]
     files, skipped = [], []
@@ -285,12 +285,13 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
         if isinstance(src, ReplayConfig):
             source_rows, records = SourceRows.tap(records)
         rows = align(cfg, records)
-        if all(r.label is None for r in rows):
-            skipped.append(name)
+        if not rows or all(r.label is None for r in rows):
+            skipped.append(f"{name} ({'no rows' if not rows else 'no labels'})")
             continue
         train = train_ticks_for(rows, protocol, cfg, source_rows)
         if train < cfg.window.steps + 2 or train >= len(rows):
-            skipped.append(name)
+            skipped.append(f"{name} (too short: {len(rows)} ticks, {train} of them to train; needs more than "
+                           f"{cfg.window.steps + 1} to train and some left to score)")
             continue
         files.append(FileRows(name=name, rows=rows, train_ticks=train, source=source_rows, tick_s=cfg.tick_s))
     return files, skipped
