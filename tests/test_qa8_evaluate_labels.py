@@ -82,3 +82,11 @@ def test_skipped_files_say_why_in_the_table(tmp_path):
     assert [f["name"] for f in report["files"]] == ["x.csv"]
     head = format_table(report).splitlines()[1]
     assert head.startswith("skipped 2 file(s): header.csv (no rows), short.csv (too short: 100 ticks"), head
+
+
+def test_labelled_training_ticks_are_said(tmp_path, caplog):
+    write_csv(tmp_path / "x.csv", 1000, labelled=(0, 1000))
+    with caplog.at_level("WARNING"):
+        run(tmp_path)
+    assert any("x.csv: 400 of the 400 training ticks are labelled anomalous" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]

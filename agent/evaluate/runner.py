@@ -293,6 +293,10 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
             skipped.append(f"{name} (too short: {len(rows)} ticks, {train} of them to train; needs more than "
                            f"{cfg.window.steps + 1} to train and some left to score)")
             continue
+        labelled = sum(r.label == 1 for r in rows[:train])
+        if labelled:                    # the scorers fit and calibrate on them: say so, the figures depend on it
+            log.warning("%s: %d of the %d training ticks are labelled anomalous: every scorer fits and calibrates "
+                        "on them (%s protocol)", name, labelled, train, protocol)
         files.append(FileRows(name=name, rows=rows, train_ticks=train, source=source_rows, tick_s=cfg.tick_s))
     return files, skipped
 
