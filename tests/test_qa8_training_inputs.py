@@ -127,3 +127,16 @@ def test_steps_override_is_checked_like_window_steps(tmp_path, steps):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("--steps (window.steps): steps: must be "), proc.stderr
     assert proc.stderr.strip().endswith(f"got {steps}") and "Traceback" not in proc.stderr
+
+
+def test_too_little_data_says_what_was_rejected(tmp_path):
+    """A recording exported newest-first: every row but the first few is 'late' for the aligner.
+    Training said only '3 rows cannot fill a window'; now the rejects are in the reason."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_csv(folder / "x.csv", 600, {"a": "wave", "b": "wave"}, time_of=lambda i: f"{1.7e9 + (599 - i) * TICK:.0f}")
+    proc = run_train(tmp_path, config_dict(folder, ["a", "b"]))
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("stad-convert train: not enough data for windows of 8 ticks"), last
+    assert "rejected while reading: 59" in last and " late" in last, last
