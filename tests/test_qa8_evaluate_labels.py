@@ -90,3 +90,16 @@ def test_labelled_training_ticks_are_said(tmp_path, caplog):
         run(tmp_path)
     assert any("x.csv: 400 of the 400 training ticks are labelled anomalous" in r.getMessage()
                for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_a_tolerance_that_is_not_seconds_is_refused(tmp_path):
+    """NaN made 'always' (an alarm on every row) detect 0 of 1 events; a negative one shrank events."""
+    import pytest
+    write_csv(tmp_path / "x.csv", 1000, labelled=(600, 700))
+    cfg = config.from_dict({
+        "sensors": ["a", "b"], "sources": [{"type": "replay", "path": "x.csv", "label_columns": ["anomaly"]}],
+        "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 400}, "sinks": [],
+    }, base_dir=str(tmp_path))
+    for bad in (float("nan"), -100.0, float("inf")):
+        with pytest.raises(ValueError, match="--tolerance-s: expected seconds >= 0"):
+            evaluate(cfg, scorers=["always"], tolerance_s=bad)

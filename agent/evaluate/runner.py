@@ -576,6 +576,8 @@ def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = 
         if feedback_delay_s < 0 or not np.isfinite(feedback_delay_s):
             raise ValueError(f"--feedback-delay: expected seconds >= 0, got {feedback_delay_s!r}")
         scorers = with_feedback(scorers)
+    if tolerance_s is not None and not (np.isfinite(tolerance_s) and tolerance_s >= 0):
+        raise ValueError(f"--tolerance-s: expected seconds >= 0, got {tolerance_s!r}")
     tolerance_s = event_tolerance_s(cfg, tolerance_s)
     started = time.monotonic()
     src = labelled_source(cfg, data_path)
