@@ -22,7 +22,10 @@ def test_a_line_of_bad_numbers_counts_once():
     kept = parse_json_line(json.dumps({"ts": T0, "a": "x", "b": 2}), "f:3", rejects)
     assert kept is not None and kept.values == {"b": 2.0}
     assert parse_json_line(json.dumps({"ts": T0}), "f:4", rejects) is None
-    assert rejects.as_dict() == {"bad number": 3, "no values": 1}
+    assert parse_json_line(json.dumps({"ts": T0, "a": "x", "label": "?"}), "f:5", rejects) is None   # not also "bad label"
+    labelled = parse_json_line(json.dumps({"ts": T0, "a": 1, "label": "?"}), "f:6", rejects)
+    assert labelled is not None and labelled.label is None
+    assert rejects.as_dict() == {"bad number": 4, "no values": 1, "bad label": 1}
 
 
 def test_run_summary_counts_each_bad_record_once(tmp_path):

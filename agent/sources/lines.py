@@ -90,8 +90,6 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         rejects.add("missing time", where, "no 'ts' field")
         return None
 
-    label = _parse_label(obj.get("label"), where, rejects)
-    event = obj.get("event") if isinstance(obj.get("event"), str) else None
     read = _readings(obj, where, rejects)
     if read is None:
         return None
@@ -100,6 +98,8 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         if not bad:                     # a line whose readings were all bad numbers is counted once, above
             rejects.add("no values", where, "no readings on the line")
         return None
+    label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
+    event = obj.get("event") if isinstance(obj.get("event"), str) else None
     return Record(ts=ts, values=values, label=label, event=event, origin=where)
 
 

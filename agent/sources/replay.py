@@ -326,14 +326,6 @@ class ReplaySource(Source):
             hint = "" if self.cfg.time_format else " (another layout: set the source's time_format, strptime)"
             self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
             return None
-        label = None
-        for i, col in label_cols:
-            try:
-                flag = 1 if parse_number(row[i]) != 0 else 0
-            except ValueError:
-                self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
-                continue
-            label = max(label or 0, flag)
         values: dict[str, float] = {}
         bad = []
         for i, col, sensor in value_cols:
@@ -345,11 +337,20 @@ class ReplaySource(Source):
             except ValueError:
                 bad.append(f"field {col!r}: {text[:40]!r}")
         if bad:                 # one count per row, however many of its cells are bad
-            self.rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
+            more = f"; … ({len(bad)} fields)" if len(bad) > 3 else ""
+            self.rejects.add("bad number", where, "; ".join(bad[:3]) + more)
         if not values:
             if not bad:         # a row whose cells were all bad numbers is counted once, above
                 self.rejects.add("no values", where, "no readings on the row")
             return None
+        label = None            # only a kept row's bad label is counted: one reason per rejected row
+        for i, col in label_cols:
+            try:
+                flag = 1 if parse_number(row[i]) != 0 else 0
+            except ValueError:
+                self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
+                continue
+            label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where)
 
 
