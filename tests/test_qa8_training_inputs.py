@@ -140,3 +140,14 @@ def test_too_little_data_says_what_was_rejected(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("stad-convert train: not enough data for windows of 8 ticks"), last
     assert "rejected while reading: 59" in last and " late" in last, last
+
+
+def test_a_live_source_is_refused_not_listened_to_forever(tmp_path):
+    """`stad-convert train -c configs/roadside.yaml` (a udp source) sat listening, silent, forever."""
+    d = config_dict(tmp_path, ["a", "b"])
+    d["sources"] = [{"type": "udp", "port": 47999}]
+    proc = run_train(tmp_path, d)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == ("stad-convert train: sources[0]: a udp source waits for live data and never ends: "
+                                   "training reads recordings — a replay source (a file, or a folder of them), a "
+                                   "simulate source, or stdin from a file"), proc.stderr
