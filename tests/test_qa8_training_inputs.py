@@ -151,3 +151,16 @@ def test_a_live_source_is_refused_not_listened_to_forever(tmp_path):
     assert proc.stderr.strip() == ("stad-convert train: sources[0]: a udp source waits for live data and never ends: "
                                    "training reads recordings — a replay source (a file, or a folder of them), a "
                                    "simulate source, or stdin from a file"), proc.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["export", "B", "--only", "bogus"], "argument --only: unknown artifact kind(s) bogus"),
+    (["verify", "B", "--min-agreement", "1.5"], "argument --min-agreement: expected a share in [0, 1], got 1.5"),
+])
+def test_export_and_verify_options_are_checked_before_any_work(tmp_path, args, says):
+    """`export --only bogus` ended in a ValueError traceback; `verify --min-agreement 1.5` ran the
+    whole verification to fail a bar no bundle can pass."""
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", *[str(tmp_path) if a == "B" else a for a in args]],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
