@@ -166,10 +166,15 @@ def cmd_train(args) -> int:
     if args.steps is not None:          # checked by window.steps' own rule (a ConfigError: exit 2)
         cfg.window = build(WindowConfig, {**dataclasses.asdict(cfg.window), "steps": args.steps},
                            "--steps (window.steps)")
+    options = _train_options(args)
+    if options.problems():              # before any data is read
+        for problem in options.problems():
+            print(f"stad-convert train: {problem}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
     try:
-        result, _ = train_bundle(cfg, out, _train_options(args), data, model_id=args.model_id or out.resolve().name)
+        result, _ = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2

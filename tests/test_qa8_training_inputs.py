@@ -164,3 +164,23 @@ def test_export_and_verify_options_are_checked_before_any_work(tmp_path, args, s
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_training_options_out_of_range_are_refused_by_flag(tmp_path):
+    """--batch-size 0, --lr -1, --d-model 0 and --heads 3 (with d_model 32) ended in ValueError /
+    ZeroDivisionError tracebacks after the data was read; --windows-per-epoch -5 trained silently."""
+    d = config_dict(tmp_path, ["a", "b"])
+    cfg_path = tmp_path / "train.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg_path), "-o",
+                           str(tmp_path / "bundle"), "--batch-size", "0", "--lr", "-1", "--heads", "3",
+                           "--windows-per-epoch", "-5", "--no-export", "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "stad-convert train: --batch-size: must be at least 1, got 0",
+        "stad-convert train: --d-model: must be divisible by --heads (3), got 32",
+        "stad-convert train: --lr: must be a positive number, got -1.0",
+        "stad-convert train: --windows-per-epoch: must be at least 1 (0: all), got -5"], proc.stderr
+    with pytest.raises(TrainingError, match="--d-model: must be at least 1, got 0"):
+        train(None, STEPS, None, TrainOptions(d_model=0))         # checked before anything is read
