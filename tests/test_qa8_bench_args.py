@@ -19,3 +19,13 @@ def test_bad_bench_arguments_are_usage_errors(tmp_path, script, args, says):
                          capture_output=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert says.format(tmp=tmp_path) in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("only", ["skab", "nab"])
+def test_accuracy_says_when_the_data_set_it_was_asked_for_is_absent(tmp_path, only):
+    """`--only skab` on a --data without skab/ printed nothing and exited 0."""
+    (tmp_path / "other").mkdir()
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "accuracy.py"), "--data", str(tmp_path), "--only", only],
+                         cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.strip() == f"no {only.upper()} copy at {tmp_path / only}: nothing to measure"
