@@ -29,3 +29,12 @@ def test_accuracy_says_when_the_data_set_it_was_asked_for_is_absent(tmp_path, on
                          cwd=REPO, text=True, capture_output=True, timeout=120)
     assert res.returncode == 1, res.stderr
     assert res.stderr.strip() == f"no {only.upper()} copy at {tmp_path / only}: nothing to measure"
+
+
+@pytest.mark.parametrize("script", ["scorer.py", "rss.py", "ticks.py", "table.py", "dashboard.py"])
+def test_an_out_file_in_no_directory_is_refused_before_the_run(tmp_path, script):
+    """The run was measured in full, then lost to a FileNotFoundError traceback when writing --out."""
+    res = subprocess.run([sys.executable, str(REPO / "bench" / script), "--out", str(tmp_path / "absent" / "x.json")],
+                         cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert f"argument --out: no directory {tmp_path / 'absent'} for x.json" in res.stderr, res.stderr
