@@ -38,3 +38,13 @@ def test_an_out_file_in_no_directory_is_refused_before_the_run(tmp_path, script)
                          cwd=REPO, text=True, capture_output=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert f"argument --out: no directory {tmp_path / 'absent'} for x.json" in res.stderr, res.stderr
+
+
+def test_a_bundle_that_does_not_load_is_a_usage_error(tmp_path):
+    """bench/artifacts.py ended in a BundleError traceback; bench/restart.py --bundle ran its
+    roadside case, then waited 120 s for an agent that had refused the bundle at once."""
+    for script, args in (("artifacts.py", [str(tmp_path)]), ("restart.py", ["--repeats", "1", "--bundle", str(tmp_path)])):
+        res = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO, text=True,
+                             capture_output=True, timeout=60)
+        assert res.returncode == 2, (script, res.stderr)
+        assert f"{tmp_path}: no manifest.json" in res.stderr and "Traceback" not in res.stderr, res.stderr
