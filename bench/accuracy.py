@@ -582,6 +582,12 @@ def main(argv=None) -> int:
         print(f"no data at {data}: nothing to measure", file=sys.stderr)
         return 1
     skab_config_path = Path(args.skab_config).resolve()
+    for name in ("skab", "nab"):         # a data set asked for (or expected) and absent is said, not skipped silently
+        if args.only in (None, name) and not (data / name).is_dir():
+            print(f"no {name.upper()} copy at {data / name}: {'nothing to measure' if args.only else 'skipped'}",
+                  file=sys.stderr)
+            if args.only:
+                return 1
     if args.only in (None, "skab") and (data / "skab").is_dir():
         tmp = None
         bundle = args.skab_bundle

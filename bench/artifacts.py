@@ -44,11 +44,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2000)
     args = parser.parse_args()
 
-    from agent.bundle import load
+    from agent.bundle import BundleError, load
     from convert import bundle_writer as bw
     from convert.runners import TorchRunner, open_runner
 
-    bundle = load(args.bundle)
+    try:
+        bundle = load(args.bundle)
+    except BundleError as exc:
+        parser.error(str(exc))
     values, missing = bw.load_windows(bundle.path / bw.HOLDOUT_FILE, bundle.steps)
     model = bw.load_model(bundle.path, bundle.manifest)
     results = {"pytorch_eager": {"bytes": (bundle.path / bw.WEIGHTS_FILE).stat().st_size,

@@ -37,6 +37,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import out_file  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO / "configs" / "grafana" / "stad-agent-dashboard.json"
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
@@ -232,7 +235,7 @@ def render(panels: list[dict], start: float, end: float, path: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=str(REPO / "docs" / "dashboard.png"))
+    p.add_argument("--out", type=out_file, default=str(REPO / "docs" / "dashboard.png"))
     p.add_argument("--seconds", type=float, default=480.0,
                    help="how long Prometheus scrapes the agent (rate(…[5m]) panels fill their window after 300 s)")
     p.add_argument("--outage", default="70:130", help="START:END seconds after start with the broker down; "

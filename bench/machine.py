@@ -1,11 +1,13 @@
 """What machine a benchmark ran on: printed with every result."""
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
 import sys
 from importlib import metadata
+from pathlib import Path
 
 
 #: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
@@ -45,3 +47,12 @@ def percentiles_us(samples_s) -> dict:
     a = np.asarray(samples_s) * 1e6
     return {"p50_us": round(float(np.percentile(a, 50)), 2), "p99_us": round(float(np.percentile(a, 99)), 2),
             "mean_us": round(float(a.mean()), 2)}
+
+
+def out_file(text: str) -> Path:
+    """argparse type of a bench's --out FILE: its directory must exist, said before the run rather
+    than in a traceback once the measurement is done and lost."""
+    path = Path(text).expanduser()
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no directory {path.parent} for {path.name}")
+    return path

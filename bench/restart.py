@@ -204,6 +204,12 @@ def main() -> None:
     ap.add_argument("--bundle", default=None, help="an existing bundle for configs/skab.yaml's sensors")
     ap.add_argument("--skip-model", action="store_true", help="leave out the skab-sized model case")
     args = ap.parse_args()
+    if args.bundle and not args.skip_model:     # said now, not after a 120 s wait for an agent that refused it
+        from agent.bundle import BundleError, Expectation, load as load_bundle
+        try:
+            load_bundle(args.bundle, expect=Expectation.from_config(config.load(ROOT / "configs/skab.yaml")))
+        except BundleError as exc:
+            ap.error(f"--bundle: {exc}")
     out = {"machine": machine_info(), "checkpoint": [checkpoint_cost(n) for n in (16, 64, 256)], "restart": {}}
     with tempfile.TemporaryDirectory(prefix="stad-bench-restart-") as tmp:
         tmp = Path(tmp)

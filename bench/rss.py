@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import RSS_CHILD, machine_info  # noqa: E402
+from machine import RSS_CHILD, machine_info, out_file  # noqa: E402
 from table import demo_config  # noqa: E402
 
 #: The agent run step by step, VmRSS after each stage (the finish of the warm-up is wrapped to
@@ -198,7 +198,7 @@ def child(code: str, args: list[str], fresh_state: Path) -> subprocess.Completed
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=5000)
-    ap.add_argument("--out", type=Path)
+    ap.add_argument("--out", type=out_file)
     args = ap.parse_args()
     report: dict = {"machine": machine_info(), "ticks": args.ticks, "peak_rss_mib": {}, "breakdown_mib": {}}
     compile_agent()

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import machine_info, percentiles_us  # noqa: E402
+from machine import machine_info, percentiles_us, out_file  # noqa: E402
 from table import DEMO_BUNDLE, demo_config, demo_rows, time_calls  # noqa: E402   (the same demo ticks as the table)
 
 from agent.config import from_dict  # noqa: E402
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cold", action="store_true", help="also time every path after an 8 MB cache sweep")
     ap.add_argument("--artifacts", default="", metavar="A.tflite,…",
                     help="also time these TFLite files' raw Invoke on each tick's window (graph variants)")
-    ap.add_argument("--out", default="scorer.json", help="where the JSON goes")
+    ap.add_argument("--out", type=out_file, default="scorer.json", help="where the JSON goes")
     args = ap.parse_args(argv)
 
     def log(msg):

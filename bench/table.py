@@ -73,7 +73,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import RSS_CHILD, machine_info  # noqa: E402
+from machine import RSS_CHILD, machine_info, out_file  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import from_dict  # noqa: E402
@@ -462,7 +462,7 @@ def render(report: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=2000, help="timed ticks (after the demo's warm-up day)")
-    ap.add_argument("--out", default="table.json", help="where the JSON goes")
+    ap.add_argument("--out", type=out_file, default="table.json", help="where the JSON goes")
     ap.add_argument("--no-rss", action="store_true", help="skip the agent runs for peak RSS")
     ap.add_argument("--rss-ticks", type=int, default=5000, help="ticks of each agent run for peak RSS")
     ap.add_argument("--stages", action="store_true",

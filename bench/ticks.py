@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import RSS_CHILD, machine_info  # noqa: E402
+from machine import RSS_CHILD, machine_info, out_file  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import SensorSpec, ThresholdConfig, from_dict  # noqa: E402
@@ -291,7 +291,7 @@ def growth(results: list[dict]) -> dict | None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="ticks.json", help="where the JSON goes")
+    ap.add_argument("--out", type=out_file, default="ticks.json", help="where the JSON goes")
     ap.add_argument("--ticks", type=int, default=300, help="timed ticks per tier and shape")
     ap.add_argument("--quick", action="store_true", help="N=16, T=32 only, and no agent RSS runs")
     ap.add_argument("--rss-ticks", type=int, default=3300, help="ticks of each agent run for peak RSS")

@@ -69,6 +69,28 @@ def _train_options(args):
                         ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
+def _share(text: str) -> float:
+    """--min-agreement: a share of windows, 0..1 (above 1 no bundle could ever pass)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {text}")
+    return value
+
+
+def _kinds(text: str) -> list[str]:
+    """--only: comma-separated artifact kinds, each one the bundle format knows."""
+    from agent.bundle import ARTIFACT_KINDS
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in ARTIFACT_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown artifact kind(s) {', '.join(unknown) or '(none given)'} "
+                                         f"(known: {', '.join(ARTIFACT_KINDS)})")
+    return kinds
+
+
 def _add_verbose(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also show the third-party libraries' notices (C++ INFO lines, deprecations, progress "
@@ -89,21 +111,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the simulator's anomalies (labelled rows are still never training targets)")
     p.add_argument("--steps", type=int, help="override window.steps (T)")
     p.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
-    p.add_argument("--min-agreement", type=float, default=0.99)
+    p.add_argument("--min-agreement", type=_share, default=0.99)
     p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
     _add_train_options(p)
     _add_verbose(p)
 
     p = sub.add_parser("export", help="export a trained bundle to ONNX and TFLite (fp32 and int8)")
     p.add_argument("bundle")
-    p.add_argument("--only", help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
+    p.add_argument("--only", type=_kinds, help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
     p.add_argument("--tar", action="store_true")
     _add_verbose(p)
 
     p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows (read-only)")
     p.add_argument("bundle")
-    p.add_argument("--min-agreement", type=float, default=0.99,
-                   help="fail (exit 1) when an int8 artifact's alert agreement is below this")
+    p.add_argument("--min-agreement", type=_share, default=0.99,
+                   help="fail (exit 1) when an int8 artifact's alert agreement is below this share (0..1)")
     p.add_argument("--record", action="store_true",
                    help="also record the measured figures in manifest.json (rewrites it; sign the bundle after)")
     _add_verbose(p)
@@ -144,10 +166,15 @@ def cmd_train(args) -> int:
     if args.steps is not None:          # checked by window.steps' own rule (a ConfigError: exit 2)
         cfg.window = build(WindowConfig, {**dataclasses.asdict(cfg.window), "steps": args.steps},
                            "--steps (window.steps)")
+    options = _train_options(args)
+    if options.problems():              # before any data is read
+        for problem in options.problems():
+            print(f"stad-convert train: {problem}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
     try:
-        result, _ = train_bundle(cfg, out, _train_options(args), data, model_id=args.model_id or out.resolve().name)
+        result, _ = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
@@ -164,7 +191,7 @@ def cmd_export(args) -> int:
     from .pipeline import export_bundle
     bundle = Path(args.bundle)
     try:
-        manifest = export_bundle(bundle, kinds=args.only.split(",") if args.only else None, log=_log)
+        manifest = export_bundle(bundle, kinds=args.only, log=_log)
     except BundleError as exc:
         _log(f"export failed: {exc}")
         return 1

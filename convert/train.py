@@ -49,6 +49,23 @@ class TrainOptions:
     members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
     progress: bool = True
 
+    def problems(self) -> list[str]:
+        """Every option out of range, as '--flag: why' (the CLI's names); [] when they can train."""
+        out = [f"--{name.replace('_', '-')}: must be at least 1, got {getattr(self, name)}"
+               for name in ("d_model", "heads", "ff_hidden", "epochs", "batch_size", "threads", "members")
+               if getattr(self, name) < 1]
+        if self.d_model >= 1 and self.heads >= 1 and self.d_model % self.heads:
+            out.append(f"--d-model: must be divisible by --heads ({self.heads}), got {self.d_model}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            out.append(f"--lr: must be a positive number, got {self.lr}")
+        if self.patience < 0:
+            out.append(f"--patience: must be at least 0, got {self.patience}")
+        if self.windows_per_epoch is not None and self.windows_per_epoch < 1:
+            out.append(f"--windows-per-epoch: must be at least 1 (0: all), got {self.windows_per_epoch}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            out.append(f"--ema-decay: must be in [0, 1), got {self.ema_decay}")
+        return out
+
 
 @dataclass
 class TrainResult:
@@ -152,10 +169,8 @@ def seed_everything(seed: int, threads: int) -> None:
 
 def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
           neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
-    if options.members < 1:
-        raise TrainingError(f"members must be at least 1, got {options.members}")
-    if not 0.0 <= options.ema_decay < 1.0:
-        raise TrainingError(f"ema_decay must be in [0, 1), got {options.ema_decay}")
+    if options.problems():
+        raise TrainingError("; ".join(options.problems()))
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
     split = split or series.split or TimeSplit.of(len(series))

@@ -356,7 +356,7 @@ def test_weight_averaging_ships_the_averaged_weights(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--ema-decay", "1",
                  *TINY_TRAIN]) == 2
-    assert "ema_decay must be in [0, 1), got 1.0" in capsys.readouterr().err
+    assert "--ema-decay: must be in [0, 1), got 1.0" in capsys.readouterr().err
     assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bad"), "--no-export", "--members", "0",
                  *TINY_TRAIN]) == 2
-    assert "members must be at least 1, got 0" in capsys.readouterr().err
+    assert "--members: must be at least 1, got 0" in capsys.readouterr().err

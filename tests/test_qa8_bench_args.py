@@ -19,3 +19,32 @@ def test_bad_bench_arguments_are_usage_errors(tmp_path, script, args, says):
                          capture_output=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert says.format(tmp=tmp_path) in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("only", ["skab", "nab"])
+def test_accuracy_says_when_the_data_set_it_was_asked_for_is_absent(tmp_path, only):
+    """`--only skab` on a --data without skab/ printed nothing and exited 0."""
+    (tmp_path / "other").mkdir()
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "accuracy.py"), "--data", str(tmp_path), "--only", only],
+                         cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.strip() == f"no {only.upper()} copy at {tmp_path / only}: nothing to measure"
+
+
+@pytest.mark.parametrize("script", ["scorer.py", "rss.py", "ticks.py", "table.py", "dashboard.py"])
+def test_an_out_file_in_no_directory_is_refused_before_the_run(tmp_path, script):
+    """The run was measured in full, then lost to a FileNotFoundError traceback when writing --out."""
+    res = subprocess.run([sys.executable, str(REPO / "bench" / script), "--out", str(tmp_path / "absent" / "x.json")],
+                         cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert f"argument --out: no directory {tmp_path / 'absent'} for x.json" in res.stderr, res.stderr
+
+
+def test_a_bundle_that_does_not_load_is_a_usage_error(tmp_path):
+    """bench/artifacts.py ended in a BundleError traceback; bench/restart.py --bundle ran its
+    roadside case, then waited 120 s for an agent that had refused the bundle at once."""
+    for script, args in (("artifacts.py", [str(tmp_path)]), ("restart.py", ["--repeats", "1", "--bundle", str(tmp_path)])):
+        res = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO, text=True,
+                             capture_output=True, timeout=60)
+        assert res.returncode == 2, (script, res.stderr)
+        assert f"{tmp_path}: no manifest.json" in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -140,3 +140,47 @@ def test_too_little_data_says_what_was_rejected(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("stad-convert train: not enough data for windows of 8 ticks"), last
     assert "rejected while reading: 59" in last and " late" in last, last
+
+
+def test_a_live_source_is_refused_not_listened_to_forever(tmp_path):
+    """`stad-convert train -c configs/roadside.yaml` (a udp source) sat listening, silent, forever."""
+    d = config_dict(tmp_path, ["a", "b"])
+    d["sources"] = [{"type": "udp", "port": 47999}]
+    proc = run_train(tmp_path, d)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == ("stad-convert train: sources[0]: a udp source waits for live data and never ends: "
+                                   "training reads recordings — a replay source (a file, or a folder of them), a "
+                                   "simulate source, or stdin from a file"), proc.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["export", "B", "--only", "bogus"], "argument --only: unknown artifact kind(s) bogus"),
+    (["verify", "B", "--min-agreement", "1.5"], "argument --min-agreement: expected a share in [0, 1], got 1.5"),
+])
+def test_export_and_verify_options_are_checked_before_any_work(tmp_path, args, says):
+    """`export --only bogus` ended in a ValueError traceback; `verify --min-agreement 1.5` ran the
+    whole verification to fail a bar no bundle can pass."""
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", *[str(tmp_path) if a == "B" else a for a in args]],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_training_options_out_of_range_are_refused_by_flag(tmp_path):
+    """--batch-size 0, --lr -1, --d-model 0 and --heads 3 (with d_model 32) ended in ValueError /
+    ZeroDivisionError tracebacks after the data was read; --windows-per-epoch -5 trained silently."""
+    d = config_dict(tmp_path, ["a", "b"])
+    cfg_path = tmp_path / "train.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg_path), "-o",
+                           str(tmp_path / "bundle"), "--batch-size", "0", "--lr", "-1", "--heads", "3",
+                           "--windows-per-epoch", "-5", "--no-export", "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "stad-convert train: --batch-size: must be at least 1, got 0",
+        "stad-convert train: --d-model: must be divisible by --heads (3), got 32",
+        "stad-convert train: --lr: must be a positive number, got -1.0",
+        "stad-convert train: --windows-per-epoch: must be at least 1 (0: all), got -5"], proc.stderr
+    with pytest.raises(TrainingError, match="--d-model: must be at least 1, got 0"):
+        train(None, STEPS, None, TrainOptions(d_model=0))         # checked before anything is read
