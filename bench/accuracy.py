@@ -301,7 +301,8 @@ def nab_files(root: Path, split: str = "all") -> dict[str, list[Path]]:
     return out
 
 def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = SKAB_CONFIG,
-             overrides: list[str] | None = None, feedback_delay_s: float | None = None) -> dict:
+             overrides: list[str] | None = None, feedback_delay_s: float | None = None,
+             failures: dict[str, str] | None = None) -> dict:
     cfg = skab_config(config_path, overrides, bundle)
     report = evaluate(cfg, data_path=str(root), bundle=bundle, scorers=scorers,
                       report_path=str(out / "skab.json") if out else None, config_path=str(config_path),
@@ -325,12 +326,20 @@ def run_skab(root: Path, scorers, bundle, out: Path | None, config_path: Path = 
         print(f"{label:28} {k['f1']:6.2f} {k['far_pct']:7.2f} {k['mar_pct']:7.2f} {auc:>7} "
               f"{ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5}  "
               f"{bd['f1']:7.2f} {bd['far_pct']:6.2f} {bd['mar_pct']:6.2f}  this run")
-    for name, err in report.get("errors", {}).items():
-        print(f"{name:28} failed: {err}")
+    _failed("SKAB", report.get("errors", {}), 28, failures)
     for name, f1, far, mar in SKAB_LEADERBOARD:
         print(f"{name:28} {f1:6.2f} {far:7.2f} {mar:7.2f} {'':>7} {'':>7} {'':>5}  SKAB leaderboard (34 files)")
     print("\n".join(feedback_replay.over_time_lines(report)))
     return report
+
+
+def _failed(data_set: str, errors: dict[str, str], width: int, failures: dict[str, str] | None) -> None:
+    """A scorer that could not run is a row of the table (the others' figures still stand) and a
+    failure of the whole command: main() exits 1 once every asked-for run is printed."""
+    for name, err in errors.items():
+        print(f"{name:{width}} failed: {err}")
+        if failures is not None:
+            failures[f"{data_set} {name}"] = err
 
 
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
@@ -379,7 +388,8 @@ def corridor_config(overrides: list[str] | None = None, bundle: str | None = Non
 
 def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None = None,
                  feedback_delay_s: float | None = None, schedule: str = "mixed",
-                 magnitudes: tuple[float, float] = (0.3, 1.0), seed: int | None = None) -> dict:
+                 magnitudes: tuple[float, float] = (0.3, 1.0), seed: int | None = None,
+                 failures: dict[str, str] | None = None) -> dict:
     cfg = corridor_config(overrides, bundle, schedule, magnitudes, seed)
     name = "corridor.json" if schedule == "mixed" else f"corridor-{schedule}.json"
     report = evaluate(cfg, bundle=bundle, scorers=scorers, feedback_delay_s=feedback_delay_s,
@@ -409,6 +419,7 @@ def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None 
         ttd = "–" if i["ttd_mean_s"] is None else f"{i['ttd_mean_s']:.0f}"
         print(f"{s['name']:28} {i['detected']:>4}/{i['events']:<4} {ttd:>10} {i['false_alarms']:>4} "
               f"{i['false_alarms_from_faulty_sensor']:>9}  {kinds}; false reports {f['false_reports']}")
+    _failed("corridor", report.get("errors", {}), 28, failures)
     print("\n".join(feedback_replay.over_time_lines(report)))
     return report
 
@@ -445,7 +456,7 @@ def nab_window_diagnosis(f, t) -> list[dict]:
 
 def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] | None = None,
             only_files: list[str] | None = None, split: str = "all", feedback_delay_s: float | None = None,
-            show_windows: bool = False) -> dict:
+            show_windows: bool = False, failures: dict[str, str] | None = None) -> dict:
     """Every NAB file in the copy, each replayed at its own sampling period; NAB scored over all
     of them together, at the agent's alerts and with one corpus-wide threshold in hindsight."""
     labels = root / "labels" / "combined_windows.json"
@@ -518,8 +529,7 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
               "chosen with the labels)")
     for name, std, low_fp, low_fn in NAB_LEADERBOARD:
         print(f"{name:34} {std:8.1f} {low_fp:7.1f} {low_fn:7.1f}   NAB leaderboard (58 files, hindsight threshold)")
-    for name, err in errors.items():
-        print(f"{name:34} failed: {err}")
+    _failed("NAB", errors, 34, failures)
     if feedback_delay_s is not None and over_time:
         fb = FeedbackConfig()          # nab_config sets no sink: the defaults
         lines = feedback_replay.over_time_lines({
@@ -576,6 +586,11 @@ def main(argv=None) -> int:
     p.add_argument("--train-arg", action="append", default=[], metavar="ARG",
                    help="passed to `stad-convert train`, e.g. --train-arg=--epochs=20 (repeatable)")
     args = p.parse_args(argv)
+    if (args.only == "skab" and not (args.skab_bundle or args.train_skab)
+            and any(s in MODEL_TIERS for s in args.scorers or ())):
+        p.error(f"--scorer {' '.join(s for s in args.scorers if s in MODEL_TIERS)} on SKAB needs --skab-bundle DIR "
+                "(or --train-skab); --bundle is the corridor's and NAB's")
+    failures: dict[str, str] = {}
     data = Path(args.data).expanduser().resolve()
     out = Path(args.out).resolve() if args.out else None
     if not data.is_dir():
@@ -604,18 +619,23 @@ def main(argv=None) -> int:
                     return 1
             with tempfile.TemporaryDirectory(prefix="stad-skab-files-") as links:
                 root = skab_subset(data / "skab", args.skab_files, Path(links))
-                run_skab(root, args.scorers, bundle, out, skab_config_path, args.skab_set, args.feedback_delay)
+                run_skab(root, args.scorers, bundle, out, skab_config_path, args.skab_set, args.feedback_delay,
+                         failures)
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
     if args.only in (None, "corridor"):
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_corridor(args.scorers, bundle, out, args.corridor_set, args.feedback_delay, args.corridor_schedule,
-                     tuple(args.corridor_magnitudes), args.corridor_seed)
+                     tuple(args.corridor_magnitudes), args.corridor_seed, failures)
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split,
-                args.feedback_delay, args.nab_windows)
+                args.feedback_delay, args.nab_windows, failures)
+    if failures:
+        print(f"{len(failures)} scorer run(s) failed: {', '.join(failures)} (the reasons are in the tables above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -181,8 +181,10 @@ install_secret() {
 install_secret "$MQTT_PASSWORD_FILE" "$CRED_PASSWORD"
 install_secret "$TLS_KEY_FILE" "$CRED_TLS_KEY"
 
+CONFIG_OK=1
 if [ "$NO_VENV" -eq 0 ] && [ -x "$VENV/bin/stad-agent" ]; then
     if ! CHECK=$("$VENV/bin/stad-agent" check-config -c "$CONF_DIR/agent.yaml" 2>&1); then
+        CONFIG_OK=0
         echo "$CHECK" | tail -n 20 >&2
         say "warning: $CONF_DIR/agent.yaml does not pass check-config; the service would not start"
     fi
@@ -190,7 +192,11 @@ fi
 
 if live_systemd; then
     systemctl daemon-reload
-    if [ "$NO_START" -eq 0 ]; then
+    if [ "$NO_START" -eq 0 ] && [ "$CONFIG_OK" -eq 0 ]; then
+        # A restart would stop a running agent (an upgrade) for one that exits 2 at once: leave it be.
+        say "not enabled or (re)started: fix $CONF_DIR/agent.yaml until stad-agent check-config passes, then: systemctl enable --now stad-agent"
+        exit 1
+    elif [ "$NO_START" -eq 0 ]; then
         systemctl enable stad-agent.service
         systemctl restart stad-agent.service
         say "started; follow it with: journalctl -fu stad-agent"

@@ -48,3 +48,25 @@ def test_a_bundle_that_does_not_load_is_a_usage_error(tmp_path):
                              capture_output=True, timeout=60)
         assert res.returncode == 2, (script, res.stderr)
         assert f"{tmp_path}: no manifest.json" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_accuracy_asks_for_the_skab_bundle_by_its_own_flag(tmp_path):
+    """`--only skab --scorer tflite` without --skab-bundle ran every file, printed 'failed: … --bundle DIR' (the
+    corridor's and NAB's flag) and exited 0."""
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "accuracy.py"), "--data", str(tmp_path), "--only", "skab",
+                          "--scorer", "numpy", "--scorer", "tflite"], cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "--scorer tflite on SKAB needs --skab-bundle DIR" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_accuracy_exits_1_when_a_scorer_it_ran_failed(tmp_path):
+    """A scorer that cannot run is a 'failed' row beside the others' figures, and the command's exit status says so."""
+    from test_evaluate_protocol import write_nab_copy
+    write_nab_copy(tmp_path / "nab", n_rows=300, step_s=3600, window_rows=(200, 229))
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "accuracy.py"), "--data", str(tmp_path), "--only", "nab",
+                          "--scorer", "always", "--scorer", "onnx"], cwd=REPO, text=True, capture_output=True,
+                         timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "onnx" in res.stdout and "failed: scorer 'onnx' needs a model bundle" in res.stdout, res.stdout
+    assert "1 scorer run(s) failed: NAB onnx" in res.stderr, res.stderr
+    assert "alarm on every" in res.stdout or "always" in res.stdout, res.stdout   # the other scorer's row still printed
