@@ -44,11 +44,12 @@ class Expectation:
     steps: int
     tick_s: float
     keys: tuple[Path, ...] = ()     # trusted public keys: when given, the bundle must be signed by one
+    topology: str | None = None     # the neighbour rule the model's spatial prior must have been trained with
 
     @classmethod
     def from_config(cls, cfg: AgentConfig) -> Expectation:
         return cls(sensors=cfg.sensor_names(), steps=cfg.window.steps, tick_s=cfg.tick_s,
-                   keys=tuple(cfg.resolve(k) for k in cfg.scoring.bundle_keys))
+                   keys=tuple(cfg.resolve(k) for k in cfg.scoring.bundle_keys), topology=cfg.topology)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,13 @@ def check_expectation(manifest: Manifest, expect: Expectation, where: str = "bun
         diffs.append(f"window steps: bundle {manifest.steps}, config window.steps {expect.steps}")
     if not math.isclose(manifest.tick_s, float(expect.tick_s), rel_tol=1e-9):
         diffs.append(f"tick: bundle {manifest.tick_s} s, config tick_s {expect.tick_s} s")
+    # The model's spatial attention carries a prior from its training config's neighbours: under
+    # another rule it would weigh the wrong sensors while the fallback's fusion used the right ones.
+    # A manifest without the field (none written by convert/ lacks it) is not judged.
+    trained = (manifest.model or {}).get("topology")
+    if expect.topology is not None and trained is not None and trained != expect.topology:
+        diffs.append(f"topology: bundle {trained!r} (its spatial prior's neighbours), config topology "
+                     f"{expect.topology!r}")
     if diffs:
         raise BundleError(f"{where}: built for a different configuration: " + "; ".join(diffs))
 
