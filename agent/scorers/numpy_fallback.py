@@ -17,6 +17,7 @@ from ..window import WindowBuffer
 from .ar import ARModel
 from .base import Scorer, TickScore
 from .fusion import FusionModel
+from .joint import JointRegression
 from .markov import MarkovModel
 from .seasonal import SeasonalFeatures
 
@@ -71,6 +72,7 @@ class NumpyScorer(Scorer):
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting, extra=self.seasonal.width if self.seasonal else 0)
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
+        self.joint = JointRegression(self.ar, self.fusion)     # their weights and tick buffer, shared
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
@@ -137,15 +139,16 @@ class NumpyScorer(Scorer):
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
-        ar_x, fu_x, states, newest = self._features(window)
+        _, _, states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         # The three parts as the rows of one array: weighted in one call, then summed in one reduce
         # over its rows, which adds them row after row, in combine()'s order (the same bits), into a
         # new array (the scores are the caller's)
         parts = self._parts
-        self.ar.score(window, extra, newest, out=parts[0])
+        z = self.joint.zscores(window.newest64)     # AR's and fusion's residuals over scale, one pass
+        self.ar.score(window, extra, newest, out=parts[0], row=z[0])
         self.markov.surprise(window, states, out=parts[1])
-        self.fusion.score(window, fu_x, out=parts[2])
+        self.fusion.scaled(z[1], out=parts[2])
         parts *= self._weight_rows
         s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
@@ -199,11 +202,10 @@ class NumpyScorer(Scorer):
         self.markov.learn(window, states)
 
     def _learn_now(self, window: WindowBuffer) -> None:
-        ar_x, fu_x, _, _ = self._features(window)
-        self.ar.learn(window, ar_x)
+        self._features(window)                  # AR's and fusion's features: in the joint's next slot
+        self.joint.learn(window.newest64, window.newest_seen)
         if self.seasonal:
             self.seasonal.learn(float(window.ts[-1]), window.newest64, window.newest_seen)   # (float64: exact)
-        self.fusion.learn(window, fu_x)
 
     def _deferred(self, window: WindowBuffer, learn: bool) -> bool:
         """Keep this tick for flush() instead of learning it now, when this scorer did not score it
@@ -263,6 +265,10 @@ class NumpyScorer(Scorer):
         """Restore a fitted scorer. Call it on a fresh scorer: a bad state can leave it half-restored."""
         if (state.get("seasonal") is None) != (self.seasonal is None):
             raise ValueError("numpy.seasonal: the checkpoint and the config differ on the seasonal profile")
+        m_ar, m_fusion = (len(state[k]["rls"]["X"]) if isinstance(state[k]["rls"]["X"], np.ndarray) else -1
+                          for k in ("ar", "fusion"))
+        if m_ar != m_fusion:            # they learn the same ticks: a checkpoint never has them apart
+            raise ValueError(f"numpy.fusion.rls.X: {m_fusion} buffered ticks, the AR model's {m_ar}")
         self.ar.restore(state["ar"])
         self.markov.restore(state["markov"])
         self.fusion.restore(state["fusion"])
