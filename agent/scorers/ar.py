@@ -37,6 +37,7 @@ class ARModel:
         self._r = np.zeros((0, n))
         self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
         self._head = 0
+        self._bias = np.empty(n)
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -103,10 +104,15 @@ class ARModel:
         second forecast of the newest value: the same number up to the order of the sum's terms,
         0 where the newest value is missing (a score the caller zeroes there anyway). Into `out` when given.
         `row`: the newest row's signed residual over scale, when the caller computed it from this tick's
-        features (a JointRegression does, for AR and fusion at once)."""
+        features (a JointRegression does, for AR and fusion at once); `out` must then hold |row|
+        already (the caller takes its parts' absolute values in one call; a sensor whose newest value
+        is missing has its row zeroed in the kept residuals only: the caller zeroes its score)."""
         r = self.window_residuals(window, extra, newest, row)
-        bias = np.matmul(self.bias_weights(len(r)), r, out=out)
-        return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
+        if row is None:
+            bias = np.matmul(self.bias_weights(len(r)), r, out=out)
+            return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
+        bias = np.matmul(self.bias_weights(len(r)), r, out=self._bias)
+        return np.maximum(out, np.abs(bias, out=bias), out=out)
 
     def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,
                          row: np.ndarray | None = None) -> np.ndarray:

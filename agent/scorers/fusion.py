@@ -86,13 +86,6 @@ class FusionModel:
             z *= self.has_neighbours
         return z
 
-    def scaled(self, r: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """score() from this tick's signed residual over scale `r` (a JointRegression's row), into `out`."""
-        z = np.abs(r, out=out)
-        if not self._every:
-            z *= self.has_neighbours
-        return z
-
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> np.ndarray:
         err = np.empty((max(len(z) - 1, 0), z.shape[1]))
         for i in range(0, len(err), chunk):          # in blocks of rows: no (rows, n, 4) features at once

@@ -65,8 +65,8 @@ class NumpyScorer(Scorer):
         self.weights = {k: v / total for k, v in w.items()}
         # the weights by row, each repeated across the sensors: the three parts' rows of one array
         # weighted in one call (score), without a broadcast
-        self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["markov"]], [self.weights["fusion"]]], n, axis=1)
-        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, markov, fusion (score)
+        self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["fusion"]], [self.weights["markov"]]], n, axis=1)
+        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, fusion, markov (score)
         self.seasonal_args = (list(cfg.seasonal_periods_s), tick_s, cfg.seasonal_memory_cycles, steps + 2)
         self.seasonal = SeasonalFeatures(n, *self.seasonal_args) if cfg.seasonal_periods_s else None
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting, extra=self.seasonal.width if self.seasonal else 0)
@@ -117,13 +117,13 @@ class NumpyScorer(Scorer):
 
     def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
-        """The weighted sum of the three scores; into `out` (which may be `ar`) when given.
-        score() computes the same products and sums on its (3, N) parts array (the same bits:
-        tests/test_tick_cost.py)."""
+        """The weighted sum of the three scores, ar + fusion + markov in that order; into `out`
+        (which may be `ar`) when given. score() computes the same products and sums on its (3, N)
+        parts array (the same bits: tests/test_tick_cost.py)."""
         w = self.weights
         s = np.multiply(ar, w["ar"], out=out)
-        s += w["markov"] * markov
         s += w["fusion"] * fusion
+        s += w["markov"] * markov
         return s
 
     def _features(self, window: WindowBuffer) -> tuple:
@@ -143,12 +143,15 @@ class NumpyScorer(Scorer):
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         # The three parts as the rows of one array: weighted in one call, then summed in one reduce
         # over its rows, which adds them row after row, in combine()'s order (the same bits), into a
-        # new array (the scores are the caller's)
+        # new array (the scores are the caller's). AR's and fusion's rows are one JointRegression's:
+        # their absolute values in one call; the AR model adds its lasting-shift statistic
         parts = self._parts
-        z = self.joint.zscores(window.newest64)     # AR's and fusion's residuals over scale, one pass
+        z = self.joint.zscores(window.newest64)
+        np.abs(z, out=parts[:2])
         self.ar.score(window, extra, newest, out=parts[0], row=z[0])
-        self.markov.surprise(window, states, out=parts[1])
-        self.fusion.scaled(z[1], out=parts[2])
+        if not self.fusion._every:
+            parts[1] *= self.fusion.has_neighbours
+        self.markov.surprise(window, states, out=parts[2])
         parts *= self._weight_rows
         s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
