@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from agent.sources.base import SourceConfig
 
 
+class TrainingError(ValueError):
+    """Training cannot produce a bundle worth shipping; the message says why (the CLI exits 2)."""
+
+
 @dataclass
 class Series:
     """Aligned rows, oldest first."""
@@ -78,14 +82,14 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | No
     return out
 
 
-def source_records(cfg: AgentConfig, src: SourceConfig) -> list[Record]:
+def source_records(cfg: AgentConfig, src: SourceConfig, rejects: Rejects | None = None) -> list[Record]:
     sensors = cfg.sensor_names()
     if isinstance(src, SimulateConfig):
         from agent.sources import simulate
         generate = getattr(simulate, "generate", None)
         if generate is not None:
             return list(generate(src, sensors, cfg.tick_s))
-    source = open_source(src, sensors, Rejects(), base_dir=cfg.base_dir)
+    source = open_source(src, sensors, rejects if rejects is not None else Rejects(), base_dir=cfg.base_dir)
     try:
         return list(source.records())
     finally:
@@ -98,28 +102,33 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
     A single replay source contributes one recording per file; several sources (or a simulated
     one) are merged by time into one recording. `records`: one recording given directly.
     """
+    rejects = Rejects()
     if records is not None:
         recordings = [("records", records)]
     elif len(sources) == 1 and isinstance(sources[0], ReplayConfig):
-        recordings = replay_recordings(cfg, sources[0])
+        recordings = replay_recordings(cfg, sources[0], rejects)
     else:
-        streams = [source_records(cfg, src) for src in sources]
+        streams = [source_records(cfg, src, rejects) for src in sources]
         recordings = [("sources", list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1
                        else streams[0])]
     pieces = []
     for name, recs in recordings:
-        if not recs:
+        whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects)
+        if whole is None:               # no record, or none that made a row (every value rejected)
             continue
-        whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
         for lo, hi in segment_bounds(whole.missing, cfg.window.steps):
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
-        raise ValueError("the sources produced no rows")
+        rejected = ", ".join(f"{n} {reason}" for reason, n in rejects.as_dict().items())
+        raise TrainingError("the sources produced no rows" + (f" (rejected: {rejected}; the first of each "
+                                                              "reason is logged above)" if rejected else ""))
     return split_segments(pieces, cfg.window.steps)
 
 
-def replay_recordings(cfg: AgentConfig, src: ReplayConfig) -> list[tuple[str, list[Record]]]:
-    source = open_source(src, cfg.sensor_names(), Rejects(), base_dir=cfg.base_dir)
+def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
+                      rejects: Rejects | None = None) -> list[tuple[str, list[Record]]]:
+    source = open_source(src, cfg.sensor_names(), rejects if rejects is not None else Rejects(),
+                         base_dir=cfg.base_dir)
     try:
         return [(name, list(recs)) for name, recs in source.recordings()]
     finally:
@@ -127,10 +136,12 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig) -> list[tuple[str, li
 
 
 def series_from_records(records: list[Record], sensors: list[str], tick_s: float,
-                        carry_forward_s: float) -> Series:
-    rows = align_records(records, sensors, tick_s, carry_forward_s, lateness_ticks=0)
+                        carry_forward_s: float, rejects: Rejects | None = None) -> Series | None:
+    """The records aligned onto the tick grid; None when they make no row."""
+    rows = align_records(records, sensors, tick_s, carry_forward_s, lateness_ticks=0,
+                         rejects=rejects) if records else []
     if not rows:
-        raise ValueError("the sources produced no rows")
+        return None
     ts, raw, missing = stack_rows(rows)
     anomalous = np.array([r.label == 1 for r in rows], bool)
     return Series(sensors=list(sensors), ts=ts, raw=raw, missing=missing, anomalous=anomalous)

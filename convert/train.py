@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 import sys
 import time
@@ -24,8 +25,10 @@ from agent.scorers.forecast_error import residual_std, run_scores, signed_errors
 from agent.threshold import calibrate
 from agent.window import Normaliser
 
-from .data import Series, TimeSplit, Windows, fit_normaliser, windows_between
+from .data import Series, TimeSplit, TrainingError, Windows, fit_normaliser, windows_between
 from .model import EnsembleForecaster, ModelSpec, build_model, parameter_count
+
+log = logging.getLogger("stad.convert")
 
 
 @dataclass
@@ -167,6 +170,9 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
                             f"({len(series)} rows; {minimum_data_text(steps)})") from None
     check_observed(val_w, "validation")
     check_observed(train_w, "training")
+    for part, w in (("training", train_w), ("validation", val_w)):
+        check_sensors_observed(series.sensors, w, part)
+    warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
                      heads=options.heads, ff_hidden=options.ff_hidden, members=options.members)
@@ -268,10 +274,6 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
             "train_loss": history[best[1] - 1]["train_loss"] if best[1] else None}
 
 
-class TrainingError(ValueError):
-    """Training cannot produce a bundle worth shipping; the message says why (the CLI exits 2)."""
-
-
 #: A POT threshold fitted on fewer peaks than this rests on noise: the converter then fits it on
 #: the training and validation ticks pooled, and fails when even those are too few.
 MIN_CALIBRATION_PEAKS = 10
@@ -294,6 +296,27 @@ def check_observed(w: Windows, part: str) -> None:
     if len(w) == 0 or target_weights(w).sum() == 0:
         raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
                             "e.g. it lies in a gap between recordings, or every row is labelled anomalous")
+
+
+def check_sensors_observed(sensors: list[str], w: Windows, part: str) -> None:
+    """Every sensor needs observed, normal targets in the part: without them the model never learns
+    to forecast it, and its normaliser (training) or residual scale (validation) is a default, so
+    its first real value in the field would score in the millions."""
+    unseen = [s for s, n in zip(sensors, target_weights(w).sum(axis=0)) if n == 0]
+    if unseen:
+        which = f"sensor {unseen[0]} has" if len(unseen) == 1 else f"sensors {', '.join(unseen)} have"
+        raise TrainingError(f"{which} no observed, normal value in the {part} part ({len(w)} windows): "
+                            "give data where it is observed, or leave it out of `sensors`")
+
+
+def warn_flat_sensors(sensors: list[str], raw: np.ndarray) -> None:
+    """A sensor that never moves in the training rows is kept (a setpoint may be flat), but said:
+    its std is the normaliser's floor, so any change of it in the field scores far above threshold."""
+    for s, column in zip(sensors, raw.T):
+        seen = column[np.isfinite(column)]
+        if seen.size and np.ptp(seen) == 0:
+            log.warning("sensor %s is constant (%g) in the training part: any change of it will score as an "
+                        "anomaly; leave it out of `sensors` unless that is what you want", s, seen[0])
 
 
 def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: np.ndarray, steps: int,
