@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from agent import config  # noqa: E402
 from agent.evaluate import evaluate, feedback_replay, nab  # noqa: E402
+from agent.evaluate.baselines import BASELINES  # noqa: E402
 from agent.evaluate.runner import MODEL_TIERS, event_tolerance_s, nab_inputs, nab_metrics, replay  # noqa: E402
 from agent.evaluate.skab import SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
 from agent.evaluate.metrics import Confusion, confusion  # noqa: E402
@@ -512,8 +513,9 @@ def run_nab(root: Path, scorers, bundle, out: Path | None, overrides: list[str] 
               f"{std['false_positives']:>7} {alerts:>6} {far_mar_f1(counts)['f1']:6.3f}  | {swept}")
         summary[scorer] = {"nab": m, "alerts": alerts, "pointwise": counts.as_dict(), "per_file": per_file[scorer]}
     print(f"{'null detector (no detections)':34} {0.0:8.1f} {0.0:7.1f} {0.0:7.1f}   by definition")
-    print("   the random row's hindsight figures are NAB's random detector (uniform scores, one threshold "
-          "chosen with the labels)")
+    if "random" in pairs:
+        print("   the random row's hindsight figures are NAB's random detector (uniform scores, one threshold "
+              "chosen with the labels)")
     for name, std, low_fp, low_fn in NAB_LEADERBOARD:
         print(f"{name:34} {std:8.1f} {low_fp:7.1f} {low_fn:7.1f}   NAB leaderboard (58 files, hindsight threshold)")
     for name, err in errors.items():
@@ -538,7 +540,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     p.add_argument("--only", choices=["skab", "nab", "corridor"], default=None)
-    p.add_argument("--scorer", action="append", dest="scorers", default=None)
+    known = ("numpy", *MODEL_TIERS, *BASELINES)
+    p.add_argument("--scorer", action="append", dest="scorers", default=None, choices=known,
+                   help="repeatable (default: every one that can run)")
     p.add_argument("--bundle", default=None, help="bundle for the NAB runs")
     p.add_argument("--nab-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the NAB agent config for this run, e.g. alerts.min_duration_ticks=3")

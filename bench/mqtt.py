@@ -169,6 +169,8 @@ def main() -> int:
     p.add_argument("--sync", choices=["normal", "full"], default="normal", help="outbox.sync for the latency run")
     p.add_argument("--dir", default=None, help="where the outbox files go (default: the system temp dir)")
     args = p.parse_args()
+    if args.dir is not None and not Path(args.dir).is_dir():
+        p.error(f"--dir {args.dir}: not a directory")
     if shutil.which("mosquitto") is None:
         print(json.dumps({"error": "mosquitto is not installed"}))
         return 1

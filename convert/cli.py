@@ -134,13 +134,16 @@ def _log(msg: str) -> None:
 
 
 def cmd_train(args) -> int:
-    from agent.config import load
+    import dataclasses
+    from agent.config import WindowConfig, load
+    from agent.typed import build
     from .pipeline import DataOptions, export_bundle, train_bundle
     from .train import TrainingError, summary_text
     from .verify import verify_and_report
     cfg = load(args.config)
-    if args.steps:
-        cfg.window.steps = args.steps
+    if args.steps is not None:          # checked by window.steps' own rule (a ConfigError: exit 2)
+        cfg.window = build(WindowConfig, {**dataclasses.asdict(cfg.window), "steps": args.steps},
+                           "--steps (window.steps)")
     out = Path(args.out)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
     try:

@@ -52,6 +52,14 @@ class Series:
     segment: np.ndarray | None = None   # (n,) piece id (contiguous runs): windows never span two
     split: "TimeSplit | None" = None    # train | validation | test boundaries of these rows
     segments: list[dict] | None = None  # what each recording contributed (for the manifest)
+    rejected: dict[str, int] | None = None   # records rejected while reading, by reason
+
+    def rejected_text(self) -> str:
+        """'; rejected while reading: 2597 late, …' — what a too-little-data refusal adds, or ''."""
+        if not self.rejected:
+            return ""
+        return "; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in self.rejected.items()) + \
+            " (the first of each reason is logged above; e.g. rows newest-first are 'late')"
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -122,7 +130,9 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         rejected = ", ".join(f"{n} {reason}" for reason, n in rejects.as_dict().items())
         raise TrainingError("the sources produced no rows" + (f" (rejected: {rejected}; the first of each "
                                                               "reason is logged above)" if rejected else ""))
-    return split_segments(pieces, cfg.window.steps)
+    series = split_segments(pieces, cfg.window.steps)
+    series.rejected = rejects.as_dict()
+    return series
 
 
 def replay_recordings(cfg: AgentConfig, src: ReplayConfig,

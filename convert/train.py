@@ -167,9 +167,9 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
                                 series.segment)
     except ValueError as exc:
         raise TrainingError(f"not enough data for windows of {steps} ticks: {exc} "
-                            f"({len(series)} rows; {minimum_data_text(steps)})") from None
-    check_observed(val_w, "validation")
-    check_observed(train_w, "training")
+                            f"({len(series)} rows; {minimum_data_text(steps)}){series.rejected_text()}") from None
+    check_observed(val_w, "validation", series.rejected_text())
+    check_observed(train_w, "training", series.rejected_text())
     for part, w in (("training", train_w), ("validation", val_w)):
         check_sensors_observed(series.sensors, w, part)
     warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
@@ -292,10 +292,10 @@ def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
             f"threshold peaks above the {init_quantile:g} quantile")
 
 
-def check_observed(w: Windows, part: str) -> None:
+def check_observed(w: Windows, part: str, rejected: str = "") -> None:
     if len(w) == 0 or target_weights(w).sum() == 0:
         raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
-                            "e.g. it lies in a gap between recordings, or every row is labelled anomalous")
+                            "e.g. it lies in a gap between recordings, or every row is labelled anomalous" + rejected)
 
 
 def check_sensors_observed(sensors: list[str], w: Windows, part: str) -> None:

@@ -252,6 +252,8 @@ def test_bundle_option_takes_builtin_names_and_a_failing_named_scorer_exits_1(tm
         assert "evaluate: scorer onnx failed: " in res.stderr and why in res.stderr
         assert "Traceback" not in res.stderr
         assert scored == {"numpy"}                      # what could run is still reported
+        failed = next(line for line in res.stderr.splitlines() if line.startswith("evaluate: scorer onnx failed"))
+        assert not bundle or "manifest.json" in failed, failed     # the reason itself, not "(see the log)"
 
 
 @pytest.mark.skipif(not HAVE_DEMO_BUNDLE, reason="the demo bundle (agent/models/demo-corridor) is not built")

@@ -307,7 +307,7 @@ def test_a_restore_while_a_station_relation_is_kept_open_through_a_mates_spike_g
 def _rise(ramp: Ramp, ts: float, dep: float) -> np.ndarray | None:
     """One judged tick of sensor 0 under half the limit, its context calm, not a step; sensor 1 calm."""
     size = np.array([abs(dep), 0.0])
-    return ramp.rise(size > 1.0, size, ts, np.array([dep, 0.0]))
+    return ramp.rise(np.flatnonzero(size > 1.0).tolist(), size, ts, np.array([dep, 0.0]))
 
 
 def test_a_steady_rise_under_half_the_limit_is_a_candidate_a_plateau_or_a_dip_is_not():

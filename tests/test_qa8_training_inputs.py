@@ -110,3 +110,33 @@ def test_a_sensor_constant_in_training_is_named(tmp_path, caplog):
     said = [r.getMessage() for r in caplog.records if r.name == "stad.convert"]
     assert any("sensor c is constant (2.5) in the training part" in m for m in said), said
     assert not any("sensor a" in m or "sensor b" in m for m in said), said
+
+
+@pytest.mark.parametrize("steps", ["0", "1", "-3", "5000"])
+def test_steps_override_is_checked_like_window_steps(tmp_path, steps):
+    """`--steps` bypassed window.steps' range (4..4096): 0 was silently ignored, 1 ended in an
+    IndexError traceback, -3 in a numpy message about `window_shape`."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_csv(folder / "x.csv", 400, {"a": "wave", "b": "wave"})
+    cfg_path = tmp_path / "train.yaml"
+    cfg_path.write_text(yaml.safe_dump(config_dict(folder, ["a", "b"])))
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg_path), "-o",
+                           str(tmp_path / "bundle"), f"--steps={steps}", "--epochs", "1", "--no-export", "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().startswith("--steps (window.steps): steps: must be "), proc.stderr
+    assert proc.stderr.strip().endswith(f"got {steps}") and "Traceback" not in proc.stderr
+
+
+def test_too_little_data_says_what_was_rejected(tmp_path):
+    """A recording exported newest-first: every row but the first few is 'late' for the aligner.
+    Training said only '3 rows cannot fill a window'; now the rejects are in the reason."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_csv(folder / "x.csv", 600, {"a": "wave", "b": "wave"}, time_of=lambda i: f"{1.7e9 + (599 - i) * TICK:.0f}")
+    proc = run_train(tmp_path, config_dict(folder, ["a", "b"]))
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("stad-convert train: not enough data for windows of 8 ticks"), last
+    assert "rejected while reading: 59" in last and " late" in last, last

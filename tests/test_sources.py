@@ -458,5 +458,6 @@ def test_reject_messages_are_cut_short(caplog):
     for i in range(3):
         al.push(Record(ts=1700000000.0 + i, values={huge: 1.0}, origin="f:3"))
     al.flush_all()
-    assert rejects.as_dict() == {"bad number": 2, "no values": 2, "unknown sensor": 3}
+    # one reason per rejected line: a line whose only reading is a bad number is not also "no values"
+    assert rejects.as_dict() == {"bad number": 2, "unknown sensor": 3}
     assert caplog.records and all(len(r.getMessage()) < 1000 for r in caplog.records)

@@ -62,14 +62,15 @@ def pointwise_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, flo
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float | None:
     """AUC-PR as average precision: Σ_k (R_k − R_{k−1})·P_k over distinct score thresholds.
 
-    Ties share one threshold (no interpolation). None when there is no positive label.
+    Ties share one threshold (no interpolation). None when there is no positive label, or no
+    negative one (every ranking of all-positive rows scores 1.0: it would say nothing).
     Non-finite scores rank lowest.
     """
     y = np.asarray(labels).astype(bool)
     s = np.asarray(scores, float)
     s = np.where(np.isfinite(s), s, -np.inf)
     n_pos = int(y.sum())
-    if n_pos == 0:
+    if n_pos == 0 or n_pos == y.size:
         return None
     order = np.argsort(-s, kind="stable")
     s_sorted, y_sorted = s[order], y[order]

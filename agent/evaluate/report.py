@@ -131,6 +131,8 @@ def format_table(report: dict) -> str:
     n_rows = sum(f["scored_rows"] for f in report["files"])
     head = (f"{len(report['files'])} file(s), {n_rows} scored rows; protocol {p['name']}: "
             f"train = {p['training']}; scored = {p['scored']}")
+    if report["skipped_files"]:          # a folder whose files were half skipped is not silently smaller
+        head += f"\nskipped {len(report['skipped_files'])} file(s): {', '.join(report['skipped_files'])}"
     tail = [f"error {k}: {v}" for k, v in report["errors"].items()]
     from .feedback_replay import over_time_lines
     return "\n".join([head, *lines, *incidents_and_faults_lines(report), *over_time_lines(report), *tail])
@@ -161,7 +163,7 @@ def format_markdown(report: dict) -> str:
         f"- event detection tolerance after an event's end: {report['event_tolerance_s']:g} s",
     ]
     if report["skipped_files"]:
-        md.append(f"- skipped (no labels or too short): {', '.join(report['skipped_files'])}")
+        md.append(f"- skipped: {', '.join(report['skipped_files'])}")
     md += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     apart = incidents_and_faults_lines(report)

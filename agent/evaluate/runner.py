@@ -275,8 +275,8 @@ def train_ticks_for(rows: list[Row], protocol: str, cfg: AgentConfig, source: So
 
 
 def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: str) -> tuple[list[FileRows], list[str]]:
-    """Aligned rows of every labelled recording of `src` (see labelled_source); also the names of
-    recordings skipped (no labels, or too short to train and score)."""
+    """Aligned rows of every labelled recording of `src` (see labelled_source); also the recordings
+    skipped, each as 'NAME (why)': no rows, no labels, or too short to train and score."""
     source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
     chunks = source.recordings() if isinstance(src, ReplayConfig) else [("simulate", source.records())]
     files, skipped = [], []
@@ -285,13 +285,18 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
         if isinstance(src, ReplayConfig):
             source_rows, records = SourceRows.tap(records)
         rows = align(cfg, records)
-        if all(r.label is None for r in rows):
-            skipped.append(name)
+        if not rows or all(r.label is None for r in rows):
+            skipped.append(f"{name} ({'no rows' if not rows else 'no labels'})")
             continue
         train = train_ticks_for(rows, protocol, cfg, source_rows)
         if train < cfg.window.steps + 2 or train >= len(rows):
-            skipped.append(name)
+            skipped.append(f"{name} (too short: {len(rows)} ticks, {train} of them to train; needs more than "
+                           f"{cfg.window.steps + 1} to train and some left to score)")
             continue
+        labelled = sum(r.label == 1 for r in rows[:train])
+        if labelled:                    # the scorers fit and calibrate on them: say so, the figures depend on it
+            log.warning("%s: %d of the %d training ticks are labelled anomalous: every scorer fits and calibrates "
+                        "on them (%s protocol)", name, labelled, train, protocol)
         files.append(FileRows(name=name, rows=rows, train_ticks=train, source=source_rows, tick_s=cfg.tick_s))
     return files, skipped
 
@@ -334,16 +339,13 @@ def spans_from_events(alert_events, last_ts: float) -> dict[str, list]:
     return {"alert_spans": spans, "onsets": onsets, "backdated_spans": backdated}
 
 
-def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> list[Scorer]:
-    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy); [] for numpy
-    or when it does not load (each refusal logged)."""
+def model_tier(cfg: AgentConfig, scorer: str, bundle: str | None) -> tuple[list[Scorer], list[str]]:
+    """The one model tier `scorer` loaded from `bundle` (the chain is then it + numpy), and why it
+    did not load: ([], reasons) for numpy or when it does not."""
     if scorer == "numpy" or not bundle:
-        return []
-    tiers, refusals = load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
-                                 cfg.base_dir, chain=[scorer, "numpy"])
-    for line in refusals:
-        log.warning("%s", line)
-    return tiers
+        return [], []
+    return load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k,
+                      cfg.base_dir, chain=[scorer, "numpy"])
 
 
 def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
@@ -361,9 +363,11 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
     # the tier's would mix in the fallback's ticks. Speed is bench/'s business, not evaluate's.
     tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
                                    scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
-    pipe = Pipeline(tick_cfg, tiers=model_tier(cfg, scorer, bundle), warmup_ticks=f.train_ticks)
+    tiers, refusals = model_tier(cfg, scorer, bundle)
+    pipe = Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
     if scorer != "numpy" and pipe.chain.tiers[0].TYPE != scorer:
-        raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r} (see the log)")
+        raise RuntimeError(f"scorer {scorer!r} did not load from bundle {bundle!r}: "
+                           + ("; ".join(refusals) or "no reason given"))
     n = len(f.rows)
     last_ts = float(f.ts[-1])
     score, threshold = np.full(n, np.nan), np.full(n, np.nan)
@@ -480,12 +484,14 @@ def scorer_metrics(files: list[FileRows], traces: list[Trace], n_sensors: int, t
 
 
 def incidents_and_faults(pairs: list[tuple[FileRows, Trace]], tick_s: float, tolerance_s: float) -> dict | None:
-    """Incident alerts and sensor faults scored apart (agent/evaluate/faults.py)."""
+    """Incident alerts and sensor faults scored apart (agent/evaluate/faults.py). Events are taken
+    over the scored ticks, as the table's: one already open when scoring starts counts from there
+    (left out, an alert inside it was called a false alarm)."""
     runs = []
     for f, t in pairs:
         if not f.scored.any():
             continue
-        events = fault_scoring.labelled_events(f.ts, f.events)
+        events = fault_scoring.labelled_events(f.ts[f.scored], [e for e, m in zip(f.events, f.scored) if m])
         runs.append(fault_scoring.score_run(events, t.alerts, t.faults, tick_s, tolerance_s,
                                             scored_from=float(f.ts[f.scored][0])))
     return fault_scoring.summarise(runs) if runs else None
@@ -570,6 +576,8 @@ def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = 
         if feedback_delay_s < 0 or not np.isfinite(feedback_delay_s):
             raise ValueError(f"--feedback-delay: expected seconds >= 0, got {feedback_delay_s!r}")
         scorers = with_feedback(scorers)
+    if tolerance_s is not None and not (np.isfinite(tolerance_s) and tolerance_s >= 0):
+        raise ValueError(f"--tolerance-s: expected seconds >= 0, got {tolerance_s!r}")
     tolerance_s = event_tolerance_s(cfg, tolerance_s)
     started = time.monotonic()
     src = labelled_source(cfg, data_path)

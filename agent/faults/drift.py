@@ -443,8 +443,11 @@ class Drift(StationRelation):
                 decide, decided = decide | back, decided | back
         rising = None
         if self.ramp.back_on and (any_low or self.ramp.rising_any):     # a steady rise under half the limit (ramp.py)
-            low = low[:n] & ~over[:n] & judged[:n] & ~self.stepped[:n] & ctx_calm[:n]
-            rising = self.ramp.rise(low if all_healthy else low & ~drifting, size[:n], t.ts, self.departure[:n])
+            # (by index: the few sensors past RISE_Z; none when only a rise's record is left to clear)
+            stepped, judges = self.stepped, self.ramp.judges
+            low = [k for k in low[:n].nonzero()[0].tolist() if judges[k] and not over[k] and judged[k]
+                   and not stepped[k] and ctx_calm[k] and (all_healthy or not drifting[k])] if any_low else []
+            rising = self.ramp.rise(low, size, t.ts, self.departure)
             if rising is not None:
                 self._own = self._own | rising
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
@@ -461,8 +464,8 @@ class Drift(StationRelation):
                     decide, decided = decide | back, decided | back
         if not self.ramp.enabled:
             ramp = None
-        elif pending is self.held.nothing and self.ramp.resting:    # (update would count the run and return None)
-            self.ramp.rest(judged[:n])
+        elif self.ramp.resting and (pending is self.held.nothing or not fnp.count_nonzero(pending & self.ramp.on)):
+            self.ramp.rest(judged[:n])      # (no candidate it judges: update would count the run and return None)
             ramp = None
         else:
             calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fastnp as fnp
 from .config import FaultConfig
 from .rule import Held, Tick
 
@@ -45,7 +46,8 @@ class Implausible:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
         none = t.at_floor         # may be suspect: at its floor (dead.AT_FLOOR, the tracker's mask)
-        if self.pairs and self.held.calm(none):        # no sensor at its floor, nothing held: nothing broken
+        # No sensor at its floor (or no pair to witness one: a skid), nothing held: nothing broken
+        if self.held.idle and (not self.pairs or not fnp.count_nonzero(none)):
             return self.held.nothing, self.held.nothing
         cond = np.zeros(ctx.n, bool)
         if self.pairs:

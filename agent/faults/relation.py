@@ -93,6 +93,7 @@ BACK_GAP_S = 90.0        # an open relation stays open (its last usable tick kep
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 VOUCH_STATE = ("rel_vouch_since", "rel_lost_prev")
+_ZERO, _ONE, _CLIP_HI, _CLIP_LO = fnp.const(0.0), fnp.const(1.0), fnp.const(REL_CLIP), fnp.const(-REL_CLIP)   # (fastnp.const)
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
                    "rel_drifted", "rel_gap_since")
 
@@ -347,15 +348,15 @@ class StationRelation:
         usable, whether its three readings are fit to use, and the raw log k and 1/speed² (learned
         at the refit); per sensor: its log reading and whether it is fit to use (the jump back's).
         `ok_all`: every entry of ok_i is True."""
-        pos = x > 0
+        pos = x > _ZERO
         all_pos = fnp.count_nonzero(pos) == pos.size
-        xp = x if all_pos else fnp.where(pos, x, 1.0)
+        xp = x if all_pos else fnp.where(pos, x, _ONE)
         lx = np.log(xp)
         r = lx[self.trio] @ self.rel_sign
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         v = xp[self._speed]
-        u = 1.0 / (v * v)
-        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), -REL_CLIP), REL_CLIP)
+        u = _ONE / (v * v)
+        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO), _CLIP_HI)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit

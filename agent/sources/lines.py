@@ -90,18 +90,21 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         rejects.add("missing time", where, "no 'ts' field")
         return None
 
-    label = _parse_label(obj.get("label"), where, rejects)
-    event = obj.get("event") if isinstance(obj.get("event"), str) else None
-    values = _readings(obj, where, rejects)
-    if values is None:
+    read = _readings(obj, where, rejects)
+    if read is None:
         return None
+    values, bad = read
     if not values:
-        rejects.add("no values", where, "no readings left on the line")
+        if not bad:                     # a line whose readings were all bad numbers is counted once, above
+            rejects.add("no values", where, "no readings on the line")
         return None
+    label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
+    event = obj.get("event") if isinstance(obj.get("event"), str) else None
     return Record(ts=ts, values=values, label=label, event=event, origin=where)
 
 
-def _readings(obj: dict, where: str, rejects: Rejects) -> dict[str, float] | None:
+def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float], int] | None:
+    """(the good readings, how many were bad numbers), or None after counting a malformed line."""
     if "sensor" in obj:
         sensor = obj["sensor"]
         if not isinstance(sensor, str) or not sensor:
@@ -116,12 +119,15 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> dict[str, float] | Non
     else:
         raw = {k: v for k, v in obj.items() if k not in RESERVED_KEYS}
     values: dict[str, float] = {}
+    bad = []
     for sensor, value in raw.items():
         try:
             values[sensor] = parse_number(value)
         except ValueError as exc:
-            rejects.add("bad number", where, f"field {short_repr(sensor)}: {shorten(str(exc), 120)}")
-    return values
+            bad.append(f"field {short_repr(sensor)}: {shorten(str(exc), 120)}")
+    if bad:                             # one count per line, however many of its readings are bad
+        rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
+    return values, len(bad)
 
 
 def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:

@@ -22,6 +22,10 @@ from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line, parse_number, parse_time
 
+
+def iso_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
 log = logging.getLogger("stad.replay")
 
 
@@ -51,7 +55,13 @@ class ReplayConfig(SourceConfig):
     def preflight(self, resolve) -> list[tuple[str, str]]:
         out = [("path", m) for m in path_problems(resolve(self.path))] if self.path else []
         if self.labels_file:
-            out += [("labels_file", m) for m in path_problems(resolve(self.labels_file), want_file=True)]
+            problems = path_problems(resolve(self.labels_file), want_file=True)
+            if not problems:
+                try:
+                    load_nab_windows(resolve(self.labels_file))
+                except LabelsError as exc:
+                    problems = [str(exc)]
+            out += [("labels_file", m) for m in problems]
         return out
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -101,11 +111,45 @@ class EventRuns:
         return f"{self.name}#{self.count}"
 
 
+class LabelsError(ValueError):
+    """A labels file that cannot be right; the message names the file and the entry."""
+
+
 def load_nab_windows(path: Path) -> dict[str, list[tuple[float, float]]]:
-    """combined_windows.json as {'<category>/<file>.csv': [(start, end), ...]} in epoch seconds."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    return {key: [(parse_time(a), parse_time(b)) for a, b in spans] for key, spans in raw.items()}
+    """combined_windows.json as {'<category>/<file>.csv': [(start, end), ...]} in epoch seconds,
+    each file's windows in time order. NAB's windows never overlap: overlapping ones (scored as two
+    events over the same rows) and a window that ends before it starts are refused, named."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except ValueError as exc:                       # JSONDecodeError, UnicodeDecodeError
+        raise LabelsError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise LabelsError(f'{path}: expected an object {{"<category>/<file>.csv": [[start, end], ...]}}, '
+                          f"got {type(raw).__name__}")
+    out = {}
+    for key, spans in raw.items():
+        if not isinstance(spans, list):
+            raise LabelsError(f"{path}: {key}: expected a list of [start, end] windows, got {type(spans).__name__}")
+        windows = []
+        for i, span in enumerate(spans):
+            where = f"{path}: {key}[{i}]"
+            if not (isinstance(span, list) and len(span) == 2):
+                raise LabelsError(f"{where}: expected [start, end], got {json.dumps(span)[:80]}")
+            try:
+                a, b = parse_time(span[0]), parse_time(span[1])
+            except ValueError as exc:
+                raise LabelsError(f"{where}: {exc}") from None
+            if b < a:
+                raise LabelsError(f"{where}: ends ({span[1]}) before it starts ({span[0]})")
+            windows.append((a, b, i))
+        windows.sort()
+        for (_, end, i), (start, _, j) in zip(windows, windows[1:]):
+            if start <= end:
+                raise LabelsError(f"{path}: {key}[{j}] overlaps {key}[{i}] ({spans[j][0]} ≤ {spans[i][1]}): "
+                                  "merge them into one window")
+        out[key] = [(a, b) for a, b, _ in windows]
+    return out
 
 
 def replay_files(root: Path, fmt: str) -> list[Path]:
@@ -164,16 +208,25 @@ class ReplaySource(Source):
     def _with_labels(self, rows: Iterable[Record], path: Path, name: str) -> Iterator[Record]:
         spans = self._windows_for(path)
         runs = EventRuns(name)
+        hit, first, last = set(), None, None
         for rec in rows:
             if spans is not None:
                 window = next((i for i, (a, b) in enumerate(spans, 1) if a <= rec.ts <= b), None)
                 if window is not None:
                     rec.label, rec.event = 1, f"window-{window}"
+                    hit.add(window)
                 elif rec.label is None:
                     rec.label = 0
+                first = rec.ts if first is None else first
+                last = rec.ts
             if rec.event is None:
                 rec.event = runs.event_for(rec.label)
             yield rec
+        for i, (a, b) in enumerate(spans or (), 1):
+            if i not in hit:            # not scored: without this line the table just says "events 0/0"
+                log.warning("%s: labels window %d (%s to %s) holds no row of the file (%s); it is not scored",
+                            "/".join(path.parts[-2:]), i, iso_time(a), iso_time(b),
+                            "no rows" if first is None else f"rows from {iso_time(first)} to {iso_time(last)}")
 
     def _windows_for(self, path: Path) -> list[tuple[float, float]] | None:
         if self.windows is None:
@@ -270,17 +323,11 @@ class ReplaySource(Source):
         try:
             ts = parse_time(cell, self.cfg.time_format)
         except ValueError as exc:
-            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}")
+            hint = "" if self.cfg.time_format else " (another layout: set the source's time_format, strptime)"
+            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
             return None
-        label = None
-        for i, col in label_cols:
-            try:
-                flag = 1 if parse_number(row[i]) != 0 else 0
-            except ValueError:
-                self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
-                continue
-            label = max(label or 0, flag)
         values: dict[str, float] = {}
+        bad = []
         for i, col, sensor in value_cols:
             text = row[i].strip()
             if not text:
@@ -288,10 +335,22 @@ class ReplaySource(Source):
             try:
                 values[sensor] = parse_number(text)
             except ValueError:
-                self.rejects.add("bad number", where, f"field {col!r}: {text[:40]!r}")
+                bad.append(f"field {col!r}: {text[:40]!r}")
+        if bad:                 # one count per row, however many of its cells are bad
+            more = f"; … ({len(bad)} fields)" if len(bad) > 3 else ""
+            self.rejects.add("bad number", where, "; ".join(bad[:3]) + more)
         if not values:
-            self.rejects.add("no values", where, "no readings on the row")
+            if not bad:         # a row whose cells were all bad numbers is counted once, above
+                self.rejects.add("no values", where, "no readings on the row")
             return None
+        label = None            # only a kept row's bad label is counted: one reason per rejected row
+        for i, col in label_cols:
+            try:
+                flag = 1 if parse_number(row[i]) != 0 else 0
+            except ValueError:
+                self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
+                continue
+            label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where)
 
 
