@@ -82,7 +82,7 @@ class Ramp:
         self.warm_ticks = int(np.ceil(RAMP_WARM_S / tick_s))
         # The rise: when each sensor's departure passed RISE_Z × the limit (NaN: not rising), its size
         # then and its peak since; far_from: when the rise that last made it far began (its jump back's start).
-        # Kept as Python lists, written only at the sensors in `_track` (rise_at): a few sensors a tick.
+        # Kept as Python lists, written only at the sensors in `_track` and this tick's (rise): a few a tick.
         self.rise_z = RISE_Z * limit
         self.judges = on.tolist()             # `on` as a list (per sensor: drift.py's pick for rise)
         self._from = [np.nan] * n
@@ -178,11 +178,11 @@ class Ramp:
         return np.array(self._from)
 
     def rise(self, low: list[int], size: np.ndarray, ts: float, departure: np.ndarray) -> np.ndarray | None:
-        """The rise's candidates this tick (None: none). `low`: the sensors (indices, ascending) this ramp
-        judges (`on`) judged, past RISE_Z × the limit, their context calm, not a step, not drifting,
-        under half the limit; `size`: |departure|. Only those and the ones rising until now are written
-        (every other's record is NaN and 0 already), in Python numbers: the same bits as the whole
-        arrays' arithmetic, in fewer µs for a few sensors than the ~20 numpy calls it took."""
+        """The rise's candidates this tick (None: none). `low`: the indices (ascending) of the sensors it
+        judges (`on`) that are judged this tick, past RISE_Z × the limit, their context calm, not a step,
+        not drifting, under half the limit; `size`: |departure|. Only those and the ones rising until now
+        are written (every other's record is NaN and 0 already), in Python numbers: the same bits as the
+        whole arrays' arithmetic, in fewer µs for a few sensors than the ~20 numpy calls it took."""
         if not (low or self._rise_any):
             return None
         frm, start, peak = self._from, self._start, self._peak

@@ -86,7 +86,9 @@ class Spike:
         # The screen: the ratio's scale is max(usual, recent) >= usual, and a correctly rounded
         # division by a larger number is no larger, so a sensor whose step / usual is not over z
         # cannot jump. On a tick where none is (~99 % of the demo's) the recent mean is not read.
-        ratio = np.divide(t.step, usual, out=np.zeros(ctx.n), where=known)
+        # (every sensor known, the usual tick: the where would divide every entry)
+        ratio = t.step / usual if fnp.count_nonzero(known) == ctx.n else \
+            np.divide(t.step, usual, out=np.zeros(ctx.n), where=known)
         jump = None
         if fnp.count_nonzero(ratio > self._z):
             self._flush()

@@ -63,6 +63,7 @@ class FaultTracker:
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
         self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
         self._learners = [(r, rule) for r, rule in enumerate(self.rules) if hasattr(rule, "learn")]
+        self._rule_kinds = [rule.KIND for rule in self.rules]
         # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
@@ -170,7 +171,7 @@ class FaultTracker:
             if d is not none and not decided and fnp.count_nonzero(d):
                 decided = True
         # Nothing faulty: nothing to clear, and the clear timer sees no sensor (it would not change).
-        events = self._end_cleared(t, np.array([c for c, _ in results]), faulty, observed) if any_faulty else []
+        events = self._end_cleared(t, results, faulty, observed) if any_faulty else []
         if decided:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
@@ -183,12 +184,13 @@ class FaultTracker:
             fnp.copyto(self.prev, x, where=observed)
         return events
 
-    def _end_cleared(self, t: Tick, cond: np.ndarray, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
-        kinds = [r.KIND for r in self.rules]
+    def _end_cleared(self, t: Tick, results: list, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
+        """`results`: each rule's (condition, decided) this tick; a fault holds while its rule's condition does."""
+        kinds = self._rule_kinds
         still = np.zeros(self.ctx.n, bool)
         missing = np.zeros(self.ctx.n, bool)
         for i in np.flatnonzero(faulty):
-            still[i] = cond[kinds.index(self.kind[i]), i]
+            still[i] = results[kinds.index(self.kind[i])][0][i]
             missing[i] = self.kind[i] == "missing"
         # Only a reading clears a fault (a missing sensor's condition clears when readings return).
         seen = faulty & (observed | missing)
