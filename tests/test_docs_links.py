@@ -55,7 +55,8 @@ def relative(target: str) -> bool:
 def test_the_history_pages_are_there_and_link_back():
     names = {p.relative_to(REPO).as_posix() for p in PAGES}
     history = ["docs/measured/accuracy-skab.md", "docs/measured/accuracy-nab.md",
-               "docs/measured/accuracy-corridor.md", "docs/measured/faults.md"]
+               "docs/measured/accuracy-corridor.md", "docs/measured/faults.md",
+               "docs/measured/speed.md"]
     assert {"README.md", *history} <= names
     readme = links(REPO / "README.md")
     for name in history:

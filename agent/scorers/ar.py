@@ -37,6 +37,7 @@ class ARModel:
         self._r = np.zeros((0, n))
         self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
         self._head = 0
+        self._bias = np.empty(n)
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -78,13 +79,16 @@ class ARModel:
     def residuals(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None,
                   out: np.ndarray | None = None) -> np.ndarray:
         """Signed residuals over residual scale for rows p.. (0 where missing); extra (len(z), n, extra);
-        written into `out` ((len(z) - p, n) float64) when given."""
+        written into `out` ((len(z) - p, n) float64) when given. The prediction is added feature by
+        feature in the features' order ([lags, 1, extras]), in place (a warm-up day's arrays are
+        0.4 MB each): the order BatchRLS.predict and a JointRegression add a tick's products in, so
+        a kept row is the same bits as the row recomputed."""
         p, w, m = self.p, self.rls.w, len(z) - self.p
-        pred = np.multiply(w[:, 0], z[0:m], out=out)   # the same sum as batch_features @ w, lag by lag:
-        pred += w[:, p]                                # p small array ops instead of a (m, n, p+1) copy,
-        for i in range(1, p):                          # in place (a warm-up day's arrays are 0.4 MB each)
+        pred = np.multiply(w[:, 0], z[0:m], out=out)
+        for i in range(1, p):
             pred += w[:, i] * z[i:i + m]
-        for j in range(self.extra):                    # likewise column by column (einsum costs more here)
+        pred += w[:, p]                                # the intercept (× 1.0: itself)
+        for j in range(self.extra):
             pred += w[:, p + 1 + j] * extra[p:, :, j]
         r = np.subtract(z[p:], pred, out=pred)
         r *= self.rls.inv_sd
@@ -92,22 +96,31 @@ class ARModel:
         return r
 
     def score(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,
-              out: np.ndarray | None = None) -> np.ndarray:
+              out: np.ndarray | None = None, row: np.ndarray | None = None) -> np.ndarray:
         """`extra`: (T, n, extra) regressors of every row of the window, or a function that
         returns them (called only when the kept residuals are rebuilt); `newest`: their newest
         row (extra[-1]), when the caller has it. The point statistic is
         the window residuals' newest row (kept from tick to tick, one row computed a tick), not a
         second forecast of the newest value: the same number up to the order of the sum's terms,
-        0 where the newest value is missing (a score the caller zeroes there anyway). Into `out` when given."""
-        r = self.window_residuals(window, extra, newest)
-        bias = np.matmul(self.bias_weights(len(r)), r, out=out)
-        return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
+        0 where the newest value is missing (a score the caller zeroes there anyway). Into `out` when given.
+        `row`: the newest row's signed residual over scale, when the caller computed it from this tick's
+        features (a JointRegression does, for AR and fusion at once); `out` must then hold |row|
+        already (the caller takes its parts' absolute values in one call; a sensor whose newest value
+        is missing has its row zeroed in the kept residuals only: the caller zeroes its score)."""
+        r = self.window_residuals(window, extra, newest, row)
+        if row is None:
+            bias = np.matmul(self.bias_weights(len(r)), r, out=out)
+            return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
+        bias = np.matmul(self.bias_weights(len(r)), r, out=self._bias)
+        return np.maximum(out, np.abs(bias, out=bias), out=out)
 
-    def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None) -> np.ndarray:
+    def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,
+                         row: np.ndarray | None = None) -> np.ndarray:
         """residuals() of the window's rows p.., kept between ticks: when the window has moved on by
         one tick since the last call (same window, same weights), only its newest row is computed.
         Each row is an elementwise function of its own p lags and regressors, so a kept row is the
-        same bits as the row recomputed. Read-only: the next call overwrites it."""
+        same bits as the row recomputed. `row`: that newest row, computed by the caller from this tick's
+        features (zeroed here where the newest value is missing). Read-only: the next call overwrites it."""
         ts = window.ts
         stamp = ts.tobytes()
         key = (id(window), self.rls.version)
@@ -116,10 +129,16 @@ class ARModel:
             if kept[1] == stamp:                                    # the same window again (a retry)
                 return self._r
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
-                if newest is None and self.extra:
-                    newest = (extra() if callable(extra) else extra)[-1]
                 h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
-                ring[h + m] = self._newest_residual(window, newest, out=ring[h])
+                if row is None:
+                    if newest is None and self.extra:
+                        newest = (extra() if callable(extra) else extra)[-1]
+                    row = self._newest_residual(window, newest)
+                missing = window.missing[-1]
+                if fnp.count_nonzero(missing):
+                    row[missing] = 0.0
+                ring[h] = row
+                ring[h + m] = row
                 self._head = h = (h + 1) % m
                 self._r = ring[h:h + m]
                 self._r_key = (key, stamp)
@@ -131,26 +150,13 @@ class ARModel:
         self._head = 0
         self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)
-        w, p = self.rls.w, self.p                  # the newest row's terms, in residuals()'s order of the sum
-        self._coef = fnp.concatenate([w[:, p:p + 1], w[:, :p], w[:, p + 1:]], axis=1).T.copy()
-        self._terms = np.ones_like(self._coef)
-        self._products = np.empty_like(self._coef)
         return self._r
 
-    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None, out: np.ndarray) -> np.ndarray:
-        """residuals()'s newest row in a few calls, into `out`: the same products, summed in the same
-        order (a reduce over the first axis adds row after row). `newest`: the newest row's regressors."""
-        p, v = self.p, self._terms
-        v[1:p + 1] = window.values[-1 - p:-1]
-        if self.extra:
-            v[p + 1:] = newest.T
-        r = np.multiply(self._coef, v, out=self._products)
-        r = np.add.reduce(r, axis=0, out=out)               # the prediction, then in place:
-        np.subtract(window.newest64, r, out=r)              # (newest − prediction) · inv_sd
+    def _newest_residual(self, window: WindowBuffer, newest: np.ndarray | None) -> np.ndarray:
+        """residuals()'s newest row from this tick's features (the RLS's slot, which learning the tick
+        reuses): the same products, added in the same order. `newest`: the row's regressors."""
+        r = np.subtract(window.newest64, self.rls.predict(self.features(window, newest)))
         r *= self.rls.inv_sd
-        missing = window.missing[-1]
-        if fnp.count_nonzero(missing):
-            r[missing] = 0.0
         return r
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int,

@@ -17,6 +17,7 @@ from ..window import WindowBuffer
 from .ar import ARModel
 from .base import Scorer, TickScore
 from .fusion import FusionModel
+from .joint import JointRegression
 from .markov import MarkovModel
 from .seasonal import SeasonalFeatures
 
@@ -64,13 +65,14 @@ class NumpyScorer(Scorer):
         self.weights = {k: v / total for k, v in w.items()}
         # the weights by row, each repeated across the sensors: the three parts' rows of one array
         # weighted in one call (score), without a broadcast
-        self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["markov"]], [self.weights["fusion"]]], n, axis=1)
-        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, markov, fusion (score)
+        self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["fusion"]], [self.weights["markov"]]], n, axis=1)
+        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, fusion, markov (score)
         self.seasonal_args = (list(cfg.seasonal_periods_s), tick_s, cfg.seasonal_memory_cycles, steps + 2)
         self.seasonal = SeasonalFeatures(n, *self.seasonal_args) if cfg.seasonal_periods_s else None
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting, extra=self.seasonal.width if self.seasonal else 0)
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
+        self.joint = JointRegression(self.ar, self.fusion)     # their weights and tick buffer, shared
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
@@ -115,13 +117,13 @@ class NumpyScorer(Scorer):
 
     def combine(self, ar: np.ndarray, markov: np.ndarray, fusion: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
-        """The weighted sum of the three scores; into `out` (which may be `ar`) when given.
-        score() computes the same products and sums on its (3, N) parts array (the same bits:
-        tests/test_tick_cost.py)."""
+        """The weighted sum of the three scores, ar + fusion + markov in that order; into `out`
+        (which may be `ar`) when given. score() computes the same products and sums on its (3, N)
+        parts array (the same bits: tests/test_tick_cost.py)."""
         w = self.weights
         s = np.multiply(ar, w["ar"], out=out)
-        s += w["markov"] * markov
         s += w["fusion"] * fusion
+        s += w["markov"] * markov
         return s
 
     def _features(self, window: WindowBuffer) -> tuple:
@@ -137,15 +139,19 @@ class NumpyScorer(Scorer):
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
-        ar_x, fu_x, states, newest = self._features(window)
+        _, _, states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         # The three parts as the rows of one array: weighted in one call, then summed in one reduce
         # over its rows, which adds them row after row, in combine()'s order (the same bits), into a
-        # new array (the scores are the caller's)
+        # new array (the scores are the caller's). AR's and fusion's rows are one JointRegression's:
+        # their absolute values in one call; the AR model adds its lasting-shift statistic
         parts = self._parts
-        self.ar.score(window, extra, newest, out=parts[0])
-        self.markov.surprise(window, states, out=parts[1])
-        self.fusion.score(window, fu_x, out=parts[2])
+        z = self.joint.zscores(window.newest64)
+        np.abs(z, out=parts[:2])
+        self.ar.score(window, extra, newest, out=parts[0], row=z[0])
+        if not self.fusion._every:
+            parts[1] *= self.fusion.has_neighbours
+        self.markov.surprise(window, states, out=parts[2])
         parts *= self._weight_rows
         s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
@@ -199,11 +205,10 @@ class NumpyScorer(Scorer):
         self.markov.learn(window, states)
 
     def _learn_now(self, window: WindowBuffer) -> None:
-        ar_x, fu_x, _, _ = self._features(window)
-        self.ar.learn(window, ar_x)
+        self._features(window)                  # AR's and fusion's features: in the joint's next slot
+        self.joint.learn(window.newest64, window.newest_seen)
         if self.seasonal:
             self.seasonal.learn(float(window.ts[-1]), window.newest64, window.newest_seen)   # (float64: exact)
-        self.fusion.learn(window, fu_x)
 
     def _deferred(self, window: WindowBuffer, learn: bool) -> bool:
         """Keep this tick for flush() instead of learning it now, when this scorer did not score it
@@ -263,6 +268,10 @@ class NumpyScorer(Scorer):
         """Restore a fitted scorer. Call it on a fresh scorer: a bad state can leave it half-restored."""
         if (state.get("seasonal") is None) != (self.seasonal is None):
             raise ValueError("numpy.seasonal: the checkpoint and the config differ on the seasonal profile")
+        m_ar, m_fusion = (len(state[k]["rls"]["X"]) if isinstance(state[k]["rls"]["X"], np.ndarray) else -1
+                          for k in ("ar", "fusion"))
+        if m_ar != m_fusion:            # they learn the same ticks: a checkpoint never has them apart
+            raise ValueError(f"numpy.fusion.rls.X: {m_fusion} buffered ticks, the AR model's {m_ar}")
         self.ar.restore(state["ar"])
         self.markov.restore(state["markov"])
         self.fusion.restore(state["fusion"])

@@ -53,7 +53,7 @@ class BatchRLS:
             b += fnp.einsum("mni,mn->ni", X, fnp.where(valid, y, 0.0))
         self.A = A + self.ridge * np.eye(self.k)
         self.b = b
-        self.w = np.linalg.solve(self.A, self.b[:, :, None])[:, :, 0]
+        self.w[...] = np.linalg.solve(self.A, self.b[:, :, None])[:, :, 0]
         sq, count = np.zeros(self.n), np.zeros(self.n, np.int64)
         for X, y, valid in blocks():
             r = fnp.where(valid, y - fnp.einsum("mnk,nk->mn", X, self.w), 0.0)
@@ -63,12 +63,23 @@ class BatchRLS:
 
     def _set_var(self, var: np.ndarray) -> None:
         self.resid_var = var
-        self.inv_sd = 1.0 / np.sqrt(var)
+        self.inv_sd[...] = 1.0 / np.sqrt(var)       # in place: it may be a view of a JointRegression's
         self.version += 1
 
+    def share(self, w: np.ndarray, inv_sd: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray) -> None:
+        """Keep the weights, the residual scales and the tick buffer in the given arrays (views of a
+        JointRegression's, joint.py, any strides) from now on, their current contents copied in:
+        shapes (n, k), (n,), (block, n, k), (block, n), (block, n)."""
+        for new, old in ((w, self.w), (inv_sd, self.inv_sd), (X, self._X), (y, self._y), (v, self._v)):
+            new[...] = old
+        self.w, self.inv_sd, self._X, self._y, self._v = w, inv_sd, X, y, v
+        self._slot = None
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (n, k) -> (n,)"""
-        return fnp.einsum("nk,nk->n", self.w, x)
+        """x (n, k) -> (n,). The products as k rows of n (C order), added row after row by a reduce over
+        the first axis: the order of the sum JointRegression's rows and ARModel.residuals' rows are
+        added in, so the same bits (a JointRegression's zero padding adds + 0.0: no change)."""
+        return np.add.reduce(np.multiply(self.w.T, x.T, order="C"), axis=0)
 
     def zscores(self, x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """|y − prediction| · inv_sd, into `out` when given."""
@@ -92,7 +103,13 @@ class BatchRLS:
         self._slot = None
         self._y[m] = y
         self._v[m] = valid
-        self._m = m + 1
+        self.commit()
+
+    def commit(self) -> None:
+        """Count the tick whose features, value and validity the caller wrote into slot `_m` (next_x(),
+        `_y`, `_v`: a JointRegression writes two regressions' at once); solve when the block is full."""
+        self._slot = None
+        self._m += 1
         if self._m == self.block:
             self._solve()
 
@@ -111,7 +128,7 @@ class BatchRLS:
         mean_sq = np.divide((r * r).sum(axis=0), seen, out=self.resid_var.copy(), where=seen > 0)
         keep = self.lam ** (seen * 4)           # variance tracks about 4× faster than the weights
         self._set_var(np.maximum(keep * self.resid_var + (1 - keep) * mean_sq, 1e-4))
-        self.w = np.linalg.solve(self.A + self.ridge * np.eye(self.k), self.b[:, :, None])[:, :, 0]
+        self.w[...] = np.linalg.solve(self.A + self.ridge * np.eye(self.k), self.b[:, :, None])[:, :, 0]
         self.version += 1
         self._m = 0
 
@@ -119,7 +136,7 @@ class BatchRLS:
 
     def state_dict(self) -> dict:
         m = self._m
-        return {"w": self.w, "A": self.A, "b": self.b, "resid_var": self.resid_var,
+        return {"w": self.w.copy(), "A": self.A, "b": self.b, "resid_var": self.resid_var,
                 "X": self._X[:m], "y": self._y[:m], "v": self._v[:m]}
 
     def restore(self, state: dict, name: str = "rls") -> None:
@@ -137,7 +154,8 @@ class BatchRLS:
         v = array_like(v, self._v[:m], f"{name}.v")
         if not (np.all(var > 0) and np.isfinite(var).all()):
             raise ValueError(f"{name}.resid_var: not positive and finite")
-        self.w, self.A, self.b = w, A, b
+        self.w[...] = w
+        self.A, self.b = A, b
         self._set_var(var)
         self._X[:m], self._y[:m], self._v[:m] = X, y, v
         self._m, self._slot = m, None
