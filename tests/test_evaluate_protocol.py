@@ -2,7 +2,6 @@
 labelled extra), NAB is counted on the file's rows whatever the aligner does with them, the
 floors (random, always) are what they say, and bench/accuracy.py scores whatever NAB categories
 it is given."""
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from agent import config
 from agent.alerts import AlertTracker
 from agent.evaluate import evaluate, nab, runner
 from conftest import bench_module
+from nab_copy import write_nab_copy
 
-T0 = dt.datetime(2024, 1, 1)
 
 
 def alert_cfg(**over):
@@ -42,23 +41,6 @@ def test_an_alert_open_at_the_end_of_data_runs_to_the_last_tick():
                                   lambda: {"top_sensors": [], "top_steps": [], "origin": None})
     out = runner.spans_from_events(events, last_ts=3.0)
     assert out["alert_spans"] == [(2.0, 3.0)] and out["backdated_spans"] == [(1.0, 3.0)]
-
-
-def write_nab_copy(root: Path, n_rows: int, step_s: int, window_rows: tuple[int, int]) -> tuple[Path, list]:
-    """A NAB-layout copy (data/<category>/<file>.csv + labels/combined_windows.json), one file."""
-    stamps = [T0 + dt.timedelta(seconds=step_s * i) for i in range(n_rows)]
-    rng = np.random.default_rng(3)
-    values = np.sin(np.arange(n_rows) / 7) + 0.1 * rng.normal(size=n_rows)
-    values[window_rows[0] + 5:window_rows[0] + 9] += 6.0
-    folder = root / "data" / "artificialWithAnomaly"
-    folder.mkdir(parents=True)
-    lines = ["timestamp,value"] + [f"{s:%Y-%m-%d %H:%M:%S},{v:.5f}" for s, v in zip(stamps, values)]
-    (folder / "toy.csv").write_text("\n".join(lines) + "\n")
-    windows = {"artificialWithAnomaly/toy.csv": [[f"{stamps[window_rows[0]]:%Y-%m-%d %H:%M:%S}.000000",
-                                                   f"{stamps[window_rows[1]]:%Y-%m-%d %H:%M:%S}.000000"]]}
-    (root / "labels").mkdir()
-    (root / "labels" / "combined_windows.json").write_text(json.dumps(windows))
-    return folder / "toy.csv", stamps
 
 
 def nab_cfg(root: Path, tick_s: float) -> config.AgentConfig:

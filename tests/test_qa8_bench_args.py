@@ -61,7 +61,7 @@ def test_accuracy_asks_for_the_skab_bundle_by_its_own_flag(tmp_path):
 
 def test_accuracy_exits_1_when_a_scorer_it_ran_failed(tmp_path):
     """A scorer that cannot run is a 'failed' row beside the others' figures, and the command's exit status says so."""
-    from test_evaluate_protocol import write_nab_copy
+    from nab_copy import write_nab_copy
     write_nab_copy(tmp_path / "nab", n_rows=300, step_s=3600, window_rows=(200, 229))
     res = subprocess.run([sys.executable, str(REPO / "bench" / "accuracy.py"), "--data", str(tmp_path), "--only", "nab",
                           "--scorer", "always", "--scorer", "onnx"], cwd=REPO, text=True, capture_output=True,
