@@ -152,6 +152,24 @@ def sim_rows(cfg, days: float, seed: int = 7, anomalies: str = "keep"):
     return align_records(source_records(cfg, src), cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s)
 
 
+def ar1_rows(n: int, n_sensors: int, seed: int, bump: tuple[int, int, float], bumped, missing_p: float):
+    """Aligned rows of a synthetic AR(1) stream around 20, 10 s apart: `bump` (first tick, end tick,
+    size) added to the sensors the bool mask `bumped` picks, each reading missing with `missing_p`."""
+    import numpy as np
+
+    from agent.window import Row
+    rng = np.random.default_rng(seed)
+    x = np.zeros(n_sensors)
+    out = []
+    for t in range(n):
+        x = 0.7 * x + rng.normal(size=n_sensors)
+        values = x + 20 + (bump[2] if bump[0] <= t < bump[1] else 0.0) * bumped
+        missing = rng.random(n_sensors) < missing_p
+        out.append(Row(ts=1e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
+                       carried=np.zeros(n_sensors, bool)))
+    return out
+
+
 # ---- sample events and a pump agent config ----------------------------------------------------
 
 def alert_event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5, node: str = "gw-7",

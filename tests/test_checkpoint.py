@@ -26,7 +26,7 @@ from agent.pipeline import Pipeline
 from agent.sinks.jsonl import JsonlSink
 from agent.typed import ConfigError
 from agent.window import Row
-from conftest import NO_DEMO, through_file
+from conftest import NO_DEMO, ar1_rows, through_file
 from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, copy_run, row, wait_for, write_config
 
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -41,16 +41,8 @@ def pipeline_cfg(**over):
 
 
 def sim_rows(n: int, seed: int = 0) -> list[Row]:
-    rng = np.random.default_rng(seed)
-    x = np.zeros(len(SENSORS))
-    out = []
-    for t in range(n):
-        x = 0.7 * x + rng.normal(size=len(SENSORS))
-        values = x + 20 + (25.0 if 150 <= t < 190 else 0.0) * (np.arange(len(SENSORS)) < 3)   # station P1 as a whole
-        missing = rng.random(len(SENSORS)) < 0.02
-        out.append(Row(ts=1e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
-                       carried=np.zeros(len(SENSORS), bool)))
-    return out
+    """Station P1 as a whole 25 up over ticks 150–190; 2 % of readings missing."""
+    return ar1_rows(n, len(SENSORS), seed, (150, 190, 25.0), np.arange(len(SENSORS)) < 3, 0.02)
 
 
 def without_life(event) -> dict:

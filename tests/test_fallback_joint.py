@@ -15,6 +15,7 @@ from agent.config import NumpyScorerConfig
 from agent.pipeline import Pipeline
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import Row, WindowBuffer
+from conftest import ar1_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fallback_6cd8c66.ckpt"
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -29,16 +30,8 @@ def pipeline_cfg():
 
 
 def sim_rows(n: int, seed: int = 7) -> list[Row]:
-    rng = np.random.default_rng(seed)
-    x = np.zeros(len(SENSORS))
-    out = []
-    for t in range(n):
-        x = 0.7 * x + rng.normal(size=len(SENSORS))
-        values = x + 20 + (6.0 if 200 <= t < 230 else 0.0) * (np.arange(len(SENSORS)) == 4)
-        missing = rng.random(len(SENSORS)) < 0.03
-        out.append(Row(ts=1e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
-                       carried=np.zeros(len(SENSORS), bool)))
-    return out
+    """P2_flow 6 up over ticks 200–230; 3 % of readings missing."""
+    return ar1_rows(n, len(SENSORS), seed, (200, 230, 6.0), np.arange(len(SENSORS)) == 4, 0.03)
 
 
 def make_fixture(path: Path = FIXTURE) -> None:
