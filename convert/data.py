@@ -30,7 +30,6 @@ from agent.records import Record, Rejects
 from agent.sources import open_source
 from agent.sources.replay import ReplayConfig
 from agent.sources.simulate import SimulateConfig
-from agent.sources.stdin import StdinConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
 
 if TYPE_CHECKING:
@@ -72,12 +71,13 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | No
 
     Simulated sources run unpaced for `days` of simulated time, with `seed` (a seed other than
     the demo's keeps training data apart from what the demo plays) and, with anomalies="none",
-    no injected anomalies. Replay and stdin sources are used as they are; a live source (udp, mqtt,
-    modbus, opcua) never ends, and is refused rather than listened to forever.
+    no injected anomalies. Other sources (replay, stdin, a plugin's) are used as they are; one that
+    never ends on its own (`SourceConfig.endless`: udp, mqtt, modbus, opcua) is refused rather than
+    listened to forever.
     """
     out = []
     for i, src in enumerate(cfg.sources):
-        if not isinstance(src, (SimulateConfig, ReplayConfig, StdinConfig)):
+        if src.endless:
             raise TrainingError(f"sources[{i}]: a {src.TYPE} source waits for live data and never ends: training "
                                 "reads recordings — a replay source (a file, or a folder of them), a simulate "
                                 "source, or stdin from a file")

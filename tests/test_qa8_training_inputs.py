@@ -153,6 +153,33 @@ def test_a_live_source_is_refused_not_listened_to_forever(tmp_path):
                                    "simulate source, or stdin from a file"), proc.stderr
 
 
+def test_a_plugin_source_that_ends_is_trained_on_and_one_that_never_ends_is_refused(tmp_path):
+    """The live-source refusal was a fixed list of the built-in recorded kinds, so a recorded-file
+    source added as a plugin (README: one module, nothing else edited) was refused as 'never ends'
+    (review8). A source says so itself: `SourceConfig.endless`."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from agent.sources.base import SourceConfig
+
+    @dataclass(frozen=True)
+    class JsonFileConfig(SourceConfig):
+        TYPE: ClassVar[str] = "jsonfile"
+        path: str = "x.jsonl"
+
+    @dataclass(frozen=True)
+    class SerialConfig(SourceConfig):
+        TYPE: ClassVar[str] = "serial"
+        endless: ClassVar[bool] = True
+
+    cfg = from_dict(config_dict(tmp_path, ["a", "b"]))
+    cfg.sources = [JsonFileConfig()]
+    assert training_sources(cfg) == [JsonFileConfig()]
+    cfg.sources = [JsonFileConfig(), SerialConfig()]
+    with pytest.raises(TrainingError, match=r"^sources\[1\]: a serial source waits for live data and never ends"):
+        training_sources(cfg)
+
+
 @pytest.mark.parametrize("args, says", [
     (["export", "B", "--only", "bogus"], "argument --only: unknown artifact kind(s) bogus"),
     (["verify", "B", "--min-agreement", "1.5"], "argument --min-agreement: expected a share in [0, 1], got 1.5"),

@@ -171,9 +171,6 @@ class ARModel:
         np.abs(bias, out=bias)
         return np.maximum(np.abs(r, out=r), bias, out=bias)     # in place: a warm-up's day is 2880 rows
 
-    def learn(self, window: WindowBuffer, x: np.ndarray | None = None, extra: np.ndarray | None = None) -> None:
-        self.rls.update(self.features(window, extra) if x is None else x, window.newest64, window.newest_seen)
-
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
     def state_dict(self) -> dict:

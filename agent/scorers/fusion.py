@@ -95,11 +95,6 @@ class FusionModel:
         err *= self.has_neighbours
         return err
 
-    def learn(self, window: WindowBuffer, x: np.ndarray | None = None) -> None:
-        x = self.features(window) if x is None else x
-        seen = window.newest_seen       # every sensor has a neighbour: the and would change nothing
-        self.rls.update(x, window.newest64, seen if self._every else seen & self.has_neighbours)
-
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
     def state_dict(self) -> dict:

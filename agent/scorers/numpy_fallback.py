@@ -58,6 +58,7 @@ class NumpyScorer(Scorer):
     def __init__(self, n: int, adjacency: np.ndarray, cfg: NumpyScorerConfig, tick_s: float = 1.0, steps: int = 32):
         """`tick_s`: the agent's tick (seasonal bins); `steps`: the window length (rows remembered)."""
         self.n = n
+        self._made_with = (n, adjacency, cfg, tick_s, steps)     # for __deepcopy__
         w = {"ar": 0.0, "markov": 0.0, "fusion": 0.0} | dict(cfg.weights)
         if not adjacency.any():
             w["fusion"] = 0.0
@@ -256,6 +257,15 @@ class NumpyScorer(Scorer):
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights,
                 "seasonal_periods_s": self.seasonal_args[0]}
+
+    def __deepcopy__(self, memo: dict) -> NumpyScorer:
+        """A twin through the checkpoint: made as this one was, then restored from a copy of its state.
+        A field-by-field deep copy would give each regression its own arrays where this scorer's
+        share one layout (joint.py), so the copy would score from weights it never learns."""
+        twin = type(self)(*self._made_with)
+        twin.restore(copy.deepcopy(self.state_dict(), memo))
+        memo[id(self)] = twin
+        return twin
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

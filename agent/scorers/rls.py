@@ -33,7 +33,6 @@ class BatchRLS:
         self._v = np.zeros((block, n), bool)
         if const is not None:
             self._X[:, :, const] = 1.0
-        self._slot: np.ndarray | None = None  # next_x()'s view of the next slot, until update() fills it
         self._m = 0
         self.version = 0        # bumped whenever w or inv_sd change (what a caller's cached residuals were made with)
 
@@ -73,7 +72,6 @@ class BatchRLS:
         for new, old in ((w, self.w), (inv_sd, self.inv_sd), (X, self._X), (y, self._y), (v, self._v)):
             new[...] = old
         self.w, self.inv_sd, self._X, self._y, self._v = w, inv_sd, X, y, v
-        self._slot = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (n, k) -> (n,). The products as k rows of n (C order), added row after row by a reduce over
@@ -89,26 +87,13 @@ class BatchRLS:
         return r
 
     def next_x(self) -> np.ndarray:
-        """The buffer slot the next update() stores its features in, for the caller to build them in
-        (its `const` column is 1 already): update() with this array then copies nothing. Valid until
-        the next update(); an update() with other features overwrites it."""
-        self._slot = self._X[self._m]
-        return self._slot
-
-    def update(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
-        """Learn one tick (buffered; solved every `block` ticks)."""
-        m = self._m
-        if x is not self._slot:             # built in next_x()'s slot: there already
-            self._X[m] = x
-        self._slot = None
-        self._y[m] = y
-        self._v[m] = valid
-        self.commit()
+        """The buffer slot of the next tick, for the caller to build its features in (its `const`
+        column is 1 already); commit() counts it. Valid until the next commit()."""
+        return self._X[self._m]
 
     def commit(self) -> None:
         """Count the tick whose features, value and validity the caller wrote into slot `_m` (next_x(),
         `_y`, `_v`: a JointRegression writes two regressions' at once); solve when the block is full."""
-        self._slot = None
         self._m += 1
         if self._m == self.block:
             self._solve()
@@ -158,4 +143,4 @@ class BatchRLS:
         self.A, self.b = A, b
         self._set_var(var)
         self._X[:m], self._y[:m], self._v[:m] = X, y, v
-        self._m, self._slot = m, None
+        self._m = m

@@ -12,6 +12,9 @@ from ..records import Record, Rejects
 class SourceConfig:
     """Base of every source's config dataclass (each declares its `TYPE` key next to its code)."""
     TYPE: ClassVar[str]
+    #: True for a source that waits for data from the network or a device and never ends on its own
+    #: (udp, mqtt, modbus, opcua): `stad-convert train` reads recordings and refuses it.
+    endless: ClassVar[bool] = False
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         """(key path, sensor name) of every sensor this source names; AgentConfig checks them."""

@@ -27,6 +27,7 @@ MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-register
 @dataclass
 class ModbusConfig(SourceConfig):
     TYPE: ClassVar[str] = "modbus"
+    endless: ClassVar[bool] = True
     host: str = doc("the Modbus TCP device's host", default="127.0.0.1")
     port: int = rng(1, 65535, default=502, doc="its port")
     unit_id: int = rng(0, 247, default=1, doc="Modbus unit (slave) id")

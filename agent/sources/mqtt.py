@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 @dataclass
 class MqttSourceConfig(SourceConfig):
     TYPE: ClassVar[str] = "mqtt"
+    endless: ClassVar[bool] = True
     broker: BrokerConfig = doc("the broker to subscribe at", default_factory=BrokerConfig)
     topics: dict[str, str] = doc(
         "topic filter (may use `+` / `#`) → sensor, or `'*'` when the JSON payload names the sensor",

@@ -76,6 +76,7 @@ class OpcUaSecurity:
 @dataclass
 class OpcUaConfig(SourceConfig):
     TYPE: ClassVar[str] = "opcua"
+    endless: ClassVar[bool] = True
     url: str = doc("the server, `opc.tcp://host:port[/path]`", default="opc.tcp://127.0.0.1:4840")
     nodes: dict[str, str] = doc("sensor → node id (`ns=2;s=Skid1.Pressure`, `ns=3;i=1042`) or browse path "
                                 "from the root (`/0:Objects/2:Skid1/2:Pressure`)", default_factory=dict)

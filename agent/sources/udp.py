@@ -26,6 +26,7 @@ SO_RXQ_OVFL = 40            # Linux: drop count as ancillary data (socket.SO_RXQ
 @dataclass
 class UdpConfig(SourceConfig):
     TYPE: ClassVar[str] = "udp"
+    endless: ClassVar[bool] = True
     bind: str = doc("address to listen on", default="127.0.0.1")
     port: int = rng(0, 65535, default=5555, doc="UDP port (0: any free port)")
     max_datagram: int = rng(64, 65507, default=8192,
