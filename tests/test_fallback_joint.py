@@ -78,17 +78,21 @@ def test_a_restore_continues_exactly_as_the_run_that_kept_going():
             assert np.array_equal(a.sensor_scores, b.sensor_scores) and a.score == b.score
 
 
+def normalised_stream(rows: int, n: int, missing_p: float, tick: float) -> tuple:
+    """A normalised AR(1) stream as a scorer sees it: (z float32 with 0 where missing, missing, ts)."""
+    rng = np.random.default_rng(11)
+    x = np.zeros((rows, n))
+    for t in range(1, rows):
+        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
+    missing = rng.random(x.shape) < missing_p
+    return np.where(missing, 0.0, x).astype(np.float32), missing, np.arange(rows) * tick
+
+
 def test_the_joint_rows_are_the_parts_computed_alone():
     """The AR and fusion rows of the joint regression: the AR model's own newest residual (the
     same bits) and fusion's own score (the same bits: its padding adds +0.0)."""
-    rng = np.random.default_rng(11)
     n, steps, tick = 5, 16, 60.0
-    x = np.zeros((700, n))
-    for t in range(1, len(x)):
-        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
-    missing = rng.random(x.shape) < 0.05
-    z = np.where(missing, 0.0, x).astype(np.float32)
-    ts = np.arange(len(z)) * tick
+    z, missing, ts = normalised_stream(700, n, 0.05, tick)
     adj = np.ones((n, n)) - np.eye(n)
     adj[0] = 0.0                                        # a sensor without neighbours
     scorer = NumpyScorer(n, adj, NumpyScorerConfig(seasonal_periods_s=[3600.0]), tick_s=tick, steps=steps)
@@ -114,14 +118,8 @@ def test_a_deep_copy_scores_and_learns_as_the_original():
     """bench/table.py times a deep copy of the numpy pipeline's fallback. A field-by-field copy gave
     each regression its own arrays where the scorer shares one layout: the copy scored from weights
     it never learned (review8: sensor scores up to 3.65 apart after 800 ticks). Now the same bits."""
-    rng = np.random.default_rng(11)
     n, steps, tick = 5, 16, 60.0
-    x = np.zeros((1200, n))
-    for t in range(1, len(x)):
-        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
-    missing = rng.random(x.shape) < 0.02
-    z = np.where(missing, 0.0, x).astype(np.float32)
-    ts = np.arange(len(z)) * tick
+    z, missing, ts = normalised_stream(1200, n, 0.02, tick)
     original = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=tick, steps=steps)
     original.fit(z[:400], missing[:400], ts[:400])
     twin = copy.deepcopy(original)

@@ -81,15 +81,21 @@ def test_a_sensor_observed_only_in_training_is_refused_for_validation(tmp_path):
         train(series, STEPS, cfg.threshold, TINY)
 
 
+def refused_recording(tmp_path: Path, rows: int, time_of) -> tuple[subprocess.CompletedProcess, str]:
+    """`stad-convert train` on one two-sensor recording whose time column is `time_of(row)`: the
+    process, which must have exited 2, and its last stderr line (the reason)."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_csv(folder / "x.csv", rows, {"a": "wave", "b": "wave"}, time_of=time_of)
+    proc = run_train(tmp_path, config_dict(folder, ["a", "b"]))
+    assert proc.returncode == 2, proc.stderr
+    return proc, proc.stderr.strip().splitlines()[-1]
+
+
 def test_no_row_at_all_is_a_clear_refusal_with_the_rejects(tmp_path):
     """Epoch milliseconds (or any unreadable time column): every record rejected. It used to end
     in a ValueError traceback with exit 1; now exit 2 and what was rejected, by reason."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_csv(folder / "x.csv", 300, {"a": "wave", "b": "wave"}, time_of=lambda i: f"{(1.7e9 + i * TICK) * 1000:.0f}")
-    proc = run_train(tmp_path, config_dict(folder, ["a", "b"]))
-    assert proc.returncode == 2, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    proc, last = refused_recording(tmp_path, 300, lambda i: f"{(1.7e9 + i * TICK) * 1000:.0f}")
     assert last.startswith("stad-convert train: the sources produced no rows"), proc.stderr
     assert "300 bad timestamp" in last
     assert "Traceback" not in proc.stderr
@@ -132,12 +138,7 @@ def test_steps_override_is_checked_like_window_steps(tmp_path, steps):
 def test_too_little_data_says_what_was_rejected(tmp_path):
     """A recording exported newest-first: every row but the first few is 'late' for the aligner.
     Training said only '3 rows cannot fill a window'; now the rejects are in the reason."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_csv(folder / "x.csv", 600, {"a": "wave", "b": "wave"}, time_of=lambda i: f"{1.7e9 + (599 - i) * TICK:.0f}")
-    proc = run_train(tmp_path, config_dict(folder, ["a", "b"]))
-    assert proc.returncode == 2, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    proc, last = refused_recording(tmp_path, 600, lambda i: f"{1.7e9 + (599 - i) * TICK:.0f}")
     assert last.startswith("stad-convert train: not enough data for windows of 8 ticks"), last
     assert "rejected while reading: 59" in last and " late" in last, last
 
