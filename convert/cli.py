@@ -167,8 +167,9 @@ def cmd_train(args) -> int:
         cfg.window = build(WindowConfig, {**dataclasses.asdict(cfg.window), "steps": args.steps},
                            "--steps (window.steps)")
     options = _train_options(args)
-    if options.problems():              # before any data is read
-        for problem in options.problems():
+    problems = options.problems()
+    if problems:                        # before any data is read
+        for problem in problems:
             print(f"stad-convert train: {problem}", file=sys.stderr)
         return 2
     out = Path(args.out)

@@ -41,6 +41,14 @@ class TrainingError(ValueError):
     """Training cannot produce a bundle worth shipping; the message says why (the CLI exits 2)."""
 
 
+def rejected_text(rejected: dict[str, int] | None) -> str:
+    """'; rejected while reading: 2597 late, …' — what a refusal for too little data adds, or ''."""
+    if not rejected:
+        return ""
+    return "; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in rejected.items()) + \
+        " (the first of each reason is logged above; e.g. rows newest-first are 'late')"
+
+
 @dataclass
 class Series:
     """Aligned rows, oldest first."""
@@ -56,10 +64,7 @@ class Series:
 
     def rejected_text(self) -> str:
         """'; rejected while reading: 2597 late, …' — what a too-little-data refusal adds, or ''."""
-        if not self.rejected:
-            return ""
-        return "; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in self.rejected.items()) + \
-            " (the first of each reason is logged above; e.g. rows newest-first are 'late')"
+        return rejected_text(self.rejected)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -133,9 +138,7 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         for lo, hi in segment_bounds(whole.missing, cfg.window.steps):
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
-        rejected = ", ".join(f"{n} {reason}" for reason, n in rejects.as_dict().items())
-        raise TrainingError("the sources produced no rows" + (f" (rejected: {rejected}; the first of each "
-                                                              "reason is logged above)" if rejected else ""))
+        raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
     series = split_segments(pieces, cfg.window.steps)
     series.rejected = rejects.as_dict()
     return series

@@ -169,8 +169,9 @@ def seed_everything(seed: int, threads: int) -> None:
 
 def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
           neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
-    if options.problems():
-        raise TrainingError("; ".join(options.problems()))
+    problems = options.problems()
+    if problems:
+        raise TrainingError("; ".join(problems))
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
     split = split or series.split or TimeSplit.of(len(series))

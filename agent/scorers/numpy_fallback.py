@@ -128,19 +128,22 @@ class NumpyScorer(Scorer):
         return s
 
     def _features(self, window: WindowBuffer) -> tuple:
-        """This tick's features, built once for score() and learn() of the same tick."""
+        """This tick's features, built once for score() and learn() of the same tick: the AR model's
+        and fusion's in their RLS's next slot (the joint's), returned the Markov chain's transitions
+        and the newest row's seasonal regressors."""
         key = float(window.ts[-1])
         if key != self._tick_key:
             self._tick_key = key
             newest = self.seasonal.newest(window) if self.seasonal else None     # the newest row's regressors:
-            ar_x = self.ar.features(window, newest)          # the window's others only if the AR model asks
-            self._tick = (ar_x, self.fusion.features(window), self.markov.transitions(window), newest)
+            self.ar.features(window, newest)                 # the window's others only if the AR model asks
+            self.fusion.features(window)
+            self._tick = (self.markov.transitions(window), newest)
         return self._tick
 
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
-        _, _, states, newest = self._features(window)
+        states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         # The three parts as the rows of one array: weighted in one call, then summed in one reduce
         # over its rows, which adds them row after row, in combine()'s order (the same bits), into a
@@ -202,7 +205,7 @@ class NumpyScorer(Scorer):
             self._learn_now(window)
 
     def _observe_now(self, window: WindowBuffer) -> None:
-        _, _, states, _ = self._features(window)
+        states, _ = self._features(window)
         self.markov.learn(window, states)
 
     def _learn_now(self, window: WindowBuffer) -> None:

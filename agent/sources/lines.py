@@ -125,9 +125,14 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float]
             values[sensor] = parse_number(value)
         except ValueError as exc:
             bad.append(f"field {short_repr(sensor)}: {shorten(str(exc), 120)}")
-    if bad:                             # one count per line, however many of its readings are bad
-        rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
+    count_bad_numbers(rejects, where, bad)
     return values, len(bad)
+
+
+def count_bad_numbers(rejects: Rejects, where: str, bad: list[str]) -> None:
+    """One "bad number" per record, however many of its fields are bad (the first three said)."""
+    if bad:
+        rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
 
 
 def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:

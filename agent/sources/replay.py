@@ -20,7 +20,7 @@ from ..plugins import Plugin
 from ..preflight import path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import parse_json_line, parse_number, parse_time
+from .lines import count_bad_numbers, parse_json_line, parse_number, parse_time
 
 
 def iso_time(ts: float) -> str:
@@ -336,9 +336,7 @@ class ReplaySource(Source):
                 values[sensor] = parse_number(text)
             except ValueError:
                 bad.append(f"field {col!r}: {text[:40]!r}")
-        if bad:                 # one count per row, however many of its cells are bad
-            more = f"; … ({len(bad)} fields)" if len(bad) > 3 else ""
-            self.rejects.add("bad number", where, "; ".join(bad[:3]) + more)
+        count_bad_numbers(self.rejects, where, bad)
         if not values:
             if not bad:         # a row whose cells were all bad numbers is counted once, above
                 self.rejects.add("no values", where, "no readings on the row")
