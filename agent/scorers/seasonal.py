@@ -160,8 +160,10 @@ class SeasonalFeatures:
         kept = self._values_at
         before_all = kept[1] if kept is not None and kept[0] == prev_ts else None
         if before_all is not None:
-            ats = [profile.locate(ts) for profile in self.profiles]
-            if all(at == before[0] for at, before in zip(ats, before_all)):
+            for profile, before in zip(self.profiles, before_all):
+                if profile.locate(ts) != before[0]:
+                    break
+            else:
                 return self._same_bins(ts, prev_x, before_all, out)
         values = []
         for j, profile in enumerate(self.profiles):
