@@ -82,6 +82,8 @@ class NumpyScorer(Scorer):
         self._mean_w = self.fusion._mean_w
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
+        self._calm_key = None       # the newest tick _calm_score scored
+        self._counted: tuple | None = None      # (its tick, the Markov entries observe() writes, g)
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
         # row's values and missing, learn?, observe?] each, and the window's rows before the first
         # (values, missing, ts): what flush() replays them from.
@@ -209,7 +211,7 @@ class NumpyScorer(Scorer):
         s0 = last[3]
         s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
         mk._newest = (wid, key, last[2], s1)
-        self._tick_key, self._tick = key, ((s0, s1), newest)
+        self._tick_key, self._tick, self._calm_key = key, ((s0, s1), newest), key
         # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
         joint, parts = self.joint, self._parts
         np.add.reduce(np.multiply(joint.w, slot, out=joint._products), axis=0, out=joint._pred)
@@ -233,6 +235,8 @@ class NumpyScorer(Scorer):
         flat[0] += s1
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
+        g = mk.g / mk.lam                   # what observe() counts (MarkovModel.learn), from the same take
+        self._counted = (key, flat, pair + g, g)
         np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
         p = np.divide(pair[0], pair[1], out=parts[2])
         np.log(p, out=p)
@@ -279,8 +283,13 @@ class NumpyScorer(Scorer):
         and it alerted ever more often (on pure noise: 23 false alarms in 12 days of NAB's
         art_noisy). One anomalous transition among ~1/(1 − forgetting) counted ones changes
         little; a lasting change in how a sensor moves becomes normal, as it should."""
-        if float(window.ts[-1]) != self._tick_key:
+        key = float(window.ts[-1])
+        counted = self._counted
+        if key != self._tick_key:
             self._defer(window, learn=False)
+        elif counted is not None and counted[0] == key:     # a calm tick's entries, taken by its score
+            self._counted = None
+            self.markov.count(*counted[1:])
         else:                           # this scorer scored the tick: its states are built
             self.markov.learn(window, self._tick[0])
 
@@ -291,8 +300,8 @@ class NumpyScorer(Scorer):
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
         self.joint.learn(window.newest64, window.newest_seen)
-        if self.seasonal:
-            self.seasonal.learn(key, window.newest64, window.newest_seen)   # (float64: exact)
+        if self.seasonal:               # (float64: exact; a calm tick: every sensor seen, no mask)
+            self.seasonal.learn(key, window.newest64, None if key == self._calm_key else window.newest_seen)
 
     def _learn_kept(self, window: WindowBuffer, learn: bool, observe: bool) -> None:
         """A kept tick learned and observed as if this scorer had scored it (flush)."""
@@ -371,5 +380,5 @@ class NumpyScorer(Scorer):
         self.fusion.restore(state["fusion"])
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
-        self._tick_key = self._tick = None
+        self._tick_key = self._tick = self._calm_key = self._counted = None
         self._pending, self._context = [], None

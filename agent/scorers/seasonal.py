@@ -253,11 +253,12 @@ class SeasonalFeatures:
         for _ in range(len(by_ts) - self.keep):
             del by_ts[next(iter(by_ts))]
 
-    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None) -> None:
+        """`valid`: the sensors whose value is learned (None: every sensor)."""
         kept = self._values_at
         if kept is not None and kept[0] != ts:
             self._values_at = kept = None           # row() may reuse them only across learning their own tick
-        if fnp.count_nonzero(valid) == valid.size:
+        if valid is not None and fnp.count_nonzero(valid) == valid.size:
             valid = None                            # (every sensor: no mask to apply)
         for j, profile in enumerate(self.profiles):   # each profile's (bin, cycle) of ts: row() located it
             profile.learn(ts, x, valid, None if kept is None else kept[1][j][0])
