@@ -205,7 +205,7 @@ class NumpyScorer(Scorer):
         if newest is not None:
             fnp.copyto(ar_extra, newest)
         fnp.copyto(prev, values[-2])
-        np.matmul(self._mean_w, x64, out=mean)
+        np.dot(self._mean_w, x64, out=mean)         # matmul's gemv (the same bits), ~1 µs less
         np.multiply(prev, mean, out=cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
@@ -226,7 +226,7 @@ class NumpyScorer(Scorer):
         ar._head = h = (h + 1) % m
         ar._r = r = ring[h:h + m]
         ar._r_key = (kept[0], stamp)
-        bias = np.matmul(ar.bias_weights(m), r, out=ar._bias)
+        bias = np.dot(ar.bias_weights(m), r, out=ar._bias)
         np.maximum(parts[0], np.abs(bias, out=bias), out=parts[0])
         if not self.fusion._every:
             parts[1] *= self.fusion.has_neighbours
