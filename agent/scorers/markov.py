@@ -201,8 +201,8 @@ class MarkovModel:
 
     def count(self, flat: np.ndarray, entries: np.ndarray, g: float) -> None:
         """Learn a tick: its new [count; row sum] entries at their flat indices, and the new count
-        weight g (the last one / lam), as learn() computes them (the numpy fallback's calm tick takes
-        the entries once, for the surprise and for these: NumpyScorer._calm_score)."""
+        weight g (the last one / lam), as learn() computes them (the numpy fallback's next tick takes
+        the entries once, for the surprise and for these: NumpyScorer._next_score)."""
         self.g = g
         self._table.put(flat, entries)
         if g > 1e9:

@@ -74,7 +74,7 @@ class NumpyScorer(Scorer):
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
         self.joint = JointRegression(self.ar, self.fusion)     # their weights and tick buffer, shared
-        # each slot of the joint's tick buffer, and the views _calm_score writes the features into:
+        # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
         p, X = cfg.ar_order, self.joint._X
         self._slots = [(X[i], X[i, :p, :n], X[i, p + 1:self.ar.rls.k, :n].T, X[i, 1, n:], X[i, 2, n:], X[i, 3, n:])
@@ -82,7 +82,7 @@ class NumpyScorer(Scorer):
         self._mean_w = self.fusion._mean_w
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
-        self._calm_key = None       # the newest tick _calm_score scored
+        self._seen_key = None       # the newest tick _next_score scored with every sensor seen
         self._counted: tuple | None = None      # (its tick, the Markov entries observe() writes, g)
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
         # row's values and missing, learn?, observe?] each, and the window's rows before the first
@@ -152,11 +152,11 @@ class NumpyScorer(Scorer):
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
         key = float(window.ts[-1])
-        calm = self._calm_score(window, key) if key != self._tick_key else None
-        return self._score_any(window) if calm is None else calm
+        flat = self._next_score(window, key) if key != self._tick_key else None
+        return self._score_any(window) if flat is None else flat
 
     def _score_any(self, window: WindowBuffer) -> TickScore:
-        """score() of any tick, through the parts' own methods (_calm_score: the calm tick's flat copy)."""
+        """score() of any tick, through the parts' own methods (_next_score: the next tick's flat copy)."""
         states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         # The three parts as the rows of one array: weighted in one call, then summed in one reduce
@@ -176,16 +176,14 @@ class NumpyScorer(Scorer):
         # tick_score(s), the worst sensor, without ndarray.max's Python wrapper
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
 
-    def _calm_score(self, window: WindowBuffer, key: float) -> TickScore | None:
-        """score() of a calm tick as one flat function: nothing missing in the newest two rows, the
-        window one tick on from the last scored (the AR model's kept residuals and the Markov chain's
-        previous states still hold). The same numpy calls on the same operands as the parts' own
-        methods (the general path below), without the ~30 Python calls, attribute hops and checks
-        between them: at N = 16 those cost as much as the arithmetic. None: not such a tick (nothing
-        written), the general path scores it."""
+    def _next_score(self, window: WindowBuffer, key: float) -> TickScore | None:
+        """score() of the next tick (the window one tick on from the last scored: the AR model's kept
+        residuals and the Markov chain's previous states still hold) as one flat function. The same
+        numpy calls on the same operands as the parts' own methods (_score_any), without the ~30
+        Python calls, attribute hops and checks between them (at N = 16 they cost as much as the
+        arithmetic); a missing value takes the parts' own steps for it. None: not such a tick
+        (nothing written), _score_any scores it."""
         ts, missing = window.ts, window.missing
-        if fnp.count_nonzero(missing[-2:]):
-            return None
         mk, ar = self.markov, self.ar
         last = mk._newest
         wid = id(window)
@@ -197,6 +195,9 @@ class NumpyScorer(Scorer):
         if (kept is None or kept[0] != (wid, ar.rls.version) or len(r) != len(ts) - ar.p or kept[1] == stamp
                 or kept[1][size:] != stamp[:-size]):
             return None
+        gaps = fnp.count_nonzero(missing[-2:])
+        unseen = fnp.count_nonzero(missing[-1]) if gaps else 0      # sensors missing now
+        gone = gaps - unseen                                          # sensors missing the tick before
         newest = self.seasonal.newest(window) if self.seasonal else None
         x64, values = window.newest64, window.values
         # the features, in the joint's next slot (ARModel.features, FusionModel.features)
@@ -205,13 +206,17 @@ class NumpyScorer(Scorer):
         if newest is not None:
             fnp.copyto(ar_extra, newest)
         fnp.copyto(prev, values[-2])
-        np.dot(self._mean_w, x64, out=mean)         # matmul's gemv (the same bits), ~1 µs less
+        if unseen:
+            fnp.copyto(mean, self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen))
+        else:
+            np.dot(self._mean_w, x64, out=mean)     # matmul's gemv (the same bits), ~1 µs less
         np.multiply(prev, mean, out=cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
         s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
         mk._newest = (wid, key, last[2], s1)
-        self._tick_key, self._tick, self._calm_key = key, ((s0, s1), newest), key
+        self._tick_key, self._tick = key, ((s0, s1), newest)
+        self._seen_key = None if unseen else key
         # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
         joint, parts = self.joint, self._parts
         np.add.reduce(np.multiply(joint.w, slot, out=joint._products), axis=0, out=joint._pred)
@@ -221,6 +226,8 @@ class NumpyScorer(Scorer):
         # the AR model's lasting shift (ARModel.score, window_residuals one tick on)
         h, m, ring = ar._head, len(r), ar._ring
         row = z[0]
+        if unseen:
+            row[missing[-1]] = 0.0
         ring[h] = row
         ring[h + m] = row
         ar._head = h = (h + 1) % m
@@ -230,22 +237,31 @@ class NumpyScorer(Scorer):
         np.maximum(parts[0], np.abs(bias, out=bias), out=parts[0])
         if not self.fusion._every:
             parts[1] *= self.fusion.has_neighbours
-        # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index)
+        # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
+        # counts (MarkovModel.learn), from the same take
         flat = np.add(mk._base, np.multiply(s0, mk._row_width, out=mk._start))
         flat[0] += s1
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
-        g = mk.g / mk.lam                   # what observe() counts (MarkovModel.learn), from the same take
-        self._counted = (key, flat, pair + g, g)
+        g = mk.g / mk.lam
+        if gaps:
+            self._counted = (key, flat, pair + np.multiply(np.greater(window.newest_seen, missing[-2]), g), g)
+        else:
+            self._counted = (key, flat, pair + g, g)
         np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
         p = np.divide(pair[0], pair[1], out=parts[2])
+        if gone:
+            for i in np.flatnonzero(missing[-2]):
+                p[i] = mk._propagated(window, i, s1[i])
         np.log(p, out=p)
         p += mk.mean
         p *= mk._neg_inv_std
         np.maximum(p, mk._zeros, out=p)
-        # combined as score() does (every newest value seen: its × newest_seen is × 1)
+        # combined as _score_any does
         parts *= self._weight_rows
         s = np.add.reduce(parts, axis=0)
+        if unseen:
+            s *= window.newest_seen
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
@@ -287,7 +303,7 @@ class NumpyScorer(Scorer):
         counted = self._counted
         if key != self._tick_key:
             self._defer(window, learn=False)
-        elif counted is not None and counted[0] == key:     # a calm tick's entries, taken by its score
+        elif counted is not None and counted[0] == key:     # the entries _next_score took
             self._counted = None
             self.markov.count(*counted[1:])
         else:                           # this scorer scored the tick: its states are built
@@ -300,8 +316,8 @@ class NumpyScorer(Scorer):
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
         self.joint.learn(window.newest64, window.newest_seen)
-        if self.seasonal:               # (float64: exact; a calm tick: every sensor seen, no mask)
-            self.seasonal.learn(key, window.newest64, None if key == self._calm_key else window.newest_seen)
+        if self.seasonal:               # (float64: exact; every sensor seen: no mask)
+            self.seasonal.learn(key, window.newest64, None if key == self._seen_key else window.newest_seen)
 
     def _learn_kept(self, window: WindowBuffer, learn: bool, observe: bool) -> None:
         """A kept tick learned and observed as if this scorer had scored it (flush)."""
@@ -380,5 +396,5 @@ class NumpyScorer(Scorer):
         self.fusion.restore(state["fusion"])
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
-        self._tick_key = self._tick = self._calm_key = self._counted = None
+        self._tick_key = self._tick = self._seen_key = self._counted = None
         self._pending, self._context = [], None
