@@ -4,6 +4,12 @@ combined per sensor.
 Always available (numpy only), learns online on calm ticks, and is what the agent scores
 with whenever no model runtime or no valid bundle is there. The AR model reads the clock
 through a seasonal profile (seasonal.py) so a scheduled daily change is not a surprise.
+
+Two ways to score, one result: the tick after the last scored (nearly every tick) is scored by one
+flat function over the parts' arrays (_next_score), because at a few dozen sensors the ~30 Python
+calls, attribute hops and checks between the parts' numpy calls cost about as much as the calls; any
+other tick (the first, a retry, one after a gap) by the parts' own methods (_score_any), which the
+flat function is tested against bit for bit (tests/test_fallback_joint.py).
 """
 from __future__ import annotations
 
