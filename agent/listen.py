@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from .alerts import iso
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
@@ -184,6 +185,17 @@ class Listener:
             self.out.flush()
 
 
+_OPTIONS = {"tls.ca_file": "--ca-file", "tls.cert_file": "--cert-file", "tls.key_file": "--key-file",
+            "password.file": "--password-file"}
+
+
+def file_problems(args) -> list[str]:
+    """The files named by the options that cannot be used (missing, unreadable, not PEM, a key that
+    is not the certificate's), checked as the agent's check-config checks a broker's: an argument
+    listen cannot use (exit 2), not a failure to start with OpenSSL's words."""
+    return [f"{_OPTIONS.get(key, key)}: {message}" for key, message in broker_from_args(args).preflight(Path)]
+
+
 def filter_problem(args) -> str | None:
     """Why the subscription built from --prefix/--site/--node is not one the broker takes (None when
     it is). paho would refuse it only on its network thread after the connect, and listen would then
@@ -199,9 +211,10 @@ def filter_problem(args) -> str | None:
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    problem = filter_problem(args)
-    if problem:
-        log.error("listen: %s", problem)
+    problems = [problem] if (problem := filter_problem(args)) else file_problems(args)
+    if problems:
+        for problem in problems:
+            log.error("listen: %s", problem)
         return 2
     try:
         listener = Listener(args)

@@ -21,6 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
+from .broker import key_path
+
 log = logging.getLogger("stad.mqtt")
 
 # CONNACK refusals, MQTT 5 reason codes and 3.1.1 return codes, in words an operator can act on.
@@ -73,14 +75,6 @@ def _credential_path(name: str) -> Path:
     return path
 
 
-def _key_path(key_file: str, resolve: Callable[[str], Path]) -> str:
-    """TLS key: a path, else a systemd credential of that name."""
-    path = Path(resolve(key_file))
-    if path.is_file() or not os.environ.get("CREDENTIALS_DIRECTORY"):
-        return str(path)
-    return str(_credential_path(key_file))
-
-
 def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, **kwargs) -> mqtt.Client:
     """A configured, not yet connected client. Raises ValueError/OSError for unusable settings."""
     protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
@@ -89,7 +83,7 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
         tls = broker.tls
         client.tls_set(ca_certs=str(resolve(tls.ca_file)) if tls.ca_file else None,
                        certfile=str(resolve(tls.cert_file)) if tls.cert_file else None,
-                       keyfile=_key_path(tls.key_file, resolve) if tls.key_file else None,
+                       keyfile=key_path(tls.key_file, resolve) if tls.key_file else None,
                        cert_reqs=ssl.CERT_NONE if tls.insecure_skip_verify else ssl.CERT_REQUIRED)
         client.tls_insecure_set(tls.insecure_skip_verify)
     if broker.username is not None:
