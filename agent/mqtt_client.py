@@ -128,16 +128,30 @@ def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
 
-def failure_reason(exc: BaseException | None) -> str:
+# A TLS client at a plain MQTT port: the broker drops the connection inside the handshake.
+_NOT_TLS_PORT = "; is this port a TLS listener? (without TLS, remove broker.tls)"
+# A plain client at a TLS port: the broker drops the CONNECT it cannot read, without a CONNACK.
+_CLOSED_UNANSWERED = "the broker closed the connection without answering the CONNECT"
+
+
+def failure_reason(exc: BaseException | None, tls: bool = False) -> str:
     """Why a connection attempt failed before any CONNACK: TLS verification, or unreachable."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS verify failure ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failure ({exc.reason or exc})"
+        return f"TLS failure ({exc.reason or exc})" + (_NOT_TLS_PORT if exc.reason == "WRONG_VERSION_NUMBER" else "")
     if exc is None:
         return "broker unreachable"
     detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return f"broker unreachable ({detail})"
+    hint = _NOT_TLS_PORT if tls and isinstance(exc, (ConnectionResetError, BrokenPipeError)) else ""
+    return f"broker unreachable ({detail}){hint}"
+
+
+def unanswered_reason(tls: bool) -> str:
+    """Why the broker closed a connection before its CONNACK, with the likeliest cause."""
+    if tls:
+        return f"{_CLOSED_UNANSWERED} (is this an MQTT port? mosquitto's log says why)"
+    return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
 
 
 class ConnectionReporter:
@@ -150,6 +164,8 @@ class ConnectionReporter:
 
     def __init__(self, broker, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
         self.where = f"{broker.host}:{broker.port}"
+        self.tls = broker.tls is not None
+        self.answered = False           # a CONNACK came for the current attempt
         self.what = what                # "alerts", "listen"
         self.log = logger
         self.consequence = consequence  # what happens meanwhile, for the operator
@@ -172,6 +188,7 @@ class ConnectionReporter:
                              self.consequence)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.answered = True
         if reason_code.is_failure:
             reason, permanent = refusal_reason(reason_code, client.protocol)
             if self.on_refused and self.on_refused(reason, permanent):
@@ -190,10 +207,13 @@ class ConnectionReporter:
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
         # exception (refused, timed out, TLS verification) is still the one being handled.
-        self._report(failure_reason(sys.exc_info()[1]))
+        self._report(failure_reason(sys.exc_info()[1], self.tls))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected, self.connected = self.connected, False
+        answered, self.answered = self.answered, False
+        if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
+            self._report(unanswered_reason(self.tls))
         if was_connected:
             if reason_code.value != 0:
                 self._report(f"connection lost ({reason_code})")

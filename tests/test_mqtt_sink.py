@@ -307,12 +307,24 @@ def test_tls_and_the_right_password_connect_and_deliver(tmp_path, make_broker):
     sink.close()
 
 
-@pytest.mark.parametrize("problem", ["wrong password", "unknown CA", "host name mismatch"])
+@pytest.mark.parametrize("problem", ["wrong password", "unknown CA", "host name mismatch", "plain to a TLS port",
+                                     "TLS to a plain port"])
 def test_refusals_are_logged_once_with_the_reason(tmp_path, make_broker, caplog, problem):
+    # The last two were not logged at all (plain to a TLS port: the broker drops the CONNECT without
+    # a CONNACK) or only as 'unreachable (Connection reset by peer)' on the old code.
     caplog.set_level(logging.INFO, logger="stad")
     broker = make_broker(users={"agent": "s3cret"}, tls=True, tls_hostname="elsewhere.invalid", ip_san=False) \
-        if problem == "host name mismatch" else make_broker(users={"agent": "s3cret"}, tls=True)
-    if problem == "wrong password":
+        if problem == "host name mismatch" else make_broker(users={"agent": "s3cret"}, tls=problem != "TLS to a plain port")
+    if problem == "plain to a TLS port":
+        (tmp_path / "pw").write_text("s3cret\n")
+        sink = open_sink(tmp_path, broker.port, broker={
+            "host": "localhost", "username": "agent", "password": {"file": str(tmp_path / "pw")},
+            "reconnect_min_s": 0.2, "reconnect_max_s": 1})
+        expected = "closed the connection without answering the CONNECT (is this a TLS port? then set broker.tls"
+    elif problem == "TLS to a plain port":
+        other = make_broker(tls=True, start=False)
+        sink, expected = secure_sink(tmp_path, broker, "s3cret", ca=other.tls.ca), "is this port a TLS listener?"
+    elif problem == "wrong password":
         sink, expected = secure_sink(tmp_path, broker, "guess"), "wrong user name or password"
     elif problem == "unknown CA":
         other = make_broker(tls=True, start=False)
