@@ -169,17 +169,23 @@ class Listener:
                       flush=True)
             return
         try:
+            # Anyone who may publish on the alerts topic can send anything: what cannot be shown is
+            # reported and skipped, never a traceback that ends listen.
             alert = json.loads(msg.payload)
             key = (alert["alert_id"], alert["seq"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("listen: not an alert event on %s: %r", msg.topic, msg.payload[:80])
+            if not isinstance(key[0], str) or isinstance(key[1], bool) or not isinstance(key[1], int):
+                raise TypeError("alert_id is not a string or seq not an integer")
+            raw = json.dumps(alert, separators=(",", ":"))
+            shown = raw if self.args.json else alert_line(alert)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            log.warning("listen: not an alert event on %s (%s: %s): %r", msg.topic, type(exc).__name__,
+                        str(exc)[:80], msg.payload[:80])
             return
         if key in self.seen:
             return
         self.seen.add(key)
         self.alerts += 1
-        raw = json.dumps(alert, separators=(",", ":"))
-        print(raw if self.args.json else alert_line(alert), flush=True)
+        print(shown, flush=True)
         if self.out:
             self.out.write(raw + "\n")
             self.out.flush()
