@@ -147,8 +147,11 @@ def failure_reason(exc: BaseException | None, tls: bool = False) -> str:
     return f"broker unreachable ({detail}){hint}"
 
 
-def unanswered_reason(tls: bool) -> str:
-    """Why the broker closed a connection before its CONNACK, with the likeliest cause."""
+def unanswered_reason(tls: bool, reason_code=None) -> str:
+    """Why a connection ended before the broker's CONNACK, with the likeliest cause."""
+    if getattr(reason_code, "value", None) == 0x8D:        # paho gave up waiting (keepalive_s)
+        return ("the broker accepted the connection but did not answer the CONNECT within keepalive_s "
+                "(a proxy or load balancer with no broker behind it?)")
     if tls:
         return f"{_CLOSED_UNANSWERED} (is this an MQTT port? mosquitto's log says why)"
     return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
@@ -213,7 +216,7 @@ class ConnectionReporter:
         was_connected, self.connected = self.connected, False
         answered, self.answered = self.answered, False
         if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
-            self._report(unanswered_reason(self.tls))
+            self._report(unanswered_reason(self.tls, reason_code))
         if was_connected:
             if reason_code.value != 0:
                 self._report(f"connection lost ({reason_code})")
