@@ -392,3 +392,24 @@ def test_a_peer_that_accepts_and_never_answers_is_reported_once(tmp_path, caplog
         server.close()
         for conn in accepted:
             conn.close()
+
+
+def test_feedback_nested_too_deep_for_json_is_refused_and_alerts_keep_flowing(tmp_path, broker):
+    # On the old code json.loads raised RecursionError on paho's network thread: not caught there,
+    # it ended that thread — the sink never delivered another alert event and never reconnected.
+    import dataclasses
+    import paho.mqtt.publish as publish
+    requests = []
+    cfg = sink_config(tmp_path, broker.port, feedback={})
+    sink = MqttSink(cfg.sinks[0], dataclasses.replace(cfg.sink_context(), feedback=requests.append))
+    try:
+        assert wait_until(lambda: sink.reporter.connected)
+        sink.emit(alert_event("gw-7-a", 0, "new"))
+        assert wait_until(lambda: sink.outbox.depth == 0)
+        publish.single(f"{BASE}/feedback", b"[" * 3000, qos=1, hostname="127.0.0.1", port=broker.port)
+        assert wait_until(lambda: requests)
+        assert requests[0].message is None and requests[0].error.startswith("not JSON"), requests[0]
+        sink.emit(alert_event("gw-7-a", 1, "update"))
+        assert wait_until(lambda: sink.outbox.depth == 0), "the sink stopped delivering"
+    finally:
+        sink.close()
