@@ -5,7 +5,9 @@
 - username + password, the password read from a Secret (file, environment, systemd credential);
 - reconnects with a doubling back-off between reconnect_min_s and reconnect_max_s;
 - one log line when the broker cannot be used, saying why (bad credentials, not authorised,
-  TLS verification failure, unreachable), repeated only when the reason changes.
+  TLS verification failure, unreachable), repeated only when the reason changes;
+- an exception in a callback is logged with its traceback and the network thread goes on (paho
+  would otherwise end the thread: no delivery, no reconnect, no word).
 """
 from __future__ import annotations
 
@@ -79,6 +81,10 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
     """A configured, not yet connected client. Raises ValueError/OSError for unusable settings."""
     protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs)
+    # An exception in a callback would end paho's network thread: the sink would never deliver or
+    # reconnect again, with no word. It is logged (with its traceback) and the thread goes on.
+    client.suppress_exceptions = True
+    client.on_log = _log_callback_failure
     if broker.tls is not None:
         tls = broker.tls
         client.tls_set(ca_certs=str(resolve(tls.ca_file)) if tls.ca_file else None,
@@ -91,6 +97,12 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
         client.username_pw_set(broker.username, password)
     client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
     return client
+
+
+def _log_callback_failure(client, userdata, level, buf) -> None:
+    """paho's log of a callback that raised (called inside its `except`): an error line with the traceback."""
+    if level == mqtt.MQTT_LOG_ERR and buf.startswith("Caught exception"):
+        log.error("MQTT client: %s", buf, exc_info=sys.exc_info()[0] is not None)
 
 
 def connect(client: mqtt.Client, broker, session_expiry_s: int | None = None) -> None:

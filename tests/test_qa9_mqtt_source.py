@@ -1,6 +1,7 @@
 """The MQTT source under hostile payloads, through a real mosquitto: a payload far beyond any
 reading (a broker passes up to 256 MB) is counted as `payload too long` and never decoded or
-parsed; binary garbage and deeply nested JSON are counted; the source goes on reading."""
+parsed; binary garbage and deeply nested JSON are counted; the source goes on reading. And a
+client built by agent/mqtt_client.py survives a callback that raises (logged, not fatal)."""
 from __future__ import annotations
 
 import json
@@ -53,3 +54,37 @@ def test_huge_binary_and_nested_payloads_are_counted_and_the_source_reads_on(tmp
     assert rejects.as_dict()["bad json"] == 1           # nested, on the '*' topic
     source.close()
     assert list(records) == []
+
+
+def test_a_callback_that_raises_is_logged_and_the_client_goes_on(broker, caplog):
+    # paho re-raises a callback's exception by default, which ends its network thread: on the old
+    # code the client then never received (or, for the sink, delivered) anything again, with no word.
+    import logging
+    import threading
+    import paho.mqtt.publish as publish
+    from agent.mqtt_client import build_client, connect
+    cfg = BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1, reconnect_max_s=1)
+    client = build_client(cfg, "qa9-callback")
+    got: list[bytes] = []
+    subscribed = threading.Event()
+
+    def on_message(client, userdata, msg):
+        got.append(msg.payload)
+        if len(got) == 1:
+            raise RuntimeError("a bug in a callback")
+    client.on_message = on_message
+    client.on_connect = lambda c, *a: c.subscribe("qa9/t", qos=1)
+    client.on_subscribe = lambda *a: subscribed.set()
+    with caplog.at_level(logging.ERROR, logger="stad.mqtt"):
+        connect(client, cfg)
+        client.loop_start()
+        try:
+            assert wait_until(subscribed.is_set)
+            for payload in (b"one", b"two"):
+                publish.single("qa9/t", payload, qos=1, hostname="127.0.0.1", port=broker.port)
+            assert wait_until(lambda: got == [b"one", b"two"]), got
+        finally:
+            client.disconnect()
+            client.loop_stop()
+    failures = [r for r in caplog.records if "Caught exception in on_message" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info and "a bug in a callback" in str(failures[0].exc_info[1])
