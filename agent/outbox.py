@@ -208,7 +208,7 @@ class Outbox:
         log.error("outbox %s was corrupt: moved to %s; %d event(s) still readable in it are sent again, %s; "
                   "a new outbox is started", self.path, aside.name, len(rows),
                   f"{lost} could not be read (counted as corrupt)" if held is not None
-                  else "how many could not be read is unknown (try sqlite3 FILE .recover)")
+                  else f"how many could not be read is unknown (sqlite3 {aside.name} .recover may find more)")
         return rows
 
     def _failed(self, exc: BaseException) -> None:
