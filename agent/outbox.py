@@ -313,10 +313,13 @@ class Outbox:
     # -- sending ---------------------------------------------------------------------------------
 
     def pending(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
-        """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out)."""
+        """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out);
+        events past max_age_s are dropped first, so none is sent older than the bound (after an outage
+        with no new event, add() has not looked)."""
         with self._lock:
             if self._db is None:
                 return []
+            self._expire()
             try:
                 rows = self._db.execute(
                     "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",
