@@ -135,6 +135,14 @@ def tls_load_problems(tls: TlsConfig, resolve) -> list[tuple[str, str]]:
     if tls.cert_file:
         cert = resolve(tls.cert_file)
         key = key_path(tls.key_file, resolve) if tls.key_file else None
+        if key is not None and not os.access(key, os.R_OK):
+            # A systemd credential this shell cannot read (check-config run outside the service, the
+            # key in /etc/credstore): the certificate alone can be checked.
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(str(cert))
+            except (ssl.SSLError, OSError) as exc:
+                out.append(("tls.cert_file", f"{cert}: not a usable PEM certificate ({_ssl_words(exc)})"))
+            return out
         try:
             context.load_cert_chain(str(cert), key, password=lambda: b"")
         except (ssl.SSLError, OSError) as exc:

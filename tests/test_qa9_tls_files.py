@@ -67,3 +67,16 @@ def test_listen_names_the_option_whose_file_it_cannot_use(tmp_path, caplog):
     assert "--ca-file: " in caplog.text and "not a usable PEM CA certificate" in caplog.text
     assert main(["listen", "--host", "127.0.0.1", "--password-file", str(tmp_path / "absent"), "--timeout", "1"]) == 2
     assert "--password-file: " in caplog.text
+
+
+def test_a_key_given_as_a_systemd_credential_is_checked_where_systemd_puts_it(tmp_path, pki, capsys, monkeypatch):
+    one, other = pki
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    path = write_config(tmp_path, {"ca_file": str(one.ca), "cert_file": str(one.cert), "key_file": "stad.tls-key"})
+    (creds / "stad.tls-key").write_bytes(one.key.read_bytes())
+    assert main(["check-config", "-c", str(path)]) == 0, capsys.readouterr().err
+    (creds / "stad.tls-key").write_bytes(other.key.read_bytes())
+    assert main(["check-config", "-c", str(path)]) == 2
+    assert "sinks[0].broker.tls.key_file: " in capsys.readouterr().err
