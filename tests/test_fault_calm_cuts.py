@@ -72,6 +72,15 @@ def _trackers(cfg):
     return FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults, reentry_ticks=cfg.window.steps)
 
 
+def _restored(tracker, cfg, life: str):
+    """A new tracker restored from `tracker`'s JSON checkpoint, with fault ids of the same life."""
+    saved = json.loads(json.dumps(tracker.state()))
+    out = _trackers(cfg)
+    out.life = life
+    out.restore(saved)
+    return out
+
+
 def _twins_decide_alike(short, long, rows, label, long_way, tally):
     """Steps both trackers over the rows; before each of long's ticks `long_way(k, long)` returns the
     tracker to step (made to take the long way, restored as it says). Every tick's events and
@@ -144,10 +153,7 @@ def test_a_tracker_keeping_drifts_all_true_masks_decides_as_one_that_writes_them
 
     def long_way(k, long):
         if k % 17 == 0:
-            saved = json.loads(json.dumps(long.state()))
-            long = _trackers(cfg)
-            long.life = short.life
-            long.restore(saved)
+            long = _restored(long, cfg, short.life)
         twin = next(r for r in long.rules if r.KIND == "drift")
         twin._rc_all = [False] * len(twin._rc_all)          # the long way: written every tick
         twin._ctx_calm_any = False
@@ -185,10 +191,7 @@ def test_a_tracker_taking_perf23s_calm_returns_decides_as_one_that_takes_the_lon
 
     def long_way(k, long):
         if k % 19 == 0:
-            saved = json.loads(json.dumps(long.state()))
-            long = _trackers(cfg)
-            long.life = short.life
-            long.restore(saved)
+            long = _restored(long, cfg, short.life)
         for rule in long.rules:
             if rule.KIND == "out_of_range":
                 rule.held.idle = False          # the long way: compare, update the Held
