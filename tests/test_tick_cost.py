@@ -2,6 +2,7 @@
 window residuals, the Markov chain's kept states, the sensors' normal behaviour learned on a tick
 where every sensor is learned, and a fault rule's calm fast path."""
 import numpy as np
+import pytest
 
 from agent import fastnp as fnp
 from agent.config import NumpyScorerConfig
@@ -266,21 +267,23 @@ def test_the_fallbacks_shorter_sums_are_the_long_ones_within_rounding():
     assert solves >= 10
 
 
-def test_seasonal_rows_reusing_the_previous_ticks_profile_values_are_the_same_bits():
+@pytest.mark.parametrize("bin_s", [600.0, 1800.0])
+def test_seasonal_rows_reusing_the_previous_ticks_profile_values_are_the_same_bits(bin_s):
     """row() reads the profiles at the previous tick from the row before (and leaves a step of
     +0.0 within one bin, skips the masks when every sensor or none is known): the same bits as
     reading them afresh, across learning, skipped (uncalm) ticks, gaps, bins and cycles; and
-    newest() is window()'s newest row."""
+    newest() is window()'s newest row. Bins of one tick, and of three (a row in the same bins as
+    the row before: SeasonalFeatures._same_bins)."""
     rng = np.random.default_rng(5)
-    n, steps, tick = 3, 8, 600.0                      # 6 ticks per hour-long cycle, bins of 10 min
+    n, steps, tick = 3, 8, 600.0                      # 6 ticks per hour-long cycle, bins of bin_s
     from agent.scorers.seasonal import SeasonalFeatures
 
     class Fresh(SeasonalFeatures):
         def row(self, *args):
             self._values_at = None                     # the long way: every profile value read afresh
             return super().row(*args)
-    kept = SeasonalFeatures(n, [3600.0, 7200.0], tick, 3, steps + 2)
-    fresh = Fresh(n, [3600.0, 7200.0], tick, 3, steps + 2)
+    kept = SeasonalFeatures(n, [3600.0, 7200.0], bin_s, 3, steps + 2)
+    fresh = Fresh(n, [3600.0, 7200.0], bin_s, 3, steps + 2)
     buf = WindowBuffer(steps, n)
     t = 0.0
     for i in range(600):

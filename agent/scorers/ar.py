@@ -109,9 +109,9 @@ class ARModel:
         is missing has its row zeroed in the kept residuals only: the caller zeroes its score)."""
         r = self.window_residuals(window, extra, newest, row)
         if row is None:
-            bias = np.matmul(self.bias_weights(len(r)), r, out=out)
+            bias = np.dot(self.bias_weights(len(r)), r, out=out)
             return np.maximum(np.abs(r[-1]), np.abs(bias, out=bias), out=bias)
-        bias = np.matmul(self.bias_weights(len(r)), r, out=self._bias)
+        bias = np.dot(self.bias_weights(len(r)), r, out=self._bias)
         return np.maximum(out, np.abs(bias, out=bias), out=out)
 
     def window_residuals(self, window: WindowBuffer, extra=None, newest: np.ndarray | None = None,

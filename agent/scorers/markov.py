@@ -187,19 +187,26 @@ class MarkovModel:
 
     def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
-        self.g /= self.lam
+        g = self.g / self.lam
         # Two entries a sensor (its count and row sum), by flat index: take and put (no entry twice).
         # Every sensor's on the common tick; else every sensor's too, + g where seen in both rows and
         # + 0.0 elsewhere (a count + 0.0 is the count, bit for bit: ~half the cost of selecting the
         # seen sensors' columns with a fancy index). seen > missing[-2] is seen & ~missing[-2].
         flat = self._flat_index(s0, s1)
-        table = self._table
+        taken = self._table.take(flat)
         if fnp.count_nonzero(window.missing[-2:]):
-            table.put(flat, table.take(flat) + np.multiply(np.greater(window.newest_seen, window.missing[-2]), self.g))
+            self.count(flat, taken + np.multiply(np.greater(window.newest_seen, window.missing[-2]), g), g)
         else:
-            table.put(flat, table.take(flat) + self.g)
-        if self.g > 1e9:
-            self._table /= self.g
+            self.count(flat, taken + g, g)
+
+    def count(self, flat: np.ndarray, entries: np.ndarray, g: float) -> None:
+        """Learn a tick: its new [count; row sum] entries at their flat indices, and the new count
+        weight g (the last one / lam), as learn() computes them (the numpy fallback's next tick takes
+        the entries once, for the surprise and for these: NumpyScorer._next_score)."""
+        self.g = g
+        self._table.put(flat, entries)
+        if g > 1e9:
+            self._table /= g
             self.g = 1.0
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------

@@ -4,6 +4,12 @@ combined per sensor.
 Always available (numpy only), learns online on calm ticks, and is what the agent scores
 with whenever no model runtime or no valid bundle is there. The AR model reads the clock
 through a seasonal profile (seasonal.py) so a scheduled daily change is not a surprise.
+
+Two ways to score, one result: the tick after the last scored (nearly every tick) is scored by one
+flat function over the parts' arrays (_next_score), because at a few dozen sensors the ~30 Python
+calls, attribute hops and checks between the parts' numpy calls cost about as much as the calls; any
+other tick (the first, a retry, one after a gap) by the parts' own methods (_score_any), which the
+flat function is tested against bit for bit (tests/test_fallback_joint.py).
 """
 from __future__ import annotations
 
@@ -74,8 +80,16 @@ class NumpyScorer(Scorer):
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
         self.joint = JointRegression(self.ar, self.fusion)     # their weights and tick buffer, shared
+        # each slot of the joint's tick buffer, and the views _next_score writes the features into:
+        # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
+        p, X = cfg.ar_order, self.joint._X
+        self._slots = [(X[i], X[i, :p, :n], X[i, p + 1:self.ar.rls.k, :n].T, X[i, 1, n:], X[i, 2, n:], X[i, 3, n:])
+                       for i in range(len(X))]
+        self._mean_w = self.fusion._mean_w
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
+        self._seen_key = None       # the newest tick _next_score scored with every sensor seen
+        self._counted: tuple | None = None      # (its tick, the Markov entries observe() writes, g)
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
         # row's values and missing, learn?, observe?] each, and the window's rows before the first
         # (values, missing, ts): what flush() replays them from.
@@ -143,6 +157,12 @@ class NumpyScorer(Scorer):
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
+        key = float(window.ts[-1])
+        flat = self._next_score(window, key) if key != self._tick_key else None
+        return self._score_any(window) if flat is None else flat
+
+    def _score_any(self, window: WindowBuffer) -> TickScore:
+        """score() of any tick, through the parts' own methods (_next_score: the next tick's flat copy)."""
         states, newest = self._features(window)
         extra = None if self.seasonal is None else lambda: self.seasonal.window(window)
         # The three parts as the rows of one array: weighted in one call, then summed in one reduce
@@ -160,6 +180,94 @@ class NumpyScorer(Scorer):
         s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
         # tick_score(s), the worst sensor, without ndarray.max's Python wrapper
+        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
+
+    def _next_score(self, window: WindowBuffer, key: float) -> TickScore | None:
+        """score() of the next tick (the window one tick on from the last scored: the AR model's kept
+        residuals and the Markov chain's previous states still hold) as one flat function. The same
+        numpy calls on the same operands as the parts' own methods (_score_any), without the ~30
+        Python calls, attribute hops and checks between them (at N = 16 they cost as much as the
+        arithmetic); a missing value takes the parts' own steps for it. None: not such a tick
+        (nothing written), _score_any scores it."""
+        ts, missing = window.ts, window.missing
+        mk, ar = self.markov, self.ar
+        last = mk._newest
+        wid = id(window)
+        if last is None or last[0] != wid or last[1] != ts[-2] or last[2] != mk._edges_version:
+            return None
+        kept = ar._r_key
+        stamp, size = ts.tobytes(), ts.itemsize
+        r = ar._r
+        if (kept is None or kept[0] != (wid, ar.rls.version) or len(r) != len(ts) - ar.p or kept[1] == stamp
+                or kept[1][size:] != stamp[:-size]):
+            return None
+        gaps = fnp.count_nonzero(missing[-2:])
+        unseen = fnp.count_nonzero(missing[-1]) if gaps else 0      # sensors missing now
+        gone = gaps - unseen                                          # sensors missing the tick before
+        newest = self.seasonal.newest(window) if self.seasonal else None
+        x64, values = window.newest64, window.values
+        # the features, in the joint's next slot (ARModel.features, FusionModel.features)
+        slot, ar_lags, ar_extra, prev, mean, cross = self._slots[ar.rls._m]
+        fnp.copyto(ar_lags, values[-1 - ar.p:-1])
+        if newest is not None:
+            fnp.copyto(ar_extra, newest)
+        fnp.copyto(prev, values[-2])
+        if unseen:
+            fnp.copyto(mean, self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen))
+        else:
+            np.dot(self._mean_w, x64, out=mean)     # matmul's gemv (the same bits), ~1 µs less
+        np.multiply(prev, mean, out=cross)
+        # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
+        s0 = last[3]
+        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
+        mk._newest = (wid, key, last[2], s1)
+        self._tick_key, self._tick = key, ((s0, s1), newest)
+        self._seen_key = None if unseen else key
+        # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
+        joint, parts = self.joint, self._parts
+        np.add.reduce(np.multiply(joint.w, slot, out=joint._products), axis=0, out=joint._pred)
+        z = np.subtract(x64, joint._pred2, out=joint._z)
+        z *= joint._inv_sd
+        np.abs(z, out=parts[:2])
+        # the AR model's lasting shift (ARModel.score, window_residuals one tick on)
+        h, m, ring = ar._head, len(r), ar._ring
+        row = z[0]
+        if unseen:
+            row[missing[-1]] = 0.0
+        ring[h] = row
+        ring[h + m] = row
+        ar._head = h = (h + 1) % m
+        ar._r = r = ring[h:h + m]
+        ar._r_key = (kept[0], stamp)
+        bias = np.dot(ar.bias_weights(m), r, out=ar._bias)
+        np.maximum(parts[0], np.abs(bias, out=bias), out=parts[0])
+        if not self.fusion._every:
+            parts[1] *= self.fusion.has_neighbours
+        # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
+        # counts (MarkovModel.learn), from the same take
+        flat = np.add(mk._base, np.multiply(s0, mk._row_width, out=mk._start))
+        flat[0] += s1
+        mk._flat = (s0, s1, flat)
+        pair = mk._table.take(flat)
+        g = mk.g / mk.lam
+        if gaps:
+            self._counted = (key, flat, pair + np.multiply(np.greater(window.newest_seen, missing[-2]), g), g)
+        else:
+            self._counted = (key, flat, pair + g, g)
+        np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
+        p = np.divide(pair[0], pair[1], out=parts[2])
+        if gone:
+            for i in np.flatnonzero(missing[-2]):
+                p[i] = mk._propagated(window, i, s1[i])
+        np.log(p, out=p)
+        p += mk.mean
+        p *= mk._neg_inv_std
+        np.maximum(p, mk._zeros, out=p)
+        # combined as _score_any does
+        parts *= self._weight_rows
+        s = np.add.reduce(parts, axis=0)
+        if unseen:
+            s *= window.newest_seen
         return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
@@ -197,37 +305,45 @@ class NumpyScorer(Scorer):
         and it alerted ever more often (on pure noise: 23 false alarms in 12 days of NAB's
         art_noisy). One anomalous transition among ~1/(1 − forgetting) counted ones changes
         little; a lasting change in how a sensor moves becomes normal, as it should."""
-        if not self._deferred(window, learn=False):
-            self._observe_now(window)
+        key = float(window.ts[-1])
+        counted = self._counted
+        if key != self._tick_key:
+            self._defer(window, learn=False)
+        elif counted is not None and counted[0] == key:     # the entries _next_score took
+            self._counted = None
+            self.markov.count(*counted[1:])
+        else:                           # this scorer scored the tick: its states are built
+            self.markov.learn(window, self._tick[0])
 
     def learn(self, window: WindowBuffer) -> None:
-        if not self._deferred(window, learn=True):
-            self._learn_now(window)
-
-    def _observe_now(self, window: WindowBuffer) -> None:
-        states, _ = self._features(window)
-        self.markov.learn(window, states)
-
-    def _learn_now(self, window: WindowBuffer) -> None:
-        self._features(window)                  # AR's and fusion's features: in the joint's next slot
+        key = float(window.ts[-1])
+        if key != self._tick_key:
+            self._defer(window, learn=True)
+            return
+        # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
         self.joint.learn(window.newest64, window.newest_seen)
-        if self.seasonal:
-            self.seasonal.learn(float(window.ts[-1]), window.newest64, window.newest_seen)   # (float64: exact)
+        if self.seasonal:               # (float64: exact; every sensor seen: no mask)
+            self.seasonal.learn(key, window.newest64, None if key == self._seen_key else window.newest_seen)
 
-    def _deferred(self, window: WindowBuffer, learn: bool) -> bool:
-        """Keep this tick for flush() instead of learning it now, when this scorer did not score it
+    def _learn_kept(self, window: WindowBuffer, learn: bool, observe: bool) -> None:
+        """A kept tick learned and observed as if this scorer had scored it (flush)."""
+        self._features(window)
+        if learn:
+            self.learn(window)
+        if observe:
+            self.observe(window)
+
+    def _defer(self, window: WindowBuffer, learn: bool) -> None:
+        """Keep this tick for flush() instead of learning it now: this scorer did not score it
         (another tier scores: nothing reads what the fallback learns until it scores, or its state
         is saved). Building the tick's features and learning them costs ~35 µs inside a tick, where
         every numpy call pays for what the rest of the tick evicted; a flush learns the same ticks
-        through the same code, one after the other, at a fraction of that. False: learn it now
-        (this scorer scored the tick: its features are built)."""
+        through the same code, one after the other, at a fraction of that."""
         key = float(window.ts[-1])
-        if key == self._tick_key:
-            return False
         pending = self._pending
         if pending and pending[-1][0] == key:                # the tick learned, now observed (or again)
             pending[-1][3 if learn else 4] = True
-            return True
+            return
         if pending and float(window.ts[-2]) != pending[-1][0]:
             self.flush()                                    # not the next tick of the kept run: a new run
             pending = self._pending
@@ -236,7 +352,6 @@ class NumpyScorer(Scorer):
         pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn])
         if len(pending) >= DEFERRED_TICKS:
             self.flush()
-        return True
 
     def flush(self) -> None:
         """Learn and observe the kept ticks, in order, each on the window it came in (rebuilt from
@@ -252,10 +367,7 @@ class NumpyScorer(Scorer):
             buf.push(v, m, float(t))
         for key, v, m, learn, observe in pending:
             buf.push(v, m, key)
-            if learn:
-                self._learn_now(buf)
-            if observe:
-                self._observe_now(buf)
+            self._learn_kept(buf, learn, observe)
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights,
@@ -290,5 +402,5 @@ class NumpyScorer(Scorer):
         self.fusion.restore(state["fusion"])
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
-        self._tick_key = self._tick = None
+        self._tick_key = self._tick = self._seen_key = self._counted = None
         self._pending, self._context = [], None

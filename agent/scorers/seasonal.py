@@ -159,6 +159,12 @@ class SeasonalFeatures:
             return out
         kept = self._values_at
         before_all = kept[1] if kept is not None and kept[0] == prev_ts else None
+        if before_all is not None:
+            for profile, before in zip(self.profiles, before_all):
+                if profile.locate(ts) != before[0]:
+                    break
+            else:
+                return self._same_bins(ts, prev_x, before_all, out)
         values = []
         for j, profile in enumerate(self.profiles):
             at = profile.locate(ts)
@@ -182,6 +188,18 @@ class SeasonalFeatures:
                 out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
             values.append((at, now, known_now, how_now))
         self._values_at = (ts, values)
+        return out
+
+    def _same_bins(self, ts: float, prev_x: np.ndarray, before_all: list, out: np.ndarray) -> np.ndarray:
+        """row() of a tick in the same bin and cycle of every profile as its previous tick (most ticks):
+        the profiles' values at both are the ones read for the previous row (see row()), so the steps
+        are +0.0 (what `out` holds) and the deviations are those values less prev_x."""
+        for j, (_, now, known, how) in enumerate(before_all):
+            if how == EVERY:
+                np.subtract(now, prev_x, out=out[:, 2 * j + 1])
+            elif how == SOME:
+                out[:, 2 * j + 1] = fnp.where(known, now - prev_x, 0.0)
+        self._values_at = (ts, before_all)
         return out
 
     def newest(self, window: WindowBuffer) -> np.ndarray:
@@ -235,11 +253,12 @@ class SeasonalFeatures:
         for _ in range(len(by_ts) - self.keep):
             del by_ts[next(iter(by_ts))]
 
-    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray) -> None:
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None) -> None:
+        """`valid`: the sensors whose value is learned (None: every sensor)."""
         kept = self._values_at
         if kept is not None and kept[0] != ts:
             self._values_at = kept = None           # row() may reuse them only across learning their own tick
-        if fnp.count_nonzero(valid) == valid.size:
+        if valid is not None and fnp.count_nonzero(valid) == valid.size:
             valid = None                            # (every sensor: no mask to apply)
         for j, profile in enumerate(self.profiles):   # each profile's (bin, cycle) of ts: row() located it
             profile.learn(ts, x, valid, None if kept is None else kept[1][j][0])
