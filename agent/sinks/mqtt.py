@@ -352,7 +352,7 @@ class MqttSink(Sink):
                     # A row damaged on disk (one saved from a corrupt outbox): sending it would fail
                     # again at every wake and hold back every event after it.
                     self.outbox.drop(stored.id, "corrupt")
-                    log.error("outbox row %d (%s #%d) is not JSON (%s): dropped, counted as corrupt",
+                    log.error("outbox row %d (%s #%d) is not a JSON event (%s): dropped, counted as corrupt",
                               stored.id, stored.alert_id, stored.seq, str(exc)[:80])
                     self._cursor = stored.id
                     continue
@@ -369,6 +369,8 @@ class MqttSink(Sink):
         if not stored.replay:
             return stored.payload
         event = json.loads(stored.payload)
+        if not isinstance(event, dict):     # (a damaged row can still be JSON: no event, no "replayed")
+            raise ValueError(f"a JSON {type(event).__name__}, not an event object")
         event["replayed"] = True
         return encode_json(event)
 
