@@ -413,3 +413,25 @@ def test_feedback_nested_too_deep_for_json_is_refused_and_alerts_keep_flowing(tm
         assert wait_until(lambda: sink.outbox.depth == 0), "the sink stopped delivering"
     finally:
         sink.close()
+
+
+@pytest.mark.parametrize("damaged", ['{"alert_id": "gw-7-a", "seq": 0, "repl', '["gw-7-a", 0]'])
+def test_a_stored_event_that_is_not_json_is_dropped_as_corrupt_and_holds_nothing_back(tmp_path, broker, damaged):
+    # A row saved from a damaged outbox can carry a damaged payload. On the old code a replayed row
+    # that is not JSON raised in the worker at every wake: it and every event after it stayed unsent.
+    # So did one that is JSON but no object (TypeError setting its "replayed"), after qa9's fix.
+    box = Outbox(tmp_path / "state" / OUTBOX_FILE, max_events=100, max_age_s=3600)
+    box.add("gw-7-a", 0, "new", damaged, replay=True)
+    box.close()
+    sub = Collector(broker.port, [f"{BASE}/alerts"])
+    sub.wait_subscribed()
+    sink = open_sink(tmp_path, broker.port)
+    try:
+        sink.emit(alert_event("gw-7-b", 0, "new"))
+        assert sub.wait_for(lambda ms: len(ms) >= 1, 60)
+        assert alert_keys(sub.on("/alerts")) == [("gw-7-b", 0)]
+        assert wait_until(lambda: sink.outbox.depth == 0)
+        assert sink.outbox.stats()["dropped"] == {"corrupt": 1}
+    finally:
+        sink.close()
+        sub.close()

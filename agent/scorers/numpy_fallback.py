@@ -215,7 +215,9 @@ class NumpyScorer(Scorer):
         if unseen:
             fnp.copyto(mean, self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen))
         else:
-            np.dot(self._mean_w, x64, out=mean)     # matmul's gemv (the same bits), ~1 µs less
+            # FusionModel.features' call (not np.dot: at N = 1 it is no gemv, and 0 · x gives −0.0 where
+            # matmul gives +0.0, a bit the checkpoint keeps)
+            np.matmul(self._mean_w, x64, out=mean)
         np.multiply(prev, mean, out=cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]

@@ -346,12 +346,20 @@ class MqttSink(Sink):
             if not batch:
                 return
             for stored in batch:
+                try:
+                    payload = self._payload(stored)
+                except (ValueError, RecursionError) as exc:
+                    # A row damaged on disk (one saved from a corrupt outbox): sending it would fail
+                    # again at every wake and hold back every event after it.
+                    self.outbox.drop(stored.id, "corrupt")
+                    log.error("outbox row %d (%s #%d) is not a JSON event (%s): dropped, counted as corrupt",
+                              stored.id, stored.alert_id, stored.seq, str(exc)[:80])
+                    self._cursor = stored.id
+                    continue
                 if stored.is_fault:
-                    info = self.client.publish(self.faults_topic, self._payload(stored), qos=1,
-                                               properties=self.json_props)
+                    info = self.client.publish(self.faults_topic, payload, qos=1, properties=self.json_props)
                 else:
-                    info = self.client.publish(self.alerts_topic, self._payload(stored), qos=1,
-                                               properties=self.alert_props)
+                    info = self.client.publish(self.alerts_topic, payload, qos=1, properties=self.alert_props)
                 self._mids[info.mid] = stored.id
                 self.outbox.handed(stored.id)
                 self._cursor = stored.id
@@ -361,6 +369,8 @@ class MqttSink(Sink):
         if not stored.replay:
             return stored.payload
         event = json.loads(stored.payload)
+        if not isinstance(event, dict):     # (a damaged row can still be JSON: no event, no "replayed")
+            raise ValueError(f"a JSON {type(event).__name__}, not an event object")
         event["replayed"] = True
         return encode_json(event)
 
