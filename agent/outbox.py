@@ -26,6 +26,12 @@ goes on: an event that cannot be committed is counted as `not_stored`, one line 
 storing starts failing and one when it works again, and every add() tries again — so it
 recovers by itself when space returns. An acknowledgement that cannot be written is remembered
 and written later; the event is not sent again meanwhile.
+
+A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) would refuse every
+event for good — waiting does not mend it. So it is moved aside (`<file>.corrupt-<UTC time>`, with
+its -wal and -shm), the events still readable in it are copied into a new outbox as replays, and
+the error line says how many were saved and where the rest can be looked for; the events that
+could not be read are counted as `corrupt` (when SQLite can still count them).
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -45,6 +52,7 @@ EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age
 LOG_FIRST_DROPS = 5
 WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
+CORRUPT_CODES = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
 _SCHEMA = """
@@ -104,9 +112,13 @@ class Outbox:
     # -- storage that may fail ---------------------------------------------------------------------
 
     def _open(self) -> bool:
-        """Open (or create) the database; False, logged once, when the disk does not allow it."""
+        """Open (or create) the database; False, logged once, when the disk does not allow it. A file
+        SQLite finds corrupt is moved aside and replaced by a new one holding what could be read."""
         if self._db is not None:
             return True
+        salvaged: list[tuple] = []
+        if self.path.exists() and not self._readable():
+            salvaged = self._quarantine()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -128,10 +140,76 @@ class Outbox:
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
+        if salvaged:
+            added = self._run(lambda db: db.executemany(
+                "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
+                salvaged).rowcount)
+            if added:
+                self._depth += added
+                self.recovered += added
         if depth:
             # Whatever a previous run left was not acknowledged: it goes out again as a replay.
             self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
         return True
+
+    def _readable(self) -> bool:
+        """Whether SQLite can read the existing file (False only when it finds it corrupt, not when the
+        disk refuses access: that is a storage problem, retried)."""
+        try:
+            db = sqlite3.connect(str(self.path), isolation_level=None)
+            try:
+                (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()     # reads every page once
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            return not _is_corrupt(exc)
+        return verdict == "ok"
+
+    def _quarantine(self) -> list[tuple]:
+        """Move a corrupt outbox aside; the (created, alert_id, seq, kind, payload) rows still readable
+        in it, oldest first. Logs what was saved and counts what was not (`corrupt`) when it can."""
+        rows: list[tuple] = []
+        held: int | None = None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            try:
+                try:
+                    held = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                except sqlite3.Error:
+                    pass
+                try:                        # the drop counts so far stay counted
+                    for reason, count in db.execute("SELECT reason, count FROM drops").fetchall():
+                        self._count(reason, count)
+                except sqlite3.Error:
+                    pass
+                try:
+                    cur = db.execute("SELECT created, alert_id, seq, kind, payload FROM events ORDER BY id")
+                    for row in cur:         # rows before the damage come out; the first bad page ends it
+                        rows.append(row)
+                except sqlite3.Error:
+                    pass
+            finally:
+                db.close()
+        except sqlite3.Error:
+            pass
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            for suffix in ("-wal", "-shm", ""):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.replace(Path(f"{aside}{suffix}"))
+        except OSError as exc:
+            log.error("outbox %s is corrupt and cannot be moved aside (%s)", self.path, exc.strerror or exc)
+            return []
+        lost = max(0, held - len(rows)) if held is not None else None
+        if lost:
+            self._count("corrupt", lost)
+        log.error("outbox %s was corrupt: moved to %s; %d event(s) still readable in it are sent again, %s; "
+                  "a new outbox is started", self.path, aside.name, len(rows),
+                  f"{lost} could not be read (counted as corrupt)" if held is not None
+                  else "how many could not be read is unknown (try sqlite3 FILE .recover)")
+        return rows
 
     def _failed(self, exc: BaseException) -> None:
         problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
@@ -371,3 +449,11 @@ class Outbox:
                         pass
                     db.close()
             self._db = self._checkpoint_db = None
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)       # Python >= 3.11
+    if code is not None:
+        return (code & 0xFF) in CORRUPT_CODES
+    text = str(exc)
+    return "malformed" in text or "not a database" in text

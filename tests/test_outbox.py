@@ -190,3 +190,45 @@ def test_sync_setting_normal_by_default_full_when_asked(tmp_path):
     assert default.stats()["sync"] == "normal"
     assert sqlite3.connect(tmp_path / "d.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     default.close()
+
+
+def _corrupt_tail(path, pages: int) -> None:
+    """What a power cut on an SD card can leave: the last pages of the file overwritten with junk."""
+    data = bytearray(path.read_bytes())
+    data[len(data) - (pages + 1) * 4096:len(data) - 4096] = b"\xff" * (pages * 4096)
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_outbox_is_moved_aside_what_it_holds_is_saved_and_storing_goes_on(tmp_path, caplog):
+    # On the old code the corrupt file stayed in place: every later event was refused as not_stored
+    # for good ("database disk image is malformed"), with a log line promising it would work again.
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path, max_events=1000, max_age_s=3600)
+    for i in range(200):
+        box.add(f"a{i}", 0, "new", json.dumps({"alert_id": f"a{i}", "pad": "p" * 300}))
+    box._count("max_age", 3)
+    box.add("z", 0, "new", "{}")                   # writes the drop count
+    box.close()
+    _corrupt_tail(path, pages=2)
+
+    box = Outbox(path, max_events=1000, max_age_s=3600)
+    assert box.problem is None
+    saved = box.pending(limit=10_000)
+    assert 100 < len(saved) < 201 and all(e.replay for e in saved)
+    assert [e.alert_id for e in saved] == [f"a{i}" for i in range(len(saved))]       # in order, from the start
+    assert box.dropped["corrupt"] == 201 - len(saved) and box.dropped["max_age"] == 3
+    assert box.add("b", 0, "new", "{}") is not None and "not_stored" not in box.dropped
+    aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("o.sqlite.corrupt-")]
+    assert aside and any(n.endswith("Z") for n in aside)
+    assert any("was corrupt: moved to o.sqlite.corrupt-" in r.getMessage() for r in caplog.records)
+    box.close()
+    assert Outbox(path, max_events=1000, max_age_s=3600).depth == len(saved) + 1   # the new file is whole
+
+
+def test_an_outbox_file_that_is_not_a_database_is_replaced(tmp_path):
+    path = tmp_path / "o.sqlite"
+    path.write_bytes(b"\x00garbage" * 100)
+    box = Outbox(path, max_events=10, max_age_s=3600)
+    assert box.problem is None and box.add("a", 0, "new", "{}") is not None
+    assert box.depth == 1
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("o.sqlite.corrupt-")]
