@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from .preflight import credential_problems, path_problems
@@ -113,7 +114,56 @@ class BrokerConfig:
                 # A path, else the name of a systemd credential (as mqtt_client reads it).
                 if not path.is_file() and (os.sep in tls.key_file or credential_problems(tls.key_file)):
                     out.append(("tls.key_file", f"{path} does not exist, and no credential of that name was found"))
+            if not out:
+                out += tls_load_problems(tls, resolve)
         return out
 
 
-__all__ = ["BrokerConfig", "Secret", "TlsConfig"]
+def tls_load_problems(tls: TlsConfig, resolve) -> list[tuple[str, str]]:
+    """Load the CA and the client certificate and key as the MQTT client will (files that exist but
+    are not PEM, a key that does not match its certificate, a key that needs a pass phrase): the
+    client would raise at start with OpenSSL's words and no key path."""
+    import ssl                          # only with TLS configured
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    out: list[tuple[str, str]] = []
+    if tls.ca_file:
+        path = resolve(tls.ca_file)
+        try:
+            context.load_verify_locations(str(path))
+        except (ssl.SSLError, OSError) as exc:
+            out.append(("tls.ca_file", f"{path}: not a usable PEM CA certificate ({_ssl_words(exc)})"))
+    if tls.cert_file:
+        cert = resolve(tls.cert_file)
+        key = key_path(tls.key_file, resolve) if tls.key_file else None
+        if key is not None and not os.access(key, os.R_OK):
+            # A systemd credential this shell cannot read (check-config run outside the service, the
+            # key in /etc/credstore): the certificate alone can be checked.
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(str(cert))
+            except (ssl.SSLError, OSError) as exc:
+                out.append(("tls.cert_file", f"{cert}: not a usable PEM certificate ({_ssl_words(exc)})"))
+            return out
+        try:
+            context.load_cert_chain(str(cert), key, password=lambda: b"")
+        except (ssl.SSLError, OSError) as exc:
+            where = "tls.cert_file" if key is None else "tls.key_file"
+            out.append((where, f"{cert}{f' with key {key}' if key else ''}: not a usable PEM certificate and "
+                               f"unencrypted key that belong together ({_ssl_words(exc)})"))
+    elif tls.key_file:
+        out.append(("tls.key_file", "a client key without tls.cert_file is never used: give both or neither"))
+    return out
+
+
+def key_path(key_file: str, resolve) -> str:
+    """The TLS client key: a path, else the systemd credential of that name."""
+    path = Path(resolve(key_file))
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    return str(path if path.is_file() or not directory else Path(directory) / key_file)
+
+
+def _ssl_words(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else (getattr(exc, "strerror", None) or str(exc))
+
+
+__all__ = ["BrokerConfig", "Secret", "TlsConfig", "key_path"]

@@ -72,7 +72,7 @@ def parse(payload: bytes) -> dict:
         raise Refused(f"message too long: {len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
     try:
         msg = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:     # RecursionError: nested too deep
         raise Refused(f"not JSON: {str(exc)[:120]}") from None
     if not isinstance(msg, dict):
         raise Refused(f"expected a JSON object, got {type(msg).__name__}")

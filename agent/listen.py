@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from .alerts import iso
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
@@ -168,20 +169,37 @@ class Listener:
                       flush=True)
             return
         try:
+            # Anyone who may publish on the alerts topic can send anything: what cannot be shown is
+            # reported and skipped, never a traceback that ends listen.
             alert = json.loads(msg.payload)
             key = (alert["alert_id"], alert["seq"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("listen: not an alert event on %s: %r", msg.topic, msg.payload[:80])
+            if not isinstance(key[0], str) or isinstance(key[1], bool) or not isinstance(key[1], int):
+                raise TypeError("alert_id is not a string or seq not an integer")
+            raw = json.dumps(alert, separators=(",", ":"))
+            shown = raw if self.args.json else alert_line(alert)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            log.warning("listen: not an alert event on %s (%s: %s): %r", msg.topic, type(exc).__name__,
+                        str(exc)[:80], msg.payload[:80])
             return
         if key in self.seen:
             return
         self.seen.add(key)
         self.alerts += 1
-        raw = json.dumps(alert, separators=(",", ":"))
-        print(raw if self.args.json else alert_line(alert), flush=True)
+        print(shown, flush=True)
         if self.out:
             self.out.write(raw + "\n")
             self.out.flush()
+
+
+_OPTIONS = {"tls.ca_file": "--ca-file", "tls.cert_file": "--cert-file", "tls.key_file": "--key-file",
+            "password.file": "--password-file"}
+
+
+def file_problems(args) -> list[str]:
+    """The files named by the options that cannot be used (missing, unreadable, not PEM, a key that
+    is not the certificate's), checked as the agent's check-config checks a broker's: an argument
+    listen cannot use (exit 2), not a failure to start with OpenSSL's words."""
+    return [f"{_OPTIONS.get(key, key)}: {message}" for key, message in broker_from_args(args).preflight(Path)]
 
 
 def filter_problem(args) -> str | None:
@@ -199,9 +217,10 @@ def filter_problem(args) -> str | None:
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    problem = filter_problem(args)
-    if problem:
-        log.error("listen: %s", problem)
+    problems = [problem] if (problem := filter_problem(args)) else file_problems(args)
+    if problems:
+        for problem in problems:
+            log.error("listen: %s", problem)
         return 2
     try:
         listener = Listener(args)

@@ -5,7 +5,9 @@
 - username + password, the password read from a Secret (file, environment, systemd credential);
 - reconnects with a doubling back-off between reconnect_min_s and reconnect_max_s;
 - one log line when the broker cannot be used, saying why (bad credentials, not authorised,
-  TLS verification failure, unreachable), repeated only when the reason changes.
+  TLS verification failure, unreachable), repeated only when the reason changes;
+- an exception in a callback is logged with its traceback and the network thread goes on (paho
+  would otherwise end the thread: no delivery, no reconnect, no word).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+
+from .broker import key_path
 
 log = logging.getLogger("stad.mqtt")
 
@@ -73,23 +77,19 @@ def _credential_path(name: str) -> Path:
     return path
 
 
-def _key_path(key_file: str, resolve: Callable[[str], Path]) -> str:
-    """TLS key: a path, else a systemd credential of that name."""
-    path = Path(resolve(key_file))
-    if path.is_file() or not os.environ.get("CREDENTIALS_DIRECTORY"):
-        return str(path)
-    return str(_credential_path(key_file))
-
-
 def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, **kwargs) -> mqtt.Client:
     """A configured, not yet connected client. Raises ValueError/OSError for unusable settings."""
     protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs)
+    # An exception in a callback would end paho's network thread: the sink would never deliver or
+    # reconnect again, with no word. It is logged (with its traceback) and the thread goes on.
+    client.suppress_exceptions = True
+    client.on_log = _log_callback_failure
     if broker.tls is not None:
         tls = broker.tls
         client.tls_set(ca_certs=str(resolve(tls.ca_file)) if tls.ca_file else None,
                        certfile=str(resolve(tls.cert_file)) if tls.cert_file else None,
-                       keyfile=_key_path(tls.key_file, resolve) if tls.key_file else None,
+                       keyfile=key_path(tls.key_file, resolve) if tls.key_file else None,
                        cert_reqs=ssl.CERT_NONE if tls.insecure_skip_verify else ssl.CERT_REQUIRED)
         client.tls_insecure_set(tls.insecure_skip_verify)
     if broker.username is not None:
@@ -97,6 +97,12 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
         client.username_pw_set(broker.username, password)
     client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
     return client
+
+
+def _log_callback_failure(client, userdata, level, buf) -> None:
+    """paho's log of a callback that raised (called inside its `except`): an error line with the traceback."""
+    if level == mqtt.MQTT_LOG_ERR and buf.startswith("Caught exception"):
+        log.error("MQTT client: %s", buf, exc_info=sys.exc_info()[0] is not None)
 
 
 def connect(client: mqtt.Client, broker, session_expiry_s: int | None = None) -> None:
@@ -134,16 +140,33 @@ def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
 
-def failure_reason(exc: BaseException | None) -> str:
+# A TLS client at a plain MQTT port: the broker drops the connection inside the handshake.
+_NOT_TLS_PORT = "; is this port a TLS listener? (without TLS, remove broker.tls)"
+# A plain client at a TLS port: the broker drops the CONNECT it cannot read, without a CONNACK.
+_CLOSED_UNANSWERED = "the broker closed the connection without answering the CONNECT"
+
+
+def failure_reason(exc: BaseException | None, tls: bool = False) -> str:
     """Why a connection attempt failed before any CONNACK: TLS verification, or unreachable."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS verify failure ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failure ({exc.reason or exc})"
+        return f"TLS failure ({exc.reason or exc})" + (_NOT_TLS_PORT if exc.reason == "WRONG_VERSION_NUMBER" else "")
     if exc is None:
         return "broker unreachable"
     detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return f"broker unreachable ({detail})"
+    hint = _NOT_TLS_PORT if tls and isinstance(exc, (ConnectionResetError, BrokenPipeError)) else ""
+    return f"broker unreachable ({detail}){hint}"
+
+
+def unanswered_reason(tls: bool, reason_code=None) -> str:
+    """Why a connection ended before the broker's CONNACK, with the likeliest cause."""
+    if getattr(reason_code, "value", None) == 0x8D:        # paho gave up waiting (keepalive_s)
+        return ("the broker accepted the connection but did not answer the CONNECT within keepalive_s "
+                "(a proxy or load balancer with no broker behind it?)")
+    if tls:
+        return f"{_CLOSED_UNANSWERED} (is this an MQTT port? mosquitto's log says why)"
+    return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
 
 
 class ConnectionReporter:
@@ -156,6 +179,8 @@ class ConnectionReporter:
 
     def __init__(self, broker, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
         self.where = f"{broker.host}:{broker.port}"
+        self.tls = broker.tls is not None
+        self.answered = False           # a CONNACK came for the current attempt
         self.what = what                # "alerts", "listen"
         self.log = logger
         self.consequence = consequence  # what happens meanwhile, for the operator
@@ -178,6 +203,7 @@ class ConnectionReporter:
                              self.consequence)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.answered = True
         if reason_code.is_failure:
             reason, permanent = refusal_reason(reason_code, client.protocol)
             if self.on_refused and self.on_refused(reason, permanent):
@@ -196,10 +222,13 @@ class ConnectionReporter:
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
         # exception (refused, timed out, TLS verification) is still the one being handled.
-        self._report(failure_reason(sys.exc_info()[1]))
+        self._report(failure_reason(sys.exc_info()[1], self.tls))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected, self.connected = self.connected, False
+        answered, self.answered = self.answered, False
+        if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
+            self._report(unanswered_reason(self.tls, reason_code))
         if was_connected:
             if reason_code.value != 0:
                 self._report(f"connection lost ({reason_code})")

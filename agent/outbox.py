@@ -208,7 +208,7 @@ class Outbox:
         log.error("outbox %s was corrupt: moved to %s; %d event(s) still readable in it are sent again, %s; "
                   "a new outbox is started", self.path, aside.name, len(rows),
                   f"{lost} could not be read (counted as corrupt)" if held is not None
-                  else "how many could not be read is unknown (try sqlite3 FILE .recover)")
+                  else f"how many could not be read is unknown (sqlite3 {aside.name} .recover may find more)")
         return rows
 
     def _failed(self, exc: BaseException) -> None:
@@ -313,10 +313,13 @@ class Outbox:
     # -- sending ---------------------------------------------------------------------------------
 
     def pending(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
-        """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out)."""
+        """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out);
+        events past max_age_s are dropped first, so none is sent older than the bound (after an outage
+        with no new event, add() has not looked)."""
         with self._lock:
             if self._db is None:
                 return []
+            self._expire()
             try:
                 rows = self._db.execute(
                     "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",

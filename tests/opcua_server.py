@@ -1,7 +1,8 @@
 """A real asyncua OPC UA server for tests, run as a process: `python opcua_server.py PORT [CERT_DIR]`.
 
 Variables ns=2;s=Skid1.<name> for accel1, pressure, temp_motor (floats that change every 0.1 s),
-and Skid1.label (a string); their browse path is /0:Objects/2:Skid1/2:<name>. With CERT_DIR the
+Skid1.label (a string) and Skid1.broken (a float that changes every 0.1 s with the status
+BadSensorFailure, as a PLC reports a broken sensor wire); their browse path is /0:Objects/2:Skid1/2:<name>. With CERT_DIR the
 server offers only Basic256Sha256 SignAndEncrypt with CERT_DIR/server.der + server.key.pem and
 admits only the client certificate CERT_DIR/client.der. Prints READY when it serves; SIGTERM or
 SIGKILL ends it.
@@ -41,6 +42,7 @@ async def main(port: int, certs: Path | None) -> None:
     skid = await server.nodes.objects.add_object(ua.NodeId("Skid1", idx), f"{idx}:Skid1")
     variables = {n: await skid.add_variable(ua.NodeId(f"Skid1.{n}", idx), f"{idx}:{n}", 0.0) for n in NAMES}
     await skid.add_variable(ua.NodeId("Skid1.label", idx), f"{idx}:label", "pump A")
+    broken = await skid.add_variable(ua.NodeId("Skid1.broken", idx), f"{idx}:broken", 0.0)
     async with server:
         print("READY", flush=True)
         t = 0
@@ -48,6 +50,8 @@ async def main(port: int, certs: Path | None) -> None:
             t += 1
             for i, var in enumerate(variables.values()):
                 await var.write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
+            await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
+                                                  StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 

@@ -55,6 +55,7 @@ def test_the_check_agrees_with_the_shipped_schema(payload):
     (b'{"alert_id": "a", "verdict": "ack", "x": 1}', "unknown key 'x'"),
     (b'{"alert_id": "a", "verdict": "nope"}', "verdict: expected one of false_alarm, confirmed, ack"),
     (b"{" + b" " * 5000 + b"}", "message too long"),
+    (b"[" * 3000, "not JSON"),          # was a RecursionError, on paho's network thread
 ])
 def test_malformed_feedback_is_refused_in_words(payload, reason):
     with pytest.raises(Refused, match=reason):

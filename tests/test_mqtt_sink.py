@@ -307,12 +307,24 @@ def test_tls_and_the_right_password_connect_and_deliver(tmp_path, make_broker):
     sink.close()
 
 
-@pytest.mark.parametrize("problem", ["wrong password", "unknown CA", "host name mismatch"])
+@pytest.mark.parametrize("problem", ["wrong password", "unknown CA", "host name mismatch", "plain to a TLS port",
+                                     "TLS to a plain port"])
 def test_refusals_are_logged_once_with_the_reason(tmp_path, make_broker, caplog, problem):
+    # The last two were not logged at all (plain to a TLS port: the broker drops the CONNECT without
+    # a CONNACK) or only as 'unreachable (Connection reset by peer)' on the old code.
     caplog.set_level(logging.INFO, logger="stad")
     broker = make_broker(users={"agent": "s3cret"}, tls=True, tls_hostname="elsewhere.invalid", ip_san=False) \
-        if problem == "host name mismatch" else make_broker(users={"agent": "s3cret"}, tls=True)
-    if problem == "wrong password":
+        if problem == "host name mismatch" else make_broker(users={"agent": "s3cret"}, tls=problem != "TLS to a plain port")
+    if problem == "plain to a TLS port":
+        (tmp_path / "pw").write_text("s3cret\n")
+        sink = open_sink(tmp_path, broker.port, broker={
+            "host": "localhost", "username": "agent", "password": {"file": str(tmp_path / "pw")},
+            "reconnect_min_s": 0.2, "reconnect_max_s": 1})
+        expected = "closed the connection without answering the CONNECT (is this a TLS port? then set broker.tls"
+    elif problem == "TLS to a plain port":
+        other = make_broker(tls=True, start=False)
+        sink, expected = secure_sink(tmp_path, broker, "s3cret", ca=other.tls.ca), "is this port a TLS listener?"
+    elif problem == "wrong password":
         sink, expected = secure_sink(tmp_path, broker, "guess"), "wrong user name or password"
     elif problem == "unknown CA":
         other = make_broker(tls=True, start=False)
@@ -350,3 +362,54 @@ def test_outbox_sync_is_validated_with_its_key_path(tmp_path):
         sink_config(tmp_path, 1883, outbox={"sync": "fsync"})
     assert any(p.startswith("sinks[0].outbox.sync: must be one of") for p in exc.value.problems), exc.value.problems
     assert sink_config(tmp_path, 1883, outbox={"sync": "full"}).sinks[0].outbox.sync == "full"
+
+
+def test_a_peer_that_accepts_and_never_answers_is_reported_once(tmp_path, caplog):
+    # A proxy or load balancer with no broker behind it: the TCP connection is accepted, no CONNACK
+    # ever comes. On the old code nothing was logged at all; alert events waited without a word why.
+    import socket
+    import threading
+    caplog.set_level(logging.INFO, logger="stad")
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    sink = open_sink(tmp_path, server.getsockname()[1], broker={"keepalive_s": 5})
+    try:
+        sink.emit(alert_event("gw-7-a", 0, "new"))
+        assert wait_until(lambda: len(accepted) >= 3, 90)          # it gave up and tried again, twice
+        messages = [r.getMessage() for r in caplog.records if r.name == "stad.sink.mqtt" and r.levelno >= logging.WARNING]
+        assert len(messages) == 1 and "did not answer the CONNECT within keepalive_s" in messages[0], messages
+        assert sink.outbox.depth == 1
+    finally:
+        sink.close()
+        server.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_feedback_nested_too_deep_for_json_is_refused_and_alerts_keep_flowing(tmp_path, broker):
+    # On the old code json.loads raised RecursionError on paho's network thread: not caught there,
+    # it ended that thread — the sink never delivered another alert event and never reconnected.
+    import dataclasses
+    import paho.mqtt.publish as publish
+    requests = []
+    cfg = sink_config(tmp_path, broker.port, feedback={})
+    sink = MqttSink(cfg.sinks[0], dataclasses.replace(cfg.sink_context(), feedback=requests.append))
+    try:
+        assert wait_until(lambda: sink.reporter.connected)
+        sink.emit(alert_event("gw-7-a", 0, "new"))
+        assert wait_until(lambda: sink.outbox.depth == 0)
+        publish.single(f"{BASE}/feedback", b"[" * 3000, qos=1, hostname="127.0.0.1", port=broker.port)
+        assert wait_until(lambda: requests)
+        assert requests[0].message is None and requests[0].error.startswith("not JSON"), requests[0]
+        sink.emit(alert_event("gw-7-a", 1, "update"))
+        assert wait_until(lambda: sink.outbox.depth == 0), "the sink stopped delivering"
+    finally:
+        sink.close()

@@ -200,3 +200,18 @@ def test_nothing_of_opcua_is_imported_unless_configured():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_a_value_the_server_marks_bad_is_counted_and_never_used(server):
+    # On the old code the status was not looked at: a broken sensor was counted as "opcua non-numeric: None"
+    # (asyncua drops the value of a Bad one), and a server that sends a value with its Bad status had it used.
+    rejects = Rejects()
+    src = OpcUaSource(config(server.port, pressure="ns=2;s=Skid1.pressure", broken="ns=2;s=Skid1.broken"),
+                      ["pressure", "broken"], rejects)
+    reader = Reader(src)
+    try:
+        assert wait_until(lambda: "pressure" in reader.sensors() and rejects.counts["opcua bad status"] >= 1,
+                          60), rejects.as_dict()
+        assert reader.sensors() == {"pressure"}
+    finally:
+        reader.close()

@@ -128,6 +128,17 @@ def test_over_max_age_events_expire_and_are_counted(tmp_path):
     assert box.dropped == {"max_age": 2}
 
 
+def test_events_past_max_age_are_not_sent_even_when_nothing_new_was_added(tmp_path):
+    # The broker comes back after an outage longer than max_age_s with no alert raised since: on
+    # the old code only add() expired events, so these were sent, older than the bound says.
+    clock = Clock()
+    box = Outbox(tmp_path / "o.sqlite", max_events=100, max_age_s=60, clock=clock)
+    add(box, "a", 0, "new")
+    add(box, "a", 1, "end")
+    clock.now += 61
+    assert keys(box) == [] and box.dropped == {"max_age": 2} and box.depth == 0
+
+
 def test_drop_counts_survive_a_restart(tmp_path):
     box = Outbox(tmp_path / "o.sqlite", max_events=10, max_age_s=3600)
     for i in range(15):

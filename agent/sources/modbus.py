@@ -1,7 +1,10 @@
 """Poll Modbus TCP holding registers (needs the `modbus` extra: pymodbus 3.x, imported when the
 source is opened, so a config naming it loads without pymodbus).
 
-Each poll reads every configured register, as an unsigned 16-bit value times its scale.
+Each poll reads every configured register, as an unsigned 16-bit value times its scale. A read
+the device refuses (an exception response) or answers with another number of registers than asked
+for is counted as 'modbus error' and none of its values is used: a short answer cannot say which
+register is missing, and zipping it onto the addresses silently dropped the last sensors.
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
 reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once.
 """
@@ -106,6 +109,10 @@ class ModbusSource(Source):
             if response.isError():
                 self.rejects.add("modbus error", self.where,
                                  f"registers {start}..{start + count - 1}: {response}")
+                continue
+            if len(response.registers) != count:    # a short (or long) answer: which value is whose is unknown
+                self.rejects.add("modbus error", self.where, f"registers {start}..{start + count - 1}: the "
+                                 f"device answered {len(response.registers)} register(s) for {count}; none used")
                 continue
             raw.update(zip(range(start, start + count), response.registers))
         return {sensor: raw[address] * self.cfg.scale.get(sensor, 1.0)

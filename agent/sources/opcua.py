@@ -12,7 +12,9 @@ queue to the agent's source thread.
 While the server is unreachable, or goes away (the connection is checked every
 `check_interval_s`), each failed attempt is counted as 'opcua unreachable' and the reconnect
 delay doubles from `reconnect_min_s` up to `reconnect_max_s`; the outage is logged once.
-A value that is not a number (a string, an array) is counted as 'opcua non-numeric'.
+A value that is not a number (a string, an array) is counted as 'opcua non-numeric'; a value whose
+status the server marks Bad (BadSensorFailure, BadNotConnected, …) as 'opcua bad status', never used
+(Uncertain ones are used).
 
 Security: `security` signs (and encrypts) every message with the agent's application
 certificate and key (files, like the MQTT sink's TLS files) under one of the policies OPC UA
@@ -298,9 +300,12 @@ class OpcUaSource(Source):
             except Exception:  # noqa: BLE001
                 pass
 
-    def _data(self, node_id, value, source_ts) -> None:
+    def _data(self, node_id, value, source_ts, bad_status: str | None = None) -> None:
         sensor = self._node_names.get(node_id)
         if sensor is None:
+            return
+        if bad_status is not None:      # the server says the value is not usable (a broken wire, a device down)
+            self.rejects.add("opcua bad status", self.where, f"nodes.{sensor}: {bad_status}")
             return
         if isinstance(value, bool):
             value = float(value)
@@ -329,7 +334,9 @@ class _Handler:
         if ts is not None and ts.tzinfo is None:
             from datetime import timezone
             ts = ts.replace(tzinfo=timezone.utc)
-        self.source._data(node.nodeid, val, ts)
+        status = value.StatusCode
+        bad = status is not None and status.is_bad()
+        self.source._data(node.nodeid, val, ts, (getattr(status, "name", None) or str(status)) if bad else None)
 
     def status_change_notification(self, status) -> None:
         log.debug("opcua subscription status: %s", status)

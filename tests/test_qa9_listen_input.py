@@ -1,0 +1,46 @@
+"""`stad-agent listen` against messages on the alerts topic that are not alert events (anyone the
+broker lets publish there can send them): each is reported and skipped, and listen goes on to the
+real alert events — no traceback ending it. A real mosquitto and a real `listen` process."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import alert_event, wait_until
+from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "stad/plant-a/gw-7"
+
+HOSTILE = [
+    b'{"alert_id": "x", "seq": 0, "score": "high"}',
+    b'{"alert_id": "x", "seq": 1, "top_sensors": [1, 2]}',
+    b'{"alert_id": "x", "seq": [2]}',
+    b'{"alert_id": ["x"], "seq": 3}',
+    b'[' * 100_000,
+    b'\xff\xfe not utf-8',
+    b'"just a string"',
+]
+
+
+def test_listen_skips_what_is_not_an_alert_event_and_shows_the_rest(tmp_path, broker):
+    # On the old code the first message ended listen with a traceback (ValueError in alert_line).
+    err = tmp_path / "listen.err"
+    listen = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port", str(broker.port),
+                               "--count", "1", "--timeout", "120"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=err.open("w"), text=True)
+    try:
+        assert wait_until(lambda: "following" in err.read_text() or listen.poll() is not None)
+        for payload in HOSTILE + [json.dumps(alert_event("gw-7-a", 0, "new").to_dict()).encode()]:
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1",
+                            "-t", f"{BASE}/alerts", "-s"], input=payload, check=True)
+        out, _ = listen.communicate(timeout=120)
+    finally:
+        if listen.poll() is None:
+            listen.kill()
+    said = err.read_text()
+    assert listen.returncode == 0, said
+    assert "Traceback" not in said and said.count("listen: not an alert event on") == len(HOSTILE), said
+    assert "gw-7-a #0" in out and out.count("\n") == 1, out
