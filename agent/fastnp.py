@@ -1,7 +1,7 @@
 """numpy functions the per-tick code calls most, without their `__array_function__` dispatch.
 
 At a few dozen sensors a numpy call is nearly all fixed cost, and for `np.where`, `np.copyto`,
-`np.concatenate`, `np.count_nonzero` and `np.einsum` much of it is the dispatch every call makes
+`np.concatenate`, `np.count_nonzero`, `np.einsum` and `np.clip` much of it is the dispatch every call makes
 first (a Python dispatcher call, then a check of every argument for an `__array_function__`
 override), which only matters for array-likes other than ndarray. The agent's per-tick code
 passes ndarrays and scalars only, so it calls what those functions call after the dispatch: the
@@ -29,6 +29,10 @@ try:                                    # what np.count_nonzero(a) and np.einsum
     from numpy._core.multiarray import count_nonzero
 except ImportError:                     # pragma: no cover - another numpy layout
     einsum, count_nonzero = np.einsum, np.count_nonzero
+# np.clip(a, lo, hi) goes through Python (its dispatcher, then _methods._clip) before this ufunc; the
+# ufunc is min(max(a, lo), hi) in one call: the same values (a selection, no arithmetic; NaN kept) for
+# bounds that are not zero (with a zero bound a zero's sign may differ).
+clip = getattr(getattr(np, "_core", np), "umath", np).clip
 
 
 def const(value, dtype=np.float64) -> np.ndarray:

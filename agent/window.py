@@ -15,6 +15,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+import warnings
 
 import numpy as np
 
@@ -383,7 +384,8 @@ class Normaliser:
     @classmethod
     def fit(cls, raw: np.ndarray) -> "Normaliser":
         """Per-sensor mean and std of raw rows (NaN = missing); a floor keeps flat sensors finite."""
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)      # a never-observed sensor: the floor below
             mean = np.nanmean(raw, axis=0)
             std = np.nanstd(raw, axis=0)
         mean = fnp.where(np.isfinite(mean), mean, 0.0)

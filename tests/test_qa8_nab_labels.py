@@ -52,7 +52,7 @@ def agent(*args) -> subprocess.CompletedProcess:
 ])
 def test_a_broken_labels_file_is_refused_by_check_config_and_evaluate(tmp_path, windows, says):
     path = nab_copy(tmp_path, windows)
-    for command, code in ((["check-config"], 2), (["evaluate", "--scorer", "numpy"], 1)):
+    for command, code in ((["check-config"], 2), (["evaluate", "--scorer", "numpy"], 2)):
         res = agent(*command, "-c", str(path))
         assert res.returncode == code, (command, res.stderr)
         assert "windows.json" in res.stderr and says in res.stderr, (command, res.stderr)

@@ -33,13 +33,14 @@ def test_run_summary_counts_each_bad_record_once(tmp_path):
     lines[10] = json.dumps({"ts": T0 + 10, "a": "1,5", "b": 2.0})      # one bad reading, the line kept
     lines[20] = json.dumps({"ts": T0 + 20, "a": "high"})                # its only reading bad: rejected
     lines[30] = json.dumps({"ts": T0 + 30, "a": "nan?", "b": "?"})      # both bad: rejected, once
-    (tmp_path / "x.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.jsonl").write_text("\n".join(lines) + "\n")
     csv = ["timestamp,a,b"] + [f"{T0 + 100 + i},{1.0 + 0.01 * i},2.0" for i in range(20)]
     csv[5] = f"{T0 + 104},abc,def"                                      # every cell bad: once
-    (tmp_path / "y.csv").write_text("\n".join(csv) + "\n")
+    (tmp_path / "data" / "y.csv").write_text("\n".join(csv) + "\n")
     cfg = {"node": {"id": "qa", "site": "lab"}, "tick_s": 1, "sensors": ["a", "b"],
-           "sources": [{"type": "replay", "path": str(tmp_path / "x.jsonl")},
-                       {"type": "replay", "path": str(tmp_path / "y.csv")}],
+           # one replay of the folder: two sources would race, and y.csv read first makes x.jsonl's rows 'late'
+           "sources": [{"type": "replay", "path": str(tmp_path / "data")}],
            "window": {"steps": 8}, "warmup": {"ticks": 20}, "scoring": {"chain": ["numpy"]},
            "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}], "state_dir": str(tmp_path / "state")}
     path = tmp_path / "agent.yaml"

@@ -51,6 +51,7 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from .plots import PlotUnavailable
+    from ..sources.replay import LabelsError
     try:
         report = evaluate(cfg, args.data, bundle=args.bundle, scorers=args.scorers, report_path=args.report,
                           plot_dir=args.plot, protocol=args.protocol, tolerance_s=args.tolerance_s,
@@ -58,6 +59,11 @@ def run(args) -> int:
     except PlotUnavailable as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
+    except LabelsError as exc:                       # the config's labels_file: refused as check-config does
+        where = next((f"sources[{i}].labels_file" for i, src in enumerate(cfg.sources)
+                      if getattr(src, "labels_file", None)), "labels_file")
+        print(f"{args.config}: {where}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except (ValueError, FileNotFoundError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1

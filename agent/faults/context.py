@@ -96,12 +96,14 @@ class Normal:
         self._size = None                        # relative_step's size floor for the mean as it stands
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
-              at_floor: np.ndarray, counted: np.ndarray, unchanged: np.ndarray | None = None) -> None:
+              at_floor: np.ndarray, counted: np.ndarray, unchanged: np.ndarray | None = None,
+              all_known: bool = False) -> None:
         """`learn`: sensors observed, healthy and unsuspected this tick: their level and steps are
         learned; `counted`: observed and not faulty: their repeat and at-floor rates are learned;
         `step`: |Δx| from the previous reading (NaN without one), learned where `step_ok` (from a
         learnable reading); `at_floor`: bool, the reading is at the sensor's floor; `unchanged`:
-        step == 0 (the tracker passes its own, computed once a tick; None: computed here)."""
+        step == 0 (the tracker passes its own, computed once a tick; None: computed here); `all_known`:
+        the caller knows no step is NaN (every sensor observed now and before: `known` is all True)."""
         n = self.mean.size
         if unchanged is None:
             unchanged = step == _ZERO
@@ -110,8 +112,9 @@ class Normal:
         else:
             rate = np.maximum(1.0 / (self.count + 1.0), self.alpha_min)      # the learning rate where learned
             self._rate_floor = fnp.count_nonzero(rate == self.alpha_min) == n
-        known = step == step                    # a previous reading (not NaN): whether the value repeated is known
-        all_known = fnp.count_nonzero(known) == n
+        if not all_known:
+            known = step == step                # a previous reading (not NaN): whether the value repeated is known
+            all_known = fnp.count_nonzero(known) == n
         every = fnp.count_nonzero(learn) == n
         if all_known and (every or fnp.count_nonzero(counted) == n):
             # The common tick, every sensor counted and learned with its step: each mask below is all

@@ -476,7 +476,7 @@ class Drift(StationRelation):
         if ramp is not None:
             hold, ramped = ramp
             return decide | pending | hold, decided | ramped
-        if not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending):
+        if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
 
@@ -533,7 +533,9 @@ class Drift(StationRelation):
         if not all_ls:
             on = ls & on
         # (every row on, every rate at the floor: the where would give alpha_min everywhere, the same products)
-        if self._rate_floor and fnp.count_nonzero(on) == on.size:
+        # (on is the context calm a calm tick wrote, every sensor with a context: all True, not counted)
+        if self._rate_floor and ((on is ctx_calm and self._ctx_calm_any and self._every_ctx)
+                                 or fnp.count_nonzero(on) == on.size):
             b = self._c_alpha_min
         else:
             b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)

@@ -18,8 +18,13 @@ class OutOfRange:
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.out_of_range_s
         self.held = Held(ctx.n, tick_s)
+        # No sensor with a range (the demo's, the simulator's): no reading is ever outside, so while
+        # nothing is held (always, but after a restore) the tick is calm without a compare.
+        self._no_range = not ctx.configured_range.any()
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        if self._no_range and self.held.idle:
+            return self.held.nothing, self.held.nothing
         outside = (t.x < t.ctx.lo) | (t.x > t.ctx.hi)       # (NaN compares False, without a warning)
         if self.held.calm(outside):         # (none outside: nor is any observed one)
             return self.held.nothing, self.held.nothing

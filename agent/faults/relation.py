@@ -240,6 +240,8 @@ class StationRelation:
         wrong mate's, blamed for a tick or two — or after its own step) stays open while each tick's
         residual stays BACK_FROM of its spreads its departure's way: the break is still there, and the
         true mate's jump back ends it."""
+        if not (self._back_any or self._open_any) and open_now is self._no_rel:
+            return None             # (none open then or now, none jumped back last tick: the calm tick)
         n = self.n
         z, has, _, r, _, lx, fit = rel
         out = None
@@ -356,7 +358,8 @@ class StationRelation:
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         v = xp[self._speed]
         u = _ONE / (v * v)
-        z = np.minimum(np.maximum((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO), _CLIP_HI)
+        # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
+        z = fnp.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit

@@ -39,6 +39,7 @@ class Tick:
     low: np.ndarray         # above <= AT_FLOOR × level: at its floor (dead.py's AT_FLOOR; NaN: False)
     at_floor: np.ndarray    # observed & low
     all_healthy: bool = False   # no sensor faulty: healthy is all True, drifting all False
+    all_observed: bool = False  # every sensor observed: `observed` is the tracker's shared all-True mask
 
 
 _NOTHING: dict[int, np.ndarray] = {}

@@ -74,8 +74,11 @@ class Spike:
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
-        consecutive = t.observed & self.seen_before
-        self.seen_before = t.observed.copy()
+        if t.all_observed:          # (observed is all True: consecutive is seen_before; the shared mask is never written)
+            consecutive, self.seen_before = self.seen_before, t.observed
+        else:
+            consecutive = t.observed & self.seen_before
+            self.seen_before = t.observed.copy()
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
         self.usual = usual = normal.abs_step / np.maximum(_ONE - normal.repeat, _MIN_MOVING)
         known = consecutive & (usual > _ZERO)
@@ -173,7 +176,9 @@ class Spike:
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
-        self.seen_before[:] = state["seen_before"]
+        seen = np.zeros(self.seen_before.size, bool)     # (a new array: seen_before may be the tracker's read-only one)
+        seen[:] = state["seen_before"]
+        self.seen_before = seen
         rows = np.array([[np.nan if v is None else v for v in r] for r in state["recent"]], float)
         self.recent.set_rows(rows.reshape(self.recent.zeroed.shape), int(state["head"]))
         self._waiting = 0

@@ -71,7 +71,7 @@ class Stuck:
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
         step = t.step
-        same = t.observed & t.unchanged         # (step == 0: the tracker's, once a tick)
+        same = t.unchanged if t.all_observed else t.observed & t.unchanged     # (step == 0: the tracker's, once a tick)
         any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()
@@ -94,7 +94,8 @@ class Stuck:
         # rate alone says. Until a few are seen it is taken as the repeat rate (PRIOR_TICKS).
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
-        stepped = t.observed & np.isfinite(step)    # observed, with a step from the previous reading
+        # observed, with a step from the previous reading
+        stepped = np.isfinite(step) if t.all_observed else t.observed & np.isfinite(step)
         counted = stepped if t.all_healthy else stepped & t.healthy
         # (every sensor's rate at the floor and every sensor counted: the usual tick)
         all_counted = self._rate_floor and fnp.count_nonzero(counted) == counted.size

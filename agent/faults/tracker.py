@@ -68,6 +68,9 @@ class FaultTracker:
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
+        self._every = ~self._none                   # every sensor (read-only): a tick's `observed` when none is missing or carried
+        self._every.flags.writeable = False
+        self._prev_all = False                      # prev holds a reading for every sensor (it then always will)
         self._ran = [True] * len(self.rules)
         self._every_tick = all(k == 1 for k in self.every)      # no cadence: every rule runs every tick
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
@@ -117,7 +120,11 @@ class FaultTracker:
         if not self.rules:
             return []
         x, ctx, normal = row.values, self.ctx, self.normal
-        observed = ~(row.missing | row.carried)
+        if fnp.count_nonzero(row.missing) or fnp.count_nonzero(row.carried):
+            observed = ~(row.missing | row.carried)
+            all_observed = fnp.count_nonzero(observed) == observed.size
+        else:                       # (the usual tick: the shared all-True mask, no new array)
+            observed, all_observed = self._every, True
         self.now = row.ts
         if self._reentering:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
@@ -143,6 +150,7 @@ class FaultTracker:
         t.low = low
         t.at_floor = observed & low if fnp.count_nonzero(low) else self._none     # (none low: the shared all-False)
         t.all_healthy = not any_faulty
+        t.all_observed = all_observed
         if not self._every_tick:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
@@ -176,10 +184,10 @@ class FaultTracker:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
         self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
-        all_observed = fnp.count_nonzero(observed) == observed.size
         self._learn(t, self._any_faulty, all_observed)
         if all_observed:            # (the where would pick every entry)
             self.prev[...] = x
+            self._prev_all = True
         else:
             fnp.copyto(self.prev, x, where=observed)
         return events
@@ -248,7 +256,8 @@ class FaultTracker:
         # A step is learned only from a learnable reading to the next: never the jump back from a fault.
         step_ok = self.learnable_prev
         if all_observed:        # (the where would pick every entry of learn: a copy of it)
-            self.learnable_prev = learn.copy()
+            # (every sensor learned: the shared all-True mask itself, never written; else a copy)
+            self.learnable_prev = learn if learn is self._every else learn.copy()
         else:
             self.learnable_prev = fnp.where(t.observed, learn, self.learnable_prev & self._healthy if any_faulty
                                            else self.learnable_prev)
@@ -257,7 +266,9 @@ class FaultTracker:
                 rule.learn(learn)
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
-        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted, unchanged=t.unchanged)
+        # (every sensor observed now and before: no step is NaN, every one is known)
+        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted, unchanged=t.unchanged,
+                          all_known=all_observed and self._prev_all)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 
@@ -360,6 +371,8 @@ class FaultTracker:
         self.candidate = np.zeros(self.ctx.n, bool)        # (a tick may have left the shared read-only mask)
         self.candidate[:] = state["candidate"]
         self.prev[:] = [np.nan if v is None else v for v in state["prev"]]
+        self._prev_all = not np.isnan(self.prev).any()
+        self.learnable_prev = np.zeros(self.ctx.n, bool)   # (a new array: it may be the shared read-only mask)
         self.learnable_prev[:] = state["learnable_prev"]
         self.raised.update(state["raised"])
         self.held_alerts = int(state["held_alerts"])
