@@ -84,7 +84,7 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
     # An exception in a callback would end paho's network thread: the sink would never deliver or
     # reconnect again, with no word. It is logged (with its traceback) and the thread goes on.
     client.suppress_exceptions = True
-    client.on_log = _log_callback_failure
+    client.logger = _CALLBACK_FAILURES
     if broker.tls is not None:
         tls = broker.tls
         client.tls_set(ca_certs=str(resolve(tls.ca_file)) if tls.ca_file else None,
@@ -99,10 +99,18 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
     return client
 
 
-def _log_callback_failure(client, userdata, level, buf) -> None:
-    """paho's log of a callback that raised (called inside its `except`): an error line with the traceback."""
-    if level == mqtt.MQTT_LOG_ERR and buf.startswith("Caught exception"):
-        log.error("MQTT client: %s", buf, exc_info=sys.exc_info()[0] is not None)
+class _CallbackFailures:
+    """paho's logger: of its lines, only a callback that raised (logged inside its `except`) becomes an
+    error line, with the traceback. A logger, not `on_log`: paho formats every packet's debug line for
+    `on_log`, and passes the format and its arguments unformatted to a logger."""
+
+    @staticmethod
+    def log(level: int, fmt: str, *args) -> None:
+        if level == logging.ERROR and fmt.startswith("Caught exception"):
+            log.error("MQTT client: " + fmt, *args, exc_info=sys.exc_info()[0] is not None)
+
+
+_CALLBACK_FAILURES = _CallbackFailures()
 
 
 def connect(client: mqtt.Client, broker, session_expiry_s: int | None = None) -> None:

@@ -314,21 +314,27 @@ class Outbox:
 
     def pending(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
         """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out);
-        events past max_age_s are dropped first, so none is sent older than the bound (after an outage
-        with no new event, add() has not looked)."""
+        events past max_age_s are dropped first (counted), so none is sent older than the bound — also
+        after an outage with no new event, and between add()'s looks every EXPIRE_EVERY_S."""
         with self._lock:
             if self._db is None:
                 return []
-            self._expire()
-            try:
-                rows = self._db.execute(
-                    "SELECT id, alert_id, seq, payload, replay, kind FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                    (after, limit + len(self._acked))).fetchall()
-            except sqlite3.Error as exc:
-                self._failed(exc)
-                return []
-            rows = [r for r in rows if r[0] not in self._acked][:limit]
+            rows = self._pending_rows(after, limit)
+            cutoff = self.clock() - self.max_age_s
+            if any(r[6] < cutoff and r[0] not in self._handed for r in rows):
+                self._expire(force=True)
+                rows = self._pending_rows(after, limit)
         return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+
+    def _pending_rows(self, after: int, limit: int) -> list[tuple]:
+        try:
+            rows = self._db.execute(
+                "SELECT id, alert_id, seq, payload, replay, kind, created FROM events WHERE id > ? ORDER BY id "
+                "LIMIT ?", (after, limit + len(self._acked))).fetchall()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return []
+        return [r for r in rows if r[0] not in self._acked][:limit]
 
     def handed(self, row_id: int) -> None:
         """The event went to the client; until acknowledged, the bounds leave it alone."""

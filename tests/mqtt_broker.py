@@ -132,8 +132,10 @@ class Mosquitto:
             raise AssertionError(f"mosquitto did not save {needles} to {self.db_file} within {timeout} s")
 
     def connections(self) -> int:
-        """How many TCP connections the broker has accepted so far (from its log)."""
-        return self.log_text().count("New connection from")
+        """How many TCP connections the broker has accepted so far (from its log). On a TLS listener a
+        connection whose handshake fails is logged only as 'Client connection from … failed'."""
+        text = self.log_text()
+        return text.count("New connection from") + text.count("Client connection from")
 
     def log_text(self) -> str:
         try:

@@ -331,14 +331,17 @@ def test_refusals_are_logged_once_with_the_reason(tmp_path, make_broker, caplog,
         sink, expected = secure_sink(tmp_path, broker, "s3cret", ca=other.tls.ca), "TLS verify failure"
     else:
         sink, expected = secure_sink(tmp_path, broker, "s3cret", host="127.0.0.1"), "TLS verify failure"
-    sink.emit(alert_event("gw-7-a", 0, "new"))
-    assert wait_until(lambda: broker.connections() >= 4, 90), broker.log_text()    # several retries
-    messages = [r.getMessage() for r in caplog.records if r.name == "stad.sink.mqtt" and r.levelno >= logging.WARNING]
-    assert len(messages) == 1 and expected in messages[0], messages
-    if problem == "host name mismatch":
-        assert "mismatch" in messages[0]
-    assert sink.outbox.depth == 1
-    sink.close()
+    try:        # closed even when an assertion fails: a sink left running logs into the next test
+        sink.emit(alert_event("gw-7-a", 0, "new"))
+        assert wait_until(lambda: broker.connections() >= 4, 90), broker.log_text()    # several retries
+        messages = [r.getMessage() for r in caplog.records
+                    if r.name == "stad.sink.mqtt" and r.levelno >= logging.WARNING]
+        assert len(messages) == 1 and expected in messages[0], messages
+        if problem == "host name mismatch":
+            assert "mismatch" in messages[0]
+        assert sink.outbox.depth == 1
+    finally:
+        sink.close()
 
 
 def test_secrets_come_from_a_file_the_environment_or_systemd_credentials(tmp_path, monkeypatch):

@@ -133,6 +133,18 @@ def test_over_max_age_events_expire_and_are_counted(tmp_path, then_add):
     assert box.dropped == {"max_age": 2}
 
 
+def test_an_event_that_aged_past_max_age_between_two_looks_is_not_sent(tmp_path):
+    # Expiry looked every 10 s: an event 55 s old at one look and 61 s at the next pending() was
+    # handed out, older than max_age_s 60 (review 9).
+    clock = Clock()
+    box = Outbox(tmp_path / "o.sqlite", max_events=100, max_age_s=60, clock=clock)
+    add(box, "a", 0, "new")
+    clock.now += 55
+    assert keys(box) == [("a", 0)]
+    clock.now += 6
+    assert keys(box) == [] and box.dropped == {"max_age": 1} and box.depth == 0
+
+
 def test_drop_counts_survive_a_restart(tmp_path):
     box = Outbox(tmp_path / "o.sqlite", max_events=10, max_age_s=3600)
     for i in range(15):
