@@ -1,7 +1,8 @@
 """`stad-agent listen`: follow the alerts of one node, or of all nodes, from the broker.
 
 Prints each alert event as a readable line (or its raw JSON with --json), shows node status
-changes (online/offline), and drops replayed copies already seen, keyed by (alert_id, seq).
+changes (online/offline), and drops replayed copies already seen, keyed by (alert_id, seq) (the
+last 100,000 keys: bounded, see RecentKeys).
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count);
 1 when --count was not reached before --timeout, or the broker refused the credentials;
 2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
@@ -89,12 +90,35 @@ def alert_line(a: dict) -> str:
             f"#{a.get('seq')} score {score} thr {thr} [{a.get('tier')}] top: {tops}{ended}{replayed}")
 
 
+class RecentKeys:
+    """The (alert_id, seq) keys of the last `size` alert events shown, to drop replayed copies. Bounded:
+    a console left running for months would otherwise keep every event it ever showed. A replay is
+    of what an agent's outbox held (at most its max_events), so the bound only needs to exceed what a
+    fleet's outboxes can replay at once; an older copy would be shown again, marked (replayed)."""
+
+    def __init__(self, size: int = 100_000):
+        self.size = size
+        self._keys: dict[tuple[str, int], None] = {}       # insertion-ordered: the oldest first
+
+    def add(self, key: tuple[str, int]) -> bool:
+        """True when the key is new (and now remembered), False for a copy already shown."""
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self.size:
+            del self._keys[next(iter(self._keys))]
+        return True
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 class Listener:
     def __init__(self, args):
         self.args = args
         self.base = f"{args.prefix}/{args.site}/{args.node}"
         self.inbox: queue.Queue = queue.Queue()
-        self.seen: set[tuple[str, int]] = set()
+        self.seen = RecentKeys()
         self.status: dict[str, str] = {}
         self.alerts = 0
         self.refused: str | None = None
@@ -181,9 +205,8 @@ class Listener:
             log.warning("listen: not an alert event on %s (%s: %s): %r", msg.topic, type(exc).__name__,
                         str(exc)[:80], msg.payload[:80])
             return
-        if key in self.seen:
+        if not self.seen.add(key):
             return
-        self.seen.add(key)
         self.alerts += 1
         print(shown, flush=True)
         if self.out:

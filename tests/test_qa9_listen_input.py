@@ -44,3 +44,15 @@ def test_listen_skips_what_is_not_an_alert_event_and_shows_the_rest(tmp_path, br
     assert listen.returncode == 0, said
     assert "Traceback" not in said and said.count("listen: not an alert event on") == len(HOSTILE), said
     assert "gw-7-a #0" in out and out.count("\n") == 1, out
+
+
+def test_the_keys_of_shown_events_are_bounded_and_the_oldest_forgotten_first():
+    # Listener.seen was a set of every (alert_id, seq) ever shown: a console left running for months
+    # grew without bound (QA pass 9, found and left). Now the last `size` keys drop replayed copies.
+    from agent.listen import RecentKeys
+    keys = RecentKeys(size=3)
+    assert [keys.add(("a", i)) for i in range(3)] == [True] * 3
+    assert keys.add(("a", 1)) is False                  # a replayed copy within the bound: dropped
+    assert keys.add(("a", 3)) is True and len(keys) == 3
+    assert keys.add(("a", 0)) is True                   # the oldest was forgotten: shown again
+    assert keys.add(("a", 3)) is False and len(keys) == 3

@@ -3,7 +3,8 @@ source is opened, so a config naming it loads without pymodbus).
 
 Each poll reads every configured register, as an unsigned 16-bit value times its scale. A read
 the device refuses (an exception response) or answers with another number of registers than asked
-for is counted as 'modbus error' and none of its values is used: a short answer cannot say which
+for, or with another function (input registers for holding ones), is counted as 'modbus error' and
+none of its values is used: a short answer cannot say which
 register is missing, and zipping it onto the addresses silently dropped the last sensors.
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
 reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once.
@@ -25,6 +26,7 @@ log = logging.getLogger("stad.modbus")
 
 MAX_BACKOFF_S = 30.0
 MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-registers request
+READ_HOLDING_REGISTERS = 3      # the function code of that request, and of a right answer
 
 
 @dataclass
@@ -109,6 +111,11 @@ class ModbusSource(Source):
             if response.isError():
                 self.rejects.add("modbus error", self.where,
                                  f"registers {start}..{start + count - 1}: {response}")
+                continue
+            if response.function_code != READ_HOLDING_REGISTERS:   # e.g. input registers (4): other values
+                self.rejects.add("modbus error", self.where, f"registers {start}..{start + count - 1}: the "
+                                 f"device answered function {response.function_code} to a read of holding "
+                                 f"registers ({READ_HOLDING_REGISTERS}); none used")
                 continue
             if len(response.registers) != count:    # a short (or long) answer: which value is whose is unknown
                 self.rejects.add("modbus error", self.where, f"registers {start}..{start + count - 1}: the "
