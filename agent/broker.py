@@ -139,7 +139,7 @@ def tls_load_problems(tls: TlsConfig, resolve) -> list[tuple[str, str]]:
             # A systemd credential this shell cannot read (check-config run outside the service, the
             # key in /etc/credstore): the certificate alone can be checked.
             try:
-                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(str(cert))
+                context.load_verify_locations(str(cert))
             except (ssl.SSLError, OSError) as exc:
                 out.append(("tls.cert_file", f"{cert}: not a usable PEM certificate ({_ssl_words(exc)})"))
             return out
