@@ -213,7 +213,7 @@ class NumpyScorer(Scorer):
             fnp.copyto(ar_extra, newest)
         fnp.copyto(prev, values[-2])
         if unseen:
-            fnp.copyto(mean, self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen))
+            self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
             # FusionModel.features' call (not np.dot: at N = 1 it is no gemv, and 0 · x gives −0.0 where
             # matmul gives +0.0, a bit the checkpoint keeps)
