@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from ..window import WindowBuffer
-from .ar import ARModel
+from .ar import ZERO, ARModel
 from .base import Scorer, TickScore
 from .fusion import FusionModel
 from .joint import JointRegression
@@ -235,7 +235,7 @@ class NumpyScorer(Scorer):
         h, m, ring = ar._head, len(r), ar._ring
         row = z[0]
         if unseen:
-            row[missing[-1]] = 0.0
+            fnp.copyto(row, ZERO, where=missing[-1])
         ring[h] = row
         ring[h + m] = row
         ar._head = h = (h + 1) % m
