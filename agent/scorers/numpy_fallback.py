@@ -222,7 +222,7 @@ class NumpyScorer(Scorer):
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
         s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
-        mk._newest = (wid, key, last[2], s1)
+        mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick = key, ((s0, s1), newest)
         self._seen_key = None if unseen else key
         # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
@@ -258,9 +258,10 @@ class NumpyScorer(Scorer):
             self._counted = (key, flat, pair + g, g)
         np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
         p = np.divide(pair[0], pair[1], out=parts[2])
-        if gone:
-            for i in np.flatnonzero(missing[-2]):
-                p[i] = mk._propagated(window, i, s1[i])
+        if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
+            for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
+                p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
+                        else mk._propagated(window, i, s1[i]))
         np.log(p, out=p)
         p += mk.mean
         p *= mk._neg_inv_std
