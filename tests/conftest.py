@@ -188,6 +188,13 @@ def alert_event(alert: str, seq: int, kind: str = "update", threshold: float = 2
 PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 
 
+def corrupt_tail(path: Path, pages: int) -> None:
+    """What a power cut on an SD card can leave of an SQLite file: its last pages overwritten with junk."""
+    data = bytearray(path.read_bytes())
+    data[len(data) - (pages + 1) * 4096:len(data) - 4096] = b"\xff" * (pages * 4096)
+    path.write_bytes(bytes(data))
+
+
 def pump_agent_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
     """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s
     (fault events) and a cavitation incident every 300 s (alerts)."""
