@@ -10,6 +10,9 @@ quietly score with numpy).
 `problems(cfg)` returns 'key.path: message' lines, empty when `run` can start. Each source and
 sink config checks its own needs in `preflight(resolve)` (next to its code), with the helpers
 below; this module adds the core's (state_dir, scoring) and the plugins' optional extras.
+A message that is a `Note` is no problem but something this shell cannot check (a key only the
+service's user may read): `check(cfg)` returns the notes apart, and check-config prints them, so
+that an "ok" never hides a file nobody looked at.
 """
 from __future__ import annotations
 
@@ -26,7 +29,16 @@ if TYPE_CHECKING:
 Resolve = Callable[[str], Path]
 
 
+class Note(str):
+    """A preflight message that is no problem: what could not be checked from this shell, and why."""
+
+
 def problems(cfg: AgentConfig) -> list[str]:
+    return check(cfg)[0]
+
+
+def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
+    """('key.path: message' problems, 'key.path: message' notes)."""
     from .sinks import plugins as sink_plugins
     from .sources import plugins as source_plugins
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
@@ -43,7 +55,8 @@ def problems(cfg: AgentConfig) -> list[str]:
     for i, sink in enumerate(cfg.sinks):
         found += [(_join(f"sinks[{i}]", key), msg)
                   for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]
-    return [f"{path}: {shorten(msg, 300)}" for path, msg in found]
+    return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
+            [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
 
 
 def _join(path: str, key: str) -> str:
