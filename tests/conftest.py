@@ -195,6 +195,18 @@ def corrupt_tail(path: Path, pages: int) -> None:
     path.write_bytes(bytes(data))
 
 
+def tls_sink_config(tmp_path: Path, tls: dict) -> Path:
+    """An agent config (stdin source) whose MQTT sink uses `tls`, with a password file next to it."""
+    (tmp_path / "pw").write_text("s3cret\n")
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "node": {"id": "gw-7", "site": "plant-a"}, "sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
+        "state_dir": str(tmp_path / "state"),
+        "sinks": [{"type": "mqtt", "broker": {"host": "localhost", "port": 8883, "username": "agent",
+                                              "password": {"file": "pw"}, "tls": tls}}]}))
+    return path
+
+
 def pump_agent_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
     """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s
     (fault events) and a cavitation incident every 300 s (alerts)."""

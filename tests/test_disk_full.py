@@ -110,10 +110,21 @@ def test_outbox_that_cannot_even_be_created_at_start_counts_and_opens_later(smal
     assert Outbox(small_fs.path / "o.sqlite", max_events=1000, max_age_s=86400).dropped == {"not_stored": 5}
 
 
-def leftover_shm(path: Path) -> None:
-    """The -shm a kill -9 leaves beside a WAL database: SQLite reads the file through it; without it,
-    reading needs a page of a disk that has none."""
+def corrupt_outbox_on_a_full_disk(tmp_path: Path, small_fs: SmallFs, events: int, pages: int) -> Path:
+    """An outbox of `events` events with its last `pages` pages junk, on a disk then filled up, with the
+    -shm a kill -9 leaves beside it (SQLite reads the file through it; without it, reading needs a page
+    the disk no longer has)."""
+    made = tmp_path / "o.sqlite"
+    box = Outbox(made, max_events=1000, max_age_s=86400)
+    for i in range(events):
+        box.add(f"a{i}", 0, "new", json.dumps({"alert_id": f"a{i}", "pad": "p" * 300}))
+    box.close()
+    corrupt_tail(made, pages=pages)
+    path = small_fs.path / "o.sqlite"
+    path.write_bytes(made.read_bytes())
     Path(f"{path}-shm").write_bytes(bytes(32768))
+    small_fs.fill()
+    return path
 
 
 def test_events_saved_from_a_corrupt_outbox_wait_in_memory_while_no_new_outbox_can_be_made(tmp_path, small_fs,
@@ -122,17 +133,7 @@ def test_events_saved_from_a_corrupt_outbox_wait_in_memory_while_no_new_outbox_c
     # that failed (the full disk that corrupted it); the next open found no file to salvage, so they were lost,
     # uncounted, while the log line said they "are sent again".
     caplog.set_level(logging.INFO, logger="stad.outbox")
-    made = tmp_path / "o.sqlite"
-    box = Outbox(made, max_events=1000, max_age_s=86400)
-    for i in range(200):
-        box.add(f"a{i}", 0, "new", json.dumps({"alert_id": f"a{i}", "pad": "p" * 300}))
-    box.close()
-    corrupt_tail(made, pages=2)
-    path = small_fs.path / "o.sqlite"
-    path.write_bytes(made.read_bytes())
-    leftover_shm(path)
-    small_fs.fill()
-
+    path = corrupt_outbox_on_a_full_disk(tmp_path, small_fs, events=200, pages=2)
     box = Outbox(path, max_events=1000, max_age_s=86400)
     assert box.problem is not None
     held = box.stats()["held"]
@@ -149,16 +150,7 @@ def test_events_saved_from_a_corrupt_outbox_wait_in_memory_while_no_new_outbox_c
 
 
 def test_events_still_held_when_the_agent_stops_are_counted_not_stored(tmp_path, small_fs, caplog):
-    made = tmp_path / "o.sqlite"
-    box = Outbox(made, max_events=1000, max_age_s=86400)
-    for i in range(50):
-        box.add(f"a{i}", 0, "new", json.dumps({"alert_id": f"a{i}", "pad": "p" * 300}))
-    box.close()
-    corrupt_tail(made, pages=1)
-    path = small_fs.path / "o.sqlite"
-    path.write_bytes(made.read_bytes())
-    leftover_shm(path)
-    small_fs.fill()
+    path = corrupt_outbox_on_a_full_disk(tmp_path, small_fs, events=50, pages=1)
     box = Outbox(path, max_events=20, max_age_s=86400)
     held = box.stats()["held"]
     assert held == 20 and box.dropped["max_events"] > 0     # the newest max_events kept, the rest counted

@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO
+from conftest import REPO, tls_sink_config
 from mqtt_broker import make_tls_files
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
@@ -50,15 +49,7 @@ def check_config_as_another_user(config: Path, key: Path) -> subprocess.Complete
 def test_a_key_this_shell_cannot_read_is_said_to_be_unchecked(tmp_path):
     # On the old code check-config printed "ok" and nothing else: the key was skipped in silence.
     tls = make_tls_files(tmp_path)
-    (tmp_path / "pw").write_text("s3cret\n")
-    config = tmp_path / "agent.yaml"
-    config.write_text(yaml.safe_dump({
-        "node": {"id": "gw-7", "site": "plant-a"}, "sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
-        "state_dir": str(tmp_path / "state"),
-        "sinks": [{"type": "mqtt", "broker": {"host": "localhost", "port": 8883, "username": "agent",
-                                              "password": {"file": "pw"},
-                                              "tls": {"ca_file": str(tls.ca), "cert_file": str(tls.cert),
-                                                      "key_file": str(tls.key)}}}]}))
+    config = tls_sink_config(tmp_path, {"ca_file": str(tls.ca), "cert_file": str(tls.cert), "key_file": str(tls.key)})
     res = check_config_as_another_user(config, tls.key)
     assert res.returncode == 0, res.stderr
     assert ": ok — 2 sensors" in res.stdout
