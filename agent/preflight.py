@@ -160,19 +160,25 @@ def resolved_ipv4(host: str) -> str:
         return host
 
 
-def bind_problems(host: str, port: int) -> list[tuple[str, str]]:
-    """Can this host bind `host:port` (UDP)? A port in use is not reported: the running agent may hold it."""
-    import socket       # here: only a config with a udp source asks
+def bind_problems(host: str, port: int, tcp: bool = False) -> list[tuple[str, str]]:
+    """Can this host bind `host:port` (UDP; TCP with `tcp`, as a server that reuses addresses)? A port
+    in use is a Note, not a problem: the running agent may hold it, but `run` cannot start while
+    anything else does."""
+    import socket       # here: only a config with a udp source or metrics asks
+    kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
     try:
-        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, kind)
     except OSError as exc:
         return [("bind", f"cannot resolve {host!r}: {exc.strerror or exc}")]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        if tcp:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(infos[0][4])
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                return []
+                return [("port", Note(f"{host}:{port} ({'tcp' if tcp else 'udp'}) is in use now: run cannot "
+                                      "start while it is (unless it is this agent's own, still running)"))]
             key = "port" if exc.errno == errno.EACCES else "bind"
             return [(key, f"cannot bind {host}:{port}: {exc.strerror or exc}")]
     return []

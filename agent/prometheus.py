@@ -65,7 +65,7 @@ class MetricsConfig:
             return [("", "needs prometheus-client: install the extra (pip install 'stad-edge[prometheus]')")]
         from .preflight import bind_problems
         host, port = self.address()
-        return [("listen", msg) for _, msg in bind_problems(host, port)]
+        return [("listen", msg) for _, msg in bind_problems(host, port, tcp=True)]
 
 
 class MetricsServer:
