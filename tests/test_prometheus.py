@@ -99,6 +99,34 @@ def test_prometheus_client_is_not_imported_unless_configured(tmp_path):
     assert res.stdout.strip() == "False"
 
 
+def test_alert_event_counters_are_served_from_zero_before_the_first_alert(tmp_path):
+    # On the old code stad_alert_events_total{event="new"} appeared only with the first alert, at 1:
+    # Prometheus's increase() and rate() count from a series' first sample, so the first alert of every
+    # agent life was missing from `increase(stad_alert_events_total{event="new"}[1h])`.
+    port = free_port()
+    cfg = base(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})
+    cfg["sources"] = [{"type": "simulate", "scenario": "pump", "seed": 1, "speed": 50, "duration_s": None}]
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    agent = start_agent(path, tmp_path)
+    last = {"text": ""}
+
+    def scraped() -> bool:
+        assert agent.poll() is None, (tmp_path / "agent.err").read_text()
+        try:
+            last["text"] = scrape(port)
+        except OSError:
+            return False
+        return (value(last["text"], "stad_ticks_total") or 0) >= 1
+
+    try:
+        assert wait_until(scraped, timeout=120), last["text"]
+        for event in ("new", "update", "end"):
+            assert value(last["text"], f'stad_alert_events_total{{event="{event}"}}') is not None, last["text"]
+    finally:
+        stop(agent)
+
+
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         assert resp.headers["Content-Type"].startswith("text/plain")
