@@ -82,8 +82,7 @@ def test_status_and_health_topics(tmp_path, broker):
     health = json.loads(retained[f"{BASE}/health"])
     assert (health["tier"], health["model_id"], health["ticks"], health["rejected_total"]) == ("numpy", "numpy-ar3", 42, 2)
     assert health["outbox"] == {"depth": 0, "in_flight": 0, "dropped": {}, "dropped_total": 0, "oldest_age_s": None,
-                                "sync": "normal",
-                                "problem": None}
+                                "sync": "normal", "problem": None, "held": 0}
     sink.close()
     after = MosquittoSub(broker.port, [f"{BASE}/status"], count=1)
     assert after.lines() == [(f"{BASE}/status", "offline")]
