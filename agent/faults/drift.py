@@ -122,24 +122,33 @@ class Drift(StationRelation):
         k = np.arange(width + 1)
         mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
         # …as flat indices into a gathered (n, width) block, per row and count: row r with k entries
-        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_row_median: one gather each).
+        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_middle_positions: one gather each).
         self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in mid])
         self._row_k = self.rows * (width + 1)
+        # A tick with some pair unusable (some row past half the limit: its pairs as predictor left
+        # out) finds its rows' middle positions by the pattern of usable pairs, which stays the same
+        # from tick to tick while the same rows are out: kept by pattern (_middles), MIDDLES_KEPT at most.
+        self._middles_kept: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._fin = np.zeros(self.target.size + 1, bool)     # usable and a number, per pair (last: padding)
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
         self._mid_flat = np.stack([self.rows * width + mid[0][size], self.rows * width + mid[1][size]])
         self._has_full = size > 0
         self._has_full.flags.writeable = False
-        self.context_on = np.zeros((n, width), bool)
-        self.context_idx = np.zeros((n, width), int)
+        context_on = np.zeros((n, width), bool)         # row i's slots: its context sensors, then padding
+        context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
-            self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
+            context_on[i, :c.size], context_idx[i, :c.size] = True, c
         # The same with each row's padding slots repeating its first context sensor (a row without a
         # context: sensor 0): an and / max over a row's slots is then the one over its context alone,
         # for a row with a context, with no mask to apply (a repeated entry changes neither).
-        self._ctx_rep = np.where(self.context_on, self.context_idx, self.context_idx[:, :1])
-        self._ctx_any = np.logical_or.reduce(self.context_on, axis=1)        # has a context
+        # All three kept transposed, (width, n): a tick's reductions over a row's slots run along axis 0,
+        # one pass over contiguous rows instead of n short ones (and / or / max: the same results).
+        self._ctx_rep_t = np.ascontiguousarray(np.where(context_on, context_idx, context_idx[:, :1]).T)
+        self._ctx_on_t = np.ascontiguousarray(context_on.T)
+        self._ctx_idx_t = np.ascontiguousarray(context_idx.T)
+        self._ctx_any = np.logical_or.reduce(context_on, axis=1)        # has a context
         self._every_ctx = bool(fnp.count_nonzero(self._ctx_any) == n)
         # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
         self._xl = np.full((2 + len(LAG_HALF_LIVES_S), n), np.nan)
@@ -269,8 +278,8 @@ class Drift(StationRelation):
             ok_j = np.isfinite(lags[0])
         else:
             ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        if all_healthy and all_fresh and fnp.count_nonzero(ok_j) == n:
-            pairs = self._all_pairs                 # (ok_i, every sensor observed, and ok_j all True)
+        if all_healthy and all_fresh:               # (ok_i all True: every sensor observed, none faulty)
+            pairs = self._all_pairs if fnp.count_nonzero(ok_j) == n else ok_j[j]
         else:
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
@@ -282,7 +291,13 @@ class Drift(StationRelation):
             med, has = _full_median(self._e[self.slot], self._mid_flat, self._med_n), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
+            nan_e = np.isnan(e)
+            if fnp.count_nonzero(nan_e):
+                np.logical_and(usable, ~nan_e, out=self._fin[:-1])
+            else:
+                fnp.copyto(self._fin[:-1], usable)
+            mid, has = self._middles(self._fin)
+            med = _full_median(self._e[self.slot], mid, self._med_n)       # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
@@ -362,13 +377,13 @@ class Drift(StationRelation):
             self.stepped = (self.stepped | abrupt) & ~quiet
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
             # Every observed, healthy sensor of its context calm (and at least one seen).
-            if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
-                ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep], axis=1),
+            if all_fresh:         # (every sensor fresh: ctx_seen is every context slot)
+                ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep_t], axis=0),
                                           self._ctx_any, out=self._ctx_calm_n)
             else:
-                ctx_seen = self.context_on & fresh[self.context_idx]
-                ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
-                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm_n)
+                ctx_seen = self._ctx_on_t & fresh[self._ctx_idx_t]
+                ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self._ctx_idx_t], axis=0),
+                                          np.logical_or.reduce(ctx_seen, axis=0), out=self._ctx_calm_n)
         far = None
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
@@ -422,7 +437,7 @@ class Drift(StationRelation):
             if not fnp.count_nonzero(pending):
                 pass                            # (all False: the ands below leave it so)
             elif fnp.count_nonzero(pending & ~ctx_calm[:n]):
-                ctx_size = np.maximum.reduce(size[self._ctx_rep], axis=1)       # (a row without a context: 0)
+                ctx_size = np.maximum.reduce(size[self._ctx_rep_t], axis=0)     # (a row without a context: 0)
                 if not self._every_ctx:
                     ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
                 pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
@@ -458,7 +473,7 @@ class Drift(StationRelation):
                 # A noisy sensor's jump back is no spike (its usual change is as large): its residual
                 # jumping back while its decision is under way (held past the limit, its context calm),
                 # no context sensor's residual jumping and its context calm, ends the drift alike.
-                ctx_jumped = np.logical_or.reduce(abrupt[self._ctx_rep] & self.context_on, axis=1)
+                ctx_jumped = np.logical_or.reduce(abrupt[self._ctx_rep_t] & self._ctx_on_t, axis=0)
                 back = self.claim(abrupt[:n] & ~ctx_jumped & ctx_calm[:n] & (self.held.ticks > 0), t.healthy, t.ts)
                 if back is not None:
                     decide, decided = decide | back, decided | back
@@ -479,6 +494,22 @@ class Drift(StationRelation):
         if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    def _middles(self, fin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's two middle positions (flat, in the gathered (n, width) block of pair residuals) and
+        whether it has any entry, for the pattern `fin` of pairs usable and a number (its last slot, the
+        padding's, False): counted once per pattern, then kept (MIDDLES_KEPT patterns at most)."""
+        key = fin.tobytes()
+        kept = self._middles_kept.get(key)
+        if kept is None:
+            k = np.add.reduce(fin[self.slot], axis=1)
+            has = k > 0
+            has.flags.writeable = False
+            kept = _middle_positions(k, self._row_k, self._mid_at), has
+            if len(self._middles_kept) >= MIDDLES_KEPT:
+                self._middles_kept.clear()
+            self._middles_kept[key] = kept
+        return kept
 
     def claim(self, spiked: np.ndarray, healthy: np.ndarray, ts: float) -> np.ndarray | None:
         """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""
@@ -725,25 +756,21 @@ class Drift(StationRelation):
             self._filled = k
 
 
+MIDDLES_KEPT = 64       # patterns of usable pairs whose middle positions are kept (_middles)
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
-def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray,
-                out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the median of the finite entries (NaN: none), into `out`; and whether a row has any.
-    `mid_at`: (2, rows · (width + 1)), the flat positions in `e` (C order) of row r's two middle
-    entries when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1) for every row.
-    `e` is sorted in place (the caller passes a gathered copy)."""
-    k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
-    e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
-    two = e.take(mid_at.take(k + row_k, axis=1))             # both middle entries of every row
-    return np.multiply(two[0] + two[1], _HALF, out=out), k > 0
+def _middle_positions(k: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray) -> np.ndarray:
+    """The flat positions (2, rows) of each row's two middle entries in a gathered (rows, width) block
+    sorted along its rows, row r holding k[r] numbers (NaN sort last). `mid_at`: (2, rows · (width + 1)),
+    row r's two middle positions when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1)."""
+    return mid_at.take(k + row_k, axis=1)
 
 
 def _full_median(e: np.ndarray, mid_flat: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """_row_median's median (into `out`) when no entry is NaN but the padding past each row's context: every
-    row's entry count is known, and so are its two middle positions (`mid_flat`, flat in `e`).
-    The same sums as _row_median's. `e` is sorted in place (the caller passes a gathered copy)."""
+    """Per row of `e`, the median of its numbers (NaN: none), into `out`, given each row's two middle
+    positions once sorted (`mid_flat`, flat in `e`: _middle_positions, or the constants of a tick with every
+    pair usable, each row's count its context's size). `e` is sorted in place (the caller passes a gathered copy)."""
     e.sort(axis=1)
     two = e.take(mid_flat)
     return np.multiply(two[0] + two[1], _HALF, out=out)
