@@ -100,6 +100,14 @@ class Drift(StationRelation):
         self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
         self._take_full = np.ascontiguousarray(np.broadcast_to(self.take, (len(LAG_HALF_LIVES_S), n)))
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
+        # At the floor (every rate alpha_min) a fold's products of (1 − rate) over the kept ticks are
+        # powers of 1 − alpha_min, by the cumulative product's own repeated multiplies (× 1.0 is exact):
+        # _floor_keep[m] for m learned ticks, and _floor_w[m] = alpha_min × _floor_keep[m] (_weights).
+        keep = [1.0]
+        for _ in range(REFIT_TICKS):
+            keep.append(float(np.float64(keep[-1]) * (1.0 - np.float64(self.alpha_min))))
+        self._floor_keep = np.array(keep)
+        self._floor_w = self.alpha_min * self._floor_keep
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
         self.held = Held(n, tick_s)
@@ -608,11 +616,15 @@ class Drift(StationRelation):
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
         pred = fnp.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
         w_rel, keep_rel, w, keep = w[:, p:], keep[p:], w[:, :p], keep[:p]
-        g[:, :, F] = fnp.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
-                              g[:, :, F])
-        g = fnp.where(pl[:, :, None], g, 0.0)
+        # (fastnp.clip: np.clip's own ufunc; every pair fitted, every kept tick with every pair: the wheres
+        # would pick every entry)
+        clipped = fnp.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width)
+        g[:, :, F] = clipped if self._all_fitted else fnp.where(self.fitted, clipped, g[:, :, F])
+        every = all(self._pl_all[:k])
+        if not every:
+            g = fnp.where(pl[:, :, None], g, 0.0)
         mu = keep[:, None] * self.mu + fnp.einsum("tp,tpf->pf", w, g)
-        d = fnp.where(pl[:, :, None], g - mu, 0.0)
+        d = g - mu if every else fnp.where(pl[:, :, None], g - mu, 0.0)
         dm = self.mu - mu
         wd = (w[:, :, None] * d).transpose(1, 2, 0)                           # (P, F + 1, k)
         self.cov = keep[:, None, None] * (self.cov + dm[:, :, None] * dm[:, None, :]) + wd @ d.transpose(1, 0, 2)
@@ -623,8 +635,9 @@ class Drift(StationRelation):
 
     def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each kept tick's weight in the moments after them, and the old moments' weight."""
-        if self._fold_floor:
-            a = fnp.where(on, self.alpha_min, 0.0)
+        if self._fold_floor:            # (the same products as below, looked up: __init__)
+            m = np.cumsum(on[::-1], axis=0)[::-1]                   # learned ticks from this one on
+            return fnp.where(on, self._floor_w.take(m - on), 0.0), self._floor_keep.take(m[0])
         else:
             before = count + np.cumsum(on, axis=0) - on
             a = fnp.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
