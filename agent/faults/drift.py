@@ -91,8 +91,10 @@ class Drift(StationRelation):
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
             fnp.const(self.z_limit / 2)
         self._c_rise_z = fnp.const(RISE_Z * self.z_limit)
-        self._c_z, self._c_early_z, self._c_rel_half_z = fnp.const(self.z_limit), \
-            fnp.const(EARLY * RELATION_Z * self.z_limit), fnp.const(0.5 * RELATION_Z * self.z_limit)
+        # A busy tick's four thresholds as one column, compared with every row's |departure| in one call
+        # (observe's `past`): half the limit (`over`), the limit, a relation's early share and its half limit.
+        self._past_at = np.array([[self.z_limit / 2], [self.z_limit], [EARLY * RELATION_Z * self.z_limit],
+                                  [0.5 * RELATION_Z * self.z_limit]])
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
@@ -137,7 +139,7 @@ class Drift(StationRelation):
         # out) finds its rows' middle positions by the pattern of usable pairs, which stays the same
         # from tick to tick while the same rows are out: kept by pattern (_middles), MIDDLES_KEPT at most.
         self._middles_kept: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        self._fin = np.zeros(self.target.size + 1, bool)     # usable and a number, per pair (last: padding)
+        self._fin = np.zeros(self.target.size + 1, bool)     # usable and a number, per pair slot (last: padding)
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
@@ -214,6 +216,7 @@ class Drift(StationRelation):
         self._all_quiet.flags.writeable = False
         self._all_quiet_n = self._all_quiet[:n]    # (the sensors' part, a view)
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self._not_over = self._all_quiet           # ~over, made once a tick (all True: the read-only one)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
@@ -235,6 +238,7 @@ class Drift(StationRelation):
         self._has_all.flags.writeable = False
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
+        assert EARLY <= 0.5         # (a relation past half its limit is past its early share: observe's rel_half)
         self._pending = None
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
@@ -282,10 +286,11 @@ class Drift(StationRelation):
         g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
-        if all_fresh and not self._any_over:        # (no row over half the limit last tick: ~over all True)
-            ok_j = np.isfinite(lags[0])
-        else:
-            ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
+        ok_j = np.isfinite(lags[0])
+        if self._any_over:          # (none over half the limit last tick: _not_over all True)
+            ok_j &= self._not_over[:n]
+        if not all_fresh:
+            ok_j &= fresh
         if all_healthy and all_fresh:               # (ok_i all True: every sensor observed, none faulty)
             pairs = self._all_pairs if fnp.count_nonzero(ok_j) == n else ok_j[j]
         else:
@@ -299,12 +304,7 @@ class Drift(StationRelation):
             med, has = _full_median(self._e[self.slot], self._mid_flat, self._med_n), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            nan_e = np.isnan(e)
-            if fnp.count_nonzero(nan_e):
-                np.logical_and(usable, ~nan_e, out=self._fin[:-1])
-            else:
-                fnp.copyto(self._fin[:-1], usable)
-            mid, has = self._middles(self._fin)
+            mid, has = self._middles(np.equal(self._e, self._e, out=self._fin))    # (NaN ≠ NaN)
             med = _full_median(self._e[self.slot], mid, self._med_n)       # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
@@ -360,12 +360,18 @@ class Drift(StationRelation):
         # (past the rise's share of the limit, below half of it: ramp.py's rise; none, the usual tick)
         low = size > self._c_rise_z
         any_low = fnp.count_nonzero(low)
-        self.over = over = size > self._c_half_z if any_low else low
+        if any_low:
+            past = size > self._past_at         # (4, m): each row past each of _past_at's thresholds
+            over = past[0]
+            any_over = fnp.count_nonzero(over)
+        else:
+            over, any_over = low, 0
+        self.over = over
         # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
         # pending and the relation's blame are all False, and are not computed.
-        any_over = fnp.count_nonzero(over) if any_low else 0
         self._any_over = bool(any_over)
+        self._not_over = np.invert(over) if any_over else self._all_quiet     # (all True: the read-only one)
         if not any_over and all_seen and self._all_judged and all_fresh:
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
@@ -380,7 +386,7 @@ class Drift(StationRelation):
                 self._ctx_calm_any = True
         else:
             self._ctx_calm_any = False
-            quiet = judged & ~over                          # not judged: not known calm
+            quiet = judged & self._not_over                 # not judged: not known calm
             self.quiet = quiet[:n]
             self.stepped = (self.stepped | abrupt) & ~quiet
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
@@ -396,7 +402,7 @@ class Drift(StationRelation):
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
             unstepped = judged & ~self.stepped
-            far = (unstepped & (size > self._c_z))[:n]
+            far = (unstepped & past[1])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
@@ -412,11 +418,12 @@ class Drift(StationRelation):
             rel_cand = None
             if self.station_early:
                 # (half the limit only where a quarter is: a calm tick pays one count more)
-                early = size[n:] > self._c_early_z
+                # (half its limit is past its early share: rel_half implies early)
+                early = past[2, n:]
                 any_early = fnp.count_nonzero(early)
-                rel_half = early & (size[n:] > self._c_rel_half_z) if any_early else early
+                rel_half = past[3, n:]
             else:
-                any_early, rel_half = 0, size[n:] > self._c_rel_half_z
+                any_early, rel_half = 0, past[3, n:]
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide = decide | blamed
@@ -550,18 +557,18 @@ class Drift(StationRelation):
             self._r[k], self._u[k] = rel[3], rel[4]
             if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
                 if self._any_over:
-                    np.invert(self.over[self.n:], out=self._rc[k])
+                    self._rc[k] = self._not_over[self.n:]
                     self._rc_all[k] = False
                 elif not self._rc_all[k]:       # (none over: ~over all True; a slot so filled stays so)
                     self._rc[k] = True
                     self._rc_all[k] = True
             elif every:
-                self._rc[k] = rel[2] & ~self.over[self.n:]
+                self._rc[k] = rel[2] & self._not_over[self.n:]
                 self._rc_all[k] = False
             else:
                 # A relation is learned from ticks its whole station is learned and it is not suspect.
                 learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
-                self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
+                self._rc[k] = rel[2] & learn_rel & self._not_over[self.n:]
                 self._rc_all[k] = False
                 learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
@@ -582,7 +589,7 @@ class Drift(StationRelation):
         if all_ls and not self._any_over:       # (every row learned and calm: the where would pick every entry)
             self.base_e += self._c_base_lam * dev
         else:
-            calm = ~self.over if all_ls else ls & ~self.over
+            calm = self._not_over if all_ls else ls & self._not_over
             self.base_e += (self._c_base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
         np.maximum(self.d2, self._c_d2_floor, out=self.d2)
         if all_ls and self._rate_floor and self._all_judged:     # (nothing reads the count until state())
@@ -752,6 +759,7 @@ class Drift(StationRelation):
             self._restore_history(rel.get("history", {}))
             self._restore_vouch(rel.get("vouch", {}))
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._not_over = ~self.over
         self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
         self._all_rel_fitted = False        # (known again at the next fold)
