@@ -91,10 +91,9 @@ class Drift(StationRelation):
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
             fnp.const(self.z_limit / 2)
         self._c_rise_z = fnp.const(RISE_Z * self.z_limit)
-        # A busy tick's four thresholds as one column, compared with every row's |departure| in one call
-        # (observe's `past`): half the limit (`over`), the limit, a relation's early share and its half limit.
-        self._past_at = np.array([[self.z_limit / 2], [self.z_limit], [EARLY * RELATION_Z * self.z_limit],
-                                  [0.5 * RELATION_Z * self.z_limit]])
+        # A busy tick's three thresholds past half the limit as one column, compared with every row's
+        # |departure| in one call (observe's `past`): the limit, a relation's early share and its half limit.
+        self._past_at = np.array([[self.z_limit], [EARLY * RELATION_Z * self.z_limit], [0.5 * RELATION_Z * self.z_limit]])
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
@@ -105,11 +104,7 @@ class Drift(StationRelation):
         # At the floor (every rate alpha_min) a fold's products of (1 − rate) over the kept ticks are
         # powers of 1 − alpha_min, by the cumulative product's own repeated multiplies (× 1.0 is exact):
         # _floor_keep[m] for m learned ticks, and _floor_w[m] = alpha_min × _floor_keep[m] (_weights).
-        keep = [1.0]
-        for _ in range(REFIT_TICKS):
-            keep.append(float(np.float64(keep[-1]) * (1.0 - np.float64(self.alpha_min))))
-        self._floor_keep = np.array(keep)
-        self._floor_w = self.alpha_min * self._floor_keep
+        self._floor_keep, self._floor_w = self._floor_powers(self.alpha_min)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
         self.held = Held(n, tick_s)
@@ -245,11 +240,15 @@ class Drift(StationRelation):
         # The ticks since the last refit, folded into the moments then (_fold).
         self._filled = 0
         self._g = np.zeros((REFIT_TICKS, p, F + 1))
-        self._pl = np.zeros((REFIT_TICKS, p), bool)
+        # The kept ticks' learned pairs and relations, and the pairs' and relations' learned-tick counts,
+        # each as views of one array: a fold weighs both in one go (_weights), with no concatenate.
+        self._on = np.zeros((REFIT_TICKS, p + s_n), bool)
+        self._pl, self._rc = self._on[:, :p], self._on[:, p:]
+        self._counts = fnp.concatenate((self.pair_count, self.rel_count))
+        self.pair_count, self.rel_count = self._counts[:p], self._counts[p:]
         self._pl_all = [False] * REFIT_TICKS       # per slot of _pl: all True (every pair; not written again)
         self._r = np.zeros((REFIT_TICKS, s_n))
         self._u = np.zeros((REFIT_TICKS, s_n))
-        self._rc = np.zeros((REFIT_TICKS, s_n), bool)
         self._rc_all = [False] * REFIT_TICKS       # per slot of _rc: all True (written by a tick with no row over)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
@@ -361,8 +360,7 @@ class Drift(StationRelation):
         low = size > self._c_rise_z
         any_low = fnp.count_nonzero(low)
         if any_low:
-            past = size > self._past_at         # (4, m): each row past each of _past_at's thresholds
-            over = past[0]
+            over = size > self._c_half_z
             any_over = fnp.count_nonzero(over)
         else:
             over, any_over = low, 0
@@ -372,6 +370,8 @@ class Drift(StationRelation):
         # pending and the relation's blame are all False, and are not computed.
         self._any_over = bool(any_over)
         self._not_over = np.invert(over) if any_over else self._all_quiet     # (all True: the read-only one)
+        if any_over:
+            past = size > self._past_at         # (3, m): each row past each of _past_at's thresholds
         if not any_over and all_seen and self._all_judged and all_fresh:
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
@@ -402,7 +402,7 @@ class Drift(StationRelation):
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
             unstepped = judged & ~self.stepped
-            far = (unstepped & past[1])[:n]
+            far = (unstepped & past[0])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
@@ -419,11 +419,11 @@ class Drift(StationRelation):
             if self.station_early:
                 # (half the limit only where a quarter is: a calm tick pays one count more)
                 # (half its limit is past its early share: rel_half implies early)
-                early = past[2, n:]
+                early = past[1, n:]
                 any_early = fnp.count_nonzero(early)
-                rel_half = past[3, n:]
+                rel_half = past[2, n:]
             else:
-                any_early, rel_half = 0, past[3, n:]
+                any_early, rel_half = 0, past[2, n:]
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide = decide | blamed
@@ -613,11 +613,7 @@ class Drift(StationRelation):
             return
         pl = self._pl[:k]
         p = pl.shape[1]
-        if self.trio.size:          # the pairs' and the relations' weights in one go
-            w, keep = self._weights(fnp.concatenate((pl, self._rc[:k]), axis=1),
-                                    fnp.concatenate((self.pair_count, self.rel_count)))
-        else:
-            w, keep = self._weights(pl, self.pair_count)
+        w, keep = self._weights(self._on[:k], self._counts)        # the pairs' and the relations' weights
         g = self._g[:k]
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
@@ -653,6 +649,15 @@ class Drift(StationRelation):
         after = np.cumprod((1.0 - a)[::-1], axis=0)[::-1]          # ∏ over this tick and later of (1 − a)
         w = a * fnp.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
+
+    @staticmethod
+    def _floor_powers(alpha_min: float) -> tuple[np.ndarray, np.ndarray]:
+        """(1 − alpha_min)^m for m = 0 … REFIT_TICKS by repeated multiplies, as the cumulative product
+        makes them, and alpha_min × each."""
+        keep = np.ones(REFIT_TICKS + 1)
+        for m in range(1, REFIT_TICKS + 1):
+            keep[m] = keep[m - 1] * (1.0 - np.float64(alpha_min))
+        return keep, alpha_min * keep
 
     def _refit(self) -> None:
         self._fold()
