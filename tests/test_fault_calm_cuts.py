@@ -3,7 +3,7 @@ per-tick operands as 0-d arrays (fastnp.const), the ramp's judged run kept as a 
 while every sensor is judged, and the ramp's update and jump-back record skipped while they hold
 nothing. And perf20's: stuck's repeat rate on a tick with no repeat, drift's kept relation slots
 and sensors' calm context written once while they stay all True / as they are. And perf25's: drift's
-busy-tick medians by kept middle positions, ~over made once a tick, the fold's weights looked up."""
+~over made once a tick, the fold's wheres skipped when they would pick every entry."""
 import json
 
 import numpy as np
@@ -217,41 +217,17 @@ def test_a_tracker_taking_perf23s_calm_returns_decides_as_one_that_takes_the_lon
 
 @pytest.mark.parametrize("scenario, seed, hours", [("corridor", 2, 12.0), ("pump", 5, 12.0)])
 def test_a_tracker_taking_perf25s_kept_answers_decides_as_one_that_works_them_out(scenario, seed, hours):
-    """perf25's drift: a busy tick's row medians by kept middle positions (one count per pattern of usable
-    pairs), ~over made once a tick, the fold's weights looked up at the floor and its wheres skipped when
-    they would pick every entry. A twin made to work each out every tick — its kept middle positions
-    forgotten, the fold's weights by the cumulative product, its kept ticks' and pairs' all-True flags
-    and the last tick's 'none over' unknown — and restored from its checkpoint every 23 ticks: every
-    tick's events and candidates, and the checkpoints, are the same."""
+    """perf25's drift: ~over made once a tick and the fold's wheres skipped when they would pick every
+    entry. A twin made to work each out every tick — its kept ticks' and pairs' all-True flags and the
+    last tick's 'none over' unknown — and restored from its checkpoint every 23 ticks: every tick's
+    events and candidates, and the checkpoints, are the same."""
     def long_way(twin):
-        twin._middles_kept.clear()                 # the long way: counted every tick
-        twin._fold_floor = False                   # the long way: the cumulative product
         twin._pl_all = [False] * len(twin._pl_all)     # the long way: the fold's wheres, the slots written
         twin._all_fitted = False                   # the long way: `& fitted`, the fold's where
+        twin._all_rel_fitted = False               # the long way: the relations' fold's where, their ok and has
         twin._any_over = True                      # the long way: ok_j and-ed with ~over
 
     (busy, kinds), ticks = _drift_twins(scenario, seed, hours, 23, long_way,
-                                        lambda drift: bool(drift._any_over and len(drift._middles_kept)))
+                                        lambda drift: drift._any_over)
     assert busy > ticks // 20 and "drift" in kinds, (busy, kinds)
 
-
-def test_the_folds_weights_at_the_floor_are_the_cumulative_products():
-    """Drift's fold at the floor looks its kept ticks' weights up (powers of 1 − alpha_min, by the
-    cumulative product's own multiplies) instead of computing them: the same bits as the cumulative
-    product, for every pattern of learned ticks and several rates."""
-    from agent.config import FaultConfig
-    from agent.faults.drift import REFIT_TICKS, Drift
-    rng = np.random.default_rng(25)
-    cfg, _ = _faulty_rows("pump", 1, 2.0)
-    for learn_s in (3600.0, 86400.0, 7 * 86400.0, 45.0):
-        drift = next(r for r in _trackers(cfg).rules if r.KIND == "drift")
-        drift.alpha_min = 30.0 / max(4.0 * learn_s, 60.0)
-        drift._floor_keep, drift._floor_w = Drift._floor_powers(drift.alpha_min)
-        for _ in range(200):
-            k = int(rng.integers(1, REFIT_TICKS + 1))
-            on = rng.random((k, 40)) < rng.random()
-            drift._fold_floor = True
-            w, keep = drift._weights(on, np.full(40, 1e9))
-            drift._fold_floor = False
-            w_long, keep_long = drift._weights(on, np.full(40, 1e9))     # (counts far past the floor's)
-            assert w.tobytes() == w_long.tobytes() and keep.tobytes() == keep_long.tobytes()

@@ -101,10 +101,6 @@ class Drift(StationRelation):
         self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
         self._take_full = np.ascontiguousarray(np.broadcast_to(self.take, (len(LAG_HALF_LIVES_S), n)))
         self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
-        # At the floor (every rate alpha_min) a fold's products of (1 − rate) over the kept ticks are
-        # powers of 1 − alpha_min, by the cumulative product's own repeated multiplies (× 1.0 is exact):
-        # _floor_keep[m] for m learned ticks, and _floor_w[m] = alpha_min × _floor_keep[m] (_weights).
-        self._floor_keep, self._floor_w = self._floor_powers(self.alpha_min)
         self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
         self.held = Held(n, tick_s)
@@ -127,14 +123,9 @@ class Drift(StationRelation):
         k = np.arange(width + 1)
         mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
         # …as flat indices into a gathered (n, width) block, per row and count: row r with k entries
-        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_middle_positions: one gather each).
+        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_row_median: one gather each).
         self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in mid])
         self._row_k = self.rows * (width + 1)
-        # A tick with some pair unusable (some row past half the limit: its pairs as predictor left
-        # out) finds its rows' middle positions by the pattern of usable pairs, which stays the same
-        # from tick to tick while the same rows are out: kept by pattern (_middles), MIDDLES_KEPT at most.
-        self._middles_kept: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        self._fin = np.zeros(self.target.size + 1, bool)     # usable and a number, per pair slot (last: padding)
         # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
         # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
         size = np.array([c.size for c in ctx.context], int)
@@ -303,8 +294,7 @@ class Drift(StationRelation):
             med, has = _full_median(self._e[self.slot], self._mid_flat, self._med_n), self._has_full
         else:
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            mid, has = self._middles(np.equal(self._e, self._e, out=self._fin))    # (NaN ≠ NaN)
-            med = _full_median(self._e[self.slot], mid, self._med_n)       # NaN where none
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
@@ -369,9 +359,11 @@ class Drift(StationRelation):
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
         # pending and the relation's blame are all False, and are not computed.
         self._any_over = bool(any_over)
-        self._not_over = np.invert(over) if any_over else self._all_quiet     # (all True: the read-only one)
         if any_over:
+            self._not_over = np.invert(over)
             past = size > self._past_at         # (3, m): each row past each of _past_at's thresholds
+        else:
+            self._not_over = self._all_quiet    # (all True: the read-only one)
         if not any_over and all_seen and self._all_judged and all_fresh:
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
@@ -510,22 +502,6 @@ class Drift(StationRelation):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
 
-    def _middles(self, fin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's two middle positions (flat, in the gathered (n, width) block of pair residuals) and
-        whether it has any entry, for the pattern `fin` of pairs usable and a number (its last slot, the
-        padding's, False): counted once per pattern, then kept (MIDDLES_KEPT patterns at most)."""
-        key = fin.tobytes()
-        kept = self._middles_kept.get(key)
-        if kept is None:
-            k = np.add.reduce(fin[self.slot], axis=1)
-            has = k > 0
-            has.flags.writeable = False
-            kept = _middle_positions(k, self._row_k, self._mid_at), has
-            if len(self._middles_kept) >= MIDDLES_KEPT:
-                self._middles_kept.clear()
-            self._middles_kept[key] = kept
-        return kept
-
     def claim(self, spiked: np.ndarray, healthy: np.ndarray, ts: float) -> np.ndarray | None:
         """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""
         n = self.n
@@ -638,9 +614,8 @@ class Drift(StationRelation):
 
     def _weights(self, on: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each kept tick's weight in the moments after them, and the old moments' weight."""
-        if self._fold_floor:            # (the same products as below, looked up: __init__)
-            m = np.cumsum(on[::-1], axis=0)[::-1]                   # learned ticks from this one on
-            return fnp.where(on, self._floor_w.take(m - on), 0.0), self._floor_keep.take(m[0])
+        if self._fold_floor:
+            a = fnp.where(on, self.alpha_min, 0.0)
         else:
             before = count + np.cumsum(on, axis=0) - on
             a = fnp.where(on, np.maximum(1.0 / (before + 1.0), self.alpha_min), 0.0)
@@ -649,15 +624,6 @@ class Drift(StationRelation):
         after = np.cumprod((1.0 - a)[::-1], axis=0)[::-1]          # ∏ over this tick and later of (1 − a)
         w = a * fnp.concatenate((after[1:], np.ones((1, a.shape[1]))))
         return w, after[0]
-
-    @staticmethod
-    def _floor_powers(alpha_min: float) -> tuple[np.ndarray, np.ndarray]:
-        """(1 − alpha_min)^m for m = 0 … REFIT_TICKS by repeated multiplies, as the cumulative product
-        makes them, and alpha_min × each."""
-        keep = np.ones(REFIT_TICKS + 1)
-        for m in range(1, REFIT_TICKS + 1):
-            keep[m] = keep[m - 1] * (1.0 - np.float64(alpha_min))
-        return keep, alpha_min * keep
 
     def _refit(self) -> None:
         self._fold()
@@ -782,21 +748,25 @@ class Drift(StationRelation):
             self._filled = k
 
 
-MIDDLES_KEPT = 64       # patterns of usable pairs whose middle positions are kept (_middles)
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
-def _middle_positions(k: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray) -> np.ndarray:
-    """The flat positions (2, rows) of each row's two middle entries in a gathered (rows, width) block
-    sorted along its rows, row r holding k[r] numbers (NaN sort last). `mid_at`: (2, rows · (width + 1)),
-    row r's two middle positions when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1)."""
-    return mid_at.take(k + row_k, axis=1)
+def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray,
+                out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the median of the finite entries (NaN: none), into `out`; and whether a row has any.
+    `mid_at`: (2, rows · (width + 1)), the flat positions in `e` (C order) of row r's two middle
+    entries when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1) for every row.
+    `e` is sorted in place (the caller passes a gathered copy)."""
+    k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
+    e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
+    two = e.take(mid_at.take(k + row_k, axis=1))             # both middle entries of every row
+    return np.multiply(two[0] + two[1], _HALF, out=out), k > 0
 
 
 def _full_median(e: np.ndarray, mid_flat: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Per row of `e`, the median of its numbers (NaN: none), into `out`, given each row's two middle
-    positions once sorted (`mid_flat`, flat in `e`: _middle_positions, or the constants of a tick with every
-    pair usable, each row's count its context's size). `e` is sorted in place (the caller passes a gathered copy)."""
+    """_row_median's median (into `out`) when no entry is NaN but the padding past each row's context: every
+    row's entry count is known, and so are its two middle positions (`mid_flat`, flat in `e`).
+    The same sums as _row_median's. `e` is sorted in place (the caller passes a gathered copy)."""
     e.sort(axis=1)
     two = e.take(mid_flat)
     return np.multiply(two[0] + two[1], _HALF, out=out)
