@@ -154,6 +154,7 @@ class Listener:
             # loop_start() returns, and a signal then must still end listen cleanly.
             self.client.loop_start()
             while self.refused is None:
+                self.reporter.settle()          # the end of a flap, said once it holds
                 if self.args.count is not None and self.alerts >= self.args.count:
                     return 0
                 left = None if deadline is None else deadline - time.monotonic()

@@ -234,7 +234,7 @@ class ConnectionReporter:
             self._report(f"connection refused: {reason}")
             return
         self._up_since = time.monotonic()
-        if self._quick:                 # flapping: its recovery is said by settle(), once it holds
+        if self._quick >= QUICK_LOSSES:         # a flap, said: its end is said by settle(), once it holds
             self.log.debug("MQTT %s: connected to %s", self.what, self.where)
         elif self.problem is not None:
             self.log.info("MQTT %s: connected to %s", self.what, self.where)
@@ -246,9 +246,10 @@ class ConnectionReporter:
         self.connected = True           # after the callback: whoever sees it can rely on it having run
 
     def settle(self) -> None:
-        """Called now and then by an owner with a loop of its own (the MQTT sink's worker): after a
-        flap, says the connection is back once it has held for STABLE_S."""
-        if self._quick and self.connected and time.monotonic() - self._up_since >= STABLE_S:
+        """Called now and then by each owner's loop (the MQTT sink's worker, the source's records(),
+        listen's run()): after a flap, says the connection is back once it has held for STABLE_S.
+        (A loss or two right after a connect is no flap yet: each reconnect is said as ever.)"""
+        if self._quick >= QUICK_LOSSES and self.connected and time.monotonic() - self._up_since >= STABLE_S:
             self._quick = 0
             self.problem = None
             self.log.info("MQTT %s: connected to %s (held for %.0f s)", self.what, self.where, STABLE_S)

@@ -151,6 +151,7 @@ class MqttSource(Source):
     def records(self) -> Iterator[Record]:
         try:
             while not self._stop.is_set():
+                self.reporter.settle()          # the end of a flap, said once it holds
                 try:
                     yield self._samples.get(timeout=POLL_S)
                 except queue.Empty:
