@@ -141,9 +141,13 @@ class SeasonalFeatures:
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
         self._last: bytes | None = None               # the previous window's tick times, as bytes
-        # (ts, [((bin, cycle), value, known, how many known) per profile]) of the newest row built:
-        # the next tick's row reads the profiles at its previous tick, which is that one (see row())
-        self._values_at: tuple[float, list] | None = None
+        # (ts, [((bin, cycle), value, known, how many known) per profile], lo, hi, none known) of the
+        # newest row built: the next tick's row reads the profiles at its previous tick, which is that
+        # one (see row()); a tick strictly inside (lo, hi) is in the same bin and cycle of every profile
+        # (located once per bin change, not per tick), and where no profile knows a sensor its row is 0
+        self._values_at: tuple[float, list, float, float, bool] | None = None
+        self._unknown = np.zeros((n, self.width))      # that row, shared (read-only, as newest()'s are)
+        self._unknown.flags.writeable = False
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
         self._head = 0
 
@@ -154,18 +158,27 @@ class SeasonalFeatures:
         the tick at prev_ts: since then at most that tick was learned (learn() forgets them
         otherwise), and learning a tick leaves the profiles' value at it as it was (a pending
         cycle it folds in is the one value() folded in already), so they are the same bits."""
+        kept = self._values_at
+        if kept is not None and kept[0] == prev_ts:
+            if kept[2] < ts < kept[3]:          # the same bins as prev_ts's (most ticks): no locate()
+                if kept[4]:                     # no sensor known: the steps and deviations are 0
+                    self._values_at = (ts,) + kept[1:]
+                    return self._unknown
+                return self._same_bins(ts, prev_x, kept, np.zeros((self.n, self.width)))
+            before_all = kept[1]
+        else:
+            before_all = None
         out = np.zeros((self.n, self.width))
         if not (math.isfinite(ts) and math.isfinite(prev_ts)):
             return out
-        kept = self._values_at
-        before_all = kept[1] if kept is not None and kept[0] == prev_ts else None
         if before_all is not None:
             for profile, before in zip(self.profiles, before_all):
                 if profile.locate(ts) != before[0]:
                     break
             else:
-                return self._same_bins(ts, prev_x, before_all, out)
+                return self._same_bins(ts, prev_x, kept, out)
         values = []
+        lo, hi = -math.inf, math.inf
         for j, profile in enumerate(self.profiles):
             at = profile.locate(ts)
             now, known_now, how_now = profile.known_value(*at)
@@ -187,19 +200,24 @@ class SeasonalFeatures:
             elif how_now == SOME:
                 out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
             values.append((at, now, known_now, how_now))
-        self._values_at = (ts, values)
+            # the bin's span, less a margin for locate()'s rounding: inside it, locate() gives `at`
+            start = at[1] * profile.period + at[0] * profile.width
+            margin = 1e-6 * profile.width + 1e-12 * abs(ts)
+            lo, hi = max(lo, start + margin), min(hi, start + profile.width - margin)
+        self._values_at = (ts, values, lo, hi, all(v[3] == NONE for v in values))
         return out
 
-    def _same_bins(self, ts: float, prev_x: np.ndarray, before_all: list, out: np.ndarray) -> np.ndarray:
-        """row() of a tick in the same bin and cycle of every profile as its previous tick (most ticks):
-        the profiles' values at both are the ones read for the previous row (see row()), so the steps
-        are +0.0 (what `out` holds) and the deviations are those values less prev_x."""
-        for j, (_, now, known, how) in enumerate(before_all):
+    def _same_bins(self, ts: float, prev_x: np.ndarray, kept: tuple, out: np.ndarray) -> np.ndarray:
+        """row() of a tick in the same bin and cycle of every profile as its previous tick (most ticks;
+        `kept`: that tick's _values_at): the profiles' values at both are the ones read for the
+        previous row (see row()), so the steps are +0.0 (what `out` holds) and the deviations are
+        those values less prev_x."""
+        for j, (_, now, known, how) in enumerate(kept[1]):
             if how == EVERY:
                 np.subtract(now, prev_x, out=out[:, 2 * j + 1])
             elif how == SOME:
                 out[:, 2 * j + 1] = fnp.where(known, now - prev_x, 0.0)
-        self._values_at = (ts, before_all)
+        self._values_at = (ts,) + kept[1:]
         return out
 
     def newest(self, window: WindowBuffer) -> np.ndarray:
