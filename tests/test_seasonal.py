@@ -58,6 +58,39 @@ def test_replay_matches_online_features():
     assert np.abs(batch[-10:, 0, 1]).max() < 0.5                 # the deviation: small on a regular day
 
 
+def test_a_fold_read_for_a_row_and_folded_in_by_learning_is_the_fold_computed_afresh():
+    """A tick's row reads its bin with the last cycle folded in, and learning the tick folds it in:
+    the second is the first's arrays (SeasonalProfile._fold), and a bin whose every sensor was seen
+    folds without the masks. The same bits as folding afresh each time, rows and profiles, with
+    sensors missing (some bins' cycles with a sensor never seen), three periods (one of one bin:
+    every tick folds it)."""
+    class Afresh(SeasonalProfile):
+        def _folded(self, b):           # every time, through the masks (the fold before _fold)
+            pending = self.acc_n[b] > 0
+            mean = np.divide(self.acc_sum[b], self.acc_n[b], out=np.zeros(self.ref.shape[1]), where=pending)
+            n_after = np.minimum(self.ref_n[b] + 1, self.memory)
+            ref = np.where(pending, self.ref[b] + (mean - self.ref[b]) / n_after, self.ref[b])
+            self._fold = [b, ref, np.where(pending, n_after, self.ref_n[b]), None]
+            return self._fold[1], self._fold[2]
+    rng = np.random.default_rng(11)
+    n, tick = 4, 600.0
+    kept = SeasonalFeatures(n, [3600.0, 3 * 7200.0, tick], tick, 3, keep=10)
+    afresh = SeasonalFeatures(n, [3600.0, 3 * 7200.0, tick], tick, 3, keep=10)
+    afresh.profiles = [Afresh(n, p.period, tick, 3) for p in kept.profiles]
+    ts = np.arange(1, 400) * tick
+    z = rng.normal(size=(len(ts), n))
+    missing = rng.random((len(ts), n)) < 0.15
+    missing[:, 3] |= (ts // 3600) % 4 == 1              # sensor 3 never seen in some cycles of a bin
+    assert np.array_equal(kept.replay(ts, z, missing), afresh.replay(ts, z, missing))
+    folds = 0
+    for a, b in zip(kept.profiles, afresh.profiles):
+        for k in ("ref", "ref_n", "acc_sum", "acc_n", "acc_cycle"):
+            assert np.array_equal(getattr(a, k), getattr(b, k)), k
+        assert a._how == b._how
+        folds += int((a.ref_n >= MIN_CYCLES).any())
+    assert folds == 3                                   # every period's references in use
+
+
 def test_batch_scores_match_tick_scores_with_the_profile():
     rng = np.random.default_rng(1)
     n_ticks = int(5 * DAY / TICK)

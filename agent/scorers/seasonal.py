@@ -33,8 +33,8 @@ MIN_CYCLES = 2
 #: How many sensors of a bin are known (SeasonalProfile.known_value).
 EVERY, NONE, SOME = 1, 0, -1
 
-#: 1.0 as a 0-d array: a Python number costs numpy a conversion on every call (fastnp.const)
-ONE = fnp.const(1.0)
+#: 1.0 and 0.0 as 0-d arrays: a Python number costs numpy a conversion on every call (fastnp.const)
+ONE, ZERO = fnp.const(1.0), fnp.const(0.0)
 
 #: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
 MAX_BINS = 288
@@ -58,6 +58,10 @@ class SeasonalProfile:
         self._known_as = {EVERY: np.ones(n, bool), NONE: np.zeros(n, bool)}
         for mask in self._known_as.values():
             mask.flags.writeable = False
+        # [bin, ref, ref_n, how many known or None] of the last _folded(): a tick's row reads its bin
+        # folded (value_in) and learning the same tick folds it in; nothing changes a bin's arrays but
+        # learn() (which forgets it) and restore(), so the second fold is the first's arrays
+        self._fold: list | None = None
 
     def locate(self, ts: float) -> tuple[int, int]:
         """(bin, cycle) of a timestamp."""
@@ -65,12 +69,22 @@ class SeasonalProfile:
         return int((ts - cycle * self.period) // self.width) % self.bins, int(cycle)
 
     def _folded(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ref, ref_n) of bin b with its pending cycle folded in."""
-        pending = self.acc_n[b] > 0
-        mean = np.divide(self.acc_sum[b], self.acc_n[b], out=np.zeros(self.ref.shape[1]), where=pending)
+        """(ref, ref_n) of bin b with its pending cycle folded in (new arrays; read-only)."""
+        fold = self._fold
+        if fold is not None and fold[0] == b:
+            return fold[1], fold[2]
+        acc_n, ref_b = self.acc_n[b], self.ref[b]
         n_after = np.minimum(self.ref_n[b] + 1, self.memory)
-        ref = np.where(pending, self.ref[b] + (mean - self.ref[b]) / n_after, self.ref[b])
-        return ref, np.where(pending, n_after, self.ref_n[b])
+        if fnp.count_nonzero(acc_n) == len(acc_n):      # every sensor seen in the cycle (acc_n ≥ 0):
+            ref = ref_b + (self.acc_sum[b] / acc_n - ref_b) / n_after   # the where()s would pick these
+        else:
+            pending = acc_n > 0
+            mean = np.divide(self.acc_sum[b], acc_n, out=np.zeros(self.ref.shape[1]), where=pending)
+            ref = np.where(pending, ref_b + (mean - ref_b) / n_after, ref_b)
+            n_after = np.where(pending, n_after, self.ref_n[b])
+        ref.flags.writeable = n_after.flags.writeable = False      # (a row's kept values may be these)
+        self._fold = [b, ref, n_after, None]
+        return ref, n_after
 
     def value(self, ts: float) -> tuple[np.ndarray, np.ndarray]:
         """(value, known) per sensor at ts: the bin's mean over cycles before ts's cycle."""
@@ -89,7 +103,11 @@ class SeasonalProfile:
         the usual cases, before and after MIN_CYCLES: no mask to apply)."""
         if 0 <= self.acc_cycle[b] < c or self._how[b] == SOME:
             ref, known = self.value_in(b, c)
-            return ref, known, self._how_many(known)
+            how = self._how_many(known)
+            fold = self._fold
+            if fold is not None and fold[1] is ref:     # (the fold's: learn() reads it there)
+                fold[3] = how
+            return ref, known, how
         return self.ref[b], self._known_as[self._how[b]], self._how[b]
 
     @staticmethod
@@ -108,19 +126,28 @@ class SeasonalProfile:
         for k, v in new.items():
             setattr(self, k, v)
         self._how = [self._how_many(known) for known in self.ref_n >= MIN_CYCLES]
+        self._fold = None
 
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, at: tuple[int, int] | None = None) -> None:
         """`valid`: the sensors whose value is learned (None: every sensor); `at`: locate(ts), when known."""
         b, c = self.locate(ts) if at is None else at
-        if c < self.acc_cycle[b]:
+        cycle = self.acc_cycle[b]
+        if c < cycle:
             return                                  # a tick older than the bin's newest cycle
-        if c > self.acc_cycle[b]:
-            if self.acc_cycle[b] >= 0:
+        if c > cycle:
+            if cycle >= 0:
                 self.ref[b], self.ref_n[b] = self._folded(b)
-                self._how[b] = self._how_many(self.ref_n[b] >= MIN_CYCLES)
+                how = self._fold[3]
+                self._how[b] = self._how_many(self.ref_n[b] >= MIN_CYCLES) if how is None else how
+            self.acc_cycle[b] = c
+            self._fold = None
+            if valid is None:       # the cycle's first value of every sensor: 0.0 + x (x but for −0.0), 1.0
+                np.add(ZERO, x, out=self.acc_sum[b])
+                self.acc_n[b] = ONE
+                return
             self.acc_sum[b] = 0.0
             self.acc_n[b] = 0.0
-            self.acc_cycle[b] = c
+        self._fold = None                           # bin b changes (and the fold is in ref now)
         acc_sum, acc_n = self.acc_sum[b], self.acc_n[b]    # views: added to in place
         if valid is None:           # every sensor valid: the where would pick x, True adds 1.0
             acc_sum += x
@@ -141,9 +168,13 @@ class SeasonalFeatures:
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
         self._last: bytes | None = None               # the previous window's tick times, as bytes
-        # (ts, [((bin, cycle), value, known, how many known) per profile]) of the newest row built:
-        # the next tick's row reads the profiles at its previous tick, which is that one (see row())
-        self._values_at: tuple[float, list] | None = None
+        # (ts, [((bin, cycle), value, known, how many known) per profile], lo, hi, none known) of the
+        # newest row built: the next tick's row reads the profiles at its previous tick, which is that
+        # one (see row()); a tick strictly inside (lo, hi) is in the same bin and cycle of every profile
+        # (located once per bin change, not per tick), and where no profile knows a sensor its row is 0
+        self._values_at: tuple[float, list, float, float, bool] | None = None
+        self._unknown = np.zeros((n, self.width))      # that row, shared (read-only, as newest()'s are)
+        self._unknown.flags.writeable = False
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
         self._head = 0
 
@@ -154,20 +185,25 @@ class SeasonalFeatures:
         the tick at prev_ts: since then at most that tick was learned (learn() forgets them
         otherwise), and learning a tick leaves the profiles' value at it as it was (a pending
         cycle it folds in is the one value() folded in already), so they are the same bits."""
+        kept = self._values_at
+        if kept is not None and kept[0] == prev_ts:
+            if kept[2] < ts < kept[3]:          # the same bins as prev_ts's (most ticks): no locate()
+                if kept[4]:                     # no sensor known: the steps and deviations are 0
+                    self._values_at = (ts,) + kept[1:]
+                    return self._unknown
+                return self._same_bins(ts, prev_x, kept, np.zeros((self.n, self.width)))
+            before_all = kept[1]
+        else:
+            before_all = None
         out = np.zeros((self.n, self.width))
         if not (math.isfinite(ts) and math.isfinite(prev_ts)):
             return out
-        kept = self._values_at
-        before_all = kept[1] if kept is not None and kept[0] == prev_ts else None
-        if before_all is not None:
-            for profile, before in zip(self.profiles, before_all):
-                if profile.locate(ts) != before[0]:
-                    break
-            else:
-                return self._same_bins(ts, prev_x, before_all, out)
+        ats = [profile.locate(ts) for profile in self.profiles]
+        if before_all is not None and all(at == before[0] for at, before in zip(ats, before_all)):
+            return self._same_bins(ts, prev_x, kept, out)   # (at the margin of the bins' span)
         values = []
-        for j, profile in enumerate(self.profiles):
-            at = profile.locate(ts)
+        lo, hi, none = -math.inf, math.inf, True
+        for j, (profile, at) in enumerate(zip(self.profiles, ats)):
             now, known_now, how_now = profile.known_value(*at)
             if before_all is None:
                 before_at = profile.locate(prev_ts)
@@ -187,19 +223,25 @@ class SeasonalFeatures:
             elif how_now == SOME:
                 out[:, 2 * j + 1] = fnp.where(known_now, now - prev_x, 0.0)
             values.append((at, now, known_now, how_now))
-        self._values_at = (ts, values)
+            none = none and how_now == NONE
+            # the bin's span, less a margin for locate()'s rounding: inside it, locate() gives `at`
+            start = at[1] * profile.period + at[0] * profile.width
+            margin = 1e-6 * profile.width + 1e-12 * abs(ts)
+            lo, hi = max(lo, start + margin), min(hi, start + profile.width - margin)
+        self._values_at = (ts, values, lo, hi, none)
         return out
 
-    def _same_bins(self, ts: float, prev_x: np.ndarray, before_all: list, out: np.ndarray) -> np.ndarray:
-        """row() of a tick in the same bin and cycle of every profile as its previous tick (most ticks):
-        the profiles' values at both are the ones read for the previous row (see row()), so the steps
-        are +0.0 (what `out` holds) and the deviations are those values less prev_x."""
-        for j, (_, now, known, how) in enumerate(before_all):
+    def _same_bins(self, ts: float, prev_x: np.ndarray, kept: tuple, out: np.ndarray) -> np.ndarray:
+        """row() of a tick in the same bin and cycle of every profile as its previous tick (most ticks;
+        `kept`: that tick's _values_at): the profiles' values at both are the ones read for the
+        previous row (see row()), so the steps are +0.0 (what `out` holds) and the deviations are
+        those values less prev_x."""
+        for j, (_, now, known, how) in enumerate(kept[1]):
             if how == EVERY:
                 np.subtract(now, prev_x, out=out[:, 2 * j + 1])
             elif how == SOME:
                 out[:, 2 * j + 1] = fnp.where(known, now - prev_x, 0.0)
-        self._values_at = (ts, before_all)
+        self._values_at = (ts,) + kept[1:]
         return out
 
     def newest(self, window: WindowBuffer) -> np.ndarray:
