@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .records import REJECT_REASONS
 from .typed import doc
 
 if TYPE_CHECKING:
@@ -133,8 +134,8 @@ class _AgentCollector:
                 fam.add_metric(label_values, v)
             return fam
 
-        # dict() of a dict is one C call under the GIL: a consistent copy while the agent counts on.
-        rejects = dict(a.rejects.counts)
+        # A dict merged into a dict is one C call under the GIL: a consistent copy while the agent counts on.
+        rejects = {**dict.fromkeys(REJECT_REASONS, 0), **a.rejects.counts}
         events = {**dict.fromkeys(ALERT_EVENTS, 0), **a.events}
         yield counter("stad_ticks", "Ticks processed (warm-up included)", p.ticks)
         yield counter("stad_records", "Records received from the sources", a.records_in)
@@ -162,16 +163,20 @@ class _AgentCollector:
                           ["outcome", "verdict"], [(list(k), n) for k, n in sorted(counts.items())])
             yield gauge("stad_threshold_feedback_lift", "Fraction the threshold is lifted by false_alarm feedback",
                         fb.lift(fb.now))
-        yield from _sink_families(a.last_health.get("sinks", {}), counter, gauge)
+        reasons = {s.TYPE: s.DROP_REASONS for s in a.sinks}
+        yield from _sink_families(a.last_health.get("sinks", {}), reasons, counter, gauge)
         yield gauge("stad_uptime_seconds", "Seconds since the agent started", time.monotonic() - a.started)
 
 
-def _sink_families(sinks: dict, counter, gauge):
-    """Drops of every sink, and for a sink with an outbox (mqtt) its depth, oldest age and broker state."""
+def _sink_families(sinks: dict, reasons: dict, counter, gauge):
+    """Drops of every sink (each of its `reasons` from 0), and for a sink with an outbox (mqtt) its depth,
+    oldest age and broker state."""
+    dropped = {sink: {**dict.fromkeys(reasons.get(sink, ()), 0), **(st.get("dropped") or {})}
+               for sink, st in sinks.items()}
     yield counter("stad_sink_dropped_events", "Events a sink could not deliver and dropped, by sink and reason",
                   None, ["sink", "reason"],
-                  [([sink, reason], n) for sink, st in sorted(sinks.items())
-                   for reason, n in sorted((st.get("dropped") or {}).items())])
+                  [([sink, reason], n) for sink, counts in sorted(dropped.items())
+                   for reason, n in sorted(counts.items())])
     with_outbox = sorted((sink, st) for sink, st in sinks.items() if "depth" in st)
     yield gauge("stad_outbox_events", "Alert events stored in the outbox, not yet acknowledged by the broker",
                 None, ["sink"], [([sink], float(st["depth"])) for sink, st in with_outbox])

@@ -7,6 +7,17 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("stad.input")
 
+# Every reason input is rejected for, as the sources and the aligner count it (tests/test_metric_labels.py
+# keeps this in step with the code): the metrics endpoint serves each from 0, so the first reject of an
+# agent life is in Prometheus's increase() and rate(), which count from a series' first sample.
+REJECT_REASONS = (
+    "bad csv", "bad json", "bad label", "bad number", "bad payload", "bad sensor", "bad time", "bad timestamp",
+    "clock skew", "datagram too long", "duplicate", "kernel drop", "late", "line too long", "missing column",
+    "missing time", "missing time column", "modbus error", "modbus unreachable", "no sensor columns", "no values",
+    "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric", "opcua queue full",
+    "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
+    "unknown sensor", "wrong column count")
+
 DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
 
 

@@ -3,6 +3,7 @@ arrive as sensors, the server goes away (SIGKILL) and comes back, bad nodes and 
 counted; config keys are checked with their key paths."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -185,6 +186,26 @@ def test_check_config_finds_missing_certificate_files(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2
     assert "sources[0].security.certificate" in res.stderr and "sources[0].security.private_key" in res.stderr
+
+
+def test_an_asyncua_without_the_stale_subscription_watchdog_is_refused_by_check_config(tmp_path):
+    # asyncua 1.x has no stale-subscription watchdog: a subscription the server deletes without a word
+    # would leave the source connected and silent for good (qa10). The extra asks for 2.0; an older
+    # install (its distribution metadata first on the path, as pip leaves it) is refused in one line,
+    # as a missing extra is. On the old code check-config said ok.
+    meta = tmp_path / "site" / "asyncua-1.1.8.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: asyncua\nVersion: 1.1.8\n")
+    (tmp_path / "agent.yaml").write_text(
+        "sensors: [pressure]\nsources:\n  - type: opcua\n    nodes: {pressure: 'ns=2;i=7'}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(tmp_path / "agent.yaml")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "sources[0].type" in res.stderr and "asyncua 1.1.8 is installed" in res.stderr and "2.0" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(tmp_path / "agent.yaml")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr       # the asyncua installed here (2.x) passes
 
 
 def test_the_industrial_opcua_config_checks():

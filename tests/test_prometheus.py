@@ -99,7 +99,7 @@ def test_prometheus_client_is_not_imported_unless_configured(tmp_path):
     assert res.stdout.strip() == "False"
 
 
-def test_alert_event_counters_are_served_from_zero_before_the_first_alert(tmp_path):
+def test_event_reject_and_drop_counters_are_served_from_zero_before_the_first(tmp_path):
     # On the old code stad_alert_events_total{event="new"} appeared only with the first alert, at 1:
     # Prometheus's increase() and rate() count from a series' first sample, so the first alert of every
     # agent life was missing from `increase(stad_alert_events_total{event="new"}[1h])`.
@@ -123,6 +123,14 @@ def test_alert_event_counters_are_served_from_zero_before_the_first_alert(tmp_pa
         assert wait_until(scraped, timeout=120), last["text"]
         for event in ("new", "update", "end"):
             assert value(last["text"], f'stad_alert_events_total{{event="{event}"}}') is not None, last["text"]
+        # The same for rejects and sink drops (qa10, found and left): on the old code a reason's series
+        # appeared only with its first count. The sinks' series come with the first health snapshot.
+        assert wait_until(lambda: scraped() and 'stad_sink_dropped_events_total{' in last["text"], timeout=120)
+        for reason in ("late", "duplicate", "bad json", "modbus unreachable"):
+            assert value(last["text"], f'stad_records_rejected_total{{reason="{reason}"}}') == 0, last["text"]
+        for reason in ("alert", "fault"):
+            assert value(last["text"], f'stad_sink_dropped_events_total{{reason="{reason}",sink="jsonl"}}') == 0, \
+                last["text"]
     finally:
         stop(agent)
 

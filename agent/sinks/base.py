@@ -40,6 +40,9 @@ class Sink(abc.ABC):
     #: Keeps what it is given across a crash (the MQTT outbox): the agent writes to durable sinks
     #: first, so an event a crash cut short is at least there, and recover() completes the rest.
     DURABLE: ClassVar[bool] = False
+    #: Every reason this sink counts a dropped event under (the keys of `stats()["dropped"]`): the
+    #: metrics endpoint serves each from 0, so the first drop of an agent life is in `increase()`.
+    DROP_REASONS: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def emit(self, event: AlertEvent) -> None:

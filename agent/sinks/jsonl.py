@@ -46,6 +46,7 @@ class JsonlConfig(SinkConfig):
 
 class JsonlSink(Sink):
     TYPE = "jsonl"
+    DROP_REASONS = ("alert", "fault")   # the kind of line that could not be written
 
     def __init__(self, cfg: JsonlConfig, context: SinkContext):
         self.path = Path(context.resolve(cfg.path))

@@ -119,6 +119,8 @@ def topic_base(prefix: str, site: str, node: str) -> str:
 
 class MqttSink(Sink):
     TYPE = "mqtt"
+    # The outbox's (agent/outbox.py: its bounds, a store that fails, a corrupt row) and the broker's refusals.
+    DROP_REASONS = ("corrupt", "max_age", "max_events", "not_stored", "refused")
     DURABLE = True
 
     def __init__(self, cfg: MqttSinkConfig, context: SinkContext):

@@ -31,6 +31,7 @@ class TerminalConfig(SinkConfig):
 
 class TerminalSink(Sink):
     TYPE = "terminal"
+    DROP_REASONS = ("alert", "fault")   # the kind of line that could not be written
 
     def __init__(self, cfg: TerminalConfig, context: SinkContext):
         self.color = cfg.color and sys.stdout.isatty()

@@ -37,6 +37,7 @@ module on every gateway, and the agent does not use asyncio otherwise.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import queue
@@ -163,7 +164,7 @@ class OpcUaSource(Source):
     def __init__(self, cfg: OpcUaConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
                  tick_s: float = 1.0):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
-        import asyncua  # noqa: F401 — fails here, in one line, when the extra is missing
+        _probe()        # fails here, in one line, when the extra is missing or too old
         self.where = f"opcua {cfg.url}"
         self.password = None
         if cfg.password is not None:
@@ -389,9 +390,34 @@ class _Handler:
         self.source._ended = getattr(code, "name", None) or str(code)
 
 
+#: the first asyncua with the stale-subscription watchdog this source relies on (above)
+ASYNCUA_MIN = (2, 0)
+
+
 def _probe() -> None:
-    """Imports asyncua, or raises ImportError: check-config asks before run would open the source."""
+    """Imports asyncua, or raises ImportError (missing, or older than ASYNCUA_MIN): check-config asks
+    before run would open the source."""
     import asyncua  # noqa: F401
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        installed = version("asyncua")
+    except PackageNotFoundError:        # importable but not installed as a distribution: cannot tell
+        return
+    if _release(installed) < ASYNCUA_MIN:
+        need = ".".join(map(str, ASYNCUA_MIN))
+        raise ImportError(f"asyncua {installed} is installed; the opcua source needs {need} or later (its "
+                          "stale-subscription watchdog re-makes a subscription the server deleted)")
+
+
+def _release(text: str) -> tuple[int, ...]:
+    """'2.0.1' -> (2, 0, 1); '1.1.8rc1' -> (1, 1, 8): the leading numbers of each part."""
+    out = []
+    for part in text.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
 
 
 PLUGIN = Plugin(config=OpcUaConfig, create=OpcUaSource, probe=_probe)
