@@ -93,6 +93,9 @@ class Normal:
         # every sensor is learned, it stays so: then neither is computed again.
         self._rate_floor = False
         self._all_learned = False
+        # Ticks learned since this object's statistics were last set whole (a restore starts a new
+        # `era`): how far a cached bound on them (spike.py's screen) may have moved.
+        self.learns, self.era = 0, object()
         self._size = None                        # relative_step's size floor for the mean as it stands
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
@@ -105,6 +108,7 @@ class Normal:
         step == 0 (the tracker passes its own, computed once a tick; None: computed here); `all_known`:
         the caller knows no step is NaN (every sensor observed now and before: `known` is all True)."""
         n = self.mean.size
+        self.learns += 1
         if unchanged is None:
             unchanged = step == _ZERO
         if self._rate_floor:
@@ -177,6 +181,12 @@ class Normal:
         return self._count.array
 
     @property
+    def rate_floor(self) -> bool:
+        """Every sensor learns at alpha_min (counts only grow: it stays so until a restore), so
+        no statistic of the rows moves by more than alpha_min of its distance to a tick's value."""
+        return self._rate_floor
+
+    @property
     def all_learned(self) -> bool:
         """Every sensor learned (`learned` all True): rules may leave it out of their masks."""
         return self._all_learned
@@ -201,5 +211,6 @@ class Normal:
             if k in STATE:
                 getattr(self, k)[:] = np.asarray(v, float)
         self._rate_floor = self._all_learned = False
+        self.learns, self.era = 0, object()
         self._size = None
         self._learned()

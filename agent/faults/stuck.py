@@ -67,6 +67,7 @@ class Stuck:
         self._lowest_changed()
         self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
         self._never_repeated = True                # every repeat is +0.0: no sensor has repeated yet
+        self._above_left = 0                       # ticks certain to have no window below lowest (observe)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
@@ -136,13 +137,21 @@ class Stuck:
             self.steps.push(stepped, None)
         else:
             self.steps.push(stepped, normal.relative_step(step, t.x))
-        recent = self.steps.mean()
         # Both tests below need a window quieter than the quietest healthy one: a flatline is under
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
         # under lowest. On a tick where no window is (nearly all), neither can hold, and whether a
-        # sensor varies is needed only for a repeat.
-        below = recent < self.lowest
-        any_below = fnp.count_nonzero(below)
+        # sensor varies is needed only for a repeat. The screen: a tick with no window below lowest
+        # learns how many more pushes cannot bring one below it (the relative steps are ≥ 0: the
+        # newest rows alone keep the mean up, RecentMean.pushes_at_least); those ticks read no mean.
+        if self._above_left:
+            self._above_left -= 1
+            any_below = 0
+        else:
+            recent = self.steps.mean()
+            below = recent < self.lowest
+            any_below = fnp.count_nonzero(below)
+            if not any_below:
+                self._above_left = self.steps.pushes_at_least(self._lowest_sum)
         if any_below or any_same:
             # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
             varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
@@ -184,6 +193,14 @@ class Stuck:
         self._lowest_known = np.isfinite(self.lowest)
         self._all_lowest_known = fnp.count_nonzero(self._lowest_known) == self.lowest.size
         self._lowest_flat = self.lowest / FLAT_MARGIN
+        # The screen's total (observe): a window whose kept sum is certainly over lowest × its length
+        # has a mean at or above lowest (mean() divides by at most the length). "Certainly": over it by
+        # 1e-11 of it, far above the rounding of a float sum of the window (each term ≥ 0: within its
+        # length × 2⁻⁵³ of the real sum), and by 1e-300 (the product and the mean's quotient may be
+        # subnormal, rounded by up to 2⁻¹⁰⁷⁵ whatever their size). Not finite (lowest unknown, or past
+        # the float range): NaN, never over.
+        total = self.lowest * (self.flat_ticks * (1.0 + 1e-11)) + 1e-300
+        self._lowest_sum = fnp.where(np.isfinite(total), total, np.nan)
 
     def _p(self) -> np.ndarray:
         """The chance a repeat is followed by another, from the learned run statistics, clipped."""
@@ -221,6 +238,7 @@ class Stuck:
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
         self._lowest_changed()
+        self._above_left = 0
         steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
         if steps.shape == self.steps.zeroed.shape:       # else a window of another length: start it over
             self.steps.set_rows(steps, int(state["head"]))

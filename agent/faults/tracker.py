@@ -88,9 +88,10 @@ class FaultTracker:
         self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s, cfg.lone_corroborate)
         self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
         self.now = float("nan")                     # the last observed tick's time
-        self._kinds_changed()
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
-        # the context, the normal behaviour and prev (updated in place) set once.
+        # the context, the normal behaviour and prev (updated in place) set once, and what follows
+        # from the faults (healthy, kinds, drifting) set on the first tick after they change (_kinds_changed).
+        self._kinds_changed()
         none = self._none
         self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev, unchanged=none,
                           healthy=self._healthy, kinds=self._kinds, drifting=self._drifting, ctx=self.ctx,
@@ -109,6 +110,7 @@ class FaultTracker:
         self._healthy = ~self._faulty
         self._any_faulty = bool(fnp.count_nonzero(self._faulty))
         self._kinds = tuple(self.kind)
+        self._kinds_new = True                      # (the next tick's Tick takes them: observe)
 
     # -- per tick -------------------------------------------------------------------------------
 
@@ -142,9 +144,8 @@ class FaultTracker:
         t.missing = row.missing
         t.step = step = np.abs(x - self.prev)
         t.unchanged = step == _ZERO
-        t.healthy = self._healthy
-        t.kinds = self._kinds
-        t.drifting = self._drifting
+        if self._kinds_new:         # (a fault started or ended since the last tick: the tick sees it from now)
+            t.healthy, t.kinds, t.drifting, self._kinds_new = self._healthy, self._kinds, self._drifting, False
         t.above = above
         t.level = level
         t.low = low
