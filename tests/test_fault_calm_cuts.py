@@ -208,9 +208,10 @@ def test_a_tracker_taking_perf23s_calm_returns_decides_as_one_that_takes_the_lon
 @pytest.mark.parametrize("scenario, seed, hours", [("corridor", 2, 12.0), ("pump", 5, 12.0)])
 def test_a_tracker_taking_perf27s_screens_decides_as_one_that_computes_every_tick(scenario, seed, hours):
     """A twin that never trusts perf27's screens — spike computes every sensor's usual change and
-    ratio (no bound kept), stuck reads its window mean every tick (no ticks known above lowest) —
-    and is restored from its checkpoint every 23 ticks: every tick's events and candidates, and
-    the checkpoints, are the same; and the screens did clear most ticks."""
+    ratio (no bound kept), stuck reads its window mean every tick (no ticks known above lowest), the
+    tracker calls every rule (none told quiet from the Tick: rule.rule_quiet) — and is restored from
+    its checkpoint every 23 ticks: every tick's events and candidates, and the checkpoints, are the
+    same; and the screens did clear most ticks."""
     cfg, rows = _faulty_rows(scenario, seed, hours)
     short, long = _trackers(cfg), _trackers(cfg)
     long.life = short.life
@@ -234,6 +235,7 @@ def test_a_tracker_taking_perf27s_screens_decides_as_one_that_computes_every_tic
                 rule._under = None              # the long way: the usual change and every ratio
             elif rule.KIND == "stuck":
                 rule._above_left = 0            # the long way: the window's mean against lowest
+        long._plan = [(rule, 0) for rule, _ in long._plan]      # the long way: every rule called
         return long
 
     _, kinds = _twins_decide_alike(short, long, rows, scenario, long_way, screened)

@@ -6,7 +6,8 @@ arrays: the fault condition holds now / has held long enough to judge the sensor
 also have `state()` / `restore()`. A rule that judges something slow may name a config key in
 `EVERY_KEY` (seconds): the tracker then runs it (observe and learn) only every that many seconds'
 worth of ticks, and builds it with that as its tick, so its durations and half-lives stay in seconds;
-in between, its last condition stands and it decides nothing.
+in between, its last condition stands and it decides nothing. A rule whose calm tick the tracker
+can tell from the Tick alone names it in `quiet_on` (rule_quiet): the tracker then does not call it.
 """
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def nothing(n: int) -> np.ndarray:
         out = _NOTHING[n] = np.zeros(n, bool)
         out.flags.writeable = False
     return out
+
+
+def rule_quiet(rule) -> int:
+    """How the tracker tells that `rule` would return (nothing, nothing) and change nothing, without
+    calling it: 0 it cannot; else while the rule's Held is idle and — 1 always, 2 the Tick's
+    `missing` is the shared all-False mask (nothing(n), by identity), 3 its `at_floor` is. From the
+    rule's `quiet_on`: None (the default), "always", "missing" or "at_floor"."""
+    return {None: 0, "always": 1, "missing": 2, "at_floor": 3}[getattr(rule, "quiet_on", None)]
 
 
 class Held:
