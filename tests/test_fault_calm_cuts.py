@@ -279,11 +279,11 @@ def test_the_spike_screens_bound_holds_through_its_ticks_of_learning():
                 assert not np.any(under > spike.z * usual), (trial, under / usual)
 
 
-def test_a_windows_pushes_at_least_hold_whatever_is_pushed():
-    """RecentMean.pushes_at_least(total): for as many pushes as it says, every sensor's mean stays
-    at or above lowest when total is stuck's (lowest × size × (1 + 1e-11) + 1e-300), even when each
-    push is all zeros (the worst case), with values of every size down to subnormal, +inf, entries
-    not kept, and a lowest of 0 or subnormal."""
+def test_a_window_over_for_some_pushes_stays_over_whatever_is_pushed():
+    """RecentMean.over_for(total, k): when it holds, every sensor's mean stays at or above lowest
+    for k pushes when total is stuck's (lowest × size × (1 + 1e-11) + 1e-300), even when each push
+    is all zeros (the worst case), with values of every size down to subnormal, +inf, entries not
+    kept, and a lowest of 0 or subnormal; and it holds often enough to be tested."""
     from agent.faults.rule import RecentMean
     rng = np.random.default_rng(11)
     n, size = 16, 20
@@ -300,7 +300,10 @@ def test_a_windows_pushes_at_least_hold_whatever_is_pushed():
             lowest = ring.mean() * rng.choice([0.0, 1e-300, 0.05, 0.3, 0.6, 0.95, 1.0])
             lowest[np.isinf(lowest)] = scale
             total = lowest * (size * (1.0 + 1e-11)) + 1e-300
-        k = ring.pushes_at_least(np.where(np.isfinite(total), total, np.nan))
+        k = int(rng.integers(1, size))
+        if not ring.over_for(np.where(np.isfinite(total), total, np.nan), k):
+            continue
+        assert np.all(ring.mean() >= lowest), trial
         promised += k
         for _ in range(k):
             zero = rng.random() < 0.7

@@ -138,7 +138,7 @@ class RecentMean:
         # (as float64: the same quotient as by the whole number, without an int → float cast a call)
         self._size_denom = np.maximum(self._size_count, 1).astype(np.float64)
         self._row_kept = [False] * size             # per ring row: its `kept` row is all True (not written again)
-        # pushes_at_least's row order per head: the newest row first
+        # over_for's row order per head: the newest row first
         self._newest = [(h - 1 - np.arange(size)) % size for h in range(size)]
 
     def next_row(self) -> np.ndarray:
@@ -185,15 +185,15 @@ class RecentMean:
             return np.add.reduce(self.zeroed, axis=0) / self._size_denom
         return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.seen(), 1)
 
-    def pushes_at_least(self, total: np.ndarray) -> int:
-        """How many further pushes (at most size − 1) are certain to leave every sensor's sum of kept
-        values over `total` (a sensor whose total is NaN: none), whatever they push, when every kept
-        value is ≥ 0 (or +inf): after j pushes the ring still holds its size − j newest rows, and a
-        sum of non-negative terms is never below the sum of some of them. Those rows' sums (newest
-        first, accumulated) are float sums of at most `size` terms, each within size·2⁻⁵³ of the
-        real one: the caller's total carries the margin (stuck.py's _lowest_changed: 1e-11)."""
-        ok = np.logical_and.reduce(np.cumsum(self.zeroed[self._newest[self.head]], axis=0) >= total, axis=1)
-        return int(fnp.count_nonzero(ok[:-1]))      # (ok rows are a suffix: more rows sum to no less)
+    def over_for(self, total: np.ndarray, pushes: int) -> bool:
+        """Whether every sensor's sum of kept values is certain to stay over `total` (a sensor whose
+        total is NaN: never) for `pushes` (< size) further pushes, whatever they push, when every
+        kept value is ≥ 0 (or +inf): after them the ring still holds its size − pushes newest rows,
+        and a sum of non-negative terms is never below the sum of some of them (nor, then, is the
+        ring's sum now). Those rows' sum is a float sum of fewer than `size` terms, within size·2⁻⁵³
+        of the real one: the caller's total carries the margin (stuck.py's _lowest_changed: 1e-11)."""
+        rows = self._newest[self.head][:self.size - pushes]
+        return fnp.count_nonzero(np.add.reduce(self.zeroed[rows], axis=0) >= total) == total.size
 
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""

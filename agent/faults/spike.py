@@ -44,7 +44,7 @@ DOMINANT = 4.0             # a jump this many × its context's largest move (own
 BACK_TICKS = 3             # …within this many ticks…
 BACK_TO = 0.25             # …to within this share of the jump from its value before: a spike
 MIN_MOVING = 0.05          # the share of ticks a sensor changes on, at least (for its usual change)
-SCREEN_TICKS = 8           # the screen's bound on the usual change holds this many ticks of learning
+SCREEN_TICKS = 16          # the screen's bound on the usual change holds this many ticks of learning
 _ONE, _ZERO, _MIN_MOVING = fnp.const(1.0), fnp.const(0.0), fnp.const(MIN_MOVING)   # (per-tick operands: fastnp.const)
 
 

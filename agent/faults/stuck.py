@@ -68,6 +68,7 @@ class Stuck:
         self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
         self._never_repeated = True                # every repeat is +0.0: no sensor has repeated yet
         self._above_left = 0                       # ticks certain to have no window below lowest (observe)
+        self._ahead = 1                            # how many the screen looks ahead (observe)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
@@ -140,18 +141,21 @@ class Stuck:
         # Both tests below need a window quieter than the quietest healthy one: a flatline is under
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
         # under lowest. On a tick where no window is (nearly all), neither can hold, and whether a
-        # sensor varies is needed only for a repeat. The screen: a tick with no window below lowest
-        # learns how many more pushes cannot bring one below it (the relative steps are ≥ 0: the
-        # newest rows alone keep the mean up, RecentMean.pushes_at_least); those ticks read no mean.
+        # sensor varies is needed only for a repeat. The screen: while the window's newest rows alone
+        # keep its sum certainly over lowest's, neither it nor the next windows are below lowest (the
+        # relative steps are ≥ 0: RecentMean.over_for): those ticks read no mean. How many ticks ahead
+        # it looks grows by one after it held and halves after it did not (a tick that reads the mean).
         if self._above_left:
             self._above_left -= 1
             any_below = 0
+        elif self.steps.over_for(self._lowest_sum, self._ahead):
+            self._above_left, any_below = self._ahead, 0
+            self._ahead = min(self._ahead + 1, self.flat_ticks - 1)
         else:
+            self._ahead = max(self._ahead // 2, 1)
             recent = self.steps.mean()
             below = recent < self.lowest
             any_below = fnp.count_nonzero(below)
-            if not any_below:
-                self._above_left = self.steps.pushes_at_least(self._lowest_sum)
         if any_below or any_same:
             # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
             varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
