@@ -103,3 +103,26 @@ def test_fusions_neighbour_mean_from_the_callers_seen_mask_is_the_same_bits():
     for _ in range(50):                         # (the mean itself: test_scorers.py)
         x, missing = rng.normal(0, 1, n), rng.random(n) < 0.3
         assert np.array_equal(f.neighbour_mean(x, missing, ~missing), f.neighbour_mean(x, missing))
+
+
+def test_fusions_neighbour_mean_is_the_gather_of_each_neighbour_sum_bit_for_bit():
+    """The seen neighbours' values and weights gathered as one (2, ..., n, degree) stack (perf26) are
+    the sums of the gather of each: Σ (w · seen) · x and Σ w · seen over the neighbour lists, added in
+    the lists' order, for one row and a block, with values at the missing sensors (0, as the window
+    holds them, and any value: their products are zeros of the same sign either way) and N = 1."""
+    rng = np.random.default_rng(26)
+    for n in (1, 9):
+        adjacency = (rng.random((n, n)) < 0.5) * rng.random((n, n))
+        np.fill_diagonal(adjacency, 0.0)
+        f = FusionModel(adjacency, 0.999)
+        for _ in range(40):
+            x, missing = rng.normal(0, 1, (5, n)), rng.random((5, n)) < 0.3
+            x[:2][missing[:2]] = 0.0
+            w = f.nbr_w * (~missing).astype(np.float64)[..., f.nbr]
+            total = w.sum(axis=-1)
+            s = (w * x[..., f.nbr]).sum(axis=-1)
+            want = np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
+            assert np.array_equal(f.neighbour_mean(x, missing), want)
+            for row in range(5):
+                got = f.neighbour_mean(x[row], missing[row], out=np.full(n, 7.0))
+                assert np.array_equal(got, want[row])

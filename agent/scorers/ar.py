@@ -23,6 +23,9 @@ from .rls import BatchRLS
 if TYPE_CHECKING:
     from ..window import WindowBuffer
 
+#: 0.0 as a 0-d array (fastnp.const): what a missing sensor's residual row holds
+ZERO = fnp.const(0.0)
+
 
 class ARModel:
     def __init__(self, n: int, order: int, forgetting: float, extra: int = 0):
@@ -136,7 +139,7 @@ class ARModel:
                     row = self._newest_residual(window, newest)
                 missing = window.missing[-1]
                 if fnp.count_nonzero(missing):
-                    row[missing] = 0.0
+                    fnp.copyto(row, ZERO, where=missing)       # (a third of a mask's setitem)
                 ring[h] = row
                 ring[h + m] = row
                 self._head = h = (h + 1) % m

@@ -37,26 +37,41 @@ class FusionModel:
         for i in range(n):
             if self._some[i]:
                 np.add.at(self._mean_w[i], self.nbr[i], self.nbr_w[i] / self._total[i])
+        # neighbour_mean's one-tick buffers
+        self._both, self._sums, self._some_seen = np.empty((2, n)), np.empty((2, n)), np.empty(n, bool)
+        self._gathered = np.empty((2, n, degree))
         self.rls = BatchRLS(n, 4, forgetting, const=0)
 
-    def neighbour_mean(self, x: np.ndarray, missing: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
-        """x, missing (..., n) -> (..., n): mean of observed neighbours (0 when none observed).
-        `seen`: ~missing, when the caller has it (one call fewer). Gathered with take (a third of the
-        fancy index's cost), the observed mask as 0/1 floats (a bool operand costs a cast in the
-        multiply), summed by add.reduce (sum() without its wrapper)."""
-        nbr = self.nbr
+    def neighbour_mean(self, x: np.ndarray, missing: np.ndarray, seen: np.ndarray | None = None,
+                       out: np.ndarray | None = None) -> np.ndarray:
+        """x, missing (..., n) -> (..., n): mean of observed neighbours (0 when none observed), into
+        `out` when given. `seen`: ~missing, when the caller has it (one call fewer). [x · seen; seen]
+        gathered by the neighbour lists in one take (a third of the fancy index's cost), weighted in one
+        multiply and summed by one add.reduce: the seen neighbours' weighted values and their weights,
+        each the same products added in the same order as a gather of each (the same bits)."""
         seen = ~missing if seen is None else seen
-        w = np.multiply(self.nbr_w, seen.astype(np.float64).take(nbr, axis=-1))
-        total = np.add.reduce(w, axis=-1)
-        s = np.add.reduce(np.multiply(w, x.take(nbr, axis=-1), out=w), axis=-1)
-        return np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
+        if x.ndim == 1:                 # one tick: kept buffers
+            both, gathered, sums, some = self._both, self._gathered, self._sums, self._some_seen
+        else:
+            both, some = np.empty((2,) + x.shape), np.empty(x.shape, bool)
+            gathered = sums = None
+        np.multiply(x, seen, out=both[0])
+        both[1] = seen
+        gathered = both.take(self.nbr, axis=-1, out=gathered)       # (2, ..., n, degree)
+        gathered *= self.nbr_w
+        sums = np.add.reduce(gathered, axis=-1, out=sums)
+        if out is None:
+            out = np.zeros(x.shape)
+        else:
+            out[...] = 0.0
+        return np.divide(sums[0], sums[1], out=out, where=np.greater(sums[1], 0.0, out=some))
 
     def features(self, window: WindowBuffer) -> np.ndarray:
         newest, missing = window.newest64, window.missing[-1]
         x = self.rls.next_x()          # built in the RLS's next buffer slot: learning them copies nothing
         x[:, 1] = window.values[-2]
         if fnp.count_nonzero(missing):
-            x[:, 2] = self.neighbour_mean(newest, missing, window.newest_seen)
+            self.neighbour_mean(newest, missing, window.newest_seen, out=x[:, 2])
         else:               # neighbour_mean's value in one call (its sum in another order: last bits),
             np.matmul(self._mean_w, newest, out=x[:, 2])        # written where it goes
         np.multiply(x[:, 1], x[:, 2], out=x[:, 3])     # (prev as float64: exactly the float32 row's values)

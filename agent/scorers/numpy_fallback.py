@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from ..window import WindowBuffer
-from .ar import ARModel
+from .ar import ZERO, ARModel
 from .base import Scorer, TickScore
 from .fusion import FusionModel
 from .joint import JointRegression
@@ -213,7 +213,7 @@ class NumpyScorer(Scorer):
             fnp.copyto(ar_extra, newest)
         fnp.copyto(prev, values[-2])
         if unseen:
-            fnp.copyto(mean, self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen))
+            self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
             # FusionModel.features' call (not np.dot: at N = 1 it is no gemv, and 0 · x gives −0.0 where
             # matmul gives +0.0, a bit the checkpoint keeps)
@@ -222,7 +222,7 @@ class NumpyScorer(Scorer):
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
         s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
-        mk._newest = (wid, key, last[2], s1)
+        mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick = key, ((s0, s1), newest)
         self._seen_key = None if unseen else key
         # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
@@ -235,7 +235,7 @@ class NumpyScorer(Scorer):
         h, m, ring = ar._head, len(r), ar._ring
         row = z[0]
         if unseen:
-            row[missing[-1]] = 0.0
+            fnp.copyto(row, ZERO, where=missing[-1])
         ring[h] = row
         ring[h + m] = row
         ar._head = h = (h + 1) % m
@@ -258,9 +258,10 @@ class NumpyScorer(Scorer):
             self._counted = (key, flat, pair + g, g)
         np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
         p = np.divide(pair[0], pair[1], out=parts[2])
-        if gone:
-            for i in np.flatnonzero(missing[-2]):
-                p[i] = mk._propagated(window, i, s1[i])
+        if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
+            for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
+                p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
+                        else mk._propagated(window, i, s1[i]))
         np.log(p, out=p)
         p += mk.mean
         p *= mk._neg_inv_std
