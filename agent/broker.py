@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .preflight import credential_problems, path_problems
+from .preflight import Note, credential_problems, path_problems
 from .typed import doc, rng
 
 
@@ -136,12 +136,19 @@ def tls_load_problems(tls: TlsConfig, resolve) -> list[tuple[str, str]]:
         cert = resolve(tls.cert_file)
         key = key_path(tls.key_file, resolve) if tls.key_file else None
         if key is not None and not os.access(key, os.R_OK):
-            # A systemd credential this shell cannot read (check-config run outside the service, the
-            # key in /etc/credstore): the certificate alone can be checked.
+            # A key this shell cannot read (check-config run outside the service: a systemd credential
+            # in /etc/credstore, a file only the service's user may read): the certificate alone can
+            # be checked, and check-config says the key was not.
             try:
                 context.load_verify_locations(str(cert))
             except (ssl.SSLError, OSError) as exc:
                 out.append(("tls.cert_file", f"{cert}: not a usable PEM certificate ({_ssl_words(exc)})"))
+            why = (f"{key} is not readable by this shell (uid {os.geteuid()})" if Path(key).exists() else
+                   f"credential {tls.key_file!r} is handed to the service by systemd ($CREDENTIALS_DIRECTORY is "
+                   "not set here)")
+            out.append(("tls.key_file", Note(
+                f"{why}: only tls.cert_file was checked, not the key with it; run check-config as the "
+                "service's user, with its credentials, to check the key too")))
             return out
         try:
             context.load_cert_chain(str(cert), key, password=lambda: b"")

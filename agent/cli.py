@@ -32,9 +32,11 @@ def load_config(path: str, machine: bool = True):
     from . import config, preflight
     try:
         cfg = config.load(path)
-        found = preflight.problems(cfg) if machine else []
+        found, notes = preflight.check(cfg) if machine else ([], [])
         if found:
             raise ConfigError(path, found)
+        for note in notes:
+            print(f"{path}: note: {shorten(note, 400)}", file=sys.stderr)
         return cfg
     except ConfigError as exc:
         for p in exc.problems:

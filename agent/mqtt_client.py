@@ -6,6 +6,10 @@
 - reconnects with a doubling back-off between reconnect_min_s and reconnect_max_s;
 - one log line when the broker cannot be used, saying why (bad credentials, not authorised,
   TLS verification failure, unreachable), repeated only when the reason changes;
+- a connection taken away again and again right after its CONNACK (another client with the same
+  client id: the broker gives the session to the newer connection, the two take it from each
+  other every reconnect delay) is said once, with that likely cause, not as a lost/connected
+  pair of lines every second;
 - an exception in a callback is logged with its traceback and the network thread goes on (paho
   would otherwise end the thread: no delivery, no reconnect, no word).
 """
@@ -15,6 +19,7 @@ import logging
 import os
 import ssl
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -177,6 +182,14 @@ def unanswered_reason(tls: bool, reason_code=None) -> str:
     return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
 
 
+# A connection lost within STABLE_S of its CONNACK, QUICK_LOSSES times in a row, is a flap.
+STABLE_S = 10.0
+QUICK_LOSSES = 3
+_TAKEN_OVER = ("the connection is closed again right after each connect: is another client connected "
+               "with the same client id? The broker gives the session to the newer one, so two take it from "
+               "each other (two agents with the same node.id and node.site, or the same broker.client_id?)")
+
+
 class ConnectionReporter:
     """Logs the first problem of each kind, and the recovery, once — not every retry.
 
@@ -194,6 +207,8 @@ class ConnectionReporter:
         self.consequence = consequence  # what happens meanwhile, for the operator
         self.problem: str | None = None
         self.connected = False
+        self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
+        self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
         self.on_connected: Callable[[mqtt.Client], None] | None = None
         self.on_lost: Callable[[mqtt.Client], None] | None = None
         # (reason, permanent) -> True when the owner gives up and reports it itself
@@ -218,14 +233,25 @@ class ConnectionReporter:
                 return          # its owner gives up on it and says so itself (listen)
             self._report(f"connection refused: {reason}")
             return
-        if self.problem is not None:
+        self._up_since = time.monotonic()
+        if self._quick:                 # flapping: its recovery is said by settle(), once it holds
+            self.log.debug("MQTT %s: connected to %s", self.what, self.where)
+        elif self.problem is not None:
             self.log.info("MQTT %s: connected to %s", self.what, self.where)
+            self.problem = None
         else:
             self.log.debug("MQTT %s: connected to %s", self.what, self.where)
-        self.problem = None
         if self.on_connected:
             self.on_connected(client)
         self.connected = True           # after the callback: whoever sees it can rely on it having run
+
+    def settle(self) -> None:
+        """Called now and then by an owner with a loop of its own (the MQTT sink's worker): after a
+        flap, says the connection is back once it has held for STABLE_S."""
+        if self._quick and self.connected and time.monotonic() - self._up_since >= STABLE_S:
+            self._quick = 0
+            self.problem = None
+            self.log.info("MQTT %s: connected to %s (held for %.0f s)", self.what, self.where, STABLE_S)
 
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
@@ -239,6 +265,7 @@ class ConnectionReporter:
             self._report(unanswered_reason(self.tls, reason_code))
         if was_connected:
             if reason_code.value != 0:
-                self._report(f"connection lost ({reason_code})")
+                self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
+                self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else f"connection lost ({reason_code})")
             if self.on_lost:
                 self.on_lost(client)

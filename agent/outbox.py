@@ -31,7 +31,11 @@ A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) w
 event for good — waiting does not mend it. So it is moved aside (`<file>.corrupt-<UTC time>`, with
 its -wal and -shm), the events still readable in it are copied into a new outbox as replays, and
 the error line says how many were saved and where the rest can be looked for; the events that
-could not be read are counted as `corrupt` (when SQLite can still count them).
+could not be read are counted as `corrupt` (when SQLite can still count them). When the new
+outbox cannot be created or cannot take them (the disk that corrupted it is full), the saved
+events are held in memory — at most `max_events`, the oldest beyond it counted as `max_events`;
+`held` in stats() — and stored by the first open that works; the ones still held when the agent
+stops are counted as `not_stored` (the file moved aside keeps them).
 """
 from __future__ import annotations
 
@@ -104,6 +108,8 @@ class Outbox:
         self._drops_unsaved = False
         self.dropped: dict[str, int] = {}
         self.recovered = 0
+        self._held: list[tuple] = []            # rows saved from a corrupt outbox, waiting for a file to take them
+        self._held_said = False                 # the line saying they wait was logged
         self.problem: str | None = None         # why storing fails now; None while it works
         with self._lock:
             if self._open():
@@ -116,9 +122,8 @@ class Outbox:
         SQLite finds corrupt is moved aside and replaced by a new one holding what could be read."""
         if self._db is not None:
             return True
-        salvaged: list[tuple] = []
         if self.path.exists() and not self._readable():
-            salvaged = self._quarantine()
+            self._hold(self._quarantine())
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -135,22 +140,50 @@ class Outbox:
                 raise
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
+            self._say_held()
             return False
         self._db = db
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
-        if salvaged:
-            added = self._run(lambda db: db.executemany(
-                "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
-                salvaged).rowcount)
-            if added:
-                self._depth += added
-                self.recovered += added
+        if self._held:
+            self._store_held()
         if depth:
             # Whatever a previous run left was not acknowledged: it goes out again as a replay.
             self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
         return True
+
+    def _hold(self, rows: list[tuple]) -> None:
+        """Keep rows saved from a corrupt outbox until a file takes them: the newest max_events, the
+        older ones counted as dropped for max_events as the outbox itself would drop them."""
+        rows = self._held + rows
+        if len(rows) > self.max_events:
+            self._count("max_events", len(rows) - self.max_events)
+            rows = rows[len(rows) - self.max_events:]
+        self._held = rows
+        self._held_said = False
+
+    def _store_held(self) -> None:
+        """The held rows into the open file, as replays; kept held when it refuses them."""
+        held, self._held = self._held, []
+        added = self._run(lambda db: db.executemany(
+            "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
+            held).rowcount)
+        if added is None:
+            self._held = held
+            self._say_held()
+            return
+        self._depth += added
+        self.recovered += added
+        if self._held_said:
+            log.warning("outbox %s: the %d event(s) saved from the corrupt outbox are stored now", self.path, added)
+
+    def _say_held(self) -> None:
+        """One line when saved events cannot be stored yet: they wait in memory, not on the disk."""
+        if self._held and not self._held_said:
+            log.error("outbox %s: the %d event(s) saved from the corrupt outbox cannot be stored yet; they are "
+                      "held in memory and stored when the outbox works again", self.path, len(self._held))
+            self._held_said = True
 
     def _readable(self) -> bool:
         """Whether SQLite can read the existing file (False only when it finds it corrupt, not when the
@@ -229,6 +262,8 @@ class Outbox:
         the disk refuses it. Caller holds the lock."""
         if not self._open():
             return None
+        if self._held:
+            self._store_held()
         db = self._db
         try:
             db.execute("BEGIN")
@@ -430,12 +465,13 @@ class Outbox:
         return len(self._handed)
 
     def stats(self) -> dict:
-        """Depth, events in flight, drops by reason, the sync mode and why storing fails (None while it
-        works), for the health payload."""
+        """Depth, events in flight, drops by reason, the sync mode, why storing fails (None while it
+        works) and the events saved from a corrupt outbox held in memory, for the health payload."""
         with self._lock:
             dropped = dict(self.dropped)
             return {"depth": self.depth, "oldest_age_s": self._oldest_age(), "in_flight": self.in_flight, "dropped": dropped,
-                    "dropped_total": sum(dropped.values()), "sync": self.sync.lower(), "problem": self.problem}
+                    "dropped_total": sum(dropped.values()), "sync": self.sync.lower(), "problem": self.problem,
+                    "held": len(self._held)}
 
     def _oldest_age(self) -> float | None:
         """Seconds since the oldest stored event was committed; None when empty or unreadable. Caller holds the lock."""
@@ -449,6 +485,13 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            if self._held:
+                log.error("outbox %s: %d event(s) saved from the corrupt outbox were never stored (counted as "
+                          "not_stored); the file moved aside (%s.corrupt-*) still holds them",
+                          self.path, len(self._held), self.path.name)
+                self._count("not_stored", len(self._held))
+                self._held = []
+                self._run(lambda db: None)          # writes the count when the file works
             self._flush_acks()
             for db in (self._checkpoint_db, self._db):
                 if db is not None:

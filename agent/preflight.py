@@ -10,6 +10,9 @@ quietly score with numpy).
 `problems(cfg)` returns 'key.path: message' lines, empty when `run` can start. Each source and
 sink config checks its own needs in `preflight(resolve)` (next to its code), with the helpers
 below; this module adds the core's (state_dir, scoring) and the plugins' optional extras.
+A message that is a `Note` is no problem but something this shell cannot check (a key only the
+service's user may read): `check(cfg)` returns the notes apart, and check-config prints them, so
+that an "ok" never hides a file nobody looked at.
 """
 from __future__ import annotations
 
@@ -26,7 +29,16 @@ if TYPE_CHECKING:
 Resolve = Callable[[str], Path]
 
 
+class Note(str):
+    """A preflight message that is no problem: what could not be checked from this shell, and why."""
+
+
 def problems(cfg: AgentConfig) -> list[str]:
+    return check(cfg)[0]
+
+
+def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
+    """('key.path: message' problems, 'key.path: message' notes)."""
     from .sinks import plugins as sink_plugins
     from .sources import plugins as source_plugins
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
@@ -43,7 +55,8 @@ def problems(cfg: AgentConfig) -> list[str]:
     for i, sink in enumerate(cfg.sinks):
         found += [(_join(f"sinks[{i}]", key), msg)
                   for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]
-    return [f"{path}: {shorten(msg, 300)}" for path, msg in found]
+    return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
+            [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
 
 
 def _join(path: str, key: str) -> str:
@@ -147,19 +160,25 @@ def resolved_ipv4(host: str) -> str:
         return host
 
 
-def bind_problems(host: str, port: int) -> list[tuple[str, str]]:
-    """Can this host bind `host:port` (UDP)? A port in use is not reported: the running agent may hold it."""
-    import socket       # here: only a config with a udp source asks
+def bind_problems(host: str, port: int, tcp: bool = False) -> list[tuple[str, str]]:
+    """Can this host bind `host:port` (UDP; TCP with `tcp`, as a server that reuses addresses)? A port
+    in use is a Note, not a problem: the running agent may hold it, but `run` cannot start while
+    anything else does."""
+    import socket       # here: only a config with a udp source or metrics asks
+    kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
     try:
-        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, kind)
     except OSError as exc:
         return [("bind", f"cannot resolve {host!r}: {exc.strerror or exc}")]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        if tcp:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(infos[0][4])
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                return []
+                return [("port", Note(f"{host}:{port} ({'tcp' if tcp else 'udp'}) is in use now: run cannot "
+                                      "start while it is (unless it is this agent's own, still running)"))]
             key = "port" if exc.errno == errno.EACCES else "bind"
             return [(key, f"cannot bind {host}:{port}: {exc.strerror or exc}")]
     return []

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stad.metrics")
 
+#: the alert event types, served from 0: a series that appears at 1 has its first increment lost
+#: to increase() and rate() (Prometheus sees no earlier sample to count from)
+ALERT_EVENTS = ("new", "update", "end")
 #: tick latency buckets, seconds: from a fast numpy tick (~0.2 ms) to past a 50 ms latency budget
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -65,7 +68,7 @@ class MetricsConfig:
             return [("", "needs prometheus-client: install the extra (pip install 'stad-edge[prometheus]')")]
         from .preflight import bind_problems
         host, port = self.address()
-        return [("listen", msg) for _, msg in bind_problems(host, port)]
+        return [("listen", msg) for _, msg in bind_problems(host, port, tcp=True)]
 
 
 class MetricsServer:
@@ -132,7 +135,7 @@ class _AgentCollector:
 
         # dict() of a dict is one C call under the GIL: a consistent copy while the agent counts on.
         rejects = dict(a.rejects.counts)
-        events = dict(a.events)
+        events = {**dict.fromkeys(ALERT_EVENTS, 0), **a.events}
         yield counter("stad_ticks", "Ticks processed (warm-up included)", p.ticks)
         yield counter("stad_records", "Records received from the sources", a.records_in)
         yield counter("stad_records_rejected", "Records or values rejected, by reason", None, ["reason"],

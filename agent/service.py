@@ -141,6 +141,8 @@ class Agent:
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         self._resume_from: tuple[int, float] | None = None   # (last closed tick, last tick ts) to resume after
+        # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
+        self.checkpoint_start: dict = {"state": "none", "detail": None}
         self.resumed = self._resume()
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
@@ -347,6 +349,7 @@ class Agent:
                      "fault_events": dict(self.fault_events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
+        snap["checkpoint_at_start"] = dict(self.checkpoint_start)
         fb = self.pipeline.detector.feedback
         if fb is not None:
             counts = {"accepted": {}, "refused": {}}
@@ -416,6 +419,7 @@ class Agent:
                 restored = True
                 age = time.time() - float(meta["created"])
                 resumed = f"taken {age:.0f} s ago"
+                self.checkpoint_start = {"state": "resumed", "detail": resumed}
                 last_ts = meta.get("last_ts")
                 if self.aligner.last_closed_k is not None and last_ts is not None:
                     self._resume_from = (self.aligner.last_closed_k, float(last_ts))
@@ -432,6 +436,7 @@ class Agent:
         return resumed
 
     def _refused(self, why: str) -> None:
+        self.checkpoint_start = {"state": "refused", "detail": why}
         log.warning("checkpoint %s refused: %s; warming up (%d ticks)", self.checkpoints.path, why,
                     self.cfg.warmup.ticks)
 

@@ -188,6 +188,25 @@ def alert_event(alert: str, seq: int, kind: str = "update", threshold: float = 2
 PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 
 
+def corrupt_tail(path: Path, pages: int) -> None:
+    """What a power cut on an SD card can leave of an SQLite file: its last pages overwritten with junk."""
+    data = bytearray(path.read_bytes())
+    data[len(data) - (pages + 1) * 4096:len(data) - 4096] = b"\xff" * (pages * 4096)
+    path.write_bytes(bytes(data))
+
+
+def tls_sink_config(tmp_path: Path, tls: dict) -> Path:
+    """An agent config (stdin source) whose MQTT sink uses `tls`, with a password file next to it."""
+    (tmp_path / "pw").write_text("s3cret\n")
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "node": {"id": "gw-7", "site": "plant-a"}, "sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
+        "state_dir": str(tmp_path / "state"),
+        "sinks": [{"type": "mqtt", "broker": {"host": "localhost", "port": 8883, "username": "agent",
+                                              "password": {"file": "pw"}, "tls": tls}}]}))
+    return path
+
+
 def pump_agent_config(tmp_path: Path, sinks: list[dict], speed: float = 200.0) -> Path:
     """A pump skid, 1 s ticks, simulated `speed`× faster than real time, a sensor dropout every 10 s
     (fault events) and a cavitation incident every 300 s (alerts)."""

@@ -5,12 +5,17 @@ Skid1.label (a string) and Skid1.broken (a float that changes every 0.1 s with t
 BadSensorFailure, as a PLC reports a broken sensor wire); their browse path is /0:Objects/2:Skid1/2:<name>. With CERT_DIR the
 server offers only Basic256Sha256 SignAndEncrypt with CERT_DIR/server.der + server.key.pem and
 admits only the client certificate CERT_DIR/client.der. Prints READY when it serves; SIGTERM or
-SIGKILL ends it.
+SIGKILL ends it. SIGUSR1 ends every subscription as a server does whose subscription's lifetime
+ran out: a status change BadTimeout is published to it, then it is deleted (the session stays);
+SIGUSR2 deletes them without a word (the client's next publish is answered BadNoSubscription, as
+when a server let a subscription expire while no publish request was there to carry the status).
+The server prints ENDED <n> when it has.
 """
 from __future__ import annotations
 
 import asyncio
 import math
+import signal
 import sys
 
 from pathlib import Path
@@ -44,6 +49,9 @@ async def main(port: int, certs: Path | None) -> None:
     await skid.add_variable(ua.NodeId("Skid1.label", idx), f"{idx}:label", "pump A")
     broken = await skid.add_variable(ua.NodeId("Skid1.broken", idx), f"{idx}:broken", 0.0)
     async with server:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: loop.create_task(end_subscriptions(server, True)))
+        loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(end_subscriptions(server, False)))
         print("READY", flush=True)
         t = 0
         while True:
@@ -53,6 +61,20 @@ async def main(port: int, certs: Path | None) -> None:
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
+
+
+async def end_subscriptions(server: Server, tell: bool) -> None:
+    """Each subscription deleted; with `tell`, BadTimeout published to it first, in its next answer."""
+    service = server.iserver.subscription_service
+    subs = dict(service.subscriptions)
+    for sub in subs.values() if tell else ():
+        await sub.monitored_item_srv.trigger_statuschange(ua.StatusCode(ua.StatusCodes.BadTimeout))
+    for _ in range(100):           # the status change leaves with the next publish answer (≤ 10 s)
+        if not any(sub._triggered_statuschanges for sub in subs.values()):
+            break
+        await asyncio.sleep(0.1)
+    await service.delete_subscriptions(list(subs))
+    print(f"ENDED {len(subs)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,13 @@ from agent import config
 from agent.alerts import AlertEvent
 from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, decode, encode, mismatch
 from agent.pipeline import Pipeline
+from agent.service import Agent
 from agent.sinks.jsonl import JsonlSink
 from agent.typed import ConfigError
 from agent.window import Row
-from conftest import NO_DEMO, ar1_rows, through_file
+from conftest import NO_DEMO, PUMP, ar1_rows, through_file
+from mqtt_broker import free_port
+from payloads import check
 from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, copy_run, row, wait_for, write_config
 
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -477,3 +480,29 @@ def test_a_checkpoint_from_before_the_station_relation_restores_and_learns_it_af
     for r in rows[300:400]:
         restarted.step(r)
     assert drift.rel_count.min() > 60 and drift.rel_fitted.all()
+
+
+def test_health_says_what_became_of_the_checkpoint_at_start(tmp_path):
+    # On the old code a refused checkpoint was one log line: health (retained on MQTT, what a fleet watches)
+    # showed a gateway warming up again with nothing saying it had lost its state, or why.
+    path = tmp_path / "agent.yaml"
+    path.write_text(json.dumps({
+        "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 100},
+        "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
+        "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port()}}]}))
+
+    def life(max_ticks: int) -> dict:
+        agent = Agent(config.load(str(path)), max_ticks=max_ticks)
+        summary = agent.run()
+        [mqtt] = [s for s in agent.sinks if s.TYPE == "mqtt"]
+        check("health", mqtt.health_payload(summary))
+        return summary["checkpoint_at_start"]
+
+    assert life(150) == {"state": "none", "detail": None}
+    resumed = life(5)
+    assert resumed["state"] == "resumed" and re.fullmatch(r"taken \d+ s ago", resumed["detail"]), resumed
+    checkpoint = tmp_path / "state" / CHECKPOINT_FILE
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    refused = life(5)
+    assert refused["state"] == "refused" and refused["detail"].startswith("truncated: 100 of "), refused

@@ -2,7 +2,8 @@
 per-tick operands as 0-d arrays (fastnp.const), the ramp's judged run kept as a pending number
 while every sensor is judged, and the ramp's update and jump-back record skipped while they hold
 nothing. And perf20's: stuck's repeat rate on a tick with no repeat, drift's kept relation slots
-and sensors' calm context written once while they stay all True / as they are."""
+and sensors' calm context written once while they stay all True / as they are. And perf25's: drift's
+~over made once a tick, the fold's wheres skipped when they would pick every entry."""
 import json
 
 import numpy as np
@@ -146,21 +147,30 @@ def test_a_tracker_keeping_drifts_all_true_masks_decides_as_one_that_writes_them
     """A twin whose drift writes its kept relation slot and its sensors' calm context on every tick
     (the caches saying "not all True / not as it is"), and is restored from its checkpoint every 17
     ticks: every tick's events and candidates, and the checkpoints, are the same."""
+    def long_way(twin):
+        twin._rc_all = [False] * len(twin._rc_all)          # the long way: written every tick
+        twin._ctx_calm_any = False
+
+    (kept_all, kinds), ticks = _drift_twins(scenario, seed, hours, 17, long_way, lambda drift: drift._ctx_calm_any)
+    assert kept_all > ticks // 5 and "drift" in kinds, (kept_all, kinds)      # (calm ticks: a fifth and more)
+
+
+def _drift_twins(scenario: str, seed: int, hours: float, restore_every: int, long_way, tally):
+    """_twins_decide_alike on simulator rows, the long twin restored from its checkpoint every
+    `restore_every` ticks and its drift rule handed to `long_way` before each of its ticks; `tally`
+    reads short's drift rule. Returns _twins_decide_alike's answer and the number of ticks."""
     cfg, rows = _faulty_rows(scenario, seed, hours)
     short, long = _trackers(cfg), _trackers(cfg)
     long.life = short.life
     drift = next(r for r in short.rules if r.KIND == "drift")
 
-    def long_way(k, long):
-        if k % 17 == 0:
+    def restored_long_way(k, long):
+        if k % restore_every == 0:
             long = _restored(long, cfg, short.life)
-        twin = next(r for r in long.rules if r.KIND == "drift")
-        twin._rc_all = [False] * len(twin._rc_all)          # the long way: written every tick
-        twin._ctx_calm_any = False
+        long_way(next(r for r in long.rules if r.KIND == "drift"))
         return long
 
-    kept_all, kinds = _twins_decide_alike(short, long, rows, scenario, long_way, lambda: drift._ctx_calm_any)
-    assert kept_all > len(rows) // 5 and "drift" in kinds, (kept_all, kinds)      # (calm ticks: a fifth and more)
+    return _twins_decide_alike(short, long, rows, scenario, restored_long_way, lambda: tally(drift)), len(rows)
 
 
 def test_fastnp_clip_is_the_minimum_of_the_maximum():
@@ -203,6 +213,23 @@ def test_a_tracker_taking_perf23s_calm_returns_decides_as_one_that_takes_the_lon
 
     calm, kinds = _twins_decide_alike(short, long, rows, scenario, long_way, lambda: short.candidate is short._none)
     assert calm > len(rows) // 5 and {"drift", "spike"} <= kinds, (calm, kinds)
+
+
+@pytest.mark.parametrize("scenario, seed, hours", [("corridor", 2, 12.0), ("pump", 5, 12.0)])
+def test_a_tracker_taking_perf25s_kept_answers_decides_as_one_that_works_them_out(scenario, seed, hours):
+    """perf25's drift: ~over made once a tick and the fold's wheres skipped when they would pick every
+    entry. A twin made to work each out every tick — its kept ticks' and pairs' all-True flags and the
+    last tick's 'none over' unknown — and restored from its checkpoint every 23 ticks: every tick's
+    events and candidates, and the checkpoints, are the same."""
+    def long_way(twin):
+        twin._pl_all = [False] * len(twin._pl_all)     # the long way: the fold's wheres, the slots written
+        twin._all_fitted = False                   # the long way: `& fitted`, the fold's where
+        twin._all_rel_fitted = False               # the long way: the relations' fold's where, their ok and has
+        twin._any_over = True                      # the long way: ok_j and-ed with ~over
+
+    (busy, kinds), ticks = _drift_twins(scenario, seed, hours, 23, long_way,
+                                        lambda drift: drift._any_over)
+    assert busy > ticks // 20 and "drift" in kinds, (busy, kinds)
 
 
 @pytest.mark.parametrize("scenario, seed, hours", [("corridor", 2, 12.0), ("pump", 5, 12.0)])

@@ -82,8 +82,7 @@ def test_status_and_health_topics(tmp_path, broker):
     health = json.loads(retained[f"{BASE}/health"])
     assert (health["tier"], health["model_id"], health["ticks"], health["rejected_total"]) == ("numpy", "numpy-ar3", 42, 2)
     assert health["outbox"] == {"depth": 0, "in_flight": 0, "dropped": {}, "dropped_total": 0, "oldest_age_s": None,
-                                "sync": "normal",
-                                "problem": None}
+                                "sync": "normal", "problem": None, "held": 0}
     sink.close()
     after = MosquittoSub(broker.port, [f"{BASE}/status"], count=1)
     assert after.lines() == [(f"{BASE}/status", "offline")]
@@ -173,6 +172,28 @@ def test_broker_down_the_agent_goes_on_says_so_once_then_replays_in_order(tmp_pa
     assert [(d["alert_id"], d["seq"]) for d in got] == [(e.alert_id, e.seq) for e in events]
     assert all(d["replayed"] for d in got)
     collector.close()
+
+
+def test_two_agents_with_one_client_id_are_said_once_not_every_reconnect(tmp_path, broker, caplog):
+    # Seen as an operator (qa10): two agents with the same node.id and node.site take the broker's session from
+    # each other every reconnect delay. On the old code each sink logged "connection lost (Unspecified error)"
+    # and "connected" every time, two lines a second each, and never the likely cause.
+    caplog.set_level(logging.INFO, logger="stad")
+    one = open_sink(tmp_path / "one", broker.port)
+    two = open_sink(tmp_path / "two", broker.port)
+    try:
+        def said() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.getMessage().startswith("MQTT alerts:")]
+        assert wait_until(lambda: sum("same client id" in m for m in said()) == 2, 90), said()   # each sink once
+        lines = len(said())
+        takeovers = broker.connections()
+        assert wait_until(lambda: broker.connections() >= takeovers + 10, 90)     # the two go on taking it over
+        assert said()[lines:] == [], said()[lines:]
+        two.close()
+        assert wait_until(lambda: any("held for 10 s" in m for m in said()[lines:]), 90), said()[lines:]
+    finally:
+        one.close()
+        two.close()
 
 
 def test_broker_killed_again_and_again_mid_stream_loses_no_event(tmp_path, broker):

@@ -215,3 +215,24 @@ def test_a_value_the_server_marks_bad_is_counted_and_never_used(server):
         assert reader.sensors() == {"pressure"}
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("how", ["status change BadTimeout", "deleted without a word"])
+def test_a_subscription_the_server_ends_is_counted_and_made_again(server, how):
+    # qa9 found and left it: on the old code a status change was only debug-logged and a subscription deleted
+    # silently (the next publish answered BadNoSubscription) left asyncua's publish loop ended: the session's
+    # heartbeat read still worked, so the source stayed connected and silent, nothing counted.
+    import signal
+    rejects = Rejects()
+    src = OpcUaSource(config(server.port), ["pressure", "temp_motor"], rejects)
+    reader = Reader(src)
+    try:
+        assert wait_until(lambda: reader.sensors() == {"pressure", "temp_motor"}, 60), rejects.as_dict()
+        server.proc.send_signal(signal.SIGUSR1 if how.startswith("status") else signal.SIGUSR2)
+        assert server.proc.stdout.readline().strip() == "ENDED 1"
+        assert wait_until(lambda: rejects.counts["opcua subscription ended"] >= 1, 90), rejects.as_dict()
+        before = len(reader.records)
+        assert wait_until(lambda: reader.sensors(since=before) == {"pressure", "temp_motor"}, 60), rejects.as_dict()
+        assert rejects.counts["opcua unreachable"] == 0
+    finally:
+        reader.close()

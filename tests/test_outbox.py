@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.outbox import Outbox
+from conftest import corrupt_tail
 
 
 class Clock:
@@ -209,13 +210,6 @@ def test_sync_setting_normal_by_default_full_when_asked(tmp_path):
     default.close()
 
 
-def _corrupt_tail(path, pages: int) -> None:
-    """What a power cut on an SD card can leave: the last pages of the file overwritten with junk."""
-    data = bytearray(path.read_bytes())
-    data[len(data) - (pages + 1) * 4096:len(data) - 4096] = b"\xff" * (pages * 4096)
-    path.write_bytes(bytes(data))
-
-
 def test_a_corrupt_outbox_is_moved_aside_what_it_holds_is_saved_and_storing_goes_on(tmp_path, caplog):
     # On the old code the corrupt file stayed in place: every later event was refused as not_stored
     # for good ("database disk image is malformed"), with a log line promising it would work again.
@@ -226,7 +220,7 @@ def test_a_corrupt_outbox_is_moved_aside_what_it_holds_is_saved_and_storing_goes
     box._count("max_age", 3)
     box.add("z", 0, "new", "{}")                   # writes the drop count
     box.close()
-    _corrupt_tail(path, pages=2)
+    corrupt_tail(path, pages=2)
 
     box = Outbox(path, max_events=1000, max_age_s=3600)
     assert box.problem is None

@@ -72,6 +72,21 @@ def test_run_refuses_a_metrics_port_that_is_taken(tmp_path):
     assert "cannot start: [Errno 98] metrics.listen: cannot serve on 127.0.0.1:" in res.stderr, res.stderr
 
 
+def test_check_config_says_that_the_metrics_port_is_in_use_now(tmp_path):
+    # On the old code the port was probed over UDP (as a udp source's is), and a port in use was passed in
+    # silence anyway: check-config said ok for a TCP port another program listens on, and run then refused.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = tmp_path / "agent.yaml"
+        path.write_text(yaml.safe_dump(base(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})))
+        res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert f"note: metrics.listen: 127.0.0.1:{port} (tcp) is in use now: run cannot start" in res.stderr, res.stderr
+
+
 def test_prometheus_client_is_not_imported_unless_configured(tmp_path):
     """The gateway's start-up must not grow for users without `metrics:`."""
     path = tmp_path / "agent.yaml"
@@ -82,6 +97,34 @@ def test_prometheus_client_is_not_imported_unless_configured(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def test_alert_event_counters_are_served_from_zero_before_the_first_alert(tmp_path):
+    # On the old code stad_alert_events_total{event="new"} appeared only with the first alert, at 1:
+    # Prometheus's increase() and rate() count from a series' first sample, so the first alert of every
+    # agent life was missing from `increase(stad_alert_events_total{event="new"}[1h])`.
+    port = free_port()
+    cfg = base(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})
+    cfg["sources"] = [{"type": "simulate", "scenario": "pump", "seed": 1, "speed": 50, "duration_s": None}]
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    agent = start_agent(path, tmp_path)
+    last = {"text": ""}
+
+    def scraped() -> bool:
+        assert agent.poll() is None, (tmp_path / "agent.err").read_text()
+        try:
+            last["text"] = scrape(port)
+        except OSError:
+            return False
+        return (value(last["text"], "stad_ticks_total") or 0) >= 1
+
+    try:
+        assert wait_until(scraped, timeout=120), last["text"]
+        for event in ("new", "update", "end"):
+            assert value(last["text"], f'stad_alert_events_total{{event="{event}"}}') is not None, last["text"]
+    finally:
+        stop(agent)
 
 
 def scrape(port: int) -> str:

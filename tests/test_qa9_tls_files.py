@@ -5,12 +5,11 @@ naming its option — not `run` refusing to start with OpenSSL's words and no ke
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
-import yaml
 
 from agent.cli import main
+from conftest import tls_sink_config
 from mqtt_broker import make_tls_files
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
@@ -22,20 +21,9 @@ def pki(tmp_path_factory):
     return make_tls_files(one), make_tls_files(other)
 
 
-def write_config(tmp_path: Path, tls: dict) -> Path:
-    (tmp_path / "pw").write_text("s3cret\n")
-    path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump({
-        "node": {"id": "gw-7", "site": "plant-a"}, "sensors": ["pressure", "flow"], "sources": [{"type": "stdin"}],
-        "state_dir": str(tmp_path / "state"),
-        "sinks": [{"type": "mqtt", "broker": {"host": "localhost", "port": 8883, "username": "agent",
-                                              "password": {"file": "pw"}, "tls": tls}}]}))
-    return path
-
-
 def test_usable_tls_files_pass(tmp_path, pki, capsys):
     one, _ = pki
-    path = write_config(tmp_path, {"ca_file": str(one.ca), "cert_file": str(one.cert), "key_file": str(one.key)})
+    path = tls_sink_config(tmp_path, {"ca_file": str(one.ca), "cert_file": str(one.cert), "key_file": str(one.key)})
     assert main(["check-config", "-c", str(path)]) == 0, capsys.readouterr().err
 
 
@@ -54,7 +42,7 @@ def test_unusable_tls_files_are_config_problems_with_their_key_path(tmp_path, pk
            "key of another certificate": {"ca_file": str(one.ca), "cert_file": str(one.cert), "key_file": str(other.key)},
            "certificate not pem": {"ca_file": str(one.ca), "cert_file": str(junk)},
            "key without certificate": {"ca_file": str(one.ca), "key_file": str(one.key)}}[case]
-    path = write_config(tmp_path, tls)
+    path = tls_sink_config(tmp_path, tls)
     assert main(["check-config", "-c", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"sinks[0].broker.{key}: " in err and said in err and "Traceback" not in err, err
@@ -74,7 +62,7 @@ def test_a_key_given_as_a_systemd_credential_is_checked_where_systemd_puts_it(tm
     creds = tmp_path / "creds"
     creds.mkdir()
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    path = write_config(tmp_path, {"ca_file": str(one.ca), "cert_file": str(one.cert), "key_file": "stad.tls-key"})
+    path = tls_sink_config(tmp_path, {"ca_file": str(one.ca), "cert_file": str(one.cert), "key_file": "stad.tls-key"})
     (creds / "stad.tls-key").write_bytes(one.key.read_bytes())
     assert main(["check-config", "-c", str(path)]) == 0, capsys.readouterr().err
     (creds / "stad.tls-key").write_bytes(other.key.read_bytes())

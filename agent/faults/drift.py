@@ -91,8 +91,9 @@ class Drift(StationRelation):
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
             fnp.const(self.z_limit / 2)
         self._c_rise_z = fnp.const(RISE_Z * self.z_limit)
-        self._c_z, self._c_early_z, self._c_rel_half_z = fnp.const(self.z_limit), \
-            fnp.const(EARLY * RELATION_Z * self.z_limit), fnp.const(0.5 * RELATION_Z * self.z_limit)
+        # A busy tick's three thresholds past half the limit as one column, compared with every row's
+        # |departure| in one call (observe's `past`): the limit, a relation's early share and its half limit.
+        self._past_at = np.array([[self.z_limit], [EARLY * RELATION_Z * self.z_limit], [0.5 * RELATION_Z * self.z_limit]])
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
         self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
@@ -131,15 +132,19 @@ class Drift(StationRelation):
         self._mid_flat = np.stack([self.rows * width + mid[0][size], self.rows * width + mid[1][size]])
         self._has_full = size > 0
         self._has_full.flags.writeable = False
-        self.context_on = np.zeros((n, width), bool)
-        self.context_idx = np.zeros((n, width), int)
+        context_on = np.zeros((n, width), bool)         # row i's slots: its context sensors, then padding
+        context_idx = np.zeros((n, width), int)
         for i, c in enumerate(ctx.context):
-            self.context_on[i, :c.size], self.context_idx[i, :c.size] = True, c
+            context_on[i, :c.size], context_idx[i, :c.size] = True, c
         # The same with each row's padding slots repeating its first context sensor (a row without a
         # context: sensor 0): an and / max over a row's slots is then the one over its context alone,
         # for a row with a context, with no mask to apply (a repeated entry changes neither).
-        self._ctx_rep = np.where(self.context_on, self.context_idx, self.context_idx[:, :1])
-        self._ctx_any = np.logical_or.reduce(self.context_on, axis=1)        # has a context
+        # All three kept transposed, (width, n): a tick's reductions over a row's slots run along axis 0,
+        # one pass over contiguous rows instead of n short ones (and / or / max: the same results).
+        self._ctx_rep_t = np.ascontiguousarray(np.where(context_on, context_idx, context_idx[:, :1]).T)
+        self._ctx_on_t = np.ascontiguousarray(context_on.T)
+        self._ctx_idx_t = np.ascontiguousarray(context_idx.T)
+        self._ctx_any = np.logical_or.reduce(context_on, axis=1)        # has a context
         self._every_ctx = bool(fnp.count_nonzero(self._ctx_any) == n)
         # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
         self._xl = np.full((2 + len(LAG_HALF_LIVES_S), n), np.nan)
@@ -197,6 +202,7 @@ class Drift(StationRelation):
         self._all_quiet.flags.writeable = False
         self._all_quiet_n = self._all_quiet[:n]    # (the sensors' part, a view)
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self._not_over = self._all_quiet           # ~over, made once a tick (all True: the read-only one)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
@@ -218,17 +224,22 @@ class Drift(StationRelation):
         self._has_all.flags.writeable = False
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
+        assert EARLY <= 0.5         # (a relation past half its limit is past its early share: observe's rel_half)
         self._pending = None
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
         # The ticks since the last refit, folded into the moments then (_fold).
         self._filled = 0
         self._g = np.zeros((REFIT_TICKS, p, F + 1))
-        self._pl = np.zeros((REFIT_TICKS, p), bool)
+        # The kept ticks' learned pairs and relations, and the pairs' and relations' learned-tick counts,
+        # each as views of one array: a fold weighs both in one go (_weights), with no concatenate.
+        self._on = np.zeros((REFIT_TICKS, p + s_n), bool)
+        self._pl, self._rc = self._on[:, :p], self._on[:, p:]
+        self._counts = fnp.concatenate((self.pair_count, self.rel_count))
+        self.pair_count, self.rel_count = self._counts[:p], self._counts[p:]
         self._pl_all = [False] * REFIT_TICKS       # per slot of _pl: all True (every pair; not written again)
         self._r = np.zeros((REFIT_TICKS, s_n))
         self._u = np.zeros((REFIT_TICKS, s_n))
-        self._rc = np.zeros((REFIT_TICKS, s_n), bool)
         self._rc_all = [False] * REFIT_TICKS       # per slot of _rc: all True (written by a tick with no row over)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
@@ -265,12 +276,13 @@ class Drift(StationRelation):
         g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
-        if all_fresh and not self._any_over:        # (no row over half the limit last tick: ~over all True)
-            ok_j = np.isfinite(lags[0])
-        else:
-            ok_j = fresh & ~self.over[:n] & np.isfinite(lags[0])
-        if all_healthy and all_fresh and fnp.count_nonzero(ok_j) == n:
-            pairs = self._all_pairs                 # (ok_i, every sensor observed, and ok_j all True)
+        ok_j = np.isfinite(lags[0])
+        if self._any_over:          # (none over half the limit last tick: _not_over all True)
+            ok_j &= self._not_over[:n]
+        if not all_fresh:
+            ok_j &= fresh
+        if all_healthy and all_fresh:               # (ok_i all True: every sensor observed, none faulty)
+            pairs = self._all_pairs if fnp.count_nonzero(ok_j) == n else ok_j[j]
         else:
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
@@ -337,12 +349,21 @@ class Drift(StationRelation):
         # (past the rise's share of the limit, below half of it: ramp.py's rise; none, the usual tick)
         low = size > self._c_rise_z
         any_low = fnp.count_nonzero(low)
-        self.over = over = size > self._c_half_z if any_low else low
+        if any_low:
+            over = size > self._c_half_z
+            any_over = fnp.count_nonzero(over)
+        else:
+            over, any_over = low, 0
+        self.over = over
         # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
         # pending and the relation's blame are all False, and are not computed.
-        any_over = fnp.count_nonzero(over) if any_low else 0
         self._any_over = bool(any_over)
+        if any_over:
+            self._not_over = np.invert(over)
+            past = size > self._past_at         # (3, m): each row past each of _past_at's thresholds
+        else:
+            self._not_over = self._all_quiet    # (all True: the read-only one)
         if not any_over and all_seen and self._all_judged and all_fresh:
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
@@ -357,23 +378,23 @@ class Drift(StationRelation):
                 self._ctx_calm_any = True
         else:
             self._ctx_calm_any = False
-            quiet = judged & ~over                          # not judged: not known calm
+            quiet = judged & self._not_over                 # not judged: not known calm
             self.quiet = quiet[:n]
             self.stepped = (self.stepped | abrupt) & ~quiet
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
             # Every observed, healthy sensor of its context calm (and at least one seen).
-            if all_fresh:         # (every sensor fresh: ctx_seen is context_on)
-                ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep], axis=1),
+            if all_fresh:         # (every sensor fresh: ctx_seen is every context slot)
+                ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep_t], axis=0),
                                           self._ctx_any, out=self._ctx_calm_n)
             else:
-                ctx_seen = self.context_on & fresh[self.context_idx]
-                ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self.context_idx], axis=1),
-                                          np.logical_or.reduce(ctx_seen, axis=1), out=self._ctx_calm_n)
+                ctx_seen = self._ctx_on_t & fresh[self._ctx_idx_t]
+                ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self._ctx_idx_t], axis=0),
+                                          np.logical_or.reduce(ctx_seen, axis=0), out=self._ctx_calm_n)
         far = None
         decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
         if any_over:
             unstepped = judged & ~self.stepped
-            far = (unstepped & (size > self._c_z))[:n]
+            far = (unstepped & past[0])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
         held_seen = seen[:n]
@@ -389,11 +410,12 @@ class Drift(StationRelation):
             rel_cand = None
             if self.station_early:
                 # (half the limit only where a quarter is: a calm tick pays one count more)
-                early = size[n:] > self._c_early_z
+                # (half its limit is past its early share: rel_half implies early)
+                early = past[1, n:]
                 any_early = fnp.count_nonzero(early)
-                rel_half = early & (size[n:] > self._c_rel_half_z) if any_early else early
+                rel_half = past[2, n:]
             else:
-                any_early, rel_half = 0, size[n:] > self._c_rel_half_z
+                any_early, rel_half = 0, past[2, n:]
             if fnp.count_nonzero(rel_half):
                 blamed, rel_cand = self._blamed(judged, size, rel_half)
                 decide = decide | blamed
@@ -422,7 +444,7 @@ class Drift(StationRelation):
             if not fnp.count_nonzero(pending):
                 pass                            # (all False: the ands below leave it so)
             elif fnp.count_nonzero(pending & ~ctx_calm[:n]):
-                ctx_size = np.maximum.reduce(size[self._ctx_rep], axis=1)       # (a row without a context: 0)
+                ctx_size = np.maximum.reduce(size[self._ctx_rep_t], axis=0)     # (a row without a context: 0)
                 if not self._every_ctx:
                     ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
                 pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
@@ -458,7 +480,7 @@ class Drift(StationRelation):
                 # A noisy sensor's jump back is no spike (its usual change is as large): its residual
                 # jumping back while its decision is under way (held past the limit, its context calm),
                 # no context sensor's residual jumping and its context calm, ends the drift alike.
-                ctx_jumped = np.logical_or.reduce(abrupt[self._ctx_rep] & self.context_on, axis=1)
+                ctx_jumped = np.logical_or.reduce(abrupt[self._ctx_rep_t] & self._ctx_on_t, axis=0)
                 back = self.claim(abrupt[:n] & ~ctx_jumped & ctx_calm[:n] & (self.held.ticks > 0), t.healthy, t.ts)
                 if back is not None:
                     decide, decided = decide | back, decided | back
@@ -511,18 +533,18 @@ class Drift(StationRelation):
             self._r[k], self._u[k] = rel[3], rel[4]
             if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
                 if self._any_over:
-                    np.invert(self.over[self.n:], out=self._rc[k])
+                    self._rc[k] = self._not_over[self.n:]
                     self._rc_all[k] = False
                 elif not self._rc_all[k]:       # (none over: ~over all True; a slot so filled stays so)
                     self._rc[k] = True
                     self._rc_all[k] = True
             elif every:
-                self._rc[k] = rel[2] & ~self.over[self.n:]
+                self._rc[k] = rel[2] & self._not_over[self.n:]
                 self._rc_all[k] = False
             else:
                 # A relation is learned from ticks its whole station is learned and it is not suspect.
                 learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
-                self._rc[k] = rel[2] & learn_rel & ~self.over[self.n:]
+                self._rc[k] = rel[2] & learn_rel & self._not_over[self.n:]
                 self._rc_all[k] = False
                 learn = fnp.concatenate((learn, learn_rel))
         self._filled = k + 1
@@ -543,7 +565,7 @@ class Drift(StationRelation):
         if all_ls and not self._any_over:       # (every row learned and calm: the where would pick every entry)
             self.base_e += self._c_base_lam * dev
         else:
-            calm = ~self.over if all_ls else ls & ~self.over
+            calm = self._not_over if all_ls else ls & self._not_over
             self.base_e += (self._c_base_lam if fnp.count_nonzero(calm) == calm.size else fnp.where(calm, self.base_lam, 0.0)) * dev
         np.maximum(self.d2, self._c_d2_floor, out=self.d2)
         if all_ls and self._rate_floor and self._all_judged:     # (nothing reads the count until state())
@@ -567,21 +589,21 @@ class Drift(StationRelation):
             return
         pl = self._pl[:k]
         p = pl.shape[1]
-        if self.trio.size:          # the pairs' and the relations' weights in one go
-            w, keep = self._weights(fnp.concatenate((pl, self._rc[:k]), axis=1),
-                                    fnp.concatenate((self.pair_count, self.rel_count)))
-        else:
-            w, keep = self._weights(pl, self.pair_count)
+        w, keep = self._weights(self._on[:k], self._counts)        # the pairs' and the relations' weights
         g = self._g[:k]
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
         pred = fnp.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept
         w_rel, keep_rel, w, keep = w[:, p:], keep[p:], w[:, :p], keep[:p]
-        g[:, :, F] = fnp.where(self.fitted, np.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width),
-                              g[:, :, F])
-        g = fnp.where(pl[:, :, None], g, 0.0)
+        # (fastnp.clip: np.clip's own ufunc; every pair fitted, every kept tick with every pair: the wheres
+        # would pick every entry)
+        clipped = fnp.clip(g[:, :, F], pred - self.clip_width, pred + self.clip_width)
+        g[:, :, F] = clipped if self._all_fitted else fnp.where(self.fitted, clipped, g[:, :, F])
+        every = all(self._pl_all[:k])
+        if not every:
+            g = fnp.where(pl[:, :, None], g, 0.0)
         mu = keep[:, None] * self.mu + fnp.einsum("tp,tpf->pf", w, g)
-        d = fnp.where(pl[:, :, None], g - mu, 0.0)
+        d = g - mu if every else fnp.where(pl[:, :, None], g - mu, 0.0)
         dm = self.mu - mu
         wd = (w[:, :, None] * d).transpose(1, 2, 0)                           # (P, F + 1, k)
         self.cov = keep[:, None, None] * (self.cov + dm[:, :, None] * dm[:, None, :]) + wd @ d.transpose(1, 0, 2)
@@ -708,6 +730,7 @@ class Drift(StationRelation):
             self._restore_history(rel.get("history", {}))
             self._restore_vouch(rel.get("vouch", {}))
         self.over = np.abs(self.departure) > self.z_limit / 2
+        self._not_over = ~self.over
         self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
         self._all_rel_fitted = False        # (known again at the next fold)

@@ -484,7 +484,8 @@ class StationRelation:
         on, r, u = self._rc[:k], self._r[:k], self._u[:k]
         self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
         e2 = (r - self.rel_level) ** 2
-        e2 = fnp.where(self.rel_fitted, np.minimum(e2, REL_LEARN_CLIP ** 2 * (self.rel_a + self.rel_b * u)), e2)
+        clipped = np.minimum(e2, REL_LEARN_CLIP ** 2 * (self.rel_a + self.rel_b * u))
+        e2 = clipped if self._all_rel_fitted else fnp.where(self.rel_fitted, clipped, e2)     # (all: the where picks every entry)
         self.rel_mom = keep * self.rel_mom + (np.stack((u, u * u, e2, u * e2)) * w).sum(axis=1)
         self.rel_count += on.sum(axis=0)
         m_u, m_uu, m_e2, m_ue2 = self.rel_mom

@@ -288,6 +288,7 @@ class MqttSink(Sink):
                 if self._queue.empty():
                     self._flush_acks()
                     self._checkpoint()
+                    self.reporter.settle()
                 self._pump()
             except Exception:  # noqa: BLE001 — the worker must outlive one bad message
                 log.exception("MQTT sink worker failed on message kind %d", kind)

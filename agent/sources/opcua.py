@@ -12,6 +12,14 @@ queue to the agent's source thread.
 While the server is unreachable, or goes away (the connection is checked every
 `check_interval_s`), each failed attempt is counted as 'opcua unreachable' and the reconnect
 delay doubles from `reconnect_min_s` up to `reconnect_max_s`; the outage is logged once.
+A subscription the server ends while the session lives on (its lifetime ran out, it was
+transferred, the server deleted it) is no outage but would leave the source connected and
+silent. A status change notification ends the session, and the client connects and subscribes
+afresh after `reconnect_min_s`; a subscription deleted without a word (the server answers the
+next publish BadNoSubscription) is re-made by asyncua's stale-subscription watchdog, which the
+keep-alive asked of the server (every KEEPALIVE_S when nothing changes) lets act within
+seconds rather than after three quarters of the session timeout. Either way it is logged and
+counted as 'opcua subscription ended'.
 A value that is not a number (a string, an array) is counted as 'opcua non-numeric'; a value whose
 status the server marks Bad (BadSensorFailure, BadNotConnected, …) as 'opcua bad status', never used
 (Uncertain ones are used).
@@ -52,6 +60,9 @@ POLICIES = {"Basic256Sha256": "SecurityPolicyBasic256Sha256",
             "Aes128_Sha256_RsaOaep": "SecurityPolicyAes128Sha256RsaOaep",
             "Aes256_Sha256_RsaPss": "SecurityPolicyAes256Sha256RsaPss"}
 DEFAULT_APPLICATION_URI = "urn:stad-edge:agent"
+#: the server sends a keep-alive after this long without a change: asyncua re-makes a subscription
+#: silent for 1.5 times as long (its watchdog)
+KEEPALIVE_S = 10.0
 
 
 @dataclass
@@ -141,6 +152,10 @@ class OpcUaUnreachable(Exception):
     pass
 
 
+class SubscriptionEnded(Exception):
+    """The server told the subscription it ended (a status change notification) while the session lived."""
+
+
 class OpcUaSource(Source):
     TYPE = "opcua"
     live = True
@@ -156,6 +171,7 @@ class OpcUaSource(Source):
             self.password = read_secret(cfg.password, self.resolve)
         self._stop = threading.Event()
         self._node_names: dict = {}             # asyncua NodeId -> sensor
+        self._ended: str | None = None          # the status change that ended the subscription, set by _Handler
         self._out: queue.Queue = queue.Queue(maxsize=10_000)
         self.connected = threading.Event()      # set while subscribed (tests and health wait on it)
 
@@ -181,6 +197,11 @@ class OpcUaSource(Source):
             try:
                 await self._session()
                 backoff = self.cfg.reconnect_min_s
+            except SubscriptionEnded as exc:
+                self.rejects.counts["opcua subscription ended"] += 1
+                log.warning("%s: the server ended the subscription (%s); subscribing again", self.where, exc)
+                backoff = self.cfg.reconnect_min_s
+                outage = False
             except (OpcUaUnreachable, OSError, asyncio.TimeoutError, ConnectionError) as exc:
                 self._unreachable(exc, outage)
                 outage = True
@@ -231,7 +252,8 @@ class OpcUaSource(Source):
             self._node_names = {node.nodeid: name for node, name in zip(nodes, names)}
             if not nodes:
                 raise OpcUaUnreachable("none of the configured nodes is on the server")
-            sub = await client.create_subscription(cfg.publishing_interval_ms, _Handler(self))
+            self._ended = None
+            sub = await client.create_subscription(self._subscription_parameters(), _Handler(self))
             handles = await sub.subscribe_data_change(nodes, sampling_interval=cfg.sampling_interval_ms)
             for name, handle in zip(names, handles if isinstance(handles, list) else [handles]):
                 if not isinstance(handle, int):       # a node id the server does not have
@@ -241,14 +263,36 @@ class OpcUaSource(Source):
             # The server's state variable (i=2259), read as a heartbeat: a server that went away
             # fails it within timeout_s.
             state = client.get_node("i=2259")
+            sub_id = sub.subscription_id
             while not self._stop.is_set():
                 await self._sleep(cfg.check_interval_s)
                 try:
                     await asyncio.wait_for(state.read_value(), cfg.timeout_s)
                 except Exception as exc:  # noqa: BLE001 — whatever asyncua raises for a lost server
                     raise OpcUaUnreachable(f"lost the server: {type(exc).__name__} {exc}"[:200]) from None
+                if self._ended is not None:
+                    raise SubscriptionEnded(f"status change {self._ended}")
+                if sub.subscription_id not in (None, sub_id):     # asyncua's watchdog made it again
+                    self.rejects.counts["opcua subscription ended"] += 1
+                    log.warning("%s: subscription %s went silent (the server dropped it); made again as %s",
+                                self.where, sub_id, sub.subscription_id)
+                    sub_id = sub.subscription_id
         finally:
             await self._disconnect(client)
+
+    def _subscription_parameters(self):
+        """A keep-alive every KEEPALIVE_S without changes (at least every publishing interval): asyncua's
+        default, three quarters of the session timeout, would leave a dropped subscription unnoticed for
+        45 minutes."""
+        from asyncua import ua
+        cfg = self.cfg
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = cfg.publishing_interval_ms
+        params.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * KEEPALIVE_S / cfg.publishing_interval_ms))
+        params.RequestedLifetimeCount = max(10_000, 3 * params.RequestedMaxKeepAliveCount)
+        params.MaxNotificationsPerPublish = 10_000
+        params.PublishingEnabled = True
+        return params
 
     async def _secure(self, client, sec: OpcUaSecurity) -> None:
         """Sign / encrypt with the agent's certificate; the application URI is the certificate's."""
@@ -339,7 +383,10 @@ class _Handler:
         self.source._data(node.nodeid, val, ts, (getattr(status, "name", None) or str(status)) if bad else None)
 
     def status_change_notification(self, status) -> None:
-        log.debug("opcua subscription status: %s", status)
+        """The server ended the subscription (BadTimeout: its lifetime ran out; GoodSubscriptionTransferred;
+        BadShutdown, also asyncua's word for a lost connection): the session's loop makes it again."""
+        code = getattr(status, "Status", status)
+        self.source._ended = getattr(code, "name", None) or str(code)
 
 
 def _probe() -> None:
