@@ -231,3 +231,109 @@ def test_a_tracker_taking_perf25s_kept_answers_decides_as_one_that_works_them_ou
                                         lambda drift: drift._any_over)
     assert busy > ticks // 20 and "drift" in kinds, (busy, kinds)
 
+
+@pytest.mark.parametrize("scenario, seed, hours", [("corridor", 2, 12.0), ("pump", 5, 12.0)])
+def test_a_tracker_taking_perf27s_screens_decides_as_one_that_computes_every_tick(scenario, seed, hours):
+    """A twin that never trusts perf27's screens — spike computes every sensor's usual change and
+    ratio (no bound kept), stuck reads its window mean every tick (no ticks known above lowest), the
+    tracker calls every rule (none told quiet from the Tick: rule.rule_quiet) — and is restored from
+    its checkpoint every 23 ticks: every tick's events and candidates, and the checkpoints, are the
+    same; and the screens did clear most ticks."""
+    cfg, rows = _faulty_rows(scenario, seed, hours)
+    short, long = _trackers(cfg), _trackers(cfg)
+    long.life = short.life
+    spike = next(r for r in short.rules if r.KIND == "spike")
+    stuck = next(r for r in short.rules if r.KIND == "stuck")
+    seen = {"spike": 0, "stuck": 0}
+    before = {"learns": -1}
+
+    def screened():     # (read after short's tick: its spike did not recompute `usual`, its stuck read no mean)
+        cleared = spike.usual is before.get("usual")
+        seen["spike"] += cleared
+        seen["stuck"] += stuck._above_left > 0
+        before["usual"] = spike.usual
+        return cleared
+
+    def long_way(k, long):
+        if k % 23 == 0:
+            long = _restored(long, cfg, short.life)
+        for rule in long.rules:
+            if rule.KIND == "spike":
+                rule._under = None              # the long way: the usual change and every ratio
+            elif rule.KIND == "stuck":
+                rule._above_left = 0            # the long way: the window's mean against lowest
+        long._plan = [(rule, 0) for rule, _ in long._plan]      # the long way: every rule called
+        return long
+
+    _, kinds = _twins_decide_alike(short, long, rows, scenario, long_way, screened)
+    assert seen["spike"] > len(rows) // 2 and seen["stuck"] > len(rows) // 3, seen
+    assert {"spike", "stuck"} <= kinds, kinds
+
+
+def test_the_spike_screens_bound_holds_through_its_ticks_of_learning():
+    """Spike._screen's bound, made from a Normal learning at its floor rate, stays at or under z ×
+    the usual change the spike would compute on each of the next SCREEN_TICKS learned ticks, for
+    adversarial ticks (every step 0, or huge, every sensor repeating, none learned), statistics
+    near their edges (repeat near 0 and 1, subnormal and huge abs_step) and several rates."""
+    from agent.faults.config import FaultConfig
+    from agent.faults.context import Normal
+    from agent.faults.spike import MIN_MOVING, SCREEN_TICKS, Spike
+
+    class Ctx:
+        n = 24
+    rng = np.random.default_rng(27)
+    n = Ctx.n
+    for trial in range(600):
+        normal = Normal(n, float(rng.choice([2.0, 7.0, 120.0, 2880.0])))
+        normal.restore({"count": [1e6] * n})
+        normal.repeat[:] = rng.choice([0.0, 1e-300, 0.3, 0.95, 1.0 - 1e-16, 1.0], n)
+        normal.abs_step[:] = rng.choice([5e-324, 1e-300, 0.01, 3.0, 1e300], n) * rng.random(n)
+        normal.learn(np.ones(n), np.zeros(n, bool), np.zeros(n), np.zeros(n, bool), np.zeros(n, bool),
+                     counted=np.zeros(n, bool))         # (a tick learning nothing: the rate floor is known)
+        assert normal.rate_floor
+        spike = Spike(FaultConfig(), Ctx, 30.0)
+        spike._screen(normal, 1.0 - normal.repeat)
+        under = spike._under
+        for _ in range(SCREEN_TICKS):
+            mode = rng.integers(4)
+            step = (np.zeros(n), np.full(n, 1e300), rng.random(n) * 10.0 ** rng.integers(-320, 300), np.zeros(n))[mode]
+            unchanged = step == 0 if mode != 3 else np.ones(n, bool)
+            every = np.ones(n, bool) if rng.random() < 0.7 else rng.random(n) < 0.5
+            normal.learn(rng.random(n), every, step, every, np.zeros(n, bool), counted=every | (rng.random(n) < 0.5),
+                         unchanged=unchanged)
+            usual = normal.abs_step / np.maximum(1.0 - normal.repeat, MIN_MOVING)
+            with np.errstate(invalid="ignore"):
+                assert not np.any(under > spike.z * usual), (trial, under / usual)
+
+
+def test_a_window_over_for_some_pushes_stays_over_whatever_is_pushed():
+    """RecentMean.over_for(total, k): when it holds, every sensor's mean stays at or above lowest
+    for k pushes when total is stuck's (lowest × size × (1 + 1e-11) + 1e-300), even when each push
+    is all zeros (the worst case), with values of every size down to subnormal, +inf, entries not
+    kept, and a lowest of 0 or subnormal; and it holds often enough to be tested."""
+    from agent.faults.rule import RecentMean
+    rng = np.random.default_rng(11)
+    n, size = 16, 20
+    promised = 0
+    for trial in range(600):
+        ring = RecentMean(size, n)
+        scale = 10.0 ** rng.integers(-300, 300) * rng.choice([1.0, 1e-20])
+        for _ in range(int(rng.integers(size, 3 * size))):
+            v = rng.random(n) * scale * rng.choice([1.0, 1e-3, 1e3])
+            if trial % 4 == 0:
+                v[rng.random(n) < 0.02] = np.inf
+            ring.push(rng.random(n) < (0.95 if trial % 2 else 1.0), v)
+        with np.errstate(invalid="ignore", over="ignore"):      # (inf × 0: NaN, a lowest never passed)
+            lowest = ring.mean() * rng.choice([0.0, 1e-300, 0.05, 0.3, 0.6, 0.95, 1.0])
+            lowest[np.isinf(lowest)] = scale
+            total = lowest * (size * (1.0 + 1e-11)) + 1e-300
+        k = int(rng.integers(1, size))
+        if not ring.over_for(np.where(np.isfinite(total), total, np.nan), k):
+            continue
+        assert np.all(ring.mean() >= lowest), trial
+        promised += k
+        for _ in range(k):
+            zero = rng.random() < 0.7
+            ring.push(rng.random(n) < 0.5, np.zeros(n) if zero else rng.random(n) * 1e-300)
+            assert np.all(ring.mean() >= lowest), trial
+    assert promised > 600, promised

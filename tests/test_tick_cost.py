@@ -545,3 +545,32 @@ def test_fault_trackers_counts_read_or_left_pending_are_the_same():
         for b, a in zip(before, after):
             assert np.array_equal(a - b, np.ones_like(a))       # one whole tick each, every sensor/row
     assert all(c.min() >= ticks - 100 for c in history[-1])
+
+
+def test_normal_learns_the_relative_step_of_the_mean_the_tick_found():
+    """perf27: the relative step Normal learns is |Δx| over max(|x|, 1 % of the mean as the tick found
+    it) — the value stuck's relative_step call made that tick, reused (one division a tick) — on the
+    fast path and the general one, whether or not that call was made; the same arrays on a later
+    tick (a caller reusing its buffers) are divided again, with that tick's mean."""
+    rng = np.random.default_rng(27)
+    n = 5
+    called, uncalled = Normal(n, 20.0), Normal(n, 20.0)
+    x, step = np.zeros(n), np.zeros(n)          # (one buffer of each, written in place every tick)
+    for k in range(200):
+        x[:] = rng.normal(size=n) * rng.choice([1.0, 1e-4], size=n) + 3.0 * (k % 7 == 0)
+        step[:] = np.abs(rng.normal(size=n))
+        learn = np.ones(n, bool) if k % 3 else rng.random(n) < 0.6
+        counted = np.ones(n, bool) if k % 5 else rng.random(n) < 0.7
+        size = np.maximum(0.01 * np.abs(called.mean), 1e-9)
+        expected = step / np.maximum(np.abs(x), size)
+        made = called.relative_step(step, x)            # (stuck's call, before the tick's learn)
+        assert made.tobytes() == expected.tobytes()
+        before = called.rel_step.copy()
+        rate = np.maximum(1.0 / (called.count + 1.0), called.alpha_min)
+        for normal in (called, uncalled):
+            normal.learn(x, learn, step, np.ones(n, bool), np.zeros(n, bool), counted=counted)
+        has = learn & counted if not (k % 5) else learn
+        want = np.where(learn, before + rate * (expected - before), before)
+        assert np.allclose(called.rel_step[has], want[has], rtol=1e-12, atol=0.0), k
+        assert called.rel_step.tobytes() == uncalled.rel_step.tobytes(), k
+        assert called.mean.tobytes() == uncalled.mean.tobytes(), k

@@ -78,21 +78,27 @@ class Normal:
         self.alpha_min = 1.0 / max(horizon_ticks, 2.0)
         self._alpha = fnp.const(self.alpha_min)  # (a per-tick operand: fastnp.const)
         self._count = WholeCounts(n)             # healthy observed ticks learned (`count`; saturates in effect)
-        self.mean = np.zeros(n)
-        # Four statistics learned at one rate, rows of one array (views), so that a tick on which
+        # Five statistics learned at one rate, rows of one array (views), so that a tick on which
         # every sensor is learned updates them in one pass (learn); their new values go in _new.
-        self._rows = np.zeros((4, n))
-        self._new = np.zeros((4, n))
-        self._mask = np.ones((4, n), bool)       # _learned_rows' (its first two rows stay True)
+        self._rows = np.zeros((5, n))
+        self._new = np.zeros((5, n))
+        self._mask = np.ones((5, n), bool)       # _learned_rows' (its first two rows stay True)
         self.repeat = self._rows[0]              # share of ticks with exactly the previous value
         self.at_floor = self._rows[1]            # share of ticks at the floor
         self.abs_step = self._rows[2]            # mean |x_t − x_{t−1}| between observed ticks
         self.rel_step = self._rows[3]            # the same relative to the reading's size (see relative_step)
+        self.mean = self._rows[4]                # the level
+        # The tick's relative step (relative_step), kept for learn: (step, x) it was made of, and it.
+        self._rel_of: tuple | None = None
+        self._rel: np.ndarray | None = None
         self.learned = np.zeros(n, bool)         # enough of it learned for rules that compare with it
         # Counts only grow (until a restore), so once every sensor's rate is the floor alpha_min, or
         # every sensor is learned, it stays so: then neither is computed again.
         self._rate_floor = False
         self._all_learned = False
+        # Ticks learned since this object's statistics were last set whole (a restore starts a new
+        # `era`): how far a cached bound on them (spike.py's screen) may have moved.
+        self.learns, self.era = 0, object()
         self._size = None                        # relative_step's size floor for the mean as it stands
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
@@ -105,6 +111,7 @@ class Normal:
         step == 0 (the tracker passes its own, computed once a tick; None: computed here); `all_known`:
         the caller knows no step is NaN (every sensor observed now and before: `known` is all True)."""
         n = self.mean.size
+        self.learns += 1
         if unchanged is None:
             unchanged = step == _ZERO
         if self._rate_floor:
@@ -123,23 +130,21 @@ class Normal:
             # Some sensor not learned (a rule's candidate), or its step not learnable: its mean, or its
             # abs_step and rel_step, are kept as they are (the general case adds 0 × (0 − s) to them,
             # which leaves a finite s as it is).
-            if every:
-                self.mean += rate * (x - self.mean)
-            else:
-                fnp.copyto(self.mean, self.mean + rate * (x - self.mean), where=learn)
-            self._size = None
             new = self._new
             new[0] = unchanged
             new[1] = at_floor
             new[2] = step
-            self.relative_step(step, x, out=new[3])       # (with the mean just learned, as before)
+            new[3] = self._relative(step, x)        # (with the mean as the tick found it)
+            self._rel_of = None
+            new[4] = x
             rows = self._rows
             all_steps = fnp.count_nonzero(step_ok) == n
             if every and all_steps:
                 rows += rate * (new - rows)
             else:
                 has_step = step_ok if every else learn if all_steps else learn & step_ok
-                fnp.copyto(rows, rows + rate * (new - rows), where=self._learned_rows(has_step))
+                fnp.copyto(rows, rows + rate * (new - rows), where=self._learned_rows(has_step, learn))
+            self._size = None
             if every and self._rate_floor and self._all_learned:     # (nothing reads the count until state())
                 self._count.add_one()
             else:
@@ -153,28 +158,38 @@ class Normal:
         self.repeat += (c if all_known else c * known) * (unchanged - self.repeat)
         self.at_floor += c * (at_floor - self.at_floor)
         a = rate * learn
+        rel = self._relative(step, x)           # (with the mean as the tick found it)
+        self._rel_of = None
         x0 = fnp.where(learn, x, 0.0)
         self.mean += a * (x0 - self.mean)
         self._size = None
         has_step = learn & step_ok if all_known else learn & step_ok & known
         b = a * has_step
         self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
-        self.rel_step += b * (fnp.where(has_step, self.relative_step(step, x), 0.0) - self.rel_step)
+        self.rel_step += b * (fnp.where(has_step, rel, 0.0) - self.rel_step)
         count = self.count
         count += learn
         self._learned()
 
-    def _learned_rows(self, has_step: np.ndarray) -> np.ndarray:
+    def _learned_rows(self, has_step: np.ndarray, learn: np.ndarray) -> np.ndarray:
         """The mask of _rows a tick learns: repeat and at_floor for every counted sensor, abs_step
-        and rel_step for those learned with their step (written into a kept (4, n) array)."""
+        and rel_step for those learned with their step, the mean for those learned (written into a
+        kept (5, n) array)."""
         mask = self._mask
         mask[2] = has_step
         mask[3] = has_step
+        mask[4] = learn
         return mask
 
     @property
     def count(self) -> np.ndarray:
         return self._count.array
+
+    @property
+    def rate_floor(self) -> bool:
+        """Every sensor learns at alpha_min (counts only grow: it stays so until a restore), so
+        no statistic of the rows moves by more than alpha_min of its distance to a tick's value."""
+        return self._rate_floor
 
     @property
     def all_learned(self) -> bool:
@@ -187,11 +202,22 @@ class Normal:
             self._all_learned = fnp.count_nonzero(self.learned) == self.learned.size
 
     def relative_step(self, step: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """|Δx| over the reading's size (at least 1 % of its normal size): steady for a sensor whose
-        noise grows with its level, so a quiet night is not mistaken for a flatline. Into `out` if given."""
-        if self._size is None:     # it follows the mean: computed once a tick (learn's call, then stuck's)
+        """|Δx| over the reading's size (at least 1 % of its normal size, the mean as it stands): steady
+        for a sensor whose noise grows with its level, so a quiet night is not mistaken for a flatline.
+        Into `out` if given. Kept for this tick's learn (stuck's call: one division a tick, not two)."""
+        if self._size is None:     # it follows the mean: computed once a tick (the first call after learn)
             self._size = np.maximum(_PERCENT * np.abs(self.mean), _TINY)
-        return np.divide(step, np.maximum(np.abs(x), self._size), out=out)
+        self._rel_of = (step, x)
+        self._rel = np.divide(step, np.maximum(np.abs(x), self._size), out=out)
+        return self._rel
+
+    def _relative(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """relative_step(step, x) as this tick's first call made it (the same arrays: the tick's), or
+        made now; never after the mean has learned this tick (learn calls it first)."""
+        made = self._rel_of
+        if made is not None and made[0] is step and made[1] is x:
+            return self._rel
+        return self.relative_step(step, x)
 
     def state(self) -> dict:
         return {k: getattr(self, k).tolist() for k in STATE}
@@ -201,5 +227,7 @@ class Normal:
             if k in STATE:
                 getattr(self, k)[:] = np.asarray(v, float)
         self._rate_floor = self._all_learned = False
+        self.learns, self.era = 0, object()
         self._size = None
+        self._rel_of = self._rel = None
         self._learned()

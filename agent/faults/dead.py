@@ -20,6 +20,7 @@ USUALLY_AT_FLOOR = 0.05  # a sensor at its floor more often than this when healt
 
 class Dead:
     KIND = "dead"
+    quiet_on = "at_floor"       # (rule.rule_quiet: no sensor at its floor and nothing held is the calm below)
 
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.dead_s

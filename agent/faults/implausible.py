@@ -42,6 +42,8 @@ class Implausible:
         self.witness = np.array([p[0] for p in self.pairs], int)
         self.suspect = np.array([p[1] for p in self.pairs], int)
         self.relation = {}
+        # (rule.rule_quiet: nothing held and no pair, or no sensor at its floor, is the calm below)
+        self.quiet_on = "always" if not self.pairs else "at_floor"
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal

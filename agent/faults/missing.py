@@ -14,6 +14,7 @@ from .rule import Held, Tick
 
 class Missing:
     KIND = "missing"
+    quiet_on = "missing"        # (rule.rule_quiet: no sensor missing and nothing held is the calm below)
 
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.required_s = cfg.missing_s

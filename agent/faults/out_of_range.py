@@ -21,6 +21,7 @@ class OutOfRange:
         # No sensor with a range (the demo's, the simulator's): no reading is ever outside, so while
         # nothing is held (always, but after a restore) the tick is calm without a compare.
         self._no_range = not ctx.configured_range.any()
+        self.quiet_on = "always" if self._no_range else None     # (rule.rule_quiet: that calm)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         if self._no_range and self.held.idle:

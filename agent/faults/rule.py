@@ -6,7 +6,8 @@ arrays: the fault condition holds now / has held long enough to judge the sensor
 also have `state()` / `restore()`. A rule that judges something slow may name a config key in
 `EVERY_KEY` (seconds): the tracker then runs it (observe and learn) only every that many seconds'
 worth of ticks, and builds it with that as its tick, so its durations and half-lives stay in seconds;
-in between, its last condition stands and it decides nothing.
+in between, its last condition stands and it decides nothing. A rule whose calm tick the tracker
+can tell from the Tick alone names it in `quiet_on` (rule_quiet): the tracker then does not call it.
 """
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def nothing(n: int) -> np.ndarray:
         out = _NOTHING[n] = np.zeros(n, bool)
         out.flags.writeable = False
     return out
+
+
+def rule_quiet(rule) -> int:
+    """How the tracker tells that `rule` would return (nothing, nothing) and change nothing, without
+    calling it: 0 it cannot; else while the rule's Held is idle and — 1 always, 2 the Tick's
+    `missing` is the shared all-False mask (nothing(n), by identity), 3 its `at_floor` is. From the
+    rule's `quiet_on`: None (the default), "always", "missing" or "at_floor"."""
+    return {None: 0, "always": 1, "missing": 2, "at_floor": 3}[getattr(rule, "quiet_on", None)]
 
 
 class Held:
@@ -129,6 +138,8 @@ class RecentMean:
         # (as float64: the same quotient as by the whole number, without an int → float cast a call)
         self._size_denom = np.maximum(self._size_count, 1).astype(np.float64)
         self._row_kept = [False] * size             # per ring row: its `kept` row is all True (not written again)
+        # over_for's row order per head: the newest row first
+        self._newest = [(h - 1 - np.arange(size)) % size for h in range(size)]
 
     def next_row(self) -> np.ndarray:
         """The ring row the next push writes: a caller that keeps every sensor may compute the
@@ -173,6 +184,16 @@ class RecentMean:
         if self.all_seen:       # (max(size, 1), computed once)
             return np.add.reduce(self.zeroed, axis=0) / self._size_denom
         return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.seen(), 1)
+
+    def over_for(self, total: np.ndarray, pushes: int) -> bool:
+        """Whether every sensor's sum of kept values is certain to stay over `total` (a sensor whose
+        total is NaN: never) for `pushes` (< size) further pushes, whatever they push, when every
+        kept value is ≥ 0 (or +inf): after them the ring still holds its size − pushes newest rows,
+        and a sum of non-negative terms is never below the sum of some of them (nor, then, is the
+        ring's sum now). Those rows' sum is a float sum of fewer than `size` terms, within size·2⁻⁵³
+        of the real one: the caller's total carries the margin (stuck.py's _lowest_changed: 1e-11)."""
+        rows = self._newest[self.head][:self.size - pushes]
+        return fnp.count_nonzero(np.add.reduce(self.zeroed[rows], axis=0) >= total) == total.size
 
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""

@@ -44,6 +44,7 @@ DOMINANT = 4.0             # a jump this many × its context's largest move (own
 BACK_TICKS = 3             # …within this many ticks…
 BACK_TO = 0.25             # …to within this share of the jump from its value before: a spike
 MIN_MOVING = 0.05          # the share of ticks a sensor changes on, at least (for its usual change)
+SCREEN_TICKS = 16          # the screen's bound on the usual change holds this many ticks of learning
 _ONE, _ZERO, _MIN_MOVING = fnp.const(1.0), fnp.const(0.0), fnp.const(MIN_MOVING)   # (per-tick operands: fastnp.const)
 
 
@@ -61,9 +62,10 @@ class Spike:
         self.ratio = np.zeros(ctx.n)
         self.usual = np.zeros(ctx.n)                    # this tick's usual |Δx| (the evidence quotes it)
         self.recent = RecentMean(RECENT_TICKS, ctx.n)            # the last |Δx| per sensor
-        # Pushes not yet in `recent` (see _flush): the last RECENT_TICKS of them, in a ring of their own.
-        self._kept = np.zeros((RECENT_TICKS, ctx.n), bool)
-        self._steps = np.zeros((RECENT_TICKS, ctx.n))
+        # Pushes not yet in `recent` (see _flush): the last RECENT_TICKS of them, in a ring of their own
+        # (the arrays themselves: a tick's step and masks are new arrays, never written after the tick).
+        self._kept: list = [None] * RECENT_TICKS
+        self._steps: list = [None] * RECENT_TICKS
         self._waiting = 0
         self.calm_context = [[] for _ in range(ctx.n)]
         # A dominant jump in a busy context, kept for BACK_TICKS (checkpointed; read only for a healthy sensor):
@@ -71,6 +73,11 @@ class Spike:
         self.kept_jump = np.zeros(ctx.n)                 # the jump
         self.kept_until = np.full(ctx.n, -np.inf)        # the last tick its return counts
         self.tick_s = tick_s
+        # The screen (_screen): a step at or under `_under` cannot be over z × its usual change for
+        # SCREEN_TICKS learned ticks after `_under_at` (in the normal behaviour's `era`); None: no bound.
+        self._under: np.ndarray | None = None
+        self._under_at, self._under_era = 0, None
+        self._screen_a = None                           # (the alpha_min its constants were made for)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
@@ -79,8 +86,14 @@ class Spike:
         else:
             consecutive = t.observed & self.seen_before
             self.seen_before = t.observed.copy()
+        under = self._under
+        if (under is not None and normal.learns - self._under_at <= SCREEN_TICKS and normal.era is self._under_era
+                and not fnp.count_nonzero(t.step > under)):
+            return self._calm(consecutive, t)       # (a NaN step compares False: it is never a jump either)
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
-        self.usual = usual = normal.abs_step / np.maximum(_ONE - normal.repeat, _MIN_MOVING)
+        moving = _ONE - normal.repeat
+        self.usual = usual = normal.abs_step / np.maximum(moving, _MIN_MOVING)
+        self._screen(normal, moving)
         known = consecutive & (usual > _ZERO)
         if not normal.all_learned:
             known &= normal.learned
@@ -98,10 +111,7 @@ class Spike:
             self.ratio = np.divide(t.step, np.maximum(usual, self.recent.mean()), out=ratio, where=known)
             jump = known & (ratio > self._z)
         if jump is None or not fnp.count_nonzero(jump):      # the calm tick: no jump, nothing more to judge
-            self._defer(consecutive, t.step)
-            if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
-                self.held.update(self.held.nothing, t.observed, t.ts)
-            return self.held.nothing, self.held.nothing
+            return self._calm(consecutive, t)
         cond = np.zeros(ctx.n, bool)
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = fnp.where(usual > 0, usual, 1.0)
@@ -135,11 +145,43 @@ class Spike:
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 
+    def _calm(self, consecutive: np.ndarray, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        """A tick with no jump: its steps are the recent behaviour, nothing holds."""
+        self._defer(consecutive, t.step)
+        if not self.held.idle:          # (its condition is all False: every seen sensor starts over)
+            self.held.update(self.held.nothing, t.observed, t.ts)
+        return self.held.nothing, self.held.nothing
+
+    def _screen(self, normal, moving: np.ndarray) -> None:
+        """A per-sensor step under which no ratio can pass z for the next SCREEN_TICKS learned ticks,
+        made while every sensor learns at the floor rate a (Normal.rate_floor). A tick's learning
+        leaves abs_step ≥ (1 − a)·abs_step (the steps learned are ≥ 0) and 1 − repeat ≤ max(1 − repeat,
+        0) + a (the repeats learned are 0 or 1), so after k ≤ SCREEN_TICKS = K ticks the usual change
+        is at least abs_step·(1 − a)^K / max(1 − repeat + K·a, K·a, MIN_MOVING). Given up to every
+        rounding on the way: 1e-9 of it and 1e-12 of the room (a normal float's rounding is a few
+        2⁻⁵³ of it), and z × 1e-300 (a subnormal's is up to 2⁻¹⁰⁷⁴ whatever its size: the
+        screen is then at most z × 1e-300 under its bound, and below 0 for an abs_step under 1e-300).
+        A step at or under z × that has a ratio ≤ z: the tick is calm without computing it. A
+        statistic that is not a number gives NaN, never passed, and a usual change that is NaN,
+        never a jump; a bound below 0 is passed by every step (the tick is then computed)."""
+        if not normal.rate_floor:
+            self._under = None
+            return
+        if self._screen_a != normal.alpha_min:
+            a, k = normal.alpha_min, SCREEN_TICKS
+            self._screen_a = a
+            self._room_add = fnp.const(k * a + 1e-12)
+            self._room_min = fnp.const(max(k * a, MIN_MOVING) + 1e-12)
+            self._shrink = fnp.const(self.z * (1.0 - a) ** k * (1.0 - 1e-9))
+            self._less = fnp.const(self.z * 1e-300)
+        self._under = normal.abs_step * self._shrink / np.maximum(moving + self._room_add, self._room_min) - self._less
+        self._under_at, self._under_era = normal.learns, normal.era
+
     def _defer(self, kept: np.ndarray, step: np.ndarray) -> None:
         """`recent.push(kept, step)`, made when `recent` is next read (_flush): a push writes a whole
         slot of the ring, so of the waiting pushes only the last RECENT_TICKS can leave a trace; they
-        are kept (copies) in a ring of their own. Read only on a tick the screen does not clear and
-        in the checkpoint, the recent steps cost two row copies a tick instead of a push."""
+        are kept (the arrays, not copies) in a ring of their own. Read only on a tick the screen does
+        not clear and in the checkpoint, the recent steps cost two list writes a tick instead of a push."""
         slot = self._waiting % RECENT_TICKS
         self._kept[slot] = kept
         self._steps[slot] = step

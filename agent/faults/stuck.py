@@ -67,6 +67,8 @@ class Stuck:
         self._lowest_changed()
         self._rate_floor = False                   # every repeat_count is past 1 / alpha_min (observe)
         self._never_repeated = True                # every repeat is +0.0: no sensor has repeated yet
+        self._above_left = 0                       # ticks certain to have no window below lowest (observe)
+        self._ahead = 1                            # how many the screen looks ahead (observe)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         normal = t.normal
@@ -136,13 +138,24 @@ class Stuck:
             self.steps.push(stepped, None)
         else:
             self.steps.push(stepped, normal.relative_step(step, t.x))
-        recent = self.steps.mean()
         # Both tests below need a window quieter than the quietest healthy one: a flatline is under
         # lowest / FLAT_MARGIN (≤ lowest, and only where lowest is known: finite), a new quietest is
         # under lowest. On a tick where no window is (nearly all), neither can hold, and whether a
-        # sensor varies is needed only for a repeat.
-        below = recent < self.lowest
-        any_below = fnp.count_nonzero(below)
+        # sensor varies is needed only for a repeat. The screen: while the window's newest rows alone
+        # keep its sum certainly over lowest's, neither it nor the next windows are below lowest (the
+        # relative steps are ≥ 0: RecentMean.over_for): those ticks read no mean. How many ticks ahead
+        # it looks grows by one after it held and halves after it did not (a tick that reads the mean).
+        if self._above_left:
+            self._above_left -= 1
+            any_below = 0
+        elif self.steps.over_for(self._lowest_sum, self._ahead):
+            self._above_left, any_below = self._ahead, 0
+            self._ahead = min(self._ahead + 1, self.flat_ticks - 1)
+        else:
+            self._ahead = max(self._ahead // 2, 1)
+            recent = self.steps.mean()
+            below = recent < self.lowest
+            any_below = fnp.count_nonzero(below)
         if any_below or any_same:
             # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
             varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
@@ -184,6 +197,14 @@ class Stuck:
         self._lowest_known = np.isfinite(self.lowest)
         self._all_lowest_known = fnp.count_nonzero(self._lowest_known) == self.lowest.size
         self._lowest_flat = self.lowest / FLAT_MARGIN
+        # The screen's total (observe): a window whose kept sum is certainly over lowest × its length
+        # has a mean at or above lowest (mean() divides by at most the length). "Certainly": over it by
+        # 1e-11 of it, far above the rounding of a float sum of the window (each term ≥ 0: within its
+        # length × 2⁻⁵³ of the real sum), and by 1e-300 (the product and the mean's quotient may be
+        # subnormal, rounded by up to 2⁻¹⁰⁷⁵ whatever their size). Not finite (lowest unknown, or past
+        # the float range): NaN, never over.
+        total = self.lowest * (self.flat_ticks * (1.0 + 1e-11)) + 1e-300
+        self._lowest_sum = fnp.where(np.isfinite(total), total, np.nan)
 
     def _p(self) -> np.ndarray:
         """The chance a repeat is followed by another, from the learned run statistics, clipped."""
@@ -221,6 +242,7 @@ class Stuck:
         self.cont_count[:] = state.get("cont_count", 0.0)
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
         self._lowest_changed()
+        self._above_left = 0
         steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
         if steps.shape == self.steps.zeroed.shape:       # else a window of another length: start it over
             self.steps.set_rows(steps, int(state["head"]))

@@ -35,7 +35,7 @@ from .holdback import HoldBack
 from .implausible import Implausible
 from .missing import Missing
 from .out_of_range import OutOfRange
-from .rule import Held, Tick, nothing
+from .rule import Held, Tick, nothing, rule_quiet
 from .spike import Spike
 from .stuck import Stuck
 
@@ -68,6 +68,8 @@ class FaultTracker:
         # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
+        self._calm = (self._none, self._none)       # a calm rule's result
+        self._plan = [(rule, rule_quiet(rule)) for rule in self.rules]
         self._every = ~self._none                   # every sensor (read-only): a tick's `observed` when none is missing or carried
         self._every.flags.writeable = False
         self._prev_all = False                      # prev holds a reading for every sensor (it then always will)
@@ -88,9 +90,10 @@ class FaultTracker:
         self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s, cfg.lone_corroborate)
         self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
         self.now = float("nan")                     # the last observed tick's time
-        self._kinds_changed()
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
-        # the context, the normal behaviour and prev (updated in place) set once.
+        # the context, the normal behaviour and prev (updated in place) set once, and what follows
+        # from the faults (healthy, kinds, drifting) set on the first tick after they change (_kinds_changed).
+        self._kinds_changed()
         none = self._none
         self._tick = Tick(ts=self.now, x=self.prev, observed=none, missing=none, prev=self.prev, step=self.prev, unchanged=none,
                           healthy=self._healthy, kinds=self._kinds, drifting=self._drifting, ctx=self.ctx,
@@ -109,6 +112,7 @@ class FaultTracker:
         self._healthy = ~self._faulty
         self._any_faulty = bool(fnp.count_nonzero(self._faulty))
         self._kinds = tuple(self.kind)
+        self._kinds_new = True                      # (the next tick's Tick takes them: observe)
 
     # -- per tick -------------------------------------------------------------------------------
 
@@ -123,8 +127,9 @@ class FaultTracker:
         if fnp.count_nonzero(row.missing) or fnp.count_nonzero(row.carried):
             observed = ~(row.missing | row.carried)
             all_observed = fnp.count_nonzero(observed) == observed.size
-        else:                       # (the usual tick: the shared all-True mask, no new array)
-            observed, all_observed = self._every, True
+            missing = row.missing
+        else:                       # (the usual tick: the shared all-True mask, no new array; none missing)
+            observed, all_observed, missing = self._every, True, self._none
         self.now = row.ts
         if self._reentering:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
@@ -139,12 +144,11 @@ class FaultTracker:
         t.ts = row.ts
         t.x = x
         t.observed = observed
-        t.missing = row.missing
+        t.missing = missing
         t.step = step = np.abs(x - self.prev)
         t.unchanged = step == _ZERO
-        t.healthy = self._healthy
-        t.kinds = self._kinds
-        t.drifting = self._drifting
+        if self._kinds_new:         # (a fault started or ended since the last tick: the tick sees it from now)
+            t.healthy, t.kinds, t.drifting, self._kinds_new = self._healthy, self._kinds, self._drifting, False
         t.above = above
         t.level = level
         t.low = low
@@ -155,7 +159,11 @@ class FaultTracker:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
         if self._every_tick:
-            self._last = results = [rule.observe(t) for rule in self.rules]
+            # A rule the Tick says is calm (rule.rule_quiet) is not called: its (nothing, nothing).
+            calm, quiet_missing, quiet_floor = self._calm, missing is self._none, t.at_floor is self._none
+            self._last = results = [
+                calm if q and rule.held.idle and (q == 1 or (quiet_missing if q == 2 else quiet_floor))
+                else rule.observe(t) for rule, q in self._plan]
         else:
             results = []
             for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):
