@@ -344,10 +344,7 @@ class Pipeline:
         if self.level is not None:       # absent in checkpoints written before it existed: no alert held
             level = self._new_level()
             level.restore(state.get("level"), "level")
-        models = state.get("models", {})
-        for t in self.chain.tiers[:-1]:
-            if t.TYPE in models and hasattr(t, "restore"):
-                t.restore(models[t.TYPE])
+        self._restore_models(state.get("models", {}))
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
         self.health, self.level = health, level
         self.chain.tiers[-1] = scorer
@@ -356,6 +353,21 @@ class Pipeline:
         self.warmup_counted, self.refill = counted, refill
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
+
+    def _restore_models(self, models: dict) -> None:
+        """The model tiers' states, all or none: each tier checks its own before changing anything, but
+        they are restored one after another, so when one does not fit those before it get back their own."""
+        done = []
+        try:
+            for t in self.chain.tiers[:-1]:
+                if t.TYPE in models and hasattr(t, "restore"):
+                    before = t.state_dict()
+                    t.restore(models[t.TYPE])
+                    done.append((t, before))
+        except Exception:
+            for t, before in reversed(done):
+                t.restore(before)
+            raise
 
     def after_restart(self, ts: float, gap_s: float) -> list[AlertEvent]:
         """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen.

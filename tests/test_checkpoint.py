@@ -27,7 +27,8 @@ from agent.service import Agent
 from agent.sinks.jsonl import JsonlSink
 from agent.typed import ConfigError
 from agent.window import Row
-from conftest import NO_DEMO, PUMP, ar1_rows, through_file
+from conftest import NO_DEMO, PUMP, ar1_rows, demo_cfg, through_file
+from conftest import sim_rows as sim_rows_of
 from mqtt_broker import free_port
 from payloads import check
 from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, copy_run, row, wait_for, write_config
@@ -203,6 +204,28 @@ def test_a_state_that_does_not_fit_changes_nothing():
     with pytest.raises(ValueError, match=r"fusion.rls.A: shape \(3, 4, 4\), expected \(6, 4, 4\)"):
         fresh.restore(state)
     assert not fresh.warm and fresh.ticks == 0 and fresh.normaliser is None
+
+
+@NO_DEMO
+def test_a_model_tier_that_does_not_fit_leaves_the_tiers_before_it_as_they_were(tmp_path):
+    # Each model tier validates its own state before changing anything, but the tiers are restored one
+    # after the other: on the old code a state whose onnx part did not fit had already been put into
+    # the tflite tier, which then warmed up afresh with the other run's rings, residual and profile.
+    cfg = demo_cfg(tmp_path, warmup_ticks=60)
+    running = Pipeline(cfg)
+    for r in sim_rows_of(cfg, days=0.03):
+        running.step(r)
+    assert running.warm and [t.TYPE for t in running.chain.tiers] == ["tflite", "onnx", "numpy"]
+    state = through_file(running.state_dict())
+    models = state["models"]
+    models["tflite"]["residual"] = 2.0 * models["tflite"]["residual"]        # fits
+    models["onnx"]["residual"] = -models["onnx"]["residual"]                 # does not: not positive
+    fresh = Pipeline(cfg)
+    before = encode({}, fresh.chain.tiers[0].state_dict())
+    with pytest.raises(ValueError, match="onnx.residual"):
+        fresh.restore(state)
+    assert encode({}, fresh.chain.tiers[0].state_dict()) == before
+    assert not fresh.warm and fresh.ticks == 0
 
 
 # ---- sinks after a crash ----------------------------------------------------------------------
