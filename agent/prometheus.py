@@ -113,6 +113,8 @@ class _AgentCollector:
 
     def __init__(self, agent: Agent):
         self.agent = agent
+        # each sink's drop reasons, served from 0 (the sinks are opened before the endpoint, for good)
+        self.drop_reasons = {s.TYPE: s.DROP_REASONS for s in agent.sinks}
 
     def describe(self):
         return []       # the families depend on the sinks and tiers; nothing to check at registration
@@ -163,8 +165,7 @@ class _AgentCollector:
                           ["outcome", "verdict"], [(list(k), n) for k, n in sorted(counts.items())])
             yield gauge("stad_threshold_feedback_lift", "Fraction the threshold is lifted by false_alarm feedback",
                         fb.lift(fb.now))
-        reasons = {s.TYPE: s.DROP_REASONS for s in a.sinks}
-        yield from _sink_families(a.last_health.get("sinks", {}), reasons, counter, gauge)
+        yield from _sink_families(a.last_health.get("sinks", {}), self.drop_reasons, counter, gauge)
         yield gauge("stad_uptime_seconds", "Seconds since the agent started", time.monotonic() - a.started)
 
 
