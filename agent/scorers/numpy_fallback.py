@@ -221,7 +221,8 @@ class NumpyScorer(Scorer):
         np.multiply(prev, mean, out=cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
-        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
+        cols = mk._cols_k.copy()        # (MarkovModel._state_row: s1 the first row of its [s1; k])
+        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), 0, None, cols[0])
         mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick = key, ((s0, s1), newest)
         self._seen_key = None if unseen else key
@@ -247,8 +248,7 @@ class NumpyScorer(Scorer):
             parts[1] *= self.fusion.has_neighbours
         # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
-        flat = np.add(mk._base, np.multiply(s0, mk._row_width, out=mk._start))
-        flat[0] += s1
+        flat = fnp.ravel_multi_index((mk._rows2, s0, cols), mk._dims)
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
         g = mk.g / mk.lam
