@@ -105,6 +105,28 @@ def test_fusions_neighbour_mean_from_the_callers_seen_mask_is_the_same_bits():
         assert np.array_equal(f.neighbour_mean(x, missing, ~missing), f.neighbour_mean(x, missing))
 
 
+def test_fusions_neighbour_mean_without_the_mask_when_each_sensor_has_a_seen_neighbour():
+    """A tick where every sensor has a seen neighbour (most gap ticks) divides without the mask
+    (perf30); one where some sensor has none keeps its 0: both the masked quotient's bits, on a ring
+    (every sensor two neighbours) with one sensor missing, then both of a sensor's neighbours."""
+    rng = np.random.default_rng(30)
+    n = 8
+    adjacency = np.zeros((n, n))
+    for i in range(n):
+        adjacency[i, (i - 1) % n] = adjacency[i, (i + 1) % n] = rng.random() + 0.1
+    f = FusionModel(adjacency, 0.999)
+    for gone in ([3], [2, 4]):                  # sensor 3 keeps a seen neighbour; then it has none
+        missing = np.zeros(n, bool)
+        missing[gone] = True
+        for _ in range(20):
+            x = np.where(missing, 0.0, rng.normal(0, 1, n))
+            w = f.nbr_w * (~missing).astype(np.float64)[f.nbr]
+            total = w.sum(axis=-1)
+            want = np.divide((w * x[f.nbr]).sum(axis=-1), total, out=np.zeros(n), where=total > 0)
+            assert np.array_equal(f.neighbour_mean(x, missing, out=np.full(n, 7.0)), want)
+            assert (want[3] == 0.0) == (len(gone) == 2)
+
+
 def test_fusions_neighbour_mean_is_the_gather_of_each_neighbour_sum_bit_for_bit():
     """The seen neighbours' values and weights gathered as one (2, ..., n, degree) stack (perf26) are
     the sums of the gather of each: Σ (w · seen) · x and Σ w · seen over the neighbour lists, added in

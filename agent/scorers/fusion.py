@@ -13,6 +13,9 @@ import numpy as np
 from .. import fastnp as fnp
 from .rls import BatchRLS
 
+#: 0.0 as a 0-d array (fastnp.const): what the seen neighbours' weight is compared with
+ZERO = fnp.const(0.0)
+
 if TYPE_CHECKING:
     from ..window import WindowBuffer
 
@@ -60,11 +63,14 @@ class FusionModel:
         gathered = both.take(self.nbr, axis=-1, out=gathered)       # (2, ..., n, degree)
         gathered *= self.nbr_w
         sums = np.add.reduce(gathered, axis=-1, out=sums)
+        np.greater(sums[1], ZERO, out=some)
+        if fnp.count_nonzero(some) == some.size:        # a seen neighbour each (most ticks): no mask to
+            return np.divide(sums[0], sums[1], out=out)  # apply (where= costs ~0.8 µs; the same quotients)
         if out is None:
             out = np.zeros(x.shape)
         else:
             out[...] = 0.0
-        return np.divide(sums[0], sums[1], out=out, where=np.greater(sums[1], 0.0, out=some))
+        return np.divide(sums[0], sums[1], out=out, where=some)
 
     def features(self, window: WindowBuffer) -> np.ndarray:
         newest, missing = window.newest64, window.missing[-1]

@@ -86,6 +86,10 @@ class NumpyScorer(Scorer):
         self._slots = [(X[i], X[i, :p, :n], X[i, p + 1:self.ar.rls.k, :n].T, X[i, 1, n:], X[i, 2, n:], X[i, 3, n:])
                        for i in range(len(X))]
         self._mean_w = self.fusion._mean_w
+        # the calm tick's neighbour mean (FusionModel.features' matmul): np.dot, the same gemv at N ≥ 2 for
+        # ~0.4 µs less; at N = 1 (NAB's streams) it is no gemv, and 0 · x gives −0.0 where matmul gives
+        # +0.0, a bit the checkpoint keeps (review9), so matmul there
+        self._mean_of = np.dot if n > 1 else np.matmul
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
         self._seen_key = None       # the newest tick _next_score scored with every sensor seen
@@ -215,9 +219,7 @@ class NumpyScorer(Scorer):
         if unseen:
             self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
-            # FusionModel.features' call (not np.dot: at N = 1 it is no gemv, and 0 · x gives −0.0 where
-            # matmul gives +0.0, a bit the checkpoint keeps)
-            np.matmul(self._mean_w, x64, out=mean)
+            self._mean_of(self._mean_w, x64, out=mean)
         np.multiply(prev, mean, out=cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
