@@ -312,7 +312,7 @@ class StationRelation:
             lx, fit = fnp.where(mates_gap, self.lx_prev, lx), fnp.where(mates_gap, self.fit_prev, fit)
         self.rel_dep_prev = dep.copy()
         self.rel_z_prev = z
-        self.rel_r_prev = r
+        self.rel_r_prev = r.copy() if gap is None else r     # (r: a kept slot, written again later)
         self.lx_prev = lx
         self.fit_prev = fit
         return out
@@ -354,10 +354,11 @@ class StationRelation:
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, _ONE)
         lx = np.log(xp)
-        r = lx[self.trio] @ self.rel_sign
+        # (r and u straight into the slots learn keeps them in for the next fold, as observe's g: no copy there)
+        r = np.matmul(lx[self.trio], self.rel_sign, out=self._r[self._filled])
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         v = xp[self._speed]
-        u = _ONE / (v * v)
+        u = np.divide(_ONE, v * v, out=self._u[self._filled])
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         z = fnp.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
