@@ -180,9 +180,10 @@ class Drift(StationRelation):
         m = n + s_n
         self.mean_e = np.zeros(m)
         # This tick's median residual per row (observe: the sensors' written into the first n, the
-        # relations' copied after them; read within the tick only, as the ramp's claim does).
+        # relations' z clipped into the rest by _relation; read within the tick only, as the ramp's claim does).
         self._med_all = np.zeros(m)
         self._med_n = self._med_all[:n]
+        self._med_rel = self._med_all[n:]          # (the relations' part: _relation's z clipped into it)
         self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
         self._c_alpha_min, self._c_d2_floor = fnp.const(self.alpha_min), fnp.const(self.d2_floor)
         # The slow level and the spread, the two statistics learn updates every tick, as the rows of one
@@ -311,7 +312,8 @@ class Drift(StationRelation):
         if rel is not None:
             if self.moved_alone:
                 self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            self._med_all[n:] = rel[0]
+            if rel[0] is not self._med_rel:     # (not the usual tick's z: a where of it)
+                self._med_rel[...] = rel[0]
             med = self._med_all                 # (the sensors' medians written into its first n above)
             # (every pair usable and every relation usable: the constant of the two)
             has = self._has_all if has is self._has_full and rel[1] is self._every_rel \

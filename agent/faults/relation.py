@@ -311,7 +311,7 @@ class StationRelation:
                          ((self.rel_dep_prev, dep), (self.rel_z_prev, z), (self.rel_r_prev, r)))
             lx, fit = fnp.where(mates_gap, self.lx_prev, lx), fnp.where(mates_gap, self.fit_prev, fit)
         self.rel_dep_prev = dep.copy()
-        self.rel_z_prev = z
+        self.rel_z_prev = z.copy() if z is self._med_rel else z     # (the tick's row medians: written again)
         self.rel_r_prev = r.copy() if gap is None else r     # (r: a kept slot, written again later)
         self.lx_prev = lx
         self.fit_prev = fit
@@ -360,7 +360,8 @@ class StationRelation:
         v = xp[self._speed]
         u = np.divide(_ONE, v * v, out=self._u[self._filled])
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
-        z = fnp.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI)
+        # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
+        z = fnp.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI, out=self._med_rel)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit
