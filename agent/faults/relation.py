@@ -312,7 +312,7 @@ class StationRelation:
             lx, fit = fnp.where(mates_gap, self.lx_prev, lx), fnp.where(mates_gap, self.fit_prev, fit)
         self.rel_dep_prev = dep.copy()
         self.rel_z_prev = z.copy() if z is self._med_rel else z     # (the tick's row medians: written again)
-        self.rel_r_prev = r.copy() if gap is None else r     # (r: a kept slot, written again later)
+        self.rel_r_prev = r
         self.lx_prev = lx
         self.fit_prev = fit
         return out
@@ -354,10 +354,10 @@ class StationRelation:
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, _ONE)
         lx = np.log(xp)
-        # (r and u straight into the slots learn keeps them in for the next fold, as observe's g: no copy there)
-        r = np.matmul(lx[self.trio], self.rel_sign, out=self._r[self._filled])
+        r = lx[self.trio] @ self.rel_sign      # (np.matmul with out= costs twice this here, 2.7 against 1.3 µs)
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         v = xp[self._speed]
+        # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)
         u = np.divide(_ONE, v * v, out=self._u[self._filled])
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
