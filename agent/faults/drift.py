@@ -151,6 +151,8 @@ class Drift(StationRelation):
         self._xl_flat = self._xl.reshape(-1)
         self.lags = self._xl[2:]
         self._all_started = False                  # no lag NaN any more (until a restore)
+        self._all_n = np.ones(n, bool)             # every sensor (read-only)
+        self._all_n.flags.writeable = False
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
         # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
         self.pair_count = np.zeros(p)
@@ -289,13 +291,18 @@ class Drift(StationRelation):
         g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
-        ok_j = np.isfinite(lags[0])
-        if self._any_over:          # (none over half the limit last tick: _not_over all True)
-            ok_j &= self._not_over[:n]
-        if not all_fresh:
-            ok_j &= fresh
+        if self._all_started and all_fresh and not self._any_over:
+            # (every lag started stays a number — the readings it follows are finite: the window rejects
+            # the rest — every sensor fresh, none over: ok_j is all True, the shared read-only mask)
+            ok_j = self._all_n
+        else:
+            ok_j = np.isfinite(lags[0])
+            if self._any_over:          # (none over half the limit last tick: _not_over all True)
+                ok_j &= self._not_over[:n]
+            if not all_fresh:
+                ok_j &= fresh
         if all_healthy and all_fresh:               # (ok_i all True: every sensor observed, none faulty)
-            pairs = self._all_pairs if fnp.count_nonzero(ok_j) == n else ok_j[j]
+            pairs = self._all_pairs if ok_j is self._all_n or fnp.count_nonzero(ok_j) == n else ok_j[j]
         else:
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
