@@ -381,7 +381,8 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     for part in ("ar", "markov", "fusion"):
         model = getattr(fallback, part)
         timed(model, "surprise" if part == "markov" else "score", f"fallback: {part} score")
-        timed(model, "learn", f"fallback: {part} learn")
+        if hasattr(model, "learn"):          # the AR model and fusion learn in the joint (numpy_fallback.py)
+            timed(model, "learn", f"fallback: {part} learn")
     timed(fallback.fusion, "features", "fallback: fusion features")
     timed(fallback.markov, "transitions", "fallback: markov states")
     timed(pipe.detector, "step", "detector: threshold, alerts, learning (calls the learn)")

@@ -429,7 +429,9 @@ class ModelScorer(Scorer):
         if run is not None:
             self._history[now] = err
             self._history = self._recent(self._history, ts, now)
-            return self._bias_weights @ run
+            # ew_bias(run): np.dot is the same gemv as `@` on these operands, bit for bit (a zero's sign
+            # may differ, and the bias is only read through abs), ~0.35 µs less a tick
+            return np.dot(self._bias_weights, run)
         run = np.zeros((self.steps, self.n), np.float64)
         run[-1] = err
         if np.isfinite(now):
