@@ -196,6 +196,9 @@ class ModelScorer(Scorer):
     """A scorer backed by one artifact of a verified bundle; subclasses implement `run`."""
 
     ARTIFACTS: tuple[str, ...] = ()     # artifact kinds this runtime reads, preferred first
+    # `score`: max(|error|, |bias|) (with the profile: and a finite distance ≥ 0), 0 where missing, and
+    # the tick's score their np.maximum.reduce: NaN or inf there whenever in a sensor's (base.py).
+    SCORE_COVERS_SENSORS = True
 
     def __init__(self, bundle: bundles.Bundle, kind: str, runtime: str, top_k: int = 3):
         self.bundle = bundle
@@ -427,8 +430,10 @@ class ModelScorer(Scorer):
         now = float(ts[-1])
         run = self._error_run.step(ts, err)
         if run is not None:
-            self._history[now] = err
-            self._history = self._recent(self._history, ts, now)
+            history = self._history
+            history[now] = err
+            if len(history) > 2 * self.steps:           # (_recent's own first test, without its call)
+                self._history = self._recent(history, ts, now)
             # ew_bias(run): np.dot is the same gemv as `@` on these operands, bit for bit (a zero's sign
             # may differ, and the bias is only read through abs), ~0.35 µs less a tick
             return np.dot(self._bias_weights, run)
