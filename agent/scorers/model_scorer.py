@@ -276,13 +276,16 @@ class ModelScorer(Scorer):
         if not math.isfinite(np.add.reduce(forecast)):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
+        # (a where= copy through an all-False mask writes nothing: skipped while every sensor reads)
+        some_missing = fnp.count_nonzero(missing_newest)
         offset = self._forecast_offset()
         if offset is not None:                  # (None: no offset fitted; adding zeros is skipped)
             forecast = forecast + offset
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
         err /= self._residual_scale()
-        fnp.copyto(err, 0.0, where=missing_newest)
+        if some_missing:
+            fnp.copyto(err, 0.0, where=missing_newest)
         profiled = self.profile.fitted
         kept = self.profile.bias_kept() if profiled else True
         if kept is False:       # lasting_shift off: the errors are recorded (checkpoints), the bias is unread,
@@ -294,7 +297,8 @@ class ModelScorer(Scorer):
                 bias = fnp.where(kept, bias, 0.0)
             s = np.abs(bias, out=bias)          # combined_scores: max(|e|, |bias|), 0 when missing
             np.maximum(s, np.abs(err), out=s)   # (bias: this call's own array, never recorded)
-        fnp.copyto(s, 0.0, where=missing_newest)
+        if some_missing:
+            fnp.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
             now = float(window.ts[-1])
@@ -302,8 +306,13 @@ class ModelScorer(Scorer):
             self.profile.track(level, distance, now, window.missing)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         top_k = self.top_k
+        # The tick's score, np.maximum.reduce(s) without a numpy reduction (~1.8 µs; this ~0.9): every
+        # entry is ≥ +0.0 or NaN (abs, maximum, the 0.0 written), so their sum is NaN exactly when
+        # one is, and otherwise the Python max is numpy's, the same float.
+        scores = s.tolist()
+        total = sum(scores)
         # Nothing for the explanation here: the lambda runs only when an alert is built.
-        return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
+        return TickScore(s, total if total != total else max(scores), self.TYPE,
                          lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def _forecast_offset(self) -> np.ndarray | None:
