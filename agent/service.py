@@ -403,26 +403,26 @@ class Agent:
         return info
 
     def _resume(self) -> str | None:
-        """Load the checkpoint and the alert journal; a description of what was resumed, or None."""
+        """Load the checkpoint and the alert journal; a description of what was resumed, or None.
+        All or nothing: the header is read and the aligner's state restored into an aligner of its
+        own before the pipeline's (itself all or nothing) is put in, and the aligner goes in last,
+        so a checkpoint refused at any step leaves the agent as fresh as with none."""
         resumed = None
         restored = False
         try:
             loaded = self.checkpoints.load(self.fingerprint())
             if loaded is not None:
                 meta, state = loaded
-                self.aligner.restore(state["aligner"])
-                try:
-                    self.pipeline.restore(state["pipeline"])
-                except Exception:
-                    self.aligner = Aligner.for_agent(self.cfg, self.rejects)
-                    raise
+                created, last_ts = _checkpoint_times(meta)
+                aligner = Aligner.for_agent(self.cfg, self.rejects)
+                aligner.restore(state["aligner"])
+                self.pipeline.restore(state["pipeline"])
+                self.aligner = aligner          # nothing after this can fail
                 restored = True
-                age = time.time() - float(meta["created"])
-                resumed = f"taken {age:.0f} s ago"
+                resumed = f"taken {time.time() - created:.0f} s ago"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
-                last_ts = meta.get("last_ts")
                 if self.aligner.last_closed_k is not None and last_ts is not None:
-                    self._resume_from = (self.aligner.last_closed_k, float(last_ts))
+                    self._resume_from = (self.aligner.last_closed_k, last_ts)
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
                          "scoring from the first tick" if self.pipeline.warm else
@@ -544,6 +544,21 @@ class Agent:
         else:
             log.info("first tick %s: scored by %s (score %.3f, threshold %.3f)", iso(res.ts), res.tier,
                      res.score, res.threshold)
+
+
+def _checkpoint_times(meta: dict) -> tuple[float, float | None]:
+    """(created, last_ts) of a checkpoint's header, read before any state is restored; ValueError
+    naming the key when either is not a time this agent can use."""
+    times = []
+    for key in ("created", "last_ts"):
+        value = meta.get(key)
+        if value is None and key == "last_ts":
+            times.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < MAX_TS:
+            raise ValueError(f"header {key}: " + ("missing" if value is None else f"{value!r} is not a time"))
+        times.append(float(value))
+    return times[0], times[1]
 
 
 def format_summary(s: dict) -> str:

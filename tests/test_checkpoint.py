@@ -306,7 +306,7 @@ def _does_not_fit(tmp: Path) -> str:
     path = tmp / "state" / CHECKPOINT_FILE
     meta, state = decode(path.read_bytes())
     state["pipeline"]["window"]["values"] = state["pipeline"]["window"]["values"][:, :2]
-    path.write_bytes(encode({k: v for k, v in meta.items() if k != "created"}, state))
+    path.write_bytes(encode(meta, state))
     return r"does not fit: ValueError: window.values: shape \(16, 2\), expected \(16, 3\)"
 
 
@@ -505,15 +505,21 @@ def test_a_checkpoint_from_before_the_station_relation_restores_and_learns_it_af
     assert drift.rel_count.min() > 60 and drift.rel_fitted.all()
 
 
-def test_health_says_what_became_of_the_checkpoint_at_start(tmp_path):
-    # On the old code a refused checkpoint was one log line: health (retained on MQTT, what a fleet watches)
-    # showed a gateway warming up again with nothing saying it had lost its state, or why.
+def pump_config(tmp_path: Path) -> Path:
+    """A numpy-only agent on 300 s of the simulated pump, its health to an MQTT sink with no broker."""
     path = tmp_path / "agent.yaml"
     path.write_text(json.dumps({
         "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 100},
         "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
         "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
         "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port()}}]}))
+    return path
+
+
+def test_health_says_what_became_of_the_checkpoint_at_start(tmp_path):
+    # On the old code a refused checkpoint was one log line: health (retained on MQTT, what a fleet watches)
+    # showed a gateway warming up again with nothing saying it had lost its state, or why.
+    path = pump_config(tmp_path)
 
     def life(max_ticks: int) -> dict:
         agent = Agent(config.load(str(path)), max_ticks=max_ticks)
@@ -529,3 +535,26 @@ def test_health_says_what_became_of_the_checkpoint_at_start(tmp_path):
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
     refused = life(5)
     assert refused["state"] == "refused" and refused["detail"].startswith("truncated: 100 of "), refused
+
+
+@pytest.mark.parametrize("header", [{"created": None}, {"last_ts": 1e300}, {"last_ts": "x"}],
+                         ids=["no-created", "last_ts-out-of-range", "last_ts-not-a-number"])
+def test_a_checkpoint_refused_after_its_state_was_read_leaves_nothing_half_restored(tmp_path, header):
+    # On the old code the aligner and the pipeline were restored before the header's times were read:
+    # a header that failed then was reported 'refused' in health while the agent ran on, warm, with the
+    # refused checkpoint's state (and no resume point, so no gap was told to an open alert).
+    path = pump_config(tmp_path)
+    Agent(config.load(str(path)), max_ticks=150).run()
+    checkpoint = tmp_path / "state" / CHECKPOINT_FILE
+    meta, state = decode(checkpoint.read_bytes())
+    checkpoint.write_bytes(encode({k: v for k, v in {**meta, **header}.items() if v is not None}, state))
+    agent = Agent(config.load(str(path)), max_ticks=5)
+    key = next(iter(header))
+    assert agent.checkpoint_start["state"] == "refused"
+    assert agent.checkpoint_start["detail"].startswith(f"does not fit: ValueError: header {key}: "), agent.checkpoint_start
+    assert not agent.pipeline.warm and agent.pipeline.ticks == 0 and agent.pipeline.normaliser is None
+    assert agent.aligner.last_closed_k is None and agent._resume_from is None
+    summary = agent.run()
+    assert summary["checkpoint_at_start"] == agent.checkpoint_start and not summary["warm"]
+    [mqtt] = [s for s in agent.sinks if s.TYPE == "mqtt"]
+    check("health", mqtt.health_payload(summary))
