@@ -352,8 +352,8 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
             timed(rule, "learn", f"fault tracker: {rule.KIND} learn")
     timed(health.normal, "learn", "fault tracker: normal behaviour learned")
     timed(health, "mask", "fault tracker: mask")
-    timed(pipe.normaliser, "apply", "normaliser")
-    timed(pipe.window, "push", "window push")
+    timed(pipe.window, "push_raw", "normaliser + window push")
+    timed(pipe.normaliser, "into", "normaliser (into the window's ring)")
     timed(pipe.chain, "score_blended", "scorer chain: score, all of it")
     if tier != "numpy":
         if pipe.chain.tier != tier:

@@ -21,12 +21,14 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
     n, steps = 7, 5
     norm = Normaliser(mean=rng.normal(0, 5, n), std=rng.uniform(1e-3, 4, n))
     short, long = WindowBuffer(steps, n), WindowBuffer(steps, n)
+    whole = 0                                            # rows with nothing to zero (into's shorter path)
     for i in range(60):
         raw = rng.normal(0, 10, n) * 10 ** rng.uniform(-3, 3)
         raw[rng.random(n) < 0.2] = np.nan
         if i % 4 == 0:
             raw[rng.integers(n)] = rng.choice([np.inf, -np.inf, 1e300, -1e300])   # inf, and past float32's range
         missing = np.isnan(raw)
+        whole += bool(np.isfinite(raw).all())
         into = np.full(n, 7.0, np.float32)
         with np.errstate(over="ignore"):                 # both cast 1e300 / std to float32's inf
             norm.into(raw, into)
@@ -37,6 +39,7 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
         for a, b in zip(short.state_dict().values(), long.state_dict().values()):
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), i
         assert short.newest_seen.tobytes() == long.newest_seen.tobytes()
+    assert 0 < whole < 60
     with np.errstate(over="ignore"):
         assert np.isinf(norm.apply(np.full(n, 1e300))).any()    # the float32 overflow case was exercised
 
