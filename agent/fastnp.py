@@ -1,8 +1,8 @@
 """numpy functions the per-tick code calls most, without their `__array_function__` dispatch.
 
 At a few dozen sensors a numpy call is nearly all fixed cost, and for `np.where`, `np.copyto`,
-`np.concatenate`, `np.count_nonzero`, `np.einsum` and `np.clip` much of it is the dispatch every call makes
-first (a Python dispatcher call, then a check of every argument for an `__array_function__`
+`np.ravel_multi_index`, `np.concatenate`, `np.count_nonzero`, `np.einsum` and `np.clip` much of it is the
+dispatch every call makes first (a Python dispatcher call, then a check of every argument for an `__array_function__`
 override), which only matters for array-likes other than ndarray. The agent's per-tick code
 passes ndarrays and scalars only, so it calls what those functions call after the dispatch: the
 same C functions, the same results bit for bit, at ~0.2–0.7 µs less per call (numpy 2.4, 18
@@ -23,6 +23,7 @@ def _bare(func):
 
 where = _bare(np.where)
 copyto = _bare(np.copyto)
+ravel_multi_index = _bare(np.ravel_multi_index)
 concatenate = _bare(np.concatenate)
 try:                                    # what np.count_nonzero(a) and np.einsum(...) call in the end
     from numpy._core.multiarray import c_einsum as einsum

@@ -105,22 +105,54 @@ def test_fusions_neighbour_mean_from_the_callers_seen_mask_is_the_same_bits():
         assert np.array_equal(f.neighbour_mean(x, missing, ~missing), f.neighbour_mean(x, missing))
 
 
+def test_fusions_neighbour_mean_without_the_mask_when_each_sensor_has_a_seen_neighbour():
+    """A tick where every sensor has a seen neighbour (most gap ticks) divides without the mask
+    (perf30); one where some sensor has none keeps its 0: both the masked quotient's bits, on a ring
+    (every sensor two neighbours) with one sensor missing, then both of a sensor's neighbours."""
+    rng = np.random.default_rng(30)
+    n = 8
+    adjacency = np.zeros((n, n))
+    for i in range(n):
+        adjacency[i, (i - 1) % n] = adjacency[i, (i + 1) % n] = rng.random() + 0.1
+    f = FusionModel(adjacency, 0.999)
+    for gone in ([3], [2, 4]):                  # sensor 3 keeps a seen neighbour; then it has none
+        missing = np.zeros(n, bool)
+        missing[gone] = True
+        for _ in range(20):
+            x = np.where(missing, 0.0, rng.normal(0, 1, n))
+            w = f.nbr_w * (~missing).astype(np.float64)[f.nbr]
+            total = _in_list_order(w)
+            want = np.divide(_in_list_order(w * x[f.nbr]), total, out=np.zeros(n), where=total > 0)
+            assert np.array_equal(f.neighbour_mean(x, missing, out=np.full(n, 7.0)), want)
+            assert (want[3] == 0.0) == (len(gone) == 2)
+
+
+def _in_list_order(terms: np.ndarray) -> np.ndarray:
+    """Σ over the last axis, the first term, + the second, + ... (a loop: the order neighbour_mean adds in)."""
+    total = terms[..., 0].copy()
+    for j in range(1, terms.shape[-1]):
+        total = total + terms[..., j]
+    return total
+
+
 def test_fusions_neighbour_mean_is_the_gather_of_each_neighbour_sum_bit_for_bit():
-    """The seen neighbours' values and weights gathered as one (2, ..., n, degree) stack (perf26) are
-    the sums of the gather of each: Σ (w · seen) · x and Σ w · seen over the neighbour lists, added in
-    the lists' order, for one row and a block, with values at the missing sensors (0, as the window
-    holds them, and any value: their products are zeros of the same sign either way) and N = 1."""
+    """The seen neighbours' values and weights gathered as one (2, ..., degree, n) stack (perf26,
+    neighbour-major since perf30) are the sums of the gather of each: Σ (w · seen) · x and Σ w · seen
+    over the neighbour lists, added in the lists' order, for one row and a block, with values at the
+    missing sensors (0, as the window holds them, and any value: their products are zeros of the same
+    sign either way), N = 1, and 13 neighbours a sensor (where the last-axis reduce before perf30 added
+    in another order)."""
     rng = np.random.default_rng(26)
-    for n in (1, 9):
-        adjacency = (rng.random((n, n)) < 0.5) * rng.random((n, n))
+    for n, density in ((1, 0.5), (9, 0.5), (14, 1.0)):     # (13 neighbours: past numpy's 8-term unrolled sum)
+        adjacency = (rng.random((n, n)) < density) * rng.random((n, n))
         np.fill_diagonal(adjacency, 0.0)
         f = FusionModel(adjacency, 0.999)
         for _ in range(40):
             x, missing = rng.normal(0, 1, (5, n)), rng.random((5, n)) < 0.3
             x[:2][missing[:2]] = 0.0
             w = f.nbr_w * (~missing).astype(np.float64)[..., f.nbr]
-            total = w.sum(axis=-1)
-            s = (w * x[..., f.nbr]).sum(axis=-1)
+            total = _in_list_order(w)
+            s = _in_list_order(w * x[..., f.nbr])
             want = np.divide(s, total, out=np.zeros(s.shape), where=total > 0)
             assert np.array_equal(f.neighbour_mean(x, missing), want)
             for row in range(5):

@@ -9,7 +9,8 @@ weighs g = λ^-t more (rescaled now and then), so learning one tick is O(N).
 
 The counts and their row sums are one table, (n, k, k + 1): a state's k counts, then their sum.
 A tick reads its N counts and N row sums with one `take` of 2N flat indices and adds to them
-with one `take` and one `put` (at a few dozen sensors a numpy call is nearly all fixed cost).
+with one `take` and one `put` (at a few dozen sensors a numpy call is nearly all fixed cost); the
+flat indices are one `ravel_multi_index` of (sensor, previous state, [state; k]).
 """
 from __future__ import annotations
 
@@ -41,12 +42,14 @@ class MarkovModel:
         self.inv_std = np.ones(n)
         self._neg_inv_std = -self.inv_std       # surprise()'s factor (set with inv_std)
         self._rows = np.arange(n)
-        # One tick's entries as flat indices into the table (C order): [count of s0 → s1; row sum of
-        # s0] per sensor, (2, n): [table start; table start + k] per sensor, + s0 · (k + 1) in both
-        # rows, + s1 in the first (_flat_index).
-        row_start = self._rows * (bins * (bins + 1))
-        self._base = np.stack([row_start, row_start + bins]).astype(np.intp)
-        self._row_width, self._start = np.full(n, bins + 1, np.intp), np.empty(n, np.intp)
+        # One tick's entries as flat indices into the table (_flat_index): [count of s0 → s1; row sum
+        # of s0] per sensor, (2, n), the table's indices (sensor, s0, [s1; k]) raveled in one call. A
+        # row's states are made as the first row of a copy of _cols_k ([·; k]), so a tick's [s1; k]
+        # is there when its flat index is (_cols: the last states row made, and its pair).
+        self._rows2 = np.stack([self._rows, self._rows]).astype(np.intp)
+        self._dims = self._table.shape
+        self._cols_k = np.full((2, n), bins, np.intp)
+        self._cols: tuple | None = None
         # The smoothing added to a tick's [counts; row sums]: [1; k] × alpha·g, in _smooth. Operands
         # as arrays of the result's shape: a Python scalar or a broadcast costs a numpy call more.
         self._one_k, self._smooth = np.ones((2, n)), np.empty((2, n))
@@ -65,8 +68,12 @@ class MarkovModel:
         return np.add.reduce(x[..., None, :] > self._edges_t, axis=-2)
 
     def _state_row(self, x: np.ndarray) -> np.ndarray:
-        """states() of one row (n,): compared into a kept (bins - 1, n) buffer (the same counts)."""
-        return np.add.reduce(np.greater(x, self._edges_t, out=self._above), axis=0)
+        """states() of one row (n,): compared into a kept (bins - 1, n) buffer (the same counts),
+        counted into the first row of a new [·; k] pair (_flat_index's third index, kept in _cols)."""
+        cols = self._cols_k.copy()
+        s = np.add.reduce(np.greater(x, self._edges_t, out=self._above), 0, None, cols[0])
+        self._cols = (s, cols)
+        return s
 
     def transition(self, i: int) -> np.ndarray:
         """Sensor i's (k, k) transition matrix."""
@@ -120,8 +127,13 @@ class MarkovModel:
         f = self._flat
         if f is not None and f[0] is s0 and f[1] is s1:
             return f[2]
-        flat = np.add(self._base, np.multiply(s0, self._row_width, out=self._start))
-        flat[0] += s1
+        made = self._cols
+        if made is not None and made[0] is s1:      # s1 is _state_row()'s: its pair is made
+            cols = made[1]
+        else:
+            cols = self._cols_k.copy()
+            cols[0] = s1
+        flat = fnp.ravel_multi_index((self._rows2, s0, cols), self._dims)
         self._flat = (s0, s1, flat)
         return flat
 

@@ -86,6 +86,10 @@ class NumpyScorer(Scorer):
         self._slots = [(X[i], X[i, :p, :n], X[i, p + 1:self.ar.rls.k, :n].T, X[i, 1, n:], X[i, 2, n:], X[i, 3, n:])
                        for i in range(len(X))]
         self._mean_w = self.fusion._mean_w
+        # the calm tick's neighbour mean (FusionModel.features' matmul): np.dot, the same gemv at N ≥ 2 for
+        # ~0.4 µs less; at N = 1 (NAB's streams) it is no gemv, and 0 · x gives −0.0 where matmul gives
+        # +0.0, a bit the checkpoint keeps (review9), so matmul there
+        self._mean_of = np.dot if n > 1 else np.matmul
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
         self._seen_key = None       # the newest tick _next_score scored with every sensor seen
@@ -215,13 +219,12 @@ class NumpyScorer(Scorer):
         if unseen:
             self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
-            # FusionModel.features' call (not np.dot: at N = 1 it is no gemv, and 0 · x gives −0.0 where
-            # matmul gives +0.0, a bit the checkpoint keeps)
-            np.matmul(self._mean_w, x64, out=mean)
+            self._mean_of(self._mean_w, x64, out=mean)
         np.multiply(prev, mean, out=cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
-        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), axis=0)
+        cols = mk._cols_k.copy()        # (MarkovModel._state_row: s1 the first row of its [s1; k])
+        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), 0, None, cols[0])
         mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick = key, ((s0, s1), newest)
         self._seen_key = None if unseen else key
@@ -247,8 +250,7 @@ class NumpyScorer(Scorer):
             parts[1] *= self.fusion.has_neighbours
         # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
-        flat = np.add(mk._base, np.multiply(s0, mk._row_width, out=mk._start))
-        flat[0] += s1
+        flat = fnp.ravel_multi_index((mk._rows2, s0, cols), mk._dims)
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
         g = mk.g / mk.lam

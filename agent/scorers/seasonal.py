@@ -255,8 +255,10 @@ class SeasonalFeatures:
             return feats
         if len(ts) < 2 or not math.isfinite(key):
             return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
-        feats = self._by_ts[key] = self.row(key, float(ts[-2]), window.values[-2])
-        self._forget_oldest()
+        by_ts = self._by_ts
+        feats = by_ts[key] = self.row(key, float(ts[-2]), window.values[-2])
+        if len(by_ts) > self.keep:                  # (_forget_oldest(): one row came, one goes)
+            del by_ts[next(iter(by_ts))]
         return feats
 
     def window(self, window: WindowBuffer) -> np.ndarray:
