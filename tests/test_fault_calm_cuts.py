@@ -3,7 +3,8 @@ per-tick operands as 0-d arrays (fastnp.const), the ramp's judged run kept as a 
 while every sensor is judged, and the ramp's update and jump-back record skipped while they hold
 nothing. And perf20's: stuck's repeat rate on a tick with no repeat, drift's kept relation slots
 and sensors' calm context written once while they stay all True / as they are. And perf25's: drift's
-~over made once a tick, the fold's wheres skipped when they would pick every entry."""
+~over made once a tick, the fold's wheres skipped when they would pick every entry. And perf29's:
+drift's level and spread learned as the rows of one array."""
 import json
 
 import numpy as np
@@ -337,3 +338,36 @@ def test_a_window_over_for_some_pushes_stays_over_whatever_is_pushed():
             ring.push(rng.random(n) < 0.5, np.zeros(n) if zero else rng.random(n) * 1e-300)
             assert np.all(ring.mean() >= lowest), trial
     assert promised > 600, promised
+
+
+def test_drifts_level_and_spread_learned_as_one_array_are_the_two_updates():
+    """perf29: drift's slow level and spread, rows of one array learned by one multiply and one add
+    (_learn_rows), are bit for bit the two updates they replaced — base_e += rate × dev where calm,
+    d2 += b × (min(dev², CLIP² d2) − d2), floored — for the constant rates and for every mix of a
+    `calm` mask and a per-row `b`, on values over many scales with −0.0, subnormals and huge ones."""
+    from agent.faults.drift import CLIP, Drift
+    cfg, _ = _faulty_rows("corridor", 0, 1.0)
+    drift = next(r for r in _trackers(cfg).rules if isinstance(r, Drift))
+    m = drift.base_e.size
+    rng = np.random.default_rng(29)
+    with np.errstate(over="ignore", under="ignore"):       # (inf where dev² overflows: the same either way)
+        for k in range(400):
+            scale = 10.0 ** rng.integers(-160, 160, m)
+            base = rng.normal(size=m) * scale
+            d2 = np.abs(rng.normal(size=m)) * 10.0 ** rng.integers(-160, 160, m) + drift.d2_floor
+            dev = rng.normal(size=m) * 10.0 ** rng.integers(-160, 160, m)
+            dev[rng.random(m) < 0.1] = -0.0
+            dev[rng.random(m) < 0.05] = 5e-324
+            calm = None if k % 2 else rng.random(m) < 0.7
+            b = None if k % 3 else np.where(rng.random(m) < 0.8, np.maximum(1.0 / (rng.integers(0, 500, m) + 1.0),
+                                                                            drift.alpha_min), 0.0)
+            drift.base_e[...], drift.d2[...] = base, d2
+            drift._steps[0] = dev            # (observe writes dev into that row)
+            drift._learn_rows(drift._steps[0], b, calm)
+            # The long way: the two updates as they were made before (drift.py before perf29).
+            rate_b = drift.alpha_min if b is None else b
+            want_d2 = d2 + rate_b * (np.minimum(np.multiply(dev, dev), CLIP ** 2 * d2) - d2)
+            want_base = base + (drift.base_lam if calm is None else np.where(calm, drift.base_lam, 0.0)) * dev
+            want_d2 = np.maximum(want_d2, drift.d2_floor)
+            assert drift.base_e.tobytes() == want_base.tobytes(), k
+            assert drift.d2.tobytes() == want_d2.tobytes(), k
