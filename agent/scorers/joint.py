@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import fastnp as fnp
+
 if TYPE_CHECKING:
     from .ar import ARModel
     from .fusion import FusionModel
@@ -45,6 +47,7 @@ class JointRegression:
         f.share(self.w[:f.k, n:].T, self.inv_sd[n:], X[:, :f.k, n:].transpose(0, 2, 1), y[:, n:], v[:, n:])
         self._X = X
         self._y, self._v = y.reshape(block, 2, n), v.reshape(block, 2, n)   # a tick's (2, n): AR, fusion
+        self._yv = [(self._y[m], self._v[m]) for m in range(block)]      # each slot's, made once (learn)
         self._inv_sd = self.inv_sd.reshape(2, n)
         self._a, self._f = a, f
         self._every = fusion._every                 # every sensor has a neighbour: fusion learns the seen
@@ -71,11 +74,12 @@ class JointRegression:
         m = a._m
         if f._m != m:
             raise RuntimeError("the AR and fusion regressions are out of step")
-        self._y[m] = newest
+        y, v = self._yv[m]
+        fnp.copyto(y, newest)           # (a copy: setitem's broadcast cost ~0.3 µs more)
         if self._every:
-            self._v[m] = seen
+            fnp.copyto(v, seen)
         else:
-            self._v[m, 0] = seen
-            np.logical_and(seen, self._has_neighbours, out=self._v[m, 1])
+            fnp.copyto(v[0], seen)
+            np.logical_and(seen, self._has_neighbours, out=v[1])
         a.commit()
         f.commit()

@@ -211,7 +211,7 @@ class MarkovModel:
         d /= row[k] + ka
         col = np.add(t[:, s1], a, out=self._column)
         col /= t[:, k] + ka
-        return float(d @ col)
+        return float(d.dot(col))        # (ndarray.dot: the `@`'s dot, the same bits, ~1 µs less a call)
 
     def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
