@@ -10,7 +10,10 @@
    input and output shapes). The daemon keeps scoring with the current chain meanwhile.
    Every tier the running chain uses must accept the candidate (with numpy alone running:
    every configured tier whose runtime is installed) — else it is rejected: a swap must never
-   silently lose a tier the agent had.
+   silently lose a tier the agent had. A candidate whose fingerprint changed while it was read
+   (a copy still going on) is not judged: it is a candidate again at the next poll. The bundle
+   a swap put in, its directory written to again with the same manifest (a copy that finished
+   just after it was read, a `touch`, an rsync of the same release), is not swapped in again.
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
    the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
    the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
@@ -94,6 +97,7 @@ def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
+NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
 RELOAD_SCOPE = "SIGHUP reloads the model bundle only: a config change needs a restart"
 
 
@@ -155,6 +159,7 @@ class HotSwap:
         self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
+        self._swapped_in: dict | None = None    # the manifest (to_dict) of the bundle the last swap put in
         self.ticks = 0
         self.shadow: Shadow | None = None
         self.outcomes: deque[dict] = deque(maxlen=20)
@@ -212,7 +217,12 @@ class HotSwap:
             loaded, self._loaded = self._loaded, None
         if loaded is not None:
             self._loading = None
-            self._start_shadow(*loaded)
+            path, trigger, tiers, refusals, seconds, changed = loaded
+            if changed:     # its fingerprint no longer the one recorded: a candidate again at the next poll
+                log.info("model update: %s changed while it was loaded (still being copied?); judged when it "
+                         "is still", path)
+            else:
+                self._start_shadow(path, trigger, tiers, refusals, seconds)
             return
         if self._loading is not None:
             return
@@ -224,12 +234,15 @@ class HotSwap:
                 log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle; %s)", trigger,
                             RELOAD_SCOPE)
         elif self.models_dir is not None and self.ticks % self.poll_ticks == 0:
-            path, trigger = self._new_bundle(), "new bundle in models_dir"
+            path, trigger = self._new_bundle(), NEW_BUNDLE
         if path is not None:
             self._load(path, trigger)
 
     def _load(self, path: Path, trigger: str) -> None:
+        """Load `path` in a thread. A models_dir bundle whose fingerprint changed while it was read
+        (a copy still going on) is not judged: what was read may be neither the old nor the new."""
         log.info("model update (%s): loading %s", trigger, path)
+        before = self.seen.get(path)
 
         def work() -> None:
             started = time.perf_counter()
@@ -237,8 +250,13 @@ class HotSwap:
                 tiers, refusals = build_candidate(self.cfg, path)
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
+            seconds = time.perf_counter() - started
+            try:
+                changed = before is not None and fingerprint(path) != before
+            except OSError:
+                changed = True
             with self._lock:
-                self._loaded = (path, trigger, tiers, refusals, time.perf_counter() - started)
+                self._loaded = (path, trigger, tiers, refusals, seconds, changed)
 
         self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
         self._loading.start()
@@ -258,6 +276,12 @@ class HotSwap:
             what = f"the chain's {', '.join(lost)} tier{'s' if len(lost) > 1 else ''} refused it" if lost \
                 else "no tier could load it"
             self._reject(path, trigger, f"{what}: " + "; ".join(refusals))
+            return
+        manifest = tiers[0].bundle.manifest.to_dict()
+        if trigger == NEW_BUNDLE and path == self.current and manifest == self._swapped_in:
+            log.info("model update: %s is the bundle scoring now, unchanged (its directory was written to "
+                     "again); not swapped again", path)
+            self._save_record()         # its new fingerprint: not a candidate after a restart either
             return
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
@@ -308,6 +332,7 @@ class HotSwap:
         self.pipeline.swap(sh.tiers, sh.detector.thresholds,
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
         self.current = sh.path
+        self._swapped_in = sh.scorer.bundle.manifest.to_dict()
         self.accepted += 1
         self._save_record()
         self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,

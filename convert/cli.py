@@ -9,7 +9,8 @@
     stad-convert build-demo [--out agent/models/demo-corridor]
 
 Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config
-or the `convert` extra (torch, onnx, litert-torch) not installed. `--help` and `inspect` need no
+or the `convert` extra (torch, onnx, litert-torch) not installed, 130 interrupted (Ctrl-C: one
+line saying where it stopped and what finishes the job; training does not resume). `--help` and `inspect` need no
 torch: they work on a gateway.
 """
 from __future__ import annotations
@@ -155,6 +156,9 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+INTERRUPTED = 130      # the shell's code for a command stopped by SIGINT
+
+
 def cmd_train(args) -> int:
     import dataclasses
     from agent.config import WindowConfig, load
@@ -179,11 +183,25 @@ def cmd_train(args) -> int:
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
+             f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
+        return INTERRUPTED
     print(summary_text(result.summary))
     if args.no_export:
         return 0
-    export_bundle(out, log=_log)
-    return verify_and_report(out, args.min_agreement, tar=args.tar, record=True, log=_log)
+    try:
+        export_bundle(out, log=_log)
+    except KeyboardInterrupt:
+        _log(f"stad-convert train: interrupted while exporting; {out} holds the trained model without every "
+             f"artifact: `stad-convert export {out}` then `stad-convert verify --record {out}` finish it")
+        return INTERRUPTED
+    try:
+        return verify_and_report(out, args.min_agreement, tar=args.tar, record=True, log=_log)
+    except KeyboardInterrupt:
+        _log(f"stad-convert train: interrupted while verifying; {out} is exported: "
+             f"`stad-convert verify --record {out}` records its parity")
+        return INTERRUPTED
 
 
 def cmd_export(args) -> int:
@@ -282,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _log(missing_extra(exc, args.command))
         return 2
+    except KeyboardInterrupt:       # Ctrl-C: one line, not a traceback (train says where it stopped)
+        _log(f"stad-convert {args.command}: interrupted")
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -110,9 +110,11 @@ def source_records(cfg: AgentConfig, src: SourceConfig, rejects: Rejects | None 
             return list(generate(src, sensors, cfg.tick_s))
     source = open_source(src, sensors, rejects if rejects is not None else Rejects(), base_dir=cfg.base_dir)
     try:
-        return list(source.records())
+        records = list(source.records())
     finally:
         source.close()
+    _all_read(source)
+    return records
 
 
 def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None) -> Series:
@@ -149,9 +151,19 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
     source = open_source(src, cfg.sensor_names(), rejects if rejects is not None else Rejects(),
                          base_dir=cfg.base_dir)
     try:
-        return [(name, list(recs)) for name, recs in source.recordings()]
+        recordings = [(name, list(recs)) for name, recs in source.recordings()]
     finally:
         source.close()
+    _all_read(source)
+    return recordings
+
+
+def _all_read(source) -> None:
+    """TrainingError when a replayed file could not be read: a model trained on the files that
+    happened to read is not the one asked for."""
+    unreadable = getattr(source, "unreadable", None)
+    if unreadable:
+        raise TrainingError("cannot train on every file of the recording: " + "; ".join(unreadable))
 
 
 def series_from_records(records: list[Record], sensors: list[str], tick_s: float,

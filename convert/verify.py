@@ -128,7 +128,11 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     values, missing, groups = verify_windows(values, missing, residual, threshold, floor)
 
     torch_runner = TorchRunner(model)
-    reference, torch_ms = run_all(torch_runner, values, missing)
+    try:
+        reference, torch_ms = run_all(torch_runner, values, missing)
+    except RuntimeError as exc:     # weights that load but do not fit the windows the manifest describes
+        raise VerifyError(f"{bundle_dir / bw.WEIGHTS_FILE}: does not run on the manifest's windows ({steps} steps × "
+                          f"{n} sensors): {exc}") from None
     ref_scores = tick_scores(values, missing, reference, residual, groups, steps)
     held_out = groups["calm"].stop
     parity = {"windows": int(len(values)), "held_out_windows": held_out, "spiked_windows": held_out,

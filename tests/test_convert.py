@@ -256,6 +256,18 @@ def test_verify_fails_on_a_model_for_another_sensor_count(bundle_dir, tmp_path, 
     assert "shape error" in err and "6 sensors" in err
 
 
+def test_verify_fails_clearly_on_a_manifest_that_lies_about_the_window(bundle_dir, tmp_path, capsys):
+    # model.pt loads (its weights do not depend on the window length) but cannot run on windows of the
+    # manifest's steps: on the old code PyTorch's RuntimeError escaped stad-convert as a traceback.
+    b = _copy(bundle_dir, tmp_path)
+    manifest = read_manifest(b)
+    manifest.steps = STEPS // 2
+    write_manifest(b, manifest)              # hashes match: only what it says is wrong
+    assert main(["verify", str(b)]) == 1
+    err = capsys.readouterr().err
+    assert f"verify failed: {b / 'model.pt'}: does not run on the manifest's windows ({STEPS // 2} steps" in err
+
+
 def test_inspect_prints_the_manifest(bundle_dir, capsys):
     assert main(["inspect", str(bundle_dir)]) == 0
     out = capsys.readouterr().out

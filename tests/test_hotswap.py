@@ -158,3 +158,41 @@ def test_a_bundle_being_copied_under_a_dot_name_is_not_a_candidate(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "manifest.json").write_text("{}")
     assert list(bundle_dirs(tmp_path)) == [tmp_path / "b"]
+
+
+def test_the_bundle_scoring_now_written_to_again_is_not_swapped_in_again(tmp_path, rows, caplog):
+    # On the old code the running bundle's directory written to again (a copy that finished just after
+    # the poll had read it — seen live in test_hotswap_live.py —, a touch, an rsync of the same release)
+    # was loaded, shadowed and swapped in a second time: counted accepted twice, its threshold restarted.
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE)
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    drive(pipe, swap, rows, until=lambda: True)
+    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b")
+    done = drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.switch_count > 0)
+    (models / "b" / "NOTES.txt").write_text("copied by the release job\n")
+    drive(pipe, swap, rows[WARMUP + 1 + len(done):],
+          until=lambda: "is the bundle scoring now, unchanged" in caplog.text or pipe.chain.switch_count > 1)
+    assert pipe.chain.switch_count == 1 and (swap.status()["accepted"], swap.status()["rejected"]) == (1, 0)
+    assert pipe.chain.current.describe()["model_id"] == "demo-b"
+
+
+def test_a_bundle_that_changes_while_it_is_loaded_is_judged_when_it_is_still(tmp_path, rows, caplog):
+    # On the old code a bundle read while its copy went on was judged on what the load happened to
+    # read: here the .tflite not yet the release's, so it was rejected (counted, a warning), then
+    # loaded again once the copy had finished.
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE)
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    drive(pipe, swap, rows, until=lambda: True)
+    release = variant("demo-c", src=DEMO_BUNDLE, model_id="demo-c")
+    shutil.copytree(release, models / "c")
+    tflite = models / "c" / "model_int8.tflite"
+    tflite.write_bytes(tflite.read_bytes()[:1000])          # the copy is not there yet
+    path = swap._new_bundle()                               # a poll looks at models_dir
+    assert path == models / "c"
+    shutil.copy2(release / "model_int8.tflite", tflite)     # the copy finishes while the load runs
+    swap._load(path, "new bundle in models_dir")
+    swap._loading.join(120)
+    drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.status()["last"] is not None)
+    status = swap.status()
+    assert (status["accepted"], status["rejected"]) == (1, 0) and status["last"]["model_id"] == "demo-c", status
+    assert f"{path} changed while it was loaded" in caplog.text

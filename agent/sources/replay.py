@@ -3,7 +3,8 @@
 CSV files are read as they are: SKAB (`;`, 'YYYY-MM-DD HH:MM:SS', `anomaly`/`changepoint`
 label columns, mixed CRLF/LF) and NAB (`timestamp,value`, labels from combined_windows.json)
 need only the matching config. A directory replays every *.csv / *.jsonl below it in sorted
-order. Bad lines are counted in Rejects as '<file>:<line>' and skipped.
+order. Bad lines are counted in Rejects as '<file>:<line>' and skipped; a file that cannot be
+read (an I/O error, its permissions) is counted as 'unreadable file' and the next one follows.
 """
 from __future__ import annotations
 
@@ -171,6 +172,7 @@ class ReplaySource(Source):
         self.root = self.resolve(cfg.path)
         self.files = replay_files(self.root, cfg.format)
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
+        self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
         self._stop = threading.Event()
 
 
@@ -198,10 +200,15 @@ class ReplaySource(Source):
         rows = self._jsonl(path, name) if is_jsonl else self._csv(path, name)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
-        for rec in self._with_labels(rows, path, name):
-            if not pacer.wait(rec.ts):
-                return
-            yield rec
+        try:
+            for rec in self._with_labels(rows, path, name):
+                if not pacer.wait(rec.ts):
+                    return
+                yield rec
+        except OSError as exc:      # one file that cannot be read (an I/O error, its permissions) ends that file only
+            why = f"cannot read it: {exc.strerror or exc}"
+            self.unreadable.append(f"{path}: {why}")
+            self.rejects.add("unreadable file", name, why + "; the replay goes on with the next file")
 
     # ---- labels shared by both formats --------------------------------------------------
 

@@ -1,0 +1,65 @@
+"""A folder of recordings with one file that cannot be read (an I/O error; permissions for a user
+other than root): the agent's replay counts it ('unreadable file', naming it) and goes on with the
+next file; `stad-convert train` refuses to train on the others, naming the file, exit 2. On the old
+code the OSError ended the replay there (the files after it never read) and was a traceback out of
+stad-convert."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.records import Rejects
+from agent.sources.replay import ReplayConfig, ReplaySource
+
+T0 = 1767225600
+
+
+def recording(path: Path, start: float, rows: int = 200) -> None:
+    lines = ["timestamp,a,b"] + [f"{start + 10 * i:.0f},{i % 7 * 0.5:.1f},{i % 5 * 0.25:.2f}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def unreadable(path: Path) -> None:
+    """A file whose read fails with an OSError, for root too: /proc/self/mem reads EIO at offset 0."""
+    if os.geteuid() != 0:
+        recording(path, T0)
+        path.chmod(0)
+        return
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("running as root without /proc/self/mem: no file root cannot read")
+    path.symlink_to("/proc/self/mem")
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    recording(data / "part0.csv", T0)
+    unreadable(data / "part1.csv")
+    recording(data / "part2.csv", T0 + 100_000)
+    return data
+
+
+def test_the_replay_counts_an_unreadable_file_and_goes_on_with_the_next(folder, caplog):
+    rejects = Rejects()
+    source = ReplaySource(ReplayConfig(path=str(folder)), ["a", "b"], rejects)
+    records = list(source.records())
+    assert len(records) == 400 and records[-1].ts == T0 + 100_000 + 10 * 199
+    assert rejects.as_dict() == {"unreadable file": 1}
+    assert "rejected part1.csv: unreadable file — cannot read it: " in caplog.text
+    [line] = source.unreadable
+    assert line.startswith(f"{folder / 'part1.csv'}: cannot read it: ")
+
+
+def test_training_on_a_folder_with_an_unreadable_file_is_refused_naming_it(folder, tmp_path, capsys):
+    pytest.importorskip("torch")
+    from convert.cli import main
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text("sensors: [a, b]\ntick_s: 10\nwindow: {steps: 8}\nwarmup: {ticks: 50}\n"
+                   f"sources: [{{type: replay, path: {folder}}}]\n")
+    assert main(["train", "-c", str(cfg), "-o", str(tmp_path / "bundle"), "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"stad-convert train: cannot train on every file of the recording: {folder / 'part1.csv'}: cannot read it: " in err
+    assert not (tmp_path / "bundle").exists()
