@@ -19,6 +19,7 @@ import logging
 import os
 import ssl
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -209,6 +210,10 @@ class ConnectionReporter:
         self.connected = False
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
         self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
+        # paho's network thread changes the fields above while the owner's thread runs settle():
+        # each side's check-and-change is done under this lock, so settle() cannot clear a loss
+        # that came in between its check and its reset.
+        self._lock = threading.Lock()
         self.on_connected: Callable[[mqtt.Client], None] | None = None
         self.on_lost: Callable[[mqtt.Client], None] | None = None
         # (reason, permanent) -> True when the owner gives up and reports it itself
@@ -233,14 +238,15 @@ class ConnectionReporter:
                 return          # its owner gives up on it and says so itself (listen)
             self._report(f"connection refused: {reason}")
             return
-        self._up_since = time.monotonic()
-        if self._quick >= QUICK_LOSSES:         # a flap, said: its end is said by settle(), once it holds
-            self.log.debug("MQTT %s: connected to %s", self.what, self.where)
-        elif self.problem is not None:
-            self.log.info("MQTT %s: connected to %s", self.what, self.where)
-            self.problem = None
-        else:
-            self.log.debug("MQTT %s: connected to %s", self.what, self.where)
+        with self._lock:
+            self._up_since = time.monotonic()
+            if self._quick >= QUICK_LOSSES:     # a flap, said: its end is said by settle(), once it holds
+                self.log.debug("MQTT %s: connected to %s", self.what, self.where)
+            elif self.problem is not None:
+                self.log.info("MQTT %s: connected to %s", self.what, self.where)
+                self.problem = None
+            else:
+                self.log.debug("MQTT %s: connected to %s", self.what, self.where)
         if self.on_connected:
             self.on_connected(client)
         self.connected = True           # after the callback: whoever sees it can rely on it having run
@@ -249,7 +255,10 @@ class ConnectionReporter:
         """Called now and then by each owner's loop (the MQTT sink's worker, the source's records(),
         listen's run()): after a flap, says the connection is back once it has held for STABLE_S.
         (A loss or two right after a connect is no flap yet: each reconnect is said as ever.)"""
-        if self._quick >= QUICK_LOSSES and self.connected and time.monotonic() - self._up_since >= STABLE_S:
+        with self._lock:
+            if not (self._quick >= QUICK_LOSSES and self.connected
+                    and time.monotonic() - self._up_since >= STABLE_S):
+                return
             self._quick = 0
             self.problem = None
             self.log.info("MQTT %s: connected to %s (held for %.0f s)", self.what, self.where, STABLE_S)
@@ -260,13 +269,14 @@ class ConnectionReporter:
         self._report(failure_reason(sys.exc_info()[1], self.tls))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        was_connected, self.connected = self.connected, False
-        answered, self.answered = self.answered, False
-        if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
-            self._report(unanswered_reason(self.tls, reason_code))
-        if was_connected:
-            if reason_code.value != 0:
+        with self._lock:
+            was_connected, self.connected = self.connected, False
+            answered, self.answered = self.answered, False
+            if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
+                self._report(unanswered_reason(self.tls, reason_code))
+            if was_connected and reason_code.value != 0:
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
                 self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else f"connection lost ({reason_code})")
+        if was_connected:
             if self.on_lost:
                 self.on_lost(client)
