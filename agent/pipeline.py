@@ -180,9 +180,9 @@ class Pipeline:
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         if self.refill > 0:
             self.refill -= 1
-            self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
+            self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
-        self.window.push(self.normaliser.apply(row.values), row.missing, row.ts)
+        self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
         result: TickScore = self.health.quiet(   # no score from a sensor just back
             self.chain.score_blended(self.window, self.detector.threshold))
         decision = self.detector.step(

@@ -155,6 +155,8 @@ class Aligner:
         if base is None or k > base + self.usual_step:
             return self._hold(k, rec)
         rows = self._take(k, rec)
+        if not self.held:       # (_settle with no candidate held: nothing to count, take or reject)
+            return rows
         return rows + self._settle(in_step_k=k)
 
     def _hold(self, k: int, rec: Record) -> list[Row]:
@@ -255,10 +257,13 @@ class Aligner:
             self.reordered += 1
         bucket = self.open.get(k)
         if bucket is None:
-            bucket = self.open[k] = [np.full(self.n, np.nan), np.zeros(self.n, bool), None, None]
+            # Python lists while the tick is open (a list item is read and written in a third of a
+            # numpy scalar's time, 18 sensors a record); close() makes the row's arrays of them.
+            bucket = self.open[k] = [[math.nan] * self.n, [False] * self.n, None, None]
         values, seen = bucket[0], bucket[1]
+        index = self.index
         for sensor, value in rec.values.items():
-            i = self.index.get(sensor)
+            i = index.get(sensor)
             if i is None:
                 self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}")
                 continue
@@ -330,14 +335,18 @@ class Aligner:
     def close(self, k: int) -> Row:
         bucket = self.open.pop(k, None)
         if bucket is not None:
-            values, seen, label, event = bucket
-            self.last_value[seen] = values[seen]
-            self.last_k[seen] = k
+            values, seen, label, event = bucket       # lists (a restored bucket: arrays, copied alike)
+            values, seen = np.array(values, np.float64), np.array(seen, bool)
+            fnp.copyto(self.last_value, values, where=seen)
+            fnp.copyto(self.last_k, k, where=seen)
         else:
             values, seen, label, event = np.full(self.n, np.nan), np.zeros(self.n, bool), None, None
-        carry = ~seen & (k - self.last_k <= self.carry_ticks)
+        # ~seen & (k - last_k <= carry_ticks), and ~seen & ~carry: the same integers compared, the same bools
+        carry = np.greater_equal(self.last_k, k - self.carry_ticks)
+        carry &= ~seen
         values = fnp.where(carry, self.last_value, values)
-        missing = ~seen & ~carry
+        missing = np.logical_or(seen, carry)
+        missing = np.logical_not(missing, out=missing)
         return Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
@@ -407,6 +416,23 @@ class Normaliser:
         z = (raw - self.mean) / self.std
         return fnp.where(np.isfinite(z), z, 0.0).astype(np.float32)
 
+    def into(self, raw: np.ndarray, out: np.ndarray) -> None:
+        """`apply` of one row (N,) written into `out` (float32; (N,), or rows of N that each get it):
+        the same float64 arithmetic and the same float32 bits, in two buffers kept from one call to
+        the next — the tick's row costs four or five numpy calls and no new arrays (apply's six make five)."""
+        bufs = self.__dict__.get("_row")
+        if bufs is None or bufs[0].shape != raw.shape:
+            bufs = self.__dict__["_row"] = (np.empty(raw.shape, np.float64), np.empty(raw.shape, bool))
+        z, finite = bufs
+        np.subtract(raw, self.mean, out=z)
+        np.divide(z, self.std, out=z)
+        np.isfinite(z, out=finite)
+        if fnp.count_nonzero(finite) == len(finite):            # (no value missing: nothing to zero)
+            fnp.copyto(out, z, casting="same_kind")              # float64 → float32: astype's rounding
+        else:
+            fnp.copyto(out, 0.0)
+            fnp.copyto(out, z, where=finite, casting="same_kind")
+
     def state_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std}
 
@@ -454,12 +480,21 @@ class WindowBuffer:
         return v
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
+        self._values[self._head::self.steps] = z     # rows h and h + T (the ring is 2T rows): one write each
+        self._advance(missing, ts)
+
+    def push_raw(self, raw: np.ndarray, missing: np.ndarray, ts: float, normaliser: Normaliser) -> None:
+        """push(normaliser.apply(raw), missing, ts), normalised straight into the ring's two rows."""
+        normaliser.into(raw, self._values[self._head::self.steps])
+        self._advance(missing, ts)
+
+    def _advance(self, missing: np.ndarray, ts: float) -> None:
         h, t = self._head, self.steps
-        self._values[h::t] = z                  # rows h and h + T (the ring is 2T rows): one write each
         self._missing[h::t] = missing
         self._ts[h::t] = ts
-        self._head = (h + 1) % t
-        self.filled = min(self.filled + 1, t)
+        self._head = h + 1 if h + 1 < t else 0
+        if self.filled < t:
+            self.filled += 1
         self._point()
 
     @property

@@ -352,8 +352,8 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
             timed(rule, "learn", f"fault tracker: {rule.KIND} learn")
     timed(health.normal, "learn", "fault tracker: normal behaviour learned")
     timed(health, "mask", "fault tracker: mask")
-    timed(pipe.normaliser, "apply", "normaliser")
-    timed(pipe.window, "push", "window push")
+    timed(pipe.window, "push_raw", "normaliser + window push")
+    timed(pipe.normaliser, "into", "normaliser (into the window's ring)")
     timed(pipe.chain, "score_blended", "scorer chain: score, all of it")
     if tier != "numpy":
         if pipe.chain.tier != tier:
@@ -381,7 +381,8 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     for part in ("ar", "markov", "fusion"):
         model = getattr(fallback, part)
         timed(model, "surprise" if part == "markov" else "score", f"fallback: {part} score")
-        timed(model, "learn", f"fallback: {part} learn")
+        if hasattr(model, "learn"):          # the AR model and fusion learn in the joint (numpy_fallback.py)
+            timed(model, "learn", f"fallback: {part} learn")
     timed(fallback.fusion, "features", "fallback: fusion features")
     timed(fallback.markov, "transitions", "fallback: markov states")
     timed(pipe.detector, "step", "detector: threshold, alerts, learning (calls the learn)")

@@ -54,6 +54,10 @@ class ScorerError(RuntimeError):
 
 class Scorer(abc.ABC):
     TYPE: ClassVar[str]
+    #: True when `score`'s tick score is NaN or inf whenever a sensor score is (every sensor score is
+    #: ≥ 0, NaN or inf, and the tick's score is their np.maximum.reduce, which keeps NaN): the chain's
+    #: check of the tick's score then covers every sensor's, and it skips the per-sensor one.
+    SCORE_COVERS_SENSORS: ClassVar[bool] = False
 
     @abc.abstractmethod
     def score(self, window: WindowBuffer) -> TickScore:

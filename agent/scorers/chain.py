@@ -79,7 +79,8 @@ class ScorerChain:
             t0 = time.perf_counter()
             try:
                 result = scorer.score(window)
-                if not math.isfinite(result.score) or not np.logical_and.reduce(np.isfinite(result.sensor_scores)):
+                if not math.isfinite(result.score) or (not scorer.SCORE_COVERS_SENSORS
+                                                       and not np.logical_and.reduce(np.isfinite(result.sensor_scores))):
                     raise ScorerError("returned NaN/inf scores")
             except Exception as exc:  # noqa: BLE001 — any fault in a runtime means: step down
                 if self.active == len(self.tiers) - 1:

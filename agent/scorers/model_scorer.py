@@ -196,6 +196,9 @@ class ModelScorer(Scorer):
     """A scorer backed by one artifact of a verified bundle; subclasses implement `run`."""
 
     ARTIFACTS: tuple[str, ...] = ()     # artifact kinds this runtime reads, preferred first
+    # `score`: max(|error|, |bias|) (with the profile: and a finite distance ≥ 0), 0 where missing, and
+    # the tick's score their np.maximum.reduce: NaN or inf there whenever in a sensor's (base.py).
+    SCORE_COVERS_SENSORS = True
 
     def __init__(self, bundle: bundles.Bundle, kind: str, runtime: str, top_k: int = 3):
         self.bundle = bundle
@@ -273,13 +276,16 @@ class ModelScorer(Scorer):
         if not math.isfinite(np.add.reduce(forecast)):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
+        # (a where= copy through an all-False mask writes nothing: skipped while every sensor reads)
+        some_missing = fnp.count_nonzero(missing_newest)
         offset = self._forecast_offset()
         if offset is not None:                  # (None: no offset fitted; adding zeros is skipped)
             forecast = forecast + offset
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
         err /= self._residual_scale()
-        fnp.copyto(err, 0.0, where=missing_newest)
+        if some_missing:
+            fnp.copyto(err, 0.0, where=missing_newest)
         profiled = self.profile.fitted
         kept = self.profile.bias_kept() if profiled else True
         if kept is False:       # lasting_shift off: the errors are recorded (checkpoints), the bias is unread,
@@ -291,7 +297,8 @@ class ModelScorer(Scorer):
                 bias = fnp.where(kept, bias, 0.0)
             s = np.abs(bias, out=bias)          # combined_scores: max(|e|, |bias|), 0 when missing
             np.maximum(s, np.abs(err), out=s)   # (bias: this call's own array, never recorded)
-        fnp.copyto(s, 0.0, where=missing_newest)
+        if some_missing:
+            fnp.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
             level = self.level(window.ts, forecast, missing_newest)
             now = float(window.ts[-1])
@@ -299,8 +306,13 @@ class ModelScorer(Scorer):
             self.profile.track(level, distance, now, window.missing)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         top_k = self.top_k
+        # The tick's score, np.maximum.reduce(s) without a numpy reduction (~1.8 µs; this ~0.9): every
+        # entry is ≥ +0.0 or NaN (abs, maximum, the 0.0 written), so their sum is NaN exactly when
+        # one is, and otherwise the Python max is numpy's, the same float.
+        scores = s.tolist()
+        total = sum(scores)
         # Nothing for the explanation here: the lambda runs only when an alert is built.
-        return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
+        return TickScore(s, total if total != total else max(scores), self.TYPE,
                          lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def _forecast_offset(self) -> np.ndarray | None:
@@ -427,9 +439,13 @@ class ModelScorer(Scorer):
         now = float(ts[-1])
         run = self._error_run.step(ts, err)
         if run is not None:
-            self._history[now] = err
-            self._history = self._recent(self._history, ts, now)
-            return self._bias_weights @ run
+            history = self._history
+            history[now] = err
+            if len(history) > 2 * self.steps:           # (_recent's own first test, without its call)
+                self._history = self._recent(history, ts, now)
+            # ew_bias(run): np.dot is the same gemv as `@` on these operands, bit for bit (a zero's sign
+            # may differ, and the bias is only read through abs), ~0.35 µs less a tick
+            return np.dot(self._bias_weights, run)
         run = np.zeros((self.steps, self.n), np.float64)
         run[-1] = err
         if np.isfinite(now):

@@ -1,0 +1,106 @@
+"""The model tier's tick glue (perf31) computes the same bits as the long way: the tick's row
+normalised straight into the window's ring, the threshold in force without the min/max builtins,
+the carried bias by np.dot, and the chain's finiteness check of a model tier's tick by its score
+alone (every sensor's score is in it)."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from agent.config import ScoringConfig, ThresholdConfig
+from agent.scorers.forecast_error import bias_weights, ew_bias
+from agent.threshold import AdaptiveThreshold
+from agent.window import Normaliser, WindowBuffer
+
+
+def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
+    rng = np.random.default_rng(31)
+    n, steps = 7, 5
+    norm = Normaliser(mean=rng.normal(0, 5, n), std=rng.uniform(1e-3, 4, n))
+    short, long = WindowBuffer(steps, n), WindowBuffer(steps, n)
+    whole = 0                                            # rows with nothing to zero (into's shorter path)
+    for i in range(60):
+        raw = rng.normal(0, 10, n) * 10 ** rng.uniform(-3, 3)
+        raw[rng.random(n) < 0.2] = np.nan
+        if i % 4 == 0:
+            raw[rng.integers(n)] = rng.choice([np.inf, -np.inf, 1e300, -1e300])   # inf, and past float32's range
+        missing = np.isnan(raw)
+        whole += bool(np.isfinite(raw).all())
+        into = np.full(n, 7.0, np.float32)
+        with np.errstate(over="ignore"):                 # both cast 1e300 / std to float32's inf
+            norm.into(raw, into)
+            want = norm.apply(raw)
+            short.push_raw(raw, missing, float(i), norm)
+        assert into.tobytes() == want.tobytes(), i
+        long.push(want, missing, float(i))
+        for a, b in zip(short.state_dict().values(), long.state_dict().values()):
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), i
+        assert short.newest_seen.tobytes() == long.newest_seen.tobytes()
+    assert 0 < whole < 60
+    with np.errstate(over="ignore"):
+        assert np.isinf(norm.apply(np.full(n, 1e300))).any()    # the float32 overflow case was exercised
+
+
+def test_the_threshold_in_force_is_the_min_max_formula():
+    edge = [0.0, -0.0, 1.0, 2.5, -1.0, math.inf, -math.inf, math.nan]
+    for least in (0.0, 1.0, 2.5):
+        thr = AdaptiveThreshold(ThresholdConfig(min_threshold=least), {"init_threshold": 1.0, "n": 10, "value": 2.0})
+        for judge, value, level, ratio, floor in itertools.product((False, True), *[edge] * 4):
+            thr.judge_by_clock, thr.value, thr.mean_level, thr.ratio, thr.floor = judge, value, level, ratio, floor
+            want = (max(min(value, level) * ratio, floor, least) if judge
+                    else max(min(value * ratio, level), floor, least))
+            got = thr.current
+            assert (got == want and math.copysign(1, got) == math.copysign(1, want)) or (got != got and want != want)
+
+
+def test_the_carried_bias_by_dot_is_ew_bias():
+    rng = np.random.default_rng(16)
+    for trial in range(2000):
+        steps, n = int(rng.integers(1, 70)), int(rng.integers(1, 40))
+        ring = rng.standard_normal((2 * steps, n)) * 10 ** rng.uniform(-3, 3)
+        ring[rng.random(ring.shape) < rng.choice([0.0, 0.3])] = 0.0
+        head = int(rng.integers(steps))
+        run = ring[head:head + steps]
+        got, want = np.dot(bias_weights(steps), run), ew_bias(run)
+        assert np.abs(got).tobytes() == np.abs(want).tobytes(), trial
+
+
+pytest.importorskip("ai_edge_litert")
+
+from conftest import DEMO_BUNDLE, NO_DEMO  # noqa: E402
+
+
+@NO_DEMO
+def test_a_model_tier_with_a_sensor_score_not_finite_is_stepped_down_from():
+    """The chain checks a model tier's tick by its score alone: a NaN sensor score is in it (an inf one
+    too, by np.maximum.reduce; the residual floor keeps one from being made here)."""
+    from agent import bundle as bundles
+    from agent.scorers.base import Scorer, TickScore
+    from agent.scorers.chain import ScorerChain
+    from agent.scorers.tflite import TfliteScorer
+
+    class Constant(Scorer):
+        TYPE = "numpy"
+
+        def score(self, window):
+            return TickScore(sensor_scores=np.ones(window.n), score=1.0, tier="numpy")
+
+    bundle = bundles.load(str(DEMO_BUNDLE))
+    n = len(bundle.sensors)
+    model = TfliteScorer(bundle)
+    assert model.SCORE_COVERS_SENSORS
+    chain = ScorerChain([model, Constant()], ScoringConfig())
+    buf = WindowBuffer(bundle.steps, n)
+    for i in range(bundle.steps):
+        buf.push(np.zeros(n, np.float32), np.zeros(n, bool), float(i))
+    assert chain.score(buf).tier == "tflite"
+    residual = np.array(model.residual, np.float64)
+    residual[3] = np.nan                                  # that sensor's error (and score) NaN, the forecast fine
+    model.residual = residual
+    buf.push(np.full(n, 0.5, np.float32), np.zeros(n, bool), float(bundle.steps))
+    alone = model.score(buf)
+    assert math.isnan(alone.sensor_scores[3]) and math.isnan(alone.score)
+    assert chain.score(buf).tier == "numpy" and chain.tier == "numpy"
