@@ -217,6 +217,9 @@ class Drift(StationRelation):
         self._all_quiet.flags.writeable = False
         self._all_quiet_n = self._all_quiet[:n]    # (the sensors' part, a view)
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
+        self._no_rows = np.zeros(m, bool)          # no row (read-only: `over` on a tick none is)
+        self._no_rows.flags.writeable = False
+        self._rise_z, self._half_z = RISE_Z * self.z_limit, self.z_limit / 2     # (as _c_rise_z, _c_half_z)
         self._not_over = self._all_quiet           # ~over, made once a tick (all True: the read-only one)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
@@ -369,13 +372,12 @@ class Drift(StationRelation):
         # not a drift while the departure it left lasts; the scorers judge it.
         size = np.abs(self.departure)
         # (past the rise's share of the limit, below half of it: ramp.py's rise; none, the usual tick)
-        low = size > self._c_rise_z
-        any_low = fnp.count_nonzero(low)
-        if any_low:
-            over = size > self._c_half_z
-            any_over = fnp.count_nonzero(over)
-        else:
-            over, any_over = low, 0
+        # Whether any row is past either, from the largest size (fmax: a NaN row ignored, as the
+        # comparisons ignore it): one reduce and two Python comparisons; the masks only where needed.
+        top = np.fmax.reduce(size)
+        any_low = top > self._rise_z
+        any_over = top > self._half_z
+        over = size > self._c_half_z if any_over else self._no_rows
         self.over = over
         # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
@@ -489,7 +491,7 @@ class Drift(StationRelation):
         if self.ramp.back_on and (any_low or self.ramp.rising_any):     # a steady rise under half the limit (ramp.py)
             # (by index: the few sensors past RISE_Z; none when only a rise's record is left to clear)
             stepped, judges = self.stepped, self.ramp.judges
-            low = [k for k in low[:n].nonzero()[0].tolist() if judges[k] and not over[k] and judged[k]
+            low = [k for k in (size[:n] > self._c_rise_z).nonzero()[0].tolist() if judges[k] and not over[k] and judged[k]
                    and not stepped[k] and ctx_calm[k] and (all_healthy or not drifting[k])] if any_low else []
             rising = self.ramp.rise(low, size, t.ts, self.departure)
             if rising is not None:
