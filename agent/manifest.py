@@ -135,9 +135,7 @@ class Manifest:
             out += _per_sensor("normalisation.mean", self.normalisation.mean, sensors, positive=False)
             out += _per_sensor("normalisation.std", self.normalisation.std, sensors, positive=True)
         out += _per_sensor("residual_std", self.residual_std, sensors, positive=True)
-        value = self.threshold.get("value")
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
-            out.append(("threshold.value", f"expected a finite number, got {value!r}"))
+        out += _threshold_problems(self.threshold)
         for kind in self.artifacts:
             if kind not in ARTIFACT_KINDS:
                 out.append((f"artifacts.{kind}", f"unknown kind (known: {', '.join(ARTIFACT_KINDS)})"))
@@ -188,6 +186,35 @@ def _per_sensor(key: str, table: dict, sensors: list[str], positive: bool) -> li
     if positive:
         out += [(f"{key}.{s}", f"expected a positive number, got {v!r}")
                 for s, v in table.items() if isinstance(v, float) and not v > 0]
+    return out
+
+
+def _number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _threshold_problems(t: dict) -> list[tuple[str, str]]:
+    """The calibration the live threshold starts from (agent/threshold.py's AdaptiveThreshold reads
+    it as it is): a bundle whose numbers cannot be a threshold is refused here, naming the key, not
+    loaded to alarm on every tick (a value or start ≤ 0) or to fail at the first refit."""
+    out = []
+    value, init = t.get("value"), t.get("init_threshold")
+    if not (_number(value) and value > 0):
+        out.append(("threshold.value", f"expected a positive finite number, got {value!r}"))
+    if not (_number(init) and init >= 0):
+        out.append(("threshold.init_threshold", f"expected a finite number ≥ 0, got {init!r}"))
+    for key, required in (("n", True), ("n_peaks", False)):
+        v = t.get(key)
+        if (v is not None or required) and not (isinstance(v, int) and not isinstance(v, bool)
+                                                and v >= (1 if required else 0)):
+            out.append((f"threshold.{key}", f"expected a whole number ≥ {1 if required else 0}, got {v!r}"))
+    if "sigma" in t and not (_number(t["sigma"]) and t["sigma"] >= 0):
+        out.append(("threshold.sigma", f"expected a finite number ≥ 0, got {t['sigma']!r}"))
+    if "gamma" in t and not _number(t["gamma"]):
+        out.append(("threshold.gamma", f"expected a finite number, got {t['gamma']!r}"))
+    for key in ("peaks", "recent", "window"):
+        if key in t and not (isinstance(t[key], list) and all(_number(x) for x in t[key])):
+            out.append((f"threshold.{key}", "expected a list of finite numbers"))
     return out
 
 

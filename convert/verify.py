@@ -45,6 +45,16 @@ from .runners import TorchRunner, run_all
 from .show import parity_table
 
 INT8_KINDS = ("onnx_int8", "tflite_int8")
+# The manifest's residual_std is the forecast error's scale on validation rows; PyTorch's RMS error on
+# the held-out rows after them is of the same order (0.4–1.0 × on the demo bundle, down to 0.1 × on a
+# small test bundle whose validation days were busier). Beyond 1/100–100 × on a sensor with enough
+# observed rows the manifest's scale is not this model's (hand-written, another bundle's, another unit
+# or sensor order) and every score the agent computes is off by as much: only such gross mismatches fail.
+RESIDUAL_BAND = 100.0
+MIN_RESIDUAL_ROWS = 30
+# Of the calm held-out windows, more than this share over the manifest's threshold: the threshold
+# is not this model's (calibrated at a risk of ~1e-3, a real one raises a handful).
+MAX_CALM_ALERT_SHARE = 0.5
 SPIKE_SEED = 20260105
 PERTURB_SEED = 20260106       # not export's calibration seed: verify tests perturbations export never saw
 
@@ -78,6 +88,23 @@ def tick_scores(values: np.ndarray, missing: np.ndarray, forecast: np.ndarray, r
     for sl in groups.values():
         bias = rolling_bias(history, errors[sl], steps)
         out[sl] = combined_scores(errors[sl], bias, newest_missing[sl]).max(axis=1)
+    return out
+
+
+def residual_problems(values: np.ndarray, missing: np.ndarray, forecast: np.ndarray, residual: np.ndarray,
+                      sensors: list[str]) -> list[str]:
+    """Sensors whose held-out RMS forecast error is outside 1/RESIDUAL_BAND–RESIDUAL_BAND × the
+    manifest's residual_std (calm windows, PyTorch's forecasts)."""
+    observed = missing[:, -1, :] < 0.5
+    out = []
+    for s, name in enumerate(sensors):
+        err = values[observed[:, s], -1, s] - forecast[observed[:, s], s]
+        if err.size < MIN_RESIDUAL_ROWS:
+            continue
+        ratio = float(np.sqrt(np.mean(err.astype(np.float64) ** 2))) / float(residual[s])
+        if not 1 / RESIDUAL_BAND <= ratio <= RESIDUAL_BAND:
+            out.append(f"residual_std.{name}: {residual[s]:.4g}, but the model's RMS forecast error on the "
+                       f"held-out rows is {ratio:.3g} × that")
     return out
 
 
@@ -135,6 +162,15 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
                           f"{n} sensors): {exc}") from None
     ref_scores = tick_scores(values, missing, reference, residual, groups, steps)
     held_out = groups["calm"].stop
+    calm = groups["calm"]
+    problems = residual_problems(values[calm], missing[calm], reference[calm], residual, bundle.sensors)
+    share = float(np.mean(ref_scores[calm] > threshold))
+    if share > MAX_CALM_ALERT_SHARE:
+        problems.append(f"threshold.value: {threshold:.4g}, over which PyTorch's own scores put {share:.0%} of the "
+                        f"calm held-out windows")
+    if problems:
+        raise VerifyError(f"{bundle_dir / 'manifest.json'}: the manifest's numbers are not this model's: "
+                          + "; ".join(problems))
     parity = {"windows": int(len(values)), "held_out_windows": held_out, "spiked_windows": held_out,
               "perturbed_windows": held_out, "threshold": threshold, "min_int8_agreement": min_agreement,
               "groups": {"calm": "held-out windows as they are",

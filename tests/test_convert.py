@@ -268,6 +268,25 @@ def test_verify_fails_clearly_on_a_manifest_that_lies_about_the_window(bundle_di
     assert f"verify failed: {b / 'model.pt'}: does not run on the manifest's windows ({STEPS // 2} steps" in err
 
 
+@pytest.mark.parametrize("lie", ["residual_std", "threshold"])
+def test_verify_fails_on_a_manifest_whose_scale_or_threshold_is_not_the_models(bundle_dir, tmp_path, capsys, lie):
+    # A hand-written or mixed-up manifest: every artifact matches PyTorch, so the parity checks pass, but
+    # the agent would score every tick off by the lie. On the old code verify passed both (qa11).
+    b = _copy(bundle_dir, tmp_path)
+    manifest = read_manifest(b)
+    if lie == "residual_std":
+        manifest.residual_std = {s: v * 1000 for s, v in manifest.residual_std.items()}
+        said = "residual_std.S01_flow: "
+    else:
+        manifest.threshold = {**manifest.threshold, "value": 1e-6}
+        said = "threshold.value: 1e-06, over which PyTorch's own scores put 100% of the calm held-out windows"
+    write_manifest(b, manifest)              # hashes match: only what it says is wrong
+    assert main(["verify", str(b)]) == 1
+    err = capsys.readouterr().err
+    assert f"verify failed: {b / 'manifest.json'}: the manifest's numbers are not this model's: " in err
+    assert said in err, err
+
+
 def test_inspect_prints_the_manifest(bundle_dir, capsys):
     assert main(["inspect", str(bundle_dir)]) == 0
     out = capsys.readouterr().out

@@ -47,6 +47,9 @@ def test_a_broken_manifest_is_refused_naming_the_file_and_every_key(tmp_path):
     doc["artifacts"]["tflite_int4"] = doc["artifacts"]["tflite_fp32"]
     doc["files"]["model.pt"]["bytes"] = "many"
     doc["threshold"]["value"] = None
+    doc["threshold"]["init_threshold"] = -1
+    doc["threshold"]["peaks"][3] = "NaN"
+    del doc["threshold"]["n"]
     (out / manifests.MANIFEST_NAME).write_text(json.dumps(doc))
     with pytest.raises(bundles.BundleError) as info:
         bundles.load(out)
@@ -59,7 +62,10 @@ def test_a_broken_manifest_is_refused_naming_the_file_and_every_key(tmp_path):
                  "artifacts.onnx_int8.file: expected a plain file name inside the bundle, got '../escape.onnx'",
                  "artifacts.tflite_int4: unknown kind",
                  "files.model.pt.bytes: expected an integer",
-                 "threshold.value: expected a finite number, got None"):
+                 "threshold.value: expected a positive finite number, got None",
+                 "threshold.init_threshold: expected a finite number ≥ 0, got -1",
+                 "threshold.n: expected a whole number ≥ 1, got None",
+                 "threshold.peaks: expected a list of finite numbers"):
         assert part in msg, (part, msg)
 
 
