@@ -20,7 +20,12 @@ def test_ctrl_c_while_training_says_so_in_one_line_and_exits_130(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY_CORRIDOR_CONFIG)
     out, err = tmp_path / "bundle", tmp_path / "train.err"
-    proc = subprocess.Popen([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(out),
+    # A shell starts a background job (nohup, `&` in a script: how CI may run this suite) with SIGINT
+    # ignored, and Python then never turns SIGINT into KeyboardInterrupt: give the child the default
+    # handler a terminal's foreground process has, since Ctrl-C at a terminal is what is tested.
+    start = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "runpy.run_module('convert.cli', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", start, "train", "-c", str(cfg), "-o", str(out),
                              "--days", "2", "--epochs", "500", "--patience", "500", "--d-model", "8", "--heads", "2",
                              "--ff-hidden", "8"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=err.open("w"))
     try:
