@@ -225,6 +225,9 @@ class Pipeline:
     def model_id(self) -> str | None:
         return self.chain.tiers[0].describe().get("model_id") if len(self.chain.tiers) > 1 else None
 
+    def model_manifest(self) -> dict | None:
+        return self.chain.tiers[0].bundle.manifest.to_dict() if len(self.chain.tiers) > 1 else None
+
     def prepare(self, tiers: list[Scorer]) -> None:
         for t in tiers:
             t.align_to(self.normaliser)
