@@ -157,7 +157,7 @@ class Pipeline:
                  f"{missing} more {self.cfg.warmup.counts} from live data" if missing else "done")
         if not missing:
             self._finish_warmup()
-            self.refill = self.window.steps
+            self.refill_window()
 
     def _counts(self, row: Row) -> int:
         """1 when this row counts towards the warm-up: every tick, or (warmup.counts: rows) a tick
@@ -372,13 +372,20 @@ class Pipeline:
                 t.restore(before)
             raise
 
-    def after_restart(self, ts: float, gap_s: float) -> list[AlertEvent]:
-        """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen.
-        An open alert is continued — its next event says the gap — unless the gap is longer than
-        the window: nothing of what raised it is left to judge it by, so it ends ('restart')."""
+    def refill_window(self) -> None:
+        """The next T ticks only refill the window, unscored: what it holds is from another time
+        (a finished warm-up replay, a clock stepped back since the checkpoint)."""
+        if self.warm:
+            self.refill = self.window.steps
+
+    def after_restart(self, ts: float, gap_s: float | None) -> list[AlertEvent]:
+        """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen
+        (None: unknown, the clock was stepped back). An open alert is continued — its next event says
+        the gap — unless the gap is longer than the window or unknown: nothing of what raised it is
+        left to judge it by, so it ends ('restart')."""
         if not self.alerts.active:
             return []
-        if gap_s > self.window.steps * self.cfg.tick_s:
+        if gap_s is None or gap_s > self.window.steps * self.cfg.tick_s:
             thr = self.thresholds[self.chain.tier]
             return [self.alerts.end_at_restart(ts, thr.value, self.chain.tier, self.chain.current.describe, gap_s)]
         self.alerts.resumed(gap_s)
