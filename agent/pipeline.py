@@ -26,7 +26,7 @@ from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
-from .warmup import WarmupRows
+from .warmup import WarmupRows, unit_mismatches
 from .window import Normaliser, Row, WindowBuffer
 
 if TYPE_CHECKING:
@@ -100,6 +100,9 @@ class Pipeline:
         if self.normaliser is None:
             # Labels are never used here: they are ground truth, and the daemon has none.
             self.normaliser = Normaliser.fit(raw)
+        elif len(self.chain.tiers) > 1:
+            for line in unit_mismatches(self.sensors, raw, missing, self.normaliser):
+                log.warning("%s", line)
         z = self.normaliser.apply(raw)
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
         self.numpy.fit(z, missing, ts, fit_rows=cut)
