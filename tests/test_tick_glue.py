@@ -21,7 +21,8 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
     n, steps = 7, 5
     norm = Normaliser(mean=rng.normal(0, 5, n), std=rng.uniform(1e-3, 4, n))
     short, long = WindowBuffer(steps, n), WindowBuffer(steps, n)
-    whole = 0                                            # rows with nothing to zero (into's shorter path)
+    whole = 0                                            # rows with nothing to zero (the shorter path)
+    rows = []
     for i in range(60):
         raw = rng.normal(0, 10, n) * 10 ** rng.uniform(-3, 3)
         raw[rng.random(n) < 0.2] = np.nan
@@ -30,16 +31,22 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
         missing = np.isnan(raw)
         whole += bool(np.isfinite(raw).all())
         into = np.full(n, 7.0, np.float32)
-        with np.errstate(over="ignore"):                 # both cast 1e300 / std to float32's inf
+        with np.errstate(over="ignore"):                 # each casts 1e300 / std to float32's inf
+            z = (raw - norm.mean) / norm.std
+            want = np.where(np.isfinite(z), z, 0.0).astype(np.float32)      # the long way
             norm.into(raw, into)
-            want = norm.apply(raw)
             short.push_raw(raw, missing, float(i), norm)
+            assert norm.apply(raw).tobytes() == want.tobytes(), i
         assert into.tobytes() == want.tobytes(), i
+        rows.append(raw)
         long.push(want, missing, float(i))
         for a, b in zip(short.state_dict().values(), long.state_dict().values()):
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), i
         assert short.newest_seen.tobytes() == long.newest_seen.tobytes()
     assert 0 < whole < 60
+    with np.errstate(over="ignore"):                     # and rows of them at once (the warm-up's)
+        z = (np.array(rows) - norm.mean) / norm.std
+        assert norm.apply(np.array(rows)).tobytes() == np.where(np.isfinite(z), z, 0.0).astype(np.float32).tobytes()
     with np.errstate(over="ignore"):
         assert np.isinf(norm.apply(np.full(n, 1e300))).any()    # the float32 overflow case was exercised
 
