@@ -1,18 +1,15 @@
 """The model tier's tick glue (perf31) computes the same bits as the long way: the tick's row
-normalised straight into the window's ring, the threshold in force without the min/max builtins,
-the carried bias by np.dot, and the chain's finiteness check of a model tier's tick by its score
-alone (every sensor's score is in it)."""
+normalised straight into the window's ring, the carried bias by np.dot, and the chain's finiteness
+check of a model tier's tick by its score alone (every sensor's score is in it)."""
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 
-from agent.config import ScoringConfig, ThresholdConfig
+from agent.config import ScoringConfig
 from agent.scorers.forecast_error import bias_weights, ew_bias
-from agent.threshold import AdaptiveThreshold
 from agent.window import Normaliser, WindowBuffer
 
 
@@ -49,18 +46,6 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
         assert norm.apply(np.array(rows)).tobytes() == np.where(np.isfinite(z), z, 0.0).astype(np.float32).tobytes()
     with np.errstate(over="ignore"):
         assert np.isinf(norm.apply(np.full(n, 1e300))).any()    # the float32 overflow case was exercised
-
-
-def test_the_threshold_in_force_is_the_min_max_formula():
-    edge = [0.0, -0.0, 1.0, 2.5, -1.0, math.inf, -math.inf, math.nan]
-    for least in (0.0, 1.0, 2.5):
-        thr = AdaptiveThreshold(ThresholdConfig(min_threshold=least), {"init_threshold": 1.0, "n": 10, "value": 2.0})
-        for judge, value, level, ratio, floor in itertools.product((False, True), *[edge] * 4):
-            thr.judge_by_clock, thr.value, thr.mean_level, thr.ratio, thr.floor = judge, value, level, ratio, floor
-            want = (max(min(value, level) * ratio, floor, least) if judge
-                    else max(min(value * ratio, level), floor, least))
-            got = thr.current
-            assert (got == want and math.copysign(1, got) == math.copysign(1, want)) or (got != got and want != want)
 
 
 def test_the_carried_bias_by_dot_is_ew_bias():
