@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quantile import quantile
 from .window import Normaliser, Row
 
 #: A sensor's warm-up readings whose median lies this many of the bundle's std from its mean, or
@@ -84,7 +85,7 @@ def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bu
         if len(seen) < 2:
             continue
         mean, std = float(bundle.mean[j]), float(bundle.std[j])
-        level, spread = float(np.median(seen)), float(np.std(seen))
+        level, spread = float(quantile(seen, 0.5)), float(np.std(seen))   # np.median imports numpy.ma
         shift = abs(level - mean) / std
         small = abs(mean) >= std and abs(level) < abs(mean) / UNIT_RATIO and spread < std / UNIT_RATIO
         if shift <= UNIT_RATIO and not small:
