@@ -385,6 +385,12 @@ class Aligner:
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
 
 
+def std_floor(mean: np.ndarray) -> np.ndarray:
+    """The smallest std a sensor is normalised by: a flat sensor stays finite (1e-6, or a thousandth of
+    its mean's size)."""
+    return np.maximum(1e-6, 1e-3 * np.abs(mean))
+
+
 @dataclass
 class Normaliser:
     mean: np.ndarray
@@ -405,9 +411,15 @@ class Normaliser:
             mean = np.nanmean(raw, axis=0)
             std = np.nanstd(raw, axis=0)
         mean = fnp.where(np.isfinite(mean), mean, 0.0)
-        floor = np.maximum(1e-6, 1e-3 * np.abs(mean))
+        floor = std_floor(mean)
         std = fnp.where(np.isfinite(std) & (std > floor), std, floor)
         return cls(mean=mean.astype(np.float64), std=std.astype(np.float64))
+
+    def floored(self) -> np.ndarray:
+        """Where a sensor's std is `fit`'s floor: it did not move (or was never read) in the rows the
+        normalisation was fitted on, so its normal spread is unknown and any change of it scores in
+        units of the floor — far over any threshold, for as long as it differs."""
+        return self.std <= std_floor(self.mean)
 
     @classmethod
     def from_manifest(cls, norm: Normalisation, sensors: list[str]) -> "Normaliser":
