@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from .config import AgentConfig
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
+#: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is
+#: ~1e15), and far under where the fault tracker's pair statistics overflow — products of x² terms:
+#: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
+MAX_READING = 1e30
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
@@ -267,8 +271,12 @@ class Aligner:
             if i is None:
                 self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}")
                 continue
-            if value is None or not math.isfinite(value):
-                self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
+            if value is None or not -MAX_READING <= value <= MAX_READING:     # (False for NaN too)
+                if value is not None and math.isfinite(value):
+                    self.rejects.add("value out of range", rec.origin,
+                                     f"sensor {short_repr(sensor)} value {value!r} (beyond ±{MAX_READING:g})")
+                else:
+                    self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
                 continue
             if seen[i]:
                 self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {k}")
