@@ -130,7 +130,11 @@ class StationRelation:
         for k, trio in enumerate(self.trio):
             self.trio_in[trio, k] = 1.0
             self.trio_sign[trio] = RELATION_SIGN
-        self.rel_sign = np.array(RELATION_SIGN)
+        # The relation log flow − log occ − log speed of every station as one product with the sensors'
+        # log readings: the signs at each station's three columns of an (S, n) matrix (one np.dot, 0.6 µs
+        # against 1.0 for a gather of the trios and a matmul with the three signs; perf32).
+        self._rel_w = np.zeros((s_n, n))
+        self._rel_w[np.arange(s_n)[:, None], self.trio] = RELATION_SIGN
         self.rel_level = np.zeros(s_n)         # log k, learned while the station is healthy and calm
         self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
         self.rel_b = np.zeros(s_n)
@@ -354,7 +358,7 @@ class StationRelation:
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, _ONE)
         lx = np.log(xp)
-        r = lx[self.trio] @ self.rel_sign      # (np.matmul with out= costs twice this here, 2.7 against 1.3 µs)
+        r = np.dot(self._rel_w, lx)
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         v = xp[self._speed]
         # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)
