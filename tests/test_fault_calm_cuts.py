@@ -381,7 +381,8 @@ def test_drifts_folded_pair_residuals_are_each_pairs_own():
     before it sums), with NaN in every padding slot; a feature NaN or inf spoils the block beyond its
     padding, so the tick is judged pair by pair. The station relations' one product with the signs is
     the gathered trio's; the median's halves are (a + b) × 0.5 bit for bit."""
-    from agent.faults.drift import _HALVES, F, Drift
+    from agent.faults.drift import Drift
+    from agent.faults.pairs import _HALVES, F
     cfg, rows = _faulty_rows("corridor", 3, 8.0)
     tracker = _trackers(cfg)
     for row in rows[:900]:
