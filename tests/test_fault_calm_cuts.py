@@ -379,8 +379,8 @@ def test_drifts_folded_pair_residuals_are_each_pairs_own():
     folded matrix with [x, x², lag1, lag2, 1], laid out as the median's (n, width) block, are each
     pair's residual worked out from its own β, intercept and spread (to rounding: the fold multiplies
     before it sums), with NaN in every padding slot; a feature NaN or inf spoils the block beyond its
-    padding, so the tick is judged pair by pair. The station relations' one product with the signs is
-    the gathered trio's; the median's halves are (a + b) × 0.5 bit for bit."""
+    padding, so the tick is judged pair by pair. The station relations' one product with the signs and
+    the level is the gathered trio's r and r − level; the median's halves are (a + b) × 0.5 bit for bit."""
     from agent.faults.drift import Drift
     from agent.faults.pairs import _HALVES, F
     cfg, rows = _faulty_rows("corridor", 3, 8.0)
@@ -406,7 +406,10 @@ def test_drifts_folded_pair_residuals_are_each_pairs_own():
             with np.errstate(invalid="ignore"):          # (0 × inf)
                 assert np.count_nonzero(np.isnan(np.dot(drift._slot_w, drift._xl_one))) > drift._n_pad, bad
     lx = rng.normal(size=n) * 3.0
-    np.testing.assert_allclose(np.dot(drift._rel_w, lx), lx[drift.trio] @ np.array([1.0, -1.0, -1.0]), rtol=0, atol=1e-14)
+    r = lx[drift.trio] @ np.array([1.0, -1.0, -1.0])
+    assert np.abs(drift.rel_level).max() > 0.01                # (a learned level, not the zeros)
+    np.testing.assert_allclose(np.dot(drift._rel_w, np.append(lx, 1.0)), np.concatenate((r, r - drift.rel_level)),
+                               rtol=0, atol=1e-13)
     with np.errstate(all="ignore"):
         two = rng.normal(size=(2, 4000)) * 10.0 ** rng.integers(-300, 300, (2, 4000))
         fine = np.isfinite((two[0] + two[1]) * 0.5) & (np.abs(two) > 1e-300).all(axis=0)

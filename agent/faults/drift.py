@@ -280,7 +280,7 @@ class Drift(PairModels, StationRelation):
         drifting = t.drifting
         all_healthy = t.all_healthy     # no sensor faulty (none drifting): the masks below without them
         fresh = t.observed if all_healthy else t.observed & t.healthy
-        all_fresh = fnp.count_nonzero(fresh) == n
+        all_fresh = t.all_observed if all_healthy else fnp.count_nonzero(fresh) == n
         # Lags follow readings of healthy sensors only: a fault is not remembered as the process.
         lags = self.lags
         if self._all_started:              # (a started lag is a number for good: finite readings)
@@ -338,7 +338,7 @@ class Drift(PairModels, StationRelation):
             self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
             med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
         self._normal = t.normal
-        rel = self._relation(t.x, ok_i, all_healthy and all_fresh) if self.trio.size else None
+        rel = self._relation(t.x, xl[1], ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
             if rel is not None else None
         if rel is not None:
@@ -373,7 +373,9 @@ class Drift(PairModels, StationRelation):
             self._settled = not fnp.count_nonzero(self.settle)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
-        all_seen = fnp.count_nonzero(seen) == seen.size
+        # (has as every row's constant, every sensor with a context: every row seen, not counted)
+        all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
+            or fnp.count_nonzero(seen) == seen.size
         mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         if any_other:
@@ -721,6 +723,7 @@ class Drift(PairModels, StationRelation):
             for k in RELATION_STATE:
                 mine = getattr(self, k)
                 mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
+            self._fold_rel_level()
             self._restore_jump_back(rel.get("jump_back", {}))
             self._restore_history(rel.get("history", {}))
             self._restore_vouch(rel.get("vouch", {}))
