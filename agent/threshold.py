@@ -208,22 +208,10 @@ class AdaptiveThreshold:
     def current(self) -> float:
         """The threshold in force at the tick last judged: the fitted value or the mean path's
         level, whichever is lower, and at least the recurring level."""
-        # max(min(a, b), c, d) written out (the builtins' calls are most of this property's cost, read
-        # twice a tick): min keeps a unless b < a, max keeps the first unless a later one is greater.
+        # The builtins: written out as comparisons they saved ~0.5 µs, not seen in the whole tick (review11)
         if self.judge_by_clock:
-            value, level = self.value, self.mean_level
-            if level < value:
-                value = level
-            value *= self.ratio
-        else:
-            value, level = self.value * self.ratio, self.mean_level
-            if level < value:
-                value = level
-        floor = self.floor
-        if floor > value:
-            value = floor
-        floor = self.cfg.min_threshold
-        return floor if floor > value else value
+            return max(min(self.value, self.mean_level) * self.ratio, self.floor, self.cfg.min_threshold)
+        return max(min(self.value * self.ratio, self.mean_level), self.floor, self.cfg.min_threshold)
 
     def at(self, ts: float) -> float:
         """The threshold in force at tick time ts (the Detector judges each tick against it)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 import warnings
 
@@ -389,6 +389,13 @@ class Aligner:
 class Normaliser:
     mean: np.ndarray
     std: np.ndarray
+    # `into`'s float64 row and its finite flags, made once: the tick's row allocates nothing
+    _z: np.ndarray = field(init=False, repr=False, compare=False)
+    _finite: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._z = np.empty(np.shape(self.mean), np.float64)
+        self._finite = np.empty(np.shape(self.mean), bool)
 
     @classmethod
     def fit(cls, raw: np.ndarray) -> "Normaliser":
@@ -413,22 +420,24 @@ class Normaliser:
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """Normalise rows of raw values; NaN (missing) becomes 0. Works on (N,) or (n, N)."""
-        z = (raw - self.mean) / self.std
-        return fnp.where(np.isfinite(z), z, 0.0).astype(np.float32)
+        shape = np.broadcast_shapes(np.shape(raw), np.shape(self.mean))
+        out = np.empty(shape, np.float32)
+        self._normalise(raw, np.empty(shape, np.float64), np.empty(shape, bool), out)
+        return out
 
     def into(self, raw: np.ndarray, out: np.ndarray) -> None:
-        """`apply` of one row (N,) written into `out` (float32; (N,), or rows of N that each get it):
-        the same float64 arithmetic and the same float32 bits, in two buffers kept from one call to
-        the next — the tick's row costs four or five numpy calls and no new arrays (apply's six make five)."""
-        bufs = self.__dict__.get("_row")
-        if bufs is None or bufs[0].shape != raw.shape:
-            bufs = self.__dict__["_row"] = (np.empty(raw.shape, np.float64), np.empty(raw.shape, bool))
-        z, finite = bufs
+        """`apply` of one row (N,) written into `out` (float32; (N,), or rows of N that each get it),
+        through the two buffers made with the normaliser: the tick's row makes no new arrays."""
+        self._normalise(raw, self._z, self._finite, out)
+
+    def _normalise(self, raw: np.ndarray, z: np.ndarray, finite: np.ndarray, out: np.ndarray) -> None:
+        """(raw - mean) / std in float64 into z, cast to float32 into out (astype's rounding: a value
+        past float32's range is inf), 0 where z is not finite; one copy when nothing is to be zeroed."""
         np.subtract(raw, self.mean, out=z)
         np.divide(z, self.std, out=z)
         np.isfinite(z, out=finite)
-        if fnp.count_nonzero(finite) == len(finite):            # (no value missing: nothing to zero)
-            fnp.copyto(out, z, casting="same_kind")              # float64 → float32: astype's rounding
+        if fnp.count_nonzero(finite) == finite.size:           # (no value missing: nothing to zero)
+            fnp.copyto(out, z, casting="same_kind")
         else:
             fnp.copyto(out, 0.0)
             fnp.copyto(out, z, where=finite, casting="same_kind")

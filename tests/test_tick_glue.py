@@ -1,18 +1,15 @@
 """The model tier's tick glue (perf31) computes the same bits as the long way: the tick's row
-normalised straight into the window's ring, the threshold in force without the min/max builtins,
-the carried bias by np.dot, and the chain's finiteness check of a model tier's tick by its score
-alone (every sensor's score is in it)."""
+normalised straight into the window's ring, the carried bias by np.dot, and the chain's finiteness
+check of a model tier's tick by its score alone (every sensor's score is in it)."""
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 
-from agent.config import ScoringConfig, ThresholdConfig
+from agent.config import ScoringConfig
 from agent.scorers.forecast_error import bias_weights, ew_bias
-from agent.threshold import AdaptiveThreshold
 from agent.window import Normaliser, WindowBuffer
 
 
@@ -21,7 +18,8 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
     n, steps = 7, 5
     norm = Normaliser(mean=rng.normal(0, 5, n), std=rng.uniform(1e-3, 4, n))
     short, long = WindowBuffer(steps, n), WindowBuffer(steps, n)
-    whole = 0                                            # rows with nothing to zero (into's shorter path)
+    whole = 0                                            # rows with nothing to zero (the shorter path)
+    rows = []
     for i in range(60):
         raw = rng.normal(0, 10, n) * 10 ** rng.uniform(-3, 3)
         raw[rng.random(n) < 0.2] = np.nan
@@ -30,30 +28,24 @@ def test_a_row_normalised_into_the_ring_is_applys_row_pushed():
         missing = np.isnan(raw)
         whole += bool(np.isfinite(raw).all())
         into = np.full(n, 7.0, np.float32)
-        with np.errstate(over="ignore"):                 # both cast 1e300 / std to float32's inf
+        with np.errstate(over="ignore"):                 # each casts 1e300 / std to float32's inf
+            z = (raw - norm.mean) / norm.std
+            want = np.where(np.isfinite(z), z, 0.0).astype(np.float32)      # the long way
             norm.into(raw, into)
-            want = norm.apply(raw)
             short.push_raw(raw, missing, float(i), norm)
+            assert norm.apply(raw).tobytes() == want.tobytes(), i
         assert into.tobytes() == want.tobytes(), i
+        rows.append(raw)
         long.push(want, missing, float(i))
         for a, b in zip(short.state_dict().values(), long.state_dict().values()):
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), i
         assert short.newest_seen.tobytes() == long.newest_seen.tobytes()
     assert 0 < whole < 60
+    with np.errstate(over="ignore"):                     # and rows of them at once (the warm-up's)
+        z = (np.array(rows) - norm.mean) / norm.std
+        assert norm.apply(np.array(rows)).tobytes() == np.where(np.isfinite(z), z, 0.0).astype(np.float32).tobytes()
     with np.errstate(over="ignore"):
         assert np.isinf(norm.apply(np.full(n, 1e300))).any()    # the float32 overflow case was exercised
-
-
-def test_the_threshold_in_force_is_the_min_max_formula():
-    edge = [0.0, -0.0, 1.0, 2.5, -1.0, math.inf, -math.inf, math.nan]
-    for least in (0.0, 1.0, 2.5):
-        thr = AdaptiveThreshold(ThresholdConfig(min_threshold=least), {"init_threshold": 1.0, "n": 10, "value": 2.0})
-        for judge, value, level, ratio, floor in itertools.product((False, True), *[edge] * 4):
-            thr.judge_by_clock, thr.value, thr.mean_level, thr.ratio, thr.floor = judge, value, level, ratio, floor
-            want = (max(min(value, level) * ratio, floor, least) if judge
-                    else max(min(value * ratio, level), floor, least))
-            got = thr.current
-            assert (got == want and math.copysign(1, got) == math.copysign(1, want)) or (got != got and want != want)
 
 
 def test_the_carried_bias_by_dot_is_ew_bias():
