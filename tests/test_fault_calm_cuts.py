@@ -4,7 +4,8 @@ while every sensor is judged, and the ramp's update and jump-back record skipped
 nothing. And perf20's: stuck's repeat rate on a tick with no repeat, drift's kept relation slots
 and sensors' calm context written once while they stay all True / as they are. And perf25's: drift's
 ~over made once a tick, the fold's wheres skipped when they would pick every entry. And perf29's:
-drift's level and spread learned as the rows of one array."""
+drift's level and spread learned as the rows of one array. And perf32's: drift's pair residuals
+and station relations as products folded at the refit (to rounding)."""
 import json
 
 import numpy as np
@@ -371,3 +372,45 @@ def test_drifts_level_and_spread_learned_as_one_array_are_the_two_updates():
             want_d2 = np.maximum(want_d2, drift.d2_floor)
             assert drift.base_e.tobytes() == want_base.tobytes(), k
             assert drift.d2.tobytes() == want_d2.tobytes(), k
+
+
+def test_drifts_folded_pair_residuals_are_each_pairs_own():
+    """perf32: drift's pair residuals (x_i − β·g − intercept) / spread as one product of the refit's
+    folded matrix with [x, x², lag1, lag2, 1], laid out as the median's (n, width) block, are each
+    pair's residual worked out from its own β, intercept and spread (to rounding: the fold multiplies
+    before it sums), with NaN in every padding slot; a feature NaN or inf spoils the block beyond its
+    padding, so the tick is judged pair by pair. The station relations' one product with the signs and
+    the level is the gathered trio's r and r − level; the median's halves are (a + b) × 0.5 bit for bit."""
+    from agent.faults.drift import Drift
+    from agent.faults.pairs import _HALVES, F
+    cfg, rows = _faulty_rows("corridor", 3, 8.0)
+    tracker = _trackers(cfg)
+    for row in rows[:900]:
+        tracker.observe(row)
+    drift = next(r for r in tracker.rules if isinstance(r, Drift))
+    assert drift._all_fitted and np.abs(drift.beta).max() > 0.01       # (refitted models, not the zeros)
+    n, p = drift.n, drift.target.size
+    on = drift.slot < p
+    rng = np.random.default_rng(32)
+    for _ in range(50):
+        drift._xl[...] = rng.normal(size=(F, n)) * rng.choice([1e-2, 1.0, 1e2])
+        block = np.dot(drift._slot_w, drift._xl_one).reshape(drift.slot.shape)
+        g = drift._xl_flat[drift.g_index]
+        want = (g[:, F] - np.einsum("pk,pk->p", drift.beta, g[:, :F]) - drift.icept) / drift.spread
+        scale = (np.abs(g[:, :F] * drift.beta).sum(axis=1) + np.abs(g[:, F]) + np.abs(drift.icept)) / drift.spread
+        np.testing.assert_array_less(np.abs(block[on] - want[drift.slot[on]]), 1e-13 * scale + 1e-300)
+        assert np.isnan(block[~on]).all() and not np.isnan(block[on]).any()
+        assert np.count_nonzero(np.isnan(block)) == drift._n_pad
+        for bad in (np.nan, np.inf):
+            drift._xl[rng.integers(F), rng.integers(n)] = bad
+            with np.errstate(invalid="ignore"):          # (0 × inf)
+                assert np.count_nonzero(np.isnan(np.dot(drift._slot_w, drift._xl_one))) > drift._n_pad, bad
+    lx = rng.normal(size=n) * 3.0
+    r = lx[drift.trio] @ np.array([1.0, -1.0, -1.0])
+    assert np.abs(drift.rel_level).max() > 0.01                # (a learned level, not the zeros)
+    np.testing.assert_allclose(np.dot(drift._rel_w, np.append(lx, 1.0)), np.concatenate((r, r - drift.rel_level)),
+                               rtol=0, atol=1e-13)
+    with np.errstate(all="ignore"):
+        two = rng.normal(size=(2, 4000)) * 10.0 ** rng.integers(-300, 300, (2, 4000))
+        fine = np.isfinite((two[0] + two[1]) * 0.5) & (np.abs(two) > 1e-300).all(axis=0)
+        assert np.dot(_HALVES, two)[fine].tobytes() == ((two[0] + two[1]) * 0.5)[fine].tobytes()

@@ -520,7 +520,8 @@ def test_the_pair_moments_folded_at_a_refit_are_the_tick_by_tick_moments():
     """The drift rule keeps its ticks and folds them into the pair models' mean and covariance
     every REFIT_TICKS (one set of calls instead of one a tick): the same exponentially forgotten
     moments as updating them tick by tick, learned and unlearned ticks mixed, first ticks included."""
-    from agent.faults.drift import F, Drift, REFIT_TICKS
+    from agent.faults.drift import Drift, REFIT_TICKS
+    from agent.faults.pairs import F
     cfg, rows = corridor_rows_for_drift()
     rule = next(r for r in FaultTracker(cfg.sensor_specs(), cfg.topology, TICK, cfg.faults).rules
                 if isinstance(r, Drift))

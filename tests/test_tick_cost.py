@@ -422,7 +422,7 @@ def test_drift_median_of_every_pair_is_the_counted_one():
     """Drift's row median when every pair is usable and a number (middle positions fixed by each
     row's context size) is _row_median's (which counts each row's entries), bit for bit, on the
     corridor's and the pump's pairs."""
-    from agent.faults.drift import _full_median, _row_median
+    from agent.faults.pairs import _full_median, _row_median
     rng = np.random.default_rng(8)
     for scenario in ("corridor", "pump"):
         cfg, _ = _faulty_rows(scenario, 1, 10.0, 0)

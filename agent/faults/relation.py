@@ -130,8 +130,19 @@ class StationRelation:
         for k, trio in enumerate(self.trio):
             self.trio_in[trio, k] = 1.0
             self.trio_sign[trio] = RELATION_SIGN
-        self.rel_sign = np.array(RELATION_SIGN)
+        # The relation r = log flow − log occ − log speed of every station, and r less its level, as one
+        # product with the sensors' log readings and a constant 1 (_lx_one): the signs at each station's
+        # three columns of a (2S, n + 1) matrix, twice, the second half with −level in the last column
+        # (_fold_rel_level, at each fold) — one np.dot for a gather of the trios, a matmul with the three
+        # signs and a subtraction (perf32). r and r − level are views of one kept array (_r_two).
+        self._rel_w = np.zeros((2 * s_n, n + 1))
+        self._rel_w[np.arange(2 * s_n)[:, None], np.concatenate((self.trio, self.trio))] = RELATION_SIGN
+        self._lx_one = np.ones(n + 1)
+        self._lx = self._lx_one[:n]                # (this tick's log readings: kept by a copy, if kept)
+        self._r_two = np.zeros(2 * s_n)
+        self._r_now, self._r_off = self._r_two[:s_n], self._r_two[s_n:]
         self.rel_level = np.zeros(s_n)         # log k, learned while the station is healthy and calm
+        self._fold_rel_level()
         self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
         self.rel_b = np.zeros(s_n)
         self.rel_b_known = np.zeros(s_n, bool)  # speeds have varied enough (a queue seen) to learn rel_b
@@ -312,8 +323,8 @@ class StationRelation:
             lx, fit = fnp.where(mates_gap, self.lx_prev, lx), fnp.where(mates_gap, self.fit_prev, fit)
         self.rel_dep_prev = dep.copy()
         self.rel_z_prev = z.copy() if z is self._med_rel else z     # (the tick's row medians: written again)
-        self.rel_r_prev = r
-        self.lx_prev = lx
+        self.rel_r_prev = r.copy() if r is self._r_now else r       # (this tick's kept arrays: written again)
+        self.lx_prev = lx.copy() if lx is self._lx else lx
         self.fit_prev = fit
         return out
 
@@ -345,23 +356,29 @@ class StationRelation:
             self.log_history[...] = state["log"]
             self.fit_history[...] = state["fit"]
 
-    def _relation(self, x: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
+    def _relation(self, x: np.ndarray, x2: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
         usable, whether its three readings are fit to use, and the raw log k and 1/speed² (learned
         at the refit); per sensor: its log reading and whether it is fit to use (the jump back's).
-        `ok_all`: every entry of ok_i is True."""
+        `x2`: x × x (drift's feature row); `ok_all`: every entry of ok_i is True. The log readings and
+        r are this call's kept arrays, written again next tick: a caller keeping them copies them."""
         pos = x > _ZERO
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, _ONE)
-        lx = np.log(xp)
-        r = lx[self.trio] @ self.rel_sign      # (np.matmul with out= costs twice this here, 2.7 against 1.3 µs)
+        lx = np.log(xp, out=self._lx)
+        np.dot(self._rel_w, self._lx_one, out=self._r_two)         # r, and r − level
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
-        v = xp[self._speed]
+        # 1 / speed² (x² is the speed's square when every reading is positive: the same products)
         # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)
-        u = np.divide(_ONE, v * v, out=self._u[self._filled])
+        if all_pos:
+            u = np.divide(_ONE, x2.take(self._speed), out=self._u[self._filled])
+        else:
+            v = xp[self._speed]
+            u = np.divide(_ONE, v * v, out=self._u[self._filled])
+        r = self._r_now
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
-        z = fnp.clip((r - self.rel_level) / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI, out=self._med_rel)
+        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI, out=self._med_rel)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit
@@ -481,10 +498,16 @@ class StationRelation:
         total = fnp.where(fit, self.log_history[slots], 0.0).sum(axis=0)
         return np.divide(total, count, out=np.full(self.n, np.nan), where=count > 0)
 
+    def _fold_rel_level(self) -> None:
+        """−level into the last column of the relation product's second half (_relation: r − level)."""
+        s_n = self.trio.shape[0]
+        self._rel_w[s_n:, -1] = -self.rel_level
+
     def _fold_relation(self, k: int, w: np.ndarray, keep: np.ndarray) -> None:
         # (r and u are finite on every kept tick, and w is 0 on those not learned)
         on, r, u = self._rc[:k], self._r[:k], self._u[:k]
         self.rel_level = keep * self.rel_level + (w * r).sum(axis=0)
+        self._fold_rel_level()
         e2 = (r - self.rel_level) ** 2
         clipped = np.minimum(e2, REL_LEARN_CLIP ** 2 * (self.rel_a + self.rel_b * u))
         e2 = clipped if self._all_rel_fitted else fnp.where(self.rel_fitted, clipped, e2)     # (all: the where picks every entry)

@@ -52,7 +52,7 @@ class BatchRLS:
             b += fnp.einsum("mni,mn->ni", X, fnp.where(valid, y, 0.0))
         self.A = A + self.ridge * np.eye(self.k)
         self.b = b
-        self.w[...] = np.linalg.solve(self.A, self.b[:, :, None])[:, :, 0]
+        self._solve_weights(self.A)
         sq, count = np.zeros(self.n), np.zeros(self.n, np.int64)
         for X, y, valid in blocks():
             r = fnp.where(valid, y - fnp.einsum("mnk,nk->mn", X, self.w), 0.0)
@@ -113,9 +113,24 @@ class BatchRLS:
         mean_sq = np.divide((r * r).sum(axis=0), seen, out=self.resid_var.copy(), where=seen > 0)
         keep = self.lam ** (seen * 4)           # variance tracks about 4× faster than the weights
         self._set_var(np.maximum(keep * self.resid_var + (1 - keep) * mean_sq, 1e-4))
-        self.w[...] = np.linalg.solve(self.A + self.ridge * np.eye(self.k), self.b[:, :, None])[:, :, 0]
+        self._solve_weights(self.A + self.ridge * np.eye(self.k))
         self.version += 1
         self._m = 0
+
+    def _solve_weights(self, lhs: np.ndarray) -> None:
+        """w from lhs (A with the ridge) and b, every sensor in one batched solve. numpy refuses the whole
+        batch for one singular matrix, and that refusal stopped the agent: then each sensor is solved
+        alone, and one whose lhs is singular keeps the weights it had. (One sensor's scale makes it so:
+        flat through the warm-up it gets the normaliser's std floor, moving later its z is 1e6 and more,
+        and its x xᵀ goes past float64's precision beside the ridge.)"""
+        try:
+            self.w[...] = np.linalg.solve(lhs, self.b[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            for i in range(self.n):
+                try:
+                    self.w[i] = np.linalg.solve(lhs[i], self.b[i])
+                except np.linalg.LinAlgError:
+                    pass
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
