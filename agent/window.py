@@ -11,6 +11,7 @@ trainer so that training sees exactly what the agent sees:
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,10 +23,13 @@ import numpy as np
 from . import fastnp as fnp
 from .checkpoint import array_like, array_of
 from .manifest import Normalisation
+from .alerts import iso
 from .records import Record, Rejects, short_repr
 
 if TYPE_CHECKING:
     from .config import AgentConfig
+
+log = logging.getLogger("stad.aligner")
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 #: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is
@@ -35,6 +39,14 @@ MAX_READING = 1e30
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
+
+
+def _span(seconds: float) -> str:
+    """A time step for a person: +7.0 d, -2.0 h, +45 min, +30 s."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:+.1f} {unit}"
+    return f"{seconds:+.0f} s"
 
 
 class _Candidate:
@@ -144,7 +156,7 @@ class Aligner:
         if rec.received is not None and self.max_clock_skew_s > 0:
             skew = rec.ts - rec.received
             if abs(skew) > self.max_clock_skew_s:
-                self.rejects.add("clock skew", rec.origin, f"ts={rec.ts:.3f} is {skew:+.0f}s from this host's "
+                self.rejects.add("clock skew", rec.origin, f"ts {iso(rec.ts)} is {_span(skew)} from this host's "
                                  f"clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
                 return []
             now_k = self.tick_of(rec.received)
@@ -153,7 +165,8 @@ class Aligner:
     def _place(self, k: int, rec: Record, now_k: int | None = None) -> list[Row]:
         """Take a record that is in step with the time base, hold one that would move it."""
         if self.next_k is not None and k < self.next_k:
-            self.rejects.add("late", rec.origin, f"tick at {rec.ts:.3f} already closed")
+            self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
+                             f"{iso((self.next_k - 1) * self.tick_s)})")
             return []
         base = self.newest_k if self.newest_k is not None else now_k
         if base is None or k > base + self.usual_step:
@@ -192,6 +205,10 @@ class Aligner:
                         self._reject(other, "another time base was confirmed")
                     others += self.held
                     self.held = []
+                if self.newest_k is not None and cand.lo > self.newest_k + self.reach_ticks:
+                    log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
+                                "the ticks between are missing", _span((cand.lo - self.newest_k) * self.tick_s),
+                                iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
                 return rows + self._take_all(cand)
         # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
         jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
@@ -236,8 +253,8 @@ class Aligner:
     def _reject(self, cand: "_Candidate", why: str) -> None:
         for k, rec in cand.records:
             where = "no data before it" if self.newest_k is None else \
-                f"{(k - self.newest_k) * self.tick_s:+.0f}s from the data"
-            self.rejects.add("timestamp jump", rec.origin, f"ts={rec.ts!r} ({where}): {why}")
+                f"{_span((k - self.newest_k) * self.tick_s)} from the data"
+            self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): {why}")
 
     def _take_all(self, cand: "_Candidate") -> list[Row]:
         """A confirmed (or caught-up) candidate: its earliest record moves the time base; the others
@@ -279,7 +296,7 @@ class Aligner:
                     self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
                 continue
             if seen[i]:
-                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {k}")
+                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {iso(k * self.tick_s)}")
                 continue
             values[i] = value
             seen[i] = True
