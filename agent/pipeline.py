@@ -176,6 +176,14 @@ class Pipeline:
     # -- per tick -----------------------------------------------------------------------------
 
     def step(self, row: Row) -> TickResult:
+        if row.rebased_from is None:
+            return self._step(row)
+        ended = self.rebase(row.rebased_from, row.ts)
+        res = self._step(row)
+        res.alerts[:0] = ended
+        return res
+
+    def _step(self, row: Row) -> TickResult:
         self.ticks += 1
         faults = self.health.observe(row)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
@@ -386,6 +394,14 @@ class Pipeline:
         (a finished warm-up replay, a clock stepped back since the checkpoint)."""
         if self.warm:
             self.refill = self.window.steps
+
+    def rebase(self, old_ts: float, new_ts: float) -> list[AlertEvent]:
+        """The time base moved back (the data stepped back, Aligner; or the host clock, since the
+        checkpoint was written): `old_ts` the last tick of the old base, `new_ts` the first of the new.
+        The learned state is kept; the window refills before the next score; an open alert ends
+        ('restart', its gap unknown)."""
+        self.refill_window()
+        return self.after_restart(new_ts, None)
 
     def after_restart(self, ts: float, gap_s: float | None) -> list[AlertEvent]:
         """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen

@@ -457,7 +457,8 @@ class Agent:
         until NTP, a manual fix): live records, stamped with that clock, would all be late for the
         restored time base until the clock caught up — hours or days unscored. What was learned is
         kept; the time base starts again from the live data, the window is refilled before the
-        first score, and an alert left open is ended at the first new tick (its gap unknown)."""
+        first score, and an alert left open is ended at the first new tick (its gap unknown,
+        Pipeline.rebase)."""
         self.pipeline.refill_window()
         self._resume_from = (None, last_ts)
         self._rebased = True
@@ -561,7 +562,7 @@ class Agent:
         self._resume_from = None
         ts = self.aligner.tick_of(rec.ts) * self.cfg.tick_s
         if last_k is None:             # the time base started again (_rebase_time): the gap is unknown
-            for ev in self.pipeline.after_restart(ts, None):
+            for ev in self.pipeline.rebase(last_ts, ts):
                 self._emit(ev)
             return
         gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen

@@ -73,6 +73,9 @@ class Row:
     carried: np.ndarray     # (N,) bool: value carried forward from an earlier tick
     label: int | None = None
     event: str | None = None
+    # The first tick of a time base the data stepped back to: the last tick of the old one. Its owner
+    # (Pipeline.step) moves the state that holds times of the old base (Pipeline.rebase).
+    rebased_from: float | None = None
 
 
 class Aligner:
@@ -98,6 +101,15 @@ class Aligner:
       contradicted; so is one the wall-clock flush of a live source reaches.
     - At the end of a finite input a candidate is taken if it is uncontradicted and within
       `reach_ticks` (or the usual step) of the data; any other is rejected.
+    - A step back: a record more than `reach_ticks` before the oldest open tick is held as a
+      step-back candidate (within that reach it is 'late' at once). Records in step with it (from
+      `reach_ticks` before it to the data's usual step beyond it) join it; records taken on the
+      old time base contradict it. `CONFIRM_RECORDS` more than its contradictions confirm it: the
+      old base's open ticks close, the carried values are forgotten and its earliest record starts
+      a new time base (none of its records lost); the first row of the new base carries
+      `rebased_from` (the old base's last tick) for its owner. One contradicted `CONFIRM_RECORDS`
+      times, or still held when the input ends, is rejected as 'late': a stray old stamp costs
+      only itself, as before.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -125,6 +137,8 @@ class Aligner:
         # period for data sparser than the tick, so that its ordinary step is not taken for a jump.
         self.steps_seen: deque[int] = deque(maxlen=15)
         self.usual_step = 1
+        self.back: list[_Candidate] = []      # step-back candidates, oldest first
+        self._rebased_from: float | None = None     # set on the next row closed (a new time base's first)
 
     def align_all(self, records) -> list[Row]:
         """Every tick of a finite record stream, the last ones flushed: the batch form."""
@@ -165,16 +179,75 @@ class Aligner:
     def _place(self, k: int, rec: Record, now_k: int | None = None) -> list[Row]:
         """Take a record that is in step with the time base, hold one that would move it."""
         if self.next_k is not None and k < self.next_k:
-            self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
-                             f"{iso((self.next_k - 1) * self.tick_s)})")
+            if k < self.next_k - self.reach_ticks:
+                return self._hold_back(k, rec)
+            self._late(k, rec)
             return []
         base = self.newest_k if self.newest_k is not None else now_k
         if base is None or k > base + self.usual_step:
             return self._hold(k, rec)
         rows = self._take(k, rec)
+        if self.back:
+            self._contradict_back()
         if not self.held:       # (_settle with no candidate held: nothing to count, take or reject)
             return rows
         return rows + self._settle(in_step_k=k)
+
+    def _late(self, k: int, rec: Record) -> None:
+        self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
+                         f"{iso((self.next_k - 1) * self.tick_s)})")
+
+    def _hold_back(self, k: int, rec: Record) -> list[Row]:
+        """Keep a record well before the closed ticks until records in step with it confirm a step
+        back of the data, or records on the old time base refute it."""
+        reach = max(self.reach_ticks, self.usual_step)
+        for cand in self.back:
+            if cand.lo - self.reach_ticks <= k <= cand.hi + reach:
+                cand.add(k, rec)
+                if len(cand.records) - cand.refuted < CONFIRM_RECORDS:
+                    return []
+                return self._step_back(cand)
+        self.back.append(_Candidate(k, rec, span=reach))
+        if len(self.back) > MAX_CANDIDATES:
+            self._reject_late(self.back.pop(0))
+        return []
+
+    def _contradict_back(self) -> None:
+        """A record taken on the old time base counts against every step-back candidate."""
+        keep = []
+        for cand in self.back:
+            cand.refuted += 1
+            if cand.refuted >= CONFIRM_RECORDS:
+                self._reject_late(cand)
+            else:
+                keep.append(cand)
+        self.back = keep
+
+    def _reject_late(self, cand: "_Candidate") -> None:
+        for k, rec in cand.records:
+            self._late(k, rec)
+
+    def _step_back(self, cand: "_Candidate") -> list[Row]:
+        """A confirmed step back: the old time base's open ticks close, a new one starts at the
+        candidate's earliest record; candidates held for the old base are judged again on the new."""
+        others = [c for c in self.back if c is not cand] + self.held
+        self.back, self.held = [], []
+        rows = self.flush_through(self.newest_k)
+        old_k = self.next_k - 1
+        log.warning("time base moved back: the data stepped %s, from %s to %s (%d records in step with it); "
+                    "the learned state is kept, the window refills before the next score",
+                    _span((cand.lo - old_k) * self.tick_s), iso(old_k * self.tick_s), iso(cand.lo * self.tick_s),
+                    len(cand.records))
+        self.next_k = self.newest_k = None
+        self.open = {}
+        self.last_value = np.full(self.n, np.nan)
+        self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
+        self._rebased_from = old_k * self.tick_s
+        rows += self._take_all(cand)
+        for other in sorted(others, key=lambda c: c.lo):
+            for k, rec in other.records:
+                rows += self._place(k, rec)
+        return rows
 
     def _hold(self, k: int, rec: Record) -> list[Row]:
         """Keep a record that would move the time base until later records confirm or refute it."""
@@ -327,6 +400,9 @@ class Aligner:
     def flush_all(self) -> list[Row]:
         """The end of the input: settle held candidates, close every open tick."""
         rows: list[Row] = []
+        for cand in self.back:      # a step back not confirmed: its records were late
+            self._reject_late(cand)
+        self.back = []
         while self.held:        # taking one may hold some of its records again: settle until none is left
             cands, self.held = self.held, []
             for cand in cands:
@@ -372,7 +448,10 @@ class Aligner:
         values = fnp.where(carry, self.last_value, values)
         missing = np.logical_or(seen, carry)
         missing = np.logical_not(missing, out=missing)
-        return Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
+        row = Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
+        if self._rebased_from is not None:
+            row.rebased_from, self._rebased_from = self._rebased_from, None
+        return row
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
@@ -405,7 +484,7 @@ class Aligner:
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
-        self.held = []                     # records held for a jump were not confirmed: not kept
+        self.held, self.back = [], []      # records held for a jump were not confirmed: not kept
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
 

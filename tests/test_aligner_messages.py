@@ -24,6 +24,7 @@ def test_late_and_duplicate_values_name_their_tick_as_a_time(caplog):
         al.push(Record(ts=T0 + 60 * i, values={"a": 1.0}, origin=f"x.csv:{i + 2}"))
     al.push(Record(ts=T0 + 240, values={"a": 2.0}, origin="x.csv:7"))         # tick 4 again
     al.push(Record(ts=T0 + 60, values={"a": 3.0}, origin="x.csv:8"))          # tick 1: closed
+    al.flush_all()          # (3 ticks back: held as a step back until the input ends, then late)
     assert rj.as_dict() == {"duplicate": 1, "late": 1}
     assert "at tick 2026-01-01T00:04:00.000Z" in said(caplog, "duplicate")[0]
     late = said(caplog, "late")[0]
