@@ -110,6 +110,7 @@ class AlertEvent:
 
 @dataclass
 class _Open:
+    TIME_FIELDS = ("start", "last_above", "last_sent_ts")    # ClassVar: seconds on the time base (agent/timebase.py)
     alert_id: str
     start: float
     last_above: float

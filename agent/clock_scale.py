@@ -79,6 +79,12 @@ class ClockScale:
         n = self._count[b] = min(self._count[b] + 1, limit)
         self._mean[b] += (x - self._mean[b]) / n
 
+    def shift_time(self, delta: float) -> None:
+        """The time base moved by `delta` s (agent/timebase.py): the bins' last cycles move by whole
+        cycles, one more rather than one fewer, so a bin learns again from the new base's first tick."""
+        dc = math.floor(delta / self.period)
+        self._last_cycle = [c + dc if c >= 0 else c for c in self._last_cycle]
+
     def ratio(self, ts: float) -> float:
         """r(ts): this bin's typical score against the mean over bins (1 until every bin is known)."""
         if not (self._known and math.isfinite(ts)):

@@ -39,6 +39,7 @@ class Decision:
 class Detector:
     """Per-tier adaptive thresholds and one alert tracker. `thresholds` is keyed by tier name;
     `add` puts in more (numpy's after warm-up, a swapped-in bundle's)."""
+    TIME_FIELDS = ("held_until", "above_at")   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
                  thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0):

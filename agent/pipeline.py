@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +26,7 @@ from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
+from .timebase import shift_times
 from .warmup import WarmupRows, flat_sensors, unit_mismatches
 from .window import Normaliser, Row, WindowBuffer
 
@@ -176,14 +177,8 @@ class Pipeline:
     # -- per tick -----------------------------------------------------------------------------
 
     def step(self, row: Row) -> TickResult:
-        if row.rebased_from is None:
-            return self._step(row)
-        ended = self.rebase(row.rebased_from, row.ts)
-        res = self._step(row)
-        res.alerts[:0] = ended
-        return res
-
-    def _step(self, row: Row) -> TickResult:
+        if row.rebased_from is not None:
+            return self._step_rebased(row)
         self.ticks += 1
         faults = self.health.observe(row)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
@@ -213,6 +208,13 @@ class Pipeline:
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
                           alerts=decision.events, faults=faults)
+
+    def _step_rebased(self, row: Row) -> TickResult:
+        """The first tick of a time base the data stepped back to (Row.rebased_from, Aligner)."""
+        ended = self.rebase(row.rebased_from, row.ts)
+        res = self.step(replace(row, rebased_from=None))     # (not changed: the evaluator steps a row per scorer)
+        res.alerts[:0] = ended
+        return res
 
     def _new_level(self) -> LevelMonitor | None:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
@@ -399,8 +401,13 @@ class Pipeline:
         """The time base moved back (the data stepped back, Aligner; or the host clock, since the
         checkpoint was written): `old_ts` the last tick of the old base, `new_ts` the first of the new.
         The learned state is kept; the window refills before the next score; an open alert ends
-        ('restart', its gap unknown)."""
+        ('restart', its gap unknown); state that holds times of the old base is moved with it, as
+        if the new base continued the old one — else a clock compared with it (a fault's hold, the
+        threshold's quiet time) would stand still for as long as the step."""
         self.refill_window()
+        delta = new_ts - self.cfg.tick_s - old_ts
+        if delta < 0:
+            shift_times((self.detector, self.health), delta)
         return self.after_restart(new_ts, None)
 
     def after_restart(self, ts: float, gap_s: float | None) -> list[AlertEvent]:

@@ -457,8 +457,8 @@ class Agent:
         until NTP, a manual fix): live records, stamped with that clock, would all be late for the
         restored time base until the clock caught up — hours or days unscored. What was learned is
         kept; the time base starts again from the live data, the window is refilled before the
-        first score, and an alert left open is ended at the first new tick (its gap unknown,
-        Pipeline.rebase)."""
+        first score, and at the first new tick an alert left open is ended (its gap unknown) and
+        the state that holds times of the old base is moved onto the new (Pipeline.rebase)."""
         self.pipeline.refill_window()
         self._resume_from = (None, last_ts)
         self._rebased = True

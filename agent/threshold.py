@@ -163,6 +163,16 @@ class RecurringLevel:
         self._key, self._level = (c, b), float(ranked[self.k - 1])
         return self._level
 
+    def shift_time(self, delta: float) -> None:
+        """The time base moved by `delta` s (agent/timebase.py): the cycles held move by whole cycles,
+        one more rather than one fewer, so the new base's cycle is never older than one held."""
+        dc = math.floor(delta / self.period)
+        peak, cycle = np.zeros_like(self.peak), np.full_like(self.cycle, -1)
+        for c, row in zip(self.cycle.tolist(), self.peak):
+            if c >= 0 and c + dc >= 0:
+                cycle[(c + dc) % len(cycle)], peak[(c + dc) % len(cycle)] = c + dc, row
+        self.peak, self.cycle, self._key = peak, cycle, None
+
     def state_dict(self) -> dict:
         return {"peak": self.peak.copy(), "cycle": self.cycle.copy()}
 

@@ -62,6 +62,8 @@ def test_a_replay_that_steps_back_two_hours_is_scored_through_and_said_once(tmp_
     # The alert the step on `a` opened ends at the new time base's first tick: nothing of what raised it is left
     ends = [e for e in alerts if e["event"] == "end"]
     assert ends and ends[0]["reason"] == "restart" and ends[0]["ts"].startswith("2026-01-05T07:40:00"), ends
+    # Its times moved with the time base (Pipeline.rebase): not an alert that ended 2 h after its end event
+    assert ends[0]["start"] <= ends[0]["end"] <= ends[0]["ts"], ends[0]
 
 
 def records(rows: list[dict], live: bool = False, lag_s: float = 1.0) -> list[Record]:

@@ -54,6 +54,7 @@ def ticks_of(seconds: float, tick_s: float) -> int:
 
 class HoldBack:
     """Whether an alert about to open waits, and for how long the current wait has lasted."""
+    TIME_FIELDS = ("last",)   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float, lone_holdback_s: float,
                  corroborate: float):

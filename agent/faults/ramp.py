@@ -54,6 +54,7 @@ RISE_GROWTH = 1.5        # …and grown this many × since it passed RISE_Z
 
 
 class Ramp:
+    TIME_FIELDS = ("over_from", "far_from", "_from")   # seconds on the time base (agent/timebase.py)
     def __init__(self, on: np.ndarray, ramp_s: float, tick_s: float, jump_back: bool = False, limit: float = 6.0,
                  required_s: float = 300.0, window: int = 3):
         n = on.size

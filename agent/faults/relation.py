@@ -112,6 +112,8 @@ def _restore_arrays(obj, keys: tuple, state: dict) -> None:
 
 
 class StationRelation:
+    TIME_FIELDS = ("rel_open_since", "rel_gap_since", "rel_vouch_since")   # seconds on the time base (agent/timebase.py)
+
     def _init_stations(self, ctx, n: int, station_hold: bool, station_early: bool) -> None:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
         self.station_hold = station_hold

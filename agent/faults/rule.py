@@ -67,6 +67,7 @@ def rule_quiet(rule) -> int:
 class Held:
     """How long a per-sensor condition has held: counted on ticks where the sensor was seen,
     kept as it was on ticks where it was not (a carried value neither confirms nor clears)."""
+    TIME_FIELDS = ("since",)   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, n: int, tick_s: float):
         self.tick_s = tick_s

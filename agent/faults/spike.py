@@ -49,6 +49,7 @@ _ONE, _ZERO, _MIN_MOVING = fnp.const(1.0), fnp.const(0.0), fnp.const(MIN_MOVING)
 
 
 class Spike:
+    TIME_FIELDS = ("kept_until",)   # seconds on the time base (agent/timebase.py)
     KIND = "spike"
 
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):

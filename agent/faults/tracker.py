@@ -46,6 +46,8 @@ END_SUMMARY = {"shutdown": "agent stopped",
 
 
 class FaultTracker:
+    TIME_FIELDS = ("start",)   # seconds on the time base (agent/timebase.py)
+
     def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
                  reentry_ticks: int = 0):
         self.cfg = cfg
