@@ -13,7 +13,8 @@
    silently lose a tier the agent had. A candidate whose fingerprint changed while it was read
    (a copy still going on) is not judged: it is a candidate again at the next poll. The bundle
    a swap put in, its directory written to again with the same manifest (a copy that finished
-   just after it was read, a `touch`, an rsync of the same release), is not swapped in again.
+   just after it was read, a `touch`, an rsync of the same release), is not swapped in again — nor,
+   after a restart, the bundle the agent started on.
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
    the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
    the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
@@ -113,6 +114,9 @@ class SwapTarget(Protocol):
     def model_id(self) -> str | None:
         """The top model tier's model_id; None with numpy alone."""
 
+    def model_manifest(self) -> dict | None:
+        """The top model tier's manifest (to_dict); None with numpy alone."""
+
     def prepare(self, tiers: list[Scorer]) -> None:
         """Make candidate tiers read the pipeline's window (its normalisation)."""
 
@@ -159,7 +163,9 @@ class HotSwap:
         self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
-        self._swapped_in: dict | None = None    # the manifest (to_dict) of the bundle the last swap put in
+        # The manifest of the bundle scoring now — the configured one, the one a swap put in, or after a
+        # restart the one active-bundle.json named: a touch of its directory is not a new release.
+        self._running_manifest = pipeline.model_manifest() if running else None
         self.ticks = 0
         self.shadow: Shadow | None = None
         self.outcomes: deque[dict] = deque(maxlen=20)
@@ -278,7 +284,7 @@ class HotSwap:
             self._reject(path, trigger, f"{what}: " + "; ".join(refusals))
             return
         manifest = tiers[0].bundle.manifest.to_dict()
-        if trigger == NEW_BUNDLE and path == self.current and manifest == self._swapped_in:
+        if trigger == NEW_BUNDLE and path == self.current and manifest == self._running_manifest:
             log.info("model update: %s is the bundle scoring now, unchanged (its directory was written to "
                      "again); not swapped again", path)
             self._save_record()         # its new fingerprint: not a candidate after a restart either
@@ -332,7 +338,7 @@ class HotSwap:
         self.pipeline.swap(sh.tiers, sh.detector.thresholds,
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
         self.current = sh.path
-        self._swapped_in = sh.scorer.bundle.manifest.to_dict()
+        self._running_manifest = sh.scorer.bundle.manifest.to_dict()
         self.accepted += 1
         self._save_record()
         self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,
@@ -383,6 +389,7 @@ class HotSwap:
         the bundles of models_dir the last run had looked at are not candidates, others are."""
         if active is not None:
             self.current = active
+            self._running_manifest = self.pipeline.model_manifest()
         seen = (record or {}).get("seen")
         if self.models_dir is not None and isinstance(seen, dict):
             self.seen = {Path(p): fp for p, fp in seen.items() if isinstance(fp, int)}

@@ -26,7 +26,7 @@ from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
-from .warmup import WarmupRows
+from .warmup import WarmupRows, unit_mismatches
 from .window import Normaliser, Row, WindowBuffer
 
 if TYPE_CHECKING:
@@ -100,6 +100,9 @@ class Pipeline:
         if self.normaliser is None:
             # Labels are never used here: they are ground truth, and the daemon has none.
             self.normaliser = Normaliser.fit(raw)
+        elif len(self.chain.tiers) > 1:
+            for line in unit_mismatches(self.sensors, raw, missing, self.normaliser):
+                log.warning("%s", line)
         z = self.normaliser.apply(raw)
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
         self.numpy.fit(z, missing, ts, fit_rows=cut)
@@ -157,7 +160,7 @@ class Pipeline:
                  f"{missing} more {self.cfg.warmup.counts} from live data" if missing else "done")
         if not missing:
             self._finish_warmup()
-            self.refill = self.window.steps
+            self.refill_window()
 
     def _counts(self, row: Row) -> int:
         """1 when this row counts towards the warm-up: every tick, or (warmup.counts: rows) a tick
@@ -224,6 +227,9 @@ class Pipeline:
 
     def model_id(self) -> str | None:
         return self.chain.tiers[0].describe().get("model_id") if len(self.chain.tiers) > 1 else None
+
+    def model_manifest(self) -> dict | None:
+        return self.chain.tiers[0].bundle.manifest.to_dict() if len(self.chain.tiers) > 1 else None
 
     def prepare(self, tiers: list[Scorer]) -> None:
         for t in tiers:
@@ -369,13 +375,20 @@ class Pipeline:
                 t.restore(before)
             raise
 
-    def after_restart(self, ts: float, gap_s: float) -> list[AlertEvent]:
-        """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen.
-        An open alert is continued — its next event says the gap — unless the gap is longer than
-        the window: nothing of what raised it is left to judge it by, so it ends ('restart')."""
+    def refill_window(self) -> None:
+        """The next T ticks only refill the window, unscored: what it holds is from another time
+        (a finished warm-up replay, a clock stepped back since the checkpoint)."""
+        if self.warm:
+            self.refill = self.window.steps
+
+    def after_restart(self, ts: float, gap_s: float | None) -> list[AlertEvent]:
+        """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen
+        (None: unknown, the clock was stepped back). An open alert is continued — its next event says
+        the gap — unless the gap is longer than the window or unknown: nothing of what raised it is
+        left to judge it by, so it ends ('restart')."""
         if not self.alerts.active:
             return []
-        if gap_s > self.window.steps * self.cfg.tick_s:
+        if gap_s is None or gap_s > self.window.steps * self.cfg.tick_s:
             thr = self.thresholds[self.chain.tier]
             return [self.alerts.end_at_restart(ts, thr.value, self.chain.tier, self.chain.current.describe, gap_s)]
         self.alerts.resumed(gap_s)

@@ -35,7 +35,7 @@ from .sinks import open_sink
 from .sources import open_source
 from .statelock import StateLock
 from .topology import adjacency
-from .window import MAX_TS, Aligner
+from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -140,7 +140,9 @@ class Agent:
         self._save_error: str | None = None
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
-        self._resume_from: tuple[int, float] | None = None   # (last closed tick, last tick ts) to resume after
+        # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
+        self._resume_from: tuple[int | None, float] | None = None
+        self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
         self.resumed = self._resume()
@@ -414,14 +416,20 @@ class Agent:
             if loaded is not None:
                 meta, state = loaded
                 created, last_ts = _checkpoint_times(meta)
+                ahead_s = self._ahead_of_host_clock(last_ts)
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
-                aligner.restore(state["aligner"])
+                if ahead_s is None:
+                    aligner.restore(state["aligner"])
                 self.pipeline.restore(state["pipeline"])
                 self.aligner = aligner          # nothing after this can fail
                 restored = True
                 resumed = f"taken {time.time() - created:.0f} s ago"
+                if ahead_s is not None:         # said on health and in READY's status too
+                    resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
-                if self.aligner.last_closed_k is not None and last_ts is not None:
+                if ahead_s is not None:
+                    self._rebase_time(last_ts, ahead_s)
+                elif self.aligner.last_closed_k is not None and last_ts is not None:
                     self._resume_from = (self.aligner.last_closed_k, last_ts)
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
@@ -434,6 +442,29 @@ class Agent:
         self._resume_alerts()
         self._resume_faults(restored)
         return resumed
+
+    def _ahead_of_host_clock(self, last_ts: float | None) -> float | None:
+        """How far the checkpoint's last tick lies ahead of this host's clock, when a live source
+        stamps with that clock and it is further than the clock-skew bound; else None."""
+        if last_ts is None or not any(src.live for src in self.sources):
+            return None
+        bound = self.cfg.window.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
+        ahead = last_ts - time.time()
+        return ahead if ahead > bound else None
+
+    def _rebase_time(self, last_ts: float, ahead_s: float) -> None:
+        """The host's clock was stepped back since the checkpoint was written (an RTC running fast
+        until NTP, a manual fix): live records, stamped with that clock, would all be late for the
+        restored time base until the clock caught up — hours or days unscored. What was learned is
+        kept; the time base starts again from the live data, the window is refilled before the
+        first score, and an alert left open is ended at the first new tick (its gap unknown)."""
+        self.pipeline.refill_window()
+        self._resume_from = (None, last_ts)
+        self._rebased = True
+        log.warning("checkpoint %s: its last tick %s is %.1f h ahead of this host's clock (the clock was stepped "
+                    "back since it was written?); the learned state is kept, the time base starts again from the "
+                    "live data and the window refills for %d ticks before the first score", self.checkpoints.path,
+                    iso(last_ts), ahead_s / 3600.0, self.pipeline.refill)
 
     def _refused(self, why: str) -> None:
         self.checkpoint_start = {"state": "refused", "detail": why}
@@ -524,10 +555,15 @@ class Agent:
 
     def _first_record_after_resume(self, rec) -> None:
         last_k, last_ts = self._resume_from
-        if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS) or self.aligner.tick_of(rec.ts) <= last_k:
+        if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS) or \
+                (last_k is not None and self.aligner.tick_of(rec.ts) <= last_k):
             return                     # late for the restored state (or a bad stamp): not new data
         self._resume_from = None
         ts = self.aligner.tick_of(rec.ts) * self.cfg.tick_s
+        if last_k is None:             # the time base started again (_rebase_time): the gap is unknown
+            for ev in self.pipeline.after_restart(ts, None):
+                self._emit(ev)
+            return
         gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
         if gap_s > 0:
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
@@ -535,9 +571,10 @@ class Agent:
             self._emit(ev)
 
     def _log_first_tick(self, res) -> None:
-        if res.warming and self.pipeline.warm:      # warmed up on warmup.replay before this tick
-            log.info("first tick %s: warm from the recording; the window refills for %d more tick(s) before "
-                     "the first score", iso(res.ts), self.pipeline.refill)
+        if res.warming and self.pipeline.warm:      # warm (warmup.replay, or a clock step back) before this tick
+            log.info("first tick %s: %s; the window refills for %d more tick(s) before the first score", iso(res.ts),
+                     "the time base started again" if self._rebased else "warm from the recording",
+                     self.pipeline.refill)
         elif res.warming:
             log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),
                      self.cfg.warmup.ticks)

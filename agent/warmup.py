@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .window import Row
+from .quantile import quantile
+from .window import Normaliser, Row
+
+#: A sensor's warm-up readings whose median lies this many of the bundle's std from its mean, or
+#: whose median and spread are both under 1/this of the bundle's mean and std, are not in the units
+#: the bundle was trained on. A plant's real change after training is not that (the demo's quiet
+#: night hour as warm-up: its flows 1/5 of the day's mean, their spread 1/50 of its std).
+UNIT_RATIO = 30.0
 
 
 class WarmupRows:
@@ -66,3 +73,26 @@ class WarmupRows:
     @property
     def carried(self) -> np.ndarray:
         return self._carried[:self._len]
+
+
+def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bundle: Normaliser) -> list[str]:
+    """One line per sensor whose warm-up readings (raw (n, N), NaN where missing) are not on the
+    scale of the bundle's normalisation: another unit, a missing or doubled scaling factor."""
+    out = []
+    for j, name in enumerate(sensors):
+        seen = raw[~missing[:, j], j]
+        seen = seen[np.isfinite(seen)]
+        if len(seen) < 2:
+            continue
+        mean, std = float(bundle.mean[j]), float(bundle.std[j])
+        level, spread = float(quantile(seen, 0.5)), float(np.std(seen))   # np.median imports numpy.ma
+        shift = abs(level - mean) / std
+        small = abs(mean) >= std and abs(level) < abs(mean) / UNIT_RATIO and spread < std / UNIT_RATIO
+        if shift <= UNIT_RATIO and not small:
+            continue
+        where = f"{abs(level / mean):.3g}× the bundle's mean" if mean != 0 else f"{shift:.3g} std from its mean"
+        out.append(f"{name}: warm-up readings median {level:.4g}, spread {spread:.4g}, against the bundle's "
+                   f"mean {mean:.4g}, std {std:.4g} (median {where}): not the bundle's scale — another unit, or a "
+                   "scaling factor missing? The model tier's score of it is off by as much; fix the source's "
+                   "scaling or train a bundle on this data")
+    return out

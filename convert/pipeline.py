@@ -25,6 +25,7 @@ from .data import Series, read_series, training_sources, window_starts
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .fold import FOLD_FORM, fold
 from .model import neighbour_mask_from_config
+from .provenance import raw_sample
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .quiet import third_party_output
 from .train import TrainOptions, TrainResult, predict, train
@@ -86,6 +87,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                   "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
                   "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
               "holdout_rows": [split.val_end, hold_end],
+              "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end),
               "row_files": "float16 (rows, sensors) normalised values, NaN where missing"})
     return result, write_manifest(out_dir, manifest)
 

@@ -23,7 +23,9 @@ certified is what the gateway runs.
 
 Per artifact and per group: max and RMS forecast error, correlation of tick scores, agreement
 of the alert decision (tick score > threshold); latency per window (batch 1, one thread). An
-int8 artifact passes when its alert agreement reaches the bound in EVERY group. Verifying is
+int8 artifact passes when its alert agreement reaches the bound in EVERY group. Before any of it, the
+manifest's sensors, tick_s, normalisation and holdout_rows are checked against the training
+data's raw sample it carries (convert/provenance.py). Verifying is
 read-only; with `write=True` (`stad-convert verify --record`, and `train`, which makes the bundle)
 the figures go into the manifest under `parity` (and the manifest's hashes are refreshed).
 """
@@ -41,6 +43,7 @@ from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_e
 
 from . import bundle_writer as bw
 from .perturb import floor_from_normalisation, perturb_context
+from .provenance import NOT_CHECKED, provenance_problems
 from .runners import TorchRunner, run_all
 from .show import parity_table
 
@@ -146,6 +149,12 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
         model = bw.load_model(bundle_dir, manifest)
     except (RuntimeError, KeyError) as exc:
         raise VerifyError(f"{bundle_dir / bw.WEIGHTS_FILE}: does not match the manifest's model: {exc}") from None
+    lies = provenance_problems(manifest, np.load(str(bundle_dir / bw.HOLDOUT_FILE), allow_pickle=False))
+    if lies:
+        raise VerifyError(f"{bundle_dir / 'manifest.json'}: the manifest is not its training data's: "
+                          + "; ".join(lies))
+    if lies is None:
+        log(f"note: {NOT_CHECKED}")
     values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, steps)
     if values.shape[1:] != (steps, n):
         raise VerifyError(f"{bw.HOLDOUT_FILE}: windows of shape {values.shape[1:]}, expected ({steps}, {n})")

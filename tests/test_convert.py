@@ -287,6 +287,49 @@ def test_verify_fails_on_a_manifest_whose_scale_or_threshold_is_not_the_models(b
     assert said in err, err
 
 
+@pytest.mark.parametrize("lie", ["tick_s", "sensor order", "normalisation mean", "holdout_rows"])
+def test_verify_fails_on_a_manifest_that_is_not_its_training_datas(bundle_dir, tmp_path, capsys, lie):
+    # Lies the bundle's own files could not tell (they hold normalised rows only): every artifact still
+    # matches PyTorch, and on the old code verify passed all four; the agent would then have aligned on
+    # the wrong tick, fed sensors into each other's inputs, or scored every tick off by the shift (qa12).
+    b = _copy(bundle_dir, tmp_path)
+    manifest = read_manifest(b)
+    if lie == "tick_s":
+        manifest.tick_s = manifest.tick_s * 2
+        said = f"tick_s: {manifest.tick_s:g} in the manifest, but the training rows are {manifest.tick_s / 2:g} s apart"
+    elif lie == "sensor order":
+        manifest.sensors = [manifest.sensors[1], manifest.sensors[0], *manifest.sensors[2:]]
+        said = f"sensors: {manifest.sensors} in the manifest, but the training data's columns were"
+    elif lie == "normalisation mean":
+        s = manifest.sensors[2]
+        mean = dict(manifest.normalisation.mean)
+        mean[s] += 0.5 * manifest.normalisation.std[s]
+        manifest.normalisation = Normalisation(mean=mean, std=dict(manifest.normalisation.std))
+        said = f"normalisation.mean.{s} / normalisation.std.{s}: "
+    else:
+        first, end = manifest.data["holdout_rows"]
+        manifest.data = {**manifest.data, "holdout_rows": [first - 200, end]}
+        said = f"data.holdout_rows: [{first - 200}, {end}] in the manifest, but holdout.npy holds {end - first} rows " \
+               f"from row {first}"
+    write_manifest(b, manifest)              # hashes match: only what it says is wrong
+    assert main(["verify", str(b)]) == 1
+    err = capsys.readouterr().err
+    assert f"verify failed: {b / 'manifest.json'}: the manifest is not its training data's: " in err, err
+    assert said in err, err
+
+
+def test_a_bundle_without_a_raw_sample_verifies_with_a_note(bundle_dir, tmp_path, capsys):
+    # A bundle made before the converter stored data.raw_sample: it still loads and verifies.
+    b = _copy(bundle_dir, tmp_path)
+    manifest = read_manifest(b)
+    assert len(manifest.data["raw_sample"]["ts"]) == 16 and manifest.data["raw_sample"]["sensors"] == manifest.sensors
+    manifest.data = {k: v for k, v in manifest.data.items() if k != "raw_sample"}
+    write_manifest(b, manifest)
+    assert main(["verify", str(b)]) == 0
+    assert "note: the manifest has no data.raw_sample" in capsys.readouterr().err
+    load_bundle(b)
+
+
 def test_inspect_prints_the_manifest(bundle_dir, capsys):
     assert main(["inspect", str(bundle_dir)]) == 0
     out = capsys.readouterr().out

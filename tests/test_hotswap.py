@@ -196,3 +196,32 @@ def test_a_bundle_that_changes_while_it_is_loaded_is_judged_when_it_is_still(tmp
     status = swap.status()
     assert (status["accepted"], status["rejected"]) == (1, 0) and status["last"]["model_id"] == "demo-c", status
     assert f"{path} changed while it was loaded" in caplog.text
+
+
+def test_the_swapped_in_bundle_written_to_again_after_a_restart_is_not_swapped_in_again(tmp_path, rows, caplog):
+    # On the old code "the same manifest is not swapped again" was known only to the life that swapped it
+    # in: after a restart (started on the swapped-in bundle from active-bundle.json) a `touch` or an rsync
+    # of the same release into its directory loaded, shadowed and swapped it in again — counted accepted,
+    # its threshold restarted from the manifest's calibration, a tier switch in the metrics.
+    from agent.service import Agent
+
+    pipe, swap, models = setup(tmp_path, bundle=DEMO_BUNDLE)
+    drive(pipe, swap, rows, until=lambda: True)
+    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b")
+    drive(pipe, swap, rows[WARMUP + 1:], until=lambda: pipe.chain.switch_count > 0)
+    restarted = Agent(swap.cfg)
+    try:
+        pipe2, swap2 = restarted.pipeline, restarted.hotswap
+        swap2.poll_ticks = 2
+        assert pipe2.chain.current.describe()["model_id"] == "demo-b"
+        caplog.set_level(logging.INFO, logger="stad.hotswap")
+        drive(pipe2, swap2, rows, until=lambda: True)       # the restarted life's warm-up, then a tick
+        (models / "b" / "NOTES.txt").write_text("rsync of the same release\n")
+        drive(pipe2, swap2, rows[WARMUP + 1:],
+              until=lambda: "is the bundle scoring now, unchanged" in caplog.text or pipe2.chain.switch_count > 0)
+        assert pipe2.chain.switch_count == 0 and (swap2.status()["accepted"], swap2.status()["rejected"]) == (0, 0)
+        assert pipe2.chain.current.describe()["model_id"] == "demo-b"
+    finally:
+        for sink in restarted.sinks:
+            sink.close()
+        restarted.state_lock.release()
