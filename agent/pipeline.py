@@ -26,7 +26,7 @@ from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
-from .warmup import WarmupRows, unit_mismatches
+from .warmup import WarmupRows, flat_sensors, unit_mismatches
 from .window import Normaliser, Row, WindowBuffer
 
 if TYPE_CHECKING:
@@ -97,12 +97,16 @@ class Pipeline:
 
     def _finish_warmup(self) -> None:
         raw, missing, ts = self.warmup.values, self.warmup.missing, self.warmup.ts    # views, not copies
-        if self.normaliser is None:
+        fitted_here = self.normaliser is None
+        if fitted_here:
             # Labels are never used here: they are ground truth, and the daemon has none.
             self.normaliser = Normaliser.fit(raw)
         elif len(self.chain.tiers) > 1:
             for line in unit_mismatches(self.sensors, raw, missing, self.normaliser):
                 log.warning("%s", line)
+        for line in flat_sensors(self.sensors, raw, missing, self.normaliser,
+                                 "this warm-up" if fitted_here else "the bundle's training data"):
+            log.warning("%s", line)
         z = self.normaliser.apply(raw)
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
         self.numpy.fit(z, missing, ts, fit_rows=cut)
@@ -261,6 +265,8 @@ class Pipeline:
                 "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
                 "alert_active": self.alerts.active, "tier_switches": self.chain.switch_count,
                 "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
+                "sensors_flat_at_fit": [] if self.normaliser is None else
+                [self.sensors[j] for j in np.flatnonzero(self.normaliser.floored())],
                 **self.health.snapshot()}
 
     # -- checkpoint and restart (agent/checkpoint.py) ------------------------------------------

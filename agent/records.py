@@ -16,7 +16,7 @@ REJECT_REASONS = (
     "missing time", "missing time column", "modbus error", "modbus unreachable", "no sensor columns", "no values",
     "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric", "opcua queue full",
     "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
-    "unknown sensor", "unreadable file", "wrong column count")
+    "unknown sensor", "unreadable file", "value out of range", "wrong column count")
 
 DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
 

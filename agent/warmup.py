@@ -96,3 +96,23 @@ def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bu
                    "scaling factor missing? The model tier's score of it is off by as much; fix the source's "
                    "scaling or train a bundle on this data")
     return out
+
+
+def flat_sensors(sensors: list[str], raw: np.ndarray, missing: np.ndarray, norm: Normaliser, source: str) -> list[str]:
+    """One line per sensor whose std in `norm` is the floor (Normaliser.floored): flat through the rows
+    it was fitted on (a pump off, a valve shut, a flag at 0) or never read. Its first change then scores
+    as many floors as it moves and holds an alert open for as long as it differs; said once, at the end
+    of warm-up, so that alert is not a mystery. `raw`/`missing`: the warm-up's rows, for the figures;
+    `source`: where the normalisation comes from ("this warm-up", "the bundle's training data")."""
+    out = []
+    for j in np.flatnonzero(norm.floored()):
+        name, seen = sensors[j], raw[~missing[:, j], j]
+        seen = seen[np.isfinite(seen)]
+        now = (f"no reading in this warm-up" if not len(seen) else
+               f"this warm-up read {float(seen.min()):.4g}" + ("" if seen.min() == seen.max()
+                                                              else f" to {float(seen.max()):.4g}"))
+        out.append(f"{name}: did not move in {source} (std {float(norm.std[j]):.3g}, the floor; {now}): its "
+                   "normal spread is unknown, so any change of it scores in units of that floor and holds an "
+                   "alert open for as long as it differs. Warm up over data in which it moves (warmup.replay), "
+                   "or leave it out of `sensors`")
+    return out

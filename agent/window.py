@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from .config import AgentConfig
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
+#: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is
+#: ~1e15), and far under where the fault tracker's pair statistics overflow — products of x² terms:
+#: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
+MAX_READING = 1e30
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
@@ -267,8 +271,12 @@ class Aligner:
             if i is None:
                 self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}")
                 continue
-            if value is None or not math.isfinite(value):
-                self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
+            if value is None or not -MAX_READING <= value <= MAX_READING:     # (False for NaN too)
+                if value is not None and math.isfinite(value):
+                    self.rejects.add("value out of range", rec.origin,
+                                     f"sensor {short_repr(sensor)} value {value!r} (beyond ±{MAX_READING:g})")
+                else:
+                    self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
                 continue
             if seen[i]:
                 self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {k}")
@@ -385,6 +393,12 @@ class Aligner:
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
 
 
+def std_floor(mean: np.ndarray) -> np.ndarray:
+    """The smallest std a sensor is normalised by: a flat sensor stays finite (1e-6, or a thousandth of
+    its mean's size)."""
+    return np.maximum(1e-6, 1e-3 * np.abs(mean))
+
+
 @dataclass
 class Normaliser:
     mean: np.ndarray
@@ -407,9 +421,15 @@ class Normaliser:
             mean = np.nanmean(raw, axis=0)
             std = np.nanstd(raw, axis=0)
         mean = fnp.where(np.isfinite(mean), mean, 0.0)
-        floor = np.maximum(1e-6, 1e-3 * np.abs(mean))
+        floor = std_floor(mean)
         std = fnp.where(np.isfinite(std) & (std > floor), std, floor)
         return cls(mean=mean.astype(np.float64), std=std.astype(np.float64))
+
+    def floored(self) -> np.ndarray:
+        """Where a sensor's std is `fit`'s floor: it did not move (or was never read) in the rows the
+        normalisation was fitted on, so its normal spread is unknown and any change of it scores in
+        units of the floor — far over any threshold, for as long as it differs."""
+        return self.std <= std_floor(self.mean)
 
     @classmethod
     def from_manifest(cls, norm: Normalisation, sensors: list[str]) -> "Normaliser":

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..detector import Detector
 from ..threshold import AdaptiveThreshold, calibrate
+from ..window import std_floor
 
 if TYPE_CHECKING:
     from ..config import AgentConfig
@@ -47,8 +48,7 @@ def rolling_z_scores(values: np.ndarray, window: int) -> np.ndarray:
     count = c[t] - c[t - window]
     mean = (s1[t] - s1[t - window]) / np.maximum(count, 1)
     var = (s2[t] - s2[t - window]) / np.maximum(count, 1) - mean ** 2
-    floor = np.maximum(1e-6, 1e-3 * np.abs(mean))
-    std = np.maximum(np.sqrt(np.maximum(var, 0.0)), floor)
+    std = np.maximum(np.sqrt(np.maximum(var, 0.0)), std_floor(mean))
     z = np.abs(values[t] - mean) / std
     out[t] = np.where(finite[t] & (count >= 2), z, np.nan)
     return out
