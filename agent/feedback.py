@@ -103,6 +103,13 @@ class FeedbackMemory:
         if path is not None:
             self._load()
 
+    def shift_time(self, delta: float) -> None:
+        """The time base moved by `delta` s (agent/timebase.py): a lift decays from its verdict's time
+        on the new base — on the old, a step back held it at full for as long as the step."""
+        self.now += delta
+        for alert_id, (lift, since) in self.lifts.items():
+            self.lifts[alert_id] = (lift, since + delta)
+
     # -- what the detector asks ----------------------------------------------------------------
 
     def lift(self, ts: float) -> float:

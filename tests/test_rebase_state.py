@@ -16,11 +16,14 @@ import numpy as np
 from conftest import wait_for
 from restart_helpers import ROOT, AgentProcess, copy_run, write_config
 
-from agent.config import from_dict
+from agent.config import AlertConfig, from_dict
+from agent.detector import Detector
+from agent.feedback import FeedbackConfig, FeedbackMemory
 from agent.pipeline import Pipeline
 from agent.records import Record, Rejects
 from agent.clock_scale import ClockScale
 from agent.threshold import RecurringLevel
+from agent.timebase import shift_times
 from agent.window import Aligner
 
 DAY_S = 86_400.0
@@ -122,3 +125,15 @@ def test_the_clock_scale_learns_after_a_step_back():
     scale.shift_time(-DAY_S)                # the data stepped back a day
     scale.learn(T0 + DAY_S + 60.0, 2.0, 10.0)   # on the old state: older than the bin's cycle, not learned
     assert scale.mean.max() > 1.0
+
+
+def test_a_false_alarm_lift_decays_after_a_step_back():
+    """Through the walk from the detector, as Pipeline.rebase does it."""
+    det = Detector(AlertConfig(), "n", "s", 10.0)
+    det.feedback = FeedbackMemory(FeedbackConfig(half_life_s=3600.0))
+    det.feedback.seen("a1", T0, 3.0, 1.0)
+    det.feedback.apply("a1", "false_alarm")
+    full = det.feedback.lift(T0)
+    shift_times(det, -DAY_S)
+    # An hour later on the new base: half; on the old state the lift stood at full for the day
+    assert abs(det.feedback.lift(T0 - DAY_S + 3600.0) - full / 2) < 1e-9 * full
