@@ -407,7 +407,7 @@ class Pipeline:
         self.refill_window()
         delta = new_ts - self.cfg.tick_s - old_ts
         if delta < 0:
-            shift_times((self.detector, self.health), delta)
+            shift_times((self.detector, self.health, self.chain, self.numpy), delta)
         return self.after_restart(new_ts, None)
 
     def after_restart(self, ts: float, gap_s: float | None) -> list[AlertEvent]:

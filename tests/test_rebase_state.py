@@ -22,6 +22,7 @@ from agent.feedback import FeedbackConfig, FeedbackMemory
 from agent.pipeline import Pipeline
 from agent.records import Record, Rejects
 from agent.clock_scale import ClockScale
+from agent.scorers.seasonal import SeasonalProfile
 from agent.threshold import RecurringLevel
 from agent.timebase import shift_times
 from agent.window import Aligner
@@ -137,3 +138,13 @@ def test_a_false_alarm_lift_decays_after_a_step_back():
     shift_times(det, -DAY_S)
     # An hour later on the new base: half; on the old state the lift stood at full for the day
     assert abs(det.feedback.lift(T0 - DAY_S + 3600.0) - full / 2) < 1e-9 * full
+
+
+def test_the_seasonal_profile_learns_after_a_step_back():
+    profile = SeasonalProfile(1, DAY_S, 600.0, 7)
+    for day in range(3):
+        profile.learn(T0 + day * DAY_S, np.array([1.0]), None)
+    profile.shift_time(-DAY_S)              # the data stepped back a day
+    b, _ = profile.locate(T0 + DAY_S + 60.0)
+    profile.learn(T0 + DAY_S + 60.0, np.array([5.0]), None)   # on the old state: older than the bin's cycle
+    assert profile.acc_sum[b, 0] == 6.0 and profile.acc_n[b, 0] == 2.0

@@ -63,6 +63,14 @@ class SeasonalProfile:
         # learn() (which forgets it) and restore(), so the second fold is the first's arrays
         self._fold: list | None = None
 
+    def shift_time(self, delta: float) -> None:
+        """The time base moved by `delta` s (agent/timebase.py): the bins' newest cycles move by whole
+        cycles, one more rather than one fewer — on the old ones a step back left every bin's ticks
+        'older than its newest cycle', unlearned for as long as the step."""
+        dc = math.floor(delta / self.period)
+        self.acc_cycle = np.where(self.acc_cycle >= 0, self.acc_cycle + dc, self.acc_cycle)
+        self._fold = None
+
     def locate(self, ts: float) -> tuple[int, int]:
         """(bin, cycle) of a timestamp."""
         cycle = math.floor(ts / self.period)
