@@ -103,7 +103,8 @@ class Aligner:
       `reach_ticks` (or the usual step) of the data; any other is rejected.
     - A step back: a record more than `reach_ticks` before the oldest open tick is held as a
       step-back candidate (within that reach it is 'late' at once). Records in step with it (from
-      `reach_ticks` before it to the data's usual step beyond it) join it; records taken on the
+      `lateness_ticks` before its first record to the data's usual step beyond its newest: data
+      going on forward from the step, not a file read newest-first) join it; records taken on the
       old time base contradict it. `CONFIRM_RECORDS` more than its contradictions confirm it: the
       old base's open ticks close, the carried values are forgotten and its earliest record starts
       a new time base (none of its records lost); the first row of the new base carries
@@ -202,7 +203,9 @@ class Aligner:
         back of the data, or records on the old time base refute it."""
         reach = max(self.reach_ticks, self.usual_step)
         for cand in self.back:
-            if cand.lo - self.reach_ticks <= k <= cand.hi + reach:
+            # From its first record on (within lateness): data that resumes earlier goes on forward. A
+            # recording exported newest-first steps back at every record and confirms none: all late.
+            if cand.records[0][0] - self.lateness <= k <= cand.hi + reach:
                 cand.add(k, rec)
                 if len(cand.records) - cand.refuted < CONFIRM_RECORDS:
                     return []

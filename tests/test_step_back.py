@@ -106,3 +106,13 @@ def test_a_live_source_steps_back_within_the_clock_skew_and_not_beyond_it():
         rec.received += 3000            # the host's clock went on; the sender's stamps stepped back 50 min
     rows = al.align_all(live)
     assert rj.as_dict() == {"clock skew": 100} and len(rows) == 200
+
+
+def test_a_recording_read_newest_first_confirms_no_step_back():
+    """Each record a tick before the last steps back at every record: no base is confirmed from
+    three of them (each would start a time base of its own), they are late as before."""
+    rj = Rejects()
+    recs = records(rows_of_file(300, step_at=10_000))[::-1]
+    rows = Aligner(["a", "b"], 10.0, 20.0, 1, rj).align_all(recs)
+    assert all(r.rebased_from is None for r in rows) and rj.as_dict() == {"late": 300 - len(rows)}
+    assert len(rows) < 5
