@@ -108,7 +108,7 @@ def flat_sensors(sensors: list[str], raw: np.ndarray, missing: np.ndarray, norm:
     for j in np.flatnonzero(norm.floored()):
         name, seen = sensors[j], raw[~missing[:, j], j]
         seen = seen[np.isfinite(seen)]
-        now = (f"no reading in this warm-up" if not len(seen) else
+        now = ("no reading in this warm-up" if not len(seen) else
                f"this warm-up read {float(seen.min()):.4g}" + ("" if seen.min() == seen.max()
                                                               else f" to {float(seen.max()):.4g}"))
         out.append(f"{name}: did not move in {source} (std {float(norm.std[j]):.3g}, the floor; {now}): its "

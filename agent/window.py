@@ -21,9 +21,9 @@ import warnings
 import numpy as np
 
 from . import fastnp as fnp
+from .alerts import iso
 from .checkpoint import array_like, array_of
 from .manifest import Normalisation
-from .alerts import iso
 from .records import Record, Rejects, short_repr
 
 if TYPE_CHECKING:
@@ -124,11 +124,7 @@ class Aligner:
         self.lateness = int(lateness_ticks)
         self.rejects = rejects
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
-        self.open: dict[int, list] = {}       # k -> [values, seen, label, event]
-        self.next_k: int | None = None        # oldest tick not yet closed
-        self.newest_k: int | None = None
-        self.last_value = np.full(self.n, np.nan)
-        self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
+        self._new_time_base()
         self.reordered = 0
         self.reach_ticks = self.lateness + 1 + self.carry_ticks  # a short step of the data
         self.max_clock_skew_s = float(max_clock_skew_s)           # 0: live records are not checked
@@ -140,6 +136,14 @@ class Aligner:
         self.usual_step = 1
         self.back: list[_Candidate] = []      # step-back candidates, oldest first
         self._rebased_from: float | None = None     # set on the next row closed (a new time base's first)
+
+    def _new_time_base(self) -> None:
+        """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
+        self.open: dict[int, list] = {}       # k -> [values, seen, label, event]
+        self.next_k: int | None = None        # oldest tick not yet closed
+        self.newest_k: int | None = None
+        self.last_value = np.full(self.n, np.nan)
+        self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
 
     def align_all(self, records) -> list[Row]:
         """Every tick of a finite record stream, the last ones flushed: the batch form."""
@@ -241,10 +245,7 @@ class Aligner:
                     "the learned state is kept, the window refills before the next score",
                     _span((cand.lo - old_k) * self.tick_s), iso(old_k * self.tick_s), iso(cand.lo * self.tick_s),
                     len(cand.records))
-        self.next_k = self.newest_k = None
-        self.open = {}
-        self.last_value = np.full(self.n, np.nan)
-        self.last_k = np.full(self.n, -(2**62), dtype=np.int64)
+        self._new_time_base()
         self._rebased_from = old_k * self.tick_s
         rows += self._take_all(cand)
         for other in sorted(others, key=lambda c: c.lo):
