@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 import warnings
@@ -37,6 +38,9 @@ MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 #: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
 MAX_READING = 1e30
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+#: How the time base moved (Aligner.note_move), each counted from 0 on health and in Prometheus:
+#: the data stepped back, the data jumped ahead, a restart on a checkpoint ahead of the host's clock.
+TIME_BASE_MOVES = ("back", "forward", "restart")
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
 
@@ -136,6 +140,14 @@ class Aligner:
         self.usual_step = 1
         self.back: list[_Candidate] = []      # step-back candidates, oldest first
         self._rebased_from: float | None = None     # set on the next row closed (a new time base's first)
+        self.moves: Counter = Counter()       # TIME_BASE_MOVES kind -> times, this life (health, Prometheus)
+        self.last_move: dict | None = None    # the last one: kind, from, to, step_s, at (health)
+
+    def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
+        """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
+        self.moves[kind] += 1
+        self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
+                          "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
 
     def _new_time_base(self) -> None:
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
@@ -247,6 +259,7 @@ class Aligner:
                     len(cand.records))
         self._new_time_base()
         self._rebased_from = old_k * self.tick_s
+        self.note_move("back", old_k * self.tick_s, cand.lo * self.tick_s)
         rows += self._take_all(cand)
         for other in sorted(others, key=lambda c: c.lo):
             for k, rec in other.records:
@@ -286,6 +299,7 @@ class Aligner:
                     log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
                                 "the ticks between are missing", _span((cand.lo - self.newest_k) * self.tick_s),
                                 iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
+                    self.note_move("forward", self.newest_k * self.tick_s, cand.lo * self.tick_s)
                 return rows + self._take_all(cand)
         # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
         jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
