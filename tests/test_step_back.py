@@ -144,3 +144,18 @@ def test_an_aligner_state_from_before_held_records_were_kept_restores():
     new = Aligner(["a", "b"], 10.0, 20.0, 0, Rejects())
     new.restore(state)
     assert (new.next_k, new.held, new.back) == (old.next_k, [], [])
+
+
+def test_the_host_clock_stepped_back_under_a_source_that_stamps_with_it():
+    """UDP/stdin without `ts`, Modbus, OPC UA without a source timestamp: the record's stamp and the
+    clock it is checked against are the same host clock, so when NTP steps it back 1 h mid-run the
+    stamps step back with no skew to reject: three of them confirm the step back, nothing is lost."""
+    rows = rows_of_file(600, step_at=300)
+    stepped = [dict(r, ts=r["ts"] + (7200 - 3600 if i >= 300 else 0)) for i, r in enumerate(rows)]   # -1 h
+    live = records(stepped, live=True, lag_s=0.0)           # received == ts: stamped on arrival
+    rj = Rejects()
+    aligner = Aligner(["a", "b"], 10.0, 20.0, 0, rj, max_clock_skew_s=300)
+    out = aligner.align_all(live)
+    assert rj.total == 0 and len(out) == 600 and sum(not r.missing.any() for r in out) == 600
+    assert [(r.ts, r.rebased_from) for r in out if r.rebased_from] == [(T0 + 3000 - 3600, T0 + 2990)]
+    assert aligner.moves == {"back": 1} and aligner.last_move["step_s"] == -3590.0
