@@ -50,7 +50,7 @@ class MarkovModel:
         self.rowsum = self._table[:, :, bins]
         self.g = 1.0                    # the table's count weight (its counts' scale)
         # Every transition's score, max(0, −(log P(s1 | s0) + mean) · inv_std), laid out as the table
-        # (its last column unused, 0): a tick's scores are one take at the counts' flat indices (_rebuild)
+        # (its last column not read): a tick's scores are one take at the counts' flat indices (_rebuild)
         self._scores = np.zeros((n, bins, bins + 1))
         # The ticks counted since the last rebuild: (their flat indices, the sensors seen in both rows
         # or None for all, their weight g) each, and the weight of the newest (count, flush)
@@ -136,8 +136,8 @@ class MarkovModel:
         """The score table from the counts, the mean and the spread: each entry as the one-tick formula
         (_prob's (count + a) / (row sum + k·a), then surprise's log, + mean, · −inv_std, floor 0)."""
         a = self.alpha * self.g
-        k = self.k
-        p = np.divide(self.counts + a, (self.rowsum + k * a)[:, :, None], out=self._scores[:, :, :k])
+        p = np.add(self._table, a, out=self._scores)    # the whole table, contiguous (its last column,
+        p /= (self.rowsum + self.k * a)[:, :, None]       # the row sums' "scores", is never read)
         np.log(p, out=p)
         p += self.mean[:, None, None]
         p *= self._neg_inv_std[:, None, None]
