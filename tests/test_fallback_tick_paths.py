@@ -26,7 +26,6 @@ def fitted(seed: int, n: int = 6, k: int = 5):
 
 def test_probabilities_and_learning_on_ticks_with_missing_sensors_are_the_definitions():
     m, z, miss = fitted(11)
-    m.block = 1                         # each tick's counts added when it is learned (not a block later)
     n, k = m.n, m.k
     buf = WindowBuffer(8, n)
     learned_with_missing = 0
@@ -159,31 +158,3 @@ def test_fusions_neighbour_mean_is_the_gather_of_each_neighbour_sum_bit_for_bit(
             for row in range(5):
                 got = f.neighbour_mean(x[row], missing[row], out=np.full(n, 7.0))
                 assert np.array_equal(got, want[row])
-
-
-def test_counts_kept_for_a_block_add_up_to_the_counts_of_every_tick():
-    """The Markov chain counted in blocks (perf34): the kept ticks' counts added in one bincount are
-    the counts added tick by tick (block 1) up to the sum's order, on a stream with missing sensors;
-    until the block is added, the score table is the one of the counts it was built from."""
-    each, z, miss = fitted(13)
-    kept, _, _ = fitted(13)
-    each.block = 1
-    n = each.n
-    a, b = WindowBuffer(8, n), WindowBuffer(8, n)
-    flushes = 0
-    for t in range(300):
-        a.push(z[t], miss[t], float(t))
-        b.push(z[t], miss[t], float(t))
-        if not a.ready:
-            continue
-        before = kept._scores.copy()
-        each.learn(a)
-        kept.learn(b)
-        if kept._kept:                  # counted, not yet added: the table and the scores as they were
-            assert np.array_equal(kept._scores, before)
-        else:
-            flushes += 1
-            assert kept.g == each.g
-            np.testing.assert_allclose(kept._table, each._table, rtol=1e-12)
-            np.testing.assert_allclose(kept._scores, each._scores, rtol=1e-9, atol=1e-12)
-    assert flushes >= 8

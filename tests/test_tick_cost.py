@@ -111,7 +111,6 @@ def test_markov_tick_by_flat_index_is_the_fancy_index():
     tick's entries, as the fancy index's add did; also across a restore."""
     n, steps = 5, 12
     markov, z, missing, buf = _fitted_markov(11, n, steps, 400)
-    markov.block = 1                    # each tick's counts added when it is learned (not a block later)
     learned = 0
     for t in range(200, 400):
         buf.push(z[t], missing[t], float(t))

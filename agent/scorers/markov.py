@@ -7,18 +7,10 @@ P_t = P_{t-1}·M from its last observed state.
 Forgetting is applied lazily: instead of decaying every count on every tick, each new count
 weighs g = λ^-t more (rescaled now and then), so learning one tick is O(N).
 
-The counts and their row sums are one table, (n, k, k + 1): a state's k counts, then their sum;
-a tick's entries are 2N flat indices into it, one `ravel_multi_index` of (sensor, previous state,
-[state; k]).
-
-Scored and learned in blocks, as the AR model's and fusion's regressions are (rls.py): a tick's
-score is one `take` of N entries from a table of every transition's score (`_scores`, the same
-shape), rebuilt from the counts every BLOCK observed ticks, and the counts a tick adds are kept (its
-flat indices and weight) and added in one `bincount` when the table is rebuilt (flush). At a few
-dozen sensors a numpy call is nearly all fixed cost: turning a tick's counts into scores took 8 calls
-and learning them 3, a third of the fallback's tick (perf34). So a tick's surprise reads counts up
-to BLOCK ticks old; a checkpoint adds the kept counts first (state_dict), so a twin restored from it
-scores as the original does from then on.
+The counts and their row sums are one table, (n, k, k + 1): a state's k counts, then their sum.
+A tick reads its N counts and N row sums with one `take` of 2N flat indices and adds to them
+with one `take` and one `put` (at a few dozen sensors a numpy call is nearly all fixed cost); the
+flat indices are one `ravel_multi_index` of (sensor, previous state, [state; k]).
 """
 from __future__ import annotations
 
@@ -33,9 +25,6 @@ from ..quantile import quantile
 if TYPE_CHECKING:
     from ..window import WindowBuffer
 
-#: Ticks whose counts are kept before they are added and the score table rebuilt (the RLS's block)
-BLOCK = 32
-
 
 class MarkovModel:
     def __init__(self, n: int, bins: int, smoothing: float, forgetting: float):
@@ -48,15 +37,7 @@ class MarkovModel:
         self._table = np.zeros((n, bins, bins + 1))
         self.counts = self._table[:, :, :bins]          # views of the table: what the block code reads
         self.rowsum = self._table[:, :, bins]
-        self.g = 1.0                    # the table's count weight (its counts' scale)
-        # Every transition's score, max(0, −(log P(s1 | s0) + mean) · inv_std), laid out as the table
-        # (its last column not read): a tick's scores are one take at the counts' flat indices (_rebuild)
-        self._scores = np.zeros((n, bins, bins + 1))
-        # The ticks counted since the last rebuild: (their flat indices, the sensors seen in both rows
-        # or None for all, their weight g) each, and the weight of the newest (count, flush)
-        self._kept: list[tuple] = []
-        self._g_kept = 1.0
-        self.block = BLOCK              # (1: counted and rebuilt every tick, as before perf34)
+        self.g = 1.0
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
         self._neg_inv_std = -self.inv_std       # surprise()'s factor (set with inv_std)
@@ -73,6 +54,7 @@ class MarkovModel:
         # as arrays of the result's shape: a Python scalar or a broadcast costs a numpy call more.
         self._one_k, self._smooth = np.ones((2, n)), np.empty((2, n))
         self._one_k[1] = bins
+        self._zeros = np.zeros(n)
         self._column = np.empty((bins, bins))[:, 0]     # _two_steps()'s column of M, strided as M[:, s1]
         self._flat: tuple | None = None         # (s0, s1, their flat indices into the table)
         # (window id, tick time, edges version, its states, the states of the row before it): transitions()
@@ -114,9 +96,7 @@ class MarkovModel:
             for i in range(self.n):
                 np.add.at(self.counts[i], (s[:-1, i][both[:, i]], s[1:, i][both[:, i]]), 1.0)
         self.rowsum[...] = self.counts.sum(axis=2)
-        self.g = self._g_kept = 1.0
-        self._kept = []
-        self._rebuild()
+        self.g = 1.0
 
     def calibrate(self, z: np.ndarray, missing: np.ndarray, chunk: int = 256) -> None:
         """The surprise's mean and spread per sensor over rows 1.., computed `chunk` rows at a time
@@ -130,22 +110,6 @@ class MarkovModel:
             if v.size > 1:
                 self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
         self._neg_inv_std = -self.inv_std
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        """The score table from the counts, the mean and the spread: each entry as the one-tick formula
-        (_prob's (count + a) / (row sum + k·a), then surprise's log, + mean, · −inv_std, floor 0)."""
-        a = self.alpha * self.g
-        p = np.add(self._table, a, out=self._scores)    # the whole table, contiguous (its last column,
-        p /= (self.rowsum + self.k * a)[:, :, None]       # the row sums' "scores", is never read)
-        np.log(p, out=p)
-        p += self.mean[:, None, None]
-        p *= self._neg_inv_std[:, None, None]
-        np.maximum(p, 0.0, out=p)
-
-    def _score_of(self, i: int, p: float) -> float:
-        """Sensor i's score of a transition of probability p (a sensor whose previous state is unknown)."""
-        return max(0.0, (float(np.log(p)) + float(self.mean[i])) * float(self._neg_inv_std[i]))
 
     def _prob(self, s0: np.ndarray, s1: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """P(s1 | s0) per sensor; s0, s1 (n,) for one tick (into `out` when given) or (m, n) for a block."""
@@ -207,12 +171,15 @@ class MarkovModel:
         """score() where the newest value is seen, and whatever it is elsewhere (for a caller that
         zeroes those sensors itself: the numpy fallback does, once, for all its parts). Into `out` when given."""
         s0, s1 = self.transitions(window) if states is None else states
-        z = self._scores.take(self._flat_index(s0, s1)[0], out=out)     # (the score table's: _rebuild)
+        z = self._prob(s0, s1, out)
         gone = window.missing[-2]
         if fnp.count_nonzero(gone):
             for i in np.flatnonzero(gone):
-                z[i] = self._score_of(i, self._propagated(window, i, s1[i]))
-        return z
+                z[i] = self._propagated(window, i, s1[i])
+        np.log(z, out=z)                # in place, (log p + mean) · −inv_std: the same bits as
+        z += self.mean                  # (−log p − mean) · inv_std (a negation is exact, and rounding is
+        z *= self._neg_inv_std          # symmetric in sign), without its three temporaries
+        return np.maximum(z, self._zeros, out=z)
 
     def _propagated(self, window: WindowBuffer, i: int, s1: int) -> float:
         """P(s1) when sensor i's previous state is unknown: propagate from its last observation."""
@@ -248,44 +215,31 @@ class MarkovModel:
 
     def learn(self, window: WindowBuffer, states: tuple | None = None) -> None:
         s0, s1 = self.transitions(window) if states is None else states
-        # Two entries a sensor (its count and row sum), by flat index, + g where seen in both rows
-        # (seen > missing[-2] is seen & ~missing[-2]) and + 0 elsewhere
+        g = self.g / self.lam
+        # Two entries a sensor (its count and row sum), by flat index: take and put (no entry twice).
+        # Every sensor's on the common tick; else every sensor's too, + g where seen in both rows and
+        # + 0.0 elsewhere (a count + 0.0 is the count, bit for bit: ~half the cost of selecting the
+        # seen sensors' columns with a fancy index). seen > missing[-2] is seen & ~missing[-2].
         flat = self._flat_index(s0, s1)
-        self.count(flat, np.greater(window.newest_seen, window.missing[-2]) if fnp.count_nonzero(window.missing[-2:])
-                   else None)
+        taken = self._table.take(flat)
+        if fnp.count_nonzero(window.missing[-2:]):
+            self.count(flat, taken + np.multiply(np.greater(window.newest_seen, window.missing[-2]), g), g)
+        else:
+            self.count(flat, taken + g, g)
 
-    def count(self, flat: np.ndarray, both: np.ndarray | None) -> None:
-        """Learn a tick: + g (the last one / lam) at its [count; row sum] flat indices of the sensors
-        seen in both rows (`both`; None: every sensor), kept until the block is full (flush)."""
-        self._g_kept = g = self._g_kept / self.lam
-        self._kept.append((flat, both, g))
-        if len(self._kept) >= self.block:
-            self.flush()
-
-    def flush(self) -> None:
-        """Add the kept ticks' counts to the table in one bincount (the same weights as adding each
-        tick's, summed in another order: last bits), rescale it when the weight grew large, and
-        rebuild the score table from it."""
-        kept, self._kept = self._kept, []
-        if not kept:
-            return
-        weights = np.repeat([g for _, _, g in kept], 2 * self.n).reshape(len(kept), 2, self.n)
-        for j, (_, both, _) in enumerate(kept):
-            if both is not None:
-                weights[j] *= both
-        table = self._table.reshape(-1)
-        table += np.bincount(fnp.concatenate([f for f, _, _ in kept]).reshape(-1), weights.reshape(-1),
-                             minlength=table.size)
-        self.g = self._g_kept
-        if self.g > 1e9:
-            self._table /= self.g
-            self.g = self._g_kept = 1.0
-        self._rebuild()
+    def count(self, flat: np.ndarray, entries: np.ndarray, g: float) -> None:
+        """Learn a tick: its new [count; row sum] entries at their flat indices, and the new count
+        weight g (the last one / lam), as learn() computes them (the numpy fallback's next tick takes
+        the entries once, for the surprise and for these: NumpyScorer._next_score)."""
+        self.g = g
+        self._table.put(flat, entries)
+        if g > 1e9:
+            self._table /= g
+            self.g = 1.0
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
     def state_dict(self) -> dict:
-        self.flush()                    # the kept counts first: a twin restored from it scores as this one
         return {"edges": self.edges, "counts": self.counts, "rowsum": self.rowsum, "g": self.g,
                 "mean": self.mean, "inv_std": self.inv_std}
 
@@ -299,10 +253,8 @@ class MarkovModel:
         self.counts[...], self.rowsum[...] = new.pop("counts"), new.pop("rowsum")      # into the table
         for k, v in new.items():
             setattr(self, k, v)
-        self.g = self._g_kept = g
-        self._kept = []
+        self.g = g
         self._edges_t = self.edges.T.copy()
         self._neg_inv_std = -self.inv_std
-        self._rebuild()
         self._flat = None
         self._edges_version += 1

@@ -93,7 +93,7 @@ class NumpyScorer(Scorer):
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
         self._seen_key = None       # the newest tick _next_score scored with every sensor seen
-        self._counted: tuple | None = None      # (its tick, the Markov entries observe() counts, the seen in both rows)
+        self._counted: tuple | None = None      # (its tick, the Markov entries observe() writes, g)
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
         # row's values and missing, learn?, observe?] each, and the window's rows before the first
         # (values, missing, ts): what flush() replays them from.
@@ -248,16 +248,26 @@ class NumpyScorer(Scorer):
         np.maximum(parts[0], np.abs(bias, out=bias), out=parts[0])
         if not self.fusion._every:
             parts[1] *= self.fusion.has_neighbours
-        # the Markov chain's surprise (MarkovModel.surprise, _flat_index: its score table's entries), and
-        # what observe() counts (MarkovModel.learn), from the same flat indices
+        # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
+        # counts (MarkovModel.learn), from the same take
         flat = fnp.ravel_multi_index((mk._rows2, s0, cols), mk._dims)
         mk._flat = (s0, s1, flat)
-        p = mk._scores.take(flat[0], out=parts[2])
-        self._counted = (key, flat, np.greater(window.newest_seen, missing[-2]) if gaps else None)
+        pair = mk._table.take(flat)
+        g = mk.g / mk.lam
+        if gaps:
+            self._counted = (key, flat, pair + np.multiply(np.greater(window.newest_seen, missing[-2]), g), g)
+        else:
+            self._counted = (key, flat, pair + g, g)
+        np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
+        p = np.divide(pair[0], pair[1], out=parts[2])
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
-                p[i] = mk._score_of(i, mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
-                                    else mk._propagated(window, i, s1[i]))
+                p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
+                        else mk._propagated(window, i, s1[i]))
+        np.log(p, out=p)
+        p += mk.mean
+        p *= mk._neg_inv_std
+        np.maximum(p, mk._zeros, out=p)
         # combined as _score_any does
         parts *= self._weight_rows
         s = np.add.reduce(parts, axis=0)
