@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from .records import REJECT_REASONS
 from .typed import doc
+from .window import TIME_BASE_MOVES
 
 if TYPE_CHECKING:
     from .service import Agent
@@ -145,6 +146,10 @@ class _AgentCollector:
                       [([r], n) for r, n in sorted(rejects.items())])
         yield counter("stad_alert_events", "Alert events emitted, by event type", None, ["event"],
                       [([e], n) for e, n in sorted(events.items())])
+        moves = {**dict.fromkeys(TIME_BASE_MOVES, 0), **a.aligner.moves}
+        yield counter("stad_time_base_moves", "Moves of the time base, by kind: the data stepped back, jumped "
+                      "ahead, or a restart on a checkpoint ahead of the host's clock", None, ["kind"],
+                      [([k], n) for k, n in sorted(moves.items())])
         yield gauge("stad_alerts_open", "Alerts open now (0 or 1)", 1.0 if p.alerts.active else 0.0)
         yield gauge("stad_warm", "1 once warm-up is done and ticks are scored", 1.0 if p.warm else 0.0)
         tier = p.chain.tier

@@ -35,7 +35,7 @@ from .sinks import open_sink
 from .sources import open_source
 from .statelock import StateLock
 from .topology import adjacency
-from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
+from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, TIME_BASE_MOVES, Aligner
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -352,6 +352,8 @@ class Agent:
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
+        snap["time_base_moves"] = {**dict.fromkeys(TIME_BASE_MOVES, 0), **self.aligner.moves}
+        snap["last_time_base_move"] = self.aligner.last_move
         fb = self.pipeline.detector.feedback
         if fb is not None:
             counts = {"accepted": {}, "refused": {}}
@@ -462,6 +464,7 @@ class Agent:
         self.pipeline.refill_window()
         self._resume_from = (None, last_ts)
         self._rebased = True
+        self.aligner.note_move("restart", last_ts, last_ts - ahead_s)
         log.warning("checkpoint %s: its last tick %s is %.1f h ahead of this host's clock (the clock was stepped "
                     "back since it was written?); the learned state is kept, the time base starts again from the "
                     "live data and the window refills for %d ticks before the first score", self.checkpoints.path,
@@ -605,8 +608,10 @@ def format_summary(s: dict) -> str:
     faults = ", ".join(f"{k}: {v}" for k, v in sorted(s["faults_raised"].items()) if v) or "none"
     lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
                      if st.get("dropped"))
+    moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
+            + (f"time base moved: {moved}; " if moved else "")
             + (f"events sinks could not write: {lost}; " if lost else "")
             + f"stopped: {s['exit_reason']}")

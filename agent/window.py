@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 import warnings
@@ -37,6 +38,9 @@ MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 #: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
 MAX_READING = 1e30
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+#: How the time base moved (Aligner.note_move), each counted from 0 on health and in Prometheus:
+#: the data stepped back, the data jumped ahead, a restart on a checkpoint ahead of the host's clock.
+TIME_BASE_MOVES = ("back", "forward", "restart")
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
 
@@ -136,6 +140,14 @@ class Aligner:
         self.usual_step = 1
         self.back: list[_Candidate] = []      # step-back candidates, oldest first
         self._rebased_from: float | None = None     # set on the next row closed (a new time base's first)
+        self.moves: Counter = Counter()       # TIME_BASE_MOVES kind -> times, this life (health, Prometheus)
+        self.last_move: dict | None = None    # the last one: kind, from, to, step_s, at (health)
+
+    def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
+        """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
+        self.moves[kind] += 1
+        self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
+                          "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
 
     def _new_time_base(self) -> None:
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
@@ -247,6 +259,7 @@ class Aligner:
                     len(cand.records))
         self._new_time_base()
         self._rebased_from = old_k * self.tick_s
+        self.note_move("back", old_k * self.tick_s, cand.lo * self.tick_s)
         rows += self._take_all(cand)
         for other in sorted(others, key=lambda c: c.lo):
             for k, rec in other.records:
@@ -286,6 +299,7 @@ class Aligner:
                     log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
                                 "the ticks between are missing", _span((cand.lo - self.newest_k) * self.tick_s),
                                 iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
+                    self.note_move("forward", self.newest_k * self.tick_s, cand.lo * self.tick_s)
                 return rows + self._take_all(cand)
         # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
         jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
@@ -469,7 +483,48 @@ class Aligner:
                 "last_value": self.last_value, "last_k": self.last_k,
                 "open_k": np.array(ks, np.int64).reshape(-1),
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
-                "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n)}
+                "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
+                "held": self._candidates_state(self.held), "back": self._candidates_state(self.back)}
+
+    def _candidates_state(self, cands: list[_Candidate]) -> dict:
+        """Records held for a move of the time base, as arrays: a kill -9 while a step back (or a jump)
+        is being confirmed keeps them, as it keeps the open ticks. Their sensors' values (NaN: none),
+        label (-1: none); each candidate's span and contradictions."""
+        recs = [(c, k, rec) for c, cand in enumerate(cands) for k, rec in cand.records]
+        values = np.full((len(recs), self.n), np.nan)
+        for row, (_, _, rec) in enumerate(recs):
+            for sensor, value in rec.values.items():
+                if sensor in self.index and value is not None:
+                    values[row, self.index[sensor]] = value
+        return {"cand": np.array([c for c, _, _ in recs], np.int64), "k": np.array([k for _, k, _ in recs], np.int64),
+                "ts": np.array([rec.ts for _, _, rec in recs], np.float64), "values": values,
+                "label": np.array([-1 if rec.label is None else rec.label for _, _, rec in recs], np.int64),
+                "span": np.array([c.span for c in cands], np.int64),
+                "refuted": np.array([c.refuted for c in cands], np.int64)}
+
+    def _candidates_restore(self, state: dict | None, key: str) -> list[_Candidate]:
+        """`_candidates_state` read back; a checkpoint written before it held none."""
+        if state is None:
+            return []
+        name = f"aligner.{key}"
+        cand, ks = (array_of(state[f], f"{name}.{f}", np.int64, 1) for f in ("cand", "k"))
+        ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
+        values = array_of(state["values"], f"{name}.values", np.float64, 2, self.n)
+        labels = array_of(state["label"], f"{name}.label", np.int64, 1)
+        span, refuted = (array_of(state[f], f"{name}.{f}", np.int64, 1) for f in ("span", "refuted"))
+        if not (len(cand) == len(ks) == len(ts) == len(values) == len(labels)) or len(span) != len(refuted) or \
+                not np.array_equal(np.unique(cand), np.arange(len(span))) or np.any(np.diff(cand) < 0):
+            raise ValueError(f"{name}: records and candidates do not match")
+        out: list[_Candidate] = []
+        for c, k, t, row, label in zip(cand, ks, ts, values, labels):
+            rec = Record(ts=float(t), values={s: float(v) for s, v in zip(self.sensors, row) if not math.isnan(v)},
+                         label=None if label < 0 else int(label), origin="checkpoint (held for a time-base move)")
+            if c == len(out):
+                out.append(_Candidate(int(k), rec, int(span[c])))
+                out[-1].refuted = int(refuted[c])
+            else:
+                out[c].add(int(k), rec)
+        return out
 
     def restore(self, state: dict) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
@@ -487,8 +542,9 @@ class Aligner:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
+        held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
-        self.held, self.back = [], []      # records held for a jump were not confirmed: not kept
+        self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
 

@@ -151,3 +151,33 @@ def test_bench_runs_a_subset_with_no_labelled_window(tmp_path, capsys):
     assert summary["numpy"]["nab"]["standard"]["score"] is None
     row = next(line for line in out.splitlines() if line.startswith("numpy fallback"))
     assert row.split()[2:5] == ["–", "–", "–"] and row.rstrip().endswith("– / – / –")
+
+
+def test_a_file_whose_time_steps_back_is_skipped_saying_where(tmp_path):
+    """A labelled recording whose clock was set back 2 h mid-file: its hours overlap, so an alert's
+    span (kept in time) also covered the other copy's ticks, and the split, events and NAB windows
+    are all counted in time order. On the old code it was scored: the numpy scorer's one alert over
+    the labelled event counted 40 false positives on the unlabelled ticks of the same hours
+    (precision 0.385, not 1). Now it is skipped, naming the tick and the times; the folder's other
+    file is evaluated."""
+    import random
+    t0 = 1_767_600_000
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, back in (("back.csv", 7200), ("plain.csv", 0)):
+        lines = ["timestamp,a,b,anomaly"]
+        for i in range(1800):
+            r = random.Random(i)
+            label = 1 if 1300 <= i < 1340 else 0
+            lines.append(f"{t0 + 10 * i - (back if i >= 1000 else 0)},{1 + r.gauss(0, .1) + 5 * label:.4f},"
+                         f"{1 + r.gauss(0, .1):.4f},{label}")
+        (data / name).write_text("\n".join(lines) + "\n")
+    cfg = config.from_dict({"sensors": ["a", "b"], "tick_s": 10, "warmup": {"ticks": 300},
+                            "scoring": {"chain": ["numpy"]}, "window": {"steps": 16}, "sinks": [],
+                            "sources": [{"type": "replay", "path": str(data), "label_columns": ["anomaly"]}]},
+                           base_dir=str(tmp_path))
+    report = evaluate(cfg, scorers=["always"])
+    assert [f["name"] for f in report["files"]] == ["plain.csv"]
+    assert report["skipped_files"] == [
+        "back.csv (its time steps back at tick 1001 of 1800, from 2026-01-05T10:46:30.000Z to "
+        "2026-01-05T08:46:40.000Z: the evaluation counts in time order; split the file at the step)"]

@@ -52,6 +52,7 @@ def test_a_checkpoint_ahead_of_the_host_clock_does_not_blind_a_live_agent(tmp_pa
     assert re.search(r"first tick \S+: the time base started again; the window refills for \d+ more tick", err), err[-3000:]
     summary = [ln for ln in err.splitlines() if ln.startswith("summary:")][-1]
     assert "late" not in summary, summary
+    assert "time base moved: restart 1; " in summary, summary      # (qa13: on no summary before)
     new = [a for a in alert_lines(second) if a["event"] == "new" and a["start"] >= time.strftime(
         "%Y-%m-%dT%H:%M:%S", time.gmtime(t_now + 170 - 100 - 2))]
     assert new, alert_lines(second)          # the step in rows 170–199 raised an alert, at today's time

@@ -63,3 +63,48 @@ def test_training_on_a_folder_with_an_unreadable_file_is_refused_naming_it(folde
     err = capsys.readouterr().err
     assert f"stad-convert train: cannot train on every file of the recording: {folder / 'part1.csv'}: cannot read it: " in err
     assert not (tmp_path / "bundle").exists()
+
+
+def fail_reads_of(path: Path) -> None:
+    """From now on every read of this process's open `path` fails with EIO, as a disk's bad block
+    would: its descriptor is pointed at /proc/self/mem (whose offset 0 reads EIO) under it."""
+    [fd] = [int(n) for n in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{n}") == str(path)]
+    mem = os.open("/proc/self/mem", os.O_RDONLY)
+    try:
+        os.dup2(mem, fd)
+    finally:
+        os.close(mem)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_file_that_fails_part_way_keeps_what_was_read_and_names_the_line(tmp_path, suffix, caplog):
+    """A file readable for its first lines, then an I/O error: the records read before are kept and
+    the reject names the line it failed at and how many were read. On the old code the reject said
+    only 'cannot read it', as if nothing of the file had been read."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = 4000                                  # well past the reader's buffer: the failure is mid-file
+    first = data / f"part0{suffix}"
+    if suffix == ".csv":
+        recording(first, T0, rows)
+        header = 1
+    else:
+        first.write_text("".join(f'{{"ts": {T0 + 10 * i}, "a": {i % 7 * 0.5}, "b": 1.5}}\n' for i in range(rows)))
+        header = 0
+    recording(data / "part1.csv", T0 + 100_000)
+    rejects = Rejects()
+    source = ReplaySource(ReplayConfig(path=str(data)), ["a", "b"], rejects)
+    records = source.records()
+    taken = [next(records) for _ in range(100)]
+    fail_reads_of(first.resolve())
+    taken += list(records)
+    before = [r for r in taken if r.ts < T0 + 100_000]
+    assert 100 <= len(before) < rows                  # the buffer's lines, then the error
+    assert [r.ts for r in before] == [T0 + 10 * i for i in range(len(before))]
+    assert len(taken) - len(before) == 200            # the next file, whole
+    assert rejects.as_dict() == {"unreadable file": 1}
+    read = header + len(before)
+    [line] = source.unreadable
+    assert line.startswith(f"{first}: cannot read it from line {read + 1} on ({read} lines read, "
+                           f"their records kept): ")
+    assert f"rejected part0{suffix}:{read + 1}: unreadable file — cannot read it from line {read + 1}" in caplog.text

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..alerts import drivers
+from ..alerts import drivers, iso
 from .. import config as config_mod
 from ..bundle import BUILTIN_PREFIX, Expectation, resolve_path as resolve_bundle
 from ..config import AgentConfig
@@ -276,7 +276,9 @@ def train_ticks_for(rows: list[Row], protocol: str, cfg: AgentConfig, source: So
 
 def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: str) -> tuple[list[FileRows], list[str]]:
     """Aligned rows of every labelled recording of `src` (see labelled_source); also the recordings
-    skipped, each as 'NAME (why)': no rows, no labels, or too short to train and score."""
+    skipped, each as 'NAME (why)': no rows, no labels, too short to train and score, or its time stepping
+    back (a clock set back mid-file): the split, the alert spans, the labelled events and NAB's windows
+    are all counted in time order, and a file whose hours overlap has two ticks at each time of them."""
     source = open_source(src, cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
     chunks = source.recordings() if isinstance(src, ReplayConfig) else [("simulate", source.records())]
     files, skipped = [], []
@@ -287,6 +289,12 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
         rows = align(cfg, records)
         if not rows or all(r.label is None for r in rows):
             skipped.append(f"{name} ({'no rows' if not rows else 'no labels'})")
+            continue
+        back = next((i for i, r in enumerate(rows) if r.rebased_from is not None), None)
+        if back is not None:
+            skipped.append(f"{name} (its time steps back at tick {back + 1} of {len(rows)}, from "
+                           f"{iso(rows[back].rebased_from)} to {iso(rows[back].ts)}: the evaluation counts in time "
+                           "order; split the file at the step)")
             continue
         train = train_ticks_for(rows, protocol, cfg, source_rows)
         if train < cfg.window.steps + 2 or train >= len(rows):

@@ -4,7 +4,9 @@ CSV files are read as they are: SKAB (`;`, 'YYYY-MM-DD HH:MM:SS', `anomaly`/`cha
 label columns, mixed CRLF/LF) and NAB (`timestamp,value`, labels from combined_windows.json)
 need only the matching config. A directory replays every *.csv / *.jsonl below it in sorted
 order. Bad lines are counted in Rejects as '<file>:<line>' and skipped; a file that cannot be
-read (an I/O error, its permissions) is counted as 'unreadable file' and the next one follows.
+read (an I/O error, its permissions) is counted as 'unreadable file' and the next one follows; one
+that fails part-way keeps every record read before, and the reject names the line it failed at and
+how many lines were read (a disk's bad block mid-file is not the whole file lost).
 """
 from __future__ import annotations
 
@@ -173,6 +175,7 @@ class ReplaySource(Source):
         self.files = replay_files(self.root, cfg.format)
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
         self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
+        self._lines_read = 0                # lines of the file being read taken from it so far
         self._stop = threading.Event()
 
 
@@ -200,15 +203,22 @@ class ReplaySource(Source):
         rows = self._jsonl(path, name) if is_jsonl else self._csv(path, name)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
+        self._lines_read = 0
         try:
             for rec in self._with_labels(rows, path, name):
                 if not pacer.wait(rec.ts):
                     return
                 yield rec
         except OSError as exc:      # one file that cannot be read (an I/O error, its permissions) ends that file only
-            why = f"cannot read it: {exc.strerror or exc}"
+            read = self._lines_read
+            if read:                # what was read before is kept: it has been yielded
+                why = (f"cannot read it from line {read + 1} on ({read} lines read, their records kept): "
+                       f"{exc.strerror or exc}")
+            else:
+                why = f"cannot read it: {exc.strerror or exc}"
             self.unreadable.append(f"{path}: {why}")
-            self.rejects.add("unreadable file", name, why + "; the replay goes on with the next file")
+            self.rejects.add("unreadable file", f"{name}:{read + 1}" if read else name,
+                             why + "; the replay goes on with the next file")
 
     # ---- labels shared by both formats --------------------------------------------------
 
@@ -249,6 +259,7 @@ class ReplaySource(Source):
     def _jsonl(self, path: Path, name: str) -> Iterator[Record]:
         with open(path, encoding="utf-8", errors="replace", newline=None) as f:
             for n, line in enumerate(f, 1):
+                self._lines_read = n
                 if self._stop.is_set():
                     return
                 if not line.strip():
@@ -269,6 +280,8 @@ class ReplaySource(Source):
             except csv.Error as exc:
                 self.rejects.add("bad csv", f"{name}:{reader.line_num}", f"header: {exc}")
                 return
+            finally:
+                self._lines_read = reader.line_num
             if header is None:
                 return
             layout = self._layout([h.strip() for h in header], name, reader.line_num)
@@ -283,6 +296,8 @@ class ReplaySource(Source):
                 except csv.Error as exc:
                     self.rejects.add("bad csv", f"{name}:{reader.line_num}", str(exc))
                     continue
+                finally:
+                    self._lines_read = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 where = f"{name}:{reader.line_num}"
