@@ -108,3 +108,29 @@ def test_a_file_that_fails_part_way_keeps_what_was_read_and_names_the_line(tmp_p
     assert line.startswith(f"{first}: cannot read it from line {read + 1} on ({read} lines read, "
                            f"their records kept): ")
     assert f"rejected part0{suffix}:{read + 1}: unreadable file — cannot read it from line {read + 1}" in caplog.text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_file_cut_short_while_read_says_so(tmp_path, suffix):
+    """A file truncated while it is replayed (a rotation in place, `> file`): the reader meets its new
+    end and the file ended in silence on the old code, the lines past the cut lost without a word.
+    Now it is counted as an unreadable file naming the line, the sizes and what was kept."""
+    path = tmp_path / f"cut{suffix}"
+    rows = 4000                                     # well past the reader's buffer
+    if suffix == ".csv":
+        recording(path, T0, rows)
+    else:
+        path.write_text("".join(f'{{"ts": {T0 + 10 * i}, "a": {i % 7 * 0.5}, "b": 1.5}}\n' for i in range(rows)))
+    size = path.stat().st_size
+    rejects = Rejects()
+    source = ReplaySource(ReplayConfig(path=str(path)), ["a", "b"], rejects)
+    records = source.records()
+    taken = [next(records) for _ in range(100)]
+    os.truncate(path, 2000)                         # within what the reader has buffered already
+    taken += list(records)
+    assert 100 <= len(taken) < rows
+    # (the line the reader's buffer ends in is cut too: it may be rejected on its own)
+    assert rejects.counts["unreadable file"] == 1 and rejects.total - 1 <= 1
+    [line] = source.unreadable
+    assert line.startswith(f"{path}: it shrank from {size} to 2000 bytes while it was read (truncated or rotated "
+                           "in place): ") and line.endswith(" lines read and kept, the rest of it is lost")

@@ -6,12 +6,15 @@ need only the matching config. A directory replays every *.csv / *.jsonl below i
 order. Bad lines are counted in Rejects as '<file>:<line>' and skipped; a file that cannot be
 read (an I/O error, its permissions) is counted as 'unreadable file' and the next one follows; one
 that fails part-way keeps every record read before, and the reject names the line it failed at and
-how many lines were read (a disk's bad block mid-file is not the whole file lost).
+how many lines were read (a disk's bad block mid-file is not the whole file lost). A file that
+shrank while it was read (truncated, rotated in place) is counted the same way at its end: the
+lines past the new end are lost, and the replay says so rather than ending the file in silence.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -254,10 +257,22 @@ class ReplaySource(Source):
             log.warning("%s: no entry %r in the labels file; its rows carry no labels", path, key)
         return spans
 
+    def _shrunk(self, f, size: int, path: Path, name: str) -> None:
+        """At the end of a file: if it is shorter than when it was opened, its end was cut while it
+        was read; the lines read are kept, the rest is lost — counted as an unreadable file."""
+        now = os.fstat(f.fileno()).st_size
+        if now < size:
+            read = self._lines_read
+            why = (f"it shrank from {size} to {now} bytes while it was read (truncated or rotated in place): "
+                   f"{read} lines read and kept, the rest of it is lost")
+            self.unreadable.append(f"{path}: {why}")
+            self.rejects.add("unreadable file", f"{name}:{read + 1}", why)
+
     # ---- JSON lines -------------------------------------------------------------------
 
     def _jsonl(self, path: Path, name: str) -> Iterator[Record]:
         with open(path, encoding="utf-8", errors="replace", newline=None) as f:
+            size = os.fstat(f.fileno()).st_size
             for n, line in enumerate(f, 1):
                 self._lines_read = n
                 if self._stop.is_set():
@@ -267,6 +282,7 @@ class ReplaySource(Source):
                 rec = parse_json_line(line, f"{name}:{n}", self.rejects, live=False)
                 if rec is not None:
                     yield rec
+            self._shrunk(f, size, path, name)
 
     # ---- CSV --------------------------------------------------------------------------
 
@@ -274,6 +290,7 @@ class ReplaySource(Source):
         import csv          # here: JSON-lines replays and other sources do not need it
         cfg = self.cfg
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            size = os.fstat(f.fileno()).st_size
             reader = csv.reader(f, delimiter=cfg.separator)
             try:
                 header = next((row for row in reader if row), None)
@@ -292,6 +309,7 @@ class ReplaySource(Source):
                 try:
                     row = next(reader)
                 except StopIteration:
+                    self._shrunk(f, size, path, name)
                     return
                 except csv.Error as exc:
                     self.rejects.add("bad csv", f"{name}:{reader.line_num}", str(exc))
