@@ -56,7 +56,7 @@ def add_parser(subparsers) -> None:
                                      "or the broker refused the login; 2 for an argument it cannot use "
                                      "(a file named is missing or unusable).")
     p.add_argument("--host", default="localhost", help="the broker (default: localhost)")
-    p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with --ca-file")
+    p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with TLS (--ca-file or --cert-file)")
     p.add_argument("--prefix", default="stad", help="the agents' sinks[].prefix (default: stad)")
     p.add_argument("--site", default="+", help="site to follow (default: all)")
     p.add_argument("--node", default="+", help="node to follow (default: all)")
