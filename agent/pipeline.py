@@ -204,13 +204,12 @@ class Pipeline:
             self.chain.score_blended(self.window, self.detector.threshold))
         level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
                  if novel is not None and novel.any() else None)
-        judged = self.detector.threshold(result.tier) if level is None else min(self.detector.threshold(result.tier), level)
         decision = self.detector.step(
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
             learn=lambda: self.chain.learn(self.window),
-            hold=lambda: self.health.holds(result.sensor_scores, judged),
+            hold=lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
             levels=None if self.level is None else self._levels, discord=level)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
@@ -231,6 +230,12 @@ class Pipeline:
         if self.cfg.alerts.hold_sigma <= 0:
             return None
         return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, self.cfg.scoring.profile.drifting)
+
+    def _judged_at(self, tier: str, discord: float | None) -> float:
+        """The threshold an alert about to open was judged against (the fault hold-back asks which sensors
+        pass it): the tier's, or the discord path's level when that is lower."""
+        value = self.detector.threshold(tier)
+        return value if discord is None else min(value, discord)
 
     def _new_discord(self) -> DiscordWatch | None:
         m = self.cfg.threshold.discord_ticks
