@@ -26,8 +26,8 @@ How it reaches the detector (agent/pipeline.py): on a tick where a sensor's disc
 the threshold in force is lowered to just under that sensor's score (and never so low that the
 tick would count as `instant_factor` × above it), so the tick counts as above the threshold and
 the alert lifecycle — `min_duration_ticks`, cooldown, the fault hold-back judged at that level,
-the explanation's drivers — decides as for any other tick. Scores are not changed: the models,
-the threshold and the mean path learn exactly what they would without it.
+the explanation's drivers — decides as for any other tick. Scores are not changed; what the
+models and the threshold learn changes only as any open alert changes it.
 
 Cost per sensor and tick: one sliding dot product over the history (H × m multiply-adds, H =
 HISTORY_TICKS, np.correlate), O(H) more for the spreads kept per subsequence; memory 3 × (H + m)
