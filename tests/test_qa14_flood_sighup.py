@@ -101,3 +101,24 @@ def test_a_junk_flood_is_counted_with_a_few_lines_per_reason(tmp_path):
     lines = Counter(m.group(1) for m in re.finditer(r"rejected [^:]+(?::\d+)?: ([a-z ]+?)(?: —| ×|$)", text, re.M))
     assert lines and max(lines.values()) <= 6, lines
 
+
+def test_a_sighup_after_the_config_was_edited_says_it_is_not_applied_and_whether_a_restart_takes_it(tmp_path):
+    # On the old code SIGHUP reloaded the model bundle (here: said there is none) and said nothing of
+    # the edited file: its bad key went unnoticed until the next restart refused it (exit 2).
+    with udp_agent(tmp_path) as agent:
+        agent.flood(2000)
+        agent.wait_log(lambda t: "bad json" in t, "the first rejects logged")
+        bad = {**agent.cfg, "sinks": [{"type": "jsonl", "path": "alerts.jsonl", "pth": "x"}]}
+        agent.path.write_text(yaml.safe_dump(bad))
+        agent.proc.send_signal(signal.SIGHUP)
+        agent.flood(2000)
+        agent.wait_log(lambda t: re.search(r"SIGHUP: \S+agent\.yaml changed since this agent started and a restart "
+                                           r"would refuse it — 1 problem\(s\): sinks\[0\]\.pth: unknown key", t),
+                       "the SIGHUP line naming the bad key")
+        agent.path.write_text(yaml.safe_dump({**agent.cfg, "checkpoint_s": 10}))     # fixed, and another change
+        agent.proc.send_signal(signal.SIGHUP)
+        agent.flood(2000)
+        agent.wait_log(lambda t: "it is not applied (SIGHUP reloads the model bundle only): restart the agent to run "
+                                 "with it (check-config finds no problem in it)" in t, "the SIGHUP line for a good file")
+        text = agent.stop()
+    assert len(re.findall(r"SIGHUP: \S+agent\.yaml changed", text)) == 2, text[-3000:]
