@@ -183,6 +183,16 @@ def unanswered_reason(tls: bool, reason_code=None) -> str:
     return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
 
 
+def lost_reason(reason_code) -> str:
+    """Why an established connection ended. paho says 'Unspecified error' (0x80) when the socket
+    closed without a DISCONNECT from the broker — it stopped, crashed or the network dropped — which
+    told an operator nothing; a reason the broker sent in its DISCONNECT is quoted as its."""
+    if reason_code.value == 0x80:
+        return ("connection lost (the broker went away or the network dropped: the connection closed "
+                "without a reason from the broker)")
+    return f"connection lost (the broker disconnected us: {reason_code})"
+
+
 # A connection lost within STABLE_S of its CONNACK, QUICK_LOSSES times in a row, is a flap.
 STABLE_S = 10.0
 QUICK_LOSSES = 3
@@ -276,7 +286,7 @@ class ConnectionReporter:
                 self._report(unanswered_reason(self.tls, reason_code))
             if was_connected and reason_code.value != 0:
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
-                self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else f"connection lost ({reason_code})")
+                self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else lost_reason(reason_code))
         if was_connected:
             if self.on_lost:
                 self.on_lost(client)
