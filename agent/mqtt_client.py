@@ -183,6 +183,10 @@ def unanswered_reason(tls: bool, reason_code=None) -> str:
     return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
 
 
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
 def lost_reason(reason_code) -> str:
     """Why an established connection ended. paho says 'Unspecified error' (0x80) when the socket
     closed without a DISCONNECT from the broker — it stopped, crashed or the network dropped — which
@@ -220,6 +224,10 @@ class ConnectionReporter:
         self.connected = False
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
         self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
+        # Outages of an established connection, for health: how many, and the last one's times (wall
+        # clock), so a health message sent after the broker came back says it was away, and how long.
+        self.outages = 0
+        self.last_outage: dict | None = None
         # paho's network thread changes the fields above while the owner's thread runs settle():
         # each side's check-and-change is done under this lock, so settle() cannot clear a loss
         # that came in between its check and its reset.
@@ -233,6 +241,13 @@ class ConnectionReporter:
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+
+    def outage_stats(self) -> dict:
+        """Outages since start and the last one ({from, to, seconds}; to and seconds null while it lasts)."""
+        with self._lock:
+            last = None if self.last_outage is None else {k: v for k, v in self.last_outage.items()
+                                                           if not k.startswith("_")}
+            return {"outages": self.outages, "last_outage": last}
 
     def _report(self, problem: str) -> None:
         if problem != self.problem:
@@ -250,6 +265,9 @@ class ConnectionReporter:
             return
         with self._lock:
             self._up_since = time.monotonic()
+            if self.last_outage is not None and self.last_outage["to"] is None:
+                now = time.time()
+                self.last_outage.update(to=_iso(now), seconds=round(now - self.last_outage.pop("_from"), 1))
             if self._quick >= QUICK_LOSSES:     # a flap, said: its end is said by settle(), once it holds
                 self.log.debug("MQTT %s: connected to %s", self.what, self.where)
             elif self.problem is not None:
@@ -285,6 +303,9 @@ class ConnectionReporter:
             if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
                 self._report(unanswered_reason(self.tls, reason_code))
             if was_connected and reason_code.value != 0:
+                now = time.time()
+                self.outages += 1
+                self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
                 self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else lost_reason(reason_code))
         if was_connected:

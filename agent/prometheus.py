@@ -194,6 +194,8 @@ def _sink_families(sinks: dict, reasons: dict, counter, gauge):
     yield gauge("stad_outbox_held_events", "Events held in memory because the outbox cannot store them now (a full "
                 "disk): stored when it works again", None, ["sink"],
                 [([sink], float(st.get("held", 0))) for sink, st in with_outbox])
+    yield counter("stad_broker_outages", "Times an established broker connection was lost", None, ["sink"],
+                  [([sink], st["outages"]) for sink, st in sorted(sinks.items()) if "outages" in st])
     connected = sorted((sink, st["connected"]) for sink, st in sinks.items() if "connected" in st)
     yield gauge("stad_broker_connected", "1 while the sink is connected to its broker", None, ["sink"],
                 [([sink], 1.0 if up else 0.0) for sink, up in connected])

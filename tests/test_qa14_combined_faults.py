@@ -70,6 +70,7 @@ def test_broker_away_and_a_full_state_disk_lose_no_alert_and_say_so_once_and_cou
         agent.wait_log(r"the alert journal .* is written again \(\d+ write\(s\) failed over \d+ s\)")
         agent.wait_log(r"the checkpoint .* is written again")
         journal_failures = _metric(metrics_port, "stad_state_write_failures_total")['file="alert_journal"']
+        assert _metric(metrics_port, "stad_broker_outages_total") == {'sink="mqtt"': 1.0}
 
         def mended(m) -> bool:
             writes = json.loads(m.payload)["state_writes"] if m.topic.endswith("/health") else {}
@@ -106,6 +107,10 @@ def test_broker_away_and_a_full_state_disk_lose_no_alert_and_say_so_once_and_cou
     healths = [json.loads(m.payload) for m in sub.messages if m.topic.endswith("/health")]
     for h in healths:
         jsonschema.validate(h, HEALTH)
+    # The broker's outage, said after it: once, with its times.
+    outage = health["sinks"]["mqtt"]
+    assert outage["outages"] == 1 and outage["last_outage"]["to"] >= outage["last_outage"]["from"]
+    assert outage["last_outage"]["seconds"] >= 0
     last = health["state_writes"]
     assert last["alert_journal"]["problem"] is None and last["alert_journal"]["failed"] == journal_failures
     assert last["checkpoint"]["failed"] >= 1 and last["checkpoint"]["problem"] is None
