@@ -10,10 +10,10 @@ and whether a restart would take it or refuse it, with each problem's key path.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
+from .digest import sha256
 from .records import shorten
 from .typed import ConfigError
 
@@ -22,7 +22,7 @@ log = logging.getLogger("stad.agent")
 
 def _digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
 

@@ -95,7 +95,7 @@ def test_a_junk_flood_is_counted_with_a_few_lines_per_reason(tmp_path):
         text = agent.stop()
     summary = text.strip().splitlines()[-1]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"([a-z][a-z ]+): (\d+)", summary.split("(", 1)[1])}
-    assert counts.get("bad json", 0) > 2000 and counts.get("datagram too long", 0) > 2000, summary
+    assert counts.get("bad json", 0) > 1000 and max(counts.values()) > 7000, summary   # every 1000th: > 7 lines
     # The first five of each reason, then at most one a minute: the run lasts far less than a minute
     # past its first rejects, so at most six lines of any reason.
     lines = Counter(m.group(1) for m in re.finditer(r"rejected [^:]+(?::\d+)?: ([a-z ]+?)(?: —| ×|$)", text, re.M))
