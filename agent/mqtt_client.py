@@ -183,6 +183,20 @@ def unanswered_reason(tls: bool, reason_code=None) -> str:
     return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
 
 
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def lost_reason(reason_code) -> str:
+    """Why an established connection ended. paho says 'Unspecified error' (0x80) when the socket
+    closed without a DISCONNECT from the broker — it stopped, crashed or the network dropped — which
+    told an operator nothing; a reason the broker sent in its DISCONNECT is quoted as its."""
+    if reason_code.value == 0x80:
+        return ("connection lost (the broker went away or the network dropped: the connection closed "
+                "without a reason from the broker)")
+    return f"connection lost (the broker disconnected us: {reason_code})"
+
+
 # A connection lost within STABLE_S of its CONNACK, QUICK_LOSSES times in a row, is a flap.
 STABLE_S = 10.0
 QUICK_LOSSES = 3
@@ -210,6 +224,10 @@ class ConnectionReporter:
         self.connected = False
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
         self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
+        # Outages of an established connection, for health: how many, and the last one's times (wall
+        # clock), so a health message sent after the broker came back says it was away, and how long.
+        self.outages = 0
+        self.last_outage: dict | None = None
         # paho's network thread changes the fields above while the owner's thread runs settle():
         # each side's check-and-change is done under this lock, so settle() cannot clear a loss
         # that came in between its check and its reset.
@@ -223,6 +241,13 @@ class ConnectionReporter:
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+
+    def outage_stats(self) -> dict:
+        """Outages since start and the last one ({from, to, seconds}; to and seconds null while it lasts)."""
+        with self._lock:
+            last = None if self.last_outage is None else {k: v for k, v in self.last_outage.items()
+                                                           if not k.startswith("_")}
+            return {"outages": self.outages, "last_outage": last}
 
     def _report(self, problem: str) -> None:
         if problem != self.problem:
@@ -240,6 +265,9 @@ class ConnectionReporter:
             return
         with self._lock:
             self._up_since = time.monotonic()
+            if self.last_outage is not None and self.last_outage["to"] is None:
+                now = time.time()
+                self.last_outage.update(to=_iso(now), seconds=round(now - self.last_outage.pop("_from"), 1))
             if self._quick >= QUICK_LOSSES:     # a flap, said: its end is said by settle(), once it holds
                 self.log.debug("MQTT %s: connected to %s", self.what, self.where)
             elif self.problem is not None:
@@ -275,8 +303,11 @@ class ConnectionReporter:
             if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
                 self._report(unanswered_reason(self.tls, reason_code))
             if was_connected and reason_code.value != 0:
+                now = time.time()
+                self.outages += 1
+                self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
-                self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else f"connection lost ({reason_code})")
+                self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else lost_reason(reason_code))
         if was_connected:
             if self.on_lost:
                 self.on_lost(client)

@@ -22,10 +22,15 @@ answered with a failure, see drop()), `not_stored` (the disk could not take it).
 count bound they count as ended.
 
 When storage fails (disk full, I/O error, the file cannot even be created at start) the agent
-goes on: an event that cannot be committed is counted as `not_stored`, one line is logged when
-storing starts failing and one when it works again, and every add() tries again — so it
-recovers by itself when space returns. An acknowledgement that cannot be written is remembered
-and written later; the event is not sent again meanwhile.
+goes on: an event that cannot be committed is held in memory — at most `max_events`, the oldest
+beyond it counted as `max_events`; `held` in stats() — one line is logged when storing starts
+failing and one when it works again, and every add() tries again, storing the held events first,
+in their order, as replays — so it recovers by itself when space returns and the broker still
+gets every event. (Counting them as dropped at once, as before, lost every alert raised while a
+full disk lasted, even when the agent ran on until space returned.) Events still held when the
+agent stops are counted as `not_stored`; a kill -9 meanwhile loses them (the JSONL sink, on
+another disk, keeps its copy). An acknowledgement that cannot be written is remembered and
+written later; the event is not sent again meanwhile.
 
 A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) would refuse every
 event for good — waiting does not mend it. So it is moved aside (`<file>.corrupt-<UTC time>`, with
@@ -108,8 +113,9 @@ class Outbox:
         self._drops_unsaved = False
         self.dropped: dict[str, int] = {}
         self.recovered = 0
-        self._held: list[tuple] = []            # rows saved from a corrupt outbox, waiting for a file to take them
-        self._held_said = False                 # the line saying they wait was logged
+        self._held: list[tuple] = []            # rows waiting for a file to take them (saved from a corrupt
+        self._held_said = False                 # outbox, or added while storing failed); the line saying so
+        self._quarantined = False               # a corrupt outbox was moved aside this life
         self.problem: str | None = None         # why storing fails now; None while it works
         with self._lock:
             if self._open():
@@ -154,14 +160,13 @@ class Outbox:
         return True
 
     def _hold(self, rows: list[tuple]) -> None:
-        """Keep rows saved from a corrupt outbox until a file takes them: the newest max_events, the
-        older ones counted as dropped for max_events as the outbox itself would drop them."""
+        """Keep (created, alert_id, seq, kind, payload) rows until a file takes them: the newest
+        max_events, the older ones counted as dropped for max_events as the outbox itself would drop them."""
         rows = self._held + rows
         if len(rows) > self.max_events:
             self._count("max_events", len(rows) - self.max_events)
             rows = rows[len(rows) - self.max_events:]
         self._held = rows
-        self._held_said = False
 
     def _store_held(self) -> None:
         """The held rows into the open file, as replays; kept held when it refuses them."""
@@ -176,13 +181,14 @@ class Outbox:
         self._depth += added
         self.recovered += added
         if self._held_said:
-            log.warning("outbox %s: the %d event(s) saved from the corrupt outbox are stored now", self.path, added)
+            log.warning("outbox %s: the %d event(s) held in memory are stored now", self.path, added)
+            self._held_said = False
 
     def _say_held(self) -> None:
-        """One line when saved events cannot be stored yet: they wait in memory, not on the disk."""
+        """One line when held events cannot be stored yet: they wait in memory, not on the disk."""
         if self._held and not self._held_said:
-            log.error("outbox %s: the %d event(s) saved from the corrupt outbox cannot be stored yet; they are "
-                      "held in memory and stored when the outbox works again", self.path, len(self._held))
+            log.error("outbox %s: %d event(s) cannot be stored yet; they are held in memory (at most max_events "
+                      "%d) and stored when the outbox works again", self.path, len(self._held), self.max_events)
             self._held_said = True
 
     def _readable(self) -> bool:
@@ -235,6 +241,7 @@ class Outbox:
         except OSError as exc:
             log.error("outbox %s is corrupt and cannot be moved aside (%s)", self.path, exc.strerror or exc)
             return []
+        self._quarantined = True
         lost = max(0, held - len(rows)) if held is not None else None
         if lost:
             self._count("corrupt", lost)
@@ -247,14 +254,14 @@ class Outbox:
     def _failed(self, exc: BaseException) -> None:
         problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
         if problem != self.problem:
-            log.error("outbox %s: cannot store alert events (%s); each one that cannot be kept is dropped "
-                      "and counted as not_stored until it works again", self.path, problem)
+            log.error("outbox %s: cannot store alert events (%s); each one that cannot be kept is held in "
+                      "memory (at most max_events %d) and stored when it works again (a stop meanwhile counts "
+                      "them as not_stored)", self.path, problem, self.max_events)
         self.problem = problem
 
     def _worked(self) -> None:
         if self.problem is not None:
-            log.warning("outbox %s: storing alert events again (%d not stored meanwhile)",
-                        self.path, self.dropped.get("not_stored", 0))
+            log.warning("outbox %s: storing alert events again", self.path)
             self.problem = None
 
     def _run(self, work: Callable[[sqlite3.Connection], object]):
@@ -301,7 +308,8 @@ class Outbox:
             else:
                 self._open_alert = alert_id
             if row is None:
-                self._count("not_stored", 1)
+                self._hold([(self.clock(), alert_id, seq, kind, payload)])
+                self._held_said = True      # _failed said it
                 return None
             self._depth += 1
             self._expire()
@@ -486,9 +494,9 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             if self._held:
-                log.error("outbox %s: %d event(s) saved from the corrupt outbox were never stored (counted as "
-                          "not_stored); the file moved aside (%s.corrupt-*) still holds them",
-                          self.path, len(self._held), self.path.name)
+                log.error("outbox %s: %d event(s) held in memory were never stored (counted as not_stored)%s",
+                          self.path, len(self._held), f"; the file moved aside ({self.path.name}.corrupt-*) still "
+                          "holds those saved from it" if self._quarantined else "")
                 self._count("not_stored", len(self._held))
                 self._held = []
                 self._run(lambda db: None)          # writes the count when the file works

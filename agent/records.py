@@ -1,7 +1,14 @@
-"""What sources produce, and how rejected input is counted."""
+"""What sources produce, and how rejected input is counted.
+
+Every reject is counted; the log gets the first few of each reason, then at most one line per
+reason a minute saying how many came since its last line. (Every 1000th, as before, made a UDP
+flood of junk — or datagrams the kernel dropped — write 30–50 lines a second for as long as it
+lasted: a journal filled with one fault while the counts on health and /metrics said it all.)
+"""
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +25,7 @@ REJECT_REASONS = (
     "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
     "unknown sensor", "unreadable file", "value out of range", "wrong column count")
 
+REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
 DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
 
 
@@ -48,15 +56,28 @@ class Record:
 
 @dataclass
 class Rejects:
-    """Counts every rejected record or value by reason; logs the first few of each reason, cut short."""
+    """Counts every rejected record or value by reason; logs the first few of each reason, cut short,
+    then at most one line per reason every `repeat_s`."""
     log_first: int = 5
+    repeat_s: float = REPEAT_S
     counts: Counter = field(default_factory=Counter)
+    _said: dict = field(default_factory=dict)      # reason -> (monotonic time, count) of its last line
+
+    def _say(self, reason: str, first: bool) -> str | None:
+        """None when this reject goes unsaid; else what the line adds about the ones since the last."""
+        n, now = self.counts[reason], time.monotonic()
+        said_at, said_n = self._said.get(reason, (None, 0))
+        if not first and said_at is not None and now - said_at < self.repeat_s:
+            return None
+        self._said[reason] = (now, n)
+        if first:
+            return ""
+        return f" (#{n} of this kind; {n - said_n} since its last line {now - said_at:.0f} s ago)"
 
     def add(self, reason: str, where: str, detail: str = "") -> None:
         self.counts[reason] += 1
-        n = self.counts[reason]
-        if n <= self.log_first or n % 1000 == 0:
-            more = f" (#{n} of this kind)" if n > self.log_first else ""
+        more = self._say(reason, self.counts[reason] <= self.log_first)
+        if more is not None:
             log.warning("rejected %s: %s%s%s", shorten(where, 120), reason,
                         f" — {shorten(detail)}" if detail else "", more)
 
@@ -66,9 +87,10 @@ class Rejects:
             return
         first = self.counts[reason] == 0
         self.counts[reason] += n
-        if first or self.counts[reason] // 1000 != (self.counts[reason] - n) // 1000:
-            log.warning("rejected %s: %s ×%d (%d in all)%s", shorten(where, 120), reason, n, self.counts[reason],
-                        f" — {shorten(detail)}" if detail else "")
+        more = self._say(reason, first)
+        if more is not None:
+            log.warning("rejected %s: %s ×%d (%d in all)%s%s", shorten(where, 120), reason, n, self.counts[reason],
+                        f" — {shorten(detail)}" if detail else "", more)
 
     @property
     def total(self) -> int:

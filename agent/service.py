@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from . import prometheus
 from .alerts import AlertEvent, iso
 from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fingerprint
+from .config_watch import ConfigWatch
 from .faults.events import FaultEvent
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
@@ -95,10 +96,12 @@ def warmup_rows(cfg: AgentConfig, rejects: Rejects) -> list:
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None):
+    def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None,
+                 config_path: str | None = None):
         return_freed_blocks()
         self.cfg = cfg
         self.max_ticks = max_ticks
+        self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
         self.rejects = Rejects()
         self.stop_event = threading.Event()
@@ -179,7 +182,8 @@ class Agent:
 
     def run(self) -> dict:
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGHUP, lambda signum, frame: self.hotswap.request("SIGHUP"))
+            signal.signal(signal.SIGHUP, lambda signum, frame: (self.hotswap.request("SIGHUP"),
+                                                                self.config_watch.request()))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
         for line in banner(self):
@@ -216,6 +220,7 @@ class Agent:
                     rows += self.aligner.flush_until(time.time() - self.cfg.window.idle_flush_s)
                 self._process(rows)
                 self._answer_feedback()
+                self.config_watch.poll()
                 now = time.monotonic()
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now

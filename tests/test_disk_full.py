@@ -33,44 +33,64 @@ def messages(caplog, text: str) -> list[str]:
 PAYLOAD = json.dumps({"pad": "x" * 2000})
 
 
-def test_outbox_on_a_full_disk_counts_what_it_cannot_keep_and_recovers(small_fs, caplog):
+def test_outbox_on_a_full_disk_holds_what_it_cannot_store_and_stores_it_in_order_when_space_returns(small_fs,
+                                                                                                    caplog):
+    # On the old code each event the full disk refused was dropped at once (counted as not_stored): every
+    # alert raised while the disk was full was lost to the broker, though the agent ran on until space returned.
     caplog.set_level(logging.INFO, logger="stad.outbox")
     box = Outbox(small_fs.path / "o.sqlite", max_events=100_000, max_age_s=86400)
     before = [box.add("a", i, "update", PAYLOAD) for i in range(10)]
     small_fs.fill()
     during = [box.add("a", 10 + i, "update", PAYLOAD) for i in range(300)]
     kept = [r for r in during if r is not None]
-    lost = len(during) - len(kept)
-    assert lost > 0 and box.dropped == {"not_stored": lost}
+    held = len(during) - len(kept)
+    assert held > 0 and box.dropped == {} and box.stats()["held"] == held
     assert box.stats()["problem"] == "database or disk is full"
     box.ack(before[0])                          # the DELETE cannot be written either: remembered
     assert before[0] not in [e.id for e in box.pending(limit=1000)]
     assert len(messages(caplog, "cannot store alert events")) == 1
+    assert messages(caplog, "held in memory") == messages(caplog, "cannot store alert events")
 
     small_fs.free()
     after = box.add("b", 0, "new", PAYLOAD)
-    assert after is not None and box.problem is None
+    assert after is not None and box.problem is None and box.stats()["held"] == 0
     assert len(messages(caplog, "storing alert events again")) == 1
+    assert messages(caplog, f"the {held} event(s) held in memory are stored now")
     box.checkpoint()                            # the sink's worker: the remembered ack is written now
-    assert [e.id for e in box.pending(limit=1000)] == before[1:] + kept + [after]
+    pending = box.pending(limit=1000)
+    assert [e.id for e in pending][:len(before) - 1 + len(kept)] == before[1:] + kept
+    assert [(e.alert_id, e.seq) for e in pending] == [("a", i) for i in range(1, 310)] + [("b", 0)]
+    assert all(e.replay for e in pending[len(before) - 1 + len(kept):-1])
     box.close()
     again = Outbox(small_fs.path / "o.sqlite", max_events=100_000, max_age_s=86400)
-    assert again.dropped == {"not_stored": lost} and again.depth == len(before) - 1 + len(kept) + 1
+    assert again.dropped == {} and again.depth == 309 + 1
 
 
 def test_outbox_that_cannot_even_be_created_at_start_counts_and_opens_later(small_fs, caplog):
     caplog.set_level(logging.INFO, logger="stad.outbox")
     small_fs.fill()
-    box = Outbox(small_fs.path / "o.sqlite", max_events=1000, max_age_s=86400)
+    box = Outbox(small_fs.path / "o.sqlite", max_events=3, max_age_s=86400)
     assert [box.add("a", i, "update", PAYLOAD) for i in range(5)] == [None] * 5
-    assert box.pending() == [] and box.depth == 0 and box.dropped == {"not_stored": 5}
+    assert box.pending() == [] and box.depth == 0 and box.stats()["held"] == 3     # the newest max_events
+    assert box.dropped == {"max_events": 2}
     small_fs.free()
     row = box.add("a", 5, "update", PAYLOAD)
-    assert row is not None and [e.id for e in box.pending()] == [row]
+    assert row is not None and [e.seq for e in box.pending()] == [3, 4, 5]     # the bound holds on disk too
     assert len(messages(caplog, "cannot store alert events")) == 1
     assert len(messages(caplog, "storing alert events again")) == 1
     box.close()
-    assert Outbox(small_fs.path / "o.sqlite", max_events=1000, max_age_s=86400).dropped == {"not_stored": 5}
+    assert Outbox(small_fs.path / "o.sqlite", max_events=3, max_age_s=86400).dropped == {"max_events": 3}
+
+
+def test_events_held_through_a_full_disk_that_lasts_until_the_stop_are_counted_not_stored(small_fs, caplog):
+    box = Outbox(small_fs.path / "o.sqlite", max_events=1000, max_age_s=86400)
+    box.add("a", 0, "new", PAYLOAD)
+    small_fs.fill()
+    held = sum(box.add("a", 1 + i, "update", PAYLOAD) is None for i in range(300))
+    assert held > 0 and box.stats()["held"] == held
+    box.close()
+    assert box.dropped == {"not_stored": held}
+    assert messages(caplog, f"{held} event(s) held in memory were never stored (counted as not_stored)")
 
 
 def corrupt_outbox_on_a_full_disk(tmp_path: Path, small_fs: SmallFs, events: int, pages: int) -> Path:
@@ -101,14 +121,14 @@ def test_events_saved_from_a_corrupt_outbox_wait_in_memory_while_no_new_outbox_c
     assert box.problem is not None
     held = box.stats()["held"]
     assert 100 < held < 200 and box.dropped["corrupt"] == 200 - held
-    assert box.add("b", 0, "new", "{}") is None and box.stats()["held"] == held
-    assert len(messages(caplog, "held in memory")) == 1
+    assert box.add("b", 0, "new", "{}") is None and box.stats()["held"] == held + 1
+    assert len(messages(caplog, "cannot be stored yet; they are held in memory")) == 1
     small_fs.free()
     row = box.add("b", 1, "new", "{}")
     assert row is not None and box.stats()["held"] == 0
     saved = box.pending(limit=10_000)
-    assert [e.alert_id for e in saved] == [f"a{i}" for i in range(held)] + ["b"]
-    assert all(e.replay for e in saved[:-1]) and box.dropped == {"corrupt": 200 - held, "not_stored": 1}
+    assert [(e.alert_id, e.seq) for e in saved] == [(f"a{i}", 0) for i in range(held)] + [("b", 0), ("b", 1)]
+    assert all(e.replay for e in saved[:-1]) and box.dropped == {"corrupt": 200 - held}
     box.close()
 
 

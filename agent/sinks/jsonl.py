@@ -11,7 +11,11 @@ left by an earlier run (killed mid-write on an older version, or a full disk) is
 logged. Drops by kind are in the agent's health (`sinks.jsonl`).
 
 After a crash (agent/checkpoint.py), `recover` writes the last alert event of the run that died
-unless the file's last alert line already is that event, so each event is in the file once.
+unless the file already holds it among its last alert lines, so each event is in the file once.
+Alert lines after it can only be events the run could not journal (a full or failing state
+disk): written here, then the crash. They are said (the restart cannot continue or end what they
+left open) rather than followed by the journal's older event again, out of order, as if it had
+never been written.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from .base import Sink, SinkConfig, SinkContext
 log = logging.getLogger("stad.sink.jsonl")
 
 TAIL_CHUNK = 1 << 16
+RECOVER_LOOKBACK = 256      # alert lines recover() looks back over for the journal's event
 
 
 @dataclass
@@ -92,10 +97,20 @@ class JsonlSink(Sink):
         return found
 
     def recover(self, event: AlertEvent) -> None:
-        if self.last_alert() != (event.alert_id, event.seq):
+        recent = self._last(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK)    # newest first
+        key = (event.alert_id, event.seq)
+        if key not in recent:
             log.info("%s: writing alert event %s #%d, decided before the last stop but not written",
                      self.path, event.alert_id, event.seq)
             self.emit(event)
+            return
+        newer = recent[:recent.index(key)]
+        if newer:
+            log.warning("%s: %d alert event(s) after %s #%d (the alert journal's last) were written here but not "
+                        "journaled — the state disk was full or failing when they were raised (the last run's log "
+                        "says 'cannot write the alert journal'); the restart cannot continue or end an alert they "
+                        "left open (the last: %s #%d)", self.path, len(newer), event.alert_id, event.seq,
+                        *newer[0])
 
     def recover_faults(self, events: list[FaultEvent]) -> None:
         written = set(self.last_faults(len(events)))

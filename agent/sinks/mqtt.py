@@ -218,8 +218,9 @@ class MqttSink(Sink):
                 "outbox": self.outbox.stats()}
 
     def stats(self) -> dict:
-        """The outbox (depth, oldest age, drops by reason) and whether the broker is connected."""
-        return {**self.outbox.stats(), "connected": self.reporter.connected}
+        """The outbox (depth, oldest age, drops by reason), whether the broker is connected, and its
+        outages since start (how many, the last one's times)."""
+        return {**self.outbox.stats(), "connected": self.reporter.connected, **self.reporter.outage_stats()}
 
     def fault(self, event) -> None:
         payload = encode_json(event.to_dict())
