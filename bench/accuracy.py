@@ -86,7 +86,8 @@ def parse_value(text: str):
 
 
 def apply_overrides(data: dict, overrides: list[str] | None, flag: str) -> dict:
-    """`dotted.key=value` overrides applied to a config dict, in place."""
+    """`dotted.key=value` overrides applied to a config dict, in place; a number indexes a list
+    (`sources.0.variability.waves=false`)."""
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep:
@@ -94,7 +95,12 @@ def apply_overrides(data: dict, overrides: list[str] | None, flag: str) -> dict:
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise SystemExit(f"{flag} {item!r}: {part!r} is not an index of a list of {len(node)}")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
         node[parts[-1]] = parse_value(value)
     return data
 
@@ -371,7 +377,8 @@ def corridor_config(overrides: list[str] | None = None, bundle: str | None = Non
                     seed: int | None = None, variable_days: bool = False) -> config.AgentConfig:
     """configs/demo.yaml's corridor, simulated for CORRIDOR_DAYS days, unpaced; the first day is the
     warm-up. Schedule `mixed`: the seeded schedule of every anomaly kind (one every 90 min after the
-    warm-up); `incidents`: graded incidents only (`corridor_incidents`). `variable_days`: days that
+    warm-up); `incidents`: graded incidents only (`corridor_incidents`); `none`: no anomaly at all,
+    so every alert is a false alarm (normal days only). `variable_days`: days that
     differ like a real corridor's (the simulator's VARIABLE_DAYS) instead of copies of one day."""
     data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     src = next(s for s in data["sources"] if s["type"] == "simulate")
@@ -379,6 +386,8 @@ def corridor_config(overrides: list[str] | None = None, bundle: str | None = Non
                 "anomaly_every_s": CORRIDOR_ANOMALY_EVERY_S, "fast_forward_s": 0})
     if schedule == "incidents":
         src["anomalies"] = corridor_incidents(*magnitudes)
+    elif schedule == "none":
+        src["anomalies"] = []
     if seed is not None:
         src["seed"] = seed
     if variable_days:
@@ -402,6 +411,7 @@ def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None 
                       report_path=str(out / name) if out else None, config_path=str(DEMO_CONFIG))
     (f,) = report["files"]
     what = (f"every anomaly kind once per {CORRIDOR_ANOMALY_EVERY_S / 60:g} min" if schedule == "mixed" else
+            "no anomalies: every alert is a false alarm" if schedule == "none" else
             f"{CORRIDOR_INCIDENTS} incidents of magnitude {magnitudes[0]:g}–{magnitudes[1]:g}, one per "
             f"{CORRIDOR_INCIDENT_EVERY_S / 60:.0f} min")
     print(f"\n== corridor simulator: {CORRIDOR_DAYS} days of configs/demo.yaml's corridor"
@@ -417,6 +427,9 @@ def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None 
         print(f"{s['name']:28} {ev['events_detected']:>3}/{ev['events_total']:<3} {ev['false_alarm_events']:>5} "
               f"{ttd:>9} {p['f1']:6.3f} {p['precision']:6.3f} {p['recall']:6.3f} "
               f"{s['backdated_for_comparison_only']['f1']:13.3f}")
+    if schedule == "none":
+        print("alerted ticks (every one a false alarm): "
+              + ", ".join(f"{s['name']} {s['pointwise']['fp']}" for s in report["scorers"]))
     print("\nfaults scored apart (issue 13: an alert driven by a faulty sensor is a false alarm; faults "
           "are judged by the fault rules, the same for every tier)")
     print(f"{'detector':28} {'incidents':>9} {'TTD mean s':>10} {'FA':>4} {'FA faulty':>9}  faults reported as their kind")
@@ -565,8 +578,9 @@ def main(argv=None) -> int:
                    help="override a key of the NAB agent config for this run, e.g. alerts.min_duration_ticks=3")
     p.add_argument("--corridor-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the corridor simulator's agent config for this run")
-    p.add_argument("--corridor-schedule", choices=["mixed", "incidents"], default="mixed",
-                   help="corridor anomalies: every kind in turn (mixed) or 18 incidents of graded severity")
+    p.add_argument("--corridor-schedule", choices=["mixed", "incidents", "none"], default="mixed",
+                   help="corridor anomalies: every kind in turn (mixed), 18 incidents of graded severity, or none "
+                        "(normal days only: every alert a false alarm)")
     p.add_argument("--corridor-magnitudes", type=float, nargs=2, default=(0.3, 1.0), metavar=("WEAKEST", "STRONGEST"),
                    help="the incidents schedule's range of magnitudes (1: the default schedule's capacity drop)")
     p.add_argument("--corridor-seed", type=int, default=None,

@@ -118,3 +118,15 @@ def test_check_config_names_a_bad_variability_value_by_its_key_path():
     with pytest.raises(ConfigError, match=r"variability.*corridor scenario only"):
         config.from_dict({"sensors": ["flow"], "tick_s": 1, "sources": [
             {"type": "simulate", "scenario": "pump", "variability": {"waves": True}}]})
+
+
+def test_bench_corridor_variable_days_no_anomalies_and_a_list_index_override():
+    from conftest import bench_module
+    bench = bench_module("accuracy")
+    cfg = bench.corridor_config(["sources.0.variability.waves=false"], schedule="none", seed=2, variable_days=True)
+    (src,) = cfg.sources
+    assert src.anomalies == [] and src.seed == 2
+    assert src.variability.peak_shift_s == VARIABLE_DAYS.peak_shift_s and src.variability.waves is False
+    assert bench.corridor_config().sources[0].variability is None       # the default: every day alike
+    with pytest.raises(SystemExit, match=r"'3' is not an index of a list of 1"):
+        bench.corridor_config(["sources.3.seed=1"])
