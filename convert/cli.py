@@ -155,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-demo", help="train and export the demo bundle shipped with the agent")
     p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
     p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
+    p.add_argument("--variable-days", action="store_true",
+                   help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
     p.add_argument("--quiet", action="store_true")
     _add_verbose(p)
     return parser
@@ -273,7 +275,7 @@ def cmd_sign(args) -> int:
 
 def cmd_build_demo(args) -> int:
     from .build_demo import build_demo
-    return build_demo(config=args.config, out=args.out, progress=not args.quiet)
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,
