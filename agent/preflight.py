@@ -97,7 +97,15 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
 # ---- helpers for the plugins' preflight() ----------------------------------------------------
 
 def path_problems(path: Path, want_file: bool = False) -> list[str]:
-    """`path` exists and is readable (and is a file, with `want_file`)."""
+    """`path` exists and is readable (and is a file, with `want_file`). A directory on the way that
+    this process may not search is said so (Path.exists() raises there rather than answering)."""
+    try:
+        path.stat()
+    except PermissionError:
+        return [f"{path} cannot be reached by uid {os.geteuid()}: a directory on the way is closed to it "
+                "(check-config: run it as root or as the service's user)"]
+    except OSError:
+        pass
     if not path.exists():
         return [f"{path} does not exist"]
     if want_file and not path.is_file():

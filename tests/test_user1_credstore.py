@@ -73,3 +73,32 @@ def test_a_credential_store_this_shell_cannot_search_is_a_note_not_a_traceback()
     finally:
         (base / "credstore").chmod(0o700) if (base / "credstore").exists() else None
         shutil.rmtree(base, ignore_errors=True)
+
+
+PATH_PROBE = """
+import json, sys
+from pathlib import Path
+from agent.preflight import path_problems
+print(json.dumps(path_problems(Path(sys.argv[1]), want_file=True)))
+"""
+
+
+def test_a_file_behind_a_directory_this_shell_cannot_search_is_named_not_a_traceback():
+    base = Path(tempfile.mkdtemp(prefix="stad-closed-"))
+    try:
+        base.chmod(0o755)
+        closed = base / "closed"
+        closed.mkdir(mode=0o700)
+        key = closed / "gateway.key.pem"
+        key.write_text("key\n")
+        if os.geteuid() != 0:
+            closed.chmod(0o000)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        res = subprocess.run([*_command(), "-c", PATH_PROBE, str(key)], capture_output=True, text=True,
+                             cwd="/", env=env, timeout=120)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        [problem] = json.loads(res.stdout)
+        assert str(key) in problem and "cannot be reached" in problem and "as root" in problem
+    finally:
+        (base / "closed").chmod(0o700) if (base / "closed").exists() else None
+        shutil.rmtree(base, ignore_errors=True)
