@@ -112,9 +112,12 @@ class BrokerConfig:
             if tls.key_file:
                 path = resolve(tls.key_file)
                 # A path, else the name of a systemd credential (as mqtt_client reads it).
-                if not path.is_file() and (os.sep in tls.key_file or credential_problems(tls.key_file)):
+                # A credential store this shell cannot search is no problem here: tls_load_problems
+                # then notes that the key was not checked.
+                if not path.is_file() and (os.sep in tls.key_file or any(
+                        not isinstance(m, Note) for m in credential_problems(tls.key_file))):
                     out.append(("tls.key_file", f"{path} does not exist, and no credential of that name was found"))
-            if not out:
+            if all(isinstance(m, Note) for _, m in out):
                 out += tls_load_problems(tls, resolve)
         return out
 

@@ -124,18 +124,29 @@ class Parser(argparse.ArgumentParser):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; a plugged subcommand's module is imported only when `command` is it or None
     (top-level help): `run` must not load paho (listen) or the evaluation code."""
-    p = Parser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.")
+    p = Parser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.",
+               epilog="Exit status: 0 done (run: stopped or its input ended), 1 it could not start (run: "
+                      "e.g. another agent holds state_dir), 2 a config or argument problem (nothing "
+                      "started). Each command's --help says more.")
     p.add_argument("--version", action="version", version=f"stad-edge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the agent until stopped or the input ends")
-    run.add_argument("-c", "--config", required=True)
+    run = sub.add_parser("run", help="run the agent until stopped or the input ends",
+                         description="Run the agent until SIGINT / SIGTERM or the end of its input. The config "
+                                     "is checked first as check-config does: exit 2 and one line per problem. "
+                                     "Logs go to stderr, alert lines to stdout, a summary line to stderr at "
+                                     "the end.")
+    run.add_argument("-c", "--config", required=True, help="the agent config (YAML)")
     run.add_argument("--max-ticks", type=int, default=None, help="stop after this many ticks")
-    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,
+                     help="default: the config's log_level")
     run.set_defaults(func=cmd_run)
 
-    chk = sub.add_parser("check-config", help="validate a config file and exit (2 on problems)")
-    chk.add_argument("-c", "--config", required=True)
+    chk = sub.add_parser("check-config", help="validate a config file and exit (2 on problems)",
+                         description="Check a config as `run` would before it starts anything: exit 0 "
+                                     "(`note:` lines for what this shell cannot check), or exit 2 with one "
+                                     "line per problem naming the file and key path.")
+    chk.add_argument("-c", "--config", required=True, help="the agent config (YAML)")
     chk.add_argument("--static", action="store_true",
                      help="check the file only, not the files, secrets, addresses and extras it needs on this "
                           "machine (for a config meant for another host)")

@@ -211,9 +211,15 @@ class ThresholdConfig:
     likelihood: LikelihoodConfig = doc(
         "a second path to an alert: the mean of the last few scores against its long-run spread "
         "(HTM's anomaly likelihood; agent/likelihood.py)", default_factory=LikelihoodConfig)
+    discord_ticks: int = rng(0, 1000, default=0,
+        doc="a third path to an alert: a sensor whose last this many fresh readings are farther in shape "
+            "(z-normalised distance) from every earlier stretch than any stretch since the warm-up "
+            "(agent/discord.py; 0: off; else ≥ 4)")
 
     def validate(self) -> list[tuple[str, str]]:
         out = []
+        if 0 < self.discord_ticks < 4:
+            out.append(("discord_ticks", f"0 (off) or at least 4 ticks, got {self.discord_ticks}"))
         if 0 < self.memory_ticks < 256:
             out.append(("memory_ticks", f"0 (off) or at least 256 ticks, got {self.memory_ticks}"))
         if 0 < self.clock_scale_period_s < 3600:

@@ -63,11 +63,12 @@ class Detector:
 
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
              learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None,
-             levels: Callable[[], dict[str, float]] | None = None) -> Decision:
+             levels: Callable[[], dict[str, float]] | None = None, discord: float | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
         `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks);
-        `levels` gives each sensor's level distance from warm-up (alerts.hold_sigma)."""
+        `levels` gives each sensor's level distance from warm-up (alerts.hold_sigma); `discord`: the
+        threshold in force on a tick whose shape is a record (agent/discord.py), when it is lower."""
         thr = self.thresholds[tier]
         lift = 1.0
         fb = self.feedback
@@ -75,6 +76,8 @@ class Detector:
             fb.now = ts
             lift += fb.lift(ts)
         value = thr.at(ts) * lift          # judged against: the fitted value, or the recurring level
+        if discord is not None:            # threshold.discord_ticks: a shape never seen before
+            value = min(value, discord * lift)
         fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
         events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold,

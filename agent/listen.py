@@ -48,22 +48,28 @@ def _positive(kind):
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker")
-    p.add_argument("--host", default="localhost")
-    p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with --ca-file")
-    p.add_argument("--prefix", default="stad")
+    p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker",
+                              description="Follow <prefix>/<site>/<node>/alerts and …/status on a broker; "
+                                          "replayed duplicates are dropped by (alert_id, seq).",
+                              epilog="Exit status: 0 after --count alert events, after --timeout without "
+                                     "--count, or on Ctrl-C; 1 when --count was not reached within --timeout, "
+                                     "or the broker refused the login; 2 for an argument it cannot use "
+                                     "(a file named is missing or unusable).")
+    p.add_argument("--host", default="localhost", help="the broker (default: localhost)")
+    p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with TLS (--ca-file or --cert-file)")
+    p.add_argument("--prefix", default="stad", help="the agents' sinks[].prefix (default: stad)")
     p.add_argument("--site", default="+", help="site to follow (default: all)")
     p.add_argument("--node", default="+", help="node to follow (default: all)")
-    p.add_argument("--username")
-    p.add_argument("--password-file", help="file holding the password")
+    p.add_argument("--username", help="user name at the broker (default: none)")
+    p.add_argument("--password-file", help="a regular file holding the password (with --username)")
     p.add_argument("--ca-file", help="CA certificate: turns TLS on")
     p.add_argument("--cert-file", help="client certificate (mutual TLS)")
     p.add_argument("--key-file", help="client key (mutual TLS)")
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT version (default: 5)")
     p.add_argument("--json", action="store_true", help="print each alert event as one JSON line")
     p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert event to this file")
     p.add_argument("--count", type=_positive(int), default=None, help="exit after this many alert events")
-    p.add_argument("--timeout", type=_positive(float), default=None, help="exit after this many seconds")
+    p.add_argument("--timeout", type=_positive(float), default=None, help="stop after this many seconds (exit 1 if --count was given and not reached)")
     p.add_argument("--session", metavar="CLIENT_ID",
                    help="a persistent session under this client id: the broker keeps the subscriptions and "
                         "queues alert events for a day while listen is away or the broker restarts")

@@ -16,6 +16,7 @@ import numpy as np
 from .alerts import AlertEvent, AlertTracker, explain, iso
 from .bundle import Expectation
 from .detector import Detector
+from .discord import DiscordWatch, judged_level
 from .digest import sha256
 from .faults.events import FaultEvent
 from .faults.tracker import FaultTracker
@@ -88,6 +89,7 @@ class Pipeline:
         # alerts.hold_sigma: an open alert's drivers hold it while their level is off warm-up's (alerts.py)
         self.level = self._new_level()
         self.health = self._new_health()
+        self.discord = self._new_discord()      # threshold.discord_ticks: a shape never seen before
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
@@ -98,6 +100,9 @@ class Pipeline:
 
     def _finish_warmup(self) -> None:
         raw, missing, ts = self.warmup.values, self.warmup.missing, self.warmup.ts    # views, not copies
+        if self.discord is not None:
+            for values, fresh in zip(raw, ~missing & ~self.warmup.carried & np.isfinite(raw)):
+                self.discord.step(values, fresh)      # its record counts the warm-up's readings too
         fitted_here = self.normaliser is None
         if fitted_here:
             # Labels are never used here: they are ground truth, and the daemon has none.
@@ -188,6 +193,8 @@ class Pipeline:
             if self.warmup_counted >= self.warmup_ticks:
                 self._finish_warmup()
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
+        novel = None if self.discord is None else self.discord.step(
+            row.values, ~row.missing & ~row.carried & np.isfinite(row.values))
         if self.refill > 0:
             self.refill -= 1
             self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
@@ -195,13 +202,15 @@ class Pipeline:
         self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
         result: TickScore = self.health.quiet(   # no score from a sensor just back
             self.chain.score_blended(self.window, self.detector.threshold))
+        level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
+                 if novel is not None and novel.any() else None)
         decision = self.detector.step(
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
             learn=lambda: self.chain.learn(self.window),
-            hold=lambda: self.health.holds(result.sensor_scores, self.detector.threshold(result.tier)),
-            levels=None if self.level is None else self._levels)
+            hold=lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
+            levels=None if self.level is None else self._levels, discord=level)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
@@ -221,6 +230,16 @@ class Pipeline:
         if self.cfg.alerts.hold_sigma <= 0:
             return None
         return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, self.cfg.scoring.profile.drifting)
+
+    def _judged_at(self, tier: str, discord: float | None) -> float:
+        """The threshold an alert about to open was judged against (the fault hold-back asks which sensors
+        pass it): the tier's, or the discord path's level when that is lower."""
+        value = self.detector.threshold(tier)
+        return value if discord is None else min(value, discord)
+
+    def _new_discord(self) -> DiscordWatch | None:
+        m = self.cfg.threshold.discord_ticks
+        return None if m <= 0 else DiscordWatch(len(self.sensors), m)
 
     def _levels(self) -> dict[str, float]:
         """Each sensor's level distance from warm-up, in σ, over the current window (alerts.hold_sigma)."""
@@ -318,6 +337,7 @@ class Pipeline:
             "window": self.window.state_dict(),
             "models": {t.TYPE: t.state_dict() for t in self.chain.tiers[:-1] if hasattr(t, "state_dict")},
             "level": None if self.level is None else self.level.state_dict(),
+            **({} if self.discord is None else {"discord": self.discord.state_dict()}),
         })
         return state
 
@@ -349,7 +369,7 @@ class Pipeline:
             for row in rows:
                 warmup.append(row)
             self.detector, self.ticks, self.warmup, self.warm = detector, ticks, warmup, False
-            self.health = health
+            self.health, self.discord = health, self._new_discord()   # the warm-up rows teach it again
             self.warmup_counted, self.refill = counted, refill
             return
         normaliser = Normaliser.restored(state["normaliser"], n)
@@ -366,15 +386,29 @@ class Pipeline:
         if self.level is not None:       # absent in checkpoints written before it existed: no alert held
             level = self._new_level()
             level.restore(state.get("level"), "level")
+        discord = self._restore_discord(state.get("discord"))
         self._restore_models(state.get("models", {}))
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
-        self.health, self.level = health, level
+        self.health, self.level, self.discord = health, level, discord
         self.chain.tiers[-1] = scorer
         self.ticks, self.warm = ticks, True
         self.warmup.clear()
         self.warmup_counted, self.refill = counted, refill
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
+
+    def _restore_discord(self, state) -> DiscordWatch | None:
+        """The discord watch (threshold.discord_ticks) as checkpointed; a checkpoint without one (written
+        with it off) or for another length starts it afresh: its record is set again by its first
+        discords (MIN_DISCORDS), so nothing alerts on the refilling history."""
+        discord = self._new_discord()
+        if discord is None:
+            return None
+        if not isinstance(state, dict) or state.get("m") != discord.m or state.get("history") != discord.history:
+            log.info("threshold.discord_ticks: no discord state for m=%d in the checkpoint; it starts afresh", discord.m)
+            return discord
+        discord.restore(state, "discord")
+        return discord
 
     def _restore_models(self, models: dict) -> None:
         """The model tiers' states, all or none: each tier checks its own before changing anything, but

@@ -190,10 +190,28 @@ CREDSTORE_DIRS = ("/etc/credstore", "/run/credstore", "/usr/local/lib/credstore"
 
 def credential_problems(name: str) -> list[str]:
     """Where systemd will find credential `name`: $CREDENTIALS_DIRECTORY under the service, else
-    the credential stores LoadCredential= reads from (check-config run from a shell)."""
+    the credential stores LoadCredential= reads from (check-config run from a shell). A store this
+    shell may not look into (/etc/credstore is 0700 root: check-config run by another user) is a
+    Note naming it, not a problem — and never a PermissionError traceback."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if directory:
-        return [] if (Path(directory) / name).is_file() else [f"credential {name!r} is not in {directory}"]
-    if any((Path(d) / name).is_file() for d in CREDSTORE_DIRS):
-        return []
+        return [] if _is_file(Path(directory) / name) else [f"credential {name!r} is not in {directory}"]
+    closed = []
+    for d in CREDSTORE_DIRS:
+        found = _is_file(Path(d) / name)
+        if found:
+            return []
+        if found is None:
+            closed.append(d)
+    if closed:
+        return [Note(f"credential {name!r}: {', '.join(closed)} cannot be searched by this shell (uid "
+                     f"{os.geteuid()}); run check-config as root to check it")]
     return [f"credential {name!r} is in none of {', '.join(CREDSTORE_DIRS)} ($CREDENTIALS_DIRECTORY is not set)"]
+
+
+def _is_file(path: Path) -> bool | None:
+    """Whether `path` is a file; None when this process may not look (a directory it cannot search)."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        return None

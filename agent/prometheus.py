@@ -150,6 +150,9 @@ class _AgentCollector:
         yield counter("stad_time_base_moves", "Moves of the time base, by kind: the data stepped back, jumped "
                       "ahead, or a restart on a checkpoint ahead of the host's clock", None, ["kind"],
                       [([k], n) for k, n in sorted(moves.items())])
+        yield counter("stad_state_write_failures", "Failed writes of the agent's state files (checkpoint, alert "
+                      "and fault journals), by file", None, ["file"],
+                      [([k], n) for k, n in sorted(a.state_writes.failed.items())])
         yield gauge("stad_alerts_open", "Alerts open now (0 or 1)", 1.0 if p.alerts.active else 0.0)
         yield gauge("stad_warm", "1 once warm-up is done and ticks are scored", 1.0 if p.warm else 0.0)
         tier = p.chain.tier

@@ -33,6 +33,7 @@ from .records import Rejects
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
+from .state_writes import STATE_FILES, StateWrites
 from .statelock import StateLock
 from .topology import adjacency
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, TIME_BASE_MOVES, Aligner
@@ -137,7 +138,7 @@ class Agent:
         self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
-        self._save_error: str | None = None
+        self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
@@ -309,7 +310,9 @@ class Agent:
             # Before any sink: a restarted agent continues from here and completes the delivery.
             self.journal.record(asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
         except (OSError, TypeError, ValueError) as exc:
-            log.error("cannot journal alert event %s #%d in %s: %s", ev.alert_id, ev.seq, self.journal.path, exc)
+            self.state_writes.failure("alert_journal", self.journal.path, exc)
+        else:
+            self.state_writes.success("alert_journal", self.journal.path)
         for sink in self.sinks:
             try:
                 sink.emit(ev)
@@ -333,7 +336,9 @@ class Agent:
             self.fault_journal.record(asdict(events[-1]), {"ts": events[-1].ts, "open": self._told_open,
                                                            "events": [asdict(ev) for ev in events]})
         except (OSError, TypeError, ValueError) as exc:
-            log.error("cannot journal %d fault event(s) in %s: %s", len(events), self.fault_journal.path, exc)
+            self.state_writes.failure("fault_journal", self.fault_journal.path, exc)
+        else:
+            self.state_writes.success("fault_journal", self.fault_journal.path)
         for ev in events:
             for sink in self.sinks:
                 try:
@@ -352,6 +357,7 @@ class Agent:
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
+        snap["state_writes"] = self.state_writes.snapshot()
         snap["time_base_moves"] = {**dict.fromkeys(TIME_BASE_MOVES, 0), **self.aligner.moves}
         snap["last_time_base_move"] = self.aligner.last_move
         fb = self.pipeline.detector.feedback
@@ -396,15 +402,20 @@ class Agent:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
                                                 "aligner": self.aligner.state_dict()})
         except (OSError, TypeError, ValueError) as exc:
-            if str(exc) != self._save_error:
-                log.error("cannot write checkpoint %s: %s; a restart will %s", self.checkpoints.path, exc,
-                          "use the previous one" if self.checkpoints.path.exists() else "warm up again")
-            self._save_error = str(exc)
+            self.state_writes.failure("checkpoint", self.checkpoints.path, exc, self._checkpoint_fallback())
             return None
-        self._save_error = None
+        self.state_writes.success("checkpoint", self.checkpoints.path)
         self._saved = key
         log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
         return info
+
+    def _checkpoint_fallback(self) -> str:
+        """What a restart would resume from while the checkpoint cannot be written."""
+        try:
+            age = time.time() - self.checkpoints.path.stat().st_mtime
+        except OSError:
+            return "warm up again"
+        return f"resume from the previous one (written {age:.0f} s ago)"
 
     def _resume(self) -> str | None:
         """Load the checkpoint and the alert journal; a description of what was resumed, or None.
@@ -609,9 +620,12 @@ def format_summary(s: dict) -> str:
     lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
                      if st.get("dropped"))
     moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
+    unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
+                          if st["failed"])
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"events sinks could not write: {lost}; " if lost else "")
+            + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + f"stopped: {s['exit_reason']}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -50,6 +51,7 @@ from agent.evaluate.runner import MODEL_TIERS, event_tolerance_s, nab_inputs, na
 from agent.evaluate.skab import SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
 from agent.evaluate.metrics import Confusion, confusion  # noqa: E402
 from agent.feedback import FeedbackConfig  # noqa: E402
+from agent.sources.simulate import VARIABLE_DAYS  # noqa: E402
 from bench.nab_kinds import window_kind  # noqa: E402
 
 SKAB_LEADERBOARD = [("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, 39.73, 14.13),
@@ -366,10 +368,11 @@ def corridor_incidents(weakest: float = 0.3, strongest: float = 1.0) -> list[dic
 
 def corridor_config(overrides: list[str] | None = None, bundle: str | None = None,
                     schedule: str = "mixed", magnitudes: tuple[float, float] = (0.3, 1.0),
-                    seed: int | None = None) -> config.AgentConfig:
+                    seed: int | None = None, variable_days: bool = False) -> config.AgentConfig:
     """configs/demo.yaml's corridor, simulated for CORRIDOR_DAYS days, unpaced; the first day is the
     warm-up. Schedule `mixed`: the seeded schedule of every anomaly kind (one every 90 min after the
-    warm-up); `incidents`: graded incidents only (`corridor_incidents`)."""
+    warm-up); `incidents`: graded incidents only (`corridor_incidents`). `variable_days`: days that
+    differ like a real corridor's (the simulator's VARIABLE_DAYS) instead of copies of one day."""
     data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     src = next(s for s in data["sources"] if s["type"] == "simulate")
     src.update({"duration_s": CORRIDOR_DAYS * 86400.0, "anomalies": None, "speed": 0,
@@ -378,6 +381,8 @@ def corridor_config(overrides: list[str] | None = None, bundle: str | None = Non
         src["anomalies"] = corridor_incidents(*magnitudes)
     if seed is not None:
         src["seed"] = seed
+    if variable_days:
+        src["variability"] = dataclasses.asdict(VARIABLE_DAYS)
     data["sources"] = [src]
     data["sinks"] = []
     data.pop("state_dir", None)
@@ -389,9 +394,10 @@ def corridor_config(overrides: list[str] | None = None, bundle: str | None = Non
 def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None = None,
                  feedback_delay_s: float | None = None, schedule: str = "mixed",
                  magnitudes: tuple[float, float] = (0.3, 1.0), seed: int | None = None,
-                 failures: dict[str, str] | None = None) -> dict:
-    cfg = corridor_config(overrides, bundle, schedule, magnitudes, seed)
-    name = "corridor.json" if schedule == "mixed" else f"corridor-{schedule}.json"
+                 failures: dict[str, str] | None = None, variable_days: bool = False) -> dict:
+    cfg = corridor_config(overrides, bundle, schedule, magnitudes, seed, variable_days)
+    name = ("corridor" + ("" if schedule == "mixed" else f"-{schedule}") + ("-variable" if variable_days else "")
+            + ("" if seed is None else f"-seed{seed}") + ".json")
     report = evaluate(cfg, bundle=bundle, scorers=scorers, feedback_delay_s=feedback_delay_s,
                       report_path=str(out / name) if out else None, config_path=str(DEMO_CONFIG))
     (f,) = report["files"]
@@ -399,7 +405,8 @@ def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None 
             f"{CORRIDOR_INCIDENTS} incidents of magnitude {magnitudes[0]:g}–{magnitudes[1]:g}, one per "
             f"{CORRIDOR_INCIDENT_EVERY_S / 60:.0f} min")
     print(f"\n== corridor simulator: {CORRIDOR_DAYS} days of configs/demo.yaml's corridor"
-          f"{'' if seed is None else f' (simulator seed {seed})'} "
+          f"{'' if seed is None else f' (simulator seed {seed})'}"
+          f"{', days that differ (VARIABLE_DAYS)' if variable_days else ''} "
           f"({report['sensors']} sensors, tick {report['tick_s']:g} s), {what}; "
           f"first {f['train_ticks']} ticks warm-up, {f['scored_rows']} scored")
     print(f"{'detector':28} {'events':>7} {'FA ev':>5} {'TTD med s':>9} {'F1':>6} {'prec':>6} {'recall':>6} "
@@ -564,6 +571,9 @@ def main(argv=None) -> int:
                    help="the incidents schedule's range of magnitudes (1: the default schedule's capacity drop)")
     p.add_argument("--corridor-seed", type=int, default=None,
                    help="the simulator's seed (default: configs/demo.yaml's, 7): other traffic, other stations hit")
+    p.add_argument("--corridor-variable-days", action="store_true",
+                   help="days that differ like a real corridor's (peak time and height, queue reach, stop-and-go "
+                        "waves, wet days: the simulator's VARIABLE_DAYS) instead of copies of one day")
     p.add_argument("--nab-split", choices=["all", "tune", "test"], default="all",
                    help="NAB files: all, the tuning half (even positions per category) or the held-out half")
     p.add_argument("--nab-file", action="append", default=None, metavar="CATEGORY/FILE.csv",
@@ -627,7 +637,7 @@ def main(argv=None) -> int:
     if args.only in (None, "corridor"):
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_corridor(args.scorers, bundle, out, args.corridor_set, args.feedback_delay, args.corridor_schedule,
-                     tuple(args.corridor_magnitudes), args.corridor_seed, failures)
+                     tuple(args.corridor_magnitudes), args.corridor_seed, failures, args.corridor_variable_days)
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split,

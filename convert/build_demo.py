@@ -5,6 +5,10 @@ seed, anomalies disabled, several simulated days. Everything is seeded and the m
 created_at is pinned (SOURCE_DATE_EPOCH, default below), so re-running reproduces the bundle.
 
     python -m convert.build_demo        # or: stad-convert build-demo
+
+`--variable-days` trains on days that differ the way a real corridor's do (the simulator's
+VARIABLE_DAYS: shifted and taller or lower peaks, queue reach, stop-and-go waves, wet days)
+instead of copies of one day; the shipped bundle is built without it.
 """
 from __future__ import annotations
 
@@ -22,14 +26,20 @@ DEMO_SIM_SEED = 1001             # the demo config plays seed 7; training never 
 DEMO_TRAIN_SEED = 0
 
 
-def build_demo(config: str | None = None, out: str | None = None, progress: bool = True) -> int:
+def build_demo(config: str | None = None, out: str | None = None, progress: bool = True,
+               variable_days: bool = False) -> int:
+    import dataclasses
     from agent.config import load
+    from agent.sources.simulate import VARIABLE_DAYS, SimulateConfig
     from .verify import verify_and_report
     from .pipeline import DataOptions, export_bundle, train_bundle
     from .train import TrainOptions, summary_text
 
     os.environ.setdefault("SOURCE_DATE_EPOCH", DEMO_EPOCH)
     cfg = load(config or DEFAULT_CONFIG)
+    if variable_days:
+        cfg.sources = [dataclasses.replace(s, variability=VARIABLE_DAYS) if isinstance(s, SimulateConfig) else s
+                       for s in cfg.sources]
     out_dir = Path(out) if out else DEFAULT_OUT
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -42,4 +52,4 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
 
 
 if __name__ == "__main__":
-    raise SystemExit(build_demo())
+    raise SystemExit(build_demo(variable_days="--variable-days" in sys.argv[1:]))

@@ -99,7 +99,12 @@ def _add_verbose(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stad-convert", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="stad-convert", description=__doc__.split("\n")[0],
+        epilog="Exit status: 0 success; 1 verification failed (train and verify: an int8 artifact's alert "
+               "agreement under --min-agreement, the bundle is still written) or the bundle is unusable; 2 bad "
+               "arguments or config, too little usable data, or the `convert` extra not installed; 130 "
+               "interrupted.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train on normal data from the config's sources and write a bundle")
@@ -112,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the simulator's anomalies (labelled rows are still never training targets)")
     p.add_argument("--steps", type=int, help="override window.steps (T)")
     p.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
-    p.add_argument("--min-agreement", type=_share, default=0.99)
+    p.add_argument("--min-agreement", type=_share, default=0.99,
+                   help="the verify after export fails (exit 1; the bundle is written all the same) when an int8 "
+                        "artifact's alert agreement is below this share (default: 0.99)")
     p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
     _add_train_options(p)
     _add_verbose(p)
@@ -120,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a trained bundle to ONNX and TFLite (fp32 and int8)")
     p.add_argument("bundle")
     p.add_argument("--only", type=_kinds, help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
-    p.add_argument("--tar", action="store_true")
+    p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
     _add_verbose(p)
 
     p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows (read-only)")
@@ -134,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print a bundle's manifest readably")
     p.add_argument("bundle")
     p.add_argument("--json", action="store_true", help="the raw manifest")
-    p.add_argument("--no-hash-check", action="store_true")
+    p.add_argument("--no-hash-check", action="store_true",
+                   help="do not check the files' sha256 against the manifest (a damaged bundle still prints)")
 
     p = sub.add_parser("keygen", help="make an Ed25519 key pair for signing bundles (needs the signing extra)")
     p.add_argument("name", help="writes NAME.pem (private, mode 0600) and NAME.pub.pem (for scoring.bundle_keys)")
@@ -147,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-demo", help="train and export the demo bundle shipped with the agent")
     p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
     p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
+    p.add_argument("--variable-days", action="store_true",
+                   help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
     p.add_argument("--quiet", action="store_true")
     _add_verbose(p)
     return parser
@@ -265,7 +275,7 @@ def cmd_sign(args) -> int:
 
 def cmd_build_demo(args) -> int:
     from .build_demo import build_demo
-    return build_demo(config=args.config, out=args.out, progress=not args.quiet)
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,

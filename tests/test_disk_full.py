@@ -7,7 +7,6 @@ when space returns. Mounting needs root (CAP_SYS_ADMIN): elsewhere these tests a
 """
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -24,43 +23,7 @@ from agent.outbox import WAL_SIZE_LIMIT, Outbox
 from agent.sinks import open_sink
 from conftest import REPO, alert_event, corrupt_tail, pump_agent_config
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
-
-FS_SIZE = "1m"
-
-
-class SmallFs:
-    def __init__(self, path: Path):
-        self.path = path
-        self.filler = path / "filler"
-
-    def fill(self) -> None:
-        """Write until the file system refuses one more byte."""
-        with open(self.filler, "ab", buffering=0) as f:
-            for block in (1 << 16, 4096, 1):
-                while True:
-                    try:
-                        f.write(b"\0" * block)
-                    except OSError as exc:
-                        assert exc.errno == errno.ENOSPC, exc
-                        break
-
-    def free(self) -> None:
-        self.filler.unlink()
-
-
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 1 MiB tmpfs at tmp_path/state (where the agent's configs below keep their state)."""
-    mount = tmp_path / "state"
-    mount.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE},mode=0755", "tmpfs", str(mount)],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {res.stderr.strip()}")
-    try:
-        yield SmallFs(mount)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+from small_fs import SmallFs, small_fs  # noqa: F401 — small_fs: a pytest fixture
 
 
 def messages(caplog, text: str) -> list[str]:

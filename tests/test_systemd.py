@@ -354,7 +354,8 @@ def test_unit_has_the_required_settings():
     assert one["MemoryDenyWriteExecute"] == "yes" and one["UMask"] == "0077"
     assert one["RestrictAddressFamilies"].split() == ["AF_UNIX", "AF_INET", "AF_INET6"]
     assert one["StateDirectory"] == "stad-edge" and one["ConfigurationDirectory"] == "stad-edge"
-    assert sorted(settings["LoadCredential"]) == ["stad-edge.mqtt-password", "stad-edge.tls-key"]
+    assert sorted(settings["LoadCredential"]) == ["stad-edge.mqtt-password", "stad-edge.opcua-password",
+                                                "stad-edge.tls-key"]
     for key in ("WatchdogSec", "StartLimitBurst", "StartLimitIntervalSec", "MemoryMax", "CPUQuota", "TasksMax"):
         assert one.get(key), key
     assert one["Restart"] == "on-failure"

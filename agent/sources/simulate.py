@@ -7,6 +7,10 @@ Two scenarios:
   time of day (UTC) with AM/PM peaks; at peak a bottleneck queue backs up upstream. The three
   measures come from one traffic density through a triangular fundamental diagram, so they
   move together; density noise is AR(1) and correlated between neighbouring stations.
+  Without `variability` every weekday is a copy of the last (the same demand curve, the queue at
+  the same minute); with it each UTC day draws its own peak times and heights, recurrent-queue
+  reach and weather from the seed, and queues carry stop-and-go waves — the normal differences
+  between real days, never labelled (see VariabilityConfig).
 - pump: a SKAB-like pump skid, sensors PUMP_SENSORS. A slowly changing load sets flow and
   pressure; current follows the load, motor temperature lags current, fluid temperature lags
   the motor, vibration follows flow and pressure, voltage sags with current.
@@ -26,7 +30,7 @@ import re
 import threading
 from dataclasses import dataclass
 from itertools import count
-from typing import ClassVar, Iterator, Literal
+from typing import ClassVar, Iterator, Literal, NamedTuple
 
 import numpy as np
 
@@ -73,6 +77,35 @@ class AnomalySpec:
 
 
 @dataclass
+class VariabilityConfig:
+    """How one simulated corridor day differs from the next (all 0 / off: every day a copy).
+
+    Each UTC day draws its own values from the seed (`CorridorModel.day`), whichever options are
+    on, so turning one on does not change the others' draws."""
+    peak_shift_s: float = rng(0, 7200, default=0.0,
+        doc="σ of each day's shift of the morning and of the evening peak (drawn apart), seconds")
+    peak_height: float = rng(0, 0.5, default=0.0,
+        doc="σ of each day's peak height, as a fraction of it (0.12: ±12 %), each peak drawn apart")
+    queue_reach: float = rng(0, 10, default=0.0,
+        doc="σ of each day's change in how many stations the recurrent queue reaches upstream")
+    waves: bool = doc("stop-and-go waves in every queue, moving upstream at the congested-branch wave "
+                      "speed, one every 3–8 min (the period drawn per day)", default=False)
+    wet_chance: float = rng(0, 1, default=0.0,
+        doc="the chance that a day is wet: free speed and capacity times `wet_factor` all day")
+    wet_factor: float = rng(0.5, 1, default=0.88, doc="a wet day's free speed and capacity, as a fraction of dry")
+
+    def on(self) -> bool:
+        return bool(self.peak_shift_s or self.peak_height or self.queue_reach or self.waves or self.wet_chance)
+
+
+# Days as different as a real corridor's (issue 10): peaks 15 min early or late (σ), ±12 % high,
+# the recurrent queue a station longer or shorter, stop-and-go waves, one day in five wet (12 % slower).
+# The preset bench/accuracy.py --corridor-variable-days and convert.build_demo --variable-days use.
+VARIABLE_DAYS = VariabilityConfig(peak_shift_s=900.0, peak_height=0.12, queue_reach=1.0, waves=True,
+                                  wet_chance=0.2, wet_factor=0.88)
+
+
+@dataclass
 class SimulateConfig(SourceConfig):
     TYPE: ClassVar[str] = "simulate"
     scenario: Literal["corridor", "pump"] = doc(
@@ -91,6 +124,9 @@ class SimulateConfig(SourceConfig):
     anomaly_every_s: float = rng(60, None, default=3600.0, doc="the seeded schedule's spacing")
     tick_s: float | None = rng(0.001, None, default=None,
         doc="the simulator's sample period; null: the agent's `tick_s`")
+    variability: VariabilityConfig | None = doc(
+        "corridor only: how normal days differ (peak time and height, queue reach, stop-and-go waves, "
+        "wet days), drawn per day from the seed; null: every day alike", default=None)
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
@@ -106,6 +142,8 @@ class SimulateConfig(SourceConfig):
         except ValueError as exc:
             return [("scenario", str(exc))]
         problems = []
+        if self.scenario != "corridor" and isinstance(self.variability, VariabilityConfig):
+            problems.append(("variability", f"applies to the corridor scenario only, not {self.scenario!r}"))
         for j, a in enumerate(self.anomalies or []):
             if a is not INVALID and a.kind == "incident" and isinstance(a.target, str):
                 try:
@@ -244,6 +282,28 @@ def _ar1_block(state: np.ndarray, innovations: np.ndarray, rho: float) -> np.nda
 
 # ---- corridor --------------------------------------------------------------------------------
 
+class Day(NamedTuple):
+    """One simulated day's draws (VariabilityConfig): all 0 / 1 when variability is off."""
+    am_shift_s: float
+    pm_shift_s: float
+    am_gain: float
+    pm_gain: float
+    queue_reach: float      # stations added to (or taken from) the recurrent queue's reach
+    wet: float              # free speed and capacity factor: 1 dry
+    wave_period_s: float
+
+
+class DayArrays(NamedTuple):
+    """Day's fields as arrays, one value per tick (and station)."""
+    am_shift_s: np.ndarray
+    pm_shift_s: np.ndarray
+    am_gain: np.ndarray
+    pm_gain: np.ndarray
+    queue_reach: np.ndarray
+    wet: np.ndarray
+    wave_period_s: np.ndarray
+
+
 class CorridorModel:
     V_FREE = 105.0              # km/h
     SPEED_SLOPE = 0.5           # km/h lost per veh/km/lane in free flow
@@ -255,8 +315,17 @@ class CorridorModel:
     STATION_TRAVEL_S = 30.0     # demand reaches the next station downstream this much later
     QUEUE_GROWTH_S = 240.0      # an incident queue backs up one station per this many seconds
     NOISE_TAU_S = 120.0         # correlation time of density fluctuations
+    STATION_KM = V_FREE * STATION_TRAVEL_S / 3600.0     # station spacing
+    # Where the free and congested branches meet (V_FREE - SLOPE k = W (K_JAM - k) / k): above it a
+    # station is in a queue, and stop-and-go waves run through it.
+    K_CRIT = ((V_FREE + W) - math.sqrt((V_FREE + W) ** 2 - 4 * SPEED_SLOPE * W * K_JAM)) / (2 * SPEED_SLOPE)
+    WAVE_DEPTH = 0.5            # a wave's crest closes this fraction of the gap to jam density
 
-    def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float):
+    def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float,
+                 variability: VariabilityConfig | None = None):
+        self.seed = seed
+        self.variability = variability if variability is not None and variability.on() else None
+        self._days: dict[int, Day] = {}
         self.stations: list[str] = []
         self.column: dict[str, int] = {}
         picks: list[tuple[int, int]] = []        # (station index, measure index) per sensor
@@ -289,47 +358,85 @@ class CorridorModel:
         self.scale = np.array([(900.0, 6.0, 15.0)[m] for _, m in self.picks])
         self.upper = np.array([(np.inf, 100.0, np.inf)[m] for _, m in self.picks])
 
-    # The fundamental diagram, per lane: speed from density, and free-flow density from flow.
-    def speed(self, k: np.ndarray) -> np.ndarray:
+    # The fundamental diagram, per lane: speed from density, and free-flow density from flow. A wet
+    # day (`wet` < 1) scales the speed axis: free speed, capacity and the wave speed W alike.
+    def speed(self, k: np.ndarray, wet: float | np.ndarray = 1.0) -> np.ndarray:
         k = np.maximum(k, 0.1)
-        return np.minimum(self.V_FREE - self.SPEED_SLOPE * k, self.W * (self.K_JAM - k) / k)
+        return wet * np.minimum(self.V_FREE - self.SPEED_SLOPE * k, self.W * (self.K_JAM - k) / k)
 
-    def free_density(self, q: np.ndarray) -> np.ndarray:
+    def free_density(self, q: np.ndarray, wet: float | np.ndarray = 1.0) -> np.ndarray:
+        q = q / wet
         return q / (self.V_FREE - self.SPEED_SLOPE * q / self.V_FREE)
 
-    def congested_density(self, q: float | np.ndarray) -> float | np.ndarray:
-        return self.K_JAM - q / self.W
+    def congested_density(self, q: float | np.ndarray, wet: float | np.ndarray = 1.0) -> float | np.ndarray:
+        return self.K_JAM - q / (self.W * wet)
 
     @staticmethod
-    def demand(epoch: np.ndarray) -> np.ndarray:
-        """Corridor demand, veh/h over all lanes, by UTC time of day; weekends have small peaks."""
+    def demand(epoch: np.ndarray, day: "DayArrays | None" = None) -> np.ndarray:
+        """Corridor demand, veh/h over all lanes, by UTC time of day; weekends have small peaks.
+        `day`: each element's day's peak shifts and heights (None: every day the same)."""
         hours = (epoch % 86400.0) / 3600.0
         weekday = ((epoch // 86400.0) + 3) % 7          # 1970-01-01 was a Thursday; 0 = Monday
         peak = np.where(weekday < 5, 1.0, 0.35)
-        day = 1 / (1 + np.exp(-2.0 * (hours - 6.0))) / (1 + np.exp(1.5 * (hours - 21.5)))
-        am = np.exp(-0.5 * ((hours - 8.0) / 0.9) ** 2)
-        pm = np.exp(-0.5 * ((hours - 17.5) / 1.1) ** 2)
-        return 600.0 + 3400.0 * day + peak * (2400.0 * am + 2600.0 * pm)
+        am_at, pm_at, am_gain, pm_gain = (8.0, 17.5, 1.0, 1.0) if day is None else (
+            8.0 + day.am_shift_s / 3600.0, 17.5 + day.pm_shift_s / 3600.0, day.am_gain, day.pm_gain)
+        daytime = 1 / (1 + np.exp(-2.0 * (hours - 6.0))) / (1 + np.exp(1.5 * (hours - 21.5)))
+        am = np.exp(-0.5 * ((hours - am_at) / 0.9) ** 2)
+        pm = np.exp(-0.5 * ((hours - pm_at) / 1.1) ** 2)
+        return 600.0 + 3400.0 * daytime + peak * (2400.0 * am_gain * am + 2600.0 * pm_gain * pm)
+
+    def day(self, index: int) -> "Day":
+        """Day `index`'s (days since 1970-01-01 UTC) draws; every value is drawn whatever is on."""
+        if index not in self._days:
+            v = self.variability or VariabilityConfig()
+            z = np.clip(_seeded_rng(self.seed, 7, index).standard_normal(5), -3.0, 3.0)
+            u = _seeded_rng(self.seed, 8, index).random(2)
+            self._days[index] = Day(am_shift_s=float(z[0] * v.peak_shift_s), pm_shift_s=float(z[1] * v.peak_shift_s),
+                                    am_gain=float(max(0.1, 1.0 + z[2] * v.peak_height)),
+                                    pm_gain=float(max(0.1, 1.0 + z[3] * v.peak_height)),
+                                    queue_reach=float(z[4] * v.queue_reach),
+                                    wet=float(v.wet_factor if u[0] < v.wet_chance else 1.0),
+                                    wave_period_s=float(180.0 + 300.0 * u[1]))
+        return self._days[index]
+
+    def days(self, epoch: np.ndarray) -> "DayArrays | None":
+        """Each element's day's draws, as arrays of epoch's shape; None without variability."""
+        if self.variability is None:
+            return None
+        index = np.floor(epoch / 86400.0).astype(int)
+        keys = sorted(set(index.ravel().tolist()))      # not np.unique: numpy.ma
+        at = np.searchsorted(np.array(keys), index)
+        table = np.array([self.day(i) for i in keys])   # (days, fields)
+        return DayArrays(*(table[at, j] for j in range(len(Day._fields))))
 
     def block(self, elapsed: np.ndarray, epoch: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
         n = len(self.stations)
         lag = np.arange(n) * self.STATION_TRAVEL_S
-        q_lane = self.demand(epoch[:, None] - lag[None, :]) * self.demand_factor / self.LANES
-        k = self.free_density(np.minimum(q_lane, 0.97 * self.Q_CAP))
+        at_station = epoch[:, None] - lag[None, :]
+        today = self.days(epoch)                        # the weather and the queue's reach: by the clock
+        wet_now = 1.0 if today is None else today.wet
+        wet = 1.0 if today is None else wet_now[:, None]
+        q_lane = self.demand(at_station, self.days(at_station)) * self.demand_factor / self.LANES
+        k = self.free_density(np.minimum(q_lane, 0.97 * self.Q_CAP * wet), wet)
 
         # Recurrent congestion: at peak the bottleneck queue reaches up to max_queue stations upstream.
-        load = self.demand(epoch - lag[self.bottleneck]) / (self.LANES * self.Q_CAP)
-        queue = self.max_queue * np.clip((load - 0.88) / 0.12, 0.0, 1.0)
+        at_bottleneck = epoch - lag[self.bottleneck]
+        load = self.demand(at_bottleneck, self.days(at_bottleneck)) / (self.LANES * self.Q_CAP * wet_now)
+        reach = self.max_queue if today is None else np.clip(self.max_queue + today.queue_reach, 0.0,
+                                                             self.bottleneck + 1.0)
+        queue = reach * np.clip((load - 0.88) / 0.12, 0.0, 1.0)
         distance = self.bottleneck - np.arange(n)
         congested = np.where(distance >= 0, np.clip(queue[:, None] - distance[None, :], 0.0, 1.0), 0.0)
-        k = k + congested * np.maximum(0.0, self.congested_density(0.8 * self.Q_CAP) - k)
+        k = k + congested * np.maximum(0.0, self.congested_density(0.8 * self.Q_CAP * wet, wet) - k)
 
         for a in incidents:
-            k = self._incident(k, elapsed, a)
+            k = self._incident(k, elapsed, a, wet)
+        if self.variability is not None and self.variability.waves:
+            k = self._waves(k, epoch, today)
 
         innovations = self.noise_rng.standard_normal((elapsed.size, n)) @ self.mix.T
         k = k * np.exp(0.06 * self.noise * _ar1_block(self.state, innovations, self.rho))
-        v = self.speed(k)
+        v = self.speed(k, wet)
         measured = np.stack([self.LANES * k * v, self.OCC_PER_DENSITY * k, v], axis=-1)   # (T, S, 3)
         wobble = self.noise_rng.standard_normal(measured.shape)
         measured[..., 0] *= 1.0 + 0.03 * self.noise * wobble[..., 0]
@@ -337,10 +444,20 @@ class CorridorModel:
         measured[..., 2] += 1.5 * self.noise * wobble[..., 2]
         return measured[:, self.picks[:, 0], self.picks[:, 1]]
 
-    def _incident(self, k: np.ndarray, elapsed: np.ndarray, a: Anomaly) -> np.ndarray:
+    def _waves(self, k: np.ndarray, epoch: np.ndarray, today: "DayArrays") -> np.ndarray:
+        """Stop-and-go waves in every queue: crests of density that move upstream at the day's
+        congested-branch wave speed, reaching the next station upstream STATION_KM / W later."""
+        position_km = np.arange(k.shape[1]) * self.STATION_KM
+        w = self.W * today.wet[:, None]                                     # km/h
+        phase = (epoch[:, None] + position_km[None, :] * 3600.0 / w) / today.wave_period_s[:, None]
+        crest = (0.5 + 0.5 * np.sin(2 * np.pi * phase)) ** 4
+        queued = np.clip((k - self.K_CRIT) / self.K_CRIT, 0.0, 1.0)
+        return k + queued * self.WAVE_DEPTH * crest * (self.K_JAM - k)
+
+    def _incident(self, k: np.ndarray, elapsed: np.ndarray, a: Anomaly, wet=1.0) -> np.ndarray:
         """A capacity drop at one station: a queue backs up upstream, downstream is starved."""
         at = self.stations.index(a.target)
-        q_left = self.Q_CAP * max(0.1, 1.0 - 0.6 * a.magnitude)
+        q_left = self.Q_CAP * max(0.1, 1.0 - 0.6 * a.magnitude) * wet
         tau = elapsed - a.start
         on = (tau >= 0) & (elapsed < a.end)
         tail = np.minimum(np.clip(tau, 0, a.duration) / self.QUEUE_GROWTH_S, at)   # stations backed up
@@ -349,9 +466,9 @@ class CorridorModel:
         backed_up = np.clip(tail[:, None] - d[None, :] + 1, 0, 1)
         not_cleared = np.clip(d[None, :] + 1 - head[:, None], 0, 1)
         queued = backed_up * not_cleared * (d[None, :] >= 0) * on[:, None]
-        k = k + queued * np.maximum(0.0, self.congested_density(q_left) - k)
+        k = k + queued * np.maximum(0.0, self.congested_density(q_left, wet) - k)
         starved = (on & (tau < a.duration))[:, None] & (d[None, :] < 0)
-        return np.where(starved, np.minimum(k, self.free_density(np.array(q_left))), k)
+        return np.where(starved, np.minimum(k, self.free_density(np.asarray(q_left), wet)), k)
 
     def incident_length(self, station: str, duration: float) -> float:
         """How long an incident affects the data: the capacity drop plus its queue clearing."""
@@ -387,7 +504,10 @@ class PumpModel:
     SCALE = {"accel1": 0.05, "accel2": 0.06, "current": 0.4, "pressure": 0.08,
              "temp_motor": 3.0, "temp_fluid": 1.5, "voltage": 4.0, "flow": 15.0}
 
-    def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float):
+    def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float,
+                 variability: VariabilityConfig | None = None):
+        if variability is not None and variability.on():
+            raise ValueError("variability applies to the corridor scenario only, not 'pump'")
         for name in sensors:
             if name not in PUMP_SENSORS:
                 raise ValueError(f"sensor {name!r} does not fit the pump scenario: expected one of "
@@ -511,7 +631,8 @@ class Simulation:
                             else int(math.floor(cfg.duration_s / self.tick_s + 1e-9)))
 
     def fresh_state(self) -> tuple[CorridorModel | PumpModel, Schedule]:
-        model = MODELS[self.cfg.scenario](self.sensors, self.cfg.seed, self.cfg.noise, self.tick_s)
+        model = MODELS[self.cfg.scenario](self.sensors, self.cfg.seed, self.cfg.noise, self.tick_s,
+                                          self.cfg.variability)
         return model, Schedule(self.cfg, model, self.tick_s)
 
     def __iter__(self) -> Iterator[tuple[float, Record]]:

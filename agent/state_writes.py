@@ -1,0 +1,58 @@
+"""Writes of the agent's own state files (checkpoint, alert journal, fault journal) that fail, said
+and counted the way the sinks say and count theirs.
+
+A full or failing state disk makes every such write fail, and the alert journal is written for
+every alert event: logged per write, an alert storm on a full disk floods the log with one error
+line per event and says nothing when space returns, while health and /metrics show nothing at
+all. Here each file logs one line when its writes start failing (again only when the reason
+changes), one line when a write works again (how many failed, over how long), and counts the
+failed writes for health (`state_writes`), Prometheus (`stad_state_write_failures_total{file}`)
+and the summary line.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+log = logging.getLogger("stad.agent")
+
+# file key -> (what it is, what a failed write costs)
+STATE_FILES = {
+    "checkpoint": ("checkpoint", "a restart will {fallback}"),
+    "alert_journal": ("alert journal", "an alert open at a crash cannot be continued or ended by the restart"),
+    "fault_journal": ("fault journal", "a fault open at a crash cannot be continued or ended by the restart"),
+}
+
+
+class StateWrites:
+    """Per state file: failed writes this life, the current problem (None: the last write worked)."""
+
+    def __init__(self):
+        self.failed = dict.fromkeys(STATE_FILES, 0)
+        self.problem: dict[str, str | None] = dict.fromkeys(STATE_FILES)
+        self._since: dict[str, tuple[float, int]] = {}    # file -> (monotonic start, failed count at start)
+
+    def failure(self, key: str, path: Path, exc: Exception, fallback: str = "") -> None:
+        what, cost = STATE_FILES[key]
+        self.failed[key] += 1
+        reason = str(exc)
+        if reason != self.problem[key]:
+            log.error("cannot write the %s %s: %s; %s (said once; the failed writes are counted in health "
+                      "state_writes)", what, path, reason, cost.format(fallback=fallback))
+        self.problem[key] = reason
+        self._since.setdefault(key, (time.monotonic(), self.failed[key] - 1))
+
+    def success(self, key: str, path: Path) -> None:
+        if self.problem[key] is None:
+            return
+        start, before = self._since.pop(key)
+        log.warning("the %s %s is written again (%d write(s) failed over %.0f s)", STATE_FILES[key][0], path,
+                    self.failed[key] - before, time.monotonic() - start)
+        self.problem[key] = None
+
+    def snapshot(self) -> dict:
+        return {key: {"failed": self.failed[key], "problem": self.problem[key]} for key in STATE_FILES}
+
+
+__all__ = ["STATE_FILES", "StateWrites"]
