@@ -164,11 +164,12 @@ def test_watchdog_pings_stop_while_the_processing_loop_is_blocked(tmp_path):
 
             resumed_at = time.monotonic()
             draining.set()
-            after = notify.wait_for("WATCHDOG=1", count=2, timeout=5, after=resumed_at)
-            assert after[0] - resumed_at < 1.5
+            # The pings resume once the loop is unblocked (waited on, not timed: a busy machine is slow).
+            notify.wait_for("WATCHDOG=1", count=2, timeout=30, after=resumed_at)
             err = stop_agent(proc)
     finally:
         done.set()
+        drainer.join(timeout=30)        # before the close: a read on a closed descriptor is EBADF in the thread
         os.close(reader)
     assert proc.returncode == 0, err[-3000:]
     assert notify.times("STOPPING=1")
