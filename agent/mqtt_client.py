@@ -155,7 +155,7 @@ def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
 
 
 # A TLS client at a plain MQTT port: the broker drops the connection inside the handshake.
-_NOT_TLS_PORT = "; is this port a TLS listener? (without TLS, remove broker.tls)"
+_NOT_TLS_PORT = "; is this port a TLS listener? (without TLS, remove broker.tls; stad-agent listen: no --ca-file or --cert-file)"
 # A plain client at a TLS port: the broker drops the CONNECT it cannot read, without a CONNACK.
 _CLOSED_UNANSWERED = "the broker closed the connection without answering the CONNECT"
 
@@ -180,7 +180,7 @@ def unanswered_reason(tls: bool, reason_code=None) -> str:
                 "(a proxy or load balancer with no broker behind it?)")
     if tls:
         return f"{_CLOSED_UNANSWERED} (is this an MQTT port? mosquitto's log says why)"
-    return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; mosquitto's log says why)"
+    return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; stad-agent listen: add --ca-file; mosquitto's log says why)"
 
 
 def _iso(t: float) -> str:

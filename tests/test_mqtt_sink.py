@@ -341,7 +341,7 @@ def test_refusals_are_logged_once_with_the_reason(tmp_path, make_broker, caplog,
         sink = open_sink(tmp_path, broker.port, broker={
             "host": "localhost", "username": "agent", "password": {"file": str(tmp_path / "pw")},
             "reconnect_min_s": 0.2, "reconnect_max_s": 1})
-        expected = "closed the connection without answering the CONNECT (is this a TLS port? then set broker.tls"
+        expected = "closed the connection without answering the CONNECT (is this a TLS port? then set broker.tls; stad-agent listen: add --ca-file"
     elif problem == "TLS to a plain port":
         other = make_broker(tls=True, start=False)
         sink, expected = secure_sink(tmp_path, broker, "s3cret", ca=other.tls.ca), "is this port a TLS listener?"
