@@ -304,7 +304,7 @@ class ModelScorer(Scorer):
             now = float(window.ts[-1])
             distance = self.profile.scores(level)
             self.profile.track(level, distance, now, window.missing)
-            distance = self.profile.recede(distance, now)
+            distance = self.profile.recede(distance, now, missing_newest)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
@@ -390,7 +390,7 @@ class ModelScorer(Scorer):
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         distances = self.profile.scores(levels)
-        distances[settle:] = self.profile.recede_run(distances[settle:])
+        distances[settle:] = self.profile.recede_run(distances[settle:], newest_missing[settle:])
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, distances))
         return scores.max(axis=1)[settle:]
 

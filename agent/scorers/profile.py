@@ -183,9 +183,11 @@ class NormalProfile:
         self._recent[:] = 0.0
         self._recent_at = (None, 0)
 
-    def recede(self, distance: np.ndarray, tick: float) -> np.ndarray:
+    def recede(self, distance: np.ndarray, tick: float, missing: np.ndarray | None = None) -> np.ndarray:
         """`distance` (from `scores`, tick `tick`) with 0 where the sensor is receding (recede_ticks,
-        above); records it in the ring. Scoring the same tick again overwrites its entry."""
+        above); records it in the ring — as 0 where the newest reading is `missing` (a masked tick is not
+        scored, and the level around a data gap is no peak to recede from). Scoring the same tick again
+        overwrites its entry."""
         span = len(self._recent)
         if span == 0:
             return distance
@@ -193,18 +195,21 @@ class NormalProfile:
         if last != tick:
             slot = (slot + 1) % span if last is not None else 0
         self._recent[slot] = distance
+        if missing is not None:
+            self._recent[slot][missing] = 0.0
         self._recent_at = (tick, slot)
         peak = np.maximum.reduce(self._recent)
         return np.where(distance < self.cfg.recede_fraction * peak, 0.0, distance)
 
-    def recede_run(self, distances: np.ndarray) -> np.ndarray:
-        """`recede` over a run of (n, N) distances, oldest first (warm-up); the ring is left holding
-        the run's last ones, so live ticks continue from them."""
+    def recede_run(self, distances: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+        """`recede` over a run of (n, N) distances, oldest first (warm-up; `missing`: the newest readings'
+        mask per tick); the ring is left holding the run's last ones, so live ticks continue from them."""
         span = len(self._recent)
         distances = np.asarray(distances, np.float64)
         if span == 0 or len(distances) == 0:
             return distances
-        padded = np.concatenate([np.zeros((span - 1, distances.shape[1])), distances])
+        recorded = distances if missing is None else np.where(missing, 0.0, distances)
+        padded = np.concatenate([np.zeros((span - 1, distances.shape[1])), recorded])
         peak = np.lib.stride_tricks.sliding_window_view(padded, span, axis=0).max(axis=-1)
         tail = padded[-span:]
         self._recent[:] = tail
