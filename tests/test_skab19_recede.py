@@ -42,6 +42,20 @@ def test_a_distance_far_below_its_recent_peak_scores_nothing_until_the_peak_is_o
     assert prof.recede(np.array([5.0, 0.5]), 8.0)[0] == 0.0
 
 
+def test_a_masked_reading_is_no_peak_to_recede_from():
+    """SKAB valve1/2: around the bench logger's 42-s gap the level reached ~67 thresholds on ticks whose readings
+    were masked (not scored); recorded as a peak, the valve's lasting shift after it counted as receding."""
+    prof = _profile(ticks=10)
+    masked = np.array([True, False])
+    prof.recede(np.array([67.0, 1.0]), 0.0, masked)
+    shift = prof.recede(np.array([1.5, 1.0]), 1.0, np.zeros(2, bool))
+    assert shift[0] == 1.5                          # the masked tick's 67 is not the peak
+    run = np.array([[67.0, 1.0], [1.5, 1.0], [1.4, 1.0]])
+    mask = np.array([[True, False], [False, False], [False, False]])
+    assert np.array_equal(_profile(ticks=10).recede_run(run, mask)[1:, 0], [1.5, 1.4])
+    assert np.array_equal(_profile(ticks=10).recede_run(run)[1:, 0], [0.0, 0.0])    # (unmasked, it is one)
+
+
 def test_off_is_the_distance_itself_and_warm_up_runs_like_live_ticks():
     off = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
     d = np.array([3.0, 0.1])
