@@ -304,7 +304,6 @@ class ModelScorer(Scorer):
             now = float(window.ts[-1])
             distance = self.profile.scores(level)
             self.profile.track(level, distance, now, window.missing)
-            distance = self.profile.recede(distance, now, missing_newest)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
@@ -389,9 +388,7 @@ class ModelScorer(Scorer):
         self._error_run.forget()
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
-        distances = self.profile.scores(levels)
-        distances[settle:] = self.profile.recede_run(distances[settle:], newest_missing[settle:])
-        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, distances))
+        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
 
     def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:

@@ -35,17 +35,6 @@ labelled normal); a slow drift moves through the range a little at a time and μ
 an anomaly's step leaves the range at once and leaves μ where normal was. What it cannot follow: a
 drift faster than the range over H ticks, and a level that stays outside (a pump settled off normal
 after an anomaly) — it is frozen there, as without tracking. σ stays as warm-up fitted it.
-
-`recede_ticks` M > 0: a level on its way back is no new alarm. A profiled sensor whose distance is below
-`recede_fraction` r of its own largest distance over this tick and the M before it scores 0 for its
-profile on this tick (its forecast error still counts). Why: after a valve test or a cavitation run the
-pump settles back towards normal over minutes, and the tail (and the residue it settles at) sits one or
-two thresholds off the warm-up level, where an anomaly's lasting shift sits as well; what tells the two
-apart is where the level came from — a shift is at or near its own recent peak, a tail is far below it
-(SKAB nineteenth round: on the dev files' traces it thinned the tier alone's false rows over the
-threshold 2.5 times faster than its true ones, a lower `weight` about 0.6 times). Warm-up's scores (the
-threshold's) are judged the same way; the ring of recent distances is not checkpointed: after a restart
-nothing recedes until the sensor has a peak again (the tier alarms as without it).
 """
 from __future__ import annotations
 
@@ -80,12 +69,6 @@ class ProfileConfig:
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
             "followed, a step is not); 0: off (the profile stays as warm-up fitted it)")
-    recede_ticks: int = rng(0, 100000, default=0,
-        doc="a profiled sensor whose distance is below recede_fraction of its largest over this tick and the "
-            "recede_ticks before it scores no profile distance on this tick (a level on its way back to normal "
-            "after an anomaly is no new alarm; its forecast error still counts); 0: off")
-    recede_fraction: float = rng(0.05, 1.0, default=0.6,
-        doc="the share of a sensor's recent peak distance below which its level counts as receding (recede_ticks)")
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,9 +119,6 @@ class NormalProfile:
         self.ticks = 0
         self.normal: np.ndarray | None = None       # per sensor, the largest distance over warm-up
         self._tracked: tuple = (None, None)         # (tick, mean before it): track_half_life_ticks
-        span = int(cfg.recede_ticks) + 1 if cfg.recede_ticks > 0 else 0
-        self._recent = np.zeros((span, len(sensors)))   # recede_ticks: the last distances, a ring
-        self._recent_at: tuple = (None, 0)          # (tick written last, its slot)
 
     @property
     def fitted(self) -> bool:
@@ -163,7 +143,6 @@ class NormalProfile:
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self._tracked = (None, None)
-        self.forget_recent()
         return True
 
     def scores(self, level: np.ndarray) -> np.ndarray:
@@ -176,45 +155,6 @@ class NormalProfile:
     def forget_last_tick(self) -> None:
         """The state was replaced (a checkpoint restore): the next tick is no retry of the last one."""
         self._tracked = (None, None)
-        self.forget_recent()
-
-    def forget_recent(self) -> None:
-        """Empty the ring of recent distances (recede_ticks): nothing recedes until a new peak."""
-        self._recent[:] = 0.0
-        self._recent_at = (None, 0)
-
-    def recede(self, distance: np.ndarray, tick: float, missing: np.ndarray | None = None) -> np.ndarray:
-        """`distance` (from `scores`, tick `tick`) with 0 where the sensor is receding (recede_ticks,
-        above); records it in the ring — as 0 where the newest reading is `missing` (a masked tick is not
-        scored, and the level around a data gap is no peak to recede from). Scoring the same tick again
-        overwrites its entry."""
-        span = len(self._recent)
-        if span == 0:
-            return distance
-        last, slot = self._recent_at
-        if last != tick:
-            slot = (slot + 1) % span if last is not None else 0
-        self._recent[slot] = distance
-        if missing is not None:
-            self._recent[slot][missing] = 0.0
-        self._recent_at = (tick, slot)
-        peak = np.maximum.reduce(self._recent)
-        return np.where(distance < self.cfg.recede_fraction * peak, 0.0, distance)
-
-    def recede_run(self, distances: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-        """`recede` over a run of (n, N) distances, oldest first (warm-up; `missing`: the newest readings'
-        mask per tick); the ring is left holding the run's last ones, so live ticks continue from them."""
-        span = len(self._recent)
-        distances = np.asarray(distances, np.float64)
-        if span == 0 or len(distances) == 0:
-            return distances
-        recorded = distances if missing is None else np.where(missing, 0.0, distances)
-        padded = np.concatenate([np.zeros((span - 1, distances.shape[1])), recorded])
-        peak = np.lib.stride_tricks.sliding_window_view(padded, span, axis=0).max(axis=-1)
-        tail = padded[-span:]
-        self._recent[:] = tail
-        self._recent_at = (float("nan"), span - 1)      # (NaN: no live tick equals it)
-        return np.where(distances < self.cfg.recede_fraction * peak, 0.0, distances)
 
     def track(self, level: np.ndarray, distance: np.ndarray, tick: float,
               missing: np.ndarray | None = None) -> None:
@@ -237,8 +177,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
-                "recede_ticks": self.cfg.recede_ticks, "recede_fraction": self.cfg.recede_fraction}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 
