@@ -142,6 +142,7 @@ class Agent:
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
+        self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
@@ -224,6 +225,7 @@ class Agent:
                 now = time.monotonic()
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
+                    self._retry_journals()
                     self._health()
                 if now >= self._next_checkpoint or self.hotswap.current != self._saved[1]:
                     self._next_checkpoint = now + self.cfg.checkpoint_s
@@ -248,6 +250,7 @@ class Agent:
             self._emit_faults(self.pipeline.health.close(float(last_ts)))
             if clean:
                 self.save_checkpoint()
+            self._retry_journals()
             self._health()
             for sink in self.sinks:
                 try:
@@ -311,13 +314,8 @@ class Agent:
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
-        try:
-            # Before any sink: a restarted agent continues from here and completes the delivery.
-            self.journal.record(asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
-        except (OSError, TypeError, ValueError) as exc:
-            self.state_writes.failure("alert_journal", self.journal.path, exc)
-        else:
-            self.state_writes.success("alert_journal", self.journal.path)
+        # Before any sink: a restarted agent continues from here and completes the delivery.
+        self._journal("alert_journal", self.journal, asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
         for sink in self.sinks:
             try:
                 sink.emit(ev)
@@ -337,19 +335,33 @@ class Agent:
                                               "group": ev.group}
             else:
                 self._told_open.pop(ev.sensor, None)
-        try:
-            self.fault_journal.record(asdict(events[-1]), {"ts": events[-1].ts, "open": self._told_open,
-                                                           "events": [asdict(ev) for ev in events]})
-        except (OSError, TypeError, ValueError) as exc:
-            self.state_writes.failure("fault_journal", self.fault_journal.path, exc)
-        else:
-            self.state_writes.success("fault_journal", self.fault_journal.path)
+        self._journal("fault_journal", self.fault_journal, asdict(events[-1]),
+                      {"ts": events[-1].ts, "open": dict(self._told_open), "events": [asdict(ev) for ev in events]})
         for ev in events:
             for sink in self.sinks:
                 try:
                     sink.fault(ev)
                 except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
                     log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+
+    def _journal(self, key: str, journal: EventJournal, event: dict, tracker: dict, retry: bool = False) -> None:
+        """Write a journal; when it fails, the document is kept and written again by
+        _retry_journals: the journal holds the LAST event, so the one that failed is the one a
+        restart needs — and a journal event may be the last for hours (a fault that lasts), while
+        health kept saying the write failed and a restart resumed from the older one."""
+        try:
+            journal.record(event, tracker)
+        except (OSError, TypeError, ValueError) as exc:
+            self._unjournaled[key] = (journal, event, tracker)
+            self.state_writes.failure(key, journal.path, exc, counted=not retry)
+        else:
+            self._unjournaled.pop(key, None)
+            self.state_writes.success(key, journal.path)
+
+    def _retry_journals(self) -> None:
+        """The journal writes that failed, tried again (with each health snapshot)."""
+        for key, (journal, event, tracker) in list(self._unjournaled.items()):
+            self._journal(key, journal, event, tracker, retry=True)
 
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
