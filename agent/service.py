@@ -508,12 +508,14 @@ class Agent:
         when it is newer than the checkpoint; an alert it left open that cannot be judged, ended."""
         doc = self.journal.read()
         if doc is None:
+            self._end_unjournaled(None)
             return
         try:
             event = AlertEvent(**doc["event"])
             ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
         except (TypeError, ValueError, KeyError) as exc:
             log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
+            self._end_unjournaled(None)
             return
         for sink in self.sinks:
             try:
@@ -528,10 +530,8 @@ class Agent:
             except (TypeError, ValueError, KeyError) as exc:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
                 return
-            if self._resume_from is not None and ts > self._resume_from[1]:
-                # The alert state is newer than the checkpoint: ticks up to it were judged already.
-                self.pipeline.detector.held_until = ts
-                self._resume_from = (self.aligner.tick_of(ts), ts)
+            self._judged_until(ts)      # the alert state is newer than the checkpoint
+        self._end_unjournaled(event)
         if alerts.active and not self.pipeline.warm:
             log.warning("alert %s was open when the last run stopped; no usable checkpoint to judge it by: "
                         "ending it (reason restart)", alerts.open.alert_id)
@@ -540,6 +540,42 @@ class Agent:
         elif alerts.active:
             log.info("alert %s (next seq %d) was open when the last run stopped: continued",
                      alerts.open.alert_id, alerts.open.seq)
+
+    def _judged_until(self, ts: float) -> None:
+        """Ticks up to `ts` were judged by the last run (after the checkpoint's): scored and learned
+        from again if the source re-sends them, but not judged again, so no alert is raised twice."""
+        if self._resume_from is not None and ts > self._resume_from[1]:
+            self.pipeline.detector.held_until = ts
+            self._resume_from = (self.aligner.tick_of(ts), ts)
+
+    def _end_unjournaled(self, journaled: AlertEvent | None) -> None:
+        """Alert events a sink (the JSONL) holds after the journal's last, `journaled` (None: no
+        usable journal): the last run wrote them but could not journal them (a full state disk)
+        and died. The alert state restored knows none of them, so it lets go of its open alert (the
+        newer events continued or ended it); when the newest of them left an alert open, every
+        subscriber would hold it open for good: it is ended here (reason restart), rebuilt from the
+        sink's copy of that event, its seq next."""
+        newest, where = None, ""
+        for sink in self.sinks:
+            try:
+                found = sink.unjournaled(journaled)
+            except Exception:  # noqa: BLE001
+                log.exception("sink %s failed to read its newest alert event", sink.TYPE)
+                continue
+            if found is not None and (newest is None or found.ts > newest.ts):
+                newest, where = found, sink.TYPE
+        last_ts = self.pipeline.last_ts
+        if newest is None or (last_ts is not None and newest.ts <= last_ts):
+            return                      # none, or the checkpoint is newer: its alert state holds it
+        self.pipeline.alerts.forget_open()
+        self._judged_until(newest.ts)
+        if newest.event == "end":
+            return
+        log.warning("alert %s (#%d, %s) was left open by the last run, which could not journal it (its state disk "
+                    "was full or failing) and then died; the restart cannot judge it: ending it (reason restart) "
+                    "from its last event in the %s sink", newest.alert_id, newest.seq, iso(newest.ts), where)
+        self._emit(replace(newest, seq=newest.seq + 1, event="end", end=newest.ts, reason="restart",
+                           replayed=False, gap_s=None))
 
     def _resume_faults(self, restored: bool) -> None:
         """The last run's last fault event: delivered where it may be missing; the open faults it
