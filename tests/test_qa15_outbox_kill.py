@@ -11,11 +11,11 @@ import json
 import sqlite3
 
 import jsonschema
-import yaml
 
 from conftest import REPO, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from restart_helpers import T0, AgentProcess, alert_lines, row, write_config
+from restart_helpers import (T0, AgentProcess, alert_keys, alert_lines, finished, full_disk_config, row,
+                             warm_with_an_alert)
 from small_fs import small_fs  # noqa: F401 — a pytest fixture
 
 ALERT = json.loads((REPO / "agent/schemas/alert.schema.json").read_text())
@@ -27,18 +27,11 @@ def test_events_held_on_a_full_disk_reach_the_subscriber_after_a_kill_9(tmp_path
     # subscriber never got them and no count anywhere said they were lost.
     broker = make_broker()
     broker.kill()                                   # away from the start: the outbox only fills
-    cfg_path = write_config(tmp_path, mqtt_port=broker.port)
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["sinks"][0]["broker"].update(reconnect_min_s=1, reconnect_max_s=2)
-    cfg["sinks"][0]["health_interval_s"] = 1
-    cfg["sinks"][1]["path"] = str(tmp_path / "alerts.jsonl")        # the JSONL off the full disk
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_path = full_disk_config(tmp_path, broker.port)
     agent = AgentProcess(tmp_path, cfg_path, "first")
     try:
         agent.ready()
-        agent.feed([row(i) for i in range(200)])            # warm-up, then the first alert
-        wait_for(lambda: len(alert_lines(tmp_path)) >= 2, "the first alert events", 120, agent.proc)
-        wait_for(lambda: (small_fs.path / "checkpoint.bin").exists(), "a first checkpoint", 60, agent.proc)
+        warm_with_an_alert(agent, small_fs.path)
         small_fs.fill()
         agent.feed([row(i) for i in range(200, 400)])       # two more alerts, on a full disk
         agent.wait_log(r"outbox .*: cannot store alert events")
@@ -59,18 +52,10 @@ def test_events_held_on_a_full_disk_reach_the_subscriber_after_a_kill_9(tmp_path
         said = again.wait_log(r"the last run stopped without storing (\d+) event\(s\) it held in memory \(its disk "
                               r"was full\); (\d+) kept in mqtt-outbox.sqlite.held are sent now, as replays")
         assert int(said.group(1)) == int(said.group(2)) > 0
-
-        def received(ms) -> set:
-            return {(p["alert_id"], p["seq"]) for p in (json.loads(m.payload) for m in ms
-                                                        if m.topic.endswith("/alerts"))}
-        assert sub.wait_for(lambda ms: jsonl <= received(ms), 120), sorted(jsonl - received(sub.messages))
-        assert again.finish() == 0
+        assert sub.wait_for(lambda ms: jsonl <= alert_keys(ms), 120), sorted(jsonl - alert_keys(sub.messages))
     finally:
-        if again.proc.poll() is None:
-            again.kill()
         sub.close()
-    err = again.stderr()
-    assert "Traceback" not in err, err[-3000:]
+        finished(again)
     for m in sub.messages:
         if m.topic.endswith("/alerts"):
             jsonschema.validate(json.loads(m.payload), ALERT)
