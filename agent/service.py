@@ -571,9 +571,10 @@ class Agent:
         self._judged_until(newest.ts)
         if newest.event == "end":
             return
-        log.warning("alert %s (#%d, %s) was left open by the last run, which could not journal it (its state disk "
-                    "was full or failing) and then died; the restart cannot judge it: ending it (reason restart) "
-                    "from its last event in the %s sink", newest.alert_id, newest.seq, iso(newest.ts), where)
+        log.warning("alert %s (#%d, %s) was left open by the last run, which died with it missing from the alert "
+                    "journal (%s); the restart cannot judge it: ending it (reason restart) from its last event in the "
+                    "%s sink", newest.alert_id, newest.seq, iso(newest.ts),
+                    "its state disk was full or failing" if journaled is not None else "no usable journal", where)
         self._emit(replace(newest, seq=newest.seq + 1, event="end", end=newest.ts, reason="restart",
                            replayed=False, gap_s=None))
 

@@ -49,8 +49,9 @@ def test_an_alert_left_open_by_a_run_that_could_not_journal_it_is_ended_by_the_r
     try:
         again.ready()
         again.wait_log(rf"alert {second['alert_id']} \(#{second['seq']}, \S+\) was left open by the last run, "
-                       r"which could not journal it .*: ending it \(reason restart\) from its last event in the "
-                       r"jsonl sink")
+                       r"which died with it missing from the alert journal \(its state disk was full or "
+                       r"failing\); the restart cannot judge it: ending it \(reason restart\) from its last event "
+                       r"in the jsonl sink")
 
         def ended(ms) -> list[dict]:
             return [p for p in (json.loads(m.payload) for m in ms if m.topic.endswith("/alerts"))
