@@ -173,7 +173,7 @@ def cmd_train(args) -> int:
     import dataclasses
     from agent.config import WindowConfig, load
     from agent.typed import build
-    from .pipeline import DataOptions, export_bundle, train_bundle
+    from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
     from .train import TrainingError, summary_text
     from .verify import verify_and_report
     cfg = load(args.config)
@@ -187,6 +187,13 @@ def cmd_train(args) -> int:
             print(f"stad-convert train: {problem}", file=sys.stderr)
         return 2
     out = Path(args.out)
+    try:
+        replacing = check_out_dir(out)
+    except TrainingError as exc:        # before any data is read
+        print(f"stad-convert train: {exc}", file=sys.stderr)
+        return 2
+    if replacing:
+        _log(replacing)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
     try:
         result, _ = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)

@@ -7,13 +7,20 @@ The recordings are real CSV files replayed by the agent's own replay source (wri
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+import yaml
 
+from agent.bundle import load
 from agent.config import from_dict
 from convert.data import read_series, training_sources
 
+REPO = Path(__file__).resolve().parent.parent
 TICK = 1.0
 STEPS = 8
 
@@ -49,3 +56,51 @@ def test_a_recording_whose_clock_steps_back_is_two_pieces_and_no_window_spans_th
         assert (np.diff(series.ts[series.segment == k]) > 0).all()      # time moves forward inside a piece
     said = [r.getMessage() for r in caplog.records if r.name == "stad.convert.data"]
     assert len(said) == 1 and said[0].startswith("day1.csv: its time steps back at tick 301 of 600")
+
+
+def mornings(folder: Path, days: int = 3, rows: int = 600) -> Path:
+    folder.mkdir()
+    for d in range(days):
+        write_csv(folder / f"day{d}.csv", 1_772_600_000.0 + d * 86400 + np.arange(rows), seed=d)
+    return folder
+
+
+def train_cli(cfg_path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`stad-convert train`, small and quick: a small model, no export."""
+    return subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg_path), "-o", str(out),
+                           "--no-export", "--epochs", "10", "--d-model", "8", "--ff-hidden", "8", "--threads", "1",
+                           "--windows-per-epoch", "1024", "--quiet", *extra],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+def write_config(tmp_path: Path, folder: Path) -> Path:
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
+                                    "sources": [{"type": "replay", "path": str(folder)}],
+                                    "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
+                                    "warmup": {"ticks": 50}, "sinks": []}))
+    return path
+
+
+def test_training_into_a_bundle_replaces_it_whole_and_refuses_a_folder_that_is_not_one(tmp_path):
+    """Fails on the code before this test: training again into a bundle's directory with
+    --no-export left the old model's .onnx/.tflite files beside the new model.pt (listed nowhere),
+    said nothing, and a folder of recordings given as -o got the bundle's files mixed in."""
+    pytest.importorskip("torch")
+    cfg_path = write_config(tmp_path, mornings(tmp_path / "rec"))
+    out = tmp_path / "bundle"
+    shutil.copytree(REPO / "agent" / "models" / "demo-corridor", out)     # a real exported bundle
+    proc = train_cli(cfg_path, out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{out} holds bundle demo-corridor" in proc.stderr and "replaced when training succeeds" in proc.stderr
+    bundle = load(out)
+    assert bundle.sensors == ["a", "b"] and not bundle.manifest.artifacts
+    listed = {f for f in bundle.manifest.files} | {"manifest.json"}
+    assert {p.name for p in out.iterdir()} == listed        # nothing of the demo bundle is left
+
+    recordings = tmp_path / "rec"
+    before = sorted(p.name for p in recordings.iterdir())
+    proc = train_cli(cfg_path, recordings)
+    assert proc.returncode == 2
+    assert "holds day0.csv, day1.csv, day2.csv, which no bundle has" in proc.stderr
+    assert sorted(p.name for p in recordings.iterdir()) == before
