@@ -174,6 +174,7 @@ def cmd_train(args) -> int:
     from agent.config import WindowConfig, load
     from agent.typed import build
     from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
+    from .show import data_lines
     from .train import TrainingError, summary_text
     from .verify import verify_and_report
     cfg = load(args.config)
@@ -196,7 +197,7 @@ def cmd_train(args) -> int:
         _log(replacing)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
     try:
-        result, _ = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
+        result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
@@ -205,6 +206,7 @@ def cmd_train(args) -> int:
              f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
         return INTERRUPTED
     print(summary_text(result.summary))
+    print("\n".join(data_lines(manifest.data)))
     if args.no_export:
         return 0
     try:

@@ -122,6 +122,8 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                   "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
                   "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
                   "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
+              "missing_share": {s: round(float(v), 6) for s, v in zip(sensors, series.missing.mean(axis=0))},
+              "rejected": dict(series.rejected or {}),
               "holdout_rows": [split.val_end, hold_end],
               "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end),
               "row_files": "float16 (rows, sensors) normalised values, NaN where missing"})
