@@ -1,6 +1,7 @@
 """What a plant engineer meets training a bundle from their own recordings (README "The attention
 model and the converter"): a recording whose clock steps back, training twice into one folder, a
-folder that is not a bundle, and what `stad-convert train` / `inspect` say about the data they read.
+folder that is not a bundle, what `stad-convert train` / `inspect` say about the data they read, and
+`stad-agent evaluate` on a config that warms up from a recording.
 
 The recordings are real CSV files replayed by the agent's own replay source (written to tmp_path).
 """
@@ -129,3 +130,25 @@ def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
         assert [line.split()[:3] for line in lines[data + 1:data + 4]] == [
             ["day0.csv", "600", "ticks"], ["day1.csv", "600", "ticks"], ["day2.csv", "600", "ticks"]]
         assert lines[data + 4].startswith("  missing on: b 33.3 % of the ticks")
+
+
+def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
+    """Fails on the code before this test: with warmup.replay in the config, `run` warmed up on the
+    recording while `evaluate` silently fitted each file on its own first warmup.ticks ticks — the
+    figures were for another warm-up than the one the config runs, and nothing said so."""
+    from agent.cli import main
+    recorded = mornings(tmp_path / "rec", days=1)
+    labelled = tmp_path / "test.csv"
+    write_csv(labelled, 1_772_900_000.0 + np.arange(400), seed=9)
+    rows = labelled.read_text().splitlines()
+    labelled.write_text("\n".join([rows[0] + ",anomaly"] + [r + (",1" if 250 <= i < 280 else ",0")
+                                                           for i, r in enumerate(rows[1:])]) + "\n")
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
+                                   "sources": [{"type": "replay", "path": str(labelled), "label_columns": ["anomaly"]}],
+                                   "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
+                                   "warmup": {"ticks": 100, "replay": str(recorded)}, "sinks": []}))
+    assert main(["evaluate", "-c", str(cfg), "--scorer", "numpy"]) == 0
+    out, err = capsys.readouterr()
+    assert f"evaluate: warmup.replay ({recorded}) is not used: every file warms up on its own training part" in err
+    assert "protocol warmup" in out
