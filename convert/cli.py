@@ -205,7 +205,7 @@ def cmd_train(args) -> int:
         _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
              f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
         return INTERRUPTED
-    print(summary_text(result.summary))
+    print(summary_text(result.summary, result.threshold, cfg.tick_s))
     print("\n".join(data_lines(manifest.data)))
     if args.no_export:
         return 0

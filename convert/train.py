@@ -220,6 +220,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
         "train_windows": len(train_w), "val_windows": len(val_w),
         "val_tick_score_p50": float(np.quantile(tick_scores, 0.5)),
         "val_tick_score_p99": float(np.quantile(tick_scores, 0.99)),
+        "val_share_above_threshold": float(np.mean(tick_scores > threshold["value"])),
         "parameters": parameter_count(model),
         "seconds": round(time.monotonic() - started, 1),
         "history": first["history"],
@@ -397,7 +398,10 @@ def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.
     return np.where(hide, 0.0, values).astype(np.float32), np.where(hide, 1.0, missing).astype(np.float32)
 
 
-def summary_text(summary: dict) -> str:
+def summary_text(summary: dict, threshold: dict | None = None, tick_s: float | None = None) -> str:
+    """The lines `stad-convert train` prints; with the calibrated `threshold` (and the tick), also
+    the share of validation ticks — normal data — above it: a threshold calibrated badly (a `risk`
+    near its 0.2 bound, too few peaks) shows here as alarms on normal data, before deployment."""
     naive, mse = summary["val_mse_naive_repeat_last"], summary["val_mse_model"]
     lower = (1.0 - mse / naive) * 100.0 if naive > 0 else 0.0
     members = "".join(f"\n  member seed {m['seed']}: {m['epochs_run']} epochs (best {m['best_epoch']}), "
@@ -408,4 +412,13 @@ def summary_text(summary: dict) -> str:
             f"  train loss {summary['train_loss']:.4f}   validation loss {summary['val_loss']:.4f}\n"
             f"  validation MSE: model {mse:.4f}   repeat-last-value baseline {naive:.4f}   ({lower:.1f}% lower)\n"
             f"  validation tick score p50 {summary['val_tick_score_p50']:.2f}  p99 {summary['val_tick_score_p99']:.2f}"
-            + members)
+            + _threshold_line(summary, threshold, tick_s) + members)
+
+
+def _threshold_line(summary: dict, threshold: dict | None, tick_s: float | None) -> str:
+    share = summary.get("val_share_above_threshold")
+    if threshold is None or share is None:
+        return ""
+    per_hour = f" (about {share * 3600.0 / tick_s:.0f} ticks an hour)" if tick_s else ""
+    return (f"\n  threshold {threshold['value']:.3f} ({threshold.get('method')}, risk {threshold.get('risk')}): "
+            f"{100.0 * share:.2f} % of the validation ticks, normal data, score above it{per_hour}")

@@ -113,7 +113,8 @@ def test_training_into_a_bundle_replaces_it_whole_and_refuses_a_folder_that_is_n
 def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
     """Fails on the code before this test: neither `train` nor `inspect` said how many ticks of which
     recording went into which part, nor that sensor b was blank in one file of three — a bundle
-    trained on other data than meant looked like any other."""
+    trained on other data than meant looked like any other; nor did `train` say how many normal
+    validation ticks score above the threshold it calibrated (a `risk` of 0.2: a fifth of them)."""
     pytest.importorskip("torch")
     cfg_path = write_config(tmp_path, mornings(tmp_path / "rec", blank_b_on=1))
     out = tmp_path / "bundle"
@@ -130,6 +131,11 @@ def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
         assert [line.split()[:3] for line in lines[data + 1:data + 4]] == [
             ["day0.csv", "600", "ticks"], ["day1.csv", "600", "ticks"], ["day2.csv", "600", "ticks"]]
         assert lines[data + 4].startswith("  missing on: b 33.3 % of the ticks")
+    m = load(out).manifest
+    share = m.training["val_share_above_threshold"]
+    assert 0.0 <= share < 0.05
+    assert (f"  threshold {m.threshold['value']:.3f} (pot, risk 0.001): {100 * share:.2f} % of the validation "
+            f"ticks, normal data, score above it (about {share * 3600:.0f} ticks an hour)") in proc.stdout.splitlines()
 
 
 def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
