@@ -187,7 +187,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     check_observed(val_w, "validation", series.rejected_text())
     check_observed(train_w, "training", series.rejected_text())
     for part, w in (("training", train_w), ("validation", val_w)):
-        check_sensors_observed(series.sensors, w, part)
+        check_sensors_observed(series.sensors, w, part, series.rejected_text())
     warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
@@ -315,15 +315,17 @@ def check_observed(w: Windows, part: str, rejected: str = "") -> None:
                             "e.g. it lies in a gap between recordings, or every row is labelled anomalous" + rejected)
 
 
-def check_sensors_observed(sensors: list[str], w: Windows, part: str) -> None:
+def check_sensors_observed(sensors: list[str], w: Windows, part: str, rejected: str = "") -> None:
     """Every sensor needs observed, normal targets in the part: without them the model never learns
     to forecast it, and its normaliser (training) or residual scale (validation) is a default, so
-    its first real value in the field would score in the millions."""
+    its first real value in the field would score in the millions. `rejected` (what reading
+    rejected) ends the message: a column name that does not match the header is the usual cause."""
     unseen = [s for s, n in zip(sensors, target_weights(w).sum(axis=0)) if n == 0]
     if unseen:
         which = f"sensor {unseen[0]} has" if len(unseen) == 1 else f"sensors {', '.join(unseen)} have"
         raise TrainingError(f"{which} no observed, normal value in the {part} part ({len(w)} windows): "
-                            "give data where it is observed, or leave it out of `sensors`")
+                            "give data where it is observed (is its source's column named as in the files' "
+                            "header?), or leave it out of `sensors`" + rejected)
 
 
 def warn_flat_sensors(sensors: list[str], raw: np.ndarray) -> None:

@@ -158,3 +158,21 @@ def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert f"evaluate: warmup.replay ({recorded}) is not used: every file warms up on its own training part" in err
     assert "protocol warmup" in out
+
+
+def test_a_sensor_whose_column_never_matched_is_refused_with_what_reading_rejected(tmp_path):
+    """Fails on the code before this test: the refusal named the sensor but not why it was never
+    observed — a column name in `columns` with a space the files' header does not have."""
+    pytest.importorskip("torch")
+    folder = mornings(tmp_path / "rec")
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
+                                    "sources": [{"type": "replay", "path": str(folder),
+                                                 "columns": {"a": "a", "b ": "b"}}],
+                                    "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
+                                    "warmup": {"ticks": 50}, "sinks": []}))
+    proc = train_cli(path, tmp_path / "bundle")
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("stad-convert train: sensor b has no observed, normal value in the training part")
+    assert "; rejected while reading: 3 missing column" in last
