@@ -19,6 +19,7 @@ import numpy as np
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
 from agent.manifest import MANIFEST_NAME, Artifact, Manifest, write as write_manifest
 from agent.signing import SIGNATURE_NAME
+from agent.sources.simulate import SimulateConfig
 from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
@@ -114,8 +115,10 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                "parameters": result.summary["parameters"], "topology": cfg.topology,
                "neighbour_prior": "learned scale × (topology neighbours + self), added to spatial logits"},
         training={k: v for k, v in result.summary.items()},
-        data={"sources": [describe_source(s) for s in sources], "days": data.days, "seed": data.seed,
-              "anomalies": data.anomalies, "carry_forward_s": cfg.window.carry_forward_s,
+        data={"sources": [describe_source(s) for s in sources],
+              **({"days": data.days, "seed": data.seed, "anomalies": data.anomalies}       # the simulator's only
+                 if any(isinstance(s, SimulateConfig) for s in sources) else {}),
+              "carry_forward_s": cfg.window.carry_forward_s,
               "split": split.as_dict(),
               **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
               "calibration_windows": {

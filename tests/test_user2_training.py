@@ -132,6 +132,7 @@ def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
             ["day0.csv", "600", "ticks"], ["day1.csv", "600", "ticks"], ["day2.csv", "600", "ticks"]]
         assert lines[data + 4].startswith("  missing on: b 33.3 % of the ticks")
     m = load(out).manifest
+    assert not {"days", "seed", "anomalies"} & set(m.data)     # the simulator's settings: no simulator here
     share = m.training["val_share_above_threshold"]
     assert 0.0 <= share < 0.05
     assert (f"  threshold {m.threshold['value']:.3f} (pot, risk 0.001): {100 * share:.2f} % of the validation "
