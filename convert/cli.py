@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train on normal data from the config's sources and write a bundle")
     p.add_argument("-c", "--config", required=True, help="agent config YAML (sensors, tick, window, sources)")
-    p.add_argument("-o", "--out", required=True, help="bundle directory to write")
+    p.add_argument("-o", "--out", required=True,
+                   help="bundle directory to write: new, empty, or holding a bundle (replaced whole once training "
+                        "succeeds); one holding other files is refused")
     p.add_argument("--model-id", help="default: the output directory's name")
     p.add_argument("--days", type=float, default=6.0, help="simulated days of training data (simulate sources)")
     p.add_argument("--sim-seed", type=int, default=1001, help="simulator seed for training data")
