@@ -309,6 +309,15 @@ def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
             f"threshold peaks above the {init_quantile:g} quantile")
 
 
+def minimum_recording_ticks(scored: int, steps: int) -> int:
+    """Ticks of one recording whose training and validation parts (TimeSplit: 70 % + 15 %, each losing
+    steps − 1 ticks to its first window) score at least `scored` ticks."""
+    n = int(np.ceil((scored + 2 * (steps - 1)) / 0.85))
+    while TimeSplit.of(n).val_end - 2 * (steps - 1) < scored:
+        n += 1
+    return n
+
+
 def check_observed(w: Windows, part: str, rejected: str = "") -> None:
     if len(w) == 0 or target_weights(w).sum() == 0:
         raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
@@ -350,7 +359,9 @@ def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: 
     pooled = np.concatenate([train_scores, val_scores])
     if len(pooled) < enough:
         raise TrainingError(f"too little data to calibrate a threshold: {len(pooled)} scored ticks; "
-                            + minimum_data_text(steps, threshold_cfg.init_quantile))
+                            + minimum_data_text(steps, threshold_cfg.init_quantile)
+                            + f" — in one piece, a recording of at least {minimum_recording_ticks(enough, steps)} "
+                              f"ticks (each further piece: {2 * (steps - 1)} more)")
     return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
 
 

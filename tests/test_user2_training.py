@@ -177,3 +177,21 @@ def test_a_sensor_whose_column_never_matched_is_refused_with_what_reading_reject
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("stad-convert train: sensor b has no observed, normal value in the training part")
     assert "; rejected while reading: 3 missing column" in last
+
+
+def test_too_short_a_recording_is_refused_with_the_length_that_would_do(tmp_path):
+    """Fails on the code before this test: the refusal said '… at least 500 scored ticks' of a
+    recording of 400 rows, and a plant engineer who then recorded 550 was refused again — it now
+    says how long one recording must be, and a recording that long trains."""
+    pytest.importorskip("torch")
+    needed = 605            # (500 scored + 2 × (8 − 1)) / 0.85, rounded up: TimeSplit's 70 % + 15 %
+    short, enough = tmp_path / "short", tmp_path / "enough"
+    for folder, rows in ((short, needed - 1), (enough, needed)):
+        folder.mkdir()
+        write_csv(folder / "one.csv", 1_772_600_000.0 + np.arange(rows), seed=4)
+    proc = train_cli(write_config(tmp_path, short), tmp_path / "b1")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(
+        f"— in one piece, a recording of at least {needed} ticks (each further piece: 14 more)")
+    proc = train_cli(write_config(tmp_path, enough), tmp_path / "b2")
+    assert "too little data" not in proc.stderr and proc.returncode == 0, proc.stderr
