@@ -63,7 +63,9 @@ def data_lines(data: dict | None) -> list[str]:
         return []
     sp = data["split"]
     parts = ", ".join(f"{part} {sp[part][1] - sp[part][0]}" for part in ("train", "validation", "test"))
-    sources = "; ".join(f"{s.get('type')} {s.get('path') or ''}".rstrip() for s in data.get("sources", []))
+    sim = f" ({data['days']:g} days, seed {data['seed']})" if "days" in data else ""
+    sources = "; ".join(f"{s.get('type')} {s.get('path') or ''}".rstrip() + (sim if s.get("type") == "simulate" else "")
+                        for s in data.get("sources", []))
     lines = [f"data        {sp['rows']} ticks ({parts}) from {sources or '?'}"]
     for seg in data.get("segments") or []:
         start = dt.datetime.fromtimestamp(seg["first_ts"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
