@@ -139,12 +139,8 @@ def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
             f"ticks, normal data, score above it (about {share * 3600:.0f} ticks an hour)") in proc.stdout.splitlines()
 
 
-def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
-    """Fails on the code before this test: with warmup.replay in the config, `run` warmed up on the
-    recording while `evaluate` silently fitted each file on its own first warmup.ticks ticks — the
-    figures were for another warm-up than the one the config runs, and nothing said so."""
-    from agent.cli import main
-    recorded = mornings(tmp_path / "rec", days=1)
+def labelled_config(tmp_path: Path, **warmup) -> Path:
+    """A labelled recording (rows 250-279 anomalous) and an evaluate config replaying it."""
     labelled = tmp_path / "test.csv"
     write_csv(labelled, 1_772_900_000.0 + np.arange(400), seed=9)
     rows = labelled.read_text().splitlines()
@@ -154,7 +150,17 @@ def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
     cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
                                    "sources": [{"type": "replay", "path": str(labelled), "label_columns": ["anomaly"]}],
                                    "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
-                                   "warmup": {"ticks": 100, "replay": str(recorded)}, "sinks": []}))
+                                   "warmup": {"ticks": 100, **warmup}, "sinks": []}))
+    return cfg
+
+
+def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
+    """Fails on the code before this test: with warmup.replay in the config, `run` warmed up on the
+    recording while `evaluate` silently fitted each file on its own first warmup.ticks ticks — the
+    figures were for another warm-up than the one the config runs, and nothing said so."""
+    from agent.cli import main
+    recorded = mornings(tmp_path / "rec", days=1)
+    cfg = labelled_config(tmp_path, replay=str(recorded))
     assert main(["evaluate", "-c", str(cfg), "--scorer", "numpy"]) == 0
     out, err = capsys.readouterr()
     assert f"evaluate: warmup.replay ({recorded}) is not used: every file warms up on its own training part" in err
@@ -195,3 +201,15 @@ def test_too_short_a_recording_is_refused_with_the_length_that_would_do(tmp_path
         f"— in one piece, a recording of at least {needed} ticks (each further piece: 14 more)")
     proc = train_cli(write_config(tmp_path, enough), tmp_path / "b2")
     assert "too little data" not in proc.stderr and proc.returncode == 0, proc.stderr
+
+
+def test_evaluate_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
+    """Fails on the code before this test: `stad-agent evaluate … | head` ended in a BrokenPipeError
+    traceback when head had gone before the table was written."""
+    cfg = labelled_config(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "evaluate", "-c", str(cfg), "--scorer", "numpy"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()                 # the reader is gone before anything is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -14,6 +14,7 @@ feedback S seconds after each alert (feedback_replay.py). Exit 1 when a scorer n
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def run(args) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
-    print(format_table(report))
+    try:
+        print(format_table(report), flush=True)
+    except BrokenPipeError:         # `evaluate | head`: the reader took what it wanted; no traceback, now or at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if args.report:
         print(f"report: {args.report} (summary: {Path(args.report).with_suffix('.md')})", file=sys.stderr)
     if args.plot:
