@@ -283,25 +283,15 @@ def _ar1_block(state: np.ndarray, innovations: np.ndarray, rho: float) -> np.nda
 # ---- corridor --------------------------------------------------------------------------------
 
 class Day(NamedTuple):
-    """One simulated day's draws (VariabilityConfig): all 0 / 1 when variability is off."""
-    am_shift_s: float
-    pm_shift_s: float
-    am_gain: float
-    pm_gain: float
-    queue_reach: float      # stations added to (or taken from) the recurrent queue's reach
-    wet: float              # free speed and capacity factor: 1 dry
-    wave_period_s: float
-
-
-class DayArrays(NamedTuple):
-    """Day's fields as arrays, one value per tick (and station)."""
-    am_shift_s: np.ndarray
-    pm_shift_s: np.ndarray
-    am_gain: np.ndarray
-    pm_gain: np.ndarray
-    queue_reach: np.ndarray
-    wet: np.ndarray
-    wave_period_s: np.ndarray
+    """One simulated day's draws (VariabilityConfig): all 0 / 1 when variability is off. The same
+    fields as arrays, one value per tick (and station), are what CorridorModel.days returns."""
+    am_shift_s: float | np.ndarray
+    pm_shift_s: float | np.ndarray
+    am_gain: float | np.ndarray
+    pm_gain: float | np.ndarray
+    queue_reach: float | np.ndarray     # stations added to (or taken from) the recurrent queue's reach
+    wet: float | np.ndarray             # free speed and capacity factor: 1 dry
+    wave_period_s: float | np.ndarray
 
 
 class CorridorModel:
@@ -372,7 +362,7 @@ class CorridorModel:
         return self.K_JAM - q / (self.W * wet)
 
     @staticmethod
-    def demand(epoch: np.ndarray, day: "DayArrays | None" = None) -> np.ndarray:
+    def demand(epoch: np.ndarray, day: "Day | None" = None) -> np.ndarray:
         """Corridor demand, veh/h over all lanes, by UTC time of day; weekends have small peaks.
         `day`: each element's day's peak shifts and heights (None: every day the same)."""
         hours = (epoch % 86400.0) / 3600.0
@@ -399,7 +389,7 @@ class CorridorModel:
                                     wave_period_s=float(180.0 + 300.0 * u[1]))
         return self._days[index]
 
-    def days(self, epoch: np.ndarray) -> "DayArrays | None":
+    def days(self, epoch: np.ndarray) -> "Day | None":
         """Each element's day's draws, as arrays of epoch's shape; None without variability."""
         if self.variability is None:
             return None
@@ -407,7 +397,7 @@ class CorridorModel:
         keys = sorted(set(index.ravel().tolist()))      # not np.unique: numpy.ma
         at = np.searchsorted(np.array(keys), index)
         table = np.array([self.day(i) for i in keys])   # (days, fields)
-        return DayArrays(*(table[at, j] for j in range(len(Day._fields))))
+        return Day(*(table[at, j] for j in range(len(Day._fields))))
 
     def block(self, elapsed: np.ndarray, epoch: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
         n = len(self.stations)
@@ -444,7 +434,7 @@ class CorridorModel:
         measured[..., 2] += 1.5 * self.noise * wobble[..., 2]
         return measured[:, self.picks[:, 0], self.picks[:, 1]]
 
-    def _waves(self, k: np.ndarray, epoch: np.ndarray, today: "DayArrays") -> np.ndarray:
+    def _waves(self, k: np.ndarray, epoch: np.ndarray, today: "Day") -> np.ndarray:
         """Stop-and-go waves in every queue: crests of density that move upstream at the day's
         congested-branch wave speed, reaching the next station upstream STATION_KM / W later."""
         position_km = np.arange(k.shape[1]) * self.STATION_KM
