@@ -363,6 +363,12 @@ class AlertTracker:
         for k, v in counts.items():
             setattr(self, k, v)
 
+    def forget_open(self) -> None:
+        """Let go of the open alert without an event: the sinks hold newer events of it, or of a
+        later alert, than the state restored (a run that could not journal them, then died)."""
+        self.open = None
+        self.above = 0
+
     def resumed(self, gap_s: float) -> None:
         """The agent restarted with this alert open: the next event says how much data went unseen,
         and comes at the first tick still above the threshold (the condition lasts)."""

@@ -5,7 +5,15 @@
 - manifest.json must parse into a typed `Manifest` (agent/manifest.py: format_version 1, every
   required key with the right type, every problem named with its key path);
 - every listed file must exist with the listed size and sha256;
-- with `expect=` (sensors, steps, tick_s from the agent's config), the bundle must match it;
+- with `expect=` (sensors, steps, tick_s from the agent's config), the bundle must match it, and
+  an artifact whose recorded parity failed is not run (`stad-convert verify --record`, and
+  `train`, which writes the bundle even when verify fails and exits 1): an int8 artifact that
+  does not decide alerts as PyTorch does is left out (`Bundle.refused`), so a tier runs the
+  bundle's fp32 artifact instead; a bundle with nothing else left is refused as a tampered file
+  is — at start (run and check-config exit 2) and by a hot swap (rejected, the old model scoring
+  on) — with the groups that failed. A bundle whose parity was never recorded (`stad-convert
+  export` alone) is taken. `parity_note` says either, and check-config, the start (its notes)
+  and a hot swap (its log) print it;
 - with trusted keys in `expect.keys` (`scoring.bundle_keys`), manifest.sig must be a valid
   Ed25519 signature of the manifest's exact bytes by one of them (agent/signing.py) — checked on
   the bytes that are then parsed, before anything else is read.
@@ -56,6 +64,7 @@ class Expectation:
 class Bundle:
     path: Path
     manifest: Manifest
+    refused: tuple[tuple[str, str], ...] = ()   # (artifact kind, why): failed its recorded parity, not run
 
     @property
     def model_id(self) -> str:
@@ -86,9 +95,15 @@ class Bundle:
         return np.array([self.manifest.residual_std[s] for s in self.sensors], np.float64)
 
     def artifact_kinds(self) -> list[str]:
-        return self.manifest.artifact_kinds()
+        """The artifacts the agent may run: the manifest's, less those refused."""
+        refused = dict(self.refused)
+        return [k for k in self.manifest.artifact_kinds() if k not in refused]
 
     def artifact(self, kind: str) -> Artifact:
+        refused = dict(self.refused)
+        if kind in refused:
+            raise BundleError(f"{self.path}: its {kind} artifact failed its parity check when the bundle was made "
+                              f"({refused[kind]}); not run")
         try:
             return self.manifest.artifacts[kind]
         except KeyError:
@@ -210,6 +225,51 @@ def check_expectation(manifest: Manifest, expect: Expectation, where: str = "bun
                      f"{expect.topology!r}")
     if diffs:
         raise BundleError(f"{where}: built for a different configuration: " + "; ".join(diffs))
+    failed = parity_failures(manifest)
+    if failed and set(manifest.artifact_kinds()) <= set(failed):
+        raise BundleError(f"{where}: every artifact failed its parity check when the bundle was made "
+                          f"({'; '.join(failed.values())}); {PARITY_CURE}")
+
+
+PARITY_CURE = "retrain or re-export it, or accept its figures: stad-convert verify --record --min-agreement X"
+
+
+def parity_failures(manifest: Manifest) -> dict[str, str]:
+    """The artifacts whose recorded parity failed (`passed: false`), each with what failed: the
+    alert agreement per group under the bound it was verified with; {} when it passed or was never
+    recorded. A failed parity that names no group under the bound refuses every int8 artifact."""
+    parity = manifest.parity
+    if not isinstance(parity, dict) or parity.get("passed") is not False:
+        return {}
+    bound = parity.get("min_int8_agreement")
+    out: dict[str, list[str]] = {}     # kind -> "0.9612 on perturbed" per group under the bound
+    for kind in manifest.artifact_kinds():
+        figures = parity.get(kind)
+        groups = figures.get("groups") if isinstance(figures, dict) else None
+        if not kind.endswith("_int8") or not isinstance(groups, dict) or not isinstance(bound, (int, float)):
+            continue
+        for group, f in groups.items():
+            agreement = f.get("alert_agreement") if isinstance(f, dict) else None
+            if isinstance(agreement, (int, float)) and agreement < bound:
+                out.setdefault(kind, []).append(f"{agreement:.4f} on {group}")
+    if not out:
+        return {k: f"{k} recorded as not passed" for k in manifest.artifact_kinds() if k.endswith("_int8")}
+    return {k: f"{k} alert agreement {', '.join(v)} windows, under {bound:g}" for k, v in out.items()}
+
+
+def parity_note(bundle: Bundle) -> str | None:
+    """What a person deploying `bundle` must hear about its parity: artifacts left out for a
+    failed one, or none ever recorded; None when it passed."""
+    where = str(bundle.path)
+    if bundle.refused:
+        return (f"{where}: parity failed when it was made ({'; '.join(why for _, why in bundle.refused)}): "
+                f"{', '.join(k for k, _ in bundle.refused)} not run, the tiers run {', '.join(bundle.artifact_kinds())} "
+                f"instead; {PARITY_CURE}")
+    parity = bundle.manifest.parity
+    if isinstance(parity, dict) and "passed" in parity:
+        return None
+    return (f"{where}: no parity recorded in its manifest: its artifacts were never verified against the trained "
+            f"model (`stad-convert verify --record {where}` does it)")
 
 
 def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None = None,
@@ -218,11 +278,12 @@ def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None
     manifest = read_manifest(path, keys=expect.keys if expect is not None else ())
     if verify_hashes:
         verify_files(path, manifest)
-    if expect is not None:
-        check_expectation(manifest, expect, where=str(path))
-    return Bundle(path=path, manifest=manifest)
+    if expect is None:
+        return Bundle(path=path, manifest=manifest)
+    check_expectation(manifest, expect, where=str(path))
+    return Bundle(path=path, manifest=manifest, refused=tuple(parity_failures(manifest).items()))
 
 
 __all__ = ["Bundle", "BundleError", "Expectation", "Manifest", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
            "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "read_verified", "check_expectation",
-           "name_diff"]
+           "name_diff", "parity_failures", "parity_note"]

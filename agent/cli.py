@@ -134,8 +134,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the agent until stopped or the input ends",
                          description="Run the agent until SIGINT / SIGTERM or the end of its input. The config "
                                      "is checked first as check-config does: exit 2 and one line per problem. "
-                                     "Logs go to stderr, alert lines to stdout, a summary line to stderr at "
-                                     "the end.")
+                                     "Logs go to stderr, alert lines to stdout (the `terminal` sink: there "
+                                     "when the config has no `sinks`, else only when listed in them), a "
+                                     "summary line to stderr at the end.")
     run.add_argument("-c", "--config", required=True, help="the agent config (YAML)")
     run.add_argument("--max-ticks", type=int, default=None, help="stop after this many ticks")
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,

@@ -84,7 +84,11 @@ class WarmupConfig:
         doc="the share of warm-up that fits the fallback models; the rest calibrates score scale and "
             "threshold")
     replay: str | None = doc(
-        "recorded normal data (a file or folder) the agent warms up on before live data", default=None)
+        "recorded normal data (a file or folder) the agent warms up on before live data; read with the format "
+        "keys (`separator`, `time_column`, `time_format`, `columns`) of the config's first `replay` source, else "
+        "the replay defaults (`,`, a `timestamp`/`datetime`/`time`/`ts` column, columns named like the sensors: "
+        "with a live source, rename the recording's columns to the sensors' names); labels are not used",
+        default=None)
 
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .bundle import MANIFEST_NAME, Expectation, resolve_path
+from .bundle import MANIFEST_NAME, Expectation, parity_note, resolve_path
 from .checkpoint import atomic_write
 from .scorers import load_tiers, runtimes
 from .detector import Detector
@@ -299,6 +299,9 @@ class HotSwap:
         log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
                  self.pipeline.active_tier())
+        note = parity_note(tiers[0].bundle)
+        if note:
+            log.warning("model update: %s", note)
         if self.cfg.scoring.shadow_ticks == 0:
             self._finish()
 

@@ -27,9 +27,11 @@ beyond it counted as `max_events`; `held` in stats() — one line is logged when
 failing and one when it works again, and every add() tries again, storing the held events first,
 in their order, as replays — so it recovers by itself when space returns and the broker still
 gets every event. (Counting them as dropped at once, as before, lost every alert raised while a
-full disk lasted, even when the agent ran on until space returned.) Events still held when the
-agent stops are counted as `not_stored`; a kill -9 meanwhile loses them (the JSONL sink, on
-another disk, keeps its copy). An acknowledgement that cannot be written is remembered and
+full disk lasted, even when the agent ran on until space returned.) Held events are also kept in
+`<file>.held` (agent/held_file.py: space reserved while the disk had room), so a stop, a crash or a
+kill -9 on the still-full disk loses none that fit: the next start stores them and counts the rest
+as `not_stored`. Only without a held file (a disk full before it could be made) are events still
+held at a stop counted as `not_stored` then (the JSONL sink, on another disk, keeps its copy). An acknowledgement that cannot be written is remembered and
 written later; the event is not sent again meanwhile.
 
 A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) would refuse every
@@ -53,6 +55,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Literal
 
+from .held_file import HeldFile
 log = logging.getLogger("stad.outbox")
 
 FAULT_KINDS = ("fault", "fault_end")
@@ -116,8 +119,11 @@ class Outbox:
         self._held: list[tuple] = []            # rows waiting for a file to take them (saved from a corrupt
         self._held_said = False                 # outbox, or added while storing failed); the line saying so
         self._quarantined = False               # a corrupt outbox was moved aside this life
+        self._held_file = HeldFile(Path(f"{self.path}.held"))     # the held rows, kept where a kill -9 leaves them
+        self._held_bounded = 0                  # held rows dropped for max_events, not counted on disk yet
         self.problem: str | None = None         # why storing fails now; None while it works
         with self._lock:
+            self._take_held_file()
             if self._open():
                 self._expire(force=True)
 
@@ -149,6 +155,7 @@ class Outbox:
             self._say_held()
             return False
         self._db = db
+        self._held_file.reserve()               # while the disk has room: what a full disk will need
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
@@ -165,8 +172,34 @@ class Outbox:
         rows = self._held + rows
         if len(rows) > self.max_events:
             self._count("max_events", len(rows) - self.max_events)
+            self._held_bounded += len(rows) - self.max_events
             rows = rows[len(rows) - self.max_events:]
         self._held = rows
+        self._held_file.write(rows, self._held_bounded, sync=self.sync == "FULL")
+
+    def _take_held_file(self) -> None:
+        """The rows a previous run held in memory when it died (kill -9, power cut) on a full disk,
+        from the held file: held again (stored by the open that follows), and the ones it could not
+        keep counted, so that a subscriber reading health learns alerts were lost."""
+        try:
+            rows, not_kept, bounded = self._held_file.read()
+        except ValueError as exc:
+            log.error("outbox %s: the held file %s, where the last run kept the events it could not store, is "
+                      "unusable: %s; those events are lost (how many is unknown)", self.path, self._held_file.path,
+                      exc)
+            self._held_file.clear()
+            return
+        if not (rows or not_kept or bounded):
+            return
+        for reason, n in (("not_stored", not_kept), ("max_events", bounded)):
+            if n:
+                self._count(reason, n)
+        self._hold(rows)
+        lost = ", ".join(f"{reason} {n}" for reason, n in (("not_stored", not_kept), ("max_events", bounded)) if n)
+        log.error("outbox %s: the last run stopped without storing %d event(s) it held in memory (its disk was "
+                  "full); %d kept in %s are sent now, as replays%s", self.path, len(rows) + not_kept + bounded,
+                  len(rows), self._held_file.path.name,
+                  f"; {not_kept + bounded} did not fit and are lost (counted as {lost})" if lost else "")
 
     def _store_held(self) -> None:
         """The held rows into the open file, as replays; kept held when it refuses them."""
@@ -180,6 +213,8 @@ class Outbox:
             return
         self._depth += added
         self.recovered += added
+        self._held_bounded = 0
+        self._held_file.clear(sync=self.sync == "FULL")
         if self._held_said:
             log.warning("outbox %s: the %d event(s) held in memory are stored now", self.path, added)
             self._held_said = False
@@ -493,13 +528,21 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            if self._held:
+            kept = self._held_file.write(self._held, self._held_bounded, sync=True) if self._held else None
+            if kept is not None:
+                lost = len(self._held) - kept
+                log.error("outbox %s: %d event(s) held in memory could not be stored; %d are kept in %s and sent "
+                          "by the next start%s", self.path, len(self._held), kept, self._held_file.path.name,
+                          f" ({lost} did not fit: the next start counts them as not_stored)" if lost else "")
+                self._held = []
+            elif self._held:
                 log.error("outbox %s: %d event(s) held in memory were never stored (counted as not_stored)%s",
                           self.path, len(self._held), f"; the file moved aside ({self.path.name}.corrupt-*) still "
                           "holds those saved from it" if self._quarantined else "")
                 self._count("not_stored", len(self._held))
                 self._held = []
                 self._run(lambda db: None)          # writes the count when the file works
+            self._held_file.close()
             self._flush_acks()
             for db in (self._checkpoint_db, self._db):
                 if db is not None:

@@ -83,9 +83,13 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
                 for i, p in key_problems([cfg.resolve(k) for k in cfg.scoring.bundle_keys])]
     if cfg.scoring.bundle and not out:      # without usable keys it cannot be verified: said once, above
         try:
-            bundles.load(cfg.scoring.bundle, cfg.base_dir, expect=bundles.Expectation.from_config(cfg))
+            loaded = bundles.load(cfg.scoring.bundle, cfg.base_dir, expect=bundles.Expectation.from_config(cfg))
         except bundles.BundleError as exc:
             out.append(("scoring.bundle", f"{exc} (the agent would only have the numpy fallback)"))
+        else:
+            note = bundles.parity_note(loaded)
+            if note:
+                out.append(("scoring.bundle", Note(note)))
     if cfg.scoring.models_dir:
         # It may be created later (a bundle is delivered into it): only something else in its place is wrong.
         path = cfg.resolve(cfg.scoring.models_dir)

@@ -142,6 +142,7 @@ class Agent:
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
+        self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
@@ -224,6 +225,7 @@ class Agent:
                 now = time.monotonic()
                 if now - last_health >= HEALTH_EVERY_S:
                     last_health = now
+                    self._retry_journals()
                     self._health()
                 if now >= self._next_checkpoint or self.hotswap.current != self._saved[1]:
                     self._next_checkpoint = now + self.cfg.checkpoint_s
@@ -248,6 +250,7 @@ class Agent:
             self._emit_faults(self.pipeline.health.close(float(last_ts)))
             if clean:
                 self.save_checkpoint()
+            self._retry_journals()
             self._health()
             for sink in self.sinks:
                 try:
@@ -311,13 +314,8 @@ class Agent:
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
-        try:
-            # Before any sink: a restarted agent continues from here and completes the delivery.
-            self.journal.record(asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
-        except (OSError, TypeError, ValueError) as exc:
-            self.state_writes.failure("alert_journal", self.journal.path, exc)
-        else:
-            self.state_writes.success("alert_journal", self.journal.path)
+        # Before any sink: a restarted agent continues from here and completes the delivery.
+        self._journal("alert_journal", self.journal, asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
         for sink in self.sinks:
             try:
                 sink.emit(ev)
@@ -337,19 +335,33 @@ class Agent:
                                               "group": ev.group}
             else:
                 self._told_open.pop(ev.sensor, None)
-        try:
-            self.fault_journal.record(asdict(events[-1]), {"ts": events[-1].ts, "open": self._told_open,
-                                                           "events": [asdict(ev) for ev in events]})
-        except (OSError, TypeError, ValueError) as exc:
-            self.state_writes.failure("fault_journal", self.fault_journal.path, exc)
-        else:
-            self.state_writes.success("fault_journal", self.fault_journal.path)
+        self._journal("fault_journal", self.fault_journal, asdict(events[-1]),
+                      {"ts": events[-1].ts, "open": dict(self._told_open), "events": [asdict(ev) for ev in events]})
         for ev in events:
             for sink in self.sinks:
                 try:
                     sink.fault(ev)
                 except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
                     log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+
+    def _journal(self, key: str, journal: EventJournal, event: dict, tracker: dict, retry: bool = False) -> None:
+        """Write a journal; when it fails, the document is kept and written again by
+        _retry_journals: the journal holds the LAST event, so the one that failed is the one a
+        restart needs — and a journal event may be the last for hours (a fault that lasts), while
+        health kept saying the write failed and a restart resumed from the older one."""
+        try:
+            journal.record(event, tracker)
+        except (OSError, TypeError, ValueError) as exc:
+            self._unjournaled[key] = (journal, event, tracker)
+            self.state_writes.failure(key, journal.path, exc, counted=not retry)
+        else:
+            self._unjournaled.pop(key, None)
+            self.state_writes.success(key, journal.path)
+
+    def _retry_journals(self) -> None:
+        """The journal writes that failed, tried again (with each health snapshot)."""
+        for key, (journal, event, tracker) in list(self._unjournaled.items()):
+            self._journal(key, journal, event, tracker, retry=True)
 
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
@@ -496,12 +508,14 @@ class Agent:
         when it is newer than the checkpoint; an alert it left open that cannot be judged, ended."""
         doc = self.journal.read()
         if doc is None:
+            self._end_unjournaled(None)
             return
         try:
             event = AlertEvent(**doc["event"])
             ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
         except (TypeError, ValueError, KeyError) as exc:
             log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
+            self._end_unjournaled(None)
             return
         for sink in self.sinks:
             try:
@@ -516,10 +530,8 @@ class Agent:
             except (TypeError, ValueError, KeyError) as exc:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
                 return
-            if self._resume_from is not None and ts > self._resume_from[1]:
-                # The alert state is newer than the checkpoint: ticks up to it were judged already.
-                self.pipeline.detector.held_until = ts
-                self._resume_from = (self.aligner.tick_of(ts), ts)
+            self._judged_until(ts)      # the alert state is newer than the checkpoint
+        self._end_unjournaled(event)
         if alerts.active and not self.pipeline.warm:
             log.warning("alert %s was open when the last run stopped; no usable checkpoint to judge it by: "
                         "ending it (reason restart)", alerts.open.alert_id)
@@ -528,6 +540,43 @@ class Agent:
         elif alerts.active:
             log.info("alert %s (next seq %d) was open when the last run stopped: continued",
                      alerts.open.alert_id, alerts.open.seq)
+
+    def _judged_until(self, ts: float) -> None:
+        """Ticks up to `ts` were judged by the last run (after the checkpoint's): scored and learned
+        from again if the source re-sends them, but not judged again, so no alert is raised twice."""
+        if self._resume_from is not None and ts > self._resume_from[1]:
+            self.pipeline.detector.held_until = ts
+            self._resume_from = (self.aligner.tick_of(ts), ts)
+
+    def _end_unjournaled(self, journaled: AlertEvent | None) -> None:
+        """Alert events a sink (the JSONL) holds after the journal's last, `journaled` (None: no
+        usable journal): the last run wrote them but could not journal them (a full state disk)
+        and died. The alert state restored knows none of them, so it lets go of its open alert (the
+        newer events continued or ended it); when the newest of them left an alert open, every
+        subscriber would hold it open for good: it is ended here (reason restart), rebuilt from the
+        sink's copy of that event, its seq next."""
+        newest, where = None, ""
+        for sink in self.sinks:
+            try:
+                found = sink.unjournaled(journaled)
+            except Exception:  # noqa: BLE001
+                log.exception("sink %s failed to read its newest alert event", sink.TYPE)
+                continue
+            if found is not None and (newest is None or found.ts > newest.ts):
+                newest, where = found, sink.TYPE
+        last_ts = self.pipeline.last_ts
+        if newest is None or (last_ts is not None and newest.ts <= last_ts):
+            return                      # none, or the checkpoint is newer: its alert state holds it
+        self.pipeline.alerts.forget_open()
+        self._judged_until(newest.ts)
+        if newest.event == "end":
+            return
+        log.warning("alert %s (#%d, %s) was left open by the last run, which died with it missing from the alert "
+                    "journal (%s); the restart cannot judge it: ending it (reason restart) from its last event in the "
+                    "%s sink", newest.alert_id, newest.seq, iso(newest.ts),
+                    "its state disk was full or failing" if journaled is not None else "no usable journal", where)
+        self._emit(replace(newest, seq=newest.seq + 1, event="end", end=newest.ts, reason="restart",
+                           replayed=False, gap_s=None))
 
     def _resume_faults(self, restored: bool) -> None:
         """The last run's last fault event: delivered where it may be missing; the open faults it

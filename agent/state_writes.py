@@ -33,9 +33,10 @@ class StateWrites:
         self.problem: dict[str, str | None] = dict.fromkeys(STATE_FILES)
         self._since: dict[str, tuple[float, int]] = {}    # file -> (monotonic start, failed count at start)
 
-    def failure(self, key: str, path: Path, exc: Exception, fallback: str = "") -> None:
+    def failure(self, key: str, path: Path, exc: Exception, fallback: str = "", counted: bool = True) -> None:
+        """A write failed; `counted` False: a retry of a write already counted (the journals')."""
         what, cost = STATE_FILES[key]
-        self.failed[key] += 1
+        self.failed[key] += counted
         reason = str(exc)
         if reason != self.problem[key]:
             log.error("cannot write the %s %s: %s; %s (said once; the failed writes are counted in health "

@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train on normal data from the config's sources and write a bundle")
     p.add_argument("-c", "--config", required=True, help="agent config YAML (sensors, tick, window, sources)")
-    p.add_argument("-o", "--out", required=True, help="bundle directory to write")
+    p.add_argument("-o", "--out", required=True,
+                   help="bundle directory to write: new, empty, or holding a bundle (replaced whole once training "
+                        "succeeds); one holding other files is refused")
     p.add_argument("--model-id", help="default: the output directory's name")
     p.add_argument("--days", type=float, default=6.0, help="simulated days of training data (simulate sources)")
     p.add_argument("--sim-seed", type=int, default=1001, help="simulator seed for training data")
@@ -173,7 +175,8 @@ def cmd_train(args) -> int:
     import dataclasses
     from agent.config import WindowConfig, load
     from agent.typed import build
-    from .pipeline import DataOptions, export_bundle, train_bundle
+    from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
+    from .show import data_lines
     from .train import TrainingError, summary_text
     from .verify import verify_and_report
     cfg = load(args.config)
@@ -187,9 +190,16 @@ def cmd_train(args) -> int:
             print(f"stad-convert train: {problem}", file=sys.stderr)
         return 2
     out = Path(args.out)
+    try:
+        replacing = check_out_dir(out)
+    except TrainingError as exc:        # before any data is read
+        print(f"stad-convert train: {exc}", file=sys.stderr)
+        return 2
+    if replacing:
+        _log(replacing)
     data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
     try:
-        result, _ = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
+        result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
@@ -197,7 +207,8 @@ def cmd_train(args) -> int:
         _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
              f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
         return INTERRUPTED
-    print(summary_text(result.summary))
+    print(summary_text(result.summary, result.threshold, cfg.tick_s))
+    print("\n".join(data_lines(manifest.data)))
     if args.no_export:
         return 0
     try:

@@ -9,9 +9,10 @@ Rows are split by time (train, then validation, then held-out test), never shuff
 Rows labelled anomalous (Record.label == 1) are kept in the context of a window but never
 used as a training target, and are left out of the normaliser fit.
 
-Separate recordings (every file of a replay folder, e.g. six weekday mornings) and long gaps
+Separate recordings (every file of a replay folder, e.g. six weekday mornings), long gaps
 inside one (no sensor observed for more than `window.steps` ticks after carry-forward ran out)
-are separate *segments*: the ticks between them are not filled in, no window spans two of them,
+and a clock that steps back inside one (a logger set back an hour: the rows after the step are
+from before the rows before it) are separate *segments*: the ticks between them are not filled in, no window spans two of them,
 and each segment is split by time (70 / 15 / 15) on its own. The series then holds every
 segment's training rows, then every segment's validation rows, then every segment's test rows,
 so that one TimeSplit still describes it; `segment` says which piece each row belongs to.
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agent.alerts import iso
 from agent.records import Record, Rejects
 from agent.sources import open_source
 from agent.sources.replay import ReplayConfig
@@ -35,6 +38,8 @@ from agent.window import Normaliser, align_records, sliding_windows, stack_rows
 if TYPE_CHECKING:
     from agent.config import AgentConfig
     from agent.sources.base import SourceConfig
+
+log = logging.getLogger("stad.convert.data")
 
 
 class TrainingError(ValueError):
@@ -137,7 +142,11 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects)
         if whole is None:               # no record, or none that made a row (every value rejected)
             continue
-        for lo, hi in segment_bounds(whole.missing, cfg.window.steps):
+        for i in np.flatnonzero(np.diff(whole.ts) <= 0) + 1:
+            log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "
+                        "step are trained as separate pieces (no window spans it)", name, i + 1, len(whole),
+                        iso(float(whole.ts[i - 1])), iso(float(whole.ts[i])))
+        for lo, hi in segment_bounds(whole.missing, cfg.window.steps, whole.ts):
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
         raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
@@ -178,9 +187,11 @@ def series_from_records(records: list[Record], sensors: list[str], tick_s: float
     return Series(sensors=list(sensors), ts=ts, raw=raw, missing=missing, anomalous=anomalous)
 
 
-def segment_bounds(missing: np.ndarray, steps: int) -> list[tuple[int, int]]:
+def segment_bounds(missing: np.ndarray, steps: int, ts: np.ndarray | None = None) -> list[tuple[int, int]]:
     """[lo, hi) row ranges between gaps: runs of more than `steps` ticks with no sensor observed
-    (carry-forward has already run out in them). Shorter runs stay: the model masks them."""
+    (carry-forward has already run out in them). Shorter runs stay: the model masks them. With the
+    rows' tick times `ts`, a range is also cut where time steps back (a tick not after the one
+    before it): a window across the step would be a stretch of time that never happened."""
     empty = missing.all(axis=1)
     bounds, lo, i, n = [], None, 0, len(empty)
     while i < n:
@@ -198,7 +209,14 @@ def segment_bounds(missing: np.ndarray, steps: int) -> list[tuple[int, int]]:
         i = j
     if lo is not None:
         bounds.append((lo, n))
-    return bounds
+    if ts is None:
+        return bounds
+    backs = np.flatnonzero(np.diff(ts) <= 0) + 1
+    cut = []
+    for lo, hi in bounds:
+        edges = [lo, *(int(b) for b in backs if lo < b < hi), hi]
+        cut += list(zip(edges[:-1], edges[1:]))
+    return cut
 
 
 def _rows(s: Series, index) -> Series:

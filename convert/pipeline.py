@@ -9,6 +9,7 @@ what the previous one wrote.
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
-from agent.manifest import Artifact, Manifest, write as write_manifest
+from agent.manifest import MANIFEST_NAME, Artifact, Manifest, write as write_manifest
+from agent.signing import SIGNATURE_NAME
+from agent.sources.simulate import SimulateConfig
 from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
 from . import bundle_writer as bw
-from .data import Series, read_series, training_sources, window_starts
+from .data import Series, TrainingError, read_series, training_sources, window_starts
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .fold import FOLD_FORM, fold
 from .model import neighbour_mask_from_config
@@ -41,6 +44,38 @@ class DataOptions:
     anomalies: str = "none"         # "none": disable simulated anomalies; "keep": as configured
 
 
+#: Every file a bundle directory holds (and the manifest's temporary): training into a directory
+#: that holds a bundle replaces all of them, so no artifact of the previous model stays beside the
+#: new one (a `--no-export` run would otherwise leave the old model's .onnx / .tflite there).
+BUNDLE_FILES = frozenset({bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE, *bw.ARTIFACT_FILES.values(),
+                          MANIFEST_NAME, MANIFEST_NAME + ".tmp", SIGNATURE_NAME})
+
+
+def check_out_dir(out_dir: Path) -> str | None:
+    """Before training: None for a new or empty directory; for one that holds a bundle, a line
+    saying it will be replaced. TrainingError for a file, or a directory holding anything that is
+    not a bundle's (recordings, other bundles): training would mix its files in."""
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        raise TrainingError(f"-o {out_dir}: a file, not a directory: name a new directory for the bundle")
+    names = sorted(p.name for p in out_dir.iterdir())
+    if not names:
+        return None
+    other = [n for n in names if n not in BUNDLE_FILES]
+    if other:
+        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+        raise TrainingError(f"-o {out_dir}: holds {shown}, which no bundle has: train into a new or empty "
+                            "directory, or one holding only a bundle (it is replaced)")
+    try:
+        old = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        what = f"bundle {old['model_id']} (created {old['created_at']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        what = "a bundle's files"
+    return (f"{out_dir} holds {what}: replaced when training succeeds (every file of it, exported "
+            "artifacts and signature included); left as it is if training fails or is stopped")
+
+
 def describe_source(src) -> dict:
     return {"type": src.TYPE, **dataclasses.asdict(src)}
 
@@ -54,6 +89,8 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     result = train(series, steps, cfg.threshold, options, neighbour_mask_from_config(cfg))
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in BUNDLE_FILES:           # the previous bundle's files go, not only those written again
+        (out_dir / name).unlink(missing_ok=True)
     bw.save_weights(result.model, out_dir / bw.WEIGHTS_FILE)
     split = result.split
     cal_starts = calibration_starts(split.val_end, steps, segment=series.segment)
@@ -78,14 +115,18 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                "parameters": result.summary["parameters"], "topology": cfg.topology,
                "neighbour_prior": "learned scale × (topology neighbours + self), added to spatial logits"},
         training={k: v for k, v in result.summary.items()},
-        data={"sources": [describe_source(s) for s in sources], "days": data.days, "seed": data.seed,
-              "anomalies": data.anomalies, "carry_forward_s": cfg.window.carry_forward_s,
+        data={"sources": [describe_source(s) for s in sources],
+              **({"days": data.days, "seed": data.seed, "anomalies": data.anomalies}       # the simulator's only
+                 if any(isinstance(s, SimulateConfig) for s in sources) else {}),
+              "carry_forward_s": cfg.window.carry_forward_s,
               "split": split.as_dict(),
               **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
               "calibration_windows": {
                   "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
                   "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
                   "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
+              "missing_share": {s: round(float(v), 6) for s, v in zip(sensors, series.missing.mean(axis=0))},
+              "rejected": dict(series.rejected or {}),
               "holdout_rows": [split.val_end, hold_end],
               "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end),
               "row_files": "float16 (rows, sensors) normalised values, NaN where missing"})

@@ -3,8 +3,9 @@
 Imports no torch: `inspect` works on a gateway without the `convert` extra."""
 from __future__ import annotations
 
-from agent.bundle import Bundle
+import datetime as dt
 
+from agent.bundle import Bundle
 
 
 def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
@@ -36,6 +37,7 @@ def describe(bundle: Bundle) -> str:
     if tr:
         lines.append(f"training    {tr['epochs_run']} epochs (best {tr['best_epoch']}), val MSE {tr['val_mse_model']:.4f} "
                      f"vs repeat-last {tr['val_mse_naive_repeat_last']:.4f}, {tr['seconds']} s")
+    lines += data_lines(m.data)
     lines.append("artifacts:")
     for kind, a in m.artifacts.items():
         q = a.quantization or {}
@@ -50,6 +52,32 @@ def describe(bundle: Bundle) -> str:
                      f"{'PASSED' if p.get('passed') else 'FAILED'} (int8 agreement ≥ {p['min_int8_agreement']})")
         lines += ["  " + row for row in parity_table(p).splitlines()]
     return "\n".join(lines)
+
+
+def data_lines(data: dict | None) -> list[str]:
+    """What the bundle was trained on: the sources, the ticks of each part, each recording's
+    segment(s), the sensors missing on some ticks, the records rejected. Printed by `train` once the
+    bundle is written and by `inspect`, so that a file left out, a sensor blank in one file of a
+    folder or a column that never matched shows before the bundle is deployed."""
+    if not data or "split" not in data:
+        return []
+    sp = data["split"]
+    parts = ", ".join(f"{part} {sp[part][1] - sp[part][0]}" for part in ("train", "validation", "test"))
+    sim = f" ({data['days']:g} days, seed {data['seed']})" if "days" in data else ""
+    sources = "; ".join(f"{s.get('type')} {s.get('path') or ''}".rstrip() + (sim if s.get("type") == "simulate" else "")
+                        for s in data.get("sources", []))
+    lines = [f"data        {sp['rows']} ticks ({parts}) from {sources or '?'}"]
+    for seg in data.get("segments") or []:
+        start = dt.datetime.fromtimestamp(seg["first_ts"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"  {seg['recording']:<24} {seg['rows']:>7} ticks from {start} UTC (train {seg['train']}, "
+                     f"validation {seg['validation']}, test {seg['test']})")
+    missing = sorted(((v, k) for k, v in (data.get("missing_share") or {}).items() if v >= 0.0005), reverse=True)
+    if missing:
+        lines.append("  missing on: " + ", ".join(f"{k} {100 * v:.1f} %" for v, k in missing)
+                     + " of the ticks (no reading, or older than window.carry_forward_s; the model masks them)")
+    if data.get("rejected"):
+        lines.append("  rejected while reading: " + ", ".join(f"{n} {why}" for why, n in data["rejected"].items()))
+    return lines
 
 
 def parity_table(parity: dict) -> str:

@@ -187,7 +187,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     check_observed(val_w, "validation", series.rejected_text())
     check_observed(train_w, "training", series.rejected_text())
     for part, w in (("training", train_w), ("validation", val_w)):
-        check_sensors_observed(series.sensors, w, part)
+        check_sensors_observed(series.sensors, w, part, series.rejected_text())
     warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
@@ -220,6 +220,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
         "train_windows": len(train_w), "val_windows": len(val_w),
         "val_tick_score_p50": float(np.quantile(tick_scores, 0.5)),
         "val_tick_score_p99": float(np.quantile(tick_scores, 0.99)),
+        "val_share_above_threshold": float(np.mean(tick_scores > threshold["value"])),
         "parameters": parameter_count(model),
         "seconds": round(time.monotonic() - started, 1),
         "history": first["history"],
@@ -308,21 +309,32 @@ def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
             f"threshold peaks above the {init_quantile:g} quantile")
 
 
+def minimum_recording_ticks(scored: int, steps: int) -> int:
+    """Ticks of one recording whose training and validation parts (TimeSplit: 70 % + 15 %, each losing
+    steps − 1 ticks to its first window) score at least `scored` ticks."""
+    n = int(np.ceil((scored + 2 * (steps - 1)) / 0.85))
+    while TimeSplit.of(n).val_end - 2 * (steps - 1) < scored:
+        n += 1
+    return n
+
+
 def check_observed(w: Windows, part: str, rejected: str = "") -> None:
     if len(w) == 0 or target_weights(w).sum() == 0:
         raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
                             "e.g. it lies in a gap between recordings, or every row is labelled anomalous" + rejected)
 
 
-def check_sensors_observed(sensors: list[str], w: Windows, part: str) -> None:
+def check_sensors_observed(sensors: list[str], w: Windows, part: str, rejected: str = "") -> None:
     """Every sensor needs observed, normal targets in the part: without them the model never learns
     to forecast it, and its normaliser (training) or residual scale (validation) is a default, so
-    its first real value in the field would score in the millions."""
+    its first real value in the field would score in the millions. `rejected` (what reading
+    rejected) ends the message: a column name that does not match the header is the usual cause."""
     unseen = [s for s, n in zip(sensors, target_weights(w).sum(axis=0)) if n == 0]
     if unseen:
         which = f"sensor {unseen[0]} has" if len(unseen) == 1 else f"sensors {', '.join(unseen)} have"
         raise TrainingError(f"{which} no observed, normal value in the {part} part ({len(w)} windows): "
-                            "give data where it is observed, or leave it out of `sensors`")
+                            "give data where it is observed (is its source's column named as in the files' "
+                            "header?), or leave it out of `sensors`" + rejected)
 
 
 def warn_flat_sensors(sensors: list[str], raw: np.ndarray) -> None:
@@ -347,7 +359,9 @@ def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: 
     pooled = np.concatenate([train_scores, val_scores])
     if len(pooled) < enough:
         raise TrainingError(f"too little data to calibrate a threshold: {len(pooled)} scored ticks; "
-                            + minimum_data_text(steps, threshold_cfg.init_quantile))
+                            + minimum_data_text(steps, threshold_cfg.init_quantile)
+                            + f" — in one piece, a recording of at least {minimum_recording_ticks(enough, steps)} "
+                              f"ticks (each further piece: {2 * (steps - 1)} more)")
     return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
 
 
@@ -397,7 +411,10 @@ def hide_context(values: np.ndarray, missing: np.ndarray, share: float, rng: np.
     return np.where(hide, 0.0, values).astype(np.float32), np.where(hide, 1.0, missing).astype(np.float32)
 
 
-def summary_text(summary: dict) -> str:
+def summary_text(summary: dict, threshold: dict | None = None, tick_s: float | None = None) -> str:
+    """The lines `stad-convert train` prints; with the calibrated `threshold` (and the tick), also
+    the share of validation ticks — normal data — above it: a threshold calibrated badly (a `risk`
+    near its 0.2 bound, too few peaks) shows here as alarms on normal data, before deployment."""
     naive, mse = summary["val_mse_naive_repeat_last"], summary["val_mse_model"]
     lower = (1.0 - mse / naive) * 100.0 if naive > 0 else 0.0
     members = "".join(f"\n  member seed {m['seed']}: {m['epochs_run']} epochs (best {m['best_epoch']}), "
@@ -408,4 +425,13 @@ def summary_text(summary: dict) -> str:
             f"  train loss {summary['train_loss']:.4f}   validation loss {summary['val_loss']:.4f}\n"
             f"  validation MSE: model {mse:.4f}   repeat-last-value baseline {naive:.4f}   ({lower:.1f}% lower)\n"
             f"  validation tick score p50 {summary['val_tick_score_p50']:.2f}  p99 {summary['val_tick_score_p99']:.2f}"
-            + members)
+            + _threshold_line(summary, threshold, tick_s) + members)
+
+
+def _threshold_line(summary: dict, threshold: dict | None, tick_s: float | None) -> str:
+    share = summary.get("val_share_above_threshold")
+    if threshold is None or share is None:
+        return ""
+    per_hour = f" (about {share * 3600.0 / tick_s:.0f} ticks an hour)" if tick_s else ""
+    return (f"\n  threshold {threshold['value']:.3f} ({threshold.get('method')}, risk {threshold.get('risk')}): "
+            f"{100.0 * share:.2f} % of the validation ticks, normal data, score above it{per_hour}")

@@ -175,3 +175,41 @@ def check_sinks_agree(tmp: Path) -> None:
         stored = json.loads(payload)
         jsonschema.validate(stored, SCHEMA)
         assert stored == jsonl[(a, s)]
+
+
+def full_disk_config(tmp: Path, mqtt_port: int) -> Path:
+    """write_config with the MQTT sink on `mqtt_port` retrying every 1–2 s, health every second,
+    and the JSONL on tmp itself — off the state disk a full-disk test fills (tmp/state)."""
+    path = write_config(tmp, mqtt_port=mqtt_port)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sinks"][0]["broker"].update(reconnect_min_s=1, reconnect_max_s=2)
+    cfg["sinks"][0]["health_interval_s"] = 1
+    cfg["sinks"][1]["path"] = str(tmp / "alerts.jsonl")
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def warm_with_an_alert(agent: AgentProcess, state: Path) -> None:
+    """Feed rows 0–199 (warm-up, then the first alert) and wait for its events in the JSONL and a
+    first checkpoint in `state`."""
+    agent.feed([row(i) for i in range(200)])
+    wait_for(lambda: len(alert_lines(agent.tmp)) >= 2, "the first alert events", 120, agent.proc)
+    wait_for(lambda: (state / "checkpoint.bin").exists(), "a first checkpoint", 60, agent.proc)
+
+
+def finished(agent: AgentProcess) -> str:
+    """Stop the agent cleanly (it must exit 0), killed if that fails; its log, checked for tracebacks."""
+    try:
+        assert agent.finish() == 0
+    finally:
+        if agent.proc.poll() is None:
+            agent.kill()
+    err = agent.stderr()
+    assert "Traceback" not in err, err[-3000:]
+    return err
+
+
+def alert_keys(messages) -> set:
+    """(alert_id, seq) of the alert events among MQTT messages."""
+    return {(p["alert_id"], p["seq"]) for p in (json.loads(m.payload) for m in messages
+                                                if m.topic.endswith("/alerts"))}

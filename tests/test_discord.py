@@ -10,7 +10,7 @@ import pytest
 
 from agent import config
 from agent.config import ConfigError
-from agent.discord import MIN_DISCORDS, RECORD_FROM, DiscordWatch, judged_level
+from agent.discord import EXACT_EVERY, MIN_DISCORDS, RECORD_FROM, DiscordWatch, judged_level
 from agent.pipeline import Pipeline
 from agent.window import Row
 
@@ -55,6 +55,31 @@ def test_the_discord_is_the_distance_to_the_nearest_earlier_shape():
         want = brute_discord(x[:t + 1], m, history) if t + 1 >= 2 * m else float("nan")
         got = watch.discord(0)
         assert (np.isnan(want) and np.isnan(got)) or got == pytest.approx(want, abs=1e-7), t
+
+
+def test_the_updated_dot_products_keep_the_definition_through_recomputes_jumps_and_a_restore():
+    """Once the history is full the dot products follow from the last tick's (STOMP's update); across
+    more than EXACT_EVERY readings, a level jump far beyond the spread (the readings recentred), flat
+    stretches and a restore in the middle, every discord is still the definition's."""
+    rng = np.random.default_rng(5)
+    n = EXACT_EVERY + 400
+    x = np.sin(np.arange(n) / 5.0) + 0.2 * rng.normal(size=n)
+    x[500:] += 1e5                                     # a level far from the centre of the first dot products
+    x[700:712] = x[699]                                # a flat stretch
+    m, history = 8, 60
+    watch = DiscordWatch(1, m, history)
+    updated = 0
+    for t, v in enumerate(x):
+        watch.step(np.array([v]), np.array([True]))
+        if t == 900:                                   # a restart: the dot products are computed afresh
+            resumed = DiscordWatch(1, m, history)
+            resumed.restore(through_file({"d": watch.state_dict()})["d"])
+            watch = resumed
+        if t + 1 >= 2 * m:
+            got = watch.discord(0)
+            updated += watch.updates[0] > 0
+            assert got == pytest.approx(brute_discord(x[:t + 1], m, history), abs=1e-6), t
+    assert updated > n // 2                            # most of them by the update, not afresh
 
 
 def test_a_record_is_judged_only_after_the_first_discords_set_it():

@@ -7,12 +7,14 @@ Replays labelled data through the daemon's Pipeline, prints a table of point-wis
 event-level and NAB metrics per scorer next to trivial baselines, and optionally writes a
 JSON report (+ a Markdown summary beside it) and figures. The bundle is --bundle (a directory or
 builtin:NAME), else the config's scoring.bundle; an endless simulate source is evaluated up to an
-hour past its last configured anomaly. --feedback-delay S replays the labels as operator
+hour past its last configured anomaly. The config's warmup.replay is not used (said on stderr): the
+protocol's training part of each file is the warm-up, so the figures stay within one file's time. --feedback-delay S replays the labels as operator
 feedback S seconds after each alert (feedback_replay.py). Exit 1 when a scorer named with --scorer could not run.
 """
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -52,6 +54,10 @@ def run(args) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from .plots import PlotUnavailable
     from ..sources.replay import LabelsError
+    if cfg.warmup.replay:       # the protocol splits every file itself: said, so the figures are not taken for run's
+        print(f"evaluate: warmup.replay ({cfg.warmup.replay}) is not used: every file warms up on its own "
+              "training part (the protocol on the table's first line), as `run` would without warmup.replay; "
+              "`run` with this config warms up on the recording instead", file=sys.stderr)
     try:
         report = evaluate(cfg, args.data, bundle=args.bundle, scorers=args.scorers, report_path=args.report,
                           plot_dir=args.plot, protocol=args.protocol, tolerance_s=args.tolerance_s,
@@ -67,7 +73,10 @@ def run(args) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
-    print(format_table(report))
+    try:
+        print(format_table(report), flush=True)
+    except BrokenPipeError:         # `evaluate | head`: the reader took what it wanted; no traceback, now or at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if args.report:
         print(f"report: {args.report} (summary: {Path(args.report).with_suffix('.md')})", file=sys.stderr)
     if args.plot:

@@ -67,6 +67,12 @@ class Sink(abc.ABC):
         unless it is already there. By default it is delivered again."""
         self.emit(event)
 
+    def unjournaled(self, journaled: AlertEvent | None) -> AlertEvent | None:
+        """The newest alert event this sink holds when it is newer than the alert journal's
+        `journaled` (None: no journal) — the last run wrote it but could not journal it (a full
+        state disk) and died; None when the sink holds none or cannot tell. By default: None."""
+        return None
+
     def recover_faults(self, events: list[FaultEvent]) -> None:
         """The same for the last tick's fault events of a run that died (the fault journal's)."""
         for ev in events:

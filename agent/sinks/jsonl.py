@@ -13,16 +13,18 @@ logged. Drops by kind are in the agent's health (`sinks.jsonl`).
 After a crash (agent/checkpoint.py), `recover` writes the last alert event of the run that died
 unless the file already holds it among its last alert lines, so each event is in the file once.
 Alert lines after it can only be events the run could not journal (a full or failing state
-disk): written here, then the crash. They are said (the restart cannot continue or end what they
-left open) rather than followed by the journal's older event again, out of order, as if it had
-never been written.
+disk): written here, then the crash. They are said rather than followed by the journal's older
+event again, out of order, as if it had never been written; `unjournaled` gives the newest of
+them back as the AlertEvent it was written from, so that the agent can end the alert it left
+open for every subscriber (the alert state it resumes from the journal knows none of them).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -108,9 +110,26 @@ class JsonlSink(Sink):
         if newer:
             log.warning("%s: %d alert event(s) after %s #%d (the alert journal's last) were written here but not "
                         "journaled — the state disk was full or failing when they were raised (the last run's log "
-                        "says 'cannot write the alert journal'); the restart cannot continue or end an alert they "
-                        "left open (the last: %s #%d)", self.path, len(newer), event.alert_id, event.seq,
-                        *newer[0])
+                        "says 'cannot write the alert journal'); the alert state the restart resumes knows none of "
+                        "them (the last: %s #%d)", self.path, len(newer), event.alert_id, event.seq, *newer[0])
+
+    def unjournaled(self, journaled: AlertEvent | None) -> AlertEvent | None:
+        """The newest alert event in the file when it is newer than the journal's `journaled`
+        (None: there is no journal) — one the last run wrote here but could not journal; else None.
+        Called after recover(), which writes the journal's event when the file lacks it."""
+        recent = self._last(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK)    # newest first
+        if not recent or (journaled is not None and recent[0] == (journaled.alert_id, journaled.seq)):
+            return None
+        if journaled is not None and (journaled.alert_id, journaled.seq) not in recent:
+            return None             # too far back to tell which is newer: the journal's is taken
+        try:
+            with self.path.open("rb") as fh:
+                line = next(line for line in _reversed_lines(fh) if b'"kind":"alert"' in line)
+            return alert_from_line(json.loads(line))
+        except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
+            log.error("%s: cannot read its last alert line back (%s); an alert it left open is not ended",
+                      self.path, exc)
+            return None
 
     def recover_faults(self, events: list[FaultEvent]) -> None:
         written = set(self.last_faults(len(events)))
@@ -191,6 +210,17 @@ class JsonlSink(Sink):
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def alert_from_line(obj: dict) -> AlertEvent:
+    """The AlertEvent a line was written from (AlertEvent.to_dict's times back to epoch seconds)."""
+    def seconds(value):
+        return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    names = {f.name for f in fields(AlertEvent)}
+    kw = {k: v for k, v in obj.items() if k in names}
+    kw["ts"], kw["start"], kw["end"] = seconds(obj["ts"]), seconds(obj["start"]), seconds(obj["end"])
+    kw["top_steps"] = [{**step, "ts": seconds(step["ts"])} for step in obj["top_steps"]]
+    return AlertEvent(**kw)
 
 
 def _cut_partial_tail(path: Path, fd: int) -> int:
