@@ -87,7 +87,8 @@ class WarmupConfig:
         "recorded normal data (a file or folder) the agent warms up on before live data; read with the format "
         "keys (`separator`, `time_column`, `time_format`, `columns`) of the config's first `replay` source, else "
         "the replay defaults (`,`, a `timestamp`/`datetime`/`time`/`ts` column, columns named like the sensors: "
-        "with a live source, rename the recording's columns to the sensors' names); labels are not used",
+        "with a live source, rename the recording's columns to the sensors' names); each file a recording of its "
+            "own; labels are not used; a recording that gives no reading of any sensor is refused",
         default=None)
 
 

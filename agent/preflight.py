@@ -48,7 +48,8 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     from .config import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
     if cfg.warmup.replay:
-        found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))]
+        found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
+                  or warmup_problems(cfg)]
     found += _scoring(cfg)
     if cfg.metrics is not None:
         found += [(_join("metrics", key), msg) for key, msg in cfg.metrics.preflight(cfg.resolve)]
@@ -57,6 +58,31 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
                   for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]
     return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
+
+
+def warmup_problems(cfg: AgentConfig) -> list[str]:
+    """`warmup.replay` gives at least one reading of a sensor, read as `run` reads it (its first
+    record is enough). A recording whose columns map to no sensor would warm up on 0 ticks, and the
+    agent would warm up on live data as if the key were not there."""
+    from .records import Rejects
+    from .sources.replay import ReplayConfig, warmup_source
+    like = next(((i, s) for i, s in enumerate(cfg.sources) if isinstance(s, ReplayConfig)), None)
+    rejects = Rejects()
+    source = warmup_source(cfg.resolve(cfg.warmup.replay), like and like[1], cfg.sensor_names(), rejects,
+                           base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+    try:
+        if not source.files:
+            return [f"{source.root} holds no file of the format the replay reads ({source.cfg.format})"]
+        if next(iter(source.records()), None) is not None:
+            return []
+    finally:
+        source.close()
+    why = "; ".join(f"{reason} ×{n} (first: {shorten(rejects.first[reason][0], 80)}"
+                    + (f" — {shorten(rejects.first[reason][1], 160)})" if rejects.first[reason][1] else ")")
+                    for reason, n in rejects.counts.most_common(3)) or "no record in it"
+    read_as = (f"read with sources[{like[0]}]'s separator, time_column, time_format and columns" if like else
+               "read with the replay defaults (no replay source: name the recording's columns like the sensors)")
+    return [f"{source.root} gives no reading of any sensor to warm up on: {why}; {read_as}"]
 
 
 def _join(path: str, key: str) -> str:

@@ -61,6 +61,7 @@ class Rejects:
     log_first: int = 5
     repeat_s: float = REPEAT_S
     counts: Counter = field(default_factory=Counter)
+    first: dict = field(default_factory=dict)      # reason -> (where, detail) of its first reject
     _said: dict = field(default_factory=dict)      # reason -> (monotonic time, count) of its last line
 
     def _say(self, reason: str, first: bool) -> str | None:
@@ -76,6 +77,7 @@ class Rejects:
 
     def add(self, reason: str, where: str, detail: str = "") -> None:
         self.counts[reason] += 1
+        self.first.setdefault(reason, (where, detail))
         more = self._say(reason, self.counts[reason] <= self.log_first)
         if more is not None:
             log.warning("rejected %s: %s%s%s", shorten(where, 120), reason,
@@ -87,6 +89,7 @@ class Rejects:
             return
         first = self.counts[reason] == 0
         self.counts[reason] += n
+        self.first.setdefault(reason, (where, detail))
         more = self._say(reason, first)
         if more is not None:
             log.warning("rejected %s: %s ×%d (%d in all)%s%s", shorten(where, 120), reason, n, self.counts[reason],

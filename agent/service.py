@@ -77,22 +77,21 @@ def return_free_heap() -> bool:
 
 
 def warmup_rows(cfg: AgentConfig, rejects: Rejects) -> list:
-    """`warmup.replay`'s recorded normal data, aligned by an aligner of its own (the same rules as
-    live data's: live stamps may come days later, and are not a jump of this one). Read like a
-    `replay` source with the format keys of the config's replay source when it has one (separator,
-    time column, column names), else the replay defaults; labels are not used."""
-    import dataclasses
+    """`warmup.replay`'s recorded normal data (agent/sources/replay.py's `warmup_source`), each file
+    aligned by an aligner of its own with the same rules as live data's: the days between two
+    recordings are not a move of the time base (nor are live stamps that come days later)."""
+    from .sources.replay import ReplayConfig, warmup_source
 
-    from .sources.replay import ReplayConfig
-
-    like = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), ReplayConfig())
-    src = dataclasses.replace(like, path=str(cfg.resolve(cfg.warmup.replay)), speed=0.0, labels_file=None,
-                              label_columns=[])
-    source = open_source(src, cfg.sensor_names(), rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+    like = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), None)
+    source = warmup_source(cfg.resolve(cfg.warmup.replay), like, cfg.sensor_names(), rejects,
+                           base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+    rows: list = []
     try:
-        return Aligner.for_agent(cfg, rejects).align_all(source.records())
+        for _, records in source.recordings():
+            rows += Aligner.for_agent(cfg, rejects).align_all(records)
     finally:
         source.close()
+    return rows
 
 
 class Agent:

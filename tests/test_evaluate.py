@@ -257,6 +257,33 @@ def test_bundle_option_takes_builtin_names_and_a_failing_named_scorer_exits_1(tm
 
 
 @pytest.mark.skipif(not HAVE_DEMO_BUNDLE, reason="the demo bundle (agent/models/demo-corridor) is not built")
+def test_evaluating_a_bundle_whose_int8_failed_its_parity_says_the_figure_is_the_fp32_artifacts(tmp_path):
+    """A bundle whose recorded int8 parity failed runs its fp32 artifacts (agent/bundle.py); `run`,
+    check-config and a hot swap say so, evaluate said nothing and its onnx row read as the int8
+    model's (qa15's report)."""
+    pytest.importorskip("onnxruntime")
+    import yaml
+    from agent import bundle as bundles
+    from agent.manifest import write as write_manifest
+    from conftest import DEMO_BUNDLE, variant
+    failed = variant("demo-onnx-int8-failed", src=DEMO_BUNDLE, model_id="demo-onnx-int8-failed")
+    manifest = bundles.read_manifest(failed)
+    manifest.parity["passed"] = False
+    manifest.parity["onnx_int8"]["groups"]["perturbed"]["alert_agreement"] = 0.9612
+    write_manifest(failed, manifest)
+    data = yaml.safe_load(DEMO.read_text())
+    data["sources"][0]["duration_s"] = 100_000
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    res, scored = evaluate_cli(tmp_path, "-c", str(cfg), "--bundle", str(failed), "--scorer", "onnx")
+    assert res.returncode == 0 and scored == {"onnx"}, res.stderr
+    note = next((line for line in res.stderr.splitlines() if line.startswith("evaluate: note: ")), "")
+    assert "onnx_int8 alert agreement 0.9612 on perturbed windows" in note and "onnx_int8 not run" in note, res.stderr
+    res, _ = evaluate_cli(tmp_path, "-c", str(cfg), "--scorer", "onnx")       # the shipped bundle: nothing to say
+    assert res.returncode == 0 and "evaluate: note: " not in res.stderr, res.stderr
+
+
+@pytest.mark.skipif(not HAVE_DEMO_BUNDLE, reason="the demo bundle (agent/models/demo-corridor) is not built")
 def test_a_model_tiers_figure_is_that_tier_alone_whatever_the_machine_load(tmp_path):
     """A replay runs flat out: with the daemon's latency budget on, a busy machine stepped the model
     tier down part-way through a file, and the figure reported as the tier's mixed in the fallback.

@@ -99,3 +99,54 @@ def test_a_missing_warmup_recording_is_a_config_error(tmp_path):
     from agent import preflight
     cfg = from_dict(base(tmp_path, live, replay="nope.csv"), base_dir=str(tmp_path))   # a file on this machine:
     assert preflight.problems(cfg) == [f"warmup.replay: {tmp_path / 'nope.csv'} does not exist"]  # checked by preflight
+
+
+def test_a_folder_of_recordings_days_apart_warms_up_on_each_without_moving_the_time_base(tmp_path, caplog):
+    """Each file of warmup.replay is a recording of its own (training reads them so too): the day
+    between two of them is not the data jumping ahead — no 'time base moved' warning per file
+    boundary, every row of each kept (user2's six-mornings folder)."""
+    from agent.records import Rejects
+    from agent.service import warmup_rows
+
+    recorded = tmp_path / "mornings"
+    recorded.mkdir()
+    for day in range(3):
+        write_csv(recorded / f"day{day}.csv", T0 + day * DAY, 150, seed=10 + day)
+    live = tmp_path / "live.csv"
+    write_csv(live, T0 + 5 * DAY, 10, seed=0)
+    cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
+    rejects = Rejects()
+    with caplog.at_level("WARNING"):
+        rows = warmup_rows(cfg, rejects)
+    assert len(rows) == 450 and rejects.total == 0
+    assert [r.ts for r in rows[148:152]] == [T0 + 148, T0 + 149, T0 + DAY, T0 + DAY + 1]
+    assert not [r.getMessage() for r in caplog.records if "time base" in r.getMessage()]
+
+
+def test_a_warmup_recording_that_maps_no_sensor_is_refused_by_check_config_and_run(tmp_path, capsys):
+    """A recording whose columns name none of the sensors would warm up on 0 ticks while the
+    config passed check-config; now both refuse it, saying what reading it rejected and with which
+    format keys it was read."""
+    from agent import preflight
+    from agent.cli import main
+
+    recorded = tmp_path / "pump.csv"
+    recorded.write_text("timestamp,P1 bar,T1 degC\n" + "".join(f"{T0 + i:.0f},{1 + i % 3},{20 + i % 5}\n"
+                                                               for i in range(50)))
+    live = tmp_path / "live.csv"
+    write_csv(live, T0 + DAY, 10, seed=0)
+    conf = base(tmp_path, live, replay=str(recorded))
+    found = preflight.problems(from_dict(conf, base_dir=str(tmp_path)))
+    assert len(found) == 1 and found[0].startswith(f"warmup.replay: {recorded} gives no reading of any sensor")
+    assert "no sensor columns ×1 (first: pump.csv:1" in found[0] and "sources[0]'s separator" in found[0]
+
+    conf["sources"][0]["columns"] = {"P1 bar": "a", "T1 degC": "b"}       # mapped: warm-up reads it
+    assert preflight.problems(from_dict(conf, base_dir=str(tmp_path))) == []
+
+    import yaml
+    del conf["sources"][0]["columns"]
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    for command in ("check-config", "run"):
+        assert main([command, "-c", str(path)]) == 2, command
+        assert "gives no reading of any sensor to warm up on" in capsys.readouterr().err

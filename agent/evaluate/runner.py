@@ -580,6 +580,10 @@ def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = 
     """Replay labelled data through each scorer (bundle: an absolute path or None); with
     feedback_delay_s, each agent scorer also runs with the labels replayed as operator feedback."""
     scorers = list(scorers or default_scorers(bundle))
+    if bundle and set(scorers) & set(MODEL_TIERS):
+        note = parity_said(cfg, bundle)
+        if note:
+            print(f"evaluate: note: {note}", file=sys.stderr, flush=True)
     if feedback_delay_s is not None:
         if feedback_delay_s < 0 or not np.isfinite(feedback_delay_s):
             raise ValueError(f"--feedback-delay: expected seconds >= 0, got {feedback_delay_s!r}")
@@ -611,6 +615,18 @@ def replay(cfg: AgentConfig, data_path: str | None = None, bundle: str | None = 
             done += 1
             _progress(done, total, f"{scorer} {f.name}", started)
     return Replayed(src, protocol, files, skipped, traces, runtimes, errors)
+
+
+def parity_said(cfg: AgentConfig, bundle: str) -> str | None:
+    """What a run of `bundle` would say of its parity (agent/bundle.py's `parity_note`: int8 artifacts
+    that failed it are not run, the model scorers then run its fp32 ones; or none was recorded), so
+    that a figure is not read as the int8 model's when it is not. None when it passed, and when the
+    bundle does not load (each model scorer then fails with the reason)."""
+    from ..bundle import BundleError, load, parity_note
+    try:
+        return parity_note(load(bundle, expect=Expectation.from_config(cfg)))
+    except (BundleError, OSError, ValueError):
+        return None
 
 
 def add_feedback_report(report: dict, cfg: AgentConfig, files: list[FileRows], traces: dict[str, list[Trace]],

@@ -392,4 +392,15 @@ class ReplaySource(Source):
         return Record(ts=ts, values=values, label=label, origin=where)
 
 
+def warmup_source(path: Path, like: ReplayConfig | None, sensors: list[str], rejects: Rejects,
+                  base_dir: str = ".", tick_s: float = 1.0) -> ReplaySource:
+    """`warmup.replay`'s recording as `run` reads it: a replay of `path` with the format keys of `like`
+    (the config's first replay source: separator, time column and format, columns), else the
+    replay defaults; as fast as it reads, labels not used."""
+    import dataclasses
+    cfg = dataclasses.replace(like or ReplayConfig(), path=str(path), speed=0.0, labels_file=None,
+                              label_columns=[])
+    return ReplaySource(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s)
+
+
 PLUGIN = Plugin(config=ReplayConfig, create=ReplaySource)
