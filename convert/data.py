@@ -142,11 +142,12 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects)
         if whole is None:               # no record, or none that made a row (every value rejected)
             continue
-        for i in np.flatnonzero(np.diff(whole.ts) <= 0) + 1:
+        backs = np.flatnonzero(np.diff(whole.ts) <= 0) + 1          # rows whose time steps back
+        for i in backs:
             log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "
                         "step are trained as separate pieces (no window spans it)", name, i + 1, len(whole),
                         iso(float(whole.ts[i - 1])), iso(float(whole.ts[i])))
-        for lo, hi in segment_bounds(whole.missing, cfg.window.steps, whole.ts):
+        for lo, hi in segment_bounds(whole.missing, cfg.window.steps, backs):
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
         raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
@@ -187,11 +188,11 @@ def series_from_records(records: list[Record], sensors: list[str], tick_s: float
     return Series(sensors=list(sensors), ts=ts, raw=raw, missing=missing, anomalous=anomalous)
 
 
-def segment_bounds(missing: np.ndarray, steps: int, ts: np.ndarray | None = None) -> list[tuple[int, int]]:
+def segment_bounds(missing: np.ndarray, steps: int, backs: np.ndarray | None = None) -> list[tuple[int, int]]:
     """[lo, hi) row ranges between gaps: runs of more than `steps` ticks with no sensor observed
-    (carry-forward has already run out in them). Shorter runs stay: the model masks them. With the
-    rows' tick times `ts`, a range is also cut where time steps back (a tick not after the one
-    before it): a window across the step would be a stretch of time that never happened."""
+    (carry-forward has already run out in them). Shorter runs stay: the model masks them. With
+    `backs`, the rows whose tick is not after the one before (time steps back there), a range is
+    also cut at each: a window across the step would be a stretch of time that never happened."""
     empty = missing.all(axis=1)
     bounds, lo, i, n = [], None, 0, len(empty)
     while i < n:
@@ -209,9 +210,8 @@ def segment_bounds(missing: np.ndarray, steps: int, ts: np.ndarray | None = None
         i = j
     if lo is not None:
         bounds.append((lo, n))
-    if ts is None:
+    if backs is None or not len(backs):
         return bounds
-    backs = np.flatnonzero(np.diff(ts) <= 0) + 1
     cut = []
     for lo, hi in bounds:
         edges = [lo, *(int(b) for b in backs if lo < b < hi), hi]
