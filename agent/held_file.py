@@ -40,6 +40,7 @@ class ReservedFile:
         self.size = size
         self.form = form
         self.fd: int | None = None
+        self.problem: str | None = None     # why the last reserve() failed
 
     def reserve(self) -> bool:
         """Open the file and make it its full size, zeros written so its blocks are its own;
@@ -48,17 +49,20 @@ class ReservedFile:
             return True
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
+        except OSError as exc:
+            self.problem = exc.strerror or str(exc)
             return False
         try:
             have = os.fstat(fd).st_size
             while have < self.size:
                 have += os.pwrite(fd, bytes(self.size - have), have)
             os.fsync(fd)
-        except OSError:
+        except OSError as exc:
             os.close(fd)
+            self.problem = exc.strerror or str(exc)
             return False
         self.fd = fd
+        self.problem = None
         return True
 
     @property

@@ -124,7 +124,13 @@ class Outbox:
         self._held_not_stored = 0               # a previous run's lost events (its held file), not on disk yet
         self.problem: str | None = None         # why storing fails now; None while it works
         with self._lock:
-            self._held_file.reserve()           # at the start, before a full disk needs it (check-config says so)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass                            # said by the open that follows
+            if not self._held_file.reserve():   # at the start, before a full disk needs it (check-config says so)
+                log.error("outbox %s: cannot reserve %s (%s): on a full disk, events held in memory are lost "
+                          "without a count by a kill -9", self.path, self._held_file.path.name, self._held_file.problem)
             self._take_held_file()
             if self._open():
                 self._expire(force=True)
