@@ -17,6 +17,9 @@ directory), so a crash leaves either the old or the new version, never a torn on
   faults it holds open are ended with reason `restart`.
 - `active-bundle.json` (agent/hotswap.py): which bundle a hot swap made active.
 
+The journals' atomic write needs a new file, which a full disk refuses: each journal then writes
+into its spare (`<journal>.spare`, reserved at the start, written in place; EventJournal).
+
 The checkpoint format is binary-safe and cannot execute code (no pickle): a magic, a format
 version, a JSON header describing the state (numpy arrays stand in it as dtype/shape/offset into
 the body, dtypes from a short allow-list), the raw array bytes, and a sha256 of all of it. A
