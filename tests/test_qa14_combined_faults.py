@@ -1,5 +1,5 @@
 """Faults at once, the way a roadside gateway meets them, on a real `stad-agent run` process (fake
-systemd, stdin source), a real Mosquitto and a real full disk (a 1 MiB tmpfs for state_dir).
+systemd, stdin source), a real Mosquitto and a real full disk (a 2 MiB tmpfs for state_dir).
 
 The broker goes away while alerts are raised, then the state disk fills, then the broker comes
 back, then the disk is freed: every alert event raised reaches the subscriber (each once after

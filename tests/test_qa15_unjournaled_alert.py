@@ -2,7 +2,7 @@
 open: the restart ends that alert for every subscriber — before, it said so from the JSONL and
 left it open, and subscribers held it open for good.
 
-A real `stad-agent run` (stdin source, fake systemd), a real Mosquitto, a real 1 MiB tmpfs for
+A real `stad-agent run` (stdin source, fake systemd), a real Mosquitto, a real 2 MiB tmpfs for
 state_dir, kill -9; the JSONL, on another disk, holds the events the journal lacks. (With the
 journal's spare, the journal itself has them: test_qa16_mqtt_only_restart.py.)
 """

@@ -1,7 +1,7 @@
 """The counts a held file carries (events a run lost on a full disk) survive a second kill -9 at the
 next start, before any outbox write worked — and are not counted twice once a commit stores them.
 
-A real 1 MiB tmpfs (tests/small_fs.py), filled so that the outbox cannot even be created. The
+A real 2 MiB tmpfs (tests/small_fs.py), filled so that the outbox cannot even be created. The
 process dying is the Outbox left without close(): every write of the held file is a pwrite in
 place, so nothing is buffered that a kill -9 would lose — the file is what a killed process leaves.
 (test_qa16_second_kill.py runs the real agent through the same on a disk where a commit worked.)

@@ -6,7 +6,7 @@ held that alert open for good. Now the journal goes to its spare (`alert-journal
 reserved at the start, written in place).
 
 A real `stad-agent run` (stdin source, fake systemd), a real Mosquitto and subscriber, a real
-1 MiB tmpfs for state_dir, kill -9.
+2 MiB tmpfs for state_dir, kill -9.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ count. A disk already full before they could be made: check-config (and run) say
 said "ok" and a kill -9 on that disk lost the events held in memory without a count. Once the
 first start made them, a full disk is no cause for the note any more.
 
-A real 1 MiB tmpfs for state_dir (tests/small_fs.py), `check-config` and `run` as real processes.
+A real 2 MiB tmpfs for state_dir (tests/small_fs.py), `check-config` and `run` as real processes.
 """
 from __future__ import annotations
 
