@@ -128,7 +128,8 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
               "missing_share": {s: round(float(v), 6) for s, v in zip(sensors, series.missing.mean(axis=0))},
               "rejected": dict(series.rejected or {}),
               "holdout_rows": [split.val_end, hold_end],
-              "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end),
+              "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end,
+                                       series.segment),
               "row_files": "float16 (rows, sensors) normalised values, NaN where missing"})
     return result, write_manifest(out_dir, manifest)
 

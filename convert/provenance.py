@@ -8,7 +8,10 @@ stores the first held-out rows as they were read — their timestamps and raw re
 training data's own column names — and `verify` checks the manifest against them:
 
 - `sensors`: the sample's columns, in order;
-- `tick_s`: the sample's rows are consecutive ticks, this far apart;
+- `tick_s`: the sample's rows are consecutive ticks, this far apart — inside each training piece: the
+  held-out rows are the pieces' test parts one after another (convert/data.py `split_segments`), so a
+  first piece with fewer than SAMPLE_ROWS test rows hands the sample on to the next piece, and the
+  sample says where (`piece_starts`) rather than let the time between recordings read as a tick;
 - `normalisation`: the raw rows normalised with it are holdout.npy's first rows (float16-exact);
 - `data.holdout_rows`: its first row is the sample's, its length holdout.npy's.
 
@@ -30,19 +33,25 @@ NOT_CHECKED = ("the manifest has no data.raw_sample (a bundle made before the co
                "tick_s, sensor order, normalisation and holdout_rows cannot be checked against the training data")
 
 
-def raw_sample(sensors: list[str], ts: np.ndarray, raw: np.ndarray, missing: np.ndarray, first_row: int) -> dict:
-    """The manifest's `data.raw_sample`: rows first_row … of the training series, as read."""
+def raw_sample(sensors: list[str], ts: np.ndarray, raw: np.ndarray, missing: np.ndarray, first_row: int,
+               segment: np.ndarray | None = None) -> dict:
+    """The manifest's `data.raw_sample`: rows first_row … of the training series, as read; with
+    `segment` (the series' piece of each row), where in the sample a new piece begins."""
     end = min(len(ts), first_row + SAMPLE_ROWS)
+    starts = ([] if segment is None else
+              [int(i) for i in np.flatnonzero(np.diff(segment[first_row:end])) + 1])
     rows = [[None if missing[i, j] or not math.isfinite(float(raw[i, j])) else float(raw[i, j])
              for j in range(len(sensors))] for i in range(first_row, end)]
     return {"why": "the first held-out rows as read (raw readings, null where missing): stad-convert verify checks "
                    "sensors, tick_s, normalisation and holdout_rows against them",
             "sensors": list(sensors), "first_row": int(first_row),
-            "ts": [float(t) for t in ts[first_row:end]], "raw": rows}
+            "ts": [float(t) for t in ts[first_row:end]], "raw": rows,
+            **({"piece_starts": starts} if starts else {})}
 
 
-def _sample_form(sample: object) -> tuple[list[str], int, np.ndarray, np.ndarray] | str:
-    """(sensors, first_row, ts, raw with NaN) of a stored sample, or what is wrong with its form."""
+def _sample_form(sample: object) -> tuple[list[str], int, np.ndarray, np.ndarray, list[int]] | str:
+    """(sensors, first_row, ts, raw with NaN, piece_starts) of a stored sample, or what is wrong with its
+    form."""
     if not isinstance(sample, dict):
         return "data.raw_sample: expected a mapping"
     sensors, first, ts, rows = (sample.get(k) for k in ("sensors", "first_row", "ts", "raw"))
@@ -60,7 +69,11 @@ def _sample_form(sample: object) -> tuple[list[str], int, np.ndarray, np.ndarray
         raw = np.array([[np.nan if v is None else float(v) for v in r] for r in rows], np.float64)
     except (TypeError, ValueError):
         return "data.raw_sample.raw: expected numbers or null"
-    return sensors, first, np.asarray(ts, np.float64), raw
+    starts = sample.get("piece_starts", [])
+    if not (isinstance(starts, list) and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < len(ts)
+                                             for i in starts)):
+        return f"data.raw_sample.piece_starts: expected row numbers of the sample between 1 and {len(ts) - 1}"
+    return sensors, first, np.asarray(ts, np.float64), raw, starts
 
 
 def provenance_problems(manifest: Manifest, holdout: np.ndarray) -> list[str] | None:
@@ -72,13 +85,13 @@ def provenance_problems(manifest: Manifest, holdout: np.ndarray) -> list[str] | 
     form = _sample_form(data["raw_sample"])
     if isinstance(form, str):
         return [form]
-    sensors, first, ts, raw = form
+    sensors, first, ts, raw, starts = form
     problems = []
     if sensors != list(manifest.sensors):
         problems.append(f"sensors: {manifest.sensors} in the manifest, but the training data's columns were "
                         f"{sensors}")
-    steps = np.diff(ts)
-    if not np.all(steps > 0) or not np.allclose(steps, manifest.tick_s, rtol=1e-9, atol=1e-6):
+    steps = np.delete(np.diff(ts), [i - 1 for i in starts])      # the steps inside a piece
+    if len(steps) and (not np.all(steps > 0) or not np.allclose(steps, manifest.tick_s, rtol=1e-9, atol=1e-6)):
         problems.append(f"tick_s: {manifest.tick_s:g} in the manifest, but the training rows are "
                         f"{float(np.median(steps)):g} s apart")
     span = data.get("holdout_rows")

@@ -213,3 +213,28 @@ def test_evaluate_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 0, err
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_a_short_first_piece_does_not_fail_verify_s_tick_check(tmp_path):
+    """Fails on the code before this test: a recording that begins with a short piece (62 ticks, then
+    the logger gone 2 min) has only 9 test rows in that piece, so the manifest's 16-row raw sample ran on
+    into the next piece, and verify refused the bundle: "tick_s: 1 in the manifest, but the training
+    rows are 1 s apart" — the time between the pieces read as a tick. The sample now says where a new
+    piece begins and the tick is checked inside each."""
+    pytest.importorskip("torch")
+    from convert.provenance import provenance_problems
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    t0 = 1_772_600_000.0
+    write_csv(rec / "day0.csv", np.concatenate([t0 + np.arange(60), t0 + 200 + np.arange(700)]), seed=1)
+    out = tmp_path / "bundle"
+    proc = train_cli(write_config(tmp_path, rec), out)
+    assert proc.returncode == 0, proc.stderr
+    bundle = load(out)
+    sample = bundle.manifest.data["raw_sample"]
+    assert sample["piece_starts"] == [9] and len(sample["ts"]) == 16
+    holdout = np.load(str(out / "holdout.npy"), allow_pickle=False)
+    assert provenance_problems(bundle.manifest, holdout) == []
+    # …and a tick_s that is wrong is still found inside the pieces
+    bundle.manifest.tick_s = 2.0
+    assert any(p.startswith("tick_s: 2 in the manifest") for p in provenance_problems(bundle.manifest, holdout))
