@@ -16,7 +16,7 @@
 #   --mqtt-password-file FILE  the MQTT password, stored as credential stad-edge.mqtt-password
 #   --tls-key-file FILE        the MQTT client TLS key, stored as credential stad-edge.tls-key
 #   --source DIR|SPEC          what pip installs (default: this checkout); a wheel path works too
-#   --extras LIST              pip extras (default: onnx,tflite)
+#   --extras LIST              pip extras (default: onnx,tflite; "" for none: the numpy scorer only)
 #   --python PY                the interpreter for the venv (default: python3; it must not live under
 #                              /root or /home, which the service cannot see: e.g. /usr/bin/python3)
 #   --pip-args "ARGS"          extra pip arguments, e.g. "--no-index --find-links /media/wheels"
@@ -146,7 +146,10 @@ if [ "$NO_VENV" -eq 0 ]; then
                 break ;;
         esac
     done
-    if [ -d "$SOURCE" ]; then
+    # --extras "": the package alone (the numpy scorer only); pip refuses an empty "[]".
+    if [ -z "$EXTRAS" ]; then
+        TARGET="$SOURCE"
+    elif [ -d "$SOURCE" ]; then
         TARGET="$SOURCE[$EXTRAS]"
     else
         TARGET="$SOURCE"

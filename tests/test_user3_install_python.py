@@ -77,3 +77,12 @@ def test_a_venv_on_the_system_python_is_not(tmp_path):
     res = install(tmp_path / "root", str(system), tiny_wheel(tmp_path))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "ProtectHome" not in res.stdout + res.stderr
+
+
+def test_no_extras_installs_the_package_alone(tmp_path):
+    """`--extras ""` (a gateway on the numpy scorer alone): pip was handed `SOURCE[]` and refused it."""
+    res = subprocess.run(["sh", str(INSTALL), "--root", str(tmp_path / "root"), "--python", sys.executable,
+                          "--venv-args", "--without-pip", "--source", str(tiny_wheel(tmp_path)), "--extras", "",
+                          "--pip-args", "--no-deps --no-index"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert list((tmp_path / "root/opt/stad-edge/venv/lib").glob("python3*/site-packages/u3probe/__init__.py"))
