@@ -30,8 +30,10 @@ def load_config(path: str, machine: bool = True):
     """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
     this machine); None after printing every problem with the file and key path."""
     from . import config, preflight
+    loaded = False
     try:
         cfg = config.load(path)
+        loaded = True
         found, notes = preflight.check(cfg) if machine else ([], [])
         if found:
             raise ConfigError(path, found)
@@ -41,6 +43,11 @@ def load_config(path: str, machine: bool = True):
     except ConfigError as exc:
         for p in exc.problems:
             print(f"{exc.source}: {shorten(p, 400)}", file=sys.stderr)
+        if machine and not loaded:
+            # The machine checks need a valid config: say that more may follow, rather than let a
+            # fixed file meet a second round of problems (a missing CA file, an unset secret) unwarned.
+            print(f"{exc.source}: note: the files, secrets, addresses and extras it names on this machine are "
+                  "checked once these are fixed", file=sys.stderr)
         print(f"{exc.source}: {len(exc.problems)} problem(s); nothing started", file=sys.stderr)
         return None
 
