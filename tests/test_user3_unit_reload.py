@@ -11,6 +11,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -48,8 +49,12 @@ def test_the_units_exec_reload_sends_the_agent_a_sighup(tmp_path):
         assert reload.returncode == 0, reload.stderr
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
-        def said() -> bool:     # the SIGHUP is answered at the next tick: keep the ticks coming
-            sender.sendto(json.dumps({"a": 1.0, "b": 2.0, "c": 3.0}).encode(), ("127.0.0.1", port))
+        sent = [0.0]
+
+        def said() -> bool:     # the SIGHUP is answered at the next tick: keep the ticks coming, one a second
+            if time.monotonic() - sent[0] >= 1.0:
+                sender.sendto(json.dumps({"a": 1.0, "b": 2.0, "c": 3.0}).encode(), ("127.0.0.1", port))
+                sent[0] = time.monotonic()
             return "no model bundle to reload" in err_path.read_text()
         wait_for(said, "the agent's SIGHUP line", 90, proc)
         sender.close()
