@@ -11,6 +11,8 @@ bin's scores, each capped at the threshold in force (so one burst does not make 
 a running mean over its first MEMORY_CYCLES cycles of ticks and exponentially weighted after that.
 Once every bin has seen MIN_CYCLES cycles, r(t) = the bin's typical score / the mean over the bins,
 kept in [1 / `max_ratio`, `max_ratio`] ([1, `max_ratio`] with `raise_only`); before that r is 1.
+The warm-up's scores count (the pipeline feeds them to every tier's threshold, each tier's own), so
+with a day's warm-up and a daily period r acts from the end of the first live day.
 AdaptiveThreshold (agent/threshold.py) holds the tick threshold in force at fitted value × r(t) and
 teaches POT score / r(t). Off by default (`threshold.clock_scale_period_s` 0).
 """

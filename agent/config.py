@@ -203,8 +203,10 @@ class ThresholdConfig:
     clock_scale_period_s: float = rng(0, None, default=0.0,
         doc="the tick threshold in force at t is its fitted value × the typical score at t's phase of this "
             "period against the mean over phases (agent/clock_scale.py): busy hours' noise is not news "
-            "(0: off; else ≥ 3600)")
-    clock_scale_bins: int = rng(1, 1440, default=24, doc="bins of that period, each with its own typical score")
+            "(0: off; else ≥ 3600). Every tier's clock learns the warm-up's scores; it acts once every bin has "
+            "seen 2 periods, the warm-up's included (check-config says when)")
+    clock_scale_bins: int = rng(1, 1440, default=24,
+        doc="bins of that period, each with its own typical score (each at least a tick long)")
     clock_scale_mode: Literal["fit", "judge"] = doc(
         "`fit`: POT learns score / the clock's factor and its fitted value is multiplied by it; `judge`: "
         "the threshold in force (the tick's and the mean path's, under the recurring level) is multiplied "
@@ -350,6 +352,13 @@ class AgentConfig:
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
+        thr = self.threshold
+        if isinstance(thr, ThresholdConfig) and thr.clock_scale_period_s > 0 \
+                and thr.clock_scale_period_s / thr.clock_scale_bins < self.tick_s:
+            problems.append(("threshold.clock_scale_bins", (
+                f"{thr.clock_scale_bins} bins of {thr.clock_scale_period_s:g} s are {thr.clock_scale_period_s / thr.clock_scale_bins:g} s "
+                f"each, shorter than the tick ({self.tick_s:g} s): a bin no tick falls in learns nothing, and the "
+                f"clock's factor stays 1 until every bin has; at most {int(thr.clock_scale_period_s // self.tick_s)} bins")))
         return problems
 
     def sensor_specs(self) -> list[SensorSpec]:

@@ -123,7 +123,7 @@ class Pipeline:
         thr.seen_block(ts[-len(scores):], scores)          # threshold.recurring_*: the warm-up days count
         self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
-            self._fit_profile(tier, z, missing, ts)
+            self._teach_warmup(tier, z, missing, ts, self._fit_profile(tier, z, missing, ts))
         if self.level is not None and not self.level.fit(z, missing, self.window.steps):
             log.info("too few warm-up ticks for the level that holds alerts (alerts.hold_sigma): no alert is held")
         last = slice(-self.window.steps, None)
@@ -137,25 +137,47 @@ class Pipeline:
         self.warmup.clear()
         self.warm = True
 
-    def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> None:
+    def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
         """A model tier's normal profile and its own threshold, from this plant's warm-up ticks;
-        without one (disabled, warm-up too short, a fault) the tier keeps its bundle's threshold."""
+        without one (disabled, warm-up too short, a fault) the tier keeps its bundle's threshold.
+        Returns the last warm-up ticks' scores the threshold was calibrated on, or None."""
         fit = getattr(tier, "fit_profile", None)
         if fit is None:
-            return
+            return None
         try:
             scores = fit(z, missing, ts)
         except Exception as exc:  # noqa: BLE001 — a runtime fault at warm-up is the chain's business
             log.warning("%s: no normal profile (%s: %s); keeping the bundle's threshold",
                         tier.TYPE, type(exc).__name__, exc)
-            return
+            return None
         if scores is None:
             log.info("%s: no normal profile (disabled, or fewer than %d warm-up ticks); bundle threshold %.3f",
                      tier.TYPE, self.cfg.scoring.profile.min_ticks, self.thresholds[tier.TYPE].value)
-            return
+            return None
         self.detector.add({tier.TYPE: AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
         log.info("%s: normal profile fitted on %d warm-up ticks; threshold %.3f",
                  tier.TYPE, len(scores), self.thresholds[tier.TYPE].value)
+        return scores
+
+    def _teach_warmup(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray,
+                      scores: np.ndarray | None) -> None:
+        """A model tier's threshold sees the warm-up days' scores, as the fallback's does, when it
+        has a use for them (threshold.clock_scale_*, recurring_*, likelihood): `scores`, the
+        profile's calibration scores, or else the warm-up scored by the tier as it scores live.
+        Without it the tier's clock started empty at the end of warm-up and, with MIN_CYCLES 2,
+        first acted two periods after it: on the corridor bench's 1 + 2 days it changed no tick."""
+        thr = self.detector.thresholds[tier.TYPE]
+        if not thr.learns_warmup:
+            return
+        if scores is None and hasattr(tier, "warmup_scores"):
+            try:
+                scores = tier.warmup_scores(z, missing)
+            except Exception as exc:  # noqa: BLE001 — as in _fit_profile: the chain handles the tier
+                log.warning("%s: the warm-up could not be scored (%s: %s): its threshold's clock and "
+                            "recurring level start from the live ticks", tier.TYPE, type(exc).__name__, exc)
+                return
+        if scores is not None and len(scores):
+            thr.seen_block(ts[-len(scores):], scores)
 
     def warm_up_from(self, rows: list[Row]) -> None:
         """Warm up on recorded normal rows (warmup.replay) before live data. The warm-up length is

@@ -51,6 +51,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg)]
     found += _scoring(cfg)
+    found += _clock_scale(cfg)
     if cfg.metrics is not None:
         found += [(_join("metrics", key), msg) for key, msg in cfg.metrics.preflight(cfg.resolve)]
     for i, sink in enumerate(cfg.sinks):
@@ -122,6 +123,29 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
         if path.exists() and not path.is_dir():
             out.append(("scoring.models_dir", f"{path} is not a directory"))
     return out
+
+
+def _clock_scale(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """When the clock's scale (threshold.clock_scale_*) first acts: once every bin has seen
+    MIN_CYCLES periods of scores, the warm-up's included (agent/clock_scale.py). Said when that is
+    later than the end of warm-up, so an evaluation shorter than it does not read as the option's
+    figure (on the corridor bench's 1 + 2 days it acts on the last day only)."""
+    from .clock_scale import MIN_CYCLES
+    period = cfg.threshold.clock_scale_period_s
+    if period <= 0:
+        return []
+    warm = cfg.warmup.ticks * cfg.tick_s
+    if warm >= MIN_CYCLES * period:
+        return []
+    rows = " (at least: warmup.counts is rows)" if cfg.warmup.counts == "rows" else ""
+    return [("threshold.clock_scale_period_s", Note(
+        f"the clock's factor acts once every bin has seen {MIN_CYCLES} periods ({_span(MIN_CYCLES * period)}) of "
+        f"scores, the warm-up's ({_span(warm)}{rows}) included: from about {_span(MIN_CYCLES * period - warm)} "
+        "after the end of warm-up (sooner when a checkpoint holds it), the threshold not scaled before"))]
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 86400:.3g} d" if seconds >= 86400 else f"{seconds / 3600:.3g} h"
 
 
 # ---- helpers for the plugins' preflight() ----------------------------------------------------

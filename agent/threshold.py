@@ -215,6 +215,12 @@ class AdaptiveThreshold:
         self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
 
     @property
+    def learns_warmup(self) -> bool:
+        """The recurring level, the mean path or the clock's scale is on: `seen_block` wants the
+        warm-up's scores (each tier's own), or the pattern of the warm-up days counts for nothing."""
+        return self.recurring is not None or self.mean is not None or self.clock is not None
+
+    @property
     def current(self) -> float:
         """The threshold in force at the tick last judged: the fitted value or the mean path's
         level, whichever is lower, and at least the recurring level."""

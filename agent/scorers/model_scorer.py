@@ -13,7 +13,9 @@ A runtime module only opens its artifact and runs it; everything else is here:
 - with `scoring.profile` on, `fit_profile` (called by the pipeline at warm-up) refits on this
   plant the forecast-error scale and mean, and a normal profile of the forecast levels
   (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
-  profile, and the pipeline calibrates this tier's threshold on its own warm-up scores.
+  profile, and the pipeline calibrates this tier's threshold on its own warm-up scores;
+- without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
+  clock, recurring level and mean path (the pipeline's `_teach_warmup`).
 
 Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
 previous ticks, and those are forecasts the model made from earlier windows — they cannot be
@@ -42,7 +44,7 @@ from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore, tick_score
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
-                             signed_errors)
+                             run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level
 
 if TYPE_CHECKING:
@@ -352,15 +354,7 @@ class ModelScorer(Scorer):
         ts = np.asarray(ts, np.float64)
         if len(z) < steps:
             return None
-        windows, windows_missing = sliding_windows(np.where(missing, 0.0, z).astype(np.float32),
-                                                   missing.astype(np.float32), steps)
-        forecasts = np.empty((len(windows), self.n), np.float64)
-        for i in range(len(windows)):
-            np.copyto(self._values[0], windows[i])
-            np.copyto(self._missing[0], windows_missing[i])
-            forecasts[i] = self.run(self._values, self._missing)[0]
-        if not np.isfinite(forecasts).all():
-            raise ScorerError(f"{self.kind} returned NaN/inf outputs at warm-up")
+        forecasts = self._warmup_forecasts(z, missing)
         newest, newest_missing, tick_ts = z[steps - 1:], missing[steps - 1:], ts[steps - 1:]
         seen = ~newest_missing
         if seen.sum(axis=0).min() < self.profile_cfg.min_ticks:
@@ -390,6 +384,37 @@ class ModelScorer(Scorer):
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
+
+    def _warmup_forecasts(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(len(z) − T + 1, N) forecasts of the newest row of every warm-up window, oldest first."""
+        windows, windows_missing = sliding_windows(np.where(missing, 0.0, z).astype(np.float32),
+                                                   missing.astype(np.float32), self.steps)
+        forecasts = np.empty((len(windows), self.n), np.float64)
+        for i in range(len(windows)):
+            np.copyto(self._values[0], windows[i])
+            np.copyto(self._missing[0], windows_missing[i])
+            forecasts[i] = self.run(self._values, self._missing)[0]
+        if not np.isfinite(forecasts).all():
+            raise ScorerError(f"{self.kind} returned NaN/inf outputs at warm-up")
+        return forecasts
+
+    def warmup_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
+        """The tick scores of the warm-up rows (normalised z, missing; oldest first) from the T-th
+        on, as `score` gives them live without a profile (the bundle's residual scale), the bias
+        counting the warm-up's own earlier errors; None when shorter than T.
+        Nothing of this scorer changes: the pipeline teaches the tier's threshold with them
+        (threshold.clock_scale_*, recurring_*, likelihood: what happened at this time of day
+        during warm-up), as it does the fallback's."""
+        z = np.asarray(z, np.float32)
+        missing = np.asarray(missing, bool)
+        if len(z) < self.steps:
+            return None
+        if self._scale is not None:         # a bundle with its own normalisation (align_to)
+            z = np.where(missing, 0.0, z * self._scale + self._offset).astype(np.float32)
+        forecasts = self._warmup_forecasts(z, missing)
+        newest, newest_missing = z[self.steps - 1:], missing[self.steps - 1:]
+        errors = signed_errors(newest, newest_missing, forecasts + self.forecast_offset, self._residual_scale())
+        return run_scores(errors, newest_missing, self.steps).max(axis=1)
 
     def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:
         """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
