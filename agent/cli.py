@@ -30,8 +30,10 @@ def load_config(path: str, machine: bool = True):
     """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
     this machine); None after printing every problem with the file and key path."""
     from . import config, preflight
+    loaded = False
     try:
         cfg = config.load(path)
+        loaded = True
         found, notes = preflight.check(cfg) if machine else ([], [])
         if found:
             raise ConfigError(path, found)
@@ -41,6 +43,11 @@ def load_config(path: str, machine: bool = True):
     except ConfigError as exc:
         for p in exc.problems:
             print(f"{exc.source}: {shorten(p, 400)}", file=sys.stderr)
+        if machine and not loaded:
+            # The machine checks need a valid config: say that more may follow, rather than let a
+            # fixed file meet a second round of problems (a missing CA file, an unset secret) unwarned.
+            print(f"{exc.source}: note: the files, secrets, addresses and extras it names on this machine are "
+                  "checked once these are fixed", file=sys.stderr)
         print(f"{exc.source}: {len(exc.problems)} problem(s); nothing started", file=sys.stderr)
         return None
 
@@ -173,6 +180,10 @@ def _unavailable(exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # onnxruntime (1.29 on) sends usage telemetry from Linux to Microsoft and keeps a device id and an
+    # event cache in ~/.cache unless this is set before it starts: a gateway must not phone home from
+    # the operator's network nor write outside its state directory. An operator's own setting stays.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in PLUGGED or command in ("run", "check-config") else None).parse_args(argv)

@@ -3,8 +3,9 @@
 Prints each alert event as a readable line (or its raw JSON with --json), shows node status
 changes (online/offline), and drops replayed copies already seen, keyed by (alert_id, seq) (the
 last 100,000 keys: bounded, see RecentKeys).
-Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count);
-1 when --count was not reached before --timeout, or the broker refused the credentials;
+Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count once the
+broker was reached); 1 when --count was not reached before --timeout, the broker was never reached
+within --timeout (`listen --timeout 5` is a connectivity check), or the broker refused the credentials;
 2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
 prefix, site or node that makes no subscription a broker takes).
 """
@@ -52,7 +53,8 @@ def add_parser(subparsers) -> None:
                               description="Follow <prefix>/<site>/<node>/alerts and …/status on a broker; "
                                           "replayed duplicates are dropped by (alert_id, seq).",
                               epilog="Exit status: 0 after --count alert events, after --timeout without "
-                                     "--count, or on Ctrl-C; 1 when --count was not reached within --timeout, "
+                                     "--count once the broker was reached, or on Ctrl-C; 1 when --count was not "
+                                     "reached within --timeout, the broker was never reached within --timeout, "
                                      "or the broker refused the login; 2 for an argument it cannot use "
                                      "(a file named is missing or unusable).")
     p.add_argument("--host", default="localhost", help="the broker (default: localhost)")
@@ -69,7 +71,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print each alert event as one JSON line")
     p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert event to this file")
     p.add_argument("--count", type=_positive(int), default=None, help="exit after this many alert events")
-    p.add_argument("--timeout", type=_positive(float), default=None, help="stop after this many seconds (exit 1 if --count was given and not reached)")
+    p.add_argument("--timeout", type=_positive(float), default=None, help="stop after this many seconds (exit 1 if --count was given and not reached, or the broker was "
+                        "never reached)")
     p.add_argument("--session", metavar="CLIENT_ID",
                    help="a persistent session under this client id: the broker keeps the subscriptions and "
                         "queues alert events for a day while listen is away or the broker restarts")
@@ -128,6 +131,7 @@ class Listener:
         self.status: dict[str, str] = {}
         self.alerts = 0
         self.refused: str | None = None
+        self.reached = False            # connected at least once (a --timeout without it is a failure)
         broker = broker_from_args(args)
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
@@ -144,6 +148,7 @@ class Listener:
         self.out = open(args.out, "a", encoding="utf-8") if args.out else None
 
     def _subscribe(self, client) -> None:
+        self.reached = True
         client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/status", 1)])
         log.info("listen: following %s/alerts and %s/status on %s", self.base, self.base, self.reporter.where)
 
@@ -183,6 +188,10 @@ class Listener:
                 self.out.close()
 
     def _timed_out(self) -> int:
+        if not self.reached:
+            log.error("listen: timed out after %gs without reaching the broker at %s (the lines above say why)",
+                      self.args.timeout, self.reporter.where)
+            return 1
         if self.args.count is None:
             return 0
         log.error("listen: timed out after %gs with %d of %d alert events", self.args.timeout, self.alerts,

@@ -16,8 +16,9 @@
 #   --mqtt-password-file FILE  the MQTT password, stored as credential stad-edge.mqtt-password
 #   --tls-key-file FILE        the MQTT client TLS key, stored as credential stad-edge.tls-key
 #   --source DIR|SPEC          what pip installs (default: this checkout); a wheel path works too
-#   --extras LIST              pip extras (default: onnx,tflite)
-#   --python PY                the interpreter for the venv (default: python3)
+#   --extras LIST              pip extras (default: onnx,tflite; "" for none: the numpy scorer only)
+#   --python PY                the interpreter for the venv (default: python3; it must not live under
+#                              /root or /home, which the service cannot see: e.g. /usr/bin/python3)
 #   --pip-args "ARGS"          extra pip arguments, e.g. "--no-index --find-links /media/wheels"
 #   --venv-args "ARGS"         extra `python -m venv` arguments, e.g. "--system-site-packages"
 #   --no-venv                  install the files only (unit, config, credentials), no virtualenv
@@ -122,6 +123,7 @@ fi
 [ -z "$TLS_KEY_FILE" ] || [ -f "$TLS_KEY_FILE" ] || die "$TLS_KEY_FILE does not exist"
 
 umask 022
+VENV_OK=1
 
 if [ "$NO_VENV" -eq 0 ]; then
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (apt-get install python3 python3-venv)"
@@ -131,7 +133,23 @@ if [ "$NO_VENV" -eq 0 ]; then
         # shellcheck disable=SC2086
         "$PYTHON" -m venv $VENV_ARGS "$VENV" || die "cannot create a venv (apt-get install python3-venv)"
     fi
-    if [ -d "$SOURCE" ]; then
+    # The unit runs with ProtectHome=yes (and as a user that may not enter root's home): a venv
+    # whose interpreter or standard library lies under /root, /home or /run/user — a pyenv, conda
+    # or self-built python first on root's PATH — installs and checks fine here, then fails at
+    # every start of the service (status 203/EXEC).
+    for where in $(readlink -f "$VENV/bin/python") \
+                 $("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null); do
+        case "$where/" in
+            /root/*|/home/*|/run/user/*)
+                VENV_OK=0
+                say "warning: $VENV uses $where, which the service cannot see (ProtectHome=yes): it would fail at every start; remove $VENV and run this again with --python /usr/bin/python3 (apt-get install python3-venv)" >&2
+                break ;;
+        esac
+    done
+    # --extras "": the package alone (the numpy scorer only); pip refuses an empty "[]".
+    if [ -z "$EXTRAS" ]; then
+        TARGET="$SOURCE"
+    elif [ -d "$SOURCE" ]; then
         TARGET="$SOURCE[$EXTRAS]"
     else
         TARGET="$SOURCE"
@@ -192,7 +210,10 @@ fi
 
 if live_systemd; then
     systemctl daemon-reload
-    if [ "$NO_START" -eq 0 ] && [ "$CONFIG_OK" -eq 0 ]; then
+    if [ "$NO_START" -eq 0 ] && [ "$VENV_OK" -eq 0 ]; then
+        say "not enabled or (re)started: the virtualenv's python is hidden from the service (see the warning above)"
+        exit 1
+    elif [ "$NO_START" -eq 0 ] && [ "$CONFIG_OK" -eq 0 ]; then
         # A restart would stop a running agent (an upgrade) for one that exits 2 at once: leave it be.
         say "not enabled or (re)started: fix $CONF_DIR/agent.yaml until stad-agent check-config passes, then: systemctl enable --now stad-agent"
         exit 1

@@ -10,6 +10,12 @@ may still fit while long ones do not — that is one problem, not a flapping ser
 left by an earlier run (killed mid-write on an older version, or a full disk) is removed and
 logged. Drops by kind are in the agent's health (`sinks.jsonl`).
 
+Rotation: `logrotate` (or `mv`) renames the file away and expects the writer to start a new one
+at the path; a descriptor held open would go on appending to the renamed file for ever and leave
+the path empty. So each write first checks that the path still names the open file (device and
+inode; one stat per event) and, when it does not, closes it and opens the path afresh, logging
+one line. `copytruncate` needs nothing: writes are O_APPEND, so they land at the new end.
+
 After a crash (agent/checkpoint.py), `recover` writes the last alert event of the run that died
 unless the file already holds it among its last alert lines, so each event is in the file once.
 Alert lines after it can only be events the run could not journal (a full or failing state
@@ -162,8 +168,25 @@ class JsonlSink(Sink):
             log.warning("%s: removed an incomplete last line (%d bytes) left by an earlier run", self.path, cut)
         return True
 
+    def _reopen_if_rotated(self) -> None:
+        """Close the open file when the path no longer names it (renamed or removed by a rotation)."""
+        if self.fd is None:
+            return
+        try:
+            now, held = os.stat(self.path), os.fstat(self.fd)
+        except FileNotFoundError:
+            now = None
+        except OSError:
+            return                  # cannot tell (a failing disk): keep writing where we were
+        if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+            return
+        os.close(self.fd)
+        self.fd = None
+        log.info("%s: the file was rotated away (renamed or removed); writing to a new file at that path", self.path)
+
     def _write(self, kind: str, obj: dict) -> None:
         line = (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
+        self._reopen_if_rotated()
         if not self._open():
             self._drop(kind)
             return
