@@ -148,3 +148,16 @@ def test_a_jump_of_the_data_after_the_restart_gap_is_still_a_time_base_move():
     for i in range(10):
         rows += again.push(live(t2 + i, t2 + i - 120))
     assert again.moves == {"forward": 1} and again.restart_gaps == 1, (again.moves, again.restart_gaps)
+
+
+def test_no_data_after_a_restart_closes_the_ticks_as_an_outage_once_the_wait_is_over():
+    first = Aligner(["a", "b"], 1.0, carry_forward_s=2, lateness_ticks=1, rejects=Rejects(), max_gap_ticks=17)
+    t0 = time.time() - 600
+    for i in range(30):
+        first.push(live(t0 + i, t0 + i))
+    again = Aligner(["a", "b"], 1.0, carry_forward_s=2, lateness_ticks=1, rejects=Rejects(), max_gap_ticks=17)
+    again.restore(first.state_dict())
+    start = t0 + 29 + 40                # the agent is up again; its sensors send nothing
+    assert again.flush_until(start) == []           # waiting the aligner's reach for the first data
+    rows = again.flush_until(start + again.reach_ticks + 1)
+    assert rows and rows[-1].missing.all() and again.restart_gaps == 0, [r.ts for r in rows[-3:]]
