@@ -17,6 +17,9 @@ directory), so a crash leaves either the old or the new version, never a torn on
   faults it holds open are ended with reason `restart`.
 - `active-bundle.json` (agent/hotswap.py): which bundle a hot swap made active.
 
+The journals' atomic write needs a new file, which a full disk refuses: each journal then writes
+into its spare (`<journal>.spare`, reserved at the start, written in place; EventJournal).
+
 The checkpoint format is binary-safe and cannot execute code (no pickle): a magic, a format
 version, a JSON header describing the state (numpy arrays stand in it as dtype/shape/offset into
 the body, dtypes from a short allow-list), the raw array bytes, and a sha256 of all of it. A
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .digest import sha256
+from .held_file import ReservedFile
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -307,33 +311,83 @@ class CheckpointStore:
 
 # ---- the alert journal ---------------------------------------------------------------------------
 
+SPARE_BYTES = 16 * 1024      # an alert journal is ~1 KB; a fault journal ~0.4 KB an event, ~35 events in one tick
+
+
 class EventJournal:
     """The last event of a kind (alert-journal.json, fault-journal.json) with the state that goes
-    with it (the alert tracker; the open faults), written before the sinks see the event."""
+    with it (the alert tracker; the open faults), written before the sinks see the event.
+
+    A full state disk refuses the atomic write (it needs a new file): the document then goes to
+    the journal's spare (`<journal>.spare`, agent/held_file.py ReservedFile: reserved at the start
+    while the disk has room, written in place). Without it a run killed on a full disk left the
+    restart an older journal, and an alert it had raised since stayed open for good for every
+    subscriber that only the MQTT sink feeds (only the JSONL could tell the restart otherwise).
+    Every document carries a count `n`; read() takes the newer of the two."""
 
     def __init__(self, state_dir: str | Path, name: str = JOURNAL_FILE, what: str = "alert"):
         self.path = Path(state_dir) / name
         self.what = what
+        self.spare = ReservedFile(self.path.with_name(name + ".spare"), SPARE_BYTES, f"stad-{what}-journal-spare/1")
+        self._n: int | None = None          # the newest document's count, found at the first record
+
+    def reserve(self) -> bool:
+        """Make the spare while the disk has room (the agent's start); False when it cannot."""
+        return self.spare.reserve()
 
     def record(self, event: dict, tracker: dict) -> None:
-        atomic_write(self.path, json.dumps({"version": FORMAT_VERSION, "event": event, "tracker": tracker},
-                                           separators=(",", ":")).encode())
+        """Write the document. OSError when the journal cannot be written — its `kept_in` the spare's
+        name when the spare took the document (the caller says so and writes the journal again)."""
+        if self._n is None:
+            self._n = max((n for _, n in self._documents(quiet=True)), default=0)
+        self._n += 1
+        data = json.dumps({"version": FORMAT_VERSION, "n": self._n, "event": event, "tracker": tracker},
+                          separators=(",", ":")).encode()
+        try:
+            atomic_write(self.path, data)
+        except OSError as exc:
+            if self.spare.put({"n": self._n}, data, sync=True):
+                exc.kept_in = self.spare.path.name
+            raise
 
     def read(self) -> dict | None:
         """{"event", "tracker"} of the last event, None when there is none or it is unreadable."""
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        docs = self._documents(quiet=False)
+        if not docs:
             return None
-        except (OSError, ValueError) as exc:
-            log.warning("%s journal %s unreadable (%s); open %ss of the last run cannot be continued",
-                        self.what, self.path, exc, self.what)
-            return None
-        if not (isinstance(doc, dict) and doc.get("version") == FORMAT_VERSION
-                and isinstance(doc.get("event"), dict) and isinstance(doc.get("tracker"), dict)):
-            log.warning("%s journal %s is not in the expected form; ignored", self.what, self.path)
-            return None
+        doc, self._n = max(docs, key=lambda d: d[1])
         return doc
+
+    def _documents(self, quiet: bool) -> list[tuple[dict, int]]:
+        """(document, n) of the journal and of its spare, those that can be read."""
+        found = []
+        for where, load in ((self.path, lambda: self.path.read_bytes()), (self.spare.path, self._spare_bytes)):
+            try:
+                data = load()
+                if data is None:
+                    continue
+                doc = json.loads(data)
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError) as exc:
+                if not quiet:
+                    log.warning("%s journal %s unreadable (%s); open %ss of the last run cannot be continued from it",
+                                self.what, where, exc, self.what)
+                continue
+            if not (isinstance(doc, dict) and doc.get("version") == FORMAT_VERSION
+                    and isinstance(doc.get("event"), dict) and isinstance(doc.get("tracker"), dict)):
+                if not quiet:
+                    log.warning("%s journal %s is not in the expected form; ignored", self.what, where)
+                continue
+            found.append((doc, int(doc.get("n", 0)) if isinstance(doc.get("n", 0), int) else 0))
+        return found
+
+    def _spare_bytes(self) -> bytes | None:
+        got = self.spare.get()
+        return None if got is None else got[1]
+
+    def close(self) -> None:
+        self.spare.close()
 
 
 __all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "atomic_write", "encode", "decode",

@@ -1,15 +1,24 @@
-"""The outbox's held events kept on disk in space given to them beforehand, so a kill -9 on a full
-disk does not lose them without a trace.
+"""Files of fixed size, filled with zeros while the disk has room, written in place later — so a
+write still works on a disk that has no free block left, and a kill -9 then loses nothing.
 
-When the disk is full the outbox (agent/outbox.py) holds the events it cannot store in memory and
-stores them when space returns. A kill -9, a watchdog kill or a power cut meanwhile lost them, and
-their count with them: the next start said nothing, and a subscriber could not learn that alerts
-were lost. Here a file of fixed size (`<outbox>.held`, HELD_FILE_BYTES) is filled with zeros while
-the disk has room — at the first open of the outbox that works — and kept across runs. Writing
-inside it later needs no new blocks, so it works on a disk that has none left: every change of the
-held events rewrites it in place with the newest of them that fit and the count of those that do
-not. The next start reads it: the events come back as replays, the rest are counted
-(`not_stored`, `max_events`) and said. A file that cannot be read (a power cut tore it) is said too.
+`ReservedFile` is the mechanism: `reserve()` makes the file its full size (zeros written, so its
+blocks are its own; kept across runs), `put(meta, body)` rewrites it in place from offset 0 with a
+JSON header (the body's length and crc32, and `meta`), `get()` reads it back — a file a power cut
+tore while it was rewritten is said (ValueError), never trusted. Two uses:
+
+- `HeldFile` (`<outbox>.held`): the outbox (agent/outbox.py) holds the events it cannot store on a
+  full disk in memory and stores them when space returns. A kill -9, a watchdog kill or a power
+  cut meanwhile lost them, and their count with them: the next start said nothing, and a
+  subscriber could not learn that alerts were lost. Every change of the held events rewrites the
+  file with the newest of them that fit and the count of those that do not — and of those a
+  previous run counted but no file has stored yet (a second kill -9 at the next start, before the
+  disk took anything, must not lose the count). The next start reads it: the events come back as
+  replays, the rest are counted (`not_stored`, `max_events`) and said.
+- the journals' spares (agent/checkpoint.py EventJournal, `<journal>.spare`): a journal written
+  atomically needs a new file, which a full disk refuses; the spare takes the document instead.
+
+The reserve is made at the outbox's and the journals' construction (the agent's start) and again
+at every write that has none yet; check-config says when the state disk has no room left for it.
 """
 from __future__ import annotations
 
@@ -23,13 +32,15 @@ HEADER_BYTES = 256
 FORMAT = "stad-outbox-held/1"
 
 
-class HeldFile:
-    """The fixed-size file; `write` keeps rows, `read` gives them back, `reserve` makes it."""
+class ReservedFile:
+    """A file of `size` bytes: a header line of HEADER_BYTES, then the body, written in place."""
 
-    def __init__(self, path: Path, size: int = HELD_FILE_BYTES):
-        self.path = path
+    def __init__(self, path: Path, size: int, form: str):
+        self.path = Path(path)
         self.size = size
+        self.form = form
         self.fd: int | None = None
+        self.problem: str | None = None     # why the last reserve() failed
 
     def reserve(self) -> bool:
         """Open the file and make it its full size, zeros written so its blocks are its own;
@@ -38,73 +49,64 @@ class HeldFile:
             return True
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
+        except OSError as exc:
+            self.problem = exc.strerror or str(exc)
             return False
         try:
             have = os.fstat(fd).st_size
             while have < self.size:
                 have += os.pwrite(fd, bytes(self.size - have), have)
             os.fsync(fd)
-        except OSError:
+        except OSError as exc:
             os.close(fd)
+            self.problem = exc.strerror or str(exc)
             return False
         self.fd = fd
+        self.problem = None
         return True
 
-    def write(self, rows: list[tuple], max_events: int, sync: bool = False) -> int | None:
-        """Keep (created, alert_id, seq, kind, payload) rows, oldest first: the newest that fit, the
-        count of the others and of `max_events` (held rows dropped for the bound, not counted on
-        disk yet). How many were kept; None when there is no file to keep them in."""
-        if not self.reserve():
-            return None
-        budget = self.size - HEADER_BYTES
-        kept: list[bytes] = []
-        used = 0
-        for row in reversed(rows):
-            line = json.dumps(list(row), separators=(",", ":")).encode() + b"\n"
-            if used + len(line) > budget:
-                break
-            kept.append(line)
-            used += len(line)
-        body = b"".join(reversed(kept))
-        header = json.dumps({"format": FORMAT, "rows": len(kept), "not_kept": len(rows) - len(kept),
-                             "max_events": max_events, "bytes": len(body), "crc32": zlib.crc32(body)}).encode()
+    @property
+    def room(self) -> int:
+        """Bytes a body may take."""
+        return self.size - HEADER_BYTES
+
+    def put(self, meta: dict, body: bytes, sync: bool = False) -> bool:
+        """Rewrite the file in place with `body` and `meta`; False when there is no file (no room
+        to reserve it), the body does not fit, or the write fails."""
+        if len(body) > self.room or not self.reserve():
+            return False
+        header = json.dumps({"format": self.form, **meta, "bytes": len(body), "crc32": zlib.crc32(body)}).encode()
+        if len(header) >= HEADER_BYTES:
+            return False
         try:
             os.pwrite(self.fd, header.ljust(HEADER_BYTES - 1) + b"\n" + body, 0)
             if sync:
                 os.fdatasync(self.fd)
         except OSError:
-            return None
-        return len(kept)
+            return False
+        return True
 
-    def clear(self, sync: bool = False) -> None:
-        """Nothing held any more."""
-        self.write([], 0, sync)
-
-    def read(self) -> tuple[list[tuple], int, int]:
-        """(rows, not_kept, max_events) a previous run left; ([], 0, 0) when none. ValueError
-        saying what is wrong when the file cannot be read as one."""
+    def get(self) -> tuple[dict, bytes] | None:
+        """(header, body) last put; None when there is no file or it was never written. ValueError
+        saying what is wrong when it cannot be read as one."""
         try:
             with self.path.open("rb") as fh:
                 data = fh.read(self.size)
         except FileNotFoundError:
-            return [], 0, 0
+            return None
         except OSError as exc:
             raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
         if not data.strip(b"\0"):
-            return [], 0, 0                 # reserved, never written
+            return None                     # reserved, never written
         try:
             head = json.loads(data[:HEADER_BYTES])
-            if head.get("format") != FORMAT:
-                raise ValueError(f"not an outbox held file (format {head.get('format')!r})")
+            if not isinstance(head, dict) or head.get("format") != self.form:
+                raise ValueError(f"not a {self.form} file (format {head.get('format') if isinstance(head, dict) else head!r})")
             body = data[HEADER_BYTES:HEADER_BYTES + int(head["bytes"])]
             if zlib.crc32(body) != head["crc32"]:
-                raise ValueError(f"its {head['rows']} event(s) are damaged (checksum mismatch; a power cut "
-                                 "while it was written?)")
-            rows = [tuple(json.loads(line)) for line in body.splitlines()]
-            if len(rows) != head["rows"] or any(len(r) != 5 for r in rows):
-                raise ValueError("its rows do not match its header")
-            return rows, int(head["not_kept"]), int(head["max_events"])
+                what = f"its {head['rows']} event(s) are" if "rows" in head else "it is"
+                raise ValueError(f"{what} damaged (checksum mismatch; a power cut while it was written?)")
+            return head, body
         except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not in the expected form ({exc})") from None
 
@@ -114,4 +116,47 @@ class HeldFile:
             self.fd = None
 
 
-__all__ = ["HELD_FILE_BYTES", "HeldFile"]
+class HeldFile(ReservedFile):
+    """The outbox's held events; `write` keeps rows, `read` gives them back."""
+
+    def __init__(self, path: Path, size: int = HELD_FILE_BYTES):
+        super().__init__(path, size, FORMAT)
+
+    def write(self, rows: list[tuple], max_events: int, sync: bool = False, not_stored: int = 0) -> int | None:
+        """Keep (created, alert_id, seq, kind, payload) rows, oldest first: the newest that fit, and
+        the count of the others plus `not_stored`, and `max_events` (held rows dropped for the bound
+        and events counted not stored, none of it on disk yet). How many were kept; None when there
+        is no file to keep them in."""
+        kept: list[bytes] = []
+        used = 0
+        for row in reversed(rows):
+            line = json.dumps(list(row), separators=(",", ":")).encode() + b"\n"
+            if used + len(line) > self.room:
+                break
+            kept.append(line)
+            used += len(line)
+        body = b"".join(reversed(kept))
+        meta = {"rows": len(kept), "not_kept": len(rows) - len(kept) + not_stored, "max_events": max_events}
+        return len(kept) if self.put(meta, body, sync) else None
+
+    def clear(self, sync: bool = False) -> None:
+        """Nothing held any more."""
+        self.write([], 0, sync)
+
+    def read(self) -> tuple[list[tuple], int, int]:
+        """(rows, not_kept, max_events) a previous run left; ([], 0, 0) when none. ValueError
+        saying what is wrong when the file cannot be read as one."""
+        got = self.get()
+        if got is None:
+            return [], 0, 0
+        head, body = got
+        try:
+            rows = [tuple(json.loads(line)) for line in body.splitlines()]
+            if len(rows) != head["rows"] or any(len(r) != 5 for r in rows):
+                raise ValueError("its rows do not match its header")
+            return rows, int(head["not_kept"]), int(head["max_events"])
+        except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not in the expected form ({exc})") from None
+
+
+__all__ = ["HELD_FILE_BYTES", "HeldFile", "ReservedFile"]

@@ -121,8 +121,16 @@ class Outbox:
         self._quarantined = False               # a corrupt outbox was moved aside this life
         self._held_file = HeldFile(Path(f"{self.path}.held"))     # the held rows, kept where a kill -9 leaves them
         self._held_bounded = 0                  # held rows dropped for max_events, not counted on disk yet
+        self._held_not_stored = 0               # a previous run's lost events (its held file), not on disk yet
         self.problem: str | None = None         # why storing fails now; None while it works
         with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass                            # said by the open that follows
+            if not self._held_file.reserve():   # at the start, before a full disk needs it (check-config says so)
+                log.error("outbox %s: cannot reserve %s (%s): on a full disk, events held in memory are lost "
+                          "without a count by a kill -9", self.path, self._held_file.path.name, self._held_file.problem)
             self._take_held_file()
             if self._open():
                 self._expire(force=True)
@@ -159,7 +167,7 @@ class Outbox:
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
-        if self._held:
+        if self._holding:
             self._store_held()
         if depth:
             # Whatever a previous run left was not acknowledged: it goes out again as a replay.
@@ -175,7 +183,12 @@ class Outbox:
             self._held_bounded += len(rows) - self.max_events
             rows = rows[len(rows) - self.max_events:]
         self._held = rows
-        self._held_file.write(rows, self._held_bounded, sync=self.sync == "FULL")
+        self._held_file.write(rows, self._held_bounded, sync=self.sync == "FULL", not_stored=self._held_not_stored)
+
+    @property
+    def _holding(self) -> bool:
+        """Rows held, or counts of lost ones that only the held file has: both wait for a file."""
+        return bool(self._held or self._held_bounded or self._held_not_stored)
 
     def _take_held_file(self) -> None:
         """The rows a previous run held in memory when it died (kill -9, power cut) on a full disk,
@@ -194,6 +207,9 @@ class Outbox:
         for reason, n in (("not_stored", not_kept), ("max_events", bounded)):
             if n:
                 self._count(reason, n)
+        # Counted in memory only: the file keeps them until a commit stores them, so that a second
+        # kill -9 before the disk takes anything loses neither the rows nor their counts.
+        self._held_not_stored, self._held_bounded = not_kept, bounded
         self._hold(rows)
         lost = ", ".join(f"{reason} {n}" for reason, n in (("not_stored", not_kept), ("max_events", bounded)) if n)
         log.error("outbox %s: the last run stopped without storing %d event(s) it held in memory (its disk was "
@@ -204,16 +220,19 @@ class Outbox:
     def _store_held(self) -> None:
         """The held rows into the open file, as replays; kept held when it refuses them."""
         held, self._held = self._held, []
-        added = self._run(lambda db: db.executemany(
+        counts = self._held_bounded, self._held_not_stored          # stored with the rows, in one commit
+        self._held_bounded = self._held_not_stored = 0
+        self._drops_unsaved = self._drops_unsaved or any(counts)
+        added = self._run(lambda db: len(held) and db.executemany(
             "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
             held).rowcount)
         if added is None:
             self._held = held
+            self._held_bounded, self._held_not_stored = counts
             self._say_held()
             return
         self._depth += added
         self.recovered += added
-        self._held_bounded = 0
         self._held_file.clear(sync=self.sync == "FULL")
         if self._held_said:
             log.warning("outbox %s: the %d event(s) held in memory are stored now", self.path, added)
@@ -304,7 +323,7 @@ class Outbox:
         the disk refuses it. Caller holds the lock."""
         if not self._open():
             return None
-        if self._held:
+        if self._holding:
             self._store_held()
         db = self._db
         try:
@@ -322,6 +341,11 @@ class Outbox:
                     pass
             self._failed(exc)
             return None
+        if self._drops_unsaved and (self._held_bounded or self._held_not_stored):
+            # The counts the held file carried are in the drops table now: carried on, they would be
+            # counted twice by the next start.
+            self._held_bounded = self._held_not_stored = 0
+            self._held_file.write(self._held, 0, sync=self.sync == "FULL")
         self._drops_unsaved = False
         self._writes += 1
         self._worked()
@@ -528,7 +552,8 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            kept = self._held_file.write(self._held, self._held_bounded, sync=True) if self._held else None
+            kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored)
+                    if self._held else None)
             if kept is not None:
                 lost = len(self._held) - kept
                 log.error("outbox %s: %d event(s) held in memory could not be stored; %d are kept in %s and sent "

@@ -42,6 +42,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     from .sinks import plugins as sink_plugins
     from .sources import plugins as source_plugins
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
+    found += [("state_dir", m) for m in reserve_notes(cfg)]
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
@@ -198,6 +199,37 @@ def writable_dir_problems(path: Path) -> list[str]:
         what = "is not writable" if probe == path else f"cannot be created in {probe}"
         return [f"{path} {what}: {exc.strerror or exc}"]
     return []
+
+
+def reserve_notes(cfg: AgentConfig) -> list[Note]:
+    """The files the agent reserves in state_dir at its start (agent/held_file.py: the MQTT outbox's
+    held file, the journals' spares), so that a full disk later loses no alert event without a
+    count: a note when the disk has no room left for those not made yet. `run` starts anyway (it
+    says the same), but a kill -9 while that disk is full may then lose events uncounted."""
+    from .checkpoint import FAULT_JOURNAL_FILE, JOURNAL_FILE, SPARE_BYTES
+    from .held_file import HELD_FILE_BYTES
+    state = cfg.resolve(cfg.state_dir)
+    files = {f"{JOURNAL_FILE}.spare": SPARE_BYTES, f"{FAULT_JOURNAL_FILE}.spare": SPARE_BYTES}
+    if any(sink.TYPE == "mqtt" for sink in cfg.sinks):
+        from .sinks.mqtt import OUTBOX_FILE
+        files[f"{OUTBOX_FILE}.held"] = HELD_FILE_BYTES
+    probe = state
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        st = os.statvfs(probe)
+        missing = {name: size - ((state / name).stat().st_size if (state / name).is_file() else 0)
+                   for name, size in files.items()}
+    except OSError:
+        return []                       # writable_dir_problems says what is wrong with it
+    need = sum(n for n in missing.values() if n > 0)
+    free = st.f_bavail * st.f_frsize
+    if need <= free:
+        return []
+    return [Note(f"{state} has {free // 1024} KiB free; the agent reserves {need // 1024} KiB there at its start "
+                 f"({', '.join(f'{name} {n // 1024} KiB' for name, n in missing.items() if n > 0)}) so that a full "
+                 "disk later loses no alert event without a count — free some room, or a kill -9 while it is full "
+                 "may lose events uncounted")]
 
 
 def writable_file_problems(path: Path) -> list[str]:

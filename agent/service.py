@@ -137,6 +137,11 @@ class Agent:
         self.checkpoints = CheckpointStore(state_dir)
         self.journal = EventJournal(state_dir)
         self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault")
+        for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
+            if not journal.reserve():
+                log.error("cannot reserve %s (%s) in state_dir: on a full disk the %s journal cannot be written and "
+                          "a kill -9 then loses what it would have told the restart (check-config says so too)",
+                          journal.spare.path.name, journal.spare.problem, journal.what)
         self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
@@ -258,6 +263,8 @@ class Agent:
                     log.exception("sink %s failed to close", sink.TYPE)
             if self.metrics is not None:
                 self.metrics.close()
+            self.journal.close()
+            self.fault_journal.close()
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
             self.state_lock.release()
         return self.summary()
@@ -352,7 +359,10 @@ class Agent:
             journal.record(event, tracker)
         except (OSError, TypeError, ValueError) as exc:
             self._unjournaled[key] = (journal, event, tracker)
-            self.state_writes.failure(key, journal.path, exc, counted=not retry)
+            spare = getattr(exc, "kept_in", None)
+            self.state_writes.failure(key, journal.path, exc, counted=not retry,
+                                      fallback=f"kept in {spare} (written in place) meanwhile, which a restart reads"
+                                      if spare else "")
         else:
             self._unjournaled.pop(key, None)
             self.state_writes.success(key, journal.path)

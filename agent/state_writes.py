@@ -20,9 +20,11 @@ log = logging.getLogger("stad.agent")
 # file key -> (what it is, what a failed write costs)
 STATE_FILES = {
     "checkpoint": ("checkpoint", "a restart will {fallback}"),
-    "alert_journal": ("alert journal", "an alert open at a crash cannot be continued or ended by the restart"),
-    "fault_journal": ("fault journal", "a fault open at a crash cannot be continued or ended by the restart"),
+    "alert_journal": ("alert journal", "{fallback}"),
+    "fault_journal": ("fault journal", "{fallback}"),
 }
+# what a failed journal write costs when its spare (agent/checkpoint.py EventJournal) could not take it either
+LOST = "an {} open at a crash cannot be continued or ended by the restart"
 
 
 class StateWrites:
@@ -39,6 +41,8 @@ class StateWrites:
         self.failed[key] += counted
         reason = str(exc)
         if reason != self.problem[key]:
+            if key != "checkpoint" and not fallback:
+                fallback = LOST.format(what.split()[0])
             log.error("cannot write the %s %s: %s; %s (said once; the failed writes are counted in health "
                       "state_writes)", what, path, reason, cost.format(fallback=fallback))
         self.problem[key] = reason

@@ -177,14 +177,17 @@ def check_sinks_agree(tmp: Path) -> None:
         assert stored == jsonl[(a, s)]
 
 
-def full_disk_config(tmp: Path, mqtt_port: int) -> Path:
+def full_disk_config(tmp: Path, mqtt_port: int, edit=None) -> Path:
     """write_config with the MQTT sink on `mqtt_port` retrying every 1–2 s, health every second,
-    and the JSONL on tmp itself — off the state disk a full-disk test fills (tmp/state)."""
+    and the JSONL on tmp itself — off the state disk a full-disk test fills (tmp/state); `edit`,
+    given the config as a dict, changes it further."""
     path = write_config(tmp, mqtt_port=mqtt_port)
     cfg = yaml.safe_load(path.read_text())
     cfg["sinks"][0]["broker"].update(reconnect_min_s=1, reconnect_max_s=2)
     cfg["sinks"][0]["health_interval_s"] = 1
     cfg["sinks"][1]["path"] = str(tmp / "alerts.jsonl")
+    if edit is not None:
+        edit(cfg)
     path.write_text(yaml.safe_dump(cfg))
     return path
 

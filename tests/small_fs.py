@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-FS_SIZE = "1m"
+FS_SIZE = "2m"
 
 
 class SmallFs:
@@ -37,7 +37,7 @@ class SmallFs:
 
 @pytest.fixture
 def small_fs(tmp_path):
-    """A 1 MiB tmpfs at tmp_path/state (where the agent's configs in the tests keep their state)."""
+    """A 2 MiB tmpfs at tmp_path/state (where the agent's configs in the tests keep their state)."""
     mount = tmp_path / "state"
     mount.mkdir()
     res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE},mode=0755", "tmpfs", str(mount)],

@@ -1,5 +1,5 @@
 """Faults at once, the way a roadside gateway meets them, on a real `stad-agent run` process (fake
-systemd, stdin source), a real Mosquitto and a real full disk (a 1 MiB tmpfs for state_dir).
+systemd, stdin source), a real Mosquitto and a real full disk (a 2 MiB tmpfs for state_dir).
 
 The broker goes away while alerts are raised, then the state disk fills, then the broker comes
 back, then the disk is freed: every alert event raised reaches the subscriber (each once after
@@ -14,7 +14,6 @@ import urllib.request
 
 import jsonschema
 import pytest
-import yaml
 
 from conftest import REPO, free_port, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
@@ -35,10 +34,8 @@ def test_broker_away_and_a_full_state_disk_lose_no_alert_and_say_so_once_and_cou
                                                                                       make_broker):
     broker = make_broker()
     metrics_port = free_port()
-    cfg_path = full_disk_config(tmp_path, broker.port)
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["metrics"] = {"listen": f"127.0.0.1:{metrics_port}"}
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_path = full_disk_config(tmp_path, broker.port,
+                                lambda cfg: cfg.update(metrics={"listen": f"127.0.0.1:{metrics_port}"}))
     sub = Collector(broker.port, ["stad/#"])
     sub.wait_subscribed()
     agent = AgentProcess(tmp_path, cfg_path, "agent")

@@ -2,7 +2,7 @@
 not only at the next fault event — which may be hours away while the fault lasts: until then
 health said the write failed and a restart resumed the fault journal's older state.
 
-A real `stad-agent run` (stdin source, fake systemd), a real 1 MiB tmpfs for state_dir filled and freed.
+A real `stad-agent run` (stdin source, fake systemd), a real 2 MiB tmpfs for state_dir filled and freed.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ not store them) reach the subscriber after the restart, or are counted and said 
 lost without a count, and a subscriber could not learn that alerts were lost.
 
 A real `stad-agent run` (stdin source, fake systemd), a real Mosquitto away while the disk is full,
-a real 1 MiB tmpfs for state_dir; the JSONL, on another disk, has every event.
+a real 2 MiB tmpfs for state_dir; the JSONL, on another disk, has every event.
 """
 from __future__ import annotations
 

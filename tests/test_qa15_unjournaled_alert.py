@@ -2,8 +2,9 @@
 open: the restart ends that alert for every subscriber — before, it said so from the JSONL and
 left it open, and subscribers held it open for good.
 
-A real `stad-agent run` (stdin source, fake systemd), a real Mosquitto, a real 1 MiB tmpfs for
-state_dir, kill -9; the JSONL, on another disk, holds the events the journal lacks.
+A real `stad-agent run` (stdin source, fake systemd), a real Mosquitto, a real 2 MiB tmpfs for
+state_dir, kill -9; the JSONL, on another disk, holds the events the journal lacks. (With the
+journal's spare, the journal itself has them: test_qa16_mqtt_only_restart.py.)
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def test_an_alert_left_open_by_a_run_that_could_not_journal_it_is_ended_by_the_r
     # sent nothing: the subscriber's last event of the second alert was an update, never an end.
     broker = make_broker()
     cfg_path = full_disk_config(tmp_path, broker.port)
+    # The journal's spare cannot be made (a directory holds its name): as on a disk full before the
+    # agent's first start, the JSONL alone tells the restart what the journal lacks.
+    (small_fs.path / "alert-journal.json.spare").mkdir()
     sub = Collector(broker.port, ["stad/#"])
     sub.wait_subscribed()
     agent = AgentProcess(tmp_path, cfg_path, "first")

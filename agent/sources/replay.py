@@ -9,6 +9,9 @@ that fails part-way keeps every record read before, and the reject names the lin
 how many lines were read (a disk's bad block mid-file is not the whole file lost). A file that
 shrank while it was read (truncated, rotated in place) is counted the same way at its end: the
 lines past the new end are lost, and the replay says so rather than ending the file in silence.
+A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long`, never held: a
+file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
+a 200 MB one took 650 MB of memory, a larger one more than a gateway has.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ def iso_time(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 log = logging.getLogger("stad.replay")
+
+MAX_LINE_CHARS = 2**20      # as stdin's max_line_bytes and the MQTT source's max_payload_bytes
 
 
 @dataclass
@@ -257,6 +262,22 @@ class ReplaySource(Source):
             log.warning("%s: no entry %r in the labels file; its rows carry no labels", path, key)
         return spans
 
+    def _bounded(self, f, name: str) -> Iterator[str]:
+        """The file's lines; one longer than MAX_LINE_CHARS counted (`line too long`), read past in
+        pieces and given as an empty line (the numbering of the lines after it stays right)."""
+        n = 0
+        while True:
+            line = f.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                return
+            n += 1
+            if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+                while (rest := f.readline(65536)) and not rest.endswith("\n"):
+                    pass
+                self.rejects.add("line too long", f"{name}:{n}", f"more than {MAX_LINE_CHARS} characters; skipped")
+                line = "\n"
+            yield line
+
     def _shrunk(self, f, size: int, path: Path, name: str) -> None:
         """At the end of a file: if it is shorter than when it was opened, its end was cut while it
         was read; the lines read are kept, the rest is lost — counted as an unreadable file."""
@@ -273,7 +294,7 @@ class ReplaySource(Source):
     def _jsonl(self, path: Path, name: str) -> Iterator[Record]:
         with open(path, encoding="utf-8", errors="replace", newline=None) as f:
             size = os.fstat(f.fileno()).st_size
-            for n, line in enumerate(f, 1):
+            for n, line in enumerate(self._bounded(f, name), 1):
                 self._lines_read = n
                 if self._stop.is_set():
                     return
@@ -291,7 +312,7 @@ class ReplaySource(Source):
         cfg = self.cfg
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             size = os.fstat(f.fileno()).st_size
-            reader = csv.reader(f, delimiter=cfg.separator)
+            reader = csv.reader(self._bounded(f, name), delimiter=cfg.separator)
             try:
                 header = next((row for row in reader if row), None)
             except csv.Error as exc:
