@@ -150,6 +150,8 @@ class _AgentCollector:
         yield counter("stad_time_base_moves", "Moves of the time base, by kind: the data stepped back, jumped "
                       "ahead, or a restart on a checkpoint ahead of the host's clock", None, ["kind"],
                       [([k], n) for k, n in sorted(moves.items())])
+        yield counter("stad_restart_gaps", "Restarts whose downtime (the checkpoint's last tick to the first live "
+                      "data) was skipped, not taken for a move of the time base", a.aligner.restart_gaps)
         yield counter("stad_state_write_failures", "Failed writes of the agent's state files (checkpoint, alert "
                       "and fault journals), by file", None, ["file"],
                       [([k], n) for k, n in sorted(a.state_writes.failed.items())])

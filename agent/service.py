@@ -643,7 +643,7 @@ class Agent:
                 self._emit(ev)
             return
         gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
-        if gap_s > 0:
+        if gap_s > 0 and rec.received is None:     # (live data: the aligner says the restart gap)
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
         for ev in self.pipeline.after_restart(ts, gap_s):
             self._emit(ev)

@@ -115,6 +115,13 @@ class Aligner:
       `rebased_from` (the old base's last tick) for its owner. One contradicted `CONFIRM_RECORDS`
       times, or still held when the input ends, is rejected as 'late': a stray old stamp costs
       only itself, as before.
+    - A restart (restore): the ticks between the checkpoint's last one and the first live data
+      are the agent's own downtime, not the data's. The first candidate taken after it (confirmed,
+      caught up with, or reached by the wall clock) skips them: no row for a tick the agent did not
+      run (no sensor missing for it), the carry-forward goes on across them, and it is counted as a
+      restart gap (`restart_gaps`), not a time-base move. Until then the wall-clock flush waits
+      `max(reach_ticks, usual_step)` ticks for that data: when none comes, the ticks close as an
+      outage (the sensors are silent since the restart) and the gap is not skipped any more.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -142,6 +149,9 @@ class Aligner:
         self._rebased_from: float | None = None     # set on the next row closed (a new time base's first)
         self.moves: Counter = Counter()       # TIME_BASE_MOVES kind -> times, this life (health, Prometheus)
         self.last_move: dict | None = None    # the last one: kind, from, to, step_s, at (health)
+        self._restart_pending = False         # restored, no record taken yet: its first jump is downtime
+        self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
+        self.restart_gaps = 0                 # restart gaps skipped, this life (Prometheus)
 
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
         """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
@@ -295,7 +305,8 @@ class Aligner:
                         self._reject(other, "another time base was confirmed")
                     others += self.held
                     self.held = []
-                if self.newest_k is not None and cand.lo > self.newest_k + self.reach_ticks:
+                if self.newest_k is not None and cand.lo > self.newest_k + self.reach_ticks and \
+                        not self._restart_gap_before(cand):
                     log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
                                 "the ticks between are missing", _span((cand.lo - self.newest_k) * self.tick_s),
                                 iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
@@ -355,14 +366,41 @@ class Aligner:
         k, rec = cand.records[first]
         if self.next_k is None:
             self.next_k = k
-        rows = self._place(k, rec) if k < self.next_k else self._take(k, rec)
+        rows = self._skip_restart_gap(cand) if self._restart_gap_before(cand) else []
+        rows += self._place(k, rec) if k < self.next_k else self._take(k, rec)
         for i, (k, rec) in enumerate(cand.records):
             if i != first:
                 rows += self._place(k, rec)
         return rows
 
+    def _restart_gap_before(self, cand: "_Candidate") -> bool:
+        """The candidate is the first live data after a restart, beyond the restored ticks and stamped
+        near this host's clock (within the skew bound): the ticks before it are the agent's downtime."""
+        if not self._restart_pending or self.next_k is None or self.newest_k is None or \
+                cand.lo <= max(self.newest_k, self.next_k - 1):
+            return False
+        bound = self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
+        return all(rec.received is not None and abs(rec.ts - rec.received) <= bound for _, rec in cand.records)
+
+    def _skip_restart_gap(self, cand: "_Candidate") -> list[Row]:
+        """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""
+        rows = self.flush_through(self.newest_k)
+        skipped = cand.lo - self.next_k
+        log.info("restart gap: %s from the checkpoint's last tick %s to the first new data %s, the agent's own "
+                 "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
+                 _span((cand.lo - self.next_k + 1) * self.tick_s), iso((self.next_k - 1) * self.tick_s),
+                 iso(cand.lo * self.tick_s), skipped)
+        self.next_k = cand.lo
+        self.newest_k = cand.lo - self.usual_step          # the first record is one usual step on
+        seen = self.last_k > -(2**62)
+        self.last_k[seen] += skipped                         # carried over the downtime as if it were not there
+        self.restart_gaps += 1
+        self._restart_pending = False
+        return rows
+
     def _take(self, k: int, rec: Record) -> list[Row]:
         """Put an accepted record in its tick's bucket; return the ticks that closes."""
+        self._restart_pending = False
         if self.next_k is None:
             self.next_k = k
         if self.newest_k is not None and k < self.newest_k:
@@ -413,6 +451,12 @@ class Aligner:
         rows = self._take_or_reject(passed)
         if self.next_k is None:
             return rows
+        if self._restart_pending:       # waiting for the first data after a restart (the class's doc)
+            if self._restart_wait_k is None:
+                self._restart_wait_k = self.tick_of(ts) + max(self.reach_ticks, self.usual_step)
+            if self.tick_of(ts) <= self._restart_wait_k:
+                return rows
+            self._restart_pending = False
         return rows + self.flush_through(last_k)
 
     def flush_all(self) -> list[Row]:
@@ -547,6 +591,7 @@ class Aligner:
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
+        self._restart_pending, self._restart_wait_k = self.next_k is not None, None
 
 
 def std_floor(mean: np.ndarray) -> np.ndarray:
