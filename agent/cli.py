@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from . import __version__
+from . import __version__, no_runtime_telemetry
 from .records import shorten
 from .typed import ConfigError
 
@@ -180,10 +180,7 @@ def _unavailable(exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # onnxruntime (1.29 on) sends usage telemetry from Linux to Microsoft and keeps a device id and an
-    # event cache in ~/.cache unless this is set before it starts: a gateway must not phone home from
-    # the operator's network nor write outside its state directory. An operator's own setting stays.
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    no_runtime_telemetry()
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in PLUGGED or command in ("run", "check-config") else None).parse_args(argv)

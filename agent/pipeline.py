@@ -470,7 +470,11 @@ class Pipeline:
         """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen
         (None: unknown, the clock was stepped back). An open alert is continued — its next event says
         the gap — unless the gap is longer than the window or unknown: nothing of what raised it is
-        left to judge it by, so it ends ('restart')."""
+        left to judge it by, so it ends ('restart'). A gap longer than the window also refills it
+        before the next score: the aligner skips the agent's own downtime (no outage rows), so the
+        window would otherwise join ticks from before the downtime to the new ones as if adjacent."""
+        if gap_s is not None and gap_s > self.window.steps * self.cfg.tick_s:
+            self.refill_window()
         if not self.alerts.active:
             return []
         if gap_s is None or gap_s > self.window.steps * self.cfg.tick_s:

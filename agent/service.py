@@ -152,6 +152,7 @@ class Agent:
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
         self._resume_from: tuple[int | None, float] | None = None
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
+        self._gap_refill = False              # the restart's gap was longer than the window: it refills
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
         self.resumed = self._resume()
@@ -647,11 +648,13 @@ class Agent:
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
         for ev in self.pipeline.after_restart(ts, gap_s):
             self._emit(ev)
+        self._gap_refill = self.pipeline.refill > 0
 
     def _log_first_tick(self, res) -> None:
         if res.warming and self.pipeline.warm:      # warm (warmup.replay, or a clock step back) before this tick
             log.info("first tick %s: %s; the window refills for %d more tick(s) before the first score", iso(res.ts),
-                     "the time base started again" if self._rebased else "warm from the recording",
+                     "the time base started again" if self._rebased else
+                     "the agent was down longer than the window" if self._gap_refill else "warm from the recording",
                      self.pipeline.refill)
         elif res.warming:
             log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),

@@ -306,6 +306,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent import no_runtime_telemetry
+    no_runtime_telemetry()
     args = _parser().parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
     from agent.typed import ConfigError

@@ -83,9 +83,9 @@ def faults(path: Path) -> list[dict]:
     return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("event") in ("fault", "fault_end")]
 
 
-def restart(tmp_path: Path, silent_after: set[str]) -> tuple[str, list[dict]]:
-    """Run, clean stop, ~8 ticks down, run again (the sender silent for `silent_after` from the
-    stop on): the second run's log and the sensor-fault events written after the restart."""
+def restart(tmp_path: Path, silent_after: set[str], down_ticks: int = 8) -> tuple[str, list[dict]]:
+    """Run, clean stop, ~`down_ticks` ticks down, run again (the sender silent for `silent_after`
+    from the stop on): the second run's log and the sensor-fault events written after the restart."""
     port = free_port()
     cfg = write_config(tmp_path, port)
     sender = Sender(port)
@@ -94,7 +94,7 @@ def restart(tmp_path: Path, silent_after: set[str]) -> tuple[str, list[dict]]:
         assert (tmp_path / "state" / "checkpoint.bin").exists()
         before = len(faults(tmp_path / "alerts.jsonl"))
         sender.silent = set(silent_after)
-        down_until = time.monotonic() + 8 * TICK          # the downtime itself (the scenario, not a wait)
+        down_until = time.monotonic() + down_ticks * TICK  # the downtime itself (the scenario, not a wait)
         while time.monotonic() < down_until:
             time.sleep(0.02)
         err = run_once(cfg, tmp_path, "run2", sender, ticks_after_first=40)
@@ -114,6 +114,16 @@ def test_a_clean_restart_is_a_restart_gap_not_a_time_base_move_nor_missing_senso
     said = [line for line in err.splitlines() if "restart gap" in line]
     assert len(said) == 1 and " INFO " in said[0], said
     assert "the agent's own downtime" in said[0], said
+
+
+def test_a_downtime_longer_than_the_window_refills_it_before_the_next_score(tmp_path):
+    """Fails on the code before this test: with the downtime skipped (no outage rows), the first
+    score after a restart down longer than the window (16 ticks) was made on a window joining the
+    ticks before the downtime to the new one as if adjacent; it now refills first, and says so."""
+    err, after = restart(tmp_path, silent_after=set(), down_ticks=40)
+    assert "time base moved" not in err and after == [], err[-3000:]
+    first = [line for line in err.splitlines() if ": first tick " in line]
+    assert first and "the agent was down longer than the window; the window refills for" in first[0], first
 
 
 def test_a_sensor_silent_after_the_restart_is_still_missing(tmp_path):

@@ -40,3 +40,20 @@ def test_the_onnx_tier_leaves_no_telemetry_device_id_in_home(tmp_path):
     left = sorted(p.relative_to(home).as_posix() for p in home.rglob("*"))
     assert left == [], left
     assert "telemetry" not in res.stderr, res.stderr[-3000:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
+def test_the_converter_leaves_no_telemetry_device_id_in_home(tmp_path):
+    """Fails on the code before this test: `stad-convert verify` runs the bundle's ONNX artifacts
+    through onnxruntime without the setting (the agent had it, the converter not)."""
+    pytest.importorskip("torch")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), PYTHONPATH=str(REPO))
+    res = subprocess.run([sys.executable, "-m", "convert.cli", "verify", str(REPO / "agent" / "models" / "demo-corridor")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "onnx_int8" in res.stdout + res.stderr, res.stdout[-3000:]       # the runtime really ran
+    left = sorted(p.relative_to(home).as_posix() for p in home.rglob("*"))
+    assert left == [], left
