@@ -306,7 +306,7 @@ class Aligner:
                     others += self.held
                     self.held = []
                 if self.newest_k is not None and cand.lo > self.newest_k + self.reach_ticks and \
-                        not self._restart_gap_before(cand):
+                        not self._restart_gap_before(cand) and not self._back_after_silence(cand):
                     log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
                                 "the ticks between are missing", _span((cand.lo - self.newest_k) * self.tick_s),
                                 iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
@@ -379,6 +379,18 @@ class Aligner:
         if not self._restart_pending or self.next_k is None or self.newest_k is None or \
                 cand.lo <= max(self.newest_k, self.next_k - 1):
             return False
+        return self._stamped_live(cand)
+
+    def _back_after_silence(self, cand: "_Candidate") -> bool:
+        """Live data back after a silence of every sensor that the wall clock has already closed as an
+        outage (the ticks between are closed, as missing): the data did not jump, it was away — a
+        sender restarted, a network down for a minute. Not a time-base move (README tells operators
+        to alert on those); the outage itself is the sensors' `missing` faults."""
+        return self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks and self._stamped_live(cand)
+
+    def _stamped_live(self, cand: "_Candidate") -> bool:
+        """Every record of the candidate came from a live source stamped near this host's clock (within
+        the skew bound)."""
         bound = self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
         return all(rec.received is not None and abs(rec.ts - rec.received) <= bound for _, rec in cand.records)
 

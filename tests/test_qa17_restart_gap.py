@@ -171,3 +171,29 @@ def test_no_data_after_a_restart_closes_the_ticks_as_an_outage_once_the_wait_is_
     assert again.flush_until(start) == []           # waiting the aligner's reach for the first data
     rows = again.flush_until(start + again.reach_ticks + 1)
     assert rows and rows[-1].missing.all() and again.restart_gaps == 0, [r.ts for r in rows[-3:]]
+
+
+def test_data_back_after_a_silence_the_clock_closed_is_no_time_base_move():
+    """Fails on the code before this test: every sensor silent for a minute while the agent runs (a
+    sender restarted, the network down), then back on time — the wall clock had closed the minute as
+    an outage, yet the first record back was taken for a jump of the data's time base (WARNING `time
+    base moved: the data jumped +1.0 min`, `forward` counted, which README tells operators to alert
+    on). A device clock that does jump while the data flows is still a move."""
+    al = Aligner(["a", "b"], 1.0, carry_forward_s=2, lateness_ticks=1, rejects=Rejects(), max_gap_ticks=17)
+    t0 = time.time() - 600
+    rows = []
+    for i in range(30):
+        rows += al.push(live(t0 + i, t0 + i)) + al.flush_until(t0 + i - 1.5)
+    for i in range(30, 90):             # a minute with nothing: the wall clock closes its ticks
+        rows += al.flush_until(t0 + i - 1.5)
+    silent = [r for r in rows if r.missing.all()]
+    assert len(silent) > 50, len(silent)            # the outage is there, as missing ticks
+    for i in range(90, 100):
+        rows += al.push(live(t0 + i, t0 + i)) + al.flush_until(t0 + i - 1.5)
+    assert not al.moves, al.moves
+    back = [r for r in rows if r.ts >= t0 + 90]
+    assert back and not any(r.missing.any() for r in back), [r.ts for r in back]
+    t2 = t0 + 100 + 120                 # now the device's clock jumps 2 min ahead while the data flows
+    for i in range(10):
+        rows += al.push(live(t2 + i, t2 + i - 120)) + al.flush_until(t2 + i - 120 - 1.5)
+    assert al.moves == {"forward": 1}, al.moves
