@@ -94,9 +94,9 @@ def restart(tmp_path: Path, silent_after: set[str], down_ticks: int = 8) -> tupl
         assert (tmp_path / "state" / "checkpoint.bin").exists()
         before = len(faults(tmp_path / "alerts.jsonl"))
         sender.silent = set(silent_after)
-        down_until = time.monotonic() + down_ticks * TICK  # the downtime itself (the scenario, not a wait)
-        while time.monotonic() < down_until:
-            time.sleep(0.02)
+        sent = sender.sent                  # the downtime: as long as the device takes to send down_ticks records
+        wait_for(lambda: sender.sent >= sent + down_ticks, f"{down_ticks} records sent while the agent is down",
+                 timeout=120)
         err = run_once(cfg, tmp_path, "run2", sender, ticks_after_first=40)
     finally:
         sender.stop()
