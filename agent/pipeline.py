@@ -473,11 +473,12 @@ class Pipeline:
         left to judge it by, so it ends ('restart'). A gap longer than the window also refills it
         before the next score: the aligner skips the agent's own downtime (no outage rows), so the
         window would otherwise join ticks from before the downtime to the new ones as if adjacent."""
-        if gap_s is not None and gap_s > self.window.steps * self.cfg.tick_s:
+        longer = gap_s is None or gap_s > self.window.steps * self.cfg.tick_s
+        if longer:
             self.refill_window()
         if not self.alerts.active:
             return []
-        if gap_s is None or gap_s > self.window.steps * self.cfg.tick_s:
+        if longer:
             thr = self.thresholds[self.chain.tier]
             return [self.alerts.end_at_restart(ts, thr.value, self.chain.tier, self.chain.current.describe, gap_s)]
         self.alerts.resumed(gap_s)
