@@ -387,6 +387,8 @@ class Agent:
         snap["state_writes"] = self.state_writes.snapshot()
         snap["time_base_moves"] = {**dict.fromkeys(TIME_BASE_MOVES, 0), **self.aligner.moves}
         snap["last_time_base_move"] = self.aligner.last_move
+        snap["restart_gaps"] = self.aligner.restart_gaps
+        snap["last_restart_gap"] = self.aligner.last_restart_gap
         fb = self.pipeline.detector.feedback
         if fb is not None:
             counts = {"accepted": {}, "refused": {}}
@@ -692,6 +694,7 @@ def format_summary(s: dict) -> str:
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
+            + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
             + (f"events sinks could not write: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + f"stopped: {s['exit_reason']}")

@@ -151,7 +151,8 @@ class Aligner:
         self.last_move: dict | None = None    # the last one: kind, from, to, step_s, at (health)
         self._restart_pending = False         # restored, no record taken yet: its first jump is downtime
         self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
-        self.restart_gaps = 0                 # restart gaps skipped, this life (Prometheus)
+        self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
+        self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
 
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
         """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
@@ -402,11 +403,13 @@ class Aligner:
                  "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
                  _span((cand.lo - self.next_k + 1) * self.tick_s), iso((self.next_k - 1) * self.tick_s),
                  iso(cand.lo * self.tick_s), skipped)
+        self.restart_gaps += 1
+        self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
+                                 "skipped_s": round(skipped * self.tick_s, 3), "at": iso(time.time())}
         self.next_k = cand.lo
         self.newest_k = cand.lo - self.usual_step          # the first record is one usual step on
         seen = self.last_k > -(2**62)
         self.last_k[seen] += skipped                         # carried over the downtime as if it were not there
-        self.restart_gaps += 1
         self._restart_pending = False
         return rows
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from agent.alerts import iso
 from agent.records import Record, Rejects
 from agent.window import Aligner
 from conftest import free_port, start_logged_agent, wait_for
@@ -110,8 +111,11 @@ def test_a_clean_restart_is_a_restart_gap_not_a_time_base_move_nor_missing_senso
     assert "time base moved" not in err, err[-3000:]
     summary = [line for line in err.splitlines() if line.startswith("summary:")][-1]
     assert "time base moved" not in summary and "sensor faults 0 " in summary, summary
+    # health (and so the summary line) carries the gap, as Prometheus does: a fleet that reads only
+    # the status topic sees the gateway was down (review13: it was counted in /metrics alone)
+    assert "restart gap skipped: " in summary, summary
     assert after == [], after
-    said = [line for line in err.splitlines() if "restart gap" in line]
+    said = [line for line in err.splitlines() if "restart gap" in line and not line.startswith("summary:")]
     assert len(said) == 1 and " INFO " in said[0], said
     assert "the agent's own downtime" in said[0], said
 
@@ -150,6 +154,8 @@ def test_a_jump_of_the_data_after_the_restart_gap_is_still_a_time_base_move():
     for i in range(10):
         rows += again.push(live(t1 + i, t1 + i))
     assert again.restart_gaps == 1 and not again.moves, (again.restart_gaps, again.moves)
+    gap = again.last_restart_gap            # on health: the 39 ticks between t0 + 29 and t1 not run
+    assert gap is not None and gap["skipped_s"] == 39.0 and gap["to"] == iso(again.tick_of(t1)), gap
     # the last run's open ticks close, then the first new tick: none for the 40 s the agent was down
     ticks = [again.tick_of(r.ts) for r in rows]
     assert ticks and not [k for k in ticks if again.tick_of(t0 + 29) < k < again.tick_of(t1)], ticks
