@@ -472,8 +472,10 @@ class Pipeline:
         the gap — unless the gap is longer than the window or unknown: nothing of what raised it is
         left to judge it by, so it ends ('restart'). A gap longer than the window also refills it
         before the next score: the aligner skips the agent's own downtime (no outage rows), so the
-        window would otherwise join ticks from before the downtime to the new ones as if adjacent."""
-        longer = gap_s is None or gap_s > self.window.steps * self.cfg.tick_s
+        window would otherwise join ticks from before the downtime to the new ones as if adjacent.
+        The gap is compared in whole ticks: a difference of epoch stamps on a 0.1-s tick is a few ulps
+        off, and a gap of exactly the window would be 'longer' or not by the second it happened."""
+        longer = gap_s is None or round(gap_s / self.cfg.tick_s) > self.window.steps
         if longer:
             self.refill_window()
         if not self.alerts.active:
