@@ -38,6 +38,9 @@ def iso_time(ts: float) -> str:
 log = logging.getLogger("stad.replay")
 
 MAX_LINE_CHARS = 2**20      # as stdin's max_line_bytes and the MQTT source's max_payload_bytes
+#: How a line read ends: a CSV is read untranslated (newline=""), so '\r' alone (a spreadsheet's
+#: 'CSV (Macintosh)') ends one too — reading past a long line to the next '\n' took the whole rest.
+ENDS = ("\n", "\r")
 
 
 @dataclass
@@ -271,8 +274,8 @@ class ReplaySource(Source):
             if not line:
                 return
             n += 1
-            if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
-                while (rest := f.readline(65536)) and not rest.endswith("\n"):
+            if len(line) > MAX_LINE_CHARS and not line.endswith(ENDS):
+                while (rest := f.readline(65536)) and not rest.endswith(ENDS):
                     pass
                 self.rejects.add("line too long", f"{name}:{n}", f"more than {MAX_LINE_CHARS} characters; skipped")
                 line = "\n"
