@@ -14,26 +14,19 @@ import sys
 import time
 
 from .alerts import iso
+from .records import span
 
 log = logging.getLogger("stad.agent")
 
 REDRAW_S = 0.5          # a terminal line is rewritten at most this often
 
 
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def source_line(src) -> str:
     kind = src.TYPE
     if kind == "simulate":
         pace = f"{src.speed:g}× real time" if src.speed > 0 else "as fast as it computes"
-        ff = f", the first {duration(src.fast_forward_s)} fast-forwarded" if src.speed > 0 and src.fast_forward_s else ""
-        length = duration(src.duration_s) if src.duration_s else "endless"
+        ff = f", the first {span(src.fast_forward_s)} fast-forwarded" if src.speed > 0 and src.fast_forward_s else ""
+        length = span(src.duration_s) if src.duration_s else "endless"
         return f"simulate {src.scenario} (seed {src.seed}, {length}): simulated clock from {src.start}, {pace}{ff}"
     if kind == "replay":
         pace = f"{src.speed:g}× the file's pace" if src.speed > 0 else "as fast as it reads"
@@ -72,7 +65,7 @@ def banner(agent) -> list[str]:
     lines = [f"stad-agent {cfg.node.id} at {cfg.node.site}: {len(pipe.sensors)} sensors, tick {cfg.tick_s:g} s, "
              f"window {cfg.window.steps} ticks; chain {' → '.join(cfg.scoring.chain)}",
              f"  scoring: {scoring}",
-             f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({duration(pipe.warmup_ticks * cfg.tick_s)} of data) "
+             f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({span(pipe.warmup_ticks * cfg.tick_s)} of data) "
              "before the first score"]
     resumed = getattr(agent, "resumed", None)                   # agent/checkpoint.py
     recorded = cfg.warmup.replay if resumed is None else None   # warmup.replay, read before the banner
@@ -129,7 +122,7 @@ class WarmupProgress(logging.Filter):
         data_s = self.needed * self.tick_s - max(self.unpaced_s, done * self.tick_s)
         if data_s <= 0:
             return "fast-forwarded, no wait"
-        return f"about {duration(data_s / self.speed)} left at {self.speed:g}×"
+        return f"about {span(data_s / self.speed)} left at {self.speed:g}×"
 
     def line(self, done: int, ts: float) -> str:
         clock = " simulated" if self.simulated else ""

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .records import shorten
+from .records import shorten, span
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -140,13 +140,9 @@ def _clock_scale(cfg: AgentConfig) -> list[tuple[str, str]]:
         return []
     rows = " (at least: warmup.counts is rows)" if cfg.warmup.counts == "rows" else ""
     return [("threshold.clock_scale_period_s", Note(
-        f"the clock's factor acts once every bin has seen {MIN_CYCLES} periods ({_span(MIN_CYCLES * period)}) of "
-        f"scores, the warm-up's ({_span(warm)}{rows}) included: from about {_span(MIN_CYCLES * period - warm)} "
+        f"the clock's factor acts once every bin has seen {MIN_CYCLES} periods ({span(MIN_CYCLES * period)}) of "
+        f"scores, the warm-up's ({span(warm)}{rows}) included: from about {span(MIN_CYCLES * period - warm)} "
         "after the end of warm-up (sooner when a checkpoint holds it), the threshold not scaled before"))]
-
-
-def _span(seconds: float) -> str:
-    return f"{seconds / 86400:.3g} d" if seconds >= 86400 else f"{seconds / 3600:.3g} h"
 
 
 # ---- helpers for the plugins' preflight() ----------------------------------------------------

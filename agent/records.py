@@ -43,6 +43,16 @@ def short_repr(value: object, limit: int = 80) -> str:
     return shorten(repr(value), limit)
 
 
+def span(seconds: float, signed: bool = False) -> str:
+    """A length of time for a person, in every message that says one: 45 s, 12 min, 2.0 h, 7.0 d —
+    each unit from one and a half of it up (90 s, not 1.5 min; 30.0 h, not 1.3 d). `signed`: a step
+    of time, +7 s or -2.0 h."""
+    size = abs(seconds)
+    text = (f"{size:.0f} s" if size < 90 else f"{size / 60:.0f} min" if size < 5400
+            else f"{size / 3600:.1f} h" if size < 129600 else f"{size / 86400:.1f} d")
+    return ("-" if seconds < 0 else "+" if signed else "") + text
+
+
 @dataclass(slots=True)
 class Record:
     """Readings taken at one moment: one sensor or many."""

@@ -25,7 +25,7 @@ from . import fastnp as fnp
 from .alerts import iso
 from .checkpoint import array_like, array_of
 from .manifest import Normalisation
-from .records import Record, Rejects, short_repr
+from .records import Record, Rejects, short_repr, span
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -43,14 +43,6 @@ DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 TIME_BASE_MOVES = ("back", "forward", "restart")
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
-
-
-def _span(seconds: float) -> str:
-    """A time step for a person: +7.0 d, -2.0 h, +45 min, +30 s."""
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if abs(seconds) >= size:
-            return f"{seconds / size:+.1f} {unit}"
-    return f"{seconds:+.0f} s"
 
 
 class _Candidate:
@@ -198,8 +190,8 @@ class Aligner:
         if rec.received is not None and self.max_clock_skew_s > 0:
             skew = rec.ts - rec.received
             if abs(skew) > self.max_clock_skew_s:
-                self.rejects.add("clock skew", rec.origin, f"ts {iso(rec.ts)} is {_span(skew)} from this host's "
-                                 f"clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
+                self.rejects.add("clock skew", rec.origin, f"ts {iso(rec.ts)} is {span(skew, signed=True)} from this "
+                                 f"host's clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
                 return []
             now_k = self.tick_of(rec.received)
         return self._place(self.tick_of(rec.ts), rec, now_k)
@@ -266,8 +258,8 @@ class Aligner:
         old_k = self.next_k - 1
         log.warning("time base moved back: the data stepped %s, from %s to %s (%d records in step with it); "
                     "the learned state is kept, the window refills before the next score",
-                    _span((cand.lo - old_k) * self.tick_s), iso(old_k * self.tick_s), iso(cand.lo * self.tick_s),
-                    len(cand.records))
+                    span((cand.lo - old_k) * self.tick_s, signed=True), iso(old_k * self.tick_s),
+                    iso(cand.lo * self.tick_s), len(cand.records))
         self._new_time_base()
         self._rebased_from = old_k * self.tick_s
         self.note_move("back", old_k * self.tick_s, cand.lo * self.tick_s)
@@ -309,7 +301,8 @@ class Aligner:
                 if self.newest_k is not None and cand.lo > self.newest_k + self.reach_ticks and \
                         not self._restart_gap_before(cand) and not self._back_after_silence(cand):
                     log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
-                                "the ticks between are missing", _span((cand.lo - self.newest_k) * self.tick_s),
+                                "the ticks between are missing",
+                                span((cand.lo - self.newest_k) * self.tick_s, signed=True),
                                 iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
                     self.note_move("forward", self.newest_k * self.tick_s, cand.lo * self.tick_s)
                 return rows + self._take_all(cand)
@@ -356,7 +349,7 @@ class Aligner:
     def _reject(self, cand: "_Candidate", why: str) -> None:
         for k, rec in cand.records:
             where = "no data before it" if self.newest_k is None else \
-                f"{_span((k - self.newest_k) * self.tick_s)} from the data"
+                f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
             self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): {why}")
 
     def _take_all(self, cand: "_Candidate") -> list[Row]:
@@ -401,7 +394,7 @@ class Aligner:
         skipped = cand.lo - self.next_k
         log.info("restart gap: %s from the checkpoint's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
-                 _span((cand.lo - self.next_k + 1) * self.tick_s), iso((self.next_k - 1) * self.tick_s),
+                 span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
                  iso(cand.lo * self.tick_s), skipped)
         self.restart_gaps += 1
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),

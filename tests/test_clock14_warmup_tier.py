@@ -111,8 +111,8 @@ def test_check_config_says_when_the_clock_first_acts_and_refuses_bins_no_tick_fa
     day = {"clock_scale_period_s": 86400, "clock_scale_bins": 48}
     res = check_config(tmp_path, day)                 # the demo's warm-up: one day of 30-s ticks
     assert res.returncode == 0, res.stderr
-    assert ("threshold.clock_scale_period_s: the clock's factor acts once every bin has seen 2 periods (2 d) of "
-            "scores, the warm-up's (1 d) included: from about 1 d after the end of warm-up") in res.stderr
+    assert ("threshold.clock_scale_period_s: the clock's factor acts once every bin has seen 2 periods (2.0 d) of "
+            "scores, the warm-up's (24.0 h) included: from about 24.0 h after the end of warm-up") in res.stderr
     assert "clock_scale" not in check_config(tmp_path, day, warmup_ticks=5760).stderr     # two days: at once
     assert "clock_scale" not in check_config(tmp_path, {}).stderr                         # off
     narrow = check_config(tmp_path, {"clock_scale_period_s": 3600, "clock_scale_bins": 240})
