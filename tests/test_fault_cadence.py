@@ -2,6 +2,8 @@
 condition timer's idle path (agent/faults/rule.py, tracker.py)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,54 @@ def test_an_idle_condition_timer_returns_what_the_full_update_returns():
         np.testing.assert_array_equal(fast.ticks, ticks_expected)
         np.testing.assert_array_equal(fast.since, since_expected)
     assert fast.idle == (not ticks_expected.any())
+
+
+
+def first_fitted_s(every_s: float) -> float:
+    """Seconds from the first tick until every pair model of drift predicts and every station relation is fitted."""
+    cfg, rows = corridor_rows(300, drift_every_s=every_s)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    drift = drift_rule(tracker)
+    for row in rows:
+        tracker.observe(row)
+        if drift.fitted.all() and drift.rel_fitted.all():
+            return row.ts - rows[0].ts
+    raise AssertionError("drift's models never fitted in 300 ticks")
+
+
+def test_drift_on_a_cadence_counts_its_learning_in_seconds_not_in_runs():
+    """Run on one tick in k, drift learns as many seconds before its pair models predict and its relations
+    are judged, and its jump test looks back as far (MIN_PAIR_TICKS, MIN_REL_TICKS, REFIT_TICKS,
+    ABRUPT_TICKS: the data's ticks' seconds, counted in its runs), not k times as long."""
+    every_tick = first_fitted_s(0.0)
+    assert every_tick == 59 * TICK_S                    # 60 ticks learned: fitted at the refit on the 60th
+    for k in (2, 4):
+        cfg, _ = corridor_rows(1, drift_every_s=k * TICK_S)
+        drift = drift_rule(FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults))
+        runs = drift.recent.shape[0]                    # the jump test's ring: 3 ticks' seconds, in runs
+        assert drift.held.tick_s == k * TICK_S and runs * k >= 3 > (runs - 1) * k
+        assert abs(first_fitted_s(k * TICK_S) - every_tick) <= 2 * k * TICK_S
+
+
+@pytest.mark.parametrize("before_s, after_s", [(0.0, 4 * TICK_S), (4 * TICK_S, 0.0)])
+def test_a_checkpoint_written_at_another_cadence_restores_and_runs_on(before_s, after_s):
+    """drift_every_s is not in the checkpoint's fingerprint: a state written at one cadence restores at
+    another. Drift's rings are then as many runs long as that cadence's (the jump test's starts empty) and
+    the runs kept since the last refit that the new buffers cannot hold are folded into the moments at once:
+    none lost, and it runs on."""
+    cfg, rows = corridor_rows(400, drift_every_s=before_s)
+    a = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    for row in rows[:238]:
+        a.observe(row)
+    state = json.loads(json.dumps(a.state()))
+    kept = np.array(state["rules"]["drift"]["kept"]["pairs"], bool)
+    learned = drift_rule(a).pair_count + kept.sum(axis=0)       # what it learned, kept runs included
+    cfg_b, _ = corridor_rows(1, drift_every_s=after_s)
+    b = FaultTracker(cfg_b.sensor_specs(), cfg_b.topology, cfg_b.tick_s, cfg_b.faults)
+    b.restore(state)
+    drift = drift_rule(b)
+    np.testing.assert_array_equal(drift.pair_count + drift._pl[:drift._filled].sum(axis=0), learned)
+    ticks = drift.ticks
+    for row in rows[238:]:
+        b.observe(row)
+    assert drift.ticks > ticks and drift.fitted.all()

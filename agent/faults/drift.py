@@ -7,7 +7,7 @@ LAG_HALF_LIVES_S): a motor temperature follows the current with a lag, a fluid t
 follows the motor with a longer one, so raw levels would disagree whenever the load changes
 while the predicted value does not. The models are fitted online (ridge regression on
 exponentially forgotten moments over DRIFT_HORIZON × `learn_s`) from ticks on which both
-sensors are healthy and unsuspected, and refitted every REFIT_TICKS ticks. The moments are
+sensors are healthy and unsuspected, and refitted every REFIT_TICKS ticks' seconds. The moments are
 brought up to date at the refit, from the ticks kept since (_fold: the same sums as a
 tick-by-tick update, in a few calls instead of a dozen a tick).
 
@@ -20,7 +20,7 @@ healthy sensor of its context stays under drift_z / 2: the model attributes the 
 sensor, not the process. An incident (a queue, cavitation) moves several sensors of a station
 or skid against their predictions at once, and then spreads to the neighbours: never a drift.
 Predictors that look suspect (|D| over drift_z / 2) are left out of the others' medians.
-A drift is slow: when the median residual jumps (by ABRUPT pair spreads within ABRUPT_TICKS:
+A drift is slow: when the median residual jumps (by ABRUPT pair spreads within ABRUPT_TICKS ticks' seconds:
 congestion setting in, a valve moved, a lasting shift of the process) the sensor is not judged
 a drift until its departure is back under drift_z / 2; that step is the scorers' to judge.
 The departure is measured from the residual's own slow level (half-life BASE_HALF_LIFE_S,
@@ -44,6 +44,13 @@ After a fault of another kind the sensor's lags and departure are stale: drift i
 after SETTLE_WINDOWS × drift_window_s of readings. Everything is vectorised over sensors,
 stations and pairs; a tick costs a few dozen numpy operations whatever the number of sensors.
 
+Drift may be judged every k-th tick (`faults.drift_every_s`: the tracker runs it on one tick in k and
+builds it with `every` = k). Everything it decides is then stated in seconds: its half-lives and
+durations were already, and its counts tuned in the data's ticks (ABRUPT_TICKS, REFIT_TICKS,
+MIN_COUNT_TICKS, pairs.py's MIN_PAIR_TICKS, relation.py's MIN_REL_TICKS) are taken as that many
+ticks' seconds (× tick_s) and counted in its own runs of run_s = k × tick_s (`_runs`: at least the
+seconds, at least one run). At k = 1 every count is the constant itself: the same decisions.
+
 Check on site: calibration (zero / span) of the transmitter, a loop whose sensitivity changed
 (pavement damage, a loose connection), fouling or ageing of the sensing element.
 """
@@ -54,17 +61,19 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .ramp import RISE_Z, Ramp
-from .pairs import F, LEARN_CLIP, PairModels, _full_median, _row_median
-from .relation import EARLY, RELATION_STATE, RELATION_Z, StationRelation
+from .pairs import F, LEARN_CLIP, MIN_PAIR_TICKS, PairModels, _full_median, _row_median
+from .relation import EARLY, MIN_REL_TICKS, RELATION_STATE, RELATION_Z, StationRelation
 from .context import WholeCounts
 from .rule import Held, Tick
 
 LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
 DRIFT_HORIZON = 4.0      # the pair models forget over this many × learn_s
+# Counts tuned in the data's ticks, each taken as that many ticks' seconds (× tick_s) and counted in drift's runs (_runs)
 REFIT_TICKS = 10         # the pair models are solved again (and their moments updated) this often
 CLIP = 3.0               # a departure beyond this many spreads is learned as this many
 SETTLE_WINDOWS = 3.0
 ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this within this many ticks is not a drift
+MIN_COUNT_TICKS = 30     # the departure's spread is learned this long at least (and learn_s) before a row is judged
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
 _ABRUPT, _CLIP2 = fnp.const(ABRUPT), fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
@@ -72,15 +81,22 @@ _ABRUPT, _CLIP2 = fnp.const(ABRUPT), fnp.const(CLIP ** 2)       # (per-tick oper
 
 class Drift(PairModels, StationRelation):
     KIND = "drift"
-    EVERY_KEY = "drift_every_s"     # judged every that many seconds: the tracker passes that as tick_s
+    EVERY_KEY = "drift_every_s"     # judged every that many seconds: the tracker passes that in ticks as `every`
 
-    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float, every: int = 1):
+        """`tick_s`: the data's tick; `every`: drift is run on one tick in that many (its run, run_s)."""
         n = ctx.n
         self.n = n
+        self.run_s = run_s = tick_s * every
+        # The counts tuned in the data's ticks, as runs covering their seconds (at k = 1: the constants).
+        self.abrupt_runs = _runs(ABRUPT_TICKS * tick_s, run_s)
+        self.refit_runs = _runs(REFIT_TICKS * tick_s, run_s)
+        self.min_pair_runs = _runs(MIN_PAIR_TICKS * tick_s, run_s)
+        self.min_rel_runs = _runs(MIN_REL_TICKS * tick_s, run_s)
         self.z_limit = cfg.drift_z
         self.required_s = cfg.drift_s
         self._required = max(self.required_s, 1e-9)       # a decision's least time held
-        self.lam = 1.0 - 0.5 ** (tick_s / cfg.drift_window_s)
+        self.lam = 1.0 - 0.5 ** (run_s / cfg.drift_window_s)
         self._lam_keep = 1 - self.lam
         # (per-tick operands as 0-d arrays, the same bits: fastnp.const)
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
@@ -90,15 +106,16 @@ class Drift(PairModels, StationRelation):
         # |departure| in one call (observe's `past`): the limit, a relation's early share and its half limit.
         self._past_at = np.array([[self.z_limit], [EARLY * RELATION_Z * self.z_limit], [0.5 * RELATION_Z * self.z_limit]])
         self.d2_floor = self.lam / (2.0 - self.lam)          # the running mean's variance for white residuals
-        self.keep = np.array([0.5 ** (tick_s / h) for h in LAG_HALF_LIVES_S])[:, None]
+        self.keep = np.array([0.5 ** (run_s / h) for h in LAG_HALF_LIVES_S])[:, None]
         self.take = 1.0 - self.keep
         # (keep and take at the lags' own shape: multiplies with one operand broadcast at most, the same products)
         self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
         self._take_full = np.ascontiguousarray(np.broadcast_to(self.take, (len(LAG_HALF_LIVES_S), n)))
-        self.alpha_min = tick_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * tick_s)
-        self.min_count = max(30.0, cfg.learn_s / tick_s)      # ticks of the departure's spread before judging
-        self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / tick_s))
-        self.held = Held(n, tick_s)
+        self.alpha_min = run_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * run_s)
+        # runs of the departure's spread before judging
+        self.min_count = max(_runs(MIN_COUNT_TICKS * tick_s, run_s), cfg.learn_s / run_s)
+        self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / run_s))
+        self.held = Held(n, run_s)
         # Pairs (target i, predictor j) over every context; slot[i, k] is the k-th pair of i (P: none).
         target, source = [], []
         for i, c in enumerate(ctx.context):
@@ -152,7 +169,7 @@ class Drift(PairModels, StationRelation):
         self._all_n = np.ones(n, bool)             # every sensor (read-only)
         self._all_n.flags.writeable = False
         # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
-        # up to date every REFIT_TICKS from the ticks kept meanwhile (_fold: the same sums, fewer calls).
+        # up to date every refit_runs from the runs kept meanwhile (_fold: the same sums, fewer calls).
         self.pair_count = np.zeros(p)
         self.mu = np.zeros((p, F + 1))
         self.cov = np.zeros((p, F + 1, F + 1))
@@ -190,8 +207,8 @@ class Drift(PairModels, StationRelation):
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
         # The ramp (ramp.py): sensors without a station relation (the pump's).
-        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, tick_s, cfg.drift_jump_back, cfg.drift_z, cfg.drift_s,
-                         ABRUPT_TICKS)
+        self.ramp = Ramp(self.trio_sign == 0, cfg.drift_ramp_s, run_s, cfg.drift_jump_back, cfg.drift_z, cfg.drift_s,
+                         self.abrupt_runs)
         # Per row — the n sensors, then the S stations' relations — the smoothed residual (the
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
@@ -201,7 +218,7 @@ class Drift(PairModels, StationRelation):
         self._med_all = np.zeros(m)
         self._med_n = self._med_all[:n]
         self._med_rel = self._med_all[n:]          # (the relations' part: _relation's z clipped into it)
-        self.base_lam = 1.0 - 0.5 ** (tick_s / BASE_HALF_LIFE_S)
+        self.base_lam = 1.0 - 0.5 ** (run_s / BASE_HALF_LIFE_S)
         self._c_alpha_min, self._c_d2_floor = fnp.const(self.alpha_min), fnp.const(self.d2_floor)
         # The slow level and the spread, the two statistics learn updates every tick, as the rows of one
         # array (base_e, d2: views), each learned as s += rate × (its step): observe writes the level's
@@ -238,9 +255,9 @@ class Drift(PairModels, StationRelation):
         self._not_over = self._all_quiet           # ~over, made once a tick (all True: the read-only one)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
-        self.recent = np.full((ABRUPT_TICKS, m), np.nan)     # the residual of the last ticks, a ring
+        self.recent = np.full((self.abrupt_runs, m), np.nan)     # the residual of the last runs, a ring
         self.head = 0
-        self._init_history(ctx, cfg.drift_moved_alone, tick_s, m)
+        self._init_history(ctx, cfg.drift_moved_alone, run_s, m)
         self._init_jump_back(cfg.drift_jump_back, n)
         self._init_vouch()
         # A sensor's own row and its station's relation row: what a fault of the sensor touches.
@@ -263,17 +280,17 @@ class Drift(PairModels, StationRelation):
         self._own = np.zeros(n, bool)
         # The ticks since the last refit, folded into the moments then (_fold).
         self._filled = 0
-        self._g = np.zeros((REFIT_TICKS, p, F + 1))
+        self._g = np.zeros((self.refit_runs, p, F + 1))
         # The kept ticks' learned pairs and relations, and the pairs' and relations' learned-tick counts,
         # each as views of one array: a fold weighs both in one go (_weights), with no concatenate.
-        self._on = np.zeros((REFIT_TICKS, p + s_n), bool)
+        self._on = np.zeros((self.refit_runs, p + s_n), bool)
         self._pl, self._rc = self._on[:, :p], self._on[:, p:]
         self._counts = fnp.concatenate((self.pair_count, self.rel_count))
         self.pair_count, self.rel_count = self._counts[:p], self._counts[p:]
-        self._pl_all = [False] * REFIT_TICKS       # per slot of _pl: all True (every pair; not written again)
-        self._r = np.zeros((REFIT_TICKS, s_n))
-        self._u = np.zeros((REFIT_TICKS, s_n))
-        self._rc_all = [False] * REFIT_TICKS       # per slot of _rc: all True (written by a tick with no row over)
+        self._pl_all = [False] * self.refit_runs       # per slot of _pl: all True (every pair; not written again)
+        self._r = np.zeros((self.refit_runs, s_n))
+        self._u = np.zeros((self.refit_runs, s_n))
+        self._rc_all = [False] * self.refit_runs       # per slot of _rc: all True (written by a tick with no row over)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
@@ -305,7 +322,7 @@ class Drift(PairModels, StationRelation):
         xl[0] = t.x
         np.multiply(t.x, t.x, out=xl[1])
         # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there): a refit folds
-        # the slots every REFIT_TICKS learned ticks, so fewer than REFIT_TICKS are ever filled here.
+        # the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
         g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
         xl_one = self._xl_one
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
@@ -354,7 +371,7 @@ class Drift(PairModels, StationRelation):
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > _ABRUPT
         self.recent[self.head] = med
-        self.head = (self.head + 1) % ABRUPT_TICKS
+        self.head = (self.head + 1) % self.abrupt_runs
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
         # and departure are stale: settle first.
         # A relation row also settles while a mate drifts: that drift explains its break.
@@ -620,7 +637,7 @@ class Drift(PairModels, StationRelation):
             self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
             self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
         self.ticks += 1
-        if self.ticks % REFIT_TICKS == 0:
+        if self.ticks % self.refit_runs == 0:
             self._refit()
 
     def _learn_rows(self, dev: np.ndarray, b: np.ndarray | None, calm: np.ndarray | None) -> None:
@@ -707,8 +724,12 @@ class Drift(PairModels, StationRelation):
             mine = getattr(self, k)
             mine[:n] = np.asarray(state[k], float)
         self.ticks = int(state["ticks"])
-        self.recent[:, :n] = np.array(state["recent"], float).reshape(ABRUPT_TICKS, n)
-        self.head = int(state["head"])
+        # (a ring of another length — written at another cadence, drift_every_s — is left empty, as a
+        # fresh start: no jump judged until it refills)
+        same_ring = len(state["recent"]) == self.abrupt_runs
+        if same_ring:
+            self.recent[:, :n] = np.array(state["recent"], float).reshape(self.abrupt_runs, n)
+            self.head = int(state["head"])
         self.stepped[:n] = state["stepped"]
         self._any_stepped = True            # (known again at the next tick)
         ramp = state.get("ramp")             # a checkpoint from before the ramp: none held
@@ -718,7 +739,8 @@ class Drift(PairModels, StationRelation):
         if rel is not None and self.trio.size:
             for k in ROW_STATE:
                 getattr(self, k)[n:] = np.asarray(rel[k], float)
-            self.recent[:, n:] = np.array(rel["recent"], float).reshape(ABRUPT_TICKS, -1)
+            if same_ring:
+                self.recent[:, n:] = np.array(rel["recent"], float).reshape(self.abrupt_runs, -1)
             self.stepped[n:] = rel["stepped"]
             for k in RELATION_STATE:
                 mine = getattr(self, k)
@@ -736,18 +758,40 @@ class Drift(PairModels, StationRelation):
         self._refit()           # (the models of the moments restored)
         kept = state.get("kept")        # a checkpoint from before it: its moments had the kept ticks folded in
         if kept is not None:
-            k = len(kept["pairs"])
-            self._g[:k] = np.array(kept["g"], float).reshape((k,) + self._g.shape[1:])
-            self._pl[:k] = np.array(kept["pairs"], bool).reshape((k,) + self._pl.shape[1:])
-            self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
-            self._rc_all = [False] * REFIT_TICKS
-            for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
-                mine[:k] = np.array(kept[key], mine.dtype).reshape((k,) + mine.shape[1:])
-            self._filled = k
+            self._restore_kept(kept)
 
+    def _restore_kept(self, kept: dict) -> None:
+        """The runs kept since the last refit, back into the buffers the next refit folds. More than the
+        runs left before that refit leave room for (never from a checkpoint of this cadence: its kept runs
+        are ticks % refit_runs; one written at another `drift_every_s`) are folded now instead, a buffer's
+        length at a time: the same moments, the models solved again at the next refit."""
+        cap, total = self.refit_runs, len(kept["pairs"])
+        if total <= self.ticks % cap:
+            self._load_kept(kept, 0, total)
+            return
+        for a in range(0, total, cap):
+            self._load_kept(kept, a, min(a + cap, total))
+            self._fold()
+
+    def _load_kept(self, kept: dict, a: int, b: int) -> None:
+        """A checkpoint's kept runs a…b into the buffers' first slots."""
+        k = b - a
+        self._g[:k] = np.array(kept["g"][a:b], float).reshape((k,) + self._g.shape[1:])
+        self._pl[:k] = np.array(kept["pairs"][a:b], bool).reshape((k,) + self._pl.shape[1:])
+        self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
+        self._rc_all = [False] * self.refit_runs
+        for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
+            mine[:k] = np.array(kept[key][a:b], mine.dtype).reshape((k,) + mine.shape[1:])
+        self._filled = k
 
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
 
 
 def _json(a: np.ndarray):
     return [[None if np.isnan(v) else v for v in row] for row in a.tolist()]
+
+
+def _runs(seconds: float, run_s: float) -> int:
+    """Drift's runs (of run_s) covering `seconds`, at least one: a count tuned in the data's ticks, at
+    a cadence. (The tolerance: the seconds are whole multiples of the tick, k × tick_s / tick_s may round.)"""
+    return max(1, int(np.ceil(seconds / run_s - 1e-9)))

@@ -1,4 +1,4 @@
-"""drift's pair models: fitted every REFIT_TICKS ticks from the moments, and the row medians of their residuals.
+"""drift's pair models: fitted every REFIT_TICKS ticks' seconds from the moments, and the row medians of their residuals.
 
 A mixin of Drift (drift.py), as StationRelation is: the ridge fit of x_i on g = (x_j, x_j², lag1_j,
 lag2_j) per pair (target i, predictor j), from exponentially forgotten moments brought up to date at
@@ -17,7 +17,7 @@ from .. import fastnp as fnp
 
 F = 4                    # pair features: x_j, x_j², and x_j's two lags
 RIDGE = 0.01             # ridge penalty, a share of each feature's variance (lags are collinear)
-MIN_PAIR_TICKS = 60      # a pair model predicts once it has learned from this many ticks
+MIN_PAIR_TICKS = 60      # a pair model predicts once it has learned this many ticks' seconds (drift's min_pair_runs)
 LEARN_CLIP = 3.0         # a reading is learned at most this many pair spreads off its prediction
 _RIDGE_EYE = RIDGE * np.eye(F)     # (made once: the refit adds it to every pair's feature correlations)
 _RIDGE_EYE.flags.writeable = False
@@ -85,7 +85,7 @@ class PairModels:
         self.spread = sd[:, F] * np.sqrt(np.maximum(var_z, 1e-6))
         self.clip_width = LEARN_CLIP * self.spread
         self._fold_coefs()
-        self.fitted = self.pair_count >= MIN_PAIR_TICKS
+        self.fitted = self.pair_count >= self.min_pair_runs
         self._all_fitted = fnp.count_nonzero(self.fitted) == self.fitted.size
 
     def _fold_coefs(self) -> None:

@@ -14,7 +14,7 @@ off by 3–10 spreads for a quarter of an hour while the temperatures catch up) 
 with no calm context to judge it by, and ends with its reading jumping back onto what its
 neighbours predict — a jump the spike rule would call a spike. So a sensor whose departure was
 past the limit (or past half of it for `drift_s`, as a station relation must be for its jump
-back) on one of the last ABRUPT_TICKS ticks, whose reading now jumps while its context
+back) on one of the last ABRUPT_TICKS ticks' runs (drift's abrupt_runs), whose reading now jumps while its context
 does not (the spike rule's decision that tick) and whose residual is then back within half the
 limit, was drifting: decided as a drift on that tick (the drift rule names the fault: it comes
 first), its fault starting when the departure last passed half the limit. A noisy sensor's jump
@@ -66,7 +66,7 @@ class Ramp:
         self.back_on = bool(on.any()) and jump_back
         self.limit = limit                     # drift_z
         self.required_s = required_s           # drift_s
-        self.window = window                   # the drift rule's abrupt test's ticks
+        self.window = window                   # the drift rule's abrupt test's runs (abrupt_runs)
         self.far_left = np.zeros(n, np.int64)
         self.far_sign = np.zeros(n)
         self.far_size = np.zeros(n)
@@ -267,7 +267,8 @@ class Ramp:
         self._ramped_any = bool(self.ramped.any())
         # (a checkpoint from before the jump back's keys: nothing far, nothing judged yet)
         self.judged_run[:] = state.get("judged_run", 0)
-        self.far_left[:] = state.get("far_left", 0)
+        # (at most window + 1: a checkpoint written at another cadence counted other runs)
+        self.far_left[:] = np.minimum(state.get("far_left", 0), self.window + 1)
         self.far_sign[:] = state.get("far_sign", 0.0)
         self.far_size[:] = state.get("far_size", 0.0)
         self.over_from[:] = [np.nan if v is None else v for v in state.get("over_from", [None] * self.over_from.size)]

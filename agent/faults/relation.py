@@ -85,7 +85,7 @@ VARIED = 0.25            # 1/speed² varying by this share of its mean: a queue 
 EXPLAIN = 0.5            # unjudged mates: the blamed one's own move explains this share of the relation's
 RELATION_SIGN = (1.0, -1.0, -1.0)   # how a flow, occ, speed reading too high moves log flow − log occ − log speed
 REL_LEARN_CLIP = 3.0     # a tick's relation residual is learned at most this many of its spreads off
-MIN_REL_TICKS = 60       # a relation is judged once it has learned from this many ticks
+MIN_REL_TICKS = 60       # a relation is judged once it has learned this many ticks' seconds (drift's min_rel_runs)
 BACK_FROM = 3.0          # the jump back: the relation's last tick residual this many of its spreads its departure's way…
 BACK_TO = 1.0            # …and this tick's back within this many
 BACK_SHARE = 1.0 / 3.0   # …or under BACK_FROM, with this share or less of its raw departure left (a queue's level)
@@ -528,5 +528,5 @@ class StationRelation:
                               fnp.where(self.rel_b_known, self.rel_b, prior))
         self.rel_b_known |= varied
         self.rel_a = np.maximum(m_e2 - self.rel_b * m_u, 0.05 * m_e2) + 1e-12
-        self.rel_fitted = self.rel_count >= MIN_REL_TICKS
+        self.rel_fitted = self.rel_count >= self.min_rel_runs
         self._all_rel_fitted = fnp.count_nonzero(self.rel_fitted) == self.rel_fitted.size

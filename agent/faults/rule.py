@@ -5,8 +5,9 @@ arrays: the fault condition holds now / has held long enough to judge the sensor
 `evidence(i, tick) -> dict` (what an operator is told). Rules that keep state beyond `Held`
 also have `state()` / `restore()`. A rule that judges something slow may name a config key in
 `EVERY_KEY` (seconds): the tracker then runs it (observe and learn) only every that many seconds'
-worth of ticks, and builds it with that as its tick, so its durations and half-lives stay in seconds;
-in between, its last condition stands and it decides nothing. A rule whose calm tick the tracker
+worth of ticks, and builds it with `every` (that many ticks) beside the data's tick_s, so that it keeps
+its durations, half-lives and counts in seconds (drift.py); in between, its last condition stands and it
+decides nothing. A rule whose calm tick the tracker
 can tell from the Tick alone names it in `quiet_on` (rule_quiet): the tracker then does not call it.
 """
 from __future__ import annotations

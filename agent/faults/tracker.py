@@ -61,9 +61,10 @@ class FaultTracker:
         self.normal = Normal(n, cfg.learn_s / tick_s)
         # Every floor +0.0 (the usual): x − floor is x, bit for bit, and is not computed a tick.
         self._zero_floor = not (fnp.count_nonzero(self.ctx.floor) or np.signbit(self.ctx.floor).any())
-        # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, as a tick that long.
+        # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, and is told so.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
-        self.rules = [rule(cfg, self.ctx, tick_s * k) for rule, k in zip(RULES, self.every)] if cfg.enabled else []
+        self.rules = [rule(cfg, self.ctx, tick_s, every=k) if hasattr(rule, "EVERY_KEY") else rule(cfg, self.ctx, tick_s)
+                      for rule, k in zip(RULES, self.every)] if cfg.enabled else []
         self._learners = [(r, rule) for r, rule in enumerate(self.rules) if hasattr(rule, "learn")]
         self._rule_kinds = [rule.KIND for rule in self.rules]
         # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
