@@ -6,6 +6,9 @@ alerts and faults ended, its final counts), but the MQTT sink dropped it when th
 had gone out less than `health_interval_s` before: user4's centre read `alert_active: true` for a
 gateway that had ended its alert and stopped. Here the interval outlasts the run, so only the start's
 health and the final one can be sent; the retained health must carry the run's final counts.
+
+Its schema (agent/schemas/health.schema.json) declares every key it carries: `sinks`, `intake`,
+`sd_notify_dropped` and `feedback`, which README tells operators to read, were missing from it.
 """
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ import json
 import re
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from conftest import PUMP, start_logged_agent
 from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
 
 NODE, SITE = "gw-final", "lab"
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "agent/schemas/health.schema.json").read_text())
 
 
 def test_the_retained_health_after_a_clean_stop_is_the_last_snapshot(tmp_path, broker):
@@ -30,7 +35,7 @@ def test_the_retained_health_after_a_clean_stop_is_the_last_snapshot(tmp_path, b
            "alerts": {"update_interval_s": 5, "cooldown_ticks": 2},
            "sinks": [{"type": "jsonl", "path": str(tmp_path / "events.jsonl")},
                      {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port},
-                      "health_interval_s": 3600}],
+                      "health_interval_s": 3600, "feedback": {}}],
            "state_dir": str(tmp_path / "state")}
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
     agent = start_logged_agent(tmp_path / "agent.yaml", tmp_path)
@@ -55,3 +60,6 @@ def test_the_retained_health_after_a_clean_stop_is_the_last_snapshot(tmp_path, b
     got = json.loads(health.payload)
     assert (got["ticks"], got["alert_active"], got["alert_events"]) == (ticks, False, events), \
         f"the retained health is not the last snapshot: ticks {got['ticks']} of {ticks}, events {got['alert_events']}"
+    jsonschema.validate(got, SCHEMA)
+    undeclared = sorted(set(got) - set(SCHEMA["properties"]))
+    assert not undeclared, f"health keys its schema does not declare: {undeclared}"
