@@ -189,6 +189,15 @@ class AlertTracker:
     def active(self) -> bool:
         return self.open is not None
 
+    def open_summary(self) -> dict | None:
+        """The open alert as health reports it (None: none open): a subscriber that missed events (a
+        session expired, events past `alert_expiry_s`, a fresh console) learns from the retained health
+        which alert is open, and that an alert it still shows open has ended."""
+        a = self.open
+        if a is None:
+            return None
+        return {"alert_id": a.alert_id, "seq": a.seq - 1, "start": iso(a.start)}
+
     def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
                 hold=None, levels=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.

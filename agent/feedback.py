@@ -100,6 +100,7 @@ class FeedbackMemory:
         self.lifts: OrderedDict[str, tuple[float, float]] = OrderedDict()  # alert_id -> (lift, since ts)
         self.confirmed: OrderedDict[str, None] = OrderedDict()
         self.now = 0.0                  # the latest tick time seen: feedback is applied at it
+        self.save_problem: str | None = None    # why the last save failed (said once, until one works)
         if path is not None:
             self._load()
 
@@ -120,12 +121,14 @@ class FeedbackMemory:
                                           for lift, since in self.lifts.values()))
 
     def seen(self, alert_id: str, ts: float, peak: float, threshold: float) -> None:
-        """An alert event was raised: feedback may now name it."""
+        """An alert event was raised: feedback may now name it — after a restart too (saved now: an
+        operator often judges an alert hours later, when an upgrade or a crash has restarted the agent)."""
         self.now = ts
         self.known[alert_id] = peak / threshold if threshold > 0 else 1.0
         self.known.move_to_end(alert_id)
         while len(self.known) > KNOWN_ALERTS:
             self.known.popitem(last=False)
+        self._save()
 
     # -- a verdict -----------------------------------------------------------------------------
 
@@ -167,7 +170,14 @@ class FeedbackMemory:
         try:
             atomic_write(self.path, json.dumps(self.to_dict()).encode())
         except OSError as exc:
-            log.warning("feedback: cannot save %s (%s); it holds until the agent stops", self.path, exc.strerror)
+            if exc.strerror != self.save_problem:
+                log.warning("feedback: cannot save %s (%s); it holds until the agent stops, or until a save "
+                            "works", self.path, exc.strerror)
+            self.save_problem = exc.strerror
+            return
+        if self.save_problem is not None:
+            log.info("feedback: %s is saved again", self.path)
+            self.save_problem = None
 
     def _load(self) -> None:
         try:

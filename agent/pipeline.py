@@ -314,7 +314,8 @@ class Pipeline:
         return {"tier": self.chain.tier, "model": self.chain.current.describe(), "ticks": self.ticks,
                 "warm": self.warm, "threshold": thr.value if thr else None,
                 "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
-                "alert_active": self.alerts.active, "tier_switches": self.chain.switch_count,
+                "alert_active": self.alerts.active, "alert_open": self.alerts.open_summary(),
+                "tier_switches": self.chain.switch_count,
                 "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
                 "sensors_flat_at_fit": [] if self.normaliser is None else
                 [self.sensors[j] for j in np.flatnonzero(self.normaliser.floored())],

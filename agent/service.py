@@ -273,6 +273,11 @@ class Agent:
     def _process(self, rows) -> None:
         for row in rows:
             self.notifier.ping()
+            if row.rebased_from is not None:
+                # The data stepped back (Aligner): the pipeline ends an alert left open by the last run
+                # ('restart') and starts a new time base, so the new data that later passes the
+                # checkpoint's last tick is not the restart's first — an alert open then is this life's.
+                self._resume_from = None
             started = time.perf_counter()
             warm = self.pipeline.warm
             res = self.pipeline.step(row)

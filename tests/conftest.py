@@ -308,10 +308,16 @@ class NotifySocket:
 
 # ---- the agent as a subprocess under the fake systemd ----------------------------------------
 
+def agent_env(**extra: str) -> dict[str, str]:
+    """The environment for `python -m agent` started in another directory than the repository:
+    PYTHONPATH names this tree, else `import agent` finds whatever checkout the virtualenv's
+    editable install points to (worktrees share one venv: the tests would run another tree's agent)."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+
 def start_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-    env.update({"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC),
-                "PYTHONPATH": str(REPO), **(extra_env or {})})
+    env = {k: v for k, v in agent_env().items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update({"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC), **(extra_env or {})})
     return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 

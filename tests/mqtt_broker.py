@@ -230,7 +230,8 @@ class Collector:
     delivers what was queued for it."""
 
     def __init__(self, port: int, topics: list[str], client_id: str | None = None, persistent: bool = True,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", tls: tuple[Path, Path, Path] | None = None):
+        """`tls`: (CA, client certificate, key) for a TLS listener that requires a client certificate."""
         self.messages: list[mqtt.MQTTMessage] = []
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
@@ -244,6 +245,9 @@ class Collector:
         self.subscribed = threading.Event()     # set once the broker acknowledged every topic
         self._pending: set[int] = set()
         self.client.reconnect_delay_set(0.1, 0.5)
+        if tls is not None:
+            ca, cert, key = tls
+            self.client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
         props = Properties(PacketTypes.CONNECT)
         if persistent:
             props.SessionExpiryInterval = 3600

@@ -7,7 +7,6 @@ step of +5 on sensor `a` for 30 of every 100 rows, so alerts open, update and en
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from conftest import NotifySocket, wait_for
+from conftest import NotifySocket, agent_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "agent/schemas/alert.schema.json").read_text())
@@ -67,7 +66,7 @@ class AgentProcess:
         self.tmp = tmp
         self.notify = NotifySocket(f"@stad-restart-{uuid.uuid4().hex[:12]}")
         self.err_path = tmp / f"{name}.stderr"
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify.address)
+        env = agent_env(NOTIFY_SOCKET=self.notify.address)
         env.pop("WATCHDOG_USEC", None)
         with self.err_path.open("w") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(config)],

@@ -13,50 +13,21 @@ import json
 import queue
 import subprocess
 import sys
-import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_broker import MOSQUITTO, Mosquitto, free_port, make_tls_files, _hand_to_mosquitto_user
+from mqtt_broker import MOSQUITTO
 from conftest import PUMP, interrupt_agent as stop, wait_until
+from fleet_brokers import make_fleet
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ROOT / "configs" / "mosquitto"
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="the mosquitto binary is not installed")
-
-
-@dataclass
-class ShippedMosquitto(Mosquitto):
-    """A Mosquitto started from a shipped config with its deployment values replaced by the test's."""
-    text: str = ""
-
-    def write_config(self) -> None:
-        self.conf.write_text(self.text + f"\nlog_dest file {self.log_file}\nlog_type information\n")
-
-
-def shipped(name: str, replace: dict[str, str]) -> str:
-    """The shipped file with each deployment value replaced; each must be there (the test follows the file)."""
-    text = (CONFIGS / name).read_text()
-    for old, new in replace.items():
-        assert old in text, f"{name} no longer contains {old!r}"
-        text = text.replace(old, new)
-    return text
-
-
-def client_cert(ca_dir: Path, out_dir: Path, cn: str) -> tuple[Path, Path]:
-    key, csr, cert = out_dir / f"{cn}.key", out_dir / f"{cn}.csr", out_dir / f"{cn}.crt"
-    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", str(key), "-out", str(csr))
-    run("x509", "-req", "-in", str(csr), "-CA", str(ca_dir / "ca.crt"), "-CAkey", str(ca_dir / "ca.key"),
-        "-CAcreateserial", "-days", "2", "-out", str(cert))
-    return cert, key
 
 
 def agent_yaml(tmp_path: Path, site: str, node: str, port: int, seed: int) -> Path:
@@ -110,46 +81,14 @@ def feedback_round_trip(port: int, ca: Path, cert: Path, key: Path, alert: dict)
 
 
 def test_alerts_cross_the_bridge_while_the_central_broker_is_killed_and_restarted(tmp_path):
-    started: list[Mosquitto] = []
     procs: list[subprocess.Popen] = []
-    pki = Path(tempfile.mkdtemp(prefix="stad-fleet-pki-"))
-    tls = make_tls_files(pki)           # the fleet CA and the central broker's certificate (SAN 127.0.0.1)
-    central_dir = Path(tempfile.mkdtemp(prefix="stad-central-"))
-    central_port = free_port()
-    for f in (tls.ca, tls.cert, tls.key):
-        (central_dir / f.name).write_bytes(f.read_bytes())
-    (central_dir / "fleet.acl").write_text((CONFIGS / "fleet.acl").read_text())
-    central = ShippedMosquitto(dir=central_dir, port=central_port, text=shipped("central.conf", {
-        "listener 8883": f"listener {central_port} 127.0.0.1",
-        "/etc/mosquitto/certs/fleet-ca.crt": str(central_dir / "ca.crt"),
-        "/etc/mosquitto/certs/central.crt": str(central_dir / "server.crt"),
-        "/etc/mosquitto/certs/central.key": str(central_dir / "server.key"),
-        "/etc/mosquitto/fleet.acl": str(central_dir / "fleet.acl"),
-        "/var/lib/mosquitto/": f"{central_dir}/",
-        "log_dest syslog": ""}))
-    sites = {}
-    for site in ("plant-a", "plant-b"):
-        d = Path(tempfile.mkdtemp(prefix=f"stad-{site}-"))
-        cert, key = client_cert(pki, d, f"site-{site}")
-        (d / "ca.crt").write_bytes(tls.ca.read_bytes())
-        port = free_port()
-        text = shipped("gateway-bridge.conf", {
-            "listener 1883 127.0.0.1": f"listener {port} 127.0.0.1",
-            "address central.example.net:8883": f"address 127.0.0.1:{central_port}",
-            "/etc/mosquitto/certs/fleet-ca.crt": str(d / "ca.crt"),
-            "/etc/mosquitto/certs/gateway.crt": str(cert),
-            "/etc/mosquitto/certs/gateway.key": str(key),
-            "/var/lib/mosquitto/": f"{d}/",
-            "restart_timeout 2 60": "restart_timeout 1 5",     # the test waits for the reconnect
-            "log_dest syslog": ""}).replace("plant-a", site)
-        sites[site] = ShippedMosquitto(dir=d, port=port, text=text)
-    viewer_cert, viewer_key = client_cert(pki, pki, "viewer")
-    operator_cert, operator_key = client_cert(pki, pki, "operator")
-    _hand_to_mosquitto_user(pki)
+    fleet = make_fleet(("plant-a", "plant-b"))
+    central, sites, tls = fleet.central, fleet.sites, fleet.tls
+    central_port = central.port
+    viewer_cert, viewer_key = fleet.certs["viewer"]
+    operator_cert, operator_key = fleet.certs["operator"]
     try:
-        for broker in (central, *sites.values()):
-            started.append(broker)
-            broker.start()
+        fleet.start()
         listen_out = tmp_path / "listen.jsonl"
         listen_err = tmp_path / "listen.err"
         listen = subprocess.Popen(
@@ -161,9 +100,7 @@ def test_alerts_cross_the_bridge_while_the_central_broker_is_killed_and_restarte
         assert wait_until(lambda: "following" in listen_err.read_text() or listen.poll() is not None, 30), \
             listen_err.read_text()
         central.wait_saved("fleet-viewer")      # its session survives the SIGKILL below
-        for site, broker in sites.items():
-            assert wait_until(lambda: "Connecting bridge" in broker.log_text()
-                              and central.log_text().count(f"as bridge-site-{site}") >= 1, 30), broker.log_text()
+        fleet.wait_bridged()
         nodes = [("plant-a", "gw-a1", sites["plant-a"]), ("plant-a", "gw-a2", sites["plant-a"]),
                  ("plant-b", "gw-b1", sites["plant-b"])]
         agents = [subprocess.Popen([sys.executable, "-m", "agent", "run", "-c",
@@ -198,5 +135,4 @@ def test_alerts_cross_the_bridge_while_the_central_broker_is_killed_and_restarte
     finally:
         for p in procs:
             stop(p)
-        for b in started:
-            b.kill()
+        fleet.kill()

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from agent.digest import sha256
+from conftest import agent_env
 from agent.quantile import quantile
 from agent.scorers.rls import BatchRLS
 from agent.service import return_freed_blocks
@@ -49,7 +50,7 @@ def write_small_csv(tmp_path) -> None:
 def loaded_by_run(tmp_path, config: str) -> set[str]:
     (tmp_path / "agent.yaml").write_text(textwrap.dedent(config))
     res = subprocess.run([sys.executable, "-c", RUN_AND_LIST, "run", "-c", str(tmp_path / "agent.yaml")],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=agent_env())
     assert res.returncode == 0, res.stderr[-2000:]
     return set(res.stdout.split())
 
@@ -332,7 +333,7 @@ def test_the_agent_returns_free_heap_pages_once_its_warm_up_is_fitted(tmp_path):
     write_small_csv(tmp_path)
     (tmp_path / "agent.yaml").write_text(textwrap.dedent(SMALL_CSV_AGENT))
     res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml", "--log-level", "debug"],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=agent_env())
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [line for line in res.stderr.splitlines() if "warm-up fitted: free heap pages" in line]
     assert len(lines) == 1, res.stderr[-3000:]       # once: when the warm-up's fit is done

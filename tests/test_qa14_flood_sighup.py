@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import re
 import signal
@@ -24,7 +23,7 @@ from collections import Counter
 
 import yaml
 
-from conftest import NotifySocket, free_port, wait_for
+from conftest import NotifySocket, agent_env, free_port, wait_for
 
 JUNK = [b"{not json", b"\xff\xfe\x00", b'{"a": "x"}', b"[1, 2]", b'{"a": 1e999}', b"a" * 9000]
 
@@ -43,7 +42,7 @@ class UdpAgent:
         with self.err_path.open("w") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(self.path)], cwd=tmp_path,
                                          stdout=subprocess.DEVNULL, stderr=err, text=True,
-                                         env={**os.environ, "NOTIFY_SOCKET": self.notify.address})
+                                         env=agent_env(NOTIFY_SOCKET=self.notify.address))
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.rnd = random.Random(1)
 

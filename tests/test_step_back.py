@@ -16,6 +16,7 @@ import sys
 import jsonschema
 import yaml
 
+from conftest import agent_env
 from restart_helpers import SCHEMA
 
 from agent.config import from_dict
@@ -50,7 +51,7 @@ def test_a_replay_that_steps_back_two_hours_is_scored_through_and_said_once(tmp_
     (tmp_path / "back.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_of_file()))
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(config(tmp_path)))
     done = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=agent_env())
     assert done.returncode == 0, done.stderr[-3000:]
     summary = [ln for ln in done.stderr.splitlines() if ln.startswith("summary:")][-1]
     assert "summary: 1800 ticks, 1800 records in, rejected 0 " in summary, summary

@@ -6,7 +6,6 @@ as a SIGHUP."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import socket
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import NotifySocket, free_port, wait_for
+from conftest import NotifySocket, agent_env, free_port, wait_for
 
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "stad-agent.service"
 
@@ -41,7 +40,7 @@ def test_the_units_exec_reload_sends_the_agent_a_sighup(tmp_path):
     with err_path.open("w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, "NOTIFY_SOCKET": notify.address})
+                                env=agent_env(NOTIFY_SOCKET=notify.address))
     try:
         notify.wait_for("READY=1", timeout=90)
         reload = subprocess.run([a.replace("$MAINPID", str(proc.pid)) for a in argv], capture_output=True,

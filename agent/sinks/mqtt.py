@@ -3,7 +3,8 @@
 Topics, under `<prefix>/<site>/<node>/`:
     alerts   alert events, JSON, QoS 1, not retained (MQTT 5: content type, optional expiry)
     status   `online` (retained, on every connect) / `offline` (retained: Last Will and clean shutdown)
-    health   the agent's health, JSON, retained
+    health   the agent's health, JSON, retained: at most every `health_interval_s`, and the last
+             snapshot on a clean stop (before `offline`), so the retained one is never older than the stop
     faults   sensor fault events (fault / fault_end), JSON, QoS 1, not retained — through the
              outbox like alerts (schemas/fault.schema.json)
     feedback         operator verdicts in, subscribed only with the sink's `feedback` key (agent/feedback.py)
@@ -168,6 +169,7 @@ class MqttSink(Sink):
         self._mids: dict[int, int] = {}  # paho message id -> outbox row id
         self._cursor = 0                 # highest outbox row id handed in this connection
         self._latest_health: str | None = None
+        self._unsent_health: dict | None = None     # a snapshot health_interval_s held back (agent's thread)
         self._next_health = 0.0
         self._refusing: str | None = None    # the reason of the last refusal, until an event is accepted
         self._refused_since = 0
@@ -205,8 +207,10 @@ class MqttSink(Sink):
     def health(self, snapshot: dict) -> None:
         now = time.monotonic()
         if now < self._next_health:
+            self._unsent_health = snapshot      # the newest: close() sends it, so the retained one is the last
             return
         self._next_health = now + self.cfg.health_interval_s
+        self._unsent_health = None
         self._queue.put((_HEALTH, encode_json(self.health_payload(snapshot))))
 
     def health_payload(self, snapshot: dict) -> dict:
@@ -245,6 +249,11 @@ class MqttSink(Sink):
             time.sleep(0.02)
         if self.outbox.depth:
             log.warning("%d alert event(s) stay in the outbox for the next start", self.outbox.depth)
+        if self._unsent_health is not None:
+            # The agent's last snapshot (its alerts and faults ended, its final counts): health is
+            # retained, so without it a subscriber would read an earlier one — an alert still active —
+            # for as long as the agent stays stopped.
+            self._queue.put((_HEALTH, encode_json(self.health_payload(self._unsent_health))))
         self._queue.put((_STOP,))
         self._worker.join(timeout=2.0)
         if self.client.is_connected():
