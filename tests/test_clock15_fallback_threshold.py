@@ -80,8 +80,8 @@ def check_config(tmp_path, numpy: dict):
 def test_check_config_says_when_the_fallbacks_clock_acts_and_refuses_its_bins_narrower_than_the_tick(tmp_path):
     res = check_config(tmp_path, {"clock_scale_period_s": 86400, "clock_scale_bins": 24})
     assert res.returncode == 0, res.stderr
-    assert ("threshold.numpy.clock_scale_period_s: the clock's factor acts once every bin has seen 2 periods (2 d) "
-            "of scores, the warm-up's (1 d) included: from about 1 d after the end of warm-up") in res.stderr
+    assert ("threshold.numpy.clock_scale_period_s: the clock's factor acts once every bin has seen 2 periods (2.0 d) "
+            "of scores, the warm-up's (24.0 h) included: from about 24.0 h after the end of warm-up") in res.stderr
     assert "threshold.clock_scale" not in res.stderr
     narrow = check_config(tmp_path, {"clock_scale_period_s": 3600, "clock_scale_bins": 240})
     assert narrow.returncode == 2
