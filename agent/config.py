@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Literal, Union
 
@@ -27,7 +27,7 @@ from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
 from .broker import topic_name_problem
 from .sinks.base import SinkContext
-from .typed import ConfigError, build, did_you_mean, doc, rng
+from .typed import INVALID, ConfigError, build, did_you_mean, doc, overrides_of, rng
 
 
 @dataclass
@@ -175,6 +175,14 @@ ScoringConfig = make_dataclass(
     bases=(_ScoringCore,), namespace={"__module__": __name__})
 
 
+# `threshold.numpy` may set every key of `threshold` but these (check-config says why).
+NOT_PER_TIER = {
+    "method": "not per tier: `threshold.method` is every tier's (a checkpoint is taken with one method)",
+    "likelihood": "not per tier: `threshold.likelihood` is every tier's",
+    "discord_ticks": "not per tier: the discord path (`threshold.discord_ticks`) watches the readings, not a tier's scores",
+}
+
+
 @dataclass
 class ThresholdConfig:
     method: Literal["pot", "quantile"] = doc(
@@ -222,8 +230,29 @@ class ThresholdConfig:
         doc="a third path to an alert: a sensor whose last this many fresh readings are farther in shape "
             "(z-normalised distance) from every earlier stretch than any stretch since the warm-up "
             "(agent/discord.py; 0: off; else ≥ 4)")
+    numpy: ThresholdOverride = doc(
+        "the numpy fallback's threshold: keys of `threshold` (all but " + ", ".join(f"`{k}`" for k in NOT_PER_TIER)
+        + ") that differ for the fallback alone, e.g. `{clock_scale_period_s: 86400, clock_scale_raise_only: true}`; "
+        "the keys not given are `threshold`'s, and the model tiers keep `threshold`'s",
+        default_factory=lambda: ThresholdOverride())
+
+    def for_tier(self, tier: str) -> ThresholdConfig:
+        """The threshold settings of `tier`: the fallback's (`numpy`) with its override block's keys,
+        every other tier's as they are (this object itself when nothing is overridden)."""
+        given = self.numpy.given() if tier == "numpy" and isinstance(self.numpy, ThresholdOverride) else {}
+        return replace(self, numpy=ThresholdOverride(), **given) if given else self
 
     def validate(self) -> list[tuple[str, str]]:
+        out = self._own_problems()
+        given = self.numpy.given() if isinstance(self.numpy, ThresholdOverride) else {}
+        if given and not any(v is INVALID for v in given.values()):
+            # The fallback's settings as it runs them: a problem the override makes (a tolerance over half
+            # of the fallback's own period) is reported under `numpy.`; one of `threshold`'s alone is not repeated.
+            out += [(f"numpy.{key}", message) for key, message in self.for_tier("numpy")._own_problems()
+                    if (key, message) not in out]
+        return out
+
+    def _own_problems(self) -> list[tuple[str, str]]:
         out = []
         if 0 < self.discord_ticks < 4:
             out.append(("discord_ticks", f"0 (off) or at least 4 ticks, got {self.discord_ticks}"))
@@ -237,6 +266,9 @@ class ThresholdConfig:
             out.append(("recurring_tolerance_s", f"must be under half the period ({self.recurring_period_s / 2:g} s), "
                         f"got {self.recurring_tolerance_s!r}"))
         return out
+
+
+ThresholdOverride = overrides_of(ThresholdConfig, "ThresholdOverride", {**NOT_PER_TIER, "numpy": ""}, __name__)
 
 
 @dataclass
@@ -352,14 +384,27 @@ class AgentConfig:
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
-        thr = self.threshold
-        if isinstance(thr, ThresholdConfig) and thr.clock_scale_period_s > 0 \
-                and thr.clock_scale_period_s / thr.clock_scale_bins < self.tick_s:
-            problems.append(("threshold.clock_scale_bins", (
-                f"{thr.clock_scale_bins} bins of {thr.clock_scale_period_s:g} s are {thr.clock_scale_period_s / thr.clock_scale_bins:g} s "
-                f"each, shorter than the tick ({self.tick_s:g} s): a bin no tick falls in learns nothing, and the "
-                f"clock's factor stays 1 until every bin has; at most {int(thr.clock_scale_period_s // self.tick_s)} bins")))
+        for where, thr in self.clocks():
+            if thr.clock_scale_period_s / thr.clock_scale_bins < self.tick_s:
+                problems.append((f"{where}.clock_scale_bins", (
+                    f"{thr.clock_scale_bins} bins of {thr.clock_scale_period_s:g} s are {thr.clock_scale_period_s / thr.clock_scale_bins:g} s "
+                    f"each, shorter than the tick ({self.tick_s:g} s): a bin no tick falls in learns nothing, and the "
+                    f"clock's factor stays 1 until every bin has; at most {int(thr.clock_scale_period_s // self.tick_s)} bins")))
         return problems
+
+    def clocks(self) -> list[tuple[str, ThresholdConfig]]:
+        """The thresholds whose clock's scale is on, each with its key path: `threshold`, and
+        `threshold.numpy` when the fallback's override sets a clock of its own (another period or bins)."""
+        thr = self.threshold
+        if not isinstance(thr, ThresholdConfig) or not isinstance(thr.numpy, ThresholdOverride) \
+                or INVALID in thr.numpy.given().values():
+            return []           # reported already
+        out = [("threshold", thr)] if thr.clock_scale_period_s > 0 else []
+        fallback = thr.for_tier("numpy")
+        if fallback.clock_scale_period_s > 0 and (fallback.clock_scale_period_s, fallback.clock_scale_bins) != \
+                (thr.clock_scale_period_s, thr.clock_scale_bins):
+            out.append(("threshold.numpy", fallback))
+        return out
 
     def sensor_specs(self) -> list[SensorSpec]:
         return [SensorSpec(name=s) if isinstance(s, str) else s for s in self.sensors]

@@ -111,7 +111,9 @@ def rows_of(cls: Any, prefix: str = "", note: str = "") -> list[Row]:
         key = f"{prefix}{f.name}"
         inner = _args(tp)[0] if _optional(tp) and len(_args(tp)) == 1 else tp
         item = get_args(inner)[0] if get_origin(inner) is list else None
-        if dataclasses.is_dataclass(inner):
+        if hasattr(inner, "OVERRIDES"):       # an override block (typed.overrides_of): its keys are explained above
+            out.append(Row(f"`{key}`{note}", "mapping", "{}", _doc(f, cls)))
+        elif dataclasses.is_dataclass(inner):
             out += rows_of(inner, f"{key}.", note)
         elif item is not None and _plugin_union(item):
             out.append(Row(f"`{key}[]`", f"list of `type:` {', '.join(f'`{a.TYPE}`' for a in _args(item))}",

@@ -294,7 +294,8 @@ class HotSwap:
         self.pipeline.prepare(tiers)
         cfg = self.cfg
         detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                            {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest.threshold) for t in tiers})
+                            {t.TYPE: AdaptiveThreshold(cfg.threshold.for_tier(t.TYPE), t.manifest.threshold)
+                             for t in tiers})
         self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector)
         log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,

@@ -79,7 +79,7 @@ class Pipeline:
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest.normalisation, self.sensors) if manifest else None
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                                 {t.TYPE: AdaptiveThreshold(cfg.threshold, t.manifest.threshold)
+                                 {t.TYPE: AdaptiveThreshold(cfg.threshold.for_tier(t.TYPE), t.manifest.threshold)
                                   for t in model_tiers},
                                  hold_ticks=cfg.faults.hold_ticks(cfg.tick_s))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
@@ -119,7 +119,8 @@ class Pipeline:
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
         # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
         scores = self.numpy.batch_scores(z, missing, self.window.steps, ts).max(axis=1)
-        thr = AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))
+        own = self.cfg.threshold.for_tier("numpy")         # threshold.numpy: the fallback's own keys
+        thr = AdaptiveThreshold(own, calibrate(scores, own))
         thr.seen_block(ts[-len(scores):], scores)          # threshold.recurring_*: the warm-up days count
         self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
@@ -154,7 +155,8 @@ class Pipeline:
             log.info("%s: no normal profile (disabled, or fewer than %d warm-up ticks); bundle threshold %.3f",
                      tier.TYPE, self.cfg.scoring.profile.min_ticks, self.thresholds[tier.TYPE].value)
             return None
-        self.detector.add({tier.TYPE: AdaptiveThreshold(self.cfg.threshold, calibrate(scores, self.cfg.threshold))})
+        own = self.cfg.threshold.for_tier(tier.TYPE)
+        self.detector.add({tier.TYPE: AdaptiveThreshold(own, calibrate(scores, own))})
         log.info("%s: normal profile fitted on %d warm-up ticks; threshold %.3f",
                  tier.TYPE, len(scores), self.thresholds[tier.TYPE].value)
         return scores
@@ -399,7 +401,7 @@ class Pipeline:
         scorer = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s, cfg.window.steps)
         scorer.restore(state["numpy"])
         tiers = {t.TYPE for t in self.chain.tiers}
-        detector.add({k: AdaptiveThreshold.restored(cfg.threshold, st, f"thresholds.{k}")
+        detector.add({k: AdaptiveThreshold.restored(cfg.threshold.for_tier(k), st, f"thresholds.{k}")
                       for k, st in state["thresholds"].items() if k in tiers})
         if "numpy" not in detector.thresholds:
             raise ValueError("thresholds.numpy: missing")

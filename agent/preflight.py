@@ -132,17 +132,16 @@ def _clock_scale(cfg: AgentConfig) -> list[tuple[str, str]]:
     later than the end of warm-up, so an evaluation shorter than it does not read as the option's
     figure (on the corridor bench's 1 + 2 days it acts on the last day only)."""
     from .clock_scale import MIN_CYCLES
-    period = cfg.threshold.clock_scale_period_s
-    if period <= 0:
-        return []
     warm = cfg.warmup.ticks * cfg.tick_s
-    if warm >= MIN_CYCLES * period:
-        return []
     rows = " (at least: warmup.counts is rows)" if cfg.warmup.counts == "rows" else ""
-    return [("threshold.clock_scale_period_s", Note(
+    periods = {}                # the fallback's clock (threshold.numpy) said apart only with a period of its own
+    for where, thr in cfg.clocks():
+        periods.setdefault(thr.clock_scale_period_s, where)
+    return [(f"{where}.clock_scale_period_s", Note(
         f"the clock's factor acts once every bin has seen {MIN_CYCLES} periods ({span(MIN_CYCLES * period)}) of "
         f"scores, the warm-up's ({span(warm)}{rows}) included: from about {span(MIN_CYCLES * period - warm)} "
-        "after the end of warm-up (sooner when a checkpoint holds it), the threshold not scaled before"))]
+        "after the end of warm-up (sooner when a checkpoint holds it), the threshold not scaled before"))
+        for period, where in periods.items() if warm < MIN_CYCLES * period]
 
 
 # ---- helpers for the plugins' preflight() ----------------------------------------------------

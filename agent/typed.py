@@ -171,8 +171,11 @@ class _Builder:
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         known = set(fields) | ({"type"} if hasattr(cls, "TYPE") else set())
+        refused = getattr(cls, "REFUSED", {})     # an override block's keys left out, each with why
         for key in value:
-            if key not in known:
+            if key in refused:
+                self.fail(_join(path, str(key)), refused[key])
+            elif key not in known:
                 self.fail(_join(path, str(key)), f"unknown key{did_you_mean(key, list(known))}")
         before = len(self.problems)
         kwargs = {}
@@ -234,6 +237,23 @@ def rng(lo: float | None = None, hi: float | None = None, doc: str = "", **kw: A
     """A dataclass field with a range check and its explanation (`doc`, see `doc`)."""
     meta = {"min": lo, "max": hi, "doc": doc}
     return dataclasses.field(metadata=meta, **kw)
+
+
+def overrides_of(cls: Any, name: str, exclude: dict[str, str], module: str) -> Any:
+    """A dataclass with `cls`'s keys (but `exclude`: key → why it is refused), each optional, default null:
+    an override block, where the keys given replace `cls`'s and the rest (null or absent) are `cls`'s.
+    Types, ranges and explanations are `cls`'s own, so a key is explained and checked in one place. Its
+    `given()`: the keys set; `OVERRIDES`: `cls` (agent/config_doc.py renders the block as one row)."""
+    keep = [f for f in dataclasses.fields(cls) if f.init and f.name not in exclude]
+    # The kept keys' types only: an excluded one may name the block itself, not defined yet.
+    hints = typing.get_type_hints(type("_", (), {"__annotations__": {f.name: f.type for f in keep},
+                                                 "__module__": cls.__module__}))
+    fields = [(f.name, Union[hints[f.name], None], dataclasses.field(default=None, metadata=f.metadata))
+              for f in keep]
+    return dataclasses.make_dataclass(name, fields, namespace={
+        "__module__": module, "OVERRIDES": cls, "REFUSED": {k: why for k, why in exclude.items() if why},
+        "given": lambda self: {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                               if getattr(self, f.name) is not None}})
 
 
 def doc(text: str, **kw: Any) -> Any:
