@@ -35,7 +35,7 @@ Needs root (the tmpfs) for the disk faults (--no-disk without), mosquitto and mo
 from __future__ import annotations
 
 import argparse
-import errno
+import importlib.util
 import json
 import math
 import os
@@ -375,35 +375,12 @@ class Feeder(threading.Thread):
         return True
 
 
-class SmallDisk:
-    def __init__(self, path: Path, size: str = "2m"):
-        self.path = path
-        self.filler = path / "filler"
-        path.mkdir(parents=True, exist_ok=True)
-        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            raise SystemExit(f"cannot mount a tmpfs at {path} (root needed; --no-disk runs without): {res.stderr}")
-        self.full = False
-
-    def fill(self) -> None:
-        with open(self.filler, "ab", buffering=0) as f:
-            for block in (1 << 16, 4096, 1):
-                while True:
-                    try:
-                        f.write(b"\0" * block)
-                    except OSError as exc:
-                        if exc.errno != errno.ENOSPC:
-                            raise
-                        break
-        self.full = True
-
-    def free(self) -> None:
-        self.filler.unlink(missing_ok=True)
-        self.full = False
-
-    def unmount(self) -> None:
-        subprocess.run(["umount", "-l", str(self.path)], check=False)
+def small_fs_module():
+    """tests/small_fs.py, loaded from its path: the tests' small tmpfs (mount, fill until ENOSPC, free)."""
+    spec = importlib.util.spec_from_file_location("stad_small_fs", REPO / "tests" / "small_fs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra: str = "") -> Path:
@@ -572,10 +549,10 @@ def soak(args) -> dict:
     broker = Broker(Path(tempfile.mkdtemp(prefix="stad-chaos-broker-")))
     broker.start()
     try:
-        disk = None if args.no_disk else SmallDisk(state)
-    except BaseException:
+        disk = None if args.no_disk else small_fs_module().mount_small_fs(state)
+    except OSError as exc:
         broker.stop(signal.SIGTERM)
-        raise
+        raise SystemExit(f"{exc}; --no-disk runs without the disk faults") from None
     state.mkdir(exist_ok=True)
     udp_port = free_port(socket.SOCK_DGRAM)
     config = write_config(work, state, udp_port, broker.port)
@@ -594,7 +571,7 @@ def soak(args) -> dict:
             broker.stop(signal.SIGTERM)
             broker.start()
             note("broker_start")
-        elif what == "disk" and disk is not None and disk.full:
+        elif what == "disk":         # (one fill at a time: each has its undo pending)
             disk.free()
             note("disk_free")
         elif what == "stall" and feeder.stalled.is_set():
