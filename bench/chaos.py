@@ -290,7 +290,7 @@ class Agent:
     def end(self, how: str) -> Life:
         life = self.life
         with self.lock:
-            life.ended_by = how
+            life.ended_by = life.ended_by or how      # one that exited (or never got ready) keeps saying so
         if life.proc.poll() is None:
             life.proc.send_signal(signal.SIGKILL if how == "kill9" else signal.SIGTERM)
         try:
@@ -584,8 +584,11 @@ def soak(args) -> dict:
         note("agent_start", life=0)
         while time.monotonic() - t0 < args.duration:
             exited = agent.check_exit()
-            if exited is not None:
-                note("agent_exited_on_its_own", life=exited.n, rc=exited.rc)
+            if exited is not None or not agent.alive():
+                if exited is not None:
+                    note("agent_exited_on_its_own", life=exited.n, rc=exited.rc)
+                else:           # never ready: stopped, and counted against it
+                    note("agent_never_ready", life=agent.life.n, rc=agent.end("kill9").rc)
                 agent.start()
                 note("agent_start", life=agent.life.n)
             now = time.monotonic()
