@@ -96,7 +96,11 @@ class Aligner:
       ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
       contradicted; so is one the wall-clock flush of a live source reaches.
     - At the end of a finite input a candidate is taken if it is uncontradicted and within
-      `reach_ticks` (or the usual step) of the data; any other is rejected.
+      `reach_ticks` (or the usual step) of the data, or live data back after a silence (below);
+      any other is rejected.
+    - Live data back after every sensor fell silent, stamped as the data was before against this
+      host's clock (or after the wall-clock flush closed the silence), is confirmed like a jump but
+      is no move of the time base: the ticks between are missing, not a move to alert on.
     - A step back: a record more than `reach_ticks` before the oldest open tick is held as a
       step-back candidate (within that reach it is 'late' at once). Records in step with it (from
       `lateness_ticks` before its first record to the data's usual step beyond its newest: data
@@ -145,6 +149,7 @@ class Aligner:
         self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
+        self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
 
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
         """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
@@ -376,11 +381,23 @@ class Aligner:
         return self._stamped_live(cand)
 
     def _back_after_silence(self, cand: "_Candidate") -> bool:
-        """Live data back after a silence of every sensor that the wall clock has already closed as an
-        outage (the ticks between are closed, as missing): the data did not jump, it was away — a
+        """Live data back after a silence of every sensor: the data did not jump, it was away — a
         sender restarted, a network down for a minute. Not a time-base move (README tells operators
-        to alert on those); the outage itself is the sensors' `missing` faults."""
-        return self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks and self._stamped_live(cand)
+        to alert on those); the outage itself is the sensors' `missing` faults. Known by the wall
+        clock having closed the silence as an outage (the ticks between are closed, as missing:
+        `idle_flush_s`), or, without that flush (its default), by the stamps standing to this host's
+        clock as the data's did before the silence: the data's time went on with the host's while
+        nothing came. A device clock that jumps moves its stamps away from the host's clock by the
+        jump: still a move."""
+        return self._stamped_live(cand) and (
+            (self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks) or self._kept_pace(cand))
+
+    def _kept_pace(self, cand: "_Candidate") -> bool:
+        """Every record of a live candidate is as far from its arrival as the last live record taken
+        was, within the reach of a short step."""
+        bound = self.reach_ticks * self.tick_s
+        return self.live_offset is not None and all(
+            abs(rec.ts - rec.received - self.live_offset) <= bound for _, rec in cand.records)
 
     def _stamped_live(self, cand: "_Candidate") -> bool:
         """Every record of the candidate came from a live source stamped near this host's clock (within
@@ -411,6 +428,8 @@ class Aligner:
         self._restart_pending = False
         if self.next_k is None:
             self.next_k = k
+        if rec.received is not None:
+            self.live_offset = rec.ts - rec.received
         if self.newest_k is not None and k < self.newest_k:
             self.reordered += 1
         bucket = self.open.get(k)
@@ -476,7 +495,7 @@ class Aligner:
         while self.held:        # taking one may hold some of its records again: settle until none is left
             cands, self.held = self.held, []
             for cand in cands:
-                if self._near_data(cand):
+                if self._near_data(cand) or (not cand.refuted and self._back_after_silence(cand)):
                     rows += self._take_all(cand)
                 else:
                     self._reject(cand, "not confirmed before the input ended")

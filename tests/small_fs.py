@@ -2,6 +2,8 @@
 
     def test_x(small_fs):     # small_fs.path: the mount; small_fs.fill() / small_fs.free()
 
+bench/chaos.py mounts and fills one the same way (mount_small_fs).
+
 Mounting needs root (CAP_SYS_ADMIN): elsewhere the tests using it are skipped, saying why.
 """
 from __future__ import annotations
@@ -34,17 +36,28 @@ class SmallFs:
     def free(self) -> None:
         self.filler.unlink()
 
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+def mount_small_fs(mount: Path) -> SmallFs:
+    """A FS_SIZE tmpfs mounted at `mount` (made if missing); OSError saying why when it cannot be."""
+    mount.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE},mode=0755", "tmpfs", str(mount)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise OSError(f"cannot mount a small tmpfs here (needs root): {res.stderr.strip()}")
+    return SmallFs(mount)
+
 
 @pytest.fixture
 def small_fs(tmp_path):
     """A 2 MiB tmpfs at tmp_path/state (where the agent's configs in the tests keep their state)."""
-    mount = tmp_path / "state"
-    mount.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE},mode=0755", "tmpfs", str(mount)],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {res.stderr.strip()}")
     try:
-        yield SmallFs(mount)
+        fs = mount_small_fs(tmp_path / "state")
+    except OSError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield fs
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        fs.unmount()

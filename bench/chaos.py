@@ -1,0 +1,746 @@
+"""A chaos soak: faults at random and at once on a real agent, then the promises checked from what
+a subscriber received and what the JSONL holds. Prints JSON (what was done, counts, invariants).
+
+    python bench/chaos.py [--seed 1] [--duration 900] [--dir DIR] [--no-disk]
+
+Earlier QA rounds each tried one or two faults at a time (tests/test_qa*.py). Here a real
+`python -m agent run` (udp source on the host's clock, 0.5-s ticks, numpy tier, MQTT + JSONL
+sinks, state_dir on a 2 MiB tmpfs) runs for `--duration` seconds of wall time while, chosen by a
+seeded random generator, the driver: kills it with SIGKILL and starts it again, stops it with
+SIGTERM and starts it again, sends it SIGHUP (with the config file as it is; edited with a
+mistake a restart would refuse, then put back; edited validly — alerts.update_interval_s 3 ↔ 4 —
+and kept, which the next start applies), stops the broker (SIGTERM or SIGKILL) and starts it again, makes
+the broker refuse the gateway's password, fills the state disk and frees it, sends malformed /
+NaN / duplicate / far-future / out-of-range / unknown-sensor records, and stalls the source.
+Each fault lasts a few seconds to half a minute and they overlap. At the end the broker is up,
+the disk free, the agent stopped cleanly. Invariants (each `held` or the evidence that broke it):
+
+- the agent never exits except when the driver stops or kills it; no traceback in its log;
+- every alert and fault event received over MQTT and written to the JSONL validates against
+  agent/schemas; health too;
+- per alert_id, after de-duplicating by (alert_id, seq): seq 0, 1, … without a gap, `new` first,
+  exactly one `end`, last (the final clean stop ends any alert still open); the same for faults;
+- the JSONL and MQTT hold the same events, with the same content (`replayed` aside); the JSONL
+  holds no event twice; copies of one event over MQTT agree;
+- the outbox is empty at the end and nothing was dropped (health `outbox`);
+- every bad record sent to a life that stopped cleanly is in that life's reject counts (its
+  summary line), and no valid record was rejected there;
+- no move of the time base is logged: the sender stamps with this host's clock, a stall is a
+  silence, a restart's downtime a restart gap.
+
+The fault schedule is reproducible from --seed; the agent's timing (the host's clock, the load)
+is not, so two runs with one seed do the same things in the same order, not at the same ticks.
+Needs root (the tmpfs) for the disk faults (--no-disk without), mosquitto and mosquitto_passwd.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import pwd
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import jsonschema
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
+
+TICK_S = 0.5
+WARMUP_TICKS = 80
+SENSORS = ("a", "b", "c")
+SCHEMAS = {name: json.loads((REPO / f"agent/schemas/{name}.schema.json").read_text())
+           for name in ("alert", "fault", "health")}
+GW_PASSWORD, VIEWER_PASSWORD = "gw-right", "viewer-pw"
+
+# Bad records: kind → the reject reason each of its values must be counted under.
+BAD = {
+    "junk": "bad json", "truncated json": "bad json", "nan": "non-finite value", "far future": "clock skew",
+    "year 2099": "clock skew", "unknown sensor": "unknown sensor", "out of range": "value out of range",
+    "duplicate": "duplicate", "no ts": None,
+}
+# A live record without "ts" is stamped on arrival (README): taken, or, when its tick already has
+# the sensor, one more `duplicate`.
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reading(ts: float, rng: random.Random, anomalies: bool) -> dict:
+    """Noise; when `anomalies` (after the warm-up), sensor `a` swings ±4 tick to tick for 12 of every 60
+    ticks of the host's clock: alerts open, update and end, across restarts too."""
+    k = int(ts / TICK_S)
+    swing = 4.0 * (-1) ** k if anomalies and k % 60 >= 48 else 0.0
+    return {"ts": round(ts, 3), "a": 1.0 + rng.gauss(0, 0.1) + swing, "b": 2.0 + rng.gauss(0, 0.1),
+            "c": rng.gauss(0, 0.1)}
+
+
+class Broker:
+    """Mosquitto on a fixed port with persistence; `refuse` starts it with another password for the gateway."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.refusing = False
+
+    def _passwords(self, gw_password: str) -> Path:
+        path = self.dir / "passwd"
+        path.write_text("")
+        for user, pw in (("gw", gw_password), ("viewer", VIEWER_PASSWORD)):
+            subprocess.run(["mosquitto_passwd", "-b", str(path), user, pw], check=True, capture_output=True)
+        return path
+
+    def start(self, refuse: bool = False) -> None:
+        self.refusing = refuse
+        pw = self._passwords("gw-wrong" if refuse else GW_PASSWORD)
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {pw}\n"
+                        f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n"
+                        f"log_dest file {self.dir}/mosquitto.log\nlog_type all\n")
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("mosquitto")
+            for p in [self.dir, *self.dir.iterdir()]:
+                os.chown(p, user.pw_uid, user.pw_gid)
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as s:
+                s.settimeout(0.2)
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not start on {self.port} (exit {self.proc.poll()})")
+            time.sleep(0.05)
+
+    def stop(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    @property
+    def up(self) -> bool:
+        return self.proc is not None
+
+
+class Subscriber:
+    """Everything on stad/# with its arrival time, through a persistent session (a broker restart
+    delivers what was queued for it)."""
+
+    def __init__(self, port: int, out: Path):
+        self.messages: list[dict] = []
+        self.cond = threading.Condition()
+        self.out = out.open("w")
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"chaos-sub-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.username_pw_set("viewer", VIEWER_PASSWORD)
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("stad/#", qos=1)
+        self.client.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect_async("127.0.0.1", port, clean_start=False, properties=props)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        m = {"t": time.time(), "topic": msg.topic, "retain": bool(msg.retain),
+             "payload": msg.payload.decode("utf-8", "replace")}
+        with self.cond:
+            self.messages.append(m)
+            self.out.write(json.dumps(m) + "\n")
+            self.out.flush()
+            self.cond.notify_all()
+
+    def wait(self, predicate, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self.messages):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 1.0))
+            return True
+
+    def on(self, suffix: str) -> list[dict]:
+        with self.cond:
+            return [m for m in self.messages if m["topic"].endswith(suffix)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.out.close()
+
+
+class Notify:
+    """A NOTIFY_SOCKET for one agent life: READY=1 and STATUS lines."""
+
+    def __init__(self):
+        self.address = f"@stad-chaos-{uuid.uuid4().hex[:12]}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.address[1:])
+        self.sock.settimeout(0.2)
+        self.lines: list[str] = []
+
+        self.got = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()    # read all: a full queue drops pings
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.got:
+                self.lines += data.splitlines()
+                self.got.notify_all()
+
+    def wait_ready(self, proc: subprocess.Popen, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.got:
+            while "READY=1" not in self.lines:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    return False
+                self.got.wait(0.2)
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Life:
+    def __init__(self, n: int, proc: subprocess.Popen, err: Path, notify: Notify):
+        self.n, self.proc, self.err, self.notify = n, proc, err, notify
+        self.started = time.time()
+        self.ready = False
+        self.ended_by: str | None = None        # kill9 / sigterm / exited (on its own)
+        self.rc: int | None = None
+        self.bad_sent: Counter = Counter()      # reject reason → records sent to it while ready
+        self.valid_sent = 0
+
+
+class Agent:
+    """The agent's lives, one process at a time, on one config."""
+
+    def __init__(self, work: Path, config: Path):
+        self.work, self.config = work, config
+        self.lives: list[Life] = []
+        self.lock = threading.Lock()
+
+    @property
+    def life(self) -> Life | None:
+        return self.lives[-1] if self.lives else None
+
+    def start(self) -> Life:
+        notify = Notify()
+        n = len(self.lives)
+        err = self.work / f"agent-{n:03d}.stderr"
+        env = dict(os.environ, NOTIFY_SOCKET=notify.address)
+        env.pop("WATCHDOG_USEC", None)
+        with err.open("w") as f:
+            proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(self.config)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
+                                    cwd=REPO, env=env)
+        life = Life(n, proc, err, notify)
+        with self.lock:
+            self.lives.append(life)
+        life.ready = notify.wait_ready(proc, 120)
+        if not life.ready:
+            life.ended_by = "exited" if proc.poll() is not None else "never ready"
+        return life
+
+    def alive(self) -> bool:
+        life = self.life
+        return life is not None and life.proc.poll() is None and life.ended_by is None
+
+    def check_exit(self) -> Life | None:
+        """The current life, when it exited without being told to."""
+        life = self.life
+        if life is not None and life.ended_by is None and life.proc.poll() is not None:
+            life.ended_by, life.rc = "exited", life.proc.returncode
+            life.notify.close()
+            return life
+        return None
+
+    def end(self, how: str) -> Life:
+        life = self.life
+        with self.lock:
+            life.ended_by = life.ended_by or how      # one that exited (or never got ready) keeps saying so
+        if life.proc.poll() is None:
+            life.proc.send_signal(signal.SIGKILL if how == "kill9" else signal.SIGTERM)
+        try:
+            life.rc = life.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            life.ended_by = f"{how}, then kill9 (did not stop in 120 s)"
+            life.proc.kill()
+            life.rc = life.proc.wait()
+        life.notify.close()
+        return life
+
+    def log(self) -> str:
+        return self.life.err.read_text(errors="replace")
+
+
+class Feeder(threading.Thread):
+    """One datagram a tick on the host's clock, unless stalled; bad records on request."""
+
+    def __init__(self, port: int, agent: Agent, seed: int, calm_s: float = WARMUP_TICKS * TICK_S + 10):
+        super().__init__(daemon=True)
+        self.anomalies_from = time.time() + calm_s
+        self.addr = ("127.0.0.1", port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.agent = agent
+        self.rng = random.Random(seed)
+        self.stalled = threading.Event()
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.last: bytes | None = None
+        self.sent = 0
+
+    def run(self) -> None:
+        next_t = time.time()
+        while not self.stopped.is_set():
+            now = time.time()
+            if now < next_t:
+                self.stopped.wait(next_t - now)
+                continue
+            next_t += TICK_S
+            if next_t < now:             # the driver itself was starved: no burst to catch up
+                next_t = now + TICK_S
+            if self.stalled.is_set():
+                continue
+            data = (json.dumps(reading(now, self.rng, now >= self.anomalies_from)) + "\n").encode()
+            with self.lock:
+                self.sock.sendto(data, self.addr)
+                self.last = data
+                self.sent += 1
+                with self.agent.lock:
+                    life = self.agent.life
+                    if life is not None and life.ended_by is None:
+                        life.valid_sent += 1
+
+    def bad(self, kind: str, rng: random.Random) -> bool:
+        """Send one bad record of `kind` to the running agent (counted against its life)."""
+        now = time.time()
+        with self.lock:
+            if kind == "duplicate":
+                if self.last is None or self.stalled.is_set():     # resent at once: its tick is still open
+                    return False
+                data = self.last
+                values = len(json.loads(data)) - 1
+            else:
+                values = 1
+                data = {
+                    "junk": lambda: bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 40))).replace(b"\n", b" ")
+                    .replace(b"{", b"(") or b"x",
+                    "truncated json": lambda: json.dumps({"ts": now, "b": 1.0}).encode()[:-2],
+                    "nan": lambda: f'{{"ts": {now}, "b": NaN}}'.encode(),
+                    "far future": lambda: json.dumps({"ts": now + rng.choice([3600, 86400, 40 * 86400]), "b": 2.0}).encode(),
+                    "year 2099": lambda: json.dumps({"ts": 4_070_908_800.0, "c": 0.0}).encode(),
+                    "unknown sensor": lambda: json.dumps({"ts": now, "sensor": "zz" + str(rng.randint(0, 9)), "value": 1.0}).encode(),
+                    "out of range": lambda: json.dumps({"ts": now, "b": 1e31}).encode(),
+                    "no ts": lambda: json.dumps({"b": 2.0}).encode(),
+                }[kind]() + b"\n"
+            with self.agent.lock:
+                life = self.agent.life
+                if life is None or life.ended_by is not None or not life.ready or life.proc.poll() is not None:
+                    return False
+                self.sock.sendto(data, self.addr)
+                life.bad_sent[BAD[kind] or f"{kind} (taken)"] += values
+        return True
+
+
+def small_fs_module():
+    """tests/small_fs.py, loaded from its path: the tests' small tmpfs (mount, fill until ENOSPC, free)."""
+    spec = importlib.util.spec_from_file_location("stad_small_fs", REPO / "tests" / "small_fs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra: str = "") -> Path:
+    (work / "gw.pw").write_text(GW_PASSWORD + "\n")
+    cfg = {"node": {"id": "chaos-gw", "site": "lab"}, "tick_s": TICK_S, "topology": "group",
+           "sensors": list(SENSORS), "sources": [{"type": "udp", "port": udp_port}],
+           "window": {"steps": 16, "carry_forward_s": 1.5}, "warmup": {"ticks": WARMUP_TICKS},
+           "scoring": {"chain": ["numpy"]},
+           "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 3},
+           "sinks": [{"type": "mqtt", "health_interval_s": 1,
+                      "broker": {"host": "127.0.0.1", "port": broker_port, "username": "gw",
+                                 "password": {"file": str(work / "gw.pw")}, "reconnect_min_s": 1,
+                                 "reconnect_max_s": 2}},
+                     {"type": "jsonl", "path": str(work / "alerts.jsonl")}],
+           "state_dir": str(state), "checkpoint_s": 2}
+    path = work / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False) + extra)
+    return path
+
+
+# -- the invariants ------------------------------------------------------------------------------
+
+def _schema_errors(payloads: list[dict], schema: str) -> list[str]:
+    out = []
+    for p in payloads:
+        try:
+            jsonschema.validate(p, SCHEMAS[schema])
+        except jsonschema.ValidationError as exc:
+            out.append(f"{schema}: {exc.message} in {json.dumps(p)[:300]}")
+    return out
+
+
+def _streams(events: list[dict], key: str, first: str, last: str) -> list[str]:
+    """Broken sequences: per id, seq 0..n without gap, `first` at seq 0, one `last`, at the end."""
+    by_id: dict[str, dict[int, dict]] = defaultdict(dict)
+    for e in events:
+        by_id[e[key]].setdefault(e["seq"], e)
+    broken = []
+    for ident, seqs in by_id.items():
+        order = sorted(seqs)
+        kinds = [seqs[s]["event"] for s in order]
+        if order != list(range(len(order))):
+            broken.append(f"{ident}: seqs {order} (a gap or no seq 0)")
+        if kinds[0] != first:
+            broken.append(f"{ident}: starts with {kinds[0]} (no {first})")
+        if kinds.count(last) != 1 or kinds[-1] != last:
+            broken.append(f"{ident}: events {kinds[:3]}…{kinds[-3:]} ({kinds.count(last)} {last}, last {kinds[-1]})")
+    return broken
+
+
+def _without(p: dict, *keys) -> dict:
+    return {k: v for k, v in p.items() if k not in keys}
+
+
+def check(work: Path, sub: Subscriber, agent: Agent) -> dict:
+    inv: dict[str, list[str]] = {}
+    # The agent's lives.
+    inv["agent exits only when told"] = [f"life {life.n}: exited on its own, rc {life.rc}" for life in agent.lives
+                                         if life.ended_by in ("exited", "never ready")]
+    inv["a clean stop exits 0"] = [f"life {life.n}: rc {life.rc}" for life in agent.lives
+                                   if life.ended_by == "sigterm" and life.rc != 0]
+    inv["no traceback"] = [f"life {life.n}: {life.err}" for life in agent.lives
+                           if "Traceback" in life.err.read_text(errors="replace")]
+    # The driver moves no clock: the sender's stamps are this host's, a stall is a silence.
+    inv["no time-base move"] = [f"life {life.n}: {line[24:200]}" for life in agent.lives
+                                for line in life.err.read_text(errors="replace").splitlines()
+                                if "time base moved" in line and "summary:" not in line][:20]
+    # What the subscriber got.
+    parsed: dict[str, list[dict]] = {"alerts": [], "faults": [], "health": []}
+    bad_json = []
+    for m in sub.messages:
+        kind = m["topic"].rsplit("/", 1)[-1]
+        if kind in parsed:
+            try:
+                parsed[kind].append(json.loads(m["payload"]))
+            except ValueError:
+                bad_json.append(m["topic"])
+    inv["mqtt payloads are JSON"] = bad_json
+    inv["schemas"] = (_schema_errors(parsed["alerts"], "alert") + _schema_errors(parsed["faults"], "fault")
+                      + _schema_errors(parsed["health"], "health"))[:20]
+    # The JSONL.
+    jsonl_alerts, jsonl_faults, torn = [], [], []
+    path = work / "alerts.jsonl"
+    for i, line in enumerate(path.read_text().splitlines(keepends=True) if path.exists() else []):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            torn.append(f"line {i + 1}: {line[:80]!r}")
+            continue
+        if "fault_id" in obj:          # a fault line is the fault event as it is (its `kind`: missing, stuck…)
+            jsonl_faults.append(obj)
+        else:
+            jsonl_alerts.append(_without(obj, "kind"))
+    inv["jsonl lines whole"] = torn
+    inv["schemas"] += (_schema_errors(jsonl_alerts, "alert") + _schema_errors(jsonl_faults, "fault"))[:20]
+    inv["alert sequences (mqtt)"] = _streams(parsed["alerts"], "alert_id", "new", "end")
+    inv["alert sequences (jsonl)"] = _streams(jsonl_alerts, "alert_id", "new", "end")
+    inv["fault sequences (mqtt)"] = _streams(parsed["faults"], "fault_id", "fault", "fault_end")
+    inv["fault sequences (jsonl)"] = _streams(jsonl_faults, "fault_id", "fault", "fault_end")
+
+    def keyed(events, key):
+        out: dict[tuple, list[dict]] = defaultdict(list)
+        for e in events:
+            out[(e[key], e["seq"])].append(_without(e, "replayed"))
+        return out
+    for name, mq, jl, key in (("alerts", parsed["alerts"], jsonl_alerts, "alert_id"),
+                              ("faults", parsed["faults"], jsonl_faults, "fault_id")):
+        mk, jk = keyed(mq, key), keyed(jl, key)
+        inv[f"{name}: in the jsonl, never over mqtt"] = [str(k) for k in sorted(set(jk) - set(mk))]
+        inv[f"{name}: over mqtt, not in the jsonl"] = [str(k) for k in sorted(set(mk) - set(jk))]
+        inv[f"{name}: written twice to the jsonl"] = [str(k) for k, v in jk.items() if len(v) > 1]
+        inv[f"{name}: copies disagree"] = [str(k) for k in set(mk) | set(jk)
+                                           if len({json.dumps(e, sort_keys=True) for e in mk.get(k, []) + jk.get(k, [])}) > 1][:20]
+    # The outbox at the end: drained, nothing dropped.
+    last = parsed["health"][-1] if parsed["health"] else {}
+    box = (last.get("outbox") or {})
+    inv["outbox drained, nothing dropped"] = ([] if box.get("depth") == 0 and not box.get("dropped_total")
+                                              else [json.dumps(box)[:400]])
+    # Rejects of the lives stopped cleanly: their summary lines.
+    rejects = []
+    for life in agent.lives:
+        if life.ended_by != "sigterm":
+            continue
+        text = life.err.read_text(errors="replace")
+        m = re.search(r"summary: (\d+) ticks, (\d+) records in, rejected (\d+) \((.*?)\);", text)
+        if not m:
+            rejects.append(f"life {life.n}: no summary line")
+            continue
+        counted = Counter({k: int(v) for k, v in (part.rsplit(": ", 1) for part in m.group(4).split(", ")
+                                                  if part != "none")})
+        sent = {r: n for r, n in life.bad_sent.items() if r in BAD.values()}
+        may_add = {"duplicate": life.bad_sent["no ts (taken)"]}
+        for reason in set(sent) | set(counted):
+            if not sent.get(reason, 0) <= counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
+                rejects.append(f"life {life.n}: {sent.get(reason, 0)} sent as {reason!r}, {counted[reason]} counted")
+    inv["rejects counted"] = rejects
+    return {k: ("held" if not v else v) for k, v in inv.items()}
+
+
+def event_counts(sub: Subscriber) -> dict:
+    alerts = [json.loads(m["payload"]) for m in sub.on("/alerts")]
+    faults = [json.loads(m["payload"]) for m in sub.on("/faults")]
+    return {"alert_messages": len(alerts), "alert_events": len({(a["alert_id"], a["seq"]) for a in alerts}),
+            "alerts": len({a["alert_id"] for a in alerts}),
+            "by_event": dict(Counter(a["event"] for a in {(a["alert_id"], a["seq"]): a for a in alerts}.values())),
+            "end_reasons": dict(Counter(a["reason"] for a in alerts if a["event"] == "end")),
+            "replayed_messages": sum(1 for a in alerts if a.get("replayed")),
+            "fault_events": len({(f["fault_id"], f["seq"]) for f in faults}),
+            "health_messages": len(sub.on("/health"))}
+
+
+# -- the soak ------------------------------------------------------------------------------------
+
+ACTIONS = {   # name → weight
+    "kill9": 4, "sigterm": 2, "sighup": 2, "sighup_bad_edit": 2, "sighup_edit": 1, "broker_stop": 3, "broker_kill": 2,
+    "broker_refuse": 2, "disk_fill": 3, "stall": 3, "bad_burst": 8,
+}
+
+
+def soak(args) -> dict:
+    rng = random.Random(args.seed)
+    work = Path(args.dir or tempfile.mkdtemp(prefix="stad-chaos-"))
+    work.mkdir(parents=True, exist_ok=True)
+    state = work / "state"
+    # Its own directory: mosquitto, dropping to its user under root, cannot reach into a 0700 one.
+    broker = Broker(Path(tempfile.mkdtemp(prefix="stad-chaos-broker-")))
+    broker.start()
+    try:
+        disk = None if args.no_disk else small_fs_module().mount_small_fs(state)
+    except OSError as exc:
+        broker.stop(signal.SIGTERM)
+        raise SystemExit(f"{exc}; --no-disk runs without the disk faults") from None
+    state.mkdir(exist_ok=True)
+    udp_port = free_port(socket.SOCK_DGRAM)
+    config = write_config(work, state, udp_port, broker.port)
+    sub = Subscriber(broker.port, work / "subscriber.jsonl")
+    agent = Agent(work, config)
+    feeder = Feeder(udp_port, agent, args.seed)
+    done: list[dict] = []
+    t0 = time.monotonic()
+    restore: list[tuple[float, str]] = []       # (monotonic deadline, what to undo)
+
+    def note(what: str, **kw) -> None:
+        done.append({"t": round(time.monotonic() - t0, 1), "do": what, **kw})
+
+    def undo(what: str) -> None:
+        if what == "broker" and not (broker.up and not broker.refusing):
+            broker.stop(signal.SIGTERM)
+            broker.start()
+            note("broker_start")
+        elif what == "disk":         # (one fill at a time: each has its undo pending)
+            disk.free()
+            note("disk_free")
+        elif what == "stall" and feeder.stalled.is_set():
+            feeder.stalled.clear()
+            note("stall_end")
+
+    try:
+        feeder.start()
+        agent.start()
+        note("agent_start", life=0)
+        while time.monotonic() - t0 < args.duration:
+            exited = agent.check_exit()
+            if exited is not None or not agent.alive():
+                if exited is not None:
+                    note("agent_exited_on_its_own", life=exited.n, rc=exited.rc)
+                else:           # never ready: stopped, and counted against it
+                    note("agent_never_ready", life=agent.life.n, rc=agent.end("kill9").rc)
+                agent.start()
+                note("agent_start", life=agent.life.n)
+            now = time.monotonic()
+            for deadline, what in [r for r in restore if r[0] <= now]:
+                restore.remove((deadline, what))
+                undo(what)
+            pending = {w for _, w in restore}
+            choices = {a: w for a, w in ACTIONS.items()
+                       if not (a.startswith("broker") and "broker" in pending)
+                       and not (a == "disk_fill" and (disk is None or "disk" in pending))
+                       and not (a == "stall" and "stall" in pending)}
+            action = rng.choices(list(choices), list(choices.values()))[0]
+            hold = rng.uniform(2, 30)
+            if action in ("kill9", "sigterm"):
+                life = agent.end(action)
+                pause = rng.uniform(0, 4)
+                note(action, life=life.n, rc=life.rc, down_s=round(pause, 1))
+                time.sleep(pause)       # the agent is down: nothing to wait on
+                agent.start()
+                note("agent_start", life=agent.life.n, ready=agent.life.ready)
+            elif action in ("sighup", "sighup_bad_edit", "sighup_edit") and agent.alive():
+                text = config.read_text()
+                before = agent.log().count("SIGHUP")
+                if action == "sighup_bad_edit":
+                    config.write_text(text + "alerts_typo: 1\n")
+                elif action == "sighup_edit":     # kept: the next start runs with it
+                    text = re.sub(r"update_interval_s: (\d+)", lambda m: f"update_interval_s: {7 - int(m.group(1))}", text)
+                    config.write_text(text)
+                agent.life.proc.send_signal(signal.SIGHUP)
+                deadline = time.monotonic() + 15     # it answers on its next tick: none while the source stalls
+                while agent.log().count("SIGHUP") <= before and agent.alive() and time.monotonic() < deadline:
+                    time.sleep(0.1)     # the agent says it on its next tick
+                said = agent.log().count("SIGHUP") > before
+                config.write_text(text)
+                note(action, life=agent.life.n, answered=said)
+            elif action in ("broker_stop", "broker_kill", "broker_refuse"):
+                broker.stop(signal.SIGKILL if action == "broker_kill" else signal.SIGTERM)
+                if action == "broker_refuse":
+                    broker.start(refuse=True)
+                restore.append((time.monotonic() + hold, "broker"))
+                note(action, hold_s=round(hold, 1))
+            elif action == "disk_fill":
+                disk.fill()
+                restore.append((time.monotonic() + hold, "disk"))
+                note(action, hold_s=round(hold, 1))
+            elif action == "stall":
+                feeder.stalled.set()
+                hold = rng.uniform(1, 12)
+                restore.append((time.monotonic() + hold, "stall"))
+                note(action, hold_s=round(hold, 1))
+            elif action == "bad_burst":
+                kinds = rng.sample(list(BAD), rng.randint(1, 4))
+                sent = Counter()
+                for _ in range(rng.randint(1, 30)):
+                    kind = rng.choice(kinds)
+                    if feeder.bad(kind, rng):
+                        sent[kind] += 1
+                note(action, sent=dict(sent))
+            time.sleep(rng.uniform(1, args.gap))     # the schedule's own pace
+        # The end: every fault undone, the agent given time to deliver, then stopped cleanly.
+        for _, what in list(restore):
+            undo(what)
+        restore.clear()
+        if not agent.alive():
+            agent.start()
+            note("agent_start", life=agent.life.n)
+        calm = time.time()
+        drained = sub.wait(lambda ms: _drained(ms, calm), 180)
+        note("drained" if drained else "not drained in 180 s")
+        life = agent.end("sigterm")
+        note("sigterm", life=life.n, rc=life.rc)
+        if not sub.wait(lambda ms: _delivered(ms, work / "alerts.jsonl", life.started), 60):
+            # The clean stop's own events (an alert or fault ended `shutdown`) not sent within its 3-s
+            # drain stay in the outbox for the next start (README): one more life sends them.
+            note("left in the outbox at the stop")
+            agent.start()
+            note("agent_start", life=agent.life.n)
+            sub.wait(lambda ms: _drained(ms, time.time()), 120)
+            life = agent.end("sigterm")
+            note("sigterm", life=life.n, rc=life.rc)
+            sub.wait(lambda ms: _delivered(ms, work / "alerts.jsonl", life.started), 60)
+    finally:
+        feeder.stopped.set()
+        if agent.alive():
+            agent.end("sigterm")
+        sub.close()
+        broker.stop(signal.SIGTERM)
+        shutil.copy2(broker.dir / "mosquitto.log", work / "mosquitto.log")
+        shutil.rmtree(broker.dir, ignore_errors=True)
+        if state.exists():      # what the last life left, for a look after the tmpfs is gone
+            shutil.copytree(state, work / "state-at-end", ignore=shutil.ignore_patterns("filler"), dirs_exist_ok=True)
+        if disk is not None:
+            disk.unmount()
+    result = {"bench": "chaos", "seed": args.seed, "duration_s": args.duration,
+              "wall_s": round(time.monotonic() - t0, 1), "dir": str(work),
+              "lives": len(agent.lives), "valid_records_sent": feeder.sent,
+              "actions": dict(Counter(d["do"] for d in done)),
+              "bad_records_sent": dict(sum((life.bad_sent for life in agent.lives), Counter())),
+              "received": event_counts(sub), "invariants": check(work, sub, agent),
+              "machine": machine_info(), "load_1min": os.getloadavg()[0]}
+    result["held"] = all(v == "held" for v in result["invariants"].values())
+    (work / "actions.json").write_text(json.dumps(done, indent=1))
+    return result
+
+
+def _drained(messages: list[dict], since: float) -> bool:
+    """A health message sent after `since` says the agent is warm and its outbox empty, nothing held."""
+    for m in reversed(messages):
+        if m["t"] < since + 1:
+            return False
+        if m["topic"].endswith("/health"):
+            try:
+                h = json.loads(m["payload"])
+            except ValueError:
+                return False
+            box = h.get("outbox") or {}
+            return bool(h.get("warm")) and box.get("depth") == 0 and not box.get("held")
+    return False
+
+
+def _delivered(messages: list[dict], jsonl: Path, started: float) -> bool:
+    """`offline` published after `started`, and every alert and fault event of the JSONL received."""
+    got = set()
+    for m in messages:
+        if m["topic"].endswith(("/alerts", "/faults")):
+            p = json.loads(m["payload"])
+            got.add((p.get("alert_id") or p.get("fault_id"), p["seq"]))
+    want = {(e.get("alert_id") or e.get("fault_id"), e["seq"]) for e in map(json.loads, jsonl.read_text().splitlines())} \
+        if jsonl.exists() else set()
+    offline = any(m["topic"].endswith("/status") and m["payload"] == "offline" and m["t"] >= started for m in messages)
+    return offline and want <= got
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--duration", type=float, default=900, help="seconds of chaos (then the clean end)")
+    p.add_argument("--gap", type=float, default=12, help="at most this many seconds between two faults")
+    p.add_argument("--dir", help="work directory (default: a new temporary one, kept)")
+    p.add_argument("--no-disk", action="store_true", help="no tmpfs: state_dir on the work directory, no disk faults")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    for tool in ("mosquitto", "mosquitto_passwd"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            raise SystemExit(f"{tool} is not installed (apt-get install mosquitto mosquitto-clients)")
+    result = soak(args)
+    print(json.dumps(result, indent=1))
+    return 0 if result["held"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
