@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from . import prometheus
 from .alerts import AlertEvent, iso
-from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fingerprint
+from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fault_spare_bytes, fingerprint
 from .config_watch import ConfigWatch
 from .faults.events import FaultEvent
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
@@ -136,7 +136,7 @@ class Agent:
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.checkpoints = CheckpointStore(state_dir)
         self.journal = EventJournal(state_dir)
-        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault")
+        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(len(cfg.sensor_names())))
         for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
             if not journal.reserve():
                 log.error("cannot reserve %s (%s) in state_dir: on a full disk the %s journal cannot be written and "
