@@ -311,7 +311,14 @@ class CheckpointStore:
 
 # ---- the alert journal ---------------------------------------------------------------------------
 
-SPARE_BYTES = 16 * 1024      # an alert journal is ~1 KB; a fault journal ~0.4 KB an event, ~35 events in one tick
+SPARE_BYTES = 16 * 1024      # an alert journal is ~1 KB
+FAULT_SPARE_BYTES_PER_SENSOR = 2048     # a fault event (~0.6 KB, its evidence naming neighbours) and an open fault
+
+
+def fault_spare_bytes(sensors: int) -> int:
+    """The fault journal's spare: room for one tick's fault events for every sensor (a station's power
+    cut takes all of its sensors at once) — it was SPARE_BYTES for any site, too little from ~35."""
+    return max(SPARE_BYTES, FAULT_SPARE_BYTES_PER_SENSOR * sensors)
 
 
 class EventJournal:
@@ -325,10 +332,11 @@ class EventJournal:
     subscriber that only the MQTT sink feeds (only the JSONL could tell the restart otherwise).
     Every document carries a count `n`; read() takes the newer of the two."""
 
-    def __init__(self, state_dir: str | Path, name: str = JOURNAL_FILE, what: str = "alert"):
+    def __init__(self, state_dir: str | Path, name: str = JOURNAL_FILE, what: str = "alert",
+                 spare_bytes: int = SPARE_BYTES):
         self.path = Path(state_dir) / name
         self.what = what
-        self.spare = ReservedFile(self.path.with_name(name + ".spare"), SPARE_BYTES, f"stad-{what}-journal-spare/1")
+        self.spare = ReservedFile(self.path.with_name(name + ".spare"), spare_bytes, f"stad-{what}-journal-spare/1")
         self._n: int | None = None          # the newest document's count, found at the first record
 
     def reserve(self) -> bool:

@@ -91,7 +91,7 @@ class ReservedFile:
         saying what is wrong when it cannot be read as one."""
         try:
             with self.path.open("rb") as fh:
-                data = fh.read(self.size)
+                data = fh.read()            # (larger than `size` when reserved for more: a site's sensors removed)
         except FileNotFoundError:
             return None
         except OSError as exc:

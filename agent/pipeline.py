@@ -469,17 +469,19 @@ class Pipeline:
             shift_times((self.detector, self.health, self.chain, self.numpy), delta)
         return self.after_restart(new_ts, None)
 
-    def after_restart(self, ts: float, gap_s: float | None) -> list[AlertEvent]:
+    def after_restart(self, ts: float, gap_s: float | None, skipped: bool = False) -> list[AlertEvent]:
         """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen
         (None: unknown, the clock was stepped back). An open alert is continued — its next event says
         the gap — unless the gap is longer than the window or unknown: nothing of what raised it is
-        left to judge it by, so it ends ('restart'). A gap longer than the window also refills it
-        before the next score: the aligner skips the agent's own downtime (no outage rows), so the
-        window would otherwise join ticks from before the downtime to the new ones as if adjacent.
+        left to judge it by, so it ends ('restart'). `skipped`: the aligner skips those ticks (live data
+        after the agent's own downtime: no outage rows); a gap longer than the window then refills it
+        before the next score, which would otherwise join ticks from before the downtime to the new
+        ones as if adjacent. (Closed as an outage instead — a recording, or no live data within the
+        aligner's wait — the window holds the outage's rows: the data is scored at once.)
         The gap is compared in whole ticks: a difference of epoch stamps on a 0.1-s tick is a few ulps
         off, and a gap of exactly the window would be 'longer' or not by the second it happened."""
         longer = gap_s is None or round(gap_s / self.cfg.tick_s) > self.window.steps
-        if longer:
+        if longer and skipped:
             self.refill_window()
         if not self.alerts.active:
             return []

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from . import prometheus
 from .alerts import AlertEvent, iso
-from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fingerprint
+from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fault_spare_bytes, fingerprint
 from .config_watch import ConfigWatch
 from .faults.events import FaultEvent
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
@@ -136,7 +136,7 @@ class Agent:
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.checkpoints = CheckpointStore(state_dir)
         self.journal = EventJournal(state_dir)
-        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault")
+        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(len(cfg.sensor_names())))
         for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
             if not journal.reserve():
                 log.error("cannot reserve %s (%s) in state_dir: on a full disk the %s journal cannot be written and "
@@ -216,15 +216,7 @@ class Agent:
                         self.exit_reason = self.exit_reason or "input ended"
                         break
                     continue
-                rows = []
-                if item is not None:
-                    self.records_in += 1
-                    if self._resume_from is not None:
-                        self._first_record_after_resume(item)
-                    rows = self.aligner.push(item)
-                if live and self.cfg.window.idle_flush_s > 0:
-                    rows += self.aligner.flush_until(time.time() - self.cfg.window.idle_flush_s)
-                self._process(rows)
+                self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
                 self._answer_feedback()
                 self.config_watch.poll()
                 now = time.monotonic()
@@ -269,6 +261,19 @@ class Agent:
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
             self.state_lock.release()
         return self.summary()
+
+    def _intake(self, item, now: float | None) -> None:
+        """One turn of the loop: a record (None: the queue's wait ran out), then, with `now` (a live
+        source and window.idle_flush_s), the ticks the wall clock has closed; the rows, stepped."""
+        rows = []
+        if item is not None:
+            self.records_in += 1
+            if self._resume_from is not None:
+                self._first_record_after_resume(item)
+            rows = self.aligner.push(item)
+        if now is not None:
+            rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
+        self._process(rows)
 
     def _process(self, rows) -> None:
         for row in rows:
@@ -653,7 +658,7 @@ class Agent:
         gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
         if gap_s > 0 and rec.received is None:     # (live data: the aligner says the restart gap)
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
-        for ev in self.pipeline.after_restart(ts, gap_s):
+        for ev in self.pipeline.after_restart(ts, gap_s, skipped=self.aligner.restart_gap_ahead(rec)):
             self._emit(ev)
         self._gap_refill = self.pipeline.refill > 0
 

@@ -24,7 +24,7 @@ STATE_FILES = {
     "fault_journal": ("fault journal", "{fallback}"),
 }
 # what a failed journal write costs when its spare (agent/checkpoint.py EventJournal) could not take it either
-LOST = "an {} open at a crash cannot be continued or ended by the restart"
+LOST = "{} open at a crash cannot be continued or ended by the restart"
 
 
 class StateWrites:
@@ -42,7 +42,7 @@ class StateWrites:
         reason = str(exc)
         if reason != self.problem[key]:
             if key != "checkpoint" and not fallback:
-                fallback = LOST.format(what.split()[0])
+                fallback = LOST.format("an alert" if key == "alert_journal" else "a fault")
             log.error("cannot write the %s %s: %s; %s (said once; the failed writes are counted in health "
                       "state_writes)", what, path, reason, cost.format(fallback=fallback))
         self.problem[key] = reason

@@ -373,12 +373,21 @@ class Aligner:
         return rows
 
     def _restart_gap_before(self, cand: "_Candidate") -> bool:
-        """The candidate is the first live data after a restart, beyond the restored ticks and stamped
-        near this host's clock (within the skew bound): the ticks before it are the agent's downtime."""
-        if not self._restart_pending or self.next_k is None or self.newest_k is None or \
-                cand.lo <= max(self.newest_k, self.next_k - 1):
-            return False
-        return self._stamped_live(cand)
+        """The candidate is the first live data after a restart, beyond the restored ticks with at
+        least one tick between (data at the next tick to close skips nothing: no gap to count) and
+        stamped near this host's clock (within the skew bound): the ticks before it are the agent's
+        downtime."""
+        return self._restart_gap_at(cand.lo) and self._stamped_live(cand)
+
+    def restart_gap_ahead(self, rec: Record) -> bool:
+        """This record, the first new one after a restart, has the agent's downtime before it skipped
+        as `_restart_gap_before` says (no outage rows), unless later records refute it: its owner
+        refills the window for a downtime longer than it (Pipeline.after_restart)."""
+        return self._restart_gap_at(self.tick_of(rec.ts)) and self._live(rec)
+
+    def _restart_gap_at(self, k: int) -> bool:
+        return self._restart_pending and self.next_k is not None and self.newest_k is not None and \
+            k > max(self.newest_k + 1, self.next_k)
 
     def _back_after_silence(self, cand: "_Candidate") -> bool:
         """Live data back after a silence of every sensor: the data did not jump, it was away — a
@@ -400,10 +409,12 @@ class Aligner:
             abs(rec.ts - rec.received - self.live_offset) <= bound for _, rec in cand.records)
 
     def _stamped_live(self, cand: "_Candidate") -> bool:
-        """Every record of the candidate came from a live source stamped near this host's clock (within
-        the skew bound)."""
-        bound = self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
-        return all(rec.received is not None and abs(rec.ts - rec.received) <= bound for _, rec in cand.records)
+        """Every record of the candidate came from a live source stamped near this host's clock."""
+        return all(self._live(rec) for _, rec in cand.records)
+
+    def _live(self, rec: Record) -> bool:
+        """From a live source, stamped near this host's clock (within the skew bound)."""
+        return rec.received is not None and abs(rec.ts - rec.received) <= (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S)
 
     def _skip_restart_gap(self, cand: "_Candidate") -> list[Row]:
         """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""

@@ -5,7 +5,8 @@ than the window. The gap came in seconds, a difference of epoch stamps (first ne
 tick − one tick), and was compared with steps × tick_s: on a 0.1-s tick the rounding of stamps
 near 1.7e9 made a gap of exactly the window 'longer' at four ticks in five and 'not longer' at the
 fifth — the same restart ended the alert or continued it depending on the second it happened.
-The gap is whole ticks; it is compared as such."""
+The gap is whole ticks; it is compared as such. And data at the very next tick after a restart is no
+restart gap at all."""
 from __future__ import annotations
 
 import time
@@ -14,7 +15,8 @@ import numpy as np
 
 from agent import config
 from agent.pipeline import Pipeline
-from agent.window import Row
+from agent.records import Record, Rejects
+from agent.window import Aligner, Row
 from conftest import ar1_rows, through_file
 
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -43,11 +45,42 @@ def test_a_gap_of_exactly_the_window_continues_the_alert_at_every_tick():
         again = Pipeline(cfg)
         again.restore(state)
         gap_s = max(0.0, first - last - TICK)               # as the agent measures it (service.py)
-        ended = [e.event for e in again.after_restart(first, gap_s)]
+        ended = [e.event for e in again.after_restart(first, gap_s, skipped=True)]
         decided.append((ended, again.refill, again.alerts.active))
     assert all(d == ([], 0, True) for d in decided), decided
     again = Pipeline(cfg)                                   # one tick more: longer than the window
     again.restore(state)
     last = rows[-1].ts
     first = rows[-1].ts + (STEPS + 2) * TICK
-    assert [e.event for e in again.after_restart(first, first - last - TICK)] == ["end"] and again.refill == STEPS
+    assert [e.event for e in again.after_restart(first, first - last - TICK, skipped=True)] == ["end"]
+    assert again.refill == STEPS
+
+
+def live(ts: float) -> Record:
+    return Record(ts=ts, values={"a": 1.0, "b": 2.0}, origin="udp", received=ts)
+
+
+def test_data_at_the_next_tick_after_a_restart_is_no_restart_gap():
+    """The wall clock had closed ticks past the newest data when the checkpoint was taken (every
+    sensor silent a few seconds, window.idle_flush_s on); the first data after the restart comes at
+    the next tick to close. Nothing lies between: the old code counted a restart gap of 0 s (health,
+    /metrics, and the log's 'restart gap: … 0 tick(s) not run')."""
+    def aligner() -> Aligner:
+        return Aligner(["a", "b"], 1.0, carry_forward_s=2, lateness_ticks=1, rejects=Rejects(), max_gap_ticks=17)
+    first = aligner()
+    t0 = float(int(time.time()) - 600)
+    for i in range(30):
+        first.push(live(t0 + i))
+        first.flush_until(t0 + i - 1.5)
+    for i in range(30, 40):                 # ten seconds of silence: closed on the wall clock
+        first.flush_until(t0 + i - 1.5)
+    assert first.last_closed_k > first.newest_k + 1
+    again = aligner()
+    again.restore(first.state_dict())
+    k = again.next_k
+    rows = []
+    for j in range(5):
+        rows += again.push(live((k + j) * 1.0))
+    assert again.restart_gaps == 0 and again.last_restart_gap is None and not again.moves, \
+        (again.restart_gaps, again.last_restart_gap, again.moves)
+    assert [again.tick_of(r.ts) for r in rows][:1] == [k] and not again.rejects.as_dict()
