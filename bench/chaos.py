@@ -89,7 +89,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def reading(ts: float, rng: random.Random, anomalies: bool) -> dict:
-    """Noise; when `anomalies` (after the warm-up), sensor `a` swings ±4 tick to tick for 12 of every 60
+    """Noise; when `anomalies` (once the agent is warm), sensor `a` swings ±4 tick to tick for 12 of every 60
     ticks of the host's clock: alerts open, update and end, across restarts too."""
     k = int(ts / TICK_S)
     swing = 4.0 * (-1) ** k if anomalies and k % 60 >= 48 else 0.0
@@ -309,9 +309,9 @@ class Agent:
 class Feeder(threading.Thread):
     """One datagram a tick on the host's clock, unless stalled; bad records on request."""
 
-    def __init__(self, port: int, agent: Agent, seed: int, calm_s: float = WARMUP_TICKS * TICK_S + 10):
+    def __init__(self, port: int, agent: Agent, seed: int):
         super().__init__(daemon=True)
-        self.anomalies_from = time.time() + calm_s
+        self.anomalies_from = math.inf     # set once the agent is warm: a warm-up on anomalies learns them
         self.addr = ("127.0.0.1", port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.agent = agent
@@ -591,6 +591,9 @@ def soak(args) -> dict:
                     note("agent_never_ready", life=agent.life.n, rc=agent.end("kill9").rc)
                 agent.start()
                 note("agent_start", life=agent.life.n)
+            if feeder.anomalies_from == math.inf and _warm(sub.on("/health")):
+                feeder.anomalies_from = time.time()
+                note("anomalies_start")
             now = time.monotonic()
             for deadline, what in [r for r in restore if r[0] <= now]:
                 restore.remove((deadline, what))
@@ -692,6 +695,10 @@ def soak(args) -> dict:
     result["held"] = all(v == "held" for v in result["invariants"].values())
     (work / "actions.json").write_text(json.dumps(done, indent=1))
     return result
+
+
+def _warm(healths: list[dict]) -> bool:
+    return any(json.loads(m["payload"]).get("warm") for m in healths[-3:])
 
 
 def _drained(messages: list[dict], since: float) -> bool:
