@@ -320,6 +320,7 @@ class Feeder(threading.Thread):
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.last: bytes | None = None
+        self.last_t = 0.0
         self.sent = 0
 
     def run(self) -> None:
@@ -337,7 +338,7 @@ class Feeder(threading.Thread):
             data = (json.dumps(reading(now, self.rng, now >= self.anomalies_from)) + "\n").encode()
             with self.lock:
                 self.sock.sendto(data, self.addr)
-                self.last = data
+                self.last, self.last_t = data, now
                 self.sent += 1
                 with self.agent.lock:
                     life = self.agent.life
@@ -349,7 +350,9 @@ class Feeder(threading.Thread):
         now = time.time()
         with self.lock:
             if kind == "duplicate":
-                if self.last is None or self.stalled.is_set():     # resent at once: its tick is still open
+                # The last record again, while its tick is open: one sent before a stall is a stale
+                # stamp (ten of them are a sender stepping back, by the agent's rules), not a duplicate.
+                if self.last is None or self.stalled.is_set() or now - self.last_t > TICK_S / 2:
                     return False
                 data = self.last
                 values = len(json.loads(data)) - 1
