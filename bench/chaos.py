@@ -89,7 +89,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def reading(ts: float, rng: random.Random, anomalies: bool) -> dict:
-    """Noise; when `anomalies` (after the warm-up), sensor `a` swings ±4 tick to tick for 12 of every 60
+    """Noise; when `anomalies` (once the agent is warm), sensor `a` swings ±4 tick to tick for 12 of every 60
     ticks of the host's clock: alerts open, update and end, across restarts too."""
     k = int(ts / TICK_S)
     swing = 4.0 * (-1) ** k if anomalies and k % 60 >= 48 else 0.0
@@ -309,9 +309,9 @@ class Agent:
 class Feeder(threading.Thread):
     """One datagram a tick on the host's clock, unless stalled; bad records on request."""
 
-    def __init__(self, port: int, agent: Agent, seed: int, calm_s: float = WARMUP_TICKS * TICK_S + 10):
+    def __init__(self, port: int, agent: Agent, seed: int):
         super().__init__(daemon=True)
-        self.anomalies_from = time.time() + calm_s
+        self.anomalies_from = math.inf     # set once the agent is warm: a warm-up on anomalies learns them
         self.addr = ("127.0.0.1", port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.agent = agent
@@ -320,6 +320,7 @@ class Feeder(threading.Thread):
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.last: bytes | None = None
+        self.last_t = 0.0
         self.sent = 0
 
     def run(self) -> None:
@@ -337,7 +338,7 @@ class Feeder(threading.Thread):
             data = (json.dumps(reading(now, self.rng, now >= self.anomalies_from)) + "\n").encode()
             with self.lock:
                 self.sock.sendto(data, self.addr)
-                self.last = data
+                self.last, self.last_t = data, now
                 self.sent += 1
                 with self.agent.lock:
                     life = self.agent.life
@@ -349,7 +350,9 @@ class Feeder(threading.Thread):
         now = time.time()
         with self.lock:
             if kind == "duplicate":
-                if self.last is None or self.stalled.is_set():     # resent at once: its tick is still open
+                # The last record again, while its tick is open: one sent before a stall is a stale
+                # stamp (ten of them are a sender stepping back, by the agent's rules), not a duplicate.
+                if self.last is None or self.stalled.is_set() or now - self.last_t > TICK_S / 2:
                     return False
                 data = self.last
                 values = len(json.loads(data)) - 1
@@ -591,6 +594,9 @@ def soak(args) -> dict:
                     note("agent_never_ready", life=agent.life.n, rc=agent.end("kill9").rc)
                 agent.start()
                 note("agent_start", life=agent.life.n)
+            if feeder.anomalies_from == math.inf and _warm(sub.on("/health")):
+                feeder.anomalies_from = time.time()
+                note("anomalies_start")
             now = time.monotonic()
             for deadline, what in [r for r in restore if r[0] <= now]:
                 restore.remove((deadline, what))
@@ -692,6 +698,10 @@ def soak(args) -> dict:
     result["held"] = all(v == "held" for v in result["invariants"].values())
     (work / "actions.json").write_text(json.dumps(done, indent=1))
     return result
+
+
+def _warm(healths: list[dict]) -> bool:
+    return any(json.loads(m["payload"]).get("warm") for m in healths[-3:])
 
 
 def _drained(messages: list[dict], since: float) -> bool:
