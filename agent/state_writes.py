@@ -17,14 +17,15 @@ from pathlib import Path
 
 log = logging.getLogger("stad.agent")
 
-# file key -> (what it is, what a failed write costs)
+# file key -> (what it is, what a failed write costs, its `fallback` when the caller names none: for a
+# journal, what a failed write costs when its spare (agent/checkpoint.py EventJournal) could not take it either)
 STATE_FILES = {
-    "checkpoint": ("checkpoint", "a restart will {fallback}"),
-    "alert_journal": ("alert journal", "{fallback}"),
-    "fault_journal": ("fault journal", "{fallback}"),
+    "checkpoint": ("checkpoint", "a restart will {fallback}", ""),
+    "alert_journal": ("alert journal", "{fallback}",
+                      "an alert open at a crash cannot be continued or ended by the restart"),
+    "fault_journal": ("fault journal", "{fallback}",
+                      "a fault open at a crash cannot be continued or ended by the restart"),
 }
-# what a failed journal write costs when its spare (agent/checkpoint.py EventJournal) could not take it either
-LOST = "{} open at a crash cannot be continued or ended by the restart"
 
 
 class StateWrites:
@@ -37,14 +38,12 @@ class StateWrites:
 
     def failure(self, key: str, path: Path, exc: Exception, fallback: str = "", counted: bool = True) -> None:
         """A write failed; `counted` False: a retry of a write already counted (the journals')."""
-        what, cost = STATE_FILES[key]
+        what, cost, lost = STATE_FILES[key]
         self.failed[key] += counted
         reason = str(exc)
         if reason != self.problem[key]:
-            if key != "checkpoint" and not fallback:
-                fallback = LOST.format("an alert" if key == "alert_journal" else "a fault")
             log.error("cannot write the %s %s: %s; %s (said once; the failed writes are counted in health "
-                      "state_writes)", what, path, reason, cost.format(fallback=fallback))
+                      "state_writes)", what, path, reason, cost.format(fallback=fallback or lost))
         self.problem[key] = reason
         self._since.setdefault(key, (time.monotonic(), self.failed[key] - 1))
 
