@@ -269,10 +269,12 @@ class Pipeline:
         """Each sensor's level distance from warm-up, in σ, over the current window (alerts.hold_sigma)."""
         return dict(zip(self.sensors, self.level.distances(self.window.values, self.window.missing).tolist()))
 
-    def close(self, ts: float) -> list[AlertEvent]:
-        """End an open alert on shutdown so subscribers are not left with a dangling one."""
+    def close(self, ts: float, reason: str) -> list[AlertEvent]:
+        """End an open alert when the data is over (the daemon's input ended: `shutdown`; an
+        evaluation's file: `end of data`) so no one is left with a dangling one. A daemon stopped
+        by a signal does not call it: its alert goes on at the next start (service.Agent._at_stop)."""
         # An alert is only ever open after warm-up, so the active tier has its threshold.
-        return self.detector.close(ts, self.chain.tier, self.chain.current.describe, "shutdown")
+        return self.detector.close(ts, self.chain.tier, self.chain.current.describe, reason)
 
     # -- model update (what agent/hotswap.py's SwapTarget asks of it) ---------------------------
 

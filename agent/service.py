@@ -133,6 +133,7 @@ class Agent:
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.started = time.monotonic()
         self.exit_reason = ""
+        self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.checkpoints = CheckpointStore(state_dir)
         self.journal = EventJournal(state_dir)
@@ -214,6 +215,7 @@ class Agent:
                     if ended == len(self.sources):
                         self._process(self.aligner.flush_all())
                         self.exit_reason = self.exit_reason or "input ended"
+                        self.data_over = True
                         break
                     continue
                 self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
@@ -241,10 +243,7 @@ class Agent:
             self.stop_event.set()
             for s in self.sources:
                 s.close()
-            last_ts = self.pipeline.window.ts[-1] if self.pipeline.warm else time.time()
-            for ev in self.pipeline.close(float(last_ts)):
-                self._emit(ev)
-            self._emit_faults(self.pipeline.health.close(float(last_ts)))
+            self._at_stop()
             if clean:
                 self.save_checkpoint()
             self._retry_journals()
@@ -261,6 +260,29 @@ class Agent:
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
             self.state_lock.release()
         return self.summary()
+
+    def _at_stop(self) -> None:
+        """What becomes of an open alert and open sensor faults when the agent stops. The data over
+        (every source ended: a recording replayed to its end, stdin closed; --max-ticks), nothing is
+        left to judge them by: they end (reason `shutdown`). Any other stop — a signal (`systemctl
+        stop` / `restart`), an error — leaves them open, as a kill -9 does: the checkpoint and the
+        journals hold them and the next start continues them under the same ids (an `update` with
+        `gap_s`), or ends them (`restart`) when it cannot judge them. Ending them here paged the
+        control room twice for one incident across an upgrade, with a cool-down's hole between.
+        A gateway stopped for good is `offline` with its alert open, as after a crash (README)."""
+        alerts, faults = self.pipeline.alerts, self.pipeline.health.open_faults()
+        if not self.data_over:
+            if alerts.active:
+                log.info("alert %s (next seq %d) left open at the stop: the next start continues it or ends it "
+                         "(reason restart)", alerts.open.alert_id, alerts.open.seq)
+            if faults:
+                log.info("sensor fault(s) left open at the stop: %s",
+                         ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(faults.items())))
+            return
+        last_ts = float(self.pipeline.window.ts[-1]) if self.pipeline.warm else time.time()
+        for ev in self.pipeline.close(last_ts, "shutdown"):
+            self._emit(ev)
+        self._emit_faults(self.pipeline.health.close(last_ts))
 
     def _intake(self, item, now: float | None) -> None:
         """One turn of the loop: a record (None: the queue's wait ran out), then, with `now` (a live
@@ -302,6 +324,7 @@ class Agent:
             for ev in res.alerts:
                 self._emit(ev)
             if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
+                self.data_over = True
                 self.stop(f"reached --max-ticks {self.max_ticks}")
                 return
 

@@ -1,5 +1,5 @@
 """A real agent process fed on stdin, for restart tests: started under a fake systemd
-(NOTIFY_SOCKET, READY=1 awaited), killed with SIGKILL or stopped by closing its input.
+(NOTIFY_SOCKET, READY=1 awaited), killed with SIGKILL, stopped by SIGTERM or by closing its input.
 
 The feed is a 3-sensor pump at one row a second (synthetic time): noise, and from row 100 on a
 step of +5 on sensor `a` for 30 of every 100 rows, so alerts open, update and end.
@@ -10,6 +10,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -96,6 +97,13 @@ class AgentProcess:
         self.proc.kill()
         self.proc.wait(timeout=30)
         self.notify.close()
+
+    def terminate(self, timeout: float = 90.0) -> int:
+        """One SIGTERM, as `systemctl stop` / `restart` sends it; wait for it to exit."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self.notify.close()
+        return code
 
     def finish(self, timeout: float = 90.0) -> int:
         """Close its input (the stream ends: a clean stop) and wait for it to exit."""

@@ -148,7 +148,7 @@ def alert_ticks(cfg, rows) -> tuple[np.ndarray, Pipeline]:
     events = []
     for r in rows:
         events += pipe.step(r).alerts
-    events += pipe.close(rows[-1].ts)
+    events += pipe.close(rows[-1].ts, "end of data")
     t = np.array([r.ts for r in rows])
     active = np.zeros(len(rows), bool)
     raised = None

@@ -406,7 +406,7 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
             if ev.event == "end" and peak_attention is not None:
                 attention.append(peak_attention)
                 peak_attention = None
-    alert_events += pipe.close(last_ts)
+    alert_events += pipe.close(last_ts, "end of data")
     if peak_attention is not None:
         attention.append(peak_attention)
     return Trace.of(f, scorer, score=score, threshold=threshold, tiers=tiers, attention=attention,

@@ -41,7 +41,7 @@ from .stuck import Stuck
 
 _ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
-END_SUMMARY = {"shutdown": "agent stopped",
+END_SUMMARY = {"shutdown": "agent stopped: its input ended",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
 
 
@@ -308,7 +308,8 @@ class FaultTracker:
         return hold
 
     def close(self, ts: float) -> list[FaultEvent]:
-        """End every open fault on shutdown so subscribers are not left with a dangling one."""
+        """End every open fault (reason shutdown) when the agent's input is over, so subscribers are not
+        left with a dangling one; a stop by signal leaves them open for the next start (service.Agent._at_stop)."""
         return [self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)]
 
     # -- the fault journal (agent/checkpoint.py) ------------------------------------------------
