@@ -7,8 +7,8 @@
 - end: the score stays below threshold × hysteresis for `clear_ticks` ticks;
 - cool-down: `cooldown_ticks` after an end before a new alert may open; exceedances in it are
   counted as suppressed (a persisting anomaly opens as soon as the cool-down is over);
-- restart: an alert open when the agent died is continued by the restarted one under the same
-  alert_id and seq (agent/checkpoint.py); its first event after the restart says how many seconds
+- restart: an alert open when the agent died or was stopped (SIGTERM: agent/service.py leaves it
+  open) is continued by the restarted one under the same alert_id and seq (agent/checkpoint.py); its first event after the restart says how many seconds
   of data the restored state did not see (`gap_s`), and comes at the first tick still above the
   threshold. When that gap is longer than the window, it ends with reason `restart`.
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
@@ -85,7 +85,7 @@ class AlertEvent:
     top_steps: list[dict]
     origin: str | None         # the station / machine where it started
     ticks: int                 # ticks above threshold so far
-    reason: str | None = None  # why it ended: 'cleared', 'shutdown' or 'restart'
+    reason: str | None = None  # why it ended: 'cleared', 'subsided', 'shutdown' (input over) or 'restart'
     replayed: bool = False
     gap_s: float | None = None  # first event after a restart: seconds of data the restored state did not see
 

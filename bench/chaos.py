@@ -19,7 +19,8 @@ the disk free, the agent stopped cleanly. Invariants (each `held` or the evidenc
 - every alert and fault event received over MQTT and written to the JSONL validates against
   agent/schemas; health too;
 - per alert_id, after de-duplicating by (alert_id, seq): seq 0, 1, … without a gap, `new` first,
-  exactly one `end`, last (the final clean stop ends any alert still open); the same for faults;
+  exactly one `end`, last — none for an alert the final health names open (a clean stop leaves it open
+  for the next start, README "Restarts"); the same for faults (the final health's `faults_active`);
 - the JSONL and MQTT hold the same events, with the same content (`replayed` aside); the JSONL
   holds no event twice; copies of one event over MQTT agree;
 - the outbox is empty at the end and nothing was dropped (health `outbox`);
@@ -416,8 +417,9 @@ def _schema_errors(payloads: list[dict], schema: str) -> list[str]:
     return out
 
 
-def _streams(events: list[dict], key: str, first: str, last: str) -> list[str]:
-    """Broken sequences: per id, seq 0..n without gap, `first` at seq 0, one `last`, at the end."""
+def _streams(events: list[dict], key: str, first: str, last: str, left_open: set) -> list[str]:
+    """Broken sequences: per id, seq 0..n without gap, `first` at seq 0, one `last`, at the end — none
+    for the ids in `left_open` (open at the final clean stop, which leaves them for the next start)."""
     by_id: dict[str, dict[int, dict]] = defaultdict(dict)
     for e in events:
         by_id[e[key]].setdefault(e["seq"], e)
@@ -429,7 +431,10 @@ def _streams(events: list[dict], key: str, first: str, last: str) -> list[str]:
             broken.append(f"{ident}: seqs {order} (a gap or no seq 0)")
         if kinds[0] != first:
             broken.append(f"{ident}: starts with {kinds[0]} (no {first})")
-        if kinds.count(last) != 1 or kinds[-1] != last:
+        if ident in left_open:
+            if last in kinds:
+                broken.append(f"{ident}: open at the final stop by its health, yet {kinds.count(last)} {last}")
+        elif kinds.count(last) != 1 or kinds[-1] != last:
             broken.append(f"{ident}: events {kinds[:3]}…{kinds[-3:]} ({kinds.count(last)} {last}, last {kinds[-1]})")
     return broken
 
@@ -479,10 +484,16 @@ def check(work: Path, sub: Subscriber, agent: Agent) -> dict:
             jsonl_alerts.append(_without(obj, "kind"))
     inv["jsonl lines whole"] = torn
     inv["schemas"] += (_schema_errors(jsonl_alerts, "alert") + _schema_errors(jsonl_faults, "fault"))[:20]
-    inv["alert sequences (mqtt)"] = _streams(parsed["alerts"], "alert_id", "new", "end")
-    inv["alert sequences (jsonl)"] = _streams(jsonl_alerts, "alert_id", "new", "end")
-    inv["fault sequences (mqtt)"] = _streams(parsed["faults"], "fault_id", "fault", "fault_end")
-    inv["fault sequences (jsonl)"] = _streams(jsonl_faults, "fault_id", "fault", "fault_end")
+    # The final clean stop (SIGTERM) leaves an open alert and open faults open, as its last health says.
+    final = parsed["health"][-1] if parsed["health"] else {}
+    open_alerts = {final["alert_open"]["alert_id"]} if final.get("alert_open") else set()
+    last_fault = {f["sensor"]: f for f in jsonl_faults}
+    open_faults = {last_fault[s]["fault_id"] for s, kind in (final.get("faults_active") or {}).items()
+                   if s in last_fault and last_fault[s]["event"] == "fault" and last_fault[s]["kind"] == kind}
+    inv["alert sequences (mqtt)"] = _streams(parsed["alerts"], "alert_id", "new", "end", open_alerts)
+    inv["alert sequences (jsonl)"] = _streams(jsonl_alerts, "alert_id", "new", "end", open_alerts)
+    inv["fault sequences (mqtt)"] = _streams(parsed["faults"], "fault_id", "fault", "fault_end", open_faults)
+    inv["fault sequences (jsonl)"] = _streams(jsonl_faults, "fault_id", "fault", "fault_end", open_faults)
 
     def keyed(events, key):
         out: dict[tuple, list[dict]] = defaultdict(list)
@@ -667,7 +678,7 @@ def soak(args) -> dict:
         life = agent.end("sigterm")
         note("sigterm", life=life.n, rc=life.rc)
         if not sub.wait(lambda ms: _delivered(ms, work / "alerts.jsonl", life.started), 60):
-            # The clean stop's own events (an alert or fault ended `shutdown`) not sent within its 3-s
+            # The clean stop's own events (the last ones before it) not sent within its 3-s
             # drain stay in the outbox for the next start (README): one more life sends them.
             note("left in the outbox at the stop")
             agent.start()

@@ -94,7 +94,8 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
     assert len(notify.times("STOPPING=1")) == 1
     assert notify.lines("STATUS=")[-1].startswith("STATUS=stopped: signal SIGTERM")
     # The jsonl sink was flushed and closed: whole lines only, and every alert event counted by the
-    # agent is in the file, each opened alert with its end (open ones are ended at shutdown).
+    # agent is in the file, each opened alert with its end — but for one still open at the stop, which
+    # a SIGTERM leaves open for the next start to continue (README "Restarts"): the last one, said in the log.
     text = alerts.read_text()
     assert text.endswith("\n")
     lines = [json.loads(line) for line in text.splitlines()]
@@ -107,7 +108,13 @@ def test_ready_watchdog_stopping_and_flush_on_sigterm(tmp_path, kind):
     assert written == summary_events(err)
     opened = {line["alert_id"] for line in lines if line["kind"] == "alert" and line["event"] == "new"}
     ended = {line["alert_id"] for line in lines if line["kind"] == "alert" and line["event"] == "end"}
-    assert opened == ended
+    left_open = opened - ended
+    assert ended <= opened and len(left_open) <= 1, (opened, ended)
+    if left_open:
+        [alert_id] = left_open
+        news = [line["alert_id"] for line in lines if line["kind"] == "alert" and line["event"] == "new"]
+        assert news[-1] == alert_id
+    assert re.findall(r"alert (\S+) \(next seq \d+\) left open at the stop", err) == sorted(left_open)
 
 
 def test_watchdog_pings_stop_while_the_processing_loop_is_blocked(tmp_path):

@@ -28,7 +28,7 @@ class FaultEvent:
     start: float              # when the condition began (the first tick it held)
     end: float | None         # fault_end: the last tick the sensor was judged faulty
     evidence: dict            # {"summary": "...", plus the readings that decided it}
-    reason: str | None = None  # fault_end: 'cleared', 'shutdown' or 'restart'
+    reason: str | None = None  # fault_end: 'cleared', 'shutdown' (input over) or 'restart'
     replayed: bool = False
 
     def to_dict(self) -> dict:
