@@ -276,8 +276,7 @@ class Agent:
                 log.info("alert %s (next seq %d) left open at the stop: the next start continues it or ends it "
                          "(reason restart)", alerts.open.alert_id, alerts.open.seq)
             if faults:
-                log.info("sensor fault(s) left open at the stop: %s",
-                         ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(faults.items())))
+                log.info("sensor fault(s) left open at the stop: %s", _faults_said(faults))
             return
         last_ts = float(self.pipeline.window.ts[-1]) if self.pipeline.warm else time.time()
         for ev in self.pipeline.close(last_ts, "shutdown"):
@@ -645,7 +644,10 @@ class Agent:
                     log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
             last_ts = self.pipeline.last_ts if restored else None
             if last_ts is not None and ts <= last_ts:
-                return                  # the checkpoint is newer: it holds these faults already
+                told_open = health.open_faults()    # the checkpoint is newer: it holds the open faults already
+                if told_open:
+                    log.info("sensor fault(s) open when the last run stopped, continued: %s", _faults_said(told_open))
+                return
             try:
                 if not (restored and health.rules):
                     ended = health.ended_at_restart(told_open, ts)
@@ -662,8 +664,7 @@ class Agent:
                 self._told_open = dict(told_open)
                 self._emit_faults(ended)
             elif told_open:
-                log.info("sensor fault(s) open when the last run stopped, continued: %s",
-                         ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(told_open.items())))
+                log.info("sensor fault(s) open when the last run stopped, continued: %s", _faults_said(told_open))
         finally:
             self._told_open = health.open_faults()
 
@@ -697,6 +698,11 @@ class Agent:
         else:
             log.info("first tick %s: scored by %s (score %.3f, threshold %.3f)", iso(res.ts), res.tier,
                      res.score, res.threshold)
+
+
+def _faults_said(open_faults: dict[str, dict]) -> str:
+    """Open faults (FaultTracker.open_faults) for a log line: `c missing (<fault_id>), …`."""
+    return ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(open_faults.items()))
 
 
 def _checkpoint_times(meta: dict) -> tuple[float, float | None]:

@@ -109,7 +109,10 @@ def test_sigterm_mid_alert_then_restart_continues_the_alert_and_the_fault(tmp_pa
                  proc=second.proc)
     finally:
         err = finished(second)
-    assert f"alert {alert_id} (next seq {sent_before[-1]['seq'] + 1}) was open when the last run stopped: continued" in err
+    assert f"alert {alert_id} (next seq {sent_before[-1]['seq'] + 1}) was open when the last run stopped: " \
+        "continued" in err, err[-3000:]
+    assert f"sensor fault(s) open when the last run stopped, continued: c missing ({fault['fault_id']})" in err, \
+        err[-3000:]
 
     by_alert = check_alert_stream(alert_lines(tmp_path))
     assert list(by_alert) == [alert_id], "one incident, one alert_id: no second alert opened after the restart"
