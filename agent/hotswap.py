@@ -207,18 +207,38 @@ class HotSwap:
 
     def on_tick(self, result) -> None:
         """Called after every scored tick, in the pipeline's thread."""
-        if not self.cfg.scoring.chain or self.cfg.scoring.chain[0] == "numpy":
-            if self._requested is not None:     # said at once (warm-up can last a day), not dropped silently
-                log.warning("%s: the scoring chain is numpy only, no model bundle to reload (%s)",
-                            self._requested, RELOAD_SCOPE)
-                self._requested = None
-            return
-        if result.warming:
+        if self._numpy_only() or result.warming:
             return
         self.ticks += 1
         if self.shadow is not None:
             self._shadow_tick(result)
             return
+        self._between_ticks(poll=self.models_dir is not None and self.ticks % self.poll_ticks == 0)
+
+    def idle(self, warm: bool) -> None:
+        """Called in the pipeline's thread when a turn of the loop brought no tick (a silent source,
+        or the loop woken by a SIGHUP): what a SIGHUP asked for is started, and a candidate whose load
+        has finished is judged, without waiting for data — a `systemctl reload` during a stall is
+        answered now (a refused bundle said and counted); a shadow needs ticks, so a verified
+        candidate is scored and swapped in once data comes. During the warm-up a reload waits for
+        it to end, as at a tick."""
+        if self._numpy_only() or not warm or self.shadow is not None:
+            return
+        self._between_ticks(poll=False)
+
+    def _numpy_only(self) -> bool:
+        """A chain without a model tier; a reload asked for is answered at once (warm-up can last a
+        day), not dropped silently."""
+        if self.cfg.scoring.chain and self.cfg.scoring.chain[0] != "numpy":
+            return False
+        if self._requested is not None:
+            log.warning("%s: the scoring chain is numpy only, no model bundle to reload (%s)",
+                        self._requested, RELOAD_SCOPE)
+            self._requested = None
+        return True
+
+    def _between_ticks(self, poll: bool) -> None:
+        """A finished load judged, else a load started (asked for, or a new bundle when `poll`)."""
         with self._lock:
             loaded, self._loaded = self._loaded, None
         if loaded is not None:
@@ -239,7 +259,7 @@ class HotSwap:
             if path is None:
                 log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle; %s)", trigger,
                             RELOAD_SCOPE)
-        elif self.models_dir is not None and self.ticks % self.poll_ticks == 0:
+        elif poll:
             path, trigger = self._new_bundle(), NEW_BUNDLE
         if path is not None:
             self._load(path, trigger)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.agent")
 
 _END = object()
+_WAKE = object()        # put by the SIGHUP handler: the loop's wait ends at once
 HEALTH_EVERY_S = 5.0
 MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
 
@@ -189,7 +190,8 @@ class Agent:
     def run(self) -> dict:
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGHUP, lambda signum, frame: (self.hotswap.request("SIGHUP"),
-                                                                self.config_watch.request()))
+                                                                self.config_watch.request(),
+                                                                self.queue.put_marker(_WAKE)))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
         for line in banner(self):
@@ -216,7 +218,12 @@ class Agent:
                         self.exit_reason = self.exit_reason or "input ended"
                         break
                     continue
+                if item is _WAKE:
+                    item = None
+                ticks = self.pipeline.ticks
                 self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
+                if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
+                    self.hotswap.idle(self.pipeline.warm)
                 self._answer_feedback()
                 self.config_watch.poll()
                 now = time.monotonic()
