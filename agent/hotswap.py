@@ -30,7 +30,9 @@ flag, so it is safe to call from a signal handler. HotSwap sees the pipeline onl
 `SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
 Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
-fingerprints of the models_dir bundles already decided on (swapped in or rejected). A restarted
+fingerprints of the models_dir bundles already decided on (swapped in or rejected) — written at the
+first start too, with the bundles there then, so that one dropped before any decision is not taken,
+after a restart, for one that was there at start-up (it was never looked at). A restarted
 agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
 dropped or changed while it was down, or still in shadow when it died, is a candidate at the
 first poll.
@@ -163,6 +165,7 @@ class HotSwap:
         self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
+        self._configured = self.current
         # The manifest of the bundle scoring now — the configured one, the one a swap put in, or after a
         # restart the one active-bundle.json named: a touch of its directory is not a new release.
         self._running_manifest = pipeline.model_manifest() if running else None
@@ -398,8 +401,10 @@ class HotSwap:
 
     def _save_record(self) -> None:
         path = self.cfg.resolve(self.cfg.state_dir) / ACTIVE_FILE
-        model_id = self.pipeline.model_id() if self.current else None
-        record = {"version": 1, "path": str(self.current) if self.current else None, "model_id": model_id,
+        decided = self.accepted or self.rejected or self.current != self._configured
+        active = self.current if decided else None        # the first start's record names no swapped-in bundle
+        model_id = self.pipeline.model_id() if active else None
+        record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -417,6 +422,11 @@ class HotSwap:
         seen = (record or {}).get("seen")
         if self.models_dir is not None and isinstance(seen, dict):
             self.seen = {Path(p): fp for p, fp in seen.items() if isinstance(fp, int)}
+        elif self.models_dir is not None and record is None:
+            # The first start: what models_dir holds now is recorded as there before it, so that a bundle
+            # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
+            # restart — without the record, a restart took it for one there at start-up, never looked at.
+            self._save_record()
 
 
 def read_record(state_dir: Path) -> dict | None:
