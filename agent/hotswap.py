@@ -410,8 +410,11 @@ class HotSwap:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, json.dumps(record, indent=1).encode())
         except OSError as exc:
+            # A restart starts on what the file names still (the last record written), not on the configured bundle.
+            kept = read_record(path.parent) or {}
+            then = kept.get("path") if kept.get("config_bundle") == self.cfg.scoring.bundle else None
             log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
-                      self.cfg.scoring.bundle or "numpy")
+                      then or self.cfg.scoring.bundle or "numpy")
 
     def resume(self, record: dict | None, active: Path | None) -> None:
         """After a restart: `active` is the bundle the pipeline started on (None: the config's);
