@@ -29,7 +29,7 @@ the disk free, the agent stopped cleanly. Invariants (each `held` or the evidenc
   silence, a restart's downtime a restart gap.
 
 With `--scorer tflite` (or `onnx`) the agent runs the model tier: the demo bundle's 18 corridor sensors
-(readings at its normalisation's means, noise a tenth of its stds), chain `[tflite, numpy]`, the bundle a
+(readings at its normalisation's means, noise a tenth of its stds, the anomaly an incident at S03), chain `[tflite, numpy]`, the bundle a
 copy of agent/models/demo-corridor stamped for the soak's 0.5-s tick (the model is the demo's, its
 manifest's `tick_s` changed: the soak tests what the agent does with a model tier, not how well the
 model scores), and a `scoring.models_dir`, into which the driver also drops (copied under a dot name,
@@ -103,28 +103,32 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 class Stream:
-    """What the sender sends: per sensor (level, noise, swing). Noise; when `anomalies` (once the agent is
-    warm), the first sensor swings ±swing tick to tick for 12 of every 60 ticks of the host's clock:
-    alerts open, update and end, across restarts too."""
+    """What the sender sends: per sensor (level, noise, shift). Noise; when `anomalies` (once the agent is
+    warm), for 12 of every 60 ticks of the host's clock the shifts are added — alternating in sign tick
+    to tick when `alternate` (numpy: sensor `a` swings ±4), else held (the model: station S03's flow and
+    speed drop and its occupancy rises, an incident — one sensor alone off its station is a sensor fault
+    on a corridor, masked from scoring): alerts open, update and end, across restarts too."""
 
-    def __init__(self, levels: dict[str, tuple[float, float, float]]):
+    def __init__(self, levels: dict[str, tuple[float, float, float]], alternate: bool):
         self.levels = levels
         self.sensors = list(levels)
+        self.alternate = alternate
 
     @classmethod
     def for_scorer(cls, scorer: str) -> Stream:
         if scorer not in MODEL_SCORERS:
-            return cls({"a": (1.0, 0.1, 4.0), "b": (2.0, 0.1, 0.0), "c": (0.0, 0.1, 0.0)})
+            return cls({"a": (1.0, 0.1, 4.0), "b": (2.0, 0.1, 0.0), "c": (0.0, 0.1, 0.0)}, alternate=True)
         manifest = json.loads((DEMO_BUNDLE / "manifest.json").read_text())
         mean, std = manifest["normalisation"]["mean"], manifest["normalisation"]["std"]
-        return cls({s: (mean[s], 0.1 * std[s], 2.0 * std[s] if i == 0 else 0.0)
-                    for i, s in enumerate(manifest["sensors"])})
+        incident = {"S03_flow": -1.5, "S03_occ": 3.0, "S03_speed": -2.0}       # in stds
+        return cls({s: (mean[s], 0.1 * std[s], incident.get(s, 0.0) * std[s]) for s in manifest["sensors"]},
+                   alternate=False)
 
     def reading(self, ts: float, rng: random.Random, anomalies: bool) -> dict:
         k = int(ts / TICK_S)
-        sign = (-1) ** k if anomalies and k % 60 >= 48 else 0
-        return {"ts": round(ts, 3), **{s: level + rng.gauss(0, noise) + swing * sign
-                                       for s, (level, noise, swing) in self.levels.items()}}
+        sign = ((-1) ** k if self.alternate else 1) if anomalies and k % 60 >= 48 else 0
+        return {"ts": round(ts, 3), **{s: level + rng.gauss(0, noise) + shift * sign
+                                       for s, (level, noise, shift) in self.levels.items()}}
 
 
 def stamped_bundle(dest: Path, model_id: str, corrupt: str | None = None, runtime: str = "tflite") -> Path:
