@@ -146,6 +146,7 @@ class Agent:
         self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
+        self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
@@ -231,8 +232,12 @@ class Agent:
                     last_health = now
                     self._retry_journals()
                     self._health()
-                if now >= self._next_checkpoint or self.hotswap.current != self._saved[1]:
+                # After a swap at once (the checkpoint names the bundle); a write that fails is tried
+                # again at checkpoint_s — every turn, on a full disk, slowed the loop to a record per write.
+                if now >= self._next_checkpoint or self.hotswap.current != self._checkpoint_tried_for:
                     self._next_checkpoint = now + self.cfg.checkpoint_s
+                    if self.pipeline.ticks:         # (before the first tick there is nothing to write)
+                        self._checkpoint_tried_for = self.hotswap.current
                     self.save_checkpoint()
             else:
                 # A clean stop (signal, stop()): the ticks still open for late samples are scored too,
