@@ -718,9 +718,9 @@ def soak(args) -> dict:
                     text = re.sub(r"update_interval_s: (\d+)", lambda m: f"update_interval_s: {7 - int(m.group(1))}", text)
                     config.write_text(text)
                 agent.life.proc.send_signal(signal.SIGHUP)
-                deadline = time.monotonic() + 15     # it answers on its next tick: none while the source stalls
+                deadline = time.monotonic() + 15     # answered at once, a stall or not (a warm-up delays a model reload)
                 while agent.log().count("SIGHUP") <= before and agent.alive() and time.monotonic() < deadline:
-                    time.sleep(0.1)     # the agent says it on its next tick
+                    time.sleep(0.1)     # the agent says it in its log
                 said = agent.log().count("SIGHUP") > before
                 config.write_text(text)
                 note(action, life=agent.life.n, answered=said)
