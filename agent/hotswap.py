@@ -30,7 +30,9 @@ flag, so it is safe to call from a signal handler. HotSwap sees the pipeline onl
 `SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
 Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
-fingerprints of the models_dir bundles already decided on (swapped in or rejected). A restarted
+fingerprints of the models_dir bundles already decided on (swapped in or rejected) — written at the
+first start too, with the bundles there then, so that one dropped before any decision is not taken,
+after a restart, for one that was there at start-up (it was never looked at). A restarted
 agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
 dropped or changed while it was down, or still in shadow when it died, is a candidate at the
 first poll.
@@ -163,6 +165,7 @@ class HotSwap:
         self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
+        self._configured = self.current
         # The manifest of the bundle scoring now — the configured one, the one a swap put in, or after a
         # restart the one active-bundle.json named: a touch of its directory is not a new release.
         self._running_manifest = pipeline.model_manifest() if running else None
@@ -207,18 +210,38 @@ class HotSwap:
 
     def on_tick(self, result) -> None:
         """Called after every scored tick, in the pipeline's thread."""
-        if not self.cfg.scoring.chain or self.cfg.scoring.chain[0] == "numpy":
-            if self._requested is not None:     # said at once (warm-up can last a day), not dropped silently
-                log.warning("%s: the scoring chain is numpy only, no model bundle to reload (%s)",
-                            self._requested, RELOAD_SCOPE)
-                self._requested = None
-            return
-        if result.warming:
+        if self._numpy_only() or result.warming:
             return
         self.ticks += 1
         if self.shadow is not None:
             self._shadow_tick(result)
             return
+        self._between_ticks(poll=self.models_dir is not None and self.ticks % self.poll_ticks == 0)
+
+    def idle(self, warm: bool) -> None:
+        """Called in the pipeline's thread when a turn of the loop brought no tick (a silent source,
+        or the loop woken by a SIGHUP): what a SIGHUP asked for is started, and a candidate whose load
+        has finished is judged, without waiting for data — a `systemctl reload` during a stall is
+        answered now (a refused bundle said and counted); a shadow needs ticks, so a verified
+        candidate is scored and swapped in once data comes. During the warm-up a reload waits for
+        it to end, as at a tick."""
+        if self._numpy_only() or not warm or self.shadow is not None:
+            return
+        self._between_ticks(poll=False)
+
+    def _numpy_only(self) -> bool:
+        """A chain without a model tier; a reload asked for is answered at once (warm-up can last a
+        day), not dropped silently."""
+        if self.cfg.scoring.chain and self.cfg.scoring.chain[0] != "numpy":
+            return False
+        if self._requested is not None:
+            log.warning("%s: the scoring chain is numpy only, no model bundle to reload (%s)",
+                        self._requested, RELOAD_SCOPE)
+            self._requested = None
+        return True
+
+    def _between_ticks(self, poll: bool) -> None:
+        """A finished load judged, else a load started (asked for, or a new bundle when `poll`)."""
         with self._lock:
             loaded, self._loaded = self._loaded, None
         if loaded is not None:
@@ -239,7 +262,7 @@ class HotSwap:
             if path is None:
                 log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle; %s)", trigger,
                             RELOAD_SCOPE)
-        elif self.models_dir is not None and self.ticks % self.poll_ticks == 0:
+        elif poll:
             path, trigger = self._new_bundle(), NEW_BUNDLE
         if path is not None:
             self._load(path, trigger)
@@ -378,15 +401,20 @@ class HotSwap:
 
     def _save_record(self) -> None:
         path = self.cfg.resolve(self.cfg.state_dir) / ACTIVE_FILE
-        model_id = self.pipeline.model_id() if self.current else None
-        record = {"version": 1, "path": str(self.current) if self.current else None, "model_id": model_id,
+        decided = self.accepted or self.rejected or self.current != self._configured
+        active = self.current if decided else None        # the first start's record names no swapped-in bundle
+        model_id = self.pipeline.model_id() if active else None
+        record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, json.dumps(record, indent=1).encode())
         except OSError as exc:
+            # A restart starts on what the file names still (the last record written), not on the configured bundle.
+            kept = read_record(path.parent) or {}
+            then = kept.get("path") if kept.get("config_bundle") == self.cfg.scoring.bundle else None
             log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
-                      self.cfg.scoring.bundle or "numpy")
+                      then or self.cfg.scoring.bundle or "numpy")
 
     def resume(self, record: dict | None, active: Path | None) -> None:
         """After a restart: `active` is the bundle the pipeline started on (None: the config's);
@@ -397,6 +425,11 @@ class HotSwap:
         seen = (record or {}).get("seen")
         if self.models_dir is not None and isinstance(seen, dict):
             self.seen = {Path(p): fp for p, fp in seen.items() if isinstance(fp, int)}
+        elif self.models_dir is not None and record is None:
+            # The first start: what models_dir holds now is recorded as there before it, so that a bundle
+            # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
+            # restart — without the record, a restart took it for one there at start-up, never looked at.
+            self._save_record()
 
 
 def read_record(state_dir: Path) -> dict | None:

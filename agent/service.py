@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.agent")
 
 _END = object()
+_WAKE = object()        # put by the SIGHUP handler: the loop's wait ends at once
 HEALTH_EVERY_S = 5.0
 MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
 
@@ -146,6 +147,7 @@ class Agent:
         self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
         self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
+        self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
@@ -190,7 +192,8 @@ class Agent:
     def run(self) -> dict:
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGHUP, lambda signum, frame: (self.hotswap.request("SIGHUP"),
-                                                                self.config_watch.request()))
+                                                                self.config_watch.request(),
+                                                                self.queue.put_marker(_WAKE)))
         threads = [threading.Thread(target=self._pump, args=(s,), name=f"source-{s.TYPE}", daemon=True)
                    for s in self.sources]
         for line in banner(self):
@@ -218,7 +221,12 @@ class Agent:
                         self.data_over = True
                         break
                     continue
+                if item is _WAKE:
+                    item = None
+                ticks = self.pipeline.ticks
                 self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
+                if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
+                    self.hotswap.idle(self.pipeline.warm)
                 self._answer_feedback()
                 self.config_watch.poll()
                 now = time.monotonic()
@@ -226,8 +234,12 @@ class Agent:
                     last_health = now
                     self._retry_journals()
                     self._health()
-                if now >= self._next_checkpoint or self.hotswap.current != self._saved[1]:
+                # After a swap at once (the checkpoint names the bundle); a write that fails is tried
+                # again at checkpoint_s — every turn, on a full disk, slowed the loop to a record per write.
+                if now >= self._next_checkpoint or self.hotswap.current != self._checkpoint_tried_for:
                     self._next_checkpoint = now + self.cfg.checkpoint_s
+                    if self.pipeline.ticks:         # (before the first tick there is nothing to write)
+                        self._checkpoint_tried_for = self.hotswap.current
                     self.save_checkpoint()
             else:
                 # A clean stop (signal, stop()): the ticks still open for late samples are scored too,

@@ -1,7 +1,7 @@
 """A chaos soak: faults at random and at once on a real agent, then the promises checked from what
 a subscriber received and what the JSONL holds. Prints JSON (what was done, counts, invariants).
 
-    python bench/chaos.py [--seed 1] [--duration 900] [--dir DIR] [--no-disk]
+    python bench/chaos.py [--seed 1] [--duration 900] [--dir DIR] [--no-disk] [--scorer numpy|tflite|onnx]
 
 Earlier QA rounds each tried one or two faults at a time (tests/test_qa*.py). Here a real
 `python -m agent run` (udp source on the host's clock, 0.5-s ticks, numpy tier, MQTT + JSONL
@@ -28,6 +28,18 @@ the disk free, the agent stopped cleanly. Invariants (each `held` or the evidenc
   summary line), and no valid record was rejected there;
 - no move of the time base is logged: the sender stamps with this host's clock, a stall is a
   silence, a restart's downtime a restart gap.
+
+With `--scorer tflite` (or `onnx`) the agent runs the model tier: the demo bundle's 18 corridor sensors
+(readings at its normalisation's means, noise a tenth of its stds, the anomaly an incident at S03), chain `[tflite, numpy]`, the bundle a
+copy of agent/models/demo-corridor stamped for the soak's 0.5-s tick (the model is the demo's, its
+manifest's `tick_s` changed: the soak tests what the agent does with a model tier, not how well the
+model scores), and a `scoring.models_dir`, into which the driver also drops (copied under a dot name,
+renamed into place) valid copies of the bundle (another model_id each) and corrupt ones (the runtime's
+model files truncated, or a sha256 in the manifest changed); a SIGHUP asks for the newest of them. Its
+invariants besides: every life scores on the configured tier (its STATUS lines say `tier=tflite`)
+unless its log says why it stepped down; every corrupt bundle is refused with a line naming it and the
+file that does not verify (its size or sha256), never swapped in (no line, health or alert names it as the model), and the last life's
+health counts the rejections its log says; every dropped bundle is judged (swapped in or refused) by the end.
 
 The fault schedule is reproducible from --seed; the agent's timing (the host's clock, the load)
 is not, so two runs with one seed do the same things in the same order, not at the same ticks.
@@ -68,7 +80,9 @@ from machine import machine_info  # noqa: E402
 
 TICK_S = 0.5
 WARMUP_TICKS = 80
-SENSORS = ("a", "b", "c")
+DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
+MODEL_SCORERS = ("tflite", "onnx")
+MODEL_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 SCHEMAS = {name: json.loads((REPO / f"agent/schemas/{name}.schema.json").read_text())
            for name in ("alert", "fault", "health")}
 GW_PASSWORD, VIEWER_PASSWORD = "gw-right", "viewer-pw"
@@ -89,13 +103,51 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def reading(ts: float, rng: random.Random, anomalies: bool) -> dict:
-    """Noise; when `anomalies` (once the agent is warm), sensor `a` swings ±4 tick to tick for 12 of every 60
-    ticks of the host's clock: alerts open, update and end, across restarts too."""
-    k = int(ts / TICK_S)
-    swing = 4.0 * (-1) ** k if anomalies and k % 60 >= 48 else 0.0
-    return {"ts": round(ts, 3), "a": 1.0 + rng.gauss(0, 0.1) + swing, "b": 2.0 + rng.gauss(0, 0.1),
-            "c": rng.gauss(0, 0.1)}
+class Stream:
+    """What the sender sends: per sensor (level, noise, shift). Noise; when `anomalies` (once the agent is
+    warm), for 12 of every 60 ticks of the host's clock the shifts are added — alternating in sign tick
+    to tick when `alternate` (numpy: sensor `a` swings ±4), else held (the model: station S03's flow and
+    speed drop and its occupancy rises, an incident — one sensor alone off its station is a sensor fault
+    on a corridor, masked from scoring): alerts open, update and end, across restarts too."""
+
+    def __init__(self, levels: dict[str, tuple[float, float, float]], alternate: bool):
+        self.levels = levels
+        self.sensors = list(levels)
+        self.alternate = alternate
+
+    @classmethod
+    def for_scorer(cls, scorer: str) -> Stream:
+        if scorer not in MODEL_SCORERS:
+            return cls({"a": (1.0, 0.1, 4.0), "b": (2.0, 0.1, 0.0), "c": (0.0, 0.1, 0.0)}, alternate=True)
+        manifest = json.loads((DEMO_BUNDLE / "manifest.json").read_text())
+        mean, std = manifest["normalisation"]["mean"], manifest["normalisation"]["std"]
+        incident = {"S03_flow": -1.5, "S03_occ": 3.0, "S03_speed": -2.0}       # in stds
+        return cls({s: (mean[s], 0.1 * std[s], incident.get(s, 0.0) * std[s]) for s in manifest["sensors"]},
+                   alternate=False)
+
+    def reading(self, ts: float, rng: random.Random, anomalies: bool) -> dict:
+        k = int(ts / TICK_S)
+        sign = ((-1) ** k if self.alternate else 1) if anomalies and k % 60 >= 48 else 0
+        return {"ts": round(ts, 3), **{s: level + rng.gauss(0, noise) + shift * sign
+                                       for s, (level, noise, shift) in self.levels.items()}}
+
+
+def stamped_bundle(dest: Path, model_id: str, corrupt: str | None = None, runtime: str = "tflite") -> Path:
+    """A copy of the demo bundle at `dest`, stamped for the soak's tick, named `model_id`; `corrupt`:
+    'truncated' (the runtime's model files cut to half) or 'bad hash' (their sha256 in the manifest changed)."""
+    shutil.copytree(DEMO_BUNDLE, dest)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["tick_s"], manifest["model_id"] = TICK_S, model_id
+    for artifact in manifest["artifacts"].values():
+        if corrupt and artifact["file"].endswith(MODEL_SUFFIX[runtime]):
+            path = dest / artifact["file"]
+            if corrupt == "truncated":
+                path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+            else:
+                artifact["sha256"] = ("0" if artifact["sha256"][0] != "0" else "1") + artifact["sha256"][1:]
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (dest / "manifest.sig").unlink(missing_ok=True)
+    return dest
 
 
 class Broker:
@@ -310,8 +362,9 @@ class Agent:
 class Feeder(threading.Thread):
     """One datagram a tick on the host's clock, unless stalled; bad records on request."""
 
-    def __init__(self, port: int, agent: Agent, seed: int):
+    def __init__(self, port: int, agent: Agent, seed: int, stream: Stream):
         super().__init__(daemon=True)
+        self.stream = stream
         self.anomalies_from = math.inf     # set once the agent is warm: a warm-up on anomalies learns them
         self.addr = ("127.0.0.1", port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -331,12 +384,14 @@ class Feeder(threading.Thread):
             if now < next_t:
                 self.stopped.wait(next_t - now)
                 continue
-            next_t += TICK_S
+            # Stamped with its slot, not the moment it goes: two sends of a late thread stay a tick
+            # apart (0.1 s apart they were one tick's duplicates under load).
+            stamp, next_t = next_t, next_t + TICK_S
             if next_t < now:             # the driver itself was starved: no burst to catch up
-                next_t = now + TICK_S
+                stamp, next_t = now, now + TICK_S
             if self.stalled.is_set():
                 continue
-            data = (json.dumps(reading(now, self.rng, now >= self.anomalies_from)) + "\n").encode()
+            data = (json.dumps(self.stream.reading(stamp, self.rng, now >= self.anomalies_from)) + "\n").encode()
             with self.lock:
                 self.sock.sendto(data, self.addr)
                 self.last, self.last_t = data, now
@@ -359,16 +414,17 @@ class Feeder(threading.Thread):
                 values = len(json.loads(data)) - 1
             else:
                 values = 1
+                b, c = self.stream.sensors[1:3]
                 data = {
                     "junk": lambda: bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 40))).replace(b"\n", b" ")
                     .replace(b"{", b"(") or b"x",
-                    "truncated json": lambda: json.dumps({"ts": now, "b": 1.0}).encode()[:-2],
-                    "nan": lambda: f'{{"ts": {now}, "b": NaN}}'.encode(),
-                    "far future": lambda: json.dumps({"ts": now + rng.choice([3600, 86400, 40 * 86400]), "b": 2.0}).encode(),
-                    "year 2099": lambda: json.dumps({"ts": 4_070_908_800.0, "c": 0.0}).encode(),
+                    "truncated json": lambda: json.dumps({"ts": now, b: 1.0}).encode()[:-2],
+                    "nan": lambda: f'{{"ts": {now}, "{b}": NaN}}'.encode(),
+                    "far future": lambda: json.dumps({"ts": now + rng.choice([3600, 86400, 40 * 86400]), b: 2.0}).encode(),
+                    "year 2099": lambda: json.dumps({"ts": 4_070_908_800.0, c: 0.0}).encode(),
                     "unknown sensor": lambda: json.dumps({"ts": now, "sensor": "zz" + str(rng.randint(0, 9)), "value": 1.0}).encode(),
-                    "out of range": lambda: json.dumps({"ts": now, "b": 1e31}).encode(),
-                    "no ts": lambda: json.dumps({"b": 2.0}).encode(),
+                    "out of range": lambda: json.dumps({"ts": now, b: 1e31}).encode(),
+                    "no ts": lambda: json.dumps({b: 2.0}).encode(),
                 }[kind]() + b"\n"
             with self.agent.lock:
                 life = self.agent.life
@@ -387,12 +443,25 @@ def small_fs_module():
     return module
 
 
-def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra: str = "") -> Path:
+def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra: str = "",
+                 scorer: str = "numpy", sensors: list[str] | None = None) -> Path:
+    """The soak's config; with a model `scorer`, the bundle (work/bundles/start) and models_dir (work/models)
+    it names are made here."""
     (work / "gw.pw").write_text(GW_PASSWORD + "\n")
-    cfg = {"node": {"id": "chaos-gw", "site": "lab"}, "tick_s": TICK_S, "topology": "group",
-           "sensors": list(SENSORS), "sources": [{"type": "udp", "port": udp_port}],
-           "window": {"steps": 16, "carry_forward_s": 1.5}, "warmup": {"ticks": WARMUP_TICKS},
-           "scoring": {"chain": ["numpy"]},
+    scoring: dict = {"chain": ["numpy"]}
+    if scorer in MODEL_SCORERS:
+        (work / "models").mkdir(exist_ok=True)
+        start = work / "bundles" / "start"
+        if not start.exists():
+            stamped_bundle(start, "chaos-start")
+        # Agreement 0: whether a shadow agrees depends on where in the anomalies it falls, not on the bundle.
+        scoring = {"chain": [scorer, "numpy"], "bundle": str(start), "models_dir": str(work / "models"),
+                   "models_poll_ticks": 4, "shadow_ticks": 10, "shadow_min_agreement": 0.0}
+    cfg = {"node": {"id": "chaos-gw", "site": "lab"}, "tick_s": TICK_S,
+           "topology": "corridor" if scorer in MODEL_SCORERS else "group",
+           "sensors": list(sensors or Stream.for_scorer(scorer).sensors), "sources": [{"type": "udp", "port": udp_port}],
+           "window": {"steps": 32 if scorer in MODEL_SCORERS else 16, "carry_forward_s": 1.5},
+           "warmup": {"ticks": WARMUP_TICKS}, "scoring": scoring,
            "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 3},
            "sinks": [{"type": "mqtt", "health_interval_s": 1,
                       "broker": {"host": "127.0.0.1", "port": broker_port, "username": "gw",
@@ -443,7 +512,7 @@ def _without(p: dict, *keys) -> dict:
     return {k: v for k, v in p.items() if k not in keys}
 
 
-def check(work: Path, sub: Subscriber, agent: Agent) -> dict:
+def check(work: Path, sub: Subscriber, agent: Agent, scorer: str = "numpy", drops: list[dict] | None = None) -> dict:
     inv: dict[str, list[str]] = {}
     # The agent's lives.
     inv["agent exits only when told"] = [f"life {life.n}: exited on its own, rc {life.rc}" for life in agent.lives
@@ -531,6 +600,8 @@ def check(work: Path, sub: Subscriber, agent: Agent) -> dict:
             if not sent.get(reason, 0) <= counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
                 rejects.append(f"life {life.n}: {sent.get(reason, 0)} sent as {reason!r}, {counted[reason]} counted")
     inv["rejects counted"] = rejects
+    if scorer in MODEL_SCORERS:
+        inv.update(check_model(sub, agent, scorer, drops or [], parsed["health"]))
     return {k: ("held" if not v else v) for k, v in inv.items()}
 
 
@@ -552,6 +623,26 @@ ACTIONS = {   # name → weight
     "kill9": 4, "sigterm": 2, "sighup": 2, "sighup_bad_edit": 2, "sighup_edit": 1, "broker_stop": 3, "broker_kill": 2,
     "broker_refuse": 2, "disk_fill": 3, "stall": 3, "bad_burst": 8,
 }
+MODEL_ACTIONS = {"bundle_drop": 2, "bundle_corrupt": 2}     # with a model --scorer
+CORRUPTIONS = ("truncated", "bad hash")
+# How a bundle that does not verify is refused: a file cut short, or one whose sha256 is not the manifest's.
+VERIFY_FAILED = re.compile(r"\.(?:tflite|onnx): (sha256 mismatch|size \d+ bytes, the manifest says)")
+
+
+def drop_bundle(work: Path, n: int, corrupt: str | None, runtime: str) -> dict:
+    """A bundle made in work/staging, copied into models_dir under a dot name and renamed into place (README)."""
+    name = f"{'corrupt' if corrupt else 'chaos'}-{n:03d}"
+    staged = stamped_bundle(work / "staging" / name, name, corrupt, runtime)
+    models = work / "models"
+    shutil.copytree(staged, models / f".{name}")
+    (models / f".{name}").rename(models / name)
+    return {"name": name, "path": str(models / name), "corrupt": corrupt, "t": time.time()}
+
+
+def judged(line: str, path: str) -> bool:
+    """A log line that decides on the bundle at `path`: swapped in, refused, or the running one again."""
+    return re.search(re.escape(path) + r"(?=[:; ]|$)", line) is not None and (
+        "rejected:" in line or "scorer tier" in line or "not swapped again" in line)
 
 
 def soak(args) -> dict:
@@ -569,11 +660,14 @@ def soak(args) -> dict:
         raise SystemExit(f"{exc}; --no-disk runs without the disk faults") from None
     state.mkdir(exist_ok=True)
     udp_port = free_port(socket.SOCK_DGRAM)
-    config = write_config(work, state, udp_port, broker.port)
+    stream = Stream.for_scorer(args.scorer)
+    config = write_config(work, state, udp_port, broker.port, scorer=args.scorer, sensors=stream.sensors)
     sub = Subscriber(broker.port, work / "subscriber.jsonl")
     agent = Agent(work, config)
-    feeder = Feeder(udp_port, agent, args.seed)
+    feeder = Feeder(udp_port, agent, args.seed, stream)
     done: list[dict] = []
+    drops: list[dict] = []
+    actions = {**ACTIONS, **(MODEL_ACTIONS if args.scorer in MODEL_SCORERS else {})}
     t0 = time.monotonic()
     restore: list[tuple[float, str]] = []       # (monotonic deadline, what to undo)
 
@@ -613,7 +707,7 @@ def soak(args) -> dict:
                 restore.remove((deadline, what))
                 undo(what)
             pending = {w for _, w in restore}
-            choices = {a: w for a, w in ACTIONS.items()
+            choices = {a: w for a, w in actions.items()
                        if not (a.startswith("broker") and "broker" in pending)
                        and not (a == "disk_fill" and (disk is None or "disk" in pending))
                        and not (a == "stall" and "stall" in pending)}
@@ -635,9 +729,9 @@ def soak(args) -> dict:
                     text = re.sub(r"update_interval_s: (\d+)", lambda m: f"update_interval_s: {7 - int(m.group(1))}", text)
                     config.write_text(text)
                 agent.life.proc.send_signal(signal.SIGHUP)
-                deadline = time.monotonic() + 15     # it answers on its next tick: none while the source stalls
+                deadline = time.monotonic() + 15     # answered at once, a stall or not (a warm-up delays a model reload)
                 while agent.log().count("SIGHUP") <= before and agent.alive() and time.monotonic() < deadline:
-                    time.sleep(0.1)     # the agent says it on its next tick
+                    time.sleep(0.1)     # the agent says it in its log
                 said = agent.log().count("SIGHUP") > before
                 config.write_text(text)
                 note(action, life=agent.life.n, answered=said)
@@ -656,6 +750,10 @@ def soak(args) -> dict:
                 hold = rng.uniform(1, 12)
                 restore.append((time.monotonic() + hold, "stall"))
                 note(action, hold_s=round(hold, 1))
+            elif action in MODEL_ACTIONS:
+                corrupt = rng.choice(CORRUPTIONS) if action == "bundle_corrupt" else None
+                drops.append(drop_bundle(work, len(drops), corrupt, args.scorer))
+                note(action, bundle=drops[-1]["name"], corrupt=corrupt)
             elif action == "bad_burst":
                 kinds = rng.sample(list(BAD), rng.randint(1, 4))
                 sent = Counter()
@@ -675,6 +773,11 @@ def soak(args) -> dict:
         calm = time.time()
         drained = sub.wait(lambda ms: _drained(ms, calm), 180)
         note("drained" if drained else "not drained in 180 s")
+        if drops:       # every bundle dropped decided on (the last ones may still be loading or in shadow)
+            deadline = time.monotonic() + 180
+            while _unjudged(agent, drops) and agent.alive() and time.monotonic() < deadline:
+                time.sleep(0.5)     # the agent says it in its log
+            note("bundles judged", unjudged=_unjudged(agent, drops))
         life = agent.end("sigterm")
         note("sigterm", life=life.n, rc=life.rc)
         if not sub.wait(lambda ms: _delivered(ms, work / "alerts.jsonl", life.started), 60):
@@ -704,11 +807,75 @@ def soak(args) -> dict:
               "lives": len(agent.lives), "valid_records_sent": feeder.sent,
               "actions": dict(Counter(d["do"] for d in done)),
               "bad_records_sent": dict(sum((life.bad_sent for life in agent.lives), Counter())),
-              "received": event_counts(sub), "invariants": check(work, sub, agent),
+              "scorer": args.scorer, "bundles_dropped": dict(Counter(d["corrupt"] or "valid" for d in drops)),
+              "bundle_outcomes": bundle_outcomes(agent, drops) if drops else None,
+              "received": event_counts(sub), "invariants": check(work, sub, agent, args.scorer, drops),
               "machine": machine_info(), "load_1min": os.getloadavg()[0]}
     result["held"] = all(v == "held" for v in result["invariants"].values())
     (work / "actions.json").write_text(json.dumps(done, indent=1))
     return result
+
+
+def _logs(agent: Agent) -> list[tuple[Life, list[str]]]:
+    return [(life, life.err.read_text(errors="replace").splitlines()) for life in agent.lives]
+
+
+def _unjudged(agent: Agent, drops: list[dict]) -> list[str]:
+    lines = [ln for _, text in _logs(agent) for ln in text]
+    return [d["name"] for d in drops if not any(judged(ln, d["path"]) for ln in lines)]
+
+
+def bundle_outcomes(agent: Agent, drops: list[dict]) -> dict:
+    """Per kind of bundle dropped: how its judgements went (swapped in, refused, the running one again)."""
+    lines = [ln for _, text in _logs(agent) for ln in text]
+    out: dict[str, Counter] = defaultdict(Counter)
+    for d in drops:
+        for ln in lines:
+            if judged(ln, d["path"]):
+                what = ("refused: " + VERIFY_FAILED.search(ln).group(1) if VERIFY_FAILED.search(ln)
+                        else "refused: " + ln.split(": ")[-1][:60]) \
+                    if "rejected:" in ln else "swapped in" if "scorer tier" in ln else "the running one again"
+                out[d["corrupt"] or "valid"][what] += 1
+    return {k: dict(v) for k, v in out.items()}
+
+
+def check_model(sub: Subscriber, agent: Agent, scorer: str, drops: list[dict], health: list[dict]) -> dict:
+    """The model tier's invariants (--scorer tflite|onnx)."""
+    inv: dict[str, list[str]] = {}
+    logs = _logs(agent)
+    tiers = []
+    for life, lines in logs:
+        said = Counter(m.group(1) for m in map(re.compile(r"tier=(\w+)").search, life.notify.lines) if m)
+        other = {t: n for t, n in said.items() if t != scorer}
+        why = [ln for ln in lines if re.search(rf"scorer tier \w+ -> (?!{scorer}\b)", ln)]
+        if other and not why:
+            tiers.append(f"life {life.n}: STATUS said {other} (configured {scorer}), no step-down line in its log")
+    inv[f"every life scores on {scorer} unless its log says why"] = tiers
+    corrupt = [d for d in drops if d["corrupt"]]
+    paths = {d["path"] for d in corrupt}
+    names = {d["name"] for d in corrupt}
+    swapped = [f"life {life.n}: {ln[24:240]}" for life, lines in logs for ln in lines
+               if "scorer tier" in ln and any(f"from {p}" in ln for p in paths)]
+    swapped += [f"health names {h['model_update'].get('bundle')} / {h.get('model_id')}" for h in health
+                if (h.get("model_update") or {}).get("bundle") in paths or h.get("model_id") in names]
+    swapped += [f"alert {a['alert_id']} #{a['seq']} scored by {a.get('model_id')}" for a in
+                (json.loads(m["payload"]) for m in sub.on("/alerts")) if a.get("model_id") in names]
+    inv["a corrupt bundle is never swapped in"] = swapped[:20]
+    refused = []
+    for d in corrupt:
+        lines = [ln for _, text in logs for ln in text if judged(ln, d["path"])]
+        if not lines:
+            refused.append(f"{d['name']} ({d['corrupt']}): never judged")
+        elif not all("rejected:" in ln and VERIFY_FAILED.search(ln) for ln in lines):
+            refused.append(f"{d['name']} ({d['corrupt']}): {[ln[24:300] for ln in lines][:3]}")
+    inv["a corrupt bundle is refused, naming it and the file that does not verify"] = refused
+    inv["every bundle dropped is judged"] = _unjudged(agent, [d for d in drops if not d["corrupt"]])
+    last_life, last_lines = logs[-1]
+    told = sum(1 for ln in last_lines if "model update (" in ln and ") rejected:" in ln)
+    counted = ((health[-1] if health else {}).get("model_update") or {}).get("rejected")
+    inv["the last life's health counts the rejections its log says"] = (
+        [] if counted == told else [f"life {last_life.n}: {told} rejection lines, health rejected {counted}"])
+    return inv
 
 
 def _warm(healths: list[dict]) -> bool:
@@ -750,6 +917,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gap", type=float, default=12, help="at most this many seconds between two faults")
     p.add_argument("--dir", help="work directory (default: a new temporary one, kept)")
     p.add_argument("--no-disk", action="store_true", help="no tmpfs: state_dir on the work directory, no disk faults")
+    p.add_argument("--scorer", choices=("numpy", *MODEL_SCORERS), default="numpy",
+                   help="the tier the agent runs: numpy alone, or the demo bundle on this runtime (with a models_dir)")
     return p.parse_args(argv)
 
 

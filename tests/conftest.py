@@ -26,6 +26,7 @@ import yaml
 
 from agent import bundle as bundles
 from agent.alerts import AlertEvent
+from agent.faults.events import FaultEvent
 from agent.config import from_dict, load as load_config
 from agent.manifest import write as write_manifest
 from agent.typed import ConfigError
@@ -171,6 +172,14 @@ def ar1_rows(n: int, n_sensors: int, seed: int, bump: tuple[int, int, float], bu
 
 
 # ---- sample events and a pump agent config ----------------------------------------------------
+
+def fault_event(i: int, end: bool = False) -> FaultEvent:
+    """One sensor-fault event (fault, or with `end` its fault_end), for the sink tests."""
+    return FaultEvent(fault_id=f"gw-flow-{i}", seq=int(end), event="fault_end" if end else "fault", node="gw",
+                      site="site", sensor="flow", group="skid", kind="missing", ts=1000.0 + i, start=1000.0,
+                      end=1000.0 + i if end else None, evidence={"summary": "no reading"},
+                      reason="cleared" if end else None)
+
 
 def alert_event(alert: str, seq: int, kind: str = "update", threshold: float = 2.5, node: str = "gw-7",
                 site: str = "plant-a") -> AlertEvent:

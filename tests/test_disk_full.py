@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from agent import config
-from agent.faults.events import FaultEvent
 from agent.outbox import WAL_SIZE_LIMIT, Outbox
 from agent.sinks import open_sink
-from conftest import REPO, alert_event, corrupt_tail, pump_agent_config
+from conftest import REPO, alert_event, corrupt_tail, fault_event, pump_agent_config
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 from small_fs import SmallFs, small_fs  # noqa: F401 — small_fs: a pytest fixture
 
@@ -184,13 +183,6 @@ def big_event(seq: int):
     ev = alert_event("gw-7-a", seq)
     ev.reason = "r" * 3000                      # longer than a page: a full disk cuts it mid-line
     return ev
-
-
-def fault_event(i: int, end: bool = False) -> FaultEvent:
-    return FaultEvent(fault_id=f"gw-flow-{i}", seq=int(end), event="fault_end" if end else "fault", node="gw",
-                      site="site", sensor="flow", group="skid", kind="missing", ts=1000.0 + i, start=1000.0,
-                      end=1000.0 + i if end else None, evidence={"summary": "no reading"},
-                      reason="cleared" if end else None)
 
 
 def whole_lines(path: Path) -> list[dict]:

@@ -18,6 +18,12 @@ one line. `copytruncate` needs nothing: writes are O_APPEND, so they land at the
 
 After a crash (agent/checkpoint.py), `recover` writes the last alert event of the run that died
 unless the file already holds it among its last alert lines, so each event is in the file once.
+A rotation between that event's write and the crash left it in the rotated file, the path's new file
+empty or nearly: when the path's file holds fewer than RECOVER_LOOKBACK alert lines and not the
+event, the search goes on into the file the path was last rotated to (the newest sibling named
+`<name>.*` or `<name>-*`, logrotate's numbered or dated names, gzip-compressed or not), so the
+event is not written again into the new file (a duplicate across the two). A rotation that moves
+the file elsewhere (`olddir`) or removes it cannot be followed: the event is written again then.
 Alert lines after it can only be events the run could not journal (a full or failing state
 disk): written here, then the crash. They are said rather than followed by the journal's older
 event again, out of order, as if it had never been written; `unjournaled` gives the newest of
@@ -26,9 +32,11 @@ open for every subscriber (the alert state it resumes from the journal knows non
 """
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
+from collections import deque
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +86,25 @@ class JsonlSink(Sink):
         # tells it from alert lines, its `kind` is the fault's kind.
         self._write("fault", event.to_dict())
 
+    def rotated(self) -> Path | None:
+        """The file the path was last rotated to: the newest regular file beside it named `<name>.*` or
+        `<name>-*` (logrotate's `.1`, `.1.gz`, `-20261203`); None when there is none."""
+        newest, stamp = None, -1
+        try:
+            entries = list(self.path.parent.iterdir())
+        except OSError:
+            return None
+        for p in entries:
+            if p.name == self.path.name or not p.name.startswith((self.path.name + ".", self.path.name + "-")):
+                continue
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if p.is_file() and st.st_mtime_ns > stamp:
+                newest, stamp = p, st.st_mtime_ns
+        return newest
+
     def last_alert(self) -> tuple[str, int] | None:
         """(alert_id, seq) of the last alert line in the file, None when there is none."""
         found = self._last(b'"kind":"alert"', "alert_id", 1)
@@ -87,26 +114,57 @@ class JsonlSink(Sink):
         """(fault_id, seq) of the last `n` fault lines in the file, newest first."""
         return self._last(b'"fault_id":', "fault_id", n)
 
-    def _last(self, marker: bytes, key: str, n: int) -> list[tuple[str, int]]:
-        """(key, seq) of the last `n` lines holding `marker`, newest first."""
-        found: list[tuple[str, int]] = []
+    def _last(self, marker: bytes, key: str, n: int, path: Path | None = None) -> list[tuple[str, int]]:
+        """(key, seq) of the last `n` lines holding `marker` in `path` (default: the file), newest first."""
+        return [(obj[key], obj["seq"]) for obj in self._last_lines(marker, key, n, path)]
+
+    def _last_lines(self, marker: bytes, key: str, n: int, path: Path | None = None) -> list[dict]:
+        """The last `n` lines holding `marker` in `path` (default: the file), parsed, newest first."""
+        path = path or self.path
+        found: list[dict] = []
+        if n <= 0:
+            return found
         try:
-            with self.path.open("rb") as fh:
-                for line in _reversed_lines(fh):
-                    if len(found) >= n:
-                        break
-                    if marker in line:
-                        obj = json.loads(line)
-                        found.append((obj[key], obj["seq"]))
+            if path.suffix == ".gz":        # read through: a compressed file cannot be read from its end
+                with gzip.open(path, "rb") as fh:
+                    tail = deque((line for line in fh if marker in line), maxlen=n)
+                lines = list(reversed(tail))
+            else:
+                with path.open("rb") as fh:
+                    lines = []
+                    for line in _reversed_lines(fh):
+                        if len(lines) >= n:
+                            break
+                        if marker in line:
+                            lines.append(line)
+            for line in lines:
+                obj = json.loads(line)
+                _keys([obj], key)           # a line without them is not one of ours: said below
+                found.append(obj)
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError) as exc:
-            log.error("cannot read the last %s lines of %s: %s", key.split("_")[0], self.path, exc)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            log.error("cannot read the last %s lines of %s: %s", key.split("_")[0], path, exc)
         return found
 
+    def _recent_alerts(self, key: tuple[str, int] | None) -> list[dict]:
+        """The last RECOVER_LOOKBACK alert lines, newest first; when `key` (the journal's) is not among
+        them and the file holds fewer, continued into the file it was last rotated to."""
+        recent = self._last_lines(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK)
+        if key is None or key in _keys(recent, "alert_id") or len(recent) >= RECOVER_LOOKBACK:
+            return recent
+        rotated = self.rotated()
+        if rotated is None:
+            return recent
+        older = self._last_lines(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK - len(recent), rotated)
+        if key in _keys(older, "alert_id"):
+            log.info("%s: alert event %s #%d, the last one decided before the last stop, is in %s (the file was "
+                     "rotated since it was written); not written again", self.path, *key, rotated.name)
+        return recent + older
+
     def recover(self, event: AlertEvent) -> None:
-        recent = self._last(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK)    # newest first
         key = (event.alert_id, event.seq)
+        recent = _keys(self._recent_alerts(key), "alert_id")    # newest first
         if key not in recent:
             log.info("%s: writing alert event %s #%d, decided before the last stop but not written",
                      self.path, event.alert_id, event.seq)
@@ -123,22 +181,30 @@ class JsonlSink(Sink):
         """The newest alert event in the file when it is newer than the journal's `journaled`
         (None: there is no journal) — one the last run wrote here but could not journal; else None.
         Called after recover(), which writes the journal's event when the file lacks it."""
-        recent = self._last(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK)    # newest first
-        if not recent or (journaled is not None and recent[0] == (journaled.alert_id, journaled.seq)):
+        key = None if journaled is None else (journaled.alert_id, journaled.seq)
+        lines = self._recent_alerts(key)       # newest first
+        recent = _keys(lines, "alert_id")
+        if not recent or (key is not None and recent[0] == key):
             return None
-        if journaled is not None and (journaled.alert_id, journaled.seq) not in recent:
+        if key is not None and key not in recent:
             return None             # too far back to tell which is newer: the journal's is taken
         try:
-            with self.path.open("rb") as fh:
-                line = next(line for line in _reversed_lines(fh) if b'"kind":"alert"' in line)
-            return alert_from_line(json.loads(line))
-        except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
+            return alert_from_line(lines[0])
+        except (ValueError, KeyError, TypeError) as exc:
             log.error("%s: cannot read its last alert line back (%s); an alert it left open is not ended",
                       self.path, exc)
             return None
 
     def recover_faults(self, events: list[FaultEvent]) -> None:
-        written = set(self.last_faults(len(events)))
+        recent = self.last_faults(len(events))
+        written = set(recent)
+        wanted = {(e.fault_id, e.seq) for e in events}
+        if not wanted <= written and len(recent) < len(events) and (rotated := self.rotated()) is not None:
+            older = set(self._last(b'"fault_id":', "fault_id", len(events) - len(recent), rotated))
+            if wanted & older:      # the file was rotated since they were written: not written again
+                log.info("%s: %d fault event(s) of the last run's last are in %s (the file was rotated since); "
+                         "not written again", self.path, len(wanted & older), rotated.name)
+            written |= older
         for event in events:
             if (event.fault_id, event.seq) not in written:
                 log.info("%s: writing fault event %s #%d, decided before the last stop but not written",
@@ -233,6 +299,10 @@ class JsonlSink(Sink):
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def _keys(lines: list[dict], key: str) -> list[tuple[str, int]]:
+    return [(obj[key], obj["seq"]) for obj in lines]
 
 
 def alert_from_line(obj: dict) -> AlertEvent:
