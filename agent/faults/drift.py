@@ -571,8 +571,9 @@ class Drift(PairModels, StationRelation):
 
     @property
     def may_claim(self) -> bool:
-        """A jump back may end a drift now: a sensor far (ramp.py) or a station relation open."""
-        return (self.ramp.back_on and self.ramp.far_any) or (self.jump_back and self._open_any)
+        """A jump back may end a drift now: a sensor far or past half its limit (ramp.py's record) or a
+        station relation open."""
+        return (self.ramp.back_on and self.ramp.tracking) or (self.jump_back and self._open_any)
 
     def claim(self, spiked: np.ndarray, healthy: np.ndarray, ts: float) -> np.ndarray | None:
         """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""

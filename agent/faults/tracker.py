@@ -182,7 +182,7 @@ class FaultTracker:
                 else:
                     results.append((self._last[r][0], self._none))
             if self._block is not None:
-                results[self._drift] = self._drift_block(t, results[self._spike][1])
+                results[self._drift] = self._drift_block(t, results[self._spike])
         # A spike that ends a drift is the drift's (ramp.py's jump back: Drift comes first, it names it).
         spiked = results[self._spike][1] if self.rules else self._none
         if spiked is not self._none and self._ran[self._drift] and fnp.count_nonzero(spiked):
@@ -211,17 +211,20 @@ class FaultTracker:
             fnp.copyto(self.prev, x, where=observed)
         return events
 
-    def _drift_block(self, t: Tick, spiked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _drift_block(self, t: Tick, spike: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Drift on a cadence of k ticks, run on the block's mean row: the k readings' mean keeps a
         departure's size where the k-th row alone shrinks it (perf36: 0.71× at k = 2). A jump back ends a
-        drift on one tick: on a tick the spike rule decides while drift may claim it (a far sensor, an open
-        relation), the block before it is run (on the last tick's time, with its learning) and then this
-        tick's row alone, so the jump falls between two runs and is judged as at k = 1, not smeared over
-        a block's mean (perf35: named a spike). The block then starts over."""
+        drift on one tick: on a tick a sensor jumps alone (the spike rule's condition or decision) while
+        drift may claim a jump back (a sensor past half its limit, an open relation), the block before it is
+        run (on the last tick's time, with its learning) and then this tick's row alone, so the jump falls
+        between two runs and is judged as at k = 1, not smeared over a block's mean (perf35: named a spike).
+        The block then starts over."""
         r, drift = self._drift, self.rules[self._drift]
         total, count = self._block
         ran = self._ran[r]
-        jumped = spiked is not self._none and drift.may_claim and bool(fnp.count_nonzero(spiked))
+        none = self._none
+        jumped = (spike[0] is not none or spike[1] is not none) and drift.may_claim \
+            and bool(fnp.count_nonzero(spike[0]) or fnp.count_nonzero(spike[1]))
         if jumped and fnp.count_nonzero(count):
             self._run_block(t, drift, self.now_prev)
             drift.learn(self.learnable_prev & self._healthy)
