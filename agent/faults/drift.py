@@ -92,6 +92,7 @@ class Drift(PairModels, StationRelation):
         # one reading's: the tests stated in one reading's spreads (the jump test, the relation's clip and
         # its jump back) take × √k of the block's, so a step means the same at every cadence (× 1 at k = 1).
         self.unit = float(np.sqrt(every))
+        self.partial = False            # this run's block was cut short by a jump (the tracker sets it)
         self._abrupt = fnp.const(ABRUPT * self.unit)
         # The counts tuned in the data's ticks, as runs covering their seconds (at k = 1: the constants).
         self.abrupt_runs = _runs(ABRUPT_TICKS * tick_s, run_s)
@@ -541,7 +542,7 @@ class Drift(PairModels, StationRelation):
                 self._own = self._own | rising
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
             if far is not None or self.ramp.tracking:       # (else track would change nothing)
-                self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
+                self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts, self.partial)
             self._med = med
             if self.ramp.far_any and fnp.count_nonzero(abrupt[:n]):
                 # A noisy sensor's jump back is no spike (its usual change is as large): its residual

@@ -335,6 +335,25 @@ class StationRelation:
         self.fit_prev = fit
         return out
 
+    def rel_returned(self, x: np.ndarray, before: np.ndarray) -> bool:
+        """On a cadence (a run's row a block's mean): whether an open relation's residual, on this tick's
+        own reading `x` against the tick before's `before`, returned from BACK_FROM of one reading's
+        spreads its departure's way to under it — a mate's jump back, which the block's mean would smear
+        over two runs. No state is changed; only an open relation is looked at."""
+        if not self._open_any:
+            return False
+        s = np.flatnonzero(self.rel_open)
+        trio = self.trio[s]
+        sign = self.trio_sign[trio]
+        if not (np.isfinite(x[trio]).all() and np.isfinite(before[trio]).all() and (x[trio] > 0).all()
+                and (before[trio] > 0).all()):
+            return False
+        spread = np.sqrt(self.rel_a[s] + self.rel_b[s] / (x[self.trio[s, 2]] ** 2)) * self.unit    # one reading's
+        w = np.sign(self.rel_dep_prev[s])
+        z_now = w * ((sign * np.log(x[trio])).sum(axis=1) - self.rel_level[s]) / spread
+        z_before = w * ((sign * np.log(before[trio])).sum(axis=1) - self.rel_level[s]) / spread
+        return bool(((z_before >= BACK_FROM) & (z_now < BACK_FROM)).any())
+
     def _jump_back_state(self) -> dict:
         return _arrays_state(self, JUMP_BACK_STATE)
 

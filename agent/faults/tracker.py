@@ -214,7 +214,8 @@ class FaultTracker:
     def _drift_block(self, t: Tick, spike: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Drift on a cadence of k ticks, run on the block's mean row: the k readings' mean keeps a
         departure's size where the k-th row alone shrinks it (perf36: 0.71× at k = 2). A jump back ends a
-        drift on one tick: on a tick a sensor jumps alone (the spike rule's condition or decision) while
+        drift on one tick: on a tick a sensor jumps alone (the spike rule's condition or decision), or an open
+        relation returns on this tick's own reading against the last one's (relation.rel_returned), while
         drift may claim a jump back (a sensor past half its limit, an open relation), the block before it is
         run (on the last tick's time, with its learning) and then this tick's row alone, so the jump falls
         between two runs and is judged as at k = 1, not smeared over a block's mean (perf35: named a spike).
@@ -223,10 +224,14 @@ class FaultTracker:
         total, count = self._block
         ran = self._ran[r]
         none = self._none
-        jumped = (spike[0] is not none or spike[1] is not none) and drift.may_claim \
-            and bool(fnp.count_nonzero(spike[0]) or fnp.count_nonzero(spike[1]))
+        jumped = drift.may_claim and (
+            ((spike[0] is not none or spike[1] is not none)
+             and bool(fnp.count_nonzero(spike[0]) or fnp.count_nonzero(spike[1])))
+            or drift.rel_returned(t.x, self.prev))
         if jumped and fnp.count_nonzero(count):
+            drift.partial = True
             self._run_block(t, drift, self.now_prev)
+            drift.partial = False
             drift.learn(self.learnable_prev & self._healthy)
         if jumped:
             total[...], count[...] = 0.0, 0.0
