@@ -144,3 +144,25 @@ def test_drift_on_a_cadence_is_fed_the_blocks_mean_row():
             np.testing.assert_allclose(drift._xl[0], expected, rtol=1e-12)    # the row its pair features hold
             block, runs = [], runs + 1
     assert runs >= 60 // k - 1 and drift.ticks == runs
+
+
+@pytest.mark.parametrize("scenario, seed, sensor, jump_ts", [
+    ("pump", 6, "temp_fluid", 1767619200.0),      # the ramp's own jump back (ramp.py's claim of a spike)
+    ("corridor", 9, "S04_occ", 1767597600.0),     # the station relation's jump back (relation.py)
+])
+def test_on_a_cadence_a_drift_that_ends_by_jumping_back_is_named_on_the_jump(scenario, seed, sensor, jump_ts):
+    """Drift every 4th tick on the block's mean row: a drift whose sensor jumps back onto its neighbours
+    (the simulator's drifts end so) is reported as a drift on the jump's own tick, as at k = 1 — the
+    block before the jump is run, then the jump's row alone. Smeared over a block's mean, the pump's
+    was named a spike and the corridor's not at all (perf36, and this round's first code)."""
+    from agent.pipeline import Pipeline
+    from conftest import bench_module
+    faults = bench_module("faults")
+    cfg = from_dict(faults.with_settings(faults.config_dict(scenario, seed, 72), ["faults.drift_every_s=120"]))
+    pipe = Pipeline(cfg)
+    events = []
+    for row in faults.simulated_rows(cfg):
+        if row.ts > jump_ts:
+            break
+        events += [(row.ts, e.kind) for e in pipe.step(row).faults or [] if e.sensor == sensor and e.event == "fault"]
+    assert events[-1:] == [(jump_ts, "drift")]
