@@ -123,3 +123,46 @@ def test_a_checkpoint_written_at_another_cadence_restores_and_runs_on(before_s, 
     for row in rows[238:]:
         b.observe(row)
     assert drift.ticks > ticks and drift.fitted.all()
+
+
+def test_drift_on_a_cadence_is_fed_the_blocks_mean_row():
+    """Drift run every k-th tick judges each sensor's mean of its observed readings over the k ticks (a
+    departure keeps its size), not the k-th row alone (its running means then average k times fewer
+    readings: a departure 0.71× as large at k = 2, perf36); a reading missing in the block is left out."""
+    k = 4
+    cfg, rows = corridor_rows(60, drift_every_s=k * TICK_S)
+    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    drift = drift_rule(tracker)
+    block, runs = [], 0
+    for row in rows:
+        tracker.observe(row)
+        block.append(np.where(row.missing | row.carried, np.nan, row.values))
+        if round(row.ts / TICK_S) % k == 0:
+            seen = ~np.isnan(block).all(axis=0)
+            expected = np.full(len(row.values), np.nan)
+            expected[seen] = np.nanmean(np.array(block)[:, seen], axis=0)
+            np.testing.assert_allclose(drift._xl[0], expected, rtol=1e-12)    # the row its pair features hold
+            block, runs = [], runs + 1
+    assert runs >= 60 // k - 1 and drift.ticks == runs
+
+
+@pytest.mark.parametrize("scenario, seed, sensor, jump_ts", [
+    ("pump", 6, "temp_fluid", 1767619200.0),      # the ramp's own jump back (ramp.py's claim of a spike)
+    ("corridor", 9, "S04_occ", 1767597600.0),     # the station relation's jump back (relation.py)
+])
+def test_on_a_cadence_a_drift_that_ends_by_jumping_back_is_named_on_the_jump(scenario, seed, sensor, jump_ts):
+    """Drift every 4th tick on the block's mean row: a drift whose sensor jumps back onto its neighbours
+    (the simulator's drifts end so) is reported as a drift on the jump's own tick, as at k = 1 — the
+    block before the jump is run, then the jump's row alone. Smeared over a block's mean, the pump's
+    was named a spike and the corridor's not at all (perf36, and this round's first code)."""
+    from agent.pipeline import Pipeline
+    from conftest import bench_module
+    faults = bench_module("faults")
+    cfg = from_dict(faults.with_settings(faults.config_dict(scenario, seed, 72), ["faults.drift_every_s=120"]))
+    pipe = Pipeline(cfg)
+    events = []
+    for row in faults.simulated_rows(cfg):
+        if row.ts > jump_ts:
+            break
+        events += [(row.ts, e.kind) for e in pipe.step(row).faults or [] if e.sensor == sensor and e.event == "fault"]
+    assert events[-1:] == [(jump_ts, "drift")]

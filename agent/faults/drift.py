@@ -76,7 +76,7 @@ ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this with
 MIN_COUNT_TICKS = 30     # the departure's spread is learned this long at least (and learn_s) before a row is judged
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
-_ABRUPT, _CLIP2 = fnp.const(ABRUPT), fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
+_CLIP2 = fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
 
 
 class Drift(PairModels, StationRelation):
@@ -88,6 +88,12 @@ class Drift(PairModels, StationRelation):
         n = ctx.n
         self.n = n
         self.run_s = run_s = tick_s * every
+        # A run's row is the mean of its block's k readings (tracker._drift_block), whose spread is 1/√k of
+        # one reading's: the tests stated in one reading's spreads (the jump test, the relation's clip and
+        # its jump back) take × √k of the block's, so a step means the same at every cadence (× 1 at k = 1).
+        self.unit = float(np.sqrt(every))
+        self.partial = False            # this run's block was cut short by a jump (the tracker sets it)
+        self._abrupt = fnp.const(ABRUPT * self.unit)
         # The counts tuned in the data's ticks, as runs covering their seconds (at k = 1: the constants).
         self.abrupt_runs = _runs(ABRUPT_TICKS * tick_s, run_s)
         self.refit_runs = _runs(REFIT_TICKS * tick_s, run_s)
@@ -369,7 +375,7 @@ class Drift(PairModels, StationRelation):
                 else fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
-        abrupt = np.abs(med - self.recent[self.head]) > _ABRUPT
+        abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
         self.recent[self.head] = med
         self.head = (self.head + 1) % self.abrupt_runs
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
@@ -536,7 +542,7 @@ class Drift(PairModels, StationRelation):
                 self._own = self._own | rising
         if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
             if far is not None or self.ramp.tracking:       # (else track would change nothing)
-                self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts)
+                self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts, self.partial)
             self._med = med
             if self.ramp.far_any and fnp.count_nonzero(abrupt[:n]):
                 # A noisy sensor's jump back is no spike (its usual change is as large): its residual
@@ -563,6 +569,12 @@ class Drift(PairModels, StationRelation):
         if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    @property
+    def may_claim(self) -> bool:
+        """A jump back may end a drift now: a sensor far or past half its limit (ramp.py's record) or a
+        station relation open."""
+        return (self.ramp.back_on and self.ramp.tracking) or (self.jump_back and self._open_any)
 
     def claim(self, spiked: np.ndarray, healthy: np.ndarray, ts: float) -> np.ndarray | None:
         """Of this tick's spikes, those that end a drift (ramp.py's jump back; None: none)."""

@@ -145,7 +145,7 @@ class Ramp:
         return self._far_any or self._from_any or self._back_any
 
     def track(self, far: np.ndarray | None, over: np.ndarray, judged: np.ndarray, departure: np.ndarray,
-              ts: float) -> None:
+              ts: float, partial: bool = False) -> None:
         """The jump back's record, each judged tick: `far`: judged past the limit, not a step (None: no
         row past half of it); `over`, `judged`, `departure`: the drift rule's this tick. A sensor far,
         or past half the limit for `drift_s`, may end a drift in the next `window` ticks."""
@@ -154,7 +154,7 @@ class Ramp:
             self._back_any = False
         if not self._far_any and not self._from_any and (far is None or not fnp.count_nonzero(over & self.on)):
             return          # (the usual tick: none of its sensors past half the limit now or lately)
-        if self._far_any:
+        if self._far_any and not partial:       # (a block cut short by a jump is no run of the window's)
             np.maximum(self.far_left - 1, 0, out=self.far_left)
         if far is not None:
             self.over_from[judged & over & self.on & np.isnan(self.over_from)] = ts

@@ -93,7 +93,7 @@ BACK_GAP_S = 90.0        # an open relation stays open (its last usable tick kep
 EARLY = 0.25             # `drift_station_early`: a relation past this share of its limit holds its mates' alerts
 RELATION_STATE = ("rel_level", "rel_a", "rel_b", "rel_b_known", "rel_mom", "rel_count", "rel_fitted")
 VOUCH_STATE = ("rel_vouch_since", "rel_lost_prev")
-_ZERO, _ONE, _CLIP_HI, _CLIP_LO = fnp.const(0.0), fnp.const(1.0), fnp.const(REL_CLIP), fnp.const(-REL_CLIP)   # (fastnp.const)
+_ZERO, _ONE = fnp.const(0.0), fnp.const(1.0)   # (fastnp.const)
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
                    "rel_drifted", "rel_gap_since")
 
@@ -118,6 +118,11 @@ class StationRelation:
         """The loop stations (flow, occ and speed) and their relations' learned level and spread."""
         self.station_hold = station_hold
         self.station_early = station_hold and station_early     # the early hold extends the station hold
+        # A tick's residual in one reading's spreads: the clip and the jump back's thresholds × drift's
+        # unit (√k: a run's row is a block's mean, its spread 1/√k of a reading's; 1 at k = 1).
+        u = self.unit
+        self._clip_hi, self._clip_lo = fnp.const(REL_CLIP * u), fnp.const(-REL_CLIP * u)
+        self._rel_clip, self._back_from, self._back_to = REL_CLIP * u, BACK_FROM * u, BACK_TO * u
         # Loop stations with flow, occ and speed: the relation log flow − log occ − log speed ≈ log k.
         trios = []
         for i in range(n):
@@ -269,18 +274,18 @@ class StationRelation:
             # on that tick, reported as a spike): the relation stays open with that tick kept, so a jump back
             # just after it is still seen (seeds 0 and 148: S04_speed's false spike as the first queue
             # reaches S04 closed it a minute before S04_flow's).
-            lost = self.rel_open & ~has & (self.rel_z_prev * w >= REL_CLIP)
+            lost = self.rel_open & ~has & (self.rel_z_prev * w >= self._rel_clip)
             since = fnp.where(lost & np.isnan(self.rel_gap_since), ts, self.rel_gap_since)
             gap = lost & (ts - since < BACK_GAP_S)
             self.rel_gap_since = fnp.where(gap, since, np.nan)
-            went = self.rel_open & has & (self.rel_z_prev * w >= BACK_FROM)
+            went = self.rel_open & has & (self.rel_z_prev * w >= self._back_from)
             zw = z * w
-            persist = self.rel_open & ~rel_judged & has & (zw >= BACK_FROM)
+            persist = self.rel_open & ~rel_judged & has & (zw >= self._back_from)
             # Back: within BACK_TO of its spreads, or under BACK_FROM with at most BACK_SHARE of its raw
             # departure left — in a queue the relation's level is a little off what it learned in free
             # flow (the first morning's: 0.04–0.12 in log k against spreads of 0.03–0.05), so a drift's
             # jump back lands 1–3 spreads off it though it takes away nine tenths of the departure.
-            went &= (zw <= BACK_TO) | ((zw < BACK_FROM)
+            went &= (zw <= self._back_to) | ((zw < self._back_from)
                                        & (w * (r - self.rel_level) <= BACK_SHARE * w * (self.rel_r_prev - self.rel_level)))
             # …after the relation was off for `drift_s`, as any drift lasts (a mate's step early in
             # another's drift, in a queue, can bring it back for a tick)
@@ -329,6 +334,25 @@ class StationRelation:
         self.lx_prev = lx.copy() if lx is self._lx else lx
         self.fit_prev = fit
         return out
+
+    def rel_returned(self, x: np.ndarray, before: np.ndarray) -> bool:
+        """On a cadence (a run's row a block's mean): whether an open relation's residual, on this tick's
+        own reading `x` against the tick before's `before`, returned from BACK_FROM of one reading's
+        spreads its departure's way to under it — a mate's jump back, which the block's mean would smear
+        over two runs. No state is changed; only an open relation is looked at."""
+        if not self._open_any:
+            return False
+        s = np.flatnonzero(self.rel_open)
+        trio = self.trio[s]
+        sign = self.trio_sign[trio]
+        if not (np.isfinite(x[trio]).all() and np.isfinite(before[trio]).all() and (x[trio] > 0).all()
+                and (before[trio] > 0).all()):
+            return False
+        spread = np.sqrt(self.rel_a[s] + self.rel_b[s] / (x[self.trio[s, 2]] ** 2)) * self.unit    # one reading's
+        w = np.sign(self.rel_dep_prev[s])
+        z_now = w * ((sign * np.log(x[trio])).sum(axis=1) - self.rel_level[s]) / spread
+        z_before = w * ((sign * np.log(before[trio])).sum(axis=1) - self.rel_level[s]) / spread
+        return bool(((z_before >= BACK_FROM) & (z_now < BACK_FROM)).any())
 
     def _jump_back_state(self) -> dict:
         return _arrays_state(self, JUMP_BACK_STATE)
@@ -380,7 +404,7 @@ class StationRelation:
         r = self._r_now
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
-        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), _CLIP_LO, _CLIP_HI, out=self._med_rel)
+        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), self._clip_lo, self._clip_hi, out=self._med_rel)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit
@@ -521,9 +545,10 @@ class StationRelation:
         # hardly moves, and the last queue's rel_b is the best guess for the next one.
         varied = var_u > (VARIED * m_u) ** 2
         # Until then, the speed sensor's own noise: its usual tick-to-tick change |Δv| is 2σ/√π for
-        # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too).
+        # white noise σ, and a speed error σ weighs σ / speed in log speed (more, if the process moves too);
+        # a block's mean of k readings (drift's unit √k) has σ / √k.
         prior = self.rel_b if self._normal is None else \
-            (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2
+            (0.5 * np.sqrt(np.pi) * self._normal.abs_step[self.trio[:, 2]]) ** 2 / (self.unit * self.unit)
         self.rel_b = fnp.where(varied, np.maximum((m_ue2 - m_u * m_e2) / fnp.where(varied, var_u, 1.0), 0.0),
                               fnp.where(self.rel_b_known, self.rel_b, prior))
         self.rel_b_known |= varied
