@@ -382,7 +382,8 @@ class TimeBaseRules:
     def _candidates_state(self, cands: list[_Candidate]) -> dict:
         """Records held for a move of the time base, as arrays: a kill -9 while a step back (or a jump)
         is being confirmed keeps them, as it keeps the open ticks. Their sensors' values (NaN: none),
-        label (-1: none); each candidate's span and contradictions."""
+        label (-1: none), arrival on this host's clock (NaN: not live; the live rules read it: a
+        silence, a restart gap); each candidate's span and contradictions."""
         recs = [(c, k, rec) for c, cand in enumerate(cands) for k, rec in cand.records]
         values = np.full((len(recs), self.n), np.nan)
         for row, (_, _, rec) in enumerate(recs):
@@ -392,11 +393,14 @@ class TimeBaseRules:
         return {"cand": np.array([c for c, _, _ in recs], np.int64), "k": np.array([k for _, k, _ in recs], np.int64),
                 "ts": np.array([rec.ts for _, _, rec in recs], np.float64), "values": values,
                 "label": np.array([-1 if rec.label is None else rec.label for _, _, rec in recs], np.int64),
+                "received": np.array([np.nan if rec.received is None else rec.received for _, _, rec in recs],
+                                     np.float64),
                 "span": np.array([c.span for c in cands], np.int64),
                 "refuted": np.array([c.refuted for c in cands], np.int64)}
 
     def _candidates_restore(self, state: dict | None, key: str) -> list[_Candidate]:
-        """`_candidates_state` read back; a checkpoint written before it held none."""
+        """`_candidates_state` read back; a checkpoint written before it held none, one written before
+        it kept their arrival has them not live."""
         if state is None:
             return []
         name = f"aligner.{key}"
@@ -404,14 +408,17 @@ class TimeBaseRules:
         ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
         values = array_of(state["values"], f"{name}.values", np.float64, 2, self.n)
         labels = array_of(state["label"], f"{name}.label", np.int64, 1)
+        received = array_of(state["received"], f"{name}.received", np.float64, 1) if "received" in state \
+            else np.full(len(ts), np.nan)
         span, refuted = (array_of(state[f], f"{name}.{f}", np.int64, 1) for f in ("span", "refuted"))
-        if not (len(cand) == len(ks) == len(ts) == len(values) == len(labels)) or len(span) != len(refuted) or \
+        if not (len(cand) == len(ks) == len(ts) == len(values) == len(labels) == len(received)) or len(span) != len(refuted) or \
                 not np.array_equal(np.unique(cand), np.arange(len(span))) or np.any(np.diff(cand) < 0):
             raise ValueError(f"{name}: records and candidates do not match")
         out: list[_Candidate] = []
-        for c, k, t, row, label in zip(cand, ks, ts, values, labels):
+        for c, k, t, row, label, at in zip(cand, ks, ts, values, labels, received):
             rec = Record(ts=float(t), values={s: float(v) for s, v in zip(self.sensors, row) if not math.isnan(v)},
-                         label=None if label < 0 else int(label), origin="checkpoint (held for a time-base move)")
+                         label=None if label < 0 else int(label), origin="checkpoint (held for a time-base move)",
+                         received=None if math.isnan(at) else float(at))
             if c == len(out):
                 out.append(_Candidate(int(k), rec, int(span[c])))
                 out[-1].refuted = int(refuted[c])
