@@ -4,17 +4,16 @@ Three small parts, used in this order by the agent and, in batch form, by the co
 trainer so that training sees exactly what the agent sees:
 
 - Aligner: puts samples on the tick grid, carries the last value over short gaps, marks
-  longer ones missing, and rejects late, duplicate and non-finite samples by rule.
+  longer ones missing, and rejects late, duplicate and non-finite samples by rule; a record that
+  would move the time base is judged by its clock rules (agent/timebase.py).
 - Normaliser: per-sensor (x - mean) / std, missing values set to 0 (the mean).
 - WindowBuffer: a ring of the last T normalised rows and their missing-mask, readable as
   one contiguous array without copying.
 """
 from __future__ import annotations
 
-import logging
 import math
-import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 import warnings
@@ -26,38 +25,16 @@ from .alerts import iso
 from .checkpoint import array_like, array_of
 from .manifest import Normalisation
 from .records import Record, Rejects, short_repr, span
+from .timebase import DEFAULT_MAX_CLOCK_SKEW_S, TIME_BASE_MOVES, TimeBaseRules  # noqa: F401 (TIME_BASE_MOVES: its callers' name)
 
 if TYPE_CHECKING:
     from .config import AgentConfig
-
-log = logging.getLogger("stad.aligner")
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 #: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is
 #: ~1e15), and far under where the fault tracker's pair statistics overflow — products of x² terms:
 #: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
 MAX_READING = 1e30
-DEFAULT_MAX_CLOCK_SKEW_S = 300.0
-#: How the time base moved (Aligner.note_move), each counted from 0 on health and in Prometheus:
-#: the data stepped back, the data jumped ahead, a restart on a checkpoint ahead of the host's clock.
-TIME_BASE_MOVES = ("back", "forward", "restart")
-CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
-MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
-
-
-class _Candidate:
-    """Records held because they would move the time base: (tick, record) in arrival order."""
-    __slots__ = ("records", "lo", "hi", "span", "refuted")
-
-    def __init__(self, k: int, rec: Record, span: int):
-        self.records = [(k, rec)]
-        self.lo = self.hi = k
-        self.span = span        # how far beyond it a record may come and still continue it
-        self.refuted = 0
-
-    def add(self, k: int, rec: Record) -> None:
-        self.records.append((k, rec))
-        self.lo, self.hi = min(self.lo, k), max(self.hi, k)
 
 
 @dataclass(slots=True)
@@ -74,50 +51,16 @@ class Row:
     rebased_from: float | None = None
 
 
-class Aligner:
+class Aligner(TimeBaseRules):
     """Buckets samples by tick and closes ticks in order.
 
     A tick k covers [k·P, (k+1)·P). It stays open until a sample `lateness_ticks + 1`
     ticks newer arrives (or flush_until is called); a sample for an already-closed tick is
     rejected as 'late'; a second value for one sensor in one tick as 'duplicate'.
 
-    The clock rules (why: one bogus stamp must never close the ticks real data is still for):
-    - A live record (`Record.received` set: the receiving host's clock) more than
-      `max_clock_skew_s` from that clock is rejected ('clock skew').
-    - The time base is the newest tick taken (before any, for a live record, the host clock's
-      tick). A record at most the data's usual step beyond it (one tick for data as dense as
-      the tick; the median of its last steps for sparser data) is in step and taken at once.
-    - A record further ahead, or any record before a time base exists (replay start), is held
-      as a jump candidate. Records that continue it (from `reach_ticks` before it to as far
-      beyond it as it jumped; a day before any data) join it, and `CONFIRM_RECORDS` of them
-      more than the records that contradicted it (below) confirm it: its earliest record moves the time base and the others are placed after it
-      by these same rules, none lost. In-step records more than `reach_ticks` (lateness + 1 +
-      the carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
-      ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
-      contradicted; so is one the wall-clock flush of a live source reaches.
-    - At the end of a finite input a candidate is taken if it is uncontradicted and within
-      `reach_ticks` (or the usual step) of the data, or live data back after a silence (below);
-      any other is rejected.
-    - Live data back after every sensor fell silent, stamped as the data was before against this
-      host's clock (or after the wall-clock flush closed the silence), is confirmed like a jump but
-      is no move of the time base: the ticks between are missing, not a move to alert on.
-    - A step back: a record more than `reach_ticks` before the oldest open tick is held as a
-      step-back candidate (within that reach it is 'late' at once). Records in step with it (from
-      `lateness_ticks` before its first record to the data's usual step beyond its newest: data
-      going on forward from the step, not a file read newest-first) join it; records taken on the
-      old time base contradict it. `CONFIRM_RECORDS` more than its contradictions confirm it: the
-      old base's open ticks close, the carried values are forgotten and its earliest record starts
-      a new time base (none of its records lost); the first row of the new base carries
-      `rebased_from` (the old base's last tick) for its owner. One contradicted `CONFIRM_RECORDS`
-      times, or still held when the input ends, is rejected as 'late': a stray old stamp costs
-      only itself, as before.
-    - A restart (restore): the ticks between the checkpoint's last one and the first live data
-      are the agent's own downtime, not the data's. The first candidate taken after it (confirmed,
-      caught up with, or reached by the wall clock) skips them: no row for a tick the agent did not
-      run (no sensor missing for it), the carry-forward goes on across them, and it is counted as a
-      restart gap (`restart_gaps`), not a time-base move. Until then the wall-clock flush waits
-      `max(reach_ticks, usual_step)` ticks for that data: when none comes, the ticks close as an
-      outage (the sensors are silent since the restart) and the gap is not skipped any more.
+    Its clock rules — which records would move the time base (a stamp far ahead, a step back, live
+    data back after a silence, the first data after a restart) and when they do — are its base
+    class, `TimeBaseRules` (agent/timebase.py); the aligner asks them of every record not in step.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -133,29 +76,11 @@ class Aligner:
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
         self._new_time_base()
         self.reordered = 0
-        self.reach_ticks = self.lateness + 1 + self.carry_ticks  # a short step of the data
-        self.max_clock_skew_s = float(max_clock_skew_s)           # 0: live records are not checked
-        self.held: list[_Candidate] = []      # jump candidates, oldest first
-        self.day_ticks = max(1, int(86400 / self.tick_s))
         # The data's usual step between newest ticks (median of the last 15): 1 for dense data, the
         # period for data sparser than the tick, so that its ordinary step is not taken for a jump.
         self.steps_seen: deque[int] = deque(maxlen=15)
         self.usual_step = 1
-        self.back: list[_Candidate] = []      # step-back candidates, oldest first
-        self._rebased_from: float | None = None     # set on the next row closed (a new time base's first)
-        self.moves: Counter = Counter()       # TIME_BASE_MOVES kind -> times, this life (health, Prometheus)
-        self.last_move: dict | None = None    # the last one: kind, from, to, step_s, at (health)
-        self._restart_pending = False         # restored, no record taken yet: its first jump is downtime
-        self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
-        self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
-        self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
-        self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
-
-    def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
-        """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
-        self.moves[kind] += 1
-        self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
-                          "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
+        self._init_rules(max_clock_skew_s)
 
     def _new_time_base(self) -> None:
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
@@ -222,218 +147,6 @@ class Aligner:
         self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
                          f"{iso((self.next_k - 1) * self.tick_s)})")
 
-    def _hold_back(self, k: int, rec: Record) -> list[Row]:
-        """Keep a record well before the closed ticks until records in step with it confirm a step
-        back of the data, or records on the old time base refute it."""
-        reach = max(self.reach_ticks, self.usual_step)
-        for cand in self.back:
-            # From its first record on (within lateness): data that resumes earlier goes on forward. A
-            # recording exported newest-first steps back at every record and confirms none: all late.
-            if cand.records[0][0] - self.lateness <= k <= cand.hi + reach:
-                cand.add(k, rec)
-                if len(cand.records) - cand.refuted < CONFIRM_RECORDS:
-                    return []
-                return self._step_back(cand)
-        self.back.append(_Candidate(k, rec, span=reach))
-        if len(self.back) > MAX_CANDIDATES:
-            self._reject_late(self.back.pop(0))
-        return []
-
-    def _contradict_back(self) -> None:
-        """A record taken on the old time base counts against every step-back candidate."""
-        keep = []
-        for cand in self.back:
-            cand.refuted += 1
-            if cand.refuted >= CONFIRM_RECORDS:
-                self._reject_late(cand)
-            else:
-                keep.append(cand)
-        self.back = keep
-
-    def _reject_late(self, cand: "_Candidate") -> None:
-        for k, rec in cand.records:
-            self._late(k, rec)
-
-    def _step_back(self, cand: "_Candidate") -> list[Row]:
-        """A confirmed step back: the old time base's open ticks close, a new one starts at the
-        candidate's earliest record; candidates held for the old base are judged again on the new."""
-        others = [c for c in self.back if c is not cand] + self.held
-        self.back, self.held = [], []
-        rows = self.flush_through(self.newest_k)
-        old_k = self.next_k - 1
-        log.warning("time base moved back: the data stepped %s, from %s to %s (%d records in step with it); "
-                    "the learned state is kept, the window refills before the next score",
-                    span((cand.lo - old_k) * self.tick_s, signed=True), iso(old_k * self.tick_s),
-                    iso(cand.lo * self.tick_s), len(cand.records))
-        self._new_time_base()
-        self._rebased_from = old_k * self.tick_s
-        self.note_move("back", old_k * self.tick_s, cand.lo * self.tick_s)
-        rows += self._take_all(cand)
-        for other in sorted(others, key=lambda c: c.lo):
-            for k, rec in other.records:
-                rows += self._place(k, rec)
-        return rows
-
-    def _hold(self, k: int, rec: Record) -> list[Row]:
-        """Keep a record that would move the time base until later records confirm or refute it."""
-        if self.newest_k is not None and k <= self.newest_k + self.reach_ticks:
-            self._contradict(k)     # a short step of the data counts against jumps, as an in-step record does
-        for cand in self.held:
-            if cand.lo - self.reach_ticks <= k <= cand.hi + cand.span:
-                cand.add(k, rec)
-                if len(cand.records) - cand.refuted < CONFIRM_RECORDS:     # each contradiction costs one more
-                    return []
-                # Confirmed. Uncontradicted records held from before it still count: the jump closes their
-                # ticks anyway (taking one may hold some of its records again: settled the same way until
-                # none is left). Contradicted ones, and any beyond it, are rejected.
-                others, self.held = [c for c in self.held if c is not cand], []
-                rows: list[Row] = []
-                while others:       # earliest first, records held again included
-                    others.sort(key=lambda c: c.lo)
-                    other = others.pop(0)
-                    if other.hi < cand.lo and not other.refuted:
-                        rows += self._take_all(other)
-                    elif other.hi < cand.lo:
-                        # Contradicted: its first record goes; the ones that joined it are judged again
-                        # on their own (in sparse data, real records can continue a stray stamp).
-                        self._reject(_Candidate(*other.records[0], span=0), "another time base was confirmed")
-                        for k, rec in other.records[1:]:
-                            rows += self._place(k, rec)
-                    else:
-                        self._reject(other, "another time base was confirmed")
-                    others += self.held
-                    self.held = []
-                if self.newest_k is not None and cand.lo > self.newest_k + self.reach_ticks and \
-                        not self._restart_gap_before(cand) and not self._back_after_silence(cand):
-                    log.warning("time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
-                                "the ticks between are missing",
-                                span((cand.lo - self.newest_k) * self.tick_s, signed=True),
-                                iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
-                    self.note_move("forward", self.newest_k * self.tick_s, cand.lo * self.tick_s)
-                return rows + self._take_all(cand)
-        # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.
-        jump = k - self.newest_k if self.newest_k is not None else self.day_ticks
-        self.held.append(_Candidate(k, rec, span=max(self.reach_ticks, jump)))
-        if len(self.held) > MAX_CANDIDATES:
-            self._reject(self.held.pop(0), "not confirmed before newer jumps")
-        return []
-
-    def _settle(self, in_step_k: int) -> list[Row]:
-        """Take candidates the data caught up with; count an in-step record against the rest."""
-        self._contradict(in_step_k)
-        caught = [c for c in self.held if c.lo <= self.newest_k + self.usual_step]
-        self.held = [c for c in self.held if c.lo > self.newest_k + self.usual_step]
-        return self._take_or_reject(caught)
-
-    def _contradict(self, k: int) -> None:
-        """A record well before a candidate (taken, or held as a short step of its own) counts against it."""
-        keep = []
-        for cand in self.held:
-            if k < cand.lo - self.reach_ticks:
-                cand.refuted += 1
-                if cand.refuted >= CONFIRM_RECORDS:
-                    self._reject(cand, "the records that followed did not continue it")
-                    continue
-            keep.append(cand)
-        self.held = keep
-
-    def _take_or_reject(self, cands: list["_Candidate"]) -> list[Row]:
-        rows: list[Row] = []
-        for cand in cands:
-            if cand.refuted:
-                self._reject(cand, "the records that followed did not continue it")
-            else:
-                rows += self._take_all(cand)
-        return rows
-
-    def _near_data(self, cand: "_Candidate") -> bool:
-        """Uncontradicted and within reach of the data: a short step, not a jump."""
-        return (self.newest_k is not None and not cand.refuted
-                and cand.lo <= self.newest_k + max(self.reach_ticks, self.usual_step))
-
-    def _reject(self, cand: "_Candidate", why: str) -> None:
-        for k, rec in cand.records:
-            where = "no data before it" if self.newest_k is None else \
-                f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
-            self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): {why}")
-
-    def _take_all(self, cand: "_Candidate") -> list[Row]:
-        """A confirmed (or caught-up) candidate: its earliest record moves the time base; the others
-        are placed after it in arrival order by the usual rules, so a stray stamp that joined the
-        candidate is held and judged again rather than taken along."""
-        first = min(range(len(cand.records)), key=lambda i: cand.records[i][0])
-        k, rec = cand.records[first]
-        if self.next_k is None:
-            self.next_k = k
-        rows = self._skip_restart_gap(cand) if self._restart_gap_before(cand) else []
-        rows += self._place(k, rec) if k < self.next_k else self._take(k, rec)
-        for i, (k, rec) in enumerate(cand.records):
-            if i != first:
-                rows += self._place(k, rec)
-        return rows
-
-    def _restart_gap_before(self, cand: "_Candidate") -> bool:
-        """The candidate is the first live data after a restart, beyond the restored ticks with at
-        least one tick between (data at the next tick to close skips nothing: no gap to count) and
-        stamped near this host's clock (within the skew bound): the ticks before it are the agent's
-        downtime."""
-        return self._restart_gap_at(cand.lo) and self._stamped_live(cand)
-
-    def restart_gap_ahead(self, rec: Record) -> bool:
-        """This record, the first new one after a restart, has the agent's downtime before it skipped
-        as `_restart_gap_before` says (no outage rows), unless later records refute it: its owner
-        refills the window for a downtime longer than it (Pipeline.after_restart)."""
-        return self._restart_gap_at(self.tick_of(rec.ts)) and self._live(rec)
-
-    def _restart_gap_at(self, k: int) -> bool:
-        return self._restart_pending and self.next_k is not None and self.newest_k is not None and \
-            k > max(self.newest_k + 1, self.next_k)
-
-    def _back_after_silence(self, cand: "_Candidate") -> bool:
-        """Live data back after a silence of every sensor: the data did not jump, it was away — a
-        sender restarted, a network down for a minute. Not a time-base move (README tells operators
-        to alert on those); the outage itself is the sensors' `missing` faults. Known by the wall
-        clock having closed the silence as an outage (the ticks between are closed, as missing:
-        `idle_flush_s`), or, without that flush (its default), by the stamps standing to this host's
-        clock as the data's did before the silence: the data's time went on with the host's while
-        nothing came. A device clock that jumps moves its stamps away from the host's clock by the
-        jump: still a move."""
-        return self._stamped_live(cand) and (
-            (self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks) or self._kept_pace(cand))
-
-    def _kept_pace(self, cand: "_Candidate") -> bool:
-        """Every record of a live candidate is as far from its arrival as the last live record taken
-        was, within the reach of a short step."""
-        bound = self.reach_ticks * self.tick_s
-        return self.live_offset is not None and all(
-            abs(rec.ts - rec.received - self.live_offset) <= bound for _, rec in cand.records)
-
-    def _stamped_live(self, cand: "_Candidate") -> bool:
-        """Every record of the candidate came from a live source stamped near this host's clock."""
-        return all(self._live(rec) for _, rec in cand.records)
-
-    def _live(self, rec: Record) -> bool:
-        """From a live source, stamped near this host's clock (within the skew bound)."""
-        return rec.received is not None and abs(rec.ts - rec.received) <= (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S)
-
-    def _skip_restart_gap(self, cand: "_Candidate") -> list[Row]:
-        """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""
-        rows = self.flush_through(self.newest_k)
-        skipped = cand.lo - self.next_k
-        log.info("restart gap: %s from the checkpoint's last tick %s to the first new data %s, the agent's own "
-                 "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
-                 span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
-                 iso(cand.lo * self.tick_s), skipped)
-        self.restart_gaps += 1
-        self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
-                                 "skipped_s": round(skipped * self.tick_s, 3), "at": iso(time.time())}
-        self.next_k = cand.lo
-        self.newest_k = cand.lo - self.usual_step          # the first record is one usual step on
-        seen = self.last_k > -(2**62)
-        self.last_k[seen] += skipped                         # carried over the downtime as if it were not there
-        self._restart_pending = False
-        return rows
-
     def _take(self, k: int, rec: Record) -> list[Row]:
         """Put an accepted record in its tick's bucket; return the ticks that closes."""
         self._restart_pending = False
@@ -479,37 +192,17 @@ class Aligner:
         return self.flush_through(self.newest_k - self.lateness - 1)
 
     def flush_until(self, ts: float) -> list[Row]:
-        """Close every tick that ended before `ts` (wall clock, for live sources).
-
-        A held candidate whose tick this would close is settled first (taken unless contradicted):
-        the wall clock has passed it, and it was within the host clock's skew when it came."""
+        """Close every tick that ended before `ts` (wall clock, for live sources); held candidates
+        it passes are settled first, and after a restart it waits a while for the first data."""
         last_k = self.tick_of(ts) - self.lateness - 1
-        passed = [c for c in self.held if c.lo <= last_k]
-        self.held = [c for c in self.held if c.lo > last_k]
-        rows = self._take_or_reject(passed)
-        if self.next_k is None:
+        rows = self._settle_passed(last_k)
+        if self.next_k is None or self._waiting_after_restart(ts):
             return rows
-        if self._restart_pending:       # waiting for the first data after a restart (the class's doc)
-            if self._restart_wait_k is None:
-                self._restart_wait_k = self.tick_of(ts) + max(self.reach_ticks, self.usual_step)
-            if self.tick_of(ts) <= self._restart_wait_k:
-                return rows
-            self._restart_pending = False
         return rows + self.flush_through(last_k)
 
     def flush_all(self) -> list[Row]:
         """The end of the input: settle held candidates, close every open tick."""
-        rows: list[Row] = []
-        for cand in self.back:      # a step back not confirmed: its records were late
-            self._reject_late(cand)
-        self.back = []
-        while self.held:        # taking one may hold some of its records again: settle until none is left
-            cands, self.held = self.held, []
-            for cand in cands:
-                if self._near_data(cand) or (not cand.refuted and self._back_after_silence(cand)):
-                    rows += self._take_all(cand)
-                else:
-                    self._reject(cand, "not confirmed before the input ended")
+        rows = self._settle_at_end()
         if self.newest_k is None:
             return rows
         return rows + self.flush_through(self.newest_k)
@@ -567,46 +260,6 @@ class Aligner:
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
                 "held": self._candidates_state(self.held), "back": self._candidates_state(self.back)}
-
-    def _candidates_state(self, cands: list[_Candidate]) -> dict:
-        """Records held for a move of the time base, as arrays: a kill -9 while a step back (or a jump)
-        is being confirmed keeps them, as it keeps the open ticks. Their sensors' values (NaN: none),
-        label (-1: none); each candidate's span and contradictions."""
-        recs = [(c, k, rec) for c, cand in enumerate(cands) for k, rec in cand.records]
-        values = np.full((len(recs), self.n), np.nan)
-        for row, (_, _, rec) in enumerate(recs):
-            for sensor, value in rec.values.items():
-                if sensor in self.index and value is not None:
-                    values[row, self.index[sensor]] = value
-        return {"cand": np.array([c for c, _, _ in recs], np.int64), "k": np.array([k for _, k, _ in recs], np.int64),
-                "ts": np.array([rec.ts for _, _, rec in recs], np.float64), "values": values,
-                "label": np.array([-1 if rec.label is None else rec.label for _, _, rec in recs], np.int64),
-                "span": np.array([c.span for c in cands], np.int64),
-                "refuted": np.array([c.refuted for c in cands], np.int64)}
-
-    def _candidates_restore(self, state: dict | None, key: str) -> list[_Candidate]:
-        """`_candidates_state` read back; a checkpoint written before it held none."""
-        if state is None:
-            return []
-        name = f"aligner.{key}"
-        cand, ks = (array_of(state[f], f"{name}.{f}", np.int64, 1) for f in ("cand", "k"))
-        ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
-        values = array_of(state["values"], f"{name}.values", np.float64, 2, self.n)
-        labels = array_of(state["label"], f"{name}.label", np.int64, 1)
-        span, refuted = (array_of(state[f], f"{name}.{f}", np.int64, 1) for f in ("span", "refuted"))
-        if not (len(cand) == len(ks) == len(ts) == len(values) == len(labels)) or len(span) != len(refuted) or \
-                not np.array_equal(np.unique(cand), np.arange(len(span))) or np.any(np.diff(cand) < 0):
-            raise ValueError(f"{name}: records and candidates do not match")
-        out: list[_Candidate] = []
-        for c, k, t, row, label in zip(cand, ks, ts, values, labels):
-            rec = Record(ts=float(t), values={s: float(v) for s, v in zip(self.sensors, row) if not math.isnan(v)},
-                         label=None if label < 0 else int(label), origin="checkpoint (held for a time-base move)")
-            if c == len(out):
-                out.append(_Candidate(int(k), rec, int(span[c])))
-                out[-1].refuted = int(refuted[c])
-            else:
-                out[c].add(int(k), rec)
-        return out
 
     def restore(self, state: dict) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
