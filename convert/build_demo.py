@@ -4,7 +4,7 @@ Trains on configs/demo.yaml's simulated corridor, but on data of its own: anothe
 seed, anomalies disabled, several simulated days. Everything is seeded and the manifest's
 created_at is pinned (SOURCE_DATE_EPOCH, default below), so re-running reproduces the bundle.
 
-    python -m convert.build_demo        # or: stad-convert build-demo
+    stad-convert build-demo [--days copy|variable|mixed]     # or: python -m convert.cli build-demo
 
 `--days variable` trains on days that differ the way a real corridor's do (the simulator's
 VARIABLE_DAYS: shifted and taller or lower peaks, queue reach, stop-and-go waves, wet days)
@@ -72,7 +72,3 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     export_bundle(out_dir, log=lambda m: print(m, file=sys.stderr))
     return verify_and_report(out_dir, min_agreement=0.99, record=True, log=lambda msg: print(msg, file=sys.stderr))
 
-
-if __name__ == "__main__":
-    from .cli import main
-    raise SystemExit(main(["build-demo", *sys.argv[1:]]))
