@@ -6,7 +6,7 @@
     stad-convert inspect BUNDLE [--json]
     stad-convert keygen NAME                       # NAME.pem (private, 0600) and NAME.pub.pem
     stad-convert sign BUNDLE --key NAME.pem        # manifest.sig: last, after every other step
-    stad-convert build-demo [--out agent/models/demo-corridor] [--days copy|variable|mixed]
+    stad-convert build-demo [--out agent/models/demo-corridor]
 
 Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config
 or the `convert` extra (torch, onnx, litert-torch) not installed, 130 interrupted (Ctrl-C: one
@@ -157,12 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-demo", help="train and export the demo bundle shipped with the agent")
     p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
     p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
-    days = p.add_mutually_exclusive_group()
-    days.add_argument("--days", choices=("copy", "variable", "mixed"), default="copy",
-                      help="copy: copies of one day (the shipped bundle); variable: days that differ like a real "
-                           "corridor's (the simulator's VARIABLE_DAYS); mixed: both, each its own segment")
-    days.add_argument("--variable-days", action="store_const", dest="days", const="variable",
-                      help="the same as --days variable (the measured docs quote it)")
+    p.add_argument("--variable-days", action="store_true",
+                   help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
     p.add_argument("--quiet", action="store_true")
     _add_verbose(p)
     return parser
@@ -290,7 +286,7 @@ def cmd_sign(args) -> int:
 
 def cmd_build_demo(args) -> int:
     from .build_demo import build_demo
-    return build_demo(config=args.config, out=args.out, progress=not args.quiet, days=args.days)
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,

@@ -122,26 +122,21 @@ def source_records(cfg: AgentConfig, src: SourceConfig, rejects: Rejects | None 
     return records
 
 
-def merged_records(cfg: AgentConfig, sources: list, rejects: Rejects | None = None) -> list[Record]:
-    """Every record of the sources, merged by time into one recording."""
-    streams = [source_records(cfg, src, rejects) for src in sources]
-    return list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1 else streams[0]
-
-
-def read_series(cfg: AgentConfig, sources: list,
-                recordings: list[tuple[str, list[Record]]] | None = None) -> Series:
+def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None) -> Series:
     """Align the records onto the config's tick grid, one segment per recording and long gap.
 
     A single replay source contributes one recording per file; several sources (or a simulated
-    one) are merged by time into one recording. `recordings`: named recordings given directly
-    (e.g. copy days and variable days of one simulator), each its own segment even where their
-    times overlap.
+    one) are merged by time into one recording. `records`: one recording given directly.
     """
     rejects = Rejects()
-    if recordings is None and len(sources) == 1 and isinstance(sources[0], ReplayConfig):
+    if records is not None:
+        recordings = [("records", records)]
+    elif len(sources) == 1 and isinstance(sources[0], ReplayConfig):
         recordings = replay_recordings(cfg, sources[0], rejects)
-    elif recordings is None:
-        recordings = [("sources", merged_records(cfg, sources, rejects))]
+    else:
+        streams = [source_records(cfg, src, rejects) for src in sources]
+        recordings = [("sources", list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1
+                       else streams[0])]
     pieces = []
     for name, recs in recordings:
         whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects)

@@ -155,28 +155,3 @@ def test_stad_convert_train_exits_2_with_the_reason(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2, proc.stderr
     assert "validation part has no observed, normal rows" in proc.stderr
-
-
-def test_mixed_demo_days_are_two_recordings_and_no_window_joins_them():
-    """`build-demo --days mixed`: the copy days and the variable days of one simulator run share
-    their times; each is its own segment, never merged tick by tick, no window across the seam."""
-    from agent.config import load
-    from convert.build_demo import DEFAULT_CONFIG, mixed_series
-    from convert.pipeline import DataOptions
-    cfg = load(DEFAULT_CONFIG)
-    series = mixed_series(cfg, DataOptions(days=0.25, seed=1001, anomalies="none"))
-    per_day = int(0.25 * 86400 / cfg.tick_s)
-    assert [(s["recording"], s["rows"]) for s in series.segments] == [("copy days", per_day),
-                                                                      ("variable days", per_day)]
-    split, steps = series.split, cfg.window.steps
-    for lo, hi in ((0, split.train_end), (split.train_end, split.val_end), (split.val_end, split.n)):
-        seg = series.segment[lo:hi]
-        assert set(seg) == {0, 1}
-        for k in (0, 1):                # each recording's rows one tick apart: nothing interleaved
-            assert (np.diff(series.ts[lo:hi][seg == k]) == cfg.tick_s).all()
-        w = windows_between(np.nan_to_num(series.raw), series.missing, series.anomalous, steps, lo, hi,
-                            series.segment)
-        assert len(w) == sum(max(0, (seg == k).sum() - steps + 1) for k in (0, 1))
-    train_seg = series.segment[:split.train_end]
-    copy, variable = series.raw[:split.train_end][train_seg == 0], series.raw[:split.train_end][train_seg == 1]
-    assert copy.shape == variable.shape and not np.allclose(copy, variable, equal_nan=True)
