@@ -8,8 +8,10 @@ is also weighed by an estimate of its size.
 
 When the queue is full a source thread waits (back-pressure: a file is read later, a live
 source's own buffer or the kernel holds the data, where its losses are counted by that
-source). Every wait is counted (`blocked`, `blocked_s`), and a record still waiting when the
-agent stops is counted as `dropped_at_stop` — nothing is lost silently. One record larger than
+source). Every wait is counted (`blocked`, `blocked_s`). At a clean stop the loop scores the
+records already queued (`waiting`); a record still waiting for room when the agent stops, or
+queued after the sources were closed (`discard_rest`), is counted as `dropped_at_stop` —
+nothing is lost silently. One record larger than
 the byte bound on its own is let in when the queue is empty, so a source is never stuck.
 """
 from __future__ import annotations
@@ -67,6 +69,9 @@ class IntakeQueue:
         """Queue `item`, waiting for room; False (and counted) when `stop` was set first."""
         size = record_bytes(item)
         with self._cond:
+            if self._fits(size) and stop is not None and stop.is_set():
+                self.dropped_at_stop += 1       # the loop has taken (or dropped) what is queued: counted
+                return False
             if not self._fits(size):
                 self.blocked += 1
                 t0 = time.monotonic()
@@ -101,6 +106,27 @@ class IntakeQueue:
             self._bytes -= size
             self._cond.notify_all()
             return item
+
+    def waiting(self) -> list:
+        """Every item queued now, oldest first, taken out (never waits): what the sources had handed
+        over when the loop stopped taking records one by one."""
+        with self._cond:
+            items = [item for item, _ in self._items]
+            self._items.clear()
+            self._bytes = 0
+            self._cond.notify_all()
+            return items
+
+    def discard_rest(self) -> int:
+        """After the sources are closed: drop what is still queued, counting its records (not the
+        loop's markers) as `dropped_at_stop`; how many."""
+        with self._cond:
+            dropped = sum(1 for _, size in self._items if size > 0)
+            self._items.clear()
+            self._bytes = 0
+            self.dropped_at_stop += dropped
+            self._cond.notify_all()
+            return dropped
 
     def stats(self) -> dict:
         return {"depth": len(self._items), "bytes": self._bytes, "max_records": self.max_records,

@@ -242,9 +242,13 @@ class Agent:
                         self._checkpoint_tried_for = self.hotswap.current
                     self.save_checkpoint()
             else:
-                # A clean stop (signal, stop()): the ticks still open for late samples are scored too,
-                # unless the stop was --max-ticks, which asked for exactly that many.
+                # A clean stop (signal, stop()): the records the sources had already handed over and
+                # the ticks still open for late samples are scored too, unless the stop was
+                # --max-ticks, which asked for exactly that many.
                 if not (self.max_ticks and self.pipeline.ticks >= self.max_ticks):
+                    for item in self.queue.waiting():
+                        if item is not _END and item is not _WAKE:
+                            self._intake(item, None)
                     self._process(self.aligner.flush_all())
             clean = True
         except BaseException:
@@ -255,6 +259,9 @@ class Agent:
             self.stop_event.set()
             for s in self.sources:
                 s.close()
+            dropped = self.queue.discard_rest()
+            if dropped:
+                log.warning("%d record(s) queued after the stop began were not scored (dropped_at_stop)", dropped)
             self._at_stop()
             if clean:
                 self.save_checkpoint()

@@ -48,3 +48,22 @@ def test_a_record_larger_than_the_byte_bound_still_passes_an_empty_queue():
     q.put_marker("end")                              # markers never wait
     assert q.get(timeout=5).ts == 0.0 and q.get(timeout=5) == "end"
     assert q.get(timeout=0.01) is None
+
+
+def test_a_clean_stop_takes_what_is_queued_and_counts_what_comes_after():
+    """qa19 and user5 saw records already queued at a SIGTERM neither scored nor counted (13 of 186
+    rows in one run). At a clean stop the loop takes every queued item (`waiting`, oldest first) and
+    scores the records; a record offered once the stop is set is refused and counted, room or not;
+    what is still queued when the sources are closed is dropped and counted, markers not."""
+    q = IntakeQueue(max_records=10, max_bytes=1 << 30)
+    stop = threading.Event()
+    assert q.put(rec(0), stop) and q.put(rec(1), stop)
+    q.put_marker("end")
+    stop.set()
+    assert q.put(rec(2), stop) is False                 # room enough, but the stop came first
+    assert [getattr(i, "ts", i) for i in q.waiting()] == [0.0, 1.0, "end"]
+    assert len(q) == 0 and q.stats()["bytes"] == 0 and q.stats()["dropped_at_stop"] == 1
+    assert q.put(rec(3)) and q.put(rec(4))              # (an error stop: nothing took them)
+    q.put_marker("end")
+    assert q.discard_rest() == 2
+    assert len(q) == 0 and q.stats()["dropped_at_stop"] == 3
