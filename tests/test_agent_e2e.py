@@ -12,7 +12,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import NotifySocket
+from conftest import NotifySocket, wait_for
 
 CORRIDOR = """
 node: {id: test-gw, site: test}
@@ -161,10 +161,7 @@ def test_a_clean_stop_scores_the_records_already_queued(tmp_path):
     agent = Agent(config.from_dict(yaml.safe_load(CORRIDOR), base_dir=str(tmp_path)))
     runner = threading.Thread(target=agent.run, daemon=True)
     runner.start()
-    deadline = time.monotonic() + 120
-    while (agent.records_in < 100 or len(agent.queue) < 16) and time.monotonic() < deadline and runner.is_alive():
-        time.sleep(0.01)
-    assert len(agent.queue) >= 16, "the simulator did not fill the queue"
+    wait_for(lambda: agent.records_in >= 100 and len(agent.queue) >= 16, "the simulator filling the queue", 120)
     agent.stop("test")
     runner.join(120)
     assert not runner.is_alive()
