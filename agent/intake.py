@@ -66,22 +66,19 @@ class IntakeQueue:
         return len(self._items) < self.max_records and self._bytes + size <= self.max_bytes
 
     def put(self, item, stop: threading.Event | None = None, poll_s: float = 0.2) -> bool:
-        """Queue `item`, waiting for room; False (and counted) when `stop` was set first."""
+        """Queue `item`, waiting for room; False (and counted) when `stop` is set first — before it
+        came or while it waited, room or not: the loop has taken (or dropped) what is queued."""
         size = record_bytes(item)
         with self._cond:
-            if self._fits(size) and stop is not None and stop.is_set():
-                self.dropped_at_stop += 1       # the loop has taken (or dropped) what is queued: counted
-                return False
             if not self._fits(size):
                 self.blocked += 1
                 t0 = time.monotonic()
-                while not self._fits(size):
-                    if stop is not None and stop.is_set():
-                        self.blocked_s += time.monotonic() - t0
-                        self.dropped_at_stop += 1
-                        return False
+                while not self._fits(size) and not (stop is not None and stop.is_set()):
                     self._cond.wait(poll_s)
                 self.blocked_s += time.monotonic() - t0
+            if stop is not None and stop.is_set():
+                self.dropped_at_stop += 1
+                return False
             self._add(item, size)
         return True
 
@@ -118,14 +115,11 @@ class IntakeQueue:
             return items
 
     def discard_rest(self) -> int:
-        """After the sources are closed: drop what is still queued, counting its records (not the
-        loop's markers) as `dropped_at_stop`; how many."""
+        """After the sources are closed: drop what is still queued (`waiting`), counting its records
+        (not the loop's markers) as `dropped_at_stop`; how many."""
         with self._cond:
-            dropped = sum(1 for _, size in self._items if size > 0)
-            self._items.clear()
-            self._bytes = 0
+            dropped = sum(1 for item in self.waiting() if isinstance(item, Record))
             self.dropped_at_stop += dropped
-            self._cond.notify_all()
             return dropped
 
     def stats(self) -> dict:

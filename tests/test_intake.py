@@ -4,6 +4,7 @@ import threading
 
 from agent.intake import IntakeQueue, record_bytes
 from agent.records import Record
+from conftest import wait_for
 
 
 def rec(i: int, sensors: int = 1) -> Record:
@@ -67,3 +68,22 @@ def test_a_clean_stop_takes_what_is_queued_and_counts_what_comes_after():
     q.put_marker("end")
     assert q.discard_rest() == 2
     assert len(q) == 0 and q.stats()["dropped_at_stop"] == 3
+
+
+def test_a_source_waiting_for_room_when_the_stop_came_is_refused_when_the_room_comes():
+    """A source blocked on a full queue at a clean stop: the loop's `waiting` empties the queue and
+    wakes it. It used to find room and queue its record after the stop — left for `discard_rest`,
+    said as 'not scored' in a WARNING at every such SIGTERM — where a record offered once the stop
+    is set is refused and counted, room or not (review15; fails on e76d113)."""
+    q = IntakeQueue(max_records=1, max_bytes=1 << 30)
+    stop = threading.Event()
+    assert q.put(rec(0), stop)
+    result = []
+    source = threading.Thread(target=lambda: result.append(q.put(rec(1), stop, poll_s=600)), daemon=True)
+    source.start()
+    wait_for(lambda: q.stats()["blocked"] == 1, "the source waiting for room", 30)
+    stop.set()                                          # the stop, then the loop takes what is queued
+    assert [i.ts for i in q.waiting()] == [0.0]
+    source.join(60)
+    assert result == [False], "the waiting record was queued after the stop"
+    assert len(q) == 0 and q.discard_rest() == 0 and q.stats()["dropped_at_stop"] == 1
