@@ -9,10 +9,10 @@ is also weighed by an estimate of its size.
 When the queue is full a source thread waits (back-pressure: a file is read later, a live
 source's own buffer or the kernel holds the data, where its losses are counted by that
 source). Every wait is counted (`blocked`, `blocked_s`). At a clean stop the loop scores the
-records already queued (`waiting`); a record still waiting for room when the agent stops, or
-queued after the sources were closed (`discard_rest`), is counted as `dropped_at_stop` —
-nothing is lost silently. One record larger than
-the byte bound on its own is let in when the queue is empty, so a source is never stuck.
+records already queued; a record offered once the stop is set (waiting for room or not), or
+left queued when the sources are closed (`discard_rest`: --max-ticks, an error), is counted as
+`dropped_at_stop` — nothing is lost silently. One record larger than the byte bound on its own
+is let in when the queue is empty, so a source is never stuck.
 """
 from __future__ import annotations
 
@@ -105,8 +105,7 @@ class IntakeQueue:
             return item
 
     def waiting(self) -> list:
-        """Every item queued now, oldest first, taken out (never waits): what the sources had handed
-        over when the loop stopped taking records one by one."""
+        """Every item queued now, oldest first, taken out (never waits)."""
         with self._cond:
             items = [item for item, _ in self._items]
             self._items.clear()

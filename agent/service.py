@@ -243,12 +243,12 @@ class Agent:
                     self.save_checkpoint()
             else:
                 # A clean stop (signal, stop()): the records the sources had already handed over and
-                # the ticks still open for late samples are scored too, unless the stop was
-                # --max-ticks, which asked for exactly that many.
-                if not (self.max_ticks and self.pipeline.ticks >= self.max_ticks):
-                    for item in self.queue.waiting():
-                        if item is not _END and item is not _WAKE:
-                            self._intake(item, None)
+                # the ticks still open for late samples are scored too, up to --max-ticks, which asked
+                # for exactly that many (a signal may come a few records before it).
+                while not self._max_ticks_reached() and (item := self.queue.get(timeout=0)) is not None:
+                    if item is not _END and item is not _WAKE:
+                        self._intake(item, None)
+                if not self._max_ticks_reached():
                     self._process(self.aligner.flush_all())
             clean = True
         except BaseException:
@@ -259,9 +259,7 @@ class Agent:
             self.stop_event.set()
             for s in self.sources:
                 s.close()
-            dropped = self.queue.discard_rest()
-            if dropped:
-                log.warning("%d record(s) queued after the stop began were not scored (dropped_at_stop)", dropped)
+            self._say_unscored(self.queue.discard_rest(), clean)
             self._at_stop()
             if clean:
                 self.save_checkpoint()
@@ -279,6 +277,24 @@ class Agent:
             self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
             self.state_lock.release()
         return self.summary()
+
+    def _max_ticks_reached(self) -> bool:
+        return bool(self.max_ticks) and self.pipeline.ticks >= self.max_ticks
+
+    def _say_unscored(self, dropped: int, clean: bool) -> None:
+        """The records the sources had queued that the stop left unscored (`dropped`, counted in
+        the intake's `dropped_at_stop`), said with why: --max-ticks asked for that many ticks and no
+        more; anything else (an error) lost them. A clean stop by signal scores what was queued, and
+        a record a source offers after it is refused and counted (health), not said: its source was
+        being stopped."""
+        if not dropped:
+            return
+        if clean and self._max_ticks_reached():
+            log.info("%d record(s) the sources had queued beyond --max-ticks %d were not scored (intake "
+                     "dropped_at_stop)", dropped, self.max_ticks)
+        else:
+            log.warning("%d record(s) the sources had queued were not scored: the agent stopped on %s (intake "
+                        "dropped_at_stop)", dropped, self.exit_reason if clean else "an error")
 
     def _at_stop(self) -> None:
         """What becomes of an open alert and open sensor faults when the agent stops. The data over
@@ -341,7 +357,7 @@ class Agent:
             self._emit_faults(res.faults)
             for ev in res.alerts:
                 self._emit(ev)
-            if self.max_ticks and self.pipeline.ticks >= self.max_ticks:
+            if self._max_ticks_reached():
                 self.data_over = True
                 self.stop(f"reached --max-ticks {self.max_ticks}")
                 return
