@@ -1,43 +1,44 @@
-"""The daemon loop: sources (one thread each) → aligner → pipeline → sinks, until stopped.
+"""The daemon loop: sources (one thread each) → intake queue → aligner → pipeline → sinks, until stopped.
 
-Restarts (agent/checkpoint.py): on start the agent resumes from `<state_dir>/checkpoint.bin`
-when it fits the config, continues or ends an alert the last run left open, and re-delivers
-that run's last alert event to any sink that may not have it. While running it saves a
-checkpoint every `checkpoint_s`, after a model swap and on a clean stop. Every alert event and
-every sensor-fault event is journaled before any sink sees it, and goes to the durable sinks (the
-MQTT outbox) first.
+Why it is built this way: sources block (a socket, a file, a broker), so each runs in a thread of
+its own and hands records over through a bounded queue (agent/intake.py); everything that keeps
+state — the aligner, the pipeline, the model swap (agent/hotswap.py), operator feedback, the
+events' delivery (agent/delivery.py), the checkpoint (agent/resume.py) — runs in the loop's one
+thread, so none of it needs a lock. How it stops decides what a restart finds: input ended (or
+--max-ticks) ends an open alert and open faults (`shutdown`); a signal or an error leaves them open
+for the next start to continue, as a kill -9 does; a clean stop scores what the sources had
+already queued and writes a final checkpoint.
 """
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import prometheus
-from .alerts import AlertEvent, iso
-from .checkpoint import FAULT_JOURNAL_FILE, CheckpointRefused, CheckpointStore, EventJournal, fault_spare_bytes, fingerprint
+from .alerts import iso
 from .config_watch import ConfigWatch
-from .faults.events import FaultEvent
+from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap, active_tiers, read_record
 from .intake import IntakeQueue
 from .pipeline import Pipeline
 from .records import Rejects
+from .resume import Resume, faults_said
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites
 from .statelock import StateLock
 from .topology import adjacency
-from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, TIME_BASE_MOVES, Aligner
+from .window import TIME_BASE_MOVES, Aligner
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -95,7 +96,10 @@ def warmup_rows(cfg: AgentConfig, rejects: Rejects) -> list:
     return rows
 
 
-class Agent:
+class Agent(Resume, Delivery):
+    """One gateway's agent: built from its config (resuming from the last run's state), then `run`
+    until its input ends, --max-ticks, `stop` (a signal) or an error; `run` returns the summary."""
+
     def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None,
                  config_path: str | None = None):
         return_freed_blocks()
@@ -130,34 +134,16 @@ class Agent:
                             key=lambda sink: not sink.DURABLE)
         self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
         self.records_in = 0
-        self.events = Counter()
-        self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.started = time.monotonic()
         self.exit_reason = ""
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
-        self.checkpoints = CheckpointStore(state_dir)
-        self.journal = EventJournal(state_dir)
-        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(len(cfg.sensor_names())))
-        for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
-            if not journal.reserve():
-                log.error("cannot reserve %s (%s) in state_dir: on a full disk the %s journal cannot be written and "
-                          "a kill -9 then loses what it would have told the restart (check-config says so too)",
-                          journal.spare.path.name, journal.spare.problem, journal.what)
-        self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
-        self._adjacency = adjacency(cfg.sensor_specs(), cfg.topology)
-        self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
-        self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
-        self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
+        self._open_journals(state_dir, len(cfg.sensor_names()))         # agent/delivery.py
+        self._open_checkpoints(state_dir, adjacency(cfg.sensor_specs(), cfg.topology))     # agent/resume.py
+        self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
-        # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
-        self._resume_from: tuple[int | None, float] | None = None
-        self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
-        self._gap_refill = False              # the restart's gap was longer than the window: it refills
-        # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
-        self.checkpoint_start: dict = {"state": "none", "detail": None}
         self.resumed = self._resume()
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
@@ -311,7 +297,7 @@ class Agent:
                 log.info("alert %s (next seq %d) left open at the stop: the next start continues it or ends it "
                          "(reason restart)", alerts.open.alert_id, alerts.open.seq)
             if faults:
-                log.info("sensor fault(s) left open at the stop: %s", _faults_said(faults))
+                log.info("sensor fault(s) left open at the stop: %s", faults_said(faults))
             return
         last_ts = float(self.pipeline.window.ts[-1]) if self.pipeline.warm else time.time()
         for ev in self.pipeline.close(last_ts, "shutdown"):
@@ -386,60 +372,6 @@ class Agent:
             request.reply({"alert_id": msg.get("alert_id"), "verdict": msg.get("verdict"),
                            "operator": msg.get("operator"), "accepted": accepted, "detail": detail})
 
-    def _emit(self, ev) -> None:
-        self.events[ev.event] += 1
-        # Before any sink: a restarted agent continues from here and completes the delivery.
-        self._journal("alert_journal", self.journal, asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
-        for sink in self.sinks:
-            try:
-                sink.emit(ev)
-            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
-                log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
-
-    def _emit_faults(self, events: list[FaultEvent]) -> None:
-        """One tick's fault events: journaled together before any sink sees them — one fsync
-        however many sensors a station's power cut takes down — with the open faults as these
-        events tell them, which a restart resumes."""
-        if not events:
-            return
-        for ev in events:
-            self.fault_events[f"{ev.event} {ev.kind}"] += 1
-            if ev.event == "fault":
-                self._told_open[ev.sensor] = {"fault_id": ev.fault_id, "kind": ev.kind, "start": ev.start,
-                                              "group": ev.group}
-            else:
-                self._told_open.pop(ev.sensor, None)
-        self._journal("fault_journal", self.fault_journal, asdict(events[-1]),
-                      {"ts": events[-1].ts, "open": dict(self._told_open), "events": [asdict(ev) for ev in events]})
-        for ev in events:
-            for sink in self.sinks:
-                try:
-                    sink.fault(ev)
-                except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
-                    log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
-
-    def _journal(self, key: str, journal: EventJournal, event: dict, tracker: dict, retry: bool = False) -> None:
-        """Write a journal; when it fails, the document is kept and written again by
-        _retry_journals: the journal holds the LAST event, so the one that failed is the one a
-        restart needs — and a journal event may be the last for hours (a fault that lasts), while
-        health kept saying the write failed and a restart resumed from the older one."""
-        try:
-            journal.record(event, tracker)
-        except (OSError, TypeError, ValueError) as exc:
-            self._unjournaled[key] = (journal, event, tracker)
-            spare = getattr(exc, "kept_in", None)
-            self.state_writes.failure(key, journal.path, exc, counted=not retry,
-                                      fallback=f"kept in {spare} (written in place) meanwhile, which a restart reads"
-                                      if spare else "")
-        else:
-            self._unjournaled.pop(key, None)
-            self.state_writes.success(key, journal.path)
-
-    def _retry_journals(self) -> None:
-        """The journal writes that failed, tried again (with each health snapshot)."""
-        for key, (journal, event, tracker) in list(self._unjournaled.items()):
-            self._journal(key, journal, event, tracker, retry=True)
-
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
@@ -482,245 +414,6 @@ class Agent:
         return snap
 
 
-    # -- checkpoints and restarts (agent/checkpoint.py) -----------------------------------------
-
-    def fingerprint(self) -> dict:
-        return fingerprint(self.cfg, self._adjacency, self.pipeline.bundle_identity())
-
-    def save_checkpoint(self) -> dict | None:
-        """Write the checkpoint now (atomically); None when there is nothing new or it failed."""
-        key = (self.pipeline.ticks, self.hotswap.current)
-        if self.pipeline.ticks == 0 or key == self._saved:
-            return None
-        meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
-                "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks}
-        try:
-            info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
-                                                "aligner": self.aligner.state_dict()})
-        except (OSError, TypeError, ValueError) as exc:
-            self.state_writes.failure("checkpoint", self.checkpoints.path, exc, self._checkpoint_fallback())
-            return None
-        self.state_writes.success("checkpoint", self.checkpoints.path)
-        self._saved = key
-        log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
-        return info
-
-    def _checkpoint_fallback(self) -> str:
-        """What a restart would resume from while the checkpoint cannot be written."""
-        try:
-            age = time.time() - self.checkpoints.path.stat().st_mtime
-        except OSError:
-            return "warm up again"
-        return f"resume from the previous one (written {age:.0f} s ago)"
-
-    def _resume(self) -> str | None:
-        """Load the checkpoint and the alert journal; a description of what was resumed, or None.
-        All or nothing: the header is read and the aligner's state restored into an aligner of its
-        own before the pipeline's (itself all or nothing) is put in, and the aligner goes in last,
-        so a checkpoint refused at any step leaves the agent as fresh as with none."""
-        resumed = None
-        restored = False
-        try:
-            loaded = self.checkpoints.load(self.fingerprint())
-            if loaded is not None:
-                meta, state = loaded
-                created, last_ts = _checkpoint_times(meta)
-                ahead_s = self._ahead_of_host_clock(last_ts)
-                aligner = Aligner.for_agent(self.cfg, self.rejects)
-                if ahead_s is None:
-                    aligner.restore(state["aligner"])
-                self.pipeline.restore(state["pipeline"])
-                self.aligner = aligner          # nothing after this can fail
-                restored = True
-                resumed = f"taken {time.time() - created:.0f} s ago"
-                if ahead_s is not None:         # said on health and in READY's status too
-                    resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
-                self.checkpoint_start = {"state": "resumed", "detail": resumed}
-                if ahead_s is not None:
-                    self._rebase_time(last_ts, ahead_s)
-                elif self.aligner.last_closed_k is not None and last_ts is not None:
-                    self._resume_from = (self.aligner.last_closed_k, last_ts)
-                log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
-                         resumed, iso(last_ts), self.pipeline.ticks,
-                         "scoring from the first tick" if self.pipeline.warm else
-                         f"warm-up goes on ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)")
-        except CheckpointRefused as exc:
-            self._refused(str(exc))
-        except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent
-            self._refused(f"does not fit: {type(exc).__name__}: {exc}")
-        self._resume_alerts()
-        self._resume_faults(restored)
-        return resumed
-
-    def _ahead_of_host_clock(self, last_ts: float | None) -> float | None:
-        """How far the checkpoint's last tick lies ahead of this host's clock, when a live source
-        stamps with that clock and it is further than the clock-skew bound; else None."""
-        if last_ts is None or not any(src.live for src in self.sources):
-            return None
-        bound = self.cfg.window.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
-        ahead = last_ts - time.time()
-        return ahead if ahead > bound else None
-
-    def _rebase_time(self, last_ts: float, ahead_s: float) -> None:
-        """The host's clock was stepped back since the checkpoint was written (an RTC running fast
-        until NTP, a manual fix): live records, stamped with that clock, would all be late for the
-        restored time base until the clock caught up — hours or days unscored. What was learned is
-        kept; the time base starts again from the live data, the window is refilled before the
-        first score, and at the first new tick an alert left open is ended (its gap unknown) and
-        the state that holds times of the old base is moved onto the new (Pipeline.rebase)."""
-        self.pipeline.refill_window()
-        self._resume_from = (None, last_ts)
-        self._rebased = True
-        self.aligner.note_move("restart", last_ts, last_ts - ahead_s)
-        log.warning("checkpoint %s: its last tick %s is %.1f h ahead of this host's clock (the clock was stepped "
-                    "back since it was written?); the learned state is kept, the time base starts again from the "
-                    "live data and the window refills for %d ticks before the first score", self.checkpoints.path,
-                    iso(last_ts), ahead_s / 3600.0, self.pipeline.refill)
-
-    def _refused(self, why: str) -> None:
-        self.checkpoint_start = {"state": "refused", "detail": why}
-        log.warning("checkpoint %s refused: %s; warming up (%d ticks)", self.checkpoints.path, why,
-                    self.cfg.warmup.ticks)
-
-    def _resume_alerts(self) -> None:
-        """The last run's last alert event: delivered where it may be missing; its tracker used
-        when it is newer than the checkpoint; an alert it left open that cannot be judged, ended."""
-        doc = self.journal.read()
-        if doc is None:
-            self._end_unjournaled(None)
-            return
-        try:
-            event = AlertEvent(**doc["event"])
-            ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
-        except (TypeError, ValueError, KeyError) as exc:
-            log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
-            self._end_unjournaled(None)
-            return
-        for sink in self.sinks:
-            try:
-                sink.recover(event)
-            except Exception:  # noqa: BLE001
-                log.exception("sink %s failed to recover %s #%d", sink.TYPE, event.alert_id, event.seq)
-        alerts = self.pipeline.alerts
-        last_ts = self.pipeline.last_ts
-        if last_ts is None or ts > last_ts or not self.pipeline.warm:
-            try:
-                alerts.restore(tracker)
-            except (TypeError, ValueError, KeyError) as exc:
-                log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
-                return
-            self._judged_until(ts)      # the alert state is newer than the checkpoint
-        self._end_unjournaled(event)
-        if alerts.active and not self.pipeline.warm:
-            log.warning("alert %s was open when the last run stopped; no usable checkpoint to judge it by: "
-                        "ending it (reason restart)", alerts.open.alert_id)
-            model = {"model_id": event.model_id, "sha256": event.model_sha256}
-            self._emit(alerts.end_at_restart(ts, event.threshold, event.tier, lambda: model, None))
-        elif alerts.active:
-            log.info("alert %s (next seq %d) was open when the last run stopped: continued",
-                     alerts.open.alert_id, alerts.open.seq)
-
-    def _judged_until(self, ts: float) -> None:
-        """Ticks up to `ts` were judged by the last run (after the checkpoint's): scored and learned
-        from again if the source re-sends them, but not judged again, so no alert is raised twice."""
-        if self._resume_from is not None and ts > self._resume_from[1]:
-            self.pipeline.detector.held_until = ts
-            self._resume_from = (self.aligner.tick_of(ts), ts)
-
-    def _end_unjournaled(self, journaled: AlertEvent | None) -> None:
-        """Alert events a sink (the JSONL) holds after the journal's last, `journaled` (None: no
-        usable journal): the last run wrote them but could not journal them (a full state disk)
-        and died. The alert state restored knows none of them, so it lets go of its open alert (the
-        newer events continued or ended it); when the newest of them left an alert open, every
-        subscriber would hold it open for good: it is ended here (reason restart), rebuilt from the
-        sink's copy of that event, its seq next."""
-        newest, where = None, ""
-        for sink in self.sinks:
-            try:
-                found = sink.unjournaled(journaled)
-            except Exception:  # noqa: BLE001
-                log.exception("sink %s failed to read its newest alert event", sink.TYPE)
-                continue
-            if found is not None and (newest is None or found.ts > newest.ts):
-                newest, where = found, sink.TYPE
-        last_ts = self.pipeline.last_ts
-        if newest is None or (last_ts is not None and newest.ts <= last_ts):
-            return                      # none, or the checkpoint is newer: its alert state holds it
-        self.pipeline.alerts.forget_open()
-        self._judged_until(newest.ts)
-        if newest.event == "end":
-            return
-        log.warning("alert %s (#%d, %s) was left open by the last run, which died with it missing from the alert "
-                    "journal (%s); the restart cannot judge it: ending it (reason restart) from its last event in the "
-                    "%s sink", newest.alert_id, newest.seq, iso(newest.ts),
-                    "its state disk was full or failing" if journaled is not None else "no usable journal", where)
-        self._emit(replace(newest, seq=newest.seq + 1, event="end", end=newest.ts, reason="restart",
-                           replayed=False, gap_s=None))
-
-    def _resume_faults(self, restored: bool) -> None:
-        """The last run's last fault event: delivered where it may be missing; the open faults it
-        left, used when newer than the checkpoint (a fault raised since goes on under its id, one
-        ended since stays ended); without a restored state to judge them, ended (reason restart)."""
-        health = self.pipeline.health
-        doc = self.fault_journal.read()
-        try:
-            if doc is None:
-                return
-            try:
-                events = [FaultEvent(**e) for e in doc["tracker"].get("events", [doc["event"]])]
-                ts, told_open = float(doc["tracker"]["ts"]), dict(doc["tracker"]["open"])
-            except (TypeError, ValueError, KeyError, AttributeError) as exc:
-                log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
-                return
-            for sink in self.sinks:
-                try:
-                    sink.recover_faults(events)
-                except Exception:  # noqa: BLE001
-                    log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
-            last_ts = self.pipeline.last_ts if restored else None
-            if last_ts is not None and ts <= last_ts:
-                told_open = health.open_faults()    # the checkpoint is newer: it holds the open faults already
-                if told_open:
-                    log.info("sensor fault(s) open when the last run stopped, continued: %s", _faults_said(told_open))
-                return
-            try:
-                if not (restored and health.rules):
-                    ended = health.ended_at_restart(told_open, ts)
-                else:
-                    health.resume_open(told_open)
-                    ended = None
-            except (TypeError, ValueError, KeyError) as exc:
-                log.warning("fault journal %s: open faults not usable (%s); ignored", self.fault_journal.path, exc)
-                return
-            if ended:
-                log.warning("sensor fault(s) open when the last run stopped (%s); %s: ending them (reason restart)",
-                            ", ".join(sorted(told_open)), "fault rules are off" if restored
-                            else "no usable checkpoint to judge them by")
-                self._told_open = dict(told_open)
-                self._emit_faults(ended)
-            elif told_open:
-                log.info("sensor fault(s) open when the last run stopped, continued: %s", _faults_said(told_open))
-        finally:
-            self._told_open = health.open_faults()
-
-    def _first_record_after_resume(self, rec) -> None:
-        last_k, last_ts = self._resume_from
-        if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS) or \
-                (last_k is not None and self.aligner.tick_of(rec.ts) <= last_k):
-            return                     # late for the restored state (or a bad stamp): not new data
-        self._resume_from = None
-        ts = self.aligner.tick_of(rec.ts) * self.cfg.tick_s
-        if last_k is None:             # the time base started again (_rebase_time): the gap is unknown
-            for ev in self.pipeline.rebase(last_ts, ts):
-                self._emit(ev)
-            return
-        gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
-        if gap_s > 0 and rec.received is None:     # (live data: the aligner says the restart gap)
-            log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
-        for ev in self.pipeline.after_restart(ts, gap_s, skipped=self.aligner.restart_gap_ahead(rec)):
-            self._emit(ev)
-        self._gap_refill = self.pipeline.refill > 0
-
     def _log_first_tick(self, res) -> None:
         if res.warming and self.pipeline.warm:      # warm (warmup.replay, or a clock step back) before this tick
             log.info("first tick %s: %s; the window refills for %d more tick(s) before the first score", iso(res.ts),
@@ -733,26 +426,6 @@ class Agent:
         else:
             log.info("first tick %s: scored by %s (score %.3f, threshold %.3f)", iso(res.ts), res.tier,
                      res.score, res.threshold)
-
-
-def _faults_said(open_faults: dict[str, dict]) -> str:
-    """Open faults (FaultTracker.open_faults) for a log line: `c missing (<fault_id>), …`."""
-    return ", ".join(f"{s} {f['kind']} ({f['fault_id']})" for s, f in sorted(open_faults.items()))
-
-
-def _checkpoint_times(meta: dict) -> tuple[float, float | None]:
-    """(created, last_ts) of a checkpoint's header, read before any state is restored; ValueError
-    naming the key when either is not a time this agent can use."""
-    times = []
-    for key in ("created", "last_ts"):
-        value = meta.get(key)
-        if value is None and key == "last_ts":
-            times.append(None)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < MAX_TS:
-            raise ValueError(f"header {key}: " + ("missing" if value is None else f"{value!r} is not a time"))
-        times.append(float(value))
-    return times[0], times[1]
 
 
 def format_summary(s: dict) -> str:

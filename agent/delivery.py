@@ -1,0 +1,96 @@
+"""How the agent's alert and sensor-fault events leave it: journaled first, then every sink.
+
+Why a part of its own: the order is what a restart relies on. An event is written to its journal
+(`<state_dir>`, agent/checkpoint.py's EventJournal) before any sink sees it, so a kill -9 between
+the two leaves the restart the event to deliver again (agent/resume.py); a tick's fault events
+share one journal write (one fsync however many sensors a power cut takes down); a journal write
+that fails is kept and tried again with each health snapshot, since the journal holds the LAST
+event and that is the one a restart needs. The durable sinks come first (the Agent sorts them),
+and one sink's failure never starves the others.
+
+`Delivery` is the Agent's base: `_open_journals` sets up its state; it uses the Agent's `sinks`,
+`state_writes` and `pipeline` (the alert state journaled with an event).
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict
+
+from pathlib import Path
+
+from .checkpoint import FAULT_JOURNAL_FILE, EventJournal, fault_spare_bytes
+from .faults.events import FaultEvent
+
+log = logging.getLogger("stad.agent")
+
+
+class Delivery:
+    """Alert and fault events: journaled, then handed to every sink (see the module's docstring)."""
+
+    def _open_journals(self, state_dir: Path, sensors: int) -> None:
+        self.events = Counter()
+        self.fault_events = Counter()          # fault / fault_end events, by fault kind
+        self.journal = EventJournal(state_dir)
+        self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(sensors))
+        for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
+            if not journal.reserve():
+                log.error("cannot reserve %s (%s) in state_dir: on a full disk the %s journal cannot be written and "
+                          "a kill -9 then loses what it would have told the restart (check-config says so too)",
+                          journal.spare.path.name, journal.spare.problem, journal.what)
+        self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
+        self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
+
+    def _emit(self, ev) -> None:
+        self.events[ev.event] += 1
+        # Before any sink: a restarted agent continues from here and completes the delivery.
+        self._journal("alert_journal", self.journal, asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
+        for sink in self.sinks:
+            try:
+                sink.emit(ev)
+            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                log.exception("sink %s failed on %s", sink.TYPE, ev.alert_id)
+
+    def _emit_faults(self, events: list[FaultEvent]) -> None:
+        """One tick's fault events: journaled together before any sink sees them — one fsync
+        however many sensors a station's power cut takes down — with the open faults as these
+        events tell them, which a restart resumes."""
+        if not events:
+            return
+        for ev in events:
+            self.fault_events[f"{ev.event} {ev.kind}"] += 1
+            if ev.event == "fault":
+                self._told_open[ev.sensor] = {"fault_id": ev.fault_id, "kind": ev.kind, "start": ev.start,
+                                              "group": ev.group}
+            else:
+                self._told_open.pop(ev.sensor, None)
+        self._journal("fault_journal", self.fault_journal, asdict(events[-1]),
+                      {"ts": events[-1].ts, "open": dict(self._told_open), "events": [asdict(ev) for ev in events]})
+        for ev in events:
+            for sink in self.sinks:
+                try:
+                    sink.fault(ev)
+                except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                    log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+
+    def _journal(self, key: str, journal: EventJournal, event: dict, tracker: dict, retry: bool = False) -> None:
+        """Write a journal; when it fails, the document is kept and written again by
+        _retry_journals: the journal holds the LAST event, so the one that failed is the one a
+        restart needs — and a journal event may be the last for hours (a fault that lasts), while
+        health kept saying the write failed and a restart resumed from the older one."""
+        try:
+            journal.record(event, tracker)
+        except (OSError, TypeError, ValueError) as exc:
+            self._unjournaled[key] = (journal, event, tracker)
+            spare = getattr(exc, "kept_in", None)
+            self.state_writes.failure(key, journal.path, exc, counted=not retry,
+                                      fallback=f"kept in {spare} (written in place) meanwhile, which a restart reads"
+                                      if spare else "")
+        else:
+            self._unjournaled.pop(key, None)
+            self.state_writes.success(key, journal.path)
+
+    def _retry_journals(self) -> None:
+        """The journal writes that failed, tried again (with each health snapshot)."""
+        for key, (journal, event, tracker) in list(self._unjournaled.items()):
+            self._journal(key, journal, event, tracker, retry=True)
