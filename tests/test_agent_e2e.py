@@ -189,9 +189,7 @@ def test_a_clean_stop_scores_the_ticks_still_open_for_late_samples(tmp_path):
         for i in range(50):
             out.sendto(json.dumps({"ts": base + i, "a": 1.0 + i % 3, "b": 2.0, "c": i % 2}).encode(),
                        ("127.0.0.1", agent.sources[0].port))
-    deadline = time.monotonic() + 60
-    while agent.records_in < 50 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: agent.records_in >= 50, "the 50 datagrams taken in", 60)
     assert agent.records_in == 50
     agent.stop("test")
     runner.join(60)

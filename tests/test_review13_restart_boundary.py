@@ -44,7 +44,7 @@ def test_a_gap_of_exactly_the_window_continues_the_alert_at_every_tick():
         last, first = last_k * TICK, (last_k + STEPS + 1) * TICK    # STEPS ticks not run between them
         again = Pipeline(cfg)
         again.restore(state)
-        gap_s = max(0.0, first - last - TICK)               # as the agent measures it (service.py)
+        gap_s = max(0.0, first - last - TICK)               # as the agent measures it (agent/resume.py)
         ended = [e.event for e in again.after_restart(first, gap_s, skipped=True)]
         decided.append((ended, again.refill, again.alerts.active))
     assert all(d == ([], 0, True) for d in decided), decided
