@@ -107,6 +107,11 @@ class TimeBaseRules:
       restart gap (`restart_gaps`), not a time-base move. Until then the wall-clock flush waits
       `max(reach_ticks, usual_step)` ticks for that data: when none comes, the ticks close as an
       outage (the sensors are silent since the restart) and the gap is not skipped any more.
+    - Live data back after a silence, held when the checkpoint was written (a kill -9 before its
+      confirmation), is the last run's data, not the first after the restart: it is taken at the
+      restore (`_settle_restored`) — the silence before it closes as missing ticks, as it would
+      have — and the restart gap, the agent's downtime, starts after it. Other held records are
+      judged with the new data as before.
     """
 
     def _init_rules(self, max_clock_skew_s: float) -> None:
@@ -132,6 +137,24 @@ class TimeBaseRules:
         passed = [c for c in self.held if c.lo <= last_k]
         self.held = [c for c in self.held if c.lo > last_k]
         return self._take_or_reject(passed)
+
+    def _settle_restored(self) -> list[Row]:
+        """At a restore: held candidates that are live data back after a silence (in pace with the last
+        run's clock, or past the ticks its wall clock closed; not contradicted) are taken now, as the
+        last run's own data — no restart gap before them (that run lived through the silence), and
+        the restart still pending after them: the downtime is what lies between them and the first
+        new data. Before this a new record joined such a candidate and the restart gap was skipped up
+        to it: the silence counted as the downtime, the downtime came out as missing ticks."""
+        back = [c for c in self.held if not c.refuted and self._back_after_silence(c)]
+        if not back or self.newest_k is None:
+            return []
+        self.held = [c for c in self.held if all(c is not b for b in back)]
+        self._restart_pending = False
+        rows: list[Row] = []
+        for cand in sorted(back, key=lambda c: c.lo):
+            rows += self._take_all(cand)
+        self._restart_pending = True
+        return rows
 
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's
