@@ -302,6 +302,8 @@ class Aligner(TimeBaseRules):
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
         self.live_offset = None if offset is None else float(offset)
+        for cand in held:       # the last run's (judged as such when its clock's offset was kept; else as before)
+            cand.restored = len(cand.records) if offset is not None else 0
         self.steps_seen.clear()
         self.steps_seen.extend(int(k) for k in steps)
         self.usual_step = sorted(self.steps_seen)[len(self.steps_seen) // 2] if self.steps_seen else 1

@@ -117,8 +117,8 @@ def test_the_restart_gap_is_the_downtime_after_the_held_record_not_the_silence_b
     assert resumed and resumed[0]["gap_s"] == 13.0 and resumed[0]["reason"] != "restart", ours
 
 
-def restored(before: Aligner) -> Aligner:
-    after = aligner(Rejects())
+def restored(before: Aligner, rejects: Rejects | None = None) -> Aligner:
+    after = aligner(rejects or Rejects())
     after.restore(through_file({"aligner": before.state_dict()})["aligner"])
     return after
 
@@ -144,7 +144,7 @@ def ticks(rows) -> list[int]:
 @pytest.mark.parametrize("down_s", [12, 60])     # the new data within the held record's reach, and beyond it
 def test_the_silence_closes_missing_and_the_downtime_is_skipped_whatever_the_new_data_joins(down_s):
     rejects = Rejects()
-    after = restored(held_at_the_kill())
+    after = restored(held_at_the_kill(), rejects)
     rows = []
     for i in range(BACK + down_s, BACK + down_s + 10):
         rows += after.push(record(i))
@@ -180,3 +180,50 @@ def test_a_second_restart_before_any_new_data_still_skips_only_the_downtime():
         rows += third.push(record(i))
     assert third.restart_gaps == 1 and third.last_restart_gap["skipped_s"] == 29.0, third.last_restart_gap
     assert not third.moves and ticks(rows).count(BACK) == 1
+
+
+def flowing_then(held: Record) -> Aligner:
+    """Rows 0–59 on time, then `held` (out of pace with them: the sender's stamp moved away from its
+    arrival) held when the checkpoint is written; the kill -9 comes before anything confirms it."""
+    before = aligner(Rejects())
+    for i in range(60):
+        before.push(record(i))
+    before.push(held)
+    assert len(before.held) == 1
+    return before
+
+
+def test_a_stray_stamp_held_at_the_kill_costs_only_itself():
+    """Old code: the new data joined the stray (+20 s, within the skew bound) and confirmed it: the
+    restart gap was skipped up to the stray (20 ticks), the new data was then a `time base moved: the
+    data jumped +10 s` WARNING and the real downtime missing ticks. With the stray uncontradicted and
+    no record in its pace after it, the first version of this fix took it as the last run's data
+    all the same (the ticks before it missing, a restart gap of 9): the restart counts against it."""
+    rejects = Rejects()
+    stray = Record(ts=T0 + 80, values={"a": 1.0, "b": 2.0}, origin="udp", received=T0 + 60.05)
+    after = restored(flowing_then(stray), rejects)
+    rows = []
+    for i in range(90, 110):                    # up again 30 s later, the sender on time
+        rows += after.push(record(i))
+    rows += after.flush_all()
+    assert not after.moves and after.restart_gaps == 1, (after.moves, after.restart_gaps)
+    assert after.last_restart_gap["skipped_s"] == 30.0, after.last_restart_gap       # 60–89 not run
+    assert dict(rejects.counts) == {"timestamp jump": 1}, dict(rejects.counts)
+    assert not any(r.missing.any() for r in rows)
+
+
+def test_a_jump_of_the_senders_clock_held_at_the_kill_is_a_move_and_the_downtime_after_it_a_restart_gap():
+    """Old code: the jump (+200 s) was skipped as the restart gap — no move said — and the real
+    downtime after it closed as missing ticks."""
+    def jumped(i: int) -> Record:               # the sender's clock 200 s ahead from row 60 on
+        return Record(ts=T0 + 200 + i, values={"a": 1.0, "b": 2.0}, origin="udp", received=T0 + i + 0.05)
+    after = restored(flowing_then(jumped(60)))
+    rows = []
+    for i in range(90, 110):                    # up again 30 s later
+        rows += after.push(jumped(i))
+    rows += after.flush_all()
+    assert after.moves == {"forward": 1} and after.last_move["step_s"] == 201.0, after.last_move
+    assert after.restart_gaps == 1 and after.last_restart_gap["skipped_s"] == 29.0, after.last_restart_gap
+    got = ticks(rows)
+    assert 260 in got and not [k for k in got if 260 < k < 290], got
+    assert not any(r.missing.any() for r in rows if r.ts - T0 >= 260)
