@@ -154,15 +154,8 @@ class TimeBaseRules:
         back = [c for c in self.held if not c.refuted and self._back_after_silence(c)] \
             if self.newest_k is not None else []
         self.held = [c for c in self.held if all(c is not b for b in back)]
-        keep = []
-        for cand in self.held:      # out of pace with the last run's clock: the restart counts against it
-            if cand.restored:
-                cand.refuted += 1
-                if cand.refuted >= CONFIRM_RECORDS:
-                    self._reject(cand, "the last run stopped before records in its pace confirmed it")
-                    continue
-            keep.append(cand)
-        self.held = keep
+        # Out of pace with the last run's clock: the restart counts against it.
+        self._count_against(lambda c: c.restored > 0, "the last run stopped before records in its pace confirmed it")
         rows: list[Row] = []
         for cand in sorted(back, key=lambda c: c.lo):
             rows += self._take_all(cand)
@@ -308,12 +301,16 @@ class TimeBaseRules:
 
     def _contradict(self, k: int) -> None:
         """A record well before a candidate (taken, or held as a short step of its own) counts against it."""
+        self._count_against(lambda c: k < c.lo - self.reach_ticks, "the records that followed did not continue it")
+
+    def _count_against(self, hit, why: str) -> None:
+        """One contradiction for each held candidate `hit(candidate)` is true of; rejected at CONFIRM_RECORDS."""
         keep = []
         for cand in self.held:
-            if k < cand.lo - self.reach_ticks:
+            if hit(cand):
                 cand.refuted += 1
                 if cand.refuted >= CONFIRM_RECORDS:
-                    self._reject(cand, "the records that followed did not continue it")
+                    self._reject(cand, why)
                     continue
             keep.append(cand)
         self.held = keep
