@@ -308,6 +308,11 @@ class Agent(Resume, Delivery):
         """One turn of the loop: a record (None: the queue's wait ran out), then, with `now` (a live
         source and window.idle_flush_s), the ticks the wall clock has closed; the rows, stepped."""
         rows = []
+        if self._resume_from is not None and self._resume_from[0] is not None:
+            restored = self.aligner.restored_rows()     # the last run's data held back after a silence
+            if restored:        # stepped first: the restart's gap is the downtime after them (Aligner.restore)
+                self._process(restored)
+                self._resume_from = (self.aligner.last_closed_k, self.aligner.last_closed_k * self.cfg.tick_s)
         if item is not None:
             self.records_in += 1
             if self._resume_from is not None:

@@ -49,13 +49,14 @@ MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejecte
 
 class _Candidate:
     """Records held because they would move the time base: (tick, record) in arrival order."""
-    __slots__ = ("records", "lo", "hi", "span", "refuted")
+    __slots__ = ("records", "lo", "hi", "span", "refuted", "restored")
 
     def __init__(self, k: int, rec: Record, span: int):
         self.records = [(k, rec)]
         self.lo = self.hi = k
         self.span = span        # how far beyond it a record may come and still continue it
         self.refuted = 0
+        self.restored = 0       # its first records held by the last run (a checkpoint), not this one
 
     def add(self, k: int, rec: Record) -> None:
         self.records.append((k, rec))
@@ -107,6 +108,14 @@ class TimeBaseRules:
       restart gap (`restart_gaps`), not a time-base move. Until then the wall-clock flush waits
       `max(reach_ticks, usual_step)` ticks for that data: when none comes, the ticks close as an
       outage (the sensors are silent since the restart) and the gap is not skipped any more.
+    - Live data back after a silence, held when the checkpoint was written (a kill -9 before its
+      confirmation), is the last run's data, not the first after the restart: it is taken at the
+      restore (`_settle_restored`) — the silence before it closes as missing ticks, as it would
+      have — and the restart gap, the agent's downtime, starts after it. Any other held record of
+      the last run (a stray stamp, or a jump of the sender's clock not yet confirmed) is continued
+      only by new data in its pace (stamp minus arrival within a short step of its own): new data
+      that is not leaves it to be contradicted; new data that is confirms it as a move of the time
+      base at its tick, and the restart gap is the downtime after it, not before.
     """
 
     def _init_rules(self, max_clock_skew_s: float) -> None:
@@ -132,6 +141,25 @@ class TimeBaseRules:
         passed = [c for c in self.held if c.lo <= last_k]
         self.held = [c for c in self.held if c.lo > last_k]
         return self._take_or_reject(passed)
+
+    def _settle_restored(self) -> list[Row]:
+        """At a restore: held candidates that are live data back after a silence (in pace with the last
+        run's clock, or past the ticks its wall clock closed; not contradicted) are taken now, as the
+        last run's own data — no restart gap before them (that run lived through the silence), and
+        the restart still pending after them: the downtime is what lies between them and the first
+        new data. Any other the last run held counts one contradiction: it is taken only when new
+        records in its pace confirm it, never merely for being uncontradicted (a stray stamp before
+        the first new data would otherwise close the downtime before it as missing ticks). Before this a new record joined such a candidate and the restart gap was skipped up
+        to it: the silence counted as the downtime, the downtime came out as missing ticks."""
+        back = [c for c in self.held if not c.refuted and self._back_after_silence(c)] \
+            if self.newest_k is not None else []
+        self.held = [c for c in self.held if all(c is not b for b in back)]
+        # Out of pace with the last run's clock: the restart counts against it.
+        self._count_against(lambda c: c.restored > 0, "the last run stopped before records in its pace confirmed it")
+        rows: list[Row] = []
+        for cand in sorted(back, key=lambda c: c.lo):
+            rows += self._take_all(cand)
+        return rows
 
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's
@@ -224,7 +252,8 @@ class TimeBaseRules:
         if self.newest_k is not None and k <= self.newest_k + self.reach_ticks:
             self._contradict(k)     # a short step of the data counts against jumps, as an in-step record does
         for cand in self.held:
-            if cand.lo - self.reach_ticks <= k <= cand.hi + cand.span:
+            if cand.lo - self.reach_ticks <= k <= cand.hi + cand.span and \
+                    (not cand.restored or self._in_pace(cand.records[0][1], rec)):
                 cand.add(k, rec)
                 if len(cand.records) - cand.refuted < CONFIRM_RECORDS:     # each contradiction costs one more
                     return []
@@ -272,12 +301,16 @@ class TimeBaseRules:
 
     def _contradict(self, k: int) -> None:
         """A record well before a candidate (taken, or held as a short step of its own) counts against it."""
+        self._count_against(lambda c: k < c.lo - self.reach_ticks, "the records that followed did not continue it")
+
+    def _count_against(self, hit, why: str) -> None:
+        """One contradiction for each held candidate `hit(candidate)` is true of; rejected at CONFIRM_RECORDS."""
         keep = []
         for cand in self.held:
-            if k < cand.lo - self.reach_ticks:
+            if hit(cand):
                 cand.refuted += 1
                 if cand.refuted >= CONFIRM_RECORDS:
-                    self._reject(cand, "the records that followed did not continue it")
+                    self._reject(cand, why)
                     continue
             keep.append(cand)
         self.held = keep
@@ -306,6 +339,9 @@ class TimeBaseRules:
         """A confirmed (or caught-up) candidate: its earliest record moves the time base; the others
         are placed after it in arrival order by the usual rules, so a stray stamp that joined the
         candidate is held and judged again rather than taken along."""
+        if 0 < cand.restored < len(cand.records):
+            return self._take_restored(cand)
+        pending = self._restart_pending
         first = min(range(len(cand.records)), key=lambda i: cand.records[i][0])
         k, rec = cand.records[first]
         if self.next_k is None:
@@ -315,14 +351,35 @@ class TimeBaseRules:
         for i, (k, rec) in enumerate(cand.records):
             if i != first:
                 rows += self._place(k, rec)
+        if cand.restored:       # the last run's data: the restart is still ahead
+            self._restart_pending = pending
+        return rows
+
+    def _take_restored(self, cand: "_Candidate") -> list[Row]:
+        """A candidate the last run held and new records continued, taken: the last run's records first,
+        as its data (no restart gap before them, the restart still pending after them), then the new
+        ones placed as the first data after the restart (a restart gap skipped before them, if any)."""
+        old = _Candidate(*cand.records[0], span=cand.span)
+        for k, rec in cand.records[1:cand.restored]:
+            old.add(k, rec)
+        old.restored = cand.restored
+        rows = self._take_all(old)
+        for k, rec in cand.records[cand.restored:]:
+            rows += self._place(k, rec)
         return rows
 
     def _restart_gap_before(self, cand: "_Candidate") -> bool:
         """The candidate is the first live data after a restart, beyond the restored ticks with at
         least one tick between (data at the next tick to close skips nothing: no gap to count) and
         stamped near this host's clock (within the skew bound): the ticks before it are the agent's
-        downtime."""
-        return self._restart_gap_at(cand.lo) and self._stamped_live(cand)
+        downtime. Not one the last run held: the downtime lies after its records."""
+        return not cand.restored and self._restart_gap_at(cand.lo) and self._stamped_live(cand)
+
+    def _in_pace(self, held: Record, rec: Record) -> bool:
+        """`rec` is as far from its arrival as `held` was, within the reach of a short step (or either
+        has no arrival: a recording's records are not judged by it)."""
+        return held.received is None or rec.received is None or \
+            abs((rec.ts - rec.received) - (held.ts - held.received)) <= self.reach_ticks * self.tick_s
 
     def restart_gap_ahead(self, rec: Record) -> bool:
         """This record, the first new one after a restart, has the agent's downtime before it skipped

@@ -74,6 +74,7 @@ class Aligner(TimeBaseRules):
         self.lateness = int(lateness_ticks)
         self.rejects = rejects
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
+        self._restored: list[Row] = []        # rows `restore` closed, not handed out yet
         self._new_time_base()
         self.reordered = 0
         # The data's usual step between newest ticks (median of the last 15): 1 for dense data, the
@@ -112,7 +113,9 @@ class Aligner(TimeBaseRules):
         return int(r) if abs(q - r) < max(1e-4, 8 * math.ulp(q)) else int(math.floor(q))
 
     def push(self, rec: Record) -> list[Row]:
-        """Add one record; return the ticks it closed, oldest first."""
+        """Add one record; return the ticks it closed, oldest first (after any a restore closed)."""
+        if self._restored:
+            return self.restored_rows() + self.push(rec)
         if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
             self.rejects.add("bad timestamp", rec.origin, f"ts={rec.ts!r} is not a time between 1970 and 2100")
             return []
@@ -194,6 +197,8 @@ class Aligner(TimeBaseRules):
     def flush_until(self, ts: float) -> list[Row]:
         """Close every tick that ended before `ts` (wall clock, for live sources); held candidates
         it passes are settled first, and after a restart it waits a while for the first data."""
+        if self._restored:
+            return self.restored_rows() + self.flush_until(ts)
         last_k = self.tick_of(ts) - self.lateness - 1
         rows = self._settle_passed(last_k)
         if self.next_k is None or self._waiting_after_restart(ts):
@@ -202,6 +207,8 @@ class Aligner(TimeBaseRules):
 
     def flush_all(self) -> list[Row]:
         """The end of the input: settle held candidates, close every open tick."""
+        if self._restored:
+            return self.restored_rows() + self.flush_all()
         rows = self._settle_at_end()
         if self.newest_k is None:
             return rows
@@ -259,11 +266,15 @@ class Aligner(TimeBaseRules):
                 "open_k": np.array(ks, np.int64).reshape(-1),
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
-                "held": self._candidates_state(self.held), "back": self._candidates_state(self.back)}
+                "held": self._candidates_state(self.held), "back": self._candidates_state(self.back),
+                "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64)}
 
     def restore(self, state: dict) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
-        ticks between it and the first new sample close as in an outage (carried, then missing)."""
+        ticks between it and the first new sample close as in an outage (carried, then missing), or
+        are skipped as the agent's downtime (TimeBaseRules). Live data back after a silence that was
+        held in it is taken now (`_settle_restored`): its rows, the silence's and its own, are handed
+        out first — `restored_rows()`, or with the next push or flush."""
         last_value = array_like(state["last_value"], self.last_value, "aligner.last_value")
         last_k = array_like(state["last_k"], self.last_k, "aligner.last_k")
         ks = array_of(state["open_k"], "aligner.open_k", np.int64, 1)
@@ -278,11 +289,32 @@ class Aligner(TimeBaseRules):
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
         held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
+        # (a checkpoint from before these were kept: no offset, no steps — the usual step is 1 until seen)
+        offset = state.get("live_offset")
+        steps = array_of(state.get("steps_seen", np.zeros(0, np.int64)), "aligner.steps_seen", np.int64, 1)
+        if len(steps) > (self.steps_seen.maxlen or 0) or np.any(steps < 1):
+            raise ValueError("aligner.steps_seen: expected at most 15 steps of one tick or more")
+        if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))
+                                   or not math.isfinite(offset)):
+            raise ValueError("aligner.live_offset: expected seconds")
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
+        self.live_offset = None if offset is None else float(offset)
+        for cand in held:       # the last run's (judged as such when its clock's offset was kept; else as before)
+            cand.restored = len(cand.records) if offset is not None else 0
+        self.steps_seen.clear()
+        self.steps_seen.extend(int(k) for k in steps)
+        self.usual_step = sorted(self.steps_seen)[len(self.steps_seen) // 2] if self.steps_seen else 1
         self._restart_pending, self._restart_wait_k = self.next_k is not None, None
+        self._restored = self._settle_restored()
+
+    def restored_rows(self) -> list[Row]:
+        """The rows `restore` closed (the last run's data held back after a silence, and the silence),
+        once: its owner steps them before it judges the restart's gap, which starts after them."""
+        rows, self._restored = self._restored, []
+        return rows
 
 
 def std_floor(mean: np.ndarray) -> np.ndarray:

@@ -1,0 +1,229 @@
+"""A restart that restores live data held back after a silence judges the downtime, not the silence
+(clock16, found by review14).
+
+A sender silent for 30 s comes back on time; its first record back is held until more confirm it
+(agent/timebase.py: live data back after a silence is no move, but one record is not yet proof).
+A checkpoint written then keeps it (review14), and a kill -9 before the confirmation restored it
+as a candidate the new data joined: the restart gap was skipped from the checkpoint's last tick up
+to that record — the silence the last run lived through counted as the agent's downtime — and the
+real downtime, between that record and the first new data, closed as missing ticks: every sensor a
+`missing` fault raised after the restart for ticks the agent never ran, and an alert open across it
+ended `restart` with `gap_s: 44.0` (silence + downtime, longer than the window) and opened again
+under a new id, where 12 s of downtime (shorter than the window) continues it. Now that record is
+taken at the restore as the last run's own data: the silence closes as missing ticks, as it would
+have, and the restart gap is the downtime after it.
+
+A real agent on a real state_dir driven turn by turn (Agent._intake, the run loop's body) on a
+clock the test sets; the kill -9 is a second agent started on the state_dir the first was
+abandoned on (no stop, no final checkpoint)."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from agent import config
+from agent.alerts import iso
+from agent.records import Record, Rejects
+from agent.service import Agent
+from agent.window import Aligner
+from conftest import through_file
+
+T0 = float(int(time.time()) - 1000)
+STEPS = 16
+SILENT = range(80, 110)         # the sender silent 30 s; back on time at 110
+BACK = 110
+
+
+def agent_config(tmp_path, idle_flush_s: float = 0.0):
+    return config.from_dict({
+        "sensors": ["a", "b"], "tick_s": 1.0, "topology": "group",
+        "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
+        "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, "idle_flush_s": idle_flush_s},
+        "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5},
+        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
+        "state_dir": str(tmp_path / "state"), "checkpoint_s": 3600}, base_dir=str(tmp_path))
+
+
+def record(i: int, step: float = 0.0) -> Record:
+    """Row i, stamped by the sender, received 50 ms later; a step of +8 on `a` when `step`."""
+    values = {"a": 10 + (i * 7919 % 13) / 13 + step, "b": 5 + (i * 104729 % 17) / 17}
+    return Record(ts=T0 + i, values=values, origin="udp", received=T0 + i + 0.05)
+
+
+def turn(agent: Agent, rec: Record | None, now: float) -> None:
+    agent._intake(rec, now if agent.cfg.window.idle_flush_s > 0 else None)     # as the run loop passes it
+
+
+def close(agent: Agent) -> None:
+    for src in agent.sources:
+        src.close()
+    agent.state_lock.release()          # the kernel's part of a kill -9: the next start may lock state_dir
+
+
+def first_life(tmp_path) -> Agent:
+    """Rows 0–79 (a step on `a` from 70: an alert opens), 30 s of silence, row 110 back on time and
+    held; the checkpoint written at that turn (checkpoint_s fell due there) holds it."""
+    first = Agent(agent_config(tmp_path))
+    for i in range(BACK - len(SILENT)):
+        turn(first, record(i, 8.0 if i >= 70 else 0.0), T0 + i + 0.05)
+        if i == 75:
+            first.save_checkpoint()     # the last one before the silence: ticks close after it
+    turn(first, record(BACK, 8.0), T0 + BACK + 0.05)
+    assert [c.lo for c in first.aligner.held] == [int(T0) + BACK]
+    assert first.save_checkpoint() is not None
+    close(first)                        # kill -9: no stop, no final checkpoint
+    return first
+
+
+def events(tmp_path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+
+
+def test_the_restart_gap_is_the_downtime_after_the_held_record_not_the_silence_before_it(tmp_path, caplog):
+    first_life(tmp_path)
+    before = len(events(tmp_path))
+    [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
+    caplog.set_level(logging.INFO, logger="stad")
+    again = Agent(agent_config(tmp_path))           # up again 12 s after row 110
+    try:
+        assert again.checkpoint_start["state"] == "resumed"
+        for i in range(BACK + 12, BACK + 130):
+            turn(again, record(i, 8.0 if i < BACK + 30 else 0.0), T0 + i + 0.05)
+    finally:
+        close(again)
+    # The restart gap: from row 110 to the first new data, 11 ticks not run (old code: from row 79
+    # to row 110, the silence, 30 ticks).
+    gap = again.aligner.last_restart_gap
+    assert again.aligner.restart_gaps == 1 and gap["skipped_s"] == 11.0, gap
+    assert (gap["from"], gap["to"]) == (iso(T0 + BACK), iso(T0 + BACK + 12)), gap
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("restart gap: ")]
+    assert len(said) == 1 and said[0].startswith("restart gap: +12 s "), said
+    assert not again.aligner.moves
+    after = events(tmp_path)[before:]
+    # The silence is missing, as it would have been had the agent run on; the downtime is not (old
+    # code: the faults raised at row 113, in the downtime).
+    raised = [e for e in after if e["kind"] == "missing" and e["event"] == "fault"]
+    assert sorted(e["sensor"] for e in raised) == ["a", "b"], after
+    assert all(iso(T0 + SILENT.start) < e["ts"] < iso(T0 + BACK) for e in raised), raised
+    # The alert goes on under its id: its first event after the restart says 13 s unseen (ticks 109,
+    # 110 were open, 111–121 not run); old code: `end`, reason restart, gap_s 44.0, then a new alert.
+    ours = [e for e in after if e["kind"] == "alert"]
+    assert {e["alert_id"] for e in ours} == {alert["alert_id"]}, ours
+    resumed = [e for e in ours if e["gap_s"] is not None]
+    assert resumed and resumed[0]["gap_s"] == 13.0 and resumed[0]["reason"] != "restart", ours
+
+
+def restored(before: Aligner, rejects: Rejects | None = None) -> Aligner:
+    after = aligner(rejects or Rejects())
+    after.restore(through_file({"aligner": before.state_dict()})["aligner"])
+    return after
+
+
+def aligner(rejects: Rejects) -> Aligner:
+    return Aligner(["a", "b"], 1.0, carry_forward_s=2, lateness_ticks=1, rejects=rejects, max_gap_ticks=STEPS + 1)
+
+
+def held_at_the_kill() -> Aligner:
+    """The aligner of the first life above at its checkpoint: row 110 held after 30 s of silence."""
+    before = aligner(Rejects())
+    for i in range(80):
+        before.push(record(i))
+    before.push(record(BACK))
+    assert [c.lo for c in before.held] == [int(T0) + BACK]
+    return before
+
+
+def ticks(rows) -> list[int]:
+    return [int(round(r.ts - T0)) for r in rows]
+
+
+@pytest.mark.parametrize("down_s", [12, 60])     # the new data within the held record's reach, and beyond it
+def test_the_silence_closes_missing_and_the_downtime_is_skipped_whatever_the_new_data_joins(down_s):
+    rejects = Rejects()
+    after = restored(held_at_the_kill(), rejects)
+    rows = []
+    for i in range(BACK + down_s, BACK + down_s + 10):
+        rows += after.push(record(i))
+    rows += after.flush_all()
+    got = ticks(rows)
+    # 78–109: the silence (carried two ticks, then missing: an outage longer than the window has its
+    # first STEPS + 1 ticks emitted, the rest skipped), 110 its data, then the new data: nothing between.
+    silent = [r for r in rows if BACK - len(SILENT) + 2 <= r.ts - T0 < BACK]
+    assert silent and all(r.missing.all() for r in silent), got
+    assert BACK in got and not [k for k in got if BACK < k < BACK + down_s], got
+    assert not any(r.missing.any() for r in rows if r.ts - T0 >= BACK)
+    assert after.restart_gaps == 1 and after.last_restart_gap["skipped_s"] == down_s - 1.0, after.last_restart_gap
+    assert not after.moves and rejects.total == 0
+
+
+def test_no_data_after_the_restart_the_held_record_is_still_the_last_runs_and_the_rest_an_outage():
+    after = restored(held_at_the_kill())
+    start = T0 + BACK + 20                      # up again 20 s after row 110; its sensors send nothing
+    rows = after.flush_until(start)             # the restore's rows first: the silence, then 110
+    assert ticks(rows)[-1] < BACK and after.next_k == int(T0) + BACK - 1 and after.restart_gaps == 0, ticks(rows)
+    rows += after.flush_until(start + after.reach_ticks + 1)       # the wait for data is over: an outage
+    got = ticks(rows)
+    assert BACK in got and rows[-1].missing.all() and after.restart_gaps == 0, got
+
+
+def test_a_second_restart_before_any_new_data_still_skips_only_the_downtime():
+    second = restored(held_at_the_kill())
+    rows = second.restored_rows()               # stepped by the agent (its next checkpoint holds them)
+    assert ticks(rows)[-1] < BACK and second.next_k == int(T0) + BACK - 1
+    third = restored(second)                    # killed again before any new data
+    assert third.restored_rows() == [] and third.held == []
+    for i in range(BACK + 30, BACK + 40):
+        rows += third.push(record(i))
+    assert third.restart_gaps == 1 and third.last_restart_gap["skipped_s"] == 29.0, third.last_restart_gap
+    assert not third.moves and ticks(rows).count(BACK) == 1
+
+
+def flowing_then(held: Record) -> Aligner:
+    """Rows 0–59 on time, then `held` (out of pace with them: the sender's stamp moved away from its
+    arrival) held when the checkpoint is written; the kill -9 comes before anything confirms it."""
+    before = aligner(Rejects())
+    for i in range(60):
+        before.push(record(i))
+    before.push(held)
+    assert len(before.held) == 1
+    return before
+
+
+def test_a_stray_stamp_held_at_the_kill_costs_only_itself():
+    """Old code: the new data joined the stray (+20 s, within the skew bound) and confirmed it: the
+    restart gap was skipped up to the stray (20 ticks), the new data was then a `time base moved: the
+    data jumped +10 s` WARNING and the real downtime missing ticks. With the stray uncontradicted and
+    no record in its pace after it, the first version of this fix took it as the last run's data
+    all the same (the ticks before it missing, a restart gap of 9): the restart counts against it."""
+    rejects = Rejects()
+    stray = Record(ts=T0 + 80, values={"a": 1.0, "b": 2.0}, origin="udp", received=T0 + 60.05)
+    after = restored(flowing_then(stray), rejects)
+    rows = []
+    for i in range(90, 110):                    # up again 30 s later, the sender on time
+        rows += after.push(record(i))
+    rows += after.flush_all()
+    assert not after.moves and after.restart_gaps == 1, (after.moves, after.restart_gaps)
+    assert after.last_restart_gap["skipped_s"] == 30.0, after.last_restart_gap       # 60–89 not run
+    assert dict(rejects.counts) == {"timestamp jump": 1}, dict(rejects.counts)
+    assert not any(r.missing.any() for r in rows)
+
+
+def test_a_jump_of_the_senders_clock_held_at_the_kill_is_a_move_and_the_downtime_after_it_a_restart_gap():
+    """Old code: the jump (+200 s) was skipped as the restart gap — no move said — and the real
+    downtime after it closed as missing ticks."""
+    def jumped(i: int) -> Record:               # the sender's clock 200 s ahead from row 60 on
+        return Record(ts=T0 + 200 + i, values={"a": 1.0, "b": 2.0}, origin="udp", received=T0 + i + 0.05)
+    after = restored(flowing_then(jumped(60)))
+    rows = []
+    for i in range(90, 110):                    # up again 30 s later
+        rows += after.push(jumped(i))
+    rows += after.flush_all()
+    assert after.moves == {"forward": 1} and after.last_move["step_s"] == 201.0, after.last_move
+    assert after.restart_gaps == 1 and after.last_restart_gap["skipped_s"] == 29.0, after.last_restart_gap
+    got = ticks(rows)
+    assert 260 in got and not [k for k in got if 260 < k < 290], got
+    assert not any(r.missing.any() for r in rows if r.ts - T0 >= 260)
