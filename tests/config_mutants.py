@@ -10,23 +10,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import socket
 import tempfile
 import threading
 from pathlib import Path
 
 import yaml
 
-from conftest import REPO, NotifySocket
+from conftest import REPO, NotifySocket, free_port
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 SHARED = "/work/shared/data"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def runnable(path: Path, work: Path) -> dict:
@@ -41,14 +34,14 @@ def runnable(path: Path, work: Path) -> dict:
         if sink["type"] == "jsonl":
             sink["path"] = str(work / "alerts.jsonl")
         elif sink["type"] == "mqtt":
-            sink["broker"] = {"host": "127.0.0.1", "port": _free_port()}
+            sink["broker"] = {"host": "127.0.0.1", "port": free_port()}
     for src in data["sources"]:
         if src["type"] in ("udp", "modbus"):
-            src.update(port=_free_port(), **({"host": "127.0.0.1"} if src["type"] == "modbus" else {}))
+            src.update(port=free_port(), **({"host": "127.0.0.1"} if src["type"] == "modbus" else {}))
         elif src["type"] == "opcua":
             for key in ("username", "password", "security"):
                 src.pop(key, None)
-            src["url"] = f"opc.tcp://127.0.0.1:{_free_port()}"
+            src["url"] = f"opc.tcp://127.0.0.1:{free_port()}"
         elif src["type"] == "replay":
             for key in ("path", "labels_file"):
                 if key in src:
