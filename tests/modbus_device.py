@@ -1,30 +1,11 @@
 """A real Modbus TCP device for tests, as a process: `python modbus_device.py PORT` serves holding
 registers 0..99 = 100..199 (pymodbus's own server, unit 1) on 127.0.0.1:PORT and prints READY.
-`ModbusDevice(port)` starts it, kills it (SIGKILL: the PLC's power cut) and starts it again on the
-same port, to test a source whose peer goes away and comes back."""
+conftest.ModbusDevice(port) starts it, kills it (SIGKILL: the PLC's power cut) and starts it again on
+the same port, to test a source whose peer goes away and comes back."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
-from pathlib import Path
-
-
-class ModbusDevice:
-    def __init__(self, port: int):
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__)), str(self.port)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 async def _serve(port: int) -> None:

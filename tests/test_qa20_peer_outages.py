@@ -20,7 +20,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import free_port, start_logged_agent, wait_for
+from conftest import ModbusDevice, free_port, start_logged_agent, wait_for
 from mqtt_broker import make_broker, make_password_file  # noqa: F401 — make_broker: a pytest fixture
 
 
@@ -154,7 +154,6 @@ def test_an_mqtt_source_whose_broker_goes_away_refuses_and_comes_back(tmp_path, 
 
 def test_a_modbus_source_whose_device_goes_away_and_comes_back(tmp_path):
     pytest.importorskip("pymodbus")
-    from modbus_device import ModbusDevice
     device = ModbusDevice(free_port())
     device.start()
     port = free_port()
@@ -189,7 +188,6 @@ def test_the_ticks_of_a_modbus_outage_are_missing_not_invented(tmp_path):
     from agent.records import Rejects
     from agent.sources.modbus import ModbusConfig, ModbusSource
     from agent.window import Aligner
-    from modbus_device import ModbusDevice
     device = ModbusDevice(free_port())
     device.start()
     rejects = Rejects()
