@@ -105,3 +105,38 @@ def test_run_refuses_what_check_config_refuses_with_exit_2(tmp_path):
                          cwd=REPO, env=agent_env(), timeout=120)
     assert res.returncode == 2, res.stderr[-2000:]
     assert "sources[0].start: not an ISO-8601 time" in res.stderr and "nothing started" in res.stderr
+
+
+def _industrial_with(tmp_path: Path, path: tuple, how: str, value=None) -> Path:
+    f = tmp_path / "agent.yaml"
+    f.write_text(yaml.safe_dump(mutate(runnable(REPO / "configs" / "industrial.yaml", tmp_path), path, how, value,
+                                       work=tmp_path), sort_keys=False))
+    return f
+
+
+@pytest.mark.parametrize("address", [70000, -1])
+def test_a_register_address_pymodbus_refuses_is_refused_by_check_config(tmp_path, address):
+    # On the old code check-config said ok; `run` started, and the first poll of a real device raised
+    # pymodbus's ValueError ('0 <= address 70000 <= 65535 !'): the source ended, and the agent with it
+    # ('input ended', exit 0 — not restarted by systemd).
+    code, err = check_config(_industrial_with(tmp_path, ("sources", 0, "registers", "accel1"), "set", address))
+    assert code == 2
+    assert f"sources[0].registers.accel1: a holding register address is 0..65535, got {address}" in err, err
+
+
+def test_a_modbus_source_without_registers_or_with_a_scale_it_does_not_read_is_refused(tmp_path):
+    # On the old code both passed: a source that never gives a reading, and a scale applied to nothing.
+    code, err = check_config(_industrial_with(tmp_path, ("sources", 0, "registers"), "set", {}))
+    assert code == 2 and "sources[0].registers: at least one sensor -> register address is required" in err, err
+    code, err = check_config(_industrial_with(tmp_path, ("sources", 0, "registers", "flow"), "del"))
+    assert code == 2 and "sources[0].scale.flow: no register is read for this sensor" in err, err
+    assert "1 problem(s)" in err
+
+
+def test_a_broker_password_without_a_user_name_is_refused(tmp_path):
+    # On the old code check-config said ok and the client dropped the password without a word: the
+    # broker saw an anonymous client.
+    f = _industrial_with(tmp_path, ("sinks", 1, "broker", "password"), "set", {"env": "HOME"})
+    code, err = check_config(f)
+    assert code == 2
+    assert "sinks[1].broker.password: given without username" in err, err
