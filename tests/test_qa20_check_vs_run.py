@@ -140,3 +140,15 @@ def test_a_broker_password_without_a_user_name_is_refused(tmp_path):
     code, err = check_config(f)
     assert code == 2
     assert "sinks[1].broker.password: given without username" in err, err
+
+
+@pytest.mark.parametrize("separator", [";;", "", "\n", "tab"])
+def test_a_csv_separator_the_replay_cannot_use_is_refused_by_check_config(tmp_path, separator):
+    # On the old code check-config said ok; `run` started and the replay ended at its first file
+    # (TypeError: "delimiter" must be a 1-character string), the agent with it ('input ended').
+    f = tmp_path / "agent.yaml"
+    f.write_text(yaml.safe_dump(mutate(runnable(REPO / "configs" / "skab.yaml", tmp_path),
+                                       ("sources", 0, "separator"), "set", separator), sort_keys=False))
+    code, err = check_config(f)
+    assert code == 2
+    assert "sources[0].separator: one character that is no line end" in err, err
