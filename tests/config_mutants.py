@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import logging
 import tempfile
 import threading
 from pathlib import Path
 
 import yaml
 
-from conftest import REPO, NotifySocket, free_port
+from conftest import REPO, NotifySocket, free_port, wait_until
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 SHARED = "/work/shared/data"
@@ -105,13 +106,31 @@ def check_config(path: Path) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+class _SourceFailures(logging.Handler):
+    """The agent's 'source X failed' lines (a source whose thread raised): a source that passed
+    check-config and ends at once is a refusal too, only later."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.failed: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("source ") and record.getMessage().endswith(" failed"):
+            self.failed.append(f"{record.getMessage()}: {record.exc_info[1]!r}" if record.exc_info else
+                               record.getMessage())
+
+
 def start(path: Path, timeout: float = 90.0) -> str | None:
     """What `run` does with a file check-config passed, up to READY: None when the agent was built and
-    told systemd READY=1 (then it is stopped cleanly), else why it could not start."""
+    told systemd READY=1 (then it is stopped cleanly), else why it could not start — or the source
+    that failed meanwhile: with a recording or a simulation it waits for the first record or the
+    source's failure (a live source's peer is not there: one that fails later may be missed)."""
     from agent import config
     from agent.sdnotify import Notifier
     from agent.service import Agent
     cfg = config.load(path)         # check-config passed: load_config's checks are done
+    failures = _SourceFailures()
+    logging.getLogger("stad.agent").addHandler(failures)
     with tempfile.TemporaryDirectory(prefix="stad-notify-") as d:
         notify = NotifySocket(str(Path(d) / "notify"))
         try:
@@ -130,11 +149,14 @@ def start(path: Path, timeout: float = 90.0) -> str | None:
             thread.start()
             try:
                 notify.wait_for("READY=1", timeout=timeout)
+                if not any(src.live for src in agent.sources):      # a recording or a simulation: its first record
+                    wait_until(lambda: agent.records_in or failures.failed or not thread.is_alive(), timeout)
             except AssertionError:
                 return failed[0] if failed else "no READY=1"
             finally:
                 agent.stop("test over")
                 thread.join(timeout)
-            return failed[0] if failed else None
+            return (failed + failures.failed or [None])[0]
         finally:
             notify.close()
+            logging.getLogger("stad.agent").removeHandler(failures)
