@@ -157,14 +157,14 @@ def test_a_modbus_source_whose_device_goes_away_and_comes_back(tmp_path):
     device = ModbusDevice(free_port())
     device.start()
     port = free_port()
-    source = {"type": "modbus", "host": "127.0.0.1", "port": device.port, "poll_s": 0.25,
+    source = {"type": "modbus", "host": "127.0.0.1", "port": device.port, "poll_s": 0.5,
               "registers": {"a": 1, "b": 2}}
     proc = start_logged_agent(agent_config(tmp_path, source, port), tmp_path)
     where = f"modbus 127.0.0.1:{device.port}"
     try:
         read_more(proc, port, None, "records before the outage")
         device.kill()
-        wait_for(lambda: rejected(port, "modbus unreachable") >= 3, "the failed polls counted", 90, proc)
+        wait_for(lambda: rejected(port, "modbus unreachable") >= 3, "the failed polls counted (3.5 s of back-off)", 90, proc)
         assert len(lines(tmp_path, f"{where} unreachable")) == 1
         device.start()
         wait_for(lambda: lines(tmp_path, f"{where} reachable again"), "the device back", 120, proc)
