@@ -152,3 +152,11 @@ def test_a_csv_separator_the_replay_cannot_use_is_refused_by_check_config(tmp_pa
     code, err = check_config(f)
     assert code == 2
     assert "sources[0].separator: one character that is no line end" in err, err
+
+
+def test_a_poll_period_the_source_cannot_wait_is_refused_by_check_config(tmp_path):
+    # Found by mutating industrial.yaml against a real Modbus device: on the old code poll_s 1e12 passed,
+    # and the source's first wait raised OverflowError ('timestamp out of range for platform time_t').
+    code, err = check_config(_industrial_with(tmp_path, ("sources", 0, "poll_s"), "set", 1e12))
+    assert code == 2
+    assert "sources[0].poll_s: must be <= 86400" in err, err

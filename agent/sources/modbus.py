@@ -37,7 +37,9 @@ class ModbusConfig(SourceConfig):
     host: str = doc("the Modbus TCP device's host", default="127.0.0.1")
     port: int = rng(1, 65535, default=502, doc="its port")
     unit_id: int = rng(0, 247, default=1, doc="Modbus unit (slave) id")
-    poll_s: float = rng(0.01, None, default=1.0, doc="seconds between polls")
+    # Bounded: the source waits poll_s on a threading.Event, and a wait past TIMEOUT_MAX (~292 years)
+    # raised OverflowError in the source after check-config said ok (the agent then ended).
+    poll_s: float = rng(0.01, 86400, default=1.0, doc="seconds between polls")
     registers: dict[str, int] = doc(
         "sensor → holding register address 0..65535 (read as unsigned 16-bit); at least one",
         default_factory=dict)
