@@ -84,14 +84,24 @@ class BrokerConfig:
     protocol: Literal["5", "3.1.1"] = doc("MQTT protocol version, `5` or `3.1.1`", default="5")
     client_id: str | None = doc(
         "MQTT client id (default: derived from site and node, or random for a source)", default=None)
-    username: str | None = doc("user name", default=None)
+    username: str | None = doc(
+        "user name (required with `password`: the client sends one only with the other)", default=None)
     password: Secret | None = doc(
-        "the password, never in the YAML: exactly one of `file`, `env`, `credential`", default=None)
+        "the password, never in the YAML: exactly one of `file`, `env`, `credential`; needs `username`",
+        default=None)
     tls: TlsConfig | None = doc("TLS settings; absent: no TLS", default=None)
     keepalive_s: int = rng(5, 3600, default=30, doc="MQTT keep-alive interval")
     reconnect_min_s: float = rng(0.1, None, default=1.0,
         doc="first reconnect delay; doubles after each failure")
     reconnect_max_s: float = rng(1, None, default=60.0, doc="longest reconnect delay")
+
+    def validate(self) -> list[tuple[str, str]]:
+        # The client sends a password only with a user name: without one it was dropped without a word,
+        # and the broker saw an anonymous client (refused, or worse, admitted with anonymous rights).
+        if isinstance(self.password, Secret) and self.username is None:
+            return [("password", "given without username: the client sends a password only with a user name "
+                                 "(set username too)")]
+        return []
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """The secret and TLS files this broker needs, as `run` will look for them."""

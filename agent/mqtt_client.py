@@ -236,6 +236,9 @@ class ConnectionReporter:
         self.on_lost: Callable[[mqtt.Client], None] | None = None
         # (reason, permanent) -> True when the owner gives up and reports it itself
         self.on_refused: Callable[[str, bool], bool | None] | None = None
+        # Called once per failed attempt (refused: True when the broker answered with a refusal) and once
+        # per loss of an established connection: the owner counts what the log says once per outage.
+        self.on_failure: Callable[[bool], None] | None = None
 
     def install(self, client: mqtt.Client) -> None:
         client.on_connect = self._on_connect
@@ -258,6 +261,7 @@ class ConnectionReporter:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self.answered = True
         if reason_code.is_failure:
+            self._failed(refused=True)
             reason, permanent = refusal_reason(reason_code, client.protocol)
             if self.on_refused and self.on_refused(reason, permanent):
                 return          # its owner gives up on it and says so itself (listen)
@@ -294,15 +298,22 @@ class ConnectionReporter:
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
         # exception (refused, timed out, TLS verification) is still the one being handled.
+        self._failed(refused=False)
         self._report(failure_reason(sys.exc_info()[1], self.tls))
+
+    def _failed(self, refused: bool) -> None:
+        if self.on_failure is not None:
+            self.on_failure(refused)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             was_connected, self.connected = self.connected, False
             answered, self.answered = self.answered, False
             if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
+                self._failed(refused=False)
                 self._report(unanswered_reason(self.tls, reason_code))
             if was_connected and reason_code.value != 0:
+                self._failed(refused=False)
                 now = time.time()
                 self.outages += 1
                 self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}

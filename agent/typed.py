@@ -146,7 +146,7 @@ class _Builder:
                 return None
             by_tag = {c.TYPE: c for c in classes}
             tag = value.get("type")
-            if tag not in by_tag:
+            if not isinstance(tag, str) or tag not in by_tag:      # a list or mapping there is no key of by_tag
                 self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {short_repr(tag)}"
                                                f"{did_you_mean(tag, list(by_tag))}")
                 return None

@@ -474,18 +474,19 @@ def interrupt_agent(proc: subprocess.Popen) -> int:
     return proc.wait()
 
 
-class OpcUaServer:
-    """tests/opcua_server.py as a process on `port` (the opcua extra's asyncua), started and killed;
-    with `certs`, secured (Basic256Sha256 SignAndEncrypt, admitting only certs/client.der)."""
+class PeerProcess:
+    """A test peer run as a process, `tests/SCRIPT PORT [ARGS]`: started (ready once it prints READY),
+    killed with SIGKILL (a power cut), and started again on the same port."""
 
-    def __init__(self, port: int, certs: Path | None = None):
+    script = ""
+
+    def __init__(self, port: int, *args: object):
         self.port = port
-        self.certs = certs
+        self.args = [str(a) for a in args]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        extra = [str(self.certs)] if self.certs else []
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "opcua_server.py"), str(self.port), *extra],
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / self.script), str(self.port), *self.args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
@@ -494,6 +495,23 @@ class OpcUaServer:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class OpcUaServer(PeerProcess):
+    """tests/opcua_server.py as a process on `port` (the opcua extra's asyncua), started and killed;
+    with `certs`, secured (Basic256Sha256 SignAndEncrypt, admitting only certs/client.der)."""
+
+    script = "opcua_server.py"
+
+    def __init__(self, port: int, certs: Path | None = None):
+        super().__init__(port, *([certs] if certs else []))
+        self.certs = certs
+
+
+class ModbusDevice(PeerProcess):
+    """tests/modbus_device.py as a process on `port`: holding registers 0..99 = 100..199, unit 1."""
+
+    script = "modbus_device.py"
 
 
 # ---- a Modbus device ---------------------------------------------------------------------------

@@ -126,7 +126,7 @@ sources:
   - {type: mqtt, broker: {host: 127.0.0.1}, topics: {plant/pressure: pressure}}
   - {type: modbus, registers: {flow: 3}}
 sinks:
-  - {type: mqtt, broker: {host: 127.0.0.1, password: {env: NOPE}}}
+  - {type: mqtt, broker: {host: 127.0.0.1, username: agent, password: {env: NOPE}}}
 scoring: {chain: [tflite, onnx, numpy], tflite: {num_threads: 2}, onnx: {num_threads: 3}}
 """
 

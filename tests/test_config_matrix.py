@@ -97,10 +97,10 @@ CASES = [
     ("stdin-line-limit", with_("sources", [{"type": "stdin", "max_line_bytes": 10}]), "sources[0].max_line_bytes"),
     ("mqtt-unknown-sensor", with_("sources", [{"type": "mqtt", "topics": {"t": "zz"}}]), "sources[0].topics.t"),
     ("mqtt-env-unset", with_("sources", [{"type": "mqtt", "topics": {"t": "a"},
-                                          "broker": {"password": {"env": "STAD_TEST_NO_SUCH_VAR"}}}]),
+                                          "broker": {"username": "u", "password": {"env": "STAD_TEST_NO_SUCH_VAR"}}}]),
      "sources[0].broker.password.env"),
     ("mqtt-two-secrets", with_("sources", [{"type": "mqtt", "topics": {"t": "a"},
-                                            "broker": {"password": {"env": "X", "file": "y"}}}]),
+                                            "broker": {"username": "u", "password": {"env": "X", "file": "y"}}}]),
      "sources[0].broker.password"),
     ("mqtt-qos", with_("sources", [{"type": "mqtt", "topics": {"t": "a"}, "qos": 2}]), "sources[0].qos"),
     ("mqtt-no-topics", with_("sources", [{"type": "mqtt"}]), "sources[0].topics"),
@@ -126,7 +126,7 @@ CASES = [
     ("jsonl-under-a-file", with_("sinks", [{"type": "jsonl", "path": "data.csv/x.jsonl"}]), "sinks[0].path"),
     ("mqtt-ca-missing", with_("sinks", [{"type": "mqtt", "broker": {"tls": {"ca_file": "nope.pem"}}}]),
      "sinks[0].broker.tls.ca_file"),
-    ("mqtt-credential-missing", with_("sinks", [{"type": "mqtt", "broker": {"password": {"credential": "stad-test-no"}}}]),
+    ("mqtt-credential-missing", with_("sinks", [{"type": "mqtt", "broker": {"username": "u", "password": {"credential": "stad-test-no"}}}]),
      "sinks[0].broker.password.credential"),
     ("mqtt-protocol", with_("sinks", [{"type": "mqtt", "broker": {"protocol": "4"}}]), "sinks[0].broker.protocol"),
     ("sink-type", with_("sinks", [{"type": "pigeon"}]), "sinks[0].type"),
@@ -237,5 +237,5 @@ def test_a_credential_in_the_credential_directory_passes(place, monkeypatch, cap
     (creds / "stad-test-pw").write_text("pw\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     cfg = place / "agent.yaml"
-    cfg.write_text(with_("sinks", [{"type": "mqtt", "broker": {"password": {"credential": "stad-test-pw"}}}]))
+    cfg.write_text(with_("sinks", [{"type": "mqtt", "broker": {"username": "u", "password": {"credential": "stad-test-pw"}}}]))
     assert cli.main(["check-config", "-c", str(cfg)]) == 0, capsys.readouterr().err

@@ -49,6 +49,7 @@ sinks:
   - type: mqtt
     broker:
       host: broker.example.net
+      username: gw
       password: {credential: stad-edge.mqtt-password, env: MQTT_PASSWORD}
       tls: {ca_flie: /etc/stad-edge/ca.pem}
 """)

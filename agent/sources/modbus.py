@@ -26,6 +26,7 @@ log = logging.getLogger("stad.modbus")
 
 MAX_BACKOFF_S = 30.0
 MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-registers request
+MAX_ADDRESS = 65535             # register addresses are 16 bit
 READ_HOLDING_REGISTERS = 3      # the function code of that request, and of a right answer
 
 
@@ -36,10 +37,34 @@ class ModbusConfig(SourceConfig):
     host: str = doc("the Modbus TCP device's host", default="127.0.0.1")
     port: int = rng(1, 65535, default=502, doc="its port")
     unit_id: int = rng(0, 247, default=1, doc="Modbus unit (slave) id")
-    poll_s: float = rng(0.01, None, default=1.0, doc="seconds between polls")
+    # Bounded: the source waits poll_s on a threading.Event, and a wait past TIMEOUT_MAX (~292 years)
+    # raised OverflowError in the source after check-config said ok (the agent then ended).
+    poll_s: float = rng(0.01, 86400, default=1.0, doc="seconds between polls")
     registers: dict[str, int] = doc(
-        "sensor → holding register address (read as unsigned 16-bit)", default_factory=dict)
-    scale: dict[str, float] = doc("sensor → multiplier applied to the register value", default_factory=dict)
+        "sensor → holding register address 0..65535 (read as unsigned 16-bit); at least one",
+        default_factory=dict)
+    scale: dict[str, float] = doc("sensor → multiplier applied to the register value (a sensor of `registers`)",
+                                  default_factory=dict)
+
+    def validate(self) -> list[tuple[str, str]]:
+        """What the first poll would otherwise find: an address pymodbus refuses (its ValueError ended
+        the source, and with it an agent with no other source, exit 0 after check-config said ok), or no
+        register at all (a source that never gives a reading)."""
+        if not isinstance(self.registers, dict):
+            return []                       # already reported
+        out = [(f"registers.{sensor}", f"a holding register address is 0..{MAX_ADDRESS}, got {address}")
+               for sensor, address in self.registers.items()
+               if isinstance(address, int) and not 0 <= address <= MAX_ADDRESS]
+        if not self.registers:
+            out.append(("registers", "at least one sensor -> register address is required"))
+        return out
+
+    def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
+        if not isinstance(self.registers, dict) or not isinstance(self.scale, dict):
+            return []                       # already reported
+        return [(f"scale.{sensor}", "no register is read for this sensor (`registers` has none): the scale would "
+                                    "apply to nothing") for sensor in self.scale
+                if sensor in sensors and sensor not in self.registers]     # an unknown one: said by sensor_refs
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return ([(f"registers.{sensor}", sensor) for sensor in self.registers]

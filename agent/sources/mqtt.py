@@ -7,6 +7,12 @@ takes it: `{"ts": .., "sensor": .., "value": ..}`, `{"ts": .., "values": {..}}` 
 of values. A sample without "ts" is stamped on arrival. Subscriptions are renewed on every
 connect; bad payloads are counted in the rejects as "mqtt <topic>".
 
+The broker going away, refusing the connection (a password it no longer takes) or coming back is
+said once per outage (agent/mqtt_client.py's ConnectionReporter), and counted per attempt in the
+rejects — `mqtt unreachable` (no connection, or an established one lost), `mqtt refused` (the broker
+answered no) — so health and /metrics show an outage the log said once: before, nothing counted it.
+No record is made while it lasts: its ticks are missing, or carried for `window.carry_forward_s`.
+
 A payload longer than `max_payload_bytes` (1 MiB by default, as stdin's line) is counted and not
 read: a broker passes messages up to 256 MB, and one 36 MB JSON object of two million readings
 held ~300 MB and took seven seconds of parsing before its unknown sensors were refused.
@@ -82,11 +88,19 @@ class MqttSource(Source):
         self.client = build_client(broker, client_id, resolve=self.resolve)
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self.reporter.on_connected = self._subscribe
+        self.reporter.on_failure = self._count_failure
         self.reporter.install(self.client)
         self.client.on_message = self._on_message
         connect(self.client, broker)
         self.client.loop_start()
 
+
+    def _count_failure(self, refused: bool) -> None:
+        # Counted per attempt (as the modbus and opcua sources count theirs), said once per outage by the reporter.
+        if refused:
+            self.rejects.counts["mqtt refused"] += 1
+        else:
+            self.rejects.counts["mqtt unreachable"] += 1
 
     def _subscribe(self, client: mqtt.Client) -> None:
         client.subscribe([(topic, self.cfg.qos) for topic in self.cfg.topics])

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Iterable, Iterator, Literal
 
-from ..records import Record, Rejects
+from ..records import Record, Rejects, short_repr
 from ..plugins import Plugin
 from ..preflight import path_problems
 from ..typed import doc, rng
@@ -49,7 +49,7 @@ class ReplayConfig(SourceConfig):
     path: str = doc(
         "a file, or a directory whose *.csv / *.jsonl files are replayed in order (required)", default="")
     format: Literal["csv", "jsonl", "auto"] = doc("`csv`, `jsonl` or `auto` (by suffix)", default="auto")
-    separator: str = doc("CSV field separator (SKAB: `;`)", default=",")
+    separator: str = doc("CSV field separator, one character (SKAB: `;`)", default=",")
     time_column: str = doc("the CSV column holding the timestamp", default="timestamp")
     time_format: str | None = doc(
         "strptime format of the timestamps; null: ISO-8601 or epoch seconds", default=None)
@@ -61,7 +61,14 @@ class ReplayConfig(SourceConfig):
         doc="pacing by the timestamps: 0 as fast as possible, 1 real time, 10 ten times faster")
 
     def validate(self) -> list[tuple[str, str]]:
-        return [] if self.path else [("path", "required for a replay source")]
+        out = [] if self.path else [("path", "required for a replay source")]
+        # The csv module takes one character, and a line end never separates fields: another separator
+        # passed check-config and ended the source at its first file (TypeError: "delimiter" must be a
+        # 1-character string), and the agent with it when it had no other source.
+        if isinstance(self.separator, str) and (len(self.separator) != 1 or self.separator in ENDS):
+            out.append(("separator", f"one character that is no line end, such as ',' or ';', got "
+                                     f"{short_repr(self.separator)}"))
+        return out
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]

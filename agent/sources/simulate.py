@@ -128,6 +128,17 @@ class SimulateConfig(SourceConfig):
         "corridor only: how normal days differ (peak time and height, queue reach, stop-and-go waves, "
         "wet days), drawn per day from the seed; null: every day alike", default=None)
 
+    def validate(self) -> list[tuple[str, str]]:
+        """`start` is read as the source reads it when it opens: a time it cannot read refused here, not
+        by `run` after check-config said ok."""
+        if not isinstance(self.start, str):
+            return []                       # already reported
+        try:
+            parse_time(self.start)
+        except ValueError as exc:
+            return [("start", f"not an ISO-8601 time such as 2026-01-05T06:00:00Z: {exc}")]
+        return []
+
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
                 if a.kind != "incident" and a.target is not None]
