@@ -159,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
     p.add_argument("--variable-days", action="store_true",
                    help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
+    p.add_argument("--threshold-days", choices=["copy", "variable"], default=None,
+                   help="fit the threshold on these days' validation part (same seed and length) instead of the "
+                        "training days' (default): --variable-days --threshold-days copy keeps that model and "
+                        "sets its threshold on the steady copy days' calm, as the shipped bundle's is")
     p.add_argument("--quiet", action="store_true")
     _add_verbose(p)
     return parser
@@ -286,7 +290,8 @@ def cmd_sign(args) -> int:
 
 def cmd_build_demo(args) -> int:
     from .build_demo import build_demo
-    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days)
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days,
+                      threshold_days=args.threshold_days)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,
