@@ -59,6 +59,26 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     return verify_and_report(out_dir, min_agreement=0.99, record=True, log=lambda msg: print(msg, file=sys.stderr))
 
 
-if __name__ == "__main__":          # the options are stad-convert build-demo's
-    from .cli import main
-    raise SystemExit(main(["build-demo", *sys.argv[1:]]))
+def add_arguments(p) -> None:
+    """build-demo's options, for `stad-convert build-demo` and `python -m convert.build_demo` alike."""
+    p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
+    p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
+    p.add_argument("--variable-days", action="store_true",
+                   help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
+    p.add_argument("--threshold-days", choices=["copy", "variable"], default=None,
+                   help="fit the threshold on these days' validation part (same seed and length) instead of the "
+                        "training days' (default): --variable-days --threshold-days copy keeps that model and "
+                        "sets its threshold on the steady copy days' calm, as the shipped bundle's is")
+    p.add_argument("--quiet", action="store_true")
+
+
+def run(args) -> int:
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days,
+                      threshold_days=args.threshold_days)
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m convert.build_demo")
+    add_arguments(parser)
+    raise SystemExit(run(parser.parse_args()))
