@@ -184,9 +184,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     normaliser = fit_normaliser(series, split)
     z = normaliser.apply(series.raw)
     try:
-        train_w = windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end, series.segment)
-        val_w = windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end,
-                                series.segment)
+        train_w, val_w = part_windows(series, z, steps, split)
     except ValueError as exc:
         raise TrainingError(f"not enough data for windows of {steps} ticks: {exc} "
                             f"({len(series)} rows; {minimum_data_text(steps)}){series.rejected_text()}") from None
@@ -378,6 +376,13 @@ def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: 
     return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
 
 
+def part_windows(series: Series, z: np.ndarray, steps: int, split: TimeSplit) -> tuple[Windows, Windows]:
+    """The training and the validation part's windows of `series` (its rows normalised: `z`)."""
+    return (windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end, series.segment),
+            windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end,
+                            series.segment))
+
+
 def calibrate_on_other(model, other: Series, normaliser: Normaliser, scale: np.ndarray, steps: int,
                        threshold_cfg) -> tuple[dict, str]:
     """calibrate_threshold on another series' validation part (its own TimeSplit), normalised and
@@ -385,9 +390,7 @@ def calibrate_on_other(model, other: Series, normaliser: Normaliser, scale: np.n
     split = other.split or TimeSplit.of(len(other))
     z = normaliser.apply(other.raw)
     try:
-        train_w = windows_between(z, other.missing, other.anomalous, steps, 0, split.train_end, other.segment)
-        val_w = windows_between(z, other.missing, other.anomalous, steps, split.train_end, split.val_end,
-                                other.segment)
+        train_w, val_w = part_windows(other, z, steps, split)
     except ValueError as exc:
         raise TrainingError(f"the threshold data has too few rows for windows of {steps} ticks: {exc}") from None
     check_observed(val_w, "threshold data's validation", other.rejected_text())
