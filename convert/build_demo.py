@@ -8,10 +8,7 @@ created_at is pinned (SOURCE_DATE_EPOCH, default below), so re-running reproduce
 
 `--variable-days` trains on days that differ the way a real corridor's do (the simulator's
 VARIABLE_DAYS: shifted and taller or lower peaks, queue reach, stop-and-go waves, wet days)
-instead of copies of one day; the shipped bundle is built without it. `--threshold-days copy`
-(with `--variable-days`) keeps that model and fits its threshold on the copy days' validation part
-instead, the same rows the shipped bundle's threshold is fitted on (corridor6: days that differ
-widen what the model calls normal, so its own threshold lets weak incidents on steady days pass).
+instead of copies of one day; the shipped bundle is built without it.
 """
 from __future__ import annotations
 
@@ -30,9 +27,7 @@ DEMO_TRAIN_SEED = 0
 
 
 def build_demo(config: str | None = None, out: str | None = None, progress: bool = True,
-               variable_days: bool = False, threshold_days: str | None = None) -> int:
-    """`threshold_days` ("copy" | "variable", default: the training days'): the days whose
-    validation part the threshold is fitted on (the same simulator seed and length)."""
+               variable_days: bool = False) -> int:
     import dataclasses
     from agent.config import load
     from agent.sources.simulate import VARIABLE_DAYS, SimulateConfig
@@ -41,44 +36,20 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     from .train import TrainOptions, summary_text
 
     os.environ.setdefault("SOURCE_DATE_EPOCH", DEMO_EPOCH)
-    copy_cfg = load(config or DEFAULT_CONFIG)
-    variable_cfg = dataclasses.replace(copy_cfg, sources=[
-        dataclasses.replace(s, variability=VARIABLE_DAYS) if isinstance(s, SimulateConfig) else s
-        for s in copy_cfg.sources])
-    cfg = variable_cfg if variable_days else copy_cfg
-    threshold_cfg = {"copy": copy_cfg, "variable": variable_cfg}.get(threshold_days or "", cfg)
+    cfg = load(config or DEFAULT_CONFIG)
+    if variable_days:
+        cfg.sources = [dataclasses.replace(s, variability=VARIABLE_DAYS) if isinstance(s, SimulateConfig) else s
+                       for s in cfg.sources]
     out_dir = Path(out) if out else DEFAULT_OUT
     if out_dir.exists():
         shutil.rmtree(out_dir)
     options = TrainOptions(seed=DEMO_TRAIN_SEED, d_model=24, ff_hidden=24, epochs=20, patience=3, windows_per_epoch=4096, progress=progress)
     data = DataOptions(days=DEMO_DAYS, seed=DEMO_SIM_SEED, anomalies="none")
-    result, _ = train_bundle(cfg, out_dir, options, data, model_id="demo-corridor",
-                             threshold_from=None if threshold_cfg is cfg else threshold_cfg)
+    result, _ = train_bundle(cfg, out_dir, options, data, model_id="demo-corridor")
     print(summary_text(result.summary))
     export_bundle(out_dir, log=lambda m: print(m, file=sys.stderr))
     return verify_and_report(out_dir, min_agreement=0.99, record=True, log=lambda msg: print(msg, file=sys.stderr))
 
 
-def add_arguments(p) -> None:
-    """build-demo's options, for `stad-convert build-demo` and `python -m convert.build_demo` alike."""
-    p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
-    p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
-    p.add_argument("--variable-days", action="store_true",
-                   help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
-    p.add_argument("--threshold-days", choices=["copy", "variable"], default=None,
-                   help="fit the threshold on these days' validation part (same seed and length) instead of the "
-                        "training days' (default): --variable-days --threshold-days copy keeps that model and "
-                        "sets its threshold on the steady copy days' calm, as the shipped bundle's is")
-    p.add_argument("--quiet", action="store_true")
-
-
-def run(args) -> int:
-    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days,
-                      threshold_days=args.threshold_days)
-
-
 if __name__ == "__main__":
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m convert.build_demo")
-    add_arguments(parser)
-    raise SystemExit(run(parser.parse_args()))
+    raise SystemExit(build_demo(variable_days="--variable-days" in sys.argv[1:]))

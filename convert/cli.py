@@ -20,8 +20,6 @@ import logging
 import sys
 from pathlib import Path
 
-from .build_demo import add_arguments as build_demo_arguments, run as cmd_build_demo
-
 
 # What `pip install "stad-edge[convert]"` adds; train, export, verify and build-demo need them.
 CONVERT_EXTRA = {"torch", "onnx", "onnxruntime", "onnxscript", "ai_edge_litert", "litert_torch"}
@@ -157,7 +155,11 @@ def _parser() -> argparse.ArgumentParser:
                                                "-algorithm ed25519)")
 
     p = sub.add_parser("build-demo", help="train and export the demo bundle shipped with the agent")
-    build_demo_arguments(p)
+    p.add_argument("--config", default=None, help="default: configs/demo.yaml of this checkout")
+    p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
+    p.add_argument("--variable-days", action="store_true",
+                   help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
+    p.add_argument("--quiet", action="store_true")
     _add_verbose(p)
     return parser
 
@@ -280,6 +282,11 @@ def cmd_sign(args) -> int:
         return 1
     print(f"wrote {out}: {bundle.model_id} signed; every later change to the bundle needs a new signature")
     return 0
+
+
+def cmd_build_demo(args) -> int:
+    from .build_demo import build_demo
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,

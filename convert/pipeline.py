@@ -81,19 +81,12 @@ def describe_source(src) -> dict:
 
 
 def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: DataOptions, model_id: str,
-                 series: Series | None = None, threshold_from: AgentConfig | None = None) -> tuple[TrainResult, Manifest]:
-    """`threshold_from`: a config whose sources (read with the same `data` options) give the data
-    the threshold is fitted on, instead of the training data's validation part (convert.train)."""
+                 series: Series | None = None) -> tuple[TrainResult, Manifest]:
     sources = training_sources(cfg, days=data.days, seed=data.seed, anomalies=data.anomalies)
     if series is None:
         series = read_series(cfg, sources)
-    threshold_sources = threshold_series = None
-    if threshold_from is not None:
-        threshold_sources = training_sources(threshold_from, days=data.days, seed=data.seed, anomalies=data.anomalies)
-        threshold_series = read_series(threshold_from, threshold_sources)
     steps = cfg.window.steps
-    result = train(series, steps, cfg.threshold, options, neighbour_mask_from_config(cfg),
-                   threshold_series=threshold_series)
+    result = train(series, steps, cfg.threshold, options, neighbour_mask_from_config(cfg))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in BUNDLE_FILES:           # the previous bundle's files go, not only those written again
@@ -127,7 +120,6 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                  if any(isinstance(s, SimulateConfig) for s in sources) else {}),
               "carry_forward_s": cfg.window.carry_forward_s,
               "split": split.as_dict(),
-              **({"threshold_sources": [describe_source(s) for s in threshold_sources]} if threshold_sources else {}),
               **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
               "calibration_windows": {
                   "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",

@@ -6,11 +6,6 @@ windows: per-sensor residual scale, then the threshold via agent.threshold.calib
 tick scores that agent.scorers.forecast_error would produce at run time — the combined
 statistic max(|newest error|, |EW bias of the recent ticks' signed errors|), computed over the
 validation windows in time order (one window per tick, as the agent scores them).
-
-The threshold can be fitted on other data than the model's (`threshold_series`): the same code on
-that series' validation part, normalised and scored with this model's normaliser and residual
-scale. corridor6: a model trained on days that differ keeps its weights and residual scale, its
-threshold is set where the steady days' calm scores are (its own validation tail is wider).
 """
 from __future__ import annotations
 
@@ -173,8 +168,7 @@ def seed_everything(seed: int, threads: int) -> None:
 
 
 def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
-          neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None,
-          threshold_series: Series | None = None) -> TrainResult:
+          neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
     problems = options.problems()
     if problems:
         raise TrainingError("; ".join(problems))
@@ -184,7 +178,9 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     normaliser = fit_normaliser(series, split)
     z = normaliser.apply(series.raw)
     try:
-        train_w, val_w = part_windows(series, z, steps, split)
+        train_w = windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end, series.segment)
+        val_w = windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end,
+                                series.segment)
     except ValueError as exc:
         raise TrainingError(f"not enough data for windows of {steps} ticks: {exc} "
                             f"({len(series)} rows; {minimum_data_text(steps)}){series.rejected_text()}") from None
@@ -210,14 +206,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
 
     val_forecast = predict(model, val_w.values, val_w.missing)
     scale, tick_scores = calibration_scores(val_w, val_forecast, steps)
-    if threshold_series is None:
-        threshold, calibrated_on = calibrate_threshold(model, train_w, scale, tick_scores, steps, threshold_cfg)
-    else:
-        if threshold_series.sensors != series.sensors:
-            raise TrainingError(f"the threshold data's sensors {threshold_series.sensors} are not the "
-                                f"training data's {series.sensors}")
-        threshold, calibrated_on = calibrate_on_other(model, threshold_series, normaliser, scale, steps,
-                                                      threshold_cfg)
+    threshold, calibrated_on = calibrate_threshold(model, train_w, scale, tick_scores, steps, threshold_cfg)
 
     first = fits[0]
     summary = {
@@ -374,29 +363,6 @@ def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: 
                             + f" — in one piece, a recording of at least {minimum_recording_ticks(enough, steps)} "
                               f"ticks (each further piece: {2 * (steps - 1)} more)")
     return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
-
-
-def part_windows(series: Series, z: np.ndarray, steps: int, split: TimeSplit) -> tuple[Windows, Windows]:
-    """The training and the validation part's windows of `series` (its rows normalised: `z`)."""
-    return (windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end, series.segment),
-            windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end,
-                            series.segment))
-
-
-def calibrate_on_other(model, other: Series, normaliser: Normaliser, scale: np.ndarray, steps: int,
-                       threshold_cfg) -> tuple[dict, str]:
-    """calibrate_threshold on another series' validation part (its own TimeSplit), normalised and
-    scored as this model scores: its normaliser, its residual scale, none refitted."""
-    split = other.split or TimeSplit.of(len(other))
-    z = normaliser.apply(other.raw)
-    try:
-        train_w, val_w = part_windows(other, z, steps, split)
-    except ValueError as exc:
-        raise TrainingError(f"the threshold data has too few rows for windows of {steps} ticks: {exc}") from None
-    check_observed(val_w, "threshold data's validation", other.rejected_text())
-    scores = calibration_scores(val_w, predict(model, val_w.values, val_w.missing), steps, scale=scale)[1]
-    threshold, on = calibrate_threshold(model, train_w, scale, scores, steps, threshold_cfg)
-    return threshold, f"other data's {on} (rows [{split.train_end}, {split.val_end}) of {len(other)})"
 
 
 def check_trained(summary: dict, threshold: dict) -> None:
