@@ -197,6 +197,14 @@ def read_verified(path: Path, entry: Artifact | FileEntry) -> bytes:
     return data
 
 
+def _retrain_hint(manifest: Manifest, expect: Expectation) -> str:
+    """What to do about a bundle made for another config: an integrator who trained on the README's
+    example (window 32) and runs configs/industrial.yaml (window 64) was told what differs, not how
+    to mend it."""
+    steps = f" `--steps {expect.steps}`" if manifest.steps != int(expect.steps) else ""
+    return f"train it again with this config's values (stad-convert train{steps}) or set them to the bundle's"
+
+
 def check_expectation(manifest: Manifest, expect: Expectation, where: str = "bundle") -> None:
     """Raise BundleError naming every way the bundle differs from what the agent's config needs."""
     diffs = []
@@ -224,7 +232,8 @@ def check_expectation(manifest: Manifest, expect: Expectation, where: str = "bun
         diffs.append(f"topology: bundle {trained!r} (its spatial prior's neighbours), config topology "
                      f"{expect.topology!r}")
     if diffs:
-        raise BundleError(f"{where}: built for a different configuration: " + "; ".join(diffs))
+        raise BundleError(f"{where}: built for a different configuration: " + "; ".join(diffs)
+                          + " — " + _retrain_hint(manifest, expect))
     failed = parity_failures(manifest)
     if failed and set(manifest.artifact_kinds()) <= set(failed):
         raise BundleError(f"{where}: every artifact failed its parity check when the bundle was made "

@@ -21,9 +21,19 @@ PLUGGED = {
 }
 
 
+# Libraries whose log says again, as an ERROR, what the agent says itself in its own words and once
+# per outage: pymodbus logs every failed connect to the PLC as `ERROR pymodbus.logging: Connection to
+# (…) failed` and then `ERROR … Repeating....`, beside the Modbus source's own `modbus H:P unreachable
+# (cannot connect); retrying …` WARNING — an integrator read them as a second, unexplained failure
+# (user6). Shown with --log-level debug.
+QUIETED = ("pymodbus",)
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
 
 
 def load_config(path: str, machine: bool = True):

@@ -1,8 +1,10 @@
-"""`stad-agent listen`: follow the alerts of one node, or of all nodes, from the broker.
+"""`stad-agent listen`: follow the alerts and sensor faults of one node, or of all nodes, from the broker.
 
-Prints each alert event as a readable line (or its raw JSON with --json), shows node status
-changes (online/offline), and drops replayed copies already seen, keyed by (alert_id, seq) (the
-last 100,000 keys: bounded, see RecentKeys).
+Prints each alert event and each sensor-fault event as a readable line (or its raw JSON with
+--json), shows node status changes (online/offline), and drops replayed copies already seen, keyed
+by (alert_id, seq) / (fault_id, seq) (the last 100,000 keys: bounded, see RecentKeys). Faults are
+followed because an operator who follows the README's `listen` otherwise never hears of a stuck
+or dead sensor: the agent publishes them on `…/faults`, not `…/alerts` (user6's walk).
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count once the
 broker was reached); 1 when --count was not reached before --timeout, the broker was never reached
 within --timeout (`listen --timeout 5` is a connectivity check), or the broker refused the credentials;
@@ -50,8 +52,9 @@ def _positive(kind):
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("listen", help="print alerts and node status from the MQTT broker",
-                              description="Follow <prefix>/<site>/<node>/alerts and …/status on a broker; "
-                                          "replayed duplicates are dropped by (alert_id, seq).",
+                              description="Follow <prefix>/<site>/<node>/alerts, …/faults (sensor faults: send a "
+                                          "technician) and …/status on a broker; replayed duplicates are "
+                                          "dropped by (alert_id, seq) and (fault_id, seq).",
                               epilog="Exit status: 0 after --count alert events, after --timeout without "
                                      "--count once the broker was reached, or on Ctrl-C; 1 when --count was not "
                                      "reached within --timeout, the broker was never reached within --timeout, "
@@ -68,8 +71,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cert-file", help="client certificate (mutual TLS)")
     p.add_argument("--key-file", help="client key (mutual TLS)")
     p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT version (default: 5)")
-    p.add_argument("--json", action="store_true", help="print each alert event as one JSON line")
-    p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert event to this file")
+    p.add_argument("--json", action="store_true", help="print each alert and fault event as one JSON line")
+    p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert and fault event to this file "
+                   "(told apart by `event`, as in the agent's jsonl sink)")
     p.add_argument("--count", type=_positive(int), default=None, help="exit after this many alert events")
     p.add_argument("--timeout", type=_positive(float), default=None, help="stop after this many seconds (exit 1 if --count was given and not reached, or the broker was "
                         "never reached)")
@@ -99,17 +103,26 @@ def alert_line(a: dict) -> str:
             f"#{a.get('seq')} score {score} thr {thr} [{a.get('tier')}] top: {tops}{ended}{replayed}")
 
 
+def fault_line(f: dict) -> str:
+    """A sensor fault as one line: what is wrong with which sensor, and the agent's evidence."""
+    summary = (f.get("evidence") or {}).get("summary", "") if isinstance(f.get("evidence"), dict) else ""
+    replayed = " (replayed)" if f.get("replayed") else ""
+    ended = f" ended {f['end']} ({f.get('reason')})" if f.get("event") == "fault_end" else ""
+    return (f"{f.get('ts')} {f.get('site')}/{f.get('node')} {str(f.get('event')).upper():9} {f.get('kind')} "
+            f"{f.get('sensor')} ({f.get('group')}) {f.get('fault_id')}: {summary}{ended}{replayed}")
+
+
 class RecentKeys:
-    """The (alert_id, seq) keys of the last `size` alert events shown, to drop replayed copies. Bounded:
+    """The (kind, alert_id or fault_id, seq) keys of the last `size` events shown, to drop replayed copies. Bounded:
     a console left running for months would otherwise keep every event it ever showed. A replay is
     of what an agent's outbox held (at most its max_events), so the bound only needs to exceed what a
     fleet's outboxes can replay at once; an older copy would be shown again, marked (replayed)."""
 
     def __init__(self, size: int = 100_000):
         self.size = size
-        self._keys: dict[tuple[str, int], None] = {}       # insertion-ordered: the oldest first
+        self._keys: dict[tuple, None] = {}       # insertion-ordered: the oldest first
 
-    def add(self, key: tuple[str, int]) -> bool:
+    def add(self, key: tuple) -> bool:
         """True when the key is new (and now remembered), False for a copy already shown."""
         if key in self._keys:
             return False
@@ -149,8 +162,9 @@ class Listener:
 
     def _subscribe(self, client) -> None:
         self.reached = True
-        client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/status", 1)])
-        log.info("listen: following %s/alerts and %s/status on %s", self.base, self.base, self.reporter.where)
+        client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/faults", 1), (f"{self.base}/status", 1)])
+        log.info("listen: following %s/alerts, %s/faults and %s/status on %s", self.base, self.base, self.base,
+                 self.reporter.where)
 
     def _on_refused(self, reason: str, permanent: bool) -> bool:
         if permanent:           # retrying will not fix it: give up at once (one message, below)
@@ -208,22 +222,25 @@ class Listener:
                 print(f"{iso(time.time())} {node} is {state}", file=sys.stderr if self.args.json else sys.stdout,
                       flush=True)
             return
+        fault = msg.topic.endswith("/faults")
+        what, id_key, line = ("fault", "fault_id", fault_line) if fault else ("alert", "alert_id", alert_line)
         try:
-            # Anyone who may publish on the alerts topic can send anything: what cannot be shown is
+            # Anyone who may publish on these topics can send anything: what cannot be shown is
             # reported and skipped, never a traceback that ends listen.
-            alert = json.loads(msg.payload)
-            key = (alert["alert_id"], alert["seq"])
+            event = json.loads(msg.payload)
+            key = (event[id_key], event["seq"])
             if not isinstance(key[0], str) or isinstance(key[1], bool) or not isinstance(key[1], int):
-                raise TypeError("alert_id is not a string or seq not an integer")
-            raw = json.dumps(alert, separators=(",", ":"))
-            shown = raw if self.args.json else alert_line(alert)
+                raise TypeError(f"{id_key} is not a string or seq not an integer")
+            raw = json.dumps(event, separators=(",", ":"))
+            shown = raw if self.args.json else line(event)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-            log.warning("listen: not an alert event on %s (%s: %s): %r", msg.topic, type(exc).__name__,
-                        str(exc)[:80], msg.payload[:80])
+            log.warning("listen: not %s event on %s (%s: %s): %r", "a fault" if fault else "an alert", msg.topic,
+                        type(exc).__name__, str(exc)[:80], msg.payload[:80])
             return
-        if not self.seen.add(key):
+        if not self.seen.add((what, *key)):
             return
-        self.alerts += 1
+        if not fault:
+            self.alerts += 1        # --count counts alert events
         print(shown, flush=True)
         if self.out:
             self.out.write(raw + "\n")

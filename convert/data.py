@@ -75,6 +75,15 @@ class Series:
         return int(self.ts.shape[0])
 
 
+def _warmup_hint(cfg: AgentConfig) -> str:
+    """A gateway config given to train names its recordings already when it warms up on them: say
+    how to train on those (an integrator ran `stad-convert train` on the gateway's Modbus config)."""
+    if not cfg.warmup.replay:
+        return ""
+    return (f"; this config's warmup.replay names recordings: train on them with a copy of it whose "
+            f"sources are [{{type: replay, path: {cfg.resolve(cfg.warmup.replay)}}}]")
+
+
 def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | None = None,
                      anomalies: str = "none") -> list:
     """The config's sources, adjusted for offline training.
@@ -90,7 +99,7 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | No
         if src.endless:
             raise TrainingError(f"sources[{i}]: a {src.TYPE} source waits for live data and never ends: training "
                                 "reads recordings — a replay source (a file, or a folder of them), a simulate "
-                                "source, or stdin from a file")
+                                "source, or stdin from a file" + _warmup_hint(cfg))
         if isinstance(src, SimulateConfig):
             changes = {"speed": 0.0, "fast_forward_s": 0.0}
             if days is not None:

@@ -84,10 +84,14 @@ def test_alerts_arrive_at_mosquitto_sub_and_listen_and_match_the_schema(tmp_path
     assert {"alert", "fault"} <= {"fault" if "fault_id" in line else line["kind"] for line in written}
     expected = [(e["alert_id"], e["seq"]) for e in written if e.get("kind") == "alert"]
     assert len(expected) > 10
+    faults = [(e["fault_id"], e["seq"]) for e in written if "fault_id" in e]
     assert wait_until(lambda: (tmp_path / "heard.jsonl").exists()
-                      and len(jsonl(tmp_path / "heard.jsonl")) >= len(expected))
+                      and len(jsonl(tmp_path / "heard.jsonl")) >= len(expected) + len(faults))
     assert stop(listen) == 0
-    heard = jsonl(tmp_path / "heard.jsonl")
+    # listen's --out holds the fault events too (from …/faults), told apart by `event`, as the jsonl sink's file
+    heard_faults = [check("fault", e) for e in jsonl(tmp_path / "heard.jsonl") if "fault_id" in e]
+    assert [(e["fault_id"], e["seq"]) for e in heard_faults] == faults
+    heard = [e for e in jsonl(tmp_path / "heard.jsonl") if "fault_id" not in e]
     via_sub = [check_mqtt(topic, payload) for topic, payload in sub.take(len(expected))]
     for event in heard:
         check("alert", event)
