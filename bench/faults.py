@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -201,7 +202,8 @@ def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", lear
             if k >= learn:
                 took[label].append(1e6 * (time.perf_counter() - t0))
     out = {"bench": "faults.py tick-cost", "machine": machine_info(), "scenario": scenario, "learn_ticks": learn,
-           "ticks": ticks, "elapsed_s": round(time.monotonic() - t_start, 1), "variants": {}}
+           "ticks": ticks, "elapsed_s": round(time.monotonic() - t_start, 1),
+           "load_average_at_end": [round(v, 2) for v in os.getloadavg()], "variants": {}}
     for label, us in took.items():
         out["variants"][label] = {"p50_us": round(float(np.percentile(us, 50)), 1),
                                   "p99_us": round(float(np.percentile(us, 99)), 1)}
