@@ -4,6 +4,7 @@
                                    [--learn-like OTHER/traces.json]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
+    python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--out cost.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -14,11 +15,15 @@ labelled events, alert onsets/spans with their origin and top sensors, and fault
 older sensor events). `score` turns traces into figures with agent.evaluate.faults, the same
 scoring `stad-agent evaluate` reports. `cost` times the fault tracker alone (FaultTracker.observe
 per tick, after a learning day, on corridor simulator rows of N sensors) and writes p50 / p99 µs.
+`tick-cost` times the fault tracker and the whole numpy tick (Pipeline.step) at several tick_s on
+the same simulator rows (their times rescaled to the tick: only the config's durations in ticks
+differ, e.g. stuck's flatline_s / tick_s window), every variant interleaved tick by tick.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -162,6 +167,51 @@ def cost(sizes: list[int], ticks: int, scenario: str = "corridor", settings: lis
     return out
 
 
+def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", learn: int = 2880) -> dict:
+    """p50 / p99 µs of FaultTracker.observe and of the numpy tier's Pipeline.step at each tick_s (the
+    shipped fault settings), on one run's simulator rows (30-s ticks, times rescaled to tick_s), after
+    `learn` ticks; the variants timed in a new order each tick, so load hits them alike."""
+    import dataclasses
+    import random
+    import numpy as np
+    from agent.config import from_dict
+    from agent.faults.tracker import FaultTracker
+    from agent.pipeline import Pipeline
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_info
+    base = config_dict(scenario, 0, (learn + ticks) / 120.0 + 1.0)
+    rows = simulated_rows(from_dict(base))[:learn + ticks]
+    variants = []
+    for tick_s in tick_ss:
+        cfg = from_dict({**base, "tick_s": tick_s, "window": {**base["window"], "carry_forward_s": 3 * tick_s},
+                         "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}})
+        scaled = [dataclasses.replace(r, ts=round(r.ts / 30.0) * tick_s) for r in rows]
+        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+        variants.append((f"fault tracker, tick_s {tick_s:g}", tracker.observe, scaled))
+        variants.append((f"whole numpy tick, tick_s {tick_s:g}", Pipeline(cfg).step, scaled))
+    took: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+    order = list(range(len(variants)))
+    rng = random.Random(0)
+    t_start = time.monotonic()
+    for k in range(learn + ticks):
+        rng.shuffle(order)
+        for v in order:
+            label, call, scaled = variants[v]
+            t0 = time.perf_counter()
+            call(scaled[k])
+            if k >= learn:
+                took[label].append(1e6 * (time.perf_counter() - t0))
+    out = {"bench": "faults.py tick-cost", "machine": machine_info(), "scenario": scenario, "learn_ticks": learn,
+           "ticks": ticks, "elapsed_s": round(time.monotonic() - t_start, 1),
+           "load_average_at_end": [round(v, 2) for v in os.getloadavg()], "variants": {}}
+    for label, us in took.items():
+        out["variants"][label] = {"p50_us": round(float(np.percentile(us, 50)), 1),
+                                  "p99_us": round(float(np.percentile(us, 99)), 1)}
+        print(f"{label}: p50 {out['variants'][label]['p50_us']:.0f} µs, p99 {out['variants'][label]['p99_us']:.0f} µs",
+              file=sys.stderr, flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -182,6 +232,12 @@ def main(argv=None) -> int:
     k.add_argument("--scenario", choices=list(SCENARIOS), default="corridor")
     k.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="a config setting, e.g. faults.drift_ramp_s=0")
+    t = sub.add_parser("tick-cost")
+    t.add_argument("--tick-s", type=float, nargs="+", default=[1.0, 0.1, 0.01, 0.001])
+    t.add_argument("--ticks", type=int, default=1000)
+    t.add_argument("--learn", type=int, default=2880)
+    t.add_argument("--scenario", choices=list(SCENARIOS), default="corridor")
+    t.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -198,6 +254,13 @@ def main(argv=None) -> int:
         result = cost(args.sensors, args.ticks, args.scenario, args.set)
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
+    if args.cmd == "tick-cost":
+        result = tick_cost(args.tick_s, args.ticks, args.scenario, args.learn)
+        text = json.dumps(result, indent=2) + "\n"
+        print(text, end="")
+        if args.out:
+            Path(args.out).write_text(text)
         return 0
     if args.cmd == "collect":
         out = Path(args.out)

@@ -345,8 +345,11 @@ def test_a_windows_newest_rows_cost_memory_linear_in_its_size():
     """review14 found bench/fuzz.py's agent killed at 17–22 GB: RecentMean kept over_for's row order
     as one index array per head, size² entries (stuck's ring is flatline_s / tick_s rows: 600 s of
     0.1-s ticks was ~0.3 GB at start-up, 1-ms ticks never started). Now one doubled range sliced per
-    head: building a 3,000-row ring stays within a few times its own rows, and over_for reads, at
-    every head, the ring's newest size − k rows: the same sums as the rows taken newest first."""
+    head: building a 3,000-row ring stays within a few times its own rows. perf39: over_for reads, at
+    every head, the ring's newest size − k rows as the ring's sum less its k oldest rows', each at its
+    lowest — certain under those rows' sum by 1e-9 of it and 1e-12 of the ring's (a running sum's
+    error is a share of the whole ring's), never over it — both on a ring summed whole
+    (7 rows) and on one whose sum is kept running (RecentMean.SMALL + 6 rows)."""
     import tracemalloc
     from agent.faults.rule import RecentMean
     size, n = 3000, 2
@@ -359,17 +362,20 @@ def test_a_windows_newest_rows_cost_memory_linear_in_its_size():
     rows_bytes = size * n * (8 + 1 + 1)           # zeroed, kept, finite
     assert peak < 20 * rows_bytes + 200_000, peak  # the old per-head index: 72 MB here
     rng = np.random.default_rng(5)
-    size, n = 7, 3
-    ring = RecentMean(size, n)
-    pushed = []
-    for step in range(3 * size + 2):               # every head, and the ring wrapped more than once
-        v = rng.random(n)
-        ring.push(np.ones(n, bool), v)
-        pushed.append(v)
-        for k in range(1, size):
-            newest = np.array(pushed[::-1][:size - k])
-            want = np.add.reduce(newest, axis=0)
-            assert ring.over_for(want, k) and not ring.over_for(np.nextafter(want, np.inf), k), (step, k)
+    n = 3
+    for size in (7, RecentMean.SMALL + 6):
+        ring = RecentMean(size, n)
+        assert ring.running == (size > RecentMean.SMALL)
+        pushed = []
+        for step in range(3 * size + 2):               # every head, and the ring wrapped more than once
+            v = rng.random(n)
+            ring.push(np.ones(n, bool), v)
+            pushed.append(v)
+            for k in range(1, size):
+                newest = np.array(pushed[::-1][:size - k])
+                want = np.add.reduce(newest, axis=0)
+                under = want * (1.0 - 1e-9) - 1e-12 * np.add.reduce(np.array(pushed[::-1][:size]), axis=0)
+                assert ring.over_for(under, k) and not ring.over_for(want, k), (size, step, k)
 
 
 def test_drifts_level_and_spread_learned_as_one_array_are_the_two_updates():

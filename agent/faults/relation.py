@@ -167,8 +167,10 @@ class StationRelation:
         n = self.n
         # The departures of the last HISTORY_S, a ring (checkpointed with the log readings' below:
         # a restart blames as the run it continues): what a mate's departure was before its
-        # station's relation moved.
-        self.history = np.zeros((max(int(HISTORY_S / tick_s), 1), m))
+        # station's relation moved. Without a loop station nothing writes or reads it: one row (at
+        # 1-ms ticks HISTORY_S is 1.2 million rows, 61 MB with the log readings' rings, every row
+        # written into each checkpoint as JSON numbers; perf39).
+        self.history = np.zeros((max(int(HISTORY_S / tick_s), 1) if self.trio.size else 1, m))
         self.history_head = 0
         # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
         # beside the departures' (this tick's in it from the start of observe): when a station's

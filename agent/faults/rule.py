@@ -118,88 +118,194 @@ class Held:
 
 class RecentMean:
     """Each sensor's mean over the last `size` ticks of the values pushed where `kept` (a ring of
-    rows): the same bits as keeping the ring with NaN where not kept and summing it with NaN as 0
-    over the count of finite entries, in fewer and smaller numpy calls a tick. The ring is kept
-    with 0 where not kept, so the mean is one reduce; the count of finite entries per sensor is
-    another (of the ring of finite marks, whole numbers: exact), made only when read, and not made
-    at all while the last `size` pushes kept a finite value for every sensor (the usual ring: the
-    count is then `size` everywhere). A kept value is never NaN (the rules push steps between finite
-    readings); it may be ±inf, which is summed, not counted. The head moves by a push or set_rows (or
-    by a whole batch of pushes skipped before `size` pushes, spike.py's _flush: the last `size` pushes
-    then still fill the ring)."""
+    rows): the sum of the finite kept values over their count, ±inf where the ring holds one (NaN
+    where both). Kept values are ≥ 0 or +inf (the rules push sizes of steps) and never NaN. The head
+    moves by a push or set_rows (or by a whole batch of pushes skipped before `size` pushes,
+    spike.py's _flush: the last `size` pushes then still fill the ring). The count of finite entries
+    is kept running (whole numbers: exact), so reading it costs nothing a tick.
+
+    The sum, two ways by the ring's length. Up to SMALL rows (spike's 10, stuck's at ticks of 10 s
+    and more) the ring is summed whole when read: as cheap as the running sum's upkeep, and the same
+    bits as before, whatever was skipped. Longer (stuck's ring is flatline_s / tick_s rows: 600 at
+    1-s ticks, 600,000 at 1-ms ticks, which cost ~50 ms a tick summed whole) the sum is kept running,
+    each push taking the overwritten row out and the new one in, so a tick's cost does not grow with
+    `size`. A running sum of values ≥ 0 is within 2.5·m·u·peak of the real one (m pushes since it was
+    summed exactly, u = 2⁻⁵³, peak its largest value since); every CHECK pushes it is summed again
+    exactly wherever that bound is over TOL of it — when the values collapse (a flatline: the old
+    large steps leave, the sum cancels), and every ~1 / (RESUM × CHECK) pushes otherwise: O(n) a push
+    amortised. Its bits are a function of the pushes alone (a read between two checks that finds the
+    bound over TOL sums the ring for itself), and are checkpointed (sums()), so a tracker restored
+    reads what one that ran on reads. The mean is within TOL of the whole ring's
+    (tests/test_recent_mean.py)."""
+
+    SMALL = 64                      # rows up to which the ring is summed whole when read
+    TOL = 1e-10                     # the running sum's largest relative error when read
+    RESUM = 2.5 * 2.0 ** -53 / TOL  # × m × peak: the running sum's error bound over TOL
+    CHECK = 16                      # pushes between two checks of that bound
 
     def __init__(self, size: int, n: int):
-        self.size, self.head = size, 0
+        self.size, self.head, self.n = size, 0, n
+        self.running = size > self.SMALL
         self.zeroed = np.zeros((size, n))           # the kept values, 0 elsewhere
         self.kept = np.zeros((size, n), bool)
         self.finite = np.zeros((size, n), bool)     # kept and finite: what the mean is over
-        self._count: np.ndarray | None = None       # finite entries per sensor (the sum of `finite`), once read
-        self._full_run = 0                          # pushes in a row that kept a finite value for every sensor
-        self._size_count = np.add.reduce(np.ones((size, n), bool), axis=0)      # `size` everywhere (read-only)
+        self._sum = np.zeros(n)                     # running: the finite entries' sum
+        self._peak = np.zeros(n)                    # its largest value since it was summed exactly
+        self._since = 0                             # pushes since then (m)
+        self._short = np.full(n, size, np.int64)    # entries not finite (size − the count)
+        self._count: np.ndarray | None = None       # size − _short, once read
+        self._infs = 0                              # rows holding a kept ±inf
+        self._pinf = np.zeros(n, np.int64)          # +inf entries per sensor (while _infs)
+        self._ninf = np.zeros(n, np.int64)          # …and -inf
+        self._row_full = [False] * size             # per row: every entry kept and finite
+        self._row_inf = [False] * size              # per row: some kept entry ±inf
+        self._short_rows = size                     # rows not full
+        self._taken = False                         # next_row() took the head row out of the sums
+        self._size_count = np.full(n, size, np.int64)     # `size` everywhere (read-only)
         self._size_count.flags.writeable = False
         # (as float64: the same quotient as by the whole number, without an int → float cast a call)
-        self._size_denom = np.maximum(self._size_count, 1).astype(np.float64)
-        self._row_kept = [False] * size             # per ring row: its `kept` row is all True (not written again)
-        # over_for's row order, the newest row first: for head h the rows h-1, h-2, …, 0, size-1, …, h
-        # are this descending range twice over from index size - h — one slice (a view) a call, in
-        # memory linear in size (one index array per head was size² entries: 0.8 GB at 10,000 ticks)
-        descending = np.arange(size - 1, -1, -1)
-        self._newest_twice = np.concatenate([descending, descending])
+        self._size_denom = np.full(n, float(max(size, 1)))
 
     def next_row(self) -> np.ndarray:
-        """The ring row the next push writes: a caller that keeps every sensor may compute the
-        values into it and push them as `push(kept, None)` (no copy)."""
+        """The ring row the next push writes, taken out of the running sums: the caller computes
+        every sensor's value into it and pushes them next as `push(kept, None)` (no copy)."""
+        self._take(self.head)
+        self._taken = True
         return self.zeroed[self.head]
+
+    def _take(self, h: int) -> None:
+        """Row h's entries out of the running sum and the counts (before it is written)."""
+        if self._row_inf[h]:
+            row = self.zeroed[h]
+            if self.running:
+                self._sum -= fnp.where(self.finite[h], row, 0.0)
+            self._pinf -= row == np.inf
+            self._ninf -= row == -np.inf
+            self._infs -= 1
+            self._row_inf[h] = False
+        elif self.running:
+            self._sum -= self.zeroed[h]
+        if not self._row_full[h]:       # its entries not finite out of _short: − (1 − finite)
+            self._short += self.finite[h]
+            self._short -= 1
+            self._row_full[h] = True    # (until the push: a row not full marks itself again)
+            self._short_rows -= 1
 
     def push(self, kept: np.ndarray, value: np.ndarray | None) -> None:
         """`value` None: next_row() already holds the values (every sensor kept)."""
-        h = self.head
-        n = kept.size
+        h, n = self.head, self.n
+        if self._taken:
+            self._taken = False
+        else:
+            self._take(h)
+        row = self.zeroed[h]
         if fnp.count_nonzero(kept) == n:        # (every sensor kept: the where and the & pick every entry)
-            if value is None:
-                value = self.zeroed[h]
-            else:
-                self.zeroed[h] = value
-            np.isfinite(value, out=self.finite[h])
-            if not self._row_kept[h]:
-                self.kept[h] = True
-                self._row_kept[h] = True
+            if value is not None:
+                row[...] = value
+            finite = self.finite[h]
+            np.isfinite(row, out=finite)
+            self.kept[h] = True
         else:
             assert value is not None, "push(kept, None) needs every sensor kept"
-            self.zeroed[h] = fnp.where(kept, value, 0.0)
-            self.finite[h] = kept & np.isfinite(value)
+            self.zeroed[h] = row = fnp.where(kept, value, 0.0)
+            self.finite[h] = finite = kept & np.isfinite(value)
             self.kept[h] = kept
-            self._row_kept[h] = False
-        self._full_run = self._full_run + 1 if fnp.count_nonzero(self.finite[h]) == n else 0
+        if fnp.count_nonzero(finite) == n:      # (the usual row: every entry finite)
+            if self.running:
+                self._sum += row
+        else:                                   # its entries not finite into _short: + (1 − finite)
+            self._short -= finite
+            self._short += 1
+            self._short_rows += 1
+            self._row_full[h] = False
+            if fnp.count_nonzero(kept & ~finite):     # (kept, not finite: ±inf)
+                self._pinf += row == np.inf
+                self._ninf += row == -np.inf
+                self._infs += 1
+                self._row_inf[h] = True
+                if self.running:
+                    self._sum += fnp.where(finite, row, 0.0)
+            elif self.running:
+                self._sum += row
         self._count = None
         self.head = (h + 1) % self.size
+        if self.running:
+            np.maximum(self._peak, self._sum, out=self._peak)
+            self._since += 1
+            if not self._since % self.CHECK and not self._within():
+                self._sum = self._whole()
+                self._peak = self._sum.copy()
+                self._since = 0
+
+    def _within(self) -> bool:
+        """The running sum is within TOL of the real one for every sensor (a sum or bound that is not
+        a number compares False)."""
+        return not self._since or fnp.count_nonzero(self._sum - self._peak * (self._since * self.RESUM) >= 0) == self.n
+
+    def _whole(self) -> np.ndarray:
+        """The finite entries' sum: the whole ring's reduce (the non-finite entries as 0)."""
+        return np.add.reduce(self.zeroed if not self._infs else fnp.where(self.finite, self.zeroed, 0.0), axis=0)
 
     def seen(self) -> np.ndarray:
         """Finite entries per sensor (do not write to it)."""
         if self._count is None:
-            self._count = self._size_count if self.all_seen else np.add.reduce(self.finite, axis=0)
+            self._count = self._size_count if not self._short_rows else self.size - self._short
         return self._count
 
     @property
     def all_seen(self) -> bool:
         """Every entry of the ring kept and finite: seen() is `size` for every sensor."""
-        return self._full_run >= self.size
+        return not self._short_rows
 
     def mean(self) -> np.ndarray:
-        if self.all_seen:       # (max(size, 1), computed once)
-            return np.add.reduce(self.zeroed, axis=0) / self._size_denom
-        return np.add.reduce(self.zeroed, axis=0) / np.maximum(self.seen(), 1)
+        denom = self._size_denom if not self._short_rows else np.maximum(self.seen(), 1)
+        if not self.running:        # (±inf summed in: inf, or NaN with both)
+            return np.add.reduce(self.zeroed, axis=0) / denom
+        out = (self._sum if self._within() else self._whole()) / denom
+        if self._infs:
+            with np.errstate(invalid="ignore"):
+                pos, neg = self._pinf > 0, self._ninf > 0
+                out = fnp.where(pos & neg, np.nan, fnp.where(pos, np.inf, fnp.where(neg, -np.inf, out)))
+        return out
 
     def over_for(self, total: np.ndarray, pushes: int) -> bool:
-        """Whether every sensor's sum of kept values is certain to stay over `total` (a sensor whose
-        total is NaN: never) for `pushes` (< size) further pushes, whatever they push, when every
-        kept value is ≥ 0 (or +inf): after them the ring still holds its size − pushes newest rows,
-        and a sum of non-negative terms is never below the sum of some of them (nor, then, is the
-        ring's sum now). Those rows' sum is a float sum of fewer than `size` terms, within size·2⁻⁵³
-        of the real one: the caller's total carries the margin (stuck.py's _lowest_changed: 1e-11)."""
-        start = self.size - self.head
-        rows = self._newest_twice[start:start + self.size - pushes]
-        return fnp.count_nonzero(np.add.reduce(self.zeroed[rows], axis=0) >= total) == total.size
+        """Whether every sensor's real sum of kept values is certain to stay over `total` (a sensor
+        whose total is NaN: never) for `pushes` (< size) further pushes, whatever they push: after
+        them the ring still holds its size − pushes newest rows, and a sum of terms ≥ 0 is never below
+        the sum of some of them. Those rows' sum is the ring's less the `pushes` oldest rows', each
+        taken at its lowest: the ring's sum less its error bound (running; summed whole: that float
+        sum's, n terms ≥ 0 in order, within (size − 1)·u of it), the oldest rows' float sum plus
+        theirs. A +inf among the oldest rows: not certain. Reads `pushes` rows, once in `pushes`
+        ticks (stuck's screen), O(n) a tick."""
+        h, end, u = self.head, self.head + pushes, 2.0 ** -53
+        oldest = np.add.reduce(self.zeroed[h:end], axis=0)
+        if end > self.size:
+            oldest = oldest + np.add.reduce(self.zeroed[:end - self.size], axis=0)
+        if self.running:
+            ring = self._sum - self._peak * (u * (2.5 * self._since + 4.0))
+        else:
+            whole = np.add.reduce(self.zeroed, axis=0)
+            ring = whole * (1.0 - u * (self.size + 4.0))
+        if self._infs:          # (an inf among the oldest rows less an inf in the ring: NaN, not certain)
+            with np.errstate(invalid="ignore"):
+                low = ring - oldest * (1.0 + u * (pushes + 4.0))
+        else:
+            low = ring - oldest * (1.0 + u * (pushes + 4.0))
+        return fnp.count_nonzero(low >= total) == total.size
+
+    def sums(self) -> dict:
+        """The running sum as it stands (checkpoint form, beside rows()): restored with it, the ring
+        reads the same means, to the bit, as the one that ran on."""
+        return {"sum": self._sum.tolist(), "peak": self._peak.tolist(), "since": self._since}
+
+    def set_sums(self, state: dict | None) -> None:
+        """sums()'s form, after set_rows; None, another length, or a value not finite (a checkpoint
+        from before running sums, or a sum past the float range): the exact sum set_rows made stands."""
+        if not self.running or not state or len(state.get("sum", ())) != self.n or len(state.get("peak", ())) != self.n:
+            return
+        total, peak = np.array(state["sum"], float), np.array(state["peak"], float)
+        if fnp.count_nonzero(np.isfinite(total) & np.isfinite(peak)) == self.n:
+            self._sum, self._peak, self._since = total, peak, int(state["since"])
 
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""
@@ -209,9 +315,18 @@ class RecentMean:
         self.kept[:] = ~np.isnan(rows)
         self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
         self.finite[:] = np.isfinite(rows)
-        self._row_kept = [bool(fnp.count_nonzero(k) == k.size) for k in self.kept]
+        self._row_full = [bool(fnp.count_nonzero(f) == f.size) for f in self.finite]
+        self._row_inf = [bool(fnp.count_nonzero(k & ~f)) for k, f in zip(self.kept, self.finite)]
+        self._short_rows = self._row_full.count(False)
+        self._short = self.size - np.add.reduce(self.finite, axis=0).astype(np.int64)
+        self._infs = self._row_inf.count(True)
+        self._pinf = np.add.reduce(self.zeroed == np.inf, axis=0).astype(np.int64)
+        self._ninf = np.add.reduce(self.zeroed == -np.inf, axis=0).astype(np.int64)
+        self._sum = self._whole() if self.running else np.zeros(self.n)
+        self._peak = self._sum.copy()
+        self._since = 0
         self._count = None
-        self._full_run = 0          # (counted again from the next push)
+        self._taken = False
         self.head = head
 
 

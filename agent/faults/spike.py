@@ -214,6 +214,7 @@ class Spike:
         self._flush()
         return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.recent.head,
                 "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.rows().tolist()],
+                "recent_sums": self.recent.sums(),
                 "kept": [[v if np.isfinite(v) else None for v in a.tolist()]
                          for a in (self.kept_from, self.kept_jump, self.kept_until)]}
 
@@ -224,6 +225,7 @@ class Spike:
         self.seen_before = seen
         rows = np.array([[np.nan if v is None else v for v in r] for r in state["recent"]], float)
         self.recent.set_rows(rows.reshape(self.recent.zeroed.shape), int(state["head"]))
+        self.recent.set_sums(state.get("recent_sums"))
         self._waiting = 0
         if "kept" in state:             # (a checkpoint from before it: nothing kept)
             for a, saved, none in zip((self.kept_from, self.kept_jump, self.kept_until), state["kept"],

@@ -197,13 +197,13 @@ class Stuck:
         self._lowest_known = np.isfinite(self.lowest)
         self._all_lowest_known = fnp.count_nonzero(self._lowest_known) == self.lowest.size
         self._lowest_flat = self.lowest / FLAT_MARGIN
-        # The screen's total (observe): a window whose kept sum is certainly over lowest × its length
-        # has a mean at or above lowest (mean() divides by at most the length). "Certainly": over it by
-        # 1e-11 of it, far above the rounding of a float sum of the window (each term ≥ 0: within its
-        # length × 2⁻⁵³ of the real sum), and by 1e-300 (the product and the mean's quotient may be
-        # subnormal, rounded by up to 2⁻¹⁰⁷⁵ whatever their size). Not finite (lowest unknown, or past
-        # the float range): NaN, never over.
-        total = self.lowest * (self.flat_ticks * (1.0 + 1e-11)) + 1e-300
+        # The screen's total (observe): a window whose real kept sum is certainly over lowest × its
+        # length (RecentMean.over_for) has a mean read at or above lowest (mean() divides by at most the
+        # length). Over it by 1e-9 of it, ten times the running sum's error when mean() reads it
+        # (RecentMean.TOL), and by 1e-300 (the product and the mean's quotient may be subnormal, rounded
+        # by up to 2⁻¹⁰⁷⁵ whatever their size). Not finite (lowest unknown, or past the float range):
+        # NaN, never over.
+        total = self.lowest * (self.flat_ticks * (1.0 + 1e-9)) + 1e-300
         self._lowest_sum = fnp.where(np.isfinite(total), total, np.nan)
 
     def _p(self) -> np.ndarray:
@@ -227,7 +227,8 @@ class Stuck:
         return {"held": self.held.state(), "head": self.steps.head, "p_run": p_run.tolist(),
                 "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_count": self.repeat_count.tolist(),
                 "cont": self.cont.tolist(), "cont_count": self.cont_count.tolist(), "lowest": [None if np.isinf(v) else v for v in self.lowest.tolist()],
-                "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.rows().tolist()]}
+                "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.rows().tolist()],
+                "steps_sums": self.steps.sums()}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -246,3 +247,4 @@ class Stuck:
         steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
         if steps.shape == self.steps.zeroed.shape:       # else a window of another length: start it over
             self.steps.set_rows(steps, int(state["head"]))
+            self.steps.set_sums(state.get("steps_sums"))
