@@ -457,6 +457,7 @@ def format_summary(s: dict) -> str:
     moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
     unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
                           if st["failed"])
+    unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
@@ -464,4 +465,5 @@ def format_summary(s: dict) -> str:
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
             + (f"events sinks could not write: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
+            + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
             + f"stopped: {s['exit_reason']}")
