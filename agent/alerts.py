@@ -8,7 +8,8 @@
 - cool-down: `cooldown_ticks` after an end before a new alert may open; exceedances in it are
   counted as suppressed (a persisting anomaly opens as soon as the cool-down is over);
 - restart: an alert open when the agent died or was stopped (SIGTERM: agent/service.py leaves it
-  open) is continued by the restarted one under the same alert_id and seq (agent/checkpoint.py); its first event after the restart says how many seconds
+  open) is continued by the restarted one under the same alert_id and seq (agent/resume.py, from
+  the checkpoint and the alert journal); its first event after the restart says how many seconds
   of data the restored state did not see (`gap_s`), and comes at the first tick still above the
   threshold. When that gap is longer than the window, it ends with reason `restart`.
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`

@@ -53,7 +53,7 @@ class IntakeQueue:
         self._cond = threading.Condition()
         self.blocked = 0            # records whose source had to wait for room
         self.blocked_s = 0.0        # how long sources waited in all
-        self.dropped_at_stop = 0    # records still waiting for room when the agent stopped
+        self.dropped_at_stop = 0    # records offered once the stop was set, or left queued at the close
         self.peak_records = 0
         self.peak_bytes = 0
 
@@ -104,21 +104,15 @@ class IntakeQueue:
             self._cond.notify_all()
             return item
 
-    def waiting(self) -> list:
-        """Every item queued now, oldest first, taken out (never waits)."""
+    def discard_rest(self) -> int:
+        """After the sources are closed: drop what is still queued, counting its records (not the
+        loop's markers) as `dropped_at_stop`; how many."""
         with self._cond:
-            items = [item for item, _ in self._items]
+            dropped = sum(1 for item, _ in self._items if isinstance(item, Record))
             self._items.clear()
             self._bytes = 0
-            self._cond.notify_all()
-            return items
-
-    def discard_rest(self) -> int:
-        """After the sources are closed: drop what is still queued (`waiting`), counting its records
-        (not the loop's markers) as `dropped_at_stop`; how many."""
-        with self._cond:
-            dropped = sum(1 for item in self.waiting() if isinstance(item, Record))
             self.dropped_at_stop += dropped
+            self._cond.notify_all()
             return dropped
 
     def stats(self) -> dict:

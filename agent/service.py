@@ -176,6 +176,20 @@ class Agent(Resume, Delivery):
             self.notifier.stopping(f"stopping: {reason}")
 
     def run(self) -> dict:
+        """Start the sources, run the loop until the input ends, --max-ticks, `stop` or an error, then
+        close everything down (`_close`); the summary."""
+        self._start()
+        clean = False
+        try:
+            self._loop()
+            clean = True
+        finally:
+            self._close(clean)
+        return self.summary()
+
+    def _start(self) -> None:
+        """SIGHUP answered (a reload and the config file's check, the loop woken), the banner, the
+        source threads started, READY."""
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGHUP, lambda signum, frame: (self.hotswap.request("SIGHUP"),
                                                                 self.config_watch.request(),
@@ -192,77 +206,78 @@ class Agent(Resume, Delivery):
         else:
             state = f"warming up ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)"
         self.notifier.ready(f"running: tier={self.pipeline.chain.tier} {state}")
+
+    def _loop(self) -> None:
+        """One record (or a wake-up, or the wait's end) a turn, then what is due between ticks: a
+        reload, operator feedback, the config file's check, health, the checkpoint."""
         live = any(s.live for s in self.sources)
         ended = 0
         last_health = 0.0
-        try:
-            while not self.stop_event.is_set():
-                self.notifier.ping()
-                item = self.queue.get(timeout=0.5)
-                if item is _END:
-                    ended += 1
-                    if ended == len(self.sources):
-                        self._process(self.aligner.flush_all())
-                        self.exit_reason = self.exit_reason or "input ended"
-                        self.data_over = True
-                        break
-                    continue
-                if item is _WAKE:
-                    item = None
-                ticks = self.pipeline.ticks
-                self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
-                if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
-                    self.hotswap.idle(self.pipeline.warm)
-                self._answer_feedback()
-                self.config_watch.poll()
-                now = time.monotonic()
-                if now - last_health >= HEALTH_EVERY_S:
-                    last_health = now
-                    self._retry_journals()
-                    self._health()
-                # After a swap at once (the checkpoint names the bundle); a write that fails is tried
-                # again at checkpoint_s — every turn, on a full disk, slowed the loop to a record per write.
-                if now >= self._next_checkpoint or self.hotswap.current != self._checkpoint_tried_for:
-                    self._next_checkpoint = now + self.cfg.checkpoint_s
-                    if self.pipeline.ticks:         # (before the first tick there is nothing to write)
-                        self._checkpoint_tried_for = self.hotswap.current
-                    self.save_checkpoint()
-            else:
-                # A clean stop (signal, stop()): the records the sources had already handed over and
-                # the ticks still open for late samples are scored too, up to --max-ticks, which asked
-                # for exactly that many (a signal may come a few records before it).
-                while not self._max_ticks_reached() and (item := self.queue.get(timeout=0)) is not None:
-                    if item is not _END and item is not _WAKE:
-                        self._intake(item, None)
-                if not self._max_ticks_reached():
+        while not self.stop_event.is_set():
+            self.notifier.ping()
+            item = self.queue.get(timeout=0.5)
+            if item is _END:
+                ended += 1
+                if ended == len(self.sources):
                     self._process(self.aligner.flush_all())
-            clean = True
-        except BaseException:
-            clean = False
-            raise
-        finally:
-            self.notifier.stopping(f"stopping: {self.exit_reason or 'error'}")
-            self.stop_event.set()
-            for s in self.sources:
-                s.close()
-            self._say_unscored(self.queue.discard_rest(), clean)
-            self._at_stop()
-            if clean:
+                    self.exit_reason = self.exit_reason or "input ended"
+                    self.data_over = True
+                    return
+                continue
+            if item is _WAKE:
+                item = None
+            ticks = self.pipeline.ticks
+            self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
+            if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
+                self.hotswap.idle(self.pipeline.warm)
+            self._answer_feedback()
+            self.config_watch.poll()
+            now = time.monotonic()
+            if now - last_health >= HEALTH_EVERY_S:
+                last_health = now
+                self._retry_journals()
+                self._health()
+            # After a swap at once (the checkpoint names the bundle); a write that fails is tried
+            # again at checkpoint_s — every turn, on a full disk, slowed the loop to a record per write.
+            if now >= self._next_checkpoint or self.hotswap.current != self._checkpoint_tried_for:
+                self._next_checkpoint = now + self.cfg.checkpoint_s
+                if self.pipeline.ticks:         # (before the first tick there is nothing to write)
+                    self._checkpoint_tried_for = self.hotswap.current
                 self.save_checkpoint()
-            self._retry_journals()
-            self._health()
-            for sink in self.sinks:
-                try:
-                    sink.close()
-                except Exception:  # noqa: BLE001
-                    log.exception("sink %s failed to close", sink.TYPE)
-            if self.metrics is not None:
-                self.metrics.close()
-            self.journal.close()
-            self.fault_journal.close()
-            self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
-            self.state_lock.release()
-        return self.summary()
+        # A clean stop (signal, stop()): the records the sources had already handed over and the
+        # ticks still open for late samples are scored too, up to --max-ticks, which asked for
+        # exactly that many (a signal may come a few records before it).
+        while not self._max_ticks_reached() and (item := self.queue.get(timeout=0)) is not None:
+            if item is not _END and item is not _WAKE:
+                self._intake(item, None)
+        if not self._max_ticks_reached():
+            self._process(self.aligner.flush_all())
+
+    def _close(self, clean: bool) -> None:
+        """The stop, `clean` or on an error: the sources closed, what they had queued counted, open
+        alerts and faults ended or left for the next start (`_at_stop`), the final checkpoint (a clean
+        stop's), journals and health, the sinks closed, the state directory's lock let go."""
+        self.notifier.stopping(f"stopping: {self.exit_reason or 'error'}")
+        self.stop_event.set()
+        for s in self.sources:
+            s.close()
+        self._say_unscored(self.queue.discard_rest(), clean)
+        self._at_stop()
+        if clean:
+            self.save_checkpoint()
+        self._retry_journals()
+        self._health()
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception:  # noqa: BLE001
+                log.exception("sink %s failed to close", sink.TYPE)
+        if self.metrics is not None:
+            self.metrics.close()
+        self.journal.close()
+        self.fault_journal.close()
+        self.notifier.status(f"stopped: {self.exit_reason or 'error'}; sinks closed")
+        self.state_lock.release()
 
     def _max_ticks_reached(self) -> bool:
         return bool(self.max_ticks) and self.pipeline.ticks >= self.max_ticks
@@ -442,6 +457,7 @@ def format_summary(s: dict) -> str:
     moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
     unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
                           if st["failed"])
+    unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
             f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
@@ -449,4 +465,5 @@ def format_summary(s: dict) -> str:
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
             + (f"events sinks could not write: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
+            + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
             + f"stopped: {s['exit_reason']}")

@@ -87,7 +87,9 @@ def test_the_journal_event_in_the_rotated_file_is_not_written_again(tmp_path, mo
     assert len(keys) == len(set(keys)), f"written in both files: {sorted(set(k for k in keys if keys.count(k) > 1))}"
     check_alert_stream(before + after)          # and nothing missing: seq without a gap, one end
     text = second.stderr()
-    assert "is in alerts.jsonl.1 (the file was rotated since it was written); not written again" in text, text[-3000:]
+    # said once (review15: twice on 018ff60, by recover and again by unjournaled at the same start)
+    assert text.count("is in alerts.jsonl.1 (the file was rotated since it was written); not written again") == 1, \
+        text[-3000:]
     assert "Traceback" not in text
 
 

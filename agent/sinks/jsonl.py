@@ -147,9 +147,10 @@ class JsonlSink(Sink):
             log.error("cannot read the last %s lines of %s: %s", key.split("_")[0], path, exc)
         return found
 
-    def _recent_alerts(self, key: tuple[str, int] | None) -> list[dict]:
+    def _recent_alerts(self, key: tuple[str, int] | None, say: bool = False) -> list[dict]:
         """The last RECOVER_LOOKBACK alert lines, newest first; when `key` (the journal's) is not among
-        them and the file holds fewer, continued into the file it was last rotated to."""
+        them and the file holds fewer, continued into the file it was last rotated to — said when `say`
+        (by recover; unjournaled, called after it at the same start, reads the same lines)."""
         recent = self._last_lines(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK)
         if key is None or key in _keys(recent, "alert_id") or len(recent) >= RECOVER_LOOKBACK:
             return recent
@@ -157,14 +158,14 @@ class JsonlSink(Sink):
         if rotated is None:
             return recent
         older = self._last_lines(b'"kind":"alert"', "alert_id", RECOVER_LOOKBACK - len(recent), rotated)
-        if key in _keys(older, "alert_id"):
+        if say and key in _keys(older, "alert_id"):
             log.info("%s: alert event %s #%d, the last one decided before the last stop, is in %s (the file was "
                      "rotated since it was written); not written again", self.path, *key, rotated.name)
         return recent + older
 
     def recover(self, event: AlertEvent) -> None:
         key = (event.alert_id, event.seq)
-        recent = _keys(self._recent_alerts(key), "alert_id")    # newest first
+        recent = _keys(self._recent_alerts(key, say=True), "alert_id")    # newest first
         if key not in recent:
             log.info("%s: writing alert event %s #%d, decided before the last stop but not written",
                      self.path, event.alert_id, event.seq)
