@@ -27,7 +27,12 @@ beyond it counted as `max_events`; `held` in stats() — one line is logged when
 failing and one when it works again, and every add() tries again, storing the held events first,
 in their order, as replays — so it recovers by itself when space returns and the broker still
 gets every event. (Counting them as dropped at once, as before, lost every alert raised while a
-full disk lasted, even when the agent ran on until space returned.) Held events are also kept in
+full disk lasted, even when the agent ran on until space returned.) Held events are sent from
+memory meanwhile: pending() gives them after the stored ones, under ids above any SQLite row id
+(HELD_ID_BASE), and an acknowledged one is forgotten, never stored — a full state disk must not keep
+an incident from a control room whose broker is up (before, held events waited for space or the next
+start). When held events are stored after all, `held_moved` counts it: the sink starts again from the
+oldest stored event, and what it had in flight goes out again as replays. Held events are also kept in
 `<file>.held` (agent/held_file.py: space reserved while the disk had room), so a stop, a crash or a
 kill -9 on the still-full disk loses none that fit: the next start stores them and counts the rest
 as `not_stored`. Only without a held file (a disk full before it could be made) are events still
@@ -65,6 +70,7 @@ LOG_FIRST_DROPS = 5
 WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
 CORRUPT_CODES = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
+HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row id, in their order
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
 _SCHEMA = """
@@ -118,6 +124,10 @@ class Outbox:
         self.recovered = 0
         self._held: list[tuple] = []            # rows waiting for a file to take them (saved from a corrupt
         self._held_said = False                 # outbox, or added while storing failed); the line saying so
+        self._held_ids: list[int] = []          # each held row's id for pending() (HELD_ID_BASE and up)
+        self._held_replay: set[int] = set()     # held rows that go out as replays
+        self._next_held_id = HELD_ID_BASE
+        self.held_moved = 0                     # times held rows were stored (their ids changed)
         self._quarantined = False               # a corrupt outbox was moved aside this life
         self._held_file = HeldFile(Path(f"{self.path}.held"))     # the held rows, kept where a kill -9 leaves them
         self._held_bounded = 0                  # held rows dropped for max_events, not counted on disk yet
@@ -143,7 +153,7 @@ class Outbox:
         if self._db is not None:
             return True
         if self.path.exists() and not self._readable():
-            self._hold(self._quarantine())
+            self._hold(self._quarantine(), replay=True)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -174,16 +184,43 @@ class Outbox:
             self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
         return True
 
-    def _hold(self, rows: list[tuple]) -> None:
-        """Keep (created, alert_id, seq, kind, payload) rows until a file takes them: the newest
-        max_events, the older ones counted as dropped for max_events as the outbox itself would drop them."""
-        rows = self._held + rows
+    def _hold(self, rows: list[tuple], replay: bool) -> None:
+        """Keep (created, alert_id, seq, kind, payload) rows until a file takes them (sent meanwhile,
+        as replays if `replay`): the newest max_events, the older ones counted as dropped for max_events
+        as the outbox itself would drop them."""
+        ids = list(range(self._next_held_id, self._next_held_id + len(rows)))
+        self._next_held_id += len(rows)
+        if replay:
+            self._held_replay.update(ids)
+        rows, ids = self._held + rows, self._held_ids + ids
         if len(rows) > self.max_events:
-            self._count("max_events", len(rows) - self.max_events)
-            self._held_bounded += len(rows) - self.max_events
-            rows = rows[len(rows) - self.max_events:]
-        self._held = rows
-        self._held_file.write(rows, self._held_bounded, sync=self.sync == "FULL", not_stored=self._held_not_stored)
+            over = len(rows) - self.max_events
+            self._count("max_events", over)
+            self._held_bounded += over
+            self._held_replay.difference_update(ids[:over])
+            self._handed.difference_update(ids[:over])
+            rows, ids = rows[over:], ids[over:]
+        self._held, self._held_ids = rows, ids
+        self._keep_held()
+
+    def _keep_held(self) -> None:
+        """The held rows and counts into the held file, as they are now."""
+        self._held_file.write(self._held, self._held_bounded, sync=self.sync == "FULL",
+                              not_stored=self._held_not_stored)
+
+    def _forget_held(self, row_ids: set[int], reason: str | None = None) -> None:
+        """Held rows the broker has (or refused: counted under `reason`): never stored."""
+        keep = [i not in row_ids for i in self._held_ids]
+        gone = len(keep) - sum(keep)
+        self._handed.difference_update(row_ids)
+        self._held_replay.difference_update(row_ids)
+        if not gone:
+            return                              # stored meanwhile: the stored copies are sent again
+        self._held = [r for r, k in zip(self._held, keep) if k]
+        self._held_ids = [i for i, k in zip(self._held_ids, keep) if k]
+        if reason is not None:
+            self._count(reason, gone)
+        self._keep_held()
 
     @property
     def _holding(self) -> bool:
@@ -210,7 +247,7 @@ class Outbox:
         # Counted in memory only: the file keeps them until a commit stores them, so that a second
         # kill -9 before the disk takes anything loses neither the rows nor their counts.
         self._held_not_stored, self._held_bounded = not_kept, bounded
-        self._hold(rows)
+        self._hold(rows, replay=True)
         lost = ", ".join(f"{reason} {n}" for reason, n in (("not_stored", not_kept), ("max_events", bounded)) if n)
         log.error("outbox %s: the last run stopped without storing %d event(s) it held in memory (its disk was "
                   "full); %d kept in %s are sent now, as replays%s", self.path, len(rows) + not_kept + bounded,
@@ -220,6 +257,7 @@ class Outbox:
     def _store_held(self) -> None:
         """The held rows into the open file, as replays; kept held when it refuses them."""
         held, self._held = self._held, []
+        ids, self._held_ids = self._held_ids, []
         counts = self._held_bounded, self._held_not_stored          # stored with the rows, in one commit
         self._held_bounded = self._held_not_stored = 0
         self._drops_unsaved = self._drops_unsaved or any(counts)
@@ -227,10 +265,14 @@ class Outbox:
             "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
             held).rowcount)
         if added is None:
-            self._held = held
+            self._held, self._held_ids = held, ids
             self._held_bounded, self._held_not_stored = counts
             self._say_held()
             return
+        self._handed.difference_update(ids)
+        self._held_replay.clear()
+        if held:
+            self.held_moved += 1
         self._depth += added
         self.recovered += added
         self._held_file.clear(sync=self.sync == "FULL")
@@ -309,8 +351,8 @@ class Outbox:
         problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
         if problem != self.problem:
             log.error("outbox %s: cannot store alert events (%s); each one that cannot be kept is held in "
-                      "memory (at most max_events %d) and stored when it works again (a stop meanwhile counts "
-                      "them as not_stored)", self.path, problem, self.max_events)
+                      "memory (at most max_events %d), sent from memory meanwhile, and stored when it works "
+                      "again unless the broker has them by then", self.path, problem, self.max_events)
         self.problem = problem
 
     def _worked(self) -> None:
@@ -367,7 +409,7 @@ class Outbox:
             else:
                 self._open_alert = alert_id
             if row is None:
-                self._hold([(self.clock(), alert_id, seq, kind, payload)])
+                self._hold([(self.clock(), alert_id, seq, kind, payload)], replay=replay)
                 self._held_said = True      # _failed said it
                 return None
             self._depth += 1
@@ -377,8 +419,10 @@ class Outbox:
             return row
 
     def has(self, alert_id: str, seq: int) -> bool:
-        """Whether an event of this alert and seq is stored and not acknowledged."""
+        """Whether an event of this alert and seq is stored (or held) and not acknowledged."""
         with self._lock:
+            if any(r[1] == alert_id and r[2] == seq for r in self._held):
+                return True
             if self._db is None:
                 return False
             try:
@@ -392,6 +436,10 @@ class Outbox:
     def ack(self, *row_ids: int) -> None:
         """The broker has them: forget them (one transaction for all)."""
         with self._lock:
+            held = {i for i in row_ids if i >= HELD_ID_BASE}
+            if held:
+                self._forget_held(held)
+                row_ids = tuple(i for i in row_ids if i < HELD_ID_BASE)
             for row_id in row_ids:
                 self._handed.discard(row_id)
             self._acked.update(row_ids)
@@ -400,6 +448,9 @@ class Outbox:
     def drop(self, row_id: int, reason: str) -> None:
         """Forget an event the broker answered with a failure; counted under `reason`."""
         with self._lock:
+            if row_id >= HELD_ID_BASE:
+                self._forget_held({row_id}, reason)
+                return
             self._handed.discard(row_id)
             self._delete([row_id], reason)
 
@@ -414,19 +465,25 @@ class Outbox:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def pending(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
-        """Events with an id above `after`, oldest first (acknowledged ones not yet deleted left out);
-        events past max_age_s are dropped first (counted), so none is sent older than the bound — also
-        after an outage with no new event, and between add()'s looks every EXPIRE_EVERY_S."""
+    def pending(self, after: int = 0, limit: int = 100, held_after: int = 0) -> list[StoredEvent]:
+        """Stored events with an id above `after`, oldest first (acknowledged ones not yet deleted left
+        out), then the held ones with an id above `held_after` (a stored event added once the held ones
+        are gone has a lower id than theirs: a sink keeps the two cursors apart); stored events past max_age_s are dropped first (counted), so none is sent
+        older than the bound — also after an outage with no new event, and between add()'s looks every
+        EXPIRE_EVERY_S."""
         with self._lock:
-            if self._db is None:
-                return []
-            rows = self._pending_rows(after, limit)
-            cutoff = self.clock() - self.max_age_s
-            if any(r[6] < cutoff and r[0] not in self._handed for r in rows):
-                self._expire(force=True)
+            rows = []
+            if self._db is not None:
                 rows = self._pending_rows(after, limit)
-        return [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+                cutoff = self.clock() - self.max_age_s
+                if any(r[6] < cutoff and r[0] not in self._handed for r in rows):
+                    self._expire(force=True)
+                    rows = self._pending_rows(after, limit)
+            events = [StoredEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+            if len(events) < limit and self._held:
+                events += [StoredEvent(i, r[1], r[2], r[4], i in self._held_replay, r[3])
+                           for i, r in zip(self._held_ids, self._held) if i > held_after][:limit - len(events)]
+        return events
 
     def _pending_rows(self, after: int, limit: int) -> list[tuple]:
         try:
@@ -447,6 +504,7 @@ class Outbox:
         """The connection went away: everything not acknowledged goes out again, as a replay."""
         with self._lock:
             self._handed.clear()
+            self._held_replay.update(self._held_ids)
             self._flush_acks()
             self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
 
@@ -525,7 +583,8 @@ class Outbox:
 
     @property
     def depth(self) -> int:
-        return self._depth - len(self._acked)
+        """Events waiting for the broker's acknowledgement: stored or held."""
+        return self._depth - len(self._acked) + len(self._held)
 
     @property
     def in_flight(self) -> int:
@@ -541,14 +600,16 @@ class Outbox:
                     "held": len(self._held)}
 
     def _oldest_age(self) -> float | None:
-        """Seconds since the oldest stored event was committed; None when empty or unreadable. Caller holds the lock."""
-        if self.depth <= 0 or self._db is None:
-            return None
-        try:
-            (created,) = self._db.execute("SELECT MIN(created) FROM events").fetchone()
-        except sqlite3.Error:
-            return None
-        return None if created is None else max(0.0, round(self.clock() - created, 3))
+        """Seconds since the oldest waiting event (stored or held) was added; None when none (or unreadable). Caller holds the lock."""
+        oldest = [self._held[0][0]] if self._held else []
+        if self._depth - len(self._acked) > 0 and self._db is not None:
+            try:
+                (created,) = self._db.execute("SELECT MIN(created) FROM events").fetchone()
+            except sqlite3.Error:
+                created = None
+            if created is not None:
+                oldest.append(created)
+        return max(0.0, round(self.clock() - min(oldest), 3)) if oldest else None
 
     def close(self) -> None:
         with self._lock:
@@ -559,13 +620,13 @@ class Outbox:
                 log.error("outbox %s: %d event(s) held in memory could not be stored; %d are kept in %s and sent "
                           "by the next start%s", self.path, len(self._held), kept, self._held_file.path.name,
                           f" ({lost} did not fit: the next start counts them as not_stored)" if lost else "")
-                self._held = []
+                self._held, self._held_ids = [], []
             elif self._held:
                 log.error("outbox %s: %d event(s) held in memory were never stored (counted as not_stored)%s",
                           self.path, len(self._held), f"; the file moved aside ({self.path.name}.corrupt-*) still "
                           "holds those saved from it" if self._quarantined else "")
                 self._count("not_stored", len(self._held))
-                self._held = []
+                self._held, self._held_ids = [], []
                 self._run(lambda db: None)          # writes the count when the file works
             self._held_file.close()
             self._flush_acks()

@@ -194,7 +194,7 @@ def _sink_families(sinks: dict, reasons: dict, counter, gauge):
     yield gauge("stad_outbox_oldest_age_seconds", "Age of the oldest event in the outbox (0 when empty)",
                 None, ["sink"], [([sink], float(st.get("oldest_age_s") or 0.0)) for sink, st in with_outbox])
     yield gauge("stad_outbox_held_events", "Events held in memory because the outbox cannot store them now (a full "
-                "disk): stored when it works again", None, ["sink"],
+                "disk): sent from memory meanwhile, stored when it works again", None, ["sink"],
                 [([sink], float(st.get("held", 0))) for sink, st in with_outbox])
     yield counter("stad_broker_outages", "Times an established broker connection was lost", None, ["sink"],
                   [([sink], st["outages"]) for sink, st in sorted(sinks.items()) if "outages" in st])

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from agent import config
-from agent.outbox import WAL_SIZE_LIMIT, Outbox
+from agent.outbox import HELD_ID_BASE, WAL_SIZE_LIMIT, Outbox
 from agent.sinks import open_sink
 from conftest import REPO, alert_event, corrupt_tail, fault_event, pump_agent_config
-from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
+from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
 from small_fs import SmallFs, small_fs  # noqa: F401 — small_fs: a pytest fixture
 
 
@@ -70,7 +70,10 @@ def test_outbox_that_cannot_even_be_created_at_start_counts_and_opens_later(smal
     small_fs.fill()
     box = Outbox(small_fs.path / "o.sqlite", max_events=3, max_age_s=86400)
     assert [box.add("a", i, "update", PAYLOAD) for i in range(5)] == [None] * 5
-    assert box.pending() == [] and box.depth == 0 and box.stats()["held"] == 3     # the newest max_events
+    # the newest max_events, held, and sent from memory meanwhile (ids above any stored row's)
+    held = box.pending()
+    assert [e.seq for e in held] == [2, 3, 4] and box.depth == 3 and box.stats()["held"] == 3
+    assert all(e.id >= HELD_ID_BASE and not e.replay for e in held)
     assert box.dropped == {"max_events": 2}
     small_fs.free()
     row = box.add("a", 5, "update", PAYLOAD)
@@ -227,6 +230,8 @@ def test_jsonl_cuts_an_incomplete_last_line_on_reopen(tmp_path, caplog):
 
 def test_the_agent_starts_and_runs_on_a_full_disk_and_says_so_once(tmp_path, small_fs, make_broker):
     broker = make_broker()
+    sub = Collector(broker.port, ["stad/#"])
+    sub.wait_subscribed()
     sinks = [{"type": "jsonl", "path": str(small_fs.path / "alerts.jsonl")},
              {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}}]
     cfg = pump_agent_config(tmp_path, sinks, speed=1000)
@@ -238,7 +243,20 @@ def test_the_agent_starts_and_runs_on_a_full_disk_and_says_so_once(tmp_path, sma
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     assert res.stderr.count("cannot store alert events") == 1, res.stderr[-3000:]
     assert res.stderr.count("alerts.jsonl: cannot write") == 1, res.stderr[-3000:]
-    # Both sinks lost events to the full disk, and the summary says so for each (the MQTT sink's
-    # stats are its outbox's: `not_stored`).
+    # The JSONL, on the full disk, lost every event, and the summary says so. The MQTT sink's outbox
+    # could store none either; it sent them from memory, so each event reached the subscriber or (what
+    # was still held when the agent stopped) is counted in the summary (its outbox's `not_stored`): on
+    # the old code none was sent and all were counted.
     lost = re.search(r"events sinks could not write: ([^;]+);", res.stderr)
-    assert lost and {part.split()[0] for part in lost.group(1).split(", ")} == {"mqtt", "jsonl"}, res.stderr[-600:]
+    assert lost, res.stderr[-600:]
+    lost = {sink: int(n) for sink, n in (part.split() for part in lost.group(1).split(", "))}
+    assert set(lost) <= {"jsonl", "mqtt"} and lost["jsonl"] > 0, lost
+    events = lost["jsonl"]
+
+    def delivered(messages) -> set:
+        return {(m.topic, p.get("alert_id") or p["fault_id"], p["seq"]) for m in list(messages)
+                if m.topic.endswith(("/alerts", "/faults")) for p in [json.loads(m.payload)]}
+    assert sub.wait_for(lambda ms: len(delivered(ms)) >= events - lost.get("mqtt", 0), 60), \
+        (len(delivered(sub.messages)), lost)
+    assert len(delivered(sub.messages)) == events - lost.get("mqtt", 0) > 0, (len(delivered(sub.messages)), lost)
+    sub.close()

@@ -127,7 +127,7 @@ class MqttSink(Sink):
     def __init__(self, cfg: MqttSinkConfig, context: SinkContext):
         # paho is imported when the sink is opened: a config naming it loads without paho.
         from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
-        from ..outbox import Outbox     # sqlite3, likewise: only when this sink is configured
+        from ..outbox import HELD_ID_BASE, Outbox     # sqlite3, likewise: only when this sink is configured
         self.cfg = cfg
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
@@ -140,6 +140,7 @@ class MqttSink(Sink):
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
                              sync=cfg.outbox.sync)
+        self._held_id_base = HELD_ID_BASE       # row ids from here up are events the outbox holds in memory
         if self.outbox.recovered:
             log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
                      "they will be replayed", self.outbox.recovered)
@@ -167,7 +168,9 @@ class MqttSink(Sink):
         self._queue: queue.Queue = queue.Queue()
         self._connected = False          # the worker's view; only the worker writes it
         self._mids: dict[int, int] = {}  # paho message id -> outbox row id
-        self._cursor = 0                 # highest outbox row id handed in this connection
+        self._cursor = 0                 # highest stored outbox row id handed in this connection
+        self._held_cursor = 0            # highest held row id (outbox.HELD_ID_BASE and up) handed in it
+        self._held_moved = self.outbox.held_moved   # the outbox's held_moved when the cursor was last valid
         self._latest_health: str | None = None
         self._unsent_health: dict | None = None     # a snapshot health_interval_s held back (agent's thread)
         self._next_health = 0.0
@@ -308,7 +311,7 @@ class MqttSink(Sink):
     def _on_connected(self) -> None:
         self._connected = True
         self._mids.clear()
-        self._cursor = 0
+        self._cursor = self._held_cursor = 0
         self.client.publish(self.status_topic, "online", qos=1, retain=True)
         if self.cfg.feedback is not None:
             self.client.subscribe(self.feedback_topic, qos=1)
@@ -353,9 +356,18 @@ class MqttSink(Sink):
     def _pump(self) -> None:
         # Rows up to the cursor are in flight or acknowledged (their batch not deleted yet); the
         # outbox's depth says whether any lie beyond them, so an ACK with nothing new waiting costs no query.
+        if self.outbox.held_moved != self._held_moved:
+            # Events sent from memory while the disk was full are stored now, under ids below the
+            # cursor: start again from the oldest, what is in flight going out again as replays.
+            self._held_moved = self.outbox.held_moved
+            self._flush_acks()
+            self._mids.clear()
+            self._cursor = self._held_cursor = 0
+            self.outbox.requeue()
         while (self._connected and len(self._mids) < WINDOW
                and self.outbox.depth - len(self._acks) > len(self._mids)):
-            batch = self.outbox.pending(after=self._cursor, limit=WINDOW - len(self._mids))
+            batch = self.outbox.pending(after=self._cursor, limit=WINDOW - len(self._mids),
+                                        held_after=self._held_cursor)
             if not batch:
                 return
             for stored in batch:
@@ -367,7 +379,7 @@ class MqttSink(Sink):
                     self.outbox.drop(stored.id, "corrupt")
                     log.error("outbox row %d (%s #%d) is not a JSON event (%s): dropped, counted as corrupt",
                               stored.id, stored.alert_id, stored.seq, str(exc)[:80])
-                    self._cursor = stored.id
+                    self._advance(stored.id)
                     continue
                 if stored.is_fault:
                     info = self.client.publish(self.faults_topic, payload, qos=1, properties=self.json_props)
@@ -375,7 +387,14 @@ class MqttSink(Sink):
                     info = self.client.publish(self.alerts_topic, payload, qos=1, properties=self.alert_props)
                 self._mids[info.mid] = stored.id
                 self.outbox.handed(stored.id)
-                self._cursor = stored.id
+                self._advance(stored.id)
+
+    def _advance(self, row_id: int) -> None:
+        """Past this row: a stored one moves the stored cursor, a held one (sent from memory) the held one."""
+        if row_id >= self._held_id_base:
+            self._held_cursor = row_id
+        else:
+            self._cursor = row_id
 
     @staticmethod
     def _payload(stored: StoredEvent) -> str:
