@@ -101,6 +101,11 @@ class StoredEvent:
     def is_fault(self) -> bool:
         return self.kind in FAULT_KINDS
 
+    @property
+    def held(self) -> bool:
+        """Held in memory (the file could not take it), not stored: its id is from HELD_ID_BASE up."""
+        return self.id >= HELD_ID_BASE
+
 
 class Outbox:
     def __init__(self, path: str | Path, max_events: int, max_age_s: float,
@@ -468,9 +473,9 @@ class Outbox:
     def pending(self, after: int = 0, limit: int = 100, held_after: int = 0) -> list[StoredEvent]:
         """Stored events with an id above `after`, oldest first (acknowledged ones not yet deleted left
         out), then the held ones with an id above `held_after` (a stored event added once the held ones
-        are gone has a lower id than theirs: a sink keeps the two cursors apart); stored events past max_age_s are dropped first (counted), so none is sent
-        older than the bound — also after an outage with no new event, and between add()'s looks every
-        EXPIRE_EVERY_S."""
+        are gone has a lower id than theirs: a sink keeps the two cursors apart). Stored events past
+        max_age_s are dropped first (counted), so none is sent older than the bound — also after an
+        outage with no new event, and between add()'s looks every EXPIRE_EVERY_S."""
         with self._lock:
             rows = []
             if self._db is not None:

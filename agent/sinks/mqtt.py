@@ -127,7 +127,7 @@ class MqttSink(Sink):
     def __init__(self, cfg: MqttSinkConfig, context: SinkContext):
         # paho is imported when the sink is opened: a config naming it loads without paho.
         from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
-        from ..outbox import HELD_ID_BASE, Outbox     # sqlite3, likewise: only when this sink is configured
+        from ..outbox import Outbox     # sqlite3, likewise: only when this sink is configured
         self.cfg = cfg
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
@@ -140,7 +140,6 @@ class MqttSink(Sink):
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
                              sync=cfg.outbox.sync)
-        self._held_id_base = HELD_ID_BASE       # row ids from here up are events the outbox holds in memory
         if self.outbox.recovered:
             log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
                      "they will be replayed", self.outbox.recovered)
@@ -379,7 +378,7 @@ class MqttSink(Sink):
                     self.outbox.drop(stored.id, "corrupt")
                     log.error("outbox row %d (%s #%d) is not a JSON event (%s): dropped, counted as corrupt",
                               stored.id, stored.alert_id, stored.seq, str(exc)[:80])
-                    self._advance(stored.id)
+                    self._advance(stored)
                     continue
                 if stored.is_fault:
                     info = self.client.publish(self.faults_topic, payload, qos=1, properties=self.json_props)
@@ -387,14 +386,14 @@ class MqttSink(Sink):
                     info = self.client.publish(self.alerts_topic, payload, qos=1, properties=self.alert_props)
                 self._mids[info.mid] = stored.id
                 self.outbox.handed(stored.id)
-                self._advance(stored.id)
+                self._advance(stored)
 
-    def _advance(self, row_id: int) -> None:
-        """Past this row: a stored one moves the stored cursor, a held one (sent from memory) the held one."""
-        if row_id >= self._held_id_base:
-            self._held_cursor = row_id
+    def _advance(self, event: StoredEvent) -> None:
+        """Past this event: a stored one moves the stored cursor, a held one (sent from memory) the held one."""
+        if event.held:
+            self._held_cursor = event.id
         else:
-            self._cursor = row_id
+            self._cursor = event.id
 
     @staticmethod
     def _payload(stored: StoredEvent) -> str:
