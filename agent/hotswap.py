@@ -35,7 +35,11 @@ first start too, with the bundles there then, so that one dropped before any dec
 after a restart, for one that was there at start-up (it was never looked at). A restarted
 agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
 dropped or changed while it was down, or still in shadow when it died, is a candidate at the
-first poll.
+first poll. A record that is there but unreadable (cut short by a power cut, corrupt, a directory)
+is said and counted (health `state_reads`); the agent starts on the configured bundle and the
+newest bundle of models_dir is judged at the first poll, the older ones named as taken for decided
+(`_resume_without_record`) — not all taken for there before a first start, which dropped a bundle
+delivered while the agent was down without a word.
 """
 from __future__ import annotations
 
@@ -178,6 +182,7 @@ class HotSwap:
         self._loading: threading.Thread | None = None
         self._loaded: tuple | None = None
         self._lock = threading.Lock()
+        self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -411,47 +416,101 @@ class HotSwap:
             atomic_write(path, json.dumps(record, indent=1).encode())
         except OSError as exc:
             # A restart starts on what the file names still (the last record written), not on the configured bundle.
-            kept = read_record(path.parent) or {}
+            kept = read_record(path.parent)
+            kept = kept if isinstance(kept, dict) else {}
             then = kept.get("path") if kept.get("config_bundle") == self.cfg.scoring.bundle else None
             log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
                       then or self.cfg.scoring.bundle or "numpy")
 
-    def resume(self, record: dict | None, active: Path | None) -> None:
+    def resume(self, record: dict | Unreadable | None, active: Path | None) -> None:
         """After a restart: `active` is the bundle the pipeline started on (None: the config's);
         the bundles of models_dir the last run had looked at are not candidates, others are."""
         if active is not None:
             self.current = active
             self._running_manifest = self.pipeline.model_manifest()
-        seen = (record or {}).get("seen")
-        if self.models_dir is not None and isinstance(seen, dict):
-            self.seen = {Path(p): fp for p, fp in seen.items() if isinstance(fp, int)}
-        elif self.models_dir is not None and record is None:
+        if isinstance(record, Unreadable):
+            self._resume_without_record(record)
+        elif self.models_dir is not None and record is not None:
+            self.seen = {Path(p): fp for p, fp in record["seen"].items()}
+        elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
 
+    def _resume_without_record(self, unreadable: Unreadable) -> None:
+        """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory):
+        which bundle a swap made active, and which models_dir bundles the last run decided on, is lost.
+        Taking every bundle there for decided (a first start's rule) would drop one delivered while the
+        agent was down without a word; judging them all, newest first, could put an older release back
+        over the newest. So the newest is judged at the first poll (the bundle a SIGHUP asks for: the
+        last release, swapped in again or refused with its reason), the older ones are taken as decided
+        and named in the line, and the record is written again."""
+        self.record_problem = f"{unreadable.path}: {unreadable.why}"
+        dirs = bundle_dirs(self.models_dir) if self.models_dir is not None else {}
+        newest = max(dirs, key=dirs.get, default=None)
+        self.seen = {d: fp for d, fp in dirs.items() if d != newest}
+        older = sorted(d.name for d in self.seen)
+        if self.models_dir is None:
+            judged = "no models_dir to look at"
+        elif newest is None:
+            judged = f"{self.models_dir} holds no bundle"
+        else:
+            judged = f"the newest bundle of models_dir, {newest}, is judged at the first poll"
+            if older:
+                judged += (f"; the {len(older)} older one(s) there ({', '.join(older)}) are taken as decided "
+                           "(SIGHUP asks for the newest)")
+        log.error("%s is unreadable (%s): the bundle a hot swap made active and the models_dir bundles already "
+                  "decided on are lost; starting on %s; %s", unreadable.path, unreadable.why,
+                  self.current or "numpy", judged)
+        self._save_record()
 
-def read_record(state_dir: Path) -> dict | None:
-    """active-bundle.json, None when there is none or it is unreadable (said in the log)."""
+
+@dataclass(frozen=True)
+class Unreadable:
+    """active-bundle.json is there but cannot be used, and why."""
+    path: Path
+    why: str
+
+
+def read_record(state_dir: Path) -> dict | Unreadable | None:
+    """active-bundle.json; None when there is none (a first start), Unreadable when it cannot be used."""
     path = Path(state_dir) / ACTIVE_FILE
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        log.warning("%s unreadable (%s); starting on the configured bundle", path, exc)
-        return None
-    if not isinstance(record, dict) or record.get("version") != 1:
-        log.warning("%s is not in the expected form; starting on the configured bundle", path)
-        return None
-    return record
+    except (OSError, UnicodeDecodeError) as exc:
+        return Unreadable(path, getattr(exc, "strerror", None) or str(exc))
+    if not text.strip():
+        return Unreadable(path, "empty (cut short by a power cut?)")
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        return Unreadable(path, f"not JSON: {exc} (cut short by a power cut?)")
+    why = _malformed(record)
+    return Unreadable(path, why) if why else record
 
 
-def active_tiers(cfg: AgentConfig, record: dict | None) -> tuple[list | None, Path | None]:
+def _malformed(record) -> str | None:
+    """What is wrong with a parsed active-bundle.json; None when it is in the form _save_record writes."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    if record.get("version") != 1:
+        return f"version {record.get('version')!r}, expected 1"
+    for key in ("path", "model_id", "config_bundle"):
+        if not isinstance(record.get(key), (str, type(None))):
+            return f"{key}: expected a string or null, got {type(record[key]).__name__}"
+    seen = record.get("seen")
+    if not isinstance(seen, dict) or not all(type(fp) is int for fp in seen.values()):
+        return "seen: expected an object of bundle directories and their fingerprints (integers)"
+    return None
+
+
+def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None) -> tuple[list | None, Path | None]:
     """The model tiers of the bundle a hot swap made active before the last stop, and its path;
     (None, None) when the agent should start on its configured bundle."""
-    if not record or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
+    if not isinstance(record, dict) or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
         return None, None
     if record.get("config_bundle") != cfg.scoring.bundle:
         log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
@@ -479,4 +538,5 @@ def _installed(tier: str) -> bool:
 
 
 __all__ = ["HotSwap", "Shadow", "SwapTarget", "build_candidate", "bundle_dirs", "fingerprint", "active_tiers", "read_record",
+           "Unreadable",
            "POLL_EVERY_TICKS", "MIN_DECISION_AGREEMENT", "ACTIVE_FILE"]
