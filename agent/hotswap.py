@@ -29,21 +29,17 @@ All of it runs in the pipeline's thread (`on_tick`), except the load; `request` 
 flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
 `SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
-Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
-fingerprints of the models_dir bundles already decided on (swapped in or rejected) — written at the
-first start too, with the bundles there then, so that one dropped before any decision is not taken,
-after a restart, for one that was there at start-up (it was never looked at). A restarted
-agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
-dropped or changed while it was down, or still in shadow when it died, is a candidate at the
-first poll. A record that is there but unreadable (cut short by a power cut, corrupt, a directory)
-is said and counted (health `state_reads`); the agent starts on the configured bundle and the
-newest bundle of models_dir is judged at the first poll, the older ones named as taken for decided
-(`_resume_without_record`) — not all taken for there before a first start, which dropped a bundle
-delivered while the agent was down without a word.
+Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
+made active and the fingerprints of the models_dir bundles already decided on — written at the first
+start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
+down, or still in shadow when it died, is a candidate at the first poll. A record that is there
+but unreadable is said and counted (health `state_reads`); the agent starts on the configured
+bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
+for decided (`_resume_without_record`). What models_dir holds, and loading a candidate from it:
+agent/models_dir.py.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -54,9 +50,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .bundle import MANIFEST_NAME, Expectation, parity_note, resolve_path
-from .checkpoint import atomic_write
-from .scorers import load_tiers, runtimes
+from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
+from .bundle import parity_note, resolve_path
+from .models_dir import build_candidate, bundle_dirs, fingerprint
+from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
 
@@ -66,42 +63,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stad.hotswap")
 
-ACTIVE_FILE = "active-bundle.json"
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
 MIN_DECISION_AGREEMENT = 0.8   # share of shadow ticks whose alert decision must match the current scorer's
-
-
-def fingerprint(path: Path) -> int:
-    """The newest mtime (ns) of a directory and the files in it: changes when a copy completes."""
-    stamps = [path.stat().st_mtime_ns]
-    for p in path.iterdir():
-        try:
-            stamps.append(p.stat().st_mtime_ns)
-        except OSError:
-            continue
-    return max(stamps)
-
-
-def bundle_dirs(models_dir: Path) -> dict[Path, int]:
-    """Subdirectories holding a manifest.json, with their fingerprints. Hidden ones (`.name`) are
-    skipped: a bundle is copied in under a dot name and renamed into place when complete."""
-    out: dict[Path, int] = {}
-    try:
-        entries = list(models_dir.iterdir())
-    except OSError:
-        return out
-    for d in entries:
-        try:
-            if not d.name.startswith(".") and d.is_dir() and (d / MANIFEST_NAME).is_file():
-                out[d] = fingerprint(d)
-        except OSError:
-            continue
-    return out
-
-
-def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
-    """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
-    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
@@ -412,13 +375,10 @@ class HotSwap:
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, json.dumps(record, indent=1).encode())
+            write_record(path.parent, record)
         except OSError as exc:
             # A restart starts on what the file names still (the last record written), not on the configured bundle.
-            kept = read_record(path.parent)
-            kept = kept if isinstance(kept, dict) else {}
-            then = kept.get("path") if kept.get("config_bundle") == self.cfg.scoring.bundle else None
+            then = restarts_on(path.parent, self.cfg.scoring.bundle)
             log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
                       then or self.cfg.scoring.bundle or "numpy")
 
@@ -466,67 +426,6 @@ class HotSwap:
         self._save_record()
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """active-bundle.json is there but cannot be used, and why."""
-    path: Path
-    why: str
-
-
-def read_record(state_dir: Path) -> dict | Unreadable | None:
-    """active-bundle.json; None when there is none (a first start), Unreadable when it cannot be used."""
-    path = Path(state_dir) / ACTIVE_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        return Unreadable(path, getattr(exc, "strerror", None) or str(exc))
-    if not text.strip():
-        return Unreadable(path, "empty (cut short by a power cut?)")
-    try:
-        record = json.loads(text)
-    except ValueError as exc:
-        return Unreadable(path, f"not JSON: {exc} (cut short by a power cut?)")
-    why = _malformed(record)
-    return Unreadable(path, why) if why else record
-
-
-def _malformed(record) -> str | None:
-    """What is wrong with a parsed active-bundle.json; None when it is in the form _save_record writes."""
-    if not isinstance(record, dict):
-        return f"expected a JSON object, got {type(record).__name__}"
-    if record.get("version") != 1:
-        return f"version {record.get('version')!r}, expected 1"
-    for key in ("path", "model_id", "config_bundle"):
-        if not isinstance(record.get(key), (str, type(None))):
-            return f"{key}: expected a string or null, got {type(record[key]).__name__}"
-    seen = record.get("seen")
-    if not isinstance(seen, dict) or not all(type(fp) is int for fp in seen.values()):
-        return "seen: expected an object of bundle directories and their fingerprints (integers)"
-    return None
-
-
-def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None) -> tuple[list | None, Path | None]:
-    """The model tiers of the bundle a hot swap made active before the last stop, and its path;
-    (None, None) when the agent should start on its configured bundle."""
-    if not isinstance(record, dict) or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
-        return None, None
-    if record.get("config_bundle") != cfg.scoring.bundle:
-        log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
-                 record["path"])
-        return None, None
-    path = Path(record["path"])
-    tiers, refusals = build_candidate(cfg, path)
-    if not tiers:
-        log.warning("the bundle swapped in before the last stop, %s, no longer loads (%s); starting on %s",
-                    path, "; ".join(refusals) or "no tier", cfg.scoring.bundle or "numpy")
-        return None, None
-    log.info("starting on the bundle swapped in before the last stop: %s (%s)",
-             record.get("model_id"), path)
-    return tiers, path
-
-
 def _no_explanation() -> dict:
     """The shadow's alerts are never sent: nothing to explain."""
     return {"top_sensors": [], "top_steps": [], "origin": None}
@@ -537,6 +436,4 @@ def _installed(tier: str) -> bool:
     return runtimes()[tier].available()
 
 
-__all__ = ["HotSwap", "Shadow", "SwapTarget", "build_candidate", "bundle_dirs", "fingerprint", "active_tiers", "read_record",
-           "Unreadable",
-           "POLL_EVERY_TICKS", "MIN_DECISION_AGREEMENT", "ACTIVE_FILE"]
+__all__ = ["HotSwap", "MIN_DECISION_AGREEMENT", "NEW_BUNDLE", "POLL_EVERY_TICKS", "Shadow", "SwapTarget"]

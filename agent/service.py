@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import prometheus
+from .active_bundle import active_tiers, read_record
 from .alerts import iso
 from .config_watch import ConfigWatch
 from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
-from .hotswap import HotSwap, active_tiers, read_record
+from .hotswap import HotSwap
 from .intake import IntakeQueue
 from .pipeline import Pipeline
 from .records import Rejects
