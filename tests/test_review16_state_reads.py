@@ -80,7 +80,8 @@ def test_a_bundle_dropped_while_the_agent_was_down_is_judged_though_active_bundl
         last = swap.status()["last"]
         assert (last["path"], last["accepted"], last["model_id"]) == (str(models / "b"), True, "demo-b"), last
         assert pipe.chain.current.describe()["model_id"] == "demo-b"
-        drive(pipe, swap, rows[WARMUP + 60:], until=lambda: False if swap.busy else swap.ticks > 40, limit=200)
+        judged_at = swap.ticks
+        drive(pipe, swap, rows[WARMUP + 60:], until=lambda: not swap.busy and swap.ticks > judged_at + 20, limit=200)
         assert (swap.status()["accepted"], swap.status()["rejected"]) == (1, 0)      # "a" is not judged
     finally:
         close(agent)
