@@ -129,7 +129,8 @@ class HotSwap:
         self.poll_ticks = max(1, poll_ticks)
         self.min_agreement = min_agreement
         self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
-        self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
+        self.listing_problem: str | None = None    # why models_dir cannot be listed now (said once)
+        self.seen = self._bundle_dirs()
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
         self._configured = self.current
@@ -162,7 +163,7 @@ class HotSwap:
 
     def _sighup_target(self) -> Path | None:
         if self.models_dir is not None:
-            dirs = bundle_dirs(self.models_dir)
+            dirs = self._bundle_dirs()
             newest = self._take_newest(dirs, dirs)
             if newest is not None:
                 return newest
@@ -171,8 +172,29 @@ class HotSwap:
         return None
 
     def _new_bundle(self) -> Path | None:
-        dirs = bundle_dirs(self.models_dir)
+        dirs = self._bundle_dirs()
         return self._take_newest(dirs, [d for d, fp in dirs.items() if self.seen.get(d) != fp])
+
+    def _bundle_dirs(self) -> dict[Path, int]:
+        """models_dir's bundles ({} without a models_dir). One that cannot be listed (a file or a
+        broken mount in its place, its permissions) is said once — no bundle delivered into it
+        can be seen meanwhile, health `model_update.models_dir_problem` says why — and said again
+        when it can be listed."""
+        if self.models_dir is None:
+            return {}
+        try:
+            dirs = bundle_dirs(self.models_dir)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if why != self.listing_problem:
+                log.error("models_dir %s cannot be read (%s): a bundle delivered into it is not seen until it can "
+                          "(said once)", self.models_dir, why)
+            self.listing_problem = why
+            return {}
+        if self.listing_problem is not None:
+            log.warning("models_dir %s is read again", self.models_dir)
+            self.listing_problem = None
+        return dirs
 
     # -- per tick -----------------------------------------------------------------------------
 
@@ -362,6 +384,7 @@ class HotSwap:
             state = f"shadow {len(self.shadow.candidate)}/{self.cfg.scoring.shadow_ticks}"
         return {"state": state, "bundle": str(self.current) if self.current else None,
                 "models_dir": str(self.models_dir) if self.models_dir else None,
+                "models_dir_problem": self.listing_problem,
                 "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None}
 
@@ -407,7 +430,7 @@ class HotSwap:
         last release, swapped in again or refused with its reason), the older ones are taken as decided
         and named in the line, and the record is written again."""
         self.record_problem = f"{unreadable.path}: {unreadable.why}"
-        dirs = bundle_dirs(self.models_dir) if self.models_dir is not None else {}
+        dirs = self._bundle_dirs()
         newest = max(dirs, key=dirs.get, default=None)
         self.seen = {d: fp for d, fp in dirs.items() if d != newest}
         older = sorted(d.name for d in self.seen)

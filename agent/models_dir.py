@@ -31,11 +31,13 @@ def fingerprint(path: Path) -> int:
 
 def bundle_dirs(models_dir: Path) -> dict[Path, int]:
     """Subdirectories holding a manifest.json, with their fingerprints. Hidden ones (`.name`) are
-    skipped: a bundle is copied in under a dot name and renamed into place when complete."""
+    skipped: a bundle is copied in under a dot name and renamed into place when complete. Empty
+    while models_dir does not exist (it may be made when the first bundle is delivered); OSError
+    when it cannot be listed (a file in its place, its permissions, an I/O error)."""
     out: dict[Path, int] = {}
     try:
         entries = list(models_dir.iterdir())
-    except OSError:
+    except FileNotFoundError:
         return out
     for d in entries:
         try:

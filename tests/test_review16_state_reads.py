@@ -141,3 +141,32 @@ def test_a_sound_feedback_file_is_read_back(tmp_path):
     memory.apply("a", "false_alarm")
     again = FeedbackMemory(FeedbackConfig(), path)
     assert again.load_problem is None and dict(again.lifts) == dict(memory.lifts) and again.now == 100.0
+
+
+@NO_DEMO
+def test_a_models_dir_that_cannot_be_listed_is_said_once_and_its_bundles_are_judged_when_it_can(tmp_path, caplog):
+    # Before, a models_dir that could not be listed (a file or a broken mount in its place) looked empty: no
+    # bundle delivered into it was ever seen, and nothing said why.
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("ai_edge_litert")
+    from conftest import hotswap_pipeline
+
+    pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=3)
+    rows = sim_rows(swap.cfg, days=0.2)
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    drive(pipe, swap, rows, until=lambda: True)                 # warmed up
+    models.rmdir()
+    models.write_text("not a directory\n")
+    polled = swap.ticks
+    drive(pipe, swap, rows[WARMUP + 1:], until=lambda: swap.ticks > polled + 10)    # five polls
+    said = [r for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.ERROR, [r.getMessage() for r in said]
+    assert said[0].getMessage().startswith(f"models_dir {models} cannot be read (Not a directory)")
+    assert swap.status()["models_dir_problem"] == "Not a directory"
+    models.unlink()
+    models.mkdir()
+    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b")
+    drive(pipe, swap, rows[WARMUP + 20:], until=lambda: swap.status()["last"] is not None)
+    assert f"models_dir {models} is read again" in caplog.text
+    assert swap.status()["models_dir_problem"] is None
+    assert (swap.status()["last"]["path"], swap.status()["last"]["accepted"]) == (str(models / "b"), True)
