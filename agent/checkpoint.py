@@ -15,7 +15,7 @@ directory), so a crash leaves either the old or the new version, never a torn on
   faults as subscribers know them after it. A fault raised or ended after the checkpoint is
   continued (or stays ended) after a restart, with its fault_id; with no usable checkpoint, the
   faults it holds open are ended with reason `restart`.
-- `active-bundle.json` (agent/hotswap.py): which bundle a hot swap made active.
+- `active-bundle.json` (agent/active_bundle.py): which bundle a hot swap made active.
 
 The journals' atomic write needs a new file, which a full disk refuses: each journal then writes
 into its spare (`<journal>.spare`, reserved at the start, written in place; EventJournal).

@@ -101,6 +101,7 @@ class FeedbackMemory:
         self.confirmed: OrderedDict[str, None] = OrderedDict()
         self.now = 0.0                  # the latest tick time seen: feedback is applied at it
         self.save_problem: str | None = None    # why the last save failed (said once, until one works)
+        self.load_problem: str | None = None    # 'path: why' when the saved memory could not be used at start
         if path is not None:
             self._load()
 
@@ -180,17 +181,36 @@ class FeedbackMemory:
             self.save_problem = None
 
     def _load(self) -> None:
+        """The memory a previous run saved. A file that cannot be used (cut short, corrupt, of another
+        form, a directory) is said and noted in `load_problem` (health `state_reads`), and the agent
+        starts without earlier feedback — never a traceback that keeps it from starting, never a
+        lift that is not a finite fraction ≥ 0 (a negative one would lower the threshold, a NaN one
+        hold it at max_lift)."""
         try:
-            d = json.loads(self.path.read_text())
-            self.known = OrderedDict((str(k), float(v)) for k, v in d["known"].items())
-            self.lifts = OrderedDict((str(k), (float(v[0]), float(v[1]))) for k, v in d["lifts"].items())
-            self.confirmed = OrderedDict((str(k), None) for k in d["confirmed"])
-            self.now = float(d["now"])
+            d = json.loads(self.path.read_text(encoding="utf-8"))
+            known = OrderedDict((str(k), _finite(v)) for k, v in d["known"].items())
+            lifts = OrderedDict((str(k), (_finite(v[0]), _finite(v[1]))) for k, v in d["lifts"].items())
+            confirmed = OrderedDict((str(k), None) for k in d["confirmed"])
+            now = _finite(d["now"])
+            if any(lift < 0 for lift, _ in lifts.values()):
+                raise ValueError("a negative lift")
         except FileNotFoundError:
             return
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            log.warning("feedback: ignoring unreadable %s (%s); starting without earlier feedback", self.path, exc)
-            self.known, self.lifts, self.confirmed = OrderedDict(), OrderedDict(), OrderedDict()
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            why = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+            self.load_problem = f"{self.path}: {why}"
+            log.error("feedback: %s is unreadable (%s); starting without earlier feedback (the false_alarm lifts "
+                      "and confirmations it held are lost)", self.path, why)
+            return
+        self.known, self.lifts, self.confirmed, self.now = known, lifts, confirmed, now
+
+
+def _finite(value) -> float:
+    """A number of the saved memory, as a float; ValueError when it is not finite."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{number} is not a finite number")
+    return number
 
 
 __all__ = ["FeedbackConfig", "FeedbackMemory", "FeedbackRequest", "Refused", "VERDICTS", "configured", "parse"]

@@ -29,17 +29,17 @@ All of it runs in the pipeline's thread (`on_tick`), except the load; `request` 
 flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
 `SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
-Across restarts: `<state_dir>/active-bundle.json` records the bundle a swap made active and the
-fingerprints of the models_dir bundles already decided on (swapped in or rejected) — written at the
-first start too, with the bundles there then, so that one dropped before any decision is not taken,
-after a restart, for one that was there at start-up (it was never looked at). A restarted
-agent starts on that bundle (unless the config's `scoring.bundle` changed since), and a bundle
-dropped or changed while it was down, or still in shadow when it died, is a candidate at the
-first poll.
+Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
+made active and the fingerprints of the models_dir bundles already decided on — written at the first
+start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
+down, or still in shadow when it died, is a candidate at the first poll. A record that is there
+but unreadable is said and counted (health `state_reads`); the agent starts on the configured
+bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
+for decided (`_resume_without_record`). What models_dir holds, and loading a candidate from it:
+agent/models_dir.py.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -50,9 +50,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .bundle import MANIFEST_NAME, Expectation, parity_note, resolve_path
-from .checkpoint import atomic_write
-from .scorers import load_tiers, runtimes
+from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
+from .bundle import parity_note, resolve_path
+from .models_dir import build_candidate, bundle_dirs, fingerprint
+from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
 
@@ -62,42 +63,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stad.hotswap")
 
-ACTIVE_FILE = "active-bundle.json"
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
 MIN_DECISION_AGREEMENT = 0.8   # share of shadow ticks whose alert decision must match the current scorer's
-
-
-def fingerprint(path: Path) -> int:
-    """The newest mtime (ns) of a directory and the files in it: changes when a copy completes."""
-    stamps = [path.stat().st_mtime_ns]
-    for p in path.iterdir():
-        try:
-            stamps.append(p.stat().st_mtime_ns)
-        except OSError:
-            continue
-    return max(stamps)
-
-
-def bundle_dirs(models_dir: Path) -> dict[Path, int]:
-    """Subdirectories holding a manifest.json, with their fingerprints. Hidden ones (`.name`) are
-    skipped: a bundle is copied in under a dot name and renamed into place when complete."""
-    out: dict[Path, int] = {}
-    try:
-        entries = list(models_dir.iterdir())
-    except OSError:
-        return out
-    for d in entries:
-        try:
-            if not d.name.startswith(".") and d.is_dir() and (d / MANIFEST_NAME).is_file():
-                out[d] = fingerprint(d)
-        except OSError:
-            continue
-    return out
-
-
-def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
-    """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
-    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
 
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
@@ -162,7 +129,8 @@ class HotSwap:
         self.poll_ticks = max(1, poll_ticks)
         self.min_agreement = min_agreement
         self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
-        self.seen = bundle_dirs(self.models_dir) if self.models_dir else {}
+        self.listing_problem: str | None = None    # why models_dir cannot be listed now (said once)
+        self.seen = self._bundle_dirs()
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
         self._configured = self.current
@@ -178,6 +146,7 @@ class HotSwap:
         self._loading: threading.Thread | None = None
         self._loaded: tuple | None = None
         self._lock = threading.Lock()
+        self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -194,7 +163,7 @@ class HotSwap:
 
     def _sighup_target(self) -> Path | None:
         if self.models_dir is not None:
-            dirs = bundle_dirs(self.models_dir)
+            dirs = self._bundle_dirs()
             newest = self._take_newest(dirs, dirs)
             if newest is not None:
                 return newest
@@ -203,8 +172,29 @@ class HotSwap:
         return None
 
     def _new_bundle(self) -> Path | None:
-        dirs = bundle_dirs(self.models_dir)
+        dirs = self._bundle_dirs()
         return self._take_newest(dirs, [d for d, fp in dirs.items() if self.seen.get(d) != fp])
+
+    def _bundle_dirs(self) -> dict[Path, int]:
+        """models_dir's bundles ({} without a models_dir). One that cannot be listed (a file or a
+        broken mount in its place, its permissions) is said once — no bundle delivered into it
+        can be seen meanwhile, health `model_update.models_dir_problem` says why — and said again
+        when it can be listed."""
+        if self.models_dir is None:
+            return {}
+        try:
+            dirs = bundle_dirs(self.models_dir)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if why != self.listing_problem:
+                log.error("models_dir %s cannot be read (%s): a bundle delivered into it is not seen until it can "
+                          "(said once)", self.models_dir, why)
+            self.listing_problem = why
+            return {}
+        if self.listing_problem is not None:
+            log.warning("models_dir %s is read again", self.models_dir)
+            self.listing_problem = None
+        return dirs
 
     # -- per tick -----------------------------------------------------------------------------
 
@@ -394,6 +384,7 @@ class HotSwap:
             state = f"shadow {len(self.shadow.candidate)}/{self.cfg.scoring.shadow_ticks}"
         return {"state": state, "bundle": str(self.current) if self.current else None,
                 "models_dir": str(self.models_dir) if self.models_dir else None,
+                "models_dir_problem": self.listing_problem,
                 "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None}
 
@@ -407,65 +398,55 @@ class HotSwap:
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, json.dumps(record, indent=1).encode())
+            write_record(path.parent, record)
         except OSError as exc:
             # A restart starts on what the file names still (the last record written), not on the configured bundle.
-            kept = read_record(path.parent) or {}
-            then = kept.get("path") if kept.get("config_bundle") == self.cfg.scoring.bundle else None
+            then = restarts_on(path.parent, self.cfg.scoring.bundle)
             log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
                       then or self.cfg.scoring.bundle or "numpy")
 
-    def resume(self, record: dict | None, active: Path | None) -> None:
+    def resume(self, record: dict | Unreadable | None, active: Path | None) -> None:
         """After a restart: `active` is the bundle the pipeline started on (None: the config's);
         the bundles of models_dir the last run had looked at are not candidates, others are."""
         if active is not None:
             self.current = active
             self._running_manifest = self.pipeline.model_manifest()
-        seen = (record or {}).get("seen")
-        if self.models_dir is not None and isinstance(seen, dict):
-            self.seen = {Path(p): fp for p, fp in seen.items() if isinstance(fp, int)}
-        elif self.models_dir is not None and record is None:
+        if isinstance(record, Unreadable):
+            self._resume_without_record(record)
+        elif self.models_dir is not None and record is not None:
+            self.seen = {Path(p): fp for p, fp in record["seen"].items()}
+        elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
 
-
-def read_record(state_dir: Path) -> dict | None:
-    """active-bundle.json, None when there is none or it is unreadable (said in the log)."""
-    path = Path(state_dir) / ACTIVE_FILE
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("%s unreadable (%s); starting on the configured bundle", path, exc)
-        return None
-    if not isinstance(record, dict) or record.get("version") != 1:
-        log.warning("%s is not in the expected form; starting on the configured bundle", path)
-        return None
-    return record
-
-
-def active_tiers(cfg: AgentConfig, record: dict | None) -> tuple[list | None, Path | None]:
-    """The model tiers of the bundle a hot swap made active before the last stop, and its path;
-    (None, None) when the agent should start on its configured bundle."""
-    if not record or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
-        return None, None
-    if record.get("config_bundle") != cfg.scoring.bundle:
-        log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
-                 record["path"])
-        return None, None
-    path = Path(record["path"])
-    tiers, refusals = build_candidate(cfg, path)
-    if not tiers:
-        log.warning("the bundle swapped in before the last stop, %s, no longer loads (%s); starting on %s",
-                    path, "; ".join(refusals) or "no tier", cfg.scoring.bundle or "numpy")
-        return None, None
-    log.info("starting on the bundle swapped in before the last stop: %s (%s)",
-             record.get("model_id"), path)
-    return tiers, path
+    def _resume_without_record(self, unreadable: Unreadable) -> None:
+        """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory):
+        which bundle a swap made active, and which models_dir bundles the last run decided on, is lost.
+        Taking every bundle there for decided (a first start's rule) would drop one delivered while the
+        agent was down without a word; judging them all, newest first, could put an older release back
+        over the newest. So the newest is judged at the first poll (the bundle a SIGHUP asks for: the
+        last release, swapped in again or refused with its reason), the older ones are taken as decided
+        and named in the line, and the record is written again."""
+        self.record_problem = f"{unreadable.path}: {unreadable.why}"
+        dirs = self._bundle_dirs()
+        newest = max(dirs, key=dirs.get, default=None)
+        self.seen = {d: fp for d, fp in dirs.items() if d != newest}
+        older = sorted(d.name for d in self.seen)
+        if self.models_dir is None:
+            judged = "no models_dir to look at"
+        elif newest is None:
+            judged = f"{self.models_dir} holds no bundle"
+        else:
+            judged = f"the newest bundle of models_dir, {newest}, is judged at the first poll"
+            if older:
+                judged += (f"; the {len(older)} older one(s) there ({', '.join(older)}) are taken as decided "
+                           "(SIGHUP asks for the newest)")
+        log.error("%s is unreadable (%s): the bundle a hot swap made active and the models_dir bundles already "
+                  "decided on are lost; starting on %s; %s", unreadable.path, unreadable.why,
+                  self.current or "numpy", judged)
+        self._save_record()
 
 
 def _no_explanation() -> dict:
@@ -478,5 +459,4 @@ def _installed(tier: str) -> bool:
     return runtimes()[tier].available()
 
 
-__all__ = ["HotSwap", "Shadow", "SwapTarget", "build_candidate", "bundle_dirs", "fingerprint", "active_tiers", "read_record",
-           "POLL_EVERY_TICKS", "MIN_DECISION_AGREEMENT", "ACTIVE_FILE"]
+__all__ = ["HotSwap", "MIN_DECISION_AGREEMENT", "NEW_BUNDLE", "POLL_EVERY_TICKS", "Shadow", "SwapTarget"]

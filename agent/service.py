@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import prometheus
+from .active_bundle import active_tiers, read_record
 from .alerts import iso
 from .config_watch import ConfigWatch
 from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
-from .hotswap import HotSwap, active_tiers, read_record
+from .hotswap import HotSwap
 from .intake import IntakeQueue
 from .pipeline import Pipeline
 from .records import Rejects
@@ -35,7 +36,7 @@ from .resume import Resume, faults_said
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
-from .state_writes import STATE_FILES, StateWrites
+from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
 from .topology import adjacency
 from .window import TIME_BASE_MOVES, Aligner
@@ -128,6 +129,8 @@ class Agent(Resume, Delivery):
         if feedback is not None:
             self.pipeline.detector.feedback = FeedbackMemory(
                 feedback, Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
+        memory = self.pipeline.detector.feedback
+        self.state_reads = state_reads(self.hotswap.record_problem, memory.load_problem if memory else None)
         context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback is not None else None)
         # Durable sinks first: an event a crash cuts short is at least in the outbox.
         self.sinks = sorted((open_sink(s, context) for s in cfg.sinks),
@@ -404,6 +407,7 @@ class Agent(Resume, Delivery):
         snap["sd_notify_dropped"] = self.notifier.dropped
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
         snap["state_writes"] = self.state_writes.snapshot()
+        snap["state_reads"] = dict(self.state_reads)
         snap["time_base_moves"] = {**dict.fromkeys(TIME_BASE_MOVES, 0), **self.aligner.moves}
         snap["last_time_base_move"] = self.aligner.last_move
         snap["restart_gaps"] = self.aligner.restart_gaps

@@ -8,6 +8,13 @@ all. Here each file logs one line when its writes start failing (again only when
 changes), one line when a write works again (how many failed, over how long), and counts the
 failed writes for health (`state_writes`), Prometheus (`stad_state_write_failures_total{file}`)
 and the summary line.
+
+The small state files read once at start (`active-bundle.json`, agent/hotswap.py; `feedback.json`,
+agent/feedback.py) that cannot be used — cut short by a power cut, corrupt, a directory — are said
+by their readers (the file, why, what the agent does instead) and noted here for health
+(`state_reads`: file -> 'path: why', null when it was read or absent) and Prometheus
+(`stad_state_read_failures_total{file}`): a gateway that lost its model record or its operators'
+feedback in a power cut shows it without reading its log.
 """
 from __future__ import annotations
 
@@ -26,6 +33,14 @@ STATE_FILES = {
     "fault_journal": ("fault journal", "{fallback}",
                       "a fault open at a crash cannot be continued or ended by the restart"),
 }
+
+
+STATE_READS = ("active_bundle", "feedback")     # the state files read at start whose refusal is noted
+
+
+def state_reads(active_bundle: str | None, feedback: str | None) -> dict[str, str | None]:
+    """The state files refused at start ('path: why'), None for those read or absent."""
+    return dict(zip(STATE_READS, (active_bundle, feedback)))
 
 
 class StateWrites:
@@ -59,4 +74,4 @@ class StateWrites:
         return {key: {"failed": self.failed[key], "problem": self.problem[key]} for key in STATE_FILES}
 
 
-__all__ = ["STATE_FILES", "StateWrites"]
+__all__ = ["STATE_FILES", "STATE_READS", "StateWrites", "state_reads"]

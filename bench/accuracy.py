@@ -47,7 +47,9 @@ sys.path.insert(0, str(REPO))
 from agent import config  # noqa: E402
 from agent.evaluate import evaluate, feedback_replay, nab  # noqa: E402
 from agent.evaluate.baselines import BASELINES  # noqa: E402
-from agent.evaluate.runner import MODEL_TIERS, event_tolerance_s, nab_inputs, nab_metrics, replay  # noqa: E402
+from agent.evaluate.runner import event_tolerance_s, replay  # noqa: E402
+from agent.evaluate.score_file import MODEL_TIERS  # noqa: E402
+from agent.evaluate.scorer_metrics import nab_inputs, nab_metrics  # noqa: E402
 from agent.evaluate.skab import SKAB_TRAIN_ROWS, far_mar_f1  # noqa: E402
 from agent.evaluate.metrics import Confusion, confusion  # noqa: E402
 from agent.feedback import FeedbackConfig  # noqa: E402

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agent import config
-from agent.evaluate import baselines, evaluate, runner
+from agent.evaluate import baselines, evaluate, labelled, traces
 from agent.evaluate.report import format_markdown, format_table
 from conftest import shared_dataset, valid_report
 
@@ -117,11 +117,11 @@ def test_train_ticks_follow_the_protocol():
     rows = [Row(ts=float(i), values=np.zeros(1), missing=np.zeros(1, bool), carried=np.zeros(1, bool),
                 label=None if i % 5 == 4 else 0) for i in range(1000)]      # every 5th tick is a gap tick
     cfg = config.from_dict({"sensors": ["a"], "sources": [{"type": "stdin"}], "warmup": {"ticks": 300}})
-    assert runner.train_ticks_for(rows, "warmup", cfg) == 300
+    assert labelled.train_ticks_for(rows, "warmup", cfg) == 300
     # the 400th source row is tick 498 (4 rows per 5 ticks): ticks 0..498 train
-    assert runner.train_ticks_for(rows, "skab", cfg) == 499
+    assert labelled.train_ticks_for(rows, "skab", cfg) == 499
     # 800 source rows -> NAB probation floor(0.15 · 800) = 120 rows; the 120th is tick 148
-    assert runner.train_ticks_for(rows, "nab", cfg) == 149
+    assert labelled.train_ticks_for(rows, "nab", cfg) == 149
 
 
 def test_rolling_z_baseline_hand_case():
@@ -163,7 +163,7 @@ def test_attention_heat_map_is_drawn_when_results_carry_attention(tmp_path):
     labels[120:140] = 1
     score = np.where(np.arange(n) < 50, np.nan, 1.0)
     score[125:135] = 8.0
-    trace = runner.Trace(
+    trace = traces.Trace(
         file="synthetic.csv", scorer="onnx", ts=ts, values=np.random.default_rng(0).normal(size=(n, 3)),
         labels=labels, events=[None] * n, train=np.arange(n) < 50, score=score, threshold=np.full(n, 4.0),
         alert_spans=[(125.0, 134.0)], onsets=[126.0], tiers={"onnx": 150},
@@ -180,7 +180,7 @@ def test_a_labelled_span_with_empty_ticks_is_shaded_as_one_span():
     from agent.evaluate.plots import label_spans
     labels = np.array([0, 0, 1, 1, -1, 1, -1, -1, 1, 0, -1, 1, 1, 0, -1])
     n = labels.size
-    trace = runner.Trace(file="gappy.csv", scorer="numpy", ts=np.arange(n, dtype=float) + 100.0,
+    trace = traces.Trace(file="gappy.csv", scorer="numpy", ts=np.arange(n, dtype=float) + 100.0,
                          values=np.zeros((n, 1)), labels=labels, events=[None] * n, train=np.zeros(n, bool),
                          score=np.ones(n), threshold=np.full(n, 2.0), alert_spans=[], onsets=[])
     assert label_spans(trace) == [(102.0, 108.0), (111.0, 112.0)]

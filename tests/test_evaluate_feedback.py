@@ -149,7 +149,7 @@ def test_an_alert_the_node_forgot_is_counted_as_refused():
 
 
 def test_over_time_counts_a_false_alarm_in_the_part_it_was_raised(feedback_run):
-    from agent.evaluate.runner import FileRows, Trace
+    from agent.evaluate.traces import FileRows, Trace
     from agent.window import Row
     rows = [Row(ts=float(t), values=np.zeros(1), missing=np.zeros(1, bool), carried=np.zeros(1, bool), label=0)
             for t in range(100)]

@@ -10,7 +10,7 @@ import pytest
 
 from agent import config
 from agent.alerts import AlertTracker
-from agent.evaluate import evaluate, nab, runner
+from agent.evaluate import evaluate, labelled, nab, score_file, traces
 from conftest import bench_module
 from nab_copy import write_nab_copy
 
@@ -27,7 +27,7 @@ def test_alert_spans_start_at_the_tick_raised_and_backdated_only_as_extra():
     for ts, score in enumerate(scores):
         events += tracker.observe(float(ts), float(score), 1.0, "numpy", lambda: {},
                                   lambda: {"top_sensors": [], "top_steps": [], "origin": None})
-    out = runner.spans_from_events(events, last_ts=9.0)
+    out = score_file.spans_from_events(events, last_ts=9.0)
     assert out["onsets"] == [4.0]
     assert out["alert_spans"] == [(4.0, 5.0)]
     assert out["backdated_spans"] == [(2.0, 5.0)]
@@ -39,7 +39,7 @@ def test_an_alert_open_at_the_end_of_data_runs_to_the_last_tick():
     for ts, score in enumerate([0, 1.2, 1.2, 1.2]):
         events += tracker.observe(float(ts), float(score), 1.0, "numpy", lambda: {},
                                   lambda: {"top_sensors": [], "top_steps": [], "origin": None})
-    out = runner.spans_from_events(events, last_ts=3.0)
+    out = score_file.spans_from_events(events, last_ts=3.0)
     assert out["alert_spans"] == [(2.0, 3.0)] and out["backdated_spans"] == [(1.0, 3.0)]
 
 
@@ -76,7 +76,7 @@ def test_nab_is_counted_on_the_files_rows_not_on_ticks(tmp_path):
 def test_nab_windows_and_probation_of_a_regular_file(tmp_path):
     write_nab_copy(tmp_path, n_rows=300, step_s=300, window_rows=(200, 229))
     cfg = nab_cfg(tmp_path, 300.0)
-    (f,), _ = runner.load_files(cfg, runner.labelled_source(cfg, None), "nab")
+    (f,), _ = labelled.load_files(cfg, labelled.labelled_source(cfg, None), "nab")
     assert f.train_ticks == 45 and f.nab_windows == [(200, 229)]
     assert np.array_equal(f.tick_row, np.arange(300))        # one row per tick: identity
 
@@ -85,8 +85,8 @@ def test_tick_row_maps_gap_ticks_to_the_next_row():
     from agent.window import Row
     ts = np.array([0.0, 10.0, 20.0, 30.0, 40.0])                    # ticks of 10 s
     rows = [Row(ts=t, values=np.zeros(1), missing=np.zeros(1, bool), carried=np.zeros(1, bool)) for t in ts]
-    source = runner.SourceRows(ts=np.array([1.0, 4.0, 12.0, 35.0]), labels=np.zeros(4, int), events=[None] * 4)
-    f = runner.FileRows(name="x", rows=rows, train_ticks=1, source=source, tick_s=10.0)
+    source = traces.SourceRows(ts=np.array([1.0, 4.0, 12.0, 35.0]), labels=np.zeros(4, int), events=[None] * 4)
+    f = traces.FileRows(name="x", rows=rows, train_ticks=1, source=source, tick_s=10.0)
     assert f.row_tick.tolist() == [0, 0, 1, 3]
     # tick 0 closed with row 1; tick 2 has no row: the next row (3); tick 4 has none after it (4 = none)
     assert f.tick_row.tolist() == [1, 2, 3, 3, 4]

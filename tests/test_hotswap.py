@@ -18,7 +18,7 @@ from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, 
                       drive_hotswap as drive, hotswap_pipeline as setup, sim_rows, start_logged_agent, variant,
                       wait_for)
 
-from agent.hotswap import bundle_dirs  # noqa: E402
+from agent.models_dir import bundle_dirs  # noqa: E402
 
 TICK_S = 30.0
 pytestmark = NO_DEMO

@@ -20,7 +20,7 @@ from conftest import agent_env
 from restart_helpers import SCHEMA
 
 from agent.config import from_dict
-from agent.evaluate.runner import align
+from agent.evaluate.labelled import align
 from agent.records import Record, Rejects
 from agent.window import Aligner
 

@@ -6,7 +6,7 @@
   threshold chosen in hindsight over the corpus (the report's swept NAB figure);
 - rolling z-score: per sensor |x − mean| / std over the previous `window` ticks, the tick's
   score being the worst sensor;
-- always: an alarm on every scored row (no scores; runner.run_always).
+- always: an alarm on every scored row (no scores; score_file.run_always).
 
 random and rolling z return (n, N) per-sensor scores for the aligned raw rows; NaN marks "no
 score yet". Their scores go through the agent's own threshold and alert lifecycle

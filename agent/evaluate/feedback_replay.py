@@ -30,7 +30,7 @@ from ..feedback import FeedbackMemory, Refused, parse
 
 if TYPE_CHECKING:
     from ..alerts import AlertEvent
-    from .runner import FileRows, Trace
+    from .traces import FileRows, Trace
 
 SUFFIX = "+feedback"           # the scorer name of a run with replayed feedback: numpy+feedback
 PARTS = 10                     # the scored span of each file, in this many parts

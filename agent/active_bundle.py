@@ -1,0 +1,109 @@
+"""`<state_dir>/active-bundle.json`: the bundle a hot swap made active, and the fingerprints of the
+models_dir bundles already decided on (swapped in or rejected), across restarts.
+
+Written by the hot swap (agent/hotswap.py) at every decision and at the first start (with the
+bundles there then, so that one dropped before any decision is not taken, after a restart, for
+one that was there at start-up); read once at start. A restarted agent starts on the bundle it
+names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads).
+
+A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
+a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
+hot swap then says it, starts on the configured bundle and judges the newest bundle of models_dir,
+so that one delivered while the agent was down is not dropped without a word.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .checkpoint import atomic_write
+from .models_dir import build_candidate
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
+
+log = logging.getLogger("stad.hotswap")
+
+ACTIVE_FILE = "active-bundle.json"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """active-bundle.json is there but cannot be used, and why."""
+    path: Path
+    why: str
+
+
+def read_record(state_dir: Path) -> dict | Unreadable | None:
+    """active-bundle.json; None when there is none (a first start), Unreadable when it cannot be used."""
+    path = Path(state_dir) / ACTIVE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return Unreadable(path, getattr(exc, "strerror", None) or str(exc))
+    if not text.strip():
+        return Unreadable(path, "empty (cut short by a power cut?)")
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        return Unreadable(path, f"not JSON: {exc} (cut short by a power cut?)")
+    why = _malformed(record)
+    return Unreadable(path, why) if why else record
+
+
+def _malformed(record) -> str | None:
+    """What is wrong with a parsed active-bundle.json; None when it is in the form _save_record writes."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    if record.get("version") != 1:
+        return f"version {record.get('version')!r}, expected 1"
+    for key in ("path", "model_id", "config_bundle"):
+        if not isinstance(record.get(key), (str, type(None))):
+            return f"{key}: expected a string or null, got {type(record[key]).__name__}"
+    seen = record.get("seen")
+    if not isinstance(seen, dict) or not all(type(fp) is int for fp in seen.values()):
+        return "seen: expected an object of bundle directories and their fingerprints (integers)"
+    return None
+
+
+def write_record(state_dir: Path, record: dict) -> None:
+    """Write `record` atomically (temporary file, fsync, rename); OSError when it cannot be."""
+    path = Path(state_dir) / ACTIVE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(record, indent=1).encode())
+
+
+def restarts_on(state_dir: Path, config_bundle: str | None) -> str | None:
+    """The bundle a restart would start on by the record as it is on disk (None: the configured one)."""
+    kept = read_record(state_dir)
+    if isinstance(kept, dict) and kept.get("config_bundle") == config_bundle:
+        return kept.get("path")
+    return None
+
+
+def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None) -> tuple[list | None, Path | None]:
+    """The model tiers of the bundle a hot swap made active before the last stop, and its path;
+    (None, None) when the agent should start on its configured bundle."""
+    if not isinstance(record, dict) or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
+        return None, None
+    if record.get("config_bundle") != cfg.scoring.bundle:
+        log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
+                 record["path"])
+        return None, None
+    path = Path(record["path"])
+    tiers, refusals = build_candidate(cfg, path)
+    if not tiers:
+        log.warning("the bundle swapped in before the last stop, %s, no longer loads (%s); starting on %s",
+                    path, "; ".join(refusals) or "no tier", cfg.scoring.bundle or "numpy")
+        return None, None
+    log.info("starting on the bundle swapped in before the last stop: %s (%s)",
+             record.get("model_id"), path)
+    return tiers, path
+
+
+__all__ = ["ACTIVE_FILE", "Unreadable", "active_tiers", "read_record", "restarts_on", "write_record"]
