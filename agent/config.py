@@ -90,6 +90,11 @@ class WarmupConfig:
         "with a live source, rename the recording's columns to the sensors' names); each file a recording of its "
             "own; labels are not used; a recording that gives no reading of any sensor is refused",
         default=None)
+    replay_max_ticks: int | None = rng(16, None, default=None,
+        doc="the most ticks of `warmup.replay` the warm-up keeps and fits on: the newest (files are read newest "
+            "first, in reverse name order, and the earlier ones not read once it has them); null: 1,382,400 "
+            "readings' worth (2 days of 8 sensors at 1 s: 1,382,400 / the number of sensors), or `ticks` when "
+            "more; at least `ticks`. Bounds the start's memory and time whatever the recording's length")
 
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------
@@ -384,6 +389,10 @@ class AgentConfig:
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
+        if isinstance(self.warmup.replay_max_ticks, int) and isinstance(self.warmup.ticks, int) \
+                and self.warmup.replay_max_ticks < self.warmup.ticks:
+            problems.append(("warmup.replay_max_ticks", f"must be at least warmup.ticks ({self.warmup.ticks}): "
+                             "fewer recorded ticks cannot finish the warm-up"))
         for where, thr in self.clocks():
             if thr.clock_scale_period_s / thr.clock_scale_bins < self.tick_s:
                 problems.append((f"{where}.clock_scale_bins", (

@@ -83,10 +83,11 @@ def test_a_short_recording_is_topped_up_by_live_ticks(tmp_path):
     live = tmp_path / "live.csv"
     write_csv(live, T0 + DAY, 200, seed=4)
     cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
-    from agent.service import Agent, warmup_rows
+    from agent.service import Agent
     from agent.records import Rejects
+    from agent.warmup import read_replay
 
-    assert len(warmup_rows(cfg, Rejects())) == 120
+    assert len(read_replay(cfg, Rejects())[0]) == 120
     agent = Agent(cfg)
     assert not agent.pipeline.warm and agent.pipeline.warmup_counted == 120
     agent.run()
@@ -106,7 +107,7 @@ def test_a_folder_of_recordings_days_apart_warms_up_on_each_without_moving_the_t
     between two of them is not the data jumping ahead — no 'time base moved' warning per file
     boundary, every row of each kept (user2's six-mornings folder)."""
     from agent.records import Rejects
-    from agent.service import warmup_rows
+    from agent.warmup import read_replay
 
     recorded = tmp_path / "mornings"
     recorded.mkdir()
@@ -117,9 +118,9 @@ def test_a_folder_of_recordings_days_apart_warms_up_on_each_without_moving_the_t
     cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
     rejects = Rejects()
     with caplog.at_level("WARNING"):
-        rows = warmup_rows(cfg, rejects)
+        rows, _ = read_replay(cfg, rejects)
     assert len(rows) == 450 and rejects.total == 0
-    assert [r.ts for r in rows[148:152]] == [T0 + 148, T0 + 149, T0 + DAY, T0 + DAY + 1]
+    assert rows.ts[148:152].tolist() == [T0 + 148, T0 + 149, T0 + DAY, T0 + DAY + 1]
     assert not [r.getMessage() for r in caplog.records if "time base" in r.getMessage()]
 
 
