@@ -50,7 +50,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
-                  or warmup_problems(cfg)]
+                  or warmup_problems(cfg) or [replay_note(cfg)]]
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -85,6 +85,15 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     read_as = (f"read with sources[{like[0]}]'s separator, time_column, time_format and columns" if like else
                "read with the replay defaults (no replay source: name the recording's columns like the sensors)")
     return [f"{source.root} gives no reading of any sensor to warm up on: {why}; {read_as}"]
+
+
+def replay_note(cfg: AgentConfig) -> Note:
+    """What `run` takes of `warmup.replay` (agent/warmup.py read_replay): its newest ticks, at most the bound."""
+    from .warmup import replay_limit
+    limit, why = replay_limit(cfg.warmup, len(cfg.sensor_names()))
+    return Note(f"run warms up on the newest {limit:,} ticks of it at most ({span(limit * cfg.tick_s)}; {why}), "
+                "its files read newest first (name order is time order): earlier ticks are skipped, earlier files "
+                "not read, and its start line says what it used")
 
 
 def _join(path: str, key: str) -> str:

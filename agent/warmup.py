@@ -206,7 +206,7 @@ def read_replay(cfg: AgentConfig, rejects: Rejects,
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     parts: list[WarmupRows] = []
     kept = read = 0
-    next_ping = time.monotonic() + READ_PING_S
+    next_ping = time.monotonic()         # the first record read says so at once
     try:
         recordings = list(source.recordings())          # (name, records): a file is opened when read
         for _, records in reversed(recordings):
@@ -219,7 +219,7 @@ def read_replay(cfg: AgentConfig, rejects: Rejects,
                     part.append(row)
                 if alive is not None and not i & 1023 and time.monotonic() >= next_ping:
                     alive(read + len(part) + part.dropped)
-                    next_ping = time.monotonic() + READ_PING_S
+                    next_ping = time.monotonic()         # the first record read says so at once
             for row in aligner.flush_all():
                 part.append(row)
             part.trim()
