@@ -219,7 +219,7 @@ def read_replay(cfg: AgentConfig, rejects: Rejects,
                     part.append(row)
                 if alive is not None and not i & 1023 and time.monotonic() >= next_ping:
                     alive(read + len(part) + part.dropped)
-                    next_ping = time.monotonic()         # the first record read says so at once
+                    next_ping = time.monotonic() + READ_PING_S
             for row in aligner.flush_all():
                 part.append(row)
             part.trim()

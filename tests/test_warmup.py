@@ -264,6 +264,9 @@ def test_systemd_hears_the_start_is_still_going_while_a_recording_is_read(tmp_pa
         ready = notify.wait_for("READY=1", timeout=180)[0]
         proc.wait(timeout=180)
     before = [m for t, m in notify.messages if t < ready]
+    from agent.warmup import READ_PING_S
+    reads = [t for t, m in notify.messages if t < ready and m == f"EXTEND_TIMEOUT_USEC={int(WARMUP_READ_EXTEND_S * 1e6)}"]
+    assert len(reads) <= 1 + (ready - reads[0]) / READ_PING_S, len(reads)      # every READ_PING_S, not every record
     assert f"EXTEND_TIMEOUT_USEC={int(WARMUP_READ_EXTEND_S * 1e6)}" in before, before
     assert f"EXTEND_TIMEOUT_USEC={int(WARMUP_FIT_EXTEND_S * 1e6)}" in before, before
     assert "STATUS=warming up: fitting on 5,000 recorded ticks" in before, before
