@@ -17,7 +17,7 @@ the warm-up's log line (what it used, what it skipped).
 `--trees`: the agent of each checkout in turn for every length (interleaved in one run, so the load
 is shared alike); default this checkout.
 
-Prints JSON: one object per length with peak_rss_mb, ready_s, extend (count and the largest gap
+Prints JSON: one object per length with peak_rss_mb, ready_s, cpu_s (the run's user + system), extend (count and the largest gap
 between two before READY), watchdog pings before READY, the warm-up line; and the machine's load.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -126,10 +127,13 @@ def run(days: int, day_files: list[Path], work: Path, tree: Path) -> dict:
     notify = Notify(case / "notify.sock")
     env = dict(os.environ, PYTHONPATH=str(tree), NOTIFY_SOCKET=notify.address, WATCHDOG_USEC="30000000")
     load = os.getloadavg()
+    before_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     res = subprocess.run([sys.executable, "-c", RSS_CHILD, "run", "-c", str(cfg), "--max-ticks", "3"],
                          cwd=tree, env=env, capture_output=True, text=True, timeout=3600)
     wall = time.monotonic() - t0
+    after_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after_cpu.ru_utime + after_cpu.ru_stime - before_cpu.ru_utime - before_cpu.ru_stime
     notify.close()
     ready = [t for t, m in notify.messages if m == "READY=1"]
     before = [(t, m) for t, m in notify.messages if not ready or t < ready[0]]
@@ -138,7 +142,7 @@ def run(days: int, day_files: list[Path], work: Path, tree: Path) -> dict:
     warm = [line.split("stad.", 1)[-1] for line in res.stderr.splitlines() if "warm-up" in line and "tick" in line]
     return {"tree": str(tree), "days": days, "ticks": days * DAY, "rc": res.returncode,
             "peak_rss_mb": round(int(hwm[0]) / 1024, 1) if hwm else None,
-            "ready_s": round(ready[0] - t0, 1) if ready else None, "wall_s": round(wall, 1),
+            "ready_s": round(ready[0] - t0, 1) if ready else None, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
             "extend_timeout_msgs": len(extends) - 1,
             "max_gap_between_extends_s": round(max(np.diff(extends + ready[:1]), default=0.0), 1),
             "watchdog_before_ready": sum(m == "WATCHDOG=1" for _, m in before),
