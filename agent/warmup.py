@@ -27,9 +27,10 @@ UNIT_RATIO = 30.0
 
 
 #: `warmup.replay_max_ticks` when it is not set: the warm-up keeps this many readings (ticks × sensors)
-#: of a recording, the newest: two days of an 8-sensor skid at 1 s (172,800 ticks; the fit's peak RSS
-#: ~xx MB), enough for the threshold clock's 2 daily periods. A week given whole peaked at 579 MB, over
-#: the unit's MemoryMax=512M, and grew with every day more (bench/warmup.py; README "warm-up").
+#: of a recording, the newest: two days of an 8-sensor skid at 1 s (172,800 ticks: the agent's peak
+#: RSS 72.6 MB), enough for the threshold clock's 2 daily periods. A week given whole peaked at 550 MB,
+#: over the unit's MemoryMax=512M, and grew with every day more (bench/warmup.py; README "Warming up on
+#: a long recording").
 REPLAY_READINGS = 2 * 86_400 * 8
 #: While a recording is read, this often (s): EXTEND_TIMEOUT_USEC and a watchdog ping (`alive`).
 READ_PING_S = 5.0

@@ -12,7 +12,7 @@ source after the recording) under a NOTIFY_SOCKET this bench binds: the time fro
 and every EXTEND_TIMEOUT_USEC / WATCHDOG=1 before it; its own VmHWM (bench/machine.py RSS_CHILD);
 the warm-up's log line (what it used, what it skipped).
 
-    python bench/warmup.py [--days 1 7 28] [--trees /path/to/old/checkout .] [--out warmup.json]
+    python bench/warmup.py [--days 1 7 28] [--trees /path/to/old/checkout .] [--one-file] [--out warmup.json]
 
 `--trees`: the agent of each checkout in turn for every length (interleaved in one run, so the load
 is shared alike); default this checkout.
@@ -111,12 +111,18 @@ class Notify:
         self.sock.close()
 
 
-def run(days: int, day_files: list[Path], work: Path, tree: Path) -> dict:
+def run(days: int, day_files: list[Path], work: Path, tree: Path, one_file: bool = False) -> dict:
     case = work / f"d{days}-{abs(hash(str(tree)))}"
     recording, state = case / "recording", case / "state"
     recording.mkdir(parents=True)
-    for f in day_files[-days:]:
-        (recording / f.name).symlink_to(f)
+    if one_file:                # the days in one file: read whole, only its newest ticks kept
+        with open(recording / "skid1.csv", "w") as out:
+            for i, f in enumerate(day_files[-days:]):
+                with open(f) as fh:
+                    out.writelines(fh if i == 0 else list(fh)[1:])
+    else:
+        for f in day_files[-days:]:
+            (recording / f.name).symlink_to(f)
     live = case / "live.csv"
     t_live = START + len(day_files) * DAY + 3600
     live.write_text("timestamp," + ",".join(n for n, *_ in SKID) + "\n" + "".join(
@@ -140,7 +146,7 @@ def run(days: int, day_files: list[Path], work: Path, tree: Path) -> dict:
     extends = [t0] + [t for t, m in before if m.startswith("EXTEND_TIMEOUT_USEC=")]
     hwm = [line.split()[1] for line in res.stderr.splitlines() if line.startswith("VmHWM_kB")]
     warm = [line.split("stad.", 1)[-1] for line in res.stderr.splitlines() if "warm-up" in line and "tick" in line]
-    return {"tree": str(tree), "days": days, "ticks": days * DAY, "rc": res.returncode,
+    return {"tree": str(tree), "days": days, "one_file": one_file, "ticks": days * DAY, "rc": res.returncode,
             "peak_rss_mb": round(int(hwm[0]) / 1024, 1) if hwm else None,
             "ready_s": round(ready[0] - t0, 1) if ready else None, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
             "extend_timeout_msgs": len(extends) - 1,
@@ -154,6 +160,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, nargs="+", default=[1, 7, 28])
     ap.add_argument("--trees", type=Path, nargs="+", default=[ROOT])
+    ap.add_argument("--one-file", action="store_true", help="each length as one file, not a file a day")
     ap.add_argument("--out", type=out_file)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stad-warmup-") as tmp:
@@ -162,7 +169,7 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         day_files = write_days(work / "days", max(args.days))
         made_s = time.monotonic() - t0
-        results = [run(d, day_files, work, tree.resolve()) for d in args.days for tree in args.trees]
+        results = [run(d, day_files, work, tree.resolve(), args.one_file) for d in args.days for tree in args.trees]
     out = {"bench": "warmup", "recordings_written_s": round(made_s, 1), "results": results,
            "machine": machine_info(packages=("numpy",)), "cpu_count": os.cpu_count()}
     text = json.dumps(out, indent=2)
