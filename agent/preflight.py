@@ -67,10 +67,10 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     record is enough). A recording whose columns map to no sensor would warm up on 0 ticks, and the
     agent would warm up on live data as if the key were not there."""
     from .records import Rejects
-    from .sources.replay import ReplayConfig, warmup_source
-    like = next(((i, s) for i, s in enumerate(cfg.sources) if isinstance(s, ReplayConfig)), None)
+    from .sources.replay import warmup_source
+    reader, read_as = cfg.warmup_reader()
     rejects = Rejects()
-    source = warmup_source(cfg.resolve(cfg.warmup.replay), like and like[1], cfg.sensor_names(), rejects,
+    source = warmup_source(cfg.resolve(cfg.warmup.replay), reader, cfg.sensor_names(), rejects,
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     try:
         if not source.files:
@@ -82,9 +82,8 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     why = "; ".join(f"{reason} ×{n} (first: {shorten(rejects.first[reason][0], 80)}"
                     + (f" — {shorten(rejects.first[reason][1], 160)})" if rejects.first[reason][1] else ")")
                     for reason, n in rejects.counts.most_common(3)) or "no record in it"
-    read_as = (f"read with sources[{like[0]}]'s separator, time_column, time_format and columns" if like else
-               "read with the replay defaults (no replay source: name the recording's columns like the sensors)")
-    return [f"{source.root} gives no reading of any sensor to warm up on: {why}; {read_as}"]
+    hint = "" if cfg.warmup.replay_format.given() else " (give warmup.replay_format the recording's own)"
+    return [f"{source.root} gives no reading of any sensor to warm up on: {why}; read with {read_as}{hint}"]
 
 
 def replay_note(cfg: AgentConfig) -> Note:

@@ -197,13 +197,12 @@ def read_replay(cfg: AgentConfig, rejects: Rejects,
     READY=1 grows with the length of the recording; inside a file longer than the limit its
     earlier ticks are read and let go. `alive(ticks read)` is called every READ_PING_S while reading."""
     from .alerts import iso
-    from .sources.replay import ReplayConfig, warmup_source
+    from .sources.replay import warmup_source
     from .window import Aligner
 
-    like = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), None)
     sensors = cfg.sensor_names()
     limit, why = replay_limit(cfg.warmup, len(sensors))
-    source = warmup_source(cfg.resolve(cfg.warmup.replay), like, sensors, rejects,
+    source = warmup_source(cfg.resolve(cfg.warmup.replay), cfg.warmup_reader()[0], sensors, rejects,
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     parts: list[WarmupRows] = []
     kept = read = 0

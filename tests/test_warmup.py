@@ -272,3 +272,51 @@ def test_systemd_hears_the_start_is_still_going_while_a_recording_is_read(tmp_pa
     assert "STATUS=warming up: fitting on 5,000 recorded ticks" in before, before
     assert before.index(f"EXTEND_TIMEOUT_USEC={int(WARMUP_READ_EXTEND_S * 1e6)}") < before.index(
         f"EXTEND_TIMEOUT_USEC={int(WARMUP_FIT_EXTEND_S * 1e6)}")
+
+
+def test_the_warm_ups_own_format_keys_read_a_plants_recording_with_live_sources(tmp_path, capsys):
+    """A gateway's sources are live (here udp): no replay source lends its separator and columns, and a
+    SKAB-like recording (`;`, a `datetime` column, the plant's column names) gave no reading — the
+    README said to rewrite the files. `warmup.replay_format` reads them as they are; check-config checks
+    its keys as a replay source's (a separator, the sensors its columns name) and refuses what the
+    warm-up has no use for."""
+    import yaml
+
+    from agent import preflight
+    from agent.cli import main
+    from agent.records import Rejects
+    from agent.warmup import read_replay
+
+    recorded = tmp_path / "pump.csv"
+    recorded.write_text("datetime;P1 bar;T1 degC;anomaly\n" + "".join(
+        f"2026-01-0{1 + i // 86400} {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d};{1 + i % 3};{20 + i % 5};0\n"
+        for i in range(400)))
+    conf = {"sensors": ["a", "b"], "tick_s": 1.0, "topology": "none",
+            "sources": [{"type": "udp", "port": 0}], "window": {"steps": 16}, "warmup": {
+                "ticks": 200, "replay": str(recorded),
+                "replay_format": {"separator": ";", "time_column": "datetime", "columns": {"P1 bar": "a", "T1 degC": "b"}}},
+            "sinks": [], "state_dir": str(tmp_path / "state")}
+    cfg = from_dict(conf, base_dir=str(tmp_path))
+    rejects = Rejects()
+    rows, _ = read_replay(cfg, rejects)
+    assert len(rows) == 400 and rejects.total == 0 and rows.values[:3].tolist() == [[1, 20], [2, 21], [3, 22]]
+    assert preflight.problems(cfg) == []
+
+    fmt = conf["warmup"]["replay_format"]
+    fmt["columns"] = {"P1 bar": "a", "T1 degC": "bb"}
+    with pytest.raises(ConfigError, match=r"warmup.replay_format.columns.T1 degC: unknown sensor 'bb'"):
+        from_dict(conf, base_dir=str(tmp_path))
+    fmt.update(columns={"P1 bar": "a"}, separator=";;")
+    with pytest.raises(ConfigError, match=r"warmup.replay_format.separator: one character"):
+        from_dict(conf, base_dir=str(tmp_path))
+    fmt.update(separator=";", speed=1.0)
+    with pytest.raises(ConfigError, match=r"warmup.replay_format.speed"):
+        from_dict(conf, base_dir=str(tmp_path))
+    del fmt["speed"]
+    fmt["time_column"] = "when"                 # check-config reads it as run does, and says with what
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    assert main(["check-config", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "gives no reading of any sensor to warm up on" in err
+    assert "read with warmup.replay_format's separator, time_column, columns" in err
