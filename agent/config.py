@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
@@ -84,12 +84,22 @@ class WarmupConfig:
         doc="the share of warm-up that fits the fallback models; the rest calibrates score scale and "
             "threshold")
     replay: str | None = doc(
-        "recorded normal data (a file or folder) the agent warms up on before live data; read with the format "
-        "keys (`separator`, `time_column`, `time_format`, `columns`) of the config's first `replay` source, else "
-        "the replay defaults (`,`, a `timestamp`/`datetime`/`time`/`ts` column, columns named like the sensors: "
-        "with a live source, rename the recording's columns to the sensors' names); each file a recording of its "
+        "recorded normal data (a file or folder) the agent warms up on before live data; read with "
+        "`replay_format`'s keys, the rest the config's first `replay` source's, else the replay defaults (`,`, a "
+        "`timestamp`/`datetime`/`time`/`ts` column, columns named like the sensors); each file a recording of its "
             "own; labels are not used; a recording that gives no reading of any sensor is refused",
         default=None)
+    replay_format: WarmupFormat = doc(
+        "how `warmup.replay` is read: keys of a `replay` source (`format`, `separator`, `time_column`, `time_format`, "
+        "`columns`) for the recording alone, e.g. `{separator: ';', time_column: datetime, columns: {Pressure: PT101}}`; "
+        "the keys not given are the first `replay` source's, else the replay defaults. A config whose sources are live "
+        "reads a plant's recordings as they are",
+        default_factory=lambda: WarmupFormat())
+    replay_max_ticks: int | None = rng(16, None, default=None,
+        doc="the most ticks of `warmup.replay` the warm-up keeps and fits on: the newest (files are read newest "
+            "first, in reverse name order, and the earlier ones not read once it has them); null: 1,382,400 "
+            "readings' worth (2 days of 8 sensors at 1 s: 1,382,400 / the number of sensors), or `ticks` when "
+            "more; at least `ticks`. Bounds the start's memory and time whatever the recording's length")
 
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------
@@ -100,6 +110,10 @@ SOURCE_PLUGINS = sources_pkg.plugins()
 SINK_PLUGINS = sinks_pkg.plugins()
 RUNTIME_PLUGINS = scorers_pkg.runtimes()
 SourceUnion = Union[tuple(p.config for p in SOURCE_PLUGINS.values())]
+#: warmup.replay_format: a replay source's format keys, for the warm-up's recording alone.
+WarmupFormat = overrides_of(SOURCE_PLUGINS["replay"].config, "WarmupFormat", {
+    "path": "the recording is `warmup.replay`", "speed": "the warm-up reads as fast as it can",
+    "label_columns": "the warm-up uses no labels", "labels_file": "the warm-up uses no labels"}, __name__)
 SinkUnion = Union[tuple(p.config for p in SINK_PLUGINS.values())]
 ChainTier = Literal[(*RUNTIME_PLUGINS, "numpy")]
 
@@ -384,6 +398,11 @@ class AgentConfig:
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
+        problems += self._warmup_format_problems(seen, names)
+        if isinstance(self.warmup.replay_max_ticks, int) and isinstance(self.warmup.ticks, int) \
+                and self.warmup.replay_max_ticks < self.warmup.ticks:
+            problems.append(("warmup.replay_max_ticks", f"must be at least warmup.ticks ({self.warmup.ticks}): "
+                             "fewer recorded ticks cannot finish the warm-up"))
         for where, thr in self.clocks():
             if thr.clock_scale_period_s / thr.clock_scale_bins < self.tick_s:
                 problems.append((f"{where}.clock_scale_bins", (
@@ -391,6 +410,32 @@ class AgentConfig:
                     f"each, shorter than the tick ({self.tick_s:g} s): a bin no tick falls in learns nothing, and the "
                     f"clock's factor stays 1 until every bin has; at most {int(thr.clock_scale_period_s // self.tick_s)} bins")))
         return problems
+
+    def _warmup_format_problems(self, seen: set[str], names: list[str]) -> list[tuple[str, str]]:
+        """`warmup.replay_format`'s keys checked as a replay source's are (a separator, the sensors its columns name)."""
+        fmt = self.warmup.replay_format
+        given = fmt.given() if isinstance(fmt, WarmupFormat) else {}
+        if not given or any(v is INVALID for v in given.values()):
+            return []
+        merged = replace(SOURCE_PLUGINS["replay"].config(), **given)
+        return ([(f"warmup.replay_format.{key}", msg) for key, msg in merged.validate() if key in given]
+                + [(f"warmup.replay_format.{key}", f"unknown sensor {sensor!r}{did_you_mean(sensor, names)}")
+                   for key, sensor in merged.sensor_refs() if sensor not in seen])
+
+    def warmup_reader(self) -> tuple[Any, str]:
+        """The replay source config `warmup.replay` is read with (agent/sources/replay.py warmup_source):
+        the first replay source's format keys, else the replay defaults, `warmup.replay_format`'s over
+        them; and where they come from, for check-config's messages."""
+        replay = SOURCE_PLUGINS["replay"].config
+        first = next(((i, s) for i, s in enumerate(self.sources) if isinstance(s, replay)), None)
+        what = (f"sources[{first[0]}]'s separator, time_column, time_format and columns" if first
+                else "the replay defaults")
+        fmt = self.warmup.replay_format
+        given = fmt.given() if isinstance(fmt, WarmupFormat) else {}
+        if not given:
+            return (first[1] if first else replay()), what
+        return (replace(first[1] if first else replay(), **given),
+                f"warmup.replay_format's {', '.join(given)}" + (f", and {what} for the rest" if first else ""))
 
     def clocks(self) -> list[tuple[str, ThresholdConfig]]:
         """The thresholds whose clock's scale is on, each with its key path: `threshold`, and

@@ -181,14 +181,14 @@ class Pipeline:
         if scores is not None and len(scores):
             thr.seen_block(ts[-len(scores):], scores)
 
-    def warm_up_from(self, rows: list[Row]) -> None:
-        """Warm up on recorded normal rows (warmup.replay) before live data. The warm-up length is
-        the minimum: a longer recording is used whole, a shorter one is topped up by live ticks.
-        After a finished replay the first T live ticks only refill the window (the recording's
-        last rows are from another time) and are not scored."""
-        for row in rows:
-            self.warmup.append(row)
-            self.warmup_counted += self._counts(row)
+    def warm_up_from(self, rows: WarmupRows) -> None:
+        """Warm up on recorded normal rows (warmup.replay, agent/warmup.py `read_replay`: at most
+        its newest `replay_max_ticks`) before live data. A recording shorter than the warm-up is
+        topped up by live ticks. After a finished replay the first T live ticks only refill the
+        window (the recording's last rows are from another time) and are not scored."""
+        self.warmup = rows
+        self.warmup_counted = (len(rows) if self.cfg.warmup.counts == "ticks"
+                               else int((~rows.missing & ~rows.carried).any(axis=1).sum()))
         missing = max(0, self.warmup_ticks - self.warmup_counted)
         log.info("warm-up from a recording: %d ticks; %s", len(rows),
                  f"{missing} more {self.cfg.warmup.counts} from live data" if missing else "done")

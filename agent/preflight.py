@@ -50,7 +50,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
-                  or warmup_problems(cfg)]
+                  or warmup_problems(cfg) or [replay_note(cfg)]]
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -67,10 +67,10 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     record is enough). A recording whose columns map to no sensor would warm up on 0 ticks, and the
     agent would warm up on live data as if the key were not there."""
     from .records import Rejects
-    from .sources.replay import ReplayConfig, warmup_source
-    like = next(((i, s) for i, s in enumerate(cfg.sources) if isinstance(s, ReplayConfig)), None)
+    from .sources.replay import warmup_source
+    reader, read_as = cfg.warmup_reader()
     rejects = Rejects()
-    source = warmup_source(cfg.resolve(cfg.warmup.replay), like and like[1], cfg.sensor_names(), rejects,
+    source = warmup_source(cfg.resolve(cfg.warmup.replay), reader, cfg.sensor_names(), rejects,
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     try:
         if not source.files:
@@ -82,9 +82,17 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     why = "; ".join(f"{reason} ×{n} (first: {shorten(rejects.first[reason][0], 80)}"
                     + (f" — {shorten(rejects.first[reason][1], 160)})" if rejects.first[reason][1] else ")")
                     for reason, n in rejects.counts.most_common(3)) or "no record in it"
-    read_as = (f"read with sources[{like[0]}]'s separator, time_column, time_format and columns" if like else
-               "read with the replay defaults (no replay source: name the recording's columns like the sensors)")
-    return [f"{source.root} gives no reading of any sensor to warm up on: {why}; {read_as}"]
+    hint = "" if cfg.warmup.replay_format.given() else " (give warmup.replay_format the recording's own)"
+    return [f"{source.root} gives no reading of any sensor to warm up on: {why}; read with {read_as}{hint}"]
+
+
+def replay_note(cfg: AgentConfig) -> Note:
+    """What `run` takes of `warmup.replay` (agent/warmup.py read_replay): its newest ticks, at most the bound."""
+    from .warmup import replay_limit
+    limit, why = replay_limit(cfg.warmup, len(cfg.sensor_names()))
+    return Note(f"run warms up on the newest {limit:,} ticks of it at most ({span(limit * cfg.tick_s)}; {why}), "
+                "its files read newest first (name order is time order): earlier ticks are skipped, earlier files "
+                "not read, and its start line says what it used")
 
 
 def _join(path: str, key: str) -> str:

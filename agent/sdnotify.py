@@ -9,6 +9,8 @@ The protocol as used here (see sd_notify(3)):
     STATUS=...   free text shown by `systemctl status` (tier, ticks, alerts)
     WATCHDOG=1   keep-alive, only from the processing loop
     STOPPING=1   once, as soon as shutdown begins (SIGTERM), before the sinks are flushed
+    EXTEND_TIMEOUT_USEC=...  before READY=1, while a long `warmup.replay` is read and fitted: the
+                 start is still going, do not time it out for this long (TimeoutStartSec=)
 
 Sends never block: when nothing reads the socket and its queue is full, a message is dropped,
 counted in `dropped`, and logged once (a blocking send would hang the very loop the watchdog
@@ -73,6 +75,10 @@ class Notifier:
 
     def status(self, text: str) -> None:
         self.send(f"STATUS={_one_line(text)}")
+
+    def extend(self, seconds: float, status: str) -> None:
+        """EXTEND_TIMEOUT_USEC: the current state (the start) goes on for up to `seconds` more."""
+        self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1e6)}\nSTATUS={_one_line(status)}")
 
     def stopping(self, status: str | None = None) -> None:
         """STOPPING=1, sent once however many times shutdown is requested."""

@@ -39,6 +39,7 @@ from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
 from .topology import adjacency
+from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, read_replay
 from .window import TIME_BASE_MOVES, Aligner
 
 if TYPE_CHECKING:
@@ -77,24 +78,6 @@ def return_free_heap() -> bool:
         return bool(ctypes.CDLL(None).malloc_trim(0))
     except (OSError, AttributeError):
         return False
-
-
-def warmup_rows(cfg: AgentConfig, rejects: Rejects) -> list:
-    """`warmup.replay`'s recorded normal data (agent/sources/replay.py's `warmup_source`), each file
-    aligned by an aligner of its own with the same rules as live data's: the days between two
-    recordings are not a move of the time base (nor are live stamps that come days later)."""
-    from .sources.replay import ReplayConfig, warmup_source
-
-    like = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), None)
-    source = warmup_source(cfg.resolve(cfg.warmup.replay), like, cfg.sensor_names(), rejects,
-                           base_dir=cfg.base_dir, tick_s=cfg.tick_s)
-    rows: list = []
-    try:
-        for _, records in source.recordings():
-            rows += Aligner.for_agent(cfg, rejects).align_all(records)
-    finally:
-        source.close()
-    return rows
 
 
 class Agent(Resume, Delivery):
@@ -149,11 +132,20 @@ class Agent(Resume, Delivery):
         self._first_tick_logged = False
         self.resumed = self._resume()
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
-            self.pipeline.warm_up_from(warmup_rows(cfg, self.rejects))
+            rows, used = read_replay(cfg, self.rejects, self._reading_warmup)
+            log.info("%s", used)
+            self.notifier.extend(WARMUP_FIT_EXTEND_S, f"warming up: fitting on {len(rows):,} recorded ticks")
+            self.pipeline.warm_up_from(rows)
             self._after_warmup()
         self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
                                               cfg.sources[0] if cfg.sources else None)
         self.metrics = prometheus.start(cfg.metrics, self)
+
+    def _reading_warmup(self, ticks: int) -> None:
+        """While `warmup.replay` is read (before READY=1): systemd's start timeout is extended and
+        the watchdog pinged, so a long read is not taken for a hung start (README "warm-up")."""
+        self.notifier.extend(WARMUP_READ_EXTEND_S, f"warming up: {ticks:,} recorded ticks read")
+        self.notifier.ping()
 
     # -- sources -----------------------------------------------------------------------------
 

@@ -4,13 +4,24 @@ The pipeline keeps every warm-up tick until the fallback is fitted (a day of tic
 2880 × 18 sensors). As Row objects — a dataclass and three small numpy arrays each — that took
 ~2.6 MiB; as preallocated arrays, 0.5 MiB, and the fit reads them as they are, without stacking
 2880 rows into new arrays first. The arrays are released (`clear`) when the warm-up is done.
+
+A recording given as `warmup.replay` (`read_replay`) is kept to its newest `replay_max_ticks`: given
+whole, a week of an 8-sensor skid at 1 s peaked at 550 MB and 4 weeks at 2.1 GB, past the unit's
+MemoryMax=512M, and READY=1 came after TimeoutStartSec=120: such a gateway never started.
 """
 from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .quantile import quantile
 from .window import Normaliser, Row
+
+if TYPE_CHECKING:
+    from .config import AgentConfig, WarmupConfig
+    from .records import Rejects
 
 #: A sensor's warm-up readings whose median lies this many of the bundle's std from its mean, or
 #: whose median and spread are both under 1/this of the bundle's mean and std, are not in the units
@@ -19,15 +30,36 @@ from .window import Normaliser, Row
 UNIT_RATIO = 30.0
 
 
+#: `warmup.replay_max_ticks` when it is not set: the warm-up keeps this many readings (ticks × sensors)
+#: of a recording, the newest: two days of an 8-sensor skid at 1 s (172,800 ticks: the agent's peak
+#: RSS 72.6 MB), enough for the threshold clock's 2 daily periods. A week given whole peaked at 550 MB,
+#: over the unit's MemoryMax=512M, and grew with every day more (bench/warmup.py; README "Warming up on
+#: a long recording").
+REPLAY_READINGS = 2 * 86_400 * 8
+#: While a recording is read, this often (s): EXTEND_TIMEOUT_USEC and a watchdog ping (`alive`).
+READ_PING_S = 5.0
+#: What each EXTEND_TIMEOUT_USEC asks systemd for (s): while reading, 12 pings' worth (a loaded
+#: gateway's slow read is not a hung start; a hung one is stopped a minute after its last ping); before
+#: the fit, which pings nothing, 300 s (the fit of the default bound takes ~5 s CPU on x86-64).
+WARMUP_READ_EXTEND_S = 60.0
+WARMUP_FIT_EXTEND_S = 300.0
+
+
 class WarmupRows:
     """Rows appended one at a time: `ts` (n,), `values` (n, N) raw, NaN where missing, `missing`
     and `carried` (n, N) bool — views of the rows so far. Room for `capacity` rows at first,
-    grown by half when a warm-up counting only rows with data needs more ticks than that."""
+    grown by half when a warm-up counting only rows with data needs more ticks than that.
 
-    def __init__(self, sensors: int, capacity: int):
+    With a `limit` only the newest `limit` rows are kept (a long recording read into it): room
+    for at most 2 × limit, and when that is full the newest limit - 1 are moved to the front, so
+    memory stays bounded whatever the number of rows appended; `dropped` counts the rows let go."""
+
+    def __init__(self, sensors: int, capacity: int, limit: int | None = None):
         self.sensors = sensors
+        self.limit = limit
+        self.dropped = 0
         self._len = 0
-        self._alloc(max(1, capacity))
+        self._alloc(max(1, capacity if limit is None else min(capacity, 2 * limit)))
 
     def _alloc(self, capacity: int) -> None:
         n, keep = self.sensors, self._len
@@ -46,12 +78,42 @@ class WarmupRows:
     def append(self, row: Row) -> None:
         i = self._len
         if i == len(self._ts):
-            self._alloc(i + i // 2 + 1)
+            if self.limit is None:
+                self._alloc(i + i // 2 + 1)
+            elif i < 2 * self.limit:
+                self._alloc(min(i + i // 2 + 1, 2 * self.limit))
+            else:
+                i = self._keep_newest(self.limit - 1)
         self._ts[i] = row.ts
         self._values[i] = row.values
         self._missing[i] = row.missing
         self._carried[i] = row.carried
         self._len = i + 1
+
+    def _keep_newest(self, keep: int) -> int:
+        drop = self._len - keep
+        for a in (self._ts, self._values, self._missing, self._carried):
+            a[:keep] = a[drop:self._len]      # numpy copes with the overlap (trim): as if copied first
+        self._len = keep
+        self.dropped += drop
+        return keep
+
+    def trim(self) -> None:
+        """Keep the newest `limit` rows only (appending keeps up to 2 × limit - 1)."""
+        if self.limit is not None and self._len > self.limit:
+            self._keep_newest(self.limit)
+
+    @classmethod
+    def joined(cls, parts: list["WarmupRows"]) -> "WarmupRows":
+        """One WarmupRows of `parts`' rows in order (each part given back as it is copied)."""
+        out = cls(parts[0].sensors, sum(len(p) for p in parts))
+        for p in parts:
+            k, n = out._len, len(p)
+            for new, arr in zip((out._ts, out._values, out._missing, out._carried), (p.ts, p.values, p.missing, p.carried)):
+                new[k:k + n] = arr
+            out._len = k + n
+            p.clear()
+        return out
 
     def clear(self) -> None:
         """Forget the rows and give their memory back (the warm-up is over)."""
@@ -116,3 +178,64 @@ def flat_sensors(sensors: list[str], raw: np.ndarray, missing: np.ndarray, norm:
                    "alert open for as long as it differs. Warm up over data in which it moves (warmup.replay), "
                    "or leave it out of `sensors`")
     return out
+
+
+def replay_limit(warmup: WarmupConfig, sensors: int) -> tuple[int, str]:
+    """The most ticks of `warmup.replay` the warm-up keeps (the newest), and where that figure comes from."""
+    if warmup.replay_max_ticks is not None:
+        return warmup.replay_max_ticks, "warmup.replay_max_ticks"
+    auto = REPLAY_READINGS // max(1, sensors)
+    if warmup.ticks > auto:
+        return warmup.ticks, "warmup.ticks"
+    return auto, f"unset warmup.replay_max_ticks: {REPLAY_READINGS:,} readings / {sensors} sensors"
+
+
+def read_replay(cfg: AgentConfig, rejects: Rejects,
+                alive: Callable[[int], None] | None = None) -> tuple[WarmupRows, str]:
+    """`warmup.replay`'s newest ticks, at most `replay_limit`, and the line that says what was used.
+
+    Each file is aligned by an aligner of its own with the same rules as live data's: the days
+    between two recordings are not a move of the time base (nor are live stamps that come days
+    later). The files are read newest first (replay order is name order: date-named files): once
+    the limit is reached the earlier files are not read at all, so neither memory nor the time to
+    READY=1 grows with the length of the recording; inside a file longer than the limit its
+    earlier ticks are read and let go. `alive(ticks read)` is called every READ_PING_S while reading."""
+    from .alerts import iso
+    from .sources.replay import warmup_source
+    from .window import Aligner
+
+    sensors = cfg.sensor_names()
+    limit, why = replay_limit(cfg.warmup, len(sensors))
+    source = warmup_source(cfg.resolve(cfg.warmup.replay), cfg.warmup_reader()[0], sensors, rejects,
+                           base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+    parts: list[WarmupRows] = []
+    kept = read = 0
+    next_ping = time.monotonic()         # the first record read says so at once
+    try:
+        recordings = list(source.recordings())          # (name, records): a file is opened when read
+        for _, records in reversed(recordings):
+            if kept >= limit:
+                break
+            part = WarmupRows(len(sensors), min(limit - kept, 4096), limit=limit - kept)
+            aligner = Aligner.for_agent(cfg, rejects)
+            for i, rec in enumerate(records):
+                for row in aligner.push(rec):
+                    part.append(row)
+                if alive is not None and not i & 1023 and time.monotonic() >= next_ping:
+                    alive(read + len(part) + part.dropped)
+                    next_ping = time.monotonic() + READ_PING_S
+            for row in aligner.flush_all():
+                part.append(row)
+            part.trim()
+            parts.append(part)
+            kept, read = kept + len(part), read + len(part) + part.dropped
+    finally:
+        source.close()
+    rows = WarmupRows.joined(parts[::-1]) if parts else WarmupRows(len(sensors), 1)
+    unread = len(recordings) - len(parts)
+    used = (f"the last {len(rows):,} ticks ({iso(float(rows.ts[0]))} to {iso(float(rows.ts[-1]))})"
+            if len(rows) else "no tick")
+    line = (f"warm-up: {read:,} ticks in {len(parts)} of {len(recordings)} file(s), read newest first; fitted on "
+            f"{used}, at most {limit:,} ({why}); {read - len(rows):,} ticks skipped"
+            + (f"; the {unread} earlier file(s) not read" if unread else ""))
+    return rows, line

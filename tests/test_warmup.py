@@ -83,10 +83,11 @@ def test_a_short_recording_is_topped_up_by_live_ticks(tmp_path):
     live = tmp_path / "live.csv"
     write_csv(live, T0 + DAY, 200, seed=4)
     cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
-    from agent.service import Agent, warmup_rows
+    from agent.service import Agent
     from agent.records import Rejects
+    from agent.warmup import read_replay
 
-    assert len(warmup_rows(cfg, Rejects())) == 120
+    assert len(read_replay(cfg, Rejects())[0]) == 120
     agent = Agent(cfg)
     assert not agent.pipeline.warm and agent.pipeline.warmup_counted == 120
     agent.run()
@@ -106,7 +107,7 @@ def test_a_folder_of_recordings_days_apart_warms_up_on_each_without_moving_the_t
     between two of them is not the data jumping ahead — no 'time base moved' warning per file
     boundary, every row of each kept (user2's six-mornings folder)."""
     from agent.records import Rejects
-    from agent.service import warmup_rows
+    from agent.warmup import read_replay
 
     recorded = tmp_path / "mornings"
     recorded.mkdir()
@@ -117,9 +118,9 @@ def test_a_folder_of_recordings_days_apart_warms_up_on_each_without_moving_the_t
     cfg = from_dict(base(tmp_path, live, replay=str(recorded)), base_dir=str(tmp_path))
     rejects = Rejects()
     with caplog.at_level("WARNING"):
-        rows = warmup_rows(cfg, rejects)
+        rows, _ = read_replay(cfg, rejects)
     assert len(rows) == 450 and rejects.total == 0
-    assert [r.ts for r in rows[148:152]] == [T0 + 148, T0 + 149, T0 + DAY, T0 + DAY + 1]
+    assert rows.ts[148:152].tolist() == [T0 + 148, T0 + 149, T0 + DAY, T0 + DAY + 1]
     assert not [r.getMessage() for r in caplog.records if "time base" in r.getMessage()]
 
 
@@ -150,3 +151,172 @@ def test_a_warmup_recording_that_maps_no_sensor_is_refused_by_check_config_and_r
     for command in ("check-config", "run"):
         assert main([command, "-c", str(path)]) == 2, command
         assert "gives no reading of any sensor to warm up on" in capsys.readouterr().err
+
+
+def write_sensors(path: Path, start: float, rows: int, sensors: int, seed: int) -> None:
+    """`rows` 1-s ticks of `sensors` noisy readings s0, s1, … from `start`."""
+    rng = np.random.default_rng(seed)
+    body = 10.0 + rng.standard_normal((rows, sensors))
+    with open(path, "w") as fh:
+        fh.write("timestamp," + ",".join(f"s{j}" for j in range(sensors)) + "\n")
+        np.savetxt(fh, np.column_stack([start + np.arange(rows), body]), fmt=["%.0f"] + ["%.3f"] * sensors,
+                   delimiter=",")
+
+
+def test_a_recording_longer_than_the_bound_keeps_its_newest_ticks_and_earlier_files_are_not_read(tmp_path, caplog):
+    """warmup.replay_max_ticks: the files are read newest first; the newest file whole, the one
+    before it for its last ticks, and the oldest not opened at all (its broken rows would be
+    rejects); one line says what was used and what skipped."""
+    from agent.records import Rejects
+    from agent.warmup import read_replay
+
+    recorded = tmp_path / "days"
+    recorded.mkdir()
+    (recorded / "day0.csv").write_text("timestamp,a,b\nnot a time,x,y\n")     # the oldest: never read
+    for day in (1, 2):
+        write_csv(recorded / f"day{day}.csv", T0 + day * DAY, 150, seed=day)
+    live = tmp_path / "live.csv"
+    write_csv(live, T0 + 5 * DAY, 10, seed=0)
+    cfg = from_dict(base(tmp_path, live, replay=str(recorded), replay_max_ticks=200), base_dir=str(tmp_path))
+    rejects = Rejects()
+    rows, line = read_replay(cfg, rejects)
+    assert rejects.total == 0
+    assert rows.ts.tolist() == [T0 + DAY + i for i in range(100, 150)] + [T0 + 2 * DAY + i for i in range(150)]
+    assert ("warm-up: 300 ticks in 2 of 3 file(s), read newest first; fitted on the last 200 ticks" in line
+            and "at most 200 (warmup.replay_max_ticks); 100 ticks skipped; the 1 earlier file(s) not read" in line)
+    from agent import preflight
+    problems, notes = preflight.check(cfg)                  # check-config says what run will take
+    assert problems == [] and ("warmup.replay: run warms up on the newest 200 ticks of it at most (3 min; "
+                               "warmup.replay_max_ticks)") in "\n".join(notes)
+
+    one = tmp_path / "one.csv"                     # one file longer than the bound: its earlier ticks let go
+    write_csv(one, T0, 1000, seed=5)
+    rows, line = read_replay(from_dict(base(tmp_path, live, replay=str(one), replay_max_ticks=300),
+                                       base_dir=str(tmp_path)), Rejects())
+    assert rows.ts.tolist() == [T0 + i for i in range(700, 1000)] and "700 ticks skipped" in line
+
+    with pytest.raises(ConfigError, match="warmup.replay_max_ticks: must be at least warmup.ticks"):
+        from_dict(base(tmp_path, live, replay=str(one), replay_max_ticks=100), base_dir=str(tmp_path))
+
+
+WARMUP_HWM = """
+import logging, sys
+logging.basicConfig(level=logging.INFO)
+from agent.config import load
+from agent.service import Agent
+agent = Agent(load(sys.argv[1]))
+assert agent.pipeline.warm
+print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))
+"""
+
+
+def test_the_warm_ups_peak_memory_does_not_grow_with_the_recordings_length(tmp_path):
+    """A week of 1-s ticks given whole peaked at 579 MB (over the unit's MemoryMax=512M) and grew
+    with every day more: the rows were all held. Now the warm-up keeps the newest
+    `replay_max_ticks`: a recording 4× the bound peaks as one 2× it (fresh processes, VmHWM)."""
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import REPO, agent_env
+
+    bound, sensors = 20_000, 8
+    peaks = {}
+    for times in (2, 4):
+        rec = tmp_path / f"x{times}.csv"
+        write_sensors(rec, T0, times * bound, sensors, seed=times)
+        live = tmp_path / "live.csv"
+        write_sensors(live, T0 + 5 * DAY, 10, sensors, seed=0)
+        conf = {"sensors": [f"s{j}" for j in range(sensors)], "tick_s": 1.0, "topology": "none",
+                "sources": [{"type": "replay", "path": str(live)}], "window": {"steps": 16},
+                "warmup": {"ticks": 300, "replay": str(rec), "replay_max_ticks": bound},
+                "scoring": {"chain": ["numpy"]}, "sinks": [], "state_dir": str(tmp_path / f"state{times}")}
+        path = tmp_path / f"x{times}.yaml"
+        path.write_text(yaml.safe_dump(conf))
+        res = subprocess.run([sys.executable, "-c", WARMUP_HWM, str(path)], cwd=REPO, env=agent_env(),
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert f"fitted on the last {bound:,} ticks" in res.stderr
+        assert f"{(times - 1) * bound:,} ticks skipped" in res.stderr
+        peaks[times] = int(res.stdout.split()[-1])
+    assert peaks[4] < 1.04 * peaks[2], peaks        # the old code: +~25 MB (+40 %) for the 40,000 more ticks
+
+
+def test_systemd_hears_the_start_is_still_going_while_a_recording_is_read(tmp_path):
+    """Before READY=1 the agent sends EXTEND_TIMEOUT_USEC (with a STATUS) from its first recorded
+    record on, and again before the fit, so the unit's TimeoutStartSec=120 does not kill a start
+    that is reading a long recording on a loaded gateway (a real NOTIFY_SOCKET)."""
+    import yaml
+    from conftest import NotifySocket, running_agent
+
+    from agent.warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S
+
+    recorded = tmp_path / "week.csv"
+    write_csv(recorded, T0, 5000, seed=1)
+    live = tmp_path / "live.csv"
+    write_csv(live, T0 + 8 * DAY, 40, seed=2)
+    conf = base(tmp_path, live, replay=str(recorded))
+    conf["scoring"] = {"chain": ["numpy"]}
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    notify = NotifySocket(str(tmp_path / "notify.sock"))
+    with running_agent(path, notify) as proc:
+        ready = notify.wait_for("READY=1", timeout=180)[0]
+        proc.wait(timeout=180)
+    before = [m for t, m in notify.messages if t < ready]
+    from agent.warmup import READ_PING_S
+    reads = [t for t, m in notify.messages if t < ready and m == f"EXTEND_TIMEOUT_USEC={int(WARMUP_READ_EXTEND_S * 1e6)}"]
+    assert len(reads) <= 1 + (ready - reads[0]) / READ_PING_S, len(reads)      # every READ_PING_S, not every record
+    assert f"EXTEND_TIMEOUT_USEC={int(WARMUP_READ_EXTEND_S * 1e6)}" in before, before
+    assert f"EXTEND_TIMEOUT_USEC={int(WARMUP_FIT_EXTEND_S * 1e6)}" in before, before
+    assert "STATUS=warming up: fitting on 5,000 recorded ticks" in before, before
+    assert before.index(f"EXTEND_TIMEOUT_USEC={int(WARMUP_READ_EXTEND_S * 1e6)}") < before.index(
+        f"EXTEND_TIMEOUT_USEC={int(WARMUP_FIT_EXTEND_S * 1e6)}")
+
+
+def test_the_warm_ups_own_format_keys_read_a_plants_recording_with_live_sources(tmp_path, capsys):
+    """A gateway's sources are live (here udp): no replay source lends its separator and columns, and a
+    SKAB-like recording (`;`, a `datetime` column, the plant's column names) gave no reading — the
+    README said to rewrite the files. `warmup.replay_format` reads them as they are; check-config checks
+    its keys as a replay source's (a separator, the sensors its columns name) and refuses what the
+    warm-up has no use for."""
+    import yaml
+
+    from agent import preflight
+    from agent.cli import main
+    from agent.records import Rejects
+    from agent.warmup import read_replay
+
+    recorded = tmp_path / "pump.csv"
+    recorded.write_text("datetime;P1 bar;T1 degC;anomaly\n" + "".join(
+        f"2026-01-0{1 + i // 86400} {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d};{1 + i % 3};{20 + i % 5};0\n"
+        for i in range(400)))
+    conf = {"sensors": ["a", "b"], "tick_s": 1.0, "topology": "none",
+            "sources": [{"type": "udp", "port": 0}], "window": {"steps": 16}, "warmup": {
+                "ticks": 200, "replay": str(recorded),
+                "replay_format": {"separator": ";", "time_column": "datetime", "columns": {"P1 bar": "a", "T1 degC": "b"}}},
+            "sinks": [], "state_dir": str(tmp_path / "state")}
+    cfg = from_dict(conf, base_dir=str(tmp_path))
+    rejects = Rejects()
+    rows, _ = read_replay(cfg, rejects)
+    assert len(rows) == 400 and rejects.total == 0 and rows.values[:3].tolist() == [[1, 20], [2, 21], [3, 22]]
+    assert preflight.problems(cfg) == []
+
+    fmt = conf["warmup"]["replay_format"]
+    fmt["columns"] = {"P1 bar": "a", "T1 degC": "bb"}
+    with pytest.raises(ConfigError, match=r"warmup.replay_format.columns.T1 degC: unknown sensor 'bb'"):
+        from_dict(conf, base_dir=str(tmp_path))
+    fmt.update(columns={"P1 bar": "a"}, separator=";;")
+    with pytest.raises(ConfigError, match=r"warmup.replay_format.separator: one character"):
+        from_dict(conf, base_dir=str(tmp_path))
+    fmt.update(separator=";", speed=1.0)
+    with pytest.raises(ConfigError, match=r"warmup.replay_format.speed"):
+        from_dict(conf, base_dir=str(tmp_path))
+    del fmt["speed"]
+    fmt["time_column"] = "when"                 # check-config reads it as run does, and says with what
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    assert main(["check-config", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "gives no reading of any sensor to warm up on" in err
+    assert "read with warmup.replay_format's separator, time_column, columns" in err
