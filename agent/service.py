@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import prometheus
 from .alerts import iso
@@ -101,9 +101,10 @@ class Agent(Resume, Delivery):
     until its input ends, --max-ticks, `stop` (a signal) or an error; `run` returns the summary."""
 
     def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None,
-                 config_path: str | None = None):
+                 config_path: str | None = None, clock: Callable[[], float] = time.time):
         return_freed_blocks()
         self.cfg = cfg
+        self.clock = clock      # this host's wall clock: live records' arrival, the sign of life (resume.py)
         self.max_ticks = max_ticks
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
@@ -159,7 +160,7 @@ class Agent(Resume, Delivery):
         try:
             for rec in src.records():
                 if live:
-                    rec.received = time.time()      # the host clock the aligner checks a live stamp against
+                    rec.received = self.clock()     # the host clock the aligner checks a live stamp against
                 if not self.queue.put(rec, self.stop_event) or self.stop_event.is_set():
                     break
         except Exception:  # noqa: BLE001 — a broken source is reported; the others go on
@@ -227,7 +228,7 @@ class Agent(Resume, Delivery):
             if item is _WAKE:
                 item = None
             ticks = self.pipeline.ticks
-            self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
+            self._intake(item, self.clock() if live and self.cfg.window.idle_flush_s > 0 else None)
             if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
                 self.hotswap.idle(self.pipeline.warm)
             self._answer_feedback()
@@ -323,11 +324,7 @@ class Agent(Resume, Delivery):
         """One turn of the loop: a record (None: the queue's wait ran out), then, with `now` (a live
         source and window.idle_flush_s), the ticks the wall clock has closed; the rows, stepped."""
         rows = []
-        if self._resume_from is not None and self._resume_from[0] is not None:
-            restored = self.aligner.restored_rows()     # the last run's data held back after a silence
-            if restored:        # stepped first: the restart's gap is the downtime after them (Aligner.restore)
-                self._process(restored)
-                self._resume_from = (self.aligner.last_closed_k, self.aligner.last_closed_k * self.cfg.tick_s)
+        self._step_restored()       # the rows the restore closed first: the restart's gap is after them
         if item is not None:
             self.records_in += 1
             if self._resume_from is not None:

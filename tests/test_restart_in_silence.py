@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import re
 import threading
 import time
 
@@ -29,13 +28,12 @@ import yaml
 
 from agent.resume import ALIVE_FILE
 from conftest import wait_for
-from restart_helpers import AgentProcess
+from restart_helpers import AgentProcess, resumed_run
 
 TICK = 0.25
 STEPS = 120                 # a 30-s window: the downtime (a process start under load) stays shorter
 WARMUP = STEPS + 10
 SILENCE_S = 6.0
-GAP = re.compile(r"restart gap: [^,]*? from the checkpoint's last tick (\S+) to the first new data (\S+),")
 
 
 def line(ts: float, step: float = 0.0) -> str:
@@ -107,19 +105,8 @@ def test_a_restart_during_a_silence_skips_the_downtime_and_reports_the_silence(t
             first.kill()
     [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
     before = len(events(tmp_path))
-    second = AgentProcess(tmp_path, cfg, "run2")
-    try:
-        assert "resumed from checkpoint" in second.ready()
-        first_new = send(second, 12, step=8.0)
-        send(second, 8)
-        assert second.finish() == 0
-    finally:
-        if second.proc.poll() is None:
-            second.kill()
-    err = second.stderr()
-    said = GAP.findall(err)
-    assert len(said) == 1, err[-3000:]
-    gap_from, gap_to = (seconds(s) for s in said[0])
+    first_new, err, said = resumed_run(tmp_path, cfg, lambda second: (send(second, 12, step=8.0), send(second, 8))[0])
+    gap_from, gap_to = (seconds(s) for s in said)
     # The gap starts where the last run was last known alive (old code: the last record before the
     # silence, SILENCE_S earlier) and ends at the first new data: the downtime, within a tick and
     # (after a kill) the checkpoint's cadence of the sign of life.
