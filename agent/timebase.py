@@ -171,10 +171,12 @@ class TimeBaseRules:
         are the source's silence, not the agent's downtime: they close now as missing (carried, then
         an outage), as the running agent closes a silence when the data comes back, and are handed
         out with the restore's rows; the restart gap is what lies between them and the first new data.
-        Only for live data (`live_offset`: the data's clock against this host's) and only past a
-        short step of the data; never over a record the last run held (it is judged as before). The
-        number of ticks the silence held."""
-        if self.live_offset is None or self.next_k is None or self.newest_k is None:
+        Only for live data stamped near this host's clock (`live_offset`, within the skew bound: a
+        recording piped in at its own pace has a time of its own) and only past a short step of the
+        data; never over a record the last run held (it is judged as before). The number of ticks
+        the silence held."""
+        if self.live_offset is None or self.next_k is None or self.newest_k is None or \
+                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
             return 0
         last_k = self.tick_of(alive_at + self.live_offset) - 1
         if self.held:
