@@ -448,7 +448,7 @@ class TimeBaseRules:
         """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""
         rows = self.flush_through(self.newest_k)
         skipped = cand.lo - self.next_k
-        log.info("restart gap: %s from the checkpoint's last tick %s to the first new data %s, the agent's own "
+        log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
                  iso(cand.lo * self.tick_s), skipped)
