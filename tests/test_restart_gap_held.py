@@ -39,11 +39,12 @@ SILENT = range(80, 110)         # the sender silent 30 s; back on time at 110
 BACK = 110
 
 
-def agent_config(tmp_path, idle_flush_s: float = 0.0, **more):
+def agent_config(tmp_path, idle_flush_s: float = 0.0, window: dict | None = None, **more):
     return config.from_dict({**more,
         "sensors": ["a", "b"], "tick_s": 1.0, "topology": "group",
         "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
-        "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, "idle_flush_s": idle_flush_s},
+        "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, "idle_flush_s": idle_flush_s,
+                   **(window or {})},
         "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
@@ -199,6 +200,38 @@ def test_a_restart_during_a_silence_with_nothing_held_skips_only_the_downtime(tm
     assert not [e for e in after if e["kind"] == "alert" and e["event"] != "update"], after
     still = again.pipeline.alerts.open
     assert still is not None and still.alert_id == alert["alert_id"] and still.gap_s == 13.0, still
+
+
+def test_a_recording_piped_in_at_its_own_pace_keeps_its_time_across_a_pause_and_a_restart(tmp_path):
+    """A live source carrying a recording an hour old at ten times its pace (window.max_clock_skew_s
+    0: its stamps are not checked against this host's clock), paused 30 s, the agent restarted: the
+    wall clock's pause is not the data's silence. The recording goes on where it stopped — none of
+    its records late, no tick missing. (Without the skew bound on the sign of life, the pause closed
+    the recording's next ticks as missing at the restore, and its next records were a step back of
+    the time base: `time base moved back`.)"""
+    host = T0 + 3600.0
+
+    def piped(i: int, at: float) -> Record:
+        return Record(ts=T0 + i, values=record(i).values, origin="udp", received=at)
+
+    skew = {"max_clock_skew_s": 0}
+    first = Agent(agent_config(tmp_path, window=skew), clock=Clock(host))
+    for i in range(80):
+        turn(first, piped(i, host + i / 10), host + i / 10)
+    assert first.save_checkpoint() is not None
+    first.clock.now = host + 8 + 30                 # paused 30 s on this host's clock
+    assert first.save_checkpoint() is None and (tmp_path / "state" / ALIVE_FILE).exists()
+    close(first)
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, window=skew), clock=Clock(host + 40))
+    try:
+        for i in range(80, 100):
+            turn(again, piped(i, host + 40 + (i - 80) / 10), host + 40 + (i - 80) / 10)
+    finally:
+        close(again)
+    assert again.rejects.total == 0 and not again.aligner.moves, (dict(again.rejects.counts), again.aligner.moves)
+    assert again.aligner.next_k == int(T0) + 98, again.aligner.next_k - int(T0)        # 80–97 closed, in step
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] == "missing"], events(tmp_path)[before:]
 
 
 def restored(before: Aligner, rejects: Rejects | None = None) -> Aligner:
