@@ -49,6 +49,7 @@ class Resume:
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
         self._resume_from: tuple[int | None, float] | None = None
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
+        self._faults_told_until: float | None = None     # the fault journal's tick, when newer than the checkpoint
         self._gap_refill = False              # the restart's gap was longer than the window: it refills
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
@@ -312,6 +313,8 @@ class Resume:
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
             last_ts = self.pipeline.last_ts if restored else None
+            if last_ts is not None and ts > last_ts:
+                self._faults_told_until = ts        # (the restore's rows up to it: told already, `_step_restored`)
             if last_ts is not None and ts <= last_ts:
                 told_open = health.open_faults()    # the checkpoint is newer: it holds the open faults already
                 if told_open:
@@ -352,6 +355,23 @@ class Resume:
             last_ts = self.aligner.last_closed_k * self.cfg.tick_s
             if last_ts > self._resume_from[1]:
                 self._resume_from = (self.aligner.last_closed_k, last_ts)
+
+    def _faults_told(self, ts: float) -> bool:
+        """Whether the fault events of the tick at `ts` were told by the last run: a tick its fault
+        journal, newer than the checkpoint, covers (`_resume_faults`), stepped again — the restore's
+        rows (the silence it lived through, closed again), or data re-sent. Such a tick goes through
+        the fault tracker untold (as `_judged_until` keeps its alerts from being raised twice); at
+        the first tick past them the tracker's open faults are made the journal's again. Without
+        this a kill -9 after a sender's return from a silence told that silence's `missing` faults
+        a second time, under new ids."""
+        until = self._faults_told_until
+        if until is None:
+            return False
+        if ts <= until:
+            return True
+        self._faults_told_until = None
+        self.pipeline.health.resume_open(self._told_open)
+        return False
 
     def _first_record_after_resume(self, rec) -> None:
         last_k, last_ts = self._resume_from

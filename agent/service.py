@@ -342,6 +342,7 @@ class Agent(Resume, Delivery):
                 # ('restart') and starts a new time base, so the new data that later passes the
                 # checkpoint's last tick is not the restart's first — an alert open then is this life's.
                 self._resume_from = None
+            told = self._faults_told(row.ts)       # by the last run (agent/resume.py)
             started = time.perf_counter()
             warm = self.pipeline.warm
             res = self.pipeline.step(row)
@@ -357,7 +358,8 @@ class Agent(Resume, Delivery):
             self.hotswap.on_tick(res)
             if res.faults or res.alerts:
                 self.warmup_progress.clear()      # an event line of its own, not glued to the progress line
-            self._emit_faults(res.faults)
+            if not told:
+                self._emit_faults(res.faults)
             for ev in res.alerts:
                 self._emit(ev)
             if self._max_ticks_reached():

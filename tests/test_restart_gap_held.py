@@ -157,7 +157,8 @@ def test_a_journal_newer_than_the_held_record_keeps_the_restarts_resume_point(tm
     finally:
         close(again)
     # Its next event (at the first tick above the threshold again) says the 9 s; no `restart` end.
-    assert not [e for e in events(tmp_path)[before:] if e["kind"] == "alert"], events(tmp_path)[before:]
+    # Nor the silence's `missing` faults told again: the fault journal told them after the checkpoint.
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] in ("alert", "missing")], events(tmp_path)[before:]
     still = again.pipeline.alerts.open
     assert still is not None and still.alert_id == alert["alert_id"] and still.gap_s == 9.0, still
 
@@ -200,6 +201,37 @@ def test_a_restart_during_a_silence_with_nothing_held_skips_only_the_downtime(tm
     assert not [e for e in after if e["kind"] == "alert" and e["event"] != "update"], after
     still = again.pipeline.alerts.open
     assert still is not None and still.alert_id == alert["alert_id"] and still.gap_s == 13.0, still
+
+
+def test_a_silence_the_last_run_judged_after_its_sign_of_life_is_not_told_again(tmp_path):
+    """The agent alive through 30 s of silence (its sign of life written), the sender back and the
+    silence judged — a `missing` fault per sensor, raised and ended — then a kill -9 before the next
+    checkpoint. The restart closes the silence again from the checkpoint and its sign of life, but
+    the fault journal says the last run told those faults already: they are not raised again under
+    new ids (without the journal's bound: a second `fault` and `fault_end` per sensor for the one
+    silence)."""
+    quick = {"faults": {"clear_s": 1}}
+    first = Agent(agent_config(tmp_path, **quick), clock=Clock(T0))
+    for i in range(80):
+        turn(first, record(i), T0 + i + 0.05)
+    assert first.save_checkpoint() is not None
+    first.clock.now = T0 + 110.0                    # 30 s of silence, the agent up
+    assert first.save_checkpoint() is None
+    for i in range(110, 125):                       # the sender back; no checkpoint before the kill
+        turn(first, record(i), T0 + i + 0.05)
+    close(first)
+    told = [e for e in events(tmp_path) if e["kind"] == "missing"]
+    assert sorted((e["event"], e["sensor"]) for e in told) == \
+        [("fault", "a"), ("fault", "b"), ("fault_end", "a"), ("fault_end", "b")], told
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, **quick), clock=Clock(T0 + 135))
+    try:
+        for i in range(135, 150):
+            turn(again, record(i), T0 + i + 0.05)
+    finally:
+        close(again)
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] == "missing"], events(tmp_path)[before:]
+    assert not again.pipeline.health.open_faults()
 
 
 def test_a_recording_piped_in_at_its_own_pace_keeps_its_time_across_a_pause_and_a_restart(tmp_path):
