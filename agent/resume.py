@@ -313,8 +313,8 @@ class Resume:
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
             last_ts = self.pipeline.last_ts if restored else None
-            if last_ts is not None and ts > last_ts:
-                self._faults_told_until = ts        # (the restore's rows up to it: told already, `_step_restored`)
+            if last_ts is not None and ts > last_ts and not self._rebased:
+                self._faults_told_until = ts        # ticks up to it told already (`_faults_told`)
             if last_ts is not None and ts <= last_ts:
                 told_open = health.open_faults()    # the checkpoint is newer: it holds the open faults already
                 if told_open:
@@ -361,7 +361,9 @@ class Resume:
         journal, newer than the checkpoint, covers (`_resume_faults`), stepped again — the restore's
         rows (the silence it lived through, closed again), or data re-sent. Such a tick goes through
         the fault tracker untold (as `_judged_until` keeps its alerts from being raised twice); at
-        the first tick past them the tracker's open faults are made the journal's again. Without
+        the first tick past them the tracker's open faults are made the journal's again. Not after
+        the time base started again (a clock stepped back: `_rebase_time`, or the data: Agent.
+        _process), whose ticks lie before the journal's without having been told. Without
         this a kill -9 after a sender's return from a silence told that silence's `missing` faults
         a second time, under new ids."""
         until = self._faults_told_until

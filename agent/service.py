@@ -342,6 +342,7 @@ class Agent(Resume, Delivery):
                 # ('restart') and starts a new time base, so the new data that later passes the
                 # checkpoint's last tick is not the restart's first — an alert open then is this life's.
                 self._resume_from = None
+                self._faults_told_until = None      # (its ticks were not told by the last run)
             told = self._faults_told(row.ts)       # by the last run (agent/resume.py)
             started = time.perf_counter()
             warm = self.pipeline.warm
