@@ -234,6 +234,37 @@ def test_a_silence_the_last_run_judged_after_its_sign_of_life_is_not_told_again(
     assert not again.pipeline.health.open_faults()
 
 
+def test_after_a_clock_stepped_back_the_new_time_bases_faults_are_told(tmp_path):
+    """The host's clock two hours fast in the last run (its checkpoint and fault journal ahead of the
+    clock now), a sensor's fault told after the checkpoint, a kill -9: the restart starts the time
+    base again (the checkpoint's last tick ahead of this host's clock). A fault of the new time base
+    lies before the journal's tick but was never told: it is told (the journal's bound is for ticks
+    the last run judged, not for a new base's)."""
+    fast = T0 + 7200.0
+    quick = {"faults": {"clear_s": 1}}
+    first = Agent(agent_config(tmp_path, **quick), clock=Clock(fast))
+    for i in range(60):
+        turn(first, Record(ts=fast + i, values=record(i).values, origin="udp", received=fast + i + 0.05),
+             fast + i + 0.05)
+    assert first.save_checkpoint() is not None
+    for i in range(60, 70):                         # `b` silent: a fault told after the checkpoint
+        turn(first, Record(ts=fast + i, values={"a": record(i).values["a"]}, origin="udp", received=fast + i + 0.05),
+             fast + i + 0.05)
+    close(first)
+    assert [e["sensor"] for e in events(tmp_path) if e["kind"] == "missing" and e["event"] == "fault"] == ["b"]
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, **quick), clock=Clock(T0))      # the clock set right: 2 h back
+    try:
+        assert again._rebased
+        for i in range(0, 60):                      # `a` silent from row 40: a fault of the new base
+            values = record(i).values if i < 40 else {"b": record(i).values["b"]}
+            turn(again, Record(ts=T0 + i, values=values, origin="udp", received=T0 + i + 0.05), T0 + i + 0.05)
+    finally:
+        close(again)
+    raised = [e for e in events(tmp_path)[before:] if e["kind"] == "missing" and e["event"] == "fault"]
+    assert [e["sensor"] for e in raised] == ["a"], events(tmp_path)[before:]
+
+
 def test_a_recording_piped_in_at_its_own_pace_keeps_its_time_across_a_pause_and_a_restart(tmp_path):
     """A live source carrying a recording an hour old at ten times its pace (window.max_clock_skew_s
     0: its stamps are not checked against this host's clock), paused 30 s, the agent restarted: the

@@ -104,7 +104,8 @@ def test_a_restart_during_a_silence_skips_the_downtime_and_reports_the_silence(t
             first.kill()
     [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
     before = len(events(tmp_path))
-    first_new, err, said = resumed_run(tmp_path, cfg, lambda second: (send(second, 12, step=8.0)[0], send(second, 8))[0])
+    first_new, err, said = resumed_run(tmp_path, cfg,
+                                       lambda second: (send(second, 12, step=8.0)[0], send(second, 8))[0])
     gap_from, gap_to = (seconds(s) for s in said)
     # The gap starts where the last run was last known alive (old code: the last record before the
     # silence, SILENCE_S earlier) and ends at the first new data: the downtime, within a tick and
