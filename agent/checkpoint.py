@@ -1,7 +1,7 @@
 """The agent's learned state on disk, so a restart (upgrade, watchdog, power cut, kill -9) does not
 make it blind for a whole warm-up.
 
-Four files in `state_dir`, each written atomically (temporary file, fsync, rename, fsync of the
+Five files in `state_dir`, each written atomically (temporary file, fsync, rename, fsync of the
 directory), so a crash leaves either the old or the new version, never a torn one:
 
 - `checkpoint.bin`: everything the pipeline learned (normaliser, the numpy fallback's AR / Markov /
@@ -16,6 +16,8 @@ directory), so a crash leaves either the old or the new version, never a torn on
   continued (or stays ended) after a restart, with its fault_id; with no usable checkpoint, the
   faults it holds open are ended with reason `restart`.
 - `active-bundle.json` (agent/active_bundle.py): which bundle a hot swap made active.
+- `alive.json` (agent/resume.py): when the agent was last alive with nothing new to checkpoint (a
+  sender silent), naming the checkpoint it extends by its `created`.
 
 The journals' atomic write needs a new file, which a full disk refuses: each journal then writes
 into its spare (`<journal>.spare`, reserved at the start, written in place; EventJournal).
@@ -285,11 +287,14 @@ class CheckpointStore:
         self.path = Path(state_dir) / CHECKPOINT_FILE
 
     def save(self, meta: dict, state: dict) -> dict:
-        """Write it; returns {"bytes", "seconds"} for the log and the benchmark."""
+        """Write it; returns {"bytes", "seconds"} for the log and the benchmark, and its header's
+        "created" (what the agent's sign of life names: agent/resume.py)."""
         t0 = time.perf_counter()
-        parts = encoded_parts({**meta, "created": time.time()}, state)
+        created = time.time()
+        parts = encoded_parts({**meta, "created": created}, state)
         atomic_write(self.path, *parts)
-        return {"bytes": sum(memoryview(p).nbytes for p in parts), "seconds": time.perf_counter() - t0}
+        return {"bytes": sum(memoryview(p).nbytes for p in parts), "seconds": time.perf_counter() - t0,
+                "created": created}
 
     def load(self, current: dict) -> tuple[dict, dict] | None:
         """(meta, state) of a checkpoint that fits `current` (a fingerprint); None when there is none.

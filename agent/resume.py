@@ -9,7 +9,9 @@ base — then reads the journals' last alert and fault events: delivered again t
 lack them, their open alert and faults continued when newer than the checkpoint (same ids, an
 `update` with `gap_s` at the first new data) or ended (reason `restart`) when nothing can judge
 them. While running it writes a checkpoint (`save_checkpoint`: every `checkpoint_s`, after a model
-swap, at a clean stop).
+swap, at a clean stop) — or, when the checkpoint has nothing new (no tick closed: a sender silent),
+the agent's sign of life (`alive.json`, `_mark_alive`), so that the next start takes the silence
+it lived through for the source's (missing ticks), not for its own downtime (the restart gap).
 
 `Resume` is the Agent's base: `_open_checkpoints` sets up its state; it uses the Agent's `cfg`,
 `pipeline`, `aligner`, `sources`, `sinks`, `rejects`, `state_writes`, `hotswap` and the events'
@@ -17,6 +19,7 @@ delivery (agent/delivery.py: `journal`, `fault_journal`, `_emit`, `_emit_faults`
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -24,11 +27,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from .alerts import AlertEvent, iso
-from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint
+from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint
 from .faults.events import FaultEvent
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
+
+#: The agent's sign of life while nothing new comes (`Resume._mark_alive`), in state_dir.
+ALIVE_FILE = "alive.json"
 
 
 class Resume:
@@ -38,9 +44,12 @@ class Resume:
         self.checkpoints = CheckpointStore(state_dir)
         self._adjacency = adjacency           # the topology's, in the config fingerprint
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
+        self._saved_at: tuple[float, int] | None = None     # its (created, records_in), this life
+        self._alive_path = state_dir / ALIVE_FILE
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
         self._resume_from: tuple[int | None, float] | None = None
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
+        self._faults_told_until: float | None = None     # the fault journal's tick, when newer than the checkpoint
         self._gap_refill = False              # the restart's gap was longer than the window: it refills
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
@@ -49,12 +58,15 @@ class Resume:
         return fingerprint(self.cfg, self._adjacency, self.pipeline.bundle_identity())
 
     def save_checkpoint(self) -> dict | None:
-        """Write the checkpoint now (atomically); None when there is nothing new or it failed."""
+        """Write the checkpoint now (atomically); None when there is nothing new or it failed. With
+        nothing new since the last one, the agent's sign of life instead (`_mark_alive`)."""
         key = (self.pipeline.ticks, self.hotswap.current)
         if self.pipeline.ticks == 0 or key == self._saved:
+            self._mark_alive()
             return None
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
-                "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks}
+                "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
+                "alive_at": self._caught_up()}
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
                                                 "aligner": self.aligner.state_dict()})
@@ -63,8 +75,59 @@ class Resume:
             return None
         self.state_writes.success("checkpoint", self.checkpoints.path)
         self._saved = key
+        self._saved_at = (info["created"], self.records_in)
         log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
         return info
+
+    def _caught_up(self) -> float | None:
+        """Now (the agent's clock), when a live source feeds it and every record the sources handed
+        over is taken: the ticks after the newest data up to now had none (a sender's silence, if
+        long); else None (a recording's time is not this clock's; records still queued, or left
+        unscored at the stop, are not)."""
+        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop:
+            return None
+        return self.clock()
+
+    def _mark_alive(self) -> None:
+        """The checkpoint has nothing new to write (no tick closed: a sender silent, every sensor) and
+        no record came since it: say the agent is alive, in `alive.json` — the time and the checkpoint
+        it extends, ~70 bytes on the checkpoint's cadence, not a write per tick. Without it a restart
+        during a silence took the silence for its own downtime: the restart gap (health, an open
+        alert's `gap_s`) the silence and the downtime together, no sensor missing for the silence.
+        The next start closes the silence up to it as missing ticks (`_alive_until`)."""
+        if self._saved_at is None or self._saved_at[1] != self.records_in:
+            return
+        at = self._caught_up()
+        if at is None:
+            return
+        try:
+            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0]}).encode())
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                      "take the sender's silence since the checkpoint for its own downtime")
+            return
+        self.state_writes.success("checkpoint", self._alive_path)
+
+    def _alive_until(self, meta: dict) -> float | None:
+        """When the last run was last known alive with every record taken: its checkpoint's `alive_at`,
+        or a later `alive.json` written for that checkpoint (one for another is stale); None when
+        neither says, or either is not a time up to now (said, and ignored: the restart gap then
+        starts at the checkpoint's last tick, as before)."""
+        times = [meta.get("alive_at")]
+        try:
+            doc = json.loads(self._alive_path.read_bytes())
+            if doc["checkpoint"] == meta.get("created"):
+                times.append(doc["at"])
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s not usable (%s); ignored", self._alive_path, exc)
+        good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)
+                and 0.0 <= t <= self.clock()]
+        if len(good) < len([t for t in times if t is not None]):
+            log.warning("checkpoint %s: a time the last run was alive is not a time up to now (%s); ignored",
+                        self.checkpoints.path, times)
+        return max(good, default=None)
 
     def _checkpoint_fallback(self) -> str:
         """What a restart would resume from while the checkpoint cannot be written."""
@@ -101,6 +164,7 @@ class Resume:
                     self._rebase_time(last_ts, ahead_s)
                 elif self.aligner.last_closed_k is not None and last_ts is not None:
                     self._resume_from = (self.aligner.last_closed_k, last_ts)
+                    self._silence_before_stop(meta)
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
                          "scoring from the first tick" if self.pipeline.warm else
@@ -113,13 +177,23 @@ class Resume:
         self._resume_faults(restored)
         return resumed
 
+    def _silence_before_stop(self, meta: dict) -> None:
+        """The last run lived through a silence of its sources it had no tick to checkpoint in: the
+        aligner closes it as missing ticks with the restore's rows (Aligner.silent_until), so the
+        restart gap (and an open alert's `gap_s`) is the downtime after it, not the two together."""
+        alive = self._alive_until(meta)
+        silent = self.aligner.silent_until(alive) if alive is not None else 0
+        if silent:
+            log.info("the last run was alive until %s, its sources silent for the last %d tick(s) of it: they close "
+                     "as missing; the restart gap starts after them", iso(alive), silent)
+
     def _ahead_of_host_clock(self, last_ts: float | None) -> float | None:
         """How far the checkpoint's last tick lies ahead of this host's clock, when a live source
         stamps with that clock and it is further than the clock-skew bound; else None."""
         if last_ts is None or not any(src.live for src in self.sources):
             return None
         bound = self.cfg.window.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
-        ahead = last_ts - time.time()
+        ahead = last_ts - self.clock()
         return ahead if ahead > bound else None
 
     def _rebase_time(self, last_ts: float, ahead_s: float) -> None:
@@ -239,6 +313,8 @@ class Resume:
                 except Exception:  # noqa: BLE001
                     log.exception("sink %s failed to recover the last run's last fault events", sink.TYPE)
             last_ts = self.pipeline.last_ts if restored else None
+            if last_ts is not None and ts > last_ts and not self._rebased:
+                self._faults_told_until = ts        # ticks up to it told already (`_faults_told`)
             if last_ts is not None and ts <= last_ts:
                 told_open = health.open_faults()    # the checkpoint is newer: it holds the open faults already
                 if told_open:
@@ -263,6 +339,41 @@ class Resume:
                 log.info("sensor fault(s) open when the last run stopped, continued: %s", faults_said(told_open))
         finally:
             self._told_open = health.open_faults()
+
+    def _step_restored(self) -> None:
+        """Before the first record after a restart: the rows the restore closed — the last run's data
+        held back after a silence (Aligner.restore), the silence it lived through (`_silence_before_
+        stop`) — are stepped, and the restart's resume point moves past them: the gap judged at the
+        first new data is the downtime after them. Only forward: a journal newer than them keeps its
+        own (`_judged_until`: ticks the last run judged after its checkpoint; an alert it updated
+        there was seen there, and the gap its next event says starts there)."""
+        if self._resume_from is None or self._resume_from[0] is None:
+            return
+        restored = self.aligner.restored_rows()
+        if restored:
+            self._process(restored)
+            last_ts = self.aligner.last_closed_k * self.cfg.tick_s
+            if last_ts > self._resume_from[1]:
+                self._resume_from = (self.aligner.last_closed_k, last_ts)
+
+    def _faults_told(self, ts: float) -> bool:
+        """Whether the fault events of the tick at `ts` were told by the last run: a tick its fault
+        journal, newer than the checkpoint, covers (`_resume_faults`), stepped again — the restore's
+        rows (the silence it lived through, closed again), or data re-sent. Such a tick goes through
+        the fault tracker untold (as `_judged_until` keeps its alerts from being raised twice); at
+        the first tick past them the tracker's open faults are made the journal's again. Not after
+        the time base started again (a clock stepped back: `_rebase_time`, or the data: Agent.
+        _process), whose ticks lie before the journal's without having been told. Without
+        this a kill -9 after a sender's return from a silence told that silence's `missing` faults
+        a second time, under new ids."""
+        until = self._faults_told_until
+        if until is None:
+            return False
+        if ts <= until:
+            return True
+        self._faults_told_until = None
+        self.pipeline.health.resume_open(self._told_open)
+        return False
 
     def _first_record_after_resume(self, rec) -> None:
         last_k, last_ts = self._resume_from

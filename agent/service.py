@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import prometheus
 from .active_bundle import active_tiers, read_record
@@ -85,9 +85,10 @@ class Agent(Resume, Delivery):
     until its input ends, --max-ticks, `stop` (a signal) or an error; `run` returns the summary."""
 
     def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None,
-                 config_path: str | None = None):
+                 config_path: str | None = None, clock: Callable[[], float] = time.time):
         return_freed_blocks()
         self.cfg = cfg
+        self.clock = clock      # this host's wall clock: live records' arrival, the sign of life (resume.py)
         self.max_ticks = max_ticks
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
@@ -154,7 +155,7 @@ class Agent(Resume, Delivery):
         try:
             for rec in src.records():
                 if live:
-                    rec.received = time.time()      # the host clock the aligner checks a live stamp against
+                    rec.received = self.clock()     # the host clock the aligner checks a live stamp against
                 if not self.queue.put(rec, self.stop_event) or self.stop_event.is_set():
                     break
         except Exception:  # noqa: BLE001 — a broken source is reported; the others go on
@@ -222,7 +223,7 @@ class Agent(Resume, Delivery):
             if item is _WAKE:
                 item = None
             ticks = self.pipeline.ticks
-            self._intake(item, time.time() if live and self.cfg.window.idle_flush_s > 0 else None)
+            self._intake(item, self.clock() if live and self.cfg.window.idle_flush_s > 0 else None)
             if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
                 self.hotswap.idle(self.pipeline.warm)
             self._answer_feedback()
@@ -318,11 +319,7 @@ class Agent(Resume, Delivery):
         """One turn of the loop: a record (None: the queue's wait ran out), then, with `now` (a live
         source and window.idle_flush_s), the ticks the wall clock has closed; the rows, stepped."""
         rows = []
-        if self._resume_from is not None and self._resume_from[0] is not None:
-            restored = self.aligner.restored_rows()     # the last run's data held back after a silence
-            if restored:        # stepped first: the restart's gap is the downtime after them (Aligner.restore)
-                self._process(restored)
-                self._resume_from = (self.aligner.last_closed_k, self.aligner.last_closed_k * self.cfg.tick_s)
+        self._step_restored()       # the rows the restore closed first: the restart's gap is after them
         if item is not None:
             self.records_in += 1
             if self._resume_from is not None:
@@ -340,6 +337,8 @@ class Agent(Resume, Delivery):
                 # ('restart') and starts a new time base, so the new data that later passes the
                 # checkpoint's last tick is not the restart's first — an alert open then is this life's.
                 self._resume_from = None
+                self._faults_told_until = None      # (its ticks were not told by the last run)
+            told = self._faults_told(row.ts)       # by the last run (agent/resume.py)
             started = time.perf_counter()
             warm = self.pipeline.warm
             res = self.pipeline.step(row)
@@ -355,7 +354,8 @@ class Agent(Resume, Delivery):
             self.hotswap.on_tick(res)
             if res.faults or res.alerts:
                 self.warmup_progress.clear()      # an event line of its own, not glued to the progress line
-            self._emit_faults(res.faults)
+            if not told:
+                self._emit_faults(res.faults)
             for ev in res.alerts:
                 self._emit(ev)
             if self._max_ticks_reached():

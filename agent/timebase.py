@@ -116,6 +116,10 @@ class TimeBaseRules:
       only by new data in its pace (stamp minus arrival within a short step of its own): new data
       that is not leaves it to be contradicted; new data that is confirms it as a move of the time
       base at its tick, and the restart gap is the downtime after it, not before.
+    - A restart during a silence of every sensor: the last run was alive (its sign of life,
+      agent/resume.py) past ticks that ended with no data. They are the source's silence: closed
+      at the restore as missing ticks (`silent_until`), and the restart gap is the downtime after
+      them — before, the silence and the downtime together were skipped as the restart gap.
     """
 
     def _init_rules(self, max_clock_skew_s: float) -> None:
@@ -160,6 +164,28 @@ class TimeBaseRules:
         for cand in sorted(back, key=lambda c: c.lo):
             rows += self._take_all(cand)
         return rows
+
+    def silent_until(self, alive_at: float) -> int:
+        """At a restore: the last run was alive until `alive_at` (this host's clock) with every record
+        it was sent taken (agent/resume.py's sign of life). The ticks that ended by then with no data
+        are the source's silence, not the agent's downtime: they close now as missing (carried, then
+        an outage), as the running agent closes a silence when the data comes back, and are handed
+        out with the restore's rows; the restart gap is what lies between them and the first new data.
+        Only for live data stamped near this host's clock (`live_offset`, within the skew bound: a
+        recording piped in at its own pace has a time of its own) and only past a short step of the
+        data; never over a record the last run held (it is judged as before). The number of ticks
+        the silence held."""
+        if self.live_offset is None or self.next_k is None or self.newest_k is None or \
+                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
+            return 0
+        last_k = self.tick_of(alive_at + self.live_offset) - 1
+        if self.held:
+            last_k = min(last_k, min(c.lo for c in self.held) - 1)
+        if last_k <= self.newest_k + self.reach_ticks:
+            return 0
+        silent = last_k - max(self.newest_k, self.next_k - 1)
+        self._restored += self.flush_through(last_k)
+        return silent
 
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's
@@ -422,7 +448,7 @@ class TimeBaseRules:
         """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""
         rows = self.flush_through(self.newest_k)
         skipped = cand.lo - self.next_k
-        log.info("restart gap: %s from the checkpoint's last tick %s to the first new data %s, the agent's own "
+        log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
                  iso(cand.lo * self.tick_s), skipped)

@@ -116,6 +116,27 @@ class AgentProcess:
         return code
 
 
+RESTART_GAP = re.compile(r"restart gap: [^,]*? from the last run's last tick (\S+) to the first new data (\S+),")
+
+
+def resumed_run(tmp: Path, config: Path, feed):
+    """A second life on the state a first one left: READY says it resumed, `feed(agent)` gives its
+    input, then the input closes. (what `feed` returned, its stderr, (from, to) of the one restart
+    gap its log said)."""
+    second = AgentProcess(tmp, config, "run2")
+    try:
+        assert "resumed from checkpoint" in second.ready()
+        fed = feed(second)
+        assert second.finish() == 0
+    finally:
+        if second.proc.poll() is None:
+            second.kill()
+    err = second.stderr()
+    said = RESTART_GAP.findall(err)
+    assert len(said) == 1, err[-3000:]
+    return fed, err, said[0]
+
+
 def copy_run(src: Path, dst: Path) -> Path:
     """A stopped run's state, config and JSONL copied to `dst`, to restart it there; dst's config."""
     for p in src.iterdir():

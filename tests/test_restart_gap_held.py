@@ -14,8 +14,9 @@ taken at the restore as the last run's own data: the silence closes as missing t
 have, and the restart gap is the downtime after it.
 
 A real agent on a real state_dir driven turn by turn (Agent._intake, the run loop's body) on a
-clock the test sets; the kill -9 is a second agent started on the state_dir the first was
-abandoned on (no stop, no final checkpoint)."""
+clock the test sets (`Agent(clock=)`: the checkpoint says when on it the agent was last alive);
+the kill -9 is a second agent started on the state_dir the first was abandoned on (no stop, no
+final checkpoint)."""
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ import pytest
 from agent import config
 from agent.alerts import iso
 from agent.records import Record, Rejects
+from agent.resume import ALIVE_FILE
 from agent.service import Agent
 from agent.window import Aligner
 from conftest import through_file
@@ -37,11 +39,12 @@ SILENT = range(80, 110)         # the sender silent 30 s; back on time at 110
 BACK = 110
 
 
-def agent_config(tmp_path, idle_flush_s: float = 0.0):
-    return config.from_dict({
+def agent_config(tmp_path, idle_flush_s: float = 0.0, window: dict | None = None, **more):
+    return config.from_dict({**more,
         "sensors": ["a", "b"], "tick_s": 1.0, "topology": "group",
         "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
-        "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, "idle_flush_s": idle_flush_s},
+        "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, "idle_flush_s": idle_flush_s,
+                   **(window or {})},
         "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
@@ -54,7 +57,18 @@ def record(i: int, step: float = 0.0) -> Record:
     return Record(ts=T0 + i, values=values, origin="udp", received=T0 + i + 0.05)
 
 
+class Clock:
+    """This host's clock as the test sets it, given to the agent (`Agent(clock=)`): each turn's `now`."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def turn(agent: Agent, rec: Record | None, now: float) -> None:
+    agent.clock.now = now
     agent._intake(rec, now if agent.cfg.window.idle_flush_s > 0 else None)     # as the run loop passes it
 
 
@@ -64,10 +78,11 @@ def close(agent: Agent) -> None:
     agent.state_lock.release()          # the kernel's part of a kill -9: the next start may lock state_dir
 
 
-def first_life(tmp_path) -> Agent:
+def first_life(tmp_path, then: range = range(0), **more) -> Agent:
     """Rows 0–79 (a step on `a` from 70: an alert opens), 30 s of silence, row 110 back on time and
-    held; the checkpoint written at that turn (checkpoint_s fell due there) holds it."""
-    first = Agent(agent_config(tmp_path))
+    held; the checkpoint written at that turn (checkpoint_s fell due there) holds it; rows `then`
+    (the step going on, `b` wild) before the kill."""
+    first = Agent(agent_config(tmp_path, **more), clock=Clock(T0))
     for i in range(BACK - len(SILENT)):
         turn(first, record(i, 8.0 if i >= 70 else 0.0), T0 + i + 0.05)
         if i == 75:
@@ -75,6 +90,10 @@ def first_life(tmp_path) -> Agent:
     turn(first, record(BACK, 8.0), T0 + BACK + 0.05)
     assert [c.lo for c in first.aligner.held] == [int(T0) + BACK]
     assert first.save_checkpoint() is not None
+    for i in then:
+        rec = record(i, 8.0)
+        rec.values["b"] += 60.0 if i % 2 else 0.0       # `b` wild too: the alert's top sensors change, updated
+        turn(first, rec, T0 + i + 0.05)
     close(first)                        # kill -9: no stop, no final checkpoint
     return first
 
@@ -88,7 +107,7 @@ def test_the_restart_gap_is_the_downtime_after_the_held_record_not_the_silence_b
     before = len(events(tmp_path))
     [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
     caplog.set_level(logging.INFO, logger="stad")
-    again = Agent(agent_config(tmp_path))           # up again 12 s after row 110
+    again = Agent(agent_config(tmp_path), clock=Clock(T0 + BACK + 12))      # up again 12 s after row 110
     try:
         assert again.checkpoint_start["state"] == "resumed"
         for i in range(BACK + 12, BACK + 130):
@@ -115,6 +134,167 @@ def test_the_restart_gap_is_the_downtime_after_the_held_record_not_the_silence_b
     assert {e["alert_id"] for e in ours} == {alert["alert_id"]}, ours
     resumed = [e for e in ours if e["gap_s"] is not None]
     assert resumed and resumed[0]["gap_s"] == 13.0 and resumed[0]["reason"] != "restart", ours
+
+
+def test_a_journal_newer_than_the_held_record_keeps_the_restarts_resume_point(tmp_path):
+    """The held record confirmed after the checkpoint and the alert updated at row 126 (its journal:
+    ticks the last run judged) before a kill -9 with no checkpoint since: the restore's rows end at
+    row 110, the journal's ticks after them. The resume point stays at the journal's (clock16-guard):
+    the alert goes on, its next event to say the 9 s since its last one. Old
+    code moved the resume point back to row 110: `gap_s` 25.0, longer than the window, ended the
+    alert (`restart`) and opened another for the same incident."""
+    quick = {"faults": {"clear_s": 1}}      # the sensors back from the silence are scored again at once
+    first_life(tmp_path, then=range(BACK + 1, BACK + 20), **quick)
+    [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
+    last = [e for e in events(tmp_path) if e["kind"] == "alert"][-1]
+    assert last["event"] == "update" and last["ts"] == iso(T0 + BACK + 16), last      # journaled there
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, **quick), clock=Clock(T0 + BACK + 26))
+    try:
+        assert again.checkpoint_start["state"] == "resumed"
+        for i in range(BACK + 26, BACK + 30):
+            turn(again, record(i, 8.0), T0 + i + 0.05)
+    finally:
+        close(again)
+    # Its next event (at the first tick above the threshold again) says the 9 s; no `restart` end.
+    # Nor the silence's `missing` faults told again: the fault journal told them after the checkpoint.
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] in ("alert", "missing")], events(tmp_path)[before:]
+    still = again.pipeline.alerts.open
+    assert still is not None and still.alert_id == alert["alert_id"] and still.gap_s == 9.0, still
+
+
+def test_a_restart_during_a_silence_with_nothing_held_skips_only_the_downtime(tmp_path, caplog):
+    """clock17: the sender silent from row 80, no record back; the agent lives through 30 s of it
+    (nothing new to checkpoint: its sign of life instead, on the checkpoint's cadence), then a
+    kill -9 and 12 s down. The silence closes as missing ticks at the restore; the restart gap is
+    the downtime. Old code: the gap from row 79 to the first new data (the silence and the
+    downtime, 42 ticks skipped, no sensor missing), the alert ended `restart` (`gap_s` 44.0, longer
+    than the window) and another opened. (tests/test_restart_in_silence.py: a real process.)"""
+    first = Agent(agent_config(tmp_path), clock=Clock(T0))
+    for i in range(80):
+        turn(first, record(i, 8.0 if i >= 70 else 0.0), T0 + i + 0.05)
+    assert first.save_checkpoint() is not None
+    first.clock.now = T0 + 110.0                    # 30 s of silence, the agent up
+    assert first.save_checkpoint() is None and (tmp_path / "state" / ALIVE_FILE).exists()
+    close(first)
+    [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
+    before = len(events(tmp_path))
+    caplog.set_level(logging.INFO, logger="stad")
+    again = Agent(agent_config(tmp_path), clock=Clock(T0 + 122))      # up again 12 s later
+    try:
+        for i in range(122, 126):
+            turn(again, record(i, 8.0), T0 + i + 0.05)
+    finally:
+        close(again)
+    # Ticks up to 108 ended while the agent was up (109 had not, at 109.95 on the data's clock):
+    # the gap from there to the first new data, the downtime within a tick.
+    gap = again.aligner.last_restart_gap
+    assert again.aligner.restart_gaps == 1 and gap["skipped_s"] == 13.0, gap
+    assert (gap["from"], gap["to"]) == (iso(T0 + 108), iso(T0 + 122)), gap
+    said = [r.getMessage() for r in caplog.records if "close as missing" in r.getMessage()]
+    assert len(said) == 1 and "silent for the last 29 tick(s)" in said[0], said      # 80–108
+    after = events(tmp_path)[before:]
+    raised = [e for e in after if e["kind"] == "missing" and e["event"] == "fault"]
+    assert sorted(e["sensor"] for e in raised) == ["a", "b"], after
+    assert all(iso(T0 + 80) < e["ts"] < iso(T0 + 110) for e in raised), raised
+    # The alert goes on, its next event to say the 13 s (ticks 109–121) since the restored state.
+    assert not [e for e in after if e["kind"] == "alert" and e["event"] != "update"], after
+    still = again.pipeline.alerts.open
+    assert still is not None and still.alert_id == alert["alert_id"] and still.gap_s == 13.0, still
+
+
+def test_a_silence_the_last_run_judged_after_its_sign_of_life_is_not_told_again(tmp_path):
+    """The agent alive through 30 s of silence (its sign of life written), the sender back and the
+    silence judged — a `missing` fault per sensor, raised and ended — then a kill -9 before the next
+    checkpoint. The restart closes the silence again from the checkpoint and its sign of life, but
+    the fault journal says the last run told those faults already: they are not raised again under
+    new ids (without the journal's bound: a second `fault` and `fault_end` per sensor for the one
+    silence)."""
+    quick = {"faults": {"clear_s": 1}}
+    first = Agent(agent_config(tmp_path, **quick), clock=Clock(T0))
+    for i in range(80):
+        turn(first, record(i), T0 + i + 0.05)
+    assert first.save_checkpoint() is not None
+    first.clock.now = T0 + 110.0                    # 30 s of silence, the agent up
+    assert first.save_checkpoint() is None
+    for i in range(110, 125):                       # the sender back; no checkpoint before the kill
+        turn(first, record(i), T0 + i + 0.05)
+    close(first)
+    told = [e for e in events(tmp_path) if e["kind"] == "missing"]
+    assert sorted((e["event"], e["sensor"]) for e in told) == \
+        [("fault", "a"), ("fault", "b"), ("fault_end", "a"), ("fault_end", "b")], told
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, **quick), clock=Clock(T0 + 135))
+    try:
+        for i in range(135, 150):
+            turn(again, record(i), T0 + i + 0.05)
+    finally:
+        close(again)
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] == "missing"], events(tmp_path)[before:]
+    assert not again.pipeline.health.open_faults()
+
+
+def test_after_a_clock_stepped_back_the_new_time_bases_faults_are_told(tmp_path):
+    """The host's clock two hours fast in the last run (its checkpoint and fault journal ahead of the
+    clock now), a sensor's fault told after the checkpoint, a kill -9: the restart starts the time
+    base again (the checkpoint's last tick ahead of this host's clock). A fault of the new time base
+    lies before the journal's tick but was never told: it is told (the journal's bound is for ticks
+    the last run judged, not for a new base's)."""
+    fast = T0 + 7200.0
+    quick = {"faults": {"clear_s": 1}}
+    first = Agent(agent_config(tmp_path, **quick), clock=Clock(fast))
+    for i in range(60):
+        turn(first, Record(ts=fast + i, values=record(i).values, origin="udp", received=fast + i + 0.05),
+             fast + i + 0.05)
+    assert first.save_checkpoint() is not None
+    for i in range(60, 70):                         # `b` silent: a fault told after the checkpoint
+        turn(first, Record(ts=fast + i, values={"a": record(i).values["a"]}, origin="udp", received=fast + i + 0.05),
+             fast + i + 0.05)
+    close(first)
+    assert [e["sensor"] for e in events(tmp_path) if e["kind"] == "missing" and e["event"] == "fault"] == ["b"]
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, **quick), clock=Clock(T0))      # the clock set right: 2 h back
+    try:
+        assert again._rebased
+        for i in range(0, 60):                      # `a` silent from row 40: a fault of the new base
+            values = record(i).values if i < 40 else {"b": record(i).values["b"]}
+            turn(again, Record(ts=T0 + i, values=values, origin="udp", received=T0 + i + 0.05), T0 + i + 0.05)
+    finally:
+        close(again)
+    raised = [e for e in events(tmp_path)[before:] if e["kind"] == "missing" and e["event"] == "fault"]
+    assert [e["sensor"] for e in raised] == ["a"], events(tmp_path)[before:]
+
+
+def test_a_recording_piped_in_at_its_own_pace_keeps_its_time_across_a_pause_and_a_restart(tmp_path):
+    """A live source carrying a recording an hour old at ten times its pace (window.max_clock_skew_s
+    0: its stamps are not checked against this host's clock), paused 30 s, the agent restarted: the
+    wall clock's pause is not the data's silence. The recording goes on where it stopped — none of
+    its records late, no tick missing. (Without the skew bound on the sign of life, the pause closed
+    the recording's next ticks as missing at the restore, and its next records were a step back of
+    the time base: `time base moved back`.)"""
+    host = T0 + 3600.0
+
+    def piped(i: int, at: float) -> Record:
+        return Record(ts=T0 + i, values=record(i).values, origin="udp", received=at)
+
+    skew = {"max_clock_skew_s": 0}
+    first = Agent(agent_config(tmp_path, window=skew), clock=Clock(host))
+    for i in range(80):
+        turn(first, piped(i, host + i / 10), host + i / 10)
+    assert first.save_checkpoint() is not None
+    first.clock.now = host + 8 + 30                 # paused 30 s on this host's clock
+    assert first.save_checkpoint() is None and (tmp_path / "state" / ALIVE_FILE).exists()
+    close(first)
+    before = len(events(tmp_path))
+    again = Agent(agent_config(tmp_path, window=skew), clock=Clock(host + 40))
+    try:
+        for i in range(80, 100):
+            turn(again, piped(i, host + 40 + (i - 80) / 10), host + 40 + (i - 80) / 10)
+    finally:
+        close(again)
+    assert again.rejects.total == 0 and not again.aligner.moves, (dict(again.rejects.counts), again.aligner.moves)
+    assert again.aligner.next_k == int(T0) + 98, again.aligner.next_k - int(T0)        # 80–97 closed, in step
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] == "missing"], events(tmp_path)[before:]
 
 
 def restored(before: Aligner, rejects: Rejects | None = None) -> Aligner:

@@ -1,0 +1,128 @@
+"""A restart during a sender's silence: the silence is the source's, the restart gap the agent's
+downtime (clock17; clock16's tests/test_restart_gap_held.py and test_restart_gap_kill.py cover a
+record back from the silence held at the kill).
+
+A real agent on stdin (stamps from this host's clock, a tick of 0.25 s, no wall-clock flush:
+`window.idle_flush_s` 0, its default) sees data, an alert opens, then the sender falls silent
+while the agent runs. No tick closes in a silence, so no checkpoint was written in it: the old
+code resumed from the last tick before the silence and took the silence and the downtime together
+as the restart gap — no sensor missing for the silence, and the open alert's `gap_s` (and the
+restart gap on health and in the log) the silence plus the downtime. Now the agent leaves a sign
+of life while silent (`alive.json`, on the checkpoint's cadence; the checkpoint's own time at a
+clean stop): the next start closes the silence as missing ticks, as the running agent would have
+on the sender's return, and the restart gap is the downtime after it.
+
+The warm-up's rows come at once, stamped in the last half minute (a sender's backlog at connect),
+so the test does not wait a warm-up out; the silence and the downtime are real seconds (the
+agent's clock is this host's), waited as the input, and the kill comes once the agent has said
+it was alive late in the silence (the file read, not a fixed wait)."""
+from __future__ import annotations
+
+import calendar
+import json
+import threading
+import time
+
+import pytest
+import yaml
+
+from agent.resume import ALIVE_FILE
+from conftest import wait_for
+from restart_helpers import AgentProcess, resumed_run
+
+TICK = 0.25
+STEPS = 120                 # a 30-s window: the downtime (a process start under load) stays shorter
+WARMUP = STEPS + 10
+SILENCE_S = 6.0
+
+
+def line(ts: float, step: float = 0.0) -> str:
+    return json.dumps({"ts": round(ts, 3), "a": 10 + (ts * 7) % 1 + step, "b": 5 + (ts * 13) % 1}) + "\n"
+
+
+def send(agent: AgentProcess, n: int, step: float = 0.0) -> list[float]:
+    """n records on the device's cadence, stamped when sent; their stamps."""
+    cadence = threading.Event()
+    stamps = []
+    for _ in range(n):
+        stamps.append(time.time())
+        agent.feed([line(stamps[-1], step)])
+        cadence.wait(TICK)              # the device's cadence: the input, not a wait on the agent
+    return stamps
+
+
+def seconds(stamp: str) -> float:
+    whole, frac = stamp.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
+
+
+def events(tmp) -> list[dict]:
+    path = tmp / "alerts.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines(keepends=True) if x.endswith("\n")]
+
+
+def alive_at(tmp) -> float:
+    try:
+        return float(json.loads((tmp / "state" / ALIVE_FILE).read_text())["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_a_restart_during_a_silence_skips_the_downtime_and_reports_the_silence(tmp_path, stop):
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "node": {"id": "gw-s", "site": "lab"}, "tick_s": TICK, "topology": "group", "sensors": ["a", "b"],
+        "sources": [{"type": "stdin"}],
+        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK, "lateness_ticks": 1},
+        "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 400, "cooldown_ticks": 2, "update_interval_s": 1},
+        "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state", "checkpoint_s": 1}))
+    first = AgentProcess(tmp_path, cfg, "run1")
+    try:
+        first.ready()
+        start = time.time() - (WARMUP + 10) * TICK
+        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
+        send(first, 12)
+        last = send(first, 16, step=8.0)[-1]        # then the sender falls silent
+        wait_for(lambda: [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"],
+                 "the alert opened by the step", 60, first.proc)
+        threading.Event().wait(SILENCE_S)       # the sender silent: the input
+        if stop == "SIGTERM":
+            down = time.time()
+            assert first.terminate() == 0
+        else:
+            wait_for(lambda: alive_at(tmp_path) >= last + SILENCE_S - 1.0,
+                     "a sign of life written late in the silence", 30, first.proc)
+            down = time.time()
+            first.kill()
+        gone = time.time()              # the stop's end (a SIGTERM's stop takes a moment)
+    finally:
+        if first.proc.poll() is None:
+            first.kill()
+    [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
+    before = len(events(tmp_path))
+    first_new, err, said = resumed_run(tmp_path, cfg,
+                                       lambda second: (send(second, 12, step=8.0)[0], send(second, 8))[0])
+    gap_from, gap_to = (seconds(s) for s in said)
+    # The gap starts where the last run was last known alive (old code: the last record before the
+    # silence, SILENCE_S earlier) and ends at the first new data: the downtime, within a tick and
+    # (after a kill) the checkpoint's cadence of the sign of life.
+    slack = 3 * TICK + (1.0 if stop == "SIGKILL" else 0.0)
+    assert down - slack <= gap_from <= gone + TICK, (gap_from - last, down - last, gone - last, err[-3000:])
+    assert abs(gap_to - first_new) <= 2 * TICK, (gap_to, first_new)
+    after = events(tmp_path)[before:]
+    # The silence is the source's: each sensor missing in it (old code: nothing missing, skipped).
+    raised = [e for e in after if e["kind"] == "missing" and e["event"] == "fault"]
+    assert sorted(e["sensor"] for e in raised) == ["a", "b"], after
+    assert all(last < seconds(e["ts"]) < last + SILENCE_S for e in raised), (raised, last)
+    # The alert goes on under its id; its first event after the restart says the downtime (old code:
+    # the silence and the downtime).
+    ours = [e for e in after if e["kind"] == "alert"]
+    assert {e["alert_id"] for e in ours} == {alert["alert_id"]}, ours
+    resumed = [e for e in ours if e["gap_s"] is not None]
+    assert resumed and resumed[0]["reason"] != "restart", ours
+    assert resumed[0]["gap_s"] <= first_new - down + slack + TICK, (resumed[0]["gap_s"], first_new - down)
+    assert "time base moved" not in err, err[-3000:]
