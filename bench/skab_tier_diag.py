@@ -10,7 +10,8 @@ of the 22 other files may not be looked at while choosing; their warm-up part ma
   the parts that led its score on those rows (each sensor's profile distance or forecast error).
 - `dev` (the 8 dev files, their scored part): per alert of the tier alone that covers labelled-normal
   rows, where it opens (ticks after warm-up, before/after the label), how long, its leading sensor and
-  part, its score over the threshold, and whether the fallback raised an alert on the same rows.
+  part, its score over the threshold, and whether the fallback raised an alert on the same rows; per file
+  also the tier's missed anomalous rows.
 
     python bench/skab_tier_diag.py --bundle /tmp/skab21/W-s0 [--set KEY=VALUE ...] > out.json
 """
@@ -79,7 +80,7 @@ def lead(trace, dist_rows, sensors, mask):
     return out
 
 
-def holdout(cfg_tier, cfg_np, bundle, fraction):
+def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
     out = {}
     sensors = cfg_tier.sensor_names()
     files, _ = runner.load_files(cfg_tier, runner.labelled_source(cfg_tier, None), "skab")
@@ -87,8 +88,8 @@ def holdout(cfg_tier, cfg_np, bundle, fraction):
         rows = f.rows[:f.train_ticks]
         short = runner.FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
         rec = {"rows": int(short.scored.sum()), "labelled_anomalous": int((short.labels[short.scored] == 1).sum())}
-        for name, cfg, scorer in (("tier", cfg_tier, "tflite"), ("numpy", cfg_np, "numpy")):
-            trace, dist = run(cfg, short, scorer, bundle if scorer != "numpy" else None)
+        for name, cfg, which in (("tier", cfg_tier, scorer), ("numpy", cfg_np, "numpy")):
+            trace, dist = run(cfg, short, which, bundle if which != "numpy" else None)
             alerted = trace.alert_active & short.scored
             over = (trace.score > trace.threshold) & short.scored
             rec[name] = {"alerted": int(alerted.sum()), "over_threshold": int(over.sum()),
@@ -102,14 +103,14 @@ def holdout(cfg_tier, cfg_np, bundle, fraction):
     return out
 
 
-def dev(cfg_tier, cfg_np, bundle, data):
+def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
     out = {}
     sensors = cfg_tier.sensor_names()
     files, _ = runner.load_files(cfg_tier, runner.labelled_source(cfg_tier, None), "skab")
     for f in files:
         if f.name not in accuracy.SKAB_DEV_FILES:
             continue
-        tier, dist = run(cfg_tier, f, "tflite", bundle)
+        tier, dist = run(cfg_tier, f, scorer, bundle)
         fb, _ = run(cfg_np, f, "numpy", None)
         lab = f.labels
         fb_on = fb.alert_active
@@ -134,6 +135,8 @@ def dev(cfg_tier, cfg_np, bundle, data):
         out[f.name] = {"tier_false_rows": int((tier.alert_active & f.scored & (lab == 0)).sum()),
                        "numpy_false_rows": int((fb_on & f.scored & (lab == 0)).sum()),
                        "normal_rows": int((f.scored & (lab == 0)).sum()),
+                       "tier_missed_rows": int((~tier.alert_active & f.scored & (lab == 1)).sum()),
+                       "anomalous_rows": int((f.scored & (lab == 1)).sum()),
                        "threshold": float(np.nanmedian(tier.threshold[f.scored])), "alerts": alerts}
         print(f"dev {f.name}: tier {out[f.name]['tier_false_rows']} numpy {out[f.name]['numpy_false_rows']}",
               file=sys.stderr, flush=True)
@@ -148,6 +151,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fraction", type=float, default=0.7,
                     help="holdout: the share of the 400 training rows that warms up (the rest is scored)")
     ap.add_argument("--only", choices=("holdout", "dev"), action="append")
+    ap.add_argument("--scorer", choices=("tflite", "onnx"), default="tflite", help="the model tier to run")
     args = ap.parse_args(argv)
     skab = str(Path(args.data) / "skab")
     base = ["scoring.latency_budget_ms=100000", f"sources.0.path={skab}"] + args.set
@@ -156,9 +160,9 @@ def main(argv=None) -> int:
     only = args.only or ["holdout", "dev"]
     report = {"bundle": args.bundle, "set": args.set, "fraction": args.fraction}
     if "holdout" in only:
-        report["holdout"] = holdout(cfg_tier, cfg_np, args.bundle, args.fraction)
+        report["holdout"] = holdout(cfg_tier, cfg_np, args.bundle, args.fraction, args.scorer)
     if "dev" in only:
-        report["dev"] = dev(cfg_tier, cfg_np, args.bundle, skab)
+        report["dev"] = dev(cfg_tier, cfg_np, args.bundle, args.scorer)
     json.dump(report, sys.stdout, indent=1)
     return 0
 

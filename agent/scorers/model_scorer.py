@@ -13,8 +13,7 @@ A runtime module only opens its artifact and runs it; everything else is here:
 - with `scoring.profile` on, `fit_profile` (called by the pipeline at warm-up) refits on this
   plant the forecast-error scale and mean, and a normal profile of the forecast levels
   (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
-  profile, and the pipeline calibrates this tier's threshold on its own warm-up scores (with
-  `holdout_fraction`, the last of them scored by a profile not fitted on them);
+  profile, and the pipeline calibrates this tier's threshold on its own warm-up scores;
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
   clock, recurring level and mean path (the pipeline's `_teach_warmup`).
 
@@ -375,10 +374,7 @@ class ModelScorer(Scorer):
                                     self.profile_cfg.half_life_ticks) for i in range(len(run))])
         # A level is an EW mean over the window: the first ticks rest on few forecasts; skip them.
         settle = min(len(levels), int(np.ceil(3 * self.profile_cfg.half_life_ticks)))
-        floor = PROFILE_FLOOR_OF_RESIDUAL * residual
-        held_out = self.profile_cfg.holdout_fraction
-        fit_end = settle + int(round((len(levels) - settle) * (1.0 - held_out)))
-        if not self.profile.fit(levels[settle:fit_end], floor=floor):
+        if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
             return None
         self.residual = residual
         self.forecast_offset = offset.astype(np.float32)
@@ -387,8 +383,6 @@ class ModelScorer(Scorer):
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
-        if held_out > 0 and self.profile_cfg.refit:
-            self.profile.fit(levels[settle:], floor=floor)      # more ticks than the fit above: fits too
         return scores.max(axis=1)[settle:]
 
     def _warmup_forecasts(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:

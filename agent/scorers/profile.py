@@ -22,15 +22,6 @@ lasting-shift (bias) statistic, both of which would add the drift up into an ala
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
-`holdout_fraction` h > 0: the profile is fitted on the first 1 − h of the warm-up's levels and the
-tier's threshold calibrated on every warm-up tick's score, so the last h are scored out of sample.
-Why: fitted and calibrated on the same ticks, a level's distance over warm-up is in-sample — at
-most the spread those ~400 autocorrelated ticks happened to show — while live the level wanders
-past it (SKAB: the tier's threshold sat on in-sample distances, the fallback's on models fitted on
-70 % of warm-up and scored on all of it). A plant whose level wanders within the warm-up gets a
-higher threshold; a steady one keeps about the same. `refit` then fits the profile again on every
-warm-up tick (the threshold keeps the held-out calibration).
-
 Fewer than `min_ticks` usable warm-up ticks fit no profile: the tier then scores with its forecast
 error and the bundle's own threshold.
 
@@ -78,12 +69,6 @@ class ProfileConfig:
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
             "followed, a step is not); 0: off (the profile stays as warm-up fitted it)")
-    holdout_fraction: float = rng(0.0, 0.5, default=0.0,
-        doc="the share of the warm-up's last ticks the profile is not fitted on: the tier's threshold is "
-            "calibrated on every warm-up tick, so those ticks are scored out of sample, as the fallback's last "
-            "(1 - warmup.fit_fraction) are; 0: fitted and calibrated on every warm-up tick")
-    refit: bool = doc("with holdout_fraction > 0: once the threshold is calibrated, fit the profile again on "
-                      "every warm-up tick (the threshold from the held-out scores, the level from all)", default=False)
 
 
 @functools.lru_cache(maxsize=64)
@@ -192,8 +177,7 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
-                "holdout_fraction": self.cfg.holdout_fraction, "refit": self.cfg.refit}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
 
 
 
