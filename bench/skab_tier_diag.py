@@ -1,0 +1,171 @@
+"""Where the attention tier's false alarms on SKAB come from, on training data only (issue 10, 21st round).
+
+Why: the tier alone (`scoring.blend_numpy=0`) met the fallback's false-alarm rate on the 8 dev files but
+raised twice it on all 30, so the rounds' dev rules did not see what generalises badly. The scored part
+of the 22 other files may not be looked at while choosing; their warm-up part may. Two looks, JSON out:
+
+- `holdout` (every file, its first 400 rows only — SKAB's training part, labelled normal): the pipeline
+  warms up on the first `--fraction` of those rows and scores the rest, as it would score live rows.
+  Per file and detector: the rows alerted (all of them false alarms), the threshold, and for the tier
+  the parts that led its score on those rows (each sensor's profile distance or forecast error).
+- `dev` (the 8 dev files, their scored part): per alert of the tier alone that covers labelled-normal
+  rows, where it opens (ticks after warm-up, before/after the label), how long, its leading sensor and
+  part, its score over the threshold, and whether the fallback raised an alert on the same rows; per file
+  also the tier's missed anomalous rows.
+
+    python bench/skab_tier_diag.py --bundle /tmp/skab21/W-s0 [--set KEY=VALUE ...] > out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import accuracy  # noqa: E402  (bench/accuracy.py: the config and the dev split bench/ measures with)
+
+from agent.evaluate import runner  # noqa: E402
+from agent.scorers import profile as profile_mod  # noqa: E402
+
+
+class PartRecorder:
+    """Records the tier's per-sensor profile distance on every scored tick (the tier's score per sensor is
+    max(forecast error, distance); recording the distance tells the two parts apart). The pipeline gives
+    the tier its profile itself, so the class's method is wrapped for the length of one run."""
+
+    def __init__(self):
+        self.rows = []
+        self._scores = profile_mod.NormalProfile.scores
+
+    def __enter__(self):
+        rec, real = self, self._scores
+
+        def scores(profile, level):
+            d = real(profile, level)
+            if np.ndim(d) == 1:
+                rec.rows.append(np.array(d))
+            return d
+        profile_mod.NormalProfile.scores = scores
+        return self
+
+    def __exit__(self, *exc):
+        profile_mod.NormalProfile.scores = self._scores
+
+
+def run(cfg, f, scorer, bundle):
+    """runner.run_pipeline, with the tier's profile distances recorded per scored tick."""
+    with PartRecorder() as rec:
+        trace = runner.run_pipeline(cfg, f, scorer, bundle)
+    return trace, rec.rows
+
+
+def lead(trace, dist_rows, sensors, mask):
+    """Counter of 'sensor part' leading the tier's score on the ticks in `mask` (scored ticks only)."""
+    scored = np.flatnonzero(~trace.train)
+    dist = np.array(dist_rows[-len(scored):]) if dist_rows else None
+    out = Counter()
+    for i in np.flatnonzero(mask):
+        k = np.searchsorted(scored, i)
+        if dist is None or k >= len(dist):
+            continue
+        d = dist[k]
+        j = int(np.argmax(d))
+        out[f"{sensors[j]} profile" if d[j] >= trace.score[i] - 1e-9 and d[j] > 0 else "forecast error"] += 1
+    return out
+
+
+def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
+    out = {}
+    sensors = cfg_tier.sensor_names()
+    files, _ = runner.load_files(cfg_tier, runner.labelled_source(cfg_tier, None), "skab")
+    for f in files:
+        rows = f.rows[:f.train_ticks]
+        short = runner.FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
+        rec = {"rows": int(short.scored.sum()), "labelled_anomalous": int((short.labels[short.scored] == 1).sum())}
+        for name, cfg, which in (("tier", cfg_tier, scorer), ("numpy", cfg_np, "numpy")):
+            trace, dist = run(cfg, short, which, bundle if which != "numpy" else None)
+            alerted = trace.alert_active & short.scored
+            over = (trace.score > trace.threshold) & short.scored
+            rec[name] = {"alerted": int(alerted.sum()), "over_threshold": int(over.sum()),
+                         "alerts": len(trace.alert_spans),
+                         "threshold": float(np.nanmedian(trace.threshold[short.scored]))}
+            if name == "tier":
+                rec[name]["lead_alerted"] = dict(lead(trace, dist, sensors, alerted))
+        out[f.name] = rec
+        print(f"holdout {f.name}: tier {rec['tier']['alerted']} numpy {rec['numpy']['alerted']} of {rec['rows']}",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
+    out = {}
+    sensors = cfg_tier.sensor_names()
+    files, _ = runner.load_files(cfg_tier, runner.labelled_source(cfg_tier, None), "skab")
+    for f in files:
+        if f.name not in accuracy.SKAB_DEV_FILES:
+            continue
+        tier, dist = run(cfg_tier, f, scorer, bundle)
+        fb, _ = run(cfg_np, f, "numpy", None)
+        lab = f.labels
+        fb_on = fb.alert_active
+        start_scored = int(np.flatnonzero(f.scored)[0])
+        anomalous = np.flatnonzero(lab == 1)
+        alerts = []
+        for a, b in tier.alert_spans:
+            span = (f.ts >= a) & (f.ts <= b) & f.scored
+            false = span & (lab == 0)
+            if not false.any():
+                continue
+            idx = np.flatnonzero(span)
+            where = ("before" if anomalous.size and idx[-1] < anomalous[0] else
+                     "after" if anomalous.size and idx[0] > anomalous[-1] else "overlaps")
+            ratio = tier.score[false] / tier.threshold[false]
+            alerts.append({"opens_ticks_after_warmup": int(idx[0] - start_scored), "ticks": int(span.sum()),
+                           "false_rows": int(false.sum()), "where": where,
+                           "false_rows_fallback_also": int((false & fb_on).sum()),
+                           "held_under_threshold": int((ratio < 1).sum()),
+                           "score_over_threshold_median": round(float(np.nanmedian(ratio)), 2),
+                           "lead": dict(lead(tier, dist, sensors, false))})
+        out[f.name] = {"tier_false_rows": int((tier.alert_active & f.scored & (lab == 0)).sum()),
+                       "numpy_false_rows": int((fb_on & f.scored & (lab == 0)).sum()),
+                       "normal_rows": int((f.scored & (lab == 0)).sum()),
+                       "tier_missed_rows": int((~tier.alert_active & f.scored & (lab == 1)).sum()),
+                       "anomalous_rows": int((f.scored & (lab == 1)).sum()),
+                       "threshold": float(np.nanmedian(tier.threshold[f.scored])), "alerts": alerts}
+        print(f"dev {f.name}: tier {out[f.name]['tier_false_rows']} numpy {out[f.name]['numpy_false_rows']}",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--set", action="append", default=[], help="a --skab-set override (both detectors)")
+    ap.add_argument("--fraction", type=float, default=0.7,
+                    help="holdout: the share of the 400 training rows that warms up (the rest is scored)")
+    ap.add_argument("--only", choices=("holdout", "dev"), action="append")
+    ap.add_argument("--scorer", choices=("tflite", "onnx"), default="tflite", help="the model tier to run")
+    args = ap.parse_args(argv)
+    skab = str(Path(args.data) / "skab")
+    base = ["scoring.latency_budget_ms=100000", f"sources.0.path={skab}"] + args.set
+    cfg_tier = accuracy.skab_config(accuracy.SKAB_CONFIG, base + ["scoring.blend_numpy=0"], args.bundle)
+    cfg_np = accuracy.skab_config(accuracy.SKAB_CONFIG, base, args.bundle)
+    only = args.only or ["holdout", "dev"]
+    report = {"bundle": args.bundle, "set": args.set, "fraction": args.fraction}
+    if "holdout" in only:
+        report["holdout"] = holdout(cfg_tier, cfg_np, args.bundle, args.fraction, args.scorer)
+    if "dev" in only:
+        report["dev"] = dev(cfg_tier, cfg_np, args.bundle, args.scorer)
+    json.dump(report, sys.stdout, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
