@@ -30,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import accuracy  # noqa: E402  (bench/accuracy.py: the config and the dev split bench/ measures with)
 
-from agent.evaluate import runner  # noqa: E402
+from agent.evaluate.labelled import labelled_source, load_files  # noqa: E402
+from agent.evaluate.score_file import run_pipeline  # noqa: E402
+from agent.evaluate.traces import FileRows  # noqa: E402
 from agent.scorers import profile as profile_mod  # noqa: E402
 
 
@@ -59,9 +61,9 @@ class PartRecorder:
 
 
 def run(cfg, f, scorer, bundle):
-    """runner.run_pipeline, with the tier's profile distances recorded per scored tick."""
+    """run_pipeline (agent/evaluate/score_file.py), with the tier's profile distances recorded per scored tick."""
     with PartRecorder() as rec:
-        trace = runner.run_pipeline(cfg, f, scorer, bundle)
+        trace = run_pipeline(cfg, f, scorer, bundle)
     return trace, rec.rows
 
 
@@ -83,10 +85,10 @@ def lead(trace, dist_rows, sensors, mask):
 def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
     out = {}
     sensors = cfg_tier.sensor_names()
-    files, _ = runner.load_files(cfg_tier, runner.labelled_source(cfg_tier, None), "skab")
+    files, _ = load_files(cfg_tier, labelled_source(cfg_tier, None), "skab")
     for f in files:
         rows = f.rows[:f.train_ticks]
-        short = runner.FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
+        short = FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
         rec = {"rows": int(short.scored.sum()), "labelled_anomalous": int((short.labels[short.scored] == 1).sum())}
         for name, cfg, which in (("tier", cfg_tier, scorer), ("numpy", cfg_np, "numpy")):
             trace, dist = run(cfg, short, which, bundle if which != "numpy" else None)
@@ -106,7 +108,7 @@ def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
 def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
     out = {}
     sensors = cfg_tier.sensor_names()
-    files, _ = runner.load_files(cfg_tier, runner.labelled_source(cfg_tier, None), "skab")
+    files, _ = load_files(cfg_tier, labelled_source(cfg_tier, None), "skab")
     for f in files:
         if f.name not in accuracy.SKAB_DEV_FILES:
             continue

@@ -52,14 +52,15 @@ def test_a_bundle_dropped_while_the_agent_was_down_is_judged_though_active_bundl
 
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), models / "a")
+    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), models / "a", copy_function=shutil.copy)
     cfg = demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
                    shadow_ticks=3)
     close(Agent(cfg))           # the first start: "a" was there before it, recorded as such
     record = tmp_path / "state" / "active-bundle.json"
     assert list(json.loads(record.read_text())["seen"]) == [str(models / "a")]
-    # down: a release is delivered, and the record is damaged
-    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b")
+    # down: a release is delivered (copied as `cp -r` does, with fresh mtimes: the cached variants' own mtimes
+    # follow which test of the suite made them first), and the record is damaged
+    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b", copy_function=shutil.copy)
     DAMAGES[damage](record)
     caplog.set_level(logging.INFO, logger="stad.hotswap")
     agent = Agent(cfg)
@@ -165,7 +166,7 @@ def test_a_models_dir_that_cannot_be_listed_is_said_once_and_its_bundles_are_jud
     assert swap.status()["models_dir_problem"] == "Not a directory"
     models.unlink()
     models.mkdir()
-    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b")
+    shutil.copytree(variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b"), models / "b", copy_function=shutil.copy)
     drive(pipe, swap, rows[WARMUP + 20:], until=lambda: swap.status()["last"] is not None)
     assert f"models_dir {models} is read again" in caplog.text
     assert swap.status()["models_dir_problem"] is None
