@@ -23,12 +23,12 @@ FAULTS = {
 }
 
 
-class MisbehavingModbus:
-    """Serves read-holding-registers; every other request meets `fault` (a key of FAULTS)."""
+class ModbusPeer:
+    """A Modbus TCP device on a free 127.0.0.1 port that reads each request's 12-byte header
+    (read-holding-registers) and sends what `answer` returns: the right frame by default (register
+    value 7 everywhere), or None to close the connection."""
 
-    def __init__(self, fault: str):
-        assert fault in FAULTS, fault
-        self.fault = fault
+    def __init__(self):
         self.requests = 0
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -57,30 +57,53 @@ class MisbehavingModbus:
                     head += chunk
                 tid, _, _, unit, function, start, count = struct.unpack(">HHHBBHH", head)
                 self.requests += 1
-                pdu = struct.pack(">BB", function, 2 * count) + struct.pack(f">{count}H", *([7] * count))
-                frame = struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu
-                if self.requests % 2:
-                    frame = self._wrong(conn, frame, tid, unit, function, pdu)
-                    if frame is None:
-                        return
+                frame = self.answer(conn, tid, unit, function, start, count)
+                if frame is None:
+                    return
                 try:
                     conn.sendall(frame)
                 except OSError:
                     return
 
-    def _wrong(self, conn: socket.socket, frame: bytes, tid: int, unit: int, function: int, pdu: bytes) -> bytes | None:
-        """The wrong answer to send, or None once the connection is closed."""
-        fault = self.fault
+    def answer(self, conn: socket.socket, tid: int, unit: int, function: int, start: int, count: int) -> bytes | None:
+        return frame(tid, unit, function, count)
+
+    def close(self) -> None:
+        self._closed = True
+        self.server.close()
+
+
+def frame(tid: int, unit: int, function: int, count: int, value: int = 7) -> bytes:
+    """A read's answer of `count` registers, each `value`, under `function`."""
+    pdu = struct.pack(">BB", function, 2 * count) + struct.pack(f">{count}H", *([value] * count))
+    return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu
+
+
+class MisbehavingModbus(ModbusPeer):
+    """Every other request meets `fault` (a key of FAULTS); the others are answered rightly."""
+
+    def __init__(self, fault: str):
+        assert fault in FAULTS, fault
+        self.fault = fault
+        super().__init__()
+
+    def answer(self, conn, tid, unit, function, start, count):
+        right = frame(tid, unit, function, count)
+        return self._wrong(conn, right, tid, unit, function) if self.requests % 2 else right
+
+    def _wrong(self, conn: socket.socket, right: bytes, tid: int, unit: int, function: int) -> bytes | None:
+        """The wrong answer to send instead of `right`, or None once the connection is closed."""
+        fault, pdu = self.fault, right[7:]
         if fault == "exception":
             return struct.pack(">HHHBBB", tid, 0, 3, unit, function | 0x80, 2)
         if fault == "close mid-frame":
-            conn.sendall(frame[:9])
+            conn.sendall(right[:9])
             return None
         if fault == "short frame":
-            return frame[:-3]
+            return right[:-3]
         if fault == "slow":
             time.sleep(1.0)
-            return frame
+            return right
         if fault == "wrong unit":
             return struct.pack(">HHHB", tid, 0, len(pdu) + 1, (unit + 1) % 256) + pdu
         if fault == "wrong transaction":
@@ -93,7 +116,3 @@ class MisbehavingModbus:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return None
         raise AssertionError(fault)
-
-    def close(self) -> None:
-        self._closed = True
-        self.server.close()

@@ -22,26 +22,15 @@ import socket
 import struct
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, wait_for
+from conftest import REPO, STDIN_AGENT, wait_for
 from modbus_peers import MisbehavingModbus
 
-CONFIG = textwrap.dedent("""
-    tick_s: 1
-    topology: group
-    sensors: [a, b, c]
-    sources: [{type: stdin}]
-    warmup: {ticks: 40}
-    window: {steps: 8}
-    scoring: {chain: [numpy]}
-    sinks: [{type: jsonl, path: alerts.jsonl}]
-    state_dir: state
-""")
+CONFIG = STDIN_AGENT
 
 
 def _agent(cfg: Path, *extra: str, **popen) -> subprocess.Popen:
