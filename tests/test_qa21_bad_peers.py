@@ -1,0 +1,92 @@
+"""What a gateway's peers really send, against the sources themselves (qa21's hunt for a single input
+that stops a live source): a Modbus device that misbehaves in each of the ways field devices do, and
+a byte-order mark ahead of a JSON line. Each is counted under its reason, said with where it came from,
+and the source goes on delivering.
+
+Found: a Modbus device that resets the connection (RST) raised pymodbus's ConnectionResetError out of
+the source — its thread ended, and an agent with no other source stopped with exit 0, "input ended";
+a JSON line that starts with a byte-order mark (a file saved by Windows Notepad, a PowerShell pipe)
+was rejected as `bad json`: a replay lost its first line.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+import time
+
+import pytest
+
+from agent.records import Rejects
+from modbus_peers import FAULTS, MisbehavingModbus
+
+# The reason each fault is counted under: an answer the device gave but that holds no values
+# ('modbus error'), or no usable answer at all (the connection is dropped and made again).
+REASON = {fault: "modbus unreachable" for fault in FAULTS} | {"exception": "modbus error"}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
+def test_a_misbehaving_modbus_device_is_counted_and_the_source_goes_on(fault, caplog):
+    pytest.importorskip("pymodbus")
+    from agent.sources.modbus import ModbusConfig, ModbusSource
+    device = MisbehavingModbus(fault)
+    rejects = Rejects()
+    source = ModbusSource(ModbusConfig(host="127.0.0.1", port=device.port, poll_s=0.05,
+                                       registers={"a": 0, "b": 1}), ["a", "b"], rejects)
+    records = source.records()
+    where = f"modbus 127.0.0.1:{device.port}"
+    try:
+        with caplog.at_level(logging.WARNING):
+            got = []
+            deadline = time.monotonic() + 60
+            # Until the fault has been met three times and the good answers between still came.
+            while rejects.counts[REASON[fault]] < 3 or len(got) < 3:
+                assert time.monotonic() < deadline, (fault, rejects.counts, len(got))
+                got.append(next(records))       # old code, 'reset': ConnectionResetError out of the source
+        assert {tuple(sorted(r.values.items())) for r in got} == {(("a", 7.0), ("b", 7.0))}
+        assert all(r.origin == where for r in got)
+        said = " ".join(r.getMessage() for r in caplog.records)
+        assert where in said, said[-2000:]      # the device named, with what went wrong
+    finally:
+        source.close()
+        list(records)
+        device.close()
+
+
+BOM = "\ufeff"
+
+
+def _line(ts: float, value: float) -> str:
+    return json.dumps({"ts": ts, "a": value})
+
+
+def test_a_byte_order_mark_does_not_cost_a_replays_first_line(tmp_path):
+    from agent.sources.replay import ReplayConfig, ReplaySource
+    path = tmp_path / "saved-by-notepad.jsonl"
+    path.write_text(BOM + _line(1767592800, 1.0) + "\r\n" + _line(1767592801, 2.0) + "\r\n", encoding="utf-8")
+    rejects = Rejects()
+    source = ReplaySource(ReplayConfig(path=str(path)), ["a"], rejects)
+    got = list(source.records())
+    assert [r.values["a"] for r in got] == [1.0, 2.0], rejects.counts     # old code: 'bad json' on line 1
+    assert rejects.total == 0
+
+
+def test_a_byte_order_mark_on_stdin_and_in_a_datagram_is_no_bad_json():
+    from agent.sources.stdin import StdinConfig, StdinSource
+    from agent.sources.udp import UdpConfig, UdpSource
+    now = time.time()
+    rejects = Rejects()
+    stdin = StdinSource(StdinConfig(), ["a"], rejects, stream=io.StringIO(BOM + _line(now, 3.0) + "\n"))
+    assert [r.values for r in stdin.records()] == [{"a": 3.0}], rejects.counts
+
+    udp = UdpSource(UdpConfig(port=0), ["a"], rejects)
+    records = udp.records()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            out.sendto((BOM + _line(now, 4.0)).encode("utf-8"), ("127.0.0.1", udp.port))
+        assert next(records).values == {"a": 4.0}, rejects.counts
+    finally:
+        udp.close()
+        list(records)
+    assert rejects.total == 0
