@@ -11,7 +11,7 @@ exit 0, and the gateway stayed blind until someone looked. Real triggers, real p
 - a standard input closed or open for writing only (`nohup` from a terminal): the first read failed.
   Now refused at the start, named, exit 1;
 - a Modbus device that resets the connection: pymodbus's ConnectionResetError ended the source. Now
-  an outage like any other (tests/test_qa21_bad_peers.py for the source itself): the agent runs on.
+  an outage like any other (tests/test_qa21_bad_inputs.py for the source itself): the agent runs on.
 """
 from __future__ import annotations
 

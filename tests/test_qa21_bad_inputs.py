@@ -1,12 +1,14 @@
-"""What a gateway's peers really send, against the sources themselves (qa21's hunt for a single input
+"""What a gateway's peers and recordings really hold, against the sources themselves (qa21's hunt for a single input
 that stops a live source): a Modbus device that misbehaves in each of the ways field devices do, and
 a byte-order mark ahead of a JSON line. Each is counted under its reason, said with where it came from,
 and the source goes on delivering.
 
 Found: a Modbus device that resets the connection (RST) raised pymodbus's ConnectionResetError out of
 the source — its thread ended, and an agent with no other source stopped with exit 0, "input ended";
-a JSON line that starts with a byte-order mark (a file saved by Windows Notepad, a PowerShell pipe)
-was rejected as `bad json`: a replay lost its first line.
+a JSON line or MQTT payload that starts with a byte-order mark (a file saved by Windows Notepad, a
+PowerShell pipe) was rejected: a replay lost its first line; a stray quote in a CSV recording took the
+lines after it into one field up to the csv module's limit: thousands of rows lost, counted once, at
+the wrong line.
 """
 from __future__ import annotations
 
@@ -53,6 +55,20 @@ def test_a_misbehaving_modbus_device_is_counted_and_the_source_goes_on(fault, ca
         source.close()
         list(records)
         device.close()
+
+
+def test_a_stray_quote_in_a_csv_recording_costs_its_line_only(tmp_path):
+    from agent.sources.replay import ReplayConfig, ReplaySource
+    rows = ["timestamp,a,b"] + [f"{1767592800 + i},{i % 7}.5,{i % 3}.25" for i in range(20_000)]
+    rows[5001] = rows[5001].replace(",", ',"', 1)       # line 5002: a quote opened, never closed
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join(rows) + "\n")
+    rejects = Rejects()
+    got = list(ReplaySource(ReplayConfig(path=str(path)), ["a", "b"], rejects).records())
+    # Old code: 13,445 rows, one 'bad csv' at line 11556 ("field larger than field limit").
+    assert len(got) == 19_999
+    assert rejects.as_dict() == {"bad csv": 1}
+    assert rejects.first["bad csv"][0] == "stray.csv:5002", rejects.first
 
 
 BOM = "\ufeff"
