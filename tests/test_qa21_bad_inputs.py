@@ -8,11 +8,14 @@ the source — its thread ended, and an agent with no other source stopped with 
 a JSON line or MQTT payload that starts with a byte-order mark (a file saved by Windows Notepad, a
 PowerShell pipe) was rejected: a replay lost its first line; a stray quote in a CSV recording took the
 lines after it into one field up to the csv module's limit: thousands of rows lost, counted once, at
-the wrong line.
+the wrong line; an OPC UA source whose worker thread died (no file descriptor left for its asyncio
+loop) waited for records for ever, the agent up and blind.
 """
 from __future__ import annotations
 
+import gc
 import io
+import os
 import json
 import logging
 import socket
@@ -137,3 +140,47 @@ def test_a_byte_order_mark_ahead_of_an_mqtt_reading_is_no_bad_payload(broker):
         publisher.disconnect()
         source.close()
         list(records)
+
+
+# asyncio's loop, half made when its self-pipe found no descriptor, complains when it is collected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_opcua_source_whose_worker_cannot_start_fails_rather_than_waits_forever():
+    # A real condition, not a stand-in: this process out of file descriptors (RLIMIT_NOFILE), so the
+    # source's asyncio loop cannot make its epoll descriptor and self-pipe. The worker thread died with
+    # that error and records() polled an empty queue for ever: an agent that looked up and was blind,
+    # nothing counted (old code). Now records() raises it: the agent stops, exit 3, for systemd to restart.
+    pytest.importorskip("asyncua")
+    import resource
+    import threading
+    from agent.sources.opcua import OpcUaConfig, OpcUaSource
+    from conftest import wait_until
+    source = OpcUaSource(OpcUaConfig(url="opc.tcp://127.0.0.1:9/", nodes={"a": "ns=2;i=2"}), ["a"], Rejects())
+    records = source.records()
+    raised: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            for _ in records:
+                pass
+        except Exception as exc:  # noqa: BLE001 — what the agent's source thread would see
+            raised.append(exc)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, len(os.listdir("/proc/self/fd")) + 64), hard))
+        with pytest.raises(OSError):
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        consumer = threading.Thread(target=consume, daemon=True)
+        consumer.start()        # the worker starts at the first next(): with no descriptor left
+        finished = wait_until(lambda: not consumer.is_alive(), timeout=15)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        source.close()
+    assert finished, "the source went on waiting with its worker dead"
+    assert raised and isinstance(raised[0], OSError), raised
+    raised.clear()          # its traceback holds the half-made loop:
+    gc.collect()            # collected here, not in a later test
