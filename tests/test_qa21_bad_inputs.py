@@ -184,3 +184,34 @@ def test_an_opcua_source_whose_worker_cannot_start_fails_rather_than_waits_forev
     assert raised and isinstance(raised[0], OSError), raised
     raised.clear()          # its traceback holds the half-made loop:
     gc.collect()            # collected here, not in a later test
+
+
+# ---- the long form: random bytes where a recording's lines are (-m slow) ----------------------
+
+_PIECES = [b",", b";", b'"', b"\r", b"\r\n", b"\x00", b"\xef\xbb\xbf", b"\xff", b"1e400", b"NaN", b"-0", b"9" * 400,
+           b'{"ts": 1767592800, "a": 1}', b'{"ts": ', b"[" * 50, b"1767592800", b"2026-01-05T06:00:00Z", b" "]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_random_lines_in_a_recording_never_stop_the_replay_and_each_is_kept_or_counted(tmp_path, suffix):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    from agent.sources.replay import ReplayConfig, ReplaySource
+    line = st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=12)), max_size=8).map(b"".join)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=st.lists(line.filter(lambda b: b"\n" not in b), min_size=1, max_size=40))
+    def replay(body):
+        path = tmp_path / f"fuzz{suffix}"
+        head = [b"timestamp,a"] if suffix == ".csv" else []
+        path.write_bytes(b"\n".join(head + body) + b"\n")
+        rejects = Rejects(log_first=1)
+        got = list(ReplaySource(ReplayConfig(path=str(path)), ["a"], rejects).records())     # never raises
+        # JSON lines: each line with something on it ('\r' ends one too) gives a record or is counted.
+        # CSV: one that holds no field at all ('""', ' ') is a blank row, so only: something is said.
+        lines = [text for raw in body for text in raw.decode("utf-8", "replace").replace("\r\n", "\n")
+                 .replace("\r", "\n").split("\n")]
+        worth = sum(1 for text in lines if text.strip())
+        assert len(got) + rejects.total >= (worth if suffix == ".jsonl" else min(worth, 1)), (body, rejects.counts)
+
+    replay()
