@@ -98,8 +98,8 @@ class StdinSource(Source):
             yield b"".join(pieces).decode("utf-8", errors="replace")
 
     def _selector(self) -> selectors.BaseSelector | None:
-        import selectors
         """A select()-based poller on the stream, or None where that is impossible."""
+        import selectors
         try:
             selector = selectors.SelectSelector()   # unlike epoll, also accepts regular files
             selector.register(self.stream.fileno(), selectors.EVENT_READ)
