@@ -33,9 +33,12 @@ from modbus_peers import MisbehavingModbus
 CONFIG = STDIN_AGENT
 
 
-def _agent(cfg: Path, *extra: str, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg), *extra], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+def _agent(cfg: Path, *extra: str, shell_redirect: str = "", **popen) -> subprocess.Popen:
+    """`stad-agent run`; with `shell_redirect`, started by a shell that applies it (`<&-`), as a user would."""
+    command = [sys.executable, "-m", "agent", "run", "-c", str(cfg), *extra]
+    if shell_redirect:
+        command = ["sh", "-c", f'exec "$@" {shell_redirect}', "sh", *command]
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def _lines(start: float, n: int, spike_from: int | None = None, seed: int = 1) -> bytes:
@@ -86,7 +89,7 @@ def test_a_stdin_that_cannot_be_read_is_refused_at_the_start(tmp_path, stdin):
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(CONFIG)
     if stdin == "closed":
-        proc = _agent(cfg, preexec_fn=lambda: os.close(0))
+        proc = _agent(cfg, shell_redirect="<&-")
     else:
         with open(os.devnull, "w") as write_only:      # as nohup reopens a terminal's stdin
             proc = _agent(cfg, stdin=write_only)
