@@ -13,6 +13,9 @@ from .records import shorten
 from .typed import ConfigError
 
 EXIT_CONFIG = 2
+#: `run`: a source's thread raised (not its input's end). Not 2: the unit's RestartPreventExitStatus=2
+#: keeps a config problem from restarting, and this one a restart may well mend (agent/service.py).
+EXIT_SOURCE_FAILED = 3
 
 # Subcommands that live in their own modules: name -> module with add_parser(sub) and run(args).
 PLUGGED = {
@@ -103,7 +106,7 @@ def cmd_run(args) -> int:
         agent.stop(requested[0])
     summary = agent.run()
     print(format_summary(summary), file=sys.stderr, flush=True)
-    return 0
+    return EXIT_SOURCE_FAILED if summary["source_failures"] else 0
 
 
 def terminal_columns() -> int:
@@ -144,7 +147,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = Parser(prog="stad-agent", description="Spatio-temporal anomaly detection on the gateway.",
                epilog="Exit status: 0 done (run: stopped or its input ended), 1 it could not start (run: "
                       "e.g. another agent holds state_dir), 2 a config or argument problem (nothing "
-                      "started). Each command's --help says more.")
+                      "started), 3 (run) a source failed while running: the agent stopped, its open alerts "
+                      "kept for the next start. Each command's --help says more.")
     p.add_argument("--version", action="version", version=f"stad-edge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

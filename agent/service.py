@@ -7,7 +7,10 @@ events' delivery (agent/delivery.py), the checkpoint (agent/resume.py) — runs 
 thread, so none of it needs a lock. How it stops decides what a restart finds: input ended (or
 --max-ticks) ends an open alert and open faults (`shutdown`); a signal or an error leaves them open
 for the next start to continue, as a kill -9 does; a clean stop scores what the sources had
-already queued and writes a final checkpoint.
+already queued and writes a final checkpoint. A source whose thread raises has not ended its input:
+the agent stops as on a signal, names the source (`source_failures`, the summary, the last health)
+and `run` exits 3 — systemd restarts it (`Restart=on-failure`), where exit 0 and "input ended" left
+a gateway blind until someone looked (qa20, qa21).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .intake import IntakeQueue
 from .pipeline import Pipeline
-from .records import Rejects
+from .records import Rejects, shorten
 from .resume import Resume, faults_said
 from .sdnotify import Notifier
 from .sinks import open_sink
@@ -123,6 +126,7 @@ class Agent(Resume, Delivery):
         self.records_in = 0
         self.started = time.monotonic()
         self.exit_reason = ""
+        self.source_failures: list[str] = []    # 'type: error' of each source whose thread raised while running
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
@@ -158,8 +162,12 @@ class Agent(Resume, Delivery):
                     rec.received = self.clock()     # the host clock the aligner checks a live stamp against
                 if not self.queue.put(rec, self.stop_event) or self.stop_event.is_set():
                     break
-        except Exception:  # noqa: BLE001 — a broken source is reported; the others go on
-            log.exception("source %s failed", src.TYPE)
+        except Exception as exc:  # noqa: BLE001 — said, and the loop stops the agent at its end marker
+            if self.stop_event.is_set():
+                log.exception("source %s failed while the agent stopped", src.TYPE)
+            else:
+                log.exception("source %s failed", src.TYPE)
+                self.source_failures.append(shorten(f"{src.TYPE}: {type(exc).__name__}: {exc}", 300))
         finally:
             self.queue.put_marker(_END)
 
@@ -214,6 +222,12 @@ class Agent(Resume, Delivery):
             item = self.queue.get(timeout=0.5)
             if item is _END:
                 ended += 1
+                if self.source_failures:        # not the input's end: open alerts and faults stay open
+                    kind, _, error = self.source_failures[0].partition(": ")
+                    log.error("stopping: source %s failed, its input did not end (exit 3: systemd restarts the "
+                              "agent; open alerts and faults are kept for the next start)", kind)
+                    self.stop(f"source {kind} failed: {error}")
+                    continue
                 if ended == len(self.sources):
                     self._process(self.aligner.flush_all())
                     self.exit_reason = self.exit_reason or "input ended"
@@ -397,6 +411,7 @@ class Agent(Resume, Delivery):
                      "fault_events": dict(self.fault_events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
+        snap["source_failures"] = list(self.source_failures)
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
         snap["state_writes"] = self.state_writes.snapshot()
         snap["state_reads"] = dict(self.state_reads)

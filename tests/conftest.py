@@ -196,6 +196,20 @@ def alert_event(alert: str, seq: int, kind: str = "update", threshold: float = 2
 
 PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
 
+#: An agent of three sensors fed JSON lines on stdin, warm after 40 one-second ticks, its alerts in
+#: alerts.jsonl: the smallest agent a subprocess test runs end to end (swap the `sources` line for others).
+STDIN_AGENT = """
+tick_s: 1
+topology: group
+sensors: [a, b, c]
+sources: [{type: stdin}]
+warmup: {ticks: 40}
+window: {steps: 8}
+scoring: {chain: [numpy]}
+sinks: [{type: jsonl, path: alerts.jsonl}]
+state_dir: state
+"""
+
 
 def corrupt_tail(path: Path, pages: int) -> None:
     """What a power cut on an SD card can leave of an SQLite file: its last pages overwritten with junk."""

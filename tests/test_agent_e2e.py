@@ -12,7 +12,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import NotifySocket, wait_for
+from conftest import STDIN_AGENT, NotifySocket, wait_for
 
 CORRIDOR = """
 node: {id: test-gw, site: test}
@@ -72,17 +72,7 @@ def test_simulated_incidents_are_found_with_few_false_alarms(tmp_path):
     assert incident_alert["tier"] == "numpy"
 
 
-PUMP = """
-tick_s: 1
-topology: group
-sensors: [a, b, c]
-sources: [{type: stdin}]
-warmup: {ticks: 40}
-window: {steps: 8}
-scoring: {chain: [numpy]}
-sinks: [{type: jsonl, path: alerts.jsonl}]
-state_dir: state
-"""
+PUMP = STDIN_AGENT
 
 JUNK = st.one_of(
     st.text(max_size=60),

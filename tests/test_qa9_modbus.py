@@ -4,17 +4,14 @@ registers than asked for, or with another function, is counted as 'modbus error'
 values is used; the other reads of the poll still deliver."""
 from __future__ import annotations
 
-import socket
-import struct
-import threading
-
 import pytest
 
 from agent.records import Rejects
 from conftest import wait_until
+from modbus_peers import ModbusPeer, frame
 
 
-class MisbehavingDevice:
+class MisbehavingDevice(ModbusPeer):
     """Answers read-holding-registers (function 3) with register value 7 everywhere; with one register
     too few for a read starting at `short_at`, and as function 4 (input registers) for one starting at
     `other_function_at`."""
@@ -22,37 +19,11 @@ class MisbehavingDevice:
     def __init__(self, short_at: int | None = None, other_function_at: int | None = None):
         self.short_at = short_at
         self.other_function_at = other_function_at
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while not self.stopped:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            while True:
-                head = b""
-                while len(head) < 12:
-                    chunk = conn.recv(12 - len(head))
-                    if not chunk:
-                        return
-                    head += chunk
-                tid, _, _, unit, function, start, count = struct.unpack(">HHHBBHH", head)
-                n = count - 1 if start == self.short_at else count
-                function = 4 if start == self.other_function_at else function
-                pdu = struct.pack(">BB", function, 2 * n) + struct.pack(f">{n}H", *([7] * n))
-                conn.sendall(struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu)
-
-    def close(self) -> None:
-        self.stopped = True
-        self.server.close()
+    def answer(self, conn, tid, unit, function, start, count):
+        return frame(tid, unit, 4 if start == self.other_function_at else function,
+                     count - 1 if start == self.short_at else count)
 
 
 @pytest.mark.parametrize("device_kwargs", [{"short_at": 0}, {"other_function_at": 0}], ids=["short", "function 4"])

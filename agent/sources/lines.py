@@ -6,6 +6,9 @@ and "event" (string):
     {"ts": 1767592800, "sensor": "S01_flow", "value": 4200.0}
     {"ts": "2026-01-05T06:00:00Z", "values": {"S01_flow": 4200.0, "S01_speed": 98.1}}
     {"ts": 1767592800.5, "S01_flow": 4200.0, "S01_speed": 98.1}
+
+A byte-order mark ahead of a line (a file saved by Windows Notepad, a PowerShell pipe, a device that
+starts each datagram with one) is no part of it: json rejected it, and a replay lost its first line.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from datetime import datetime, timezone
 from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
+BOM = "\ufeff"
 
 
 def parse_time(value: object, time_format: str | None = None) -> float:
@@ -70,7 +74,7 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     reading drops only that reading; a line left with no readings is rejected.
     """
     try:
-        obj = json.loads(text)
+        obj = json.loads(text.lstrip(BOM))
     except (ValueError, RecursionError) as exc:
         rejects.add("bad json", where, str(exc)[:120])
         return None

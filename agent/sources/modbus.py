@@ -7,7 +7,10 @@ for, or with another function (input registers for holding ones), is counted as 
 none of its values is used: a short answer cannot say which
 register is missing, and zipping it onto the addresses silently dropped the last sensors.
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
-reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once.
+reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once. A connection the
+device resets (a PLC rebooting, one that drops a client over its connection limit) is such an outage:
+pymodbus raises the socket's ConnectionResetError as it is, and it ended the source — an agent with
+no other source then stopped with exit 0, "input ended" (qa21).
 """
 from __future__ import annotations
 
@@ -133,6 +136,8 @@ class ModbusSource(Source):
                 response = self.client.read_holding_registers(start, count=count, device_id=self.cfg.unit_id)
             except self._modbus_errors as exc:
                 raise ModbusUnreachable(str(exc)) from None
+            except OSError as exc:      # pymodbus lets a socket's own error through: a reset (a PLC rebooting)
+                raise ModbusUnreachable(f"{type(exc).__name__}: {exc.strerror or exc}") from None
             if response.isError():
                 self.rejects.add("modbus error", self.where,
                                  f"registers {start}..{start + count - 1}: {response}")

@@ -115,7 +115,7 @@ class MqttSource(Source):
                              f"max_payload_bytes {self.cfg.max_payload_bytes}; not read")
             return
         try:
-            text = msg.payload.decode("utf-8")
+            text = msg.payload.decode("utf-8-sig")      # a byte-order mark ahead is no part of the reading
         except UnicodeDecodeError:
             self.rejects.add("bad payload", where, "not UTF-8")
             return

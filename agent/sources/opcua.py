@@ -177,15 +177,30 @@ class OpcUaSource(Source):
         self.connected = threading.Event()      # set while subscribed (tests and health wait on it)
 
     def records(self) -> Iterator[Record]:
+        """The worker's records; its error raised here once it died of one (an error that is no
+        outage, or none at all: a loop that could not start with no file descriptor left). The worker
+        died alone before, and this polled an empty queue for ever — a source that looked up and was
+        blind, nothing counted (qa21); raised, it stops the agent for systemd to restart (exit 3)."""
         import asyncio
-        worker = threading.Thread(target=lambda: asyncio.run(self._run()), name="opcua", daemon=True)
+        died: list[Exception] = []
+
+        def work() -> None:
+            run = self._run()
+            try:
+                asyncio.run(run)
+            except Exception as exc:  # noqa: BLE001 — raised again below, in the agent's source thread
+                run.close()         # never started, if the loop could not be made
+                died.append(exc)
+
+        worker = threading.Thread(target=work, name="opcua", daemon=True)
         worker.start()
         try:
             while not self._stop.is_set():
                 try:
                     yield self._out.get(timeout=0.2)
                 except queue.Empty:
-                    continue
+                    if died:
+                        raise died[0]
         finally:
             self._stop.set()
             worker.join(timeout=self.cfg.timeout_s + 2)

@@ -11,7 +11,8 @@ shrank while it was read (truncated, rotated in place) is counted the same way a
 lines past the new end are lost, and the replay says so rather than ending the file in silence.
 A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long`, never held: a
 file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
-a 200 MB one took 650 MB of memory, a larger one more than a gateway has.
+a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV field never spans
+lines (`_csv_lines`): a stray quote costs its own line, counted there.
 """
 from __future__ import annotations
 
@@ -318,38 +319,23 @@ class ReplaySource(Source):
     # ---- CSV --------------------------------------------------------------------------
 
     def _csv(self, path: Path, name: str) -> Iterator[Record]:
-        import csv          # here: JSON-lines replays and other sources do not need it
-        cfg = self.cfg
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             size = os.fstat(f.fileno()).st_size
-            reader = csv.reader(self._bounded(f, name), delimiter=cfg.separator)
-            try:
-                header = next((row for row in reader if row), None)
-            except csv.Error as exc:
-                self.rejects.add("bad csv", f"{name}:{reader.line_num}", f"header: {exc}")
+            rows = self._csv_lines(f, name)
+            found = next(((n, row) for n, row in rows if row), None)
+            if found is None:
                 return
-            finally:
-                self._lines_read = reader.line_num
-            if header is None:
-                return
-            layout = self._layout([h.strip() for h in header], name, reader.line_num)
+            n, header = found
+            layout = self._layout([h.strip() for h in header], name, n)
             if layout is None:
                 return
             time_i, value_cols, label_cols = layout
-            while not self._stop.is_set():
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    self._shrunk(f, size, path, name)
+            for n, row in rows:
+                if self._stop.is_set():
                     return
-                except csv.Error as exc:
-                    self.rejects.add("bad csv", f"{name}:{reader.line_num}", str(exc))
-                    continue
-                finally:
-                    self._lines_read = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                where = f"{name}:{reader.line_num}"
+                where = f"{name}:{n}"
                 if len(row) != len(header):
                     self.rejects.add("wrong column count", where,
                                      f"expected {len(header)} fields, got {len(row)}")
@@ -357,6 +343,32 @@ class ReplaySource(Source):
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
                     yield rec
+            self._shrunk(f, size, path, name)
+
+    def _csv_lines(self, f, name: str) -> Iterator[tuple[int, list[str] | None]]:
+        """(line number, fields) of each line of a CSV file; None for a line that is no CSV row
+        (counted as `bad csv`). Each line is parsed on its own: a recording holds one row a line, and
+        one reader over the whole file let a stray quote take the lines after it into one field, up
+        to the csv module's field limit (131,072 characters) — 6,555 rows of 20,000 lost, counted as
+        one `bad csv` at the line where the limit stopped it, not where the quote was (qa21)."""
+        import csv          # here: JSON-lines replays and other sources do not need it
+        separator = self.cfg.separator
+        for n, line in enumerate(self._bounded(f, name), 1):
+            self._lines_read = n
+            if not line.endswith(ENDS):
+                line += "\n"            # the last line's quote left open shows as below, too
+            try:
+                row = next(csv.reader((line,), delimiter=separator), [])
+            except csv.Error as exc:
+                self.rejects.add("bad csv", f"{name}:{n}", str(exc))
+                yield n, None
+                continue
+            if row and row[-1].endswith(ENDS):    # the line's end inside a field: a quote not closed
+                self.rejects.add("bad csv", f"{name}:{n}", "a quote opened on this line is not closed on it; "
+                                 "the line is skipped (a field never spans lines)")
+                yield n, None
+                continue
+            yield n, row
 
     def _layout(self, header: list[str], name: str, line: int):
         """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable."""

@@ -1,4 +1,11 @@
-"""JSON lines from standard input, one reading or row per line; end of input ends the source."""
+"""JSON lines from standard input, one reading or row per line; end of input ends the source.
+
+A standard input that cannot be read is refused when the source is opened (`run` exits 1, "cannot
+start", naming it): closed (`<&-`), or open for writing only — as `nohup` leaves it when started from
+a terminal. The first read failed, the source ended, and the agent stopped at once with exit 0,
+"input ended", as if its input had been read to the end (qa21). A read that fails later (a socket the
+sender reset) is the source failing, not its input's end (agent/service.py: exit 3).
+"""
 from __future__ import annotations
 
 import os
@@ -30,6 +37,9 @@ class StdinSource(Source):
     def __init__(self, cfg: StdinConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
                  tick_s: float = 1.0, stream=None):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+        if stream is None and (problem := unreadable_stdin()) is not None:
+            raise OSError(f"stdin source: standard input {problem}: pipe the readings in "
+                          "(`producer | stad-agent run …`)")
         self.stream = stream if stream is not None else sys.stdin
         self._stop = threading.Event()
 
@@ -88,8 +98,8 @@ class StdinSource(Source):
             yield b"".join(pieces).decode("utf-8", errors="replace")
 
     def _selector(self) -> selectors.BaseSelector | None:
-        import selectors
         """A select()-based poller on the stream, or None where that is impossible."""
+        import selectors
         try:
             selector = selectors.SelectSelector()   # unlike epoll, also accepts regular files
             selector.register(self.stream.fileno(), selectors.EVENT_READ)
@@ -99,6 +109,21 @@ class StdinSource(Source):
 
     def close(self) -> None:
         self._stop.set()
+
+
+def unreadable_stdin() -> str | None:
+    """Why this process's standard input cannot be read, or None (also where that cannot be told:
+    a stand-in without a descriptor, a platform without fcntl)."""
+    if sys.stdin is None:               # Python found descriptor 0 closed
+        return "is closed"
+    try:
+        import fcntl
+        mode = fcntl.fcntl(sys.stdin.fileno(), fcntl.F_GETFL)
+    except (ImportError, OSError, ValueError):
+        return None
+    if mode & os.O_ACCMODE == os.O_WRONLY:
+        return "is open for writing only (as `nohup` leaves it when started from a terminal)"
+    return None
 
 
 PLUGIN = Plugin(config=StdinConfig, create=StdinSource)
