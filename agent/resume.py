@@ -389,8 +389,15 @@ class Resume:
         gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
         if gap_s > 0 and rec.received is None:     # (live data: the aligner says the restart gap)
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
-        for ev in self.pipeline.after_restart(ts, gap_s, skipped=self.aligner.restart_gap_ahead(rec)):
+        skipped = self.aligner.restart_gap_ahead(rec)
+        for ev in self.pipeline.after_restart(ts, gap_s, skipped=skipped):
             self._emit(ev)
+        # The window's own gap can be longer than the alert's: ticks a journal newer than the checkpoint
+        # says the last run judged (`_judged_until`) are not in the state. Skipped, they must not be
+        # scored as adjacent either (before: an alert's 9 s since its last event, the window's 25).
+        seen = self.pipeline.last_ts
+        if skipped and seen is not None and round((ts - seen) / self.cfg.tick_s) - 1 > self.cfg.window.steps:
+            self.pipeline.refill_window()
         self._gap_refill = self.pipeline.refill > 0
 
 

@@ -142,7 +142,8 @@ def test_a_journal_newer_than_the_held_record_keeps_the_restarts_resume_point(tm
     row 110, the journal's ticks after them. The resume point stays at the journal's (clock16-guard):
     the alert goes on, its next event to say the 9 s since its last one. Old
     code moved the resume point back to row 110: `gap_s` 25.0, longer than the window, ended the
-    alert (`restart`) and opened another for the same incident."""
+    alert (`restart`) and opened another for the same incident. The window refills all the same:
+    what the state holds is from before those 25 ticks."""
     quick = {"faults": {"clear_s": 1}}      # the sensors back from the silence are scored again at once
     first_life(tmp_path, then=range(BACK + 1, BACK + 20), **quick)
     [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
@@ -161,6 +162,10 @@ def test_a_journal_newer_than_the_held_record_keeps_the_restarts_resume_point(tm
     assert not [e for e in events(tmp_path)[before:] if e["kind"] in ("alert", "missing")], events(tmp_path)[before:]
     still = again.pipeline.alerts.open
     assert still is not None and still.alert_id == alert["alert_id"] and still.gap_s == 9.0, still
+    # The state itself last saw row 110: 25 ticks skipped, longer than the window, which refills
+    # before the next score (before: not refilled, row 110 scored as adjacent to row 136).
+    assert again.aligner.last_restart_gap["skipped_s"] == 25.0 and again._gap_refill, again.aligner.last_restart_gap
+    assert again.pipeline.refill == STEPS - 4, again.pipeline.refill       # 136–139 refilled it so far
 
 
 def test_a_restart_during_a_silence_with_nothing_held_skips_only_the_downtime(tmp_path, caplog):
