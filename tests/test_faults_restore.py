@@ -15,6 +15,7 @@ from agent.faults.ramp import Ramp
 from agent.faults.rule import Held
 from agent.pipeline import Pipeline
 from conftest import bench_module, through_file
+from fault_states import text as state_text
 
 TICK = 30.0
 
@@ -93,7 +94,7 @@ def test_the_ramp_jump_back_record_round_trips_and_an_older_checkpoint_restores_
     for k in range(12):                 # 330 s past half the limit: far (drift_s), claimable for 3 ticks
         _over(a, 1000.0 + TICK * k)
     b = _ramp()
-    b.restore(json.loads(json.dumps(a.state())))
+    b.restore(json.loads(json.dumps(a.state())))      # (the ramp's state: JSON values)
     held_a, held_b = Held(2, TICK), Held(2, TICK)
     ts = 1000.0 + TICK * 12
     assert list(_claim(a, held_a, ts)) == list(_claim(b, held_b, ts)) == [True, False]
@@ -215,7 +216,7 @@ def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(
         health.pop("ids", None)
         assert np.abs(drift.history).max() > 0 and drift.fit_history.any()      # the rings are written
         return [(drift.history_head, drift.history.tobytes(), drift.log_history.tobytes(),
-                 drift.fit_history.tobytes(), json.dumps(health, sort_keys=True))]
+                 drift.fit_history.tobytes(), state_text(health))]
     plain, restored = _runs_with_restores(cfg, rows, [3700], rings_and_state)
     assert len(plain) == 60 and restored == plain
 

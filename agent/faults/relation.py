@@ -73,6 +73,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fastnp as fnp
+from .rule import ring_rows, ring_state
 
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
@@ -366,9 +367,9 @@ class StationRelation:
 
     def _history_state(self) -> dict:
         """The rings a blame looks back on, and where they are written next."""
-        state = {"head": self.history_head, "departures": self.history.tolist()}
+        state = {"head": self.history_head, "departures": ring_state(self.history, 0.0)}
         if self.moved_alone:
-            state["log"], state["fit"] = self.log_history.tolist(), self.fit_history.tolist()
+            state["log"], state["fit"] = ring_state(self.log_history, 0.0), ring_state(self.fit_history, False)
         return state
 
     def _restore_history(self, state: dict) -> None:
@@ -376,13 +377,18 @@ class StationRelation:
         (another tick_s) leave them empty, as a fresh start: a blame weighs the mates' departures as
         they are, and `drift_moved_alone` blames no one until its ring refills."""
         departures = state.get("departures")
-        if departures is None or np.shape(departures) != self.history.shape:
+        departures = None if departures is None else ring_rows(departures, self.history.shape, 0.0, float)
+        if departures is None:
             return
         self.history[...] = departures
         self.history_head = int(state["head"])
         if self.moved_alone and state.get("log") is not None:
-            self.log_history[...] = state["log"]
-            self.fit_history[...] = state["fit"]
+            log = ring_rows(state["log"], self.log_history.shape, 0.0, float)
+            fit = ring_rows(state["fit"], self.fit_history.shape, False, bool)
+            if log is None or fit is None:
+                raise ValueError("drift.relation.history: the log readings' rings do not fit the departures'")
+            self.log_history[...] = log
+            self.fit_history[...] = fit
 
     def _relation(self, x: np.ndarray, x2: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
