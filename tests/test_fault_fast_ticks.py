@@ -76,3 +76,74 @@ def test_the_fault_state_in_the_checkpoint_is_about_the_raw_bytes_of_the_rows_it
     fresh = _tracker(tick_s, sensors, topology, **faults)
     fresh.restore(through_checkpoint(state))
     assert state_text(through_checkpoint(Pipeline.fault_state(fresh))) == state_text(through_checkpoint(state))
+
+
+def _scanned(drift, s: int) -> tuple[int, int, int]:
+    """What a blame found by scanning the whole ring before perf40 (np.roll, oldest first): the
+    relation's last row under half its limit (0: none), its last under AGREE × drift_z, and the first
+    row past its limit from the former on (-1: none)."""
+    from agent.faults.relation import AGREE, RELATION_Z
+    past = np.abs(np.roll(drift.history, -drift.history_head, axis=0)[:, drift.n + s])
+    half = np.flatnonzero(past <= 0.5 * RELATION_Z * drift.z_limit)
+    agree = np.flatnonzero(past <= AGREE * drift.z_limit)
+    last = half[-1] if half.size else 0
+    broke = np.flatnonzero(past[last:] > RELATION_Z * drift.z_limit)
+    return int(last), int(agree[-1] if agree.size else 0), int(last + broke[0]) if broke.size else -1
+
+
+def _marked(drift, s: int) -> tuple[int, int, int]:
+    last = max(drift._past_index(drift._calm_at[0, s]), 0)
+    agree = max(drift._past_index(drift._calm_at[1, s]), 0)
+    broke = drift._past_index(drift._break_at[s]) if drift._break_at[s] > drift._calm_at[0, s] else -1
+    if broke < -1 or (broke == -1 and drift._break_at[s] > drift._calm_at[0, s]):
+        col = np.abs(np.roll(drift.history, -drift.history_head, axis=0)[:, drift.n + s])
+        over = np.flatnonzero(col > 2.0 * drift.z_limit)        # (_moved_at_break's own fallback, as it does it)
+        broke = int(over[0]) if over.size else -1
+    return last, agree, broke
+
+
+def test_a_blames_last_calm_row_is_kept_as_the_ring_is_written_the_rows_a_scan_finds():
+    """relation.py keeps where each station relation was last calm (and first past its limit after) as
+    its rows are written, instead of a blame copying the whole ring (np.roll) to scan it: 123 ms a tick at
+    1-ms ticks while a relation is past half its limit. The marks find the rows the scan found, through
+    calm runs, breaks, NaN departures, runs longer than the ring, and a restore (perf40)."""
+    tracker = _tracker(240.0, corridor_sensors(3), "corridor")      # a 5-row ring
+    drift = _drift(tracker)
+    s_n, z = drift.trio.shape[0], drift.z_limit
+    rng = np.random.default_rng(3)
+    checked = set()
+    for k in range(3000):
+        regime = (k // 7) % 4            # calm, past half, past the limit, long runs past it (rows > ring)
+        scale = [0.3, 1.5, 3.0, 5.0][regime] * z if (k // 40) % 5 else 5.0 * z
+        dep = rng.normal(0.0, 1.0, drift.departure.size) * scale
+        dep[drift.n:][rng.random(s_n) < 0.05] = np.nan
+        drift.departure[...] = dep
+        drift._push_history()
+        if k % 97 == 13:                 # a restart: the marks found in the restored ring
+            state = through_checkpoint(drift.state())
+            drift = _drift(_tracker(240.0, corridor_sensors(3), "corridor"))
+            drift.restore(state)
+        for s in range(s_n):
+            got, want = _marked(drift, s), _scanned(drift, s)
+            assert got == want, (k, s, got, want)
+            checked.add((want[0] > 0, want[2] >= 0))
+    assert checked == {(True, True), (True, False), (False, True), (False, False)}
+
+
+def test_a_blame_at_1_ms_ticks_costs_what_it_costs_at_30_s():
+    """A blame (a station relation past half its limit) at 1-ms ticks, its ring 1.2 million rows, within 4×
+    of one at 30-s ticks (40 rows), timed interleaved: it was ~10,000× (np.roll of the whole ring)."""
+    import time
+    drifts = [_drift(_tracker(tick_s, corridor_sensors(2), "corridor")) for tick_s in (30.0, 0.001)]
+    assert [d.history.shape[0] for d in drifts] == [40, 1_200_000]
+    took = [[], []]
+    for _ in range(15):
+        for i, drift in enumerate(drifts):
+            n, s_n = drift.n, drift.trio.shape[0]
+            drift.departure[...] = 3.0 * drift.z_limit
+            judged, size, half = np.ones(n + s_n, bool), np.full(n + s_n, 3.0 * drift.z_limit), np.ones(s_n, bool)
+            t0 = time.perf_counter()
+            drift._blamed(judged, size, half)
+            drift._agrees(drift.departure[n:] @ drift.trio_in.T, np.ones(n, bool))
+            took[i].append(time.perf_counter() - t0)
+    assert np.median(took[1]) < 4.0 * np.median(took[0]) + 2e-4, took

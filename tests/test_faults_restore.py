@@ -353,3 +353,37 @@ def test_a_steady_rise_under_half_the_limit_is_held_and_decided_at_its_jump_back
     start = rows[1571].ts
     assert plain == [(1600, "temp_fluid", "drift", "fault", start), (1602, "temp_fluid", "drift", "fault_end", start)]
     assert restored == plain
+
+
+def test_a_checkpoint_from_before_the_rings_were_arrays_restores_to_the_same_run():
+    """tests/fixtures/faults_e4f9c19.ckpt: the fault tracker's state as main e4f9c19 wrote it (every ring
+    a list of JSON numbers, None for NaN; bench/faults.py's corridor, seed 9, drift_moved_alone, 700 ticks).
+    The rings became arrays (perf40), not another format version: restored from it, a tracker raises
+    and ends the same faults with the same evidence as one that ran on through those ticks, and ends in
+    the same state."""
+    from pathlib import Path
+
+    from agent.checkpoint import decode
+    from agent.faults.tracker import FaultTracker
+    faults = bench_module("faults")
+    meta, saved = decode((Path(__file__).parent / "fixtures" / "faults_e4f9c19.ckpt").read_bytes())
+    old = saved["health"]
+    assert isinstance(old["rules"]["stuck"]["steps"], list) and meta["ticks"] == 700      # the old form
+    assert isinstance(old["rules"]["drift"]["relation"]["history"]["departures"], list)
+    cfg = from_dict(faults.with_settings(faults.config_dict("corridor", 9, 72), ["faults.drift_moved_alone=true"]))
+    rows = [r for r in faults.simulated_rows(cfg) if r.ts <= 1767597600.0]
+    straight = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    restored = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    straight.life = restored.life = "0f0f0f"
+    ran_on, after = [], []
+    for k, row in enumerate(rows):
+        events = straight.observe(row)
+        if k >= 700:
+            ran_on += [e.to_dict() for e in events]
+    restored.restore(old)
+    drift = next(r for r in restored.rules if r.KIND == "drift")
+    assert drift.history.any() and drift.fit_history.any()          # its rings came back
+    for row in rows[700:]:
+        after += [e.to_dict() for e in restored.observe(row)]
+    assert ran_on and after == ran_on
+    assert state_text(restored.state()) == state_text(straight.state())

@@ -523,8 +523,7 @@ class Drift(PairModels, StationRelation):
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
-            self.history[self.history_head] = self.departure
-            self.history_head = (self.history_head + 1) % self.history.shape[0]
+            self._push_history()
         self._own = pending
         decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
         if self.jump_back:
