@@ -387,19 +387,14 @@ class StationRelation:
         (another tick_s) leave them empty, as a fresh start: a blame weighs the mates' departures as
         they are, and `drift_moved_alone` blames no one until its ring refills."""
         departures = state.get("departures")
-        departures = None if departures is None else ring_rows(departures, self.history.shape, 0.0, float)
-        if departures is None:
+        if departures is None or ring_rows(departures, self.history.shape, 0.0, float, out=self.history) is None:
             return
-        self.history[...] = departures
         self.history_head = int(state["head"])
         self._mark_history()
         if self.moved_alone and state.get("log") is not None:
-            log = ring_rows(state["log"], self.log_history.shape, 0.0, float)
-            fit = ring_rows(state["fit"], self.fit_history.shape, False, bool)
-            if log is None or fit is None:
+            if ring_rows(state["log"], self.log_history.shape, 0.0, float, out=self.log_history) is None or \
+                    ring_rows(state["fit"], self.fit_history.shape, False, bool, out=self.fit_history) is None:
                 raise ValueError("drift.relation.history: the log readings' rings do not fit the departures'")
-            self.log_history[...] = log
-            self.fit_history[...] = fit
 
     def _push_history(self) -> None:
         """This tick's departures into the ring, and where each relation was last calm and first past its
@@ -422,7 +417,7 @@ class StationRelation:
         is write count size − 1, the oldest 0)."""
         size = self.history.shape[0]
         self._written = size
-        a = np.abs(np.roll(self.history, -self.history_head, axis=0)[:, self.n:])      # oldest first
+        a = np.abs(np.roll(self.history[:, self.n:], -self.history_head, axis=0))      # oldest first
         for k in range(2):
             calm = a <= self._calm_lim[k]
             self._calm_at[k] = np.where(calm.any(axis=0), size - 1 - np.argmax(calm[::-1], axis=0), -1)
