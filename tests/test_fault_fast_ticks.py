@@ -92,6 +92,7 @@ def _scanned(drift, s: int) -> tuple[int, int, int]:
 
 
 def _marked(drift, s: int) -> tuple[int, int, int]:
+    drift._marks()
     last = max(drift._past_index(drift._calm_at[0, s]), 0)
     agree = max(drift._past_index(drift._calm_at[1, s]), 0)
     broke = drift._past_index(drift._break_at[s]) if drift._break_at[s] > drift._calm_at[0, s] else -1
@@ -103,10 +104,11 @@ def _marked(drift, s: int) -> tuple[int, int, int]:
 
 
 def test_a_blames_last_calm_row_is_kept_as_the_ring_is_written_the_rows_a_scan_finds():
-    """relation.py keeps where each station relation was last calm (and first past its limit after) as
-    its rows are written, instead of a blame copying the whole ring (np.roll) to scan it: 123 ms a tick at
-    1-ms ticks while a relation is past half its limit. The marks find the rows the scan found, through
-    calm runs, breaks, NaN departures, runs longer than the ring, and a restore (perf40)."""
+    """relation.py keeps where each station relation was last calm (and first past its limit after), brought
+    up to the rows written when a blame reads it, instead of a blame copying the whole ring (np.roll) to scan
+    it: ~100 ms a tick at 1-ms ticks while a relation is past half its limit. The marks find the rows the
+    scan found, read every tick or after gaps of up to twice the ring, through calm runs, breaks, NaN
+    departures, runs longer than the ring, and a restore (perf40)."""
     tracker = _tracker(240.0, corridor_sensors(3), "corridor")      # a 5-row ring
     drift = _drift(tracker)
     s_n, z = drift.trio.shape[0], drift.z_limit
@@ -123,10 +125,11 @@ def test_a_blames_last_calm_row_is_kept_as_the_ring_is_written_the_rows_a_scan_f
             state = through_checkpoint(drift.state())
             drift = _drift(_tracker(240.0, corridor_sensors(3), "corridor"))
             drift.restore(state)
-        for s in range(s_n):
-            got, want = _marked(drift, s), _scanned(drift, s)
-            assert got == want, (k, s, got, want)
-            checked.add((want[0] > 0, want[2] >= 0))
+        if k % 11 in (0, 3, 4, 5) or (k // 100) % 3 == 0:     # (blames on some ticks, runs of them, gaps)
+            for s in range(s_n):
+                got, want = _marked(drift, s), _scanned(drift, s)
+                assert got == want, (k, s, got, want)
+                checked.add((want[0] > 0, want[2] >= 0))
     assert checked == {(True, True), (True, False), (False, True), (False, False)}
 
 

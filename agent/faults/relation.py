@@ -173,14 +173,15 @@ class StationRelation:
         # written into each checkpoint as JSON numbers; perf39).
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1) if self.trio.size else 1, m))
         self.history_head = 0
-        # Where in the ring each relation was last calm, kept as rows are written (_push_history), so a
-        # blame finds it without scanning the ring (a copy of the whole ring a tick while a relation is
-        # past half its limit: 123 ms at 1-ms ticks; perf40). Rows by their write count: the newest row
-        # is `_written` − 1; the ring's zeros before the first write count as calm rows, −1 the newest.
+        # Where in the ring each relation was last calm, kept up with the rows written (_marks, when a
+        # blame reads it), so a blame finds it without scanning the ring (a copy of the whole ring a tick
+        # while a relation is past half its limit: 100 ms at 1-ms ticks; perf40). Rows by their write
+        # count: the newest row is `_written` − 1; the ring's zeros before the first write count as calm
+        # rows, −1 the newest.
         s_n = self.trio.shape[0]
         self._calm_lim = np.array([[0.5 * RELATION_Z * self.z_limit], [AGREE * self.z_limit]])   # _blamed's, _agrees'
         self._break_lim = RELATION_Z * self.z_limit
-        self._written = 0
+        self._written = self._marked = 0                    # rows written; rows the marks have seen
         self._calm_at = np.full((2, s_n), -1, np.int64)     # each relation's last row within _calm_lim
         self._break_at = np.full(s_n, -1, np.int64)         # its first row past its limit after that (≤ _calm_at[0]: none)
         # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
@@ -397,26 +398,41 @@ class StationRelation:
                 raise ValueError("drift.relation.history: the log readings' rings do not fit the departures'")
 
     def _push_history(self) -> None:
-        """This tick's departures into the ring, and where each relation was last calm and first past its
-        limit after that (the marks a blame reads instead of the ring: O(stations) a tick)."""
-        n, w = self.n, self._written
-        row = self.history[self.history_head]
-        row[...] = self.departure
+        """This tick's departures into the ring (the blame's marks are brought up to it when a blame reads
+        them: _marks; nothing else a tick)."""
+        self.history[self.history_head] = self.departure
         self.history_head = (self.history_head + 1) % self.history.shape[0]
-        self._written = w + 1
-        a = np.abs(row[n:])
-        calm = a <= self._calm_lim              # (NaN: neither calm nor past the limit, as the ring scanned)
-        if fnp.count_nonzero(calm) != calm.size:        # (every relation calm, the usual row: no break to mark)
-            brk = (a > self._break_lim) & (self._break_at <= self._calm_at[0])
-            if fnp.count_nonzero(brk):
-                fnp.copyto(self._break_at, w, where=brk)
-        fnp.copyto(self._calm_at, w, where=calm)
+        self._written += 1
+
+    def _marks(self) -> None:
+        """Where each relation was last calm, and first past its limit after that, brought up to the rows
+        written since a blame last read them (every tick while one is past half its limit: one row), or
+        found in the whole ring when more were written since than it holds."""
+        new = self._written - self._marked
+        size = self.history.shape[0]
+        if new >= size:
+            self._mark_history()
+            return
+        if not new:
+            return
+        a = np.abs(self.history[(self.history_head - new + np.arange(new)) % size, self.n:])    # oldest first
+        calm = a[None] <= self._calm_lim[:, None]      # (NaN: neither calm nor past the limit, as a scan)
+        found = calm.any(axis=1)
+        last = new - 1 - np.argmax(calm[:, ::-1], axis=1)
+        before = self._calm_at[0].copy()
+        self._calm_at = np.where(found, self._marked + last, self._calm_at)
+        for s in range(a.shape[1]):
+            start = last[0, s] + 1 if found[0, s] else (0 if self._break_at[s] <= before[s] else new)
+            over = np.flatnonzero(a[start:, s] > self._break_lim)
+            if over.size:
+                self._break_at[s] = self._marked + start + over[0]
+        self._marked = self._written
 
     def _mark_history(self) -> None:
-        """The marks _push_history keeps, found in the ring as restored (its rows all written: the newest
-        is write count size − 1, the oldest 0)."""
+        """The marks found in the whole ring (a restore, or a blame after more rows than it holds: its rows
+        all counted as written, the newest write count size − 1, the oldest 0)."""
         size = self.history.shape[0]
-        self._written = size
+        self._written = self._marked = size
         a = np.abs(np.roll(self.history[:, self.n:], -self.history_head, axis=0))      # oldest first
         for k in range(2):
             calm = a <= self._calm_lim[k]
@@ -473,6 +489,7 @@ class StationRelation:
         d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
         lean = np.sign(d) * self.trio_sign * self.departure[:n]
         blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)
+        self._marks()
         for s in np.flatnonzero(half):
             trio = self.trio[s]
             # The mate whose departure moved furthest that way since the relation was last under half
@@ -522,6 +539,7 @@ class StationRelation:
         check = agrees & decide
         if not fnp.count_nonzero(check):
             return agrees
+        self._marks()
         for i in np.flatnonzero(check):
             s = int(np.argmax(self.trio_in[i]))
             before = self._past_row(max(self._past_index(self._calm_at[1, s]), 0))[i]
