@@ -135,7 +135,8 @@ def test_a_blames_last_calm_row_is_kept_as_the_ring_is_written_the_rows_a_scan_f
 
 def test_a_blame_at_1_ms_ticks_costs_what_it_costs_at_30_s():
     """A blame (a station relation past half its limit) at 1-ms ticks, its ring 1.2 million rows, within 4×
-    of one at 30-s ticks (40 rows), timed interleaved: it was ~10,000× (np.roll of the whole ring)."""
+    of one at 30-s ticks (40 rows), timed interleaved: it was ~300× (85–100 ms against 0.31–0.34; np.roll of
+    the whole ring; bench/faults.py blame-cost)."""
     import time
     drifts = [_drift(_tracker(tick_s, corridor_sensors(2), "corridor")) for tick_s in (30.0, 0.001)]
     assert [d.history.shape[0] for d in drifts] == [40, 1_200_000]
