@@ -155,7 +155,8 @@ def _narrowed(a: np.ndarray) -> np.ndarray:
         return a
     with np.errstate(invalid="ignore"):
         small = a.astype(np.int16)
-        if np.array_equal(small, a):
+        # (not with a −0.0 in it: read back as +0.0, another bit pattern than the state had)
+        if np.array_equal(small, a) and (a.dtype.kind != "f" or not np.signbit(a[a == 0]).any()):
             return small
     if a.dtype.str == "<f8":
         narrow = a.astype(np.float32)

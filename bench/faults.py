@@ -5,6 +5,7 @@
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
     python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--out cost.json]
+    python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -18,6 +19,9 @@ per tick, after a learning day, on corridor simulator rows of N sensors) and wri
 `tick-cost` times the fault tracker and the whole numpy tick (Pipeline.step) at several tick_s on
 the same simulator rows (their times rescaled to the tick: only the config's durations in ticks
 differ, e.g. stuck's flatline_s / tick_s window), every variant interleaved tick by tick.
+`blame-cost` times one tick's blame (relation.py's `_blamed` and `_agrees`, on every station relation past
+half its limit: the corridor's 6) at several tick_s, their departure rings HISTORY_S / tick_s rows; the
+rescaled runs of tick-cost judge no drift within their ticks, so the blame is called directly (perf40).
 """
 from __future__ import annotations
 
@@ -212,6 +216,39 @@ def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", lear
     return out
 
 
+def blame_cost(tick_ss: list[float], repeats: int) -> dict:
+    """p50 µs of one blame (every relation past half its limit and every mate checked) at each tick_s,
+    the variants interleaved."""
+    import numpy as np
+    from agent.config import from_dict
+    from agent.faults.tracker import FaultTracker
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_info
+    drifts = []
+    for tick_s in tick_ss:
+        cfg = from_dict({**config_dict("corridor", 0, 1.0), "tick_s": tick_s})
+        tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+        drifts.append(next(r for r in tracker.rules if r.KIND == "drift"))
+    took: list[list[float]] = [[] for _ in drifts]
+    for _ in range(repeats):
+        for i, drift in enumerate(drifts):
+            n, s_n = drift.n, drift.trio.shape[0]
+            drift.departure[...] = 3.0 * drift.z_limit
+            judged, size = np.ones(n + s_n, bool), np.full(n + s_n, 3.0 * drift.z_limit)
+            t0 = time.perf_counter()
+            drift._blamed(judged, size, np.ones(s_n, bool))
+            drift._agrees(drift.departure[n:] @ drift.trio_in.T, np.ones(n, bool))
+            took[i].append(1e6 * (time.perf_counter() - t0))
+    out = {"bench": "faults.py blame-cost", "machine": machine_info(), "repeats": repeats,
+           "load_average_at_end": [round(v, 2) for v in os.getloadavg()], "variants": {}}
+    for tick_s, drift, us in zip(tick_ss, drifts, took):
+        out["variants"][f"tick_s {tick_s:g}"] = {"ring_rows": int(drift.history.shape[0]),
+                                                 "p50_us": round(float(np.percentile(us, 50)), 1)}
+        print(f"tick_s {tick_s:g} ({drift.history.shape[0]} rows): blame p50 {np.percentile(us, 50):.0f} µs",
+              file=sys.stderr, flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -238,6 +275,10 @@ def main(argv=None) -> int:
     t.add_argument("--learn", type=int, default=2880)
     t.add_argument("--scenario", choices=list(SCENARIOS), default="corridor")
     t.add_argument("--out", default=None)
+    b = sub.add_parser("blame-cost")
+    b.add_argument("--tick-s", type=float, nargs="+", default=[30.0, 1.0, 0.01, 0.001])
+    b.add_argument("--repeats", type=int, default=30)
+    b.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -257,6 +298,13 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "tick-cost":
         result = tick_cost(args.tick_s, args.ticks, args.scenario, args.learn)
+        text = json.dumps(result, indent=2) + "\n"
+        print(text, end="")
+        if args.out:
+            Path(args.out).write_text(text)
+        return 0
+    if args.cmd == "blame-cost":
+        result = blame_cost(args.tick_s, args.repeats)
         text = json.dumps(result, indent=2) + "\n"
         print(text, end="")
         if args.out:

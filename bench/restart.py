@@ -2,6 +2,7 @@
 and what a checkpoint costs (write time, size, load time) at N = 16, 64, 256. Prints JSON.
 
     python bench/restart.py [--repeats 5] [--bundle DIR] [--skip-model]
+    python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000]     # the checkpoint at fast ticks only
 
 Restart cases (each: a first run warms up on UDP data and stops cleanly, writing its checkpoint;
 then `--repeats` times: spawn, wait for READY=1, send three ticks, wait for the log line
@@ -75,6 +76,48 @@ def checkpoint_cost(n: int, saves: int = 30) -> dict:
     return {"n_sensors": n, "bytes": writes[-1]["bytes"],
             "write_ms": {"p50": round(float(np.median(ms)), 2), "p99": round(float(np.percentile(ms, 99)), 2)},
             "load_and_restore_ms_p50": round(float(np.median(loads)) * 1e3, 2)}
+
+
+def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5) -> list[dict]:
+    """The checkpoint at fast ticks (perf40): bench/faults.py's corridor (18 sensors, the shipped fault
+    settings, the numpy tier), its simulator's 30-s rows rescaled to each tick_s, `ticks` of them through a
+    Pipeline; then `saves` times what the stop costs — state_dict and the atomic write — and the size, the
+    fault tracker's part of it, and a load with the restore. The rings grow with 1 / tick_s (stuck's
+    flatline_s / tick_s rows, drift's departures HISTORY_S / tick_s): after `ticks` ticks they hold that
+    many rows."""
+    import dataclasses
+    from faults import config_dict, simulated_rows
+    from agent.checkpoint import encode
+    base = config_dict("corridor", 0, ticks / 120.0 + 1.0)
+    rows = simulated_rows(config.from_dict(base))[:ticks]
+    out = []
+    for tick_s in tick_ss:
+        cfg = config.from_dict({**base, "tick_s": tick_s, "window": {**base["window"], "carry_forward_s": 3 * tick_s},
+                                "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}})
+        pipe = Pipeline(cfg)
+        for r in rows:
+            pipe.step(dataclasses.replace(r, ts=round(r.ts / 30.0) * tick_s))
+        meta = {"config": fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None), "last_ts": pipe.last_ts}
+        with tempfile.TemporaryDirectory(prefix="stad-bench-ckpt-") as tmp:
+            store = CheckpointStore(tmp)
+            took, info = [], None
+            for _ in range(saves):
+                t0 = time.perf_counter()
+                state = pipe.state_dict()
+                info = store.save(meta, {"pipeline": state})
+                took.append(time.perf_counter() - t0)
+            health = len(encode({}, {"health": state["health"]}))
+            t0 = time.perf_counter()
+            _, loaded = store.load(meta["config"])
+            Pipeline(cfg).restore(loaded["pipeline"])
+            load_s = time.perf_counter() - t0
+        ms = np.array(took) * 1e3
+        out.append({"tick_s": tick_s, "ticks": ticks, "bytes": info["bytes"], "fault_tracker_bytes": health,
+                    "state_dict_and_write_ms": {"p50": round(float(np.median(ms)), 1), "max": round(float(ms.max()), 1)},
+                    "load_and_restore_ms": round(load_s * 1e3, 1)})
+        print(f"tick_s {tick_s:g}: {info['bytes']} bytes (fault tracker {health}), state_dict + write "
+              f"p50 {np.median(ms):.1f} ms, load + restore {load_s * 1e3:.1f} ms", file=sys.stderr, flush=True)
+    return out
 
 
 # ---- restart → first scored tick --------------------------------------------------------------
@@ -203,7 +246,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--bundle", default=None, help="an existing bundle for configs/skab.yaml's sensors")
     ap.add_argument("--skip-model", action="store_true", help="leave out the skab-sized model case")
+    ap.add_argument("--tick-s", type=float, nargs="+", default=None, metavar="S",
+                    help="only the checkpoint at these tick_s (the corridor, --ticks ticks; perf40's figures)")
+    ap.add_argument("--ticks", type=int, default=3000, help="ticks run before --tick-s's checkpoints")
+    ap.add_argument("--saves", type=int, default=5, help="checkpoints written at each --tick-s")
     args = ap.parse_args()
+    if args.tick_s:
+        print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
+                          "checkpoint_at_ticks": checkpoint_at_ticks(args.tick_s, args.ticks, args.saves)}, indent=1))
+        return
     if args.bundle and not args.skip_model:     # said now, not after a 120 s wait for an agent that refused it
         from agent.bundle import BundleError, Expectation, load as load_bundle
         try:

@@ -13,6 +13,7 @@ import pytest
 
 from agent import fastnp as fnp
 from agent.faults.ramp import Ramp
+from fault_states import saved as through_checkpoint, text as state_text
 
 
 def test_const_operands_give_the_python_numbers_results():
@@ -67,7 +68,7 @@ def _faulty_rows(scenario: str, seed: int, hours: float):
 
 
 def _state(tracker) -> str:
-    return json.dumps(tracker.state(), sort_keys=True, default=lambda x: x.item() if hasattr(x, "item") else x.tolist())
+    return state_text(tracker.state())
 
 
 def _trackers(cfg):
@@ -76,8 +77,8 @@ def _trackers(cfg):
 
 
 def _restored(tracker, cfg, life: str):
-    """A new tracker restored from `tracker`'s JSON checkpoint, with fault ids of the same life."""
-    saved = json.loads(json.dumps(tracker.state()))
+    """A new tracker restored from `tracker`'s checkpoint, with fault ids of the same life."""
+    saved = through_checkpoint(tracker.state())
     out = _trackers(cfg)
     out.life = life
     out.restore(saved)

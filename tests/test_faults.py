@@ -21,6 +21,7 @@ from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors
 from agent.typed import ConfigError
 from agent.window import Aligner
 from conftest import bench_module, valid_report
+from fault_states import saved as through_checkpoint, text as state_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
@@ -828,13 +829,13 @@ def test_an_alert_driven_by_a_lone_drifting_sensor_waits_until_no_alert_is_left(
     assert pipe.health.held_alerts > 0
 
 
-def test_tracker_state_round_trips_through_json(corridor_run, tmp_path):
+def test_tracker_state_round_trips_through_the_checkpoint(corridor_run, tmp_path):
     _, _, pipe = corridor_run
-    saved = json.loads(json.dumps(pipe.health.state()))
+    saved = through_checkpoint(pipe.health.state())
     specs = pipe.specs
     fresh = FaultTracker(specs, "corridor", TICK, pipe.cfg.faults, "gw", "site")
     fresh.restore(saved)
-    assert json.loads(json.dumps(fresh.state())) == saved
+    assert state_text(through_checkpoint(fresh.state())) == state_text(saved)
 
 
 def test_fault_config_keys_are_validated(tmp_path):
@@ -1040,10 +1041,10 @@ def test_a_short_pump_drift_that_keeps_growing_is_decided_as_a_ramp(tmp_path):
     assert at < drift.start <= drift.ts - (600 - TICK) and drift.ts < at + 1200     # 20 ticks, the first at start
     assert "ramp" in drift.evidence["summary"] and drift.evidence["ramp_from"] > 0
     assert [(f.sensor, f.kind) for f in faults if f.event == "fault" and f.ts >= at] == [("temp_fluid", "drift")]
-    saved = json.loads(json.dumps(pipe.health.state()))
+    saved = through_checkpoint(pipe.health.state())
     fresh = FaultTracker(pipe.specs, "group", TICK, pipe.cfg.faults, "gw", "site")
     fresh.restore(saved)
-    assert json.loads(json.dumps(fresh.state())) == saved
+    assert state_text(through_checkpoint(fresh.state())) == state_text(saved)
     # Without the ramp, the jump back (past half the limit for `drift_s`, then a spike back onto its
     # mates' prediction) decides it only at its end; without either, the end is a spike.
     faults, _, _ = replay(agent_config(tmp_path, path, skid, "group", faults={"drift_ramp_s": 0}))

@@ -15,6 +15,7 @@ from agent.faults.ramp import Ramp
 from agent.faults.rule import Held
 from agent.pipeline import Pipeline
 from conftest import bench_module, through_file
+from fault_states import text as state_text
 
 TICK = 30.0
 
@@ -93,7 +94,7 @@ def test_the_ramp_jump_back_record_round_trips_and_an_older_checkpoint_restores_
     for k in range(12):                 # 330 s past half the limit: far (drift_s), claimable for 3 ticks
         _over(a, 1000.0 + TICK * k)
     b = _ramp()
-    b.restore(json.loads(json.dumps(a.state())))
+    b.restore(json.loads(json.dumps(a.state())))      # (the ramp's state: JSON values)
     held_a, held_b = Held(2, TICK), Held(2, TICK)
     ts = 1000.0 + TICK * 12
     assert list(_claim(a, held_a, ts)) == list(_claim(b, held_b, ts)) == [True, False]
@@ -215,7 +216,7 @@ def test_a_restore_continues_the_station_blames_rings_and_the_whole_fault_state(
         health.pop("ids", None)
         assert np.abs(drift.history).max() > 0 and drift.fit_history.any()      # the rings are written
         return [(drift.history_head, drift.history.tobytes(), drift.log_history.tobytes(),
-                 drift.fit_history.tobytes(), json.dumps(health, sort_keys=True))]
+                 drift.fit_history.tobytes(), state_text(health))]
     plain, restored = _runs_with_restores(cfg, rows, [3700], rings_and_state)
     assert len(plain) == 60 and restored == plain
 
@@ -352,3 +353,37 @@ def test_a_steady_rise_under_half_the_limit_is_held_and_decided_at_its_jump_back
     start = rows[1571].ts
     assert plain == [(1600, "temp_fluid", "drift", "fault", start), (1602, "temp_fluid", "drift", "fault_end", start)]
     assert restored == plain
+
+
+def test_a_checkpoint_from_before_the_rings_were_arrays_restores_to_the_same_run():
+    """tests/fixtures/faults_e4f9c19.ckpt: the fault tracker's state as main e4f9c19 wrote it (every ring
+    a list of JSON numbers, None for NaN; bench/faults.py's corridor, seed 9, drift_moved_alone, 700 ticks).
+    The rings became arrays (perf40), not another format version: restored from it, a tracker raises
+    and ends the same faults with the same evidence as one that ran on through those ticks, and ends in
+    the same state."""
+    from pathlib import Path
+
+    from agent.checkpoint import decode
+    from agent.faults.tracker import FaultTracker
+    faults = bench_module("faults")
+    meta, saved = decode((Path(__file__).parent / "fixtures" / "faults_e4f9c19.ckpt").read_bytes())
+    old = saved["health"]
+    assert isinstance(old["rules"]["stuck"]["steps"], list) and meta["ticks"] == 700      # the old form
+    assert isinstance(old["rules"]["drift"]["relation"]["history"]["departures"], list)
+    cfg = from_dict(faults.with_settings(faults.config_dict("corridor", 9, 72), ["faults.drift_moved_alone=true"]))
+    rows = [r for r in faults.simulated_rows(cfg) if r.ts <= 1767597600.0]
+    straight = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    restored = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    straight.life = restored.life = "0f0f0f"
+    ran_on, after = [], []
+    for k, row in enumerate(rows):
+        events = straight.observe(row)
+        if k >= 700:
+            ran_on += [e.to_dict() for e in events]
+    restored.restore(old)
+    drift = next(r for r in restored.rules if r.KIND == "drift")
+    assert drift.history.any() and drift.fit_history.any()          # its rings came back
+    for row in rows[700:]:
+        after += [e.to_dict() for e in restored.observe(row)]
+    assert ran_on and after == ran_on
+    assert state_text(restored.state()) == state_text(straight.state())

@@ -10,6 +10,7 @@ from agent.faults.context import Normal
 from agent.faults.rule import Held
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import WindowBuffer
+from fault_states import saved as through_checkpoint, text as state_text
 
 
 def stream(rng, rows, n):
@@ -377,7 +378,7 @@ def _tracker(cfg):
 
 def _plain_state(tracker) -> str:
     import json
-    return json.dumps(tracker.state(), sort_keys=True, default=lambda x: x.item() if hasattr(x, "item") else x.tolist())
+    return state_text(tracker.state())
 
 
 def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_checkpoints():
@@ -401,7 +402,7 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
             a = straight.observe(row)
             if k % 7 == 0:
                 for part in [chained.normal, spike, stuck]:
-                    part.restore(json.loads(json.dumps(part.state())))
+                    part.restore(through_checkpoint(part.state()))
             # the long way on every tick: each shortcut's cache set to "do it"
             stuck._never_repeated, stuck.held.idle, chained.normal._size = False, False, None
             stuck.steps._full_run = 0                       # the ring's count reduced
@@ -540,7 +541,7 @@ def test_fault_trackers_counts_read_or_left_pending_are_the_same():
             tracker.observe(Row(ts=30.0 * k, values=values.copy(), missing=np.zeros(len(names), bool),
                                 carried=np.zeros(len(names), bool)))
         history.append(counts())
-    assert json.dumps(read.state(), sort_keys=True) == json.dumps(pending.state(), sort_keys=True)
+    assert state_text(read.state()) == state_text(pending.state())
     for before, after in zip(history[100:], history[101:]):
         for b, a in zip(before, after):
             assert np.array_equal(a - b, np.ones_like(a))       # one whole tick each, every sensor/row

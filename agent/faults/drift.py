@@ -523,8 +523,7 @@ class Drift(PairModels, StationRelation):
         if rel is not None:
             if rel_cand is not None:
                 pending |= rel_cand & ~drifting
-            self.history[self.history_head] = self.departure
-            self.history_head = (self.history_head + 1) % self.history.shape[0]
+            self._push_history()
         self._own = pending
         decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
         if self.jump_back:
@@ -715,15 +714,17 @@ class Drift(PairModels, StationRelation):
         return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
-                "recent": _json(self.recent[:, :n]), "head": self.head, "stepped": self.stepped[:n].tolist(),
+                "recent": self.recent[:, :n].copy(), "head": self.head, "stepped": self.stepped[:n].tolist(),
                 "ramp": self.ramp.state(),
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
-                             "recent": _json(self.recent[:, n:]), "stepped": self.stepped[n:].tolist(),
+                             "recent": self.recent[:, n:].copy(), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE},
                              "jump_back": self._jump_back_state(), "history": self._history_state(),
                              "vouch": self._vouch_state()},
-                "kept": {"g": _json(self._g[:kept].reshape(kept, self._g[0].size)), "pairs": self._pl[:kept].tolist(),
-                         "r": self._r[:kept].tolist(), "u": self._u[:kept].tolist(), "rel": self._rc[:kept].tolist()}}
+                # (the rings and the runs kept as arrays: raw bytes in checkpoint.bin; a checkpoint from before
+                # holds them as lists, None for NaN, which np.array reads back alike)
+                "kept": {"g": self._g[:kept].reshape(kept, self._g[0].size).copy(), "pairs": self._pl[:kept].copy(),
+                         "r": self._r[:kept].copy(), "u": self._u[:kept].copy(), "rel": self._rc[:kept].copy()}}
 
     def restore(self, state: dict) -> None:
         n = self.n

@@ -73,6 +73,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fastnp as fnp
+from .rule import ring_rows, ring_state
 
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
@@ -172,6 +173,17 @@ class StationRelation:
         # written into each checkpoint as JSON numbers; perf39).
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1) if self.trio.size else 1, m))
         self.history_head = 0
+        # Where in the ring each relation was last calm, kept up with the rows written (_marks, when a
+        # blame reads it), so a blame finds it without scanning the ring (a copy of the whole ring a tick
+        # while a relation is past half its limit: 100 ms at 1-ms ticks; perf40). Rows by their write
+        # count: the newest row is `_written` − 1; the ring's zeros before the first write count as calm
+        # rows, −1 the newest.
+        s_n = self.trio.shape[0]
+        self._calm_lim = np.array([[0.5 * RELATION_Z * self.z_limit], [AGREE * self.z_limit]])   # _blamed's, _agrees'
+        self._break_lim = RELATION_Z * self.z_limit
+        self._written = self._marked = 0                    # rows written; rows the marks have seen
+        self._calm_at = np.full((2, s_n), -1, np.int64)     # each relation's last row within _calm_lim
+        self._break_at = np.full(s_n, -1, np.int64)         # its first row past its limit after that (≤ _calm_at[0]: none)
         # Each sensor's log reading of the last HISTORY_S and whether it was fit to follow, a ring
         # beside the departures' (this tick's in it from the start of observe): when a station's
         # mates are not judged (the first queue: their neighbour models off), the mate whose log
@@ -366,9 +378,9 @@ class StationRelation:
 
     def _history_state(self) -> dict:
         """The rings a blame looks back on, and where they are written next."""
-        state = {"head": self.history_head, "departures": self.history.tolist()}
+        state = {"head": self.history_head, "departures": ring_state(self.history, 0.0)}
         if self.moved_alone:
-            state["log"], state["fit"] = self.log_history.tolist(), self.fit_history.tolist()
+            state["log"], state["fit"] = ring_state(self.log_history, 0.0), ring_state(self.fit_history, False)
         return state
 
     def _restore_history(self, state: dict) -> None:
@@ -376,13 +388,66 @@ class StationRelation:
         (another tick_s) leave them empty, as a fresh start: a blame weighs the mates' departures as
         they are, and `drift_moved_alone` blames no one until its ring refills."""
         departures = state.get("departures")
-        if departures is None or np.shape(departures) != self.history.shape:
+        if departures is None or ring_rows(departures, self.history.shape, 0.0, float, out=self.history) is None:
             return
-        self.history[...] = departures
         self.history_head = int(state["head"])
+        self._mark_history()
         if self.moved_alone and state.get("log") is not None:
-            self.log_history[...] = state["log"]
-            self.fit_history[...] = state["fit"]
+            if ring_rows(state["log"], self.log_history.shape, 0.0, float, out=self.log_history) is None or \
+                    ring_rows(state["fit"], self.fit_history.shape, False, bool, out=self.fit_history) is None:
+                raise ValueError("drift.relation.history: the log readings' rings do not fit the departures'")
+
+    def _push_history(self) -> None:
+        """This tick's departures into the ring (the blame's marks are brought up to it when a blame reads
+        them: _marks; nothing else a tick)."""
+        self.history[self.history_head] = self.departure
+        self.history_head = (self.history_head + 1) % self.history.shape[0]
+        self._written += 1
+
+    def _marks(self) -> None:
+        """Where each relation was last calm, and first past its limit after that, brought up to the rows
+        written since a blame last read them (every tick while one is past half its limit: one row), or
+        found in the whole ring when more were written since than it holds."""
+        new = self._written - self._marked
+        size = self.history.shape[0]
+        if new >= size:
+            self._mark_history()
+            return
+        if not new:
+            return
+        a = np.abs(self.history[(self.history_head - new + np.arange(new)) % size, self.n:])    # oldest first
+        calm = a[None] <= self._calm_lim[:, None]      # (NaN: neither calm nor past the limit, as a scan)
+        found = calm.any(axis=1)
+        last = new - 1 - np.argmax(calm[:, ::-1], axis=1)
+        before = self._calm_at[0].copy()
+        self._calm_at = np.where(found, self._marked + last, self._calm_at)
+        for s in range(a.shape[1]):
+            start = last[0, s] + 1 if found[0, s] else (0 if self._break_at[s] <= before[s] else new)
+            over = np.flatnonzero(a[start:, s] > self._break_lim)
+            if over.size:
+                self._break_at[s] = self._marked + start + over[0]
+        self._marked = self._written
+
+    def _mark_history(self) -> None:
+        """The marks found in the whole ring (a restore, or a blame after more rows than it holds: its rows
+        all counted as written, the newest write count size − 1, the oldest 0)."""
+        size = self.history.shape[0]
+        self._written = self._marked = size
+        a = np.abs(np.roll(self.history[:, self.n:], -self.history_head, axis=0))      # oldest first
+        for k in range(2):
+            calm = a <= self._calm_lim[k]
+            self._calm_at[k] = np.where(calm.any(axis=0), size - 1 - np.argmax(calm[::-1], axis=0), -1)
+        for s in range(a.shape[1]):
+            over = np.flatnonzero(a[self._calm_at[0, s] + 1:, s] > self._break_lim)
+            self._break_at[s] = self._calm_at[0, s] + 1 + over[0] if over.size else self._calm_at[0, s]
+
+    def _past_index(self, written: int) -> int:
+        """The row written `written`-th as an oldest-first index in the ring (< 0: it has left the ring)."""
+        return int(self.history.shape[0] - self._written + written)
+
+    def _past_row(self, index: int) -> np.ndarray:
+        """The ring's row at an oldest-first index (0 the oldest, size − 1 the last tick's)."""
+        return self.history[(self.history_head + index) % self.history.shape[0]]
 
     def _relation(self, x: np.ndarray, x2: np.ndarray, ok_i: np.ndarray, ok_all: bool) -> tuple:
         """Per station: its relation residual in this tick's spread (NaN: not usable), whether
@@ -424,14 +489,14 @@ class StationRelation:
         d = self.departure[n:] @ self.trio_in.T         # each sensor's station relation's departure
         lean = np.sign(d) * self.trio_sign * self.departure[:n]
         blamed, candidate = np.zeros(n, bool), np.zeros(n, bool)
-        past = np.roll(self.history, -self.history_head, axis=0)      # oldest first (this tick not yet in)
+        self._marks()
         for s in np.flatnonzero(half):
             trio = self.trio[s]
             # The mate whose departure moved furthest that way since the relation was last under half
             # its limit: a queue can keep another mate far off its neighbours' models all along.
-            calm = np.flatnonzero(np.abs(past[:, n + s]) <= 0.5 * RELATION_Z * self.z_limit)
-            last_calm = calm[-1] if calm.size else 0
-            before = past[last_calm, trio]
+            # (last_calm: oldest-first in the ring, this tick not yet in; none in it: the oldest row)
+            last_calm = max(self._past_index(self._calm_at[0, s]), 0)
+            before = self._past_row(last_calm)[trio]
             moved = self.trio_sign[trio] * (self.departure[trio] - before) * np.sign(self.departure[n + s])
             b = int(np.argmax(moved))
             k = trio[b]
@@ -455,7 +520,7 @@ class StationRelation:
             blamed[k] = size[n + s] > RELATION_Z * self.z_limit and lean[k] > LEAN * self.z_limit \
                 and not self.stepped[k] \
                 and fnp.count_nonzero((lean[trio] >= TOGETHER * lean[k]) & (moved > LEAN * self.z_limit)) <= 1 \
-                and self._moved_at_break(s, trio, past, last_calm, before)[b] > 0
+                and self._moved_at_break(s, trio, last_calm, before)[b] > 0
             if self.station_hold and not candidate[k]:
                 # No mate leans that way (the first queue: their neighbour models off): one of them
                 # reads wrong, which is not known yet, so each is a candidate — an alert they drive
@@ -474,23 +539,28 @@ class StationRelation:
         check = agrees & decide
         if not fnp.count_nonzero(check):
             return agrees
-        past = np.roll(self.history, -self.history_head, axis=0)      # oldest first (this tick not yet in)
+        self._marks()
         for i in np.flatnonzero(check):
             s = int(np.argmax(self.trio_in[i]))
-            calm = np.flatnonzero(np.abs(past[:, n + s]) <= AGREE * self.z_limit)
-            before = past[calm[-1] if calm.size else 0, i]
+            before = self._past_row(max(self._past_index(self._calm_at[1, s]), 0))[i]
             agrees[i] = self.trio_sign[i] * (self.departure[i] - before) * np.sign(d[i]) > 0
         return agrees
 
-    def _moved_at_break(self, s: int, trio: np.ndarray, past: np.ndarray, last_calm: int,
-                        before: np.ndarray) -> np.ndarray:
+    def _moved_at_break(self, s: int, trio: np.ndarray, last_calm: int, before: np.ndarray) -> np.ndarray:
         """Each mate's departure move the relation's way from its last calm tick to the tick it first
         passed its limit after it (this tick, if none before); +inf for a mate not judged on that tick
         (its departure kept at 0: in the first queue a jump restarts it), whose move is not known."""
-        n = self.n
-        broke = np.flatnonzero(np.abs(past[last_calm:, n + s]) > RELATION_Z * self.z_limit)
-        at = self.departure[trio] if not broke.size else past[last_calm + broke[0], trio]
-        return np.where(at != 0.0, self.trio_sign[trio] * (at - before) * np.sign(self.departure[n + s]), np.inf)
+        at = self.departure[trio]
+        if self._break_at[s] > self._calm_at[0, s]:         # a row past the limit since the last calm one
+            broke = self._past_index(self._break_at[s])
+            if broke < 0:       # (both left the ring: the first row past it still in the ring, scanned)
+                col = self.history[:, self.n + s]
+                h = self.history_head
+                over = np.flatnonzero(np.abs(np.concatenate((col[h:], col[:h]))) > self._break_lim)
+                broke = int(over[0]) if over.size else -1
+            if broke >= 0:
+                at = self._past_row(broke)[trio]
+        return np.where(at != 0.0, self.trio_sign[trio] * (at - before) * np.sign(self.departure[self.n + s]), np.inf)
 
     def _early_mates(self, judged: np.ndarray, early: np.ndarray) -> np.ndarray:
         """`drift_station_early`: every mate of a loop station whose relation is judged, not a step, and

@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from .config import FaultConfig
-from .rule import Held, RecentMean, Tick, names_values
+from .rule import Held, RecentMean, Tick, names_values, ring_rows
 
 
 RECENT_TICKS = 10
@@ -213,7 +213,7 @@ class Spike:
     def state(self) -> dict:
         self._flush()
         return {"held": self.held.state(), "seen_before": self.seen_before.tolist(), "head": self.recent.head,
-                "recent": [[None if np.isnan(v) else v for v in r] for r in self.recent.rows().tolist()],
+                "recent": self.recent.ring(),
                 "recent_sums": self.recent.sums(),
                 "kept": [[v if np.isfinite(v) else None for v in a.tolist()]
                          for a in (self.kept_from, self.kept_jump, self.kept_until)]}
@@ -223,8 +223,10 @@ class Spike:
         seen = np.zeros(self.seen_before.size, bool)     # (a new array: seen_before may be the tracker's read-only one)
         seen[:] = state["seen_before"]
         self.seen_before = seen
-        rows = np.array([[np.nan if v is None else v for v in r] for r in state["recent"]], float)
-        self.recent.set_rows(rows.reshape(self.recent.zeroed.shape), int(state["head"]))
+        rows = ring_rows(state["recent"], self.recent.zeroed.shape, np.nan, float)
+        if rows is None:
+            raise ValueError(f"spike.recent: not a ring of {self.recent.size} rows × {self.recent.n}")
+        self.recent.set_rows(rows, int(state["head"]))
         self.recent.set_sums(state.get("recent_sums"))
         self._waiting = 0
         if "kept" in state:             # (a checkpoint from before it: nothing kept)

@@ -30,7 +30,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .context import WholeCounts
-from .rule import Held, RecentMean, Tick
+from .rule import Held, RecentMean, Tick, ring_rows
 
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
@@ -227,7 +227,7 @@ class Stuck:
         return {"held": self.held.state(), "head": self.steps.head, "p_run": p_run.tolist(),
                 "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_count": self.repeat_count.tolist(),
                 "cont": self.cont.tolist(), "cont_count": self.cont_count.tolist(), "lowest": [None if np.isinf(v) else v for v in self.lowest.tolist()],
-                "steps": [[None if np.isnan(v) else v for v in r] for r in self.steps.rows().tolist()],
+                "steps": self.steps.ring(),
                 "steps_sums": self.steps.sums()}
 
     def restore(self, state: dict) -> None:
@@ -244,7 +244,7 @@ class Stuck:
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
         self._lowest_changed()
         self._above_left = 0
-        steps = np.array([[np.nan if v is None else v for v in r] for r in state["steps"]], float)
-        if steps.shape == self.steps.zeroed.shape:       # else a window of another length: start it over
+        steps = ring_rows(state["steps"], self.steps.zeroed.shape, np.nan, float)
+        if steps is not None:       # else a window of another length: start it over
             self.steps.set_rows(steps, int(state["head"]))
             self.steps.set_sums(state.get("steps_sums"))

@@ -46,7 +46,7 @@ END_SUMMARY = {"shutdown": "agent stopped: its input ended",
 
 
 class FaultTracker:
-    TIME_FIELDS = ("start",)   # seconds on the time base (agent/timebase.py)
+    TIME_FIELDS = ("start", "now", "now_prev")   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
                  reentry_ticks: int = 0):
@@ -67,8 +67,8 @@ class FaultTracker:
                       for rule, k in zip(RULES, self.every)] if cfg.enabled else []
         self._learners = [(r, rule) for r, rule in enumerate(self.rules) if hasattr(rule, "learn")]
         self._rule_kinds = [rule.KIND for rule in self.rules]
-        # A rule's last (cond, decided): what stands between its runs (not checkpointed: after a
-        # restart a rule with a cadence holds no condition until it runs again, at most every_s later).
+        # A rule's last (cond, decided): what stands between its runs (a cadence rule's condition is
+        # checkpointed with the drift block below: a restart goes on as the run it continues; perf40).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
         self._calm = (self._none, self._none)       # a calm rule's result
@@ -425,7 +425,38 @@ class FaultTracker:
                 "prev": [None if np.isnan(v) else v for v in self.prev],
                 "learnable_prev": self.learnable_prev.tolist(), "raised": dict(self.raised),
                 "held_alerts": self.held_alerts, "reentry": self.reentry.tolist(), "normal": self.normal.state(),
-                "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules}}
+                "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules},
+                **self._cadence_state()}
+
+    def _cadence_state(self) -> dict:
+        """What a rule on a cadence (`faults.drift_every_s`) carries between its runs: drift's block so far
+        (the sums and counts of each sensor's readings since its last run), each such rule's condition,
+        which stands until it runs again, and the last tick's time (a jump back runs the block at it). A
+        checkpoint without it (from before, or taken with every rule on every tick) starts them empty."""
+        if self._every_tick:
+            return {}
+        return {"cadence": {"every": list(self.every), "now": self.now,
+                            "last": {r.KIND: self._last[k][0].copy() for k, r in enumerate(self.rules) if self.every[k] > 1},
+                            **({} if self._block is None else {"block": [a.copy() for a in self._block]})}}
+
+    def _restore_cadence(self, state: dict | None) -> None:
+        """_cadence_state's; None or one of other cadences: the rules start their blocks afresh."""
+        if not isinstance(state, dict) or state.get("every") != list(self.every):
+            return
+        def sized(a, dtype, name: str) -> np.ndarray:
+            a = np.array(a, dtype)
+            if a.shape != (self.ctx.n,):
+                raise ValueError(f"cadence.{name}: shape {a.shape}, expected ({self.ctx.n},)")
+            return a
+
+        last = state.get("last") or {}
+        for k, rule in enumerate(self.rules):
+            if self.every[k] > 1 and last.get(rule.KIND) is not None:
+                self._last[k] = (sized(last[rule.KIND], bool, f"last.{rule.KIND}"), self._none)
+        if self._block is not None and state.get("block") is not None:
+            total, count = (sized(a, float, "block") for a in state["block"])
+            self._block[0][...], self._block[1][...] = total, count
+        self.now = float("nan") if state.get("now") is None else float(state["now"])
 
     def restore(self, state: dict) -> None:
         self.kind = list(state["kind"])
@@ -450,6 +481,7 @@ class FaultTracker:
             saved = state["rules"].get(r.KIND)
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+        self._restore_cadence(state.get("cadence"))
 
 
 def _union(masks: list[np.ndarray], none: np.ndarray, healthy: np.ndarray | None) -> np.ndarray:
