@@ -84,9 +84,9 @@ class MetricsServer:
         self.tick_seconds = Histogram("stad_tick_duration_seconds",
                                       "Time to score and judge one tick, by the tier that scored it",
                                       ["tier"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.registry.register(_AgentCollector(agent))
         self.last_score = math.nan
         self.last_threshold = math.nan
+        self.registry.register(_AgentCollector(agent, self))
         host, port = cfg.address()
         try:
             self.server, self.thread = start_http_server(port, addr=host, registry=self.registry)
@@ -112,8 +112,11 @@ class MetricsServer:
 class _AgentCollector:
     """Reads the agent's counters when scraped."""
 
-    def __init__(self, agent: Agent):
+    def __init__(self, agent: Agent, endpoint: MetricsServer):
         self.agent = agent
+        # the last scored tick, from the endpoint itself: a scrape can come while the agent's constructor
+        # is still assigning `agent.metrics` (the server serves from its start), which raised in collect
+        self.endpoint = endpoint
         # each sink's drop reasons, served from 0 (the sinks are opened before the endpoint, for good)
         self.drop_reasons = {s.TYPE: s.DROP_REASONS for s in agent.sinks}
 
@@ -164,9 +167,8 @@ class _AgentCollector:
         yield gauge("stad_scoring_tier", "1 for the tier that scores now, 0 for the other tiers of the chain",
                     None, ["tier"], [([t.TYPE], 1.0 if t.TYPE == tier else 0.0) for t in p.chain.tiers])
         yield counter("stad_scoring_tier_switches", "Switches between scoring tiers", p.chain.switch_count)
-        server = a.metrics
-        yield gauge("stad_score", "Anomaly score of the last scored tick", server.last_score)
-        yield gauge("stad_threshold", "Threshold the last scored tick was judged against", server.last_threshold)
+        yield gauge("stad_score", "Anomaly score of the last scored tick", self.endpoint.last_score)
+        yield gauge("stad_threshold", "Threshold the last scored tick was judged against", self.endpoint.last_threshold)
         states = Counter(kind or "ok" for kind in list(p.health.kind))   # '' = no fault; else the fault kind
         states.setdefault("ok", 0)
         yield gauge("stad_sensors", "Sensors by state: ok, or the kind of fault they have", None, ["state"],

@@ -135,6 +135,28 @@ def test_event_reject_and_drop_counters_are_served_from_zero_before_the_first(tm
         stop(agent)
 
 
+def test_a_scrape_while_the_agent_is_still_being_built_is_served(tmp_path):
+    # The endpoint serves from its start, the last line of the agent's constructor, before `agent.metrics`
+    # holds it: a scrape in between raised AttributeError in the collector (a traceback in the log and an
+    # HTTP 500; seen under load in tests/test_qa20_peer_outages.py). A second endpoint for a built agent
+    # whose `metrics` is not that endpoint is the same state, held still.
+    from agent import prometheus
+    from agent.service import Agent
+    port = free_port()
+    agent = Agent(from_dict(base(tmp_path)))
+    endpoint = prometheus.start(from_dict(base(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})).metrics, agent)
+    try:
+        assert agent.metrics is None
+        text = scrape(port)
+        assert value(text, "stad_score") is not None and value(text, "stad_threshold") is not None, text
+        assert value(text, "stad_ticks_total") == 0, text
+    finally:
+        endpoint.close()
+        for sink in agent.sinks:
+            sink.close()
+        agent.state_lock.release()
+
+
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         assert resp.headers["Content-Type"].startswith("text/plain")
