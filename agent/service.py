@@ -126,7 +126,7 @@ class Agent(Resume, Delivery):
         self.records_in = 0
         self.started = time.monotonic()
         self.exit_reason = ""
-        self.source_failures: list[str] = []    # 'type: error' of each source whose thread raised while running
+        self.source_failures: list[tuple[str, str]] = []    # (type, error) of each source whose thread raised while running
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
@@ -167,7 +167,7 @@ class Agent(Resume, Delivery):
                 log.exception("source %s failed while the agent stopped", src.TYPE)
             else:
                 log.exception("source %s failed", src.TYPE)
-                self.source_failures.append(shorten(f"{src.TYPE}: {type(exc).__name__}: {exc}", 300))
+                self.source_failures.append((src.TYPE, shorten(f"{type(exc).__name__}: {exc}", 300)))
         finally:
             self.queue.put_marker(_END)
 
@@ -223,7 +223,7 @@ class Agent(Resume, Delivery):
             if item is _END:
                 ended += 1
                 if self.source_failures:        # not the input's end: open alerts and faults stay open
-                    kind, _, error = self.source_failures[0].partition(": ")
+                    kind, error = self.source_failures[0]
                     log.error("stopping: source %s failed, its input did not end (exit 3: systemd restarts the "
                               "agent; open alerts and faults are kept for the next start)", kind)
                     self.stop(f"source {kind} failed: {error}")
@@ -411,7 +411,7 @@ class Agent(Resume, Delivery):
                      "fault_events": dict(self.fault_events),
                      "uptime_s": round(time.monotonic() - self.started, 1)})
         snap["sd_notify_dropped"] = self.notifier.dropped
-        snap["source_failures"] = list(self.source_failures)
+        snap["source_failures"] = [f"{kind}: {error}" for kind, error in self.source_failures]
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
         snap["state_writes"] = self.state_writes.snapshot()
         snap["state_reads"] = dict(self.state_reads)

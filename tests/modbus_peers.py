@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import socket
 import struct
+import select
 import threading
-import time
 
 #: fault → what the device does with every other request
 FAULTS = {
     "exception": "answers exception code 2 (illegal data address)",
     "close mid-frame": "sends the first 9 bytes of its answer and closes the connection",
     "short frame": "sends an answer 3 bytes short of its length field and waits",
-    "slow": "answers after 1 s (the source's timeout is shorter)",
+    "slow": "answers only once the source has stopped waiting (closed its end) or after 30 s",
     "wrong unit": "answers from another unit id",
     "wrong transaction": "answers with another transaction id",
     "garbage": "answers 1 KiB of bytes that are no frame",
     "huge length": "answers with a length field of 65535",
     "reset": "resets the connection (RST: a PLC rebooting, or over its connection limit)",
 }
+
+
+#: how long the "slow" device waits for the source to give up before it answers anyway (a generous deadline)
+LATE_DEADLINE_S = 30.0
 
 
 class ModbusPeer:
@@ -101,8 +105,8 @@ class MisbehavingModbus(ModbusPeer):
             return None
         if fault == "short frame":
             return right[:-3]
-        if fault == "slow":
-            time.sleep(1.0)
+        if fault == "slow":     # wait on the condition, not a fixed time: the source gives up and closes
+            select.select([conn], [], [], LATE_DEADLINE_S)
             return right
         if fault == "wrong unit":
             return struct.pack(">HHHB", tid, 0, len(pdu) + 1, (unit + 1) % 256) + pdu
