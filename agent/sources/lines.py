@@ -9,6 +9,10 @@ and "event" (string):
 
 A byte-order mark ahead of a line (a file saved by Windows Notepad, a PowerShell pipe, a device that
 starts each datagram with one) is no part of it: json rejected it, and a replay lost its first line.
+
+A key twice in one object (`{"value": 1, "value": 2}`) rejects the record as `duplicate key`, naming
+the key: json keeps the last silently, and which reading the device meant cannot be known — the same
+rule as the YAML config's loader. Checked in json's object_pairs_hook (see `loads_object`).
 """
 from __future__ import annotations
 
@@ -21,6 +25,30 @@ from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
 BOM = "\ufeff"
+
+
+class DuplicateKey(ValueError):
+    """A JSON object holding one key twice; `key` is the first repeated one."""
+
+    def __init__(self, key: str):
+        super().__init__(f"key {short_repr(key)} appears more than once in one object")
+        self.key = key
+
+
+def _unique_pairs(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):          # the common case costs one dict() and a len compare
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def loads_object(text: str):
+    """json.loads that raises DuplicateKey (a ValueError) for an object holding a key twice."""
+    return json.loads(text, object_pairs_hook=_unique_pairs)
 
 
 def parse_time(value: object, time_format: str | None = None) -> float:
@@ -74,7 +102,10 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     reading drops only that reading; a line left with no readings is rejected.
     """
     try:
-        obj = json.loads(text.lstrip(BOM))
+        obj = loads_object(text.lstrip(BOM))
+    except DuplicateKey as exc:
+        rejects.add("duplicate key", where, str(exc))
+        return None
     except (ValueError, RecursionError) as exc:
         rejects.add("bad json", where, str(exc)[:120])
         return None

@@ -19,7 +19,6 @@ held ~300 MB and took seven seconds of parsing before its unknown sensors were r
 """
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -32,7 +31,7 @@ from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import parse_json_line, parse_number, parse_time
+from .lines import DuplicateKey, loads_object, parse_json_line, parse_number, parse_time
 
 log = logging.getLogger("stad.source.mqtt")
 
@@ -141,7 +140,10 @@ class MqttSource(Source):
         except ValueError:
             pass
         try:
-            obj = json.loads(text)
+            obj = loads_object(text)
+        except DuplicateKey as exc:
+            self.rejects.add("duplicate key", where, str(exc))
+            return None
         except (ValueError, RecursionError):
             self.rejects.add("bad payload", where, f"not a number or JSON: {text[:60]!r}")
             return None

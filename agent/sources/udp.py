@@ -7,6 +7,7 @@ JSON string is data, not a line break.
 """
 from __future__ import annotations
 
+import errno
 import struct
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ from .lines import parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
 SO_RXQ_OVFL = 40            # Linux: drop count as ancillary data (socket.SO_RXQ_OVFL where Python has it)
+#: errors a receive may report while the socket stays good: an ICMP error queued on the socket by an
+#: earlier send (port/host/network unreachable: Linux reports it on the next receive of a connected UDP
+#: socket), or a momentary lack of kernel memory. They say nothing about the input: counted, and the
+#: loop goes on. Any other error (EBADF: the descriptor closed under us; ENOTSOCK, EINVAL...) means the
+#: socket can deliver nothing more: a source failure the service names (exit 3), never a quiet end.
+TRANSIENT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN,
+                              errno.ENETDOWN, errno.ENOBUFS, errno.ENOMEM, errno.EAGAIN})
 
 
 @dataclass
@@ -75,8 +83,14 @@ class UdpSource(Source):
                                                                              ancillary_space)
                 except socket.timeout:
                     continue
-                except OSError:
-                    return      # the socket was closed under us by close()
+                except OSError as exc:
+                    if self._stop.is_set():
+                        return      # close() asked: the end of this source, not an error
+                    if exc.errno in TRANSIENT_ERRNOS:
+                        self.rejects.add("udp receive error", f"udp :{self.port}",
+                                         f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror}; still listening")
+                        continue
+                    raise OSError(exc.errno, f"udp source :{self.port}: receive failed: {exc.strerror or exc}") from exc
                 where = f"udp {host}:{port}"
                 self._count_kernel_drops(ancillary, where)
                 if flags & socket.MSG_TRUNC or len(data) > self.cfg.max_datagram:
