@@ -81,7 +81,23 @@ def _warmup_hint(cfg: AgentConfig) -> str:
     if not cfg.warmup.replay:
         return ""
     return (f"; this config's warmup.replay names recordings: train on them with a copy of it whose "
-            f"sources are [{{type: replay, path: {cfg.resolve(cfg.warmup.replay)}}}]")
+            f"sources are [{warmup_as_source(cfg)}]")
+
+
+def warmup_as_source(cfg: AgentConfig) -> str:
+    """`warmup.replay` as a replay source, one line of YAML: its path, and the format keys the warm-up
+    reads it with (`warmup.replay_format` over the first replay source's) where they are not the replay
+    defaults — without them training would read a `;`-separated recording as the defaults do (qa22)."""
+    import yaml
+    from agent.config import WarmupFormat
+    reader, _ = cfg.warmup_reader()
+    default = type(reader)()
+    entry = {"type": "replay", "path": str(cfg.resolve(cfg.warmup.replay))}
+    for f in dataclasses.fields(WarmupFormat):
+        value = getattr(reader, f.name)
+        if value != getattr(default, f.name):
+            entry[f.name] = value
+    return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=1 << 20).strip()
 
 
 def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | None = None,
