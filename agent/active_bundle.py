@@ -10,6 +10,13 @@ A record that is there but cannot be used — cut short by a power cut, corrupt,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
 hot swap then says it, starts on the configured bundle and judges the newest bundle of models_dir,
 so that one delivered while the agent was down is not dropped without a word.
+
+A record lost (missing or unreadable) while a checkpoint exists: the checkpoint's header names the
+bundle it was taken with. When that bundle lies in models_dir (only a hot swap runs one from there
+rather than `scoring.bundle`) and still loads, the agent starts on it, so the checkpoint resumes
+instead of being refused for "the model differs" and the agent warming up blind (qa22); the checkpoint's
+own fingerprint check (manifest sha256) still refuses it if that bundle changed on disk since. A bundle
+outside models_dir is not taken: the config's `scoring.bundle` was changed, and it wins.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .checkpoint import atomic_write
+from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, decode
 from .models_dir import build_candidate
 
 if TYPE_CHECKING:
@@ -86,10 +93,16 @@ def restarts_on(state_dir: Path, config_bundle: str | None) -> str | None:
     return None
 
 
-def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None) -> tuple[list | None, Path | None]:
+def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
+                 state_dir: Path | None = None) -> tuple[list | None, Path | None]:
     """The model tiers of the bundle a hot swap made active before the last stop, and its path;
-    (None, None) when the agent should start on its configured bundle."""
-    if not isinstance(record, dict) or not record.get("path") or not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
+    (None, None) when the agent should start on its configured bundle. Without a usable record, the
+    bundle the checkpoint in `state_dir` was taken with, when a hot swap ran it (see the docstring)."""
+    if not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
+        return None, None
+    if not isinstance(record, dict):
+        return _checkpoint_tiers(cfg, record, state_dir) if state_dir is not None else (None, None)
+    if not record.get("path"):
         return None, None
     if record.get("config_bundle") != cfg.scoring.bundle:
         log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
@@ -103,6 +116,34 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None) -> tuple[li
         return None, None
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
+    return tiers, path
+
+
+def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable | None, state_dir: Path) -> tuple[list | None, Path | None]:
+    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost."""
+    try:
+        meta, _ = decode((Path(state_dir) / CHECKPOINT_FILE).read_bytes())
+        bundle = meta["config"]["bundle"]
+        path = Path(bundle["path"]) if bundle else None
+    except FileNotFoundError:
+        return None, None                   # a first start (or no checkpoint yet): nothing was lost
+    except (OSError, CheckpointRefused, KeyError, TypeError) as exc:
+        log.debug("active bundle from the checkpoint: not readable (%s)", exc)
+        return None, None                   # resume refuses it and says why
+    models_dir = Path(cfg.resolve(cfg.scoring.models_dir)) if cfg.scoring.models_dir else None
+    configured = Path(cfg.resolve(cfg.scoring.bundle)) if cfg.scoring.bundle else None
+    if path is None or path == configured or models_dir is None or path.parent != models_dir:
+        return None, None
+    lost = f"{ACTIVE_FILE} is missing" if record is None else f"{record.path} is unreadable ({record.why})"
+    tiers, refusals = build_candidate(cfg, path)
+    if not tiers:
+        log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "
+                    "the checkpoint will be refused", lost, path, "; ".join(refusals) or "no tier",
+                    cfg.scoring.bundle or "numpy")
+        return None, None
+    log.warning("%s: starting on the bundle the checkpoint was taken with, %s (%s, swapped in from models_dir), "
+                "so that the checkpoint resumes; which models_dir bundles the last run had decided on is lost",
+                lost, bundle.get("model_id"), path)
     return tiers, path
 
 

@@ -101,7 +101,7 @@ class Agent(Resume, Delivery):
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
         record = read_record(state_dir)
-        tiers, active = active_tiers(cfg, record)
+        tiers, active = active_tiers(cfg, record, state_dir)
         self.pipeline = Pipeline(cfg, tiers=tiers)
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
                                min_agreement=cfg.scoring.shadow_min_agreement)

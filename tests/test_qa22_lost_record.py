@@ -1,0 +1,85 @@
+"""qa22: active-bundle.json lost (deleted, or cut short by a power cut) while a checkpoint taken with a
+hot-swapped bundle exists. Before: the agent started on the configured bundle, the checkpoint was refused
+("the model differs") and the agent warmed up blind although the bundle it was taken with was on disk.
+Now it starts on that bundle (it lies in models_dir: only a hot swap runs one from there) and resumes,
+and says what was lost. A checkpoint taken with a bundle outside models_dir (the config's
+`scoring.bundle` changed) is still refused: the config wins. Real bundles, real checkpoint files."""
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, sim_rows, variant
+
+
+def close(agent) -> None:
+    for sink in agent.sinks:
+        sink.close()
+    agent.state_lock.release()
+
+
+def _first_life(tmp_path, bundle) -> None:
+    """An agent running `bundle` (as after a hot swap) that wrote a checkpoint after its warm-up."""
+    from agent.service import Agent
+    cfg = demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(bundle), models_dir=str(tmp_path / "models"))
+    agent = Agent(cfg)
+    try:
+        for row in sim_rows(cfg, days=0.2)[:WARMUP + 20]:
+            agent.pipeline.step(row)
+        assert agent.pipeline.warm
+        assert agent.save_checkpoint() is not None
+    finally:
+        close(agent)
+
+
+@NO_DEMO
+@pytest.mark.parametrize("loss", ["missing", "cut short"])
+def test_a_lost_active_bundle_record_resumes_on_the_bundle_the_checkpoint_names(tmp_path, loss, caplog):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("ai_edge_litert")
+    from agent.service import Agent
+    models = tmp_path / "models"
+    models.mkdir()
+    swapped = models / "a"
+    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), swapped, copy_function=shutil.copy)
+    _first_life(tmp_path, swapped)
+    record = tmp_path / "state" / "active-bundle.json"
+    if loss == "missing":
+        record.unlink()
+    else:
+        record.write_bytes(record.read_bytes()[:30])
+    caplog.set_level(logging.INFO, logger="stad")
+    agent = Agent(demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models)))
+    try:
+        assert agent.checkpoint_start["state"] == "resumed", agent.checkpoint_start    # old: refused, the model differs
+        assert agent.pipeline.warm
+        assert agent.pipeline.bundle_identity()["path"] == str(swapped)
+        said = [r.getMessage() for r in caplog.records if "the bundle the checkpoint was taken with" in r.getMessage()]
+        assert len(said) == 1 and str(swapped) in said[0] and "demo-a" in said[0], said
+        assert ("is missing" if loss == "missing" else "is unreadable") in said[0]
+        if loss == "cut short":         # counted as before (health state_reads)
+            assert agent.health_snapshot()["state_reads"]["active_bundle"].startswith(f"{record}: ")
+    finally:
+        close(agent)
+
+
+@NO_DEMO
+def test_a_checkpoint_of_a_bundle_outside_models_dir_is_still_refused_the_config_wins(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("ai_edge_litert")
+    from agent.service import Agent
+    (tmp_path / "models").mkdir()
+    other = tmp_path / "elsewhere"
+    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), other, copy_function=shutil.copy)
+    _first_life(tmp_path, other)
+    (tmp_path / "state" / "active-bundle.json").unlink()
+    agent = Agent(demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE),
+                           models_dir=str(tmp_path / "models")))
+    try:
+        assert agent.checkpoint_start["state"] == "refused"
+        assert "the model differs" in agent.checkpoint_start["detail"]
+        assert agent.pipeline.bundle_identity()["path"] == str(DEMO_BUNDLE)
+    finally:
+        close(agent)
