@@ -19,11 +19,11 @@ log = logging.getLogger("stad.input")
 # agent life is in Prometheus's increase() and rate(), which count from a series' first sample.
 REJECT_REASONS = (
     "bad csv", "bad json", "bad label", "bad number", "bad payload", "bad sensor", "bad time", "bad timestamp",
-    "clock skew", "datagram too long", "duplicate", "kernel drop", "late", "line too long", "missing column",
+    "clock skew", "datagram too long", "duplicate", "duplicate key", "kernel drop", "late", "line too long", "missing column",
     "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
     "opcua queue full", "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
-    "unknown sensor", "unreadable file", "value out of range", "wrong column count")
+    "udp receive error", "unknown sensor", "unreadable file", "value out of range", "wrong column count")
 
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
 DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
