@@ -1,9 +1,8 @@
 """A SIGTERM while `warmup.replay` is read stops the agent within a bounded time (agent/warmup.py
 ReplayStopped), exit 0, and leaves no checkpoint of the half-read warm-up (the next start reads the
-recording again). Before, the stop waited for the whole read and the fit: on the code before this test,
-the agent exited 0 only after reading all
-600,000 recorded ticks here and fitting (the test took 25 s and failed: no stop line); now it stops
-1,023 ticks in, 0.06 s after the SIGTERM. A month of a real skid took minutes: past TimeoutStopSec.
+recording again). Before, the stop waited for the whole read and the fit: on the code before this
+test the agent exited 0 only after reading all 600,000 recorded ticks here and fitting (the test took
+25 s and failed: no stop line); now it stops 1,023 ticks in, 0.06 s after the SIGTERM. A month of a real skid took minutes: past TimeoutStopSec.
 
 A real `python -m agent run` under a NOTIFY_SOCKET this test binds; the recording made here.
 """
