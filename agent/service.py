@@ -274,6 +274,8 @@ class Agent(Resume, Delivery):
                 if self.pipeline.ticks:         # (before the first tick there is nothing to write)
                     self._checkpoint_tried_for = self.hotswap.current
                 self.save_checkpoint()
+            else:
+                self._alive_due(now)            # a silence's sign of life, every ALIVE_S (agent/resume.py)
         # A clean stop (signal, stop()): the records the sources had already handed over and the
         # ticks still open for late samples are scored too, up to --max-ticks, which asked for
         # exactly that many (a signal may come a few records before it).
