@@ -96,7 +96,7 @@ def cmd_run(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     try:
-        agent = Agent(cfg, max_ticks=args.max_ticks, config_path=args.config)
+        agent = Agent(cfg, max_ticks=args.max_ticks, config_path=args.config, stopping=lambda: bool(requested))
     except (ValueError, OSError) as exc:
         logging.getLogger("stad.agent").error("cannot start: %s", exc)
         return 1

@@ -35,6 +35,12 @@ log = logging.getLogger("stad.agent")
 
 #: The agent's sign of life while nothing new comes (`Resume._mark_alive`), in state_dir.
 ALIVE_FILE = "alive.json"
+#: How often (s) the sign of life is written while its sources are silent (`Resume._alive_due`): after
+#: a kill -9 in a silence, at most this much of the silence's end is taken for the agent's downtime
+#: (on the checkpoint's cadence it was up to `checkpoint_s`, 300 s by default). One ~70-byte atomic
+#: write (temporary file, fsync, rename) each time, only while no record comes: 720 writes an hour of
+#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints").
+ALIVE_S = 5.0
 
 
 class Resume:
@@ -45,6 +51,8 @@ class Resume:
         self._adjacency = adjacency           # the topology's, in the config fingerprint
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
         self._saved_at: tuple[float, int] | None = None     # its (created, records_in), this life
+        self._next_alive = 0.0                # (monotonic) when `_alive_due` next writes the sign of life
+        self._records_at_alive = -1           # records_in at the last `_alive_due`
         self._alive_path = state_dir / ALIVE_FILE
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
         self._resume_from: tuple[int | None, float] | None = None
@@ -88,10 +96,26 @@ class Resume:
             return None
         return self.clock()
 
+    def _alive_due(self, now: float) -> None:
+        """Between checkpoints, every ALIVE_S (monotonic `now`): the sign of life, when the sources
+        have been silent since the last checkpoint (`_mark_alive` writes nothing otherwise); when they
+        fell silent after it (records came since, none in the last ALIVE_S), the checkpoint once, so
+        that the silence's first `checkpoint_s` is not taken for downtime either."""
+        if now < self._next_alive:
+            return
+        self._next_alive = now + min(ALIVE_S, self.cfg.checkpoint_s)
+        quiet = self.records_in == self._records_at_alive
+        self._records_at_alive = self.records_in
+        if quiet and self.pipeline.ticks and (self._saved_at is None or self._saved_at[1] != self.records_in):
+            self.save_checkpoint()
+        else:
+            self._mark_alive()
+
     def _mark_alive(self) -> None:
         """The checkpoint has nothing new to write (no tick closed: a sender silent, every sensor) and
         no record came since it: say the agent is alive, in `alive.json` — the time and the checkpoint
-        it extends, ~70 bytes on the checkpoint's cadence, not a write per tick. Without it a restart
+        it extends, ~70 bytes every ALIVE_S (`_alive_due`) and on the checkpoint's cadence, never while
+        records come. Without it a restart
         during a silence took the silence for its own downtime: the restart gap (health, an open
         alert's `gap_s`) the silence and the downtime together, no sensor missing for the silence.
         The next start closes the silence up to it as missing ticks (`_alive_until`)."""

@@ -42,7 +42,7 @@ from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
 from .topology import adjacency
-from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, read_replay
+from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, ReplayStopped, read_replay
 from .window import TIME_BASE_MOVES, Aligner
 
 if TYPE_CHECKING:
@@ -88,7 +88,10 @@ class Agent(Resume, Delivery):
     until its input ends, --max-ticks, `stop` (a signal) or an error; `run` returns the summary."""
 
     def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None,
-                 config_path: str | None = None, clock: Callable[[], float] = time.time):
+                 config_path: str | None = None, clock: Callable[[], float] = time.time,
+                 stopping: Callable[[], bool] | None = None):
+        """`stopping()`: whether a stop (a signal) came while the agent is being built: a long
+        `warmup.replay` is then cut short (agent/warmup.py ReplayStopped) and the agent stops at once."""
         return_freed_blocks()
         self.cfg = cfg
         self.clock = clock      # this host's wall clock: live records' arrival, the sign of life (resume.py)
@@ -136,15 +139,32 @@ class Agent(Resume, Delivery):
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         self.resumed = self._resume()
+        self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
-            rows, used = read_replay(cfg, self.rejects, self._reading_warmup)
-            log.info("%s", used)
-            self.notifier.extend(WARMUP_FIT_EXTEND_S, f"warming up: fitting on {len(rows):,} recorded ticks")
-            self.pipeline.warm_up_from(rows)
-            self._after_warmup()
+            self._replay(stopping or (lambda: False))
         self.warmup_progress = WarmupProgress(self.pipeline.warmup_ticks, cfg.tick_s,
                                               cfg.sources[0] if cfg.sources else None)
         self.metrics = prometheus.start(cfg.metrics, self)
+
+    def _replay(self, stopping: Callable[[], bool]) -> None:
+        """Warm up on `warmup.replay` — unless a stop comes while it is read or before the fit: then
+        nothing is fitted and `_close` writes no checkpoint, so the next start reads it again."""
+        try:
+            rows, used = read_replay(self.cfg, self.rejects, self._reading_warmup, stopping)
+        except ReplayStopped as exc:
+            self.replay_stopped = True
+            log.warning("warm-up: %s of warmup.replay: not fitted, no checkpoint written; the next start "
+                        "reads the recording again", exc)
+            return
+        log.info("%s", used)
+        if stopping():
+            self.replay_stopped = True
+            log.warning("warm-up: a stop was asked after warmup.replay was read: not fitted, no checkpoint "
+                        "written; the next start reads the recording again")
+            return
+        self.notifier.extend(WARMUP_FIT_EXTEND_S, f"warming up: fitting on {len(rows):,} recorded ticks")
+        self.pipeline.warm_up_from(rows)
+        self._after_warmup()
 
     def _reading_warmup(self, ticks: int) -> None:
         """While `warmup.replay` is read (before READY=1): systemd's start timeout is extended and
@@ -254,6 +274,8 @@ class Agent(Resume, Delivery):
                 if self.pipeline.ticks:         # (before the first tick there is nothing to write)
                     self._checkpoint_tried_for = self.hotswap.current
                 self.save_checkpoint()
+            else:
+                self._alive_due(now)            # a silence's sign of life, every ALIVE_S (agent/resume.py)
         # A clean stop (signal, stop()): the records the sources had already handed over and the
         # ticks still open for late samples are scored too, up to --max-ticks, which asked for
         # exactly that many (a signal may come a few records before it).
@@ -273,7 +295,7 @@ class Agent(Resume, Delivery):
             s.close()
         self._say_unscored(self.queue.discard_rest(), clean)
         self._at_stop()
-        if clean:
+        if clean and not self.replay_stopped:
             self.save_checkpoint()
         self._retry_journals()
         self._health()

@@ -8,6 +8,12 @@ The pipeline keeps every warm-up tick until the fallback is fitted (a day of tic
 A recording given as `warmup.replay` (`read_replay`) is kept to its newest `replay_max_ticks`: given
 whole, a week of an 8-sensor skid at 1 s peaked at 550 MB and 4 weeks at 2.1 GB, past the unit's
 MemoryMax=512M, and READY=1 came after TimeoutStartSec=120: such a gateway never started.
+
+A stop asked while a recording is read (SIGTERM: `systemctl stop`, a restart) is looked at every
+STOP_CHECK_RECORDS records (`ReplayStopped`): before, it took effect only after the whole read and
+the fit, minutes on a long recording — past systemd's TimeoutStopSec, so a SIGKILL. Nothing half-read
+is fitted or checkpointed: the next start reads the recording again (a checkpoint of a warm-up cut
+short would say the replay was done, and the next start would warm up on live data instead).
 """
 from __future__ import annotations
 
@@ -43,6 +49,16 @@ READ_PING_S = 5.0
 #: the fit, which pings nothing, 300 s (the fit of the default bound takes ~5 s CPU on x86-64).
 WARMUP_READ_EXTEND_S = 60.0
 WARMUP_FIT_EXTEND_S = 300.0
+#: While a recording is read, a stop is looked for this often (records): ~2 ms of reading on x86-64.
+STOP_CHECK_RECORDS = 1024
+
+
+class ReplayStopped(Exception):
+    """A stop was asked while `warmup.replay` was read; `read`: the ticks read until then."""
+
+    def __init__(self, read: int):
+        super().__init__(f"a stop was asked after {read:,} recorded ticks read")
+        self.read = read
 
 
 class WarmupRows:
@@ -190,8 +206,8 @@ def replay_limit(warmup: WarmupConfig, sensors: int) -> tuple[int, str]:
     return auto, f"unset warmup.replay_max_ticks: {REPLAY_READINGS:,} readings / {sensors} sensors"
 
 
-def read_replay(cfg: AgentConfig, rejects: Rejects,
-                alive: Callable[[int], None] | None = None) -> tuple[WarmupRows, str]:
+def read_replay(cfg: AgentConfig, rejects: Rejects, alive: Callable[[int], None] | None = None,
+                stopping: Callable[[], bool] | None = None) -> tuple[WarmupRows, str]:
     """`warmup.replay`'s newest ticks, at most `replay_limit`, and the line that says what was used.
 
     Each file is aligned by an aligner of its own with the same rules as live data's: the days
@@ -199,7 +215,8 @@ def read_replay(cfg: AgentConfig, rejects: Rejects,
     later). The files are read newest first (replay order is name order: date-named files): once
     the limit is reached the earlier files are not read at all, so neither memory nor the time to
     READY=1 grows with the length of the recording; inside a file longer than the limit its
-    earlier ticks are read and let go. `alive(ticks read)` is called every READ_PING_S while reading."""
+    earlier ticks are read and let go. `alive(ticks read)` is called every READ_PING_S while reading;
+    `stopping()` every STOP_CHECK_RECORDS records: when true, `ReplayStopped` is raised (the file closed)."""
     from .alerts import iso
     from .sources.replay import warmup_source
     from .window import Aligner
@@ -221,7 +238,11 @@ def read_replay(cfg: AgentConfig, rejects: Rejects,
             for i, rec in enumerate(records):
                 for row in aligner.push(rec):
                     part.append(row)
-                if alive is not None and not i & 1023 and time.monotonic() >= next_ping:
+                if i % STOP_CHECK_RECORDS:
+                    continue
+                if stopping is not None and stopping():
+                    raise ReplayStopped(read + len(part) + part.dropped)
+                if alive is not None and time.monotonic() >= next_ping:
                     alive(read + len(part) + part.dropped)
                     next_ping = time.monotonic() + READ_PING_S
             for row in aligner.flush_all():
