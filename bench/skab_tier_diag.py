@@ -39,11 +39,14 @@ from agent.scorers import profile as profile_mod  # noqa: E402
 class PartRecorder:
     """Records the tier's per-sensor profile distance on every scored tick (the tier's score per sensor is
     max(forecast error, distance); recording the distance tells the two parts apart). The pipeline gives
-    the tier its profile itself, so the class's method is wrapped for the length of one run."""
+    the tier its profile itself, so the class's method is wrapped for the length of one run. Also keeps
+    each sensor's fitted wander (`scoring.profile.per_sensor_fraction`; None when off)."""
 
     def __init__(self):
         self.rows = []
+        self.wander = None
         self._scores = profile_mod.NormalProfile.scores
+        self._fit = profile_mod.NormalProfile.fit
 
     def __enter__(self):
         rec, real = self, self._scores
@@ -53,17 +56,25 @@ class PartRecorder:
             if np.ndim(d) == 1:
                 rec.rows.append(np.array(d))
             return d
+        def fit(profile, *args, **kwargs):
+            fitted = real_fit(profile, *args, **kwargs)
+            rec.wander = None if profile.wander is None else [round(float(w), 3) for w in profile.wander]
+            return fitted
+        real_fit = self._fit
         profile_mod.NormalProfile.scores = scores
+        profile_mod.NormalProfile.fit = fit
         return self
 
     def __exit__(self, *exc):
         profile_mod.NormalProfile.scores = self._scores
+        profile_mod.NormalProfile.fit = self._fit
 
 
 def run(cfg, f, scorer, bundle):
     """run_pipeline (agent/evaluate/score_file.py), with the tier's profile distances recorded per scored tick."""
     with PartRecorder() as rec:
         trace = run_pipeline(cfg, f, scorer, bundle)
+    run.wander = rec.wander
     return trace, rec.rows
 
 
@@ -99,6 +110,8 @@ def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
                          "threshold": float(np.nanmedian(trace.threshold[short.scored]))}
             if name == "tier":
                 rec[name]["lead_alerted"] = dict(lead(trace, dist, sensors, alerted))
+                if run.wander is not None:
+                    rec[name]["wander"] = dict(zip(sensors, run.wander))
         out[f.name] = rec
         print(f"holdout {f.name}: tier {rec['tier']['alerted']} numpy {rec['numpy']['alerted']} of {rec['rows']}",
               file=sys.stderr, flush=True)

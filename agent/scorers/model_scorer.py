@@ -495,7 +495,8 @@ class ModelScorer(Scorer):
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
-                 "normal": profile.normal}}
+                 "normal": profile.normal,
+                 **({} if profile.wander is None else {"wander": profile.wander})}}
 
     def restore(self, state: dict) -> None:
         """Validates everything before changing anything."""
@@ -519,15 +520,20 @@ class ModelScorer(Scorer):
             # the warm-up range (track_half_life_ticks): absent in checkpoints written before it
             normal = None if fitted.get("normal") is None else \
                 array_like(fitted["normal"], np.zeros(self.n), f"{name}.profile.normal")
+            # each sensor's wander (per_sensor_fraction): absent when off and in older checkpoints
+            wander = None if fitted.get("wander") is None else \
+                array_like(fitted["wander"], np.zeros(self.n), f"{name}.profile.wander")
+            if wander is not None and not (np.isfinite(wander).all() and (wander >= 1).all()):
+                raise ValueError(f"{name}.profile.wander: not finite and ≥ 1")
         self._history, self._forecasts = rings
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset
         if fitted is None:
-            self.profile.mean = self.profile.std = None
+            self.profile.mean = self.profile.std = self.profile.wander = None
         else:
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
-            self.profile.normal = normal
+            self.profile.normal, self.profile.wander = normal, wander
         self.profile.forget_last_tick()
 
     def describe(self) -> dict:

@@ -35,10 +35,20 @@ labelled normal); a slow drift moves through the range a little at a time and μ
 an anomaly's step leaves the range at once and leaves μ where normal was. What it cannot follow: a
 drift faster than the range over H ticks, and a level that stays outside (a pump settled off normal
 after an anomaly) — it is frozen there, as without tracking. σ stays as warm-up fitted it.
+
+`per_sensor_fraction` f > 0: each sensor judged against its own wander (issue 10, twenty-second round).
+One threshold serves every sensor, so a sensor whose normal level wanders (SKAB's flow, accelerometer 2)
+cannot be heard less without hearing the others less too. With f > 0 the fit also refits μ', σ' on the
+first 1 − f of the warm-up levels and measures, per sensor, how far the last f wanders past that fit's
+own range: wander[s] = max(1, max over the last f of d'[s] / max over the first 1 − f of d'[s]). The live
+distance of sensor s is divided by wander[s]: a sensor that stays inside its in-sample range out of
+sample is scored as before, one that wanders is scored in units of its wander. μ, σ themselves are fitted
+on every warm-up level as before; f = 0 (the default) leaves every score as it was, bit for bit.
 """
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +79,9 @@ class ProfileConfig:
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
             "followed, a step is not); 0: off (the profile stays as warm-up fitted it)")
+    per_sensor_fraction: float = rng(0.0, 0.5, default=0.0,
+        doc="the last part of the warm-up's levels that measures each sensor's wander past a fit on the rest; "
+            "a sensor's distance is divided by its wander (≥ 1); 0: off (one scale for every sensor)")
 
 
 @functools.lru_cache(maxsize=64)
@@ -119,6 +132,7 @@ class NormalProfile:
         self.ticks = 0
         self.normal: np.ndarray | None = None       # per sensor, the largest distance over warm-up
         self._tracked: tuple = (None, None)         # (tick, mean before it): track_half_life_ticks
+        self.wander: np.ndarray | None = None       # per sensor, ≥ 1: per_sensor_fraction (None: off)
 
     @property
     def fitted(self) -> bool:
@@ -138,8 +152,11 @@ class NormalProfile:
         if self.ticks < self.cfg.min_ticks:
             self.mean = self.std = None
             return False
+        self.wander = None
         self.mean = np.nanmean(levels, axis=0)
         self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
+        if self.cfg.per_sensor_fraction > 0:
+            self.wander = own_wander(levels, self.cfg.per_sensor_fraction, floor)
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self._tracked = (None, None)
@@ -150,6 +167,8 @@ class NormalProfile:
         if self.mean is None:
             return np.zeros_like(np.asarray(level, np.float64))
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
+        if self.wander is not None:
+            d = d / self.wander
         return np.where(self.used & np.isfinite(d), d, 0.0)
 
     def forget_last_tick(self) -> None:
@@ -177,7 +196,27 @@ class NormalProfile:
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
-                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks}
+                "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
+                "per_sensor_fraction": self.cfg.per_sensor_fraction,
+                "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
+
+
+def own_wander(levels: np.ndarray, fraction: float, floor: np.ndarray | float = SIGMA_FLOOR) -> np.ndarray:
+    """(N,) ≥ 1: how far each sensor's level in the last `fraction` of (n, N) warm-up `levels` wanders
+    past a fit (μ', σ') on the rest, as a multiple of that fit's own largest distance there (in sample).
+    1 where the held-out part stays inside the in-sample range, or where either part is empty."""
+    cut = int(round(len(levels) * (1.0 - fraction)))
+    fit, held = levels[:cut], levels[cut:]
+    if not len(fit) or not len(held):
+        return np.ones(levels.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)         # an all-NaN sensor: ratio NaN → 1
+        mean = np.nanmean(fit, axis=0)
+        std = np.maximum(np.maximum(np.nanstd(fit, axis=0), floor), SIGMA_FLOOR)
+        inside = np.nanmax(np.abs(fit - mean) / std, axis=0)
+        outside = np.nanmax(np.abs(held - mean) / std, axis=0)
+        ratio = outside / np.maximum(inside, SIGMA_FLOOR)
+    return np.maximum(np.nan_to_num(ratio, nan=1.0, posinf=1.0), 1.0)
 
 
 
