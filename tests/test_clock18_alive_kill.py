@@ -19,7 +19,7 @@ import yaml
 from agent.resume import ALIVE_S
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
-from test_restart_in_silence import STEPS, TICK, WARMUP, alive_at, events, line, seconds, send
+from silence_feed import STEPS, TICK, WARMUP, alive_at, events, line, seconds, send
 
 CHECKPOINT_S = 20.0
 AFTER_CHECKPOINT_S = 10.0

@@ -16,7 +16,6 @@ import pytest
 
 from agent.config import ConfigError, from_dict
 from agent.scorers.profile import NormalProfile, ProfileConfig, ew_level, level_weights
-from agent.window import Row
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
@@ -136,46 +135,7 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("onnxruntime")
 
-
-def demo_config(profile: dict, warmup_ticks: int):
-    from agent.config import load
-
-    cfg = load(REPO / "configs" / "demo.yaml")
-    scoring = dataclasses.replace(cfg.scoring, bundle=str(DEMO_BUNDLE), models_dir=None,
-                                  profile=ProfileConfig(**profile))
-    return dataclasses.replace(cfg, scoring=scoring, sinks=[],
-                               warmup=dataclasses.replace(cfg.warmup, ticks=warmup_ticks))
-
-
-def stationary_rows(cfg, n: int, shift: tuple[int, int, int, float] | None = None, seed: int = 0) -> list[Row]:
-    """n ticks of stationary noise around the bundle's normal means (0.3 σ), optionally with
-    (sensor, first tick, last tick, σ) added: a lasting level shift."""
-    from agent.bundle import load as load_bundle
-    from agent.window import Normaliser
-
-    bundle = load_bundle(str(DEMO_BUNDLE))
-    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
-    mean, std = np.asarray(norm.mean, float), np.asarray(norm.std, float)
-    rng = np.random.default_rng(seed)
-    z = 0.3 * rng.standard_normal((n, len(mean)))
-    if shift:
-        sensor, lo, hi, sigma = shift
-        z[lo:hi, sensor] += sigma
-    values = mean + std * z
-    none = np.zeros(len(mean), bool)
-    return [Row(ts=1.7e9 + i * cfg.tick_s, values=values[i], missing=none, carried=none) for i in range(n)]
-
-
-def run(cfg, rows, tier: str):
-    import dataclasses
-
-    from agent.pipeline import Pipeline
-
-    cfg = dataclasses.replace(cfg, scoring=dataclasses.replace(cfg.scoring, chain=[tier, "numpy"]))
-    pipe = Pipeline(cfg)
-    assert pipe.chain.tiers[0].TYPE == tier
-    out = [pipe.step(r) for r in rows]
-    return pipe, [r for r in out if not r.warming]
+from profile_runs import demo_config, run, stationary_rows, std_of  # noqa: E402
 
 
 @pytest.mark.parametrize("tier,profile", [("tflite", {}), ("onnx", {}),
@@ -208,7 +168,7 @@ def test_a_slow_drift_after_warm_up_stops_alarming_with_tracking_and_a_step_stil
     warm, n, lo, hi = 400, 1100, 850, 950
     rows = stationary_rows(demo_config({"enabled": True}, warm), n, seed=3)
     for i, r in enumerate(rows[warm:], start=warm):
-        r.values[7] += _std_of(7) * (min(i - warm, 450) / 450 + (1.0 if lo <= i < hi else 0.0))
+        r.values[7] += std_of(7) * (min(i - warm, 450) / 450 + (1.0 if lo <= i < hi else 0.0))
     idx = np.arange(warm, n)
     drifted, step = (idx >= 700) & (idx < lo), (idx >= lo + 10) & (idx < hi)
     shares = {}
@@ -226,14 +186,6 @@ def test_a_slow_drift_after_warm_up_stops_alarming_with_tracking_and_a_step_stil
     assert shares[0.0][0] > 0.9                     # without: the drifted level alarms
     assert shares[25.0][0] < 0.05                   # with: it is followed
     assert shares[0.0][1] > 0.9 and shares[25.0][1] > 0.9   # the step scores either way
-
-
-def _std_of(sensor: int) -> float:
-    from agent.bundle import load as load_bundle
-    from agent.window import Normaliser
-
-    bundle = load_bundle(str(DEMO_BUNDLE))
-    return float(np.asarray(Normaliser.from_manifest(bundle.normalisation, bundle.sensors).std, float)[sensor])
 
 
 def test_a_drifting_sensor_is_judged_by_its_point_error_only():

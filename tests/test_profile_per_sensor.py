@@ -68,15 +68,15 @@ def test_a_sensor_that_wandered_in_warm_up_does_not_alarm_on_that_wander_and_a_s
     steps 2 σ at tick 650. Without the key the swing alarms (it is past the in-sample range the threshold
     was calibrated on); with it, sensor 7 is scored in units of its own wander and stays quiet, and the
     step scores either way. The wander survives a checkpoint (state_dict / restore)."""
-    from test_profile import _std_of, demo_config, run, stationary_rows
+    from profile_runs import demo_config, run, stationary_rows, std_of
 
     warm, n, lo, hi = 400, 800, 650, 750
     rows = stationary_rows(demo_config({"enabled": True}, warm), n, seed=5)
     for i, r in enumerate(rows):
         if 280 <= i < 640:
-            r.values[7] += _std_of(7) * (1.0 if i < warm else 1.6) * np.sin(np.pi * (i - 280) / 60)
+            r.values[7] += std_of(7) * (1.0 if i < warm else 1.6) * np.sin(np.pi * (i - 280) / 60)
         if lo <= i < hi:
-            r.values[3] += _std_of(3) * 2.0
+            r.values[3] += std_of(3) * 2.0
     idx = np.arange(warm, n)
     swing, step = idx < 640, (idx >= lo + 10) & (idx < hi)
     shares = {}

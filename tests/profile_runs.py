@@ -1,0 +1,64 @@
+"""The demo bundle's config with a given profile, stationary rows around its normal means, and a
+pipeline run over them: shared by the profile tests (tests/test_profile.py,
+tests/test_profile_per_sensor.py)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from agent.scorers.profile import ProfileConfig
+from agent.window import Row
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
+
+
+def demo_config(profile: dict, warmup_ticks: int):
+    from agent.config import load
+
+    cfg = load(REPO / "configs" / "demo.yaml")
+    scoring = dataclasses.replace(cfg.scoring, bundle=str(DEMO_BUNDLE), models_dir=None,
+                                  profile=ProfileConfig(**profile))
+    return dataclasses.replace(cfg, scoring=scoring, sinks=[],
+                               warmup=dataclasses.replace(cfg.warmup, ticks=warmup_ticks))
+
+
+def stationary_rows(cfg, n: int, shift: tuple[int, int, int, float] | None = None, seed: int = 0) -> list[Row]:
+    """n ticks of stationary noise around the bundle's normal means (0.3 σ), optionally with
+    (sensor, first tick, last tick, σ) added: a lasting level shift."""
+    from agent.bundle import load as load_bundle
+    from agent.window import Normaliser
+
+    bundle = load_bundle(str(DEMO_BUNDLE))
+    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
+    mean, std = np.asarray(norm.mean, float), np.asarray(norm.std, float)
+    rng = np.random.default_rng(seed)
+    z = 0.3 * rng.standard_normal((n, len(mean)))
+    if shift:
+        sensor, lo, hi, sigma = shift
+        z[lo:hi, sensor] += sigma
+    values = mean + std * z
+    none = np.zeros(len(mean), bool)
+    return [Row(ts=1.7e9 + i * cfg.tick_s, values=values[i], missing=none, carried=none) for i in range(n)]
+
+
+def run(cfg, rows, tier: str):
+    import dataclasses
+
+    from agent.pipeline import Pipeline
+
+    cfg = dataclasses.replace(cfg, scoring=dataclasses.replace(cfg.scoring, chain=[tier, "numpy"]))
+    pipe = Pipeline(cfg)
+    assert pipe.chain.tiers[0].TYPE == tier
+    out = [pipe.step(r) for r in rows]
+    return pipe, [r for r in out if not r.warming]
+
+
+def std_of(sensor: int) -> float:
+    from agent.bundle import load as load_bundle
+    from agent.window import Normaliser
+
+    bundle = load_bundle(str(DEMO_BUNDLE))
+    return float(np.asarray(Normaliser.from_manifest(bundle.normalisation, bundle.sensors).std, float)[sensor])
