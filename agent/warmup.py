@@ -7,7 +7,9 @@ The pipeline keeps every warm-up tick until the fallback is fitted (a day of tic
 
 A recording given as `warmup.replay` (`read_replay`) is kept to its newest `replay_max_ticks`: given
 whole, a week of an 8-sensor skid at 1 s peaked at 550 MB and 4 weeks at 2.1 GB, past the unit's
-MemoryMax=512M, and READY=1 came after TimeoutStartSec=120: such a gateway never started.
+MemoryMax=512M, and READY=1 came after TimeoutStartSec=120: such a gateway never started. One file
+longer than that bound is read from its tail (`_read_tail`): 4 weeks in one file were read whole and
+let go but for their last 2 days, READY=1 after 52 s of CPU; sought into, after 6 s.
 
 A stop asked while a recording is read (SIGTERM: `systemctl stop`, a restart) is looked at every
 STOP_CHECK_RECORDS records (`ReplayStopped`): before, it took effect only after the whole read and
@@ -17,6 +19,8 @@ short would say the replay was done, and the next start would warm up on live da
 """
 from __future__ import annotations
 
+import logging
+import math
 import time
 from typing import TYPE_CHECKING, Callable
 
@@ -25,9 +29,10 @@ import numpy as np
 from .quantile import quantile
 from .window import Normaliser, Row
 
+from .records import Rejects
+
 if TYPE_CHECKING:
     from .config import AgentConfig, WarmupConfig
-    from .records import Rejects
 
 #: A sensor's warm-up readings whose median lies this many of the bundle's std from its mean, or
 #: whose median and spread are both under 1/this of the bundle's mean and std, are not in the units
@@ -51,6 +56,14 @@ WARMUP_READ_EXTEND_S = 60.0
 WARMUP_FIT_EXTEND_S = 300.0
 #: While a recording is read, a stop is looked for this often (records): ~2 ms of reading on x86-64.
 STOP_CHECK_RECORDS = 1024
+#: A file read from its tail (`_read_tail`): its line length is guessed from this many bytes at its
+#: end, the first guess of how far back to start is this much more than that makes it, and at least
+#: this many ticks read before the first kept (`tail_lead`).
+TAIL_SAMPLE_BYTES = 65_536
+TAIL_MARGIN = 1.25
+TAIL_LEAD_TICKS = 1024
+
+log = logging.getLogger("stad.agent")
 
 
 class ReplayStopped(Exception):
@@ -214,8 +227,8 @@ def read_replay(cfg: AgentConfig, rejects: Rejects, alive: Callable[[int], None]
     between two recordings are not a move of the time base (nor are live stamps that come days
     later). The files are read newest first (replay order is name order: date-named files): once
     the limit is reached the earlier files are not read at all, so neither memory nor the time to
-    READY=1 grows with the length of the recording; inside a file longer than the limit its
-    earlier ticks are read and let go. `alive(ticks read)` is called every READ_PING_S while reading;
+    READY=1 grows with the length of the recording; a file longer than the limit is read from
+    its tail (`_read_tail`: the same ticks kept as a whole read), its earlier bytes never read. `alive(ticks read)` is called every READ_PING_S while reading;
     `stopping()` every STOP_CHECK_RECORDS records: when true, `ReplayStopped` is raised (the file closed)."""
     from .alerts import iso
     from .sources.replay import warmup_source
@@ -227,36 +240,103 @@ def read_replay(cfg: AgentConfig, rejects: Rejects, alive: Callable[[int], None]
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     parts: list[WarmupRows] = []
     kept = read = 0
+    cut: list[str] = []                 # 'name: the first B bytes' of each file read from its tail
     next_ping = time.monotonic()         # the first record read says so at once
+
+    def align(records, part: WarmupRows, rejected: Rejects, in_order: bool = False) -> bool:
+        """`records` through an aligner of their own into `part`; False (and stopped there) when
+        `in_order` and a record's time is before the one before it."""
+        nonlocal next_ping
+        aligner, last = Aligner.for_agent(cfg, rejected), -math.inf
+        for i, rec in enumerate(records):
+            if in_order:
+                if rec.ts < last:
+                    return False
+                last = rec.ts
+            for row in aligner.push(rec):
+                part.append(row)
+            if i % STOP_CHECK_RECORDS:
+                continue
+            if stopping is not None and stopping():
+                raise ReplayStopped(read + len(part) + part.dropped)
+            if alive is not None and time.monotonic() >= next_ping:
+                alive(read + len(part) + part.dropped)
+                next_ping = time.monotonic() + READ_PING_S
+        for row in aligner.flush_all():
+            part.append(row)
+        part.trim()
+        return True
+
     try:
-        recordings = list(source.recordings())          # (name, records): a file is opened when read
-        for _, records in reversed(recordings):
+        for path in reversed(source.files):
             if kept >= limit:
                 break
-            part = WarmupRows(len(sensors), min(limit - kept, 4096), limit=limit - kept)
-            aligner = Aligner.for_agent(cfg, rejects)
-            for i, rec in enumerate(records):
-                for row in aligner.push(rec):
-                    part.append(row)
-                if i % STOP_CHECK_RECORDS:
-                    continue
-                if stopping is not None and stopping():
-                    raise ReplayStopped(read + len(part) + part.dropped)
-                if alive is not None and time.monotonic() >= next_ping:
-                    alive(read + len(part) + part.dropped)
-                    next_ping = time.monotonic() + READ_PING_S
-            for row in aligner.flush_all():
-                part.append(row)
-            part.trim()
+            need = limit - kept
+            part, start = _read_tail(source, path, need, tail_lead(cfg), rejects, align)
+            if part is None:            # the whole file: short enough, or not in time order
+                part = WarmupRows(len(sensors), min(need, 4096), limit=need)
+                align(source.tail_records(path, 0), part, rejects)
+            else:
+                cut.append(f"{source.name_of(path)}: its first {start:,} bytes")
             parts.append(part)
             kept, read = kept + len(part), read + len(part) + part.dropped
     finally:
         source.close()
     rows = WarmupRows.joined(parts[::-1]) if parts else WarmupRows(len(sensors), 1)
-    unread = len(recordings) - len(parts)
+    unread = len(source.files) - len(parts)
     used = (f"the last {len(rows):,} ticks ({iso(float(rows.ts[0]))} to {iso(float(rows.ts[-1]))})"
             if len(rows) else "no tick")
-    line = (f"warm-up: {read:,} ticks in {len(parts)} of {len(recordings)} file(s), read newest first; fitted on "
-            f"{used}, at most {limit:,} ({why}); {read - len(rows):,} ticks skipped"
+    line = (f"warm-up: {read:,} ticks in {len(parts)} of {len(source.files)} file(s), read newest first; fitted "
+            f"on {used}, at most {limit:,} ({why}); {read - len(rows):,} ticks skipped"
+            + (f"; not read, sought past to the file's tail ({'; '.join(cut)}): their ticks and rejects are "
+               "not counted" if cut else "")
             + (f"; the {unread} earlier file(s) not read" if unread else ""))
     return rows, line
+
+
+def tail_lead(cfg: AgentConfig) -> int:
+    """Ticks read before the first one kept when a file is read from its tail and let go: by then the
+    aligner's state is what a whole read's would be there — the carried values (carry_forward_s), the
+    usual step (the median of 15), the window's gap rule (steps + 1), lateness — with room to spare."""
+    carry = int(cfg.window.carry_forward_s // cfg.tick_s)
+    return max(TAIL_LEAD_TICKS, 4 * (cfg.window.steps + 1 + carry + cfg.window.lateness_ticks + 15))
+
+
+def _read_tail(source, path, need: int, lead: int, rejects: Rejects, align) -> tuple[WarmupRows | None, int]:
+    """The newest `need` ticks of `path` read from its tail, and the byte read from; (None, 0) when
+    the whole file must be read instead.
+
+    A first guess of where to start: the bytes a line of its last TAIL_SAMPLE_BYTES take × the
+    `need` + `lead` ticks × TAIL_MARGIN (a line a tick; a file with a line per sensor, or longer lines
+    before, gives fewer ticks). When that gives fewer than `need` + `lead` ticks, twice as far back,
+    until it does or the start would be in the file's first half (then the whole file). Each try
+    counts its rejects apart, and only the last one's are added: the lines a try read again are
+    counted once. A record out of time order means the aligner's state can depend on the part not
+    read (a step back, a late record): the whole file is read."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(max(0, size - TAIL_SAMPLE_BYTES))
+        sample = f.read(TAIL_SAMPLE_BYTES)
+    lines = max(1, sample.count(b"\n") + sample.count(b"\r") - sample.count(b"\r\n"))
+    back = int(len(sample) / lines * (need + lead) * TAIL_MARGIN)
+    while (start := source.tail_start(path, back)) is not None:
+        tried, part = Rejects(), WarmupRows(len(source.sensors), min(need, 4096), limit=need)
+        swapped, source.rejects = source.rejects, tried
+        records = source.tail_records(path, start)
+        try:
+            in_order = align(records, part, tried, in_order=True)
+        finally:
+            records.close()             # (the file too, when a record out of order ended the try)
+            source.rejects = swapped
+        if not in_order:
+            log.info("warm-up: %s is not in time order from byte %s on: read whole", source.name_of(path), f"{start:,}")
+            return None, 0
+        if len(part) + part.dropped >= need + lead:
+            for reason, n in tried.counts.items():
+                where, detail = tried.first[reason]
+                rejects.add_many(reason, where, n, detail)
+            return part, start
+        part.clear()
+        back *= 2
+    return None, 0
+

@@ -115,7 +115,7 @@ def run(days: int, day_files: list[Path], work: Path, tree: Path, one_file: bool
     case = work / f"d{days}-{abs(hash(str(tree)))}"
     recording, state = case / "recording", case / "state"
     recording.mkdir(parents=True)
-    if one_file:                # the days in one file: read whole, only its newest ticks kept
+    if one_file:                # the days in one file: longer than the bound, so read from its tail
         with open(recording / "skid1.csv", "w") as out:
             for i, f in enumerate(day_files[-days:]):
                 with open(f) as fh:

@@ -237,7 +237,8 @@ def test_the_warm_ups_peak_memory_does_not_grow_with_the_recordings_length(tmp_p
                              capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr[-2000:]
         assert f"fitted on the last {bound:,} ticks" in res.stderr
-        assert f"{(times - 1) * bound:,} ticks skipped" in res.stderr
+        # (4× the bound is read from its tail: the ticks before it never read, so not counted as skipped)
+        assert f"{(times - 1) * bound:,} ticks skipped" in res.stderr or "sought past to the file's tail" in res.stderr
         peaks[times] = int(res.stdout.split()[-1])
     assert peaks[4] < 1.04 * peaks[2], peaks        # the old code: +~25 MB (+40 %) for the 40,000 more ticks
 

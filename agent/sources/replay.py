@@ -213,13 +213,51 @@ class ReplaySource(Source):
         Names are relative to the replay root ('valve1/0.csv'), or the file name for a single file.
         """
         for path in self.files:
-            name = path.name if path == self.root else path.relative_to(self.root).as_posix()
-            yield name, self._file_records(path, name)
+            yield self.name_of(path), self._file_records(path, self.name_of(path))
 
-    def _file_records(self, path: Path, name: str) -> Iterator[Record]:
+    def name_of(self, path: Path) -> str:
+        return path.name if path == self.root else path.relative_to(self.root).as_posix()
+
+    def tail_records(self, path: Path, start: int) -> Iterator[Record]:
+        """The records of `path` from byte `start` on, which must be a line's start (`tail_start`); a
+        CSV's header is still read from the top. Its lines are numbered from `start` on, and their
+        rejects name the byte ('a.csv (from byte 1,234):5'): the lines before were never read."""
+        name = self.name_of(path)
+        return self._file_records(path, f"{name} (from byte {start:,})" if start else name, start)
+
+    def tail_start(self, path: Path, back: int) -> int | None:
+        """The first line start at or after `back` bytes before the end of `path` (a line end: '\n',
+        '\r\n' or a lone '\r', as both readers split lines), or None when that is within the file's
+        first half: reading from there saves too little to be worth a second way. No other cut is
+        needed: the replay reads only plain text (.csv, .jsonl, .ndjson; no .gz), so any byte can be
+        sought to."""
+        size = path.stat().st_size
+        pos = size - back
+        if pos <= size // 2:
+            return None
+        with open(path, "rb") as f:
+            f.seek(pos - 1)         # the byte before: if it ends a line, `pos` starts one
+            prev = f.read(1)
+            if prev == b"\n" or (prev == b"\r" and f.read(1) != b"\n"):
+                return pos
+            f.seek(pos)
+            while chunk := f.read(65536):
+                ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+                if not ends:
+                    pos += len(chunk)
+                    continue
+                i = min(ends)
+                if chunk[i:i + 1] == b"\r":
+                    f.seek(pos + i + 1)
+                    if f.read(1) == b"\n":     # '\r\n' (also when the chunk ended at its '\r')
+                        i += 1
+                return pos + i + 1 if pos + i + 1 < size else None
+        return None
+
+    def _file_records(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
         is_jsonl = self.cfg.format == "jsonl" or (
             self.cfg.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
-        rows = self._jsonl(path, name) if is_jsonl else self._csv(path, name)
+        rows = self._jsonl(path, name, start) if is_jsonl else self._csv(path, name, start)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
         self._lines_read = 0
@@ -302,9 +340,10 @@ class ReplaySource(Source):
 
     # ---- JSON lines -------------------------------------------------------------------
 
-    def _jsonl(self, path: Path, name: str) -> Iterator[Record]:
+    def _jsonl(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
         with open(path, encoding="utf-8", errors="replace", newline=None) as f:
             size = os.fstat(f.fileno()).st_size
+            f.seek(start)           # a line's start, so a character's: a UTF-8 decoder holds no state there
             for n, line in enumerate(self._bounded(f, name), 1):
                 self._lines_read = n
                 if self._stop.is_set():
@@ -318,7 +357,7 @@ class ReplaySource(Source):
 
     # ---- CSV --------------------------------------------------------------------------
 
-    def _csv(self, path: Path, name: str) -> Iterator[Record]:
+    def _csv(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             size = os.fstat(f.fileno()).st_size
             rows = self._csv_lines(f, name)
@@ -329,6 +368,9 @@ class ReplaySource(Source):
             layout = self._layout([h.strip() for h in header], name, n)
             if layout is None:
                 return
+            if start > f.tell():    # the header read from the top; the rows from `start` (a line's start)
+                f.seek(start)
+                rows = self._csv_lines(f, name)
             time_i, value_cols, label_cols = layout
             for n, row in rows:
                 if self._stop.is_set():
