@@ -157,11 +157,6 @@ class Agent(Resume, Delivery):
                         "reads the recording again", exc)
             return
         log.info("%s", used)
-        if stopping():
-            self.replay_stopped = True
-            log.warning("warm-up: a stop was asked after warmup.replay was read: not fitted, no checkpoint "
-                        "written; the next start reads the recording again")
-            return
         self.notifier.extend(WARMUP_FIT_EXTEND_S, f"warming up: fitting on {len(rows):,} recorded ticks")
         self.pipeline.warm_up_from(rows)
         self._after_warmup()

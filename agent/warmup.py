@@ -229,7 +229,8 @@ def read_replay(cfg: AgentConfig, rejects: Rejects, alive: Callable[[int], None]
     the limit is reached the earlier files are not read at all, so neither memory nor the time to
     READY=1 grows with the length of the recording; a file longer than the limit is read from
     its tail (`_read_tail`: the same ticks kept as a whole read), its earlier bytes never read. `alive(ticks read)` is called every READ_PING_S while reading;
-    `stopping()` every STOP_CHECK_RECORDS records: when true, `ReplayStopped` is raised (the file closed)."""
+    `stopping()` every STOP_CHECK_RECORDS records and once after the read: when true, `ReplayStopped` is
+    raised (the file closed), so a stop asked at any time before the fit skips it."""
     from .alerts import iso
     from .sources.replay import warmup_source
     from .window import Aligner
@@ -282,6 +283,8 @@ def read_replay(cfg: AgentConfig, rejects: Rejects, alive: Callable[[int], None]
             kept, read = kept + len(part), read + len(part) + part.dropped
     finally:
         source.close()
+    if stopping is not None and stopping():     # asked after the last record: no fit of it either
+        raise ReplayStopped(read)
     rows = WarmupRows.joined(parts[::-1]) if parts else WarmupRows(len(sensors), 1)
     unread = len(source.files) - len(parts)
     used = (f"the last {len(rows):,} ticks ({iso(float(rows.ts[0]))} to {iso(float(rows.ts[-1]))})"

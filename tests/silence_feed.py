@@ -8,7 +8,10 @@ import json
 import threading
 import time
 
+import yaml
+
 from agent.resume import ALIVE_FILE
+from conftest import wait_for
 from restart_helpers import AgentProcess
 
 TICK = 0.25
@@ -48,3 +51,28 @@ def alive_at(tmp) -> float:
         return float(json.loads((tmp / "state" / ALIVE_FILE).read_text())["at"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0
+
+
+def write_config(tmp, node: str, checkpoint_s: float):
+    """A numpy agent on stdin with the sender's two sensors, alerts to alerts.jsonl; its path."""
+    cfg = tmp / "agent.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "node": {"id": node, "site": "lab"}, "tick_s": TICK, "topology": "group", "sensors": ["a", "b"],
+        "sources": [{"type": "stdin"}],
+        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK, "lateness_ticks": 1},
+        "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 400, "cooldown_ticks": 2, "update_interval_s": 1},
+        "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state", "checkpoint_s": checkpoint_s}))
+    return cfg
+
+
+def alert_then_silence(agent: AgentProcess, tmp) -> float:
+    """The warm-up's backlog at once, data, a step that opens an alert, then the sender falls silent
+    (the alert's `new` awaited); the last record's stamp."""
+    start = time.time() - (WARMUP + 10) * TICK
+    agent.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
+    send(agent, 12)
+    last = send(agent, 16, step=8.0)[-1]        # then the sender falls silent
+    wait_for(lambda: [e for e in events(tmp) if e["kind"] == "alert" and e["event"] == "new"],
+             "the alert opened by the step", 60, agent.proc)
+    return last

@@ -14,36 +14,22 @@ from __future__ import annotations
 import threading
 import time
 
-import yaml
-
 from agent.resume import ALIVE_S
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
-from silence_feed import STEPS, TICK, WARMUP, alive_at, events, line, seconds, send
+from silence_feed import TICK, alert_then_silence, alive_at, seconds, send, write_config
 
 CHECKPOINT_S = 20.0
 AFTER_CHECKPOINT_S = 10.0
 
 
 def test_a_kill_in_a_silence_counts_at_most_alive_s_of_it_as_downtime(tmp_path):
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "node": {"id": "gw-k", "site": "lab"}, "tick_s": TICK, "topology": "group", "sensors": ["a", "b"],
-        "sources": [{"type": "stdin"}],
-        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK, "lateness_ticks": 1},
-        "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 400, "cooldown_ticks": 2, "update_interval_s": 1},
-        "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state", "checkpoint_s": CHECKPOINT_S}))
+    cfg = write_config(tmp_path, "gw-k", CHECKPOINT_S)
     checkpoint = tmp_path / "state" / "checkpoint.bin"
     first = AgentProcess(tmp_path, cfg, "run1")
     try:
         first.ready()
-        start = time.time() - (WARMUP + 10) * TICK
-        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
-        send(first, 12)
-        last = send(first, 16, step=8.0)[-1]        # then the sender falls silent
-        wait_for(lambda: [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"],
-                 "the alert opened by the step", 60, first.proc)
+        last = alert_then_silence(first, tmp_path)
         # A checkpoint written in the silence holds its start (on the old code, on the 20-s cadence).
         wait_for(lambda: checkpoint.exists() and checkpoint.stat().st_mtime > last + 2 * TICK,
                  "a checkpoint written in the silence", 60, first.proc)

@@ -22,33 +22,20 @@ import threading
 import time
 
 import pytest
-import yaml
 
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
-from silence_feed import STEPS, TICK, WARMUP, alive_at, events, line, seconds, send
+from silence_feed import TICK, alert_then_silence, alive_at, events, seconds, send, write_config
 
 SILENCE_S = 6.0
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 def test_a_restart_during_a_silence_skips_the_downtime_and_reports_the_silence(tmp_path, stop):
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "node": {"id": "gw-s", "site": "lab"}, "tick_s": TICK, "topology": "group", "sensors": ["a", "b"],
-        "sources": [{"type": "stdin"}],
-        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK, "lateness_ticks": 1},
-        "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 400, "cooldown_ticks": 2, "update_interval_s": 1},
-        "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state", "checkpoint_s": 1}))
+    cfg = write_config(tmp_path, "gw-s", 1)
     first = AgentProcess(tmp_path, cfg, "run1")
     try:
         first.ready()
-        start = time.time() - (WARMUP + 10) * TICK
-        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
-        send(first, 12)
-        last = send(first, 16, step=8.0)[-1]        # then the sender falls silent
-        wait_for(lambda: [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"],
-                 "the alert opened by the step", 60, first.proc)
+        last = alert_then_silence(first, tmp_path)
         threading.Event().wait(SILENCE_S)       # the sender silent: the input
         if stop == "SIGTERM":
             down = time.time()

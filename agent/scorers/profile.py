@@ -153,8 +153,7 @@ class NormalProfile:
             self.mean = self.std = None
             return False
         self.wander = None
-        self.mean = np.nanmean(levels, axis=0)
-        self.std = np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
+        self.mean, self.std = mean_and_std(levels, floor)
         if self.cfg.per_sensor_fraction > 0:
             self.wander = own_wander(levels, self.cfg.per_sensor_fraction, floor)
         with np.errstate(invalid="ignore"):
@@ -201,6 +200,11 @@ class NormalProfile:
                 "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
 
 
+def mean_and_std(levels: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) -> tuple[np.ndarray, np.ndarray]:
+    """Per sensor of (n, N) `levels` (NaN = unknown): the mean, and the std at least `floor` and SIGMA_FLOOR."""
+    return np.nanmean(levels, axis=0), np.maximum(np.maximum(np.nanstd(levels, axis=0), floor), SIGMA_FLOOR)
+
+
 def own_wander(levels: np.ndarray, fraction: float, floor: np.ndarray | float = SIGMA_FLOOR) -> np.ndarray:
     """(N,) ≥ 1: how far each sensor's level in the last `fraction` of (n, N) warm-up `levels` wanders
     past a fit (μ', σ') on the rest, as a multiple of that fit's own largest distance there (in sample).
@@ -211,8 +215,7 @@ def own_wander(levels: np.ndarray, fraction: float, floor: np.ndarray | float = 
         return np.ones(levels.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)         # an all-NaN sensor: ratio NaN → 1
-        mean = np.nanmean(fit, axis=0)
-        std = np.maximum(np.maximum(np.nanstd(fit, axis=0), floor), SIGMA_FLOOR)
+        mean, std = mean_and_std(fit, floor)
         inside = np.nanmax(np.abs(fit - mean) / std, axis=0)
         outside = np.nanmax(np.abs(held - mean) / std, axis=0)
         ratio = outside / np.maximum(inside, SIGMA_FLOOR)

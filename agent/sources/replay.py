@@ -213,7 +213,8 @@ class ReplaySource(Source):
         Names are relative to the replay root ('valve1/0.csv'), or the file name for a single file.
         """
         for path in self.files:
-            yield self.name_of(path), self._file_records(path, self.name_of(path))
+            name = self.name_of(path)
+            yield name, self._file_records(path, name)
 
     def name_of(self, path: Path) -> str:
         return path.name if path == self.root else path.relative_to(self.root).as_posix()
