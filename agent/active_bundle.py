@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, decode
+from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
 from .models_dir import build_candidate
 
 if TYPE_CHECKING:
@@ -120,19 +120,21 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
 
 
 def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable | None, state_dir: Path) -> tuple[list | None, Path | None]:
-    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost."""
+    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost.
+    Only the checkpoint's header is read (`read_meta`): this runs on every start without a record."""
+    if not cfg.scoring.models_dir:
+        return None, None                   # no hot swap runs: the checkpoint's bundle is the configured one
     try:
-        meta, _ = decode((Path(state_dir) / CHECKPOINT_FILE).read_bytes())
-        bundle = meta["config"]["bundle"]
+        bundle = read_meta(Path(state_dir) / CHECKPOINT_FILE)["config"]["bundle"]
         path = Path(bundle["path"]) if bundle else None
     except FileNotFoundError:
         return None, None                   # a first start (or no checkpoint yet): nothing was lost
     except (OSError, CheckpointRefused, KeyError, TypeError) as exc:
         log.debug("active bundle from the checkpoint: not readable (%s)", exc)
         return None, None                   # resume refuses it and says why
-    models_dir = Path(cfg.resolve(cfg.scoring.models_dir)) if cfg.scoring.models_dir else None
+    models_dir = Path(cfg.resolve(cfg.scoring.models_dir))
     configured = Path(cfg.resolve(cfg.scoring.bundle)) if cfg.scoring.bundle else None
-    if path is None or path == configured or models_dir is None or path.parent != models_dir:
+    if path is None or path == configured or path.parent != models_dir:
         return None, None
     lost = f"{ACTIVE_FILE} is missing" if record is None else f"{record.path} is unreadable ({record.why})"
     tiers, refusals = build_candidate(cfg, path)

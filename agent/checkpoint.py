@@ -148,6 +148,23 @@ def encoded_parts(meta: dict, state: dict) -> list:
     return [head, header, *chunks, digest.digest()]
 
 
+def read_meta(path: Path) -> dict:
+    """The meta of the checkpoint at `path` from its header alone (a few hundred bytes, not the body
+    and not its sha256: `decode` checks those when the checkpoint is loaded); CheckpointRefused when
+    the header is not one, OSError when the file cannot be read."""
+    with open(path, "rb") as f:
+        prefix = f.read(_PREFIX.size)
+        if len(prefix) < _PREFIX.size:
+            raise CheckpointRefused(f"truncated: {len(prefix)} bytes, not even a header")
+        magic, version, header_len, _ = _PREFIX.unpack(prefix)
+        if magic != MAGIC or version != FORMAT_VERSION:
+            raise CheckpointRefused("not a checkpoint file of this format")
+        try:
+            return json.loads(f.read(header_len).decode())["meta"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointRefused(f"corrupt: unreadable header ({exc})") from None
+
+
 def _narrowed(a: np.ndarray) -> np.ndarray:
     """`a` in fewer bytes when nothing is lost (read back in its own dtype): counts kept as floats
     or int64 as int16; window rows and the features built from them, float32 values, as float32."""
@@ -404,6 +421,6 @@ class EventJournal:
         self.spare.close()
 
 
-__all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "atomic_write", "encode", "decode",
+__all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "atomic_write", "encode", "decode", "read_meta",
            "fingerprint", "mismatch", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
            "FORMAT_VERSION"]
