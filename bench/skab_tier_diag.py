@@ -71,11 +71,11 @@ class PartRecorder:
 
 
 def run(cfg, f, scorer, bundle):
-    """run_pipeline (agent/evaluate/score_file.py), with the tier's profile distances recorded per scored tick."""
+    """run_pipeline (agent/evaluate/score_file.py), with the tier's profile distances recorded per scored tick,
+    and each sensor's fitted wander (None when off)."""
     with PartRecorder() as rec:
         trace = run_pipeline(cfg, f, scorer, bundle)
-    run.wander = rec.wander
-    return trace, rec.rows
+    return trace, rec.rows, rec.wander
 
 
 def lead(trace, dist_rows, sensors, mask):
@@ -102,7 +102,7 @@ def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
         short = FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
         rec = {"rows": int(short.scored.sum()), "labelled_anomalous": int((short.labels[short.scored] == 1).sum())}
         for name, cfg, which in (("tier", cfg_tier, scorer), ("numpy", cfg_np, "numpy")):
-            trace, dist = run(cfg, short, which, bundle if which != "numpy" else None)
+            trace, dist, wander = run(cfg, short, which, bundle if which != "numpy" else None)
             alerted = trace.alert_active & short.scored
             over = (trace.score > trace.threshold) & short.scored
             rec[name] = {"alerted": int(alerted.sum()), "over_threshold": int(over.sum()),
@@ -110,8 +110,8 @@ def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
                          "threshold": float(np.nanmedian(trace.threshold[short.scored]))}
             if name == "tier":
                 rec[name]["lead_alerted"] = dict(lead(trace, dist, sensors, alerted))
-                if run.wander is not None:
-                    rec[name]["wander"] = dict(zip(sensors, run.wander))
+                if wander is not None:
+                    rec[name]["wander"] = dict(zip(sensors, wander))
         out[f.name] = rec
         print(f"holdout {f.name}: tier {rec['tier']['alerted']} numpy {rec['numpy']['alerted']} of {rec['rows']}",
               file=sys.stderr, flush=True)
@@ -125,8 +125,8 @@ def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
     for f in files:
         if f.name not in accuracy.SKAB_DEV_FILES:
             continue
-        tier, dist = run(cfg_tier, f, scorer, bundle)
-        fb, _ = run(cfg_np, f, "numpy", None)
+        tier, dist, _ = run(cfg_tier, f, scorer, bundle)
+        fb, _, _ = run(cfg_np, f, "numpy", None)
         lab = f.labels
         fb_on = fb.alert_active
         start_scored = int(np.flatnonzero(f.scored)[0])
