@@ -11,6 +11,13 @@ a directory in its place — is `Unreadable` (the file and why), never taken for
 hot swap then says it, starts on the configured bundle and judges the newest bundle of models_dir,
 so that one delivered while the agent was down is not dropped without a word.
 
+A record missing while models_dir is configured and a checkpoint taken with models_dir configured
+exists was lost (deleted, or never written: the last run said so) — the hot swap writes one at its
+first start with a models_dir. It is an `Unreadable` too (`missing`): said, counted in the same health key
+(`state_reads.active_bundle`) and handled the same way, the newest models_dir bundle judged, so that
+a bundle delivered while the agent was down is not taken for one decided on (qa23). Without models_dir
+a missing record is the rule (none is written), and so it is over a checkpoint taken without one.
+
 A record lost (missing or unreadable) while a checkpoint exists: the checkpoint's header names the
 bundle it was taken with. When that bundle lies in models_dir (only a hot swap runs one from there
 rather than `scoring.bundle`) and still loads, the agent starts on it, so the checkpoint resumes
@@ -37,11 +44,19 @@ log = logging.getLogger("stad.hotswap")
 ACTIVE_FILE = "active-bundle.json"
 
 
+MISSING = "missing, though the checkpoint was taken with models_dir configured (deleted, or not written: see the last run's log)"
+
+
 @dataclass(frozen=True)
 class Unreadable:
-    """active-bundle.json is there but cannot be used, and why."""
+    """active-bundle.json is there but cannot be used, and why; or (`missing`) lost, the checkpoint shows."""
     path: Path
     why: str
+    missing: bool = False
+
+    def said(self) -> str:
+        """'is missing' or 'is unreadable (why)': what a log line says of the record."""
+        return "is missing" if self.missing else f"is unreadable ({self.why})"
 
 
 def read_record(state_dir: Path) -> dict | Unreadable | None:
@@ -93,15 +108,29 @@ def restarts_on(state_dir: Path, config_bundle: str | None) -> str | None:
     return None
 
 
+def at_start(cfg: AgentConfig, state_dir: Path) -> tuple[dict | Unreadable | None, list | None, Path | None]:
+    """What a start takes from active-bundle.json: the record the hot swap resumes from (one lost, by
+    the checkpoint, an `Unreadable`: see the docstring), and the model tiers to start on and their
+    bundle's path ((None, None): the configured bundle)."""
+    record = read_record(state_dir)
+    meta = None
+    if not isinstance(record, dict) and cfg.scoring.models_dir:
+        meta = _checkpoint_meta(Path(state_dir))
+        if record is None and meta is not None and _configured(meta).get("models_dir", True):
+            record = Unreadable(Path(state_dir) / ACTIVE_FILE, MISSING, missing=True)
+    tiers, path = active_tiers(cfg, record, meta)
+    return record, tiers, path
+
+
 def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
-                 state_dir: Path | None = None) -> tuple[list | None, Path | None]:
+                 meta: dict | None = None) -> tuple[list | None, Path | None]:
     """The model tiers of the bundle a hot swap made active before the last stop, and its path;
     (None, None) when the agent should start on its configured bundle. Without a usable record, the
-    bundle the checkpoint in `state_dir` was taken with, when a hot swap ran it (see the docstring)."""
+    bundle the checkpoint (its header's `meta`) was taken with, when a hot swap ran it (see the docstring)."""
     if not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
         return None, None
     if not isinstance(record, dict):
-        return _checkpoint_tiers(cfg, record, state_dir) if state_dir is not None else (None, None)
+        return _checkpoint_tiers(cfg, record, meta) if record is not None and meta is not None else (None, None)
     if not record.get("path"):
         return None, None
     if record.get("config_bundle") != cfg.scoring.bundle:
@@ -119,24 +148,38 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     return tiers, path
 
 
-def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable | None, state_dir: Path) -> tuple[list | None, Path | None]:
-    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost.
-    Only the checkpoint's header is read (`read_meta`): this runs on every start without a record."""
-    if not cfg.scoring.models_dir:
-        return None, None                   # no hot swap runs: the checkpoint's bundle is the configured one
+def _checkpoint_meta(state_dir: Path) -> dict | None:
+    """The checkpoint's meta from its header alone (`read_meta`: this runs on every start without a
+    usable record); None when there is none or its header cannot be read (resume refuses it and says why)."""
     try:
-        bundle = read_meta(Path(state_dir) / CHECKPOINT_FILE)["config"]["bundle"]
-        path = Path(bundle["path"]) if bundle else None
+        meta = read_meta(state_dir / CHECKPOINT_FILE)
     except FileNotFoundError:
-        return None, None                   # a first start (or no checkpoint yet): nothing was lost
-    except (OSError, CheckpointRefused, KeyError, TypeError) as exc:
+        return None                         # a first start (or no checkpoint yet): nothing was lost
+    except (OSError, CheckpointRefused) as exc:
+        log.debug("active bundle from the checkpoint: not readable (%s)", exc)
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _configured(meta: dict) -> dict:
+    """The header's `configured` ({"bundle", "models_dir"} as the config said then); {} in an older checkpoint."""
+    configured = meta.get("configured")
+    return configured if isinstance(configured, dict) else {}
+
+
+def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple[list | None, Path | None]:
+    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost."""
+    try:
+        bundle = meta["config"]["bundle"]
+        path = Path(bundle["path"]) if bundle else None
+    except (KeyError, TypeError) as exc:
         log.debug("active bundle from the checkpoint: not readable (%s)", exc)
         return None, None                   # resume refuses it and says why
     models_dir = Path(cfg.resolve(cfg.scoring.models_dir))
     configured = Path(cfg.resolve(cfg.scoring.bundle)) if cfg.scoring.bundle else None
     if path is None or path == configured or path.parent != models_dir:
         return None, None
-    lost = f"{ACTIVE_FILE} is missing" if record is None else f"{record.path} is unreadable ({record.why})"
+    lost = f"{record.path} {record.said()}"
     tiers, refusals = build_candidate(cfg, path)
     if not tiers:
         log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "
@@ -149,4 +192,4 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable | None, state_dir: Pa
     return tiers, path
 
 
-__all__ = ["ACTIVE_FILE", "Unreadable", "active_tiers", "read_record", "restarts_on", "write_record"]
+__all__ = ["ACTIVE_FILE", "MISSING", "Unreadable", "active_tiers", "at_start", "read_record", "restarts_on", "write_record"]

@@ -33,7 +33,8 @@ Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) recor
 made active and the fingerprints of the models_dir bundles already decided on — written at the first
 start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
 down, or still in shadow when it died, is a candidate at the first poll. A record that is there
-but unreadable is said and counted (health `state_reads`); the agent starts on the configured
+but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
+`state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
 for decided (`_resume_without_record`). What models_dir holds, and loading a candidate from it:
 agent/models_dir.py.
@@ -422,7 +423,8 @@ class HotSwap:
             self._save_record()
 
     def _resume_without_record(self, unreadable: Unreadable) -> None:
-        """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory):
+        """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory), or
+        lost (missing, the checkpoint shows: agent/active_bundle.py):
         which bundle a swap made active, and which models_dir bundles the last run decided on, is lost.
         Taking every bundle there for decided (a first start's rule) would drop one delivered while the
         agent was down without a word; judging them all, newest first, could put an older release back
@@ -443,8 +445,8 @@ class HotSwap:
             if older:
                 judged += (f"; the {len(older)} older one(s) there ({', '.join(older)}) are taken as decided "
                            "(SIGHUP asks for the newest)")
-        log.error("%s is unreadable (%s): the bundle a hot swap made active and the models_dir bundles already "
-                  "decided on are lost; starting on %s; %s", unreadable.path, unreadable.why,
+        log.error("%s %s: the bundle a hot swap made active and the models_dir bundles already "
+                  "decided on are lost; starting on %s; %s", unreadable.path, unreadable.said(),
                   self.current or "numpy", judged)
         self._save_record()
 

@@ -159,7 +159,7 @@ class _AgentCollector:
                       "and fault journals), by file", None, ["file"],
                       [([k], n) for k, n in sorted(a.state_writes.failed.items())])
         yield counter("stad_state_read_failures", "State files refused at start (cut short, corrupt, "
-                      "unreadable), by file: active_bundle, feedback", None, ["file"],
+                      "unreadable; active_bundle also missing beside a checkpoint), by file: active_bundle, feedback", None, ["file"],
                       [([k], int(why is not None)) for k, why in sorted(a.state_reads.items())])
         yield gauge("stad_alerts_open", "Alerts open now (0 or 1)", 1.0 if p.alerts.active else 0.0)
         yield gauge("stad_warm", "1 once warm-up is done and ticks are scored", 1.0 if p.warm else 0.0)

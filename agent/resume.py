@@ -72,9 +72,11 @@ class Resume:
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
             return None
+        # `configured`: what a start that lost active-bundle.json compares with (agent/active_bundle.py)
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
-                "alive_at": self._caught_up()}
+                "alive_at": self._caught_up(),
+                "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir}}
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
                                                 "aligner": self.aligner.state_dict()})

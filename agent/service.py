@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import prometheus
-from .active_bundle import active_tiers, read_record
+from .active_bundle import at_start
 from .alerts import iso
 from .config_watch import ConfigWatch
 from .delivery import Delivery
@@ -103,8 +103,7 @@ class Agent(Resume, Delivery):
         state_dir = Path(cfg.resolve(cfg.state_dir))
         state_dir.mkdir(parents=True, exist_ok=True)
         self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
-        record = read_record(state_dir)
-        tiers, active = active_tiers(cfg, record, state_dir)
+        record, tiers, active = at_start(cfg, state_dir)
         self.pipeline = Pipeline(cfg, tiers=tiers)
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
                                min_agreement=cfg.scoring.shadow_min_agreement)

@@ -10,7 +10,8 @@ failed writes for health (`state_writes`), Prometheus (`stad_state_write_failure
 and the summary line.
 
 The small state files read once at start (`active-bundle.json`, agent/hotswap.py; `feedback.json`,
-agent/feedback.py) that cannot be used — cut short by a power cut, corrupt, a directory — are said
+agent/feedback.py) that cannot be used — cut short by a power cut, corrupt, a directory; active-bundle.json
+also lost, missing beside a checkpoint (agent/active_bundle.py) — are said
 by their readers (the file, why, what the agent does instead) and noted here for health
 (`state_reads`: file -> 'path: why', null when it was read or absent) and Prometheus
 (`stad_state_read_failures_total{file}`): a gateway that lost its model record or its operators'
