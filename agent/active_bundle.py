@@ -23,7 +23,12 @@ bundle it was taken with. When that bundle lies in models_dir (only a hot swap r
 rather than `scoring.bundle`) and still loads, the agent starts on it, so the checkpoint resumes
 instead of being refused for "the model differs" and the agent warming up blind (qa22); the checkpoint's
 own fingerprint check (manifest sha256) still refuses it if that bundle changed on disk since. A bundle
-outside models_dir is not taken: the config's `scoring.bundle` was changed, and it wins.
+outside models_dir is not taken: the config's `scoring.bundle` was changed, and it wins. So it does
+when the header's `configured` (the config's `scoring.bundle` and `models_dir` as written when it was
+taken: agent/resume.py) names another `scoring.bundle` than the config now: the operator changed it
+while the agent was down, so the new choice wins over the swapped-in bundle — as it does with the
+record kept — the checkpoint is refused ("the model differs") and the agent warms up on the configured
+bundle (qa23). A checkpoint older than that key is taken as of the same `scoring.bundle`.
 """
 from __future__ import annotations
 
@@ -168,7 +173,8 @@ def _configured(meta: dict) -> dict:
 
 
 def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple[list | None, Path | None]:
-    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost."""
+    """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost
+    and the config's `scoring.bundle` is the one the checkpoint was taken under."""
     try:
         bundle = meta["config"]["bundle"]
         path = Path(bundle["path"]) if bundle else None
@@ -180,6 +186,14 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple
     if path is None or path == configured or path.parent != models_dir:
         return None, None
     lost = f"{record.path} {record.said()}"
+    then = _configured(meta)
+    if "bundle" in then and then["bundle"] != cfg.scoring.bundle:
+        log.warning("%s and scoring.bundle changed since the checkpoint was taken (%s then, %s now): starting on the "
+                    "configured bundle, %s, with a fresh warm-up, not on the bundle the checkpoint was taken with, "
+                    "%s (%s, swapped in from models_dir); the checkpoint will be refused", lost,
+                    then["bundle"] or "none", cfg.scoring.bundle or "none", cfg.scoring.bundle or "numpy",
+                    bundle.get("model_id"), path)
+        return None, None
     tiers, refusals = build_candidate(cfg, path)
     if not tiers:
         log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "

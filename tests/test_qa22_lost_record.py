@@ -12,16 +12,11 @@ import shutil
 import pytest
 
 from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, sim_rows, variant
-
-
-def close(agent) -> None:
-    for sink in agent.sinks:
-        sink.close()
-    agent.state_lock.release()
+from swap_life import close, swapped_in_life
 
 
 def _first_life(tmp_path, bundle) -> None:
-    """An agent running `bundle` (as after a hot swap) that wrote a checkpoint after its warm-up."""
+    """An agent configured with `bundle` that wrote a checkpoint after its warm-up."""
     from agent.service import Agent
     cfg = demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(bundle), models_dir=str(tmp_path / "models"))
     agent = Agent(cfg)
@@ -44,7 +39,10 @@ def test_a_lost_active_bundle_record_resumes_on_the_bundle_the_checkpoint_names(
     models.mkdir()
     swapped = models / "a"
     shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), swapped, copy_function=shutil.copy)
-    _first_life(tmp_path, swapped)
+    # a real hot swap (qa23: a first life configured with models/a itself, as here before, is a config that
+    # changed since — scoring.bundle models/a then, demo-corridor now — and the operator's choice wins)
+    swapped_in_life(demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
+                             shadow_ticks=3), "demo-a")
     record = tmp_path / "state" / "active-bundle.json"
     if loss == "missing":
         record.unlink()
