@@ -169,6 +169,9 @@ def _log(msg: str) -> None:
 
 
 INTERRUPTED = 130      # the shell's code for a command stopped by SIGINT
+# The line before the keys a successful train prints for the gateway's config (convert/data.py gateway_keys)
+GATEWAY_KEYS = ("to score with it, set in the gateway's config (paths as on this machine: change them to where "
+                "the gateway keeps the bundle and the recordings):")
 
 
 def cmd_train(args) -> int:
@@ -177,6 +180,7 @@ def cmd_train(args) -> int:
     from agent.typed import build
     from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
     from .show import data_lines
+    from .data import gateway_keys
     from .train import TrainingError, summary_text
     from .verify import verify_and_report
     cfg = load(args.config)
@@ -218,11 +222,14 @@ def cmd_train(args) -> int:
              f"artifact: `stad-convert export {out}` then `stad-convert verify --record {out}` finish it")
         return INTERRUPTED
     try:
-        return verify_and_report(out, args.min_agreement, tar=args.tar, record=True, log=_log)
+        status = verify_and_report(out, args.min_agreement, tar=args.tar, record=True, log=_log)
     except KeyboardInterrupt:
         _log(f"stad-convert train: interrupted while verifying; {out} is exported: "
              f"`stad-convert verify --record {out}` records its parity")
         return INTERRUPTED
+    if status == 0:
+        print(f"{GATEWAY_KEYS}\n{gateway_keys(cfg, out)}")
+    return status
 
 
 def cmd_export(args) -> int:

@@ -24,6 +24,7 @@ import dataclasses
 import heapq
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -88,15 +89,42 @@ def warmup_as_source(cfg: AgentConfig) -> str:
     """`warmup.replay` as a replay source, one line of YAML: its path, and the format keys the warm-up
     reads it with (`warmup.replay_format` over the first replay source's) where they are not the replay
     defaults — without them training would read a `;`-separated recording as the defaults do (qa22)."""
-    import yaml
-    from agent.config import WarmupFormat
     reader, _ = cfg.warmup_reader()
+    return _flow({"type": "replay", "path": str(cfg.resolve(cfg.warmup.replay)), **_format_keys(reader)})
+
+
+def gateway_keys(cfg: AgentConfig, bundle: Path) -> str:
+    """After a successful train: the keys a gateway config needs to score with `bundle`, as YAML —
+    `scoring.bundle` and the warm-up. The other way round from `warmup_as_source`, with the same format
+    keys: the recordings trained on become `warmup.replay` (the config's own `warmup.replay` when it names
+    some, else its first replay source's folder) read as training read them (`warmup.replay_format`:
+    a gateway whose sources are live has no replay source to take them from); without recordings
+    (a simulate source, stdin) the warm-up is `warmup.ticks` of live data."""
+    replay = next((s for s in cfg.sources if isinstance(s, ReplayConfig)), None)
+    recordings = cfg.warmup.replay or (replay.path if replay is not None else None)
+    warmup: dict = {"ticks": cfg.warmup.ticks}
+    if recordings:
+        warmup["replay"] = str(cfg.resolve(recordings))
+        fmt = _format_keys(cfg.warmup_reader()[0])      # the first replay source's, warmup.replay_format's over them
+        if fmt:
+            warmup["replay_format"] = fmt
+    keys = {"scoring": {"bundle": str(Path(bundle).resolve())}, "warmup": warmup}
+    import yaml
+    return yaml.safe_dump(keys, default_flow_style=False, sort_keys=False, width=1 << 20).rstrip()
+
+
+def _format_keys(reader: ReplayConfig) -> dict:
+    """The keys of a replay source config that say how a file is read (`warmup.replay_format`'s), where
+    they are not the replay defaults."""
+    from agent.config import WarmupFormat
     default = type(reader)()
-    entry = {"type": "replay", "path": str(cfg.resolve(cfg.warmup.replay))}
-    for f in dataclasses.fields(WarmupFormat):
-        value = getattr(reader, f.name)
-        if value != getattr(default, f.name):
-            entry[f.name] = value
+    return {f.name: getattr(reader, f.name) for f in dataclasses.fields(WarmupFormat)
+            if getattr(reader, f.name) != getattr(default, f.name)}
+
+
+def _flow(entry: dict) -> str:
+    """`entry` as one line of YAML."""
+    import yaml
     return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=1 << 20).strip()
 
 
