@@ -89,8 +89,9 @@ def test_a_successful_train_prints_gateway_keys_that_pass_check_config(tmp_path)
     assert "skid1" in checked.stdout + checked.stderr       # the bundle was loaded and named
 
 
-def test_a_train_whose_verify_fails_prints_no_keys(tmp_path):
-    """--no-export: no artifact the agent could run; the keys are for a bundle that passed."""
+def test_a_train_without_export_prints_no_keys(tmp_path):
+    """--no-export: no artifact the agent could run; the keys are for a bundle that passed verify (a verify
+    that fails exits 1 and prints none either)."""
     pytest.importorskip("torch")
     rec = _recordings(tmp_path)
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(_training(rec)))
