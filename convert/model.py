@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.scorers.model_scorer import INPUT_NAMES, OUTPUT_NAMES   # the agent's contract, defined once
+from agent.scorers.model_scorer import INPUT_NAMES, OUTPUT_NAMES  # noqa: F401 — the agent's contract, defined once (convert/export.py, runners.py import it from here)
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig

@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path

@@ -6,10 +6,8 @@ import re
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import STDIN_AGENT, NotifySocket, wait_for

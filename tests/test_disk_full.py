@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from agent import config
 from agent.outbox import HELD_ID_BASE, WAL_SIZE_LIMIT, Outbox

@@ -1,7 +1,6 @@
 """`stad-agent evaluate --feedback-delay S`: labels replayed as operator feedback through the
 daemon's feedback code (agent/evaluate/feedback_replay.py)."""
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np

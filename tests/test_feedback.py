@@ -4,7 +4,6 @@ whole path through a real Mosquitto and agent process, across a restart."""
 from __future__ import annotations
 
 import json
-import time
 
 import jsonschema
 import numpy as np

@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("cryptography")
 
-from conftest import DEMO_BUNDLE, NO_DEMO, demo_dict, interrupt_agent, start_logged_agent, variant, wait_for  # noqa: E402
+from conftest import DEMO_BUNDLE, NO_DEMO, demo_dict, interrupt_agent, start_logged_agent, wait_for  # noqa: E402
 from mqtt_broker import Collector, broker, make_broker  # noqa: E402,F401 — fixtures
 from payloads import check_mqtt  # noqa: E402
 

@@ -182,7 +182,6 @@ def test_the_ticks_of_a_modbus_outage_are_missing_not_invented(tmp_path):
     of its own; after `carry_forward_s` its values are missing (NaN), not the last ones held on."""
     pytest.importorskip("pymodbus")
     import threading
-    import time
 
     from agent import typed
     from agent.records import Rejects

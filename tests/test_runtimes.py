@@ -27,7 +27,7 @@ from agent.config import from_dict  # noqa: E402
 from agent.scorers import build_tiers  # noqa: E402
 from agent.scorers.forecast_error import sensor_scores  # noqa: E402
 from agent.window import Normaliser, WindowBuffer  # noqa: E402
-from conftest import (DEMO_BUNDLE, HAVE_DEMO, NO_DEMO, REPO, TINY_KINDS, bundle_root, demo_cfg,  # noqa: E402
+from conftest import (DEMO_BUNDLE, NO_DEMO, REPO, TINY_KINDS, bundle_root, demo_cfg,  # noqa: E402
                       demo_dict, sim_rows, tiny_bundle, variant)
 
 

@@ -377,7 +377,6 @@ def _tracker(cfg):
 
 
 def _plain_state(tracker) -> str:
-    import json
     return state_text(tracker.state())
 
 
@@ -391,7 +390,6 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
     restored from their own checkpoint every 7 ticks. Every tick's events and
     candidates, and the checkpoints, are the same; on streams with spikes, stuck and dead
     sensors, dropouts and whole missing ticks, corridor and pump."""
-    import json
     for scenario, seed, gap_every in (("corridor", 3, 0), ("corridor", 4, 23), ("pump", 2, 17)):
         cfg, rows = _faulty_rows(scenario, seed, 10.0, gap_every)
         straight, chained = _tracker(cfg), _tracker(cfg)
@@ -519,7 +517,6 @@ def test_fault_trackers_counts_read_or_left_pending_are_the_same():
     """The tracker's whole-tick counts (the sensors' normal behaviour, stuck's repeats, drift's
     rows) read every tick or left pending until the end give the same checkpointed state, and
     on a calm stream each grows by one per tick after the first few."""
-    import json
     from agent.config import from_dict
     from agent.faults.tracker import FaultTracker
     from agent.window import Row

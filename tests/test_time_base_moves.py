@@ -10,11 +10,9 @@ import json
 import random
 import socket
 import threading
-import time
 import urllib.request
 
 import pytest
-import yaml
 
 from agent import config
 from agent.service import Agent

@@ -42,7 +42,7 @@ from .. import bundle as bundles
 from .. import fastnp as fnp
 from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
-from .base import Scorer, ScorerError, TickScore, tick_score
+from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..bundle import Bundle, BundleError, read_verified
 from ..plugins import Plugin
-from ..typed import doc, rng
+from ..typed import rng
 from .model_scorer import OUTPUT_NAMES, ModelScorer, pick_artifact
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..bundle import Bundle, BundleError, read_verified
 from ..lean_import import submodule
 from ..plugins import Plugin
-from ..typed import doc, rng
+from ..typed import rng
 from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
 
 log = logging.getLogger("stad.scorer")

@@ -16,7 +16,7 @@ from typing import ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
-from ..typed import doc, rng
+from ..typed import rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line
 
