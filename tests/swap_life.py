@@ -1,9 +1,13 @@
-"""An agent's life in which a hot swap put a models_dir bundle in, for tests of what the next start
-takes from it (active-bundle.json, the checkpoint): a real Agent, a real shadow run and swap, a real
-checkpoint file. Shared by the lost-record tests (qa22, qa23)."""
+"""Agents' lives whose state the next start takes over (active-bundle.json, the checkpoint), for the
+lost-record tests (qa22, qa23): real Agents, a real shadow run and swap, real checkpoint files."""
 from __future__ import annotations
 
-from conftest import drive_hotswap, sim_rows
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, demo_cfg, drive_hotswap, sim_rows, variant
 
 
 def close(agent) -> None:
@@ -13,6 +17,20 @@ def close(agent) -> None:
     for sink in agent.sinks:
         sink.close()
     agent.state_lock.release()
+
+
+def checkpointed_life(cfg) -> None:
+    """An agent on `cfg` that warmed up and wrote a checkpoint (and, at its start, active-bundle.json
+    where models_dir is configured)."""
+    from agent.service import Agent
+    agent = Agent(cfg)
+    try:
+        for row in sim_rows(cfg, days=0.2)[:cfg.warmup.ticks + 20]:
+            agent.pipeline.step(row)
+        assert agent.pipeline.warm
+        assert agent.save_checkpoint() is not None
+    finally:
+        close(agent)
 
 
 def swapped_in_life(cfg, model_id: str) -> None:
@@ -32,3 +50,18 @@ def swapped_in_life(cfg, model_id: str) -> None:
         assert agent.save_checkpoint() is not None
     finally:
         close(agent)
+
+
+def demo_swapped_in(tmp_path: Path) -> Path:
+    """`tmp_path/models/a` (the demo bundle as model demo-a), swapped in by a life of the demo config
+    (the demo bundle configured, `tmp_path/models` its models_dir, state in `tmp_path/state`) that then
+    wrote a checkpoint; its path. Skips the test without the runtimes the demo bundle's tiers need."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("ai_edge_litert")
+    models = tmp_path / "models"
+    models.mkdir()
+    swapped = models / "a"
+    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), swapped, copy_function=shutil.copy)
+    swapped_in_life(demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle=str(DEMO_BUNDLE),
+                             models_dir=str(models), shadow_ticks=3), "demo-a")
+    return swapped

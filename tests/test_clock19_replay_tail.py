@@ -50,6 +50,16 @@ def assert_same_ticks(rows, expected) -> None:
     np.testing.assert_array_equal(rows.carried, np.array([r.carried for r in expected]))
 
 
+def warmup_beside_whole_read(cfg) -> tuple[str, Rejects, Rejects]:
+    """The warm-up's read of the recording (from its tail, when long) and the whole read: the same ticks
+    (asserted); the warm-up's line and rejects, and the whole read's rejects."""
+    expected, whole_rejects = whole_read(cfg)
+    rejects = Rejects()
+    kept, line = read_replay(cfg, rejects)
+    assert_same_ticks(kept, expected)
+    return line, rejects, whole_rejects
+
+
 def readings(n: int, seed: int, steps=(1, 1, 1, 1, 2, 5)) -> list[tuple[float, str, str]]:
     """`n` stamps with gaps (1 to 5 s, so some ticks carried, some missing) and their two cells,
     an empty cell now and then (a missing reading)."""
@@ -76,12 +86,8 @@ def test_a_long_csv_is_read_from_its_tail_and_keeps_the_ticks_a_whole_read_keeps
     lines[-50] = f"{rows[-50][0]:.0f},1,oops"           # late: read, counted once
     recording.write_text("\n".join(lines) + "\n")
     cfg = config(tmp_path, recording)
-    expected, whole_rejects = whole_read(cfg)
+    line, rejects, whole_rejects = warmup_beside_whole_read(cfg)
     assert whole_rejects.counts["bad time"] == 1 and whole_rejects.counts["bad number"] == 1
-
-    rejects = Rejects()
-    kept, line = read_replay(cfg, rejects)
-    assert_same_ticks(kept, expected)
     start = sought_from(line)
     assert 0 < start < recording.stat().st_size and recording.read_bytes()[start - 1:start] == b"\n"
     assert "not read, sought past to the file's tail (long.csv: its first" in line
@@ -99,10 +105,7 @@ def test_lines_much_longer_before_the_tail_make_the_first_guess_short_and_it_rea
                                       for i, (t, a, b) in enumerate(rows)]
     recording.write_text("\n".join(lines) + "\n")
     cfg = config(tmp_path, recording)
-    expected, _ = whole_read(cfg)
-    rejects = Rejects()
-    kept, line = read_replay(cfg, rejects)
-    assert_same_ticks(kept, expected)
+    line, rejects, _ = warmup_beside_whole_read(cfg)
     assert rejects.total == 0
     size = recording.stat().st_size
     sample = recording.read_bytes()[-TAIL_SAMPLE_BYTES:]
@@ -119,10 +122,7 @@ def test_a_skab_like_csv_with_a_header_and_semicolons_is_read_from_its_tail(tmp_
     text = "\r\n".join(["datetime;a;b;anomaly;changepoint"] + body[:7_500]) + "\r\n" + "\n".join(body[7_500:]) + "\n"
     recording.write_bytes(text.encode())
     cfg = config(tmp_path, recording, separator=";")
-    expected, _ = whole_read(cfg)
-    rejects = Rejects()
-    kept, line = read_replay(cfg, rejects)
-    assert_same_ticks(kept, expected)
+    line, rejects, _ = warmup_beside_whole_read(cfg)
     assert rejects.total == 0 and "sought past" in line
 
 
@@ -133,10 +133,7 @@ def test_a_jsonl_recording_with_a_line_per_sensor_is_read_from_its_tail(tmp_path
         out += [json.dumps({"ts": t, "sensor": s, "value": float(v)}) for s, v in (("a", a), ("b", b)) if v]
     recording.write_text("\n".join(out) + "\n")
     cfg = config(tmp_path, recording)
-    expected, _ = whole_read(cfg)
-    rejects = Rejects()
-    kept, line = read_replay(cfg, rejects)
-    assert_same_ticks(kept, expected)
+    line, rejects, _ = warmup_beside_whole_read(cfg)
     assert rejects.total == 0 and "sought past" in line
 
 
@@ -147,9 +144,6 @@ def test_a_recording_out_of_time_order_in_its_tail_is_read_whole(tmp_path):
     lines[-400], lines[-390] = lines[-390], lines[-400]   # two rows swapped: a late record in the tail
     recording.write_text("\n".join(lines) + "\n")
     cfg = config(tmp_path, recording)
-    expected, whole_rejects = whole_read(cfg)
-    rejects = Rejects()
-    kept, line = read_replay(cfg, rejects)
-    assert_same_ticks(kept, expected)
+    line, rejects, whole_rejects = warmup_beside_whole_read(cfg)
     assert "sought past" not in line and f"{len(rows):,}" not in line
     assert rejects.as_dict() == whole_rejects.as_dict()   # counted once: the try from the tail was dropped

@@ -26,6 +26,7 @@ import pytest
 from agent.records import Rejects
 from modbus_peers import FAULTS, MisbehavingModbus
 from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
+from mqtt_source_peer import mqtt_source_and_publisher
 
 # The reason each fault is counted under: an answer the device gave but that holds no values
 # ('modbus error'), or no usable answer at all (the connection is dropped and made again).
@@ -113,33 +114,15 @@ def test_a_byte_order_mark_on_stdin_and_in_a_datagram_is_no_bad_json():
 
 
 def test_a_byte_order_mark_ahead_of_an_mqtt_reading_is_no_bad_payload(broker):
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-    from agent.broker import BrokerConfig
-    from agent.sources.mqtt import MqttSource, MqttSourceConfig
-    from conftest import wait_until
-    rejects = Rejects()
-    source = MqttSource(MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port),
-                                         topics={"plant/a": "a", "plant/any": "*"}, qos=1), ["a", "b"], rejects)
-    records = source.records()
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="qa21-bom")
-    try:
-        assert wait_until(lambda: source.reporter.connected)
-        publisher.connect("127.0.0.1", broker.port)
-        publisher.loop_start()
-        publisher.publish("plant/a", (BOM + "42.5").encode(), qos=1).wait_for_publish()     # old code: bad payload
-        publisher.publish("plant/any", (BOM + json.dumps({"b": 1.5})).encode(), qos=1).wait_for_publish()
-        publisher.publish("plant/a", b"7", qos=1).wait_for_publish()        # the last, in order on one session
+    with mqtt_source_and_publisher(broker.port, "qa21-bom") as (records, rejects, publish):
+        publish("plant/a", (BOM + "42.5").encode())     # old code: bad payload
+        publish("plant/any", (BOM + json.dumps({"b": 1.5})).encode())
+        publish("plant/a", b"7")        # the last, in order on one session
         got = []
         while not got or got[-1] != (("a", 7.0),):
             got.append(tuple(next(records).values.items()))
         assert sorted(got) == [(("a", 7.0),), (("a", 42.5),), (("b", 1.5),)], rejects.counts
         assert rejects.total == 0, rejects.counts
-    finally:
-        publisher.loop_stop()
-        publisher.disconnect()
-        source.close()
-        list(records)
 
 
 # asyncio's loop, half made when its self-pipe found no descriptor, complains when it is collected.

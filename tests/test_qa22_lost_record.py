@@ -11,38 +11,24 @@ import shutil
 
 import pytest
 
-from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, sim_rows, variant
-from swap_life import close, swapped_in_life
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, variant
+from swap_life import checkpointed_life, close, demo_swapped_in
 
 
 def _first_life(tmp_path, bundle) -> None:
     """An agent configured with `bundle` that wrote a checkpoint after its warm-up."""
-    from agent.service import Agent
-    cfg = demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(bundle), models_dir=str(tmp_path / "models"))
-    agent = Agent(cfg)
-    try:
-        for row in sim_rows(cfg, days=0.2)[:WARMUP + 20]:
-            agent.pipeline.step(row)
-        assert agent.pipeline.warm
-        assert agent.save_checkpoint() is not None
-    finally:
-        close(agent)
+    checkpointed_life(demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(bundle),
+                               models_dir=str(tmp_path / "models")))
 
 
 @NO_DEMO
 @pytest.mark.parametrize("loss", ["missing", "cut short"])
 def test_a_lost_active_bundle_record_resumes_on_the_bundle_the_checkpoint_names(tmp_path, loss, caplog):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("ai_edge_litert")
     from agent.service import Agent
-    models = tmp_path / "models"
-    models.mkdir()
-    swapped = models / "a"
-    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), swapped, copy_function=shutil.copy)
     # a real hot swap (qa23: a first life configured with models/a itself, as here before, is a config that
     # changed since — scoring.bundle models/a then, demo-corridor now — and the operator's choice wins)
-    swapped_in_life(demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
-                             shadow_ticks=3), "demo-a")
+    swapped = demo_swapped_in(tmp_path)
+    models = swapped.parent
     record = tmp_path / "state" / "active-bundle.json"
     if loss == "missing":
         record.unlink()

@@ -18,6 +18,7 @@ import pytest
 from agent.records import Rejects
 from conftest import wait_until
 from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
+from mqtt_source_peer import mqtt_source_and_publisher
 
 
 def _line(ts: float, value: float) -> str:
@@ -131,28 +132,11 @@ def test_a_replayed_file_counts_a_line_with_a_key_twice_at_its_line(tmp_path):
 
 
 def test_an_mqtt_payload_with_a_key_twice_is_rejected_and_names_key_and_topic(broker):
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-    from agent.broker import BrokerConfig
-    from agent.sources.mqtt import MqttSource, MqttSourceConfig
-    rejects = Rejects()
-    source = MqttSource(MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port),
-                                         topics={"plant/a": "a", "plant/any": "*"}, qos=1), ["a", "b"], rejects)
-    records = source.records()
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="qa22-dup")
-    try:
-        assert wait_until(lambda: source.reporter.connected)
-        publisher.connect("127.0.0.1", broker.port)
-        publisher.loop_start()
-        publisher.publish("plant/a", b'{"value": 1, "value": 2}', qos=1).wait_for_publish()
-        publisher.publish("plant/any", b'{"b": 1, "b": 2}', qos=1).wait_for_publish()
-        publisher.publish("plant/a", b"7", qos=1).wait_for_publish()        # the last, in order on one session
+    with mqtt_source_and_publisher(broker.port, "qa22-dup") as (records, rejects, publish):
+        publish("plant/a", b'{"value": 1, "value": 2}')
+        publish("plant/any", b'{"b": 1, "b": 2}')
+        publish("plant/a", b"7")        # the last, in order on one session
         assert next(records).values == {"a": 7.0}, rejects.counts
         assert rejects.counts == {"duplicate key": 2}
         where, detail = rejects.first["duplicate key"]
         assert where == "mqtt plant/a" and "'value'" in detail
-    finally:
-        publisher.loop_stop()
-        publisher.disconnect()
-        source.close()
-        list(records)

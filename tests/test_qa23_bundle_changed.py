@@ -14,7 +14,7 @@ import shutil
 import pytest
 
 from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, variant
-from swap_life import close, swapped_in_life
+from swap_life import close, demo_swapped_in
 
 
 def _cfg(tmp_path, bundle):
@@ -25,14 +25,8 @@ def _cfg(tmp_path, bundle):
 @NO_DEMO
 @pytest.mark.parametrize("config", ["unchanged", "scoring.bundle changed"])
 def test_a_lost_record_and_a_changed_scoring_bundle_start_on_the_operators_choice(tmp_path, config, caplog):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("ai_edge_litert")
     from agent.service import Agent
-    models = tmp_path / "models"
-    models.mkdir()
-    swapped = models / "a"
-    shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), swapped, copy_function=shutil.copy)
-    swapped_in_life(_cfg(tmp_path, DEMO_BUNDLE), "demo-a")
+    swapped = demo_swapped_in(tmp_path)
     (tmp_path / "state" / "active-bundle.json").unlink()
     chosen = tmp_path / "bundles" / "c"          # the operator's new scoring.bundle, outside models_dir
     shutil.copytree(variant("demo-c", src=DEMO_BUNDLE, model_id="demo-c"), chosen, copy_function=shutil.copy)

@@ -1,5 +1,5 @@
 """qa23: active-bundle.json missing while models_dir is configured and a checkpoint exists was lost
-(deleted, or not written): the hot swap writes one at every start with a models_dir. Before, it was
+(deleted, or not written): the hot swap writes one at its first start with a models_dir. Before, it was
 logged (only where the checkpoint named a models_dir bundle) but not counted, and taken for a first
 start: every bundle of models_dir for one decided on, a release delivered while the agent was down
 never judged. Now it is counted the way an unreadable record is — health `state_reads.active_bundle`,
@@ -13,19 +13,11 @@ import urllib.request
 
 import pytest
 
-from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_cfg, demo_dict, free_port, sim_rows,
-                      variant)
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_cfg, demo_dict, free_port, variant
 
 from agent.active_bundle import MISSING
 from agent.config import from_dict
-
-
-def close(agent) -> None:
-    if agent.metrics is not None:
-        agent.metrics.close()
-    for sink in agent.sinks:
-        sink.close()
-    agent.state_lock.release()
+from swap_life import checkpointed_life, close
 
 
 def _cfg(tmp_path, port: int | None = None):
@@ -37,20 +29,6 @@ def _cfg(tmp_path, port: int | None = None):
     return from_dict(d, base_dir=str(REPO))
 
 
-def _first_life(tmp_path) -> None:
-    """An agent that warmed up and wrote a checkpoint (and, at its start, active-bundle.json)."""
-    from agent.service import Agent
-    cfg = _cfg(tmp_path)
-    agent = Agent(cfg)
-    try:
-        for row in sim_rows(cfg, days=0.2)[:WARMUP + 20]:
-            agent.pipeline.step(row)
-        assert agent.pipeline.warm
-        assert agent.save_checkpoint() is not None
-    finally:
-        close(agent)
-
-
 @NO_DEMO
 def test_a_missing_record_beside_a_checkpoint_is_counted_like_an_unreadable_one(tmp_path, caplog):
     pytest.importorskip("prometheus_client")
@@ -58,7 +36,7 @@ def test_a_missing_record_beside_a_checkpoint_is_counted_like_an_unreadable_one(
     models = tmp_path / "models"
     models.mkdir()
     shutil.copytree(variant("demo-a", src=DEMO_BUNDLE, model_id="demo-a"), models / "a", copy_function=shutil.copy)
-    _first_life(tmp_path)
+    checkpointed_life(_cfg(tmp_path))
     record = tmp_path / "state" / "active-bundle.json"
     assert record.is_file()
     record.unlink()
@@ -96,7 +74,7 @@ def test_a_first_start_and_a_start_with_the_record_kept_are_not_counted(tmp_path
     finally:
         close(agent)
     shutil.rmtree(tmp_path / "state")
-    _first_life(tmp_path)
+    checkpointed_life(_cfg(tmp_path))
     agent = Agent(_cfg(tmp_path))                # the record kept beside the checkpoint
     try:
         assert agent.health_snapshot()["state_reads"]["active_bundle"] is None
@@ -111,13 +89,7 @@ def test_without_models_dir_a_missing_record_is_the_rule(tmp_path):
     start with a models_dir over that checkpoint (its header says it was taken without one)."""
     from agent.service import Agent
     cfg = demo_cfg(tmp_path / "state", warmup_ticks=WARMUP, chain=["numpy"])
-    agent = Agent(cfg)
-    try:
-        for row in sim_rows(cfg, days=0.2)[:WARMUP + 20]:
-            agent.pipeline.step(row)
-        assert agent.save_checkpoint() is not None
-    finally:
-        close(agent)
+    checkpointed_life(cfg)
     assert not (tmp_path / "state" / "active-bundle.json").exists()
     agent = Agent(cfg)
     try:
