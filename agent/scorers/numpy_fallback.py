@@ -73,13 +73,34 @@ class NumpyScorer(Scorer):
         # the weights by row, each repeated across the sensors: the three parts' rows of one array
         # weighted in one call (score), without a broadcast
         self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["fusion"]], [self.weights["markov"]]], n, axis=1)
-        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, fusion, markov (score)
+        # the three parts' scores of a tick, rows ar, fusion, markov (score): rows 1..3 of _abs4, whose row 0
+        # is the AR bias's absolute value (_next_score: the bias's and the residuals' in one abs)
+        self._abs4 = np.empty((4, n))
+        self._parts = self._abs4[1:]
         self.seasonal_args = (list(cfg.seasonal_periods_s), tick_s, cfg.seasonal_memory_cycles, steps + 2)
         self.seasonal = SeasonalFeatures(n, *self.seasonal_args) if cfg.seasonal_periods_s else None
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting, extra=self.seasonal.width if self.seasonal else 0)
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
-        self.joint = JointRegression(self.ar, self.fusion)     # their weights and tick buffer, shared
+        self.joint = JointRegression(self.ar, self.fusion, rows=3)     # their weights and tick buffer, shared
+        # The next tick's stacked rows (_next_score), so that no call broadcasts (a broadcast operand costs
+        # ~0.5 µs a call at N = 16): the newest row as float64 written once into k - 1 + 2 rows, what the
+        # Markov chain's k - 1 edges are compared with and what the AR model's and fusion's predictions are
+        # subtracted from, then the Markov chain's log-probability: [x; x; log p] less the joint's
+        # [AR prediction; fusion prediction; −mean], times [AR scale; fusion scale; −1/std], is the three
+        # parts' residuals over scale in one subtract and one multiply (log p − (−mean) is log p + mean,
+        # exactly, and MarkovModel.surprise's (log p + mean) · (−1/std) follows). Into _z4's rows 1..3,
+        # whose row 0 is the AR bias; the joint's third rows are the Markov chain's (_std_of: the
+        # _neg_inv_std they were copied from).
+        edges = cfg.markov_bins - 1
+        self._rows = np.empty((edges + 3, n))
+        self._x_rows = self._rows[:edges + 2]
+        self._x = self._rows[edges]             # the newest row as float64: window.newest64's bits
+        self._compared = self._rows[:edges]
+        self._resid_in = self._rows[edges:]
+        self._log_p = self._rows[edges + 2]
+        self._z4 = np.empty((4, n))
+        self._std_of = None
         # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
         p, X = cfg.ar_order, self.joint._X
@@ -92,6 +113,7 @@ class NumpyScorer(Scorer):
         self._mean_of = np.dot if n > 1 else np.matmul
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
+        self._tick_x = None         # that tick's newest row as float64 when _next_score built it (learn)
         self._seen_key = None       # the newest tick _next_score scored with every sensor seen
         self._counted: tuple | None = None      # (its tick, the Markov entries observe() writes, g)
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
@@ -151,7 +173,7 @@ class NumpyScorer(Scorer):
         and the newest row's seasonal regressors."""
         key = float(window.ts[-1])
         if key != self._tick_key:
-            self._tick_key = key
+            self._tick_key, self._tick_x = key, None
             newest = self.seasonal.newest(window) if self.seasonal else None     # the newest row's regressors:
             self.ar.features(window, newest)                 # the window's others only if the AR model asks
             self.fusion.features(window)
@@ -209,7 +231,9 @@ class NumpyScorer(Scorer):
         unseen = fnp.count_nonzero(missing[-1]) if gaps else 0      # sensors missing now
         gone = gaps - unseen                                          # sensors missing the tick before
         newest = self.seasonal.newest(window) if self.seasonal else None
-        x64, values = window.newest64, window.values
+        values = window.values
+        fnp.copyto(self._x_rows, values[-1])        # window.newest64 in each row that reads it (float64: exact)
+        x64 = self._x
         # the features, in the joint's next slot (ARModel.features, FusionModel.features)
         slot, ar_lags, ar_extra, prev, mean, cross = self._slots[ar.rls._m]
         fnp.copyto(ar_lags, values[-1 - ar.p:-1])
@@ -224,31 +248,14 @@ class NumpyScorer(Scorer):
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
         cols = mk._cols_k.copy()        # (MarkovModel._state_row: s1 the first row of its [s1; k])
-        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), 0, None, cols[0])
+        s1 = np.add.reduce(np.greater(self._compared, mk._edges_t, out=mk._above), 0, None, cols[0])
         mk._newest = (wid, key, last[2], s1, s0)
-        self._tick_key, self._tick = key, ((s0, s1), newest)
+        self._tick_key, self._tick, self._tick_x = key, ((s0, s1), newest), x64
         self._seen_key = None if unseen else key
-        # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
-        joint, parts = self.joint, self._parts
+        # the AR model's and fusion's predictions (JointRegression.zscores), into the joint's pred3[:2]
+        joint = self.joint
         np.add.reduce(np.multiply(joint.w, slot, out=joint._products), axis=0, out=joint._pred)
-        z = np.subtract(x64, joint._pred2, out=joint._z)
-        z *= joint._inv_sd
-        np.abs(z, out=parts[:2])
-        # the AR model's lasting shift (ARModel.score, window_residuals one tick on)
-        h, m, ring = ar._head, len(r), ar._ring
-        row = z[0]
-        if unseen:
-            fnp.copyto(row, ZERO, where=missing[-1])
-        ring[h] = row
-        ring[h + m] = row
-        ar._head = h = (h + 1) % m
-        ar._r = r = ring[h:h + m]
-        ar._r_key = (kept[0], stamp)
-        bias = np.dot(ar.bias_weights(m), r, out=ar._bias)
-        np.maximum(parts[0], np.abs(bias, out=bias), out=parts[0])
-        if not self.fusion._every:
-            parts[1] *= self.fusion.has_neighbours
-        # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
+        # the Markov chain's probability (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
         flat = fnp.ravel_multi_index((mk._rows2, s0, cols), mk._dims)
         mk._flat = (s0, s1, flat)
@@ -259,15 +266,37 @@ class NumpyScorer(Scorer):
         else:
             self._counted = (key, flat, pair + g, g)
         np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
-        p = np.divide(pair[0], pair[1], out=parts[2])
+        p = np.divide(pair[0], pair[1], out=self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
                 p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
                         else mk._propagated(window, i, s1[i]))
         np.log(p, out=p)
-        p += mk.mean
-        p *= mk._neg_inv_std
-        np.maximum(p, mk._zeros, out=p)
+        # the three parts' residuals over scale: [x; x; log p] less [predictions; −mean], × [scales; −1/std]
+        if mk._neg_inv_std is not self._std_of:
+            self._std_of = mk._neg_inv_std
+            joint.pred3[2], joint.scale3[2] = mk._neg_mean, mk._neg_inv_std
+        z4, a4 = self._z4, self._abs4
+        z = np.subtract(self._resid_in, joint.pred3, out=z4[1:])
+        z *= joint.scale3
+        # the AR model's lasting shift (ARModel.score, window_residuals one tick on): the AR row into the
+        # ring's two rows, zeroed there where the value is missing, the bias into z4[0]
+        h, m = ar._head, len(r)
+        twice = ar._ring_rows[h]
+        fnp.copyto(twice, z4[1])
+        if unseen:
+            fnp.copyto(twice, ZERO, where=missing[-1])
+        ar._head = h = (h + 1) % m
+        ar._r = r = ar._ring[h:h + m]
+        ar._r_key = (kept[0], stamp)
+        np.dot(ar.bias_weights(m), r, out=z4[0])
+        # [|bias|; |AR|; |fusion|] in one call; the AR part the larger of its two; the Markov floor at 0
+        np.abs(z4[:3], out=a4[:3])
+        np.maximum(a4[1], a4[0], out=a4[1])
+        np.maximum(z4[3], mk._zeros, out=a4[3])
+        parts = self._parts
+        if not self.fusion._every:
+            parts[1] *= self.fusion.has_neighbours
         # combined as _score_any does
         parts *= self._weight_rows
         s = np.add.reduce(parts, axis=0)
@@ -326,9 +355,10 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
-        self.joint.learn(window.newest64, window.newest_seen)
+        x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
+        self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
-            self.seasonal.learn(key, window.newest64, None if key == self._seen_key else window.newest_seen)
+            self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen)
 
     def _learn_kept(self, window: WindowBuffer, learn: bool, observe: bool) -> None:
         """A kept tick learned and observed as if this scorer had scored it (flush)."""
@@ -407,5 +437,5 @@ class NumpyScorer(Scorer):
         self.fusion.restore(state["fusion"])
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
-        self._tick_key = self._tick = self._seen_key = self._counted = None
+        self._tick_key = self._tick = self._tick_x = self._seen_key = self._counted = None
         self._pending, self._context = [], None
