@@ -112,6 +112,7 @@ class NumpyScorer(Scorer):
         self._z3, self._bias_row, self._z_abs = self._z4[1:], self._z4[0], self._z4[:3]
         self._abs_out = self._abs4[:3]
         self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
+        self._part_rows = tuple(self._parts)
         self._std_of = None
         # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
@@ -310,9 +311,12 @@ class NumpyScorer(Scorer):
         parts = self._parts
         if not self.fusion._every:
             parts[1] *= self.fusion.has_neighbours
-        # combined as _score_any does
+        # combined as _score_any does: its reduce over the three rows adds them in order, row after row,
+        # as these two adds do (the same bits, ~0.5 µs less: a reduce's set-up costs more than an add)
         _MULTIPLY(parts, self._weight_rows, parts)
-        s = _SUM_ROWS(parts, 0)
+        ar_w, fusion_w, markov_w = self._part_rows
+        s = _ADD(ar_w, fusion_w)
+        _ADD(s, markov_w, s)
         if unseen:
             _MULTIPLY(s, window.newest_seen, s)
         return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
