@@ -1,7 +1,7 @@
 """numpy functions the per-tick code calls most, without their `__array_function__` dispatch.
 
 At a few dozen sensors a numpy call is nearly all fixed cost, and for `np.where`, `np.copyto`,
-`np.ravel_multi_index`, `np.concatenate`, `np.count_nonzero`, `np.einsum` and `np.clip` much of it is the
+`np.ravel_multi_index`, `np.concatenate`, `np.dot`, `np.count_nonzero`, `np.einsum` and `np.clip` much of it is the
 dispatch every call makes first (a Python dispatcher call, then a check of every argument for an `__array_function__`
 override), which only matters for array-likes other than ndarray. The agent's per-tick code
 passes ndarrays and scalars only, so it calls what those functions call after the dispatch: the
@@ -25,6 +25,7 @@ where = _bare(np.where)
 copyto = _bare(np.copyto)
 ravel_multi_index = _bare(np.ravel_multi_index)
 concatenate = _bare(np.concatenate)
+dot = _bare(np.dot)                     # (0.52 → 0.31 µs a gemv at N = 16)
 try:                                    # what np.count_nonzero(a) and np.einsum(...) call in the end
     from numpy._core.multiarray import c_einsum as einsum
     from numpy._core.multiarray import count_nonzero

@@ -40,6 +40,8 @@ class ARModel:
         self._r = np.zeros((0, n))
         self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
         self._head = 0
+        # each head's two rows of the ring (h and h + len), as one view: a new row written by one copy
+        self._ring_rows: list[np.ndarray] = []
         self._bias = np.empty(n)
 
     def bias_weights(self, m: int) -> np.ndarray:
@@ -140,8 +142,7 @@ class ARModel:
                 missing = window.missing[-1]
                 if fnp.count_nonzero(missing):
                     fnp.copyto(row, ZERO, where=missing)       # (a third of a mask's setitem)
-                ring[h] = row
-                ring[h + m] = row
+                fnp.copyto(self._ring_rows[h], row)            # rows h and h + m
                 self._head = h = (h + 1) % m
                 self._r = ring[h:h + m]
                 self._r_key = (key, stamp)
@@ -150,6 +151,7 @@ class ARModel:
             extra = extra()
         r = self.residuals(window.values, window.missing, extra)
         self._ring = fnp.concatenate([r, r])
+        self._ring_rows = [self._ring[h::len(r)] for h in range(len(r))]
         self._head = 0
         self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)

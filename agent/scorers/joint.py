@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 
 
 class JointRegression:
-    def __init__(self, ar: ARModel, fusion: FusionModel):
+    def __init__(self, ar: ARModel, fusion: FusionModel, rows: int = 2):
+        """`rows` ≥ 2: the prediction and scale arrays are (rows, n), the AR model's row, fusion's, and
+        rows - 2 more left to the caller (the numpy fallback's Markov surprise: the three parts' residuals
+        over scale in one subtract and one multiply, NumpyScorer._next_score); `pred3`, `scale3`."""
         a, f = ar.rls, fusion.rls
         if a.n != f.n or a.block != f.block:
             raise ValueError("the AR and fusion regressions differ in sensors or block")
@@ -40,7 +43,8 @@ class JointRegression:
         # Feature-major: a tick's (k, 2n) products are added row after row by one reduce; columns
         # 0..n-1 are the AR model's sensors, n..2n-1 fusion's. Each RLS sees its block transposed.
         self.w = np.zeros((k, 2 * n))
-        self.inv_sd = np.ones(2 * n)
+        self.scale3 = np.ones((rows, n))
+        self.inv_sd = self.scale3[:2].reshape(2 * n)        # (a view: rows 0 and 1 are contiguous)
         X = np.zeros((block, k, 2 * n))
         y, v = np.zeros((block, 2 * n)), np.zeros((block, 2 * n), bool)
         a.share(self.w[:a.k, :n].T, self.inv_sd[:n], X[:, :a.k, :n].transpose(0, 2, 1), y[:, :n], v[:, :n])
@@ -53,8 +57,9 @@ class JointRegression:
         self._every = fusion._every                 # every sensor has a neighbour: fusion learns the seen
         self._has_neighbours = fusion.has_neighbours
         self._products = np.empty((k, 2 * n))
-        self._pred = np.empty(2 * n)
-        self._pred2 = self._pred.reshape(2, n)
+        self.pred3 = np.empty((rows, n))
+        self._pred = self.pred3[:2].reshape(2 * n)
+        self._pred2 = self.pred3[:2]
         self._z = np.empty((2, n))
 
     def zscores(self, newest: np.ndarray) -> np.ndarray:

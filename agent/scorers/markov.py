@@ -40,7 +40,10 @@ class MarkovModel:
         self.g = 1.0
         self.mean = np.zeros(n)
         self.inv_std = np.ones(n)
-        self._neg_inv_std = -self.inv_std       # surprise()'s factor (set with inv_std)
+        # surprise()'s factor, and −mean: set together, as new arrays, whenever mean or inv_std change
+        # (calibrate, restore): a caller that keeps copies of them (NumpyScorer) re-reads them when
+        # _neg_inv_std is another object
+        self._neg_inv_std, self._neg_mean = -self.inv_std, -self.mean
         self._rows = np.arange(n)
         # One tick's entries as flat indices into the table (_flat_index): [count of s0 → s1; row sum
         # of s0] per sensor, (2, n), the table's indices (sensor, s0, [s1; k]) raveled in one call. A
@@ -109,7 +112,7 @@ class MarkovModel:
             v = raw[ok[:, i], i]
             if v.size > 1:
                 self.mean[i], self.inv_std[i] = v.mean(), 1.0 / max(v.std(), 1e-3)
-        self._neg_inv_std = -self.inv_std
+        self._neg_inv_std, self._neg_mean = -self.inv_std, -self.mean
 
     def _prob(self, s0: np.ndarray, s1: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """P(s1 | s0) per sensor; s0, s1 (n,) for one tick (into `out` when given) or (m, n) for a block."""
@@ -255,6 +258,6 @@ class MarkovModel:
             setattr(self, k, v)
         self.g = g
         self._edges_t = self.edges.T.copy()
-        self._neg_inv_std = -self.inv_std
+        self._neg_inv_std, self._neg_mean = -self.inv_std, -self.mean
         self._flat = None
         self._edges_version += 1

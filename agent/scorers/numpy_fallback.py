@@ -30,6 +30,15 @@ from .seasonal import SeasonalFeatures
 if TYPE_CHECKING:
     from ..config import NumpyScorerConfig
 
+# The next tick's numpy functions (_next_score), bound once: a module global is one lookup where np.add
+# is two, np.add.reduce three and a bound method made; fastnp's skip the dispatch (np.dot's: ~0.2 µs). Each
+# ufunc but np.maximum is given `out` by position (its keyword costs ~40 ns a call; np.maximum's third
+# positional argument is deprecated, a warning's check each call). ~25 calls a tick, ~1–2 µs in all.
+_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _LOG = np.add, np.subtract, np.multiply, np.divide, np.log
+_ABS, _MAXIMUM, _GREATER = np.absolute, np.maximum, np.greater
+_SUM_ROWS, _MAX_OF = np.add.reduce, np.maximum.reduce
+_COPY, _COUNT, _RAVEL, _DOT = fnp.copyto, fnp.count_nonzero, fnp.ravel_multi_index, fnp.dot
+
 #: While another tier scores, the fallback's learning waits for this many ticks and then learns
 #: them in one pass (NumpyScorer.flush).
 DEFERRED_TICKS = 32
@@ -73,13 +82,38 @@ class NumpyScorer(Scorer):
         # the weights by row, each repeated across the sensors: the three parts' rows of one array
         # weighted in one call (score), without a broadcast
         self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["fusion"]], [self.weights["markov"]]], n, axis=1)
-        self._parts = np.empty((3, n))      # the three parts' scores of a tick, rows ar, fusion, markov (score)
+        # the three parts' scores of a tick, rows ar, fusion, markov (score): rows 1..3 of _abs4, whose row 0
+        # is the AR bias's absolute value (_next_score: the bias's and the residuals' in one abs)
+        self._abs4 = np.empty((4, n))
+        self._parts = self._abs4[1:]
         self.seasonal_args = (list(cfg.seasonal_periods_s), tick_s, cfg.seasonal_memory_cycles, steps + 2)
         self.seasonal = SeasonalFeatures(n, *self.seasonal_args) if cfg.seasonal_periods_s else None
         self.ar = ARModel(n, cfg.ar_order, cfg.forgetting, extra=self.seasonal.width if self.seasonal else 0)
         self.markov = MarkovModel(n, cfg.markov_bins, cfg.markov_smoothing, cfg.forgetting)
         self.fusion = FusionModel(adjacency, cfg.forgetting)
-        self.joint = JointRegression(self.ar, self.fusion)     # their weights and tick buffer, shared
+        self.joint = JointRegression(self.ar, self.fusion, rows=3)     # their weights and tick buffer, shared
+        # The next tick's stacked rows (_next_score), so that no call broadcasts (a broadcast operand costs
+        # ~0.5 µs a call at N = 16): the newest row as float64 written once into k - 1 + 2 rows, what the
+        # Markov chain's k - 1 edges are compared with and what the AR model's and fusion's predictions are
+        # subtracted from, then the Markov chain's log-probability: [x; x; log p] less the joint's
+        # [AR prediction; fusion prediction; −mean], times [AR scale; fusion scale; −1/std], is the three
+        # parts' residuals over scale in one subtract and one multiply (log p − (−mean) is log p + mean,
+        # exactly, and MarkovModel.surprise's (log p + mean) · (−1/std) follows). Into _z4's rows 1..3,
+        # whose row 0 is the AR bias; the joint's third rows are the Markov chain's (_std_of: the
+        # _neg_inv_std they were copied from).
+        edges = cfg.markov_bins - 1
+        self._rows = np.empty((edges + 3, n))
+        self._x_rows = self._rows[:edges + 2]
+        self._x = self._rows[edges]             # the newest row as float64: window.newest64's bits
+        self._compared = self._rows[:edges]
+        self._resid_in = self._rows[edges:]
+        self._log_p = self._rows[edges + 2]
+        self._z4 = np.empty((4, n))
+        self._z3, self._bias_row, self._z_abs = self._z4[1:], self._z4[0], self._z4[:3]
+        self._abs_out = self._abs4[:3]
+        self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
+        self._part_rows = tuple(self._parts)
+        self._std_of = None
         # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
         p, X = cfg.ar_order, self.joint._X
@@ -89,9 +123,10 @@ class NumpyScorer(Scorer):
         # the calm tick's neighbour mean (FusionModel.features' matmul): np.dot, the same gemv at N ≥ 2 for
         # ~0.4 µs less; at N = 1 (NAB's streams) it is no gemv, and 0 · x gives −0.0 where matmul gives
         # +0.0, a bit the checkpoint keeps (review9), so matmul there
-        self._mean_of = np.dot if n > 1 else np.matmul
+        self._mean_of = fnp.dot if n > 1 else np.matmul
         self._tick_key = None       # the newest tick whose features are built (score, then learn)
         self._tick = None
+        self._tick_x = None         # that tick's newest row as float64 when _next_score built it (learn)
         self._seen_key = None       # the newest tick _next_score scored with every sensor seen
         self._counted: tuple | None = None      # (its tick, the Markov entries observe() writes, g)
         # Ticks learned and observed while another tier scores, not yet learned: [tick time, its
@@ -151,7 +186,7 @@ class NumpyScorer(Scorer):
         and the newest row's seasonal regressors."""
         key = float(window.ts[-1])
         if key != self._tick_key:
-            self._tick_key = key
+            self._tick_key, self._tick_x = key, None
             newest = self.seasonal.newest(window) if self.seasonal else None     # the newest row's regressors:
             self.ar.features(window, newest)                 # the window's others only if the AR model asks
             self.fusion.features(window)
@@ -189,10 +224,11 @@ class NumpyScorer(Scorer):
     def _next_score(self, window: WindowBuffer, key: float) -> TickScore | None:
         """score() of the next tick (the window one tick on from the last scored: the AR model's kept
         residuals and the Markov chain's previous states still hold) as one flat function. The same
-        numpy calls on the same operands as the parts' own methods (_score_any), without the ~30
+        arithmetic on the same operands as the parts' own methods (_score_any), without the ~30
         Python calls, attribute hops and checks between them (at N = 16 they cost as much as the
-        arithmetic); a missing value takes the parts' own steps for it. None: not such a tick
-        (nothing written), _score_any scores it."""
+        arithmetic), on stacked rows where two parts' steps are one call (__init__); a missing value
+        takes the parts' own steps for it. None: not such a tick (nothing written), _score_any scores it.
+        Its numpy functions are bound once and given `out` by position (_ADD, ...: see there)."""
         ts, missing = window.ts, window.missing
         mk, ar = self.markov, self.ar
         last = mk._newest
@@ -205,75 +241,85 @@ class NumpyScorer(Scorer):
         if (kept is None or kept[0] != (wid, ar.rls.version) or len(r) != len(ts) - ar.p or kept[1] == stamp
                 or kept[1][size:] != stamp[:-size]):
             return None
-        gaps = fnp.count_nonzero(missing[-2:])
-        unseen = fnp.count_nonzero(missing[-1]) if gaps else 0      # sensors missing now
-        gone = gaps - unseen                                          # sensors missing the tick before
+        gaps = _COUNT(missing[-2:])
+        unseen = _COUNT(missing[-1]) if gaps else 0      # sensors missing now
+        gone = gaps - unseen                              # sensors missing the tick before
         newest = self.seasonal.newest(window) if self.seasonal else None
-        x64, values = window.newest64, window.values
+        values = window.values
+        _COPY(self._x_rows, values[-1])             # window.newest64 in each row that reads it (float64: exact)
+        x64 = self._x
         # the features, in the joint's next slot (ARModel.features, FusionModel.features)
         slot, ar_lags, ar_extra, prev, mean, cross = self._slots[ar.rls._m]
-        fnp.copyto(ar_lags, values[-1 - ar.p:-1])
+        _COPY(ar_lags, values[-1 - ar.p:-1])
         if newest is not None:
-            fnp.copyto(ar_extra, newest)
-        fnp.copyto(prev, values[-2])
+            _COPY(ar_extra, newest)
+        _COPY(prev, values[-2])
         if unseen:
             self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
-            self._mean_of(self._mean_w, x64, out=mean)
-        np.multiply(prev, mean, out=cross)
+            self._mean_of(self._mean_w, x64, mean)
+        _MULTIPLY(prev, mean, cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
         s0 = last[3]
         cols = mk._cols_k.copy()        # (MarkovModel._state_row: s1 the first row of its [s1; k])
-        s1 = np.add.reduce(np.greater(x64, mk._edges_t, out=mk._above), 0, None, cols[0])
+        s1 = _SUM_ROWS(_GREATER(self._compared, mk._edges_t, mk._above), 0, None, cols[0])
         mk._newest = (wid, key, last[2], s1, s0)
-        self._tick_key, self._tick = key, ((s0, s1), newest)
+        self._tick_key, self._tick, self._tick_x = key, ((s0, s1), newest), x64
         self._seen_key = None if unseen else key
-        # the AR model's and fusion's z-scores (JointRegression.zscores), their absolute values
-        joint, parts = self.joint, self._parts
-        np.add.reduce(np.multiply(joint.w, slot, out=joint._products), axis=0, out=joint._pred)
-        z = np.subtract(x64, joint._pred2, out=joint._z)
-        z *= joint._inv_sd
-        np.abs(z, out=parts[:2])
-        # the AR model's lasting shift (ARModel.score, window_residuals one tick on)
-        h, m, ring = ar._head, len(r), ar._ring
-        row = z[0]
-        if unseen:
-            fnp.copyto(row, ZERO, where=missing[-1])
-        ring[h] = row
-        ring[h + m] = row
-        ar._head = h = (h + 1) % m
-        ar._r = r = ring[h:h + m]
-        ar._r_key = (kept[0], stamp)
-        bias = np.dot(ar.bias_weights(m), r, out=ar._bias)
-        np.maximum(parts[0], np.abs(bias, out=bias), out=parts[0])
-        if not self.fusion._every:
-            parts[1] *= self.fusion.has_neighbours
-        # the Markov chain's surprise (MarkovModel.surprise, _prob, _flat_index), and what observe()
+        # the AR model's and fusion's predictions (JointRegression.zscores), into the joint's pred3[:2]
+        joint = self.joint
+        _SUM_ROWS(_MULTIPLY(joint.w, slot, joint._products), 0, None, joint._pred)
+        # the Markov chain's probability (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
-        flat = fnp.ravel_multi_index((mk._rows2, s0, cols), mk._dims)
+        flat = _RAVEL((mk._rows2, s0, cols), mk._dims)
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
         g = mk.g / mk.lam
         if gaps:
-            self._counted = (key, flat, pair + np.multiply(np.greater(window.newest_seen, missing[-2]), g), g)
+            self._counted = (key, flat, pair + _MULTIPLY(_GREATER(window.newest_seen, missing[-2]), g), g)
         else:
             self._counted = (key, flat, pair + g, g)
-        np.add(pair, np.multiply(mk._one_k, mk.alpha * mk.g, out=mk._smooth), out=pair)
-        p = np.divide(pair[0], pair[1], out=parts[2])
+        _ADD(pair, _MULTIPLY(mk._one_k, mk.alpha * mk.g, mk._smooth), pair)
+        p = _DIVIDE(pair[0], pair[1], self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
                 p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
                         else mk._propagated(window, i, s1[i]))
-        np.log(p, out=p)
-        p += mk.mean
-        p *= mk._neg_inv_std
-        np.maximum(p, mk._zeros, out=p)
-        # combined as _score_any does
-        parts *= self._weight_rows
-        s = np.add.reduce(parts, axis=0)
+        _LOG(p, p)
+        # the three parts' residuals over scale: [x; x; log p] less [predictions; −mean], × [scales; −1/std]
+        if mk._neg_inv_std is not self._std_of:
+            self._std_of = mk._neg_inv_std
+            joint.pred3[2], joint.scale3[2] = mk._neg_mean, mk._neg_inv_std
+        z = _SUBTRACT(self._resid_in, joint.pred3, self._z3)
+        _MULTIPLY(z, joint.scale3, z)
+        # the AR model's lasting shift (ARModel.score, window_residuals one tick on): the AR row into the
+        # ring's two rows, zeroed there where the value is missing, the bias into z4[0]
+        h, m = ar._head, len(r)
+        twice = ar._ring_rows[h]
+        _COPY(twice, z[0])
         if unseen:
-            s *= window.newest_seen
-        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
+            _COPY(twice, ZERO, where=missing[-1])
+        ar._head = h = (h + 1) % m
+        ar._r = r = ar._ring[h:h + m]
+        ar._r_key = (kept[0], stamp)
+        _DOT(ar.bias_weights(m), r, self._bias_row)
+        # [|bias|; |AR|; |fusion|] in one call; the AR part the larger of its two; the Markov floor at 0
+        _ABS(self._z_abs, self._abs_out)
+        ar_part, bias_abs, markov_part, markov_z = self._max_rows
+        _MAXIMUM(ar_part, bias_abs, out=ar_part)        # (np.maximum's third positional is deprecated: slow)
+        _MAXIMUM(markov_z, mk._zeros, out=markov_part)
+        parts = self._parts
+        if not self.fusion._every:
+            parts[1] *= self.fusion.has_neighbours
+        # combined as _score_any does: its reduce over the three rows adds them in order, row after row,
+        # as these two adds do (the same bits, ~0.5 µs less: a reduce's set-up costs more than an add)
+        _MULTIPLY(parts, self._weight_rows, parts)
+        ar_w, fusion_w, markov_w = self._part_rows
+        s = _ADD(ar_w, fusion_w)
+        _ADD(s, markov_w, s)
+        if unseen:
+            _MULTIPLY(s, window.newest_seen, s)
+        return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:
@@ -326,9 +372,10 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
-        self.joint.learn(window.newest64, window.newest_seen)
+        x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
+        self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
-            self.seasonal.learn(key, window.newest64, None if key == self._seen_key else window.newest_seen)
+            self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen)
 
     def _learn_kept(self, window: WindowBuffer, learn: bool, observe: bool) -> None:
         """A kept tick learned and observed as if this scorer had scored it (flush)."""
@@ -407,5 +454,5 @@ class NumpyScorer(Scorer):
         self.fusion.restore(state["fusion"])
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
-        self._tick_key = self._tick = self._seen_key = self._counted = None
+        self._tick_key = self._tick = self._tick_x = self._seen_key = self._counted = None
         self._pending, self._context = [], None

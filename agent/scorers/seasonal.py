@@ -139,7 +139,7 @@ class SeasonalProfile:
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, at: tuple[int, int] | None = None) -> None:
         """`valid`: the sensors whose value is learned (None: every sensor); `at`: locate(ts), when known."""
         b, c = self.locate(ts) if at is None else at
-        cycle = self.acc_cycle[b]
+        cycle = self.acc_cycle.item(b)              # (a Python int: compared ~0.1 µs cheaper than an np.int64)
         if c < cycle:
             return                                  # a tick older than the bin's newest cycle
         if c > cycle:

@@ -1,0 +1,135 @@
+"""perf41: the numpy fallback's next tick on stacked rows (agent/scorers/numpy_fallback.py, _next_score)
+gives what main d59bcc4 (before the round) gave, bit for bit: every tick's sensor scores, tick
+score, threshold and alert events of a whole numpy pipeline, recorded by that agent in
+tests/fixtures/perf41_d59bcc4.npz, and again through a twin restored mid-run from an encoded
+checkpoint. And the stacked rows follow the Markov chain's standardisation when it changes mid-run
+(its −mean and −1/std are copied into the joint regression's third rows, keyed on MarkovModel._neg_inv_std)."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agent import config
+from agent.checkpoint import decode, encode
+from agent.config import NumpyScorerConfig
+from agent.pipeline import Pipeline
+from agent.scorers.numpy_fallback import NumpyScorer
+from agent.window import Row, WindowBuffer
+
+FIXTURE = Path(__file__).parent / "fixtures" / "perf41_d59bcc4.npz"
+SENSORS = [f"S{i:02d}_{q}" for i in range(2) for q in ("flow", "occ", "speed", "x")]
+ROWS, CUT = 900, 450            # the stream's rows; the twin is restored from the checkpoint after CUT
+
+
+def pipeline_cfg():
+    """A corridor of 8 sensors, the fallback alone, a 600-s seasonal profile (known after 2 × 60 ticks)."""
+    return config.from_dict({"sensors": SENSORS, "sources": [{"type": "stdin"}], "tick_s": 10, "topology": "corridor",
+                             "window": {"steps": 16}, "warmup": {"ticks": 120},
+                             "scoring": {"chain": ["numpy"], "numpy": {"seasonal_periods_s": [600.0]}},
+                             "alerts": {"min_duration_ticks": 2, "clear_ticks": 3, "update_interval_s": 20}})
+
+
+def stream() -> list[Row]:
+    """An AR(1) stream around 20 with a 600-s cycle, 3 % of readings missing (now and then two in a row),
+    S00_speed 5 up over rows 500–540 and S01_flow 8 up over rows 700–720."""
+    rng = np.random.default_rng(41)
+    x = np.zeros(len(SENSORS))
+    rows = []
+    for t in range(ROWS):
+        x = 0.7 * x + rng.normal(size=len(SENSORS))
+        values = x + 20 + 2.0 * np.sin(2 * np.pi * t / 60)
+        values[2] += 5.0 if 500 <= t < 540 else 0.0
+        values[4] += 8.0 if 700 <= t < 720 else 0.0
+        missing = rng.random(len(SENSORS)) < 0.03
+        if t % 97 == 0:
+            missing[3] = True                       # (and the next row too: a sensor gone two ticks)
+        if t % 97 == 1:
+            missing[3] = True
+        rows.append(Row(ts=1e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
+                        carried=np.zeros(len(SENSORS), bool)))
+    return rows
+
+
+def run() -> dict:
+    """Every tick's outputs of the pipeline, and of its twin restored after CUT rows (rows CUT..)."""
+    rows = stream()
+    pipe = Pipeline(pipeline_cfg())
+    out = {"scores": [], "tick": [], "threshold": [], "events": []}
+    twin = None
+    for t, r in enumerate(rows):
+        if t == CUT:
+            twin = Pipeline(pipeline_cfg())
+            twin.restore(decode(encode({"config": {}}, pipe.state_dict()))[1])
+        for res in [pipe.step(r)] + ([twin.step(r)] if twin is not None else []):
+            out["scores"].append(np.zeros(len(SENSORS)) if res.sensor_scores is None else res.sensor_scores)
+            out["tick"].append(np.nan if res.score is None else res.score)
+            out["threshold"].append(np.nan if res.threshold is None else res.threshold)
+            out["events"].append([[e.seq, e.event, e.ts, e.start, e.end, e.score, e.peak_score, e.threshold,
+                                   e.tier, e.top_sensors] for e in res.alerts or []])
+    return {"scores": np.array(out["scores"], np.float64), "tick": np.array(out["tick"], np.float64),
+            "threshold": np.array(out["threshold"], np.float64), "events": json.dumps(out["events"])}
+
+
+def record(path: Path = FIXTURE) -> None:
+    """How the fixture was written: this function run with main d59bcc4's agent on the path
+    (`git archive d59bcc4 agent | tar -x -C DIR; PYTHONPATH=DIR:tests python -c 'import
+    test_perf41_recorded_scores as t; t.record()'`)."""
+    np.savez_compressed(path, **run())
+
+
+def test_the_pipeline_scores_thresholds_and_alerts_are_the_recorded_ones_bit_for_bit():
+    want = np.load(FIXTURE)
+    got = run()
+    assert want["scores"].shape == got["scores"].shape == (ROWS + ROWS - CUT, len(SENSORS))
+    assert want["scores"].tobytes() == got["scores"].tobytes()
+    assert want["tick"].tobytes() == got["tick"].tobytes()
+    assert want["threshold"].tobytes() == got["threshold"].tobytes()
+    assert str(want["events"]) == got["events"]
+    events = json.loads(got["events"])
+    assert sum(e[1] == "new" for tick in events for e in tick) >= 2       # both bumps alert (and the twin's)
+    assert np.nanmax(got["tick"]) > 3.0
+
+
+def normalised(rows: int, n: int) -> tuple:
+    rng = np.random.default_rng(5)
+    x = np.zeros((rows, n))
+    for t in range(1, rows):
+        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
+    missing = rng.random(x.shape) < 0.03
+    return np.where(missing, 0.0, x).astype(np.float32), missing, np.arange(rows) * 60.0
+
+
+def test_the_stacked_rows_follow_the_markov_chains_standardisation_when_it_changes():
+    """A recalibration mid-run (new −mean and −1/std arrays) reaches the next tick's stacked rows: the
+    flat path scores as the parts' own methods do on a twin, every tick, before and after it."""
+    n, steps = 6, 16
+    z, missing, ts = normalised(900, n)
+    flat = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=60.0, steps=steps)
+    flat.fit(z[:400], missing[:400], ts[:400])
+    parts = copy.deepcopy(flat)
+    bufs = WindowBuffer(steps, n), WindowBuffer(steps, n)
+    flat_ticks = 0
+    for t in range(400 - steps, len(z)):
+        for buf in bufs:
+            buf.push(z[t], missing[t], ts[t])
+        if t < 400:
+            continue
+        if t == 600:                    # the surprise's mean and spread from other rows, on both
+            before = flat.markov._neg_inv_std
+            for scorer in (flat, parts):
+                scorer.markov.calibrate(z[300:600], missing[300:600])
+            assert not np.array_equal(before, flat.markov._neg_inv_std)
+        a = flat._next_score(bufs[0], float(ts[t]))
+        if a is None:
+            a = flat._score_any(bufs[0])
+        else:
+            flat_ticks += t > 600
+        b = parts._score_any(bufs[1])
+        assert np.array_equal(a.sensor_scores, b.sensor_scores) and a.score == b.score, t
+        for scorer, buf in zip((flat, parts), bufs):
+            scorer.observe(buf)
+            scorer.learn(buf)
+    assert flat_ticks > 250             # most ticks after the change took the flat path
