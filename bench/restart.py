@@ -3,7 +3,7 @@ and what a checkpoint costs (write time, size, load time) at N = 16, 64, 256. Pr
 
     python bench/restart.py [--repeats 5] [--bundle DIR] [--skip-model]
     python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000]     # the checkpoint at fast ticks only
-    python bench/restart.py --tick-s 1 0.1 0.001 --agent [--repeats 5]   # the agent restarted at fast ticks
+    python bench/restart.py --tick-s 1 0.1 0.001 --agent [--repeats 5] [--trees OLD .]   # the agent restarted at fast ticks
 
 Restart cases (each: a first run warms up on UDP data and stops cleanly, writing its checkpoint;
 then `--repeats` times: spawn, wait for READY=1, send three ticks, wait for the log line
@@ -169,21 +169,23 @@ def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5)
     return out
 
 
-def agent_restart_at_ticks(tick_ss: list[float], ticks: int, repeats: int) -> list[dict]:
+def agent_restart_at_ticks(tick_ss: list[float], ticks: int, repeats: int, trees: list[Path] | None = None) -> list[dict]:
     """The whole agent restarted on a checkpoint written at fast ticks (clock20): the corridor's config
     at each tick_s (_corridor_at) on UDP, a first run fed `ticks` ticks and stopped cleanly (its checkpoint),
-    then `repeats` restarts (restart_case): READY=1, the first scored tick, and the agent's peak RSS."""
+    then `repeats` restarts (restart_case; of each of `trees` in turn): READY=1, the first scored tick, and
+    the agent's peak RSS."""
     out = []
     level = np.tile([1800.0, 12.0, 88.0], 6)
     for tick_s in tick_ss:
         d, _ = _corridor_at(tick_s, 1)
         d["window"]["idle_flush_s"] = 0         # ticks come faster than the wall clock here
         with tempfile.TemporaryDirectory(prefix="stad-bench-restart-") as tmp:
-            case = restart_case(d, level, repeats, Path(tmp), ticks=ticks)
+            case = restart_case(d, level, repeats, Path(tmp), ticks=ticks, trees=trees)
         out.append(case)
-        print(f"tick_s {tick_s:g}: {case['checkpoint_bytes']} bytes; READY p50 {case['ready_s']['p50']:.3f} s, "
-              f"first scored tick p50 {case['first_scored_tick_s']['p50']:.3f} s, peak RSS p50 "
-              f"{case['peak_rss_mb']['p50']:.1f} MB", file=sys.stderr, flush=True)
+        for name, got in (case["trees"].items() if trees else [(str(ROOT), case)]):
+            print(f"tick_s {tick_s:g} {name}: {case['checkpoint_bytes']} bytes; READY p50 {got['ready_s']['p50']:.3f} s, "
+                  f"first scored tick p50 {got['first_scored_tick_s']['p50']:.3f} s, peak RSS p50 "
+                  f"{got['peak_rss_mb']['p50']:.1f} MB", file=sys.stderr, flush=True)
     return out
 
 
@@ -237,9 +239,11 @@ def wait_log(path: Path, pattern: str, proc: subprocess.Popen, timeout: float = 
         time.sleep(0.005)
 
 
-def spawn(cfg_path: Path, err: Path, notify: Notify) -> subprocess.Popen:
-    env = dict(os.environ, NOTIFY_SOCKET=notify.address, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)],
+def spawn(cfg_path: Path, err: Path, notify: Notify, tree: Path = ROOT) -> subprocess.Popen:
+    """`stad-agent run` with the agent package of `tree` (a checkout; run from it: `-m` puts the working
+    directory first on the path)."""
+    env = dict(os.environ, NOTIFY_SOCKET=notify.address, PYTHONPATH=str(tree))
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)], cwd=str(tree),
                             stdout=subprocess.DEVNULL, stderr=err.open("w"), env=env)
 
 
@@ -254,8 +258,12 @@ def peak_rss_mb(proc: subprocess.Popen) -> float:
         return int(next(line.split()[1] for line in f if line.startswith("VmHWM:"))) / 1024.0
 
 
-def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path, ticks: int = 0) -> dict:
-    """`ticks`: at least that many ticks sent before the first run's stop (its checkpoint's rings hold them)."""
+def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path, ticks: int = 0,
+                 trees: list[Path] | None = None) -> dict:
+    """`ticks`: at least that many ticks sent before the first run's stop (its checkpoint's rings hold them).
+    `trees`: checkouts whose agents restart in turn on the same state (each restart's stop writes the
+    checkpoint the next one reads; the order turned about every repeat), their figures side by side under
+    "trees"; the first tree's agent makes the checkpoint. None: this checkout alone."""
     port = free_udp_port()
     cfg = dict(cfg, sources=[{"type": "udp", "bind": "127.0.0.1", "port": port}], state_dir=str(tmp / "state"),
                sinks=[{"type": "jsonl", "path": str(tmp / "alerts.jsonl")}])
@@ -266,7 +274,8 @@ def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path, ticks: i
     feed = Feed(port, sensors, float(cfg["tick_s"]), level)
     notify = Notify()
     err = tmp / "warmup.stderr"
-    proc = spawn(cfg_path, err, notify)
+    order = [Path(t) for t in trees] if trees else [ROOT]
+    proc = spawn(cfg_path, err, notify, order[0])
     notify.wait_ready()
     while "warm-up done" not in err.read_text():       # UDP may drop under load: send until warm
         feed.send(20)
@@ -278,33 +287,38 @@ def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path, ticks: i
         time.sleep(0.01)
     feed.send(3)
     stop(proc)
-    runs = []
+    runs: dict[Path, list] = {t: [] for t in order}
     for r in range(repeats):
-        err = tmp / f"restart{r}.stderr"
-        t0 = time.perf_counter()
-        proc = spawn(cfg_path, err, notify)
-        notify.wait_ready()
-        ready = time.perf_counter() - t0
-        feed.send(3)                                   # lateness 1: the first tick closes on the third
-        wait_log(err, r"first tick \S+: scored by", proc)
-        first = time.perf_counter() - t0
-        rss = peak_rss_mb(proc)
-        text = err.read_text()
-        stop(proc)
-        if "checkpoint" not in text or "loaded" not in text:
-            raise RuntimeError(f"the restart did not load its checkpoint: {text[-2000:]}")
-        tier = re.search(r"first tick \S+: scored by (\w+)", text).group(1)
-        runs.append({"ready_s": round(ready, 3), "first_scored_tick_s": round(first, 3), "tier": tier,
-                     "peak_rss_mb": round(rss, 1)})
+        for tree in (order if r % 2 == 0 else order[::-1]):
+            err = tmp / f"restart{r}-{len(runs[tree])}-{order.index(tree)}.stderr"
+            t0 = time.perf_counter()
+            proc = spawn(cfg_path, err, notify, tree)
+            notify.wait_ready()
+            ready = time.perf_counter() - t0
+            feed.send(3)                                   # lateness 1: the first tick closes on the third
+            wait_log(err, r"first tick \S+: scored by", proc)
+            first = time.perf_counter() - t0
+            rss = peak_rss_mb(proc)
+            text = err.read_text()
+            stop(proc)
+            if "checkpoint" not in text or "loaded" not in text:
+                raise RuntimeError(f"the restart did not load its checkpoint: {text[-2000:]}")
+            tier = re.search(r"first tick \S+: scored by (\w+)", text).group(1)
+            runs[tree].append({"ready_s": round(ready, 3), "first_scored_tick_s": round(first, 3), "tier": tier,
+                               "peak_rss_mb": round(rss, 1)})
     notify.close()
 
-    def spread(key: str, digits: int = 3) -> dict:
-        v = [r[key] for r in runs]
-        return {"p50": round(float(np.median(v)), digits), "max": round(max(v), digits)}
-    return {"sensors": len(sensors), "tick_s": cfg["tick_s"], "window": cfg["window"]["steps"],
-            "checkpoint_bytes": (tmp / "state" / "checkpoint.bin").stat().st_size,
-            "ready_s": spread("ready_s"), "first_scored_tick_s": spread("first_scored_tick_s"),
-            "peak_rss_mb": spread("peak_rss_mb", 1), "tier": runs[-1]["tier"], "runs": runs}
+    def summary(got: list) -> dict:
+        def spread(key: str, digits: int = 3) -> dict:
+            v = [r[key] for r in got]
+            return {"p50": round(float(np.median(v)), digits), "max": round(max(v), digits)}
+        return {"ready_s": spread("ready_s"), "first_scored_tick_s": spread("first_scored_tick_s"),
+                "peak_rss_mb": spread("peak_rss_mb", 1), "tier": got[-1]["tier"], "runs": got}
+    out = {"sensors": len(sensors), "tick_s": cfg["tick_s"], "window": cfg["window"]["steps"],
+           "checkpoint_bytes": (tmp / "state" / "checkpoint.bin").stat().st_size}
+    if not trees:
+        return {**out, **summary(runs[ROOT])}
+    return {**out, "trees": {str(t): summary(got) for t, got in runs.items()}}
 
 
 def skab_sized_bundle(tmp: Path) -> Path:
@@ -335,10 +349,13 @@ def main() -> None:
     ap.add_argument("--agent", action="store_true",
                     help="with --tick-s: the whole agent restarted on the corridor at those tick_s (READY, first "
                          "scored tick, peak RSS; --repeats restarts), not the checkpoint in-process")
+    ap.add_argument("--trees", nargs="+", default=None, metavar="DIR",
+                    help="with --agent: the agents of these checkouts restart in turn on the same checkpoint")
     args = ap.parse_args()
     if args.tick_s and args.agent:
         print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
-                          "agent_restart_at_ticks": agent_restart_at_ticks(args.tick_s, args.ticks, args.repeats)},
+                          "agent_restart_at_ticks": agent_restart_at_ticks(args.tick_s, args.ticks, args.repeats,
+                                                                            args.trees)},
                          indent=1))
         return
     if args.tick_s:
