@@ -144,3 +144,25 @@ def test_a_ring_restored_from_the_rows_it_holds_is_the_ring_restored_whole():
             a.push(kept, value)
             b.push(kept, value)
             assert np.array_equal(a.mean(), b.mean(), equal_nan=True)
+
+
+def test_a_large_checkpoint_is_hashed_by_openssl_to_the_same_digest_and_still_checked():
+    """Past _OPENSSL_BYTES (the rings full at 1-ms ticks: 317 MB) the sha256 is OpenSSL's: the digest the
+    builtin gives (a checkpoint written before reads), the same round trip, and a flipped or cut body still
+    refused."""
+    import hashlib
+
+    from agent import checkpoint
+    from agent.checkpoint import CheckpointRefused, encode
+    from agent.digest import sha256
+    ring = np.random.default_rng(3).normal(size=(checkpoint._OPENSSL_BYTES // 8 + 1000, 1))
+    data = encode({"config": {}}, {"ring": ring})
+    assert len(data) > checkpoint._OPENSSL_BYTES
+    assert sha256(data[:-32]).digest() == hashlib.sha256(data[:-32]).digest() == data[-32:]
+    assert np.array_equal(decode(data)[1]["ring"], ring)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 1
+    with pytest.raises(CheckpointRefused, match="sha256 mismatch"):
+        decode(bytes(flipped))
+    with pytest.raises(CheckpointRefused, match="truncated"):
+        decode(data[:-1000])
