@@ -169,14 +169,18 @@ def read_meta(path: Path) -> dict:
 
 def _hasher(nbytes: int):
     """A SHA-256 for `nbytes` of checkpoint (the same digest either way). CPython's builtin (agent/digest.py:
-    OpenSSL's libcrypto is ~3.5 MiB resident) up to _OPENSSL_BYTES; OpenSSL's, with the CPU's SHA
-    instructions, past it: the fault tracker's rings full at 1-ms ticks are a 317 MB checkpoint, 1.6 s to
-    hash builtin and ~0.3 s with OpenSSL here (clock20), and an agent holding that state is hundreds of
-    MB resident already."""
+    OpenSSL's libcrypto is ~3.5 MiB resident) up to _OPENSSL_BYTES; OpenSSL's past it, with the CPU's SHA
+    instructions: the fault tracker's rings full at 1-ms ticks are a 317 MB checkpoint, 1.2–1.6 s to hash
+    builtin, 0.2 s with OpenSSL here (clock20), and an agent holding that state is hundreds of MB
+    resident already. From `_hashlib` itself: the agent's hashlib is loaded on the builtins
+    (digest.without_openssl), so hashlib.sha256 is the builtin's too."""
     if nbytes < _OPENSSL_BYTES:
         return sha256()
-    import hashlib
-    return hashlib.sha256()
+    try:
+        from _hashlib import openssl_sha256
+    except ImportError:         # a build without OpenSSL
+        return sha256()
+    return openssl_sha256()
 
 
 def _narrowed(a: np.ndarray) -> np.ndarray:

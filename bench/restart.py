@@ -2,7 +2,7 @@
 and what a checkpoint costs (write time, size, load time) at N = 16, 64, 256. Prints JSON.
 
     python bench/restart.py [--repeats 5] [--bundle DIR] [--skip-model]
-    python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000]     # the checkpoint at fast ticks only
+    python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000] [--full]     # the checkpoint at fast ticks only
     python bench/restart.py --tick-s 1 0.1 0.001 --agent [--repeats 5] [--trees OLD .]   # the agent restarted at fast ticks
 
 Restart cases (each: a first run warms up on UDP data and stops cleanly, writing its checkpoint;
@@ -119,8 +119,12 @@ def restore_phases(path: Path, cfg, row) -> dict:
     pipe.step(row)
     t.append(time.perf_counter())
     rss = _rss_kb() - rss0
+    from agent import checkpoint
+    hasher = getattr(checkpoint, "_hasher", lambda n: sha256())     # (before clock20: the builtin's, any size)
     t0 = time.perf_counter()
-    sha256(data).digest()
+    digest = hasher(len(data))
+    digest.update(memoryview(data))
+    digest.digest()
     t1 = time.perf_counter()
     pipe._new_health().restore(state["pipeline"]["health"])
     t2 = time.perf_counter()
@@ -130,13 +134,27 @@ def restore_phases(path: Path, cfg, row) -> dict:
             "load_and_restore_ms": round(sum(ms[:4]), 1), "rss_growth_kb": rss}
 
 
-def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5) -> list[dict]:
+def fill_rings(pipe: Pipeline) -> None:
+    """The fault tracker's two long rings full, as a run of HISTORY_S (20 min) at its tick leaves them:
+    stuck's with the rows it holds, tiled; drift's departures with standard normal draws (float64 that
+    does not narrow: the largest checkpoint)."""
+    stuck = next(r for r in pipe.health.rules if r.KIND == "stuck")
+    held = stuck.steps.ring()["rows"]
+    stuck.steps.set_rows(np.resize(held, (stuck.steps.size, held.shape[1])), stuck.steps.size // 3)
+    drift = next(r for r in pipe.health.rules if r.KIND == "drift")
+    drift.history[:] = np.random.default_rng(1).normal(size=drift.history.shape)
+    drift.history_head = drift.history.shape[0] // 5
+    drift._mark_history()
+
+
+def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5, full: bool = False) -> list[dict]:
     """The checkpoint at fast ticks (perf40): bench/faults.py's corridor (18 sensors, the shipped fault
     settings, the numpy tier), its simulator's 30-s rows rescaled to each tick_s, `ticks` of them through a
     Pipeline; then `saves` times what the stop costs — state_dict and the atomic write — and the size, the
     fault tracker's part of it, and `saves` loads with the restore, phase by phase (restore_phases, clock20;
     the first tick is the next simulated row). The rings grow with 1 / tick_s (stuck's flatline_s / tick_s
-    rows, drift's departures HISTORY_S / tick_s): after `ticks` ticks they hold that many rows."""
+    rows, drift's departures HISTORY_S / tick_s): after `ticks` ticks they hold that many rows; `full`: those two
+    rings filled (fill_rings) before the saves."""
     from agent.checkpoint import encode
     out = []
     for tick_s in tick_ss:
@@ -145,6 +163,8 @@ def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5)
         pipe = Pipeline(cfg)
         for r in rows[:ticks]:
             pipe.step(r)
+        if full:
+            fill_rings(pipe)
         meta = {"config": fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None), "last_ts": pipe.last_ts}
         with tempfile.TemporaryDirectory(prefix="stad-bench-ckpt-") as tmp:
             store = CheckpointStore(tmp)
@@ -158,7 +178,7 @@ def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5)
             phases = [restore_phases(store.path, cfg, rows[ticks]) for _ in range(saves)]
         ms = np.array(took) * 1e3
         median = {k: round(float(np.median([p[k] for p in phases])), 2) for k in phases[0]}
-        out.append({"tick_s": tick_s, "ticks": ticks, "bytes": info["bytes"], "fault_tracker_bytes": health,
+        out.append({"tick_s": tick_s, "ticks": ticks, "full_rings": full, "bytes": info["bytes"], "fault_tracker_bytes": health,
                     "state_dict_and_write_ms": {"p50": round(float(np.median(ms)), 1), "max": round(float(ms.max()), 1)},
                     "load_and_restore_ms": median["load_and_restore_ms"], "restore_phases_p50": median,
                     "restore_phases": phases})
@@ -349,6 +369,7 @@ def main() -> None:
     ap.add_argument("--agent", action="store_true",
                     help="with --tick-s: the whole agent restarted on the corridor at those tick_s (READY, first "
                          "scored tick, peak RSS; --repeats restarts), not the checkpoint in-process")
+    ap.add_argument("--full", action="store_true", help="with --tick-s: stuck's and drift's rings filled before the saves")
     ap.add_argument("--trees", nargs="+", default=None, metavar="DIR",
                     help="with --agent: the agents of these checkouts restart in turn on the same checkpoint")
     args = ap.parse_args()
@@ -360,7 +381,7 @@ def main() -> None:
         return
     if args.tick_s:
         print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
-                          "checkpoint_at_ticks": checkpoint_at_ticks(args.tick_s, args.ticks, args.saves)}, indent=1))
+                          "checkpoint_at_ticks": checkpoint_at_ticks(args.tick_s, args.ticks, args.saves, args.full)}, indent=1))
         return
     if args.bundle and not args.skip_model:     # said now, not after a 120 s wait for an agent that refused it
         from agent.bundle import BundleError, Expectation, load as load_bundle
