@@ -150,14 +150,13 @@ def test_a_large_checkpoint_is_hashed_by_openssl_to_the_same_digest_and_still_ch
     """Past _OPENSSL_BYTES (the rings full at 1-ms ticks: 317 MB) the sha256 is OpenSSL's: the digest the
     builtin gives (a checkpoint written before reads), the same round trip, and a flipped or cut body still
     refused."""
-
     from agent import checkpoint
     from agent.checkpoint import CheckpointRefused, encode
     from agent.digest import sha256
+    openssl_sha256 = pytest.importorskip("_hashlib", reason="a Python built without OpenSSL").openssl_sha256
     ring = np.random.default_rng(3).normal(size=(checkpoint._OPENSSL_BYTES // 8 + 1000, 1))
     data = encode({"config": {}}, {"ring": ring})
     assert len(data) > checkpoint._OPENSSL_BYTES
-    from _hashlib import openssl_sha256
     assert sha256(data[:-32]).digest() == openssl_sha256(data[:-32]).digest() == data[-32:]
     assert type(checkpoint._hasher(len(data))) is type(openssl_sha256())
     assert np.array_equal(decode(data)[1]["ring"], ring)
