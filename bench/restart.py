@@ -2,11 +2,12 @@
 and what a checkpoint costs (write time, size, load time) at N = 16, 64, 256. Prints JSON.
 
     python bench/restart.py [--repeats 5] [--bundle DIR] [--skip-model]
-    python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000]     # the checkpoint at fast ticks only
+    python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000] [--full]     # the checkpoint at fast ticks only
+    python bench/restart.py --tick-s 1 0.1 0.001 --agent [--repeats 5] [--trees OLD .]   # the agent restarted at fast ticks
 
 Restart cases (each: a first run warms up on UDP data and stops cleanly, writing its checkpoint;
 then `--repeats` times: spawn, wait for READY=1, send three ticks, wait for the log line
-`first tick …: scored by …`, SIGTERM):
+`first tick …: scored by …`, read the agent's peak RSS, SIGTERM):
 - `roadside`: configs/roadside.yaml (18 sensors, 30 s ticks, numpy after warm-up; UDP on a free
   port; the MQTT sink left out: its broker is not reachable from here; idle_flush_s and the clock
   skew check off, since the bench sends four hours of 30 s ticks within seconds);
@@ -78,25 +79,92 @@ def checkpoint_cost(n: int, saves: int = 30) -> dict:
             "load_and_restore_ms_p50": round(float(np.median(loads)) * 1e3, 2)}
 
 
-def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5) -> list[dict]:
+def _corridor_at(tick_s: float, ticks: int) -> tuple[dict, list]:
+    """bench/faults.py's corridor at `tick_s` (a config dict) and its simulator's first `ticks` 30-s rows
+    rescaled to it."""
+    import dataclasses
+    from faults import config_dict, simulated_rows
+    base = config_dict("corridor", 0, ticks / 120.0 + 1.0)
+    rows = simulated_rows(config.from_dict(base))[:ticks]
+    d = {**base, "tick_s": tick_s, "window": {**base["window"], "carry_forward_s": 3 * tick_s},
+         "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}}
+    return d, [dataclasses.replace(r, ts=round(r.ts / 30.0) * tick_s) for r in rows]
+
+
+def _rss_kb() -> int:
+    """This process's resident set now (VmRSS, kB)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def restore_phases(path: Path, cfg, row) -> dict:
+    """Where a restore's time goes (ms): the file read; decode (the sha256, the JSON header, the arrays);
+    a fresh Pipeline; its restore (the fault tracker, the scorer, thresholds, window); the first tick
+    after it — `load_and_restore_ms` the four before the tick. `rss_growth_kb`: the resident set they and
+    the tick left behind (pages written: a ring's unwritten slots need none). Then, on their own, the
+    sha256 of the file (`hash_ms`, part of decode) and the fault tracker's restore into a fresh tracker
+    (`tracker_restore_ms`, part of the pipeline's)."""
+    from agent.checkpoint import decode
+    from agent.digest import sha256
+    rss0 = _rss_kb()
+    t = [time.perf_counter()]
+    data = path.read_bytes()
+    t.append(time.perf_counter())
+    _, state = decode(data)
+    t.append(time.perf_counter())
+    pipe = Pipeline(cfg)
+    t.append(time.perf_counter())
+    pipe.restore(state["pipeline"])
+    t.append(time.perf_counter())
+    pipe.step(row)
+    t.append(time.perf_counter())
+    rss = _rss_kb() - rss0
+    from agent import checkpoint
+    hasher = getattr(checkpoint, "_hasher", lambda n: sha256())     # (before clock20: the builtin's, any size)
+    t0 = time.perf_counter()
+    digest = hasher(len(data))
+    digest.update(memoryview(data))
+    digest.digest()
+    t1 = time.perf_counter()
+    pipe._new_health().restore(state["pipeline"]["health"])
+    t2 = time.perf_counter()
+    ms = [round((b - a) * 1e3, 2) for a, b in zip(t, t[1:])]
+    out = dict(zip(("read_ms", "decode_ms", "new_pipeline_ms", "pipeline_restore_ms", "first_tick_ms"), ms))
+    return {**out, "hash_ms": round((t1 - t0) * 1e3, 2), "tracker_restore_ms": round((t2 - t1) * 1e3, 2),
+            "load_and_restore_ms": round(sum(ms[:4]), 1), "rss_growth_kb": rss}
+
+
+def fill_rings(pipe: Pipeline) -> None:
+    """The fault tracker's two long rings full, as a run of HISTORY_S (20 min) at its tick leaves them:
+    stuck's with the rows it holds, tiled; drift's departures with standard normal draws (float64 that
+    does not narrow: the largest checkpoint)."""
+    stuck = next(r for r in pipe.health.rules if r.KIND == "stuck")
+    held = stuck.steps.ring()["rows"]
+    stuck.steps.set_rows(np.resize(held, (stuck.steps.size, held.shape[1])), stuck.steps.size // 3)
+    drift = next(r for r in pipe.health.rules if r.KIND == "drift")
+    drift.history[:] = np.random.default_rng(1).normal(size=drift.history.shape)
+    drift.history_head = drift.history.shape[0] // 5
+    drift._mark_history()
+
+
+def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5, full: bool = False) -> list[dict]:
     """The checkpoint at fast ticks (perf40): bench/faults.py's corridor (18 sensors, the shipped fault
     settings, the numpy tier), its simulator's 30-s rows rescaled to each tick_s, `ticks` of them through a
     Pipeline; then `saves` times what the stop costs — state_dict and the atomic write — and the size, the
-    fault tracker's part of it, and a load with the restore. The rings grow with 1 / tick_s (stuck's
-    flatline_s / tick_s rows, drift's departures HISTORY_S / tick_s): after `ticks` ticks they hold that
-    many rows."""
-    import dataclasses
-    from faults import config_dict, simulated_rows
+    fault tracker's part of it, and `saves` loads with the restore, phase by phase (restore_phases, clock20;
+    the first tick is the next simulated row). The rings grow with 1 / tick_s (stuck's flatline_s / tick_s
+    rows, drift's departures HISTORY_S / tick_s): after `ticks` ticks they hold that many rows; `full`: those two
+    rings filled (fill_rings) before the saves."""
     from agent.checkpoint import encode
-    base = config_dict("corridor", 0, ticks / 120.0 + 1.0)
-    rows = simulated_rows(config.from_dict(base))[:ticks]
     out = []
     for tick_s in tick_ss:
-        cfg = config.from_dict({**base, "tick_s": tick_s, "window": {**base["window"], "carry_forward_s": 3 * tick_s},
-                                "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}})
+        d, rows = _corridor_at(tick_s, ticks + 1)
+        cfg = config.from_dict(d)
         pipe = Pipeline(cfg)
-        for r in rows:
-            pipe.step(dataclasses.replace(r, ts=round(r.ts / 30.0) * tick_s))
+        for r in rows[:ticks]:
+            pipe.step(r)
+        if full:
+            fill_rings(pipe)
         meta = {"config": fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None), "last_ts": pipe.last_ts}
         with tempfile.TemporaryDirectory(prefix="stad-bench-ckpt-") as tmp:
             store = CheckpointStore(tmp)
@@ -107,16 +175,37 @@ def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5)
                 info = store.save(meta, {"pipeline": state})
                 took.append(time.perf_counter() - t0)
             health = len(encode({}, {"health": state["health"]}))
-            t0 = time.perf_counter()
-            _, loaded = store.load(meta["config"])
-            Pipeline(cfg).restore(loaded["pipeline"])
-            load_s = time.perf_counter() - t0
+            phases = [restore_phases(store.path, cfg, rows[ticks]) for _ in range(saves)]
         ms = np.array(took) * 1e3
-        out.append({"tick_s": tick_s, "ticks": ticks, "bytes": info["bytes"], "fault_tracker_bytes": health,
+        median = {k: round(float(np.median([p[k] for p in phases])), 2) for k in phases[0]}
+        out.append({"tick_s": tick_s, "ticks": ticks, "full_rings": full, "bytes": info["bytes"], "fault_tracker_bytes": health,
                     "state_dict_and_write_ms": {"p50": round(float(np.median(ms)), 1), "max": round(float(ms.max()), 1)},
-                    "load_and_restore_ms": round(load_s * 1e3, 1)})
+                    "load_and_restore_ms": median["load_and_restore_ms"], "restore_phases_p50": median,
+                    "restore_phases": phases})
         print(f"tick_s {tick_s:g}: {info['bytes']} bytes (fault tracker {health}), state_dict + write "
-              f"p50 {np.median(ms):.1f} ms, load + restore {load_s * 1e3:.1f} ms", file=sys.stderr, flush=True)
+              f"p50 {np.median(ms):.1f} ms, load + restore p50 {median['load_and_restore_ms']:.1f} ms "
+              f"(tracker {median['tracker_restore_ms']:.1f}, first tick {median['first_tick_ms']:.1f} ms, "
+              f"RSS +{median['rss_growth_kb'] / 1024:.1f} MB)", file=sys.stderr, flush=True)
+    return out
+
+
+def agent_restart_at_ticks(tick_ss: list[float], ticks: int, repeats: int, trees: list[Path] | None = None) -> list[dict]:
+    """The whole agent restarted on a checkpoint written at fast ticks (clock20): the corridor's config
+    at each tick_s (_corridor_at) on UDP, a first run fed `ticks` ticks and stopped cleanly (its checkpoint),
+    then `repeats` restarts (restart_case; of each of `trees` in turn): READY=1, the first scored tick, and
+    the agent's peak RSS."""
+    out = []
+    level = np.tile([1800.0, 12.0, 88.0], 6)
+    for tick_s in tick_ss:
+        d, _ = _corridor_at(tick_s, 1)
+        d["window"]["idle_flush_s"] = 0         # ticks come faster than the wall clock here
+        with tempfile.TemporaryDirectory(prefix="stad-bench-restart-") as tmp:
+            case = restart_case(d, level, repeats, Path(tmp), ticks=ticks, trees=trees)
+        out.append(case)
+        for name, got in (case["trees"].items() if trees else [(str(ROOT), case)]):
+            print(f"tick_s {tick_s:g} {name}: {case['checkpoint_bytes']} bytes; READY p50 {got['ready_s']['p50']:.3f} s, "
+                  f"first scored tick p50 {got['first_scored_tick_s']['p50']:.3f} s, peak RSS p50 "
+                  f"{got['peak_rss_mb']['p50']:.1f} MB", file=sys.stderr, flush=True)
     return out
 
 
@@ -170,9 +259,11 @@ def wait_log(path: Path, pattern: str, proc: subprocess.Popen, timeout: float = 
         time.sleep(0.005)
 
 
-def spawn(cfg_path: Path, err: Path, notify: Notify) -> subprocess.Popen:
-    env = dict(os.environ, NOTIFY_SOCKET=notify.address, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)],
+def spawn(cfg_path: Path, err: Path, notify: Notify, tree: Path = ROOT) -> subprocess.Popen:
+    """`stad-agent run` with the agent package of `tree` (a checkout; run from it: `-m` puts the working
+    directory first on the path)."""
+    env = dict(os.environ, NOTIFY_SOCKET=notify.address, PYTHONPATH=str(tree))
+    return subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg_path)], cwd=str(tree),
                             stdout=subprocess.DEVNULL, stderr=err.open("w"), env=env)
 
 
@@ -181,7 +272,18 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
-def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path) -> dict:
+def peak_rss_mb(proc: subprocess.Popen) -> float:
+    """The agent's own peak RSS (VmHWM) so far."""
+    with open(f"/proc/{proc.pid}/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("VmHWM:"))) / 1024.0
+
+
+def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path, ticks: int = 0,
+                 trees: list[Path] | None = None) -> dict:
+    """`ticks`: at least that many ticks sent before the first run's stop (its checkpoint's rings hold them).
+    `trees`: checkouts whose agents restart in turn on the same state (each restart's stop writes the
+    checkpoint the next one reads; the order turned about every repeat), their figures side by side under
+    "trees"; the first tree's agent makes the checkpoint. None: this checkout alone."""
     port = free_udp_port()
     cfg = dict(cfg, sources=[{"type": "udp", "bind": "127.0.0.1", "port": port}], state_dir=str(tmp / "state"),
                sinks=[{"type": "jsonl", "path": str(tmp / "alerts.jsonl")}])
@@ -192,37 +294,51 @@ def restart_case(cfg: dict, level: np.ndarray, repeats: int, tmp: Path) -> dict:
     feed = Feed(port, sensors, float(cfg["tick_s"]), level)
     notify = Notify()
     err = tmp / "warmup.stderr"
-    proc = spawn(cfg_path, err, notify)
+    order = [Path(t) for t in trees] if trees else [ROOT]
+    proc = spawn(cfg_path, err, notify, order[0])
     notify.wait_ready()
     while "warm-up done" not in err.read_text():       # UDP may drop under load: send until warm
         feed.send(20)
         time.sleep(0.01)
         if proc.poll() is not None:
             raise RuntimeError(err.read_text()[-2000:])
+    while feed.k < ticks:                               # (paced as the warm-up: UDP may drop under load)
+        feed.send(min(20, ticks - feed.k))
+        time.sleep(0.01)
     feed.send(3)
     stop(proc)
-    runs = []
+    runs: dict[Path, list] = {t: [] for t in order}
     for r in range(repeats):
-        err = tmp / f"restart{r}.stderr"
-        t0 = time.perf_counter()
-        proc = spawn(cfg_path, err, notify)
-        notify.wait_ready()
-        ready = time.perf_counter() - t0
-        feed.send(3)                                   # lateness 1: the first tick closes on the third
-        wait_log(err, r"first tick \S+: scored by", proc)
-        first = time.perf_counter() - t0
-        text = err.read_text()
-        stop(proc)
-        if "checkpoint" not in text or "loaded" not in text:
-            raise RuntimeError(f"the restart did not load its checkpoint: {text[-2000:]}")
-        tier = re.search(r"first tick \S+: scored by (\w+)", text).group(1)
-        runs.append({"ready_s": round(ready, 3), "first_scored_tick_s": round(first, 3), "tier": tier})
+        for tree in (order if r % 2 == 0 else order[::-1]):
+            err = tmp / f"restart{r}-{len(runs[tree])}-{order.index(tree)}.stderr"
+            t0 = time.perf_counter()
+            proc = spawn(cfg_path, err, notify, tree)
+            notify.wait_ready()
+            ready = time.perf_counter() - t0
+            feed.send(3)                                   # lateness 1: the first tick closes on the third
+            wait_log(err, r"first tick \S+: scored by", proc)
+            first = time.perf_counter() - t0
+            rss = peak_rss_mb(proc)
+            text = err.read_text()
+            stop(proc)
+            if "checkpoint" not in text or "loaded" not in text:
+                raise RuntimeError(f"the restart did not load its checkpoint: {text[-2000:]}")
+            tier = re.search(r"first tick \S+: scored by (\w+)", text).group(1)
+            runs[tree].append({"ready_s": round(ready, 3), "first_scored_tick_s": round(first, 3), "tier": tier,
+                               "peak_rss_mb": round(rss, 1)})
     notify.close()
-    firsts = [r["first_scored_tick_s"] for r in runs]
-    return {"sensors": len(sensors), "tick_s": cfg["tick_s"], "window": cfg["window"]["steps"],
-            "checkpoint_bytes": (tmp / "state" / "checkpoint.bin").stat().st_size,
-            "first_scored_tick_s": {"p50": round(float(np.median(firsts)), 3), "max": round(max(firsts), 3)},
-            "tier": runs[-1]["tier"], "runs": runs}
+
+    def summary(got: list) -> dict:
+        def spread(key: str, digits: int = 3) -> dict:
+            v = [r[key] for r in got]
+            return {"p50": round(float(np.median(v)), digits), "max": round(max(v), digits)}
+        return {"ready_s": spread("ready_s"), "first_scored_tick_s": spread("first_scored_tick_s"),
+                "peak_rss_mb": spread("peak_rss_mb", 1), "tier": got[-1]["tier"], "runs": got}
+    out = {"sensors": len(sensors), "tick_s": cfg["tick_s"], "window": cfg["window"]["steps"],
+           "checkpoint_bytes": (tmp / "state" / "checkpoint.bin").stat().st_size}
+    if not trees:
+        return {**out, **summary(runs[ROOT])}
+    return {**out, "trees": {str(t): summary(got) for t, got in runs.items()}}
 
 
 def skab_sized_bundle(tmp: Path) -> Path:
@@ -249,11 +365,23 @@ def main() -> None:
     ap.add_argument("--tick-s", type=float, nargs="+", default=None, metavar="S",
                     help="only the checkpoint at these tick_s (the corridor, --ticks ticks; perf40's figures)")
     ap.add_argument("--ticks", type=int, default=3000, help="ticks run before --tick-s's checkpoints")
-    ap.add_argument("--saves", type=int, default=5, help="checkpoints written at each --tick-s")
+    ap.add_argument("--saves", type=int, default=5, help="checkpoints written (and restored) at each --tick-s")
+    ap.add_argument("--agent", action="store_true",
+                    help="with --tick-s: the whole agent restarted on the corridor at those tick_s (READY, first "
+                         "scored tick, peak RSS; --repeats restarts), not the checkpoint in-process")
+    ap.add_argument("--full", action="store_true", help="with --tick-s: stuck's and drift's rings filled before the saves")
+    ap.add_argument("--trees", nargs="+", default=None, metavar="DIR",
+                    help="with --agent: the agents of these checkouts restart in turn on the same checkpoint")
     args = ap.parse_args()
+    if args.tick_s and args.agent:
+        print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
+                          "agent_restart_at_ticks": agent_restart_at_ticks(args.tick_s, args.ticks, args.repeats,
+                                                                            args.trees)},
+                         indent=1))
+        return
     if args.tick_s:
         print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
-                          "checkpoint_at_ticks": checkpoint_at_ticks(args.tick_s, args.ticks, args.saves)}, indent=1))
+                          "checkpoint_at_ticks": checkpoint_at_ticks(args.tick_s, args.ticks, args.saves, args.full)}, indent=1))
         return
     if args.bundle and not args.skip_model:     # said now, not after a 120 s wait for an agent that refused it
         from agent.bundle import BundleError, Expectation, load as load_bundle

@@ -108,10 +108,8 @@ def test_its_bits_are_the_pushes_own_and_a_checkpoint_keeps_them():
         read.mean()
     assert np.array_equal(read._sum, unread._sum) and np.array_equal(read.mean(), unread.mean(), equal_nan=True)
     restored, old = RecentMean(size, n), RecentMean(size, n)
-    for ring in (restored, old):
-        ring.set_rows(read.rows(), read.head)
-    restored.set_sums(read.sums())
-    old.set_sums(None)
+    restored.set_rows(read.rows(), read.head, read.sums())
+    old.set_rows(read.rows(), read.head)
     ring = read.rows()
     want, _ = _expected(ring)
     assert np.allclose(old.mean(), want, rtol=1e-12, atol=0, equal_nan=True)

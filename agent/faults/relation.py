@@ -73,7 +73,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fastnp as fnp
-from .rule import ring_rows, ring_state
+from .rule import ring_held, ring_state, ring_zeros
 
 RELATION_Z = 2.0         # a station's relation drifts past this many × drift_z of its spread
 REL_CLIP = 6.0           # a tick's relation residual counts at most this many of its spreads
@@ -97,6 +97,16 @@ VOUCH_STATE = ("rel_vouch_since", "rel_lost_prev")
 _ZERO, _ONE = fnp.const(0.0), fnp.const(1.0)   # (fastnp.const)
 JUMP_BACK_STATE = ("rel_open", "rel_open_since", "rel_dep_prev", "rel_z_prev", "rel_r_prev", "lx_prev", "fit_prev",
                    "rel_drifted", "rel_gap_since")
+
+
+def _zero_runs(held: int, head: int, size: int) -> list[tuple[int, int]]:
+    """The oldest-first indices (first, last) of a ring's slots from `held` on (its zeros after a
+    restore), the oldest at slot `head`: one run, or two where the head lies among them."""
+    if held >= size:
+        return []
+    if head <= held:            # (the oldest slot is a held one, or the first zero: one run)
+        return [((held - head) % size, (size - 1 - head) % size)] if head < held else [(0, size - 1 - head)]
+    return [(0, size - 1 - head), (size - head + held, size - 1)]
 
 
 def _arrays_state(obj, keys: tuple) -> dict:
@@ -386,16 +396,22 @@ class StationRelation:
     def _restore_history(self, state: dict) -> None:
         """`state`: _history_state's; {} (a checkpoint from before it) or rings of another length
         (another tick_s) leave them empty, as a fresh start: a blame weighs the mates' departures as
-        they are, and `drift_moved_alone` blames no one until its ring refills."""
+        they are, and `drift_moved_alone` blames no one until its ring refills. The rings are fresh
+        zeros with the rows held written in (ring_zeros), and the marks found from those rows: at 1-ms
+        ticks the rings are 1.2 million rows, which a restore wrote and scanned whole (0.5 s; clock20)."""
         departures = state.get("departures")
-        if departures is None or ring_rows(departures, self.history.shape, 0.0, float, out=self.history) is None:
+        rows = None if departures is None else ring_held(departures, self.history.shape)
+        if rows is None:
             return
+        self.history = ring_zeros(rows, self.history.shape, float)
         self.history_head = int(state["head"])
-        self._mark_history()
+        self._mark_history(rows)
         if self.moved_alone and state.get("log") is not None:
-            if ring_rows(state["log"], self.log_history.shape, 0.0, float, out=self.log_history) is None or \
-                    ring_rows(state["fit"], self.fit_history.shape, False, bool, out=self.fit_history) is None:
+            log, fit = ring_held(state["log"], self.log_history.shape), ring_held(state["fit"], self.fit_history.shape)
+            if log is None or fit is None:
                 raise ValueError("drift.relation.history: the log readings' rings do not fit the departures'")
+            self.log_history = ring_zeros(log, self.log_history.shape, float)
+            self.fit_history = ring_zeros(fit, self.fit_history.shape, bool)
 
     def _push_history(self) -> None:
         """This tick's departures into the ring (the blame's marks are brought up to it when a blame reads
@@ -428,18 +444,37 @@ class StationRelation:
                 self._break_at[s] = self._marked + start + over[0]
         self._marked = self._written
 
-    def _mark_history(self) -> None:
+    def _mark_history(self, held: np.ndarray | None = None) -> None:
         """The marks found in the whole ring (a restore, or a blame after more rows than it holds: its rows
-        all counted as written, the newest write count size − 1, the oldest 0)."""
-        size = self.history.shape[0]
+        all counted as written, the newest write count size − 1, the oldest 0). `held`: the ring's first
+        slots, every slot after them zeros (a restore: ring_held's rows); None, the whole ring. The
+        zeros' slots are not read: their oldest-first indices are one or two runs, and a run of equal rows
+        is calm (or past the limit) in all of its rows or none — its last row is the last calm one, and
+        the first past the limit after a row p is its first row after p."""
+        size, h = self.history.shape[0], self.history_head
         self._written = self._marked = size
-        a = np.abs(np.roll(self.history[:, self.n:], -self.history_head, axis=0))      # oldest first
-        for k in range(2):
-            calm = a <= self._calm_lim[k]
-            self._calm_at[k] = np.where(calm.any(axis=0), size - 1 - np.argmax(calm[::-1], axis=0), -1)
+        held = self.history if held is None else held
+        k = len(held)
+        # the held slots oldest first (from the head on, then those before it) and their oldest-first indices
+        first, second = held[h:k, self.n:], held[:min(h, k), self.n:]
+        a = np.abs(np.concatenate((first, second)))
+        at = np.concatenate((np.arange(len(first)), size - h + np.arange(len(second))))
+        runs = _zero_runs(k, h, size)           # the zeros' (first, last) oldest-first indices
+        for c in range(2):
+            calm = a <= self._calm_lim[c]
+            last = np.where(calm.any(axis=0), at[len(a) - 1 - np.argmax(calm[::-1], axis=0)], -1) if len(a) else -1
+            if runs and 0.0 <= self._calm_lim[c, 0]:
+                last = np.maximum(last, runs[-1][1])
+            self._calm_at[c] = last
+        zero_over = bool(runs) and 0.0 > self._break_lim
         for s in range(a.shape[1]):
-            over = np.flatnonzero(a[self._calm_at[0, s] + 1:, s] > self._break_lim)
-            self._break_at[s] = self._calm_at[0, s] + 1 + over[0] if over.size else self._calm_at[0, s]
+            p = int(self._calm_at[0, s])
+            start = int(np.searchsorted(at, p, side="right"))
+            over = np.flatnonzero(a[start:, s] > self._break_lim)
+            found = [int(at[start + over[0]])] if over.size else []
+            if zero_over:
+                found += [max(f, p + 1) for f, b in runs if max(f, p + 1) <= b]
+            self._break_at[s] = min(found) if found else p
 
     def _past_index(self, written: int) -> int:
         """The row written `written`-th as an oldest-first index in the ring (< 0: it has left the ring)."""

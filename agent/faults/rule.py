@@ -298,15 +298,6 @@ class RecentMean:
         reads the same means, to the bit, as the one that ran on."""
         return {"sum": self._sum.tolist(), "peak": self._peak.tolist(), "since": self._since}
 
-    def set_sums(self, state: dict | None) -> None:
-        """sums()'s form, after set_rows; None, another length, or a value not finite (a checkpoint
-        from before running sums, or a sum past the float range): the exact sum set_rows made stands."""
-        if not self.running or not state or len(state.get("sum", ())) != self.n or len(state.get("peak", ())) != self.n:
-            return
-        total, peak = np.array(state["sum"], float), np.array(state["peak"], float)
-        if fnp.count_nonzero(np.isfinite(total) & np.isfinite(peak)) == self.n:
-            self._sum, self._peak, self._since = total, peak, int(state["since"])
-
     def rows(self) -> np.ndarray:
         """The ring as (size, n) with NaN where not kept (checkpoint form, oldest slot first as stored)."""
         return fnp.where(self.kept, self.zeroed, np.nan)
@@ -318,30 +309,52 @@ class RecentMean:
         k = used[-1] + 1 if used.size else 0
         return {"size": self.size, "rows": fnp.where(self.kept[:k], self.zeroed[:k], np.nan)}
 
-    def set_rows(self, rows: np.ndarray, head: int) -> None:
-        self.kept[:] = ~np.isnan(rows)
-        self.zeroed[:] = fnp.where(self.kept, rows, 0.0)
-        self.finite[:] = np.isfinite(rows)
-        self._row_full = np.logical_and.reduce(self.finite, axis=1).tolist()     # (a row at a time: seconds at 600,000)
-        self._row_inf = np.logical_or.reduce(self.kept & ~self.finite, axis=1).tolist()
-        self._short_rows = self._row_full.count(False)
-        self._short = self.size - np.add.reduce(self.finite, axis=0).astype(np.int64)
-        self._infs = self._row_inf.count(True)
-        self._pinf = np.add.reduce(self.zeroed == np.inf, axis=0).astype(np.int64)
-        self._ninf = np.add.reduce(self.zeroed == -np.inf, axis=0).astype(np.int64)
-        self._sum = self._whole() if self.running else np.zeros(self.n)
-        self._peak = self._sum.copy()
-        self._since = 0
+    def set_rows(self, rows: np.ndarray, head: int, sums: dict | None = None) -> None:
+        """The ring restored: `rows` its first len(rows) slots (NaN: not kept), every slot after them
+        never written (ring_held's), `sums` sums()'s form. Into fresh arrays, the rows alone written: a
+        restore costs the rows the ring holds, not its size (stuck's 600,000 rows at 1-ms ticks, 3,000 of
+        them held, were 0.6 s and 100 MB of pages written; clock20), and the pages of the slots not yet
+        written stay the kernel's untouched zeros, as in a ring that ran. `sums` None, of another length,
+        or not finite (a checkpoint from before running sums, or a sum past the float range): the
+        whole ring's exact sum, as _whole() makes it."""
+        size, n, k = self.size, self.n, len(rows)
+        self.zeroed, self.kept, self.finite = np.zeros((size, n)), np.zeros((size, n), bool), np.zeros((size, n), bool)
+        kept, finite = ~np.isnan(rows), np.isfinite(rows)
+        self.kept[:k], self.finite[:k] = kept, finite
+        self.zeroed[:k] = fnp.where(kept, rows, 0.0)
+        # (a row at a time: seconds at 600,000; a slot never written holds no finite entry, no inf)
+        full, inf = np.logical_and.reduce(finite, axis=1), np.logical_or.reduce(kept & ~finite, axis=1)
+        self._row_full = full.tolist() + [n == 0] * (size - k)
+        self._row_inf = inf.tolist() + [False] * (size - k)
+        self._short_rows = k - int(np.count_nonzero(full)) + (size - k if n else 0)
+        self._short = self.size - np.add.reduce(finite, axis=0).astype(np.int64)
+        self._infs = int(np.count_nonzero(inf))
+        zeroed = self.zeroed[:k]
+        self._pinf = np.add.reduce(zeroed == np.inf, axis=0).astype(np.int64)
+        self._ninf = np.add.reduce(zeroed == -np.inf, axis=0).astype(np.int64)
+        self._sum, self._peak, self._since = np.zeros(n), np.zeros(n), 0
+        if self.running:
+            saved = self._saved_sums(sums)
+            self._sum, self._peak, self._since = saved if saved else (total := self._whole(), total.copy(), 0)
         self._count = None
         self._taken = False
         self.head = head
+
+    def _saved_sums(self, state: dict | None) -> tuple | None:
+        """sums()'s (sum, peak, since) as set_rows keeps them; None when they cannot stand."""
+        if not state or len(state.get("sum", ())) != self.n or len(state.get("peak", ())) != self.n:
+            return None
+        total, peak = np.array(state["sum"], float), np.array(state["peak"], float)
+        if fnp.count_nonzero(np.isfinite(total) & np.isfinite(peak)) != self.n:
+            return None
+        return total, peak, int(state["since"])
 
 
 def ring_state(rows: np.ndarray, fill) -> dict:
     """A ring's rows in checkpoint form: an array (checkpoint.py writes its raw bytes, not JSON numbers:
     600,000 rows × n of stuck's at 1-ms ticks were 10 MB of text and seconds to write; perf40) without
     its trailing rows that hold only `fill` (never written yet, or NaN: nothing kept), and the ring's
-    length. ring_rows makes the same rows again, to the bit."""
+    length. ring_held gives the rows back, to the bit."""
     blank = (rows != rows) if fill != fill else (rows == fill)
     if fill == 0 and rows.dtype.kind == "f":        # (−0.0 is written, not the fill: kept to the bit)
         blank &= ~np.signbit(rows)
@@ -349,11 +362,12 @@ def ring_state(rows: np.ndarray, fill) -> dict:
     return {"size": len(rows), "rows": np.array(rows[:used[-1] + 1 if used.size else 0])}
 
 
-def ring_rows(saved, shape: tuple, fill, dtype, out: np.ndarray | None = None) -> np.ndarray | None:
-    """ring_state's rows as the whole ring of `shape` (into `out`, the ring itself, when given: no second
-    copy of a ring of millions of rows); from a checkpoint before it, a list of rows (JSON numbers, None
-    for NaN). None when they do not fit: a ring of another length (another tick_s or window) or width,
-    which the caller starts over (`out` untouched)."""
+def ring_held(saved, shape: tuple) -> np.ndarray | None:
+    """ring_state's rows, those the ring holds from its first slot (every slot after them holds the
+    ring's fill); from a checkpoint before it, a list of every row (JSON numbers, None for NaN). None
+    when they do not fit: a ring of another length (another tick_s or window) or width, which the
+    caller starts over. Not the whole ring: its caller writes these rows into fresh zeros, and a ring
+    of millions of rows holding a few thousand costs those (clock20)."""
     if isinstance(saved, dict):
         size, rows = saved.get("size"), saved.get("rows")
         if not isinstance(rows, np.ndarray):
@@ -362,10 +376,14 @@ def ring_rows(saved, shape: tuple, fill, dtype, out: np.ndarray | None = None) -
         size, rows = len(saved), np.array([[np.nan if v is None else v for v in r] for r in saved], float)
     if size != shape[0] or (rows.size and rows.shape[1:] != tuple(shape[1:])) or len(rows) > shape[0]:
         return None
-    if out is None:
-        out = np.empty(shape, dtype)
-    out[:len(rows)] = rows.reshape((len(rows),) + tuple(shape[1:]))
-    out[len(rows):] = fill
+    return rows.reshape((len(rows),) + tuple(shape[1:]))
+
+
+def ring_zeros(rows: np.ndarray, shape: tuple, dtype) -> np.ndarray:
+    """A ring of fill 0 (False) restored from ring_held's rows: fresh zeros, the rows written into its
+    first slots, the pages of the rest left to the kernel until a tick writes them."""
+    out = np.zeros(shape, dtype)
+    out[:len(rows)] = rows
     return out
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import fastnp as fnp
 from .config import FaultConfig
-from .rule import Held, RecentMean, Tick, names_values, ring_rows
+from .rule import Held, RecentMean, Tick, names_values, ring_held
 
 
 RECENT_TICKS = 10
@@ -223,11 +223,10 @@ class Spike:
         seen = np.zeros(self.seen_before.size, bool)     # (a new array: seen_before may be the tracker's read-only one)
         seen[:] = state["seen_before"]
         self.seen_before = seen
-        rows = ring_rows(state["recent"], self.recent.zeroed.shape, np.nan, float)
+        rows = ring_held(state["recent"], self.recent.zeroed.shape)
         if rows is None:
             raise ValueError(f"spike.recent: not a ring of {self.recent.size} rows × {self.recent.n}")
-        self.recent.set_rows(rows, int(state["head"]))
-        self.recent.set_sums(state.get("recent_sums"))
+        self.recent.set_rows(rows, int(state["head"]), state.get("recent_sums"))
         self._waiting = 0
         if "kept" in state:             # (a checkpoint from before it: nothing kept)
             for a, saved, none in zip((self.kept_from, self.kept_jump, self.kept_until), state["kept"],

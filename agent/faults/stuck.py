@@ -30,7 +30,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .context import WholeCounts
-from .rule import Held, RecentMean, Tick, ring_rows
+from .rule import Held, RecentMean, Tick, ring_held
 
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
@@ -244,7 +244,6 @@ class Stuck:
         self.lowest[:] = [np.inf if v is None else v for v in state.get("lowest", [None] * self.lowest.size)]
         self._lowest_changed()
         self._above_left = 0
-        steps = ring_rows(state["steps"], self.steps.zeroed.shape, np.nan, float)
+        steps = ring_held(state["steps"], self.steps.zeroed.shape)
         if steps is not None:       # else a window of another length: start it over
-            self.steps.set_rows(steps, int(state["head"]))
-            self.steps.set_sums(state.get("steps_sums"))
+            self.steps.set_rows(steps, int(state["head"]), state.get("steps_sums"))
