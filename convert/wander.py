@@ -24,30 +24,27 @@ from agent.scorers.profile import forecast_levels, settle_ticks, wander_ratio
 from .data import window_arrays
 
 
-def stretches(anomalous: np.ndarray, segment: np.ndarray | None, end: int, length: int, step: int) -> list[int]:
-    """First rows of every stretch of `length` rows in [0, end), starting every `step` rows of a
-    segment's run of rows, that lies in one segment and holds no row labelled anomalous."""
-    seg = np.zeros(end, int) if segment is None else np.asarray(segment[:end])
-    out = []
-    start = 0
-    while start < end:
-        stop = start
-        while stop < end and seg[stop] == seg[start]:
-            stop += 1
-        for a in range(start, stop - length + 1, step):
-            if not anomalous[a:a + length].any():
-                out.append(a)
-        start = stop
-    return out
+def segment_runs(segment: np.ndarray | None, end: int) -> list[tuple[int, int]]:
+    """[start, stop) of each run of rows of one segment in [0, end) (the whole range without segments)."""
+    if segment is None:
+        return [(0, end)] if end > 0 else []
+    seg = np.asarray(segment[:end])
+    cuts = [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), end]
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def stretch_wander(forecast, z: np.ndarray, missing: np.ndarray, steps: int, fit_ticks: int,
+def stretches(anomalous: np.ndarray, start: int, stop: int, length: int, step: int) -> list[int]:
+    """First rows of every stretch of `length` rows in [start, stop), one every `step` rows, that
+    holds no row labelled anomalous."""
+    return [a for a in range(start, stop - length + 1, step) if not anomalous[a:a + length].any()]
+
+
+def stretch_wander(forecasts: np.ndarray, z: np.ndarray, missing: np.ndarray, steps: int, fit_ticks: int,
                    half_life: float) -> np.ndarray:
-    """(N,) ≥ 1: one stretch's wander. `z`, `missing` (n, N) its rows; the first `fit_ticks` are the
-    warm-up the profile is fitted on, the rest are measured; `forecast(values, missing)` the model's
-    (k, N) forecasts of the newest row of (k, T, N) windows."""
-    values, missing_w = window_arrays(np.where(missing, 0.0, z), missing, steps)
-    forecasts = np.asarray(forecast(values, missing_w), np.float64)
+    """(N,) ≥ 1: one stretch's wander. `z`, `missing` (n, N) its rows, `forecasts` (n − T + 1, N) the
+    model's forecasts of its rows from the T-th on; the first `fit_ticks` rows are the warm-up the
+    profile is fitted on, the rest are measured."""
+    forecasts = np.asarray(forecasts, np.float64)
     newest, newest_missing = np.asarray(z[steps - 1:], np.float64), np.asarray(missing[steps - 1:], bool)
     warm = fit_ticks - steps + 1                     # forecast ticks of the warm-up
     offset, _, residual = plant_fit(newest[:warm], newest_missing[:warm], forecasts[:warm])
@@ -61,16 +58,27 @@ def profile_wander(forecast, sensors: list[str], z: np.ndarray, missing: np.ndar
                    segment: np.ndarray | None, end: int, steps: int, fit_ticks: int,
                    half_life: float) -> ProfileWander | None:
     """The bundle's `profile_wander` from the normal rows [0, end) (the training rows): stretches of
-    a warm-up-sized fit (`fit_ticks`) and as many ticks after it, one starting every `fit_ticks` rows;
-    per sensor the median of their wander. None when no stretch fits."""
-    starts = stretches(anomalous, segment, end, 2 * fit_ticks, fit_ticks)
-    if fit_ticks <= steps + settle_ticks(fit_ticks, half_life) or not starts:
+    a warm-up-sized fit (`fit_ticks`) and as many ticks after it, one starting every `fit_ticks` rows
+    of a segment; per sensor the median of their wander. `forecast(values, missing)`: the model's
+    (k, N) forecasts of the newest row of (k, T, N) windows (each window is forecast once). None when
+    no stretch fits."""
+    length = 2 * fit_ticks
+    if fit_ticks <= steps + settle_ticks(fit_ticks, half_life):
         return None
-    ratios = np.array([stretch_wander(forecast, z[a:a + 2 * fit_ticks], missing[a:a + 2 * fit_ticks], steps,
-                                      fit_ticks, half_life) for a in starts])
+    ratios = []
+    for lo, hi in segment_runs(segment, end):
+        starts = stretches(anomalous, lo, hi, length, fit_ticks)
+        if not starts:
+            continue
+        values, missing_w = window_arrays(z[lo:hi], missing[lo:hi], steps)
+        forecasts = forecast(values, missing_w)      # forecasts[j]: the window of rows lo + j … lo + j + T − 1
+        ratios += [stretch_wander(forecasts[a - lo:a - lo + length - steps + 1], z[a:a + length],
+                                  missing[a:a + length], steps, fit_ticks, half_life) for a in starts]
+    if not ratios:
+        return None
     median = np.median(ratios, axis=0)
     return ProfileWander(
         version=PROFILE_WANDER_VERSION, sensors={s: round(float(v), 4) for s, v in zip(sensors, median)},
-        fit_ticks=int(fit_ticks), held_ticks=int(fit_ticks), chunks=len(starts), half_life_ticks=float(half_life),
+        fit_ticks=int(fit_ticks), held_ticks=int(fit_ticks), chunks=len(ratios), half_life_ticks=float(half_life),
         statistic=("per sensor, the median over stretches of normal training rows of: the largest profile distance "
                    "in the held ticks after a warm-up-sized fit ÷ the largest inside it (≥ 1)"))

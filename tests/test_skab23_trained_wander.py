@@ -23,7 +23,7 @@ from agent.config import ConfigError, from_dict
 from agent.manifest import ManifestError, parse
 from agent.scorers.profile import NormalProfile, ProfileConfig, own_wander
 from agent.window import Normaliser, WindowBuffer
-from convert.wander import profile_wander, stretch_wander, stretches
+from convert.wander import profile_wander, segment_runs, stretch_wander, stretches
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,7 +76,9 @@ def test_the_converters_stretch_wander_is_the_agents_live_distance_over_its_warm
             forecast = scorer.run(*scorer.inputs(buf))[0] + scorer.forecast_offset
             live.append(scorer.profile.scores(scorer.level(buf.ts, forecast, buf.missing[-1])))
     live_ratio = np.maximum(np.nanmax(live, axis=0) / np.maximum(scorer.profile.normal, 1e-4), 1.0)
-    measured = stretch_wander(runtime_forecast(scorer), z, missing, bundle.steps, fit_ticks, 5.0)
+    from convert.data import window_arrays
+    forecasts = runtime_forecast(scorer)(*window_arrays(z, missing, bundle.steps))
+    measured = stretch_wander(forecasts, z, missing, bundle.steps, fit_ticks, 5.0)
     np.testing.assert_allclose(measured, live_ratio, rtol=1e-5)     # (live, the offset is added in float32)
     assert (measured >= 1.0).all()
 
@@ -85,10 +87,13 @@ def test_stretches_stay_in_one_segment_and_skip_labelled_rows():
     segment = np.array([0] * 10 + [1] * 25 + [2] * 7)
     anomalous = np.zeros(42, bool)
     anomalous[27] = True
-    # segment 1 is rows 10..34: stretches of 8 every 4 rows start at 10, 14, 18, 22, 26; 22 and 26 hold row 27
-    assert stretches(anomalous, segment, 42, 8, 4) == [0, 10, 14, 18]      # segment 2 is too short
-    assert stretches(anomalous, None, 20, 8, 4) == [0, 4, 8, 12]
-    assert stretches(anomalous, segment, 30, 8, 4) == [0, 10, 14, 18]       # rows past `end` are not used
+    assert segment_runs(segment, 42) == [(0, 10), (10, 35), (35, 42)]
+    assert segment_runs(segment, 30) == [(0, 10), (10, 30)]                # rows past `end` are not used
+    assert segment_runs(None, 20) == [(0, 20)]
+    # segment 1: stretches of 8 every 4 rows start at 10, 14, 18, 22, 26; 22 and 26 hold row 27
+    assert stretches(anomalous, 10, 35, 8, 4) == [10, 14, 18]
+    assert stretches(anomalous, 35, 42, 8, 4) == []                        # too short
+    assert stretches(anomalous, 0, 20, 8, 4) == [0, 4, 8, 12]
 
 
 def test_a_level_that_wanders_after_the_fit_gets_a_wander_and_a_steady_one_about_one():
