@@ -16,13 +16,14 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import DEMO_BUNDLE, NO_DEMO, bundle_root, demo_cfg, sim_rows, tiny_bundle
+from conftest import DEMO_BUNDLE, NO_DEMO, bundle_root, demo_cfg, tiny_bundle
 
 from agent import bundle as bundles
 from agent.config import ConfigError, from_dict
 from agent.manifest import ManifestError, parse
 from agent.scorers.profile import NormalProfile, ProfileConfig, own_wander
-from agent.window import Normaliser, WindowBuffer
+from agent.window import WindowBuffer
+from profile_runs import normalised_sim_rows, wandering_levels
 from convert.wander import profile_wander, segment_runs, stretch_wander, stretches
 
 
@@ -44,10 +45,7 @@ def wander_bundle():
 @functools.lru_cache(maxsize=None)
 def tiny_rows(count: int = 420):
     """The tiny bundle and `count` consecutive normalised (values, missing, ts) rows of the demo simulator."""
-    bundle = bundles.load(tiny_bundle())
-    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
-    rows = sim_rows(demo_cfg(bundle_root()), days=0.2, seed=23, anomalies="none")[:count]
-    return bundle, [(norm.apply(r.values), r.missing, r.ts) for r in rows]
+    return normalised_sim_rows(tiny_bundle(), demo_cfg(bundle_root()), 0.2, 23, count)
 
 
 def runtime_forecast(scorer):
@@ -64,9 +62,7 @@ def test_the_converters_stretch_wander_is_the_agents_live_distance_over_its_warm
     fit_ticks = 200
     scorer = OnnxScorer(bundle, "onnx_fp32")
     scorer.set_profile(ProfileConfig(enabled=True, min_ticks=10))
-    z = np.array([r[0] for r in rows])
-    missing = np.array([r[1] for r in rows])
-    ts = np.array([r[2] for r in rows])
+    z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     assert scorer.fit_profile(z[:fit_ticks], missing[:fit_ticks], ts[:fit_ticks]) is not None
     buf = WindowBuffer(bundle.steps, len(bundle.sensors))
     live = []
@@ -155,17 +151,8 @@ def test_a_wander_for_the_wrong_sensors_is_refused():
         parse(data)
 
 
-def _levels(n: int = 380, seed: int = 0) -> np.ndarray:
-    """(n, 2) warm-up levels: sensor 0 steady, sensor 1 steady for 70 % then swinging ±1."""
-    rng = np.random.default_rng(seed)
-    levels = 0.05 * rng.standard_normal((n, 2))
-    cut = int(0.7 * n)
-    levels[cut:, 1] += np.sin(np.pi * np.arange(n - cut) / (n - cut))
-    return levels
-
-
 def test_off_or_without_a_bundle_wander_scores_bit_for_bit_as_before_and_on_divides_by_it():
-    levels, trained = _levels(), np.array([1.5, 2.0])
+    levels, trained = wandering_levels(), np.array([1.5, 2.0])
     live = np.array([[0.4, 1.5], [0.0, 0.0], [np.nan, 2.0]])
     plain = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
     off = NormalProfile(ProfileConfig(enabled=True), ["a", "b"], trained)          # key off: ignored
@@ -191,9 +178,7 @@ def test_the_scorer_reads_the_bundles_wander_and_a_checkpoint_carries_it():
     _, rows = tiny_rows()
     export_bundle(wander_bundle(), ["onnx_fp32"], log=lambda *a: None)
     bundle = bundles.load(wander_bundle())
-    z = np.array([r[0] for r in rows])
-    missing = np.array([r[1] for r in rows])
-    ts = np.array([r[2] for r in rows])
+    z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     scorer = OnnxScorer(bundle, "onnx_fp32")
     scorer.set_profile(ProfileConfig(enabled=True, min_ticks=10, trained_wander=True))
     assert scorer.fit_profile(z[:200], missing[:200], ts[:200]) is not None
@@ -207,13 +192,9 @@ def test_the_scorer_reads_the_bundles_wander_and_a_checkpoint_carries_it():
 @NO_DEMO
 def test_a_bundle_without_the_field_scores_as_before_with_the_key_on(tmp_path):
     from agent.scorers.onnx import OnnxScorer
-    bundle = bundles.load(DEMO_BUNDLE)
+    bundle, rows = normalised_sim_rows(DEMO_BUNDLE, demo_cfg(tmp_path), 0.2, 23, 300)
     assert bundle.manifest.profile_wander is None and bundle.profile_wander() is None
-    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
-    rows = sim_rows(demo_cfg(tmp_path), days=0.2, seed=23, anomalies="none")[:300]
-    z = np.array([norm.apply(r.values) for r in rows])
-    missing = np.array([r.missing for r in rows])
-    ts = np.array([r.ts for r in rows])
+    z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     warm = []
     for on in (False, True):
         scorer = OnnxScorer(bundle, "onnx_fp32")
