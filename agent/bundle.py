@@ -94,6 +94,12 @@ class Bundle:
         """(N,) per-sensor forecast-error scale, in the manifest's sensor order."""
         return np.array([self.manifest.residual_std[s] for s in self.sensors], np.float64)
 
+    def profile_wander(self) -> np.ndarray | None:
+        """(N,) per-sensor wander of the training plants (manifest `profile_wander`, ≥ 1), in the
+        manifest's sensor order; None for a bundle without it (older converters)."""
+        wander = self.manifest.profile_wander
+        return None if wander is None else np.array([wander.sensors[s] for s in self.sensors], np.float64)
+
     def artifact_kinds(self) -> list[str]:
         """The artifacts the agent may run: the manifest's, less those refused."""
         refused = dict(self.refused)

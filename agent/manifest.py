@@ -99,6 +99,35 @@ class Normalisation:
     std: dict[str, float]
 
 
+#: The `profile_wander` layout this agent reads (the field has its own version: a bundle without it
+#: is read as before, one with another version is refused naming the key).
+PROFILE_WANDER_VERSION = 1
+
+
+@dataclass(kw_only=True)
+class ProfileWander:
+    """Per sensor, how far the normal profile's level wanders past a warm-up-sized fit on the training
+    plants' normal data (convert/wander.py); with `scoring.profile.trained_wander` the agent divides each
+    sensor's profile distance by it. Measured in the converter because a live warm-up cannot show a wander
+    slower than itself (issue 10, twenty-third round)."""
+    version: int
+    sensors: dict[str, float]               # ≥ 1 each: 1 = stays inside its warm-up range
+    fit_ticks: int = rng(lo=1)              # the warm-up-sized fit
+    held_ticks: int = rng(lo=1)             # the ticks after it that are measured
+    chunks: int = rng(lo=1)                 # fits measured (the value is their median)
+    half_life_ticks: float                  # the profile level's half-life it was measured with
+    statistic: str | None = None            # in words
+
+    def validate(self) -> list[tuple[str, str]]:
+        out = []
+        if self.version != PROFILE_WANDER_VERSION or isinstance(self.version, bool):
+            out.append(("version", f"this agent reads version {PROFILE_WANDER_VERSION}, the bundle has "
+                                   f"{self.version!r}"))
+        out += [(f"sensors.{s}", f"expected a finite number ≥ 1, got {v!r}")
+                for s, v in self.sensors.items() if isinstance(v, (int, float)) and not (math.isfinite(v) and v >= 1)]
+        return out
+
+
 @dataclass(kw_only=True)
 class Manifest:
     format_version: int
@@ -119,6 +148,7 @@ class Manifest:
     artifacts: dict[str, Artifact]
     files: dict[str, FileEntry] = field(default_factory=dict)
     parity: dict[str, Any] | None = None    # `stad-convert verify --record`'s figures
+    profile_wander: ProfileWander | None = None   # per-sensor wander of the training plants (optional)
 
     def validate(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -136,6 +166,8 @@ class Manifest:
             out += _per_sensor("normalisation.std", self.normalisation.std, sensors, positive=True)
         out += _per_sensor("residual_std", self.residual_std, sensors, positive=True)
         out += _threshold_problems(self.threshold)
+        if isinstance(self.profile_wander, ProfileWander) and isinstance(self.profile_wander.sensors, dict):
+            out += _per_sensor("profile_wander.sensors", self.profile_wander.sensors, sensors, positive=False)
         for kind in self.artifacts:
             if kind not in ARTIFACT_KINDS:
                 out.append((f"artifacts.{kind}", f"unknown kind (known: {', '.join(ARTIFACT_KINDS)})"))
@@ -265,5 +297,5 @@ def write(bundle_dir: Path, manifest: Manifest) -> Manifest:
     return manifest
 
 
-__all__ = ["Manifest", "Artifact", "FileEntry", "TensorSpec", "Normalisation", "ManifestError", "parse", "write",
+__all__ = ["Manifest", "ProfileWander", "PROFILE_WANDER_VERSION", "Artifact", "FileEntry", "TensorSpec", "Normalisation", "ManifestError", "parse", "write",
            "file_sha256", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS"]

@@ -32,6 +32,7 @@ from .provenance import raw_sample
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .quiet import third_party_output
 from .train import TrainOptions, TrainResult, predict, train
+from .wander import profile_wander
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -101,6 +102,9 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[split.val_end:hold_end], result.missing[split.val_end:hold_end])
 
     sensors = series.sensors
+    wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
+                            series.anomalous, series.segment, split.train_end, steps, cfg.warmup.ticks,
+                            cfg.scoring.profile.half_life_ticks)
     manifest = bw.new_manifest(
         out_dir, model_id, sensors, result.spec, cfg.tick_s,
         files=[bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE],
@@ -130,7 +134,8 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
               "holdout_rows": [split.val_end, hold_end],
               "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end,
                                        series.segment),
-              "row_files": "float16 (rows, sensors) normalised values, NaN where missing"})
+              "row_files": "float16 (rows, sensors) normalised values, NaN where missing"},
+        profile_wander=wander)
     return result, write_manifest(out_dir, manifest)
 
 

@@ -1,6 +1,7 @@
 """The demo bundle's config with a given profile, stationary rows around its normal means, and a
-pipeline run over them: shared by the profile tests (tests/test_profile.py,
-tests/test_profile_per_sensor.py)."""
+pipeline run over them; warm-up levels with one wandering sensor; simulator rows normalised for a
+bundle: shared by the profile tests (tests/test_profile.py, tests/test_profile_per_sensor.py,
+tests/test_skab23_trained_wander.py) and tests/test_model_bias.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -62,3 +63,25 @@ def std_of(sensor: int) -> float:
 
     bundle = load_bundle(str(DEMO_BUNDLE))
     return float(np.asarray(Normaliser.from_manifest(bundle.normalisation, bundle.sensors).std, float)[sensor])
+
+
+def wandering_levels(n: int = 380, seed: int = 0) -> np.ndarray:
+    """(n, 2) warm-up levels: sensor 0 steady, sensor 1 steady for 70 % then swinging ±1 (its wander)."""
+    rng = np.random.default_rng(seed)
+    levels = 0.05 * rng.standard_normal((n, 2))
+    cut = int(0.7 * n)
+    levels[cut:, 1] += np.sin(np.pi * np.arange(n - cut) / (n - cut))
+    return levels
+
+
+def normalised_sim_rows(bundle_dir: Path, cfg, days: float, seed: int, count: int):
+    """(bundle, [(z, missing, ts)]): the first `count` rows of `cfg`'s simulator (no anomalies), each
+    normalised with the bundle's statistics as the agent's window holds them."""
+    from agent import bundle as bundles
+    from agent.window import Normaliser
+    from conftest import sim_rows
+
+    bundle = bundles.load(bundle_dir)
+    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
+    rows = sim_rows(cfg, days=days, seed=seed, anomalies="none")[:count]
+    return bundle, [(norm.apply(r.values), r.missing, r.ts) for r in rows]

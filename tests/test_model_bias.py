@@ -24,6 +24,7 @@ from agent import bundle as bundles  # noqa: E402
 from agent.scorers import forecast_error as fe  # noqa: E402
 from agent.scorers.ar import ARModel  # noqa: E402
 from agent.window import Normaliser, WindowBuffer  # noqa: E402
+from profile_runs import normalised_sim_rows  # noqa: E402
 
 
 # ---- the statistic itself ----------------------------------------------------------------------------
@@ -68,10 +69,7 @@ def test_combined_scores_take_the_larger_statistic_and_zero_missing_sensors():
 @functools.lru_cache(maxsize=None)
 def tiny_run(count: int = 120):
     """A tiny bundle and `count` consecutive (values, missing, ts) rows of the demo simulator."""
-    bundle = bundles.load(tiny_bundle())
-    norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
-    rows = sim_rows(demo_cfg(bundle_root()), days=0.2, seed=21, anomalies="none")[:count]
-    return bundle, [(norm.apply(r.values), r.missing, r.ts) for r in rows]
+    return normalised_sim_rows(tiny_bundle(), demo_cfg(bundle_root()), 0.2, 21, count)
 
 
 def drive(scorer, rows, steps, times=1):

@@ -12,25 +12,19 @@ import pytest
 
 from agent.config import ConfigError, from_dict
 from agent.scorers.profile import NormalProfile, ProfileConfig, own_wander
+from profile_runs import wandering_levels
 
 
-def _levels(n: int = 380, seed: int = 0) -> np.ndarray:
-    """(n, 2) warm-up levels: sensor 0 steady, sensor 1 steady for 70 % then swinging ±1 (its wander)."""
-    rng = np.random.default_rng(seed)
-    levels = 0.05 * rng.standard_normal((n, 2))
-    cut = int(0.7 * n)
-    levels[cut:, 1] += np.sin(np.pi * np.arange(n - cut) / (n - cut))
-    return levels
 
 
 def test_the_wander_is_one_for_a_steady_sensor_and_larger_for_one_that_wanders():
-    wander = own_wander(_levels(), 0.3)
+    wander = own_wander(wandering_levels(), 0.3)
     assert wander[0] == pytest.approx(1.0, abs=0.3) and wander[0] >= 1.0
     assert wander[1] > 3.0
 
 
 def test_off_scores_bit_for_bit_as_before_and_on_divides_by_the_wander():
-    levels = _levels()
+    levels = wandering_levels()
     live = np.array([[0.4, 1.5], [0.0, 0.0], [np.nan, 2.0]])
     off, on = (NormalProfile(ProfileConfig(enabled=True, per_sensor_fraction=f), ["a", "b"]) for f in (0.0, 0.3))
     assert off.fit(levels) and on.fit(levels)
@@ -44,7 +38,7 @@ def test_off_scores_bit_for_bit_as_before_and_on_divides_by_the_wander():
 
 
 def test_an_empty_part_or_an_all_unknown_sensor_gives_a_wander_of_one():
-    levels = _levels()
+    levels = wandering_levels()
     levels[:, 0] = np.nan
     assert np.array_equal(own_wander(levels, 0.3)[:1], [1.0])
     assert np.array_equal(own_wander(levels[:1], 0.3), [1.0, 1.0])

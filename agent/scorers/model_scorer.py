@@ -45,7 +45,7 @@ from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
-from .profile import NormalProfile, ProfileConfig, ew_level
+from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
 
 if TYPE_CHECKING:
     from ..window import WindowBuffer
@@ -72,6 +72,20 @@ def pick_artifact(bundle: bundles.Bundle, preference: tuple[str, ...]) -> str:
             return kind
     have = ", ".join(kinds) or "none"
     raise bundles.BundleError(f"{bundle.path}: no {' or '.join(preference)} artifact (the bundle has: {have})")
+
+
+def plant_fit(newest: np.ndarray, newest_missing: np.ndarray, forecasts: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offset, forecasts + offset, residual scale) of warm-up rows `newest` (n, N) and the model's
+    `forecasts` of them: this plant's mean forecast error and its forecast-error scale.
+
+    The model was trained on other plants; its mean error here is not an anomaly, and left in, the
+    lasting-shift statistic would add it up every tick: the offset is added to every forecast."""
+    seen = ~np.asarray(newest_missing, bool)
+    counts = seen.sum(axis=0)
+    offset = np.where(seen, newest - forecasts, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    forecasts = forecasts + offset
+    return offset, forecasts, residual_std(newest, newest_missing, forecasts)
 
 
 class ModelShapeError(bundles.BundleError):
@@ -332,7 +346,7 @@ class ModelScorer(Scorer):
     def set_profile(self, cfg: ProfileConfig) -> None:
         """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""
         self.profile_cfg = cfg
-        self.profile = NormalProfile(cfg, list(self.bundle.sensors))
+        self.profile = NormalProfile(cfg, list(self.bundle.sensors), self.bundle.profile_wander())
 
     def fit_profile(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
         """Fit this plant's normal behaviour on the warm-up rows (normalised z, missing, tick ts;
@@ -359,21 +373,13 @@ class ModelScorer(Scorer):
         seen = ~newest_missing
         if seen.sum(axis=0).min() < self.profile_cfg.min_ticks:
             return None
-        # This plant's forecast bias: the model was trained on others; its mean error here is
-        # not an anomaly, and left in, the lasting-shift statistic would add it up every tick.
-        counts = seen.sum(axis=0)
-        offset = np.where(seen, newest - forecasts, 0.0).sum(axis=0) / np.maximum(counts, 1)
-        forecasts = forecasts + offset
-        residual = residual_std(newest, newest_missing, forecasts)
+        offset, forecasts, residual = plant_fit(newest, newest_missing, forecasts)
         errors = signed_errors(newest, newest_missing, forecasts, residual)
         bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)
         run = np.where(seen, forecasts, np.nan)
-        padded = np.concatenate([np.full((steps - 1, self.n), np.nan), run])
-        levels = np.array([ew_level(padded[i:i + steps], np.isfinite(padded[i:i + steps]),
-                                    self.profile_cfg.half_life_ticks) for i in range(len(run))])
-        # A level is an EW mean over the window: the first ticks rest on few forecasts; skip them.
-        settle = min(len(levels), int(np.ceil(3 * self.profile_cfg.half_life_ticks)))
+        levels = forecast_levels(run, steps, self.profile_cfg.half_life_ticks)
+        settle = settle_ticks(len(levels), self.profile_cfg.half_life_ticks)
         if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
             return None
         self.residual = residual

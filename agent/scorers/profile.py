@@ -44,6 +44,13 @@ own range: wander[s] = max(1, max over the last f of d'[s] / max over the first 
 distance of sensor s is divided by wander[s]: a sensor that stays inside its in-sample range out of
 sample is scored as before, one that wanders is scored in units of its wander. μ, σ themselves are fitted
 on every warm-up level as before; f = 0 (the default) leaves every score as it was, bit for bit.
+
+`trained_wander`: each sensor judged against the training plants' wander (issue 10, twenty-third round).
+A warm-up cannot show a wander slower than itself (SKAB's flow stays inside its range through the warm-up
+and wanders after it); the converter measures, on the training plants' normal recordings, how far each
+sensor's level wanders in the warm-up-length after a warm-up-sized fit (convert/wander.py), and ships it
+in the bundle (`profile_wander`). With the key on, the live distance is divided by it (by the larger of it
+and the own wander when per_sensor_fraction is on too); off (the default), or a bundle without it: as before.
 """
 from __future__ import annotations
 
@@ -82,6 +89,10 @@ class ProfileConfig:
     per_sensor_fraction: float = rng(0.0, 0.5, default=0.0,
         doc="the last part of the warm-up's levels that measures each sensor's wander past a fit on the rest; "
             "a sensor's distance is divided by its wander (≥ 1); 0: off (one scale for every sensor)")
+    trained_wander: bool = doc(
+        "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
+        "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
+        "two); a bundle without it is scored as before", default=False)
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,11 +132,28 @@ def ew_level(forecasts: np.ndarray, known: np.ndarray, half_life: float) -> np.n
         return np.where(total > 0, (w * np.where(known, forecasts, 0.0)).sum(axis=0) / total, np.nan)
 
 
+def forecast_levels(run: np.ndarray, steps: int, half_life: float) -> np.ndarray:
+    """(n, N) level of every tick of a (n, N) run of forecasts (oldest first, NaN = not counted): the
+    EW mean over the tick's window of `steps` ticks (the ticks before the run unknown), as the live
+    tier computes it tick by tick (ModelScorer.level)."""
+    padded = np.concatenate([np.full((steps - 1, run.shape[1]), np.nan), run])
+    return np.array([ew_level(padded[i:i + steps], np.isfinite(padded[i:i + steps]), half_life)
+                     for i in range(len(run))])
+
+
+def settle_ticks(n: int, half_life: float) -> int:
+    """The first levels of a warm-up that rest on few forecasts (an EW mean over the window), of `n`:
+    the profile is fitted on the levels after them."""
+    return min(n, int(np.ceil(3 * half_life)))
+
+
 class NormalProfile:
     """μ, σ of each sensor's forecast level over warm-up; `scores` is the distance from them."""
 
-    def __init__(self, cfg: ProfileConfig, sensors: list[str]):
+    def __init__(self, cfg: ProfileConfig, sensors: list[str], trained: np.ndarray | None = None):
         self.cfg = cfg
+        # the bundle's per-sensor wander (≥ 1), used only with trained_wander on
+        self.trained = np.asarray(trained, np.float64) if cfg.trained_wander and trained is not None else None
         self.used = np.array([s not in set(cfg.drifting) for s in sensors])
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
@@ -156,6 +184,8 @@ class NormalProfile:
         self.mean, self.std = mean_and_std(levels, floor)
         if self.cfg.per_sensor_fraction > 0:
             self.wander = own_wander(levels, self.cfg.per_sensor_fraction, floor)
+        if self.trained is not None:
+            self.wander = self.trained if self.wander is None else np.maximum(self.wander, self.trained)
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self._tracked = (None, None)
@@ -196,7 +226,7 @@ class NormalProfile:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
-                "per_sensor_fraction": self.cfg.per_sensor_fraction,
+                "per_sensor_fraction": self.cfg.per_sensor_fraction, "trained_wander": self.cfg.trained_wander,
                 "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
 
 
@@ -207,12 +237,19 @@ def mean_and_std(levels: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) ->
 
 def own_wander(levels: np.ndarray, fraction: float, floor: np.ndarray | float = SIGMA_FLOOR) -> np.ndarray:
     """(N,) ≥ 1: how far each sensor's level in the last `fraction` of (n, N) warm-up `levels` wanders
-    past a fit (μ', σ') on the rest, as a multiple of that fit's own largest distance there (in sample).
-    1 where the held-out part stays inside the in-sample range, or where either part is empty."""
+    past a fit (μ', σ') on the rest (`wander_ratio`)."""
     cut = int(round(len(levels) * (1.0 - fraction)))
-    fit, held = levels[:cut], levels[cut:]
+    return wander_ratio(levels[:cut], levels[cut:], floor)
+
+
+def wander_ratio(fit: np.ndarray, held: np.ndarray, floor: np.ndarray | float = SIGMA_FLOOR) -> np.ndarray:
+    """(N,) ≥ 1: how far each sensor's (n, N) levels `held` (NaN = unknown) wander past a fit (μ', σ')
+    on the levels `fit` before them, as a multiple of that fit's own largest distance there (in sample).
+    1 where the held-out part stays inside the in-sample range, or where either part is empty.
+    What `per_sensor_fraction` measures inside the warm-up, and the converter over a training plant's
+    normal recording (convert/wander.py: the bundle's `profile_wander`)."""
     if not len(fit) or not len(held):
-        return np.ones(levels.shape[1])
+        return np.ones(np.shape(fit)[1])
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)         # an all-NaN sensor: ratio NaN → 1
         mean, std = mean_and_std(fit, floor)

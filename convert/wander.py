@@ -1,0 +1,84 @@
+"""Each sensor's profile wander on the training plants: shipped in the bundle as `profile_wander`.
+
+Why (issue 10, twenty-third round): the model tier's normal profile is fitted on the device over its
+warm-up (agent/scorers/profile.py), and one threshold serves every sensor. A sensor whose normal
+level wanders on a longer time scale than the warm-up (SKAB's flow: inside its warm-up range through
+the warm-up, out of it soon after) alarms on its own normal wander; a scale measured inside the
+warm-up (`per_sensor_fraction`) cannot see a wander slower than the warm-up. The training plants'
+normal recordings can: here, on every stretch of normal training rows long enough for a warm-up-sized
+fit and as many ticks again after it, the fit is made exactly as the agent makes it (the model's
+forecasts, this stretch's forecast offset and error scale, the EW level, its settle ticks, μ and σ
+with the same floor), and per sensor the ratio of the largest distance after the fit to the largest
+inside it is taken (agent.scorers.profile.wander_ratio). The bundle's value is the median over the
+stretches: a typical plant's wander, not its worst. A bundle whose training data has no such stretch
+gets no `profile_wander` (the agent then scores as before).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from agent.manifest import PROFILE_WANDER_VERSION, ProfileWander
+from agent.scorers.model_scorer import PROFILE_FLOOR_OF_RESIDUAL, plant_fit
+from agent.scorers.profile import forecast_levels, settle_ticks, wander_ratio
+
+from .data import window_arrays
+
+
+def segment_runs(segment: np.ndarray | None, end: int) -> list[tuple[int, int]]:
+    """[start, stop) of each run of rows of one segment in [0, end) (the whole range without segments)."""
+    if segment is None:
+        return [(0, end)] if end > 0 else []
+    seg = np.asarray(segment[:end])
+    cuts = [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), end]
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def stretches(anomalous: np.ndarray, start: int, stop: int, length: int, step: int) -> list[int]:
+    """First rows of every stretch of `length` rows in [start, stop), one every `step` rows, that
+    holds no row labelled anomalous."""
+    return [a for a in range(start, stop - length + 1, step) if not anomalous[a:a + length].any()]
+
+
+def stretch_wander(forecasts: np.ndarray, z: np.ndarray, missing: np.ndarray, steps: int, fit_ticks: int,
+                   half_life: float) -> np.ndarray:
+    """(N,) ≥ 1: one stretch's wander. `z`, `missing` (n, N) its rows, `forecasts` (n − T + 1, N) the
+    model's forecasts of its rows from the T-th on; the first `fit_ticks` rows are the warm-up the
+    profile is fitted on, the rest are measured."""
+    forecasts = np.asarray(forecasts, np.float64)
+    newest, newest_missing = np.asarray(z[steps - 1:], np.float64), np.asarray(missing[steps - 1:], bool)
+    warm = fit_ticks - steps + 1                     # forecast ticks of the warm-up
+    offset, _, residual = plant_fit(newest[:warm], newest_missing[:warm], forecasts[:warm])
+    run = np.where(newest_missing, np.nan, forecasts + offset)
+    levels = forecast_levels(run, steps, half_life)
+    settle = settle_ticks(warm, half_life)
+    return wander_ratio(levels[settle:warm], levels[warm:], PROFILE_FLOOR_OF_RESIDUAL * residual)
+
+
+def profile_wander(forecast, sensors: list[str], z: np.ndarray, missing: np.ndarray, anomalous: np.ndarray,
+                   segment: np.ndarray | None, end: int, steps: int, fit_ticks: int,
+                   half_life: float) -> ProfileWander | None:
+    """The bundle's `profile_wander` from the normal rows [0, end) (the training rows): stretches of
+    a warm-up-sized fit (`fit_ticks`) and as many ticks after it, one starting every `fit_ticks` rows
+    of a segment; per sensor the median of their wander. `forecast(values, missing)`: the model's
+    (k, N) forecasts of the newest row of (k, T, N) windows (each window is forecast once). None when
+    no stretch fits."""
+    length = 2 * fit_ticks
+    if fit_ticks <= steps + settle_ticks(fit_ticks, half_life):
+        return None
+    ratios = []
+    for lo, hi in segment_runs(segment, end):
+        starts = stretches(anomalous, lo, hi, length, fit_ticks)
+        if not starts:
+            continue
+        values, missing_w = window_arrays(z[lo:hi], missing[lo:hi], steps)
+        forecasts = forecast(values, missing_w)      # forecasts[j]: the window of rows lo + j … lo + j + T − 1
+        ratios += [stretch_wander(forecasts[a - lo:a - lo + length - steps + 1], z[a:a + length],
+                                  missing[a:a + length], steps, fit_ticks, half_life) for a in starts]
+    if not ratios:
+        return None
+    median = np.median(ratios, axis=0)
+    return ProfileWander(
+        version=PROFILE_WANDER_VERSION, sensors={s: round(float(v), 4) for s, v in zip(sensors, median)},
+        fit_ticks=int(fit_ticks), held_ticks=int(fit_ticks), chunks=len(ratios), half_life_ticks=float(half_life),
+        statistic=("per sensor, the median over stretches of normal training rows of: the largest profile distance "
+                   "in the held ticks after a warm-up-sized fit ÷ the largest inside it (≥ 1)"))
