@@ -287,6 +287,16 @@ def fingerprint(cfg: AgentConfig, adjacency: np.ndarray, bundle: dict | None) ->
     }
 
 
+def _with_defaults(profile: dict | None) -> dict | None:
+    """A checkpoint's `scoring.profile` with the keys its agent did not know at their defaults: a key a
+    later release adds (per_sensor_fraction, trained_wander) left at its default changes nothing the
+    state depends on, so an upgrade resumes instead of warming up again."""
+    if not isinstance(profile, dict):
+        return profile
+    from .scorers.profile import ProfileConfig
+    return {**dataclasses.asdict(ProfileConfig()), **profile}
+
+
 def _bundle_text(b: dict | None) -> str:
     return f"{b['model_id']} ({b['path']})" if b else "no bundle"
 
@@ -306,7 +316,7 @@ def mismatch(saved: dict, current: dict) -> str | None:
              "numpy_scorer": "scoring.numpy", "threshold_method": "threshold.method",
              "profile": "scoring.profile"}
     for key, word in words.items():
-        if saved.get(key) != current[key]:
+        if (_with_defaults(saved.get(key)) if key == "profile" else saved.get(key)) != current[key]:
             if key in ("topology", "numpy_scorer", "profile"):
                 return f"{word} changed"
             return f"{word} is {current[key]}, the checkpoint was taken with {saved.get(key)}"

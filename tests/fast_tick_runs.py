@@ -62,8 +62,8 @@ def outputs(result) -> dict:
 
 
 def digests(outs: list[dict]) -> dict:
-    """A run's outputs in the fixture's form: each tick's sha256 (of its outputs as sorted JSON text) and,
-    in full, the ticks with alert or fault events."""
+    """A run's outputs in a form two runs on one machine compare by: each tick's sha256 (of its outputs as
+    sorted JSON text) and, in full, the ticks with alert or fault events."""
     text = [json.dumps(o, sort_keys=True) for o in outs]
     return {"tick_sha256": [hashlib.sha256(t.encode()).hexdigest()[:16] for t in text],
             "events": [[k, json.loads(t)] for k, (o, t) in enumerate(zip(outs, text)) if o["alerts"] or o["faults"]]}
@@ -72,6 +72,30 @@ def digests(outs: list[dict]) -> dict:
 def state_digest(pipe) -> str:
     """sha256 of the pipeline's whole state as comparable text (every value and array)."""
     return hashlib.sha256(state_text(pipe.state_dict()).encode()).hexdigest()
+
+
+def state_summary(state):
+    """`state` with each array replaced by its dtype, shape, NaN count and three sums that cannot cancel
+    (of |x|, of x², and of |x| weighted by position): what a fixture written on one machine keeps of a
+    state for another machine to compare to 1e-9 relative (fault_states.assert_close) — whole, a 1-ms
+    tracker's rings are tens of MB, and their floats' last bits differ between CPUs."""
+    if isinstance(state, dict):
+        return {k: state_summary(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return [state_summary(v) for v in state]
+    if isinstance(state, np.ndarray):
+        flat = state.reshape(-1)
+        if flat.dtype.kind not in "fiub":
+            return {"dtype": str(state.dtype), "shape": list(state.shape), "values": flat.tolist()}
+        x = np.abs(flat.astype(np.float64))
+        nan = np.isnan(x)
+        x[nan] = 0.0
+        return {"dtype": str(state.dtype), "shape": list(state.shape), "nan": int(nan.sum()),
+                "sum_abs": float(x.sum()), "sum_sq": float((x * x).sum()),
+                "sum_pos": float((x * np.arange(1, x.size + 1)).sum())}
+    if isinstance(state, np.generic):
+        return state.item()
+    return state
 
 
 def with_faults(rows: list, at: int) -> list:

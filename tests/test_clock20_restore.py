@@ -21,7 +21,8 @@ from agent.faults.tracker import FaultTracker
 from agent.pipeline import Pipeline
 from agent.topology import adjacency
 from conftest import through_file
-from fast_tick_runs import corridor, digests, fixed_lives, outputs, state_digest, with_faults
+from fast_tick_runs import corridor, digests, fixed_lives, outputs, state_digest, state_summary, with_faults
+from fault_states import assert_close
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,21 +30,25 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     """The fixture: main d59bcc4's checkpoint of the corridor at 1-ms ticks after 300 ticks (a sensor's
     `missing` fault open in it), and what main's restore of it decided over the next 300 ticks (two
-    spikes, an alert) and the state it ended in. This restore decides the same, tick by tick, to the bit."""
+    spikes, an alert) and the state it ended in. This restore decides the same, tick by tick: the same ticks
+    raise events, every value the same, floats to 1e-9 relative (the fixture was made on another machine, whose numpy may round a
+    sum's last bit otherwise; fault_states.assert_close)."""
     want = json.loads((FIXTURES / "clock20_d59bcc4.json").read_text())
     meta, state = decode((FIXTURES / "clock20_d59bcc4.ckpt").read_bytes())
     cfg, rows = corridor(want["tick_s"], want["before"] + want["after"],
                          settings=("faults.drift_moved_alone=true", "scoring.numpy.seasonal_periods_s=[]"))
     rows = with_faults(rows, want["before"])
     assert mismatch(meta["config"], fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None)) is None
-    assert "S02_occ" in state["pipeline"]["health"]["ids"][4] and want["events"]     # a fault open, events after
+    assert "S02_occ" in state["pipeline"]["health"]["ids"][4]                           # a fault open
+    assert any(o["alerts"] for o in want["outputs"]) and any(o["faults"] for o in want["outputs"])   # events after
     pipe = Pipeline(cfg)
     pipe.restore(state["pipeline"])
     fixed_lives(pipe)
-    got = digests([outputs(pipe.step(row)) for row in rows[want["before"]:]])
-    assert got["events"] == want["events"]
-    assert got["tick_sha256"] == want["tick_sha256"]
-    assert state_digest(pipe) == want["state_sha256"]
+    got = [outputs(pipe.step(row)) for row in rows[want["before"]:]]
+    assert [(o["alerts"], o["faults"]) != ([], []) for o in got] == [(o["alerts"], o["faults"]) != ([], [])
+                                                                      for o in want["outputs"]]
+    assert_close(json.loads(json.dumps(got)), want["outputs"], path="outputs")
+    assert_close(json.loads(json.dumps(state_summary(pipe.state_dict()))), want["state"], path="state")
 
 
 @pytest.mark.parametrize("restore_at", [150, 300, 355, 420])

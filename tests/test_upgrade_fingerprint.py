@@ -1,0 +1,34 @@
+"""An upgrade keeps its checkpoint when the new release only adds `scoring.profile` keys at their defaults
+(agent/checkpoint.py, mismatch): skab22 and skab23 added per_sensor_fraction and trained_wander, and a
+checkpoint of the agent before them was refused as "scoring.profile changed" — a fresh warm-up, hours
+blind, on every upgrade. A checkpoint main d59bcc4 wrote (tests/fixtures/clock20_d59bcc4.ckpt, no
+trained_wander in it) is read here; a key the new config sets away from its default is still a change."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.checkpoint import decode, fingerprint, mismatch
+from agent.topology import adjacency
+from fast_tick_runs import corridor
+
+FIXTURE = Path(__file__).parent / "fixtures" / "clock20_d59bcc4.ckpt"
+
+
+def _current(settings: tuple = ()) -> dict:
+    cfg, _ = corridor(0.001, 10, settings=("faults.drift_moved_alone=true", "scoring.numpy.seasonal_periods_s=[]",
+                                           *settings))
+    return fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None)
+
+
+def test_a_checkpoint_from_before_a_profile_key_was_added_still_fits():
+    meta, _ = decode(FIXTURE.read_bytes())
+    assert "trained_wander" not in meta["config"]["profile"]            # the older agent's fingerprint
+    assert "trained_wander" in _current()["profile"]
+    assert mismatch(meta["config"], _current()) is None
+
+
+def test_a_new_profile_key_set_away_from_its_default_is_a_change():
+    meta, _ = decode(FIXTURE.read_bytes())
+    assert mismatch(meta["config"], _current(("scoring.profile.trained_wander=true",))) == "scoring.profile changed"
+    saved = {**meta["config"], "profile": {**meta["config"]["profile"], "half_life_ticks": 7.0}}
+    assert mismatch(saved, _current()) == "scoring.profile changed"
