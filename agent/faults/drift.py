@@ -131,8 +131,10 @@ class Drift(PairModels, StationRelation):
         p = self.target.size
         width = max([c.size for c in ctx.context] + [1])
         self.slot = np.full((n, width), p)
+        at = 0                          # (i's pairs are the consecutive ones from `at`: target is built in order)
         for i, c in enumerate(ctx.context):
-            self.slot[i, :c.size] = np.flatnonzero(self.target == i)
+            self.slot[i, :c.size] = np.arange(at, at + c.size)
+            at += c.size
         # g of every pair in one take from [x, x², lag1, lag2]: columns x_j, x_j², lag1_j, lag2_j, x_i.
         self.g_index = np.stack([self.source, n + self.source, 2 * n + self.source, 3 * n + self.source,
                                  self.target], axis=1)

@@ -183,6 +183,10 @@ class StationRelation:
         # written into each checkpoint as JSON numbers; perf39).
         self.history = np.zeros((max(int(HISTORY_S / tick_s), 1) if self.trio.size else 1, m))
         self.history_head = 0
+        # Slots [0, _used) may hold a write (since the ring was made or restored); the rest are still its
+        # fresh zeros, so a checkpoint reads only these (at 1-ms ticks the ring is 1.2 million rows, and
+        # the stop's write scanned all of them for its last written row: ~100 ms; clock21).
+        self._used = 0
         # Where in the ring each relation was last calm, kept up with the rows written (_marks, when a
         # blame reads it), so a blame finds it without scanning the ring (a copy of the whole ring a tick
         # while a relation is past half its limit: 100 ms at 1-ms ticks; perf40). Rows by their write
@@ -388,9 +392,12 @@ class StationRelation:
 
     def _history_state(self) -> dict:
         """The rings a blame looks back on, and where they are written next."""
-        state = {"head": self.history_head, "departures": ring_state(self.history, 0.0)}
+        # (the log readings' rings are written at the head before the departures' push: one slot past _used)
+        used = min(max(self._used, self.history_head + 1), self.history.shape[0])
+        state = {"head": self.history_head, "departures": ring_state(self.history, 0.0, used)}
         if self.moved_alone:
-            state["log"], state["fit"] = ring_state(self.log_history, 0.0), ring_state(self.fit_history, False)
+            state["log"] = ring_state(self.log_history, 0.0, used)
+            state["fit"] = ring_state(self.fit_history, False, used)
         return state
 
     def _restore_history(self, state: dict) -> None:
@@ -405,6 +412,7 @@ class StationRelation:
             return
         self.history = ring_zeros(rows, self.history.shape, float)
         self.history_head = int(state["head"])
+        self._used = len(rows)
         self._mark_history(rows)
         if self.moved_alone and state.get("log") is not None:
             log, fit = ring_held(state["log"], self.log_history.shape), ring_held(state["fit"], self.fit_history.shape)
@@ -412,12 +420,16 @@ class StationRelation:
                 raise ValueError("drift.relation.history: the log readings' rings do not fit the departures'")
             self.log_history = ring_zeros(log, self.log_history.shape, float)
             self.fit_history = ring_zeros(fit, self.fit_history.shape, bool)
+            self._used = max(self._used, len(log), len(fit))
 
     def _push_history(self) -> None:
         """This tick's departures into the ring (the blame's marks are brought up to it when a blame reads
         them: _marks; nothing else a tick)."""
-        self.history[self.history_head] = self.departure
-        self.history_head = (self.history_head + 1) % self.history.shape[0]
+        h = self.history_head
+        self.history[h] = self.departure
+        if h >= self._used:
+            self._used = h + 1
+        self.history_head = (h + 1) % self.history.shape[0]
         self._written += 1
 
     def _marks(self) -> None:

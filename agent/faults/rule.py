@@ -350,16 +350,18 @@ class RecentMean:
         return total, peak, int(state["since"])
 
 
-def ring_state(rows: np.ndarray, fill) -> dict:
+def ring_state(ring: np.ndarray, fill, used: int | None = None) -> dict:
     """A ring's rows in checkpoint form: an array (checkpoint.py writes its raw bytes, not JSON numbers:
     600,000 rows × n of stuck's at 1-ms ticks were 10 MB of text and seconds to write; perf40) without
     its trailing rows that hold only `fill` (never written yet, or NaN: nothing kept), and the ring's
-    length. ring_held gives the rows back, to the bit."""
+    length. ring_held gives the rows back, to the bit. `used`: the caller knows every slot from it on
+    holds `fill` (+0.0 / False: never written), so only the slots before it are read (clock21)."""
+    rows = ring if used is None else ring[:used]
     blank = (rows != rows) if fill != fill else (rows == fill)
     if fill == 0 and rows.dtype.kind == "f":        # (−0.0 is written, not the fill: kept to the bit)
         blank &= ~np.signbit(rows)
-    used = np.flatnonzero(~blank.reshape(len(rows), -1).all(axis=1))
-    return {"size": len(rows), "rows": np.array(rows[:used[-1] + 1 if used.size else 0])}
+    written = np.flatnonzero(~blank.reshape(len(rows), -1).all(axis=1))
+    return {"size": len(ring), "rows": np.array(rows[:written[-1] + 1 if written.size else 0])}
 
 
 def ring_held(saved, shape: tuple) -> np.ndarray | None:
