@@ -4,6 +4,8 @@ and what a checkpoint costs (write time, size, load time) at N = 16, 64, 256. Pr
     python bench/restart.py [--repeats 5] [--bundle DIR] [--skip-model]
     python bench/restart.py --tick-s 1 0.1 0.001 [--ticks 3000] [--full]     # the checkpoint at fast ticks only
     python bench/restart.py --tick-s 1 0.1 0.001 --agent [--repeats 5] [--trees OLD .]   # the agent restarted at fast ticks
+    python bench/restart.py --sensors 256 [--saves 30]      # checkpoint_cost at these N only
+    python bench/restart.py --sensors 256 --trees OLD . [--rounds 4]   # …(or --tick-s) in-process, each tree's agent in turn
 
 Restart cases (each: a first run warms up on UDP data and stops cleanly, writing its checkpoint;
 then `--repeats` times: spawn, wait for READY=1, send three ticks, wait for the log line
@@ -34,7 +36,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+# The checkout whose agent is measured: this one, or STAD_BENCH_TREE's (set by --trees for the in-process
+# figures: this file run once per tree and round, that tree's agent imported; clock21).
+ROOT = Path(os.environ.get("STAD_BENCH_TREE") or Path(__file__).resolve().parents[1]).resolve()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
@@ -67,16 +71,20 @@ def checkpoint_cost(n: int, saves: int = 30) -> dict:
     with tempfile.TemporaryDirectory(prefix="stad-bench-ckpt-") as tmp:
         store = CheckpointStore(tmp)
         writes = [store.save(meta, {"pipeline": pipe.state_dict()}) for _ in range(saves)]
-        loads = []
+        loads, trackers = [], []
         for _ in range(saves):
             t0 = time.perf_counter()
             _, state = store.load(meta["config"])
             Pipeline(cfg).restore(state["pipeline"])
-            loads.append(time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            pipe._new_health()                  # (a fault tracker built: a restore builds two, clock21)
+            loads.append(t1 - t0)
+            trackers.append(time.perf_counter() - t1)
     ms = np.array([w["seconds"] for w in writes]) * 1e3
     return {"n_sensors": n, "bytes": writes[-1]["bytes"],
             "write_ms": {"p50": round(float(np.median(ms)), 2), "p99": round(float(np.percentile(ms, 99)), 2)},
-            "load_and_restore_ms_p50": round(float(np.median(loads)) * 1e3, 2)}
+            "load_and_restore_ms_p50": round(float(np.median(loads)) * 1e3, 2),
+            "new_fault_tracker_ms_p50": round(float(np.median(trackers)) * 1e3, 2)}
 
 
 def _corridor_at(tick_s: float, ticks: int) -> tuple[dict, list]:
@@ -145,6 +153,7 @@ def fill_rings(pipe: Pipeline) -> None:
     drift.history[:] = np.random.default_rng(1).normal(size=drift.history.shape)
     drift.history_head = drift.history.shape[0] // 5
     drift._mark_history()
+    drift._used = drift.history.shape[0]          # (every slot written: the stop reads them all; clock21)
 
 
 def checkpoint_at_ticks(tick_ss: list[float], ticks: int = 3000, saves: int = 5, full: bool = False) -> list[dict]:
@@ -357,6 +366,25 @@ def skab_sized_bundle(tmp: Path) -> Path:
     return out
 
 
+def in_turn(trees: list[str], rounds: int, argv: list[str]) -> dict:
+    """This bench's in-process figures (`argv`: --sensors or --tick-s) for each tree's agent in turn,
+    `rounds` times (A B A B …: under a shared machine's load only figures of one round compare), each a
+    fresh process with STAD_BENCH_TREE set and cwd the tree (`python -m` and sys.path put the tree's
+    agent first: without both, every run imports the same code)."""
+    runs = []
+    for r in range(rounds):
+        for tree in trees:
+            tree = str(Path(tree).resolve())
+            env = {**os.environ, "STAD_BENCH_TREE": tree, "PYTHONPATH": tree}
+            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv], cwd=tree, env=env,
+                                  capture_output=True, text=True, check=True)
+            got = json.loads(done.stdout)
+            runs.append({"round": r, "tree": tree, **got})
+            print(f"round {r} {tree}: load {got['load_average']}", file=sys.stderr, flush=True)
+            sys.stderr.write(done.stderr)
+    return {"machine": machine_info(), "rounds": runs}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -372,7 +400,19 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="with --tick-s: stuck's and drift's rings filled before the saves")
     ap.add_argument("--trees", nargs="+", default=None, metavar="DIR",
                     help="with --agent: the agents of these checkouts restart in turn on the same checkpoint")
+    ap.add_argument("--sensors", type=int, nargs="+", default=None, metavar="N",
+                    help="only checkpoint_cost at these sensor counts (--saves writes and restores each; default 30)")
+    ap.add_argument("--rounds", type=int, default=3, help="with --trees and --sensors or --tick-s: runs of each tree, alternated")
     args = ap.parse_args()
+    if args.trees and not args.agent and (args.sensors or args.tick_s):
+        print(json.dumps(in_turn(args.trees, args.rounds, [a for a in sys.argv[1:] if a not in args.trees and a != "--trees"]),
+                         indent=1))
+        return
+    if args.sensors:
+        saves = args.saves if "--saves" in sys.argv else 30
+        print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
+                          "tree": str(ROOT), "checkpoint": [checkpoint_cost(n, saves) for n in args.sensors]}, indent=1))
+        return
     if args.tick_s and args.agent:
         print(json.dumps({"machine": machine_info(), "load_average": [round(v, 2) for v in os.getloadavg()],
                           "agent_restart_at_ticks": agent_restart_at_ticks(args.tick_s, args.ticks, args.repeats,
