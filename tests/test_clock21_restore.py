@@ -6,8 +6,8 @@ built from one dict of groups; drift's pair slots likewise from offsets. Both mu
 structures as before, or the rules decide otherwise: they are held here to the pairwise build, written
 out below as it was (batch31), over topologies and spec shapes that exercise each branch.
 
-Drift's departures ring (1.2 million rows at 1-ms ticks) keeps the slots a push has written, and the
-stop's checkpoint reads only those: its rings must be the bytes a whole-ring scan gives (so a checkpoint
+Drift's departures ring (1.2 million rows at 1-ms ticks) and stuck's RecentMean (600,000) keep the
+slots a push has written, and the stop's checkpoint reads only those: its rings must be the bytes a whole-ring scan gives (so a checkpoint
 of this code and of the one before are the same), before and after the ring wraps and after a restore.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from agent import config
 from agent.faults.context import SensorContext
 from agent.faults.drift import Drift
-from agent.faults.rule import ring_state
+from agent.faults.rule import RecentMean, ring_state
 from agent.pipeline import Pipeline
 from agent.topology import group_of, neighbours, quantity_of
 from conftest import through_file
@@ -100,6 +100,40 @@ def _whole_ring_history(drift) -> dict:
     return state
 
 
+def _whole_kept_ring(ring: RecentMean) -> dict:
+    """RecentMean.ring() before clock21: the rows up to the last with something kept, found over all of `kept`."""
+    used = np.flatnonzero(ring.kept.any(axis=1))
+    k = used[-1] + 1 if used.size else 0
+    return {"size": ring.size, "rows": np.where(ring.kept[:k], ring.zeroed[:k], np.nan)}
+
+
+def _same_ring(got: dict, want: dict) -> None:
+    assert got["size"] == want["size"]
+    a, b = got["rows"], want["rows"]
+    assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_a_recent_means_ring_reads_what_the_whole_kept_scan_read():
+    """A 40-row ring: pushes with rows of nothing kept (at the end, too), past a wrap, restored from its
+    rows held at several points and pushed on: ring() is the whole scan's at every push."""
+    size, n = 40, 3
+    rng = np.random.default_rng(7)
+    ran = RecentMean(size, n)
+    _same_ring(ran.ring(), _whole_kept_ring(ran))
+    for t in range(130):
+        kept = rng.random(n) < (0.0 if t % 9 in (3, 4) else 0.8)
+        ran.push(kept, rng.normal(size=n))
+        _same_ring(ran.ring(), _whole_kept_ring(ran))
+        if t in (5, 12, 38, 39, 41, 100):
+            back = RecentMean(size, n)
+            back.set_rows(ran.ring()["rows"], ran.head, ran.sums())
+            _same_ring(back.ring(), _whole_kept_ring(back))
+            for u in range(50):
+                kept = rng.random(n) < (0.0 if u % 7 == 2 else 0.8)
+                back.push(kept, rng.normal(size=n))
+                _same_ring(back.ring(), _whole_kept_ring(back))
+
+
 def _same_rings(got: dict, want: dict) -> None:
     assert got.keys() == want.keys() and got["head"] == want["head"]
     for k in got.keys() - {"head"}:
@@ -131,6 +165,8 @@ def test_the_stops_rings_are_the_whole_ring_scans_bytes_before_and_after_a_resto
         if k % 37 == 0 or k == ticks - 1:
             for pipe in pipes:
                 _same_rings(_drift(pipe)._history_state(), _whole_ring_history(_drift(pipe)))
+                steps = next(r for r in pipe.health.rules if r.KIND == "stuck").steps
+                _same_ring(steps.ring(), _whole_kept_ring(steps))
     size = _drift(straight).history.shape[0]
     assert size == (1_200_000 if tick_s == 0.001 else 40)
     assert _drift(restored)._used == (ticks if tick_s == 0.001 else 40)    # one push a tick; 30 s: wrapped
