@@ -57,6 +57,21 @@ def run(cfg, rows, tier: str):
     return pipe, [r for r in out if not r.warming]
 
 
+def above_threshold(results) -> np.ndarray:
+    """Per scored tick of `run`'s results: the tier's score above its threshold."""
+    return np.array([r.score > r.threshold for r in results])
+
+
+def tier_runs(rows, warm: int, key: str, values) -> dict:
+    """{value: (pipeline, above_threshold)}: the real int8 demo tier with the profile on and
+    `scoring.profile.<key>` at each of `values`, over the same `rows`."""
+    out = {}
+    for value in values:
+        pipe, results = run(demo_config({"enabled": True, key: value}, warm), rows, "tflite")
+        out[value] = pipe, above_threshold(results)
+    return out
+
+
 def std_of(sensor: int) -> float:
     from agent.bundle import load as load_bundle
     from agent.window import Normaliser

@@ -135,7 +135,7 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("onnxruntime")
 
-from profile_runs import demo_config, run, stationary_rows, std_of  # noqa: E402
+from profile_runs import above_threshold, demo_config, run, stationary_rows, std_of, tier_runs  # noqa: E402
 
 
 @pytest.mark.parametrize("tier,profile", [("tflite", {}), ("onnx", {}),
@@ -150,14 +150,14 @@ def test_a_lasting_shift_scores_high_for_as_long_as_it_lasts(tier, profile):
     assert scorer.profile.fitted and scorer.describe()["profile"]["fitted"]
     manifest_threshold = scorer.manifest.threshold["value"]
     assert pipe.thresholds[tier].value != pytest.approx(manifest_threshold)   # this plant's own
-    above = np.array([r.score > r.threshold for r in results])
+    above = above_threshold(results)
     idx = np.arange(warm, n)
     inside = (idx >= lo + 10) & (idx < hi)           # the level has had a few ticks to move
     assert above[inside].mean() > 0.95
     assert above[(idx < lo)].mean() < 0.02 and above[idx >= hi + 20].mean() < 0.02
     # the same data without the profile: the forecaster follows the shift and the score falls back
     _, plain = run(demo_config({"enabled": False}, warm), rows, tier)
-    plain_above = np.array([r.score > r.threshold for r in plain])
+    plain_above = above_threshold(plain)
     assert plain_above[inside].mean() < 0.5
 
 
@@ -171,18 +171,14 @@ def test_a_slow_drift_after_warm_up_stops_alarming_with_tracking_and_a_step_stil
         r.values[7] += std_of(7) * (min(i - warm, 450) / 450 + (1.0 if lo <= i < hi else 0.0))
     idx = np.arange(warm, n)
     drifted, step = (idx >= 700) & (idx < lo), (idx >= lo + 10) & (idx < hi)
-    shares = {}
-    for half_life in (0.0, 25.0):
-        pipe, results = run(demo_config({"enabled": True, "track_half_life_ticks": half_life}, warm), rows, "tflite")
-        above = np.array([r.score > r.threshold for r in results])
-        shares[half_life] = (above[drifted].mean(), above[step].mean())
-        scorer = pipe.chain.tiers[0]
-        if half_life:
-            state = scorer.state_dict()
-            moved = scorer.profile.mean.copy()
-            scorer.profile.mean = np.zeros_like(moved)
-            scorer.restore(state)
-            assert scorer.profile.mean == pytest.approx(moved)
+    runs = tier_runs(rows, warm, "track_half_life_ticks", (0.0, 25.0))
+    shares = {h: (above[drifted].mean(), above[step].mean()) for h, (_, above) in runs.items()}
+    scorer = runs[25.0][0].chain.tiers[0]
+    state = scorer.state_dict()
+    moved = scorer.profile.mean.copy()
+    scorer.profile.mean = np.zeros_like(moved)
+    scorer.restore(state)
+    assert scorer.profile.mean == pytest.approx(moved)
     assert shares[0.0][0] > 0.9                     # without: the drifted level alarms
     assert shares[25.0][0] < 0.05                   # with: it is followed
     assert shares[0.0][1] > 0.9 and shares[25.0][1] > 0.9   # the step scores either way
@@ -193,7 +189,7 @@ def test_a_drifting_sensor_is_judged_by_its_point_error_only():
     cfg = demo_config({"enabled": True, "drifting": ["S03_flow"]}, warm)
     rows = stationary_rows(cfg, n, shift=(6, 500, 900, 2.0))         # sensor 6 is S03_flow
     _, results = run(cfg, rows, "tflite")
-    above = np.array([r.score > r.threshold for r in results])
+    above = above_threshold(results)
     idx = np.arange(warm, n)
     assert above[idx >= 530].mean() < 0.05          # the step itself may alarm, the new level does not
 

@@ -62,7 +62,7 @@ def test_a_sensor_that_wandered_in_warm_up_does_not_alarm_on_that_wander_and_a_s
     steps 2 σ at tick 650. Without the key the swing alarms (it is past the in-sample range the threshold
     was calibrated on); with it, sensor 7 is scored in units of its own wander and stays quiet, and the
     step scores either way. The wander survives a checkpoint (state_dict / restore)."""
-    from profile_runs import demo_config, run, stationary_rows, std_of
+    from profile_runs import demo_config, stationary_rows, std_of, tier_runs
 
     warm, n, lo, hi = 400, 800, 650, 750
     rows = stationary_rows(demo_config({"enabled": True}, warm), n, seed=5)
@@ -73,22 +73,18 @@ def test_a_sensor_that_wandered_in_warm_up_does_not_alarm_on_that_wander_and_a_s
             r.values[3] += std_of(3) * 2.0
     idx = np.arange(warm, n)
     swing, step = idx < 640, (idx >= lo + 10) & (idx < hi)
-    shares = {}
-    for f in (0.0, 0.3):
-        pipe, results = run(demo_config({"enabled": True, "per_sensor_fraction": f}, warm), rows, "tflite")
-        above = np.array([r.score > r.threshold for r in results])
-        shares[f] = (above[swing].mean(), above[step].mean())
-        scorer = pipe.chain.tiers[0]
-        if f:
-            assert scorer.profile.wander[7] > 2.0
-            state = scorer.state_dict()
-            wander = scorer.profile.wander.copy()
-            scorer.profile.wander = None
-            scorer.restore(state)
-            assert np.array_equal(scorer.profile.wander, wander)
-            state["profile"]["wander"] = np.full(len(wander), 0.5)
-            with pytest.raises(ValueError, match="profile.wander"):
-                scorer.restore(state)
+    runs = tier_runs(rows, warm, "per_sensor_fraction", (0.0, 0.3))
+    shares = {f: (above[swing].mean(), above[step].mean()) for f, (_, above) in runs.items()}
+    scorer = runs[0.3][0].chain.tiers[0]
+    assert scorer.profile.wander[7] > 2.0
+    state = scorer.state_dict()
+    wander = scorer.profile.wander.copy()
+    scorer.profile.wander = None
+    scorer.restore(state)
+    assert np.array_equal(scorer.profile.wander, wander)
+    state["profile"]["wander"] = np.full(len(wander), 0.5)
+    with pytest.raises(ValueError, match="profile.wander"):
+        scorer.restore(state)
     assert shares[0.0][0] > 0.1                     # without: the swing past warm-up's range alarms
     assert shares[0.3][0] < 0.03                    # with: sensor 7 is judged against its own wander
     assert shares[0.0][1] > 0.9 and shares[0.3][1] > 0.9    # the step in sensor 3 scores either way

@@ -259,7 +259,6 @@ def wander_ratio(fit: np.ndarray, held: np.ndarray, floor: np.ndarray | float = 
     return np.maximum(np.nan_to_num(ratio, nan=1.0, posinf=1.0), 1.0)
 
 
-
 #: A level σ is at least this share of the sensor's own warm-up spread: a sensor whose recent mean
 #: hardly wandered during warm-up (a set-point) does not hold an alert on its noise.
 LEVEL_FLOOR_OF_SPREAD = 0.25
