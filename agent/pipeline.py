@@ -107,9 +107,6 @@ class Pipeline:
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
         self.warm = False
         self.ticks = 0
-        # scoring.profile.refit_after_ticks: after an alert's end, [calm ticks in a row, the first's ts]; None
-        # while no re-fit is due (not checkpointed: the twenty-fifth round's variant)
-        self._refit: list | None = None
 
     # -- warm-up ------------------------------------------------------------------------------
 
@@ -250,35 +247,12 @@ class Pipeline:
             learn=lambda: self.chain.learn(self.window),
             hold=lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
             levels=None if self.level is None else self._levels, discord=level)
-        if self.cfg.scoring.profile.refit_after_ticks > 0:
-            self._count_calm(row.ts, decision)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
                           alerts=decision.events, faults=faults)
-
-    def _count_calm(self, ts: float, decision) -> None:
-        """scoring.profile.refit_after_ticks K: once an alert has ended, count the ticks in a row with no alert
-        open and the score at or under the threshold; at the K-th the active model tier re-fits this plant's
-        normal on them (ModelScorer.refit). Any other tick starts the count again; one re-fit per ended alert."""
-        if any(ev.event == "end" for ev in decision.events):
-            self._refit = [0, None]
-            return
-        if self._refit is None:
-            return
-        if self.detector.tracker.active or decision.above:
-            self._refit = [0, None]
-            return
-        if self._refit[1] is None:
-            self._refit[1] = ts
-        self._refit[0] += 1
-        if self._refit[0] >= self.cfg.scoring.profile.refit_after_ticks:
-            refit = getattr(self.chain.current, "refit", None)
-            if refit is not None:
-                refit(self._refit[1])
-            self._refit = None
 
     def _step_rebased(self, row: Row) -> TickResult:
         """The first tick of a time base the data stepped back to (Row.rebased_from, Aligner)."""

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import abc
 import math
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -237,8 +236,6 @@ class ModelScorer(Scorer):
         # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
         self._history: dict[float, np.ndarray] = {}
         self._forecasts: dict[float, np.ndarray] = {}     # the forecasts of the same ticks (profile level)
-        # scoring.profile.refit_after_ticks: the last K ticks' (level, raw forecast error), by tick ts
-        self._refit_ticks: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._error_run = TickRun(self.steps, self.n)       # the bias's run of recorded errors
         self._forecast_run = TickRun(self.steps, self.n)    # the level's run of recorded forecasts
         self._bias_weights = bias_weights(self.steps)
@@ -324,43 +321,11 @@ class ModelScorer(Scorer):
             distance = self.profile.scores(level)
             self.profile.track(level, distance, now, window.missing)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
-            if self.profile_cfg.refit_after_ticks > 0:
-                self._keep_recent(now, level, np.where(missing_newest, np.nan, err * self._residual_scale()))
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
         return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
                          lambda: explanation_weights(s, temporal, spatial, top_k))
-
-    def _keep_recent(self, now: float, level: np.ndarray, error: np.ndarray) -> None:
-        """Keep this tick's level and raw forecast error for a re-fit (the newest refit_after_ticks ticks)."""
-        if not math.isfinite(now):
-            return
-        self._refit_ticks[now] = (level, error)
-        if len(self._refit_ticks) > self.profile_cfg.refit_after_ticks:
-            del self._refit_ticks[min(self._refit_ticks)]
-
-    def refit(self, since: float) -> bool:
-        """Re-fit this plant's normal on the kept ticks from `since` on (scoring.profile.refit_after_ticks: the
-        plant has been calm since an alert ended): the forecast offset moves by their mean raw error Δ, each
-        profiled sensor's μ becomes their mean level + Δ (a level is a mean of forecasts, which carry the
-        offset). σ, the wander, the residual scale and the threshold stay as warm-up fitted them. False (and
-        nothing changed) when no tick is kept or no profile is fitted."""
-        kept = [v for t, v in self._refit_ticks.items() if t >= since]
-        if not kept or not self.profile.fitted:
-            return False
-        levels = np.array([k[0] for k in kept], np.float64)
-        errors = np.array([k[1] for k in kept], np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)     # a sensor never read in them: unchanged
-            delta = np.nan_to_num(np.nanmean(errors, axis=0), nan=0.0)
-            level = np.nanmean(levels, axis=0) + delta
-        profile = self.profile
-        profile.mean = np.where(profile.used & np.isfinite(level), level, profile.mean)
-        profile.forget_last_tick()
-        self.forecast_offset = (self.forecast_offset + delta).astype(np.float32)
-        self._refit_ticks = {}
-        return True
 
     def _forecast_offset(self) -> np.ndarray | None:
         """forecast_offset, or None while it is all zeros (no profile fitted): looked at again
@@ -423,7 +388,6 @@ class ModelScorer(Scorer):
         self._error_run.forget()
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
-        self._refit_ticks = {}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
         return scores.max(axis=1)[settle:]
 
@@ -568,7 +532,6 @@ class ModelScorer(Scorer):
             if wander is not None and not (np.isfinite(wander).all() and (wander >= 1).all()):
                 raise ValueError(f"{name}.profile.wander: not finite and ≥ 1")
         self._history, self._forecasts = rings
-        self._refit_ticks = {}                  # a re-fit's ticks are not checkpointed: it waits for new ones
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset

@@ -93,11 +93,6 @@ class ProfileConfig:
         "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
         "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
         "two); a bundle without it is scored as before", default=False)
-    refit_after_ticks: int = rng(0, 100000, default=0,
-        doc="after an alert has ended and the plant has then been calm (score at or under the threshold, no alert "
-            "open) for this many ticks in a row, the model tier re-fits its forecast offset and each profiled "
-            "sensor's normal level on those ticks (a plant settled off its warm-up normal after an incident); "
-            "once per ended alert; 0: off")
 
 
 @functools.lru_cache(maxsize=64)
