@@ -235,6 +235,10 @@ class Agent(Resume, Delivery):
             self.notifier.ping()
             item = self.queue.get(timeout=0.5)
             if item is _END:
+                if self.stop_event.is_set():
+                    # A source's answer to the stop (a paced one ends at its next record), taken while the
+                    # signal's stop waited here: no end of the input, so open alerts stay open (review19).
+                    continue
                 ended += 1
                 if self.source_failures:        # not the input's end: open alerts and faults stay open
                     kind, error = self.source_failures[0]
