@@ -382,7 +382,7 @@ class Agent(Resume, Delivery):
                 self._after_warmup()
             if not self._first_tick_logged:
                 self._first_tick_logged = True
-                self._log_first_tick(res)
+                self._log_first_tick(res, rebased=row.rebased_from is not None)
             if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
@@ -465,10 +465,12 @@ class Agent(Resume, Delivery):
         return snap
 
 
-    def _log_first_tick(self, res) -> None:
+    def _log_first_tick(self, res, rebased: bool) -> None:
+        """`rebased`: this tick is a new time base's first (the data stepped back from a checkpoint's: the
+        demo run again) — the window refills for that, not for a recording (review19)."""
         if res.warming and self.pipeline.warm:      # warm (warmup.replay, or a clock step back) before this tick
             log.info("first tick %s: %s; the window refills for %d more tick(s) before the first score", iso(res.ts),
-                     "the time base started again" if self._rebased else
+                     "the time base started again" if self._rebased or rebased else
                      "the agent was down longer than the window" if self._gap_refill else "warm from the recording",
                      self.pipeline.refill)
         elif res.warming:
