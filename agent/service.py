@@ -138,6 +138,7 @@ class Agent(Resume, Delivery):
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         self.resumed = self._resume()
+        self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
         self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self._replay(stopping or (lambda: False))
@@ -310,7 +311,7 @@ class Agent(Resume, Delivery):
         self.state_lock.release()
 
     def _max_ticks_reached(self) -> bool:
-        return bool(self.max_ticks) and self.pipeline.ticks >= self.max_ticks
+        return bool(self.max_ticks) and self.pipeline.ticks - self._ticks_at_start >= self.max_ticks
 
     def _say_unscored(self, dropped: int, clean: bool) -> None:
         """The records the sources had queued that the stop left unscored (`dropped`, counted in
