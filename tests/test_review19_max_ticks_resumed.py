@@ -5,23 +5,18 @@ an end of the data, ended the open alert (`shutdown`) — instead of running 50 
 real agent on a real file, run twice on one state directory."""
 from __future__ import annotations
 
-import math
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from review19_files import wave_replay
+
 REPO = Path(__file__).resolve().parent.parent
-T0 = 1767225600
 
 
 def test_max_ticks_counts_the_ticks_of_this_run(tmp_path):
-    lines = ["timestamp,a,b"] + [f"{T0 + i},{10 + 2 * math.sin(i / 7):.4f},{10 + 2 * math.cos(i / 9):.4f}"
-                                 for i in range(1000)]
-    (tmp_path / "day.csv").write_text("\n".join(lines) + "\n")
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text("tick_s: 1\nsensors: [a, b]\nsources: [{type: replay, path: day.csv}]\nwindow: {steps: 16}\n"
-                   "warmup: {ticks: 100}\nscoring: {chain: [numpy]}\nsinks: []\nstate_dir: state\n")
+    cfg = wave_replay(tmp_path, 1000)
     ticks = []
     for _ in range(2):
         res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "300"], cwd=REPO,
