@@ -67,14 +67,14 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     record is enough). A recording whose columns map to no sensor would warm up on 0 ticks, and the
     agent would warm up on live data as if the key were not there."""
     from .records import Rejects
-    from .sources.replay import warmup_source
+    from .sources.replay import folder_problems, warmup_source
     reader, read_as = cfg.warmup_reader()
     rejects = Rejects()
     source = warmup_source(cfg.resolve(cfg.warmup.replay), reader, cfg.sensor_names(), rejects,
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     try:
         if not source.files:
-            return [f"{source.root} holds no file of the format the replay reads ({source.cfg.format})"]
+            return folder_problems(source.root, source.cfg.format)
         if next(iter(source.records()), None) is not None:
             return []
     finally:
@@ -126,12 +126,28 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
             note = bundles.parity_note(loaded)
             if note:
                 out.append(("scoring.bundle", Note(note)))
+            note = _no_runtime_note(cfg.scoring.chain)
+            if note:
+                out.append(("scoring.bundle", note))
     if cfg.scoring.models_dir:
         # It may be created later (a bundle is delivered into it): only something else in its place is wrong.
         path = cfg.resolve(cfg.scoring.models_dir)
         if path.exists() and not path.is_dir():
             out.append(("scoring.models_dir", f"{path} is not a directory"))
     return out
+
+
+def _no_runtime_note(chain: list[str]) -> Note | None:
+    """A bundle that no installed runtime of the chain can run: `run` scores with the numpy fallback
+    only (the chain's step-down, said in its log: no problem), while check-config said a bare `ok` —
+    a gateway installed with `pip install -e .` alone (review19)."""
+    from .scorers import runtimes
+    tiers = [t for t in chain if t != "numpy"]
+    if not tiers or any(runtimes()[t].available() for t in tiers):
+        return None
+    extras = " or ".join(f"'stad-edge[{t}]'" for t in tiers)
+    return Note(f"no runtime of the chain's model tiers ({', '.join(tiers)}) is installed here: run would score "
+                f"with the numpy fallback only (install one: pip install {extras})")
 
 
 def _clock_scale(cfg: AgentConfig) -> list[tuple[str, str]]:

@@ -138,6 +138,7 @@ class Agent(Resume, Delivery):
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         self.resumed = self._resume()
+        self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
         self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self._replay(stopping or (lambda: False))
@@ -235,6 +236,10 @@ class Agent(Resume, Delivery):
             self.notifier.ping()
             item = self.queue.get(timeout=0.5)
             if item is _END:
+                if self.stop_event.is_set():
+                    # A source's answer to the stop (a paced one ends at its next record), taken while the
+                    # signal's stop waited here: no end of the input, so open alerts stay open (review19).
+                    continue
                 ended += 1
                 if self.source_failures:        # not the input's end: open alerts and faults stay open
                     kind, error = self.source_failures[0]
@@ -306,7 +311,7 @@ class Agent(Resume, Delivery):
         self.state_lock.release()
 
     def _max_ticks_reached(self) -> bool:
-        return bool(self.max_ticks) and self.pipeline.ticks >= self.max_ticks
+        return bool(self.max_ticks) and self.pipeline.ticks - self._ticks_at_start >= self.max_ticks
 
     def _say_unscored(self, dropped: int, clean: bool) -> None:
         """The records the sources had queued that the stop left unscored (`dropped`, counted in
@@ -378,7 +383,7 @@ class Agent(Resume, Delivery):
                 self._after_warmup()
             if not self._first_tick_logged:
                 self._first_tick_logged = True
-                self._log_first_tick(res)
+                self._log_first_tick(res, rebased=row.rebased_from is not None)
             if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
@@ -461,10 +466,12 @@ class Agent(Resume, Delivery):
         return snap
 
 
-    def _log_first_tick(self, res) -> None:
+    def _log_first_tick(self, res, rebased: bool) -> None:
+        """`rebased`: this tick is a new time base's first (the data stepped back from a checkpoint's: the
+        demo run again) — the window refills for that, not for a recording (review19)."""
         if res.warming and self.pipeline.warm:      # warm (warmup.replay, or a clock step back) before this tick
             log.info("first tick %s: %s; the window refills for %d more tick(s) before the first score", iso(res.ts),
-                     "the time base started again" if self._rebased else
+                     "the time base started again" if self._rebased or rebased else
                      "the agent was down longer than the window" if self._gap_refill else "warm from the recording",
                      self.pipeline.refill)
         elif res.warming:

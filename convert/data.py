@@ -32,7 +32,7 @@ import numpy as np
 from agent.alerts import iso
 from agent.records import Record, Rejects
 from agent.sources import open_source
-from agent.sources.replay import ReplayConfig
+from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
 
@@ -218,6 +218,8 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
     finally:
         source.close()
     _all_read(source)
+    if source.unread:       # a day left out of the model, said before it is trained without it
+        log.warning("%s: %s", source.root, unread_text(source.unread, src.format))
     return recordings
 
 

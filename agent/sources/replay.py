@@ -27,7 +27,7 @@ from typing import ClassVar, Iterable, Iterator, Literal
 
 from ..records import Record, Rejects, short_repr
 from ..plugins import Plugin
-from ..preflight import path_problems
+from ..preflight import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import count_bad_numbers, parse_json_line, parse_number, parse_time
@@ -76,6 +76,8 @@ class ReplayConfig(SourceConfig):
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         out = [("path", m) for m in path_problems(resolve(self.path))] if self.path else []
+        if self.path and not out:
+            out += [("path", m) for m in folder_problems(resolve(self.path), self.format)]
         if self.labels_file:
             problems = path_problems(resolve(self.labels_file), want_file=True)
             if not problems:
@@ -174,14 +176,53 @@ def load_nab_windows(path: Path) -> dict[str, list[tuple[float, float]]]:
     return out
 
 
+def _suffixes(fmt: str) -> set[str]:
+    return {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
+
+
 def replay_files(root: Path, fmt: str) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"replay path {str(root)!r} does not exist")
-    suffixes = {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
+    suffixes = _suffixes(fmt)
     return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes),
                   key=lambda p: p.relative_to(root).as_posix())
+
+
+def unread_recordings(root: Path, fmt: str) -> list[str]:
+    """The files under a replay folder named like a recording that the replay does not read: a
+    compressed, rotated or renamed copy (`day2.csv.gz`, `day2.csv.1`), whose last suffix is not one
+    it reads. A historian's `.csv.gz` export was left out of a replay, a warm-up and a trained model
+    without a word (review19); other files (a README) are no recording and are not named."""
+    if not root.is_dir():
+        return []
+    suffixes = _suffixes(fmt)
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.suffix.lower() not in suffixes
+                  and any(s.lower() in suffixes for s in p.suffixes[:-1]))
+
+
+def unread_text(unread: list[str], fmt: str) -> str:
+    shown = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
+    return (f"{len(unread)} file(s) named like recordings not read: {shown} (the replay reads plain "
+            f"{_kinds(fmt)} only: decompress or rename them)")
+
+
+def _kinds(fmt: str) -> str:
+    return " / ".join(f"*{s}" for s in sorted(_suffixes(fmt)))
+
+
+def folder_problems(root: Path, fmt: str) -> list[str]:
+    """A replay folder with no file the replay reads is a problem (it would end at once, having read
+    nothing); one with recordings it leaves out, a Note naming them."""
+    if not root.is_dir():
+        return []
+    unread = unread_recordings(root, fmt)
+    if not replay_files(root, fmt):
+        return ["no file the replay reads in this folder; " + unread_text(unread, fmt) if unread
+                else f"no file the replay reads in this folder (plain {_kinds(fmt)})"]
+    return [Note(unread_text(unread, fmt))] if unread else []
 
 
 class ReplaySource(Source):
@@ -192,6 +233,7 @@ class ReplaySource(Source):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self.root = self.resolve(cfg.path)
         self.files = replay_files(self.root, cfg.format)
+        self.unread = unread_recordings(self.root, cfg.format)     # said by preflight and by train
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
         self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
         self._lines_read = 0                # lines of the file being read taken from it so far
