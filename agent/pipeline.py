@@ -483,12 +483,16 @@ class Pipeline:
         The learned state is kept; the window refills before the next score; an open alert ends
         ('restart', its gap unknown); state that holds times of the old base is moved with it, as
         if the new base continued the old one — else a clock compared with it (a fault's hold, the
-        threshold's quiet time) would stand still for as long as the step."""
+        threshold's quiet time) would stand still for as long as the step. The alert ends first, on
+        the old base's last tick: its `end` event keeps the `start` its `new` published, and its `end`
+        and `ts` are times of the base it was judged on (moved, they named times before the alert began;
+        on the new base's first tick, `ts` would precede `start`)."""
         self.refill_window()
+        ended = self.after_restart(old_ts, None)
         delta = new_ts - self.cfg.tick_s - old_ts
         if delta < 0:
             shift_times((self.detector, self.health, self.chain, self.numpy), delta)
-        return self.after_restart(new_ts, None)
+        return ended
 
     def after_restart(self, ts: float, gap_s: float | None, skipped: bool = False) -> list[AlertEvent]:
         """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen

@@ -165,5 +165,6 @@ def test_sigterm_mid_alert_then_a_restart_that_cannot_judge_it_ends_it_restart(t
     assert (end["event"], end["seq"], end["reason"]) == ("end", before[-1]["seq"] + 1, "restart"), end
     if restart == "gap longer than the window":
         assert end["gap_s"] >= 2 * STEPS, end
-    else:       # (stepped back: the end's ts is the new time base's first tick, before the alert's start)
+    else:       # (stepped back: the end is on the old time base's last tick, its start the one new published)
+        assert end["start"] == new["start"] <= end["end"] <= end["ts"], (new, end)
         assert end["gap_s"] is None, end

@@ -60,11 +60,12 @@ def test_a_replay_that_steps_back_two_hours_is_scored_through_and_said_once(tmp_
     alerts = [e for e in events if e["kind"] == "alert"]
     for e in alerts:
         jsonschema.validate(e, SCHEMA)
-    # The alert the step on `a` opened ends at the new time base's first tick: nothing of what raised it is left
+    # The alert the step on `a` opened ends at the step (nothing of what raised it is left), on the old time
+    # base's last tick: its times are those of the base it was judged on, its start the one its new published
     ends = [e for e in alerts if e["event"] == "end"]
-    assert ends and ends[0]["reason"] == "restart" and ends[0]["ts"].startswith("2026-01-05T07:40:00"), ends
-    # Its times moved with the time base (Pipeline.rebase): not an alert that ended 2 h after its end event
-    assert ends[0]["start"] <= ends[0]["end"] <= ends[0]["ts"], ends[0]
+    assert ends and ends[0]["reason"] == "restart" and ends[0]["ts"].startswith("2026-01-05T09:39:50"), ends
+    [new] = [e for e in alerts if e["event"] == "new" and e["alert_id"] == ends[0]["alert_id"]]
+    assert new["start"] == ends[0]["start"] <= ends[0]["end"] <= ends[0]["ts"], (new, ends[0])
 
 
 def records(rows: list[dict], live: bool = False, lag_s: float = 1.0) -> list[Record]:
