@@ -2,7 +2,7 @@
 
 CSV files are read as they are: SKAB (`;`, 'YYYY-MM-DD HH:MM:SS', `anomaly`/`changepoint`
 label columns, mixed CRLF/LF) and NAB (`timestamp,value`, labels from combined_windows.json)
-need only the matching config. A directory replays every *.csv / *.jsonl below it in sorted
+need only the matching config. A directory replays every *.csv / *.jsonl / *.ndjson below it in sorted
 order. Bad lines are counted in Rejects as '<file>:<line>' and skipped; a file that cannot be
 read (an I/O error, its permissions) is counted as 'unreadable file' and the next one follows; one
 that fails part-way keeps every record read before, and the reject names the line it failed at and
@@ -48,7 +48,7 @@ ENDS = ("\n", "\r")
 class ReplayConfig(SourceConfig):
     TYPE: ClassVar[str] = "replay"
     path: str = doc(
-        "a file, or a directory whose *.csv / *.jsonl files are replayed in order (required)", default="")
+        "a file, or a directory whose *.csv / *.jsonl / *.ndjson files are replayed in order (required)", default="")
     format: Literal["csv", "jsonl", "auto"] = doc("`csv`, `jsonl` or `auto` (by suffix)", default="auto")
     separator: str = doc("CSV field separator, one character (SKAB: `;`)", default=",")
     time_column: str = doc("the CSV column holding the timestamp", default="timestamp")
