@@ -163,7 +163,7 @@ class SeasonalProfile:
     def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, at: tuple[int, int] | None = None,
               one_x: np.ndarray | None = None) -> None:
         """`valid`: the sensors whose value is learned (None: every sensor); `at`: locate(ts), when known;
-        `one_x`: [1.0; x] as a (2, n) array, when the caller has it (SeasonalFeatures.learn), for valid None."""
+        `one_x`: [1.0; x] as a (2, n) array, when the caller has it (SeasonalFeatures.learn)."""
         b, c = self.locate(ts) if at is None else at
         cycle = self.acc_cycle.item(b)              # (a Python int: compared ~0.1 µs cheaper than an np.int64)
         if c < cycle:
@@ -180,13 +180,11 @@ class SeasonalProfile:
                 return
             self._acc[b] = 0.0
         self._fold = None                           # bin b changes (and the fold is in ref now)
-        if valid is None:           # every sensor valid: the where would pick x, True adds 1.0
-            acc = self._acc[b]
-            _ADD(acc, _one_and(x, one_x), acc)      # [count; sum] += [1.0; x]
-        else:
-            acc_n, acc_sum = self._acc[b]           # views: added to in place
-            np.add(acc_sum, x, out=acc_sum, where=valid)    # the where(valid, x, 0.0) added: a sum
-            acc_n += valid                                  # + 0.0 is itself (it is never −0.0)
+        acc = self._acc[b]                          # [count; sum] += [1.0; x], in place
+        if valid is None:           # every sensor valid: no mask
+            _ADD(acc, _one_and(x, one_x), acc)
+        else:                       # where(valid, [1.0; x], 0.0) added: a count or sum + 0.0 is itself (never −0.0)
+            _ADD(acc, _one_and(x, one_x), out=acc, where=valid)
 
 
 class SeasonalFeatures:
@@ -341,8 +339,7 @@ class SeasonalFeatures:
             self._values_at = kept = None           # row() may reuse them only across learning their own tick
         if valid is not None and fnp.count_nonzero(valid) == valid.size:
             valid = None                            # (every sensor: no mask to apply)
-        if valid is None:
-            one_x = _one_and(x, one_x)              # made once for every profile
+        one_x = _one_and(x, one_x)                  # made once for every profile
         for j, profile in enumerate(self.profiles):   # each profile's (bin, cycle) of ts: row() located it
             profile.learn(ts, x, valid, None if kept is None else kept[1][j][0], one_x)
 
