@@ -12,56 +12,29 @@ from pathlib import Path
 
 import numpy as np
 
-from agent import config
 from agent.checkpoint import decode, encode
 from agent.pipeline import Pipeline
 from agent.scorers.seasonal import SeasonalProfile
 from agent.window import Row
 from fault_states import assert_close
+from recorded_outputs import SENSORS, Outputs, corridor_stream, pipeline_cfg
 
 FIXTURE = Path(__file__).parent / "fixtures" / "perf42_4ea2297.npz"
-SENSORS = [f"S{i:02d}_{q}" for i in range(2) for q in ("flow", "occ", "speed", "x")]
 ROWS, CUT = 700, 350            # the stream's rows; main's checkpoint is taken after CUT
 
 
-def pipeline_cfg():
-    """A corridor of 8 sensors, the fallback alone, a 600-s seasonal profile (60 bins, known after 120 ticks)."""
-    return config.from_dict({"sensors": SENSORS, "sources": [{"type": "stdin"}], "tick_s": 10, "topology": "corridor",
-                             "window": {"steps": 16}, "warmup": {"ticks": 120},
-                             "scoring": {"chain": ["numpy"], "numpy": {"seasonal_periods_s": [600.0]}},
-                             "alerts": {"min_duration_ticks": 2, "clear_ticks": 3, "update_interval_s": 20}})
-
-
 def stream() -> list[Row]:
-    """An AR(1) stream around 20 with a 600-s cycle, 4 % of readings missing (S00_x two ticks in a row now
-    and then), S00_speed 5 up over rows 400–440 and S01_flow 8 up over rows 560–580."""
-    rng = np.random.default_rng(42)
-    x = np.zeros(len(SENSORS))
-    rows = []
-    for t in range(ROWS):
-        x = 0.7 * x + rng.normal(size=len(SENSORS))
-        values = x + 20 + 2.0 * np.sin(2 * np.pi * t / 60)
-        values[2] += 5.0 if 400 <= t < 440 else 0.0
-        values[4] += 8.0 if 560 <= t < 580 else 0.0
-        missing = rng.random(len(SENSORS)) < 0.04
-        missing[3] |= t % 89 in (0, 1)
-        rows.append(Row(ts=2e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
-                        carried=np.zeros(len(SENSORS), bool)))
-    return rows
+    """An AR(1) stream around 20 with a 600-s cycle, 4 % of readings missing (S00_x two ticks in a row every 89),
+    S00_speed 5 up over rows 400–440 and S01_flow 8 up over rows 560–580."""
+    return corridor_stream(ROWS, 42, 2e9, 0.04, 89, [(2, 5.0, 400, 440), (4, 8.0, 560, 580)])
 
 
 def outputs(pipe: Pipeline, rows: list[Row]) -> dict:
     """Each row's sensor scores, tick score, threshold and alert events, stepped through `pipe`."""
-    out = {"scores": [], "tick": [], "threshold": [], "events": []}
+    out = Outputs(len(SENSORS))
     for r in rows:
-        res = pipe.step(r)
-        out["scores"].append(np.zeros(len(SENSORS)) if res.sensor_scores is None else res.sensor_scores)
-        out["tick"].append(np.nan if res.score is None else res.score)
-        out["threshold"].append(np.nan if res.threshold is None else res.threshold)
-        out["events"].append([[e.seq, e.event, e.ts, e.start, e.end, e.score, e.peak_score, e.threshold,
-                               e.tier, e.top_sensors] for e in res.alerts or []])
-    return {"scores": np.array(out["scores"], np.float64), "tick": np.array(out["tick"], np.float64),
-            "threshold": np.array(out["threshold"], np.float64), "events": json.dumps(out["events"])}
+        out.add(pipe.step(r))
+    return out.arrays()
 
 
 def record(path: Path = FIXTURE) -> None:
