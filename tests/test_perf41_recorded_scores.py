@@ -13,66 +13,37 @@ from pathlib import Path
 
 import numpy as np
 
-from agent import config
 from agent.checkpoint import decode, encode
 from agent.config import NumpyScorerConfig
 from agent.pipeline import Pipeline
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import Row, WindowBuffer
 from fault_states import assert_close
+from recorded_outputs import SENSORS, Outputs, corridor_stream, pipeline_cfg
 
 FIXTURE = Path(__file__).parent / "fixtures" / "perf41_d59bcc4.npz"
-SENSORS = [f"S{i:02d}_{q}" for i in range(2) for q in ("flow", "occ", "speed", "x")]
 ROWS, CUT = 900, 450            # the stream's rows; the twin is restored from the checkpoint after CUT
 
 
-def pipeline_cfg():
-    """A corridor of 8 sensors, the fallback alone, a 600-s seasonal profile (known after 2 × 60 ticks)."""
-    return config.from_dict({"sensors": SENSORS, "sources": [{"type": "stdin"}], "tick_s": 10, "topology": "corridor",
-                             "window": {"steps": 16}, "warmup": {"ticks": 120},
-                             "scoring": {"chain": ["numpy"], "numpy": {"seasonal_periods_s": [600.0]}},
-                             "alerts": {"min_duration_ticks": 2, "clear_ticks": 3, "update_interval_s": 20}})
-
-
 def stream() -> list[Row]:
-    """An AR(1) stream around 20 with a 600-s cycle, 3 % of readings missing (now and then two in a row),
+    """An AR(1) stream around 20 with a 600-s cycle, 3 % of readings missing (S00_x two ticks in a row every 97),
     S00_speed 5 up over rows 500–540 and S01_flow 8 up over rows 700–720."""
-    rng = np.random.default_rng(41)
-    x = np.zeros(len(SENSORS))
-    rows = []
-    for t in range(ROWS):
-        x = 0.7 * x + rng.normal(size=len(SENSORS))
-        values = x + 20 + 2.0 * np.sin(2 * np.pi * t / 60)
-        values[2] += 5.0 if 500 <= t < 540 else 0.0
-        values[4] += 8.0 if 700 <= t < 720 else 0.0
-        missing = rng.random(len(SENSORS)) < 0.03
-        if t % 97 == 0:
-            missing[3] = True                       # (and the next row too: a sensor gone two ticks)
-        if t % 97 == 1:
-            missing[3] = True
-        rows.append(Row(ts=1e9 + 10.0 * t, values=np.where(missing, np.nan, values), missing=missing,
-                        carried=np.zeros(len(SENSORS), bool)))
-    return rows
+    return corridor_stream(ROWS, 41, 1e9, 0.03, 97, [(2, 5.0, 500, 540), (4, 8.0, 700, 720)])
 
 
 def run() -> dict:
     """Every tick's outputs of the pipeline, and of its twin restored after CUT rows (rows CUT..)."""
     rows = stream()
     pipe = Pipeline(pipeline_cfg())
-    out = {"scores": [], "tick": [], "threshold": [], "events": []}
+    out = Outputs(len(SENSORS))
     twin = None
     for t, r in enumerate(rows):
         if t == CUT:
             twin = Pipeline(pipeline_cfg())
             twin.restore(decode(encode({"config": {}}, pipe.state_dict()))[1])
         for res in [pipe.step(r)] + ([twin.step(r)] if twin is not None else []):
-            out["scores"].append(np.zeros(len(SENSORS)) if res.sensor_scores is None else res.sensor_scores)
-            out["tick"].append(np.nan if res.score is None else res.score)
-            out["threshold"].append(np.nan if res.threshold is None else res.threshold)
-            out["events"].append([[e.seq, e.event, e.ts, e.start, e.end, e.score, e.peak_score, e.threshold,
-                                   e.tier, e.top_sensors] for e in res.alerts or []])
-    return {"scores": np.array(out["scores"], np.float64), "tick": np.array(out["tick"], np.float64),
-            "threshold": np.array(out["threshold"], np.float64), "events": json.dumps(out["events"])}
+            out.add(res)
+    return out.arrays()
 
 
 def record(path: Path = FIXTURE) -> None:

@@ -100,20 +100,27 @@ class NumpyScorer(Scorer):
         # parts' residuals over scale in one subtract and one multiply (log p − (−mean) is log p + mean,
         # exactly, and MarkovModel.surprise's (log p + mean) · (−1/std) follows). Into _z4's rows 1..3,
         # whose row 0 is the AR bias; the joint's third rows are the Markov chain's (_std_of: the
-        # _neg_inv_std they were copied from).
+        # _neg_inv_std they were copied from). A first row of ones: with the first x row, [1.0; x] for the
+        # seasonal profile's [count; sum] (SeasonalFeatures.learn's one_x: one add a learned tick). Each
+        # operand contiguous: a strided one costs a ufunc ~0.5–1 µs more (its overlap check, its iterator).
         edges = cfg.markov_bins - 1
-        self._rows = np.empty((edges + 3, n))
-        self._x_rows = self._rows[:edges + 2]
-        self._x = self._rows[edges]             # the newest row as float64: window.newest64's bits
-        self._compared = self._rows[:edges]
-        self._resid_in = self._rows[edges:]
-        self._log_p = self._rows[edges + 2]
+        self._rows = np.empty((edges + 4, n))
+        self._rows[0] = 1.0
+        self._one_x = self._rows[:2]
+        self._x_rows = self._rows[1:edges + 3]
+        self._x = self._rows[edges + 1]         # the newest row as float64: window.newest64's bits
+        self._compared = self._rows[1:edges + 1]
+        self._resid_in = self._rows[edges + 1:]
+        self._log_p = self._rows[edges + 3]
         self._z4 = np.empty((4, n))
         self._z3, self._bias_row, self._z_abs = self._z4[1:], self._z4[0], self._z4[:3]
         self._abs_out = self._abs4[:3]
         self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
         self._part_rows = tuple(self._parts)
         self._std_of = None
+        # the Markov chain's count weight and smoothing of a tick, as 0-d arrays written each tick: a Python
+        # float costs a ufunc its conversion (~0.2 µs a call)
+        self._g0, self._a0 = np.empty(()), np.empty(())
         # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
         p, X = cfg.ar_order, self.joint._X
@@ -244,8 +251,8 @@ class NumpyScorer(Scorer):
         gaps = _COUNT(missing[-2:])
         unseen = _COUNT(missing[-1]) if gaps else 0      # sensors missing now
         gone = gaps - unseen                              # sensors missing the tick before
-        newest = self.seasonal.newest(window) if self.seasonal else None
         values = window.values
+        newest = None if self.seasonal is None else self.seasonal.newest_at(key, ts, values)
         _COPY(self._x_rows, values[-1])             # window.newest64 in each row that reads it (float64: exact)
         x64 = self._x
         # the features, in the joint's next slot (ARModel.features, FusionModel.features)
@@ -275,11 +282,13 @@ class NumpyScorer(Scorer):
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
         g = mk.g / mk.lam
+        g0, a0 = self._g0, self._a0                 # (the scalars as 0-d float64: the same bits, no conversion)
+        g0[()], a0[()] = g, mk.alpha * mk.g
         if gaps:
-            self._counted = (key, flat, pair + _MULTIPLY(_GREATER(window.newest_seen, missing[-2]), g), g)
+            self._counted = (key, flat, _ADD(pair, _MULTIPLY(_GREATER(window.newest_seen, missing[-2]), g0)), g)
         else:
-            self._counted = (key, flat, pair + g, g)
-        _ADD(pair, _MULTIPLY(mk._one_k, mk.alpha * mk.g, mk._smooth), pair)
+            self._counted = (key, flat, _ADD(pair, g0), g)
+        _ADD(pair, _MULTIPLY(mk._one_k, a0, mk._smooth), pair)
         p = _DIVIDE(pair[0], pair[1], self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
@@ -375,7 +384,8 @@ class NumpyScorer(Scorer):
         x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
         self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
-            self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen)
+            self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen,
+                                None if self._tick_x is None else self._one_x)
 
     def _learn_kept(self, window: WindowBuffer, learn: bool, observe: bool) -> None:
         """A kept tick learned and observed as if this scorer had scored it (flush)."""

@@ -36,6 +36,8 @@ EVERY, NONE, SOME = 1, 0, -1
 #: 1.0 and 0.0 as 0-d arrays: a Python number costs numpy a conversion on every call (fastnp.const)
 ONE, ZERO = fnp.const(1.0), fnp.const(0.0)
 
+_ADD = np.add
+
 #: At most this many bins per period (memory n × bins per period; 288 = a day in 5-min bins).
 MAX_BINS = 288
 
@@ -51,8 +53,10 @@ class SeasonalProfile:
         # (bins, n): one bin's sensors are contiguous
         self.ref = np.zeros((self.bins, n))          # EW mean over past cycles
         self.ref_n = np.zeros((self.bins, n))        # cycles folded into ref (capped at memory)
-        self.acc_sum = np.zeros((self.bins, n))      # the bin's values in its newest cycle
-        self.acc_n = np.zeros((self.bins, n))
+        # the bin's values in its newest cycle, counted, (bins, 2, n): a bin's [count; sum] is one (2, n)
+        # row pair, so a tick with every sensor seen adds [1.0; x] to it in one call (learn's one_x)
+        self._acc = np.zeros((self.bins, 2, n))
+        self._one_x = np.ones((2, n))                # [1.0; x] when the caller has none (learn: x copied into row 1)
         self.acc_cycle = np.full(self.bins, -1, dtype=np.int64)
         self._how = [NONE] * self.bins              # per bin: how many sensors' ref_n ≥ MIN_CYCLES
         self._known_as = {EVERY: np.ones(n, bool), NONE: np.zeros(n, bool)}
@@ -62,6 +66,16 @@ class SeasonalProfile:
         # folded (value_in) and learning the same tick folds it in; nothing changes a bin's arrays but
         # learn() (which forgets it) and restore(), so the second fold is the first's arrays
         self._fold: list | None = None
+
+    @property
+    def acc_sum(self) -> np.ndarray:
+        """(bins, n): each bin's sum of values in its newest cycle (a view of the [count; sum] rows)."""
+        return self._acc[:, 1]
+
+    @property
+    def acc_n(self) -> np.ndarray:
+        """(bins, n): how many values each bin's sum holds (a view of the [count; sum] rows)."""
+        return self._acc[:, 0]
 
     def shift_time(self, delta: float) -> None:
         """The time base moved by `delta` s (agent/timebase.py): the bins' newest cycles move by whole
@@ -131,13 +145,16 @@ class SeasonalProfile:
         """Validates everything before changing anything (agent/checkpoint.py)."""
         new = {k: array_like(state[k], getattr(self, k), f"{name}.{k}")
                for k in ("ref", "ref_n", "acc_sum", "acc_n", "acc_cycle")}
+        self.acc_sum[...], self.acc_n[...] = new.pop("acc_sum"), new.pop("acc_n")     # into the [count; sum] rows
         for k, v in new.items():
             setattr(self, k, v)
         self._how = [self._how_many(known) for known in self.ref_n >= MIN_CYCLES]
         self._fold = None
 
-    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, at: tuple[int, int] | None = None) -> None:
-        """`valid`: the sensors whose value is learned (None: every sensor); `at`: locate(ts), when known."""
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, at: tuple[int, int] | None = None,
+              one_x: np.ndarray | None = None) -> None:
+        """`valid`: the sensors whose value is learned (None: every sensor); `at`: locate(ts), when known;
+        `one_x`: [1.0; x] as a (2, n) array, when the caller has it (SeasonalFeatures.learn)."""
         b, c = self.locate(ts) if at is None else at
         cycle = self.acc_cycle.item(b)              # (a Python int: compared ~0.1 µs cheaper than an np.int64)
         if c < cycle:
@@ -149,20 +166,24 @@ class SeasonalProfile:
                 self._how[b] = self._how_many(self.ref_n[b] >= MIN_CYCLES) if how is None else how
             self.acc_cycle[b] = c
             self._fold = None
-            if valid is None:       # the cycle's first value of every sensor: 0.0 + x (x but for −0.0), 1.0
-                np.add(ZERO, x, out=self.acc_sum[b])
-                self.acc_n[b] = ONE
+            if valid is None:       # the cycle's first value of every sensor: 0.0 + [1.0; x] (x but for −0.0)
+                np.add(ZERO, self._one_and(x, one_x), out=self._acc[b])
                 return
-            self.acc_sum[b] = 0.0
-            self.acc_n[b] = 0.0
+            self._acc[b] = 0.0
         self._fold = None                           # bin b changes (and the fold is in ref now)
-        acc_sum, acc_n = self.acc_sum[b], self.acc_n[b]    # views: added to in place
-        if valid is None:           # every sensor valid: the where would pick x, True adds 1.0
-            acc_sum += x
-            acc_n += ONE
-        else:
-            np.add(acc_sum, x, out=acc_sum, where=valid)    # the where(valid, x, 0.0) added: a sum
-            acc_n += valid                                  # + 0.0 is itself (it is never −0.0)
+        acc = self._acc[b]                          # [count; sum] += [1.0; x], in place
+        if valid is None:           # every sensor valid: no mask
+            _ADD(acc, self._one_and(x, one_x), acc)
+        else:                       # where(valid, [1.0; x], 0.0) added: a count or sum + 0.0 is itself (never −0.0)
+            _ADD(acc, self._one_and(x, one_x), out=acc, where=valid)
+
+    def _one_and(self, x: np.ndarray, one_x: np.ndarray | None) -> np.ndarray:
+        """[1.0; x], (2, n): `one_x` when the caller has it, else x copied into a kept one (float64: exact;
+        a new array a learned tick left the demo's peak RSS ~0.5 MiB higher)."""
+        if one_x is not None:
+            return one_x
+        fnp.copyto(self._one_x[1], x)
+        return self._one_x
 
 
 class SeasonalFeatures:
@@ -257,14 +278,18 @@ class SeasonalFeatures:
         model rebuilds its kept residuals): built once per tick and remembered by tick time, as
         window() builds and remembers it. Read-only."""
         ts = window.ts
-        key = float(ts[-1])
+        return self.newest_at(float(ts[-1]), ts, window.values)
+
+    def newest_at(self, key: float, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """newest() of a window's tick times `ts` (the newest `key`, as a float) and rows `values`, for a
+        caller that has read them (the numpy fallback's next tick)."""
         feats = self._by_ts.get(key)
         if feats is not None:
             return feats
         if len(ts) < 2 or not math.isfinite(key):
             return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
         by_ts = self._by_ts
-        feats = by_ts[key] = self.row(key, float(ts[-2]), window.values[-2])
+        feats = by_ts[key] = self.row(key, float(ts[-2]), values[-2])
         if len(by_ts) > self.keep:                  # (_forget_oldest(): one row came, one goes)
             del by_ts[next(iter(by_ts))]
         return feats
@@ -305,15 +330,16 @@ class SeasonalFeatures:
         for _ in range(len(by_ts) - self.keep):
             del by_ts[next(iter(by_ts))]
 
-    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None) -> None:
-        """`valid`: the sensors whose value is learned (None: every sensor)."""
+    def learn(self, ts: float, x: np.ndarray, valid: np.ndarray | None, one_x: np.ndarray | None = None) -> None:
+        """`valid`: the sensors whose value is learned (None: every sensor); `one_x`: [1.0; x] as a (2, n)
+        array when the caller keeps one (the numpy fallback's next tick: two rows of its stacked rows)."""
         kept = self._values_at
         if kept is not None and kept[0] != ts:
             self._values_at = kept = None           # row() may reuse them only across learning their own tick
         if valid is not None and fnp.count_nonzero(valid) == valid.size:
             valid = None                            # (every sensor: no mask to apply)
         for j, profile in enumerate(self.profiles):   # each profile's (bin, cycle) of ts: row() located it
-            profile.learn(ts, x, valid, None if kept is None else kept[1][j][0])
+            profile.learn(ts, x, valid, None if kept is None else kept[1][j][0], one_x)
 
     def state_dict(self) -> dict:
         keys = list(self._by_ts)
