@@ -141,6 +141,11 @@ def encoded_parts(meta: dict, state: dict) -> list:
         return x
 
     header = json.dumps({"meta": meta, "state": walk(state)}, separators=(",", ":")).encode()
+    # walk calls itself through its closure: a reference cycle (walk → its cell → walk) that would
+    # hold `chunks` — this checkpoint's arrays, views of the state's — until the cyclic GC's next
+    # full pass; the warm-up's raw values, viewed by a checkpoint written during the warm-up,
+    # stayed resident through the fit (perf44).
+    del walk
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header), size)
     digest = _hasher(len(head) + len(header) + size)
     digest.update(head)

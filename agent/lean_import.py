@@ -16,6 +16,13 @@ import RandomState`): whoever else uses the package in the process (a test, a pl
 parity run) gets the whole package, with the submodules loaded already as the same objects. A
 package imported already, or one whose submodule does not import this way (another layout), is
 a plain import.
+
+`deferred` does the same for a plain module that is imported only for one function the agent
+never calls: numpy.random's bit_generator runs `from secrets import randbits` at import (for
+SeedSequence's entropy when no seed is given; the simulator always gives one), and `secrets`
+imports random, hmac and hashlib with its builtin hashes, ~0.35 MiB resident after the demo's
+run (perf44). The stand-in `randbits` runs the module's code on its first call, then calls the
+real function; any other name asked for runs it too.
 """
 from __future__ import annotations
 
@@ -61,3 +68,40 @@ def submodule(package: str, name: str) -> ModuleType:
         if parent:
             delattr(sys.modules[parent], child)
         return importlib.import_module(full)
+
+
+def deferred(name: str, *functions: str) -> ModuleType:
+    """Module `name` (not a package), its code not run until it is needed: each of `functions` is
+    a stand-in that runs the module's code (which replaces the stand-ins with the real functions)
+    and calls the real one; a name the module lacks runs it too. Imported already, or not a plain
+    module: the plain import."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or spec.submodule_search_locations is not None:
+        return importlib.import_module(name)
+    module = importlib.util.module_from_spec(spec)
+    once = threading.Lock()
+
+    def complete() -> None:
+        with once:
+            if module.__dict__.get("__getattr__") is missing:
+                del module.__dict__["__getattr__"]
+                spec.loader.exec_module(module)
+
+    def missing(attr: str):
+        complete()
+        return getattr(module, attr)
+
+    def stand_in(function: str):
+        def call(*args, **kwargs):
+            complete()
+            return getattr(module, function)(*args, **kwargs)
+        call.__name__ = call.__qualname__ = function
+        return call
+
+    for function in functions:
+        setattr(module, function, stand_in(function))
+    module.__getattr__ = missing                    # type: ignore[method-assign]
+    sys.modules[name] = module
+    return module

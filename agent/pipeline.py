@@ -115,6 +115,7 @@ class Pipeline:
         if self.discord is not None:
             for values, fresh in zip(raw, ~missing & ~self.warmup.carried & np.isfinite(raw)):
                 self.discord.step(values, fresh)      # its record counts the warm-up's readings too
+            values = None                             # (a view: it would keep the raw values)
         fitted_here = self.normaliser is None
         if fitted_here:
             # Labels are never used here: they are ground truth, and the daemon has none.
@@ -126,6 +127,10 @@ class Pipeline:
                                  "this warm-up" if fitted_here else "the bundle's training data"):
             log.warning("%s", line)
         z = self.normaliser.apply(raw)
+        # The raw values are not read again: their memory goes back before the fit, whose
+        # temporaries set the run's peak (perf44).
+        del raw
+        self.warmup.forget_values()
         cut = int(len(z) * self.cfg.warmup.fit_fraction)
         self.numpy.fit(z, missing, ts, fit_rows=cut)
         # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly

@@ -35,7 +35,7 @@ from typing import ClassVar, Iterator, Literal, NamedTuple
 import numpy as np
 
 from ..digest import without_openssl
-from ..lean_import import submodule
+from ..lean_import import deferred, submodule
 from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..typed import INVALID, doc, rng
@@ -184,7 +184,9 @@ class Anomaly:
 def _seeded_rng(seed: int, *stream: int) -> np.random.Generator:
     # What numpy.random.default_rng builds, imported here, when a simulation runs: without OpenSSL
     # (agent/digest.py) and without the rest of numpy.random (agent/lean_import.py; default_rng
-    # itself asks numpy.random for RandomState, which would load it all).
+    # itself asks numpy.random for RandomState, which would load it all), and without `secrets`'
+    # code, which bit_generator imports for an unseeded SeedSequence only (lean_import.deferred).
+    deferred("secrets", "randbits")
     generator = without_openssl(lambda: submodule("numpy.random", "_generator"))
     return generator.Generator(submodule("numpy.random", "_pcg64").PCG64([seed % 2**64, *stream]))
 
