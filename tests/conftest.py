@@ -420,6 +420,11 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+#: free_port's own draws, from the OS: a test that seeds the global `random` (Hypothesis does, per
+#: example) cannot make two pytest-xdist workers draw the same ports in step.
+_PORTS = random.SystemRandom()
+
+
 def free_port() -> int:
     """A 127.0.0.1 TCP port nothing listens on, taken BELOW the kernel's ephemeral range: a port
     the kernel hands out for bind(0) can be handed out again as the source port of any outgoing
@@ -428,7 +433,7 @@ def free_port() -> int:
     low, _ = _ephemeral_range()
     if low > 10_000:
         for _ in range(50):
-            port = random.randrange(10_000, low)
+            port = _PORTS.randrange(10_000, low)
             with socket.socket() as s:
                 try:
                     s.bind(("127.0.0.1", port))

@@ -275,7 +275,19 @@ def test_systemd_hears_the_start_is_still_going_while_a_recording_is_read(tmp_pa
         f"EXTEND_TIMEOUT_USEC={int(WARMUP_FIT_EXTEND_S * 1e6)}")
 
 
-def test_the_warm_ups_own_format_keys_read_a_plants_recording_with_live_sources(tmp_path, capsys):
+@pytest.fixture
+def short_dir():
+    """A folder of a short path: check-config shortens a problem to 300 characters, and the warm-up's
+    problem names the recording's path, so under a long basetemp (pytest-xdist's `popen-gwN/`, a
+    long $TMPDIR) its last words, the ones the test reads, were cut."""
+    import shutil
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix="stad-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_warm_ups_own_format_keys_read_a_plants_recording_with_live_sources(tmp_path, short_dir, capsys):
     """A gateway's sources are live (here udp): no replay source lends its separator and columns, and a
     SKAB-like recording (`;`, a `datetime` column, the plant's column names) gave no reading — the
     README said to rewrite the files. `warmup.replay_format` reads them as they are; check-config checks
@@ -288,7 +300,7 @@ def test_the_warm_ups_own_format_keys_read_a_plants_recording_with_live_sources(
     from agent.records import Rejects
     from agent.warmup import read_replay
 
-    recorded = tmp_path / "pump.csv"
+    recorded = short_dir / "pump.csv"
     recorded.write_text("datetime;P1 bar;T1 degC;anomaly\n" + "".join(
         f"2026-01-0{1 + i // 86400} {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d};{1 + i % 3};{20 + i % 5};0\n"
         for i in range(400)))
