@@ -83,7 +83,9 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
                     + (f" — {shorten(rejects.first[reason][1], 160)})" if rejects.first[reason][1] else ")")
                     for reason, n in rejects.counts.most_common(3)) or "no record in it"
     hint = "" if cfg.warmup.replay_format.given() else " (give warmup.replay_format the recording's own)"
-    return [f"{source.root} gives no reading of any sensor to warm up on: {why}; read with {read_as}{hint}"]
+    # How it was read before why: the message is cut at 300 characters, and a long path and rejected
+    # row must not push out the keys that fix it (qa24).
+    return [f"{source.root} gives no reading of any sensor to warm up on, read with {read_as}{hint}: {why}"]
 
 
 def replay_note(cfg: AgentConfig) -> Note:

@@ -140,6 +140,11 @@ def test_a_warmup_recording_that_maps_no_sensor_is_refused_by_check_config_and_r
     found = preflight.problems(from_dict(conf, base_dir=str(tmp_path)))
     assert len(found) == 1 and found[0].startswith(f"warmup.replay: {recorded} gives no reading of any sensor")
     assert "no sensor columns ×1 (first: pump.csv:1" in found[0] and "sources[0]'s separator" in found[0]
+    deep = tmp_path / ("d" * 50) / ("e" * 50)                  # a long path: the keys that fix it still said
+    deep.mkdir(parents=True)
+    (deep / "pump.csv").write_text(recorded.read_text())
+    [long] = preflight.problems(from_dict(base(tmp_path, live, replay=str(deep / "pump.csv")), base_dir=str(tmp_path)))
+    assert "sources[0]'s separator" in long, long
 
     conf["sources"][0]["columns"] = {"P1 bar": "a", "T1 degC": "b"}       # mapped: warm-up reads it
     assert preflight.problems(from_dict(conf, base_dir=str(tmp_path))) == []
