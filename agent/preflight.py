@@ -74,7 +74,7 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     try:
         if not source.files:
-            return folder_problems(source.root, source.cfg.format)
+            return folder_problems(source.root, source.cfg.format, (source.files, source.unread))
         if next(iter(source.records()), None) is not None:
             return []
     finally:

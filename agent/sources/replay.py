@@ -180,27 +180,26 @@ def _suffixes(fmt: str) -> set[str]:
     return {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
 
 
-def replay_files(root: Path, fmt: str) -> list[Path]:
+def walk_replay(root: Path, fmt: str) -> tuple[list[Path], list[str]]:
+    """One walk of a replay path: the files the replay reads, in name order, and the files under a
+    folder named like a recording that it does not read — a compressed, rotated or renamed copy
+    (`day2.csv.gz`, `day2.csv.1`), whose last suffix is not one it reads. A historian's `.csv.gz`
+    export was left out of a replay, a warm-up and a trained model without a word (review19); other
+    files (a README) are no recording and are not named."""
     if root.is_file():
-        return [root]
+        return [root], []
     if not root.is_dir():
         raise FileNotFoundError(f"replay path {str(root)!r} does not exist")
     suffixes = _suffixes(fmt)
-    return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes),
-                  key=lambda p: p.relative_to(root).as_posix())
-
-
-def unread_recordings(root: Path, fmt: str) -> list[str]:
-    """The files under a replay folder named like a recording that the replay does not read: a
-    compressed, rotated or renamed copy (`day2.csv.gz`, `day2.csv.1`), whose last suffix is not one
-    it reads. A historian's `.csv.gz` export was left out of a replay, a warm-up and a trained model
-    without a word (review19); other files (a README) are no recording and are not named."""
-    if not root.is_dir():
-        return []
-    suffixes = _suffixes(fmt)
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower() not in suffixes
-                  and any(s.lower() in suffixes for s in p.suffixes[:-1]))
+    read, unread = [], []
+    for p in root.rglob("*"):
+        if not p.is_file():
+            continue
+        if p.suffix.lower() in suffixes:
+            read.append(p)
+        elif any(x.lower() in suffixes for x in p.suffixes[:-1]):
+            unread.append(p.relative_to(root).as_posix())
+    return sorted(read, key=lambda p: p.relative_to(root).as_posix()), sorted(unread)
 
 
 def unread_text(unread: list[str], fmt: str) -> str:
@@ -213,13 +212,14 @@ def _kinds(fmt: str) -> str:
     return " / ".join(f"*{s}" for s in sorted(_suffixes(fmt)))
 
 
-def folder_problems(root: Path, fmt: str) -> list[str]:
+def folder_problems(root: Path, fmt: str, walked: tuple[list[Path], list[str]] | None = None) -> list[str]:
     """A replay folder with no file the replay reads is a problem (it would end at once, having read
-    nothing); one with recordings it leaves out, a Note naming them."""
+    nothing); one with recordings it leaves out, a Note naming them. `walked`: walk_replay's answer,
+    when the caller has it (a source opened on the folder)."""
     if not root.is_dir():
         return []
-    unread = unread_recordings(root, fmt)
-    if not replay_files(root, fmt):
+    files, unread = walk_replay(root, fmt) if walked is None else walked
+    if not files:
         return ["no file the replay reads in this folder; " + unread_text(unread, fmt) if unread
                 else f"no file the replay reads in this folder (plain {_kinds(fmt)})"]
     return [Note(unread_text(unread, fmt))] if unread else []
@@ -232,8 +232,7 @@ class ReplaySource(Source):
                  tick_s: float = 1.0):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         self.root = self.resolve(cfg.path)
-        self.files = replay_files(self.root, cfg.format)
-        self.unread = unread_recordings(self.root, cfg.format)     # said by preflight and by train
+        self.files, self.unread = walk_replay(self.root, cfg.format)     # unread: said by preflight and by train
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
         self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
         self._lines_read = 0                # lines of the file being read taken from it so far
