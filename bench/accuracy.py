@@ -55,6 +55,7 @@ from agent.evaluate.metrics import Confusion, confusion  # noqa: E402
 from agent.feedback import FeedbackConfig  # noqa: E402
 from agent.sources.simulate import VARIABLE_DAYS  # noqa: E402
 from bench.nab_kinds import window_kind  # noqa: E402
+from bench import corridor_queue  # noqa: E402
 
 SKAB_LEADERBOARD = [("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, 39.73, 14.13),
                     ("T-squared+Q (PCA)", 0.76, 26.62, 24.92), ("Isolation forest", 0.29, 2.56, 82.89),
@@ -365,29 +366,47 @@ CORRIDOR_INCIDENT_EVERY_S = 9500.0
 CORRIDOR_INCIDENT_S = 900.0
 
 
-def corridor_incidents(weakest: float = 0.3, strongest: float = 1.0) -> list[dict]:
-    """The graded-incidents schedule (see CORRIDOR_INCIDENTS), after the first day's warm-up."""
-    import numpy as np
-    magnitudes = np.random.default_rng(10).permutation(np.linspace(weakest, strongest, CORRIDOR_INCIDENTS))
-    return [{"kind": "incident", "at_s": 86400.0 + 1800.0 + i * CORRIDOR_INCIDENT_EVERY_S,
+# Under the demand-gated queue (corridor8) whether a drop makes a queue depends on the time of day, so
+# the order of the magnitudes and a start up to an hour later than the slot are drawn from the seed:
+# with one fixed order, the same few slots at the peaks would hold the same magnitudes on every seed.
+CORRIDOR_INCIDENT_JITTER_S = 3600.0
+
+
+def corridor_incidents(weakest: float = 0.3, strongest: float = 1.0, drawn_from: int | None = None) -> list[dict]:
+    """The graded-incidents schedule (see CORRIDOR_INCIDENTS), after the first day's warm-up;
+    `drawn_from`: a seed that draws the magnitudes' order and each start's jitter (None: the fixed schedule)."""
+    ladder = np.linspace(weakest, strongest, CORRIDOR_INCIDENTS)
+    if drawn_from is None:
+        magnitudes, jitter = np.random.default_rng(10).permutation(ladder), np.zeros(CORRIDOR_INCIDENTS)
+    else:
+        draw = np.random.default_rng([10, drawn_from])
+        magnitudes = draw.permutation(ladder)
+        jitter = np.round(draw.uniform(0.0, CORRIDOR_INCIDENT_JITTER_S, CORRIDOR_INCIDENTS))
+    return [{"kind": "incident", "at_s": 86400.0 + 1800.0 + i * CORRIDOR_INCIDENT_EVERY_S + float(jitter[i]),
              "duration_s": CORRIDOR_INCIDENT_S, "magnitude": round(float(m), 3)}
             for i, m in enumerate(magnitudes)]
 
 
 def corridor_config(overrides: list[str] | None = None, bundle: str | None = None,
                     schedule: str = "mixed", magnitudes: tuple[float, float] = (0.3, 1.0),
-                    seed: int | None = None, variable_days: bool = False) -> config.AgentConfig:
+                    seed: int | None = None, variable_days: bool = False,
+                    incident_queue: str = "always") -> config.AgentConfig:
     """configs/demo.yaml's corridor, simulated for CORRIDOR_DAYS days, unpaced; the first day is the
     warm-up. Schedule `mixed`: the seeded schedule of every anomaly kind (one every 90 min after the
     warm-up); `incidents`: graded incidents only (`corridor_incidents`); `none`: no anomaly at all,
     so every alert is a false alarm (normal days only). `variable_days`: days that
-    differ like a real corridor's (the simulator's VARIABLE_DAYS) instead of copies of one day."""
+    differ like a real corridor's (the simulator's VARIABLE_DAYS) instead of copies of one day.
+    `incident_queue` `demand`: a drop makes a queue only when the demand exceeds what is left
+    (the simulator's key), and the incidents schedule is drawn from the seed."""
     data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     src = next(s for s in data["sources"] if s["type"] == "simulate")
     src.update({"duration_s": CORRIDOR_DAYS * 86400.0, "anomalies": None, "speed": 0,
                 "anomaly_every_s": CORRIDOR_ANOMALY_EVERY_S, "fast_forward_s": 0})
+    if incident_queue != "always":
+        src["incident_queue"] = incident_queue
     if schedule == "incidents":
-        src["anomalies"] = corridor_incidents(*magnitudes)
+        drawn = None if incident_queue == "always" else (src["seed"] if seed is None else seed)
+        src["anomalies"] = corridor_incidents(*magnitudes, drawn_from=drawn)
     elif schedule == "none":
         src["anomalies"] = []
     if seed is not None:
@@ -400,6 +419,29 @@ def corridor_config(overrides: list[str] | None = None, bundle: str | None = Non
     data["scoring"] = {**data.get("scoring", {}), "bundle": bundle}
     apply_overrides(data, overrides, "--corridor-set")
     return config.from_dict(data, source=str(DEMO_CONFIG), base_dir=str(DEMO_CONFIG.parent))
+
+
+def run_corridor_demand(scorers, bundle, out: Path | None, overrides: list[str] | None = None,
+                        schedule: str = "incidents", magnitudes: tuple[float, float] = (0.3, 1.0),
+                        seed: int | None = None, failures: dict[str, str] | None = None,
+                        variable_days: bool = False) -> dict:
+    """One seed under the demand-gated incident queue: each incident found or not, over the incidents
+    that made a queue (the headline) and over every labelled one (bench/corridor_queue.py)."""
+    cfg = corridor_config(overrides, bundle, schedule, magnitudes, seed, variable_days, "demand")
+    run = replay(cfg, bundle=bundle, scorers=scorers)
+    result = corridor_queue.score_seed(cfg, run, event_tolerance_s(cfg, None), cfg.sources[0].seed)
+    print(f"\n== corridor simulator, demand-gated incident queue: {CORRIDOR_DAYS} days of configs/demo.yaml's "
+          f"corridor (simulator seed {cfg.sources[0].seed}), {schedule} schedule"
+          + (f", magnitudes {magnitudes[0]:g}–{magnitudes[1]:g} drawn in order and start by the seed"
+             if schedule == "incidents" else "")
+          + (", days that differ (VARIABLE_DAYS)" if variable_days else ""))
+    print("\n".join(corridor_queue.seed_lines(result)))
+    _failed("corridor", run.errors, 28, failures)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"corridor-demand-{schedule}-seed{cfg.sources[0].seed}.json").write_text(
+            json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
+    return result
 
 
 def run_corridor(scorers, bundle, out: Path | None, overrides: list[str] | None = None,
@@ -598,8 +640,13 @@ def main(argv=None) -> int:
                         "(normal days only: every alert a false alarm)")
     p.add_argument("--corridor-magnitudes", type=float, nargs=2, default=(0.3, 1.0), metavar=("WEAKEST", "STRONGEST"),
                    help="the incidents schedule's range of magnitudes (1: the default schedule's capacity drop)")
-    p.add_argument("--corridor-seed", type=int, default=None,
-                   help="the simulator's seed (default: configs/demo.yaml's, 7): other traffic, other stations hit")
+    p.add_argument("--corridor-seed", type=int, nargs="+", default=[None], metavar="SEED",
+                   help="the simulator's seed (default: configs/demo.yaml's, 7): other traffic, other stations hit; "
+                        "several: one run each")
+    p.add_argument("--corridor-incident-queue", choices=["always", "demand"], default="always",
+                   help="the simulator's incident_queue: `always` (a drop congests upstream whatever the traffic) or "
+                        "`demand` (a queue only while the demand exceeds the remaining capacity; each incident counted "
+                        "over those that made a queue and over all, summed over the seeds: bench/corridor_queue.py)")
     p.add_argument("--corridor-variable-days", action="store_true",
                    help="days that differ like a real corridor's (peak time and height, queue reach, stop-and-go "
                         "waves, wet days: the simulator's VARIABLE_DAYS) instead of copies of one day")
@@ -629,6 +676,8 @@ def main(argv=None) -> int:
             and any(s in MODEL_TIERS for s in args.scorers or ())):
         p.error(f"--scorer {' '.join(s for s in args.scorers if s in MODEL_TIERS)} on SKAB needs --skab-bundle DIR "
                 "(or --train-skab); --bundle is the corridor's and NAB's")
+    if args.corridor_incident_queue == "demand" and args.feedback_delay is not None:
+        p.error("--feedback-delay is not measured with --corridor-incident-queue demand")
     failures: dict[str, str] = {}
     data = Path(args.data).expanduser().resolve()
     out = Path(args.out).resolve() if args.out else None
@@ -663,10 +712,20 @@ def main(argv=None) -> int:
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
-    if args.only in (None, "corridor"):
+    if args.only in (None, "corridor") and args.corridor_incident_queue == "demand":
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
-        run_corridor(args.scorers, bundle, out, args.corridor_set, args.feedback_delay, args.corridor_schedule,
-                     tuple(args.corridor_magnitudes), args.corridor_seed, failures, args.corridor_variable_days)
+        seeds = [run_corridor_demand(args.scorers, bundle, out, args.corridor_set, args.corridor_schedule,
+                                     tuple(args.corridor_magnitudes), seed, failures, args.corridor_variable_days)
+                 for seed in args.corridor_seed]
+        summed = corridor_queue.summary(seeds, *args.corridor_magnitudes)
+        print("\n".join(corridor_queue.summary_lines(summed)))
+        if out:
+            (out / "corridor-demand-summary.json").write_text(json.dumps(summed, indent=2) + "\n", encoding="utf-8")
+    elif args.only in (None, "corridor"):
+        bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
+        for seed in args.corridor_seed:
+            run_corridor(args.scorers, bundle, out, args.corridor_set, args.feedback_delay, args.corridor_schedule,
+                         tuple(args.corridor_magnitudes), seed, failures, args.corridor_variable_days)
     if args.only in (None, "nab") and (data / "nab").is_dir():
         bundle = str(Path(args.bundle).expanduser().resolve()) if args.bundle else None
         run_nab(data / "nab", args.scorers, bundle, out, args.nab_set, args.nab_file, args.nab_split,

@@ -10,7 +10,9 @@ Two scenarios:
   Without `variability` every weekday is a copy of the last (the same demand curve, the queue at
   the same minute); with it each UTC day draws its own peak times and heights, recurrent-queue
   reach and weather from the seed, and queues carry stop-and-go waves — the normal differences
-  between real days, never labelled (see VariabilityConfig).
+  between real days, never labelled (see VariabilityConfig). An incident's capacity drop makes its
+  queue whatever the traffic (`incident_queue: always`, the default) or only while the demand
+  arriving exceeds what is left (`demand`: agent/sources/simulate_queue.py).
 - pump: a SKAB-like pump skid, sensors PUMP_SENSORS. A slowly changing load sets flow and
   pressure; current follows the load, motor temperature lags current, fluid temperature lags
   the motor, vibration follows flow and pressure, voltage sags with current.
@@ -42,6 +44,7 @@ from ..typed import INVALID, doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_time
 from .replay import Pacer
+from .simulate_queue import QueueTrace, trace_queue
 
 ANOMALY_KINDS = ("incident", "spike", "drift", "stuck", "dead", "dropout")
 CORRIDOR_MEASURES = ("flow", "occ", "speed")
@@ -127,6 +130,11 @@ class SimulateConfig(SourceConfig):
     variability: VariabilityConfig | None = doc(
         "corridor only: how normal days differ (peak time and height, queue reach, stop-and-go waves, "
         "wet days), drawn per day from the seed; null: every day alike", default=None)
+    incident_queue: Literal["always", "demand"] = doc(
+        "corridor only: when an incident's capacity drop makes a queue. `always`: the stations upstream "
+        "congest one per 240 s whatever the traffic (a drop of 0 at night too); `demand`: only while the "
+        "flow arriving exceeds the remaining capacity, the queue's tail moving at the LWR shock speed, "
+        "so a small drop off-peak leaves no trace (agent/sources/simulate_queue.py)", default="always")
 
     def validate(self) -> list[tuple[str, str]]:
         """`start` is read as the source reads it when it opens: a time it cannot read refused here, not
@@ -155,6 +163,8 @@ class SimulateConfig(SourceConfig):
         problems = []
         if self.scenario != "corridor" and isinstance(self.variability, VariabilityConfig):
             problems.append(("variability", f"applies to the corridor scenario only, not {self.scenario!r}"))
+        if self.scenario != "corridor" and self.incident_queue == "demand":
+            problems.append(("incident_queue", f"`demand` applies to the corridor scenario only, not {self.scenario!r}"))
         for j, a in enumerate(self.anomalies or []):
             if a is not INVALID and a.kind == "incident" and isinstance(a.target, str):
                 try:
@@ -178,6 +188,7 @@ class Anomaly:
     event: str
     rng: np.random.Generator
     frozen: float | None = None     # the value a 'stuck' sensor keeps
+    queue: QueueTrace | None = None     # an incident's queue under `incident_queue: demand`
     first_spike_done: bool = False
 
 
@@ -198,6 +209,7 @@ class Schedule:
         self.cfg = cfg
         self.model = model
         self.tick_s = tick_s
+        self.epoch0 = parse_time(cfg.start)     # the clock an incident's demand-gated queue follows
         self.known: list[Anomaly] = []
         if cfg.anomalies is not None:
             self.known = self._explicit(cfg.anomalies)
@@ -221,8 +233,10 @@ class Schedule:
     def _anomaly(self, kind, start, duration, target, magnitude, n, rng) -> Anomaly:
         duration = max(duration, 3 * self.tick_s)
         end = start + (self.model.incident_length(target, duration) if kind == "incident" else duration)
-        return Anomaly(kind=kind, start=start, duration=duration, end=end, target=target,
-                       magnitude=magnitude, event=f"{kind}-{n}@{target}", rng=rng)
+        queue = (self.model.incident_queue(target, start, duration, magnitude, self.epoch0)
+                 if kind == "incident" else None)
+        return Anomaly(kind=kind, start=start, duration=duration, end=end if queue is None else queue.end,
+                       target=target, magnitude=magnitude, event=f"{kind}-{n}@{target}", rng=rng, queue=queue)
 
     def _scheduled(self, i: int) -> Anomaly:
         kind = ANOMALY_KINDS[i % len(ANOMALY_KINDS)]
@@ -325,9 +339,10 @@ class CorridorModel:
     WAVE_DEPTH = 0.5            # a wave's crest closes this fraction of the gap to jam density
 
     def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float,
-                 variability: VariabilityConfig | None = None):
+                 variability: VariabilityConfig | None = None, incident_queue: str = "always"):
         self.seed = seed
         self.variability = variability if variability is not None and variability.on() else None
+        self.queue_mode = incident_queue
         self._days: dict[int, Day] = {}
         self.stations: list[str] = []
         self.column: dict[str, int] = {}
@@ -412,28 +427,40 @@ class CorridorModel:
         table = np.array([self.day(i) for i in keys])   # (days, fields)
         return Day(*(table[at, j] for j in range(len(Day._fields))))
 
-    def block(self, elapsed: np.ndarray, epoch: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
-        n = len(self.stations)
-        lag = np.arange(n) * self.STATION_TRAVEL_S
+    def arriving(self, epoch: np.ndarray, wet: float | np.ndarray = 1.0) -> np.ndarray:
+        """(T, S) flow per lane at each station in free flow: the demand that passed the first station
+        STATION_TRAVEL_S per station earlier, times the station's factor, up to 0.97 of capacity."""
+        lag = np.arange(len(self.stations)) * self.STATION_TRAVEL_S
         at_station = epoch[:, None] - lag[None, :]
-        today = self.days(epoch)                        # the weather and the queue's reach: by the clock
-        wet_now = 1.0 if today is None else today.wet
-        wet = 1.0 if today is None else wet_now[:, None]
         q_lane = self.demand(at_station, self.days(at_station)) * self.demand_factor / self.LANES
-        k = self.free_density(np.minimum(q_lane, 0.97 * self.Q_CAP * wet), wet)
+        return np.minimum(q_lane, 0.97 * self.Q_CAP * wet)
 
-        # Recurrent congestion: at peak the bottleneck queue reaches up to max_queue stations upstream.
-        at_bottleneck = epoch - lag[self.bottleneck]
+    def remaining(self, magnitude: float) -> float:
+        """An incident's remaining capacity per lane, dry: magnitude 1 takes 60 % (at most 90 %)."""
+        return self.Q_CAP * max(0.1, 1.0 - 0.6 * magnitude)
+
+    def recurrent(self, epoch: np.ndarray, today: "Day | None", wet_now: float | np.ndarray) -> np.ndarray:
+        """(T, S) how far each station is inside the recurrent queue (0–1): at peak the bottleneck's
+        queue reaches up to max_queue stations upstream (today's reach with variability)."""
+        at_bottleneck = epoch - self.bottleneck * self.STATION_TRAVEL_S
         load = self.demand(at_bottleneck, self.days(at_bottleneck)) / (self.LANES * self.Q_CAP * wet_now)
         reach = self.max_queue if today is None else np.clip(self.max_queue + today.queue_reach, 0.0,
                                                              self.bottleneck + 1.0)
         queue = reach * np.clip((load - 0.88) / 0.12, 0.0, 1.0)
-        distance = self.bottleneck - np.arange(n)
-        congested = np.where(distance >= 0, np.clip(queue[:, None] - distance[None, :], 0.0, 1.0), 0.0)
+        distance = self.bottleneck - np.arange(len(self.stations))
+        return np.where(distance >= 0, np.clip(queue[:, None] - distance[None, :], 0.0, 1.0), 0.0)
+
+    def block(self, elapsed: np.ndarray, epoch: np.ndarray, incidents: list[Anomaly]) -> np.ndarray:
+        n = len(self.stations)
+        today = self.days(epoch)                        # the weather and the queue's reach: by the clock
+        wet_now = 1.0 if today is None else today.wet
+        wet = 1.0 if today is None else wet_now[:, None]
+        k = self.free_density(self.arriving(epoch, wet), wet)
+        congested = self.recurrent(epoch, today, wet_now)
         k = k + congested * np.maximum(0.0, self.congested_density(0.8 * self.Q_CAP * wet, wet) - k)
 
         for a in incidents:
-            k = self._incident(k, elapsed, a, wet)
+            k = self._incident(k, elapsed, a, wet) if a.queue is None else self._demand_queue(k, elapsed, a, wet)
         if self.variability is not None and self.variability.waves:
             k = self._waves(k, epoch, today)
 
@@ -460,7 +487,7 @@ class CorridorModel:
     def _incident(self, k: np.ndarray, elapsed: np.ndarray, a: Anomaly, wet=1.0) -> np.ndarray:
         """A capacity drop at one station: a queue backs up upstream, downstream is starved."""
         at = self.stations.index(a.target)
-        q_left = self.Q_CAP * max(0.1, 1.0 - 0.6 * a.magnitude) * wet
+        q_left = self.remaining(a.magnitude) * wet
         tau = elapsed - a.start
         on = (tau >= 0) & (elapsed < a.end)
         tail = np.minimum(np.clip(tau, 0, a.duration) / self.QUEUE_GROWTH_S, at)   # stations backed up
@@ -478,6 +505,41 @@ class CorridorModel:
         upstream = self.stations.index(station)
         backed_up = min(duration / self.QUEUE_GROWTH_S, upstream)
         return duration + (backed_up + 1) * self.QUEUE_GROWTH_S / 2
+
+    def _demand_queue(self, k: np.ndarray, elapsed: np.ndarray, a: Anomaly, wet=1.0) -> np.ndarray:
+        """`incident_queue: demand`: the stations the queue covers take its congested density; downstream
+        is starved to the remaining capacity while the drop lasts and there is a queue."""
+        q_left = self.remaining(a.magnitude) * wet
+        upstream_km = (self.stations.index(a.target) - np.arange(k.shape[1])) * self.STATION_KM
+        cover = a.queue.cover(elapsed, upstream_km, self.STATION_KM)
+        k = k + cover * np.maximum(0.0, self.congested_density(q_left, wet) - k)
+        starved = (a.queue.queued(elapsed) & (elapsed < a.start + a.duration))[:, None] & (upstream_km[None, :] < 0)
+        return np.where(starved, np.minimum(k, self.free_density(np.asarray(q_left), wet)), k)
+
+    def incident_queue(self, station: str, start: float, duration: float, magnitude: float,
+                       epoch0: float) -> QueueTrace | None:
+        """The queue a drop makes under `incident_queue: demand`, from the demand the clock gives
+        (epoch0: the epoch of elapsed 0); None under `always` (the drop's queue is `_incident`'s)."""
+        if self.queue_mode != "demand":
+            return None
+
+        def wet(elapsed: np.ndarray) -> np.ndarray:
+            return np.ones_like(elapsed) if self.variability is None else self.days(epoch0 + elapsed).wet
+
+        def upstream(elapsed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Flow and density as `block` makes them without incidents or noise: the free-flow
+            demand, or inside the recurrent queue the flow it lets through at its density."""
+            epoch, w = epoch0 + elapsed, wet(elapsed)[:, None]
+            free = self.arriving(epoch, w)
+            inside = self.recurrent(epoch, self.days(epoch), w[:, 0])
+            k_free = self.free_density(free, w)
+            k = k_free + inside * np.maximum(0.0, self.congested_density(0.8 * self.Q_CAP * w, w) - k_free)
+            return free + inside * (np.minimum(free, 0.8 * self.Q_CAP * w) - free), k
+
+        return trace_queue(start, duration, self.stations.index(station), self.STATION_KM, upstream=upstream,
+                           q_left=lambda e: self.remaining(magnitude) * wet(e),
+                           congested_density=lambda q, e: self.congested_density(q, wet(e)),
+                           wave_kmh=lambda e: self.W * wet(e))
 
     def pick_target(self, kind: str, rng: np.random.Generator) -> str:
         if kind == "incident":
@@ -508,9 +570,11 @@ class PumpModel:
              "temp_motor": 3.0, "temp_fluid": 1.5, "voltage": 4.0, "flow": 15.0}
 
     def __init__(self, sensors: list[str], seed: int, noise: float, tick_s: float,
-                 variability: VariabilityConfig | None = None):
+                 variability: VariabilityConfig | None = None, incident_queue: str = "always"):
         if variability is not None and variability.on():
             raise ValueError("variability applies to the corridor scenario only, not 'pump'")
+        if incident_queue != "always":
+            raise ValueError("incident_queue: `demand` applies to the corridor scenario only, not 'pump'")
         for name in sensors:
             if name not in PUMP_SENSORS:
                 raise ValueError(f"sensor {name!r} does not fit the pump scenario: expected one of "
@@ -591,6 +655,9 @@ class PumpModel:
     def incident_length(self, target: str, duration: float) -> float:
         return duration
 
+    def incident_queue(self, *_) -> None:
+        return None                 # a cavitation has no queue
+
     def pick_target(self, kind: str, rng: np.random.Generator) -> str:
         if kind == "incident":
             return PUMP_GROUP
@@ -635,8 +702,18 @@ class Simulation:
 
     def fresh_state(self) -> tuple[CorridorModel | PumpModel, Schedule]:
         model = MODELS[self.cfg.scenario](self.sensors, self.cfg.seed, self.cfg.noise, self.tick_s,
-                                          self.cfg.variability)
+                                          self.cfg.variability, self.cfg.incident_queue)
         return model, Schedule(self.cfg, model, self.tick_s)
+
+    def incidents(self) -> list[Anomaly]:
+        """Every incident of this finite run as the schedule makes it: under `incident_queue: demand`
+        each carries its queue (`queue.formed`: whether the drop made one at all)."""
+        if self.total_ticks is None:
+            raise ValueError("incidents() needs a finite run: set duration_s")
+        model, schedule = self.fresh_state()
+        horizon = self.total_ticks * self.tick_s
+        return [a for a in schedule.overlapping(0.0, horizon) if a.kind == "incident" and a.start < horizon
+                and model.affects(a)]
 
     def __iter__(self) -> Iterator[tuple[float, Record]]:
         model, schedule = self.fresh_state()
