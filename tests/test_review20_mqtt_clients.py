@@ -72,9 +72,8 @@ def test_a_source_with_the_sinks_client_id_at_the_same_broker_is_refused():
     broker = {**LOCAL, "client_id": "plant3-gw-skid1"}
     problems = _problems(_config([{"type": "mqtt", "broker": broker}], source_broker=broker))
     assert problems == ["sources[0].broker.client_id: 'plant3-gw-skid1' is sinks[0]'s client id at 127.0.0.1:1883 too: "
-                        "the broker keeps one connection per client id, so the two would take it from each other "
-                        "at every reconnect (no sample read, no alert delivered); give one another client_id, "
-                        "or leave the source's out (a random one)"], problems
+                        "the broker keeps one connection per id, so the two would take it from each other "
+                        "(no sample read, no alert sent); change one"], problems
 
 
 def test_the_sinks_default_client_id_given_to_the_source_is_refused_too():
