@@ -391,6 +391,7 @@ class AgentConfig:
             if names and len(names) == len(seen):
                 problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
         problems += shared_listeners(self.sources)
+        problems += sinks_that_clash(self.sinks) or mqtt_clients_that_clash(self)
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
@@ -588,6 +589,41 @@ def shared_listeners(sources: list, address=lambda addr: addr) -> list[tuple[str
                     other_addr == addr or other_addr in WILDCARD_ADDRESSES or addr in WILDCARD_ADDRESSES):
                 problems.append((f"sources[{i}].port", f"sources[{j}] listens on {proto} {written}:{port} already"))
         taken.append((i, (proto, addr, port, end[1])))
+    return problems
+
+
+def sinks_that_clash(sinks: list) -> list[tuple[str, str]]:
+    """A second sink of a type that can be there once (its ONE_PER_AGENT says why)."""
+    problems, first = [], {}
+    for i, sink in enumerate(sinks):
+        if isinstance(sink, sinks_pkg.SinkConfig) and sink.ONE_PER_AGENT:
+            if sink.TYPE in first:
+                problems.append((f"sinks[{i}]", f"a second {sink.TYPE} sink (sinks[{first[sink.TYPE]}] is one): "
+                                                f"{sink.ONE_PER_AGENT}"))
+            first.setdefault(sink.TYPE, i)
+    return problems
+
+
+def mqtt_clients_that_clash(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """Two MQTT clients of this config with one client id at one broker (as written): the broker keeps one
+    connection per id, so the agent's own clients would take it from each other at every reconnect."""
+    problems, seen = [], {}
+    node = cfg.node if isinstance(cfg.node, NodeConfig) else NodeConfig()
+    # the sinks first: a source's fixed id is the one to change (its default is random)
+    clients = [(f"sinks[{i}]", sink.mqtt_client(node.site, node.id)) for i, sink in enumerate(cfg.sinks)
+               if isinstance(sink, sinks_pkg.SinkConfig)]
+    clients += [(f"sources[{i}]", src.mqtt_client()) for i, src in enumerate(cfg.sources)
+                if isinstance(src, sources_pkg.SourceConfig)]
+    for where, client in clients:
+        if client is None:
+            continue
+        host, port, client_id = client
+        key = (str(host).lower(), port, client_id)
+        if key in seen:
+            problems.append((f"{where}.broker.client_id", (
+                f"{client_id!r} is {seen[key]}'s client id at {host}:{port} too: the broker keeps one connection per "
+                "id, so the two would take it from each other (no sample read, no alert sent); change one")))
+        seen.setdefault(key, where)
     return problems
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 from .alerts import iso
 from .records import span
@@ -55,6 +56,14 @@ def sink_line(sink) -> str:
     return kind
 
 
+def models_dir_line(path: Path) -> str:
+    """Where a new bundle is taken from (`scoring.models_dir`, resolved). A bundle delivered anywhere else is
+    never seen, and check-config passes a models_dir that does not exist (the first delivery may make it): a
+    typo, or a fresh gateway's /var/lib/stad-edge/models, stayed numpy for good without a word (review20)."""
+    return (f"a bundle delivered into {path} is shadow-scored, then swapped in"
+            + ("" if path.is_dir() else "; that directory does not exist (yet)"))
+
+
 def banner(agent) -> list[str]:
     cfg, pipe = agent.cfg, agent.pipeline
     model = pipe.chain.current.describe()
@@ -75,6 +84,8 @@ def banner(agent) -> list[str]:
                     "refill the window before the first score")
     elif recorded:
         lines[2] += f" ({pipe.warmup_counted} of them from the recording {recorded})"
+    if cfg.scoring.models_dir:
+        lines.append(f"  model updates: {models_dir_line(cfg.resolve(cfg.scoring.models_dir))}")
     lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]
     lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
     return lines

@@ -14,6 +14,13 @@ from ..paths import resolve_against
 class SinkConfig:
     """Base of every sink's config dataclass (each declares its `TYPE` key next to its code)."""
     TYPE: ClassVar[str]
+    #: Why a second sink of this type in one config cannot work (AgentConfig refuses it); None: any number.
+    ONE_PER_AGENT: ClassVar[str | None] = None
+
+    def mqtt_client(self, site: str, node: str) -> tuple[str, int, str] | None:
+        """(host, port, client id) of the MQTT client this sink connects with, so that AgentConfig refuses
+        two clients of one config sharing an id at one broker; None: no MQTT client."""
+        return None
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this sink needs on this machine (see agent/preflight.py);

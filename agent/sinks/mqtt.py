@@ -84,9 +84,23 @@ class MqttSinkConfig(SinkConfig):
         "take operator feedback on `<prefix>/<site>/<node>/feedback` (see Operator feedback); null: off",
         default=None)
 
+    # One outbox file per state_dir (OUTBOX_FILE), and health and /metrics keep one set of counts per sink type:
+    # two mqtt sinks sent each other's rows, and one broker's acknowledgement deleted what the other never got.
+    ONE_PER_AGENT: ClassVar[str | None] = (
+        f"two would share one outbox (state_dir/{OUTBOX_FILE}): one broker's ack deletes events the other never "
+        "got; reach a second broker with a Mosquitto bridge")
+
     def validate(self) -> list[tuple[str, str]]:
         problem = topic_name_problem(self.prefix, levels=True)
         return [("prefix", problem)] if problem else []
+
+    def mqtt_client(self, site: str, node: str) -> tuple[str, int, str] | None:
+        b = self.broker
+        return (b.host, b.port, self.client_id(site, node)) if isinstance(b, BrokerConfig) else None
+
+    def client_id(self, site: str, node: str) -> str:
+        """broker.client_id, or `stad-<site>-<node>`."""
+        return self.broker.client_id or f"stad-{site}-{node}"
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
@@ -149,8 +163,7 @@ class MqttSink(Sink):
             log.warning("MQTT alerts: protocol 3.1.1 cannot report a publish the broker refuses (e.g. denied by "
                         "an ACL): such alert events are acknowledged as delivered and lost without a count; "
                         "use protocol 5 to have refusals counted")
-        self.client = build_client(broker, broker.client_id or f"stad-{self.site}-{self.node}",
-                                   resolve=context.resolve)
+        self.client = build_client(broker, cfg.client_id(self.site, self.node), resolve=context.resolve)
         self.client.max_inflight_messages = WINDOW + 16   # leaves room for status/health
         self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
         self.reporter = ConnectionReporter(broker, "alerts", log,

@@ -30,6 +30,11 @@ class SourceConfig:
         one (the second could not bind it); None: it binds nothing fixed."""
         return None
 
+    def mqtt_client(self) -> tuple[str, int, str] | None:
+        """(host, port, client id) of the MQTT client this source connects with when its id is fixed
+        (AgentConfig refuses two clients of one config sharing an id at one broker); None: none, or a random id."""
+        return None
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this source needs on this machine (see agent/preflight.py);
         `resolve` turns a config path into a real one."""

@@ -57,6 +57,10 @@ class MqttSourceConfig(SourceConfig):
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
 
+    def mqtt_client(self) -> tuple[str, int, str] | None:
+        b = self.broker
+        return (b.host, b.port, b.client_id) if isinstance(b, BrokerConfig) and b.client_id else None
+
     def validate(self) -> list[tuple[str, str]]:
         if isinstance(self.topics, dict) and not self.topics:
             return [("topics", "at least one topic filter is required")]
