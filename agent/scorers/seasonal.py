@@ -280,16 +280,22 @@ class SeasonalFeatures:
         ts = window.ts
         return self.newest_at(float(ts[-1]), ts, window.values)
 
-    def newest_at(self, key: float, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def newest_at(self, key: float, ts: np.ndarray, values: np.ndarray, prev: float | None = None) -> np.ndarray:
         """newest() of a window's tick times `ts` (the newest `key`, as a float) and rows `values`, for a
-        caller that has read them (the numpy fallback's next tick)."""
-        feats = self._by_ts.get(key)
+        caller that has read them (the numpy fallback's next tick); `prev`: ts[-2] as a float, when the
+        caller has it."""
+        by_ts = self._by_ts
+        feats = by_ts.get(key)
         if feats is not None:
             return feats
-        if len(ts) < 2 or not math.isfinite(key):
+        kept = self._values_at
+        if prev is not None and kept is not None and kept[4] and kept[0] == prev and kept[2] < key < kept[3]:
+            self._values_at = (key,) + kept[1:]       # row()'s first return, without its call: no sensor
+            feats = by_ts[key] = self._unknown        # known, the same bins as prev's (key is finite)
+        elif len(ts) < 2 or not math.isfinite(key):
             return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
-        by_ts = self._by_ts
-        feats = by_ts[key] = self.row(key, float(ts[-2]), values[-2])
+        else:
+            feats = by_ts[key] = self.row(key, float(ts[-2]) if prev is None else prev, values[-2])
         if len(by_ts) > self.keep:                  # (_forget_oldest(): one row came, one goes)
             del by_ts[next(iter(by_ts))]
         return feats
