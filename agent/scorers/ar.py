@@ -40,8 +40,11 @@ class ARModel:
         self._r = np.zeros((0, n))
         self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
         self._head = 0
-        # each head's two rows of the ring (h and h + len), as one view: a new row written by one copy
+        # each head's two rows of the ring (h and h + len), as one view: a new row written by one copy; each
+        # head's window of the ring (what _r is then), and the bias's weights for that length: made with the ring
         self._ring_rows: list[np.ndarray] = []
+        self._ring_windows: list[np.ndarray] = []
+        self._ring_weights = np.zeros(0)
         self._bias = np.empty(n)
 
     def bias_weights(self, m: int) -> np.ndarray:
@@ -134,7 +137,7 @@ class ARModel:
             if kept[1] == stamp:                                    # the same window again (a retry)
                 return self._r
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
-                h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
+                h, m = self._head, len(self._r)                     # one row written twice, no shift
                 if row is None:
                     if newest is None and self.extra:
                         newest = (extra() if callable(extra) else extra)[-1]
@@ -144,7 +147,7 @@ class ARModel:
                     fnp.copyto(row, ZERO, where=missing)       # (a third of a mask's setitem)
                 fnp.copyto(self._ring_rows[h], row)            # rows h and h + m
                 self._head = h = (h + 1) % m
-                self._r = ring[h:h + m]
+                self._r = self._ring_windows[h]
                 self._r_key = (key, stamp)
                 return self._r
         if callable(extra):
@@ -152,6 +155,8 @@ class ARModel:
         r = self.residuals(window.values, window.missing, extra)
         self._ring = fnp.concatenate([r, r])
         self._ring_rows = [self._ring[h::len(r)] for h in range(len(r))]
+        self._ring_windows = [self._ring[h:h + len(r)] for h in range(len(r))]
+        self._ring_weights = self.bias_weights(len(r))
         self._head = 0
         self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)
