@@ -46,6 +46,11 @@ class ARModel:
         self._ring_windows: list[np.ndarray] = []
         self._ring_weights = np.zeros(0)
         self._bias = np.empty(n)
+        # which regressors row (an array no one writes to: SeasonalFeatures' rows) each buffer slot's
+        # regressor columns were last copied from by a caller that records it (the numpy fallback's next
+        # tick); None: written otherwise (features(), a restore) or not known. The same row again: the same
+        # bits there already (the unknown profile's shared zeros, tick after tick, until a bin is known)
+        self.extra_in: list = [None] * self.rls.block
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -63,6 +68,7 @@ class ARModel:
         x[:, :self.p] = window.values[-1 - self.p:-1].T
         if self.extra:
             x[:, self.p + 1:] = extra
+            self.extra_in[self.rls._m] = None
         return x
 
     def batch_features(self, z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -188,3 +194,4 @@ class ARModel:
 
     def restore(self, state: dict) -> None:
         self.rls.restore(state["rls"], "ar.rls")
+        self.extra_in = [None] * self.rls.block

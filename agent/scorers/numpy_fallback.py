@@ -284,10 +284,12 @@ class NumpyScorer(Scorer):
         _COPY(self._x_rows, values[-1])             # window.newest64 in each row that reads it (float64: exact)
         x64 = self._x
         # the features, in the joint's next slot (ARModel.features, FusionModel.features)
-        slot, ar_lags, ar_extra, prev, mean, cross = self._slots[ar.rls._m]
+        at = ar.rls._m
+        slot, ar_lags, ar_extra, prev, mean, cross = self._slots[at]
         _COPY(ar_lags, values[-1 - ar.p:-1])
-        if newest is not None:
+        if newest is not None and ar.extra_in[at] is not newest:    # (ARModel.extra_in: there already)
             _COPY(ar_extra, newest)
+            ar.extra_in[at] = newest
         _COPY(prev, values[-2])
         if unseen:
             self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
