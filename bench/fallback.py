@@ -4,12 +4,22 @@ ticks per second), and the agent's peak RSS on the demo config. Prints JSON. Run
 With river installed, river's HalfSpaceTrees (score_one + learn_one, bench/table.py's) is timed on
 the same rows, alternated with the fallback's score + learn + observe (what a calm tick runs)
 tick by tick, and their ratio is printed (`vs_river_hst`, the fallback's p50 over river's: below
-1, the fallback is faster)."""
+1, the fallback is faster).
+
+    python bench/fallback.py [--sizes 16 64] [--no-rss] [--before REF]
+
+`--before REF`: the fallback of the agent package at git REF (or in directory REF/agent, as
+bench/table.py's `--before`) timed beside this one on the same rows, each warmed on the same
+warm-up, which of the two goes first swapped every tick and river after both: `vs_before` is this
+package's p50 over REF's (below 1, this one is faster), a ratio within one run; an A/A run (this
+bench in a tree whose package is REF's) shows how far from 1 the same code reads."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from machine import RSS_CHILD, machine_info, percentiles_us  # noqa: E402
-from table import river_hst  # noqa: E402  (sets one BLAS thread before numpy loads)
+from table import package_at, river_hst  # noqa: E402  (sets one BLAS thread before numpy loads)
 
 from agent import config  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
@@ -28,11 +38,14 @@ from agent.window import Row, WindowBuffer  # noqa: E402
 TICKS = 3000
 
 
-def bench_n(n: int) -> dict:
+def bench_n(n: int, before=None) -> dict:
+    """`before`: (config, pipeline) modules of another agent package, whose fallback is timed beside."""
     sensors = [f"S{i:03d}_{q}" for i in range(n // 4) for q in ("flow", "occ", "speed", "x")]
-    cfg = config.from_dict({"sensors": sensors, "sources": [{"type": "stdin"}], "tick_s": 10,
-                            "topology": "corridor", "warmup": {"ticks": 400}, "scoring": {"chain": ["numpy"]}})
+    raw = {"sensors": sensors, "sources": [{"type": "stdin"}], "tick_s": 10,
+           "topology": "corridor", "warmup": {"ticks": 400}, "scoring": {"chain": ["numpy"]}}
+    cfg = config.from_dict(raw)
     p = Pipeline(cfg)
+    then = None if before is None else before[1].Pipeline(before[0].from_dict(raw))
     rng = np.random.default_rng(0)
     x = np.zeros(n)
     rows = []
@@ -42,23 +55,32 @@ def bench_n(n: int) -> dict:
         rows.append(Row(ts=t * 10.0, values=np.where(miss, np.nan, x + 50), missing=miss, carried=np.zeros(n, bool)))
     for r in rows[:400]:
         p.step(r)
-    step, score = [], []
+        if then is not None:
+            then.step(r)
+    step, score, score_then = [], [], []
     for r in rows[400:]:
         t0 = time.perf_counter()
         p.step(r)
         step.append(time.perf_counter() - t0)
+        if then is not None:
+            then.step(r)        # (the same state as p's after the same rows)
     # The scorer alone, on fresh ticks: score + learn + observe, as the pipeline calls them on a calm
     # tick (observe, the Markov chain's counts, runs on every tick; until perf17 this bench left it
     # out); river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after it.
+    # With `before`, its fallback on its own window of the same rows, which goes first swapped every tick.
     buf = WindowBuffer(cfg.window.steps, n)
+    timed = [(p, buf, score)]
+    if then is not None:
+        timed.append((then, WindowBuffer(cfg.window.steps, n), score_then))
     hst, river = river_hst(n), []
-    for r in rows[400:]:
-        buf.push(p.normaliser.apply(r.values), r.missing, r.ts)
-        t0 = time.perf_counter()
-        p.numpy.score(buf)
-        p.numpy.learn(buf)
-        p.numpy.observe(buf)
-        score.append(time.perf_counter() - t0)
+    for j, r in enumerate(rows[400:]):
+        for pipe, window, times in (timed if j % 2 == 0 else timed[::-1]):
+            window.push(pipe.normaliser.apply(r.values), r.missing, r.ts)
+            t0 = time.perf_counter()
+            pipe.numpy.score(window)
+            pipe.numpy.learn(window)
+            pipe.numpy.observe(window)
+            times.append(time.perf_counter() - t0)
         if hst is not None:
             raw = np.nan_to_num(r.values)
             t0 = time.perf_counter()
@@ -70,6 +92,11 @@ def bench_n(n: int) -> dict:
     if river:
         out["river_hst_score_and_learn"] = percentiles_us(river)
         out["vs_river_hst"] = round(out["scorer_score_learn_observe"]["p50_us"] / out["river_hst_score_and_learn"]["p50_us"], 2)
+    if score_then:
+        out["before_score_learn_observe"] = percentiles_us(score_then)
+        out["vs_before"] = round(float(np.median(score) / np.median(score_then)), 3)
+        if river:
+            out["before_vs_river_hst"] = round(float(np.median(score_then) / np.median(river)), 3)
     return out
 
 
@@ -94,12 +121,22 @@ def demo_rss() -> dict:
 
 
 def main() -> None:
-    results = [bench_n(n) for n in (16, 32, 64, 128, 256)]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256], metavar="N")
+    ap.add_argument("--no-rss", action="store_true", help="skip the demo's peak RSS")
+    ap.add_argument("--before", default=None, metavar="REF",
+                    help="a git ref or a directory holding an agent package, timed beside this one")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        before = None if args.before is None else package_at(args.before, Path(work))
+        results = [bench_n(n, before) for n in args.sizes]
     base = results[0]["pipeline_tick"]["p50_us"]
     for r in results:
-        r["cost_vs_n16"] = round(r["pipeline_tick"]["p50_us"] / base, 2)
-    print(json.dumps({"bench": "fallback", "machine": machine_info(), "ticks": TICKS, "results": results,
-                      "agent": demo_rss()}, indent=2))
+        r[f"cost_vs_n{args.sizes[0]}"] = round(r["pipeline_tick"]["p50_us"] / base, 2)
+    out = {"bench": "fallback", "machine": machine_info(), "ticks": TICKS, "before": args.before, "results": results}
+    if not args.no_rss:
+        out["agent"] = demo_rss()
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

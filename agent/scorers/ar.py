@@ -40,9 +40,17 @@ class ARModel:
         self._r = np.zeros((0, n))
         self._ring = np.zeros((0, n))       # _r is _ring[head:head + len]: a doubled ring (as WindowBuffer's)
         self._head = 0
-        # each head's two rows of the ring (h and h + len), as one view: a new row written by one copy
+        # each head's two rows of the ring (h and h + len), as one view: a new row written by one copy; each
+        # head's window of the ring (what _r is then), and the bias's weights for that length: made with the ring
         self._ring_rows: list[np.ndarray] = []
+        self._ring_windows: list[np.ndarray] = []
+        self._ring_weights = np.zeros(0)
         self._bias = np.empty(n)
+        # which regressors row (an array no one writes to: SeasonalFeatures' rows) each buffer slot's
+        # regressor columns were last copied from by a caller that records it (the numpy fallback's next
+        # tick); None: written otherwise (features(), a restore) or not known. The same row again: the same
+        # bits there already (the unknown profile's shared zeros, tick after tick, until a bin is known)
+        self.extra_in: list = [None] * self.rls.block
 
     def bias_weights(self, m: int) -> np.ndarray:
         """EW weights over m residuals (oldest first), scaled so the weighted sum is N(0,1)."""
@@ -60,6 +68,7 @@ class ARModel:
         x[:, :self.p] = window.values[-1 - self.p:-1].T
         if self.extra:
             x[:, self.p + 1:] = extra
+            self.extra_in[self.rls._m] = None
         return x
 
     def batch_features(self, z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -134,7 +143,7 @@ class ARModel:
             if kept[1] == stamp:                                    # the same window again (a retry)
                 return self._r
             if kept[1][ts.itemsize:] == stamp[:-ts.itemsize]:       # one tick on
-                h, m, ring = self._head, len(self._r), self._ring   # one row written twice, no shift
+                h, m = self._head, len(self._r)                     # one row written twice, no shift
                 if row is None:
                     if newest is None and self.extra:
                         newest = (extra() if callable(extra) else extra)[-1]
@@ -144,7 +153,7 @@ class ARModel:
                     fnp.copyto(row, ZERO, where=missing)       # (a third of a mask's setitem)
                 fnp.copyto(self._ring_rows[h], row)            # rows h and h + m
                 self._head = h = (h + 1) % m
-                self._r = ring[h:h + m]
+                self._r = self._ring_windows[h]
                 self._r_key = (key, stamp)
                 return self._r
         if callable(extra):
@@ -152,6 +161,8 @@ class ARModel:
         r = self.residuals(window.values, window.missing, extra)
         self._ring = fnp.concatenate([r, r])
         self._ring_rows = [self._ring[h::len(r)] for h in range(len(r))]
+        self._ring_windows = [self._ring[h:h + len(r)] for h in range(len(r))]
+        self._ring_weights = self.bias_weights(len(r))
         self._head = 0
         self._r = self._ring[:len(r)]
         self._r_key = (key, stamp)
@@ -183,3 +194,4 @@ class ARModel:
 
     def restore(self, state: dict) -> None:
         self.rls.restore(state["rls"], "ar.rls")
+        self.extra_in = [None] * self.rls.block

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 _ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _LOG = np.add, np.subtract, np.multiply, np.divide, np.log
 _ABS, _MAXIMUM, _GREATER = np.absolute, np.maximum, np.greater
 _SUM_ROWS, _MAX_OF = np.add.reduce, np.maximum.reduce
-_COPY, _COUNT, _RAVEL, _DOT = fnp.copyto, fnp.count_nonzero, fnp.ravel_multi_index, fnp.dot
+_COPY, _COUNT, _DOT = fnp.copyto, fnp.count_nonzero, fnp.dot
 
 #: While another tier scores, the fallback's learning waits for this many ticks and then learns
 #: them in one pass (NumpyScorer.flush).
@@ -118,9 +118,37 @@ class NumpyScorer(Scorer):
         self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
         self._part_rows = tuple(self._parts)
         self._std_of = None
-        # the Markov chain's count weight and smoothing of a tick, as 0-d arrays written each tick: a Python
-        # float costs a ufunc its conversion (~0.2 µs a call)
-        self._g0, self._a0 = np.empty(()), np.empty(())
+        # The Markov chain's next tick in one product (_next_score): [s1; count index; row-sum index; a; k·a;
+        # the next tick's base] = W · [3 rows W ignores; x > edges; base; 1; r·k(k + 1)], base = r·k(k + 1) +
+        # s0·(k + 1) (the table's flat indices, MarkovModel._flat_index), a = α·g the smoothing (W's entries
+        # against the row of ones, written each tick: [a; k·a] as the multiply of [1; k] by a gave them). In
+        # float64, exact: the indices are whole numbers far below 2**53 (exact in any order of the sum), and
+        # a · 1.0 plus products with 0 (of finite, non-negative entries) is a. It replaces a bool → intp
+        # reduce, a copy, ravel_multi_index and the smoothing's multiply (~1 µs at N = 16); the comparison
+        # writes into the product's operand (as 0.0 / 1.0). Two operands, used in turn: the product's rows
+        # go into the other's rows edges − 2 … edges + 3, the last its base row, the others the next
+        # comparison's or ignored, so the next base is there when the next tick reads it. _mk_based: the
+        # states (s1) whose next base that is; any other s0 (a tick scored another way) has it written first.
+        k = cfg.markov_bins
+        self._mk_in = (np.zeros((edges + 6, n)), np.zeros((edges + 6, n)))
+        for operand in self._mk_in:
+            operand[edges + 4] = 1.0
+            operand[edges + 5] = np.arange(n) * (k * (k + 1))
+        w = self._mk_w = np.zeros((6, edges + 6))
+        w[0, 3:edges + 3] = 1.0                                 # s1: the edges below x
+        w[1, 3:edges + 4] = 1.0                                 # the count of s0 → s1: base + s1
+        w[2, edges + 3], w[2, edges + 4] = 1.0, k               # the row sum of s0: base + k
+        w[5, 3:edges + 3], w[5, edges + 5] = k + 1, 1.0         # the next base: s1·(k + 1) + r·k(k + 1)
+        self._mk_a = (w[3, edges + 4:edges + 5], w[4, edges + 4:edges + 5])    # where a and k·a go (1-element views)
+        self._mk_k1 = k + 1
+        # each operand's (comparison rows, base row); the product's rows in it, and of them the states and
+        # indices, and [a; k·a]
+        self._mk_rows = [(op[3:edges + 3], op[edges + 3], op[edges - 2:edges + 4], op[edges - 2:edges + 1],
+                          op[edges + 1:edges + 3]) for op in self._mk_in]
+        self._mk_cur, self._mk_based = 0, None
+        # the Markov chain's count weight of a tick, as a 0-d array written each tick: a Python float costs a
+        # ufunc its conversion (~0.2 µs a call)
+        self._g0 = np.empty(())
         # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
         p, X = cfg.ar_order, self.joint._X
@@ -252,24 +280,38 @@ class NumpyScorer(Scorer):
         unseen = _COUNT(missing[-1]) if gaps else 0      # sensors missing now
         gone = gaps - unseen                              # sensors missing the tick before
         values = window.values
-        newest = None if self.seasonal is None else self.seasonal.newest_at(key, ts, values)
+        newest = None if self.seasonal is None else self.seasonal.newest_at(key, ts, values, last[1])
         _COPY(self._x_rows, values[-1])             # window.newest64 in each row that reads it (float64: exact)
         x64 = self._x
         # the features, in the joint's next slot (ARModel.features, FusionModel.features)
-        slot, ar_lags, ar_extra, prev, mean, cross = self._slots[ar.rls._m]
+        at = ar.rls._m
+        slot, ar_lags, ar_extra, prev, mean, cross = self._slots[at]
         _COPY(ar_lags, values[-1 - ar.p:-1])
-        if newest is not None:
+        if newest is not None and ar.extra_in[at] is not newest:    # (ARModel.extra_in: there already)
             _COPY(ar_extra, newest)
+            ar.extra_in[at] = newest
         _COPY(prev, values[-2])
         if unseen:
             self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
             self._mean_of(self._mean_w, x64, mean)
         _MULTIPLY(prev, mean, cross)
-        # the Markov chain's states (transitions(): the previous row's are the last tick's newest)
+        # the Markov chain's states (transitions(): the previous row's are the last tick's newest) and the
+        # table's flat indices of this tick's entries (MarkovModel._flat_index), in one product (__init__)
         s0 = last[3]
-        cols = mk._cols_k.copy()        # (MarkovModel._state_row: s1 the first row of its [s1; k])
-        s1 = _SUM_ROWS(_GREATER(self._compared, mk._edges_t, mk._above), 0, None, cols[0])
+        cur = self._mk_cur
+        above, base = self._mk_rows[cur][:2]
+        _, _, into, made, smooth = self._mk_rows[1 - cur]
+        if s0 is not self._mk_based:     # (s0 not this function's: its base row written first)
+            _ADD(_MULTIPLY(s0, self._mk_k1, base), self._mk_in[cur][-1], base)
+        _GREATER(self._compared, mk._edges_t, above)
+        a = mk.alpha * mk.g
+        w_a, w_ka = self._mk_a
+        w_a[0], w_ka[0] = a, mk.k * a       # (k·a as [1; k] × a gave it: float(k) · a)
+        _DOT(self._mk_w, self._mk_in[cur], into)
+        states = made.astype(np.intp)
+        s1, flat = states[0], states[1:]
+        self._mk_cur, self._mk_based = 1 - cur, s1
         mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick, self._tick_x = key, ((s0, s1), newest), x64
         self._seen_key = None if unseen else key
@@ -278,17 +320,16 @@ class NumpyScorer(Scorer):
         _SUM_ROWS(_MULTIPLY(joint.w, slot, joint._products), 0, None, joint._pred)
         # the Markov chain's probability (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
-        flat = _RAVEL((mk._rows2, s0, cols), mk._dims)
         mk._flat = (s0, s1, flat)
         pair = mk._table.take(flat)
         g = mk.g / mk.lam
-        g0, a0 = self._g0, self._a0                 # (the scalars as 0-d float64: the same bits, no conversion)
-        g0[()], a0[()] = g, mk.alpha * mk.g
+        g0 = self._g0                               # (the scalar as 0-d float64: the same bits, no conversion)
+        g0[()] = g
         if gaps:
             self._counted = (key, flat, _ADD(pair, _MULTIPLY(_GREATER(window.newest_seen, missing[-2]), g0)), g)
         else:
             self._counted = (key, flat, _ADD(pair, g0), g)
-        _ADD(pair, _MULTIPLY(mk._one_k, a0, mk._smooth), pair)
+        _ADD(pair, smooth, pair)                    # + [a; k·a]
         p = _DIVIDE(pair[0], pair[1], self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
@@ -309,9 +350,9 @@ class NumpyScorer(Scorer):
         if unseen:
             _COPY(twice, ZERO, where=missing[-1])
         ar._head = h = (h + 1) % m
-        ar._r = r = ar._ring[h:h + m]
+        ar._r = r = ar._ring_windows[h]
         ar._r_key = (kept[0], stamp)
-        _DOT(ar.bias_weights(m), r, self._bias_row)
+        _DOT(ar._ring_weights, r, self._bias_row)
         # [|bias|; |AR|; |fusion|] in one call; the AR part the larger of its two; the Markov floor at 0
         _ABS(self._z_abs, self._abs_out)
         ar_part, bias_abs, markov_part, markov_z = self._max_rows
