@@ -294,12 +294,13 @@ class ModelScorer(Scorer):
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
         # (a where= copy through an all-False mask writes nothing: skipped while every sensor reads)
         some_missing = fnp.count_nonzero(missing_newest)
-        offset = self._forecast_offset()
+        # (the two cached checks inline: each is looked at again only when its array is replaced)
+        offset = self._offset_used if self._offset_of is self.forecast_offset else self._forecast_offset()
         if offset is not None:                  # (None: no offset fitted; adding zeros is skipped)
             forecast = forecast + offset
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
-        err /= self._residual_scale()
+        err /= self._floored if self._scale_of is self.residual else self._residual_scale()
         if some_missing:
             fnp.copyto(err, 0.0, where=missing_newest)
         profiled = self.profile.fitted
