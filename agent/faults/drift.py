@@ -469,7 +469,7 @@ class Drift(PairModels, StationRelation):
             far = (unstepped & past[0])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
-        held_seen = seen[:n]
+        held_seen = None                        # (seen[:n], made only when the held decision reads it)
         rel_half = self._no_rel
         if rel is not None and any_over:
             if fnp.count_nonzero(decide):
@@ -504,7 +504,7 @@ class Drift(PairModels, StationRelation):
                          pairs if all_healthy else None, dev)
         # (nothing decided and nothing held, the usual tick: update would return its all-0 array)
         lasted = self.held.none_lasted if decide is self.held.nothing and self.held.idle else \
-            self.held.update(decide, held_seen, t.ts)
+            self.held.update(decide, seen[:n] if held_seen is None else held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
@@ -531,7 +531,7 @@ class Drift(PairModels, StationRelation):
         self._own = pending
         decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
         if self.jump_back:
-            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged[n:])
+            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged)
             if back is not None:
                 decide, decided = decide | back, decided | back
         rising = None

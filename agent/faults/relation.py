@@ -274,7 +274,7 @@ class StationRelation:
         self._lost_any = bool(self.rel_lost_prev.any())
 
     def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float,
-                   rel_judged: np.ndarray) -> np.ndarray | None:
+                   judged: np.ndarray) -> np.ndarray | None:
         """A station relation past half its limit (for `drift_s`) whose residual returns in one tick (from BACK_FROM
         of its spreads its departure's way to within BACK_TO, or under BACK_FROM with at most BACK_SHARE of its
         raw departure left) with one mate's own step explaining
@@ -282,7 +282,7 @@ class StationRelation:
         (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
         passed half its limit; None when nothing is. `open_now`: each relation judged and past half its
         limit this tick; with one so, this tick's state is kept for the next. An open relation whose row
-        stops being judged (`rel_judged`: it settles after a mate's drift — in the first queue often the
+        stops being judged (`judged`, every row's, the relations' after the sensors': it settles after a mate's drift — in the first queue often the
         wrong mate's, blamed for a tick or two — or after its own step) stays open while each tick's
         residual stays BACK_FROM of its spreads its departure's way: the break is still there, and the
         true mate's jump back ends it."""
@@ -308,7 +308,7 @@ class StationRelation:
             self.rel_gap_since = fnp.where(gap, since, np.nan)
             went = self.rel_open & has & (self.rel_z_prev * w >= self._back_from)
             zw = z * w
-            persist = self.rel_open & ~rel_judged & has & (zw >= self._back_from)
+            persist = self.rel_open & ~judged[n:] & has & (zw >= self._back_from)
             # Back: within BACK_TO of its spreads, or under BACK_FROM with at most BACK_SHARE of its raw
             # departure left — in a queue the relation's level is a little off what it learned in free
             # flow (the first morning's: 0.04–0.12 in log k against spreads of 0.03–0.05), so a drift's
