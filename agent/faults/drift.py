@@ -77,7 +77,7 @@ MIN_COUNT_TICKS = 30     # the departure's spread is learned this long at least 
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
 _CLIP2 = fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
-_ZERO, _NAN = fnp.const(0.0), fnp.const(np.nan)
+_ZERO, _NAN, _ZERO_I = fnp.const(0.0), fnp.const(np.nan), fnp.const(0, np.int64)
 
 
 class Drift(PairModels, StationRelation):
@@ -122,6 +122,7 @@ class Drift(PairModels, StationRelation):
         # runs of the departure's spread before judging
         self.min_count = max(_runs(MIN_COUNT_TICKS * tick_s, run_s), cfg.learn_s / run_s)
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / run_s))
+        self._c_settle = fnp.const(self.settle_ticks, np.int64)
         self.held = Held(n, run_s)
         # Pairs (target i, predictor j) over every context; slot[i, k] is the k-th pair of i (P: none).
         target, source = [], []
@@ -333,7 +334,7 @@ class Drift(PairModels, StationRelation):
         i, j = self.target, self.source
         xl = self._xl
         xl[0] = t.x
-        np.multiply(t.x, t.x, out=xl[1])
+        np.multiply(t.x, t.x, xl[1])
         # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there): a refit folds
         # the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
         g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
@@ -359,12 +360,12 @@ class Drift(PairModels, StationRelation):
         # entry): the residuals straight into the median's block, one product (_slot_w). Any NaN but the
         # padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged pair by pair.
         if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and \
-                fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, out=self._block_flat))) == self._n_pad:
+                fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, self._block_flat))) == self._n_pad:
             med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
         else:
             # (x_i − prediction) / spread, pair by pair with the same folded coefficients (into _e's pairs' slots)
-            e = np.add(fnp.einsum("pk,pk->p", self._coef_g, g), self._coef_1, out=self._e_pairs)
-            self._e[:-1] = fnp.where(usable, e, _NAN)      # last slot: no pair there
+            e = np.add(fnp.einsum("pk,pk->p", self._coef_g, g), self._coef_1, self._e_pairs)
+            fnp.copyto(e, _NAN, where=~usable)           # (in _e's pairs' slots; its last slot: no pair there)
             med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, xl[1], ok_i, all_healthy and all_fresh) if self.trio.size else None
@@ -397,8 +398,8 @@ class Drift(PairModels, StationRelation):
         if self._settled and not fnp.count_nonzero(restart):
             seen = has                         # (no row settling, none starts: settle stays all 0)
         else:
-            self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
-            seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+            self.settle = fnp.where(restart, self._c_settle, np.maximum(self.settle - has, _ZERO_I))
+            seen = has & (self.settle == _ZERO_I)        # has: observed, and i fit to follow
             self._settled = not fnp.count_nonzero(self.settle)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
@@ -414,7 +415,7 @@ class Drift(PairModels, StationRelation):
                 self.ramp.forget(other_fault[:n])
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         # (learn reads it, as the level's step: neither changes before then)
-        dev = np.subtract(self.mean_e, self.base_e, out=self._level_step)
+        dev = np.subtract(self.mean_e, self.base_e, self._level_step)
         departure = dev / np.sqrt(self.d2)
         self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, _ZERO)
 
@@ -460,7 +461,7 @@ class Drift(PairModels, StationRelation):
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
             # Every observed, healthy sensor of its context calm (and at least one seen).
             if all_fresh:         # (every sensor fresh: ctx_seen is every context slot)
-                ctx_calm = np.logical_and(self._ctx_all(quiet), self._ctx_any, out=self._ctx_calm_n)
+                ctx_calm = np.logical_and(self._ctx_all(quiet), self._ctx_any, self._ctx_calm_n)
             else:
                 ctx_seen = self._ctx_on_t & fresh[self._ctx_idx_t]
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self._ctx_idx_t], axis=0),
@@ -680,7 +681,7 @@ class Drift(PairModels, StationRelation):
         base_e += base_lam × dev and d2 += b × (min(dev², CLIP² d2) − d2), the same products and sums
         as two separate updates, as one multiply and one add over both rows."""
         spread = self._spread_step
-        np.minimum(np.multiply(dev, dev, out=spread), _CLIP2 * self.d2, out=spread)     # (dev ** 2's bits)
+        np.minimum(np.multiply(dev, dev, spread), _CLIP2 * self.d2, spread)     # (dev ** 2's bits; out by position)
         spread -= self.d2
         if b is None and calm is None:
             rates = self._floor_rates
@@ -691,7 +692,7 @@ class Drift(PairModels, StationRelation):
         steps = self._steps
         steps *= rates          # (in-place operators: no keyword to parse, as out= has)
         self._rows += steps
-        np.maximum(self.d2, self._c_d2_floor, out=self.d2)
+        np.maximum(self.d2, self._c_d2_floor, self.d2)
 
     @property
     def count(self) -> np.ndarray:

@@ -505,20 +505,20 @@ class StationRelation:
         pos = x > _ZERO
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, _ONE)
-        lx = np.log(xp, out=self._lx)
-        np.dot(self._rel_w, self._lx_one, out=self._r_two)         # r, and r − level
+        lx = np.log(xp, self._lx)        # (out by position: no keyword to parse, perf45)
+        np.dot(self._rel_w, self._lx_one, self._r_two)         # r, and r − level
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         # 1 / speed² (x² is the speed's square when every reading is positive: the same products)
         # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)
         if all_pos:
-            u = np.divide(_ONE, x2.take(self._speed), out=self._u[self._filled])
+            u = np.divide(_ONE, x2.take(self._speed), self._u[self._filled])
         else:
             v = xp[self._speed]
             u = np.divide(_ONE, v * v, out=self._u[self._filled])
         r = self._r_now
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
-        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), self._clip_lo, self._clip_hi, out=self._med_rel)
+        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), self._clip_lo, self._clip_hi, self._med_rel)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit
