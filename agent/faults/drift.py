@@ -681,7 +681,7 @@ class Drift(PairModels, StationRelation):
         base_e += base_lam × dev and d2 += b × (min(dev², CLIP² d2) − d2), the same products and sums
         as two separate updates, as one multiply and one add over both rows."""
         spread = self._spread_step
-        np.minimum(np.multiply(dev, dev, spread), _CLIP2 * self.d2, spread)     # (dev ** 2's bits; out by position)
+        np.minimum(np.multiply(dev, dev, spread), _CLIP2 * self.d2, out=spread)     # (dev ** 2's bits)
         spread -= self.d2
         if b is None and calm is None:
             rates = self._floor_rates
@@ -692,7 +692,7 @@ class Drift(PairModels, StationRelation):
         steps = self._steps
         steps *= rates          # (in-place operators: no keyword to parse, as out= has)
         self._rows += steps
-        np.maximum(self.d2, self._c_d2_floor, self.d2)
+        np.maximum(self.d2, self._c_d2_floor, out=self.d2)   # (out by keyword: by position np.maximum warns)
 
     @property
     def count(self) -> np.ndarray:

@@ -236,7 +236,7 @@ class RecentMean:
             self._used = h + 1
         self.head = (h + 1) % self.size
         if self.running:
-            np.maximum(self._peak, self._sum, self._peak)
+            np.maximum(self._peak, self._sum, out=self._peak)
             self._since += 1
             if not self._since % self.CHECK and not self._within():
                 self._sum = self._whole()

@@ -313,7 +313,7 @@ class ModelScorer(Scorer):
             if profiled:
                 bias = fnp.where(kept, bias, 0.0)
             s = np.abs(bias, bias)              # combined_scores: max(|e|, |bias|), 0 when missing
-            np.maximum(s, np.abs(err), s)       # (bias: this call's own array, never recorded)
+            np.maximum(s, np.abs(err), out=s)   # (bias: this call's own array, never recorded)
         if some_missing:
             fnp.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)
