@@ -517,9 +517,9 @@ class Drift(PairModels, StationRelation):
             pending = (unstepped & over)[:n]
             if not all_healthy:
                 pending &= ~drifting
-            if not fnp.count_nonzero(pending):
-                pass                            # (all False: the ands below leave it so)
-            elif fnp.count_nonzero(pending & ~ctx_calm[:n]):
+            # (none pending: all False, the and below leaves it so; every pending sensor's context calm — on
+            # the demo ~1 busy tick in 12 — `dominant` changes nothing, computed anyway: no test first)
+            if fnp.count_nonzero(pending):
                 if self._every_ctx and self._ctx_words is not None:
                     # over DOMINANT × the largest context departure: over DOMINANT × each of them (a NaN
                     # among them: not over, as beside their NaN max; 2 × a size is exact, or inf for both)
@@ -531,8 +531,6 @@ class Drift(PairModels, StationRelation):
                         ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
                     dominant = size[:n] > self._c_dominant * ctx_size
                 pending &= ctx_calm[:n] | dominant
-            else:
-                pending &= ctx_calm[:n]
         else:
             pending = self.held.nothing         # (read-only, as decide)
         if rel is not None:
