@@ -340,9 +340,9 @@ class FaultTracker:
 
     def mask(self, row: Row) -> Row:
         """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
-        if not self.cfg.mask or not self._any_faulty:      # (_faulty and _any_faulty follow `kind`: _kinds_changed)
+        if not self.cfg.mask or not any(self.kind):
             return row
-        faulty = self._faulty
+        faulty = np.array([k != "" for k in self.kind])
         return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
