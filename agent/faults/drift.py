@@ -286,6 +286,10 @@ class Drift(PairModels, StationRelation):
         self._no_rel.flags.writeable = False
         self._has_all = fnp.concatenate((self._has_full, self._every_rel))   # every row has a residual (read-only)
         self._has_all.flags.writeable = False
+        # A busy tick's rows with a residual: the sensors' written by the row median (_has_n), the relations'
+        # left True (every relation usable, the usual case): no concatenate (a tick's own: read within it).
+        self._has_buf = np.ones(m, bool)
+        self._has_n = self._has_buf[:n]
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
         assert EARLY <= 0.5         # (a relation past half its limit is past its early share: observe's rel_half)
@@ -366,7 +370,7 @@ class Drift(PairModels, StationRelation):
             # (x_i − prediction) / spread, pair by pair with the same folded coefficients (into _e's pairs' slots)
             e = np.add(fnp.einsum("pk,pk->p", self._coef_g, g), self._coef_1, self._e_pairs)
             fnp.copyto(e, _NAN, where=~usable)           # (in _e's pairs' slots; its last slot: no pair there)
-            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)   # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, xl[1], ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
@@ -378,8 +382,11 @@ class Drift(PairModels, StationRelation):
                 self._med_rel[...] = rel[0]
             med = self._med_all                 # (the sensors' medians written into its first n above)
             # (every pair usable and every relation usable: the constant of the two)
-            has = self._has_all if has is self._has_full and rel[1] is self._every_rel \
-                else fnp.concatenate((has, rel[1]))
+            if rel[1] is not self._every_rel:
+                has = fnp.concatenate((has, rel[1]))
+            else:
+                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
+                    else fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
@@ -655,7 +662,7 @@ class Drift(PairModels, StationRelation):
                                  or fnp.count_nonzero(on) == on.size):
             b = None                            # (alpha_min everywhere)
         else:
-            b = fnp.where(on, self._c_alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), _ZERO)
+            b = on              # (the rates where on, 0 elsewhere: _learn_rows)
         # (every row learned and calm: the level's where would pick every entry)
         calm = None if all_ls and not self._any_over else self._not_over if all_ls else ls & self._not_over
         if calm is not None and fnp.count_nonzero(calm) == calm.size:
@@ -675,7 +682,7 @@ class Drift(PairModels, StationRelation):
 
     def _learn_rows(self, dev: np.ndarray, b: np.ndarray | None, calm: np.ndarray | None) -> None:
         """The level learns dev (observe's, in _steps[0]) at base_lam where `calm` (None: every row),
-        the spread min(dev², CLIP² × d2) at `b` (None: alpha_min everywhere), floored at d2_floor:
+        the spread min(dev², CLIP² × d2) where `b` at its rate (None: alpha_min everywhere), floored at d2_floor:
         base_e += base_lam × dev and d2 += b × (min(dev², CLIP² d2) − d2), the same products and sums
         as two separate updates, as one multiply and one add over both rows."""
         spread = self._spread_step
@@ -684,9 +691,18 @@ class Drift(PairModels, StationRelation):
         if b is None and calm is None:
             rates = self._floor_rates
         else:
+            # (a mask × a positive rate, into the rates' row: the rate where True, +0.0 elsewhere — the same
+            # bits as a where with 0.0, with no copy after it)
             rates = self._rates
-            rates[0] = self.base_lam if calm is None else fnp.where(calm, self._c_base_lam, _ZERO)
-            rates[1] = self.alpha_min if b is None else b
+            if calm is None:
+                rates[0] = self.base_lam
+            else:
+                np.multiply(calm, self._c_base_lam, out=rates[0])
+            if b is None:
+                rates[1] = self.alpha_min
+            else:
+                np.multiply(b, self._c_alpha_min if self._rate_floor else
+                            np.maximum(1.0 / (self.count + 1.0), self.alpha_min), out=rates[1])
         steps = self._steps
         steps *= rates          # (in-place operators: no keyword to parse, as out= has)
         self._rows += steps
