@@ -186,8 +186,7 @@ class Normal:
         and rel_step for those learned with their step, the mean for those learned (written into a
         kept (5, n) array)."""
         mask = self._mask
-        mask[2] = has_step
-        mask[3] = has_step
+        mask[2:4] = has_step        # (both rows in one broadcast write)
         mask[4] = learn
         return mask
 
@@ -218,7 +217,7 @@ class Normal:
         if self._size is None:     # it follows the mean: computed once a tick (the first call after learn)
             self._size = np.maximum(_PERCENT * np.abs(self.mean), _TINY)
         self._rel_of = (step, x)
-        self._rel = np.divide(step, np.maximum(np.abs(x), self._size), out=out)
+        self._rel = np.divide(step, np.maximum(np.abs(x), self._size), out)
         return self._rel
 
     def _relative(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -77,6 +77,7 @@ MIN_COUNT_TICKS = 30     # the departure's spread is learned this long at least 
 BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
 DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
 _CLIP2 = fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
+_ZERO, _NAN, _ZERO_I = fnp.const(0.0), fnp.const(np.nan), fnp.const(0, np.int64)
 
 
 class Drift(PairModels, StationRelation):
@@ -121,6 +122,7 @@ class Drift(PairModels, StationRelation):
         # runs of the departure's spread before judging
         self.min_count = max(_runs(MIN_COUNT_TICKS * tick_s, run_s), cfg.learn_s / run_s)
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / run_s))
+        self._c_settle = fnp.const(self.settle_ticks, np.int64)
         self.held = Held(n, run_s)
         # Pairs (target i, predictor j) over every context; slot[i, k] is the k-th pair of i (P: none).
         target, source = [], []
@@ -166,6 +168,8 @@ class Drift(PairModels, StationRelation):
         self._ctx_idx_t = np.ascontiguousarray(context_idx.T)
         self._ctx_any = np.logical_or.reduce(context_on, axis=1)        # has a context
         self._every_ctx = bool(fnp.count_nonzero(self._ctx_any) == n)
+        self._ctx_words = _row_words(np.where(context_on, context_idx, context_idx[:, :1]))
+        self._c_dominant = fnp.const(DOMINANT)
         # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
         # A constant 1 after them (_xl_one): the pairs' residuals are one product of it with a matrix (_slot_w).
         self._xl_one = np.full(F * n + 1, np.nan)
@@ -193,6 +197,7 @@ class Drift(PairModels, StationRelation):
         # per pair, the intercept, the spread and the gather into the block; perf32). Padding rows have NaN
         # for the constant: NaN in the block, sorted last as the gather's NaN slot was.
         self._pair_coef = np.zeros((p, F + 2))
+        self._coef_g, self._coef_1 = self._pair_coef[:, :F + 1], self._pair_coef[:, F + 1]     # (its views, made once)
         pair_row = np.empty(p, int)                 # each pair's row in the block
         on = self.slot < p
         pair_row[self.slot[on]] = np.flatnonzero(on.reshape(-1))
@@ -228,6 +233,7 @@ class Drift(PairModels, StationRelation):
         self._med_rel = self._med_all[n:]          # (the relations' part: _relation's z clipped into it)
         self.base_lam = 1.0 - 0.5 ** (run_s / BASE_HALF_LIFE_S)
         self._c_alpha_min, self._c_d2_floor = fnp.const(self.alpha_min), fnp.const(self.d2_floor)
+        self._c_base_lam = fnp.const(self.base_lam)
         # The slow level and the spread, the two statistics learn updates every tick, as the rows of one
         # array (base_e, d2: views), each learned as s += rate × (its step): observe writes the level's
         # step (dev, the smoothed residual less the level) into _steps[0] (_level_step), learn the spread's into
@@ -259,7 +265,7 @@ class Drift(PairModels, StationRelation):
         self.over = np.zeros(m, bool)              # |departure| past half the limit (suspect)
         self._no_rows = np.zeros(m, bool)          # no row (read-only: `over` on a tick none is)
         self._no_rows.flags.writeable = False
-        self._rise_z, self._half_z = RISE_Z * self.z_limit, self.z_limit / 2     # (as _c_rise_z, _c_half_z)
+        assert 0 <= RISE_Z <= 0.5           # (none past the rise's share: none past half the limit; observe)
         self._not_over = self._all_quiet           # ~over, made once a tick (all True: the read-only one)
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
@@ -280,6 +286,10 @@ class Drift(PairModels, StationRelation):
         self._no_rel.flags.writeable = False
         self._has_all = fnp.concatenate((self._has_full, self._every_rel))   # every row has a residual (read-only)
         self._has_all.flags.writeable = False
+        # A busy tick's rows with a residual: the sensors' written by the row median (_has_n), the relations'
+        # left True (every relation usable, the usual case): no concatenate (a tick's own: read within it).
+        self._has_buf = np.ones(m, bool)
+        self._has_n = self._has_buf[:n]
         # The calm tick's shortcut (observe) needs every relation threshold at least half drift_z.
         assert min(EARLY, 0.5) * RELATION_Z >= 0.5
         assert EARLY <= 0.5         # (a relation past half its limit is past its early share: observe's rel_half)
@@ -328,7 +338,7 @@ class Drift(PairModels, StationRelation):
         i, j = self.target, self.source
         xl = self._xl
         xl[0] = t.x
-        np.multiply(t.x, t.x, out=xl[1])
+        np.multiply(t.x, t.x, xl[1])
         # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there): a refit folds
         # the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
         g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
@@ -354,14 +364,13 @@ class Drift(PairModels, StationRelation):
         # entry): the residuals straight into the median's block, one product (_slot_w). Any NaN but the
         # padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged pair by pair.
         if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and \
-                fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, out=self._block_flat))) == self._n_pad:
+                fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, self._block_flat))) == self._n_pad:
             med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
         else:
             # (x_i − prediction) / spread, pair by pair with the same folded coefficients (into _e's pairs' slots)
-            coef = self._pair_coef
-            e = np.add(fnp.einsum("pk,pk->p", coef[:, :F + 1], g), coef[:, F + 1], out=self._e_pairs)
-            self._e[:-1] = fnp.where(usable, e, np.nan)      # last slot: no pair there
-            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n)   # NaN where none
+            e = np.add(fnp.einsum("pk,pk->p", self._coef_g, g), self._coef_1, self._e_pairs)
+            fnp.copyto(e, _NAN, where=~usable)           # (in _e's pairs' slots; its last slot: no pair there)
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)   # NaN where none
         self._normal = t.normal
         rel = self._relation(t.x, xl[1], ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
@@ -373,8 +382,11 @@ class Drift(PairModels, StationRelation):
                 self._med_rel[...] = rel[0]
             med = self._med_all                 # (the sensors' medians written into its first n above)
             # (every pair usable and every relation usable: the constant of the two)
-            has = self._has_all if has is self._has_full and rel[1] is self._every_rel \
-                else fnp.concatenate((has, rel[1]))
+            if rel[1] is not self._every_rel:
+                has = fnp.concatenate((has, rel[1]))
+            else:
+                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
+                    else fnp.concatenate((has, rel[1]))
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
@@ -393,8 +405,8 @@ class Drift(PairModels, StationRelation):
         if self._settled and not fnp.count_nonzero(restart):
             seen = has                         # (no row settling, none starts: settle stays all 0)
         else:
-            self.settle = fnp.where(restart, self.settle_ticks, np.maximum(self.settle - has, 0))
-            seen = has & (self.settle == 0)        # has: observed, and i fit to follow
+            self.settle = fnp.where(restart, self._c_settle, np.maximum(self.settle - has, _ZERO_I))
+            seen = has & (self.settle == _ZERO_I)        # has: observed, and i fit to follow
             self._settled = not fnp.count_nonzero(self.settle)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
@@ -410,20 +422,22 @@ class Drift(PairModels, StationRelation):
                 self.ramp.forget(other_fault[:n])
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         # (learn reads it, as the level's step: neither changes before then)
-        dev = np.subtract(self.mean_e, self.base_e, out=self._level_step)
+        dev = np.subtract(self.mean_e, self.base_e, self._level_step)
         departure = dev / np.sqrt(self.d2)
-        self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, 0.0)
+        self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, _ZERO)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):
         # not a drift while the departure it left lasts; the scorers judge it.
         size = np.abs(self.departure)
         # (past the rise's share of the limit, below half of it: ramp.py's rise; none, the usual tick)
-        # Whether any row is past either, from the largest size (fmax: a NaN row ignored, as the
-        # comparisons ignore it): one reduce and two Python comparisons; the masks only where needed.
-        top = np.fmax.reduce(size)
-        any_low = top > self._rise_z
-        any_over = top > self._half_z
-        over = size > self._c_half_z if any_over else self._no_rows
+        # Whether any row is past either: one comparison and a count (a NaN row compares False), and
+        # only past the rise's share (under half the limit: __init__) the half limit's (perf45: a reduce
+        # costs ~1.3 µs on these few rows, a comparison and a count ~0.5).
+        any_low = fnp.count_nonzero(size > self._c_rise_z)
+        over = size > self._c_half_z if any_low else self._no_rows
+        any_over = any_low and fnp.count_nonzero(over)
+        if not any_over:
+            over = self._no_rows
         self.over = over
         # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
         # no relation is past its early share or half its limit (both at least half drift_z): decide,
@@ -454,8 +468,7 @@ class Drift(PairModels, StationRelation):
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
             # Every observed, healthy sensor of its context calm (and at least one seen).
             if all_fresh:         # (every sensor fresh: ctx_seen is every context slot)
-                ctx_calm = np.logical_and(np.logical_and.reduce(quiet[self._ctx_rep_t], axis=0),
-                                          self._ctx_any, out=self._ctx_calm_n)
+                ctx_calm = np.logical_and(self._ctx_all(quiet), self._ctx_any, self._ctx_calm_n)
             else:
                 ctx_seen = self._ctx_on_t & fresh[self._ctx_idx_t]
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self._ctx_idx_t], axis=0),
@@ -467,7 +480,7 @@ class Drift(PairModels, StationRelation):
             far = (unstepped & past[0])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
-        held_seen = seen[:n]
+        held_seen = None                        # (seen[:n], made only when the held decision reads it)
         rel_half = self._no_rel
         if rel is not None and any_over:
             if fnp.count_nonzero(decide):
@@ -502,7 +515,7 @@ class Drift(PairModels, StationRelation):
                          pairs if all_healthy else None, dev)
         # (nothing decided and nothing held, the usual tick: update would return its all-0 array)
         lasted = self.held.none_lasted if decide is self.held.nothing and self.held.idle else \
-            self.held.update(decide, held_seen, t.ts)
+            self.held.update(decide, seen[:n] if held_seen is None else held_seen, t.ts)
         # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
         # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
         # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
@@ -511,15 +524,20 @@ class Drift(PairModels, StationRelation):
             pending = (unstepped & over)[:n]
             if not all_healthy:
                 pending &= ~drifting
-            if not fnp.count_nonzero(pending):
-                pass                            # (all False: the ands below leave it so)
-            elif fnp.count_nonzero(pending & ~ctx_calm[:n]):
-                ctx_size = np.maximum.reduce(size[self._ctx_rep_t], axis=0)     # (a row without a context: 0)
-                if not self._every_ctx:
-                    ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
-                pending &= ctx_calm[:n] | (size[:n] > DOMINANT * ctx_size)
-            else:
-                pending &= ctx_calm[:n]
+            # (none pending: all False, the and below leaves it so; every pending sensor's context calm — on
+            # the demo ~1 busy tick in 12 — `dominant` changes nothing, computed anyway: no test first)
+            if fnp.count_nonzero(pending):
+                if self._every_ctx and self._ctx_words is not None:
+                    # over DOMINANT × the largest context departure: over DOMINANT × each of them (a NaN
+                    # among them: not over, as beside their NaN max; 2 × a size is exact, or inf for both)
+                    rep, word, ones = self._ctx_words
+                    dominant = (np.greater(size[:n, None], self._c_dominant * size[rep]).view(word) == ones).reshape(-1)
+                else:
+                    ctx_size = np.maximum.reduce(size[self._ctx_rep_t], axis=0)     # (a row without a context: 0)
+                    if not self._every_ctx:
+                        ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
+                    dominant = size[:n] > self._c_dominant * ctx_size
+                pending &= ctx_calm[:n] | dominant
         else:
             pending = self.held.nothing         # (read-only, as decide)
         if rel is not None:
@@ -529,7 +547,7 @@ class Drift(PairModels, StationRelation):
         self._own = pending
         decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
         if self.jump_back:
-            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged[n:])
+            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged)
             if back is not None:
                 decide, decided = decide | back, decided | back
         rising = None
@@ -570,6 +588,15 @@ class Drift(PairModels, StationRelation):
         if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    def _ctx_all(self, mask: np.ndarray) -> np.ndarray:
+        """Per sensor, `mask` (a row's bool, sensors first) True at every sensor of its context (a row without a
+        context: at sensor 0): the and over its context slots, as one compare of each row's slots read as one
+        machine word (_row_words) where the padded width allows, else a reduce (~2 µs on the demo's (4, 18))."""
+        if self._ctx_words is None:
+            return np.logical_and.reduce(mask[self._ctx_rep_t], axis=0)
+        rep, word, ones = self._ctx_words
+        return (mask[rep].view(word) == ones).reshape(-1)
 
     @property
     def may_claim(self) -> bool:
@@ -635,7 +662,7 @@ class Drift(PairModels, StationRelation):
                                  or fnp.count_nonzero(on) == on.size):
             b = None                            # (alpha_min everywhere)
         else:
-            b = fnp.where(on, self.alpha_min if self._rate_floor else np.maximum(1.0 / (self.count + 1.0), self.alpha_min), 0.0)
+            b = on              # (the rates where on, 0 elsewhere: _learn_rows)
         # (every row learned and calm: the level's where would pick every entry)
         calm = None if all_ls and not self._any_over else self._not_over if all_ls else ls & self._not_over
         if calm is not None and fnp.count_nonzero(calm) == calm.size:
@@ -655,22 +682,31 @@ class Drift(PairModels, StationRelation):
 
     def _learn_rows(self, dev: np.ndarray, b: np.ndarray | None, calm: np.ndarray | None) -> None:
         """The level learns dev (observe's, in _steps[0]) at base_lam where `calm` (None: every row),
-        the spread min(dev², CLIP² × d2) at `b` (None: alpha_min everywhere), floored at d2_floor:
+        the spread min(dev², CLIP² × d2) where `b` at its rate (None: alpha_min everywhere), floored at d2_floor:
         base_e += base_lam × dev and d2 += b × (min(dev², CLIP² d2) − d2), the same products and sums
         as two separate updates, as one multiply and one add over both rows."""
         spread = self._spread_step
-        np.minimum(np.multiply(dev, dev, out=spread), _CLIP2 * self.d2, out=spread)     # (dev ** 2's bits)
+        np.minimum(np.multiply(dev, dev, spread), _CLIP2 * self.d2, out=spread)     # (dev ** 2's bits)
         spread -= self.d2
         if b is None and calm is None:
             rates = self._floor_rates
         else:
+            # (a mask × a positive rate, into the rates' row: the rate where True, +0.0 elsewhere — the same
+            # bits as a where with 0.0, with no copy after it)
             rates = self._rates
-            rates[0] = self.base_lam if calm is None else fnp.where(calm, self.base_lam, 0.0)
-            rates[1] = self.alpha_min if b is None else b
+            if calm is None:
+                rates[0] = self.base_lam
+            else:
+                np.multiply(calm, self._c_base_lam, out=rates[0])
+            if b is None:
+                rates[1] = self.alpha_min
+            else:
+                np.multiply(b, self._c_alpha_min if self._rate_floor else
+                            np.maximum(1.0 / (self.count + 1.0), self.alpha_min), out=rates[1])
         steps = self._steps
         steps *= rates          # (in-place operators: no keyword to parse, as out= has)
         self._rows += steps
-        np.maximum(self.d2, self._c_d2_floor, out=self.d2)
+        np.maximum(self.d2, self._c_d2_floor, out=self.d2)   # (out by keyword: by position np.maximum warns)
 
     @property
     def count(self) -> np.ndarray:
@@ -800,6 +836,20 @@ class Drift(PairModels, StationRelation):
         self._filled = k
 
 ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
+
+
+def _row_words(rep: np.ndarray) -> tuple | None:
+    """(rep padded, word dtype, all-ones word) for the and over each row of a gathered (n, width) bool block
+    in one compare: the rows' slots padded to 1, 2, 4 or 8 by repeating each row's first slot (an and, a max
+    over a row: the same with a repeat), so that a C-contiguous row of bools is one unsigned word, all True
+    exactly when every byte is 1 (numpy's True). None past 8 slots (the caller reduces instead)."""
+    width = rep.shape[1]
+    size = next((w for w in (1, 2, 4, 8) if w >= width), None)
+    if size is None:
+        return None
+    padded = np.ascontiguousarray(np.concatenate([rep] + [rep[:, :1]] * (size - width), axis=1))
+    word = np.dtype(f"u{size}")
+    return padded, word, fnp.const(int.from_bytes(b"\x01" * size, "little"), word)
 
 
 def _json(a: np.ndarray):

@@ -101,15 +101,17 @@ class PairModels:
 
 
 def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray,
-                out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the median of the finite entries (NaN: none), into `out`; and whether a row has any.
+                out: np.ndarray | None = None, has_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the median of the finite entries (NaN: none), into `out`; and whether a row has any,
+    into `has_out` when given.
     `mid_at`: (2, rows · (width + 1)), the flat positions in `e` (C order) of row r's two middle
     entries when it has k, at column r · (width + 1) + k; `row_k`: r · (width + 1) for every row.
     `e` is sorted in place (the caller passes a gathered copy)."""
-    k = np.add.reduce(e == e, axis=1)                        # entries not NaN (NaN ≠ NaN)
+    k = fnp.dot(e == e, _ones(e.shape[1]))                   # entries not NaN (NaN ≠ NaN): an exact int64 sum
+    # (a product with ones, not np.add.reduce along the rows: ~0.75 µs less on the demo's (18, 4); perf45)
     e.sort(axis=1)                                           # NaN sort last (e: the caller's copy)
     two = e.take(mid_at.take(k + row_k, axis=1))             # both middle entries of every row
-    return np.dot(_HALVES, two, out=out), k > 0
+    return np.dot(_HALVES, two, out), np.greater(k, _ZERO_I, out=has_out)
 
 
 def _full_median(e: np.ndarray, mid_flat: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -117,7 +119,20 @@ def _full_median(e: np.ndarray, mid_flat: np.ndarray, out: np.ndarray | None = N
     row's entry count is known, and so are its two middle positions (`mid_flat`, flat in `e`).
     The same sums as _row_median's. `e` is sorted in place (the caller passes a gathered copy)."""
     e.sort(axis=1)
-    return np.dot(_HALVES, e.take(mid_flat), out=out)
+    return np.dot(_HALVES, e.take(mid_flat), out)
+
+
+_ONES: dict[int, np.ndarray] = {}
+_ZERO_I = fnp.const(0, np.int64)
+
+
+def _ones(width: int) -> np.ndarray:
+    """A read-only int64 vector of `width` ones (one per width)."""
+    out = _ONES.get(width)
+    if out is None:
+        out = _ONES[width] = np.ones(width, np.int64)
+        out.flags.writeable = False
+    return out
 
 
 # The median of two middle entries a, b as 0.5·a + 0.5·b, one np.dot of (0.5, 0.5) with both rows (0.5 µs

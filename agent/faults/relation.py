@@ -274,7 +274,7 @@ class StationRelation:
         self._lost_any = bool(self.rel_lost_prev.any())
 
     def _jump_back(self, rel: tuple, open_now: np.ndarray, drifting: np.ndarray, ts: float,
-                   rel_judged: np.ndarray) -> np.ndarray | None:
+                   judged: np.ndarray) -> np.ndarray | None:
         """A station relation past half its limit (for `drift_s`) whose residual returns in one tick (from BACK_FROM
         of its spreads its departure's way to within BACK_TO, or under BACK_FROM with at most BACK_SHARE of its
         raw departure left) with one mate's own step explaining
@@ -282,7 +282,7 @@ class StationRelation:
         (a drift that ended by jumping back). Decided on that tick, its fault starting when the relation
         passed half its limit; None when nothing is. `open_now`: each relation judged and past half its
         limit this tick; with one so, this tick's state is kept for the next. An open relation whose row
-        stops being judged (`rel_judged`: it settles after a mate's drift — in the first queue often the
+        stops being judged (`judged`, every row's, the relations' after the sensors': it settles after a mate's drift — in the first queue often the
         wrong mate's, blamed for a tick or two — or after its own step) stays open while each tick's
         residual stays BACK_FROM of its spreads its departure's way: the break is still there, and the
         true mate's jump back ends it."""
@@ -308,7 +308,7 @@ class StationRelation:
             self.rel_gap_since = fnp.where(gap, since, np.nan)
             went = self.rel_open & has & (self.rel_z_prev * w >= self._back_from)
             zw = z * w
-            persist = self.rel_open & ~rel_judged & has & (zw >= self._back_from)
+            persist = self.rel_open & ~judged[n:] & has & (zw >= self._back_from)
             # Back: within BACK_TO of its spreads, or under BACK_FROM with at most BACK_SHARE of its raw
             # departure left — in a queue the relation's level is a little off what it learned in free
             # flow (the first morning's: 0.04–0.12 in log k against spreads of 0.03–0.05), so a drift's
@@ -505,20 +505,20 @@ class StationRelation:
         pos = x > _ZERO
         all_pos = fnp.count_nonzero(pos) == pos.size
         xp = x if all_pos else fnp.where(pos, x, _ONE)
-        lx = np.log(xp, out=self._lx)
-        np.dot(self._rel_w, self._lx_one, out=self._r_two)         # r, and r − level
+        lx = np.log(xp, self._lx)        # (out by position: no keyword to parse, perf45)
+        np.dot(self._rel_w, self._lx_one, self._r_two)         # r, and r − level
         fit = self._every_sensor if ok_all and all_pos else ok_i & pos
         # 1 / speed² (x² is the speed's square when every reading is positive: the same products)
         # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)
         if all_pos:
-            u = np.divide(_ONE, x2.take(self._speed), out=self._u[self._filled])
+            u = np.divide(_ONE, x2.take(self._speed), self._u[self._filled])
         else:
             v = xp[self._speed]
             u = np.divide(_ONE, v * v, out=self._u[self._filled])
         r = self._r_now
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
-        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), self._clip_lo, self._clip_hi, out=self._med_rel)
+        z = fnp.clip(self._r_off / np.sqrt(self.rel_a + self.rel_b * u), self._clip_lo, self._clip_hi, self._med_rel)
         if self._all_rel_fitted and (fit is self._every_sensor or fnp.count_nonzero(fit) == fit.size):
             # (the usual tick: every reading fit and every relation fitted, so ok and has are all True)
             return z, self._every_rel, self._every_rel, r, u, lx, fit

@@ -490,7 +490,7 @@ def _union(masks: list[np.ndarray], none: np.ndarray, healthy: np.ndarray | None
     if not masks:
         return none
     if len(masks) == 1:
-        return masks[0] & (True if healthy is None else healthy)
+        return masks[0].copy() if healthy is None else masks[0] & healthy
     out = masks[0] | masks[1]
     for m in masks[2:]:
         out |= m

@@ -87,8 +87,9 @@ class ScorerChain:
                     raise
                 self._step_down(f"{type(exc).__name__}: {exc}")
                 continue
-            self.last_latency_s = time.perf_counter() - t0
-            if self.active != len(self.tiers) - 1:     # (the fallback has no budget)
+            self.last_latency_s = took = time.perf_counter() - t0
+            # (the fallback has no budget; a tick within it with none over before changes nothing)
+            if self.active != len(self.tiers) - 1 and (self.over_budget or took * 1000 > self.cfg.latency_budget_ms):
                 self._check_budget()
             return result
 

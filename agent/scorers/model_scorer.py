@@ -294,12 +294,13 @@ class ModelScorer(Scorer):
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
         # (a where= copy through an all-False mask writes nothing: skipped while every sensor reads)
         some_missing = fnp.count_nonzero(missing_newest)
-        offset = self._forecast_offset()
+        # (the two cached checks inline: each is looked at again only when its array is replaced)
+        offset = self._offset_used if self._offset_of is self.forecast_offset else self._forecast_offset()
         if offset is not None:                  # (None: no offset fitted; adding zeros is skipped)
             forecast = forecast + offset
         # signed_errors (forecast_error.py), with the residual floor applied once, not every tick
         err = np.subtract(values[0, -1], forecast, dtype=np.float64)
-        err /= self._residual_scale()
+        err /= self._floored if self._scale_of is self.residual else self._residual_scale()
         if some_missing:
             fnp.copyto(err, 0.0, where=missing_newest)
         profiled = self.profile.fitted
@@ -311,7 +312,7 @@ class ModelScorer(Scorer):
             bias = self.bias(window.ts, err)
             if profiled:
                 bias = fnp.where(kept, bias, 0.0)
-            s = np.abs(bias, out=bias)          # combined_scores: max(|e|, |bias|), 0 when missing
+            s = np.abs(bias, bias)              # combined_scores: max(|e|, |bias|), 0 when missing
             np.maximum(s, np.abs(err), out=s)   # (bias: this call's own array, never recorded)
         if some_missing:
             fnp.copyto(s, 0.0, where=missing_newest)
