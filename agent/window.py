@@ -26,11 +26,24 @@ from .checkpoint import array_like, array_of
 from .manifest import Normalisation
 from .records import Record, Rejects, short_repr, span
 from .timebase import DEFAULT_MAX_CLOCK_SKEW_S, TIME_BASE_MOVES, TimeBaseRules  # noqa: F401 (TIME_BASE_MOVES: its callers' name)
+from .typed import did_you_mean
 
 if TYPE_CHECKING:
     from .config import AgentConfig
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
+NEAR_NAMES = 256            # unknown sensor names whose "did you mean" the aligner remembers
+
+
+def unit_hint(ts: float) -> str:
+    """What a stamp out of 1970–2100 probably is, when it is one in milliseconds, microseconds or
+    nanoseconds since 1970 (a PLC's or a script's clock read in ms is the usual mistake): ' (…)'."""
+    if not math.isfinite(ts) or ts < MAX_TS:
+        return ""
+    for scale, unit in ((1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds")):
+        if 0.0 <= ts / scale < MAX_TS:
+            return f" ({unit} since 1970? the agent reads seconds: send {ts / scale:.3f})"
+    return ""
 #: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is
 #: ~1e15), and far under where the fault tracker's pair statistics overflow — products of x² terms:
 #: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
@@ -75,6 +88,7 @@ class Aligner(TimeBaseRules):
         self.rejects = rejects
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
         self._restored: list[Row] = []        # rows `restore` closed, not handed out yet
+        self._near_names: dict[object, str] = {}    # unknown sensor -> its "did you mean" (bounded)
         self._new_time_base()
         self.reordered = 0
         # The data's usual step between newest ticks (median of the last 15): 1 for dense data, the
@@ -117,7 +131,8 @@ class Aligner(TimeBaseRules):
         if self._restored:
             return self.restored_rows() + self.push(rec)
         if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
-            self.rejects.add("bad timestamp", rec.origin, f"ts={rec.ts!r} is not a time between 1970 and 2100")
+            self.rejects.add("bad timestamp", rec.origin,
+                             f"ts={rec.ts!r} is not a time between 1970 and 2100{unit_hint(rec.ts)}")
             return []
         now_k = None
         if rec.received is not None and self.max_clock_skew_s > 0:
@@ -146,6 +161,20 @@ class Aligner(TimeBaseRules):
             return rows
         return rows + self._settle(in_step_k=k)
 
+    def _near(self, sensor: object) -> str:
+        """' (did you mean 'S02_speed'?)' for a sensor name a configured one almost is (a wrong case, a
+        typo), as the config loader says it; looked up once per name (a feed may repeat an unknown
+        sensor in every record), remembered for up to NEAR_NAMES names."""
+        hint = self._near_names.get(sensor)
+        if hint is None:
+            hint = did_you_mean(sensor, self.sensors) if isinstance(sensor, str) and len(sensor) <= 200 else ""
+            if isinstance(sensor, str) and not hint:
+                folded = [s for s in self.sensors if s.casefold() == sensor.casefold()]
+                hint = f" (did you mean {folded[0]!r}?)" if folded else ""
+            if len(self._near_names) < NEAR_NAMES:
+                self._near_names[sensor] = hint
+        return hint
+
     def _late(self, k: int, rec: Record) -> None:
         self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
                          f"{iso((self.next_k - 1) * self.tick_s)})")
@@ -169,7 +198,7 @@ class Aligner(TimeBaseRules):
         for sensor, value in rec.values.items():
             i = index.get(sensor)
             if i is None:
-                self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}")
+                self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}{self._near(sensor)}")
                 continue
             if value is None or not -MAX_READING <= value <= MAX_READING:     # (False for NaN too)
                 if value is not None and math.isfinite(value):
