@@ -78,3 +78,15 @@ def test_what_a_device_can_hold_passes(tmp_path):
     assert code == 0, err
     code, err = check_config(_industrial(tmp_path, registers={"accel2": 100}, tables={"accel2": "input"}))
     assert code == 0, err
+
+
+def test_every_sensor_on_a_register_another_reads_is_named():
+    # c at 11 overlaps a (10..11), not b (10) just before it: comparing each with its neighbour alone missed it.
+    from agent.sources.modbus import ModbusConfig
+    cfg = ModbusConfig(registers={"a": 10, "b": 10, "c": 11, "d": 12, "e": 11}, data_types={"a": "float32"},
+                       tables={"e": "input"})
+    assert cfg.validate() == [
+        ("registers.b", "reads holding register 10, which sensor 'a' reads (holding registers 10..11): each "
+                        "register is one sensor's"),
+        ("registers.c", "reads holding register 11, which sensor 'a' reads (holding registers 10..11): each "
+                        "register is one sensor's")]

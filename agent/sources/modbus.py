@@ -62,10 +62,14 @@ class Field(NamedTuple):
     def width(self) -> int:
         return LAYOUT[self.data_type][0]
 
+    @property
+    def last(self) -> int:
+        return self.address + self.width - 1
+
     def where(self) -> str:
-        last = self.address + self.width - 1
-        return f"{self.table} register{'s' if last > self.address else ''} {self.address}" \
-               + (f"..{last}" if last > self.address else "")
+        """'holding register 7', 'input registers 10..11'."""
+        return f"{self.table} register {self.address}" if self.width == 1 \
+            else f"{self.table} registers {self.address}..{self.last}"
 
 
 @dataclass
@@ -79,19 +83,19 @@ class ModbusConfig(SourceConfig):
     # raised OverflowError in the source after check-config said ok (the agent then ended).
     poll_s: float = rng(0.01, 86400, default=1.0, doc="seconds between polls")
     registers: dict[str, int] = doc(
-        "sensor → register address 0..65535 (of `table`; a 32-bit type's first register); at least one, "
-        "no register read for two sensors", default_factory=dict)
+        "sensor → register address 0..65535 in its table (a 32-bit type's first register, 0..65534); at least "
+        "one; no register read by two sensors", default_factory=dict)
     scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`)",
                                   default_factory=dict)
     data_types: dict[str, DataType] = doc(
-        "sensor → how its register(s) are decoded: `uint16` (the default), `int16` (signed), `uint32`, `int32`, "
-        "`float32` (IEEE; these three span two registers, NaN/inf counted as `non-finite value`)",
+        "sensor → how its register(s) are decoded, `uint16` when not given; `int16` is signed; the 32-bit types "
+        "span two registers (`float32` is IEEE: a NaN or inf is counted as `non-finite value`, not passed on)",
         default_factory=dict)
     word_order: Literal["ABCD", "CDAB"] = doc(
         "the device's order of a 32-bit value's two registers: `ABCD` high word first, `CDAB` low word first",
         default="ABCD")
     table: Table = doc("the register table read: `holding` (function 3) or `input` (function 4)", default="holding")
-    tables: dict[str, Table] = doc("sensor → its table when it is not `table`'s", default_factory=dict)
+    tables: dict[str, Table] = doc("sensor → its table, where it is not the source's `table`", default_factory=dict)
 
     def fields(self) -> list[Field]:
         """Every sensor's register(s), skipping a value already reported as wrong."""
@@ -114,12 +118,13 @@ class ModbusConfig(SourceConfig):
                 said = f"{f.table} register address is 0..{last}, got {f.address}"
                 out.append((f"registers.{f.sensor}", f"a {said}" if f.width == 1
                             else f"a {f.data_type} spans two registers: its {said}"))
-        in_range = sorted((f for f in self.fields() if 0 <= f.address <= MAX_ADDRESS + 1 - f.width),
-                          key=lambda f: (f.table, f.address))
-        for before, f in zip(in_range, in_range[1:]):
-            if before.table == f.table and f.address <= before.address + before.width - 1:
-                out.append((f"registers.{f.sensor}", f"reads {f.where()}, which sensor {before.sensor!r} reads "
-                            f"({before.where()}): each register is one sensor's"))
+        reach: Field | None = None          # of the fields before, in this table, the one reaching furthest
+        for f in sorted(self.fields(), key=lambda f: (f.table, f.address)):
+            if reach is not None and reach.table == f.table and f.address <= reach.last:
+                out.append((f"registers.{f.sensor}", f"reads {f.where()}, which sensor {reach.sensor!r} reads "
+                            f"({reach.where()}): each register is one sensor's"))
+            if reach is None or reach.table != f.table or f.last > reach.last:
+                reach = f
         if not self.registers:
             out.append(("registers", "at least one sensor -> register address is required"))
         return out
