@@ -1,8 +1,19 @@
-"""Poll Modbus TCP holding registers (needs the `modbus` extra: pymodbus 3.x, imported when the
+"""Poll Modbus TCP holding or input registers (needs the `modbus` extra: pymodbus 3.x, imported when the
 source is opened, so a config naming it loads without pymodbus).
 
-Each poll reads every configured register, as an unsigned 16-bit value times its scale. A read
-the device refuses (an exception response) or answers with another number of registers than asked
+Each poll reads every configured register and decodes it as its sensor's data type, times its scale.
+The default, one unsigned 16-bit holding register, is what the source always read; real PLCs and
+meters also hold a -5.0 °C temperature as a signed int16 (read unsigned it was 6548.6 with scale 0.1,
+a huge false incident), flows and energies as 32-bit integers or IEEE float32 across two registers
+(high word first, "ABCD", or word-swapped, "CDAB": both are common, so the order is the source's,
+as one device keeps one), and many values in input registers (function 4) rather than holding ones
+(function 3): `data_types`, `word_order` and `table`/`tables` say which. The two tables are read with
+separate requests, and a two-register value always within one read. A float32 that decodes to NaN or
+infinity (a device's "no reading") is counted as 'non-finite value' naming the sensor and register,
+and not passed on. check-config refuses what a poll could not read: an address past the table (a
+32-bit value at 65535), and two sensors on one register (one of them reads the other's bytes).
+
+A read the device refuses (an exception response) or answers with another number of registers than asked
 for, or with another function (input registers for holding ones), is counted as 'modbus error' and
 none of its values is used: a short answer cannot say which
 register is missing, and zipping it onto the addresses silently dropped the last sensors.
@@ -15,10 +26,12 @@ no other source then stopped with exit 0, "input ended" (qa21).
 from __future__ import annotations
 
 import logging
+import math
+import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterator, Literal, NamedTuple
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
@@ -28,9 +41,35 @@ from .base import Source, SourceConfig
 log = logging.getLogger("stad.modbus")
 
 MAX_BACKOFF_S = 30.0
-MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding-registers request
+MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding/input-registers request
 MAX_ADDRESS = 65535             # register addresses are 16 bit
-READ_HOLDING_REGISTERS = 3      # the function code of that request, and of a right answer
+FUNCTION = {"holding": 3, "input": 4}   # the function code of a table's read, and of a right answer
+
+DataType = Literal["uint16", "int16", "uint32", "int32", "float32"]
+Table = Literal["holding", "input"]
+#: data type → (registers it spans, its struct format, big-endian)
+LAYOUT = {"uint16": (1, ">H"), "int16": (1, ">h"), "uint32": (2, ">I"), "int32": (2, ">i"), "float32": (2, ">f")}
+
+
+class Field(NamedTuple):
+    """Where one sensor's value is and how it is read."""
+    sensor: str
+    table: str
+    address: int
+    data_type: str
+
+    @property
+    def width(self) -> int:
+        return LAYOUT[self.data_type][0]
+
+    @property
+    def last(self) -> int:
+        return self.address + self.width - 1
+
+    def where(self) -> str:
+        """'holding register 7', 'input registers 10..11'."""
+        return f"{self.table} register {self.address}" if self.width == 1 \
+            else f"{self.table} registers {self.address}..{self.last}"
 
 
 @dataclass
@@ -44,34 +83,71 @@ class ModbusConfig(SourceConfig):
     # raised OverflowError in the source after check-config said ok (the agent then ended).
     poll_s: float = rng(0.01, 86400, default=1.0, doc="seconds between polls")
     registers: dict[str, int] = doc(
-        "sensor → holding register address 0..65535 (read as unsigned 16-bit); at least one",
-        default_factory=dict)
-    scale: dict[str, float] = doc("sensor → multiplier applied to the register value (a sensor of `registers`)",
+        "sensor → register address 0..65535 in its table (a 32-bit type's first register, 0..65534); at least "
+        "one; no register read by two sensors", default_factory=dict)
+    scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`)",
                                   default_factory=dict)
+    data_types: dict[str, DataType] = doc(
+        "sensor → how its register(s) are decoded, `uint16` when not given; `int16` is signed; the 32-bit types "
+        "span two registers (`float32` is IEEE: a NaN or inf is counted as `non-finite value`, not passed on)",
+        default_factory=dict)
+    word_order: Literal["ABCD", "CDAB"] = doc(
+        "the device's order of a 32-bit value's two registers: `ABCD` high word first, `CDAB` low word first",
+        default="ABCD")
+    table: Table = doc("the register table read: `holding` (function 3) or `input` (function 4)", default="holding")
+    tables: dict[str, Table] = doc("sensor → its table, where it is not the source's `table`", default_factory=dict)
+
+    def fields(self) -> list[Field]:
+        """Every sensor's register(s), skipping a value already reported as wrong."""
+        return [Field(sensor, self.tables.get(sensor, self.table), address, self.data_types.get(sensor, "uint16"))
+                for sensor, address in self.registers.items()
+                if isinstance(address, int) and self.data_types.get(sensor, "uint16") in LAYOUT
+                and self.tables.get(sensor, self.table) in FUNCTION]
 
     def validate(self) -> list[tuple[str, str]]:
         """What the first poll would otherwise find: an address pymodbus refuses (its ValueError ended
         the source, and with it an agent with no other source, exit 0 after check-config said ok), or no
-        register at all (a source that never gives a reading)."""
-        if not isinstance(self.registers, dict):
+        register at all (a source that never gives a reading); and two sensors reading one register,
+        which decode each other's bytes (a float32 at 10 and a uint16 at 11)."""
+        if not all(isinstance(m, dict) for m in (self.registers, self.data_types, self.tables)):
             return []                       # already reported
-        out = [(f"registers.{sensor}", f"a holding register address is 0..{MAX_ADDRESS}, got {address}")
-               for sensor, address in self.registers.items()
-               if isinstance(address, int) and not 0 <= address <= MAX_ADDRESS]
+        out = []
+        for f in self.fields():
+            last = MAX_ADDRESS + 1 - f.width
+            if not 0 <= f.address <= last:
+                said = f"{f.table} register address is 0..{last}, got {f.address}"
+                out.append((f"registers.{f.sensor}", f"a {said}" if f.width == 1
+                            else f"a {f.data_type} spans two registers: its {said}"))
+        reach: Field | None = None          # of the fields before, in this table, the one reaching furthest
+        for f in sorted(self.fields(), key=lambda f: (f.table, f.address)):
+            if reach is not None and reach.table == f.table and f.address <= reach.last:
+                out.append((f"registers.{f.sensor}", f"reads {f.where()}, which sensor {reach.sensor!r} reads "
+                            f"({reach.where()}): each register is one sensor's"))
+            if reach is None or reach.table != f.table or f.last > reach.last:
+                reach = f
         if not self.registers:
             out.append(("registers", "at least one sensor -> register address is required"))
         return out
 
     def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
-        if not isinstance(self.registers, dict) or not isinstance(self.scale, dict):
+        per_sensor = {"scale": self.scale, "data_types": self.data_types, "tables": self.tables}
+        if not all(isinstance(m, dict) for m in (self.registers, *per_sensor.values())):
             return []                       # already reported
-        return [(f"scale.{sensor}", "no register is read for this sensor (`registers` has none): the scale would "
-                                    "apply to nothing") for sensor in self.scale
+        return [(f"{key}.{sensor}", f"no register is read for this sensor (`registers` has none): the {key} "
+                                    "would apply to nothing")
+                for key, mapping in per_sensor.items() for sensor in mapping
                 if sensor in sensors and sensor not in self.registers]     # an unknown one: said by sensor_refs
 
     def sensor_refs(self) -> list[tuple[str, str]]:
-        return ([(f"registers.{sensor}", sensor) for sensor in self.registers]
-                + [(f"scale.{sensor}", sensor) for sensor in self.scale])
+        return [(f"{key}.{sensor}", sensor) for key in ("registers", "scale", "data_types", "tables")
+                for sensor in getattr(self, key)]
+
+
+def decode(words: list[int], data_type: str, word_order: str) -> float:
+    """A value from its registers as the device sent them (16-bit words, first address first)."""
+    if word_order == "CDAB":
+        words = words[::-1]
+    return float(struct.unpack(LAYOUT[data_type][1], struct.pack(f">{len(words)}H", *words))[0])
 
 
 class ModbusUnreachable(Exception):
@@ -90,8 +166,10 @@ class ModbusSource(Source):
         self._modbus_errors = ModbusException
         self.where = f"modbus {cfg.host}:{cfg.port}"
         self._stop = threading.Event()
+        self.fields = cfg.fields()
         self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=min(3.0, max(0.2, 2 * cfg.poll_s)),
                                       retries=0)
+        self._reads = {"holding": self.client.read_holding_registers, "input": self.client.read_input_registers}
 
     def records(self) -> Iterator[Record]:
         backoff = self.cfg.poll_s
@@ -130,48 +208,70 @@ class ModbusSource(Source):
         """One reading of every register; raises ModbusUnreachable when the device is not there."""
         if not self.client.connected and not self.client.connect():
             raise ModbusUnreachable("cannot connect")
-        raw: dict[int, int] = {}
-        for start, count in register_spans(sorted(self.cfg.registers.values())):
-            try:
-                response = self.client.read_holding_registers(start, count=count, device_id=self.cfg.unit_id)
-            except self._modbus_errors as exc:
-                raise ModbusUnreachable(str(exc)) from None
-            except OSError as exc:      # pymodbus lets a socket's own error through: a reset (a PLC rebooting)
-                raise ModbusUnreachable(f"{type(exc).__name__}: {exc.strerror or exc}") from None
-            if response.isError():
-                self.rejects.add("modbus error", self.where,
-                                 f"registers {start}..{start + count - 1}: {response}")
+        raw: dict[tuple[str, int], int] = {}
+        for table in FUNCTION:
+            fields = [f for f in self.fields if f.table == table]
+            for start, count in register_spans(sorted(f.address for f in fields),
+                                               widths={f.address: f.width for f in fields}):
+                raw.update(((table, address), value) for address, value in zip(range(start, start + count),
+                                                                               self._read(table, start, count)))
+        values = {}
+        for f in self.fields:
+            words = [raw.get((f.table, address)) for address in range(f.address, f.address + f.width)]
+            if None in words:
+                continue                    # its read failed: counted there
+            value = decode(words, f.data_type, self.cfg.word_order) * self.cfg.scale.get(f.sensor, 1.0)
+            if not math.isfinite(value):    # a float32 NaN or inf (a device's "no reading"), or one the scale overflowed
+                self.rejects.add("non-finite value", self.where, f"{f.sensor}: {f.data_type} at {f.where()} "
+                                 f"reads {value}; not used")
                 continue
-            if response.function_code != READ_HOLDING_REGISTERS:   # e.g. input registers (4): other values
-                self.rejects.add("modbus error", self.where, f"registers {start}..{start + count - 1}: the "
-                                 f"device answered function {response.function_code} to a read of holding "
-                                 f"registers ({READ_HOLDING_REGISTERS}); none used")
-                continue
-            if len(response.registers) != count:    # a short (or long) answer: which value is whose is unknown
-                self.rejects.add("modbus error", self.where, f"registers {start}..{start + count - 1}: the "
-                                 f"device answered {len(response.registers)} register(s) for {count}; none used")
-                continue
-            raw.update(zip(range(start, start + count), response.registers))
-        return {sensor: raw[address] * self.cfg.scale.get(sensor, 1.0)
-                for sensor, address in self.cfg.registers.items() if address in raw}
+            values[f.sensor] = value
+        return values
+
+    def _read(self, table: str, start: int, count: int) -> list[int]:
+        """The registers start..start+count-1 of `table`, or [] when the answer is counted as an error."""
+        what = f"{table} registers {start}..{start + count - 1}"
+        try:
+            response = self._reads[table](start, count=count, device_id=self.cfg.unit_id)
+        except self._modbus_errors as exc:
+            raise ModbusUnreachable(str(exc)) from None
+        except OSError as exc:      # pymodbus lets a socket's own error through: a reset (a PLC rebooting)
+            raise ModbusUnreachable(f"{type(exc).__name__}: {exc.strerror or exc}") from None
+        if response.isError():
+            self.rejects.add("modbus error", self.where, f"{what}: {response}")
+            return []
+        if response.function_code != FUNCTION[table]:   # e.g. input registers (4) for holding ones: other values
+            self.rejects.add("modbus error", self.where, f"{what}: the device answered function "
+                             f"{response.function_code} to a read of {table} registers ({FUNCTION[table]}); none used")
+            return []
+        if len(response.registers) != count:    # a short (or long) answer: which value is whose is unknown
+            self.rejects.add("modbus error", self.where, f"{what}: the device answered {len(response.registers)} "
+                             f"register(s) for {count}; none used")
+            return []
+        return response.registers
 
     def close(self) -> None:
         self._stop.set()
 
 
-def register_spans(addresses: list[int], max_gap: int = 8) -> list[tuple[int, int]]:
-    """Sorted addresses grouped into (start, count) reads: near neighbours share one request."""
+def register_spans(addresses: list[int], max_gap: int = 8, widths: dict[int, int] | None = None
+                   ) -> list[tuple[int, int]]:
+    """Sorted addresses grouped into (start, count) reads: near neighbours share one request. A value at
+    address a spans `widths[a]` registers (1 when not given): a read holds all of them, never half of
+    a 32-bit value (its other half then came from another poll, or not at all)."""
+    widths = widths or {}
     spans: list[tuple[int, int]] = []
     for a in addresses:
+        last = a + widths.get(a, 1) - 1
         if spans:
             start, count = spans[-1]
             end = start + count - 1
-            if a <= end:
+            if last <= end:
                 continue
-            if a - end <= max_gap and a - start + 1 <= MAX_REGISTERS_PER_READ:
-                spans[-1] = (start, a - start + 1)
+            if a - end <= max_gap and last - start + 1 <= MAX_REGISTERS_PER_READ:
+                spans[-1] = (start, last - start + 1)
                 continue
-        spans.append((a, 1))
+        spans.append((a, last - a + 1))
     return spans
 
 
