@@ -77,6 +77,30 @@ class Secret:
         return []
 
 
+def host_problem(host: str) -> str | None:
+    """Why the MQTT client cannot use `host` as a host name, or None. An empty one ended `run` at start
+    with paho's bare "Invalid host." after check-config said ok; a URL or "host:port" (as most MQTT
+    tools take a broker) was looked up as a name no resolver knows, and the sink retried it forever
+    with each outage said as "unreachable"."""
+    if not host.strip():
+        return "empty: the broker's host name or address (e.g. localhost)"
+    if "://" in host:
+        scheme, rest = host.split("://", 1)
+        netloc = rest.split("/", 1)[0]
+        name, port = netloc.split(":") if netloc.count(":") == 1 else (netloc, "")
+        fix = f"host: {name}" + (f", port: {port}" if port else "")
+        if scheme.lower() in ("mqtts", "ssl", "tls", "wss"):
+            fix += ", and a tls block"
+        return f"{host!r} is a URL: give the host name alone ({fix})"
+    if host.count(":") == 1:
+        name, port = host.split(":")
+        if port.isdigit():
+            return f"{host!r} holds a port: give host: {name} and port: {port}"
+    if any(c.isspace() for c in host) or "/" in host:
+        return f"{host!r} is no host name: it has a {'space' if any(c.isspace() for c in host) else '/'}"
+    return None
+
+
 @dataclass
 class BrokerConfig:
     host: str = doc("the broker's host name (checked against its TLS certificate)", default="localhost")
@@ -96,12 +120,13 @@ class BrokerConfig:
     reconnect_max_s: float = rng(1, None, default=60.0, doc="longest reconnect delay")
 
     def validate(self) -> list[tuple[str, str]]:
+        out = [("host", problem)] if isinstance(self.host, str) and (problem := host_problem(self.host)) else []
         # The client sends a password only with a user name: without one it was dropped without a word,
         # and the broker saw an anonymous client (refused, or worse, admitted with anonymous rights).
         if isinstance(self.password, Secret) and self.username is None:
-            return [("password", "given without username: the client sends a password only with a user name "
-                                 "(set username too)")]
-        return []
+            out.append(("password", "given without username: the client sends a password only with a user name "
+                                    "(set username too)"))
+        return out
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """The secret and TLS files this broker needs, as `run` will look for them."""
