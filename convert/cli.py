@@ -32,16 +32,8 @@ def missing_extra(exc: ModuleNotFoundError, command: str) -> str:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    try:
-        from .train import TrainOptions
-        d = TrainOptions()
-    except ModuleNotFoundError as exc:      # no torch: the options still show in --help, without defaults
-        if exc.name not in CONVERT_EXTRA:
-            raise
-        p.epilog = f"(defaults shown once the `convert` extra is installed: {exc.name} is missing)"
-        d = argparse.Namespace(**{k: None for k in (
-            "epochs", "batch_size", "lr", "patience", "d_model", "heads", "ff_hidden", "windows_per_epoch",
-            "seed", "threads", "ema_decay", "members")})
+    from .train_options import TrainOptions      # no torch: the defaults show on a gateway too
+    d = TrainOptions()
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -63,7 +55,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def _train_options(args):
-    from .train import TrainOptions
+    from .train_options import TrainOptions
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
@@ -178,21 +170,22 @@ def cmd_train(args) -> int:
     import dataclasses
     from agent.config import WindowConfig, load
     from agent.typed import build
-    from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
-    from .show import data_lines
-    from .data import gateway_keys
-    from .train import TrainingError, summary_text
-    from .verify import verify_and_report
     cfg = load(args.config)
     if args.steps is not None:          # checked by window.steps' own rule (a ConfigError: exit 2)
         cfg.window = build(WindowConfig, {**dataclasses.asdict(cfg.window), "steps": args.steps},
                            "--steps (window.steps)")
     options = _train_options(args)
     problems = options.problems()
-    if problems:                        # before any data is read
+    if problems:                        # before any data is read, and before torch is imported
         for problem in problems:
             print(f"stad-convert train: {problem}", file=sys.stderr)
         return 2
+    import torch  # noqa: F401 — the `convert` extra, named by main() when it is missing
+    from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
+    from .show import data_lines
+    from .data import gateway_keys
+    from .train import TrainingError, summary_text
+    from .verify import verify_and_report
     out = Path(args.out)
     try:
         replacing = check_out_dir(out)
@@ -319,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(getattr(args, "verbose", False))
     from agent.typed import ConfigError
     try:
-        if args.command in NEEDS_EXTRA:
+        if args.command in NEEDS_EXTRA - {"train"}:    # train imports it once its arguments are checked
             import torch  # noqa: F401 — fail here, with the extra's name, not deep in a traceback
         return COMMANDS[args.command](args)
     except ConfigError as exc:

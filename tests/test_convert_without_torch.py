@@ -29,7 +29,16 @@ def test_help_works_without_torch(args):
 
 def test_train_help_lists_its_options_without_torch():
     res = convert_without_torch("train", "--help")
-    assert "--epochs" in res.stdout and "torch is missing" in res.stdout
+    assert res.returncode == 0, res.stderr
+    assert "--epochs" in res.stdout and "--ema-decay" in res.stdout and "--members" in res.stdout
+
+
+def test_a_bad_train_option_is_refused_without_torch():
+    """Refused at its options before torch is imported: the same words with or without the extra."""
+    res = convert_without_torch("train", "-c", "configs/demo.yaml", "-o", "/nonexistent/b", "--epochs", "0")
+    assert res.returncode == 2, res.stderr
+    assert "stad-convert train: --epochs: must be at least 1, got 0" in res.stderr
+    assert "Traceback" not in res.stderr and "convert` extra" not in res.stderr
 
 
 def test_inspect_works_without_torch():
