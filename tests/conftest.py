@@ -100,23 +100,27 @@ def _run_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-@functools.lru_cache(maxsize=None)
-def tiny_bundle() -> Path:
-    """A trained tiny bundle for the demo corridor: ONNX fp32 + int8, TFLite fp32, verified.
-
-    Trained once per run: under pytest-xdist the first worker that asks trains it into the run's
-    shared folder under a lock and the others reuse it (each worker trained its own before: ~1 min of
-    CPU each under load). Tests only read it; `variant` copies it into the worker's own folder."""
-    if not _RUN_ROOT:
-        return _train_tiny(bundle_root() / "tiny")
-    out = _RUN_ROOT[0] / "stad-tiny-bundle"
-    with _run_lock(_RUN_ROOT[0] / "stad-tiny-bundle.lock"):
-        done = _RUN_ROOT[0] / "stad-tiny-bundle.done"      # beside it: no file the bundle does not list
+def built_once(name: str, build) -> Path:
+    """`build(folder)` run once per test run, its folder shared: under pytest-xdist the first worker
+    that asks builds into the run's basetemp while holding a lock, and the others wait on the lock
+    and reuse what it built (a worker killed half-way leaves no `.done`: the next one builds again).
+    Serially, in this process's bundle_root. For trained bundles that tests only read (copy to change)."""
+    root = _RUN_ROOT[0] if _RUN_ROOT else bundle_root()
+    out = root / name
+    with _run_lock(root / f"{name}.lock"):
+        done = root / f"{name}.done"                    # beside it: no file the bundle does not list
         if not done.exists():
-            shutil.rmtree(out, ignore_errors=True)          # a worker killed half-way left it
-            _train_tiny(out)
+            shutil.rmtree(out, ignore_errors=True)
+            build(out)
             done.touch()
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_bundle() -> Path:
+    """A trained tiny bundle for the demo corridor: ONNX fp32 + int8, TFLite fp32, verified; trained
+    once per run (each xdist worker trained its own before: ~1 min of CPU each under load)."""
+    return built_once("stad-tiny-bundle", _train_tiny)
 
 
 def _train_tiny(out: Path) -> Path:

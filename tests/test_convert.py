@@ -24,7 +24,7 @@ from convert.fold import FOLD_FORM, FoldError, fold  # noqa: E402
 from convert.model import ModelSpec, build_model  # noqa: E402
 from convert.perturb import floor_from_normalisation, perturb_context  # noqa: E402
 from convert.train import WeightAverage  # noqa: E402
-from conftest import TINY_CORRIDOR_CONFIG, TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS  # noqa: E402
+from conftest import TINY_CORRIDOR_CONFIG, TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS, built_once  # noqa: E402
 
 DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "agent" / "models" / "demo-corridor"
 
@@ -35,15 +35,17 @@ TINY_TRAIN = ["--days", "2", "--epochs", "6", "--patience", "6", "--windows-per-
               "--heads", "2", "--ff-hidden", "16", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("convert")
-    cfg = root / "tiny.yaml"
+def _train_bundle(folder: Path) -> None:
+    folder.mkdir()
+    cfg = folder / "tiny.yaml"
     cfg.write_text(CONFIG)
-    out = root / "tiny-bundle"
-    code = main(["train", "-c", str(cfg), "-o", str(out), *TINY_TRAIN, "--min-agreement", "0.95"])
-    assert code == 0
-    return out
+    assert main(["train", "-c", str(cfg), "-o", str(folder / "tiny-bundle"), *TINY_TRAIN, "--min-agreement", "0.95"]) == 0
+
+
+@pytest.fixture(scope="module")
+def bundle_dir():
+    """Trained and exported once per run, even when xdist's work stealing splits the module."""
+    return built_once("test-convert-bundle", _train_bundle) / "tiny-bundle"
 
 
 def _copy(bundle_dir, tmp_path):
