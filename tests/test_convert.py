@@ -24,25 +24,28 @@ from convert.fold import FOLD_FORM, FoldError, fold  # noqa: E402
 from convert.model import ModelSpec, build_model  # noqa: E402
 from convert.perturb import floor_from_normalisation, perturb_context  # noqa: E402
 from convert.train import WeightAverage  # noqa: E402
-from conftest import TINY_CORRIDOR_CONFIG, TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS  # noqa: E402
+from conftest import TINY_CORRIDOR_CONFIG, TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS, built_once  # noqa: E402
 
 DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "agent" / "models" / "demo-corridor"
 
 SENSORS, STEPS, CONFIG = TINY_CORRIDOR_SENSORS, TINY_CORRIDOR_STEPS, TINY_CORRIDOR_CONFIG
+#: The module's training options (bundle_dir's, and the plain run the averaged and ensemble runs are
+#: compared with). Enough epochs to beat repeating the last value: training refuses a model that does not.
+TINY_TRAIN = ["--days", "2", "--epochs", "6", "--patience", "6", "--windows-per-epoch", "2048", "--d-model", "16",
+              "--heads", "2", "--ff-hidden", "16", "--quiet"]
+
+
+def _train_bundle(folder: Path) -> None:
+    folder.mkdir()
+    cfg = folder / "tiny.yaml"
+    cfg.write_text(CONFIG)
+    assert main(["train", "-c", str(cfg), "-o", str(folder / "tiny-bundle"), *TINY_TRAIN, "--min-agreement", "0.95"]) == 0
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("convert")
-    cfg = root / "tiny.yaml"
-    cfg.write_text(CONFIG)
-    out = root / "tiny-bundle"
-    # Enough epochs to beat repeating the last value: training refuses a model that does not.
-    code = main(["train", "-c", str(cfg), "-o", str(out), "--days", "2", "--epochs", "6", "--patience", "6",
-                 "--windows-per-epoch", "2048", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
-                 "--quiet", "--min-agreement", "0.95"])
-    assert code == 0
-    return out
+def bundle_dir():
+    """Trained and exported once per run, even when xdist's work stealing splits the module."""
+    return built_once("test-convert-bundle", _train_bundle) / "tiny-bundle"
 
 
 def _copy(bundle_dir, tmp_path):
@@ -358,10 +361,6 @@ def test_scores_are_error_over_residual_scale_and_zero_when_missing():
     assert np.allclose(s, [2.0, 0.0, 0.0])
 
 
-TINY_TRAIN = ["--days", "2", "--epochs", "6", "--patience", "6", "--windows-per-epoch", "2048", "--d-model", "16",
-              "--heads", "2", "--ff-hidden", "16", "--quiet"]
-
-
 def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores_it(tmp_path):
     """`--members 2 --seed 0`: two forecasters trained exactly as `--seed 0` and `--seed 1` would be,
     shipped as one graph whose outputs are their mean; exported, it loads and forecasts in the agent."""
@@ -399,13 +398,14 @@ def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores
     assert np.sqrt(np.mean((got - out[0].numpy()) ** 2)) < 0.05
 
 
-def test_weight_averaging_ships_the_averaged_weights(tmp_path, capsys):
+def test_weight_averaging_ships_the_averaged_weights(bundle_dir, tmp_path, capsys):
     """`--ema-decay`: the weights validated and shipped are the moving average, not the last step's,
-    and a decay outside [0, 1) or fewer than one member is refused with the reason."""
+    and a decay outside [0, 1) or fewer than one member is refused with the reason. The plain run is
+    the module's bundle, trained with the same options (TINY_TRAIN) and no averaging."""
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(CONFIG)
-    plain, averaged = tmp_path / "plain", tmp_path / "ema"
-    assert main(["train", "-c", str(cfg), "-o", str(plain), "--no-export", *TINY_TRAIN]) == 0
+    plain, averaged = bundle_dir, tmp_path / "ema"
+    assert read_manifest(plain).training["options"]["ema_decay"] == 0.0
     assert main(["train", "-c", str(cfg), "-o", str(averaged), "--no-export", "--ema-decay", "0.9",
                  *TINY_TRAIN]) == 0
     m = read_manifest(averaged)
