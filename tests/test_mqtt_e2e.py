@@ -236,9 +236,10 @@ def test_mqtt_source_reads_numbers_json_and_named_sensors_and_counts_bad_payload
     broker.kill()                   # subscriptions come back with the connection
     broker.start()
     assert wait_until(lambda: source.reporter.connected, 60)
-    # Retained: delivered whether the source's new SUBSCRIBE is processed before or after it.
+    # Retained: delivered whether the source's new SUBSCRIBE is processed before or after it (with its
+    # own "ts": a retained reading without one is refused, its age unknown — test_review20_retained).
     subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1", "-r",
-                    "-t", "plant/pump/pressure", "-m", "5.0"], check=True)
+                    "-t", "plant/pump/pressure", "-m", '{"value": 5.0, "ts": 1767592900}'], check=True)
     assert next(records).values == {"pressure": 5.0}
     source.close()
     assert list(records) == []

@@ -4,8 +4,12 @@
 names the sensor itself. A payload for a named sensor is a plain number (`42.1`), a JSON number,
 or a JSON object with "value" and optional "ts". A '*' payload is a JSON line as the udp source
 takes it: `{"ts": .., "sensor": .., "value": ..}`, `{"ts": .., "values": {..}}` or a flat dict
-of values. A sample without "ts" is stamped on arrival. Subscriptions are renewed on every
-connect; bad payloads are counted in the rejects as "mqtt <topic>".
+of values. A sample without "ts" is stamped on arrival — unless the broker kept it (a retained
+message): the broker hands one to a subscriber at every (re)subscribe, sent by its publisher minutes or
+days before, and stamped "now" it entered the window as this tick's reading after each reconnect. A
+retained reading without "ts" is counted as `missing time` (origin `mqtt <topic> (retained)`); one with
+its own "ts" is taken at that time. Subscriptions are renewed on every connect; bad payloads are counted
+in the rejects as "mqtt <topic>".
 
 The broker going away, refusing the connection (a password it no longer takes) or coming back is
 said once per outage (agent/mqtt_client.py's ConnectionReporter), and counted per attempt in the
@@ -109,7 +113,7 @@ class MqttSource(Source):
         client.subscribe([(topic, self.cfg.qos) for topic in self.cfg.topics])
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        where = f"mqtt {msg.topic}"
+        where = f"mqtt {msg.topic}" + (" (retained)" if msg.retain else "")
         sensor = self._sensor_for(msg.topic)
         if sensor is None:
             return          # a retained or stray message outside the configured filters
@@ -122,8 +126,9 @@ class MqttSource(Source):
         except UnicodeDecodeError:
             self.rejects.add("bad payload", where, "not UTF-8")
             return
-        rec = parse_json_line(text, where, self.rejects, live=True) if sensor == "*" \
-            else self._parse_reading(sensor, text, where)
+        # live: a reading without "ts" is stamped on arrival; a retained one has an unknown age
+        rec = parse_json_line(text, where, self.rejects, live=not msg.retain) if sensor == "*" \
+            else self._parse_reading(sensor, text, where, live=not msg.retain)
         if rec is None:
             return
         try:
@@ -137,12 +142,16 @@ class MqttSource(Source):
                 return sensor
         return None
 
-    def _parse_reading(self, sensor: str, text: str, where: str) -> Record | None:
-        ts = time.time()
+    def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
+        ts = time.time() if live else None
         try:
-            return Record(ts=ts, values={sensor: parse_number(text)}, origin=where)
+            value = parse_number(text)
         except ValueError:
             pass
+        else:
+            if ts is None:
+                return self._no_time(where)
+            return Record(ts=ts, values={sensor: value}, origin=where)
         try:
             obj = loads_object(text)
         except DuplicateKey as exc:
@@ -162,11 +171,18 @@ class MqttSource(Source):
                 self.rejects.add("bad time", where, f"field 'ts': {exc}")
                 return None
             obj = obj["value"]
+        if ts is None:
+            return self._no_time(where)
         try:
             return Record(ts=ts, values={sensor: parse_number(obj)}, origin=where)
         except ValueError as exc:
             self.rejects.add("bad number", where, str(exc))
             return None
+
+    def _no_time(self, where: str) -> None:
+        self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its age "
+                                                "is unknown (publish it with \"ts\", or not retained)")
+        return None
 
     def records(self) -> Iterator[Record]:
         try:
