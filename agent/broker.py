@@ -29,6 +29,21 @@ def topic_name_problem(part: object, levels: bool = False) -> str | None:
     return None
 
 
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """Whether an MQTT topic filter (+ and # wildcards) matches a topic, as a broker matches them (a
+    filter opening with a wildcard never matches a `$` topic; `a/#` matches `a` too). Here rather than
+    paho's: the config's checks use it, and a config is read without paho."""
+    levels, parts = topic_filter.split("/"), topic.split("/")
+    if topic.startswith("$") and levels[0] in ("+", "#"):
+        return False
+    for i, level in enumerate(levels):
+        if level == "#":
+            return True
+        if i >= len(parts) or level not in ("+", parts[i]):
+            return False
+    return len(levels) == len(parts)
+
+
 def topic_filter_problem(topic: object) -> str | None:
     """Why `topic` is not a subscription filter a broker takes (None when it is): empty, longer than
     MQTT allows, or a wildcard that is not a whole level (`a/#/b`, `x/+y`). paho refuses such a

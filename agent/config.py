@@ -25,7 +25,7 @@ from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig
-from .broker import topic_name_problem
+from .broker import topic_matches, topic_name_problem
 from .sinks.base import SinkContext
 from .typed import INVALID, ConfigError, build, did_you_mean, doc, overrides_of, rng
 
@@ -392,6 +392,7 @@ class AgentConfig:
                 problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
         problems += shared_listeners(self.sources)
         problems += sinks_that_clash(self.sinks) or mqtt_clients_that_clash(self)
+        problems += sources_reading_own_topics(self)
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
@@ -624,6 +625,30 @@ def mqtt_clients_that_clash(cfg: AgentConfig) -> list[tuple[str, str]]:
                 f"{client_id!r} is {seen[key]}'s client id at {host}:{port} too: the broker keeps one connection per "
                 "id, so the two would take it from each other (no sample read, no alert sent); change one")))
         seen.setdefault(key, where)
+    return problems
+
+
+def sources_reading_own_topics(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """An MQTT source's filter that matches a topic this agent's sinks publish at the same broker (as
+    written): it would read the agent's own status, health and alerts back as samples."""
+    node = cfg.node if isinstance(cfg.node, NodeConfig) else NodeConfig()
+    published = [(f"sinks[{i}]", got) for i, sink in enumerate(cfg.sinks)
+                 if isinstance(sink, sinks_pkg.SinkConfig) and (got := sink.mqtt_topics(node.site, node.id))]
+    subscribed = [(i, got) for i, src in enumerate(cfg.sources)
+                  if isinstance(src, sources_pkg.SourceConfig) and (got := src.mqtt_filters())]
+    if not (published and subscribed):
+        return []
+    problems = []
+    for i, (host, port, filters) in subscribed:
+        for topic_filter in filters:
+            for where, (sink_host, sink_port, topics) in published:
+                hit = next((t for t in topics if (str(host).lower(), port) == (str(sink_host).lower(), sink_port)
+                            and topic_matches(topic_filter, t)), None)
+                if hit:
+                    problems.append((f"sources[{i}].topics.{topic_filter}", (
+                        f"matches {hit}, which {where} publishes at {host}:{port}: the source would read this "
+                        "agent's own messages back as samples; narrow the filter")))
+                    break
     return problems
 
 

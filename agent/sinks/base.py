@@ -22,6 +22,11 @@ class SinkConfig:
         two clients of one config sharing an id at one broker; None: no MQTT client."""
         return None
 
+    def mqtt_topics(self, site: str, node: str) -> tuple[str, int, list[str]] | None:
+        """(host, port, the topics it publishes), so that AgentConfig refuses an MQTT source that would read
+        them back as samples; None: it publishes none."""
+        return None
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this sink needs on this machine (see agent/preflight.py);
         `resolve` turns a config path into a real one."""

@@ -98,12 +98,22 @@ class MqttSinkConfig(SinkConfig):
         b = self.broker
         return (b.host, b.port, self.client_id(site, node)) if isinstance(b, BrokerConfig) else None
 
+    def mqtt_topics(self, site: str, node: str) -> tuple[str, int, list[str]] | None:
+        b = self.broker
+        if not isinstance(b, BrokerConfig) or topic_name_problem(self.prefix, levels=True):
+            return None                 # already reported
+        base = f"{self.prefix}/{site}/{node}"
+        return b.host, b.port, [f"{base}/{leaf}" for leaf in PUBLISHED]
+
     def client_id(self, site: str, node: str) -> str:
         """broker.client_id, or `stad-<site>-<node>`."""
         return self.broker.client_id or f"stad-{site}-{node}"
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
+
+
+PUBLISHED = ("alerts", "status", "health", "faults", "feedback/result")    # under <prefix>/<site>/<node>/
 
 
 def encode_json(obj) -> str:

@@ -35,6 +35,11 @@ class SourceConfig:
         (AgentConfig refuses two clients of one config sharing an id at one broker); None: none, or a random id."""
         return None
 
+    def mqtt_filters(self) -> tuple[str, int, list[str]] | None:
+        """(host, port, the topic filters it subscribes to), so that AgentConfig refuses one that would read
+        this agent's own sink topics; None: it subscribes to none."""
+        return None
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this source needs on this machine (see agent/preflight.py);
         `resolve` turns a config path into a real one."""

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
-from ..broker import BrokerConfig, topic_filter_problem
+from ..broker import BrokerConfig, topic_filter_problem, topic_matches
 from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
@@ -65,6 +65,12 @@ class MqttSourceConfig(SourceConfig):
         b = self.broker
         return (b.host, b.port, b.client_id) if isinstance(b, BrokerConfig) and b.client_id else None
 
+    def mqtt_filters(self) -> tuple[str, int, list[str]] | None:
+        b = self.broker
+        if not isinstance(b, BrokerConfig) or not isinstance(self.topics, dict):
+            return None                 # already reported
+        return b.host, b.port, [t for t in self.topics if isinstance(t, str) and not topic_filter_problem(t)]
+
     def validate(self) -> list[tuple[str, str]]:
         if isinstance(self.topics, dict) and not self.topics:
             return [("topics", "at least one topic filter is required")]
@@ -84,9 +90,7 @@ class MqttSource(Source):
         if not cfg.topics:
             raise ValueError("mqtt source: no topics configured")
         # paho is imported when the source is opened: a config naming it loads without paho.
-        from paho.mqtt.client import topic_matches_sub
         from ..mqtt_client import ConnectionReporter, build_client, connect
-        self._topic_matches = topic_matches_sub
         self._stop = threading.Event()
         self._samples: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
         broker = cfg.broker
@@ -138,7 +142,7 @@ class MqttSource(Source):
 
     def _sensor_for(self, topic: str) -> str | None:
         for topic_filter, sensor in self.cfg.topics.items():
-            if self._topic_matches(topic_filter, topic):
+            if topic_matches(topic_filter, topic):
                 return sensor
         return None
 
