@@ -93,6 +93,10 @@ class SwapTarget(Protocol):
     def score_beside(self, scorer: Scorer) -> TickScore:
         """`scorer`'s score of the window the last tick was scored on."""
 
+    def scale_mismatches(self, scorer: Scorer) -> list[str]:
+        """One line per sensor whose readings in the window are not on the scale of `scorer`'s
+        bundle normalisation (agent/warmup.py unit_mismatches); [] before the window fills."""
+
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put `tiers` in front of numpy, with their thresholds, between two ticks."""
 
@@ -352,6 +356,7 @@ class HotSwap:
         if agreement < self.min_agreement:
             self._reject(sh.path, sh.trigger, f"agreement below {self.min_agreement}: " + figures)
             return
+        self._say_scale(sh)
         model_id = sh.scorer.describe().get("model_id")
         self.pipeline.swap(sh.tiers, sh.detector.thresholds,
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
@@ -362,6 +367,14 @@ class HotSwap:
         self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,
                               "score_correlation": None if np.isnan(r) else round(r, 4),
                               "decision_agreement": round(agreement, 4), "at": time.time()})
+
+    def _say_scale(self, sh: Shadow) -> None:
+        """Say, per sensor, when the readings of the window the shadow ended on are not on the scale
+        of the candidate's normalisation (another unit, another plant: review21's bundle trained on
+        another SKAB rig swapped in with only `score correlation -0.752` logged), as the warm-up
+        says of a bundle given at start. A hot swap has no warm-up: this is the data it has."""
+        for line in self.pipeline.scale_mismatches(sh.scorer):
+            log.warning("model update: %s: %s", sh.path, line)
 
     def _reject(self, path: Path, trigger: str, reason: str) -> None:
         log.warning("model update (%s) rejected: %s: %s; still scoring with %s (%s)", trigger, path, reason,

@@ -314,6 +314,16 @@ class Pipeline:
     def score_beside(self, scorer: Scorer) -> TickScore:
         return scorer.score(self.window)
 
+    def scale_mismatches(self, scorer: Scorer) -> list[str]:
+        """The warm-up's unit check (unit_mismatches) of the window's readings against a candidate
+        bundle's normalisation: a hot swap has no warm-up (review21)."""
+        if self.normaliser is None or not self.window.filled:
+            return []
+        raw = np.asarray(self.window.values, np.float64) * self.normaliser.std + self.normaliser.mean
+        candidate = Normaliser.from_manifest(scorer.bundle.manifest.normalisation, self.sensors)
+        return unit_mismatches(self.sensors, raw, np.array(self.window.missing, bool), candidate,
+                               readings=f"the last {len(raw)} ticks' readings")
+
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
         between two ticks, with their thresholds."""

@@ -172,9 +172,11 @@ class WarmupRows:
         return self._carried[:self._len]
 
 
-def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bundle: Normaliser) -> list[str]:
+def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bundle: Normaliser,
+                    readings: str = "warm-up readings") -> list[str]:
     """One line per sensor whose warm-up readings (raw (n, N), NaN where missing) are not on the
-    scale of the bundle's normalisation: another unit, a missing or doubled scaling factor."""
+    scale of the bundle's normalisation: another unit, a missing or doubled scaling factor.
+    `readings` names them (a hot swap's are the window's at the end of its shadow)."""
     out = []
     for j, name in enumerate(sensors):
         seen = raw[~missing[:, j], j]
@@ -188,7 +190,7 @@ def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bu
         if shift <= UNIT_RATIO and not small:
             continue
         where = f"{abs(level / mean):.3g}× the bundle's mean" if mean != 0 else f"{shift:.3g} std from its mean"
-        out.append(f"{name}: warm-up readings median {level:.4g}, spread {spread:.4g}, against the bundle's "
+        out.append(f"{name}: {readings} median {level:.4g}, spread {spread:.4g}, against the bundle's "
                    f"mean {mean:.4g}, std {std:.4g} (median {where}): not the bundle's scale — another unit, or a "
                    "scaling factor missing? The model tier's score of it is off by as much; fix the source's "
                    "scaling or train a bundle on this data")

@@ -51,8 +51,13 @@ def rejected_text(rejected: dict[str, int] | None) -> str:
     """'; rejected while reading: 2597 late, …' — what a refusal for too little data adds, or ''."""
     if not rejected:
         return ""
-    return "; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in rejected.items()) + \
+    text = "; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in rejected.items()) + \
         " (the first of each reason is logged above; e.g. rows newest-first are 'late')"
+    if rejected.get("duplicate"):       # review21: tick_s 10 on 1-s recordings said only '129928 duplicate'
+        text += (" — 'duplicate' is a sensor's second reading in one tick: when that is most of them, the "
+                 "recordings are sampled faster than tick_s and only each tick's first reading is kept; set "
+                 "tick_s to their period (and the gateway's with it)")
+    return text
 
 
 @dataclass

@@ -25,6 +25,7 @@ layers that remain; the folded constants stay float32 (they are no longer nn.Lin
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -66,8 +67,8 @@ class FoldedForecaster(nn.Module):
         # matmuls with a constant right side (a runtime's fully-connected kernel; a batched matmul
         # with a constant operand is what TFLite's XNNPACK delegate and ORT's quantizer trip on):
         # key_steps (d, h·C): head i's rows i·hd… meet its columns i·C…; value_steps (h·C, d) likewise.
-        key_steps = torch.zeros(h * hd, h * context)
-        value_steps = torch.zeros(h * context, h * hd)
+        key_steps = torch.zeros(h * hd, h * context, dtype=kc.dtype)      # the model's dtype (the check's is float64)
+        value_steps = torch.zeros(h * context, h * hd, dtype=vc.dtype)
         for i in range(h):
             dims, steps = slice(i * hd, (i + 1) * hd), slice(i * context, (i + 1) * context)
             key_steps[dims, steps] = kc[:, dims].T
@@ -127,12 +128,19 @@ def folded_form(model: nn.Module) -> nn.Module:
 
 def fold(model: nn.Module, values: np.ndarray, missing: np.ndarray) -> nn.Module:
     """The folded form of `model` (a forecaster or an ensemble of them), checked to reproduce its
-    outputs on the (n, T, N) windows given."""
+    outputs on the (n, T, N) windows given.
+
+    The check runs on float64 copies of both: it is there to catch a forward that this module does
+    not follow, and in float32 the two orders of operations differ by more than FOLD_TOLERANCE on
+    windows far outside the training range (a reading 576 σ off made near-equal attention logits in
+    the hundreds, whose float32 rounding moved the softmax by 9e-4: review21, one SKAB file). What is
+    returned, and exported, is the float32 fold; verify then measures the artifacts against model.pt."""
     model = model.eval()
     folded = folded_form(model).eval()
-    v, m = torch.from_numpy(np.asarray(values, np.float32)), torch.from_numpy(np.asarray(missing, np.float32))
+    wide = copy.deepcopy(model).double().eval()
+    v, m = (torch.from_numpy(np.asarray(a, np.float64)) for a in (values, missing))
     with torch.no_grad():
-        want, got = model(v, m), folded(v, m)
+        want, got = wide(v, m), folded_form(wide).eval()(v, m)
     names = ("forecast", "temporal_attention", "spatial_attention")
     worst = {name: _worst_difference(a, b) for name, a, b in zip(names, want, got)}
     bad = {k: e for k, e in worst.items() if not e <= FOLD_TOLERANCE}

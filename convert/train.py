@@ -271,7 +271,9 @@ def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
     ticks = minimum_calibration_ticks(init_quantile)
     return (f"training needs validation windows of {steps} ticks with observed targets, and at least "
             f"{ticks} scored ticks (validation, else training + validation) for {MIN_CALIBRATION_PEAKS} "
-            f"threshold peaks above the {init_quantile:g} quantile")
+            f"threshold peaks above the {init_quantile:g} quantile"
+            f" — in one piece, a recording of at least {minimum_recording_ticks(ticks, steps)} "
+            f"ticks (each further piece: {2 * (steps - 1)} more)")
 
 
 def minimum_recording_ticks(scored: int, steps: int) -> int:
@@ -324,9 +326,7 @@ def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: 
     pooled = np.concatenate([train_scores, val_scores])
     if len(pooled) < enough:
         raise TrainingError(f"too little data to calibrate a threshold: {len(pooled)} scored ticks; "
-                            + minimum_data_text(steps, threshold_cfg.init_quantile)
-                            + f" — in one piece, a recording of at least {minimum_recording_ticks(enough, steps)} "
-                              f"ticks (each further piece: {2 * (steps - 1)} more)")
+                            + minimum_data_text(steps, threshold_cfg.init_quantile))
     return calibrate(pooled, threshold_cfg), f"training + validation pooled (validation: {len(val_scores)} ticks)"
 
 

@@ -8,6 +8,7 @@ measured on a split that mixes times.
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import logging
 from pathlib import Path
@@ -107,7 +108,7 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
             source_rows, records = SourceRows.tap(records)
         rows = align(cfg, records)
         if not rows or all(r.label is None for r in rows):
-            skipped.append(f"{name} ({'no rows' if not rows else 'no labels'})")
+            skipped.append(f"{name} ({'no rows' if not rows else 'no labels' + _why_no_labels(src, source, name)})")
             continue
         back = next((i for i, r in enumerate(rows) if r.rebased_from is not None), None)
         if back is not None:
@@ -126,6 +127,32 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
                         "on them (%s protocol)", name, labelled, train, protocol)
         files.append(FileRows(name=name, rows=rows, train_ticks=train, source=source_rows, tick_s=cfg.tick_s))
     return files, skipped
+
+
+def _why_no_labels(src, source, name: str) -> str:
+    """Why a replay CSV gave no label: the label column asked for is not in its header (a typo:
+    review21's `label_columns: [anomally]` against SKAB's `anomaly`), or none was asked for. ''
+    when the header holds them (its label cells are then all blank) or is not a CSV's."""
+    if not isinstance(src, ReplayConfig) or src.labels_file:
+        return ""
+    path = source.root if source.root.is_file() else source.root / name
+    if path.suffix.lower() != ".csv":
+        return ""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = [c.strip() for c in next(csv.reader(f, delimiter=src.separator), [])]
+    except (OSError, UnicodeDecodeError):
+        return ""
+    others = [c for c in header if c != src.time_column and c not in (src.columns or {})]
+    columns = ", ".join(repr(c) for c in others) or "none"
+    if not src.label_columns:
+        return (f": the source has no label_columns; name the column that marks anomalous rows, e.g. "
+                f"label_columns: [{others[0] if others else 'anomaly'}] (the header's other columns: {columns})")
+    absent = [c for c in src.label_columns if c not in header]
+    if len(absent) < len(src.label_columns):
+        return ""
+    return (f": label_columns {', '.join(repr(c) for c in absent)} not in its header (its columns besides the time "
+            f"and the sensors': {columns})")
 
 
 __all__ = ["align", "evaluation_duration_s", "labelled_source", "load_files", "protocol_of", "train_ticks_for"]
