@@ -106,7 +106,9 @@ def verify_manifest(bundle_dir: Path, manifest_bytes: bytes, key_paths: tuple[Pa
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise SigningError(f"{bundle_dir}: not signed (no {SIGNATURE_NAME}), and scoring.bundle_keys requires "
-                           "a signature") from None
+                           f"a signature: sign it where the release key is kept (`stad-convert sign BUNDLE --key "
+                           f"KEY.pem`, BUNDLE: this bundle's folder, {Path(bundle_dir).name}), then deliver it "
+                           "again") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SigningError(f"{path}: cannot read it: {exc}") from None
     try:

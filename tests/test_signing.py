@@ -78,8 +78,11 @@ def test_a_signed_bundle_loads_and_a_tampered_one_with_an_updated_manifest_is_re
 
 def test_unsigned_or_signed_by_another_key_is_refused_when_a_key_is_configured(tmp_path, keys):
     cfg = demo_cfg(tmp_path, bundle_keys=[str(keys / "release.pub.pem")])
-    with pytest.raises(bundles.BundleError, match="not signed"):
+    with pytest.raises(bundles.BundleError, match="not signed") as refused:
         bundles.load(tiny_bundle(), expect=expectation(cfg))
+    # the refusal says the command that signs it (review21: it did not) and names the bundle's folder
+    assert "stad-convert sign BUNDLE --key KEY.pem" in str(refused.value), refused.value
+    assert f"BUNDLE: this bundle's folder, {tiny_bundle().name}" in str(refused.value)
     other = tmp_path / "other"
     shutil.copytree(tiny_bundle(), other)
     assert convert(["sign", str(other), "--key", str(keys / "other.pem")]) == 0
