@@ -32,11 +32,14 @@ def runtimes() -> dict[str, Plugin]:
 def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation, top_k: int,
                base_dir: str = ".", chain: list[str] | None = None) -> tuple[list[Scorer], list[str]]:
     """The model tiers of `chain` (default: scoring.chain) that load `bundle`, in order (numpy not
-    included), and one line per tier that did not: not installed, or refusing the bundle."""
+    included), and one line per tier that did not: not installed, or refusing the bundle — one line for
+    the tiers a bundle refused before any runtime read it (a hash, a signature: the same words, ~650
+    characters, were said once per tier; review21)."""
     tiers: list[Scorer] = []
     refusals: list[str] = []
     loaded: bundles.Bundle | None = None
     refused: Exception | None = None
+    by_bundle: list[str] = []              # the tiers `refused` (the bundle's own load) stopped
     for tier in scoring.chain if chain is None else chain:
         if tier == "numpy":
             break
@@ -52,7 +55,13 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
         except ImportError as exc:
             refusals.append(f"scorer {tier} not available: {exc} (install the '{tier}' extra)")
         except Exception as exc:  # noqa: BLE001 — a bad bundle must not stop the agent
-            refusals.append(f"scorer {tier} refused the bundle: {exc}")
+            if exc is refused:
+                by_bundle.append(tier)
+            else:
+                refusals.append(f"scorer {tier} refused the bundle: {exc}")
+    if by_bundle:
+        refusals.append(f"scorer{'s' if len(by_bundle) > 1 else ''} {', '.join(by_bundle)} refused the bundle: "
+                        f"{refused}")
     return tiers, refusals
 
 
