@@ -47,7 +47,7 @@ FUNCTION = {"holding": 3, "input": 4}   # the function code of a table's read, a
 
 DataType = Literal["uint16", "int16", "uint32", "int32", "float32"]
 Table = Literal["holding", "input"]
-#: data type → (registers it spans, its struct format, big-endian)
+#: data type → (registers it spans, its big-endian struct format)
 LAYOUT = {"uint16": (1, ">H"), "int16": (1, ">h"), "uint32": (2, ">I"), "int32": (2, ">i"), "float32": (2, ">f")}
 
 
