@@ -605,6 +605,11 @@ def sinks_that_clash(sinks: list) -> list[tuple[str, str]]:
     return problems
 
 
+def same_broker(host: str, port: int) -> tuple[str, int]:
+    """A broker as written (host names compare without case; a name and its address are not matched)."""
+    return str(host).lower(), port
+
+
 def mqtt_clients_that_clash(cfg: AgentConfig) -> list[tuple[str, str]]:
     """Two MQTT clients of this config with one client id at one broker (as written): the broker keeps one
     connection per id, so the agent's own clients would take it from each other at every reconnect."""
@@ -619,7 +624,7 @@ def mqtt_clients_that_clash(cfg: AgentConfig) -> list[tuple[str, str]]:
         if client is None:
             continue
         host, port, client_id = client
-        key = (str(host).lower(), port, client_id)
+        key = (*same_broker(host, port), client_id)
         if key in seen:
             problems.append((f"{where}.broker.client_id", (
                 f"{client_id!r} is {seen[key]}'s client id at {host}:{port} too: the broker keeps one connection per "
@@ -642,7 +647,7 @@ def sources_reading_own_topics(cfg: AgentConfig) -> list[tuple[str, str]]:
     for i, (host, port, filters) in subscribed:
         for topic_filter in filters:
             for where, (sink_host, sink_port, topics) in published:
-                hit = next((t for t in topics if (str(host).lower(), port) == (str(sink_host).lower(), sink_port)
+                hit = next((t for t in topics if same_broker(host, port) == same_broker(sink_host, sink_port)
                             and topic_matches(topic_filter, t)), None)
                 if hit:
                     problems.append((f"sources[{i}].topics.{topic_filter}", (

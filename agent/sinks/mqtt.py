@@ -99,11 +99,13 @@ class MqttSinkConfig(SinkConfig):
         return (b.host, b.port, self.client_id(site, node)) if isinstance(b, BrokerConfig) else None
 
     def mqtt_topics(self, site: str, node: str) -> tuple[str, int, list[str]] | None:
-        b = self.broker
-        if not isinstance(b, BrokerConfig) or topic_name_problem(self.prefix, levels=True):
+        if not isinstance(self.broker, BrokerConfig):
             return None                 # already reported
-        base = f"{self.prefix}/{site}/{node}"
-        return b.host, b.port, [f"{base}/{leaf}" for leaf in PUBLISHED]
+        try:
+            base = topic_base(self.prefix, site, node)
+        except ValueError:
+            return None                 # already reported
+        return self.broker.host, self.broker.port, [f"{base}/{leaf}" for leaf in PUBLISHED]
 
     def client_id(self, site: str, node: str) -> str:
         """broker.client_id, or `stad-<site>-<node>`."""
@@ -113,7 +115,8 @@ class MqttSinkConfig(SinkConfig):
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
 
 
-PUBLISHED = ("alerts", "status", "health", "faults", "feedback/result")    # under <prefix>/<site>/<node>/
+#: the topics the sink publishes, under <prefix>/<site>/<node>/ (MqttSink's *_topic attributes, in this order)
+PUBLISHED = ("alerts", "status", "health", "faults", "feedback/result")
 
 
 def encode_json(obj) -> str:
@@ -155,9 +158,9 @@ class MqttSink(Sink):
         self.cfg = cfg
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
-        self.alerts_topic, self.status_topic = f"{base}/alerts", f"{base}/status"
-        self.health_topic, self.faults_topic = f"{base}/health", f"{base}/faults"
-        self.feedback_topic, self.feedback_result_topic = f"{base}/feedback", f"{base}/feedback/result"
+        (self.alerts_topic, self.status_topic, self.health_topic, self.faults_topic,
+         self.feedback_result_topic) = (f"{base}/{leaf}" for leaf in PUBLISHED)
+        self.feedback_topic = f"{base}/feedback"       # (subscribed to, not published)
         if cfg.feedback is not None and context.feedback is None:
             raise ValueError("MQTT sink: feedback is configured but nothing applies it (it needs the agent)")
         self._deliver_feedback = context.feedback

@@ -147,46 +147,41 @@ class MqttSource(Source):
         return None
 
     def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
-        ts = time.time() if live else None
+        """A plain number, or {"value": .., "ts": ..}; without "ts" stamped now when `live`, else refused."""
+        ts = None
         try:
             value = parse_number(text)
         except ValueError:
-            pass
-        else:
-            if ts is None:
-                return self._no_time(where)
-            return Record(ts=ts, values={sensor: value}, origin=where)
-        try:
-            obj = loads_object(text)
-        except DuplicateKey as exc:
-            self.rejects.add("duplicate key", where, str(exc))
-            return None
-        except (ValueError, RecursionError):
-            self.rejects.add("bad payload", where, f"not a number or JSON: {text[:60]!r}")
-            return None
-        if isinstance(obj, dict):
-            if "value" not in obj:
-                self.rejects.add("bad payload", where, "JSON object without 'value'")
-                return None
             try:
-                if "ts" in obj:
-                    ts = parse_time(obj["ts"])
-            except ValueError as exc:
-                self.rejects.add("bad time", where, f"field 'ts': {exc}")
+                obj = loads_object(text)
+            except DuplicateKey as exc:
+                self.rejects.add("duplicate key", where, str(exc))
                 return None
-            obj = obj["value"]
+            except (ValueError, RecursionError):
+                self.rejects.add("bad payload", where, f"not a number or JSON: {text[:60]!r}")
+                return None
+            if isinstance(obj, dict):
+                if "value" not in obj:
+                    self.rejects.add("bad payload", where, "JSON object without 'value'")
+                    return None
+                try:
+                    ts = parse_time(obj["ts"]) if "ts" in obj else None
+                except ValueError as exc:
+                    self.rejects.add("bad time", where, f"field 'ts': {exc}")
+                    return None
+                obj = obj["value"]
+            value = obj
         if ts is None:
-            return self._no_time(where)
+            if not live:
+                self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its "
+                                                        "age is unknown (publish it with \"ts\", or not retained)")
+                return None
+            ts = time.time()
         try:
-            return Record(ts=ts, values={sensor: parse_number(obj)}, origin=where)
+            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where)
         except ValueError as exc:
             self.rejects.add("bad number", where, str(exc))
             return None
-
-    def _no_time(self, where: str) -> None:
-        self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its age "
-                                                "is unknown (publish it with \"ts\", or not retained)")
-        return None
 
     def records(self) -> Iterator[Record]:
         try:
