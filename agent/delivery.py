@@ -60,8 +60,7 @@ class Delivery:
         for ev in events:
             self.fault_events[f"{ev.event} {ev.kind}"] += 1
             if ev.event == "fault":
-                self._told_open[ev.sensor] = {"fault_id": ev.fault_id, "kind": ev.kind, "start": ev.start,
-                                              "group": ev.group}
+                self._told_open[ev.sensor] = ev.open_entry()
             else:
                 self._told_open.pop(ev.sensor, None)
         self._journal("fault_journal", self.fault_journal, asdict(events[-1]),

@@ -19,6 +19,7 @@ from .detector import Detector
 from .discord import DiscordWatch, judged_level
 from .digest import sha256
 from .faults.events import FaultEvent
+from .faults.source import SourceMap
 from .faults.tracker import FaultTracker
 from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
@@ -100,6 +101,7 @@ class Pipeline:
         self.window = WindowBuffer(cfg.window.steps, n)
         # alerts.hold_sigma: an open alert's drivers hold it while their level is off warm-up's (alerts.py)
         self.level = self._new_level()
+        self.source_map = SourceMap.of(cfg.sources, self.sensors)    # which source carries which sensor
         self.health = self._new_health()
         self.discord = self._new_discord()      # threshold.discord_ticks: a shape never seen before
         self.warmup = WarmupRows(n, self.warmup_ticks)
@@ -373,7 +375,7 @@ class Pipeline:
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
         return FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
-                            reentry_ticks=cfg.window.steps)
+                            reentry_ticks=cfg.window.steps, sources=self.source_map)
 
     @staticmethod
     def fault_state(tracker: FaultTracker) -> dict:

@@ -173,6 +173,10 @@ class _AgentCollector:
         states.setdefault("ok", 0)
         yield gauge("stad_sensors", "Sensors by state: ok, or the kind of fault they have", None, ["state"],
                     [([name], float(n)) for name, n in sorted(states.items())])
+        sources = p.health.sources.snapshot()
+        yield gauge("stad_source_down", "1 while a source (a device, server, broker or feed) is down: one fault of kind "
+                    "source for the sensors it carries", None, ["source"],
+                    [([name], 1.0 if st["down"] else 0.0) for name, st in sorted(sources.items())])
         fb = p.detector.feedback
         if fb is not None:
             counts = dict(a.feedback_counts)

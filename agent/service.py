@@ -112,6 +112,7 @@ class Agent(Resume, Delivery):
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
                         for s in cfg.sources]
+        self.pipeline.source_map.attach(self.sources)     # a source's lost peer: one fault (faults/source.py)
         self.feedback_inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.feedback_counts: Counter = Counter()     # (accepted|refused, verdict or 'invalid') -> messages
         feedback = feedback_configured(cfg.sinks)

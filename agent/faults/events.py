@@ -1,4 +1,8 @@
-"""`fault` / `fault_end` events: what an operator (or a maintenance system) is told about a sensor.
+"""`fault` / `fault_end` events: what an operator (or a maintenance system) is told about a sensor,
+or about a source (a device, server, broker or feed) that stopped answering: kind `source`, named by
+the source in `sensor` and `source`, with the sensors it carries in `sensors` (faults/source.py) —
+one fault for one cause, not one `missing` per sensor. The two fields are only in a source fault's
+payload: a sensor fault's is as it always was.
 
 Published on `<prefix>/<site>/<node>/faults` (QoS 1, through the outbox like alerts), written by
 the jsonl sink as they are (told from alert lines by `event`: fault / fault_end), printed by the
@@ -11,7 +15,12 @@ from dataclasses import asdict, dataclass
 from ..alerts import iso
 
 SCHEMA_VERSION = 1
-KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike")
+KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike", "source")
+
+
+def id_stamp(ts: float) -> str:
+    """A fault's start as its id says it: compact ISO UTC (20260105T001230Z)."""
+    return iso(ts).replace("-", "").replace(":", "").replace(".000", "")
 
 
 @dataclass
@@ -21,8 +30,8 @@ class FaultEvent:
     event: str                # fault | fault_end
     node: str
     site: str
-    sensor: str
-    group: str                # the station / machine it belongs to
+    sensor: str               # the sensor; for kind source, the source's label (= source)
+    group: str                # the station / machine it belongs to (a source: its sensors' groups, ", ")
     kind: str                 # one of KINDS
     ts: float                 # tick time of this event
     start: float              # when the condition began (the first tick it held)
@@ -30,12 +39,23 @@ class FaultEvent:
     evidence: dict            # {"summary": "...", plus the readings that decided it}
     reason: str | None = None  # fault_end: 'cleared', 'shutdown' (input over) or 'restart'
     replayed: bool = False
+    source: str | None = None         # kind source: the source's label ('modbus 10.0.0.5:502')
+    sensors: list[str] | None = None  # kind source: the sensors whose `missing` this fault stands for
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if self.kind != "source":           # (a sensor fault's payload as before)
+            del d["source"], d["sensors"]
         d["schema_version"] = SCHEMA_VERSION
         d["ts"], d["start"], d["end"] = iso(self.ts), iso(self.start), iso(self.end)
         return d
+
+    def open_entry(self) -> dict:
+        """What the fault journal keeps of an open fault (FaultTracker.open_faults, resume_open)."""
+        entry = {"fault_id": self.fault_id, "kind": self.kind, "start": self.start, "group": self.group}
+        if self.kind == "source":
+            entry["sensors"] = list(self.sensors or [])
+        return entry
 
     def line(self) -> str:
         """One readable terminal line."""

@@ -27,6 +27,12 @@ class Missing:
         lasted = self.held.update(t.missing, self.every, t.ts)
         return t.missing, t.missing & (lasted >= max(self.required_s, 1e-9))
 
+    def rejudge(self, i: int) -> None:
+        """Sensor i's silence counted afresh from the next tick (its source is back, it is not yet:
+        faults/source.py): told as its own fault only if it lasts `missing_s` from now."""
+        self.held.ticks[i] = 0
+        self.held.since[i] = np.nan
+
     def evidence(self, i: int, t: Tick) -> dict:
         last = t.prev[i]
         return {"summary": f"no reading for {self.held.ticks[i] * self.held.tick_s:g} s past the carry-forward bound",

@@ -23,19 +23,19 @@ import os
 import numpy as np
 
 from .. import fastnp as fnp
-from ..alerts import iso
 from ..scorers.base import TickScore, tick_score
 from ..window import Row
 from .config import FaultConfig
 from .context import Normal, SensorContext
 from .dead import AT_FLOOR, Dead
 from .drift import Drift
-from .events import KINDS, FaultEvent
+from .events import KINDS, FaultEvent, id_stamp
 from .holdback import HoldBack
 from .implausible import Implausible
 from .missing import Missing
 from .out_of_range import OutOfRange
 from .rule import Held, Tick, nothing, rule_quiet
+from .source import SourceFaults, SourceMap
 from .spike import Spike
 from .stuck import Stuck
 
@@ -49,7 +49,9 @@ class FaultTracker:
     TIME_FIELDS = ("start", "now", "now_prev")   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
-                 reentry_ticks: int = 0):
+                 reentry_ticks: int = 0, sources: SourceMap | None = None):
+        """`sources`: which config source carries each sensor (faults/source.py: a source's outage is
+        told as one fault); None: every fault is told per sensor."""
         self.cfg = cfg
         self.reentry_ticks = reentry_ticks
         self.tick_s = tick_s
@@ -85,6 +87,7 @@ class FaultTracker:
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
+        self.sources = SourceFaults(sources)       # open source faults (consulted only as faults start or end)
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
         self.candidate = np.zeros(n, bool)
@@ -272,11 +275,15 @@ class FaultTracker:
         events = []
         for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
             events.append(self._end(i, t.ts, "cleared"))
-        return events
+        return self.sources.ended(events, self, t.ts) if events else events
 
     def _start_decided(self, t: Tick, decided: np.ndarray) -> list[FaultEvent]:
         events, started = [], []
-        for i in np.flatnonzero(decided.any(axis=0) & ~self._faulty):
+        new = decided.any(axis=0) & ~self._faulty
+        rejudged_at, rejudged = self.sources.rejudged
+        if rejudged and rejudged_at == t.ts:
+            new[rejudged] = False       # (ended untold this tick as their source came back: judged afresh)
+        for i in np.flatnonzero(new):
             started.append(i)
             r = int(np.flatnonzero(decided[:, i])[0])
             rule = self.rules[r]
@@ -290,7 +297,7 @@ class FaultTracker:
                                      start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
         if events:
             self._kinds_changed(started)
-        return events
+        return self.sources.started(events, self, t)
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
         ev = FaultEvent(fault_id=self.ids[i], seq=1, event="fault_end", node=self.node, site=self.site,
@@ -311,8 +318,13 @@ class FaultTracker:
         return f"{self._stem(i)}-{self.life}"
 
     def _stem(self, i: int) -> str:
-        stamp = iso(self.start[i]).replace("-", "").replace(":", "").replace(".000", "")
-        return f"{self.node}-{self.names[i]}-{stamp}"
+        return f"{self.node}-{self.names[i]}-{id_stamp(self.start[i])}"
+
+    def rejudge(self, i: int, ts: float) -> None:
+        """Sensor i's `missing`, held under its source's fault, ended untold at `ts` (the source is back,
+        the sensor not yet) and its silence counted afresh (faults/source.py)."""
+        self._clear(i)
+        self.rules[RULES.index(Missing)].rejudge(i)
 
     def _learn(self, t: Tick, any_faulty: bool, all_observed: bool) -> None:
         """`any_faulty`: some sensor is faulty now (else every sensor is healthy: the masks below
@@ -365,20 +377,24 @@ class FaultTracker:
     def close(self, ts: float) -> list[FaultEvent]:
         """End every open fault (reason shutdown) when the agent's input is over, so subscribers are not
         left with a dangling one; a stop by signal leaves them open for the next start (service.Agent._at_stop)."""
-        return [self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)]
+        return self.sources.ended([self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)], self, ts)
 
     # -- the fault journal (agent/checkpoint.py) ------------------------------------------------
 
     def open_faults(self) -> dict[str, dict]:
-        """sensor → {fault_id, kind, start, group} of every open fault."""
-        return {self.names[i]: {"fault_id": self.ids[i], "kind": self.kind[i], "start": float(self.start[i]),
-                                "group": self.ctx.groups[i]}
-                for i in np.flatnonzero(self.faulty)}
+        """sensor → {fault_id, kind, start, group} of every open fault, and source → the same with its
+        `sensors` for an open source fault (whose sensors' missing it stands for: not listed apart)."""
+        held = self.sources.open
+        return {**{self.names[i]: {"fault_id": self.ids[i], "kind": self.kind[i], "start": float(self.start[i]),
+                                   "group": self.ctx.groups[i]}
+                   for i in np.flatnonzero(self.faulty) if self.ids[i] not in held},
+                **self.sources.entries()}
 
     def resume_open(self, open_faults: dict[str, dict]) -> None:
         """Make the open faults those of the fault journal (newer than the checkpoint this tracker
         was restored from): a fault raised since goes on under its id, one ended since is ended."""
-        opened = {name: _told(name, f) for name, f in open_faults.items()}
+        opened = self.sources.resume({name: _told(name, f) for name, f in open_faults.items()}, set(self.names),
+                                     lambda s: self.ctx.groups[self.index[s]])
         unknown = sorted(set(opened) - set(self.names))
         if unknown:
             raise ValueError(f"open faults of sensors not in the config: {', '.join(unknown)}")
@@ -399,6 +415,9 @@ class FaultTracker:
         out = []
         for name, f in sorted(open_faults.items()):
             f = _told(name, f)
+            if f["kind"] == "source":
+                out.append(self.sources.restart_end(name, f, ts, self, END_SUMMARY["restart"]))
+                continue
             out.append(FaultEvent(fault_id=f["fault_id"], seq=1, event="fault_end", node=self.node, site=self.site,
                                   sensor=name, group=str(f.get("group", "")), kind=f["kind"], ts=ts,
                                   start=f["start"], end=ts, evidence={"summary": END_SUMMARY["restart"]},
@@ -414,7 +433,8 @@ class FaultTracker:
                 "fault_candidates": [n for n, c in zip(self.names, self.candidate) if c],
                 "alert_ticks_held_for_faults": self.held_alerts,
                 "sensors_missing": [n for n, k in active.items() if k == "missing"],
-                "sensors_stuck": [n for n, k in active.items() if k == "stuck"]}
+                "sensors_stuck": [n for n, k in active.items() if k == "stuck"],
+                **({"sources": sources} if (sources := self.sources.snapshot()) else {})}
 
     # -- checkpoint -----------------------------------------------------------------------------
 
@@ -426,6 +446,7 @@ class FaultTracker:
                 "learnable_prev": self.learnable_prev.tolist(), "raised": dict(self.raised),
                 "held_alerts": self.held_alerts, "reentry": self.reentry.tolist(), "normal": self.normal.state(),
                 "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules},
+                **({"sources": self.sources.state()} if self.sources.open else {}),
                 **self._cadence_state()}
 
     def _cadence_state(self) -> dict:
@@ -482,6 +503,7 @@ class FaultTracker:
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
         self._restore_cadence(state.get("cadence"))
+        self.sources.restore(state.get("sources"))
 
 
 def _union(masks: list[np.ndarray], none: np.ndarray, healthy: np.ndarray | None) -> np.ndarray:

@@ -45,6 +45,18 @@ class SourceConfig:
         `resolve` turns a config path into a real one."""
         return []
 
+    def label(self) -> str:
+        """What an operator calls this source: its type and where it reads ('modbus 10.0.0.5:502');
+        a `source` fault (agent/faults/source.py) is named by it."""
+        return self.TYPE
+
+    def carried(self) -> tuple[list[str], bool]:
+        """(the sensors this source names, whether it may carry others too: a feed whose records name
+        their sensors — udp, stdin, a replay without `columns`, an mqtt '*' topic). A source's outage is
+        told as one fault of the sensors it carries (agent/faults/source.py)."""
+        named = list(dict.fromkeys(sensor for _, sensor in self.sensor_refs()))
+        return named, not named
+
 
 class Source(abc.ABC):
     TYPE: ClassVar[str]
@@ -71,3 +83,15 @@ class Source(abc.ABC):
 
     def close(self) -> None:
         """Make records() return soon. Safe to call from another thread, more than once."""
+
+    #: What the source knows of its peer (the device, server or broker it reads): None when it cannot
+    #: tell (udp, stdin, a file: silence is all they see), else (answering, why not). Set by the source's
+    #: thread (one assignment), read by the fault tracker when a sensor's `missing` is decided.
+    peer: tuple[bool, str] | None = None
+
+    def peer_lost(self, why: str) -> None:
+        self.peer = (False, why)
+
+    def peer_back(self) -> None:
+        if self.peer != (True, ""):
+            self.peer = (True, "")

@@ -142,6 +142,9 @@ class ModbusConfig(SourceConfig):
         return [(f"{key}.{sensor}", sensor) for key in ("registers", "scale", "data_types", "tables")
                 for sensor in getattr(self, key)]
 
+    def label(self) -> str:
+        return f"modbus {self.host}:{self.port}" + (f" unit {self.unit_id}" if self.unit_id != 1 else "")
+
 
 def decode(words: list[int], data_type: str, word_order: str) -> float:
     """A value from its registers as the device sent them (16-bit words, first address first)."""
@@ -182,6 +185,7 @@ class ModbusSource(Source):
                 except ModbusUnreachable as exc:
                     # Counted directly, not via rejects.add: the outage is logged once below.
                     self.rejects.counts["modbus unreachable"] += 1
+                    self.peer_lost(str(exc))
                     if not outage:
                         log.warning("%s unreachable (%s); retrying with backoff up to %.0f s",
                                     self.where, exc, MAX_BACKOFF_S)
@@ -192,6 +196,7 @@ class ModbusSource(Source):
                     backoff = min(2 * backoff, MAX_BACKOFF_S)
                     next_poll = time.monotonic()
                     continue
+                self.peer_back()
                 if outage:
                     log.warning("%s reachable again", self.where)
                     outage = False

@@ -61,6 +61,14 @@ class MqttSourceConfig(SourceConfig):
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
 
+    def label(self) -> str:
+        b = self.broker
+        return f"mqtt {b.host}:{b.port}" if isinstance(b, BrokerConfig) else "mqtt"
+
+    def carried(self) -> tuple[list[str], bool]:
+        named, _ = super().carried()
+        return named, isinstance(self.topics, dict) and "*" in self.topics.values()
+
     def mqtt_client(self) -> tuple[str, int, str] | None:
         b = self.broker
         return (b.host, b.port, b.client_id) if isinstance(b, BrokerConfig) and b.client_id else None
@@ -105,6 +113,12 @@ class MqttSource(Source):
         connect(self.client, broker)
         self.client.loop_start()
 
+
+    @property
+    def peer(self) -> tuple[bool, str]:
+        """Connected to the broker, or why not (as the reporter said it once)."""
+        r = self.reporter
+        return (True, "") if r.connected else (False, r.problem or "not connected to the broker")
 
     def _count_failure(self, refused: bool) -> None:
         # Counted per attempt (as the modbus and opcua sources count theirs), said once per outage by the reporter.

@@ -110,6 +110,9 @@ class OpcUaConfig(SourceConfig):
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"nodes.{sensor}", sensor) for sensor in self.nodes]
 
+    def label(self) -> str:
+        return f"opcua {self.url}"
+
     def validate(self) -> list[tuple[str, str]]:
         out = []
         if isinstance(self.url, str) and not self.url.startswith("opc.tcp://"):
@@ -175,6 +178,7 @@ class OpcUaSource(Source):
         self._ended: str | None = None          # the status change that ended the subscription, set by _Handler
         self._out: queue.Queue = queue.Queue(maxsize=10_000)
         self.connected = threading.Event()      # set while subscribed (tests and health wait on it)
+        self._why = ""                          # the last error that ended or refused a session (peer)
 
     def records(self) -> Iterator[Record]:
         """The worker's records; its error raised here once it died of one (an error that is no
@@ -236,8 +240,14 @@ class OpcUaSource(Source):
             await self._sleep(backoff)
             backoff = min(2 * backoff, self.cfg.reconnect_max_s)
 
+    @property
+    def peer(self) -> tuple[bool, str]:
+        """Subscribed at the server, or why not (its last error)."""
+        return (True, "") if self.connected.is_set() else (False, self._why or "not subscribed at the server")
+
     def _unreachable(self, exc: BaseException, logged: bool) -> None:
         self.rejects.counts["opcua unreachable"] += 1
+        self._why = f"{type(exc).__name__}: {exc}"[:200]
         if not logged:
             log.warning("%s unreachable (%s); retrying with backoff up to %.0f s", self.where,
                         f"{type(exc).__name__}: {exc}"[:200], self.cfg.reconnect_max_s)

@@ -43,6 +43,9 @@ class UdpConfig(SourceConfig):
     def listens_on(self) -> tuple[str, str, int] | None:
         return ("udp", self.bind, self.port) if self.port else None
 
+    def label(self) -> str:
+        return f"udp {self.bind}:{self.port}"
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return bind_problems(self.bind, self.port)
 

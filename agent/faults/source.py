@@ -1,0 +1,239 @@
+"""A source that stops answering is one fault (kind `source`), not one `missing` per sensor it carries.
+
+Why: a PLC rebooting for 15 s silenced its 8 registers and each was told `missing` ("check power and
+communication to the detector"): eight technicians sent for one device, eight fault_end when it was
+back (review20). A subscriber wants one event naming the device and the sensors it carries, and one
+when it is back.
+
+Which sensors a source carries comes from its config (SourceConfig.carried: registers, nodes, topics,
+columns). A feed whose records name their sensors (udp, stdin, a replay without `columns`, an mqtt '*'
+topic) carries the sensors no source names, when it is the only such feed; with two, those sensors
+belong to neither and are told one by one, as before.
+
+How a sensor is judged missing (window.carry_forward_s, then faults.missing_s) and masked (its readings
+reach no scorer) does not change: only the telling groups. At the tick the tracker decides a sensor
+`missing`, its source is *down* when
+  - the source says it has lost its peer (Source.peer: a Modbus connect or read failure, the OPC UA
+    session lost, the MQTT source's broker connection lost), or
+  - every sensor it carries that is not faulty for another reason is missing now, and they are two or
+    more (udp, stdin cannot tell a lost peer: silence together is what they show; one sensor going
+    silent alone is that sensor's own fault).
+One `source` fault is then told (`sensors`: the sensors it silences; evidence: why, and the sensors
+that keep faults of their own); each silent sensor stays `missing` in the tracker, masked as ever,
+under the source fault's id and untold; one decided later while the fault is open joins it.
+
+Its end: when the first of its sensors is back (its `missing` cleared after faults.clear_s), one
+fault_end (reason cleared). A sensor of it still silent then has its `missing` ended untold and judged
+afresh from that tick (Missing.rejudge): still silent after faults.missing_s, it is told as its own
+`missing` fault — the source answers, that sensor does not. At a shutdown or a restart without state
+it ends as any fault does (reason shutdown / restart). An open source fault is in the tracker's
+checkpoint (`sources`) and in the fault journal (keyed by the source, with its sensors:
+FaultEvent.open_entry), so a restart goes on with it under its id.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .events import FaultEvent, id_stamp
+
+CHECK = "check the device's power and its network link (one device, not each sensor)"
+
+
+@dataclass
+class Outage:
+    """An open source fault."""
+    TIME_FIELDS = ("start",)   # seconds on the time base (agent/timebase.py)
+    source: str
+    fault_id: str
+    start: float
+    sensors: list[str]
+    group: str
+
+
+class SourceMap:
+    """Which configured source carries each sensor, and (once attached) what each live source knows of
+    its peer. Built once per agent from the config; the trackers it serves read it."""
+
+    def __init__(self, sources: list[tuple[str, list[str], bool]], names: list[str]):
+        """`sources`: (label, the sensors it names, whether it may carry others) of each config source."""
+        labels = [label for label, _, _ in sources]
+        self.labels = [f"{label} (sources[{k}])" if labels.count(label) > 1 else label
+                       for k, label in enumerate(labels)]
+        feeds = [k for k, (_, _, others) in enumerate(sources) if others]
+        self.owner = []
+        for name in names:
+            naming = [k for k, (_, named, _) in enumerate(sources) if name in named]
+            self.owner.append(naming[0] if len(naming) == 1 else feeds[0] if not naming and len(feeds) == 1 else -1)
+        self.carries = [[i for i, k in enumerate(self.owner) if k == s] for s in range(len(sources))]
+        self._peers: list = [None] * len(sources)
+
+    @classmethod
+    def of(cls, configs, names: list[str]) -> SourceMap:
+        return cls([(c.label(), *c.carried()) for c in configs], names)
+
+    def attach(self, sources) -> None:
+        """The running sources, in the config's order: their `peer` is read when a sensor's missing is decided."""
+        self._peers = [lambda src=src: src.peer for src in sources]
+
+    def peer(self, k: int) -> tuple[bool, str] | None:
+        read = self._peers[k] if k < len(self._peers) else None
+        return None if read is None else read()
+
+
+class SourceFaults:
+    """One tracker's open source faults; the tracker calls it only when faults start or end."""
+
+    def __init__(self, smap: SourceMap | None):
+        self.map = smap
+        self.open: dict[str, Outage] = {}        # fault_id → outage
+        self.rejudged: tuple[float, list[int]] = (float("nan"), [])   # (tick, sensors whose missing ended untold)
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def started(self, events: list[FaultEvent], tr, t) -> list[FaultEvent]:
+        """The tracker's new fault events of tick `t`: the `missing` ones whose source is down replaced
+        by one `source` fault (or joined to the open one); every other event as it is."""
+        if self.map is None or not any(ev.kind == "missing" for ev in events):
+            return events
+        out, by_source = [], {}
+        for ev in events:
+            k = self.map.owner[tr.index[ev.sensor]] if ev.kind == "missing" else -1
+            if k < 0:
+                out.append(ev)
+            else:
+                by_source.setdefault(k, []).append(ev)
+        for k, evs in by_source.items():
+            outage = next((o for o in self.open.values() if o.source == self.map.labels[k]), None)
+            if outage is None:
+                told = self._down(k, evs, tr, t)
+                if told is None:
+                    out.extend(evs)
+                    continue
+                outage, ev = told
+                self.open[outage.fault_id] = outage
+                tr.raised["source"] += 1
+                out.append(ev)
+            for ev in evs:              # masked as missing, under the source's fault, untold
+                tr.ids[tr.index[ev.sensor]] = outage.fault_id
+                tr.raised["missing"] -= 1
+        return out
+
+    def _down(self, k: int, evs: list[FaultEvent], tr, t) -> tuple[Outage, FaultEvent] | None:
+        label, now = self.map.labels[k], {tr.index[ev.sensor] for ev in evs}
+        own = {tr.names[j]: tr.kind[j] for j in self.map.carries[k] if tr.kind[j] and j not in now}
+        silent = [j for j in self.map.carries[k] if tr.names[j] not in own]
+        peer = self.map.peer(k)
+        if peer is not None and not peer[0]:
+            why = f"{label} stopped answering ({peer[1]})"
+        elif len(silent) >= 2 and all(t.missing[j] for j in silent):
+            why = f"every sensor {label} carries fell silent together"
+        else:
+            return None
+        start = min(ev.start for ev in evs)
+        outage = Outage(source=label, fault_id=f"{tr.node}-{label.replace(' ', '-')}-{id_stamp(start)}-{tr.life}",
+                        start=start, sensors=[tr.names[j] for j in silent],
+                        group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)))
+        evidence = {"summary": f"{why}: {_said(outage.sensors)} without a reading; {CHECK}",
+                    "connection": None if peer is None else (peer[1] or "connected")}
+        if own:
+            evidence["sensors_with_own_faults"] = own
+        return outage, self.event(outage, "fault", t.ts, evidence, tr)
+
+    # -- end --------------------------------------------------------------------------------------
+
+    def ended(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
+        """The tracker's fault_end events at `ts`: those of a source fault's sensors replaced by the
+        source's one fault_end (at the first of them back); its sensors still silent are ended untold and
+        their silence judged afresh (`rejudged`, Missing.rejudge)."""
+        if not self.open:
+            return events
+        out, back = [], {}
+        for ev in events:
+            if ev.fault_id in self.open:
+                back.setdefault(ev.fault_id, []).append(ev)
+            else:
+                out.append(ev)
+        for fault_id, evs in back.items():
+            outage = self.open.pop(fault_id)
+            still = [j for j, i in enumerate(tr.ids) if i == fault_id]
+            for j in still:
+                tr.rejudge(j, ts)
+            self.rejudged = (ts, self.rejudged[1] + still if self.rejudged[0] == ts else still)
+            reason = evs[0].reason
+            summary = {"cleared": f"{outage.source} answers again: {_said([ev.sensor for ev in evs])} back"}
+            evidence = {"summary": summary.get(reason) or evs[0].evidence["summary"],
+                        "back": [ev.sensor for ev in evs]}
+            if still:
+                evidence["summary"] += (f"; {_said([tr.names[j] for j in still])} still silent, each told as missing "
+                                        f"if it stays so for faults.missing_s")
+                evidence["still_silent"] = [tr.names[j] for j in still]
+            out.append(self.event(outage, "fault_end", ts, evidence, tr, reason=reason))
+        return out
+
+    def event(self, outage: Outage, kind: str, ts: float, evidence: dict, tr, reason: str | None = None) -> FaultEvent:
+        end = kind == "fault_end"
+        return FaultEvent(fault_id=outage.fault_id, seq=int(end), event=kind, node=tr.node, site=tr.site,
+                          sensor=outage.source, group=outage.group, kind="source", ts=ts, start=outage.start,
+                          end=ts if end else None, evidence=evidence, reason=reason, source=outage.source,
+                          sensors=list(outage.sensors))
+
+    # -- journal and checkpoint -------------------------------------------------------------------
+
+    def entries(self) -> dict[str, dict]:
+        """The open source faults as the fault journal keeps them (FaultEvent.open_entry), by source."""
+        return {o.source: {"fault_id": o.fault_id, "kind": "source", "start": o.start, "group": o.group,
+                           "sensors": list(o.sensors)} for o in self.open.values()}
+
+    def resume(self, opened: dict[str, dict], names: set[str], group_of) -> dict[str, dict]:
+        """The journal's open faults (`opened`, checked): its source faults made this tracker's, and each
+        of their sensors given as `missing` under the source's id (unless the journal has its own fault)."""
+        self.open = {}
+        out = {name: f for name, f in opened.items() if f["kind"] != "source"}
+        for label, f in opened.items():
+            if f["kind"] != "source":
+                continue
+            sensors = [str(s) for s in f.get("sensors") or []]
+            self.open[f["fault_id"]] = Outage(label, f["fault_id"], f["start"], sensors, str(f.get("group", "")))
+            for s in sensors:
+                if s in names and s not in out:
+                    out[s] = {"fault_id": f["fault_id"], "kind": "missing", "start": f["start"], "group": group_of(s)}
+        return out
+
+    def restart_end(self, label: str, f: dict, ts: float, tr, summary: str) -> FaultEvent:
+        """fault_end (reason restart) of a source fault a previous life left open (journal entry `f`)."""
+        outage = Outage(label, f["fault_id"], f["start"], [str(s) for s in f.get("sensors") or []],
+                        str(f.get("group", "")))
+        return self.event(outage, "fault_end", ts, {"summary": summary}, tr, reason="restart")
+
+    def state(self) -> list[dict]:
+        return [asdict(o) for o in self.open.values()]
+
+    def restore(self, state: list[dict] | None) -> None:
+        """state(); None (a checkpoint from before source faults): none open."""
+        self.open = {}
+        for o in state or []:
+            outage = Outage(str(o["source"]), str(o["fault_id"]), float(o["start"]), [str(s) for s in o["sensors"]],
+                            str(o["group"]))
+            self.open[outage.fault_id] = outage
+
+    def snapshot(self) -> dict:
+        """Health's `sources`: each configured source, whether it is down (an open source fault) and what
+        it says of its peer (null: it cannot tell)."""
+        if self.map is None:
+            return {}
+        down = {o.source: o for o in list(self.open.values())}     # (one C call: Prometheus reads it from its thread)
+        out = {}
+        for k, label in enumerate(self.map.labels):
+            peer, o = self.map.peer(k), down.get(label)
+            out[label] = {"down": o is not None, "fault_id": o.fault_id if o else None,
+                          "connected": None if peer is None else peer[0],
+                          "sensors": len(self.map.carries[k])}
+        return out
+
+
+def _said(names: list[str]) -> str:
+    """'a', 'its 2 sensors a, b', 'its 12 sensors a, b, … (12)' for a summary."""
+    if len(names) == 1:
+        return f"sensor {names[0]}"
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    return f"its {len(names)} sensors {shown}"
