@@ -90,7 +90,10 @@ class Source(abc.ABC):
     peer: tuple[bool, str] | None = None
 
     def peer_lost(self, why: str) -> None:
-        self.peer = (False, why)
+        """The peer stopped answering: what said so first in this outage is kept (the retries' errors
+        that follow — 'cannot connect' — say less of what happened)."""
+        if self.peer is None or self.peer[0]:
+            self.peer = (False, why)
 
     def peer_back(self) -> None:
         if self.peer != (True, ""):
