@@ -8,15 +8,18 @@ restarts. The live Modbus device's reboot is tests/test_source1_modbus.py."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import jsonschema
 import numpy as np
+import pytest
 
 from agent import config
 from agent.faults.source import SourceMap
 from agent.pipeline import Pipeline
 from agent.window import Row
+from conftest import free_port, wait_until
 from fault_states import saved as through_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,3 +181,34 @@ def test_health_with_sources_is_valid_for_its_schema(tmp_path):
     sources = p.snapshot()["sources"]
     jsonschema.validate(sources, HEALTH_SCHEMA["properties"]["sources"])
     assert sources == {"udp 127.0.0.1:0": {"down": False, "fault_id": None, "connected": None, "sensors": 4}}
+
+
+def test_a_source_that_says_it_lost_its_device_is_down_even_for_one_sensor(tmp_path):
+    # A Modbus source polling a port where nothing answers says so (Source.peer); its one sensor's
+    # missing is then the device's fault, named with the connection's error. Unattached (nothing says
+    # the device is gone) the same silence is a's own missing fault, as before.
+    pytest.importorskip("pymodbus")
+    from agent.records import Rejects
+    from agent.sources import open_source
+    sources = [{"type": "modbus", "host": "127.0.0.1", "port": free_port(), "poll_s": 0.05, "registers": {"a": 0}},
+               {"type": "udp", "port": 0}]
+    p = pipeline(tmp_path, sources)
+    modbus = open_source(p.cfg.sources[0], SENSORS, Rejects())
+    reading = threading.Thread(target=lambda: list(modbus.records()), daemon=True)
+    reading.start()
+    try:
+        assert wait_until(lambda: modbus.peer is not None and not modbus.peer[0], 30)
+        unattached = Feed(pipeline(tmp_path, sources).health)
+        unattached.run(30)
+        assert unattached.said(unattached.run(10, silent={"a"})) == [("fault", "missing", "a")]
+        p.source_map.attach([modbus])       # (the udp feed, second, is not opened: it says nothing)
+        feed = Feed(p.health)
+        feed.run(30)
+        down = feed.run(10, silent={"a"})
+    finally:
+        modbus.close()
+        reading.join(30)
+    label = p.source_map.labels[0]
+    assert feed.said(down) == [("fault", "source", label)] and down[0].sensors == ["a"]
+    assert down[0].evidence["connection"] and label in down[0].evidence["summary"]
+    assert p.snapshot()["sources"][label]["connected"] is False

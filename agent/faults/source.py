@@ -36,7 +36,12 @@ from dataclasses import asdict, dataclass
 
 from .events import FaultEvent, id_stamp
 
-CHECK = "check the device's power and its network link (one device, not each sensor)"
+#: what to check on site, by the source's type: one cause, not each sensor
+CHECK = {"modbus": "check the device's power and its network link",
+         "opcua": "check the OPC UA server and the network to it",
+         "mqtt": "check the broker, the network to it and the publisher behind it",
+         "udp": "check the sender and the network from it",
+         "stdin": "check the process that writes to the agent"}
 
 
 @dataclass
@@ -133,7 +138,8 @@ class SourceFaults:
         outage = Outage(source=label, fault_id=f"{tr.node}-{label.replace(' ', '-')}-{id_stamp(start)}-{tr.life}",
                         start=start, sensors=[tr.names[j] for j in silent],
                         group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)))
-        evidence = {"summary": f"{why}: {_said(outage.sensors)} without a reading; {CHECK}",
+        check = CHECK.get(label.split()[0], "check where it reads from")
+        evidence = {"summary": f"{why}: {_said(outage.sensors)} without a reading; {check} (one cause, not each sensor)",
                     "connection": None if peer is None else (peer[1] or "connected")}
         if own:
             evidence["sensors_with_own_faults"] = own
