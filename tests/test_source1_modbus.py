@@ -17,21 +17,10 @@ import pytest
 import yaml
 
 from conftest import ModbusDevice, free_port, start_logged_agent, wait_for
+from source1_events import faults, said
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
-
-
-def faults(tmp_path: Path) -> list[dict]:
-    path = tmp_path / "alerts.jsonl"
-    if not path.exists():
-        return []
-    lines = [line for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
-    return [e for e in map(json.loads, lines) if e.get("event") in ("fault", "fault_end")]
-
-
-def said(events: list[dict]) -> list[tuple]:
-    return [(e["event"], e["kind"], e["sensor"]) for e in events]
 
 
 def metric(port: int, series: str) -> str | None:

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from conftest import free_port, start_logged_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
+from source1_events import faults, said
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
@@ -48,18 +49,6 @@ class Plant:
         self.thread.join(10)
         self.client.loop_stop()
         self.client.disconnect()
-
-
-def faults(tmp_path: Path) -> list[dict]:
-    path = tmp_path / "alerts.jsonl"
-    if not path.exists():
-        return []
-    lines = [line for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
-    return [e for e in map(json.loads, lines) if e.get("event") in ("fault", "fault_end")]
-
-
-def said(events: list[dict]) -> list[tuple]:
-    return [(e["event"], e["kind"], e["sensor"]) for e in events]
 
 
 def test_the_broker_of_an_mqtt_source_going_away_is_one_source_fault(tmp_path, make_broker):

@@ -1,0 +1,20 @@
+"""The fault events an agent under test has written to its jsonl file, for the source-fault tests
+(tests/test_source1_*.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def faults(tmp_path: Path) -> list[dict]:
+    """The fault / fault_end lines of tmp_path/alerts.jsonl written whole so far, in order."""
+    path = tmp_path / "alerts.jsonl"
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
+    return [e for e in map(json.loads, lines) if e.get("event") in ("fault", "fault_end")]
+
+
+def said(events: list[dict]) -> list[tuple]:
+    """(event, kind, sensor) of each: what a subscriber is told, in order."""
+    return [(e["event"], e["kind"], e["sensor"]) for e in events]
