@@ -9,6 +9,7 @@ own physics (range, floor, relations between flow, occupancy and speed) to judge
 - missing.py, stuck.py, dead.py, out_of_range.py, implausible.py, drift.py, spike.py: one rule each
 - tracker.py     conditions → candidates → decided faults → `fault` / `fault_end` events; masking
 - holdback.py    an alert whose only driver is a suspect sensor waits for the fault decision
+- source.py      a source (device, server, broker, feed) that goes away: one `source` fault, not one `missing` per sensor
 - events.py      the FaultEvent payload (schemas/fault.schema.json)
 - config.py      the `faults:` keys (seconds)
 
