@@ -43,15 +43,6 @@
   the score cannot say the anomaly is over; the level, back to a fraction of its excursion, can.
   All sensors are judged, not only the drivers: an alert opened on one sensor's spike is often
   carried by another sensor's lasting shift that never made a new peak.
-- unheld (`hold_skip_tiers`): a tick scored by one of these tiers is judged as with `hold_sigma` 0 —
-  it neither holds nor releases an alert, and no residue bar of the levels stops a new one. Why: the
-  hold makes up for forecasters, whose error falls back while a lasting shift goes on; a model tier
-  with a normal profile (agent/scorers/profile.py) scores that shift itself, by its level's distance
-  from the warm-up's, so on its ticks the observed level adds only what the profile already judged
-  to be normal — after an anomaly, a pump settled a little off its warm-up holds the alert open, or
-  a short one longer (SKAB, the tier alone: about a third of its after-anomaly false rows were held
-  under the threshold; docs/measured/accuracy-skab.md, twenty-sixth round). The fallback's ticks
-  (and a blend's, which carry the model tier's name) are judged by their own tier's entry.
 """
 from __future__ import annotations
 
@@ -212,10 +203,7 @@ class AlertTracker:
                 hold=None, levels=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
-        sensor's level distance from warm-up (see held above; None: no alert is held). A tick scored by a
-        tier of `hold_skip_tiers` is judged without the levels (see unheld above)."""
-        if levels is not None and tier in self.cfg.hold_skip_tiers:
-            levels = None
+        sensor's level distance from warm-up (see held above; None: no alert is held)."""
         if self.open is None:
             return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
         return self._active(ts, score, threshold, tier, model, explain_fn, levels)

@@ -321,10 +321,6 @@ class AlertConfig:
             "this share of the largest level distance reached during it, even with the score above the threshold; "
             "no new alert then opens while every level stays under that bar, until the score has stayed at or "
             "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`)")
-    hold_skip_tiers: list[ChainTier] = doc(
-        "ticks scored by these tiers neither hold nor release an alert (`hold_sigma`, `release_fraction`): "
-        "a model tier with `scoring.profile` scores a lasting shift by its own level distance, and the hold "
-        "is there for forecasters that follow one (empty: every tier holds)", default_factory=list)
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
 
     def validate(self) -> list[tuple[str, str]]:
