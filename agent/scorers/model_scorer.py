@@ -14,6 +14,13 @@ A runtime module only opens its artifact and runs it; everything else is here:
   plant the forecast-error scale and mean, and a normal profile of the forecast levels
   (profile.py); `score` then takes per sensor the max of that statistic and the distance from the
   profile, and the pipeline calibrates this tier's threshold on its own warm-up scores;
+- with `scoring.profile.scale_half_life_ticks` H > 0, `learn` (the detector calls it on calm ticks)
+  lets each sensor's forecast-error scale follow that tick's error: scale² ← scale² + (1 − 2^(−1/H))·
+  (error² − scale²), never under the scale warm-up fitted. Why: the scale is fitted once, on warm-up; a
+  pump that settles a little off its warm-up after a test (SKAB) leaves its temperatures' forecast
+  error a lasting bias about the size of the threshold, which the fallback, learning on every calm
+  tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
+  sensor, never make it more sensitive than warm-up made it;
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
   clock, recurring level and mean path (the pipeline's `_teach_warmup`).
 
@@ -243,6 +250,8 @@ class ModelScorer(Scorer):
         self._offset_of = self._offset_used = None  # see _forecast_offset
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
+        self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
+        self._calm_error: tuple | None = None         # (tick, signed errors) of the last score, for `learn`
         check_manifest_io(bundle, self.expected)
 
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
@@ -303,6 +312,8 @@ class ModelScorer(Scorer):
         err /= self._floored if self._scale_of is self.residual else self._residual_scale()
         if some_missing:
             fnp.copyto(err, 0.0, where=missing_newest)
+        if self.scale_floor is not None:        # scale_half_life_ticks: `learn` reads this tick's errors
+            self._calm_error = (float(window.ts[-1]), err, missing_newest.copy())
         profiled = self.profile.fitted
         kept = self.profile.bias_kept() if profiled else True
         if kept is False:       # lasting_shift off: the errors are recorded (checkpoints), the bias is unread,
@@ -327,6 +338,21 @@ class ModelScorer(Scorer):
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
         return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
                          lambda: explanation_weights(s, temporal, spatial, top_k))
+
+    def learn(self, window: WindowBuffer) -> None:
+        """A calm tick (the detector's judgement): each read sensor's forecast-error scale follows its
+        error on it (`scale_half_life_ticks`, the module docstring), never under warm-up's. The error is
+        the one `score` computed for this tick; a window whose newest tick was not scored last teaches nothing."""
+        last, self._calm_error = self._calm_error, None
+        if last is None or self.scale_floor is None or last[0] != float(window.ts[-1]):
+            return
+        _, err, missing = last
+        scale = np.asarray(self.residual, np.float64)
+        raw = err * self._residual_scale()           # the error in normalised units, before the scale
+        rate = 1.0 - 0.5 ** (1.0 / self.profile_cfg.scale_half_life_ticks)
+        square = scale * scale + rate * (raw * raw - scale * scale)
+        widened = np.where(missing, scale, np.maximum(np.sqrt(np.maximum(square, 0.0)), self.scale_floor))
+        self.residual = widened                      # a new array: _residual_scale picks it up
 
     def _forecast_offset(self) -> np.ndarray | None:
         """forecast_offset, or None while it is all zeros (no profile fitted): looked at again
@@ -384,6 +410,7 @@ class ModelScorer(Scorer):
         if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
             return None
         self.residual = residual
+        self.scale_floor = np.array(residual, np.float64) if self.profile_cfg.scale_half_life_ticks > 0 else None
         self.forecast_offset = offset.astype(np.float32)
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
         self._error_run.forget()
@@ -500,6 +527,7 @@ class ModelScorer(Scorer):
                 "forecast_ts": np.array(fts, np.float64),
                 "forecasts": np.array([self._forecasts[t] for t in fts], np.float64).reshape(-1, self.n),
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
+                **({} if self.scale_floor is None else {"scale_floor": self.scale_floor}),
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
                  "normal": profile.normal,
@@ -519,6 +547,11 @@ class ModelScorer(Scorer):
         offset = array_like(state["forecast_offset"], self.forecast_offset, f"{name}.forecast_offset")
         if not (np.isfinite(residual).all() and (residual > 0).all() and np.isfinite(offset).all()):
             raise ValueError(f"{name}.residual: not positive and finite")
+        # the warm-up's scale (scale_half_life_ticks): absent when off and in older checkpoints
+        floor = None if state.get("scale_floor") is None else \
+            array_like(state["scale_floor"], self.residual, f"{name}.scale_floor")
+        if floor is not None and not (np.isfinite(floor).all() and (floor > 0).all()):
+            raise ValueError(f"{name}.scale_floor: not positive and finite")
         fitted = state["profile"]
         if fitted is not None:
             mean = array_like(fitted["mean"], np.zeros(self.n), f"{name}.profile.mean")
@@ -536,6 +569,11 @@ class ModelScorer(Scorer):
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset
+        # off, or no profile: nothing learns, whatever was saved; on without a saved floor (a checkpoint from
+        # before the key was on): the restored scale is the floor
+        learns = self.profile_cfg.scale_half_life_ticks > 0 and fitted is not None
+        self.scale_floor = (floor if floor is not None else np.array(residual, np.float64)) if learns else None
+        self._calm_error = None
         if fitted is None:
             self.profile.mean = self.profile.std = self.profile.wander = None
         else:

@@ -86,6 +86,11 @@ class ProfileConfig:
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
             "followed, a step is not); 0: off (the profile stays as warm-up fitted it)")
+    scale_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
+        doc="after warm-up each sensor's forecast-error scale follows the RMS of its forecast error on the ticks "
+            "the detector judges calm (EW, this half-life), never below the scale warm-up fitted: a sensor whose "
+            "calm error grew (a pump settled a little off its warm-up) is heard in units of it (model_scorer.py); "
+            "0: off (the scale stays as warm-up fitted it)")
     per_sensor_fraction: float = rng(0.0, 0.5, default=0.0,
         doc="the last part of the warm-up's levels that measures each sensor's wander past a fit on the rest; "
             "a sensor's distance is divided by its wander (≥ 1); 0: off (one scale for every sensor)")
@@ -226,6 +231,7 @@ class NormalProfile:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
+                "scale_half_life_ticks": self.cfg.scale_half_life_ticks,
                 "per_sensor_fraction": self.cfg.per_sensor_fraction, "trained_wander": self.cfg.trained_wander,
                 "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
 
