@@ -52,6 +52,7 @@ class Detector:
         self.held_until: float | None = None
         self.above_at = float("-inf")   # the last tick above the threshold (not checkpointed: at most
                                         # quiet_s of a tail is learned after a restart)
+        self._learns_at = (float("-inf"), False)    # (fitted threshold, alert accepted) of the tick in `step`
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
         self.thresholds.update(thresholds)
@@ -88,10 +89,8 @@ class Detector:
                 fb.seen(ev.alert_id, ts, ev.peak_score, thr.current)
         accepted = (open_alert is not None and ts - open_alert.start >= self.accept_after_s
                     and (fb is None or open_alert.alert_id not in fb.confirmed))
-        # The models learn against the fitted threshold: a tick that only the recurring level let
-        # pass (a daily job's spike, threshold.recurring_*) is not news, but not normal data either —
-        # learned, it widened the forecaster's residual scale and cost a window on NAB (README).
-        calm = score <= fitted or accepted
+        self._learns_at = (fitted, accepted)
+        calm = self.calm(score)
         if calm and learn is not None:
             learn()
         thr.seen(ts, score)
@@ -102,6 +101,16 @@ class Detector:
         if not self.tracker.active and ts - self.above_at >= thr.cfg.quiet_s:
             thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
         return Decision(threshold=value, above=score > value, calm=calm, events=events)
+
+    def calm(self, score: float) -> bool:
+        """Whether `score` is learned from on the tick being judged (valid inside `step`, e.g. from its
+        `learn`): the rule, written once. A model tier whose score was blended asks it of its own score
+        (model_scorer.py, `scale_half_life_ticks`): a tick calm to the blend but hot to the tier teaches it nothing."""
+        fitted, accepted = self._learns_at
+        # The models learn against the fitted threshold: a tick that only the recurring level let
+        # pass (a daily job's spike, threshold.recurring_*) is not news, but not normal data either —
+        # learned, it widened the forecaster's residual scale and cost a window on NAB (README).
+        return score <= fitted or accepted
 
     def close(self, ts: float, tier: str, model: Callable[[], dict], reason: str) -> list[AlertEvent]:
         """End an open alert (shutdown, end of data) so that no one is left with a dangling one."""

@@ -251,7 +251,7 @@ class Pipeline:
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
-            learn=lambda: self.chain.learn(self.window),
+            learn=lambda: self.chain.learn(self.window, self.detector.calm),
             hold=lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
             levels=None if self.level is None else self._levels, discord=level)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores

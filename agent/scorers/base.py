@@ -64,8 +64,10 @@ class Scorer(abc.ABC):
         """Score the newest tick of `window`: no learning; the same window scored again gives the
         same TickScore (a per-tick memory keyed by window.ts[-1] is allowed, see the module doc)."""
 
-    def learn(self, window: WindowBuffer) -> None:
-        """Update online state with the newest tick (called on ticks judged normal)."""
+    def learn(self, window: WindowBuffer, calm: Callable[[float], bool] | None = None) -> None:
+        """Update online state with the newest tick (called on ticks judged normal). `calm(score)`, when
+        given, is the detector's rule for this tick: a scorer whose own score was blended with another's
+        may ask it whether its own score alone is calm (model_scorer.py)."""
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         """Fit on warm-up rows (n × N normalised values and missing-mask), oldest first."""

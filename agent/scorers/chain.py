@@ -102,10 +102,12 @@ class ScorerChain:
             return result
         return blend(result, self.numpy.score(window), threshold(result.tier), threshold("numpy"), weight)
 
-    def learn(self, window: WindowBuffer) -> None:
+    def learn(self, window: WindowBuffer, calm: Callable[[float], bool] | None = None) -> None:
+        """A calm tick: the fallback learns it, and the active model tier (`calm`: the detector's rule, which
+        the tier may ask of its own unblended score, Scorer.learn)."""
         self.numpy.learn(window)
         if self.active != len(self.tiers) - 1:
-            self.current.learn(window)
+            self.current.learn(window, calm)
 
     def _check_budget(self) -> None:
         if self.last_latency_s * 1000 > self.cfg.latency_budget_ms:

@@ -16,7 +16,10 @@ A runtime module only opens its artifact and runs it; everything else is here:
   profile, and the pipeline calibrates this tier's threshold on its own warm-up scores;
 - with `scoring.profile.scale_half_life_ticks` H > 0, `learn` (the detector calls it on calm ticks)
   lets each sensor's forecast-error scale follow that tick's error: scale² ← scale² + (1 − 2^(−1/H))·
-  (error² − scale²), never under the scale warm-up fitted. Why: the scale is fitted once, on warm-up; a
+  (error² − scale²), never under the scale warm-up fitted, on the ticks that are calm by the tier's own
+  score too (the detector's rule asked of it: with `blend_numpy` the detector judges the blend, which
+  the fallback can bring under the threshold on a tick the tier calls anomalous; taught such ticks, the
+  scale learnt an anomaly's errors and heard the rest of it less — SKAB valve1/0, the twenty-sixth round). Why: the scale is fitted once, on warm-up; a
   pump that settles a little off its warm-up after a test (SKAB) leaves its temperatures' forecast
   error a lasting bias about the size of the threshold, which the fallback, learning on every calm
   tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
@@ -41,7 +44,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -251,7 +254,7 @@ class ModelScorer(Scorer):
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
-        self._calm_error: tuple | None = None         # (tick, signed errors) of the last score, for `learn`
+        self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         check_manifest_io(bundle, self.expected)
 
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
@@ -312,8 +315,6 @@ class ModelScorer(Scorer):
         err /= self._floored if self._scale_of is self.residual else self._residual_scale()
         if some_missing:
             fnp.copyto(err, 0.0, where=missing_newest)
-        if self.scale_floor is not None:        # scale_half_life_ticks: `learn` reads this tick's errors
-            self._calm_error = (float(window.ts[-1]), err, missing_newest.copy())
         profiled = self.profile.fitted
         kept = self.profile.bias_kept() if profiled else True
         if kept is False:       # lasting_shift off: the errors are recorded (checkpoints), the bias is unread,
@@ -336,17 +337,23 @@ class ModelScorer(Scorer):
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
-        return TickScore(s, float(np.maximum.reduce(s)), self.TYPE,
-                         lambda: explanation_weights(s, temporal, spatial, top_k))
+        own = float(np.maximum.reduce(s))
+        if self.scale_floor is not None:        # scale_half_life_ticks: `learn` reads this tick's errors and score
+            self._calm_error = (float(window.ts[-1]), err, missing_newest.copy(), own)
+        return TickScore(s, own, self.TYPE, lambda: explanation_weights(s, temporal, spatial, top_k))
 
-    def learn(self, window: WindowBuffer) -> None:
+    def learn(self, window: WindowBuffer, calm: Callable[[float], bool] | None = None) -> None:
         """A calm tick (the detector's judgement): each read sensor's forecast-error scale follows its
         error on it (`scale_half_life_ticks`, the module docstring), never under warm-up's. The error is
-        the one `score` computed for this tick; a window whose newest tick was not scored last teaches nothing."""
+        the one `score` computed for this tick; a window whose newest tick was not scored last teaches nothing,
+        nor does a tick whose own score the detector's rule `calm` would not learn from (the blend's calm tick
+        that this tier alone calls anomalous)."""
         last, self._calm_error = self._calm_error, None
         if last is None or self.scale_floor is None or last[0] != float(window.ts[-1]):
             return
-        _, err, missing = last
+        _, err, missing, own = last
+        if calm is not None and not calm(own):
+            return
         scale = np.asarray(self.residual, np.float64)
         raw = err * self._residual_scale()           # the error in normalised units, before the scale
         rate = 1.0 - 0.5 ** (1.0 / self.profile_cfg.scale_half_life_ticks)

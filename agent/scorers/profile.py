@@ -88,7 +88,7 @@ class ProfileConfig:
             "followed, a step is not); 0: off (the profile stays as warm-up fitted it)")
     scale_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
         doc="after warm-up each sensor's forecast-error scale follows the RMS of its forecast error on the ticks "
-            "the detector judges calm (EW, this half-life), never below the scale warm-up fitted: a sensor whose "
+            "the detector judges calm, by the tier's own score too (EW, this half-life), never below the scale warm-up fitted: a sensor whose "
             "calm error grew (a pump settled a little off its warm-up) is heard in units of it (model_scorer.py); "
             "0: off (the scale stays as warm-up fitted it)")
     per_sensor_fraction: float = rng(0.0, 0.5, default=0.0,
