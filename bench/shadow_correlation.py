@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     paths = [Path(c.split("=", 1)[1]).resolve() for c in args.candidate]
     per: dict[str, list[float]] = {k: [] for k in names}
     offscale: dict[str, list[int]] = {k: [] for k in names}
+    folder_of: list[str] = []           # the top folder of each shadow's file ('valve1', 'other', '.')
     for f in files:
         tiers, why = model_tier(cfg, args.tier, str(Path(args.running).resolve()))
         if not tiers:
@@ -101,14 +102,20 @@ def main(argv=None) -> int:
                     offscale[k].append(len(pipe.scale_mismatches(sc)))
         for k in names:
             per[k] += shadows_of(np.asarray(cur), np.asarray(got[k]), n)
+        folder_of += [f.name.split("/")[0] if "/" in f.name else "."] * (len(cur) // n)
         print(f"{f.name}: {len(cur)} scored ticks", file=sys.stderr, flush=True)
+    def judged(k: str, keep) -> dict:
+        rs = [r for r, fo in zip(per[k], folder_of) if keep(fo)]
+        off = [o for o, fo in zip(offscale[k], folder_of) if keep(fo)]
+        return {**summary(rs, floors),
+                "sensors_off_scale": {"median": float(np.median(off)) if off else None, "max": max(off, default=None),
+                                      "shadows_with_half_or_more": int(sum(o * 2 >= len(cfg.sensors) for o in off))}}
+
+    folders = sorted(set(folder_of))
     out = {"config": args.config, "running": args.running, "shadow_ticks": n, "tier": args.tier,
            "files": len(files), "skipped": skipped,
-           "candidates": {k: {"bundle": str(p), **summary(per[k], floors),
-                              "sensors_off_scale": {"median": float(np.median(offscale[k])) if offscale[k] else None,
-                                                    "max": max(offscale[k], default=None),
-                                                    "shadows_with_half_or_more": int(sum(
-                                                        o * 2 >= len(cfg.sensors) for o in offscale[k]))}}
+           "candidates": {k: {"bundle": str(p), **judged(k, lambda fo: True),
+                              "by_folder": {fo: judged(k, lambda x, fo=fo: x == fo) for fo in folders}}
                           for k, p in zip(names, paths)}}
     print(json.dumps(out, indent=1))
     return 0
