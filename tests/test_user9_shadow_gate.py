@@ -34,13 +34,13 @@ def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.3)
 
 
-def _running(tmp_path, rows, floor=None, off_scale=None, **scoring):
+def _running(tmp_path, rows, floor=None, off_scale=None, shadow_ticks=SHADOW, **scoring):
     """(pipeline, its HotSwap, models_dir) on the demo bundle, warmed up, with the floor (and the
     share of sensors off scale that refuses) set."""
     models = tmp_path / "models"
     models.mkdir()
     cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
-                   shadow_ticks=SHADOW, shadow_min_correlation=floor, shadow_refuse_off_scale=off_scale, **scoring)
+                   shadow_ticks=shadow_ticks, shadow_min_correlation=floor, shadow_refuse_off_scale=off_scale, **scoring)
     pipe = Pipeline(cfg)
     swap = HotSwap(cfg, pipe, poll_ticks=2, min_agreement=cfg.scoring.shadow_min_agreement)
     drive(pipe, swap, rows, until=lambda: True)
@@ -150,3 +150,17 @@ def test_unset_a_candidate_off_scale_on_half_the_sensors_is_said_not_refused(tmp
     pipe, swap, models = _running(tmp_path, rows, shadow_min_agreement=0.0)
     _deliver(models, pipe.sensors[::2], 100.0)
     assert _judged(pipe, swap, rows[WARMUP + 1:])["last"]["accepted"]
+
+
+def test_the_shadow_scores_a_sensor_just_back_from_a_fault_as_the_tick_does(tmp_path, rows):
+    """A 10-tick outage of every sensor inside the shadow: the running model's scores of the sensors
+    coming back are quieted (agent/faults: no score from a sensor just back); the candidate's were not,
+    and the running bundle's own copy correlated 0.43 with it. Scored alike, it correlates 1."""
+    pipe, swap, models = _running(tmp_path, rows, floor=0.9, shadow_ticks=60)
+    n = len(pipe.sensors)
+    feed = [r if not 20 <= i < 30 else dataclasses.replace(r, values=np.full(n, np.nan), missing=np.ones(n, bool),
+                                                         carried=np.zeros(n, bool))
+            for i, r in enumerate(rows[WARMUP + 1:])]
+    _deliver(models)
+    status = _judged(pipe, swap, feed)
+    assert status["last"]["accepted"] and status["last"]["score_correlation"] >= 0.99, status
