@@ -171,7 +171,7 @@ class _ScoringCore:
         doc="hot swap: the share of alert decisions a new bundle must share with the current one")
     shadow_min_correlation: float | None = rng(-1.0, 1.0, default=None,
         doc="hot swap: a new bundle whose scores correlate less than this with the current one's over the shadow is "
-            "rejected (null: logged, not judged — measured on SKAB, retrains of one plant correlated below 0 in 9-28 % "
+            "rejected (null: logged, not judged — measured on SKAB, retrains of one plant correlated below 0 in 6-27 % "
             "of 120-tick shadows: docs/measured/model-updates.md). Where one side's scores are constant (a calm "
             "stretch) the shadow goes on up to 5× shadow_ticks; a candidate whose scores never move while the "
             "current one's do is rejected, one beside a current model that never moves is swapped in, said")
