@@ -32,6 +32,7 @@ import numpy as np
 from agent.alerts import iso
 from agent.records import Record, Rejects
 from agent.sources import open_source
+from agent.sources.lines import parse_number
 from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
@@ -253,7 +254,8 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
                   and any(stem in c.lower() for stem in LABEL_STEMS)}
         if wanted:
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            for column, ones in _ones(path, src.separator, wanted).items():
+            labelled = [i for i, c in enumerate(header) if c in src.label_columns]
+            for column, ones in _ones(path, src.separator, wanted, labelled).items():
                 entry = found.setdefault(column, [[], 0, 0])
                 entry[0] += [name] if ones[0] else []
                 entry[1] += ones[0]
@@ -270,9 +272,10 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
     return out
 
 
-def _ones(path: Path, separator: str, wanted: dict[int, str]) -> dict[str, tuple[int, int]]:
-    """{column: (rows holding 1, rows read)} for the columns of `wanted` whose every non-blank value
-    is 0 or 1; the others (a mode 0/1/2, a measurement) are left out."""
+def _ones(path: Path, separator: str, wanted: dict[int, str], labelled: list[int]) -> dict[str, tuple[int, int]]:
+    """{column: (rows holding 1 that no `labelled` column marks, rows read)} for the columns of
+    `wanted` whose every non-blank value is 0 or 1; the others (a mode 0/1/2, a measurement) are left
+    out. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies."""
     import csv
     ones = dict.fromkeys(wanted, 0)
     rows, alive = 0, dict(wanted)
@@ -283,21 +286,30 @@ def _ones(path: Path, separator: str, wanted: dict[int, str]) -> dict[str, tuple
             if not any(c.strip() for c in row):
                 continue
             rows += 1
+            marked = any(_nonzero(row[j]) for j in labelled if j < len(row))
             for i in list(alive):
                 cell = row[i].strip() if i < len(row) else ""
                 if not cell:
                     continue
                 try:
-                    value = float(cell)
+                    value = parse_number(cell)
                 except ValueError:
                     value = None
                 if value not in (0.0, 1.0):
                     del alive[i]
-                elif value == 1.0:
+                elif value == 1.0 and not marked:
                     ones[i] += 1
             if not alive:
                 break
     return {c: (ones[i], rows) for i, c in alive.items()}
+
+
+def _nonzero(cell: str) -> bool:
+    """A label cell that marks its row, as the replay reads it (a non-zero number)."""
+    try:
+        return parse_number(cell) != 0.0
+    except ValueError:
+        return False
 
 
 def _all_read(source) -> None:
