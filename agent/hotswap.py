@@ -25,8 +25,9 @@
    then the chain's tiers) — so every tick is scored, by the old chain up to the swap and by
    the new one after it. A candidate that
    fails to load, faults or runs over the latency budget in shadow, agrees on fewer than
-   `min_agreement` of the alert decisions, or (when set) correlates below the floor is rejected with
-   its reason (in the log, health's `model_update.last`, counted); the old one keeps running.
+   `min_agreement` of the alert decisions, or (when set) correlates below the floor or reads off
+   scale on `scoring.shadow_refuse_off_scale` of the sensors is rejected with its reason (in the
+   log, health's `model_update.last`, counted); the old one keeps running.
 
 All of it runs in the pipeline's thread (`on_tick`), except the load; `request` only sets a
 flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
