@@ -169,6 +169,16 @@ class _ScoringCore:
         doc="hot swap: ticks a new bundle scores beside the current one before it may replace it")
     shadow_min_agreement: float = rng(0.0, 1.0, default=0.8,
         doc="hot swap: the share of alert decisions a new bundle must share with the current one")
+    shadow_min_correlation: float | None = rng(-1.0, 1.0, default=None,
+        doc="hot swap: a new bundle whose scores correlate less than this with the current one's over the shadow is "
+            "rejected (null: logged, not judged — measured on SKAB, retrains of one plant correlated below 0 in 6-27 % "
+            "of 120-tick shadows: docs/measured/model-updates.md). Where one side's scores are constant (a calm "
+            "stretch) the shadow goes on up to 5× shadow_ticks; a candidate whose scores never move while the "
+            "current one's do is rejected, one beside a current model that never moves is swapped in, said")
+    shadow_refuse_off_scale: float | None = rng(0.0, 1.0, default=None,
+        doc="hot swap: a new bundle is rejected when the readings of at least this share of the sensors are not on "
+            "its normalisation's scale at the end of the shadow (e.g. 0.5; null: each such sensor is said, not "
+            "refused)")
     models_poll_ticks: int = rng(1, None, default=10,
         doc="hot swap: `models_dir` is looked at every this many ticks")
     bundle_keys: list[str] = doc(

@@ -18,12 +18,16 @@
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
    the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
    the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
-   correlation and alert-decision agreement are logged.
+   correlation and alert-decision agreement are logged; the correlation is judged against
+   `scoring.shadow_min_correlation` when that is set (off by default: measured, retrains of one
+   plant correlate anywhere from -0.9 to 1 over a 120-tick shadow — docs/measured/model-updates.md).
 4. Swap. Between two ticks the pipeline is asked to swap (`swap`: the new thresholds,
    then the chain's tiers) — so every tick is scored, by the old chain up to the swap and by
    the new one after it. A candidate that
-   fails to load, faults or runs over the latency budget in shadow, or agrees on fewer than
-   `min_agreement` of the alert decisions is rejected with its reason; the old one keeps running.
+   fails to load, faults or runs over the latency budget in shadow, agrees on fewer than
+   `min_agreement` of the alert decisions, or (when set) correlates below the floor or reads off
+   scale on `scoring.shadow_refuse_off_scale` of the sensors is rejected with its reason (in the
+   log, health's `model_update.last`, counted); the old one keeps running.
 
 All of it runs in the pipeline's thread (`on_tick`), except the load; `request` only sets a
 flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
@@ -66,6 +70,7 @@ log = logging.getLogger("stad.hotswap")
 
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
 MIN_DECISION_AGREEMENT = 0.8   # share of shadow ticks whose alert decision must match the current scorer's
+UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm stretch) goes on up to this × shadow_ticks
 
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
@@ -121,6 +126,12 @@ class Shadow:
         if len(a) < 2 or a.std() == 0 or b.std() == 0:
             return float("nan")
         return float(np.corrcoef(a, b)[0, 1])
+
+    def constant(self) -> list[str]:
+        """Which sides' scores did not move over the shadow ('current', 'candidate'): why the
+        correlation is undefined."""
+        return [side for side, xs in (("current", self.current), ("candidate", self.candidate))
+                if len(xs) < 2 or np.std(xs) == 0]
 
     def agreement(self) -> float:
         return float(np.mean(self.agree)) if self.agree else 1.0
@@ -344,10 +355,19 @@ class HotSwap:
             self._finish()
 
     def _finish(self) -> None:
-        sh, self.shadow = self.shadow, None
+        sh = self.shadow
         r, agreement = sh.correlation(), sh.agreement()
+        floor = self.cfg.scoring.shadow_min_correlation
+        if floor is not None and np.isnan(r) and 0 < len(sh.candidate) < UNDEFINED_LONGEST * self.cfg.scoring.shadow_ticks:
+            if len(sh.candidate) == self.cfg.scoring.shadow_ticks:
+                log.info("model update: %s: score correlation undefined over %d shadow ticks (the %s scores "
+                         "constant: a calm stretch); the shadow goes on, up to %d ticks, until it can be judged",
+                         sh.path, len(sh.candidate), " and ".join(sh.constant()),
+                         UNDEFINED_LONGEST * self.cfg.scoring.shadow_ticks)
+            return
+        self.shadow = None
         p50 = float(np.median(sh.latency_ms)) if sh.latency_ms else 0.0
-        figures = (f"{len(sh.candidate)} shadow ticks, score correlation {r:.3f}, "
+        figures = (f"{len(sh.candidate)} shadow ticks, score correlation {'undefined' if np.isnan(r) else f'{r:.3f}'}, "
                    f"alert-decision agreement {agreement:.3f}, latency p50 {p50:.2f} ms")
         if p50 > self.cfg.scoring.latency_budget_ms:
             self._reject(sh.path, sh.trigger, f"over the latency budget ({self.cfg.scoring.latency_budget_ms} ms): "
@@ -356,7 +376,10 @@ class HotSwap:
         if agreement < self.min_agreement:
             self._reject(sh.path, sh.trigger, f"agreement below {self.min_agreement}: " + figures)
             return
-        self._say_scale(sh)
+        if floor is not None and not self._correlation_judged(sh, r, floor, figures):
+            return
+        if not self._scale_judged(sh, figures):
+            return
         model_id = sh.scorer.describe().get("model_id")
         self.pipeline.swap(sh.tiers, sh.detector.thresholds,
                            f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
@@ -368,13 +391,53 @@ class HotSwap:
                               "score_correlation": None if np.isnan(r) else round(r, 4),
                               "decision_agreement": round(agreement, 4), "at": time.time()})
 
-    def _say_scale(self, sh: Shadow) -> None:
+    def _correlation_judged(self, sh: Shadow, r: float, floor: float, figures: str) -> bool:
+        """Whether the candidate passes `scoring.shadow_min_correlation` (False: rejected here, said).
+        Undefined after the longest shadow: a candidate whose own scores never moved while the
+        running model's did is a broken model and is rejected; when the running model's did not
+        move either (nothing to compare with: every sensor quiet or masked), the floor cannot judge,
+        and the candidate goes on to the swap with a warning that says so — a calm plant is no
+        evidence against a bundle, and a NaN must neither pass unsaid nor reject a good one."""
+        if not sh.candidate:
+            log.warning("model update: %s: scoring.shadow_ticks is 0, no shadow: scoring.shadow_min_correlation %s "
+                        "cannot judge it", sh.path, floor)
+            return True
+        if np.isnan(r):
+            constant = sh.constant()
+            if constant == ["candidate"]:
+                self._reject(sh.path, sh.trigger, "its scores did not move while the running model's did (score "
+                             f"correlation undefined; scoring.shadow_min_correlation {floor}): " + figures)
+                return False
+            log.warning("model update: %s: score correlation undefined over %d shadow ticks (the running model's "
+                        "scores constant: every sensor quiet or missing): scoring.shadow_min_correlation %s could not "
+                        "judge it; swapped in on its agreement and latency", sh.path, len(sh.candidate), floor)
+            return True
+        if r < floor:
+            self._reject(sh.path, sh.trigger, f"score correlation below scoring.shadow_min_correlation {floor}: "
+                         + figures)
+            return False
+        return True
+
+    def _scale_judged(self, sh: Shadow, figures: str) -> bool:
         """Say, per sensor, when the readings of the window the shadow ended on are not on the scale
         of the candidate's normalisation (another unit, another plant: review21's bundle trained on
         another SKAB rig swapped in with only `score correlation -0.752` logged), as the warm-up
-        says of a bundle given at start. A hot swap has no warm-up: this is the data it has."""
-        for line in self.pipeline.scale_mismatches(sh.scorer):
+        says of a bundle given at start. A hot swap has no warm-up: this is the data it has. With
+        `scoring.shadow_refuse_off_scale` set, a candidate off scale on that share of the sensors or
+        more is rejected (False); unset, the default, it is said only (measured: the wrong-rig
+        bundles were off scale on half the sensors in 89 % of their shadows, no retrain of the plant in
+        any — docs/measured/model-updates.md)."""
+        lines = self.pipeline.scale_mismatches(sh.scorer)
+        for line in lines:
             log.warning("model update: %s: %s", sh.path, line)
+        share, n = self.cfg.scoring.shadow_refuse_off_scale, len(self.cfg.sensor_names())
+        if share is None or not lines or len(lines) < share * n:
+            return True
+        names = ", ".join(line.split(":", 1)[0] for line in lines)
+        self._reject(sh.path, sh.trigger, f"{len(lines)} of {n} sensors' readings not on its scale ({names}; "
+                     f"scoring.shadow_refuse_off_scale {share}): trained on another plant, or in other units? "
+                     + figures)
+        return False
 
     def _reject(self, path: Path, trigger: str, reason: str) -> None:
         log.warning("model update (%s) rejected: %s: %s; still scoring with %s (%s)", trigger, path, reason,

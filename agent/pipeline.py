@@ -314,7 +314,10 @@ class Pipeline:
             t.align_to(self.normaliser)
 
     def score_beside(self, scorer: Scorer) -> TickScore:
-        return scorer.score(self.window)
+        """As the tick's own score, quieted for sensors just back from a fault: else a hot swap's
+        shadow compared the candidate's scores of them with the running model's zeros (user9: the
+        running bundle's own copy correlated 0.43 across a 5-min outage of the demo's sensors)."""
+        return self.health.quiet(scorer.score(self.window))
 
     def scale_mismatches(self, scorer: Scorer) -> list[str]:
         """The warm-up's unit check (unit_mismatches) of the window's readings against a candidate

@@ -46,6 +46,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
+    found += label_column_problems(cfg)
     from .config import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
     if cfg.warmup.replay:
@@ -86,6 +87,65 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     # How it was read before why: the message is cut at 300 characters, and a long path and rejected
     # row must not push out the keys that fix it (qa24).
     return [f"{source.root} gives no reading of any sensor to warm up on, read with {read_as}{hint}: {why}"]
+
+
+def label_column_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """A replay source's `label_columns` entry that no CSV file's header has (review21: `[anomally]`
+    against SKAB's `anomaly` passed, and `evaluate` then skipped every file as unlabelled). An entry
+    some files have passes: SKAB's anomaly-free recording has no label column. JSON-lines files
+    carry labels per record, not in a header: not judged here."""
+    from .sources.replay import ReplayConfig, walk_replay
+    out: list[tuple[str, str]] = []
+    for i, src in enumerate(cfg.sources):
+        if not isinstance(src, ReplayConfig) or not src.label_columns or src.labels_file or not src.path:
+            continue
+        root = cfg.resolve(src.path)
+        try:
+            files = [p for p in walk_replay(root, src.format)[0] if p.suffix.lower() == ".csv"]
+        except OSError:
+            continue                    # path_problems, through the source's preflight, says why
+        wanted, shown = set(src.label_columns), None
+        for path in files:
+            header = csv_header(path, src.separator)
+            if header is None:
+                continue
+            others = [c for c in header if c != src.time_column and c not in (src.columns or {})]
+            if shown is None or (others and not shown[2]):     # shown: a header with other columns if any has
+                shown = (path, header, others)
+            wanted -= set(header)
+            if not wanted:
+                break
+        if shown is None:
+            continue
+        path, header, others = shown
+        name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+        for j, column in enumerate(src.label_columns):
+            if column not in wanted:
+                continue
+            import difflib
+            near = difflib.get_close_matches(column, others, n=1)
+            out.append((f"sources[{i}].label_columns[{j}]",
+                        f"{column!r} is in no header of the replay's {len(files)} CSV file(s)"
+                        + (f" (did you mean {near[0]!r}?)" if near else "")
+                        + f"; {name}'s columns besides the time and the sensors': "
+                        + (", ".join(repr(c) for c in others) or "none")
+                        + f" (its header: {src.separator.join(header)})"))
+    return out
+
+
+def csv_header(path: Path, separator: str) -> list[str] | None:
+    """A CSV file's header as the replay reads it (its first non-blank line, a BOM dropped, fields
+    stripped); None when it cannot be read."""
+    import csv
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            for line in f:
+                row = next(csv.reader((line,), delimiter=separator), [])
+                if row and any(c.strip() for c in row):
+                    return [c.strip() for c in row]
+    except (OSError, csv.Error):
+        return None
+    return None
 
 
 def replay_note(cfg: AgentConfig) -> Note:

@@ -32,6 +32,7 @@ import numpy as np
 from agent.alerts import iso
 from agent.records import Record, Rejects
 from agent.sources import open_source
+from agent.sources.lines import parse_number
 from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, sliding_windows, stack_rows
@@ -225,7 +226,90 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
     _all_read(source)
     if source.unread:       # a day left out of the model, said before it is trained without it
         log.warning("%s: %s", source.root, unread_text(source.unread, src.format))
+    for line in label_like_columns(src, source.root, source.files, cfg.sensor_names()):
+        log.warning("%s", line)
     return recordings
+
+
+#: Stems of a column name that marks rows (SKAB's `anomaly`, `changepoint`; `label`, `is_anomaly`, `fault`, ...).
+LABEL_STEMS = ("anomal", "label", "changepoint", "outlier", "fault", "attack", "alarm")
+
+
+def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors: list[str]) -> list[str]:
+    """One line per CSV column that looks like a label — named like one (LABEL_STEMS), every value 0
+    or 1, some 1 — and is neither a sensor's, the time's nor in `label_columns`: its rows labelled 1
+    are trained on as normal running (review21: SKAB's valve1/ trained with its anomalies without a
+    word; README asks for recordings of normal running). Said, not refused: the user may know the
+    column means something else. `label_columns` leaves those rows out of the targets and the
+    normaliser's fit (kept as a window's context)."""
+    from agent.preflight import csv_header
+    mapped = set(src.columns) if src.columns is not None else set(sensors)
+    found: dict[str, list] = {}         # column -> [files with a 1, rows labelled 1, rows]
+    for path in files:
+        if path.suffix.lower() != ".csv":
+            continue
+        header = csv_header(path, src.separator) or []
+        wanted = {i: c for i, c in enumerate(header)
+                  if c not in mapped and c != src.time_column and c not in src.label_columns
+                  and any(stem in c.lower() for stem in LABEL_STEMS)}
+        if wanted:
+            name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+            labelled = [i for i, c in enumerate(header) if c in src.label_columns]
+            for column, ones in _ones(path, src.separator, wanted, labelled).items():
+                entry = found.setdefault(column, [[], 0, 0])
+                entry[0] += [name] if ones[0] else []
+                entry[1] += ones[0]
+                entry[2] += ones[1]
+    out = []
+    for column, (names, ones, rows) in found.items():
+        if not ones:
+            continue
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        out.append(f"column {column!r} looks like a label (0/1; 1 on {ones:,} of {rows:,} rows, in {shown}) and is "
+                   f"not in the source's label_columns: those rows are trained on as normal running. To leave "
+                   f"them out (a window's context only, never a target nor in the normalisation), add "
+                   f"label_columns: [{column}] to the replay source")
+    return out
+
+
+def _ones(path: Path, separator: str, wanted: dict[int, str], labelled: list[int]) -> dict[str, tuple[int, int]]:
+    """{column: (rows holding 1 that no `labelled` column marks, rows read)} for the columns of
+    `wanted` whose every non-blank value is 0 or 1; the others (a mode 0/1/2, a measurement) are left
+    out. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies."""
+    import csv
+    ones = dict.fromkeys(wanted, 0)
+    rows, alive = 0, dict(wanted)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=separator)
+        next((row for row in reader if any(c.strip() for c in row)), None)      # the header (csv_header's)
+        for row in reader:
+            if not any(c.strip() for c in row):
+                continue
+            rows += 1
+            marked = any(_nonzero(row[j]) for j in labelled if j < len(row))
+            for i in list(alive):
+                cell = row[i].strip() if i < len(row) else ""
+                if not cell:
+                    continue
+                try:
+                    value = parse_number(cell)
+                except ValueError:
+                    value = None
+                if value not in (0.0, 1.0):
+                    del alive[i]
+                elif value == 1.0 and not marked:
+                    ones[i] += 1
+            if not alive:
+                break
+    return {c: (ones[i], rows) for i, c in alive.items()}
+
+
+def _nonzero(cell: str) -> bool:
+    """A label cell that marks its row, as the replay reads it (a non-zero number)."""
+    try:
+        return parse_number(cell) != 0.0
+    except ValueError:
+        return False
 
 
 def _all_read(source) -> None:
