@@ -154,6 +154,11 @@ class NumpyScorer(Scorer):
         p, X = cfg.ar_order, self.joint._X
         self._slots = [(X[i], X[i, :p, :n], X[i, p + 1:self.ar.rls.k, :n].T, X[i, 1, n:], X[i, 2, n:], X[i, 3, n:])
                        for i in range(len(X))]
+        # learn() of a tick _next_score scored with every sensor seen: the joint's value rows are [x; x], two
+        # of the stacked rows, and its validity rows [seen; seen & has_neighbours] with every sensor seen
+        self._rls, self._yv = (self.ar.rls, self.fusion.rls), self.joint._yv
+        self._xx = self._rows[edges + 1:edges + 3]
+        self._all_seen = np.stack([np.ones(n, bool), np.ones(n, bool) & self.fusion.has_neighbours])
         self._mean_w = self.fusion._mean_w
         # the calm tick's neighbour mean (FusionModel.features' matmul): np.dot, the same gemv at N ≥ 2 for
         # ~0.4 µs less; at N = 1 (NAB's streams) it is no gemv, and 0 · x gives −0.0 where matmul gives
@@ -412,7 +417,13 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=False)
         elif counted is not None and counted[0] == key:     # the entries _next_score took
             self._counted = None
-            self.markov.count(*counted[1:])
+            _, flat, entries, g = counted
+            mk = self.markov
+            if g > 1e9:
+                mk.count(flat, entries, g)
+            else:                       # MarkovModel.count without its call (no rescale)
+                mk.g = g
+                mk._table.put(flat, entries)
         else:                           # this scorer scored the tick: its states are built
             self.markov.learn(window, self._tick[0])
 
@@ -422,6 +433,22 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
+        if key == self._seen_key:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
+            a, f = self._rls            # writes from the stacked rows, [x; x], and the validity of a tick with
+            m = a._m                    # every sensor seen (no broadcast, no ~missing), the commits without a
+            if f._m != m:               # call while the block is not full
+                raise RuntimeError("the AR and fusion regressions are out of step")
+            y, v = self._yv[m]
+            _COPY(y, self._xx)
+            _COPY(v, self._all_seen)
+            if m + 1 < a.block:
+                a._m = f._m = m + 1
+            else:
+                a.commit()
+                f.commit()
+            if self.seasonal:           # (float64: exact; every sensor seen: no mask)
+                self.seasonal.learn(key, self._x, None, self._one_x)
+            return
         x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
         self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
