@@ -118,41 +118,40 @@ class NumpyScorer(Scorer):
         self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
         self._part_rows = tuple(self._parts)
         self._std_of = None
-        # The Markov chain's next tick in one product (_next_score): [s1; count index; row-sum index; the same
-        # two indices again; g; g; a; k·a; the next tick's base] = W · [q rows W ignores; x > edges; base; 1;
-        # r·k(k + 1)], base = r·k(k + 1) + s0·(k + 1) (the table's flat indices, MarkovModel._flat_index), g the
-        # tick's new count weight and a = α·g (of the g before it) the smoothing (W's entries against the row of
-        # ones, written each tick: [a; k·a] as the multiply of [1; k] by a gave them). In float64, exact: the
-        # indices are whole numbers far below 2**53 (exact in any order of the sum), and a · 1.0 plus products
-        # with 0 (of finite, non-negative entries) is a. It replaces a bool → intp reduce, a copy,
-        # ravel_multi_index and the smoothing's multiply (~1 µs at N = 16); the comparison writes into the
-        # product's operand (as 0.0 / 1.0). The indices twice: one take of [count; row sum; count; row sum]
-        # and one add of [g; g; a; k·a] give what observe() counts and the smoothed pair (two adds of the pair,
-        # and a 0-d g, before). Two operands, used in turn: the product's rows go into the other's rows that
-        # end at its base row, the others the next comparison's or ignored, so the next base is there when the
-        # next tick reads it. _mk_based: the states (s1) whose next base that is; any other s0 (a tick scored
-        # another way) has it written first.
+        # The Markov chain's next tick in one product (_next_score): [s1; count index; row-sum index; a; k·a;
+        # the next tick's base] = W · [3 rows W ignores; x > edges; base; 1; r·k(k + 1)], base = r·k(k + 1) +
+        # s0·(k + 1) (the table's flat indices, MarkovModel._flat_index), a = α·g the smoothing (W's entries
+        # against the row of ones, written each tick: [a; k·a] as the multiply of [1; k] by a gave them). In
+        # float64, exact: the indices are whole numbers far below 2**53 (exact in any order of the sum), and
+        # a · 1.0 plus products with 0 (of finite, non-negative entries) is a. It replaces a bool → intp
+        # reduce, a copy, ravel_multi_index and the smoothing's multiply (~1 µs at N = 16); the comparison
+        # writes into the product's operand (as 0.0 / 1.0). Two operands, used in turn: the product's rows
+        # go into the other's rows edges − 2 … edges + 3, the last its base row, the others the next
+        # comparison's or ignored, so the next base is there when the next tick reads it. _mk_based: the
+        # states (s1) whose next base that is; any other s0 (a tick scored another way) has it written first.
         k = cfg.markov_bins
-        q = max(0, 9 - edges)                                   # rows W ignores (the product's 10 rows fit)
-        base_at, ones_at = q + edges, q + edges + 1
-        self._mk_in = (np.zeros((q + edges + 3, n)), np.zeros((q + edges + 3, n)))
+        self._mk_in = (np.zeros((edges + 6, n)), np.zeros((edges + 6, n)))
         for operand in self._mk_in:
-            operand[ones_at] = 1.0
-            operand[ones_at + 1] = np.arange(n) * (k * (k + 1))
-        w = self._mk_w = np.zeros((10, q + edges + 3))
-        w[0, q:base_at] = 1.0                                   # s1: the edges below x
-        for row in (1, 3):
-            w[row, q:base_at + 1] = 1.0                         # the count of s0 → s1: base + s1
-            w[row + 1, base_at], w[row + 1, ones_at] = 1.0, k   # the row sum of s0: base + k
-        w[9, q:base_at], w[9, ones_at + 1] = k + 1, 1.0         # the next base: s1·(k + 1) + r·k(k + 1)
-        # where g, g, a and k·a go (1-element views)
-        self._mk_g = tuple(w[row, ones_at:ones_at + 1] for row in (5, 6, 7, 8))
+            operand[edges + 4] = 1.0
+            operand[edges + 5] = np.arange(n) * (k * (k + 1))
+        # W's columns: the operand's rows from the comparisons on (W · operand[3:]: the rows W ignores are not
+        # read; as zero columns of W they cost N = 256 a fifth more multiply-adds and added only +0.0)
+        w = self._mk_w = np.zeros((6, edges + 3))
+        w[0, :edges] = 1.0                                      # s1: the edges below x
+        w[1, :edges + 1] = 1.0                                  # the count of s0 → s1: base + s1
+        w[2, edges], w[2, edges + 1] = 1.0, k                   # the row sum of s0: base + k
+        w[5, :edges], w[5, edges + 2] = k + 1, 1.0              # the next base: s1·(k + 1) + r·k(k + 1)
+        self._mk_a = (w[3, edges + 1:edges + 2], w[4, edges + 1:edges + 2])    # where a and k·a go (1-element views)
+        self._mk_read = tuple(op[3:] for op in self._mk_in)
         self._mk_k1 = k + 1
         # each operand's (comparison rows, base row); the product's rows in it, and of them the states and
-        # indices, and [g; g; a; k·a]
-        self._mk_rows = [(op[q:base_at], op[base_at], op[base_at - 9:base_at + 1], op[base_at - 9:base_at - 4],
-                          op[base_at - 4:base_at]) for op in self._mk_in]
+        # indices, and [a; k·a]
+        self._mk_rows = [(op[3:edges + 3], op[edges + 3], op[edges - 2:edges + 4], op[edges - 2:edges + 1],
+                          op[edges + 1:edges + 3]) for op in self._mk_in]
         self._mk_cur, self._mk_based = 0, None
+        # the Markov chain's count weight of a tick, as a 0-d array written each tick: a Python float costs a
+        # ufunc its conversion (~0.2 µs a call)
+        self._g0 = np.empty(())
         # each slot of the joint's tick buffer, and the views _next_score writes the features into:
         # (slot, the AR lags, the AR's seasonal regressors, fusion's previous value, neighbour mean, product)
         p, X = cfg.ar_order, self.joint._X
@@ -310,18 +309,16 @@ class NumpyScorer(Scorer):
         s0 = last[3]
         cur = self._mk_cur
         above, base = self._mk_rows[cur][:2]
-        _, _, into, made, gsmooth = self._mk_rows[1 - cur]
+        _, _, into, made, smooth = self._mk_rows[1 - cur]
         if s0 is not self._mk_based:     # (s0 not this function's: its base row written first)
             _ADD(_MULTIPLY(s0, self._mk_k1, base), self._mk_in[cur][-1], base)
         _GREATER(self._compared, mk._edges_t, above)
-        g_old = mk.g
-        a, g = mk.alpha * g_old, g_old / mk.lam
-        w_g, w_g2, w_a, w_ka = self._mk_g
-        w_g[0] = w_g2[0] = g
+        a = mk.alpha * mk.g
+        w_a, w_ka = self._mk_a
         w_a[0], w_ka[0] = a, mk.k * a       # (k·a as [1; k] × a gave it: float(k) · a)
-        _DOT(self._mk_w, self._mk_in[cur], into)
+        _DOT(self._mk_w, self._mk_read[cur], into)
         states = made.astype(np.intp)
-        s1, flat = states[0], states[1:3]
+        s1, flat = states[0], states[1:]
         self._mk_cur, self._mk_based = 1 - cur, s1
         mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick, self._tick_x = key, ((s0, s1), newest), x64
@@ -332,15 +329,16 @@ class NumpyScorer(Scorer):
         # the Markov chain's probability (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
         mk._flat = (s0, s1, flat)
-        taken = mk._table.take(states[1:])          # [count; row sum; count; row sum]
-        if gaps:            # + g where seen in both rows, + 0.0 elsewhere (MarkovModel.learn); the pair + [a; k·a]
-            self._counted = (key, flat, _ADD(taken[:2], _MULTIPLY(_GREATER(window.newest_seen, missing[-2]),
-                                                                    gsmooth[0])), g)
-            _ADD(taken[2:], gsmooth[2:], taken[2:])
-        else:               # [+ g; + g; + a; + k·a]: what observe() counts, and the smoothed pair
-            _ADD(taken, gsmooth, taken)
-            self._counted = (key, flat, taken[:2], g)
-        p = _DIVIDE(taken[2], taken[3], self._log_p)
+        pair = mk._table.take(flat)
+        g = mk.g / mk.lam
+        g0 = self._g0                               # (the scalar as 0-d float64: the same bits, no conversion)
+        g0[()] = g
+        if gaps:
+            self._counted = (key, flat, _ADD(pair, _MULTIPLY(_GREATER(window.newest_seen, missing[-2]), g0)), g)
+        else:
+            self._counted = (key, flat, _ADD(pair, g0), g)
+        _ADD(pair, smooth, pair)                    # + [a; k·a]
+        p = _DIVIDE(pair[0], pair[1], self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
                 p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
