@@ -143,6 +143,10 @@ class NumpyScorer(Scorer):
         w[5, :edges], w[5, edges + 2] = k + 1, 1.0              # the next base: s1·(k + 1) + r·k(k + 1)
         self._mk_a = (w[3, edges + 1:edges + 2], w[4, edges + 1:edges + 2])    # where a and k·a go (1-element views)
         self._mk_read = tuple(op[3:] for op in self._mk_in)
+        # The comparison into a bool buffer, then copied into the operand's rows as 0.0 / 1.0: a comparison
+        # writing float64 casts its bools through the ufunc's buffered loop, ~2× the bool comparison and
+        # the copy's cast together (the same values: True 1.0, False and NaN's comparisons 0.0)
+        self._above_b = np.empty((edges, n), bool)
         self._mk_k1 = k + 1
         # each operand's (comparison rows, base row); the product's rows in it, and of them the states and
         # indices, and [a; k·a]
@@ -312,7 +316,7 @@ class NumpyScorer(Scorer):
         _, _, into, made, smooth = self._mk_rows[1 - cur]
         if s0 is not self._mk_based:     # (s0 not this function's: its base row written first)
             _ADD(_MULTIPLY(s0, self._mk_k1, base), self._mk_in[cur][-1], base)
-        _GREATER(self._compared, mk._edges_t, above)
+        _COPY(above, _GREATER(self._compared, mk._edges_t, self._above_b))   # (bool, then 0.0 / 1.0: see __init__)
         a = mk.alpha * mk.g
         w_a, w_ka = self._mk_a
         w_a[0], w_ka[0] = a, mk.k * a       # (k·a as [1; k] × a gave it: float(k) · a)
