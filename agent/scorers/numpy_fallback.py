@@ -134,12 +134,19 @@ class NumpyScorer(Scorer):
         for operand in self._mk_in:
             operand[edges + 4] = 1.0
             operand[edges + 5] = np.arange(n) * (k * (k + 1))
-        w = self._mk_w = np.zeros((6, edges + 6))
-        w[0, 3:edges + 3] = 1.0                                 # s1: the edges below x
-        w[1, 3:edges + 4] = 1.0                                 # the count of s0 → s1: base + s1
-        w[2, edges + 3], w[2, edges + 4] = 1.0, k               # the row sum of s0: base + k
-        w[5, 3:edges + 3], w[5, edges + 5] = k + 1, 1.0         # the next base: s1·(k + 1) + r·k(k + 1)
-        self._mk_a = (w[3, edges + 4:edges + 5], w[4, edges + 4:edges + 5])    # where a and k·a go (1-element views)
+        # W's columns: the operand's rows from the comparisons on (W · operand[3:]: the rows W ignores are not
+        # read; as zero columns of W they cost N = 256 a fifth more multiply-adds and added only +0.0)
+        w = self._mk_w = np.zeros((6, edges + 3))
+        w[0, :edges] = 1.0                                      # s1: the edges below x
+        w[1, :edges + 1] = 1.0                                  # the count of s0 → s1: base + s1
+        w[2, edges], w[2, edges + 1] = 1.0, k                   # the row sum of s0: base + k
+        w[5, :edges], w[5, edges + 2] = k + 1, 1.0              # the next base: s1·(k + 1) + r·k(k + 1)
+        self._mk_a = (w[3, edges + 1:edges + 2], w[4, edges + 1:edges + 2])    # where a and k·a go (1-element views)
+        self._mk_read = tuple(op[3:] for op in self._mk_in)
+        # The comparison into a bool buffer, then copied into the operand's rows as 0.0 / 1.0: a comparison
+        # writing float64 casts its bools through the ufunc's buffered loop, ~2× the bool comparison and
+        # the copy's cast together (the same values: True 1.0, False and NaN's comparisons 0.0)
+        self._above_b = np.empty((edges, n), bool)
         self._mk_k1 = k + 1
         # each operand's (comparison rows, base row); the product's rows in it, and of them the states and
         # indices, and [a; k·a]
@@ -154,6 +161,11 @@ class NumpyScorer(Scorer):
         p, X = cfg.ar_order, self.joint._X
         self._slots = [(X[i], X[i, :p, :n], X[i, p + 1:self.ar.rls.k, :n].T, X[i, 1, n:], X[i, 2, n:], X[i, 3, n:])
                        for i in range(len(X))]
+        # learn() of a tick _next_score scored with every sensor seen: the joint's value rows are [x; x], two
+        # of the stacked rows, and its validity rows [seen; seen & has_neighbours] with every sensor seen
+        self._rls, self._yv = (self.ar.rls, self.fusion.rls), self.joint._yv
+        self._xx = self._rows[edges + 1:edges + 3]
+        self._all_seen = np.stack([np.ones(n, bool), np.ones(n, bool) & self.fusion.has_neighbours])
         self._mean_w = self.fusion._mean_w
         # the calm tick's neighbour mean (FusionModel.features' matmul): np.dot, the same gemv at N ≥ 2 for
         # ~0.4 µs less; at N = 1 (NAB's streams) it is no gemv, and 0 · x gives −0.0 where matmul gives
@@ -304,11 +316,11 @@ class NumpyScorer(Scorer):
         _, _, into, made, smooth = self._mk_rows[1 - cur]
         if s0 is not self._mk_based:     # (s0 not this function's: its base row written first)
             _ADD(_MULTIPLY(s0, self._mk_k1, base), self._mk_in[cur][-1], base)
-        _GREATER(self._compared, mk._edges_t, above)
+        _COPY(above, _GREATER(self._compared, mk._edges_t, self._above_b))   # (bool, then 0.0 / 1.0: see __init__)
         a = mk.alpha * mk.g
         w_a, w_ka = self._mk_a
         w_a[0], w_ka[0] = a, mk.k * a       # (k·a as [1; k] × a gave it: float(k) · a)
-        _DOT(self._mk_w, self._mk_in[cur], into)
+        _DOT(self._mk_w, self._mk_read[cur], into)
         states = made.astype(np.intp)
         s1, flat = states[0], states[1:]
         self._mk_cur, self._mk_based = 1 - cur, s1
@@ -412,7 +424,13 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=False)
         elif counted is not None and counted[0] == key:     # the entries _next_score took
             self._counted = None
-            self.markov.count(*counted[1:])
+            _, flat, entries, g = counted
+            mk = self.markov
+            if g > 1e9:
+                mk.count(flat, entries, g)
+            else:                       # MarkovModel.count without its call (no rescale)
+                mk.g = g
+                mk._table.put(flat, entries)
         else:                           # this scorer scored the tick: its states are built
             self.markov.learn(window, self._tick[0])
 
@@ -422,6 +440,22 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
+        if key == self._seen_key:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
+            a, f = self._rls            # writes from the stacked rows, [x; x], and the validity of a tick with
+            m = a._m                    # every sensor seen (no broadcast, no ~missing), the commits without a
+            if f._m != m:               # call while the block is not full
+                raise RuntimeError("the AR and fusion regressions are out of step")
+            y, v = self._yv[m]
+            _COPY(y, self._xx)
+            _COPY(v, self._all_seen)
+            if m + 1 < a.block:
+                a._m = f._m = m + 1
+            else:
+                a.commit()
+                f.commit()
+            if self.seasonal:           # (float64: exact; every sensor seen: no mask)
+                self.seasonal.learn_seen(key, self._one_x)
+            return
         x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
         self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)

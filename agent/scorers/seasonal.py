@@ -362,6 +362,21 @@ class SeasonalFeatures:
         for j, profile in enumerate(self.profiles):   # each profile's (bin, cycle) of ts: row() located it
             profile.learn(ts, x, valid, None if kept is None else kept[1][j][0], one_x)
 
+    def learn_seen(self, ts: float, one_x: np.ndarray) -> None:
+        """learn(ts, x, None, one_x), one_x = [1.0; x], for a tick with every sensor seen whose row row()
+        built (the numpy fallback's next tick): with one profile whose last learned tick was in ts's bin
+        and cycle (SeasonalProfile._into, the same `at` object), the add into that bin's [count; sum] and
+        nothing else — learn()'s checks, its loop and the profile's call cost ~3× the add (~1 µs)."""
+        kept = self._values_at
+        if kept is not None and kept[0] == ts and len(kept[1]) == 1:
+            profile = self.profiles[0]
+            into = profile._into
+            if into is not None and into[0] is kept[1][0][0] and into[1].base is profile._acc:
+                profile._fold = None
+                _ADD(into[1], one_x, into[1])
+                return
+        self.learn(ts, one_x[1], None, one_x)
+
     def state_dict(self) -> dict:
         keys = list(self._by_ts)
         return {"profiles": [p.state_dict() for p in self.profiles], "ts": np.array(keys, np.float64),
