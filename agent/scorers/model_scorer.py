@@ -404,17 +404,10 @@ class ModelScorer(Scorer):
         """Without a profile: each sensor's gain from the warm-up scored as `score` scores it (the
         bundle's residual scale), and the warm-up's scaled tick scores for the tier's threshold;
         None (nothing fitted) when the warm-up is shorter than T."""
-        z = np.asarray(z, np.float32)
-        missing = np.asarray(missing, bool)
-        if len(z) < self.steps:
+        scores = self._warmup_sensor_scores(z, missing)
+        if scores is None:
             return None
-        if self._scale is not None:         # a bundle with its own normalisation (align_to)
-            z = np.where(missing, 0.0, z * self._scale + self._offset).astype(np.float32)
-        newest, newest_missing = z[self.steps - 1:], missing[self.steps - 1:]
-        errors = signed_errors(newest, newest_missing, self._warmup_forecasts(z, missing) + self.forecast_offset,
-                               self._residual_scale())
-        scores = run_scores(errors, newest_missing, self.steps)
-        self.sensor_gain = tail_gains(scores, newest_missing, self.tail_quantile)
+        self.sensor_gain = tail_gains(scores, np.asarray(missing, bool)[self.steps - 1:], self.tail_quantile)
         return (scores * self.sensor_gain).max(axis=1)
 
     def _warmup_forecasts(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -437,6 +430,11 @@ class ModelScorer(Scorer):
         Nothing of this scorer changes: the pipeline teaches the tier's threshold with them
         (threshold.clock_scale_*, recurring_*, likelihood: what happened at this time of day
         during warm-up), as it does the fallback's."""
+        scores = self._warmup_sensor_scores(z, missing)
+        return None if scores is None else scores.max(axis=1)
+
+    def _warmup_sensor_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
+        """warmup_scores' rows per sensor, (n − T + 1, N); None when shorter than T."""
         z = np.asarray(z, np.float32)
         missing = np.asarray(missing, bool)
         if len(z) < self.steps:
@@ -446,7 +444,7 @@ class ModelScorer(Scorer):
         forecasts = self._warmup_forecasts(z, missing)
         newest, newest_missing = z[self.steps - 1:], missing[self.steps - 1:]
         errors = signed_errors(newest, newest_missing, forecasts + self.forecast_offset, self._residual_scale())
-        return run_scores(errors, newest_missing, self.steps).max(axis=1)
+        return run_scores(errors, newest_missing, self.steps)
 
     def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:
         """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
