@@ -14,6 +14,11 @@ sensor's score is multiplied by gain[s] = median(tail) / tail[s], so every senso
 same place, in units of the median sensor's. The tier's threshold is then calibrated on the warm-up's
 scaled tick scores at the configured risk (the scores it judges changed, so the bundle's threshold no
 longer fits them). q = 0, the default: no gain, every score as before.
+
+Opt-in, not adopted (corridor10's rule): the warm-up must be clean. On the corridor bench's mixed schedule the
+warm-up day holds 13 labelled events; calibrated on them the tier's threshold was 61.8 (the bundle's 9.74) and it
+found 0 of 5 incidents. On clean warm-ups it found as many demand-gated queues as the fallback with a fifth of its
+false alarms (docs/measured/accuracy-corridor.md, the corridor10 round).
 """
 from __future__ import annotations
 
