@@ -160,6 +160,11 @@ class _ScoringCore:
     blend_numpy: float = rng(0.0, 10.0, default=0.0,
         doc="while a model tier scores, each sensor's score is (model / its threshold + this × numpy fallback / "
             "its threshold) / (1 + this), in units of the model's threshold (0: the model alone)")
+    sensor_tail_quantile: float = rng(0.0, 1.0, default=0.0,
+        doc="a model tier judges each sensor against its own calm tail: the warm-up's per-sensor scores' "
+            "quantile this (0.99: their 99th percentile) sets a gain per sensor so every sensor's tail ends at "
+            "the same place, and the tier's threshold is calibrated on the scaled warm-up, so the warm-up must be "
+            "clean: its own incidents set that threshold (agent/scorers/sensor_tails.py; 0: off, the scores as before)")
     latency_budget_ms: float = rng(0.01, None, default=50.0,
         doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
     fault_ticks: int = rng(1, None, default=3,

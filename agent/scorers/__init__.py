@@ -52,6 +52,7 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
             if refused is not None:
                 raise refused
             tiers.append(runtimes()[tier].create(getattr(scoring, tier), loaded, top_k))
+            tiers[-1].tail_quantile = scoring.sensor_tail_quantile      # sensor_tails.py (0: off)
         except ImportError as exc:
             refusals.append(f"scorer {tier} not available: {exc} (install the '{tier}' extra)")
         except Exception as exc:  # noqa: BLE001 — a bad bundle must not stop the agent

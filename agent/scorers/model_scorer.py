@@ -56,6 +56,7 @@ from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
+from .sensor_tails import tail_gains
 
 if TYPE_CHECKING:
     from ..window import WindowBuffer
@@ -255,6 +256,8 @@ class ModelScorer(Scorer):
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
+        self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
+        self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
         check_manifest_io(bundle, self.expected)
 
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
@@ -334,6 +337,8 @@ class ModelScorer(Scorer):
             distance = self.profile.scores(level)
             self.profile.track(level, distance, now, window.missing)
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
+        if self.sensor_gain is not None:        # each sensor in units of its calm tail (sensor_tails.py)
+            s = s * self.sensor_gain
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
@@ -395,7 +400,7 @@ class ModelScorer(Scorer):
         left holding the last warm-up ticks, so live scoring continues from them.
         """
         if not self.profile_cfg.enabled:
-            return None
+            return self._fit_tails(z, missing) if self.tail_quantile > 0 else None
         steps = self.steps
         z = np.asarray(z, np.float32)
         missing = np.asarray(missing, bool)
@@ -423,8 +428,21 @@ class ModelScorer(Scorer):
         self._error_run.forget()
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
-        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))
-        return scores.max(axis=1)[settle:]
+        scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))[settle:]
+        if self.tail_quantile > 0:
+            self.sensor_gain = tail_gains(scores, newest_missing[settle:], self.tail_quantile)
+            scores = scores * self.sensor_gain
+        return scores.max(axis=1)
+
+    def _fit_tails(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
+        """Without a profile: each sensor's gain from the warm-up scored as `score` scores it (the
+        bundle's residual scale), and the warm-up's scaled tick scores for the tier's threshold;
+        None (nothing fitted) when the warm-up is shorter than T."""
+        scores = self._warmup_sensor_scores(z, missing)
+        if scores is None:
+            return None
+        self.sensor_gain = tail_gains(scores, np.asarray(missing, bool)[self.steps - 1:], self.tail_quantile)
+        return (scores * self.sensor_gain).max(axis=1)
 
     def _warmup_forecasts(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(len(z) − T + 1, N) forecasts of the newest row of every warm-up window, oldest first."""
@@ -446,6 +464,11 @@ class ModelScorer(Scorer):
         Nothing of this scorer changes: the pipeline teaches the tier's threshold with them
         (threshold.clock_scale_*, recurring_*, likelihood: what happened at this time of day
         during warm-up), as it does the fallback's."""
+        scores = self._warmup_sensor_scores(z, missing)
+        return None if scores is None else scores.max(axis=1)
+
+    def _warmup_sensor_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
+        """warmup_scores' rows per sensor, (n − T + 1, N); None when shorter than T."""
         z = np.asarray(z, np.float32)
         missing = np.asarray(missing, bool)
         if len(z) < self.steps:
@@ -455,7 +478,7 @@ class ModelScorer(Scorer):
         forecasts = self._warmup_forecasts(z, missing)
         newest, newest_missing = z[self.steps - 1:], missing[self.steps - 1:]
         errors = signed_errors(newest, newest_missing, forecasts + self.forecast_offset, self._residual_scale())
-        return run_scores(errors, newest_missing, self.steps).max(axis=1)
+        return run_scores(errors, newest_missing, self.steps)
 
     def level(self, ts: np.ndarray, forecast: np.ndarray, missing_newest: np.ndarray) -> np.ndarray:
         """Record this tick's forecast under ts[-1]; the EW level of the recorded forecasts of the
@@ -535,6 +558,7 @@ class ModelScorer(Scorer):
                 "forecasts": np.array([self._forecasts[t] for t in fts], np.float64).reshape(-1, self.n),
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 **({} if self.scale_floor is None else {"scale_floor": self.scale_floor}),
+                **({} if self.sensor_gain is None else {"sensor_gain": self.sensor_gain}),
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
                  "normal": profile.normal,
@@ -572,7 +596,13 @@ class ModelScorer(Scorer):
                 array_like(fitted["wander"], np.zeros(self.n), f"{name}.profile.wander")
             if wander is not None and not (np.isfinite(wander).all() and (wander >= 1).all()):
                 raise ValueError(f"{name}.profile.wander: not finite and ≥ 1")
+        # sensor_tail_quantile's gains: absent when off and in checkpoints written before it
+        gain = None if state.get("sensor_gain") is None else \
+            array_like(state["sensor_gain"], np.ones(self.n), f"{name}.sensor_gain")
+        if gain is not None and not (np.isfinite(gain).all() and (gain > 0).all()):
+            raise ValueError(f"{name}.sensor_gain: not positive and finite")
         self._history, self._forecasts = rings
+        self.sensor_gain = gain
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset

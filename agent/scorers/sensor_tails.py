@@ -1,0 +1,45 @@
+"""Each sensor of a model tier judged against its own calm tail (`scoring.sensor_tail_quantile`, corridor10).
+
+Why: a model tier's tick score is the largest of its per-sensor scores, judged against one threshold.
+That threshold sits where the noisiest sensors' normal tails end. On the corridor those are the speed
+and occupancy detectors where the daily queue forms (a calm day's 99.9th percentile of their forecast
+error is 8–23 residual units), while a flow detector's calm tail ends at about 4–5. A small incident's
+queue that reaches only its own station moves that station's flow by 8–12 units for a quarter of an
+hour — twice anything its flow does on a calm day — and stays under the one threshold of about 9.5
+(corridor10's diagnosis, docs/measured/accuracy-corridor.md).
+
+With q > 0, the warm-up's per-sensor scores (as the tier scores them live) give each sensor its calm
+tail, tail[s] = the q-quantile of its scores (at least 1: a score of about 1 is ordinary); live, each
+sensor's score is multiplied by gain[s] = median(tail) / tail[s], so every sensor's calm tail ends at the
+same place, in units of the median sensor's. The tier's threshold is then calibrated on the warm-up's
+scaled tick scores at the configured risk (the scores it judges changed, so the bundle's threshold no
+longer fits them). q = 0, the default: no gain, every score as before.
+
+Opt-in, not adopted (corridor10's rule): the warm-up must be clean. On the corridor bench's mixed schedule the
+warm-up day holds 13 labelled events; calibrated on them the tier's threshold was 61.8 (the bundle's 9.74) and it
+found 0 of 5 incidents. On clean warm-ups it found as many demand-gated queues as the fallback with a fifth of its
+false alarms (docs/measured/accuracy-corridor.md, the corridor10 round).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: A calm tail is at least this: a sensor whose warm-up scores were all near 0 (a flat reading) is not
+#: multiplied by hundreds.
+TAIL_FLOOR = 1.0
+
+
+def tail_gains(scores: np.ndarray, missing: np.ndarray, quantile: float) -> np.ndarray:
+    """(N,) gain per sensor from warm-up per-sensor scores (n, N) (`missing`: ticks that do not count):
+    median(tail) / tail, tail the `quantile` of each sensor's counted scores, floored at TAIL_FLOOR
+    (a sensor with no counted tick gets the floor)."""
+    scores = np.where(np.asarray(missing, bool), np.nan, np.asarray(scores, np.float64))
+    counted = np.isfinite(scores).any(axis=0)
+    tail = np.full(scores.shape[1], TAIL_FLOOR)
+    if counted.any():
+        tail[counted] = np.nanquantile(scores[:, counted], quantile, axis=0)
+    tail = np.maximum(tail, TAIL_FLOOR)
+    return float(np.median(tail)) / tail
+
+
+__all__ = ["TAIL_FLOOR", "tail_gains"]
