@@ -52,7 +52,8 @@ class Detector:
         self.held_until: float | None = None
         self.above_at = float("-inf")   # the last tick above the threshold (not checkpointed: at most
                                         # quiet_s of a tail is learned after a restart)
-        self._learns_at = (float("-inf"), False)    # (fitted threshold, alert accepted) of the tick in `step`
+        self._learns_at = (float("-inf"), False, 0)  # (fitted threshold, alert accepted, ticks since an alert) of the tick in `step`
+        self.since_alert = 1 << 62      # ticks since an alert was last open (0: one is); not checkpointed, like above_at
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
         self.thresholds.update(thresholds)
@@ -89,7 +90,8 @@ class Detector:
                 fb.seen(ev.alert_id, ts, ev.peak_score, thr.current)
         accepted = (open_alert is not None and ts - open_alert.start >= self.accept_after_s
                     and (fb is None or open_alert.alert_id not in fb.confirmed))
-        self._learns_at = (fitted, accepted)
+        self.since_alert = 0 if open_alert is not None else self.since_alert + 1
+        self._learns_at = (fitted, accepted, self.since_alert)
         calm = self.calm(score)
         if calm and learn is not None:
             learn()
@@ -102,11 +104,16 @@ class Detector:
             thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
         return Decision(threshold=value, above=score > value, calm=calm, events=events)
 
-    def calm(self, score: float) -> bool:
+    def calm(self, score: float, after_alert_ticks: int = -1) -> bool:
         """Whether `score` is learned from on the tick being judged (valid inside `step`, e.g. from its
         `learn`): the rule, written once. A model tier whose score was blended asks it of its own score
-        (model_scorer.py, `scale_half_life_ticks`): a tick calm to the blend but hot to the tier teaches it nothing."""
-        fitted, accepted = self._learns_at
+        (model_scorer.py, `scale_half_life_ticks`): a tick calm to the blend but hot to the tier teaches it nothing.
+        `after_alert_ticks` ≥ 0 (the tier's scale, `scale_after_alert_ticks`): nor does a tick while an alert is
+        open or in the `after_alert_ticks` after it ended — a plant under an alert is not one to learn normal from
+        (SKAB valve1/0: the anomaly's sub-threshold ticks widened the scale, twenty-eighth round)."""
+        fitted, accepted, since_alert = self._learns_at
+        if since_alert <= after_alert_ticks:
+            return False
         # The models learn against the fitted threshold: a tick that only the recurring level let
         # pass (a daily job's spike, threshold.recurring_*) is not news, but not normal data either —
         # learned, it widened the forecaster's residual scale and cost a window on NAB (README).

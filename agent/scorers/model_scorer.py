@@ -347,17 +347,17 @@ class ModelScorer(Scorer):
             self._calm_error = (float(window.ts[-1]), err, missing_newest.copy(), own)
         return TickScore(s, own, self.TYPE, lambda: explanation_weights(s, temporal, spatial, top_k))
 
-    def learn(self, window: WindowBuffer, calm: Callable[[float], bool] | None = None) -> None:
+    def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """A calm tick (the detector's judgement): each read sensor's forecast-error scale follows its
         error on it (`scale_half_life_ticks`, the module docstring), never under warm-up's. The error is
         the one `score` computed for this tick; a window whose newest tick was not scored last teaches nothing,
         nor does a tick whose own score the detector's rule `calm` would not learn from (the blend's calm tick
-        that this tier alone calls anomalous)."""
+        that this tier alone calls anomalous; with `scale_after_alert_ticks`, a tick inside or just after an alert)."""
         last, self._calm_error = self._calm_error, None
         if last is None or self.scale_floor is None or last[0] != float(window.ts[-1]):
             return
         _, err, missing, own = last
-        if calm is not None and not calm(own):
+        if calm is not None and not calm(own, self.profile_cfg.scale_after_alert_ticks):
             return
         scale = np.asarray(self.residual, np.float64)
         raw = err * self._residual_scale()           # the error in normalised units, before the scale

@@ -91,6 +91,10 @@ class ProfileConfig:
             "the detector judges calm, by the tier's own score too (EW, this half-life), never below the scale warm-up fitted: a sensor whose "
             "calm error grew (a pump settled a little off its warm-up) is heard in units of it (model_scorer.py); "
             "0: off (the scale stays as warm-up fitted it)")
+    scale_after_alert_ticks: int = rng(-1, None, default=-1,
+        doc="with scale_half_life_ticks: the scale learns nothing while an alert is open nor for this many ticks "
+            "after it ends (a plant under an alert is not one to learn normal from); -1: off (it learns on an open "
+            "alert's calm ticks too)")
     per_sensor_fraction: float = rng(0.0, 0.5, default=0.0,
         doc="the last part of the warm-up's levels that measures each sensor's wander past a fit on the rest; "
             "a sensor's distance is divided by its wander (≥ 1); 0: off (one scale for every sensor)")
