@@ -64,10 +64,11 @@ class Scorer(abc.ABC):
         """Score the newest tick of `window`: no learning; the same window scored again gives the
         same TickScore (a per-tick memory keyed by window.ts[-1] is allowed, see the module doc)."""
 
-    def learn(self, window: WindowBuffer, calm: Callable[[float], bool] | None = None) -> None:
+    def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """Update online state with the newest tick (called on ticks judged normal). `calm(score)`, when
         given, is the detector's rule for this tick: a scorer whose own score was blended with another's
-        may ask it whether its own score alone is calm (model_scorer.py)."""
+        may ask it whether its own score alone is calm, and since how many ticks no alert is open
+        (`calm(score, after_alert_ticks)`, detector.py; model_scorer.py)."""
 
     def fit(self, z: np.ndarray, missing: np.ndarray) -> None:
         """Fit on warm-up rows (n × N normalised values and missing-mask), oldest first."""

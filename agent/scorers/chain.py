@@ -102,7 +102,7 @@ class ScorerChain:
             return result
         return blend(result, self.numpy.score(window), threshold(result.tier), threshold("numpy"), weight)
 
-    def learn(self, window: WindowBuffer, calm: Callable[[float], bool] | None = None) -> None:
+    def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """A calm tick: the fallback learns it, and the active model tier (`calm`: the detector's rule, which
         the tier may ask of its own unblended score, Scorer.learn)."""
         self.numpy.learn(window)
