@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
 from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg,  # noqa: E402
-                      drive_hotswap as drive, sim_rows, variant)
+                      drive_hotswap as drive, hotswap_pipeline, sim_rows, variant)
 
 from agent.bundle import read_manifest  # noqa: E402
 from agent.recent_ticks import RecentTicks  # noqa: E402
@@ -29,22 +29,10 @@ def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.3)
 
 
-def profiled_pipeline(tmp_path, **scoring):
-    """(pipeline, HotSwap polling every 2 ticks, models_dir) on the demo config with the profile on."""
-    from agent.hotswap import HotSwap
-    from agent.pipeline import Pipeline
-
-    models = tmp_path / "models"
-    models.mkdir()
-    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
-                   shadow_ticks=SHADOW, profile={"enabled": True, "min_ticks": 100}, **scoring)
-    pipe = Pipeline(cfg)
-    return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
-
-
 @pytest.mark.parametrize("blend", [0.0, 0.5])
 def test_a_hot_swapped_bundle_runs_with_the_plants_profile(tmp_path, rows, blend):
-    pipe, swap, models = profiled_pipeline(tmp_path, blend_numpy=blend)
+    pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=SHADOW, blend_numpy=blend,
+                                          profile={"enabled": True, "min_ticks": 100})
     before = drive(pipe, swap, rows, until=lambda: True)
     running = pipe.chain.current
     assert running.describe()["profile"]["fitted"]
@@ -71,13 +59,8 @@ def test_a_hot_swapped_bundle_runs_with_the_plants_profile(tmp_path, rows, blend
 
 def test_without_a_profile_nothing_is_kept(tmp_path, rows):
     """The demo (no profile) keeps no recent ticks: it pays nothing for this (issue 16's RSS cap)."""
-    from agent.hotswap import HotSwap
-    from agent.pipeline import Pipeline
-    models = tmp_path / "models"
-    models.mkdir()
-    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models))
-    pipe = Pipeline(cfg)
-    drive(pipe, HotSwap(cfg, pipe, poll_ticks=2), rows, until=lambda: True)
+    pipe, swap, _ = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE)
+    drive(pipe, swap, rows, until=lambda: True)
     assert pipe.recent is None and pipe.recent_ticks() is None
 
 
