@@ -76,3 +76,22 @@ def test_recent_ticks_keep_an_uncalm_tick_as_missing_and_roll_in_order():
     assert z[-1].tolist() == [5.0, 5.0]
     ring.clear()
     assert len(ring) == 0
+
+
+def test_a_candidate_prepared_at_the_end_of_warm_up_is_fitted_as_the_running_tier_was(tmp_path, rows):
+    """Right after warm-up the recent ticks are the warm-up's: a copy of the running bundle prepared on
+    them gets the same profile and threshold, bit for bit (the warm-up's own fit, reused)."""
+    from agent.models_dir import build_candidate
+    pipe, swap, _ = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, profile={"enabled": True, "min_ticks": 100})
+    for row in rows:
+        pipe.step(row)
+        if pipe.warm:
+            break
+    tiers, refusals = build_candidate(pipe.cfg, DEMO_BUNDLE)
+    assert tiers, refusals
+    thresholds = pipe.prepare(tiers, pipe.recent_ticks())
+    running = pipe.chain.tiers[0]
+    copy = next(t for t in tiers if t.TYPE == running.TYPE)
+    assert thresholds[running.TYPE].value == pipe.thresholds[running.TYPE].value
+    assert np.array_equal(copy.profile.mean, running.profile.mean)
+    assert np.array_equal(copy.residual, running.residual)
