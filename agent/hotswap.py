@@ -8,6 +8,10 @@
 2. Load. A background thread builds the chain's model tiers from the candidate; each tier
    verifies it (every file's sha256, format, sensors/T/tick against the config, the runtime's
    input and output shapes). The daemon keeps scoring with the current chain meanwhile.
+   Then, in the same thread, the candidate is prepared as a bundle given at start is at warm-up
+   (`SwapTarget.prepare`): with `scoring.profile` on, its normal profile is fitted and its threshold
+   calibrated on the plant's recent calm ticks, which the pipeline keeps for this (agent/recent_ticks.py,
+   taken when the load starts) — else it ran raw, no profile and the bundle's threshold, until a restart.
    Every tier the running chain uses must accept the candidate (with numpy alone running:
    every configured tier whose runtime is installed) — else it is rejected: a swap must never
    silently lose a tier the agent had. A candidate whose fingerprint changed while it was read
@@ -16,7 +20,8 @@
    just after it was read, a `touch`, an rsync of the same release), is not swapped in again — nor,
    after a restart, the bundle the agent started on.
 3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
-   the active chain, judged by its own Detector (agent/detector.py: the pipeline's rule, with
+   the active chain, as the tick would score it (blended with the fallback under `blend_numpy`,
+   quieted for a sensor just back), judged by its own Detector (agent/detector.py: the pipeline's rule, with
    the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
    correlation and alert-decision agreement are logged; the correlation is judged against
    `scoring.shadow_min_correlation` when that is set (off by default: measured, retrains of one
@@ -92,11 +97,17 @@ class SwapTarget(Protocol):
     def model_manifest(self) -> dict | None:
         """The top model tier's manifest (to_dict); None with numpy alone."""
 
-    def prepare(self, tiers: list[Scorer]) -> None:
-        """Make candidate tiers read the pipeline's window (its normalisation)."""
+    def recent_ticks(self):
+        """A copy of the plant's recent calm ticks to fit a candidate on (None: none kept, no profile)."""
 
-    def score_beside(self, scorer: Scorer) -> TickScore:
-        """`scorer`'s score of the window the last tick was scored on."""
+    def prepare(self, tiers: list[Scorer], recent=None) -> dict[str, AdaptiveThreshold]:
+        """Make candidate tiers read the pipeline's window (its normalisation) and, given `recent`,
+        fit their normal profile and thresholds on it as the warm-up does; their thresholds. Runs
+        in the load's thread: it touches only the candidate."""
+
+    def score_beside(self, scorer: Scorer, threshold: float | None = None) -> TickScore:
+        """`scorer`'s score of the window the last tick was scored on, as the tick would give it
+        (blended with the fallback over `threshold`, the candidate's, when the config blends)."""
 
     def scale_mismatches(self, scorer: Scorer) -> list[str]:
         """One line per sensor whose readings in the window are not on the scale of `scorer`'s
@@ -112,6 +123,7 @@ class Shadow:
     trigger: str
     tiers: list
     detector: Detector
+    settle: int = 0         # first ticks scored, not judged: the candidate's history catches up (swap1)
     current: list[float] = field(default_factory=list)
     candidate: list[float] = field(default_factory=list)
     agree: list[bool] = field(default_factory=list)
@@ -252,12 +264,12 @@ class HotSwap:
             loaded, self._loaded = self._loaded, None
         if loaded is not None:
             self._loading = None
-            path, trigger, tiers, refusals, seconds, changed = loaded
+            path, trigger, tiers, prepared, refusals, seconds, changed = loaded
             if changed:     # its fingerprint no longer the one recorded: a candidate again at the next poll
                 log.info("model update: %s changed while it was loaded (still being copied?); judged when it "
                          "is still", path)
             else:
-                self._start_shadow(path, trigger, tiers, refusals, seconds)
+                self._start_shadow(path, trigger, tiers, prepared, refusals, seconds)
             return
         if self._loading is not None:
             return
@@ -278,11 +290,16 @@ class HotSwap:
         (a copy still going on) is not judged: what was read may be neither the old nor the new."""
         log.info("model update (%s): loading %s", trigger, path)
         before = self.seen.get(path)
+        recent = self.pipeline.recent_ticks()           # (a copy, taken in the tick thread)
 
         def work() -> None:
             started = time.perf_counter()
+            thresholds, settle = {}, 0
             try:
                 tiers, refusals = build_candidate(self.cfg, path)
+                if tiers:
+                    thresholds = self.pipeline.prepare(tiers, recent)
+                    settle = 0 if recent is None else self.cfg.window.steps
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             seconds = time.perf_counter() - started
@@ -291,7 +308,7 @@ class HotSwap:
             except OSError:
                 changed = True
             with self._lock:
-                self._loaded = (path, trigger, tiers, refusals, seconds, changed)
+                self._loaded = (path, trigger, tiers, (thresholds, settle), refusals, seconds, changed)
 
         self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
         self._loading.start()
@@ -304,7 +321,13 @@ class HotSwap:
             return running
         return [t for t in self.cfg.scoring.chain if t != "numpy" and _installed(t)]
 
-    def _start_shadow(self, path: Path, trigger: str, tiers: list, refusals: list[str], seconds: float) -> None:
+    def _start_shadow(self, path: Path, trigger: str, tiers: list,
+                      prepared: tuple[dict[str, AdaptiveThreshold], int], refusals: list[str], seconds: float) -> None:
+        """`prepared`: the candidate's thresholds (SwapTarget.prepare) and the ticks its shadow scores before
+        judging: fitted on the recent ticks as the load began, its forecast and error history lacks the
+        ticks the load took, and a window's worth of them is scored first (else a 30-tick shadow of the
+        running bundle's own copy correlated 0.19 with it on the demo: its level and bias read a gap)."""
+        thresholds, settle = prepared
         loaded = {t.TYPE for t in tiers}
         lost = [t for t in self.required_tiers() if t not in loaded]
         if lost or not tiers:
@@ -320,12 +343,9 @@ class HotSwap:
             return
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
-        self.pipeline.prepare(tiers)
         cfg = self.cfg
-        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
-                            {t.TYPE: AdaptiveThreshold(cfg.threshold.for_tier(t.TYPE), t.manifest.threshold)
-                             for t in tiers})
-        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector)
+        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds)
+        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector, settle=settle)
         log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
                  self.pipeline.active_tier())
@@ -339,12 +359,15 @@ class HotSwap:
         sh = self.shadow
         t0 = time.perf_counter()
         try:
-            cand = self.pipeline.score_beside(sh.scorer)
+            cand = self.pipeline.score_beside(sh.scorer, sh.detector.threshold(sh.scorer.TYPE))
             if not (np.all(np.isfinite(cand.sensor_scores)) and np.isfinite(cand.score)):
                 raise ValueError("returned NaN/inf scores")
         except Exception as exc:  # noqa: BLE001 — a fault in shadow rejects the candidate
             self.shadow = None
             self._reject(sh.path, sh.trigger, f"{sh.scorer.TYPE} failed in shadow: {type(exc).__name__}: {exc}")
+            return
+        if sh.settle > 0:
+            sh.settle -= 1
             return
         sh.latency_ms.append((time.perf_counter() - t0) * 1e3)
         sh.current.append(result.score)

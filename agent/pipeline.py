@@ -23,9 +23,10 @@ from .faults.source import SourceMap
 from .faults.tracker import FaultTracker
 from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
-from .scorers.chain import ScorerChain
+from .scorers.chain import ScorerChain, blend
 from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
+from .recent_ticks import RecentTicks
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .timebase import shift_times
@@ -107,6 +108,8 @@ class Pipeline:
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
+        # A hot-swapped bundle's profile is fitted on these (agent/recent_ticks.py); only with a profile.
+        self.recent: RecentTicks | None = None
         self.warm = False
         self.ticks = 0
 
@@ -144,6 +147,9 @@ class Pipeline:
         self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
             self._teach_warmup(tier, z, missing, ts, self._fit_profile(tier, z, missing, ts))
+        if self._keeps_recent():
+            self.recent = RecentTicks(len(z), len(self.sensors))
+            self.recent.extend(z, missing, ts)
         if self.level is not None and not self.level.fit(z, missing, self.window.steps):
             log.info("too few warm-up ticks for the level that holds alerts (alerts.hold_sigma): no alert is held")
         last = slice(-self.window.steps, None)
@@ -157,10 +163,15 @@ class Pipeline:
         self.warmup.clear()
         self.warm = True
 
-    def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
-        """A model tier's normal profile and its own threshold, from this plant's warm-up ticks;
-        without one (disabled, warm-up too short, a fault) the tier keeps its bundle's threshold.
-        Returns the last warm-up ticks' scores the threshold was calibrated on, or None."""
+    def _fit_profile(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray,
+                     thresholds: dict[str, AdaptiveThreshold] | None = None, calm: np.ndarray | None = None,
+                     ticks: str = "warm-up ticks") -> tuple[np.ndarray, np.ndarray] | None:
+        """A model tier's normal profile and its own threshold (into `thresholds`, default the
+        detector's), from this plant's ticks (the warm-up's; a hot-swap candidate's: the recent ones,
+        `calm` saying which the threshold may be calibrated on); without one (disabled, too few
+        ticks, a fault) the tier keeps its bundle's threshold. Returns (scores, their tick ts) the
+        threshold was calibrated on, or None."""
+        thresholds = self.detector.thresholds if thresholds is None else thresholds
         fit = getattr(tier, "fit_profile", None)
         if fit is None:
             return None
@@ -171,25 +182,31 @@ class Pipeline:
                         tier.TYPE, type(exc).__name__, exc)
             return None
         if scores is None:
-            log.info("%s: no normal profile (disabled, or fewer than %d warm-up ticks); bundle threshold %.3f",
-                     tier.TYPE, self.cfg.scoring.profile.min_ticks, self.thresholds[tier.TYPE].value)
+            log.info("%s: no normal profile (disabled, or fewer than %d %s); bundle threshold %.3f",
+                     tier.TYPE, self.cfg.scoring.profile.min_ticks, ticks, thresholds[tier.TYPE].value)
             return None
+        at = ts[-len(scores):]
+        if calm is not None:            # a tick the detector did not learn from is no normal score
+            kept = calm[-len(scores):]
+            scores, at = scores[kept], at[kept]
         own = self.cfg.threshold.for_tier(tier.TYPE)
-        self.detector.add({tier.TYPE: AdaptiveThreshold(own, calibrate(scores, own))})
-        log.info("%s: normal profile fitted on %d warm-up ticks; threshold %.3f",
-                 tier.TYPE, len(scores), self.thresholds[tier.TYPE].value)
-        return scores
+        thresholds[tier.TYPE] = AdaptiveThreshold(own, calibrate(scores, own))
+        log.info("%s: normal profile fitted on %d %s; threshold %.3f",
+                 tier.TYPE, len(scores), ticks, thresholds[tier.TYPE].value)
+        return scores, at
 
     def _teach_warmup(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray,
-                      scores: np.ndarray | None) -> None:
+                      fitted: tuple[np.ndarray, np.ndarray] | None,
+                      thresholds: dict[str, AdaptiveThreshold] | None = None) -> None:
         """A model tier's threshold sees the warm-up days' scores, as the fallback's does, when it
         has a use for them (threshold.clock_scale_*, recurring_*, likelihood): `scores`, the
         profile's calibration scores, or else the warm-up scored by the tier as it scores live.
         Without it the tier's clock started empty at the end of warm-up and, with MIN_CYCLES 2,
         first acted two periods after it: on the corridor bench's 1 + 2 days it changed no tick."""
-        thr = self.detector.thresholds[tier.TYPE]
+        thr = (self.detector.thresholds if thresholds is None else thresholds)[tier.TYPE]
         if not thr.learns_warmup:
             return
+        scores, at = (None, None) if fitted is None else fitted
         if scores is None and hasattr(tier, "warmup_scores"):
             try:
                 scores = tier.warmup_scores(z, missing)
@@ -197,8 +214,9 @@ class Pipeline:
                 log.warning("%s: the warm-up could not be scored (%s: %s): its threshold's clock and "
                             "recurring level start from the live ticks", tier.TYPE, type(exc).__name__, exc)
                 return
+            at = None if scores is None else ts[-len(scores):]
         if scores is not None and len(scores):
-            thr.seen_block(ts[-len(scores):], scores)
+            thr.seen_block(at, scores)
 
     def warm_up_from(self, rows: WarmupRows) -> None:
         """Warm up on recorded normal rows (warmup.replay, agent/warmup.py `read_replay`: at most
@@ -241,6 +259,8 @@ class Pipeline:
         if self.refill > 0:
             self.refill -= 1
             self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
+            if self.recent is not None:     # kept as not calm (missing): a window across the join is none the plant made
+                self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, False)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
         result: TickScore = self.health.quiet(   # no score from a sensor just back
@@ -257,6 +277,8 @@ class Pipeline:
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
+        if self.recent is not None:
+            self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, decision.calm)
         return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
                           tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
                           alerts=decision.events, faults=faults)
@@ -309,15 +331,48 @@ class Pipeline:
     def model_manifest(self) -> dict | None:
         return self.chain.tiers[0].bundle.manifest.to_dict() if len(self.chain.tiers) > 1 else None
 
-    def prepare(self, tiers: list[Scorer]) -> None:
+    def _keeps_recent(self) -> bool:
+        """Whether the recent ticks are kept for a hot swap: a model chain with a profile configured."""
+        return self.cfg.scoring.profile.enabled and len(self.chain.tiers) > 1
+
+    def recent_ticks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """A copy of the recent ticks (z, missing, ts, calm; agent/recent_ticks.py), or None when
+        none are kept; taken in the tick thread, fitted on in the load's."""
+        return None if self.recent is None or not len(self.recent) else self.recent.snapshot()
+
+    def prepare(self, tiers: list[Scorer], recent=None) -> dict[str, AdaptiveThreshold]:
+        """Candidate tiers prepared as the tiers given at start were at warm-up: they read the
+        pipeline's window (its normalisation), get `scoring.profile`, and — given `recent`
+        (recent_ticks()) — their profile is fitted and their threshold calibrated on this plant's
+        recent calm ticks, and taught them (_teach_warmup). Returns their thresholds (the bundle's
+        own where nothing was fitted). Touches only the candidate: safe off the tick thread."""
+        thresholds = {t.TYPE: AdaptiveThreshold(self.cfg.threshold.for_tier(t.TYPE), t.manifest.threshold)
+                      for t in tiers}
         for t in tiers:
             t.align_to(self.normaliser)
+            if hasattr(t, "set_profile"):
+                t.set_profile(self.cfg.scoring.profile)
+        if recent is None:
+            return thresholds
+        z, missing, ts, calm = recent
+        for t in tiers:
+            own = t.rebased(z, missing) if hasattr(t, "rebased") else z    # the bundle's own normalisation
+            fitted = self._fit_profile(t, own, missing, ts, thresholds, calm, "recent calm ticks")
+            self._teach_warmup(t, z, missing, ts, fitted, thresholds)      # (warmup_scores rebases itself)
+        return thresholds
 
-    def score_beside(self, scorer: Scorer) -> TickScore:
-        """As the tick's own score, quieted for sensors just back from a fault: else a hot swap's
-        shadow compared the candidate's scores of them with the running model's zeros (user9: the
-        running bundle's own copy correlated 0.43 across a 5-min outage of the demo's sensors)."""
-        return self.health.quiet(scorer.score(self.window))
+    def score_beside(self, scorer: Scorer, threshold: float | None = None) -> TickScore:
+        """`scorer`'s score of this tick as the tick would give it were it the running tier: blended
+        with the fallback's (scoring.blend_numpy; `threshold`: the candidate's own, which the blend
+        scales by) and quieted for sensors just back from a fault — else a hot swap's shadow compared
+        unlike scores (user9: the running bundle's own copy correlated 0.43 across a 5-min outage of
+        the demo's sensors; below 0 in 58 of 173 SKAB shadows, raw beside profiled and blended)."""
+        result = scorer.score(self.window)
+        weight, fallback = self.cfg.scoring.blend_numpy, self.chain.fallback_score
+        if weight > 0 and threshold is not None and fallback is not None:
+            # (the fallback's score the tick was blended with: scored again now, it had learned the tick)
+            result = blend(result, fallback, threshold, self.detector.threshold("numpy"), weight)
+        return self.health.quiet(result)
 
     def scale_mismatches(self, scorer: Scorer) -> list[str]:
         """The warm-up's unit check (unit_mismatches) of the window's readings against a candidate
@@ -459,6 +514,8 @@ class Pipeline:
         self.chain.tiers[-1] = scorer
         self.ticks, self.warm = ticks, True
         self.warmup.clear()
+        if self._keeps_recent():    # not checkpointed: filled again by the live ticks (agent/recent_ticks.py)
+            self.recent = RecentTicks(self.recent.capacity if self.recent else self.warmup_ticks, n)
         self.warmup_counted, self.refill = counted, refill
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
@@ -508,6 +565,8 @@ class Pipeline:
         and `ts` are times of the base it was judged on (moved, they named times before the alert began;
         on the new base's first tick, `ts` would precede `start`)."""
         self.refill_window()
+        if self.recent is not None:     # ticks of the old base: the candidate's history would run backwards
+            self.recent.clear()
         ended = self.after_restart(old_ts, None)
         delta = new_ts - self.cfg.tick_s - old_ts
         if delta < 0:

@@ -617,15 +617,15 @@ def modbus_server():
 HOTSWAP_WARMUP = 300
 
 
-def hotswap_pipeline(tmp_path, bundle=None, shadow_ticks=5):
-    """(pipeline, its HotSwap polling every 2 ticks, the models_dir) on the demo config."""
+def hotswap_pipeline(tmp_path, bundle=None, shadow_ticks=5, **scoring):
+    """(pipeline, its HotSwap polling every 2 ticks, the models_dir) on the demo config (`scoring`: more keys)."""
     from agent.hotswap import HotSwap
     from agent.pipeline import Pipeline
 
     models = tmp_path / "models"
     models.mkdir()
     cfg = demo_cfg(tmp_path, warmup_ticks=HOTSWAP_WARMUP, bundle=str(bundle) if bundle else None,
-                   models_dir=str(models), shadow_ticks=shadow_ticks)
+                   models_dir=str(models), shadow_ticks=shadow_ticks, **scoring)
     pipe = Pipeline(cfg)
     return pipe, HotSwap(cfg, pipe, poll_ticks=2), models
 

@@ -13,7 +13,8 @@ while a pump settles a little off its warm-up normal (labelled normal), where th
 forecasters have already followed the new level; the fallback misses lasting shifts the profile
 holds. Each over its own threshold, a tick alarms when the two together say so. The chain stays
 the answer to faults: a model tier that fails is stepped down from, and numpy then scores alone.
-(A hot-swap candidate is still judged in shadow by its own, unblended score: agent/hotswap.py.)
+A hot-swap candidate is judged in shadow blended the same way, with the fallback's score of the tick
+(`fallback_score`: the one the tick was blended with, before the fallback learned the tick).
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class ScorerChain:
         self.benched: dict[int, int] = {}      # tier index -> ticks left on probation
         self.switches: deque[dict] = deque(maxlen=100)   # the latest switches, for the health report
         self.switch_count = 0
+        self.fallback_score: TickScore | None = None    # the fallback's score of the last tick, when computed
         self.last_latency_s = 0.0
 
     @staticmethod
@@ -97,10 +99,12 @@ class ScorerChain:
         """`score`, blended with the numpy fallback's score while a model tier is active (see the
         module docstring); `threshold(tier)` is that tier's current threshold."""
         result = self.score(window)
+        self.fallback_score = result if result.tier == "numpy" else None
         weight = self.cfg.blend_numpy
         if weight <= 0 or result.tier == "numpy":
             return result
-        return blend(result, self.numpy.score(window), threshold(result.tier), threshold("numpy"), weight)
+        self.fallback_score = self.numpy.score(window)
+        return blend(result, self.fallback_score, threshold(result.tier), threshold("numpy"), weight)
 
     def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """A calm tick: the fallback learns it, and the active model tier (`calm`: the detector's rule, which

@@ -457,6 +457,14 @@ class ModelScorer(Scorer):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs at warm-up")
         return forecasts
 
+    def rebased(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """Rows in the agent's normalisation as this bundle's own (align_to; 0 where missing), float32:
+        what the model reads of a hot swap's recent ticks, as `inputs` rebases the window."""
+        z = np.asarray(z, np.float32)
+        if self._scale is None:
+            return z
+        return np.where(missing, 0.0, z * self._scale + self._offset).astype(np.float32)
+
     def warmup_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
         """The tick scores of the warm-up rows (normalised z, missing; oldest first) from the T-th
         on, as `score` gives them live without a profile (the bundle's residual scale), the bias
@@ -473,8 +481,7 @@ class ModelScorer(Scorer):
         missing = np.asarray(missing, bool)
         if len(z) < self.steps:
             return None
-        if self._scale is not None:         # a bundle with its own normalisation (align_to)
-            z = np.where(missing, 0.0, z * self._scale + self._offset).astype(np.float32)
+        z = self.rebased(z, missing)
         forecasts = self._warmup_forecasts(z, missing)
         newest, newest_missing = z[self.steps - 1:], missing[self.steps - 1:]
         errors = signed_errors(newest, newest_missing, forecasts + self.forecast_offset, self._residual_scale())

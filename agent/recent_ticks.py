@@ -1,0 +1,71 @@
+"""The plant's recent calm ticks, kept so that a hot-swapped bundle is prepared as one given at start.
+
+Why: with `scoring.profile` on, a bundle given at start gets this plant's normal profile and its own
+threshold from the warm-up's ticks (pipeline.py `_finish_warmup`). A bundle swapped in later
+(agent/hotswap.py) has no warm-up; without these ticks it ran raw — no profile, the bundle's own
+threshold — until the next restart (swap1: on SKAB the raw forecaster tier, F1 0.40), and its shadow
+compared a raw score with the running tier's profiled one. So the pipeline keeps its newest ticks,
+normalised, as long as its warm-up was (at most MAX_TICKS), and a candidate's profile is fitted on them.
+
+Learn only when calm: a tick the detector did not learn from (`Decision.calm`, the rule the models
+learn by) is kept with every sensor missing, so the profile is never fitted on an anomaly and its
+score does not enter the candidate's threshold (the calibration keeps the calm ticks only); the
+ring stays in time order so the model's windows over it are the windows it saw.
+
+Kept only when a profile is configured (a demo without one pays nothing). Memory: capacity ×
+(4·n + n + 9) bytes — SKAB (8 sensors, a 400-row warm-up of ≤ 500 ticks): ~25 KiB; the cap, 20,000
+ticks of 50 sensors: ~5 MiB. Not checkpointed: after a restart it is seeded by nothing and fills
+from live ticks; a candidate that arrives before `profile.min_ticks` calm ticks fits no profile
+(said, as a start with too short a warm-up says it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MAX_TICKS = 20_000      # a day-long warm-up on a 1-s tick would be 86,400: the profile needs ~min_ticks
+
+
+class RecentTicks:
+    """A ring of the newest `capacity` ticks: normalised values (float32), missing, calm, ts."""
+
+    def __init__(self, capacity: int, n: int):
+        self.capacity = max(1, min(int(capacity), MAX_TICKS))
+        self.z = np.zeros((self.capacity, n), np.float32)
+        self.missing = np.ones((self.capacity, n), bool)
+        self.calm = np.zeros(self.capacity, bool)
+        self.ts = np.full(self.capacity, np.nan)
+        self.head = 0           # where the next tick goes
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def push(self, z: np.ndarray, missing: np.ndarray, ts: float, calm: bool) -> None:
+        h = self.head
+        self.z[h] = z
+        self.missing[h] = missing
+        if not calm:
+            self.missing[h] = True
+        self.calm[h] = calm
+        self.ts[h] = ts
+        self.head = (h + 1) % self.capacity
+        self.count = min(self.count + 1, self.capacity)
+
+    def extend(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> None:
+        """Ticks taken as calm (the warm-up's: the same assumption a start makes), oldest first."""
+        for zr, m, t in zip(z[-self.capacity:], missing[-self.capacity:], ts[-self.capacity:]):
+            self.push(zr, m, float(t), True)
+
+    def clear(self) -> None:
+        """The time base stepped back (pipeline.rebase): the kept ticks' times would run backwards.
+        (After a replayed warm-up or a long skipped gap the refill ticks are kept as not calm instead.)"""
+        self.head = self.count = 0
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of (z, missing, ts, calm), oldest first: what a candidate is fitted on, off the tick thread."""
+        order = np.arange(self.head - self.count, self.head) % self.capacity
+        return self.z[order], self.missing[order], self.ts[order], self.calm[order]
+
+    @property
+    def nbytes(self) -> int:
+        return self.z.nbytes + self.missing.nbytes + self.calm.nbytes + self.ts.nbytes
