@@ -34,7 +34,7 @@ from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .intake import IntakeQueue
 from .pipeline import Pipeline
-from .records import Rejects, shorten
+from .records import Rejects, shorten, span
 from .resume import Resume, faults_said
 from .sdnotify import Notifier
 from .sinks import open_sink
@@ -53,6 +53,10 @@ log = logging.getLogger("stad.agent")
 _END = object()
 _WAKE = object()        # put by the SIGHUP handler: the loop's wait ends at once
 HEALTH_EVERY_S = 5.0
+#: A step of this host's clock (its reading moved this much more, or less, than monotonic time between two
+#: turns of the loop; at least a tick) is said and handed to the aligner (`_watch_host_clock`): NTP slews
+#: offsets under 128 ms and steps larger ones; a turn of the loop is at most ~0.5 s.
+HOST_CLOCK_STEP_S = 2.0
 MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
 
 
@@ -130,6 +134,7 @@ class Agent(Resume, Delivery):
         self.exit_reason = ""
         self.source_failures: list[tuple[str, str]] = []    # (type, error) of each source whose thread raised while running
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
+        self._clock_seen: tuple[float, float] | None = None   # (host clock, monotonic) at the last turn
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._open_journals(state_dir, len(cfg.sensor_names()))         # agent/delivery.py
@@ -256,6 +261,8 @@ class Agent(Resume, Delivery):
             if item is _WAKE:
                 item = None
             ticks = self.pipeline.ticks
+            if live:
+                self._watch_host_clock()
             self._intake(item, self.clock() if live and self.cfg.window.idle_flush_s > 0 else None)
             if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
                 self.hotswap.idle(self.pipeline.warm)
@@ -283,6 +290,20 @@ class Agent(Resume, Delivery):
                 self._intake(item, None)
         if not self._max_ticks_reached():
             self._process(self.aligner.flush_all())
+
+    def _watch_host_clock(self) -> None:
+        """A step of this host's clock (NTP, a hand), told from time passing by the monotonic clock: said,
+        and handed to the aligner, which the wall clock drives for a live source (its flush, the records
+        stamped on arrival): a day's step forward was closed as a day's outage (review22)."""
+        wall, mono = self.clock(), time.monotonic()
+        if self._clock_seen is not None:
+            step = (wall - self._clock_seen[0]) - (mono - self._clock_seen[1])
+            if abs(step) > max(HOST_CLOCK_STEP_S, self.cfg.tick_s):
+                log.warning("this host's clock stepped %s (NTP, or set by hand?), from %s to %s: data stamped with "
+                            "it moves with it, not a gap in the data", span(step, signed=True),
+                            iso(self._clock_seen[0] + mono - self._clock_seen[1]), iso(wall))
+                self.aligner.host_clock_stepped(step)
+        self._clock_seen = (wall, mono)
 
     def _close(self, clean: bool) -> None:
         """The stop, `clean` or on an error: the sources closed, what they had queued counted, open
