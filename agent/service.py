@@ -57,6 +57,13 @@ HEALTH_EVERY_S = 5.0
 #: turns of the loop; at least a tick) is said and handed to the aligner (`_watch_host_clock`): NTP slews
 #: offsets under 128 ms and steps larger ones; a turn of the loop is at most ~0.5 s.
 HOST_CLOCK_STEP_S = 2.0
+
+
+def _since_boot() -> float:
+    """Seconds on a clock no step moves that, unlike the monotonic one, goes on while the host is suspended
+    (Linux CLOCK_BOOTTIME): a suspended gateway missed its data, it is no step of its clock."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else time.monotonic()
 MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
 
 
@@ -292,10 +299,10 @@ class Agent(Resume, Delivery):
             self._process(self.aligner.flush_all())
 
     def _watch_host_clock(self) -> None:
-        """A step of this host's clock (NTP, a hand), told from time passing by the monotonic clock: said,
+        """A step of this host's clock (NTP, a hand), told from time passing by the boot-time clock: said,
         and handed to the aligner, which the wall clock drives for a live source (its flush, the records
         stamped on arrival): a day's step forward was closed as a day's outage (review22)."""
-        wall, mono = self.clock(), time.monotonic()
+        wall, mono = self.clock(), _since_boot()
         if self._clock_seen is not None:
             step = (wall - self._clock_seen[0]) - (mono - self._clock_seen[1])
             if abs(step) > max(HOST_CLOCK_STEP_S, self.cfg.tick_s):
