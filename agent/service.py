@@ -43,6 +43,7 @@ from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
 from .topology import adjacency
 from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, ReplayStopped, read_replay
+from .timebase import shift_times
 from .window import TIME_BASE_MOVES, Aligner
 
 if TYPE_CHECKING:
@@ -390,7 +391,26 @@ class Agent(Resume, Delivery):
             rows = self.aligner.push(item)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
+        if self.aligner.clock_moved is not None:
+            rows = self._follow_host_clock(rows)
         self._process(rows)
+
+    def _follow_host_clock(self, rows: list) -> list:
+        """The aligner skipped the ticks a step of this host's clock skipped (`_watch_host_clock`): the rows
+        before it stepped, then the times the pipeline keeps moved by the step — else every timer on them
+        ran out across it: the threshold's quiet time after a peak ended, an alert open since the old
+        clock's start was 'accepted' (learned as normal) at once, and the scorer learned the incident as
+        normal within a window: its alert ended `cleared` mid-incident (review22). The open alert's `start`
+        moves too: on the corrected clock that is when it began (its next event says so, and its `end`
+        how long it lasted). The rows after it, to step next."""
+        at, delta = self.aligner.clock_moved
+        self.aligner.clock_moved = None
+        self._process([row for row in rows if row.ts < at])
+        p = self.pipeline
+        moved = shift_times((p.detector, p.health, p.chain, p.numpy), delta)
+        log.info("this host's clock step: %d part(s) of the learned state keeping times moved %s with it", moved,
+                 span(delta, signed=True))
+        return [row for row in rows if row.ts >= at]
 
     def _process(self, rows) -> None:
         for row in rows:

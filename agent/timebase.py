@@ -138,6 +138,9 @@ class TimeBaseRules:
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
         self._clock_step: float | None = None    # this host's clock stepped forward (s): the gap awaited is its
+        #: (first tick of the new base, seconds skipped) of a skip for a step of the host's clock, for the owner
+        #: to move the times its state keeps by (Agent._follow_host_clock); it sets it back to None
+        self.clock_moved: tuple[float, float] | None = None
 
     def _settle_passed(self, last_k: int) -> list[Row]:
         """The wall clock (Aligner.flush_until) closes ticks through `last_k`: a held candidate whose
@@ -473,6 +476,7 @@ class TimeBaseRules:
                         "step, %s: %d tick(s) the step skipped, not run (no sensor missing for them)",
                         iso((self.next_k - 1) * self.tick_s), iso(cand.lo * self.tick_s), skipped)
             self.note_move("forward", (self.next_k - 1) * self.tick_s, cand.lo * self.tick_s)
+            self.clock_moved = (cand.lo * self.tick_s, skipped * self.tick_s)
         else:
             self._note_restart_gap(cand, skipped)
         self._clock_step = None
