@@ -56,7 +56,7 @@ def test_a_forward_step_of_the_host_clock_is_a_move_not_an_outage(tmp_path, capl
         "node": {"id": "gw-ntp", "site": "lab"}, "sensors": ["a", "b", "c"], "tick_s": 0.2, "topology": "group",
         "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
         "window": {"steps": 16, "carry_forward_s": 2.0, "lateness_ticks": 1, "idle_flush_s": 1.0},
-        "warmup": {"ticks": 40}, "scoring": {"chain": ["numpy"]},
+        "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
         "threshold": {"quiet_s": 600},          # nothing learned for 10 min after a tick above the threshold
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 3600},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
@@ -88,7 +88,7 @@ def test_a_forward_step_of_the_host_clock_is_a_move_not_an_outage(tmp_path, capl
         [new] = [e for e in events(tmp_path) if e.get("event") == "new"]
         ticks = agent.pipeline.ticks
         host.offset += DAY_S                                    # NTP steps the clock a day forward
-        wait_for(lambda: agent.pipeline.ticks >= ticks + 50, "50 ticks after the step", timeout=120, proc=None)
+        wait_for(lambda: agent.pipeline.ticks >= ticks + 40, "40 ticks after the step", timeout=120, proc=None)
     finally:
         done.set()
         agent.stop("test")
