@@ -41,9 +41,9 @@ from .sinks import open_sink
 from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
+from .timebase import shift_times
 from .topology import adjacency
 from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, ReplayStopped, read_replay
-from .timebase import shift_times
 from .window import TIME_BASE_MOVES, Aligner
 
 if TYPE_CHECKING:
@@ -54,8 +54,9 @@ log = logging.getLogger("stad.agent")
 _END = object()
 _WAKE = object()        # put by the SIGHUP handler: the loop's wait ends at once
 HEALTH_EVERY_S = 5.0
-#: A step of this host's clock (its reading moved this much more, or less, than monotonic time between two
-#: turns of the loop; at least a tick) is said and handed to the aligner (`_watch_host_clock`): NTP slews
+MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
+#: A step of this host's clock (its reading moved this much more, or less, than the boot-time clock between
+#: two turns of the loop; at least a tick) is said and handed to the aligner (`_watch_host_clock`): NTP slews
 #: offsets under 128 ms and steps larger ones; a turn of the loop is at most ~0.5 s.
 HOST_CLOCK_STEP_S = 2.0
 
@@ -65,7 +66,6 @@ def _since_boot() -> float:
     (Linux CLOCK_BOOTTIME): a suspended gateway missed its data, it is no step of its clock."""
     clock = getattr(time, "CLOCK_BOOTTIME", None)
     return time.clock_gettime(clock) if clock is not None else time.monotonic()
-MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
 
 
 def return_freed_blocks() -> bool:
@@ -142,7 +142,7 @@ class Agent(Resume, Delivery):
         self.exit_reason = ""
         self.source_failures: list[tuple[str, str]] = []    # (type, error) of each source whose thread raised while running
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
-        self._clock_seen: tuple[float, float] | None = None   # (host clock, monotonic) at the last turn
+        self._clock_seen: tuple[float, float] | None = None   # (host clock, boot-time clock) at the last turn
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._open_journals(state_dir, len(cfg.sensor_names()))         # agent/delivery.py

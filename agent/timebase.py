@@ -116,6 +116,12 @@ class TimeBaseRules:
       only by new data in its pace (stamp minus arrival within a short step of its own): new data
       that is not leaves it to be contradicted; new data that is confirms it as a move of the time
       base at its tick, and the restart gap is the downtime after it, not before.
+    - A forward step of this host's clock while the agent runs (its owner tells it from time passing,
+      `host_clock_stepped`): live data stamped with that clock comes a step ahead with none missed. The
+      ticks the step skipped are skipped as a restart gap's are — the flush waits for the data, and its
+      first record stamped after the step is taken at once — counted as a `forward` move, and its owner
+      moves the times its state keeps by the step (`clock_moved`). Before, the flush closed them as an
+      outage: every sensor `missing`, the open alert ended `cleared` (review22).
     - A restart during a silence of every sensor: the last run was alive (its sign of life,
       agent/resume.py) past ticks that ended with no data. They are the source's silence: closed
       at the restore as missing ticks (`silent_until`), and the restart gap is the downtime after
@@ -137,7 +143,7 @@ class TimeBaseRules:
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
-        self._clock_step: float | None = None    # this host's clock stepped forward (s): the gap awaited is its
+        self._clock_step: float | None = None    # a forward step of this host's clock (s), its skip awaited
         #: (first tick of the new base, seconds skipped) of a skip for a step of the host's clock, for the owner
         #: to move the times its state keeps by (Agent._follow_host_clock); it sets it back to None
         self.clock_moved: tuple[float, float] | None = None
@@ -192,7 +198,7 @@ class TimeBaseRules:
         return silent
 
     def host_clock_stepped(self, step_s: float) -> None:
-        """This host's clock moved `step_s` seconds more than time passed (its owner tells by the monotonic
+        """This host's clock moved `step_s` seconds more than time passed (its owner tells by the boot-time
         clock: NTP stepped it, or a hand). Forward, live data stamped with it — a relay on the gateway, or
         records stamped on arrival — comes a step ahead although none was missed: the wall-clock flush
         would close the ticks the step skipped as an outage (every sensor `missing`, the window emptied,
@@ -295,7 +301,7 @@ class TimeBaseRules:
         """Keep a record that would move the time base until later records confirm or refute it."""
         if self._clock_step is not None and self._restart_gap_at(k) and self._live(rec):
             # The host's clock stepped forward (host_clock_stepped) and this record is stamped with it: the
-            # monotonic clock is the proof a jump of the data waits for. Waiting for CONFIRM_RECORDS raced
+            # boot-time clock is the proof a jump of the data waits for. Waiting for CONFIRM_RECORDS raced
             # the wall-clock flush's wait (reach_ticks): lost, the step was closed as an outage after all.
             return self._take_all(_Candidate(k, rec, span=self.reach_ticks))
         if self.newest_k is not None and k <= self.newest_k + self.reach_ticks:
