@@ -396,6 +396,7 @@ class EventJournal:
         self.what = what
         self.spare = ReservedFile(self.path.with_name(name + ".spare"), spare_bytes, f"stad-{what}-journal-spare/1")
         self._n: int | None = None          # the newest document's count, found at the first record
+        self.problem: str | None = None     # why a file of it could not be read at start ('path: why')
 
     def reserve(self) -> bool:
         """Make the spare while the disk has room (the agent's start); False when it cannot."""
@@ -437,13 +438,15 @@ class EventJournal:
                 continue
             except (OSError, ValueError) as exc:
                 if not quiet:
-                    log.warning("%s journal %s unreadable (%s); open %ss of the last run cannot be continued from it",
-                                self.what, where, exc, self.what)
+                    log.warning("%s journal %s unreadable (%s); its last event is not delivered again from it, nor "
+                                "its open %ss continued from it", self.what, where, exc, self.what)
+                    self.problem = f"{where}: unreadable ({exc})"
                 continue
             if not (isinstance(doc, dict) and doc.get("version") == FORMAT_VERSION
                     and isinstance(doc.get("event"), dict) and isinstance(doc.get("tracker"), dict)):
                 if not quiet:
                     log.warning("%s journal %s is not in the expected form; ignored", self.what, where)
+                    self.problem = f"{where}: not in the expected form"
                 continue
             found.append((doc, int(doc.get("n", 0)) if isinstance(doc.get("n", 0), int) else 0))
         return found

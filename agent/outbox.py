@@ -48,10 +48,16 @@ outbox cannot be created or cannot take them (the disk that corrupted it is full
 events are held in memory — at most `max_events`, the oldest beyond it counted as `max_events`;
 `held` in stats() — and stored by the first open that works; the ones still held when the agent
 stops are counted as `not_stored` (the file moved aside keeps them).
+
+A file a power cut emptied (shorter than SQLite's header) beside a write-ahead log that holds frames
+is no new outbox: SQLite would take it for one and delete the log, the events committed since the last
+checkpoint with it, without a word (review22). The log is read over a new database of this schema, the
+events in it go out again as replays, and the files are moved aside the same way.
 """
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -68,6 +74,8 @@ FAULT_KINDS = ("fault", "fault_end")
 EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age_s
 LOG_FIRST_DROPS = 5
 WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
+SQLITE_HEADER_BYTES = 100  # a database file shorter than this holds no database
+WAL_HEADER_BYTES = 32      # a write-ahead log longer than its header holds frames
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
 CORRUPT_CODES = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
 HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row id, in their order
@@ -157,7 +165,9 @@ class Outbox:
         SQLite finds corrupt is moved aside and replaced by a new one holding what could be read."""
         if self._db is not None:
             return True
-        if self.path.exists() and not self._readable():
+        if self._cut_short():
+            self._hold(self._salvage_wal(), replay=True)
+        elif self.path.exists() and not self._readable():
             self._hold(self._quarantine(), replay=True)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,10 +318,75 @@ class Outbox:
     def _quarantine(self) -> list[tuple]:
         """Move a corrupt outbox aside; the (created, alert_id, seq, kind, payload) rows still readable
         in it, oldest first. Logs what was saved and counts what was not (`corrupt`) when it can."""
+        rows, held = self._rows_in(f"file:{self.path}?mode=ro")
+        aside = self._move_aside()
+        if aside is None:
+            return []
+        lost = max(0, held - len(rows)) if held is not None else None
+        if lost:
+            self._count("corrupt", lost)
+        log.error("outbox %s was corrupt: moved to %s; %d event(s) still readable in it are sent again, %s; "
+                  "a new outbox is started", self.path, aside.name, len(rows),
+                  f"{lost} could not be read (counted as corrupt)" if held is not None
+                  else f"how many could not be read is unknown (sqlite3 {aside.name} .recover may find more)")
+        return rows
+
+    def _cut_short(self) -> bool:
+        """The database file shorter than SQLite's header while its write-ahead log holds frames: a power
+        cut emptied the file (its blocks never reached the disk). SQLite would take it for a new database
+        and delete the log — the events committed since the last checkpoint — without a word."""
+        try:
+            return self.path.stat().st_size < SQLITE_HEADER_BYTES and \
+                Path(f"{self.path}-wal").stat().st_size > WAL_HEADER_BYTES
+        except OSError:
+            return False
+
+    def _salvage_wal(self) -> list[tuple]:
+        """The rows of an emptied outbox's write-ahead log (`_cut_short`), read over a new database of
+        the outbox's own schema (its tables' root pages are where this code put them, so the log's pages
+        are read as what they were); the files moved aside, kept. Rows whose pages were checkpointed into
+        the lost file are not in the log: how many is unknown, said, not counted."""
+        wal = Path(f"{self.path}-wal")
+        rebuilt = self.path.with_name(f"{self.path.name}.rebuilt")
+        rows: list[tuple] = []
+        try:
+            with wal.open("rb") as f:
+                page_size = int.from_bytes(f.read(WAL_HEADER_BYTES)[8:12], "big")
+            for part in ("", "-wal", "-shm"):
+                Path(f"{rebuilt}{part}").unlink(missing_ok=True)
+            db = sqlite3.connect(str(rebuilt), isolation_level=None)
+            try:
+                db.execute(f"PRAGMA page_size={page_size}")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            finally:
+                db.close()
+            shutil.copyfile(wal, f"{rebuilt}-wal")
+            rows, _ = self._rows_in(str(rebuilt))
+        except (OSError, sqlite3.Error) as exc:
+            log.debug("outbox %s: its write-ahead log could not be read (%s)", self.path, exc)
+        finally:
+            for part in ("", "-wal", "-shm"):
+                Path(f"{rebuilt}{part}").unlink(missing_ok=True)
+        wal_bytes = wal.stat().st_size
+        aside = self._move_aside()
+        if aside is None:
+            return []
+        log.error("outbox %s is empty (cut short by a power cut?) beside its write-ahead log of %d bytes: %d "
+                  "event(s) read from the log are sent again, as replays; events already moved into the lost "
+                  "file are lost for MQTT (how many is unknown; the jsonl sink keeps its copy); the files are "
+                  "kept as %s and %s-wal; a new outbox is started", self.path, wal_bytes, len(rows), aside.name,
+                  aside.name)
+        return rows
+
+    def _rows_in(self, uri: str) -> tuple[list[tuple], int | None]:
+        """The (created, alert_id, seq, kind, payload) rows readable in the database at `uri`, oldest first
+        (the first bad page ends them), and how many it says it holds (None: it cannot say); its drop
+        counts added to this outbox's."""
         rows: list[tuple] = []
         held: int | None = None
         try:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            db = sqlite3.connect(uri, uri=uri.startswith("file:"), isolation_level=None)
             try:
                 try:
                     held = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
@@ -332,6 +407,11 @@ class Outbox:
                 db.close()
         except sqlite3.Error:
             pass
+        return rows, held
+
+    def _move_aside(self) -> Path | None:
+        """The outbox's files renamed to `<file>.corrupt-<UTC time>` (its -wal and -shm with it); None,
+        logged, when they cannot be."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:
@@ -341,16 +421,9 @@ class Outbox:
                     part.replace(Path(f"{aside}{suffix}"))
         except OSError as exc:
             log.error("outbox %s is corrupt and cannot be moved aside (%s)", self.path, exc.strerror or exc)
-            return []
+            return None
         self._quarantined = True
-        lost = max(0, held - len(rows)) if held is not None else None
-        if lost:
-            self._count("corrupt", lost)
-        log.error("outbox %s was corrupt: moved to %s; %d event(s) still readable in it are sent again, %s; "
-                  "a new outbox is started", self.path, aside.name, len(rows),
-                  f"{lost} could not be read (counted as corrupt)" if held is not None
-                  else f"how many could not be read is unknown (sqlite3 {aside.name} .recover may find more)")
-        return rows
+        return aside
 
     def _failed(self, exc: BaseException) -> None:
         problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))

@@ -148,6 +148,7 @@ class Resume:
             pass
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("%s not usable (%s); ignored", self._alive_path, exc)
+            self.state_reads["alive"] = f"{self._alive_path}: not usable ({exc})"
         good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)
                 and 0.0 <= t <= self.clock()]
         if len(good) < len([t for t in times if t is not None]):
@@ -247,6 +248,7 @@ class Resume:
         """The last run's last alert event: delivered where it may be missing; its tracker used
         when it is newer than the checkpoint; an alert it left open that cannot be judged, ended."""
         doc = self.journal.read()
+        self.state_reads["alert_journal"] = self.journal.problem
         if doc is None:
             self._end_unjournaled(None)
             return
@@ -255,6 +257,7 @@ class Resume:
             ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
         except (TypeError, ValueError, KeyError) as exc:
             log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
+            self.state_reads["alert_journal"] = f"{self.journal.path}: not usable ({exc})"
             self._end_unjournaled(None)
             return
         for sink in self.sinks:
@@ -269,6 +272,7 @@ class Resume:
                 alerts.restore(tracker)
             except (TypeError, ValueError, KeyError) as exc:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
+                self.state_reads["alert_journal"] = f"{self.journal.path}: tracker not usable ({exc})"
                 return
             self._judged_until(ts)      # the alert state is newer than the checkpoint
         self._end_unjournaled(event)
@@ -324,6 +328,7 @@ class Resume:
         ended since stays ended); without a restored state to judge them, ended (reason restart)."""
         health = self.pipeline.health
         doc = self.fault_journal.read()
+        self.state_reads["fault_journal"] = self.fault_journal.problem
         try:
             if doc is None:
                 return
@@ -332,6 +337,7 @@ class Resume:
                 ts, told_open = float(doc["tracker"]["ts"]), dict(doc["tracker"]["open"])
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
+                self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable ({exc})"
                 return
             for sink in self.sinks:
                 try:
@@ -354,6 +360,7 @@ class Resume:
                     ended = None
             except (TypeError, ValueError, KeyError) as exc:
                 log.warning("fault journal %s: open faults not usable (%s); ignored", self.fault_journal.path, exc)
+                self.state_reads["fault_journal"] = f"{self.fault_journal.path}: open faults not usable ({exc})"
                 return
             if ended:
                 log.warning("sensor fault(s) open when the last run stopped (%s); %s: ending them (reason restart)",

@@ -34,13 +34,14 @@ from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .intake import IntakeQueue
 from .pipeline import Pipeline
-from .records import Rejects, shorten
+from .records import Rejects, shorten, span
 from .resume import Resume, faults_said
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
+from .timebase import shift_times
 from .topology import adjacency
 from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, ReplayStopped, read_replay
 from .window import TIME_BASE_MOVES, Aligner
@@ -54,6 +55,17 @@ _END = object()
 _WAKE = object()        # put by the SIGHUP handler: the loop's wait ends at once
 HEALTH_EVERY_S = 5.0
 MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
+#: A step of this host's clock (its reading moved this much more, or less, than the boot-time clock between
+#: two turns of the loop; at least a tick) is said and handed to the aligner (`_watch_host_clock`): NTP slews
+#: offsets under 128 ms and steps larger ones; a turn of the loop is at most ~0.5 s.
+HOST_CLOCK_STEP_S = 2.0
+
+
+def _since_boot() -> float:
+    """Seconds on a clock no step moves that, unlike the monotonic one, goes on while the host is suspended
+    (Linux CLOCK_BOOTTIME): a suspended gateway missed its data, it is no step of its clock."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else time.monotonic()
 
 
 def return_freed_blocks() -> bool:
@@ -131,6 +143,7 @@ class Agent(Resume, Delivery):
         self.exit_reason = ""
         self.source_failures: list[tuple[str, str]] = []    # (type, error) of each source whose thread raised while running
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
+        self._clock_seen: tuple[float, float] | None = None   # (host clock, boot-time clock) at the last turn
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._open_journals(state_dir, len(cfg.sensor_names()))         # agent/delivery.py
@@ -257,6 +270,8 @@ class Agent(Resume, Delivery):
             if item is _WAKE:
                 item = None
             ticks = self.pipeline.ticks
+            if live:
+                self._watch_host_clock()
             self._intake(item, self.clock() if live and self.cfg.window.idle_flush_s > 0 else None)
             if self.pipeline.ticks == ticks:         # no tick this turn: a SIGHUP is answered all the same
                 self.hotswap.idle(self.pipeline.warm)
@@ -284,6 +299,20 @@ class Agent(Resume, Delivery):
                 self._intake(item, None)
         if not self._max_ticks_reached():
             self._process(self.aligner.flush_all())
+
+    def _watch_host_clock(self) -> None:
+        """A step of this host's clock (NTP, a hand), told from time passing by the boot-time clock: said,
+        and handed to the aligner, which the wall clock drives for a live source (its flush, the records
+        stamped on arrival): a day's step forward was closed as a day's outage (review22)."""
+        wall, mono = self.clock(), _since_boot()
+        if self._clock_seen is not None:
+            step = (wall - self._clock_seen[0]) - (mono - self._clock_seen[1])
+            if abs(step) > max(HOST_CLOCK_STEP_S, self.cfg.tick_s):
+                log.warning("this host's clock stepped %s (NTP, or set by hand?), from %s to %s: data stamped with "
+                            "it moves with it, not a gap in the data", span(step, signed=True),
+                            iso(self._clock_seen[0] + mono - self._clock_seen[1]), iso(wall))
+                self.aligner.host_clock_stepped(step)
+        self._clock_seen = (wall, mono)
 
     def _close(self, clean: bool) -> None:
         """The stop, `clean` or on an error: the sources closed, what they had queued counted, open
@@ -363,7 +392,26 @@ class Agent(Resume, Delivery):
             rows = self.aligner.push(item)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
+        if self.aligner.clock_moved is not None:
+            rows = self._follow_host_clock(rows)
         self._process(rows)
+
+    def _follow_host_clock(self, rows: list) -> list:
+        """The aligner skipped the ticks a step of this host's clock skipped (`_watch_host_clock`): the rows
+        before it stepped, then the times the pipeline keeps moved by the step — else every timer on them
+        ran out across it: the threshold's quiet time after a peak ended, an alert open since the old
+        clock's start was 'accepted' (learned as normal) at once, and the scorer learned the incident as
+        normal within a window: its alert ended `cleared` mid-incident (review22). The open alert's `start`
+        moves too: on the corrected clock that is when it began (its next event says so, and its `end`
+        how long it lasted). The rows after it, to step next."""
+        at, delta = self.aligner.clock_moved
+        self.aligner.clock_moved = None
+        self._process([row for row in rows if row.ts < at])
+        p = self.pipeline
+        moved = shift_times((p.detector, p.health, p.chain, p.numpy), delta)
+        log.info("this host's clock step: %d part(s) of the learned state keeping times moved %s with it", moved,
+                 span(delta, signed=True))
+        return [row for row in rows if row.ts >= at]
 
     def _process(self, rows) -> None:
         for row in rows:

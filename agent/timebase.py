@@ -116,6 +116,12 @@ class TimeBaseRules:
       only by new data in its pace (stamp minus arrival within a short step of its own): new data
       that is not leaves it to be contradicted; new data that is confirms it as a move of the time
       base at its tick, and the restart gap is the downtime after it, not before.
+    - A forward step of this host's clock while the agent runs (its owner tells it from time passing,
+      `host_clock_stepped`): live data stamped with that clock comes a step ahead with none missed. The
+      ticks the step skipped are skipped as a restart gap's are — the flush waits for the data, and its
+      first record stamped after the step is taken at once — counted as a `forward` move, and its owner
+      moves the times its state keeps by the step (`clock_moved`). Before, the flush closed them as an
+      outage: every sensor `missing`, the open alert ended `cleared` (review22).
     - A restart during a silence of every sensor: the last run was alive (its sign of life,
       agent/resume.py) past ticks that ended with no data. They are the source's silence: closed
       at the restore as missing ticks (`silent_until`), and the restart gap is the downtime after
@@ -137,6 +143,10 @@ class TimeBaseRules:
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
+        self._clock_step: float | None = None    # a forward step of this host's clock (s), its skip awaited
+        #: (first tick of the new base, seconds skipped) of a skip for a step of the host's clock, for the owner
+        #: to move the times its state keeps by (Agent._follow_host_clock); it sets it back to None
+        self.clock_moved: tuple[float, float] | None = None
 
     def _settle_passed(self, last_k: int) -> list[Row]:
         """The wall clock (Aligner.flush_until) closes ticks through `last_k`: a held candidate whose
@@ -187,6 +197,20 @@ class TimeBaseRules:
         self._restored += self.flush_through(last_k)
         return silent
 
+    def host_clock_stepped(self, step_s: float) -> None:
+        """This host's clock moved `step_s` seconds more than time passed (its owner tells by the boot-time
+        clock: NTP stepped it, or a hand). Forward, live data stamped with it — a relay on the gateway, or
+        records stamped on arrival — comes a step ahead although none was missed: the wall-clock flush
+        would close the ticks the step skipped as an outage (every sensor `missing`, the window emptied,
+        an open alert ended `cleared` on empty ticks; review22). So they are skipped as a restart gap's
+        are: the flush waits for the data (as after a restart), and its first record after the step
+        skips them — no row, no sensor missing, the carry-forward goes on — counted as a move of the time
+        base (`forward`), not as a restart gap. Data whose stamps did not step (a sender's own clock) is
+        taken in step as before and the wait ends. Back, nothing to do here: the data stamped with the
+        clock steps back with it, a step back the rules confirm as such."""
+        if step_s > 0 and self.next_k is not None and self.newest_k is not None:
+            self._restart_pending, self._restart_wait_k, self._clock_step = True, None, step_s
+
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's
         doc): it does until `max(reach_ticks, usual_step)` ticks after the first flush since."""
@@ -196,7 +220,7 @@ class TimeBaseRules:
             self._restart_wait_k = self.tick_of(ts) + max(self.reach_ticks, self.usual_step)
         if self.tick_of(ts) <= self._restart_wait_k:
             return True
-        self._restart_pending = False
+        self._restart_pending, self._clock_step = False, None
         return False
 
     def _settle_at_end(self) -> list[Row]:
@@ -275,6 +299,11 @@ class TimeBaseRules:
 
     def _hold(self, k: int, rec: Record) -> list[Row]:
         """Keep a record that would move the time base until later records confirm or refute it."""
+        if self._clock_step is not None and self._restart_gap_at(k) and self._live(rec):
+            # The host's clock stepped forward (host_clock_stepped) and this record is stamped with it: the
+            # boot-time clock is the proof a jump of the data waits for. Waiting for CONFIRM_RECORDS raced
+            # the wall-clock flush's wait (reach_ticks): lost, the step was closed as an outage after all.
+            return self._take_all(_Candidate(k, rec, span=self.reach_ticks))
         if self.newest_k is not None and k <= self.newest_k + self.reach_ticks:
             self._contradict(k)     # a short step of the data counts against jumps, as an in-step record does
         for cand in self.held:
@@ -448,6 +477,23 @@ class TimeBaseRules:
         """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""
         rows = self.flush_through(self.newest_k)
         skipped = cand.lo - self.next_k
+        if self._clock_step is not None:
+            log.warning("time base moved with this host's clock: from %s to the first data stamped after its "
+                        "step, %s: %d tick(s) the step skipped, not run (no sensor missing for them)",
+                        iso((self.next_k - 1) * self.tick_s), iso(cand.lo * self.tick_s), skipped)
+            self.note_move("forward", (self.next_k - 1) * self.tick_s, cand.lo * self.tick_s)
+            self.clock_moved = (cand.lo * self.tick_s, skipped * self.tick_s)
+        else:
+            self._note_restart_gap(cand, skipped)
+        self._clock_step = None
+        self.next_k = cand.lo
+        self.newest_k = cand.lo - self.usual_step          # the first record is one usual step on
+        seen = self.last_k > -(2**62)
+        self.last_k[seen] += skipped                         # carried over the downtime as if it were not there
+        self._restart_pending = False
+        return rows
+
+    def _note_restart_gap(self, cand: "_Candidate", skipped: int) -> None:
         log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
@@ -455,12 +501,6 @@ class TimeBaseRules:
         self.restart_gaps += 1
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
                                  "skipped_s": round(skipped * self.tick_s, 3), "at": iso(time.time())}
-        self.next_k = cand.lo
-        self.newest_k = cand.lo - self.usual_step          # the first record is one usual step on
-        seen = self.last_k > -(2**62)
-        self.last_k[seen] += skipped                         # carried over the downtime as if it were not there
-        self._restart_pending = False
-        return rows
 
     def _candidates_state(self, cands: list[_Candidate]) -> dict:
         """Records held for a move of the time base, as arrays: a kill -9 while a step back (or a jump)

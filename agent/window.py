@@ -181,7 +181,8 @@ class Aligner(TimeBaseRules):
 
     def _take(self, k: int, rec: Record) -> list[Row]:
         """Put an accepted record in its tick's bucket; return the ticks that closes."""
-        self._restart_pending = False
+        if self._clock_step is None:        # (a record stamped before a step of the host's clock: still awaited)
+            self._restart_pending = False
         if self.next_k is None:
             self.next_k = k
         if rec.received is not None:

@@ -46,7 +46,8 @@ def test_a_missing_record_beside_a_checkpoint_is_counted_like_an_unreadable_one(
     port = free_port()
     agent = Agent(_cfg(tmp_path, port))
     try:
-        assert agent.health_snapshot()["state_reads"] == {"active_bundle": f"{record}: {MISSING}", "feedback": None}
+        assert agent.health_snapshot()["state_reads"] == {"active_bundle": f"{record}: {MISSING}", "feedback": None,
+                                                               "alert_journal": None, "fault_journal": None, "alive": None}
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
         assert 'stad_state_read_failures_total{file="active_bundle"} 1.0' in body, body
         [line] = [r for r in caplog.records if r.name == "stad.hotswap" and r.getMessage().startswith(str(record))]
