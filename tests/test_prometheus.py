@@ -255,6 +255,7 @@ def test_a_running_agent_is_scraped_through_a_broker_outage(tmp_path, broker):
         # Every label value comes from a fixed set: no series named after input.
         labels = set(re.findall(r'(\w+)="', last["text"]))
         assert labels <= {"reason", "event", "tier", "state", "sink", "le", "version", "implementation",
-                          "major", "minor", "patchlevel", "outcome", "verdict", "kind", "file"}, labels
+                          "major", "minor", "patchlevel", "outcome", "verdict", "kind", "file",
+                          "source"}, labels     # `source`: the config's source names (stad_source_down)
     finally:
         assert stop(agent) == 0, (tmp_path / "agent.err").read_text()

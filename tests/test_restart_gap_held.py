@@ -124,9 +124,11 @@ def test_the_restart_gap_is_the_downtime_after_the_held_record_not_the_silence_b
     assert not again.aligner.moves
     after = events(tmp_path)[before:]
     # The silence is missing, as it would have been had the agent run on; the downtime is not (old
-    # code: the faults raised at row 113, in the downtime).
-    raised = [e for e in after if e["kind"] == "missing" and e["event"] == "fault"]
-    assert sorted(e["sensor"] for e in raised) == ["a", "b"], after
+    # code: the faults raised at row 113, in the downtime). Every sensor of the feed silent together:
+    # one `source` fault naming them (agent/faults/source.py), no `missing` per sensor.
+    raised = [e for e in after if e["kind"] == "source" and e["event"] == "fault"]
+    assert [sorted(e["sensors"]) for e in raised] == [["a", "b"]], after
+    assert not [e for e in after if e["kind"] == "missing"], after
     assert all(iso(T0 + SILENT.start) < e["ts"] < iso(T0 + BACK) for e in raised), raised
     # The alert goes on under its id: its first event after the restart says 13 s unseen (ticks 109,
     # 110 were open, 111–121 not run); old code: `end`, reason restart, gap_s 44.0, then a new alert.
@@ -199,8 +201,8 @@ def test_a_restart_during_a_silence_with_nothing_held_skips_only_the_downtime(tm
     said = [r.getMessage() for r in caplog.records if "close as missing" in r.getMessage()]
     assert len(said) == 1 and "silent for the last 29 tick(s)" in said[0], said      # 80–108
     after = events(tmp_path)[before:]
-    raised = [e for e in after if e["kind"] == "missing" and e["event"] == "fault"]
-    assert sorted(e["sensor"] for e in raised) == ["a", "b"], after
+    raised = [e for e in after if e["kind"] == "source" and e["event"] == "fault"]    # the feed's silence
+    assert [sorted(e["sensors"]) for e in raised] == [["a", "b"]], after
     assert all(iso(T0 + 80) < e["ts"] < iso(T0 + 110) for e in raised), raised
     # The alert goes on, its next event to say the 13 s (ticks 109–121) since the restored state.
     assert not [e for e in after if e["kind"] == "alert" and e["event"] != "update"], after
@@ -210,11 +212,10 @@ def test_a_restart_during_a_silence_with_nothing_held_skips_only_the_downtime(tm
 
 def test_a_silence_the_last_run_judged_after_its_sign_of_life_is_not_told_again(tmp_path):
     """The agent alive through 30 s of silence (its sign of life written), the sender back and the
-    silence judged — a `missing` fault per sensor, raised and ended — then a kill -9 before the next
-    checkpoint. The restart closes the silence again from the checkpoint and its sign of life, but
+    silence judged — one `source` fault for the feed's two sensors, raised and ended — then a kill -9
+    before the next checkpoint. The restart closes the silence again from the checkpoint and its sign of life, but
     the fault journal says the last run told those faults already: they are not raised again under
-    new ids (without the journal's bound: a second `fault` and `fault_end` per sensor for the one
-    silence)."""
+    new ids (without the journal's bound: a second `fault` and `fault_end` for the one silence)."""
     quick = {"faults": {"clear_s": 1}}
     first = Agent(agent_config(tmp_path, **quick), clock=Clock(T0))
     for i in range(80):
@@ -225,9 +226,9 @@ def test_a_silence_the_last_run_judged_after_its_sign_of_life_is_not_told_again(
     for i in range(110, 125):                       # the sender back; no checkpoint before the kill
         turn(first, record(i), T0 + i + 0.05)
     close(first)
-    told = [e for e in events(tmp_path) if e["kind"] == "missing"]
-    assert sorted((e["event"], e["sensor"]) for e in told) == \
-        [("fault", "a"), ("fault", "b"), ("fault_end", "a"), ("fault_end", "b")], told
+    told = [e for e in events(tmp_path) if e["kind"] in ("missing", "source")]
+    assert [(e["event"], e["kind"], sorted(e["sensors"])) for e in told] == \
+        [("fault", "source", ["a", "b"]), ("fault_end", "source", ["a", "b"])], told
     before = len(events(tmp_path))
     again = Agent(agent_config(tmp_path, **quick), clock=Clock(T0 + 135))
     try:
@@ -235,7 +236,7 @@ def test_a_silence_the_last_run_judged_after_its_sign_of_life_is_not_told_again(
             turn(again, record(i), T0 + i + 0.05)
     finally:
         close(again)
-    assert not [e for e in events(tmp_path)[before:] if e["kind"] == "missing"], events(tmp_path)[before:]
+    assert not [e for e in events(tmp_path)[before:] if e["kind"] in ("missing", "source")], events(tmp_path)[before:]
     assert not again.pipeline.health.open_faults()
 
 

@@ -61,9 +61,10 @@ def test_a_restart_during_a_silence_skips_the_downtime_and_reports_the_silence(t
     assert down - slack <= gap_from <= gone + TICK, (gap_from - last, down - last, gone - last, err[-3000:])
     assert abs(gap_to - first_new) <= 2 * TICK, (gap_to, first_new)
     after = events(tmp_path)[before:]
-    # The silence is the source's: each sensor missing in it (old code: nothing missing, skipped).
-    raised = [e for e in after if e["kind"] == "missing" and e["event"] == "fault"]
-    assert sorted(e["sensor"] for e in raised) == ["a", "b"], after
+    # The silence is the source's: its sensors missing in it, told as one `source` fault (old code:
+    # nothing missing, skipped).
+    raised = [e for e in after if e["kind"] == "source" and e["event"] == "fault"]
+    assert [sorted(e["sensors"]) for e in raised] == [["a", "b"]], after
     assert all(last < seconds(e["ts"]) < last + SILENCE_S for e in raised), (raised, last)
     # The alert goes on under its id; its first event after the restart says the downtime (old code:
     # the silence and the downtime).
