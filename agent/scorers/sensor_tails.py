@@ -21,6 +21,11 @@ warm-up day), so two things keep its incidents out (corridor11):
 - a sensor's warm-up score at or above the cap (the bundle's calibrated threshold: a tick the tier
   would call anomalous is not calm) does not count towards its tail, so an incident in the warm-up
   can lift a sensor's tail to the cap at most, never to the incident's size.
+
+Opt-in, not adopted (corridor11's rule): it finds the mixed schedule's 5/5 and raises a fraction of the false
+alarms (fresh seeds 1101–1130: 2 false-alarm events against the fallback's 101 and the shipped tier's 47), but
+finds no more demand-gated queues than the fallback (177 = 177) even at an eightfold tier risk
+(docs/measured/accuracy-corridor.md, the corridor11 round).
 """
 from __future__ import annotations
 
