@@ -162,9 +162,9 @@ class _ScoringCore:
             "its threshold) / (1 + this), in units of the model's threshold (0: the model alone)")
     sensor_tail_quantile: float = rng(0.0, 1.0, default=0.0,
         doc="a model tier judges each sensor against its own calm tail: the warm-up's per-sensor scores' "
-            "quantile this (0.99: their 99th percentile) sets a gain per sensor so every sensor's tail ends at "
-            "the same place, and the tier's threshold is calibrated on the scaled warm-up, so the warm-up must be "
-            "clean: its own incidents set that threshold (agent/scorers/sensor_tails.py; 0: off, the scores as before)")
+            "quantile this (0.99: their 99th percentile; scores over the bundle's threshold not counted) sets a "
+            "gain per sensor so every sensor's tail ends where the median sensor's does; the tier keeps its bundle's "
+            "threshold (agent/scorers/sensor_tails.py; 0: off, the scores as before)")
     latency_budget_ms: float = rng(0.01, None, default=50.0,
         doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
     fault_ticks: int = rng(1, None, default=3,

@@ -400,7 +400,9 @@ class ModelScorer(Scorer):
         left holding the last warm-up ticks, so live scoring continues from them.
         """
         if not self.profile_cfg.enabled:
-            return self._fit_tails(z, missing) if self.tail_quantile > 0 else None
+            if self.tail_quantile > 0:
+                self._fit_tails(z, missing)
+            return None
         steps = self.steps
         z = np.asarray(z, np.float32)
         missing = np.asarray(missing, bool)
@@ -430,19 +432,22 @@ class ModelScorer(Scorer):
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))[settle:]
         if self.tail_quantile > 0:
-            self.sensor_gain = tail_gains(scores, newest_missing[settle:], self.tail_quantile)
+            self.sensor_gain = tail_gains(scores, newest_missing[settle:], self.tail_quantile, self._tail_cap())
             scores = scores * self.sensor_gain
         return scores.max(axis=1)
 
-    def _fit_tails(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
+    def _fit_tails(self, z: np.ndarray, missing: np.ndarray) -> None:
         """Without a profile: each sensor's gain from the warm-up scored as `score` scores it (the
-        bundle's residual scale), and the warm-up's scaled tick scores for the tier's threshold;
-        None (nothing fitted) when the warm-up is shorter than T."""
+        bundle's residual scale), its scores at or above the bundle's threshold not counted; None, so
+        the tier keeps its bundle's threshold (sensor_tails.py: a dirty warm-up must not set it)."""
         scores = self._warmup_sensor_scores(z, missing)
-        if scores is None:
-            return None
-        self.sensor_gain = tail_gains(scores, np.asarray(missing, bool)[self.steps - 1:], self.tail_quantile)
-        return (scores * self.sensor_gain).max(axis=1)
+        if scores is not None:
+            self.sensor_gain = tail_gains(scores, np.asarray(missing, bool)[self.steps - 1:], self.tail_quantile,
+                                          self._tail_cap())
+
+    def _tail_cap(self) -> float:
+        """The bundle's calibrated threshold: a warm-up score over it is not part of a calm tail."""
+        return float(self.bundle.threshold.get("value", np.inf))
 
     def _warmup_forecasts(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(len(z) − T + 1, N) forecasts of the newest row of every warm-up window, oldest first."""
@@ -473,6 +478,8 @@ class ModelScorer(Scorer):
         (threshold.clock_scale_*, recurring_*, likelihood: what happened at this time of day
         during warm-up), as it does the fallback's."""
         scores = self._warmup_sensor_scores(z, missing)
+        if scores is not None and self.sensor_gain is not None:   # sensor_tail_quantile's gains, as live
+            scores = scores * self.sensor_gain
         return None if scores is None else scores.max(axis=1)
 
     def _warmup_sensor_scores(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray | None:

@@ -1,4 +1,4 @@
-"""Each sensor of a model tier judged against its own calm tail (`scoring.sensor_tail_quantile`, corridor10).
+"""Each sensor of a model tier judged against its own calm tail (`scoring.sensor_tail_quantile`, corridor10/11).
 
 Why: a model tier's tick score is the largest of its per-sensor scores, judged against one threshold.
 That threshold sits where the noisiest sensors' normal tails end. On the corridor those are the speed
@@ -9,16 +9,23 @@ hour — twice anything its flow does on a calm day — and stays under the one 
 (corridor10's diagnosis, docs/measured/accuracy-corridor.md).
 
 With q > 0, the warm-up's per-sensor scores (as the tier scores them live) give each sensor its calm
-tail, tail[s] = the q-quantile of its scores (at least 1: a score of about 1 is ordinary); live, each
-sensor's score is multiplied by gain[s] = median(tail) / tail[s], so every sensor's calm tail ends at the
-same place, in units of the median sensor's. The tier's threshold is then calibrated on the warm-up's
-scaled tick scores at the configured risk (the scores it judges changed, so the bundle's threshold no
-longer fits them). q = 0, the default: no gain, every score as before.
+tail, tail[s] = the q-quantile of its scores under the cap (at least 1: a score of about 1 is ordinary);
+live, each sensor's score is multiplied by gain[s] = median(tail) / tail[s], so every sensor's calm tail
+ends at the same place, in units of the median sensor's. q = 0, the default: no gain, every score as before.
 
-Opt-in, not adopted (corridor10's rule): the warm-up must be clean. On the corridor bench's mixed schedule the
-warm-up day holds 13 labelled events; calibrated on them the tier's threshold was 61.8 (the bundle's 9.74) and it
-found 0 of 5 incidents. On clean warm-ups it found as many demand-gated queues as the fallback with a fifth of its
-false alarms (docs/measured/accuracy-corridor.md, the corridor10 round).
+A warm-up is not clean (corridor10: the corridor bench's mixed schedule puts 13 labelled events in its
+warm-up day), so two things keep its incidents out (corridor11):
+- the tier's threshold is **not** re-fitted on the scaled warm-up: the median sensor keeps its scale
+  (gain 1), so the bundle's calibrated threshold stays meaningful and the tier keeps it (corridor10
+  re-fitted it there, and 13 events lifted it from 9.74 to 61.8);
+- a sensor's warm-up score at or above the cap (the bundle's calibrated threshold: a tick the tier
+  would call anomalous is not calm) does not count towards its tail, so an incident in the warm-up
+  can lift a sensor's tail to the cap at most, never to the incident's size.
+
+Opt-in, not adopted (corridor11's rule): it finds the mixed schedule's 5/5 and raises a fraction of the false
+alarms (fresh seeds 1101–1130: 2 false-alarm events against the fallback's 101 and the shipped tier's 47), but
+finds no more demand-gated queues than the fallback (177 = 177) even at an eightfold tier risk
+(docs/measured/accuracy-corridor.md, the corridor11 round).
 """
 from __future__ import annotations
 
@@ -29,11 +36,12 @@ import numpy as np
 TAIL_FLOOR = 1.0
 
 
-def tail_gains(scores: np.ndarray, missing: np.ndarray, quantile: float) -> np.ndarray:
-    """(N,) gain per sensor from warm-up per-sensor scores (n, N) (`missing`: ticks that do not count):
-    median(tail) / tail, tail the `quantile` of each sensor's counted scores, floored at TAIL_FLOOR
-    (a sensor with no counted tick gets the floor)."""
-    scores = np.where(np.asarray(missing, bool), np.nan, np.asarray(scores, np.float64))
+def tail_gains(scores: np.ndarray, missing: np.ndarray, quantile: float, cap: float = np.inf) -> np.ndarray:
+    """(N,) gain per sensor from warm-up per-sensor scores (n, N) (`missing`: ticks that do not count,
+    nor does a score ≥ `cap`): median(tail) / tail, tail the `quantile` of each sensor's counted
+    scores, floored at TAIL_FLOOR (a sensor with no counted tick gets the floor)."""
+    scores = np.asarray(scores, np.float64)
+    scores = np.where(np.asarray(missing, bool) | (scores >= cap), np.nan, scores)
     counted = np.isfinite(scores).any(axis=0)
     tail = np.full(scores.shape[1], TAIL_FLOOR)
     if counted.any():

@@ -1,10 +1,12 @@
-"""scoring.sensor_tail_quantile (corridor10): each model-tier sensor judged against its own calm tail.
+"""scoring.sensor_tail_quantile (corridor10, corridor11): each model-tier sensor judged against its own calm tail.
 
 The gains from warm-up scores (a sensor with a longer calm tail is turned down, a quieter one up, a
-flat one not by hundreds); the real int8 demo tier on the corridor simulator's rows: off, nothing is
-fitted and the tier keeps its bundle's threshold; on, every live sensor score is the key-off score
-times that sensor's gain, and the threshold is the tier's own from its scaled warm-up; the gains
-survive a checkpoint and a bad one is refused; check-config refuses a quantile outside [0, 1].
+flat one not by hundreds; scores at or above the cap not counted, so an incident in the warm-up lifts a
+tail to the cap at most); the real int8 demo tier on the corridor simulator's rows: off, nothing is
+fitted; on, every live sensor score is the key-off score times that sensor's gain, and both keep the
+bundle's threshold (corridor11: no re-fit on the scaled warm-up, which a dirty warm-up broke); the
+warm-up scores the threshold's clock would learn carry the gains; the gains survive a checkpoint and a
+bad one is refused; check-config refuses a quantile outside [0, 1].
 """
 from __future__ import annotations
 
@@ -42,6 +44,20 @@ def test_each_sensor_is_scaled_to_the_median_calm_tail():
     assert tail_gains(scores, np.ones_like(missing), 0.99) == pytest.approx(np.ones(4))   # nothing counted
 
 
+def test_an_incident_in_the_warm_up_lifts_a_tail_to_the_cap_at_most():
+    rng = np.random.default_rng(5)
+    calm = np.abs(rng.standard_normal((3000, 5))) * np.array([1.0, 1.5, 2.0, 2.5, 3.0])
+    missing = np.zeros(calm.shape, bool)
+    cap = 9.0
+    clean = tail_gains(calm, missing, 0.99, cap)
+    dirty = calm.copy()
+    dirty[:150, 0] = 40.0                            # 5 % of the warm-up: an incident at sensor 0, far over the cap
+    assert tail_gains(dirty, missing, 0.99, cap) == pytest.approx(clean, rel=0.01)   # not counted (150 calm ones gone)
+    assert tail_gains(dirty, missing, 0.99)[0] < 0.2 * clean[0]             # uncapped, sensor 0 all but deafened
+    dirty[:150, 0] = 8.0                             # under the cap: it counts, and the tail stops at the cap
+    assert tail_gains(dirty, missing, 0.99, cap)[0] >= np.median(np.quantile(calm, 0.99, axis=0)) / cap * 0.99
+
+
 def _pipeline(tmp_path, quantile: float) -> Pipeline:
     cfg = demo_cfg(tmp_path / f"q{quantile}", WARM, sensor_tail_quantile=quantile)
     cfg = dataclasses.replace(cfg, scoring=dataclasses.replace(cfg.scoring, chain=["tflite", "numpy"]))
@@ -65,10 +81,19 @@ def test_the_tier_scores_each_sensor_in_units_of_its_calm_tail(tmp_path):
         assert b.tier == a.tier == "tflite"
         assert np.allclose(b.sensor_scores, a.sensor_scores * gain, rtol=1e-6, atol=1e-9)
         assert b.score == pytest.approx(float((a.sensor_scores * gain).max()), rel=1e-6)
-    # Off, the tier starts from its bundle's threshold; on, from its own, calibrated on the scaled warm-up.
+    # Both start from the bundle's threshold: the scaled warm-up does not re-fit it (a dirty one lifted it).
     bundle_threshold = AdaptiveThreshold(off.cfg.threshold.for_tier("tflite"), tier_off.manifest.threshold).value
     assert live[0][0].threshold == pytest.approx(bundle_threshold)
-    assert live[0][1].threshold != pytest.approx(bundle_threshold)
+    assert live[0][1].threshold == pytest.approx(bundle_threshold)
+    # The gains were fitted on the warm-up's per-sensor scores with the bundle's threshold as the cap, and
+    # the warm-up's tick scores for the threshold's clock carry them (as the live scores do).
+    warm = rows[:WARM]
+    z = on.normaliser.apply(np.array([r.values for r in warm], np.float64))
+    missing = np.array([r.missing for r in warm], bool)
+    per_sensor = tier_off._warmup_sensor_scores(z, missing)
+    cap = tier_off.manifest.threshold["value"]
+    assert np.allclose(gain, tail_gains(per_sensor, missing[tier_on.steps - 1:], 0.99, cap))
+    assert np.allclose(tier_on.warmup_scores(z, missing), (per_sensor * gain).max(axis=1))
 
 
 @NO_DEMO
