@@ -56,7 +56,7 @@ def test_a_forward_step_of_the_host_clock_is_a_move_not_an_outage(tmp_path, capl
         "node": {"id": "gw-ntp", "site": "lab"}, "sensors": ["a", "b", "c"], "tick_s": 0.2, "topology": "group",
         "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
         "window": {"steps": 16, "carry_forward_s": 2.0, "lateness_ticks": 1, "idle_flush_s": 1.0},
-        "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
+        "warmup": {"ticks": 60}, "scoring": {"chain": ["numpy"]},
         "threshold": {"quiet_s": 600},          # nothing learned for 10 min after a tick above the threshold
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 3600},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
@@ -74,8 +74,12 @@ def test_a_forward_step_of_the_host_clock_is_a_move_not_an_outage(tmp_path, capl
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
             while not done.is_set():
                 i += 1
-                values = {"a": 10 + (i * 7919 % 13) / 13 + (8.0 if anomaly.is_set() else 0.0),
-                          "b": 5 + (i * 104729 % 17) / 17, "c": 1 + (i * 31 % 7) / 7}
+                # The incident moves a and b together, far past their spread (a stall of this thread on a busy
+                # machine in the warm-up can lift the threshold several-fold: at +8 on `a` alone, 1 run in ~13
+                # under load raised no alert in 120 s).
+                up = 40.0 if anomaly.is_set() else 0.0
+                values = {"a": 10 + (i * 7919 % 13) / 13 + up, "b": 5 + (i * 104729 % 17) / 17 + up,
+                          "c": 1 + (i * 31 % 7) / 7}
                 out.sendto(json.dumps({"ts": host(), "values": values}).encode(), ("127.0.0.1", agent.sources[0].port))
                 done.wait(0.2)
 
@@ -103,8 +107,11 @@ def test_a_forward_step_of_the_host_clock_is_a_move_not_an_outage(tmp_path, capl
     # normal; the state's times now move with the step.)
     ours = [e for e in after if e.get("alert_id") == new["alert_id"]]
     assert not [e for e in ours if e["event"] == "end"], [(e["event"], e["ts"], e.get("reason"), e["score"]) for e in ours]
-    # Its start moved with the clock: on the corrected clock, that is when it began.
-    assert agent.pipeline.alerts.active and abs(agent.pipeline.alerts.open.start - new_start(new) - DAY_S) < 1e-3
+    # Its start moved with the clock: on the corrected clock, that is when it began. The move is the ticks
+    # skipped on the data's grid, so within a tick of the step (the first record after it may land in the
+    # next tick when this machine is busy).
+    assert agent.pipeline.alerts.active
+    assert abs(agent.pipeline.alerts.open.start - new_start(new) - DAY_S) <= cfg.tick_s + 1e-3
     assert agent.aligner.moves["forward"] == 1, agent.aligner.moves
     said = [r.getMessage() for r in caplog.records if "this host's clock stepped" in r.getMessage()]
     assert len(said) == 1 and "+24.0 h" in said[0], said
