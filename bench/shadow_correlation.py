@@ -5,8 +5,10 @@ so that a gate on it (`scoring.shadow_min_correlation`) has a default chosen fro
 Why a bench and not the agent: the shadow computes its correlation once per candidate; to choose a
 floor we need its spread over every stretch a bundle could arrive in. This runs the daemon's Pipeline
 on each labelled file (warmed up on its own training part, as `evaluate` does) with the running
-bundle, scores each candidate beside it on every tick through the same calls the shadow makes
-(`prepare`, `score_beside`: agent/hotswap.py), and cuts the scored ticks into consecutive shadows of
+bundle, scores each candidate beside it on every tick through the calls the shadow made when user9
+measured (`prepare(tiers)`, `score_beside(scorer)`: the candidate unprofiled, its raw score — since swap1 the
+shadow prepares a candidate on the plant's recent calm ticks and scores it as the tick would, which
+bench/swap_profile.py measures), and cuts the scored ticks into consecutive shadows of
 `--shadow-ticks`. Per candidate: the correlation's quantiles, how many shadows were undefined (a
 calm stretch: one side's scores constant), and how many sensors the swap's scale check
 (`scale_mismatches`) named at the end of each shadow.
