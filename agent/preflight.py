@@ -109,7 +109,7 @@ def label_column_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
             header = csv_header(path, src.separator)
             if header is None:
                 continue
-            others = [c for c in header if c != src.time_column and c not in (src.columns or {})]
+            others = src.other_columns(header)
             if shown is None or (others and not shown[2]):     # shown: a header with other columns if any has
                 shown = (path, header, others)
             wanted -= set(header)

@@ -8,7 +8,6 @@ measured on a split that mixes times.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import logging
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..alerts import iso
 from ..config import AgentConfig
+from ..preflight import csv_header
 from ..records import Rejects
 from ..sources import open_source
 from ..sources.replay import ReplayConfig
@@ -138,12 +138,10 @@ def _why_no_labels(src, source, name: str) -> str:
     path = source.root if source.root.is_file() else source.root / name
     if path.suffix.lower() != ".csv":
         return ""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            header = [c.strip() for c in next(csv.reader(f, delimiter=src.separator), [])]
-    except (OSError, UnicodeDecodeError):
+    header = csv_header(path, src.separator)
+    if header is None:
         return ""
-    others = [c for c in header if c != src.time_column and c not in (src.columns or {})]
+    others = src.other_columns(header)
     columns = ", ".join(repr(c) for c in others) or "none"
     if not src.label_columns:
         return (f": the source has no label_columns; name the column that marks anomalous rows, e.g. "

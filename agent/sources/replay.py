@@ -71,6 +71,11 @@ class ReplayConfig(SourceConfig):
                                      f"{short_repr(self.separator)}"))
         return out
 
+    def other_columns(self, header: list[str]) -> list[str]:
+        """A CSV header's columns besides the time and the mapped sensors: where a label column is
+        (what check-config and evaluate name when `label_columns` misses it)."""
+        return [c for c in header if c != self.time_column and c not in (self.columns or {})]
+
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
 
