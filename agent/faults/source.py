@@ -116,11 +116,9 @@ class SourceFaults:
                     continue
                 outage, ev = told
                 self.open[outage.fault_id] = outage
-                tr.raised["source"] += 1
                 out.append(ev)
             for ev in evs:              # masked as missing, under the source's fault, untold
                 tr.ids[tr.index[ev.sensor]] = outage.fault_id
-                tr.raised["missing"] -= 1
         return out
 
     def _down(self, k: int, evs: list[FaultEvent], tr, t) -> tuple[Outage, FaultEvent] | None:

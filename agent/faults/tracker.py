@@ -291,13 +291,15 @@ class FaultTracker:
             self.kind[i], self.start[i] = rule.KIND, start
             self.ids[i] = self._new_id(i)
             self.clear.ticks[i] = 0
-            self.raised[rule.KIND] += 1
             events.append(FaultEvent(fault_id=self.ids[i], seq=0, event="fault", node=self.node, site=self.site,
                                      sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
                                      start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
         if events:
             self._kinds_changed(started)
-        return self.sources.started(events, self, t)
+        told = self.sources.started(events, self, t)
+        for ev in told:             # counted as told: a source's outage is one `source`, not its sensors' missing
+            self.raised[ev.kind] += 1
+        return told
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
         ev = FaultEvent(fault_id=self.ids[i], seq=1, event="fault_end", node=self.node, site=self.site,
