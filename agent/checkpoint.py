@@ -5,8 +5,9 @@ Five files in `state_dir`, each written atomically (temporary file, fsync, renam
 directory), so a crash leaves either the old or the new version, never a torn one:
 
 - `checkpoint.bin`: everything the pipeline learned (normaliser, the numpy fallback's AR / Markov /
-  fusion state, thresholds, window, sensor health, alert tracker, warm-up rows while warming up)
-  and the aligner's last closed tick. Written every `checkpoint_s` and on a clean stop.
+  fusion state, thresholds, window, sensor health, alert tracker, warm-up rows while warming up,
+  the recent ticks a hot-swapped bundle's profile is fitted on: agent/recent_ticks.py) and the
+  aligner's last closed tick. Written every `checkpoint_s` and on a clean stop.
 - `alert-journal.json`: the alert tracker and the event, written for every alert event *before*
   any sink sees it. It is newer than the checkpoint whenever an alert event happened since, so
   a restarted agent continues an open alert with the next seq, and re-delivers the last event to

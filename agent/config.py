@@ -171,7 +171,9 @@ class _ScoringCore:
         doc="consecutive over-budget ticks before stepping down (an error or NaN steps down at once)")
     probation_ticks: int = rng(1, None, default=600, doc="ticks before a tier that stepped down is retried")
     shadow_ticks: int = rng(0, None, default=120,
-        doc="hot swap: ticks a new bundle scores beside the current one before it may replace it")
+        doc="hot swap: ticks a new bundle scores beside the current one before it may replace it; with "
+            "`profile` on it first scores `window.steps` ticks unjudged (its settle: its history catches up with "
+            "the ticks its load took), with 0 too")
     shadow_min_agreement: float = rng(0.0, 1.0, default=0.8,
         doc="hot swap: the share of alert decisions a new bundle must share with the current one")
     shadow_min_correlation: float | None = rng(-1.0, 1.0, default=None,

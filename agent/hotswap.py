@@ -19,8 +19,11 @@
    a swap put in, its directory written to again with the same manifest (a copy that finished
    just after it was read, a `touch`, an rsync of the same release), is not swapped in again — nor,
    after a restart, the bundle the agent started on.
-3. Shadow. For `shadow_ticks` ticks the candidate's top tier scores the same window beside
-   the active chain, as the tick would score it (blended with the fallback under `blend_numpy`,
+3. Shadow. With a fitted candidate (`scoring.profile`) its top tier first scores `window.steps` ticks
+   beside the active chain unjudged — its settle: fitted on the ticks kept when the load began, its
+   forecast/error history lacks those the load took — even with `shadow_ticks` 0, which swaps it in
+   right after. Then, for `shadow_ticks` ticks, the top tier scores the same window beside the
+   active chain, as the tick would score it (blended with the fallback under `blend_numpy`,
    quieted for a sensor just back), judged by its own Detector (agent/detector.py: the pipeline's rule, with
    the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
    correlation and alert-decision agreement are logged; the correlation is judged against
@@ -346,13 +349,14 @@ class HotSwap:
         cfg = self.cfg
         detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds)
         self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector, settle=settle)
-        log.info("model update: %s verified in %.2f s (%s); shadow for %d ticks beside %s",
-                 path, seconds, ", ".join(t.TYPE for t in tiers), self.cfg.scoring.shadow_ticks,
-                 self.pipeline.active_tier())
+        log.info("model update: %s verified in %.2f s (%s); %sshadow for %d ticks beside %s",
+                 path, seconds, ", ".join(t.TYPE for t in tiers),
+                 f"{settle} ticks to settle (scored, not judged), then " if settle else "",
+                 self.cfg.scoring.shadow_ticks, self.pipeline.active_tier())
         note = parity_note(tiers[0].bundle)
         if note:
             log.warning("model update: %s", note)
-        if self.cfg.scoring.shadow_ticks == 0:
+        if self.cfg.scoring.shadow_ticks == 0 and not settle:
             self._finish()
 
     def _shadow_tick(self, result) -> None:
@@ -368,6 +372,10 @@ class HotSwap:
             return
         if sh.settle > 0:
             sh.settle -= 1
+            # shadow_ticks 0 (no judging) still settles: swapped in at once, the candidate's first window
+            # read a forecast/error history with the load's ticks missing from it (swap2)
+            if sh.settle == 0 and self.cfg.scoring.shadow_ticks == 0:
+                self._finish()
             return
         sh.latency_ms.append((time.perf_counter() - t0) * 1e3)
         sh.current.append(result.score)

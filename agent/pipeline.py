@@ -110,6 +110,7 @@ class Pipeline:
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
         # A hot-swapped bundle's profile is fitted on these (agent/recent_ticks.py); only with a profile.
         self.recent: RecentTicks | None = None
+        self.recent_problem: str | None = None     # why the checkpoint's recent ticks were refused (restore)
         self.warm = False
         self.ticks = 0
 
@@ -459,6 +460,7 @@ class Pipeline:
             "models": {t.TYPE: t.state_dict() for t in self.chain.tiers[:-1] if hasattr(t, "state_dict")},
             "level": None if self.level is None else self.level.state_dict(),
             **({} if self.discord is None else {"discord": self.discord.state_dict()}),
+            **({} if self.recent is None else {"recent": self.recent.state_dict()}),
         })
         return state
 
@@ -508,14 +510,13 @@ class Pipeline:
             level = self._new_level()
             level.restore(state.get("level"), "level")
         discord = self._restore_discord(state.get("discord"))
+        recent = self._restore_recent(state.get("recent"), float(window.ts[-1]))
         self._restore_models(state.get("models", {}))
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
-        self.health, self.level, self.discord = health, level, discord
+        self.health, self.level, self.discord, self.recent = health, level, discord, recent
         self.chain.tiers[-1] = scorer
         self.ticks, self.warm = ticks, True
         self.warmup.clear()
-        if self._keeps_recent():    # not checkpointed: filled again by the live ticks (agent/recent_ticks.py)
-            self.recent = RecentTicks(self.recent.capacity if self.recent else self.warmup_ticks, n)
         self.warmup_counted, self.refill = counted, refill
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
@@ -532,6 +533,30 @@ class Pipeline:
             return discord
         discord.restore(state, "discord")
         return discord
+
+    def _restore_recent(self, state, last_ts: float) -> RecentTicks | None:
+        """The recent ticks a hot swap is fitted on, as checkpointed (agent/recent_ticks.py), when this
+        pipeline keeps them. A checkpoint without them (written before they were checkpointed) gives an
+        empty ring, filled by the live ticks; a ring that does not fit is refused on its own — said here
+        and in `recent_problem` (the restart's health detail) — and starts empty: it only prepares a
+        candidate, and the rest of the state is as good without it."""
+        self.recent_problem = None
+        if not self._keeps_recent():
+            return None
+        n = len(self.sensors)
+        empty = RecentTicks(self.recent.capacity if self.recent else self.warmup_ticks, n)
+        if state is None:
+            log.info("the checkpoint holds no recent ticks: a model swapped in before %d calm ticks have come "
+                     "fits no normal profile", self.cfg.scoring.profile.min_ticks)
+            return empty
+        try:
+            return RecentTicks.restored(state, n, last_ts)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.recent_problem = f"its recent ticks refused ({type(exc).__name__}: {exc})"
+            log.warning("checkpoint: %s; the rest is restored, the recent ticks start empty (a model swapped in "
+                        "before %d calm ticks have come fits no normal profile)", self.recent_problem,
+                        self.cfg.scoring.profile.min_ticks)
+            return empty
 
     def _restore_models(self, models: dict) -> None:
         """The model tiers' states, all or none: each tier checks its own before changing anything, but

@@ -14,13 +14,20 @@ ring stays in time order so the model's windows over it are the windows it saw.
 
 Kept only when a profile is configured (a demo without one pays nothing). Memory: capacity ×
 (4·n + n + 9) bytes — SKAB (8 sensors, a 400-row warm-up of ≤ 500 ticks): ~25 KiB; the cap, 20,000
-ticks of 50 sensors: ~5 MiB. Not checkpointed: after a restart it is seeded by nothing and fills
-from live ticks; a candidate that arrives before `profile.min_ticks` calm ticks fits no profile
-(said, as a start with too short a warm-up says it).
+ticks of 50 sensors: ~5 MiB.
+
+Checkpointed with the rest of the pipeline (`state_dict` / `restored`; swap2): without it a candidate
+that arrived after a restart, before `profile.min_ticks` calm ticks, fitted no profile — on SKAB the raw
+forecaster tier again until the next restart. A checkpoint without the ring (written before it was
+kept) restores an empty one, which fills from live ticks; a ring that does not fit the agent (another
+sensor count, ticks out of order or after the checkpoint's last) is refused, said, and left empty, the
+rest of the state restored (agent/pipeline.py `_restore_recent`).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .checkpoint import array_of
 
 MAX_TICKS = 20_000      # a day-long warm-up on a 1-s tick would be 86,400: the profile needs ~min_ticks
 
@@ -65,6 +72,33 @@ class RecentTicks:
         """Copies of (z, missing, ts, calm), oldest first: what a candidate is fitted on, off the tick thread."""
         order = np.arange(self.head - self.count, self.head) % self.capacity
         return self.z[order], self.missing[order], self.ts[order], self.calm[order]
+
+    def state_dict(self) -> dict:
+        """The ring as the checkpoint keeps it: its capacity and its ticks, oldest first (only those held)."""
+        z, missing, ts, calm = self.snapshot()
+        return {"capacity": self.capacity, "z": z, "missing": missing, "ts": ts, "calm": calm}
+
+    @classmethod
+    def restored(cls, state: dict, n: int, last_ts: float) -> RecentTicks:
+        """A ring from state_dict() for `n` sensors whose newest tick is at most `last_ts` (the
+        restored window's); ValueError (or KeyError / TypeError) naming the key when it does not fit."""
+        capacity = state["capacity"]
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= MAX_TICKS:
+            raise ValueError(f"recent.capacity: {capacity!r} is not a tick count from 1 to {MAX_TICKS}")
+        z = array_of(state["z"], "recent.z", np.float32, 2, n)
+        missing = array_of(state["missing"], "recent.missing", bool, 2, n)
+        ts = array_of(state["ts"], "recent.ts", np.float64, 1)
+        calm = array_of(state["calm"], "recent.calm", bool, 1)
+        k = len(ts)
+        if not len(z) == len(missing) == len(calm) == k or k > capacity:
+            raise ValueError(f"recent: {len(z)}, {len(missing)}, {k} and {len(calm)} rows of z, missing, ts "
+                             f"and calm (at most {capacity})")
+        if k and not (np.isfinite(ts).all() and (np.diff(ts) > 0).all() and ts[-1] <= last_ts):
+            raise ValueError("recent.ts: not increasing tick times up to the checkpoint's last tick")
+        ring = cls(capacity, n)
+        ring.z[:k], ring.missing[:k], ring.ts[:k], ring.calm[:k] = z, missing, ts, calm
+        ring.head, ring.count = k % ring.capacity, k
+        return ring
 
     @property
     def nbytes(self) -> int:

@@ -7,14 +7,21 @@ at start would, and does the shadow compare like with like?
    after the warm-up on (after either code's swap), its alert state on every row is compared with a fresh
    agent started on `--candidate`: per-row agreement, and point-wise F1 / FAR / MAR of each against the labels.
    Runs on any version of the agent (batch36's too: PYTHONPATH=that checkout).
+   `--restart` (swap2): the agent is restarted at that first scored tick — its checkpoint written to a real
+   file and loaded into a new Pipeline and HotSwap, as a restart does — and the new one is asked: the candidate
+   is fitted on the ring the checkpoint restored (on a version that does not checkpoint it: on nothing).
 2. `copy` (`--copy-shadows`, this branch only): shadows one after another beside the running bundle, each of a
    fresh copy of it prepared as the load prepares it (`prepare(tiers, recent_ticks())`, a window scored
    unjudged, then `shadow_ticks` judged ticks through `score_beside` and a shadow Detector), and, on the same
    ticks, the copy as batch36 prepared and scored it (`prepare(tiers)`, the raw score quieted). The
    correlation each shadow would log, for both.
 
+3. `--checkpoint-cost` (swap2): on each file, after the warm-up, the checkpoint written with the recent ticks
+   and without them (the same pipeline, `recent` set aside), interleaved `--repeats` times: bytes and p50 write
+   seconds of each.
+
     PYTHONPATH=. python bench/swap_profile.py -c configs/skab.yaml --data /work/shared/data/skab \
-        --running /tmp/skab23/W/W-s0 --candidate /tmp/skab23/W/W-s2 [--copy-shadows] > out.json
+        --running /tmp/skab23/W/W-s0 --candidate /tmp/skab23/W/W-s2 [--copy-shadows] [--restart] > out.json
 """
 from __future__ import annotations
 
@@ -29,23 +36,29 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.checkpoint import CheckpointStore, fingerprint
 from agent.config import load
 from agent.evaluate.labelled import labelled_source, load_files, protocol_of
 from agent.evaluate.metrics import confusion
 from agent.evaluate.score_file import model_tier
 from agent.hotswap import HotSwap, Shadow, _no_explanation
 from agent.pipeline import Pipeline
+from agent.topology import adjacency
 
 SETTLE_AND_MARGIN = 10      # ticks after the longest shadow (settle + shadow_ticks) before rows are compared
 
 
-def alert_states(pipe: Pipeline, rows, swap: HotSwap | None = None) -> tuple[list[bool], int | None]:
-    """Each row's alert state (an alert open after its tick) and the scored-tick index of the swap, if any."""
+def alert_states(pipe: Pipeline, rows, swap: HotSwap | None = None, restart=None) -> tuple[list[bool], int | None]:
+    """Each row's alert state (an alert open after its tick) and the scored-tick index of the swap, if any;
+    `restart`: the pipeline → the restarted one, at the first scored tick (before the swap is asked for)."""
     states, swapped_at, scored = [], None, 0
     for row in rows:
         res = pipe.step(row)
         if swap is not None:
             if not res.warming and scored == 0:
+                if restart is not None:
+                    pipe = restart(pipe)
+                    swap = HotSwap(swap.cfg, pipe, poll_ticks=swap.poll_ticks)
                 swap.request()
             swap.on_tick(res)
             if swap._loading is not None:
@@ -55,6 +68,41 @@ def alert_states(pipe: Pipeline, rows, swap: HotSwap | None = None) -> tuple[lis
         scored += not res.warming
         states.append(pipe.alerts.active)
     return states, swapped_at
+
+
+def checkpoint_of(cfg, pipe: Pipeline) -> tuple[CheckpointStore, dict]:
+    """The state_dir's checkpoint store and the fingerprint `pipe`'s checkpoint is written and loaded with."""
+    return CheckpointStore(cfg.state_dir), fingerprint(cfg, adjacency(pipe.specs, cfg.topology), pipe.bundle_identity())
+
+
+def restarter(cfg, running: str, warmup_ticks: int):
+    """pipeline → a new one on `running` restored from the checkpoint it writes (a real file in state_dir)."""
+    def restart(pipe: Pipeline) -> Pipeline:
+        store, fp = checkpoint_of(cfg, pipe)
+        store.save({"config": fp}, {"pipeline": pipe.state_dict()})
+        tiers, _ = model_tier(cfg, "tflite", running)
+        new = Pipeline(cfg, tiers=tiers, warmup_ticks=warmup_ticks)
+        new.restore(store.load(fp)[1]["pipeline"])
+        return new
+    return restart
+
+
+def checkpoint_cost(cfg, f, running: str, repeats: int) -> dict:
+    """Bytes and p50 write seconds of the checkpoint after the warm-up, with and without the recent ticks."""
+    tiers, _ = model_tier(cfg, "tflite", running)
+    pipe = Pipeline(cfg, tiers=tiers, warmup_ticks=f.train_ticks)
+    for row in f.rows:
+        if not pipe.step(row).warming:
+            break
+    store, fp = checkpoint_of(cfg, pipe)
+    ring, got = pipe.recent, {"with": [], "without": []}
+    for _ in range(repeats):
+        for side in got:
+            pipe.recent = ring if side == "with" else None
+            got[side].append(store.save({"config": fp}, {"pipeline": pipe.state_dict()}))
+    pipe.recent = ring
+    return {side: {"bytes": runs[0]["bytes"], "p50_ms": round(float(np.median([r["seconds"] for r in runs])) * 1e3, 3)}
+            for side, runs in got.items()} | {"ring_nbytes": ring.nbytes, "ring_ticks": len(ring)}
 
 
 def figures(labels: np.ndarray, pred: np.ndarray) -> dict:
@@ -108,6 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("--candidate", required=True)
     ap.add_argument("--copy-shadows", action="store_true")
     ap.add_argument("--only", default=None, help="files whose name contains this")
+    ap.add_argument("--restart", action="store_true", help="restart the agent (checkpoint) before the swap")
+    ap.add_argument("--checkpoint-cost", action="store_true", help="only the checkpoint's bytes and write time")
+    ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args(argv)
     running, candidate = str(Path(args.running).resolve()), str(Path(args.candidate).resolve())
     base = load(args.config)
@@ -124,6 +175,17 @@ def main(argv=None) -> int:
     src = labelled_source(cfg, args.data)
     files, skipped = load_files(cfg, src, protocol_of(src))
     files = [f for f in files if args.only is None or args.only in f.name]
+    if args.checkpoint_cost:
+        Path(cfg.state_dir).mkdir(parents=True, exist_ok=True)
+        per = {f.name: checkpoint_cost(cfg, f, running, args.repeats) for f in files}
+        ratio = [v["with"]["p50_ms"] / v["without"]["p50_ms"] for v in per.values()]
+        print(json.dumps({"config": args.config, "running": running, "repeats": args.repeats,
+                          "ring_bytes_median": float(np.median([v["ring_nbytes"] for v in per.values()])),
+                          "checkpoint_bytes_median": {s: float(np.median([v[s]["bytes"] for v in per.values()]))
+                                                      for s in ("with", "without")},
+                          "write_time_ratio_median": round(float(np.median(ratio)), 3), "per_file": per}, indent=1))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 0
     labels, swapped, fresh, per_file = [], [], [], []
     copies = {"new": [], "old": [], "new_first": [], "new_later": []}
     for f in files:
@@ -131,7 +193,7 @@ def main(argv=None) -> int:
         tiers, why = model_tier(cfg, "tflite", running)
         pipe = Pipeline(cfg, tiers=tiers, warmup_ticks=f.train_ticks)
         swap = HotSwap(cfg, pipe, poll_ticks=10 ** 9)
-        got, at = alert_states(pipe, f.rows, swap)
+        got, at = alert_states(pipe, f.rows, swap, restarter(cfg, running, f.train_ticks) if args.restart else None)
         tiers, why = model_tier(fresh_cfg, "tflite", candidate)
         want, _ = alert_states(Pipeline(fresh_cfg, tiers=tiers, warmup_ticks=f.train_ticks), f.rows)
         first = f.train_ticks + swap_from          # (warm-up counted in ticks: the first scored row is train_ticks)
