@@ -48,9 +48,11 @@ from agent.topology import adjacency
 SETTLE_AND_MARGIN = 10      # ticks after the longest shadow (settle + shadow_ticks) before rows are compared
 
 
-def alert_states(pipe: Pipeline, rows, swap: HotSwap | None = None, restart=None) -> tuple[list[bool], int | None]:
-    """Each row's alert state (an alert open after its tick) and the scored-tick index of the swap, if any;
-    `restart`: the pipeline → the restarted one, at the first scored tick (before the swap is asked for)."""
+def alert_states(pipe: Pipeline, rows, swap: HotSwap | None = None,
+                 restart=None) -> tuple[list[bool], int | None, HotSwap | None]:
+    """Each row's alert state (an alert open after its tick), the scored-tick index of the swap, if any, and the
+    HotSwap that ran it; `restart`: the pipeline → the restarted one, at the first scored tick (before the swap
+    is asked for: a new HotSwap on it asks)."""
     states, swapped_at, scored = [], None, 0
     for row in rows:
         res = pipe.step(row)
@@ -67,7 +69,7 @@ def alert_states(pipe: Pipeline, rows, swap: HotSwap | None = None, restart=None
                 swapped_at = scored
         scored += not res.warming
         states.append(pipe.alerts.active)
-    return states, swapped_at
+    return states, swapped_at, swap
 
 
 def checkpoint_of(cfg, pipe: Pipeline) -> tuple[CheckpointStore, dict]:
@@ -193,9 +195,9 @@ def main(argv=None) -> int:
         tiers, why = model_tier(cfg, "tflite", running)
         pipe = Pipeline(cfg, tiers=tiers, warmup_ticks=f.train_ticks)
         swap = HotSwap(cfg, pipe, poll_ticks=10 ** 9)
-        got, at = alert_states(pipe, f.rows, swap, restarter(cfg, running, f.train_ticks) if args.restart else None)
+        got, at, swap = alert_states(pipe, f.rows, swap, restarter(cfg, running, f.train_ticks) if args.restart else None)
         tiers, why = model_tier(fresh_cfg, "tflite", candidate)
-        want, _ = alert_states(Pipeline(fresh_cfg, tiers=tiers, warmup_ticks=f.train_ticks), f.rows)
+        want, _, _ = alert_states(Pipeline(fresh_cfg, tiers=tiers, warmup_ticks=f.train_ticks), f.rows)
         first = f.train_ticks + swap_from          # (warm-up counted in ticks: the first scored row is train_ticks)
         y = np.array([r.label or 0 for r in f.rows[first:]], bool)
         labels.append(y)
