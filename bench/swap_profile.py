@@ -18,7 +18,7 @@ at start would, and does the shadow compare like with like?
 
 3. `--checkpoint-cost` (swap2): on each file, after the warm-up, the checkpoint written with the recent ticks
    and without them (the same pipeline, `recent` set aside), interleaved `--repeats` times: bytes and p50 write
-   seconds of each.
+   seconds of each; and the ring at its cap (20,000 ticks × 50 sensors) saved alone beside an empty checkpoint.
 
     PYTHONPATH=. python bench/swap_profile.py -c configs/skab.yaml --data /work/shared/data/skab \
         --running /tmp/skab23/W/W-s0 --candidate /tmp/skab23/W/W-s2 [--copy-shadows] [--restart] > out.json
@@ -107,6 +107,23 @@ def checkpoint_cost(cfg, f, running: str, repeats: int) -> dict:
             for side, runs in got.items()} | {"ring_nbytes": ring.nbytes, "ring_ticks": len(ring)}
 
 
+def cap_cost(state_dir: str, repeats: int, sensors: int = 50) -> dict:
+    """The ring at its cap (MAX_TICKS ticks of `sensors` sensors, full) saved alone in a checkpoint, beside an
+    empty one, interleaved: what the ring adds to a write at worst."""
+    from agent.recent_ticks import MAX_TICKS, RecentTicks
+    rng = np.random.default_rng(0)
+    ring = RecentTicks(MAX_TICKS, sensors)
+    ring.extend(rng.normal(size=(MAX_TICKS, sensors)), rng.random((MAX_TICKS, sensors)) < 0.01,
+                1.7e9 + np.arange(MAX_TICKS, dtype=float))
+    store, got = CheckpointStore(state_dir), {"with": [], "without": []}
+    for _ in range(repeats):
+        for side in got:
+            got[side].append(store.save({}, {"recent": ring.state_dict()} if side == "with" else {}))
+    return {"ticks": MAX_TICKS, "sensors": sensors, "ring_nbytes": ring.nbytes,
+            **{side: {"bytes": runs[0]["bytes"], "p50_ms": round(float(np.median([r["seconds"] for r in runs])) * 1e3, 3)}
+               for side, runs in got.items()}}
+
+
 def figures(labels: np.ndarray, pred: np.ndarray) -> dict:
     c = confusion(labels, pred)
     ratio = (lambda a, b: round(a / b, 4) if b else None)
@@ -185,7 +202,8 @@ def main(argv=None) -> int:
                           "ring_bytes_median": float(np.median([v["ring_nbytes"] for v in per.values()])),
                           "checkpoint_bytes_median": {s: float(np.median([v[s]["bytes"] for v in per.values()]))
                                                       for s in ("with", "without")},
-                          "write_time_ratio_median": round(float(np.median(ratio)), 3), "per_file": per}, indent=1))
+                          "write_time_ratio_median": round(float(np.median(ratio)), 3),
+                          "at_the_cap": cap_cost(cfg.state_dir, args.repeats), "per_file": per}, indent=1))
         shutil.rmtree(tmp, ignore_errors=True)
         return 0
     labels, swapped, fresh, per_file = [], [], [], []
