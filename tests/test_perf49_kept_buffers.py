@@ -15,16 +15,12 @@ from agent.checkpoint import encode
 from agent.config import NumpyScorerConfig
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import WindowBuffer
+from fallback_streams import ar1_stream
 
 
 def stream(rows: int, n: int, missing_p: float, seed: int) -> tuple:
-    """(z float32, 0 where missing; missing; tick times) of an AR(1) stream, as a scorer sees it."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros((rows, n))
-    for t in range(1, rows):
-        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
-    missing = rng.random(x.shape) < missing_p
-    return np.where(missing, 0.0, x).astype(np.float32), missing, np.arange(rows) * 10.0
+    """An AR(1) stream (coefficient 0.7, ticks 10 s apart), as a scorer sees it."""
+    return ar1_stream(rows, n, missing_p, seed, phi=0.7, tick=10.0)
 
 
 def fitted(n: int, z: np.ndarray, missing: np.ndarray, ts: np.ndarray, steps: int) -> NumpyScorer:
