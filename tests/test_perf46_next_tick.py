@@ -15,16 +15,7 @@ from agent.scorers.ar import ARModel
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.scorers.seasonal import SeasonalFeatures
 from agent.window import WindowBuffer
-
-
-def stream(rows: int, n: int, missing_p: float, seed: int) -> tuple:
-    """(z float32, 0 where missing; missing; tick times 60 s apart) of an AR(1) stream, as a scorer sees it."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros((rows, n))
-    for t in range(1, rows):
-        x[t] = 0.6 * x[t - 1] + rng.normal(0, 1, n)
-    missing = rng.random(x.shape) < missing_p
-    return np.where(missing, 0.0, x).astype(np.float32), missing, np.arange(rows) * 60.0
+from fallback_streams import ar1_stream as stream   # (tick times 60 s apart, coefficient 0.6)
 
 
 @pytest.mark.parametrize("bins", [3, 8, 64])

@@ -63,8 +63,8 @@ class FusionModel:
         else:
             both, some = np.empty((2,) + x.shape), np.empty(x.shape, bool)
             gathered = sums = None
-        np.multiply(x, seen, out=both[0])
-        both[1] = seen
+        fnp.copyto(both[1], seen)       # (0.0 / 1.0, then x times it: the same values as x · seen without
+        np.multiply(x, both[1], out=both[0])    # the multiply's buffered cast of a bool operand)
         gathered = both.take(self._nbr_t, axis=-1, out=gathered)     # (2, ..., degree, n)
         gathered *= self._nbr_w_t
         sums = np.add.reduce(gathered, axis=-2, out=sums)

@@ -114,6 +114,7 @@ class NumpyScorer(Scorer):
         self._log_p = self._rows[edges + 3]
         self._z4 = np.empty((4, n))
         self._z3, self._bias_row, self._z_abs = self._z4[1:], self._z4[0], self._z4[:3]
+        self._z_ar = self._z4[1]
         self._abs_out = self._abs4[:3]
         self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
         self._part_rows = tuple(self._parts)
@@ -153,6 +154,23 @@ class NumpyScorer(Scorer):
         self._mk_rows = [(op[3:edges + 3], op[edges + 3], op[edges - 2:edges + 4], op[edges - 2:edges + 1],
                           op[edges + 1:edges + 3]) for op in self._mk_in]
         self._mk_cur, self._mk_based = 0, None
+        # The product's [s1; count index; row-sum index] as intp, into one of three kept buffers in turn (a
+        # copy's unsafe cast for astype's new array, its rows' views made once): a tick's s1 is read as the
+        # next tick's s0 and, for a sensor back after one missing tick, as the states two ticks back
+        # (MarkovModel._newest's last entry), never further; the third buffer is the one written. Any
+        # other path's states are its own arrays (MarkovModel.transitions).
+        self._mk_states = [(st, st[0], st[1:]) for st in np.empty((3, 3, n), np.intp)]
+        self._mk_turn = 0
+        # the table's [count; row sum] of a tick's entries (take's out: the indices are in range, so the
+        # mode only spares take's buffered copy), its rows, and what observe() puts back (read that tick)
+        self._pair = np.empty((2, n))
+        self._pair_rows = (self._pair[0], self._pair[1])
+        self._entries = np.empty((2, n))
+        # A bool operand of a float64 ufunc goes through its buffered cast (~2× a bool copy's unbuffered cast
+        # into float64 and the ufunc on that, perf48): on a tick with a sensor missing, the newest row's seen
+        # and the count's seen-in-both as 0.0 / 1.0 first; fusion's has_neighbours as 0.0 / 1.0 once
+        self._seen_f, self._both_b, self._both_f = np.empty(n), np.empty(n, bool), np.empty(n)
+        self._nb_f = self.fusion.has_neighbours.astype(np.float64)
         # the Markov chain's count weight of a tick, as a 0-d array written each tick: a Python float costs a
         # ufunc its conversion (~0.2 µs a call)
         self._g0 = np.empty(())
@@ -166,6 +184,9 @@ class NumpyScorer(Scorer):
         self._rls, self._yv = (self.ar.rls, self.fusion.rls), self.joint._yv
         self._xx = self._rows[edges + 1:edges + 3]
         self._all_seen = np.stack([np.ones(n, bool), np.ones(n, bool) & self.fusion.has_neighbours])
+        # which of the joint's validity slots hold _all_seen, written by that learn() (a slot's validity is
+        # written only by learn(), through JointRegression.learn otherwise, and by restore()): not again
+        self._v_all = [False] * self.ar.rls.block
         self._mean_w = self.fusion._mean_w
         # the calm tick's neighbour mean (FusionModel.features' matmul): np.dot, the same gemv at N ≥ 2 for
         # ~0.4 µs less; at N = 1 (NAB's streams) it is no gemv, and 0 · x gives −0.0 where matmul gives
@@ -321,8 +342,10 @@ class NumpyScorer(Scorer):
         w_a, w_ka = self._mk_a
         w_a[0], w_ka[0] = a, mk.k * a       # (k·a as [1; k] × a gave it: float(k) · a)
         _DOT(self._mk_w, self._mk_read[cur], into)
-        states = made.astype(np.intp)
-        s1, flat = states[0], states[1:]
+        turn = self._mk_turn
+        states, s1, flat = self._mk_states[turn]
+        _COPY(states, made, "unsafe")               # (whole numbers: astype(np.intp)'s values)
+        self._mk_turn = turn + 1 if turn < 2 else 0
         self._mk_cur, self._mk_based = 1 - cur, s1
         mk._newest = (wid, key, last[2], s1, s0)
         self._tick_key, self._tick, self._tick_x = key, ((s0, s1), newest), x64
@@ -333,16 +356,20 @@ class NumpyScorer(Scorer):
         # the Markov chain's probability (MarkovModel.surprise, _prob, _flat_index), and what observe()
         # counts (MarkovModel.learn), from the same take
         mk._flat = (s0, s1, flat)
-        pair = mk._table.take(flat)
+        pair = self._pair
+        mk._table.take(flat, None, pair, "wrap")
         g = mk.g / mk.lam
         g0 = self._g0                               # (the scalar as 0-d float64: the same bits, no conversion)
         g0[()] = g
-        if gaps:
-            self._counted = (key, flat, _ADD(pair, _MULTIPLY(_GREATER(window.newest_seen, missing[-2]), g0)), g)
+        if gaps:                                    # (+ g where seen in both rows, + 0.0 elsewhere)
+            both = self._both_f
+            _COPY(both, _GREATER(window.newest_seen, missing[-2], self._both_b))
+            self._counted = (key, flat, _ADD(pair, _MULTIPLY(both, g0, both), self._entries), g)
         else:
-            self._counted = (key, flat, _ADD(pair, g0), g)
+            self._counted = (key, flat, _ADD(pair, g0, self._entries), g)
         _ADD(pair, smooth, pair)                    # + [a; k·a]
-        p = _DIVIDE(pair[0], pair[1], self._log_p)
+        counts, sums = self._pair_rows
+        p = _DIVIDE(counts, sums, self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
                 p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
@@ -358,7 +385,7 @@ class NumpyScorer(Scorer):
         # ring's two rows, zeroed there where the value is missing, the bias into z4[0]
         h, m = ar._head, len(r)
         twice = ar._ring_rows[h]
-        _COPY(twice, z[0])
+        _COPY(twice, self._z_ar)
         if unseen:
             _COPY(twice, ZERO, where=missing[-1])
         ar._head = h = (h + 1) % m
@@ -371,16 +398,18 @@ class NumpyScorer(Scorer):
         _MAXIMUM(ar_part, bias_abs, out=ar_part)        # (np.maximum's third positional is deprecated: slow)
         _MAXIMUM(markov_z, mk._zeros, out=markov_part)
         parts = self._parts
+        ar_w, fusion_w, markov_w = self._part_rows
         if not self.fusion._every:
-            parts[1] *= self.fusion.has_neighbours
+            _MULTIPLY(fusion_w, self._nb_f, fusion_w)
         # combined as _score_any does: its reduce over the three rows adds them in order, row after row,
         # as these two adds do (the same bits, ~0.5 µs less: a reduce's set-up costs more than an add)
         _MULTIPLY(parts, self._weight_rows, parts)
-        ar_w, fusion_w, markov_w = self._part_rows
         s = _ADD(ar_w, fusion_w)
         _ADD(s, markov_w, s)
         if unseen:
-            _MULTIPLY(s, window.newest_seen, s)
+            seen = self._seen_f
+            _COPY(seen, window.newest_seen)
+            _MULTIPLY(s, seen, s)
         return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
@@ -447,7 +476,10 @@ class NumpyScorer(Scorer):
                 raise RuntimeError("the AR and fusion regressions are out of step")
             y, v = self._yv[m]
             _COPY(y, self._xx)
-            _COPY(v, self._all_seen)
+            v_all = self._v_all
+            if not v_all[m]:
+                _COPY(v, self._all_seen)
+                v_all[m] = True
             if m + 1 < a.block:
                 a._m = f._m = m + 1
             else:
@@ -457,6 +489,7 @@ class NumpyScorer(Scorer):
                 self.seasonal.learn_seen(key, self._one_x)
             return
         x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
+        self._v_all[self.ar.rls._m] = False         # (JointRegression.learn writes that slot's validity)
         self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
             self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen,
@@ -540,4 +573,5 @@ class NumpyScorer(Scorer):
         if self.seasonal:
             self.seasonal.restore(state["seasonal"])
         self._tick_key = self._tick = self._tick_x = self._seen_key = self._counted = None
+        self._v_all = [False] * self.ar.rls.block
         self._pending, self._context = [], None

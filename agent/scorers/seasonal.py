@@ -212,11 +212,12 @@ class SeasonalFeatures:
         self.keep = keep
         self._by_ts: dict[float, np.ndarray] = {}
         self._last: bytes | None = None               # the previous window's tick times, as bytes
-        # (ts, [((bin, cycle), value, known, how many known) per profile], lo, hi, none known) of the
+        # [ts, [((bin, cycle), value, known, how many known) per profile], lo, hi, none known] of the
         # newest row built: the next tick's row reads the profiles at its previous tick, which is that
         # one (see row()); a tick strictly inside (lo, hi) is in the same bin and cycle of every profile
-        # (located once per bin change, not per tick), and where no profile knows a sensor its row is 0
-        self._values_at: tuple[float, list, float, float, bool] | None = None
+        # (located once per bin change, not per tick), and where no profile knows a sensor its row is 0.
+        # A list whose tick time the next tick in the same bins writes in place (no one keeps it)
+        self._values_at: list | None = None
         self._unknown = np.zeros((n, self.width))      # that row, shared (read-only, as newest()'s are)
         self._unknown.flags.writeable = False
         self._ring = np.zeros((0, n, self.width))      # its rows' features, doubled (as WindowBuffer)
@@ -233,7 +234,7 @@ class SeasonalFeatures:
         if kept is not None and kept[0] == prev_ts:
             if kept[2] < ts < kept[3]:          # the same bins as prev_ts's (most ticks): no locate()
                 if kept[4]:                     # no sensor known: the steps and deviations are 0
-                    self._values_at = (ts,) + kept[1:]
+                    kept[0] = ts
                     return self._unknown
                 return self._same_bins(ts, prev_x, kept, np.zeros((self.n, self.width)))
             before_all = kept[1]
@@ -272,10 +273,10 @@ class SeasonalFeatures:
             start = at[1] * profile.period + at[0] * profile.width
             margin = 1e-6 * profile.width + 1e-12 * abs(ts)
             lo, hi = max(lo, start + margin), min(hi, start + profile.width - margin)
-        self._values_at = (ts, values, lo, hi, none)
+        self._values_at = [ts, values, lo, hi, none]
         return out
 
-    def _same_bins(self, ts: float, prev_x: np.ndarray, kept: tuple, out: np.ndarray) -> np.ndarray:
+    def _same_bins(self, ts: float, prev_x: np.ndarray, kept: list, out: np.ndarray) -> np.ndarray:
         """row() of a tick in the same bin and cycle of every profile as its previous tick (most ticks;
         `kept`: that tick's _values_at): the profiles' values at both are the ones read for the
         previous row (see row()), so the steps are +0.0 (what `out` holds) and the deviations are
@@ -285,7 +286,7 @@ class SeasonalFeatures:
                 np.subtract(now, prev_x, out=out[:, 2 * j + 1])
             elif how == SOME:
                 out[:, 2 * j + 1] = fnp.where(known, now - prev_x, 0.0)
-        self._values_at = (ts,) + kept[1:]
+        kept[0] = ts
         return out
 
     def newest(self, window: WindowBuffer) -> np.ndarray:
@@ -305,7 +306,7 @@ class SeasonalFeatures:
             return feats
         kept = self._values_at
         if prev is not None and kept is not None and kept[4] and kept[0] == prev and kept[2] < key < kept[3]:
-            self._values_at = (key,) + kept[1:]       # row()'s first return, without its call: no sensor
+            kept[0] = key                             # row()'s first return, without its call: no sensor
             feats = by_ts[key] = self._unknown        # known, the same bins as prev's (key is finite)
         elif len(ts) < 2 or not math.isfinite(key):
             return np.zeros((self.n, self.width))     # no previous row to build from: unknown (0)
