@@ -154,6 +154,13 @@ def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
 
+def suback_reason(reason_code, protocol: int) -> str:
+    """Why a SUBACK refused a filter, in words: MQTT 3.1.1 has one failure code, 0x80, and no reason."""
+    if protocol == mqtt.MQTTv5:
+        return f"{reason_code} (reason code 0x{reason_code.value:02X})"
+    return "refused (MQTT 3.1.1 return code 0x80, which gives no reason: most often the broker's ACL)"
+
+
 # A TLS client at a plain MQTT port: the broker drops the connection inside the handshake.
 _NOT_TLS_PORT = "; is this port a TLS listener? (without TLS, remove broker.tls; stad-agent listen: no --ca-file or --cert-file)"
 # A plain client at a TLS port: the broker drops the CONNECT it cannot read, without a CONNACK.
