@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_broker import MOSQUITTO, Mosquitto, PortTaken, free_port
+from mqtt_broker import MOSQUITTO, Mosquitto, free_port, start_fresh
 
 PLUGIN = next((p for p in ("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
                            "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
@@ -86,14 +86,7 @@ def make_acl_broker():
         broker = AclMosquitto(dir=Path(tempfile.mkdtemp(prefix="stad-acl-mosquitto-")), port=free_port())
         broker.users = users
         started.append(broker)
-        for attempt in range(5):
-            try:
-                broker.start()
-                return broker
-            except PortTaken:
-                if attempt == 4:
-                    raise
-                broker.port = free_port()
+        start_fresh(broker)
         return broker
 
     yield make

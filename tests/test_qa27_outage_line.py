@@ -21,11 +21,14 @@ def warnings(caplog) -> list[str]:
             r.getMessage()]
 
 
+def open_source(port: int) -> MqttSource:
+    broker = BrokerConfig(host="127.0.0.1", port=port, reconnect_min_s=0.1, reconnect_max_s=0.5)
+    return MqttSource(MqttSourceConfig(broker=broker, topics={"plant/a": "a"}, qos=1), ["a"], Rejects())
+
+
 def test_a_broker_that_goes_away_is_one_warning_with_why_it_cannot_reconnect(broker, caplog):
     caplog.set_level(logging.INFO, logger="stad")
-    cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1,
-                                               reconnect_max_s=0.5), topics={"plant/a": "a"}, qos=1)
-    source = MqttSource(cfg, ["a"], Rejects())
+    source = open_source(broker.port)
     records = source.records()
     try:
         assert wait_until(lambda: source.reporter.connected, 60)
