@@ -5,7 +5,11 @@
 - username + password, the password read from a Secret (file, environment, systemd credential);
 - reconnects with a doubling back-off between reconnect_min_s and reconnect_max_s;
 - one log line when the broker cannot be used, saying why (bad credentials, not authorised,
-  TLS verification failure, unreachable), repeated only when the reason changes;
+  TLS verification failure, unreachable), repeated only when the reason changes; a connection lost
+  is said with what its first reconnect met, in one line (`connection lost (…); reconnecting: broker
+  unreachable (Connection refused)`): two lines for one outage told an operator one thing twice
+  (review22), and the second's cause — the broker's port closed, or no route — is what tells a broker
+  stopped from a network down. Back at the first reconnect, the loss is said alone, then `connected`;
 - a connection taken away again and again right after its CONNACK (another client with the same
   client id: the broker gives the session to the newer connection, the two take it from each
   other every reconnect delay) is said once, with that likely cause, not as a lost/connected
@@ -154,6 +158,13 @@ def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
 
+def suback_reason(reason_code, protocol: int) -> str:
+    """Why a SUBACK refused a filter, in words: MQTT 3.1.1 has one failure code, 0x80, and no reason."""
+    if protocol == mqtt.MQTTv5:
+        return f"{reason_code} (reason code 0x{reason_code.value:02X})"
+    return "refused (MQTT 3.1.1 return code 0x80, which gives no reason: most often the broker's ACL)"
+
+
 # A TLS client at a plain MQTT port: the broker drops the connection inside the handshake.
 _NOT_TLS_PORT = "; is this port a TLS listener? (without TLS, remove broker.tls; stad-agent listen: no --ca-file or --cert-file)"
 # A plain client at a TLS port: the broker drops the CONNECT it cannot read, without a CONNACK.
@@ -221,6 +232,7 @@ class ConnectionReporter:
         self.log = logger
         self.consequence = consequence  # what happens meanwhile, for the operator
         self.problem: str | None = None
+        self._lost: str | None = None   # a loss not said yet: said with what its first reconnect meets
         self.connected = False
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
         self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
@@ -253,10 +265,21 @@ class ConnectionReporter:
             return {"outages": self.outages, "last_outage": last}
 
     def _report(self, problem: str) -> None:
-        if problem != self.problem:
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            self.problem = problem
+            self.log.warning("MQTT %s: cannot use broker %s: %s; reconnecting: %s; %s", self.what, self.where,
+                             lost, problem, self.consequence)
+        elif problem != self.problem:
             self.problem = problem
             self.log.warning("MQTT %s: cannot use broker %s: %s; %s", self.what, self.where, problem,
                              self.consequence)
+
+    def _say_lost(self) -> None:
+        """The loss alone: its first reconnect succeeded, or its owner reports the refusal itself."""
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            self.log.warning("MQTT %s: cannot use broker %s: %s; %s", self.what, self.where, lost, self.consequence)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self.answered = True
@@ -264,6 +287,7 @@ class ConnectionReporter:
             self._failed(refused=True)
             reason, permanent = refusal_reason(reason_code, client.protocol)
             if self.on_refused and self.on_refused(reason, permanent):
+                self._say_lost()
                 return          # its owner gives up on it and says so itself (listen)
             self._report(f"connection refused: {reason}")
             return
@@ -275,6 +299,7 @@ class ConnectionReporter:
             if self._quick >= QUICK_LOSSES:     # a flap, said: its end is said by settle(), once it holds
                 self.log.debug("MQTT %s: connected to %s", self.what, self.where)
             elif self.problem is not None:
+                self._say_lost()
                 self.log.info("MQTT %s: connected to %s", self.what, self.where)
                 self.problem = None
             else:
@@ -318,7 +343,11 @@ class ConnectionReporter:
                 self.outages += 1
                 self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
-                self._report(_TAKEN_OVER if self._quick >= QUICK_LOSSES else lost_reason(reason_code))
+                if self._quick >= QUICK_LOSSES:
+                    self._lost = None
+                    self._report(_TAKEN_OVER)
+                else:           # said with what the first reconnect meets (_report), or alone (_say_lost)
+                    self.problem = self._lost = lost_reason(reason_code)
         if was_connected:
             if self.on_lost:
                 self.on_lost(client)

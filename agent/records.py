@@ -20,7 +20,8 @@ log = logging.getLogger("stad.input")
 REJECT_REASONS = (
     "bad csv", "bad json", "bad label", "bad number", "bad payload", "bad sensor", "bad time", "bad timestamp",
     "clock skew", "datagram too long", "duplicate", "duplicate key", "kernel drop", "late", "line too long", "missing column",
-    "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt unreachable",
+    "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt subscribe refused",
+    "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
     "opcua queue full", "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
     "udp receive error", "unknown sensor", "unreadable file", "value out of range", "wrong column count")

@@ -181,6 +181,18 @@ def make_password_file(directory: Path, users: dict[str, str]) -> Path:
     return path
 
 
+def start_fresh(broker: Mosquitto) -> None:
+    """Start a broker nothing knows the port of yet: if another process took the port, it moves."""
+    for attempt in range(5):
+        try:
+            broker.start()
+            return
+        except PortTaken:
+            if attempt == 4:
+                raise
+            broker.port = free_port()
+
+
 @pytest.fixture
 def make_broker():
     """Factory: make_broker(users={...}, tls=True) → a started Mosquitto; all killed at teardown."""
@@ -203,14 +215,7 @@ def make_broker():
             broker.acl_file.write_text(acl)
         started.append(broker)
         if start:
-            for attempt in range(5):    # a fresh broker may move: nothing knows its port yet
-                try:
-                    broker.start()
-                    break
-                except PortTaken:
-                    if attempt == 4:
-                        raise
-                    broker.port = free_port()
+            start_fresh(broker)
         return broker
 
     yield make

@@ -21,9 +21,14 @@ A broker can refuse a publish it received (MQTT 5: a PUBACK with a failure reaso
 0x87 not authorised by an ACL). The answer is final for that event: it is deleted from the
 outbox and counted as dropped (`refused`), never sent again — sending it again later would put
 it after newer events, and keeping it would block them or fill the outbox. One line is logged
-when refusals start (per reason) and one when the broker accepts alert events again. MQTT 3.1.1
-has no way to say so: a broker acknowledges a refused publish as delivered, so the sink warns
-at start that refusals cannot be seen with protocol 3.1.1.
+when refusals start on a topic (per reason, naming the topic — alerts or faults — and the first
+refused event) and one when the broker accepts events there again. A refused status, health or
+feedback result (not outbox events) is said once per topic and reason and kept in the sink's
+`refused_topics` (health) until accepted: a refused status also means the Last Will on that topic
+is dropped by the broker without a word (Mosquitto 2.0.11, with acl_file and dynamic security
+alike), so subscribers cannot see this gateway go offline. MQTT 3.1.1 has no way to say so: a
+broker acknowledges a refused publish as delivered, so the sink warns at start that refusals
+cannot be seen with protocol 3.1.1.
 
 The worker also acknowledges in batches (one outbox transaction for the PUBACKs that arrived
 together) and runs the outbox's WAL checkpoints, so neither happens on the agent's tick path.
@@ -192,15 +197,16 @@ class MqttSink(Sink):
 
         self._queue: queue.Queue = queue.Queue()
         self._connected = False          # the worker's view; only the worker writes it
-        self._mids: dict[int, int] = {}  # paho message id -> outbox row id
+        self._mids: dict[int, tuple[int, str, str]] = {}  # paho message id -> (outbox row id, topic, event)
+        self._others: dict[int, str] = {}   # paho message id -> topic of a status, health or feedback result
         self._cursor = 0                 # highest stored outbox row id handed in this connection
         self._held_cursor = 0            # highest held row id (outbox.HELD_ID_BASE and up) handed in it
         self._held_moved = self.outbox.held_moved   # the outbox's held_moved when the cursor was last valid
         self._latest_health: str | None = None
         self._unsent_health: dict | None = None     # a snapshot health_interval_s held back (agent's thread)
         self._next_health = 0.0
-        self._refusing: str | None = None    # the reason of the last refusal, until an event is accepted
-        self._refused_since = 0
+        self._refusing: dict[str, tuple[str, int]] = {}  # topic -> (its last refusal, events refused since)
+        self.refused_topics: dict[str, str] = {}     # status/health/feedback result topic -> the broker's reason
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
         self._next_checkpoint = 0.0
         self.feedback_results_unsent = 0
@@ -250,9 +256,11 @@ class MqttSink(Sink):
                 "outbox": self.outbox.stats()}
 
     def stats(self) -> dict:
-        """The outbox (depth, oldest age, drops by reason), whether the broker is connected, and its
-        outages since start (how many, the last one's times)."""
-        return {**self.outbox.stats(), "connected": self.reporter.connected, **self.reporter.outage_stats()}
+        """The outbox (depth, oldest age, drops by reason), whether the broker is connected, its
+        outages since start (how many, the last one's times), and the topics whose publishes the broker
+        refuses besides the outbox's (status, health, feedback result: topic -> reason)."""
+        return {**self.outbox.stats(), "connected": self.reporter.connected, **self.reporter.outage_stats(),
+                "refused_topics": dict(self.refused_topics)}
 
     def fault(self, event) -> None:
         payload = encode_json(event.to_dict())
@@ -312,6 +320,7 @@ class MqttSink(Sink):
                 elif kind == _LOST:
                     self._connected = False
                     self._mids.clear()
+                    self._others.clear()
                     self._flush_acks()
                     self.outbox.requeue()
                 elif kind == _ACK:
@@ -322,7 +331,7 @@ class MqttSink(Sink):
                         self._publish_health()
                 elif kind == _FEEDBACK:
                     if self._connected:
-                        self.client.publish(self.feedback_result_topic, item[1], qos=1, properties=self.json_props)
+                        self._publish(self.feedback_result_topic, item[1], properties=self.json_props)
                     else:
                         self.feedback_results_unsent += 1
                 if self._queue.empty():
@@ -336,8 +345,9 @@ class MqttSink(Sink):
     def _on_connected(self) -> None:
         self._connected = True
         self._mids.clear()
+        self._others.clear()
         self._cursor = self._held_cursor = 0
-        self.client.publish(self.status_topic, "online", qos=1, retain=True)
+        self._publish(self.status_topic, "online", retain=True)
         if self.cfg.feedback is not None:
             self.client.subscribe(self.feedback_topic, qos=1)
         if self._latest_health is not None:
@@ -346,26 +356,54 @@ class MqttSink(Sink):
             log.info("MQTT alerts: sending %d alert event(s) from the outbox", self.outbox.depth)
 
     def _publish_health(self) -> None:
-        self.client.publish(self.health_topic, self._latest_health, qos=1, retain=True, properties=self.json_props)
+        self._publish(self.health_topic, self._latest_health, retain=True, properties=self.json_props)
+
+    def _publish(self, topic: str, payload: str, retain: bool = False, properties=None) -> None:
+        """A status, health or feedback result (QoS 1): its PUBACK is looked at (_on_other_ack)."""
+        self._others[self.client.publish(topic, payload, qos=1, retain=retain, properties=properties).mid] = topic
 
     def _on_ack(self, mid: int, reason_code) -> None:
-        row_id = self._mids.pop(mid, None)
+        row_id, topic, event = self._mids.pop(mid, (None, "", ""))
         if row_id is None:
-            return              # status, health, or a copy from before a reconnect
+            self._on_other_ack(mid, reason_code)
+            return
         if reason_code.is_failure:
             self.outbox.drop(row_id, "refused")
-            self._refused_since += 1
             reason = f"{reason_code} (reason code 0x{reason_code.value:02X})"
-            if reason != self._refusing:
-                self._refusing = reason
-                log.error("MQTT broker refuses alert events on %s: %s; each refused event is dropped and "
-                          "counted (outbox.dropped.refused), not sent again", self.alerts_topic, reason)
+            last, since = self._refusing.get(topic, (None, 0))
+            self._refusing[topic] = (reason, since + 1)
+            if reason != last:
+                log.error("MQTT broker refuses %s events on %s: %s (first: %s); each refused event is dropped and "
+                          "counted (outbox.dropped.refused), not sent again; let this client's user publish "
+                          "there (the broker's ACL)", self._kind(topic), topic, reason, event)
             return
-        if self._refusing is not None:
-            log.warning("MQTT broker accepts alert events on %s again (%d refused and dropped meanwhile)",
-                        self.alerts_topic, self._refused_since)
-            self._refusing, self._refused_since = None, 0
+        if topic in self._refusing:
+            log.warning("MQTT broker accepts %s events on %s again (%d refused and dropped meanwhile)",
+                        self._kind(topic), topic, self._refusing.pop(topic)[1])
         self._acks.append(row_id)
+
+    def _kind(self, topic: str) -> str:
+        return "fault" if topic == self.faults_topic else "alert"
+
+    def _on_other_ack(self, mid: int, reason_code) -> None:
+        topic = self._others.pop(mid, None)
+        if topic is None:
+            return              # a copy from before a reconnect
+        if not reason_code.is_failure:
+            if self.refused_topics.pop(topic, None) is not None:
+                log.warning("MQTT broker accepts %s again", topic)
+            return
+        reason = f"{reason_code} (reason code 0x{reason_code.value:02X})"
+        if self.refused_topics.get(topic) == reason:
+            return
+        self.refused_topics[topic] = reason
+        what = {self.status_topic: "this gateway's retained `online` is not published — and the broker drops the "
+                                   "Last Will `offline` on that topic too, without a word: subscribers cannot see "
+                                   "this gateway go offline",
+                self.health_topic: "its retained health is not published (health stays on /metrics and the log)",
+                }.get(topic, "operator feedback gets no answer")
+        log.error("MQTT broker refuses publishes on %s: %s; %s; let this client's user publish there (the broker's "
+                  "ACL)", topic, reason, what)
 
     def _flush_acks(self) -> None:
         if self._acks:
@@ -410,7 +448,8 @@ class MqttSink(Sink):
                     info = self.client.publish(self.faults_topic, payload, qos=1, properties=self.json_props)
                 else:
                     info = self.client.publish(self.alerts_topic, payload, qos=1, properties=self.alert_props)
-                self._mids[info.mid] = stored.id
+                self._mids[info.mid] = (stored.id, self.faults_topic if stored.is_fault else self.alerts_topic,
+                                        f"{stored.alert_id} #{stored.seq} {stored.kind}")
                 self.outbox.handed(stored.id)
                 self._advance(stored)
 

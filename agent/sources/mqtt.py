@@ -17,6 +17,15 @@ rejects — `mqtt unreachable` (no connection, or an established one lost), `mqt
 answered no) — so health and /metrics show an outage the log said once: before, nothing counted it.
 No record is made while it lasts: its ticks are missing, or carried for `window.carry_forward_s`.
 
+A subscription the broker refuses (its ACL does not let this user read the filter: SUBACK 0x87 with
+MQTT 5, 0x80 with 3.1.1) is said once per filter and reason (an error naming the source, the filter, its
+sensor and the broker's reason), counted per refusal as `mqtt subscribe refused` (origin `mqtt <filter>`),
+and asked again with the connection's back-off (reconnect_min_s doubling to reconnect_max_s) — an ACL
+can change while the agent runs; its grant is said too. Every filter refused: the source's peer is down
+(faults/source.py tells one `source` fault naming the refusal). Mosquitto's `acl_file` never refuses a
+SUBSCRIBE (it grants it and delivers nothing the user may not read): no client can see that; its
+dynamic-security plugin does refuse. check-config cannot know a broker's ACL.
+
 A payload longer than `max_payload_bytes` (1 MiB by default, as stdin's line) is counted and not
 read: a broker passes messages up to 256 MB, and one 36 MB JSON object of two million readings
 held ~300 MB and took seven seconds of parsing before its unknown sensors were refused.
@@ -110,6 +119,13 @@ class MqttSource(Source):
         self.reporter.on_failure = self._count_failure
         self.reporter.install(self.client)
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        # Subscriptions: paho message id -> its filters; refused filters -> (the broker's reason, the
+        # next retry on the monotonic clock, the back-off). paho's thread writes, records() retries.
+        self._lock = threading.Lock()
+        self._asked: dict[int, list[str]] = {}
+        self._refused: dict[str, tuple[str, float, float]] = {}
+        self._said_refused: dict[str, str] = {}     # filter -> the refusal last said (paho's thread only)
         connect(self.client, broker)
         self.client.loop_start()
 
@@ -118,7 +134,13 @@ class MqttSource(Source):
     def peer(self) -> tuple[bool, str]:
         """Connected to the broker, or why not (as the reporter said it once)."""
         r = self.reporter
-        return (True, "") if r.connected else (False, r.problem or "not connected to the broker")
+        if not r.connected:
+            return False, r.problem or "not connected to the broker"
+        with self._lock:
+            if self._refused and len(self._refused) == len(self.cfg.topics):
+                return False, "the broker refuses every subscription: " + "; ".join(
+                    f"{t} ({why})" for t, (why, _, _) in sorted(self._refused.items()))
+        return True, ""
 
     def _count_failure(self, refused: bool) -> None:
         # Counted per attempt (as the modbus and opcua sources count theirs), said once per outage by the reporter.
@@ -128,7 +150,57 @@ class MqttSource(Source):
             self.rejects.counts["mqtt unreachable"] += 1
 
     def _subscribe(self, client: mqtt.Client) -> None:
-        client.subscribe([(topic, self.cfg.qos) for topic in self.cfg.topics])
+        """On every connect: every filter, a refused one too (the session is new, the ACL may be too)."""
+        with self._lock:
+            self._asked.clear()
+            self._refused.clear()
+        self._ask(client, list(self.cfg.topics))
+
+    def _ask(self, client: mqtt.Client, topics: list[str]) -> None:
+        # Under the lock across the call: the SUBACK (paho's thread) may come before subscribe() returns.
+        with self._lock:
+            rc, mid = client.subscribe([(topic, self.cfg.qos) for topic in topics])
+            if rc == 0:
+                self._asked[mid] = topics
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """The SUBACK: a refused filter is said (once per reason), counted and asked again later."""
+        from ..mqtt_client import suback_reason
+        with self._lock:
+            topics = self._asked.pop(mid, [])
+        broker = self.cfg.broker
+        for topic, code in zip(topics, reason_codes):
+            if not code.is_failure:
+                with self._lock:
+                    self._refused.pop(topic, None)
+                if self._said_refused.pop(topic, None) is not None:
+                    log.info("MQTT source %s: the broker now grants the subscription to %s", self.cfg.label(), topic)
+                continue
+            why = suback_reason(code, client.protocol)
+            self.rejects.counts["mqtt subscribe refused"] += 1
+            self.rejects.first.setdefault("mqtt subscribe refused", (f"mqtt {topic}", why))
+            with self._lock:
+                _, _, backoff = self._refused.get(topic, ("", 0.0, broker.reconnect_min_s / 2))
+                backoff = min(max(backoff * 2, broker.reconnect_min_s), broker.reconnect_max_s)
+                self._refused[topic] = (why, time.monotonic() + backoff, backoff)
+            if self._said_refused.get(topic) != why:
+                self._said_refused[topic] = why
+                user = f"user {broker.username!r}" if broker.username is not None else "an anonymous client"
+                log.error("MQTT source %s: the broker refuses the subscription to %s (sensor %s): %s; no samples "
+                          "from it — does the broker's ACL let %s read it? Asked again every %g–%g s "
+                          "(counted as `mqtt subscribe refused`)", self.cfg.label(), topic, self.cfg.topics[topic],
+                          why, user, broker.reconnect_min_s, broker.reconnect_max_s)
+
+    def _ask_again(self) -> None:
+        """records()' loop: the refused filters whose back-off has passed, asked again."""
+        now = time.monotonic()
+        with self._lock:
+            due = [t for t, (_, at, _) in self._refused.items() if at <= now]
+            for t in due:
+                why, _, backoff = self._refused[t]
+                self._refused[t] = (why, float("inf"), backoff)     # until its SUBACK says again
+        if due and self.reporter.connected:
+            self._ask(self.client, due)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         where = f"mqtt {msg.topic}" + (" (retained)" if msg.retain else "")
@@ -201,6 +273,7 @@ class MqttSource(Source):
         try:
             while not self._stop.is_set():
                 self.reporter.settle()          # the end of a flap, said once it holds
+                self._ask_again()
                 try:
                     yield self._samples.get(timeout=POLL_S)
                 except queue.Empty:
