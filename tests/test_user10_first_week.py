@@ -5,6 +5,8 @@
   bundle the tiers run now (a real hot swap, a real checkpoint, a real restart of the Agent).
 - A bundle whose int8 artifacts failed verify: check-config's note lost what runs instead and the cure to
   its 300-character cut; they now come before the figures.
+- A `columns` key that is in no file's header (`Volume Flow Rate` for SKAB's `Volume Flow RateRMS`): check-config
+  said "ok"; it now says so in a `note:` naming the column, its sensor and the nearest header column.
 """
 from __future__ import annotations
 
@@ -69,3 +71,47 @@ def test_check_config_keeps_what_runs_and_the_cure_of_a_failed_parity_within_its
     note = next(line for line in res.stderr.splitlines() if "parity failed when it was made" in line)
     assert "the tiers run onnx_fp32, tflite_fp32 instead" in note, note
     assert "stad-convert verify --record --min-agreement X" in note, note
+
+
+SKAB_HEADER = "datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly"
+
+
+def _recordings(folder):
+    folder.mkdir()
+    for day in (1, 2):
+        rows = [f"2020-03-0{day} 10:00:{s:02d};0.02;1.3;32.0;0" for s in range(40)]
+        (folder / f"day{day}.csv").write_text("\n".join([SKAB_HEADER, *rows]) + "\n")
+    return folder
+
+
+def _check(tmp_path, cfg: dict):
+    import subprocess
+    import sys
+
+    import yaml
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stderr
+
+
+def test_a_column_in_no_header_of_the_warmup_recordings_or_a_replay_is_said_with_its_nearest_match(tmp_path):
+    history = _recordings(tmp_path / "history")
+    fmt = {"separator": ";", "time_column": "datetime",
+           "columns": {"Accelerometer1RMS": "accel1", "Current": "current", "Volume Flow Rate": "flow"}}
+    gateway = {"sensors": ["accel1", "current", "flow"], "sources": [{"type": "stdin"}], "sinks": [], "window": {"steps": 8},
+               "warmup": {"ticks": 40, "replay": str(history), "replay_format": fmt}, "state_dir": "state"}
+    err = _check(tmp_path, gateway)
+    assert (f"note: warmup.replay: column 'Volume Flow Rate' (sensor flow) is in no header of its 2 CSV file(s) "
+            f"(did you mean 'Volume Flow RateRMS'?): flow gets no reading from {history}") in err, err
+    assert "'Accelerometer1RMS'" not in err and "'Current'" not in err
+
+    replay = {"sensors": ["accel1", "current", "flow"], "sinks": [], "state_dir": "state", "window": {"steps": 8},
+              "sources": [{"type": "replay", "path": str(history), "label_columns": ["anomaly"], **fmt}]}
+    err = _check(tmp_path, replay)
+    assert "note: sources[0]: column 'Volume Flow Rate' (sensor flow) is in no header of its 2 CSV file(s)" in err, err
+
+    fmt["columns"]["Volume Flow RateRMS"] = fmt["columns"].pop("Volume Flow Rate")
+    assert "is in no header" not in _check(tmp_path, gateway) + _check(tmp_path, replay)
