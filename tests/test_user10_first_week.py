@@ -7,6 +7,9 @@
   its 300-character cut; they now come before the figures.
 - A `columns` key that is in no file's header (`Volume Flow Rate` for SKAB's `Volume Flow RateRMS`): check-config
   said "ok"; it now says so in a `note:` naming the column, its sensor and the nearest header column.
+- `stad-agent evaluate -c gateway.yaml --data today.csv` on a gateway config (its source live, udp): `evaluate:
+  evaluate needs a 'replay' or 'simulate' source …`, exit 1. Now exit 2 (a config problem, as --help says) and
+  the replay source to evaluate with: the --data path read with the warm-up's format keys, and label_columns.
 """
 from __future__ import annotations
 
@@ -115,3 +118,26 @@ def test_a_column_in_no_header_of_the_warmup_recordings_or_a_replay_is_said_with
 
     fmt["columns"]["Volume Flow RateRMS"] = fmt["columns"].pop("Volume Flow Rate")
     assert "is in no header" not in _check(tmp_path, gateway) + _check(tmp_path, replay)
+
+
+def test_evaluate_on_a_gateway_config_says_which_replay_source_to_evaluate_with(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+    history = _recordings(tmp_path / "history")
+    fmt = {"separator": ";", "time_column": "datetime",
+           "columns": {"Accelerometer1RMS": "accel1", "Current": "current", "Volume Flow RateRMS": "flow"}}
+    gateway = {"sensors": ["accel1", "current", "flow"], "sources": [{"type": "udp", "port": 0}], "sinks": [],
+               "window": {"steps": 8}, "warmup": {"ticks": 40, "replay": str(history), "replay_format": fmt}}
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(gateway, sort_keys=False))
+    today = history / "day2.csv"
+    res = subprocess.run([sys.executable, "-m", "agent", "evaluate", "-c", str(path), "--data", str(today)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    said = [line for line in res.stderr.splitlines() if line.startswith(f"{path}: sources: ")]
+    assert len(said) == 1, res.stderr
+    assert "evaluate reads labelled data through a replay (or simulate) source; this config's sources are udp" in said[0]
+    entry = yaml.safe_load(said[0].split("whose sources are ", 1)[1].split(" (label_columns:", 1)[0])
+    assert entry == [{"type": "replay", "path": str(today), **fmt, "label_columns": ["anomaly"]}], said[0]
