@@ -371,8 +371,10 @@ def split_segments(pieces: list[tuple[str, Series]], steps: int, val_fraction: f
                   "test": (cut.val_end, cut.n)}
         for part, (lo, hi) in bounds.items():
             parts[part].append((k, _rows(piece, slice(lo, hi))))
+        labelled = {part: int(piece.anomalous[lo:hi].sum()) for part, (lo, hi) in bounds.items()}
         described.append({"recording": name, "rows": len(piece), "first_ts": float(piece.ts[0]),
-                          **{part: hi - lo for part, (lo, hi) in bounds.items()}})
+                          **{part: hi - lo for part, (lo, hi) in bounds.items()},
+                          **({"labelled": labelled} if any(labelled.values()) else {})})
     # A segment id per recording piece: only one piece's parts are ever adjacent in this order
     # (when there is just one), and those rows are consecutive in time.
     ordered = [p for part in ("train", "validation", "test") for _, p in parts[part]]

@@ -10,6 +10,9 @@
 - `stad-agent evaluate -c gateway.yaml --data today.csv` on a gateway config (its source live, udp): `evaluate:
   evaluate needs a 'replay' or 'simulate' source …`, exit 1. Now exit 2 (a config problem, as --help says) and
   the replay source to evaluate with: the --data path read with the warm-up's format keys, and label_columns.
+- `stad-convert train`'s line per recording said `validation 180` for SKAB valve files whose validation part
+  lies wholly in their labelled anomaly (no normal target: the threshold rested on the other files). It now
+  says how many of a part's rows are labelled.
 """
 from __future__ import annotations
 
@@ -141,3 +144,27 @@ def test_evaluate_on_a_gateway_config_says_which_replay_source_to_evaluate_with(
     assert "evaluate reads labelled data through a replay (or simulate) source; this config's sources are udp" in said[0]
     entry = yaml.safe_load(said[0].split("whose sources are ", 1)[1].split(" (label_columns:", 1)[0])
     assert entry == [{"type": "replay", "path": str(today), **fmt, "label_columns": ["anomaly"]}], said[0]
+
+
+def test_train_says_how_many_rows_of_each_recordings_part_are_labelled(tmp_path):
+    from agent.config import from_dict
+    from convert.data import read_series, training_sources
+    from convert.show import data_lines
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for day, late in ((1, False), (2, True)):
+        rows = [f"2020-03-0{day} 10:{s // 60:02d}:{s % 60:02d};{0.02 + 0.001 * (s % 7):.4f};{1.3 + 0.01 * (s % 5):.2f};"
+                f"32.0;{int(late and s >= 70)}" for s in range(100)]
+        (rec / f"day{day}.csv").write_text("\n".join([SKAB_HEADER, *rows]) + "\n")
+    cfg = from_dict({"sensors": ["accel1", "current", "flow"], "window": {"steps": 8}, "warmup": {"ticks": 40},
+                     "sinks": [], "sources": [{"type": "replay", "path": str(rec), "separator": ";",
+                                               "time_column": "datetime", "label_columns": ["anomaly"],
+                                               "columns": {"Accelerometer1RMS": "accel1", "Current": "current",
+                                                           "Volume Flow RateRMS": "flow"}}]}, base_dir=str(rec))
+    series = read_series(cfg, training_sources(cfg))
+    lines = data_lines({"split": series.split.as_dict(), "sources": [{"type": "replay", "path": str(rec)}],
+                        "segments": series.segments})
+    day1 = next(line for line in lines if "day1.csv" in line)
+    day2 = next(line for line in lines if "day2.csv" in line)
+    assert day1.endswith("(train 70, validation 15, test 15)"), day1
+    assert day2.endswith("(train 70, validation 15 (15 labelled), test 15 (15 labelled))"), day2
