@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field, make_dataclass, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -116,6 +116,14 @@ WarmupFormat = overrides_of(SOURCE_PLUGINS["replay"].config, "WarmupFormat", {
     "label_columns": "the warm-up uses no labels", "labels_file": "the warm-up uses no labels"}, __name__)
 SinkUnion = Union[tuple(p.config for p in SINK_PLUGINS.values())]
 ChainTier = Literal[(*RUNTIME_PLUGINS, "numpy")]
+
+
+def format_keys(reader) -> dict:
+    """The keys of a replay source config that say how a file is read (`warmup.replay_format`'s), where
+    they are not the replay defaults: what a replay source for the same recordings must say."""
+    default = type(reader)()
+    return {f.name: getattr(reader, f.name) for f in fields(WarmupFormat)
+            if getattr(reader, f.name) != getattr(default, f.name)}
 
 
 # ---- scoring ----------------------------------------------------------------------------------

@@ -64,12 +64,22 @@ def models_dir_line(path: Path) -> str:
             + ("" if path.is_dir() else "; that directory does not exist (yet)"))
 
 
+def bundle_origin(configured: str | None, base_dir: str, running: Path) -> str:
+    """Where the bundle the tiers run came from: the config's `scoring.bundle` (`configured`, `builtin:NAME`
+    as written), or the models_dir bundle a hot swap made active before the last stop. The banner named the
+    configured bundle beside a swapped-in model's id (user10: `pump3 (…) from …/bundles/pump2`)."""
+    from .bundle import resolve_path
+    if configured and running.resolve() == resolve_path(configured, base_dir).resolve():
+        return configured if configured.startswith("builtin:") else str(resolve_path(configured, base_dir))
+    return str(running)
+
+
 def banner(agent) -> list[str]:
     cfg, pipe = agent.cfg, agent.pipeline
     model = pipe.chain.current.describe()
     tier = pipe.chain.tier
     scoring = (f"tier {tier}: {model.get('model_id')} ({model.get('artifact')}, {model.get('runtime')}) "
-               f"from {cfg.resolve(cfg.scoring.bundle) if cfg.scoring.bundle and not cfg.scoring.bundle.startswith('builtin:') else cfg.scoring.bundle}"
+               f"from {bundle_origin(cfg.scoring.bundle, cfg.base_dir, Path(pipe.bundle_identity()['path']))}"
                if tier != "numpy" else "tier numpy (AR / Markov / fusion fallback)")
     lines = [f"stad-agent {cfg.node.id} at {cfg.node.site}: {len(pipe.sensors)} sensors, tick {cfg.tick_s:g} s, "
              f"window {cfg.window.steps} ticks; chain {' → '.join(cfg.scoring.chain)}",

@@ -49,9 +49,11 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     found += label_column_problems(cfg)
     from .config import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
+    found += column_notes(cfg)
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
-                  or warmup_problems(cfg) or [replay_note(cfg)]]
+                  or warmup_problems(cfg) or [replay_note(cfg), *unmatched_columns(cfg.resolve(cfg.warmup.replay),
+                                                                                  cfg.warmup_reader()[0])]]
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -130,6 +132,43 @@ def label_column_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
                         + f"; {name}'s columns besides the time and the sensors': "
                         + (", ".join(repr(c) for c in others) or "none")
                         + f" (its header: {src.separator.join(header)})"))
+    return out
+
+
+def column_notes(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """Each replay source's `columns` entries that no CSV file of its path has in its header."""
+    from .sources.replay import ReplayConfig
+    return [(f"sources[{i}]", note) for i, src in enumerate(cfg.sources)
+            if isinstance(src, ReplayConfig) and src.path and not src.labels_file
+            for note in unmatched_columns(cfg.resolve(src.path), src)]
+
+
+def unmatched_columns(root: Path, reader) -> list[Note]:
+    """A `columns` entry (CSV column → sensor) in no header of the CSV files under `root` read as `reader`
+    reads them: its sensor gets no reading from them. user10: `Volume Flow Rate: flow` for SKAB's
+    `Volume Flow RateRMS` passed check-config with "ok" under one `rejected … missing column` line; the
+    warm-up then said flow "did not move" and told the user to warm up over data in which it moves. A
+    note, not a problem: `run` takes such a config (the sensor may come from another source)."""
+    from .sources.replay import walk_replay
+    if not reader.columns:
+        return []
+    try:
+        files = [p for p in walk_replay(root, reader.format)[0] if p.suffix.lower() == ".csv"]
+    except OSError:
+        return []                       # path_problems says why
+    headers = [h for h in (csv_header(p, reader.separator) for p in files) if h is not None]
+    if not headers:
+        return []
+    seen = {c for h in headers for c in h}
+    out = []
+    import difflib
+    for column, sensor in reader.columns.items():
+        if column in seen:
+            continue
+        near = difflib.get_close_matches(column, sorted(seen), n=1)
+        out.append(Note(f"column {column!r} (sensor {sensor}) is in no header of its {len(headers)} CSV file(s)"
+                        + (f" (did you mean {near[0]!r}?)" if near else "")
+                        + f": {sensor} gets no reading from {root}"))
     return out
 
 

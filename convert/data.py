@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.alerts import iso
+from agent.config import format_keys
 from agent.records import Record, Rejects
 from agent.sources import open_source
 from agent.sources.lines import parse_number
@@ -96,7 +97,7 @@ def warmup_as_source(cfg: AgentConfig) -> str:
     reads it with (`warmup.replay_format` over the first replay source's) where they are not the replay
     defaults — without them training would read a `;`-separated recording as the defaults do (qa22)."""
     reader, _ = cfg.warmup_reader()
-    return _flow({"type": "replay", "path": str(cfg.resolve(cfg.warmup.replay)), **_format_keys(reader)})
+    return _flow({"type": "replay", "path": str(cfg.resolve(cfg.warmup.replay)), **format_keys(reader)})
 
 
 def gateway_keys(cfg: AgentConfig, bundle: Path) -> str:
@@ -111,21 +112,12 @@ def gateway_keys(cfg: AgentConfig, bundle: Path) -> str:
     warmup: dict = {"ticks": cfg.warmup.ticks}
     if recordings:
         warmup["replay"] = str(cfg.resolve(recordings))
-        fmt = _format_keys(cfg.warmup_reader()[0])      # the first replay source's, warmup.replay_format's over them
+        fmt = format_keys(cfg.warmup_reader()[0])      # the first replay source's, warmup.replay_format's over them
         if fmt:
             warmup["replay_format"] = fmt
     keys = {"scoring": {"bundle": str(Path(bundle).resolve())}, "warmup": warmup}
     import yaml
     return yaml.safe_dump(keys, default_flow_style=False, sort_keys=False, width=1 << 20).rstrip()
-
-
-def _format_keys(reader: ReplayConfig) -> dict:
-    """The keys of a replay source config that say how a file is read (`warmup.replay_format`'s), where
-    they are not the replay defaults."""
-    from agent.config import WarmupFormat
-    default = type(reader)()
-    return {f.name: getattr(reader, f.name) for f in dataclasses.fields(WarmupFormat)
-            if getattr(reader, f.name) != getattr(default, f.name)}
 
 
 def _flow(entry: dict) -> str:
@@ -379,8 +371,10 @@ def split_segments(pieces: list[tuple[str, Series]], steps: int, val_fraction: f
                   "test": (cut.val_end, cut.n)}
         for part, (lo, hi) in bounds.items():
             parts[part].append((k, _rows(piece, slice(lo, hi))))
+        labelled = {part: int(piece.anomalous[lo:hi].sum()) for part, (lo, hi) in bounds.items()}
         described.append({"recording": name, "rows": len(piece), "first_ts": float(piece.ts[0]),
-                          **{part: hi - lo for part, (lo, hi) in bounds.items()}})
+                          **{part: hi - lo for part, (lo, hi) in bounds.items()},
+                          **({"labelled": labelled} if any(labelled.values()) else {})})
     # A segment id per recording piece: only one piece's parts are ever adjacent in this order
     # (when there is just one), and those rows are consecutive in time.
     ordered = [p for part in ("train", "validation", "test") for _, p in parts[part]]

@@ -69,8 +69,12 @@ def data_lines(data: dict | None) -> list[str]:
     lines = [f"data        {sp['rows']} ticks ({parts}) from {sources or '?'}"]
     for seg in data.get("segments") or []:
         start = dt.datetime.fromtimestamp(seg["first_ts"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        lines.append(f"  {seg['recording']:<24} {seg['rows']:>7} ticks from {start} UTC (train {seg['train']}, "
-                     f"validation {seg['validation']}, test {seg['test']})")
+        # A part's labelled rows are no normal target: a late anomaly fills a recording's validation part,
+        # and the threshold then rests on the other recordings (user10: `validation 180`, all 180 labelled).
+        labelled = seg.get("labelled") or {}
+        parts_of = ", ".join(f"{part} {seg[part]}" + (f" ({labelled[part]} labelled)" if labelled.get(part) else "")
+                             for part in ("train", "validation", "test"))
+        lines.append(f"  {seg['recording']:<24} {seg['rows']:>7} ticks from {start} UTC ({parts_of})")
     missing = sorted(((v, k) for k, v in (data.get("missing_share") or {}).items() if v >= 0.0005), reverse=True)
     if missing:
         lines.append("  missing on: " + ", ".join(f"{k} {100 * v:.1f} %" for v, k in missing)

@@ -54,6 +54,12 @@ def run(args) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from .plots import PlotUnavailable
     from ..sources.replay import LabelsError
+    from ..sources.replay import ReplayConfig
+    from ..sources.simulate import SimulateConfig
+    if not any(isinstance(s, (ReplayConfig, SimulateConfig)) for s in cfg.sources):
+        from .labelled import replay_hint
+        print(f"{args.config}: sources: {replay_hint(cfg, args.data)}", file=sys.stderr)
+        return EXIT_CONFIG
     if cfg.warmup.replay:       # the protocol splits every file itself: said, so the figures are not taken for run's
         print(f"evaluate: warmup.replay ({cfg.warmup.replay}) is not used: every file warms up on its own "
               "training part (the protocol on the table's first line), as `run` would without warmup.replay; "

@@ -43,6 +43,29 @@ def labelled_source(cfg: AgentConfig, data_path: str | None):
     return dataclasses.replace(src, speed=0.0, fast_forward_s=0.0, duration_s=duration_s)
 
 
+def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
+    """What a gateway config (live sources only) lacks to be evaluated: a replay source reading the labelled
+    file as the warm-up reads the plant's recordings (`warmup.replay_format`, over the replay defaults), with
+    a label column guessed from its header. user10: `evaluate -c gateway.yaml --data today.csv` said only
+    "evaluate needs a 'replay' or 'simulate' source", exit 1."""
+    import yaml
+
+    from ..config import format_keys
+    reader, _ = cfg.warmup_reader()
+    path = str(Path(data_path).expanduser().resolve()) if data_path else "LABELLED.csv"
+    header = csv_header(Path(path), reader.separator) if data_path and Path(path).is_file() else None
+    others = reader.other_columns(header) if header else []
+    labels = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))] or ["LABEL"]
+    entry = {"type": "replay", "path": path, **format_keys(reader), "label_columns": labels}
+    kinds = ", ".join(sorted({s.TYPE for s in cfg.sources})) or "none"
+    return (f"evaluate reads labelled data through a replay (or simulate) source; this config's sources are {kinds}: "
+            f"evaluate a copy of it whose sources are "
+            f"{yaml.safe_dump([entry], default_flow_style=True, sort_keys=False, width=1 << 20).strip()} "
+            f"(label_columns: the columns whose non-zero value marks a row anomalous; "
+            + (f"its columns besides the time and the sensors': {', '.join(others) or 'none'})" if header
+               else "--data names the labelled file)"))
+
+
 def evaluation_duration_s(cfg: AgentConfig, src: SimulateConfig) -> float:
     """For an endless simulation (the demo): up to an hour past its last configured anomaly, or,
     with the seeded schedule, warm-up plus a week — long enough for every anomaly kind."""
