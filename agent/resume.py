@@ -389,6 +389,18 @@ class Resume:
             if last_ts > self._resume_from[1]:
                 self._resume_from = (self.aligner.last_closed_k, last_ts)
 
+    def _resume_times_moved(self, delta: float) -> None:
+        """This host's clock stepped by `delta` seconds and the data's grid with it (Row.clock_moved_s): the
+        restart's resume point and the ticks the fault journal told move with it, as the learned state's
+        times do (Pipeline._step_clock_moved) — else, after a step back, the ticks up to the journal's would
+        be taken as told again and their fault events kept back for as long as the step."""
+        if self._resume_from is not None:
+            last_k, last_ts = self._resume_from
+            moved_k = round(delta / self.cfg.tick_s)
+            self._resume_from = (None if last_k is None else last_k + moved_k, last_ts + delta)
+        if self._faults_told_until is not None:
+            self._faults_told_until += delta
+
     def _faults_told(self, ts: float) -> bool:
         """Whether the fault events of the tick at `ts` were told by the last run: a tick its fault
         journal, newer than the checkpoint, covers (`_resume_faults`), stepped again — the restore's
