@@ -176,7 +176,7 @@ class Resume:
             if loaded is not None:
                 meta, state = loaded
                 created, last_ts = _checkpoint_times(meta)
-                ahead_s = self._ahead_of_host_clock(last_ts)
+                ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
                 if ahead_s is None:
                     aligner.restore(state["aligner"])
@@ -214,13 +214,15 @@ class Resume:
             log.info("the last run was alive until %s, its sources silent for the last %d tick(s) of it: they close "
                      "as missing; the restart gap starts after them", iso(alive), silent)
 
-    def _ahead_of_host_clock(self, last_ts: float | None) -> float | None:
+    def _ahead_of_host_clock(self, last_ts: float | None, host_ahead_s: float) -> float | None:
         """How far the checkpoint's last tick lies ahead of this host's clock, when a live source
-        stamps with that clock and it is further than the clock-skew bound; else None."""
+        stamps with that clock and it is further than the clock-skew bound; else None. Less the
+        checkpoint's `host_ahead_s`: steps of this host's clock the data did not follow, told while it ran
+        (a sender on its own clock, TimeBaseRules) — the data's time is where it was."""
         if last_ts is None or not any(src.live for src in self.sources):
             return None
         bound = self.cfg.window.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
-        ahead = last_ts - self.clock()
+        ahead = last_ts - (self.clock() - host_ahead_s)
         return ahead if ahead > bound else None
 
     def _rebase_time(self, last_ts: float, ahead_s: float) -> None:

@@ -199,7 +199,7 @@ class TimeBaseRules:
         if self.live_offset is None or self.next_k is None or self.newest_k is None or \
                 abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
             return 0
-        last_k = self.tick_of(alive_at + self.live_offset) - 1
+        last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
         if self.held:
             last_k = min(last_k, min(c.lo for c in self.held) - 1)
         if last_k <= self.newest_k + self.reach_ticks:
@@ -247,9 +247,8 @@ class TimeBaseRules:
             return
         if answer is False:
             self.host_ahead_s += self._clock_step
-            log.info("live data stamped by its own clock did not step with this host's: its time goes on; the "
-                     "wall-clock flush reads this host's clock %s (the data's clock is %s behind it)",
-                     span(-self._clock_step, signed=True), span(self.host_ahead_s, signed=True))
+            log.info("live data stamped by its own clock did not step with this host's: its time goes on, not a gap "
+                     "in the data; the wall-clock flush now reads this host's clock %s", span(-self.host_ahead_s, signed=True))
             rec.received -= self._clock_step       # (read as all arrivals after it are: `push`)
         self._clock_step, self._restart_pending = None, False
 

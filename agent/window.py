@@ -310,7 +310,17 @@ class Aligner(TimeBaseRules):
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
                 "held": self._candidates_state(self.held), "back": self._candidates_state(self.back),
-                "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64)}
+                "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
+                "host_ahead_s": self.host_ahead_s}
+
+    @staticmethod
+    def host_ahead_in(state: dict) -> float:
+        """A checkpoint's `host_ahead_s` (0 in one written before it was kept): how far this host's clock was
+        ahead of the live data's after steps of it the data did not follow (TimeBaseRules)."""
+        ahead = state.get("host_ahead_s", 0.0)
+        if isinstance(ahead, bool) or not isinstance(ahead, (int, float)) or not math.isfinite(ahead):
+            raise ValueError("aligner.host_ahead_s: expected seconds")
+        return float(ahead)
 
     def restore(self, state: dict) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
@@ -332,6 +342,7 @@ class Aligner(TimeBaseRules):
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
         held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
+        host_ahead = self.host_ahead_in(state)
         # (a checkpoint from before these were kept: no offset, no steps — the usual step is 1 until seen)
         offset = state.get("live_offset")
         steps = array_of(state.get("steps_seen", np.zeros(0, np.int64)), "aligner.steps_seen", np.int64, 1)
@@ -345,6 +356,7 @@ class Aligner(TimeBaseRules):
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
         self.live_offset = None if offset is None else float(offset)
+        self.host_ahead_s = host_ahead
         for cand in held:       # the last run's (judged as such when its clock's offset was kept; else as before)
             cand.restored = len(cand.records) if offset is not None else 0
         self.steps_seen.clear()

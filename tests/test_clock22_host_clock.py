@@ -49,7 +49,7 @@ def test_a_sender_on_its_own_clock_is_not_moved_by_a_step_of_the_host_clock_forw
     assert not [e for e in lab.events() if e.get("kind") == "missing"]
     assert not [e for e in lab.ours(new) if e["event"] == "end"]
     assert agent.rejects.counts["late"] < 5, agent.rejects.as_dict()      # (a stall under load may cost one)
-    assert agent.pipeline.alerts.active and agent.pipeline.alerts.open.start == start_of(new)
+    assert agent.pipeline.alerts.active and abs(agent.pipeline.alerts.open.start - start_of(new)) < 1e-3
     assert not agent.aligner.moves, agent.aligner.moves
     assert abs(agent.aligner.host_ahead_s - DAY_S) < 1.0
     assert len(said(caplog, "did not step with this host's")) == 1
@@ -63,6 +63,6 @@ def test_a_sender_on_its_own_clock_is_not_moved_by_a_step_of_the_host_clock_back
     assert not [e for e in lab.events() if e.get("kind") == "missing"]
     assert not [e for e in lab.ours(new) if e["event"] == "end"]
     assert agent.rejects.counts["late"] < 5, agent.rejects.as_dict()
-    assert agent.pipeline.alerts.active and agent.pipeline.alerts.open.start == start_of(new)
+    assert agent.pipeline.alerts.active and abs(agent.pipeline.alerts.open.start - start_of(new)) < 1e-3
     assert not agent.aligner.moves, agent.aligner.moves
     assert abs(agent.aligner.host_ahead_s + HOUR_S) < 1.0       # the flush reads the data's time, not an hour behind
