@@ -27,6 +27,7 @@ from .scorers.chain import ScorerChain, blend
 from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .recent_ticks import RecentTicks
+from .records import span
 from .threshold import AdaptiveThreshold, calibrate
 from .topology import adjacency, group_of
 from .timebase import shift_times
@@ -246,6 +247,8 @@ class Pipeline:
     def step(self, row: Row) -> TickResult:
         if row.rebased_from is not None:
             return self._step_rebased(row)
+        if row.clock_moved_s is not None:
+            return self._step_clock_moved(row)
         self.ticks += 1
         faults = self.health.observe(row)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
@@ -290,6 +293,24 @@ class Pipeline:
         res = self.step(replace(row, rebased_from=None))     # (not changed: the evaluator steps a row per scorer)
         res.alerts[:0] = ended
         return res
+
+    def _step_clock_moved(self, row: Row) -> TickResult:
+        """The first tick after a step of this host's clock the data moved with (Row.clock_moved_s, the
+        aligner): no time passed, so the times the state keeps move with the step — else every timer on them
+        ran out across a step forward (the threshold's quiet time after a peak ended, an alert open since the
+        old clock's start was 'accepted', learned as normal: its alert ended `cleared` mid-incident; review22)
+        or stood still for as long as a step back. The open alert's `start` moves too: on the corrected clock
+        that is when it began. The window and the alert go on (a step back of the data itself: `rebase`)."""
+        moved = self._shift_times(row.clock_moved_s)
+        log.info("this host's clock step: %d part(s) of the learned state keeping times moved %s with it", moved,
+                 span(row.clock_moved_s, signed=True))
+        return self.step(replace(row, clock_moved_s=None))
+
+    def _shift_times(self, delta: float) -> int:
+        """Move the times the learned state keeps by `delta` seconds (`shift_times`); the parts moved."""
+        if self.recent is not None:     # (the kept ticks stay in time order with the new ones)
+            self.recent.ts += delta
+        return shift_times((self.detector, self.health, self.chain, self.numpy), delta)
 
     def _new_level(self) -> LevelMonitor | None:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
@@ -595,7 +616,7 @@ class Pipeline:
         ended = self.after_restart(old_ts, None)
         delta = new_ts - self.cfg.tick_s - old_ts
         if delta < 0:
-            shift_times((self.detector, self.health, self.chain, self.numpy), delta)
+            self._shift_times(delta)
         return ended
 
     def after_restart(self, ts: float, gap_s: float | None, skipped: bool = False) -> list[AlertEvent]:

@@ -176,7 +176,7 @@ class Resume:
             if loaded is not None:
                 meta, state = loaded
                 created, last_ts = _checkpoint_times(meta)
-                ahead_s = self._ahead_of_host_clock(last_ts)
+                ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
                 if ahead_s is None:
                     aligner.restore(state["aligner"])
@@ -216,13 +216,15 @@ class Resume:
             log.info("the last run was alive until %s, its sources silent for the last %d tick(s) of it: they close "
                      "as missing; the restart gap starts after them", iso(alive), silent)
 
-    def _ahead_of_host_clock(self, last_ts: float | None) -> float | None:
+    def _ahead_of_host_clock(self, last_ts: float | None, host_ahead_s: float) -> float | None:
         """How far the checkpoint's last tick lies ahead of this host's clock, when a live source
-        stamps with that clock and it is further than the clock-skew bound; else None."""
+        stamps with that clock and it is further than the clock-skew bound; else None. Less the
+        checkpoint's `host_ahead_s`: steps of this host's clock the data did not follow, told while it ran
+        (a sender on its own clock, TimeBaseRules) — the data's time is where it was."""
         if last_ts is None or not any(src.live for src in self.sources):
             return None
         bound = self.cfg.window.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
-        ahead = last_ts - self.clock()
+        ahead = last_ts - (self.clock() - host_ahead_s)
         return ahead if ahead > bound else None
 
     def _rebase_time(self, last_ts: float, ahead_s: float) -> None:
@@ -390,6 +392,18 @@ class Resume:
             last_ts = self.aligner.last_closed_k * self.cfg.tick_s
             if last_ts > self._resume_from[1]:
                 self._resume_from = (self.aligner.last_closed_k, last_ts)
+
+    def _resume_times_moved(self, delta: float) -> None:
+        """This host's clock stepped by `delta` seconds and the data's grid with it (Row.clock_moved_s): the
+        restart's resume point and the ticks the fault journal told move with it, as the learned state's
+        times do (Pipeline._step_clock_moved) — else, after a step back, the ticks up to the journal's would
+        be taken as told again and their fault events kept back for as long as the step."""
+        if self._resume_from is not None:
+            last_k, last_ts = self._resume_from
+            moved_k = round(delta / self.cfg.tick_s)
+            self._resume_from = (None if last_k is None else last_k + moved_k, last_ts + delta)
+        if self._faults_told_until is not None:
+            self._faults_told_until += delta
 
     def _faults_told(self, ts: float) -> bool:
         """Whether the fault events of the tick at `ts` were told by the last run: a tick its fault

@@ -41,7 +41,6 @@ from .sinks import open_sink
 from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
-from .timebase import shift_times
 from .topology import adjacency
 from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, ReplayStopped, read_replay
 from .window import TIME_BASE_MOVES, Aligner
@@ -311,7 +310,7 @@ class Agent(Resume, Delivery):
                 log.warning("this host's clock stepped %s (NTP, or set by hand?), from %s to %s: data stamped with "
                             "it moves with it, not a gap in the data", span(step, signed=True),
                             iso(self._clock_seen[0] + mono - self._clock_seen[1]), iso(wall))
-                self.aligner.host_clock_stepped(step)
+                self.aligner.host_clock_stepped(step, wall)
         self._clock_seen = (wall, mono)
 
     def _close(self, clean: bool) -> None:
@@ -392,26 +391,7 @@ class Agent(Resume, Delivery):
             rows = self.aligner.push(item)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
-        if self.aligner.clock_moved is not None:
-            rows = self._follow_host_clock(rows)
         self._process(rows)
-
-    def _follow_host_clock(self, rows: list) -> list:
-        """The aligner skipped the ticks a step of this host's clock skipped (`_watch_host_clock`): the rows
-        before it stepped, then the times the pipeline keeps moved by the step — else every timer on them
-        ran out across it: the threshold's quiet time after a peak ended, an alert open since the old
-        clock's start was 'accepted' (learned as normal) at once, and the scorer learned the incident as
-        normal within a window: its alert ended `cleared` mid-incident (review22). The open alert's `start`
-        moves too: on the corrected clock that is when it began (its next event says so, and its `end`
-        how long it lasted). The rows after it, to step next."""
-        at, delta = self.aligner.clock_moved
-        self.aligner.clock_moved = None
-        self._process([row for row in rows if row.ts < at])
-        p = self.pipeline
-        moved = shift_times((p.detector, p.health, p.chain, p.numpy), delta)
-        log.info("this host's clock step: %d part(s) of the learned state keeping times moved %s with it", moved,
-                 span(delta, signed=True))
-        return [row for row in rows if row.ts >= at]
 
     def _process(self, rows) -> None:
         for row in rows:
@@ -422,6 +402,8 @@ class Agent(Resume, Delivery):
                 # checkpoint's last tick is not the restart's first — an alert open then is this life's.
                 self._resume_from = None
                 self._faults_told_until = None      # (its ticks were not told by the last run)
+            elif row.clock_moved_s is not None:     # this host's clock stepped and the data with it
+                self._resume_times_moved(row.clock_moved_s)
             told = self._faults_told(row.ts)       # by the last run (agent/resume.py)
             started = time.perf_counter()
             warm = self.pipeline.warm

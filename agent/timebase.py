@@ -116,12 +116,20 @@ class TimeBaseRules:
       only by new data in its pace (stamp minus arrival within a short step of its own): new data
       that is not leaves it to be contradicted; new data that is confirms it as a move of the time
       base at its tick, and the restart gap is the downtime after it, not before.
-    - A forward step of this host's clock while the agent runs (its owner tells it from time passing,
-      `host_clock_stepped`): live data stamped with that clock comes a step ahead with none missed. The
-      ticks the step skipped are skipped as a restart gap's are — the flush waits for the data, and its
-      first record stamped after the step is taken at once — counted as a `forward` move, and its owner
-      moves the times its state keeps by the step (`clock_moved`). Before, the flush closed them as an
-      outage: every sensor `missing`, the open alert ended `cleared` (review22).
+    - A step of this host's clock while the agent runs (its owner tells it from time passing by the boot-time
+      clock, `host_clock_stepped`): live data stamped with that clock — a relay on the gateway, records
+      stamped on arrival — steps with it although no time passed and none was missed. Its first record
+      received after the step and stamped with the stepped clock is taken at once and the grid moves with it
+      (`_move_with_host_clock`): forward, the ticks the step skipped are not run — the flush waits for that
+      record as after a restart — and back, no new time base starts; either way no sensor `missing`, the
+      carried values, the window and an open alert kept, counted as a `forward` or `back` move, and the first
+      row after it carries the seconds moved (`Row.clock_moved_s`) for its owner to move the times its state
+      keeps. Before, forward, the flush closed the skipped ticks as an outage (every sensor `missing`, the
+      open alert ended `cleared`: review22); back, three records confirmed a step back of the data (the
+      window refilled, the alert ended `restart`). Data stamped by a clock of its own did not step: its first
+      record after the step ends the wait and from then on the wall-clock flush (and every rule that reads a
+      record's arrival) reads this host's clock less the step (`host_ahead_s`) — before, once the wait ran out
+      the flush closed the skipped span as an outage and the data was late for as long as the step (clock22).
     - A restart during a silence of every sensor: the last run was alive (its sign of life,
       agent/resume.py) past ticks that ended with no data. They are the source's silence: closed
       at the restore as missing ticks (`silent_until`), and the restart gap is the downtime after
@@ -143,10 +151,13 @@ class TimeBaseRules:
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
-        self._clock_step: float | None = None    # a forward step of this host's clock (s), its skip awaited
-        #: (first tick of the new base, seconds skipped) of a skip for a step of the host's clock, for the owner
-        #: to move the times its state keeps by (Agent._follow_host_clock); it sets it back to None
-        self.clock_moved: tuple[float, float] | None = None
+        self._clock_step: float | None = None    # a step of this host's clock (s), the data's answer awaited
+        self._stepped_at = 0.0                   # that clock's reading just after it (`received`'s terms)
+        self._offset_before = 0.0                # the live data's stamp minus arrival before it
+        #: How far this host's clock is ahead of the live data's after steps of it the data did not follow (a
+        #: sender on a clock of its own): arrivals are read less this (`push`), the wall-clock flush too.
+        self.host_ahead_s = 0.0
+        self._clock_moved_s: float | None = None   # set on the next row closed (Row.clock_moved_s)
 
     def _settle_passed(self, last_k: int) -> list[Row]:
         """The wall clock (Aligner.flush_until) closes ticks through `last_k`: a held candidate whose
@@ -188,7 +199,7 @@ class TimeBaseRules:
         if self.live_offset is None or self.next_k is None or self.newest_k is None or \
                 abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
             return 0
-        last_k = self.tick_of(alive_at + self.live_offset) - 1
+        last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
         if self.held:
             last_k = min(last_k, min(c.lo for c in self.held) - 1)
         if last_k <= self.newest_k + self.reach_ticks:
@@ -197,19 +208,74 @@ class TimeBaseRules:
         self._restored += self.flush_through(last_k)
         return silent
 
-    def host_clock_stepped(self, step_s: float) -> None:
-        """This host's clock moved `step_s` seconds more than time passed (its owner tells by the boot-time
-        clock: NTP stepped it, or a hand). Forward, live data stamped with it — a relay on the gateway, or
-        records stamped on arrival — comes a step ahead although none was missed: the wall-clock flush
-        would close the ticks the step skipped as an outage (every sensor `missing`, the window emptied,
-        an open alert ended `cleared` on empty ticks; review22). So they are skipped as a restart gap's
-        are: the flush waits for the data (as after a restart), and its first record after the step
-        skips them — no row, no sensor missing, the carry-forward goes on — counted as a move of the time
-        base (`forward`), not as a restart gap. Data whose stamps did not step (a sender's own clock) is
-        taken in step as before and the wait ends. Back, nothing to do here: the data stamped with the
-        clock steps back with it, a step back the rules confirm as such."""
-        if step_s > 0 and self.next_k is not None and self.newest_k is not None:
-            self._restart_pending, self._restart_wait_k, self._clock_step = True, None, step_s
+    def host_clock_stepped(self, step_s: float, now: float) -> None:
+        """This host's clock moved `step_s` seconds more than time passed and reads `now` (its owner tells by the
+        boot-time clock: NTP stepped it, or a hand). Live data stamped with it comes a step away although no
+        time passed; data stamped by a sender's own clock does not. Which one this is, its first record
+        received after the step says (`_with_stepped_clock`): until then, forward, the wall-clock flush waits
+        as after a restart — it would close the ticks the step skipped as an outage (review22); back, it
+        closes nothing until the clock is back where the data is."""
+        if self.next_k is None or self.newest_k is None:
+            return
+        self._clock_step, self._stepped_at = step_s, now - self.host_ahead_s
+        self._offset_before = self.live_offset or 0.0
+        if step_s > 0:
+            self._restart_pending, self._restart_wait_k = True, None
+
+    def _with_stepped_clock(self, rec: Record) -> bool | None:
+        """After a step of this host's clock: True when `rec` was received after it and is stamped with that
+        clock (its stamp moved with its arrival), False when received after it and stamped by a clock of its
+        own (its stamp stayed where the data was), None when it cannot tell (not live, received before the
+        step — still queued then —, or a stamp neither)."""
+        step = self._clock_step
+        if rec.received is None or abs(rec.received - self._stepped_at) >= abs(rec.received - self._stepped_at + step):
+            return None         # (nearer the clock's reading before the step than after: received before it)
+        off = rec.ts - rec.received - self._offset_before
+        if abs(off) <= abs(step) / 2:
+            return True
+        return False if abs(off + step) <= abs(step) / 2 else None
+
+    def _answer_to_step(self, rec: Record) -> None:
+        """A record taken in step while a step of this host's clock awaits its answer (`_take`). Stamped by a
+        clock of its own, received after the step: the data's time did not move, the host's did — the flush
+        reads this host's clock less the step from now on (else, forward, it closed the span the step skipped
+        as an outage once its wait ran out and the data was late for as long as the step: clock22) and the
+        wait ends. Stamped with the stepped clock yet in step (a step within the data's usual step): the
+        wait ends. Received before the step: still awaited."""
+        answer = self._with_stepped_clock(rec)
+        if answer is None:
+            return
+        if answer is False:
+            self.host_ahead_s += self._clock_step
+            log.info("live data stamped by its own clock did not step with this host's: its time goes on, not a gap "
+                     "in the data; the wall-clock flush now reads this host's clock %s", span(-self.host_ahead_s, signed=True))
+            rec.received -= self._clock_step       # (read as all arrivals after it are: `push`)
+        self._clock_step, self._restart_pending = None, False
+
+    def _move_with_host_clock(self, k: int, rec: Record) -> list[Row]:
+        """The first record received after a step of this host's clock and stamped with it (tick `k`): the
+        grid moves with the clock — the old base's open ticks close and `rec` is the tick after its last, as
+        if no time had passed: forward, the ticks the step skipped are not run; back, no new time base, no
+        window to refill, no alert to end. The carried values go on across it; counted as a move; the next
+        row closed carries the seconds moved (`Row.clock_moved_s`), by which its owner moves the times its
+        state keeps."""
+        rows = self.flush_through(self.newest_k)
+        moved = k - self.next_k
+        kind = "forward" if moved > 0 else "back"
+        last = (self.next_k - 1) * self.tick_s
+        log.warning("time base moved with this host's clock: from %s to the first data stamped after its step, %s: "
+                    + ("%d tick(s) the step skipped, not run (no sensor missing for them)" if moved > 0 else
+                       "%d tick(s) back, the grid moved back with it (no new time base: the window, the carried "
+                       "values and an open alert kept)"),
+                    iso(last), iso(k * self.tick_s), abs(moved))
+        self.note_move(kind, last, k * self.tick_s)
+        self._clock_moved_s = moved * self.tick_s
+        self._clock_step, self._restart_pending = None, False
+        self.next_k = k
+        self.newest_k = k - self.usual_step          # the first record is one usual step on
+        seen = self.last_k > -(2**62)
+        self.last_k[seen] += moved                   # carried across the step as if it were not there
+        return rows + self._take(k, rec)
 
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's
@@ -299,11 +365,11 @@ class TimeBaseRules:
 
     def _hold(self, k: int, rec: Record) -> list[Row]:
         """Keep a record that would move the time base until later records confirm or refute it."""
-        if self._clock_step is not None and self._restart_gap_at(k) and self._live(rec):
+        if self._clock_step is not None and self._restart_gap_at(k) and self._with_stepped_clock(rec):
             # The host's clock stepped forward (host_clock_stepped) and this record is stamped with it: the
             # boot-time clock is the proof a jump of the data waits for. Waiting for CONFIRM_RECORDS raced
             # the wall-clock flush's wait (reach_ticks): lost, the step was closed as an outage after all.
-            return self._take_all(_Candidate(k, rec, span=self.reach_ticks))
+            return self._move_with_host_clock(k, rec)
         if self.newest_k is not None and k <= self.newest_k + self.reach_ticks:
             self._contradict(k)     # a short step of the data counts against jumps, as an in-step record does
         for cand in self.held:
@@ -477,15 +543,7 @@ class TimeBaseRules:
         """Close the restored open ticks, then skip the downtime up to the candidate's first tick."""
         rows = self.flush_through(self.newest_k)
         skipped = cand.lo - self.next_k
-        if self._clock_step is not None:
-            log.warning("time base moved with this host's clock: from %s to the first data stamped after its "
-                        "step, %s: %d tick(s) the step skipped, not run (no sensor missing for them)",
-                        iso((self.next_k - 1) * self.tick_s), iso(cand.lo * self.tick_s), skipped)
-            self.note_move("forward", (self.next_k - 1) * self.tick_s, cand.lo * self.tick_s)
-            self.clock_moved = (cand.lo * self.tick_s, skipped * self.tick_s)
-        else:
-            self._note_restart_gap(cand, skipped)
-        self._clock_step = None
+        self._note_restart_gap(cand, skipped)
         self.next_k = cand.lo
         self.newest_k = cand.lo - self.usual_step          # the first record is one usual step on
         seen = self.last_k > -(2**62)

@@ -62,6 +62,9 @@ class Row:
     # The first tick of a time base the data stepped back to: the last tick of the old one. Its owner
     # (Pipeline.step) moves the state that holds times of the old base (Pipeline.rebase).
     rebased_from: float | None = None
+    # The first tick after a step of this host's clock the data moved with (TimeBaseRules._move_with_host_clock):
+    # the seconds the grid moved, by which its owner moves the times its state keeps (Pipeline.step).
+    clock_moved_s: float | None = None
 
 
 class Aligner(TimeBaseRules):
@@ -135,6 +138,8 @@ class Aligner(TimeBaseRules):
                              f"ts={rec.ts!r} is not a time between 1970 and 2100{unit_hint(rec.ts)}")
             return []
         now_k = None
+        if rec.received is not None and self.host_ahead_s:
+            rec.received -= self.host_ahead_s       # the host's clock less its steps the data did not follow
         if rec.received is not None and self.max_clock_skew_s > 0:
             skew = rec.ts - rec.received
             if abs(skew) > self.max_clock_skew_s:
@@ -147,6 +152,8 @@ class Aligner(TimeBaseRules):
     def _place(self, k: int, rec: Record, now_k: int | None = None) -> list[Row]:
         """Take a record that is in step with the time base, hold one that would move it."""
         if self.next_k is not None and k < self.next_k:
+            if self._clock_step is not None and self._clock_step < 0 and self._with_stepped_clock(rec):
+                return self._move_with_host_clock(k, rec)       # stamped with this host's clock, stepped back
             if k < self.next_k - self.reach_ticks:
                 return self._hold_back(k, rec)
             self._late(k, rec)
@@ -181,8 +188,10 @@ class Aligner(TimeBaseRules):
 
     def _take(self, k: int, rec: Record) -> list[Row]:
         """Put an accepted record in its tick's bucket; return the ticks that closes."""
-        if self._clock_step is None:        # (a record stamped before a step of the host's clock: still awaited)
+        if self._clock_step is None:
             self._restart_pending = False
+        else:                               # a step of this host's clock: does this record answer it?
+            self._answer_to_step(rec)
         if self.next_k is None:
             self.next_k = k
         if rec.received is not None:
@@ -225,10 +234,12 @@ class Aligner(TimeBaseRules):
         return self.flush_through(self.newest_k - self.lateness - 1)
 
     def flush_until(self, ts: float) -> list[Row]:
-        """Close every tick that ended before `ts` (wall clock, for live sources); held candidates
-        it passes are settled first, and after a restart it waits a while for the first data."""
+        """Close every tick that ended before `ts` (wall clock, for live sources; less `host_ahead_s`, the steps
+        of that clock the data did not follow); held candidates it passes are settled first, and after a
+        restart (or a step of this host's clock forward) it waits a while for the first data."""
         if self._restored:
             return self.restored_rows() + self.flush_until(ts)
+        ts -= self.host_ahead_s
         last_k = self.tick_of(ts) - self.lateness - 1
         rows = self._settle_passed(last_k)
         if self.next_k is None or self._waiting_after_restart(ts):
@@ -281,6 +292,8 @@ class Aligner(TimeBaseRules):
         row = Row(ts=k * self.tick_s, values=values, missing=missing, carried=carry, label=label, event=event)
         if self._rebased_from is not None:
             row.rebased_from, self._rebased_from = self._rebased_from, None
+        if self._clock_moved_s is not None:
+            row.clock_moved_s, self._clock_moved_s = self._clock_moved_s, None
         return row
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
@@ -297,7 +310,17 @@ class Aligner(TimeBaseRules):
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
                 "held": self._candidates_state(self.held), "back": self._candidates_state(self.back),
-                "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64)}
+                "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
+                "host_ahead_s": self.host_ahead_s}
+
+    @staticmethod
+    def host_ahead_in(state: dict) -> float:
+        """A checkpoint's `host_ahead_s` (0 in one written before it was kept): how far this host's clock was
+        ahead of the live data's after steps of it the data did not follow (TimeBaseRules)."""
+        ahead = state.get("host_ahead_s", 0.0)
+        if isinstance(ahead, bool) or not isinstance(ahead, (int, float)) or not math.isfinite(ahead):
+            raise ValueError("aligner.host_ahead_s: expected seconds")
+        return float(ahead)
 
     def restore(self, state: dict) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
@@ -319,6 +342,7 @@ class Aligner(TimeBaseRules):
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
         held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
+        host_ahead = self.host_ahead_in(state)
         # (a checkpoint from before these were kept: no offset, no steps — the usual step is 1 until seen)
         offset = state.get("live_offset")
         steps = array_of(state.get("steps_seen", np.zeros(0, np.int64)), "aligner.steps_seen", np.int64, 1)
@@ -332,6 +356,7 @@ class Aligner(TimeBaseRules):
         self.last_value, self.last_k = last_value, last_k
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
         self.live_offset = None if offset is None else float(offset)
+        self.host_ahead_s = host_ahead
         for cand in held:       # the last run's (judged as such when its clock's offset was kept; else as before)
             cand.restored = len(cand.records) if offset is not None else 0
         self.steps_seen.clear()

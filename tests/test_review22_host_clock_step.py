@@ -21,28 +21,13 @@ import json
 import logging
 import socket
 import threading
-import time
 
 from agent import config
 from agent.service import Agent
 from conftest import wait_for
+from host_clock_lab import HostClock, start_of
 
 DAY_S = 86_400.0
-
-
-class HostClock:
-    """time.time() plus an offset: the host's clock, which an NTP step moves and monotonic time does not."""
-
-    def __init__(self):
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-def new_start(event: dict) -> float:
-    from datetime import datetime
-    return datetime.fromisoformat(event["start"].replace("Z", "+00:00")).timestamp()
 
 
 def events(tmp_path) -> list[dict]:
@@ -111,7 +96,7 @@ def test_a_forward_step_of_the_host_clock_is_a_move_not_an_outage(tmp_path, capl
     # skipped on the data's grid, so within a tick of the step (the first record after it may land in the
     # next tick when this machine is busy).
     assert agent.pipeline.alerts.active
-    assert abs(agent.pipeline.alerts.open.start - new_start(new) - DAY_S) <= cfg.tick_s + 1e-3
+    assert abs(agent.pipeline.alerts.open.start - start_of(new) - DAY_S) <= cfg.tick_s + 1e-3
     assert agent.aligner.moves["forward"] == 1, agent.aligner.moves
     said = [r.getMessage() for r in caplog.records if "this host's clock stepped" in r.getMessage()]
     assert len(said) == 1 and "+24.0 h" in said[0], said
