@@ -13,7 +13,8 @@ The server prints ENDED <n> when it has. SIGTERM stops it cleanly (asyncua close
 its socket, as a service stopped by its supervisor; SIGKILL is the power cut).
 With --commands it reads lines from its standard input and answers each with `DONE <line>`:
 `remove NAME` deletes Skid1.NAME from the address space (as a PLC program download that drops a
-variable: its monitored items get BadNodeIdUnknown), `add NAME` puts it back, `mute` makes the server
+variable), its monitored items told BadNodeIdUnknown first as the spec has it (asyncua 2.1's own delete
+tells nothing: its callback's coroutine is never awaited), `add NAME` puts it back, `mute` makes the server
 publish nothing on any subscription, not even a keep-alive (a publishing engine that hung while the
 session and its requests are still served), `unmute` ends that.
 """
@@ -61,8 +62,7 @@ async def main(port: int, certs: Path | None) -> None:
         loop.add_signal_handler(signal.SIGUSR1, lambda: loop.create_task(end_subscriptions(server, True)))
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(end_subscriptions(server, False)))
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        if "--commands" in sys.argv:
-            loop.create_task(commands(skid, idx, variables))
+        reading = loop.create_task(commands(skid, idx, variables)) if "--commands" in sys.argv else None  # noqa: F841 — held: asyncio keeps a weak reference
         print("READY", flush=True)
         t = 0
         while not stop.is_set():
@@ -87,8 +87,11 @@ async def commands(skid, idx: int, variables: dict) -> None:
 
     while line := (await reader.readline()).decode().strip():
         verb, _, name = line.partition(" ")
-        if verb == "remove":
-            await variables.pop(name).delete()
+        if verb == "remove":        # the item's last notification says so, then the node is gone
+            var = variables.pop(name)
+            await var.write_value(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
+            await asyncio.sleep(0.5)        # let the subscriptions' next publish carry it
+            await var.delete()
         elif verb == "add":
             variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
         elif verb in ("mute", "unmute"):

@@ -11,6 +11,7 @@ machine; never a fixed sleep."""
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -44,14 +45,19 @@ class Server(OpcUaServer):
     """tests/opcua_server.py with --commands: `command("remove temp_motor")` returns once the server did it."""
 
     def start(self) -> None:
+        self.removed: set[str] = set()
         self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / self.script), str(self.port), "--commands"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
 
     def command(self, line: str) -> None:
+        verb, _, name = line.partition(" ")
+        if verb in ("remove", "add"):
+            (self.removed.add if verb == "remove" else self.removed.discard)(name)
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
+        assert select.select([self.proc.stdout], [], [], 60)[0], f"the server did not answer {line!r}"
         assert self.proc.stdout.readline().strip() == f"DONE {line}"
 
     def stop(self) -> None:
@@ -88,7 +94,9 @@ class Agent:
         (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
             "node": {"id": node}, "tick_s": 0.5, "topology": "group", "sensors": SENSORS,
             "sources": [{"type": "opcua", "url": f"opc.tcp://127.0.0.1:{server.port}/stad-test",
-                         "nodes": {s: f"ns=2;s=Skid1.{s}" for s in SENSORS}, **OPCUA}],
+                         # temp_motor by browse path: resolved again when its node comes back
+                         "nodes": {"accel1": "ns=2;s=Skid1.accel1", "pressure": "ns=2;s=Skid1.pressure",
+                                   "temp_motor": "/0:Objects/2:Skid1/2:temp_motor"}, **OPCUA}],
             "window": {"steps": 8, "carry_forward_s": CARRY_S, "idle_flush_s": 0.5}, "warmup": {"ticks": 16},
             "scoring": {"chain": ["numpy"]}, "faults": FAULTS,
             "sinks": [{"type": "jsonl", "path": "alerts.jsonl"},
@@ -179,4 +187,66 @@ def test_a_server_gone_is_one_source_fault_and_its_return_one_end(tmp_path, serv
     assert fault["source"] == agent.label and fault["sensors"] == SENSORS and end["sensors"] == SENSORS
     assert "stopped answering" in fault["evidence"]["summary"] and fault["evidence"]["connection"]
     assert end["fault_id"] == fault["fault_id"] and end["reason"] == "cleared" and end["evidence"]["back"]
+    check_alert_lifecycle(agent.alerts())
+    # asyncua 2.x logs each publish at INFO (~1 KB every publishing interval, 12 MB in 12 min here): kept out
+    assert "Publish callback" not in (tmp_path / "agent.err").read_text()
+
+
+def test_a_node_the_server_drops_is_that_sensors_fault_and_it_comes_back_with_the_node(tmp_path, server, make_broker):
+    # A PLC program download drops Skid1.temp_motor and puts it back. The server tells the item BadNodeIdUnknown
+    # ('opcua bad status'); temp_motor's silence is its own `missing` fault — the server answers, the other nodes
+    # flow. On the old code the node put back was never subscribed again (the server had deleted the item with its
+    # node): temp_motor stayed missing until the agent or the server restarted.
+    agent = Agent(tmp_path, server, make_broker(), node="opc-node")
+    try:
+        agent.wait(lambda: agent.records_in() > 0 and agent.source_health().get("connected"), "readings", 60)
+        server.command("remove temp_motor")
+        agent.wait(lambda: ("fault", "missing", "temp_motor") in said(agent.events()), "temp_motor's missing fault",
+                   (GONE_S + OPCUA["reconnect_max_s"]) * MARGIN)
+        agent.wait(lambda: (agent.last_health() or {}).get("rejected", {}).get("opcua bad status"),
+                   "the dropped node counted", 60)
+        assert agent.source_health()["connected"] is True and not agent.source_health()["down"]
+        server.command("add temp_motor")
+        agent.wait(lambda: ("fault_end", "missing", "temp_motor") in said(agent.events()),
+                   "temp_motor back with its node", (OPCUA["reconnect_max_s"] + BACK_S) * MARGIN)
+        assert agent.proc.poll() is None
+    finally:
+        if "temp_motor" in server.removed:
+            server.command("add temp_motor")
+        assert agent.stop() == 0
+    events = agent.events()
+    assert said(events) == [("fault", "missing", "temp_motor"), ("fault_end", "missing", "temp_motor")], said(events)
+    assert events[1]["reason"] == "cleared"
+    check_alert_lifecycle(agent.alerts())
+
+
+#: asyncua re-makes a subscription silent 1.5 keep-alives (opcua.keepalive_s); the source gives the re-made one as long
+def mute_s() -> float:
+    from agent.sources.opcua import OpcUaConfig, keepalive_s
+    return 3 * keepalive_s(OpcUaConfig(**OPCUA)) + OPCUA["check_interval_s"]
+
+
+def test_a_server_that_publishes_nothing_is_a_server_lost(tmp_path, server, make_broker):
+    # The session lives (the heartbeat read is answered) but the server's publishing engine hung: no change, no
+    # keep-alive. On the old code asyncua's watchdog re-made the subscription every 1.5 keep-alives, as silent, and the
+    # source said it was connected for ever (health `connected: true` under the source fault; a one-node source would
+    # have been told as that sensor's `missing`). Now a subscription silent past mute_s() is the server lost:
+    # the session is dropped and made again with the source's back-off, `connected` false until a publish arrives.
+    agent = Agent(tmp_path, server, make_broker(), node="opc-mute")
+    try:
+        agent.wait(lambda: agent.records_in() > 0 and agent.source_health().get("connected"), "readings", 60)
+        server.command("mute")
+        agent.wait(lambda: any(e["kind"] == "source" for e in agent.events()), "the source fault", GONE_S * MARGIN)
+        agent.wait(lambda: agent.source_health().get("connected") is False, "health: the source not connected",
+                   mute_s() * MARGIN)
+        assert agent.source_health()["down"] is True
+        server.command("unmute")
+        agent.wait(lambda: ("fault_end", "source", agent.label) in said(agent.events()), "the source's fault_end",
+                   (mute_s() + BACK_S) * MARGIN)
+        agent.wait(lambda: agent.source_health().get("connected") is True, "health: connected again", 60)
+    finally:
+        server.command("unmute")
+        assert agent.stop() == 0
+    assert said(agent.events()) == [("fault", "source", agent.label), ("fault_end", "source", agent.label)]
+    assert (agent.last_health() or {}).get("rejected", {}).get("opcua unreachable", 0) >= 1
     check_alert_lifecycle(agent.alerts())
