@@ -14,7 +14,7 @@ its socket, as a service stopped by its supervisor; SIGKILL is the power cut).
 With --commands it reads lines from its standard input and answers each with `DONE <line>`:
 `remove NAME` deletes Skid1.NAME from the address space (as a PLC program download that drops a
 variable), its monitored items told BadNodeIdUnknown first as the spec has it (asyncua 2.1's own delete
-tells nothing: its callback's coroutine is never awaited), `add NAME` puts it back, `mute` makes the server
+tells nothing: its callback's coroutine is never awaited; `drop NAME` does just that), `add NAME` puts it back, `mute` makes the server
 publish nothing on any subscription, not even a keep-alive (a publishing engine that hung while the
 session and its requests are still served), `unmute` ends that.
 """
@@ -87,10 +87,11 @@ async def commands(skid, idx: int, variables: dict) -> None:
 
     while line := (await reader.readline()).decode().strip():
         verb, _, name = line.partition(" ")
-        if verb == "remove":        # the item's last notification says so, then the node is gone
+        if verb in ("remove", "drop"):
             var = variables.pop(name)
-            await var.write_value(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
-            await asyncio.sleep(0.5)        # let the subscriptions' next publish carry it
+            if verb == "remove":        # the item's last notification says so, then the node is gone
+                await var.write_value(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
+                await asyncio.sleep(0.5)        # let the subscriptions' next publish carry it
             await var.delete()
         elif verb == "add":
             variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)

@@ -53,8 +53,8 @@ class Server(OpcUaServer):
 
     def command(self, line: str) -> None:
         verb, _, name = line.partition(" ")
-        if verb in ("remove", "add"):
-            (self.removed.add if verb == "remove" else self.removed.discard)(name)
+        if verb in ("remove", "drop", "add"):
+            (self.removed.discard if verb == "add" else self.removed.add)(name)
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         assert select.select([self.proc.stdout], [], [], 60)[0], f"the server did not answer {line!r}"
@@ -192,19 +192,22 @@ def test_a_server_gone_is_one_source_fault_and_its_return_one_end(tmp_path, serv
     assert "Publish callback" not in (tmp_path / "agent.err").read_text()
 
 
-def test_a_node_the_server_drops_is_that_sensors_fault_and_it_comes_back_with_the_node(tmp_path, server, make_broker):
+@pytest.mark.parametrize("how", ["remove", "drop"])
+def test_a_node_the_server_drops_is_that_sensors_fault_and_it_comes_back_with_the_node(tmp_path, server, make_broker,
+                                                                                        how):
     # A PLC program download drops Skid1.temp_motor and puts it back. The server tells the item BadNodeIdUnknown
-    # ('opcua bad status'); temp_motor's silence is its own `missing` fault — the server answers, the other nodes
-    # flow. On the old code the node put back was never subscribed again (the server had deleted the item with its
-    # node): temp_motor stayed missing until the agent or the server restarted.
-    agent = Agent(tmp_path, server, make_broker(), node="opc-node")
+    # ('opcua bad status'), or (`drop`, asyncua's own delete) nothing: the silent node is read and the server says
+    # it has no such node ('opcua bad node'). temp_motor's silence is its own `missing` fault — the server answers,
+    # the other nodes flow. On the old code the node put back was never subscribed again (the server had deleted
+    # the item with its node): temp_motor stayed missing until the agent or the server restarted.
+    agent = Agent(tmp_path, server, make_broker(), node=f"opc-{how}")
     try:
         agent.wait(lambda: agent.records_in() > 0 and agent.source_health().get("connected"), "readings", 60)
-        server.command("remove temp_motor")
+        server.command(f"{how} temp_motor")
         agent.wait(lambda: ("fault", "missing", "temp_motor") in said(agent.events()), "temp_motor's missing fault",
                    (GONE_S + OPCUA["reconnect_max_s"]) * MARGIN)
-        agent.wait(lambda: (agent.last_health() or {}).get("rejected", {}).get("opcua bad status"),
-                   "the dropped node counted", 60)
+        counted = "opcua bad status" if how == "remove" else "opcua bad node"
+        agent.wait(lambda: (agent.last_health() or {}).get("rejected", {}).get(counted), "the dropped node counted", 60)
         assert agent.source_health()["connected"] is True and not agent.source_health()["down"]
         server.command("add temp_motor")
         agent.wait(lambda: ("fault_end", "missing", "temp_motor") in said(agent.events()),

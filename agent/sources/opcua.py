@@ -196,6 +196,7 @@ class OpcUaSource(Source):
         self._heard = 0.0                       # monotonic time of the session's last change (the handler sets it)
         self._gone: set[str] = set()            # sensors whose node the server does not have: subscribed again
         self._handles: dict[str, int] = {}      # sensor -> its monitored item's handle, this session
+        self._changed: dict[str, float] = {}    # sensor -> monotonic time of its last notification, this session
 
     def records(self) -> Iterator[Record]:
         """The worker's records; its error raised here once it died of one (an error that is no
@@ -315,15 +316,17 @@ class OpcUaSource(Source):
         """The session's life: the server's state read every check_interval_s as a heartbeat (a server gone fails
         it within timeout_s); `connected` once the subscription published (a change or a keep-alive) and while it
         does; a subscription silent MUTE_KEEPALIVES keep-alives (asyncua's watchdog re-made it at 1.5 and the
-        re-made one is as silent) is the server lost; the nodes the server does not have (self._gone) subscribed again
-        with the reconnect back-off, so a node a PLC program download dropped and put back is read again."""
+        re-made one is as silent) is the server lost; a node silent a keep-alive is read (_probe_silent); the nodes the
+        server does not have (self._gone) are subscribed again with the reconnect back-off, so a node a PLC program
+        download dropped and put back is read again."""
         import asyncio
         cfg = self.cfg
         state = client.get_node("i=2259")
         start, heard = time.monotonic(), None        # heard: the last publish seen (None: none yet)
         sub_id, published = sub.subscription_id, sub.last_publish_at
         retry_wait = cfg.reconnect_min_s
-        retry_at = start + retry_wait
+        retry_at, probe_at = start + retry_wait, start + keepalive_s(cfg)
+        self._changed = dict.fromkeys(self._handles, start)
         while not self._stop.is_set():
             await self._sleep(cfg.check_interval_s)
             try:
@@ -347,10 +350,27 @@ class OpcUaSource(Source):
             if now - (heard or start) > MUTE_KEEPALIVES * keepalive_s(cfg):
                 raise OpcUaUnreachable(f"the server published nothing (no change, no keep-alive) for "
                                        f"{now - (heard or start):.0f} s while it answered requests")
+            if now >= probe_at:
+                await self._probe_silent(client, now - keepalive_s(cfg))
+                probe_at = now + keepalive_s(cfg)
             if self._gone and now >= retry_at:
                 await self._subscribe_again(client, sub)
                 retry_wait = min(2 * retry_wait, cfg.reconnect_max_s) if self._gone else cfg.reconnect_min_s
                 retry_at = time.monotonic() + retry_wait
+
+    async def _probe_silent(self, client, since: float) -> None:
+        """Each subscribed sensor without a notification since `since` read once: a node the server no longer has
+        (BadNodeIdUnknown) joins self._gone — a server may drop a node's item without a word (asyncua 2.1 does),
+        and a value that does not change is silent too, so silence alone says nothing."""
+        from asyncua import ua
+        for node_id, name in list(self._node_names.items()):
+            if name in self._gone or self._changed.get(name, since) > since:
+                continue
+            value = await client.get_node(node_id).read_data_value(raise_on_bad_status=False)
+            if value.StatusCode is not None and value.StatusCode.value == ua.StatusCodes.BadNodeIdUnknown:
+                self.rejects.add("opcua bad node", self.where, f"nodes.{name} {self.cfg.nodes[name]!r}: "
+                                                               "BadNodeIdUnknown (the server dropped it)")
+                self._gone.add(name)
 
     async def _subscribe_again(self, client, sub) -> None:
         """The sensors whose node the server did not have (self._gone), subscribed again: each one it has now is
@@ -445,6 +465,7 @@ class OpcUaSource(Source):
         sensor = self._node_names.get(node_id)
         if sensor is None:
             return
+        self._changed[sensor] = time.monotonic()
         if bad_status is not None:      # the server says the value is not usable (a broken wire, a device down)
             self.rejects.add("opcua bad status", self.where, f"nodes.{sensor}: {bad_status}")
             if bad_status == "BadNodeIdUnknown":        # the node left the address space: try it again
