@@ -4,8 +4,7 @@ Variables ns=2;s=Skid1.<name> for accel1, pressure, temp_motor (floats that chan
 Skid1.label (a string) and Skid1.broken (a float that changes every 0.1 s with the status
 BadSensorFailure, as a PLC reports a broken sensor wire); their browse path is /0:Objects/2:Skid1/2:<name>. With CERT_DIR the
 server offers only Basic256Sha256 SignAndEncrypt with CERT_DIR/server.der + server.key.pem and
-admits only the client certificate CERT_DIR/client.der. Prints READY when it serves; SIGTERM or
-SIGKILL ends it. SIGUSR1 ends every subscription as a server does whose subscription's lifetime
+admits only the client certificate CERT_DIR/client.der. Prints READY when it serves. SIGUSR1 ends every subscription as a server does whose subscription's lifetime
 ran out: a status change BadTimeout is published to it, then it is deleted (the session stays);
 SIGUSR2 deletes them without a word (the client's next publish is answered BadNoSubscription, as
 when a server let a subscription expire while no publish request was there to carry the status).
@@ -13,10 +12,10 @@ The server prints ENDED <n> when it has. SIGTERM stops it cleanly (asyncua close
 its socket, as a service stopped by its supervisor; SIGKILL is the power cut).
 With --commands it reads lines from its standard input and answers each with `DONE <line>`:
 `remove NAME` deletes Skid1.NAME from the address space (as a PLC program download that drops a
-variable), its monitored items told BadNodeIdUnknown first as the spec has it (asyncua 2.1's own delete
-tells nothing: its callback's coroutine is never awaited; `drop NAME` does just that), `add NAME` puts it back, `mute` makes the server
-publish nothing on any subscription, not even a keep-alive (a publishing engine that hung while the
-session and its requests are still served), `unmute` ends that.
+variable), its monitored items told BadNodeIdUnknown first as the spec has it; `drop NAME` deletes it
+telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awaited); `add NAME` puts
+it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
+publishing engine that hung while the session and its requests are still served); `unmute` ends that.
 """
 from __future__ import annotations
 
@@ -62,7 +61,8 @@ async def main(port: int, certs: Path | None) -> None:
         loop.add_signal_handler(signal.SIGUSR1, lambda: loop.create_task(end_subscriptions(server, True)))
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(end_subscriptions(server, False)))
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        reading = loop.create_task(commands(skid, idx, variables)) if "--commands" in sys.argv else None  # noqa: F841 — held: asyncio keeps a weak reference
+        # held in a name: asyncio keeps only a weak reference to a task
+        reading = loop.create_task(commands(skid, idx, variables)) if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
         while not stop.is_set():

@@ -15,7 +15,6 @@ import select
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -24,7 +23,7 @@ import yaml
 
 from conftest import REPO, OpcUaServer, free_port, start_logged_agent, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — a pytest fixture
-from source1_events import faults, said
+from source1_events import faults, metric, said
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
 
@@ -72,15 +71,6 @@ def server():
     s.start()
     yield s
     s.kill()
-
-
-def metric(port: int, series: str) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return None
-    return next((line.split()[-1] for line in text.splitlines() if line.startswith(series + " ")), None)
 
 
 class Agent:
