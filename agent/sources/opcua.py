@@ -327,6 +327,11 @@ class OpcUaSource(Source):
         retry_wait = cfg.reconnect_min_s
         retry_at, probe_at = start + retry_wait, start + keepalive_s(cfg)
         self._changed = dict.fromkeys(self._handles, start)
+        # the keep-alive the subscription has (asyncua puts its own in when the server revises the interval),
+        # as asyncua's watchdog reads it: a server's longer one is never taken for a silence
+        params = sub.parameters
+        mute_s = MUTE_KEEPALIVES * max(keepalive_s(cfg), params.RequestedPublishingInterval / 1000
+                                       * max(1, params.RequestedMaxKeepAliveCount or 1))
         while not self._stop.is_set():
             await self._sleep(cfg.check_interval_s)
             try:
@@ -347,7 +352,7 @@ class OpcUaSource(Source):
             sub_id, published = sub.subscription_id, sub.last_publish_at
             if heard is not None:
                 self.connected.set()
-            if now - (heard or start) > MUTE_KEEPALIVES * keepalive_s(cfg):
+            if now - (heard or start) > mute_s:
                 raise OpcUaUnreachable(f"the server published nothing (no change, no keep-alive) for "
                                        f"{now - (heard or start):.0f} s while it answered requests")
             if now >= probe_at:
