@@ -1,15 +1,21 @@
-"""A real asyncua OPC UA server for tests, run as a process: `python opcua_server.py PORT [CERT_DIR]`.
+"""A real asyncua OPC UA server for tests, run as a process: `python opcua_server.py PORT [CERT_DIR] [--commands]`.
 
 Variables ns=2;s=Skid1.<name> for accel1, pressure, temp_motor (floats that change every 0.1 s),
 Skid1.label (a string) and Skid1.broken (a float that changes every 0.1 s with the status
 BadSensorFailure, as a PLC reports a broken sensor wire); their browse path is /0:Objects/2:Skid1/2:<name>. With CERT_DIR the
 server offers only Basic256Sha256 SignAndEncrypt with CERT_DIR/server.der + server.key.pem and
-admits only the client certificate CERT_DIR/client.der. Prints READY when it serves; SIGTERM or
-SIGKILL ends it. SIGUSR1 ends every subscription as a server does whose subscription's lifetime
+admits only the client certificate CERT_DIR/client.der. Prints READY when it serves. SIGUSR1 ends every subscription as a server does whose subscription's lifetime
 ran out: a status change BadTimeout is published to it, then it is deleted (the session stays);
 SIGUSR2 deletes them without a word (the client's next publish is answered BadNoSubscription, as
 when a server let a subscription expire while no publish request was there to carry the status).
-The server prints ENDED <n> when it has.
+The server prints ENDED <n> when it has. SIGTERM stops it cleanly (asyncua closes its sessions and
+its socket, as a service stopped by its supervisor; SIGKILL is the power cut).
+With --commands it reads lines from its standard input and answers each with `DONE <line>`:
+`remove NAME` deletes Skid1.NAME from the address space (as a PLC program download that drops a
+variable), its monitored items told BadNodeIdUnknown first as the spec has it; `drop NAME` deletes it
+telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awaited); `add NAME` puts
+it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
+publishing engine that hung while the session and its requests are still served); `unmute` ends that.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import sys
 from pathlib import Path
 
 from asyncua import Server, ua
+from asyncua.server.internal_subscription import InternalSubscription
 
 NAMES = ("accel1", "pressure", "temp_motor")
 
@@ -48,19 +55,49 @@ async def main(port: int, certs: Path | None) -> None:
     variables = {n: await skid.add_variable(ua.NodeId(f"Skid1.{n}", idx), f"{idx}:{n}", 0.0) for n in NAMES}
     await skid.add_variable(ua.NodeId("Skid1.label", idx), f"{idx}:label", "pump A")
     broken = await skid.add_variable(ua.NodeId("Skid1.broken", idx), f"{idx}:broken", 0.0)
+    stop = asyncio.Event()
     async with server:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, lambda: loop.create_task(end_subscriptions(server, True)))
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(end_subscriptions(server, False)))
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        # held in a name: asyncio keeps only a weak reference to a task
+        reading = loop.create_task(commands(skid, idx, variables)) if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
-        while True:
+        while not stop.is_set():
             t += 1
-            for i, var in enumerate(variables.values()):
-                await var.write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
+            for i, name in enumerate(NAMES):
+                if name in variables:
+                    await variables[name].write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
+
+
+async def commands(skid, idx: int, variables: dict) -> None:
+    """The test's commands from standard input (see the module's docstring), each answered DONE."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    publish = InternalSubscription.publish_results
+
+    async def muted(self, requestdata=None) -> bool:       # nothing leaves: no change, no keep-alive
+        return False
+
+    while line := (await reader.readline()).decode().strip():
+        verb, _, name = line.partition(" ")
+        if verb in ("remove", "drop"):
+            var = variables.pop(name)
+            if verb == "remove":        # the item's last notification says so, then the node is gone
+                await var.write_value(ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)))
+                await asyncio.sleep(0.5)        # let the subscriptions' next publish carry it
+            await var.delete()
+        elif verb == "add":
+            variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
+        elif verb in ("mute", "unmute"):
+            InternalSubscription.publish_results = muted if verb == "mute" else publish
+        print(f"DONE {line}", flush=True)
 
 
 async def end_subscriptions(server: Server, tell: bool) -> None:
@@ -78,4 +115,5 @@ async def end_subscriptions(server: Server, tell: bool) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None))
+    args = [a for a in sys.argv[1:] if a != "--commands"]
+    asyncio.run(main(int(args[0]), Path(args[1]) if len(args) > 1 else None))

@@ -1,8 +1,9 @@
-"""The fault events an agent under test has written to its jsonl file, for the source-fault tests
-(tests/test_source1_*.py)."""
+"""The fault events an agent under test has written to its jsonl file, and a series of its /metrics, for the
+source-fault tests (tests/test_source1_*.py, tests/test_source2_*.py)."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 
@@ -18,3 +19,14 @@ def faults(tmp_path: Path) -> list[dict]:
 def said(events: list[dict]) -> list[tuple]:
     """(event, kind, sensor) of each: what a subscriber is told, in order."""
     return [(e["event"], e["kind"], e["sensor"]) for e in events]
+
+
+def metric(port: int, series: str) -> str | None:
+    """The value of `series` (name and labels, as exposed) on the agent's /metrics at `port`; None when it is not
+    there or the agent does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    return next((line.split()[-1] for line in text.splitlines() if line.startswith(series + " ")), None)

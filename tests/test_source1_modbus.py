@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -17,19 +16,10 @@ import pytest
 import yaml
 
 from conftest import ModbusDevice, free_port, start_logged_agent, wait_for
-from source1_events import faults, said
+from source1_events import faults, metric, said
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
-
-
-def metric(port: int, series: str) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return None
-    return next((line.split()[-1] for line in text.splitlines() if line.startswith(series + " ")), None)
 
 
 def test_a_modbus_device_rebooting_is_one_source_fault_and_one_end(tmp_path):

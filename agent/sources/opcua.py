@@ -61,9 +61,12 @@ POLICIES = {"Basic256Sha256": "SecurityPolicyBasic256Sha256",
             "Aes128_Sha256_RsaOaep": "SecurityPolicyAes128Sha256RsaOaep",
             "Aes256_Sha256_RsaPss": "SecurityPolicyAes256Sha256RsaPss"}
 DEFAULT_APPLICATION_URI = "urn:stad-edge:agent"
-#: the server sends a keep-alive after this long without a change: asyncua re-makes a subscription
-#: silent for 1.5 times as long (its watchdog)
+#: the longest the server waits without a change before it sends a keep-alive (keepalive_s): asyncua
+#: re-makes a subscription silent for 1.5 times as long (its watchdog)
 KEEPALIVE_S = 10.0
+#: a subscription that has published nothing (no change, no keep-alive) for this many keep-alives, the
+#: watchdog's re-made one included, is a server lost (a publishing engine hung while requests are served)
+MUTE_KEEPALIVES = 3
 
 
 @dataclass
@@ -137,6 +140,13 @@ class OpcUaConfig(SourceConfig):
         return out + BrokerConfig(password=self.password).preflight(resolve)
 
 
+def keepalive_s(cfg: OpcUaConfig) -> float:
+    """The keep-alive asked of the server: 10 × check_interval_s (the config's word for how soon a server gone
+    is noticed), at most KEEPALIVE_S (the default check interval, 1 s, gives it) and at least the publishing
+    interval."""
+    return max(cfg.publishing_interval_ms / 1000, min(KEEPALIVE_S, 10 * cfg.check_interval_s))
+
+
 def _looks_like_node_id(text: str) -> bool:
     last = text.rsplit(";", 1)[-1]
     return last[:2] in ("i=", "s=", "g=", "b=") and len(last) > 2
@@ -168,6 +178,10 @@ class OpcUaSource(Source):
                  tick_s: float = 1.0):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         _probe()        # fails here, in one line, when the extra is missing or too old
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # asyncua 2.x logs every publish at INFO (a line of ~1 KB each publishing interval: 80 MB a
+            # day in the journal at the default 1 s); its warnings and errors still show
+            logging.getLogger("asyncua").setLevel(logging.WARNING)
         self.where = f"opcua {cfg.url}"
         self.password = None
         if cfg.password is not None:
@@ -177,8 +191,12 @@ class OpcUaSource(Source):
         self._node_names: dict = {}             # asyncua NodeId -> sensor
         self._ended: str | None = None          # the status change that ended the subscription, set by _Handler
         self._out: queue.Queue = queue.Queue(maxsize=10_000)
-        self.connected = threading.Event()      # set while subscribed (tests and health wait on it)
+        self.connected = threading.Event()      # set while the server publishes to our subscription (health, peer)
         self._why = ""                          # the last error that ended or refused a session (peer)
+        self._heard = 0.0                       # monotonic time of the session's last change (the handler sets it)
+        self._gone: set[str] = set()            # sensors whose node the server does not have: subscribed again
+        self._handles: dict[str, int] = {}      # sensor -> its monitored item's handle, this session
+        self._changed: dict[str, float] = {}    # sensor -> monotonic time of its last notification, this session
 
     def records(self) -> Iterator[Record]:
         """The worker's records; its error raised here once it died of one (an error that is no
@@ -280,41 +298,117 @@ class OpcUaSource(Source):
                 raise OpcUaUnreachable("none of the configured nodes is on the server")
             self._ended = None
             sub = await client.create_subscription(self._subscription_parameters(), _Handler(self))
-            handles = await sub.subscribe_data_change(nodes, sampling_interval=cfg.sampling_interval_ms)
+            handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
+            self._gone = {name for name in cfg.nodes if name not in names}     # a browse path not resolved
+            self._handles, self._heard = {}, 0.0
             for name, handle in zip(names, handles if isinstance(handles, list) else [handles]):
-                if not isinstance(handle, int):       # a node id the server does not have
+                if isinstance(handle, int):
+                    self._handles[name] = handle
+                else:                                   # a node id the server does not have
                     self.rejects.add("opcua bad node", self.where, f"nodes.{name} {cfg.nodes[name]!r}: {handle}")
-            log.info("%s: subscribed to %d node(s)", self.where, len(names))
-            self.connected.set()
-            # The server's state variable (i=2259), read as a heartbeat: a server that went away
-            # fails it within timeout_s.
-            state = client.get_node("i=2259")
-            sub_id = sub.subscription_id
-            while not self._stop.is_set():
-                await self._sleep(cfg.check_interval_s)
-                try:
-                    await asyncio.wait_for(state.read_value(), cfg.timeout_s)
-                except Exception as exc:  # noqa: BLE001 — whatever asyncua raises for a lost server
-                    raise OpcUaUnreachable(f"lost the server: {type(exc).__name__} {exc}"[:200]) from None
-                if self._ended is not None:
-                    raise SubscriptionEnded(f"status change {self._ended}")
-                if sub.subscription_id not in (None, sub_id):     # asyncua's watchdog made it again
-                    self.rejects.counts["opcua subscription ended"] += 1
-                    log.warning("%s: subscription %s went silent (the server dropped it); made again as %s",
-                                self.where, sub_id, sub.subscription_id)
-                    sub_id = sub.subscription_id
+                    self._gone.add(name)
+            log.info("%s: subscribed to %d node(s)", self.where, len(self._handles))
+            await self._watch(client, sub)
         finally:
             await self._disconnect(client)
 
+    async def _watch(self, client, sub) -> None:
+        """The session's life: the server's state read every check_interval_s as a heartbeat (a server gone fails
+        it within timeout_s); `connected` once the subscription published (a change or a keep-alive) and while it
+        does; a subscription silent MUTE_KEEPALIVES keep-alives (asyncua's watchdog re-made it at 1.5 and the
+        re-made one is as silent) is the server lost; a node silent a keep-alive is read (_probe_silent); the nodes the
+        server does not have (self._gone) are subscribed again with the reconnect back-off, so a node a PLC program
+        download dropped and put back is read again."""
+        import asyncio
+        cfg = self.cfg
+        state = client.get_node("i=2259")
+        start, heard = time.monotonic(), None        # heard: the last publish seen (None: none yet)
+        sub_id, published = sub.subscription_id, sub.last_publish_at
+        retry_wait = cfg.reconnect_min_s
+        retry_at, probe_at = start + retry_wait, start + keepalive_s(cfg)
+        self._changed = dict.fromkeys(self._handles, start)
+        # the keep-alive the subscription has (asyncua puts its own in when the server revises the interval),
+        # as asyncua's watchdog reads it: a server's longer one is never taken for a silence
+        params = sub.parameters
+        mute_s = MUTE_KEEPALIVES * max(keepalive_s(cfg), params.RequestedPublishingInterval / 1000
+                                       * max(1, params.RequestedMaxKeepAliveCount or 1))
+        while not self._stop.is_set():
+            await self._sleep(cfg.check_interval_s)
+            try:
+                await asyncio.wait_for(state.read_value(), cfg.timeout_s)
+            except Exception as exc:  # noqa: BLE001 — whatever asyncua raises for a lost server
+                raise OpcUaUnreachable(f"lost the server: {type(exc).__name__} {exc}"[:200]) from None
+            if self._ended is not None:
+                raise SubscriptionEnded(f"status change {self._ended}")
+            now = time.monotonic()
+            if sub.subscription_id not in (None, sub_id):     # asyncua's watchdog made it again
+                self.rejects.counts["opcua subscription ended"] += 1
+                log.warning("%s: subscription %s went silent (the server dropped it); made again as %s",
+                            self.where, sub_id, sub.subscription_id)
+            elif sub.last_publish_at not in (None, published):  # a publish (a keep-alive, too) since the last check
+                heard = now
+            if self._heard:                                 # a change, read by the handler
+                heard = max(heard or 0.0, self._heard)
+            sub_id, published = sub.subscription_id, sub.last_publish_at
+            if heard is not None:
+                self.connected.set()
+            if now - (heard or start) > mute_s:
+                raise OpcUaUnreachable(f"the server published nothing (no change, no keep-alive) for "
+                                       f"{now - (heard or start):.0f} s while it answered requests")
+            if now >= probe_at:
+                await self._probe_silent(client, now - keepalive_s(cfg))
+                probe_at = now + keepalive_s(cfg)
+            if self._gone and now >= retry_at:
+                await self._subscribe_again(client, sub)
+                retry_wait = min(2 * retry_wait, cfg.reconnect_max_s) if self._gone else cfg.reconnect_min_s
+                retry_at = time.monotonic() + retry_wait
+
+    async def _probe_silent(self, client, since: float) -> None:
+        """Each subscribed sensor without a notification since `since` read once: a node the server no longer has
+        (BadNodeIdUnknown) joins self._gone — a server may drop a node's item without a word (asyncua 2.1 does),
+        and a value that does not change is silent too, so silence alone says nothing."""
+        from asyncua import ua
+        for node_id, name in list(self._node_names.items()):
+            if name in self._gone or self._changed.get(name, since) > since:
+                continue
+            value = await client.get_node(node_id).read_data_value(raise_on_bad_status=False)
+            if value.StatusCode is not None and value.StatusCode.value == ua.StatusCodes.BadNodeIdUnknown:
+                self.rejects.add("opcua bad node", self.where, f"nodes.{name} {self.cfg.nodes[name]!r}: "
+                                                               "BadNodeIdUnknown (the server dropped it)")
+                self._gone.add(name)
+
+    async def _subscribe_again(self, client, sub) -> None:
+        """The sensors whose node the server did not have (self._gone), subscribed again: each one it has now is
+        read from here on (its old monitored item, if any, deleted)."""
+        for name in sorted(self._gone):
+            _, nodes = await self._nodes(client, [name], count=False)
+            if not nodes:                       # a browse path still not there
+                continue
+            node = nodes[0]
+            [handle] = await sub.subscribe_data_change([node], queuesize=1,
+                                                     sampling_interval=self.cfg.sampling_interval_ms)
+            if not isinstance(handle, int):
+                continue
+            old = self._handles.pop(name, None)
+            if old is not None:
+                try:
+                    await sub.unsubscribe(old)
+                except Exception:  # noqa: BLE001 — the server dropped it with its node: nothing to delete
+                    pass
+            self._handles[name] = handle
+            self._node_names[node.nodeid] = name
+            self._gone.discard(name)
+            log.info("%s: nodes.%s %r is on the server again; subscribed", self.where, name, self.cfg.nodes[name])
+
     def _subscription_parameters(self):
-        """A keep-alive every KEEPALIVE_S without changes (at least every publishing interval): asyncua's
+        """A keep-alive every keepalive_s() without changes (at least every publishing interval): asyncua's
         default, three quarters of the session timeout, would leave a dropped subscription unnoticed for
         45 minutes."""
         from asyncua import ua
         cfg = self.cfg
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = cfg.publishing_interval_ms
-        params.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * KEEPALIVE_S / cfg.publishing_interval_ms))
+        params.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * keepalive_s(cfg) / cfg.publishing_interval_ms))
         params.RequestedLifetimeCount = max(10_000, 3 * params.RequestedMaxKeepAliveCount)
         params.MaxNotificationsPerPublish = 10_000
         params.PublishingEnabled = True
@@ -340,11 +434,12 @@ class OpcUaSource(Source):
             str(self.resolve(sec.private_key)), server_certificate=server_cert,
             mode=getattr(ua.MessageSecurityMode, sec.mode)), self.cfg.timeout_s)
 
-    async def _nodes(self, client) -> tuple[list[str], list]:
-        """The configured sensors and their nodes; a browse path the server does not have is
-        counted ('opcua bad node') and its sensor left out until the next connect."""
+    async def _nodes(self, client, only: list[str] | None = None, count: bool = True) -> tuple[list[str], list]:
+        """The configured sensors (`only` these) and their nodes; a browse path the server does not have is
+        counted ('opcua bad node', unless not `count`) and its sensor left out (self._gone: tried again)."""
         names, nodes = [], []
-        for name, ref in self.cfg.nodes.items():
+        for name in only or self.cfg.nodes:
+            ref = self.cfg.nodes[name]
             path = browse_path(ref)
             if path is None:
                 node = client.get_node(ref)
@@ -354,7 +449,8 @@ class OpcUaSource(Source):
                 except Exception as exc:  # noqa: BLE001 — asyncua's BadNoMatch and kin
                     if type(exc).__module__.split(".")[0] != "asyncua":
                         raise
-                    self.rejects.add("opcua bad node", self.where, f"nodes.{name} {ref!r}: {type(exc).__name__}")
+                    if count:
+                        self.rejects.add("opcua bad node", self.where, f"nodes.{name} {ref!r}: {type(exc).__name__}")
                     continue
             names.append(name)
             nodes.append(node)
@@ -374,8 +470,11 @@ class OpcUaSource(Source):
         sensor = self._node_names.get(node_id)
         if sensor is None:
             return
+        self._changed[sensor] = time.monotonic()
         if bad_status is not None:      # the server says the value is not usable (a broken wire, a device down)
             self.rejects.add("opcua bad status", self.where, f"nodes.{sensor}: {bad_status}")
+            if bad_status == "BadNodeIdUnknown":        # the node left the address space: try it again
+                self._gone.add(sensor)
             return
         if isinstance(value, bool):
             value = float(value)
@@ -399,6 +498,9 @@ class _Handler:
         self.source = source
 
     def datachange_notification(self, node, val, data) -> None:
+        self.source._heard = time.monotonic()
+        if not self.source.connected.is_set():      # here, not at the next check: a backlog is read at once
+            self.source.connected.set()
         value = data.monitored_item.Value
         ts = value.SourceTimestamp
         if ts is not None and ts.tzinfo is None:
