@@ -6,6 +6,10 @@ Pareto distribution (σ, γ). The threshold with exceedance probability `risk` i
     z = t + σ/γ · ((risk · n / n_peaks)^(-γ) − 1)          (γ ≠ 0)
     z = t − σ · ln(risk · n / n_peaks)                      (γ = 0)
 
+The value is never below t: the tail is fitted above t and says nothing under it, so when the peak
+rate falls to the risk (risk · n / n_peaks ≥ 1) the value stays at t and the log says so once
+(corridor13; before it the value slid down every 256 calm ticks without end).
+
 The GPD is fitted by the method of moments: cheap enough to refit on every new peak.
 `calibrate` does the batch fit (warm-up, or the converter's validation data) and returns a
 plain dict that goes into a bundle manifest; `AdaptiveThreshold(cfg, calibration)` resumes it.
@@ -41,6 +45,7 @@ learning score / that factor — a stream whose noise follows the clock (busy af
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from typing import TYPE_CHECKING
@@ -54,6 +59,8 @@ from .quantile import quantile
 
 if TYPE_CHECKING:
     from .config import ThresholdConfig
+
+log = logging.getLogger("stad.threshold")
 
 MAX_PEAKS = 2000
 MAX_RECENT = 20000
@@ -79,9 +86,13 @@ def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
 
 
 def pot_value(init: float, sigma: float, gamma: float, n: int, n_peaks: int, risk: float) -> float:
+    """POT's value, never below its starting point `init`: the tail is fitted above init and says nothing
+    under it. When the risk is at least the peak rate (r = risk · n / n_peaks ≥ 1) the value is init —
+    otherwise calm ticks, which raise n and never a peak once the value is under init, lower it every
+    256 learned ticks without end (corridor12: 9.74 → 6.25 in two days; corridor13)."""
     if n_peaks == 0 or n == 0:
         return init
-    r = risk * n / n_peaks
+    r = min(risk * n / n_peaks, 1.0)
     if abs(gamma) < 1e-6:
         return init - sigma * math.log(r)
     return init + sigma / gamma * (r ** (-gamma) - 1.0)
@@ -213,6 +224,7 @@ class AdaptiveThreshold:
                       if cfg.clock_scale_period_s > 0 else None)
         self.ratio = 1.0            # the clock's factor on the fitted value at the tick last judged
         self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
+        self.said_held = False      # pot_value held the starting point and the log said so (once)
 
     @property
     def learns_warmup(self) -> bool:
@@ -301,6 +313,14 @@ class AdaptiveThreshold:
 
     def _set(self, value: float) -> None:
         self.value = max(value, self.cfg.min_threshold)
+        if self.cfg.method == "pot" and not self.said_held and self.n_peaks and \
+                self.cfg.risk * self.n / self.n_peaks >= 1.0:
+            # Said once: the live peak rate fell to the risk, so pot_value holds the starting point.
+            self.said_held = True
+            log.warning("threshold.risk %g is above the rate at which the learned scores exceed POT's starting "
+                        "point %.4g (%d of %d): the threshold stays at that starting point instead of sliding "
+                        "below it; threshold.memory_ticks re-takes the starting point on the recent scores",
+                        self.cfg.risk, self.init, self.n_peaks, self.n)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
