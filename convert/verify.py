@@ -182,9 +182,9 @@ def data_advice(bad: np.ndarray, held: HeldOut, bundle: Bundle, bundle_dir: Path
             lo, hi = np.quantile(train_seen, LEVEL_QUANTILES)
             level = float(np.median(seen))
             if not lo <= level <= hi:
-                raw = lambda z: z * norm.std[sensor] + norm.mean[sensor]      # noqa: E731
-                off.append(f"{name}'s {sensor} (median {raw(level):.4g}) lies outside the training and validation "
-                           f"rows' {raw(lo):.4g}–{raw(hi):.4g}")
+                level, lo, hi = (z * norm.std[sensor] + norm.mean[sensor] for z in (level, lo, hi))   # as read
+                off.append(f"{name}'s {sensor} (median {level:.4g}) lies outside the training and validation "
+                           f"rows' {lo:.4g}–{hi:.4g}")
                 break
     line = f"why it may be the data: the failing calm windows are held-out rows of {where}"
     if not off:
