@@ -89,11 +89,15 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
         series = read_series(cfg, sources)
     steps = cfg.window.steps
     runs = holdout_runs(series, steps, bw.HOLDOUT_WINDOWS)
-    if not runs:
+    unlabelled = dataclasses.replace(series, anomalous=np.zeros_like(series.anomalous))
+    if not runs and holdout_runs(unlabelled, steps, 1):     # labels, not too little data (train says that)
         raise TrainingError(f"no calm held-out window for verify: no test part (the last 15 % of each recording) "
                             f"holds {steps} consecutive rows without a labelled anomaly; cut the anomalies out of "
                             "the recordings' ends, or add a recording of normal running")
     result = train(series, steps, cfg.threshold, options, neighbour_mask_from_config(cfg))
+    if not runs:
+        raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %) is "
+                            f"shorter than a window of {steps} ticks; train on longer recordings")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in BUNDLE_FILES:           # the previous bundle's files go, not only those written again
