@@ -16,10 +16,11 @@ has one run, whatever it crosses), in three groups:
 Tick scores are the agent's (forecast_error's combined statistic: max of the newest error and
 the EW bias of the recent ticks' signed errors). Inside a run the held-out rows are consecutive,
 so its calm windows are a time-ordered run of ticks: each runner's calm errors are the tick
-history its bias sees, exactly as in the agent (a run starts with no history). A spiked or perturbed window is a modified copy of calm
-window i, scored as if it had arrived at tick i: its own newest error on top of the same
-runner's calm errors of the ticks before i. PyTorch and every artifact are scored this way,
-each with its own forecasts, so a systematic int8 offset that the bias accumulates is caught.
+history its bias sees, exactly as in the agent (a run starts with no history). A spiked or
+perturbed window is a modified copy of calm window i, scored as if it had arrived at tick i:
+its own newest error on top of the same runner's calm errors of the ticks before i. PyTorch and
+every artifact are scored this way, each with its own forecasts, so a systematic int8 offset that
+the bias accumulates is caught.
 Each artifact runs in the gateway's own scorer (agent/scorers/onnx.py, tflite.py): what is
 certified is what the gateway runs.
 
@@ -158,7 +159,7 @@ def held_out_windows(bundle_dir: Path, data: dict, steps: int) -> HeldOut:
 
 
 def data_advice(bad: np.ndarray, held: HeldOut, bundle: Bundle, bundle_dir: Path) -> str | None:
-    """One line on where the failing calm windows (`bad`, by calm window) came from, and which of those
+    """One line on where the failing windows (`bad`, by calm window: it or a copy of it failed) came from, and which of those
     recordings' held-out levels lie outside the training and validation rows' (calibration.npy's sample):
     what the data can tell, nothing more. None for a bundle without runs or nothing failing."""
     if held.recordings is None or not bad.any():
@@ -186,7 +187,7 @@ def data_advice(bad: np.ndarray, held: HeldOut, bundle: Bundle, bundle_dir: Path
                 off.append(f"{name}'s {sensor} (median {level:.4g}) lies outside the training and validation "
                            f"rows' {lo:.4g}–{hi:.4g}")
                 break
-    line = f"why it may be the data: the failing calm windows are held-out rows of {where}"
+    line = f"why it may be the data: the failing windows come from held-out rows of {where}"
     if not off:
         return line + "; their levels lie inside the training and validation rows' (1–99 % of calibration.npy's)"
     return (line + "; " + "; ".join(off[:2]) + " (1–99 % of calibration.npy's): an operating point not in training "
