@@ -391,6 +391,26 @@ def split_segments(pieces: list[tuple[str, Series]], steps: int, val_fraction: f
                   segment=segment, split=split, segments=described)
 
 
+def holdout_runs(series: Series, steps: int, windows: int) -> list[tuple[int, int]]:
+    """The held-out rows `verify` scores as calm, as [lo, hi) runs of series rows: each inside one
+    segment's test part (no window across a join between recordings), no row labelled anomalous,
+    at least `steps` rows. Up to `windows` windows in all, each run's first ones, spread over the
+    runs in proportion to the windows each holds. One recording without labelled test rows: one
+    run from the first test row, the rows verify has always had."""
+    split = series.split or TimeSplit.of(len(series))
+    start = split.val_end
+    segment = series.segment if series.segment is not None else np.zeros(len(series), int)
+    key = np.where(series.anomalous[start:], -1, segment[start:])       # -1: a labelled row
+    if key.size == 0:
+        return []
+    edges = np.flatnonzero(np.diff(key)) + 1
+    runs = [(start + int(a), start + int(b)) for a, b in zip(np.r_[0, edges], np.r_[edges, key.size])
+            if key[a] >= 0 and b - a >= steps]
+    have = np.array([hi - lo - steps + 1 for lo, hi in runs], np.int64)
+    take = have if have.sum() <= windows else have * windows // have.sum()
+    return [(lo, lo + int(t) + steps - 1) for (lo, _), t in zip(runs, take) if t > 0]
+
+
 @dataclass(frozen=True)
 class TimeSplit:
     """Row index boundaries: train [0, train_end), validation [train_end, val_end), test [val_end, n)."""

@@ -1,7 +1,8 @@
 """The converter's steps on a bundle directory: train → export → verify.
 
 train_bundle writes the PyTorch weights, calm windows spread over the training and validation
-rows (int8 calibration), a slice of held-out test rows (verify) and a manifest without
+rows (int8 calibration), runs of held-out test rows (verify: each inside one recording, none
+labelled anomalous; convert.data.holdout_runs) and a manifest without
 artifacts; export_bundle adds the four model files, calibrating int8 on the calm windows plus
 anomaly-like copies of them (convert.perturb); convert.verify measures them. Each step reads
 what the previous one wrote.
@@ -24,7 +25,7 @@ from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
 from . import bundle_writer as bw
-from .data import Series, TrainingError, read_series, training_sources, window_starts
+from .data import Series, TrainingError, holdout_runs, read_series, training_sources, window_starts
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .fold import FOLD_FORM, fold
 from .model import neighbour_mask_from_config
@@ -87,7 +88,16 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     if series is None:
         series = read_series(cfg, sources)
     steps = cfg.window.steps
+    runs = holdout_runs(series, steps, bw.HOLDOUT_WINDOWS)
+    unlabelled = dataclasses.replace(series, anomalous=np.zeros_like(series.anomalous))
+    if not runs and holdout_runs(unlabelled, steps, 1):     # labels, not too little data (train says that)
+        raise TrainingError(f"no calm held-out window for verify: no test part (the last 15 % of each recording) "
+                            f"holds {steps} consecutive rows without a labelled anomaly; cut the anomalies out of "
+                            "the recordings' ends, or add a recording of normal running")
     result = train(series, steps, cfg.threshold, options, neighbour_mask_from_config(cfg))
+    if not runs:
+        raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %) is "
+                            f"shorter than a window of {steps} ticks; train on longer recordings")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in BUNDLE_FILES:           # the previous bundle's files go, not only those written again
@@ -98,8 +108,9 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     windows, windows_missing = sliding_windows(result.z, result.missing, steps)
     bw.save_rows(out_dir / bw.CALIBRATION_FILE, windows[cal_starts], windows_missing[cal_starts])
     cal_hours = [round(float(series.ts[s + steps - 1] % 86400.0) / 3600.0, 2) for s in cal_starts]
-    hold_end = min(split.n, split.val_end + bw.HOLDOUT_WINDOWS + steps - 1)
-    bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[split.val_end:hold_end], result.missing[split.val_end:hold_end])
+    held = np.concatenate([np.arange(lo, hi) for lo, hi in runs])
+    held_run = np.concatenate([np.full(hi - lo, k) for k, (lo, hi) in enumerate(runs)])
+    bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[held], result.missing[held])
 
     sensors = series.sensors
     wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
@@ -131,12 +142,19 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                   "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
               "missing_share": {s: round(float(v), 6) for s, v in zip(sensors, series.missing.mean(axis=0))},
               "rejected": dict(series.rejected or {}),
-              "holdout_rows": [split.val_end, hold_end],
-              "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, split.val_end,
-                                       series.segment),
+              "holdout_rows": [runs[0][0], runs[-1][1]],
+              "holdout_runs": [{"recording": recording_of(series, lo), "rows": [lo, hi]} for lo, hi in runs],
+              "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, held, held_run),
               "row_files": "float16 (rows, sensors) normalised values, NaN where missing"},
         profile_wander=wander)
     return result, write_manifest(out_dir, manifest)
+
+
+def recording_of(series: Series, row: int) -> str:
+    """The name of the recording a series row was read from (a replay file's, else 'sources')."""
+    if series.segment is None or not series.segments:
+        return "sources"
+    return str(series.segments[int(series.segment[row])]["recording"])
 
 
 def calibration_starts(rows: int, steps: int, count: int = bw.CALIBRATION_WINDOWS,

@@ -9,11 +9,12 @@ training data's own column names — and `verify` checks the manifest against th
 
 - `sensors`: the sample's columns, in order;
 - `tick_s`: the sample's rows are consecutive ticks, this far apart — inside each training piece: the
-  held-out rows are the pieces' test parts one after another (convert/data.py `split_segments`), so a
-  first piece with fewer than SAMPLE_ROWS test rows hands the sample on to the next piece, and the
-  sample says where (`piece_starts`) rather than let the time between recordings read as a tick;
+  held-out rows are runs of the pieces' test parts one after another (convert/data.py `holdout_runs`), so
+  a first run shorter than SAMPLE_ROWS hands the sample on to the next run, and the sample says where
+  (`piece_starts`) rather than let the time between recordings read as a tick;
 - `normalisation`: the raw rows normalised with it are holdout.npy's first rows (float16-exact);
-- `data.holdout_rows`: its first row is the sample's, its length holdout.npy's.
+- `data.holdout_rows`: its first row is the sample's, its length (or its `data.holdout_runs`' rows, the
+  held-out rows taken per recording without labelled rows) holdout.npy's.
 
 A bundle made before this has no sample: it loads and verifies as before, with a note that these
 checks were not possible.
@@ -33,19 +34,19 @@ NOT_CHECKED = ("the manifest has no data.raw_sample (a bundle made before the co
                "tick_s, sensor order, normalisation and holdout_rows cannot be checked against the training data")
 
 
-def raw_sample(sensors: list[str], ts: np.ndarray, raw: np.ndarray, missing: np.ndarray, first_row: int,
-               segment: np.ndarray | None = None) -> dict:
-    """The manifest's `data.raw_sample`: rows first_row … of the training series, as read; with
-    `segment` (the series' piece of each row), where in the sample a new piece begins."""
-    end = min(len(ts), first_row + SAMPLE_ROWS)
-    starts = ([] if segment is None else
-              [int(i) for i in np.flatnonzero(np.diff(segment[first_row:end])) + 1])
-    rows = [[None if missing[i, j] or not math.isfinite(float(raw[i, j])) else float(raw[i, j])
-             for j in range(len(sensors))] for i in range(first_row, end)]
+def raw_sample(sensors: list[str], ts: np.ndarray, raw: np.ndarray, missing: np.ndarray, rows: np.ndarray,
+               run: np.ndarray | None = None) -> dict:
+    """The manifest's `data.raw_sample`: the first held-out rows as read. `rows`: the held-out rows'
+    numbers in the training series, in holdout.npy's order; `run`: each one's run (consecutive ticks
+    of one piece), to say where in the sample a new run begins."""
+    rows = np.asarray(rows[:SAMPLE_ROWS], np.int64)
+    starts = [] if run is None else [int(i) for i in np.flatnonzero(np.diff(run[:len(rows)])) + 1]
+    values = [[None if missing[i, j] or not math.isfinite(float(raw[i, j])) else float(raw[i, j])
+               for j in range(len(sensors))] for i in rows]
     return {"why": "the first held-out rows as read (raw readings, null where missing): stad-convert verify checks "
                    "sensors, tick_s, normalisation and holdout_rows against them",
-            "sensors": list(sensors), "first_row": int(first_row),
-            "ts": [float(t) for t in ts[first_row:end]], "raw": rows,
+            "sensors": list(sensors), "first_row": int(rows[0]),
+            "ts": [float(ts[i]) for i in rows], "raw": values,
             **({"piece_starts": starts} if starts else {})}
 
 
@@ -97,12 +98,27 @@ def provenance_problems(manifest: Manifest, holdout: np.ndarray) -> list[str] | 
     span = data.get("holdout_rows")
     if not (isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) for v in span)):
         problems.append(f"data.holdout_rows: {span!r}, expected [first, end] row numbers")
-    elif span[0] != first or span[1] - span[0] != len(holdout):
+    elif span[0] != first or held_rows(data, span) != len(holdout):
         problems.append(f"data.holdout_rows: {span} in the manifest, but holdout.npy holds {len(holdout)} rows "
                         f"from row {first}")
     if set(sensors) == set(manifest.sensors) and holdout.ndim == 2 and holdout.shape[1] == len(sensors):
         problems += _normalisation_problems(manifest, sensors, raw, holdout[:len(raw)])
     return problems
+
+
+def held_rows(data: dict, span: list[int]) -> int | None:
+    """How many rows holdout.npy should hold: the runs' rows (`data.holdout_runs`, each [lo, hi) inside
+    `span`), or the whole span for a bundle written before held-out rows were taken in runs."""
+    runs = data.get("holdout_runs")
+    if runs is None:
+        return span[1] - span[0]
+    try:
+        bounds = [(int(r["rows"][0]), int(r["rows"][1])) for r in runs]
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+    if not bounds or any(not span[0] <= lo < hi <= span[1] for lo, hi in bounds):
+        return None
+    return sum(hi - lo for lo, hi in bounds)
 
 
 def _normalisation_problems(manifest: Manifest, sensors: list[str], raw: np.ndarray, stored: np.ndarray) -> list[str]:

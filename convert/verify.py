@@ -1,7 +1,9 @@
 """`stad-convert verify`: every artifact against the PyTorch model, on held-out windows.
 
 The held-out windows are the bundle's own (holdout.npy, rows after validation that neither
-training nor calibration saw), in three groups:
+training nor calibration saw; runs of consecutive rows, each inside one recording and with no
+row labelled anomalous, listed in the manifest's data.holdout_runs — a bundle written before
+has one run, whatever it crosses), in three groups:
 - calm:      the held-out windows as they are;
 - spiked:    a copy of each with a spike injected into one sensor of the newest row (0.5–2 ×
              the threshold in score units), so that the alert decision is tested on both sides
@@ -12,12 +14,13 @@ training nor calibration saw), in three groups:
              feeds the model. An int8 artifact whose activation ranges saturate fails here.
 
 Tick scores are the agent's (forecast_error's combined statistic: max of the newest error and
-the EW bias of the recent ticks' signed errors). The held-out rows are consecutive, so the calm
-windows are a time-ordered run of ticks: each runner's calm errors are the tick history its
-bias sees, exactly as in the agent. A spiked or perturbed window is a modified copy of calm
-window i, scored as if it had arrived at tick i: its own newest error on top of the same
-runner's calm errors of the ticks before i. PyTorch and every artifact are scored this way,
-each with its own forecasts, so a systematic int8 offset that the bias accumulates is caught.
+the EW bias of the recent ticks' signed errors). Inside a run the held-out rows are consecutive,
+so its calm windows are a time-ordered run of ticks: each runner's calm errors are the tick
+history its bias sees, exactly as in the agent (a run starts with no history). A spiked or
+perturbed window is a modified copy of calm window i, scored as if it had arrived at tick i:
+its own newest error on top of the same runner's calm errors of the ticks before i. PyTorch and
+every artifact are scored this way, each with its own forecasts, so a systematic int8 offset that
+the bias accumulates is caught.
 Each artifact runs in the gateway's own scorer (agent/scorers/onnx.py, tflite.py): what is
 certified is what the gateway runs.
 
@@ -42,6 +45,7 @@ from agent.scorers.model_scorer import ModelScorer, ModelShapeError
 from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_errors
 
 from . import bundle_writer as bw
+from .data import unpack_rows, window_arrays
 from .perturb import floor_from_normalisation, perturb_context
 from .provenance import NOT_CHECKED, provenance_problems
 from .runners import TorchRunner, run_all
@@ -58,6 +62,11 @@ MIN_RESIDUAL_ROWS = 30
 # Of the calm held-out windows, more than this share over the manifest's threshold: the threshold
 # is not this model's (calibrated at a risk of ~1e-3, a real one raises a handful).
 MAX_CALM_ALERT_SHARE = 0.5
+# A held-out recording whose median (newest rows, per sensor) lies outside these quantiles of the
+# calibration rows' (spread over training + validation) is named as at a level training did not see.
+LEVEL_QUANTILES = (0.01, 0.99)
+ONE_RUN = ("held-out windows of one run (bundle written before held-out rows were taken per recording): they may "
+           "cross the joins between recordings and hold labelled rows")
 SPIKE_SEED = 20260105
 PERTURB_SEED = 20260106       # not export's calibration seed: verify tests perturbations export never saw
 
@@ -82,15 +91,18 @@ def with_spikes(values: np.ndarray, missing: np.ndarray, residual: np.ndarray, t
 
 
 def tick_scores(values: np.ndarray, missing: np.ndarray, forecast: np.ndarray, residual: np.ndarray,
-                groups: dict[str, slice], steps: int) -> np.ndarray:
-    """Tick scores of every window; the calm group is the tick history of every group (module doc)."""
+                groups: dict[str, slice], steps: int, runs: list[slice] | None = None) -> np.ndarray:
+    """Tick scores of every window; the calm group is the tick history of every group (module doc),
+    run by run (`runs`: the calm windows of each; the ticks before a run's first count as unknown)."""
     newest_missing = missing[:, -1, :] > 0.5
     errors = signed_errors(values[:, -1, :], newest_missing, forecast, residual)
-    history = errors[groups["calm"]]
+    calm = groups["calm"]
     out = np.empty(len(values))
     for sl in groups.values():
-        bias = rolling_bias(history, errors[sl], steps)
-        out[sl] = combined_scores(errors[sl], bias, newest_missing[sl]).max(axis=1)
+        for run in runs or [slice(0, calm.stop - calm.start)]:
+            cur = slice(sl.start + run.start, sl.start + run.stop)
+            bias = rolling_bias(errors[calm.start + run.start:calm.start + run.stop], errors[cur], steps)
+            out[cur] = combined_scores(errors[cur], bias, newest_missing[cur]).max(axis=1)
     return out
 
 
@@ -109,6 +121,77 @@ def residual_problems(values: np.ndarray, missing: np.ndarray, forecast: np.ndar
             out.append(f"residual_std.{name}: {residual[s]:.4g}, but the model's RMS forecast error on the "
                        f"held-out rows is {ratio:.3g} × that")
     return out
+
+
+@dataclasses.dataclass
+class HeldOut:
+    """The calm held-out windows and the runs of consecutive ticks they come in."""
+    values: np.ndarray          # (n, T, N) normalised
+    missing: np.ndarray         # (n, T, N) 1 = missing
+    runs: list[slice]           # the windows of each run
+    recordings: list[str] | None  # each run's recording; None: a bundle written before runs were stored
+
+
+def held_out_windows(bundle_dir: Path, data: dict, steps: int) -> HeldOut:
+    """holdout.npy's windows: per run of `data.holdout_runs` (no window across two), or for a bundle
+    written before it, every window of its rows as one run (today's behaviour for such bundles)."""
+    path = bundle_dir / bw.HOLDOUT_FILE
+    runs = data.get("holdout_runs")
+    if runs is None:
+        values, missing = bw.load_windows(path, steps)
+        return HeldOut(values, missing, [slice(0, len(values))], None)
+    z, missing = unpack_rows(np.load(str(path), allow_pickle=False))
+    try:
+        lengths = [int(r["rows"][1]) - int(r["rows"][0]) for r in runs]
+        names = [str(r["recording"]) for r in runs]
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise VerifyError(f"{bundle_dir / 'manifest.json'}: data.holdout_runs: expected a list of "
+                          "{recording, rows: [first, end]}") from None
+    if sum(lengths) != len(z) or min(lengths, default=0) < steps:
+        raise VerifyError(f"{bundle_dir / 'manifest.json'}: data.holdout_runs: {len(lengths)} runs of {sum(lengths)} "
+                          f"rows (shortest {min(lengths, default=0)}), but {bw.HOLDOUT_FILE} holds {len(z)} rows and "
+                          f"a window is {steps}")
+    edges = np.cumsum([0, *lengths])
+    pieces = [window_arrays(z[a:b], missing[a:b], steps) for a, b in zip(edges[:-1], edges[1:])]
+    counts = np.cumsum([0, *(len(v) for v, _ in pieces)])
+    return HeldOut(np.concatenate([v for v, _ in pieces]), np.concatenate([m for _, m in pieces]),
+                   [slice(int(a), int(b)) for a, b in zip(counts[:-1], counts[1:])], names)
+
+
+def data_advice(bad: np.ndarray, held: HeldOut, bundle: Bundle, bundle_dir: Path) -> str | None:
+    """One line on where the failing windows (`bad`, by calm window: it or a copy of it failed) came from, and which of those
+    recordings' held-out levels lie outside the training and validation rows' (calibration.npy's sample):
+    what the data can tell, nothing more. None for a bundle without runs or nothing failing."""
+    if held.recordings is None or not bad.any():
+        return None
+    counts: dict[str, int] = {}
+    for run, name in zip(held.runs, held.recordings):
+        counts[name] = counts.get(name, 0) + int(bad[run].sum())
+    failing = sorted((c, n) for n, c in counts.items() if c)[::-1]
+    where = ", ".join(f"{n} ({c})" for c, n in failing[:3]) + (f" and {len(failing) - 3} more" if len(failing) > 3 else "")
+    cal_v, cal_m = bw.load_windows(bundle_dir / bw.CALIBRATION_FILE, bundle.steps)
+    cal_v, cal_m = cal_v.reshape(-1, cal_v.shape[-1]), cal_m.reshape(-1, cal_m.shape[-1]) > 0.5
+    norm = bundle.normalisation
+    off = []
+    for _, name in failing:
+        idx = np.concatenate([np.arange(r.start, r.stop) for r, n in zip(held.runs, held.recordings) if n == name])
+        newest, newest_missing = held.values[idx, -1, :], held.missing[idx, -1, :] > 0.5
+        for j, sensor in enumerate(bundle.sensors):
+            seen, train_seen = newest[~newest_missing[:, j], j], cal_v[~cal_m[:, j], j]
+            if not seen.size or not train_seen.size:
+                continue
+            lo, hi = np.quantile(train_seen, LEVEL_QUANTILES)
+            level = float(np.median(seen))
+            if not lo <= level <= hi:
+                level, lo, hi = (z * norm.std[sensor] + norm.mean[sensor] for z in (level, lo, hi))   # as read
+                off.append(f"{name}'s {sensor} (median {level:.4g}) lies outside the training and validation "
+                           f"rows' {lo:.4g}–{hi:.4g}")
+                break
+    line = f"why it may be the data: the failing windows come from held-out rows of {where}"
+    if not off:
+        return line + "; their levels lie inside the training and validation rows' (1–99 % of calibration.npy's)"
+    return (line + "; " + "; ".join(off[:2]) + " (1–99 % of calibration.npy's): an operating point not in training "
+            "— train on recordings of it, or leave them out")
 
 
 def latency_figures(ms: np.ndarray) -> dict:
@@ -155,7 +238,10 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
                           + "; ".join(lies))
     if lies is None:
         log(f"note: {NOT_CHECKED}")
-    values, missing = bw.load_windows(bundle_dir / bw.HOLDOUT_FILE, steps)
+    held = held_out_windows(bundle_dir, manifest.data if isinstance(manifest.data, dict) else {}, steps)
+    if held.recordings is None:
+        log(f"note: {ONE_RUN}")
+    values, missing = held.values, held.missing
     if values.shape[1:] != (steps, n):
         raise VerifyError(f"{bw.HOLDOUT_FILE}: windows of shape {values.shape[1:]}, expected ({steps}, {n})")
     residual = bundle.residual_std()
@@ -169,7 +255,7 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     except RuntimeError as exc:     # weights that load but do not fit the windows the manifest describes
         raise VerifyError(f"{bundle_dir / bw.WEIGHTS_FILE}: does not run on the manifest's windows ({steps} steps × "
                           f"{n} sensors): {exc}") from None
-    ref_scores = tick_scores(values, missing, reference, residual, groups, steps)
+    ref_scores = tick_scores(values, missing, reference, residual, groups, steps, held.runs)
     held_out = groups["calm"].stop
     calm = groups["calm"]
     problems = residual_problems(values[calm], missing[calm], reference[calm], residual, bundle.sensors)
@@ -178,8 +264,10 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
         problems.append(f"threshold.value: {threshold:.4g}, over which PyTorch's own scores put {share:.0%} of the "
                         f"calm held-out windows")
     if problems:
+        advice = data_advice(ref_scores[calm] > threshold, held, bundle, bundle_dir) if share > MAX_CALM_ALERT_SHARE \
+            else None
         raise VerifyError(f"{bundle_dir / 'manifest.json'}: the manifest's numbers are not this model's: "
-                          + "; ".join(problems))
+                          + "; ".join(problems) + (f"\n{advice}" if advice else ""))
     parity = {"windows": int(len(values)), "held_out_windows": held_out, "spiked_windows": held_out,
               "perturbed_windows": held_out, "threshold": threshold, "min_int8_agreement": min_agreement,
               "groups": {"calm": "held-out windows as they are",
@@ -189,6 +277,7 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
               "alerts_reference": {g: int((ref_scores[sl] > threshold).sum()) for g, sl in groups.items()},
               "pytorch": latency_figures(torch_ms)}
     ok = True
+    disagree = np.zeros(held_out, bool)        # calm window i, or a spiked / perturbed copy of it, failed
     for kind in bundle.artifact_kinds():
         path = bundle.artifact_path(kind)
         try:
@@ -199,7 +288,7 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
             raise VerifyError(f"{path}: {kind} failed to run: {type(exc).__name__}: {exc}") from None
         if forecast.shape != reference.shape:
             raise VerifyError(f"{path}: shape error: forecast has shape {forecast.shape[1:]}, expected ({n},)")
-        scores = tick_scores(values, missing, forecast, residual, groups, steps)
+        scores = tick_scores(values, missing, forecast, residual, groups, steps, held.runs)
         figures = compare(reference, forecast, ref_scores, scores, threshold)
         figures.update(latency_figures(ms))
         figures["bytes"] = path.stat().st_size
@@ -210,9 +299,14 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
             for g, f in figures["groups"].items():
                 if f["alert_agreement"] < min_agreement:
                     ok = False
+                    sl = groups[g]
+                    disagree |= (scores[sl] > threshold) != (ref_scores[sl] > threshold)
                     log(f"FAIL {kind}: alert agreement on {g} windows {f['alert_agreement']:.4f} < {min_agreement} "
                         f"(forecast RMS error {f['forecast_rms_error']:.4f}, score r {f['score_correlation']:.4f})")
     parity["passed"] = ok
+    advice = None if ok else data_advice(disagree, held, bundle, bundle_dir)
+    if advice:
+        log(f"{advice} (PyTorch's own scores put {share:.0%} of the calm held-out windows over the threshold)")
     if write:
         write_manifest(bundle_dir, dataclasses.replace(manifest, parity=parity))
     return ok, parity

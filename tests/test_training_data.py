@@ -28,15 +28,17 @@ TICK = 10.0
 STEPS = 8
 
 
-def write_recording(path: Path, start: float, rows: int, seed: int, anomalous_from: int | None = None) -> None:
-    """A morning of two sensors (a slow wave plus noise), one row per tick, epoch-second times."""
+def write_recording(path: Path, start: float, rows: int, seed: int, anomalous_from: int | None = None,
+                    anomalous_to: int | None = None) -> None:
+    """A morning of two sensors (a slow wave plus noise), one row per tick, epoch-second times; rows
+    [anomalous_from, anomalous_to) labelled 1 (to the end without anomalous_to)."""
     rng = np.random.default_rng(seed)
     t = np.arange(rows)
     a = np.sin(t / 15.0) + 0.1 * rng.standard_normal(rows)
     b = 0.5 * a + 0.1 * rng.standard_normal(rows)
     lines = ["timestamp,a,b,anomaly"]
     for i in range(rows):
-        label = 1 if anomalous_from is not None and i >= anomalous_from else 0
+        label = 1 if anomalous_from is not None and anomalous_from <= i < (anomalous_to or rows) else 0
         lines.append(f"{start + i * TICK:.0f},{a[i]:.5f},{b[i]:.5f},{label}")
     path.write_text("\n".join(lines) + "\n")
 
@@ -144,7 +146,8 @@ def test_short_streams_pool_their_calibration_or_fail_with_the_minimum(tmp_path)
 def test_stad_convert_train_exits_2_with_the_reason(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
-    write_recording(folder / "only.csv", 1.7e9, 1200, seed=3, anomalous_from=800)   # validation all anomalous
+    # validation (rows 840–1019) all anomalous; the test part calm (else verify's held-out windows fail first)
+    write_recording(folder / "only.csv", 1.7e9, 1200, seed=3, anomalous_from=800, anomalous_to=1020)
     cfg_path = tmp_path / "train.yaml"
     d = {"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
          "sources": [{"type": "replay", "path": str(folder), "label_columns": ["anomaly"]}],
