@@ -15,7 +15,8 @@ With --commands it reads lines from its standard input and answers each with `DO
 variable), its monitored items told BadNodeIdUnknown first as the spec has it; `drop NAME` deletes it
 telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awaited); `add NAME` puts
 it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
-publishing engine that hung while the session and its requests are still served); `unmute` ends that.
+publishing engine that hung while the session and its requests are still served); `unmute` ends that;
+`hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
 """
 from __future__ import annotations
 
@@ -62,20 +63,21 @@ async def main(port: int, certs: Path | None) -> None:
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(end_subscriptions(server, False)))
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         # held in a name: asyncio keeps only a weak reference to a task
-        reading = loop.create_task(commands(skid, idx, variables)) if "--commands" in sys.argv else None  # noqa: F841
+        held: set[str] = set()
+        reading = loop.create_task(commands(skid, idx, variables, held)) if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
         while not stop.is_set():
             t += 1
             for i, name in enumerate(NAMES):
-                if name in variables:
+                if name in variables and name not in held:
                     await variables[name].write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(skid, idx: int, variables: dict) -> None:
+async def commands(skid, idx: int, variables: dict, held: set) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -95,6 +97,8 @@ async def commands(skid, idx: int, variables: dict) -> None:
             await var.delete()
         elif verb == "add":
             variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
+        elif verb in ("hold", "vary"):
+            (held.add if verb == "hold" else held.discard)(name)
         elif verb in ("mute", "unmute"):
             InternalSubscription.publish_results = muted if verb == "mute" else publish
         print(f"DONE {line}", flush=True)
