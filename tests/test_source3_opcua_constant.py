@@ -52,3 +52,25 @@ def test_a_constant_value_under_a_live_subscription_is_a_reading_not_a_missing_s
             server.command(f"vary {name}")
         assert agent.stop() == 0
     assert said(agent.events()) == []
+
+
+def test_a_constant_value_is_a_stuck_candidate_as_a_polled_one_is(tmp_path, server, make_broker):
+    # One node held after it moved: the fault rules now see it read every tick at one value, as a polled Modbus
+    # register that froze, so it is judged `stuck` after stuck_s (no more: a value that never varied is never stuck,
+    # whatever the source) and never `missing`. On the old code it was `missing` past carry_forward_s + missing_s.
+    stuck_s = 3
+    agent = Agent(tmp_path, server, make_broker(), node="opc-stuck", fault_cfg={**FAULTS, "stuck_s": stuck_s})
+    try:
+        # held once warm: a sensor that did not move while the agent learned it is never judged stuck
+        agent.wait(lambda: (agent.last_health() or {}).get("warm") and agent.source_health().get("connected"),
+                   "the agent warm on moving readings", 60)
+        server.command("hold temp_motor")
+        agent.wait(lambda: ("fault", "stuck", "temp_motor") in said(agent.events()), "temp_motor's stuck fault",
+                   (keepalive() + CARRY_S + FAULTS["missing_s"] + stuck_s) * MARGIN)
+        server.command("vary temp_motor")
+        agent.wait(lambda: ("fault_end", "stuck", "temp_motor") in said(agent.events()), "its end once it moves",
+                   (FAULTS["clear_s"] + OPCUA["check_interval_s"]) * MARGIN)
+    finally:
+        server.command("vary temp_motor")
+        assert agent.stop() == 0
+    assert said(agent.events()) == [("fault", "stuck", "temp_motor"), ("fault_end", "stuck", "temp_motor")]
