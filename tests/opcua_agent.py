@@ -31,7 +31,8 @@ class Server(OpcUaServer):
 
     def start(self) -> None:
         self.removed: set[str] = set()
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / self.script), str(self.port), "--commands"],
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / self.script), str(self.port), "--commands",
+                                      *self.args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"

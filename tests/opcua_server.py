@@ -17,6 +17,8 @@ telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awa
 it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
+With --min-publishing-ms=N it revises a shorter publishing interval asked of it to N ms, as servers with a
+floor do (asyncua's own grants any); like asyncua's, it answers a modify with what it granted at creation.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from asyncua import Server, ua
 from asyncua.server.internal_subscription import InternalSubscription
+from asyncua.server.subscription_service import SubscriptionService
 
 NAMES = ("accel1", "pressure", "temp_motor")
 
@@ -118,6 +121,20 @@ async def end_subscriptions(server: Server, tell: bool) -> None:
     print(f"ENDED {len(subs)}", flush=True)
 
 
+def publishing_floor(floor_ms: float) -> None:
+    """Every subscription created from here on publishes at least `floor_ms` apart (the server's revision)."""
+    create = SubscriptionService.create_subscription
+
+    async def revised(self, params, *args, **kwargs):
+        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, floor_ms)
+        return await create(self, params, *args, **kwargs)
+
+    SubscriptionService.create_subscription = revised
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--commands"]
+    for arg in sys.argv[1:]:
+        if arg.startswith("--min-publishing-ms="):
+            publishing_floor(float(arg.partition("=")[2]))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     asyncio.run(main(int(args[0]), Path(args[1]) if len(args) > 1 else None))

@@ -10,12 +10,14 @@ in which a silence would have been judged (keep-alives, carry-forward and missin
 fails the test at once."""
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
+from conftest import free_port
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
-from opcua_agent import CARRY_S, FAULTS, MARGIN, OPCUA, SENSORS, Agent, server  # noqa: F401 — a pytest fixture
+from opcua_agent import CARRY_S, FAULTS, MARGIN, OPCUA, SENSORS, Agent, Server, server  # noqa: F401 — a pytest fixture
 from source1_events import said
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
@@ -74,3 +76,36 @@ def test_a_constant_value_is_a_stuck_candidate_as_a_polled_one_is(tmp_path, serv
         server.command("vary temp_motor")
         assert agent.stop() == 0
     assert said(agent.events()) == [("fault", "stuck", "temp_motor"), ("fault_end", "stuck", "temp_motor")]
+
+
+#: the server's floor on the publishing interval: above the 100 ms the agent asks (OPCUA), so it revises it
+FLOOR_MS = 200
+
+
+@pytest.fixture
+def revising_server():
+    s = Server(free_port())
+    s.args = [f"--min-publishing-ms={FLOOR_MS}"]
+    s.start()
+    yield s
+    s.kill()
+
+
+def test_a_revised_publishing_interval_keeps_the_agents_keepalive(tmp_path, revising_server, make_broker):
+    # The server revises the publishing interval; asyncua then asks a keep-alive of 75 % of the session timeout
+    # (45 min) and believes it, whatever the server granted: on the old code a server that stopped publishing
+    # (session alive) was never taken for lost (3 such keep-alives), health `connected: true` under the source fault.
+    # Now the agent asks its own keep-alive again for the revised interval and believes what the server grants
+    # (asyncua's server keeps the count it granted at creation: 2 s / 100 ms = 20 × 200 ms = 4 s).
+    server = revising_server
+    agent = Agent(tmp_path, server, make_broker(), node="opc-revised")
+    granted_s = math.ceil(keepalive() * 1000 / OPCUA["publishing_interval_ms"]) * FLOOR_MS / 1000
+    try:
+        agent.wait(lambda: agent.records_in() > 0 and agent.source_health().get("connected"), "readings", 60)
+        server.command("mute")
+        agent.wait(lambda: agent.source_health().get("connected") is False, "health: the source not connected",
+                   (3 * granted_s + OPCUA["check_interval_s"]) * MARGIN)
+    finally:
+        server.command("unmute")
+        assert agent.stop() == 0
+    assert (agent.last_health() or {}).get("rejected", {}).get("opcua unreachable", 0) >= 1

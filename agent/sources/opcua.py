@@ -305,6 +305,7 @@ class OpcUaSource(Source):
                 raise OpcUaUnreachable("none of the configured nodes is on the server")
             self._ended = None
             sub = await client.create_subscription(self._subscription_parameters(), _Handler(self))
+            await self._keep_keepalive(sub)
             handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
             self._gone = {name for name in cfg.nodes if name not in names}     # a browse path not resolved
             self._handles, self._heard = {}, 0.0
@@ -438,6 +439,31 @@ class OpcUaSource(Source):
             self._stamped.pop(name, None)       # its first notification may carry an old stamp (see _data)
             self._gone.discard(name)
             log.info("%s: nodes.%s %r is on the server again; subscribed", self.where, name, self.cfg.nodes[name])
+
+    async def _keep_keepalive(self, sub) -> None:
+        """The server revised the publishing interval: asyncua then asks a keep-alive of three quarters of the session
+        timeout (45 min) and believes it, whatever the server grants, so a server that stops publishing would be
+        taken for lost only after hours (MUTE_KEEPALIVES of them). Ask our keep-alive again, in counts of the
+        revised interval, and believe what the server grants (asyncua's server keeps what it granted at creation)."""
+        from asyncua import ua
+        wanted = self._subscription_parameters()
+        params = sub.parameters
+        if params.RequestedPublishingInterval == wanted.RequestedPublishingInterval:
+            return                                      # not revised: asyncua left ours
+        modify = ua.ModifySubscriptionParameters()
+        modify.SubscriptionId = sub.subscription_id
+        modify.RequestedPublishingInterval = params.RequestedPublishingInterval
+        modify.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * keepalive_s(self.cfg)
+                                                             / params.RequestedPublishingInterval))
+        modify.RequestedLifetimeCount = max(params.RequestedLifetimeCount, 3 * modify.RequestedMaxKeepAliveCount)
+        modify.MaxNotificationsPerPublish = wanted.MaxNotificationsPerPublish
+        granted = await sub.server.update_subscription(modify)
+        params.RequestedPublishingInterval = granted.RevisedPublishingInterval
+        params.RequestedMaxKeepAliveCount = granted.RevisedMaxKeepAliveCount
+        params.RequestedLifetimeCount = granted.RevisedLifetimeCount
+        log.info("%s: the server revised the publishing interval to %g ms; keep-alive every %g s", self.where,
+                 params.RequestedPublishingInterval,
+                 params.RequestedPublishingInterval * params.RequestedMaxKeepAliveCount / 1000)
 
     def _subscription_parameters(self):
         """A keep-alive every keepalive_s() without changes (at least every publishing interval): asyncua's
