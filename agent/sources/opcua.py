@@ -20,6 +20,10 @@ next publish BadNoSubscription) is re-made by asyncua's stale-subscription watch
 keep-alive asked of the server (every KEEPALIVE_S when nothing changes) lets act within
 seconds rather than after three quarters of the session timeout. Either way it is logged and
 counted as 'opcua subscription ended'.
+Subscriptions report changes only: a value that holds (a setpoint, a valve at rest) is given to the agent once a
+tick while the server answers, the subscription publishes and the server vouched for it within two keep-alives
+(_hold), else it would be told `missing`. A server that revises the publishing interval is asked our keep-alive
+again (_keep_keepalive): asyncua would otherwise ask 45 min.
 A value that is not a number (a string, an array) is counted as 'opcua non-numeric'; a value whose
 status the server marks Bad (BadSensorFailure, BadNotConnected, …) as 'opcua bad status', never used
 (Uncertain ones are used).
