@@ -15,7 +15,10 @@ With --commands it reads lines from its standard input and answers each with `DO
 variable), its monitored items told BadNodeIdUnknown first as the spec has it; `drop NAME` deletes it
 telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awaited); `add NAME` puts
 it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
-publishing engine that hung while the session and its requests are still served); `unmute` ends that.
+publishing engine that hung while the session and its requests are still served); `unmute` ends that;
+`hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
+With --min-publishing-ms=N it revises a shorter publishing interval asked of it to N ms, as servers with a
+floor do (asyncua's own grants any); like asyncua's, it answers a modify with what it granted at creation.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from asyncua import Server, ua
 from asyncua.server.internal_subscription import InternalSubscription
+from asyncua.server.subscription_service import SubscriptionService
 
 NAMES = ("accel1", "pressure", "temp_motor")
 
@@ -62,20 +66,21 @@ async def main(port: int, certs: Path | None) -> None:
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(end_subscriptions(server, False)))
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         # held in a name: asyncio keeps only a weak reference to a task
-        reading = loop.create_task(commands(skid, idx, variables)) if "--commands" in sys.argv else None  # noqa: F841
+        held: set[str] = set()
+        reading = loop.create_task(commands(skid, idx, variables, held)) if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
         while not stop.is_set():
             t += 1
             for i, name in enumerate(NAMES):
-                if name in variables:
+                if name in variables and name not in held:
                     await variables[name].write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(skid, idx: int, variables: dict) -> None:
+async def commands(skid, idx: int, variables: dict, held: set) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -95,6 +100,8 @@ async def commands(skid, idx: int, variables: dict) -> None:
             await var.delete()
         elif verb == "add":
             variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
+        elif verb in ("hold", "vary"):
+            (held.add if verb == "hold" else held.discard)(name)
         elif verb in ("mute", "unmute"):
             InternalSubscription.publish_results = muted if verb == "mute" else publish
         print(f"DONE {line}", flush=True)
@@ -114,6 +121,20 @@ async def end_subscriptions(server: Server, tell: bool) -> None:
     print(f"ENDED {len(subs)}", flush=True)
 
 
+def publishing_floor(floor_ms: float) -> None:
+    """Every subscription created from here on publishes at least `floor_ms` apart (the server's revision)."""
+    create = SubscriptionService.create_subscription
+
+    async def revised(self, params, *args, **kwargs):
+        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, floor_ms)
+        return await create(self, params, *args, **kwargs)
+
+    SubscriptionService.create_subscription = revised
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--commands"]
+    for arg in sys.argv[1:]:
+        if arg.startswith("--min-publishing-ms="):
+            publishing_floor(float(arg.partition("=")[2]))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     asyncio.run(main(int(args[0]), Path(args[1]) if len(args) > 1 else None))

@@ -20,6 +20,10 @@ next publish BadNoSubscription) is re-made by asyncua's stale-subscription watch
 keep-alive asked of the server (every KEEPALIVE_S when nothing changes) lets act within
 seconds rather than after three quarters of the session timeout. Either way it is logged and
 counted as 'opcua subscription ended'.
+Subscriptions report changes only: a value that holds (a setpoint, a valve at rest) is given to the agent once a
+tick while the server answers, the subscription publishes and the server vouched for it within two keep-alives
+(_hold), else it would be told `missing`. A server that revises the publishing interval is asked our keep-alive
+again (_keep_keepalive): asyncua would otherwise ask 45 min.
 A value that is not a number (a string, an array) is counted as 'opcua non-numeric'; a value whose
 status the server marks Bad (BadSensorFailure, BadNotConnected, …) as 'opcua bad status', never used
 (Uncertain ones are used).
@@ -197,6 +201,13 @@ class OpcUaSource(Source):
         self._gone: set[str] = set()            # sensors whose node the server does not have: subscribed again
         self._handles: dict[str, int] = {}      # sensor -> its monitored item's handle, this session
         self._changed: dict[str, float] = {}    # sensor -> monotonic time of its last notification, this session
+        # a value that does not change (see _hold): the last usable value the server gave each sensor this session,
+        # when the server last said it holds (a notification, a Good Read), the stamp of its last record, and the
+        # server's clock less this host's (from the changes it stamps), for the stamps of the values held
+        self._value: dict[str, float] = {}
+        self._confirmed: dict[str, float] = {}
+        self._stamped: dict[str, float] = {}
+        self._offset = 0.0
 
     def records(self) -> Iterator[Record]:
         """The worker's records; its error raised here once it died of one (an error that is no
@@ -298,9 +309,11 @@ class OpcUaSource(Source):
                 raise OpcUaUnreachable("none of the configured nodes is on the server")
             self._ended = None
             sub = await client.create_subscription(self._subscription_parameters(), _Handler(self))
+            await self._keep_keepalive(sub)
             handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
             self._gone = {name for name in cfg.nodes if name not in names}     # a browse path not resolved
             self._handles, self._heard = {}, 0.0
+            self._value, self._confirmed, self._stamped = {}, {}, {}    # nothing from an earlier session is held
             for name, handle in zip(names, handles if isinstance(handles, list) else [handles]):
                 if isinstance(handle, int):
                     self._handles[name] = handle
@@ -358,6 +371,8 @@ class OpcUaSource(Source):
             if now >= probe_at:
                 await self._probe_silent(client, now - keepalive_s(cfg))
                 probe_at = now + keepalive_s(cfg)
+            if heard is not None and now - heard <= mute_s / MUTE_KEEPALIVES + 2 * cfg.check_interval_s:
+                self._hold(now, keepalive_s(cfg))
             if self._gone and now >= retry_at:
                 await self._subscribe_again(client, sub)
                 retry_wait = min(2 * retry_wait, cfg.reconnect_max_s) if self._gone else cfg.reconnect_min_s
@@ -372,10 +387,38 @@ class OpcUaSource(Source):
             if name in self._gone or self._changed.get(name, since) > since:
                 continue
             value = await client.get_node(node_id).read_data_value(raise_on_bad_status=False)
-            if value.StatusCode is not None and value.StatusCode.value == ua.StatusCodes.BadNodeIdUnknown:
+            status = value.StatusCode
+            if status is not None and status.value == ua.StatusCodes.BadNodeIdUnknown:
                 self.rejects.add("opcua bad node", self.where, f"nodes.{name} {self.cfg.nodes[name]!r}: "
                                                                "BadNodeIdUnknown (the server dropped it)")
                 self._gone.add(name)
+            held = value.Value.Value if value.Value is not None else None
+            if (status is None or not status.is_bad()) and _number(held) is not None:
+                self._value[name], self._confirmed[name] = _number(held), time.monotonic()
+            else:                           # the server no longer says it holds: not read as a reading
+                self._value.pop(name, None)
+
+    def _hold(self, now: float, keepalive: float) -> None:
+        """A record of each sensor whose value holds, once a tick: OPC UA reports changes only, and a setpoint, a
+        valve at rest or a coarse quiet sensor would otherwise be told `missing` on a healthy plant. Called only
+        while the server answers (the heartbeat just now) and the subscription publishes (a change or a keep-alive
+        within its keep-alive: a change would have been sent); a value is held while its last word from the server
+        (a notification, or the silent-node Read finding it Good) is at most two keep-alives old (the Read comes
+        every keep-alive), never after a Bad status or the node gone. Stamped on the server's clock as its changes
+        are (this host's + self._offset), never twice in one tick of a sensor."""
+        host = time.time()
+        ts = host + self._offset
+        values = {name: value for name, value in self._value.items()
+                  if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive
+                  + 2 * self.cfg.check_interval_s
+                  and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s}
+        if not values:
+            return
+        self._stamped.update(dict.fromkeys(values, ts))
+        try:
+            self._out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)"))
+        except queue.Full:
+            self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
     async def _subscribe_again(self, client, sub) -> None:
         """The sensors whose node the server did not have (self._gone), subscribed again: each one it has now is
@@ -397,8 +440,34 @@ class OpcUaSource(Source):
                     pass
             self._handles[name] = handle
             self._node_names[node.nodeid] = name
+            self._stamped.pop(name, None)       # its first notification may carry an old stamp (see _data)
             self._gone.discard(name)
             log.info("%s: nodes.%s %r is on the server again; subscribed", self.where, name, self.cfg.nodes[name])
+
+    async def _keep_keepalive(self, sub) -> None:
+        """The server revised the publishing interval: asyncua then asks a keep-alive of three quarters of the session
+        timeout (45 min) and believes it, whatever the server grants, so a server that stops publishing would be
+        taken for lost only after hours (MUTE_KEEPALIVES of them). Ask our keep-alive again, in counts of the
+        revised interval, and believe what the server grants (asyncua's server keeps what it granted at creation)."""
+        from asyncua import ua
+        wanted = self._subscription_parameters()
+        params = sub.parameters
+        if params.RequestedPublishingInterval == wanted.RequestedPublishingInterval:
+            return                                      # not revised: asyncua left ours
+        modify = ua.ModifySubscriptionParameters()
+        modify.SubscriptionId = sub.subscription_id
+        modify.RequestedPublishingInterval = params.RequestedPublishingInterval
+        modify.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * keepalive_s(self.cfg)
+                                                             / params.RequestedPublishingInterval))
+        modify.RequestedLifetimeCount = max(params.RequestedLifetimeCount, 3 * modify.RequestedMaxKeepAliveCount)
+        modify.MaxNotificationsPerPublish = wanted.MaxNotificationsPerPublish
+        granted = await sub.server.update_subscription(modify)
+        params.RequestedPublishingInterval = granted.RevisedPublishingInterval
+        params.RequestedMaxKeepAliveCount = granted.RevisedMaxKeepAliveCount
+        params.RequestedLifetimeCount = granted.RevisedLifetimeCount
+        log.info("%s: the server revised the publishing interval to %g ms; keep-alive every %g s", self.where,
+                 params.RequestedPublishingInterval,
+                 params.RequestedPublishingInterval * params.RequestedMaxKeepAliveCount / 1000)
 
     def _subscription_parameters(self):
         """A keep-alive every keepalive_s() without changes (at least every publishing interval): asyncua's
@@ -470,25 +539,39 @@ class OpcUaSource(Source):
         sensor = self._node_names.get(node_id)
         if sensor is None:
             return
-        self._changed[sensor] = time.monotonic()
+        now = time.monotonic()
+        self._changed[sensor] = now
+        self._value.pop(sensor, None)   # held again only as a usable number, below
         if bad_status is not None:      # the server says the value is not usable (a broken wire, a device down)
             self.rejects.add("opcua bad status", self.where, f"nodes.{sensor}: {bad_status}")
             if bad_status == "BadNodeIdUnknown":        # the node left the address space: try it again
                 self._gone.add(sensor)
             return
-        if isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        number = _number(value)
+        if number is None:
             self.rejects.add("opcua non-numeric", self.where, f"nodes.{sensor}: {short_repr(value)}")
             return
-        ts = source_ts.timestamp() if source_ts is not None else time.time()
+        host = time.time()
+        ts = source_ts.timestamp() if source_ts is not None else host
+        if sensor in self._stamped:     # not the item's first notification: a change, stamped when it happened
+            self._offset = ts - host     # (a first one gives the stored value, maybe with an old stamp)
+        self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
         try:
-            self._out.put(Record(ts=ts, values={sensor: float(value)}, origin=self.where), timeout=1.0)
+            self._out.put(Record(ts=ts, values={sensor: number}, origin=self.where), timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
     def close(self) -> None:
         self._stop.set()
+
+
+def _number(value) -> float | None:
+    """An OPC UA value as a reading (a bool as 0 / 1), or None when it is not a finite number."""
+    if isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        return None
+    return float(value)
 
 
 class _Handler:

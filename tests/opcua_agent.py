@@ -1,0 +1,118 @@
+"""A real `stad-agent run` subscribed to a real asyncua server process (tests/opcua_server.py, driven by commands on
+its standard input), for the OPC UA source tests (tests/test_source2_*.py, tests/test_source3_*.py)."""
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, OpcUaServer, free_port, start_logged_agent, wait_for
+from mqtt_broker import Collector
+from source1_events import faults
+
+SENSORS = ["accel1", "pressure", "temp_motor"]
+#: the source's intervals (seconds), and what the tests' deadlines are made of
+OPCUA = {"sampling_interval_ms": 100, "publishing_interval_ms": 100, "timeout_s": 2, "check_interval_s": 0.2,
+         "reconnect_min_s": 0.2, "reconnect_max_s": 1}
+FAULTS = {"missing_s": 1, "clear_s": 1, "stuck_s": 36000, "flatline_s": 36000}
+CARRY_S = 1
+#: a loaded machine (2 cores, ~8 jobs): every deadline is this many times what the config says
+MARGIN = 10
+
+
+class Server(OpcUaServer):
+    """tests/opcua_server.py with --commands: `command("remove temp_motor")` returns once the server did it."""
+
+    def start(self) -> None:
+        self.removed: set[str] = set()
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / self.script), str(self.port), "--commands",
+                                      *self.args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+
+    def command(self, line: str) -> None:
+        verb, _, name = line.partition(" ")
+        if verb in ("remove", "drop", "add"):
+            (self.removed.discard if verb == "add" else self.removed.add)(name)
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        assert select.select([self.proc.stdout], [], [], 60)[0], f"the server did not answer {line!r}"
+        assert self.proc.stdout.readline().strip() == f"DONE {line}"
+
+    def stop(self) -> None:
+        """SIGTERM: asyncua closes its sessions and its socket."""
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=60) == 0, self.proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The module's server (a process with --commands), killed at the end."""
+    s = Server(free_port())
+    s.start()
+    yield s
+    s.kill()
+
+
+class Agent:
+    """`stad-agent run` subscribed to SENSORS on `server`, its health on `broker`, its metrics on a free port."""
+
+    def __init__(self, tmp_path: Path, server: Server, broker, node: str, fault_cfg: dict | None = None,
+                 carry_s: float = CARRY_S):
+        self.tmp, self.metrics = tmp_path, free_port()
+        self.label = f"opcua opc.tcp://127.0.0.1:{server.port}/stad-test"
+        self.health = Collector(broker.port, [f"stad/+/{node}/health"])
+        self.health.wait_subscribed()
+        (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
+            "node": {"id": node}, "tick_s": 0.5, "topology": "group", "sensors": SENSORS,
+            "sources": [{"type": "opcua", "url": f"opc.tcp://127.0.0.1:{server.port}/stad-test",
+                         # temp_motor by browse path: resolved again when its node comes back
+                         "nodes": {"accel1": "ns=2;s=Skid1.accel1", "pressure": "ns=2;s=Skid1.pressure",
+                                   "temp_motor": "/0:Objects/2:Skid1/2:temp_motor"}, **OPCUA}],
+            "window": {"steps": 8, "carry_forward_s": carry_s, "idle_flush_s": 0.5}, "warmup": {"ticks": 16},
+            "scoring": {"chain": ["numpy"]}, "faults": fault_cfg or FAULTS,
+            "sinks": [{"type": "jsonl", "path": "alerts.jsonl"},
+                      {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}, "health_interval_s": 1}],
+            "metrics": {"listen": f"127.0.0.1:{self.metrics}"}, "state_dir": "state"}))
+        self.proc = start_logged_agent(tmp_path / "agent.yaml", tmp_path)
+        self.down = f'stad_source_down{{source="{self.label}"}}'
+
+    def wait(self, predicate, what: str, timeout: float) -> object:
+        return wait_for(predicate, what, timeout, self.proc)
+
+    def last_health(self) -> dict | None:
+        with self.health.lock:
+            msgs = list(self.health.messages)
+        return json.loads(msgs[-1].payload) if msgs else None
+
+    def source_health(self) -> dict:
+        """Health's entry for the OPC UA source in the last health message ({} before the first)."""
+        return ((self.last_health() or {}).get("sources") or {}).get(self.label, {})
+
+    def records_in(self) -> int:
+        return (self.last_health() or {}).get("records_in", 0)
+
+    def events(self) -> list[dict]:
+        return faults(self.tmp)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=90)
+        finally:
+            self.health.client.loop_stop()
+            self.health.client.disconnect()
+
+    def alerts(self) -> list[dict]:
+        path = self.tmp / "alerts.jsonl"
+        return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("kind") == "alert"]
+
+
