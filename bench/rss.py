@@ -4,7 +4,8 @@ breakdown of it by stage.
 Every figure is read inside the agent's own process from /proc (VmRSS at a stage, VmHWM for the
 peak): getrusage(RUSAGE_CHILDREN) would report this bench's own peak. Each run is a fresh
 process: the demo config (configs/demo.yaml, unpaced, JSONL sink only, as bench/table.py runs
-it) with the chain of its tier, `--ticks` ticks (the warm-up day is 2880). Also the numpy tier on
+it) with the chain of its tier, `--ticks` ticks (the warm-up day is 2880); and the demo as shipped, with
+configs/demo.yaml's own chain (every model tier it names in front of numpy). Also the numpy tier on
 a CSV replay of the same simulated data: what a gateway without the simulator (and so without
 numpy.random) pays.
 
@@ -80,7 +81,10 @@ stages.append(("end of the run", status("VmRSS:")))
 print(json.dumps(stages))
 """
 
-TIERS = {"numpy": ["numpy"], "tflite": ["tflite", "numpy"], "onnx": ["onnx", "numpy"]}
+#: Each tier alone in its chain, and the demo as shipped: configs/demo.yaml's own chain (tflite, onnx, numpy),
+#: which is what `stad-agent run -c configs/demo.yaml` loads at start.
+TIERS = {"numpy": ["numpy"], "tflite": ["tflite", "numpy"], "onnx": ["onnx", "numpy"],
+         "demo as shipped": yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())["scoring"]["chain"]}
 
 #: The runtimes alone (argv: tflite | onnx | rng, the model file): VmRSS after each step, as JSON.
 FLOOR_CHILD = """
@@ -145,7 +149,7 @@ def replay_csv(cfg: dict, ticks: int, path: Path) -> None:
 def configs(work: Path, ticks: int) -> dict[str, Path]:
     out = {}
     for name, chain in TIERS.items():
-        out[name] = work / f"rss-{name}.yaml"
+        out[name] = work / f"rss-{name.replace(' ', '-')}.yaml"
         out[name].write_text(yaml.safe_dump(demo_config(chain, work)))
     cfg = demo_config(["numpy"], work)
     cfg["state_dir"] = str(work / "state-replay")
