@@ -90,7 +90,7 @@ class Pipeline:
                                  cfg.window.steps)
         model_tiers = (build_tiers(cfg.scoring, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
                        if tiers is None else list(tiers))
-        self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring)
+        self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring, prepare=self._prepare_standby)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest.normalisation, self.sensors) if manifest else None
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
@@ -382,6 +382,19 @@ class Pipeline:
             fitted = self._fit_profile(t, own, missing, ts, thresholds, calm, "recent calm ticks")
             self._teach_warmup(t, z, missing, ts, fitted, thresholds)      # (warmup_scores rebases itself)
         return thresholds
+
+    def _prepare_standby(self):
+        """A standby tier loaded when the chain first steps down to it (agent/scorers/standby.py) missed
+        warm-up: it is prepared as a hot-swap candidate is (`prepare`, on the recent ticks kept with a
+        profile: its profile and threshold fitted, its threshold taught them); without them it has its
+        bundle's threshold, as it had from the start, and no warm-up scores. Called in the tick thread
+        (the recent ticks' copy); what it returns prepares in the load thread, and that installs."""
+        recent = self.recent_ticks()
+
+        def prepare(scorer: Scorer):
+            thresholds = self.prepare([scorer], recent)
+            return (lambda: self.detector.add(thresholds)) if recent is not None else None
+        return prepare
 
     def score_beside(self, scorer: Scorer, threshold: float | None = None) -> TickScore:
         """`scorer`'s score of this tick as the tick would give it were it the running tier: blended

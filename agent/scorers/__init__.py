@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .. import bundle as bundles
 from ..plugins import Plugin, discover
 from .base import Scorer, ScorerError, TickScore
+from .standby import StandbyTier
 
 if TYPE_CHECKING:
     from ..config import ScoringConfig
@@ -30,11 +31,13 @@ def runtimes() -> dict[str, Plugin]:
 
 
 def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation, top_k: int,
-               base_dir: str = ".", chain: list[str] | None = None) -> tuple[list[Scorer], list[str]]:
+               base_dir: str = ".", chain: list[str] | None = None, standby: bool = False
+               ) -> tuple[list[Scorer], list[str]]:
     """The model tiers of `chain` (default: scoring.chain) that load `bundle`, in order (numpy not
     included), and one line per tier that did not: not installed, or refusing the bundle — one line for
     the tiers a bundle refused before any runtime read it (a hash, a signature: the same words, ~650
-    characters, were said once per tier; review21)."""
+    characters, were said once per tier; review21). `standby`: every tier below the first that loads is
+    a StandbyTier (agent/scorers/standby.py: verified now, its runtime loaded when the chain needs it)."""
     tiers: list[Scorer] = []
     refusals: list[str] = []
     loaded: bundles.Bundle | None = None
@@ -51,6 +54,10 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
                     refused = exc
             if refused is not None:
                 raise refused
+            if standby and tiers:
+                tiers.append(StandbyTier(runtimes()[tier], getattr(scoring, tier), loaded, top_k,
+                                         scoring.sensor_tail_quantile))
+                continue
             tiers.append(runtimes()[tier].create(getattr(scoring, tier), loaded, top_k))
             tiers[-1].tail_quantile = scoring.sensor_tail_quantile      # sensor_tails.py (0: off)
         except ImportError as exc:
@@ -68,10 +75,11 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
 
 def build_tiers(scoring: ScoringConfig, expect: bundles.Expectation, top_k: int,
                 base_dir: str = ".") -> list[Scorer]:
-    """The model tiers the agent starts with (from scoring.bundle); each that does not load is logged."""
+    """The model tiers the agent starts with (from scoring.bundle), those below the top one on standby;
+    each that does not load is logged."""
     if not scoring.bundle:
         return []
-    tiers, refusals = load_tiers(scoring, scoring.bundle, expect, top_k, base_dir)
+    tiers, refusals = load_tiers(scoring, scoring.bundle, expect, top_k, base_dir, standby=True)
     for line in refusals:
         log.warning("%s", line)
     return tiers

@@ -15,11 +15,19 @@ holds. Each over its own threshold, a tick alarms when the two together say so. 
 the answer to faults: a model tier that fails is stepped down from, and numpy then scores alone.
 A hot-swap candidate is judged in shadow blended the same way, with the fallback's score of the tick
 (`fallback_score`: the one the tick was blended with, before the fallback learned the tick).
+
+Standby tiers (agent/scorers/standby.py): a model tier below the top one starts verified but not
+loaded. The first step down to it starts its load on a thread of its own (`load`, then `prepare`,
+the pipeline's preparation of a tier that missed warm-up) and steps over it: the next tier down
+scores meanwhile, so no tick goes unscored. Between two ticks the loaded tier takes the standby's
+place (`install`: its threshold into the detector) and, unless on probation, takes over as a tier
+stepped down to does. A load that fails is one log line; the standby is then skipped for good.
 """
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .base import Scorer, ScorerError, TickScore, tick_score
+from .standby import StandbyTier
 
 if TYPE_CHECKING:
     from ..config import ScoringConfig
@@ -35,9 +44,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.scorer")
 
 
+#: Called in the tick thread when a standby's load starts (the pipeline's snapshot of what it needs);
+#: returns what prepares the loaded scorer in the load thread, which returns what installs it (its
+#: thresholds) in the tick thread.
+Prepare = Callable[[], Callable[[Scorer], Callable[[], None]]]
+
+
 class ScorerChain:
-    def __init__(self, tiers: list[Scorer], cfg: ScoringConfig):
+    def __init__(self, tiers: list[Scorer], cfg: ScoringConfig, prepare: Prepare | None = None):
         self.tiers = self._checked(tiers)
+        self.prepare = prepare
+        self.loading: threading.Thread | None = None     # a standby's load (at most one at a time)
+        self._loaded: tuple | None = None    # (tiers list it was loaded for, index, scorer or None, install)
         self.cfg = cfg
         self.active = 0
         self.over_budget = 0
@@ -69,11 +87,14 @@ class ScorerChain:
         """Install a new list of tiers (hot swap): start again from the top."""
         old = self.tier
         self.tiers = self._checked(tiers)
+        self._loaded, self.loading = None, None    # a standby load still running is for the old tiers: dropped
         self.benched.clear()
         self.active = 0
         self._switch(0, reason, old=old)
 
     def score(self, window: WindowBuffer) -> TickScore:
+        if self._loaded is not None:
+            self._install_loaded()
         if self.benched:
             self._probation_tick()
         while True:
@@ -126,8 +147,48 @@ class ScorerChain:
         self.benched[self.active] = self.cfg.probation_ticks
         # Skip tiers still on probation: they failed recently, the next healthy one scores.
         last = len(self.tiers) - 1
-        nxt = next(i for i in range(self.active + 1, last + 1) if i not in self.benched or i == last)
+        nxt = next(i for i in range(self.active + 1, last + 1)
+                   if (i not in self.benched and not self._on_standby(i)) or i == last)
         self._switch(nxt, f"{self.tier} failed: {reason}")
+
+    def _on_standby(self, index: int) -> bool:
+        """Whether tier `index` is a standby (not loaded): its load is started here, once."""
+        tier = self.tiers[index]
+        if not isinstance(tier, StandbyTier):
+            return False
+        if tier.failed is None and self.loading is None:
+            self._start_load(index, tier)
+        return True
+
+    def _start_load(self, index: int, standby: StandbyTier) -> None:
+        tiers = self.tiers
+        prepare = self.prepare() if self.prepare is not None else None     # (in the tick thread)
+
+        def work() -> None:
+            try:
+                scorer = standby.load()
+                install = prepare(scorer) if prepare is not None else None
+                self._loaded = (tiers, index, scorer, install)
+            except Exception as exc:  # noqa: BLE001 — a runtime that cannot load: the chain stays below it
+                standby.failed = f"{type(exc).__name__}: {exc}"
+                log.warning("scorer %s could not be loaded (%s); it is skipped", standby.TYPE, standby.failed)
+                self._loaded = (tiers, index, None, None)
+
+        log.info("scorer %s: loading the standby tier (the tier below scores meanwhile)", standby.TYPE)
+        self.loading = threading.Thread(target=work, name=f"standby-{standby.TYPE}", daemon=True)
+        self.loading.start()
+
+    def _install_loaded(self) -> None:
+        """Between ticks: the loaded standby takes its place and, unless on probation, over from a tier below."""
+        tiers, index, scorer, install = self._loaded
+        self._loaded, self.loading = None, None
+        if tiers is not self.tiers or scorer is None:
+            return
+        self.tiers[index] = scorer
+        if install is not None:
+            install()
+        if index < self.active and index not in self.benched:
+            self._switch(index, f"{scorer.TYPE} loaded (standby)")
 
     def _probation_tick(self) -> None:
         for i in list(self.benched):
