@@ -212,8 +212,17 @@ def test_a_model_tier_that_does_not_fit_leaves_the_tiers_before_it_as_they_were(
     # Each model tier validates its own state before changing anything, but the tiers are restored one
     # after the other: on the old code a state whose onnx part did not fit had already been put into
     # the tflite tier, which then warmed up afresh with the other run's rings, residual and profile.
+    # Both tiers loaded (the agent's own chain keeps onnx on standby, unloaded and stateless, until tflite fails).
+    from agent import bundle as bundles
+    from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.tflite import TfliteScorer
+    from conftest import DEMO_BUNDLE
+
+    def loaded():
+        return [TfliteScorer(bundles.load(DEMO_BUNDLE)), OnnxScorer(bundles.load(DEMO_BUNDLE))]
+
     cfg = demo_cfg(tmp_path, warmup_ticks=60)
-    running = Pipeline(cfg)
+    running = Pipeline(cfg, tiers=loaded())
     for r in sim_rows_of(cfg, days=0.03):
         running.step(r)
     assert running.warm and [t.TYPE for t in running.chain.tiers] == ["tflite", "onnx", "numpy"]
@@ -221,7 +230,7 @@ def test_a_model_tier_that_does_not_fit_leaves_the_tiers_before_it_as_they_were(
     models = state["models"]
     models["tflite"]["residual"] = 2.0 * models["tflite"]["residual"]        # fits
     models["onnx"]["residual"] = -models["onnx"]["residual"]                 # does not: not positive
-    fresh = Pipeline(cfg)
+    fresh = Pipeline(cfg, tiers=loaded())
     before = encode({}, fresh.chain.tiers[0].state_dict())
     with pytest.raises(ValueError, match="onnx.residual"):
         fresh.restore(state)

@@ -50,6 +50,10 @@ class StandbyTier(Scorer):
         scorer.tail_quantile = self.tail_quantile
         return scorer
 
+    def align_to(self, normaliser) -> None:
+        """Nothing to align yet: the loaded tier is aligned to the pipeline's normalisation as it is then
+        (Pipeline.prepare)."""
+
     def score(self, window: WindowBuffer) -> TickScore:
         raise ScorerError(f"the {self.TYPE} tier is on standby (not loaded)")
 
