@@ -5,7 +5,7 @@ faults (MQTT 5 PUBACK 0x87). Before: each refused event was dropped from the out
 the event itself gone. Now it is first written, exactly as sent, to state_dir/mqtt-refused.jsonl (named
 in the log line and in health), and docs/operations.md's re-send command, run here as written, delivers
 it once the ACL is mended. The file's bounds (rotation to `.1`) and a write that fails are checked on
-real files.
+real files and a real full disk.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 from agent.refused_file import RefusedFile
 from agent.sinks.mqtt import encode_json
 from conftest import alert_event, fault_event, wait_until
+from small_fs import small_fs  # noqa: F401 — a pytest fixture
 from mqtt_acl import Watcher, gateway_sink, make_acl_broker  # noqa: F401 — make_acl_broker: a fixture
 
 NODE, SITE = "gw-7", "plant-a"
@@ -98,19 +99,21 @@ def test_the_file_is_bounded_in_bytes_and_says_what_a_rotation_replaces(tmp_path
     assert "replacing" not in rotations[0], rotations
 
 
-def test_a_write_that_fails_is_counted_said_once_and_recovers(tmp_path, caplog):
-    # A real failing write: the file's directory is a regular file (ENOTDIR), then it is removed.
+def test_a_full_disk_is_counted_said_once_leaves_whole_lines_and_recovers(small_fs, caplog):
+    # A real full disk (tests/small_fs.py: a 2 MiB tmpfs filled): the line that does not fit is cut off again.
     caplog.set_level(logging.WARNING, logger="stad.sink.mqtt")
-    blocker = tmp_path / "state"
-    blocker.write_text("not a directory")
-    kept = RefusedFile(blocker / "mqtt-refused.jsonl")
-    assert not kept.keep(f"{BASE}/alerts", "{}", REASON, "a #0 new")
-    assert not kept.keep(f"{BASE}/alerts", "{}", REASON, "a #1 update")
+    kept = RefusedFile(small_fs.path / "mqtt-refused.jsonl")
+    assert kept.keep(f"{BASE}/alerts", "{}", REASON, "a #0 new")
+    small_fs.fill()
+    assert not kept.keep(f"{BASE}/alerts", "y" * 20_000, REASON, "a #1 update")     # more than a page
+    assert not kept.keep(f"{BASE}/alerts", "y" * 20_000, REASON, "a #2 update")
     stats = kept.stats()
-    assert (stats["kept"], stats["not_kept"]) == (0, 2) and stats["problem"], stats
+    assert (stats["kept"], stats["not_kept"]) == (1, 2) and "No space left" in stats["problem"], stats
+    assert [json.loads(x)["event"] for x in kept.path.read_text().splitlines()] == ["a #0 new"]
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "cannot keep a refused event" in errors[0] and "not_kept" in errors[0], errors
-    blocker.unlink()
-    assert kept.keep(f"{BASE}/alerts", "{}", REASON, "a #2 update")
-    assert kept.stats()["problem"] is None and kept.stats()["kept"] == 1
-    assert "kept in" in caplog.text and "(2 could not be written meanwhile)" in caplog.text, caplog.text
+    small_fs.free()
+    assert kept.keep(f"{BASE}/alerts", "{}", REASON, "a #3 update")
+    assert kept.stats()["problem"] is None and kept.stats()["kept"] == 2
+    assert "(2 could not be written meanwhile)" in caplog.text, caplog.text
+    assert [json.loads(x)["event"] for x in kept.path.read_text().splitlines()] == ["a #0 new", "a #3 update"]
