@@ -7,8 +7,8 @@ followed because an operator who follows the README's `listen` otherwise never h
 or dead sensor: the agent publishes them on `…/faults`, not `…/alerts` (user6's walk).
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count once the
 broker was reached); 1 when --count was not reached before --timeout, the broker was never reached
-within --timeout (`listen --timeout 5` is a connectivity check), or the broker refused the credentials;
-2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
+within --timeout (`listen --timeout 5` is a connectivity check), the broker refused the credentials, or
+it refused the subscription to the alerts (see _on_subscribe); 2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
 prefix, site or node that makes no subscription a broker takes).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .alerts import iso
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
-from .mqtt_client import ConnectionReporter, build_client, connect
+from .mqtt_client import ConnectionReporter, build_client, connect, suback_reason
 
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
@@ -58,7 +58,7 @@ def add_parser(subparsers) -> None:
                               epilog="Exit status: 0 after --count alert events, after --timeout without "
                                      "--count once the broker was reached, or on Ctrl-C; 1 when --count was not "
                                      "reached within --timeout, the broker was never reached within --timeout, "
-                                     "or the broker refused the login; 2 for an argument it cannot use "
+                                     "or the broker refused the login or the subscription to the alerts; 2 for an argument it cannot use "
                                      "(a file named is missing or unusable).")
     p.add_argument("--host", default="localhost", help="the broker (default: localhost)")
     p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with TLS (--ca-file or --cert-file)")
@@ -143,7 +143,9 @@ class Listener:
         self.seen = RecentKeys()
         self.status: dict[str, str] = {}
         self.alerts = 0
-        self.refused: str | None = None
+        self.refused: str | None = None         # why listen gives up: the login or the alerts' subscription
+        self._asked: dict[int, list[str]] = {}   # SUBSCRIBE message id -> its filters, for the SUBACK
+        self._said: set[tuple[str, str]] = set()  # (filter, reason) refusals already warned of
         self.reached = False            # connected at least once (a --timeout without it is a failure)
         broker = broker_from_args(args)
         if args.session:
@@ -157,20 +159,45 @@ class Listener:
         self.reporter.on_refused = self._on_refused
         self.reporter.install(self.client)
         self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
+        self.client.on_subscribe = self._on_subscribe
         connect(self.client, broker, session_expiry_s=SESSION_EXPIRY_S if args.session else None)
         self.out = open(args.out, "a", encoding="utf-8") if args.out else None
 
     def _subscribe(self, client) -> None:
         self.reached = True
-        client.subscribe([(f"{self.base}/alerts", 1), (f"{self.base}/faults", 1), (f"{self.base}/status", 1)])
+        filters = [f"{self.base}/{leaf}" for leaf in ("alerts", "faults", "status")]
+        self._asked[client.subscribe([(f, 1) for f in filters])[1]] = filters
         log.info("listen: following %s/alerts, %s/faults and %s/status on %s", self.base, self.base, self.base,
                  self.reporter.where)
 
     def _on_refused(self, reason: str, permanent: bool) -> bool:
         if permanent:           # retrying will not fix it: give up at once (one message, below)
-            self.refused = reason
+            self.refused = f"the broker refused the connection: {reason}"
             self.inbox.put(None)
         return permanent
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """The SUBACK (qa28). A broker's ACL can refuse a filter (Mosquitto's dynamic security: 0x87, 3.1.1:
+        0x80); unlooked at, listen sat silent for ever. The alerts are what listen is for (--count counts
+        them): refused, it gives up at once, exit 1, naming filter and reason — a script's `listen --count 1`
+        must not wait out its timeout for events it can never get, nor a person watch a quiet screen
+        believing the plant is. A refused faults or status filter is warned of (once per reason) and the
+        granted ones followed: the alerts still come. (Mosquitto's acl_file grants every filter and then
+        delivers nothing: no client can see that.)"""
+        who = f"user {self.args.username!r}" if self.args.username else "an anonymous client"
+        for topic, code in zip(self._asked.pop(mid, []), reason_codes):
+            if not code.is_failure:
+                continue
+            why = suback_reason(code, client.protocol)
+            if topic.endswith("/alerts"):
+                self.refused = (f"the broker refuses the subscription to {topic}: {why}; no alert can reach "
+                                f"listen — does the broker's ACL let {who} read it?")
+                self.inbox.put(None)
+            elif (topic, why) not in self._said:
+                self._said.add((topic, why))
+                log.warning("listen: the broker refuses the subscription to %s: %s; %s are not shown — does the "
+                            "broker's ACL let %s read it? Alerts are followed still", topic, why,
+                            "sensor faults" if topic.endswith("/faults") else "node status changes (offline)", who)
 
     def run(self) -> int:
         deadline = time.monotonic() + self.args.timeout if self.args.timeout else None
@@ -191,7 +218,7 @@ class Listener:
                     continue
                 if msg is not None:
                     self._handle(msg)
-            log.error("listen: giving up, the broker refused the connection: %s", self.refused)
+            log.error("listen: giving up, %s", self.refused)
             return 1
         except KeyboardInterrupt:
             return 0

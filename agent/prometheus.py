@@ -210,6 +210,12 @@ def _sink_families(sinks: dict, reasons: dict, counter, gauge):
     connected = sorted((sink, st["connected"]) for sink, st in sinks.items() if "connected" in st)
     yield gauge("stad_broker_connected", "1 while the sink is connected to its broker", None, ["sink"],
                 [([sink], 1.0 if up else 0.0) for sink, up in connected])
+    # One series per topic the broker refuses now (health's refused_topics): the topics are the sink's own
+    # status/health/feedback result — config, never input — so the label stays bounded (at most 3 per sink).
+    yield gauge("stad_broker_refused_topic", "1 while the broker refuses the sink's publishes on this topic (MQTT 5; "
+                "status, health or feedback result: a refused status also loses the Last Will)", None,
+                ["sink", "topic"], [([sink, topic], 1.0) for sink, st in sorted(sinks.items())
+                                    for topic in sorted(st.get("refused_topics") or {})])
 
 
 def start(cfg: MetricsConfig | None, agent: Agent) -> MetricsServer | None:

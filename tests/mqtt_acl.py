@@ -20,9 +20,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_broker import MOSQUITTO, Mosquitto, free_port, start_fresh
 
@@ -93,3 +96,55 @@ def make_acl_broker():
     for broker in started:
         broker.kill()
         shutil.rmtree(broker.dir, ignore_errors=True)
+
+
+class Watcher:
+    """User `watch` subscribed to `topics` (a filter) and `marker`: what arrives, in order."""
+
+    def __init__(self, port: int, topics: str):
+        self.messages: list[tuple[str, bytes]] = []
+        self.cond = threading.Condition()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{free_port()}")
+        self.client.username_pw_set("watch", PASSWORD)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *args: self._note("(subscribed)", b"")
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe([(topics, 1), ("marker", 1)])
+        self.client.loop_start()
+        assert self.wait(lambda ms: ("(subscribed)", b"") in ms)
+
+    def _note(self, topic: str, payload: bytes) -> None:
+        with self.cond:
+            self.messages.append((topic, payload))
+            self.cond.notify_all()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self._note(msg.topic, msg.payload)
+
+    def wait(self, predicate, timeout: float = 30.0) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: predicate(list(self.messages)), timeout)
+
+    def after_marker(self, n: int) -> list[tuple[str, bytes]]:
+        """Publish marker `n` and wait for it: what the broker routed before it has arrived before it."""
+        self.client.publish("marker", str(n), qos=1)
+        assert self.wait(lambda ms: ("marker", str(n).encode()) in ms)
+        with self.cond:
+            return list(self.messages)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def gateway_sink(tmp_path: Path, port: int, node: str, site: str, protocol: str = "5"):
+    """The agent's MQTT sink as user `gw` (password PASSWORD), its state in tmp_path/state."""
+    from agent import config
+    from agent.sinks.mqtt import MqttSink
+    (tmp_path / "gw.pw").write_text(PASSWORD + "\n")
+    broker = {"host": "127.0.0.1", "port": port, "protocol": protocol, "username": "gw",
+              "password": {"file": str(tmp_path / "gw.pw")}, "reconnect_min_s": 0.1, "reconnect_max_s": 1.0}
+    cfg = config.from_dict({"node": {"id": node, "site": site}, "sensors": ["pressure", "flow"],
+                            "sources": [{"type": "stdin"}], "state_dir": str(tmp_path / "state"),
+                            "sinks": [{"type": "mqtt", "broker": broker, "health_interval_s": 1}]})
+    return MqttSink(cfg.sinks[0], cfg.sink_context())

@@ -11,67 +11,21 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from agent import config
 from agent.sinks.mqtt import MqttSink
-from conftest import alert_event, fault_event, free_port, wait_until
-from mqtt_acl import PASSWORD, make_acl_broker  # noqa: F401 — make_acl_broker: a pytest fixture
+from conftest import alert_event, fault_event, wait_until
+from mqtt_acl import Watcher, gateway_sink, make_acl_broker  # noqa: F401 — make_acl_broker: a pytest fixture
 
 NODE, SITE = "gw-7", "plant-a"
 BASE = f"stad/{SITE}/{NODE}"
 
 
 def open_sink(tmp_path, port: int, protocol: str = "5") -> MqttSink:
-    (tmp_path / "gw.pw").write_text(PASSWORD + "\n")
-    broker = {"host": "127.0.0.1", "port": port, "protocol": protocol, "username": "gw",
-              "password": {"file": str(tmp_path / "gw.pw")}, "reconnect_min_s": 0.1, "reconnect_max_s": 1.0}
-    cfg = config.from_dict({"node": {"id": NODE, "site": SITE}, "sensors": ["pressure", "flow"],
-                            "sources": [{"type": "stdin"}], "state_dir": str(tmp_path / "state"),
-                            "sinks": [{"type": "mqtt", "broker": broker, "health_interval_s": 1}]})
-    return MqttSink(cfg.sinks[0], cfg.sink_context())
+    return gateway_sink(tmp_path, port, NODE, SITE, protocol)
 
 
-class Watcher:
-    """User `watch` subscribed to the gateway's topics and `marker`: what arrives, in order."""
-
-    def __init__(self, port: int):
-        self.messages: list[tuple[str, bytes]] = []
-        self.cond = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{free_port()}")
-        self.client.username_pw_set("watch", PASSWORD)
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *args: self._note("(subscribed)", b"")
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe([(f"{BASE}/#", 1), ("marker", 1)])
-        self.client.loop_start()
-        assert self.wait(lambda ms: ("(subscribed)", b"") in ms)
-
-    def _note(self, topic: str, payload: bytes) -> None:
-        with self.cond:
-            self.messages.append((topic, payload))
-            self.cond.notify_all()
-
-    def _on_message(self, client, userdata, msg) -> None:
-        self._note(msg.topic, msg.payload)
-
-    def wait(self, predicate, timeout: float = 30.0) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: predicate(list(self.messages)), timeout)
-
-    def after_marker(self, n: int) -> list[tuple[str, bytes]]:
-        """Publish marker `n` and wait for it: what the broker routed before it has arrived before it."""
-        self.client.publish("marker", str(n), qos=1)
-        assert self.wait(lambda ms: ("marker", str(n).encode()) in ms)
-        with self.cond:
-            return list(self.messages)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+def watcher(port: int) -> Watcher:
+    return Watcher(port, f"{BASE}/#")
 
 
 def users(gw_writes: list[str]) -> dict:
@@ -81,7 +35,7 @@ def users(gw_writes: list[str]) -> dict:
 def test_refused_faults_status_and_health_are_said_by_topic_and_kept_in_health(tmp_path, make_acl_broker, caplog):
     caplog.set_level(logging.INFO, logger="stad.sink.mqtt")
     broker = make_acl_broker(users([f"{BASE}/alerts"]))         # alerts only: no faults, status, health
-    watch = Watcher(broker.port)
+    watch = watcher(broker.port)
     sink = open_sink(tmp_path, broker.port)
     try:
         sink.health({"tier": "numpy", "model": {"model_id": "numpy-ar3"}, "ticks": 1, "rejected": {}})
@@ -123,7 +77,7 @@ def test_refused_faults_status_and_health_are_said_by_topic_and_kept_in_health(t
 def test_the_same_status_allowed_carries_the_will(tmp_path, make_acl_broker):
     # The check above is only worth something if this drop, allowed, does publish the Will.
     broker = make_acl_broker(users([f"{BASE}/#"]))
-    watch = Watcher(broker.port)
+    watch = watcher(broker.port)
     sink = open_sink(tmp_path, broker.port)
     try:
         assert watch.wait(lambda ms: (f"{BASE}/status", b"online") in ms)
@@ -141,7 +95,7 @@ def test_mqtt_311_a_refused_alert_is_acknowledged_as_delivered_and_lost(tmp_path
     sink's start warning and the docs say so, and recommend MQTT 5 with ACLs."""
     caplog.set_level(logging.WARNING, logger="stad.sink.mqtt")
     broker = make_acl_broker(users([f"{BASE}/status", f"{BASE}/health"]))     # alerts denied
-    watch = Watcher(broker.port)
+    watch = watcher(broker.port)
     sink = open_sink(tmp_path, broker.port, protocol="3.1.1")
     try:
         sink.emit(alert_event("gw-7-a", 0, "new"))

@@ -19,10 +19,12 @@ de-duplicate by (alert_id, seq).
 
 A broker can refuse a publish it received (MQTT 5: a PUBACK with a failure reason code, e.g.
 0x87 not authorised by an ACL). The answer is final for that event: it is deleted from the
-outbox and counted as dropped (`refused`), never sent again — sending it again later would put
-it after newer events, and keeping it would block them or fill the outbox. One line is logged
-when refusals start on a topic (per reason, naming the topic — alerts or faults — and the first
-refused event) and one when the broker accepts events there again. A refused status, health or
+outbox and counted as dropped (`refused`), never sent again by the sink — sending it again later would
+put it after newer events, and keeping it would block them or fill the outbox. It is not lost: it is
+first written, exactly as sent, to `state_dir/mqtt-refused.jsonl` (agent/refused_file.py: bounded in
+bytes, said when it cannot write) for an operator to re-send once the ACL is mended (qa28). One line is
+logged when refusals start on a topic (per reason, naming the topic — alerts or faults — the first
+refused event and that file) and one when the broker accepts events there again. A refused status, health or
 feedback result (not outbox events) is said once per topic and reason and kept in the sink's
 `refused_topics` (health) until accepted: a refused status also means the Last Will on that topic
 is dropped by the broker without a word (Mosquitto 2.0.11, with acl_file and dynamic security
@@ -49,6 +51,7 @@ from ..alerts import AlertEvent, iso
 from ..broker import BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..plugins import Plugin
+from ..refused_file import RefusedFile
 from ..typed import doc, rng
 from .base import Sink, SinkConfig, SinkContext
 
@@ -61,6 +64,7 @@ WINDOW = 64                 # alert events handed to paho and not yet acknowledg
 FLUSH_ON_CLOSE_S = 3.0      # close() waits this long at most for the outbox to drain
 CHECKPOINT_EVERY_S = 1.0    # the worker checkpoints the outbox's WAL this often (when it was written)
 OUTBOX_FILE = "mqtt-outbox.sqlite"
+REFUSED_FILE = "mqtt-refused.jsonl"   # the events the broker refused, for an operator (agent/refused_file.py)
 JSON = "application/json"
 
 _CONNECTED, _LOST, _ACK, _WAKE, _HEALTH, _STOP, _FEEDBACK = range(7)
@@ -172,6 +176,7 @@ class MqttSink(Sink):
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
                              sync=cfg.outbox.sync)
+        self.refused_file = RefusedFile(state_dir / REFUSED_FILE)
         if self.outbox.recovered:
             log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
                      "they will be replayed", self.outbox.recovered)
@@ -197,7 +202,8 @@ class MqttSink(Sink):
 
         self._queue: queue.Queue = queue.Queue()
         self._connected = False          # the worker's view; only the worker writes it
-        self._mids: dict[int, tuple[int, str, str]] = {}  # paho message id -> (outbox row id, topic, event)
+        # paho message id -> (outbox row id, topic, event, payload as sent: kept if the broker refuses it)
+        self._mids: dict[int, tuple[int, str, str, str]] = {}
         self._others: dict[int, str] = {}   # paho message id -> topic of a status, health or feedback result
         self._cursor = 0                 # highest stored outbox row id handed in this connection
         self._held_cursor = 0            # highest held row id (outbox.HELD_ID_BASE and up) handed in it
@@ -258,9 +264,10 @@ class MqttSink(Sink):
     def stats(self) -> dict:
         """The outbox (depth, oldest age, drops by reason), whether the broker is connected, its
         outages since start (how many, the last one's times), and the topics whose publishes the broker
-        refuses besides the outbox's (status, health, feedback result: topic -> reason)."""
+        refuses besides the outbox's (status, health, feedback result: topic -> reason), and the file that
+        keeps the alert and fault events it refused (path, kept, not_kept, rotated_away, problem)."""
         return {**self.outbox.stats(), "connected": self.reporter.connected, **self.reporter.outage_stats(),
-                "refused_topics": dict(self.refused_topics)}
+                "refused_topics": dict(self.refused_topics), "refused_file": self.refused_file.stats()}
 
     def fault(self, event) -> None:
         payload = encode_json(event.to_dict())
@@ -363,19 +370,22 @@ class MqttSink(Sink):
         self._others[self.client.publish(topic, payload, qos=1, retain=retain, properties=properties).mid] = topic
 
     def _on_ack(self, mid: int, reason_code) -> None:
-        row_id, topic, event = self._mids.pop(mid, (None, "", ""))
+        row_id, topic, event, payload = self._mids.pop(mid, (None, "", "", ""))
         if row_id is None:
             self._on_other_ack(mid, reason_code)
             return
         if reason_code.is_failure:
-            self.outbox.drop(row_id, "refused")
             reason = f"{reason_code} (reason code 0x{reason_code.value:02X})"
+            self.refused_file.keep(topic, payload, reason, event)      # before the outbox lets it go
+            self.outbox.drop(row_id, "refused")
             last, since = self._refusing.get(topic, (None, 0))
             self._refusing[topic] = (reason, since + 1)
             if reason != last:
-                log.error("MQTT broker refuses %s events on %s: %s (first: %s); each refused event is dropped and "
-                          "counted (outbox.dropped.refused), not sent again; let this client's user publish "
-                          "there (the broker's ACL)", self._kind(topic), topic, reason, event)
+                log.error("MQTT broker refuses %s events on %s: %s (first: %s); each refused event is dropped from "
+                          "the outbox and counted (outbox.dropped.refused), not sent again by the agent, and kept "
+                          "in %s to re-send by hand (docs/operations.md: A broker that refuses by ACL); let this "
+                          "client's user publish there (the broker's ACL)", self._kind(topic), topic, reason, event,
+                          self.refused_file.path)
             return
         if topic in self._refusing:
             log.warning("MQTT broker accepts %s events on %s again (%d refused and dropped meanwhile)",
@@ -444,12 +454,10 @@ class MqttSink(Sink):
                               stored.id, stored.alert_id, stored.seq, str(exc)[:80])
                     self._advance(stored)
                     continue
-                if stored.is_fault:
-                    info = self.client.publish(self.faults_topic, payload, qos=1, properties=self.json_props)
-                else:
-                    info = self.client.publish(self.alerts_topic, payload, qos=1, properties=self.alert_props)
-                self._mids[info.mid] = (stored.id, self.faults_topic if stored.is_fault else self.alerts_topic,
-                                        f"{stored.alert_id} #{stored.seq} {stored.kind}")
+                topic = self.faults_topic if stored.is_fault else self.alerts_topic
+                props = self.json_props if stored.is_fault else self.alert_props
+                info = self.client.publish(topic, payload, qos=1, properties=props)
+                self._mids[info.mid] = (stored.id, topic, f"{stored.alert_id} #{stored.seq} {stored.kind}", payload)
                 self.outbox.handed(stored.id)
                 self._advance(stored)
 
