@@ -615,8 +615,8 @@ class Pipeline:
         and `ts` are times of the base it was judged on (moved, they named times before the alert began;
         on the new base's first tick, `ts` would precede `start`)."""
         self.refill_window()
-        if self.recent is not None:     # ticks of the old base: the candidate's history would run backwards
-            self.recent.clear()
+        # (the hot swap's recent ticks are kept, moved with the rest below: the refill's ticks go in not calm,
+        # so no window across the join is fitted on — emptied, a swap soon after ran raw; review23)
         ended = self.after_restart(old_ts, None)
         delta = self._rebase_delta(old_ts, new_ts)
         if delta is not None:
