@@ -69,6 +69,7 @@ from .models_dir import build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
+from .timebase import shift_times
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -176,6 +177,7 @@ class HotSwap:
         self._requested: str | None = None
         self._loading: threading.Thread | None = None
         self._loaded: tuple | None = None
+        self._moved_while_loading = 0.0     # seconds the pipeline's times moved while a candidate loaded
         self._lock = threading.Lock()
         self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
 
@@ -231,6 +233,8 @@ class HotSwap:
 
     def on_tick(self, result) -> None:
         """Called after every scored tick, in the pipeline's thread."""
+        if result.times_moved_s is not None:
+            self._times_moved(result.times_moved_s)
         if self._numpy_only() or result.warming:
             return
         self.ticks += 1
@@ -238,6 +242,16 @@ class HotSwap:
             self._shadow_tick(result)
             return
         self._between_ticks(poll=self.models_dir is not None and self.ticks % self.poll_ticks == 0)
+
+    def _times_moved(self, delta: float) -> None:
+        """The pipeline moved its learned state's times by `delta` s (a step of this host's clock, or of the
+        data back: Pipeline._shift_times): the candidate's move too — its thresholds' clock scale and recurring
+        level, its Detector's hold, its tiers' — else, swapped in after a step back of an hour, its clock scale
+        learned nothing for the hour (review23). A candidate still loading moves when its shadow starts."""
+        if self.shadow is not None:
+            shift_times((self.shadow.tiers, self.shadow.detector), delta)
+        elif self._loading is not None:
+            self._moved_while_loading += delta
 
     def idle(self, warm: bool) -> None:
         """Called in the pipeline's thread when a turn of the loop brought no tick (a silent source,
@@ -268,6 +282,9 @@ class HotSwap:
         if loaded is not None:
             self._loading = None
             path, trigger, tiers, prepared, refusals, seconds, changed = loaded
+            moved, self._moved_while_loading = self._moved_while_loading, 0.0
+            if moved:       # fitted on ticks of the clock before the step (_times_moved)
+                shift_times((tiers, prepared[0]), moved)
             if changed:     # its fingerprint no longer the one recorded: a candidate again at the next poll
                 log.info("model update: %s changed while it was loaded (still being copied?); judged when it "
                          "is still", path)

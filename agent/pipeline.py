@@ -53,6 +53,7 @@ class TickResult:
     alerts: list[AlertEvent] = field(default_factory=list)
     faults: list[FaultEvent] = field(default_factory=list)
     scored: TickScore | None = None     # the scorer's result: its attention weights, computed when read
+    times_moved_s: float | None = None  # the learned state's times moved by this much before this tick (_shift_times)
 
     @property
     def sensor_weights(self) -> np.ndarray | None:
@@ -292,6 +293,7 @@ class Pipeline:
         ended = self.rebase(row.rebased_from, row.ts)
         res = self.step(replace(row, rebased_from=None))     # (not changed: the evaluator steps a row per scorer)
         res.alerts[:0] = ended
+        res.times_moved_s = self._rebase_delta(row.rebased_from, row.ts)
         return res
 
     def _step_clock_moved(self, row: Row) -> TickResult:
@@ -304,7 +306,9 @@ class Pipeline:
         moved = self._shift_times(row.clock_moved_s)
         log.info("this host's clock step: %d part(s) of the learned state keeping times moved %s with it", moved,
                  span(row.clock_moved_s, signed=True))
-        return self.step(replace(row, clock_moved_s=None))
+        res = self.step(replace(row, clock_moved_s=None))
+        res.times_moved_s = row.clock_moved_s     # (a candidate in shadow moves with it: HotSwap.on_tick)
+        return res
 
     def _shift_times(self, delta: float) -> int:
         """Move the times the learned state keeps by `delta` seconds (`shift_times`); the parts moved."""
@@ -624,13 +628,18 @@ class Pipeline:
         and `ts` are times of the base it was judged on (moved, they named times before the alert began;
         on the new base's first tick, `ts` would precede `start`)."""
         self.refill_window()
-        if self.recent is not None:     # ticks of the old base: the candidate's history would run backwards
-            self.recent.clear()
+        # (the hot swap's recent ticks are kept, moved with the rest below: the refill's ticks go in not calm,
+        # so no window across the join is fitted on — emptied, a swap soon after ran raw; review23)
         ended = self.after_restart(old_ts, None)
-        delta = new_ts - self.cfg.tick_s - old_ts
-        if delta < 0:
+        delta = self._rebase_delta(old_ts, new_ts)
+        if delta is not None:
             self._shift_times(delta)
         return ended
+
+    def _rebase_delta(self, old_ts: float, new_ts: float) -> float | None:
+        """The seconds `rebase` moves the learned state's times by (None: it moves none)."""
+        delta = new_ts - self.cfg.tick_s - old_ts
+        return delta if delta < 0 else None
 
     def after_restart(self, ts: float, gap_s: float | None, skipped: bool = False) -> list[AlertEvent]:
         """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen

@@ -63,11 +63,6 @@ class RecentTicks:
         for zr, m, t in zip(z[-self.capacity:], missing[-self.capacity:], ts[-self.capacity:]):
             self.push(zr, m, float(t), True)
 
-    def clear(self) -> None:
-        """The time base stepped back (pipeline.rebase): the kept ticks' times would run backwards.
-        (After a replayed warm-up or a long skipped gap the refill ticks are kept as not calm instead.)"""
-        self.head = self.count = 0
-
     def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Copies of (z, missing, ts, calm), oldest first: what a candidate is fitted on, off the tick thread."""
         order = np.arange(self.head - self.count, self.head) % self.capacity
