@@ -65,13 +65,13 @@ class Agent:
     """`stad-agent run` subscribed to SENSORS on `server`, its health on `broker`, its metrics on a free port."""
 
     def __init__(self, tmp_path: Path, server: Server, broker, node: str, fault_cfg: dict | None = None,
-                 carry_s: float = CARRY_S):
+                 carry_s: float = CARRY_S, tick_s: float = 0.5):
         self.tmp, self.metrics = tmp_path, free_port()
         self.label = f"opcua opc.tcp://127.0.0.1:{server.port}/stad-test"
         self.health = Collector(broker.port, [f"stad/+/{node}/health"])
         self.health.wait_subscribed()
         (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
-            "node": {"id": node}, "tick_s": 0.5, "topology": "group", "sensors": SENSORS,
+            "node": {"id": node}, "tick_s": tick_s, "topology": "group", "sensors": SENSORS,
             "sources": [{"type": "opcua", "url": f"opc.tcp://127.0.0.1:{server.port}/stad-test",
                          # temp_motor by browse path: resolved again when its node comes back
                          "nodes": {"accel1": "ns=2;s=Skid1.accel1", "pressure": "ns=2;s=Skid1.pressure",
