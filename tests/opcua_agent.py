@@ -14,7 +14,7 @@ import yaml
 
 from conftest import REPO, OpcUaServer, free_port, start_logged_agent, wait_for
 from mqtt_broker import Collector
-from source1_events import faults
+from source1_events import faults, said
 
 SENSORS = ["accel1", "pressure", "temp_motor"]
 #: the source's intervals (seconds), and what the tests' deadlines are made of
@@ -116,3 +116,19 @@ class Agent:
         return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("kind") == "alert"]
 
 
+
+
+def frozen_until_stuck(agent: Agent, server: Server, ready, what: str, stuck_within: float) -> None:
+    """Once `ready()` (waited for as `what`), temp_motor held until its `stuck` fault (within `stuck_within` s), then
+    varied until that fault's end; the agent stopped cleanly, and the node varying again, whatever happens."""
+    try:
+        agent.wait(ready, what, 60)
+        server.command("hold temp_motor")
+        agent.wait(lambda: ("fault", "stuck", "temp_motor") in said(agent.events()), "temp_motor's stuck fault",
+                   stuck_within)
+        server.command("vary temp_motor")
+        agent.wait(lambda: ("fault_end", "stuck", "temp_motor") in said(agent.events()), "its end once it moves",
+                   (FAULTS["clear_s"] + OPCUA["check_interval_s"]) * MARGIN)
+    finally:
+        server.command("vary temp_motor")
+        assert agent.stop() == 0
