@@ -14,7 +14,7 @@ import yaml
 
 from conftest import REPO, OpcUaServer, free_port, start_logged_agent, wait_for
 from mqtt_broker import Collector
-from source1_events import faults
+from source1_events import faults, said
 
 SENSORS = ["accel1", "pressure", "temp_motor"]
 #: the source's intervals (seconds), and what the tests' deadlines are made of
@@ -65,13 +65,13 @@ class Agent:
     """`stad-agent run` subscribed to SENSORS on `server`, its health on `broker`, its metrics on a free port."""
 
     def __init__(self, tmp_path: Path, server: Server, broker, node: str, fault_cfg: dict | None = None,
-                 carry_s: float = CARRY_S):
+                 carry_s: float = CARRY_S, tick_s: float = 0.5):
         self.tmp, self.metrics = tmp_path, free_port()
         self.label = f"opcua opc.tcp://127.0.0.1:{server.port}/stad-test"
         self.health = Collector(broker.port, [f"stad/+/{node}/health"])
         self.health.wait_subscribed()
         (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
-            "node": {"id": node}, "tick_s": 0.5, "topology": "group", "sensors": SENSORS,
+            "node": {"id": node}, "tick_s": tick_s, "topology": "group", "sensors": SENSORS,
             "sources": [{"type": "opcua", "url": f"opc.tcp://127.0.0.1:{server.port}/stad-test",
                          # temp_motor by browse path: resolved again when its node comes back
                          "nodes": {"accel1": "ns=2;s=Skid1.accel1", "pressure": "ns=2;s=Skid1.pressure",
@@ -116,3 +116,19 @@ class Agent:
         return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("kind") == "alert"]
 
 
+
+
+def frozen_until_stuck(agent: Agent, server: Server, ready, what: str, stuck_within: float) -> None:
+    """Once `ready()` (waited for as `what`), temp_motor held until its `stuck` fault (within `stuck_within` s), then
+    varied until that fault's end; the agent stopped cleanly, and the node varying again, whatever happens."""
+    try:
+        agent.wait(ready, what, 60)
+        server.command("hold temp_motor")
+        agent.wait(lambda: ("fault", "stuck", "temp_motor") in said(agent.events()), "temp_motor's stuck fault",
+                   stuck_within)
+        server.command("vary temp_motor")
+        agent.wait(lambda: ("fault_end", "stuck", "temp_motor") in said(agent.events()), "its end once it moves",
+                   (FAULTS["clear_s"] + OPCUA["check_interval_s"]) * MARGIN)
+    finally:
+        server.command("vary temp_motor")
+        assert agent.stop() == 0

@@ -17,6 +17,7 @@ telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awa
 it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
+`every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
 With --min-publishing-ms=N it revises a shorter publishing interval asked of it to N ms, as servers with a
 floor do (asyncua's own grants any); like asyncua's, it answers a modify with what it granted at creation.
 """
@@ -67,20 +68,21 @@ async def main(port: int, certs: Path | None) -> None:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         # held in a name: asyncio keeps only a weak reference to a task
         held: set[str] = set()
-        reading = loop.create_task(commands(skid, idx, variables, held)) if "--commands" in sys.argv else None  # noqa: F841
+        every: dict[str, int] = {}      # name -> written every this many steps
+        reading = loop.create_task(commands(skid, idx, variables, held, every)) if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
         while not stop.is_set():
             t += 1
             for i, name in enumerate(NAMES):
-                if name in variables and name not in held:
+                if name in variables and name not in held and t % every.get(name, 1) == 0:
                     await variables[name].write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(skid, idx: int, variables: dict, held: set) -> None:
+async def commands(skid, idx: int, variables: dict, held: set, every: dict) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -102,6 +104,9 @@ async def commands(skid, idx: int, variables: dict, held: set) -> None:
             variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
         elif verb in ("hold", "vary"):
             (held.add if verb == "hold" else held.discard)(name)
+        elif verb == "every":
+            name, _, n = name.partition(" ")
+            every[name] = int(n)
         elif verb in ("mute", "unmute"):
             InternalSubscription.publish_results = muted if verb == "mute" else publish
         print(f"DONE {line}", flush=True)

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import free_port
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
-from opcua_agent import CARRY_S, FAULTS, MARGIN, OPCUA, SENSORS, Agent, Server, server  # noqa: F401 — a pytest fixture
+from opcua_agent import CARRY_S, FAULTS, MARGIN, OPCUA, SENSORS, Agent, Server, frozen_until_stuck, server  # noqa: F401 — a pytest fixture
 from source1_events import said
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
@@ -62,19 +62,9 @@ def test_a_constant_value_is_a_stuck_candidate_as_a_polled_one_is(tmp_path, serv
     # whatever the source) and never `missing`. On the old code it was `missing` past carry_forward_s + missing_s.
     stuck_s = 3
     agent = Agent(tmp_path, server, make_broker(), node="opc-stuck", fault_cfg={**FAULTS, "stuck_s": stuck_s})
-    try:
-        # held once warm: a sensor that did not move while the agent learned it is never judged stuck
-        agent.wait(lambda: (agent.last_health() or {}).get("warm") and agent.source_health().get("connected"),
-                   "the agent warm on moving readings", 60)
-        server.command("hold temp_motor")
-        agent.wait(lambda: ("fault", "stuck", "temp_motor") in said(agent.events()), "temp_motor's stuck fault",
-                   (keepalive() + CARRY_S + FAULTS["missing_s"] + stuck_s) * MARGIN)
-        server.command("vary temp_motor")
-        agent.wait(lambda: ("fault_end", "stuck", "temp_motor") in said(agent.events()), "its end once it moves",
-                   (FAULTS["clear_s"] + OPCUA["check_interval_s"]) * MARGIN)
-    finally:
-        server.command("vary temp_motor")
-        assert agent.stop() == 0
+    # held once warm: a sensor that did not move while the agent learned it is never judged stuck
+    frozen_until_stuck(agent, server, lambda: (agent.last_health() or {}).get("warm") and agent.source_health().get("connected"),
+                       "the agent warm on moving readings", (keepalive() + CARRY_S + FAULTS["missing_s"] + stuck_s) * MARGIN)
     assert said(agent.events()) == [("fault", "stuck", "temp_motor"), ("fault_end", "stuck", "temp_motor")]
 
 

@@ -6,7 +6,14 @@
   how often a repeat is followed by another: a slow, coarse reading repeats in runs), and
   for RUN_MARGIN × the longest run of repeats it has shown while healthy (a repeat rate is an
   average: a count repeats far more at night than by day). A sensor that never varied is never
-  stuck (it may be a setpoint);
+  stuck (it may be a setpoint). Whether it often repeats (OFTEN_REPEATS) is read, as the odds
+  are, from its repeat rate when the run began, at the rate's upper bound (OFTEN_Z) for the
+  ticks it was learned from: the run's own repeats are counted into the rate as they come (they
+  are healthy until decided), and while the agent is young (the rate learns at 1 / ticks seen) a
+  frozen run taught it past OFTEN_REPEATS before `stuck_s` — an OPC UA node frozen 50 s after
+  start (0 repeats in 46 ticks) was never stuck at the defaults (faults2); the bound keeps what
+  that self-teaching also did, a coarse transmitter's 18 repeats in 41 ticks (0.44) not known
+  to be under OFTEN_REPEATS, its healthy hour-long run not stuck;
 - flatline: its relative tick-to-tick change (|Δx| over the reading's size) over the last
   `flatline_s`, and at least FLAT_MIN_TICKS ticks, collapsed below `flatline_ratio` of its
   normal — a frozen value with a little transmitter noise on top. Relative, because many
@@ -40,6 +47,7 @@ FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quiete
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
 RUN_MARGIN = 2.0         # an unchanged run must last this × the longest run seen while healthy
+OFTEN_Z = 3.0            # the repeat rate's upper (Wilson) bound at this z is what OFTEN_REPEATS judges
 
 
 class Stuck:
@@ -55,6 +63,7 @@ class Stuck:
         assert FLAT_SEEN <= 1.0         # (a window whose every entry is seen is full: observe)
         self.required = np.full(ctx.n, cfg.stuck_s)
         self.p_run = np.full(ctx.n, 0.5)           # repeat rate when the current run began
+        self.repeat_high = np.zeros(ctx.n)         # the repeat rate's upper bound when the run began (_high)
         self._p_run_now = False                    # p_run is _p() as the statistics stand (no run anywhere)
         self.repeat = np.zeros(ctx.n)              # share of ticks with the previous value (healthy)
         self._repeat_count = WholeCounts(ctx.n)     # ticks its repeat rate learned (`repeat_count`)
@@ -124,7 +133,9 @@ class Stuck:
         if not self.held.idle and fnp.count_nonzero(self.held.ticks):   # only an unchanged run is judged against it
             # Run length whose odds under that are below FALSE_RUN_ODDS, taken as it was when this
             # run began (the run itself is learned as it goes).
-            self.p_run = fnp.where(self.held.ticks <= 1, self._p(), self.p_run)
+            starts = self.held.ticks <= 1
+            self.p_run = fnp.where(starts, self._p(), self.p_run)
+            self.repeat_high = fnp.where(starts, self._high(), self.repeat_high)
             self._p_run_now = False
             guard = np.ceil(math.log(FALSE_RUN_ODDS) / np.log(self.p_run)) * self.tick_s
             self.required = np.maximum(np.maximum(self.stuck_s, guard), RUN_MARGIN * self.longest * self.tick_s)
@@ -158,7 +169,9 @@ class Stuck:
             any_below = fnp.count_nonzero(below)
         if any_below or any_same:
             # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
-            varies = normal.abs_step > 0 if self._never_repeated else (self.repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
+            # (a sensor in a run: its rate's bound when the run began, not a rate the run itself taught)
+            repeat = self.repeat if self.held.idle else fnp.where(self.held.ticks > 0, self.repeat_high, self.repeat)
+            varies = normal.abs_step > 0 if self._never_repeated else (repeat < OFTEN_REPEATS) & (normal.abs_step > 0)
             if not normal.all_learned:
                 varies &= normal.learned
         flat, any_flat = self.held.nothing, 0           # this tick's flatlines (all False: read-only)
@@ -206,6 +219,14 @@ class Stuck:
         total = self.lowest * (self.flat_ticks * (1.0 + 1e-9)) + 1e-300
         self._lowest_sum = fnp.where(np.isfinite(total), total, np.nan)
 
+    def _high(self) -> np.ndarray:
+        """The repeat rate's upper Wilson bound at OFTEN_Z, over the ticks it is learned from (at most
+        1 / alpha_min: older ones are forgotten)."""
+        n = np.maximum(np.minimum(self.repeat_count, 1.0 / self.alpha_min), 1.0)
+        z2 = OFTEN_Z * OFTEN_Z / n
+        p = self.repeat
+        return (p + z2 / 2 + OFTEN_Z * np.sqrt(np.maximum(p * (1 - p), 0.0) / n + z2 / (4 * n))) / (1 + z2)
+
     def _p(self) -> np.ndarray:
         """The chance a repeat is followed by another, from the learned run statistics, clipped."""
         repeat = np.maximum(self.repeat, 1.0 / (self.repeat_count + 2.0))
@@ -225,7 +246,7 @@ class Stuck:
     def state(self) -> dict:
         p_run = self._p() if self._p_run_now else self.p_run
         return {"held": self.held.state(), "head": self.steps.head, "p_run": p_run.tolist(),
-                "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_count": self.repeat_count.tolist(),
+                "longest": self.longest.tolist(), "repeat": self.repeat.tolist(), "repeat_high": self.repeat_high.tolist(), "repeat_count": self.repeat_count.tolist(),
                 "cont": self.cont.tolist(), "cont_count": self.cont_count.tolist(), "lowest": [None if np.isinf(v) else v for v in self.lowest.tolist()],
                 "steps": self.steps.ring(),
                 "steps_sums": self.steps.sums()}
@@ -236,6 +257,7 @@ class Stuck:
         self._p_run_now = False
         self.longest[:] = state.get("longest", 0.0)      # a checkpoint from before runs were learned
         self.repeat[:] = state.get("repeat", 0.0)
+        self.repeat_high[:] = state.get("repeat_high", self.repeat)     # (a checkpoint from before faults2)
         self.repeat_count[:] = state.get("repeat_count", 0.0)
         self._rate_floor = False
         self._never_repeated = not (fnp.count_nonzero(self.repeat) or np.signbit(self.repeat).any())
