@@ -553,11 +553,19 @@ class OpcUaSource(Source):
             return
         host = time.time()
         ts = source_ts.timestamp() if source_ts is not None else host
+        origin = self.where
         if sensor in self._stamped:     # not the item's first notification: a change, stamped when it happened
-            self._offset = ts - host     # (a first one gives the stored value, maybe with an old stamp)
+            self._offset = ts - host
+        elif ts < host + self._offset - self.tick_s:
+            # a first one gives the stored value with the stamp of its last change (an hour ago, for a setpoint
+            # held an hour): the value holds now, so it is read now, as _hold reads it. At its old stamp it would
+            # start a fresh time base in the past (the gap closed into the warm-up, the sensors told `missing`)
+            # or be `late` after a checkpoint or a re-subscribe (review23). No backlog hides behind it: each item
+            # has a queue of 1.
+            ts, origin = host + self._offset, f"{self.where} (held)"
         self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
         try:
-            self._out.put(Record(ts=ts, values={sensor: number}, origin=self.where), timeout=1.0)
+            self._out.put(Record(ts=ts, values={sensor: number}, origin=origin), timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
