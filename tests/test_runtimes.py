@@ -162,6 +162,7 @@ def test_litert_in_place_tensors_give_what_the_public_api_gives(ref, kind):
 
 def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
     from agent.scorers.onnx import OnnxScorer
+    from agent.scorers.standby import StandbyTier
     from agent.scorers.tflite import TfliteScorer
 
     cfg = demo_cfg(tmp_path, bundle=str(tiny_bundle()))
@@ -173,9 +174,16 @@ def test_tiers_prefer_int8_and_describe_what_they_run(tmp_path):
     assert tfl["artifact"] == "model_fp32.tflite" and tfl["quantization"] == "fp32"
     assert onx["artifact"] == "model_int8.onnx" and onx["quantization"] == "int8"
     assert onx["sha256"] == manifest.artifacts["onnx_int8"].sha256
-    assert tfl["runtime"].startswith("ai-edge-litert ") and onx["runtime"].startswith("onnxruntime ")
+    assert tfl["runtime"].startswith("ai-edge-litert ")
     assert tfl["model_id"] == onx["model_id"] == "tiny"
-    assert isinstance(tiers[0], TfliteScorer) and isinstance(tiers[1], OnnxScorer)
+    # The tier below the top one is on standby (agent/scorers/standby.py): it says what it would run, checked
+    # at start, and loads as that scorer when the chain steps down to it.
+    assert isinstance(tiers[0], TfliteScorer) and isinstance(tiers[1], StandbyTier)
+    assert onx["standby"] == "not loaded" and "runtime" not in onx
+    loaded = tiers[1].load()
+    assert isinstance(loaded, OnnxScorer) and loaded.describe()["runtime"].startswith("onnxruntime ")
+    assert {k: loaded.describe()[k] for k in ("artifact", "quantization", "sha256")} == \
+        {k: onx[k] for k in ("artifact", "quantization", "sha256")}
     if (DEMO_BUNDLE / bundles.MANIFEST_NAME).exists():
         assert TfliteScorer(bundles.load(DEMO_BUNDLE)).describe()["artifact"] == "model_int8.tflite"
 

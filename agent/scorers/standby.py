@@ -40,8 +40,9 @@ class StandbyTier(Scorer):
         self.plugin, self.cfg, self.top_k, self.tail_quantile = plugin, cfg, top_k, tail_quantile
         self.bundle = bundle
         self.manifest = bundle.manifest
-        kind = pick_artifact(bundle, scorer_class(plugin).ARTIFACTS)
-        read_verified(bundle.artifact_path(kind), bundle.artifact(kind))     # the bytes `load` will verify again
+        self.kind = pick_artifact(bundle, scorer_class(plugin).ARTIFACTS)
+        self.artifact = bundle.artifact(self.kind)
+        read_verified(bundle.artifact_path(self.kind), self.artifact)     # the bytes `load` will verify again
         self.failed: str | None = None      # why `load` did not give a scorer: the chain skips this tier
 
     def load(self) -> Scorer:
@@ -58,4 +59,8 @@ class StandbyTier(Scorer):
         raise ScorerError(f"the {self.TYPE} tier is on standby (not loaded)")
 
     def describe(self) -> dict:
-        return {"tier": self.TYPE, "model_id": self.bundle.model_id, "standby": self.failed or "not loaded"}
+        """As a loaded tier says what it runs (the artifact it would load, checked at start), and that it is not
+        loaded yet — or why its load failed."""
+        return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,
+                "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact.sha256,
+                "standby": self.failed or "not loaded"}
