@@ -96,21 +96,17 @@ def label_column_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
     against SKAB's `anomaly` passed, and `evaluate` then skipped every file as unlabelled). An entry
     some files have passes: SKAB's anomaly-free recording has no label column. JSON-lines files
     carry labels per record, not in a header: not judged here."""
-    from .sources.replay import ReplayConfig, walk_replay
+    from .sources.replay import ReplayConfig
     out: list[tuple[str, str]] = []
     for i, src in enumerate(cfg.sources):
         if not isinstance(src, ReplayConfig) or not src.label_columns or src.labels_file or not src.path:
             continue
         root = cfg.resolve(src.path)
-        try:
-            files = [p for p in walk_replay(root, src.format)[0] if p.suffix.lower() == ".csv"]
-        except OSError:
+        files = replay_csvs(root, src)
+        if files is None:
             continue                    # path_problems, through the source's preflight, says why
         wanted, shown = set(src.label_columns), None
-        for path in files:
-            header = csv_header(path, src.separator)
-            if header is None:
-                continue
+        for path, header in csv_headers(files, src):
             others = src.other_columns(header)
             if shown is None or (others and not shown[2]):     # shown: a header with other columns if any has
                 shown = (path, header, others)
@@ -149,14 +145,12 @@ def unmatched_columns(root: Path, reader) -> list[Note]:
     `Volume Flow RateRMS` passed check-config with "ok" under one `rejected … missing column` line; the
     warm-up then said flow "did not move" and told the user to warm up over data in which it moves. A
     note, not a problem: `run` takes such a config (the sensor may come from another source)."""
-    from .sources.replay import walk_replay
     if not reader.columns:
         return []
-    try:
-        files = [p for p in walk_replay(root, reader.format)[0] if p.suffix.lower() == ".csv"]
-    except OSError:
+    files = replay_csvs(root, reader)
+    if files is None:
         return []                       # path_problems says why
-    headers = [h for h in (csv_header(p, reader.separator) for p in files) if h is not None]
+    headers = [h for _, h in csv_headers(files, reader)]
     if not headers:
         return []
     seen = {c for h in headers for c in h}
@@ -170,6 +164,24 @@ def unmatched_columns(root: Path, reader) -> list[Note]:
                         + (f" (did you mean {near[0]!r}?)" if near else "")
                         + f": {sensor} gets no reading from {root}"))
     return out
+
+
+def replay_csvs(root: Path, reader) -> list[Path] | None:
+    """The CSV files a replay source (or the warm-up's reader) reads under `root`; None when it cannot be
+    listed (path_problems says why)."""
+    from .sources.replay import walk_replay
+    try:
+        return [p for p in walk_replay(root, reader.format)[0] if p.suffix.lower() == ".csv"]
+    except OSError:
+        return None
+
+
+def csv_headers(files: list[Path], reader):
+    """(path, header) of each of `files` whose header can be read, as `reader` reads it (csv_header)."""
+    for path in files:
+        header = csv_header(path, reader.separator)
+        if header is not None:
+            yield path, header
 
 
 def csv_header(path: Path, separator: str) -> list[str] | None:
