@@ -312,9 +312,7 @@ class Pipeline:
 
     def _shift_times(self, delta: float) -> int:
         """Move the times the learned state keeps by `delta` seconds (`shift_times`); the parts moved."""
-        if self.recent is not None:     # (the kept ticks stay in time order with the new ones)
-            self.recent.ts += delta
-        return shift_times((self.detector, self.health, self.chain, self.numpy), delta)
+        return shift_times((self.detector, self.health, self.chain, self.numpy, self.recent), delta)
 
     def _new_level(self) -> LevelMonitor | None:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""

@@ -35,6 +35,10 @@ MAX_TICKS = 20_000      # a day-long warm-up on a 1-s tick would be 86,400: the 
 class RecentTicks:
     """A ring of the newest `capacity` ticks: normalised values (float32), missing, calm, ts."""
 
+    #: Moved with the rest of the learned state's times (agent/timebase.py shift_times: a step of this host's
+    #: clock, a step back of the data), so the kept ticks stay in time order with the new ones.
+    TIME_FIELDS = ("ts",)
+
     def __init__(self, capacity: int, n: int):
         self.capacity = max(1, min(int(capacity), MAX_TICKS))
         self.z = np.zeros((self.capacity, n), np.float32)
