@@ -6,8 +6,12 @@
    already there at start-up are not candidates. SIGHUP asks for the newest bundle of
    models_dir even if it was seen, or, without a models_dir, for `scoring.bundle` again.
 2. Load. A background thread builds the chain's model tiers from the candidate; each tier
-   verifies it (every file's sha256, format, sensors/T/tick against the config, the runtime's
-   input and output shapes). The daemon keeps scoring with the current chain meanwhile.
+   verifies it (the manifest against the config, the sha256 of the artifact it runs, the runtime's
+   input and output shapes). The tiers below the top one are standbys, as at start (agent/scorers/
+   standby.py: their artifact verified and their runtime found installed, loaded only when the chain
+   steps down to them, their shapes checked then): a swap loads no runtime the agent did not start
+   with, so its memory after a swap is its memory before (swap3). The daemon keeps scoring with the
+   current chain meanwhile.
    Then, in the same thread, the candidate is prepared as a bundle given at start is at warm-up
    (`SwapTarget.prepare`): with `scoring.profile` on, its normal profile is fitted and its threshold
    calibrated on the plant's recent calm ticks, which the pipeline keeps for this (agent/recent_ticks.py,

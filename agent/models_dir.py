@@ -49,8 +49,11 @@ def bundle_dirs(models_dir: Path) -> dict[Path, int]:
 
 
 def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
-    """The chain's model tiers loaded from `path` (verified), and why any tier refused it."""
-    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
+    """The chain's model tiers from `path` (verified), those below the top one on standby as at start (a swap
+    or a restart onto a swapped-in bundle loads no runtime the agent did not start with: swap3), and why any
+    tier refused it."""
+    return load_tiers(cfg.scoring, str(path), Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir,
+                      standby=True)
 
 
 __all__ = ["build_candidate", "bundle_dirs", "fingerprint"]

@@ -16,6 +16,7 @@ available: install ...").
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +32,8 @@ class Plugin:
     rank: int = 0
     #: imports the plugin's optional library, raising ImportError when it is not usable here
     probe: Callable[[], Any] | None = None
+    #: the top-level modules its optional library may come as (any one will do): `installed` finds them
+    libraries: tuple[str, ...] = ()
 
     @property
     def type(self) -> str:
@@ -45,6 +48,12 @@ class Plugin:
         except ImportError:
             return False
         return True
+
+    def installed(self) -> bool:
+        """Whether one of `libraries` is installed here, found without importing it (importlib.util.find_spec
+        reads the import path only): a standby tier's check at start, whose runtime is imported only when the
+        chain needs it (agent/scorers/standby.py). Installed but broken is said when it is imported."""
+        return not self.libraries or any(importlib.util.find_spec(m) is not None for m in self.libraries)
 
 
 @lru_cache(maxsize=None)

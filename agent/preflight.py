@@ -242,6 +242,8 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
             note = _no_runtime_note(cfg.scoring.chain)
             if note:
                 out.append(("scoring.bundle", note))
+            else:
+                out += [("scoring.chain", n) for n in _missing_runtime_notes(cfg.scoring.chain)]
     if cfg.scoring.models_dir:
         # It may be created later (a bundle is delivered into it): only something else in its place is wrong.
         path = cfg.resolve(cfg.scoring.models_dir)
@@ -261,6 +263,20 @@ def _no_runtime_note(chain: list[str]) -> Note | None:
     extras = " or ".join(f"'stad-edge[{t}]'" for t in tiers)
     return Note(f"no runtime of the chain's model tiers ({', '.join(tiers)}) is installed here: run would score "
                 f"with the numpy fallback only (install one: pip install {extras})")
+
+
+def _missing_runtime_notes(chain: list[str]) -> list[Note]:
+    """One note per model tier of the chain whose runtime is not installed here, while another's is: `run` leaves
+    it out at start ("scorer onnx not available", found without importing it when the tier would be on standby:
+    agent/scorers/standby.py), so a fault of the tier above steps down past it. Found on the import path
+    (Plugin.installed), not imported: `run` checks this too, and must not load a runtime for a standby tier
+    (a library installed but broken is said when the tier is loaded). Before standby tiers (perf50) `run`
+    said so at start and check-config nothing; with them, a standby's missing library was said only at the
+    fault that needed it (swap3)."""
+    from .scorers import runtimes
+    return [Note(f"the {t} tier's runtime is not installed here: run leaves it out of the chain, the tiers after "
+                 f"it in its place (install it: pip install 'stad-edge[{t}]')")
+            for t in chain if t != "numpy" and not runtimes()[t].installed()]
 
 
 def _clock_scale(cfg: AgentConfig) -> list[tuple[str, str]]:

@@ -85,4 +85,4 @@ def create(cfg: OnnxConfig, bundle: Bundle, top_k: int) -> OnnxScorer:
     return OnnxScorer(bundle, threads=cfg.num_threads, top_k=top_k)
 
 
-PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1, probe=onnxruntime)
+PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1, probe=onnxruntime, libraries=("onnxruntime",))

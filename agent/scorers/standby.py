@@ -8,8 +8,16 @@ creation checks before its runtime is involved — the bundle (manifest, against
 once for all tiers by load_tiers) and the sha256 of the artifact this runtime would run — so a
 corrupt standby is said at start as before; its runtime is imported and its session created only
 by `load`, which the chain calls off the tick thread when it first steps down to it
-(agent/scorers/chain.py). What the runtime alone can refuse (its library missing, the model's
-inputs and outputs) is then said at that load, and the chain stays on the tier below.
+(agent/scorers/chain.py). Its runtime's library not installed is said at start too, as for a loaded
+tier ("scorer onnx not available: …", the tier left out of the chain): found on the import path
+(Plugin.installed, importlib.util.find_spec), not imported. What only the runtime can refuse (a
+library installed but broken, the model's inputs and outputs) is said at that load, and the chain
+stays on the tier below.
+
+Warm-up: a standby loaded later is prepared by the pipeline as a hot-swap candidate is, on the
+recent ticks it keeps (agent/pipeline.py `_prepare_standby`): its profile fitted on them (with
+`scoring.profile`), its threshold taught their scores (threshold.clock_scale_*, recurring_*,
+likelihood) — the same model on the plant's latest ticks, so it alarms as a tier warmed up at start.
 """
 from __future__ import annotations
 
@@ -37,6 +45,9 @@ class StandbyTier(Scorer):
 
     def __init__(self, plugin: Plugin, cfg: Any, bundle: Bundle, top_k: int, tail_quantile: float):
         self.TYPE = plugin.type
+        if not plugin.installed():
+            raise ImportError(f"{' or '.join(plugin.libraries)} is not installed (found on no import path; "
+                              "this tier is on standby, so nothing was imported)")
         self.plugin, self.cfg, self.top_k, self.tail_quantile = plugin, cfg, top_k, tail_quantile
         self.bundle = bundle
         self.manifest = bundle.manifest

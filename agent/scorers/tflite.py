@@ -227,4 +227,5 @@ def create(cfg: TfliteConfig, bundle: Bundle, top_k: int) -> TfliteScorer:
     return TfliteScorer(bundle, threads=cfg.num_threads, top_k=top_k)
 
 
-PLUGIN = Plugin(config=TfliteConfig, create=create, rank=0, probe=interpreter_class)
+PLUGIN = Plugin(config=TfliteConfig, create=create, rank=0, probe=interpreter_class,
+                libraries=("ai_edge_litert", "tflite_runtime"))
