@@ -151,6 +151,9 @@ class Pipeline:
         self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
             self._teach_warmup(tier, z, missing, ts, self._fit_profile(tier, z, missing, ts))
+            if isinstance(tier, StandbyTier) and (self.cfg.scoring.profile.enabled
+                                                  or self.detector.thresholds[tier.TYPE].learns_warmup):
+                tier.keep(z, missing, ts)       # fitted and taught on them when it loads (_prepare_standby)
         if self._keeps_recent():
             self.recent = RecentTicks(len(z), len(self.sensors))
             self.recent.extend(z, missing, ts)
@@ -201,7 +204,7 @@ class Pipeline:
 
     def _teach_warmup(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray,
                       fitted: tuple[np.ndarray, np.ndarray] | None,
-                      thresholds: dict[str, AdaptiveThreshold] | None = None, calm: np.ndarray | None = None) -> None:
+                      thresholds: dict[str, AdaptiveThreshold] | None = None) -> None:
         """A model tier's threshold sees the warm-up days' scores, as the fallback's does, when it
         has a use for them (threshold.clock_scale_*, recurring_*, likelihood): `scores`, the
         profile's calibration scores, or else the warm-up scored by the tier as it scores live.
@@ -219,8 +222,6 @@ class Pipeline:
                             "recurring level start from the live ticks", tier.TYPE, type(exc).__name__, exc)
                 return
             at = None if scores is None else ts[-len(scores):]
-            if scores is not None and calm is not None:     # a tick kept not calm holds no readings (recent_ticks.py)
-                scores, at = scores[calm[-len(scores):]], at[calm[-len(scores):]]
         if scores is not None and len(scores):
             thr.seen_block(at, scores)
 
@@ -359,10 +360,8 @@ class Pipeline:
         return self.chain.tiers[0].bundle.manifest.to_dict() if len(self.chain.tiers) > 1 else None
 
     def _keeps_recent(self) -> bool:
-        """Whether the recent ticks are kept: for a hot swap, a model chain with a profile configured; for a
-        standby tier whose threshold learns from warm-up scores (taught theirs when it loads: _prepare_standby)."""
-        return len(self.chain.tiers) > 1 and (self.cfg.scoring.profile.enabled or any(
-            isinstance(t, StandbyTier) and self.detector.thresholds[t.TYPE].learns_warmup for t in self.chain.tiers))
+        """Whether the recent ticks are kept for a hot swap: a model chain with a profile configured."""
+        return self.cfg.scoring.profile.enabled and len(self.chain.tiers) > 1
 
     def recent_ticks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """A copy of the recent ticks (z, missing, ts, calm; agent/recent_ticks.py), or None when
@@ -383,20 +382,25 @@ class Pipeline:
                 t.set_profile(self.cfg.scoring.profile)
         if recent is None:
             return thresholds
+        for t in tiers:                 # a standby is prepared when it loads on what its top tier is now (swap3)
+            if isinstance(t, StandbyTier):
+                t.keep(*recent)
         z, missing, ts, calm = recent
         for t in tiers:
             own = t.rebased(z, missing) if hasattr(t, "rebased") else z    # the bundle's own normalisation
             fitted = self._fit_profile(t, own, missing, ts, thresholds, calm, "recent calm ticks")
-            self._teach_warmup(t, z, missing, ts, fitted, thresholds, calm)     # (warmup_scores rebases itself)
+            self._teach_warmup(t, z, missing, ts, fitted, thresholds)      # (warmup_scores rebases itself)
         return thresholds
 
-    def _prepare_standby(self):
+    def _prepare_standby(self, standby: StandbyTier):
         """A standby tier loaded when the chain first steps down to it (agent/scorers/standby.py) missed
-        warm-up: it is prepared as a hot-swap candidate is (`prepare`, on the recent ticks, kept with a profile
-        or when its threshold learns from warm-up scores: its profile and threshold fitted, its threshold taught
-        their scores); else it has its bundle's threshold, as it had from the start. Called in the tick thread
-        (the recent ticks' copy); what it returns prepares in the load thread, and that installs."""
-        recent = self.recent_ticks()
+        warm-up: it is prepared as a hot-swap candidate is (`prepare`), on the ticks it kept — the warm-up's, so
+        it is fitted and taught as a tier loaded at start was (its profile and threshold, its threshold's lessons
+        from warm-up scores), or at a hot swap the recent ticks its top tier was fitted on — else (after a restart)
+        on the recent ticks kept with a profile; without any it has its bundle's threshold, as it had from the
+        start. Called in the tick thread (the ticks' copy); what it returns prepares in the load thread, and that
+        installs."""
+        recent = standby.ticks if standby.ticks is not None else self.recent_ticks()
 
         def prepare(scorer: Scorer):
             thresholds = self.prepare([scorer], recent)

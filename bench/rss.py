@@ -86,6 +86,29 @@ print(json.dumps(stages))
 TIERS = {"numpy": ["numpy"], "tflite": ["tflite", "numpy"], "onnx": ["onnx", "numpy"],
          "demo as shipped": yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())["scoring"]["chain"]}
 
+#: "demo as shipped, after a hot swap": `stad-agent run` on the demo as shipped, a reload of its bundle asked for
+#: (SIGHUP's path: HotSwap.request) at the first scored tick, shadowed and swapped in, then the rest of the ticks.
+#: A swap loads the candidate's tiers below the top one on standby, as the start does (swap3): its memory after
+#: the swap is its memory before. Prints VmHWM as RSS_CHILD does, then whether it swapped and onnxruntime loaded.
+SWAP_ROW = "demo as shipped, after a hot swap"
+SWAP_CHILD = """
+import sys
+import agent.hotswap
+from agent.cli import main
+on_tick, swaps = agent.hotswap.HotSwap.on_tick, []
+def asking(self, result):
+    if not result.warming and not swaps:
+        swaps.append(self)
+        self.request("bench")
+    on_tick(self, result)
+agent.hotswap.HotSwap.on_tick = asking
+rc = main(sys.argv[1:])
+hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))
+print(f'VmHWM_kB {hwm}', file=sys.stderr)
+print(f'swapped {swaps[0].accepted if swaps else 0} onnxruntime {"onnxruntime" in sys.modules}', file=sys.stderr)
+raise SystemExit(rc)
+"""
+
 #: The runtimes alone (argv: tflite | onnx | rng, the model file): VmRSS after each step, as JSON.
 FLOOR_CHILD = """
 import json, sys
@@ -158,6 +181,7 @@ def configs(work: Path, ticks: int) -> dict[str, Path]:
     cfg["sources"] = [{"type": "replay", "path": str(work / "demo.csv"), "speed": 0}]
     out["numpy, csv replay"] = work / "rss-replay.yaml"
     out["numpy, csv replay"].write_text(yaml.safe_dump(cfg))
+    out[SWAP_ROW] = out["demo as shipped"]
     return out
 
 
@@ -203,17 +227,27 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=5000)
     ap.add_argument("--out", type=out_file)
+    ap.add_argument("--rows", nargs="+", default=None, help="only these rows (names as printed; default all)")
+    ap.add_argument("--no-breakdown", action="store_true", help="peak RSS only (no per-stage breakdown, no floor)")
     args = ap.parse_args()
     report: dict = {"machine": machine_info(), "ticks": args.ticks, "peak_rss_mib": {}, "breakdown_mib": {}}
     compile_agent()
-    report["floor_mib"] = floor(ROOT / "agent" / "models" / "demo-corridor")
+    report["floor_mib"] = {} if args.no_breakdown else floor(ROOT / "agent" / "models" / "demo-corridor")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name, path in configs(work, args.ticks).items():
-            res = child(RSS_CHILD, ["run", "-c", str(path), "--max-ticks", str(args.ticks), "--log-level", "warning"],
-                        work)
+            if args.rows and name not in args.rows:
+                continue
+            res = child(SWAP_CHILD if name == SWAP_ROW else RSS_CHILD,
+                        ["run", "-c", str(path), "--max-ticks", str(args.ticks), "--log-level", "warning"], work)
             hwm = int(next(line.split()[1] for line in res.stderr.splitlines() if line.startswith("VmHWM_kB ")))
             report["peak_rss_mib"][name] = round(hwm / 1024, 1)
+            if name == SWAP_ROW:
+                said = next(line.split() for line in res.stderr.splitlines() if line.startswith("swapped "))
+                report["hot_swap"] = {"accepted": int(said[1]), "onnxruntime_imported": said[3] == "True"}
+            if args.no_breakdown or name == SWAP_ROW:      # (its breakdown is the shipped demo's up to the swap)
+                print(f"{name}: peak {report['peak_rss_mib'][name]} MiB", file=sys.stderr, flush=True)
+                continue
             res = child(BREAKDOWN_CHILD, [str(path), str(args.ticks)], work)
             report["breakdown_mib"][name] = [[stage, None if v is None else round(v, 1)]
                                              for stage, v in json.loads(res.stdout.splitlines()[-1])]
@@ -221,11 +255,16 @@ def main() -> int:
     names = list(report["breakdown_mib"])
     print(f"peak RSS of `stad-agent run` on the demo, {args.ticks} ticks: "
           + ", ".join(f"{n} {v} MiB" for n, v in report["peak_rss_mib"].items()))
-    print(f"{'stage (MiB resident)':<58}" + "".join(f"{n:>20}" for n in names))
-    for i, (stage, _) in enumerate(report["breakdown_mib"][names[0]]):
-        cells = [report["breakdown_mib"][n][i][1] for n in names]
-        print(f"{stage:<58}" + "".join(f"{'-' if c is None else f'{c:.1f}':>20}" for c in cells))
-    print("the floor, bare runtimes without the agent (MiB resident after each step, fresh process each):")
+    if "hot_swap" in report:
+        print(f"the hot swap: {report['hot_swap']['accepted']} accepted, onnxruntime "
+              f"{'imported' if report['hot_swap']['onnxruntime_imported'] else 'never imported'}")
+    if names:
+        print(f"{'stage (MiB resident)':<58}" + "".join(f"{n:>20}" for n in names))
+        for i, (stage, _) in enumerate(report["breakdown_mib"][names[0]]):
+            cells = [report["breakdown_mib"][n][i][1] for n in names]
+            print(f"{stage:<58}" + "".join(f"{'-' if c is None else f'{c:.1f}':>20}" for c in cells))
+    if report["floor_mib"]:
+        print("the floor, bare runtimes without the agent (MiB resident after each step, fresh process each):")
     for kind, stages in report["floor_mib"].items():
         print(f"  {kind}: " + (stages if isinstance(stages, str) else " · ".join(f"{s} {v}" for s, v in stages)))
     if args.out:

@@ -104,6 +104,7 @@ def compare(files, cfg, bundle: str, fault: int) -> dict:
             "open_agreement": float(np.mean(np.asarray(a["open"]) == np.asarray(b["open"]))) if n else None,
             "threshold_rel_diff_max": float(rel.max()) if rel.size else None,
             "threshold_rel_diff_median": float(np.median(rel)) if rel.size else None,
+            "threshold_differs_share": float(np.mean(rel > 1e-6)) if rel.size else None,
             "raised": {"loaded": a["raised"], "standby": b["raised"]},
             "f1": {"loaded": f1([a]), "standby": f1([b])}})
         print(json.dumps(per_file[-1]), file=sys.stderr, flush=True)
@@ -114,6 +115,7 @@ def compare(files, cfg, bundle: str, fault: int) -> dict:
     return {"fault_at_scored_tick": fault, "ticks": ticks, "files_broken": sum(p["broken"] for p in per_file),
             "decision_agreement": pooled("decision_agreement"), "open_agreement": pooled("open_agreement"),
             "threshold_rel_diff_max": max((p["threshold_rel_diff_max"] or 0.0) for p in per_file),
+            "threshold_differs_share": pooled("threshold_differs_share"),
             "raised": {"loaded": sum(p["raised"]["loaded"] for p in per_file),
                        "standby": sum(p["raised"]["standby"] for p in per_file)},
             "f1": {"loaded": f1(loaded_all), "standby": f1(standby_all)}, "files": per_file}
@@ -156,7 +158,8 @@ def main() -> int:
     for r in report["runs"]:
         print(f"F={r['fault_at_scored_tick']}: {r['ticks']} ticks, decisions agree {r['decision_agreement']:.4f}, "
               f"alert-open agrees {r['open_agreement']:.4f}, raised {r['raised']}, F1 {r['f1']}, threshold rel. diff "
-              f"max {r['threshold_rel_diff_max']:.4f}", file=sys.stderr)
+              f"max {r['threshold_rel_diff_max']:.4f}, differs on {r['threshold_differs_share']:.4f} of ticks",
+              file=sys.stderr)
     print(json.dumps(report, indent=1))
     return 0
 

@@ -44,10 +44,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.scorer")
 
 
-#: Called in the tick thread when a standby's load starts (the pipeline's snapshot of what it needs);
+#: Called in the tick thread with the standby whose load starts (the pipeline's snapshot of what it needs);
 #: returns what prepares the loaded scorer in the load thread, which returns what installs it (its
 #: thresholds) in the tick thread.
-Prepare = Callable[[], Callable[[Scorer], Callable[[], None]]]
+Prepare = Callable[[StandbyTier], Callable[[Scorer], Callable[[], None]]]
 
 
 class ScorerChain:
@@ -162,7 +162,7 @@ class ScorerChain:
 
     def _start_load(self, index: int, standby: StandbyTier) -> None:
         tiers = self.tiers
-        prepare = self.prepare() if self.prepare is not None else None     # (in the tick thread)
+        prepare = self.prepare(standby) if self.prepare is not None else None     # (in the tick thread)
 
         def work() -> None:
             try:

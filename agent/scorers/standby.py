@@ -14,18 +14,27 @@ tier ("scorer onnx not available: …", the tier left out of the chain): found o
 library installed but broken, the model's inputs and outputs) is said at that load, and the chain
 stays on the tier below.
 
-Warm-up: a standby loaded later is prepared by the pipeline as a hot-swap candidate is, on the
-recent ticks it keeps (agent/pipeline.py `_prepare_standby`): its profile fitted on them (with
-`scoring.profile`), its threshold taught their scores (threshold.clock_scale_*, recurring_*,
-likelihood) — the same model on the plant's latest ticks, so it alarms as a tier warmed up at start.
+Warm-up: a standby loaded later is prepared by the pipeline as a hot-swap candidate is (agent/pipeline.py
+`_prepare_standby`), on the ticks it keeps (`keep`): the warm-up's, when the tier would have learned from them
+(`scoring.profile`; a threshold that learns from warm-up scores: threshold.clock_scale_*, recurring_*,
+likelihood) — its profile fitted, its threshold calibrated and taught on the ticks a tier loaded at start was,
+so it alarms as that tier would. Fitted on the recent ticks instead (perf50), on SKAB's dev files it agreed
+with it on 93 % of the ticks' alert state with the fault 50 ticks after warm-up, 90 % 300 after, F1 0.82 vs
+0.89 (docs/measured/model-updates.md, swap3). A hot swap's standby keeps the recent ticks its top tier was
+fitted on. Cost: the warm-up's normalised ticks (float32; at most RecentTicks.MAX_TICKS) held until the load —
+none on the demo, whose tiers learn nothing from warm-up. Not checkpointed: after a restart a standby is
+fitted on the recent ticks (kept with a profile), as perf50 did.
 """
 from __future__ import annotations
 
 import sys
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..bundle import Bundle, read_verified
 from .base import Scorer, ScorerError, TickScore
+from ..recent_ticks import MAX_TICKS
 from .model_scorer import ModelScorer, pick_artifact
 
 if TYPE_CHECKING:
@@ -55,6 +64,15 @@ class StandbyTier(Scorer):
         self.artifact = bundle.artifact(self.kind)
         read_verified(bundle.artifact_path(self.kind), self.artifact)     # the bytes `load` will verify again
         self.failed: str | None = None      # why `load` did not give a scorer: the chain skips this tier
+        self.ticks: tuple | None = None     # what `load`'s tier is prepared on (`keep`)
+
+    def keep(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray, calm: np.ndarray | None = None) -> None:
+        """The ticks (normalised z, missing, ts, calm; oldest first) the loaded tier is to be fitted and taught on,
+        as the tier above it was: the warm-up's, or a hot swap's recent ones. Copies, z as float32 (as the
+        recent ticks are kept), the newest RecentTicks.MAX_TICKS."""
+        last = slice(-MAX_TICKS, None)
+        self.ticks = (np.asarray(z[last], np.float32), np.array(missing[last], bool), np.array(ts[last], np.float64),
+                      np.ones(len(ts[last]), bool) if calm is None else np.array(calm[last], bool))
 
     def load(self) -> Scorer:
         """The tier itself: its runtime imported and its model loaded (seconds: call it off the tick thread)."""

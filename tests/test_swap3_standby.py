@@ -1,0 +1,182 @@
+"""Standby tiers, swap3: a standby stepped down to is taught the recent ticks' scores as a tier loaded at start
+was taught the warm-up's; a hot swap's candidate keeps its lower tiers on standby (onnxruntime never imported
+across it); a standby whose runtime is not installed is said at start and by check-config, found without
+importing it.
+
+All real: the shipped demo bundle, both runtimes, tflite broken as tests/test_perf50_standby.py does it (its
+C++ interpreter's input resized under the scorer: its next invoke raises), `stad-agent` in its own process
+where what is imported is asserted (this process has imported both runtimes already).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+
+from conftest import DEMO_BUNDLE, NO_DEMO, REPO, agent_env, demo_dict, hotswap_pipeline, sim_rows  # noqa: E402
+
+from agent.bundle import Expectation  # noqa: E402
+from agent.config import from_dict  # noqa: E402
+from agent.pipeline import Pipeline  # noqa: E402
+from agent.scorers import load_tiers  # noqa: E402
+from agent.scorers.standby import StandbyTier  # noqa: E402
+
+CHAIN = ["tflite", "onnx", "numpy"]
+WARMUP = 300
+pytestmark = NO_DEMO
+
+
+def learning_cfg(tmp_path):
+    """The demo chain without a profile, its thresholds learning from warm-up scores (the likelihood's mean path:
+    it acts from the first tick, where the clock scale and the recurring level need days)."""
+    d = demo_dict(tmp_path, chain=CHAIN, bundle=str(DEMO_BUNDLE), probation_ticks=100000)
+    d["warmup"]["ticks"] = WARMUP
+    d.setdefault("threshold", {})["likelihood"] = {"mean_ticks": 10, "also_surprisal": True, "sigmas": 6}
+    return from_dict(d, base_dir=str(REPO))
+
+
+def break_tflite(tfl) -> None:
+    tfl.interpreter._interpreter.ResizeInputTensor(tfl._in[0][0], np.array([1, 31, 18], np.int32), False)
+
+
+def test_a_standby_is_taught_the_recent_ticks_as_a_loaded_tier_was_taught_the_warmup(tmp_path):
+    cfg = learning_cfg(tmp_path)
+    rows = sim_rows(cfg, days=0.3)
+    standby = Pipeline(cfg)
+    loaded = Pipeline(cfg, tiers=load_tiers(cfg.scoring, str(DEMO_BUNDLE), Expectation.from_config(cfg),
+                                            cfg.alerts.top_k, cfg.base_dir)[0])
+    assert isinstance(standby.chain.tiers[1], StandbyTier) and not isinstance(loaded.chain.tiers[1], StandbyTier)
+    ticks = iter(rows)
+    for r in ticks:
+        standby.step(r)
+        loaded.step(r)
+        if standby.warm:
+            break
+    # The standby keeps the warm-up's ticks for its load (no profile here: its threshold learns from them); no
+    # recent ticks are kept for it (they are, with a profile, for a hot swap).
+    z, missing, ts, calm = standby.chain.tiers[1].ticks
+    assert z.shape == (WARMUP, 18) and calm.all() and standby.recent is None and loaded.recent is None
+    trace = {"standby": [], "loaded": []}
+    for i, r in enumerate(ticks):
+        if i == 20:
+            for pipe in (standby, loaded):
+                break_tflite(pipe.chain.tiers[0])
+        for name, pipe in (("standby", standby), ("loaded", loaded)):
+            res = pipe.step(r)
+            trace[name].append((res.tier, res.score, res.threshold))
+            if pipe.chain.loading is not None:
+                pipe.chain.loading.join(timeout=240)
+    assert trace["standby"][20][0] == "numpy" and trace["loaded"][20][0] == "onnx"
+    assert {t for t, _, _ in trace["standby"][21:]} == {"onnx"}
+    # From a window past the load on (the fresh session's forecast history refilled), the standby scores and is
+    # judged as the tier loaded at start: its threshold's mean path learned the same warm-up scores, and the
+    # live ticks since it scores (one fewer: the fault's, scored by numpy while it loaded).
+    later = slice(21 + 2 * cfg.window.steps, None)
+    s_thr = np.array([t for _, _, t in trace["standby"][later]])
+    l_thr = np.array([t for _, _, t in trace["loaded"][later]])
+    assert len(s_thr) > 100
+    np.testing.assert_allclose(s_thr, l_thr, rtol=0.02)
+    np.testing.assert_allclose([s for _, s, _ in trace["standby"][later]], [s for _, s, _ in trace["loaded"][later]],
+                               rtol=1e-4)
+
+
+def test_a_hot_swap_keeps_the_candidates_lower_tiers_on_standby(tmp_path):
+    """In process: the swapped-in chain's onnx is a StandbyTier, and a fault after the swap loads it."""
+    pipe, swap, _ = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, chain=CHAIN, probation_ticks=100000)
+    rows = sim_rows(pipe.cfg, days=0.2)
+    ticks = iter(rows)
+    for r in ticks:
+        swap.on_tick(pipe.step(r))
+        if pipe.warm:
+            break
+    before = pipe.chain.tiers
+    swap.request("test")
+    for r in ticks:
+        swap.on_tick(pipe.step(r))
+        if swap._loading is not None:
+            swap._loading.join(timeout=240)
+        if swap.accepted:
+            break
+    assert swap.accepted == 1 and pipe.chain.tiers is not before
+    assert [t.TYPE for t in pipe.chain.tiers] == CHAIN and isinstance(pipe.chain.tiers[1], StandbyTier)
+    assert pipe.chain.tiers[1].bundle is not before[1].bundle          # the candidate's, verified afresh
+    break_tflite(pipe.chain.tiers[0])
+    tiers = []
+    for r in ticks:
+        tiers.append(pipe.step(r).tier)
+        if pipe.chain.loading is not None:
+            pipe.chain.loading.join(timeout=240)
+        if len(tiers) == 3:
+            break
+    assert tiers == ["numpy", "onnx", "onnx"]
+
+
+def run_agent(tmp_path, code: str, *args: str, blocked: str = "") -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter on the demo chain's config (its argv: `args`, then -c the config), with the
+    modules `blocked` made unimportable and unfindable first (sys.modules[name] = None)."""
+    cfg = demo_dict(tmp_path, chain=CHAIN, bundle="builtin:demo-corridor", shadow_ticks=5)
+    cfg["sources"][0].update(speed=0, fast_forward_s=0, anomalies=[], duration_s=3600 * 4)
+    cfg["warmup"]["ticks"] = 60
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
+    code = (f"import sys; sys.modules[{blocked!r}] = None\n" if blocked else "") + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", code, *args, "-c", str(tmp_path / "agent.yaml")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=agent_env())
+
+
+def test_a_hot_swap_imports_no_runtime_the_start_did_not(tmp_path):
+    """`stad-agent run` on the demo chain, a reload asked for (SIGHUP's path) at the first scored tick: swapped
+    in, and onnxruntime never imported (main: the candidate's onnx tier was loaded, ~28 MiB)."""
+    res = run_agent(tmp_path, """
+        import sys
+        import agent.hotswap
+        from agent.cli import main
+        on_tick, seen = agent.hotswap.HotSwap.on_tick, []
+        def asking(self, result):
+            if not result.warming and not seen:
+                seen.append(self)
+                self.request("test")
+            on_tick(self, result)
+        agent.hotswap.HotSwap.on_tick = asking
+        rc = main(sys.argv[1:])
+        print(rc, seen[0].accepted, "onnxruntime" in sys.modules)
+    """, "run", "--max-ticks", "160")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split()[-3:] == ["0", "1", "False"], (res.stdout[-500:], res.stderr[-2000:])
+
+
+def test_a_standby_whose_runtime_is_missing_is_said_at_start_and_by_check_config(tmp_path):
+    """onnxruntime made unfindable (sys.modules[name] = None: find_spec answers None, an import raises): `run`
+    leaves the onnx tier out at start with the line a loaded tier that cannot import gets, and check-config notes
+    it (found on the import path: `run` must not import a standby's runtime to find out)."""
+    res = run_agent(tmp_path, """
+        import sys
+        from agent.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """, "check-config", blocked="onnxruntime")
+    assert res.returncode == 0, res.stderr[-2000:]
+    (note,) = [ln for ln in res.stderr.splitlines() if "note: scoring.chain:" in ln]
+    assert "onnx tier's runtime is not installed" in note and "stad-edge[onnx]" in note, note
+    res = run_agent(tmp_path, """
+        import sys
+        from agent.cli import main
+        from agent.service import Agent
+        built = []
+        init = Agent.__init__
+        def keep(self, *a, **k):
+            init(self, *a, **k)
+            built.append(self)
+        Agent.__init__ = keep
+        rc = main(sys.argv[1:])
+        print(rc, [t.TYPE for t in built[0].pipeline.chain.tiers])
+    """, "run", "--max-ticks", "70", blocked="onnxruntime")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().endswith("['tflite', 'numpy']"), res.stdout[-500:]
+    (line,) = [ln for ln in res.stderr.splitlines() if "scorer onnx" in ln]
+    assert "scorer onnx not available: onnxruntime is not installed" in line and "'onnx' extra" in line, line
