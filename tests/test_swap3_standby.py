@@ -87,9 +87,12 @@ def test_a_standby_is_taught_the_recent_ticks_as_a_loaded_tier_was_taught_the_wa
                                rtol=1e-4)
 
 
-def test_a_hot_swap_keeps_the_candidates_lower_tiers_on_standby(tmp_path):
-    """In process: the swapped-in chain's onnx is a StandbyTier, and a fault after the swap loads it."""
-    pipe, swap, _ = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, chain=CHAIN, probation_ticks=100000)
+@pytest.mark.parametrize("profile", [False, True])
+def test_a_hot_swap_keeps_the_candidates_lower_tiers_on_standby(tmp_path, profile):
+    """In process: the swapped-in chain's onnx is a StandbyTier, and a fault after the swap loads it. With a
+    profile it keeps the recent ticks its top tier was fitted on, to be fitted on them too when it loads."""
+    pipe, swap, _ = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, chain=CHAIN, probation_ticks=100000,
+                                     profile={"enabled": profile, "min_ticks": 100})
     rows = sim_rows(pipe.cfg, days=0.2)
     ticks = iter(rows)
     for r in ticks:
@@ -107,6 +110,8 @@ def test_a_hot_swap_keeps_the_candidates_lower_tiers_on_standby(tmp_path):
     assert swap.accepted == 1 and pipe.chain.tiers is not before
     assert [t.TYPE for t in pipe.chain.tiers] == CHAIN and isinstance(pipe.chain.tiers[1], StandbyTier)
     assert pipe.chain.tiers[1].bundle is not before[1].bundle          # the candidate's, verified afresh
+    kept = pipe.chain.tiers[1].ticks
+    assert (kept is None) if not profile else (len(kept[0]) == WARMUP and kept[3].any())
     break_tflite(pipe.chain.tiers[0])
     tiers = []
     for r in ticks:
