@@ -20,7 +20,8 @@ import yaml
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import DEMO_BUNDLE, NO_DEMO, REPO, agent_env, demo_dict, hotswap_pipeline, sim_rows  # noqa: E402
+from conftest import (DEMO_BUNDLE, NO_DEMO, REPO, agent_env, bench_module, demo_dict,  # noqa: E402
+                      hotswap_pipeline, sim_rows)
 
 from agent.bundle import Expectation  # noqa: E402
 from agent.config import from_dict  # noqa: E402
@@ -136,24 +137,13 @@ def run_agent(tmp_path, code: str, *args: str, blocked: str = "") -> subprocess.
 
 
 def test_a_hot_swap_imports_no_runtime_the_start_did_not(tmp_path):
-    """`stad-agent run` on the demo chain, a reload asked for (SIGHUP's path) at the first scored tick: swapped
-    in, and onnxruntime never imported (main: the candidate's onnx tier was loaded, ~28 MiB)."""
-    res = run_agent(tmp_path, """
-        import sys
-        import agent.hotswap
-        from agent.cli import main
-        on_tick, seen = agent.hotswap.HotSwap.on_tick, []
-        def asking(self, result):
-            if not result.warming and not seen:
-                seen.append(self)
-                self.request("test")
-            on_tick(self, result)
-        agent.hotswap.HotSwap.on_tick = asking
-        rc = main(sys.argv[1:])
-        print(rc, seen[0].accepted, "onnxruntime" in sys.modules)
-    """, "run", "--max-ticks", "160")
+    """`stad-agent run` on the demo chain, a reload asked for (SIGHUP's path) at the first scored tick, as
+    bench/rss.py's row "after a hot swap" runs it: swapped in, and onnxruntime never imported (main: the
+    candidate's onnx tier was loaded, ~28 MiB)."""
+    res = run_agent(tmp_path, bench_module("rss").SWAP_CHILD, "run", "--max-ticks", "160")
     assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.split()[-3:] == ["0", "1", "False"], (res.stdout[-500:], res.stderr[-2000:])
+    (said,) = [ln for ln in res.stderr.splitlines() if ln.startswith("swapped ")]
+    assert said == "swapped 1 onnxruntime False", res.stderr[-2000:]
 
 
 def test_a_standby_whose_runtime_is_missing_is_said_at_start_and_by_check_config(tmp_path):
