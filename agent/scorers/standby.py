@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..bundle import Bundle, read_verified
-from .base import Scorer, ScorerError, TickScore
 from ..recent_ticks import MAX_TICKS
+from .base import Scorer, ScorerError, TickScore
 from .model_scorer import ModelScorer, pick_artifact
 
 if TYPE_CHECKING:
