@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 # positional argument is deprecated, a warning's check each call). ~25 calls a tick, ~1–2 µs in all.
 _ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _LOG = np.add, np.subtract, np.multiply, np.divide, np.log
 _ABS, _MAXIMUM, _GREATER = np.absolute, np.maximum, np.greater
-_SUM_ROWS, _MAX_OF = np.add.reduce, np.maximum.reduce
+_SUM_ROWS, _MAX_OF = np.add.reduce, fnp.max_of     # (max_of: the reduce's value through argmax, perf51)
 _COPY, _COUNT, _DOT = fnp.copyto, fnp.count_nonzero, fnp.dot
 
 #: While another tier scores, the fallback's learning waits for this many ticks and then learns
@@ -287,7 +287,7 @@ class NumpyScorer(Scorer):
         s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
         # tick_score(s), the worst sensor, without ndarray.max's Python wrapper
-        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
+        return TickScore(sensor_scores=s, score=fnp.max_of(s) if len(s) else 0.0, tier=self.TYPE)
 
     def _next_score(self, window: WindowBuffer, key: float) -> TickScore | None:
         """score() of the next tick (the window one tick on from the last scored: the AR model's kept
@@ -410,7 +410,7 @@ class NumpyScorer(Scorer):
             seen = self._seen_f
             _COPY(seen, window.newest_seen)
             _MULTIPLY(s, seen, s)
-        return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
+        return TickScore(s, _MAX_OF(s) if len(s) else 0.0, self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:
