@@ -42,6 +42,7 @@ log = logging.getLogger("stad.pipeline")
 
 @dataclass
 class TickResult:
+    # (Pipeline.step builds a scored tick's by position: a new field goes after `scored`)
     ts: float
     warming: bool
     score: float = float("nan")
@@ -284,9 +285,10 @@ class Pipeline:
         self.numpy.observe(self.window)
         if self.recent is not None:
             self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, decision.calm)
-        return TickResult(ts=row.ts, warming=False, score=result.score, threshold=self.detector.threshold(result.tier),
-                          tier=result.tier, sensor_scores=result.sensor_scores, scored=result, label=row.label, event=row.event,
-                          alerts=decision.events, faults=faults)
+        # (by position, in the fields' order: a class called with keywords first builds a dict of them,
+        # ~1 µs a tick with these eleven; perf51)
+        return TickResult(row.ts, False, result.score, self.detector.threshold(result.tier), result.tier,
+                          result.sensor_scores, row.label, row.event, decision.events, faults, result)
 
     def _step_rebased(self, row: Row) -> TickResult:
         """The first tick of a time base the data stepped back to (Row.rebased_from, Aligner)."""

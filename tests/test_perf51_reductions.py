@@ -103,3 +103,54 @@ def test_the_err_rows_subtract_is_the_ufuncs_float64_loop():
     got = values[-1].astype(np.float64)
     np.subtract(got, forecast.astype(np.float64), got)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_the_fallbacks_tick_score_covers_its_sensors():
+    """NumpyScorer.SCORE_COVERS_SENSORS (the chain then checks its tick by the score alone): with no weight below
+    0, a tick with a sensor score NaN or inf has a tick score NaN or inf, on the next-tick path and the other;
+    a negative weight turns the promise off."""
+    from agent.config import NumpyScorerConfig
+    from agent.scorers.numpy_fallback import NumpyScorer
+    from agent.window import WindowBuffer
+    from fallback_streams import ar1_stream
+
+    n, steps = 6, 16
+    z, missing, ts = ar1_stream(600, n, 0.05, seed=2)
+    cfg = NumpyScorerConfig(seasonal_periods_s=[])
+    scorer = NumpyScorer(n, np.ones((n, n)) - np.eye(n), cfg, tick_s=60.0, steps=steps)
+    assert scorer.SCORE_COVERS_SENSORS
+    scorer.fit(z[:400], missing[:400], ts[:400])
+    buf = WindowBuffer(steps, n)
+    for row, m, t in zip(z[400 - steps:400], missing[400 - steps:400], ts[400 - steps:400]):
+        buf.push(row, m, float(t))
+    hot = 0
+    with np.errstate(all="ignore"):
+        for i in range(400, 600):
+            row = z[i].copy()
+            if i % 7 == 0:
+                row[i % n] = np.float32(3e38) if i % 2 else np.float32(np.inf)
+            buf.push(row, missing[i], float(ts[i]))
+            got = scorer.score(buf)
+            bad = not np.isfinite(got.sensor_scores).all()
+            hot += bad
+            assert bad == (not math.isfinite(got.score)), i
+            assert (np.isnan(got.sensor_scores) | (got.sensor_scores >= 0)).all()
+            scorer.learn(buf)
+            scorer.observe(buf)
+    assert hot > 0
+    negative = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(weights={"ar": 1.0, "markov": -0.5}),
+                           tick_s=60.0, steps=steps)
+    assert not negative.SCORE_COVERS_SENSORS
+
+
+def test_the_scored_ticks_result_and_decision_fields_in_the_order_they_are_built_by_position():
+    """Pipeline.step and Detector.step build a scored tick's TickResult and Decision by position (a class called
+    with keywords builds a dict of them first): a field put before those it passes would take another's value."""
+    from dataclasses import fields
+
+    from agent.detector import Decision
+    from agent.pipeline import TickResult
+
+    assert [f.name for f in fields(TickResult)][:11] == [
+        "ts", "warming", "score", "threshold", "tier", "sensor_scores", "label", "event", "alerts", "faults", "scored"]
+    assert [f.name for f in fields(Decision)] == ["threshold", "above", "calm", "events"]
