@@ -82,8 +82,7 @@ class Detector:
             value = min(value, discord * lift)
         fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
-        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold,
-                                                            levels=levels)
+        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold, levels)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:

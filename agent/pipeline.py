@@ -273,13 +273,13 @@ class Pipeline:
             self.chain.score_blended(self.window, self.detector.threshold))
         level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
                  if novel is not None and novel.any() else None)
-        decision = self.detector.step(
+        decision = self.detector.step(      # (learn, hold, levels, discord by position: perf51)
             row.ts, result.score, result.tier, self.chain.current.describe,
             lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
                             self.cfg.alerts.top_k),
-            learn=lambda: self.chain.learn(self.window, self.detector.calm),
-            hold=lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
-            levels=None if self.level is None else self._levels, discord=level)
+            lambda: self.chain.learn(self.window, self.detector.calm),
+            lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
+            None if self.level is None else self._levels, level)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)

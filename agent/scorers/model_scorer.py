@@ -58,7 +58,7 @@ from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, 
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
 from .sensor_tails import tail_gains
 
-_DOT, _SUBTRACT = fnp.dot, np.subtract
+_DOT, _SUBTRACT, _ABS = fnp.dot, np.subtract, np.abs
 
 if TYPE_CHECKING:
     from ..window import WindowBuffer
@@ -254,6 +254,7 @@ class ModelScorer(Scorer):
         self._scale: np.ndarray | None = None     # agent z → bundle z, when their normalisations differ
         self._offset: np.ndarray | None = None
         self._values = np.zeros(self.expected["values"], np.float32)
+        self._abs_err = np.empty(self.n, np.float64)      # score's |err|, read in the call (perf51)
         self._missing = np.zeros(self.expected["missing"], np.float32)
         # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
         self._history: dict[float, np.ndarray] = {}
@@ -342,7 +343,7 @@ class ModelScorer(Scorer):
             if profiled:
                 bias = fnp.where(kept, bias, 0.0)
             s = np.abs(bias, bias)              # combined_scores: max(|e|, |bias|), 0 when missing
-            np.maximum(s, np.abs(err), out=s)   # (bias: this call's own array, never recorded)
+            np.maximum(s, _ABS(err, self._abs_err), out=s)   # (bias: this call's own array, never recorded)
         if some_missing:
             fnp.copyto(s, 0.0, where=missing_newest)
         if profiled:         # (fit_profile sets the forecast ring; unfitted, a level is unused)

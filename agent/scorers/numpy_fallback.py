@@ -454,7 +454,7 @@ class NumpyScorer(Scorer):
         key = float(window.ts[-1])
         counted = self._counted
         if key != self._tick_key:
-            self._defer(window, learn=False)
+            self._defer(window, key, False)
         elif counted is not None and counted[0] == key:     # the entries _next_score took
             self._counted = None
             _, flat, entries, g = counted
@@ -470,7 +470,7 @@ class NumpyScorer(Scorer):
     def learn(self, window: WindowBuffer) -> None:
         key = float(window.ts[-1])
         if key != self._tick_key:
-            self._defer(window, learn=True)
+            self._defer(window, key, True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
         if key == self._seen_key:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
@@ -507,13 +507,13 @@ class NumpyScorer(Scorer):
         if observe:
             self.observe(window)
 
-    def _defer(self, window: WindowBuffer, learn: bool) -> None:
+    def _defer(self, window: WindowBuffer, key: float, learn: bool) -> None:
         """Keep this tick for flush() instead of learning it now: this scorer did not score it
         (another tier scores: nothing reads what the fallback learns until it scores, or its state
         is saved). Building the tick's features and learning them costs ~35 µs inside a tick, where
         every numpy call pays for what the rest of the tick evicted; a flush learns the same ticks
-        through the same code, one after the other, at a fraction of that."""
-        key = float(window.ts[-1])
+        through the same code, one after the other, at a fraction of that. `key`: float(window.ts[-1]),
+        the caller's."""
         pending = self._pending
         if pending and pending[-1][0] == key:                # the tick learned, now observed (or again)
             pending[-1][3 if learn else 4] = True
