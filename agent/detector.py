@@ -82,8 +82,7 @@ class Detector:
             value = min(value, discord * lift)
         fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
-        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold=hold,
-                                                            levels=levels)
+        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold, levels)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:
@@ -102,7 +101,7 @@ class Detector:
         # scores hover about the threshold would otherwise teach it its own sub-threshold ticks.
         if not self.tracker.active and ts - self.above_at >= thr.cfg.quiet_s:
             thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
-        return Decision(threshold=value, above=score > value, calm=calm, events=events)
+        return Decision(value, score > value, calm, events)     # (by position: no dict of keywords, perf51)
 
     def calm(self, score: float, after_alert_ticks: int = -1) -> bool:
         """Whether `score` is learned from on the tick being judged (valid inside `step`, e.g. from its

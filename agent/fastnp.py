@@ -46,3 +46,13 @@ def const(value, dtype=np.float64) -> np.ndarray:
     out = np.array(value, dtype)
     out.flags.writeable = False
     return out
+
+
+def max_of(a: np.ndarray) -> float:
+    """`float(np.maximum.reduce(a))` of a non-empty 1-D float array, bit for bit, at ~0.5 µs where a ufunc
+    reduce costs 1.5–2.5 µs (numpy 2.4, 18 elements; perf51): the entry `argmax` picks. argmax returns the
+    first largest entry, or the first NaN when there is one, so a pick that is neither zero nor NaN is the
+    reduce's value (equal non-zero floats are the same bits). A NaN, or a largest value of zero — whose sign,
+    with +0 and −0 both in `a`, the reduce's order decides — is the reduce's own."""
+    v = float(a[a.argmax()])
+    return v if v != 0.0 and v == v else float(np.maximum.reduce(a))

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 # positional argument is deprecated, a warning's check each call). ~25 calls a tick, ~1–2 µs in all.
 _ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _LOG = np.add, np.subtract, np.multiply, np.divide, np.log
 _ABS, _MAXIMUM, _GREATER = np.absolute, np.maximum, np.greater
-_SUM_ROWS, _MAX_OF = np.add.reduce, np.maximum.reduce
+_SUM_ROWS, _MAX_OF = np.add.reduce, fnp.max_of     # (max_of: the reduce's value through argmax, perf51)
 _COPY, _COUNT, _DOT = fnp.copyto, fnp.count_nonzero, fnp.dot
 
 #: While another tier scores, the fallback's learning waits for this many ticks and then learns
@@ -79,6 +79,10 @@ class NumpyScorer(Scorer):
             w["fusion"] = 0.0
         total = sum(w.values()) or 1.0
         self.weights = {k: v / total for k, v in w.items()}
+        # No weight below 0: every sensor score is ≥ 0, NaN or +inf and the tick's score their max, so the
+        # chain's check of the tick's score covers every sensor's and it skips the per-sensor one (base.py;
+        # an isfinite and a ufunc reduce, ~2 µs a tick: perf51)
+        self.SCORE_COVERS_SENSORS = all(v >= 0 for v in self.weights.values())
         # the weights by row, each repeated across the sensors: the three parts' rows of one array
         # weighted in one call (score), without a broadcast
         self._weight_rows = np.repeat([[self.weights["ar"]], [self.weights["fusion"]], [self.weights["markov"]]], n, axis=1)
@@ -287,7 +291,7 @@ class NumpyScorer(Scorer):
         s = np.add.reduce(parts, axis=0)
         s *= window.newest_seen         # every part zeroed where the newest value is missing, once
         # tick_score(s), the worst sensor, without ndarray.max's Python wrapper
-        return TickScore(sensor_scores=s, score=float(np.maximum.reduce(s)) if len(s) else 0.0, tier=self.TYPE)
+        return TickScore(sensor_scores=s, score=fnp.max_of(s) if len(s) else 0.0, tier=self.TYPE)
 
     def _next_score(self, window: WindowBuffer, key: float) -> TickScore | None:
         """score() of the next tick (the window one tick on from the last scored: the AR model's kept
@@ -410,7 +414,7 @@ class NumpyScorer(Scorer):
             seen = self._seen_f
             _COPY(seen, window.newest_seen)
             _MULTIPLY(s, seen, s)
-        return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
+        return TickScore(s, _MAX_OF(s) if len(s) else 0.0, self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:
@@ -450,7 +454,7 @@ class NumpyScorer(Scorer):
         key = float(window.ts[-1])
         counted = self._counted
         if key != self._tick_key:
-            self._defer(window, learn=False)
+            self._defer(window, key, False)
         elif counted is not None and counted[0] == key:     # the entries _next_score took
             self._counted = None
             _, flat, entries, g = counted
@@ -466,7 +470,7 @@ class NumpyScorer(Scorer):
     def learn(self, window: WindowBuffer) -> None:
         key = float(window.ts[-1])
         if key != self._tick_key:
-            self._defer(window, learn=True)
+            self._defer(window, key, True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
         if key == self._seen_key:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
@@ -503,13 +507,13 @@ class NumpyScorer(Scorer):
         if observe:
             self.observe(window)
 
-    def _defer(self, window: WindowBuffer, learn: bool) -> None:
+    def _defer(self, window: WindowBuffer, key: float, learn: bool) -> None:
         """Keep this tick for flush() instead of learning it now: this scorer did not score it
         (another tier scores: nothing reads what the fallback learns until it scores, or its state
         is saved). Building the tick's features and learning them costs ~35 µs inside a tick, where
         every numpy call pays for what the rest of the tick evicted; a flush learns the same ticks
-        through the same code, one after the other, at a fraction of that."""
-        key = float(window.ts[-1])
+        through the same code, one after the other, at a fraction of that. `key`: float(window.ts[-1]),
+        the caller's."""
         pending = self._pending
         if pending and pending[-1][0] == key:                # the tick learned, now observed (or again)
             pending[-1][3 if learn else 4] = True
