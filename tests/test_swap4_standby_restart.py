@@ -20,11 +20,11 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import DEMO_BUNDLE, NO_DEMO, REPO, demo_cfg, demo_dict, sim_rows  # noqa: E402
+from conftest import DEMO_BUNDLE, NO_DEMO, demo_cfg, sim_rows  # noqa: E402
+from standby_faults import WARMUP, judged_after_a_fault, learning_cfg  # noqa: E402
 
 from agent.bundle import Expectation  # noqa: E402
 from agent.checkpoint import CHECKPOINT_FILE, CheckpointStore, decode, encode, fingerprint  # noqa: E402
-from agent.config import from_dict  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 from agent.scorers import load_tiers  # noqa: E402
 from agent.scorers.standby import StandbyTier  # noqa: E402
@@ -32,22 +32,7 @@ from agent.service import Agent  # noqa: E402
 from agent.topology import adjacency  # noqa: E402
 
 pytestmark = NO_DEMO
-CHAIN = ["tflite", "onnx", "numpy"]
-WARMUP = 300
 PROFILE = {"enabled": True, "min_ticks": 100}
-
-
-def learning_cfg(tmp_path):
-    """The demo chain without a profile, its thresholds learning from warm-up scores (the likelihood's mean path),
-    as tests/test_swap3_standby.py runs it."""
-    d = demo_dict(tmp_path, chain=CHAIN, bundle=str(DEMO_BUNDLE), probation_ticks=100000)
-    d["warmup"]["ticks"] = WARMUP
-    d.setdefault("threshold", {})["likelihood"] = {"mean_ticks": 10, "also_surprisal": True, "sigmas": 6}
-    return from_dict(d, base_dir=str(REPO))
-
-
-def break_tflite(tfl) -> None:
-    tfl.interpreter._interpreter.ResizeInputTensor(tfl._in[0][0], np.array([1, 31, 18], np.int32), False)
 
 
 def restarted(pipe: Pipeline, state_dir) -> Pipeline:
@@ -83,24 +68,7 @@ def test_a_standby_restarted_before_it_loads_is_taught_the_warmup_as_a_loaded_ti
     assert isinstance(back.chain.tiers[1], StandbyTier) and back.standby_problem is None
     for want, got in zip(kept, back.chain.tiers[1].ticks):
         assert got.dtype == want.dtype and np.array_equal(got, want)
-    trace = {"back": [], "loaded": []}
-    for i, r in enumerate(ticks):
-        if i == 20:
-            for pipe in (back, loaded):
-                break_tflite(pipe.chain.tiers[0])
-        for name, pipe in (("back", back), ("loaded", loaded)):
-            res = pipe.step(r)
-            trace[name].append((res.tier, res.score, res.threshold))
-            if pipe.chain.loading is not None:
-                pipe.chain.loading.join(timeout=240)
-    assert trace["back"][20][0] == "numpy" and {t for t, _, _ in trace["back"][21:]} == {"onnx"}
-    later = slice(21 + 2 * cfg.window.steps, None)
-    b_thr = np.array([t for _, _, t in trace["back"][later]])
-    l_thr = np.array([t for _, _, t in trace["loaded"][later]])
-    assert len(b_thr) > 100
-    np.testing.assert_allclose(b_thr, l_thr, rtol=0.02)
-    np.testing.assert_allclose([s for _, s, _ in trace["back"][later]], [s for _, s, _ in trace["loaded"][later]],
-                               rtol=1e-4)
+    judged_after_a_fault(back, loaded, ticks, cfg.window.steps)
     assert "standby" not in back.state_dict()       # loaded: the tier's own state is checkpointed, as a loaded tier's
 
 
