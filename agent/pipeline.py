@@ -635,9 +635,9 @@ class Pipeline:
                     continue
                 kept[t] = t.kept_from(state[t.TYPE], len(self.sensors), last_ts)
             except (ValueError, KeyError, TypeError) as exc:
-                self.standby_problem = f"the {t.TYPE} standby's warm-up ticks refused ({type(exc).__name__}: {exc})"
-                log.warning("checkpoint: %s; the rest is restored (if it loads, it is fitted on the recent ticks)",
-                            self.standby_problem)
+                why = f"the {t.TYPE} standby's warm-up ticks refused ({type(exc).__name__}: {exc})"
+                self.standby_problem = why if self.standby_problem is None else f"{self.standby_problem}; {why}"
+                log.warning("checkpoint: %s; the rest is restored (if it loads, it is fitted on the recent ticks)", why)
         return kept
 
     def _restore_models(self, models: dict) -> None:
