@@ -6,8 +6,8 @@ directory), so a crash leaves either the old or the new version, never a torn on
 
 - `checkpoint.bin`: everything the pipeline learned (normaliser, the numpy fallback's AR / Markov /
   fusion state, thresholds, window, sensor health, alert tracker, warm-up rows while warming up,
-  the recent ticks a hot-swapped bundle's profile is fitted on: agent/recent_ticks.py) and the
-  aligner's last closed tick. Written every `checkpoint_s` and on a clean stop.
+  the recent ticks a hot-swapped bundle's profile is fitted on: agent/recent_ticks.py; the warm-up
+  ticks a standby tier not loaded yet keeps: agent/scorers/standby.py) and the aligner's last closed tick. Written every `checkpoint_s` and on a clean stop.
 - `alert-journal.json`: the alert tracker and the event, written for every alert event *before*
   any sink sees it. It is newer than the checkpoint whenever an alert event happened since, so
   a restarted agent continues an open alert with the next seq, and re-delivers the last event to

@@ -115,6 +115,7 @@ class Pipeline:
         # A hot-swapped bundle's profile is fitted on these (agent/recent_ticks.py); only with a profile.
         self.recent: RecentTicks | None = None
         self.recent_problem: str | None = None     # why the checkpoint's recent ticks were refused (restore)
+        self.standby_problem: str | None = None    # why a standby's checkpointed warm-up ticks were refused
         self.warm = False
         self.ticks = 0
 
@@ -398,9 +399,9 @@ class Pipeline:
         """A standby tier loaded when the chain first steps down to it (agent/scorers/standby.py) missed
         warm-up: it is prepared as a hot-swap candidate is (`prepare`), on the ticks it kept — the warm-up's, so
         it is fitted and taught as a tier loaded at start was (its profile and threshold, its threshold's lessons
-        from warm-up scores), or at a hot swap the recent ticks its top tier was fitted on — else (after a restart)
-        on the recent ticks kept with a profile; without any it has its bundle's threshold, as it had from the
-        start. Called in the tick thread (the ticks' copy); what it returns prepares in the load thread, and that
+        from warm-up scores), or at a hot swap the recent ticks its top tier was fitted on (either checkpointed
+        until it loads: `_standby_state`) — else (a checkpoint without them) on the recent ticks kept with a
+        profile; without any it has its bundle's threshold, as it had from the start. Called in the tick thread (the ticks' copy); what it returns prepares in the load thread, and that
         installs."""
         recent = standby.ticks if standby.ticks is not None else self.recent_ticks()
 
@@ -508,6 +509,7 @@ class Pipeline:
             "level": None if self.level is None else self.level.state_dict(),
             **({} if self.discord is None else {"discord": self.discord.state_dict()}),
             **({} if self.recent is None else {"recent": self.recent.state_dict()}),
+            **self._standby_state(),
         })
         return state
 
@@ -558,10 +560,13 @@ class Pipeline:
             level.restore(state.get("level"), "level")
         discord = self._restore_discord(state.get("discord"))
         recent = self._restore_recent(state.get("recent"), float(window.ts[-1]))
+        kept = self._restore_standby(state.get("standby", {}), float(window.ts[-1]))
         self._restore_models(state.get("models", {}))
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
         self.health, self.level, self.discord, self.recent = health, level, discord, recent
         self.chain.tiers[-1] = scorer
+        for t, ticks_kept in kept.items():
+            t.ticks = ticks_kept
         self.ticks, self.warm = ticks, True
         self.warmup.clear()
         self.warmup_counted, self.refill = counted, refill
@@ -604,6 +609,38 @@ class Pipeline:
                         "before %d calm ticks have come fits no normal profile)", self.recent_problem,
                         self.cfg.scoring.profile.min_ticks)
             return empty
+
+    def _standby_state(self) -> dict:
+        """The ticks kept by the standby tiers not loaded yet (agent/scorers/standby.py), under "standby"; none
+        kept (the shipped demo: nothing learns from warm-up), no key."""
+        kept = {t.TYPE: t.kept_state() for t in self.chain.tiers[:-1] if isinstance(t, StandbyTier)}
+        kept = {k: v for k, v in kept.items() if v is not None}
+        return {"standby": kept} if kept else {}
+
+    def _restore_standby(self, state, last_ts: float) -> dict:
+        """The ticks each standby tier kept, as checkpointed, checked (StandbyTier.kept_from): {tier: ticks}, set
+        by `restore` once the rest is in. A checkpoint without them (written before they were checkpointed) leaves
+        a standby that would keep them to be fitted on the recent ticks when it loads, as before; ticks that do not
+        fit are refused on their own — said here and in `standby_problem` (the restart's health detail) — and the
+        rest of the state restored (as the recent ticks are: `_restore_recent`)."""
+        self.standby_problem = None
+        standbys = [t for t in self.chain.tiers[:-1] if isinstance(t, StandbyTier)]
+        kept = {t: None for t in standbys}
+        for t in standbys:
+            try:
+                if not isinstance(state, dict):
+                    raise TypeError(f"standby: expected a mapping, got {type(state).__name__}")
+                if t.TYPE not in state:
+                    if self.cfg.scoring.profile.enabled or self.thresholds[t.TYPE].learns_warmup:
+                        log.info("the checkpoint holds no warm-up ticks for the %s tier on standby: if it loads, it "
+                                 "is fitted on the recent ticks", t.TYPE)
+                    continue
+                kept[t] = t.kept_from(state[t.TYPE], len(self.sensors), last_ts)
+            except (ValueError, KeyError, TypeError) as exc:
+                why = f"the {t.TYPE} standby's warm-up ticks refused ({type(exc).__name__}: {exc})"
+                self.standby_problem = why if self.standby_problem is None else f"{self.standby_problem}; {why}"
+                log.warning("checkpoint: %s; the rest is restored (if it loads, it is fitted on the recent ticks)", why)
+        return kept
 
     def _restore_models(self, models: dict) -> None:
         """The model tiers' states, all or none: each tier checks its own before changing anything, but

@@ -186,8 +186,9 @@ class Resume:
                 resumed = f"taken {time.time() - created:.0f} s ago"
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
-                if self.pipeline.recent_problem:    # the hot swap's recent ticks refused alone (Pipeline._restore_recent)
-                    resumed += f"; {self.pipeline.recent_problem}"
+                for problem in (self.pipeline.recent_problem, self.pipeline.standby_problem):
+                    if problem:     # a part refused alone: the recent ticks, a standby's warm-up (Pipeline._restore_*)
+                        resumed += f"; {problem}"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
                 if ahead_s is not None:
                     self._rebase_time(last_ts, ahead_s)

@@ -14,6 +14,7 @@ alert-open ticks against the labels. Run it with another checkout on PYTHONPATH 
 
     python bench/standby_warm.py sim [--days 4] [--fault 100 1440] [--set threshold.clock_scale_period_s=86400 ...]
     python bench/standby_warm.py skab --data /work/shared/data/skab --bundle DIR [--fault 50 300] [--files dev]
+        [--restart]     # the standby side restarted at scored tick F // 2 (swap4)
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import accuracy  # noqa: E402
 
 from agent.bundle import Expectation  # noqa: E402
+from agent.checkpoint import CheckpointStore, decode  # noqa: E402
 from agent.evaluate.labelled import labelled_source, load_files, protocol_of  # noqa: E402
 from agent.evaluate.metrics import confusion, precision_recall_f1  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
@@ -48,15 +50,34 @@ def break_tflite(tfl) -> None:
                                                    False)
 
 
-def run(cfg, f, bundle: str, standby: bool, fault: int) -> dict:
-    """One side over one file: per tick from the fault on, (tier, decision, alert open, threshold, label)."""
+def new_pipeline(cfg, f, bundle: str, standby: bool) -> Pipeline:
     tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
                                    scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
     tiers, refusals = load_tiers(cfg.scoring, bundle, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir,
                                  chain=CHAIN, standby=standby)
     if [t.TYPE for t in tiers] != CHAIN[:-1]:
         raise SystemExit(f"the chain did not load: {refusals}")
-    pipe = Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
+    return Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
+
+
+def restarted(pipe: Pipeline, cfg, f, bundle: str, standby: bool) -> tuple[Pipeline, dict]:
+    """`pipe` restarted (swap4): its state written to a real checkpoint file, read back, and restored into a new
+    pipeline whose tiers are built again; with the checkpoint's bytes and the standby ticks' share of them."""
+    state = pipe.state_dict()
+    kept = sum(a.nbytes for ticks in state.get("standby", {}).values() for a in ticks.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        store = CheckpointStore(tmp)
+        info = store.save({}, {"pipeline": state})
+        _, saved = decode(store.path.read_bytes())
+    new = new_pipeline(cfg, f, bundle, standby)
+    new.restore(saved["pipeline"])
+    return new, {"checkpoint_bytes": info["bytes"], "standby_bytes": kept}
+
+
+def run(cfg, f, bundle: str, standby: bool, fault: int, restart: int | None = None) -> dict:
+    """One side over one file: per tick from the fault on, (tier, decision, alert open, threshold, label);
+    `restart`: the scored tick after which it is restarted (`restarted`)."""
+    pipe = new_pipeline(cfg, f, bundle, standby)
     out = {"tier": [], "above": [], "open": [], "threshold": [], "label": [], "raised": 0, "broken": False}
     scored = 0
     for row in f.rows:
@@ -74,6 +95,8 @@ def run(cfg, f, bundle: str, standby: bool, fault: int) -> dict:
             out["threshold"].append(float(res.threshold))
             out["label"].append(-1 if row.label is None else int(row.label))
             out["raised"] += sum(ev.event == "new" for ev in res.alerts)
+        if scored == restart:
+            pipe, out["restart"] = restarted(pipe, cfg, f, bundle, standby)
         if scored == fault:
             break_tflite(pipe.chain.tiers[0])
             out["broken"] = True
@@ -87,10 +110,10 @@ def f1(sides: list[dict]) -> float:
     return precision_recall_f1(confusion(labels[keep] == 1, opened[keep]))["f1"]
 
 
-def compare(files, cfg, bundle: str, fault: int) -> dict:
+def compare(files, cfg, bundle: str, fault: int, restart: bool = False) -> dict:
     per_file, loaded_all, standby_all = [], [], []
     for f in files:
-        a, b = run(cfg, f, bundle, False, fault), run(cfg, f, bundle, True, fault)
+        a, b = run(cfg, f, bundle, False, fault), run(cfg, f, bundle, True, fault, fault // 2 if restart else None)
         loaded_all.append(a)
         standby_all.append(b)
         n = len(a["above"])
@@ -106,13 +129,14 @@ def compare(files, cfg, bundle: str, fault: int) -> dict:
             "threshold_rel_diff_median": float(np.median(rel)) if rel.size else None,
             "threshold_differs_share": float(np.mean(rel > 1e-6)) if rel.size else None,
             "raised": {"loaded": a["raised"], "standby": b["raised"]},
-            "f1": {"loaded": f1([a]), "standby": f1([b])}})
+            "f1": {"loaded": f1([a]), "standby": f1([b])}, "restart": b.get("restart")})
         print(json.dumps(per_file[-1]), file=sys.stderr, flush=True)
     ticks = sum(p["ticks"] for p in per_file)
 
     def pooled(key: str) -> float:
         return sum(p[key] * p["ticks"] for p in per_file if p[key] is not None) / max(ticks, 1)
-    return {"fault_at_scored_tick": fault, "ticks": ticks, "files_broken": sum(p["broken"] for p in per_file),
+    return {"fault_at_scored_tick": fault, "restart_at_scored_tick": fault // 2 if restart else None,
+            "ticks": ticks, "files_broken": sum(p["broken"] for p in per_file),
             "decision_agreement": pooled("decision_agreement"), "open_agreement": pooled("open_agreement"),
             "threshold_rel_diff_max": max((p["threshold_rel_diff_max"] or 0.0) for p in per_file),
             "threshold_differs_share": pooled("threshold_differs_share"),
@@ -149,12 +173,14 @@ def main() -> int:
     ap.add_argument("--data", default="/work/shared/data/skab")
     ap.add_argument("--bundle", default=None, help="skab: the bundle (tflite and onnx artifacts)")
     ap.add_argument("--files", default="dev", choices=["dev", "rest", "all"])
+    ap.add_argument("--restart", action="store_true",
+                    help="restart the standby side at scored tick F // 2 (a real checkpoint file; swap4)")
     args = ap.parse_args()
     faults = args.fault or ([100, 1440] if args.what == "sim" else [50, 300])
     with tempfile.TemporaryDirectory() as tmp:
         cfg, files, skipped, bundle = (sim_setup if args.what == "sim" else skab_setup)(args, Path(tmp))
         report = {"what": args.what, "set": args.set, "bundle": bundle, "skipped": skipped,
-                  "runs": [compare(files, cfg, bundle, fault) for fault in faults]}
+                  "runs": [compare(files, cfg, bundle, fault, args.restart) for fault in faults]}
     for r in report["runs"]:
         print(f"F={r['fault_at_scored_tick']}: {r['ticks']} ticks, decisions agree {r['decision_agreement']:.4f}, "
               f"alert-open agrees {r['open_agreement']:.4f}, raised {r['raised']}, F1 {r['f1']}, threshold rel. diff "

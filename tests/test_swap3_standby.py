@@ -13,38 +13,22 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 import yaml
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import (DEMO_BUNDLE, NO_DEMO, REPO, agent_env, bench_module, demo_dict,  # noqa: E402
-                      hotswap_pipeline, sim_rows)
+from conftest import (DEMO_BUNDLE, NO_DEMO, agent_env, bench_module, demo_dict, hotswap_pipeline,  # noqa: E402
+                      sim_rows)
+from standby_faults import CHAIN, WARMUP, break_tflite, judged_after_a_fault, learning_cfg  # noqa: E402
 
 from agent.bundle import Expectation  # noqa: E402
-from agent.config import from_dict  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 from agent.scorers import load_tiers  # noqa: E402
 from agent.scorers.standby import StandbyTier  # noqa: E402
 
-CHAIN = ["tflite", "onnx", "numpy"]
-WARMUP = 300
 pytestmark = NO_DEMO
-
-
-def learning_cfg(tmp_path):
-    """The demo chain without a profile, its thresholds learning from warm-up scores (the likelihood's mean path:
-    it acts from the first tick, where the clock scale and the recurring level need days)."""
-    d = demo_dict(tmp_path, chain=CHAIN, bundle=str(DEMO_BUNDLE), probation_ticks=100000)
-    d["warmup"]["ticks"] = WARMUP
-    d.setdefault("threshold", {})["likelihood"] = {"mean_ticks": 10, "also_surprisal": True, "sigmas": 6}
-    return from_dict(d, base_dir=str(REPO))
-
-
-def break_tflite(tfl) -> None:
-    tfl.interpreter._interpreter.ResizeInputTensor(tfl._in[0][0], np.array([1, 31, 18], np.int32), False)
 
 
 def test_a_standby_is_taught_the_recent_ticks_as_a_loaded_tier_was_taught_the_warmup(tmp_path):
@@ -64,28 +48,7 @@ def test_a_standby_is_taught_the_recent_ticks_as_a_loaded_tier_was_taught_the_wa
     # recent ticks are kept for it (they are, with a profile, for a hot swap).
     z, missing, ts, calm = standby.chain.tiers[1].ticks
     assert z.shape == (WARMUP, 18) and calm.all() and standby.recent is None and loaded.recent is None
-    trace = {"standby": [], "loaded": []}
-    for i, r in enumerate(ticks):
-        if i == 20:
-            for pipe in (standby, loaded):
-                break_tflite(pipe.chain.tiers[0])
-        for name, pipe in (("standby", standby), ("loaded", loaded)):
-            res = pipe.step(r)
-            trace[name].append((res.tier, res.score, res.threshold))
-            if pipe.chain.loading is not None:
-                pipe.chain.loading.join(timeout=240)
-    assert trace["standby"][20][0] == "numpy" and trace["loaded"][20][0] == "onnx"
-    assert {t for t, _, _ in trace["standby"][21:]} == {"onnx"}
-    # From a window past the load on (the fresh session's forecast history refilled), the standby scores and is
-    # judged as the tier loaded at start: its threshold's mean path learned the same warm-up scores, and the
-    # live ticks since it scores (one fewer: the fault's, scored by numpy while it loaded).
-    later = slice(21 + 2 * cfg.window.steps, None)
-    s_thr = np.array([t for _, _, t in trace["standby"][later]])
-    l_thr = np.array([t for _, _, t in trace["loaded"][later]])
-    assert len(s_thr) > 100
-    np.testing.assert_allclose(s_thr, l_thr, rtol=0.02)
-    np.testing.assert_allclose([s for _, s, _ in trace["standby"][later]], [s for _, s, _ in trace["loaded"][later]],
-                               rtol=1e-4)
+    judged_after_a_fault(standby, loaded, ticks, cfg.window.steps)
 
 
 @pytest.mark.parametrize("profile", [False, True])

@@ -22,8 +22,12 @@ so it alarms as that tier would. Fitted on the recent ticks instead (perf50), on
 with it on 93 % of the ticks' alert state with the fault 50 ticks after warm-up, 90 % 300 after, F1 0.82 vs
 0.89 (docs/measured/model-updates.md, swap3). A hot swap's standby keeps the recent ticks its top tier was
 fitted on. Cost: the warm-up's normalised ticks (float32; at most RecentTicks.MAX_TICKS) held until the load —
-none on the demo, whose tiers learn nothing from warm-up. Not checkpointed: after a restart a standby is
-fitted on the recent ticks (kept with a profile), as perf50 did.
+none on the demo, whose tiers learn nothing from warm-up. Checkpointed while the standby has not loaded
+(`kept_state` / `kept_from`, the pipeline's "standby" key; swap4): restored, a standby that loads after a
+restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
+way: on SKAB 90–93 % of the ticks' alert state equal to a loaded tier's). Checked as the recent ticks are (at
+most MAX_TICKS, one column per sensor, times increasing up to the restored window's last): ticks that do not fit
+are refused on their own (Pipeline._restore_standby), the rest of the state restored.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..bundle import Bundle, read_verified
+from ..checkpoint import array_of
 from ..recent_ticks import MAX_TICKS
 from .base import Scorer, ScorerError, TickScore
 from .model_scorer import ModelScorer, pick_artifact
@@ -73,6 +78,35 @@ class StandbyTier(Scorer):
         last = slice(-MAX_TICKS, None)
         self.ticks = (np.asarray(z[last], np.float32), np.array(missing[last], bool), np.array(ts[last], np.float64),
                       np.ones(len(ts[last]), bool) if calm is None else np.array(calm[last], bool))
+
+    def kept_state(self) -> dict | None:
+        """The kept ticks as the checkpoint writes them (as kept: z float32), or None when none are kept."""
+        if self.ticks is None:
+            return None
+        z, missing, ts, calm = self.ticks
+        return {"z": z, "missing": missing, "ts": ts, "calm": calm}
+
+    def kept_from(self, state: dict, n: int, last_ts: float) -> tuple:
+        """The ticks of kept_state() for `n` sensors, newest at most `last_ts` (the restored window's), checked
+        but not kept (the pipeline sets `ticks` once the rest of its state is restored); ValueError (or KeyError / TypeError) naming the key when they do not fit."""
+        name = f"standby.{self.TYPE}"
+        z = array_of(state["z"], f"{name}.z", np.float32, 2, n)
+        missing = array_of(state["missing"], f"{name}.missing", bool, 2, n)
+        ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
+        calm = array_of(state["calm"], f"{name}.calm", bool, 1)
+        if not 1 <= len(ts) <= MAX_TICKS or not len(z) == len(missing) == len(calm) == len(ts):
+            raise ValueError(f"{name}: {len(z)}, {len(missing)}, {len(ts)} and {len(calm)} rows of z, missing, ts "
+                             f"and calm (1 to {MAX_TICKS}, as many of each)")
+        if not (np.isfinite(ts).all() and (np.diff(ts) > 0).all() and ts[-1] <= last_ts):
+            raise ValueError(f"{name}.ts: not increasing tick times up to the checkpoint's last tick")
+        return z, missing, ts, calm
+
+    def shift_time(self, delta: float) -> None:
+        """The kept ticks' times moved with the rest of the learned state's (agent/timebase.py shift_times: a
+        step of this host's clock), so they stay before the window's."""
+        if self.ticks is not None:
+            z, missing, ts, calm = self.ticks
+            self.ticks = (z, missing, ts + delta, calm)
 
     def load(self) -> Scorer:
         """The tier itself: its runtime imported and its model loaded (seconds: call it off the tick thread)."""
