@@ -18,6 +18,9 @@ it back; `mute` makes the server publish nothing on any subscription, not even a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
 `every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
+`reset` undoes every command (nodes put back, none held or slowed, publishing again) and leaves no subscription: the
+earlier test's clients have closed theirs (waited for, up to 10 s), any still there is deleted — so tests can share one
+server (tests/conftest.py `opcua_shared_server`, one per pytest process) without depending on each other's order.
 With --min-publishing-ms=N it revises a shorter publishing interval asked of it to N ms, as servers with a
 floor do (asyncua's own grants any); like asyncua's, it answers a modify with what it granted at creation.
 """
@@ -69,7 +72,8 @@ async def main(port: int, certs: Path | None) -> None:
         # held in a name: asyncio keeps only a weak reference to a task
         held: set[str] = set()
         every: dict[str, int] = {}      # name -> written every this many steps
-        reading = loop.create_task(commands(skid, idx, variables, held, every)) if "--commands" in sys.argv else None  # noqa: F841
+        reading = loop.create_task(commands(server, skid, idx, variables, held, every)) \
+            if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
         while not stop.is_set():
@@ -82,7 +86,7 @@ async def main(port: int, certs: Path | None) -> None:
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(skid, idx: int, variables: dict, held: set, every: dict) -> None:
+async def commands(server: Server, skid, idx: int, variables: dict, held: set, every: dict) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -109,7 +113,25 @@ async def commands(skid, idx: int, variables: dict, held: set, every: dict) -> N
             every[name] = int(n)
         elif verb in ("mute", "unmute"):
             InternalSubscription.publish_results = muted if verb == "mute" else publish
+        elif verb == "reset":
+            held.clear()
+            every.clear()
+            InternalSubscription.publish_results = publish
+            for gone in (n for n in NAMES if n not in variables):
+                variables[gone] = await skid.add_variable(ua.NodeId(f"Skid1.{gone}", idx), f"{idx}:{gone}", 0.0)
+            await no_subscriptions(server)
         print(f"DONE {line}", flush=True)
+
+
+async def no_subscriptions(server: Server, wait_s: float = 10.0) -> None:
+    """Returns once the server holds no subscription: the clients that made them closed their sessions (a client
+    disconnecting deletes its subscriptions) within `wait_s`, else what is left is deleted."""
+    service = server.iserver.subscription_service
+    for _ in range(int(wait_s / 0.1)):
+        if not service.subscriptions:
+            return
+        await asyncio.sleep(0.1)        # polled: the server has no event for a session closed
+    await service.delete_subscriptions(list(service.subscriptions))
 
 
 async def end_subscriptions(server: Server, tell: bool) -> None:

@@ -16,20 +16,13 @@ from agent.records import Rejects
 from agent.typed import ConfigError
 from conftest import OpcUaServer as Server, wait_until
 from mqtt_broker import free_port
+from opcua_agent import server  # noqa: F401 — a pytest fixture: the process's shared server, reset for each test
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
 from agent.sources.opcua import OpcUaConfig, OpcUaSecurity, OpcUaSource  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-@pytest.fixture
-def server():
-    s = Server(free_port())
-    s.start()
-    yield s
-    s.kill()
 
 
 def config(port: int, security: OpcUaSecurity | None = None, **nodes) -> OpcUaConfig:
@@ -57,9 +50,10 @@ def make_certificates(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def secure_server(tmp_path):
-    s = Server(free_port(), make_certificates(tmp_path))
+@pytest.fixture(scope="module")
+def secure_server(tmp_path_factory):
+    """The module's secured server: its tests only connect to it (or are refused)."""
+    s = Server(free_port(), make_certificates(tmp_path_factory.mktemp("certs")))
     s.start()
     yield s
     s.kill()
