@@ -54,14 +54,21 @@ class Server(OpcUaServer):
         self.command("reset")
         self.removed.clear()
 
-    def command(self, line: str) -> None:
+    def command(self, line: str) -> str:
+        """What the server's answer `DONE line` adds after the line (only `reads` adds anything)."""
         verb, _, name = line.partition(" ")
         if verb in ("remove", "drop", "add"):
             (self.removed.discard if verb == "add" else self.removed.add)(name)
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         assert select.select([self.proc.stdout], [], [], 60)[0], f"the server did not answer {line!r}"
-        assert self.proc.stdout.readline().strip() == f"DONE {line}"
+        answer = self.proc.stdout.readline().strip()
+        assert f"{answer} ".startswith(f"DONE {line} "), (line, answer, self.errors())
+        return answer[len(f"DONE {line}"):].strip()
+
+    def read_sizes(self) -> list[int]:
+        """The node count of each Read request the server was sent since it started or was last reset."""
+        return [int(n) for n in self.command("reads").split()]
 
     def stop(self) -> None:
         """SIGTERM: asyncua closes its sessions and its socket."""

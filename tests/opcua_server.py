@@ -18,6 +18,9 @@ it back; `mute` makes the server publish nothing on any subscription, not even a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
 `every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
+Skid1.const0 … const19 never change (100 + k) and Skid1.const_bad holds at BadSensorFailure; the server states a
+MaxNodesPerRead of 16 (MAX_NODES_PER_READ) and `reads` answers
+`DONE reads n1 n2 …`, the node count of each Read request since the start or the last reset.
 `reset` undoes every command (nodes put back, none held or slowed, publishing again) and leaves no subscription: the
 earlier test's clients have closed theirs (waited for, up to 10 s), any still there is deleted — so tests can share one
 server (tests/conftest.py `opcua_shared_server`, one per pytest process) without depending on each other's order.
@@ -38,6 +41,31 @@ from asyncua.server.internal_subscription import InternalSubscription
 from asyncua.server.subscription_service import SubscriptionService
 
 NAMES = ("accel1", "pressure", "temp_motor")
+#: variables never written (values that hold: the source's silent-node Read confirms them) and one held at a Bad status
+CONSTANTS = tuple(f"const{k}" for k in range(20))
+CONSTANT_BAD = "const_bad"
+#: the number of nodes of each Read request the server was sent (`reads`): the silent nodes' Read is one request
+READS: list[int] = []
+#: with --commands the server states this MaxNodesPerRead (asyncua's own, 10 000, is no limit a test reaches)
+MAX_NODES_PER_READ = 16
+
+
+async def add(skid, idx: int, name: str):
+    """Skid1.NAME as the server starts with it: a sine's 0.0, or a constant's 100 + k."""
+    value = 100.0 + CONSTANTS.index(name) if name in CONSTANTS else 0.0
+    return await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", value)
+
+
+def count_reads() -> None:
+    """Every Read request's node count noted in READS."""
+    from asyncua.server.internal_session import InternalSession
+    read = InternalSession.read
+
+    async def counted(self, params):
+        READS.append(len(params.NodesToRead))
+        return await read(self, params)
+
+    InternalSession.read = counted
 
 
 async def main(port: int, certs: Path | None) -> None:
@@ -57,10 +85,16 @@ async def main(port: int, certs: Path | None) -> None:
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         await server.load_certificate(str(certs / "server.der"))
         await server.load_private_key(str(certs / "server.key.pem"))
+    if "--commands" in sys.argv:
+        await server.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)) \
+            .write_value(ua.Variant(MAX_NODES_PER_READ, ua.VariantType.UInt32))
     idx = await server.register_namespace("urn:stad-test")
     assert idx == 2, idx
     skid = await server.nodes.objects.add_object(ua.NodeId("Skid1", idx), f"{idx}:Skid1")
-    variables = {n: await skid.add_variable(ua.NodeId(f"Skid1.{n}", idx), f"{idx}:{n}", 0.0) for n in NAMES}
+    variables = {n: await add(skid, idx, n) for n in NAMES + CONSTANTS}
+    bad = await skid.add_variable(ua.NodeId(f"Skid1.{CONSTANT_BAD}", idx), f"{idx}:{CONSTANT_BAD}", 0.0)
+    await bad.write_value(ua.DataValue(ua.Variant(1.0, ua.VariantType.Double),
+                                       StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
     await skid.add_variable(ua.NodeId("Skid1.label", idx), f"{idx}:label", "pump A")
     broken = await skid.add_variable(ua.NodeId("Skid1.broken", idx), f"{idx}:broken", 0.0)
     stop = asyncio.Event()
@@ -105,7 +139,7 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
                 await asyncio.sleep(0.5)        # let the subscriptions' next publish carry it
             await var.delete()
         elif verb == "add":
-            variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
+            variables[name] = await add(skid, idx, name)
         elif verb in ("hold", "vary"):
             (held.add if verb == "hold" else held.discard)(name)
         elif verb == "every":
@@ -117,10 +151,11 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
             held.clear()
             every.clear()
             InternalSubscription.publish_results = publish
-            for gone in (n for n in NAMES if n not in variables):
-                variables[gone] = await skid.add_variable(ua.NodeId(f"Skid1.{gone}", idx), f"{idx}:{gone}", 0.0)
+            for gone in (n for n in NAMES + CONSTANTS if n not in variables):
+                variables[gone] = await add(skid, idx, gone)
             await no_subscriptions(server)
-        print(f"DONE {line}", flush=True)
+            READS.clear()
+        print(f"DONE {line}", *(READS if verb == "reads" else ()), flush=True)
 
 
 async def no_subscriptions(server: Server, wait_s: float = 10.0) -> None:
@@ -163,5 +198,7 @@ if __name__ == "__main__":
     for arg in sys.argv[1:]:
         if arg.startswith("--min-publishing-ms="):
             publishing_floor(float(arg.partition("=")[2]))
+    if "--commands" in sys.argv:
+        count_reads()
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     asyncio.run(main(int(args[0]), Path(args[1]) if len(args) > 1 else None))

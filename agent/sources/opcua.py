@@ -71,6 +71,10 @@ KEEPALIVE_S = 10.0
 #: a subscription that has published nothing (no change, no keep-alive) for this many keep-alives, the
 #: watchdog's re-made one included, is a server lost (a publishing engine hung while requests are served)
 MUTE_KEEPALIVES = 3
+#: the most silent nodes read in one request from a server that does not state its MaxNodesPerRead (few servers
+#: allow fewer), and from one that states it has no limit
+READ_BATCH_UNKNOWN = 100
+READ_BATCH_MAX = 10_000
 
 
 @dataclass
@@ -200,6 +204,7 @@ class OpcUaSource(Source):
         self._heard = 0.0                       # monotonic time of the session's last change (the handler sets it)
         self._gone: set[str] = set()            # sensors whose node the server does not have: subscribed again
         self._handles: dict[str, int] = {}      # sensor -> its monitored item's handle, this session
+        self._max_read = READ_BATCH_UNKNOWN     # the most nodes in one Read request, this session's server's
         self._changed: dict[str, float] = {}    # sensor -> monotonic time of its last notification, this session
         # a value that does not change (see _hold): the last usable value the server gave each sensor this session,
         # when the server last said it holds (a notification, a Good Read), the stamp of its last record, and the
@@ -303,6 +308,7 @@ class OpcUaSource(Source):
             await self._disconnect(client)
             raise
         try:
+            self._max_read = await self._read_limit(client)
             names, nodes = await self._nodes(client)
             self._node_names = {node.nodeid: name for node, name in zip(nodes, names)}
             if not nodes:
@@ -381,12 +387,17 @@ class OpcUaSource(Source):
     async def _probe_silent(self, client, since: float) -> None:
         """Each subscribed sensor without a notification since `since` read once: a node the server no longer has
         (BadNodeIdUnknown) joins self._gone — a server may drop a node's item without a word (asyncua 2.1 does),
-        and a value that does not change is silent too, so silence alone says nothing."""
+        and a value that does not change is silent too, so silence alone says nothing. The silent nodes are read
+        in one Read request (a plant of setpoints holds hundreds still: one round trip a keep-alive, not one each),
+        at most the server's MaxNodesPerRead in each (self._max_read); each node's status is its own."""
         from asyncua import ua
-        for node_id, name in list(self._node_names.items()):
-            if name in self._gone or self._changed.get(name, since) > since:
-                continue
-            value = await client.get_node(node_id).read_data_value(raise_on_bad_status=False)
+        silent = [(node_id, name) for node_id, name in self._node_names.items()
+                  if name not in self._gone and self._changed.get(name, since) <= since]
+        values = []
+        for at in range(0, len(silent), self._max_read):
+            values += await client.read_attributes([client.get_node(node_id)
+                                                    for node_id, _ in silent[at:at + self._max_read]])
+        for (_, name), value in zip(silent, values):
             status = value.StatusCode
             if status is not None and status.value == ua.StatusCodes.BadNodeIdUnknown:
                 self.rejects.add("opcua bad node", self.where, f"nodes.{name} {self.cfg.nodes[name]!r}: "
@@ -397,6 +408,23 @@ class OpcUaSource(Source):
                 self._value[name], self._confirmed[name] = _number(held), time.monotonic()
             else:                           # the server no longer says it holds: not read as a reading
                 self._value.pop(name, None)
+
+    async def _read_limit(self, client) -> int:
+        """The most nodes the server reads in one request (its OperationLimits.MaxNodesPerRead; 0 there is none):
+        more in one is refused whole (BadTooManyOperations). READ_BATCH_UNKNOWN when the server does not say."""
+        from asyncua import ua
+        node = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead))
+        try:
+            value = await node.read_data_value(raise_on_bad_status=False)
+        except Exception as exc:  # noqa: BLE001 — asyncua's own types; a server lost fails the next request too
+            if type(exc).__module__.split(".")[0] != "asyncua":
+                raise
+            return READ_BATCH_UNKNOWN
+        bad = value.StatusCode is not None and value.StatusCode.is_bad()
+        limit = value.Value.Value if value.Value is not None and not bad else None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            return READ_BATCH_UNKNOWN
+        return limit or READ_BATCH_MAX
 
     def _hold(self, now: float, keepalive: float) -> None:
         """A record of each sensor whose value holds, once a tick: OPC UA reports changes only, and a setpoint, a
