@@ -21,11 +21,12 @@ publishing engine that hung while the session and its requests are still served)
 Skid1.const0 … const19 never change (100 + k) and Skid1.const_bad holds at BadSensorFailure; the server states a
 MaxNodesPerRead of 16 (MAX_NODES_PER_READ) and `reads` answers
 `DONE reads n1 n2 …`, the node count of each Read request since the start or the last reset.
-`reset` undoes every command (nodes put back, none held or slowed, publishing again) and leaves no subscription: the
+`reset` undoes every command (nodes put back, none held or slowed, publishing again, no floor) and leaves no subscription: the
 earlier test's clients have closed theirs (waited for, up to 10 s), any still there is deleted — so tests can share one
 server (tests/conftest.py `opcua_shared_server`, one per pytest process) without depending on each other's order.
-With --min-publishing-ms=N it revises a shorter publishing interval asked of it to N ms, as servers with a
-floor do (asyncua's own grants any); like asyncua's, it answers a modify with what it granted at creation.
+`floor N` makes it revise a shorter publishing interval asked of a subscription made from then on to N ms, as
+servers with a floor do (asyncua's own grants any; `floor 0` ends it); like asyncua's, it answers a modify with
+what it granted at creation.
 """
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ CONSTANTS = tuple(f"const{k}" for k in range(20))
 CONSTANT_BAD = "const_bad"
 #: the number of nodes of each Read request the server was sent (`reads`): the silent nodes' Read is one request
 READS: list[int] = []
+#: the shortest publishing interval the server grants, ms (`floor N`; 0: any, as asyncua's own)
+FLOOR_MS = [0.0]
 #: with --commands the server states this MaxNodesPerRead (asyncua's own, 10 000, is no limit a test reaches)
 MAX_NODES_PER_READ = 16
 
@@ -142,6 +145,8 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
             variables[name] = await add(skid, idx, name)
         elif verb in ("hold", "vary"):
             (held.add if verb == "hold" else held.discard)(name)
+        elif verb == "floor":
+            FLOOR_MS[0] = float(name)
         elif verb == "every":
             name, _, n = name.partition(" ")
             every[name] = int(n)
@@ -150,6 +155,7 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
         elif verb == "reset":
             held.clear()
             every.clear()
+            FLOOR_MS[0] = 0.0
             InternalSubscription.publish_results = publish
             for gone in (n for n in NAMES + CONSTANTS if n not in variables):
                 variables[gone] = await add(skid, idx, gone)
@@ -183,22 +189,20 @@ async def end_subscriptions(server: Server, tell: bool) -> None:
     print(f"ENDED {len(subs)}", flush=True)
 
 
-def publishing_floor(floor_ms: float) -> None:
-    """Every subscription created from here on publishes at least `floor_ms` apart (the server's revision)."""
+def publishing_floor() -> None:
+    """Every subscription created from here on publishes at least FLOOR_MS[0] apart (the server's revision)."""
     create = SubscriptionService.create_subscription
 
     async def revised(self, params, *args, **kwargs):
-        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, floor_ms)
+        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, FLOOR_MS[0])
         return await create(self, params, *args, **kwargs)
 
     SubscriptionService.create_subscription = revised
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        if arg.startswith("--min-publishing-ms="):
-            publishing_floor(float(arg.partition("=")[2]))
     if "--commands" in sys.argv:
         count_reads()
+        publishing_floor()
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     asyncio.run(main(int(args[0]), Path(args[1]) if len(args) > 1 else None))

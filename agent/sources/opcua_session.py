@@ -61,7 +61,6 @@ class Session:
         self._node_names = {node.nodeid: name for node, name in zip(nodes, names)}
         if not nodes:
             raise OpcUaUnreachable("none of the configured nodes is on the server")
-        self._ended = None
         sub = await self.client.create_subscription(self._subscription_parameters(), _Handler(self))
         await self._keep_keepalive(sub)
         handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
