@@ -18,15 +18,14 @@ it back; `mute` makes the server publish nothing on any subscription, not even a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
 `every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
-Skid1.const0 … const19 never change (100 + k) and Skid1.const_bad holds at BadSensorFailure; the server states a
-MaxNodesPerRead of 16 (MAX_NODES_PER_READ) and `reads` answers
-`DONE reads n1 n2 …`, the node count of each Read request since the start or the last reset.
-`reset` undoes every command (nodes put back, none held or slowed, publishing again, no floor) and leaves no subscription: the
-earlier test's clients have closed theirs (waited for, up to 10 s), any still there is deleted — so tests can share one
-server (tests/conftest.py `opcua_shared_server`, one per pytest process) without depending on each other's order.
 `floor N` makes it revise a shorter publishing interval asked of a subscription made from then on to N ms, as
 servers with a floor do (asyncua's own grants any; `floor 0` ends it); like asyncua's, it answers a modify with
-what it granted at creation.
+what it granted at creation. `reads` answers `DONE reads n1 n2 …`, the node count of each Read request since the
+start or the last reset. `reset` undoes every command (nodes put back, none held or slowed, publishing again, no
+floor) and leaves no subscription: the earlier test's clients have closed theirs (waited for, up to 10 s), any still
+there is deleted — so tests share one server (tests/conftest.py `opcua_shared_server`, one per pytest process)
+without depending on each other's order; with --commands the server also states a MaxNodesPerRead of 16. Skid1.const0
+… const19 are never written (100 + k) and Skid1.const_bad is held at BadSensorFailure.
 """
 from __future__ import annotations
 
@@ -49,7 +48,7 @@ CONSTANT_BAD = "const_bad"
 READS: list[int] = []
 #: the shortest publishing interval the server grants, ms (`floor N`; 0: any, as asyncua's own)
 FLOOR_MS = [0.0]
-#: with --commands the server states this MaxNodesPerRead (asyncua's own, 10 000, is no limit a test reaches)
+#: the MaxNodesPerRead the server states with --commands (asyncua's own, 10 000, is no limit a test reaches)
 MAX_NODES_PER_READ = 16
 
 
