@@ -576,6 +576,20 @@ class OpcUaServer(PeerProcess):
         self.certs = certs
 
 
+@pytest.fixture(scope="session")
+def opcua_shared_server():
+    """One tests/opcua_server.py --commands for the whole pytest process (per xdist worker: each is its own
+    process and session), killed at its end: an asyncua server's start costs ~1.6 s of CPU, 1.5–40 s of wall on
+    the loaded 2-core machine, and each OPC UA test module (test_opcua.py: each test) paid one. Tests take it through tests/opcua_agent.py `server`, which resets it for each (started again
+    if killed, every command undone, no subscription left), so none depends on another's order."""
+    pytest.importorskip("asyncua", reason="the opcua extra is not installed")
+    from opcua_agent import Server
+    server = Server(free_port())
+    server.start()
+    yield server
+    server.kill()
+
+
 class ModbusDevice(PeerProcess):
     """tests/modbus_device.py as a process on `port`: holding registers 0..99 = 100..199, unit 1."""
 

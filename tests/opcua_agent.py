@@ -7,6 +7,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,38 +28,60 @@ MARGIN = 10
 
 
 class Server(OpcUaServer):
-    """tests/opcua_server.py with --commands: `command("remove temp_motor")` returns once the server did it."""
+    """tests/opcua_server.py with --commands: `command("remove temp_motor")` returns once the server did it. Its
+    standard error goes to a file, not a pipe: a server that serves a whole session of tests would fill a pipe no
+    one reads with asyncua's warnings, and block."""
 
     def start(self) -> None:
         self.removed: set[str] = set()
+        self.err = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / self.script), str(self.port), "--commands",
                                       *self.args],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True)
         line = self.proc.stdout.readline()
-        assert line.strip() == "READY", f"{line} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+        assert line.strip() == "READY", f"{line} {self.errors() if self.proc.poll() is not None else ''}"
 
-    def command(self, line: str) -> None:
+    def errors(self) -> str:
+        """What the server wrote to its standard error so far."""
+        self.err.seek(0)
+        return self.err.read()
+
+    def reset(self) -> None:
+        """Running (started again if a test killed or stopped it) with no command's effect left and no subscription
+        (tests/opcua_server.py `reset`): as a fresh server, without starting one."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        self.command("reset")
+        self.removed.clear()
+
+    def command(self, line: str) -> str:
+        """What the server's answer `DONE line` adds after the line (only `reads` adds anything)."""
         verb, _, name = line.partition(" ")
         if verb in ("remove", "drop", "add"):
             (self.removed.discard if verb == "add" else self.removed.add)(name)
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         assert select.select([self.proc.stdout], [], [], 60)[0], f"the server did not answer {line!r}"
-        assert self.proc.stdout.readline().strip() == f"DONE {line}"
+        answer = self.proc.stdout.readline().strip()
+        assert f"{answer} ".startswith(f"DONE {line} "), (line, answer, self.errors())
+        return answer[len(f"DONE {line}"):].strip()
+
+    def read_sizes(self) -> list[int]:
+        """The node count of each Read request the server was sent since it started or was last reset."""
+        return [int(n) for n in self.command("reads").split()]
 
     def stop(self) -> None:
         """SIGTERM: asyncua closes its sessions and its socket."""
         self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=60) == 0, self.proc.stderr.read()
+        assert self.proc.wait(timeout=60) == 0, self.errors()
 
 
-@pytest.fixture(scope="module")
-def server():
-    """The module's server (a process with --commands), killed at the end."""
-    s = Server(free_port())
-    s.start()
-    yield s
-    s.kill()
+@pytest.fixture
+def server(opcua_shared_server):
+    """The pytest process's server (tests/conftest.py `opcua_shared_server`), reset for this test: running, no node
+    held, slowed, muted or removed, no subscription of an earlier test's left."""
+    opcua_shared_server.reset()
+    return opcua_shared_server
 
 
 class Agent:

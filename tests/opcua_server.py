@@ -18,8 +18,14 @@ it back; `mute` makes the server publish nothing on any subscription, not even a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
 `every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
-With --min-publishing-ms=N it revises a shorter publishing interval asked of it to N ms, as servers with a
-floor do (asyncua's own grants any); like asyncua's, it answers a modify with what it granted at creation.
+`floor N` makes it revise a shorter publishing interval asked of a subscription made from then on to N ms, as
+servers with a floor do (asyncua's own grants any; `floor 0` ends it); like asyncua's, it answers a modify with
+what it granted at creation. `reads` answers `DONE reads n1 n2 …`, the node count of each Read request since the
+start or the last reset. `reset` undoes every command (nodes put back, none held or slowed, publishing again, no
+floor) and leaves no subscription: the earlier test's clients have closed theirs (waited for, up to 10 s), any still
+there is deleted — so tests share one server (tests/conftest.py `opcua_shared_server`, one per pytest process)
+without depending on each other's order; with --commands the server also states a MaxNodesPerRead of 16. Skid1.const0
+… const19 are never written (100 + k) and Skid1.const_bad is held at BadSensorFailure.
 """
 from __future__ import annotations
 
@@ -35,6 +41,33 @@ from asyncua.server.internal_subscription import InternalSubscription
 from asyncua.server.subscription_service import SubscriptionService
 
 NAMES = ("accel1", "pressure", "temp_motor")
+#: variables never written (values that hold: the source's silent-node Read confirms them) and one held at a Bad status
+CONSTANTS = tuple(f"const{k}" for k in range(20))
+CONSTANT_BAD = "const_bad"
+#: the number of nodes of each Read request the server was sent (`reads`): the silent nodes' Read is one request
+READS: list[int] = []
+#: the shortest publishing interval the server grants, ms (`floor N`; 0: any, as asyncua's own)
+FLOOR_MS = [0.0]
+#: the MaxNodesPerRead the server states with --commands (asyncua's own, 10 000, is no limit a test reaches)
+MAX_NODES_PER_READ = 16
+
+
+async def add(skid, idx: int, name: str):
+    """Skid1.NAME as the server starts with it: a sine's 0.0, or a constant's 100 + k."""
+    value = 100.0 + CONSTANTS.index(name) if name in CONSTANTS else 0.0
+    return await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", value)
+
+
+def count_reads() -> None:
+    """Every Read request's node count noted in READS."""
+    from asyncua.server.internal_session import InternalSession
+    read = InternalSession.read
+
+    async def counted(self, params):
+        READS.append(len(params.NodesToRead))
+        return await read(self, params)
+
+    InternalSession.read = counted
 
 
 async def main(port: int, certs: Path | None) -> None:
@@ -54,10 +87,16 @@ async def main(port: int, certs: Path | None) -> None:
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         await server.load_certificate(str(certs / "server.der"))
         await server.load_private_key(str(certs / "server.key.pem"))
+    if "--commands" in sys.argv:
+        await server.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)) \
+            .write_value(ua.Variant(MAX_NODES_PER_READ, ua.VariantType.UInt32))
     idx = await server.register_namespace("urn:stad-test")
     assert idx == 2, idx
     skid = await server.nodes.objects.add_object(ua.NodeId("Skid1", idx), f"{idx}:Skid1")
-    variables = {n: await skid.add_variable(ua.NodeId(f"Skid1.{n}", idx), f"{idx}:{n}", 0.0) for n in NAMES}
+    variables = {n: await add(skid, idx, n) for n in NAMES + CONSTANTS}
+    bad = await skid.add_variable(ua.NodeId(f"Skid1.{CONSTANT_BAD}", idx), f"{idx}:{CONSTANT_BAD}", 0.0)
+    await bad.write_value(ua.DataValue(ua.Variant(1.0, ua.VariantType.Double),
+                                       StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
     await skid.add_variable(ua.NodeId("Skid1.label", idx), f"{idx}:label", "pump A")
     broken = await skid.add_variable(ua.NodeId("Skid1.broken", idx), f"{idx}:broken", 0.0)
     stop = asyncio.Event()
@@ -69,7 +108,8 @@ async def main(port: int, certs: Path | None) -> None:
         # held in a name: asyncio keeps only a weak reference to a task
         held: set[str] = set()
         every: dict[str, int] = {}      # name -> written every this many steps
-        reading = loop.create_task(commands(skid, idx, variables, held, every)) if "--commands" in sys.argv else None  # noqa: F841
+        reading = loop.create_task(commands(server, skid, idx, variables, held, every)) \
+            if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
         while not stop.is_set():
@@ -82,7 +122,7 @@ async def main(port: int, certs: Path | None) -> None:
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(skid, idx: int, variables: dict, held: set, every: dict) -> None:
+async def commands(server: Server, skid, idx: int, variables: dict, held: set, every: dict) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -101,15 +141,37 @@ async def commands(skid, idx: int, variables: dict, held: set, every: dict) -> N
                 await asyncio.sleep(0.5)        # let the subscriptions' next publish carry it
             await var.delete()
         elif verb == "add":
-            variables[name] = await skid.add_variable(ua.NodeId(f"Skid1.{name}", idx), f"{idx}:{name}", 0.0)
+            variables[name] = await add(skid, idx, name)
         elif verb in ("hold", "vary"):
             (held.add if verb == "hold" else held.discard)(name)
+        elif verb == "floor":
+            FLOOR_MS[0] = float(name)
         elif verb == "every":
             name, _, n = name.partition(" ")
             every[name] = int(n)
         elif verb in ("mute", "unmute"):
             InternalSubscription.publish_results = muted if verb == "mute" else publish
-        print(f"DONE {line}", flush=True)
+        elif verb == "reset":
+            held.clear()
+            every.clear()
+            FLOOR_MS[0] = 0.0
+            InternalSubscription.publish_results = publish
+            for gone in (n for n in NAMES + CONSTANTS if n not in variables):
+                variables[gone] = await add(skid, idx, gone)
+            await no_subscriptions(server)
+            READS.clear()
+        print(f"DONE {line}", *(READS if verb == "reads" else ()), flush=True)
+
+
+async def no_subscriptions(server: Server, wait_s: float = 10.0) -> None:
+    """Returns once the server holds no subscription: the clients that made them closed their sessions (a client
+    disconnecting deletes its subscriptions) within `wait_s`, else what is left is deleted."""
+    service = server.iserver.subscription_service
+    for _ in range(int(wait_s / 0.1)):
+        if not service.subscriptions:
+            return
+        await asyncio.sleep(0.1)        # polled: the server has no event for a session closed
+    await service.delete_subscriptions(list(service.subscriptions))
 
 
 async def end_subscriptions(server: Server, tell: bool) -> None:
@@ -126,20 +188,20 @@ async def end_subscriptions(server: Server, tell: bool) -> None:
     print(f"ENDED {len(subs)}", flush=True)
 
 
-def publishing_floor(floor_ms: float) -> None:
-    """Every subscription created from here on publishes at least `floor_ms` apart (the server's revision)."""
+def publishing_floor() -> None:
+    """Every subscription created from here on publishes at least FLOOR_MS[0] apart (the server's revision)."""
     create = SubscriptionService.create_subscription
 
     async def revised(self, params, *args, **kwargs):
-        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, floor_ms)
+        params.RequestedPublishingInterval = max(params.RequestedPublishingInterval, FLOOR_MS[0])
         return await create(self, params, *args, **kwargs)
 
     SubscriptionService.create_subscription = revised
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        if arg.startswith("--min-publishing-ms="):
-            publishing_floor(float(arg.partition("=")[2]))
+    if "--commands" in sys.argv:
+        count_reads()
+        publishing_floor()
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     asyncio.run(main(int(args[0]), Path(args[1]) if len(args) > 1 else None))

@@ -3,10 +3,12 @@ arrive as sensors, the server goes away (SIGKILL) and comes back, bad nodes and 
 counted; config keys are checked with their key paths."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,20 +18,14 @@ from agent.records import Rejects
 from agent.typed import ConfigError
 from conftest import OpcUaServer as Server, wait_until
 from mqtt_broker import free_port
+from opcua_agent import server  # noqa: F401 — a pytest fixture: the process's shared server, reset for each test
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
-from agent.sources.opcua import OpcUaConfig, OpcUaSecurity, OpcUaSource  # noqa: E402
+from agent.sources.opcua import OpcUaConfig, OpcUaSecurity, OpcUaSource, keepalive_s  # noqa: E402
+from opcua_server import CONSTANT_BAD, CONSTANTS, MAX_NODES_PER_READ  # noqa: E402 — asyncua's server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-@pytest.fixture
-def server():
-    s = Server(free_port())
-    s.start()
-    yield s
-    s.kill()
 
 
 def config(port: int, security: OpcUaSecurity | None = None, **nodes) -> OpcUaConfig:
@@ -57,9 +53,10 @@ def make_certificates(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def secure_server(tmp_path):
-    s = Server(free_port(), make_certificates(tmp_path))
+@pytest.fixture(scope="module")
+def secure_server(tmp_path_factory):
+    """The module's secured server: its tests only connect to it (or are refused)."""
+    s = Server(free_port(), make_certificates(tmp_path_factory.mktemp("certs")))
     s.start()
     yield s
     s.kill()
@@ -254,6 +251,44 @@ def test_a_subscription_the_server_ends_is_counted_and_made_again(server, how):
         assert wait_until(lambda: rejects.counts["opcua subscription ended"] >= 1, 90), rejects.as_dict()
         before = len(reader.records)
         assert wait_until(lambda: reader.sensors(since=before) == {"pressure", "temp_motor"}, 60), rejects.as_dict()
+        assert rejects.counts["opcua unreachable"] == 0
+    finally:
+        reader.close()
+
+
+def test_silent_nodes_are_read_in_one_request_each_judged_alone(server):
+    # 20 nodes that never change and one held at BadSensorFailure: one notification each, then only keep-alives. The
+    # silent-node Read every keep-alive keeps the constants held (a record of each every tick, long after their
+    # notification's word ran out) and never the Bad one; a node the server drops among them is that sensor's
+    # alone. On the old code the Read was one request per node (21 of one node a keep-alive); now one request, cut
+    # at the server's MaxNodesPerRead (16 here): 16 + 5.
+    rejects = Rejects()
+    cfg = dataclasses.replace(config(server.port, **{n: f"ns=2;s=Skid1.{n}" for n in (*CONSTANTS, CONSTANT_BAD)}),
+                              check_interval_s=0.1)
+    # a held value's last word from the server counts for 2 keep-alives + 2 checks (OpcUaSource._hold): later ones
+    # were vouched for by the Read
+    vouched_s = 2 * keepalive_s(cfg) + 2 * cfg.check_interval_s + 1
+    reader = Reader(OpcUaSource(cfg, [*CONSTANTS, CONSTANT_BAD], rejects))
+
+    def held_after(t: float, sensors: set[str]) -> bool:
+        return any(r.ts > t and set(r.values) == sensors for r in list(reader.records))
+
+    try:
+        assert wait_until(lambda: reader.sensors() == set(CONSTANTS), 60), rejects.as_dict()
+        seen = time.time()
+        assert wait_until(lambda: held_after(seen + vouched_s, set(CONSTANTS)), 60), rejects.as_dict()
+        sizes = server.read_sizes()
+        assert MAX_NODES_PER_READ in sizes and len(CONSTANTS) + 1 - MAX_NODES_PER_READ in sizes, sizes
+        assert max(sizes) == MAX_NODES_PER_READ, sizes
+        assert rejects.counts["opcua bad status"] >= 1 and rejects.first["opcua bad status"][1].startswith(
+            f"nodes.{CONSTANT_BAD}: BadSensorFailure"), rejects.as_dict()
+
+        server.command("drop const0")               # no word to its item: the Read finds it gone
+        dropped = time.time()
+        assert wait_until(lambda: rejects.counts["opcua bad node"] >= 1, 60), rejects.as_dict()
+        assert rejects.first["opcua bad node"][1].startswith("nodes.const0 "), rejects.first
+        assert wait_until(lambda: held_after(dropped, set(CONSTANTS[1:])), 60), rejects.as_dict()
+        assert CONSTANT_BAD not in reader.sensors()
         assert rejects.counts["opcua unreachable"] == 0
     finally:
         reader.close()

@@ -15,9 +15,8 @@ import time
 
 import pytest
 
-from conftest import free_port
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
-from opcua_agent import CARRY_S, FAULTS, MARGIN, OPCUA, SENSORS, Agent, Server, frozen_until_stuck, server  # noqa: F401 — a pytest fixture
+from opcua_agent import CARRY_S, FAULTS, MARGIN, OPCUA, SENSORS, Agent, frozen_until_stuck, server  # noqa: F401 — a pytest fixture
 from source1_events import said
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
@@ -72,22 +71,13 @@ def test_a_constant_value_is_a_stuck_candidate_as_a_polled_one_is(tmp_path, serv
 FLOOR_MS = 200
 
 
-@pytest.fixture
-def revising_server():
-    s = Server(free_port())
-    s.args = [f"--min-publishing-ms={FLOOR_MS}"]
-    s.start()
-    yield s
-    s.kill()
-
-
-def test_a_revised_publishing_interval_keeps_the_agents_keepalive(tmp_path, revising_server, make_broker):
+def test_a_revised_publishing_interval_keeps_the_agents_keepalive(tmp_path, server, make_broker):
     # The server revises the publishing interval; asyncua then asks a keep-alive of 75 % of the session timeout
     # (45 min) and believes it, whatever the server granted: on the old code a server that stopped publishing
     # (session alive) was never taken for lost (3 such keep-alives), health `connected: true` under the source fault.
     # Now the agent asks its own keep-alive again for the revised interval and believes what the server grants
     # (asyncua's server keeps the count it granted at creation: 2 s / 100 ms = 20 × 200 ms = 4 s).
-    server = revising_server
+    server.command(f"floor {FLOOR_MS}")             # the agent's subscription is made after it: revised
     agent = Agent(tmp_path, server, make_broker(), node="opc-revised")
     granted_s = math.ceil(keepalive() * 1000 / OPCUA["publishing_interval_ms"]) * FLOOR_MS / 1000
     try:
@@ -99,3 +89,4 @@ def test_a_revised_publishing_interval_keeps_the_agents_keepalive(tmp_path, revi
         server.command("unmute")
         assert agent.stop() == 0
     assert (agent.last_health() or {}).get("rejected", {}).get("opcua unreachable", 0) >= 1
+    assert f"revised the publishing interval to {FLOOR_MS} ms" in (tmp_path / "agent.err").read_text()

@@ -1,0 +1,347 @@
+"""One session of the OPC UA source (agent/sources/opcua.py) at its server: subscribe, watch, read, hold.
+
+Why it is a module of its own: the plugin module holds what every gateway loads (the config, its checks, the
+source's thread and reconnect loop); this is what runs once the source has connected — the subscription, the
+heartbeat and the watch of it, the silent nodes' Read, the values that hold, the nodes dropped and subscribed
+again, each notification turned into a record. A Session lives as long as its connection; what outlives it (the
+records' queue, `connected`, the server's clock offset) is the source's. Not a plugin (no PLUGIN): discovery
+imports it and passes over it; like the plugin it imports asyncio and asyncua only when it runs.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import time
+from typing import TYPE_CHECKING
+
+from ..records import Record, short_repr
+from .opcua import OpcUaUnreachable, SubscriptionEnded, browse_path, keepalive_s
+
+if TYPE_CHECKING:
+    from .opcua import OpcUaSource
+
+log = logging.getLogger("stad.opcua")
+
+#: a subscription that has published nothing (no change, no keep-alive) for this many keep-alives, the
+#: watchdog's re-made one included, is a server lost (a publishing engine hung while requests are served)
+MUTE_KEEPALIVES = 3
+#: the most silent nodes read in one request from a server that does not state its MaxNodesPerRead (few servers
+#: allow fewer), and from one that states it has no limit
+READ_BATCH_UNKNOWN = 100
+READ_BATCH_MAX = 10_000
+
+
+class Session:
+    """The subscription of one connected session (`client`) of `source`, and its per-session state."""
+
+    def __init__(self, source: OpcUaSource, client):
+        self.source, self.client = source, client
+        self.cfg, self.rejects, self.where, self.tick_s = source.cfg, source.rejects, source.where, source.tick_s
+        self._node_names: dict = {}             # asyncua NodeId -> sensor
+        self._ended: str | None = None          # the status change that ended the subscription, set by _Handler
+        self._heard = 0.0                       # monotonic time of the session's last change (the handler sets it)
+        self._gone: set[str] = set()            # sensors whose node the server does not have: subscribed again
+        self._handles: dict[str, int] = {}      # sensor -> its monitored item's handle
+        self._max_read = READ_BATCH_UNKNOWN     # the most nodes in one Read request, the server's
+        self._changed: dict[str, float] = {}    # sensor -> monotonic time of its last notification
+        # a value that does not change (see _hold): the last usable value the server gave each sensor this session,
+        # when the server last said it holds (a notification, a Good Read), and the stamp of its last record;
+        # nothing from an earlier session is held
+        self._value: dict[str, float] = {}
+        self._confirmed: dict[str, float] = {}
+        self._stamped: dict[str, float] = {}
+
+    async def run(self) -> None:
+        """Subscribed to the configured nodes, then watched until the server is lost or the source stops (raises
+        OpcUaUnreachable, SubscriptionEnded or asyncua's own errors for the source's reconnect loop)."""
+        cfg = self.cfg
+        self._max_read = await self._read_limit(self.client)
+        names, nodes = await self._nodes(self.client)
+        self._node_names = {node.nodeid: name for node, name in zip(nodes, names)}
+        if not nodes:
+            raise OpcUaUnreachable("none of the configured nodes is on the server")
+        sub = await self.client.create_subscription(self._subscription_parameters(), _Handler(self))
+        await self._keep_keepalive(sub)
+        handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
+        self._gone = {name for name in cfg.nodes if name not in names}     # a browse path not resolved
+        for name, handle in zip(names, handles if isinstance(handles, list) else [handles]):
+            if isinstance(handle, int):
+                self._handles[name] = handle
+            else:                                   # a node id the server does not have
+                self.rejects.add("opcua bad node", self.where, f"nodes.{name} {cfg.nodes[name]!r}: {handle}")
+                self._gone.add(name)
+        log.info("%s: subscribed to %d node(s)", self.where, len(self._handles))
+        await self._watch(self.client, sub)
+
+    async def _watch(self, client, sub) -> None:
+        """The session's life: the server's state read every check_interval_s as a heartbeat (a server gone fails
+        it within timeout_s); `connected` once the subscription published (a change or a keep-alive) and while it
+        does; a subscription silent MUTE_KEEPALIVES keep-alives (asyncua's watchdog re-made it at 1.5 and the
+        re-made one is as silent) is the server lost; a node silent a keep-alive is read (_probe_silent); the nodes the
+        server does not have (self._gone) are subscribed again with the reconnect back-off, so a node a PLC program
+        download dropped and put back is read again."""
+        import asyncio
+        cfg = self.cfg
+        state = client.get_node("i=2259")
+        start, heard = time.monotonic(), None        # heard: the last publish seen (None: none yet)
+        sub_id, published = sub.subscription_id, sub.last_publish_at
+        retry_wait = cfg.reconnect_min_s
+        retry_at, probe_at = start + retry_wait, start + keepalive_s(cfg)
+        self._changed = dict.fromkeys(self._handles, start)
+        # the keep-alive the subscription has (asyncua puts its own in when the server revises the interval),
+        # as asyncua's watchdog reads it: a server's longer one is never taken for a silence
+        params = sub.parameters
+        mute_s = MUTE_KEEPALIVES * max(keepalive_s(cfg), params.RequestedPublishingInterval / 1000
+                                       * max(1, params.RequestedMaxKeepAliveCount or 1))
+        while not self.source.stopping.is_set():
+            await self.source.sleep(cfg.check_interval_s)
+            try:
+                await asyncio.wait_for(state.read_value(), cfg.timeout_s)
+            except Exception as exc:  # noqa: BLE001 — whatever asyncua raises for a lost server
+                raise OpcUaUnreachable(f"lost the server: {type(exc).__name__} {exc}"[:200]) from None
+            if self._ended is not None:
+                raise SubscriptionEnded(f"status change {self._ended}")
+            now = time.monotonic()
+            if sub.subscription_id not in (None, sub_id):     # asyncua's watchdog made it again
+                self.rejects.counts["opcua subscription ended"] += 1
+                log.warning("%s: subscription %s went silent (the server dropped it); made again as %s",
+                            self.where, sub_id, sub.subscription_id)
+            elif sub.last_publish_at not in (None, published):  # a publish (a keep-alive, too) since the last check
+                heard = now
+            if self._heard:                                 # a change, read by the handler
+                heard = max(heard or 0.0, self._heard)
+            sub_id, published = sub.subscription_id, sub.last_publish_at
+            if heard is not None:
+                self.source.connected.set()
+            if now - (heard or start) > mute_s:
+                raise OpcUaUnreachable(f"the server published nothing (no change, no keep-alive) for "
+                                       f"{now - (heard or start):.0f} s while it answered requests")
+            if now >= probe_at:
+                await self._probe_silent(client, now - keepalive_s(cfg))
+                probe_at = now + keepalive_s(cfg)
+            if heard is not None and now - heard <= mute_s / MUTE_KEEPALIVES + 2 * cfg.check_interval_s:
+                self._hold(now, keepalive_s(cfg))
+            if self._gone and now >= retry_at:
+                await self._subscribe_again(client, sub)
+                retry_wait = min(2 * retry_wait, cfg.reconnect_max_s) if self._gone else cfg.reconnect_min_s
+                retry_at = time.monotonic() + retry_wait
+
+    async def _probe_silent(self, client, since: float) -> None:
+        """Each subscribed sensor without a notification since `since` read once: a node the server no longer has
+        (BadNodeIdUnknown) joins self._gone — a server may drop a node's item without a word (asyncua 2.1 does),
+        and a value that does not change is silent too, so silence alone says nothing. The silent nodes are read
+        in one Read request (a plant of setpoints holds hundreds still: one round trip a keep-alive, not one each),
+        at most the server's MaxNodesPerRead in each (self._max_read); each node's status is its own."""
+        from asyncua import ua
+        silent = [(node_id, name) for node_id, name in self._node_names.items()
+                  if name not in self._gone and self._changed.get(name, since) <= since]
+        values = []
+        for at in range(0, len(silent), self._max_read):
+            values += await client.read_attributes([client.get_node(node_id)
+                                                    for node_id, _ in silent[at:at + self._max_read]])
+        for (_, name), value in zip(silent, values):
+            status = value.StatusCode
+            if status is not None and status.value == ua.StatusCodes.BadNodeIdUnknown:
+                self.rejects.add("opcua bad node", self.where, f"nodes.{name} {self.cfg.nodes[name]!r}: "
+                                                               "BadNodeIdUnknown (the server dropped it)")
+                self._gone.add(name)
+            held = value.Value.Value if value.Value is not None else None
+            if (status is None or not status.is_bad()) and _number(held) is not None:
+                self._value[name], self._confirmed[name] = _number(held), time.monotonic()
+            else:                           # the server no longer says it holds: not read as a reading
+                self._value.pop(name, None)
+
+    async def _read_limit(self, client) -> int:
+        """The most nodes the server reads in one request (its OperationLimits.MaxNodesPerRead; 0 there is none):
+        more in one is refused whole (BadTooManyOperations). READ_BATCH_UNKNOWN when the server does not say."""
+        from asyncua import ua
+        node = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead))
+        try:
+            value = await node.read_data_value(raise_on_bad_status=False)
+        except Exception as exc:  # noqa: BLE001 — asyncua's own types; a server lost fails the next request too
+            if type(exc).__module__.split(".")[0] != "asyncua":
+                raise
+            return READ_BATCH_UNKNOWN
+        bad = value.StatusCode is not None and value.StatusCode.is_bad()
+        limit = value.Value.Value if value.Value is not None and not bad else None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            return READ_BATCH_UNKNOWN
+        return limit or READ_BATCH_MAX
+
+    def _hold(self, now: float, keepalive: float) -> None:
+        """A record of each sensor whose value holds, once a tick: OPC UA reports changes only, and a setpoint, a
+        valve at rest or a coarse quiet sensor would otherwise be told `missing` on a healthy plant. Called only
+        while the server answers (the heartbeat just now) and the subscription publishes (a change or a keep-alive
+        within its keep-alive: a change would have been sent); a value is held while its last word from the server
+        (a notification, or the silent-node Read finding it Good) is at most two keep-alives old (the Read comes
+        every keep-alive), never after a Bad status or the node gone. Stamped on the server's clock as its changes
+        are (this host's + self.source.offset), never twice in one tick of a sensor."""
+        host = time.time()
+        ts = host + self.source.offset
+        values = {name: value for name, value in self._value.items()
+                  if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive
+                  + 2 * self.cfg.check_interval_s
+                  and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s}
+        if not values:
+            return
+        self._stamped.update(dict.fromkeys(values, ts))
+        try:
+            self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)"))
+        except queue.Full:
+            self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
+
+    async def _subscribe_again(self, client, sub) -> None:
+        """The sensors whose node the server did not have (self._gone), subscribed again: each one it has now is
+        read from here on (its old monitored item, if any, deleted)."""
+        for name in sorted(self._gone):
+            _, nodes = await self._nodes(client, [name], count=False)
+            if not nodes:                       # a browse path still not there
+                continue
+            node = nodes[0]
+            [handle] = await sub.subscribe_data_change([node], queuesize=1,
+                                                     sampling_interval=self.cfg.sampling_interval_ms)
+            if not isinstance(handle, int):
+                continue
+            old = self._handles.pop(name, None)
+            if old is not None:
+                try:
+                    await sub.unsubscribe(old)
+                except Exception:  # noqa: BLE001 — the server dropped it with its node: nothing to delete
+                    pass
+            self._handles[name] = handle
+            self._node_names[node.nodeid] = name
+            self._stamped.pop(name, None)       # its first notification may carry an old stamp (see _data)
+            self._gone.discard(name)
+            log.info("%s: nodes.%s %r is on the server again; subscribed", self.where, name, self.cfg.nodes[name])
+
+    async def _keep_keepalive(self, sub) -> None:
+        """The server revised the publishing interval: asyncua then asks a keep-alive of three quarters of the session
+        timeout (45 min) and believes it, whatever the server grants, so a server that stops publishing would be
+        taken for lost only after hours (MUTE_KEEPALIVES of them). Ask our keep-alive again, in counts of the
+        revised interval, and believe what the server grants (asyncua's server keeps what it granted at creation)."""
+        from asyncua import ua
+        wanted = self._subscription_parameters()
+        params = sub.parameters
+        if params.RequestedPublishingInterval == wanted.RequestedPublishingInterval:
+            return                                      # not revised: asyncua left ours
+        modify = ua.ModifySubscriptionParameters()
+        modify.SubscriptionId = sub.subscription_id
+        modify.RequestedPublishingInterval = params.RequestedPublishingInterval
+        modify.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * keepalive_s(self.cfg)
+                                                             / params.RequestedPublishingInterval))
+        modify.RequestedLifetimeCount = max(params.RequestedLifetimeCount, 3 * modify.RequestedMaxKeepAliveCount)
+        modify.MaxNotificationsPerPublish = wanted.MaxNotificationsPerPublish
+        granted = await sub.server.update_subscription(modify)
+        params.RequestedPublishingInterval = granted.RevisedPublishingInterval
+        params.RequestedMaxKeepAliveCount = granted.RevisedMaxKeepAliveCount
+        params.RequestedLifetimeCount = granted.RevisedLifetimeCount
+        log.info("%s: the server revised the publishing interval to %g ms; keep-alive every %g s", self.where,
+                 params.RequestedPublishingInterval,
+                 params.RequestedPublishingInterval * params.RequestedMaxKeepAliveCount / 1000)
+
+    def _subscription_parameters(self):
+        """A keep-alive every keepalive_s() without changes (at least every publishing interval): asyncua's
+        default, three quarters of the session timeout, would leave a dropped subscription unnoticed for
+        45 minutes."""
+        from asyncua import ua
+        cfg = self.cfg
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = cfg.publishing_interval_ms
+        params.RequestedMaxKeepAliveCount = max(1, math.ceil(1000 * keepalive_s(cfg) / cfg.publishing_interval_ms))
+        params.RequestedLifetimeCount = max(10_000, 3 * params.RequestedMaxKeepAliveCount)
+        params.MaxNotificationsPerPublish = 10_000
+        params.PublishingEnabled = True
+        return params
+
+    async def _nodes(self, client, only: list[str] | None = None, count: bool = True) -> tuple[list[str], list]:
+        """The configured sensors (`only` these) and their nodes; a browse path the server does not have is
+        counted ('opcua bad node', unless not `count`) and its sensor left out (self._gone: tried again)."""
+        names, nodes = [], []
+        for name in only or self.cfg.nodes:
+            ref = self.cfg.nodes[name]
+            path = browse_path(ref)
+            if path is None:
+                node = client.get_node(ref)
+            else:
+                try:
+                    node = await client.nodes.root.get_child(path)
+                except Exception as exc:  # noqa: BLE001 — asyncua's BadNoMatch and kin
+                    if type(exc).__module__.split(".")[0] != "asyncua":
+                        raise
+                    if count:
+                        self.rejects.add("opcua bad node", self.where, f"nodes.{name} {ref!r}: {type(exc).__name__}")
+                    continue
+            names.append(name)
+            nodes.append(node)
+        return names, nodes
+
+    def _data(self, node_id, value, source_ts, bad_status: str | None = None) -> None:
+        sensor = self._node_names.get(node_id)
+        if sensor is None:
+            return
+        now = time.monotonic()
+        self._changed[sensor] = now
+        self._value.pop(sensor, None)   # held again only as a usable number, below
+        if bad_status is not None:      # the server says the value is not usable (a broken wire, a device down)
+            self.rejects.add("opcua bad status", self.where, f"nodes.{sensor}: {bad_status}")
+            if bad_status == "BadNodeIdUnknown":        # the node left the address space: try it again
+                self._gone.add(sensor)
+            return
+        number = _number(value)
+        if number is None:
+            self.rejects.add("opcua non-numeric", self.where, f"nodes.{sensor}: {short_repr(value)}")
+            return
+        host = time.time()
+        ts = source_ts.timestamp() if source_ts is not None else host
+        origin = self.where
+        if sensor in self._stamped:     # not the item's first notification: a change, stamped when it happened
+            self.source.offset = ts - host
+        elif ts < host + self.source.offset - self.tick_s:
+            # a first one gives the stored value with the stamp of its last change (an hour ago, for a setpoint
+            # held an hour): the value holds now, so it is read now, as _hold reads it. At its old stamp it would
+            # start a fresh time base in the past (the gap closed into the warm-up, the sensors told `missing`)
+            # or be `late` after a checkpoint or a re-subscribe (review23). No backlog hides behind it: each item
+            # has a queue of 1.
+            ts, origin = host + self.source.offset, f"{self.where} (held)"
+        self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
+        try:
+            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=origin), timeout=1.0)
+        except queue.Full:
+            self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
+
+def _number(value) -> float | None:
+    """An OPC UA value as a reading (a bool as 0 / 1), or None when it is not a finite number."""
+    if isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+class _Handler:
+    """asyncua's subscription handler: data changes to the source."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def datachange_notification(self, node, val, data) -> None:
+        self.session._heard = time.monotonic()
+        if not self.session.source.connected.is_set():      # here, not at the next check: a backlog is read at once
+            self.session.source.connected.set()
+        value = data.monitored_item.Value
+        ts = value.SourceTimestamp
+        if ts is not None and ts.tzinfo is None:
+            from datetime import timezone
+            ts = ts.replace(tzinfo=timezone.utc)
+        status = value.StatusCode
+        bad = status is not None and status.is_bad()
+        self.session._data(node.nodeid, val, ts, (getattr(status, "name", None) or str(status)) if bad else None)
+
+    def status_change_notification(self, status) -> None:
+        """The server ended the subscription (BadTimeout: its lifetime ran out; GoodSubscriptionTransferred;
+        BadShutdown, also asyncua's word for a lost connection): the session's loop makes it again."""
+        code = getattr(status, "Status", status)
+        self.session._ended = getattr(code, "name", None) or str(code)
+
+
