@@ -360,6 +360,14 @@ class FaultTracker:
         return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
+    def suspects(self) -> np.ndarray | None:
+        """The sensors a fault candidate or faulty now (None: none), whose readings must not vouch for
+        their neighbours' (NumpyScorer.distrust)."""
+        if not self.rules or (self.candidate is self._none and not self._any_faulty):
+            return None
+        s = self.candidate | self._faulty
+        return s if fnp.count_nonzero(s) else None
+
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""
         if not self._reentering:

@@ -202,6 +202,7 @@ class NumpyScorer(Scorer):
         # (values, missing, ts): what flush() replays them from.
         self._pending: list[list] = []
         self._context: tuple | None = None
+        self._mates_off: np.ndarray | None = None     # sensors whose fusion part is off this tick (distrust)
 
     def _block_extra(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray | None,
                      profile: SeasonalFeatures | None) -> np.ndarray | None:
@@ -261,12 +262,37 @@ class NumpyScorer(Scorer):
             self._tick = (self.markov.transitions(window), newest)
         return self._tick
 
+    def distrust(self, suspects: np.ndarray | None) -> None:
+        """This tick's suspect sensors (a fault candidate or faulty: the fault tracker's; None: none).
+        A suspect's reading does not vouch for its neighbours: their fusion part is off (scored 0, not
+        learned) while it is a suspect. Not only its value: the neighbour mean of the others is not the
+        relation fusion learned either. In a group of three, pressure's fusion learned S = the mean of
+        accel1 and temp_motor; with temp_motor frozen S moves half as far, with it masked (missing) S is
+        accel1 alone, and pressure scored 15–90× its threshold on either, an incident topped by pressure
+        that neither waited for temp_motor's `stuck` nor ended with it (faults3). Off on the ticks it
+        applies to only: its AR and Markov parts, on its own readings, still score it."""
+        if suspects is None:
+            self._mates_off = None
+            return
+        f = self.fusion
+        off = (suspects[f.nbr] & (f.nbr_w > 0)).any(axis=1) & ~suspects
+        self._mates_off = off if off.any() else None
+
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
         key = float(window.ts[-1])
         flat = self._next_score(window, key) if key != self._tick_key else None
-        return self._score_any(window) if flat is None else flat
+        result = self._score_any(window) if flat is None else flat
+        return result if self._mates_off is None else self._fusion_off(result, window)
+
+    def _fusion_off(self, result: TickScore, window: WindowBuffer) -> TickScore:
+        """The scores with the fusion part of the sensors in _mates_off taken out (distrust): their AR
+        and Markov parts, as weighted this tick (the parts' rows), 0 where the newest value is missing."""
+        off = self._mates_off & window.newest_seen
+        s = result.sensor_scores
+        s[off] = self._parts[0][off] + self._parts[2][off]
+        return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
 
     def _score_any(self, window: WindowBuffer) -> TickScore:
         """score() of any tick, through the parts' own methods (_next_score: the next tick's flat copy)."""
@@ -469,7 +495,7 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
-        if key == self._seen_key:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
+        if key == self._seen_key and self._mates_off is None:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
             a, f = self._rls            # writes from the stacked rows, [x; x], and the validity of a tick with
             m = a._m                    # every sensor seen (no broadcast, no ~missing), the commits without a
             if f._m != m:               # call while the block is not full
@@ -490,7 +516,7 @@ class NumpyScorer(Scorer):
             return
         x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
         self._v_all[self.ar.rls._m] = False         # (JointRegression.learn writes that slot's validity)
-        self.joint.learn(x, window.newest_seen)
+        self.joint.learn(x, window.newest_seen, self._mates_off)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
             self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen,
                                 None if self._tick_x is None else self._one_x)
@@ -519,7 +545,7 @@ class NumpyScorer(Scorer):
             pending = self._pending
         if not pending:
             self._context = (window.values[:-1].copy(), window.missing[:-1].copy(), window.ts[:-1].copy())
-        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn])
+        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn, self._mates_off])
         if len(pending) >= DEFERRED_TICKS:
             self.flush()
 
@@ -535,9 +561,11 @@ class NumpyScorer(Scorer):
         buf = WindowBuffer(len(values) + 1, self.n)
         for v, m, t in zip(values, missing, ts):
             buf.push(v, m, float(t))
-        for key, v, m, learn, observe in pending:
+        now = self._mates_off
+        for key, v, m, learn, observe, self._mates_off in pending:
             buf.push(v, m, key)
             self._learn_kept(buf, learn, observe)
+        self._mates_off = now
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights,
