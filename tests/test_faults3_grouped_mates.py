@@ -1,0 +1,132 @@
+"""A frozen sensor in a group is a `stuck` fault, not its mates' incident (faults3).
+
+faults2 left it open: three sensors of one skid in one `group`, temp_motor frozen. The fallback's fusion predicts
+each sensor from the mean of its observed neighbours with weights learned on the mean of all of them: the frozen
+mate moved pressure's mean wrongly, and once masked the mean was accel1's alone — another quantity. An alert
+opened with pressure as a driver that was no suspect (so not held back) and stayed open on pressure after the
+`stuck` masked temp_motor. Now a fault candidate or faulty sensor does not vouch for its neighbours: their fusion
+part is off while it is a suspect (NumpyScorer.distrust, from FaultTracker.suspects).
+
+Real parts: the OPC UA test server's three sines (tests/opcua_server.py) as a 1-s agent samples them, written to a
+real CSV and replayed through a Pipeline at the defaults, and through a real `stad-agent run` with a jsonl sink."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+
+from agent import config
+from agent.alerts import iso
+from agent.pipeline import Pipeline
+from agent.records import Rejects
+from agent.scorers.numpy_fallback import NumpyScorer
+from agent.sources import open_source
+from agent.window import Aligner, WindowBuffer
+from conftest import REPO, agent_env
+
+SENSORS = ["accel1", "pressure", "temp_motor"]
+START = 1.8e9
+FROZEN_AT = 60          # ticks: temp_motor held from here on
+
+
+def skid_csv(path, ticks: int = 300) -> None:
+    """The test server's values, 10 (i + 1) + sin(t / 1.7 + i) a tick, temp_motor held from FROZEN_AT."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *SENSORS])
+        for k in range(ticks):
+            at = [k, k, min(k, FROZEN_AT)]
+            w.writerow([iso(START + k), *[f"{10.0 * (i + 1) + math.sin(at[i] / 1.7 + i):.6g}" for i in range(3)]])
+
+
+def skid_config(tmp_path, faults: dict | None = None) -> dict:
+    return {"tick_s": 1.0, "topology": "group", "sensors": [{"name": n, "group": "skid1"} for n in SENSORS],
+            "sources": [{"type": "replay", "path": str(tmp_path / "skid.csv")}], "warmup": {"ticks": 40},
+            "scoring": {"chain": ["numpy"]}, "faults": faults or {}}
+
+
+def test_a_frozen_mate_at_the_defaults_is_its_stuck_and_no_alert(tmp_path):
+    # main: an alert at the freeze (temp_motor 67, pressure 30: not an echo, no suspect) still open on pressure
+    # (75) after the stuck; now the hold-back waits on temp_motor alone and the stuck masks it: no alert.
+    skid_csv(tmp_path / "skid.csv")
+    cfg = config.from_dict({**skid_config(tmp_path), "sinks": []}, base_dir=str(tmp_path))
+    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
+    pipe = Pipeline(cfg)
+    faults, alerts = [], []
+    for row in Aligner.for_agent(cfg, Rejects()).align_all(source.records()):
+        res = pipe.step(row)
+        faults += res.faults
+        alerts += res.alerts
+    [stuck] = faults
+    assert (stuck.event, stuck.kind, stuck.sensor) == ("fault", "stuck", "temp_motor")
+    assert stuck.ts - (START + FROZEN_AT) <= 92.0
+    assert alerts == []
+
+
+def test_an_alert_opened_before_the_stuck_ends_with_it_in_a_real_run(tmp_path):
+    # A short hold-back (configs/skab.yaml's 3 s) lets the alert open on temp_motor before `stuck` can be decided.
+    # main: it stays open on pressure and accel1 until the input ends; now it ends within clear_ticks of the stuck.
+    skid_csv(tmp_path / "skid.csv")
+    cfg = {**skid_config(tmp_path, {"holdback_s": 3}), "node": {"id": "skid"}, "state_dir": "state",
+           "sinks": [{"type": "jsonl", "path": "events.jsonl"}]}
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
+    res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(tmp_path / "agent.yaml")], cwd=tmp_path,
+                         env=agent_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+
+    def at(e) -> float:
+        return dt.datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).timestamp() - START
+    said = [(e["event"], e.get("kind"), e.get("reason")) for e in events if e["event"] != "update"]
+    assert said == [("new", "alert", None), ("fault", "stuck", None), ("end", "alert", "cleared"),
+                    ("fault_end", "stuck", "shutdown")], said
+    new, stuck, end, _ = (e for e in events if e["event"] != "update")
+    assert new["top_sensors"][0]["sensor"] == "temp_motor" and stuck["sensor"] == "temp_motor"
+    clear_ticks = config.from_dict(cfg, base_dir=str(tmp_path)).alerts.clear_ticks
+    assert at(stuck) <= at(end) <= at(stuck) + clear_ticks + 1
+
+
+def test_a_suspect_turns_off_its_neighbours_fusion_only():
+    # Sensors 0-1-2 in a line (corridor-like adjacency): 1 is a suspect, so 0's and 2's fusion part is off (their
+    # score is their AR and Markov parts) and not learned; 1's own score, and everything with no suspect, as before.
+    rng = np.random.default_rng(3)
+    n, steps = 3, 16
+    adjacency = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], float)
+    cfg = config.from_dict({"sensors": ["a", "b", "c"], "sources": [{"type": "stdin"}]}).scoring.numpy
+    base = rng.standard_normal(400).cumsum() * 0.1
+    z = (base[:, None] + 0.3 * rng.standard_normal((400, n))).astype(np.float32)
+    missing = np.zeros_like(z, bool)
+    trusting, distrusting = NumpyScorer(n, adjacency, cfg, steps=steps), NumpyScorer(n, adjacency, cfg, steps=steps)
+    for s in (trusting, distrusting):
+        s.fit(z[:300], missing[:300])
+    var0 = distrusting.fusion.rls.resid_var.copy()
+    suspect = np.array([False, True, False])
+    win_a, win_b = WindowBuffer(steps, n), WindowBuffer(steps, n)
+    for t in range(300, 400):
+        for win in (win_a, win_b):
+            win.push(z[t], missing[t], float(t))
+        if t < 300 + steps:
+            continue
+        a = trusting.score(win_a).sensor_scores.copy()
+        distrusting.distrust(suspect)
+        b = distrusting.score(win_b).sensor_scores.copy()
+        parts = distrusting._parts
+        assert np.array_equal(b[[0, 2]], (parts[0] + parts[2])[[0, 2]])
+        assert b[1] == parts.sum(axis=0)[1]
+        trusting.learn(win_a)
+        distrusting.learn(win_b)
+    assert not np.array_equal(a, b)
+    var1 = distrusting.fusion.rls.resid_var          # (a tick not counted leaves it as it was; the weights move
+    assert np.array_equal(var1[[0, 2]], var0[[0, 2]])   # only by forgetting, as on any missing tick)
+    assert (var1[1] != var0[1]) and (trusting.fusion.rls.resid_var[[0, 2]] != var0[[0, 2]]).all()
+    distrusting.distrust(None)                            # no suspect: fusion scores every sensor again
+    for win in (win_a, win_b):
+        win.push(z[0], missing[0], 400.0)
+    b = distrusting.score(win_b).sensor_scores
+    assert np.array_equal(b, distrusting._parts.sum(axis=0))
