@@ -1,11 +1,13 @@
 """A frozen sensor in a group is a `stuck` fault, not its mates' incident (faults3).
 
 faults2 left it open: three sensors of one skid in one `group`, temp_motor frozen. The fallback's fusion predicts
-each sensor from the mean of its observed neighbours with weights learned on the mean of all of them: the frozen
-mate moved pressure's mean wrongly, and once masked the mean was accel1's alone — another quantity. An alert
-opened with pressure as a driver that was no suspect (so not held back) and stayed open on pressure after the
-`stuck` masked temp_motor. Now a fault candidate or faulty sensor does not vouch for its neighbours: their fusion
-part is off while it is a suspect (NumpyScorer.distrust, from FaultTracker.suspects).
+each sensor from the mean of its observed neighbours with weights learned on the mean of all of them: once the
+`stuck` masked temp_motor the mean was accel1's alone — another quantity — and the alert the freeze raised stayed
+open on pressure. Now a sensor faulty of a kind whose readings are wrong as values does not vouch for its
+neighbours: their fusion part is off while it is (NumpyScorer.distrust, from FaultTracker.suspects), and the alert
+ends with the fault. And a candidate whose reading is carried forward on a tick stays one (no rule had new
+evidence), its hold-back not counting that tick: a frozen value re-sent late now and then no longer opens its alert
+on the tick it was no suspect.
 
 Real parts: the OPC UA test server's three sines (tests/opcua_server.py) as a 1-s agent samples them, written to a
 real CSV and replayed through a Pipeline at the defaults, and through a real `stad-agent run` with a jsonl sink."""
@@ -35,27 +37,30 @@ START = 1.8e9
 FROZEN_AT = 60          # ticks: temp_motor held from here on
 
 
-def skid_csv(path, ticks: int = 300) -> None:
-    """The test server's values, 10 (i + 1) + sin(t / 1.7 + i) a tick, temp_motor held from FROZEN_AT."""
+def skid_csv(path, ticks: int = 300, late_every: int = 0) -> None:
+    """The test server's values, 10 (i + 1) + sin(t / 1.7 + i) a tick, temp_motor held from FROZEN_AT; with
+    `late_every` its held value missing from every such tick of the hold (carried forward: re-sent late)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", *SENSORS])
         for k in range(ticks):
             at = [k, k, min(k, FROZEN_AT)]
-            w.writerow([iso(START + k), *[f"{10.0 * (i + 1) + math.sin(at[i] / 1.7 + i):.6g}" for i in range(3)]])
+            cells = [f"{10.0 * (i + 1) + math.sin(at[i] / 1.7 + i):.6g}" for i in range(3)]
+            if late_every and k > FROZEN_AT and (k - FROZEN_AT) % late_every == late_every // 2:
+                cells[2] = ""
+            w.writerow([iso(START + k), *cells])
 
 
-def skid_config(tmp_path, faults: dict | None = None) -> dict:
-    return {"tick_s": 1.0, "topology": "group", "sensors": [{"name": n, "group": "skid1"} for n in SENSORS],
+def skid_config(tmp_path, faults: dict | None = None, grouped: bool = True) -> dict:
+    return {"tick_s": 1.0, "topology": "group",
+            "sensors": [{"name": n, "group": "skid1"} for n in SENSORS] if grouped else SENSORS,
             "sources": [{"type": "replay", "path": str(tmp_path / "skid.csv")}], "warmup": {"ticks": 40},
             "scoring": {"chain": ["numpy"]}, "faults": faults or {}}
 
 
-def test_a_frozen_mate_at_the_defaults_is_its_stuck_and_no_alert(tmp_path):
-    # main: an alert at the freeze (temp_motor 67, pressure 30: not an echo, no suspect) still open on pressure
-    # (75) after the stuck; now the hold-back waits on temp_motor alone and the stuck masks it: no alert.
-    skid_csv(tmp_path / "skid.csv")
-    cfg = config.from_dict({**skid_config(tmp_path), "sinks": []}, base_dir=str(tmp_path))
+def replayed(tmp_path, cfg: dict) -> tuple[list, list, Pipeline]:
+    """The skid's CSV through a Pipeline: its fault and alert events."""
+    cfg = config.from_dict({**cfg, "sinks": []}, base_dir=str(tmp_path))
     source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
     pipe = Pipeline(cfg)
     faults, alerts = [], []
@@ -63,10 +68,33 @@ def test_a_frozen_mate_at_the_defaults_is_its_stuck_and_no_alert(tmp_path):
         res = pipe.step(row)
         faults += res.faults
         alerts += res.alerts
+    return faults, alerts, pipe
+
+
+def test_the_alert_a_frozen_mate_raised_ends_with_its_stuck(tmp_path):
+    # At the defaults: the freeze opens an alert at once (temp_motor 67, pressure 30: pressure's fusion reads the
+    # frozen mate, and it is no suspect). main: still open on pressure (75) after the stuck, to the end; now it ends
+    # clear_ticks after it, its mates' fusion off while temp_motor is stuck.
+    skid_csv(tmp_path / "skid.csv")
+    faults, alerts, pipe = replayed(tmp_path, skid_config(tmp_path))
     [stuck] = faults
     assert (stuck.event, stuck.kind, stuck.sensor) == ("fault", "stuck", "temp_motor")
     assert stuck.ts - (START + FROZEN_AT) <= 92.0
-    assert alerts == []
+    said = [(a.event, a.reason) for a in alerts if a.event != "update"]
+    assert said == [("new", None), ("end", "cleared")], said
+    assert stuck.ts <= alerts[-1].ts <= stuck.ts + pipe.cfg.alerts.clear_ticks
+    assert pipe.health.suspects().tolist() == [False, False, True]
+
+
+def test_a_frozen_value_re_sent_late_waits_for_its_stuck(tmp_path):
+    # Ungrouped, temp_motor's held value missing from every 10th tick of the hold (carried forward: its `stuck`
+    # comes that much later, a carried tick is not counted). main opened the alert during the hold (on a carried
+    # tick no rule's condition held: no suspect, no wait); now the candidate stays one on a carried tick, and its
+    # wait does not count the tick.
+    skid_csv(tmp_path / "skid.csv", late_every=10)
+    faults, alerts, _ = replayed(tmp_path, skid_config(tmp_path, grouped=False))
+    assert [(f.event, f.kind, f.sensor) for f in faults] == [("fault", "stuck", "temp_motor")]
+    assert [a for a in alerts if a.ts < faults[0].ts + 30] == []
 
 
 def test_an_alert_opened_before_the_stuck_ends_with_it_in_a_real_run(tmp_path):

@@ -40,6 +40,10 @@ from .spike import Spike
 from .stuck import Stuck
 
 _ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
+#: The kinds whose readings are wrong as values (frozen, at the floor, absent, out of range): a sensor faulty of
+#: one of these does not vouch for its neighbours (suspects). Not drift, spike or implausible: their neighbours'
+#: fusion off too, SKAB's dev files lost 5 points of MAR; nor a candidate's (faults3, docs/measured/faults.md).
+VALUE_KINDS = ("missing", "out_of_range", "dead", "stuck")
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped: its input ended",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
@@ -121,6 +125,8 @@ class FaultTracker:
                 self._faulty[i], self._drifting[i] = self.kind[i] != "", self.kind[i] == "drift"
         self._healthy = ~self._faulty
         self._any_faulty = bool(fnp.count_nonzero(self._faulty))
+        self._value_faulty = np.array([k in VALUE_KINDS for k in self.kind], bool)
+        self._any_value_faulty = bool(fnp.count_nonzero(self._value_faulty))
         self._kinds = tuple(self.kind)
         self._kinds_new = True                      # (the next tick's Tick takes them: observe)
 
@@ -205,7 +211,11 @@ class FaultTracker:
         if decided:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
-        self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
+        healthy = self._healthy if self._any_faulty else None
+        # A candidate whose reading did not come this tick (carried forward, missing) is still one: no rule had
+        # new evidence (a frozen OPC UA value is re-sent late now and then: on that tick it was no suspect, and the
+        # alert its mates' fusion raised opened; faults3)
+        self.candidate = _kept(self.candidate, _union(busy, none, healthy), observed, all_observed, healthy)
         self._learn(t, self._any_faulty, all_observed)
         if all_observed:            # (the where would pick every entry)
             self.prev[...] = x
@@ -361,12 +371,10 @@ class FaultTracker:
                                    carried=row.carried & ~faulty)
 
     def suspects(self) -> np.ndarray | None:
-        """The sensors a fault candidate or faulty now (None: none), whose readings must not vouch for
-        their neighbours' (NumpyScorer.distrust)."""
-        if not self.rules or (self.candidate is self._none and not self._any_faulty):
-            return None
-        s = self.candidate | self._faulty
-        return s if fnp.count_nonzero(s) else None
+        """The sensors whose readings must not vouch for their neighbours' (NumpyScorer.distrust): faulty of
+        a VALUE_KINDS kind (None: none). Masked, such a sensor is missing for the scorers, and the mean of
+        the other neighbours is not the relation their fusion learned."""
+        return self._value_faulty if self.rules and self._any_value_faulty else None
 
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""
@@ -380,7 +388,8 @@ class FaultTracker:
         if not self.rules or sensor_scores is None:
             return False
         hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
-                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet)
+                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet,
+                                  self._tick.observed)
         self.held_alerts += hold
         return hold
 
@@ -514,6 +523,17 @@ class FaultTracker:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
+
+
+def _kept(was: np.ndarray, now: np.ndarray, observed: np.ndarray, all_observed: bool,
+          healthy: np.ndarray | None) -> np.ndarray:
+    """`now`, and where `was` held and the sensor was not observed this tick, `was` (healthy only)."""
+    if all_observed or not fnp.count_nonzero(was):
+        return now
+    kept = was & ~observed
+    if healthy is not None:
+        kept &= healthy
+    return now | kept if fnp.count_nonzero(kept) else now
 
 
 def _union(masks: list[np.ndarray], none: np.ndarray, healthy: np.ndarray | None) -> np.ndarray:

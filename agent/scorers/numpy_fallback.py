@@ -263,19 +263,18 @@ class NumpyScorer(Scorer):
         return self._tick
 
     def distrust(self, suspects: np.ndarray | None) -> None:
-        """This tick's suspect sensors (a fault candidate or faulty: the fault tracker's; None: none).
-        A suspect's reading does not vouch for its neighbours: their fusion part is off (scored 0, not
-        learned) while it is a suspect. Not only its value: the neighbour mean of the others is not the
-        relation fusion learned either. In a group of three, pressure's fusion learned S = the mean of
-        accel1 and temp_motor; with temp_motor frozen S moves half as far, with it masked (missing) S is
-        accel1 alone, and pressure scored 15–90× its threshold on either, an incident topped by pressure
-        that neither waited for temp_motor's `stuck` nor ended with it (faults3). Off on the ticks it
-        applies to only: its AR and Markov parts, on its own readings, still score it."""
+        """This tick's suspect sensors (FaultTracker.suspects: faulty of a kind whose readings are wrong as
+        values; None: none). A suspect does not vouch for its neighbours: their fusion part is off (scored 0,
+        not learned) while it is one. Masking it (missing) is not enough: the neighbour mean of the others is
+        not the relation fusion learned. In a group of three, pressure's fusion learned S = the mean of accel1
+        and temp_motor; with temp_motor stuck and masked S is accel1 alone, and pressure scored 15–90× its
+        threshold: the alert a frozen temp_motor raised stayed open on pressure after its `stuck` (faults3).
+        Only on the ticks it applies to: their AR and Markov parts, on their own readings, still score them."""
         if suspects is None:
             self._mates_off = None
             return
         f = self.fusion
-        off = (suspects[f.nbr] & (f.nbr_w > 0)).any(axis=1) & ~suspects
+        off = (suspects[f.nbr] & (f.nbr_w > 0)).any(axis=1)
         self._mates_off = off if off.any() else None
 
     def score(self, window: WindowBuffer) -> TickScore:
@@ -289,9 +288,10 @@ class NumpyScorer(Scorer):
     def _fusion_off(self, result: TickScore, window: WindowBuffer) -> TickScore:
         """The scores with the fusion part of the sensors in _mates_off taken out (distrust): their AR
         and Markov parts, as weighted this tick (the parts' rows), 0 where the newest value is missing."""
+        parts = self._parts
         off = self._mates_off & window.newest_seen
         s = result.sensor_scores
-        s[off] = self._parts[0][off] + self._parts[2][off]
+        s[off] = parts[0][off] + parts[2][off]
         return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
 
     def _score_any(self, window: WindowBuffer) -> TickScore:
