@@ -72,10 +72,9 @@ class JointRegression:
         z *= self._inv_sd
         return z
 
-    def learn(self, newest: np.ndarray, seen: np.ndarray, fusion_off: np.ndarray | None = None) -> None:
+    def learn(self, newest: np.ndarray, seen: np.ndarray) -> None:
         """Learn the tick whose features are in the next slot (as zscores() read them): both parts'
-        value and validity in one write each, then each RLS counts it (and solves a full block).
-        `fusion_off`: sensors whose fusion part does not learn this tick (NumpyScorer.distrust)."""
+        value and validity in one write each, then each RLS counts it (and solves a full block)."""
         a, f = self._a, self._f
         m = a._m
         if f._m != m:
@@ -87,7 +86,5 @@ class JointRegression:
         else:
             fnp.copyto(v[0], seen)
             np.logical_and(seen, self._has_neighbours, out=v[1])
-        if fusion_off is not None:
-            v[1] &= ~fusion_off
         a.commit()
         f.commit()

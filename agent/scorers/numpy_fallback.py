@@ -264,12 +264,13 @@ class NumpyScorer(Scorer):
 
     def distrust(self, suspects: np.ndarray | None) -> None:
         """This tick's suspect sensors (FaultTracker.suspects: faulty of a kind whose readings are wrong as
-        values; None: none). A suspect does not vouch for its neighbours: their fusion part is off (scored 0,
-        not learned) while it is one. Masking it (missing) is not enough: the neighbour mean of the others is
-        not the relation fusion learned. In a group of three, pressure's fusion learned S = the mean of accel1
-        and temp_motor; with temp_motor stuck and masked S is accel1 alone, and pressure scored 15–90× its
+        values; None: none). A suspect does not vouch for its neighbours: their fusion part is off (scored 0)
+        while it is one. Masking it (missing) is not enough: the neighbour mean of the others is not the
+        relation fusion learned. In a group of three, pressure's fusion learned S = the mean of accel1 and
+        temp_motor; with temp_motor stuck and masked S is accel1 alone, and pressure scored 15–90× its
         threshold: the alert a frozen temp_motor raised stayed open on pressure after its `stuck` (faults3).
-        Only on the ticks it applies to: their AR and Markov parts, on their own readings, still score them."""
+        Only the score, on the ticks it applies to: their AR and Markov parts, on their own readings, still
+        score them, and every part learns as before (not learning those ticks cost the bench's pump incidents)."""
         if suspects is None:
             self._mates_off = None
             return
@@ -495,7 +496,7 @@ class NumpyScorer(Scorer):
             self._defer(window, learn=True)
             return
         # this scorer scored the tick: AR's and fusion's features are in the joint's next slot
-        if key == self._seen_key and self._mates_off is None:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
+        if key == self._seen_key:       # _next_score's, every sensor seen (most ticks): JointRegression.learn's
             a, f = self._rls            # writes from the stacked rows, [x; x], and the validity of a tick with
             m = a._m                    # every sensor seen (no broadcast, no ~missing), the commits without a
             if f._m != m:               # call while the block is not full
@@ -516,7 +517,7 @@ class NumpyScorer(Scorer):
             return
         x = window.newest64 if self._tick_x is None else self._tick_x      # (the same bits)
         self._v_all[self.ar.rls._m] = False         # (JointRegression.learn writes that slot's validity)
-        self.joint.learn(x, window.newest_seen, self._mates_off)
+        self.joint.learn(x, window.newest_seen)
         if self.seasonal:               # (float64: exact; every sensor seen: no mask)
             self.seasonal.learn(key, x, None if key == self._seen_key else window.newest_seen,
                                 None if self._tick_x is None else self._one_x)
@@ -545,7 +546,7 @@ class NumpyScorer(Scorer):
             pending = self._pending
         if not pending:
             self._context = (window.values[:-1].copy(), window.missing[:-1].copy(), window.ts[:-1].copy())
-        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn, self._mates_off])
+        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn])
         if len(pending) >= DEFERRED_TICKS:
             self.flush()
 
@@ -561,11 +562,9 @@ class NumpyScorer(Scorer):
         buf = WindowBuffer(len(values) + 1, self.n)
         for v, m, t in zip(values, missing, ts):
             buf.push(v, m, float(t))
-        now = self._mates_off
-        for key, v, m, learn, observe, self._mates_off in pending:
+        for key, v, m, learn, observe in pending:
             buf.push(v, m, key)
             self._learn_kept(buf, learn, observe)
-        self._mates_off = now
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": "numpy-ar-markov-fusion", "weights": self.weights,
