@@ -13,10 +13,8 @@ Real parts: the OPC UA test server's three sines (tests/opcua_server.py) as a 1-
 real CSV and replayed through a Pipeline at the defaults, and through a real `stad-agent run` with a jsonl sink."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
-import math
 import subprocess
 import sys
 
@@ -24,31 +22,12 @@ import numpy as np
 import yaml
 
 from agent import config
-from agent.alerts import iso
-from agent.pipeline import Pipeline
-from agent.records import Rejects
 from agent.scorers.numpy_fallback import NumpyScorer
-from agent.sources import open_source
-from agent.window import Aligner, WindowBuffer
-from conftest import REPO, agent_env
+from agent.window import WindowBuffer
+from conftest import agent_env
+from skid_replay import SENSORS, START, replayed, skid_csv
 
-SENSORS = ["accel1", "pressure", "temp_motor"]
-START = 1.8e9
 FROZEN_AT = 60          # ticks: temp_motor held from here on
-
-
-def skid_csv(path, ticks: int = 300, late_every: int = 0) -> None:
-    """The test server's values, 10 (i + 1) + sin(t / 1.7 + i) a tick, temp_motor held from FROZEN_AT; with
-    `late_every` its held value missing from every such tick of the hold (carried forward: re-sent late)."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestamp", *SENSORS])
-        for k in range(ticks):
-            at = [k, k, min(k, FROZEN_AT)]
-            cells = [f"{10.0 * (i + 1) + math.sin(at[i] / 1.7 + i):.6g}" for i in range(3)]
-            if late_every and k > FROZEN_AT and (k - FROZEN_AT) % late_every == late_every // 2:
-                cells[2] = ""
-            w.writerow([iso(START + k), *cells])
 
 
 def skid_config(tmp_path, faults: dict | None = None, grouped: bool = True) -> dict:
@@ -58,25 +37,12 @@ def skid_config(tmp_path, faults: dict | None = None, grouped: bool = True) -> d
             "scoring": {"chain": ["numpy"]}, "faults": faults or {}}
 
 
-def replayed(tmp_path, cfg: dict) -> tuple[list, list, Pipeline]:
-    """The skid's CSV through a Pipeline: its fault and alert events."""
-    cfg = config.from_dict({**cfg, "sinks": []}, base_dir=str(tmp_path))
-    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    pipe = Pipeline(cfg)
-    faults, alerts = [], []
-    for row in Aligner.for_agent(cfg, Rejects()).align_all(source.records()):
-        res = pipe.step(row)
-        faults += res.faults
-        alerts += res.alerts
-    return faults, alerts, pipe
-
-
 def test_the_alert_a_frozen_mate_raised_ends_with_its_stuck(tmp_path):
     # At the defaults: the freeze opens an alert at once (temp_motor 67, pressure 30: pressure's fusion reads the
     # frozen mate, and it is no suspect). main: still open on pressure (75) after the stuck, to the end; now it ends
     # clear_ticks after it, its mates' fusion off while temp_motor is stuck.
-    skid_csv(tmp_path / "skid.csv")
-    faults, alerts, pipe = replayed(tmp_path, skid_config(tmp_path))
+    skid_csv(tmp_path / "skid.csv", 300, 1.7, FROZEN_AT)
+    faults, alerts, pipe = replayed(skid_config(tmp_path), tmp_path)
     [stuck] = faults
     assert (stuck.event, stuck.kind, stuck.sensor) == ("fault", "stuck", "temp_motor")
     assert stuck.ts - (START + FROZEN_AT) <= 92.0
@@ -91,8 +57,8 @@ def test_a_frozen_value_re_sent_late_waits_for_its_stuck(tmp_path):
     # comes that much later, a carried tick is not counted). main opened the alert during the hold (on a carried
     # tick no rule's condition held: no suspect, no wait); now the candidate stays one on a carried tick, and its
     # wait does not count the tick.
-    skid_csv(tmp_path / "skid.csv", late_every=10)
-    faults, alerts, _ = replayed(tmp_path, skid_config(tmp_path, grouped=False))
+    skid_csv(tmp_path / "skid.csv", 300, 1.7, FROZEN_AT, late_every=10)
+    faults, alerts, _ = replayed(skid_config(tmp_path, grouped=False), tmp_path)
     assert [(f.event, f.kind, f.sensor) for f in faults] == [("fault", "stuck", "temp_motor")]
     assert [a for a in alerts if a.ts < faults[0].ts + 30] == []
 
@@ -100,7 +66,7 @@ def test_a_frozen_value_re_sent_late_waits_for_its_stuck(tmp_path):
 def test_an_alert_opened_before_the_stuck_ends_with_it_in_a_real_run(tmp_path):
     # A short hold-back (configs/skab.yaml's 3 s) lets the alert open on temp_motor before `stuck` can be decided.
     # main: it stays open on pressure and accel1 until the input ends; now it ends within clear_ticks of the stuck.
-    skid_csv(tmp_path / "skid.csv")
+    skid_csv(tmp_path / "skid.csv", 300, 1.7, FROZEN_AT)
     cfg = {**skid_config(tmp_path, {"holdback_s": 3}), "node": {"id": "skid"}, "state_dir": "state",
            "sinks": [{"type": "jsonl", "path": "events.jsonl"}]}
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
