@@ -253,7 +253,6 @@ class Pipeline:
         self.ticks += 1
         faults = self.health.observe(row)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
-        self.numpy.distrust(self.health.suspects())     # nor does a suspect vouch for its mates (faults3)
         if not self.warm:
             self.warmup.append(row)
             self.warmup_counted += self._counts(row)

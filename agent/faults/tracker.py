@@ -40,10 +40,6 @@ from .spike import Spike
 from .stuck import Stuck
 
 _ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
-#: The kinds whose readings are wrong as values (frozen, at the floor, absent, out of range): a sensor faulty of
-#: one of these does not vouch for its neighbours (suspects). Not drift, spike or implausible: their neighbours'
-#: fusion off too, SKAB's dev files lost 5 points of MAR; nor a candidate's (faults3, docs/measured/faults.md).
-VALUE_KINDS = ("missing", "out_of_range", "dead", "stuck")
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped: its input ended",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
@@ -125,8 +121,6 @@ class FaultTracker:
                 self._faulty[i], self._drifting[i] = self.kind[i] != "", self.kind[i] == "drift"
         self._healthy = ~self._faulty
         self._any_faulty = bool(fnp.count_nonzero(self._faulty))
-        self._value_faulty = np.array([k in VALUE_KINDS for k in self.kind], bool)
-        self._any_value_faulty = bool(fnp.count_nonzero(self._value_faulty))
         self._kinds = tuple(self.kind)
         self._kinds_new = True                      # (the next tick's Tick takes them: observe)
 
@@ -213,8 +207,8 @@ class FaultTracker:
         # (faulty as of now: a fault that started or ended this tick counts)
         healthy = self._healthy if self._any_faulty else None
         # A candidate whose reading did not come this tick (carried forward, missing) is still one: no rule had
-        # new evidence (a frozen OPC UA value is re-sent late now and then: on that tick it was no suspect, and the
-        # alert its mates' fusion raised opened; faults3)
+        # new evidence (a frozen OPC UA value is re-sent late now and then: on such a tick it was no suspect, and
+        # the alert it drove opened there without waiting for its `stuck`; faults3)
         self.candidate = _kept(self.candidate, _union(busy, none, healthy), observed, all_observed, healthy)
         self._learn(t, self._any_faulty, all_observed)
         if all_observed:            # (the where would pick every entry)
@@ -369,12 +363,6 @@ class FaultTracker:
         faulty = np.array([k != "" for k in self.kind])
         return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
-
-    def suspects(self) -> np.ndarray | None:
-        """The sensors whose readings must not vouch for their neighbours' (NumpyScorer.distrust): faulty of
-        a VALUE_KINDS kind (None: none). Masked, such a sensor is missing for the scorers, and the mean of
-        the other neighbours is not the relation their fusion learned."""
-        return self._value_faulty if self.rules and self._any_value_faulty else None
 
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""

@@ -202,7 +202,6 @@ class NumpyScorer(Scorer):
         # (values, missing, ts): what flush() replays them from.
         self._pending: list[list] = []
         self._context: tuple | None = None
-        self._mates_off: np.ndarray | None = None     # sensors whose fusion part is off this tick (distrust)
 
     def _block_extra(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray | None,
                      profile: SeasonalFeatures | None) -> np.ndarray | None:
@@ -262,38 +261,12 @@ class NumpyScorer(Scorer):
             self._tick = (self.markov.transitions(window), newest)
         return self._tick
 
-    def distrust(self, suspects: np.ndarray | None) -> None:
-        """This tick's suspect sensors (FaultTracker.suspects: faulty of a kind whose readings are wrong as
-        values; None: none). A suspect does not vouch for its neighbours: their fusion part is off (scored 0)
-        while it is one. Masking it (missing) is not enough: the neighbour mean of the others is not the
-        relation fusion learned. In a group of three, pressure's fusion learned S = the mean of accel1 and
-        temp_motor; with temp_motor stuck and masked S is accel1 alone, and pressure scored 15–90× its
-        threshold: the alert a frozen temp_motor raised stayed open on pressure after its `stuck` (faults3).
-        Only the score, on the ticks it applies to: their AR and Markov parts, on their own readings, still
-        score them, and every part learns as before (not learning those ticks cost the bench's pump incidents)."""
-        if suspects is None:
-            self._mates_off = None
-            return
-        f = self.fusion
-        off = (suspects[f.nbr] & (f.nbr_w > 0)).any(axis=1)
-        self._mates_off = off if off.any() else None
-
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
         key = float(window.ts[-1])
         flat = self._next_score(window, key) if key != self._tick_key else None
-        result = self._score_any(window) if flat is None else flat
-        return result if self._mates_off is None else self._fusion_off(result, window)
-
-    def _fusion_off(self, result: TickScore, window: WindowBuffer) -> TickScore:
-        """The scores with the fusion part of the sensors in _mates_off taken out (distrust): their AR
-        and Markov parts, as weighted this tick (the parts' rows), 0 where the newest value is missing."""
-        parts = self._parts
-        off = self._mates_off & window.newest_seen
-        s = result.sensor_scores
-        s[off] = parts[0][off] + parts[2][off]
-        return TickScore(s, float(_MAX_OF(s)) if len(s) else 0.0, self.TYPE)
+        return self._score_any(window) if flat is None else flat
 
     def _score_any(self, window: WindowBuffer) -> TickScore:
         """score() of any tick, through the parts' own methods (_next_score: the next tick's flat copy)."""
