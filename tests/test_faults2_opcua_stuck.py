@@ -12,19 +12,11 @@ the defaults' 90 s after 50 s of running); the rule's unit test replays the serv
 Pipeline at the defaults themselves. Waits are on conditions."""
 from __future__ import annotations
 
-import csv
-import math
-
 import pytest
 
-from agent import config
-from agent.alerts import iso
-from agent.pipeline import Pipeline
-from agent.records import Rejects
-from agent.sources import open_source
-from agent.window import Aligner
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 from opcua_agent import FAULTS, MARGIN, OPCUA, Agent, frozen_until_stuck, server  # noqa: F401 — a pytest fixture
+from skid_replay import SENSORS, replayed, skid_csv
 from source1_events import said
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
@@ -78,24 +70,11 @@ def test_the_rule_on_a_signal_frozen_in_a_young_agent(tmp_path):
     # The server's three values slowed down (10 (i + 1) + sin(t / 20 + i), once a second: a motor temperature) at the
     # defaults (1-s ticks, stuck_s 90, learn_s 3600), temp_motor frozen 60 ticks after the start: one `stuck` after
     # 90 s of the same value, no alert. Old code: no fault in the 340 s after the freeze (the rate passed 0.5).
-    sensors = ["accel1", "pressure", "temp_motor"]
-    path = tmp_path / "skid.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestamp", *sensors])
-        for k in range(400):
-            at = [k, k, min(k, 60)]         # temp_motor frozen from tick 60 on
-            w.writerow([iso(1.8e9 + k), *[f"{10.0 * (i + 1) + math.sin(at[i] / 20 + i):.6g}" for i in range(3)]])
-    cfg = config.from_dict({"tick_s": 1.0, "topology": "group", "sensors": sensors,
-                            "sources": [{"type": "replay", "path": str(path)}], "warmup": {"ticks": 40},
-                            "scoring": {"chain": ["numpy"]}, "sinks": []}, base_dir=str(tmp_path))
-    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    pipe = Pipeline(cfg)
-    faults, alerts = [], []
-    for row in Aligner.for_agent(cfg, Rejects()).align_all(source.records()):
-        res = pipe.step(row)
-        faults += res.faults
-        alerts += [a for a in res.alerts if a.event == "new"]
+    skid_csv(tmp_path / "skid.csv", 400, 20.0, 60)
+    faults, alerts, _ = replayed({"tick_s": 1.0, "topology": "group", "sensors": SENSORS, "warmup": {"ticks": 40},
+                                  "sources": [{"type": "replay", "path": str(tmp_path / "skid.csv")}],
+                                  "scoring": {"chain": ["numpy"]}}, tmp_path)
+    alerts = [a for a in alerts if a.event == "new"]
     [stuck] = faults
     assert (stuck.event, stuck.kind, stuck.sensor) == ("fault", "stuck", "temp_motor")
     assert stuck.ts - (1.8e9 + 60) == pytest.approx(90.0, abs=2.0)

@@ -67,14 +67,20 @@ class HoldBack:
         self.last = -math.inf        # the last tick it waited
 
     def hold(self, ts: float, scores: np.ndarray, threshold: float, context: list[np.ndarray],
-             suspect: np.ndarray, drift_candidate: np.ndarray, fits: np.ndarray) -> bool:
+             suspect: np.ndarray, drift_candidate: np.ndarray, fits: np.ndarray,
+             observed: np.ndarray | None = None) -> bool:
         """Wait on this tick? `suspect[i]`: a pending candidate or faulty; `drift_candidate[i]`: a
-        pending drift; `fits[i]`: sensor i's reading fits what its neighbours predict (drift.py).
+        pending drift; `fits[i]`: sensor i's reading fits what its neighbours predict (drift.py);
+        `observed[i]`: i's reading came this tick (None: every one did). A tick whose top driver's
+        reading did not come (carried forward) is waited without being counted: no rule counts it
+        either (a frozen value re-sent late on a tenth of its ticks is `stuck` that much later: the
+        wait ran out first and the alert opened a few ticks before the fault; faults3).
         Called once per tick on which an alert would open."""
         top, alone = held_driver(scores, threshold, context, suspect, drift_candidate, fits, self.corroborate)
         if top < 0:
             return False
-        run = self.run + 1 if ts - self.last <= 1.5 * self.tick_s else 1
+        counted = 1 if observed is None or observed[top] else 0
+        run = self.run + counted if ts - self.last <= 1.5 * self.tick_s else 1
         cap = max(self.drift_ticks if drift_candidate[top] else self.ticks, self.lone_ticks if alone else 0)
         if run > cap:
             return False

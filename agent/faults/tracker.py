@@ -205,7 +205,11 @@ class FaultTracker:
         if decided:
             events += self._start_decided(t, np.array([d for _, d in results]))
         # (faulty as of now: a fault that started or ended this tick counts)
-        self.candidate = _union(busy, none, self._healthy if self._any_faulty else None)
+        healthy = self._healthy if self._any_faulty else None
+        # A candidate whose reading did not come this tick (carried forward, missing) is still one: no rule had
+        # new evidence (a frozen OPC UA value is re-sent late now and then: on such a tick it was no suspect, and
+        # the alert it drove opened there without waiting for its `stuck`; faults3)
+        self.candidate = _kept(self.candidate, _union(busy, none, healthy), observed, all_observed, healthy)
         self._learn(t, self._any_faulty, all_observed)
         if all_observed:            # (the where would pick every entry)
             self.prev[...] = x
@@ -372,7 +376,8 @@ class FaultTracker:
         if not self.rules or sensor_scores is None:
             return False
         hold = self.holdback.hold(self.now, sensor_scores, threshold, self.ctx.context, self.candidate | self._faulty,
-                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet)
+                                  self._last[self._drift][0] & self._healthy, self.rules[self._drift].quiet,
+                                  self._tick.observed)
         self.held_alerts += hold
         return hold
 
@@ -506,6 +511,17 @@ class FaultTracker:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
+
+
+def _kept(was: np.ndarray, now: np.ndarray, observed: np.ndarray, all_observed: bool,
+          healthy: np.ndarray | None) -> np.ndarray:
+    """`now`, and where `was` held and the sensor was not observed this tick, `was` (healthy only)."""
+    if all_observed or not fnp.count_nonzero(was):
+        return now
+    kept = was & ~observed
+    if healthy is not None:
+        kept &= healthy
+    return now | kept if fnp.count_nonzero(kept) else now
 
 
 def _union(masks: list[np.ndarray], none: np.ndarray, healthy: np.ndarray | None) -> np.ndarray:
