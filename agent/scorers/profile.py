@@ -18,7 +18,14 @@ already scores a lasting shift, and the bias of an off-plant forecast adds noise
 
 A sensor listed in `drifting` (its level drifts in normal operation, e.g. a motor heating up
 over the hours) is judged by its newest forecast error alone: no profile score and no
-lasting-shift (bias) statistic, both of which would add the drift up into an alarm.
+lasting-shift (bias) statistic, both of which would add the drift up into an alarm. Not given, the list is the
+sensors whose `unit` is a temperature (agent/config.py resolves it): a temperature follows a heat balance over
+hours, slower than a warm-up.
+
+Defaults (the skab32 round, docs/measured/accuracy-skab.md): with a bundle the profile is on, with
+`per_sensor_fraction` 0.3, `trained_wander`, no lasting-shift statistic — configs/skab.yaml's settings
+less its pump-specific `drifting` list. With them off (the defaults before), a user's SKAB bundle kept
+its threshold above the anomaly the fallback caught (user10, docs/measured/first-week.md).
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
