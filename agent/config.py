@@ -277,6 +277,8 @@ class ThresholdConfig:
         doc="a third path to an alert: a sensor whose last this many fresh readings are farther in shape "
             "(z-normalised distance) from every earlier stretch than any stretch since the warm-up "
             "(agent/discord.py; 0: off; else ≥ 4)")
+    # Set by from_dict: whether the config gave `risk` (`calibration_threshold`); not a key.
+    risk_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})
     numpy: ThresholdOverride = doc(
         "the numpy fallback's threshold: keys of `threshold` (all but " + ", ".join(f"`{k}`" for k in NOT_PER_TIER)
         + ") that differ for the fallback alone, e.g. `{clock_scale_period_s: 86400, clock_scale_raise_only: true}`; "
@@ -708,8 +710,17 @@ def _unstated_defaults(cfg: AgentConfig, data: dict) -> None:
         cfg.scoring.profile.drifting = temperature_sensors(
             [(s, None) if isinstance(s, str) else (s.name, s.unit) for s in cfg.sensors])
     threshold = data.get("threshold")
-    if not (isinstance(threshold, dict) and "risk" in threshold) and cfg.threshold.numpy.risk is None:
+    cfg.threshold.risk_given = isinstance(threshold, dict) and "risk" in threshold
+    if not cfg.threshold.risk_given and cfg.threshold.numpy.risk is None:
         cfg.threshold.numpy.risk = FALLBACK_RISK
 
 
-__all__ = ["AgentConfig", "ConfigError", "ScoringConfig", "load", "from_dict", "resolve_against"]
+def calibration_threshold(threshold: ThresholdConfig) -> ThresholdConfig:
+    """What stad-convert calibrates a bundle's threshold (and verify judges agreement) with: `threshold` as
+    the config gives it, at FALLBACK_RISK when it gives no `risk` — what every bundle was calibrated at before
+    the skab32 round, and what that round measured user-trained bundles with. The agent fits the model tier's
+    own threshold, at MODEL_TIER_RISK, on the plant's warm-up when the profile fits."""
+    return threshold if threshold.risk_given else replace(threshold, risk=FALLBACK_RISK)
+
+
+__all__ = ["AgentConfig", "ConfigError", "ScoringConfig", "load", "from_dict", "resolve_against", "calibration_threshold"]
