@@ -293,14 +293,24 @@ def fingerprint(cfg: AgentConfig, adjacency: np.ndarray, bundle: dict | None) ->
     }
 
 
-def _with_defaults(profile: dict | None) -> dict | None:
-    """A checkpoint's `scoring.profile` with the keys its agent did not know at their defaults: a key a
-    later release adds (per_sensor_fraction, trained_wander) left at its default changes nothing the
-    state depends on, so an upgrade resumes instead of warming up again."""
+#: The value an agent before the skab32 round ran for a `scoring.profile` key its checkpoint does not carry: that
+#: round made these defaults (the profile on with a bundle), so today's defaults are not what such an agent ran.
+PROFILE_BEFORE_SKAB32 = {"enabled": False, "drifting": [], "lasting_shift": True, "per_sensor_fraction": 0.0,
+                         "trained_wander": False}
+
+
+def _profile_key(profile: dict | None) -> dict | None:
+    """A fingerprint's `scoring.profile` as its state depends on it. A disabled profile fits no state, so only
+    that it is off counts: a config pinned `profile: {enabled: false}` resumes a checkpoint its agent took
+    before skab32 changed the other keys' defaults. An enabled one: every key, those its agent did not know
+    at what it ran (PROFILE_BEFORE_SKAB32, else the default: a key a later release adds — per_sensor_fraction,
+    trained_wander — left at its off value changes nothing the state depends on, so an upgrade resumes
+    instead of warming up again)."""
     if not isinstance(profile, dict):
         return profile
     from .scorers.profile import ProfileConfig
-    return {**dataclasses.asdict(ProfileConfig()), **profile}
+    full = {**dataclasses.asdict(ProfileConfig()), **PROFILE_BEFORE_SKAB32, **profile}
+    return {"enabled": False} if full["enabled"] is False else full
 
 
 def _bundle_text(b: dict | None) -> str:
@@ -322,7 +332,10 @@ def mismatch(saved: dict, current: dict) -> str | None:
              "numpy_scorer": "scoring.numpy", "threshold_method": "threshold.method",
              "profile": "scoring.profile"}
     for key, word in words.items():
-        if (_with_defaults(saved.get(key)) if key == "profile" else saved.get(key)) != current[key]:
+        was, now = saved.get(key), current[key]
+        if key == "profile":        # it shapes a model tier's state only: without a bundle on either side, none
+            was, now = (None, None) if not (saved.get("bundle") or current["bundle"]) else (_profile_key(was), _profile_key(now))
+        if was != now:
             if key in ("topology", "numpy_scorer", "profile"):
                 return f"{word} changed"
             return f"{word} is {current[key]}, the checkpoint was taken with {saved.get(key)}"

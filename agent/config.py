@@ -24,7 +24,7 @@ from .likelihood import LikelihoodConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .records import short_repr, shorten
-from .scorers.profile import ProfileConfig
+from .scorers.profile import ProfileConfig, temperature_sensors
 from .broker import topic_matches, topic_name_problem
 from .sinks.base import SinkContext
 from .typed import INVALID, ConfigError, build, did_you_mean, doc, overrides_of, rng
@@ -165,9 +165,10 @@ class _ScoringCore:
     models_dir: str | None = doc("watched for new bundles (hot swap)", default=None)
     numpy: NumpyScorerConfig = doc("the numpy fallback's settings", default_factory=NumpyScorerConfig)
     profile: ProfileConfig = doc("the model tiers' normal profile", default_factory=ProfileConfig)
-    blend_numpy: float = rng(0.0, 10.0, default=0.0,
+    blend_numpy: float = rng(0.0, 10.0, default=0.25,
         doc="while a model tier scores, each sensor's score is (model / its threshold + this × numpy fallback / "
-            "its threshold) / (1 + this), in units of the model's threshold (0: the model alone)")
+            "its threshold) / (1 + this), in units of the model's threshold (0: the model alone; 0.25 by default "
+            "since the skab32 round, configs/skab.yaml's value)")
     sensor_tail_quantile: float = rng(0.0, 1.0, default=0.0,
         doc="a model tier judges each sensor against its own calm tail: the warm-up's per-sensor scores' "
             "quantile this (0.99: their 99th percentile; scores over the bundle's threshold not counted) sets a "
@@ -214,6 +215,11 @@ ScoringConfig = make_dataclass(
     bases=(_ScoringCore,), namespace={"__module__": __name__})
 
 
+#: `threshold.risk`'s default, the model tiers' (configs/skab.yaml's since its twenty-third round), and the
+#: fallback's when `threshold.risk` is not given (every tier's default until the skab32 round).
+MODEL_TIER_RISK = 0.005
+FALLBACK_RISK = 0.001
+
 # `threshold.numpy` may set every key of `threshold` but these (check-config says why).
 NOT_PER_TIER = {
     "method": "not per tier: `threshold.method` is every tier's (a checkpoint is taken with one method)",
@@ -227,7 +233,9 @@ class ThresholdConfig:
     method: Literal["pot", "quantile"] = doc(
         "`pot` (peaks over threshold: a generalised Pareto tail) or `quantile` (a streaming quantile)",
         default="pot")
-    risk: float = rng(1e-7, 0.2, default=1e-3, doc="target exceedance probability per tick")
+    risk: float = rng(1e-7, 0.2, default=MODEL_TIER_RISK, doc=(
+        "target exceedance probability per tick, every tier's when given; not given: the model tiers' "
+        f"{MODEL_TIER_RISK:g} and the fallback's {FALLBACK_RISK:g} (`threshold.numpy.risk` sets the fallback's)"))
     init_quantile: float = rng(0.5, 0.999, default=0.98, doc="where POT's tail starts")
     adapt: bool = doc("keep fitting the threshold on calm ticks", default=True)
     min_threshold: float = rng(0, None, default=0.0, doc="the threshold never goes below this")
@@ -269,6 +277,8 @@ class ThresholdConfig:
         doc="a third path to an alert: a sensor whose last this many fresh readings are farther in shape "
             "(z-normalised distance) from every earlier stretch than any stretch since the warm-up "
             "(agent/discord.py; 0: off; else ≥ 4)")
+    # Set by from_dict: whether the config gave `risk` (`calibration_threshold`); not a key.
+    risk_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})
     numpy: ThresholdOverride = doc(
         "the numpy fallback's threshold: keys of `threshold` (all but " + ", ".join(f"`{k}`" for k in NOT_PER_TIER)
         + ") that differ for the fallback alone, e.g. `{clock_scale_period_s: 86400, clock_scale_raise_only: true}`; "
@@ -421,7 +431,7 @@ class AgentConfig:
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
-                     for j, n in enumerate(self.scoring.profile.drifting) if n not in seen]
+                     for j, n in enumerate(self.scoring.profile.drifting or ()) if n not in seen]
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))
@@ -687,7 +697,30 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
         raise ConfigError(source, ["base_dir: unknown key"])
     cfg = build(AgentConfig, data, source)
     cfg.base_dir = base_dir     # the files it names (warmup.replay, bundle_keys, …): agent/preflight.py
+    _unstated_defaults(cfg, data)
     return cfg
 
 
-__all__ = ["AgentConfig", "ConfigError", "ScoringConfig", "load", "from_dict", "resolve_against"]
+def _unstated_defaults(cfg: AgentConfig, data: dict) -> None:
+    """The defaults that depend on what else the config says (skab32 round): `scoring.profile.drifting` not
+    given → the sensors whose `unit` is a temperature; `threshold.risk` not given → the fallback keeps
+    FALLBACK_RISK (its value before the model tiers' default became MODEL_TIER_RISK) unless
+    `threshold.numpy.risk` is given. A config that sets either key runs as it says."""
+    if cfg.scoring.profile.drifting is None:
+        cfg.scoring.profile.drifting = temperature_sensors(
+            [(s, None) if isinstance(s, str) else (s.name, s.unit) for s in cfg.sensors])
+    threshold = data.get("threshold")
+    cfg.threshold.risk_given = isinstance(threshold, dict) and "risk" in threshold
+    if not cfg.threshold.risk_given and cfg.threshold.numpy.risk is None:
+        cfg.threshold.numpy.risk = FALLBACK_RISK
+
+
+def calibration_threshold(threshold: ThresholdConfig) -> ThresholdConfig:
+    """What stad-convert calibrates a bundle's threshold (and verify judges agreement) with: `threshold` as
+    the config gives it, at FALLBACK_RISK when it gives no `risk` — what every bundle was calibrated at before
+    the skab32 round, and what that round measured user-trained bundles with. The agent fits the model tier's
+    own threshold, at MODEL_TIER_RISK, on the plant's warm-up when the profile fits."""
+    return threshold if threshold.risk_given else replace(threshold, risk=FALLBACK_RISK)
+
+
+__all__ = ["AgentConfig", "ConfigError", "ScoringConfig", "load", "from_dict", "resolve_against", "calibration_threshold"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
+from agent.config import calibration_threshold
 from agent.manifest import MANIFEST_NAME, Artifact, Manifest, write as write_manifest
 from agent.signing import SIGNATURE_NAME
 from agent.sources.simulate import SimulateConfig
@@ -94,7 +95,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
         raise TrainingError(f"no calm held-out window for verify: no test part (the last 15 % of each recording) "
                             f"holds {steps} consecutive rows without a labelled anomaly; cut the anomalies out of "
                             "the recordings' ends, or add a recording of normal running")
-    result = train(series, steps, cfg.threshold, options, neighbour_mask_from_config(cfg))
+    result = train(series, steps, calibration_threshold(cfg.threshold), options, neighbour_mask_from_config(cfg))
     if not runs:
         raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %) is "
                             f"shorter than a window of {steps} ticks; train on longer recordings")

@@ -1,4 +1,4 @@
-"""The demo bundle's config with a given profile, stationary rows around its normal means, and a
+"""The demo bundle's config with a given profile (its other keys as before skab32: `profile_before`), stationary rows around its normal means, and a
 pipeline run over them; warm-up levels with one wandering sensor; simulator rows normalised for a
 bundle: shared by the profile tests (tests/test_profile.py, tests/test_profile_per_sensor.py,
 tests/test_skab23_trained_wander.py) and tests/test_model_bias.py."""
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.checkpoint import PROFILE_BEFORE_SKAB32
 from agent.scorers.profile import ProfileConfig
 from agent.window import Row
 
@@ -16,12 +17,19 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
 
 
+def profile_before(**keys) -> ProfileConfig:
+    """A profile with `keys`, the rest at the values they had by default before the skab32 round (the profile
+    off, no `drifting`, the lasting-shift statistic kept, no per-sensor or trained wander): what these tests
+    were written against, so each still varies only the key it is about."""
+    return ProfileConfig(**{**PROFILE_BEFORE_SKAB32, **keys})
+
+
 def demo_config(profile: dict, warmup_ticks: int):
     from agent.config import load
 
     cfg = load(REPO / "configs" / "demo.yaml")
     scoring = dataclasses.replace(cfg.scoring, bundle=str(DEMO_BUNDLE), models_dir=None,
-                                  profile=ProfileConfig(**profile))
+                                  profile=profile_before(**profile))
     return dataclasses.replace(cfg, scoring=scoring, sinks=[],
                                warmup=dataclasses.replace(cfg.warmup, ticks=warmup_ticks))
 

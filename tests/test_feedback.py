@@ -62,7 +62,7 @@ def test_malformed_feedback_is_refused_in_words(payload, reason):
 
 
 def detector(tmp_path, accept_after_s=3600.0, **fb):
-    thr_cfg = ThresholdConfig(method="quantile", adapt=False)
+    thr_cfg = ThresholdConfig(method="quantile", risk=1e-3, adapt=False)   # the fallback's risk (its default before skab32)
     calm = np.random.default_rng(0).normal(1.0, 0.1, 500)
     det = Detector(AlertConfig(min_duration_ticks=1, clear_ticks=1, cooldown_ticks=0, accept_after_s=accept_after_s),
                    NODE, SITE, 1.0, {"numpy": AdaptiveThreshold(thr_cfg, calibrate(calm, thr_cfg))})

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from agent.config import ConfigError, from_dict
-from agent.scorers.profile import NormalProfile, ProfileConfig, ew_level, level_weights
+from agent.scorers.profile import NormalProfile, ew_level, level_weights
+from profile_runs import profile_before
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
@@ -37,24 +38,24 @@ def test_level_is_an_ew_mean_over_the_known_forecasts():
 def test_profile_fits_scores_and_refuses_too_few_ticks():
     rng = np.random.default_rng(0)
     levels = rng.normal([0.0, 1.0, -2.0], [0.1, 0.2, 0.3], size=(300, 3))
-    prof = NormalProfile(ProfileConfig(enabled=True, min_ticks=100, drifting=["c"]), ["a", "b", "c"])
+    prof = NormalProfile(profile_before(enabled=True, min_ticks=100, drifting=["c"]), ["a", "b", "c"])
     assert prof.fit(levels) and prof.fitted and prof.ticks == 300
     s = prof.scores(np.array([0.5, 1.0, 10.0]))
     assert s[0] == pytest.approx(5.0, rel=0.15) and s[1] < 0.5
     assert s[2] == 0.0                          # drifting: no profile score however far it is
     assert prof.scores(np.array([0.0, np.nan, 0.0]))[1] == 0.0
-    short = NormalProfile(ProfileConfig(enabled=True, min_ticks=100), ["a", "b", "c"])
+    short = NormalProfile(profile_before(enabled=True, min_ticks=100), ["a", "b", "c"])
     assert not short.fit(levels[:50]) and not short.fitted
     assert (short.scores(np.ones(3)) == 0).all()
-    floored = NormalProfile(ProfileConfig(enabled=True, min_ticks=10), ["a"])
+    floored = NormalProfile(profile_before(enabled=True, min_ticks=10), ["a"])
     floored.fit(np.zeros((50, 1)), floor=np.array([0.5]))
     assert floored.std[0] == 0.5                # a level that never moved: the noise floor
 
 
 def test_weight_scales_the_profile_distance():
     levels = np.random.default_rng(1).normal([0.0, 1.0], [0.1, 0.2], size=(300, 2))
-    full = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
-    half = NormalProfile(ProfileConfig(enabled=True, weight=0.5), ["a", "b"])
+    full = NormalProfile(profile_before(enabled=True), ["a", "b"])
+    half = NormalProfile(profile_before(enabled=True, weight=0.5), ["a", "b"])
     assert full.fit(levels) and half.fit(levels)
     far = np.array([0.7, 1.0])
     assert half.scores(far) == pytest.approx(0.5 * full.scores(far))
@@ -65,8 +66,8 @@ def test_a_slow_drift_is_followed_when_calm_and_a_step_is_not():
     inside it), outside the range μ stays put (a step keeps its full distance); the same tick scored
     twice tracks once; off (0), μ never moves."""
     levels = np.random.default_rng(4).normal([0.0, 0.0], [0.1, 0.1], size=(300, 2))
-    tracked = NormalProfile(ProfileConfig(enabled=True, track_half_life_ticks=20.0), ["a", "b"])
-    fixed = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
+    tracked = NormalProfile(profile_before(enabled=True, track_half_life_ticks=20.0), ["a", "b"])
+    fixed = NormalProfile(profile_before(enabled=True), ["a", "b"])
     assert tracked.fit(levels) and fixed.fit(levels)
     start = tracked.mean.copy()
     for tick in range(400):                                 # a drifts 0.002 a tick: 8 warm-up σ in 400 ticks
@@ -99,9 +100,9 @@ def test_a_slow_drift_is_followed_when_calm_and_a_step_is_not():
 
 def test_lasting_shift_statistic_is_kept_only_where_configured():
     sensors = ["a", "b", "c"]
-    kept = NormalProfile(ProfileConfig(enabled=True, drifting=["c"]), sensors).bias_kept()
+    kept = NormalProfile(profile_before(enabled=True, drifting=["c"]), sensors).bias_kept()
     assert list(kept) == [True, True, False]
-    assert NormalProfile(ProfileConfig(enabled=True, lasting_shift=False), sensors).bias_kept() is False
+    assert NormalProfile(profile_before(enabled=True, lasting_shift=False), sensors).bias_kept() is False
 
 
 def test_profile_config_is_validated_with_key_paths(tmp_path):
@@ -109,7 +110,7 @@ def test_profile_config_is_validated_with_key_paths(tmp_path):
             "warmup": {"ticks": 50}, "sinks": []}
     cfg = from_dict({**base, "scoring": {"profile": {"enabled": True, "drifting": ["b"]}}})
     assert cfg.scoring.profile.enabled and cfg.scoring.profile.drifting == ["b"]
-    assert not from_dict(base).scoring.profile.enabled          # opt-in
+    assert from_dict(base).scoring.profile.enabled          # on by default since the skab32 round
     with pytest.raises(ConfigError) as err:
         from_dict({**base, "scoring": {"profile": {"drifting": ["nope"], "half_life": 3,
                                                    "min_ticks": 2}}})

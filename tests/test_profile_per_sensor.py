@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from agent.config import ConfigError, from_dict
-from agent.scorers.profile import NormalProfile, ProfileConfig, own_wander
-from profile_runs import wandering_levels
+from agent.scorers.profile import NormalProfile, own_wander
+from profile_runs import profile_before, wandering_levels
 
 
 
@@ -26,10 +26,10 @@ def test_the_wander_is_one_for_a_steady_sensor_and_larger_for_one_that_wanders()
 def test_off_scores_bit_for_bit_as_before_and_on_divides_by_the_wander():
     levels = wandering_levels()
     live = np.array([[0.4, 1.5], [0.0, 0.0], [np.nan, 2.0]])
-    off, on = (NormalProfile(ProfileConfig(enabled=True, per_sensor_fraction=f), ["a", "b"]) for f in (0.0, 0.3))
+    off, on = (NormalProfile(profile_before(enabled=True, per_sensor_fraction=f), ["a", "b"]) for f in (0.0, 0.3))
     assert off.fit(levels) and on.fit(levels)
     assert off.wander is None and off.describe()["wander"] is None
-    plain = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
+    plain = NormalProfile(profile_before(enabled=True), ["a", "b"])
     plain.fit(levels)
     assert np.array_equal(off.scores(live), plain.scores(live))
     assert np.array_equal(off.mean, on.mean) and np.array_equal(off.std, on.std)   # μ, σ as before

@@ -61,8 +61,9 @@ def stdin_config(tmp_path, state="state", checkpoint_s=60.0, **scoring):
            "sources": [{"type": "stdin"}],
            "window": {"steps": 32, "carry_forward_s": 90, "max_clock_skew_s": 0},   # stamps of the last hour
            "warmup": {"ticks": 40},
+           # the profile off (its default before skab32): a swap's shadow then starts at once, no settle
            "scoring": {"chain": ["tflite", "numpy"], "bundle": str(DEMO_BUNDLE), "models_dir": str(models),
-                       "shadow_ticks": 3, "shadow_min_agreement": 0.0, **scoring},
+                       "shadow_ticks": 3, "shadow_min_agreement": 0.0, "profile": {"enabled": False}, **scoring},
            "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": str(state), "checkpoint_s": checkpoint_s}
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg))

@@ -52,7 +52,7 @@ from conftest import DEMO_BUNDLE, NO_DEMO  # noqa: E402
 @NO_DEMO
 def test_without_the_lasting_shift_the_bias_is_skipped_with_the_same_scores_and_checkpoint():
     from agent import bundle as bundles
-    from agent.scorers.profile import ProfileConfig
+    from profile_runs import profile_before
     from agent.scorers.tflite import TfliteScorer
     from agent.window import Normaliser, WindowBuffer
 
@@ -71,8 +71,8 @@ def test_without_the_lasting_shift_the_bias_is_skipped_with_the_same_scores_and_
     ts[340:] += 150.0                                    # a gap in the timestamps
     skipped, computed = TfliteScorer(bundle), TfliteScorer(bundle)
     # lasting_shift off: no bias computed; on, with every sensor drifting: computed, then zeroed
-    skipped.set_profile(ProfileConfig(enabled=True, min_ticks=50, lasting_shift=False, drifting=sensors))
-    computed.set_profile(ProfileConfig(enabled=True, min_ticks=50, lasting_shift=True, drifting=sensors))
+    skipped.set_profile(profile_before(enabled=True, min_ticks=50, lasting_shift=False, drifting=sensors))
+    computed.set_profile(profile_before(enabled=True, min_ticks=50, lasting_shift=True, drifting=sensors))
     fitted = [s.fit_profile(z[:warm], missing[:warm], ts[:warm]) for s in (skipped, computed)]
     assert fitted[0] is not None and fitted[1] is not None
     assert skipped.profile.bias_kept() is False and not computed.profile.bias_kept().any()

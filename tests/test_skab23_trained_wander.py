@@ -21,9 +21,9 @@ from conftest import DEMO_BUNDLE, NO_DEMO, bundle_root, demo_cfg, tiny_bundle
 from agent import bundle as bundles
 from agent.config import ConfigError, from_dict
 from agent.manifest import ManifestError, parse
-from agent.scorers.profile import NormalProfile, ProfileConfig, own_wander
+from agent.scorers.profile import NormalProfile, own_wander
 from agent.window import WindowBuffer
-from profile_runs import normalised_sim_rows, wandering_levels
+from profile_runs import normalised_sim_rows, profile_before, wandering_levels
 from convert.wander import profile_wander, segment_runs, stretch_wander, stretches
 
 
@@ -61,7 +61,7 @@ def test_the_converters_stretch_wander_is_the_agents_live_distance_over_its_warm
     bundle, rows = tiny_rows()
     fit_ticks = 200
     scorer = OnnxScorer(bundle, "onnx_fp32")
-    scorer.set_profile(ProfileConfig(enabled=True, min_ticks=10))
+    scorer.set_profile(profile_before(enabled=True, min_ticks=10))
     z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     assert scorer.fit_profile(z[:fit_ticks], missing[:fit_ticks], ts[:fit_ticks]) is not None
     buf = WindowBuffer(bundle.steps, len(bundle.sensors))
@@ -154,17 +154,17 @@ def test_a_wander_for_the_wrong_sensors_is_refused():
 def test_off_or_without_a_bundle_wander_scores_bit_for_bit_as_before_and_on_divides_by_it():
     levels, trained = wandering_levels(), np.array([1.5, 2.0])
     live = np.array([[0.4, 1.5], [0.0, 0.0], [np.nan, 2.0]])
-    plain = NormalProfile(ProfileConfig(enabled=True), ["a", "b"])
-    off = NormalProfile(ProfileConfig(enabled=True), ["a", "b"], trained)          # key off: ignored
-    absent = NormalProfile(ProfileConfig(enabled=True, trained_wander=True), ["a", "b"], None)
-    on = NormalProfile(ProfileConfig(enabled=True, trained_wander=True), ["a", "b"], trained)
+    plain = NormalProfile(profile_before(enabled=True), ["a", "b"])
+    off = NormalProfile(profile_before(enabled=True), ["a", "b"], trained)          # key off: ignored
+    absent = NormalProfile(profile_before(enabled=True, trained_wander=True), ["a", "b"], None)
+    on = NormalProfile(profile_before(enabled=True, trained_wander=True), ["a", "b"], trained)
     for p in (plain, off, absent, on):
         assert p.fit(levels)
     for p in (off, absent):
         assert p.wander is None and np.array_equal(p.scores(live), plain.scores(live))
     assert np.array_equal(on.wander, trained) and on.describe()["trained_wander"] is True
     assert on.scores(live) == pytest.approx(plain.scores(live) / trained)
-    both = NormalProfile(ProfileConfig(enabled=True, trained_wander=True, per_sensor_fraction=0.3), ["a", "b"],
+    both = NormalProfile(profile_before(enabled=True, trained_wander=True, per_sensor_fraction=0.3), ["a", "b"],
                          trained)
     assert both.fit(levels)
     own = own_wander(levels, 0.3)
@@ -180,11 +180,11 @@ def test_the_scorer_reads_the_bundles_wander_and_a_checkpoint_carries_it():
     bundle = bundles.load(wander_bundle())
     z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     scorer = OnnxScorer(bundle, "onnx_fp32")
-    scorer.set_profile(ProfileConfig(enabled=True, min_ticks=10, trained_wander=True))
+    scorer.set_profile(profile_before(enabled=True, min_ticks=10, trained_wander=True))
     assert scorer.fit_profile(z[:200], missing[:200], ts[:200]) is not None
     np.testing.assert_array_equal(scorer.profile.wander, bundle.profile_wander())
     again = OnnxScorer(bundle, "onnx_fp32")
-    again.set_profile(ProfileConfig(enabled=True, min_ticks=10, trained_wander=True))
+    again.set_profile(profile_before(enabled=True, min_ticks=10, trained_wander=True))
     again.restore(scorer.state_dict())
     np.testing.assert_array_equal(again.profile.wander, bundle.profile_wander())
 
@@ -198,7 +198,7 @@ def test_a_bundle_without_the_field_scores_as_before_with_the_key_on(tmp_path):
     warm = []
     for on in (False, True):
         scorer = OnnxScorer(bundle, "onnx_fp32")
-        scorer.set_profile(ProfileConfig(enabled=True, min_ticks=10, trained_wander=on))
+        scorer.set_profile(profile_before(enabled=True, min_ticks=10, trained_wander=on))
         warm.append(scorer.fit_profile(z, missing, ts))
         assert scorer.profile.wander is None
     np.testing.assert_array_equal(warm[0], warm[1])

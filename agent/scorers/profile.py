@@ -18,7 +18,14 @@ already scores a lasting shift, and the bias of an off-plant forecast adds noise
 
 A sensor listed in `drifting` (its level drifts in normal operation, e.g. a motor heating up
 over the hours) is judged by its newest forecast error alone: no profile score and no
-lasting-shift (bias) statistic, both of which would add the drift up into an alarm.
+lasting-shift (bias) statistic, both of which would add the drift up into an alarm. Not given, the list is the
+sensors whose `unit` is a temperature (agent/config.py resolves it): a temperature follows a heat balance over
+hours, slower than a warm-up.
+
+Defaults (the skab32 round, docs/measured/accuracy-skab.md): with a bundle the profile is on, with
+`per_sensor_fraction` 0.3, `trained_wander`, no lasting-shift statistic — configs/skab.yaml's settings
+less its pump-specific `drifting` list. With them off (the defaults before), a user's SKAB bundle kept
+its threshold above the anomaly the fallback caught (user10, docs/measured/first-week.md).
 The profile is fixed after warm-up (the leaderboard methods it is compared with are fitted
 once, on each file's first 400 rows).
 
@@ -70,18 +77,21 @@ SIGMA_FLOOR = 1e-4
 
 @dataclass
 class ProfileConfig:
-    enabled: bool = doc("score the model tiers' distance from the warm-up's normal profile too (opt-in: the "
-                        "warm-up must be normal and the process stationary)", default=False)
+    enabled: bool = doc("score the model tiers' distance from the warm-up's normal profile too (the warm-up must be "
+                        "normal; on by default since the skab32 round: a bundle with its forecast error alone missed "
+                        "a SKAB pump's anomaly the fallback caught)", default=True)
     half_life_ticks: float = rng(0.5, 1000.0, default=5.0,
         doc="half-life of the EW mean of recent forecasts that is compared with the profile")
     min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile")
-    drifting: list[str] = doc(
-        "sensors whose normal level drifts (judged by their newest forecast error alone)", default_factory=list)
+    drifting: list[str] | None = doc(
+        "sensors whose normal level drifts (judged by their newest forecast error alone, and never holding an alert "
+        "open); null (the default): the sensors whose `unit` is a temperature (degC, °C, degF, °F, K, …); `[]`: none",
+        default=None)
     weight: float = rng(0.05, 10.0, default=1.0,
         doc="the profile distance is multiplied by this before it is compared with the forecast error")
     lasting_shift: bool = doc(
         "keep the forecast error's lasting-shift (bias) statistic on profiled sensors (the profile "
-        "scores a lasting shift too)", default=True)
+        "scores a lasting shift too)", default=False)
     track_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
         doc="after warm-up a profiled sensor's normal level follows its level (EW, this half-life) while its "
             "distance is inside its warm-up range, and stays put outside it (a slow drift of normal is "
@@ -95,13 +105,25 @@ class ProfileConfig:
         doc="with scale_half_life_ticks: the scale learns nothing while an alert is open nor for this many ticks "
             "after it ends (a plant under an alert is not one to learn normal from); -1: off (it learns on an open "
             "alert's calm ticks too)")
-    per_sensor_fraction: float = rng(0.0, 0.5, default=0.0,
+    per_sensor_fraction: float = rng(0.0, 0.5, default=0.3,
         doc="the last part of the warm-up's levels that measures each sensor's wander past a fit on the rest; "
             "a sensor's distance is divided by its wander (≥ 1); 0: off (one scale for every sensor)")
     trained_wander: bool = doc(
         "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
         "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
-        "two); a bundle without it is scored as before", default=False)
+        "two); a bundle without it is scored as before", default=True)
+
+
+#: Units that say "a temperature" (compared lower-case, spaces dropped): such a sensor's level follows a heat
+#: balance over hours, slower than any warm-up, so by default it is `drifting` (skab32 round: D1 without it
+#: raised SKAB's dev FAR from 8.9 to 17.4 %: the two temperatures' drift).
+TEMPERATURE_UNITS = frozenset({"degc", "°c", "c", "celsius", "degf", "°f", "f", "fahrenheit", "k", "kelvin"})
+
+
+def temperature_sensors(units: list[tuple[str, str | None]]) -> list[str]:
+    """The names, of (name, unit) pairs, whose unit is a temperature: `drifting`'s default."""
+    return [name for name, unit in units
+            if isinstance(unit, str) and unit.replace(" ", "").lower() in TEMPERATURE_UNITS]
 
 
 @functools.lru_cache(maxsize=64)
@@ -163,7 +185,7 @@ class NormalProfile:
         self.cfg = cfg
         # the bundle's per-sensor wander (≥ 1), used only with trained_wander on
         self.trained = np.asarray(trained, np.float64) if cfg.trained_wander and trained is not None else None
-        self.used = np.array([s not in set(cfg.drifting) for s in sensors])
+        self.used = np.array([s not in set(cfg.drifting or ()) for s in sensors])
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.ticks = 0
@@ -233,7 +255,7 @@ class NormalProfile:
 
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
-                "drifting": list(self.cfg.drifting), "weight": self.cfg.weight,
+                "drifting": list(self.cfg.drifting or ()), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
                 "scale_half_life_ticks": self.cfg.scale_half_life_ticks,
                 "per_sensor_fraction": self.cfg.per_sensor_fraction, "trained_wander": self.cfg.trained_wander,
@@ -289,10 +311,10 @@ class LevelMonitor:
     warm-up, like the profile; no state per tick (the level is read from the window).
     """
 
-    def __init__(self, sensors: list[str], half_life: float, excluded: list[str] | tuple[str, ...] = ()):
+    def __init__(self, sensors: list[str], half_life: float, excluded: list[str] | tuple[str, ...] | None = ()):
         self.sensors = list(sensors)
         self.half_life = float(half_life)
-        self.used = np.array([s not in set(excluded) for s in self.sensors])
+        self.used = np.array([s not in set(excluded or ()) for s in self.sensors])
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 
