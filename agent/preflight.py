@@ -239,6 +239,9 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
             note = bundles.parity_note(loaded)
             if note:
                 out.append(("scoring.bundle", Note(note)))
+            note = _profile_day_note(cfg)
+            if note:
+                out.append(("scoring.profile", note))
             note = _no_runtime_note(cfg.scoring.chain)
             if note:
                 out.append(("scoring.bundle", note))
@@ -250,6 +253,23 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
         if path.exists() and not path.is_dir():
             out.append(("scoring.models_dir", f"{path} is not a directory"))
     return out
+
+
+def _profile_day_note(cfg: AgentConfig) -> Note | None:
+    """The model tier's normal profile (on by default beside a bundle since skab32) is the warm-up's normal: a
+    warm-up shorter than a day holds one part of a daily cycle, and on the corridor a 4-hour night warm-up made
+    the tier alarm all day (corridor15). Which plants follow the clock cannot be read from a config, so this is
+    said whenever the profile is on and the warm-up given in ticks spans less than a day (a `warmup.replay`
+    recording's span is not read here)."""
+    if not cfg.scoring.profile.enabled or cfg.warmup.replay:
+        return None
+    warm = cfg.warmup.ticks * cfg.tick_s
+    if warm >= 86400:
+        return None
+    rows = ", at least" if cfg.warmup.counts == "rows" else ""
+    return Note(f"the model tier's normal is fitted on the warm-up ({span(warm)}{rows}): if this plant follows the "
+                "clock (traffic, shifts), warm up over a day (warmup.ticks or warmup.replay) or set "
+                "profile.enabled: false and blend_numpy: 0 (as configs/roadside.yaml)")
 
 
 def _no_runtime_note(chain: list[str]) -> Note | None:
