@@ -24,11 +24,3 @@ def test_the_progress_line_off_a_terminal_is_one_plain_line_an_epoch(capsys):
     assert err.splitlines() == ["epoch   1/30 64/64 loss 0.0016 val 0.0400",
                                 "epoch   2/30 64/64 loss 0.0016 val 0.0400"]
 
-
-def test_the_progress_line_stays_quiet_when_not_wanted(capsys):
-    pytest.importorskip("torch")
-    from convert.train import ProgressLine
-    progress = ProgressLine(False)
-    progress.show("epoch   1/30", 64, 64, "loss 0.1")
-    progress.end()
-    assert capsys.readouterr().err == ""
