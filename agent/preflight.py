@@ -310,10 +310,11 @@ UNIT_HIDDEN = ("/home", "/root", "/run/user", "/tmp", "/var/tmp")
 
 
 def unit_hides(path: Path) -> str:
-    """Under systemd ($INVOCATION_ID), for a path the unit hides: why the service does not see what a shell
-    does (user11: a bundle and recordings left where `stad-convert train` wrote them, in /home or /tmp,
-    passed check-config from the shell and were "not there" for the service); else ''."""
-    if not os.environ.get("INVOCATION_ID"):
+    """Under a systemd notify service ($INVOCATION_ID and $NOTIFY_SOCKET, as the shipped unit's `run` has them;
+    not a shell, nor a test run under systemd-run), for a path the unit hides: why the service does not see
+    what a shell does (user11: a bundle and recordings left where `stad-convert train` wrote them, in /home or
+    /tmp, passed check-config from the shell and were "not there" for the service); else ''."""
+    if not (os.environ.get("INVOCATION_ID") and os.environ.get("NOTIFY_SOCKET")):
         return ""
     text = str(path)
     if not any(text == top or text.startswith(top + "/") for top in UNIT_HIDDEN):

@@ -6,8 +6,8 @@ surprised the user, fixed.
   not be read with `less` or `grep`. Off a terminal, it now writes one plain line an epoch.
 - The bundle and the warm-up recordings left where train wrote them (a home directory, /tmp) pass check-config
   from a shell; under the shipped unit (ProtectHome=yes, PrivateTmp=yes) the service does not see them and
-  `run` said only `… does not exist`, of a path `ls` shows. Under systemd ($INVOCATION_ID) it now says why and
-  where to keep them.
+  `run` said only `… does not exist`, of a path `ls` shows. Under systemd ($INVOCATION_ID, $NOTIFY_SOCKET) it
+  now says why and where to keep them.
 """
 from __future__ import annotations
 
@@ -50,9 +50,10 @@ def test_under_systemd_a_path_the_unit_hides_is_said_so_with_where_to_keep_it(tm
         assert res.returncode == 2, res.stderr
         return {line.split(": ", 2)[1]: line for line in res.stderr.splitlines() if line.count(": ") >= 2}
 
-    service = check(INVOCATION_ID="0123456789abcdef0123456789abcdef")     # what systemd sets for a service
+    # what systemd sets for the shipped (Type=notify) unit's process
+    service = check(INVOCATION_ID="0123456789abcdef0123456789abcdef", NOTIFY_SOCKET=str(tmp_path / "notify"))
     for key in ("warmup.replay", "scoring.bundle"):
         assert "ProtectHome" in service[key] and "PrivateTmp" in service[key], service[key]
         assert "keep what it reads in /etc/stad-edge or /var/lib/stad-edge" in service[key], service[key]
-    shell = check(INVOCATION_ID=None)          # from a shell the path is simply not there
+    shell = check(INVOCATION_ID=None, NOTIFY_SOCKET=None)      # from a shell the path is simply not there
     assert "ProtectHome" not in shell["warmup.replay"] and "ProtectHome" not in shell["scoring.bundle"], shell
