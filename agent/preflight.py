@@ -234,7 +234,9 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
         try:
             loaded = bundles.load(cfg.scoring.bundle, cfg.base_dir, expect=bundles.Expectation.from_config(cfg))
         except bundles.BundleError as exc:
-            out.append(("scoring.bundle", f"{exc} (the agent would only have the numpy fallback)"))
+            hidden = "" if cfg.scoring.bundle.startswith(bundles.BUILTIN_PREFIX) or cfg.resolve(cfg.scoring.bundle).exists() \
+                else unit_hides(cfg.resolve(cfg.scoring.bundle))
+            out.append(("scoring.bundle", f"{exc}{hidden} (the agent would only have the numpy fallback)"))
         else:
             note = bundles.parity_note(loaded)
             if note:
@@ -330,12 +332,31 @@ def path_problems(path: Path, want_file: bool = False) -> list[str]:
     except OSError:
         pass
     if not path.exists():
-        return [f"{path} does not exist"]
+        return [f"{path} does not exist{unit_hides(path)}"]
     if want_file and not path.is_file():
         return [f"{path} is not a file"]
     if not os.access(path, os.R_OK):
         return [f"{path} is not readable"]
     return []
+
+
+#: What the shipped unit (systemd/stad-agent.service) hides from the service: ProtectHome=yes (/home, /root,
+#: /run/user) and PrivateTmp=yes (its own empty /tmp and /var/tmp).
+UNIT_HIDDEN = ("/home", "/root", "/run/user", "/tmp", "/var/tmp")
+
+
+def unit_hides(path: Path) -> str:
+    """Under a systemd notify service ($INVOCATION_ID and $NOTIFY_SOCKET, as the shipped unit's `run` has them;
+    not a shell, nor a test run under systemd-run), for a path the unit hides: why the service does not see
+    what a shell does (user11: a bundle and recordings left where `stad-convert train` wrote them, in /home or
+    /tmp, passed check-config from the shell and were "not there" for the service); else ''."""
+    if not (os.environ.get("INVOCATION_ID") and os.environ.get("NOTIFY_SOCKET")):
+        return ""
+    text = str(path)
+    if not any(text == top or text.startswith(top + "/") for top in UNIT_HIDDEN):
+        return ""
+    return (" for this service: the shipped unit hides /home, /root (ProtectHome) and /tmp (PrivateTmp) from it; "
+            "keep what it reads in /etc/stad-edge or /var/lib/stad-edge")
 
 
 def _probe_mkdir(parent: Path) -> None:

@@ -46,17 +46,31 @@ class TrainResult:
 
 
 class ProgressLine:
-    """One stderr line rewritten with '\\r': no dependency, quiet when not wanted."""
+    """One stderr line rewritten with '\\r': no dependency, quiet when not wanted. When stderr is not a
+    terminal (`2> train.log`, a CI job, nohup) the '\\r' rewrites and the erase-line escape would pile up in
+    the file (hundreds of fragments an epoch, user11): there each `end` writes the last line shown once,
+    plainly — one line an epoch."""
 
     def __init__(self, enabled: bool, width: int = 24, every_s: float = 0.2):
         self.enabled = enabled
         self.width = width
         self.every_s = every_s
         self._last = 0.0
+        self._pending = ""          # not a terminal: the line `end` writes
+
+    @staticmethod
+    def _terminal() -> bool:
+        isatty = getattr(sys.stderr, "isatty", None)
+        return bool(isatty and isatty())
 
     def show(self, label: str, done: int, total: int, extra: str = "") -> None:
+        if not self.enabled:
+            return
+        if not self._terminal():
+            self._pending = f"{label} {done}/{total} {extra}".rstrip()
+            return
         now = time.monotonic()
-        if not self.enabled or (done < total and now - self._last < self.every_s):
+        if done < total and now - self._last < self.every_s:
             return
         self._last = now
         filled = int(self.width * done / max(total, 1))
@@ -65,9 +79,16 @@ class ProgressLine:
         sys.stderr.flush()
 
     def end(self) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self._terminal():
             sys.stderr.write("\n")
-            sys.stderr.flush()
+        elif self._pending:
+            sys.stderr.write(self._pending + "\n")
+        else:
+            return
+        self._pending = ""
+        sys.stderr.flush()
 
 
 class WeightAverage:
