@@ -50,7 +50,7 @@ def test_the_keys_a_config_gives_win():
 
 def test_a_temperature_is_known_by_its_unit():
     units = [("a", "degC"), ("b", "°F"), ("c", " K"), ("d", "Celsius"), ("e", "bar"), ("f", None), ("g", "kW"),
-             ("h", "deg C")]
+             ("h", "deg C"), ("i", "C"), ("j", "F")]        # a bare C or F may be a coulomb, a farad
     assert temperature_sensors(units) == ["a", "b", "c", "d", "h"]
 
 

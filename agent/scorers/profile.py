@@ -117,7 +117,8 @@ class ProfileConfig:
 #: Units that say "a temperature" (compared lower-case, spaces dropped): such a sensor's level follows a heat
 #: balance over hours, slower than any warm-up, so by default it is `drifting` (skab32 round: D1 without it
 #: raised SKAB's dev FAR from 8.9 to 17.4 %: the two temperatures' drift).
-TEMPERATURE_UNITS = frozenset({"degc", "°c", "c", "celsius", "degf", "°f", "f", "fahrenheit", "k", "kelvin"})
+TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degf", "°f", "fahrenheit", "k", "kelvin"})   # not a bare
+#: "c" or "f" (a coulomb, a farad, a frequency): such a temperature is named in `drifting`
 
 
 def temperature_sensors(units: list[tuple[str, str | None]]) -> list[str]:
