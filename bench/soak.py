@@ -16,11 +16,13 @@ Churn: the first half is `--lives` lives, each stopped (as systemd does) and sta
 the checkpoint, the simulator continuing where the last life stopped; the second half is one life,
 so its slopes are not the restarts' saw. In both halves the broker goes away for two simulated days
 (every 10 days; the outbox holds the events) and comes back; a new bundle is dropped into
-`scoring.models_dir` and swapped in (shadow, then the swap) on days 5, 20, 35, ….
+`scoring.models_dir` (the one before the last removed, as a delivery job keeping two does) and swapped in
+(shadow, then the swap) every 5 days (day 1, 6, 11, …)
 
 A quantity is `growing` when over the second half its least-squares slope is positive and it rose
 by more than 5 % and more than GROWTH_FLOOR (per kind) from the half's first sample to its last.
-The slope is per simulated day. Needs mosquitto and mosquitto_passwd (bench/chaos.py's Broker).
+The slope is per simulated day. Needs mosquitto and mosquitto_passwd (bench/chaos.py's Broker). The agent
+imported is the one on PYTHONPATH (`PYTHONPATH=/path/to/a/checkout`: another branch's, for a before/after).
 """
 from __future__ import annotations
 
@@ -43,7 +45,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(REPO))
 from chaos import GW_PASSWORD, Broker, free_port  # noqa: E402
 from machine import machine_info  # noqa: E402
 
@@ -113,7 +114,8 @@ def dir_bytes(root: Path) -> dict[str, int]:
 
 
 def drop_bundle(models: Path, n: int) -> None:
-    """A copy of the demo bundle under another model_id, moved into models_dir whole (as a delivery does)."""
+    """A copy of the demo bundle under another model_id, moved into models_dir whole (as a delivery does);
+    the one before the last removed."""
     tmp = models / f".soak-{n}"
     shutil.copytree(DEMO_BUNDLE, tmp)
     manifest = json.loads((tmp / "manifest.json").read_text())
@@ -121,6 +123,7 @@ def drop_bundle(models: Path, n: int) -> None:
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (tmp / "manifest.sig").unlink(missing_ok=True)
     tmp.rename(models / f"soak-{n}")
+    shutil.rmtree(models / f"soak-{n - 2}", ignore_errors=True)     # the delivery job keeps the newest two
 
 
 def write_config(work: Path, broker_port: int, metrics_port: int, start: str, seed: int, scorer: str) -> Path:
@@ -170,7 +173,7 @@ class Soak:
         elif day % 10 == 5 and not self.broker.up:
             self.broker.start()
             self.events.append({"day": day, "broker": "started"})
-        if day % 15 == 5 and self.args.scorer != "numpy":
+        if day % 5 == 1 and self.args.scorer != "numpy":
             self.swaps += 1
             drop_bundle(self.work / "models", self.swaps)
             agent.hotswap.request("soak")
