@@ -4,7 +4,7 @@ the health message's and the Prometheus page's bytes, and the length of every co
 holds (found by walking its objects, so a list nobody thought of is measured too); then, per
 quantity, the slope over the run's second half and the ones that keep growing (`growing`).
 
-    python bench/soak.py [--days 60] [--lives 4] [--seed 3] [--dir DIR] [--scorer tflite|numpy] [--keep]
+    python bench/soak.py [--days 60] [--lives 4] [--seed 3] [--dir DIR] [--scorer tflite|numpy] [--keep] [--trim]
 
 What runs: the real agent (agent.service.Agent, in this process so its containers can be read
 between ticks: the sampling runs in the agent's loop thread, at a tick, nothing else changes)
@@ -49,7 +49,7 @@ from chaos import GW_PASSWORD, Broker, free_port  # noqa: E402
 from machine import machine_info  # noqa: E402
 
 from agent.config import load  # noqa: E402
-from agent.service import Agent  # noqa: E402
+from agent.service import Agent, return_free_heap  # noqa: E402
 
 TICK_S = 30.0
 DAY_TICKS = int(86400 / TICK_S)
@@ -189,7 +189,10 @@ class Soak:
         except OSError:
             page = b""
         snap = agent.health_snapshot()
-        return {"tick": tick, "day": round(tick / DAY_TICKS, 2), "rss_kib": rss_kib(),
+        rss = rss_kib()
+        if self.args.trim:      # what of the RSS is free heap glibc had not given back (malloc_trim), not in use
+            return_free_heap()
+        return {"tick": tick, "day": round(tick / DAY_TICKS, 2), "rss_kib": rss, "rss_trimmed_kib": rss_kib(),
                 "state": dir_bytes(self.work / "state"),
                 "jsonl_bytes": (self.work / "alerts.jsonl").stat().st_size if (self.work / "alerts.jsonl").exists() else 0,
                 "health_bytes": len(json.dumps(snap)), "metrics_bytes": len(page),
@@ -231,7 +234,7 @@ class Soak:
 
 def flatten(s: dict) -> dict[str, tuple[str, float]]:
     """Every measured quantity of a sample: name → (kind, value)."""
-    out = {"rss_kib": ("rss_kib", s["rss_kib"]), "gc_objects": ("len", s["gc_objects"]),
+    out = {"rss_kib": ("rss_kib", s["rss_kib"]), "rss_trimmed_kib": ("rss_kib", s["rss_trimmed_kib"]), "gc_objects": ("len", s["gc_objects"]),
            "health_bytes": ("payload_bytes", s["health_bytes"]), "metrics_bytes": ("payload_bytes", s["metrics_bytes"]),
            "metric_series": ("len", s["metric_series"]), "jsonl_bytes": ("state_bytes", s["jsonl_bytes"])}
     out.update({f"state/{k}": ("state_bytes", v) for k, v in s["state"].items()})
@@ -268,6 +271,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dir", help="work directory (default: a temporary one, removed unless --keep)")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--samples", action="store_true", help="print every sample's sizes too")
+    p.add_argument("--trim", action="store_true",
+                   help="at each sample, after reading the RSS, give glibc's free heap pages back (malloc_trim) "
+                        "and read it again (rss_trimmed_kib): free heap or memory in use?")
     return p.parse_args(argv)
 
 
@@ -285,7 +291,7 @@ def main(argv=None) -> dict:
         if soak.broker.up:
             soak.broker.stop(signal.SIGTERM)
     rows, growing = slopes(soak.samples)
-    keys = ("tick", "day", "rss_kib", "health_bytes", "metrics_bytes", "metric_series", "gc_objects", "jsonl_bytes", "state")
+    keys = ("tick", "day", "rss_kib", "rss_trimmed_kib", "health_bytes", "metrics_bytes", "metric_series", "gc_objects", "jsonl_bytes", "state")
     result = {"machine": machine_info(), "args": vars(args), "wall_s": round(time.monotonic() - started, 1),
               "events": soak.events, "growing": growing,
               "samples": [s if args.samples else {k: s[k] for k in keys} for s in soak.samples],
