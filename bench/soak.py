@@ -4,7 +4,7 @@ the health message's and the Prometheus page's bytes, and the length of every co
 holds (found by walking its objects, so a list nobody thought of is measured too); then, per
 quantity, the slope over the run's second half and the ones that keep growing (`growing`).
 
-    python bench/soak.py [--days 60] [--lives 4] [--seed 3] [--dir DIR] [--scorer tflite|numpy] [--keep] [--trim]
+    python bench/soak.py [--days 60] [--lives 4] [--seed 3] [--dir DIR] [--scorer tflite|numpy] [--keep] [--trim] [--no-mqtt]
 
 What runs: the real agent (agent.service.Agent, in this process so its containers can be read
 between ticks: the sampling runs in the agent's loop thread, at a tick, nothing else changes)
@@ -126,7 +126,8 @@ def drop_bundle(models: Path, n: int) -> None:
     shutil.rmtree(models / f"soak-{n - 2}", ignore_errors=True)     # the delivery job keeps the newest two
 
 
-def write_config(work: Path, broker_port: int, metrics_port: int, start: str, seed: int, scorer: str) -> Path:
+def write_config(work: Path, broker_port: int, metrics_port: int, start: str, seed: int, scorer: str,
+                 mqtt: bool = True) -> Path:
     cfg = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
     cfg["sources"] = [{"type": "simulate", "scenario": "corridor", "seed": seed, "start": start, "speed": 0,
                        "anomaly_every_s": 3 * 3600.0}]
@@ -134,11 +135,11 @@ def write_config(work: Path, broker_port: int, metrics_port: int, start: str, se
                       "bundle": "builtin:demo-corridor", "models_dir": str(work / "models"),
                       "models_poll_ticks": 16, "shadow_ticks": 60, "shadow_min_agreement": 0.0}
     (work / "gw.pw").write_text(GW_PASSWORD + "\n")
-    cfg["sinks"] = [{"type": "jsonl", "path": str(work / "alerts.jsonl")},
+    cfg["sinks"] = [{"type": "jsonl", "path": str(work / "alerts.jsonl")}] + ([] if not mqtt else [
                     {"type": "mqtt", "health_interval_s": 1,
                      "broker": {"host": "127.0.0.1", "port": broker_port, "username": "gw",
                                 "password": {"file": str(work / "gw.pw")}, "reconnect_min_s": 1,
-                                "reconnect_max_s": 2}}]
+                                "reconnect_max_s": 2}}])
     cfg["metrics"] = {"listen": f"127.0.0.1:{metrics_port}"}
     cfg["state_dir"] = str(work / "state")
     cfg["checkpoint_s"] = 2
@@ -158,7 +159,8 @@ class Soak:
         self.broker.start()
         (work / "models").mkdir()
         self.metrics_port = free_port()
-        self.samples: list[dict] = []
+        # Samples go to a file, not a list: kept in this process, they were the RSS's slow rise (~50 KiB a day).
+        self.samples_file = (work / "samples.jsonl").open("a")
         self.events: list[dict] = []
         self.swaps = 0
 
@@ -178,7 +180,8 @@ class Soak:
             drop_bundle(self.work / "models", self.swaps)
             agent.hotswap.request("soak")
             self.events.append({"day": day, "bundle": f"soak-{self.swaps}"})
-        self.samples.append(self.sample(agent, tick))
+        self.samples_file.write(json.dumps(self.sample(agent, tick), default=float) + "\n")
+        self.samples_file.flush()
         if tick >= life_end:
             agent.stop("soak: the life's end")
 
@@ -205,7 +208,7 @@ class Soak:
         start, ticks = "2026-01-05T00:00:00Z", 0
         for n, end in enumerate(life_ends):
             path = write_config(self.work, self.broker.port, self.metrics_port, start, self.args.seed + n,
-                                self.args.scorer)
+                                self.args.scorer, mqtt=not self.args.no_mqtt)
             agent = Agent(load(path), config_path=str(path))
             base = agent.pipeline.ticks - ticks     # a resumed checkpoint's count goes on from the last life's
             soak = self
@@ -271,6 +274,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dir", help="work directory (default: a temporary one, removed unless --keep)")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--samples", action="store_true", help="print every sample's sizes too")
+    p.add_argument("--no-mqtt", action="store_true", help="the JSONL sink only (the broker's outages then change nothing)")
     p.add_argument("--trim", action="store_true",
                    help="at each sample, after reading the RSS, give glibc's free heap pages back (malloc_trim) "
                         "and read it again (rss_trimmed_kib): free heap or memory in use?")
@@ -290,11 +294,13 @@ def main(argv=None) -> dict:
     finally:
         if soak.broker.up:
             soak.broker.stop(signal.SIGTERM)
-    rows, growing = slopes(soak.samples)
+    soak.samples_file.close()
+    samples = [json.loads(line) for line in (work / "samples.jsonl").read_text().splitlines()]
+    rows, growing = slopes(samples)
     keys = ("tick", "day", "rss_kib", "rss_trimmed_kib", "health_bytes", "metrics_bytes", "metric_series", "gc_objects", "jsonl_bytes", "state")
     result = {"machine": machine_info(), "args": vars(args), "wall_s": round(time.monotonic() - started, 1),
               "events": soak.events, "growing": growing,
-              "samples": [s if args.samples else {k: s[k] for k in keys} for s in soak.samples],
+              "samples": [s if args.samples else {k: s[k] for k in keys} for s in samples],
               "second_half": {k: v for k, v in rows.items() if not k.startswith("agent") or args.samples}}
     if not args.keep and not args.dir:
         shutil.rmtree(work, ignore_errors=True)
