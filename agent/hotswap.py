@@ -192,7 +192,14 @@ class HotSwap:
         self._requested = trigger
 
     def _take_newest(self, dirs: dict[Path, int], among) -> Path | None:
-        """The newest of `among` (bundle dirs of `dirs`), recorded as seen; None when there is none."""
+        """The newest of `among` (bundle dirs of `dirs`), recorded as seen; None when there is none.
+        A bundle no longer in models_dir is forgotten (qa29: `seen`, and active-bundle.json with it, kept
+        every bundle ever delivered, ~64 bytes each, for months); one delivered again later is new anyway
+        (its fingerprint). An empty listing (models_dir away, a mount not there yet) forgets nothing: the
+        bundles seen before it are not judged again when it comes back."""
+        if dirs:
+            for gone in self.seen.keys() - dirs.keys():
+                del self.seen[gone]
         newest = max(among, key=dirs.get, default=None)
         if newest is not None:
             self.seen[newest] = dirs[newest]

@@ -78,6 +78,9 @@ SQLITE_HEADER_BYTES = 100  # a database file shorter than this holds no database
 WAL_HEADER_BYTES = 32      # a write-ahead log longer than its header holds frames
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
 CORRUPT_CODES = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
+#: Corrupt outboxes moved aside that are kept, the newest (qa29: each one stayed for good, up to an outbox's size each
+#: on a small state partition; what was readable in one is in the new outbox already, the files are for forensics).
+CORRUPT_KEPT = 3
 HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row id, in their order
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
@@ -423,7 +426,24 @@ class Outbox:
             log.error("outbox %s is corrupt and cannot be moved aside (%s)", self.path, exc.strerror or exc)
             return None
         self._quarantined = True
+        self._forget_old_aside()
         return aside
+
+    def _forget_old_aside(self) -> None:
+        """Remove the corrupt outboxes moved aside beyond the newest CORRUPT_KEPT (with their -wal and -shm;
+        the UTC stamp in the name orders them), each removal logged."""
+        stamps = sorted({p.name.split(".corrupt-", 1)[1].split("-", 1)[0]
+                         for p in self.path.parent.glob(f"{self.path.name}.corrupt-*")})
+        for stamp in stamps[:-CORRUPT_KEPT]:
+            old = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            try:
+                for suffix in ("-wal", "-shm", ""):
+                    Path(f"{old}{suffix}").unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("outbox: cannot remove %s, an older corrupt outbox (%s)", old.name, exc.strerror or exc)
+                continue
+            log.warning("outbox: removed %s, the oldest corrupt outbox moved aside (the newest %d are kept)",
+                        old.name, CORRUPT_KEPT)
 
     def _failed(self, exc: BaseException) -> None:
         problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
