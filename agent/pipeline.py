@@ -517,6 +517,9 @@ class Pipeline:
             **({} if self.discord is None else {"discord": self.discord.state_dict()}),
             **({} if self.recent is None else {"recent": self.recent.state_dict()}),
             **self._standby_state(),
+            # a model tier still waiting for the ring after a restart onto another bundle or profile: it waits on
+            # after the next restart too (restored unprepared, it would score without the profile it waits for)
+            **({} if self.tier_waits is None else {"tier_waits": self.tier_waits}),
         })
         return state
 
@@ -527,6 +530,10 @@ class Pipeline:
         checkpoint.tier_mismatch): all but the model tiers' state is restored, and they are prepared as a
         hot-swapped bundle is (`_prepare_restored`)."""
         n, cfg = len(self.sensors), self.cfg
+        waited = state.get("tier_waits")
+        if waited is not None and not isinstance(waited, str):
+            raise TypeError(f"tier_waits: expected a text, got {type(waited).__name__}")
+        tier_changed = tier_changed or waited
         ticks, warm = int(state["ticks"]), state["warm"]
         counted, refill = int(state["warmup_counted"]), int(state["refill"])
         if not isinstance(warm, bool):
@@ -584,7 +591,7 @@ class Pipeline:
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
         self.tier_waits = self.tier_note = None
-        if tier_changed and len(self.chain.tiers) > 1:
+        if tier_changed:
             self._prepare_restored(tier_changed)
 
     def _prepare_restored(self, why: str) -> None:
@@ -597,6 +604,9 @@ class Pipeline:
         tiers = self.chain.tiers[:-1]
         names = "/".join(t.TYPE for t in tiers)
         ring = self.recent
+        if not tiers:
+            self.tier_note = f"{why}: no model tier now; the fallback's state resumed"
+            return
         if ring is None or len(ring) >= ring.capacity:
             self.detector.add(self.prepare(tiers, None if ring is None else self.recent_ticks()))
             self.tier_note = (f"{why}: the model tier ({names}) prepared again on " +

@@ -70,22 +70,22 @@ def run(f, before, after, restart: int | None, way: str) -> dict:
     cfg, bundle = (after if way == "through" else before)
     pipe = new_pipeline(cfg, f, bundle)
     out = {"open": [], "scored": [], "model": [], "label": [], "why": None}
-    scored, restarted = 0, way == "through"
+    scored, restarted = 0, False
     for row in f.rows:
         res = pipe.step(row)
         if not res.warming:
             scored += 1
-        if restarted and scored > restart:
+        if restarted:
             out["open"].append(bool(pipe.alerts.active))
             out["scored"].append(not res.warming)
             out["model"].append(not res.warming and res.tier != "numpy")
             out["label"].append(-1 if row.label is None else int(row.label))
         if not restarted and scored == restart:
-            restarted = True
-            fresh = new_pipeline(after[0], f, after[1])
+            restarted = True        # (`through` goes on: its rows from here are the others')
+            fresh = None if way == "through" else new_pipeline(after[0], f, after[1])
             if way == "resumed":
                 pipe, out["why"] = resumed(pipe, fresh)
-            else:
+            elif way == "refused":
                 pipe = fresh
     return out
 

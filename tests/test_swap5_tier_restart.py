@@ -97,6 +97,19 @@ def test_a_profile_off_checkpoint_restored_with_the_profile_on_resumes_and_the_t
     assert not any(e == "new" for _, e in events)
 
 
+def test_a_restart_while_the_tier_waits_waits_on_for_the_rest_of_the_ring(tmp_path, rows):
+    first = _until_open(tmp_path, rows)
+    cfg = demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE)
+    waiting, why = restart_onto(first, cfg, tmp_path / "ckpt")
+    _run(waiting, rows[OPEN_AT:OPEN_AT + 100])
+    again, same = restart_onto(waiting, cfg, tmp_path / "ckpt2")      # the same config: it fits whole
+    assert same is None and again.tier_waits == why and len(again.recent) == 100
+    assert f"until {WARMUP - 100} more ticks" in again.tier_note and again.chain.tier == "numpy"
+    out = _run(again, rows[OPEN_AT + 100:OPEN_AT + WARMUP + 5])
+    assert [r.tier for r in out[:WARMUP - 101]] == ["numpy"] * (WARMUP - 101)
+    assert {r.tier for r in out[WARMUP - 100:]} == {"tflite"} and again.chain.current.profile.fitted
+
+
 @pytest.mark.parametrize("profile", ["on both sides", "off before"])
 def test_a_checkpoint_with_bundle_a_restored_with_bundle_b(tmp_path, rows, profile):
     b = variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b")
