@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
 import accuracy  # noqa: E402
+import standby_warm  # noqa: E402
 
 from agent.bundle import Expectation  # noqa: E402
 from agent.checkpoint import CheckpointStore, fingerprint, tier_mismatch  # noqa: E402
@@ -120,13 +121,13 @@ def sim_setup(args, work: Path):
 
 
 def skab_setup(args, work: Path):
+    """SKAB's files as bench/standby_warm.py reads them (configs/skab.yaml, `--files`), each life's config made apart."""
+    _, files, skipped, bundle = standby_warm.skab_setup(argparse.Namespace(set=None, data=args.data, files=args.files,
+                                                                           bundle=args.bundle), work)
+
     def make(overrides: list[str], b: str):
         return accuracy.skab_config(accuracy.SKAB_CONFIG, overrides, b)
-    cfg = make([], args.bundle)
-    root = accuracy.skab_subset(Path(args.data), args.files, work)
-    src = labelled_source(cfg, str(root))
-    files, skipped = load_files(cfg, src, protocol_of(src))
-    return make, files, skipped, args.bundle
+    return make, files, skipped, bundle
 
 
 def main() -> int:
