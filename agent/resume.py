@@ -192,7 +192,7 @@ class Resume:
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
                 for problem in (self.pipeline.tier_note, self.pipeline.recent_problem, self.pipeline.standby_problem):
-                    if problem:     # a part refused alone: the recent ticks, a standby's warm-up (Pipeline._restore_*)
+                    if problem:     # the model tier prepared again or waiting; a part refused alone (Pipeline._restore_*)
                         resumed += f"; {problem}"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
                 if ahead_s is not None:
