@@ -189,15 +189,15 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple
     then = _configured(meta)
     if "bundle" in then and then["bundle"] != cfg.scoring.bundle:
         log.warning("%s and scoring.bundle changed since the checkpoint was taken (%s then, %s now): starting on the "
-                    "configured bundle, %s, with a fresh warm-up, not on the bundle the checkpoint was taken with, "
-                    "%s (%s, swapped in from models_dir); the checkpoint will be refused", lost,
+                    "configured bundle, %s, not on the bundle the checkpoint was taken with, %s (%s, swapped in from "
+                    "models_dir); the checkpoint resumes but for the model tier, prepared again", lost,
                     then["bundle"] or "none", cfg.scoring.bundle or "none", cfg.scoring.bundle or "numpy",
                     bundle.get("model_id"), path)
         return None, None
     tiers, refusals = build_candidate(cfg, path)
     if not tiers:
         log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "
-                    "the checkpoint will be refused", lost, path, "; ".join(refusals) or "no tier",
+                    "the checkpoint resumes but for the model tier, prepared again", lost, path, "; ".join(refusals) or "no tier",
                     cfg.scoring.bundle or "numpy")
         return None, None
     log.warning("%s: starting on the bundle the checkpoint was taken with, %s (%s, swapped in from models_dir), "

@@ -27,8 +27,10 @@ The checkpoint format is binary-safe and cannot execute code (no pickle): a magi
 version, a JSON header describing the state (numpy arrays stand in it as dtype/shape/offset into
 the body, dtypes from a short allow-list), the raw array bytes, and a sha256 of all of it. A
 checkpoint is refused — with one log line saying why — when it is truncated, corrupt, of another
-format version, or was taken with another configuration (sensors, tick, window, scorer settings,
-topology, bundle); the agent then warms up as if there were none.
+format version, or was taken with another configuration (sensors, tick, window, the fallback's settings,
+topology); the agent then warms up as if there were none. One taken with another bundle or `scoring.profile`
+alone (TIER_KEYS: they shape the model tier's state only) is resumed but for the model tier, which is prepared
+again as a hot-swapped bundle is (swap5: agent/resume.py, Pipeline.restore).
 """
 from __future__ import annotations
 
@@ -317,8 +319,25 @@ def _bundle_text(b: dict | None) -> str:
     return f"{b['model_id']} ({b['path']})" if b else "no bundle"
 
 
-def mismatch(saved: dict, current: dict) -> str | None:
-    """Why a checkpoint taken with `saved` does not fit `current`, or None when it does."""
+#: The fingerprint's keys that shape a model tier's state alone (its bundle's tier, its profile and threshold). A
+#: checkpoint differing in these only is resumed with the model tier prepared again (`tier_mismatch`).
+TIER_KEYS = ("profile", "bundle")
+
+
+def tier_mismatch(saved: dict, current: dict) -> str | None:
+    """Why the model tier of a checkpoint taken with `saved` does not fit `current` (the bundle, `scoring.profile`:
+    TIER_KEYS), or None when it does. The rest of the state — the fallback, its threshold, the window, alerts, faults,
+    the recent ticks — does not depend on them: a restart onto another bundle or profile resumes it and prepares the
+    model tier as a hot-swapped bundle is (Pipeline.restore's `tier_changed`)."""
+    whys = [mismatch({**current, k: saved.get(k)}, current) for k in TIER_KEYS]
+    return "; ".join(w for w in whys if w) or None
+
+
+def mismatch(saved: dict, current: dict, tier: bool = True) -> str | None:
+    """Why a checkpoint taken with `saved` does not fit `current`, or None when it does; `tier` False: a
+    difference in the model tier's keys alone (TIER_KEYS, `tier_mismatch`) is not one."""
+    if not tier:
+        saved = {**saved, **{k: current[k] for k in TIER_KEYS}}
     s_sensors, c_sensors = saved.get("sensors"), current["sensors"]
     if s_sensors != c_sensors:
         if isinstance(s_sensors, list) and set(s_sensors) == set(c_sensors):
@@ -363,9 +382,10 @@ class CheckpointStore:
         return {"bytes": sum(memoryview(p).nbytes for p in parts), "seconds": time.perf_counter() - t0,
                 "created": created}
 
-    def load(self, current: dict) -> tuple[dict, dict] | None:
+    def load(self, current: dict, tier_apart: bool = False) -> tuple[dict, dict] | None:
         """(meta, state) of a checkpoint that fits `current` (a fingerprint); None when there is none.
-        Raises CheckpointRefused when there is one that cannot be used."""
+        Raises CheckpointRefused when there is one that cannot be used. `tier_apart`: one that differs in the
+        model tier's keys alone fits (the caller prepares the tier again: `tier_mismatch`)."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -375,7 +395,7 @@ class CheckpointStore:
         meta, state = decode(data)
         if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
             raise CheckpointRefused("corrupt: no configuration in the header")
-        why = mismatch(meta["config"], current)
+        why = mismatch(meta["config"], current, tier=not tier_apart)
         if why:
             raise CheckpointRefused(f"taken with another configuration: {why}")
         return meta, state
@@ -474,5 +494,5 @@ class EventJournal:
 
 
 __all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "atomic_write", "encode", "decode", "read_meta",
-           "fingerprint", "mismatch", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
+           "fingerprint", "mismatch", "tier_mismatch", "TIER_KEYS", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
            "FORMAT_VERSION"]

@@ -116,6 +116,10 @@ class Pipeline:
         self.recent: RecentTicks | None = None
         self.recent_problem: str | None = None     # why the checkpoint's recent ticks were refused (restore)
         self.standby_problem: str | None = None    # why a standby's checkpointed warm-up ticks were refused
+        # A restore onto another bundle or profile (`_prepare_restored`): why, while the model tiers wait for
+        # the recent ticks to fill (the fallback scores meanwhile), and what became of them, in words.
+        self.tier_waits: str | None = None
+        self.tier_note: str | None = None
         self.warm = False
         self.ticks = 0
 
@@ -290,6 +294,8 @@ class Pipeline:
         self.numpy.observe(self.window)
         if self.recent is not None:
             self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, decision.calm)
+            if self.tier_waits is not None and len(self.recent) >= self.recent.capacity:
+                self._tier_takes_over()
         # (by position, in the fields' order: a class called with keywords first builds a dict of them,
         # ~1 µs a tick with these eleven; perf51)
         return TickResult(row.ts, False, result.score, self.detector.threshold(result.tier), result.tier,
@@ -437,6 +443,7 @@ class Pipeline:
         """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
         between two ticks, with their thresholds."""
         self.detector.add(thresholds)
+        self.tier_waits = None              # (a tier waiting after a restart: the swapped-in one is prepared)
         self.chain.replace(tiers + [self.chain.numpy], reason)
 
     # -- read-only views ----------------------------------------------------------------------
@@ -510,13 +517,23 @@ class Pipeline:
             **({} if self.discord is None else {"discord": self.discord.state_dict()}),
             **({} if self.recent is None else {"recent": self.recent.state_dict()}),
             **self._standby_state(),
+            # a model tier still waiting for the ring after a restart onto another bundle or profile: it waits on
+            # after the next restart too (restored unprepared, it would score without the profile it waits for)
+            **({} if self.tier_waits is None else {"tier_waits": self.tier_waits}),
         })
         return state
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: dict, tier_changed: str | None = None) -> None:
         """Resume from state_dict(). Everything is rebuilt and checked first and swapped in at the
-        end, so a state that does not fit raises ValueError/KeyError/TypeError and changes nothing."""
+        end, so a state that does not fit raises ValueError/KeyError/TypeError and changes nothing.
+        `tier_changed`: the checkpoint was taken with another bundle or `scoring.profile` (why, in words;
+        checkpoint.tier_mismatch): all but the model tiers' state is restored, and they are prepared as a
+        hot-swapped bundle is (`_prepare_restored`)."""
         n, cfg = len(self.sensors), self.cfg
+        waited = state.get("tier_waits")
+        if waited is not None and not isinstance(waited, str):
+            raise TypeError(f"tier_waits: expected a text, got {type(waited).__name__}")
+        tier_changed = tier_changed or waited
         ticks, warm = int(state["ticks"]), state["warm"]
         counted, refill = int(state["warmup_counted"]), int(state["refill"])
         if not isinstance(warm, bool):
@@ -547,7 +564,7 @@ class Pipeline:
         normaliser = Normaliser.restored(state["normaliser"], n)
         scorer = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s, cfg.window.steps)
         scorer.restore(state["numpy"])
-        tiers = {t.TYPE for t in self.chain.tiers}
+        tiers = {"numpy"} if tier_changed else {t.TYPE for t in self.chain.tiers}    # (else the bundle's)
         detector.add({k: AdaptiveThreshold.restored(cfg.threshold.for_tier(k), st, f"thresholds.{k}")
                       for k, st in state["thresholds"].items() if k in tiers})
         if "numpy" not in detector.thresholds:
@@ -560,8 +577,9 @@ class Pipeline:
             level.restore(state.get("level"), "level")
         discord = self._restore_discord(state.get("discord"))
         recent = self._restore_recent(state.get("recent"), float(window.ts[-1]))
-        kept = self._restore_standby(state.get("standby", {}), float(window.ts[-1]))
-        self._restore_models(state.get("models", {}))
+        kept = {} if tier_changed else self._restore_standby(state.get("standby", {}), float(window.ts[-1]))
+        if not tier_changed:
+            self._restore_models(state.get("models", {}))
         self.normaliser, self.numpy, self.detector, self.window = normaliser, scorer, detector, window
         self.health, self.level, self.discord, self.recent = health, level, discord, recent
         self.chain.tiers[-1] = scorer
@@ -572,6 +590,43 @@ class Pipeline:
         self.warmup_counted, self.refill = counted, refill
         for t in self.chain.tiers[:-1]:
             t.align_to(normaliser)
+        self.tier_waits = self.tier_note = None
+        if tier_changed:
+            self._prepare_restored(tier_changed)
+
+    def _prepare_restored(self, why: str) -> None:
+        """The model tiers after a restore from a checkpoint taken with another bundle or profile (`why`): prepared
+        as a hot-swapped bundle is (`prepare`) on the checkpoint's recent ticks when the ring is full — a tier
+        given at start is fitted on a whole warm-up, and the ring holds as many — else, with a profile to fit, the
+        fallback scores and they are prepared once the ring has filled with live ticks (`tier_waits`, `step`);
+        without a profile there is nothing to fit: they score at once with their bundle's threshold, as at the end
+        of a warm-up. Said in `tier_note` (the log, health's checkpoint_at_start)."""
+        tiers = self.chain.tiers[:-1]
+        names = "/".join(t.TYPE for t in tiers)
+        ring = self.recent
+        if not tiers:
+            self.tier_note = f"{why}: no model tier now; the fallback's state resumed"
+            return
+        if ring is None or len(ring) >= ring.capacity:
+            self.detector.add(self.prepare(tiers, None if ring is None else self.recent_ticks()))
+            self.tier_note = (f"{why}: the model tier ({names}) prepared again on " +
+                              ("nothing (no scoring.profile to fit)" if ring is None else
+                               f"the checkpoint's {len(ring)} recent ticks") + ", scoring from the first tick")
+            return
+        self.tier_waits = why
+        left = ring.capacity - len(ring)
+        self.tier_note = (f"{why}: the fallback (numpy) scores until {left} more ticks ({span(left * self.cfg.tick_s)}) "
+                          f"have filled the recent ticks (the checkpoint held {len(ring)} of {ring.capacity}); the "
+                          f"model tier ({names}) is then prepared on them and takes over")
+        self.chain.wait_below(f"model tier prepared after {left} more ticks (a restart onto {why})")
+
+    def _tier_takes_over(self) -> None:
+        """The recent ticks have filled since a restore onto another bundle or profile (`_prepare_restored`):
+        the model tiers are prepared on them and take over from the fallback."""
+        tiers = self.chain.tiers[:-1]
+        self.detector.add(self.prepare(tiers, self.recent_ticks()))
+        why, self.tier_waits = self.tier_waits, None
+        self.chain.replace(self.chain.tiers, f"prepared on {len(self.recent)} recent ticks after a restart onto {why}")
 
     def _restore_discord(self, state) -> DiscordWatch | None:
         """The discord watch (threshold.discord_ticks) as checkpointed; a checkpoint without one (written

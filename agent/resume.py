@@ -3,7 +3,9 @@
 Why a part of its own: a restart (`systemctl restart`, a kill -9, a power cut, an upgrade) must
 neither page twice for one incident nor leave a subscriber holding an alert open for good, and the
 rules for that are most of what the agent does outside its loop. On start the agent resumes from
-`<state_dir>/checkpoint.bin` (agent/checkpoint.py) when it fits the config — all or nothing; a
+`<state_dir>/checkpoint.bin` (agent/checkpoint.py) when it fits the config — all or nothing, but
+for one taken with another bundle or `scoring.profile` alone: all but the model tier, prepared
+again as a hot-swapped bundle is (Pipeline.restore's `tier_changed`); a
 checkpoint whose last tick lies ahead of this host's clock keeps what was learned but not its time
 base — then reads the journals' last alert and fault events: delivered again to any sink that may
 lack them, their open alert and faults continued when newer than the checkpoint (same ids, an
@@ -27,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .alerts import AlertEvent, iso
-from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint
+from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
@@ -172,22 +174,25 @@ class Resume:
         resumed = None
         restored = False
         try:
-            loaded = self.checkpoints.load(self.fingerprint())
+            current = self.fingerprint()
+            loaded = self.checkpoints.load(current, tier_apart=True)
             if loaded is not None:
                 meta, state = loaded
+                # another bundle or scoring.profile alone: all but the model tier resumes (Pipeline._prepare_restored)
+                tier_changed = tier_mismatch(meta["config"], current)
                 created, last_ts = _checkpoint_times(meta)
                 ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
                 if ahead_s is None:
                     aligner.restore(state["aligner"])
-                self.pipeline.restore(state["pipeline"])
+                self.pipeline.restore(state["pipeline"], tier_changed)
                 self.aligner = aligner          # nothing after this can fail
                 restored = True
                 resumed = f"taken {time.time() - created:.0f} s ago"
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
-                for problem in (self.pipeline.recent_problem, self.pipeline.standby_problem):
-                    if problem:     # a part refused alone: the recent ticks, a standby's warm-up (Pipeline._restore_*)
+                for problem in (self.pipeline.tier_note, self.pipeline.recent_problem, self.pipeline.standby_problem):
+                    if problem:     # the model tier prepared again or waiting; a part refused alone (Pipeline._restore_*)
                         resumed += f"; {problem}"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
                 if ahead_s is not None:

@@ -2,8 +2,9 @@
 downtime. Before, the agent started on the bundle a hot swap had put in (the one the checkpoint
 names, in models_dir) and resumed on it: the operator's new choice was ignored without a word. Now
 the checkpoint's header says which `scoring.bundle` it was taken under; when the config names
-another, the operator's choice wins as it does with the record kept — the configured bundle, a fresh
-warm-up, the checkpoint refused ("the model differs"), a line naming the bundles. With the config
+another, the operator's choice wins as it does with the record kept — the configured bundle, the
+checkpoint resumed but for the model tier, prepared again ("the model differs"; a fresh warm-up before
+swap5), a line naming the bundles. With the config
 unchanged the agent still resumes on the checkpoint's bundle (qa22). Real bundles, a real hot swap,
 real checkpoint files."""
 from __future__ import annotations
@@ -40,12 +41,14 @@ def test_a_lost_record_and_a_changed_scoring_bundle_start_on_the_operators_choic
             assert agent.pipeline.bundle_identity()["path"] == str(swapped)
             return
         assert agent.pipeline.bundle_identity()["path"] == str(chosen)       # old: models/a, resumed
-        assert not agent.pipeline.warm                                       # a fresh warm-up
-        assert start["state"] == "refused" and "the model differs" in start["detail"], start
+        # since swap5 no fresh warm-up: all but the model tier resumes, the tier is prepared again
+        assert agent.pipeline.warm
+        assert start["state"] == "resumed" and "the model differs" in start["detail"], start
         assert f"demo-a ({swapped})" in start["detail"] and f"demo-c ({chosen})" in start["detail"], start
         [said] = [r.getMessage() for r in caplog.records if "scoring.bundle changed since the checkpoint" in r.getMessage()]
         assert f"({DEMO_BUNDLE} then, {chosen} now)" in said, said
-        assert f"starting on the configured bundle, {chosen}, with a fresh warm-up" in said, said
+        assert f"starting on the configured bundle, {chosen}, not on the bundle" in said, said
+        assert "the checkpoint resumes but for the model tier, prepared again" in said, said
         assert f"demo-a ({swapped}, swapped in from models_dir)" in said, said
     finally:
         close(agent)

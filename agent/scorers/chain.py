@@ -92,6 +92,11 @@ class ScorerChain:
         self.active = 0
         self._switch(0, reason, old=old)
 
+    def wait_below(self, reason: str) -> None:
+        """The fallback scores while the model tiers wait to be prepared (a restart onto another bundle or
+        profile: Pipeline._prepare_restored); none is benched, so nothing retries them: `replace` puts them back."""
+        self._switch(len(self.tiers) - 1, reason)
+
     def score(self, window: WindowBuffer) -> TickScore:
         if self._loaded is not None:
             self._install_loaded()
