@@ -347,6 +347,9 @@ class AlertConfig:
             "no new alert then opens while every level stays under that bar, until the score has stayed at or "
             "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`)")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
+    fault_end: bool = doc("an open alert ends (reason `sensor_fault`) when a fault is raised on one of its opening drivers "
+                          "and, with that sensor and its mates' fusion part left out, nothing stays above the threshold "
+                          "for `faults.holdback_s` (agent/alerts.py)", default=True)
 
     def validate(self) -> list[tuple[str, str]]:
         out = []
