@@ -43,17 +43,19 @@
   the score cannot say the anomaly is over; the level, back to a fraction of its excursion, can.
   All sensors are judged, not only the drivers: an alert opened on one sensor's spike is often
   carried by another sensor's lasting shift that never made a new peak.
-- sensor fault (`fault_end`, on by default): a fault raised on a sensor that was one of an open alert's
-  drivers when it opened, or whose condition began within the hold-back window (`faults.holdback_s`)
-  before the alert's start, re-judges the alert: when, with that sensor left out and its mates'
-  fusion part left out of their scores (the caller's `rejudge`), no sensor is above the threshold
-  for the hold-back's ticks in a row, the alert ends with reason `sensor_fault`, its end event naming
-  the fault (`fault`). Why: a frozen sensor's alert opens at the freeze, before `stuck` can be
-  decided; masking it then is not enough when it shares a group, because fusion then predicts each
-  mate from the others alone — a relation it never learned — and the alert stays open on the mates'
-  fusion residue for as long as the fault lasts (docs/measured/faults.md, faults4). While that fault
-  lasts, no new alert opens on a tick whose score, re-judged the same way, is at or under the threshold:
-  the residue that the ended alert was judged to be is not a new one.
+- sensor fault (`fault_end`, on by default): a fault raised on a sensor that was one of an open
+  alert's drivers when it opened, or whose condition began within the longest hold-back (the time an
+  alert may wait: `hold_ticks`) before the alert's start, re-judges the alert. When, on `fault_ticks`
+  (`faults.holdback_s`) ticks above the threshold in a row, with that sensor left out and its mates'
+  fusion part left out of their scores (the caller's `rejudge`), nothing is above the threshold, the
+  alert ends with reason `sensor_fault`, its end event naming the fault (`fault`). A tick under the
+  threshold is not counted: an alert ending by the other rules is not the fault's. Why: a frozen
+  sensor's alert opens at the freeze, before `stuck` can be decided; masking it then is not enough
+  when it shares a group, because fusion then predicts each mate from the others alone — a relation
+  it never learned — and the alert stays open on the mates' fusion residue for as long as the fault
+  lasts (docs/measured/faults.md, faults4). While that fault lasts, no new alert opens on a tick whose
+  score, re-judged the same way, is at or under the threshold: the residue that the ended alert was
+  judged to be is not a new one.
 """
 from __future__ import annotations
 
@@ -257,8 +259,12 @@ class AlertTracker:
 
     def _rejudged(self, ts, score, threshold, tier, model, rejudge) -> AlertEvent | None:
         """The open alert's end with its fault, once nothing has been above the threshold without it for
-        `fault_ticks` ticks in a row (None: not yet, or never while something is)."""
+        `fault_ticks` ticks in a row (None: not yet, or never while something is). A tick whose own score
+        is at or under the threshold is not counted either way: the alert is ending by the other rules
+        (an alert that was ending anyway when a fault came is not the fault's)."""
         a = self.open
+        if score <= threshold:
+            return None
         if rejudge(a.fault["sensor"]) > threshold:
             a.fault_calm = 0
             return None
