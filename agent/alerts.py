@@ -53,9 +53,8 @@
   sensor's alert opens at the freeze, before `stuck` can be decided; masking it then is not enough
   when it shares a group, because fusion then predicts each mate from the others alone — a relation
   it never learned — and the alert stays open on the mates' fusion residue for as long as the fault
-  lasts (docs/measured/faults.md, faults4). While that fault lasts, no new alert opens on a tick whose
-  score, re-judged the same way, is at or under the threshold: the residue that the ended alert was
-  judged to be is not a new one.
+  lasts (docs/measured/faults.md, faults4). While that fault lasts, a new alert is judged on the score
+  re-judged the same way: the residue the ended alert was judged to be is not a new one.
 """
 from __future__ import annotations
 
@@ -229,8 +228,8 @@ class AlertTracker:
         -> float`: the tick's worst sensor score with that faulty sensor and its mates' fusion part left
         out (see sensor fault above; None: no alert ends with a fault)."""
         if self.open is None:
-            if self.after_fault is not None and rejudge is not None and rejudge(self.after_fault["sensor"]) <= threshold:
-                score = min(score, threshold)       # the ended alert's residue, not a new one
+            if self.after_fault is not None and rejudge is not None:
+                score = min(score, rejudge(self.after_fault["sensor"]))     # the ended alert's residue is no new one
             return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
         if self.open.fault is not None and rejudge is not None and self.cfg.fault_end:
             ended = self._rejudged(ts, score, threshold, tier, model, rejudge)
