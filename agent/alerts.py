@@ -43,9 +43,10 @@
   the score cannot say the anomaly is over; the level, back to a fraction of its excursion, can.
   All sensors are judged, not only the drivers: an alert opened on one sensor's spike is often
   carried by another sensor's lasting shift that never made a new peak.
-- sensor fault (`fault_end`, on by default): a fault raised on a sensor that was one of an open
-  alert's drivers when it opened, or whose condition began within the longest hold-back (the time an
-  alert may wait: `hold_ticks`) before the alert's start, re-judges the alert. When, on `fault_ticks`
+- sensor fault (`fault_end`, on by default): a fault whose condition began within the longest
+  hold-back (the time an alert may wait: `hold_ticks`) before an open alert's start — or, on one of
+  its drivers when it opened, by `fault_ticks` after it — re-judges the alert (a fault that began
+  later cannot be what opened it). When, on `fault_ticks`
   (`faults.holdback_s`) ticks above the threshold in a row, with that sensor left out and its mates'
   fusion part left out of their scores (the caller's `rejudge`), nothing is above the threshold, the
   alert ends with reason `sensor_fault`, its end event naming the fault (`fault`). A tick under the
@@ -238,13 +239,14 @@ class AlertTracker:
         return self._active(ts, score, threshold, tier, model, explain_fn, levels)
 
     def fault_raised(self, fault_id: str, sensor: str, kind: str, start: float) -> None:
-        """A fault was just raised: the open alert is re-judged for it (sensor fault, above) when the sensor
-        was one of its drivers when it opened, or its condition began within the hold-back before it."""
+        """A fault was just raised: the open alert is re-judged for it (sensor fault, above) when its condition
+        began within the hold-back before the alert, or the sensor was one of its drivers when it opened and
+        the condition began by `fault_ticks` after (a fault that came later cannot be what opened it)."""
         a = self.open
         if a is None or not self.cfg.fault_end:
             return
-        window = self.hold_ticks * self.tick_s
-        if sensor in a.opened_on or a.start - window <= start <= a.start:
+        before, after = self.hold_ticks * self.tick_s, self.fault_ticks * self.tick_s
+        if a.start - before <= start <= a.start or (sensor in a.opened_on and start <= a.start + after):
             a.fault, a.fault_calm = {"fault_id": fault_id, "sensor": sensor, "kind": kind}, 0
 
     def fault_ended(self, fault_id: str) -> None:

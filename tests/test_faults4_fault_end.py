@@ -59,15 +59,18 @@ def _opened(cfg: AlertConfig) -> AlertTracker:
     return tr
 
 
-def test_only_a_fault_on_an_opening_driver_or_begun_in_the_hold_back_window_re_judges():
+def test_only_a_fault_begun_in_the_hold_back_window_or_on_an_opening_driver_as_it_opened_re_judges():
     tr = _opened(AlertConfig())
     start = tr.open.start
     tr.fault_raised("f1", "b", "spike", start - 31.0)      # not a driver, begun before the window (3 ticks)
     assert tr.open.fault is None
     tr.fault_raised("f2", "b", "stuck", start - 30.0)      # begun within it
     assert tr.open.fault["fault_id"] == "f2"
-    tr.fault_raised("f3", "a", "dead", start + 500.0)      # a driver when it opened
+    tr.fault_raised("f3", "a", "dead", start + 20.0)       # a driver when it opened, begun within 2 ticks after
     assert tr.open.fault["fault_id"] == "f3"
+    tr.open.fault = None
+    tr.fault_raised("f4", "a", "stuck", start + 30.0)      # begun later: not what opened it
+    assert tr.open.fault is None
 
 
 def test_the_alert_stands_while_something_else_is_above_and_ends_after_the_hold_back_s_ticks():
