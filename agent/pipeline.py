@@ -261,8 +261,6 @@ class Pipeline:
         self.ticks += 1
         faults = self.health.observe(row)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
-        if faults and self.detector.tracker.open is not None:
-            self._tell_alert(faults)
         if not self.warm:
             self.warmup.append(row)
             self.warmup_counted += self._counts(row)
@@ -290,6 +288,8 @@ class Pipeline:
             lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
             None if self.level is None else self._levels, level,
             lambda sensor: self._rejudged(result, sensor))
+        if faults:          # (after the alert's step: one that opened on this tick hears of them too)
+            self._tell_alert(faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
@@ -301,7 +301,8 @@ class Pipeline:
                           result.sensor_scores, row.label, row.event, decision.events, faults, result)
 
     def _tell_alert(self, faults: list[FaultEvent]) -> None:
-        """The open alert hears of each sensor fault raised or ended on this tick (AlertTracker.fault_raised)."""
+        """The alerts hear of each sensor fault raised or ended on this tick (AlertTracker.fault_raised,
+        fault_ended)."""
         tracker = self.detector.tracker
         for f in faults:
             if f.kind == "source":
@@ -314,8 +315,11 @@ class Pipeline:
     def _rejudged(self, result: TickScore, sensor: str) -> float:
         """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
         fusion part too: fusion predicts each of them from the mean of its neighbours with weights learned on
-        all of them, so with one masked it predicts from a relation it never learned (faults4)."""
+        all of them, so with one masked it predicts from a relation it never learned (faults4). A sensor no longer
+        faulty (its end unseen: a refill tick, a restart) leaves the score as it is."""
         i = self.sensors.index(sensor)
+        if not self.health.faulty[i]:
+            return float(result.score)
         s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
         s[i] = 0.0
         if result.tier == "numpy":
