@@ -40,6 +40,15 @@ def test_a_frozen_grouped_sensor_s_alert_ends_with_its_stuck(tmp_path):
     assert "fault" not in alerts[0].to_dict()                   # every other event's payload as before
 
 
+def test_the_fault_s_end_lets_new_alerts_be_judged_on_their_own_scores_again(tmp_path):
+    config = _skid(tmp_path)
+    skid_csv(tmp_path / "skid.csv", 400, 1.7, FROZEN_AT, thawed_at=300)
+    faults, alerts, pipe = replayed(config, tmp_path)
+    assert [(f.event, f.kind) for f in faults] == [("fault", "stuck"), ("fault_end", "stuck")]
+    assert [a.reason for a in alerts if a.event == "end"][:1] == ["sensor_fault"]
+    assert pipe.alerts.after_fault is None
+
+
 def test_with_fault_end_off_the_alert_stays_open_on_the_mates(tmp_path):
     faults, alerts, pipe = replayed(_skid(tmp_path, fault_end=False), tmp_path)
     assert [(f.event, f.kind) for f in faults] == [("fault", "stuck")]
