@@ -43,6 +43,19 @@
   the score cannot say the anomaly is over; the level, back to a fraction of its excursion, can.
   All sensors are judged, not only the drivers: an alert opened on one sensor's spike is often
   carried by another sensor's lasting shift that never made a new peak.
+- sensor fault (`fault_end`, on by default): a fault whose condition began within the longest
+  hold-back (the time an alert may wait: `hold_ticks`) before an open alert's start — or, on one of
+  its drivers when it opened, by `fault_ticks` after it — re-judges the alert (a fault that began
+  later cannot be what opened it). When, on `fault_ticks`
+  (`faults.holdback_s`) ticks above the threshold in a row, with that sensor left out and its mates'
+  fusion part left out of their scores (the caller's `rejudge`), nothing is above the threshold, the
+  alert ends with reason `sensor_fault`, its end event naming the fault (`fault`). A tick under the
+  threshold is not counted: an alert ending by the other rules is not the fault's. Why: a frozen
+  sensor's alert opens at the freeze, before `stuck` can be decided; masking it then is not enough
+  when it shares a group, because fusion then predicts each mate from the others alone — a relation
+  it never learned — and the alert stays open on the mates' fusion residue for as long as the fault
+  lasts (docs/measured/faults.md, faults4). While that fault lasts, a new alert is judged on the score
+  re-judged the same way: the residue the ended alert was judged to be is not a new one.
 """
 from __future__ import annotations
 
@@ -86,12 +99,15 @@ class AlertEvent:
     top_steps: list[dict]
     origin: str | None         # the station / machine where it started
     ticks: int                 # ticks above threshold so far
-    reason: str | None = None  # why it ended: 'cleared', 'subsided', 'shutdown' (input over) or 'restart'
+    reason: str | None = None  # why it ended: 'cleared', 'subsided', 'sensor_fault', 'shutdown' (input over) or 'restart'
     replayed: bool = False
     gap_s: float | None = None  # first event after a restart: seconds of data the restored state did not see
+    fault: dict | None = None   # reason sensor_fault: the fault it ended with {fault_id, sensor, kind}
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if self.fault is None:            # (only a sensor_fault end names one: every other payload as before)
+            del d["fault"]
         d["schema_version"] = SCHEMA_VERSION
         d["ts"], d["start"], d["end"] = iso(self.ts), iso(self.start), iso(self.end)
         for step in d["top_steps"]:
@@ -131,6 +147,9 @@ class _Open:
     level_peak: dict = field(default_factory=dict)   # per driver, the largest level distance seen
     level_top: float = 0.0          # the largest level distance of any sensor during it (release_fraction)
     spent: int = 0                  # ticks in a row every level was under the release bar (release_fraction)
+    opened_on: list = field(default_factory=list)    # its drivers when it opened (sensor fault, above)
+    fault: dict | None = None       # the fault it is being re-judged for {fault_id, sensor, kind}
+    fault_calm: int = 0             # ticks in a row nothing was above the threshold with that fault left out
 
 
 def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
@@ -167,9 +186,11 @@ def drivers(exp: dict, threshold: float) -> list[str]:
 class AlertTracker:
     """One node's alert state. `observe` is called once per scored tick; returns the events."""
 
-    def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0):
+    def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0,
+                 fault_ticks: int = 0):
         self.cfg = cfg
         self.hold_ticks = hold_ticks
+        self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
         self.held = 0               # ticks the opening of the current exceedance was held back
         self.node, self.site = node, site
         self.tick_s = tick_s
@@ -185,6 +206,7 @@ class AlertTracker:
         self.floor = 0.0        # after a subsided alert: new alerts need a score above this
         self.calm = 0           # ticks in a row at or under the threshold (releases `floor`)
         self.level_floor = 0.0  # after a released alert: new alerts need a level above this (release_fraction)
+        self.after_fault: dict | None = None    # the fault an alert ended with, while it lasts (sensor fault)
 
     @property
     def active(self) -> bool:
@@ -200,13 +222,59 @@ class AlertTracker:
         return {"alert_id": a.alert_id, "seq": a.seq - 1, "start": iso(a.start)}
 
     def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
-                hold=None, levels=None) -> list[AlertEvent]:
+                hold=None, levels=None, rejudge=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
-        sensor's level distance from warm-up (see held above; None: no alert is held)."""
+        sensor's level distance from warm-up (see held above; None: no alert is held). `rejudge(sensor)
+        -> float`: the tick's worst sensor score with that faulty sensor and its mates' fusion part left
+        out (see sensor fault above; None: no alert ends with a fault)."""
         if self.open is None:
+            if self.after_fault is not None and rejudge is not None:
+                score = min(score, rejudge(self.after_fault["sensor"]))     # the ended alert's residue is no new one
             return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
+        if self.open.fault is not None and rejudge is not None and self.cfg.fault_end:
+            ended = self._rejudged(ts, score, threshold, tier, model, rejudge)
+            if ended is not None:
+                return [ended]
         return self._active(ts, score, threshold, tier, model, explain_fn, levels)
+
+    def fault_raised(self, fault_id: str, sensor: str, kind: str, start: float) -> None:
+        """A fault was just raised: the open alert is re-judged for it (sensor fault, above) when its condition
+        began within the hold-back before the alert, or the sensor was one of its drivers when it opened and
+        the condition began by `fault_ticks` after (a fault that came later cannot be what opened it)."""
+        a = self.open
+        if a is None or not self.cfg.fault_end:
+            return
+        before, after = self.hold_ticks * self.tick_s, self.fault_ticks * self.tick_s
+        if a.start - before <= start <= a.start or (sensor in a.opened_on and start <= a.start + after):
+            a.fault, a.fault_calm = {"fault_id": fault_id, "sensor": sensor, "kind": kind}, 0
+
+    def fault_ended(self, fault_id: str) -> None:
+        """The fault the open alert is re-judged for ended first: the alert stands (and one that ended with it
+        no longer keeps a new one from opening)."""
+        if self.after_fault is not None and self.after_fault["fault_id"] == fault_id:
+            self.after_fault = None
+        a = self.open
+        if a is not None and a.fault is not None and a.fault["fault_id"] == fault_id:
+            a.fault, a.fault_calm = None, 0
+
+    def _rejudged(self, ts, score, threshold, tier, model, rejudge) -> AlertEvent | None:
+        """The open alert's end with its fault, once nothing has been above the threshold without it for
+        `fault_ticks` ticks in a row (None: not yet, or never while something is). A tick whose own score
+        is at or under the threshold is not counted either way: the alert is ending by the other rules
+        (an alert that was ending anyway when a fault came is not the fault's)."""
+        a = self.open
+        if score <= threshold:
+            return None
+        if rejudge(a.fault["sensor"]) > threshold:
+            a.fault_calm = 0
+            return None
+        a.fault_calm += 1
+        if a.fault_calm < self.fault_ticks:
+            return None
+        a.last_score = score
+        self.after_fault = a.fault
+        return self.close(ts, score, threshold, tier, model, "sensor_fault", fault=a.fault)
 
     def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None, levels=None) -> list[AlertEvent]:
         if self.cooldown > 0:
@@ -237,6 +305,7 @@ class AlertTracker:
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = _Open(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
                           ticks=self.above, origin=exp.get("origin"), explain=exp, drivers=drivers(exp, threshold))
+        self.open.opened_on = list(self.open.drivers)
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 
@@ -314,9 +383,10 @@ class AlertTracker:
             return False
         return max(levels().values(), default=0.0) < self.level_floor
 
-    def close(self, ts, score, threshold, tier, model, reason: str) -> AlertEvent:
+    def close(self, ts, score, threshold, tier, model, reason: str, fault: dict | None = None) -> AlertEvent:
         a = self.open
         ev = self._event("end", ts, score, threshold, tier, model, a.explain, end=a.last_above, reason=reason)
+        ev.fault = fault
         self.open = None
         self.above = 0
         self.cooldown = self.cfg.cooldown_ticks
@@ -345,7 +415,7 @@ class AlertTracker:
         return {"open": None if a is None else {**asdict(a), "last_tops": list(a.last_tops)},
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
                 "raised": self.raised, "floor": self.floor, "held": self.held, "calm": self.calm,
-                "level_floor": self.level_floor}
+                "level_floor": self.level_floor, "after_fault": self.after_fault}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
@@ -369,7 +439,11 @@ class AlertTracker:
         counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
         floor = float(state["floor"])
         level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
+        after_fault = state.get("after_fault")     # absent in checkpoints written before it existed
+        if after_fault is not None and not (isinstance(after_fault, dict) and isinstance(after_fault.get("sensor"), str)):
+            raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
         self.open, self.floor, self.level_floor = opened, floor, level_floor
+        self.after_fault = after_fault
         for k, v in counts.items():
             setattr(self, k, v)
 

@@ -357,6 +357,11 @@ class AlertConfig:
             "no new alert then opens while every level stays under that bar, until the score has stayed at or "
             "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`)")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
+    fault_end: bool = doc("an open alert ends (reason `sensor_fault`, naming the fault) when a fault that began with it "
+                          "(in the hold-back before it, or on an opening driver within `faults.holdback_s` after) leaves "
+                          "nothing above the threshold, that sensor and its mates' fusion part left out, for "
+                          "`faults.holdback_s` of its ticks above it; while that fault lasts, new alerts are judged so "
+                          "too (agent/alerts.py)", default=True)
 
     def validate(self) -> list[tuple[str, str]]:
         out = []

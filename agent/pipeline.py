@@ -19,6 +19,7 @@ from .detector import Detector
 from .discord import DiscordWatch, judged_level
 from .digest import sha256
 from .faults.events import FaultEvent
+from .faults.holdback import ticks_of
 from .faults.source import SourceMap
 from .faults.tracker import FaultTracker
 from .scorers import build_tiers
@@ -99,7 +100,8 @@ class Pipeline:
         self.detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s,
                                  {t.TYPE: AdaptiveThreshold(cfg.threshold.for_tier(t.TYPE), t.manifest.threshold)
                                   for t in model_tiers},
-                                 hold_ticks=cfg.faults.hold_ticks(cfg.tick_s))
+                                 hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
+                                 fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)
@@ -288,7 +290,10 @@ class Pipeline:
                             self.cfg.alerts.top_k),
             lambda: self.chain.learn(self.window, self.detector.calm),
             lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
-            None if self.level is None else self._levels, level)
+            None if self.level is None else self._levels, level,
+            lambda sensor: self._rejudged(result, sensor))
+        if faults:          # (after the alert's step: one that opened on this tick hears of them too)
+            self._tell_alert(faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)
@@ -300,6 +305,33 @@ class Pipeline:
         # ~1 µs a tick with these eleven; perf51)
         return TickResult(row.ts, False, result.score, self.detector.threshold(result.tier), result.tier,
                           result.sensor_scores, row.label, row.event, decision.events, faults, result)
+
+    def _tell_alert(self, faults: list[FaultEvent]) -> None:
+        """The alerts hear of each sensor fault raised or ended on this tick (AlertTracker.fault_raised,
+        fault_ended)."""
+        tracker = self.detector.tracker
+        for f in faults:
+            if f.kind == "source":
+                continue
+            if f.event == "fault":
+                tracker.fault_raised(f.fault_id, f.sensor, f.kind, f.start)
+            else:
+                tracker.fault_ended(f.fault_id)
+
+    def _rejudged(self, result: TickScore, sensor: str) -> float:
+        """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
+        fusion part too: fusion predicts each of them from the mean of its neighbours with weights learned on
+        all of them, so with one masked it predicts from a relation it never learned (faults4). A sensor no longer
+        faulty (its end unseen: a refill tick, a restart) leaves the score as it is."""
+        i = self.sensors.index(sensor)
+        if not self.health.faulty[i]:
+            return float(result.score)
+        s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
+        s[i] = 0.0
+        if result.tier == "numpy":
+            mates = self.health.ctx.context[i]
+            s[mates] = np.maximum(s[mates] - self.numpy.fusion_part[mates], 0.0)
+        return float(s.max()) if s.size else 0.0
 
     def _step_rebased(self, row: Row) -> TickResult:
         """The first tick of a time base the data stepped back to (Row.rebased_from, Aligner)."""
@@ -539,7 +571,8 @@ class Pipeline:
         if not isinstance(warm, bool):
             raise ValueError("warm: expected true/false")
         detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, self.thresholds,
-                            hold_ticks=self.detector.tracker.hold_ticks)
+                            hold_ticks=self.detector.tracker.hold_ticks,
+                            fault_ticks=self.detector.tracker.fault_ticks)
         detector.tracker.restore(state["alerts"])
         detector.feedback = self.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
         health = self._new_health()

@@ -17,14 +17,14 @@ SENSORS = ["accel1", "pressure", "temp_motor"]
 START = 1.8e9
 
 
-def skid_csv(path, ticks: int, period: float, frozen_at: int, late_every: int = 0) -> None:
-    """`ticks` rows from START, temp_motor held from `frozen_at`; with `late_every` its held value missing from every
-    such tick of the hold (carried forward: a value re-sent late)."""
+def skid_csv(path, ticks: int, period: float, frozen_at: int, late_every: int = 0, thawed_at: int | None = None) -> None:
+    """`ticks` rows from START, temp_motor held from `frozen_at` (until `thawed_at`, if given); with `late_every` its
+    held value missing from every such tick of the hold (carried forward: a value re-sent late)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", *SENSORS])
         for k in range(ticks):
-            at = [k, k, min(k, frozen_at)]
+            at = [k, k, min(k, frozen_at) if thawed_at is None or k < thawed_at else k]
             cells = [f"{10.0 * (i + 1) + math.sin(at[i] / period + i):.6g}" for i in range(3)]
             if late_every and k > frozen_at and (k - frozen_at) % late_every == late_every // 2:
                 cells[2] = ""

@@ -272,6 +272,12 @@ class NumpyScorer(Scorer):
         flat = self._next_score(window, key) if key != self._tick_key else None
         return self._score_any(window) if flat is None else flat
 
+    @property
+    def fusion_part(self) -> np.ndarray:
+        """Each sensor's weighted fusion part of the last tick scored (an alert re-judged for a sensor fault
+        leaves a faulty sensor's mates' out: agent/pipeline.py)."""
+        return self._parts[1]
+
     def _score_any(self, window: WindowBuffer) -> TickScore:
         """score() of any tick, through the parts' own methods (_next_score: the next tick's flat copy)."""
         states, newest = self._features(window)
