@@ -72,3 +72,15 @@ class FaultEvent:
                     f"{self.evidence.get('summary', '')}")
         return (f"{iso(self.ts)} FAULT_END {self.sensor} {self.kind}: {self.reason} after "
                 f"{(self.end or self.ts) - self.start:.0f}s")
+
+
+def held_apart(events: list[FaultEvent], held) -> tuple[list[FaultEvent], dict[str, list[FaultEvent]]]:
+    """fault_end events split: those told as they are, and by fault_id those of sensors whose faults one
+    grouped fault in `held` (a source's, a station's) stands for — its own end is told instead."""
+    out, back = [], {}
+    for ev in events:
+        if ev.fault_id in held:
+            back.setdefault(ev.fault_id, []).append(ev)
+        else:
+            out.append(ev)
+    return out, back

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..alerts import iso
-from .events import FaultEvent, id_stamp
+from .events import FaultEvent, held_apart, id_stamp
 
 #: a mate decided this long after a station fault's start joins it (seconds); later, it is its own fault
 JOIN_S = 300.0
@@ -46,6 +46,10 @@ class Grouped:
     sensors: list[str]                                   # every sensor it has stood for (told or joined)
     kinds: dict[str, str] = field(default_factory=dict)  # sensor → its own kind
     joined: dict[str, float] = field(default_factory=dict)  # sensor → the tick it joined (decided after the start)
+
+    def shift_time(self, delta: float) -> None:
+        """A time-base move (agent/timebase.py): `joined`'s ticks move with `start` (TIME_FIELDS)."""
+        self.joined = {s: t + delta for s, t in self.joined.items()}
 
 
 class StationFaults:
@@ -98,12 +102,7 @@ class StationFaults:
         station's one fault_end when none of its sensors is faulty any more."""
         if not self.open:
             return events
-        out, back = [], {}
-        for ev in events:
-            if ev.fault_id in self.open:
-                back.setdefault(ev.fault_id, []).append(ev)
-            else:
-                out.append(ev)
+        out, back = held_apart(events, self.open)
         for fault_id, evs in back.items():
             if any(i == fault_id for i in tr.ids):
                 continue                        # some of its sensors still faulty: ended untold
