@@ -76,6 +76,7 @@ def test_mates_faulty_together_are_one_station_fault_and_a_late_mate_joins_it(tm
     fault = down[0].to_dict()
     assert fault["group"] == "skid1" and fault["sensors"] == ["a", "b"] and "source" not in fault
     assert fault["evidence"]["kinds"] == {"a": "missing", "b": "missing"} and "one cause" in fault["evidence"]["summary"]
+    assert sorted(fault["evidence"]["starts"]) == ["a", "b"] and fault["start"] == min(fault["evidence"]["starts"].values())
     # each still faulty in the tracker, masked, under the station's id
     assert tr.active() == {"a": "missing", "b": "missing"} and tr.ids[0] == tr.ids[1] == fault["fault_id"]
     masked = tr.mask(Row(ts=0.0, values=np.ones(4), missing=np.zeros(4, bool), carried=np.zeros(4, bool)))

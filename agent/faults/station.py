@@ -10,8 +10,9 @@ telling groups (faults/source.py does the same for a source's silence).
 
   - Two or more sensors of one group decided faulty on the same tick (any kinds) are told as one
     `station` fault: `sensor` and `group` are the group, `sensors` the sensors, evidence.kinds each
-    one's kind and evidence.each each one's own evidence summary. Each stays faulty in the tracker
-    under its own kind, masked as ever, under the station fault's id, untold.
+    one's kind, evidence.each each one's own evidence, evidence.starts when each one's condition
+    began. Each stays faulty in the tracker under its own kind, masked as ever, under the station
+    fault's id, untold.
   - A sensor of that group decided later, within JOIN_S of the station fault's start, joins it
     untold: the fault_end lists it in `sensors` and, with the tick it was decided, in evidence.joined
     (a scorer of the events, agent/evaluate/faults.py, loses no decision); after JOIN_S a mate is
@@ -87,7 +88,8 @@ class StationFaults:
             evidence = {"summary": f"{len(evs)} sensors of {group} faulty together ({', '.join(g.sensors)}: "
                                    f"{', '.join(kinds)}); check what they share (detector card, cabinet, cable, "
                                    f"power) — one cause, not each sensor",
-                        "kinds": dict(g.kinds), "each": {ev.sensor: ev.evidence for ev in evs}}
+                        "kinds": dict(g.kinds), "each": {ev.sensor: ev.evidence for ev in evs},
+                        "starts": {ev.sensor: iso(ev.start) for ev in evs}}
             out.append(self.event(g, "fault", ts, evidence, tr))
         return out
 
