@@ -58,7 +58,9 @@ def reported_faults(faults: list[dict]) -> list[dict]:
     """Fault decisions as {sensor, kind, ts, start, end}: from fault/fault_end payloads (to_dict)."""
     out, open_ = [], {}
     for f in faults:
-        if f.get("event") == "fault":
+        if f.get("kind") == "station":            # several sensors' faults told as one (faults/station.py)
+            _station(f, out, open_)
+        elif f.get("event") == "fault":
             rec = {"sensor": f["sensor"], "kind": f["kind"], "ts": _t(f["ts"]), "start": _t(f["start"]), "end": None}
             out.append(rec)
             open_[f["sensor"]] = rec
@@ -72,6 +74,27 @@ def reported_faults(faults: list[dict]) -> list[dict]:
             elif f["sensor"] in open_:
                 open_.pop(f["sensor"])["end"] = _t(f["ts"])
     return out
+
+
+def _station(f: dict, out: list[dict], open_: dict) -> None:
+    """A station fault as its sensors' decisions: each at the station's fault, or (evidence.joined) when it
+    joined; each ended at the station's fault_end."""
+    kinds = (f.get("evidence") or {}).get("kinds") or {}
+    if f.get("event") == "fault":
+        joined = {}
+        ts, start = _t(f["ts"]), _t(f["start"])
+    else:
+        joined = (f.get("evidence") or {}).get("joined") or {}
+        ts = start = None
+    for s in f.get("sensors") or []:
+        if f.get("event") == "fault" or s in joined:
+            at = ts if s not in joined else _t(joined[s])
+            rec = {"sensor": s, "kind": kinds.get(s, "station"), "ts": at, "start": start if start is not None else at,
+                   "end": None}
+            out.append(rec)
+            open_[s] = rec
+        if f.get("event") == "fault_end" and s in open_:
+            open_.pop(s)["end"] = _t(f["ts"])
 
 
 def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s: float, tolerance_s: float,

@@ -2,7 +2,9 @@
 or about a source (a device, server, broker or feed) that stopped answering: kind `source`, named by
 the source in `sensor` and `source`, with the sensors it carries in `sensors` (faults/source.py) —
 one fault for one cause, not one `missing` per sensor. The two fields are only in a source fault's
-payload: a sensor fault's is as it always was.
+payload: a sensor fault's is as it always was. Likewise kind `station`: two or more sensors of one
+station / machine (their `group`) judged faulty together, named by the group in `sensor` and `group`,
+with its sensors in `sensors` and each one's kind in evidence.kinds (faults/station.py).
 
 Published on `<prefix>/<site>/<node>/faults` (QoS 1, through the outbox like alerts), written by
 the jsonl sink as they are (told from alert lines by `event`: fault / fault_end), printed by the
@@ -15,7 +17,8 @@ from dataclasses import asdict, dataclass
 from ..alerts import iso
 
 SCHEMA_VERSION = 1
-KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike", "source")
+KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike", "source", "station")
+GROUPED = ("source", "station")     # kinds that stand for several sensors (their payload has `sensors`)
 
 
 def id_stamp(ts: float) -> str:
@@ -30,7 +33,7 @@ class FaultEvent:
     event: str                # fault | fault_end
     node: str
     site: str
-    sensor: str               # the sensor; for kind source, the source's label (= source)
+    sensor: str               # the sensor; kind source: the source's label (= source); kind station: the group
     group: str                # the station / machine it belongs to (a source: its sensors' groups, ", ")
     kind: str                 # one of KINDS
     ts: float                 # tick time of this event
@@ -40,12 +43,15 @@ class FaultEvent:
     reason: str | None = None  # fault_end: 'cleared', 'shutdown' (input over) or 'restart'
     replayed: bool = False
     source: str | None = None         # kind source: the source's label ('modbus 10.0.0.5:502')
-    sensors: list[str] | None = None  # kind source: the sensors whose `missing` this fault stands for
+    sensors: list[str] | None = None  # kind source: the sensors whose `missing` this fault stands for;
+                                      # kind station: the sensors of the group it stands for
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.kind != "source":           # (a sensor fault's payload as before)
-            del d["source"], d["sensors"]
+            del d["source"]
+            if self.kind != "station":
+                del d["sensors"]
         d["schema_version"] = SCHEMA_VERSION
         d["ts"], d["start"], d["end"] = iso(self.ts), iso(self.start), iso(self.end)
         return d
@@ -53,8 +59,10 @@ class FaultEvent:
     def open_entry(self) -> dict:
         """What the fault journal keeps of an open fault (FaultTracker.open_faults, resume_open)."""
         entry = {"fault_id": self.fault_id, "kind": self.kind, "start": self.start, "group": self.group}
-        if self.kind == "source":
+        if self.kind in GROUPED:
             entry["sensors"] = list(self.sensors or [])
+        if self.kind == "station":
+            entry["kinds"] = dict(self.evidence.get("kinds") or {})
         return entry
 
     def line(self) -> str:
@@ -64,3 +72,15 @@ class FaultEvent:
                     f"{self.evidence.get('summary', '')}")
         return (f"{iso(self.ts)} FAULT_END {self.sensor} {self.kind}: {self.reason} after "
                 f"{(self.end or self.ts) - self.start:.0f}s")
+
+
+def held_apart(events: list[FaultEvent], held) -> tuple[list[FaultEvent], dict[str, list[FaultEvent]]]:
+    """fault_end events split: those told as they are, and by fault_id those of sensors whose faults one
+    grouped fault in `held` (a source's, a station's) stands for — its own end is told instead."""
+    out, back = [], {}
+    for ev in events:
+        if ev.fault_id in held:
+            back.setdefault(ev.fault_id, []).append(ev)
+        else:
+            out.append(ev)
+    return out, back

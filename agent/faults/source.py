@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .events import FaultEvent, id_stamp
+from .events import FaultEvent, held_apart, id_stamp
 
 #: what to check on site, by the source's type: one cause, not each sensor
 CHECK = {"modbus": "check the device's power and its network link",
@@ -151,12 +151,7 @@ class SourceFaults:
         their silence judged afresh (`rejudged`, Missing.rejudge)."""
         if not self.open:
             return events
-        out, back = [], {}
-        for ev in events:
-            if ev.fault_id in self.open:
-                back.setdefault(ev.fault_id, []).append(ev)
-            else:
-                out.append(ev)
+        out, back = held_apart(events, self.open)
         for fault_id, evs in back.items():
             outage = self.open.pop(fault_id)
             still = [j for j, i in enumerate(tr.ids) if i == fault_id]

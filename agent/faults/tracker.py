@@ -37,6 +37,7 @@ from .out_of_range import OutOfRange
 from .rule import Held, Tick, nothing, rule_quiet
 from .source import SourceFaults, SourceMap
 from .spike import Spike
+from .station import StationFaults
 from .stuck import Stuck
 
 _ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
@@ -88,6 +89,7 @@ class FaultTracker:
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
         self.sources = SourceFaults(sources)       # open source faults (consulted only as faults start or end)
+        self.stations = StationFaults()            # open station faults (likewise: faults/station.py)
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
         self.candidate = np.zeros(n, bool)
@@ -279,7 +281,11 @@ class FaultTracker:
         events = []
         for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
             events.append(self._end(i, t.ts, "cleared"))
-        return self.sources.ended(events, self, t.ts) if events else events
+        return self._ended(events, t.ts) if events else events
+
+    def _ended(self, events: list[FaultEvent], ts: float) -> list[FaultEvent]:
+        """fault_end events as told: a source's or a station's sensors' as that fault's one end."""
+        return self.stations.ended(self.sources.ended(events, self, ts), self, ts)
 
     def _start_decided(self, t: Tick, decided: np.ndarray) -> list[FaultEvent]:
         events, started = [], []
@@ -301,6 +307,8 @@ class FaultTracker:
         if events:
             self._kinds_changed(started)
         told = self.sources.started(events, self, t)
+        if len(told) > 1 or self.stations.open:
+            told = self.stations.started(told, self, t.ts)
         for ev in told:             # counted as told: a source's outage is one `source`, not its sensors' missing
             self.raised[ev.kind] += 1
         return told
@@ -384,24 +392,25 @@ class FaultTracker:
     def close(self, ts: float) -> list[FaultEvent]:
         """End every open fault (reason shutdown) when the agent's input is over, so subscribers are not
         left with a dangling one; a stop by signal leaves them open for the next start (service.Agent._at_stop)."""
-        return self.sources.ended([self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)], self, ts)
+        return self._ended([self._end(i, ts, "shutdown") for i in np.flatnonzero(self.faulty)], ts)
 
     # -- the fault journal (agent/checkpoint.py) ------------------------------------------------
 
     def open_faults(self) -> dict[str, dict]:
         """sensor → {fault_id, kind, start, group} of every open fault, and source → the same with its
         `sensors` for an open source fault (whose sensors' missing it stands for: not listed apart)."""
-        held = self.sources.open
+        held = self.sources.open.keys() | self.stations.open.keys()
         return {**{self.names[i]: {"fault_id": self.ids[i], "kind": self.kind[i], "start": float(self.start[i]),
                                    "group": self.ctx.groups[i]}
                    for i in np.flatnonzero(self.faulty) if self.ids[i] not in held},
-                **self.sources.entries()}
+                **self.sources.entries(), **self.stations.entries()}
 
     def resume_open(self, open_faults: dict[str, dict]) -> None:
         """Make the open faults those of the fault journal (newer than the checkpoint this tracker
         was restored from): a fault raised since goes on under its id, one ended since is ended."""
         opened = self.sources.resume({name: _told(name, f) for name, f in open_faults.items()}, set(self.names),
                                      lambda s: self.ctx.groups[self.index[s]])
+        opened = self.stations.resume(opened, set(self.names))
         unknown = sorted(set(opened) - set(self.names))
         if unknown:
             raise ValueError(f"open faults of sensors not in the config: {', '.join(unknown)}")
@@ -424,6 +433,9 @@ class FaultTracker:
             f = _told(name, f)
             if f["kind"] == "source":
                 out.append(self.sources.restart_end(name, f, ts, self, END_SUMMARY["restart"]))
+                continue
+            if f["kind"] == "station":
+                out.append(self.stations.restart_end(name, f, ts, self, END_SUMMARY["restart"]))
                 continue
             out.append(FaultEvent(fault_id=f["fault_id"], seq=1, event="fault_end", node=self.node, site=self.site,
                                   sensor=name, group=str(f.get("group", "")), kind=f["kind"], ts=ts,
@@ -454,6 +466,7 @@ class FaultTracker:
                 "held_alerts": self.held_alerts, "reentry": self.reentry.tolist(), "normal": self.normal.state(),
                 "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules},
                 **({"sources": self.sources.state()} if self.sources.open else {}),
+                **({"stations": self.stations.state()} if self.stations.open else {}),
                 **self._cadence_state()}
 
     def _cadence_state(self) -> dict:
@@ -511,6 +524,7 @@ class FaultTracker:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
+        self.stations.restore(state.get("stations"))
 
 
 def _kept(was: np.ndarray, now: np.ndarray, observed: np.ndarray, all_observed: bool,
