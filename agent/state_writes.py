@@ -54,13 +54,18 @@ class StateWrites:
         self.failed = dict.fromkeys(STATE_FILES, 0)
         self.problem: dict[str, str | None] = dict.fromkeys(STATE_FILES)
         self._since: dict[str, tuple[float, int]] = {}    # file -> (monotonic start, failed count at start)
+        # what was said per file while its problem lasts: (path, reason) — the checkpoint's key covers the sign of
+        # life (alive.json) too, and a failure of one must not silence the other's (a full disk met by alive.json
+        # first left `checkpoint.bin`'s failure unsaid: qa14's test under load)
+        self._said: dict[str, set[tuple[str, str]]] = {key: set() for key in STATE_FILES}
 
     def failure(self, key: str, path: Path, exc: Exception, fallback: str = "", counted: bool = True) -> None:
         """A write failed; `counted` False: a retry of a write already counted (the journals')."""
         what, cost, lost = STATE_FILES[key]
         self.failed[key] += counted
         reason = str(exc)
-        if reason != self.problem[key]:
+        if (str(path), reason) not in self._said[key]:
+            self._said[key].add((str(path), reason))
             log.error("cannot write the %s %s: %s; %s (said once; the failed writes are counted in health "
                       "state_writes)", what, path, reason, cost.format(fallback=fallback or lost))
         self.problem[key] = reason
@@ -69,6 +74,7 @@ class StateWrites:
     def success(self, key: str, path: Path) -> None:
         if self.problem[key] is None:
             return
+        self._said[key].clear()
         start, before = self._since.pop(key)
         log.warning("the %s %s is written again (%d write(s) failed over %.0f s)", STATE_FILES[key][0], path,
                     self.failed[key] - before, time.monotonic() - start)

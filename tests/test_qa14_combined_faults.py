@@ -76,7 +76,8 @@ def test_broker_away_and_a_full_state_disk_lose_no_alert_and_say_so_once_and_cou
         err = finished(agent)
     # One line when the journal's writes start failing and one when they work again — not one per event.
     assert len(re.findall(r"cannot write the alert journal", err)) == 1, err[-3000:]
-    assert len(re.findall(r"cannot write the checkpoint", err)) == 1, err[-3000:]
+    # (the sign of life, alive.json, under the same key, may fail first on a loaded machine: said apart, once)
+    assert len(re.findall(r"cannot write the checkpoint \S*checkpoint\.bin", err)) == 1, err[-3000:]
     summary = err.strip().splitlines()[-1]
     assert re.search(r"state file writes failed: checkpoint \d+, alert journal (\d+);", summary), summary
     assert int(re.search(r"alert journal (\d+);", summary).group(1)) == journal_failures >= 2
