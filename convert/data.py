@@ -493,7 +493,22 @@ def holdout_runs(series: Series, steps: int, windows: int) -> list[tuple[int, in
             if key[a] >= 0 and b - a >= steps]
     have = np.array([hi - lo - steps + 1 for lo, hi in runs], np.int64)
     take = have if have.sum() <= windows else have * windows // have.sum()
+    if series.split_by == "recording":     # a whole day's test recording: windows from every hour, not its first
+        return [piece for (lo, hi), t in zip(runs, take) if t > 0 for piece in spread(lo, hi, int(t), steps)]
     return [(lo, lo + int(t) + steps - 1) for (lo, _), t in zip(runs, take) if t > 0]
+
+
+def spread(lo: int, hi: int, windows: int, steps: int, pieces: int = 24) -> list[tuple[int, int]]:
+    """`windows` windows of rows [lo, hi) as up to `pieces` runs spread evenly over it (one an hour of a
+    day's recording), not its first `windows`: that would be the night of a day that starts at midnight.
+    One run from `lo` when the pieces' rows would not fit apart."""
+    k = max(1, min(pieces, windows // steps))
+    each = windows // k
+    rows = each + steps - 1
+    if k == 1 or k * rows > hi - lo:
+        return [(lo, lo + windows + steps - 1)]
+    starts = np.linspace(lo, hi - rows, k).round().astype(int)
+    return [(int(a), int(a) + rows) for a in starts]
 
 
 @dataclass(frozen=True)

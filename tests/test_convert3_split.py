@@ -74,9 +74,13 @@ def test_auto_splits_day_files_by_recording_newest_for_test(tmp_path):
     for lo, hi in ((s.split.train_end, s.split.val_end), (s.split.val_end, s.split.n)):
         hours = set(((s.ts[lo:hi] % DAY) // 3600).astype(int))
         assert hours == set(range(24))
-    # verify's held-out windows are from the newest recording only
-    runs = holdout_runs(s, STEPS, 1000)
+    # verify's held-out windows are from the newest recording only, spread over its every hour (not its night)
+    runs = holdout_runs(s, STEPS, 240)
     assert runs and all(s.segments[int(s.segment[lo])]["recording"] == "v-day.csv" for lo, _ in runs)
+    assert all(hi - lo >= STEPS for lo, hi in runs) and all(b[0] >= a[1] for a, b in zip(runs, runs[1:]))
+    assert sum(hi - lo - STEPS + 1 for lo, hi in runs) <= 240
+    held = np.concatenate([np.arange(lo, hi) for lo, hi in runs])
+    assert set(((s.ts[held] % DAY) // 3600).astype(int)) == set(range(24))
     # no window spans two recordings: segment ids change only between recordings
     assert len(np.flatnonzero(np.diff(s.segment))) == 4
 
