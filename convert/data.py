@@ -481,7 +481,8 @@ def holdout_runs(series: Series, steps: int, windows: int) -> list[tuple[int, in
     segment's test part (no window across a join between recordings), no row labelled anomalous,
     at least `steps` rows. Up to `windows` windows in all, each run's first ones, spread over the
     runs in proportion to the windows each holds. One recording without labelled test rows: one
-    run from the first test row, the rows verify has always had."""
+    run from the first test row, the rows verify has always had. Split by recording, each run's windows
+    are spread over it (`spread`): the test part is a whole day, whose first windows are its night."""
     split = series.split or TimeSplit.of(len(series))
     start = split.val_end
     segment = series.segment if series.segment is not None else np.zeros(len(series), int)
