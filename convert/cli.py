@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sim-seed", type=int, default=1001, help="simulator seed for training data")
     p.add_argument("--keep-anomalies", action="store_true",
                    help="keep the simulator's anomalies (labelled rows are still never training targets)")
+    p.add_argument("--split", choices=("auto", "time", "recording"), default="auto",
+                   help="train | validation | test: 'time' splits each recording 70/15/15 by time; 'recording' "
+                        "keeps the newest recording whole for test and the one before it for validation (every "
+                        "hour of a day in each); 'auto' (default): by recording when there are 4 or more "
+                        "recordings of a day or longer each (one file per day), else by time")
     p.add_argument("--steps", type=int, help="override window.steps (T)")
     p.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
     p.add_argument("--min-agreement", type=_share, default=0.99,
@@ -194,7 +199,8 @@ def cmd_train(args) -> int:
         return 2
     if replacing:
         _log(replacing)
-    data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none")
+    data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none",
+                       split=args.split)
     try:
         result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
     except TrainingError as exc:

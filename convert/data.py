@@ -17,6 +17,13 @@ and each segment is split by time (70 / 15 / 15) on its own. The series then hol
 segment's training rows, then every segment's validation rows, then every segment's test rows,
 so that one TimeSplit still describes it; `segment` says which piece each row belongs to.
 One recording without long gaps is one segment: rows and split exactly as before.
+
+With several recordings of a day or more each (`SPLIT_MIN_RECORDINGS`, `SPLIT_MIN_SPAN_S`: one CSV
+per day from a historian), the split is by recording instead (`split="auto"`, the default, or
+"recording"): the newest recording is the test part and the one before it the validation part,
+whole, so that the threshold is calibrated on every hour of a day, the morning peak included, and
+verify's held-out windows cover a whole day — split by time, every day's validation part is the
+same evening hours and its test part the night (user11). `split="time"` keeps the split above.
 """
 from __future__ import annotations
 
@@ -74,6 +81,7 @@ class Series:
     split: "TimeSplit | None" = None    # train | validation | test boundaries of these rows
     segments: list[dict] | None = None  # what each recording contributed (for the manifest)
     rejected: dict[str, int] | None = None   # records rejected while reading, by reason
+    split_by: str = "time"              # "time": each segment 70/15/15; "recording": whole recordings
 
     def rejected_text(self) -> str:
         """'; rejected while reading: 2597 late, …' — what a too-little-data refusal adds, or ''."""
@@ -173,11 +181,13 @@ def source_records(cfg: AgentConfig, src: SourceConfig, rejects: Rejects | None 
     return records
 
 
-def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None) -> Series:
+def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = None,
+                split: str = "auto") -> Series:
     """Align the records onto the config's tick grid, one segment per recording and long gap.
 
     A single replay source contributes one recording per file; several sources (or a simulated
     one) are merged by time into one recording. `records`: one recording given directly.
+    `split`: "time", "recording" or "auto" (split_by's choice).
     """
     rejects = Rejects()
     if records is not None:
@@ -202,7 +212,10 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
         raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
-    series = split_segments(pieces, cfg.window.steps)
+    if split_by(pieces, cfg.tick_s, split) == "recording":
+        series = split_recordings(pieces, cfg.window.steps)
+    else:
+        series = split_segments(pieces, cfg.window.steps)
     series.rejected = rejects.as_dict()
     return series
 
@@ -391,12 +404,85 @@ def split_segments(pieces: list[tuple[str, Series]], steps: int, val_fraction: f
                   segment=segment, split=split, segments=described)
 
 
+#: `split="auto"` splits by recording from this many recordings on, each spanning SPLIT_MIN_SPAN_S or more:
+#: one whole recording for validation and one for test still leaves half of them or more to train on.
+SPLIT_MIN_RECORDINGS = 4
+#: A day, less an hour: a day's file that starts or ends a few ticks off midnight, or a day of a clock change.
+SPLIT_MIN_SPAN_S = 23 * 3600.0
+SPLITS = ("auto", "time", "recording")
+
+
+def recording_spans(pieces: list[tuple[str, Series]], tick_s: float) -> dict[str, tuple[float, float]]:
+    """{recording: (first tick, end of its last tick)} over its pieces, in the order first seen."""
+    spans: dict[str, tuple[float, float]] = {}
+    for name, piece in pieces:
+        lo, hi = float(piece.ts[0]), float(piece.ts[-1]) + tick_s
+        old = spans.get(name)
+        spans[name] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+    return spans
+
+
+def split_by(pieces: list[tuple[str, Series]], tick_s: float, split: str = "auto") -> str:
+    """"time" or "recording": how `pieces` are split into train | validation | test.
+
+    "auto" is "recording" when there are SPLIT_MIN_RECORDINGS recordings or more and each spans
+    SPLIT_MIN_SPAN_S (a day) or more — then a whole recording holds every hour of the day; else
+    "time" (one long recording, a few days, SKAB's runs of minutes: the split they have always had).
+    TrainingError for "recording" on fewer than three recordings (a part would be empty)."""
+    if split not in SPLITS:
+        raise ValueError(f"split: {split!r} is none of {', '.join(SPLITS)}")
+    spans = recording_spans(pieces, tick_s)
+    if split == "recording" and len(spans) < 3:
+        raise TrainingError(f"--split recording needs three recordings or more (one to train on, one for "
+                            f"validation, one for test); there are {len(spans)}: use --split time")
+    if split != "auto":
+        return split
+    days = [hi - lo >= SPLIT_MIN_SPAN_S for lo, hi in spans.values()]
+    return "recording" if len(days) >= SPLIT_MIN_RECORDINGS and all(days) else "time"
+
+
+def split_recordings(pieces: list[tuple[str, Series]], steps: int) -> Series:
+    """One series ordered train | validation | test, as split_segments, split by recording: the newest
+    recording (by its first tick) is the test part — like the time split, the held-out rows are the
+    latest, the nearest to what the gateway will see — and the one before it the validation part;
+    every other recording is trained on. Each segment entry says which `part` its recording went to."""
+    spans = recording_spans(pieces, 0.0)
+    newest = sorted(spans, key=lambda name: spans[name][0])
+    part_of = {name: "train" for name in newest[:-2]}
+    part_of.update({newest[-2]: "validation", newest[-1]: "test"})
+    for part in ("train", "validation", "test"):
+        if max((len(p) for name, p in pieces if part_of[name] == part), default=0) < steps:
+            names = ", ".join(n for n, r in part_of.items() if r == part)
+            raise TrainingError(f"split by recording: the {part} part ({names}) has no piece of {steps} ticks "
+                                "(a window): use --split time")
+    order = {"train": 0, "validation": 1, "test": 2}
+    ranked = sorted(range(len(pieces)), key=lambda k: (order[part_of[pieces[k][0]]], k))
+    segment = np.concatenate([np.full(len(pieces[k][1]), k) for k in ranked])
+    ordered = [pieces[k][1] for k in ranked]
+    n = {part: sum(len(p) for name, p in pieces if part_of[name] == part) for part in order}
+    described = []
+    for name, piece in pieces:
+        counts = {part: (len(piece) if part == part_of[name] else 0) for part in order}
+        labelled = int(piece.anomalous.sum())
+        described.append({"recording": name, "rows": len(piece), "first_ts": float(piece.ts[0]), **counts,
+                          "part": part_of[name],
+                          **({"labelled": {part_of[name]: labelled}} if labelled else {})})
+    first = pieces[0][1]
+    split = TimeSplit(n=int(segment.size), train_end=n["train"], val_end=n["train"] + n["validation"])
+    return Series(sensors=first.sensors, ts=np.concatenate([p.ts for p in ordered]),
+                  raw=np.concatenate([p.raw for p in ordered]),
+                  missing=np.concatenate([p.missing for p in ordered]),
+                  anomalous=np.concatenate([p.anomalous for p in ordered]),
+                  segment=segment, split=split, segments=described, split_by="recording")
+
+
 def holdout_runs(series: Series, steps: int, windows: int) -> list[tuple[int, int]]:
     """The held-out rows `verify` scores as calm, as [lo, hi) runs of series rows: each inside one
     segment's test part (no window across a join between recordings), no row labelled anomalous,
     at least `steps` rows. Up to `windows` windows in all, each run's first ones, spread over the
     runs in proportion to the windows each holds. One recording without labelled test rows: one
-    run from the first test row, the rows verify has always had."""
+    run from the first test row, the rows verify has always had. Split by recording, each run's windows
+    are spread over it (`spread`): the test part is a whole day, whose first windows are its night."""
     split = series.split or TimeSplit.of(len(series))
     start = split.val_end
     segment = series.segment if series.segment is not None else np.zeros(len(series), int)
@@ -408,7 +494,22 @@ def holdout_runs(series: Series, steps: int, windows: int) -> list[tuple[int, in
             if key[a] >= 0 and b - a >= steps]
     have = np.array([hi - lo - steps + 1 for lo, hi in runs], np.int64)
     take = have if have.sum() <= windows else have * windows // have.sum()
+    if series.split_by == "recording":     # a whole day's test recording: windows from every hour, not its first
+        return [piece for (lo, hi), t in zip(runs, take) if t > 0 for piece in spread(lo, hi, int(t), steps)]
     return [(lo, lo + int(t) + steps - 1) for (lo, _), t in zip(runs, take) if t > 0]
+
+
+def spread(lo: int, hi: int, windows: int, steps: int, pieces: int = 24) -> list[tuple[int, int]]:
+    """`windows` windows of rows [lo, hi) as up to `pieces` runs spread evenly over it (one an hour of a
+    day's recording), not its first `windows`: that would be the night of a day that starts at midnight.
+    One run from `lo` when the pieces' rows would not fit apart."""
+    k = max(1, min(pieces, windows // steps))
+    each = windows // k
+    rows = each + steps - 1
+    if k == 1 or k * rows > hi - lo:
+        return [(lo, lo + windows + steps - 1)]
+    starts = np.linspace(lo, hi - rows, k).round().astype(int)
+    return [(int(a), int(a) + rows) for a in starts]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 @dataclasses.dataclass
 class DataOptions:
     days: float | None = 6.0        # simulated days (simulate sources only)
+    split: str = "auto"             # train | validation | test: "time", "recording" or "auto" (convert.data.split_by)
     seed: int | None = 1001         # simulator seed for training data (None: the config's)
     anomalies: str = "none"         # "none": disable simulated anomalies; "keep": as configured
 
@@ -87,17 +88,19 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                  series: Series | None = None) -> tuple[TrainResult, Manifest]:
     sources = training_sources(cfg, days=data.days, seed=data.seed, anomalies=data.anomalies)
     if series is None:
-        series = read_series(cfg, sources)
+        series = read_series(cfg, sources, split=data.split)
     steps = cfg.window.steps
     runs = holdout_runs(series, steps, bw.HOLDOUT_WINDOWS)
     unlabelled = dataclasses.replace(series, anomalous=np.zeros_like(series.anomalous))
     if not runs and holdout_runs(unlabelled, steps, 1):     # labels, not too little data (train says that)
-        raise TrainingError(f"no calm held-out window for verify: no test part (the last 15 % of each recording) "
+        raise TrainingError(f"no calm held-out window for verify: no test part (the last 15 % of each recording, or "
+                            f"the newest recording) "
                             f"holds {steps} consecutive rows without a labelled anomaly; cut the anomalies out of "
                             "the recordings' ends, or add a recording of normal running")
     result = train(series, steps, calibration_threshold(cfg.threshold), options, neighbour_mask_from_config(cfg))
     if not runs:
-        raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %) is "
+        raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %, or the "
+                            f"newest recording) is "
                             f"shorter than a window of {steps} ticks; train on longer recordings")
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +139,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                  if any(isinstance(s, SimulateConfig) for s in sources) else {}),
               "carry_forward_s": cfg.window.carry_forward_s,
               "split": split.as_dict(),
+              **({"split_by": series.split_by} if series.split_by != "time" else {}),     # time: as before
               **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
               "calibration_windows": {
                   "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",

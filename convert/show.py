@@ -67,13 +67,17 @@ def data_lines(data: dict | None) -> list[str]:
     sources = "; ".join(f"{s.get('type')} {s.get('path') or ''}".rstrip() + (sim if s.get("type") == "simulate" else "")
                         for s in data.get("sources", []))
     lines = [f"data        {sp['rows']} ticks ({parts}) from {sources or '?'}"]
+    if data.get("split_by") == "recording":
+        lines.append("  split by recording: the newest whole for test, the one before it for validation "
+                     "(every hour of a day in each; --split time for 70/15/15 of each)")
     for seg in data.get("segments") or []:
         start = dt.datetime.fromtimestamp(seg["first_ts"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         # A part's labelled rows are no normal target: a late anomaly fills a recording's validation part,
         # and the threshold then rests on the other recordings (user10: `validation 180`, all 180 labelled).
         labelled = seg.get("labelled") or {}
         parts_of = ", ".join(f"{part} {seg[part]}" + (f" ({labelled[part]} labelled)" if labelled.get(part) else "")
-                             for part in ("train", "validation", "test"))
+                             for part in ("train", "validation", "test") if "part" not in seg or seg["part"] == part)
+        parts_of += ", whole" if "part" in seg else ""
         lines.append(f"  {seg['recording']:<24} {seg['rows']:>7} ticks from {start} UTC ({parts_of})")
     missing = sorted(((v, k) for k, v in (data.get("missing_share") or {}).items() if v >= 0.0005), reverse=True)
     if missing:
