@@ -56,6 +56,15 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     # checkpoint without it restores it as the repeat rate; a bound of a rate, one per sensor, in [0, 1].
     high = got_state["health"]["rules"]["stuck"].pop("repeat_high")
     assert len(high) == len(got_state["health"]["rules"]["stuck"]["repeat"]) and all(0.0 <= h <= 1.0 for h in high)
+    # the alerts' `after_fault` (faults4: the fault an alert ended with, while it lasts) came after it as well: no
+    # alert of this run ended with a sensor fault, so it restores and stays None.
+    assert got_state["alerts"].pop("after_fault") is None
+    # Its open alert's re-judging fields too: no fault began with this alert, so none re-judges it.
+    opened = got_state["alerts"]["open"]
+    assert opened.pop("fault") is None and opened.pop("fault_calm") == 0
+    assert set(opened.pop("opened_on")) <= set(cfg.sensor_names())
+    # faults5's `station` kind as well: its count restores as 0, as `source`'s did.
+    assert got_state["health"]["raised"].pop("station") == 0
     assert_close(got_state, want["state"], path="state")
 
 
