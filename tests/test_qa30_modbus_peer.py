@@ -1,0 +1,79 @@
+"""A source fault decided after its device is back still says the device stopped answering (user11).
+
+user11's PLC stopped answering for 110 s; the Modbus log said `modbus H:P unreachable (… Connection
+unexpectedly closed …)`, yet the `source` fault said "every sensor … fell silent together": roadside's
+window.idle_flush_s closes ticks 45 s late, so the sensors' `missing` was decided after the PLC was
+back, when the source said its peer answered. Here a real Modbus device (tests/modbus_device.py, a
+process) is killed and started again while a real Modbus source polls it; the tracker is then fed the
+ticks of that outage (stamped on the wall clock, as the Modbus source stamps its records), late."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from agent import config
+from agent.pipeline import Pipeline
+from agent.records import Rejects
+from agent.window import Row
+from conftest import ModbusDevice, free_port, wait_until
+
+SENSORS = ["a", "b", "c"]
+
+
+def _pipeline(tmp_path, sources: list[dict], tick: float) -> Pipeline:
+    """A numpy agent's pipeline at `tick`: missing decided 3 ticks past a 2-tick carry-forward."""
+    return Pipeline(config.from_dict({
+        "tick_s": tick, "topology": "group", "sensors": SENSORS, "sources": sources,
+        "window": {"steps": 8, "carry_forward_s": 2 * tick}, "warmup": {"ticks": 20}, "scoring": {"chain": ["numpy"]},
+        "faults": {"missing_s": 3 * tick, "clear_s": 2 * tick, "stuck_s": 3600, "flatline_s": 3600}, "sinks": [],
+    }, base_dir=str(tmp_path)))
+
+
+def _rows(tracker, start: float, tick: float, ticks: int, silent: set[str]) -> list:
+    out = []
+    for k in range(ticks):
+        values = np.array([10.0 + k % 3, 20.0 + k % 5, 30.0 + k % 4])
+        missing = np.array([s in silent for s in SENSORS])
+        out += tracker.observe(Row(ts=start + k * tick, values=np.where(missing, np.nan, values), missing=missing,
+                                   carried=np.zeros(len(SENSORS), bool)))
+    return out
+
+
+def test_a_source_fault_decided_after_its_device_is_back_says_the_device_stopped_answering(tmp_path):
+    pytest.importorskip("pymodbus")
+    from agent.sources import open_source
+    device = ModbusDevice(free_port())
+    sources = [{"type": "modbus", "host": "127.0.0.1", "port": device.port, "poll_s": 0.05,
+                "registers": {"a": 0, "b": 1}}, {"type": "udp", "port": 0}]
+    device.start()
+    modbus = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
+    reading = threading.Thread(target=lambda: list(modbus.records()), daemon=True)
+    reading.start()
+    try:
+        assert wait_until(lambda: modbus.peer == (True, ""), 60)
+        device.kill()                                   # the PLC's power cut …
+        assert wait_until(lambda: modbus.peer is not None and not modbus.peer[0], 60)
+        lost_at, why = time.time(), modbus.peer[1]
+        device.start()                                  # … and back
+        assert wait_until(lambda: modbus.peer == (True, ""), 60)
+        back_at = time.time()
+    finally:
+        modbus.close()
+        reading.join(30)
+        device.kill()
+    # The ticks of that outage, 20 of them (its length is a process start's), told to the tracker now:
+    # late, as ticks closed by window.idle_flush_s are, after the device is back.
+    tick = (back_at - lost_at) / 20
+    p = _pipeline(tmp_path, sources, tick)
+    p.source_map.attach([modbus])                       # (the udp feed, second, is not opened)
+    silence = lost_at - tick / 2                        # the last reading came just before the loss
+    assert _rows(p.health, silence - 30 * tick, tick, 30, set()) == []
+    down = _rows(p.health, silence, tick, 20, {"a", "b"})
+    label = p.source_map.labels[0]
+    assert [(ev.event, ev.kind, ev.sensor) for ev in down] == [("fault", "source", label)], down
+    summary = down[0].evidence["summary"]
+    assert summary.startswith(f"{label} stopped answering ({why}; answering again since ") and "fell silent" not in summary, summary
+    assert down[0].sensors == ["a", "b"]
