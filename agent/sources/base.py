@@ -93,7 +93,7 @@ class Source(abc.ABC):
     #: user11: ticks close late (window.idle_flush_s), so a sensor's silence is often decided after the
     #: device is back; `peer_since` then still says the silence was that outage.
     peer_outage: tuple[float, float, str] | None = None
-    _lost_at = 0.0
+    _lost_at = 0.0      # wall time its peer was found gone (0: not gone since it last came back)
 
     def peer_lost(self, why: str) -> None:
         """The peer stopped answering: what said so first in this outage is kept (the retries' errors
@@ -104,9 +104,16 @@ class Source(abc.ABC):
 
     def peer_back(self) -> None:
         if self.peer is not None and not self.peer[0]:
-            self.peer_outage = (self._lost_at, time.time(), self.peer[1])
+            self.outage_over(self.peer[1])
         if self.peer != (True, ""):
             self.peer = (True, "")
+
+    def outage_over(self, why: str) -> None:
+        """Its peer answers again after the outage that began at `_lost_at` (peer_lost's, or set by a
+        source whose `peer` is a property as it finds the peer gone): kept as `peer_outage`."""
+        if self._lost_at:
+            self.peer_outage = (self._lost_at, time.time(), why)
+            self._lost_at = 0.0
 
     def peer_since(self, since: float, until: float) -> tuple[bool, str] | None:
         """What it says of its peer for a silence from `since` to `until` (wall-clock seconds, as a live

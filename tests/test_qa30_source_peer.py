@@ -19,6 +19,7 @@ from agent.pipeline import Pipeline
 from agent.records import Rejects
 from agent.window import Row
 from conftest import ModbusDevice, free_port, wait_until
+from mqtt_broker import broker, make_broker  # noqa: F401 — pytest fixtures
 
 SENSORS = ["a", "b", "c"]
 
@@ -40,6 +41,22 @@ def _rows(tracker, start: float, tick: float, ticks: int, silent: set[str]) -> l
         out += tracker.observe(Row(ts=start + k * tick, values=np.where(missing, np.nan, values), missing=missing,
                                    carried=np.zeros(len(SENSORS), bool)))
     return out
+
+
+def _decided_late(tmp_path, sources: list[dict], source, lost_at: float, back_at: float) -> list:
+    """The ticks of an outage from `lost_at` to `back_at` (wall clock) of `sources[0]`'s two sensors a
+    and b, 20 of them, told to a tracker now, after the peer is back: late, as ticks closed by
+    window.idle_flush_s are. Returns the events of the silence."""
+    tick = (back_at - lost_at) / 20
+    p = _pipeline(tmp_path, sources, tick)
+    p.source_map.attach([source])                       # (the udp feed, second, is not opened)
+    silence = lost_at - tick / 2                        # the last reading came just before the loss
+    assert _rows(p.health, silence - 30 * tick, tick, 30, set()) == []
+    down = _rows(p.health, silence, tick, 20, {"a", "b"})
+    label = p.source_map.labels[0]
+    assert [(ev.event, ev.kind, ev.sensor) for ev in down] == [("fault", "source", label)], down
+    assert down[0].sensors == ["a", "b"]
+    return down
 
 
 def test_a_source_fault_decided_after_its_device_is_back_says_the_device_stopped_answering(tmp_path):
@@ -64,16 +81,28 @@ def test_a_source_fault_decided_after_its_device_is_back_says_the_device_stopped
         modbus.close()
         reading.join(30)
         device.kill()
-    # The ticks of that outage, 20 of them (its length is a process start's), told to the tracker now:
-    # late, as ticks closed by window.idle_flush_s are, after the device is back.
-    tick = (back_at - lost_at) / 20
-    p = _pipeline(tmp_path, sources, tick)
-    p.source_map.attach([modbus])                       # (the udp feed, second, is not opened)
-    silence = lost_at - tick / 2                        # the last reading came just before the loss
-    assert _rows(p.health, silence - 30 * tick, tick, 30, set()) == []
-    down = _rows(p.health, silence, tick, 20, {"a", "b"})
-    label = p.source_map.labels[0]
-    assert [(ev.event, ev.kind, ev.sensor) for ev in down] == [("fault", "source", label)], down
-    summary = down[0].evidence["summary"]
-    assert summary.startswith(f"{label} stopped answering ({why}; answering again since ") and "fell silent" not in summary, summary
-    assert down[0].sensors == ["a", "b"]
+    summary = _decided_late(tmp_path, sources, modbus, lost_at, back_at)[0].evidence["summary"]
+    assert summary.startswith(f"modbus 127.0.0.1:{device.port} stopped answering ({why}; answering again since "), summary
+    assert "fell silent" not in summary
+
+
+def test_an_mqtt_source_fault_decided_after_the_broker_is_back_says_the_connection_was_lost(tmp_path, broker):
+    from agent.sources import open_source
+    sources = [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.1,
+                                           "reconnect_max_s": 1},
+                "topics": {"plant/a": "a", "plant/b": "b"}}, {"type": "udp", "port": 0}]
+    mqtt = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
+    try:
+        assert wait_until(lambda: mqtt.peer == (True, ""), 60)
+        broker.kill()                                   # the broker's host gone …
+        assert wait_until(lambda: not mqtt.peer[0], 60)
+        lost_at = time.time()
+        broker.start()                                  # … and back
+        assert wait_until(lambda: mqtt.peer == (True, ""), 60)
+        back_at = time.time()
+    finally:
+        mqtt.close()
+    summary = _decided_late(tmp_path, sources, mqtt, lost_at, back_at)[0].evidence["summary"]
+    assert summary.startswith(f"mqtt 127.0.0.1:{broker.port} stopped answering (the connection to the broker was "
+                              f"lost at "), summary
+    assert "; answering again since " in summary and "fell silent" not in summary
