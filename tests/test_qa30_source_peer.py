@@ -20,6 +20,7 @@ from agent.records import Rejects
 from agent.window import Row
 from conftest import ModbusDevice, free_port, wait_until
 from mqtt_broker import broker, make_broker  # noqa: F401 — pytest fixtures
+from opcua_agent import MARGIN, OPCUA, server  # noqa: F401 — a pytest fixture
 
 SENSORS = ["a", "b", "c"]
 
@@ -77,11 +78,11 @@ def test_a_source_fault_decided_after_its_device_is_back_says_the_device_stopped
         device.start()                                  # … and back
         assert wait_until(lambda: modbus.peer == (True, ""), 60)
         back_at = time.time()
+        summary = _decided_late(tmp_path, sources, modbus, lost_at, back_at)[0].evidence["summary"]
     finally:
         modbus.close()
         reading.join(30)
         device.kill()
-    summary = _decided_late(tmp_path, sources, modbus, lost_at, back_at)[0].evidence["summary"]
     assert summary.startswith(f"modbus 127.0.0.1:{device.port} stopped answering ({why}; answering again since "), summary
     assert "fell silent" not in summary
 
@@ -100,9 +101,34 @@ def test_an_mqtt_source_fault_decided_after_the_broker_is_back_says_the_connecti
         broker.start()                                  # … and back
         assert wait_until(lambda: mqtt.peer == (True, ""), 60)
         back_at = time.time()
+        summary = _decided_late(tmp_path, sources, mqtt, lost_at, back_at)[0].evidence["summary"]
     finally:
         mqtt.close()
-    summary = _decided_late(tmp_path, sources, mqtt, lost_at, back_at)[0].evidence["summary"]
     assert summary.startswith(f"mqtt 127.0.0.1:{broker.port} stopped answering (the connection to the broker was "
                               f"lost at "), summary
     assert "; answering again since " in summary and "fell silent" not in summary
+
+
+def test_an_opcua_source_fault_decided_after_the_server_is_back_says_the_session_was_lost(tmp_path, server):
+    pytest.importorskip("asyncua", reason="the opcua extra is not installed")
+    from agent.sources import open_source
+    url = f"opc.tcp://127.0.0.1:{server.port}/stad-test"
+    sources = [{"type": "opcua", "url": url, "nodes": {"a": "ns=2;s=Skid1.accel1", "b": "ns=2;s=Skid1.pressure"},
+                **OPCUA}, {"type": "udp", "port": 0}]
+    opcua = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
+    reading = threading.Thread(target=lambda: list(opcua.records()), daemon=True)
+    reading.start()
+    try:
+        assert wait_until(lambda: opcua.peer == (True, ""), 60 * MARGIN)
+        server.kill()                                   # the server's power cut …
+        assert wait_until(lambda: not opcua.peer[0], 60 * MARGIN)
+        lost_at = time.time()
+        server.start()                                  # … and back
+        assert wait_until(lambda: opcua.peer == (True, ""), 60 * MARGIN)
+        back_at = time.time()
+        summary = _decided_late(tmp_path, sources, opcua, lost_at, back_at)[0].evidence["summary"]
+    finally:
+        opcua.close()
+        reading.join(30)
+    assert summary.startswith(f"opcua {url} stopped answering (") and "; answering again since " in summary, summary
+    assert "fell silent" not in summary
