@@ -60,50 +60,47 @@ def _decided_late(tmp_path, sources: list[dict], source, lost_at: float, back_at
     return down
 
 
+def _summary_after_outage(tmp_path, sources: list[dict], peer, deadline_s: float = 60) -> tuple[str, str]:
+    """`sources[0]` opened and read (a thread) while its `peer` (a PeerProcess or Mosquitto) is killed
+    and started again; the outage's source fault, decided late, while the source still runs. Returns
+    (what the source said while its peer was gone, the fault's summary)."""
+    from agent.sources import open_source
+    source = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
+    reading = threading.Thread(target=lambda: list(source.records()), daemon=True)
+    reading.start()
+    try:
+        assert wait_until(lambda: source.peer == (True, ""), deadline_s)
+        peer.kill()                                     # the device's power cut …
+        assert wait_until(lambda: source.peer is not None and not source.peer[0], deadline_s)
+        lost_at, why = time.time(), source.peer[1]
+        peer.start()                                    # … and back
+        assert wait_until(lambda: source.peer == (True, ""), deadline_s)
+        back_at = time.time()
+        return why, _decided_late(tmp_path, sources, source, lost_at, back_at)[0].evidence["summary"]
+    finally:
+        source.close()
+        reading.join(30)
+
+
 def test_a_source_fault_decided_after_its_device_is_back_says_the_device_stopped_answering(tmp_path):
     pytest.importorskip("pymodbus")
-    from agent.sources import open_source
     device = ModbusDevice(free_port())
     sources = [{"type": "modbus", "host": "127.0.0.1", "port": device.port, "poll_s": 0.05,
                 "registers": {"a": 0, "b": 1}}, {"type": "udp", "port": 0}]
     device.start()
-    modbus = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
-    reading = threading.Thread(target=lambda: list(modbus.records()), daemon=True)
-    reading.start()
     try:
-        assert wait_until(lambda: modbus.peer == (True, ""), 60)
-        device.kill()                                   # the PLC's power cut …
-        assert wait_until(lambda: modbus.peer is not None and not modbus.peer[0], 60)
-        lost_at, why = time.time(), modbus.peer[1]
-        device.start()                                  # … and back
-        assert wait_until(lambda: modbus.peer == (True, ""), 60)
-        back_at = time.time()
-        summary = _decided_late(tmp_path, sources, modbus, lost_at, back_at)[0].evidence["summary"]
+        why, summary = _summary_after_outage(tmp_path, sources, device)
     finally:
-        modbus.close()
-        reading.join(30)
         device.kill()
     assert summary.startswith(f"modbus 127.0.0.1:{device.port} stopped answering ({why}; answering again since "), summary
     assert "fell silent" not in summary
 
 
 def test_an_mqtt_source_fault_decided_after_the_broker_is_back_says_the_connection_was_lost(tmp_path, broker):
-    from agent.sources import open_source
     sources = [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.1,
                                            "reconnect_max_s": 1},
                 "topics": {"plant/a": "a", "plant/b": "b"}}, {"type": "udp", "port": 0}]
-    mqtt = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
-    try:
-        assert wait_until(lambda: mqtt.peer == (True, ""), 60)
-        broker.kill()                                   # the broker's host gone …
-        assert wait_until(lambda: not mqtt.peer[0], 60)
-        lost_at = time.time()
-        broker.start()                                  # … and back
-        assert wait_until(lambda: mqtt.peer == (True, ""), 60)
-        back_at = time.time()
-        summary = _decided_late(tmp_path, sources, mqtt, lost_at, back_at)[0].evidence["summary"]
-    finally:
-        mqtt.close()
+    _, summary = _summary_after_outage(tmp_path, sources, broker)
     assert summary.startswith(f"mqtt 127.0.0.1:{broker.port} stopped answering (the connection to the broker was "
                               f"lost at "), summary
     assert "; answering again since " in summary and "fell silent" not in summary
@@ -111,24 +108,9 @@ def test_an_mqtt_source_fault_decided_after_the_broker_is_back_says_the_connecti
 
 def test_an_opcua_source_fault_decided_after_the_server_is_back_says_the_session_was_lost(tmp_path, server):
     pytest.importorskip("asyncua", reason="the opcua extra is not installed")
-    from agent.sources import open_source
     url = f"opc.tcp://127.0.0.1:{server.port}/stad-test"
     sources = [{"type": "opcua", "url": url, "nodes": {"a": "ns=2;s=Skid1.accel1", "b": "ns=2;s=Skid1.pressure"},
                 **OPCUA}, {"type": "udp", "port": 0}]
-    opcua = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
-    reading = threading.Thread(target=lambda: list(opcua.records()), daemon=True)
-    reading.start()
-    try:
-        assert wait_until(lambda: opcua.peer == (True, ""), 60 * MARGIN)
-        server.kill()                                   # the server's power cut …
-        assert wait_until(lambda: not opcua.peer[0], 60 * MARGIN)
-        lost_at = time.time()
-        server.start()                                  # … and back
-        assert wait_until(lambda: opcua.peer == (True, ""), 60 * MARGIN)
-        back_at = time.time()
-        summary = _decided_late(tmp_path, sources, opcua, lost_at, back_at)[0].evidence["summary"]
-    finally:
-        opcua.close()
-        reading.join(30)
+    _, summary = _summary_after_outage(tmp_path, sources, server, 60 * MARGIN)
     assert summary.startswith(f"opcua {url} stopped answering (") and "; answering again since " in summary, summary
     assert "fell silent" not in summary
