@@ -1,7 +1,7 @@
 """Three messages that said the wrong thing (user11's first week; qa30):
   - evaluate's replay-source hint proposed `label_columns: [LABEL]` while naming the one candidate column;
   - a Modbus source's fault said its sensors "fell silent together" while its log said the device was
-    unreachable (tests/test_qa30_modbus_peer.py: the live device);
+    unreachable (tests/test_qa30_source_peer.py: live devices);
   - POT's "stays at that starting point" warning did not say whose threshold it was."""
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ user11's PLC stopped answering for 110 s; the Modbus log said `modbus H:P unreac
 unexpectedly closed …)`, yet the `source` fault said "every sensor … fell silent together": roadside's
 window.idle_flush_s closes ticks 45 s late, so the sensors' `missing` was decided after the PLC was
 back, when the source said its peer answered. Here a real Modbus device (tests/modbus_device.py, a
-process) is killed and started again while a real Modbus source polls it; the tracker is then fed the
-ticks of that outage (stamped on the wall clock, as the Modbus source stamps its records), late."""
+process), a real Mosquitto and a real OPC UA server (tests/opcua_server.py) are killed and started again
+while a real source of each reads them; the tracker is then fed the ticks of that outage (stamped on the
+wall clock, as a live source stamps its records), late, while the source still runs."""
 from __future__ import annotations
 
 import threading
