@@ -45,7 +45,8 @@ class Detector:
                  thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0, fault_ticks: int = 0):
         self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks, fault_ticks=fault_ticks)
         self.accept_after_s = alerts.accept_after_s
-        self.thresholds: dict[str, AdaptiveThreshold] = dict(thresholds or {})
+        self.thresholds: dict[str, AdaptiveThreshold] = {}
+        self.add(thresholds or {})
         self.feedback: FeedbackMemory | None = None     # set by the agent when feedback is configured
         # After a restart the alert state may be newer than the rest (agent/checkpoint.py): ticks up
         # to this one were judged already; they are scored and learned from, not judged again.
@@ -56,6 +57,8 @@ class Detector:
         self.since_alert = 1 << 62      # ticks since an alert was last open (0: one is); not checkpointed, like above_at
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
+        for tier, thr in thresholds.items():
+            thr.tier = tier             # its log lines name the tier whose threshold they speak of
         self.thresholds.update(thresholds)
 
     def threshold(self, tier: str) -> float:

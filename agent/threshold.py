@@ -225,6 +225,7 @@ class AdaptiveThreshold:
         self.ratio = 1.0            # the clock's factor on the fitted value at the tick last judged
         self.judge_by_clock = self.clock is not None and cfg.clock_scale_mode == "judge"
         self.said_held = False      # pot_value held the starting point and the log said so (once)
+        self.tier = ""              # whose threshold it is, for the log (the Detector names it: its key)
 
     @property
     def learns_warmup(self) -> bool:
@@ -317,10 +318,10 @@ class AdaptiveThreshold:
                 self.cfg.risk * self.n / self.n_peaks >= 1.0:
             # Said once: the live peak rate fell to the risk, so pot_value holds the starting point.
             self.said_held = True
-            log.warning("threshold.risk %g is above the rate at which the learned scores exceed POT's starting "
+            log.warning("%sthreshold.risk %g is above the rate at which the learned scores exceed POT's starting "
                         "point %.4g (%d of %d): the threshold stays at that starting point instead of sliding "
                         "below it; threshold.memory_ticks re-takes the starting point on the recent scores",
-                        self.cfg.risk, self.init, self.n_peaks, self.n)
+                        f"{self.tier} tier: " if self.tier else "", self.cfg.risk, self.init, self.n_peaks, self.n)
 
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 

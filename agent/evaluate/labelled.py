@@ -54,16 +54,21 @@ def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
     reader, _ = cfg.warmup_reader()
     path = str(Path(data_path).expanduser().resolve()) if data_path else "LABELLED.csv"
     header = csv_header(Path(path), reader.separator) if data_path and Path(path).is_file() else None
-    others = reader.other_columns(header) if header else []
-    labels = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))] or ["LABEL"]
+    # (a column named as a sensor is that sensor's when the format maps no columns)
+    others = [c for c in reader.other_columns(header) if c not in cfg.sensor_names()] if header else []
+    named = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))]
+    # One candidate column (user11's `incident`) is the suggestion itself; several unnamed ones are listed
+    # after it and the placeholder kept: which of them marks an anomaly only the user knows.
+    labels = named or (others if len(others) == 1 else ["LABEL"])
     entry = {"type": "replay", "path": path, **format_keys(reader), "label_columns": labels}
     kinds = ", ".join(sorted({s.TYPE for s in cfg.sources})) or "none"
     return (f"evaluate reads labelled data through a replay (or simulate) source; this config's sources are {kinds}: "
             f"evaluate a copy of it whose sources are "
             f"{yaml.safe_dump([entry], default_flow_style=True, sort_keys=False, width=1 << 20).strip()} "
             f"(label_columns: the columns whose non-zero value marks a row anomalous; "
-            + (f"its columns besides the time and the sensors': {', '.join(others) or 'none'})" if header
-               else "--data names the labelled file)"))
+            + (f"its columns besides the time and the sensors': {', '.join(others) or 'none'}"
+               + ("; LABEL: the one of them that does)" if labels == ["LABEL"] and len(others) > 1 else ")")
+               if header else "--data names the labelled file)"))
 
 
 def evaluation_duration_s(cfg: AgentConfig, src: SimulateConfig) -> float:

@@ -14,7 +14,9 @@ How a sensor is judged missing (window.carry_forward_s, then faults.missing_s) a
 reach no scorer) does not change: only the telling groups. At the tick the tracker decides a sensor
 `missing`, its source is *down* when
   - the source says it has lost its peer (Source.peer: a Modbus connect or read failure, the OPC UA
-    session lost, the MQTT source's broker connection lost), or
+    session lost, the MQTT source's broker connection lost), or said so in an outage that lasted into
+    the sensors' `missing` (Source.peer_since: ticks close late, window.idle_flush_s, so the decision
+    often comes after the device is back — user11's PLC was "unreachable", its fault said "fell silent"), or
   - every sensor it carries that is not faulty for another reason is missing now, and they are two or
     more (udp, stdin cannot tell a lost peer: silence together is what they show; one sensor going
     silent alone is that sensor's own fault).
@@ -70,7 +72,7 @@ class SourceMap:
             naming = [k for k, (_, named, _) in enumerate(sources) if name in named]
             self.owner.append(naming[0] if len(naming) == 1 else feeds[0] if not naming and len(feeds) == 1 else -1)
         self.carries = [[i for i, k in enumerate(self.owner) if k == s] for s in range(len(sources))]
-        self._peers: list = [None] * len(sources)
+        self._sources: list = [None] * len(sources)
 
     @classmethod
     def of(cls, configs, names: list[str]) -> SourceMap:
@@ -78,11 +80,13 @@ class SourceMap:
 
     def attach(self, sources) -> None:
         """The running sources, in the config's order: their `peer` is read when a sensor's missing is decided."""
-        self._peers = [lambda src=src: src.peer for src in sources]
+        self._sources = sources
 
-    def peer(self, k: int) -> tuple[bool, str] | None:
-        read = self._peers[k] if k < len(self._peers) else None
-        return None if read is None else read()
+    def peer(self, k: int, since: float = float("inf"), until: float = float("inf")) -> tuple[bool, str] | None:
+        """What source k says of its peer now, or — given a silence's `since`..`until` — whether that
+        silence was an outage of its peer, ended or not (Source.peer_since)."""
+        src = self._sources[k] if k < len(self._sources) else None
+        return None if src is None else src.peer_since(since, until)
 
 
 class SourceFaults:
@@ -125,7 +129,7 @@ class SourceFaults:
         label, now = self.map.labels[k], {tr.index[ev.sensor] for ev in evs}
         own = {tr.names[j]: tr.kind[j] for j in self.map.carries[k] if tr.kind[j] and j not in now}
         silent = [j for j in self.map.carries[k] if tr.names[j] not in own]
-        peer = self.map.peer(k)
+        peer = self.map.peer(k, min(ev.start for ev in evs), t.ts)
         if peer is not None and not peer[0]:
             why = f"{label} stopped answering ({peer[1]})"
         elif len(silent) >= 2 and all(t.missing[j] for j in silent):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from pathlib import Path
 from typing import ClassVar, Iterator
 
@@ -88,13 +89,42 @@ class Source(abc.ABC):
     #: tell (udp, stdin, a file: silence is all they see), else (answering, why not). Set by the source's
     #: thread (one assignment), read by the fault tracker when a sensor's `missing` is decided.
     peer: tuple[bool, str] | None = None
+    #: The last outage of its peer that ended: (wall time it began, wall time it ended, what said so).
+    #: user11: ticks close late (window.idle_flush_s), so a sensor's silence is often decided after the
+    #: device is back; `peer_since` then still says the silence was that outage.
+    peer_outage: tuple[float, float, str] | None = None
+    _lost_at = 0.0      # wall time its peer was found gone (0: not gone since it last came back)
 
     def peer_lost(self, why: str) -> None:
         """The peer stopped answering: what said so first in this outage is kept (the retries' errors
         that follow — 'cannot connect' — say less of what happened)."""
         if self.peer is None or self.peer[0]:
+            self._lost_at = time.time()
             self.peer = (False, why)
 
     def peer_back(self) -> None:
+        if self.peer is not None and not self.peer[0]:
+            self.outage_over(self.peer[1])
         if self.peer != (True, ""):
             self.peer = (True, "")
+
+    def outage_over(self, why: str) -> None:
+        """Its peer answers again after the outage that began at `_lost_at` (peer_lost's, or set by a
+        source whose `peer` is a property as it finds the peer gone): kept as `peer_outage`."""
+        if self._lost_at:
+            self.peer_outage = (self._lost_at, time.time(), why)
+            self._lost_at = 0.0
+
+    def peer_since(self, since: float, until: float) -> tuple[bool, str] | None:
+        """What it says of its peer for a silence from `since` to `until` (wall-clock seconds, as a live
+        source stamps its records): lost now, or lost in an outage that ended after `since` and began by
+        `until` — then (False, why, and when it answered again)."""
+        peer, outage = self.peer, self.peer_outage
+        if peer is not None and peer[0] and outage is not None and outage[1] >= since and outage[0] <= until:
+            return False, f"{outage[2]}; answering again since {_clock(outage[1])}"
+        return peer
+
+
+def _clock(ts: float) -> str:
+    """HH:MM:SS UTC of a wall-clock time, for a message."""
+    return time.strftime("%H:%M:%S", time.gmtime(ts))

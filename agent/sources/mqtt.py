@@ -115,6 +115,7 @@ class MqttSource(Source):
         client_id = broker.client_id or f"stad-source-{uuid.uuid4().hex[:8]}"
         self.client = build_client(broker, client_id, resolve=self.resolve)
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
+        self._outages_kept = 0     # the reporter's outages up to the last one kept as peer_outage
         self.reporter.on_connected = self._subscribe
         self.reporter.on_failure = self._count_failure
         self.reporter.install(self.client)
@@ -150,7 +151,12 @@ class MqttSource(Source):
             self.rejects.counts["mqtt unreachable"] += 1
 
     def _subscribe(self, client: mqtt.Client) -> None:
-        """On every connect: every filter, a refused one too (the session is new, the ACL may be too)."""
+        """On every connect: every filter, a refused one too (the session is new, the ACL may be too).
+        A connection lost before it is kept as the broker's outage (Source.peer_outage)."""
+        lost, outages = self.reporter.last_outage, self.reporter.outages
+        if lost is not None and lost["seconds"] is not None and outages != self._outages_kept:
+            self._outages_kept, self._lost_at = outages, time.time() - lost["seconds"]
+            self.outage_over(f"the connection to the broker was lost at {lost['from']}")
         with self._lock:
             self._asked.clear()
             self._refused.clear()

@@ -256,6 +256,7 @@ class OpcUaSource(Source):
                 self.connected.clear()
                 if was:
                     outage = True
+                    self._lost_at = time.time()     # (Source.outage_over, when subscribed again)
             await self.sleep(backoff)
             backoff = min(2 * backoff, self.cfg.reconnect_max_s)
 
@@ -263,6 +264,12 @@ class OpcUaSource(Source):
     def peer(self) -> tuple[bool, str]:
         """Subscribed at the server, or why not (its last error)."""
         return (True, "") if self.connected.is_set() else (False, self._why or "not subscribed at the server")
+
+    def subscribed(self) -> None:
+        """The server publishes to our subscription (again): an outage before it is kept (Source.peer_outage)."""
+        if not self.connected.is_set():
+            self.outage_over(self._why or "not subscribed at the server")
+            self.connected.set()
 
     def _unreachable(self, exc: BaseException, logged: bool) -> None:
         self.rejects.counts["opcua unreachable"] += 1

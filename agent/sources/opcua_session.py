@@ -113,7 +113,7 @@ class Session:
                 heard = max(heard or 0.0, self._heard)
             sub_id, published = sub.subscription_id, sub.last_publish_at
             if heard is not None:
-                self.source.connected.set()
+                self.source.subscribed()
             if now - (heard or start) > mute_s:
                 raise OpcUaUnreachable(f"the server published nothing (no change, no keep-alive) for "
                                        f"{now - (heard or start):.0f} s while it answered requests")
@@ -327,8 +327,7 @@ class _Handler:
 
     def datachange_notification(self, node, val, data) -> None:
         self.session._heard = time.monotonic()
-        if not self.session.source.connected.is_set():      # here, not at the next check: a backlog is read at once
-            self.session.source.connected.set()
+        self.session.source.subscribed()        # here, not at the next check: a backlog is read at once
         value = data.monitored_item.Value
         ts = value.SourceTimestamp
         if ts is not None and ts.tzinfo is None:
