@@ -47,7 +47,7 @@ def test_a_sender_on_its_own_clock_is_not_moved_by_a_step_of_the_host_clock_forw
     # On main: once the aligner's wait for a stepped record ran out the flush closed the day: a, b and c
     # `missing`, the alert ended, every report after it `late`.
     assert not [e for e in lab.events() if e.get("kind") == "missing"]
-    assert not [e for e in lab.ours(new) if e["event"] == "end"]
+    assert not [e for e in lab.ours(new) if e["event"] == "end"], [(e.get("kind"), e["event"], e.get("reason"), e.get("fault")) for e in lab.events()]
     assert agent.rejects.counts["late"] < 5, agent.rejects.as_dict()      # (a stall under load may cost one)
     assert agent.pipeline.alerts.active and abs(agent.pipeline.alerts.open.start - start_of(new)) < 1e-3
     assert not agent.aligner.moves, agent.aligner.moves
@@ -61,7 +61,7 @@ def test_a_sender_on_its_own_clock_is_not_moved_by_a_step_of_the_host_clock_back
     new = lab.alert_then_step(-HOUR_S)
     agent = lab.agent
     assert not [e for e in lab.events() if e.get("kind") == "missing"]
-    assert not [e for e in lab.ours(new) if e["event"] == "end"]
+    assert not [e for e in lab.ours(new) if e["event"] == "end"], [(e.get("kind"), e["event"], e.get("reason"), e.get("fault")) for e in lab.events()]
     assert agent.rejects.counts["late"] < 5, agent.rejects.as_dict()
     assert agent.pipeline.alerts.active and abs(agent.pipeline.alerts.open.start - start_of(new)) < 1e-3
     assert not agent.aligner.moves, agent.aligner.moves
