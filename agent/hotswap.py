@@ -82,7 +82,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.hotswap")
 
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
-MIN_DECISION_AGREEMENT = 0.8   # share of shadow ticks whose alert decision must match the current scorer's
 UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm stretch) goes on up to this × shadow_ticks
 
 
@@ -158,12 +157,12 @@ class Shadow:
 
 
 class HotSwap:
-    def __init__(self, cfg: AgentConfig, pipeline: SwapTarget, poll_ticks: int = POLL_EVERY_TICKS,
-                 min_agreement: float = MIN_DECISION_AGREEMENT):
+    def __init__(self, cfg: AgentConfig, pipeline: SwapTarget, poll_ticks: int = POLL_EVERY_TICKS):
         self.cfg = cfg
         self.pipeline = pipeline
         self.poll_ticks = max(1, poll_ticks)
-        self.min_agreement = min_agreement
+        self.min_agreement = cfg.scoring.shadow_min_agreement    # (a constructor argument beside cfg until
+        # 5 Dec: a HotSwap built without it judged at 0.8 whatever its config said)
         self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
         self.listing_problem: str | None = None    # why models_dir cannot be listed now (said once)
         self.seen = self._bundle_dirs()
@@ -596,4 +595,4 @@ def _installed(tier: str) -> bool:
     return runtimes()[tier].available()
 
 
-__all__ = ["HotSwap", "MIN_DECISION_AGREEMENT", "NEW_BUNDLE", "POLL_EVERY_TICKS", "Shadow", "SwapTarget"]
+__all__ = ["HotSwap", "NEW_BUNDLE", "POLL_EVERY_TICKS", "Shadow", "SwapTarget"]

@@ -116,8 +116,7 @@ class Agent(Resume, Delivery):
         self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
         record, tiers, active = at_start(cfg, state_dir)
         self.pipeline = Pipeline(cfg, tiers=tiers)
-        self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks,
-                               min_agreement=cfg.scoring.shadow_min_agreement)
+        self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks)
         self.hotswap.resume(record, active)
         sensors = self.pipeline.sensors
         self.aligner = Aligner.for_agent(cfg, self.rejects)

@@ -59,8 +59,11 @@ def test_a_new_bundle_is_shadowed_then_swapped_without_a_gap(tmp_path, rows, cap
 
 
 def test_the_first_bundle_replaces_the_numpy_fallback(tmp_path, rows):
-    """No bundle at start (numpy, warm-up normaliser); the model arrives and is re-based onto it."""
-    pipe, swap, models = setup(tmp_path, bundle=None, shadow_ticks=3)
+    """No bundle at start (numpy, warm-up normaliser); the model arrives and is re-based onto it. The shadow's
+    verdict is not what this tests: its 3 ticks start wherever the load thread finishes, and where the load took
+    6-8 ticks (a busy machine) they fell on ticks the fallback alarms on and the model does not (agreement 0.667:
+    rejected, as a 3-tick shadow may be) — so no agreement bar here."""
+    pipe, swap, models = setup(tmp_path, bundle=None, shadow_ticks=3, shadow_min_agreement=0.0)
     assert pipe.chain.tier == "numpy"
     drive(pipe, swap, rows, until=lambda: True)
     shutil.copytree(DEMO_BUNDLE, models / "first")

@@ -42,7 +42,7 @@ def _running(tmp_path, rows, floor=None, off_scale=None, shadow_ticks=SHADOW, **
     cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
                    shadow_ticks=shadow_ticks, shadow_min_correlation=floor, shadow_refuse_off_scale=off_scale, **scoring)
     pipe = Pipeline(cfg)
-    swap = HotSwap(cfg, pipe, poll_ticks=2, min_agreement=cfg.scoring.shadow_min_agreement)
+    swap = HotSwap(cfg, pipe, poll_ticks=2)
     drive(pipe, swap, rows, until=lambda: True)
     return pipe, swap, models
 

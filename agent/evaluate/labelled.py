@@ -57,8 +57,8 @@ def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
     # (a column named as a sensor is that sensor's when the format maps no columns)
     others = [c for c in reader.other_columns(header) if c not in cfg.sensor_names()] if header else []
     named = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))]
-    # One candidate column (user11's `incident`) is the suggestion itself; several unnamed ones are listed
-    # after it and the placeholder kept: which of them marks an anomaly only the user knows.
+    # One candidate column (user11's `incident`) is the suggestion itself; of several unnamed ones only the user
+    # knows which marks an anomaly: the suggestion says LABEL and the text lists them to choose from.
     labels = named or (others if len(others) == 1 else ["LABEL"])
     entry = {"type": "replay", "path": path, **format_keys(reader), "label_columns": labels}
     kinds = ", ".join(sorted({s.TYPE for s in cfg.sources})) or "none"
