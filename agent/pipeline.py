@@ -159,8 +159,7 @@ class Pipeline:
         self.detector.add({"numpy": thr})
         for tier in self.chain.tiers[:-1]:
             self._teach_warmup(tier, z, missing, ts, self._fit_profile(tier, z, missing, ts))
-            if isinstance(tier, StandbyTier) and (self.cfg.scoring.profile.enabled
-                                                  or self.detector.thresholds[tier.TYPE].learns_warmup):
+            if isinstance(tier, StandbyTier) and self._learns_warmup(tier.TYPE):
                 tier.keep(z, missing, ts)       # fitted and taught on them when it loads (_prepare_standby)
         if self._keeps_recent():
             self.recent = RecentTicks(len(z), len(self.sensors))
@@ -698,6 +697,11 @@ class Pipeline:
                         self.cfg.scoring.profile.min_ticks)
             return empty
 
+    def _learns_warmup(self, tier: str) -> bool:
+        """Whether model tier `tier` learns from the warm-up's ticks (its profile is fitted on them, or its
+        threshold learns from their scores): a standby keeps them then, to be prepared as a loaded tier was."""
+        return self.cfg.scoring.profile.enabled or self.thresholds[tier].learns_warmup
+
     def _standby_state(self) -> dict:
         """The ticks kept by the standby tiers not loaded yet (agent/scorers/standby.py), under "standby"; none
         kept (the shipped demo: nothing learns from warm-up), no key."""
@@ -719,7 +723,7 @@ class Pipeline:
                 if not isinstance(state, dict):
                     raise TypeError(f"standby: expected a mapping, got {type(state).__name__}")
                 if t.TYPE not in state:
-                    if self.cfg.scoring.profile.enabled or self.thresholds[t.TYPE].learns_warmup:
+                    if self._learns_warmup(t.TYPE):
                         log.info("the checkpoint holds no warm-up ticks for the %s tier on standby: if it loads, it "
                                  "is fitted on the recent ticks", t.TYPE)
                     continue

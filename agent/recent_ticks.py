@@ -84,16 +84,8 @@ class RecentTicks:
         capacity = state["capacity"]
         if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= MAX_TICKS:
             raise ValueError(f"recent.capacity: {capacity!r} is not a tick count from 1 to {MAX_TICKS}")
-        z = array_of(state["z"], "recent.z", np.float32, 2, n)
-        missing = array_of(state["missing"], "recent.missing", bool, 2, n)
-        ts = array_of(state["ts"], "recent.ts", np.float64, 1)
-        calm = array_of(state["calm"], "recent.calm", bool, 1)
+        z, missing, ts, calm = checked_ticks(state, "recent", n, last_ts, 0, capacity)
         k = len(ts)
-        if not len(z) == len(missing) == len(calm) == k or k > capacity:
-            raise ValueError(f"recent: {len(z)}, {len(missing)}, {k} and {len(calm)} rows of z, missing, ts "
-                             f"and calm (at most {capacity})")
-        if k and not (np.isfinite(ts).all() and (np.diff(ts) > 0).all() and ts[-1] <= last_ts):
-            raise ValueError("recent.ts: not increasing tick times up to the checkpoint's last tick")
         ring = cls(capacity, n)
         ring.z[:k], ring.missing[:k], ring.ts[:k], ring.calm[:k] = z, missing, ts, calm
         ring.head, ring.count = k % ring.capacity, k
@@ -102,3 +94,20 @@ class RecentTicks:
     @property
     def nbytes(self) -> int:
         return self.z.nbytes + self.missing.nbytes + self.calm.nbytes + self.ts.nbytes
+
+
+def checked_ticks(state: dict, name: str, n: int, last_ts: float, least: int, most: int) -> tuple:
+    """(z, missing, ts, calm) of a checkpointed run of ticks (the recent ring's, a standby's kept warm-up:
+    agent/scorers/standby.py) for `n` sensors: `least` to `most` rows of each, times increasing up to `last_ts`
+    (the restored window's last tick); ValueError (or KeyError / TypeError) naming `name`'s key when they do not fit."""
+    z = array_of(state["z"], f"{name}.z", np.float32, 2, n)
+    missing = array_of(state["missing"], f"{name}.missing", bool, 2, n)
+    ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
+    calm = array_of(state["calm"], f"{name}.calm", bool, 1)
+    k = len(ts)
+    if not len(z) == len(missing) == len(calm) == k or not least <= k <= most:
+        raise ValueError(f"{name}: {len(z)}, {len(missing)}, {k} and {len(calm)} rows of z, missing, ts and calm "
+                         f"({least} to {most}, as many of each)")
+    if k and not (np.isfinite(ts).all() and (np.diff(ts) > 0).all() and ts[-1] <= last_ts):
+        raise ValueError(f"{name}.ts: not increasing tick times up to the checkpoint's last tick")
+    return z, missing, ts, calm

@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..bundle import Bundle, read_verified
-from ..checkpoint import array_of
-from ..recent_ticks import MAX_TICKS
+from ..recent_ticks import MAX_TICKS, checked_ticks
 from .base import Scorer, ScorerError, TickScore
 from .model_scorer import ModelScorer, pick_artifact
 
@@ -89,17 +88,7 @@ class StandbyTier(Scorer):
     def kept_from(self, state: dict, n: int, last_ts: float) -> tuple:
         """The ticks of kept_state() for `n` sensors, newest at most `last_ts` (the restored window's), checked
         but not kept (the pipeline sets `ticks` once the rest of its state is restored); ValueError (or KeyError / TypeError) naming the key when they do not fit."""
-        name = f"standby.{self.TYPE}"
-        z = array_of(state["z"], f"{name}.z", np.float32, 2, n)
-        missing = array_of(state["missing"], f"{name}.missing", bool, 2, n)
-        ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
-        calm = array_of(state["calm"], f"{name}.calm", bool, 1)
-        if not 1 <= len(ts) <= MAX_TICKS or not len(z) == len(missing) == len(calm) == len(ts):
-            raise ValueError(f"{name}: {len(z)}, {len(missing)}, {len(ts)} and {len(calm)} rows of z, missing, ts "
-                             f"and calm (1 to {MAX_TICKS}, as many of each)")
-        if not (np.isfinite(ts).all() and (np.diff(ts) > 0).all() and ts[-1] <= last_ts):
-            raise ValueError(f"{name}.ts: not increasing tick times up to the checkpoint's last tick")
-        return z, missing, ts, calm
+        return checked_ticks(state, f"standby.{self.TYPE}", n, last_ts, 1, MAX_TICKS)
 
     def shift_time(self, delta: float) -> None:
         """The kept ticks' times moved with the rest of the learned state's (agent/timebase.py shift_times: a
