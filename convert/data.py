@@ -390,18 +390,23 @@ def split_segments(pieces: list[tuple[str, Series]], steps: int, val_fraction: f
                           **({"labelled": labelled} if any(labelled.values()) else {})})
     # A segment id per recording piece: only one piece's parts are ever adjacent in this order
     # (when there is just one), and those rows are consecutive in time.
-    ordered = [p for part in ("train", "validation", "test") for _, p in parts[part]]
-    segment = np.concatenate([np.full(len(p), k) for part in ("train", "validation", "test")
-                              for k, p in parts[part]])
-    first = pieces[0][1]
+    return _in_parts(parts, described)
+
+
+def _in_parts(parts: dict[str, list[tuple[int, Series]]], described: list[dict], split_by: str = "time") -> Series:
+    """One series of `parts`' pieces (each with its segment id) in the order train | validation | test, its
+    TimeSplit at the parts' boundaries (split_segments, split_recordings)."""
+    ordered = [(k, p) for part in ("train", "validation", "test") for k, p in parts[part]]
+    segment = np.concatenate([np.full(len(p), k) for k, p in ordered])
     n_train = sum(len(p) for _, p in parts["train"])
     n_val = sum(len(p) for _, p in parts["validation"])
     split = TimeSplit(n=int(segment.size), train_end=n_train, val_end=n_train + n_val)
-    return Series(sensors=first.sensors, ts=np.concatenate([p.ts for p in ordered]),
-                  raw=np.concatenate([p.raw for p in ordered]),
-                  missing=np.concatenate([p.missing for p in ordered]),
-                  anomalous=np.concatenate([p.anomalous for p in ordered]),
-                  segment=segment, split=split, segments=described)
+    series = [p for _, p in ordered]
+    return Series(sensors=series[0].sensors, ts=np.concatenate([p.ts for p in series]),
+                  raw=np.concatenate([p.raw for p in series]),
+                  missing=np.concatenate([p.missing for p in series]),
+                  anomalous=np.concatenate([p.anomalous for p in series]),
+                  segment=segment, split=split, segments=described, split_by=split_by)
 
 
 #: `split="auto"` splits by recording from this many recordings on, each spanning SPLIT_MIN_SPAN_S or more:
@@ -455,25 +460,16 @@ def split_recordings(pieces: list[tuple[str, Series]], steps: int) -> Series:
             names = ", ".join(n for n, r in part_of.items() if r == part)
             raise TrainingError(f"split by recording: the {part} part ({names}) has no piece of {steps} ticks "
                                 "(a window): use --split time")
-    order = {"train": 0, "validation": 1, "test": 2}
-    ranked = sorted(range(len(pieces)), key=lambda k: (order[part_of[pieces[k][0]]], k))
-    segment = np.concatenate([np.full(len(pieces[k][1]), k) for k in ranked])
-    ordered = [pieces[k][1] for k in ranked]
-    n = {part: sum(len(p) for name, p in pieces if part_of[name] == part) for part in order}
+    parts: dict[str, list[tuple[int, Series]]] = {"train": [], "validation": [], "test": []}
     described = []
-    for name, piece in pieces:
-        counts = {part: (len(piece) if part == part_of[name] else 0) for part in order}
+    for k, (name, piece) in enumerate(pieces):
+        parts[part_of[name]].append((k, piece))
+        counts = {part: (len(piece) if part == part_of[name] else 0) for part in parts}
         labelled = int(piece.anomalous.sum())
         described.append({"recording": name, "rows": len(piece), "first_ts": float(piece.ts[0]), **counts,
                           "part": part_of[name],
                           **({"labelled": {part_of[name]: labelled}} if labelled else {})})
-    first = pieces[0][1]
-    split = TimeSplit(n=int(segment.size), train_end=n["train"], val_end=n["train"] + n["validation"])
-    return Series(sensors=first.sensors, ts=np.concatenate([p.ts for p in ordered]),
-                  raw=np.concatenate([p.raw for p in ordered]),
-                  missing=np.concatenate([p.missing for p in ordered]),
-                  anomalous=np.concatenate([p.anomalous for p in ordered]),
-                  segment=segment, split=split, segments=described, split_by="recording")
+    return _in_parts(parts, described, "recording")
 
 
 def holdout_runs(series: Series, steps: int, windows: int) -> list[tuple[int, int]]:
