@@ -421,7 +421,11 @@ class Drift(PairModels, StationRelation):
         if self._settled and not fnp.count_nonzero(restart):
             seen = has                         # (no row settling, none starts: settle stays all 0)
         else:
-            self.settle = fnp.where(restart, self._c_settle, np.maximum(self.settle - has, _ZERO_I))
+            # (in place: whole numbers, the same as the where of the maximum it was)
+            settle = self.settle
+            np.subtract(settle, has, settle)
+            np.maximum(settle, _ZERO_I, out=settle)
+            fnp.copyto(settle, self._c_settle, where=restart)
             seen = has & (self.settle == _ZERO_I)        # has: observed, and i fit to follow
             self._settled = not fnp.count_nonzero(self.settle)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
@@ -502,10 +506,12 @@ class Drift(PairModels, StationRelation):
             far = (unstepped & past[0])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+                if not fnp.count_nonzero(decide):   # (none: as nothing — the held update and decided alike)
+                    decide = self.held.nothing
         held_seen = None                        # (seen[:n], made only when the held decision reads it)
         rel_half = self._no_rel
         if rel is not None and any_over:
-            if fnp.count_nonzero(decide):
+            if decide is not self.held.nothing:
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
                 # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
                 d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
