@@ -86,3 +86,29 @@ def test_a_tracker_dropping_drifts_busy_caches_every_tick_decides_alike(scenario
             assert state_text(short.state()) == state_text(long.state()), k
     assert state_text(short.state()) == state_text(long.state())
     assert kept_busy > 10 and kept_calm > 10, (kept_busy, kept_calm)
+
+
+def test_normals_rows_learned_in_place_are_the_update_they_were():
+    """Normal.learn's common tick writes s + rate × (new − s) through its kept _new buffer: the same products and
+    sums as the expression it was, bit for bit, whether every sensor learns or some keep their rows."""
+    from agent.faults.context import Normal
+    rng = np.random.default_rng(530)
+    n = 9
+    normal = Normal(n, 50.0)
+    for k in range(120):
+        x = rng.normal(size=n) * 10.0 ** rng.integers(-3, 4)
+        step = np.abs(rng.normal(size=n))
+        step[rng.random(n) < 0.2] = 0.0
+        learn = np.ones(n, bool) if k % 3 == 0 else rng.random(n) < 0.7
+        step_ok = np.ones(n, bool) if k % 4 else rng.random(n) < 0.8
+        at_floor = rng.random(n) < 0.1
+        rows, rate = normal._rows.copy(), (normal._alpha if normal.rate_floor else
+                                           np.maximum(1.0 / (normal.count + 1.0), normal.alpha_min))
+        new = np.stack([step == 0.0, at_floor, step, normal._relative(step, x), x]).astype(float)
+        want = rows + rate * (new - rows)
+        mask = np.ones((5, n), bool)
+        if not (learn.all() and step_ok.all()):
+            mask[2:4], mask[4] = step_ok & learn, learn
+        want = np.where(mask, want, rows)
+        normal.learn(x, learn, step, step_ok, at_floor, counted=np.ones(n, bool), all_known=True)
+        assert normal._rows.tobytes() == want.tobytes(), k
