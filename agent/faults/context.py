@@ -149,11 +149,15 @@ class Normal:
             new[4] = x
             rows = self._rows
             all_steps = fnp.count_nonzero(step_ok) == n
+            # (s + rate × (new − s) in place in _new: the same products and sums, no temporaries)
+            new -= rows
+            new *= rate
             if every and all_steps:
-                rows += rate * (new - rows)
+                rows += new
             else:
                 has_step = step_ok if every else learn if all_steps else learn & step_ok
-                fnp.copyto(rows, rows + rate * (new - rows), where=self._learned_rows(has_step, learn))
+                new += rows
+                fnp.copyto(rows, new, where=self._learned_rows(has_step, learn))
             self._size = None
             if every and self._rate_floor and self._all_learned:     # (nothing reads the count until state())
                 self._count.add_one()

@@ -61,7 +61,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .ramp import RISE_Z, Ramp
-from .pairs import F, LEARN_CLIP, MIN_PAIR_TICKS, PairModels, _full_median, _row_median
+from .pairs import _HALVES, F, LEARN_CLIP, MIN_PAIR_TICKS, PairModels, _full_median, _ones, _row_median
 from .relation import EARLY, MIN_REL_TICKS, RELATION_STATE, RELATION_Z, StationRelation
 from .context import WholeCounts
 from .rule import Held, Tick
@@ -205,6 +205,14 @@ class Drift(PairModels, StationRelation):
         self._slot_w = np.zeros((n * width, F * n + 1))
         self._slot_w[~on.reshape(-1), F * n] = np.nan
         self._slot_w_at = pair_row[:, None] * (F * n + 1) + cols       # (P, F + 2): flat positions of _pair_coef
+        # A busy tick (some pair not usable, every feature a number): the residuals from the same product, the
+        # unusable pairs' entries set to NaN in the block by their flat positions (_pair_row), the median over the
+        # rest (_busy_median). Its entry counts and middle positions depend on `usable` alone: kept while it does
+        # not change (_busy_key: its bytes; None: not known, e.g. after a pair-by-pair tick wrote _has_n).
+        self._pair_row = pair_row
+        self._ones_w = _ones(width)
+        self._busy_key = None
+        self._busy_bad = self._busy_mid = None
         self._n_pad = int(fnp.count_nonzero(~on))
         self._block = np.zeros((n, width))
         self._block_flat = self._block.reshape(-1)
@@ -282,6 +290,8 @@ class Drift(PairModels, StationRelation):
         self._ctx_calm = np.ones(m, bool)
         self._ctx_calm_n = self._ctx_calm[:n]      # (the sensors' part, a view)
         self._ctx_calm_any = False                 # _ctx_calm_n holds _ctx_any (a calm tick wrote it, none since)
+        self._ctx_calm_of = None                   # _ctx_calm_n holds _ctx_all(quiet) of a busy tick whose quiet had
+                                                   # these bytes, every sensor fresh (None: written otherwise since)
         self._no_rel = np.zeros(s_n, bool)         # no relation (read-only)
         self._no_rel.flags.writeable = False
         self._has_all = fnp.concatenate((self._has_full, self._every_rel))   # every row has a residual (read-only)
@@ -349,6 +359,8 @@ class Drift(PairModels, StationRelation):
             # (every lag started stays a number — the readings it follows are finite: the window rejects
             # the rest — every sensor fresh, none over: ok_j is all True, the shared read-only mask)
             ok_j = self._all_n
+        elif self._all_started and all_fresh:
+            ok_j = self._not_over[:n]       # (isfinite all True, fresh all True: ~over alone; read only, as above)
         else:
             ok_j = np.isfinite(lags[0])
             if self._any_over:          # (none over half the limit last tick: _not_over all True)
@@ -360,13 +372,17 @@ class Drift(PairModels, StationRelation):
         else:
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
-        # Every pair usable and its residual a number (the usual tick: the where below would pick every
-        # entry): the residuals straight into the median's block, one product (_slot_w). Any NaN but the
-        # padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged pair by pair.
-        if (usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size) and \
-                fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, self._block_flat))) == self._n_pad:
-            med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
+        # Every residual a number (the usual tick): the residuals straight into the median's block, one product
+        # (_slot_w); every pair usable, the median of whole rows, else of the usable entries (_busy_median). Any
+        # NaN but the padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged
+        # pair by pair.
+        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, self._block_flat))) == self._n_pad:
+            if usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size:
+                med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
+            else:
+                med, has = self._busy_median(usable), self._has_n
         else:
+            self._busy_key = None               # (_has_n written below)
             # (x_i − prediction) / spread, pair by pair with the same folded coefficients (into _e's pairs' slots)
             e = np.add(fnp.einsum("pk,pk->p", self._coef_g, g), self._coef_1, self._e_pairs)
             fnp.copyto(e, _NAN, where=~usable)           # (in _e's pairs' slots; its last slot: no pair there)
@@ -405,7 +421,11 @@ class Drift(PairModels, StationRelation):
         if self._settled and not fnp.count_nonzero(restart):
             seen = has                         # (no row settling, none starts: settle stays all 0)
         else:
-            self.settle = fnp.where(restart, self._c_settle, np.maximum(self.settle - has, _ZERO_I))
+            # (in place: whole numbers, the same as the where of the maximum it was)
+            settle = self.settle
+            np.subtract(settle, has, settle)
+            np.maximum(settle, _ZERO_I, out=settle)
+            fnp.copyto(settle, self._c_settle, where=restart)
             seen = has & (self.settle == _ZERO_I)        # has: observed, and i fit to follow
             self._settled = not fnp.count_nonzero(self.settle)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
@@ -460,6 +480,7 @@ class Drift(PairModels, StationRelation):
             if not self._ctx_calm_any:          # (written by the last calm tick and not since: as it is)
                 ctx_calm[...] = self._ctx_any
                 self._ctx_calm_any = True
+                self._ctx_calm_of = None
         else:
             self._ctx_calm_any = False
             quiet = judged & self._not_over                 # not judged: not known calm
@@ -468,8 +489,13 @@ class Drift(PairModels, StationRelation):
             self._any_stepped = bool(fnp.count_nonzero(self.stepped))
             # Every observed, healthy sensor of its context calm (and at least one seen).
             if all_fresh:         # (every sensor fresh: ctx_seen is every context slot)
-                ctx_calm = np.logical_and(self._ctx_all(quiet), self._ctx_any, self._ctx_calm_n)
+                ctx_calm = self._ctx_calm_n
+                key = quiet.tobytes()
+                if key != self._ctx_calm_of:    # (the same quiet: the same and, as written)
+                    np.logical_and(self._ctx_all(quiet), self._ctx_any, ctx_calm)
+                    self._ctx_calm_of = key
             else:
+                self._ctx_calm_of = None
                 ctx_seen = self._ctx_on_t & fresh[self._ctx_idx_t]
                 ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self._ctx_idx_t], axis=0),
                                           np.logical_or.reduce(ctx_seen, axis=0), out=self._ctx_calm_n)
@@ -480,10 +506,12 @@ class Drift(PairModels, StationRelation):
             far = (unstepped & past[0])[:n]
             if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
                 decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
+                if not fnp.count_nonzero(decide):   # (none: as nothing — the held update and decided alike)
+                    decide = self.held.nothing
         held_seen = None                        # (seen[:n], made only when the held decision reads it)
         rel_half = self._no_rel
         if rel is not None and any_over:
-            if fnp.count_nonzero(decide):
+            if decide is not self.held.nothing:
                 # A mate's drift breaks its station's relation too: a relation that is judged and calm
                 # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
                 d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
@@ -588,6 +616,27 @@ class Drift(PairModels, StationRelation):
         if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    def _busy_median(self, usable: np.ndarray) -> np.ndarray:
+        """Per sensor, the median of its usable pairs' residuals (NaN: none), into _med_n, and whether it has
+        any, into _has_n: _row_median's on the block the product wrote (every entry a number but the padding),
+        the unusable pairs' entries NaN. A row's entry count is then its usable pairs', so its two middle
+        positions depend on `usable` alone, and are kept while `usable` does not change (a busy tick's suspects
+        often last: ~half the demo's busy ticks have the last one's). The residuals' sum order is the product's,
+        not the pair-by-pair einsum's: the bits may differ from that path's (perf53)."""
+        block = self._block
+        key = usable.tobytes()
+        if key != self._busy_key:
+            self._busy_bad = self._pair_row[~usable]
+            self._block_flat[self._busy_bad] = np.nan
+            k = fnp.dot(block == block, self._ones_w)       # entries not NaN: the usable pairs'
+            self._busy_mid = self._mid_at.take(k + self._row_k, axis=1)
+            np.greater(k, _ZERO_I, out=self._has_n)
+            self._busy_key = key
+        else:
+            self._block_flat[self._busy_bad] = np.nan
+        block.sort(axis=1)                                  # NaN sort last
+        return np.dot(_HALVES, block.take(self._busy_mid), self._med_n)
 
     def _ctx_all(self, mask: np.ndarray) -> np.ndarray:
         """Per sensor, `mask` (a row's bool, sensors first) True at every sensor of its context (a row without a
