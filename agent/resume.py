@@ -31,6 +31,7 @@ from pathlib import Path
 from .alerts import AlertEvent, iso
 from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
+from .faults.journaled import checked_open
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
@@ -362,6 +363,15 @@ class Resume:
                 if told_open:
                     log.info("sensor fault(s) open when the last run stopped, continued: %s", faults_said(told_open))
                 return
+            told_open, problems = checked_open(told_open)
+            held = health.open_faults() if restored else {}
+            for name, why in problems.items():  # each alone: the checkpoint's, else left out (agent/faults/journaled.py)
+                if held.get(name):
+                    told_open[name] = held[name]
+                log.warning("fault journal %s: open fault %s not usable (%s); %s", self.fault_journal.path, name, why,
+                            "the checkpoint's goes on" if held.get(name) else "left out")
+            if problems:
+                self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable: {'; '.join(problems.values())}"
             try:
                 if not (restored and health.rules):
                     ended = health.ended_at_restart(told_open, ts)
