@@ -266,7 +266,7 @@ class Resume:
         try:
             event = AlertEvent(**doc["event"])
             ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
             self.state_reads["alert_journal"] = f"{self.journal.path}: not usable ({exc})"
             self._end_unjournaled(None)
@@ -281,10 +281,11 @@ class Resume:
         if last_ts is None or ts > last_ts or not self.pipeline.warm:
             try:
                 alerts.restore(tracker)
-            except (TypeError, ValueError, KeyError) as exc:
+            except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
                 self.state_reads["alert_journal"] = f"{self.journal.path}: tracker not usable ({exc})"
                 return
+            self._forget_unknown_faults(alerts)
             self._judged_until(ts)      # the alert state is newer than the checkpoint
         self._end_unjournaled(event)
         if alerts.active and not self.pipeline.warm:
@@ -295,6 +296,27 @@ class Resume:
         elif alerts.active:
             log.info("alert %s (next seq %d) was open when the last run stopped: continued",
                      alerts.open.alert_id, alerts.open.seq)
+
+    def _forget_unknown_faults(self, alerts) -> None:
+        """The journal's tracker may name a fault of a sensor this config no longer has (faults4's `after_fault`,
+        an open alert's `fault`: a user removed the sensor judged faulty, and the checkpoint was refused for it):
+        re-judged without it, the first tick above the threshold died looking it up (qa31). Such a fault is
+        forgotten, said with its key; the alert itself goes on."""
+        names = set(self.cfg.sensor_names())
+        for key, fault in (("alerts.after_fault", alerts.after_fault),
+                           ("alerts.open.fault", alerts.open.fault if alerts.open is not None else None)):
+            if fault is None or (isinstance(fault, dict) and fault.get("sensor") in names
+                                 and isinstance(fault.get("fault_id"), str)):
+                continue
+            sensor = fault.get("sensor") if isinstance(fault, dict) else fault
+            why = f"{key}: sensor {sensor!r} is not in the config"
+            log.warning("alert journal %s: %s; forgotten (new alerts are judged with every sensor)", self.journal.path,
+                        why)
+            self.state_reads["alert_journal"] = f"{self.journal.path}: {why}"
+            if key == "alerts.after_fault":
+                alerts.after_fault = None
+            else:
+                alerts.open.fault, alerts.open.fault_calm = None, 0
 
     def _judged_until(self, ts: float) -> None:
         """Ticks up to `ts` were judged by the last run (after the checkpoint's): scored and learned
