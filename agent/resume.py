@@ -31,7 +31,7 @@ from pathlib import Path
 from .alerts import AlertEvent, iso
 from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
-from .faults.journaled import checked_open
+from .journaled import checked_open, open_alert_problem
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
@@ -280,6 +280,9 @@ class Resume:
         last_ts = self.pipeline.last_ts
         if last_ts is None or ts > last_ts or not self.pipeline.warm:
             try:
+                why = open_alert_problem(tracker)
+                if why is not None:
+                    raise ValueError(why)
                 alerts.restore(tracker)
             except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
@@ -387,7 +390,7 @@ class Resume:
                 return
             told_open, problems = checked_open(told_open)
             held = health.open_faults() if restored else {}
-            for name, why in problems.items():  # each alone: the checkpoint's, else left out (agent/faults/journaled.py)
+            for name, why in problems.items():  # each alone: the checkpoint's, else left out (agent/journaled.py)
                 if held.get(name):
                     told_open[name] = held[name]
                 log.warning("fault journal %s: open fault %s not usable (%s); %s", self.fault_journal.path, name, why,

@@ -3,9 +3,10 @@ the agent. faults4 put the fault an alert ended with (`after_fault`: while it la
 that sensor) into the alert tracker's state, which the alert journal carries; a user whose sensor x was judged
 faulty removes x from the config and restarts — the checkpoint is refused (the sensors differ), the journal's
 tracker is taken, and on the old code the first tick above the threshold died looking x up (ValueError in the
-tick thread). A count of `inf` (a hand edit; JSON takes Infinity) stopped it at its start (OverflowError).
+tick thread). A count of `inf` (a hand edit; JSON takes Infinity) stopped it at its start (OverflowError), an
+open alert's start that is no time or an explanation without its sensors at the alert's next event.
 
-A real `stad-agent run` (stdin source, fake systemd): a first life raising a real alert, its alert journal
+A real `stad-agent run` (stdin source, fake systemd): a first life stopped with a real alert open, its alert journal
 then edited at one key and its checkpoint removed; the second life must start, say the file and the key,
 warm up and score every row (on the old code the after_fault case died at the first tick above the threshold).
 """
@@ -17,21 +18,24 @@ import shutil
 
 import pytest
 
+from conftest import wait_for
 from restart_helpers import AgentProcess, alert_lines, row, write_config
 
 
 @pytest.fixture(scope="module")
 def first_life(tmp_path_factory):
+    """A first life stopped by SIGTERM with its alert open (rows 170-199 are anomalous): the journal holds it."""
     tmp = tmp_path_factory.mktemp("qa31-alerts")
     agent = AgentProcess(tmp, write_config(tmp), "run1")
     try:
         agent.ready()
-        agent.feed([row(i) for i in range(190)])
-        assert agent.finish() == 0
+        agent.feed([row(i) for i in range(186)])
+        wait_for(lambda: any(a["event"] == "new" for a in alert_lines(tmp)), "the alert raised", 90, agent.proc)
+        assert agent.terminate() == 0
     finally:
         if agent.proc.poll() is None:
             agent.kill()
-    assert any(a["event"] == "new" for a in alert_lines(tmp)), agent.stderr()[-2000:]
+    assert json.loads((tmp / "state" / "alert-journal.json").read_text())["tracker"]["state"]["open"]
     return tmp
 
 
@@ -39,6 +43,8 @@ DAMAGE = {
     "after_fault names a removed sensor": ("after_fault", {"fault_id": "gw-restart-x-1", "sensor": "x", "kind": "stuck"},
                                           "alerts.after_fault: sensor 'x' is not in the config"),
     "a count past any integer": ("raised", float("inf"), "tracker not usable"),
+    "an open alert's start that is no time": (("open", "start"), "08:02:50", "alerts.open.start: '08:02:50' is not a time"),
+    "an open alert's explanation without sensors": (("open", "explain"), {"top_steps": []}, "alerts.open.explain: expected"),
 }
 
 
@@ -50,12 +56,16 @@ def test_a_damaged_alert_journal_is_said_and_the_agent_scores_on(tmp_path, first
     journal = tmp_path / "state" / "alert-journal.json"
     doc = json.loads(journal.read_text())
     key, value, said = DAMAGE[damage]
-    doc["tracker"]["state"][key] = value
+    *path, key = key if isinstance(key, tuple) else (key,)
+    entry = doc["tracker"]["state"]
+    for k in path:
+        entry = entry[k]
+    entry[key] = value
     journal.write_text(json.dumps(doc))
     agent = AgentProcess(tmp_path, cfg, "run2")
     try:
         agent.ready()
-        agent.feed([row(i) for i in range(190, 400)])       # anomalous from 270 and from 370
+        agent.feed([row(i) for i in range(186, 396)])       # anomalous from 270 and from 370
         assert agent.finish() == 0, agent.stderr()[-3000:]
     finally:
         if agent.proc.poll() is None:

@@ -1,4 +1,5 @@
-"""The fault journal's open faults checked before a restart goes on with them (agent/resume.py).
+"""What the journals hold checked before a restart goes on with it (agent/resume.py): the fault journal's open
+faults and the alert journal's open alert.
 
 Why: the journal is JSON the agent wrote, but read back after a flipped bit, a hand edit or another
 release's idea of its keys, an open fault's entry can hold anything. Handed on unchecked, a station
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import math
 
-from ..window import MAX_TS
-from .events import GROUPED, KINDS
+from .faults.events import GROUPED, KINDS
+from .window import MAX_TS
 
 
 def checked_open(open_faults) -> tuple[dict[str, dict], dict[str, str]]:
@@ -70,3 +71,38 @@ def _problem(f) -> str | None:
         if not _time(t):
             return f".joined.{s}: {t!r} is not a time"
     return None
+
+
+def open_alert_problem(state) -> str | None:
+    """'alerts.open.<key>: why' when the alert journal's tracker `state` holds an open alert whose fields the
+    events it will send cannot be made of (AlertTracker.restore checks its keys, not their values): a start that
+    was no time stopped the agent at its next event (TypeError, OverflowError), an explanation without its
+    sensors at its next update (KeyError) — qa31. None when it fits, or no alert is open."""
+    a = state.get("open") if isinstance(state, dict) else None
+    if not isinstance(a, dict):
+        return None
+    for key in ("start", "last_above", "last_sent_ts"):
+        if key in a and not _time(a[key]):
+            return f"alerts.open.{key}: {a[key]!r} is not a time"
+    for key in ("peak", "last_sent_peak", "last_score", "level_top"):
+        if key in a and not _number(a[key]):
+            return f"alerts.open.{key}: {a[key]!r} is not a finite number"
+    for key in ("ticks", "seq", "below", "spent", "fault_calm"):
+        if key in a and not (isinstance(a[key], int) and not isinstance(a[key], bool) and a[key] >= 0):
+            return f"alerts.open.{key}: {a[key]!r} is not a count"
+    exp = a.get("explain")
+    if not isinstance(exp, dict) or not isinstance(exp.get("top_sensors"), list) \
+            or not isinstance(exp.get("top_steps"), list):
+        return "alerts.open.explain: expected {top_sensors: [...], top_steps: [...]}"
+    for i, t in enumerate(exp["top_sensors"]):
+        if not (isinstance(t, dict) and isinstance(t.get("sensor"), str) and _number(t.get("score"))
+                and _number(t.get("contribution"))):
+            return f"alerts.open.explain.top_sensors[{i}]: expected {{sensor, score, contribution}}"
+    for i, t in enumerate(exp["top_steps"]):
+        if not (isinstance(t, dict) and _time(t.get("ts")) and _number(t.get("weight"))):
+            return f"alerts.open.explain.top_steps[{i}]: expected {{ts, weight}}"
+    return None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
