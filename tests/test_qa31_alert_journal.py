@@ -19,6 +19,7 @@ import shutil
 import pytest
 
 from conftest import wait_for
+from journal_damage import damage as damage_at, second_life
 from restart_helpers import AgentProcess, alert_lines, row, write_config
 
 
@@ -56,21 +57,8 @@ def test_a_damaged_alert_journal_is_said_and_the_agent_scores_on(tmp_path, first
     journal = tmp_path / "state" / "alert-journal.json"
     doc = json.loads(journal.read_text())
     key, value, said = DAMAGE[damage]
-    *path, key = key if isinstance(key, tuple) else (key,)
-    entry = doc["tracker"]["state"]
-    for k in path:
-        entry = entry[k]
-    entry[key] = value
+    damage_at(doc["tracker"]["state"], key if isinstance(key, tuple) else (key,), value)
     journal.write_text(json.dumps(doc))
-    agent = AgentProcess(tmp_path, cfg, "run2")
-    try:
-        agent.ready()
-        agent.feed([row(i) for i in range(186, 396)])       # anomalous from 270 and from 370
-        assert agent.finish() == 0, agent.stderr()[-3000:]
-    finally:
-        if agent.proc.poll() is None:
-            agent.kill()
-    err = agent.stderr()
-    assert "Traceback" not in err, err[-3000:]
+    err = second_life(tmp_path, cfg, [row(i) for i in range(186, 396)])      # anomalous from 270 and from 370
     assert re.search(rf"alert journal {re.escape(str(journal))}.*{re.escape(said)}", err), err[-3000:]
     assert re.search(r"summary: \d+ ticks, 210 records in", err), err[-3000:]      # every row scored through
