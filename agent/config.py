@@ -421,7 +421,7 @@ class AgentConfig:
         for i, s in enumerate(self.sensors):
             if isinstance(s, SensorSpec) and isinstance(s.neighbours, list):
                 for j, n in enumerate(s.neighbours):
-                    if n not in seen:
+                    if isinstance(n, str) and n not in seen:       # (one that is no string: said already)
                         problems.append((f"sensors[{i}].neighbours[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}"))
         for i, src in enumerate(self.sources):
             if not isinstance(src, sources_pkg.SourceConfig):
@@ -436,7 +436,7 @@ class AgentConfig:
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")
-                     for j, n in enumerate(self.scoring.profile.drifting or ()) if n not in seen]
+                     for j, n in enumerate(self.scoring.profile.drifting or ()) if isinstance(n, str) and n not in seen]
         if isinstance(self.warmup.ticks, int) and isinstance(self.window.steps, int) \
                 and self.warmup.ticks <= self.window.steps:
             problems.append(("warmup.ticks", f"must exceed window.steps ({self.window.steps})"))

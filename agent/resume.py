@@ -31,6 +31,7 @@ from pathlib import Path
 from .alerts import AlertEvent, iso
 from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
+from .journaled import checked_open, open_alert_problem
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
@@ -265,7 +266,7 @@ class Resume:
         try:
             event = AlertEvent(**doc["event"])
             ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
             self.state_reads["alert_journal"] = f"{self.journal.path}: not usable ({exc})"
             self._end_unjournaled(None)
@@ -279,11 +280,15 @@ class Resume:
         last_ts = self.pipeline.last_ts
         if last_ts is None or ts > last_ts or not self.pipeline.warm:
             try:
+                why = open_alert_problem(tracker)
+                if why is not None:
+                    raise ValueError(why)
                 alerts.restore(tracker)
-            except (TypeError, ValueError, KeyError) as exc:
+            except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
                 log.warning("alert journal %s: tracker not usable (%s); ignored", self.journal.path, exc)
                 self.state_reads["alert_journal"] = f"{self.journal.path}: tracker not usable ({exc})"
                 return
+            self._forget_unknown_faults(alerts)
             self._judged_until(ts)      # the alert state is newer than the checkpoint
         self._end_unjournaled(event)
         if alerts.active and not self.pipeline.warm:
@@ -294,6 +299,27 @@ class Resume:
         elif alerts.active:
             log.info("alert %s (next seq %d) was open when the last run stopped: continued",
                      alerts.open.alert_id, alerts.open.seq)
+
+    def _forget_unknown_faults(self, alerts) -> None:
+        """The journal's tracker may name a fault of a sensor this config no longer has (faults4's `after_fault`,
+        an open alert's `fault`: a user removed the sensor judged faulty, and the checkpoint was refused for it):
+        re-judged without it, the first tick above the threshold died looking it up (qa31). Such a fault is
+        forgotten, said with its key; the alert itself goes on."""
+        names = set(self.cfg.sensor_names())
+        for key, fault in (("alerts.after_fault", alerts.after_fault),
+                           ("alerts.open.fault", alerts.open.fault if alerts.open is not None else None)):
+            if fault is None or (isinstance(fault, dict) and fault.get("sensor") in names
+                                 and isinstance(fault.get("fault_id"), str)):
+                continue
+            sensor = fault.get("sensor") if isinstance(fault, dict) else fault
+            why = f"{key}: sensor {sensor!r} is not in the config"
+            log.warning("alert journal %s: %s; forgotten (new alerts are judged with every sensor)", self.journal.path,
+                        why)
+            self.state_reads["alert_journal"] = f"{self.journal.path}: {why}"
+            if key == "alerts.after_fault":
+                alerts.after_fault = None
+            else:
+                alerts.open.fault, alerts.open.fault_calm = None, 0
 
     def _judged_until(self, ts: float) -> None:
         """Ticks up to `ts` were judged by the last run (after the checkpoint's): scored and learned
@@ -362,6 +388,15 @@ class Resume:
                 if told_open:
                     log.info("sensor fault(s) open when the last run stopped, continued: %s", faults_said(told_open))
                 return
+            told_open, problems = checked_open(told_open)
+            held = health.open_faults() if restored else {}
+            for name, why in problems.items():  # each alone: the checkpoint's, else left out (agent/journaled.py)
+                if held.get(name):
+                    told_open[name] = held[name]
+                log.warning("fault journal %s: open fault %s not usable (%s); %s", self.fault_journal.path, name, why,
+                            "the checkpoint's goes on" if held.get(name) else "left out")
+            if problems:
+                self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable: {'; '.join(problems.values())}"
             try:
                 if not (restored and health.rules):
                     ended = health.ended_at_restart(told_open, ts)

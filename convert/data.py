@@ -212,7 +212,7 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
         raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
-    if split_by(pieces, cfg.tick_s, split) == "recording":
+    if split_by(pieces, cfg.tick_s, split, cfg.window.steps) == "recording":
         series = split_recordings(pieces, cfg.window.steps)
     else:
         series = split_segments(pieces, cfg.window.steps)
@@ -427,23 +427,43 @@ def recording_spans(pieces: list[tuple[str, Series]], tick_s: float) -> dict[str
     return spans
 
 
-def split_by(pieces: list[tuple[str, Series]], tick_s: float, split: str = "auto") -> str:
+def split_by(pieces: list[tuple[str, Series]], tick_s: float, split: str = "auto", steps: int = 1) -> str:
     """"time" or "recording": how `pieces` are split into train | validation | test.
 
     "auto" is "recording" when there are SPLIT_MIN_RECORDINGS recordings or more and each spans
     SPLIT_MIN_SPAN_S (a day) or more — then a whole recording holds every hour of the day; else
     "time" (one long recording, a few days, SKAB's runs of minutes: the split they have always had).
-    TrainingError for "recording" on fewer than three recordings (a part would be empty)."""
+    TrainingError for "recording" on fewer than three recordings (a part would be empty) or on recordings that
+    cover the same time for longer than `steps` ticks (`overlapping`; "auto" splits those by time, said)."""
     if split not in SPLITS:
         raise ValueError(f"split: {split!r} is none of {', '.join(SPLITS)}")
     spans = recording_spans(pieces, tick_s)
     if split == "recording" and len(spans) < 3:
         raise TrainingError(f"--split recording needs three recordings or more (one to train on, one for "
                             f"validation, one for test); there are {len(spans)}: use --split time")
+    if split == "time":
+        return split
+    both = overlapping(spans, steps * tick_s)
+    if both and split == "recording":
+        raise TrainingError(f"split by recording: {both} — the validation or test day would be trained on too; "
+                            "remove the copy or use --split time")
     if split != "auto":
         return split
     days = [hi - lo >= SPLIT_MIN_SPAN_S for lo, hi in spans.values()]
+    if len(days) >= SPLIT_MIN_RECORDINGS and all(days) and both:
+        log.warning("split by time, not by recording: %s", both)
+        return "time"
     return "recording" if len(days) >= SPLIT_MIN_RECORDINGS and all(days) else "time"
+
+
+def overlapping(spans: dict[str, tuple[float, float]], allowed_s: float) -> str:
+    """'' or which recordings cover the same time for longer than `allowed_s` (a window: a day's file that
+    repeats the next midnight's tick is no overlap), e.g. `day-3.csv` and `day-3 (1).csv`: split by recording,
+    a copy of the newest day was the validation part and the day itself the test part (qa31)."""
+    order = sorted(spans.items(), key=lambda kv: kv[1])
+    found = [f"{a} and {b} overlap by {min(ha, hb) - lb:.0f} s" for i, (a, (la, ha)) in enumerate(order)
+             for b, (lb, hb) in order[i + 1:] if min(ha, hb) - lb > allowed_s]
+    return "; ".join(found[:3]) + (f"; {len(found) - 3} more" if len(found) > 3 else "")
 
 
 def split_recordings(pieces: list[tuple[str, Series]], steps: int) -> Series:

@@ -114,17 +114,29 @@ class ProfileConfig:
         "two); a bundle without it is scored as before", default=True)
 
 
-#: Units that say "a temperature" (compared lower-case, spaces dropped): such a sensor's level follows a heat
+#: Units that say "a temperature" (compared as `unit_key` spells a unit): such a sensor's level follows a heat
 #: balance over hours, slower than any warm-up, so by default it is `drifting` (skab32 round: D1 without it
 #: raised SKAB's dev FAR from 8.9 to 17.4 %: the two temperatures' drift).
-TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degf", "°f", "fahrenheit", "k", "kelvin"})   # not a bare
+TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degf", "°f", "fahrenheit", "k", "°k", "kelvin"})   # not a bare
 #: "c" or "f" (a coulomb, a farad, a frequency): such a temperature is named in `drifting`
+
+
+#: Stand-ins for the degree sign on other keyboards: the masculine ordinal º, the ring ˚ and its combining form.
+_DEGREE_LIKE = str.maketrans({"\u00ba": "\u00b0", "\u02da": "\u00b0", "\u030a": "\u00b0"})
+
+
+def unit_key(unit: str) -> str:
+    """A unit as TEMPERATURE_UNITS spells it: compatibility forms unfolded (℃ → °C), degree stand-ins made °,
+    every space, control and invisible format character (no-break, zero-width, byte-order mark, a YAML block's
+    newline) dropped, case folded (qa31: each of these made a pasted temperature no temperature)."""
+    import unicodedata      # (only for a config whose sensors give units)
+    unit = unicodedata.normalize("NFKC", unit.translate(_DEGREE_LIKE)).translate(_DEGREE_LIKE)
+    return "".join(c for c in unit if not (c.isspace() or unicodedata.category(c) in ("Cc", "Cf"))).casefold()
 
 
 def temperature_sensors(units: list[tuple[str, str | None]]) -> list[str]:
     """The names, of (name, unit) pairs, whose unit is a temperature: `drifting`'s default."""
-    return [name for name, unit in units
-            if isinstance(unit, str) and unit.replace(" ", "").lower() in TEMPERATURE_UNITS]
+    return [name for name, unit in units if isinstance(unit, str) and unit_key(unit) in TEMPERATURE_UNITS]
 
 
 @functools.lru_cache(maxsize=64)

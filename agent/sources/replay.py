@@ -73,8 +73,9 @@ class ReplayConfig(SourceConfig):
 
     def other_columns(self, header: list[str]) -> list[str]:
         """A CSV header's columns besides the time and the mapped sensors: where a label column is
-        (what check-config and evaluate name when `label_columns` misses it)."""
-        return [c for c in header if c != self.time_column and c not in (self.columns or {})]
+        (what check-config and evaluate name when `label_columns` misses it). A blank name is none: a header
+        ending in a separator (`timestamp,a,b,`, a spreadsheet's export) made evaluate propose `label_columns: ['']`."""
+        return [c for c in header if c.strip() and c != self.time_column and c not in (self.columns or {})]
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]

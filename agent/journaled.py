@@ -1,0 +1,108 @@
+"""What the journals hold checked before a restart goes on with it (agent/resume.py): the fault journal's open
+faults and the alert journal's open alert.
+
+Why: the journal is JSON the agent wrote, but read back after a flipped bit, a hand edit or another
+release's idea of its keys, an open fault's entry can hold anything. Handed on unchecked, a station
+fault's `kinds` that was no mapping stopped the agent at its start (AttributeError: a crash loop under
+systemd), a start past any time stopped it where the fault's end was written (OverflowError), and a
+sensor kind that is none stopped it at the first tick after (qa31). Each entry is checked here as
+FaultTracker.open_faults writes it; one that does not fit is said with its key path and replaced by
+the restored checkpoint's entry for it when there is one (that fault goes on under its id and ends),
+else left out alone; the rest go on.
+"""
+from __future__ import annotations
+
+import math
+
+from .faults.events import GROUPED, KINDS
+from .window import MAX_TS
+
+
+def checked_open(open_faults) -> tuple[dict[str, dict], dict[str, str]]:
+    """({name: entry} of the entries that fit, {name: "open.<name>.<key>: why"} of those that do not)."""
+    if not isinstance(open_faults, dict):
+        return {}, {"open": f"open: expected a mapping, got {type(open_faults).__name__}"}
+    kept, problems = {}, {}
+    for name, f in open_faults.items():
+        why = _problem(f)
+        if why is None:
+            kept[name] = f
+        else:
+            problems[name] = f"open.{name}{why}"
+    return kept, problems
+
+
+def _time(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0.0 <= value < MAX_TS
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(s, str) and s for s in value)
+
+
+def _problem(f) -> str | None:
+    """'.<key>: why' for an entry that does not fit, else None."""
+    if not isinstance(f, dict):
+        return f": expected a mapping, got {type(f).__name__}"
+    if f.get("kind") not in KINDS:
+        return f".kind: {f.get('kind')!r} is no fault kind"
+    if not (isinstance(f.get("fault_id"), str) and f["fault_id"]):
+        return ".fault_id: missing or empty"
+    if not _time(f.get("start")):
+        return f".start: {f.get('start')!r} is not a time"
+    if not isinstance(f.get("group", ""), str):
+        return ".group: not a string"
+    if f["kind"] in GROUPED and not _names(f.get("sensors")):
+        return ".sensors: expected a non-empty list of sensor names"
+    if f["kind"] != "station":
+        return None
+    kinds, joined = f.get("kinds"), f.get("joined") or {}
+    if not isinstance(kinds, dict):
+        return f".kinds: expected a mapping of sensor to kind, got {type(kinds).__name__}"
+    for s, k in kinds.items():
+        if k not in KINDS or k in GROUPED:
+            return f".kinds.{s}: {k!r} is no sensor fault kind"
+    if any(s not in kinds for s in f["sensors"]):       # (a sensor without its kind would never end the station's)
+        return f".kinds: no kind for {', '.join(s for s in f['sensors'] if s not in kinds)}"
+    if not isinstance(joined, dict):
+        return f".joined: expected a mapping of sensor to time, got {type(joined).__name__}"
+    for s, t in joined.items():
+        if not _time(t):
+            return f".joined.{s}: {t!r} is not a time"
+    return None
+
+
+def open_alert_problem(state) -> str | None:
+    """'alerts.open.<key>: why' when the alert journal's tracker `state` holds an open alert whose fields the
+    events it will send cannot be made of (AlertTracker.restore checks its keys, not their values): a start that
+    was no time stopped the agent at its next event (TypeError, OverflowError), an explanation without its
+    sensors at its next update (KeyError) — qa31. None when it fits, or no alert is open."""
+    a = state.get("open") if isinstance(state, dict) else None
+    if not isinstance(a, dict):
+        return None
+    for key in ("start", "last_above", "last_sent_ts"):
+        if key in a and not _time(a[key]):
+            return f"alerts.open.{key}: {a[key]!r} is not a time"
+    for key in ("peak", "last_sent_peak", "last_score", "level_top"):
+        if key in a and not _number(a[key]):
+            return f"alerts.open.{key}: {a[key]!r} is not a finite number"
+    for key in ("ticks", "seq", "below", "spent", "fault_calm"):
+        if key in a and not (isinstance(a[key], int) and not isinstance(a[key], bool) and a[key] >= 0):
+            return f"alerts.open.{key}: {a[key]!r} is not a count"
+    exp = a.get("explain")
+    if not isinstance(exp, dict) or not isinstance(exp.get("top_sensors"), list) \
+            or not isinstance(exp.get("top_steps"), list):
+        return "alerts.open.explain: expected {top_sensors: [...], top_steps: [...]}"
+    for i, t in enumerate(exp["top_sensors"]):
+        if not (isinstance(t, dict) and isinstance(t.get("sensor"), str) and _number(t.get("score"))
+                and _number(t.get("contribution"))):
+            return f"alerts.open.explain.top_sensors[{i}]: expected {{sensor, score, contribution}}"
+    for i, t in enumerate(exp["top_steps"]):
+        if not (isinstance(t, dict) and _time(t.get("ts")) and _number(t.get("weight"))):
+            return f"alerts.open.explain.top_steps[{i}]: expected {{ts, weight}}"
+    return None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
