@@ -32,12 +32,16 @@ def tell_alert(tracker: AlertTracker, faults: list[FaultEvent]) -> None:
             tracker.fault_ended(f.fault_id)
 
 
-def rejudged(result: TickScore, i: int, health: FaultTracker, fallback: NumpyScorer) -> float:
-    """The tick's worst sensor score with sensor `i` left out and, when the fallback scored it, its mates'
+def rejudged(result: TickScore, sensor: str, sensors: list[str], health: FaultTracker, fallback: NumpyScorer) -> float:
+    """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
     fusion part too: fusion predicts each of them from the mean of its neighbours with weights learned on
     all of them, so with one masked it predicts from a relation it never learned (faults4). A sensor no longer
-    faulty (its end unseen: a refill tick, a restart) leaves the score as it is."""
-    if not health.faulty[i]:
+    faulty (its end unseen: a refill tick, a restart) leaves the score as it is; so does a name not among
+    `sensors`: a station fault's, whose `sensor` is its group (faults/station.py: the alert is not re-judged
+    for it), or an alert journal's fault from a run with other sensors (Resume._resume_alerts restores its
+    tracker when no checkpoint fits) — the index lookup raised ValueError on the tick (review24)."""
+    i = sensors.index(sensor) if sensor in sensors else -1
+    if i < 0 or not health.faulty[i]:
         return float(result.score)
     s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
     s[i] = 0.0
