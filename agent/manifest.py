@@ -10,7 +10,7 @@ is kept as the plain JSON it was written as. Here, not in convert/: the dependen
 convert → agent, and a gateway without torch must be able to read (and tests to derive) bundles.
 
 `parse(data).to_dict()` gives back the parsed JSON exactly, for every manifest this converter
-writes: the checkpoint identifies its bundle by a hash of it (agent/pipeline.py).
+writes: the checkpoint identifies its bundle by a hash of it (agent/pipeline_state.py, bundle_identity).
 """
 from __future__ import annotations
 

@@ -30,9 +30,12 @@ class Plugin:
     create: Callable[..., Any]
     #: runtimes only: position in the default scoring chain (lower is tried first)
     rank: int = 0
-    #: imports the plugin's optional library, raising ImportError when it is not usable here
+    #: imports the plugin's optional library, raising ImportError when it is not usable here; without one,
+    #: `import_library` is the probe. One that imports more than its library names its modules from
+    #: `libraries` (the one place they are declared: agent/scorers/tflite.py)
     probe: Callable[[], Any] | None = None
-    #: the top-level modules its optional library may come as (any one will do): `installed` finds them
+    #: the top-level modules its optional library may come as, in the order tried (any one will do):
+    #: `installed` finds them, `import_library` imports them
     libraries: tuple[str, ...] = ()
 
     @property
@@ -41,10 +44,10 @@ class Plugin:
 
     def available(self) -> bool:
         """Whether the plugin's optional library imports here (always, for one without)."""
-        if self.probe is None:
+        if self.probe is None and not self.libraries:
             return True
         try:
-            self.probe()
+            (self.probe or self.import_library)()
         except ImportError:
             return False
         return True
@@ -54,6 +57,16 @@ class Plugin:
         reads the import path only): a standby tier's check at start, whose runtime is imported only when the
         chain needs it (agent/scorers/standby.py). Installed but broken is said when it is imported."""
         return not self.libraries or any(importlib.util.find_spec(m) is not None for m in self.libraries)
+
+    def import_library(self):
+        """The first of `libraries` that imports here (the module); the last one's ImportError when none does."""
+        error: ImportError | None = None
+        for name in self.libraries:
+            try:
+                return importlib.import_module(name)
+            except ImportError as exc:
+                error = exc
+        raise error if error is not None else ImportError(f"{self.type}: no library declared")
 
 
 @lru_cache(maxsize=None)

@@ -1,7 +1,7 @@
 """The plant's recent calm ticks, kept so that a hot-swapped bundle is prepared as one given at start.
 
 Why: with `scoring.profile` on, a bundle given at start gets this plant's normal profile and its own
-threshold from the warm-up's ticks (pipeline.py `_finish_warmup`). A bundle swapped in later
+threshold from the warm-up's ticks (agent/pipeline_fit.py `end_warmup`). A bundle swapped in later
 (agent/hotswap.py) has no warm-up; without these ticks it ran raw — no profile, the bundle's own
 threshold — until the next restart (swap1: on SKAB the raw forecaster tier, F1 0.40), and its shadow
 compared a raw score with the running tier's profiled one. So the pipeline keeps its newest ticks,
@@ -21,7 +21,7 @@ that arrived after a restart, before `profile.min_ticks` calm ticks, fitted no p
 forecaster tier again until the next restart. A checkpoint without the ring (written before it was
 kept) restores an empty one, which fills from live ticks; a ring that does not fit the agent (another
 sensor count, ticks out of order or after the checkpoint's last) is refused, said, and left empty, the
-rest of the state restored (agent/pipeline.py `_restore_recent`).
+rest of the state restored (agent/pipeline_state.py `restored_recent`).
 """
 from __future__ import annotations
 

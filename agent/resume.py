@@ -179,7 +179,7 @@ class Resume:
             loaded = self.checkpoints.load(current, tier_apart=True)
             if loaded is not None:
                 meta, state = loaded
-                # another bundle or scoring.profile alone: all but the model tier resumes (Pipeline._prepare_restored)
+                # another bundle or scoring.profile alone: all but the model tier resumes (pipeline_state.prepare_restored)
                 tier_changed = tier_mismatch(meta["config"], current)
                 created, last_ts = _checkpoint_times(meta)
                 ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
@@ -193,7 +193,7 @@ class Resume:
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
                 for problem in (self.pipeline.tier_note, self.pipeline.recent_problem, self.pipeline.standby_problem):
-                    if problem:     # the model tier prepared again or waiting; a part refused alone (Pipeline._restore_*)
+                    if problem:     # the model tier prepared again or waiting; a part refused alone (pipeline_state.restored_*)
                         resumed += f"; {problem}"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
                 if ahead_s is not None:
@@ -437,7 +437,7 @@ class Resume:
     def _resume_times_moved(self, delta: float) -> None:
         """This host's clock stepped by `delta` seconds and the data's grid with it (Row.clock_moved_s): the
         restart's resume point and the ticks the fault journal told move with it, as the learned state's
-        times do (Pipeline._step_clock_moved) — else, after a step back, the ticks up to the journal's would
+        times do (pipeline_time.step_clock_moved) — else, after a step back, the ticks up to the journal's would
         be taken as told again and their fault events kept back for as long as the step."""
         if self._resume_from is not None:
             last_k, last_ts = self._resume_from

@@ -1,7 +1,7 @@
 """A step of this host's clock while a hot swap is in shadow moves the candidate's times too (review23).
 
 clock22 moves the times the learned state keeps when this host's clock steps and the data with it
-(Row.clock_moved_s; Pipeline._step_clock_moved), and a step back of the data moves them the same way
+(Row.clock_moved_s; pipeline_time.step_clock_moved), and a step back of the data moves them the same way
 (Pipeline.rebase). The candidate in shadow (agent/hotswap.py) keeps times of its own — its thresholds'
 clock scale (threshold.clock_scale_period_s), its Detector's hold — and was left on the old clock: swapped
 in after a step back of an hour, its clock scale's bins of that hour had 'learned this cycle' already and

@@ -94,7 +94,7 @@ class ScorerChain:
 
     def wait_below(self, reason: str) -> None:
         """The fallback scores while the model tiers wait to be prepared (a restart onto another bundle or
-        profile: Pipeline._prepare_restored); none is benched, so nothing retries them: `replace` puts them back."""
+        profile: pipeline_state.prepare_restored); none is benched, so nothing retries them: `replace` puts them back."""
         self._switch(len(self.tiers) - 1, reason)
 
     def score(self, window: WindowBuffer) -> TickScore:

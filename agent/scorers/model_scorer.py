@@ -25,7 +25,7 @@ A runtime module only opens its artifact and runs it; everything else is here:
   tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
   sensor, never make it more sensitive than warm-up made it;
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
-  clock, recurring level and mean path (the pipeline's `_teach_warmup`).
+  clock, recurring level and mean path (agent/pipeline_fit.py, TierFitter.teach).
 
 Why a model scorer keeps state: the bias statistic needs the signed forecast errors of the
 previous ticks, and those are forecasts the model made from earlier windows — they cannot be

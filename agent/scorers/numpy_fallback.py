@@ -275,7 +275,7 @@ class NumpyScorer(Scorer):
     @property
     def fusion_part(self) -> np.ndarray:
         """Each sensor's weighted fusion part of the last tick scored (an alert re-judged for a sensor fault
-        leaves a faulty sensor's mates' out: agent/pipeline.py)."""
+        leaves a faulty sensor's mates' out: agent/pipeline_faults.py)."""
         return self._parts[1]
 
     def _score_any(self, window: WindowBuffer) -> TickScore:

@@ -26,9 +26,8 @@ class OnnxConfig:
 
 
 def onnxruntime():
-    """The onnxruntime module; ImportError when it is not installed."""
-    import onnxruntime as ort
-    return ort
+    """The onnxruntime module (the library PLUGIN declares); ImportError when it is not installed."""
+    return PLUGIN.import_library()
 
 
 def open_session(model: bytes | str, threads: int = 1):
@@ -85,4 +84,4 @@ def create(cfg: OnnxConfig, bundle: Bundle, top_k: int) -> OnnxScorer:
     return OnnxScorer(bundle, threads=cfg.num_threads, top_k=top_k)
 
 
-PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1, probe=onnxruntime, libraries=("onnxruntime",))
+PLUGIN = Plugin(config=OnnxConfig, create=create, rank=1, libraries=("onnxruntime",))

@@ -27,7 +27,7 @@ none on the demo, whose tiers learn nothing from warm-up. Checkpointed while the
 restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
 way: on SKAB 90–93 % of the ticks' alert state equal to a loaded tier's). Checked as the recent ticks are (at
 most MAX_TICKS, one column per sensor, times increasing up to the restored window's last): ticks that do not fit
-are refused on their own (Pipeline._restore_standby), the rest of the state restored.
+are refused on their own (agent/pipeline_state.py, restored_standby), the rest of the state restored.
 """
 from __future__ import annotations
 

@@ -28,6 +28,10 @@ from .model_scorer import INPUT_NAMES, OUTPUT_NAMES, ModelScorer, pick_artifact
 
 log = logging.getLogger("stad.scorer")
 
+# The runtime's two packages, in the order tried: declared once, for PLUGIN.libraries (a standby's check
+# that one is installed) and for the probe below (interpreter_class), which imports them its own way.
+LITERT, TFLITE_RUNTIME = "ai_edge_litert", "tflite_runtime"
+
 
 @dataclass
 class TfliteConfig:
@@ -46,7 +50,7 @@ def _version(dist: str) -> str:
 
 def _tflite_runtime():
     """tflite_runtime's Interpreter, or ImportError saying why it cannot be used here."""
-    if importlib.util.find_spec("tflite_runtime") is None:
+    if importlib.util.find_spec(TFLITE_RUNTIME) is None:
         raise ImportError("tflite_runtime is not installed either")
     if int(np.__version__.split(".")[0]) >= 2:
         msg = (f"tflite_runtime {_version('tflite-runtime')} is installed but needs numpy < 2 "
@@ -54,7 +58,7 @@ def _tflite_runtime():
         log.warning(msg)
         raise ImportError(msg)
     try:
-        from tflite_runtime.interpreter import Interpreter
+        Interpreter = importlib.import_module(f"{TFLITE_RUNTIME}.interpreter").Interpreter
     except Exception as exc:  # noqa: BLE001 — a wheel built for another numpy/ABI fails in many ways
         msg = f"tflite_runtime {_version('tflite-runtime')} is installed but does not import: {exc}"
         log.warning(msg)
@@ -67,13 +71,13 @@ def _litert_version() -> str:
     its installed `ai_edge_litert-<version>.dist-info` directory (importlib.metadata, which reads
     the same, costs ~2.8 MiB resident to import), else importlib.metadata's answer."""
     # vars(): a missing attribute of a package imported by agent/lean_import.py runs its __init__
-    version = vars(sys.modules["ai_edge_litert"]).get("__version__") if "ai_edge_litert" in sys.modules else None
+    version = vars(sys.modules[LITERT]).get("__version__") if LITERT in sys.modules else None
     if version:
         return version
-    spec = importlib.util.find_spec("ai_edge_litert")
+    spec = importlib.util.find_spec(LITERT)
     if spec is not None and spec.origin:
         site = os.path.dirname(os.path.dirname(spec.origin))
-        prefix, suffix = "ai_edge_litert-", ".dist-info"
+        prefix, suffix = f"{LITERT}-", ".dist-info"
         found = [d[len(prefix):-len(suffix)] for d in os.listdir(site) if d.startswith(prefix) and d.endswith(suffix)]
         if len(found) == 1:
             return found[0]
@@ -87,7 +91,7 @@ def interpreter_class():
     try:
         # without the package's __init__, which loads libLiteRt.so (the CompiledModel API's
         # runtime, ~1.6 MiB resident) that the Interpreter does not use (agent/lean_import.py)
-        interpreter = submodule("ai_edge_litert", "interpreter")
+        interpreter = submodule(LITERT, "interpreter")
         return interpreter.Interpreter, f"ai-edge-litert {_litert_version()}"
     except ImportError as litert_missing:
         try:
@@ -228,4 +232,4 @@ def create(cfg: TfliteConfig, bundle: Bundle, top_k: int) -> TfliteScorer:
 
 
 PLUGIN = Plugin(config=TfliteConfig, create=create, rank=0, probe=interpreter_class,
-                libraries=("ai_edge_litert", "tflite_runtime"))
+                libraries=(LITERT, TFLITE_RUNTIME))

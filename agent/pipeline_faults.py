@@ -1,0 +1,57 @@
+"""Sensor faults and the alerts, on a tick: what an open alert hears of the faults raised and ended, and
+what the tick's score would have been without a faulty sensor.
+
+Why this is a seam of the pipeline (agent/pipeline.py): the fault tracker (agent/faults) and the alert
+tracker (agent/alerts.py) each keep their own state, and the tick is where they meet — an alert that opened
+on a sensor later found faulty is re-judged without it (faults4), and one open when a fault is raised or
+ends hears of it. These are the two ways they meet, given only the parts they read.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .alerts import AlertTracker
+    from .faults.events import FaultEvent
+    from .faults.tracker import FaultTracker
+    from .scorers.base import TickScore
+    from .scorers.numpy_fallback import NumpyScorer
+
+
+def tell_alert(tracker: AlertTracker, faults: list[FaultEvent]) -> None:
+    """The alerts hear of each sensor fault raised or ended on this tick (AlertTracker.fault_raised,
+    fault_ended)."""
+    for f in faults:
+        if f.kind == "source":
+            continue
+        if f.event == "fault":
+            tracker.fault_raised(f.fault_id, f.sensor, f.kind, f.start)
+        else:
+            tracker.fault_ended(f.fault_id)
+
+
+def rejudged(result: TickScore, sensor: str, sensors: list[str], health: FaultTracker, fallback: NumpyScorer) -> float:
+    """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
+    fusion part too: fusion predicts each of them from the mean of its neighbours with weights learned on
+    all of them, so with one masked it predicts from a relation it never learned (faults4). A sensor no longer
+    faulty (its end unseen: a refill tick, a restart) leaves the score as it is; so does a name not among
+    `sensors`: a station fault's, whose `sensor` is its group (faults/station.py: the alert is not re-judged
+    for it), or an alert journal's fault from a run with other sensors (Resume._resume_alerts restores its
+    tracker when no checkpoint fits) — the index lookup raised ValueError on the tick (review24)."""
+    i = sensors.index(sensor) if sensor in sensors else -1
+    if i < 0 or not health.faulty[i]:
+        return float(result.score)
+    s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
+    s[i] = 0.0
+    if result.tier == "numpy":
+        mates = health.ctx.context[i]
+        s[mates] = np.maximum(s[mates] - fallback.fusion_part[mates], 0.0)
+    return float(s.max()) if s.size else 0.0
+
+
+def judged_at(threshold: float, discord: float | None) -> float:
+    """The threshold an alert about to open was judged against (the fault hold-back asks which sensors
+    pass it): the tier's (`threshold`), or the discord path's level when that is lower."""
+    return threshold if discord is None else min(threshold, discord)
