@@ -290,7 +290,7 @@ class Pipeline:
             lambda: self.chain.learn(self.window, self.detector.calm),
             lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
             None if self.level is None else self._levels, level,
-            lambda sensor: self._rejudged(result, sensor))
+            lambda fault_id: self._rejudged(result, fault_id))
         if faults:          # (after the alert's step: one that opened on this tick hears of them too)
             self._tell_alert(faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
@@ -313,22 +313,23 @@ class Pipeline:
             if f.kind == "source":
                 continue
             if f.event == "fault":
-                tracker.fault_raised(f.fault_id, f.sensor, f.kind, f.start)
+                tracker.fault_raised(f)
             else:
                 tracker.fault_ended(f.fault_id)
 
-    def _rejudged(self, result: TickScore, sensor: str) -> float:
-        """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
-        fusion part too: fusion predicts each of them from the mean of its neighbours with weights learned on
-        all of them, so with one masked it predicts from a relation it never learned (faults4). A sensor no longer
-        faulty (its end unseen: a refill tick, a restart) leaves the score as it is."""
-        i = self.sensors.index(sensor)
-        if not self.health.faulty[i]:
+    def _rejudged(self, result: TickScore, fault_id: str) -> float:
+        """The tick's worst sensor score with the sensors faulty under `fault_id` left out (a station fault's
+        every one: faults6) and, when the fallback scored it, their mates' fusion part too: fusion predicts each
+        of them from the mean of its neighbours with weights learned on all of them, so with one masked it
+        predicts from a relation it never learned (faults4). A fault no longer open (its end unseen: a refill
+        tick, a restart) leaves the score as it is."""
+        out = [i for i, held in enumerate(self.health.ids) if held == fault_id]
+        if not out:
             return float(result.score)
         s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
-        s[i] = 0.0
+        s[out] = 0.0
         if result.tier == "numpy":
-            mates = self.health.ctx.context[i]
+            mates = np.setdiff1d(np.concatenate([self.health.ctx.context[i] for i in out]), out)
             s[mates] = np.maximum(s[mates] - self.numpy.fusion_part[mates], 0.0)
         return float(s.max()) if s.size else 0.0
 

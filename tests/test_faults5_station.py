@@ -114,7 +114,7 @@ def test_a_station_fault_goes_on_across_a_restart_from_the_checkpoint_or_the_jou
     told = tr.open_faults()
     assert told == {"skid1": {"fault_id": fault.fault_id, "kind": "station", "start": fault.start, "group": "skid1",
                               "sensors": ["a", "b"], "kinds": {"a": "missing", "b": "missing"}, "joined": {}}}
-    assert {k: v for k, v in told["skid1"].items() if k != "joined"} == fault.open_entry()
+    assert told["skid1"] is fault.open_entry()      # one writer of the entry (faults6: the event's lacked `joined`)
     # the checkpoint: the next life goes on with it and ends it under its id
     again = tracker(tmp_path)
     again.restore(through_checkpoint(state := tr.state()))

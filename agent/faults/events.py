@@ -57,7 +57,13 @@ class FaultEvent:
         return d
 
     def open_entry(self) -> dict:
-        """What the fault journal keeps of an open fault (FaultTracker.open_faults, resume_open)."""
+        """What the fault journal keeps of an open fault (FaultTracker.open_faults, resume_open). A station
+        fault's, or a lone fault's that mates may join, is faults/station.py's own dict (`kept`, set there: not
+        a field, so not in the payload), which grows in place as mates join: one writer, so a journal written
+        after a join carries the mate (faults6)."""
+        kept = getattr(self, "kept", None)
+        if kept is not None:
+            return kept
         entry = {"fault_id": self.fault_id, "kind": self.kind, "start": self.start, "group": self.group}
         if self.kind in GROUPED:
             entry["sensors"] = list(self.sensors or [])
