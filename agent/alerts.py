@@ -57,7 +57,8 @@
   lasts (docs/measured/faults.md, faults4). While that fault lasts, a new alert is judged on the score
   re-judged the same way: the residue the ended alert was judged to be is not a new one.
   The first judgement is on the tick the fault is raised (`fault_raised`, on that tick's scores, the
-  sensor not yet masked): when nothing is over the threshold without the fault there — the alert over
+  sensor not yet masked), when that tick is within `fault_ticks` of the alert's start (the alert exists
+  because the decision came after the hold-back ran out): when nothing is over the threshold without the fault there — the alert over
   it, or under it with one of its drivers the fault's (a frozen sensor's level holds an alert open after
   its score has fallen: `hold_sigma`) — it ends at the next tick, its `end` the fault's tick (faults6:
   before, the count above started only after the mask, whose first ticks often crossed the threshold and
@@ -65,8 +66,9 @@
   alone ended went out `cleared`). While that fault lasts a new alert also waits, as a hold-back, until
   its re-judged score has been over the threshold for `fault_ticks` (the mates' residue crosses it for
   a tick or two after the mask). What still ends `cleared`: an alert under the threshold at its fault
-  whose drivers are not the fault's (ending by the other rules), one with another sensor over the
-  threshold then that later falls back, and one whose fault began later than the link above allows.
+  whose drivers are not the fault's (ending by the other rules), one whose fault was decided later than
+  `fault_ticks` after its start, one with another sensor over the threshold then that later falls back,
+  and one whose fault began later than the link above allows.
   "That sensor" is every sensor the fault stands for (a `station` fault's, mates that joined a lone
   fault: the caller's `rejudge` takes the fault_id).
 """
@@ -276,10 +278,14 @@ class AlertTracker:
         drove = any(s in a.opened_on for s in sensors)
         if a.start - before <= f.start <= a.start or (drove and f.start <= a.start + after):
             a.fault, a.fault_calm = {"fault_id": f.fault_id, "sensor": f.sensor, "kind": f.kind}, 0
-            # On its own tick nothing over the threshold without it: the alert was the fault's — over the threshold
-            # there, or under it while one of its drivers is the fault's (its level held it open: faults6)
+            # Decided within the suspect hold-back of the alert's start (the alert opened only because the decision
+            # came after the wait ran out) and on its own tick nothing over the threshold without it: the alert was
+            # the fault's — over the threshold there, or under it while one of its drivers is the fault's (its
+            # level held it open). An older alert has had time to be about more than the fault (faults6's first
+            # version also ended morning-queue alerts at a drift decided minutes into them: bench seeds 230–234)
             ts, score, threshold, rejudge = self.judged
-            a.fault_now = (ts == f.ts and rejudge is not None and rejudge(f.fault_id) <= threshold
+            a.fault_now = (ts == f.ts and f.ts - a.start <= after and rejudge is not None
+                           and rejudge(f.fault_id) <= threshold
                            and (score > threshold or any(s in a.drivers for s in sensors)))
 
     def fault_ended(self, fault_id: str) -> None:

@@ -29,7 +29,10 @@ station keyed by the group, with its sensors and their kinds; a lone fault keyed
 fault, with its mates once one joined). That journal entry has one writer: the `entry` dict of its
 Grouped here, which the fault's event hands to delivery (FaultEvent.open_entry) and which grows in place
 as mates join — so every journal write after a join carries the mate (before, the entry was copied from
-the `fault` event and a joined mate, missing from it, was told again on its own after a crash).
+the `fault` event and a joined mate, missing from it, was told again on its own after a crash). Only the
+event's: what `entries` gives a restart is a copy, since the ticks a restart steps again untold (the last
+run told them) must not change what was told — so a mate joining a fault resumed from a restart reaches
+the journal only with that fault's end (a second crash meanwhile tells it again).
 """
 from __future__ import annotations
 
@@ -186,15 +189,14 @@ class StationFaults:
     # -- journal and checkpoint -------------------------------------------------------------------
 
     def entries(self) -> dict[str, dict]:
-        """The open station and lone faults as the fault journal keeps them (each its own `entry`, the dict
-        delivery holds), by group or sensor."""
-        return {g.key: g.entry for g in self.open.values()}
+        """The open station and lone faults as the fault journal keeps them, by group or sensor: copies (what a
+        restart resumes is what was told; a tick the last run told, stepped again untold, must not change it)."""
+        return {g.key: dict(g.entry) for g in self.open.values()}
 
     def resume(self, opened: dict[str, dict], names: set[str]) -> dict[str, dict]:
         """The journal's open faults: its station faults and lone faults with mates made this tracker's, and
         each of their sensors given its own kind under their id (unless the journal has its own fault for
-        it). A fault open here before under the same id keeps its entry dict (delivery may hold it)."""
-        before = {g.fault_id: g.entry for g in self.open.values()}
+        it)."""
         self.open = {}
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
@@ -204,9 +206,6 @@ class StationFaults:
                 g = _grouped(str(f.get("group") or ""), f, head=key)
             else:
                 continue
-            if g.fault_id in before:
-                g.entry = before[g.fault_id]
-                g.sync()
             self.open[g.fault_id] = g
             for s in g.sensors:
                 if s in names and s not in out and g.kinds.get(s):
