@@ -18,9 +18,10 @@ import json
 import math
 
 import jsonschema
+import pytest
 
 from agent.alerts import AlertTracker, iso
-from agent.config import AlertConfig
+from agent.config import AlertConfig, ConfigError
 from agent.evaluate.faults import reported_faults
 from agent.faults.events import FaultEvent
 from payloads import check, check_jsonl
@@ -227,3 +228,9 @@ def test_a_mate_that_joined_is_not_told_again_after_kill_9_and_a_restart_from_th
     for f in faults():
         jsonschema.validate(f, FAULT_SCHEMA)
 
+
+
+def test_station_join_s_is_a_checked_key(tmp_path):
+    for bad, said in ((-5, r"faults\.station_join_s: must be >= 0"), ("soon", r"faults\.station_join_s: expected a number")):
+        with pytest.raises(ConfigError, match=said):
+            tracker(tmp_path, station_join_s=bad)

@@ -4,7 +4,8 @@ the source in `sensor` and `source`, with the sensors it carries in `sensors` (f
 one fault for one cause, not one `missing` per sensor. The two fields are only in a source fault's
 payload: a sensor fault's is as it always was. Likewise kind `station`: two or more sensors of one
 station / machine (their `group`) judged faulty together, named by the group in `sensor` and `group`,
-with its sensors in `sensors` and each one's kind in evidence.kinds (faults/station.py).
+with its sensors in `sensors` and each one's kind in evidence.kinds (faults/station.py); a sensor's fault
+its mates joined keeps a sensor fault's payload, its fault_end listing them in evidence.kinds / joined.
 
 Published on `<prefix>/<site>/<node>/faults` (QoS 1, through the outbox like alerts), written by
 the jsonl sink as they are (told from alert lines by `event`: fault / fault_end), printed by the
