@@ -83,7 +83,7 @@ class FaultEvent:
 
 def held_apart(events: list[FaultEvent], held) -> tuple[list[FaultEvent], dict[str, list[FaultEvent]]]:
     """fault_end events split: those told as they are, and by fault_id those of sensors whose faults one
-    grouped fault in `held` (a source's, a station's) stands for — its own end is told instead."""
+    grouped fault in `held` (a source's: faults/source.py) stands for — its own end is told instead."""
     out, back = [], {}
     for ev in events:
         if ev.fault_id in held:
