@@ -24,6 +24,7 @@ from agent.alerts import AlertTracker, iso
 from agent.config import AlertConfig, ConfigError
 from agent.evaluate.faults import reported_faults
 from agent.faults.events import FaultEvent
+from agent.timebase import shift_times
 from payloads import check, check_jsonl
 from restart_helpers import AgentProcess, wait_for, write_config
 from skid_replay import SENSORS, START, replayed
@@ -158,6 +159,10 @@ def test_mates_judged_faulty_a_few_ticks_apart_are_one_page(tmp_path):
     assert tr.active() == {"a": "missing", "b": "missing", "c": "missing"}
     assert set(tr.ids[:3]) == {lone.fault_id}               # masked under its id (an alert re-judged for it: all three)
     assert entry["sensors"] == ["c", "b", "a"] and set(entry["joined"]) == {"b", "a"}    # grown in place
+    joined_b = entry["joined"]["b"]
+    shift_times(tr, 60.0)                                  # a time-base move takes the entry with it
+    assert (entry["start"], entry["joined"]["b"]) == (lone.start + 60.0, joined_b + 60.0)
+    shift_times(tr, -60.0)
     assert feed.run(6, silent={"a"}) == []                 # c and b back: untold while a is faulty
     [end] = feed.run(6)
     payload = end.to_dict()
