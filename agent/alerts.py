@@ -56,6 +56,21 @@
   it never learned — and the alert stays open on the mates' fusion residue for as long as the fault
   lasts (docs/measured/faults.md, faults4). While that fault lasts, a new alert is judged on the score
   re-judged the same way: the residue the ended alert was judged to be is not a new one.
+  The first judgement is on the tick the fault is raised (`fault_raised`, on that tick's scores, the
+  sensor not yet masked), when that tick is within `fault_ticks` of the alert's start (the alert exists
+  because the decision came after the hold-back ran out): when nothing is over the threshold without the fault there — the alert over
+  it, or under it with one of its drivers the fault's (a frozen sensor's level holds an alert open after
+  its score has fallen: `hold_sigma`) — it ends at the next tick, its `end` the fault's tick (faults6:
+  before, the count above started only after the mask, whose first ticks often crossed the threshold and
+  restarted it — the end came 91–199 s after a frozen mate's `stuck` — and an ungrouped alert the mask
+  alone ended went out `cleared`). While that fault lasts a new alert also waits, as a hold-back, until
+  its re-judged score has been over the threshold for `fault_ticks` (the mates' residue crosses it for
+  a tick or two after the mask). What still ends `cleared`: an alert under the threshold at its fault
+  whose drivers are not the fault's (ending by the other rules), one whose fault was decided later than
+  `fault_ticks` after its start, one with another sensor over the threshold then that later falls back,
+  and one whose fault began later than the link above allows.
+  "That sensor" is every sensor the fault stands for (a `station` fault's, mates that joined a lone
+  fault: the caller's `rejudge` takes the fault_id).
 """
 from __future__ import annotations
 
@@ -68,6 +83,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .config import AlertConfig
+    from .faults.events import FaultEvent
     from .window import WindowBuffer
 
 SCHEMA_VERSION = 1
@@ -149,6 +165,7 @@ class _Open:
     spent: int = 0                  # ticks in a row every level was under the release bar (release_fraction)
     opened_on: list = field(default_factory=list)    # its drivers when it opened (sensor fault, above)
     fault: dict | None = None       # the fault it is being re-judged for {fault_id, sensor, kind}
+    fault_now: bool = False         # nothing was over the threshold without that fault on its own tick: ends next
     fault_calm: int = 0             # ticks in a row nothing was above the threshold with that fault left out
 
 
@@ -207,6 +224,8 @@ class AlertTracker:
         self.calm = 0           # ticks in a row at or under the threshold (releases `floor`)
         self.level_floor = 0.0  # after a released alert: new alerts need a level above this (release_fraction)
         self.after_fault: dict | None = None    # the fault an alert ended with, while it lasts (sensor fault)
+        self.judged: tuple = (None, 0.0, 0.0, None)     # the last observed tick's (ts, score, threshold, rejudge)
+        self.residue = 0        # ticks in a row the score re-judged for `after_fault` was over the threshold
 
     @property
     def active(self) -> bool:
@@ -225,29 +244,49 @@ class AlertTracker:
                 hold=None, levels=None, rejudge=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
-        sensor's level distance from warm-up (see held above; None: no alert is held). `rejudge(sensor)
-        -> float`: the tick's worst sensor score with that faulty sensor and its mates' fusion part left
+        sensor's level distance from warm-up (see held above; None: no alert is held). `rejudge(fault_id)
+        -> float`: the tick's worst sensor score with that fault's sensors and their mates' fusion part left
         out (see sensor fault above; None: no alert ends with a fault)."""
+        self.judged = (ts, score, threshold, rejudge)     # (the tick's, for a fault raised after it: fault_raised)
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
-                score = min(score, rejudge(self.after_fault["sensor"]))     # the ended alert's residue is no new one
+                score = min(score, rejudge(self.after_fault["fault_id"]))     # the ended alert's residue is no new one
+                self.residue = self.residue + 1 if score > threshold else 0
+                if self.residue and self.residue < self.fault_ticks:     # …unless it lasts as long as the end waited
+                    hold = self._residue_hold
             return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
         if self.open.fault is not None and rejudge is not None and self.cfg.fault_end:
+            if self.open.fault_now:
+                self.after_fault = self.open.fault
+                return [self.close(ts, self.open.last_score, threshold, tier, model, "sensor_fault", fault=self.open.fault)]
             ended = self._rejudged(ts, score, threshold, tier, model, rejudge)
             if ended is not None:
                 return [ended]
         return self._active(ts, score, threshold, tier, model, explain_fn, levels)
 
-    def fault_raised(self, fault_id: str, sensor: str, kind: str, start: float) -> None:
-        """A fault was just raised: the open alert is re-judged for it (sensor fault, above) when its condition
-        began within the hold-back before the alert, or the sensor was one of its drivers when it opened and
-        the condition began by `fault_ticks` after (a fault that came later cannot be what opened it)."""
+    def fault_raised(self, f: FaultEvent) -> None:
+        """A fault was just raised (after this tick's observe): the open alert is re-judged for it (sensor fault,
+        above) when its condition began within the hold-back before the alert, or one of its sensors was one of
+        the alert's drivers when it opened and the condition began by `fault_ticks` after (a fault that came
+        later cannot be what opened it) — at once, on this tick's scores: nothing over the threshold without it
+        while the alert is, the alert ends at the next tick."""
         a = self.open
         if a is None or not self.cfg.fault_end:
             return
         before, after = self.hold_ticks * self.tick_s, self.fault_ticks * self.tick_s
-        if a.start - before <= start <= a.start or (sensor in a.opened_on and start <= a.start + after):
-            a.fault, a.fault_calm = {"fault_id": fault_id, "sensor": sensor, "kind": kind}, 0
+        sensors = f.sensors or [f.sensor]
+        drove = any(s in a.opened_on for s in sensors)
+        if a.start - before <= f.start <= a.start or (drove and f.start <= a.start + after):
+            a.fault, a.fault_calm = {"fault_id": f.fault_id, "sensor": f.sensor, "kind": f.kind}, 0
+            # Decided within the suspect hold-back of the alert's start (the alert opened only because the decision
+            # came after the wait ran out) and on its own tick nothing over the threshold without it: the alert was
+            # the fault's — over the threshold there, or under it while one of its drivers is the fault's (its
+            # level held it open). An older alert has had time to be about more than the fault (faults6's first
+            # version also ended morning-queue alerts at a drift decided minutes into them: bench seeds 230–234)
+            ts, score, threshold, rejudge = self.judged
+            a.fault_now = (ts == f.ts and f.ts - a.start <= after and rejudge is not None
+                           and rejudge(f.fault_id) <= threshold
+                           and (score > threshold or any(s in a.drivers for s in sensors)))
 
     def fault_ended(self, fault_id: str) -> None:
         """The fault the open alert is re-judged for ended first: the alert stands (and one that ended with it
@@ -256,7 +295,15 @@ class AlertTracker:
             self.after_fault = None
         a = self.open
         if a is not None and a.fault is not None and a.fault["fault_id"] == fault_id:
-            a.fault, a.fault_calm = None, 0
+            a.fault, a.fault_calm, a.fault_now = None, 0, False
+
+    @staticmethod
+    def _residue_hold() -> bool:
+        """While the fault an alert ended with lasts, a new alert over the threshold without it waits (as a
+        hold-back, opening with its true start) until that has lasted `fault_ticks`: the re-judged residue
+        of the fault's mates crosses it for a tick or two in the first minutes after the mask (faults6: ended
+        at the fault, the frozen mate's alert was followed by one on that residue 59 ticks later)."""
+        return True
 
     def _rejudged(self, ts, score, threshold, tier, model, rejudge) -> AlertEvent | None:
         """The open alert's end with its fault, once nothing has been above the threshold without it for
@@ -266,7 +313,7 @@ class AlertTracker:
         a = self.open
         if score <= threshold:
             return None
-        if rejudge(a.fault["sensor"]) > threshold:
+        if rejudge(a.fault["fault_id"]) > threshold:
             a.fault_calm = 0
             return None
         a.fault_calm += 1
@@ -415,7 +462,7 @@ class AlertTracker:
         return {"open": None if a is None else {**asdict(a), "last_tops": list(a.last_tops)},
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
                 "raised": self.raised, "floor": self.floor, "held": self.held, "calm": self.calm,
-                "level_floor": self.level_floor, "after_fault": self.after_fault}
+                "level_floor": self.level_floor, "after_fault": self.after_fault, "residue": self.residue}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
@@ -444,6 +491,7 @@ class AlertTracker:
             raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
         self.open, self.floor, self.level_floor = opened, floor, level_floor
         self.after_fault = after_fault
+        self.residue = int(state.get("residue", 0))     # absent in checkpoints written before it existed
         for k, v in counts.items():
             setattr(self, k, v)
 

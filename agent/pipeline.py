@@ -210,7 +210,7 @@ class Pipeline:
             lambda: self.chain.learn(self.window, self.detector.calm),
             lambda: self.health.holds(result.sensor_scores, judged_at(self.detector.threshold(result.tier), level)),
             None if self.level is None else self._levels, level,
-            lambda sensor: rejudged(result, sensor, self.sensors, self.health, self.numpy))
+            lambda fault_id: rejudged(result, fault_id, self.health, self.numpy))
         if faults:          # (after the alert's step: one that opened on this tick hears of them too)
             tell_alert(self.detector.tracker, faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores

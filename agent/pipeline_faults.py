@@ -27,26 +27,24 @@ def tell_alert(tracker: AlertTracker, faults: list[FaultEvent]) -> None:
         if f.kind == "source":
             continue
         if f.event == "fault":
-            tracker.fault_raised(f.fault_id, f.sensor, f.kind, f.start)
+            tracker.fault_raised(f)
         else:
             tracker.fault_ended(f.fault_id)
 
 
-def rejudged(result: TickScore, sensor: str, sensors: list[str], health: FaultTracker, fallback: NumpyScorer) -> float:
-    """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
-    fusion part too: fusion predicts each of them from the mean of its neighbours with weights learned on
-    all of them, so with one masked it predicts from a relation it never learned (faults4). A sensor no longer
-    faulty (its end unseen: a refill tick, a restart) leaves the score as it is; so does a name not among
-    `sensors`: a station fault's, whose `sensor` is its group (faults/station.py: the alert is not re-judged
-    for it), or an alert journal's fault from a run with other sensors (Resume._resume_alerts restores its
-    tracker when no checkpoint fits) — the index lookup raised ValueError on the tick (review24)."""
-    i = sensors.index(sensor) if sensor in sensors else -1
-    if i < 0 or not health.faulty[i]:
+def rejudged(result: TickScore, fault_id: str, health: FaultTracker, fallback: NumpyScorer) -> float:
+    """The tick's worst sensor score with the sensors faulty under `fault_id` left out (a station fault's every
+    one, mates that joined a lone fault: faults6) and, when the fallback scored it, their mates' fusion part too:
+    fusion predicts each of them from the mean of its neighbours with weights learned on all of them, so with one
+    masked it predicts from a relation it never learned (faults4). A fault no longer open (its end unseen: a refill
+    tick, a restart; an alert journal's fault from a run with other sensors) leaves the score as it is."""
+    out = [i for i, held in enumerate(health.ids) if held == fault_id]
+    if not out:
         return float(result.score)
     s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
-    s[i] = 0.0
+    s[out] = 0.0
     if result.tier == "numpy":
-        mates = health.ctx.context[i]
+        mates = np.setdiff1d(np.concatenate([health.ctx.context[i] for i in out]), out)
         s[mates] = np.maximum(s[mates] - fallback.fusion_part[mates], 0.0)
     return float(s.max()) if s.size else 0.0
 

@@ -15,6 +15,7 @@ import json
 
 from agent.alerts import AlertTracker
 from agent.config import AlertConfig
+from agent.faults.events import FaultEvent
 from payloads import check
 from skid_replay import SENSORS, replayed, skid_csv
 
@@ -59,6 +60,12 @@ TOPS = {"top_sensors": [{"sensor": "a", "score": 9.0, "contribution": 0.9},
                         {"sensor": "b", "score": 1.0, "contribution": 0.1}], "top_steps": [], "origin": None}
 
 
+def _fault(fault_id: str, sensor: str, kind: str, start: float, ts: float = -1.0) -> FaultEvent:
+    """A raised fault as the tracker tells it (`ts`: its tick; -1: not the alert's last observed tick)."""
+    return FaultEvent(fault_id=fault_id, seq=0, event="fault", node="gw", site="site", sensor=sensor, group="",
+                      kind=kind, ts=ts, start=start, end=None, evidence={"summary": f"{kind} {sensor}"})
+
+
 def _opened(cfg: AlertConfig) -> AlertTracker:
     """A tracker with an alert open on sensor a (b under the threshold), opened at t 2 (10-s ticks)."""
     tr = AlertTracker(cfg, "gw", "site", 10.0, hold_ticks=3, fault_ticks=2)
@@ -71,20 +78,20 @@ def _opened(cfg: AlertConfig) -> AlertTracker:
 def test_only_a_fault_begun_in_the_hold_back_window_or_on_an_opening_driver_as_it_opened_re_judges():
     tr = _opened(AlertConfig())
     start = tr.open.start
-    tr.fault_raised("f1", "b", "spike", start - 31.0)      # not a driver, begun before the window (3 ticks)
+    tr.fault_raised(_fault("f1", "b", "spike", start - 31.0))      # not a driver, begun before the window (3 ticks)
     assert tr.open.fault is None
-    tr.fault_raised("f2", "b", "stuck", start - 30.0)      # begun within it
+    tr.fault_raised(_fault("f2", "b", "stuck", start - 30.0))      # begun within it
     assert tr.open.fault["fault_id"] == "f2"
-    tr.fault_raised("f3", "a", "dead", start + 20.0)       # a driver when it opened, begun within 2 ticks after
+    tr.fault_raised(_fault("f3", "a", "dead", start + 20.0))       # a driver when it opened, begun within 2 ticks after
     assert tr.open.fault["fault_id"] == "f3"
     tr.open.fault = None
-    tr.fault_raised("f4", "a", "stuck", start + 30.0)      # begun later: not what opened it
+    tr.fault_raised(_fault("f4", "a", "stuck", start + 30.0))      # begun later: not what opened it
     assert tr.open.fault is None
 
 
 def test_the_alert_stands_while_something_else_is_above_and_ends_after_the_hold_back_s_ticks():
     tr = _opened(AlertConfig())
-    tr.fault_raised("f1", "a", "stuck", tr.open.start)
+    tr.fault_raised(_fault("f1", "a", "stuck", tr.open.start))
     # re-judged above, under, above (the count restarts), under, [a tick under the threshold: not counted], under
     rejudged = iter([6.0, 4.0, 6.0, 4.0, 4.0])
     scores = [9.0, 9.0, 9.0, 9.0, 4.5, 9.0]
@@ -104,7 +111,7 @@ def test_the_alert_stands_while_something_else_is_above_and_ends_after_the_hold_
 
 def test_a_fault_that_ends_first_leaves_the_alert_standing_and_the_state_survives_a_checkpoint():
     tr = _opened(AlertConfig())
-    tr.fault_raised("f1", "a", "stuck", tr.open.start)
+    tr.fault_raised(_fault("f1", "a", "stuck", tr.open.start))
     state = json.loads(json.dumps(tr.state_dict()))
     again = AlertTracker(AlertConfig(), "gw", "site", 10.0, hold_ticks=3, fault_ticks=2)
     again.restore(state)
@@ -117,5 +124,5 @@ def test_a_fault_that_ends_first_leaves_the_alert_standing_and_the_state_survive
 
 def test_fault_end_off_never_re_judges():
     tr = _opened(AlertConfig(fault_end=False))
-    tr.fault_raised("f1", "a", "stuck", tr.open.start)
+    tr.fault_raised(_fault("f1", "a", "stuck", tr.open.start))
     assert tr.open.fault is None

@@ -51,11 +51,11 @@ def test_a_journal_s_fault_on_a_sensor_the_config_lacks_leaves_the_scores_as_the
     assert scored > 300 and given.alerts.after_fault == journaled["after_fault"]
 
 
-def test_a_station_fault_told_to_an_open_alert_leaves_it_to_the_other_rules(tmp_path):
+def test_a_station_fault_told_to_an_open_alert_ends_it_as_the_station_s_fault(tmp_path):
     """Two of the skid's three sensors freeze on one tick: their `stuck` is told as one `station` fault, whose
     `sensor` is the group, and it began before the alert it is told to (AlertTracker.fault_raised). The
-    re-judge looked 'skid1' up as a sensor: ValueError on the next tick above the threshold. Now the alert
-    is not re-judged for it and goes on by the other rules."""
+    re-judge looked 'skid1' up as a sensor: ValueError on the next tick above the threshold. Now (faults6) it
+    leaves out every sensor faulty under that fault's id, and the alert ends as the station's fault."""
     with (tmp_path / "skid.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", *SENSORS])
@@ -66,5 +66,7 @@ def test_a_station_fault_told_to_an_open_alert_leaves_it_to_the_other_rules(tmp_
     assert [(f.event, f.kind, f.sensor, sorted(f.sensors)) for f in faults] == \
         [("fault", "station", "skid1", ["accel1", "pressure"])]
     assert alerts[0].event == "new" and alerts[0].start <= faults[0].start
-    assert pipe.alerts.active and pipe.alerts.open.fault["sensor"] == "skid1"    # told; no sensor of that name
-    assert not any(a.reason == "sensor_fault" for a in alerts)
+    ends = [a for a in alerts if a.event == "end"]
+    assert [(e.reason, e.fault) for e in ends] == \
+        [("sensor_fault", {"fault_id": faults[0].fault_id, "sensor": "skid1", "kind": "station"})], ends
+    assert not pipe.alerts.active

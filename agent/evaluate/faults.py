@@ -66,6 +66,7 @@ def reported_faults(faults: list[dict]) -> list[dict]:
             open_[f["sensor"]] = rec
         elif f.get("event") == "fault_end" and f["sensor"] in open_:
             open_.pop(f["sensor"])["end"] = _t(f["ts"])
+            _joined(f, out)
         elif "state" in f:                        # sensor events of agents before fault events
             if f["state"] in ("missing", "stuck"):
                 rec = {"sensor": f["sensor"], "kind": f["state"], "ts": _t(f["ts"]), "start": _t(f["ts"]), "end": None}
@@ -74,6 +75,15 @@ def reported_faults(faults: list[dict]) -> list[dict]:
             elif f["sensor"] in open_:
                 open_.pop(f["sensor"])["end"] = _t(f["ts"])
     return out
+
+
+def _joined(f: dict, out: list[dict]) -> None:
+    """The mates that joined a lone fault (faults/station.py; evidence.joined on its fault_end): each decided
+    when it joined, ended at its end."""
+    evidence = f.get("evidence") or {}
+    kinds, end = evidence.get("kinds") or {}, _t(f["ts"])
+    for s, at in (evidence.get("joined") or {}).items():
+        out.append({"sensor": s, "kind": kinds.get(s, f["kind"]), "ts": _t(at), "start": _t(at), "end": end})
 
 
 def _station(f: dict, out: list[dict], open_: dict) -> None:

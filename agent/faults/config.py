@@ -70,6 +70,10 @@ class FaultConfig:
     lone_corroborate: float = rng(0.0, 1.0, default=0.5,
                                    doc="a neighbour ends a lone driver's wait by scoring over this share of the threshold "
                                        "(not an echo, not reading what its own neighbours predict)")
+    station_join_s: float = rng(0, None, default=300.0,
+                                 doc="a sensor judged faulty this long after its station / machine mate's fault began "
+                                     "joins that mate's page (a station fault, or a mate's lone fault), untold until its "
+                                     "end (0: only mates judged on the same tick are one fault)")
     learn_s: float = rng(0, None, default=3600.0,
                           doc="normal behaviour learned over about this long")
 

@@ -4,7 +4,8 @@ the source in `sensor` and `source`, with the sensors it carries in `sensors` (f
 one fault for one cause, not one `missing` per sensor. The two fields are only in a source fault's
 payload: a sensor fault's is as it always was. Likewise kind `station`: two or more sensors of one
 station / machine (their `group`) judged faulty together, named by the group in `sensor` and `group`,
-with its sensors in `sensors` and each one's kind in evidence.kinds (faults/station.py).
+with its sensors in `sensors` and each one's kind in evidence.kinds (faults/station.py); a sensor's fault
+its mates joined keeps a sensor fault's payload, its fault_end listing them in evidence.kinds / joined.
 
 Published on `<prefix>/<site>/<node>/faults` (QoS 1, through the outbox like alerts), written by
 the jsonl sink as they are (told from alert lines by `event`: fault / fault_end), printed by the
@@ -57,7 +58,13 @@ class FaultEvent:
         return d
 
     def open_entry(self) -> dict:
-        """What the fault journal keeps of an open fault (FaultTracker.open_faults, resume_open)."""
+        """What the fault journal keeps of an open fault (FaultTracker.open_faults, resume_open). A station
+        fault's, or a lone fault's that mates may join, is faults/station.py's own dict (`kept`, set there: not
+        a field, so not in the payload), which grows in place as mates join: one writer, so a journal written
+        after a join carries the mate (faults6)."""
+        kept = getattr(self, "kept", None)
+        if kept is not None:
+            return kept
         entry = {"fault_id": self.fault_id, "kind": self.kind, "start": self.start, "group": self.group}
         if self.kind in GROUPED:
             entry["sensors"] = list(self.sensors or [])
@@ -76,7 +83,7 @@ class FaultEvent:
 
 def held_apart(events: list[FaultEvent], held) -> tuple[list[FaultEvent], dict[str, list[FaultEvent]]]:
     """fault_end events split: those told as they are, and by fault_id those of sensors whose faults one
-    grouped fault in `held` (a source's, a station's) stands for — its own end is told instead."""
+    grouped fault in `held` (a source's: faults/source.py) stands for — its own end is told instead."""
     out, back = [], {}
     for ev in events:
         if ev.fault_id in held:

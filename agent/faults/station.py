@@ -13,33 +13,40 @@ telling groups (faults/source.py does the same for a source's silence).
     one's kind, evidence.each each one's own evidence, evidence.starts when each one's condition
     began. Each stays faulty in the tracker under its own kind, masked as ever, under the station
     fault's id, untold.
-  - A sensor of that group decided later, within JOIN_S of the station fault's start, joins it
-    untold: the fault_end lists it in `sensors` and, with the tick it was decided, in evidence.joined
-    (a scorer of the events, agent/evaluate/faults.py, loses no decision); after JOIN_S a mate is
-    told on its own, as before.
+  - A sensor decided alone is told at once, as before (a page never waits for mates that may not
+    come); it is kept here as a *lone* fault its mates may join.
+  - A sensor of that group decided later, within `faults.station_join_s` of the open station or lone
+    fault's start, joins it untold (faults6: before, only a station fault could be joined, so mates
+    judged a few ticks apart were paged apart — one page each — though one cause): one page, as early
+    as possible. The fault_end lists it (a station's in `sensors`; a lone fault's, whose payload is a
+    sensor fault's, in evidence.kinds) and, with the tick it was decided, in evidence.joined (a scorer
+    of the events, agent/evaluate/faults.py, loses no decision); later, a mate is told on its own.
   - Its end: one fault_end (reason of the last) when the last of its sensors has ended; each
-    sensor's own end before that is untold.
-  - A sensor decided alone (no mate decided with it) is told as before: a station fault never
-    delays a page.
+    sensor's own end before that is untold. A lone fault no mate joined ends as it always did.
 Source faults (kind `source`) are not grouped again: they already stand for their sensors.
-An open station fault is in the tracker's checkpoint (`stations`) and in the fault journal (keyed by
-the group, with its sensors and their kinds), so a restart goes on with it under its id.
+An open station or lone fault is in the tracker's checkpoint (`stations`) and in the fault journal (a
+station keyed by the group, with its sensors and their kinds; a lone fault keyed by its sensor, as any
+fault, with its mates once one joined). That journal entry has one writer: the `entry` dict of its
+Grouped here, which the fault's event hands to delivery (FaultEvent.open_entry) and which grows in place
+as mates join — so every journal write after a join carries the mate (before, the entry was copied from
+the `fault` event and a joined mate, missing from it, was told again on its own after a crash). Only the
+event's: what `entries` gives a restart is a copy, since the ticks a restart steps again untold (the last
+run told them) must not change what was told — so a mate joining a fault resumed from a restart reaches
+the journal only with that fault's end (a second crash meanwhile tells it again).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
 from ..alerts import iso
-from .events import FaultEvent, held_apart, id_stamp
+from .events import FaultEvent, id_stamp
 
-#: a mate decided this long after a station fault's start joins it (seconds); later, it is its own fault
-JOIN_S = 300.0
 KIND = "station"
 
 
 @dataclass
 class Grouped:
-    """An open station fault."""
+    """An open station fault, or a lone fault (`head`: its sensor) mates may join."""
     TIME_FIELDS = ("start",)   # seconds on the time base (agent/timebase.py)
     group: str
     fault_id: str
@@ -47,21 +54,44 @@ class Grouped:
     sensors: list[str]                                   # every sensor it has stood for (told or joined)
     kinds: dict[str, str] = field(default_factory=dict)  # sensor → its own kind
     joined: dict[str, float] = field(default_factory=dict)  # sensor → the tick it joined (decided after the start)
+    head: str = ""                                       # a lone fault: the sensor it was told as ("": a station)
+
+    def __post_init__(self):
+        self.entry: dict = {}       # its fault journal entry: the one dict delivery keeps (not a field: not state)
+        self.sync()
+
+    @property
+    def key(self) -> str:
+        """Its key in the fault journal: a station's group, a lone fault's sensor (as any sensor fault's)."""
+        return self.head or self.group
+
+    def sync(self) -> None:
+        """The journal entry rewritten in place from the fields (after a join, a time-base move)."""
+        e = {"fault_id": self.fault_id, "kind": self.kinds[self.head] if self.head else KIND, "start": self.start,
+             "group": self.group}
+        if not self.head or self.joined:        # (a lone fault nobody joined: a sensor fault's entry, as before)
+            e.update(sensors=list(self.sensors), kinds=dict(self.kinds), joined=dict(self.joined))
+        self.entry.clear()
+        self.entry.update(e)
 
     def shift_time(self, delta: float) -> None:
-        """A time-base move (agent/timebase.py): `joined`'s ticks move with `start` (TIME_FIELDS)."""
+        """A time-base move (agent/timebase.py): `joined`'s ticks move with `start` (TIME_FIELDS, moved after)."""
         self.joined = {s: t + delta for s, t in self.joined.items()}
+        self.start += delta
+        self.sync()
+        self.start -= delta
 
 
 class StationFaults:
-    """One tracker's open station faults; the tracker calls it only when faults start or end."""
+    """One tracker's open station and lone faults; the tracker calls it only when faults start or end."""
 
     def __init__(self):
-        self.open: dict[str, Grouped] = {}        # fault_id → its station fault
+        self.open: dict[str, Grouped] = {}        # fault_id → its station or lone fault
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
         """The tracker's told `fault` events of tick `ts`: those of two or more sensors of one group made one
-        `station` fault; one of a group whose station fault is open (started within JOIN_S) joins it untold."""
+        `station` fault; one of a group whose station or lone fault is open (started within
+        `faults.station_join_s`) joins it untold; one alone is told and kept as a lone fault."""
         by_group: dict[str, list[FaultEvent]] = {}
         out = []
         for ev in events:
@@ -69,20 +99,29 @@ class StationFaults:
                 out.append(ev)
             else:
                 by_group.setdefault(ev.group, []).append(ev)
+        join_s = tr.cfg.station_join_s
         for group, evs in by_group.items():
-            open_ = next((g for g in self.open.values() if g.group == group and ts - g.start <= JOIN_S), None)
+            open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
+                         None)
             if open_ is not None:
                 for ev in evs:
                     self._hold(open_, ev, tr)
                     open_.joined[ev.sensor] = ts
+                open_.sync()
                 continue
             if len(evs) < 2:
-                out.extend(evs)
+                ev = evs[0]
+                if tr.ctx.groups.count(group) > 1:          # (mates that may join it)
+                    g = Grouped(group, ev.fault_id, ev.start, [ev.sensor], {ev.sensor: ev.kind}, head=ev.sensor)
+                    self.open[g.fault_id] = g
+                    ev.kept = g.entry
+                out.append(ev)
                 continue
             start = min(ev.start for ev in evs)
             g = Grouped(group, f"{tr.node}-{group.replace(' ', '-')}-{id_stamp(start)}-{tr.life}", start, [])
             for ev in evs:
                 self._hold(g, ev, tr)
+            g.sync()
             self.open[g.fault_id] = g
             kinds = sorted(set(g.kinds.values()))
             evidence = {"summary": f"{len(evs)} sensors of {group} faulty together ({', '.join(g.sensors)}: "
@@ -90,7 +129,9 @@ class StationFaults:
                                    f"power) — one cause, not each sensor",
                         "kinds": dict(g.kinds), "each": {ev.sensor: ev.evidence for ev in evs},
                         "starts": {ev.sensor: iso(ev.start) for ev in evs}}
-            out.append(self.event(g, "fault", ts, evidence, tr))
+            told = self.event(g, "fault", ts, evidence, tr)
+            told.kept = g.entry
+            out.append(told)
         return out
 
     @staticmethod
@@ -100,20 +141,36 @@ class StationFaults:
         tr.ids[tr.index[ev.sensor]] = g.fault_id
 
     def ended(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
-        """The tracker's fault_end events at `ts`: those of a station fault's sensors untold, and the
-        station's one fault_end when none of its sensors is faulty any more."""
+        """The tracker's fault_end events at `ts`, in their order: those of a station or lone fault's sensors
+        untold while one of its sensors is still faulty; then, at the last, its one fault_end (a lone fault no
+        mate joined: its own, as it always was)."""
         if not self.open:
             return events
-        out, back = held_apart(events, self.open)
-        for fault_id, evs in back.items():
-            if any(i == fault_id for i in tr.ids):
+        out, gone = [], set()
+        for ev in events:
+            g = self.open.get(ev.fault_id)
+            if g is None:
+                if ev.fault_id not in gone:
+                    out.append(ev)
+                continue
+            if any(i == ev.fault_id for i in tr.ids):
                 continue                        # some of its sensors still faulty: ended untold
-            g = self.open.pop(fault_id)
-            reason = evs[-1].reason
-            summary = {"cleared": f"every sensor of {g.group} healthy again ({', '.join(g.sensors)})"}
-            out.append(self.event(g, "fault_end", ts, {"summary": summary.get(reason) or evs[-1].evidence["summary"],
-                                                       **self._told(g)}, tr, reason=reason))
+            del self.open[ev.fault_id]
+            gone.add(ev.fault_id)
+            out.append(ev if g.head and not g.joined else self._end(g, ev, ts, tr))
         return out
+
+    def _end(self, g: Grouped, last: FaultEvent, ts: float, tr) -> FaultEvent:
+        """The one fault_end of a station, or of a lone fault mates joined, at its last sensor's end `last`."""
+        reason = last.reason
+        said = ", ".join(g.sensors)
+        if g.head:
+            mates = ", ".join(f"{s} ({g.kinds[s]})" for s in g.sensors if s != g.head)
+            summary = {"cleared": f"{g.head} and the mates of {g.group} that joined it ({mates}) healthy again"}
+        else:
+            summary = {"cleared": f"every sensor of {g.group} healthy again ({said})"}
+        evidence = {"summary": summary.get(reason) or last.evidence["summary"], **self._told(g)}
+        return self.event(g, "fault_end", ts, evidence, tr, reason=reason)
 
     @staticmethod
     def _told(g: Grouped) -> dict:
@@ -121,33 +178,38 @@ class StationFaults:
         return {"kinds": dict(g.kinds), **({"joined": {s: iso(t) for s, t in g.joined.items()}} if g.joined else {})}
 
     def event(self, g: Grouped, kind: str, ts: float, evidence: dict, tr, reason: str | None = None) -> FaultEvent:
+        """A station fault's event, or a lone fault's (its sensor's own kind, `sensors` left out: a sensor
+        fault's payload, its mates in evidence)."""
         end = kind == "fault_end"
-        return FaultEvent(fault_id=g.fault_id, seq=int(end), event=kind, node=tr.node, site=tr.site, sensor=g.group,
-                          group=g.group, kind=KIND, ts=ts, start=g.start, end=ts if end else None, evidence=evidence,
-                          reason=reason, sensors=list(g.sensors))
+        return FaultEvent(fault_id=g.fault_id, seq=int(end), event=kind, node=tr.node, site=tr.site,
+                          sensor=g.key, group=g.group, kind=g.kinds[g.head] if g.head else KIND, ts=ts, start=g.start,
+                          end=ts if end else None, evidence=evidence, reason=reason,
+                          sensors=None if g.head else list(g.sensors))
 
     # -- journal and checkpoint -------------------------------------------------------------------
 
     def entries(self) -> dict[str, dict]:
-        """The open station faults as the fault journal keeps them, by group."""
-        return {g.group: {"fault_id": g.fault_id, "kind": KIND, "start": g.start, "group": g.group,
-                          "sensors": list(g.sensors), "kinds": dict(g.kinds), "joined": dict(g.joined)}
-                for g in self.open.values()}
+        """The open station and lone faults as the fault journal keeps them, by group or sensor: copies (what a
+        restart resumes is what was told; a tick the last run told, stepped again untold, must not change it)."""
+        return {g.key: dict(g.entry) for g in self.open.values()}
 
     def resume(self, opened: dict[str, dict], names: set[str]) -> dict[str, dict]:
-        """The journal's open faults: its station faults made this tracker's, and each of their sensors
-        given its own kind under the station's id (unless the journal has its own fault for it)."""
+        """The journal's open faults: its station faults and lone faults with mates made this tracker's, and
+        each of their sensors given its own kind under their id (unless the journal has its own fault for
+        it)."""
         self.open = {}
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
-            if f["kind"] != KIND:
+            if f["kind"] == KIND:
+                g = _grouped(key, f)
+            elif f.get("sensors") and key in names:     # a lone fault mates joined
+                g = _grouped(str(f.get("group") or ""), f, head=key)
+            else:
                 continue
-            g = _grouped(key, f)
-            kinds = g.kinds
             self.open[g.fault_id] = g
             for s in g.sensors:
-                if s in names and s not in out and kinds.get(s):
-                    out[s] = {"fault_id": g.fault_id, "kind": kinds[s], "start": g.start, "group": g.group}
+                if s in names and s not in out and g.kinds.get(s):
+                    out[s] = {"fault_id": g.fault_id, "kind": g.kinds[s], "start": g.start, "group": g.group}
         return out
 
     def restart_end(self, key: str, f: dict, ts: float, tr, summary: str) -> FaultEvent:
@@ -162,13 +224,14 @@ class StationFaults:
         """state(); None (a checkpoint from before station faults): none open."""
         self.open = {}
         for g in state or []:
-            grouped = _grouped(str(g["group"]), g)
+            grouped = _grouped(str(g["group"]), g, head=str(g.get("head") or ""))
             self.open[grouped.fault_id] = grouped
 
 
-def _grouped(key: str, f: dict) -> Grouped:
-    """A station fault from its journal entry or checkpoint state (`key`: the group, when `f` has none)."""
-    return Grouped(str(f.get("group") or key), str(f["fault_id"]), float(f["start"]),
-                   [str(s) for s in f.get("sensors") or []],
-                   {str(s): str(k) for s, k in (f.get("kinds") or {}).items()},
-                   {str(s): float(t) for s, t in (f.get("joined") or {}).items()})
+def _grouped(group: str, f: dict, head: str = "") -> Grouped:
+    """A station or lone fault from its journal entry or checkpoint state (`group`: its group, when `f` has
+    none; `head`: a lone fault's sensor)."""
+    return Grouped(str(f.get("group") or group), str(f["fault_id"]), float(f["start"]),
+                   [str(s) for s in f.get("sensors") or []] or [head] * bool(head),
+                   {str(s): str(k) for s, k in (f.get("kinds") or {}).items()} or ({head: str(f.get("kind"))} if head else {}),
+                   {str(s): float(t) for s, t in (f.get("joined") or {}).items()}, head)

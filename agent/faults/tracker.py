@@ -307,8 +307,7 @@ class FaultTracker:
         if events:
             self._kinds_changed(started)
         told = self.sources.started(events, self, t)
-        if len(told) > 1 or self.stations.open:
-            told = self.stations.started(told, self, t.ts)
+        told = self.stations.started(told, self, t.ts)      # (a lone fault too: its mates may join it, faults6)
         for ev in told:             # counted as told: a source's outage is one `source`, not its sensors' missing
             self.raised[ev.kind] += 1
         return told
