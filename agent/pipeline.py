@@ -88,6 +88,7 @@ class Pipeline:
         self.warmup_ticks = cfg.warmup.ticks if warmup_ticks is None else warmup_ticks
         self.specs = cfg.sensor_specs()
         self.sensors = [s.name for s in self.specs]
+        self.index = {name: i for i, name in enumerate(self.sensors)}
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
         self.numpy = NumpyScorer(n, adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s,
@@ -101,7 +102,7 @@ class Pipeline:
                                  {t.TYPE: AdaptiveThreshold(cfg.threshold.for_tier(t.TYPE), t.manifest.threshold)
                                   for t in model_tiers},
                                  hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
-                                 fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s))
+                                 fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps)
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)
@@ -263,6 +264,7 @@ class Pipeline:
             return self._step_clock_moved(row)
         self.ticks += 1
         faults = self.health.observe(row)
+        arrived = row.missing            # (before the mask: a faulty sensor's reading arrived all the same)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
         if not self.warm:
             self.warmup.append(row)
@@ -290,7 +292,8 @@ class Pipeline:
             lambda: self.chain.learn(self.window, self.detector.calm),
             lambda: self.health.holds(result.sensor_scores, self._judged_at(result.tier, level)),
             None if self.level is None else self._levels, level,
-            lambda sensor: self._rejudged(result, sensor))
+            lambda sensor: self._rejudged(result, sensor),
+            lambda names: self._unheard(names, arrived))
         if faults:          # (after the alert's step: one that opened on this tick hears of them too)
             self._tell_alert(faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
@@ -316,6 +319,21 @@ class Pipeline:
                 tracker.fault_raised(f.fault_id, f.sensor, f.kind, f.start)
             else:
                 tracker.fault_ended(f.fault_id)
+
+    def _unheard(self, names: list[str], arrived_missing: np.ndarray) -> str | None:
+        """Whether one of these sensors is not judged on this tick (AlertTracker's no data): "silent" when no
+        reading arrived or it is in a `missing` fault (masked until that clears, though readings are back),
+        "settling" when it is just back from a fault (its score held at 0 until its gap leaves the window), else
+        None. A sensor in another fault (stuck, spike, ...) is heard: its readings arrive and are judged wrong,
+        which the sensor-fault end deals with."""
+        health = self.health
+        why = None
+        for i in map(self.index.__getitem__, names):
+            if arrived_missing[i] or health.kind[i] == "missing":
+                return "silent"
+            if health.reentry[i]:
+                why = "settling"
+        return why
 
     def _rejudged(self, result: TickScore, sensor: str) -> float:
         """The tick's worst sensor score with `sensor` left out and, when the fallback scored it, its mates'
@@ -571,7 +589,8 @@ class Pipeline:
             raise ValueError("warm: expected true/false")
         detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, self.thresholds,
                             hold_ticks=self.detector.tracker.hold_ticks,
-                            fault_ticks=self.detector.tracker.fault_ticks)
+                            fault_ticks=self.detector.tracker.fault_ticks,
+                            window_ticks=self.cfg.window.steps)
         detector.tracker.restore(state["alerts"])
         detector.feedback = self.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
         health = self._new_health()
