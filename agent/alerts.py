@@ -43,6 +43,14 @@
   the score cannot say the anomaly is over; the level, back to a fraction of its excursion, can.
   All sensors are judged, not only the drivers: an alert opened on one sensor's spike is often
   carried by another sensor's lasting shift that never made a new peak.
+- no data: a tick under the threshold on which one of the open alert's drivers is not heard does not count
+  towards ending it by any rule above: no reading arrived (silent past `window.carry_forward_s`: the source or
+  the sensor stopped, a `missing` fault), or its score is held at 0 until the gap it is back from leaves the
+  window. When the ticks with no reading reach `no_data_ticks` (`alerts.no_data_ticks`, by default the window's
+  length, as a restart gap longer than the window ends an alert `restart`) the alert ends with reason
+  `no_data`. Why: a window that has lost the alert's own sensors scores low because it cannot see them, not
+  because the plant recovered; a poll that failed for a minute mid-incident ended the alert `cleared` while
+  the incident went on (a stalled sender did so under load). The silence itself is told as a fault.
 - sensor fault (`fault_end`, on by default): a fault whose condition began within the longest
   hold-back (the time an alert may wait: `hold_ticks`) before an open alert's start — or, on one of
   its drivers when it opened, by `fault_ticks` after it — re-judges the alert (a fault that began
@@ -115,7 +123,7 @@ class AlertEvent:
     top_steps: list[dict]
     origin: str | None         # the station / machine where it started
     ticks: int                 # ticks above threshold so far
-    reason: str | None = None  # why it ended: 'cleared', 'subsided', 'sensor_fault', 'shutdown' (input over) or 'restart'
+    reason: str | None = None  # why it ended: 'cleared', 'subsided', 'sensor_fault', 'no_data', 'shutdown' (input over) or 'restart'
     replayed: bool = False
     gap_s: float | None = None  # first event after a restart: seconds of data the restored state did not see
     fault: dict | None = None   # reason sensor_fault: the fault it ended with {fault_id, sensor, kind}
@@ -167,6 +175,7 @@ class _Open:
     fault: dict | None = None       # the fault it is being re-judged for {fault_id, sensor, kind}
     fault_now: bool = False         # nothing was over the threshold without that fault on its own tick: ends next
     fault_calm: int = 0             # ticks in a row nothing was above the threshold with that fault left out
+    unheard: int = 0                # ticks under the threshold with a driver silent, since one last counted (no data)
 
 
 def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
@@ -204,8 +213,9 @@ class AlertTracker:
     """One node's alert state. `observe` is called once per scored tick; returns the events."""
 
     def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0,
-                 fault_ticks: int = 0):
+                 fault_ticks: int = 0, window_ticks: int = 32):
         self.cfg = cfg
+        self.no_data_ticks = cfg.no_data_ticks or window_ticks     # how long no data holds an alert
         self.hold_ticks = hold_ticks
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
         self.held = 0               # ticks the opening of the current exceedance was held back
@@ -241,12 +251,14 @@ class AlertTracker:
         return {"alert_id": a.alert_id, "seq": a.seq - 1, "start": iso(a.start)}
 
     def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
-                hold=None, levels=None, rejudge=None) -> list[AlertEvent]:
+                hold=None, levels=None, rejudge=None, unheard=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
         sensor's level distance from warm-up (see held above; None: no alert is held). `rejudge(fault_id)
         -> float`: the tick's worst sensor score with that fault's sensors and their mates' fusion part left
-        out (see sensor fault above; None: no alert ends with a fault)."""
+        out (see sensor fault above; None: no alert ends with a fault). `unheard(sensors) -> str | None`: whether
+        one of them is not heard this tick — "silent" (no reading) or "settling" (its score held at 0 after a
+        gap) — or None (see no data above; None for the callable: every tick is judged)."""
         self.judged = (ts, score, threshold, rejudge)     # (the tick's, for a fault raised after it: fault_raised)
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
@@ -262,7 +274,7 @@ class AlertTracker:
             ended = self._rejudged(ts, score, threshold, tier, model, rejudge)
             if ended is not None:
                 return [ended]
-        return self._active(ts, score, threshold, tier, model, explain_fn, levels)
+        return self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
 
     def fault_raised(self, f: FaultEvent) -> None:
         """A fault was just raised (after this tick's observe): the open alert is re-judged for it (sensor fault,
@@ -356,7 +368,7 @@ class AlertTracker:
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 
-    def _active(self, ts, score, threshold, tier, model, explain_fn, levels=None) -> list[AlertEvent]:
+    def _active(self, ts, score, threshold, tier, model, explain_fn, levels=None, unheard=None) -> list[AlertEvent]:
         a = self.open
         a.last_score = score
         if score > threshold:
@@ -371,6 +383,11 @@ class AlertTracker:
             a.last_above = ts
             a.below = 0
             return []
+        why = unheard(a.drivers) if unheard is not None and score <= threshold else None
+        if why is not None:             # not a calm tick: no data on what it is about (no data, above)
+            a.unheard += why == "silent"
+            return [self.close(ts, score, threshold, tier, model, "no_data")] if a.unheard >= self.no_data_ticks else []
+        a.unheard = 0
         if self._released(a, distance):
             a.spent += 1
             if a.spent >= self.cfg.clear_ticks:

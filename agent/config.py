@@ -330,6 +330,10 @@ class AlertConfig:
     hysteresis: float = rng(0.1, 1.0, default=0.8, doc="an alert ends below threshold × this")
     cooldown_ticks: int = rng(0, None, default=10,
         doc="ticks after an alert ends during which no new one opens (counted as suppressed)")
+    no_data_ticks: int | None = rng(1, None, default=None,
+        doc="an open alert one of whose drivers has no reading (silent past `window.carry_forward_s`, a `missing` "
+            "fault) is held, not cleared; after this many such ticks it ends with reason `no_data` "
+            "(null: `window.steps`, as a restart gap longer than the window ends it `restart`)")
     update_interval_s: float = rng(0, None, default=60.0,
         doc="an open alert sends an update at most this often, when its peak grew or its top sensors changed")
     accept_after_s: float = rng(0, None, default=3600.0,

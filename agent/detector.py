@@ -42,8 +42,10 @@ class Detector:
     TIME_FIELDS = ("held_until", "above_at")   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
-                 thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0, fault_ticks: int = 0):
-        self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks, fault_ticks=fault_ticks)
+                 thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0, fault_ticks: int = 0,
+                 window_ticks: int = 32):
+        self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks, fault_ticks=fault_ticks,
+                                    window_ticks=window_ticks)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = {}
         self.add(thresholds or {})
@@ -69,13 +71,15 @@ class Detector:
     def step(self, ts: float, score: float, tier: str, model: Callable[[], dict], explain: Callable[[], dict],
              learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None,
              levels: Callable[[], dict[str, float]] | None = None, discord: float | None = None,
-             rejudge: Callable[[str], float] | None = None) -> Decision:
+             rejudge: Callable[[str], float] | None = None,
+             unheard: Callable[[list[str]], str | None] | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
         `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks);
         `levels` gives each sensor's level distance from warm-up (alerts.hold_sigma); `discord`: the
         threshold in force on a tick whose shape is a record (agent/discord.py), when it is lower;
-        `rejudge`: an alert's re-judge for a sensor fault (AlertTracker.observe)."""
+        `rejudge`: an alert's re-judge for a sensor fault; `unheard`: whether one of the named sensors is not
+        heard this tick (both AlertTracker.observe)."""
         thr = self.thresholds[tier]
         lift = 1.0
         fb = self.feedback
@@ -87,7 +91,8 @@ class Detector:
             value = min(value, discord * lift)
         fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
-        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold, levels, rejudge)
+        events = [] if held else self.tracker.observe(ts, score, value, tier, model, explain, hold, levels, rejudge,
+                                                           unheard)
         open_alert = self.tracker.open
         if fb is not None:
             for ev in events:

@@ -374,7 +374,7 @@ class HotSwap:
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
         cfg = self.cfg
-        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds)
+        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds, window_ticks=cfg.window.steps)
         self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector, settle=settle)
         log.info("model update: %s verified in %.2f s (%s); %sshadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers),

@@ -28,7 +28,7 @@ from .faults.events import FaultEvent
 from .faults.holdback import ticks_of
 from .faults.source import SourceMap
 from .faults.tracker import FaultTracker
-from .pipeline_faults import judged_at, rejudged, tell_alert
+from .pipeline_faults import judged_at, rejudged, tell_alert, unheard
 from .pipeline_fit import TierFitter, end_warmup, scale_mismatches
 from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
@@ -83,6 +83,7 @@ class Pipeline:
         self.warmup_ticks = cfg.warmup.ticks if warmup_ticks is None else warmup_ticks
         self.specs = cfg.sensor_specs()
         self.sensors = [s.name for s in self.specs]
+        self.index = {name: i for i, name in enumerate(self.sensors)}
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
         self.fitter = TierFitter(cfg.threshold, cfg.scoring.profile)   # profiles, thresholds: pipeline_fit.py
@@ -125,7 +126,7 @@ class Pipeline:
         cfg = self.cfg
         return Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds,
                         hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
-                        fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s))
+                        fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps)
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
@@ -183,6 +184,7 @@ class Pipeline:
             return pipeline_time.step_clock_moved(self, row)
         self.ticks += 1
         faults = self.health.observe(row)
+        arrived = row.missing            # (before the mask: a faulty sensor's reading arrived all the same)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
         if not self.warm:
             self.warmup.append(row)
@@ -210,7 +212,8 @@ class Pipeline:
             lambda: self.chain.learn(self.window, self.detector.calm),
             lambda: self.health.holds(result.sensor_scores, judged_at(self.detector.threshold(result.tier), level)),
             None if self.level is None else self._levels, level,
-            lambda fault_id: rejudged(result, fault_id, self.health, self.numpy))
+            lambda fault_id: rejudged(result, fault_id, self.health, self.numpy),
+            lambda names: unheard(names, self.index, arrived, self.health))
         if faults:          # (after the alert's step: one that opened on this tick hears of them too)
             tell_alert(self.detector.tracker, faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores

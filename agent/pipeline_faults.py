@@ -20,11 +20,17 @@ if TYPE_CHECKING:
     from .scorers.numpy_fallback import NumpyScorer
 
 
+#: fault kinds that are no reading at all: never what an alert was about
+SILENCES = {"source", "missing"}
+
+
 def tell_alert(tracker: AlertTracker, faults: list[FaultEvent]) -> None:
     """The alerts hear of each sensor fault raised or ended on this tick (AlertTracker.fault_raised,
-    fault_ended)."""
+    fault_ended) — not of a silence (a `source` fault, a `missing` sensor, a station all of whose sensors are
+    missing): a sensor with no reading scores 0, so its silence cannot be what an alert was about; an alert
+    whose drivers fall silent is held, and ends `no_data` if the silence lasts (AlertTracker's no data)."""
     for f in faults:
-        if f.kind == "source":
+        if f.kind in SILENCES or (f.kind == "station" and set((f.evidence or {}).get("kinds", {}).values()) <= SILENCES):
             continue
         if f.event == "fault":
             tracker.fault_raised(f)
@@ -53,3 +59,18 @@ def judged_at(threshold: float, discord: float | None) -> float:
     """The threshold an alert about to open was judged against (the fault hold-back asks which sensors
     pass it): the tier's (`threshold`), or the discord path's level when that is lower."""
     return threshold if discord is None else min(threshold, discord)
+
+
+def unheard(names: list[str], index: dict[str, int], arrived_missing: np.ndarray, health: FaultTracker) -> str | None:
+    """Whether one of these sensors is not judged on this tick (AlertTracker's no data): "silent" when no reading
+    arrived (`arrived_missing`: the row before the mask) or it is in a `missing` fault (masked until that clears,
+    though readings are back), "settling" when it is just back from a fault (its score held at 0 until its gap
+    leaves the window), else None. A sensor in another fault (stuck, spike, ...) is heard: its readings arrive and
+    are judged wrong, which the sensor-fault end deals with."""
+    why = None
+    for i in map(index.__getitem__, names):
+        if arrived_missing[i] or health.kind[i] == "missing":
+            return "silent"
+        if health.reentry[i]:
+            why = "settling"
+    return why

@@ -5,7 +5,10 @@ host's clock is `Agent(clock=)`: this test's wall clock plus an offset the test 
 the boot-time clock the agent tells a step by goes on. The sender stamps its reports with that host clock (a
 relay on the gateway, or records stamped on arrival) or with a clock of its own (a station's, not stepped).
 An incident (a and b far past their spread: a stall of the sender on a busy machine in the warm-up can lift
-the threshold several-fold) raises an alert before the step, so that what the step does to it is seen.
+the threshold several-fold) raises an alert before the step, so that what the step does to it is seen. A
+reading is carried forward 30 s (150 ticks): a stall of the sender on a busy machine is no silence of its
+sensors (past the carry-forward bound a silence ends the alert `no_data` once it lasts the window, 16 ticks),
+while a span the flush wrongly closed (a day) still shows as `missing`.
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ class ClockLab:
         self.cfg = config.from_dict({
             "node": {"id": "gw-ntp", "site": "lab"}, "sensors": ["a", "b", "c"], "tick_s": TICK_S,
             "topology": "group", "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
-            "window": {"steps": 16, "carry_forward_s": 2.0, "lateness_ticks": 1, "idle_flush_s": 1.0,
+            "window": {"steps": 16, "carry_forward_s": 30.0, "lateness_ticks": 1, "idle_flush_s": 1.0,
                        "max_clock_skew_s": max_clock_skew_s},
             "warmup": {"ticks": 60}, "scoring": {"chain": ["numpy"]},
             "threshold": {"quiet_s": 600},

@@ -63,6 +63,7 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     # Its open alert's re-judging fields too: no fault began with this alert, so none re-judges it.
     opened = got_state["alerts"]["open"]
     assert opened.pop("fault") is None and opened.pop("fault_calm") == 0 and opened.pop("fault_now") is False
+    assert opened.pop("unheard") == 0       # (the lead's no data: none of its drivers went silent)
     assert set(opened.pop("opened_on")) <= set(cfg.sensor_names())
     # faults5's `station` kind as well: its count restores as 0, as `source`'s did.
     assert got_state["health"]["raised"].pop("station") == 0

@@ -46,7 +46,9 @@ def agent_config(tmp_path, idle_flush_s: float = 0.0, window: dict | None = None
         "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, "idle_flush_s": idle_flush_s,
                    **(window or {})},
         "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5},
+        # (the alert open across the 30-s silence: neither its calm nor its silence, longer than the window, ends it)
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5,
+                   "no_data_ticks": 120},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
         "state_dir": str(tmp_path / "state"), "checkpoint_s": 3600}, base_dir=str(tmp_path))
 
@@ -110,7 +112,7 @@ def test_the_restart_gap_is_the_downtime_after_the_held_record_not_the_silence_b
     again = Agent(agent_config(tmp_path), clock=Clock(T0 + BACK + 12))      # up again 12 s after row 110
     try:
         assert again.checkpoint_start["state"] == "resumed"
-        for i in range(BACK + 12, BACK + 130):
+        for i in range(BACK + 12, BACK + 160):      # (judged on readings again from row 202: 60 calm ticks end it)
             turn(again, record(i, 8.0 if i < BACK + 30 else 0.0), T0 + i + 0.05)
     finally:
         close(again)

@@ -74,7 +74,7 @@ def alert_trace(tick_scores: np.ndarray, ts: np.ndarray, train_ticks: int, cfg: 
     thr = AdaptiveThreshold(cfg.threshold, calibrate(calib, cfg.threshold))
     warm = np.isfinite(tick_scores[:train_ticks])
     thr.seen_block(np.asarray(ts[:train_ticks], float)[warm], tick_scores[:train_ticks][warm])
-    detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, {"baseline": thr})
+    detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, {"baseline": thr}, window_ticks=cfg.window.steps)
 
     def model() -> dict:
         return {"model_id": "baseline"}
