@@ -117,14 +117,28 @@ class ProfileConfig:
 #: Units that say "a temperature" (compared lower-case, spaces dropped): such a sensor's level follows a heat
 #: balance over hours, slower than any warm-up, so by default it is `drifting` (skab32 round: D1 without it
 #: raised SKAB's dev FAR from 8.9 to 17.4 %: the two temperatures' drift).
-TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degf", "°f", "fahrenheit", "k", "kelvin"})   # not a bare
-#: "c" or "f" (a coulomb, a farad, a frequency): such a temperature is named in `drifting`
+TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degcelsius", "degf", "°f", "fahrenheit",
+                               "degfahrenheit", "k", "kelvin"})   # not a bare "c" or "f" (a coulomb, a farad, a
+#: frequency): such a temperature is named in `drifting`
+
+#: How plants write those units, folded onto them before the look-up (user12: a historian's "degrees Celsius",
+#: the one-character ℃ / ℉, a Spanish keyboard's ºC — the ordinal º — and "deg. C" were taken for no temperature,
+#: silently: the sensor was profiled as a level).
+_UNIT_SPELLINGS = (("℃", "°c"), ("℉", "°f"), ("º", "°"), ("˚", "°"), (".", ""), ("degrees", "deg"),
+                   ("degree", "deg"))
 
 
 def temperature_sensors(units: list[tuple[str, str | None]]) -> list[str]:
     """The names, of (name, unit) pairs, whose unit is a temperature: `drifting`'s default."""
-    return [name for name, unit in units
-            if isinstance(unit, str) and unit.replace(" ", "").lower() in TEMPERATURE_UNITS]
+    return [name for name, unit in units if isinstance(unit, str) and _folded(unit) in TEMPERATURE_UNITS]
+
+
+def _folded(unit: str) -> str:
+    """`unit` lower-case, without spaces, in TEMPERATURE_UNITS' spelling."""
+    folded = unit.replace(" ", "").lower()
+    for spelling, ours in _UNIT_SPELLINGS:
+        folded = folded.replace(spelling, ours)
+    return folded
 
 
 @functools.lru_cache(maxsize=64)
