@@ -113,3 +113,26 @@ def test_evaluate_of_a_gateway_config_over_a_folder_names_its_label_column(tmp_p
     assert suggested[0]["path"] == str(labelled.resolve()), suggested
     assert suggested[0]["label_columns"] == ["anomaly"], res.stderr
     assert "besides the time and the sensors': anomaly, changepoint)" in res.stderr, res.stderr
+
+
+def test_the_banner_says_which_sensors_the_profile_takes_as_drifting(tmp_path: Path):
+    """Which sensors the defaults judge `drifting` follows from each sensor's `unit` and was said nowhere: a unit
+    the agent did not read as a temperature changed how that sensor alarms without a word. The banner says it
+    (a real agent on the shipped demo bundle; a stdin source that ends at once)."""
+    import subprocess
+    import sys
+
+    import yaml
+    stations = [f"S{k:02d}" for k in range(1, 7)]
+    sensors = [{"name": f"{s}_{q}", **({"unit": "degrees Celsius"} if (s, q) == ("S03", "speed") else {})}
+               for s in stations for q in ("flow", "occ", "speed")]
+    cfg = {"node": {"id": "gw1", "site": "plant"}, "tick_s": 30, "topology": "corridor", "sensors": sensors,
+           "sources": [{"type": "stdin"}], "warmup": {"ticks": 40}, "scoring": {"bundle": "builtin:demo-corridor"},
+           "sinks": [{"type": "terminal"}], "state_dir": str(tmp_path / "state")}
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(tmp_path / "agent.yaml")],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert ("  profile: the model tier scores each sensor's distance from the warm-up's normal too, the fallback "
+            "blended at 0.25; drifting (judged by its newest forecast error alone, scoring.profile.drifting): "
+            "S03_speed\n") in res.stderr, res.stderr
