@@ -64,6 +64,16 @@ def models_dir_line(path: Path) -> str:
             + ("" if path.is_dir() else "; that directory does not exist (yet)"))
 
 
+def profile_line(scoring) -> str:
+    """How the model tier judges (the skab32 defaults beside a bundle), with the sensors it judges `drifting`:
+    by default those whose `unit` is a temperature, so a unit the agent does not read as one (user12: "degrees
+    Celsius" before it was known) shows here as a sensor missing from the list, not only in the alerts."""
+    drifting = ", ".join(scoring.profile.drifting) or "none"
+    return (f"profile: the model tier scores each sensor's distance from the warm-up's normal too, the fallback "
+            f"blended at {scoring.blend_numpy:g}; drifting (judged by its newest forecast error alone, "
+            f"scoring.profile.drifting): {drifting}")
+
+
 def bundle_origin(configured: str | None, base_dir: str, running: Path) -> str:
     """Where the bundle the tiers run came from: the config's `scoring.bundle` (`configured`, `builtin:NAME`
     as written), or the models_dir bundle a hot swap made active before the last stop. The banner named the
@@ -94,6 +104,8 @@ def banner(agent) -> list[str]:
                     "refill the window before the first score")
     elif recorded:
         lines[2] += f" ({pipe.warmup_counted} of them from the recording {recorded})"
+    if cfg.scoring.bundle and cfg.scoring.profile.enabled:
+        lines.append(f"  {profile_line(cfg.scoring)}")
     if cfg.scoring.models_dir:
         lines.append(f"  model updates: {models_dir_line(cfg.resolve(cfg.scoring.models_dir))}")
     lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]

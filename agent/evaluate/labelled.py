@@ -53,7 +53,8 @@ def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
     from ..config import format_keys
     reader, _ = cfg.warmup_reader()
     path = str(Path(data_path).expanduser().resolve()) if data_path else "LABELLED.csv"
-    header = csv_header(Path(path), reader.separator) if data_path and Path(path).is_file() else None
+    first = _first_recording(Path(path)) if data_path else None
+    header = csv_header(first, reader.separator) if first else None
     # (a column named as a sensor is that sensor's when the format maps no columns)
     others = [c for c in reader.other_columns(header) if c not in cfg.sensor_names()] if header else []
     named = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))]
@@ -69,6 +70,14 @@ def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
             + (f"its columns besides the time and the sensors': {', '.join(others) or 'none'}"
                + ("; LABEL: the one of them that does)" if labels == ["LABEL"] and len(others) > 1 else ")")
                if header else "--data names the labelled file)"))
+
+
+def _first_recording(path: Path) -> Path | None:
+    """The file whose header names the labelled columns: --data itself, or the first CSV of the folder the replay
+    reads (user12: a folder of SKAB exports was given `label_columns: [LABEL]`, its files' `anomaly` unread)."""
+    if path.is_dir():
+        return next(iter(sorted(path.glob("*.csv"))), None)
+    return path if path.is_file() else None
 
 
 def evaluation_duration_s(cfg: AgentConfig, src: SimulateConfig) -> float:

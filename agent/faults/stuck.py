@@ -195,6 +195,11 @@ class Stuck:
                 return self.held.nothing, self.held.nothing        # (the calm tick: both masks all False)
             return flat, flat.copy()
         unchanged = varies & same
+        if not t.all_healthy:
+            # A sensor judged faulty holds it by a run longer than any it showed healthy: back from a freeze, a
+            # thermocouple that repeats a reading about once a minute held its `stuck` by every such repeat, and
+            # the clear_s that ends it never ran out (user12: still open 36 min after it moved again).
+            unchanged &= t.healthy | (lasted > self.longest * self.tick_s)
         if not fnp.count_nonzero(unchanged) and not any_flat:
             return self.held.nothing, self.held.nothing
         cond = unchanged | flat

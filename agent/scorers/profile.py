@@ -117,8 +117,14 @@ class ProfileConfig:
 #: Units that say "a temperature" (compared as `unit_key` spells a unit): such a sensor's level follows a heat
 #: balance over hours, slower than any warm-up, so by default it is `drifting` (skab32 round: D1 without it
 #: raised SKAB's dev FAR from 8.9 to 17.4 %: the two temperatures' drift).
-TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degf", "°f", "fahrenheit", "k", "°k", "kelvin"})   # not a bare
-#: "c" or "f" (a coulomb, a farad, a frequency): such a temperature is named in `drifting`
+TEMPERATURE_UNITS = frozenset({"degc", "°c", "celsius", "degcelsius", "degf", "°f", "fahrenheit", "degfahrenheit",
+                               "k", "°k", "kelvin"})   # not a bare "c" or "f" (a coulomb, a farad, a frequency):
+#: such a temperature is named in `drifting`
+
+#: Words plants write those units with, folded onto TEMPERATURE_UNITS' spelling after `unit_key`'s own folding
+#: (user12: a historian's "degrees Celsius" and "deg. C" were taken for no temperature, silently: the sensor was
+#: profiled as a level).
+_UNIT_WORDS = ((".", ""), ("degrees", "deg"), ("degree", "deg"))
 
 
 #: Stand-ins for the degree sign on other keyboards: the masculine ordinal º, the ring ˚ and its combining form.
@@ -128,10 +134,14 @@ _DEGREE_LIKE = str.maketrans({"\u00ba": "\u00b0", "\u02da": "\u00b0", "\u030a": 
 def unit_key(unit: str) -> str:
     """A unit as TEMPERATURE_UNITS spells it: compatibility forms unfolded (℃ → °C), degree stand-ins made °,
     every space, control and invisible format character (no-break, zero-width, byte-order mark, a YAML block's
-    newline) dropped, case folded (qa31: each of these made a pasted temperature no temperature)."""
+    newline) dropped, case folded (qa31: each of these made a pasted temperature no temperature), "degrees" /
+    "deg." written as "deg" (user12)."""
     import unicodedata      # (only for a config whose sensors give units)
     unit = unicodedata.normalize("NFKC", unit.translate(_DEGREE_LIKE)).translate(_DEGREE_LIKE)
-    return "".join(c for c in unit if not (c.isspace() or unicodedata.category(c) in ("Cc", "Cf"))).casefold()
+    key = "".join(c for c in unit if not (c.isspace() or unicodedata.category(c) in ("Cc", "Cf"))).casefold()
+    for word, ours in _UNIT_WORDS:
+        key = key.replace(word, ours)
+    return key
 
 
 def temperature_sensors(units: list[tuple[str, str | None]]) -> list[str]:
