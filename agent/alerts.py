@@ -45,8 +45,9 @@
   carried by another sensor's lasting shift that never made a new peak.
 - no data: a tick under the threshold on which one of the open alert's drivers is not heard does not count
   towards ending it by any rule above: no reading arrived (silent past `window.carry_forward_s`: the source or
-  the sensor stopped, a `missing` fault), or its score is held at 0 until the gap it is back from leaves the
-  window. When the ticks with no reading reach `no_data_ticks` (`alerts.no_data_ticks`, by default the window's
+  the sensor stopped, a `missing` fault), or, after such a silence, its score is held at 0 until the gap it is
+  back from leaves the window (a sensor settling after another fault — stuck, spike — is judged as before: its
+  readings arrived). When the ticks with no reading reach `no_data_ticks` (`alerts.no_data_ticks`, by default the window's
   length, as a restart gap longer than the window ends an alert `restart`) the alert ends with reason
   `no_data`. Why: a window that has lost the alert's own sensors scores low because it cannot see them, not
   because the plant recovered; a poll that failed for a minute mid-incident ended the alert `cleared` while
@@ -384,7 +385,7 @@ class AlertTracker:
             a.below = 0
             return []
         why = unheard(a.drivers) if unheard is not None and score <= threshold else None
-        if why is not None:             # not a calm tick: no data on what it is about (no data, above)
+        if why == "silent" or (why == "settling" and a.unheard):    # not a calm tick: no data on it (no data, above)
             a.unheard += why == "silent"
             return [self.close(ts, score, threshold, tier, model, "no_data")] if a.unheard >= self.no_data_ticks else []
         a.unheard = 0

@@ -88,12 +88,20 @@ def test_ticks_that_do_not_hear_a_driver_do_not_count_towards_clearing_it():
     assert tr.active and asked[0] == ["a"] and tr.open.unheard == 4
     assert tr.observe(7.0, 9.0, 5.0, "numpy", dict, lambda: TOPS, unheard=silent) == []    # above is above
     assert tr.open.last_above == 7.0 and tr.open.unheard == 0
-    for t in range(8, 20):                                      # settling (held at 0 after a gap): not counted
+    tr.observe(8.0, 0.0, 5.0, "numpy", dict, lambda: TOPS, unheard=silent)
+    for t in range(9, 20):          # settling after that silence (its score held at 0): not counted either way
         assert tr.observe(float(t), 0.0, 5.0, "numpy", dict, lambda: TOPS, unheard=lambda names: "settling") == []
-    assert tr.active and tr.open.unheard == 0
+    assert tr.active and tr.open.unheard == 1
     ends = [e for t in range(20, 23) for e in tr.observe(float(t), 0.0, 5.0, "numpy", dict, lambda: TOPS,
                                                          unheard=lambda names: None)]
     assert [(e.event, e.reason, e.ts) for e in ends] == [("end", "cleared", 22.0)]
+
+
+def test_settling_after_another_fault_is_judged_as_before():
+    tr = _opened()                  # a back from a stuck or spike fault: its readings arrived, no silence before
+    ends = [e for t in range(3, 6) for e in tr.observe(float(t), 0.0, 5.0, "numpy", dict, lambda: TOPS,
+                                                       unheard=lambda names: "settling")]
+    assert [(e.event, e.reason, e.ts) for e in ends] == [("end", "cleared", 5.0)]
 
 
 def test_no_data_for_the_window_s_length_ends_it_no_data_and_the_state_keeps_the_count():
