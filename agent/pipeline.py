@@ -362,7 +362,9 @@ class Pipeline:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
         if self.cfg.alerts.hold_sigma <= 0:
             return None
-        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, self.cfg.scoring.profile.drifting)
+        profile = self.cfg.scoring.profile     # a defaulted `drifting` list is the profile's alone (skab34)
+        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks,
+                            profile.drifting if profile.drifting_given else ())
 
     def _judged_at(self, tier: str, discord: float | None) -> float:
         """The threshold an alert about to open was judged against (the fault hold-back asks which sensors

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -84,8 +84,9 @@ class ProfileConfig:
         doc="half-life of the EW mean of recent forecasts that is compared with the profile")
     min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile")
     drifting: list[str] | None = doc(
-        "sensors whose normal level drifts (judged by their newest forecast error alone, and never holding an alert "
-        "open); null (the default): the sensors whose `unit` is a temperature (degC, °C, degF, °F, K, …); `[]`: none",
+        "sensors whose normal level drifts (judged by their newest forecast error alone; a list the config gives also "
+        "never holds an alert open); null (the default): the sensors whose `unit` is a temperature (degC, °C, degF, "
+        "°F, K, …), for the profile only; `[]`: none",
         default=None)
     weight: float = rng(0.05, 10.0, default=1.0,
         doc="the profile distance is multiplied by this before it is compared with the forecast error")
@@ -112,6 +113,9 @@ class ProfileConfig:
         "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
         "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
         "two); a bundle without it is scored as before", default=True)
+    # Set by from_dict: whether the config gave `drifting` (the alert hold's level monitor leaves out only a list
+    # the config gives: skab34 round); not a key.
+    drifting_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})
 
 
 #: Units that say "a temperature" (compared lower-case, spaces dropped): such a sensor's level follows a heat
@@ -307,8 +311,8 @@ class LevelMonitor:
     Why a second, model-free level: a forecaster's error falls back once a lasting shift is in its
     window, and the fallback's forecasters learn the new level, so an alert about a lasting shift
     (a closed valve) ends while the shift goes on. The observed level keeps saying "unlike warm-up"
-    for as long as the shift lasts, whichever tier scores. Sensors in `excluded` (the profile's
-    `drifting` ones, whose level drifts in normal operation) never hold an alert. Fitted once at
+    for as long as the shift lasts, whichever tier scores. Sensors in `excluded` (a `drifting` list
+    the config gives; the defaulted temperatures are the profile's alone, skab34) never hold an alert. Fitted once at
     warm-up, like the profile; no state per tick (the level is read from the window).
     """
 
