@@ -362,9 +362,9 @@ class Pipeline:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
         if self.cfg.alerts.hold_sigma <= 0:
             return None
-        profile = self.cfg.scoring.profile     # a defaulted `drifting` list is the profile's alone (skab34)
-        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks,
-                            profile.drifting if profile.drifting_given else ())
+        profile = self.cfg.scoring.profile     # a defaulted `drifting` list leaves the fallback's hold alone (skab34)
+        model_tier = None if profile.drifting_given else (lambda: self.chain.tier != "numpy")
+        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, profile.drifting, model_tier)
 
     def _judged_at(self, tier: str, discord: float | None) -> float:
         """The threshold an alert about to open was judged against (the fault hold-back asks which sensors
