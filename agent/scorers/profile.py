@@ -235,8 +235,7 @@ class NormalProfile:
         d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         if self.wander is not None:
             d = d / self.wander
-        used = self.used if self.excluding is None or self.excluding() else True
-        return np.where(used & np.isfinite(d), d, 0.0)
+        return np.where(self.used & np.isfinite(d), d, 0.0)
 
     def forget_last_tick(self) -> None:
         """The state was replaced (a checkpoint restore): the next tick is no retry of the last one."""
