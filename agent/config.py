@@ -355,7 +355,8 @@ class AlertConfig:
             "also ends (reason `subsided`) once, for `clear_ticks` ticks in a row, every sensor's level is under "
             "this share of the largest level distance reached during it, even with the score above the threshold; "
             "no new alert then opens while every level stays under that bar, until the score has stayed at or "
-            "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`)")
+            "under the threshold for `subside_release_ticks` ticks (0: off; needs `hold_sigma`; not given with "
+            "`hold_sigma` on: 0.3)")
     top_k: int = rng(1, 32, default=3, doc="sensors and time steps named per alert event")
     fault_end: bool = doc("an open alert ends (reason `sensor_fault`, naming the fault) when a fault that began with it "
                           "(in the hold-back before it, or on an opening driver within `faults.holdback_s` after) leaves "
@@ -706,16 +707,25 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
     return cfg
 
 
+#: `alerts.release_fraction` when a config holds alerts (`hold_sigma` > 0) and does not give it (skab34 round: the
+#: tier's re-alerts on the residue an anomaly leaves; docs/measured/accuracy-skab.md).
+HELD_RELEASE_FRACTION = 0.3
+
+
 def _unstated_defaults(cfg: AgentConfig, data: dict) -> None:
     """The defaults that depend on what else the config says (skab32 round): `scoring.profile.drifting` not
     given → the sensors whose `unit` is a temperature (skab34: such a defaulted list still holds the fallback's
-    alerts); `threshold.risk` not given → the fallback keeps
+    alerts); `alerts.release_fraction` not given while `alerts.hold_sigma` > 0 → HELD_RELEASE_FRACTION (skab34; without
+    the hold it cannot act); `threshold.risk` not given → the fallback keeps
     FALLBACK_RISK (its value before the model tiers' default became MODEL_TIER_RISK) unless
     `threshold.numpy.risk` is given. A config that sets either key runs as it says."""
     cfg.scoring.profile.drifting_given = cfg.scoring.profile.drifting is not None
     if not cfg.scoring.profile.drifting_given:
         cfg.scoring.profile.drifting = temperature_sensors(
             [(s, None) if isinstance(s, str) else (s.name, s.unit) for s in cfg.sensors])
+    alerts = data.get("alerts")
+    if cfg.alerts.hold_sigma > 0 and not (isinstance(alerts, dict) and "release_fraction" in alerts):
+        cfg.alerts.release_fraction = HELD_RELEASE_FRACTION
     threshold = data.get("threshold")
     cfg.threshold.risk_given = isinstance(threshold, dict) and "risk" in threshold
     if not cfg.threshold.risk_given and cfg.threshold.numpy.risk is None:

@@ -4,13 +4,15 @@ skab32 made the temperature-unit sensors `drifting` by default, for the model ti
 them out of the alert hold's level monitor for every tier, so the numpy fallback let go of an alert about a lasting
 temperature shift while the shift went on (SKAB dev: 0.736 / 8.28 → 0.694 / 14.52). Now a defaulted list is left out
 of the hold only while a model tier scores (where it is what keeps the tier's FAR at D2's figure); a list the config
-gives acts on every tier, as before.
+gives acts on every tier, as before. And a config that holds alerts (`alerts.hold_sigma`) releases them at
+`alerts.release_fraction` 0.3 unless it gives the key (the tier's re-alerts on an anomaly's residue).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from agent import config
+from agent.config import HELD_RELEASE_FRACTION
 from agent.pipeline import Pipeline
 from agent.scorers.profile import LevelMonitor
 from agent.window import Row
@@ -76,3 +78,12 @@ def test_a_defaulted_temperature_holds_the_fallbacks_alert_and_a_stated_one_does
     assert defaulted[inside].mean() > 0.95               # held for the whole shift, as before skab32
     assert defaulted[hi + 40:].mean() == 0.0             # and it ends once the shift is over
     assert stated[inside].mean() < 0.5                   # a stated drifting sensor never holds
+
+
+def test_a_config_that_holds_alerts_releases_them_unless_it_says_otherwise():
+    assert HELD_RELEASE_FRACTION == 0.3
+    assert numpy_cfg({}).alerts.release_fraction == 0.3                   # holds, gives no release_fraction
+    base = {"sensors": ["a"], "sources": [{"type": "stdin"}]}
+    assert config.from_dict(base).alerts.release_fraction == 0.0          # no hold: release cannot act
+    given = config.from_dict({**base, "alerts": {"hold_sigma": 2, "release_fraction": 0}})
+    assert given.alerts.release_fraction == 0.0                           # a config that gives it runs as it says
