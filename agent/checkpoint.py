@@ -290,9 +290,16 @@ def fingerprint(cfg: AgentConfig, adjacency: np.ndarray, bundle: dict | None) ->
                          "weights": dict(sorted(np_cfg.weights.items())),
                          "seasonal_periods_s": list(np_cfg.seasonal_periods_s)},
         "threshold_method": cfg.threshold.method,
-        "profile": dataclasses.asdict(cfg.scoring.profile),
+        "profile": _keys_of(cfg.scoring.profile),
         "bundle": bundle,
     }
+
+
+def _keys_of(section) -> dict:
+    """A config section's keys and values, without the fields from_dict sets that are no key (`drifting_given`:
+    whether the list was given shapes the alert hold, not any state; a checkpoint from before it fits)."""
+    return {k: v for k, v in dataclasses.asdict(section).items()
+            if "internal" not in section.__dataclass_fields__[k].metadata}
 
 
 #: The value an agent before the skab32 round ran for a `scoring.profile` key its checkpoint does not carry: that
@@ -311,7 +318,7 @@ def _profile_key(profile: dict | None) -> dict | None:
     if not isinstance(profile, dict):
         return profile
     from .scorers.profile import ProfileConfig
-    full = {**dataclasses.asdict(ProfileConfig()), **PROFILE_BEFORE_SKAB32, **profile}
+    full = {**_keys_of(ProfileConfig()), **PROFILE_BEFORE_SKAB32, **profile}
     return {"enabled": False} if full["enabled"] is False else full
 
 

@@ -348,7 +348,7 @@ class AlertConfig:
         doc="an open alert is held (its ticks still count, it does not end) while the recent observed level of "
             "one of its driver sensors (above the threshold when it opened or at a new peak) stays this many σ "
             "off that sensor's warm-up level, even when the score has fallen under the threshold; "
-            "`scoring.profile.drifting` sensors never hold (0: off)")
+            "`scoring.profile.drifting` sensors never hold (a defaulted list: while a model tier scores) (0: off)")
     hold_fraction: float = rng(0.0, 1.0, default=0.0,
         doc="… and at least this share of the largest level distance that sensor reached during the alert "
             "(an anomaly that ends leaves a residue far below its own excursion)")
@@ -712,10 +712,12 @@ def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> Ag
 
 def _unstated_defaults(cfg: AgentConfig, data: dict) -> None:
     """The defaults that depend on what else the config says (skab32 round): `scoring.profile.drifting` not
-    given → the sensors whose `unit` is a temperature; `threshold.risk` not given → the fallback keeps
+    given → the sensors whose `unit` is a temperature (skab34: such a defaulted list still holds the fallback's
+    alerts); `threshold.risk` not given → the fallback keeps
     FALLBACK_RISK (its value before the model tiers' default became MODEL_TIER_RISK) unless
     `threshold.numpy.risk` is given. A config that sets either key runs as it says."""
-    if cfg.scoring.profile.drifting is None:
+    cfg.scoring.profile.drifting_given = cfg.scoring.profile.drifting is not None
+    if not cfg.scoring.profile.drifting_given:
         cfg.scoring.profile.drifting = temperature_sensors(
             [(s, None) if isinstance(s, str) else (s.name, s.unit) for s in cfg.sensors])
     threshold = data.get("threshold")

@@ -137,7 +137,9 @@ class Pipeline:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
         if self.cfg.alerts.hold_sigma <= 0:
             return None
-        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, self.cfg.scoring.profile.drifting)
+        profile = self.cfg.scoring.profile     # a defaulted `drifting` list leaves the fallback's hold alone (skab34)
+        model_tier = None if profile.drifting_given else (lambda: self.chain.tier != "numpy")
+        return LevelMonitor(self.sensors, self.cfg.alerts.hold_half_life_ticks, profile.drifting, model_tier)
 
     def _new_discord(self) -> DiscordWatch | None:
         m = self.cfg.threshold.discord_ticks

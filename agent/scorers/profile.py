@@ -63,7 +63,8 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,7 +86,8 @@ class ProfileConfig:
     min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile")
     drifting: list[str] | None = doc(
         "sensors whose normal level drifts (judged by their newest forecast error alone, and never holding an alert "
-        "open); null (the default): the sensors whose `unit` is a temperature (degC, °C, degF, °F, K, …); `[]`: none",
+        "open); null (the default): the sensors whose `unit` is a temperature (degC, °C, degF, °F, K, …), which still "
+        "hold the numpy fallback's alerts; `[]`: none",
         default=None)
     weight: float = rng(0.05, 10.0, default=1.0,
         doc="the profile distance is multiplied by this before it is compared with the forecast error")
@@ -112,6 +114,9 @@ class ProfileConfig:
         "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
         "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
         "two); a bundle without it is scored as before", default=True)
+    # Set by from_dict: whether the config gave `drifting` (a defaulted list leaves the fallback's alert hold
+    # alone: skab34 round); not a key.
+    drifting_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})
 
 
 #: Units that say "a temperature" (compared as `unit_key` spells a unit): such a sensor's level follows a heat
@@ -330,14 +335,17 @@ class LevelMonitor:
     window, and the fallback's forecasters learn the new level, so an alert about a lasting shift
     (a closed valve) ends while the shift goes on. The observed level keeps saying "unlike warm-up"
     for as long as the shift lasts, whichever tier scores. Sensors in `excluded` (the profile's
-    `drifting` ones, whose level drifts in normal operation) never hold an alert. Fitted once at
+    `drifting` ones, whose level drifts in normal operation) never hold an alert — or, with `excluding`, only
+    while it says so (a defaulted `drifting` list: while a model tier scores, not the fallback; skab34). Fitted once at
     warm-up, like the profile; no state per tick (the level is read from the window).
     """
 
-    def __init__(self, sensors: list[str], half_life: float, excluded: list[str] | tuple[str, ...] | None = ()):
+    def __init__(self, sensors: list[str], half_life: float, excluded: list[str] | tuple[str, ...] | None = (),
+                 excluding: Callable[[], bool] | None = None):
         self.sensors = list(sensors)
         self.half_life = float(half_life)
         self.used = np.array([s not in set(excluded or ()) for s in self.sensors])
+        self.excluding = excluding      # None: `excluded` always left out; else only while it says True
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 
@@ -370,7 +378,8 @@ class LevelMonitor:
         known = ~np.asarray(missing, bool)
         level = ew_level(np.where(known, values, 0.0), known, self.half_life)
         d = np.abs(level - self.mean) / self.std
-        return np.where(self.used & np.isfinite(d), d, 0.0)
+        used = self.used if self.excluding is None or self.excluding() else True
+        return np.where(used & np.isfinite(d), d, 0.0)
 
     def state_dict(self) -> dict | None:
         return None if self.mean is None else {"mean": self.mean, "std": self.std}
