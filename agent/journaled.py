@@ -87,7 +87,7 @@ def open_alert_problem(state) -> str | None:
     for key in ("peak", "last_sent_peak", "last_score", "level_top"):
         if key in a and not _number(a[key]):
             return f"alerts.open.{key}: {a[key]!r} is not a finite number"
-    for key in ("ticks", "seq", "below", "spent", "fault_calm"):
+    for key in ("ticks", "seq", "below", "spent", "fault_calm", "unheard"):
         if key in a and not (isinstance(a[key], int) and not isinstance(a[key], bool) and a[key] >= 0):
             return f"alerts.open.{key}: {a[key]!r} is not a count"
     exp = a.get("explain")

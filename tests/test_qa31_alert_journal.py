@@ -46,6 +46,7 @@ DAMAGE = {
     "a count past any integer": ("raised", float("inf"), "tracker not usable"),
     "an open alert's start that is no time": (("open", "start"), "08:02:50", "alerts.open.start: '08:02:50' is not a time"),
     "an open alert's explanation without sensors": (("open", "explain"), {"top_steps": []}, "alerts.open.explain: expected"),
+    "an open alert's no-data count that is no count": (("open", "unheard"), "3", "alerts.open.unheard: '3' is not a count"),
 }
 
 
