@@ -505,8 +505,10 @@ class AlertTracker:
         floor = float(state["floor"])
         level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
         after_fault = state.get("after_fault")     # absent in checkpoints written before it existed
-        if after_fault is not None and not (isinstance(after_fault, dict) and isinstance(after_fault.get("sensor"), str)):
+        if after_fault is not None and not _fault_ref(after_fault):
             raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
+        if opened is not None and opened.fault is not None and not _fault_ref(opened.fault):
+            raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
         self.open, self.floor, self.level_floor = opened, floor, level_floor
         self.after_fault = after_fault
         self.residue = int(state.get("residue", 0))     # absent in checkpoints written before it existed
@@ -532,3 +534,9 @@ class AlertTracker:
         a = self.open
         a.gap_s = None if gap_s is None else round(float(gap_s), 3)
         return self.close(ts, a.last_score, threshold, tier, model, "restart")
+
+
+def _fault_ref(f) -> bool:
+    """A fault as the alerts keep it ({fault_id, sensor, kind}, strings): the re-judge asks for its fault_id on every
+    tick, so a journal's entry without one stopped the tick (KeyError; review24)."""
+    return isinstance(f, dict) and all(isinstance(f.get(k), str) and f[k] for k in ("fault_id", "sensor", "kind"))

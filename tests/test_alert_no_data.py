@@ -128,3 +128,4 @@ def test_a_silence_shorter_than_no_data_ticks_holds_the_alert_until_readings_jud
     assert not [a for a in alerts if a.event == "end"], [(a.event, a.ts - START, a.reason) for a in alerts]
     assert [a.event for a in alerts if a.ts > START + 290] == ["update"] and pipe.alerts.active
     assert {a.alert_id for a in alerts} == {alerts[0].alert_id}
+
