@@ -19,7 +19,7 @@ OWN = HOST - 6 * 365 * 86400.0              # the pumps' own clock: six years be
 STEPS = 16
 
 
-def agent_config(tmp_path, **window) -> config.Config:
+def agent_config(tmp_path, sinks: list | None = None, **window):
     return config.from_dict({
         "sensors": ["a", "b"], "tick_s": 1.0, "topology": "group",
         "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
@@ -27,7 +27,7 @@ def agent_config(tmp_path, **window) -> config.Config:
         "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5,
                    "no_data_ticks": 120},
-        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
+        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}, *(sinks or [])],
         "state_dir": str(tmp_path / "state"), "checkpoint_s": 3600}, base_dir=str(tmp_path))
 
 
@@ -131,3 +131,30 @@ def test_own_clock_stamps_that_jumped_during_the_downtime_are_still_a_move(tmp_p
         close(again)
     assert again.aligner.restart_gaps == 0 and again.aligner.moves == {"forward": 1}, \
         (again.aligner.restart_gaps, again.aligner.moves)
+
+
+def test_the_terminal_prints_an_open_alerts_new_once_across_a_restart(tmp_path, capsys):
+    """user12: after a restart the terminal printed the open alert's `NEW` line a second time — the journal's
+    last event is delivered again to every sink that may lack it, and the terminal cannot know it has it. A
+    line on stdout is written just after the journal's (agent/delivery.py): printing it again told an
+    operator reading the journal of a second alert. The jsonl file and MQTT still complete theirs."""
+    terminal = [{"type": "terminal"}]
+    first = Agent(agent_config(tmp_path, terminal), clock=Clock(HOST))
+    try:
+        for i in range(80):
+            turn(first, record(i, HOST, 8.0 if i >= 70 else 0.0))
+            if first.pipeline.alerts.open is not None:
+                break                   # killed 3 s into the alert (user12's restart), its `new` the last event
+        assert first.save_checkpoint() is not None
+    finally:
+        close(first)
+    [alert] = [e for e in events(tmp_path) if e["kind"] == "alert"]
+    again = Agent(agent_config(tmp_path, terminal), clock=Clock(HOST + i + 5))
+    try:
+        for k in range(i + 5, i + 40):
+            turn(again, record(k, HOST, 8.0))
+    finally:
+        close(again)
+    out = capsys.readouterr().out.splitlines()
+    assert len([line for line in out if f" NEW    {alert['alert_id']} #0 " in line]) == 1, out
+    assert len(out) == len(set(out)) and len(out) == len([e for e in events(tmp_path) if e["kind"] == "alert"]), out
