@@ -11,6 +11,7 @@ import logging
 import time
 
 from agent import config
+from agent.alerts import AlertEvent, iso
 from agent.records import Record
 from agent.service import Agent
 
@@ -19,14 +20,14 @@ OWN = HOST - 6 * 365 * 86400.0              # the pumps' own clock: six years be
 STEPS = 16
 
 
-def agent_config(tmp_path, sinks: list | None = None, **window):
+def agent_config(tmp_path, sinks: list | None = None, alerts: dict | None = None, **window):
     return config.from_dict({
         "sensors": ["a", "b"], "tick_s": 1.0, "topology": "group",
         "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
         "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, **window},
         "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5,
-                   "no_data_ticks": 120},
+                   "no_data_ticks": 120, **(alerts or {})},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}, *(sinks or [])],
         "state_dir": str(tmp_path / "state"), "checkpoint_s": 3600}, base_dir=str(tmp_path))
 
@@ -158,3 +159,15 @@ def test_the_terminal_prints_an_open_alerts_new_once_across_a_restart(tmp_path, 
     out = capsys.readouterr().out.splitlines()
     assert len([line for line in out if f" NEW    {alert['alert_id']} #0 " in line]) == 1, out
     assert len(out) == len(set(out)) and len(out) == len([e for e in events(tmp_path) if e["kind"] == "alert"]), out
+
+
+def test_an_alert_of_one_tick_says_so_not_lasted_0s():
+    """user12: `END … lasted 0s (cleared)` for an alert whose one tick above the threshold was its start and
+    its end — read as nothing having happened. It says the tick: `lasted one tick, <its time>`."""
+    def ended(last_above: float) -> str:
+        return AlertEvent(alert_id="gw-1", seq=1, event="end", node="gw", site="plant", ts=HOST + 60, start=HOST,
+                          end=last_above, score=1.0, peak_score=9.0, threshold=4.0, tier="numpy", model_id="numpy",
+                          model_sha256=None, top_sensors=[{"sensor": "a", "contribution": 1.0}], top_steps=[],
+                          origin="a", ticks=1, reason="cleared").line()
+    assert ended(HOST).endswith(f" lasted one tick, {iso(HOST)} (cleared)"), ended(HOST)
+    assert ended(HOST + 15).endswith(" lasted 15s (cleared)"), ended(HOST + 15)
