@@ -171,3 +171,25 @@ def test_an_alert_of_one_tick_says_so_not_lasted_0s():
                           origin="a", ticks=1, reason="cleared").line()
     assert ended(HOST).endswith(f" lasted one tick, {iso(HOST)} (cleared)"), ended(HOST)
     assert ended(HOST + 15).endswith(" lasted 15s (cleared)"), ended(HOST + 15)
+
+
+def test_the_banner_says_a_live_sources_readings_carry_their_own_time(tmp_path):
+    """user12: `source: mqtt …: this host's clock` for pumps whose payloads carry their own `ts` (taken at
+    that time: agent/sources/mqtt.py) — and their stamps were years off it. The banner says whose clock: each
+    reading's `ts`, else this host's on arrival, and how far from this host's a stamp may be."""
+    from agent.firstscreen import source_line
+
+    def line(source: dict, **window) -> str:
+        cfg = config.from_dict({"sensors": ["a"], "tick_s": 1.0, "sources": [source], "window": window},
+                               base_dir=str(tmp_path))
+        return source_line(cfg.sources[0], cfg.window.max_clock_skew_s)
+
+    mqtt = {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": 1883}, "topics": {"plant/a": "a"}}
+    assert line(mqtt).endswith(": each reading's own `ts`, else this host's clock on arrival; a stamp more "
+                               "than 300 s from this host's clock is refused (window.max_clock_skew_s)"), line(mqtt)
+    assert line(mqtt, max_clock_skew_s=0).endswith(
+        ": each reading's own `ts`, else this host's clock on arrival; stamps not checked against this host's "
+        "clock (window.max_clock_skew_s: 0)"), line(mqtt, max_clock_skew_s=0)
+    udp = line({"type": "udp", "bind": "127.0.0.1", "port": 0})
+    assert udp.startswith("udp 127.0.0.1:0 (JSON lines): each reading's own `ts`"), udp
+    assert line({"type": "stdin"}).startswith("stdin (JSON lines): each reading's own `ts`")
