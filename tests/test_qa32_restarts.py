@@ -38,12 +38,12 @@ def record(i: int, base: float, step: float = 0.0) -> Record:
     return Record(ts=base + i, values=values, origin="udp", received=HOST + i + 0.05)
 
 
-class Clock:
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+def host_clock(now: float):
+    """This host's clock as the test sets it (`clock.now`), given to the agent (`Agent(clock=)`)."""
+    def clock() -> float:
+        return clock.now
+    clock.now = now
+    return clock
 
 
 def turn(agent: Agent, rec: Record) -> None:
@@ -64,7 +64,7 @@ def events(tmp_path) -> list[dict]:
 def restart_with_an_alert_open(tmp_path, base: float, window: dict, down_s: int = 12) -> tuple[Agent, list[dict]]:
     """Rows 0–79 (a step on `a` from 70: an alert opens), the checkpoint, a kill -9, up again `down_s` s later
     and 20 more rows of the step: the new agent (closed) and the events after the restart."""
-    first = Agent(agent_config(tmp_path, **window), clock=Clock(HOST))
+    first = Agent(agent_config(tmp_path, **window), clock=host_clock(HOST))
     try:
         for i in range(80):
             turn(first, record(i, base, 8.0 if i >= 70 else 0.0))
@@ -73,7 +73,7 @@ def restart_with_an_alert_open(tmp_path, base: float, window: dict, down_s: int 
     finally:
         close(first)
     before = len(events(tmp_path))
-    again = Agent(agent_config(tmp_path, **window), clock=Clock(HOST + 80 + down_s))
+    again = Agent(agent_config(tmp_path, **window), clock=host_clock(HOST + 80 + down_s))
     try:
         assert again.checkpoint_start["state"] == "resumed"
         for i in range(80 + down_s, 100 + down_s):
@@ -117,14 +117,14 @@ def test_host_clock_stamps_restart_the_same_way(tmp_path):
 def test_own_clock_stamps_that_jumped_during_the_downtime_are_still_a_move(tmp_path):
     """The sender's clock itself jumped while the agent was down (its stamps no longer stand to this host's
     clock as before): that is a move of the data's time base, said and counted, not downtime."""
-    first = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=Clock(HOST))
+    first = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
     try:
         for i in range(80):
             turn(first, record(i, OWN))
         assert first.save_checkpoint() is not None
     finally:
         close(first)
-    again = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=Clock(HOST + 92))
+    again = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST + 92))
     try:
         for i in range(92, 112):
             turn(again, record(i, OWN + 600.0))         # the PLC's clock set 10 min on meanwhile
@@ -140,7 +140,7 @@ def test_the_terminal_prints_an_open_alerts_new_once_across_a_restart(tmp_path, 
     line on stdout is written just after the journal's (agent/delivery.py): printing it again told an
     operator reading the journal of a second alert. The jsonl file and MQTT still complete theirs."""
     terminal = [{"type": "terminal"}]
-    first = Agent(agent_config(tmp_path, terminal), clock=Clock(HOST))
+    first = Agent(agent_config(tmp_path, terminal), clock=host_clock(HOST))
     try:
         for i in range(80):
             turn(first, record(i, HOST, 8.0 if i >= 70 else 0.0))
@@ -150,7 +150,7 @@ def test_the_terminal_prints_an_open_alerts_new_once_across_a_restart(tmp_path, 
     finally:
         close(first)
     [alert] = [e for e in events(tmp_path) if e["kind"] == "alert"]
-    again = Agent(agent_config(tmp_path, terminal), clock=Clock(HOST + i + 5))
+    again = Agent(agent_config(tmp_path, terminal), clock=host_clock(HOST + i + 5))
     try:
         for k in range(i + 5, i + 40):
             turn(again, record(k, HOST, 8.0))
