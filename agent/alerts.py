@@ -143,7 +143,11 @@ class AlertEvent:
         """One readable terminal line."""
         tops = ", ".join(f"{t['sensor']} {t['contribution']:.0%}" for t in self.top_sensors)
         origin = f" | origin {self.origin}" if self.origin else ""
-        span = f" lasted {self.end - self.start:.0f}s ({self.reason})" if self.event == "end" and self.end else ""
+        # (an alert of one tick starts and ends on it: "lasted 0s" read as nothing happened; user12)
+        span = ""
+        if self.event == "end" and self.end:
+            lasted = f"one tick, {iso(self.start)}" if self.end == self.start else f"{self.end - self.start:.0f}s"
+            span = f" lasted {lasted} ({self.reason})"
         gap = f" | after a restart, {self.gap_s:.0f}s of data unseen" if self.gap_s is not None else ""
         return (f"{iso(self.ts)} {self.event.upper():6} {self.alert_id} #{self.seq} "
                 f"score {self.score:.2f} (peak {self.peak_score:.2f}) thr {self.threshold:.2f} "

@@ -16,13 +16,18 @@ from pathlib import Path
 
 from .alerts import iso
 from .records import span
+from .timebase import DEFAULT_MAX_CLOCK_SKEW_S
 
 log = logging.getLogger("stad.agent")
 
 REDRAW_S = 0.5          # a terminal line is rewritten at most this often
 
 
-def source_line(src) -> str:
+def source_line(src, max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S) -> str:
+    """The source and whose clock its records follow. A live source's reading carries its own `ts` or is
+    stamped on arrival, and the agent cannot tell which before it comes: both are said, with how far a
+    stamp may be from this host's clock (`window.max_clock_skew_s`). The banner said "this host's clock"
+    for an MQTT source whose payloads carried stamps years off it (user12)."""
     kind = src.TYPE
     if kind == "simulate":
         pace = f"{src.speed:g}× real time" if src.speed > 0 else "as fast as it computes"
@@ -32,12 +37,19 @@ def source_line(src) -> str:
     if kind == "replay":
         pace = f"{src.speed:g}× the file's pace" if src.speed > 0 else "as fast as it reads"
         return f"replay {src.path}: the file's clock, {pace}"
+    skew = (f"a stamp more than {max_clock_skew_s:g} s from this host's clock is refused (window.max_clock_skew_s)"
+            if max_clock_skew_s > 0 else "stamps not checked against this host's clock (window.max_clock_skew_s: 0)")
+    own = f"each reading's own `ts`, else this host's clock on arrival; {skew}"
     if kind == "udp":
-        return f"udp {src.bind}:{src.port} (JSON lines): this host's clock"
+        return f"udp {src.bind}:{src.port} (JSON lines): {own}"
+    if kind == "stdin":
+        return f"stdin (JSON lines): {own}"
     if kind == "mqtt":
-        return f"mqtt {src.broker.host}:{src.broker.port}, {len(src.topics)} topic filter(s): this host's clock"
+        return f"mqtt {src.broker.host}:{src.broker.port}, {len(src.topics)} topic filter(s): {own}"
+    if kind == "opcua":
+        return f"opcua {src.url}: the server's source timestamps, else this host's clock; {skew}"
     if kind == "modbus":
-        return f"modbus {src.host}:{src.port}: this host's clock"
+        return f"modbus {src.host}:{src.port}: this host's clock (each poll)"
     return f"{kind}: this host's clock"
 
 
@@ -108,7 +120,7 @@ def banner(agent) -> list[str]:
         lines.append(f"  {profile_line(cfg.scoring)}")
     if cfg.scoring.models_dir:
         lines.append(f"  model updates: {models_dir_line(cfg.resolve(cfg.scoring.models_dir))}")
-    lines += [f"  source: {source_line(s.cfg)}" for s in agent.sources]
+    lines += [f"  source: {source_line(s.cfg, cfg.window.max_clock_skew_s)}" for s in agent.sources]
     lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
     return lines
 

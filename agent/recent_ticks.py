@@ -20,14 +20,24 @@ Checkpointed with the rest of the pipeline (`state_dict` / `restored`; swap2): w
 that arrived after a restart, before `profile.min_ticks` calm ticks, fitted no profile — on SKAB the raw
 forecaster tier again until the next restart. A checkpoint without the ring (written before it was
 kept) restores an empty one, which fills from live ticks; a ring that does not fit the agent (another
-sensor count, ticks out of order or after the checkpoint's last) is refused, said, and left empty, the
-rest of the state restored (agent/pipeline_state.py `restored_recent`).
+sensor count, ticks after the checkpoint's last) is refused, said, and left empty, the rest of the state
+restored (agent/pipeline_state.py `restored_recent`).
+
+In time order always: a tick at or before the ring's newest (live data that a warm-up history stamped
+ahead of it, user12's local-time export) moves the kept ticks back to one step before it, said once
+(`push`); before, the ring went out of order and the restart refused it whole. A checkpoint written
+then is put in order the same way at the restore (qa32).
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
+from .alerts import iso
 from .checkpoint import array_of
+
+log = logging.getLogger("stad.pipeline")     # (the ring is the pipeline's)
 
 MAX_TICKS = 20_000      # a day-long warm-up on a 1-s tick would be 86,400: the profile needs ~min_ticks
 
@@ -52,6 +62,12 @@ class RecentTicks:
         return self.count
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float, calm: bool) -> None:
+        if self.count and not ts > self.ts[self.head - 1]:
+            newest = float(self.ts[self.head - 1])
+            moved = self._move_back_before(ts)
+            log.warning("tick %s is before the warm-up's last, %s (a warm-up history stamped ahead of the live "
+                        "data: exported in local time while the sender stamps UTC?): the recent ticks kept for a "
+                        "hot swap moved %.0f s back to stay in time order", iso(ts), iso(newest), moved)
         h = self.head
         self.z[h] = z
         self.missing[h] = missing
@@ -66,6 +82,19 @@ class RecentTicks:
         """Ticks taken as calm (the warm-up's: the same assumption a start makes), oldest first."""
         for zr, m, t in zip(z[-self.capacity:], missing[-self.capacity:], ts[-self.capacity:]):
             self.push(zr, m, float(t), True)
+
+    def _move_back_before(self, ts: float) -> float:
+        """Move every kept tick back so that the newest is one of their steps before `ts`; the seconds moved.
+        Why: the ring must stay in time order (the model's windows over it, the checkpoint's check), and a
+        tick at or before the ring's newest is one of live data the warm-up's history was stamped ahead of
+        — what the ring holds is still this plant's calm ticks, only on another clock (as a step back of
+        the data's time base moves them: agent/timebase.py shift_times)."""
+        order = np.arange(self.head - self.count, self.head) % self.capacity
+        steps = np.diff(self.ts[order])
+        step = float(np.median(steps)) if len(steps) else 1.0
+        moved = float(self.ts[order[-1]]) - ts + step
+        self.ts[order] -= moved
+        return moved
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Copies of (z, missing, ts, calm), oldest first: what a candidate is fitted on, off the tick thread."""
@@ -84,9 +113,22 @@ class RecentTicks:
         capacity = state["capacity"]
         if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= MAX_TICKS:
             raise ValueError(f"recent.capacity: {capacity!r} is not a tick count from 1 to {MAX_TICKS}")
+        ring = cls(capacity, n)
+        ts = array_of(state["ts"], "recent.ts", np.float64, 1)
+        places = int(np.sum(np.diff(ts) <= 0)) if np.isfinite(ts).all() else 0
+        if places:              # (written before `push` kept the ring in order: user12's state_dir)
+            ts = ts.copy()
+            steps = np.diff(ts)
+            step = float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
+            for i in range(len(ts) - 1, 0, -1):     # newest first: each older run moved back before the newer
+                if not ts[i] > ts[i - 1]:
+                    ts[:i] -= ts[i - 1] - ts[i] + step
+            log.warning("checkpoint: its recent ticks were out of time order at %d place(s) (a warm-up history "
+                        "stamped ahead of the live data): the older ticks moved back before the newer, all %d kept",
+                        places, len(ts))
+            state = {**state, "ts": ts}
         z, missing, ts, calm = checked_ticks(state, "recent", n, last_ts, 0, capacity)
         k = len(ts)
-        ring = cls(capacity, n)
         ring.z[:k], ring.missing[:k], ring.ts[:k], ring.calm[:k] = z, missing, ts, calm
         ring.head, ring.count = k % ring.capacity, k
         return ring

@@ -492,9 +492,10 @@ class TimeBaseRules:
     def _restart_gap_before(self, cand: "_Candidate") -> bool:
         """The candidate is the first live data after a restart, beyond the restored ticks with at
         least one tick between (data at the next tick to close skips nothing: no gap to count) and
-        stamped near this host's clock (within the skew bound): the ticks before it are the agent's
-        downtime. Not one the last run held: the downtime lies after its records."""
-        return not cand.restored and self._restart_gap_at(cand.lo) and self._stamped_live(cand)
+        stamped as the last run's live data was (`_stamped_as_before`): the ticks before it are the
+        agent's downtime. Not one the last run held: the downtime lies after its records."""
+        return not cand.restored and self._restart_gap_at(cand.lo) and \
+            all(self._stamped_as_before(rec) for _, rec in cand.records)
 
     def _in_pace(self, held: Record, rec: Record) -> bool:
         """`rec` is as far from its arrival as `held` was, within the reach of a short step (or either
@@ -506,7 +507,19 @@ class TimeBaseRules:
         """This record, the first new one after a restart, has the agent's downtime before it skipped
         as `_restart_gap_before` says (no outage rows), unless later records refute it: its owner
         refills the window for a downtime longer than it (Pipeline.after_restart)."""
-        return self._restart_gap_at(self.tick_of(rec.ts)) and self._live(rec)
+        return self._restart_gap_at(self.tick_of(rec.ts)) and self._stamped_as_before(rec)
+
+    def _stamped_as_before(self, rec: Record) -> bool:
+        """Live, and stamped near this host's clock or as far from it as the last live record taken was
+        (within the reach of a short step): the sender's time went on with this host's while the agent
+        was down, whatever clock it stamps with. Before, only stamps near this host's clock were: a sender
+        on a clock of its own (years off, taken with `max_clock_skew_s: 0`) had a restart's downtime taken
+        for a jump of the data — its ticks missing, a `source` fault for the feed, the open alert held for
+        no data (user12, qa32). A sender whose clock jumped meanwhile is off its old pace: still a move."""
+        if self._live(rec):
+            return True
+        return rec.received is not None and self.live_offset is not None and \
+            abs(rec.ts - rec.received - self.live_offset) <= self.reach_ticks * self.tick_s
 
     def _restart_gap_at(self, k: int) -> bool:
         return self._restart_pending and self.next_k is not None and self.newest_k is not None and \

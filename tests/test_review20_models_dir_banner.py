@@ -39,4 +39,5 @@ def test_an_existing_models_dir_is_named_without_a_warning(tmp_path):
 
 def test_without_models_dir_the_banner_has_no_such_line(tmp_path):
     err = _banner(tmp_path, None)       # the demo's first screen stays as README shows it
-    assert "  source: stdin: this host's clock" in err and "model updates" not in err, err
+    assert "  source: stdin (JSON lines): each reading's own `ts`, else this host's clock" in err, err
+    assert "model updates" not in err, err

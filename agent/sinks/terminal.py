@@ -4,6 +4,9 @@ stdout can go away under a running agent: a pipe whose reader exited (`stad-agen
 a journal stream cut by a restart of systemd-journald. A line that cannot be written is dropped
 and counted (health `sinks.terminal.dropped`, the summary), said once in the log, not raised: the
 other sinks still get the event (Sink.emit must not raise for a delivery problem).
+
+A restart does not print the last run's last events again (`recover`): stdout cannot be asked what it
+already has, and the line was printed with the journal's write.
 """
 from __future__ import annotations
 
@@ -44,6 +47,16 @@ class TerminalSink(Sink):
 
     def fault(self, event) -> None:
         self._print(event.event, event.line(), "fault")
+
+    def recover(self, event: AlertEvent) -> None:
+        """Not printed again. The last run printed it just after journaling it (agent/delivery.py `_emit`):
+        a restart's redelivery put a second `NEW` for the same alert on stdout (the journal under systemd),
+        read by an operator as another alert (user12). Only a kill between the journal's write and the
+        print loses the line here; the jsonl file and MQTT complete theirs, and the restart's log line says
+        the alert was continued."""
+
+    def recover_faults(self, events) -> None:
+        """Not printed again either, for the same reason as `recover`."""
 
     def stats(self) -> dict:
         return {"written": self.written, "dropped": dict(self.dropped), "problem": self.problem}
