@@ -193,17 +193,23 @@ class StationFaults:
         restart resumes is what was told; a tick the last run told, stepped again untold, must not change it)."""
         return {g.key: dict(g.entry) for g in self.open.values()}
 
-    def resume(self, opened: dict[str, dict], names: set[str]) -> dict[str, dict]:
-        """The journal's open faults: its station faults and lone faults with mates made this tracker's, and
-        each of their sensors given its own kind under their id (unless the journal has its own fault for
-        it)."""
+    def resume(self, opened: dict[str, dict], tr) -> dict[str, dict]:
+        """The journal's open faults (after tracker `tr`'s sources took theirs): its station faults and lone
+        faults made this tracker's, and each of their sensors given its own kind under their id (unless the
+        journal has its own fault for it). A lone fault is one as `started` keeps it — a sensor's own fault (not
+        its source's `missing`) in a group with mates — whether mates joined it or not: one resumed from the
+        journal alone could not be joined before (faults7), so a mate judged faulty within `station_join_s`
+        after the restart was a second page."""
         self.open = {}
+        names = set(tr.names)
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
+            group = str(f.get("group") or "")
             if f["kind"] == KIND:
                 g = _grouped(key, f)
-            elif f.get("sensors") and key in names:     # a lone fault mates joined
-                g = _grouped(str(f.get("group") or ""), f, head=key)
+            elif key in names and (f.get("sensors") or (group and f["fault_id"] not in tr.sources.open
+                                                          and tr.ctx.groups.count(group) > 1)):
+                g = _grouped(group, f, head=key)
             else:
                 continue
             self.open[g.fault_id] = g
