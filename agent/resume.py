@@ -25,7 +25,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .alerts import AlertEvent, iso
@@ -375,6 +375,7 @@ class Resume:
                 log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
                 self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable ({exc})"
                 return
+            self._fault_last = (doc["event"], [asdict(ev) for ev in events])     # (a join journaled says it again)
             for sink in self.sinks:
                 try:
                     sink.recover_faults(events)
@@ -463,6 +464,7 @@ class Resume:
             return True
         self._faults_told_until = None
         self.pipeline.health.resume_open(self._told_open)
+        self._told_open.update(self.pipeline.health.stations.entries(live=True))    # (one writer again: faults6)
         return False
 
     def _first_record_after_resume(self, rec) -> None:

@@ -86,3 +86,23 @@ def test_a_lone_fault_resumed_from_the_journal_alone_is_joined_by_a_mate(tmp_pat
                + [_row(i) for i in range(180, 300)])
     assert third.finish() == 0
     _one_page(tmp_path, told, 1)
+
+
+def test_a_mate_that_joined_after_a_restart_is_journaled_at_its_join_and_survives_a_second_kill_9(tmp_path):
+    """Life 3 resumes c's lone fault from the journal; b joins it; the journal is written at the join (nothing else
+    is told: before, the join reached the journal only with c's end) and life 3 is killed. Life 4, b still silent
+    past `station_join_s` after c's start (a second page had it lost its join), keeps b under c's page."""
+    cfg, told = _c_told_then_killed(tmp_path)
+    third = AgentProcess(tmp_path, cfg, "run3")
+    assert "resumed from checkpoint" in third.ready()
+    third.feed(_life2() + [_row(i, "c") for i in range(165, 170)] + [_row(i, "cb") for i in range(170, 180)])
+    joined = wait_for(lambda: _journal_open(tmp_path).get("c", {}).get("joined"), "b's join in the fault journal",
+                      timeout=60, proc=third.proc)
+    third.kill()
+    assert list(joined) == ["b"] and _faults(tmp_path) == [told]
+    fourth = AgentProcess(tmp_path, cfg, "run4")
+    assert "resumed from checkpoint" in fourth.ready()
+    fourth.feed(_life2() + [_row(i, "c") for i in range(165, 170)] + [_row(i, "cb") for i in range(170, 215)]
+                + [_row(i) for i in range(215, 330)])
+    assert fourth.finish() == 0
+    _one_page(tmp_path, told, 1)
