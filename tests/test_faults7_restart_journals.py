@@ -64,6 +64,16 @@ def _c_told_then_killed(tmp_path):
     return cfg, told
 
 
+def _resumed(tmp_path, cfg, name: str, b_silent_until: int, healthy_until: int = 0) -> AgentProcess:
+    """A life resumed from life 1's checkpoint, fed life 2's rows again, c silent to 170, c and b to
+    `b_silent_until`, then all read up to `healthy_until`."""
+    life = AgentProcess(tmp_path, cfg, name)
+    assert "resumed from checkpoint" in life.ready()
+    life.feed(_life2() + [_row(i, "c") for i in range(165, 170)] + [_row(i, "cb") for i in range(170, b_silent_until)]
+              + [_row(i) for i in range(b_silent_until, healthy_until)])
+    return life
+
+
 def _one_page(tmp_path, told: dict, before: int) -> None:
     """After the first `before` events: no fault of b or c told again, and c's one fault_end lists b as joined."""
     check = _faults(tmp_path)
@@ -80,11 +90,7 @@ def test_a_lone_fault_resumed_from_the_journal_alone_is_joined_by_a_mate(tmp_pat
     """Life 3 resumes c's lone fault from the journal (its checkpoint is life 1's); b, silent within
     `station_join_s` of c's start, joins it: one page, as it would have without the restart (it was a second)."""
     cfg, told = _c_told_then_killed(tmp_path)
-    third = AgentProcess(tmp_path, cfg, "run3")
-    assert "resumed from checkpoint" in third.ready()
-    third.feed(_life2() + [_row(i, "c") for i in range(165, 170)] + [_row(i, "cb") for i in range(170, 180)]
-               + [_row(i) for i in range(180, 300)])
-    assert third.finish() == 0
+    assert _resumed(tmp_path, cfg, "run3", 180, 300).finish() == 0
     _one_page(tmp_path, told, 1)
 
 
@@ -93,16 +99,10 @@ def test_a_mate_that_joined_after_a_restart_is_journaled_at_its_join_and_survive
     is told: before, the join reached the journal only with c's end) and life 3 is killed. Life 4, b still silent
     past `station_join_s` after c's start (a second page had it lost its join), keeps b under c's page."""
     cfg, told = _c_told_then_killed(tmp_path)
-    third = AgentProcess(tmp_path, cfg, "run3")
-    assert "resumed from checkpoint" in third.ready()
-    third.feed(_life2() + [_row(i, "c") for i in range(165, 170)] + [_row(i, "cb") for i in range(170, 180)])
+    third = _resumed(tmp_path, cfg, "run3", 180)
     joined = wait_for(lambda: _journal_open(tmp_path).get("c", {}).get("joined"), "b's join in the fault journal",
                       timeout=60, proc=third.proc)
     third.kill()
     assert list(joined) == ["b"] and _faults(tmp_path) == [told]
-    fourth = AgentProcess(tmp_path, cfg, "run4")
-    assert "resumed from checkpoint" in fourth.ready()
-    fourth.feed(_life2() + [_row(i, "c") for i in range(165, 170)] + [_row(i, "cb") for i in range(170, 215)]
-                + [_row(i) for i in range(215, 330)])
-    assert fourth.finish() == 0
+    assert _resumed(tmp_path, cfg, "run4", 215, 330).finish() == 0
     _one_page(tmp_path, told, 1)
