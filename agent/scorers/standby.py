@@ -23,8 +23,8 @@ with it on 93 % of the ticks' alert state with the fault 50 ticks after warm-up,
 0.89 (docs/measured/model-updates.md, swap3). A hot swap's standby keeps the recent ticks its top tier was
 fitted on. Cost: the warm-up's normalised ticks (float32; at most RecentTicks.MAX_TICKS) held until the load —
 none on the demo, whose tiers learn nothing from warm-up. Checkpointed while the standby has not loaded
-(`kept_state` / `kept_from`, the pipeline's "standby" key; swap4), dropped once its load failed (faults7): restored, a standby that loads after a
-restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
+(`kept_state` / `kept_from`, the pipeline's "standby" key; swap4; dropped once its load failed: faults7):
+restored, a standby that loads after a restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
 way: on SKAB 90–93 % of the ticks' alert state equal to a loaded tier's). Checked as the recent ticks are (at
 most MAX_TICKS, one column per sensor, times increasing up to the restored window's last): ticks that do not fit
 are refused on their own (agent/pipeline_state.py, restored_standby), the rest of the state restored.
