@@ -39,6 +39,7 @@ class Delivery:
                           "a kill -9 then loses what it would have told the restart (check-config says so too)",
                           journal.spare.path.name, journal.spare.problem, journal.what)
         self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
+        self._fault_last: tuple[dict, list[dict]] = ({}, [])   # the fault journal's last event and its tick's events
         self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
 
     def _emit(self, ev) -> None:
@@ -54,17 +55,25 @@ class Delivery:
     def _emit_faults(self, events: list[FaultEvent]) -> None:
         """One tick's fault events: journaled together before any sink sees them — one fsync
         however many sensors a station's power cut takes down — with the open faults as these
-        events tell them, which a restart resumes."""
-        if not events:
+        events tell them, which a restart resumes. A tick on which a mate joined an open fault
+        untold is journaled too (faults/station.py `take_joined`), with the last event
+        again: a kill -9 before that fault's end must not lose the join."""
+        joined = self.pipeline.health.stations.take_joined()
+        if not events and not joined:
             return
+        for g in joined:
+            self._told_open[g.key] = g.entry
         for ev in events:
             self.fault_events[f"{ev.event} {ev.kind}"] += 1
             if ev.event == "fault":
                 self._told_open[ev.sensor] = ev.open_entry()
             else:
                 self._told_open.pop(ev.sensor, None)
-        self._journal("fault_journal", self.fault_journal, asdict(events[-1]),
-                      {"ts": events[-1].ts, "open": dict(self._told_open), "events": [asdict(ev) for ev in events]})
+        if events:
+            self._fault_last = (asdict(events[-1]), [asdict(ev) for ev in events])
+        ts = events[-1].ts if events else max(t for g in joined for t in g.joined.values())    # (the join's tick)
+        last, told = self._fault_last
+        self._journal("fault_journal", self.fault_journal, last, {"ts": ts, "open": dict(self._told_open), "events": told})
         for ev in events:
             for sink in self.sinks:
                 try:

@@ -12,7 +12,9 @@ else left out alone; the rest go on.
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 from .faults.events import GROUPED, KINDS
 from .window import MAX_TS
@@ -106,3 +108,18 @@ def open_alert_problem(state) -> str | None:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def other_version(path: Path, version: int) -> dict | None:
+    """The journal at `path` when it is another format version's ({"version", "event", "tracker"}: another
+    release's, a downgrade), else None. EventJournal ignores it whole (its keys may mean other things), as
+    before; a restart without a checkpoint still ends what it held open (reason restart: agent/resume.py), or a
+    subscriber fed by MQTT alone held that alert or fault open for good (qa31's leftover, faults7)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(doc, dict) and doc.get("version") != version and isinstance(doc.get("event"), dict) \
+            and isinstance(doc.get("tracker"), dict):
+        return doc
+    return None

@@ -25,13 +25,13 @@ import json
 import logging
 import math
 import time
-from dataclasses import replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 from .alerts import AlertEvent, iso
-from .checkpoint import CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
+from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
-from .journaled import checked_open, open_alert_problem
+from .journaled import checked_open, open_alert_problem, other_version
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
@@ -261,7 +261,7 @@ class Resume:
         doc = self.journal.read()
         self.state_reads["alert_journal"] = self.journal.problem
         if doc is None:
-            self._end_unjournaled(None)
+            self._end_unjournaled(None, self._other_version_alert())
             return
         try:
             event = AlertEvent(**doc["event"])
@@ -328,7 +328,23 @@ class Resume:
             self.pipeline.detector.held_until = ts
             self._resume_from = (self.aligner.tick_of(ts), ts)
 
-    def _end_unjournaled(self, journaled: AlertEvent | None) -> None:
+    def _other_version_alert(self) -> tuple[AlertEvent, object] | None:
+        """(the last alert event, the version) of an alert journal of another format version (agent/journaled.py
+        other_version), the event's fields this release knows; None when there is none or it is no event."""
+        doc = other_version(self.journal.path, FORMAT_VERSION)
+        if doc is None:
+            return None
+        known = {f.name for f in fields(AlertEvent)}
+        try:
+            event = AlertEvent(**{k: v for k, v in doc["event"].items() if k in known})
+            float(event.ts), int(event.seq)
+            return event, doc.get("version")
+        except (TypeError, ValueError) as exc:
+            log.warning("alert journal %s (format version %r): its last event not usable (%s)", self.journal.path,
+                        doc.get("version"), exc)
+            return None
+
+    def _end_unjournaled(self, journaled: AlertEvent | None, other: tuple[AlertEvent, object] | None = None) -> None:
         """Alert events a sink (the JSONL) holds after the journal's last, `journaled` (None: no
         usable journal): the last run wrote them but could not journal them (a full state disk)
         and died. The alert state restored knows none of them, so it lets go of its open alert (the
@@ -344,12 +360,22 @@ class Resume:
                 continue
             if found is not None and (newest is None or found.ts > newest.ts):
                 newest, where = found, sink.TYPE
+        other, version = other or (None, None)          # (a journal of another format version's last event)
+        if other is not None and (newest is None or other.ts > newest.ts):
+            newest = other
         last_ts = self.pipeline.last_ts
         if newest is None or (last_ts is not None and newest.ts <= last_ts):
             return                      # none, or the checkpoint is newer: its alert state holds it
         self.pipeline.alerts.forget_open()
         self._judged_until(newest.ts)
         if newest.event == "end":
+            return
+        if newest is other:
+            log.warning("alert %s (#%d, %s) was left open by the last run, whose alert journal %s is of format version "
+                        "%s (another release's; ignored); the restart cannot judge it: ending it (reason restart)",
+                        other.alert_id, other.seq, iso(other.ts), self.journal.path, version)
+            self._emit(replace(other, seq=other.seq + 1, event="end", end=other.ts, reason="restart",
+                               replayed=False, gap_s=None))
             return
         log.warning("alert %s (#%d, %s) was left open by the last run, which died with it missing from the alert "
                     "journal (%s); the restart cannot judge it: ending it (reason restart) from its last event in the "
@@ -367,6 +393,8 @@ class Resume:
         self.state_reads["fault_journal"] = self.fault_journal.problem
         try:
             if doc is None:
+                if not restored:
+                    self._end_other_version_faults()
                 return
             try:
                 events = [FaultEvent(**e) for e in doc["tracker"].get("events", [doc["event"]])]
@@ -375,6 +403,7 @@ class Resume:
                 log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
                 self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable ({exc})"
                 return
+            self._fault_last = (doc["event"], [asdict(ev) for ev in events])     # (a join journaled says it again)
             for sink in self.sinks:
                 try:
                     sink.recover_faults(events)
@@ -417,6 +446,26 @@ class Resume:
                 log.info("sensor fault(s) open when the last run stopped, continued: %s", faults_said(told_open))
         finally:
             self._told_open = health.open_faults()
+
+    def _end_other_version_faults(self) -> None:
+        """The open faults of a fault journal of another format version (agent/journaled.py other_version), with
+        no checkpoint to judge them by: ended (reason restart), as this release's would be; said once."""
+        doc = other_version(self.fault_journal.path, FORMAT_VERSION)
+        if doc is None:
+            return
+        try:
+            told_open, _ = checked_open(doc["tracker"].get("open"))
+            ended = self.pipeline.health.ended_at_restart(told_open, float(doc["tracker"]["ts"]))
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            log.warning("fault journal %s (format version %r): its open faults not usable (%s)", self.fault_journal.path,
+                        doc.get("version"), exc)
+            return
+        if ended:
+            log.warning("sensor fault(s) open when the last run stopped (%s), in a fault journal %s of format version "
+                        "%r (another release's; ignored); no usable checkpoint to judge them by: ending them (reason "
+                        "restart)", ", ".join(sorted(told_open)), self.fault_journal.path, doc.get("version"))
+            self._told_open = dict(told_open)
+            self._emit_faults(ended)
 
     def _step_restored(self) -> None:
         """Before the first record after a restart: the rows the restore closed — the last run's data
@@ -463,6 +512,7 @@ class Resume:
             return True
         self._faults_told_until = None
         self.pipeline.health.resume_open(self._told_open)
+        self._told_open.update(self.pipeline.health.stations.entries(live=True))    # (one writer again: faults6)
         return False
 
     def _first_record_after_resume(self, rec) -> None:

@@ -29,10 +29,11 @@ station keyed by the group, with its sensors and their kinds; a lone fault keyed
 fault, with its mates once one joined). That journal entry has one writer: the `entry` dict of its
 Grouped here, which the fault's event hands to delivery (FaultEvent.open_entry) and which grows in place
 as mates join — so every journal write after a join carries the mate (before, the entry was copied from
-the `fault` event and a joined mate, missing from it, was told again on its own after a crash). Only the
-event's: what `entries` gives a restart is a copy, since the ticks a restart steps again untold (the last
-run told them) must not change what was told — so a mate joining a fault resumed from a restart reaches
-the journal only with that fault's end (a second crash meanwhile tells it again).
+the `fault` event and a joined mate, missing from it, was told again on its own after a crash). A join is
+journaled when it happens (`take_joined`: no event tells it). What `entries` gives a restart is a copy,
+since the ticks a restart steps again untold (the last run told them) must not change what was told;
+past them, delivery holds the dicts themselves again (faults7: before, a mate joining a fault resumed from a
+restart reached the journal only with that fault's end, and a second crash meanwhile told it again).
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ class StationFaults:
 
     def __init__(self):
         self.open: dict[str, Grouped] = {}        # fault_id → its station or lone fault
+        self.joined_now: list[Grouped] = []       # those a mate joined since delivery last took them (`take_joined`)
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
         """The tracker's told `fault` events of tick `ts`: those of two or more sensors of one group made one
@@ -108,6 +110,7 @@ class StationFaults:
                     self._hold(open_, ev, tr)
                     open_.joined[ev.sensor] = ts
                 open_.sync()
+                self.joined_now.append(open_)
                 continue
             if len(evs) < 2:
                 ev = evs[0]
@@ -133,6 +136,13 @@ class StationFaults:
             told.kept = g.entry
             out.append(told)
         return out
+
+    def take_joined(self) -> list[Grouped]:
+        """The faults a mate joined since the last call: a join is told to no one, yet the fault journal must hold
+        it at once (agent/delivery.py writes it), else a kill -9 before the fault's end lost it and the mate,
+        judged again after the restart, was told on its own (faults7)."""
+        joined, self.joined_now = self.joined_now, []
+        return joined
 
     @staticmethod
     def _hold(g: Grouped, ev: FaultEvent, tr) -> None:
@@ -188,22 +198,29 @@ class StationFaults:
 
     # -- journal and checkpoint -------------------------------------------------------------------
 
-    def entries(self) -> dict[str, dict]:
+    def entries(self, live: bool = False) -> dict[str, dict]:
         """The open station and lone faults as the fault journal keeps them, by group or sensor: copies (what a
-        restart resumes is what was told; a tick the last run told, stepped again untold, must not change it)."""
-        return {g.key: dict(g.entry) for g in self.open.values()}
+        restart resumes is what was told; a tick the last run told, stepped again untold, must not change it);
+        `live`: their own dicts, for delivery once those ticks are past (agent/resume.py `_faults_told`)."""
+        return {g.key: g.entry if live else dict(g.entry) for g in self.open.values()}
 
-    def resume(self, opened: dict[str, dict], names: set[str]) -> dict[str, dict]:
-        """The journal's open faults: its station faults and lone faults with mates made this tracker's, and
-        each of their sensors given its own kind under their id (unless the journal has its own fault for
-        it)."""
-        self.open = {}
+    def resume(self, opened: dict[str, dict], tr) -> dict[str, dict]:
+        """The journal's open faults (after tracker `tr`'s sources took theirs): its station faults and lone
+        faults made this tracker's, and each of their sensors given its own kind under their id (unless the
+        journal has its own fault for it). A lone fault is one as `started` keeps it — a sensor's own fault (not
+        its source's `missing`) in a group with mates — whether mates joined it or not: one resumed from the
+        journal alone could not be joined before (faults7), so a mate judged faulty within `station_join_s`
+        after the restart was a second page."""
+        self.open, self.joined_now = {}, []
+        names = set(tr.names)
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
+            group = str(f.get("group") or "")
             if f["kind"] == KIND:
                 g = _grouped(key, f)
-            elif f.get("sensors") and key in names:     # a lone fault mates joined
-                g = _grouped(str(f.get("group") or ""), f, head=key)
+            elif key in names and (f.get("sensors") or (group and f["fault_id"] not in tr.sources.open
+                                                          and tr.ctx.groups.count(group) > 1)):
+                g = _grouped(group, f, head=key)
             else:
                 continue
             self.open[g.fault_id] = g

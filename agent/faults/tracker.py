@@ -409,7 +409,7 @@ class FaultTracker:
         was restored from): a fault raised since goes on under its id, one ended since is ended."""
         opened = self.sources.resume({name: _told(name, f) for name, f in open_faults.items()}, set(self.names),
                                      lambda s: self.ctx.groups[self.index[s]])
-        opened = self.stations.resume(opened, set(self.names))
+        opened = self.stations.resume(opened, self)
         unknown = sorted(set(opened) - set(self.names))
         if unknown:
             raise ValueError(f"open faults of sensors not in the config: {', '.join(unknown)}")

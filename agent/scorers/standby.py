@@ -23,14 +23,15 @@ with it on 93 % of the ticks' alert state with the fault 50 ticks after warm-up,
 0.89 (docs/measured/model-updates.md, swap3). A hot swap's standby keeps the recent ticks its top tier was
 fitted on. Cost: the warm-up's normalised ticks (float32; at most RecentTicks.MAX_TICKS) held until the load —
 none on the demo, whose tiers learn nothing from warm-up. Checkpointed while the standby has not loaded
-(`kept_state` / `kept_from`, the pipeline's "standby" key; swap4): restored, a standby that loads after a
-restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
+(`kept_state` / `kept_from`, the pipeline's "standby" key; swap4; dropped once its load failed: faults7):
+restored, a standby that loads after a restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
 way: on SKAB 90–93 % of the ticks' alert state equal to a loaded tier's). Checked as the recent ticks are (at
 most MAX_TICKS, one column per sensor, times increasing up to the restored window's last): ticks that do not fit
 are refused on their own (agent/pipeline_state.py, restored_standby), the rest of the state restored.
 """
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ from ..bundle import Bundle, read_verified
 from ..recent_ticks import MAX_TICKS, checked_ticks
 from .base import Scorer, ScorerError, TickScore
 from .model_scorer import ModelScorer, pick_artifact
+
+log = logging.getLogger("stad.scorer")
 
 if TYPE_CHECKING:
     from ..plugins import Plugin
@@ -79,10 +82,18 @@ class StandbyTier(Scorer):
                       np.ones(len(ts[last]), bool) if calm is None else np.array(calm[last], bool))
 
     def kept_state(self) -> dict | None:
-        """The kept ticks as the checkpoint writes them (as kept: z float32), or None when none are kept."""
-        if self.ticks is None:
+        """The kept ticks as the checkpoint writes them (as kept: z float32), or None when none are kept. Once the
+        load has failed (`failed`: the chain skips this tier for the rest of this life) they are dropped here, at
+        the next checkpoint, said once: nothing in this life fits on them, and a next start that loads it fits it
+        on the recent ticks, as with a checkpoint without them (before: ~0.8 MB in every checkpoint; faults7)."""
+        ticks = self.ticks          # (one read: `failed` is set by the load's thread)
+        if ticks is not None and self.failed is not None:
+            log.info("scorer %s: its load failed, so its %d kept warm-up ticks are dropped from the checkpoint "
+                     "(a next start that loads it fits it on the recent ticks)", self.TYPE, len(ticks[2]))
+            self.ticks = ticks = None
+        if ticks is None:
             return None
-        z, missing, ts, calm = self.ticks
+        z, missing, ts, calm = ticks
         return {"z": z, "missing": missing, "ts": ts, "calm": calm}
 
     def kept_from(self, state: dict, n: int, last_ts: float) -> tuple:
