@@ -116,6 +116,12 @@ class Pipeline:
         self.tier_note: str | None = None
         self.warm = False
         self.ticks = 0
+        # The detector's callables, made once (a closure per callable per tick was ~0.4 µs a tick; perf54): each
+        # reads the tick being judged from `_judged` — (the tick's TickScore, the readings that arrived, the
+        # discord level) — set just before the detector's step, so called then or after (a fault raised after
+        # the tick: AlertTracker.judged) it reads the tick it was handed with, as the closures did.
+        self._judged: tuple = (None, None, None)
+        self._calls = (self._model, self._explain, self._learn, self._hold, self._rejudge, self._unheard)
 
     def _new_fallback(self) -> NumpyScorer:
         cfg = self.cfg
@@ -207,15 +213,11 @@ class Pipeline:
             self.chain.score_blended(self.window, self.detector.threshold))
         level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
                  if novel is not None and novel.any() else None)
+        self._judged = (result, arrived, level)
+        model, explains, learn, hold, rejudge, hears = self._calls
         decision = self.detector.step(      # (learn, hold, levels, discord by position: perf51)
-            row.ts, result.score, result.tier, self.chain.current.describe,
-            lambda: explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
-                            self.cfg.alerts.top_k),
-            lambda: self.chain.learn(self.window, self.detector.calm),
-            lambda: self.health.holds(result.sensor_scores, judged_at(self.detector.threshold(result.tier), level)),
-            None if self.level is None else self._levels, level,
-            lambda fault_id: rejudged(result, fault_id, self.health, self.numpy),
-            lambda names: unheard(names, self.index, arrived, self.health))
+            row.ts, result.score, result.tier, model, explains, learn, hold,
+            None if self.level is None else self._levels, level, rejudge, hears)
         if faults:          # (after the alert's step: one that opened on this tick hears of them too)
             tell_alert(self.detector.tracker, faults)
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
@@ -229,6 +231,29 @@ class Pipeline:
         # ~1 µs a tick with these eleven; perf51)
         return TickResult(row.ts, False, result.score, self.detector.threshold(result.tier), result.tier,
                           result.sensor_scores, row.label, row.event, decision.events, faults, result)
+
+    # The detector's callables on the tick being judged (`_judged`; made once in __init__: perf54).
+
+    def _model(self) -> dict:
+        return self.chain.current.describe()
+
+    def _explain(self) -> dict:
+        result = self._judged[0]
+        return explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
+                       self.cfg.alerts.top_k)
+
+    def _learn(self) -> None:
+        self.chain.learn(self.window, self.detector.calm)
+
+    def _hold(self) -> bool:
+        result, _, level = self._judged
+        return self.health.holds(result.sensor_scores, judged_at(self.detector.threshold(result.tier), level))
+
+    def _rejudge(self, fault_id: str) -> float:
+        return rejudged(self._judged[0], fault_id, self.health, self.numpy)
+
+    def _unheard(self, names: list[str]) -> str | None:
+        return unheard(names, self.index, self._judged[1], self.health)
 
     def _shift_times(self, delta: float) -> int:
         """Move the times the learned state keeps by `delta` seconds (`shift_times`); the parts moved."""

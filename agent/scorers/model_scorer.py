@@ -192,6 +192,13 @@ class TickRun:
         self.head = 0
         self.ts: bytes | None = None              # the window ticks the run holds, as bytes (None: rebuild)
         self.now = math.nan                       # the newest of them
+        # Each head's (rows r and r + T, the run ring[r:r + T]), made when first used: a tick then makes no
+        # view (the ring is only written in place; perf54).
+        self._at: list[tuple | None] = [None] * steps
+
+    def _views(self, head: int) -> tuple[np.ndarray, np.ndarray]:
+        v = self._at[head] = (self.ring[head::self.steps], self.ring[head:head + self.steps])
+        return v
 
     def step(self, ts: np.ndarray, newest: np.ndarray) -> np.ndarray | None:
         """The window's ticks are compared as their bytes: one call and one compare instead of
@@ -201,22 +208,24 @@ class TickRun:
         last, self.ts = self.ts, None
         if last is None:
             return None
-        key, steps, ring = ts.tobytes(), self.steps, self.ring
+        key, steps, at = ts.tobytes(), self.steps, self._at
         now = ts[-1]
         # A row's two copies, r and r + T for r in [0, T), are ring[r::T] (the ring is 2T rows): one write.
         if key == last:
-            ring[(self.head - 1) % steps::steps] = newest   # the same tick again: its newest row replaced
+            r = (self.head - 1) % steps             # the same tick again: its newest row replaced
+            (at[r] or self._views(r))[0][...] = newest
         elif now > self.now and key[:-ts.itemsize] == last[ts.itemsize:]:
             # One tick on: the earlier ticks' rows are what the history holds for them (window
             # ticks are in order).
             h = self.head
-            ring[h::steps] = newest
+            (at[h] or self._views(h))[0][...] = newest
             self.head = (h + 1) % steps
             self.now = now
         else:
             return None
         self.ts = key
-        return ring[self.head:self.head + steps]
+        h = self.head
+        return (at[h] or self._views(h))[1]
 
     def keep(self, ts: np.ndarray, run: np.ndarray) -> None:
         """Carry `run`, rebuilt for the window ticks `ts`, into the next call."""
@@ -299,9 +308,10 @@ class ModelScorer(Scorer):
 
     def inputs(self, window: WindowBuffer) -> tuple[np.ndarray, np.ndarray]:
         """The window as the model's (1, T, N) float32 inputs, in reused buffers."""
-        fnp.copyto(self._missing[0], window.missing)
+        # (into the (1, T, N) buffers whole, the window broadcast: ~0.25 µs less than through their [0] view, perf54)
+        fnp.copyto(self._missing, window.missing)
         if self._scale is None:
-            fnp.copyto(self._values[0], window.values)
+            fnp.copyto(self._values, window.values)
         else:                                   # rebased in place: no per-tick temporaries
             z = self._values[0]
             np.multiply(window.values, self._scale, out=z)
