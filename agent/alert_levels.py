@@ -1,4 +1,4 @@
-"""Sensor levels deciding an open alert's end (agent/alerts.py): held, released, and the residue bar after.
+"""Sensor levels deciding an open alert's end (agent/alerts.py): held, released, and the level bar after one released.
 
 The levels are each sensor's recent observed level distance from its warm-up level, in σ (`levels() ->
 {sensor: σ}`, agent/scorers/profile.py LevelMonitor); the tracker calls these on every tick of an open alert.
@@ -62,7 +62,7 @@ def level_released(cfg: AlertConfig, a: OpenAlert, distance: dict[str, float] | 
     return top >= cfg.hold_sigma and max(distance.values(), default=0.0) < cfg.release_fraction * top
 
 
-def under_residue(level_floor: float, levels) -> bool:
+def under_level_floor(level_floor: float, levels) -> bool:
     """After a released alert: every sensor's level is still under the residue bar (`level_floor`)."""
     if level_floor <= 0 or levels is None:
         return False

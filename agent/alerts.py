@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from .alert_events import AlertEvent, drivers, explain, iso
 from .alert_faults import calm_without, link, residue_hold
-from .alert_levels import level_holds, level_released, track_levels, under_residue
+from .alert_levels import level_holds, level_released, track_levels, under_level_floor
 from .alert_state import OpenAlert, open_state, read_state
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class AlertTracker:
                 self.floor = self.level_floor = 0.0
         else:
             self.calm = 0
-        if score <= max(threshold, self.floor) or under_residue(self.level_floor, levels):
+        if score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels):
             self.above = 0
             self.held = 0
             return []
