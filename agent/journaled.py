@@ -8,7 +8,9 @@ systemd), a start past any time stopped it where the fault's end was written (Ov
 sensor kind that is none stopped it at the first tick after (qa31). Each entry is checked here as
 FaultTracker.open_faults writes it; one that does not fit is said with its key path and replaced by
 the restored checkpoint's entry for it when there is one (that fault goes on under its id and ends),
-else left out alone; the rest go on.
+else left out alone; the rest go on. A lone fault mates joined (faults6: a sensor's own kind, keyed by
+its sensor, with `sensors`, `kinds` and `joined` as a station's) is checked as a station's is: unchecked,
+its `kinds` or `joined` that was no mapping stopped the agent at its start too (AttributeError; review25).
 """
 from __future__ import annotations
 
@@ -55,9 +57,10 @@ def _problem(f) -> str | None:
         return f".start: {f.get('start')!r} is not a time"
     if not isinstance(f.get("group", ""), str):
         return ".group: not a string"
-    if f["kind"] in GROUPED and not _names(f.get("sensors")):
+    joined_lone = f["kind"] not in GROUPED and any(k in f for k in ("sensors", "kinds", "joined"))  # (Grouped.sync)
+    if (f["kind"] in GROUPED or joined_lone) and not _names(f.get("sensors")):
         return ".sensors: expected a non-empty list of sensor names"
-    if f["kind"] != "station":
+    if f["kind"] != "station" and not joined_lone:
         return None
     kinds, joined = f.get("kinds"), f.get("joined") or {}
     if not isinstance(kinds, dict):

@@ -146,7 +146,8 @@ class StationFaults:
 
     @staticmethod
     def _hold(g: Grouped, ev: FaultEvent, tr) -> None:
-        g.sensors.append(ev.sensor)
+        if ev.sensor not in g.sensors:      # (one of its sensors healthy again, then decided again within the join)
+            g.sensors.append(ev.sensor)
         g.kinds[ev.sensor] = ev.kind
         tr.ids[tr.index[ev.sensor]] = g.fault_id
 

@@ -1,0 +1,109 @@
+"""What an alert says: its events (`new` → `update`… → `end`, agent/alerts.py) and their explanation.
+
+An event is the one payload every sink, the outbox and a subscriber's console read (`to_dict`, schema
+`SCHEMA_VERSION`); its explanation — the top sensors by share of the score, the top time steps and the
+origin (the station or machine of the top sensor) — is what an operator acts on, and the sensors above
+the threshold in it (`drivers`) are the ones the alert is about: what holds it open on their level
+(agent/alert_levels.py), what a sensor fault must have touched to re-judge it (agent/alert_faults.py),
+and what a silence of them does not count as calm (agent/alerts.py, no data). Times are ISO 8601 UTC with
+milliseconds (`iso`), the form every payload and log line of the agent uses.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .window import WindowBuffer
+
+SCHEMA_VERSION = 1
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class AlertEvent:
+    alert_id: str
+    seq: int
+    event: str                 # new | update | end
+    node: str
+    site: str
+    ts: float                  # time of this event (tick time)
+    start: float
+    end: float | None
+    score: float
+    peak_score: float
+    threshold: float
+    tier: str
+    model_id: str
+    model_sha256: str | None
+    top_sensors: list[dict]
+    top_steps: list[dict]
+    origin: str | None         # the station / machine where it started
+    ticks: int                 # ticks above threshold so far
+    reason: str | None = None  # why it ended: 'cleared', 'subsided', 'sensor_fault', 'no_data', 'shutdown' (input over) or 'restart'
+    replayed: bool = False
+    gap_s: float | None = None  # first event after a restart: seconds of data the restored state did not see
+    fault: dict | None = None   # reason sensor_fault: the fault it ended with {fault_id, sensor, kind}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if self.fault is None:            # (only a sensor_fault end names one: every other payload as before)
+            del d["fault"]
+        d["schema_version"] = SCHEMA_VERSION
+        d["ts"], d["start"], d["end"] = iso(self.ts), iso(self.start), iso(self.end)
+        for step in d["top_steps"]:
+            step["ts"] = iso(step["ts"])
+        return d
+
+    def line(self) -> str:
+        """One readable terminal line."""
+        tops = ", ".join(f"{t['sensor']} {t['contribution']:.0%}" for t in self.top_sensors)
+        origin = f" | origin {self.origin}" if self.origin else ""
+        # (an alert of one tick starts and ends on it: "lasted 0s" read as nothing happened; user12)
+        span = ""
+        if self.event == "end" and self.end:
+            lasted = f"one tick, {iso(self.start)}" if self.end == self.start else f"{self.end - self.start:.0f}s"
+            span = f" lasted {lasted} ({self.reason})"
+        gap = f" | after a restart, {self.gap_s:.0f}s of data unseen" if self.gap_s is not None else ""
+        return (f"{iso(self.ts)} {self.event.upper():6} {self.alert_id} #{self.seq} "
+                f"score {self.score:.2f} (peak {self.peak_score:.2f}) thr {self.threshold:.2f} "
+                f"[{self.tier}] top: {tops}{origin}{span}{gap}")
+
+
+def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, time_weights, window: WindowBuffer,
+            top_k: int) -> dict:
+    """Top sensors (share of the total score) and top time steps.
+
+    Time steps come from the model's temporal attention when it has one; otherwise from how
+    far the worst sensor's normalised value strayed at each step of the window.
+    """
+    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
+    total = float(s.sum()) or 1.0
+    order = np.argsort(-s)[:top_k]
+    window_ts = window.ts
+    if time_weights is None:
+        col = np.abs(window.values[:, int(order[0])]) if len(order) else np.zeros(len(window_ts))
+        time_weights = col / col.sum() if col.sum() > 0 else np.full(len(col), 1.0 / max(len(col), 1))
+    tops = [{"sensor": sensors[i], "score": round(float(s[i]), 4),
+             "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
+    tw = np.asarray(time_weights, float)
+    ts = np.asarray(window_ts, float)[:len(tw)]
+    steps = [{"ts": float(ts[j]), "weight": round(float(tw[j]), 4)}
+             for j in np.argsort(-tw)[:top_k] if np.isfinite(ts[j])]
+    origin = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
+    return {"top_sensors": tops, "top_steps": steps, "origin": origin}
+
+
+def drivers(exp: dict, threshold: float) -> list[str]:
+    """The sensors an alert is about: those of its explanation above the threshold, else the top one."""
+    tops = exp.get("top_sensors", [])
+    above = [t["sensor"] for t in tops if t["score"] > threshold]
+    return above or [t["sensor"] for t in tops[:1]]

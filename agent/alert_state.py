@@ -1,0 +1,85 @@
+"""An open alert's state and the tracker's checkpointed state (agent/checkpoint.py, the alert journal).
+
+A restart continues an alert open when the agent died or was stopped under the same alert_id and seq
+(agent/resume.py), so everything a rule of agent/alerts.py keeps about the open alert lives in one
+record, `OpenAlert`, written whole and read back whole: a field a rule adds is checkpointed without a
+second list to keep in step. `read_state` checks a state before any of it is taken (ValueError naming
+the key: a damaged or hand-edited journal is refused, not half restored), and fills keys absent in
+checkpoints written before they existed with their starting values.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class OpenAlert:
+    TIME_FIELDS = ("start", "last_above", "last_sent_ts")    # ClassVar: seconds on the time base (agent/timebase.py)
+    alert_id: str
+    start: float
+    last_above: float
+    peak: float
+    ticks: int
+    seq: int = 0
+    last_sent_ts: float = 0.0
+    last_sent_peak: float = 0.0
+    last_tops: tuple = ()
+    below: int = 0
+    origin: str | None = None
+    explain: dict = field(default_factory=dict)
+    last_score: float = 0.0
+    gap_s: float | None = None      # set on a restart: said in the next event
+    resumed: bool = False           # continued after a restart: the next tick above the threshold reports
+    drivers: list = field(default_factory=list)      # sensors that can hold it (see `held`, agent/alert_levels.py)
+    level_peak: dict = field(default_factory=dict)   # per driver, the largest level distance seen
+    level_top: float = 0.0          # the largest level distance of any sensor during it (release_fraction)
+    spent: int = 0                  # ticks in a row every level was under the release bar (release_fraction)
+    opened_on: list = field(default_factory=list)    # its drivers when it opened (sensor fault, agent/alert_faults.py)
+    fault: dict | None = None       # the fault it is being re-judged for {fault_id, sensor, kind}
+    fault_now: bool = False         # nothing was over the threshold without that fault on its own tick: ends next
+    fault_calm: int = 0             # ticks in a row nothing was above the threshold with that fault left out
+    unheard: int = 0                # ticks under the threshold with a driver silent, since one last counted (no data)
+
+
+
+def open_state(a: OpenAlert | None) -> dict | None:
+    """The open alert as its checkpoint holds it (None: none open)."""
+    return None if a is None else {**asdict(a), "last_tops": list(a.last_tops)}
+
+
+def read_state(state: dict) -> dict:
+    """The tracker's attributes from its state_dict(); ValueError naming the key when it is not one."""
+    a = state["open"]
+    opened = None
+    if a is not None:
+        if not isinstance(a, dict):
+            raise ValueError("alerts.open: expected a mapping")
+        names = {f.name for f in fields(OpenAlert)}
+        unknown = sorted(set(a) - names)
+        if unknown:
+            raise ValueError(f"alerts.open.{unknown[0]}: unknown key")
+        try:
+            opened = OpenAlert(**{**a, "last_tops": tuple(a.get("last_tops", ()))})
+        except TypeError as exc:
+            raise ValueError(f"alerts.open: {exc}") from None
+        if not (isinstance(opened.alert_id, str) and opened.alert_id and isinstance(opened.seq, int)
+                and opened.seq >= 1):
+            raise ValueError("alerts.open: no alert_id or seq")
+    counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised", "held")}
+    counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
+    floor = float(state["floor"])
+    level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
+    after_fault = state.get("after_fault")     # absent in checkpoints written before it existed
+    if after_fault is not None and not _fault_ref(after_fault):
+        raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
+    if opened is not None and opened.fault is not None and not _fault_ref(opened.fault):
+        raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
+    residue = int(state.get("residue", 0))     # absent in checkpoints written before it existed
+    return {"open": opened, "floor": floor, "level_floor": level_floor, "after_fault": after_fault,
+            "residue": residue, **counts}
+
+
+def _fault_ref(f) -> bool:
+    """A fault as the alerts keep it ({fault_id, sensor, kind}, strings): the re-judge asks for its fault_id on every
+    tick, so a journal's entry without one stopped the tick (KeyError; review24)."""
+    return isinstance(f, dict) and all(isinstance(f.get(k), str) and f[k] for k in ("fault_id", "sensor", "kind"))
