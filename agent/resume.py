@@ -304,8 +304,10 @@ class Resume:
         """The journal's tracker may name a fault of a sensor this config no longer has (faults4's `after_fault`,
         an open alert's `fault`: a user removed the sensor judged faulty, and the checkpoint was refused for it):
         re-judged without it, the first tick above the threshold died looking it up (qa31). Such a fault is
-        forgotten, said with its key; the alert itself goes on."""
-        names = set(self.cfg.sensor_names())
+        forgotten, said with its key; the alert itself goes on. A `station` fault names its station / machine group
+        (faults5), which is a name the config has when one of its sensors is in that group (review25: such a fault
+        was forgotten at every restart, said as a sensor not in the config)."""
+        names = set(self.cfg.sensor_names()) | set(self.pipeline.groups)
         for key, fault in (("alerts.after_fault", alerts.after_fault),
                            ("alerts.open.fault", alerts.open.fault if alerts.open is not None else None)):
             if fault is None or (isinstance(fault, dict) and fault.get("sensor") in names

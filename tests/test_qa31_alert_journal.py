@@ -63,3 +63,18 @@ def test_a_damaged_alert_journal_is_said_and_the_agent_scores_on(tmp_path, first
     err = second_life(tmp_path, cfg, [row(i) for i in range(186, 396)])      # anomalous from 270 and from 370
     assert re.search(rf"alert journal {re.escape(str(journal))}.*{re.escape(said)}", err), err[-3000:]
     assert re.search(r"summary: \d+ ticks, 210 records in", err), err[-3000:]      # every row scored through
+
+
+def test_a_journal_s_station_fault_on_a_group_of_the_config_is_kept(tmp_path, first_life):
+    """A `station` fault names its group, not a sensor (faults5): the journal's check took it for a sensor not in
+    the config and forgot it at every restart, saying so (review25). Now a group of the config is a name it has."""
+    shutil.copytree(first_life / "state", tmp_path / "state")
+    cfg = write_config(tmp_path, sensors=[{"name": s, "group": "skid"} for s in ("a", "b", "c")])
+    (tmp_path / "state" / "checkpoint.bin").unlink()
+    journal = tmp_path / "state" / "alert-journal.json"
+    doc = json.loads(journal.read_text())
+    doc["tracker"]["state"]["after_fault"] = {"fault_id": "gw-restart-skid-1", "sensor": "skid", "kind": "station"}
+    journal.write_text(json.dumps(doc))
+    err = second_life(tmp_path, cfg, [row(i) for i in range(186, 396)])
+    assert "is not in the config" not in err and "forgotten" not in err, err[-3000:]
+    assert re.search(r"summary: \d+ ticks, 210 records in", err), err[-3000:]
