@@ -18,6 +18,9 @@ import json
 import math
 from pathlib import Path
 
+from dataclasses import fields
+
+from .alert_state import OpenAlert
 from .faults.events import GROUPED, KINDS
 from .window import MAX_TS
 
@@ -78,6 +81,11 @@ def _problem(f) -> str | None:
     return None
 
 
+#: OpenAlert's plain numbers and counts, read off its fields (a list written out here missed a field added later)
+_OPEN_NUMBERS = tuple(f.name for f in fields(OpenAlert) if f.type == "float" and f.name not in OpenAlert.TIME_FIELDS)
+_OPEN_COUNTS = tuple(f.name for f in fields(OpenAlert) if f.type == "int")
+
+
 def open_alert_problem(state) -> str | None:
     """'alerts.open.<key>: why' when the alert journal's tracker `state` holds an open alert whose fields the
     events it will send cannot be made of (AlertTracker.restore checks its keys, not their values): a start that
@@ -86,13 +94,13 @@ def open_alert_problem(state) -> str | None:
     a = state.get("open") if isinstance(state, dict) else None
     if not isinstance(a, dict):
         return None
-    for key in ("start", "last_above", "last_sent_ts"):
+    for key in OpenAlert.TIME_FIELDS:
         if key in a and not _time(a[key]):
             return f"alerts.open.{key}: {a[key]!r} is not a time"
-    for key in ("peak", "last_sent_peak", "last_score", "level_top"):
+    for key in _OPEN_NUMBERS:
         if key in a and not _number(a[key]):
             return f"alerts.open.{key}: {a[key]!r} is not a finite number"
-    for key in ("ticks", "seq", "below", "spent", "fault_calm", "unheard"):
+    for key in _OPEN_COUNTS:
         if key in a and not (isinstance(a[key], int) and not isinstance(a[key], bool) and a[key] >= 0):
             return f"alerts.open.{key}: {a[key]!r} is not a count"
     exp = a.get("explain")
