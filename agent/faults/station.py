@@ -37,10 +37,10 @@ restart reached the journal only with that fault's end, and a second crash meanw
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..alerts import iso
-from .events import FaultEvent, id_stamp
+from .events import SILENCES, FaultEvent, id_stamp
 
 KIND = "station"
 
@@ -89,6 +89,7 @@ class StationFaults:
     def __init__(self):
         self.open: dict[str, Grouped] = {}        # fault_id → its station or lone fault
         self.joined_now: list[Grouped] = []       # those a mate joined since delivery last took them (`take_joined`)
+        self.louder: list[FaultEvent] = []        # silences a mate's own kind joined, for the alerts (`take_louder`)
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
         """The tracker's told `fault` events of tick `ts`: those of two or more sensors of one group made one
@@ -106,11 +107,16 @@ class StationFaults:
             open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
                          None)
             if open_ is not None:
+                silent = set(open_.kinds.values()) <= SILENCES
                 for ev in evs:
                     self._hold(open_, ev, tr)
                     open_.joined[ev.sensor] = ts
                 open_.sync()
                 self.joined_now.append(open_)
+                loud = [ev for ev in evs if ev.kind not in SILENCES]
+                if silent and loud:
+                    self.louder.append(replace(self.event(open_, "fault", ts, {}, tr), start=min(ev.start for ev in loud),
+                                               sensors=list(open_.sensors)))
                 continue
             if len(evs) < 2:
                 ev = evs[0]
@@ -143,6 +149,16 @@ class StationFaults:
         judged again after the restart, was told on its own (faults7)."""
         joined, self.joined_now = self.joined_now, []
         return joined
+
+    def take_louder(self) -> list[FaultEvent]:
+        """For the alerts (agent/pipeline_faults.py `tell_alert`), those of the faults still open that a mate's join
+        made more than a silence since the last call: a `missing` (or a station all missing) is told to no alert
+        (a sensor with no reading cannot be what it was about), and a mate joining it with a kind of its own
+        (`stuck`) is told to no one — so no alert was re-judged for it (review26). Each is the fault's `fault`
+        event as the alerts take it: the joining kind's start (what could have opened an alert), every sensor
+        it stands for in `sensors` (a lone fault's payload has none), the join's tick; never published."""
+        louder, self.louder = self.louder, []
+        return [f for f in louder if f.fault_id in self.open]
 
     @staticmethod
     def _hold(g: Grouped, ev: FaultEvent, tr) -> None:
@@ -212,7 +228,7 @@ class StationFaults:
         its source's `missing`) in a group with mates — whether mates joined it or not: one resumed from the
         journal alone could not be joined before (faults7), so a mate judged faulty within `station_join_s`
         after the restart was a second page."""
-        self.open, self.joined_now = {}, []
+        self.open, self.joined_now, self.louder = {}, [], []
         names = set(tr.names)
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
@@ -240,7 +256,7 @@ class StationFaults:
 
     def restore(self, state: list[dict] | None) -> None:
         """state(); None (a checkpoint from before station faults): none open."""
-        self.open = {}
+        self.open, self.louder = {}, []
         for g in state or []:
             grouped = _grouped(str(g["group"]), g, head=str(g.get("head") or ""))
             self.open[grouped.fault_id] = grouped
