@@ -47,8 +47,8 @@ KIND = "station"
 
 @dataclass
 class Grouped:
-    """An open station fault, or a lone fault (`head`: its sensor) mates may join."""
-    TIME_FIELDS = ("start",)   # seconds on the time base (agent/timebase.py)
+    """An open station fault, or a lone fault (`head`: its sensor) mates may join. Its times (`start`, `joined`'s
+    ticks) are moved by `shift_time` alone, not TIME_FIELDS: its journal entry must move with them."""
     group: str
     fault_id: str
     start: float
@@ -76,11 +76,12 @@ class Grouped:
         self.entry.update(e)
 
     def shift_time(self, delta: float) -> None:
-        """A time-base move (agent/timebase.py): `joined`'s ticks move with `start` (TIME_FIELDS, moved after)."""
-        self.joined = {s: t + delta for s, t in self.joined.items()}
+        """A time-base move (agent/timebase.py): `start`, `joined`'s ticks and the journal entry, all here — before,
+        `start` was a TIME_FIELDS the walker moved after this call, which moved it, synced the entry and moved it
+        back: right only in that order (review26)."""
         self.start += delta
+        self.joined = {s: t + delta for s, t in self.joined.items()}
         self.sync()
-        self.start -= delta
 
 
 class StationFaults:
