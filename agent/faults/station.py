@@ -56,10 +56,18 @@ class Grouped:
     kinds: dict[str, str] = field(default_factory=dict)  # sensor → its own kind
     joined: dict[str, float] = field(default_factory=dict)  # sensor → the tick it joined (decided after the start)
     head: str = ""                                       # a lone fault: the sensor it was told as ("": a station)
+    kinds_judged: dict[str, list[str]] = field(default_factory=dict)   # sensor → every kind it was judged, in order,
+    #                                     once each: only a sensor decided again within the join under another kind
 
     def __post_init__(self):
         self.entry: dict = {}       # its fault journal entry: the one dict delivery keeps (not a field: not state)
         self.sync()
+
+    @property
+    def kind(self) -> str:
+        """Its events' kind: a station's `station`; a lone fault's, its sensor's kind as told (the first: its
+        sensor decided again within the join under another kind keeps the fault's kind)."""
+        return self.kinds_judged.get(self.head, [self.kinds[self.head]])[0] if self.head else KIND
 
     @property
     def key(self) -> str:
@@ -68,10 +76,11 @@ class Grouped:
 
     def sync(self) -> None:
         """The journal entry rewritten in place from the fields (after a join, a time-base move)."""
-        e = {"fault_id": self.fault_id, "kind": self.kinds[self.head] if self.head else KIND, "start": self.start,
-             "group": self.group}
+        e = {"fault_id": self.fault_id, "kind": self.kind, "start": self.start, "group": self.group}
         if not self.head or self.joined:        # (a lone fault nobody joined: a sensor fault's entry, as before)
             e.update(sensors=list(self.sensors), kinds=dict(self.kinds), joined=dict(self.joined))
+        if self.kinds_judged:
+            e["kinds_judged"] = {s: list(k) for s, k in self.kinds_judged.items()}
         self.entry.clear()
         self.entry.update(e)
 
@@ -165,6 +174,11 @@ class StationFaults:
     def _hold(g: Grouped, ev: FaultEvent, tr) -> None:
         if ev.sensor not in g.sensors:      # (one of its sensors healthy again, then decided again within the join)
             g.sensors.append(ev.sensor)
+        was = g.kinds.get(ev.sensor)
+        if was is not None and was != ev.kind:      # (decided again under another kind: each kind kept, review26)
+            judged = g.kinds_judged.setdefault(ev.sensor, [was])
+            if ev.kind not in judged:
+                judged.append(ev.kind)
         g.kinds[ev.sensor] = ev.kind
         tr.ids[tr.index[ev.sensor]] = g.fault_id
 
@@ -202,15 +216,17 @@ class StationFaults:
 
     @staticmethod
     def _told(g: Grouped) -> dict:
-        """A fault_end's evidence besides its summary: each sensor's kind, and those that joined, when."""
-        return {"kinds": dict(g.kinds), **({"joined": {s: iso(t) for s, t in g.joined.items()}} if g.joined else {})}
+        """A fault_end's evidence besides its summary: each sensor's kind (its last), those that joined, when, and
+        every kind of a sensor judged under more than one (`kinds_judged`, in order: review26)."""
+        return {"kinds": dict(g.kinds), **({"joined": {s: iso(t) for s, t in g.joined.items()}} if g.joined else {}),
+                **({"kinds_judged": {s: list(k) for s, k in g.kinds_judged.items()}} if g.kinds_judged else {})}
 
     def event(self, g: Grouped, kind: str, ts: float, evidence: dict, tr, reason: str | None = None) -> FaultEvent:
         """A station fault's event, or a lone fault's (its sensor's own kind, `sensors` left out: a sensor
         fault's payload, its mates in evidence)."""
         end = kind == "fault_end"
         return FaultEvent(fault_id=g.fault_id, seq=int(end), event=kind, node=tr.node, site=tr.site,
-                          sensor=g.key, group=g.group, kind=g.kinds[g.head] if g.head else KIND, ts=ts, start=g.start,
+                          sensor=g.key, group=g.group, kind=g.kind, ts=ts, start=g.start,
                           end=ts if end else None, evidence=evidence, reason=reason,
                           sensors=None if g.head else list(g.sensors))
 
@@ -253,7 +269,8 @@ class StationFaults:
         return self.event(g, "fault_end", ts, {"summary": summary, **self._told(g)}, tr, reason="restart")
 
     def state(self) -> list[dict]:
-        return [asdict(g) for g in self.open.values()]
+        """The open faults as the checkpoint keeps them (`kinds_judged` only when there is one: a checkpoint as before)."""
+        return [{k: v for k, v in asdict(g).items() if k != "kinds_judged" or v} for g in self.open.values()]
 
     def restore(self, state: list[dict] | None) -> None:
         """state(); None (a checkpoint from before station faults): none open."""
@@ -269,4 +286,5 @@ def _grouped(group: str, f: dict, head: str = "") -> Grouped:
     return Grouped(str(f.get("group") or group), str(f["fault_id"]), float(f["start"]),
                    [str(s) for s in f.get("sensors") or []] or [head] * bool(head),
                    {str(s): str(k) for s, k in (f.get("kinds") or {}).items()} or ({head: str(f.get("kind"))} if head else {}),
-                   {str(s): float(t) for s, t in (f.get("joined") or {}).items()}, head)
+                   {str(s): float(t) for s, t in (f.get("joined") or {}).items()}, head,
+                   {str(s): [str(k) for k in ks] for s, ks in (f.get("kinds_judged") or {}).items()})
