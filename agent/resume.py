@@ -448,6 +448,21 @@ class Resume:
                 log.info("sensor fault(s) open when the last run stopped, continued: %s", faults_said(told_open))
         finally:
             self._told_open = health.open_faults()
+            self._let_go_of_ended_faults()
+
+    def _let_go_of_ended_faults(self) -> None:
+        """The faults the alerts hold (`after_fault`, the open alert's `fault`) under an id no fault is open under
+        once both journals are read: ended where the alerts could not hear it — at this restart (reason restart,
+        outside any tick: no usable checkpoint to judge them by), or by a life whose fault journal this one could
+        not use. Let go as at their end (AlertTracker.fault_ended): before, `after_fault` stayed for good and held
+        back every new alert on it by the sensor-fault wait (review24's leftover; review26)."""
+        alerts, open_ids = self.pipeline.alerts, set(self.pipeline.health.ids)
+        for key, fault in (("alerts.after_fault", alerts.after_fault),
+                           ("alerts.open.fault", alerts.open.fault if alerts.open is not None else None)):
+            if fault is not None and fault["fault_id"] not in open_ids:
+                log.info("%s: fault %s is not open after the restart; let go of (new alerts are judged with every "
+                         "sensor)", key, fault["fault_id"])
+                alerts.fault_ended(fault["fault_id"])
 
     def _end_other_version_faults(self) -> None:
         """The open faults of a fault journal of another format version (agent/journaled.py other_version), with
