@@ -63,7 +63,7 @@ class AlertTracker:
         self.no_data_ticks = cfg.no_data_ticks or window_ticks     # how long no data holds an alert
         self.hold_ticks = hold_ticks
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
-        self.held_back = 0          # ticks the opening of the current exceedance was held back (checkpoint: "held" before)
+        self.held_back = 0          # ticks the opening of the current exceedance was held back (was `held`)
         self.node, self.site = node, site
         self.tick_s = tick_s
         # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
@@ -80,7 +80,7 @@ class AlertTracker:
         self.level_floor = 0.0  # after a released alert: new alerts need a level above this (release_fraction)
         self.after_fault: dict | None = None    # the fault an alert ended with, while it lasts (sensor fault)
         self.judged: tuple = (None, 0.0, 0.0, None)     # the last observed tick's (ts, score, threshold, rejudge)
-        self.over_without_fault = 0     # ticks in a row the score re-judged without `after_fault` was over the threshold
+        self.over_without_fault = 0     # ticks in a row the score without `after_fault` was over the threshold
 
     @property
     def active(self) -> bool:

@@ -491,9 +491,9 @@ class Resume:
             return
         if ended:
             log.warning("sensor fault(s) open when the last run stopped (%s), in a fault journal %s of format version "
-                        "%r (another release's; ignored); %s: ending them (reason restart)", ", ".join(sorted(told_open)),
-                        self.fault_journal.path, doc.get("version"), "the checkpoint does not hold them" if restored
-                        else "no usable checkpoint to judge them by")
+                        "%r (another release's; ignored); %s: ending them (reason restart)",
+                        ", ".join(sorted(told_open)), self.fault_journal.path, doc.get("version"),
+                        "the checkpoint does not hold them" if restored else "no usable checkpoint to judge them by")
             self._told_open = {**held, **told_open}
             self._emit_faults(ended)
 

@@ -70,7 +70,8 @@ def test_a_lone_fault_s_own_sensor_judged_again_keeps_the_fault_s_kind():
     assert [(f["event"], f["kind"], f["sensor"]) for f in faults] == [("fault", "missing", "a"),
                                                                      ("fault_end", "missing", "a")], faults
     ev = faults[-1]["evidence"]
-    assert ev["kinds"] == {"a": "out_of_range", "b": "missing"} and ev["kinds_judged"] == {"a": ["missing", "out_of_range"]}
+    assert ev["kinds"] == {"a": "out_of_range", "b": "missing"}
+    assert ev["kinds_judged"] == {"a": ["missing", "out_of_range"]}
 
 
 def test_a_damaged_kinds_judged_is_refused_with_its_key_path():

@@ -36,7 +36,8 @@ def test_a_stuck_mate_joining_a_missing_fault_ends_the_alert_it_drove(tmp_path):
     faults, alerts, pipe = replayed(_skid(tmp_path), tmp_path)
     lone, end_fault = faults           # one page: the stuck mate joined the silence untold
     assert (lone.event, lone.kind, lone.sensor) == ("fault", "missing", "accel1")
-    assert end_fault.event == "fault_end" and end_fault.evidence["kinds"] == {"accel1": "missing", "temp_motor": "stuck"}
+    assert end_fault.event == "fault_end"
+    assert end_fault.evidence["kinds"] == {"accel1": "missing", "temp_motor": "stuck"}
     joined_at = START + 150.0
     assert end_fault.evidence["joined"] == {"temp_motor": iso(joined_at)}
     [new, *_, end] = [a for a in alerts if a.alert_id == alerts[0].alert_id]

@@ -125,8 +125,8 @@ class StationFaults:
                 self.joined_now.append(open_)
                 loud = [ev for ev in evs if ev.kind not in SILENCES]
                 if silent and loud:
-                    self.louder.append(replace(self.event(open_, "fault", ts, {}, tr), start=min(ev.start for ev in loud),
-                                               sensors=list(open_.sensors)))
+                    told = self.event(open_, "fault", ts, {}, tr)
+                    self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(open_.sensors)))
                 continue
             if len(evs) < 2:
                 ev = evs[0]
@@ -269,7 +269,7 @@ class StationFaults:
         return self.event(g, "fault_end", ts, {"summary": summary, **self._told(g)}, tr, reason="restart")
 
     def state(self) -> list[dict]:
-        """The open faults as the checkpoint keeps them (`kinds_judged` only when there is one: a checkpoint as before)."""
+        """The open faults as the checkpoint keeps them (`kinds_judged` only when there is one: as before)."""
         return [{k: v for k, v in asdict(g).items() if k != "kinds_judged" or v} for g in self.open.values()]
 
     def restore(self, state: list[dict] | None) -> None:
