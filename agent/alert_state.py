@@ -48,7 +48,10 @@ def open_state(a: OpenAlert | None) -> dict | None:
 
 
 def read_state(state: dict) -> dict:
-    """The tracker's attributes from its state_dict(); ValueError naming the key when it is not one."""
+    """The tracker's attributes from its state_dict(); ValueError naming the key when it is not one. Two counts
+    were renamed (review26: each said as a rule of the lifecycle says another thing) and are read under their old
+    keys too: `held_back` ("held" before: the `held` level rule is another), `over_without_fault` ("residue"
+    before: the rule texts' residue is what a subsided alert leaves)."""
     a = state["open"]
     opened = None
     if a is not None:
@@ -65,7 +68,8 @@ def read_state(state: dict) -> dict:
         if not (isinstance(opened.alert_id, str) and opened.alert_id and isinstance(opened.seq, int)
                 and opened.seq >= 1):
             raise ValueError("alerts.open: no alert_id or seq")
-    counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised", "held")}
+    counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised")}
+    counts["held_back"] = int(state["held_back" if "held_back" in state or "held" not in state else "held"])
     counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
     floor = float(state["floor"])
     level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
@@ -74,9 +78,9 @@ def read_state(state: dict) -> dict:
         raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
     if opened is not None and opened.fault is not None and not _fault_ref(opened.fault):
         raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
-    residue = int(state.get("residue", 0))     # absent in checkpoints written before it existed
+    over = int(state.get("over_without_fault", state.get("residue", 0)))    # absent in checkpoints written before it
     return {"open": opened, "floor": floor, "level_floor": level_floor, "after_fault": after_fault,
-            "residue": residue, **counts}
+            "over_without_fault": over, **counts}
 
 
 def _fault_ref(f) -> bool:

@@ -63,7 +63,7 @@ class AlertTracker:
         self.no_data_ticks = cfg.no_data_ticks or window_ticks     # how long no data holds an alert
         self.hold_ticks = hold_ticks
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
-        self.held = 0               # ticks the opening of the current exceedance was held back
+        self.held_back = 0          # ticks the opening of the current exceedance was held back (was `held`)
         self.node, self.site = node, site
         self.tick_s = tick_s
         # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
@@ -80,7 +80,7 @@ class AlertTracker:
         self.level_floor = 0.0  # after a released alert: new alerts need a level above this (release_fraction)
         self.after_fault: dict | None = None    # the fault an alert ended with, while it lasts (sensor fault)
         self.judged: tuple = (None, 0.0, 0.0, None)     # the last observed tick's (ts, score, threshold, rejudge)
-        self.residue = 0        # ticks in a row the score re-judged for `after_fault` was over the threshold
+        self.over_without_fault = 0     # ticks in a row the score without `after_fault` was over the threshold
 
     @property
     def active(self) -> bool:
@@ -108,8 +108,8 @@ class AlertTracker:
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
                 score = min(score, rejudge(self.after_fault["fault_id"]))     # the ended alert's residue is no new one
-                self.residue = self.residue + 1 if score > threshold else 0
-                if self.residue and self.residue < self.fault_ticks:     # …unless it lasts as long as the end waited
+                self.over_without_fault = self.over_without_fault + 1 if score > threshold else 0
+                if 0 < self.over_without_fault < self.fault_ticks:     # …unless it lasts as long as the end waited
                     hold = residue_hold
             return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
         if self.open.fault is not None and rejudge is not None and self.cfg.fault_end:
@@ -158,7 +158,7 @@ class AlertTracker:
             self.calm = 0
         if score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels):
             self.above = 0
-            self.held = 0
+            self.held_back = 0
             return []
         self.above += 1
         severe = score > threshold * self.cfg.instant_factor
@@ -168,10 +168,10 @@ class AlertTracker:
             self.suppressed += 1
             return []
         exp = explain_fn()
-        if hold is not None and self.held < self.hold_ticks and hold():
-            self.held += 1
+        if hold is not None and self.held_back < self.hold_ticks and hold():
+            self.held_back += 1
             return []
-        self.held = 0
+        self.held_back = 0
         start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
         self.open = OpenAlert(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
@@ -257,8 +257,9 @@ class AlertTracker:
     def state_dict(self) -> dict:
         return {"open": open_state(self.open),
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
-                "raised": self.raised, "floor": self.floor, "held": self.held, "calm": self.calm,
-                "level_floor": self.level_floor, "after_fault": self.after_fault, "residue": self.residue}
+                "raised": self.raised, "floor": self.floor, "held_back": self.held_back, "calm": self.calm,
+                "level_floor": self.level_floor, "after_fault": self.after_fault,
+                "over_without_fault": self.over_without_fault}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""

@@ -78,6 +78,12 @@ def _problem(f) -> str | None:
     for s, t in joined.items():
         if not _time(t):
             return f".joined.{s}: {t!r} is not a time"
+    judged = f.get("kinds_judged") or {}        # (review26: only a sensor judged under more than one kind)
+    if not isinstance(judged, dict):
+        return f".kinds_judged: expected a mapping of sensor to kinds, got {type(judged).__name__}"
+    for s, ks in judged.items():
+        if not (isinstance(ks, list) and ks and all(k in KINDS and k not in GROUPED for k in ks)):
+            return f".kinds_judged.{s}: {ks!r} is no list of sensor fault kinds"
     return None
 
 

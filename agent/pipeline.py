@@ -218,8 +218,8 @@ class Pipeline:
         decision = self.detector.step(      # (learn, hold, levels, discord by position: perf51)
             row.ts, result.score, result.tier, model, explains, learn, hold,
             None if self.level is None else self._levels, level, rejudge, hears)
-        if faults:          # (after the alert's step: one that opened on this tick hears of them too)
-            tell_alert(self.detector.tracker, faults)
+        if faults or self.health.stations.louder:   # (after the alert's step: one opened on this tick hears too)
+            tell_alert(self.detector.tracker, faults, self.health.stations.take_louder())
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
         # (NumpyScorer.observe says why).
         self.numpy.observe(self.window)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .faults.events import SILENCES
+
 if TYPE_CHECKING:
     from .alerts import AlertTracker
     from .faults.events import FaultEvent
@@ -20,22 +22,22 @@ if TYPE_CHECKING:
     from .scorers.numpy_fallback import NumpyScorer
 
 
-#: fault kinds that are no reading at all: never what an alert was about
-SILENCES = {"source", "missing"}
-
-
-def tell_alert(tracker: AlertTracker, faults: list[FaultEvent]) -> None:
+def tell_alert(tracker: AlertTracker, faults: list[FaultEvent], louder: list[FaultEvent] = ()) -> None:
     """The alerts hear of each sensor fault raised or ended on this tick (AlertTracker.fault_raised,
-    fault_ended) — not of a silence (a `source` fault, a `missing` sensor, a station all of whose sensors are
-    missing): a sensor with no reading scores 0, so its silence cannot be what an alert was about; an alert
-    whose drivers fall silent is held, and ends `no_data` if the silence lasts (AlertTracker's no data)."""
+    fault_ended) — not of a silence raised (a `source` fault, a `missing` sensor, a station all of whose sensors
+    are missing): a sensor with no reading scores 0, so its silence cannot be what an alert was about; an alert
+    whose drivers fall silent is held, and ends `no_data` if the silence lasts (AlertTracker's no data).
+    `louder` (faults/station.py `take_louder`): a silence a mate joined this tick untold with a kind of its own
+    (a `stuck` joining a `missing`), raised to the alerts now — untold, it re-judged no alert (review26). Every
+    end is told: it clears only a fault the alerts hold (one made louder ends under its silent kind)."""
     for f in faults:
-        if f.kind in SILENCES or (f.kind == "station" and set((f.evidence or {}).get("kinds", {}).values()) <= SILENCES):
-            continue
-        if f.event == "fault":
-            tracker.fault_raised(f)
-        else:
+        if f.event != "fault":
             tracker.fault_ended(f.fault_id)
+        elif not (f.kind in SILENCES or (f.kind == "station"
+                                         and set((f.evidence or {}).get("kinds", {}).values()) <= SILENCES)):
+            tracker.fault_raised(f)
+    for f in louder:
+        tracker.fault_raised(f)
 
 
 def rejudged(result: TickScore, fault_id: str, health: FaultTracker, fallback: NumpyScorer) -> float:

@@ -37,18 +37,18 @@ restart reached the journal only with that fault's end, and a second crash meanw
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..alerts import iso
-from .events import FaultEvent, id_stamp
+from .events import SILENCES, FaultEvent, id_stamp
 
 KIND = "station"
 
 
 @dataclass
 class Grouped:
-    """An open station fault, or a lone fault (`head`: its sensor) mates may join."""
-    TIME_FIELDS = ("start",)   # seconds on the time base (agent/timebase.py)
+    """An open station fault, or a lone fault (`head`: its sensor) mates may join. Its times (`start`, `joined`'s
+    ticks) are moved by `shift_time` alone, not TIME_FIELDS: its journal entry must move with them."""
     group: str
     fault_id: str
     start: float
@@ -56,10 +56,18 @@ class Grouped:
     kinds: dict[str, str] = field(default_factory=dict)  # sensor → its own kind
     joined: dict[str, float] = field(default_factory=dict)  # sensor → the tick it joined (decided after the start)
     head: str = ""                                       # a lone fault: the sensor it was told as ("": a station)
+    kinds_judged: dict[str, list[str]] = field(default_factory=dict)   # sensor → every kind it was judged, in order,
+    #                                     once each: only a sensor decided again within the join under another kind
 
     def __post_init__(self):
         self.entry: dict = {}       # its fault journal entry: the one dict delivery keeps (not a field: not state)
         self.sync()
+
+    @property
+    def kind(self) -> str:
+        """Its events' kind: a station's `station`; a lone fault's, its sensor's kind as told (the first: its
+        sensor decided again within the join under another kind keeps the fault's kind)."""
+        return self.kinds_judged.get(self.head, [self.kinds[self.head]])[0] if self.head else KIND
 
     @property
     def key(self) -> str:
@@ -68,19 +76,21 @@ class Grouped:
 
     def sync(self) -> None:
         """The journal entry rewritten in place from the fields (after a join, a time-base move)."""
-        e = {"fault_id": self.fault_id, "kind": self.kinds[self.head] if self.head else KIND, "start": self.start,
-             "group": self.group}
+        e = {"fault_id": self.fault_id, "kind": self.kind, "start": self.start, "group": self.group}
         if not self.head or self.joined:        # (a lone fault nobody joined: a sensor fault's entry, as before)
             e.update(sensors=list(self.sensors), kinds=dict(self.kinds), joined=dict(self.joined))
+        if self.kinds_judged:
+            e["kinds_judged"] = {s: list(k) for s, k in self.kinds_judged.items()}
         self.entry.clear()
         self.entry.update(e)
 
     def shift_time(self, delta: float) -> None:
-        """A time-base move (agent/timebase.py): `joined`'s ticks move with `start` (TIME_FIELDS, moved after)."""
-        self.joined = {s: t + delta for s, t in self.joined.items()}
+        """A time-base move (agent/timebase.py): `start`, `joined`'s ticks and the journal entry, all here — before,
+        `start` was a TIME_FIELDS the walker moved after this call, which moved it, synced the entry and moved it
+        back: right only in that order (review26)."""
         self.start += delta
+        self.joined = {s: t + delta for s, t in self.joined.items()}
         self.sync()
-        self.start -= delta
 
 
 class StationFaults:
@@ -89,6 +99,7 @@ class StationFaults:
     def __init__(self):
         self.open: dict[str, Grouped] = {}        # fault_id → its station or lone fault
         self.joined_now: list[Grouped] = []       # those a mate joined since delivery last took them (`take_joined`)
+        self.louder: list[FaultEvent] = []        # silences a mate's own kind joined, for the alerts (`take_louder`)
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
         """The tracker's told `fault` events of tick `ts`: those of two or more sensors of one group made one
@@ -106,11 +117,16 @@ class StationFaults:
             open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
                          None)
             if open_ is not None:
+                silent = set(open_.kinds.values()) <= SILENCES
                 for ev in evs:
                     self._hold(open_, ev, tr)
                     open_.joined[ev.sensor] = ts
                 open_.sync()
                 self.joined_now.append(open_)
+                loud = [ev for ev in evs if ev.kind not in SILENCES]
+                if silent and loud:
+                    told = self.event(open_, "fault", ts, {}, tr)
+                    self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(open_.sensors)))
                 continue
             if len(evs) < 2:
                 ev = evs[0]
@@ -144,10 +160,25 @@ class StationFaults:
         joined, self.joined_now = self.joined_now, []
         return joined
 
+    def take_louder(self) -> list[FaultEvent]:
+        """For the alerts (agent/pipeline_faults.py `tell_alert`), those of the faults still open that a mate's join
+        made more than a silence since the last call: a `missing` (or a station all missing) is told to no alert
+        (a sensor with no reading cannot be what it was about), and a mate joining it with a kind of its own
+        (`stuck`) is told to no one — so no alert was re-judged for it (review26). Each is the fault's `fault`
+        event as the alerts take it: the joining kind's start (what could have opened an alert), every sensor
+        it stands for in `sensors` (a lone fault's payload has none), the join's tick; never published."""
+        louder, self.louder = self.louder, []
+        return [f for f in louder if f.fault_id in self.open]
+
     @staticmethod
     def _hold(g: Grouped, ev: FaultEvent, tr) -> None:
         if ev.sensor not in g.sensors:      # (one of its sensors healthy again, then decided again within the join)
             g.sensors.append(ev.sensor)
+        was = g.kinds.get(ev.sensor)
+        if was is not None and was != ev.kind:      # (decided again under another kind: each kind kept, review26)
+            judged = g.kinds_judged.setdefault(ev.sensor, [was])
+            if ev.kind not in judged:
+                judged.append(ev.kind)
         g.kinds[ev.sensor] = ev.kind
         tr.ids[tr.index[ev.sensor]] = g.fault_id
 
@@ -185,15 +216,17 @@ class StationFaults:
 
     @staticmethod
     def _told(g: Grouped) -> dict:
-        """A fault_end's evidence besides its summary: each sensor's kind, and those that joined, when."""
-        return {"kinds": dict(g.kinds), **({"joined": {s: iso(t) for s, t in g.joined.items()}} if g.joined else {})}
+        """A fault_end's evidence besides its summary: each sensor's kind (its last), those that joined, when, and
+        every kind of a sensor judged under more than one (`kinds_judged`, in order: review26)."""
+        return {"kinds": dict(g.kinds), **({"joined": {s: iso(t) for s, t in g.joined.items()}} if g.joined else {}),
+                **({"kinds_judged": {s: list(k) for s, k in g.kinds_judged.items()}} if g.kinds_judged else {})}
 
     def event(self, g: Grouped, kind: str, ts: float, evidence: dict, tr, reason: str | None = None) -> FaultEvent:
         """A station fault's event, or a lone fault's (its sensor's own kind, `sensors` left out: a sensor
         fault's payload, its mates in evidence)."""
         end = kind == "fault_end"
         return FaultEvent(fault_id=g.fault_id, seq=int(end), event=kind, node=tr.node, site=tr.site,
-                          sensor=g.key, group=g.group, kind=g.kinds[g.head] if g.head else KIND, ts=ts, start=g.start,
+                          sensor=g.key, group=g.group, kind=g.kind, ts=ts, start=g.start,
                           end=ts if end else None, evidence=evidence, reason=reason,
                           sensors=None if g.head else list(g.sensors))
 
@@ -212,7 +245,7 @@ class StationFaults:
         its source's `missing`) in a group with mates — whether mates joined it or not: one resumed from the
         journal alone could not be joined before (faults7), so a mate judged faulty within `station_join_s`
         after the restart was a second page."""
-        self.open, self.joined_now = {}, []
+        self.open, self.joined_now, self.louder = {}, [], []
         names = set(tr.names)
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
@@ -236,11 +269,12 @@ class StationFaults:
         return self.event(g, "fault_end", ts, {"summary": summary, **self._told(g)}, tr, reason="restart")
 
     def state(self) -> list[dict]:
-        return [asdict(g) for g in self.open.values()]
+        """The open faults as the checkpoint keeps them (`kinds_judged` only when there is one: as before)."""
+        return [{k: v for k, v in asdict(g).items() if k != "kinds_judged" or v} for g in self.open.values()]
 
     def restore(self, state: list[dict] | None) -> None:
         """state(); None (a checkpoint from before station faults): none open."""
-        self.open = {}
+        self.open, self.louder = {}, []
         for g in state or []:
             grouped = _grouped(str(g["group"]), g, head=str(g.get("head") or ""))
             self.open[grouped.fault_id] = grouped
@@ -252,4 +286,5 @@ def _grouped(group: str, f: dict, head: str = "") -> Grouped:
     return Grouped(str(f.get("group") or group), str(f["fault_id"]), float(f["start"]),
                    [str(s) for s in f.get("sensors") or []] or [head] * bool(head),
                    {str(s): str(k) for s, k in (f.get("kinds") or {}).items()} or ({head: str(f.get("kind"))} if head else {}),
-                   {str(s): float(t) for s, t in (f.get("joined") or {}).items()}, head)
+                   {str(s): float(t) for s, t in (f.get("joined") or {}).items()}, head,
+                   {str(s): [str(k) for k in ks] for s, ks in (f.get("kinds_judged") or {}).items()})

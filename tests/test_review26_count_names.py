@@ -1,0 +1,50 @@
+"""The alert tracker's two counts renamed to say what they are (review26), read under their old checkpoint keys too.
+
+`held` (ticks a new alert's opening was held back) read as the `held` level rule (agent/alert_levels.py: an alert
+held open by its drivers' levels); `residue` (ticks in a row the score re-judged without the fault an alert ended
+with was over the threshold) as the rule texts' residue (what a subsided alert leaves). Now `held_back` and
+`over_without_fault`, checkpointed under those names; a checkpoint written before (tests/fixtures/alerts_99c4dae.ckpt,
+main 99c4dae's own state_dict, made by tests/fixtures/make_review26_fixture.py) restores to the same counts and the
+same next event: the alert held back while the residue lasted opens on the tick it did, with its true start."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.alerts import AlertTracker
+from agent.checkpoint import decode
+from agent.config import AlertConfig
+
+FIXTURE = Path(__file__).parent / "fixtures" / "alerts_99c4dae.ckpt"
+TOPS = {"top_sensors": [{"sensor": "a", "score": 9.0, "contribution": 0.9},
+                        {"sensor": "b", "score": 1.0, "contribution": 0.1}], "top_steps": [], "origin": None}
+
+
+def _tracker() -> AlertTracker:
+    return AlertTracker(AlertConfig(), "gw", "site", 10.0, hold_ticks=3, fault_ticks=3)
+
+
+def test_a_checkpoint_with_the_old_keys_restores_the_counts_and_the_next_event():
+    meta, saved = decode(FIXTURE.read_bytes())
+    old, nxt = saved["alerts"], saved["next"]
+    assert meta["made_by"] == "main 99c4dae" and (old["held"], old["residue"]) == (1, 2)      # the old keys
+    tr = _tracker()
+    tr.restore(old)
+    assert (tr.held_back, tr.over_without_fault) == (1, 2)
+    again = json.loads(json.dumps(tr.state_dict()))
+    assert (again["held_back"], again["over_without_fault"]) == (1, 2) and not {"held", "residue"} & set(again)
+    [new] = tr.observe(10.0 * nxt["t"], nxt["score"], 5.0, "numpy", dict, lambda: TOPS,
+                       rejudge=lambda f: nxt["rejudged"])
+    assert (new.event, new.start) == ("new", 190.0)        # as faults6's run opened it, its true start
+    fresh = _tracker()
+    fresh.restore(again)                                   # the new keys read back the same
+    assert (fresh.held_back, fresh.over_without_fault) == (1, 2)
+
+
+def test_a_checkpoint_with_neither_key_is_refused_naming_the_new_one():
+    state = _tracker().state_dict()
+    del state["held_back"]
+    with pytest.raises(KeyError, match="held_back"):
+        _tracker().restore(state)
