@@ -114,3 +114,20 @@ def test_rotated_and_compressed_the_last_events_are_found_there_too(tmp_path):
     sink.recover(alert_event("gw-7-a", 2))          # one the file never had: written
     sink.close()
     assert [json.loads(line)["seq"] for line in path.read_text().splitlines()] == [2]
+
+
+def test_an_alert_that_ended_with_a_fault_is_not_read_as_a_fault_line(tmp_path):
+    # review26: an alert `end` (reason sensor_fault) carries {fault_id, sensor, kind}. Last in the file it was read
+    # as the last fault line (KeyError on its seq-less reference, logged), and a restart wrote the journal's fault
+    # events again.
+    path = tmp_path / "alerts.jsonl"
+    sink = jsonl_sink(path)
+    sink.fault(fault_event(1))
+    ended = alert_event("gw-7-a", 2, kind="end")
+    ended.reason, ended.fault = "sensor_fault", {"fault_id": "gw-flow-1", "sensor": "flow", "kind": "missing"}
+    sink.emit(ended)
+    assert sink.last_faults(1) == [("gw-flow-1", 0)]
+    sink.recover_faults([fault_event(1)])
+    sink.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(x["event"], x.get("fault_id", x.get("alert_id"))) for x in lines] == [("fault", "gw-flow-1"), ("end", "gw-7-a")]

@@ -50,6 +50,9 @@ from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
+# What tells a fault line (fault / fault_end) from an alert line: its `event`. Not its `"fault_id":` — an
+# alert that ended `sensor_fault` carries its fault's reference {fault_id, sensor, kind} (review26).
+FAULT_LINE = b'"event":"fault'
 
 TAIL_CHUNK = 1 << 16
 RECOVER_LOOKBACK = 256      # alert lines recover() looks back over for the journal's event
@@ -112,7 +115,7 @@ class JsonlSink(Sink):
 
     def last_faults(self, n: int) -> list[tuple[str, int]]:
         """(fault_id, seq) of the last `n` fault lines in the file, newest first."""
-        return self._last(b'"fault_id":', "fault_id", n)
+        return self._last(FAULT_LINE, "fault_id", n)
 
     def _last(self, marker: bytes, key: str, n: int, path: Path | None = None) -> list[tuple[str, int]]:
         """(key, seq) of the last `n` lines holding `marker` in `path` (default: the file), newest first."""
@@ -201,7 +204,7 @@ class JsonlSink(Sink):
         written = set(recent)
         wanted = {(e.fault_id, e.seq) for e in events}
         if not wanted <= written and len(recent) < len(events) and (rotated := self.rotated()) is not None:
-            older = set(self._last(b'"fault_id":', "fault_id", len(events) - len(recent), rotated))
+            older = set(self._last(FAULT_LINE, "fault_id", len(events) - len(recent), rotated))
             if wanted & older:      # the file was rotated since they were written: not written again
                 log.info("%s: %d fault event(s) of the last run's last are in %s (the file was rotated since); "
                          "not written again", self.path, len(wanted & older), rotated.name)
