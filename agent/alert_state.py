@@ -49,9 +49,9 @@ def open_state(a: OpenAlert | None) -> dict | None:
 
 def read_state(state: dict) -> dict:
     """The tracker's attributes from its state_dict(); ValueError naming the key when it is not one. Two counts
-    were renamed (review26: each said as a rule of the lifecycle says another thing) and are read under their old
-    keys too: `held_back` ("held" before: the `held` level rule is another), `over_without_fault` ("residue"
-    before: the rule texts' residue is what a subsided alert leaves)."""
+    are kept under the keys they had before review26 renamed them, so that a checkpoint reads the same in the
+    releases before and after: "held" is `held_back` (the `held` level rule is another thing), "residue" is
+    `over_without_fault` (the rule texts' residue is what a subsided alert leaves)."""
     a = state["open"]
     opened = None
     if a is not None:
@@ -69,7 +69,7 @@ def read_state(state: dict) -> dict:
                 and opened.seq >= 1):
             raise ValueError("alerts.open: no alert_id or seq")
     counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised")}
-    counts["held_back"] = int(state["held_back" if "held_back" in state or "held" not in state else "held"])
+    counts["held_back"] = int(state["held"])
     counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
     floor = float(state["floor"])
     level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
@@ -78,7 +78,7 @@ def read_state(state: dict) -> dict:
         raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
     if opened is not None and opened.fault is not None and not _fault_ref(opened.fault):
         raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
-    over = int(state.get("over_without_fault", state.get("residue", 0)))    # absent in checkpoints written before it
+    over = int(state.get("residue", 0))     # absent in checkpoints written before it existed
     return {"open": opened, "floor": floor, "level_floor": level_floor, "after_fault": after_fault,
             "over_without_fault": over, **counts}
 

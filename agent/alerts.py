@@ -63,7 +63,7 @@ class AlertTracker:
         self.no_data_ticks = cfg.no_data_ticks or window_ticks     # how long no data holds an alert
         self.hold_ticks = hold_ticks
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
-        self.held_back = 0          # ticks the opening of the current exceedance was held back (was `held`)
+        self.held_back = 0          # ticks the opening of the current exceedance was held back (checkpoint key "held")
         self.node, self.site = node, site
         self.tick_s = tick_s
         # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
@@ -257,9 +257,9 @@ class AlertTracker:
     def state_dict(self) -> dict:
         return {"open": open_state(self.open),
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
-                "raised": self.raised, "floor": self.floor, "held_back": self.held_back, "calm": self.calm,
+                "raised": self.raised, "floor": self.floor, "held": self.held_back, "calm": self.calm,
                 "level_floor": self.level_floor, "after_fault": self.after_fault,
-                "over_without_fault": self.over_without_fault}
+                "residue": self.over_without_fault}     # (the counts' keys from before their names: read_state)
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""

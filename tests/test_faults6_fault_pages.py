@@ -140,7 +140,7 @@ def test_while_the_fault_lasts_its_residue_opens_an_alert_only_after_fault_ticks
     assert _tick(tr, 19, 9.0, 6.0) == []                 # min_duration_ticks (2) reached on the next…
     assert _tick(tr, 20, 9.0, 6.0) == []                 # …waits: 2 ticks of the residue, fault_ticks 3…
     state = json.loads(json.dumps(tr.state_dict()))
-    assert state["over_without_fault"] == 2 and state["after_fault"]["fault_id"] == "f-a"
+    assert state["residue"] == 2 and state["after_fault"]["fault_id"] == "f-a"
     [new] = _tick(tr, 21, 9.0, 6.0)                      # …and opens with its true start
     assert new.event == "new" and new.start == 190.0
 
