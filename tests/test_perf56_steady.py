@@ -11,18 +11,7 @@ import pytest
 from agent.faults.drift import Drift
 from agent.faults.rule import RecentMean
 from fault_states import saved as through_checkpoint, text as state_text
-
-
-def _tracker_and_rows(scenario: str, seed: int, hours: float):
-    from conftest import bench_module
-    faults = bench_module("faults")
-    from agent.config import from_dict
-    from agent.faults.tracker import FaultTracker
-    cfg = from_dict(faults.config_dict(scenario, seed, hours))
-
-    def make():
-        return FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults, reentry_ticks=cfg.window.steps)
-    return make, faults.simulated_rows(cfg)
+from fault_streams import tracker_and_rows
 
 
 def _events(events) -> list:
@@ -35,7 +24,7 @@ def test_a_tracker_whose_drift_never_takes_the_steady_tick_decides_alike(scenari
     (`_any_over`, as a restore leaves it: not known), which keeps it off the steady tick: observe's general
     path, then learn's. Its every-True masks are then views of ~over rather than the shared ones: the same
     values. Every tick's events and candidates, and the checkpoints, are the short one's."""
-    make, rows = _tracker_and_rows(scenario, seed, hours)
+    make, rows = tracker_and_rows(scenario, seed, hours)
     short, long = make(), make()
     long.life = short.life
     drift_s = next(r for r in short.rules if isinstance(r, Drift))
@@ -60,7 +49,7 @@ def test_the_kept_runs_g_through_a_checkpoint_is_the_gather_of_their_feature_row
     """A checkpoint taken between two refits carries each kept run's g as observe gathered it before perf56 (the
     feature row's entries at g_index); a tracker restored from it, whose first kept runs' g is the checkpoint's
     and the later ones gathered from their feature rows, folds, decides and checkpoints as the one that ran on."""
-    make, rows = _tracker_and_rows("corridor", 1, 10.0)
+    make, rows = tracker_and_rows("corridor", 1, 10.0)
     ran = make()
     drift = next(r for r in ran.rules if isinstance(r, Drift))
     cut = None
