@@ -311,7 +311,7 @@ class Drift(PairModels, StationRelation):
         self._pending = None
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
-        self._calm_learn = False                   # this tick was _steady_tick's calm one, learn's to match (_learn_calm)
+        self._calm_learn = False                   # this tick was _steady_tick's calm one (learn: _learn_calm)
         # The ticks since the last refit, folded into the moments then (_fold).
         self._filled = 0
         self._g = np.zeros((self.refit_runs, p, F + 1))
@@ -366,9 +366,9 @@ class Drift(PairModels, StationRelation):
         xl = self._xl
         xl[0] = t.x
         np.multiply(t.x, t.x, xl[1])
-        # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there): a refit folds
-        # the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
-        self._xr[self._filled] = self._xl_flat        # (g gathered from it when read: _kept_g)
+        # The run's feature row into the slot learn keeps (g gathered from it when read: _kept_g): a refit
+        # folds the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
+        self._xr[self._filled] = self._xl_flat
         xl_one = self._xl_one
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
@@ -478,9 +478,10 @@ class Drift(PairModels, StationRelation):
     def _steady_tick(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         """observe on the steady tick (its test there): the same calls on the same arrays as observe's paths for
         it, without the tests whose answer that tick fixes (perf56: ~100 of observe's lines are such tests and
-        their bookkeeping, ~5 µs a tick in the pipeline). Its rows are computed as observe computes them; if none
-        is past the rise's share, every row is seen, nothing held and no jump back, ramp or rise has a record to
-        keep (the calm tick, ~2 in 3 on the demo), its decisions are nothing and it returns; else _judge decides."""
+        their bookkeeping; with the few calls it also saves, ~4 µs of drift's calm tick). Its rows are computed as
+        observe computes them; if none is over half the limit, every row is seen, nothing held and no jump back,
+        ramp or rise has a record to keep (the calm tick, ~2 in 3 on the demo), its decisions are nothing and it
+        returns; else _judge decides."""
         n, x = self.n, t.x
         lags = self.lags
         lags *= self._keep_full         # (every lag started, every sensor fresh: in place, as observe)
@@ -545,7 +546,8 @@ class Drift(PairModels, StationRelation):
         ramp = self.ramp
         if busy or not all_seen or not self.held.idle \
                 or (self.jump_back and (self._back_any or self._open_any)) \
-                or (ramp.back_on and (any_low or ramp.rising_any or ramp.tracking)) or (ramp.enabled and not ramp.resting):
+                or (ramp.back_on and (any_low or ramp.rising_any or ramp.tracking)) \
+                or (ramp.enabled and not ramp.resting):
             return self._judge(t, ok_i, True, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, seen,
                                dev, size, any_low)
         # The calm tick (_judge's, none over half the limit): every row quiet, none stepped, every sensor's context
@@ -570,8 +572,8 @@ class Drift(PairModels, StationRelation):
             ramp.rest(seen[:n])
         # (learn's own calm tick, if it learns every sensor: every row seen, every rate at the floor, every
         # relation usable — _learn_calm)
-        self._calm_learn = self._rate_floor and self._every_ctx and (seen is self._has_all or seen is self._has_full) \
-            and (rel is None or rel[2] is self._every_rel)
+        self._calm_learn = self._rate_floor and self._every_ctx \
+            and (seen is self._has_all or seen is self._has_full) and (rel is None or rel[2] is self._every_rel)
         return nothing, nothing
 
     def _times_take(self, x: np.ndarray) -> np.ndarray:
@@ -969,7 +971,8 @@ class Drift(PairModels, StationRelation):
                              "vouch": self._vouch_state()},
                 # (the rings and the runs kept as arrays: raw bytes in checkpoint.bin; a checkpoint from before
                 # holds them as lists, None for NaN, which np.array reads back alike)
-                "kept": {"g": self._kept_g(kept).reshape(kept, self._g[0].size).copy(), "pairs": self._pl[:kept].copy(),
+                "kept": {"g": self._kept_g(kept).reshape(kept, self._g[0].size).copy(),
+                         "pairs": self._pl[:kept].copy(),
                          "r": self._r[:kept].copy(), "u": self._u[:kept].copy(), "rel": self._rc[:kept].copy()}}
 
     def restore(self, state: dict) -> None:

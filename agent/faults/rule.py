@@ -209,7 +209,7 @@ class RecentMean:
         else:
             self._take(h)
         row = self.zeroed[h]
-        if value is None or fnp.count_nonzero(kept) == n:      # (every sensor kept: the where and the & pick every entry)
+        if value is None or fnp.count_nonzero(kept) == n:      # (every sensor kept: the where and & pick every entry)
             if value is not None:
                 row[...] = value
             finite = self.finite[h]
