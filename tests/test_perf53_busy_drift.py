@@ -9,22 +9,11 @@ import pytest
 from agent.faults.drift import Drift
 from agent.faults.pairs import _row_median
 from fault_states import text as state_text
-
-
-def _tracker_and_rows(scenario: str, seed: int, hours: float):
-    from conftest import bench_module
-    faults = bench_module("faults")
-    from agent.config import from_dict
-    from agent.faults.tracker import FaultTracker
-    cfg = from_dict(faults.config_dict(scenario, seed, hours))
-
-    def make():
-        return FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults, reentry_ticks=cfg.window.steps)
-    return make, faults.simulated_rows(cfg)
+from fault_streams import tracker_and_rows
 
 
 def test_the_busy_median_is_the_row_median_of_the_masked_block_and_the_pair_by_pair_ones():
-    make, rows = _tracker_and_rows("corridor", 3, 8.0)
+    make, rows = tracker_and_rows("corridor", 3, 8.0)
     tracker = make()
     for row in rows[:900]:
         tracker.observe(row)
@@ -66,7 +55,7 @@ def test_a_tracker_dropping_drifts_busy_caches_every_tick_decides_alike(scenario
     """The long twin's drift forgets its busy median's middle positions and its kept calm context before
     every tick (so both are worked out afresh): every tick's events and candidates, and the checkpoints,
     are the same, on streams with drifts, spikes, stuck and dead sensors, dropouts and incidents."""
-    make, rows = _tracker_and_rows(scenario, seed, hours)
+    make, rows = tracker_and_rows(scenario, seed, hours)
     short, long = make(), make()
     long.life = short.life
     kept_busy = kept_calm = 0

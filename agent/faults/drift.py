@@ -109,6 +109,7 @@ class Drift(PairModels, StationRelation):
         self._c_lam, self._c_lam_keep, self._c_half_z = fnp.const(self.lam), fnp.const(self._lam_keep), \
             fnp.const(self.z_limit / 2)
         self._c_rise_z = fnp.const(RISE_Z * self.z_limit)
+        self._rise_z_f, self._half_z_f = float(RISE_Z * self.z_limit), float(self.z_limit / 2)    # (as numbers)
         # A busy tick's three thresholds past half the limit as one column, compared with every row's
         # |departure| in one call (observe's `past`): the limit, a relation's early share and its half limit.
         self._past_at = np.array([[self.z_limit], [EARLY * RELATION_Z * self.z_limit], [0.5 * RELATION_Z * self.z_limit]])
@@ -118,6 +119,10 @@ class Drift(PairModels, StationRelation):
         # (keep and take at the lags' own shape: multiplies with one operand broadcast at most, the same products)
         self._keep_full = np.ascontiguousarray(np.broadcast_to(self.keep, (len(LAG_HALF_LIVES_S), n)))
         self._take_full = np.ascontiguousarray(np.broadcast_to(self.take, (len(LAG_HALF_LIVES_S), n)))
+        # take × x at the lags' shape: x copied into both rows, then multiplied in place (a (2, n) × (n,)
+        # product goes through numpy's broadcasting iterator: ~1.3 µs against ~0.5 for the copy and the
+        # product of equal shapes; the same products; perf56)
+        self._take_x = np.zeros((len(LAG_HALF_LIVES_S), n))
         self.alpha_min = run_s / max(DRIFT_HORIZON * cfg.learn_s, 2 * run_s)
         # runs of the departure's spread before judging
         self.min_count = max(_runs(MIN_COUNT_TICKS * tick_s, run_s), cfg.learn_s / run_s)
@@ -306,9 +311,15 @@ class Drift(PairModels, StationRelation):
         self._pending = None
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
+        self._calm_learn = False                   # this tick was _steady_tick's calm one (learn: _learn_calm)
         # The ticks since the last refit, folded into the moments then (_fold).
         self._filled = 0
         self._g = np.zeros((self.refit_runs, p, F + 1))
+        # Each kept run's feature row [x, x², lag1, lag2] (observe copies it: ~0.4 µs against ~1 for the
+        # gather of g), gathered into _g when read (_kept_g: a fold, a checkpoint); _g's first _g_from slots
+        # hold their g already (a checkpoint's, restored).
+        self._xr = np.zeros((self.refit_runs, F * n))
+        self._g_from = 0
         # The kept ticks' learned pairs and relations, and the pairs' and relations' learned-tick counts,
         # each as views of one array: a fold weighs both in one go (_weights), with no concatenate.
         self._on = np.zeros((self.refit_runs, p + s_n), bool)
@@ -321,6 +332,12 @@ class Drift(PairModels, StationRelation):
         self._rc_all = [False] * self.refit_runs       # per slot of _rc: all True (written by a tick with no row over)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        # The steady tick (every sensor observed and healthy, every lag started, every pair fitted, every row
+        # judged, none over half the limit last tick): the same work in straight-line code (_steady_tick).
+        self._calm_learn = False
+        if t.all_healthy and t.all_observed and self._all_started and self._all_fitted and self._all_judged \
+                and not self._any_over:
+            return self._steady_tick(t)
         n = self.n
         drifting = t.drifting
         all_healthy = t.all_healthy     # no sensor faulty (none drifting): the masks below without them
@@ -339,7 +356,7 @@ class Drift(PairModels, StationRelation):
                 upd = fresh
         if upd is fresh and all_fresh:      # every lag updated: in place, the same products and sum
             lags *= self._keep_full
-            lags += self._take_full * t.x
+            lags += self._times_take(t.x)
         else:
             fnp.copyto(lags, self.keep * lags + self.take * t.x, where=upd)
         if not self._all_started:
@@ -349,9 +366,9 @@ class Drift(PairModels, StationRelation):
         xl = self._xl
         xl[0] = t.x
         np.multiply(t.x, t.x, xl[1])
-        # (P, F + 1), gathered straight into the slot learn keeps it in (no copy there): a refit folds
-        # the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
-        g = self._xl_flat.take(self.g_index, out=self._g[self._filled], mode="clip")
+        # The run's feature row into the slot learn keeps (g gathered from it when read: _kept_g): a refit
+        # folds the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
+        self._xr[self._filled] = self._xl_flat
         xl_one = self._xl_one
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
@@ -384,7 +401,8 @@ class Drift(PairModels, StationRelation):
         else:
             self._busy_key = None               # (_has_n written below)
             # (x_i − prediction) / spread, pair by pair with the same folded coefficients (into _e's pairs' slots)
-            e = np.add(fnp.einsum("pk,pk->p", self._coef_g, g), self._coef_1, self._e_pairs)
+            e = np.add(fnp.einsum("pk,pk->p", self._coef_g, self._xl_flat.take(self.g_index)), self._coef_1,
+                       self._e_pairs)
             fnp.copyto(e, _NAN, where=~usable)           # (in _e's pairs' slots; its last slot: no pair there)
             med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)   # NaN where none
         self._normal = t.normal
@@ -454,6 +472,126 @@ class Drift(PairModels, StationRelation):
         # only past the rise's share (under half the limit: __init__) the half limit's (perf45: a reduce
         # costs ~1.3 µs on these few rows, a comparison and a count ~0.5).
         any_low = fnp.count_nonzero(size > self._c_rise_z)
+        return self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, judged,
+                           dev, size, any_low)
+
+    def _steady_tick(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        """observe on the steady tick (its test there): the same calls on the same arrays as observe's paths for
+        it, without the tests whose answer that tick fixes (perf56: ~100 of observe's lines are such tests and
+        their bookkeeping; with the few calls it also saves, ~4 µs of drift's calm tick). Its rows are computed as
+        observe computes them; if none is over half the limit, every row is seen, nothing held and no jump back,
+        ramp or rise has a record to keep (the calm tick, ~2 in 3 on the demo), its decisions are nothing and it
+        returns; else _judge decides."""
+        n, x = self.n, t.x
+        lags = self.lags
+        lags *= self._keep_full         # (every lag started, every sensor fresh: in place, as observe)
+        lags += self._times_take(x)
+        xl = self._xl
+        xl[0] = x
+        np.multiply(x, x, xl[1])
+        self._xr[self._filled] = self._xl_flat
+        # (every sensor observed and healthy, none over: ok_i is observed, ok_j all True, every pair usable)
+        ok_i, ok_j, pairs = t.observed, self._all_n, self._all_pairs
+        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, self._xl_one, self._block_flat))) == self._n_pad:
+            med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
+        else:                           # (observe's pair-by-pair path; no pair to set NaN: every one usable)
+            self._busy_key = None
+            np.add(fnp.einsum("pk,pk->p", self._coef_g, self._xl_flat.take(self.g_index)), self._coef_1,
+                   self._e_pairs)
+            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)
+        self._normal = t.normal
+        if self.trio.size:
+            rel = self._relation(x, xl[1], ok_i, True)
+            vouched = self._vouched(ok_i, True, t.drifting, t.ts) if self._vouch_any or self._lost_any else None
+            if self.moved_alone:
+                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
+            if rel[0] is not self._med_rel:
+                self._med_rel[...] = rel[0]
+            med = self._med_all
+            if rel[1] is not self._every_rel:
+                has = fnp.concatenate((has, rel[1]))
+            else:
+                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
+                    else fnp.concatenate((has, rel[1]))
+        else:
+            rel = vouched = None
+        abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
+        self.recent[self.head] = med
+        self.head = (self.head + 1) % self.abrupt_runs
+        if self._settled and not fnp.count_nonzero(abrupt):     # (no sensor faulty: restart is abrupt)
+            seen = has
+        else:
+            settle = self.settle
+            np.subtract(settle, has, settle)
+            np.maximum(settle, _ZERO_I, out=settle)
+            fnp.copyto(settle, self._c_settle, where=abrupt)
+            seen = has & (self.settle == _ZERO_I)
+            self._settled = not fnp.count_nonzero(self.settle)
+        all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
+            or fnp.count_nonzero(seen) == seen.size
+        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
+        self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
+        dev = np.subtract(self.mean_e, self.base_e, self._level_step)
+        departure = dev / np.sqrt(self.d2)
+        self.departure = departure if all_seen else fnp.where(seen, departure, _ZERO)     # (every row judged)
+        size = np.abs(self.departure)
+        # Any row past the rise's share, past half the limit: the largest |departure| past either (argmax:
+        # ~0.5 µs against ~1.4 for two comparisons and counts); a NaN among them (argmax picks it), by the counts.
+        top = float(size[size.argmax()])
+        if top == top:
+            any_low, busy = top > self._rise_z_f, top > self._half_z_f
+        else:
+            any_low = fnp.count_nonzero(size > self._c_rise_z)
+            busy = any_low and fnp.count_nonzero(size > self._c_half_z)
+        ramp = self.ramp
+        if busy or not all_seen or not self.held.idle \
+                or (self.jump_back and (self._back_any or self._open_any)) \
+                or (ramp.back_on and (any_low or ramp.rising_any or ramp.tracking)) \
+                or (ramp.enabled and not ramp.resting):
+            return self._judge(t, ok_i, True, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, seen,
+                               dev, size, any_low)
+        # The calm tick (_judge's, none over half the limit): every row quiet, none stepped, every sensor's context
+        # calm where it has one; nothing decided, held or pending, and no ramp, rise or jump back to keep.
+        self.over, self._any_over, self._not_over = self._no_rows, False, self._all_quiet
+        self.quiet = self._all_quiet_n
+        if self._any_stepped:
+            self.stepped = np.zeros(self.stepped.size, bool)
+            self._any_stepped = False
+        if not self._ctx_calm_any:
+            self._ctx_calm_n[...] = self._ctx_any
+            self._ctx_calm_any = True
+            self._ctx_calm_of = None
+        nothing = self.held.nothing
+        self._pending = (ok_i, ok_j, seen, self._ctx_calm if rel is not None else self._ctx_calm_n, rel, pairs, dev)
+        if rel is not None:
+            self._push_history()
+        self._own = nothing
+        if ramp.back_on:
+            self._med = med
+        if ramp.enabled:
+            ramp.rest(seen[:n])
+        # (learn's own calm tick, if it learns every sensor: every row seen, every rate at the floor, every
+        # relation usable — _learn_calm)
+        self._calm_learn = self._rate_floor and self._every_ctx \
+            and (seen is self._has_all or seen is self._has_full) and (rel is None or rel[2] is self._every_rel)
+        return nothing, nothing
+
+    def _times_take(self, x: np.ndarray) -> np.ndarray:
+        """take × x at the lags' shape, into a kept array (read within the tick)."""
+        out = self._take_x
+        out[...] = x
+        out *= self._take_full
+        return out
+
+    def _judge(self, t: Tick, fresh: np.ndarray, all_fresh: bool, ok_i: np.ndarray, ok_j: np.ndarray,
+               pairs: np.ndarray, med: np.ndarray, rel: tuple | None, vouched: np.ndarray | None, abrupt: np.ndarray,
+               seen: np.ndarray, all_seen: bool, judged: np.ndarray, dev: np.ndarray, size: np.ndarray,
+               any_low: int) -> tuple[np.ndarray, np.ndarray]:
+        """observe's decisions, from this tick's rows as observe (or _steady_tick) computed them: which row is
+        past half the limit, quiet, stepped, a candidate or decided."""
+        n = self.n
+        drifting = t.drifting
+        all_healthy = t.all_healthy
         over = size > self._c_half_z if any_low else self._no_rows
         any_over = any_low and fnp.count_nonzero(over)
         if not any_over:
@@ -661,11 +799,14 @@ class Drift(PairModels, StationRelation):
 
     def learn(self, learn: np.ndarray) -> None:
         """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
+        if self._calm_learn and fnp.count_nonzero(learn) == self.n:
+            self._learn_calm()
+            return
         ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
         # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
         if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
             learn = learn | self._own
-        k = self._filled                # (observe gathered g into self._g[k])
+        k = self._filled                # (observe copied its feature row into self._xr[k])
         # Every sensor learned (the usual tick): each `learn &` below keeps its other side as it is.
         every = fnp.count_nonzero(learn) == self.n
         if every and pairs is self._all_pairs:
@@ -725,6 +866,26 @@ class Drift(PairModels, StationRelation):
         if not (self._rate_floor and self._all_judged):
             self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
             self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
+        self.ticks += 1
+        if self.ticks % self.refit_runs == 0:
+            self._refit()
+
+    def _learn_calm(self) -> None:
+        """learn on the steady calm tick (_steady_tick's) with every sensor learned: learn's paths for it
+        (every pair and relation kept, every row learned at the floor rates, none over), without their tests."""
+        rel, dev = self._pending[4], self._pending[6]
+        k = self._filled
+        if not self._pl_all[k]:
+            self._pl[k] = self._all_pairs
+            self._pl_all[k] = True
+        if rel is not None:
+            self._r[k] = rel[3]
+            if not self._rc_all[k]:
+                self._rc[k] = True
+                self._rc_all[k] = True
+        self._filled = k + 1
+        self._learn_rows(dev, None, None)
+        self._count.add_one()           # (every row judged, every rate at the floor: nothing reads it until state())
         self.ticks += 1
         if self.ticks % self.refit_runs == 0:
             self._refit()
@@ -810,7 +971,8 @@ class Drift(PairModels, StationRelation):
                              "vouch": self._vouch_state()},
                 # (the rings and the runs kept as arrays: raw bytes in checkpoint.bin; a checkpoint from before
                 # holds them as lists, None for NaN, which np.array reads back alike)
-                "kept": {"g": self._g[:kept].reshape(kept, self._g[0].size).copy(), "pairs": self._pl[:kept].copy(),
+                "kept": {"g": self._kept_g(kept).reshape(kept, self._g[0].size).copy(),
+                         "pairs": self._pl[:kept].copy(),
                          "r": self._r[:kept].copy(), "u": self._u[:kept].copy(), "rel": self._rc[:kept].copy()}}
 
     def restore(self, state: dict) -> None:
@@ -854,11 +1016,20 @@ class Drift(PairModels, StationRelation):
         self._any_over = True               # (known again at the next tick)
         self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
         self._all_rel_fitted = False        # (known again at the next fold)
-        self._filled = 0
+        self._filled = self._g_from = 0
         self._refit()           # (the models of the moments restored)
         kept = state.get("kept")        # a checkpoint from before it: its moments had the kept ticks folded in
         if kept is not None:
             self._restore_kept(kept)
+
+    def _kept_g(self, k: int) -> np.ndarray:
+        """The first k kept runs' g (P, F + 1 each), as observe's gather of each run's feature row would have
+        made it (the same values: a gather copies), in _g."""
+        a = self._g_from
+        if a < k:
+            np.take(self._xr[a:k], self.g_index, axis=1, out=self._g[a:k], mode="clip")
+            self._g_from = k
+        return self._g[:k]
 
     def _restore_kept(self, kept: dict) -> None:
         """The runs kept since the last refit, back into the buffers the next refit folds. More than the
@@ -877,6 +1048,7 @@ class Drift(PairModels, StationRelation):
         """A checkpoint's kept runs a…b into the buffers' first slots."""
         k = b - a
         self._g[:k] = np.array(kept["g"][a:b], float).reshape((k,) + self._g.shape[1:])
+        self._g_from = k                # (their g as restored, not gathered from _xr)
         self._pl[:k] = np.array(kept["pairs"][a:b], bool).reshape((k,) + self._pl.shape[1:])
         self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
         self._rc_all = [False] * self.refit_runs

@@ -34,7 +34,8 @@ class PairModels:
         pl = self._pl[:k]
         p = pl.shape[1]
         w, keep = self._weights(self._on[:k], self._counts)        # the pairs' and the relations' weights
-        g = self._g[:k]
+        g = self._kept_g(k)
+        self._g_from = 0                # (the next runs' g: gathered from their feature rows)
         # Learned winsorised: an incident's reading far off the prediction does not widen the spread
         # (the models and clip widths are those these ticks were judged with: fitted at the last refit).
         pred = fnp.einsum("pk,tpk->tp", self.beta, g[:, :, :F]) + self.icept

@@ -162,6 +162,7 @@ class RecentMean:
         # for the two; clock21); an item of either is read and set as fast (a few ns more).
         self._row_full = bytearray(size)
         self._row_inf = bytearray(size)
+        self._row_kept = bytearray(size)            # every entry of the row kept (`kept` all True there; 0: not known)
         self._short_rows = size                     # rows not full
         self._taken = False                         # next_row() took the head row out of the sums
         self._used = 0                              # slots [0, _used) pushed since made or restored (ring())
@@ -200,7 +201,7 @@ class RecentMean:
             self._short_rows -= 1
 
     def push(self, kept: np.ndarray, value: np.ndarray | None) -> None:
-        """`value` None: next_row() already holds the values (every sensor kept)."""
+        """`value` None: next_row() already holds the values (every sensor kept: `kept` not read)."""
         h, n = self.head, self.n
         self._whole_sum = None
         if self._taken:
@@ -208,17 +209,19 @@ class RecentMean:
         else:
             self._take(h)
         row = self.zeroed[h]
-        if fnp.count_nonzero(kept) == n:        # (every sensor kept: the where and the & pick every entry)
+        if value is None or fnp.count_nonzero(kept) == n:      # (every sensor kept: the where and & pick every entry)
             if value is not None:
                 row[...] = value
             finite = self.finite[h]
             np.isfinite(row, finite)
-            self.kept[h] = True
+            if not self._row_kept[h]:       # (a row kept whole before: all True already)
+                self.kept[h] = True
+                self._row_kept[h] = True
         else:
-            assert value is not None, "push(kept, None) needs every sensor kept"
             self.zeroed[h] = row = fnp.where(kept, value, 0.0)
             self.finite[h] = finite = kept & np.isfinite(value)
             self.kept[h] = kept
+            self._row_kept[h] = False
         if fnp.count_nonzero(finite) == n:      # (the usual row: every entry finite)
             if self.running:
                 self._sum += row
@@ -343,6 +346,7 @@ class RecentMean:
         full, inf = np.logical_and.reduce(finite, axis=1), np.logical_or.reduce(kept & ~finite, axis=1)
         self._row_full = bytearray(full.tobytes()) + bytes([n == 0]) * (size - k)
         self._row_inf = bytearray(inf.tobytes()) + bytes(size - k)
+        self._row_kept = bytearray(size)
         self._short_rows = k - int(np.count_nonzero(full)) + (size - k if n else 0)
         self._short = self.size - np.add.reduce(finite, axis=0).astype(np.int64)
         self._infs = int(np.count_nonzero(inf))

@@ -109,7 +109,9 @@ class Stuck:
         stepped = np.isfinite(step) if t.all_observed else t.observed & np.isfinite(step)
         counted = stepped if t.all_healthy else stepped & t.healthy
         # (every sensor's rate at the floor and every sensor counted: the usual tick)
-        all_counted = self._rate_floor and fnp.count_nonzero(counted) == counted.size
+        all_stepped = fnp.count_nonzero(stepped) == stepped.size
+        all_counted = self._rate_floor and (all_stepped if counted is stepped
+                                            else fnp.count_nonzero(counted) == counted.size)
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
                 # (every sensor counted: the where would pick alpha_min everywhere, the same products)
@@ -144,7 +146,7 @@ class Stuck:
             # read (state()); the next tick that holds a run starts every run there (ticks ≤ 1).
             self._p_run_now = True
         # (a finite step over a positive size: never NaN where kept)
-        if fnp.count_nonzero(stepped) == stepped.size:     # (every sensor: computed into the ring's row, no copy)
+        if all_stepped:     # (every sensor: computed into the ring's row, no copy)
             normal.relative_step(step, t.x, out=self.steps.next_row())
             self.steps.push(stepped, None)
         else:
