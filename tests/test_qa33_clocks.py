@@ -1,0 +1,48 @@
+"""Restarts and silences of a sender on a clock of its own — years off this host's, or at another rate (a replay
+piped in at 10×) — judged as what they are, not as jumps of the data (qa33, docs/measured/first-week.md). Each
+test failed on main at 2e16202. Real parts: an agent on a real state_dir driven turn by turn, a kill -9 between
+two agents (tests/agent_turns.py)."""
+from __future__ import annotations
+
+import logging
+
+from agent_turns import HOST, OWN, agent_config, close, events, host_clock, record, restart_with_an_alert_open, turn
+
+from agent.service import Agent
+
+RATE = 10.0         # the replay's pace: ten of its seconds to one of this host's
+
+
+def test_a_restart_of_a_sender_at_another_rate_is_a_restart_gap(tmp_path, caplog):
+    """A replay piped in at 10× on its own clock: the agent down 1.2 s of this host's clock is 12 s of the data's.
+    Before, its stamp − arrival had drifted 10.8 s meanwhile (more than a short step), so the restart was a jump of
+    the data: a `source` fault, the open alert ended. Now the last run's pace (its stamps' rate against this
+    host's clock) says where the data should be: a restart gap, the alert goes on under its id."""
+    caplog.set_level(logging.INFO, logger="stad")
+    again, after = restart_with_an_alert_open(tmp_path, OWN, {"max_clock_skew_s": 0}, rate=RATE)
+    [alert] = [e for e in events(tmp_path) if e["kind"] == "alert" and e["event"] == "new"]
+    assert again.aligner.restart_gaps == 1 and again.aligner.last_restart_gap["skipped_s"] == 12.0, \
+        (again.aligner.last_restart_gap, again.aligner.moves)
+    assert not again.aligner.moves, again.aligner.moves
+    assert not [e for e in after if e["kind"] in ("source", "missing")], after
+    assert not [e for e in after if e["kind"] == "alert" and e["event"] in ("new", "end")], after
+    assert again.pipeline.alerts.open.alert_id == alert["alert_id"]
+
+
+def test_a_sender_at_another_rate_whose_clock_jumped_meanwhile_is_still_a_move(tmp_path):
+    """The replay's clock moved 10 min on while the agent was down: off its pace, a move of the data."""
+    first = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
+    try:
+        for i in range(80):
+            turn(first, record(i, OWN, rate=RATE))
+        assert first.save_checkpoint() is not None
+    finally:
+        close(first)
+    again = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST + 92 / RATE))
+    try:
+        for i in range(92, 112):
+            turn(again, record(i, OWN + 600.0, rate=RATE))
+    finally:
+        close(again)
+    assert again.aligner.restart_gaps == 0 and again.aligner.moves == {"forward": 1}, \
+        (again.aligner.restart_gaps, again.aligner.moves)
