@@ -594,19 +594,18 @@ class TimeBaseRules:
         sender restarted, a network down for a minute. Not a time-base move (README tells operators
         to alert on those); the outage itself is the sensors' `missing` faults. Known by the wall
         clock having closed the silence as an outage (the ticks between are closed, as missing:
-        `idle_flush_s`), or, without that flush (its default), by the stamps standing to this host's
-        clock as the data's did before the silence: the data's time went on with the host's while
-        nothing came. A device clock that jumps moves its stamps away from the host's clock by the
-        jump: still a move."""
-        return self._stamped_live(cand) and (
-            (self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks) or self._kept_pace(cand))
+        `idle_flush_s`; for data stamped near this host's clock), or, without that flush (its default),
+        by the stamps standing to this host's clock as the data's did before the silence (in its pace:
+        `_in_live_pace`): the data's time went on with the host's while nothing came, whatever clock
+        it stamps with. A device clock that jumps moves its stamps away from the host's clock by the
+        jump: still a move. Before, stamps near this host's clock were asked for: a sender on a clock of
+        its own (years off, or a replay at 10×) back after a silence was a jump of the data (qa33)."""
+        return (self._stamped_live(cand) and self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks) \
+            or self._kept_pace(cand)
 
     def _kept_pace(self, cand: "_Candidate") -> bool:
-        """Every record of a live candidate is as far from its arrival as the last live record taken
-        was, within the reach of a short step."""
-        bound = self.reach_ticks * self.tick_s
-        return self.live_offset is not None and all(
-            abs(rec.ts - rec.received - self.live_offset) <= bound for _, rec in cand.records)
+        """Every record of the candidate is live and in the last live data's pace (`_in_live_pace`)."""
+        return all(self._in_live_pace(rec) for _, rec in cand.records)
 
     def _stamped_live(self, cand: "_Candidate") -> bool:
         """Every record of the candidate came from a live source stamped near this host's clock."""

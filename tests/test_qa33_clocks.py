@@ -46,3 +46,47 @@ def test_a_sender_at_another_rate_whose_clock_jumped_meanwhile_is_still_a_move(t
         close(again)
     assert again.aligner.restart_gaps == 0 and again.aligner.moves == {"forward": 1}, \
         (again.aligner.restart_gaps, again.aligner.moves)
+
+
+def silence_then_back(tmp_path, base: float, rate: float, silent: int = 40) -> Agent:
+    """Rows 0–79, then no row for `silent` rows of the sender's time, then 20 rows in its pace: the agent (closed)."""
+    agent = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
+    try:
+        for i in range(80):
+            turn(agent, record(i, base, rate=rate))
+        for i in range(80 + silent, 100 + silent):
+            turn(agent, record(i, base, rate=rate))
+    finally:
+        close(agent)
+    return agent
+
+
+def test_live_data_back_after_a_silence_from_an_own_clock_sender_is_no_jump(tmp_path, caplog):
+    """Pumps on their own clock (six years off) fall silent 40 s and come back in the same pace: the data was
+    away, it did not move. Before, `_back_after_silence` asked for stamps near this host's clock: a jump said,
+    counted (`forward`), as for a sender whose clock was set anew."""
+    caplog.set_level(logging.INFO, logger="stad")
+    agent = silence_then_back(tmp_path, OWN, 1.0)
+    assert not agent.aligner.moves, agent.aligner.moves
+    assert not [r for r in caplog.records if "time base moved" in r.getMessage()]
+    assert agent.aligner.newest_k * 1.0 == OWN + 139       # every record taken, none rejected
+    assert not agent.aligner.rejects.total, agent.aligner.rejects.as_dict()
+
+
+def test_a_replay_at_another_rate_back_after_a_silence_is_no_jump(tmp_path):
+    """The same at 10×: 40 s of the replay's time is 4 s of this host's."""
+    agent = silence_then_back(tmp_path, OWN, RATE)
+    assert not agent.aligner.moves, agent.aligner.moves
+
+
+def test_own_clock_data_back_after_a_silence_with_its_clock_moved_is_a_move(tmp_path):
+    """Pumps on their own clock back after a silence with their clock set 10 min on: a move, as before."""
+    agent = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
+    try:
+        for i in range(80):
+            turn(agent, record(i, OWN))
+        for i in range(120, 140):
+            turn(agent, record(i, OWN + 600.0))
+    finally:
+        close(agent)
+    assert agent.aligner.moves == {"forward": 1}, agent.aligner.moves
