@@ -49,6 +49,9 @@ MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejecte
 #: many seconds of arrivals; one within SAME_PACE of 1 is this host's (arrival jitter, a sender's clock drift).
 PACE_SPAN_S = 5.0
 SAME_PACE = 0.05
+#: The pace is measured over the last PACE_WINDOW_S / 2 to PACE_WINDOW_S of arrivals (after the first): a burst
+#: of queued records (a broker's backlog at a reconnect) sways it for at most that long.
+PACE_WINDOW_S = 60.0
 #: A sender at another pace is expected where that pace puts it within a short step plus this share of the
 #: data time passed (the pace is measured, not known).
 PACE_SLACK = 0.02
@@ -161,6 +164,7 @@ class TimeBaseRules:
         self.live_received: float | None = None   # ... and its arrival (this host's clock)
         self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
         self._pace_from: tuple[float, float] | None = None   # (stamp, arrival) the pace is measured from
+        self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
         self._clock_step: float | None = None    # a step of this host's clock (s), the data's answer awaited
         self._stepped_at = 0.0                   # that clock's reading just after it (`received`'s terms)
         self._offset_before = 0.0                # the live data's stamp minus arrival before it
@@ -318,7 +322,7 @@ class TimeBaseRules:
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
         """Count a move of the time base for health and Prometheus (the log says it where it happens). The
         live data's pace is measured afresh from the next record (its stamps moved: not its pace)."""
-        self._pace_from = None
+        self._pace_from = self._pace_next = None
         self.moves[kind] += 1
         self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
                           "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
@@ -533,15 +537,21 @@ class TimeBaseRules:
     def note_live(self, rec: Record) -> None:
         """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
         data's pace — its stamps' seconds per second of arrivals, measured from the first live record since
-        the last move of the time base once PACE_SPAN_S of arrivals lie between (a replay piped in at 10×
-        runs at 10; within SAME_PACE of 1 it is 1)."""
+        the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
+        (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
         self.live_offset, self.live_received = rec.ts - rec.received, rec.received
         start = self._pace_from
         if start is None or rec.received < start[1]:
-            self._pace_from = (rec.ts, rec.received)
-        elif rec.received - start[1] >= PACE_SPAN_S:
-            pace = (rec.ts - start[0]) / (rec.received - start[1])
+            self._pace_from, self._pace_next = (rec.ts, rec.received), None
+            return
+        span = rec.received - start[1]
+        if span >= PACE_SPAN_S:
+            pace = (rec.ts - start[0]) / span
             self.live_pace = 1.0 if abs(pace - 1.0) <= SAME_PACE or pace <= 0 else pace
+        if span >= PACE_WINDOW_S:           # a sliding window: the next start is half a window old
+            self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
+        elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
+            self._pace_next = (rec.ts, rec.received)
 
     def _in_live_pace(self, rec: Record) -> bool:
         """Live, and as far from its arrival as the last live record taken was, within the reach of a short
@@ -584,6 +594,7 @@ class TimeBaseRules:
 
     def restore_pace(self, pace: tuple) -> None:
         self.live_received, self.live_pace, self._pace_from = pace
+        self._pace_next = None
 
     def _restart_gap_at(self, k: int) -> bool:
         return self._restart_pending and self.next_k is not None and self.newest_k is not None and \

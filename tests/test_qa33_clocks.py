@@ -90,3 +90,23 @@ def test_own_clock_data_back_after_a_silence_with_its_clock_moved_is_a_move(tmp_
     finally:
         close(agent)
     assert agent.aligner.moves == {"forward": 1}, agent.aligner.moves
+
+
+def test_a_backlog_burst_sways_the_measured_pace_for_a_window_only(tmp_path):
+    """A broker hands over a minute of queued readings at once (a reconnect), then the pumps go on at this host's
+    pace: the pace measured over the burst is far from 1; a minute of arrivals later it is 1 again, so a restart
+    is judged by the pace the sender keeps, not by the burst."""
+    agent = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
+    try:
+        for i in range(60):             # stamped OWN + 0 … 59, all received within 60 ms at HOST + 60
+            rec = record(i, OWN)
+            rec.received = HOST + 60 + i / 1000
+            turn(agent, rec)
+        for i in range(60, 70):
+            turn(agent, record(i, OWN))
+        assert agent.aligner.live_pace > 2, agent.aligner.live_pace
+        for i in range(70, 160):
+            turn(agent, record(i, OWN))
+    finally:
+        close(agent)
+    assert agent.aligner.live_pace == 1.0, agent.aligner.live_pace
