@@ -114,15 +114,8 @@ class RecentTicks:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= MAX_TICKS:
             raise ValueError(f"recent.capacity: {capacity!r} is not a tick count from 1 to {MAX_TICKS}")
         ring = cls(capacity, n)
-        ts = array_of(state["ts"], "recent.ts", np.float64, 1)
-        places = int(np.sum(np.diff(ts) <= 0)) if np.isfinite(ts).all() else 0
+        ts, places = in_time_order(array_of(state["ts"], "recent.ts", np.float64, 1))
         if places:              # (written before `push` kept the ring in order: user12's state_dir)
-            ts = ts.copy()
-            steps = np.diff(ts)
-            step = float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
-            for i in range(len(ts) - 1, 0, -1):     # newest first: each older run moved back before the newer
-                if not ts[i] > ts[i - 1]:
-                    ts[:i] -= ts[i - 1] - ts[i] + step
             log.warning("checkpoint: its recent ticks were out of time order at %d place(s) (a warm-up history "
                         "stamped ahead of the live data): the older ticks moved back before the newer, all %d kept",
                         places, len(ts))
@@ -136,6 +129,28 @@ class RecentTicks:
     @property
     def nbytes(self) -> int:
         return self.z.nbytes + self.missing.nbytes + self.calm.nbytes + self.ts.nbytes
+
+
+def in_time_order(ts: np.ndarray) -> tuple[np.ndarray, int]:
+    """Checkpointed tick times put in time order: at each place a tick is at or before the one before it, every
+    older tick moved back to one of their usual steps before it (newest first); (the times, the places moved).
+    Why: ticks kept across a warm-up history stamped ahead of the live data (a local-time export) are this
+    plant's ticks on another clock, not ticks to refuse (qa32)."""
+    places = int(np.sum(np.diff(ts) <= 0)) if np.isfinite(ts).all() else 0
+    if not places:
+        return ts, 0
+    ts = ts.copy()
+    step = usual_step(ts)
+    for i in range(len(ts) - 1, 0, -1):     # newest first: each older run moved back before the newer
+        if not ts[i] > ts[i - 1]:
+            ts[:i] -= ts[i - 1] - ts[i] + step
+    return ts, places
+
+
+def usual_step(ts: np.ndarray) -> float:
+    """The median of the steps forward between tick times (1 s when there is none)."""
+    steps = np.diff(ts)
+    return float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
 
 
 def checked_ticks(state: dict, name: str, n: int, last_ts: float, least: int, most: int) -> tuple:

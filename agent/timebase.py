@@ -45,6 +45,16 @@ DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 TIME_BASE_MOVES = ("back", "forward", "restart")
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
+#: The live data's pace (its stamps' seconds per second of this host's clock) is measured over at least this
+#: many seconds of arrivals; one within SAME_PACE of 1 is this host's (arrival jitter, a sender's clock drift).
+PACE_SPAN_S = 5.0
+SAME_PACE = 0.05
+#: The pace is measured over the last PACE_WINDOW_S / 2 to PACE_WINDOW_S of arrivals (after the first): a burst
+#: of queued records (a broker's backlog at a reconnect) sways it for at most that long.
+PACE_WINDOW_S = 60.0
+#: A sender at another pace is expected where that pace puts it within a short step plus this share of the
+#: data time passed (the pace is measured, not known).
+PACE_SLACK = 0.02
 
 
 class _Candidate:
@@ -151,6 +161,10 @@ class TimeBaseRules:
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
+        self.live_received: float | None = None   # ... and its arrival (this host's clock)
+        self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
+        self._pace_from: tuple[float, float] | None = None   # (stamp, arrival) the pace is measured from
+        self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
         self._clock_step: float | None = None    # a step of this host's clock (s), the data's answer awaited
         self._stepped_at = 0.0                   # that clock's reading just after it (`received`'s terms)
         self._offset_before = 0.0                # the live data's stamp minus arrival before it
@@ -306,7 +320,9 @@ class TimeBaseRules:
         return rows
 
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
-        """Count a move of the time base for health and Prometheus (the log says it where it happens)."""
+        """Count a move of the time base for health and Prometheus (the log says it where it happens). The
+        live data's pace is measured afresh from the next record (its stamps moved: not its pace)."""
+        self._pace_from = self._pace_next = None
         self.moves[kind] += 1
         self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
                           "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
@@ -510,16 +526,75 @@ class TimeBaseRules:
         return self._restart_gap_at(self.tick_of(rec.ts)) and self._stamped_as_before(rec)
 
     def _stamped_as_before(self, rec: Record) -> bool:
-        """Live, and stamped near this host's clock or as far from it as the last live record taken was
-        (within the reach of a short step): the sender's time went on with this host's while the agent
-        was down, whatever clock it stamps with. Before, only stamps near this host's clock were: a sender
-        on a clock of its own (years off, taken with `max_clock_skew_s: 0`) had a restart's downtime taken
-        for a jump of the data — its ticks missing, a `source` fault for the feed, the open alert held for
-        no data (user12, qa32). A sender whose clock jumped meanwhile is off its old pace: still a move."""
-        if self._live(rec):
+        """Live, and stamped near this host's clock or where the last live data's pace puts it
+        (`_in_live_pace`): the sender's time went on with this host's while the agent was down, whatever
+        clock it stamps with. Before, only stamps near this host's clock were: a sender on a clock of its
+        own (years off, taken with `max_clock_skew_s: 0`) had a restart's downtime taken for a jump of the
+        data — its ticks missing, a `source` fault for the feed, the open alert held for no data (user12,
+        qa32). A sender whose clock jumped meanwhile is off its old pace: still a move."""
+        return self._live(rec) or self._in_live_pace(rec)
+
+    def note_live(self, rec: Record) -> None:
+        """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
+        data's pace — its stamps' seconds per second of arrivals, measured from the first live record since
+        the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
+        (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
+        self.live_offset, self.live_received = rec.ts - rec.received, rec.received
+        start = self._pace_from
+        if start is None or rec.received < start[1]:
+            self._pace_from, self._pace_next = (rec.ts, rec.received), None
+            return
+        span = rec.received - start[1]
+        if span >= PACE_SPAN_S:
+            pace = (rec.ts - start[0]) / span
+            self.live_pace = 1.0 if abs(pace - 1.0) <= SAME_PACE or pace <= 0 else pace
+        if span >= PACE_WINDOW_S:           # a sliding window: the next start is half a window old
+            self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
+        elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
+            self._pace_next = (rec.ts, rec.received)
+
+    def _in_live_pace(self, rec: Record) -> bool:
+        """Live, and as far from its arrival as the last live record taken was, within the reach of a short
+        step — or, for live data at another pace than this host's (a replay at 10×: its stamp − arrival
+        drifts 9 s a second), where that pace from the last live record puts it, within a short step and
+        PACE_SLACK of the data time passed. Before the pace was kept, a restart's downtime of a sender at
+        another pace was a jump of the data (its offset drifted meanwhile): a `source` fault, the open alert
+        ended (qa33)."""
+        if rec.received is None or self.live_offset is None:
+            return False
+        bound = self.reach_ticks * self.tick_s
+        if abs(rec.ts - rec.received - self.live_offset) <= bound:
             return True
-        return rec.received is not None and self.live_offset is not None and \
-            abs(rec.ts - rec.received - self.live_offset) <= self.reach_ticks * self.tick_s
+        if self.live_pace == 1.0 or self.live_received is None:
+            return False
+        passed = self.live_pace * (rec.received - self.live_received)
+        expected = self.live_received + self.live_offset + passed
+        return abs(rec.ts - expected) <= bound + PACE_SLACK * abs(passed)
+
+    def pace_state(self) -> dict:
+        """The live data's pace for the checkpoint (`note_live`): a restart's first data is judged by it."""
+        return {"live_received": self.live_received, "live_pace": self.live_pace,
+                "pace_from": None if self._pace_from is None else list(self._pace_from)}
+
+    @staticmethod
+    def pace_in(state: dict) -> tuple:
+        """`pace_state` read back and checked, for `restore_pace`; a checkpoint written before it was kept:
+        this host's pace, none measured."""
+        received, pace, start = state.get("live_received"), state.get("live_pace", 1.0), state.get("pace_from")
+        for key, v in (("live_received", received), ("live_pace", pace)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise ValueError(f"aligner.{key}: expected seconds")
+        if start is not None and not (isinstance(start, (list, tuple)) and len(start) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)):
+            raise ValueError("aligner.pace_from: expected [stamp, arrival] seconds")
+        if pace is None or pace <= 0:
+            raise ValueError("aligner.live_pace: expected stamp seconds per second, > 0")
+        return (None if received is None else float(received), float(pace),
+                None if start is None else (float(start[0]), float(start[1])))
+
+    def restore_pace(self, pace: tuple) -> None:
+        self.live_received, self.live_pace, self._pace_from = pace
+        self._pace_next = None
 
     def _restart_gap_at(self, k: int) -> bool:
         return self._restart_pending and self.next_k is not None and self.newest_k is not None and \
@@ -530,19 +605,18 @@ class TimeBaseRules:
         sender restarted, a network down for a minute. Not a time-base move (README tells operators
         to alert on those); the outage itself is the sensors' `missing` faults. Known by the wall
         clock having closed the silence as an outage (the ticks between are closed, as missing:
-        `idle_flush_s`), or, without that flush (its default), by the stamps standing to this host's
-        clock as the data's did before the silence: the data's time went on with the host's while
-        nothing came. A device clock that jumps moves its stamps away from the host's clock by the
-        jump: still a move."""
-        return self._stamped_live(cand) and (
-            (self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks) or self._kept_pace(cand))
+        `idle_flush_s`; for data stamped near this host's clock), or, without that flush (its default),
+        by the stamps standing to this host's clock as the data's did before the silence (in its pace:
+        `_in_live_pace`): the data's time went on with the host's while nothing came, whatever clock
+        it stamps with. A device clock that jumps moves its stamps away from the host's clock by the
+        jump: still a move. Before, stamps near this host's clock were asked for: a sender on a clock of
+        its own (years off, or a replay at 10×) back after a silence was a jump of the data (qa33)."""
+        return (self._stamped_live(cand) and self.next_k is not None and cand.lo <= self.next_k + self.reach_ticks) \
+            or self._kept_pace(cand)
 
     def _kept_pace(self, cand: "_Candidate") -> bool:
-        """Every record of a live candidate is as far from its arrival as the last live record taken
-        was, within the reach of a short step."""
-        bound = self.reach_ticks * self.tick_s
-        return self.live_offset is not None and all(
-            abs(rec.ts - rec.received - self.live_offset) <= bound for _, rec in cand.records)
+        """Every record of the candidate is live and in the last live data's pace (`_in_live_pace`)."""
+        return all(self._in_live_pace(rec) for _, rec in cand.records)
 
     def _stamped_live(self, cand: "_Candidate") -> bool:
         """Every record of the candidate came from a live source stamped near this host's clock."""

@@ -195,7 +195,7 @@ class Aligner(TimeBaseRules):
         if self.next_k is None:
             self.next_k = k
         if rec.received is not None:
-            self.live_offset = rec.ts - rec.received
+            self.note_live(rec)
         if self.newest_k is not None and k < self.newest_k:
             self.reordered += 1
         bucket = self.open.get(k)
@@ -311,7 +311,7 @@ class Aligner(TimeBaseRules):
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
                 "held": self._candidates_state(self.held), "back": self._candidates_state(self.back),
                 "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
-                "host_ahead_s": self.host_ahead_s}
+                "host_ahead_s": self.host_ahead_s, **self.pace_state()}
 
     @staticmethod
     def host_ahead_in(state: dict) -> float:
@@ -343,6 +343,7 @@ class Aligner(TimeBaseRules):
             ints[key] = v
         held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
         host_ahead = self.host_ahead_in(state)
+        pace = self.pace_in(state)
         # (a checkpoint from before these were kept: no offset, no steps — the usual step is 1 until seen)
         offset = state.get("live_offset")
         steps = array_of(state.get("steps_seen", np.zeros(0, np.int64)), "aligner.steps_seen", np.int64, 1)
@@ -357,6 +358,7 @@ class Aligner(TimeBaseRules):
         self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
         self.live_offset = None if offset is None else float(offset)
         self.host_ahead_s = host_ahead
+        self.restore_pace(pace)
         for cand in held:       # the last run's (judged as such when its clock's offset was kept; else as before)
             cand.restored = len(cand.records) if offset is not None else 0
         self.steps_seen.clear()

@@ -3,84 +3,16 @@ batch39's code.
 
 A real agent on a real state_dir driven turn by turn (Agent._intake, the run loop's body) on a clock the
 test sets, as tests/test_restart_gap_held.py does; the kill -9 is a second agent started on the state_dir
-the first was abandoned on (no stop, no final checkpoint)."""
+the first was abandoned on (no stop, no final checkpoint): tests/agent_turns.py."""
 from __future__ import annotations
 
-import json
 import logging
-import time
+
+from agent_turns import HOST, OWN, agent_config, close, events, host_clock, record, restart_with_an_alert_open, turn
 
 from agent import config
 from agent.alerts import AlertEvent, iso
-from agent.records import Record
 from agent.service import Agent
-
-HOST = float(int(time.time()) - 1000)       # this host's clock at row 0
-OWN = HOST - 6 * 365 * 86400.0              # the pumps' own clock: six years behind (a PLC never set)
-STEPS = 16
-
-
-def agent_config(tmp_path, sinks: list | None = None, alerts: dict | None = None, **window):
-    return config.from_dict({
-        "sensors": ["a", "b"], "tick_s": 1.0, "topology": "group",
-        "sources": [{"type": "udp", "bind": "127.0.0.1", "port": 0}],
-        "window": {"steps": STEPS, "carry_forward_s": 2, "lateness_ticks": 1, **window},
-        "warmup": {"ticks": 30}, "scoring": {"chain": ["numpy"]},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 60, "cooldown_ticks": 2, "update_interval_s": 5,
-                   "no_data_ticks": 120, **(alerts or {})},
-        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}, *(sinks or [])],
-        "state_dir": str(tmp_path / "state"), "checkpoint_s": 3600}, base_dir=str(tmp_path))
-
-
-def record(i: int, base: float, step: float = 0.0) -> Record:
-    """Row i stamped `base + i` by the sender, received on this host's clock 50 ms later; `a` stepped by `step`."""
-    values = {"a": 10 + (i * 7919 % 13) / 13 + step, "b": 5 + (i * 104729 % 17) / 17}
-    return Record(ts=base + i, values=values, origin="udp", received=HOST + i + 0.05)
-
-
-def host_clock(now: float):
-    """This host's clock as the test sets it (`clock.now`), given to the agent (`Agent(clock=)`)."""
-    def clock() -> float:
-        return clock.now
-    clock.now = now
-    return clock
-
-
-def turn(agent: Agent, rec: Record) -> None:
-    agent.clock.now = rec.received
-    agent._intake(rec, None)
-
-
-def close(agent: Agent) -> None:
-    for src in agent.sources:
-        src.close()
-    agent.state_lock.release()          # the kernel's part of a kill -9
-
-
-def events(tmp_path) -> list[dict]:
-    return [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
-
-
-def restart_with_an_alert_open(tmp_path, base: float, window: dict, down_s: int = 12) -> tuple[Agent, list[dict]]:
-    """Rows 0–79 (a step on `a` from 70: an alert opens), the checkpoint, a kill -9, up again `down_s` s later
-    and 20 more rows of the step: the new agent (closed) and the events after the restart."""
-    first = Agent(agent_config(tmp_path, **window), clock=host_clock(HOST))
-    try:
-        for i in range(80):
-            turn(first, record(i, base, 8.0 if i >= 70 else 0.0))
-        assert first.pipeline.alerts.open is not None
-        assert first.save_checkpoint() is not None
-    finally:
-        close(first)
-    before = len(events(tmp_path))
-    again = Agent(agent_config(tmp_path, **window), clock=host_clock(HOST + 80 + down_s))
-    try:
-        assert again.checkpoint_start["state"] == "resumed"
-        for i in range(80 + down_s, 100 + down_s):
-            turn(again, record(i, base, 8.0))
-    finally:
-        close(again)
-    return again, events(tmp_path)[before:]
 
 
 def test_a_restart_is_a_restart_gap_whatever_clock_the_sender_stamps_with(tmp_path, caplog):

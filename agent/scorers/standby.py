@@ -27,7 +27,11 @@ none on the demo, whose tiers learn nothing from warm-up. Checkpointed while the
 restored, a standby that loads after a restart is fitted and taught on the warm-up as before it; without them it was fitted on the recent ticks (perf50's
 way: on SKAB 90–93 % of the ticks' alert state equal to a loaded tier's). Checked as the recent ticks are (at
 most MAX_TICKS, one column per sensor, times increasing up to the restored window's last): ticks that do not fit
-are refused on their own (agent/pipeline_state.py, restored_standby), the rest of the state restored.
+are refused on their own (agent/pipeline_state.py, restored_standby), the rest of the state restored. Ticks stamped
+after the restored window's last (a warm-up history stamped ahead of the live data: user12's local-time export)
+are this plant's ticks on another clock: moved back to end one of their steps before it, said, and kept — as the
+recent ticks are kept in order (agent/recent_ticks.py); before, they were refused and the standby fitted on the
+recent ticks (qa33).
 """
 from __future__ import annotations
 
@@ -38,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..bundle import Bundle, read_verified
-from ..recent_ticks import MAX_TICKS, checked_ticks
+from ..checkpoint import array_of
+from ..recent_ticks import MAX_TICKS, checked_ticks, in_time_order, usual_step
 from .base import Scorer, ScorerError, TickScore
 from .model_scorer import ModelScorer, pick_artifact
 
@@ -97,9 +102,21 @@ class StandbyTier(Scorer):
         return {"z": z, "missing": missing, "ts": ts, "calm": calm}
 
     def kept_from(self, state: dict, n: int, last_ts: float) -> tuple:
-        """The ticks of kept_state() for `n` sensors, newest at most `last_ts` (the restored window's), checked
-        but not kept (the pipeline sets `ticks` once the rest of its state is restored); ValueError (or KeyError / TypeError) naming the key when they do not fit."""
-        return checked_ticks(state, f"standby.{self.TYPE}", n, last_ts, 1, MAX_TICKS)
+        """The ticks of kept_state() for `n` sensors, newest at most `last_ts` (the restored window's: ticks
+        stamped after it moved back before it, said; the module's doc), checked but not kept (the pipeline sets `ticks` once the rest of its state is restored); ValueError (or KeyError / TypeError) naming the key when they do not fit."""
+        name = f"standby.{self.TYPE}"
+        ts, places = in_time_order(array_of(state["ts"], f"{name}.ts", np.float64, 1))
+        ahead = float(ts[-1]) - last_ts if len(ts) and np.isfinite(ts).all() else 0.0
+        if places or ahead > 0:
+            if ahead > 0:
+                ts = ts - (ahead + usual_step(ts))
+            log.warning("checkpoint: the %s standby's kept warm-up ticks were %s (a warm-up history stamped ahead "
+                        "of the live data: exported in local time while the sender stamps UTC?): moved back to end "
+                        "before it, all %d kept", self.TYPE,
+                        f"stamped up to {ahead:.0f} s after the restored window's last tick" if ahead > 0 else
+                        f"out of time order at {places} place(s)", len(ts))
+            state = {**state, "ts": ts}
+        return checked_ticks(state, name, n, last_ts, 1, MAX_TICKS)
 
     def shift_time(self, delta: float) -> None:
         """The kept ticks' times moved with the rest of the learned state's (agent/timebase.py shift_times: a
