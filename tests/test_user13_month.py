@@ -4,16 +4,20 @@
   read its password once, at start, and went on being refused with `not authorised (wrong user name or
   password, …)` — nothing said that the new password is only used after a restart, and a SIGHUP (the
   one reload the agent has) does not read it. The refusal line now says so (agent/mqtt_client.py).
+- Upgraded from an agent of 3 Dec 2026, each gateway said an ERROR that its active-bundle.json was lost,
+  though models_dir held no bundle: nothing was lost (agent/active_bundle.py).
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from conftest import wait_until
+from conftest import HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_dict, wait_until
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
+from swap_life import checkpointed_life, close
 
 from agent.broker import BrokerConfig, Secret
+from agent.config import from_dict
 from agent.mqtt_client import RESTART_FOR_PASSWORD, ConnectionReporter, build_client, connect
 
 
@@ -51,3 +55,27 @@ def test_a_refusal_without_a_password_does_not_talk_of_one(make_broker, tmp_path
     line = _refused_line(broker.port, tmp_path, caplog, username="gw2")
     assert "not authorised" in line, line
     assert RESTART_FOR_PASSWORD not in line, line
+
+
+@NO_DEMO
+def test_an_upgrade_over_an_empty_models_dir_is_not_a_lost_record(tmp_path, caplog):
+    """An agent from before 3 Dec 2026 wrote no active-bundle.json at its first start. Upgraded, the new one
+    said `ERROR … active-bundle.json is missing: the bundle a hot swap made active and the models_dir bundles
+    already decided on are lost` and counted a state-read failure, though models_dir held nothing (user13's
+    three gateways, each upgraded). With no bundle there nothing is lost: a first start's record is written."""
+    from agent.service import Agent
+    d = demo_dict(tmp_path / "state", chain=["numpy"], models_dir=str(tmp_path / "models"))
+    d["warmup"]["ticks"] = WARMUP
+    cfg = from_dict(d, base_dir=str(REPO))
+    checkpointed_life(cfg)
+    record = tmp_path / "state" / "active-bundle.json"
+    record.unlink()                             # as the agent before 3 Dec 2026 left its state_dir
+    with caplog.at_level(logging.ERROR, logger="stad.hotswap"):
+        agent = Agent(cfg)
+    try:
+        assert agent.checkpoint_start["state"] == "resumed"
+        assert agent.health_snapshot()["state_reads"]["active_bundle"] is None
+        assert not [r.getMessage() for r in caplog.records if "is missing" in r.getMessage()]
+        assert record.exists(), "the first start's record is written"
+    finally:
+        close(agent)
