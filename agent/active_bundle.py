@@ -11,8 +11,8 @@ a directory in its place — is `Unreadable` (the file and why), never taken for
 hot swap then says it, starts on the configured bundle and judges the newest bundle of models_dir,
 so that one delivered while the agent was down is not dropped without a word.
 
-A record missing while models_dir is configured and a checkpoint taken with models_dir configured
-exists was lost (deleted, or never written: the last run said so) — the hot swap writes one at its
+A record missing while models_dir is configured, holds a bundle, and a checkpoint taken with models_dir
+configured exists was lost (deleted, or never written: the last run said so) — the hot swap writes one at its
 first start with a models_dir. It is an `Unreadable` too (`missing`): said, counted in the same health key
 (`state_reads.active_bundle`) and handled the same way, the newest models_dir bundle judged, so that
 a bundle delivered while the agent was down is not taken for one decided on (qa23). Without models_dir
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .models_dir import build_candidate
+from .models_dir import build_candidate, bundle_dirs
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -121,7 +121,8 @@ def at_start(cfg: AgentConfig, state_dir: Path) -> tuple[dict | Unreadable | Non
     meta = None
     if not isinstance(record, dict) and cfg.scoring.models_dir:
         meta = _checkpoint_meta(Path(state_dir))
-        if record is None and meta is not None and _configured(meta).get("models_dir", True):
+        if (record is None and meta is not None and _configured(meta).get("models_dir", True)
+                and _holds_bundles(Path(cfg.resolve(cfg.scoring.models_dir)))):
             record = Unreadable(Path(state_dir) / ACTIVE_FILE, MISSING, missing=True)
     tiers, path = active_tiers(cfg, record, meta)
     return record, tiers, path
@@ -151,6 +152,17 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
     return tiers, path
+
+
+def _holds_bundles(models_dir: Path) -> bool:
+    """Whether models_dir holds a bundle (True when it cannot be listed: a loss is not ruled out). With none
+    there, a missing record lost nothing — no bundle to judge, none a swap could have made active — and is
+    what an upgrade from an agent that wrote no record at its first start (before 3 Dec 2026) finds: taken
+    for a first start (the record written), not said as an error and counted (user13)."""
+    try:
+        return bool(bundle_dirs(models_dir))
+    except OSError:
+        return True
 
 
 def _checkpoint_meta(state_dir: Path) -> dict | None:

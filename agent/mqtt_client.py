@@ -61,6 +61,12 @@ _REFUSALS_V311 = {
 # Refusals that retrying with the same settings will not fix.
 _PERMANENT_V5 = {0x86, 0x87, 0x8A, 0x8C}
 _PERMANENT_V311 = {4, 5}
+# Said after a credential refusal when the client sends a password: the agent reads it once, at start (and
+# systemd's LoadCredential= copies it into the service's $CREDENTIALS_DIRECTORY then), so a password changed
+# at the broker and in the credential file is only used after a restart; the reconnects go on refused until
+# then (user13: a rotated password left a gateway refused, its alerts in the outbox, with nothing saying why).
+RESTART_FOR_PASSWORD = ("the password is read once, at start: after changing it, restart the agent "
+                        "(systemctl restart stad-agent)")
 
 
 def read_secret(secret, resolve: Callable[[str], Path] = Path) -> str:
@@ -231,6 +237,7 @@ class ConnectionReporter:
         self.what = what                # "alerts", "listen"
         self.log = logger
         self.consequence = consequence  # what happens meanwhile, for the operator
+        self.sends_password = broker.password is not None
         self.problem: str | None = None
         self._lost: str | None = None   # a loss not said yet: said with what its first reconnect meets
         self.connected = False
@@ -289,7 +296,9 @@ class ConnectionReporter:
             if self.on_refused and self.on_refused(reason, permanent):
                 self._say_lost()
                 return          # its owner gives up on it and says so itself (listen)
-            self._report(f"connection refused: {reason}")
+            hint = (f" ({RESTART_FOR_PASSWORD})" if self.sends_password
+                    and reason in (_BAD_CREDENTIALS, _NOT_AUTHORISED) else "")
+            self._report(f"connection refused: {reason}{hint}")
             return
         with self._lock:
             self._up_since = time.monotonic()
