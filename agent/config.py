@@ -169,9 +169,6 @@ class _ScoringCore:
         doc="while a model tier scores, each sensor's score is (model / its threshold + this × numpy fallback / "
             "its threshold) / (1 + this), in units of the model's threshold (0: the model alone; 0.25 by default "
             "since the skab32 round, configs/skab.yaml's value)")
-    blend_numpy_lone: float | None = rng(1.0, None, default=None,
-        doc="with `blend_numpy` > 0, each sensor's blended score is at least the numpy fallback's over this × its "
-            "threshold (the fallback's lone case, which the mean dilutes; null: the mean alone; corridor17 round)")
     sensor_tail_quantile: float = rng(0.0, 1.0, default=0.0,
         doc="a model tier judges each sensor against its own calm tail: the warm-up's per-sensor scores' "
             "quantile this (0.99: their 99th percentile; scores over the bundle's threshold not counted) sets a "

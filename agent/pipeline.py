@@ -324,8 +324,7 @@ class Pipeline:
         weight, fallback = self.cfg.scoring.blend_numpy, self.chain.fallback_score
         if weight > 0 and threshold is not None and fallback is not None:
             # (the fallback's score the tick was blended with: scored again now, it had learned the tick)
-            result = blend(result, fallback, threshold, self.detector.threshold("numpy"), weight,
-                           self.cfg.scoring.blend_numpy_lone)
+            result = blend(result, fallback, threshold, self.detector.threshold("numpy"), weight)
         return self.health.quiet(result)
 
     def scale_mismatches(self, scorer: Scorer) -> list[str]:

@@ -7,8 +7,7 @@ fallback is last, always present, and learns on every calm tick whichever tier i
 
 Blending (`scoring.blend_numpy` w > 0): while a model tier scores, the numpy fallback scores the
 same tick too, and each sensor's score becomes (model / model threshold + w · numpy / numpy
-threshold) / (1 + w), times the model threshold — so the model tier's threshold still judges it
-(`scoring.blend_numpy_lone` k: and at least the fallback's own score over k times its threshold).
+threshold) / (1 + w), times the model threshold — so the model tier's threshold still judges it.
 Why: the two err in different places. On SKAB the model tier's level profile keeps alarming
 while a pump settles a little off its warm-up normal (labelled normal), where the fallback's
 forecasters have already followed the new level; the fallback misses lasting shifts the profile
@@ -131,8 +130,7 @@ class ScorerChain:
         if weight <= 0 or result.tier == "numpy":
             return result
         self.fallback_score = self.numpy.score(window)
-        return blend(result, self.fallback_score, threshold(result.tier), threshold("numpy"), weight,
-                     self.cfg.blend_numpy_lone)
+        return blend(result, self.fallback_score, threshold(result.tier), threshold("numpy"), weight)
 
     def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """A calm tick: the fallback learns it, and the active model tier (`calm`: the detector's rule, which
@@ -217,17 +215,9 @@ class ScorerChain:
 
 
 def blend(model: TickScore, fallback: TickScore, model_threshold: float, numpy_threshold: float,
-          weight: float, lone_margin: float | None = None) -> TickScore:
+          weight: float) -> TickScore:
     """Each sensor's (model / model_threshold + weight · fallback / numpy_threshold) / (1 + weight),
-    times model_threshold; the tick's score is the worst sensor's, the explanation the model's.
-
-    `lone_margin` k (scoring.blend_numpy_lone): each sensor's score is also at least fallback /
-    (k · numpy_threshold), times model_threshold — the fallback alarms on its own evidence where it exceeds
-    k times its threshold. Why: the weighted mean dilutes the fallback's lone case where the model sees
-    nothing (it must exceed (1 + w) / w times its threshold there: 5 at w 0.25), and a plain max (k 1)
-    alarms on the union of both detectors, so at least the fallback's false alarms (corridor16/17 rounds)."""
+    times model_threshold; the tick's score is the worst sensor's, the explanation the model's."""
     scale = weight * model_threshold / numpy_threshold
     s = (model.sensor_scores + scale * fallback.sensor_scores) / (1.0 + weight)
-    if lone_margin is not None:
-        s = np.maximum(s, fallback.sensor_scores * (model_threshold / (lone_margin * numpy_threshold)))
     return TickScore(sensor_scores=s, score=tick_score(s), tier=model.tier, explanation=model.explanation)
