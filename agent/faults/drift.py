@@ -67,7 +67,7 @@ from .context import WholeCounts
 from .rule import Held, Tick
 # The rule's constants live with its decision (drift_judge.py); callers import them from here too.
 from .drift_judge import (ABRUPT, ABRUPT_TICKS, BASE_HALF_LIFE_S, CLIP, DOMINANT, DRIFT_HORIZON,  # noqa: F401
-                          LAG_HALF_LIVES_S, MIN_COUNT_TICKS, REFIT_TICKS, SETTLE_WINDOWS, _NAN, _ZERO, _ZERO_I,
+                          LAG_HALF_LIVES_S, MIN_COUNT_TICKS, REFIT_TICKS, SETTLE_WINDOWS, _NAN, _ZERO,
                           DriftJudge, _runs)
 from .drift_layout import DriftLayout
 from .drift_learned import DriftLearned
@@ -292,17 +292,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
             if rel is not None else None
         if rel is not None:
-            if self.moved_alone:
-                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            if rel[0] is not self._med_rel:     # (not the usual tick's z: a where of it)
-                self._med_rel[...] = rel[0]
-            med = self._med_all                 # (the sensors' medians written into its first n above)
-            # (every pair usable and every relation usable: the constant of the two)
-            if rel[1] is not self._every_rel:
-                has = fnp.concatenate((has, rel[1]))
-            else:
-                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
-                    else fnp.concatenate((has, rel[1]))
+            med, has = self._med_all, self._with_relation(rel, has)
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
@@ -318,16 +308,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
             restart = other_fault | (abrupt & ~drift_rows)
         else:
             any_other, restart = 0, abrupt
-        if self._settled and not fnp.count_nonzero(restart):
-            seen = has                         # (no row settling, none starts: settle stays all 0)
-        else:
-            # (in place: whole numbers, the same as the where of the maximum it was)
-            settle = self.settle
-            np.subtract(settle, has, settle)
-            np.maximum(settle, _ZERO_I, out=settle)
-            fnp.copyto(settle, self._c_settle, where=restart)
-            seen = has & (self.settle == _ZERO_I)        # has: observed, and i fit to follow
-            self._settled = not fnp.count_nonzero(self.settle)
+        seen = self._seen(has, restart)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
         # (has as every row's constant, every sensor with a context: every row seen, not counted)

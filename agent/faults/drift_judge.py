@@ -59,16 +59,8 @@ class DriftJudge:
         if not any_over and all_seen and self._all_judged and all_fresh:
             # The calm tick: every row judged and none over half the limit, so every row is quiet, none
             # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
-            quiet = self._all_quiet
-            self.quiet = self._all_quiet_n
-            if self._any_stepped:
-                self.stepped = np.zeros(self.stepped.size, bool)
-                self._any_stepped = False
-            ctx_calm = self._ctx_calm_n
-            if not self._ctx_calm_any:          # (written by the last calm tick and not since: as it is)
-                ctx_calm[...] = self._ctx_any
-                self._ctx_calm_any = True
-                self._ctx_calm_of = None
+            self._mark_calm()
+            quiet, ctx_calm = self._all_quiet, self._ctx_calm_n
         else:
             self._ctx_calm_any = False
             quiet = judged & self._not_over                 # not judged: not known calm
@@ -204,6 +196,18 @@ class DriftJudge:
         if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
             return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
         return decide | pending, decided
+
+    def _mark_calm(self) -> None:
+        """The calm tick's marks (every row judged, none over half the limit): every sensor quiet, no row stepped,
+        every sensor's context calm where it has one (_ctx_calm_n is _ctx_any) — _judge's and _steady_tick's."""
+        self.quiet = self._all_quiet_n
+        if self._any_stepped:
+            self.stepped = np.zeros(self.stepped.size, bool)
+            self._any_stepped = False
+        if not self._ctx_calm_any:          # (written by the last calm tick and not since: as it is)
+            self._ctx_calm_n[...] = self._ctx_any
+            self._ctx_calm_any = True
+            self._ctx_calm_of = None
 
     def _ctx_all(self, mask: np.ndarray) -> np.ndarray:
         """Per sensor, `mask` (a row's bool, sensors first) True at every sensor of its context (a row without a

@@ -50,30 +50,13 @@ class DriftSteady:
         if self.trio.size:
             rel = self._relation(x, xl[1], ok_i, True)
             vouched = self._vouched(ok_i, True, t.drifting, t.ts) if self._vouch_any or self._lost_any else None
-            if self.moved_alone:
-                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            if rel[0] is not self._med_rel:
-                self._med_rel[...] = rel[0]
-            med = self._med_all
-            if rel[1] is not self._every_rel:
-                has = fnp.concatenate((has, rel[1]))
-            else:
-                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
-                    else fnp.concatenate((has, rel[1]))
+            med, has = self._med_all, self._with_relation(rel, has)
         else:
             rel = vouched = None
         abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
         self.recent[self.head] = med
         self.head = (self.head + 1) % self.abrupt_runs
-        if self._settled and not fnp.count_nonzero(abrupt):     # (no sensor faulty: restart is abrupt)
-            seen = has
-        else:
-            settle = self.settle
-            np.subtract(settle, has, settle)
-            np.maximum(settle, _ZERO_I, out=settle)
-            fnp.copyto(settle, self._c_settle, where=abrupt)
-            seen = has & (self.settle == _ZERO_I)
-            self._settled = not fnp.count_nonzero(self.settle)
+        seen = self._seen(has, abrupt)      # (no sensor faulty: restart is abrupt)
         all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
             or fnp.count_nonzero(seen) == seen.size
         mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
@@ -100,14 +83,7 @@ class DriftSteady:
         # The calm tick (_judge's, none over half the limit): every row quiet, none stepped, every sensor's context
         # calm where it has one; nothing decided, held or pending, and no ramp, rise or jump back to keep.
         self.over, self._any_over, self._not_over = self._no_rows, False, self._all_quiet
-        self.quiet = self._all_quiet_n
-        if self._any_stepped:
-            self.stepped = np.zeros(self.stepped.size, bool)
-            self._any_stepped = False
-        if not self._ctx_calm_any:
-            self._ctx_calm_n[...] = self._ctx_any
-            self._ctx_calm_any = True
-            self._ctx_calm_of = None
+        self._mark_calm()
         nothing = self.held.nothing
         self._pending = (ok_i, ok_j, seen, self._ctx_calm if rel is not None else self._ctx_calm_n, rel, pairs, dev)
         if rel is not None:
@@ -129,6 +105,36 @@ class DriftSteady:
         out[...] = x
         out *= self._take_full
         return out
+
+    def _with_relation(self, rel: tuple, has: np.ndarray) -> np.ndarray:
+        """The station relations' rows of this tick (rel, _relation's) beside the sensors': the relation's
+        log and fit into the moved-alone history, its clipped z into _med_all's relation part (the rows' median:
+        _med_all), and the rows that have a residual (`has`, the sensors') extended by the relations' —
+        observe's and _steady_tick's alike."""
+        if self.moved_alone:
+            self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
+        if rel[0] is not self._med_rel:     # (not the usual tick's z: a where of it)
+            self._med_rel[...] = rel[0]
+        # (every pair usable and every relation usable: the constant of the two)
+        if rel[1] is not self._every_rel:
+            return fnp.concatenate((has, rel[1]))
+        return self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
+            else fnp.concatenate((has, rel[1]))
+
+    def _seen(self, has: np.ndarray, restart: np.ndarray) -> np.ndarray:
+        """The rows seen this tick: those with a residual (`has`) not settling. A row restarting (`restart`: a
+        jump, another fault) settles for settle_ticks runs of its own residual — observe's and _steady_tick's
+        alike."""
+        if self._settled and not fnp.count_nonzero(restart):
+            return has                         # (no row settling, none starts: settle stays all 0)
+        # (in place: whole numbers, the same as the where of the maximum it was)
+        settle = self.settle
+        np.subtract(settle, has, settle)
+        np.maximum(settle, _ZERO_I, out=settle)
+        fnp.copyto(settle, self._c_settle, where=restart)
+        seen = has & (settle == _ZERO_I)        # has: observed, and i fit to follow
+        self._settled = not fnp.count_nonzero(settle)
+        return seen
 
     def _learn_calm(self) -> None:
         """learn on the steady calm tick (_steady_tick's) with every sensor learned: learn's paths for it
