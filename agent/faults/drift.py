@@ -53,6 +53,12 @@ seconds, at least one run). At k = 1 every count is the constant itself: the sam
 
 Check on site: calibration (zero / span) of the transmitter, a loop whose sensitivity changed
 (pavement damage, a loose connection), fouling or ageing of the sensing element.
+
+Where it is (review27): this module holds `Drift`'s state (__init__), the general path to a tick's rows
+(observe) and what a decision says (evidence); beside it, mixins of `Drift`: drift_judge.py (the constants
+above and the decision from a tick's rows, _judge), drift_steady.py (the steady tick, perf56, and the steps it
+shares with observe), drift_learned.py (learn, the runs kept for the next fold, the checkpoint) and
+drift_layout.py (the pairs laid out for one product a tick, and the busy tick's median).
 """
 from __future__ import annotations
 

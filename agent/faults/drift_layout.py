@@ -18,8 +18,10 @@ class DriftLayout:
     """A mixin of Drift: the pairs' layout and the busy tick's median."""
 
     def _init_layout(self, ctx, n: int) -> None:
-        """Drift's pairs over every context of `ctx` (n sensors), the median's block and its index maps, and
-        the pair models' arrays (PairModels') at their shapes: part of Drift.__init__, in its order."""
+        """Drift's pairs over every context of `ctx` (n sensors), the median's block and its index maps, each
+        sensor's context as slots (_ctx_*: the calm-context and dominance tests read them), the tick's features
+        array (_xl_one, the lags a view of it) and the pair models' arrays (PairModels') at their shapes: part of
+        Drift.__init__, in its order."""
         # Pairs (target i, predictor j) over every context; slot[i, k] is the k-th pair of i (P: none).
         target, source = [], []
         for i, c in enumerate(ctx.context):
