@@ -53,6 +53,12 @@ seconds, at least one run). At k = 1 every count is the constant itself: the sam
 
 Check on site: calibration (zero / span) of the transmitter, a loop whose sensitivity changed
 (pavement damage, a loose connection), fouling or ageing of the sensing element.
+
+Where it is (review27): this module holds `Drift`'s state (__init__), the general path to a tick's rows
+(observe) and what a decision says (evidence); beside it, mixins of `Drift`: drift_judge.py (the constants
+above and the decision from a tick's rows, _judge), drift_steady.py (the steady tick, perf56, and the steps it
+shares with observe), drift_learned.py (learn, the runs kept for the next fold, the checkpoint) and
+drift_layout.py (the pairs laid out for one product a tick, and the busy tick's median).
 """
 from __future__ import annotations
 
@@ -61,26 +67,23 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .ramp import RISE_Z, Ramp
-from .pairs import _HALVES, F, LEARN_CLIP, MIN_PAIR_TICKS, PairModels, _full_median, _ones, _row_median
-from .relation import EARLY, MIN_REL_TICKS, RELATION_STATE, RELATION_Z, StationRelation
+from .pairs import MIN_PAIR_TICKS, PairModels, _full_median, _row_median
+from .relation import EARLY, MIN_REL_TICKS, RELATION_Z, StationRelation
 from .context import WholeCounts
 from .rule import Held, Tick
-
-LAG_HALF_LIVES_S = (600.0, 1800.0)   # lagged predictors: running means of the neighbour's reading
-DRIFT_HORIZON = 4.0      # the pair models forget over this many × learn_s
-# Counts tuned in the data's ticks, each taken as that many ticks' seconds (× tick_s) and counted in drift's runs (_runs)
-REFIT_TICKS = 10         # the pair models are solved again (and their moments updated) this often
-CLIP = 3.0               # a departure beyond this many spreads is learned as this many
-SETTLE_WINDOWS = 3.0
-ABRUPT, ABRUPT_TICKS = 6.0, 3   # the median residual moving more than this within this many ticks is not a drift
-MIN_COUNT_TICKS = 30     # the departure's spread is learned this long at least (and learn_s) before a row is judged
-BASE_HALF_LIFE_S = 3600.0   # the residual's own slow level (a regime the pair models fit less well)
-DOMINANT = 2.0           # a candidate with its context not calm: its departure this many × every context sensor's
-_CLIP2 = fnp.const(CLIP ** 2)       # (per-tick operands: fastnp.const)
-_ZERO, _NAN, _ZERO_I = fnp.const(0.0), fnp.const(np.nan), fnp.const(0, np.int64)
+# The rule's constants live with its decision (drift_judge.py); callers import them from here too.
+from .drift_judge import (ABRUPT, ABRUPT_TICKS, BASE_HALF_LIFE_S, CLIP, DOMINANT, DRIFT_HORIZON,  # noqa: F401
+                          LAG_HALF_LIVES_S, MIN_COUNT_TICKS, REFIT_TICKS, SETTLE_WINDOWS, _NAN, _ZERO,
+                          DriftJudge, _runs)
+from .drift_layout import DriftLayout
+from .drift_learned import DriftLearned
+from .drift_steady import DriftSteady
 
 
-class Drift(PairModels, StationRelation):
+class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, StationRelation):
+    """The rule (this module's docstring): its state made in __init__, a tick's rows in observe (or
+    _steady_tick, drift_steady.py), its decisions in _judge (drift_judge.py), learning and the checkpoint in
+    drift_learned.py, the pairs' residual block in drift_layout.py."""
     KIND = "drift"
     EVERY_KEY = "drift_every_s"     # judged every that many seconds: the tracker passes that in ticks as `every`
 
@@ -129,106 +132,7 @@ class Drift(PairModels, StationRelation):
         self.settle_ticks = int(np.ceil(SETTLE_WINDOWS * cfg.drift_window_s / run_s))
         self._c_settle = fnp.const(self.settle_ticks, np.int64)
         self.held = Held(n, run_s)
-        # Pairs (target i, predictor j) over every context; slot[i, k] is the k-th pair of i (P: none).
-        target, source = [], []
-        for i, c in enumerate(ctx.context):
-            target += [i] * c.size
-            source += c.tolist()
-        self.target, self.source = np.array(target, int), np.array(source, int)
-        p = self.target.size
-        width = max([c.size for c in ctx.context] + [1])
-        self.slot = np.full((n, width), p)
-        at = 0                          # (i's pairs are the consecutive ones from `at`: target is built in order)
-        for i, c in enumerate(ctx.context):
-            self.slot[i, :c.size] = np.arange(at, at + c.size)
-            at += c.size
-        # g of every pair in one take from [x, x², lag1, lag2]: columns x_j, x_j², lag1_j, lag2_j, x_i.
-        self.g_index = np.stack([self.source, n + self.source, 2 * n + self.source, 3 * n + self.source,
-                                 self.target], axis=1)
-        self.rows = np.arange(n)
-        # The median's two middle positions in a sorted row of k finite entries, for every k.
-        k = np.arange(width + 1)
-        mid = (np.maximum((k - 1) // 2, 0), np.minimum(k // 2, width - 1))
-        # …as flat indices into a gathered (n, width) block, per row and count: row r with k entries
-        # has its two middle entries at _mid_at[:, r·(width + 1) + k] (_row_median: one gather each).
-        self._mid_at = np.stack([(self.rows[:, None] * width + m[None, :]).reshape(-1) for m in mid])
-        self._row_k = self.rows * (width + 1)
-        # Every pair usable (the usual tick): a row's entry count is its context's size, so its two
-        # middle positions in the gathered (n, width) block are constants, as flat indices (2, n).
-        size = np.array([c.size for c in ctx.context], int)
-        self._mid_flat = np.stack([self.rows * width + mid[0][size], self.rows * width + mid[1][size]])
-        self._has_full = size > 0
-        self._has_full.flags.writeable = False
-        context_on = np.zeros((n, width), bool)         # row i's slots: its context sensors, then padding
-        context_idx = np.zeros((n, width), int)
-        for i, c in enumerate(ctx.context):
-            context_on[i, :c.size], context_idx[i, :c.size] = True, c
-        # The same with each row's padding slots repeating its first context sensor (a row without a
-        # context: sensor 0): an and / max over a row's slots is then the one over its context alone,
-        # for a row with a context, with no mask to apply (a repeated entry changes neither).
-        # All three kept transposed, (width, n): a tick's reductions over a row's slots run along axis 0,
-        # one pass over contiguous rows instead of n short ones (and / or / max: the same results).
-        self._ctx_rep_t = np.ascontiguousarray(np.where(context_on, context_idx, context_idx[:, :1]).T)
-        self._ctx_on_t = np.ascontiguousarray(context_on.T)
-        self._ctx_idx_t = np.ascontiguousarray(context_idx.T)
-        self._ctx_any = np.logical_or.reduce(context_on, axis=1)        # has a context
-        self._every_ctx = bool(fnp.count_nonzero(self._ctx_any) == n)
-        self._ctx_words = _row_words(np.where(context_on, context_idx, context_idx[:, :1]))
-        self._c_dominant = fnp.const(DOMINANT)
-        # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
-        # A constant 1 after them (_xl_one): the pairs' residuals are one product of it with a matrix (_slot_w).
-        self._xl_one = np.full(F * n + 1, np.nan)
-        self._xl_one[-1] = 1.0
-        self._xl_flat = self._xl_one[:-1]
-        self._xl = self._xl_flat.reshape(F, n)
-        self.lags = self._xl[2:]
-        self._all_started = False                  # no lag NaN any more (until a restore)
-        self._all_n = np.ones(n, bool)             # every sensor (read-only)
-        self._all_n.flags.writeable = False
-        # Pair moments of g = (x_j, x_j², lag1_j, lag2_j, x_i): running mean and covariance, brought
-        # up to date every refit_runs from the runs kept meanwhile (_fold: the same sums, fewer calls).
-        self.pair_count = np.zeros(p)
-        self.mu = np.zeros((p, F + 1))
-        self.cov = np.zeros((p, F + 1, F + 1))
-        self.beta = np.zeros((p, F))
-        self.icept = np.zeros(p)
-        self.spread = np.ones(p)
-        self.clip_width = LEARN_CLIP * self.spread
-        # A pair's residual over its spread, (x_i − β·g − intercept) / spread, is linear in g and 1: its
-        # coefficients folded at each refit (_fold_coefs), (P, F + 2) — β and −1 for x_i times −1 / spread,
-        # then the intercept times it — and laid out as one (n · width, F·n + 1) matrix whose row
-        # i · width + k is the k-th pair of sensor i, over [x, x², lag1, lag2, 1] (_xl_one): the usual tick's
-        # residuals, already in the median's (n, width) block, are one np.dot (1.0 µs against 2.4 for a dot
-        # per pair, the intercept, the spread and the gather into the block; perf32). Padding rows have NaN
-        # for the constant: NaN in the block, sorted last as the gather's NaN slot was.
-        self._pair_coef = np.zeros((p, F + 2))
-        self._coef_g, self._coef_1 = self._pair_coef[:, :F + 1], self._pair_coef[:, F + 1]     # (its views, made once)
-        pair_row = np.empty(p, int)                 # each pair's row in the block
-        on = self.slot < p
-        pair_row[self.slot[on]] = np.flatnonzero(on.reshape(-1))
-        cols = fnp.concatenate((self.g_index, np.full((p, 1), F * n)), axis=1)
-        self._slot_w = np.zeros((n * width, F * n + 1))
-        self._slot_w[~on.reshape(-1), F * n] = np.nan
-        self._slot_w_at = pair_row[:, None] * (F * n + 1) + cols       # (P, F + 2): flat positions of _pair_coef
-        # A busy tick (some pair not usable, every feature a number): the residuals from the same product, the
-        # unusable pairs' entries set to NaN in the block by their flat positions (_pair_row), the median over the
-        # rest (_busy_median). Its entry counts and middle positions depend on `usable` alone: kept while it does
-        # not change (_busy_key: its bytes; None: not known, e.g. after a pair-by-pair tick wrote _has_n).
-        self._pair_row = pair_row
-        self._ones_w = _ones(width)
-        self._busy_key = None
-        self._busy_bad = self._busy_mid = None
-        self._n_pad = int(fnp.count_nonzero(~on))
-        self._block = np.zeros((n, width))
-        self._block_flat = self._block.reshape(-1)
-        self._fold_coefs()
-        self.fitted = np.zeros(p, bool)
-        self._all_pairs = np.ones(p, bool)         # every pair (read-only)
-        self._all_pairs.flags.writeable = False
-        self._all_fitted = False                   # every pair fitted (set at each refit)
-        self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
-        self._e = np.full(p + 1, np.nan)
-        self._e_pairs = self._e[:-1]               # (a view: the pairs' residuals; the last slot stays NaN)
+        self._init_layout(ctx, n)
         self.ticks = 0
         self._init_stations(ctx, n, cfg.drift_station_hold, cfg.drift_station_early)
         s_n = self.trio.shape[0]
@@ -312,24 +216,8 @@ class Drift(PairModels, StationRelation):
         self._normal = None                        # the tracker's Normal (the speed sensors' usual change)
         self._own = np.zeros(n, bool)
         self._calm_learn = False                   # this tick was _steady_tick's calm one (learn: _learn_calm)
-        # The ticks since the last refit, folded into the moments then (_fold).
-        self._filled = 0
-        self._g = np.zeros((self.refit_runs, p, F + 1))
-        # Each kept run's feature row [x, x², lag1, lag2] (observe copies it: ~0.4 µs against ~1 for the
-        # gather of g), gathered into _g when read (_kept_g: a fold, a checkpoint); _g's first _g_from slots
-        # hold their g already (a checkpoint's, restored).
-        self._xr = np.zeros((self.refit_runs, F * n))
-        self._g_from = 0
-        # The kept ticks' learned pairs and relations, and the pairs' and relations' learned-tick counts,
-        # each as views of one array: a fold weighs both in one go (_weights), with no concatenate.
-        self._on = np.zeros((self.refit_runs, p + s_n), bool)
-        self._pl, self._rc = self._on[:, :p], self._on[:, p:]
-        self._counts = fnp.concatenate((self.pair_count, self.rel_count))
-        self.pair_count, self.rel_count = self._counts[:p], self._counts[p:]
-        self._pl_all = [False] * self.refit_runs       # per slot of _pl: all True (every pair; not written again)
-        self._r = np.zeros((self.refit_runs, s_n))
-        self._u = np.zeros((self.refit_runs, s_n))
-        self._rc_all = [False] * self.refit_runs       # per slot of _rc: all True (written by a tick with no row over)
+        self._init_kept(n, self.target.size, s_n)
+
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         # The steady tick (every sensor observed and healthy, every lag started, every pair fitted, every row
@@ -410,17 +298,7 @@ class Drift(PairModels, StationRelation):
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
             if rel is not None else None
         if rel is not None:
-            if self.moved_alone:
-                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            if rel[0] is not self._med_rel:     # (not the usual tick's z: a where of it)
-                self._med_rel[...] = rel[0]
-            med = self._med_all                 # (the sensors' medians written into its first n above)
-            # (every pair usable and every relation usable: the constant of the two)
-            if rel[1] is not self._every_rel:
-                has = fnp.concatenate((has, rel[1]))
-            else:
-                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
-                    else fnp.concatenate((has, rel[1]))
+            med, has = self._med_all, self._with_relation(rel, has)
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
@@ -436,16 +314,7 @@ class Drift(PairModels, StationRelation):
             restart = other_fault | (abrupt & ~drift_rows)
         else:
             any_other, restart = 0, abrupt
-        if self._settled and not fnp.count_nonzero(restart):
-            seen = has                         # (no row settling, none starts: settle stays all 0)
-        else:
-            # (in place: whole numbers, the same as the where of the maximum it was)
-            settle = self.settle
-            np.subtract(settle, has, settle)
-            np.maximum(settle, _ZERO_I, out=settle)
-            fnp.copyto(settle, self._c_settle, where=restart)
-            seen = has & (self.settle == _ZERO_I)        # has: observed, and i fit to follow
-            self._settled = not fnp.count_nonzero(self.settle)
+        seen = self._seen(has, restart)
         # (every row seen, the usual tick: the running mean and, every row judged, the departure
         # without the where that would pick every entry of them)
         # (has as every row's constant, every sensor with a context: every row seen, not counted)
@@ -475,316 +344,6 @@ class Drift(PairModels, StationRelation):
         return self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, judged,
                            dev, size, any_low)
 
-    def _steady_tick(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
-        """observe on the steady tick (its test there): the same calls on the same arrays as observe's paths for
-        it, without the tests whose answer that tick fixes (perf56: ~100 of observe's lines are such tests and
-        their bookkeeping; with the few calls it also saves, ~4 µs of drift's calm tick). Its rows are computed as
-        observe computes them; if none is over half the limit, every row is seen, nothing held and no jump back,
-        ramp or rise has a record to keep (the calm tick, ~2 in 3 on the demo), its decisions are nothing and it
-        returns; else _judge decides."""
-        n, x = self.n, t.x
-        lags = self.lags
-        lags *= self._keep_full         # (every lag started, every sensor fresh: in place, as observe)
-        lags += self._times_take(x)
-        xl = self._xl
-        xl[0] = x
-        np.multiply(x, x, xl[1])
-        self._xr[self._filled] = self._xl_flat
-        # (every sensor observed and healthy, none over: ok_i is observed, ok_j all True, every pair usable)
-        ok_i, ok_j, pairs = t.observed, self._all_n, self._all_pairs
-        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, self._xl_one, self._block_flat))) == self._n_pad:
-            med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
-        else:                           # (observe's pair-by-pair path; no pair to set NaN: every one usable)
-            self._busy_key = None
-            np.add(fnp.einsum("pk,pk->p", self._coef_g, self._xl_flat.take(self.g_index)), self._coef_1,
-                   self._e_pairs)
-            med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)
-        self._normal = t.normal
-        if self.trio.size:
-            rel = self._relation(x, xl[1], ok_i, True)
-            vouched = self._vouched(ok_i, True, t.drifting, t.ts) if self._vouch_any or self._lost_any else None
-            if self.moved_alone:
-                self.log_history[self.history_head], self.fit_history[self.history_head] = rel[5], rel[6]
-            if rel[0] is not self._med_rel:
-                self._med_rel[...] = rel[0]
-            med = self._med_all
-            if rel[1] is not self._every_rel:
-                has = fnp.concatenate((has, rel[1]))
-            else:
-                has = self._has_all if has is self._has_full else self._has_buf if has is self._has_n \
-                    else fnp.concatenate((has, rel[1]))
-        else:
-            rel = vouched = None
-        abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
-        self.recent[self.head] = med
-        self.head = (self.head + 1) % self.abrupt_runs
-        if self._settled and not fnp.count_nonzero(abrupt):     # (no sensor faulty: restart is abrupt)
-            seen = has
-        else:
-            settle = self.settle
-            np.subtract(settle, has, settle)
-            np.maximum(settle, _ZERO_I, out=settle)
-            fnp.copyto(settle, self._c_settle, where=abrupt)
-            seen = has & (self.settle == _ZERO_I)
-            self._settled = not fnp.count_nonzero(self.settle)
-        all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
-            or fnp.count_nonzero(seen) == seen.size
-        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
-        self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
-        dev = np.subtract(self.mean_e, self.base_e, self._level_step)
-        departure = dev / np.sqrt(self.d2)
-        self.departure = departure if all_seen else fnp.where(seen, departure, _ZERO)     # (every row judged)
-        size = np.abs(self.departure)
-        # Any row past the rise's share, past half the limit: the largest |departure| past either (argmax:
-        # ~0.5 µs against ~1.4 for two comparisons and counts); a NaN among them (argmax picks it), by the counts.
-        top = float(size[size.argmax()])
-        if top == top:
-            any_low, busy = top > self._rise_z_f, top > self._half_z_f
-        else:
-            any_low = fnp.count_nonzero(size > self._c_rise_z)
-            busy = any_low and fnp.count_nonzero(size > self._c_half_z)
-        ramp = self.ramp
-        if busy or not all_seen or not self.held.idle \
-                or (self.jump_back and (self._back_any or self._open_any)) \
-                or (ramp.back_on and (any_low or ramp.rising_any or ramp.tracking)) \
-                or (ramp.enabled and not ramp.resting):
-            return self._judge(t, ok_i, True, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, seen,
-                               dev, size, any_low)
-        # The calm tick (_judge's, none over half the limit): every row quiet, none stepped, every sensor's context
-        # calm where it has one; nothing decided, held or pending, and no ramp, rise or jump back to keep.
-        self.over, self._any_over, self._not_over = self._no_rows, False, self._all_quiet
-        self.quiet = self._all_quiet_n
-        if self._any_stepped:
-            self.stepped = np.zeros(self.stepped.size, bool)
-            self._any_stepped = False
-        if not self._ctx_calm_any:
-            self._ctx_calm_n[...] = self._ctx_any
-            self._ctx_calm_any = True
-            self._ctx_calm_of = None
-        nothing = self.held.nothing
-        self._pending = (ok_i, ok_j, seen, self._ctx_calm if rel is not None else self._ctx_calm_n, rel, pairs, dev)
-        if rel is not None:
-            self._push_history()
-        self._own = nothing
-        if ramp.back_on:
-            self._med = med
-        if ramp.enabled:
-            ramp.rest(seen[:n])
-        # (learn's own calm tick, if it learns every sensor: every row seen, every rate at the floor, every
-        # relation usable — _learn_calm)
-        self._calm_learn = self._rate_floor and self._every_ctx \
-            and (seen is self._has_all or seen is self._has_full) and (rel is None or rel[2] is self._every_rel)
-        return nothing, nothing
-
-    def _times_take(self, x: np.ndarray) -> np.ndarray:
-        """take × x at the lags' shape, into a kept array (read within the tick)."""
-        out = self._take_x
-        out[...] = x
-        out *= self._take_full
-        return out
-
-    def _judge(self, t: Tick, fresh: np.ndarray, all_fresh: bool, ok_i: np.ndarray, ok_j: np.ndarray,
-               pairs: np.ndarray, med: np.ndarray, rel: tuple | None, vouched: np.ndarray | None, abrupt: np.ndarray,
-               seen: np.ndarray, all_seen: bool, judged: np.ndarray, dev: np.ndarray, size: np.ndarray,
-               any_low: int) -> tuple[np.ndarray, np.ndarray]:
-        """observe's decisions, from this tick's rows as observe (or _steady_tick) computed them: which row is
-        past half the limit, quiet, stepped, a candidate or decided."""
-        n = self.n
-        drifting = t.drifting
-        all_healthy = t.all_healthy
-        over = size > self._c_half_z if any_low else self._no_rows
-        any_over = any_low and fnp.count_nonzero(over)
-        if not any_over:
-            over = self._no_rows
-        self.over = over
-        # No row past half the limit (the usual tick): none is past the limit, none is a candidate, and
-        # no relation is past its early share or half its limit (both at least half drift_z): decide,
-        # pending and the relation's blame are all False, and are not computed.
-        self._any_over = bool(any_over)
-        if any_over:
-            self._not_over = np.invert(over)
-            past = size > self._past_at         # (3, m): each row past each of _past_at's thresholds
-        else:
-            self._not_over = self._all_quiet    # (all True: the read-only one)
-        if not any_over and all_seen and self._all_judged and all_fresh:
-            # The calm tick: every row judged and none over half the limit, so every row is quiet, none
-            # stays stepped, and every sensor's context is calm where it has one (ctx_calm is _ctx_any).
-            quiet = self._all_quiet
-            self.quiet = self._all_quiet_n
-            if self._any_stepped:
-                self.stepped = np.zeros(self.stepped.size, bool)
-                self._any_stepped = False
-            ctx_calm = self._ctx_calm_n
-            if not self._ctx_calm_any:          # (written by the last calm tick and not since: as it is)
-                ctx_calm[...] = self._ctx_any
-                self._ctx_calm_any = True
-                self._ctx_calm_of = None
-        else:
-            self._ctx_calm_any = False
-            quiet = judged & self._not_over                 # not judged: not known calm
-            self.quiet = quiet[:n]
-            self.stepped = (self.stepped | abrupt) & ~quiet
-            self._any_stepped = bool(fnp.count_nonzero(self.stepped))
-            # Every observed, healthy sensor of its context calm (and at least one seen).
-            if all_fresh:         # (every sensor fresh: ctx_seen is every context slot)
-                ctx_calm = self._ctx_calm_n
-                key = quiet.tobytes()
-                if key != self._ctx_calm_of:    # (the same quiet: the same and, as written)
-                    np.logical_and(self._ctx_all(quiet), self._ctx_any, ctx_calm)
-                    self._ctx_calm_of = key
-            else:
-                self._ctx_calm_of = None
-                ctx_seen = self._ctx_on_t & fresh[self._ctx_idx_t]
-                ctx_calm = np.logical_and(np.logical_and.reduce(~ctx_seen | quiet[self._ctx_idx_t], axis=0),
-                                          np.logical_or.reduce(ctx_seen, axis=0), out=self._ctx_calm_n)
-        far = None
-        decide = self.held.nothing              # (read-only: only ever read, or or-ed into a new array)
-        if any_over:
-            unstepped = judged & ~self.stepped
-            far = (unstepped & past[0])[:n]
-            if fnp.count_nonzero(far):          # (none past the limit, the usual busy tick: decide stays nothing)
-                decide = far & ctx_calm if all_healthy else far & (ctx_calm | drifting)     # once judged, it lasts while the departure does
-                if not fnp.count_nonzero(decide):   # (none: as nothing — the held update and decided alike)
-                    decide = self.held.nothing
-        held_seen = None                        # (seen[:n], made only when the held decision reads it)
-        rel_half = self._no_rel
-        if rel is not None and any_over:
-            if decide is not self.held.nothing:
-                # A mate's drift breaks its station's relation too: a relation that is judged and calm
-                # (or moved the other way) says the misfit is its neighbours' models, not the sensor.
-                d = self.departure[n:] @ self.trio_in.T             # each sensor's station relation
-                # (a relation vouching, a mate's reading missing: judged calm before it went)
-                known = (judged[n:] if vouched is None else judged[n:] | vouched) @ self.trio_in.T > 0
-                decide &= ~known | self._agrees(d, decide) | drifting
-            rel_cand = None
-            if self.station_early:
-                # (half the limit only where a quarter is: a calm tick pays one count more)
-                # (half its limit is past its early share: rel_half implies early)
-                early = past[1, n:]
-                any_early = fnp.count_nonzero(early)
-                rel_half = past[2, n:]
-            else:
-                any_early, rel_half = 0, past[2, n:]
-            if fnp.count_nonzero(rel_half):
-                blamed, rel_cand = self._blamed(judged, size, rel_half)
-                decide = decide | blamed
-                held_seen = seen[:n] | blamed       # the relation judged it: seen, its own row settling or not
-            if any_early:
-                mates = self._early_mates(judged, early)
-                rel_cand = mates if rel_cand is None else rel_cand | mates
-        else:
-            rel_cand = None
-        if rel is not None:
-            ctx_calm = self._ctx_calm           # (its first n: ctx_calm as written above)
-        # (with no sensor faulty, learn's ok_i is this one: its pairs are those above)
-        self._pending = (ok_i if all_healthy else ok_i & ~drifting, ok_j, seen, ctx_calm, rel,
-                         pairs if all_healthy else None, dev)
-        # (nothing decided and nothing held, the usual tick: update would return its all-0 array)
-        lasted = self.held.none_lasted if decide is self.held.nothing and self.held.idle else \
-            self.held.update(decide, seen[:n] if held_seen is None else held_seen, t.ts)
-        # A candidate from half the limit on (its context calm, not a step): an alert it drives alone
-        # waits for the decision (holdback.py, `drift_holdback_s`), and it teaches nothing meanwhile.
-        # …or its departure at least DOMINANT × every context sensor's (rush hour: no context is calm,
-        # but a drifting sensor departs much further than the traffic moves its neighbours).
-        if any_over:
-            pending = (unstepped & over)[:n]
-            if not all_healthy:
-                pending &= ~drifting
-            # (none pending: all False, the and below leaves it so; every pending sensor's context calm — on
-            # the demo ~1 busy tick in 12 — `dominant` changes nothing, computed anyway: no test first)
-            if fnp.count_nonzero(pending):
-                if self._every_ctx and self._ctx_words is not None:
-                    # over DOMINANT × the largest context departure: over DOMINANT × each of them (a NaN
-                    # among them: not over, as beside their NaN max; 2 × a size is exact, or inf for both)
-                    rep, word, ones = self._ctx_words
-                    dominant = (np.greater(size[:n, None], self._c_dominant * size[rep]).view(word) == ones).reshape(-1)
-                else:
-                    ctx_size = np.maximum.reduce(size[self._ctx_rep_t], axis=0)     # (a row without a context: 0)
-                    if not self._every_ctx:
-                        ctx_size = fnp.where(self._ctx_any, ctx_size, 0.0)
-                    dominant = size[:n] > self._c_dominant * ctx_size
-                pending &= ctx_calm[:n] | dominant
-        else:
-            pending = self.held.nothing         # (read-only, as decide)
-        if rel is not None:
-            if rel_cand is not None:
-                pending |= rel_cand & ~drifting
-            self._push_history()
-        self._own = pending
-        decided = self.held.nothing if decide is self.held.nothing else decide & (lasted >= self._required)
-        if self.jump_back:
-            back = self._jump_back(rel, judged[n:] & rel_half if any_over else self._no_rel, drifting, t.ts, judged)
-            if back is not None:
-                decide, decided = decide | back, decided | back
-        rising = None
-        if self.ramp.back_on and (any_low or self.ramp.rising_any):     # a steady rise under half the limit (ramp.py)
-            # (by index: the few sensors past RISE_Z; none when only a rise's record is left to clear)
-            stepped, judges = self.stepped, self.ramp.judges
-            low = [k for k in (size[:n] > self._c_rise_z).nonzero()[0].tolist() if judges[k] and not over[k] and judged[k]
-                   and not stepped[k] and ctx_calm[k] and (all_healthy or not drifting[k])] if any_low else []
-            rising = self.ramp.rise(low, size, t.ts, self.departure)
-            if rising is not None:
-                self._own = self._own | rising
-        if self.ramp.back_on:       # a sensor without a station relation: its own jump back (ramp.py, claim)
-            if far is not None or self.ramp.tracking:       # (else track would change nothing)
-                self.ramp.track(far, over[:n], judged[:n], self.departure[:n], t.ts, self.partial)
-            self._med = med
-            if self.ramp.far_any and fnp.count_nonzero(abrupt[:n]):
-                # A noisy sensor's jump back is no spike (its usual change is as large): its residual
-                # jumping back while its decision is under way (held past the limit, its context calm),
-                # no context sensor's residual jumping and its context calm, ends the drift alike.
-                ctx_jumped = np.logical_or.reduce(abrupt[self._ctx_rep_t] & self._ctx_on_t, axis=0)
-                back = self.claim(abrupt[:n] & ~ctx_jumped & ctx_calm[:n] & (self.held.ticks > 0), t.healthy, t.ts)
-                if back is not None:
-                    decide, decided = decide | back, decided | back
-        if not self.ramp.enabled:
-            ramp = None
-        elif self.ramp.resting and (pending is self.held.nothing or not fnp.count_nonzero(pending & self.ramp.on)):
-            self.ramp.rest(judged[:n])      # (no candidate it judges: update would count the run and return None)
-            ramp = None
-        else:
-            calm_pending = self.held.nothing if pending is self.held.nothing else pending & ctx_calm[:n]
-            ramp = self.ramp.update(calm_pending, judged[:n], size[:n], drifting, t.ts, self.held.since,
-                                    self.over[:n], self.stepped[:n])
-        if rising is not None:
-            pending = pending | rising
-        if ramp is not None:
-            hold, ramped = ramp
-            return decide | pending | hold, decided | ramped
-        if decide is pending is self.held.nothing or (not fnp.count_nonzero(decide) and not fnp.count_nonzero(pending)):
-            return self.held.nothing, self.held.nothing     # (the calm tick: both masks all False)
-        return decide | pending, decided
-
-    def _busy_median(self, usable: np.ndarray) -> np.ndarray:
-        """Per sensor, the median of its usable pairs' residuals (NaN: none), into _med_n, and whether it has
-        any, into _has_n: _row_median's on the block the product wrote (every entry a number but the padding),
-        the unusable pairs' entries NaN. A row's entry count is then its usable pairs', so its two middle
-        positions depend on `usable` alone, and are kept while `usable` does not change (a busy tick's suspects
-        often last: ~half the demo's busy ticks have the last one's). The residuals' sum order is the product's,
-        not the pair-by-pair einsum's: the bits may differ from that path's (perf53)."""
-        block = self._block
-        key = usable.tobytes()
-        if key != self._busy_key:
-            self._busy_bad = self._pair_row[~usable]
-            self._block_flat[self._busy_bad] = np.nan
-            k = fnp.dot(block == block, self._ones_w)       # entries not NaN: the usable pairs'
-            self._busy_mid = self._mid_at.take(k + self._row_k, axis=1)
-            np.greater(k, _ZERO_I, out=self._has_n)
-            self._busy_key = key
-        else:
-            self._block_flat[self._busy_bad] = np.nan
-        block.sort(axis=1)                                  # NaN sort last
-        return np.dot(_HALVES, block.take(self._busy_mid), self._med_n)
-
-    def _ctx_all(self, mask: np.ndarray) -> np.ndarray:
-        """Per sensor, `mask` (a row's bool, sensors first) True at every sensor of its context (a row without a
-        context: at sensor 0): the and over its context slots, as one compare of each row's slots read as one
-        machine word (_row_words) where the padded width allows, else a reduce (~2 µs on the demo's (4, 18))."""
-        if self._ctx_words is None:
-            return np.logical_and.reduce(mask[self._ctx_rep_t], axis=0)
-        rep, word, ones = self._ctx_words
-        return (mask[rep].view(word) == ones).reshape(-1)
-
     @property
     def may_claim(self) -> bool:
         """A jump back may end a drift now: a sensor far or past half its limit (ramp.py's record) or a
@@ -796,131 +355,6 @@ class Drift(PairModels, StationRelation):
         n = self.n
         return self.ramp.claim(spiked, lambda: (self._med[:n] - self.base_e[:n]) / np.sqrt(self.d2[:n]), healthy,
                                self.held, ts) if self.ramp.back_on else None
-
-    def learn(self, learn: np.ndarray) -> None:
-        """Update the pair models and the departure's spread from sensors judged healthy and unsuspected."""
-        if self._calm_learn and fnp.count_nonzero(learn) == self.n:
-            self._learn_calm()
-            return
-        ok_i, ok_j, seen, ctx_calm, rel, pairs, dev = self._pending
-        # This rule's own candidates still teach it (its spread widens with them: fewer false drifts).
-        if self._own is not self.held.nothing:          # (nothing: learn | nothing is learn)
-            learn = learn | self._own
-        k = self._filled                # (observe copied its feature row into self._xr[k])
-        # Every sensor learned (the usual tick): each `learn &` below keeps its other side as it is.
-        every = fnp.count_nonzero(learn) == self.n
-        if every and pairs is self._all_pairs:
-            if not self._pl_all[k]:
-                self._pl[k] = pairs
-                self._pl_all[k] = True
-        else:
-            if every and pairs is not None:
-                self._pl[k] = pairs
-            elif every:
-                self._pl[k] = ok_i[self.target] & ok_j[self.source]
-            else:
-                self._pl[k] = (learn & ok_i)[self.target] & (learn & ok_j)[self.source]
-            self._pl_all[k] = False
-        if rel is not None:         # (observe wrote the relations' u into _u[k])
-            self._r[k] = rel[3]
-            if every and rel[2] is self._every_rel:       # (every relation's readings fit: ~over alone)
-                if self._any_over:
-                    self._rc[k] = self._not_over[self.n:]
-                    self._rc_all[k] = False
-                elif not self._rc_all[k]:       # (none over: ~over all True; a slot so filled stays so)
-                    self._rc[k] = True
-                    self._rc_all[k] = True
-            elif every:
-                self._rc[k] = rel[2] & self._not_over[self.n:]
-                self._rc_all[k] = False
-            else:
-                # A relation is learned from ticks its whole station is learned and it is not suspect.
-                learn_rel = np.logical_and.reduce(learn[self.trio], axis=1)
-                self._rc[k] = rel[2] & learn_rel & self._not_over[self.n:]
-                self._rc_all[k] = False
-                learn = fnp.concatenate((learn, learn_rel))
-        self._filled = k + 1
-        ls = seen if every else learn & seen
-        all_ls = fnp.count_nonzero(ls) == ls.size      # (every row learned: the `ls &` below pick every entry)
-        # The spread where it is judged: its context calm (until judged at all, every tick).
-        on = ctx_calm if self._all_judged else ctx_calm | (self.count < self.min_count)
-        if not all_ls:
-            on = ls & on
-        # (every row on, every rate at the floor: the where would give alpha_min everywhere, the same products)
-        # (on is the context calm a calm tick wrote, every sensor with a context: all True, not counted)
-        if self._rate_floor and ((on is ctx_calm and self._ctx_calm_any and self._every_ctx)
-                                 or fnp.count_nonzero(on) == on.size):
-            b = None                            # (alpha_min everywhere)
-        else:
-            b = on              # (the rates where on, 0 elsewhere: _learn_rows)
-        # (every row learned and calm: the level's where would pick every entry)
-        calm = None if all_ls and not self._any_over else self._not_over if all_ls else ls & self._not_over
-        if calm is not None and fnp.count_nonzero(calm) == calm.size:
-            calm = None
-        self._learn_rows(dev, b, calm)
-        if all_ls and self._rate_floor and self._all_judged:     # (nothing reads the count until state())
-            self._count.add_one()
-        else:
-            count = self.count
-            count += ls
-        if not (self._rate_floor and self._all_judged):
-            self._all_judged = not fnp.count_nonzero(self.count < self.min_count)
-            self._rate_floor = not fnp.count_nonzero(np.maximum(1.0 / (self.count + 1.0), self.alpha_min) != self.alpha_min)
-        self.ticks += 1
-        if self.ticks % self.refit_runs == 0:
-            self._refit()
-
-    def _learn_calm(self) -> None:
-        """learn on the steady calm tick (_steady_tick's) with every sensor learned: learn's paths for it
-        (every pair and relation kept, every row learned at the floor rates, none over), without their tests."""
-        rel, dev = self._pending[4], self._pending[6]
-        k = self._filled
-        if not self._pl_all[k]:
-            self._pl[k] = self._all_pairs
-            self._pl_all[k] = True
-        if rel is not None:
-            self._r[k] = rel[3]
-            if not self._rc_all[k]:
-                self._rc[k] = True
-                self._rc_all[k] = True
-        self._filled = k + 1
-        self._learn_rows(dev, None, None)
-        self._count.add_one()           # (every row judged, every rate at the floor: nothing reads it until state())
-        self.ticks += 1
-        if self.ticks % self.refit_runs == 0:
-            self._refit()
-
-    def _learn_rows(self, dev: np.ndarray, b: np.ndarray | None, calm: np.ndarray | None) -> None:
-        """The level learns dev (observe's, in _steps[0]) at base_lam where `calm` (None: every row),
-        the spread min(dev², CLIP² × d2) where `b` at its rate (None: alpha_min everywhere), floored at d2_floor:
-        base_e += base_lam × dev and d2 += b × (min(dev², CLIP² d2) − d2), the same products and sums
-        as two separate updates, as one multiply and one add over both rows."""
-        spread = self._spread_step
-        np.minimum(np.multiply(dev, dev, spread), _CLIP2 * self.d2, out=spread)     # (dev ** 2's bits)
-        spread -= self.d2
-        if b is None and calm is None:
-            rates = self._floor_rates
-        else:
-            # (a mask × a positive rate, into the rates' row: the rate where True, +0.0 elsewhere — the same
-            # bits as a where with 0.0, with no copy after it)
-            rates = self._rates
-            if calm is None:
-                rates[0] = self.base_lam
-            else:
-                np.multiply(calm, self._c_base_lam, out=rates[0])
-            if b is None:
-                rates[1] = self.alpha_min
-            else:
-                np.multiply(b, self._c_alpha_min if self._rate_floor else
-                            np.maximum(1.0 / (self.count + 1.0), self.alpha_min), out=rates[1])
-        steps = self._steps
-        steps *= rates          # (in-place operators: no keyword to parse, as out= has)
-        self._rows += steps
-        np.maximum(self.d2, self._c_d2_floor, out=self.d2)   # (out by keyword: by position np.maximum warns)
-
-    @property
-    def count(self) -> np.ndarray:
-        return self._count.array
 
     def evidence(self, i: int, t: Tick) -> dict:
         out = {"summary": f"departed from what its neighbours predict by {self.departure[i]:+.1f} of its normal "
@@ -953,131 +387,3 @@ class Drift(PairModels, StationRelation):
                               f"({self.departure[i]:+.1f} from what its neighbours predict)")
             out["relation_departure"] = round(dep, 3)
         return out
-
-    def state(self) -> dict:
-        # The moments as of the last refit (the models judged with) and the ticks kept since, not folded
-        # here: a restart refits the same models and folds the same ticks at the same refit as the run
-        # it continues (a fold here would refit early, on other sums: other decisions).
-        n, kept = self.n, self._filled
-        return {"held": self.held.state(), "lags": _json(self.lags), "pair_count": self.pair_count.tolist(),
-                "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
-                **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
-                "recent": self.recent[:, :n].copy(), "head": self.head, "stepped": self.stepped[:n].tolist(),
-                "ramp": self.ramp.state(),
-                "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
-                             "recent": self.recent[:, n:].copy(), "stepped": self.stepped[n:].tolist(),
-                             **{k: getattr(self, k).tolist() for k in RELATION_STATE},
-                             "jump_back": self._jump_back_state(), "history": self._history_state(),
-                             "vouch": self._vouch_state()},
-                # (the rings and the runs kept as arrays: raw bytes in checkpoint.bin; a checkpoint from before
-                # holds them as lists, None for NaN, which np.array reads back alike)
-                "kept": {"g": self._kept_g(kept).reshape(kept, self._g[0].size).copy(),
-                         "pairs": self._pl[:kept].copy(),
-                         "r": self._r[:kept].copy(), "u": self._u[:kept].copy(), "rel": self._rc[:kept].copy()}}
-
-    def restore(self, state: dict) -> None:
-        n = self.n
-        self.held.restore(state["held"])
-        self.lags[:] = np.array(state["lags"], float).reshape(self.lags.shape)
-        for k in ("pair_count", "mu", "cov"):
-            mine = getattr(self, k)
-            mine[...] = np.asarray(state[k], float).reshape(mine.shape)
-        for k in ROW_STATE:
-            mine = getattr(self, k)
-            mine[:n] = np.asarray(state[k], float)
-        self.ticks = int(state["ticks"])
-        # (a ring of another length — written at another cadence, drift_every_s — is left empty, as a
-        # fresh start: no jump judged until it refills)
-        same_ring = len(state["recent"]) == self.abrupt_runs
-        if same_ring:
-            self.recent[:, :n] = np.array(state["recent"], float).reshape(self.abrupt_runs, n)
-            self.head = int(state["head"])
-        self.stepped[:n] = state["stepped"]
-        self._any_stepped = True            # (known again at the next tick)
-        ramp = state.get("ramp")             # a checkpoint from before the ramp: none held
-        if ramp is not None:
-            self.ramp.restore(ramp)
-        rel = state.get("relation")         # a checkpoint from before the station relation: learned afresh
-        if rel is not None and self.trio.size:
-            for k in ROW_STATE:
-                getattr(self, k)[n:] = np.asarray(rel[k], float)
-            if same_ring:
-                self.recent[:, n:] = np.array(rel["recent"], float).reshape(self.abrupt_runs, -1)
-            self.stepped[n:] = rel["stepped"]
-            for k in RELATION_STATE:
-                mine = getattr(self, k)
-                mine[...] = np.asarray(rel[k], mine.dtype).reshape(mine.shape)
-            self._fold_rel_level()
-            self._restore_jump_back(rel.get("jump_back", {}))
-            self._restore_history(rel.get("history", {}))
-            self._restore_vouch(rel.get("vouch", {}))
-        self.over = np.abs(self.departure) > self.z_limit / 2
-        self._not_over = ~self.over
-        self._any_over = True               # (known again at the next tick)
-        self._all_judged = self._rate_floor = self._all_started = self._settled = self._fold_floor = False
-        self._all_rel_fitted = False        # (known again at the next fold)
-        self._filled = self._g_from = 0
-        self._refit()           # (the models of the moments restored)
-        kept = state.get("kept")        # a checkpoint from before it: its moments had the kept ticks folded in
-        if kept is not None:
-            self._restore_kept(kept)
-
-    def _kept_g(self, k: int) -> np.ndarray:
-        """The first k kept runs' g (P, F + 1 each), as observe's gather of each run's feature row would have
-        made it (the same values: a gather copies), in _g."""
-        a = self._g_from
-        if a < k:
-            np.take(self._xr[a:k], self.g_index, axis=1, out=self._g[a:k], mode="clip")
-            self._g_from = k
-        return self._g[:k]
-
-    def _restore_kept(self, kept: dict) -> None:
-        """The runs kept since the last refit, back into the buffers the next refit folds. More than the
-        runs left before that refit leave room for (never from a checkpoint of this cadence: its kept runs
-        are ticks % refit_runs; one written at another `drift_every_s`) are folded now instead, a buffer's
-        length at a time: the same moments, the models solved again at the next refit."""
-        cap, total = self.refit_runs, len(kept["pairs"])
-        if total <= self.ticks % cap:
-            self._load_kept(kept, 0, total)
-            return
-        for a in range(0, total, cap):
-            self._load_kept(kept, a, min(a + cap, total))
-            self._fold()
-
-    def _load_kept(self, kept: dict, a: int, b: int) -> None:
-        """A checkpoint's kept runs a…b into the buffers' first slots."""
-        k = b - a
-        self._g[:k] = np.array(kept["g"][a:b], float).reshape((k,) + self._g.shape[1:])
-        self._g_from = k                # (their g as restored, not gathered from _xr)
-        self._pl[:k] = np.array(kept["pairs"][a:b], bool).reshape((k,) + self._pl.shape[1:])
-        self._pl_all = [bool(fnp.count_nonzero(row) == row.size) for row in self._pl]
-        self._rc_all = [False] * self.refit_runs
-        for key, mine in (("r", self._r), ("u", self._u), ("rel", self._rc)):
-            mine[:k] = np.array(kept[key][a:b], mine.dtype).reshape((k,) + mine.shape[1:])
-        self._filled = k
-
-ROW_STATE = ("mean_e", "base_e", "d2", "count", "departure", "settle")
-
-
-def _row_words(rep: np.ndarray) -> tuple | None:
-    """(rep padded, word dtype, all-ones word) for the and over each row of a gathered (n, width) bool block
-    in one compare: the rows' slots padded to 1, 2, 4 or 8 by repeating each row's first slot (an and, a max
-    over a row: the same with a repeat), so that a C-contiguous row of bools is one unsigned word, all True
-    exactly when every byte is 1 (numpy's True). None past 8 slots (the caller reduces instead)."""
-    width = rep.shape[1]
-    size = next((w for w in (1, 2, 4, 8) if w >= width), None)
-    if size is None:
-        return None
-    padded = np.ascontiguousarray(np.concatenate([rep] + [rep[:, :1]] * (size - width), axis=1))
-    word = np.dtype(f"u{size}")
-    return padded, word, fnp.const(int.from_bytes(b"\x01" * size, "little"), word)
-
-
-def _json(a: np.ndarray):
-    return [[None if np.isnan(v) else v for v in row] for row in a.tolist()]
-
-
-def _runs(seconds: float, run_s: float) -> int:
-    """Drift's runs (of run_s) covering `seconds`, at least one: a count tuned in the data's ticks, at
-    a cadence. (The tolerance: the seconds are whole multiples of the tick, k × tick_s / tick_s may round.)"""
-    return max(1, int(np.ceil(seconds / run_s - 1e-9)))
