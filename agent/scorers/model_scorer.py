@@ -276,6 +276,7 @@ class ModelScorer(Scorer):
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
+        self._scale_rate: np.ndarray | None = None    # per sensor, `learn`'s rate (NormalProfile.scale_rates)
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
         self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
@@ -386,7 +387,7 @@ class ModelScorer(Scorer):
             return
         scale = np.asarray(self.residual, np.float64)
         raw = err * self._residual_scale()           # the error in normalised units, before the scale
-        rate = 1.0 - 0.5 ** (1.0 / self.profile_cfg.scale_half_life_ticks)
+        rate = self._scale_rate
         square = scale * scale + rate * (raw * raw - scale * scale)
         widened = np.where(missing, scale, np.maximum(np.sqrt(np.maximum(square, 0.0)), self.scale_floor))
         self.residual = widened                      # a new array: _residual_scale picks it up
@@ -440,6 +441,8 @@ class ModelScorer(Scorer):
         if seen.sum(axis=0).min() < self.profile_cfg.min_ticks:
             return None
         offset, forecasts, residual = plant_fit(newest, newest_missing, forecasts)
+        if self.profile_cfg.drifting_trained_floor:     # a drifting sensor: at least its training plants' scale
+            residual = np.where(self.profile.used, residual, np.maximum(residual, self.bundle.residual_std()))
         errors = signed_errors(newest, newest_missing, forecasts, residual)
         bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)
@@ -449,7 +452,8 @@ class ModelScorer(Scorer):
         if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
             return None
         self.residual = residual
-        self.scale_floor = np.array(residual, np.float64) if self.profile_cfg.scale_half_life_ticks > 0 else None
+        self._scale_rate = self.profile.scale_rates()
+        self.scale_floor = np.array(residual, np.float64) if self._scale_rate is not None else None
         self.forecast_offset = offset.astype(np.float32)
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
         self._error_run.forget()
@@ -648,7 +652,8 @@ class ModelScorer(Scorer):
         self.residual, self.forecast_offset = residual, offset
         # off, or no profile: nothing learns, whatever was saved; on without a saved floor (a checkpoint from
         # before the key was on): the restored scale is the floor
-        learns = self.profile_cfg.scale_half_life_ticks > 0 and fitted is not None
+        self._scale_rate = self.profile.scale_rates()
+        learns = self._scale_rate is not None and fitted is not None
         self.scale_floor = (floor if floor is not None else np.array(residual, np.float64)) if learns else None
         self._calm_error = None
         if fitted is None:
