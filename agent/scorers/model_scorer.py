@@ -23,7 +23,8 @@ A runtime module only opens its artifact and runs it; everything else is here:
   pump that settles a little off its warm-up after a test (SKAB) leaves its temperatures' forecast
   error a lasting bias about the size of the threshold, which the fallback, learning on every calm
   tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
-  sensor, never make it more sensitive than warm-up made it;
+  sensor, never make it more sensitive than warm-up made it; `drifting_scale_half_life_ticks` gives the `drifting`
+  sensors their own half-life (per sensor: NormalProfile.scale_rates; skab36 round, off);
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
   clock, recurring level and mean path (agent/pipeline_fit.py, TierFitter.teach).
 
@@ -441,8 +442,6 @@ class ModelScorer(Scorer):
         if seen.sum(axis=0).min() < self.profile_cfg.min_ticks:
             return None
         offset, forecasts, residual = plant_fit(newest, newest_missing, forecasts)
-        if self.profile_cfg.drifting_trained_floor:     # a drifting sensor: at least its training plants' scale
-            residual = np.where(self.profile.used, residual, np.maximum(residual, self.bundle.residual_std()))
         errors = signed_errors(newest, newest_missing, forecasts, residual)
         bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)

@@ -107,10 +107,6 @@ class ProfileConfig:
         doc="as scale_half_life_ticks, for the `drifting` sensors only (they are judged by their newest forecast "
             "error alone, so a wider scale there hides no lasting shift the profile holds for the others); 0: they "
             "follow scale_half_life_ticks (skab36 round)")
-    drifting_trained_floor: bool = doc(
-        "a `drifting` sensor's forecast-error scale is at least the bundle's (its training plants'), not only what "
-        "the warm-up fitted (a temperature that barely moved during warm-up is not heard in units of that; skab36 "
-        "round)", default=False)
     scale_after_alert_ticks: int = rng(-1, None, default=-1,
         doc="with scale_half_life_ticks: the scale learns nothing while an alert is open nor for this many ticks "
             "after it ends (a plant under an alert is not one to learn normal from); -1: off (it learns on an open "
@@ -305,7 +301,6 @@ class NormalProfile:
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
                 "scale_half_life_ticks": self.cfg.scale_half_life_ticks,
                 "drifting_scale_half_life_ticks": self.cfg.drifting_scale_half_life_ticks,
-                "drifting_trained_floor": self.cfg.drifting_trained_floor,
                 "per_sensor_fraction": self.cfg.per_sensor_fraction, "trained_wander": self.cfg.trained_wander,
                 "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
 
