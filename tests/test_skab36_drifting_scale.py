@@ -12,7 +12,7 @@ from agent.scorers.profile import NormalProfile
 
 pytest.importorskip("ai_edge_litert")
 
-from profile_runs import DEMO_BUNDLE, above_threshold, demo_config, profile_before, run, stationary_rows, std_of  # noqa: E402
+from profile_runs import DEMO_BUNDLE, above_threshold, demo_config, noisier_after, profile_before, run  # noqa: E402
 
 WARM, N, NOISY, OTHER = 400, 700, 3, 1        # sensor NOISY reads 3× its warm-up noise after warm-up
 
@@ -23,15 +23,6 @@ def sensors() -> list[str]:
     return list(load(str(DEMO_BUNDLE)).sensors)
 
 
-def noisier_after_warm_up(cfg):
-    """Stationary rows whose sensor NOISY's noise triples from the first scored tick on (as tests/test_skab26_…)."""
-    rows = stationary_rows(cfg, N, seed=5)
-    rng = np.random.default_rng(11)
-    for r in rows[WARM:]:
-        r.values[NOISY] += std_of(NOISY) * 0.6 * rng.standard_normal()
-    return rows
-
-
 @pytest.fixture(scope="module")
 def tiers():
     """{which: (its model tier, its ticks above threshold)}: the noisier sensor drifting or not, with the
@@ -40,7 +31,7 @@ def tiers():
     out = {}
     for which, drifting in (("noisy drifts", [names[NOISY]]), ("another drifts", [names[OTHER]])):
         cfg = demo_config({"enabled": True, "drifting": drifting, "drifting_scale_half_life_ticks": 50.0}, WARM)
-        pipe, results = run(cfg, noisier_after_warm_up(cfg), "tflite")
+        pipe, results = run(cfg, noisier_after(cfg, N, WARM, NOISY), "tflite")
         out[which] = pipe.chain.tiers[0], above_threshold(results)
     return out
 
