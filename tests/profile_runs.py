@@ -88,6 +88,16 @@ def std_of(sensor: int) -> float:
     return float(np.asarray(Normaliser.from_manifest(bundle.normalisation, bundle.sensors).std, float)[sensor])
 
 
+def noisier_after(cfg, n: int, warm: int, sensor: int) -> list[Row]:
+    """n stationary rows whose `sensor` reads 3× its warm-up noise from row `warm` on (the first scored tick): a
+    sensor whose calm forecast error grew after warm-up (a pump settled a little off its warm-up, in kind)."""
+    rows = stationary_rows(cfg, n, seed=5)
+    rng = np.random.default_rng(11)
+    for r in rows[warm:]:
+        r.values[sensor] += std_of(sensor) * 0.6 * rng.standard_normal()
+    return rows
+
+
 def wandering_levels(n: int = 380, seed: int = 0) -> np.ndarray:
     """(n, 2) warm-up levels: sensor 0 steady, sensor 1 steady for 70 % then swinging ±1 (its wander)."""
     rng = np.random.default_rng(seed)

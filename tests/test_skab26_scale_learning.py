@@ -10,19 +10,9 @@ from agent.config import ConfigError, from_dict
 
 pytest.importorskip("ai_edge_litert")
 
-from profile_runs import above_threshold, demo_config, run, stationary_rows, std_of  # noqa: E402
+from profile_runs import above_threshold, demo_config, noisier_after, run  # noqa: E402
 
 WARM, N, NOISY = 400, 900, 3          # sensor 3's noise after warm-up: three times warm-up's
-
-
-def noisier_after_warm_up(cfg):
-    """Stationary rows whose sensor NOISY reads 3× its warm-up noise from the first scored tick on: a sensor
-    whose calm forecast error grew after warm-up (a pump settled a little off its warm-up, in kind)."""
-    rows = stationary_rows(cfg, N, seed=5)
-    rng = np.random.default_rng(11)
-    for r in rows[WARM:]:
-        r.values[NOISY] += std_of(NOISY) * 0.6 * rng.standard_normal()
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +21,7 @@ def tiers():
     out = {}
     for half_life in (0.0, 50.0):
         cfg = demo_config({"enabled": True, "scale_half_life_ticks": half_life}, WARM)
-        pipe, results = run(cfg, noisier_after_warm_up(cfg), "tflite")
+        pipe, results = run(cfg, noisier_after(cfg, N, WARM, NOISY), "tflite")
         out[half_life] = pipe, pipe.chain.tiers[0], above_threshold(results)
     return out
 
