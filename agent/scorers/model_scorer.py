@@ -23,8 +23,7 @@ A runtime module only opens its artifact and runs it; everything else is here:
   pump that settles a little off its warm-up after a test (SKAB) leaves its temperatures' forecast
   error a lasting bias about the size of the threshold, which the fallback, learning on every calm
   tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
-  sensor, never make it more sensitive than warm-up made it; `drifting_scale_half_life_ticks` gives the `drifting`
-  sensors their own half-life (per sensor: NormalProfile.scale_rates; skab36 round, off);
+  sensor, never make it more sensitive than warm-up made it;
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
   clock, recurring level and mean path (agent/pipeline_fit.py, TierFitter.teach).
 
@@ -277,7 +276,6 @@ class ModelScorer(Scorer):
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
         self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
-        self._scale_rate: np.ndarray | None = None    # per sensor, `learn`'s rate (NormalProfile.scale_rates)
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
         self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
@@ -388,7 +386,7 @@ class ModelScorer(Scorer):
             return
         scale = np.asarray(self.residual, np.float64)
         raw = err * self._residual_scale()           # the error in normalised units, before the scale
-        rate = self._scale_rate
+        rate = 1.0 - 0.5 ** (1.0 / self.profile_cfg.scale_half_life_ticks)
         square = scale * scale + rate * (raw * raw - scale * scale)
         widened = np.where(missing, scale, np.maximum(np.sqrt(np.maximum(square, 0.0)), self.scale_floor))
         self.residual = widened                      # a new array: _residual_scale picks it up
@@ -451,8 +449,7 @@ class ModelScorer(Scorer):
         if not self.profile.fit(levels[settle:], floor=PROFILE_FLOOR_OF_RESIDUAL * residual):
             return None
         self.residual = residual
-        self._scale_rate = self.profile.scale_rates()
-        self.scale_floor = np.array(residual, np.float64) if self._scale_rate is not None else None
+        self.scale_floor = np.array(residual, np.float64) if self.profile_cfg.scale_half_life_ticks > 0 else None
         self.forecast_offset = offset.astype(np.float32)
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
         self._error_run.forget()
@@ -651,8 +648,7 @@ class ModelScorer(Scorer):
         self.residual, self.forecast_offset = residual, offset
         # off, or no profile: nothing learns, whatever was saved; on without a saved floor (a checkpoint from
         # before the key was on): the restored scale is the floor
-        self._scale_rate = self.profile.scale_rates()
-        learns = self._scale_rate is not None and fitted is not None
+        learns = self.profile_cfg.scale_half_life_ticks > 0 and fitted is not None
         self.scale_floor = (floor if floor is not None else np.array(residual, np.float64)) if learns else None
         self._calm_error = None
         if fitted is None:

@@ -103,10 +103,6 @@ class ProfileConfig:
             "the detector judges calm, by the tier's own score too (EW, this half-life), never below the scale warm-up fitted: a sensor whose "
             "calm error grew (a pump settled a little off its warm-up) is heard in units of it (model_scorer.py); "
             "0: off (the scale stays as warm-up fitted it)")
-    drifting_scale_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
-        doc="as scale_half_life_ticks, for the `drifting` sensors only (they are judged by their newest forecast "
-            "error alone, so a wider scale there hides no lasting shift the profile holds for the others); 0: they "
-            "follow scale_half_life_ticks (skab36 round)")
     scale_after_alert_ticks: int = rng(-1, None, default=-1,
         doc="with scale_half_life_ticks: the scale learns nothing while an alert is open nor for this many ticks "
             "after it ends (a plant under an alert is not one to learn normal from); -1: off (it learns on an open "
@@ -285,22 +281,11 @@ class NormalProfile:
             rate = 1.0 - 0.5 ** (1.0 / half_life)
             self.mean = np.where(calm, self.mean + rate * (np.where(calm, level, 0.0) - self.mean), self.mean)
 
-    def scale_rates(self) -> np.ndarray | None:
-        """Per sensor, the rate its forecast-error scale learns at on a calm tick, 1 − 2^(−1/H) of its half-life H
-        (`drifting_scale_half_life_ticks` for the drifting sensors when given, `scale_half_life_ticks` otherwise;
-        0: it does not learn); None when no sensor learns."""
-        own = self.cfg.drifting_scale_half_life_ticks or self.cfg.scale_half_life_ticks
-        half_life = np.where(self.used, self.cfg.scale_half_life_ticks, own)
-        if not (half_life > 0).any():
-            return None
-        return np.where(half_life > 0, 1.0 - 0.5 ** (1.0 / np.where(half_life > 0, half_life, 1.0)), 0.0)
-
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
                 "drifting": list(self.cfg.drifting or ()), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
                 "scale_half_life_ticks": self.cfg.scale_half_life_ticks,
-                "drifting_scale_half_life_ticks": self.cfg.drifting_scale_half_life_ticks,
                 "per_sensor_fraction": self.cfg.per_sensor_fraction, "trained_wander": self.cfg.trained_wander,
                 "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
 
