@@ -10,10 +10,10 @@ by convert/, a real checkpoint written by a first Agent, a recording written as 
 from __future__ import annotations
 
 import logging
+import shutil
 
 import numpy as np
 import pytest
-import yaml
 
 pytest.importorskip("ai_edge_litert")
 
@@ -63,7 +63,7 @@ def old_state(tmp_path_factory):
 
 
 def _copy(old_state, tmp_path):
-    import shutil
+    """The old state_dir, copied for one test (each restart changes it)."""
     state = tmp_path / "state"
     shutil.copytree(old_state, state)
     return state
