@@ -105,12 +105,14 @@ class TierFitter:
         if scores is not None and len(scores):
             thr.seen_block(at, scores)
 
-    def prepare(self, tiers: list[Scorer], normaliser: Normaliser | None, recent=None) -> dict[str, AdaptiveThreshold]:
+    def prepare(self, tiers: list[Scorer], normaliser: Normaliser | None, recent=None,
+                ticks: str = "recent calm ticks") -> dict[str, AdaptiveThreshold]:
         """Tiers prepared as the tiers given at start were at warm-up: they read the pipeline's window
         (`normaliser`, its normalisation), get `scoring.profile`, and — given `recent` (z, missing, ts, calm:
         Pipeline.recent_ticks()) — their profile is fitted and their threshold calibrated on this plant's
-        recent calm ticks, and taught them (`teach`). Returns their thresholds (the bundle's own where nothing
-        was fitted). Touches only the tiers given: safe off the tick thread for a candidate."""
+        recent calm ticks (`ticks` names them in the log: a restart's may be warmup.replay's), and taught them
+        (`teach`). Returns their thresholds (the bundle's own where nothing was fitted). Touches only the tiers
+        given: safe off the tick thread for a candidate."""
         thresholds = self.bundle_thresholds(tiers)
         for t in tiers:
             t.align_to(normaliser)
@@ -124,7 +126,7 @@ class TierFitter:
         z, missing, ts, calm = recent
         for t in tiers:
             own = t.rebased(z, missing) if hasattr(t, "rebased") else z    # the bundle's own normalisation
-            fitted = self.fit_profile(t, own, missing, ts, thresholds, calm, "recent calm ticks")
+            fitted = self.fit_profile(t, own, missing, ts, thresholds, calm, ticks)
             self.teach(t, z, missing, ts, fitted, thresholds)      # (warmup_scores rebases itself)
         return thresholds
 

@@ -4,7 +4,8 @@ Why this is a seam of the pipeline (agent/pipeline.py): a restore is not a tick.
 from the checkpoint and checks it before any is swapped in, so a state that does not fit changes nothing;
 some parts may be refused on their own (the recent ticks, a standby's warm-up ticks) and the rest kept;
 and a checkpoint taken with another bundle or profile resumes all but the model tiers, which are prepared
-again (pipeline_fit.TierFitter) at once or once the recent ticks have filled. A checkpoint is the whole
+again (pipeline_fit.TierFitter) at once — on the checkpoint's recent ticks, or on `warmup.replay` when those
+are too few (`tier_from_replay`) — or once the recent ticks have filled. A checkpoint is the whole
 pipeline's state, so `state_of` and `restore` take the pipeline; each part is read back by a function
 given only what that part needs.
 """
@@ -194,6 +195,38 @@ def prepare_restored(p: Pipeline, why: str) -> None:
                    f"have filled the recent ticks (the checkpoint held {len(ring)} of {ring.capacity}); the "
                    f"model tier ({names}) is then prepared on them and takes over")
     p.chain.wait_below(f"model tier prepared after {left} more ticks (a restart onto {why})")
+
+
+def tier_from_replay(p: Pipeline, read: Callable[[], tuple[WarmupRows, str]]) -> None:
+    """Model tiers left waiting by `prepare_restored` (`tier_waits`: the checkpoint's ring not full) prepared
+    at once on `warmup.replay` instead — `read`: agent/warmup.py read_replay, the recording read and aligned as a
+    fresh start reads it — with the fit a hot-swapped bundle gets (`prepare`), on the recording's ticks, all
+    taken as calm as a warm-up's are. Before, an upgrade onto skab32's profile scored with the fallback until
+    the ring filled with live ticks (user13: 30 minutes, and a second alert the fallback opened 29 s after
+    the upgrade). A recording shorter than the ring (a tier given at start is fitted on a whole warm-up) or
+    one that cannot be read leaves them waiting, said in `tier_note`. Never raises: the rest is restored."""
+    if p.tier_waits is None:
+        return
+    why, need = p.tier_waits, p.recent.capacity
+    try:
+        rows, used = read()
+        if len(rows) < need:
+            raise ValueError(f"{len(rows)} ticks read, fewer than the {need} the recent ticks hold")
+        recorded = (p.normaliser.apply(rows.values), rows.missing, rows.ts, None)   # calm, as a warm-up's
+        thresholds = p.fitter.prepare(p.chain.tiers[:-1], p.normaliser, recorded, "warmup.replay ticks")
+    except Exception as exc:  # noqa: BLE001 — a recording that fails leaves the tier waiting, as without one
+        problem = f"warmup.replay not used ({type(exc).__name__}: {exc})"
+        log.warning("the model tier waiting after a restart onto %s: %s; it waits for the live ticks", why, problem)
+        p.tier_note = f"{p.tier_note}; {problem}"
+        return
+    log.info("the model tier prepared on warmup.replay: %s", used)
+    p.detector.add(thresholds)
+    p.tier_waits = None
+    p.chain.replace(p.chain.tiers, f"prepared on {len(rows)} ticks of warmup.replay after a restart onto {why}")
+    p.tier_note = (f"{why}: the model tier ({'/'.join(t.TYPE for t in p.chain.tiers[:-1])}) prepared again on "
+                   f"warmup.replay ({len(rows)} recorded ticks; the checkpoint held {len(p.recent)} recent ticks of "
+                   f"{need}), scoring from the first tick")
+    rows.clear()
 
 
 def tier_takes_over(p: Pipeline) -> None:

@@ -32,6 +32,8 @@ from .alerts import AlertEvent, iso
 from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
 from .journaled import checked_open, open_alert_problem, other_version
+from .pipeline_state import tier_from_replay
+from .warmup import read_replay
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
@@ -187,6 +189,8 @@ class Resume:
                 if ahead_s is None:
                     aligner.restore(state["aligner"])
                 self.pipeline.restore(state["pipeline"], tier_changed)
+                if self.cfg.warmup.replay:      # a model tier left waiting: prepared on the recording now (swap6)
+                    tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
                 self.aligner = aligner          # nothing after this can fail
                 restored = True
                 resumed = f"taken {time.time() - created:.0f} s ago"

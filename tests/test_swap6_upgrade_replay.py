@@ -1,0 +1,116 @@
+"""An upgrade onto another `scoring.profile` prepares the model tier on `warmup.replay` at once (swap6).
+
+user13 (docs/measured/first-week.md, defect 2): upgrading a gateway whose checkpoint was written with the
+profile off resumed everything but the model tier (swap5), which waited for the recent ticks to fill with live
+ones: 30 minutes on the numpy fallback, which opened a second alert 29 s after the upgrade — although the config
+names `warmup.replay`, the recorded normal history a fresh start fits on. Now the model tier is prepared on that
+recording (the same read and aligner as a fresh start, the same fit as a hot swap's preparation) before the
+first live tick, and the log and health's `checkpoint_at_start.detail` say so. Real parts: the demo bundle made
+by convert/, a real checkpoint written by a first Agent, a recording written as a CSV file, the Agent."""
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ai_edge_litert")
+
+from conftest import NO_DEMO, REPO, demo_cfg, demo_dict, sim_rows  # noqa: E402
+
+from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
+from agent.config import from_dict  # noqa: E402
+from agent.service import Agent  # noqa: E402
+
+pytestmark = NO_DEMO
+WARMUP = 300
+PROFILE = {"enabled": True, "min_ticks": 100}
+
+
+def write_recording(path, cfg, ticks: int, seed: int = 11) -> None:
+    """`ticks` normal ticks of the demo's simulator (another seed than the live data) as a CSV recording."""
+    rows = sim_rows(cfg, days=ticks * cfg.tick_s / 86_400 + 0.01, seed=seed, anomalies="none")[:ticks]
+    sensors = cfg.sensor_names()
+    lines = ["timestamp," + ",".join(sensors)]
+    for r in rows:
+        lines.append(f"{r.ts:.0f}," + ",".join("" if np.isnan(v) else f"{v:.4f}" for v in r.values))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def upgraded_cfg(state_dir, replay):
+    """The demo with the profile on (skab32's default beside a bundle) and, given `replay`, warmup.replay."""
+    d = demo_dict(state_dir, profile=PROFILE)
+    d["warmup"]["ticks"] = WARMUP
+    if replay is not None:
+        d["warmup"]["replay"] = str(replay)
+    return from_dict(d, base_dir=str(REPO))
+
+
+def _close(agent: Agent) -> None:
+    for sink in agent.sinks:
+        sink.close()
+
+
+@pytest.fixture(scope="module")
+def old_state(tmp_path_factory):
+    """A state_dir whose checkpoint an agent with the profile off wrote (the release before skab32)."""
+    state = tmp_path_factory.mktemp("old")
+    first = Agent(demo_cfg(state, warmup_ticks=WARMUP), max_ticks=WARMUP + 40)
+    first.run()
+    assert (state / CHECKPOINT_FILE).exists() and first.pipeline.warm
+    return state
+
+
+def _copy(old_state, tmp_path):
+    """The old state_dir, copied for one test (each restart changes it)."""
+    state = tmp_path / "state"
+    shutil.copytree(old_state, state)
+    return state
+
+
+def test_an_upgrade_onto_the_profile_prepares_the_model_tier_on_warmup_replay_at_once(old_state, tmp_path, caplog):
+    state = _copy(old_state, tmp_path)
+    recording = tmp_path / "normal.csv"
+    write_recording(recording, demo_cfg(tmp_path / "sim"), WARMUP + 60)
+    caplog.set_level(logging.INFO, logger="stad")
+    agent = Agent(upgraded_cfg(state, recording), max_ticks=5)
+    try:
+        start = agent.checkpoint_start
+        assert start["state"] == "resumed", start
+        assert "scoring.profile changed" in start["detail"] and "warmup.replay" in start["detail"], start
+        pipe = agent.pipeline
+        assert pipe.tier_waits is None and pipe.chain.tier == "tflite"
+        tier = pipe.chain.current
+        assert tier.profile.fitted
+        assert pipe.thresholds["tflite"].value != pytest.approx(tier.manifest.threshold["value"])   # the plant's own
+        [line] = [r.getMessage() for r in caplog.records if "loaded (" in r.getMessage()]
+        assert "warmup.replay" in line
+        agent.run()
+        assert pipe.chain.tier == "tflite" and pipe.ticks > 0
+    finally:
+        _close(agent)
+
+
+def test_without_warmup_replay_the_model_tier_still_waits_for_the_live_ticks(old_state, tmp_path):
+    agent = Agent(upgraded_cfg(_copy(old_state, tmp_path), None), max_ticks=5)
+    try:
+        assert agent.pipeline.tier_waits == "scoring.profile changed" and agent.pipeline.chain.tier == "numpy"
+        assert f"until {WARMUP} more ticks" in agent.checkpoint_start["detail"]
+    finally:
+        _close(agent)
+
+
+def test_a_recording_that_cannot_be_read_leaves_the_tier_waiting_and_says_why(old_state, tmp_path):
+    recording = tmp_path / "normal.csv"
+    write_recording(recording, demo_cfg(tmp_path / "sim"), WARMUP + 60)
+    cfg = upgraded_cfg(_copy(old_state, tmp_path), recording)
+    recording.write_text("timestamp,nothing\n1,2\n")        # replaced after the config was read: no sensor in it
+    agent = Agent(cfg, max_ticks=5)
+    try:
+        assert agent.checkpoint_start["state"] == "resumed"
+        assert agent.pipeline.tier_waits == "scoring.profile changed" and agent.pipeline.chain.tier == "numpy"
+        assert "warmup.replay" in agent.checkpoint_start["detail"]
+        assert f"until {WARMUP} more ticks" in agent.checkpoint_start["detail"]
+    finally:
+        _close(agent)
