@@ -10,13 +10,17 @@ tick by tick, and their ratio is printed (`vs_river_hst`, the fallback's p50 ove
 
 `--before REF`: the fallback of the agent package at git REF (or in directory REF/agent, as
 bench/table.py's `--before`) timed beside this one on the same rows, each warmed on the same
-warm-up, which of the two goes first swapped every tick and river after both: `vs_before` is this
-package's p50 over REF's (below 1, this one is faster), a ratio within one run; an A/A run (this
-bench in a tree whose package is REF's) shows how far from 1 the same code reads."""
+warm-up, river after both: `vs_before` is this package's p50 over REF's (below 1, this one is
+faster), a ratio within one run; an A/A run (this bench in a tree whose package is REF's) shows how
+far from 1 the same code reads. How the two sides are made equal (perf58): each is timed as two
+deep copies of its warmed fallback, made in the order this, REF, REF, this into fresh memory (after
+a third copy, kept, that fills the holes the imports left), in a new random order every tick."""
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -66,20 +70,26 @@ def bench_n(n: int, before=None) -> dict:
             then.step(r)        # (the same state as p's after the same rows)
     # The scorer alone, on fresh ticks: score + learn + observe, as the pipeline calls them on a calm
     # tick (observe, the Markov chain's counts, runs on every tick; until perf17 this bench left it
-    # out); river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after it.
-    # With `before`, its fallback on its own window of the same rows, which goes first swapped every tick.
-    buf = WindowBuffer(cfg.window.steps, n)
-    timed = [(p, buf, score)]
-    if then is not None:
-        timed.append((then, WindowBuffer(cfg.window.steps, n), score_then))
+    # out); river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after them.
+    # Each side is timed as two deep copies of its fallback (with `before`: this, REF, REF, this),
+    # made after a third one that is kept and never timed, each with its own window, in a new random
+    # order every tick: a fallback's state built first lands in the holes the imports left and read
+    # 2-5 % slower than one built later (perf58: an A/A run read 1.016-1.044), copies in fresh memory
+    # read alike; a fixed first place (after river) cost ~10 %, more to one side than the other.
+    ballast = copy.deepcopy(p.numpy)     # noqa: F841  (kept: the copies below go to fresh memory)
+    sides = [(p, score)] if then is None else [(p, score), (then, score_then)]
+    timed = [(copy.deepcopy(sides[k][0].numpy), sides[k][0].normaliser, WindowBuffer(cfg.window.steps, n), sides[k][1])
+             for k in ((0, 0) if then is None else (0, 1, 1, 0))]
+    shuffle = random.Random(16)
     hst, river = river_hst(n), []
-    for j, r in enumerate(rows[400:]):
-        for pipe, window, times in (timed if j % 2 == 0 else timed[::-1]):
-            window.push(pipe.normaliser.apply(r.values), r.missing, r.ts)
+    for r in rows[400:]:
+        shuffle.shuffle(timed)
+        for fallback, normaliser, window, times in timed:
+            window.push(normaliser.apply(r.values), r.missing, r.ts)
             t0 = time.perf_counter()
-            pipe.numpy.score(window)
-            pipe.numpy.learn(window)
-            pipe.numpy.observe(window)
+            fallback.score(window)
+            fallback.learn(window)
+            fallback.observe(window)
             times.append(time.perf_counter() - t0)
         if hst is not None:
             raw = np.nan_to_num(r.values)
