@@ -4,13 +4,14 @@ ticks per second), and the agent's peak RSS on the demo config. Prints JSON. Run
 With river installed, river's HalfSpaceTrees (score_one + learn_one, bench/table.py's) is timed on
 the same rows, alternated with the fallback's score + learn + observe (what a calm tick runs)
 tick by tick, and their ratio is printed (`vs_river_hst`, the fallback's p50 over river's: below
-1, the fallback is faster).
+1, the fallback is faster). The fallback is timed as deep copies of the warmed one (below): in
+fresh memory it read 4-6 % faster than the pipeline's own state, built first as the agent builds it (perf58).
 
     python bench/fallback.py [--sizes 16 64] [--no-rss] [--before REF]
 
 `--before REF`: the fallback of the agent package at git REF (or in directory REF/agent, as
 bench/table.py's `--before`) timed beside this one on the same rows, each warmed on the same
-warm-up, river after both: `vs_before` is this package's p50 over REF's (below 1, this one is
+warm-up, river after both sides: `vs_before` is this package's p50 over REF's (below 1, this one is
 faster), a ratio within one run; an A/A run (this bench in a tree whose package is REF's) shows how
 far from 1 the same code reads. How the two sides are made equal (perf58): each is timed as two
 deep copies of its warmed fallback, made in the order this, REF, REF, this into fresh memory (after
