@@ -13,9 +13,10 @@ fresh memory it read 4-6 % faster than the pipeline's own state, built first as 
 bench/table.py's `--before`) timed beside this one on the same rows, each warmed on the same
 warm-up, river after both sides: `vs_before` is this package's p50 over REF's (below 1, this one is
 faster), a ratio within one run; an A/A run (this bench in a tree whose package is REF's) shows how
-far from 1 the same code reads. How the two sides are made equal (perf58): each is timed as two
-deep copies of its warmed fallback, made in the order this, REF, REF, this into fresh memory (after
-a third copy, kept, that fills the holes the imports left), in a new random order every tick."""
+far from 1 the same code reads. How the two sides are made equal (perf58): each is timed as deep
+copies of its warmed fallback in fresh memory (after a third copy, kept, that fills the holes the
+imports left), in a new random order every tick: copies made this, REF, REF, this over the first
+half of the ticks, and REF, this, this, REF (caught up untimed) over the second."""
 from __future__ import annotations
 
 import argparse
@@ -72,18 +73,29 @@ def bench_n(n: int, before=None) -> dict:
     # The scorer alone, on fresh ticks: score + learn + observe, as the pipeline calls them on a calm
     # tick (observe, the Markov chain's counts, runs on every tick; until perf17 this bench left it
     # out); river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after them.
-    # Each side is timed as two deep copies of its fallback (with `before`: this, REF, REF, this),
-    # made after a third one that is kept and never timed, each with its own window, in a new random
-    # order every tick: a fallback's state built first lands in the holes the imports left and read
-    # 2-5 % slower than one built later (perf58: an A/A run read 1.016-1.044), copies in fresh memory
-    # read alike; a fixed first place (after river) cost ~10 %, more to one side than the other.
+    # Each side is timed as deep copies of its fallback, made after a third one that is kept and never
+    # timed, each with its own window, in a new random order every tick: a fallback's state built first
+    # lands in the holes the imports left and read 2-5 % slower than one built later (perf58: an A/A
+    # run read 1.016-1.044), copies in fresh memory read alike, but for their place among the copies
+    # (this, REF, REF, this read ~0.7 % against this; REF, this, this, REF as much the other way). So
+    # two sets, one made in each of those orders: the first timed over the first half of the ticks, the
+    # second (caught up untimed) over the second half. A fixed first place (after river) cost ~10 %.
     ballast = copy.deepcopy(p.numpy)     # noqa: F841  (kept: the copies below go to fresh memory)
     sides = [(p, score)] if then is None else [(p, score), (then, score_then)]
-    timed = [(copy.deepcopy(sides[k][0].numpy), sides[k][0].normaliser, WindowBuffer(cfg.window.steps, n), sides[k][1])
-             for k in ((0, 0) if then is None else (0, 1, 1, 0))]
-    shuffle = random.Random(16)
+    copies = [(copy.deepcopy(sides[k][0].numpy), sides[k][0].normaliser, WindowBuffer(cfg.window.steps, n), sides[k][1])
+              for k in ((0, 0, 0, 0) if then is None else (0, 1, 1, 0, 1, 0, 0, 1))]
+    shuffle, half, first = random.Random(16), TICKS // 2, copies[:len(copies) // 2]
+    second = copies[len(copies) // 2:]
     hst, river = river_hst(n), []
-    for r in rows[400:]:
+    for j, r in enumerate(rows[400:]):
+        if j == half:
+            for kept in rows[400:400 + half]:
+                for fallback, normaliser, window, _ in second:
+                    window.push(normaliser.apply(kept.values), kept.missing, kept.ts)
+                    fallback.score(window)
+                    fallback.learn(window)
+                    fallback.observe(window)
+        timed = first if j < half else second
         shuffle.shuffle(timed)
         for fallback, normaliser, window, times in timed:
             window.push(normaliser.apply(r.values), r.missing, r.ts)
