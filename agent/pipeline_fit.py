@@ -190,7 +190,6 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
              "threshold %.3f%s", len(z), cut, len(z) - cut, iso(float(ts[-1])), tier,
              detector.threshold(tier), fallback)
     rows.clear()
-    numpy.rehome()      # its state made again now, in fresh memory: a tick a few per cent faster (perf59)
     return normaliser, recent
 
 

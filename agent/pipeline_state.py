@@ -140,7 +140,6 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
         kept, p.standby_problem = restored_standby(state.get("standby", {}), p.chain.tiers[:-1], n, last_ts,
                                                    lambda tier: p.fitter.learns_warmup(p.thresholds[tier]))
         restore_models(p.chain.tiers[:-1], state.get("models", {}))
-    scorer.rehome()         # made again together, now the rest is built: a tick a few per cent faster (perf59)
     p.normaliser, p.numpy, p.detector, p.window = normaliser, scorer, detector, window
     p.health, p.level, p.discord, p.recent = health, level, discord, recent
     p.chain.tiers[-1] = scorer

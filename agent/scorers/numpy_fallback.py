@@ -582,15 +582,6 @@ class NumpyScorer(Scorer):
         memo[id(self)] = twin
         return twin
 
-    def rehome(self) -> None:
-        """This scorer's state made again, all of it together, now: its attributes become a twin's
-        (__deepcopy__: made as this one was, restored from a copy of its state), so whoever holds this
-        object (the chain, the pipeline) keeps it, with the same values. Why: where the state lands in
-        memory moves the tick by a few per cent — built with the Pipeline, right after the imports, it
-        fills the holes they left; a copy made after the warm-up's fit read 4–6 % faster (perf58, perf59).
-        Called at the warm-up's end and after a restore (pipeline_fit.end_warmup, pipeline_state.restore)."""
-        self.__dict__ = copy.deepcopy(self).__dict__
-
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
     def state_dict(self) -> dict:
