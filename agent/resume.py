@@ -96,8 +96,13 @@ class Resume:
         """Now (the agent's clock), when a live source feeds it and every record the sources handed
         over is taken: the ticks after the newest data up to now had none (a sender's silence, if
         long); else None (a recording's time is not this clock's; records still queued, or left
-        unscored at the stop, are not)."""
-        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop:
+        unscored at the stop, are not). Nor while a restart is pending (Aligner.restart_pending: the
+        state restored, no new data yet): the ticks after the restored last one are this agent's
+        downtime, not a silence it lived through — said alive then, the next start after a second
+        kill -9 closed that downtime as missing ticks, a false `source` fault that masked every
+        sensor (user13's blind gateway; clock23)."""
+        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop \
+                or self.aligner.restart_pending:
             return None
         return self.clock()
 

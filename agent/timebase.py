@@ -519,6 +519,15 @@ class TimeBaseRules:
         return held.received is None or rec.received is None or \
             abs((rec.ts - rec.received) - (held.ts - held.received)) <= self.reach_ticks * self.tick_s
 
+    @property
+    def restart_pending(self) -> bool:
+        """Restored (or after a step of this host's clock forward), no new record taken yet and the
+        wall-clock flush's wait not run out: the ticks past the restored state's last one are not
+        accounted for — downtime up to the first new data, which skips them. Until then no silence
+        may be claimed for them (agent/resume.py `_caught_up`): the next start would close the
+        downtime as missing ticks (user13: two kill -9s within a checkpoint interval; clock23)."""
+        return self._restart_pending
+
     def restart_gap_ahead(self, rec: Record) -> bool:
         """This record, the first new one after a restart, has the agent's downtime before it skipped
         as `_restart_gap_before` says (no outage rows), unless later records refute it: its owner

@@ -1,0 +1,74 @@
+"""Two kill -9s within one checkpoint interval must not blind the gateway (user13's defect 1, clock23).
+
+A restart resumes the last checkpoint; until the first new data (or the wall-clock flush's wait) the
+ticks after its last one are the agent's downtime, not a silence it lived through. On the code before,
+the restarted agent's next checkpoint (or sign of life, `alive.json`) said it was alive with every
+record taken while its state still ended at the old checkpoint's last tick: the next start after a
+second kill -9 closed the first downtime as missing ticks — every sensor `missing`, a `source` fault
+("fell silent together"), the restart gap starting after it. user13 saw it on a gateway with a
+bundle (its first turn writes a checkpoint at once); here the restarted agent's first seconds without
+a record write it (`_alive_due`), the same claim.
+
+A real agent on stdin (tests/silence_feed.py: 0.25-s ticks stamped with this host's clock), three
+lives: the first with a 1-s checkpoint interval (a checkpoint after the warm-up, then killed while
+data flows), the next two with 120 s (both kills inside one interval, as user13's 300 s)."""
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from conftest import wait_for
+from restart_helpers import AgentProcess, resumed_run
+from silence_feed import TICK, WARMUP, events, line, seconds, send, write_config
+
+
+def _checkpoint_after(tmp, t: float) -> bool:
+    path = tmp / "state" / "checkpoint.bin"
+    return path.exists() and path.stat().st_mtime > t
+
+
+def test_two_kills_within_a_checkpoint_interval_raise_no_false_silence(tmp_path):
+    cfg = write_config(tmp_path, "gw-b", 1)
+    first = AgentProcess(tmp_path, cfg, "run1")
+    try:
+        first.ready()
+        start = time.time() - (WARMUP + 10) * TICK
+        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
+        live_from = time.time()
+        send(first, 16)
+        wait_for(lambda: _checkpoint_after(tmp_path, live_from + 2.0), "a checkpoint holding live ticks", 60,
+                 first.proc)
+        send(first, 4)
+        down1 = time.time()
+        first.kill()                    # kill -9 while the data flows
+    finally:
+        if first.proc.poll() is None:
+            first.kill()
+    doc = yaml.safe_load(cfg.read_text())
+    doc["checkpoint_s"] = 120           # both kills within one interval
+    cfg.write_text(yaml.safe_dump(doc))
+
+    second = AgentProcess(tmp_path, cfg, "run1b")
+    try:
+        up2 = time.time()
+        assert "resumed from checkpoint" in second.ready()
+        # Its first quiet seconds write a checkpoint of the restored state (on the old code saying it
+        # was alive with every record taken, its last tick still the first life's).
+        wait_for(lambda: _checkpoint_after(tmp_path, up2), "the second life's checkpoint", 60, second.proc)
+        send(second, 12)                # the data goes on; the second life skips its restart gap
+        second.kill()
+    finally:
+        if second.proc.poll() is None:
+            second.kill()
+    before = len(events(tmp_path))
+    first_new, err, said = resumed_run(tmp_path, cfg, lambda third: send(third, 16)[0])
+    gap_from, gap_to = (seconds(s) for s in said)
+    after = events(tmp_path)[before:]
+    # No silence closed at the restore, no sensor missing, no `source` fault (old code: the first
+    # downtime closed as missing ticks, a source fault for both sensors).
+    assert "sources silent for the last" not in err, err[-3000:]
+    assert [e for e in after if e["kind"] != "alert"] == [], after
+    # The restart gap spans both downtimes: from the first life's checkpoint to the third's first data.
+    assert gap_from <= down1 + TICK, (down1 - gap_from, err[-3000:])
+    assert abs(gap_to - first_new) <= 2 * TICK, (gap_to, first_new)
