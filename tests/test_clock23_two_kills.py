@@ -14,9 +14,12 @@ lives: the first with a 1-s checkpoint interval (a checkpoint after the warm-up,
 data flows), the next two with 120 s (both kills inside one interval, as user13's 300 s)."""
 from __future__ import annotations
 
+import re
 import time
 
 import yaml
+
+from agent.resume import ALIVE_S
 
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
@@ -57,6 +60,7 @@ def test_two_kills_within_a_checkpoint_interval_raise_no_false_silence(tmp_path)
         # was alive with every record taken, its last tick still the first life's).
         wait_for(lambda: _checkpoint_after(tmp_path, up2), "the second life's checkpoint", 60, second.proc)
         send(second, 12)                # the data goes on; the second life skips its restart gap
+        down2 = time.time()
         second.kill()
     finally:
         if second.proc.poll() is None:
@@ -72,3 +76,13 @@ def test_two_kills_within_a_checkpoint_interval_raise_no_false_silence(tmp_path)
     # The restart gap spans both downtimes: from the first life's checkpoint to the third's first data.
     assert gap_from <= down1 + TICK, (down1 - gap_from, err[-3000:])
     assert abs(gap_to - first_new) <= 2 * TICK, (gap_to, first_new)
+    # The line says the seconds the agent was down too: from the second life's last sign of life
+    # (alive.json's time, moved every ALIVE_S while data flows) to the third's start — not the
+    # gap's ticks, which hold the second life's whole run (old code: the ticks alone, user13's
+    # "+7 min … the agent's own downtime" for a 2-s kill -9).
+    said_down = re.search(r"the agent was down [^(]*\(last alive (\S+), started again (\S+)\)", err)
+    assert said_down, err[-3000:]
+    last_alive, started = (seconds(s) for s in said_down.groups())
+    assert down2 - ALIVE_S - 2.0 <= last_alive <= down2 + TICK, (down2 - last_alive, err[-3000:])
+    assert down2 < started <= first_new, (started - down2, first_new - started)
+    assert started - last_alive < gap_to - gap_from - 4.0, (started - last_alive, gap_to - gap_from)
