@@ -43,7 +43,8 @@ ALIVE_FILE = "alive.json"
 #: a kill -9 in a silence, at most this much of the silence's end is taken for the agent's downtime
 #: (on the checkpoint's cadence it was up to `checkpoint_s`, 300 s by default). One ~70-byte atomic
 #: write (temporary file, fsync, rename) each time, only while no record comes: 720 writes an hour of
-#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints").
+#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints") — then only
+#: the file's time of change is moved (`_touch_alive`: the next start's downtime figure).
 ALIVE_S = 5.0
 
 
