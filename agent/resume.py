@@ -77,6 +77,12 @@ class Resume:
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
             return None
+        if self.aligner.restart_pending:
+            # Restored, no new data placed yet: the checkpoint on disk holds what was learned, and the records
+            # held meanwhile are the restart's first data — written as held, the next start took them for the
+            # last run's data back after a silence and closed the downtime before them as missing ticks (a
+            # false `source` fault: user13's blind gateway, its checkpoint written at once with a bundle; clock23).
+            return None
         # `configured`: what a start that lost active-bundle.json compares with (agent/active_bundle.py)
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,

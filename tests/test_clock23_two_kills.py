@@ -20,7 +20,8 @@ import time
 import yaml
 
 from agent.resume import ALIVE_S
-
+from agent.service import Agent
+from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
 from silence_feed import TICK, WARMUP, events, line, seconds, send, write_config
@@ -86,3 +87,42 @@ def test_two_kills_within_a_checkpoint_interval_raise_no_false_silence(tmp_path)
     assert down2 - ALIVE_S - 2.0 <= last_alive <= down2 + TICK, (down2 - last_alive, err[-3000:])
     assert down2 < started <= first_new, (started - down2, first_new - started)
     assert started - last_alive < gap_to - gap_from - 3.0, (started - last_alive, gap_to - gap_from)
+
+
+def test_a_checkpoint_holding_the_restarts_first_record_is_not_written(tmp_path):
+    """user13's gw3 (a bundle: the restarted agent writes a checkpoint on its first loop turn): the restart's
+    first record, held for confirmation, went into that checkpoint; after a second kill -9 the next start
+    took it for the last run's data back after a silence and closed the first downtime as missing ticks — a
+    `source` fault. A real agent on a real state_dir driven turn by turn (tests/agent_turns.py); the
+    checkpoint asked for as the first turn asks for it with a bundle."""
+    first = Agent(agent_config(tmp_path), clock=host_clock(HOST))
+    try:
+        for i in range(80):
+            turn(first, record(i, HOST))
+        assert first.save_checkpoint() is not None
+        for i in range(80, 90):             # scored, not checkpointed: lost with the kill -9
+            turn(first, record(i, HOST))
+    finally:
+        close(first)
+    second = Agent(agent_config(tmp_path), clock=host_clock(HOST + 92))
+    try:
+        turn(second, record(92, HOST))      # the restart's first data, held
+        assert second.aligner.restart_pending
+        second.save_checkpoint()            # as the first turn with a bundle (old code: written, holding it)
+        for i in range(93, 100):
+            turn(second, record(i, HOST))
+        assert not second.aligner.restart_pending
+    finally:
+        close(second)
+    before = len(turn_events(tmp_path))
+    third = Agent(agent_config(tmp_path), clock=host_clock(HOST + 104))
+    try:
+        for i in range(104, 130):
+            turn(third, record(i, HOST))
+    finally:
+        close(third)
+    after = turn_events(tmp_path)[before:]
+    assert not [e for e in after if e["kind"] in ("source", "missing")], after
+    # One restart gap, from the first life's checkpoint (its last tick, 79) to the third's first data (104).
+    assert third.aligner.restart_gaps == 1 and third.aligner.last_restart_gap["skipped_s"] == 24.0, \
+        third.aligner.last_restart_gap
