@@ -125,9 +125,11 @@ class Resume:
         quiet = self.records_in == self._records_at_alive
         self._records_at_alive = self.records_in
         if quiet and self.pipeline.ticks and (self._saved_at is None or self._saved_at[1] != self.records_in):
-            self.save_checkpoint()
-        elif not self._mark_alive():
-            self._touch_alive()
+            if self.save_checkpoint() is not None:
+                return
+        elif self._mark_alive():
+            return
+        self._touch_alive()       # (nothing written: a restart pending, or data flowing)
 
     def _touch_alive(self) -> None:
         """Every ALIVE_S while a live source feeds the agent and no silence is to be said: `alive.json`'s

@@ -19,7 +19,7 @@ import time
 
 import yaml
 
-from agent.resume import ALIVE_S
+from agent.resume import ALIVE_FILE, ALIVE_S
 from agent.service import Agent
 from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
 from conftest import wait_for
@@ -57,9 +57,12 @@ def test_two_kills_within_a_checkpoint_interval_raise_no_false_silence(tmp_path)
     try:
         up2 = time.time()
         assert "resumed from checkpoint" in second.ready()
-        # Its first quiet seconds write a checkpoint of the restored state (on the old code saying it
-        # was alive with every record taken, its last tick still the first life's).
-        wait_for(lambda: _checkpoint_after(tmp_path, up2), "the second life's checkpoint", 60, second.proc)
+        # Its first ALIVE_S without a record: on the old code a checkpoint of the restored state saying it
+        # was alive with every record taken (its last tick still the first life's), then alive.json saying
+        # it again; now neither (the restart is pending), only alive.json's time of change moved.
+        alive = tmp_path / "state" / ALIVE_FILE
+        wait_for(lambda: alive.exists() and alive.stat().st_mtime > up2 + ALIVE_S, "the second life's quiet "
+                 "ALIVE_S", 60, second.proc)
         send(second, 12)                # the data goes on; the second life skips its restart gap
         down2 = time.time()
         second.kill()
