@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -44,7 +45,8 @@ ALIVE_FILE = "alive.json"
 #: a kill -9 in a silence, at most this much of the silence's end is taken for the agent's downtime
 #: (on the checkpoint's cadence it was up to `checkpoint_s`, 300 s by default). One ~70-byte atomic
 #: write (temporary file, fsync, rename) each time, only while no record comes: 720 writes an hour of
-#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints").
+#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints") — then only
+#: the file's time of change is moved (`_touch_alive`: the next start's downtime figure).
 ALIVE_S = 5.0
 
 
@@ -77,6 +79,12 @@ class Resume:
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
             return None
+        if self.aligner.restart_pending:
+            # Restored, no new data placed yet: the checkpoint on disk holds what was learned, and the records
+            # held meanwhile are the restart's first data — written as held, the next start took them for the
+            # last run's data back after a silence and closed the downtime before them as missing ticks (a
+            # false `source` fault: user13's blind gateway, its checkpoint written at once with a bundle; clock23).
+            return None
         # `configured`: what a start that lost active-bundle.json compares with (agent/active_bundle.py)
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
@@ -98,8 +106,13 @@ class Resume:
         """Now (the agent's clock), when a live source feeds it and every record the sources handed
         over is taken: the ticks after the newest data up to now had none (a sender's silence, if
         long); else None (a recording's time is not this clock's; records still queued, or left
-        unscored at the stop, are not)."""
-        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop:
+        unscored at the stop, are not). Nor while a restart is pending (Aligner.restart_pending: the
+        state restored, no new data yet): the ticks after the restored last one are this agent's
+        downtime, not a silence it lived through — said alive then, the next start after a second
+        kill -9 closed that downtime as missing ticks, a false `source` fault that masked every
+        sensor (user13's blind gateway; clock23)."""
+        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop \
+                or self.aligner.restart_pending:
             return None
         return self.clock()
 
@@ -114,30 +127,55 @@ class Resume:
         quiet = self.records_in == self._records_at_alive
         self._records_at_alive = self.records_in
         if quiet and self.pipeline.ticks and (self._saved_at is None or self._saved_at[1] != self.records_in):
-            self.save_checkpoint()
-        else:
-            self._mark_alive()
+            if self.save_checkpoint() is not None:
+                return
+        elif self._mark_alive():
+            return
+        self._touch_alive()       # (nothing written: a restart pending, or data flowing)
 
-    def _mark_alive(self) -> None:
+    def _touch_alive(self) -> None:
+        """Every ALIVE_S while a live source feeds the agent and no silence is to be said: `alive.json`'s
+        time of change moved to now (its content, the silence's claim, kept; created when missing, with
+        none), so that the next start can say how long the agent was down — before, a kill -9 two
+        seconds long said the checkpoint's age, minutes (user13's defect 5). A change of the file's
+        times, no data written and no fsync: a power cut may lose the last few, which only makes the
+        figure larger."""
+        if not any(src.live for src in self.sources):
+            return
+        try:
+            os.utime(self._alive_path)
+        except FileNotFoundError:
+            try:
+                atomic_write(self._alive_path, json.dumps({"at": None, "checkpoint": None}).encode())
+            except OSError as exc:
+                self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                          "the next start's downtime reads the checkpoint's time")
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                      "the next start's downtime reads an older sign of life")
+
+    def _mark_alive(self) -> bool:
         """The checkpoint has nothing new to write (no tick closed: a sender silent, every sensor) and
         no record came since it: say the agent is alive, in `alive.json` — the time and the checkpoint
         it extends, ~70 bytes every ALIVE_S (`_alive_due`) and on the checkpoint's cadence, never while
         records come. Without it a restart
         during a silence took the silence for its own downtime: the restart gap (health, an open
         alert's `gap_s`) the silence and the downtime together, no sensor missing for the silence.
-        The next start closes the silence up to it as missing ticks (`_alive_until`)."""
+        The next start closes the silence up to it as missing ticks (`_alive_until`). Whether it
+        was written (tried)."""
         if self._saved_at is None or self._saved_at[1] != self.records_in:
-            return
+            return False
         at = self._caught_up()
         if at is None:
-            return
+            return False
         try:
             atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0]}).encode())
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
                                       "take the sender's silence since the checkpoint for its own downtime")
-            return
+            return True
         self.state_writes.success("checkpoint", self._alive_path)
+        return True
 
     def _alive_until(self, meta: dict) -> float | None:
         """When the last run was last known alive with every record taken: its checkpoint's `alive_at`,
@@ -160,6 +198,20 @@ class Resume:
             log.warning("checkpoint %s: a time the last run was alive is not a time up to now (%s); ignored",
                         self.checkpoints.path, times)
         return max(good, default=None)
+
+    def _down_between(self, meta: dict, created: float) -> tuple[float, float] | None:
+        """(when the last run was last known up, now): its checkpoint's time, the time it said it was
+        alive, `alive.json`'s last change (`_touch_alive`, every ALIVE_S while live data flows) — the
+        latest that is a time up to now. The restart gap's line says the seconds between beside the
+        ticks it skips: those are the downtime and the ticks since the last checkpoint together."""
+        times = [created, meta.get("alive_at")]
+        try:
+            times.append(self._alive_path.stat().st_mtime)
+        except OSError:
+            pass
+        now = self.clock()
+        good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.0 <= t <= now]
+        return (max(good), now) if good else None
 
     def _checkpoint_fallback(self) -> str:
         """What a restart would resume from while the checkpoint cannot be written."""
@@ -205,6 +257,7 @@ class Resume:
                 elif self.aligner.last_closed_k is not None and last_ts is not None:
                     self._resume_from = (self.aligner.last_closed_k, last_ts)
                     self._silence_before_stop(meta)
+                    self.aligner.down_between = self._down_between(meta, created)
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
                          "scoring from the first tick" if self.pipeline.warm else

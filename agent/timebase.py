@@ -160,6 +160,9 @@ class TimeBaseRules:
         self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
         self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
+        #: (the last run's last sign of life, this start) on this host's clock, set by the restore (agent/resume.py):
+        #: the restart gap's line says the seconds the agent was down beside the ticks its checkpoint had not taken
+        self.down_between: tuple[float, float] | None = None
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
         self.live_received: float | None = None   # ... and its arrival (this host's clock)
         self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
@@ -519,6 +522,15 @@ class TimeBaseRules:
         return held.received is None or rec.received is None or \
             abs((rec.ts - rec.received) - (held.ts - held.received)) <= self.reach_ticks * self.tick_s
 
+    @property
+    def restart_pending(self) -> bool:
+        """Restored (or after a step of this host's clock forward), no new record taken yet and the
+        wall-clock flush's wait not run out: the ticks past the restored state's last one are not
+        accounted for — downtime up to the first new data, which skips them. Until then no silence
+        may be claimed for them (agent/resume.py `_caught_up`): the next start would close the
+        downtime as missing ticks (user13: two kill -9s within a checkpoint interval; clock23)."""
+        return self._restart_pending
+
     def restart_gap_ahead(self, rec: Record) -> bool:
         """This record, the first new one after a restart, has the agent's downtime before it skipped
         as `_restart_gap_before` says (no outage rows), unless later records refute it: its owner
@@ -639,10 +651,20 @@ class TimeBaseRules:
         return rows
 
     def _note_restart_gap(self, cand: "_Candidate", skipped: int) -> None:
+        """Said once: the ticks skipped (from the checkpoint's last tick: the downtime and, after a kill -9,
+        the ticks run since that checkpoint, lost with it) and, when the restore knew the last run's last
+        sign of life (`down_between`), the seconds the agent was down — before, a 2-s kill -9 read as the
+        checkpoint's 7 minutes (user13's defect 5)."""
+        what, down = "not run", ""
+        if self.down_between is not None:
+            last, start = self.down_between
+            what = "the checkpoint had not taken"
+            down = (f"; the agent was down {span(start - last)} of it (last alive {iso(last)}, started again "
+                    f"{iso(start)}), the rest ran after its last checkpoint and was lost with the stop")
         log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
-                 "downtime: %d tick(s) not run, skipped (not a time-base move, no sensor missing for them)",
+                 "downtime: %d tick(s) %s, skipped (not a time-base move, no sensor missing for them)%s",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
-                 iso(cand.lo * self.tick_s), skipped)
+                 iso(cand.lo * self.tick_s), skipped, what, down)
         self.restart_gaps += 1
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
                                  "skipped_s": round(skipped * self.tick_s, 3), "at": iso(time.time())}
