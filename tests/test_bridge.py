@@ -6,8 +6,9 @@ broker; `stad-agent listen --session` follows every node on the central broker. 
 broker is SIGKILLed mid-stream and restarted: every alert event each agent wrote to its JSONL
 sink must reach listen, under fleet/<site>/<node>/. The kill comes after the central saved what it
 had acknowledged (the site brokers paused meanwhile, Fleet.kill_central_after_a_save): Mosquitto's
-window between its PUBACK and its next save is the documented limit, not what this test is about. An operator's feedback (its own certificate)
-travels the other way, centre → bridge → agent, and its answer comes back.
+window between its PUBACK and its next save is the documented limit, not what this test is about.
+An operator's feedback (its own certificate) travels the other way, centre → bridge → agent, and its
+answer comes back.
 """
 from __future__ import annotations
 
