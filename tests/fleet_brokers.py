@@ -69,6 +69,28 @@ class Fleet:
             assert wait_until(lambda: "Connecting bridge" in broker.log_text()
                               and f"as bridge-site-{site}" in self.central.log_text(), timeout), broker.log_text()
 
+    def kill_central_after_a_save(self, timeout: float = 60.0) -> None:
+        """SIGKILL the central broker once nothing it acknowledged lives in its memory only.
+
+        Mosquitto sends a bridge its PUBACK before it saves the message (every `autosave_interval`),
+        so a SIGKILL in between loses it: the documented limit (README "From gateway to centre"),
+        not ours to test. Here the site brokers are stopped first (SIGSTOP: their bridges send
+        nothing more; what they sent is on the central's sockets), then the central saves twice:
+        the first save may come before it has read the last of it, the second comes after (it
+        reads every socket with data before each save, 2 s apart). Then the SIGKILL, and the sites
+        go on: their queues hold what the central never acknowledged."""
+        for broker in self.sites.values():
+            broker.pause()
+        try:
+            assert wait_until(lambda: all(b.paused() for b in self.sites.values()), timeout), \
+                "the site brokers did not stop"
+            saved = self.central.saves()
+            assert wait_until(lambda: self.central.saves() >= saved + 2, timeout), self.central.log_text()[-2000:]
+            self.central.kill()
+        finally:
+            for broker in self.sites.values():
+                broker.resume()
+
     def kill(self) -> None:
         for broker in self.brokers:
             broker.kill()

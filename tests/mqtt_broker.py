@@ -108,6 +108,23 @@ class Mosquitto:
         """SIGSTOP: connections stay open, nothing is read, acknowledged or forwarded."""
         self.proc.send_signal(signal.SIGSTOP)
 
+    def paused(self) -> bool:
+        """The SIGSTOP has taken hold (state T in /proc): from then on the broker sends nothing more."""
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] == "T"      # the field after "(comm)"
+
+    def resume(self) -> None:
+        """SIGCONT after pause(): it reads what waited on its sockets and carries on."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def saves(self) -> int:
+        """How many times it has written its in-memory database to disk (its log, `log_type information`)."""
+        return self.log_text().count("Saving in-memory database")
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final persistence save."""
         if self.proc and self.proc.poll() is None:
