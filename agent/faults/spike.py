@@ -134,9 +134,7 @@ class Spike:
             ctx_seen = c[known[c] & t.healthy[c]]
             calm = context_ratio[ctx_seen] <= self.z / 2
             self.calm_context[i] = ctx_seen[calm].tolist()
-            # (the process's: its step is the sensor's recent behaviour). Not for a sensor under a fault: its move
-            # before is the fault's own (a spike's outlier stacking over ticks rises again, then comes back).
-            ramp = bool(t.healthy[i]) and self._ramping(i, t, usual[i])
+            ramp = self._ramping(i, t, usual[i])       # (the process's: its step is the sensor's recent behaviour)
             cond[i] = ctx_seen.size > 0 and bool(calm.all()) and not ramp
             if cond[i] or ramp or ctx_seen.size == 0 or not t.healthy[i]:
                 continue
