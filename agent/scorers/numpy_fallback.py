@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 # positional argument is deprecated, a warning's check each call). ~25 calls a tick, ~1–2 µs in all.
 _ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _LOG = np.add, np.subtract, np.multiply, np.divide, np.log
 _ABS, _MAXIMUM, _GREATER = np.absolute, np.maximum, np.greater
-_SUM_ROWS, _MAX_REDUCE = np.add.reduce, np.maximum.reduce
+_SUM_ROWS, _MAX_OF = np.add.reduce, fnp.max_of     # (max_of: the reduce's value through argmax, perf51)
 _COPY, _COUNT, _DOT = fnp.copyto, fnp.count_nonzero, fnp.dot
 
 #: While another tier scores, the fallback's learning waits for this many ticks and then learns
@@ -123,63 +123,52 @@ class NumpyScorer(Scorer):
         self._max_rows = (self._abs4[1], self._abs4[0], self._abs4[3], self._z4[3])
         self._part_rows = tuple(self._parts)
         self._std_of = None
-        # The Markov chain's next tick in one product (_next_score): [s1; count index; row-sum index; the two
-        # indices again; g; g; a; k·a; the next tick's base] = W · [7 rows W ignores; x > edges; base; 1;
-        # r·k(k + 1)], base = r·k(k + 1) + s0·(k + 1) (the table's flat indices, MarkovModel._flat_index), g the
-        # tick's count weight and a = α·g the smoothing (W's entries against the row of ones, written each tick:
-        # [a; k·a] as the multiply of [1; k] by a gave them). In float64, exact: the indices are whole numbers
-        # far below 2**53 (exact in any order of the sum), and g · 1.0 plus products with 0 (of finite,
-        # non-negative entries) is g. It replaces a bool → intp reduce, a copy, ravel_multi_index and the
-        # smoothing's multiply (~1 µs at N = 16); the comparison writes into the product's operand (as 0.0 /
-        # 1.0). The indices twice and [g; g; a; k·a]: one take of the four rows gives [count; row sum; count;
-        # row sum], and one add of those four rows both the entries observe() writes back ([count + g; row
-        # sum + g]) and the smoothed pair ([count + a; row sum + k·a]) on a tick with no sensor missing (perf57:
-        # two adds were one each). Two operands, used in turn: the product's rows go into the other's rows
-        # edges − 2 … edges + 7, the last its base row, the others the next comparison's or ignored, so the
-        # next base is there when the next tick reads it. _mk_based: the states (s1) whose next base that is;
-        # any other s0 (a tick scored another way) has it written first.
-        k, lead = cfg.markov_bins, 7            # (lead: edges ≥ 2, so the product's 10 rows fit above the base)
-        base_row = lead + edges
-        self._mk_in = (np.zeros((base_row + 3, n)), np.zeros((base_row + 3, n)))
+        # The Markov chain's next tick in one product (_next_score): [s1; count index; row-sum index; a; k·a;
+        # the next tick's base] = W · [3 rows W ignores; x > edges; base; 1; r·k(k + 1)], base = r·k(k + 1) +
+        # s0·(k + 1) (the table's flat indices, MarkovModel._flat_index), a = α·g the smoothing (W's entries
+        # against the row of ones, written each tick: [a; k·a] as the multiply of [1; k] by a gave them). In
+        # float64, exact: the indices are whole numbers far below 2**53 (exact in any order of the sum), and
+        # a · 1.0 plus products with 0 (of finite, non-negative entries) is a. It replaces a bool → intp
+        # reduce, a copy, ravel_multi_index and the smoothing's multiply (~1 µs at N = 16); the comparison
+        # writes into the product's operand (as 0.0 / 1.0). Two operands, used in turn: the product's rows
+        # go into the other's rows edges − 2 … edges + 3, the last its base row, the others the next
+        # comparison's or ignored, so the next base is there when the next tick reads it. _mk_based: the
+        # states (s1) whose next base that is; any other s0 (a tick scored another way) has it written first.
+        k = cfg.markov_bins
+        self._mk_in = (np.zeros((edges + 6, n)), np.zeros((edges + 6, n)))
         for operand in self._mk_in:
-            operand[base_row + 1] = 1.0
-            operand[base_row + 2] = np.arange(n) * (k * (k + 1))
-        # W's columns: the operand's rows from the comparisons on (W · operand[lead:]: the rows W ignores are not
+            operand[edges + 4] = 1.0
+            operand[edges + 5] = np.arange(n) * (k * (k + 1))
+        # W's columns: the operand's rows from the comparisons on (W · operand[3:]: the rows W ignores are not
         # read; as zero columns of W they cost N = 256 a fifth more multiply-adds and added only +0.0)
-        w = self._mk_w = np.zeros((10, edges + 3))
+        w = self._mk_w = np.zeros((6, edges + 3))
         w[0, :edges] = 1.0                                      # s1: the edges below x
-        w[1, :edges + 1] = w[3, :edges + 1] = 1.0               # the count of s0 → s1: base + s1
-        w[2, edges] = w[4, edges] = 1.0                         # the row sum of s0: base + k
-        w[2, edges + 1] = w[4, edges + 1] = k
-        w[9, :edges], w[9, edges + 2] = k + 1, 1.0              # the next base: s1·(k + 1) + r·k(k + 1)
-        # where g, g, a and k·a go (1-element views)
-        self._mk_ones = tuple(w[r, edges + 1:edges + 2] for r in (5, 6, 7, 8))
-        self._mk_read = tuple(op[lead:] for op in self._mk_in)
+        w[1, :edges + 1] = 1.0                                  # the count of s0 → s1: base + s1
+        w[2, edges], w[2, edges + 1] = 1.0, k                   # the row sum of s0: base + k
+        w[5, :edges], w[5, edges + 2] = k + 1, 1.0              # the next base: s1·(k + 1) + r·k(k + 1)
+        self._mk_a = (w[3, edges + 1:edges + 2], w[4, edges + 1:edges + 2])    # where a and k·a go (1-element views)
+        self._mk_read = tuple(op[3:] for op in self._mk_in)
         # The comparison into a bool buffer, then copied into the operand's rows as 0.0 / 1.0: a comparison
         # writing float64 casts its bools through the ufunc's buffered loop, ~2× the bool comparison and
         # the copy's cast together (the same values: True 1.0, False and NaN's comparisons 0.0)
         self._above_b = np.empty((edges, n), bool)
         self._mk_k1 = k + 1
         # each operand's (comparison rows, base row); the product's rows in it, and of them the states and
-        # indices, [g; g; a; k·a] and [a; k·a]
-        self._mk_rows = [(op[lead:base_row], op[base_row], op[base_row - 9:base_row + 1], op[base_row - 9:base_row - 4],
-                          op[base_row - 4:base_row], op[base_row - 2:base_row]) for op in self._mk_in]
+        # indices, and [a; k·a]
+        self._mk_rows = [(op[3:edges + 3], op[edges + 3], op[edges - 2:edges + 4], op[edges - 2:edges + 1],
+                          op[edges + 1:edges + 3]) for op in self._mk_in]
         self._mk_cur, self._mk_based = 0, None
-        # The product's [s1; count index; row-sum index; the indices again] as intp, into one of three kept
-        # buffers in turn (a copy's unsafe cast for astype's new array, its rows' views made once): a tick's s1
-        # is read as the next tick's s0 and, for a sensor back after one missing tick, as the states two ticks
-        # back (MarkovModel._newest's last entry), never further; the third buffer is the one written. Any
+        # The product's [s1; count index; row-sum index] as intp, into one of three kept buffers in turn (a
+        # copy's unsafe cast for astype's new array, its rows' views made once): a tick's s1 is read as the
+        # next tick's s0 and, for a sensor back after one missing tick, as the states two ticks back
+        # (MarkovModel._newest's last entry), never further; the third buffer is the one written. Any
         # other path's states are its own arrays (MarkovModel.transitions).
-        self._mk_states = [(st, st[0], st[1:3], st[1:]) for st in np.empty((3, 5, n), np.intp)]
+        self._mk_states = [(st, st[0], st[1:]) for st in np.empty((3, 3, n), np.intp)]
         self._mk_turn = 0
-        # the table's [count; row sum; count; row sum] of a tick's entries (take's out: the indices are in
-        # range, so the mode only spares take's buffered copy); + [g; g; a; k·a] in one add (no sensor missing):
-        # what observe() puts back (read that tick) and the smoothed pair; with one missing, the entries apart
-        self._pair = np.empty((4, n))
-        self._pair_top, self._pair_low = self._pair[:2], self._pair[2:]
-        self._pair_rows = (self._pair[2], self._pair[3])
-        self._added = np.empty((4, n))
-        self._added_rows = (self._added[:2], self._added[2], self._added[3])
+        # the table's [count; row sum] of a tick's entries (take's out: the indices are in range, so the
+        # mode only spares take's buffered copy), its rows, and what observe() puts back (read that tick)
+        self._pair = np.empty((2, n))
+        self._pair_rows = (self._pair[0], self._pair[1])
         self._entries = np.empty((2, n))
         # A bool operand of a float64 ufunc goes through its buffered cast (~2× a bool copy's unbuffered cast
         # into float64 and the ufunc on that, perf48): on a tick with a sensor missing, the newest row's seen
@@ -355,18 +344,16 @@ class NumpyScorer(Scorer):
         s0 = last[3]
         cur = self._mk_cur
         above, base = self._mk_rows[cur][:2]
-        _, _, into, made, added, smooth = self._mk_rows[1 - cur]
+        _, _, into, made, smooth = self._mk_rows[1 - cur]
         if s0 is not self._mk_based:     # (s0 not this function's: its base row written first)
             _ADD(_MULTIPLY(s0, self._mk_k1, base), self._mk_in[cur][-1], base)
         _COPY(above, _GREATER(self._compared, mk._edges_t, self._above_b))   # (bool, then 0.0 / 1.0: see __init__)
         a = mk.alpha * mk.g
-        g = mk.g / mk.lam
-        w_g, w_g2, w_a, w_ka = self._mk_ones
-        w_g[0] = w_g2[0] = g
+        w_a, w_ka = self._mk_a
         w_a[0], w_ka[0] = a, mk.k * a       # (k·a as [1; k] × a gave it: float(k) · a)
         _DOT(self._mk_w, self._mk_read[cur], into)
         turn = self._mk_turn
-        states, s1, flat, flat4 = self._mk_states[turn]
+        states, s1, flat = self._mk_states[turn]
         _COPY(states, made, "unsafe")               # (whole numbers: astype(np.intp)'s values)
         self._mk_turn = turn + 1 if turn < 2 else 0
         self._mk_cur, self._mk_based = 1 - cur, s1
@@ -380,20 +367,18 @@ class NumpyScorer(Scorer):
         # counts (MarkovModel.learn), from the same take
         mk._flat = (s0, s1, flat)
         pair = self._pair
-        mk._table.take(flat4, None, pair, "wrap")
+        mk._table.take(flat, None, pair, "wrap")
+        g = mk.g / mk.lam
+        g0 = self._g0                               # (the scalar as 0-d float64: the same bits, no conversion)
+        g0[()] = g
         if gaps:                                    # (+ g where seen in both rows, + 0.0 elsewhere)
-            g0 = self._g0                           # (the scalar as 0-d float64: the same bits, no conversion)
-            g0[()] = g
             both = self._both_f
             _COPY(both, _GREATER(window.newest_seen, missing[-2], self._both_b))
-            self._counted = (key, flat, _ADD(self._pair_top, _MULTIPLY(both, g0, both), self._entries), g)
-            low = self._pair_low
-            _ADD(low, smooth, low)                  # + [a; k·a]
-            counts, sums = self._pair_rows
-        else:                                       # + [g; g; a; k·a]
-            entries, counts, sums = self._added_rows
-            _ADD(pair, added, self._added)
-            self._counted = (key, flat, entries, g)
+            self._counted = (key, flat, _ADD(pair, _MULTIPLY(both, g0, both), self._entries), g)
+        else:
+            self._counted = (key, flat, _ADD(pair, g0, self._entries), g)
+        _ADD(pair, smooth, pair)                    # + [a; k·a]
+        counts, sums = self._pair_rows
         p = _DIVIDE(counts, sums, self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
@@ -435,12 +420,7 @@ class NumpyScorer(Scorer):
             seen = self._seen_f
             _COPY(seen, window.newest_seen)
             _MULTIPLY(s, seen, s)
-        # the worst sensor: fastnp.max_of's pick, inline (its call ~0.1 µs): the entry argmax picks, unless
-        # that is a NaN or a zero (whose sign the reduce's order decides): then the reduce's own
-        if not len(s):
-            return TickScore(s, 0.0, self.TYPE)
-        top = s.item(s.argmax())
-        return TickScore(s, top if top != 0.0 and top == top else float(_MAX_REDUCE(s)), self.TYPE)
+        return TickScore(s, _MAX_OF(s) if len(s) else 0.0, self.TYPE)
 
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:
