@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .faults.events import SILENCES
-
 if TYPE_CHECKING:
     from .alerts import AlertTracker
     from .faults.events import FaultEvent
@@ -33,8 +31,7 @@ def tell_alert(tracker: AlertTracker, faults: list[FaultEvent], louder: list[Fau
     for f in faults:
         if f.event != "fault":
             tracker.fault_ended(f.fault_id)
-        elif not (f.kind in SILENCES or (f.kind == "station"
-                                         and set((f.evidence or {}).get("kinds", {}).values()) <= SILENCES)):
+        elif not f.silent():
             tracker.fault_raised(f)
     for f in louder:
         tracker.fault_raised(f)

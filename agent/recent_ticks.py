@@ -90,9 +90,7 @@ class RecentTicks:
         — what the ring holds is still this plant's calm ticks, only on another clock (as a step back of
         the data's time base moves them: agent/timebase.py shift_times)."""
         order = np.arange(self.head - self.count, self.head) % self.capacity
-        steps = np.diff(self.ts[order])
-        step = float(np.median(steps)) if len(steps) else 1.0
-        moved = float(self.ts[order[-1]]) - ts + step
+        moved = float(self.ts[order[-1]]) - ts + usual_step(self.ts[order])
         self.ts[order] -= moved
         return moved
 
@@ -114,13 +112,13 @@ class RecentTicks:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= MAX_TICKS:
             raise ValueError(f"recent.capacity: {capacity!r} is not a tick count from 1 to {MAX_TICKS}")
         ring = cls(capacity, n)
-        ts, places = in_time_order(array_of(state["ts"], "recent.ts", np.float64, 1))
+        z, missing, ts, calm = read_ticks(state, "recent", n)
+        ts, places = in_time_order(ts)
         if places:              # (written before `push` kept the ring in order: user12's state_dir)
             log.warning("checkpoint: its recent ticks were out of time order at %d place(s) (a warm-up history "
                         "stamped ahead of the live data): the older ticks moved back before the newer, all %d kept",
                         places, len(ts))
-            state = {**state, "ts": ts}
-        z, missing, ts, calm = checked_ticks(state, "recent", n, last_ts, 0, capacity)
+        checked_ticks((z, missing, ts, calm), "recent", last_ts, 0, capacity)
         k = len(ts)
         ring.z[:k], ring.missing[:k], ring.ts[:k], ring.calm[:k] = z, missing, ts, calm
         ring.head, ring.count = k % ring.capacity, k
@@ -153,18 +151,26 @@ def usual_step(ts: np.ndarray) -> float:
     return float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
 
 
-def checked_ticks(state: dict, name: str, n: int, last_ts: float, least: int, most: int) -> tuple:
+def read_ticks(state: dict, name: str, n: int) -> tuple:
     """(z, missing, ts, calm) of a checkpointed run of ticks (the recent ring's, a standby's kept warm-up:
-    agent/scorers/standby.py) for `n` sensors: `least` to `most` rows of each, times increasing up to `last_ts`
-    (the restored window's last tick); ValueError (or KeyError / TypeError) naming `name`'s key when they do not fit."""
+    agent/scorers/standby.py) for `n` sensors, each read once (the times first: a caller puts them in order,
+    `in_time_order`, before `checked_ticks`); ValueError (or KeyError) naming `name`'s key when one is no array
+    of its shape."""
+    ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
     z = array_of(state["z"], f"{name}.z", np.float32, 2, n)
     missing = array_of(state["missing"], f"{name}.missing", bool, 2, n)
-    ts = array_of(state["ts"], f"{name}.ts", np.float64, 1)
     calm = array_of(state["calm"], f"{name}.calm", bool, 1)
+    return z, missing, ts, calm
+
+
+def checked_ticks(ticks: tuple, name: str, last_ts: float, least: int, most: int) -> tuple:
+    """`ticks` (read_ticks) as they are, when they fit: `least` to `most` rows of each, times increasing up to
+    `last_ts` (the restored window's last tick); ValueError naming `name`'s key when they do not."""
+    z, missing, ts, calm = ticks
     k = len(ts)
     if not len(z) == len(missing) == len(calm) == k or not least <= k <= most:
         raise ValueError(f"{name}: {len(z)}, {len(missing)}, {k} and {len(calm)} rows of z, missing, ts and calm "
                          f"({least} to {most}, as many of each)")
     if k and not (np.isfinite(ts).all() and (np.diff(ts) > 0).all() and ts[-1] <= last_ts):
         raise ValueError(f"{name}.ts: not increasing tick times up to the checkpoint's last tick")
-    return z, missing, ts, calm
+    return ticks

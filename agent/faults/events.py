@@ -23,6 +23,13 @@ GROUPED = ("source", "station")     # kinds that stand for several sensors (thei
 SILENCES = frozenset({"source", "missing"})     # kinds that are no reading at all: never what an alert was about
 
 
+def only_silences(kinds) -> bool:
+    """Whether faults of these kinds (a fault's own; a station's, each of its sensors') are all no reading at all
+    (SILENCES): such a fault is told to no alert (agent/pipeline_faults.py tell_alert), and a mate joining it
+    with a kind of its own makes it more than a silence (faults/station.py take_louder)."""
+    return set(kinds) <= SILENCES
+
+
 def id_stamp(ts: float) -> str:
     """A fault's start as its id says it: compact ISO UTC (20260105T001230Z)."""
     return iso(ts).replace("-", "").replace(":", "").replace(".000", "")
@@ -72,6 +79,12 @@ class FaultEvent:
         if self.kind == "station":
             entry["kinds"] = dict(self.evidence.get("kinds") or {})
         return entry
+
+    def silent(self) -> bool:
+        """No reading at all (`only_silences`): a `source` fault, a `missing` sensor, a station all of whose
+        sensors are missing (evidence.kinds)."""
+        return only_silences((self.evidence or {}).get("kinds", {}).values() if self.kind == "station"
+                             else (self.kind,))
 
     def line(self) -> str:
         """One readable terminal line."""

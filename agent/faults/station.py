@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from ..alerts import iso
-from .events import SILENCES, FaultEvent, id_stamp
+from .events import FaultEvent, id_stamp, only_silences
 
 KIND = "station"
 
@@ -117,13 +117,13 @@ class StationFaults:
             open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
                          None)
             if open_ is not None:
-                silent = set(open_.kinds.values()) <= SILENCES
+                silent = only_silences(open_.kinds.values())     # (as its told event: FaultEvent.silent)
                 for ev in evs:
                     self._hold(open_, ev, tr)
                     open_.joined[ev.sensor] = ts
                 open_.sync()
                 self.joined_now.append(open_)
-                loud = [ev for ev in evs if ev.kind not in SILENCES]
+                loud = [ev for ev in evs if not ev.silent()]
                 if silent and loud:
                     told = self.event(open_, "fault", ts, {}, tr)
                     self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(open_.sensors)))

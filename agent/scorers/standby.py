@@ -42,8 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..bundle import Bundle, read_verified
-from ..checkpoint import array_of
-from ..recent_ticks import MAX_TICKS, checked_ticks, in_time_order, usual_step
+from ..recent_ticks import MAX_TICKS, checked_ticks, in_time_order, read_ticks, usual_step
 from .base import Scorer, ScorerError, TickScore
 from .model_scorer import ModelScorer, pick_artifact
 
@@ -103,9 +102,12 @@ class StandbyTier(Scorer):
 
     def kept_from(self, state: dict, n: int, last_ts: float) -> tuple:
         """The ticks of kept_state() for `n` sensors, newest at most `last_ts` (the restored window's: ticks
-        stamped after it moved back before it, said; the module's doc), checked but not kept (the pipeline sets `ticks` once the rest of its state is restored); ValueError (or KeyError / TypeError) naming the key when they do not fit."""
+        stamped after it moved back before it, said; the module's doc), checked but not kept (the pipeline sets
+        `ticks` once the rest of its state is restored); ValueError (or KeyError / TypeError) naming the key when
+        they do not fit."""
         name = f"standby.{self.TYPE}"
-        ts, places = in_time_order(array_of(state["ts"], f"{name}.ts", np.float64, 1))
+        z, missing, ts, calm = read_ticks(state, name, n)
+        ts, places = in_time_order(ts)
         ahead = float(ts[-1]) - last_ts if len(ts) and np.isfinite(ts).all() else 0.0
         if places or ahead > 0:
             if ahead > 0:
@@ -115,8 +117,7 @@ class StandbyTier(Scorer):
                         "before it, all %d kept", self.TYPE,
                         f"stamped up to {ahead:.0f} s after the restored window's last tick" if ahead > 0 else
                         f"out of time order at {places} place(s)", len(ts))
-            state = {**state, "ts": ts}
-        return checked_ticks(state, name, n, last_ts, 1, MAX_TICKS)
+        return checked_ticks((z, missing, ts, calm), name, last_ts, 1, MAX_TICKS)
 
     def shift_time(self, delta: float) -> None:
         """The kept ticks' times moved with the rest of the learned state's (agent/timebase.py shift_times: a
