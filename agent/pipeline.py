@@ -207,6 +207,8 @@ class Pipeline:
             self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
             if self.recent is not None:     # kept as not calm (missing): a window across the join is none the plant made
                 self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, False)
+            if faults or self.health.stations.louder:   # (a fault's end unheard held `after_fault` for good: review28)
+                tell_alert(self.detector.tracker, faults, self.health.stations.take_louder())
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
         result: TickScore = self.health.quiet(   # no score from a sensor just back

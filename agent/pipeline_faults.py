@@ -41,8 +41,8 @@ def rejudged(result: TickScore, fault_id: str, health: FaultTracker, fallback: N
     """The tick's worst sensor score with the sensors faulty under `fault_id` left out (a station fault's every
     one, mates that joined a lone fault: faults6) and, when the fallback scored it, their mates' fusion part too:
     fusion predicts each of them from the mean of its neighbours with weights learned on all of them, so with one
-    masked it predicts from a relation it never learned (faults4). A fault no longer open (its end unseen: a refill
-    tick, a restart; an alert journal's fault from a run with other sensors) leaves the score as it is."""
+    masked it predicts from a relation it never learned (faults4). A fault no longer open (its end unseen: a restart;
+    an alert journal's fault from a run with other sensors) leaves the score as it is."""
     out = [i for i, held in enumerate(health.ids) if held == fault_id]
     if not out:
         return float(result.score)
