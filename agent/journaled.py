@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
-
 from dataclasses import fields
+from pathlib import Path
 
 from .alert_state import OpenAlert
 from .faults.events import GROUPED, KINDS

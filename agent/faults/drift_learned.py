@@ -253,6 +253,5 @@ class DriftLearned:
         self._filled = k
 
 
-
 def _json(a: np.ndarray):
     return [[None if np.isnan(v) else v for v in row] for row in a.tolist()]
