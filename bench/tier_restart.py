@@ -6,11 +6,16 @@ once it has filled with live ticks; the fallback scores meanwhile). Each file is
 the first life (`--before`) restarted at scored tick R through a real checkpoint file onto the second (`--after`):
 - `through`: the second config from the start, never restarted (what it would have been);
 - `refused`: the second config warms up again from R on (the checkpoint refused: what batch38 did);
-- `resumed`: the checkpoint restored with the model tier prepared again (Pipeline.restore's `tier_changed`).
+- `resumed`: the checkpoint restored with the model tier prepared again (Pipeline.restore's `tier_changed`);
+- with `--replay`, a fourth, `replay` (swap6): `resumed`, then the model tier left waiting prepared at once on a
+  recording (agent/pipeline_state.py tier_from_replay, as a restart with `warmup.replay` does) — the file's
+  training rows, the rows a fresh start's warm-up fits on, standing in for it (the evaluator has no other normal
+  recording of each session).
 Reported over the rows after R: ticks unscored, ticks until the model tier scores, point-wise F1 / FAR / MAR of the
 alert-open ticks against the labels, and the share of ticks whose alert-open state agrees with `through`.
 
     python bench/tier_restart.py skab --bundle DIR [--bundle-after DIR] [--before KEY=VALUE ...] [--restart 50]
+    python bench/tier_restart.py skab --replay --bundle DIR --before scoring.profile.enabled=false     # swap6's run
     python bench/tier_restart.py sim [--days 3] ...      # the corridor bench's simulator with the demo bundle
 """
 from __future__ import annotations
@@ -36,8 +41,12 @@ from agent.bundle import Expectation  # noqa: E402
 from agent.checkpoint import CheckpointStore, fingerprint, tier_mismatch  # noqa: E402
 from agent.evaluate.labelled import labelled_source, load_files, protocol_of  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
+from agent.pipeline_state import tier_from_replay  # noqa: E402
 from agent.scorers import load_tiers  # noqa: E402
 from agent.topology import adjacency  # noqa: E402
+from agent.warmup import WarmupRows  # noqa: E402
+
+WAYS = ("through", "refused", "resumed")        # and, with --replay, "replay"
 
 
 def new_pipeline(cfg, f, bundle: str) -> Pipeline:
@@ -66,11 +75,20 @@ def resumed(pipe: Pipeline, new: Pipeline) -> tuple[Pipeline, str | None]:
     return new, why
 
 
+def recording(f, sensors: int) -> WarmupRows:
+    """The file's training rows (its warm-up) as agent/warmup.py read_replay gives a recording."""
+    rows = WarmupRows(sensors, f.train_ticks)
+    for row in f.rows[:f.train_ticks]:
+        rows.append(row)
+    return rows
+
+
 def run(f, before, after, restart: int | None, way: str) -> dict:
-    """One way over one file: per row after the restart (alert open, scored, tier, label)."""
+    """One way over one file: per row after the restart (alert open, scored, tier, label); `why` the restore's
+    tier change, `note` the replay way's tier note."""
     cfg, bundle = (after if way == "through" else before)
     pipe = new_pipeline(cfg, f, bundle)
-    out = {"open": [], "scored": [], "model": [], "label": [], "why": None}
+    out = {"open": [], "scored": [], "model": [], "label": [], "why": None, "note": None}
     scored, restarted = 0, False
     for row in f.rows:
         res = pipe.step(row)
@@ -84,8 +102,11 @@ def run(f, before, after, restart: int | None, way: str) -> dict:
         if not restarted and scored == restart:
             restarted = True        # (`through` goes on: its rows from here are the others')
             fresh = None if way == "through" else new_pipeline(after[0], f, after[1])
-            if way == "resumed":
+            if way in ("resumed", "replay"):
                 pipe, out["why"] = resumed(pipe, fresh)
+            if way == "replay":
+                tier_from_replay(pipe, lambda: (recording(f, len(pipe.sensors)), f"{f.train_ticks} training rows"))
+                out["note"] = pipe.tier_note
             elif way == "refused":
                 pipe = fresh
     return out
@@ -141,16 +162,18 @@ def main() -> int:
     ap.add_argument("--bundle", default=None, help="skab: the first life's bundle")
     ap.add_argument("--bundle-after", default=None, help="the second life's bundle (default: the first's)")
     ap.add_argument("--files", default="dev", choices=["dev", "rest", "all"])
+    ap.add_argument("--replay", action="store_true", help="the fourth way, `replay` (swap6: the module's doc)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         make, files, skipped, bundle = (sim_setup if args.what == "sim" else skab_setup)(args, Path(tmp))
         before = (make(args.before, bundle), bundle)
         after = (make(args.after, args.bundle_after or bundle), args.bundle_after or bundle)
-        ways = {w: [] for w in ("through", "refused", "resumed")}
+        ways = {w: [] for w in ((*WAYS, "replay") if args.replay else WAYS)}
         for f in files:
             for w in ways:
                 ways[w].append(run(f, before, after, args.restart, w))
             print(json.dumps({"file": f.name, "why": ways["resumed"][-1]["why"],
+                              **({"note": ways["replay"][-1]["note"]} if args.replay else {}),
                               **{w: figures([ways[w][-1]]) for w in ways}}), file=sys.stderr, flush=True)
     report = {"what": args.what, "before": args.before, "after": args.after, "bundle": bundle,
               "bundle_after": after[1], "restart_at_scored_tick": args.restart, "skipped": skipped,
@@ -158,7 +181,8 @@ def main() -> int:
     for w in ways:
         r = report[w]
         print(f"{w}: {r['rows']} rows after the restart, unscored {r['unscored']}, model-scored {r['model_scored']}, "
-              f"F1 {r['f1']:.3f} FAR {r['far_pct']:.2f} % MAR {r['mar_pct']:.2f} %"
+              f"until the model tier {r['until_model']}, F1 {r['f1']:.3f} FAR {r['far_pct']:.2f} % "
+              f"MAR {r['mar_pct']:.2f} %"
               + (f", alert-open agrees with through {r['open_agreement_with_through']:.4f}"
                  if "open_agreement_with_through" in r else ""), file=sys.stderr)
     print(json.dumps(report, indent=1))
