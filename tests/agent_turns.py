@@ -81,3 +81,22 @@ def restart_with_an_alert_open(tmp_path, base: float, window: dict, down_s: int 
     finally:
         close(again)
     return again, events(tmp_path)[before:]
+
+
+def restart_with_the_clock_moved(tmp_path, base: float, moved_s: float, rate: float = 1.0) -> Agent:
+    """Rows 0–79 stamped on `base`, the checkpoint, a kill -9, up again 12 rows later (`12 / rate` s of this host's
+    clock) with the sender's clock moved `moved_s` meanwhile, 20 rows: the new agent (closed)."""
+    first = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
+    try:
+        for i in range(80):
+            turn(first, record(i, base, rate=rate))
+        assert first.save_checkpoint() is not None
+    finally:
+        close(first)
+    again = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST + 92 / rate))
+    try:
+        for i in range(92, 112):
+            turn(again, record(i, base + moved_s, rate=rate))
+    finally:
+        close(again)
+    return again

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from agent_turns import HOST, OWN, agent_config, close, events, host_clock, record, restart_with_an_alert_open, turn
+from agent_turns import (HOST, OWN, agent_config, close, events, host_clock, record, restart_with_an_alert_open,
+                         restart_with_the_clock_moved, turn)
 
 from agent import config
 from agent.alerts import AlertEvent, iso
@@ -49,19 +50,7 @@ def test_host_clock_stamps_restart_the_same_way(tmp_path):
 def test_own_clock_stamps_that_jumped_during_the_downtime_are_still_a_move(tmp_path):
     """The sender's clock itself jumped while the agent was down (its stamps no longer stand to this host's
     clock as before): that is a move of the data's time base, said and counted, not downtime."""
-    first = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
-    try:
-        for i in range(80):
-            turn(first, record(i, OWN))
-        assert first.save_checkpoint() is not None
-    finally:
-        close(first)
-    again = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST + 92))
-    try:
-        for i in range(92, 112):
-            turn(again, record(i, OWN + 600.0))         # the PLC's clock set 10 min on meanwhile
-    finally:
-        close(again)
+    again = restart_with_the_clock_moved(tmp_path, OWN, 600.0)     # the PLC's clock set 10 min on meanwhile
     assert again.aligner.restart_gaps == 0 and again.aligner.moves == {"forward": 1}, \
         (again.aligner.restart_gaps, again.aligner.moves)
 

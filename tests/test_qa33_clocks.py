@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from agent_turns import HOST, OWN, agent_config, close, events, host_clock, record, restart_with_an_alert_open, turn
+from agent_turns import (HOST, OWN, agent_config, close, events, host_clock, record, restart_with_an_alert_open,
+                         restart_with_the_clock_moved, turn)
 
 from agent.service import Agent
 
@@ -31,31 +32,20 @@ def test_a_restart_of_a_sender_at_another_rate_is_a_restart_gap(tmp_path, caplog
 
 def test_a_sender_at_another_rate_whose_clock_jumped_meanwhile_is_still_a_move(tmp_path):
     """The replay's clock moved 10 min on while the agent was down: off its pace, a move of the data."""
-    first = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
-    try:
-        for i in range(80):
-            turn(first, record(i, OWN, rate=RATE))
-        assert first.save_checkpoint() is not None
-    finally:
-        close(first)
-    again = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST + 92 / RATE))
-    try:
-        for i in range(92, 112):
-            turn(again, record(i, OWN + 600.0, rate=RATE))
-    finally:
-        close(again)
+    again = restart_with_the_clock_moved(tmp_path, OWN, 600.0, RATE)
     assert again.aligner.restart_gaps == 0 and again.aligner.moves == {"forward": 1}, \
         (again.aligner.restart_gaps, again.aligner.moves)
 
 
-def silence_then_back(tmp_path, base: float, rate: float, silent: int = 40) -> Agent:
-    """Rows 0–79, then no row for `silent` rows of the sender's time, then 20 rows in its pace: the agent (closed)."""
+def silence_then_back(tmp_path, base: float, rate: float, silent: int = 40, moved_s: float = 0.0) -> Agent:
+    """Rows 0–79, then no row for `silent` rows of the sender's time, then 20 rows in its pace (its clock moved
+    `moved_s` meanwhile): the agent (closed)."""
     agent = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
     try:
         for i in range(80):
             turn(agent, record(i, base, rate=rate))
         for i in range(80 + silent, 100 + silent):
-            turn(agent, record(i, base, rate=rate))
+            turn(agent, record(i, base + moved_s, rate=rate))
     finally:
         close(agent)
     return agent
@@ -81,14 +71,7 @@ def test_a_replay_at_another_rate_back_after_a_silence_is_no_jump(tmp_path):
 
 def test_own_clock_data_back_after_a_silence_with_its_clock_moved_is_a_move(tmp_path):
     """Pumps on their own clock back after a silence with their clock set 10 min on: a move, as before."""
-    agent = Agent(agent_config(tmp_path, max_clock_skew_s=0), clock=host_clock(HOST))
-    try:
-        for i in range(80):
-            turn(agent, record(i, OWN))
-        for i in range(120, 140):
-            turn(agent, record(i, OWN + 600.0))
-    finally:
-        close(agent)
+    agent = silence_then_back(tmp_path, OWN, 1.0, moved_s=600.0)
     assert agent.aligner.moves == {"forward": 1}, agent.aligner.moves
 
 
