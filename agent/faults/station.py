@@ -117,41 +117,52 @@ class StationFaults:
             open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
                          None)
             if open_ is not None:
-                silent = only_silences(open_.kinds.values())     # (as its told event: FaultEvent.silent)
-                for ev in evs:
-                    self._hold(open_, ev, tr)
-                    open_.joined[ev.sensor] = ts
-                open_.sync()
-                self.joined_now.append(open_)
-                loud = [ev for ev in evs if not ev.silent()]
-                if silent and loud:
-                    told = self.event(open_, "fault", ts, {}, tr)
-                    self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(open_.sensors)))
-                continue
-            if len(evs) < 2:
-                ev = evs[0]
-                if tr.ctx.groups.count(group) > 1:          # (mates that may join it)
-                    g = Grouped(group, ev.fault_id, ev.start, [ev.sensor], {ev.sensor: ev.kind}, head=ev.sensor)
-                    self.open[g.fault_id] = g
-                    ev.kept = g.entry
-                out.append(ev)
-                continue
-            start = min(ev.start for ev in evs)
-            g = Grouped(group, f"{tr.node}-{group.replace(' ', '-')}-{id_stamp(start)}-{tr.life}", start, [])
-            for ev in evs:
-                self._hold(g, ev, tr)
-            g.sync()
-            self.open[g.fault_id] = g
-            kinds = sorted(set(g.kinds.values()))
-            evidence = {"summary": f"{len(evs)} sensors of {group} faulty together ({', '.join(g.sensors)}: "
-                                   f"{', '.join(kinds)}); check what they share (detector card, cabinet, cable, "
-                                   f"power) — one cause, not each sensor",
-                        "kinds": dict(g.kinds), "each": {ev.sensor: ev.evidence for ev in evs},
-                        "starts": {ev.sensor: iso(ev.start) for ev in evs}}
-            told = self.event(g, "fault", ts, evidence, tr)
-            told.kept = g.entry
-            out.append(told)
+                self._join(open_, evs, tr, ts)
+            elif len(evs) < 2:
+                out.append(self._lone(evs[0], tr))
+            else:
+                out.append(self._station(group, evs, tr, ts))
         return out
+
+    def _join(self, g: Grouped, evs: list[FaultEvent], tr, ts: float) -> None:
+        """Mates decided at `ts` join the open station or lone fault `g`, untold (journaled: `take_joined`); one
+        with a kind of its own joining a silence makes it louder for the alerts (`take_louder`)."""
+        silent = only_silences(g.kinds.values())     # (as its told event: FaultEvent.silent)
+        for ev in evs:
+            self._hold(g, ev, tr)
+            g.joined[ev.sensor] = ts
+        g.sync()
+        self.joined_now.append(g)
+        loud = [ev for ev in evs if not ev.silent()]
+        if silent and loud:
+            told = self.event(g, "fault", ts, {}, tr)
+            self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(g.sensors)))
+
+    def _lone(self, ev: FaultEvent, tr) -> FaultEvent:
+        """A sensor decided alone: told at once, and kept as a lone fault when its group has mates that may join."""
+        if tr.ctx.groups.count(ev.group) > 1:
+            g = Grouped(ev.group, ev.fault_id, ev.start, [ev.sensor], {ev.sensor: ev.kind}, head=ev.sensor)
+            self.open[g.fault_id] = g
+            ev.kept = g.entry
+        return ev
+
+    def _station(self, group: str, evs: list[FaultEvent], tr, ts: float) -> FaultEvent:
+        """Two or more sensors of `group` decided at `ts`: one `station` fault, told."""
+        start = min(ev.start for ev in evs)
+        g = Grouped(group, f"{tr.node}-{group.replace(' ', '-')}-{id_stamp(start)}-{tr.life}", start, [])
+        for ev in evs:
+            self._hold(g, ev, tr)
+        g.sync()
+        self.open[g.fault_id] = g
+        kinds = sorted(set(g.kinds.values()))
+        evidence = {"summary": f"{len(evs)} sensors of {group} faulty together ({', '.join(g.sensors)}: "
+                               f"{', '.join(kinds)}); check what they share (detector card, cabinet, cable, "
+                               f"power) — one cause, not each sensor",
+                    "kinds": dict(g.kinds), "each": {ev.sensor: ev.evidence for ev in evs},
+                    "starts": {ev.sensor: iso(ev.start) for ev in evs}}
+        told = self.event(g, "fault", ts, evidence, tr)
+        told.kept = g.entry
+        return told
 
     def take_joined(self) -> list[Grouped]:
         """The faults a mate joined since the last call: a join is told to no one, yet the fault journal must hold
