@@ -1,8 +1,8 @@
-"""The perf57 round's cut of the fallback's next tick (agent/scorers/numpy_fallback.py): the Markov chain's product
-gives the table's flat indices twice and [g; g; a; k·a], so on a tick with no sensor missing one take and one add
-give both the entries observe() writes back and the smoothed pair the probability is read from. Each must be its
-definition bit for bit (MarkovModel.learn's entries, _prob's quotient), with the fewest and the most bins (with 3
-the product's ten rows reach the operand's first rows), on ticks with and without a sensor missing."""
+"""The fallback's next tick (agent/scorers/numpy_fallback.py) reads the Markov chain's table once: one take gives
+both the entries observe() writes back (`_counted`) and the smoothed pair the probability is read from. Each must be
+its definition bit for bit (MarkovModel.learn's entries, _prob's quotient), with the fewest and the most bins, on
+ticks with and without a sensor missing. Written for perf57's denser product (the indices twice, [g; g; a; k·a]),
+which the lead reverted (docs/measured/speed.md, the perf57 round); it holds the code as it is."""
 from __future__ import annotations
 
 import numpy as np
