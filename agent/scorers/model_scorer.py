@@ -24,8 +24,6 @@ A runtime module only opens its artifact and runs it; everything else is here:
   error a lasting bias about the size of the threshold, which the fallback, learning on every calm
   tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
   sensor, never make it more sensitive than warm-up made it;
-- with `scoring.profile.drifting_offset_half_life_ticks` H > 0, a `drifting` sensor's forecast offset follows
-  its own error on every tick it is read (drifting_offset.py says why), at warm-up and live;
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
   clock, recurring level and mean path (agent/pipeline_fit.py, TierFitter.teach).
 
@@ -55,7 +53,6 @@ from .. import fastnp as fnp
 from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore
-from .drifting_offset import DriftingOffset, follow_in_batch, rate_of
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
@@ -281,7 +278,6 @@ class ModelScorer(Scorer):
         self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
-        self.drifting_offset: DriftingOffset | None = None   # fitted at warm-up with drifting_offset_half_life_ticks
         self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
         check_manifest_io(bundle, self.expected)
 
@@ -335,9 +331,6 @@ class ModelScorer(Scorer):
         missing_newest = window.missing[-1]     # what missing[0, -1] holds, as bools
         # (a where= copy through an all-False mask writes nothing: skipped while every sensor reads)
         some_missing = fnp.count_nonzero(missing_newest)
-        drifting = self.drifting_offset
-        if drifting is not None:    # the offset this tick is forecast with (the same if it is scored again)
-            self.forecast_offset = drifting.before(float(window.ts[-1]), self.forecast_offset)
         # (the two cached checks inline: each is looked at again only when its array is replaced)
         offset = self._offset_used if self._offset_of is self.forecast_offset else self._forecast_offset()
         if offset is not None:                  # (None: no offset fitted; adding zeros is skipped)
@@ -350,8 +343,6 @@ class ModelScorer(Scorer):
         err /= self._floored if self._scale_of is self.residual else self._residual_scale()
         if some_missing:
             fnp.copyto(err, 0.0, where=missing_newest)
-        if drifting is not None:    # the drifting sensors' offset follows this tick's error (drifting_offset.py)
-            self.forecast_offset = drifting.after(self.forecast_offset, err, self._residual_scale(), missing_newest)
         profiled = self.profile.fitted
         kept = self.profile.bias_kept() if profiled else True
         if kept is False:       # lasting_shift off: the errors are recorded (checkpoints), the bias is unread,
@@ -450,11 +441,6 @@ class ModelScorer(Scorer):
             return None
         offset, forecasts, residual = plant_fit(newest, newest_missing, forecasts)
         errors = signed_errors(newest, newest_missing, forecasts, residual)
-        rate = rate_of(self.profile_cfg.drifting_offset_half_life_ticks)
-        follows = ~self.profile.used
-        if rate > 0 and follows.any():     # the drifting sensors scored against their recent course, warm-up too
-            errors, course = follow_in_batch(errors, newest_missing, follows, rate)
-            offset = offset + course * np.maximum(residual, RESIDUAL_STD_FLOOR)
         bias = np.where(self.profile.bias_kept(), rolling_bias(errors, errors, steps), 0.0)
         error_scores = combined_scores(errors, bias, newest_missing)
         run = np.where(seen, forecasts, np.nan)
@@ -465,7 +451,6 @@ class ModelScorer(Scorer):
         self.residual = residual
         self.scale_floor = np.array(residual, np.float64) if self.profile_cfg.scale_half_life_ticks > 0 else None
         self.forecast_offset = offset.astype(np.float32)
-        self.drifting_offset = DriftingOffset(follows, rate) if rate > 0 and follows.any() else None
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
         self._error_run.forget()
         self._forecast_run.forget()
@@ -661,10 +646,6 @@ class ModelScorer(Scorer):
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset
-        # a restored offset goes on following the drifting sensors' errors (the newest: no tick's before-offset)
-        rate, follows = rate_of(self.profile_cfg.drifting_offset_half_life_ticks), ~self.profile.used
-        self.drifting_offset = DriftingOffset(follows, rate) if fitted is not None and rate > 0 and follows.any() \
-            else None
         # off, or no profile: nothing learns, whatever was saved; on without a saved floor (a checkpoint from
         # before the key was on): the restored scale is the floor
         learns = self.profile_cfg.scale_half_life_ticks > 0 and fitted is not None
