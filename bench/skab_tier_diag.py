@@ -11,9 +11,13 @@ of the 22 other files may not be looked at while choosing; their warm-up part ma
 - `dev` (the 8 dev files, their scored part): per alert of the tier alone that covers labelled-normal
   rows, where it opens (ticks after warm-up, before/after the label), how long, its leading sensor and
   part, its score over the threshold, and whether the fallback raised an alert on the same rows; per file
-  also the tier's missed anomalous rows.
+  also the tier's missed anomalous rows. Since the skab37 round also why the alert is open on each of its
+  false rows — `over` (the score above the threshold), `held` (under it, held by the level hold
+  `alerts.hold_*`), `dip` (under it, not held: a span goes on to a later tick above) — how it ended (its
+  `end` reason), and for an alert that opened after another had ended, that one's end reason (a re-alert
+  on what an anomaly left): the tails and re-alerts the rounds since the twenty-fourth chased.
 
-    python bench/skab_tier_diag.py --bundle /tmp/skab21/W-s0 [--set KEY=VALUE ...] > out.json
+    python bench/skab_tier_diag.py --bundle /tmp/skab21/W-s0 [--skab-config G.yaml] [--set KEY=VALUE ...] > out.json
 """
 from __future__ import annotations
 
@@ -30,10 +34,55 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import accuracy  # noqa: E402  (bench/accuracy.py: the config and the dev split bench/ measures with)
 
+from agent import alerts as alerts_mod  # noqa: E402
+from agent.alerts import AlertTracker  # noqa: E402
 from agent.evaluate.labelled import labelled_source, load_files  # noqa: E402
 from agent.evaluate.score_file import run_pipeline  # noqa: E402
 from agent.evaluate.traces import FileRows  # noqa: E402
 from agent.scorers import profile as profile_mod  # noqa: E402
+
+
+class AlertRecorder:
+    """Records, while one run lasts, the ticks on which the level hold kept an open alert going (agent/alerts.py
+    imports `level_holds` by name: its name there is wrapped) and each alert's end (tick, reason, last tick above
+    the threshold: the span's end as evaluate scores it)."""
+
+    def __init__(self):
+        self.held: set[float] = set()
+        self.ends: list[tuple[float, str, float]] = []
+        self._now = None
+        self._holds, self._active, self._close = alerts_mod.level_holds, AlertTracker._active, AlertTracker.close
+
+    def __enter__(self):
+        rec = self
+        holds, active, close = self._holds, self._active, self._close
+
+        def level_holds(cfg, a, score, threshold, distance):
+            held = holds(cfg, a, score, threshold, distance)
+            if held:
+                rec.held.add(rec._now)
+            return held
+
+        def _active(tracker, ts, *args, **kwargs):
+            rec._now = ts
+            return active(tracker, ts, *args, **kwargs)
+
+        def _close(tracker, ts, score, threshold, tier, model, reason, fault=None):
+            rec.ends.append((float(ts), reason, float(tracker.open.last_above)))
+            return close(tracker, ts, score, threshold, tier, model, reason, fault)
+        alerts_mod.level_holds, AlertTracker._active, AlertTracker.close = level_holds, _active, _close
+        return self
+
+    def __exit__(self, *exc):
+        alerts_mod.level_holds, AlertTracker._active, AlertTracker.close = self._holds, self._active, self._close
+
+    def end_of(self, last_above: float) -> str | None:
+        """The end reason of the alert whose span ends at `last_above` (None: not ended)."""
+        return next((reason for _, reason, last in self.ends if last == last_above), None)
+
+    def ended_before(self, opened: float) -> str | None:
+        """The end reason of the last alert that ended before a tick `opened` (None: none had)."""
+        return next((reason for ts, reason, _ in reversed(self.ends) if ts < opened), None)
 
 
 class PartRecorder:
@@ -70,11 +119,15 @@ class PartRecorder:
         profile_mod.NormalProfile.fit = self._fit
 
 
-def run(cfg, f, scorer, bundle):
+def run(cfg, f, scorer, bundle, alerts=None):
     """run_pipeline (agent/evaluate/score_file.py), with the tier's profile distances recorded per scored tick,
-    and each sensor's fitted wander (None when off)."""
+    and each sensor's fitted wander (None when off); `alerts`: an AlertRecorder to record the run's holds and ends."""
     with PartRecorder() as rec:
-        trace = run_pipeline(cfg, f, scorer, bundle)
+        if alerts is None:
+            trace = run_pipeline(cfg, f, scorer, bundle)
+        else:
+            with alerts:
+                trace = run_pipeline(cfg, f, scorer, bundle)
     return trace, rec.rows, rec.wander
 
 
@@ -125,13 +178,15 @@ def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
     for f in files:
         if f.name not in accuracy.SKAB_DEV_FILES:
             continue
-        tier, dist, _ = run(cfg_tier, f, scorer, bundle)
+        ends = AlertRecorder()
+        tier, dist, _ = run(cfg_tier, f, scorer, bundle, ends)
         fb, _, _ = run(cfg_np, f, "numpy", None)
         lab = f.labels
         fb_on = fb.alert_active
         start_scored = int(np.flatnonzero(f.scored)[0])
         anomalous = np.flatnonzero(lab == 1)
         alerts = []
+        reasons = Counter()
         for a, b in tier.alert_spans:
             span = (f.ts >= a) & (f.ts <= b) & f.scored
             false = span & (lab == 0)
@@ -141,13 +196,18 @@ def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
             where = ("before" if anomalous.size and idx[-1] < anomalous[0] else
                      "after" if anomalous.size and idx[0] > anomalous[-1] else "overlaps")
             ratio = tier.score[false] / tier.threshold[false]
-            alerts.append({"opens_ticks_after_warmup": int(idx[0] - start_scored), "ticks": int(span.sum()),
+            why = Counter("over" if r > 1 else "held" if t in ends.held else "dip" for r, t in zip(ratio, f.ts[false]))
+            reasons.update(why)
+            alerts.append({"false_rows_open_because": dict(why), "ended": ends.end_of(float(b)),
+                           "after_an_alert_that_ended": ends.ended_before(float(a)),
+                           "opens_ticks_after_warmup": int(idx[0] - start_scored), "ticks": int(span.sum()),
                            "false_rows": int(false.sum()), "where": where,
                            "false_rows_fallback_also": int((false & fb_on).sum()),
                            "held_under_threshold": int((ratio < 1).sum()),
                            "score_over_threshold_median": round(float(np.nanmedian(ratio)), 2),
                            "lead": dict(lead(tier, dist, sensors, false))})
         out[f.name] = {"tier_false_rows": int((tier.alert_active & f.scored & (lab == 0)).sum()),
+                       "tier_false_rows_open_because": dict(reasons),
                        "numpy_false_rows": int((fb_on & f.scored & (lab == 0)).sum()),
                        "normal_rows": int((f.scored & (lab == 0)).sum()),
                        "tier_missed_rows": int((~tier.alert_active & f.scored & (lab == 1)).sum()),
@@ -162,6 +222,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--skab-config", type=Path, default=accuracy.SKAB_CONFIG,
+                    help="the SKAB agent config (default: configs/skab.yaml; a user's config, e.g. the defaults with a "
+                         "bundle, as bench/accuracy.py --skab-config)")
     ap.add_argument("--set", action="append", default=[], help="a --skab-set override (both detectors)")
     ap.add_argument("--fraction", type=float, default=0.7,
                     help="holdout: the share of the 400 training rows that warms up (the rest is scored)")
@@ -170,10 +233,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     skab = str(Path(args.data) / "skab")
     base = ["scoring.latency_budget_ms=100000", f"sources.0.path={skab}"] + args.set
-    cfg_tier = accuracy.skab_config(accuracy.SKAB_CONFIG, base + ["scoring.blend_numpy=0"], args.bundle)
-    cfg_np = accuracy.skab_config(accuracy.SKAB_CONFIG, base, args.bundle)
+    cfg_tier = accuracy.skab_config(args.skab_config, base + ["scoring.blend_numpy=0"], args.bundle)
+    cfg_np = accuracy.skab_config(args.skab_config, base, args.bundle)
     only = args.only or ["holdout", "dev"]
-    report = {"bundle": args.bundle, "set": args.set, "fraction": args.fraction}
+    report = {"bundle": args.bundle, "config": str(args.skab_config), "set": args.set, "fraction": args.fraction}
     if "holdout" in only:
         report["holdout"] = holdout(cfg_tier, cfg_np, args.bundle, args.fraction, args.scorer)
     if "dev" in only:

@@ -5,7 +5,9 @@ and which sensor's part led the tier's score there.
 Real parts: SKAB-layout files written here, a tiny bundle trained on them by convert/ (ONNX int8), the
 script run as a process. A file whose flow level climbs over its last training rows must show the
 tier's alerted rows led by the flow's profile; a dev file whose flow stays shifted after its label must
-show a false-alarm alert after the label, led by the flow's profile.
+show a false-alarm alert after the label, led by the flow's profile. Each false row is told why its alert was
+open on it (over the threshold, held by the level hold, or a dip inside the span: skab37), every alert how it ended,
+and `--skab-config` runs another config (one without the level hold holds no row).
 """
 from __future__ import annotations
 
@@ -66,11 +68,15 @@ def test_the_diagnosis_names_the_sensor_part_behind_the_tiers_false_alarms(tmp_p
     export_bundle(bundle, ["onnx_int8"], log=lambda *a: None)
     verify_bundle(bundle, write=True, log=lambda *a: None)
 
-    out = subprocess.run([sys.executable, str(REPO / "bench" / "skab_tier_diag.py"), "--bundle", str(bundle),
-                          "--data", str(tmp_path / "data"), "--scorer", "onnx"],
-                         capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    report = json.loads(out.stdout)
+    def diagnose(*extra):
+        out = subprocess.run([sys.executable, str(REPO / "bench" / "skab_tier_diag.py"), "--bundle", str(bundle),
+                              "--data", str(tmp_path / "data"), "--scorer", "onnx", *extra],
+                             capture_output=True, text=True, cwd=REPO, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout)
+
+    report = diagnose()
+    assert report["config"] == str(accuracy.SKAB_CONFIG)
 
     held = report["holdout"]
     assert set(held) == {"other/7.csv", "valve1/0.csv"}
@@ -90,3 +96,18 @@ def test_the_diagnosis_names_the_sensor_part_behind_the_tiers_false_alarms(tmp_p
     alert = max(f["alerts"], key=lambda a: a["false_rows"])
     assert alert["where"] in ("after", "overlaps") and alert["opens_ticks_after_warmup"] >= 90
     assert max(alert["lead"], key=alert["lead"].get) == "flow profile"
+    for a in f["alerts"]:                                          # why each false row was inside an alert
+        assert set(a["false_rows_open_because"]) <= {"over", "held", "dip"}
+        assert sum(a["false_rows_open_because"].values()) == a["false_rows"]
+        assert a["ended"] in ("cleared", "subsided", "end of data", "sensor_fault", "no_data")
+    assert alert["false_rows_open_because"].get("over", 0) > 0    # the shifted flow scores above the threshold
+    assert sum(f["tier_false_rows_open_because"].values()) == f["tier_false_rows"]
+
+    unheld = tmp_path / "skab-unheld.yaml"                          # the same config without the level hold
+    unheld.write_text(accuracy.SKAB_CONFIG.read_text(encoding="utf-8").replace("hold_sigma: 2 ", "hold_sigma: 0 "),
+                      encoding="utf-8")
+    other = diagnose("--only", "dev", "--skab-config", str(unheld))
+    assert other["config"] == str(unheld) and "holdout" not in other
+    g = other["dev"]["valve1/0.csv"]
+    assert "held" not in g["tier_false_rows_open_because"]
+    assert sum(g["tier_false_rows_open_because"].values()) == g["tier_false_rows"] > 0
