@@ -213,17 +213,28 @@ class TimeBaseRules:
         recording piped in at its own pace has a time of its own) and only past a short step of the
         data; never over a record the last run held (it is judged as before). The number of ticks
         the silence held."""
-        if self.live_offset is None or self.next_k is None or self.newest_k is None or \
-                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
-            return 0
-        last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
-        if self.held:
-            last_k = min(last_k, min(c.lo for c in self.held) - 1)
-        if last_k <= self.newest_k + self.reach_ticks:
+        last_k = self._silent_through(alive_at)
+        if last_k is None:
             return 0
         silent = last_k - max(self.newest_k, self.next_k - 1)
         self._restored += self.flush_through(last_k)
         return silent
+
+    def silence_claimed(self, alive_at: float) -> int:
+        """The ticks `silent_until(alive_at)` would close as missing, closing none: what a sign of life the
+        restore does not trust would have claimed (agent/resume.py, an earlier release's)."""
+        last_k = self._silent_through(alive_at)
+        return 0 if last_k is None else last_k - max(self.newest_k, self.next_k - 1)
+
+    def _silent_through(self, alive_at: float) -> int | None:
+        """The last tick a sign of life at `alive_at` says was silent (`silent_until`'s rules), or None."""
+        if self.live_offset is None or self.next_k is None or self.newest_k is None or \
+                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
+            return None
+        last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
+        if self.held:
+            last_k = min(last_k, min(c.lo for c in self.held) - 1)
+        return None if last_k <= self.newest_k + self.reach_ticks else last_k
 
     def host_clock_stepped(self, step_s: float, now: float) -> None:
         """This host's clock moved `step_s` seconds more than time passed and reads `now` (its owner tells by the
