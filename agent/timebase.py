@@ -159,7 +159,7 @@ class TimeBaseRules:
         self._restart_pending = False         # restored, no record taken yet: its first jump is downtime
         self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
-        self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
+        self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, down_s, last_alive, at (health)
         #: (the last run's last sign of life, this start) on this host's clock, set by the restore (agent/resume.py):
         #: the restart gap's line says the seconds the agent was down beside the ticks its checkpoint had not taken
         self.down_between: tuple[float, float] | None = None
@@ -677,8 +677,13 @@ class TimeBaseRules:
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
                  iso(cand.lo * self.tick_s), skipped, what, down)
         self.restart_gaps += 1
+        # health's copy carries the line's second figure too (null: no sign of life known), so a fleet reads a
+        # 2-s kill -9 beside a checkpoint 7 minutes old as what it was without the log (clock24)
+        last_alive, down_s = (None, None) if self.down_between is None else \
+            (iso(self.down_between[0]), round(max(0.0, self.down_between[1] - self.down_between[0]), 3))
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
-                                 "skipped_s": round(skipped * self.tick_s, 3), "at": iso(time.time())}
+                                 "skipped_s": round(skipped * self.tick_s, 3), "down_s": down_s,
+                                 "last_alive": last_alive, "at": iso(time.time())}
 
     def _candidates_state(self, cands: list[_Candidate]) -> dict:
         """Records held for a move of the time base, as arrays: a kill -9 while a step back (or a jump)
