@@ -14,6 +14,9 @@ them. While running it writes a checkpoint (`save_checkpoint`: every `checkpoint
 swap, at a clean stop) — or, when the checkpoint has nothing new (no tick closed: a sender silent),
 the agent's sign of life (`alive.json`, `_mark_alive`), so that the next start takes the silence
 it lived through for the source's (missing ticks), not for its own downtime (the restart gap).
+Both are written with the rule they were made under (CLAIMS_RULE): what an earlier release wrote
+without it — a claim, a checkpoint's held records — may have been written while its own restart was
+pending, and is not trusted (clock24).
 
 `Resume` is the Agent's base: `_open_checkpoints` sets up its state; it uses the Agent's `cfg`,
 `pipeline`, `aligner`, `sources`, `sinks`, `rejects`, `state_writes`, `hotswap` and the events'
@@ -48,13 +51,13 @@ ALIVE_FILE = "alive.json"
 #: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints") — then only
 #: the file's time of change is moved (`_touch_alive`: the next start's downtime figure).
 ALIVE_S = 5.0
-#: The rule a claim "alive until T with every record taken" was made under, written beside it (the checkpoint's
-#: header `alive_claims`, alive.json's `claims`): 2 — never while a restart is pending (clock23), so a claim
-#: says a silence the agent lived through. An earlier release wrote none and could make the claim while the
-#: ticks after its restored checkpoint were still its own downtime (user13's blind gateway): the first start
-#: after the upgrade cannot tell such a claim from a true one, so it trusts only marked claims
-#: (`_alive_until`; clock24).
-ALIVE_CLAIMS = 2
+#: The rule what the state files say of the last run was written under, beside it (the checkpoint's header and
+#: alive.json, `claims_rule`): 2 — nothing while a restart is pending (clock23): neither "alive until T with every
+#: record taken" (`alive_at`, alive.json's `at`) nor a checkpoint, whose records held for confirmation are then
+#: the last run's own data. An earlier release wrote no rule and could write both while the ticks after its
+#: restored checkpoint were still its own downtime (user13's blind gateway); the first start after the upgrade
+#: cannot tell those from true ones, so it trusts neither (`_alive_until`, Aligner.restore's `trusted`; clock24).
+CLAIMS_RULE = 2
 
 
 class Resume:
@@ -95,7 +98,7 @@ class Resume:
         # `configured`: what a start that lost active-bundle.json compares with (agent/active_bundle.py)
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
-                "alive_at": self._caught_up(), "alive_claims": ALIVE_CLAIMS,
+                "alive_at": self._caught_up(), "claims_rule": CLAIMS_RULE,
                 "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir}}
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
@@ -154,7 +157,7 @@ class Resume:
         except FileNotFoundError:
             try:
                 atomic_write(self._alive_path, json.dumps({"at": None, "checkpoint": None,
-                                                           "claims": ALIVE_CLAIMS}).encode())
+                                                           "claims_rule": CLAIMS_RULE}).encode())
             except OSError as exc:
                 self.state_writes.failure("checkpoint", self._alive_path, exc,
                                           "the next start's downtime reads the checkpoint's time")
@@ -178,7 +181,7 @@ class Resume:
             return False
         try:
             atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0],
-                                                       "claims": ALIVE_CLAIMS}).encode())
+                                                       "claims_rule": CLAIMS_RULE}).encode())
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
                                       "take the sender's silence since the checkpoint for its own downtime")
@@ -191,14 +194,14 @@ class Resume:
         or a later `alive.json` written for that checkpoint (one for another is stale); None when
         neither says, or either is not a time up to now (said, and ignored: the restart gap then
         starts at the checkpoint's last tick, as before). As (trusted, not trusted): a claim made under
-        this release's rule (ALIVE_CLAIMS, written beside it) is trusted; one without it was written by an
+        this release's rule (CLAIMS_RULE, written beside it) is trusted; one without it was written by an
         earlier release, which could make it while a restart was pending — a false silence after a second
         kill -9 (user13's blind gateway) — and nothing in the files tells the two apart, so it is not."""
-        times = [(meta.get("alive_at"), meta.get("alive_claims"))]
+        times = [(meta.get("alive_at"), meta.get("claims_rule"))]
         try:
             doc = json.loads(self._alive_path.read_bytes())
             if doc["checkpoint"] == meta.get("created"):
-                times.append((doc["at"], doc.get("claims")))
+                times.append((doc["at"], doc.get("claims_rule")))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -253,7 +256,7 @@ class Resume:
                 ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
                 if ahead_s is None:
-                    aligner.restore(state["aligner"])
+                    aligner.restore(state["aligner"], trusted=_marked(meta.get("claims_rule")))
                 self.pipeline.restore(state["pipeline"], tier_changed)
                 if self.cfg.warmup.replay:      # a model tier left waiting: prepared on the recording now (swap6)
                     tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
@@ -299,6 +302,14 @@ class Resume:
                         "silence of the senders before the stop is not told", iso(unmarked), claimed)
             self.checkpoint_start["detail"] += (f"; an earlier release's sign of life (alive until {iso(unmarked)}) "
                                                 f"not trusted: {claimed} tick(s) taken as the restart's gap")
+        dropped = 0 if _marked(meta.get("claims_rule")) else self.aligner.reject_held(
+            "held by a checkpoint an earlier release wrote, which it did also while its own restart was pending")
+        if dropped:
+            log.warning("the checkpoint holds %d record(s) the last run held for confirmation; it was written by an "
+                        "earlier release, which wrote it also while its own restart was pending, holding that "
+                        "restart's first data (user13's blind gateway, fixed 5 Dec 2026): rejected (timestamp jump), "
+                        "not taken for the last run's data back after a silence", dropped)
+            self.checkpoint_start["detail"] += f"; {dropped} record(s) an earlier release held rejected"
         silent = self.aligner.silent_until(alive) if alive is not None else 0
         if silent:
             log.info("the last run was alive until %s, its sources silent for the last %d tick(s) of it: they close "
@@ -653,8 +664,8 @@ class Resume:
 
 
 def _marked(rule) -> bool:
-    """Whether a sign of life was written under ALIVE_CLAIMS's rule (or a later one)."""
-    return isinstance(rule, int) and not isinstance(rule, bool) and rule >= ALIVE_CLAIMS
+    """Whether a state file was written under CLAIMS_RULE's rule (or a later one)."""
+    return isinstance(rule, int) and not isinstance(rule, bool) and rule >= CLAIMS_RULE
 
 
 def faults_said(open_faults: dict[str, dict]) -> str:

@@ -220,6 +220,17 @@ class TimeBaseRules:
         self._restored += self.flush_through(last_k)
         return silent
 
+    def reject_held(self, why: str) -> int:
+        """At a restore from a checkpoint whose held records cannot be told from the restart's own first data (an
+        earlier release's, written while its restart was pending: agent/resume.py CLAIMS_RULE): every record held
+        for a move of the time base rejected ('timestamp jump', `why`), as if the checkpoint had not held them —
+        taken as the last run's data back after a silence, the downtime before them closed as missing ticks (a
+        false `source` fault); taken as the first data after this restart, the downtime after them did. How many."""
+        held, self.held = self.held, []
+        for cand in held:
+            self._reject(cand, why)
+        return sum(len(c.records) for c in held)
+
     def silence_claimed(self, alive_at: float) -> int:
         """The ticks `silent_until(alive_at)` would close as missing, closing none: what a sign of life the
         restore does not trust would have claimed (agent/resume.py, an earlier release's)."""

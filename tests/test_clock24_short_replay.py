@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 
 from conftest import NO_DEMO, demo_cfg  # noqa: E402
-from test_swap6_upgrade_replay import WARMUP, upgraded_cfg, write_recording  # noqa: E402
+from upgrade_replay import WARMUP, upgraded_cfg, write_recording  # noqa: E402
 
 from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
 from agent.service import Agent  # noqa: E402

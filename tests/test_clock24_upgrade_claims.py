@@ -5,8 +5,9 @@ checkpoint of the restored state whose header said "alive until now with every r
 state ended at the old checkpoint's last tick, so after a second kill -9 the next start closed the first downtime
 as missing ticks — every sensor `missing`, a `source` fault (user13's blind gateway). clock23 stopped writing such
 claims; a state_dir an earlier release left still holds one, and nothing in it told the two apart. Now a claim is
-written with the rule it was made under (the header's `alive_claims`, alive.json's `claims`), and one without it is
-not trusted: its span is part of the restart gap (said, in the log and health's checkpoint_at_start).
+written with the rule it was made under (`claims_rule`, in the checkpoint's header and alive.json), and one without
+it is not trusted: its span is part of the restart gap (said, in the log and health's checkpoint_at_start). So are
+the records such a checkpoint held for confirmation (the second test: they are rejected, said and counted).
 
 A real agent on stdin (tests/silence_feed.py: 0.25-s ticks stamped with this host's clock), three lives as user13's:
 the first with `checkpoint_s` 1, killed while data flows; the second (the earlier release's) gets no record for its
@@ -22,6 +23,8 @@ import yaml
 
 from agent.checkpoint import atomic_write, decode, encode
 from agent.resume import ALIVE_FILE, ALIVE_S
+from agent.service import Agent
+from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
 from silence_feed import TICK, WARMUP, events, line, seconds, send, write_config
@@ -37,7 +40,7 @@ def _as_an_earlier_release_wrote_it(path) -> float:
     first seconds: the restored state as it was, a new header time, `alive_at` now, and no mark of the rule
     (this release's only addition to the header). The claim's time."""
     meta, state = decode(path.read_bytes())
-    meta.pop("alive_claims", None)      # what this release writes beside the claim, and the earlier did not
+    meta.pop("claims_rule", None)      # what this release writes beside the claim, and the earlier did not
     now = time.time()
     meta.update(created=now, alive_at=now)
     atomic_write(path, encode(meta, state))
@@ -93,3 +96,54 @@ def test_an_earlier_releases_claim_made_while_its_restart_was_pending_is_not_tru
     # The claim's time still counts as a sign of life for the seconds the agent was down (it was alive then).
     assert claimed > down1 + 2 * ALIVE_S
 
+
+
+def _saved_as_an_earlier_release_did(agent: Agent) -> None:
+    """The checkpoint as a release before clock23 wrote it on a restarted agent's first loop turn with a bundle:
+    while the restart was pending, its state and the records its aligner held (the restart's first data), the
+    header without the rule (and here no alive_at: the claim is the other test's)."""
+    meta = {"config": agent.fingerprint(), "last_ts": agent.pipeline.last_ts,
+            "last_closed_k": agent.aligner.last_closed_k, "ticks": agent.pipeline.ticks, "alive_at": None,
+            "configured": {"bundle": agent.cfg.scoring.bundle, "models_dir": agent.cfg.scoring.models_dir}}
+    agent.checkpoints.save(meta, {"pipeline": agent.pipeline.state_dict(), "aligner": agent.aligner.state_dict()})
+
+
+def test_an_earlier_releases_checkpoint_holding_its_restarts_first_record_is_not_taken_for_its_data(tmp_path):
+    """The other way the earlier release's checkpoint misled the next start (clock23's way b): written while the
+    restart was pending, it held the restart's first record, which the next start took for the last run's data
+    back after a silence — the downtime before it closed as missing ticks, a `source` fault. A real agent on a real
+    state_dir driven turn by turn (tests/agent_turns.py), the checkpoint written as that release's first turn
+    wrote it."""
+    first = Agent(agent_config(tmp_path), clock=host_clock(HOST))
+    try:
+        for i in range(80):
+            turn(first, record(i, HOST))
+        assert first.save_checkpoint() is not None
+        for i in range(80, 90):             # scored, not checkpointed: lost with the kill -9
+            turn(first, record(i, HOST))
+    finally:
+        close(first)
+    second = Agent(agent_config(tmp_path), clock=host_clock(HOST + 92))
+    try:
+        turn(second, record(92, HOST))      # the restart's first data, held
+        assert second.aligner.restart_pending and second.aligner.held
+        _saved_as_an_earlier_release_did(second)
+        for i in range(93, 100):
+            turn(second, record(i, HOST))
+    finally:
+        close(second)
+    before = len(turn_events(tmp_path))
+    third = Agent(agent_config(tmp_path), clock=host_clock(HOST + 104))
+    try:
+        for i in range(104, 130):
+            turn(third, record(i, HOST))
+    finally:
+        close(third)
+    after = turn_events(tmp_path)[before:]
+    assert not [e for e in after if e["kind"] in ("source", "missing")], after
+    # One restart gap, from the checkpoint's last tick (79) to the third's first new data (104); the held record
+    # rejected, said and counted.
+    assert third.aligner.restart_gaps == 1 and third.aligner.last_restart_gap["skipped_s"] == 24.0, \
+        third.aligner.last_restart_gap
+    assert "1 record(s) an earlier release held rejected" in third.checkpoint_start["detail"], third.checkpoint_start
+    assert third.rejects.counts["timestamp jump"] == 1, third.rejects.counts
