@@ -8,6 +8,10 @@ the tier prepared on the file's training rows — the rows a fresh start's warm-
 recording (the evaluator has no other normal recording of each session). Same figures, rows after the restart.
 
     python bench/tier_restart_replay.py --bundle DIR [--before KEY=VALUE ...] [--restart 50]     # SKAB
+
+`--replay-ticks N`: the recording is the newest N training rows only — shorter than the ring (a warm-up's
+length) it is topped up with the live ticks before the tier is prepared (clock24; before, it was dropped and
+the tier waited for the whole ring, as `resumed` does).
 """
 from __future__ import annotations
 
@@ -26,15 +30,17 @@ from agent.warmup import WarmupRows  # noqa: E402
 WAYS = ("through", "refused", "resumed")
 
 
-def recording(f, sensors: int) -> WarmupRows:
-    """The file's training rows (its warm-up) as read_replay gives a recording."""
-    rows = WarmupRows(sensors, f.train_ticks)
-    for row in f.rows[:f.train_ticks]:
+def recording(f, sensors: int, ticks: int | None = None) -> WarmupRows:
+    """The file's training rows (its warm-up), the newest `ticks` of them when given, as read_replay gives a
+    recording."""
+    first = 0 if ticks is None else max(0, f.train_ticks - ticks)
+    rows = WarmupRows(sensors, f.train_ticks - first)
+    for row in f.rows[first:f.train_ticks]:
         rows.append(row)
     return rows
 
 
-def replayed(f, before, after, restart: int) -> dict:
+def replayed(f, before, after, restart: int, ticks: int | None = None) -> dict:
     """The `replay` way over one file: `resumed`, then tier_from_replay on the training rows; rows after R."""
     pipe = tier_restart.new_pipeline(before[0], f, before[1])
     out = {"open": [], "scored": [], "model": [], "label": [], "why": None, "note": None}
@@ -45,7 +51,7 @@ def replayed(f, before, after, restart: int) -> dict:
         if scored == restart:
             break
     pipe, out["why"] = tier_restart.resumed(pipe, tier_restart.new_pipeline(after[0], f, after[1]))
-    tier_from_replay(pipe, lambda: (recording(f, len(pipe.sensors)), f"{f.train_ticks} training rows"))
+    tier_from_replay(pipe, lambda: (recording(f, len(pipe.sensors), ticks), "training rows"))
     out["note"] = pipe.tier_note
     for row in rows:
         res = pipe.step(row)
@@ -64,6 +70,7 @@ def main() -> int:
     ap.add_argument("--data", default="/work/shared/data/skab")
     ap.add_argument("--bundle", required=True, help="the bundle of both lives")
     ap.add_argument("--files", default="dev", choices=["dev", "rest", "all"])
+    ap.add_argument("--replay-ticks", type=int, default=None, help="the recording: the newest N training rows")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         make, files, skipped, bundle = tier_restart.skab_setup(args, Path(tmp))
@@ -72,10 +79,11 @@ def main() -> int:
         for f in files:
             for w in WAYS:
                 ways[w].append(tier_restart.run(f, before, after, args.restart, w))
-            ways["replay"].append(replayed(f, before, after, args.restart))
+            ways["replay"].append(replayed(f, before, after, args.restart, args.replay_ticks))
             print(json.dumps({"file": f.name, "note": ways["replay"][-1]["note"],
                               **{w: tier_restart.figures([ways[w][-1]]) for w in ways}}), file=sys.stderr, flush=True)
     report = {"before": args.before, "after": args.after, "bundle": bundle, "restart_at_scored_tick": args.restart,
+              "replay_ticks": args.replay_ticks,
               "skipped": skipped,
               **{w: tier_restart.figures(ways[w], ways["through"] if w != "through" else None) for w in ways}}
     for w in ways:
