@@ -114,9 +114,6 @@ class Pipeline:
         # tiers wait for the recent ticks to fill (the fallback scores meanwhile), and what became of them, in words.
         self.tier_waits: str | None = None
         self.tier_note: str | None = None
-        # ... and a warmup.replay shorter than the ring, read at the restore: prepared on with the live ticks
-        # that top it up (pipeline_state.tier_from_replay): (z, missing, ts, calm), not checkpointed (read again)
-        self.tier_replay: tuple | None = None
         self.warm = False
         self.ticks = 0
         # The detector's callables, made once (a closure per callable per tick was ~0.4 µs a tick; perf54): each
@@ -228,7 +225,7 @@ class Pipeline:
         self.numpy.observe(self.window)
         if self.recent is not None:
             self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, decision.calm)
-            if self.tier_waits is not None and pipeline_state.tier_ready(self):
+            if self.tier_waits is not None and len(self.recent) >= self.recent.capacity:
                 pipeline_state.tier_takes_over(self)
         # (by position, in the fields' order: a class called with keywords first builds a dict of them,
         # ~1 µs a tick with these eleven; perf51)
@@ -338,7 +335,7 @@ class Pipeline:
         """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
         between two ticks, with their thresholds."""
         self.detector.add(thresholds)
-        self.tier_waits = self.tier_replay = None     # (a tier waiting after a restart: the swapped-in one is prepared)
+        self.tier_waits = None              # (a tier waiting after a restart: the swapped-in one is prepared)
         self.chain.replace(tiers + [self.chain.numpy], reason)
 
     # -- read-only views ----------------------------------------------------------------------

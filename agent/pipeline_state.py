@@ -5,8 +5,7 @@ from the checkpoint and checks it before any is swapped in, so a state that does
 some parts may be refused on their own (the recent ticks, a standby's warm-up ticks) and the rest kept;
 and a checkpoint taken with another bundle or profile resumes all but the model tiers, which are prepared
 again (pipeline_fit.TierFitter) at once — on the checkpoint's recent ticks, or on `warmup.replay` when those
-are too few (`tier_from_replay`; a recording shorter than a warm-up topped up with them) — or once the recent
-ticks (behind a short recording: enough of them) have filled. A checkpoint is the whole
+are too few (`tier_from_replay`) — or once the recent ticks have filled. A checkpoint is the whole
 pipeline's state, so `state_of` and `restore` take the pipeline; each part is read back by a function
 given only what that part needs.
 """
@@ -151,7 +150,7 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
     p.warmup_counted, p.refill = counted, refill
     for t in p.chain.tiers[:-1]:
         t.align_to(normaliser)
-    p.tier_waits = p.tier_note = p.tier_replay = None
+    p.tier_waits = p.tier_note = None
     if tier_changed:
         prepare_restored(p, tier_changed)
 
@@ -205,81 +204,43 @@ def tier_from_replay(p: Pipeline, read: Callable[[], tuple[WarmupRows, str]]) ->
     taken as calm as a warm-up's are. Before, an upgrade onto skab32's profile scored with the fallback until
     the ring filled with live ticks (user13: 30 minutes, and a second alert the fallback opened 29 s after
     the upgrade). A recording shorter than the ring (a tier given at start is fitted on a whole warm-up) is
-    topped up as a fresh start's warm-up is: with the checkpoint's recent ticks at once when they make up the
-    rest, else with the live ticks as they come (`tier_replay` kept meanwhile; `tier_ready`) — before (swap6)
-    it was dropped and the tier waited for a whole ring of live ticks. One that cannot be read leaves them
-    waiting for the ring, said in `tier_note`. Never raises: the rest is restored."""
+    fitted on alone when it holds at least `scoring.profile.min_ticks` ticks (the profile's own floor; before
+    clock24 it was dropped and the tier waited for a whole ring of live ticks); topping it up with live ticks
+    lost on SKAB (they may hold the anomaly: docs/measured/first-week.md, clock24). One shorter than that, or
+    one that cannot be read, leaves them waiting, said in `tier_note`. Never raises: the rest is restored."""
     if p.tier_waits is None:
         return
-    why, need, ring = p.tier_waits, p.recent.capacity, len(p.recent)
+    why, need, least = p.tier_waits, p.recent.capacity, p.cfg.scoring.profile.min_ticks
     try:
         rows, used = read()
-        if not len(rows):
-            raise ValueError(f"0 ticks read, fewer than the {need} the recent ticks hold")
-        recorded = (p.normaliser.apply(rows.values), rows.missing.copy(), rows.ts.copy(),
-                    np.ones(len(rows), bool))                   # calm, as a warm-up's
-        rows.clear()
-        topped = len(recorded[2]) < need
-        if not topped:
-            thresholds = p.fitter.prepare(p.chain.tiers[:-1], p.normaliser, recorded[:3] + (None,),
-                                          "warmup.replay ticks")
-        elif len(recorded[2]) + ring >= need:
-            thresholds = p.fitter.prepare(p.chain.tiers[:-1], p.normaliser, _topped_up(recorded, p.recent_ticks()),
-                                          "warmup.replay ticks and recent ticks")
+        if len(rows) < least:
+            raise ValueError(f"{len(rows)} ticks read, fewer than the {least} a profile is fitted on "
+                             f"(scoring.profile.min_ticks)")
+        recorded = (p.normaliser.apply(rows.values), rows.missing, rows.ts, None)   # calm, as a warm-up's
+        thresholds = p.fitter.prepare(p.chain.tiers[:-1], p.normaliser, recorded, "warmup.replay ticks")
     except Exception as exc:  # noqa: BLE001 — a recording that fails leaves the tier waiting, as without one
         problem = f"warmup.replay not used ({type(exc).__name__}: {exc})"
         log.warning("the model tier waiting after a restart onto %s: %s; it waits for the live ticks", why, problem)
         p.tier_note = f"{p.tier_note}; {problem}"
         return
-    names, n = "/".join(t.TYPE for t in p.chain.tiers[:-1]), len(recorded[2])
-    if topped and n + ring < need:
-        p.tier_replay = recorded
-        left = need - n - ring
-        p.tier_note = (f"{why}: warmup.replay holds {n} recorded ticks and the checkpoint {ring} recent ticks, of the "
-                       f"{need} a warm-up has: the fallback (numpy) scores until {left} more ticks "
-                       f"({span(left * p.cfg.tick_s)}) have come; the model tier ({names}) is then prepared on the "
-                       f"recording and them and takes over")
-        log.info("the model tier waits after a restart onto %s: warmup.replay's %d ticks (%s) and the checkpoint's %d "
-                 "are topped up with %d live ticks before it is prepared, as a fresh start's warm-up would be", why, n,
-                 used, ring, left)
-        return
     log.info("the model tier prepared on warmup.replay: %s", used)
     p.detector.add(thresholds)
     p.tier_waits = None
-    on = f"{n} ticks of warmup.replay" + (f" and {ring} recent ticks" if topped else "")
-    p.chain.replace(p.chain.tiers, f"prepared on {on} after a restart onto {why}")
-    p.tier_note = (f"{why}: the model tier ({names}) prepared again on warmup.replay ({n} recorded ticks" +
-                   (f", topped up with the checkpoint's {ring} recent ticks" if topped else
-                    f"; the checkpoint held {ring} recent ticks of {need}") + "), scoring from the first tick")
-
-
-def _topped_up(recorded: tuple, recent: tuple | None) -> tuple:
-    """A recording's ticks (z, missing, ts, calm) followed by the recent ticks, as a fresh start's warm-up has
-    the recording's rows and then the live ones."""
-    if recent is None:
-        return recorded
-    return tuple(np.concatenate([a, b.astype(a.dtype, copy=False)]) for a, b in zip(recorded, recent))
-
-
-def tier_ready(p: Pipeline) -> bool:
-    """Whether model tiers waiting after a restore (`tier_waits`) have their ticks: a whole ring, or with a
-    recording shorter than it (`tier_replay`), the recording and enough live ones."""
-    have = len(p.recent) + (0 if p.tier_replay is None else len(p.tier_replay[2]))
-    return have >= p.recent.capacity
+    p.chain.replace(p.chain.tiers, f"prepared on {len(rows)} ticks of warmup.replay after a restart onto {why}")
+    p.tier_note = (f"{why}: the model tier ({'/'.join(t.TYPE for t in p.chain.tiers[:-1])}) prepared again on "
+                   f"warmup.replay ({len(rows)} recorded ticks" +
+                   (f", fewer than a warm-up's {need}: fitted on them alone" if len(rows) < need else "") +
+                   f"; the checkpoint held {len(p.recent)} recent ticks of {need}), scoring from the first tick")
+    rows.clear()
 
 
 def tier_takes_over(p: Pipeline) -> None:
-    """The recent ticks have filled since a restore onto another bundle or profile (`prepare_restored`),
-    with a short `warmup.replay` in front of them (`tier_replay`) or alone: the model tiers are prepared on
-    them and take over from the fallback."""
+    """The recent ticks have filled since a restore onto another bundle or profile (`prepare_restored`):
+    the model tiers are prepared on them and take over from the fallback."""
     tiers = p.chain.tiers[:-1]
-    recorded, p.tier_replay = p.tier_replay, None
-    ticks = p.recent_ticks() if recorded is None else _topped_up(recorded, p.recent_ticks())
-    p.detector.add(p.prepare(tiers, ticks))
+    p.detector.add(p.prepare(tiers, p.recent_ticks()))
     why, p.tier_waits = p.tier_waits, None
-    on = f"{len(p.recent)} recent ticks" if recorded is None else \
-        f"{len(recorded[2])} ticks of warmup.replay and {len(p.recent)} recent ticks"
-    p.chain.replace(p.chain.tiers, f"prepared on {on} after a restart onto {why}")
+    p.chain.replace(p.chain.tiers, f"prepared on {len(p.recent)} recent ticks after a restart onto {why}")
 
 
 def restored_discord(state, discord: DiscordWatch | None) -> DiscordWatch | None:
