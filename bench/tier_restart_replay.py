@@ -10,8 +10,8 @@ recording (the evaluator has no other normal recording of each session). Same fi
     python bench/tier_restart_replay.py --bundle DIR [--before KEY=VALUE ...] [--restart 50]     # SKAB
 
 `--replay-ticks N`: the recording is the newest N training rows only — shorter than the ring (a warm-up's
-length) it is topped up with the live ticks before the tier is prepared (clock24; before, it was dropped and
-the tier waited for the whole ring, as `resumed` does).
+length), the tier is fitted on it alone when it holds at least `scoring.profile.min_ticks` ticks (clock24;
+before, it was dropped and the tier waited for the whole ring, as `resumed` does).
 """
 from __future__ import annotations
 
