@@ -203,15 +203,19 @@ def tier_from_replay(p: Pipeline, read: Callable[[], tuple[WarmupRows, str]]) ->
     fresh start reads it — with the fit a hot-swapped bundle gets (`prepare`), on the recording's ticks, all
     taken as calm as a warm-up's are. Before, an upgrade onto skab32's profile scored with the fallback until
     the ring filled with live ticks (user13: 30 minutes, and a second alert the fallback opened 29 s after
-    the upgrade). A recording shorter than the ring (a tier given at start is fitted on a whole warm-up) or
-    one that cannot be read leaves them waiting, said in `tier_note`. Never raises: the rest is restored."""
+    the upgrade). A recording shorter than the ring (a tier given at start is fitted on a whole warm-up) is
+    fitted on alone when it holds at least `scoring.profile.min_ticks` ticks (the profile's own floor; before
+    clock24 it was dropped and the tier waited for a whole ring of live ticks); topping it up with live ticks
+    lost on SKAB (they may hold the anomaly: docs/measured/first-week.md, clock24). One shorter than that, or
+    one that cannot be read, leaves them waiting, said in `tier_note`. Never raises: the rest is restored."""
     if p.tier_waits is None:
         return
-    why, need = p.tier_waits, p.recent.capacity
+    why, need, least = p.tier_waits, p.recent.capacity, p.cfg.scoring.profile.min_ticks
     try:
         rows, used = read()
-        if len(rows) < need:
-            raise ValueError(f"{len(rows)} ticks read, fewer than the {need} the recent ticks hold")
+        if len(rows) < least:
+            raise ValueError(f"{len(rows)} ticks read, fewer than the {least} a profile is fitted on "
+                             f"(scoring.profile.min_ticks)")
         recorded = (p.normaliser.apply(rows.values), rows.missing, rows.ts, None)   # calm, as a warm-up's
         thresholds = p.fitter.prepare(p.chain.tiers[:-1], p.normaliser, recorded, "warmup.replay ticks")
     except Exception as exc:  # noqa: BLE001 — a recording that fails leaves the tier waiting, as without one
@@ -224,8 +228,9 @@ def tier_from_replay(p: Pipeline, read: Callable[[], tuple[WarmupRows, str]]) ->
     p.tier_waits = None
     p.chain.replace(p.chain.tiers, f"prepared on {len(rows)} ticks of warmup.replay after a restart onto {why}")
     p.tier_note = (f"{why}: the model tier ({'/'.join(t.TYPE for t in p.chain.tiers[:-1])}) prepared again on "
-                   f"warmup.replay ({len(rows)} recorded ticks; the checkpoint held {len(p.recent)} recent ticks of "
-                   f"{need}), scoring from the first tick")
+                   f"warmup.replay ({len(rows)} recorded ticks" +
+                   (f", fewer than a warm-up's {need}: fitted on them alone" if len(rows) < need else "") +
+                   f"; the checkpoint held {len(p.recent)} recent ticks of {need}), scoring from the first tick")
     rows.clear()
 
 

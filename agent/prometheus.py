@@ -155,6 +155,13 @@ class _AgentCollector:
                       [([k], n) for k, n in sorted(moves.items())])
         yield counter("stad_restart_gaps", "Restarts whose downtime (the checkpoint's last tick to the first live "
                       "data) was skipped, not taken for a move of the time base", a.aligner.restart_gaps)
+        gap = a.aligner.last_restart_gap or {}
+        yield gauge("stad_restart_gap_skipped_seconds", "The last restart gap: seconds of ticks not run (the "
+                    "downtime and, after a kill -9, the ticks run after the last checkpoint); NaN: none this life",
+                    _seconds(gap.get("skipped_s")))
+        yield gauge("stad_restart_down_seconds", "The last restart gap: seconds the agent was down (from the last "
+                    "run's last sign of life to this start, at most 5 s too long); NaN: none this life, or no sign "
+                    "of life known", _seconds(gap.get("down_s")))
         yield counter("stad_state_write_failures", "Failed writes of the agent's state files (checkpoint, alert "
                       "and fault journals), by file", None, ["file"],
                       [([k], n) for k, n in sorted(a.state_writes.failed.items())])
@@ -186,6 +193,11 @@ class _AgentCollector:
                         fb.lift(fb.now))
         yield from _sink_families(a.last_health.get("sinks", {}), self.drop_reasons, counter, gauge)
         yield gauge("stad_uptime_seconds", "Seconds since the agent started", time.monotonic() - a.started)
+
+
+def _seconds(value: float | None) -> float:
+    """A health figure in seconds for a gauge: NaN when there is none (Prometheus's "no value" for a gauge)."""
+    return math.nan if value is None else float(value)
 
 
 def _sink_families(sinks: dict, reasons: dict, counter, gauge):

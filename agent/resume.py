@@ -14,6 +14,9 @@ them. While running it writes a checkpoint (`save_checkpoint`: every `checkpoint
 swap, at a clean stop) — or, when the checkpoint has nothing new (no tick closed: a sender silent),
 the agent's sign of life (`alive.json`, `_mark_alive`), so that the next start takes the silence
 it lived through for the source's (missing ticks), not for its own downtime (the restart gap).
+Both are written with the rule they were made under (CLAIMS_RULE): what an earlier release wrote
+without it — a claim, a checkpoint's held records — may have been written while its own restart was
+pending, and is not trusted (clock24).
 
 `Resume` is the Agent's base: `_open_checkpoints` sets up its state; it uses the Agent's `cfg`,
 `pipeline`, `aligner`, `sources`, `sinks`, `rejects`, `state_writes`, `hotswap` and the events'
@@ -48,6 +51,13 @@ ALIVE_FILE = "alive.json"
 #: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints") — then only
 #: the file's time of change is moved (`_touch_alive`: the next start's downtime figure).
 ALIVE_S = 5.0
+#: The rule what the state files say of the last run was written under, beside it (the checkpoint's header and
+#: alive.json, `claims_rule`): 2 — nothing while a restart is pending (clock23): neither "alive until T with every
+#: record taken" (`alive_at`, alive.json's `at`) nor a checkpoint, whose records held for confirmation are then
+#: the last run's own data. An earlier release wrote no rule and could write both while the ticks after its
+#: restored checkpoint were still its own downtime (user13's blind gateway); the first start after the upgrade
+#: cannot tell those from true ones, so it trusts neither (`_alive_until`, Aligner.restore's `trusted`; clock24).
+CLAIMS_RULE = 2
 
 
 class Resume:
@@ -88,7 +98,7 @@ class Resume:
         # `configured`: what a start that lost active-bundle.json compares with (agent/active_bundle.py)
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
-                "alive_at": self._caught_up(),
+                "alive_at": self._caught_up(), "claims_rule": CLAIMS_RULE,
                 "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir}}
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
@@ -146,7 +156,8 @@ class Resume:
             os.utime(self._alive_path)
         except FileNotFoundError:
             try:
-                atomic_write(self._alive_path, json.dumps({"at": None, "checkpoint": None}).encode())
+                atomic_write(self._alive_path, json.dumps({"at": None, "checkpoint": None,
+                                                           "claims_rule": CLAIMS_RULE}).encode())
             except OSError as exc:
                 self.state_writes.failure("checkpoint", self._alive_path, exc,
                                           "the next start's downtime reads the checkpoint's time")
@@ -169,7 +180,8 @@ class Resume:
         if at is None:
             return False
         try:
-            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0]}).encode())
+            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0],
+                                                       "claims_rule": CLAIMS_RULE}).encode())
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
                                       "take the sender's silence since the checkpoint for its own downtime")
@@ -177,27 +189,32 @@ class Resume:
         self.state_writes.success("checkpoint", self._alive_path)
         return True
 
-    def _alive_until(self, meta: dict) -> float | None:
+    def _alive_until(self, meta: dict) -> tuple[float | None, float | None]:
         """When the last run was last known alive with every record taken: its checkpoint's `alive_at`,
         or a later `alive.json` written for that checkpoint (one for another is stale); None when
         neither says, or either is not a time up to now (said, and ignored: the restart gap then
-        starts at the checkpoint's last tick, as before)."""
-        times = [meta.get("alive_at")]
+        starts at the checkpoint's last tick, as before). As (trusted, not trusted): a claim made under
+        this release's rule (CLAIMS_RULE, written beside it) is trusted; one without it was written by an
+        earlier release, which could make it while a restart was pending — a false silence after a second
+        kill -9 (user13's blind gateway) — and nothing in the files tells the two apart, so it is not."""
+        times = [(meta.get("alive_at"), meta.get("claims_rule"))]
         try:
             doc = json.loads(self._alive_path.read_bytes())
             if doc["checkpoint"] == meta.get("created"):
-                times.append(doc["at"])
+                times.append((doc["at"], doc.get("claims_rule")))
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("%s not usable (%s); ignored", self._alive_path, exc)
             self.state_reads["alive"] = f"{self._alive_path}: not usable ({exc})"
-        good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)
-                and 0.0 <= t <= self.clock()]
-        if len(good) < len([t for t in times if t is not None]):
+        now = self.clock()
+        good = [(float(t), _marked(rule)) for t, rule in times if isinstance(t, (int, float))
+                and not isinstance(t, bool) and 0.0 <= t <= now]
+        if len(good) < len([t for t, _ in times if t is not None]):
             log.warning("checkpoint %s: a time the last run was alive is not a time up to now (%s); ignored",
-                        self.checkpoints.path, times)
-        return max(good, default=None)
+                        self.checkpoints.path, [t for t, _ in times])
+        return (max((t for t, marked in good if marked), default=None),
+                max((t for t, marked in good if not marked), default=None))
 
     def _down_between(self, meta: dict, created: float) -> tuple[float, float] | None:
         """(when the last run was last known up, now): its checkpoint's time, the time it said it was
@@ -239,7 +256,7 @@ class Resume:
                 ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
                 if ahead_s is None:
-                    aligner.restore(state["aligner"])
+                    aligner.restore(state["aligner"], trusted=_marked(meta.get("claims_rule")))
                 self.pipeline.restore(state["pipeline"], tier_changed)
                 if self.cfg.warmup.replay:      # a model tier left waiting: prepared on the recording now (swap6)
                     tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
@@ -274,7 +291,25 @@ class Resume:
         """The last run lived through a silence of its sources it had no tick to checkpoint in: the
         aligner closes it as missing ticks with the restore's rows (Aligner.silent_until), so the
         restart gap (and an open alert's `gap_s`) is the downtime after it, not the two together."""
-        alive = self._alive_until(meta)
+        alive, unmarked = self._alive_until(meta)
+        claimed = self.aligner.silence_claimed(unmarked) if unmarked is not None and \
+            (alive is None or unmarked > alive) else 0
+        if claimed:
+            log.warning("the last run's sign of life says it was alive until %s with every record taken, its sources "
+                        "silent for the last %d tick(s) of it; it was written by an earlier release, which said so "
+                        "also while its own restart was pending (user13's blind gateway, fixed 5 Dec 2026): not "
+                        "trusted — those ticks are part of this restart's gap (skipped, no sensor missing), so a "
+                        "silence of the senders before the stop is not told", iso(unmarked), claimed)
+            self.checkpoint_start["detail"] += (f"; an earlier release's sign of life (alive until {iso(unmarked)}) "
+                                                f"not trusted: {claimed} tick(s) taken as the restart's gap")
+        dropped = 0 if _marked(meta.get("claims_rule")) else self.aligner.reject_held(
+            "held by a checkpoint an earlier release wrote, which it did also while its own restart was pending")
+        if dropped:
+            log.warning("the checkpoint holds %d record(s) the last run held for confirmation; it was written by an "
+                        "earlier release, which wrote it also while its own restart was pending, holding that "
+                        "restart's first data (user13's blind gateway, fixed 5 Dec 2026): rejected (timestamp jump), "
+                        "not taken for the last run's data back after a silence", dropped)
+            self.checkpoint_start["detail"] += f"; {dropped} record(s) an earlier release held rejected"
         silent = self.aligner.silent_until(alive) if alive is not None else 0
         if silent:
             log.info("the last run was alive until %s, its sources silent for the last %d tick(s) of it: they close "
@@ -626,6 +661,11 @@ class Resume:
         if skipped and seen is not None and round((ts - seen) / self.cfg.tick_s) - 1 > self.cfg.window.steps:
             self.pipeline.refill_window()
         self._gap_refill = self.pipeline.refill > 0
+
+
+def _marked(rule) -> bool:
+    """Whether a state file was written under CLAIMS_RULE's rule (or a later one)."""
+    return isinstance(rule, int) and not isinstance(rule, bool) and rule >= CLAIMS_RULE
 
 
 def faults_said(open_faults: dict[str, dict]) -> str:

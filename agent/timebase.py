@@ -159,7 +159,7 @@ class TimeBaseRules:
         self._restart_pending = False         # restored, no record taken yet: its first jump is downtime
         self._restart_wait_k: int | None = None     # the wall-clock flush waits for that data until here
         self.restart_gaps = 0                 # restart gaps skipped, this life (health, Prometheus)
-        self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, at (health)
+        self.last_restart_gap: dict | None = None   # the last one: from, to, skipped_s, down_s, last_alive, at (health)
         #: (the last run's last sign of life, this start) on this host's clock, set by the restore (agent/resume.py):
         #: the restart gap's line says the seconds the agent was down beside the ticks its checkpoint had not taken
         self.down_between: tuple[float, float] | None = None
@@ -213,17 +213,39 @@ class TimeBaseRules:
         recording piped in at its own pace has a time of its own) and only past a short step of the
         data; never over a record the last run held (it is judged as before). The number of ticks
         the silence held."""
-        if self.live_offset is None or self.next_k is None or self.newest_k is None or \
-                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
-            return 0
-        last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
-        if self.held:
-            last_k = min(last_k, min(c.lo for c in self.held) - 1)
-        if last_k <= self.newest_k + self.reach_ticks:
+        last_k = self._silent_through(alive_at)
+        if last_k is None:
             return 0
         silent = last_k - max(self.newest_k, self.next_k - 1)
         self._restored += self.flush_through(last_k)
         return silent
+
+    def reject_held(self, why: str) -> int:
+        """At a restore from a checkpoint whose held records cannot be told from the restart's own first data (an
+        earlier release's, written while its restart was pending: agent/resume.py CLAIMS_RULE): every record held
+        for a move of the time base rejected ('timestamp jump', `why`), as if the checkpoint had not held them —
+        taken as the last run's data back after a silence, the downtime before them closed as missing ticks (a
+        false `source` fault); taken as the first data after this restart, the downtime after them did. How many."""
+        held, self.held = self.held, []
+        for cand in held:
+            self._reject(cand, why)
+        return sum(len(c.records) for c in held)
+
+    def silence_claimed(self, alive_at: float) -> int:
+        """The ticks `silent_until(alive_at)` would close as missing, closing none: what a sign of life the
+        restore does not trust would have claimed (agent/resume.py, an earlier release's)."""
+        last_k = self._silent_through(alive_at)
+        return 0 if last_k is None else last_k - max(self.newest_k, self.next_k - 1)
+
+    def _silent_through(self, alive_at: float) -> int | None:
+        """The last tick a sign of life at `alive_at` says was silent (`silent_until`'s rules), or None."""
+        if self.live_offset is None or self.next_k is None or self.newest_k is None or \
+                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
+            return None
+        last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
+        if self.held:
+            last_k = min(last_k, min(c.lo for c in self.held) - 1)
+        return None if last_k <= self.newest_k + self.reach_ticks else last_k
 
     def host_clock_stepped(self, step_s: float, now: float) -> None:
         """This host's clock moved `step_s` seconds more than time passed and reads `now` (its owner tells by the
@@ -666,8 +688,13 @@ class TimeBaseRules:
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
                  iso(cand.lo * self.tick_s), skipped, what, down)
         self.restart_gaps += 1
+        # health's copy carries the line's second figure too (null: no sign of life known), so a fleet reads a
+        # 2-s kill -9 beside a checkpoint 7 minutes old as what it was without the log (clock24)
+        last_alive, down_s = (None, None) if self.down_between is None else \
+            (iso(self.down_between[0]), round(max(0.0, self.down_between[1] - self.down_between[0]), 3))
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
-                                 "skipped_s": round(skipped * self.tick_s, 3), "at": iso(time.time())}
+                                 "skipped_s": round(skipped * self.tick_s, 3), "down_s": down_s,
+                                 "last_alive": last_alive, "at": iso(time.time())}
 
     def _candidates_state(self, cands: list[_Candidate]) -> dict:
         """Records held for a move of the time base, as arrays: a kill -9 while a step back (or a jump)

@@ -322,12 +322,15 @@ class Aligner(TimeBaseRules):
             raise ValueError("aligner.host_ahead_s: expected seconds")
         return float(ahead)
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: dict, trusted: bool = True) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
         ticks between it and the first new sample close as in an outage (carried, then missing), or
         are skipped as the agent's downtime (TimeBaseRules). Live data back after a silence that was
         held in it is taken now (`_settle_restored`): its rows, the silence's and its own, are handed
-        out first — `restored_rows()`, or with the next push or flush."""
+        out first — `restored_rows()`, or with the next push or flush. Not `trusted` (a checkpoint an
+        earlier release wrote, which it did also while its own restart was pending: agent/resume.py
+        CLAIMS_RULE), none of the records it held is taken as the last run's: its owner rejects them
+        (`reject_held`) once the restore is in."""
         last_value = array_like(state["last_value"], self.last_value, "aligner.last_value")
         last_k = array_like(state["last_k"], self.last_k, "aligner.last_k")
         ks = array_of(state["open_k"], "aligner.open_k", np.int64, 1)
@@ -365,7 +368,7 @@ class Aligner(TimeBaseRules):
         self.steps_seen.extend(int(k) for k in steps)
         self.usual_step = sorted(self.steps_seen)[len(self.steps_seen) // 2] if self.steps_seen else 1
         self._restart_pending, self._restart_wait_k = self.next_k is not None, None
-        self._restored = self._settle_restored()
+        self._restored = self._settle_restored() if trusted else []
 
     def restored_rows(self) -> list[Row]:
         """The rows `restore` closed (the last run's data held back after a silence, and the silence),

@@ -12,39 +12,17 @@ from __future__ import annotations
 import logging
 import shutil
 
-import numpy as np
 import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from conftest import NO_DEMO, REPO, demo_cfg, demo_dict, sim_rows  # noqa: E402
+from conftest import NO_DEMO, demo_cfg  # noqa: E402
+from upgrade_replay import WARMUP, upgraded_cfg, write_recording  # noqa: E402
 
 from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
-from agent.config import from_dict  # noqa: E402
 from agent.service import Agent  # noqa: E402
 
 pytestmark = NO_DEMO
-WARMUP = 300
-PROFILE = {"enabled": True, "min_ticks": 100}
-
-
-def write_recording(path, cfg, ticks: int, seed: int = 11) -> None:
-    """`ticks` normal ticks of the demo's simulator (another seed than the live data) as a CSV recording."""
-    rows = sim_rows(cfg, days=ticks * cfg.tick_s / 86_400 + 0.01, seed=seed, anomalies="none")[:ticks]
-    sensors = cfg.sensor_names()
-    lines = ["timestamp," + ",".join(sensors)]
-    for r in rows:
-        lines.append(f"{r.ts:.0f}," + ",".join("" if np.isnan(v) else f"{v:.4f}" for v in r.values))
-    path.write_text("\n".join(lines) + "\n")
-
-
-def upgraded_cfg(state_dir, replay):
-    """The demo with the profile on (skab32's default beside a bundle) and, given `replay`, warmup.replay."""
-    d = demo_dict(state_dir, profile=PROFILE)
-    d["warmup"]["ticks"] = WARMUP
-    if replay is not None:
-        d["warmup"]["replay"] = str(replay)
-    return from_dict(d, base_dir=str(REPO))
 
 
 def _close(agent: Agent) -> None:
