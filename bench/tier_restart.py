@@ -16,6 +16,10 @@ alert-open ticks against the labels, and the share of ticks whose alert-open sta
 
     python bench/tier_restart.py skab --bundle DIR [--bundle-after DIR] [--before KEY=VALUE ...] [--restart 50]
     python bench/tier_restart.py skab --replay --bundle DIR --before scoring.profile.enabled=false     # swap6's run
+
+`--replay-ticks N` (with `--replay`): the recording is the newest N training rows only — shorter than the ring (a
+warm-up's length), the tier is fitted on it alone when it holds at least `scoring.profile.min_ticks` ticks (clock24;
+before, it was dropped and the tier waited for the whole ring, as `resumed` does).
     python bench/tier_restart.py sim [--days 3] ...      # the corridor bench's simulator with the demo bundle
 """
 from __future__ import annotations
@@ -75,15 +79,17 @@ def resumed(pipe: Pipeline, new: Pipeline) -> tuple[Pipeline, str | None]:
     return new, why
 
 
-def recording(f, sensors: int) -> WarmupRows:
-    """The file's training rows (its warm-up) as agent/warmup.py read_replay gives a recording."""
-    rows = WarmupRows(sensors, f.train_ticks)
-    for row in f.rows[:f.train_ticks]:
+def recording(f, sensors: int, ticks: int | None = None) -> WarmupRows:
+    """The file's training rows (its warm-up), the newest `ticks` of them when given, as agent/warmup.py
+    read_replay gives a recording."""
+    first = 0 if ticks is None else max(0, f.train_ticks - ticks)
+    rows = WarmupRows(sensors, f.train_ticks - first)
+    for row in f.rows[first:f.train_ticks]:
         rows.append(row)
     return rows
 
 
-def run(f, before, after, restart: int | None, way: str) -> dict:
+def run(f, before, after, restart: int | None, way: str, replay_ticks: int | None = None) -> dict:
     """One way over one file: per row after the restart (alert open, scored, tier, label); `why` the restore's
     tier change, `note` the replay way's tier note."""
     cfg, bundle = (after if way == "through" else before)
@@ -105,7 +111,7 @@ def run(f, before, after, restart: int | None, way: str) -> dict:
             if way in ("resumed", "replay"):
                 pipe, out["why"] = resumed(pipe, fresh)
             if way == "replay":
-                tier_from_replay(pipe, lambda: (recording(f, len(pipe.sensors)), f"{f.train_ticks} training rows"))
+                tier_from_replay(pipe, lambda: (recording(f, len(pipe.sensors), replay_ticks), "training rows"))
                 out["note"] = pipe.tier_note
             elif way == "refused":
                 pipe = fresh
@@ -163,6 +169,8 @@ def main() -> int:
     ap.add_argument("--bundle-after", default=None, help="the second life's bundle (default: the first's)")
     ap.add_argument("--files", default="dev", choices=["dev", "rest", "all"])
     ap.add_argument("--replay", action="store_true", help="the fourth way, `replay` (swap6: the module's doc)")
+    ap.add_argument("--replay-ticks", type=int, default=None, help="with --replay: the recording is the newest N "
+                    "training rows (clock24)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         make, files, skipped, bundle = (sim_setup if args.what == "sim" else skab_setup)(args, Path(tmp))
@@ -171,12 +179,13 @@ def main() -> int:
         ways = {w: [] for w in ((*WAYS, "replay") if args.replay else WAYS)}
         for f in files:
             for w in ways:
-                ways[w].append(run(f, before, after, args.restart, w))
+                ways[w].append(run(f, before, after, args.restart, w, args.replay_ticks))
             print(json.dumps({"file": f.name, "why": ways["resumed"][-1]["why"],
                               **({"note": ways["replay"][-1]["note"]} if args.replay else {}),
                               **{w: figures([ways[w][-1]]) for w in ways}}), file=sys.stderr, flush=True)
     report = {"what": args.what, "before": args.before, "after": args.after, "bundle": bundle,
               "bundle_after": after[1], "restart_at_scored_tick": args.restart, "skipped": skipped,
+              **({"replay_ticks": args.replay_ticks} if args.replay else {}),
               **{w: figures(ways[w], ways["through"] if w != "through" else None) for w in ways}}
     for w in ways:
         r = report[w]
