@@ -34,7 +34,7 @@ from .scorers import build_tiers
 from .scorers.base import Scorer, TickScore
 from .scorers.chain import ScorerChain, blend
 from .scorers.numpy_fallback import NumpyScorer
-from .scorers.profile import LevelMonitor, level_settle_ticks
+from .scorers.profile import LevelMonitor
 from .scorers.standby import StandbyTier
 from .recent_ticks import RecentTicks
 from .threshold import AdaptiveThreshold
@@ -122,7 +122,6 @@ class Pipeline:
         # the tick: AlertTracker.judged) it reads the tick it was handed with, as the closures did.
         self._judged: tuple = (None, None, None)
         self._calls = (self._model, self._explain, self._learn, self._hold, self._rejudge, self._unheard)
-        self._tier_on_level = self._on_level    # (FaultTracker.quiet's callable, made once as the detector's)
 
     def _new_fallback(self) -> NumpyScorer:
         cfg = self.cfg
@@ -137,12 +136,8 @@ class Pipeline:
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
-        # A sensor back from a fault is quiet until its gap has left the window and, with a profile, until the
-        # profile level has settled on forecasts made since (at most a window more: the level's run is the window's).
-        profile = cfg.scoring.profile
-        settle = min(cfg.window.steps, level_settle_ticks(profile.half_life_ticks)) if profile.enabled else 0
         return FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
-                            reentry_ticks=cfg.window.steps, sources=self.source_map, settle_ticks=settle)
+                            reentry_ticks=cfg.window.steps, sources=self.source_map)
 
     def _new_level(self) -> LevelMonitor | None:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""
@@ -214,8 +209,8 @@ class Pipeline:
                 self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, False)
             return TickResult(ts=row.ts, warming=True, label=row.label, event=row.event, faults=faults)
         self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
-        result: TickScore = self.chain.score_blended(self.window, self.detector.threshold)
-        result = self.health.quiet(result, self._tier_on_level)     # no score from a sensor just back
+        result: TickScore = self.health.quiet(   # no score from a sensor just back
+            self.chain.score_blended(self.window, self.detector.threshold))
         level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
                  if novel is not None and novel.any() else None)
         self._judged = (result, arrived, level)
@@ -236,10 +231,6 @@ class Pipeline:
         # ~1 µs a tick with these eleven; perf51)
         return TickResult(row.ts, False, result.score, self.detector.threshold(result.tier), result.tier,
                           result.sensor_scores, row.label, row.event, decision.events, faults, result)
-
-    def _on_level(self, tier: str) -> bool:
-        """Whether the tier that scored this tick compares a profile level (FaultTracker.quiet's settling)."""
-        return any(t.TYPE == tier and _profiled(t) for t in self.chain.tiers)
 
     # The detector's callables on the tick being judged (`_judged`; made once in __init__: perf54).
 
@@ -334,7 +325,7 @@ class Pipeline:
         if weight > 0 and threshold is not None and fallback is not None:
             # (the fallback's score the tick was blended with: scored again now, it had learned the tick)
             result = blend(result, fallback, threshold, self.detector.threshold("numpy"), weight)
-        return self.health.quiet(result, lambda _tier: _profiled(scorer))
+        return self.health.quiet(result)
 
     def scale_mismatches(self, scorer: Scorer) -> list[str]:
         """The warm-up's unit check of the window's readings against a candidate bundle's normalisation."""
@@ -410,9 +401,3 @@ class Pipeline:
         """The first new tick after a restart, `gap_s` seconds unseen (pipeline_time.after_restart): an open
         alert goes on or ends; the events."""
         return pipeline_time.after_restart(self, ts, gap_s, skipped)
-
-
-def _profiled(scorer: Scorer) -> bool:
-    """Whether `scorer` scores a fitted profile level's distance (a model tier with scoring.profile fitted)."""
-    profile = getattr(scorer, "profile", None)
-    return profile is not None and profile.fitted

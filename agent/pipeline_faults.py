@@ -73,6 +73,6 @@ def unheard(names: list[str], index: dict[str, int], arrived_missing: np.ndarray
     for i in map(index.__getitem__, names):
         if arrived_missing[i] or health.kind[i] == "missing":
             return "silent"
-        if health.settling(i):
+        if health.reentry[i]:
             why = "settling"
     return why

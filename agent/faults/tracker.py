@@ -7,10 +7,7 @@ drives alone wait: holdback.py); the first rule, in RULES order, that decides ma
 nor the fallback, as if missing — until its condition has been gone for `clear_s` (a
 `fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
 is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
-lags and residual history describe the gap, not the process. A tier scoring the distance of a profile level
-(scoring.profile: an EW mean of the forecasts of the window's ticks) keeps it quiet `settle_ticks` longer: its
-level still rests on the forecasts made while the gap was in the window (they were 3–12 × off on SKAB
-valve1/1, and the level 2 × the threshold when the window had cleared: the skab38 round). Normal behaviour is learned only from sensors that are healthy and not
+lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
 candidates, so a fault is never learned as normal.
 
 Fault ids are <node>-<sensor>-<start>-<life>: `life` is random per agent life (as alert ids'), so
@@ -21,7 +18,6 @@ fault journal, agent/checkpoint.py) so its fault_end matches its fault.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 import os
 
 import numpy as np
@@ -54,14 +50,11 @@ class FaultTracker:
     TIME_FIELDS = ("start", "now", "now_prev")   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
-                 reentry_ticks: int = 0, sources: SourceMap | None = None, settle_ticks: int = 0):
+                 reentry_ticks: int = 0, sources: SourceMap | None = None):
         """`sources`: which config source carries each sensor (faults/source.py: a source's outage is
-        told as one fault); None: every fault is told per sensor. `settle_ticks`: how much longer than
-        `reentry_ticks` a sensor back stays quiet when the tier's score rests on a profile level (`quiet`)."""
+        told as one fault); None: every fault is told per sensor."""
         self.cfg = cfg
         self.reentry_ticks = reentry_ticks
-        self.settle_ticks = settle_ticks
-        self._held_above = 0                        # the last `quiet`: a sensor whose reentry is above this is held
         self.tick_s = tick_s
         self.node, self.site = node, site
         self.ctx = SensorContext(specs, topology)
@@ -101,7 +94,6 @@ class FaultTracker:
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
         self.candidate = np.zeros(n, bool)
         self.reentry = np.zeros(n, np.int64)       # ticks left before a sensor back from a fault scores again
-        #                                            (its last settle_ticks: only with a scoring profile level)
         self._reentering = False                   # some sensor's reentry is left (kept with it: no count a tick)
         self.prev = np.full(n, np.nan)              # last observed value
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
@@ -330,7 +322,7 @@ class FaultTracker:
         return ev
 
     def _clear(self, i: int) -> None:
-        self.reentry[i] = self.reentry_ticks + self.settle_ticks
+        self.reentry[i] = self.reentry_ticks
         self._reentering = bool(fnp.count_nonzero(self.reentry))
         self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
         self._kinds_changed([i])
@@ -379,23 +371,12 @@ class FaultTracker:
         return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
                                    carried=row.carried & ~faulty)
 
-    def quiet(self, result: TickScore, levels: Callable[[str], bool] | None = None) -> TickScore:
-        """The scorers' result with the scores of sensors just back from a fault set to 0: for `reentry_ticks`
-        (their gap is in the window), and `settle_ticks` more when `levels(tier)` says this score rests on a
-        profile level (asked only while some sensor is back: a model tier with a fitted profile)."""
+    def quiet(self, result: TickScore) -> TickScore:
+        """The scorers' result with the scores of sensors just back from a fault set to 0."""
         if not self._reentering:
-            self._held_above = 0
             return result
-        self._held_above = 0 if levels is not None and levels(result.tier) else self.settle_ticks
-        held = self.reentry > self._held_above
-        if not fnp.count_nonzero(held):
-            return result
-        s = fnp.where(held, 0.0, result.sensor_scores)
+        s = fnp.where(self.reentry > 0, 0.0, result.sensor_scores)
         return dataclasses.replace(result, sensor_scores=s, score=tick_score(s))
-
-    def settling(self, i: int) -> bool:
-        """Whether sensor i's score was held by the last `quiet` (it is just back from a fault)."""
-        return bool(self.reentry[i] > self._held_above)
 
     def holds(self, sensor_scores, threshold: float) -> bool:
         """Should an alert about to open on these scores wait for the fault decision?"""

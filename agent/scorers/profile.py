@@ -200,15 +200,10 @@ def forecast_levels(run: np.ndarray, steps: int, half_life: float) -> np.ndarray
                      for i in range(len(run))])
 
 
-def level_settle_ticks(half_life: float) -> int:
-    """Ticks after which an EW level (this half-life) rests ≥ 7/8 on forecasts made since they began: ⌈3 half-lives⌉."""
-    return int(np.ceil(3 * half_life))
-
-
 def settle_ticks(n: int, half_life: float) -> int:
     """The first levels of a warm-up that rest on few forecasts (an EW mean over the window), of `n`:
     the profile is fitted on the levels after them."""
-    return min(n, level_settle_ticks(half_life))
+    return min(n, int(np.ceil(3 * half_life)))
 
 
 class NormalProfile:
