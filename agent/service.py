@@ -493,6 +493,8 @@ class Agent(Resume, Delivery):
         snap = self.health_snapshot()
         snap["exit_reason"] = self.exit_reason
         snap["late_reordered"] = self.aligner.reordered
+        snap["undelivered"] = {s.TYPE: got for s in self.sinks
+                               if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
         return snap
 
 
@@ -512,12 +514,25 @@ class Agent(Resume, Delivery):
                      res.score, res.threshold)
 
 
+#: each reason a sink drops an event for, as the stop summary says it after the count (health: sinks.*.dropped)
+UNDELIVERED = {
+    "refused": "refused by the broker (kept in mqtt-refused.jsonl to send again)",
+    "max_events": "dropped over outbox.max_events while the broker was away",
+    "max_age": "dropped older than outbox.max_age_s while the broker was away",
+    "not_stored": "lost (the state disk could not store them)",
+    "corrupt": "unreadable in a corrupt outbox",
+    "alert": "alert lines not written",
+    "fault": "fault lines not written",
+}
+
+
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
     faults = ", ".join(f"{k}: {v}" for k, v in sorted(s["faults_raised"].items()) if v) or "none"
-    lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
-                     if st.get("dropped"))
+    # this run's drops (the MQTT outbox's health counts add the earlier lives'), each reason in words (user14)
+    lost = ", ".join(f"{sink}: " + " and ".join(f"{n} {UNDELIVERED.get(r, r)}" for r, n in why.items())
+                     for sink, why in s.get("undelivered", {}).items())
     moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
     unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
                           if st["failed"])
@@ -527,7 +542,7 @@ def format_summary(s: dict) -> str:
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
-            + (f"events sinks could not write: {lost}; " if lost else "")
+            + (f"events dropped this run: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
             + f"stopped: {s['exit_reason']}")
