@@ -33,6 +33,7 @@ from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackReque
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .intake import IntakeQueue
+from .operating_point import say_far
 from .pipeline import Pipeline
 from .records import Rejects, shorten, span
 from .resume import Resume, faults_said
@@ -149,6 +150,7 @@ class Agent(Resume, Delivery):
         self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
+        self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
         self.resumed = self._resume()
         self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
         self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
@@ -414,6 +416,10 @@ class Agent(Resume, Delivery):
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
+            if self._far_unchecked and not res.warming:
+                self._far_unchecked = False         # the first score: its window holds live ticks only
+                say_far(self.pipeline.window, self.pipeline.normaliser, self.pipeline.sensors,
+                        str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None)
             if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
