@@ -12,8 +12,12 @@ normaliser's floor (it did not move where the normal was learned) is left out: i
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .window import Normaliser, WindowBuffer
 
 log = logging.getLogger("stad.agent")
 
@@ -23,7 +27,7 @@ log = logging.getLogger("stad.agent")
 FAR_SD = 8.0
 
 
-def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser, sensors: list[str]) -> list[tuple]:
+def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser, sensors: list[str]) -> list[tuple]:
     """(sensor, live median, normal mean, normal std, distance in std) of each sensor whose median over the
     window's observed ticks (normalised `values`, T × N) lies more than FAR_SD from its normal, farthest first."""
     observed = np.where(missing, np.nan, values.astype(np.float64))
@@ -38,7 +42,7 @@ def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser, sensors: li
     return sorted(out, key=lambda s: -abs(s[4]))
 
 
-def say_far(window, normaliser, sensors: list[str], warmed_on: str | None) -> list[tuple]:
+def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[str], warmed_on: str | None) -> list[tuple]:
     """One WARNING naming the sensors `far_sensors` finds (none: nothing said); `warmed_on`: where the normal was
     learned, for the cure (the warm-up recording's path, or None)."""
     if normaliser is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from mqtt_broker import MOSQUITTO, TlsFiles, make_broker, start_fresh  # noqa: F401 — make_broker: the fixture
-from test_readme_tls_recipe import connects, recipe
+from tls_recipe import connects, recipe
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 
