@@ -42,9 +42,11 @@ def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser,
     return sorted(out, key=lambda s: -abs(s[4]))
 
 
-def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[str], warmed_on: str | None) -> list[tuple]:
-    """One WARNING naming the sensors `far_sensors` finds (none: nothing said); `warmed_on`: where the normal was
-    learned, for the cure (the warm-up recording's path, or None)."""
+def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[str], warmed_on: str | None,
+            checkpoint: str | None = None) -> list[tuple]:
+    """One WARNING naming the sensors `far_sensors` finds (none: nothing said). Where the normal was learned, for
+    the cure: `checkpoint`, the checkpoint this life resumed (its normal came from the first warm-up, and a
+    warmup.replay changed since is not read while it resumes), else `warmed_on`, the warm-up recording."""
     if normaliser is None:
         return []
     far = far_sensors(window.values, window.missing, normaliser, sensors)
@@ -53,8 +55,14 @@ def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[s
     shown = ", ".join(f"{name} (live median {live:.4g}, normal {mean:.4g} ± {std:.2g}: {z:+.0f} sd)"
                       for name, live, mean, std, z in far[:6])
     more = f" and {len(far) - 6} more" if len(far) > 6 else ""
-    cure = (f"warm up on a recording of this operating point (warmup.replay is {warmed_on})" if warmed_on else
-            "warm up on running of this operating point")
+    if checkpoint:
+        cure = (f"this normal is the one {checkpoint} keeps from its first warm-up: to learn this operating point's, "
+                "stop the agent, move the checkpoint aside and start again (warmup.replay a recording of this "
+                "operating point, or none to warm up live)")
+    elif warmed_on:
+        cure = f"warm up on a recording of this operating point (warmup.replay is {warmed_on})"
+    else:
+        cure = "warm up on running of this operating point"
     log.warning("first score: the live data lies far from the normal it is scored against for %d of %d sensor(s): "
                 "%s%s; if the plant runs as it should, it runs elsewhere than where that normal was learned and alerts "
                 "may say only that — %s", len(far), len(sensors), shown, more, cure)

@@ -32,6 +32,7 @@ from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
+from .checkpoint import CHECKPOINT_FILE
 from .intake import IntakeQueue
 from .operating_point import say_far
 from .pipeline import Pipeline
@@ -418,8 +419,10 @@ class Agent(Resume, Delivery):
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
             if self._far_unchecked and not res.warming:
                 self._far_unchecked = False         # the first score: its window holds live ticks only
+                resumed = self.checkpoint_start.get("state") == "resumed"
                 say_far(self.pipeline.window, self.pipeline.normaliser, self.pipeline.sensors,
-                        str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None)
+                        str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None,
+                        str(self.cfg.resolve(self.cfg.state_dir) / CHECKPOINT_FILE) if resumed else None)
             if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
