@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Callable
 from . import prometheus
 from .active_bundle import at_start
 from .alerts import iso
+from .checkpoint import CHECKPOINT_FILE
 from .config_watch import ConfigWatch
 from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
-from .checkpoint import CHECKPOINT_FILE
 from .intake import IntakeQueue
 from .operating_point import say_far
 from .pipeline import Pipeline
