@@ -16,6 +16,7 @@ shell on the gateway).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,6 @@ def _key_file(key: str, resolve) -> tuple[str | None, str | None]:
 def credential_file(name: str) -> Path | None:
     """Where systemd would take credential `name` from: `$CREDENTIALS_DIRECTORY/name` under a unit, else the
     first credential store holding it; None when none does (or none this user may search)."""
-    import os
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     for d in [directory] if directory else CREDSTORE_DIRS:
         try:
@@ -116,7 +116,6 @@ def credential_file(name: str) -> Path | None:
 
 
 def _no_credential(name: str, option: str) -> str:
-    import os
     where = os.environ.get("CREDENTIALS_DIRECTORY") or ", ".join(CREDSTORE_DIRS)
     return (f"credential {name!r} is in none of {where} that this user (uid {os.geteuid()}) can read: run listen "
             f"as root on the gateway, or give {option}")
