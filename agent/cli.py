@@ -39,19 +39,23 @@ def setup_logging(level: str) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
 
 
-def load_config(path: str, machine: bool = True):
+def load_config(path: str, machine: bool = True, notes: list | None = None):
     """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
-    this machine); None after printing every problem with the file and key path."""
+    this machine); None after printing every problem with the file and key path. Its notes are
+    printed, or put into `notes` when given (`run`: agent/start_notes.py)."""
     from . import config, preflight
     loaded = False
     try:
         cfg = config.load(path)
         loaded = True
-        found, notes = preflight.check(cfg) if machine else ([], [])
+        found, said = preflight.check(cfg) if machine else ([], [])
         if found:
             raise ConfigError(path, found)
-        for note in notes:
-            print(f"{path}: note: {shorten(note, 400)}", file=sys.stderr)
+        if notes is not None:
+            notes += said
+        else:
+            for note in said:
+                print(f"{path}: note: {shorten(note, 400)}", file=sys.stderr)
         return cfg
     except ConfigError as exc:
         for p in exc.problems:
@@ -75,9 +79,13 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_run(args) -> int:
-    cfg = load_config(args.config)
+    from .start_notes import StartNotes
+    notes: list[str] = []
+    cfg = load_config(args.config, notes=notes)
     if cfg is None:
         return EXIT_CONFIG
+    start_notes = StartNotes(args.config, notes, cfg.resolve(cfg.state_dir))
+    start_notes.say()           # in full at a first start, one line at a restart with the same ones
     setup_logging(args.log_level or cfg.log_level)
     from .service import Agent, format_summary
     # The handlers go in before the agent is built: building it connects the sinks (the MQTT status
@@ -101,6 +109,7 @@ def cmd_run(args) -> int:
         logging.getLogger("stad.agent").error("cannot start: %s", exc)
         return 1
     built.append(agent)
+    start_notes.keep()
     if requested:
         logging.getLogger("stad.agent").warning("%s while starting: stopping now", requested[0])
         agent.stop(requested[0])

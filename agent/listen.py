@@ -5,11 +5,13 @@ Prints each alert event and each sensor-fault event as a readable line (or its r
 by (alert_id, seq) / (fault_id, seq) (the last 100,000 keys: bounded, see RecentKeys). Faults are
 followed because an operator who follows the README's `listen` otherwise never hears of a stuck
 or dead sensor: the agent publishes them on `…/faults`, not `…/alerts` (user6's walk).
+With `-c agent.yaml` the broker, prefix, site, node and credentials come from that gateway config's mqtt sink
+(agent/listen_config.py), each option given overriding its value: the config already holds them (user13).
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count once the
 broker was reached); 1 when --count was not reached before --timeout, the broker was never reached
 within --timeout (`listen --timeout 5` is a connectivity check), the broker refused the credentials, or
 it refused the subscription to the alerts (see _on_subscribe); 2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
-prefix, site or node that makes no subscription a broker takes).
+prefix, site or node that makes no subscription a broker takes, a -c config that cannot be read or has no mqtt sink).
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from pathlib import Path
 
 from .alerts import iso
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
+from .listen_config import GatewayBroker, gateway_broker
 from .mqtt_client import ConnectionReporter, build_client, connect, suback_reason
+from .typed import ConfigError
 
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
@@ -60,17 +64,21 @@ def add_parser(subparsers) -> None:
                                      "reached within --timeout, the broker was never reached within --timeout, "
                                      "or the broker refused the login or the subscription to the alerts; 2 for an argument it cannot use "
                                      "(a file named is missing or unusable).")
-    p.add_argument("--host", default="localhost", help="the broker (default: localhost)")
+    p.add_argument("-c", "--config", metavar="AGENT.yaml",
+                   help="take the broker (host, port, protocol, TLS files, user name and password), the prefix, the "
+                        "site and the node from this gateway config's mqtt sink; the options below override them")
+    p.add_argument("--host", default=None, help="the broker (default: localhost)")
     p.add_argument("--port", type=_port, default=None, help="default 1883, or 8883 with TLS (--ca-file or --cert-file)")
-    p.add_argument("--prefix", default="stad", help="the agents' sinks[].prefix (default: stad)")
-    p.add_argument("--site", default="+", help="site to follow (default: all)")
-    p.add_argument("--node", default="+", help="node to follow (default: all)")
-    p.add_argument("--username", help="user name at the broker (default: none)")
+    p.add_argument("--prefix", default=None, help="the agents' sinks[].prefix (default: stad)")
+    p.add_argument("--site", default=None, help="site to follow (default: all, + ; with -c the config's node.site)")
+    p.add_argument("--node", default=None, help="node to follow (default: all, + ; with -c the config's node.id)")
+    p.add_argument("--username", help="user name at the broker (default: none; given with -c, the config's "
+                                      "password is not sent: give --password-file)")
     p.add_argument("--password-file", help="a regular file holding the password (with --username)")
     p.add_argument("--ca-file", help="CA certificate: turns TLS on")
     p.add_argument("--cert-file", help="client certificate (mutual TLS)")
     p.add_argument("--key-file", help="client key (mutual TLS)")
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT version (default: 5)")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default=None, help="MQTT version (default: 5)")
     p.add_argument("--json", action="store_true", help="print each alert and fault event as one JSON line")
     p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert and fault event to this file "
                    "(told apart by `event`, as in the agent's jsonl sink)")
@@ -83,14 +91,44 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def broker_from_args(args) -> BrokerConfig:
+#: the options' values when neither the command line nor a gateway config (-c) gives them
+DEFAULTS = {"host": "localhost", "prefix": "stad", "site": "+", "node": "+", "protocol": "5"}
+
+
+def settle(args, gateway: GatewayBroker | None = None) -> None:
+    """Fill the options not given: from the gateway config's mqtt sink (`gateway`, -c), else DEFAULTS; the
+    broker settings listen connects with go to `args.broker`."""
+    if gateway is not None:
+        taken = {"host": gateway.broker.host, "prefix": gateway.prefix, "site": gateway.site, "node": gateway.node,
+                 "protocol": gateway.broker.protocol}
+    else:
+        taken = DEFAULTS
+    for key, value in taken.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.broker = broker_from_args(args, None if gateway is None else gateway.broker)
+
+
+def broker_from_args(args, config: BrokerConfig | None = None) -> BrokerConfig:
+    """The broker listen connects to: the options, over the gateway config's sink broker (`config`) when given."""
     tls = None
-    if args.ca_file or args.cert_file:
+    if config is not None and config.tls is not None:
+        tls = TlsConfig(ca_file=args.ca_file or config.tls.ca_file, cert_file=args.cert_file or config.tls.cert_file,
+                        key_file=args.key_file or config.tls.key_file,
+                        insecure_skip_verify=config.tls.insecure_skip_verify)
+    elif args.ca_file or args.cert_file:
         tls = TlsConfig(ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
-    port = args.port or (8883 if tls else 1883)
-    password = Secret(file=args.password_file) if args.password_file else None
-    return BrokerConfig(host=args.host, port=port, protocol=args.protocol, username=args.username,
-                        password=password, tls=tls, reconnect_min_s=0.5, reconnect_max_s=10.0)
+    port = args.port or (config.port if config is not None else 8883 if tls else 1883)
+    username = args.username if args.username is not None or config is None else config.username
+    if args.password_file:
+        password = Secret(file=args.password_file)
+    elif config is not None and args.username is None:     # another user's name: not the gateway's password
+        password = config.password
+    else:
+        password = None
+    return BrokerConfig(host=args.host, port=port, protocol=args.protocol, username=username,
+                        password=password, tls=tls, keepalive_s=config.keepalive_s if config is not None else 30,
+                        reconnect_min_s=0.5, reconnect_max_s=10.0)
 
 
 def alert_line(a: dict) -> str:
@@ -147,7 +185,7 @@ class Listener:
         self._asked: dict[int, list[str]] = {}   # SUBSCRIBE message id -> its filters, for the SUBACK
         self._said: set[tuple[str, str]] = set()  # (filter, reason) refusals already warned of
         self.reached = False            # connected at least once (a --timeout without it is a failure)
-        broker = broker_from_args(args)
+        broker = args.broker
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
             extra = {"clean_session": False} if broker.protocol == "3.1.1" else {}
@@ -282,7 +320,8 @@ def file_problems(args) -> list[str]:
     """The files named by the options that cannot be used (missing, unreadable, not PEM, a key that
     is not the certificate's), checked as the agent's check-config checks a broker's: an argument
     listen cannot use (exit 2), not a failure to start with OpenSSL's words."""
-    return [f"{_OPTIONS.get(key, key)}: {message}" for key, message in broker_from_args(args).preflight(Path)]
+    where = f" (from {args.config})" if args.config else ""
+    return [f"{_OPTIONS.get(key, key)}{where}: {message}" for key, message in args.broker.preflight(Path)]
 
 
 def filter_problem(args) -> str | None:
@@ -300,6 +339,20 @@ def filter_problem(args) -> str | None:
 def run(args) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    gateway = None
+    if args.config:
+        try:
+            gateway = gateway_broker(args.config)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("listen: %s: %s", exc.source, problem)
+            return 2
+    settle(args, gateway)
+    if gateway is not None:
+        b = args.broker
+        log.info("listen: from %s and the options given: %s:%d%s%s, prefix %s, site %s, node %s", gateway.where,
+                 b.host, b.port, ", TLS" if b.tls else "", f", user {b.username}" if b.username else "", args.prefix,
+                 args.site, args.node)
     problems = [problem] if (problem := filter_problem(args)) else file_problems(args)
     if problems:
         for problem in problems:

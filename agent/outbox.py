@@ -137,6 +137,8 @@ class Outbox:
         self._writes = 0                        # commits since the last checkpoint
         self._drops_unsaved = False
         self.dropped: dict[str, int] = {}
+        # this life's drops alone (`dropped` adds the counts persisted by earlier lives): the stop summary's
+        self.dropped_this_run: dict[str, int] = {}
         self.recovered = 0
         self._held: list[tuple] = []            # rows waiting for a file to take them (saved from a corrupt
         self._held_said = False                 # outbox, or added while storing failed); the line saying so
@@ -675,6 +677,7 @@ class Outbox:
     def _count(self, reason: str, n: int) -> None:
         """Count drops; written with the next transaction that succeeds."""
         self.dropped[reason] = self.dropped.get(reason, 0) + n
+        self.dropped_this_run[reason] = self.dropped_this_run.get(reason, 0) + n
         self._drops_unsaved = True
 
     # -- state -----------------------------------------------------------------------------------

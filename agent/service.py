@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Callable
 from . import prometheus
 from .active_bundle import at_start
 from .alerts import iso
+from .checkpoint import CHECKPOINT_FILE
 from .config_watch import ConfigWatch
 from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .intake import IntakeQueue
+from .operating_point import say_far
 from .pipeline import Pipeline
 from .records import Rejects, shorten, span
 from .resume import Resume, faults_said
@@ -149,6 +151,7 @@ class Agent(Resume, Delivery):
         self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
+        self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
         self.resumed = self._resume()
         self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
         self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
@@ -414,6 +417,12 @@ class Agent(Resume, Delivery):
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
+            if self._far_unchecked and not res.warming:
+                self._far_unchecked = False         # the first score: its window holds live ticks only
+                resumed = self.checkpoint_start.get("state") == "resumed"
+                say_far(self.pipeline.window, self.pipeline.normaliser, self.pipeline.sensors,
+                        str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None,
+                        str(self.cfg.resolve(self.cfg.state_dir) / CHECKPOINT_FILE) if resumed else None)
             if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)
@@ -493,6 +502,8 @@ class Agent(Resume, Delivery):
         snap = self.health_snapshot()
         snap["exit_reason"] = self.exit_reason
         snap["late_reordered"] = self.aligner.reordered
+        snap["undelivered"] = {s.TYPE: got for s in self.sinks
+                               if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
         return snap
 
 
@@ -512,12 +523,25 @@ class Agent(Resume, Delivery):
                      res.score, res.threshold)
 
 
+#: each reason a sink drops an event for, as the stop summary says it after the count (health: sinks.*.dropped)
+UNDELIVERED = {
+    "refused": "refused by the broker (kept in mqtt-refused.jsonl to send again)",
+    "max_events": "dropped over outbox.max_events while the broker was away",
+    "max_age": "dropped older than outbox.max_age_s while the broker was away",
+    "not_stored": "lost (the state disk could not store them)",
+    "corrupt": "unreadable in a corrupt outbox",
+    "alert": "alert lines not written",
+    "fault": "fault lines not written",
+}
+
+
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
     faults = ", ".join(f"{k}: {v}" for k, v in sorted(s["faults_raised"].items()) if v) or "none"
-    lost = ", ".join(f"{sink} {sum(st['dropped'].values())}" for sink, st in s.get("sinks", {}).items()
-                     if st.get("dropped"))
+    # this run's drops (the MQTT outbox's health counts add the earlier lives'), each reason in words (user14)
+    lost = ", ".join(f"{sink}: " + " and ".join(f"{n} {UNDELIVERED.get(r, r)}" for r, n in why.items())
+                     for sink, why in s.get("undelivered", {}).items())
     moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
     unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
                           if st["failed"])
@@ -527,7 +551,7 @@ def format_summary(s: dict) -> str:
             f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
-            + (f"events sinks could not write: {lost}; " if lost else "")
+            + (f"events dropped this run: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
             + f"stopped: {s['exit_reason']}")

@@ -53,6 +53,10 @@ def switch_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("scorer tier ")]
 
 
+def switch_levels(caplog) -> list[str]:
+    return [r.levelname for r in caplog.records if r.getMessage().startswith("scorer tier ")]
+
+
 def test_nan_outputs_step_down_through_every_tier_within_one_tick(tmp_path, rows, caplog):
     from agent.scorers.onnx import OnnxScorer
     from agent.scorers.tflite import TfliteScorer
@@ -65,6 +69,7 @@ def test_nan_outputs_step_down_through_every_tier_within_one_tick(tmp_path, rows
     lines = switch_lines(caplog)
     assert lines == ["scorer tier tflite -> onnx: tflite failed: ScorerError: tflite_fp32 returned NaN/inf outputs",
                      "scorer tier onnx -> numpy: onnx failed: ScorerError: onnx_fp32 returned NaN/inf outputs"]
+    assert switch_levels(caplog) == ["WARNING", "WARNING"]
     snap = pipe.snapshot()
     assert snap["tier"] == "numpy" and snap["tier_switches"] == 2
     assert "NaN/inf" in snap["last_tier_switch"]["reason"]
@@ -120,7 +125,7 @@ def test_probation_retries_the_tier_and_each_switch_is_logged_once(tmp_path, row
 
     cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, probation_ticks=4)
     pipe = Pipeline(cfg, tiers=[TfliteScorer(nan_bundle())])
-    with caplog.at_level(logging.WARNING, logger="stad.scorer"):
+    with caplog.at_level(logging.INFO, logger="stad.scorer"):
         results = run(pipe, rows, 10)
     assert all(r.tier == "numpy" for r in results)
     lines = switch_lines(caplog)
@@ -128,6 +133,8 @@ def test_probation_retries_the_tier_and_each_switch_is_logged_once(tmp_path, row
     up = "scorer tier numpy -> tflite: probation over, retrying tflite"
     # Ticks 1, 5 and 9: down, then (after 4 ticks of probation) up and straight down again, twice.
     assert lines == [down, up, down, up, down]
+    # A step down is a fault (WARNING); the step back up is not (INFO): user13 read a WARNING as "degraded".
+    assert switch_levels(caplog) == ["WARNING", "INFO", "WARNING", "INFO", "WARNING"]
     assert pipe.chain.switch_count == 5
 
 

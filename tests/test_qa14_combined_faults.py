@@ -84,7 +84,7 @@ def test_broker_away_and_a_full_state_disk_lose_no_alert_and_say_so_once_and_cou
 
     # Every alert event reached the subscriber, each once after de-duplicating, as the JSONL has them:
     # what the full disk kept out of the outbox was held in memory and stored when space returned.
-    assert "events sinks could not write" not in summary, summary
+    assert "events dropped this run" not in summary, summary
     jsonl = {(e["alert_id"], e["seq"]) for e in alert_lines(tmp_path)}
 
     def received(ms) -> set:

@@ -66,15 +66,28 @@ def test_an_upgrade_onto_the_profile_prepares_the_model_tier_on_warmup_replay_at
         assert "warmup.replay" in line
         agent.run()
         assert pipe.chain.tier == "tflite" and pipe.ticks > 0
+        # One tier line, INFO: the tier never waited for a tick (user13 saw two WARNINGs, tflite -> numpy -> tflite,
+        # and asked whether the gateway was degraded).
+        [switch] = [r for r in caplog.records if r.getMessage().startswith("scorer tier ")]
+        assert switch.levelname == "INFO", switch.getMessage()
+        assert switch.getMessage().startswith("scorer tier tflite -> tflite: prepared on ") and \
+            "warmup.replay after a restart onto scoring.profile changed" in switch.getMessage()
     finally:
         _close(agent)
 
 
-def test_without_warmup_replay_the_model_tier_still_waits_for_the_live_ticks(old_state, tmp_path):
+def test_without_warmup_replay_the_model_tier_still_waits_for_the_live_ticks(old_state, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="stad")
     agent = Agent(upgraded_cfg(_copy(old_state, tmp_path), None), max_ticks=5)
     try:
         assert agent.pipeline.tier_waits == "scoring.profile changed" and agent.pipeline.chain.tier == "numpy"
         assert f"until {WARMUP} more ticks" in agent.checkpoint_start["detail"]
+        agent.run()
+        # The wait is planned: one INFO line once a tick is scored so, never a WARNING (that is for a fault).
+        [switch] = [r for r in caplog.records if r.getMessage().startswith("scorer tier ")]
+        assert switch.levelname == "INFO", switch.getMessage()
+        assert switch.getMessage() == (f"scorer tier tflite -> numpy (planned, not a fault): model tier prepared "
+                                       f"after {WARMUP} more ticks (a restart onto scoring.profile changed)")
     finally:
         _close(agent)
 

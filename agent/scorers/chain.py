@@ -22,6 +22,12 @@ the pipeline's preparation of a tier that missed warm-up) and steps over it: the
 scores meanwhile, so no tick goes unscored. Between two ticks the loaded tier takes the standby's
 place (`install`: its threshold into the detector) and, unless on probation, takes over as a tier
 stepped down to does. A load that fails is one log line; the standby is then skipped for good.
+
+Each switch is one log line at the level an operator should read it at (user13, user14): a step down — a
+fault — is a WARNING; a step up (probation over, a standby loaded, a hot swap, a model tier prepared after a
+restart) and a swap within a tier are INFO. The fallback scoring while the model tier waits to be prepared
+after a restart (`wait_below`) is planned, not a fault: INFO, said at the first tick it holds for — prepared
+before that tick (on warmup.replay), the wait and its end are one line, the tier's.
 """
 from __future__ import annotations
 
@@ -64,6 +70,7 @@ class ScorerChain:
         self.switch_count = 0
         self.fallback_score: TickScore | None = None    # the fallback's score of the last tick, when computed
         self.last_latency_s = 0.0
+        self._wait_unsaid: tuple[str, str] | None = None  # (tier before, reason) of a wait_below no tick saw yet
 
     @staticmethod
     def _checked(tiers: list[Scorer]) -> list[Scorer]:
@@ -86,6 +93,8 @@ class ScorerChain:
     def replace(self, tiers: list[Scorer], reason: str) -> None:
         """Install a new list of tiers (hot swap): start again from the top."""
         old = self.tier
+        if self._wait_unsaid is not None:   # prepared before any tick waited: the tier as it was before the wait
+            old, self._wait_unsaid = self._wait_unsaid[0], None
         self.tiers = self._checked(tiers)
         self._loaded, self.loading = None, None    # a standby load still running is for the old tiers: dropped
         self.benched.clear()
@@ -94,10 +103,20 @@ class ScorerChain:
 
     def wait_below(self, reason: str) -> None:
         """The fallback scores while the model tiers wait to be prepared (a restart onto another bundle or
-        profile: pipeline_state.prepare_restored); none is benched, so nothing retries them: `replace` puts them back."""
-        self._switch(len(self.tiers) - 1, reason)
+        profile: pipeline_state.prepare_restored); none is benched, so nothing retries them: `replace` puts them back.
+        Planned, not a fault: said at INFO by the first tick scored so (`_say_wait`), not at all when `replace`
+        comes first (the tier prepared on warmup.replay before the first live tick: its line says it)."""
+        self._wait_unsaid = (self.tier, reason)
+        self._switch(len(self.tiers) - 1, reason, said=False)
+
+    def _say_wait(self) -> None:
+        old, reason = self._wait_unsaid
+        self._wait_unsaid = None
+        log.info("scorer tier %s -> %s (planned, not a fault): %s", old, self.tier, reason)
 
     def score(self, window: WindowBuffer) -> TickScore:
+        if self._wait_unsaid is not None:
+            self._say_wait()
         if self._loaded is not None:
             self._install_loaded()
         if self.benched:
@@ -203,7 +222,10 @@ class ScorerChain:
                 if i < self.active:
                     self._switch(i, f"probation over, retrying {self.tiers[i].TYPE}")
 
-    def _switch(self, index: int, reason: str, old: str | None = None) -> None:
+    def _switch(self, index: int, reason: str, old: str | None = None, said: bool = True) -> None:
+        """Make tier `index` the active one; `old`: the tier it replaces when not the active one (a hot swap's
+        `replace`: the old list's). A step down the chain is a WARNING (a tier failed), any other switch INFO;
+        `said` False: logged by the caller's own rule (`wait_below`)."""
         if old is None:
             old = self.tiers[self.active].TYPE if self.active < len(self.tiers) else "none"
         self.active = index
@@ -211,7 +233,14 @@ class ScorerChain:
         new = self.tiers[index].TYPE
         self.switches.append({"from": old, "to": new, "reason": reason, "at": time.time()})
         self.switch_count += 1
-        log.warning("scorer tier %s -> %s: %s", old, new, reason)
+        if said:
+            log.log(logging.WARNING if self._below(new, old) else logging.INFO, "scorer tier %s -> %s: %s", old,
+                    new, reason)
+
+    def _below(self, new: str, old: str) -> bool:
+        """Whether tier `new` lies further down this chain than `old` (a tier not in it: not below)."""
+        order = [t.TYPE for t in self.tiers]
+        return old in order and new in order and order.index(new) > order.index(old)
 
 
 def blend(model: TickScore, fallback: TickScore, model_threshold: float, numpy_threshold: float,

@@ -71,6 +71,11 @@ class Sink(abc.ABC):
         """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""
         return None
 
+    def dropped_this_run(self) -> dict[str, int]:
+        """The events this sink dropped since the agent started, by reason (the stop summary's). By default its
+        stats' `dropped`, which counts this life's; a sink whose counts outlive it (the MQTT outbox's) says so."""
+        return dict((self.stats() or {}).get("dropped") or {})
+
     def close(self) -> None:
         """Flush and release; called once on shutdown."""
 

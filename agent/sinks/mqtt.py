@@ -269,6 +269,10 @@ class MqttSink(Sink):
         return {**self.outbox.stats(), "connected": self.reporter.connected, **self.reporter.outage_stats(),
                 "refused_topics": dict(self.refused_topics), "refused_file": self.refused_file.stats()}
 
+    def dropped_this_run(self) -> dict[str, int]:
+        """This life's drops: the outbox's `dropped` (health) counts every life's since the file was made."""
+        return dict(self.outbox.dropped_this_run)
+
     def fault(self, event) -> None:
         payload = encode_json(event.to_dict())
         self.outbox.add(event.fault_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)

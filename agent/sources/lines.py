@@ -145,6 +145,10 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float]
         if not isinstance(sensor, str) or not sensor:
             rejects.add("bad sensor", where, f"field 'sensor': {short_repr(sensor)}")
             return None
+        if "value" not in obj:          # said as such: "not a number: None" sent users looking at the sensor
+            rejects.add("bad number", where, f"sensor {short_repr(sensor)} comes without a 'value' field (a line "
+                                             "is {\"ts\": …, \"sensor\": …, \"value\": …})")
+            return {}, 1
         raw = {sensor: obj.get("value")}
     elif "values" in obj:
         raw = obj["values"]

@@ -1,0 +1,72 @@
+"""At the first score of an agent's life: the sensors whose live values lie far from the normal they are scored
+against (the normaliser's: the warm-up's, or the bundle's training data's), said once, with the figures.
+
+Why (user13, user14): a `warmup.replay` recording taken at another operating point — SKAB's anomaly-free run at
+125 l/min and 0.21 g beside a skid running at 32 l/min and 0.03 g, a fluid 3 °C warmer — made the first score an
+alert on normal running (score 100 against a threshold of 10.8), open for as long as the plant ran so: the
+fallback learns on calm ticks only. Nothing in the alert or the log pointed at the recording; an operator chased
+the sensors it named. Said at the first score because the window then holds live ticks only (the refill after a
+recorded warm-up, or the first window after a restart), once per life; a sensor whose normal spread is the
+normaliser's floor (it did not move where the normal was learned) is left out: it has a warning of its own.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .window import Normaliser, WindowBuffer
+
+log = logging.getLogger("stad.agent")
+
+#: how far (in the normal's standard deviations) a sensor's median over the first scored window must lie to be
+#: named: live running of the operating point the normal was learned at stays within a few; SKAB's valve runs
+#: against the anomaly-free recording lie 30–60 away.
+FAR_SD = 8.0
+
+
+def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser, sensors: list[str]) -> list[tuple]:
+    """(sensor, live median, normal mean, normal std, distance in std) of each sensor whose median over the
+    window's observed ticks (normalised `values`, T × N) lies more than FAR_SD from its normal, farthest first."""
+    observed = np.where(missing, np.nan, values.astype(np.float64))
+    with np.errstate(all="ignore"):
+        if not np.isfinite(observed).any():
+            return []
+        z = np.nanmedian(observed, axis=0)
+    floored = normaliser.floored()
+    out = [(name, float(normaliser.mean[i] + z[i] * normaliser.std[i]), float(normaliser.mean[i]),
+            float(normaliser.std[i]), float(z[i]))
+           for i, name in enumerate(sensors) if np.isfinite(z[i]) and abs(z[i]) > FAR_SD and not floored[i]]
+    return sorted(out, key=lambda s: -abs(s[4]))
+
+
+def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[str], warmed_on: str | None,
+            checkpoint: str | None = None) -> list[tuple]:
+    """One WARNING naming the sensors `far_sensors` finds (none: nothing said). Where the normal was learned, for
+    the cure: `checkpoint`, the checkpoint this life resumed (its normal came from the first warm-up, and a
+    warmup.replay changed since is not read while it resumes), else `warmed_on`, the warm-up recording."""
+    if normaliser is None:
+        return []
+    far = far_sensors(window.values, window.missing, normaliser, sensors)
+    if not far:
+        return far
+    shown = ", ".join(f"{name} (live median {live:.4g}, normal {mean:.4g} ± {std:.2g}: {z:+.0f} sd)"
+                      for name, live, mean, std, z in far[:6])
+    more = f" and {len(far) - 6} more" if len(far) > 6 else ""
+    if checkpoint:
+        cure = (f"this normal is the one {checkpoint} keeps from its first warm-up: to learn this operating point's, "
+                "stop the agent, move the checkpoint aside and start again (warmup.replay a recording of this "
+                "operating point, or none to warm up live)")
+    elif warmed_on:
+        cure = f"warm up on a recording of this operating point (warmup.replay is {warmed_on})"
+    else:
+        cure = "warm up on running of this operating point"
+    log.warning("first score: the live data lies far from the normal it is scored against for %d of %d sensor(s): "
+                "%s%s; if the plant runs as it should, it runs elsewhere than where that normal was learned and alerts "
+                "may say only that — %s", len(far), len(sensors), shown, more, cure)
+    return far
+
+
+__all__ = ["FAR_SD", "far_sensors", "say_far"]
