@@ -174,11 +174,6 @@ class _ScoringCore:
             "quantile this (0.99: their 99th percentile; scores over the bundle's threshold not counted) sets a "
             "gain per sensor so every sensor's tail ends where the median sensor's does; the tier keeps its bundle's "
             "threshold (agent/scorers/sensor_tails.py; 0: off, the scores as before)")
-    sensor_lift: float = rng(0.0, 1.0, default=0.0,
-        doc="a model tier lifts each quiet sensor towards its threshold: a sensor whose calm top (the warm-up's "
-            "99.9th percentile of its scores under the bundle's threshold) ends below this × that threshold is "
-            "multiplied up to it, so it can cross when it does 1/this times its calm top; no sensor is turned "
-            "down (agent/scorers/sensor_tails.py, corridor18; 0: off, the scores as before)")
     latency_budget_ms: float = rng(0.01, None, default=50.0,
         doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
     fault_ticks: int = rng(1, None, default=3,

@@ -56,7 +56,7 @@ from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
-from .sensor_tails import lift_gains, tail_gains
+from .sensor_tails import tail_gains
 
 _DOT, _SUBTRACT, _ABS = fnp.dot, np.subtract, np.abs
 
@@ -278,8 +278,7 @@ class ModelScorer(Scorer):
         self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
-        self.lift = 0.0                           # scoring.sensor_lift (sensor_tails.py; 0: off)
-        self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when either is on
+        self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
         check_manifest_io(bundle, self.expected)
 
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
@@ -426,7 +425,7 @@ class ModelScorer(Scorer):
         left holding the last warm-up ticks, so live scoring continues from them.
         """
         if not self.profile_cfg.enabled:
-            if self.tail_quantile > 0 or self.lift > 0:
+            if self.tail_quantile > 0:
                 self._fit_tails(z, missing)
             return None
         steps = self.steps
@@ -457,20 +456,10 @@ class ModelScorer(Scorer):
         self._forecast_run.forget()
         self._forecasts = {float(t): f for t, f in zip(tick_ts[-steps:], run[-steps:])}
         scores = np.where(newest_missing, 0.0, np.maximum(error_scores, self.profile.scores(levels)))[settle:]
-        if self.tail_quantile > 0 or self.lift > 0:
-            self.sensor_gain = self._gains(scores, newest_missing[settle:])
+        if self.tail_quantile > 0:
+            self.sensor_gain = tail_gains(scores, newest_missing[settle:], self.tail_quantile, self._tail_cap())
             scores = scores * self.sensor_gain
         return scores.max(axis=1)
-
-    def _gains(self, scores: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        """Each sensor's gain from its warm-up scores (n, N): the tails' (sensor_tail_quantile), then the
-        lift's (sensor_lift) on the scores as the tails leave them (sensor_tails.py)."""
-        gain = np.ones(self.n)
-        if self.tail_quantile > 0:
-            gain = tail_gains(scores, missing, self.tail_quantile, self._tail_cap())
-        if self.lift > 0:
-            gain = gain * lift_gains(scores * gain, missing, self.lift, self._tail_cap())
-        return gain
 
     def _fit_tails(self, z: np.ndarray, missing: np.ndarray) -> None:
         """Without a profile: each sensor's gain from the warm-up scored as `score` scores it (the
@@ -478,7 +467,8 @@ class ModelScorer(Scorer):
         the tier keeps its bundle's threshold (sensor_tails.py: a dirty warm-up must not set it)."""
         scores = self._warmup_sensor_scores(z, missing)
         if scores is not None:
-            self.sensor_gain = self._gains(scores, np.asarray(missing, bool)[self.steps - 1:])
+            self.sensor_gain = tail_gains(scores, np.asarray(missing, bool)[self.steps - 1:], self.tail_quantile,
+                                          self._tail_cap())
 
     def _tail_cap(self) -> float:
         """The bundle's calibrated threshold: a warm-up score over it is not part of a calm tail."""

@@ -26,25 +26,10 @@ Opt-in, not adopted (corridor11's rule): it finds the mixed schedule's 5/5 and r
 alarms (fresh seeds 1101–1130: 2 false-alarm events against the fallback's 101 and the shipped tier's 47), but
 finds no more demand-gated queues than the fallback (177 = 177) even at an eightfold tier risk
 (docs/measured/accuracy-corridor.md, the corridor11 round).
-
-The lift (`scoring.sensor_lift` c, corridor18) is the one-sided form, aimed at what corridor18's diagnosis
-found on tuning seeds 11–40: of the 21 queued incidents the tier missed, 6 were seen at their own station
-(the peak past every normal tick of that station and hour, 0.90–1.27 of the threshold, at a flow or a
-speed) and dropped by the decision — under the one threshold, one tick over it, or a short crossing the
-lone-sensor hold-back waited out — while that station's calm maximum sits at 0.6–0.9 of the threshold. None
-of them reached a neighbouring station, so a corroboration across stations would not have touched them.
-With c > 0 a sensor whose calm top (its warm-up scores' LIFT_QUANTILE under the cap) ends below c × the
-cap is multiplied by c × cap / top, so it can cross when it does 1/c times its calm top; a sensor whose
-calm top is already there keeps gain 1 — no sensor is turned down (corridor10's tails turned the noisy
-occupancies down and lost queues they carried), so every score is at least the score without the key.
 """
 from __future__ import annotations
 
 import numpy as np
-
-#: The lift's calm top: the warm-up's 99.9th percentile of a sensor's scores (about its third-largest of a
-#: day at 30 s), under the cap as the tails' quantile is.
-LIFT_QUANTILE = 0.999
 
 #: A calm tail is at least this: a sensor whose warm-up scores were all near 0 (a flat reading) is not
 #: multiplied by hundreds.
@@ -65,18 +50,4 @@ def tail_gains(scores: np.ndarray, missing: np.ndarray, quantile: float, cap: fl
     return float(np.median(tail)) / tail
 
 
-def lift_gains(scores: np.ndarray, missing: np.ndarray, lift: float, cap: float) -> np.ndarray:
-    """(N,) gain per sensor, each ≥ 1: max(1, lift × cap / top), top the LIFT_QUANTILE of the sensor's counted
-    warm-up scores (as `tail_gains` counts them: not missing, under `cap`), floored at TAIL_FLOOR."""
-    if not np.isfinite(cap):
-        raise ValueError("scoring.sensor_lift needs the bundle's calibrated threshold (a finite cap)")
-    scores = np.asarray(scores, np.float64)
-    scores = np.where(np.asarray(missing, bool) | (scores >= cap), np.nan, scores)
-    counted = np.isfinite(scores).any(axis=0)
-    top = np.full(scores.shape[1], np.inf)          # nothing counted: nothing known, no lift
-    if counted.any():
-        top[counted] = np.maximum(np.nanquantile(scores[:, counted], LIFT_QUANTILE, axis=0), TAIL_FLOOR)
-    return np.maximum(1.0, lift * cap / top)
-
-
-__all__ = ["LIFT_QUANTILE", "TAIL_FLOOR", "lift_gains", "tail_gains"]
+__all__ = ["TAIL_FLOOR", "tail_gains"]
