@@ -13,12 +13,6 @@ The levels are each sensor's recent observed level distance from its warm-up lev
   while the shift goes on; the level keeps saying so. Only the drivers hold it: another sensor
   that has wandered off its warm-up level is not what the alert is about, and the fraction lets
   go of the residue an anomaly leaves once it is over (a pump settled a little off its warm-up).
-  The same level keeps an alert over the threshold from ending as subsided (agent/alerts.py: its score
-  under `subside_fraction` × its peak): that peak is often the onset's transient — a forecaster's error
-  as a valve slams shut, 173 on SKAB other/12 against a threshold of 3.6 — far above the lasting shift's
-  score after it (25–60), and a driver's level still at `hold_fraction` of its own excursion says the shift
-  has not subsided (faults8, docs/measured/faults.md: ended so, the alerts covered 53 of other/12's 309
-  anomalous rows instead of 213).
 - released (`release_fraction` r > 0, with `hold_sigma`): an open alert during which some sensor's
   level went `hold_sigma` σ or more off warm-up ends (reason `subsided`) once, for `clear_ticks`
   ticks in a row, every sensor's level is under r × the largest level distance reached during it —
@@ -53,14 +47,7 @@ def track_levels(cfg: AlertConfig, a: OpenAlert, levels) -> dict[str, float] | N
 
 def level_holds(cfg: AlertConfig, a: OpenAlert, score: float, threshold: float, distance: dict[str, float] | None) -> bool:
     """Under the threshold, but a driver sensor's level is still off its warm-up normal (held, above)."""
-    return score <= threshold and driver_level_off(cfg, a, distance)
-
-
-def driver_level_off(cfg: AlertConfig, a: OpenAlert, distance: dict[str, float] | None) -> bool:
-    """A driver sensor's level is still `hold_sigma` σ or more off its warm-up normal and at least `hold_fraction`
-    of the largest distance it reached during the alert: the shift the alert is about goes on (held; and no
-    subsided end meanwhile, agent/alerts.py)."""
-    if distance is None:
+    if distance is None or score > threshold:
         return False
     return any(float(distance.get(name, 0.0)) >= max(cfg.hold_sigma, cfg.hold_fraction * a.level_peak[name])
                for name in a.drivers)

@@ -23,9 +23,6 @@
   The residue bar is lifted once the score has stayed at or under the threshold for
   `subside_release_ticks` ticks in a row (1: the first such tick): a residue that wobbles around
   the threshold (SKAB's flow after a valve test) does not reopen the alert at each crossing.
-  While a driver's level holds the alert (`hold_sigma`, agent/alert_levels.py) a tick under f × the
-  peak does not count towards this end: the peak is often the onset's transient, not what the shift
-  that follows scores.
 - no data: a tick under the threshold on which one of the open alert's drivers is not heard does not count
   towards ending it by any rule above: no reading arrived (silent past `window.carry_forward_s`: the source or
   the sensor stopped, a `missing` fault), or, after such a silence, its score is held at 0 until the gap it is
@@ -47,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from .alert_events import AlertEvent, drivers, explain, iso
 from .alert_faults import calm_without, link, residue_hold
-from .alert_levels import driver_level_off, level_holds, level_released, track_levels, under_level_floor
+from .alert_levels import level_holds, level_released, track_levels, under_level_floor
 from .alert_state import OpenAlert, open_state, read_state
 
 if TYPE_CHECKING:
@@ -211,8 +208,7 @@ class AlertTracker:
                 return [self.close(ts, score, threshold, tier, model, "subsided")]
         else:
             a.spent = 0
-        # (a driver's level at its excursion: the shift is not over, whatever the score's share of the onset's peak)
-        subsided = score < self.cfg.subside_fraction * a.peak and not driver_level_off(self.cfg, a, distance)
+        subsided = score < self.cfg.subside_fraction * a.peak
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
