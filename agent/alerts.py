@@ -23,6 +23,9 @@
   The residue bar is lifted once the score has stayed at or under the threshold for
   `subside_release_ticks` ticks in a row (1: the first such tick): a residue that wobbles around
   the threshold (SKAB's flow after a valve test) does not reopen the alert at each crossing.
+  With `hold_sigma`, a tick under f × the peak does not count towards this end while the sensor that made
+  the peak is still at its excursion (the peak's level, agent/alert_levels.py): the peak is often the onset's
+  transient, not what the lasting shift after it scores.
 - no data: a tick under the threshold on which one of the open alert's drivers is not heard does not count
   towards ending it by any rule above: no reading arrived (silent past `window.carry_forward_s`: the source or
   the sensor stopped, a `missing` fault), or, after such a silence, its score is held at 0 until the gap it is
@@ -44,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from .alert_events import AlertEvent, drivers, explain, iso
 from .alert_faults import calm_without, link, residue_hold
-from .alert_levels import level_holds, level_released, track_levels, under_level_floor
+from .alert_levels import level_holds, level_released, peak_level_holds, track_levels, under_level_floor
 from .alert_state import OpenAlert, open_state, read_state
 
 if TYPE_CHECKING:
@@ -208,7 +211,8 @@ class AlertTracker:
                 return [self.close(ts, score, threshold, tier, model, "subsided")]
         else:
             a.spent = 0
-        subsided = score < self.cfg.subside_fraction * a.peak
+        # (not while the peak's own sensor is at its excursion: the peak was the onset's transient, agent/alert_levels.py)
+        subsided = score < self.cfg.subside_fraction * a.peak and not peak_level_holds(self.cfg, a, distance)
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
