@@ -23,7 +23,11 @@ The levels are each sensor's recent observed level distance from its warm-up lev
   the excursion has not subsided (faults8, docs/measured/faults.md: ended so, the alerts covered 53 of
   other/12's 309 anomalous rows instead of 213). Only that sensor: another driver's level at half its own small
   excursion is the residue the subside rule is there to cut (faults8's C1, held by any driver, kept an alert
-  49 rows past a valve test on accelerometer 2's residue).
+  49 rows past a valve test on accelerometer 2's residue). And never a `scoring.profile.drifting` sensor (the
+  temperatures by default), whichever tier scores: its level drifts in normal operation, so it cannot say the
+  excursion goes on (faults8's C2, without this: the fallback's alert on SKAB other/10, made by the fluid's
+  temperature, stayed open 171 rows past the anomaly while the fluid stayed warm). The level hold under the
+  threshold keeps its own rule for them (held, above).
 - released (`release_fraction` r > 0, with `hold_sigma`): an open alert during which some sensor's
   level went `hold_sigma` σ or more off warm-up ends (reason `subsided`) once, for `clear_ticks`
   ticks in a row, every sensor's level is under r × the largest level distance reached during it —
@@ -64,13 +68,14 @@ def level_holds(cfg: AlertConfig, a: OpenAlert, score: float, threshold: float, 
                for name in a.drivers)
 
 
-def peak_level_holds(cfg: AlertConfig, a: OpenAlert, distance: dict[str, float] | None) -> bool:
+def peak_level_holds(cfg: AlertConfig, a: OpenAlert, distance: dict[str, float] | None,
+                     drifting: frozenset[str] = frozenset()) -> bool:
     """The sensor that made the alert's peak is still off its warm-up level, at `hold_fraction` of its excursion
-    or more (the peak's level, above): the alert does not end as subsided meanwhile."""
+    or more (the peak's level, above): the alert does not end as subsided meanwhile. Never a sensor in `drifting`."""
     if distance is None:
         return False
     tops = a.explain.get("top_sensors") or ()
-    if not tops:
+    if not tops or tops[0]["sensor"] in drifting:
         return False
     name = tops[0]["sensor"]
     return float(distance.get(name, 0.0)) >= max(cfg.hold_sigma, cfg.hold_fraction * a.level_peak.get(name, 0.0))
