@@ -23,6 +23,9 @@
   The residue bar is lifted once the score has stayed at or under the threshold for
   `subside_release_ticks` ticks in a row (1: the first such tick): a residue that wobbles around
   the threshold (SKAB's flow after a valve test) does not reopen the alert at each crossing.
+  With `hold_sigma`, a tick under f × the peak does not count towards this end while the sensor that made
+  the peak is still at its excursion (the peak's level, agent/alert_levels.py; never a `scoring.profile.drifting`
+  sensor): the peak is often the onset's transient, not what the lasting shift after it scores.
 - no data: a tick under the threshold on which one of the open alert's drivers is not heard does not count
   towards ending it by any rule above: no reading arrived (silent past `window.carry_forward_s`: the source or
   the sensor stopped, a `missing` fault), or, after such a silence, its score is held at 0 until the gap it is
@@ -44,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from .alert_events import AlertEvent, drivers, explain, iso
 from .alert_faults import calm_without, link, residue_hold
-from .alert_levels import level_holds, level_released, track_levels, under_level_floor
+from .alert_levels import level_holds, level_released, peak_level_holds, track_levels, under_level_floor
 from .alert_state import OpenAlert, open_state, read_state
 
 if TYPE_CHECKING:
@@ -58,8 +61,10 @@ class AlertTracker:
     """One node's alert state. `observe` is called once per scored tick; returns the events."""
 
     def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0,
-                 fault_ticks: int = 0, window_ticks: int = 32):
+                 fault_ticks: int = 0, window_ticks: int = 32, drifting: tuple[str, ...] = ()):
         self.cfg = cfg
+        # Sensors whose level drifts in normal operation (scoring.profile.drifting): never the peak's level
+        self.drifting = frozenset(drifting)
         self.no_data_ticks = cfg.no_data_ticks or window_ticks     # how long no data holds an alert
         self.hold_ticks = hold_ticks
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
@@ -208,7 +213,8 @@ class AlertTracker:
                 return [self.close(ts, score, threshold, tier, model, "subsided")]
         else:
             a.spent = 0
-        subsided = score < self.cfg.subside_fraction * a.peak
+        # (not while the peak's own sensor is at its excursion: the peak was the onset's transient, agent/alert_levels.py)
+        subsided = score < self.cfg.subside_fraction * a.peak and not peak_level_holds(self.cfg, a, distance, self.drifting)
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:

@@ -43,9 +43,9 @@ class Detector:
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
                  thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0, fault_ticks: int = 0,
-                 window_ticks: int = 32):
+                 window_ticks: int = 32, drifting: tuple[str, ...] = ()):
         self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks, fault_ticks=fault_ticks,
-                                    window_ticks=window_ticks)
+                                    window_ticks=window_ticks, drifting=drifting)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = {}
         self.add(thresholds or {})

@@ -132,7 +132,8 @@ class Pipeline:
         cfg = self.cfg
         return Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds,
                         hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
-                        fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps)
+                        fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps,
+                        drifting=tuple(cfg.scoring.profile.drifting or ()))
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg

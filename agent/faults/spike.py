@@ -45,6 +45,8 @@ BACK_TICKS = 3             # …within this many ticks…
 BACK_TO = 0.25             # …to within this share of the jump from its value before: a spike
 MIN_MOVING = 0.05          # the share of ticks a sensor changes on, at least (for its usual change)
 SCREEN_TICKS = 16          # the screen's bound on the usual change holds this many ticks of learning
+RAMP_TICKS = 5             # a jump the sensor's own move over this many ticks before it already went…
+RAMP_Z = 3.0               # …this many × its usual change × √RAMP_TICKS, the same way, is a ramp's: the process
 _ONE, _ZERO, _MIN_MOVING = fnp.const(1.0), fnp.const(0.0), fnp.const(MIN_MOVING)   # (per-tick operands: fastnp.const)
 
 
@@ -68,6 +70,9 @@ class Spike:
         self._kept: list = [None] * RECENT_TICKS
         self._steps: list = [None] * RECENT_TICKS
         self._waiting = 0
+        # The last RAMP_TICKS + 2 ticks' readings (the Tick's arrays, never written after their tick: `_ramping`).
+        self._xs: list = [None] * (RAMP_TICKS + 2)
+        self._x_at = 0
         self.calm_context = [[] for _ in range(ctx.n)]
         # A dominant jump in a busy context, kept for BACK_TICKS (checkpointed; read only for a healthy sensor):
         self.kept_from = np.full(ctx.n, np.nan)          # its value before the jump
@@ -81,6 +86,8 @@ class Spike:
         self._screen_a = None                           # (the alpha_min its constants were made for)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
+        self._x_at = at = (self._x_at + 1) % (RAMP_TICKS + 2)
+        self._xs[at] = t.x
         ctx, normal = t.ctx, t.normal
         if t.all_observed:          # (observed is all True: consecutive is seen_before; the shared mask is never written)
             consecutive, self.seen_before = self.seen_before, t.observed
@@ -127,8 +134,11 @@ class Spike:
             ctx_seen = c[known[c] & t.healthy[c]]
             calm = context_ratio[ctx_seen] <= self.z / 2
             self.calm_context[i] = ctx_seen[calm].tolist()
-            cond[i] = ctx_seen.size > 0 and bool(calm.all())
-            if cond[i] or ctx_seen.size == 0 or not t.healthy[i]:
+            # (the process's: its step is the sensor's recent behaviour). Not for a sensor under a fault: its move
+            # before is the fault's own (a spike's outlier stacking over ticks rises again, then comes back).
+            ramp = bool(t.healthy[i]) and self._ramping(i, t, usual[i])
+            cond[i] = ctx_seen.size > 0 and bool(calm.all()) and not ramp
+            if cond[i] or ramp or ctx_seen.size == 0 or not t.healthy[i]:
                 continue
             top = context_ratio[ctx_seen].max()
             if (t.ts <= self.kept_until[i] and abs(t.x[i] - self.kept_from[i]) <= BACK_TO * abs(self.kept_jump[i])
@@ -145,6 +155,20 @@ class Spike:
             return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def _ramping(self, i: int, t: Tick, usual: float) -> bool:
+        """The jump of sensor `i` goes on a move of its own that had begun before it: over the RAMP_TICKS ticks
+        before, it moved the jump's way at least RAMP_Z × its usual change × √RAMP_TICKS (a random walk of its
+        usual steps goes that far about 1 % of the time). A spike is a there-and-back from where the sensor
+        was; a jump that goes on a one-way move is the process (a flow ramping down as a valve closes, a
+        temperature rising: SKAB other/12's FT101, other/14's TT102, reported as spikes before: qa33) — the
+        anomaly detector's business. Not known (a reading missing, fewer ticks since the start): no ramp."""
+        before = self._xs[(self._x_at + 1) % (RAMP_TICKS + 2)]        # the oldest kept: RAMP_TICKS before t − 1
+        if before is None:
+            return False
+        moved = t.prev[i] - before[i]
+        jump = t.x[i] - t.prev[i]
+        return bool(moved * jump > 0 and abs(moved) >= RAMP_Z * usual * RAMP_TICKS ** 0.5)
 
     def _calm(self, consecutive: np.ndarray, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         """A tick with no jump: its steps are the recent behaviour, nothing holds."""
