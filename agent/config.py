@@ -340,7 +340,9 @@ class AlertConfig:
         doc="models stop learning from ticks above the threshold; an anomaly lasting this long is learned as "
             "the new normal instead of alerting for ever")
     subside_fraction: float = rng(0.0, 0.9, default=0.0,
-        doc="an alert also ends when the score stays below this × its peak (0: off)")
+        doc="an alert also ends when the score stays below this × its peak — with `hold_sigma`, not while the "
+            "sensor that made the peak is still `hold_sigma` σ and `hold_fraction` of its excursion off its warm-up "
+            "level (never a `scoring.profile.drifting` sensor) (0: off)")
     subside_release_ticks: int = rng(1, None, default=1,
         doc="after a subsided alert, no new alert opens below its residue (`subside_fraction` × its peak) "
             "until the score has stayed at or under the threshold for this many ticks in a row")
