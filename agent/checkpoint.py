@@ -17,7 +17,7 @@ directory), so a crash leaves either the old or the new version, never a torn on
   continued (or stays ended) after a restart, with its fault_id; with no usable checkpoint, the
   faults it holds open are ended with reason `restart`.
 - `active-bundle.json` (agent/active_bundle.py): which bundle a hot swap made active.
-- `alive.json` (agent/resume.py): when the agent was last alive with nothing new to checkpoint (a
+- `alive.json` (agent/alive.py): when the agent was last alive with nothing new to checkpoint (a
   sender silent), naming the checkpoint it extends by its `created`.
 
 The journals' atomic write needs a new file, which a full disk refuses: each journal then writes
@@ -381,7 +381,7 @@ class CheckpointStore:
 
     def save(self, meta: dict, state: dict) -> dict:
         """Write it; returns {"bytes", "seconds"} for the log and the benchmark, and its header's
-        "created" (what the agent's sign of life names: agent/resume.py)."""
+        "created" (what the agent's sign of life names: agent/alive.py)."""
         t0 = time.perf_counter()
         created = time.time()
         parts = encoded_parts({**meta, "created": created}, state)

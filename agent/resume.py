@@ -12,28 +12,28 @@ lack them, their open alert and faults continued when newer than the checkpoint 
 `update` with `gap_s` at the first new data) or ended (reason `restart`) when nothing can judge
 them. While running it writes a checkpoint (`save_checkpoint`: every `checkpoint_s`, after a model
 swap, at a clean stop) — or, when the checkpoint has nothing new (no tick closed: a sender silent),
-the agent's sign of life (`alive.json`, `_mark_alive`), so that the next start takes the silence
+the agent's sign of life (`alive.json`: agent/alive.py), so that the next start takes the silence
 it lived through for the source's (missing ticks), not for its own downtime (the restart gap).
-Both are written with the rule they were made under (CLAIMS_RULE): what an earlier release wrote
-without it — a claim, a checkpoint's held records — may have been written while its own restart was
-pending, and is not trusted (clock24).
+Both are written with the rule they were made under (CLAIMS_RULE, agent/alive.py): what an earlier
+release wrote without it — a claim, a checkpoint's held records — may have been written while its own
+restart was pending, and is not trusted (clock24).
 
-`Resume` is the Agent's base: `_open_checkpoints` sets up its state; it uses the Agent's `cfg`,
-`pipeline`, `aligner`, `sources`, `sinks`, `rejects`, `state_writes`, `hotswap` and the events'
-delivery (agent/delivery.py: `journal`, `fault_journal`, `_emit`, `_emit_faults`, `_told_open`).
+`Resume` is the Agent's base, and `alive.SignOfLife` its own: `_open_checkpoints` sets up its state;
+it uses the Agent's `cfg`, `pipeline`, `aligner`, `sources`, `sinks`, `rejects`, `state_writes`,
+`hotswap` and the events' delivery (agent/delivery.py: `journal`, `fault_journal`, `_emit`,
+`_emit_faults`, `_told_open`).
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 from .alerts import AlertEvent, iso
-from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, atomic_write, fingerprint, tier_mismatch
+from .alive import ALIVE_FILE, ALIVE_S, CLAIMS_RULE, SignOfLife, under_claims_rule  # noqa: F401 (ALIVE_*: its callers' name)
+from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
 from .journaled import checked_open, open_alert_problem, other_version
 from .pipeline_state import tier_from_replay
@@ -42,25 +42,8 @@ from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
 
-#: The agent's sign of life while nothing new comes (`Resume._mark_alive`), in state_dir.
-ALIVE_FILE = "alive.json"
-#: How often (s) the sign of life is written while its sources are silent (`Resume._alive_due`): after
-#: a kill -9 in a silence, at most this much of the silence's end is taken for the agent's downtime
-#: (on the checkpoint's cadence it was up to `checkpoint_s`, 300 s by default). One ~70-byte atomic
-#: write (temporary file, fsync, rename) each time, only while no record comes: 720 writes an hour of
-#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints") — then only
-#: the file's time of change is moved (`_touch_alive`: the next start's downtime figure).
-ALIVE_S = 5.0
-#: The rule what the state files say of the last run was written under, beside it (the checkpoint's header and
-#: alive.json, `claims_rule`): 2 — nothing while a restart is pending (clock23): neither "alive until T with every
-#: record taken" (`alive_at`, alive.json's `at`) nor a checkpoint, whose records held for confirmation are then
-#: the last run's own data. An earlier release wrote no rule and could write both while the ticks after its
-#: restored checkpoint were still its own downtime (user13's blind gateway); the first start after the upgrade
-#: cannot tell those from true ones, so it trusts neither (`_alive_until`, Aligner.restore's `trusted`; clock24).
-CLAIMS_RULE = 2
 
-
-class Resume:
+class Resume(SignOfLife):
     """The checkpoint and the journals across a restart (see the module's docstring)."""
 
     def _open_checkpoints(self, state_dir: Path, adjacency) -> None:
@@ -68,9 +51,7 @@ class Resume:
         self._adjacency = adjacency           # the topology's, in the config fingerprint
         self._saved = (None, None)            # (ticks, bundle) of the last checkpoint written
         self._saved_at: tuple[float, int] | None = None     # its (created, records_in), this life
-        self._next_alive = 0.0                # (monotonic) when `_alive_due` next writes the sign of life
-        self._records_at_alive = -1           # records_in at the last `_alive_due`
-        self._alive_path = state_dir / ALIVE_FILE
+        self._init_alive(state_dir)
         # (last closed tick, last tick ts) to resume after; the tick None: the time base started again
         self._resume_from: tuple[int | None, float] | None = None
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
@@ -112,124 +93,6 @@ class Resume:
         log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
         return info
 
-    def _caught_up(self) -> float | None:
-        """Now (the agent's clock), when a live source feeds it and every record the sources handed
-        over is taken: the ticks after the newest data up to now had none (a sender's silence, if
-        long); else None (a recording's time is not this clock's; records still queued, or left
-        unscored at the stop, are not). Nor while a restart is pending (Aligner.restart_pending: the
-        state restored, no new data yet): the ticks after the restored last one are this agent's
-        downtime, not a silence it lived through — said alive then, the next start after a second
-        kill -9 closed that downtime as missing ticks, a false `source` fault that masked every
-        sensor (user13's blind gateway; clock23)."""
-        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop \
-                or self.aligner.restart_pending:
-            return None
-        return self.clock()
-
-    def _alive_due(self, now: float) -> None:
-        """Between checkpoints, every ALIVE_S (monotonic `now`): the sign of life, when the sources
-        have been silent since the last checkpoint (`_mark_alive` writes nothing otherwise); when they
-        fell silent after it (records came since, none in the last ALIVE_S), the checkpoint once, so
-        that the silence's first `checkpoint_s` is not taken for downtime either."""
-        if now < self._next_alive:
-            return
-        self._next_alive = now + min(ALIVE_S, self.cfg.checkpoint_s)
-        quiet = self.records_in == self._records_at_alive
-        self._records_at_alive = self.records_in
-        if quiet and self.pipeline.ticks and (self._saved_at is None or self._saved_at[1] != self.records_in):
-            if self.save_checkpoint() is not None:
-                return
-        elif self._mark_alive():
-            return
-        self._touch_alive()       # (nothing written: a restart pending, or data flowing)
-
-    def _touch_alive(self) -> None:
-        """Every ALIVE_S while a live source feeds the agent and no silence is to be said: `alive.json`'s
-        time of change moved to now (its content, the silence's claim, kept; created when missing, with
-        none), so that the next start can say how long the agent was down — before, a kill -9 two
-        seconds long said the checkpoint's age, minutes (user13's defect 5). A change of the file's
-        times, no data written and no fsync: a power cut may lose the last few, which only makes the
-        figure larger."""
-        if not any(src.live for src in self.sources):
-            return
-        try:
-            os.utime(self._alive_path)
-        except FileNotFoundError:
-            try:
-                atomic_write(self._alive_path, json.dumps({"at": None, "checkpoint": None,
-                                                           "claims_rule": CLAIMS_RULE}).encode())
-            except OSError as exc:
-                self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                          "the next start's downtime reads the checkpoint's time")
-        except OSError as exc:
-            self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                      "the next start's downtime reads an older sign of life")
-
-    def _mark_alive(self) -> bool:
-        """The checkpoint has nothing new to write (no tick closed: a sender silent, every sensor) and
-        no record came since it: say the agent is alive, in `alive.json` — the time and the checkpoint
-        it extends, ~70 bytes every ALIVE_S (`_alive_due`) and on the checkpoint's cadence, never while
-        records come. Without it a restart
-        during a silence took the silence for its own downtime: the restart gap (health, an open
-        alert's `gap_s`) the silence and the downtime together, no sensor missing for the silence.
-        The next start closes the silence up to it as missing ticks (`_alive_until`). Whether it
-        was written (tried)."""
-        if self._saved_at is None or self._saved_at[1] != self.records_in:
-            return False
-        at = self._caught_up()
-        if at is None:
-            return False
-        try:
-            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0],
-                                                       "claims_rule": CLAIMS_RULE}).encode())
-        except OSError as exc:
-            self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                      "take the sender's silence since the checkpoint for its own downtime")
-            return True
-        self.state_writes.success("checkpoint", self._alive_path)
-        return True
-
-    def _alive_until(self, meta: dict) -> tuple[float | None, float | None]:
-        """When the last run was last known alive with every record taken: its checkpoint's `alive_at`,
-        or a later `alive.json` written for that checkpoint (one for another is stale); None when
-        neither says, or either is not a time up to now (said, and ignored: the restart gap then
-        starts at the checkpoint's last tick, as before). As (trusted, not trusted): a claim made under
-        this release's rule (CLAIMS_RULE, written beside it) is trusted; one without it was written by an
-        earlier release, which could make it while a restart was pending — a false silence after a second
-        kill -9 (user13's blind gateway) — and nothing in the files tells the two apart, so it is not."""
-        times = [(meta.get("alive_at"), meta.get("claims_rule"))]
-        try:
-            doc = json.loads(self._alive_path.read_bytes())
-            if doc["checkpoint"] == meta.get("created"):
-                times.append((doc["at"], doc.get("claims_rule")))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("%s not usable (%s); ignored", self._alive_path, exc)
-            self.state_reads["alive"] = f"{self._alive_path}: not usable ({exc})"
-        now = self.clock()
-        good = [(float(t), _marked(rule)) for t, rule in times if isinstance(t, (int, float))
-                and not isinstance(t, bool) and 0.0 <= t <= now]
-        if len(good) < len([t for t, _ in times if t is not None]):
-            log.warning("checkpoint %s: a time the last run was alive is not a time up to now (%s); ignored",
-                        self.checkpoints.path, [t for t, _ in times])
-        return (max((t for t, marked in good if marked), default=None),
-                max((t for t, marked in good if not marked), default=None))
-
-    def _down_between(self, meta: dict, created: float) -> tuple[float, float] | None:
-        """(when the last run was last known up, now): its checkpoint's time, the time it said it was
-        alive, `alive.json`'s last change (`_touch_alive`, every ALIVE_S while live data flows) — the
-        latest that is a time up to now. The restart gap's line says the seconds between beside the
-        ticks it skips: those are the downtime and the ticks since the last checkpoint together."""
-        times = [created, meta.get("alive_at")]
-        try:
-            times.append(self._alive_path.stat().st_mtime)
-        except OSError:
-            pass
-        now = self.clock()
-        good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.0 <= t <= now]
-        return (max(good), now) if good else None
-
     def _checkpoint_fallback(self) -> str:
         """What a restart would resume from while the checkpoint cannot be written."""
         try:
@@ -256,7 +119,7 @@ class Resume:
                 ahead_s = self._ahead_of_host_clock(last_ts, Aligner.host_ahead_in(state["aligner"]))
                 aligner = Aligner.for_agent(self.cfg, self.rejects)
                 if ahead_s is None:
-                    aligner.restore(state["aligner"], trusted=_marked(meta.get("claims_rule")))
+                    aligner.restore(state["aligner"], trusted=under_claims_rule(meta.get("claims_rule")))
                 self.pipeline.restore(state["pipeline"], tier_changed)
                 if self.cfg.warmup.replay:      # a model tier left waiting: prepared on the recording now (swap6)
                     tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
@@ -302,7 +165,7 @@ class Resume:
                         "silence of the senders before the stop is not told", iso(unmarked), claimed)
             self.checkpoint_start["detail"] += (f"; an earlier release's sign of life (alive until {iso(unmarked)}) "
                                                 f"not trusted: {claimed} tick(s) taken as the restart's gap")
-        dropped = 0 if _marked(meta.get("claims_rule")) else self.aligner.reject_held(
+        dropped = 0 if under_claims_rule(meta.get("claims_rule")) else self.aligner.reject_held(
             "held by a checkpoint an earlier release wrote, which it did also while its own restart was pending")
         if dropped:
             log.warning("the checkpoint holds %d record(s) the last run held for confirmation; it was written by an "
@@ -662,10 +525,6 @@ class Resume:
             self.pipeline.refill_window()
         self._gap_refill = self.pipeline.refill > 0
 
-
-def _marked(rule) -> bool:
-    """Whether a state file was written under CLAIMS_RULE's rule (or a later one)."""
-    return isinstance(rule, int) and not isinstance(rule, bool) and rule >= CLAIMS_RULE
 
 
 def faults_said(open_faults: dict[str, dict]) -> str:

@@ -107,7 +107,7 @@ class Agent(Resume, Delivery):
         `warmup.replay` is then cut short (agent/warmup.py ReplayStopped) and the agent stops at once."""
         return_freed_blocks()
         self.cfg = cfg
-        self.clock = clock      # this host's wall clock: live records' arrival, the sign of life (resume.py)
+        self.clock = clock      # this host's wall clock: live records' arrival, the sign of life (alive.py)
         self.max_ticks = max_ticks
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
@@ -291,7 +291,7 @@ class Agent(Resume, Delivery):
                     self._checkpoint_tried_for = self.hotswap.current
                 self.save_checkpoint()
             else:
-                self._alive_due(now)            # a silence's sign of life, every ALIVE_S (agent/resume.py)
+                self._alive_due(now)            # a silence's sign of life, every ALIVE_S (agent/alive.py)
         # A clean stop (signal, stop()): the records the sources had already handed over and the
         # ticks still open for late samples are scored too, up to --max-ticks, which asked for
         # exactly that many (a signal may come a few records before it).

@@ -10,7 +10,7 @@ failed writes for health (`state_writes`), Prometheus (`stad_state_write_failure
 and the summary line.
 
 The small state files read once at start (`active-bundle.json`, agent/hotswap.py; `feedback.json`,
-agent/feedback.py; the alert and fault journals and `alive.json`, agent/resume.py) that cannot be used — cut short by a power cut, corrupt, a directory; active-bundle.json
+agent/feedback.py; the alert and fault journals and `alive.json`, agent/alive.py) that cannot be used — cut short by a power cut, corrupt, a directory; active-bundle.json
 also lost, missing beside a checkpoint (agent/active_bundle.py) — are said
 by their readers (the file, why, what the agent does instead) and noted here for health
 (`state_reads`: file -> 'path: why', null when it was read or absent) and Prometheus
@@ -36,7 +36,7 @@ STATE_FILES = {
 }
 
 
-#: the state files read at start whose refusal is noted: the journals and the sign of life (agent/resume.py)
+#: the state files read at start whose refusal is noted: the journals and the sign of life (agent/alive.py)
 #: too since review22 — a journal a power cut tore was said in the log only
 STATE_READS = ("active_bundle", "feedback", "alert_journal", "fault_journal", "alive")
 

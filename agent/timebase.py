@@ -8,7 +8,9 @@ data moved (a jump, a step back), was away (a silence: not a move), or the agent
 gap: the agent's own downtime), or whether the record is a stray stamp that costs only itself.
 They live apart from the grid so that each can be read in one sitting: the grid buckets, carries
 and closes; the rules are where the aligner judges a clock, and where its mends have gone (each
-rule's reason is in `TimeBaseRules`' doc).
+rule's reason is in `TimeBaseRules`' doc). Where a live sender's stamps stand to this host's clock,
+and at what pace they move — by which the rules tell a sender that went on while nothing came from
+one whose clock jumped — is a part of its own (agent/live_pace.py, the rules' base).
 
 When the time base moved back — the data stepped back (`TimeBaseRules._step_back`), or the host
 clock since a checkpoint was written (service._rebase_time) — every clock that compares a tick's
@@ -32,6 +34,7 @@ import numpy as np
 
 from .alerts import iso
 from .checkpoint import array_of
+from .live_pace import LivePace
 from .records import Record, span
 
 if TYPE_CHECKING:
@@ -45,16 +48,6 @@ DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 TIME_BASE_MOVES = ("back", "forward", "restart")
 CONFIRM_RECORDS = 3        # consistent records that confirm a jump; in-step records that refute one
 MAX_CANDIDATES = 4         # jump candidates held at once; the oldest is rejected beyond this
-#: The live data's pace (its stamps' seconds per second of this host's clock) is measured over at least this
-#: many seconds of arrivals; one within SAME_PACE of 1 is this host's (arrival jitter, a sender's clock drift).
-PACE_SPAN_S = 5.0
-SAME_PACE = 0.05
-#: The pace is measured over the last PACE_WINDOW_S / 2 to PACE_WINDOW_S of arrivals (after the first): a burst
-#: of queued records (a broker's backlog at a reconnect) sways it for at most that long.
-PACE_WINDOW_S = 60.0
-#: A sender at another pace is expected where that pace puts it within a short step plus this share of the
-#: data time passed (the pace is measured, not known).
-PACE_SLACK = 0.02
 
 
 class _Candidate:
@@ -73,7 +66,7 @@ class _Candidate:
         self.lo, self.hi = min(self.lo, k), max(self.hi, k)
 
 
-class TimeBaseRules:
+class TimeBaseRules(LivePace):
     """The aligner's clock rules: which records would move its time base, and when they do.
 
     Why: one bogus stamp must never close the ticks real data is still for, and a real move of the
@@ -141,7 +134,7 @@ class TimeBaseRules:
       record's arrival) reads this host's clock less the step (`host_ahead_s`) — before, once the wait ran out
       the flush closed the skipped span as an outage and the data was late for as long as the step (clock22).
     - A restart during a silence of every sensor: the last run was alive (its sign of life,
-      agent/resume.py) past ticks that ended with no data. They are the source's silence: closed
+      agent/alive.py) past ticks that ended with no data. They are the source's silence: closed
       at the restore as missing ticks (`silent_until`), and the restart gap is the downtime after
       them — before, the silence and the downtime together were skipped as the restart gap.
     """
@@ -163,11 +156,7 @@ class TimeBaseRules:
         #: (the last run's last sign of life, this start) on this host's clock, set by the restore (agent/resume.py):
         #: the restart gap's line says the seconds the agent was down beside the ticks its checkpoint had not taken
         self.down_between: tuple[float, float] | None = None
-        self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
-        self.live_received: float | None = None   # ... and its arrival (this host's clock)
-        self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
-        self._pace_from: tuple[float, float] | None = None   # (stamp, arrival) the pace is measured from
-        self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
+        self._init_pace()
         self._clock_step: float | None = None    # a step of this host's clock (s), the data's answer awaited
         self._stepped_at = 0.0                   # that clock's reading just after it (`received`'s terms)
         self._offset_before = 0.0                # the live data's stamp minus arrival before it
@@ -205,7 +194,7 @@ class TimeBaseRules:
 
     def silent_until(self, alive_at: float) -> int:
         """At a restore: the last run was alive until `alive_at` (this host's clock) with every record
-        it was sent taken (agent/resume.py's sign of life). The ticks that ended by then with no data
+        it was sent taken (agent/alive.py's sign of life). The ticks that ended by then with no data
         are the source's silence, not the agent's downtime: they close now as missing (carried, then
         an outage), as the running agent closes a silence when the data comes back, and are handed
         out with the restore's rows; the restart gap is what lies between them and the first new data.
@@ -222,7 +211,7 @@ class TimeBaseRules:
 
     def reject_held(self, why: str) -> int:
         """At a restore from a checkpoint whose held records cannot be told from the restart's own first data (an
-        earlier release's, written while its restart was pending: agent/resume.py CLAIMS_RULE): every record held
+        earlier release's, written while its restart was pending: agent/alive.py CLAIMS_RULE): every record held
         for a move of the time base rejected ('timestamp jump', `why`), as if the checkpoint had not held them —
         taken as the last run's data back after a silence, the downtime before them closed as missing ticks (a
         false `source` fault); taken as the first data after this restart, the downtime after them did. How many."""
@@ -549,7 +538,7 @@ class TimeBaseRules:
         """Restored (or after a step of this host's clock forward), no new record taken yet and the
         wall-clock flush's wait not run out: the ticks past the restored state's last one are not
         accounted for — downtime up to the first new data, which skips them. Until then no silence
-        may be claimed for them (agent/resume.py `_caught_up`): the next start would close the
+        may be claimed for them (agent/alive.py `_caught_up`): the next start would close the
         downtime as missing ticks (user13: two kill -9s within a checkpoint interval; clock23)."""
         return self._restart_pending
 
@@ -567,68 +556,6 @@ class TimeBaseRules:
         data — its ticks missing, a `source` fault for the feed, the open alert held for no data (user12,
         qa32). A sender whose clock jumped meanwhile is off its old pace: still a move."""
         return self._live(rec) or self._in_live_pace(rec)
-
-    def note_live(self, rec: Record) -> None:
-        """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
-        data's pace — its stamps' seconds per second of arrivals, measured from the first live record since
-        the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
-        (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
-        self.live_offset, self.live_received = rec.ts - rec.received, rec.received
-        start = self._pace_from
-        if start is None or rec.received < start[1]:
-            self._pace_from, self._pace_next = (rec.ts, rec.received), None
-            return
-        span = rec.received - start[1]
-        if span >= PACE_SPAN_S:
-            pace = (rec.ts - start[0]) / span
-            self.live_pace = 1.0 if abs(pace - 1.0) <= SAME_PACE or pace <= 0 else pace
-        if span >= PACE_WINDOW_S:           # a sliding window: the next start is half a window old
-            self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
-        elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
-            self._pace_next = (rec.ts, rec.received)
-
-    def _in_live_pace(self, rec: Record) -> bool:
-        """Live, and as far from its arrival as the last live record taken was, within the reach of a short
-        step — or, for live data at another pace than this host's (a replay at 10×: its stamp − arrival
-        drifts 9 s a second), where that pace from the last live record puts it, within a short step and
-        PACE_SLACK of the data time passed. Before the pace was kept, a restart's downtime of a sender at
-        another pace was a jump of the data (its offset drifted meanwhile): a `source` fault, the open alert
-        ended (qa33)."""
-        if rec.received is None or self.live_offset is None:
-            return False
-        bound = self.reach_ticks * self.tick_s
-        if abs(rec.ts - rec.received - self.live_offset) <= bound:
-            return True
-        if self.live_pace == 1.0 or self.live_received is None:
-            return False
-        passed = self.live_pace * (rec.received - self.live_received)
-        expected = self.live_received + self.live_offset + passed
-        return abs(rec.ts - expected) <= bound + PACE_SLACK * abs(passed)
-
-    def pace_state(self) -> dict:
-        """The live data's pace for the checkpoint (`note_live`): a restart's first data is judged by it."""
-        return {"live_received": self.live_received, "live_pace": self.live_pace,
-                "pace_from": None if self._pace_from is None else list(self._pace_from)}
-
-    @staticmethod
-    def pace_in(state: dict) -> tuple:
-        """`pace_state` read back and checked, for `restore_pace`; a checkpoint written before it was kept:
-        this host's pace, none measured."""
-        received, pace, start = state.get("live_received"), state.get("live_pace", 1.0), state.get("pace_from")
-        for key, v in (("live_received", received), ("live_pace", pace)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-                raise ValueError(f"aligner.{key}: expected seconds")
-        if start is not None and not (isinstance(start, (list, tuple)) and len(start) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)):
-            raise ValueError("aligner.pace_from: expected [stamp, arrival] seconds")
-        if pace is None or pace <= 0:
-            raise ValueError("aligner.live_pace: expected stamp seconds per second, > 0")
-        return (None if received is None else float(received), float(pace),
-                None if start is None else (float(start[0]), float(start[1])))
-
-    def restore_pace(self, pace: tuple) -> None:
-        self.live_received, self.live_pace, self._pace_from = pace
-        self._pace_next = None
 
     def _restart_gap_at(self, k: int) -> bool:
         return self._restart_pending and self.next_k is not None and self.newest_k is not None and \

@@ -1,4 +1,4 @@
-"""What the silence's sign of life (agent/resume.py `_alive_due`, ALIVE_S) costs: one write, the
+"""What the silence's sign of life (agent/alive.py `_alive_due`, ALIVE_S) costs: one write, the
 check each loop turn, and the writes per hour of silence (flash wear on a gateway).
 
 The write is the agent's own: a real `Agent` (stdin source, numpy tier, its state_dir in --dir: put
@@ -38,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     from agent.config import from_dict
     from agent.records import Record
-    from agent.resume import ALIVE_FILE, ALIVE_S
+    from agent.alive import ALIVE_FILE, ALIVE_S
     from agent.service import Agent
 
     base = Path(tempfile.mkdtemp(dir=args.dir, prefix="stad-alive-"))

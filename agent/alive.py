@@ -1,0 +1,177 @@
+"""The agent's sign of life: what a running agent claims of itself for the next start, and how that start reads it.
+
+Why a part of its own: after a kill -9 or a power cut the checkpoint alone cannot tell the next start what the
+ticks after it were. A sender's silence the agent lived through is the source's (missing ticks, a `source`
+fault); the agent's own downtime is not (the restart gap: skipped, no sensor missing). Between checkpoints,
+while the sources are silent, the agent says every ALIVE_S that it is alive with every record taken
+(`alive.json`, `_mark_alive`; its checkpoint once when they fall silent after it: `_alive_due`); while data
+flows, only the file's time of change is moved (`_touch_alive`), so that the next start can say how long the
+agent was down (`_down_between`) rather than the checkpoint's age. The claim is never made while a restart is
+pending (`_caught_up`: those ticks are the agent's own downtime — user13's blind gateway, clock23), and it is
+written with the rule it was made under (CLAIMS_RULE): a claim an earlier release wrote without it is read back
+but not trusted (`_alive_until`, `under_claims_rule`; clock24).
+
+`SignOfLife` is the base of `resume.Resume`, which writes the checkpoint and restores it: `_init_alive` sets
+up its state. It uses the Agent's `cfg.checkpoint_s`, `sources`, `queue`, `aligner.restart_pending`,
+`records_in`, `pipeline.ticks`, `clock`, `state_writes`, `state_reads` and, from `Resume`, `save_checkpoint`,
+`_saved_at` (the last checkpoint's (created, records_in)) and `checkpoints.path`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from .checkpoint import atomic_write
+
+log = logging.getLogger("stad.agent")
+
+#: The agent's sign of life while nothing new comes (`SignOfLife._mark_alive`), in state_dir.
+ALIVE_FILE = "alive.json"
+#: How often (s) the sign of life is written while its sources are silent (`SignOfLife._alive_due`): after
+#: a kill -9 in a silence, at most this much of the silence's end is taken for the agent's downtime
+#: (on the checkpoint's cadence it was up to `checkpoint_s`, 300 s by default). One ~70-byte atomic
+#: write (temporary file, fsync, rename) each time, only while no record comes: 720 writes an hour of
+#: silence, none while data flows (bench/alive.py: its cost, and README "Restarts, checkpoints") — then only
+#: the file's time of change is moved (`_touch_alive`: the next start's downtime figure).
+ALIVE_S = 5.0
+#: The rule what the state files say of the last run was written under, beside it (the checkpoint's header and
+#: alive.json, `claims_rule`): 2 — nothing while a restart is pending (clock23): neither "alive until T with every
+#: record taken" (`alive_at`, alive.json's `at`) nor a checkpoint, whose records held for confirmation are then
+#: the last run's own data. An earlier release wrote no rule and could write both while the ticks after its
+#: restored checkpoint were still its own downtime (user13's blind gateway); the first start after the upgrade
+#: cannot tell those from true ones, so it trusts neither (`_alive_until`, Aligner.restore's `trusted`; clock24).
+CLAIMS_RULE = 2
+
+
+class SignOfLife:
+    """The sign of life between checkpoints and its reading at the next start (see the module's docstring)."""
+
+    def _init_alive(self, state_dir: Path) -> None:
+        self._next_alive = 0.0                # (monotonic) when `_alive_due` next writes the sign of life
+        self._records_at_alive = -1           # records_in at the last `_alive_due`
+        self._alive_path = state_dir / ALIVE_FILE
+
+    def _caught_up(self) -> float | None:
+        """Now (the agent's clock), when a live source feeds it and every record the sources handed
+        over is taken: the ticks after the newest data up to now had none (a sender's silence, if
+        long); else None (a recording's time is not this clock's; records still queued, or left
+        unscored at the stop, are not). Nor while a restart is pending (Aligner.restart_pending: the
+        state restored, no new data yet): the ticks after the restored last one are this agent's
+        downtime, not a silence it lived through — said alive then, the next start after a second
+        kill -9 closed that downtime as missing ticks, a false `source` fault that masked every
+        sensor (user13's blind gateway; clock23)."""
+        if not any(src.live for src in self.sources) or len(self.queue) or self.queue.dropped_at_stop \
+                or self.aligner.restart_pending:
+            return None
+        return self.clock()
+
+    def _alive_due(self, now: float) -> None:
+        """Between checkpoints, every ALIVE_S (monotonic `now`): the sign of life, when the sources
+        have been silent since the last checkpoint (`_mark_alive` writes nothing otherwise); when they
+        fell silent after it (records came since, none in the last ALIVE_S), the checkpoint once, so
+        that the silence's first `checkpoint_s` is not taken for downtime either."""
+        if now < self._next_alive:
+            return
+        self._next_alive = now + min(ALIVE_S, self.cfg.checkpoint_s)
+        quiet = self.records_in == self._records_at_alive
+        self._records_at_alive = self.records_in
+        if quiet and self.pipeline.ticks and (self._saved_at is None or self._saved_at[1] != self.records_in):
+            if self.save_checkpoint() is not None:
+                return
+        elif self._mark_alive():
+            return
+        self._touch_alive()       # (nothing written: a restart pending, or data flowing)
+
+    def _touch_alive(self) -> None:
+        """Every ALIVE_S while a live source feeds the agent and no silence is to be said: `alive.json`'s
+        time of change moved to now (its content, the silence's claim, kept; created when missing, with
+        none), so that the next start can say how long the agent was down — before, a kill -9 two
+        seconds long said the checkpoint's age, minutes (user13's defect 5). A change of the file's
+        times, no data written and no fsync: a power cut may lose the last few, which only makes the
+        figure larger."""
+        if not any(src.live for src in self.sources):
+            return
+        try:
+            os.utime(self._alive_path)
+        except FileNotFoundError:
+            try:
+                atomic_write(self._alive_path, json.dumps({"at": None, "checkpoint": None,
+                                                           "claims_rule": CLAIMS_RULE}).encode())
+            except OSError as exc:
+                self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                          "the next start's downtime reads the checkpoint's time")
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                      "the next start's downtime reads an older sign of life")
+
+    def _mark_alive(self) -> bool:
+        """The checkpoint has nothing new to write (no tick closed: a sender silent, every sensor) and
+        no record came since it: say the agent is alive, in `alive.json` — the time and the checkpoint
+        it extends, ~70 bytes every ALIVE_S (`_alive_due`) and on the checkpoint's cadence, never while
+        records come. Without it a restart
+        during a silence took the silence for its own downtime: the restart gap (health, an open
+        alert's `gap_s`) the silence and the downtime together, no sensor missing for the silence.
+        The next start closes the silence up to it as missing ticks (`_alive_until`). Whether it
+        was written (tried)."""
+        if self._saved_at is None or self._saved_at[1] != self.records_in:
+            return False
+        at = self._caught_up()
+        if at is None:
+            return False
+        try:
+            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0],
+                                                       "claims_rule": CLAIMS_RULE}).encode())
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                      "take the sender's silence since the checkpoint for its own downtime")
+            return True
+        self.state_writes.success("checkpoint", self._alive_path)
+        return True
+
+    def _alive_until(self, meta: dict) -> tuple[float | None, float | None]:
+        """When the last run was last known alive with every record taken: its checkpoint's `alive_at`,
+        or a later `alive.json` written for that checkpoint (one for another is stale); None when
+        neither says, or either is not a time up to now (said, and ignored: the restart gap then
+        starts at the checkpoint's last tick, as before). As (trusted, not trusted): a claim made under
+        this release's rule (CLAIMS_RULE, written beside it) is trusted; one without it was written by an
+        earlier release, which could make it while a restart was pending — a false silence after a second
+        kill -9 (user13's blind gateway) — and nothing in the files tells the two apart, so it is not."""
+        times = [(meta.get("alive_at"), meta.get("claims_rule"))]
+        try:
+            doc = json.loads(self._alive_path.read_bytes())
+            if doc["checkpoint"] == meta.get("created"):
+                times.append((doc["at"], doc.get("claims_rule")))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("%s not usable (%s); ignored", self._alive_path, exc)
+            self.state_reads["alive"] = f"{self._alive_path}: not usable ({exc})"
+        now = self.clock()
+        good = [(float(t), under_claims_rule(rule)) for t, rule in times if isinstance(t, (int, float))
+                and not isinstance(t, bool) and 0.0 <= t <= now]
+        if len(good) < len([t for t, _ in times if t is not None]):
+            log.warning("checkpoint %s: a time the last run was alive is not a time up to now (%s); ignored",
+                        self.checkpoints.path, [t for t, _ in times])
+        return (max((t for t, marked in good if marked), default=None),
+                max((t for t, marked in good if not marked), default=None))
+
+    def _down_between(self, meta: dict, created: float) -> tuple[float, float] | None:
+        """(when the last run was last known up, now): its checkpoint's time, the time it said it was
+        alive, `alive.json`'s last change (`_touch_alive`, every ALIVE_S while live data flows) — the
+        latest that is a time up to now. The restart gap's line says the seconds between beside the
+        ticks it skips: those are the downtime and the ticks since the last checkpoint together."""
+        times = [created, meta.get("alive_at")]
+        try:
+            times.append(self._alive_path.stat().st_mtime)
+        except OSError:
+            pass
+        now = self.clock()
+        good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.0 <= t <= now]
+        return (max(good), now) if good else None
+
+
+def under_claims_rule(rule) -> bool:
+    """Whether a state file was written under CLAIMS_RULE's rule (or a later one)."""
+    return isinstance(rule, int) and not isinstance(rule, bool) and rule >= CLAIMS_RULE

@@ -1,0 +1,105 @@
+"""The live data's pace: where a live sender's stamps stand to this host's clock, and how fast they move.
+
+Why a part of its own: the aligner's clock rules (agent/timebase.py) must tell a sender that went on while
+nothing came — back after a silence, or the first data after a restart — from one whose clock jumped. Data
+stamped near this host's clock goes on with it; a sender on a clock of its own, or a recording piped in at 10×,
+does not, and was taken for a jump of the data (its ticks missing, a `source` fault, the open alert ended:
+qa33). So the aligner notes each live record it takes (`note_live`): its stamp minus its arrival and the pace
+of its stamps per second of arrivals, measured over a sliding window; a record is then in the live data's pace
+(`_in_live_pace`) when it stands where that offset and pace put it, within a short step. The pace is kept in
+the checkpoint (`pace_state`, `pace_in`, `restore_pace`): a restart's first data is judged by it.
+
+`LivePace` is the base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_pace` sets up its state;
+`_in_live_pace` reads the aligner's `reach_ticks` and `tick_s` (a short step of the data). The time base's moves
+start the pace's measure afresh (TimeBaseRules.note_move), and the rules read `live_offset` for the sign of
+life's silence and a step of this host's clock.
+"""
+from __future__ import annotations
+
+import math
+
+from .records import Record
+
+#: The live data's pace (its stamps' seconds per second of this host's clock) is measured over at least this
+#: many seconds of arrivals; one within SAME_PACE of 1 is this host's (arrival jitter, a sender's clock drift).
+PACE_SPAN_S = 5.0
+SAME_PACE = 0.05
+#: The pace is measured over the last PACE_WINDOW_S / 2 to PACE_WINDOW_S of arrivals (after the first): a burst
+#: of queued records (a broker's backlog at a reconnect) sways it for at most that long.
+PACE_WINDOW_S = 60.0
+#: A sender at another pace is expected where that pace puts it within a short step plus this share of the
+#: data time passed (the pace is measured, not known).
+PACE_SLACK = 0.02
+
+
+class LivePace:
+    """The live data's offset from this host's clock and its pace (see the module's docstring)."""
+
+    def _init_pace(self) -> None:
+        self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
+        self.live_received: float | None = None   # ... and its arrival (this host's clock)
+        self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
+        self._pace_from: tuple[float, float] | None = None   # (stamp, arrival) the pace is measured from
+        self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
+
+    def note_live(self, rec: Record) -> None:
+        """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
+        data's pace — its stamps' seconds per second of arrivals, measured from the first live record since
+        the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
+        (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
+        self.live_offset, self.live_received = rec.ts - rec.received, rec.received
+        start = self._pace_from
+        if start is None or rec.received < start[1]:
+            self._pace_from, self._pace_next = (rec.ts, rec.received), None
+            return
+        span = rec.received - start[1]
+        if span >= PACE_SPAN_S:
+            pace = (rec.ts - start[0]) / span
+            self.live_pace = 1.0 if abs(pace - 1.0) <= SAME_PACE or pace <= 0 else pace
+        if span >= PACE_WINDOW_S:           # a sliding window: the next start is half a window old
+            self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
+        elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
+            self._pace_next = (rec.ts, rec.received)
+
+    def _in_live_pace(self, rec: Record) -> bool:
+        """Live, and as far from its arrival as the last live record taken was, within the reach of a short
+        step — or, for live data at another pace than this host's (a replay at 10×: its stamp − arrival
+        drifts 9 s a second), where that pace from the last live record puts it, within a short step and
+        PACE_SLACK of the data time passed. Before the pace was kept, a restart's downtime of a sender at
+        another pace was a jump of the data (its offset drifted meanwhile): a `source` fault, the open alert
+        ended (qa33)."""
+        if rec.received is None or self.live_offset is None:
+            return False
+        bound = self.reach_ticks * self.tick_s
+        if abs(rec.ts - rec.received - self.live_offset) <= bound:
+            return True
+        if self.live_pace == 1.0 or self.live_received is None:
+            return False
+        passed = self.live_pace * (rec.received - self.live_received)
+        expected = self.live_received + self.live_offset + passed
+        return abs(rec.ts - expected) <= bound + PACE_SLACK * abs(passed)
+
+    def pace_state(self) -> dict:
+        """The live data's pace for the checkpoint (`note_live`): a restart's first data is judged by it."""
+        return {"live_received": self.live_received, "live_pace": self.live_pace,
+                "pace_from": None if self._pace_from is None else list(self._pace_from)}
+
+    @staticmethod
+    def pace_in(state: dict) -> tuple:
+        """`pace_state` read back and checked, for `restore_pace`; a checkpoint written before it was kept:
+        this host's pace, none measured."""
+        received, pace, start = state.get("live_received"), state.get("live_pace", 1.0), state.get("pace_from")
+        for key, v in (("live_received", received), ("live_pace", pace)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise ValueError(f"aligner.{key}: expected seconds")
+        if start is not None and not (isinstance(start, (list, tuple)) and len(start) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)):
+            raise ValueError("aligner.pace_from: expected [stamp, arrival] seconds")
+        if pace is None or pace <= 0:
+            raise ValueError("aligner.live_pace: expected stamp seconds per second, > 0")
+        return (None if received is None else float(received), float(pace),
+                None if start is None else (float(start[0]), float(start[1])))
+
+    def restore_pace(self, pace: tuple) -> None:
+        self.live_received, self.live_pace, self._pace_from = pace
+        self._pace_next = None
