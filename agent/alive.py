@@ -90,7 +90,9 @@ class SignOfLife:
         none), so that the next start can say how long the agent was down — before, a kill -9 two
         seconds long said the checkpoint's age, minutes (user13's defect 5). A change of the file's
         times, no data written and no fsync: a power cut may lose the last few, which only makes the
-        figure larger."""
+        figure larger. A failed touch is counted and said under the checkpoint's key (health `state_writes`);
+        the next that works clears that problem, never one the checkpoint's own writes left (before, a touch
+        never cleared its own, which stayed until the next checkpoint or silence's sign of life: review28)."""
         if not any(src.live for src in self.sources):
             return
         try:
@@ -102,9 +104,13 @@ class SignOfLife:
             except OSError as exc:
                 self.state_writes.failure("checkpoint", self._alive_path, exc,
                                           "the next start's downtime reads the checkpoint's time")
+                return
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
                                       "the next start's downtime reads an older sign of life")
+            return
+        # its own failures only: a touch works on a disk too full for the checkpoint (review29)
+        self.state_writes.success("checkpoint", self._alive_path, its_own=True)
 
     def _mark_alive(self) -> bool:
         """The checkpoint has nothing new to write (no tick closed: a sender silent, every sensor) and

@@ -71,8 +71,11 @@ class StateWrites:
         self.problem[key] = reason
         self._since.setdefault(key, (time.monotonic(), self.failed[key] - 1))
 
-    def success(self, key: str, path: Path) -> None:
-        if self.problem[key] is None:
+    def success(self, key: str, path: Path, its_own: bool = False) -> None:
+        """A write worked: the file's problem is gone. `its_own`: only when every failure since the last success
+        was at `path` — a write that works while the others under its key still fail (alive.json's time of change,
+        which a full disk does not stop) must not say the checkpoint is written again."""
+        if self.problem[key] is None or (its_own and any(p != str(path) for p, _ in self._said[key])):
             return
         self._said[key].clear()
         start, before = self._since.pop(key)
