@@ -64,7 +64,7 @@ def test_a_recording_shorter_than_the_ring_prepares_the_model_tier_at_once(profi
         tier = pipe.chain.current
         assert tier.profile.fitted
         assert pipe.thresholds["tflite"].value != pytest.approx(tier.manifest.threshold["value"])   # the plant's own
-        switches = [r.getMessage() for r in caplog.records if "scorer tier numpy -> tflite" in r.getMessage()]
+        switches = [r.getMessage() for r in caplog.records if "scorer tier" in r.getMessage() and "-> tflite" in r.getMessage()]   # (user14: one INFO line, the tier prepared)
         assert len(switches) == 1 and f"prepared on {SHORT} ticks of warmup.replay" in switches[0], switches
         agent.run()
         assert pipe.chain.tier == "tflite" and pipe.ticks > 0
