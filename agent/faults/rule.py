@@ -306,8 +306,18 @@ class RecentMean:
             low = ring - oldest * (1.0 + u * (pushes + 4.0))
         return fnp.count_nonzero(low >= total) == total.size
 
+    def over_now(self, total: np.ndarray) -> bool:
+        """Whether every sensor's real sum of kept values is certain to be over `total` now (over_for with no
+        push), on a ring summed whole: its weighted product with every row's weight c (_screen_weights' row 0).
+        Running: False without a look (its mean costs no reduce: read it)."""
+        if self.running:
+            return False
+        size = self.size
+        w = (self._weights if self._weights is not None else self._screen_weights())[0, :size]
+        return fnp.count_nonzero(fnp.dot(w, self.zeroed) >= total) == total.size
+
     def _screen_weights(self) -> np.ndarray:
-        """over_for's weights of a ring summed whole (perf60): row k, at columns [size − h, 2·size − h),
+        """over_for's (and over_now's) weights of a ring summed whole (perf60): row k, at columns [size − h, 2·size − h),
         is c where ring row j is among the size − k newest (head h: rows h … h + k − 1, mod size, are the k
         oldest) and 0 elsewhere; so weights · zeroed is those rows' sum times c, in one product (~18k
         instructions a screen against ~45k for the ring's and the oldest rows' two reduces and the bound's
