@@ -271,6 +271,8 @@ class AdaptiveThreshold:
 
     def seen(self, ts: float, score: float) -> None:
         """Every judged tick's score, alert or not: the recurring level's and the mean path's data."""
+        if self._fixed:             # (none of the three)
+            return
         if self.recurring is not None:
             self.recurring.learn(ts, score)
         if self.mean is not None:
