@@ -322,9 +322,9 @@ class RecentMean:
         oldest) and 0 elsewhere; so weights · zeroed is those rows' sum times c, in one product (~18k
         instructions a screen against ~45k for the ring's and the oldest rows' two reduces and the bound's
         arithmetic). c = 1 − (2·size + 8)·u puts it under their real sum whatever the product's order of
-        additions: each term c·x ≥ 0 is rounded once (a fused multiply-add: the partial sum too) and a sum
-        of size terms ≥ 0 is within (size − 1)·u of theirs, so the product is at most c·(1 + size·u) < 1
-        times the real sum, and, in the tests' terms, under the ring's own float sum of those rows. A +inf
+        additions: each product c·x ≥ 0 is rounded at most once (not at all in a fused multiply-add) and a
+        sum of size terms ≥ 0 in any order is within (size − 1)·u of theirs, so the product is at most
+        c·(1 + size·u) < 1 times the real sum, and, in the tests' terms, under the ring's own float sum of those rows. A +inf
         among the newest: +inf (the real sum); among the oldest: 0 × inf, NaN, never over (not certain).
         Product and float sum underflow by at most 2⁻¹⁰⁷⁵ a term: stuck's total has 1e-300 of margin.
         (size, 2·size) floats: made on the first call, at most 64 KB (SMALL rows)."""
