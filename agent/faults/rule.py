@@ -170,14 +170,12 @@ class RecentMean:
         self._size_count.flags.writeable = False
         # (as float64: the same quotient as by the whole number, without an int → float cast a call)
         self._size_denom = np.full(n, float(max(size, 1)))
-        # Not running: the whole ring's sum as over_for made it, until the ring is next written (mean()
-        # reads it: a tick whose screen fails reads the mean next, and summed the same ring twice; perf45).
-        self._whole_sum: np.ndarray | None = None
+        # Not running: over_for's weight rows (_screen_weights), made on its first call.
+        self._weights: np.ndarray | None = None
 
     def next_row(self) -> np.ndarray:
         """The ring row the next push writes, taken out of the running sums: the caller computes
         every sensor's value into it and pushes them next as `push(kept, None)` (no copy)."""
-        self._whole_sum = None
         self._take(self.head)
         self._taken = True
         return self.zeroed[self.head]
@@ -203,7 +201,6 @@ class RecentMean:
     def push(self, kept: np.ndarray, value: np.ndarray | None) -> None:
         """`value` None: next_row() already holds the values (every sensor kept: `kept` not read)."""
         h, n = self.head, self.n
-        self._whole_sum = None
         if self._taken:
             self._taken = False
         else:
@@ -274,8 +271,7 @@ class RecentMean:
     def mean(self) -> np.ndarray:
         denom = self._size_denom if not self._short_rows else np.maximum(self.seen(), 1)
         if not self.running:        # (±inf summed in: inf, or NaN with both)
-            whole = self._whole_sum
-            return (np.add.reduce(self.zeroed, axis=0) if whole is None else whole) / denom
+            return np.add.reduce(self.zeroed, axis=0) / denom
         out = (self._sum if self._within() else self._whole()) / denom
         if self._infs:
             with np.errstate(invalid="ignore"):
@@ -287,28 +283,56 @@ class RecentMean:
         """Whether every sensor's real sum of kept values is certain to stay over `total` (a sensor
         whose total is NaN: never) for `pushes` (< size) further pushes, whatever they push: after
         them the ring still holds its size − pushes newest rows, and a sum of terms ≥ 0 is never below
-        the sum of some of them. Those rows' sum is the ring's less the `pushes` oldest rows', each
-        taken at its lowest: the ring's sum less its error bound (running; summed whole: that float
-        sum's, n terms ≥ 0 in order, within (size − 1)·u of it), the oldest rows' float sum plus
-        theirs. A +inf among the oldest rows: not certain. Reads `pushes` rows, once in `pushes`
-        ticks (stuck's screen), O(n) a tick."""
+        the sum of some of them. Summed whole (not running): those rows' sum itself, at its lowest (one
+        weighted product, _screen_weights). Running: the ring's sum less the `pushes` oldest rows', each
+        taken at its lowest — the running sum less its error bound, the oldest rows' float sum plus
+        theirs; a +inf among the oldest rows: not certain. Reads `pushes` rows, once in `pushes` ticks
+        (stuck's screen), O(n) a tick."""
+        if not self.running:
+            size, h = self.size, self.head
+            w = (self._weights if self._weights is not None else self._screen_weights())[pushes, size - h:2 * size - h]
+            return fnp.count_nonzero(fnp.dot(w, self.zeroed) >= total) == total.size
         h, end, u = self.head, self.head + pushes, 2.0 ** -53
         # (one row, the screen's usual look ahead after a tick it failed: the row itself, what a reduce
         # over it gives, without the reduce's ~1.3 µs; perf45)
         oldest = self.zeroed[h] if pushes == 1 else np.add.reduce(self.zeroed[h:end], axis=0)
         if end > self.size:
             oldest = oldest + np.add.reduce(self.zeroed[:end - self.size], axis=0)
-        if self.running:
-            ring = self._sum - self._peak * (u * (2.5 * self._since + 4.0))
-        else:
-            whole = self._whole_sum = np.add.reduce(self.zeroed, axis=0)
-            ring = whole * (1.0 - u * (self.size + 4.0))
+        ring = self._sum - self._peak * (u * (2.5 * self._since + 4.0))
         if self._infs:          # (an inf among the oldest rows less an inf in the ring: NaN, not certain)
             with np.errstate(invalid="ignore"):
                 low = ring - oldest * (1.0 + u * (pushes + 4.0))
         else:
             low = ring - oldest * (1.0 + u * (pushes + 4.0))
         return fnp.count_nonzero(low >= total) == total.size
+
+    def over_now(self, total: np.ndarray) -> bool:
+        """Whether every sensor's real sum of kept values is certain to be over `total` now (over_for with no
+        push), on a ring summed whole: its weighted product with every row's weight c (_screen_weights' row 0).
+        Running: False without a look (its mean costs no reduce: read it)."""
+        if self.running:
+            return False
+        size = self.size
+        w = (self._weights if self._weights is not None else self._screen_weights())[0, :size]
+        return fnp.count_nonzero(fnp.dot(w, self.zeroed) >= total) == total.size
+
+    def _screen_weights(self) -> np.ndarray:
+        """over_for's (and over_now's) weights of a ring summed whole (perf60): row k, at columns [size − h, 2·size − h),
+        is c where ring row j is among the size − k newest (head h: rows h … h + k − 1, mod size, are the k
+        oldest) and 0 elsewhere; so weights · zeroed is those rows' sum times c, in one product (~18k
+        instructions a screen against ~45k for the ring's and the oldest rows' two reduces and the bound's
+        arithmetic). c = 1 − (2·size + 8)·u puts it under their real sum whatever the product's order of
+        additions: each product c·x ≥ 0 is rounded at most once (not at all in a fused multiply-add) and a
+        sum of size terms ≥ 0 in any order is within (size − 1)·u of theirs, so the product is at most
+        c·(1 + size·u) < 1 times the real sum, and, in the tests' terms, under the ring's own float sum of those rows. A +inf
+        among the newest: +inf (the real sum); among the oldest: 0 × inf, NaN, never over (not certain).
+        Product and float sum underflow by at most 2⁻¹⁰⁷⁵ a term: stuck's total has 1e-300 of margin.
+        (size, 2·size) floats: made on the first call, at most 64 KB (SMALL rows)."""
+        size = self.size
+        c = 1.0 - (2 * size + 8) * 2.0 ** -53
+        newest = np.arange(2 * size) % size >= np.arange(size)[:, None]     # row k: [False] * k + [True] * (size − k), twice
+        self._weights = fnp.where(newest, c, 0.0)
+        return self._weights
 
     def sums(self) -> dict:
         """The running sum as it stands (checkpoint form, beside rows()): restored with it, the ring
@@ -337,7 +361,6 @@ class RecentMean:
         or not finite (a checkpoint from before running sums, or a sum past the float range): the
         whole ring's exact sum, as _whole() makes it."""
         size, n, k = self.size, self.n, len(rows)
-        self._whole_sum = None
         self.zeroed, self.kept, self.finite = np.zeros((size, n)), np.zeros((size, n), bool), np.zeros((size, n), bool)
         kept, finite = ~np.isnan(rows), np.isfinite(rows)
         self.kept[:k], self.finite[:k] = kept, finite

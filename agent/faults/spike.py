@@ -102,6 +102,11 @@ class Spike:
         moving = _ONE - normal.repeat
         self.usual = usual = normal.abs_step / np.maximum(moving, _MIN_MOVING)
         self._screen(normal, moving)
+        # (the screen just made, at no tick of learning since, clears this tick as it clears the next
+        # SCREEN_TICKS: no step over it, no ratio over z; one tick in 17 on the demo, perf60)
+        under = self._under
+        if under is not None and not fnp.count_nonzero(t.step > under):
+            return self._calm(consecutive, t)
         known = consecutive & (usual > _ZERO)
         if not normal.all_learned:
             known &= normal.learned

@@ -157,7 +157,8 @@ class Stuck:
         # sensor varies is needed only for a repeat. The screen: while the window's newest rows alone
         # keep its sum certainly over lowest's, neither it nor the next windows are below lowest (the
         # relative steps are ≥ 0: RecentMean.over_for): those ticks read no mean. How many ticks ahead
-        # it looks grows by one after it held and halves after it did not (a tick that reads the mean).
+        # it looks grows by one after it held and halves after it did not; a tick it did not hold for reads
+        # the mean unless its window alone is certainly over (RecentMean.over_now).
         if self._above_left:
             self._above_left -= 1
             any_below = 0
@@ -166,9 +167,12 @@ class Stuck:
             self._ahead = min(self._ahead + 1, self.flat_ticks - 1)
         else:
             self._ahead = max(self._ahead // 2, 1)
-            recent = self.steps.mean()
-            below = recent < self.lowest
-            any_below = fnp.count_nonzero(below)
+            if self.steps.over_now(self._lowest_sum):
+                any_below = 0       # (none can be below now: the screen with no look ahead, ~half a mean's cost; perf60)
+            else:
+                recent = self.steps.mean()
+                below = recent < self.lowest
+                any_below = fnp.count_nonzero(below)
         if any_below or any_same:
             # (no sensor has repeated: every repeat is +0.0, under OFTEN_REPEATS)
             # (a sensor in a run: its rate's bound when the run began, not a rate the run itself taught)

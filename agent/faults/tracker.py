@@ -41,6 +41,10 @@ from .station import StationFaults
 from .stuck import Stuck
 
 _ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
+# The per-tick arithmetic by its ufuncs, not the operators: `a <= b` goes through the array's Python
+# comparison before the same ufunc (~0.1 µs a call at 18 sensors; perf55). The same values, bit for bit.
+_LESS_EQUAL, _MULTIPLY, _SUBTRACT, _ABS, _AND, _NOT = (np.less_equal, np.multiply, np.subtract, np.absolute,
+                                                      np.bitwise_and, np.logical_not)
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped: its input ended",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
@@ -151,20 +155,21 @@ class FaultTracker:
             above, level = x, np.maximum(normal.mean, _ZERO)
         else:
             above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, _ZERO)
-        low = above <= _AT_FLOOR * level       # at its floor: dead, implausible and learning read it
+        low = _LESS_EQUAL(above, _MULTIPLY(_AT_FLOOR, level))     # at its floor: dead, implausible and learning read it
         t = self._tick
         t.ts = row.ts
         t.x = x
         t.observed = observed
         t.missing = missing
-        t.step = step = np.abs(x - self.prev)
-        t.unchanged = step == _ZERO
+        t.step = step = _SUBTRACT(x, self.prev)
+        _ABS(step, step)            # (|x − prev| in the difference's own array)
+        t.unchanged = _NOT(step)    # (step == 0: NaN is not, −0.0 is)
         if self._kinds_new:         # (a fault started or ended since the last tick: the tick sees it from now)
             t.healthy, t.kinds, t.drifting, self._kinds_new = self._healthy, self._kinds, self._drifting, False
         t.above = above
         t.level = level
         t.low = low
-        t.at_floor = observed & low if fnp.count_nonzero(low) else self._none     # (none low: the shared all-False)
+        t.at_floor = _AND(observed, low) if fnp.count_nonzero(low) else self._none     # (none low: the shared all-False)
         t.all_healthy = not any_faulty
         t.all_observed = all_observed
         if not self._every_tick:
@@ -211,7 +216,8 @@ class FaultTracker:
         # A candidate whose reading did not come this tick (carried forward, missing) is still one: no rule had
         # new evidence (a frozen OPC UA value is re-sent late now and then: on such a tick it was no suspect, and
         # the alert it drove opened there without waiting for its `stuck`; faults3)
-        self.candidate = _kept(self.candidate, _union(busy, none, healthy), observed, all_observed, healthy)
+        now = _union(busy, none, healthy) if busy else none     # (no rule's mask, every sensor observed: no calls)
+        self.candidate = now if all_observed else _kept(self.candidate, now, observed, all_observed, healthy)
         self._learn(t, self._any_faulty, all_observed)
         if all_observed:            # (the where would pick every entry)
             self.prev[...] = x
@@ -358,8 +364,8 @@ class FaultTracker:
         # How often a sensor repeats its value or sits at its floor is learned on candidate ticks
         # too: those are exactly the ticks that would otherwise never teach that it does.
         # (every sensor observed now and before: no step is NaN, every one is known)
-        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted=counted, unchanged=t.unchanged,
-                          all_known=all_observed and self._prev_all)
+        # (by position: keywords build a dict every tick; perf55)
+        self.normal.learn(t.x, learn, t.step, step_ok, t.low, counted, t.unchanged, all_observed and self._prev_all)
 
     # -- what the pipeline asks -----------------------------------------------------------------
 

@@ -460,7 +460,11 @@ class NumpyScorer(Scorer):
         key = float(window.ts[-1])
         counted = self._counted
         if key != self._tick_key:
-            self._defer(window, key, False)
+            pending = self._pending
+            if pending and pending[-1][0] == key:   # learned this tick, now observed: _defer's first
+                pending[-1][4] = True               # case without its call (perf55)
+            else:
+                self._defer(window, key, False)
         elif counted is not None and counted[0] == key:     # the entries _next_score took
             self._counted = None
             _, flat, entries, g = counted
