@@ -12,7 +12,16 @@ numpy.random) pays.
 Rows of the breakdown (MiB resident after each stage, in one process):
 python · + numpy · + pyyaml's loader · + the agent's modules · + the config loaded (with what the named
 plugins import: numpy.random's Generator for the simulator) · + Agent() (pipeline; a model tier's runtime and
-model) · the warm-up's ticks held, just before the fallback's fit · peak · end of the run.
+model) · the warm-up's ticks held, just before the fallback's fit · peak · end of the run; and the end of the
+run's resident size split (one read of /proc/self/smaps_rollup): anonymous (the heap, arenas, Python's objects:
+the process's own) and file-backed (the libraries' code and data pages, shared and clean), with its proportional
+(Pss) and unique (USS: private pages) sizes beside it.
+
+Why the split (perf61): the file-backed part depends on the machine's page cache, not on the agent. A kernel
+whose ext4 page cache holds large folios (Linux 6.18 here) maps a whole folio on a fault; files written by
+`pip install` (buffered 1 MiB writes) sit in folios of up to 1 MiB, so the same process maps ~5-7 MiB more of
+numpy's, OpenBLAS's and LiteRT's code than after a reboot, when ld.so's own faults read them in 4 KiB pages
+(64 KiB fault-around). The anonymous part is the same in both.
 
 The agent's modules are loaded from compiled bytecode, as on an installed gateway (pip writes the
 .pyc files at install; the systemd unit never writes any): the bench compiles agent/ first and
@@ -78,6 +87,15 @@ run.run()
 stages.append(("the warm-up's ticks held, just before the fit", before_fit[0] if before_fit else None))
 stages.append(("peak (VmHWM)", status("VmHWM:")))
 stages.append(("end of the run", status("VmRSS:")))
+rollup = {}
+for line in open('/proc/self/smaps_rollup'):
+    part = line.split()
+    if len(part) == 3 and part[2] == 'kB':
+        rollup[part[0].rstrip(':')] = int(part[1]) / 1024
+stages.append(("end of the run: anonymous", rollup["Anonymous"]))
+stages.append(("end of the run: file-backed", rollup["Rss"] - rollup["Anonymous"]))
+stages.append(("end of the run: Pss", rollup["Pss"]))
+stages.append(("end of the run: USS (private pages)", rollup["Private_Clean"] + rollup["Private_Dirty"]))
 print(json.dumps(stages))
 """
 
