@@ -16,7 +16,6 @@ a start refused before that (another agent holds state_dir) leaves it as it was.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 from .alert_events import iso
+from .digest import sha256         # not hashlib: it loads OpenSSL's libcrypto (~3.5 MiB) at every start
 from .records import shorten
 
 NOTES_FILE = "config-notes.json"
@@ -34,7 +34,7 @@ class StartNotes:
         self.config_path = config_path
         self.notes = notes
         self.path = Path(state_dir) / NOTES_FILE
-        self.digest = hashlib.sha256("\n".join(notes).encode()).hexdigest()
+        self.digest = sha256("\n".join(notes).encode()).hexdigest()
         self.printed = False
 
     def _last(self) -> dict | None:
