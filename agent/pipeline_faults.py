@@ -49,7 +49,8 @@ def rejudged(result: TickScore, fault_id: str, health: FaultTracker, fallback: N
     s = np.nan_to_num(np.array(result.sensor_scores, float), nan=0.0)
     s[out] = 0.0
     if result.tier == "numpy":
-        mates = np.setdiff1d(np.concatenate([health.ctx.context[i] for i in out]), out)
+        # np.setdiff1d's set, sorted, without the import of numpy.ma its np.unique makes (~1.3 MiB, perf62)
+        mates = np.array(sorted({int(j) for i in out for j in health.ctx.context[i]} - set(out)), dtype=np.intp)
         s[mates] = np.maximum(s[mates] - fallback.fusion_part[mates], 0.0)
     return float(s.max()) if s.size else 0.0
 
