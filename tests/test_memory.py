@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import subprocess
+import warnings
 import sys
 import textwrap
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from agent.digest import sha256
 from conftest import agent_env
-from agent.quantile import quantile
+from agent.quantile import nanmedian_columns, quantile
 from agent.scorers.rls import BatchRLS
 from agent.service import return_freed_blocks
 from agent.warmup import WarmupRows
@@ -61,7 +62,7 @@ def test_a_numpy_agent_on_a_csv_replay_loads_no_openssl_rng_or_network_modules(t
     assert {"agent.pipeline", "agent.checkpoint", "csv"} | LEAN_YAML <= loaded   # it ran, checkpointed, read CSV
     unwanted = FULL_YAML | {"_hashlib", "_ssl", "ssl", "numpy.random", "numpy.ma", "socket", "selectors", "uuid", "difflib",
                 "tempfile", "importlib.metadata", "shutil", "bz2", "lzma", "paho", "sqlite3", "onnxruntime", "ai_edge_litert", "matplotlib",
-                "agent.evaluate", "agent.listen", "agent.outbox"}
+                "agent.evaluate", "agent.listen", "agent.outbox", "gzip"}
     assert not unwanted & loaded, sorted(unwanted & loaded)
 
 
@@ -131,7 +132,7 @@ def test_the_litert_tier_loads_no_package_metadata_tempfile_or_numpy_ma(tmp_path
         state_dir: state
     """)
     assert {"ai_edge_litert.interpreter", "agent.quantile"} <= loaded       # the tier ran, warm-up fitted
-    unwanted = {"importlib.metadata", "tempfile", "numpy.ma", "_hashlib", "onnxruntime"}
+    unwanted = {"importlib.metadata", "tempfile", "numpy.ma", "_hashlib", "onnxruntime", "gzip"}
     assert not unwanted & loaded, sorted(unwanted & loaded)
     assert "libLiteRt.so" not in loaded      # the CompiledModel runtime ai_edge_litert's __init__ loads
 
@@ -170,6 +171,36 @@ def test_quantile_does_not_import_numpy_ma():
                           "quantile(np.arange(9.0), [0.25, 0.5]); quantile(np.arange(9.0), 0.9); "
                           "print('numpy.ma' in sys.modules)"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.split() == ["False"], res.stderr[-2000:]
+
+
+def test_nanmedian_columns_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(12)
+    for trial in range(600):
+        rows, cols = int(rng.integers(1, 120)), int(rng.integers(1, 9))
+        x = rng.normal(size=(rows, cols)) * 10.0 ** rng.integers(-3, 4)
+        if trial % 3 == 0:
+            x = np.round(x)                                 # ties
+        x[rng.random((rows, cols)) < 0.3] = np.nan          # unobserved ticks
+        if trial % 5 == 0:
+            x[:, 0] = np.nan                                # a sensor with no reading: NaN
+        if trial % 7 == 0:
+            x[0, -1] = np.inf
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # numpy's "All-NaN slice"
+            want = np.nanmedian(x, axis=0)
+        got = nanmedian_columns(x)
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True), (trial, got, want)
+
+
+def test_the_first_scores_far_sensor_check_does_not_import_numpy_ma():
+    """agent/operating_point.py runs at the first score, next to the agent's peak (perf62: np.nanmedian's small-array
+    path imported numpy.ma there, +1.3 MiB)."""
+    code = ("import sys, numpy as np; from agent.operating_point import far_sensors; from agent.window import Normaliser; "
+            "v = np.arange(96.0).reshape(32, 3) % 7 * 10; m = np.zeros_like(v, bool); m[::3, 1] = True; "
+            "print(far_sensors(v, m, Normaliser(np.zeros(3), np.ones(3) * 0.1), ['a', 'b', 'c'])[0][0], "
+            "'numpy.ma' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=agent_env())
+    assert res.returncode == 0 and res.stdout.split()[-1] == "False", (res.stdout, res.stderr[-2000:])
 
 
 @pytest.mark.parametrize("columns", ["37", "200", "junk", None])
