@@ -32,6 +32,7 @@ open for every subscriber (the alert state it resumes from the journal knows non
 """
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -128,7 +129,6 @@ class JsonlSink(Sink):
             return found
         try:
             if path.suffix == ".gz":        # read through: a compressed file cannot be read from its end
-                import gzip                 # here, not at the top: only a rotated, compressed file needs it (perf62)
                 with gzip.open(path, "rb") as fh:
                     tail = deque((line for line in fh if marker in line), maxlen=n)
                 lines = list(reversed(tail))
