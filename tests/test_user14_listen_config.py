@@ -5,7 +5,6 @@ process; the alert events published with mosquitto_pub as the gateway's user, on
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alert_event, wait_until
+from conftest import agent_env, alert_event, wait_until
 from mqtt_broker import make_broker  # noqa: F401 — fixture
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pump-skid-secret-14"
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto_pub") is None or shutil.which("openssl") is None,
@@ -55,15 +53,10 @@ def publish(port: int, ca: Path, topic: str, payload: dict) -> None:
                    timeout=60)
 
 
-def environment(**extra: str) -> dict:
-    """This tree's agent package wherever listen runs from (the config's directory is not the repo)."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
-
-
 def listen(cwd: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, Path]:
     err = cwd / "listen.err"
     proc = subprocess.Popen([sys.executable, "-m", "agent", "listen", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=err.open("w"), text=True, env=env or environment())
+                            stderr=err.open("w"), text=True, env=env or agent_env())
     return proc, err
 
 
@@ -106,7 +99,7 @@ def test_options_override_the_config_and_a_credential_is_read_where_systemd_keep
     creds.mkdir()
     (creds / "stad-edge.mqtt-password").write_text(PASSWORD)
     cfg = gateway_config(tmp_path, tls_broker.port, tls_broker.tls.ca, {"credential": "stad-edge.mqtt-password"})
-    env = environment(CREDENTIALS_DIRECTORY=str(creds))
+    env = agent_env(CREDENTIALS_DIRECTORY=str(creds))
     proc, err = listen(tmp_path, "-c", str(cfg), "--node", "+", "--count", "2", "--timeout", "120", env=env)
     try:
         said = wait_following(proc, err)
@@ -129,7 +122,7 @@ def test_options_override_the_config_and_a_credential_is_read_where_systemd_keep
 
 def test_a_config_without_an_mqtt_sink_or_its_credential_is_a_clear_error(tmp_path, tls_broker):
     cfg = gateway_config(tmp_path, tls_broker.port, tls_broker.tls.ca, {"credential": "stad-edge.mqtt-password"})
-    env = environment(CREDENTIALS_DIRECTORY=str(tmp_path / "no-creds"))
+    env = agent_env(CREDENTIALS_DIRECTORY=str(tmp_path / "no-creds"))
     done = subprocess.run([sys.executable, "-m", "agent", "listen", "-c", str(cfg), "--timeout", "5"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2, done.stderr
@@ -137,7 +130,7 @@ def test_a_config_without_an_mqtt_sink_or_its_credential_is_a_clear_error(tmp_pa
     text = cfg.read_text()
     cfg.write_text(text[:text.index("  - type: mqtt")])
     done = subprocess.run([sys.executable, "-m", "agent", "listen", "-c", str(cfg), "--timeout", "5"], cwd=tmp_path,
-                          capture_output=True, text=True, env=environment(), timeout=120)
+                          capture_output=True, text=True, env=agent_env(), timeout=120)
     assert done.returncode == 2, done.stderr
     assert f"{cfg}: sinks: no mqtt sink (it has: terminal): listen -c takes the broker from the config's mqtt " \
            "sink" in done.stderr, done.stderr

@@ -5,14 +5,14 @@ level (nothing said) or at another (one WARNING naming the sensor, its figures a
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import agent_env
+
 T0 = 1796480000
 
 CONFIG = """node: {id: n1, site: s1}
@@ -40,7 +40,7 @@ def run(directory: Path, flow_level: float, after: int = 600) -> str:
                                                                "current": 2.5 + rng.normal(0, 0.1)}}) + "\n"
                    for i in range(60))
     done = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=directory, input=live,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, timeout=300, env=agent_env())
     assert done.returncode == 0, done.stderr
     assert "first tick" in done.stderr, done.stderr
     return done.stderr

@@ -3,12 +3,12 @@ notes, in full again once they change (user13: the same `note:` paragraph in the
 A real `run` process on stdin (its input ends at once), a real warm-up recording whose bound is the note."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import agent_env
+
 
 CONFIG = """node: {{id: n1, site: s1}}
 tick_s: 1
@@ -27,7 +27,7 @@ sinks:
 def run(directory: Path) -> list[str]:
     done = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=directory,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env=agent_env())
     assert done.returncode == 0, done.stderr
     return [line for line in done.stderr.splitlines() if line.startswith("agent.yaml: note: ")]
 
@@ -50,5 +50,5 @@ def test_the_same_notes_are_said_in_full_once_then_in_one_line_until_they_change
     assert len(changed) == 1 and "on the newest 5,000 ticks" in changed[0], changed
     # check-config says them every time: it is asked for them
     done = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", "agent.yaml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, timeout=300, env=agent_env())
     assert "on the newest 5,000 ticks" in done.stderr, done.stderr
