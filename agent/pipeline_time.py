@@ -92,7 +92,7 @@ def after_restart(p: Pipeline, ts: float, gap_s: float | None, skipped: bool = F
     lasted across a kill -9 a few minutes after the last checkpoint paged twice)."""
     longer = gap_s is None or round(gap_s / p.cfg.tick_s) > p.window.steps
     if longer and skipped:
-        p.refill_window()
+        p.refill_window(after=ts)
     if not p.alerts.active:
         return []
     refilled = longer and skipped and gap_s is not None and p.refill > 0

@@ -659,19 +659,8 @@ class Resume:
         # scored as adjacent either (before: an alert's 9 s since its last event, the window's 25).
         seen = self.pipeline.last_ts
         if skipped and seen is not None and round((ts - seen) / self.cfg.tick_s) - 1 > self.cfg.window.steps:
-            self.pipeline.refill_window()
-        if skipped and self.pipeline.refill == self.cfg.window.steps:
-            # The restored open ticks close before the new data (Aligner._skip_restart_gap): counted in the
-            # refill, the first scored window held ticks from before the downtime beside the new ones — an
-            # alert judged after the refill (pipeline_time.after_restart) was judged across the join (clock25).
-            self.pipeline.refill += self._restored_open_ticks()
+            self.pipeline.refill_window(after=ts)
         self._gap_refill = self.pipeline.refill > 0
-
-    def _restored_open_ticks(self) -> int:
-        """The ticks the restored aligner holds open (the last run's newest records, not yet closed): they
-        close, before the first new data's, when the restart gap is skipped."""
-        first, last = self.aligner.next_k, self.aligner.newest_k
-        return 0 if first is None or last is None else max(0, last - first + 1)
 
 
 def _marked(rule) -> bool:
