@@ -1,8 +1,9 @@
 """A restart down exactly as long as the window is judged the same at every time of day (review13).
 
 Pipeline.after_restart refills the window when the agent was down longer than the window, and an
-open alert is then judged at the first score after the refill (clock25; closed as an outage: ended at once). The gap came in seconds, a difference of epoch stamps (first new tick − last
-tick − one tick), and was compared with steps × tick_s: on a 0.1-s tick the rounding of stamps
+open alert is then judged at the first score after the refill (clock25; closed as an outage: ended
+at once). The gap came in seconds, a difference of epoch stamps (first new tick − last tick − one
+tick), and was compared with steps × tick_s: on a 0.1-s tick the rounding of stamps
 near 1.7e9 made a gap of exactly the window 'longer' at four ticks in five and 'not longer' at the
 fifth — the same restart ended the alert or continued it depending on the second it happened.
 The gap is whole ticks; it is compared as such. And data at the very next tick after a restart is no
