@@ -11,7 +11,12 @@
   open) is continued by the restarted one under the same alert_id and seq (agent/resume.py, from
   the checkpoint and the alert journal); its first event after the restart says how many seconds
   of data the restored state did not see (`gap_s`), and comes at the first tick still above the
-  threshold. When that gap is longer than the window, it ends with reason `restart`.
+  threshold. When that gap is longer than the window, it ends with reason `restart` — at once when
+  the gap is unknown (a clock stepped back) or was closed as an outage; when the ticks were skipped
+  (live data after the agent's own downtime) the window refills and the alert is judged at the first
+  score after it (`judge_after_refill`, clock25): above the threshold or held by its rules, it goes
+  on; a calm tick ends it `restart` then, its `end` the last tick it was known above the threshold.
+  Why: ended at once, a condition that lasted across a kill -9 paged twice for a few seconds down.
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
   then opens with its true start.
@@ -124,7 +129,28 @@ class AlertTracker:
             ended = self._rejudged(ts, score, threshold, tier, model, rejudge)
             if ended is not None:
                 return [ended]
+        if self.open.judge_after_refill:
+            return self._judged_after_refill(ts, score, threshold, tier, model, explain_fn, levels, unheard)
         return self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
+
+    def _judged_after_refill(self, ts, score, threshold, tier, model, explain_fn, levels, unheard) -> list[AlertEvent]:
+        """The first scored tick after a restart whose skipped gap, longer than the window, refilled it
+        (`resumed(..., refilled=True)`): judged as any tick — above the threshold, or held by a rule (levels,
+        no data, the hysteresis band), the alert goes on and its next event says the gap; a calm tick (one that
+        counts towards an end: under threshold × hysteresis, or every level released) ends it `restart`, its
+        `end` the last tick known above the threshold. The calm counts from before the downtime are not
+        adjacent to this tick: they start again."""
+        a = self.open
+        a.judge_after_refill = False
+        a.below = a.spent = 0
+        events = self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
+        if self.open is not a:      # ended on this tick by a rule (clear_ticks 1): the restart's judgment
+            if events[-1].reason in ("cleared", "subsided"):
+                events[-1].reason = "restart"
+            return events
+        if score <= threshold and (a.below or a.spent):
+            return events + [self.close(ts, score, threshold, tier, model, "restart")]
+        return events
 
     def fault_raised(self, f: FaultEvent) -> None:
         """A fault was just raised (after this tick's observe): the open alert is re-judged for it when it
@@ -278,12 +304,20 @@ class AlertTracker:
         self.open = None
         self.above = 0
 
-    def resumed(self, gap_s: float) -> None:
+    def resumed(self, gap_s: float, refilled: bool = False) -> None:
         """The agent restarted with this alert open: the next event says how much data went unseen,
-        and comes at the first tick still above the threshold (the condition lasts)."""
-        if self.open is not None:
-            self.open.gap_s = round(float(gap_s), 3)
-            self.open.resumed = True
+        and comes at the first tick still above the threshold (the condition lasts). `refilled`: the gap
+        was longer than the window and skipped, the window refills: the alert is judged at the first score
+        after it (`_judged_after_refill`). A restart before that judgment (a second kill -9 during the
+        refill) adds its gap to the one still to be said: the ticks of both went unseen."""
+        a = self.open
+        if a is None:
+            return
+        if a.judge_after_refill and a.gap_s is not None:
+            gap_s += a.gap_s
+        a.gap_s = round(float(gap_s), 3)
+        a.resumed = True
+        a.judge_after_refill = a.judge_after_refill or refilled
 
     def end_at_restart(self, ts, threshold, tier, model, gap_s: float | None) -> AlertEvent:
         """End the open alert because the restarted agent cannot judge it (no usable state, or a

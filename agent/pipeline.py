@@ -106,6 +106,7 @@ class Pipeline:
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
         self.refill = 0             # ticks still to push into the window before scoring (after a replay)
+        self.refill_from: float | None = None   # only ticks from this one count towards it (refill_window `after`)
         # A hot-swapped bundle's profile is fitted on these (agent/recent_ticks.py); only with a profile.
         self.recent: RecentTicks | None = None
         self.recent_problem: str | None = None     # why the checkpoint's recent ticks were refused (restore)
@@ -204,7 +205,8 @@ class Pipeline:
         novel = None if self.discord is None else self.discord.step(
             row.values, ~row.missing & ~row.carried & np.isfinite(row.values))
         if self.refill > 0:
-            self.refill -= 1
+            if self.refill_from is None or row.ts >= self.refill_from:
+                self.refill -= 1
             self.window.push_raw(row.values, row.missing, row.ts, self.normaliser)
             if self.recent is not None:     # kept as not calm (missing): a window across the join is none the plant made
                 self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, False)
@@ -389,11 +391,16 @@ class Pipeline:
         hot-swapped bundle is (pipeline_state.prepare_restored)."""
         pipeline_state.restore(self, state, tier_changed)
 
-    def refill_window(self) -> None:
+    def refill_window(self, after: float | None = None) -> None:
         """The next T ticks only refill the window, unscored: what it holds is from another time
-        (a finished warm-up replay, a clock stepped back since the checkpoint)."""
+        (a finished warm-up replay, a clock stepped back since the checkpoint). `after`: the first tick after
+        a restart's skipped gap — ticks before it (the restored open ticks, closed before the new data) go
+        into the window but do not count, else the first scored window held ticks from before the downtime
+        beside the new ones (clock25). Not checkpointed: they close in the same turn as the new data, before
+        any checkpoint can be written."""
         if self.warm:
             self.refill = self.window.steps
+            self.refill_from = after
 
     def rebase(self, old_ts: float, new_ts: float) -> list[AlertEvent]:
         """The time base moved back by the data or the host clock (pipeline_time.rebase): the window refills,

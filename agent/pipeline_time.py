@@ -78,21 +78,30 @@ def rebase_delta(tick_s: float, old_ts: float, new_ts: float) -> float | None:
 def after_restart(p: Pipeline, ts: float, gap_s: float | None, skipped: bool = False) -> list[AlertEvent]:
     """The first new tick after a restart; `gap_s`: seconds of ticks the restored state has not seen
     (None: unknown, the clock was stepped back). An open alert is continued — its next event says
-    the gap — unless the gap is longer than the window or unknown: nothing of what raised it is
-    left to judge it by, so it ends ('restart'). `skipped`: the aligner skips those ticks (live data
+    the gap — unless the gap is longer than the window or unknown and not skipped: nothing of what
+    raised it is left to judge it by, so it ends ('restart'). `skipped`: the aligner skips those ticks (live data
     after the agent's own downtime: no outage rows); a gap longer than the window then refills it
     before the next score, which would otherwise join ticks from before the downtime to the new
     ones as if adjacent. (Closed as an outage instead — a recording, or no live data within the
     aligner's wait — the window holds the outage's rows: the data is scored at once.)
     The gap is compared in whole ticks: a difference of epoch stamps on a 0.1-s tick is a few ulps
-    off, and a gap of exactly the window would be 'longer' or not by the second it happened."""
+    off, and a gap of exactly the window would be 'longer' or not by the second it happened.
+    A skipped gap longer than the window (and known) does not end the alert at once: the window
+    refilled, the alert is judged at its first score (AlertTracker.resumed `refilled`) — above the
+    threshold it goes on, calm it ends `restart` then (clock25: ended at once, an incident that
+    lasted across a kill -9 a few minutes after the last checkpoint paged twice)."""
     longer = gap_s is None or round(gap_s / p.cfg.tick_s) > p.window.steps
     if longer and skipped:
-        p.refill_window()
+        p.refill_window(after=ts)
     if not p.alerts.active:
         return []
-    if longer:
+    refilled = longer and skipped and gap_s is not None and p.refill > 0
+    if longer and not refilled:
         thr = p.thresholds[p.chain.tier]
         return [p.alerts.end_at_restart(ts, thr.value, p.chain.tier, p.chain.current.describe, gap_s)]
-    p.alerts.resumed(gap_s)
+    p.alerts.resumed(gap_s, refilled)
+    if refilled:
+        log.info("alert %s was open across a restart gap longer than the window (%s unseen): judged at the first "
+                 "score after the window refills (%d ticks)", p.alerts.open.alert_id, span(p.alerts.open.gap_s),
+                 p.refill)
     return []

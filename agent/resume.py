@@ -523,7 +523,7 @@ class Resume(SignOfLife):
         # scored as adjacent either (before: an alert's 9 s since its last event, the window's 25).
         seen = self.pipeline.last_ts
         if skipped and seen is not None and round((ts - seen) / self.cfg.tick_s) - 1 > self.cfg.window.steps:
-            self.pipeline.refill_window()
+            self.pipeline.refill_window(after=ts)
         self._gap_refill = self.pipeline.refill > 0
 
 

@@ -1,8 +1,9 @@
 """A restart down exactly as long as the window is judged the same at every time of day (review13).
 
-Pipeline.after_restart ends an open alert and refills the window when the agent was down longer
-than the window. The gap came in seconds, a difference of epoch stamps (first new tick − last
-tick − one tick), and was compared with steps × tick_s: on a 0.1-s tick the rounding of stamps
+Pipeline.after_restart refills the window when the agent was down longer than the window, and an
+open alert is then judged at the first score after the refill (clock25; closed as an outage: ended
+at once). The gap came in seconds, a difference of epoch stamps (first new tick − last tick − one
+tick), and was compared with steps × tick_s: on a 0.1-s tick the rounding of stamps
 near 1.7e9 made a gap of exactly the window 'longer' at four ticks in five and 'not longer' at the
 fifth — the same restart ended the alert or continued it depending on the second it happened.
 The gap is whole ticks; it is compared as such. And data at the very next tick after a restart is no
@@ -48,12 +49,16 @@ def test_a_gap_of_exactly_the_window_continues_the_alert_at_every_tick():
         ended = [e.event for e in again.after_restart(first, gap_s, skipped=True)]
         decided.append((ended, again.refill, again.alerts.active))
     assert all(d == ([], 0, True) for d in decided), decided
-    again = Pipeline(cfg)                                   # one tick more: longer than the window
-    again.restore(state)
+    assert not again.alerts.open.judge_after_refill      # (the boundary: continued as before)
     last = rows[-1].ts
-    first = rows[-1].ts + (STEPS + 2) * TICK
-    assert [e.event for e in again.after_restart(first, first - last - TICK, skipped=True)] == ["end"]
-    assert again.refill == STEPS
+    first = rows[-1].ts + (STEPS + 2) * TICK                # one tick more: longer than the window
+    again = Pipeline(cfg)                                   # skipped: the window refills, the alert is judged
+    again.restore(state)                                    # at its first score after it (clock25)
+    assert [e.event for e in again.after_restart(first, first - last - TICK, skipped=True)] == []
+    assert again.refill == STEPS and again.alerts.open.judge_after_refill
+    again = Pipeline(cfg)                                   # closed as an outage: ended at once
+    again.restore(state)
+    assert [e.event for e in again.after_restart(first, first - last - TICK, skipped=False)] == ["end"]
 
 
 def live(ts: float) -> Record:
