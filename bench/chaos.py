@@ -2,7 +2,7 @@
 a subscriber received and what the JSONL holds. Prints JSON (what was done, counts, invariants).
 
     python bench/chaos.py [--seed 1] [--duration 900] [--dir DIR] [--no-disk] [--scorer numpy|tflite|onnx]
-                          [--upgrade-from TREE]
+                          [--upgrade-from TREE] [--checkpoint-s 2]
 
 Earlier QA rounds each tried one or two faults at a time (tests/test_qa*.py). Here a real
 `python -m agent run` (udp source on the host's clock, 0.5-s ticks, numpy tier, MQTT + JSONL
@@ -47,6 +47,9 @@ started in the first half of the chaos run that earlier release's agent (`python
 rest this tree's: the upgrade happens at a restart under the same faults (a kill -9 or a clean stop, a full
 disk), on the state, journals and outbox the earlier release left. The invariants are the same, checked
 across both releases' events (each life's release is in the JSON's `releases`).
+
+`--checkpoint-s` (2 by default) is the agent's `checkpoint_s`: at 30 most kill -9s come two or more within one
+interval, each restart resuming the same checkpoint while its own first data is still awaited (clock23's case).
 
 The fault schedule is reproducible from --seed; the agent's timing (the host's clock, the load)
 is not, so two runs with one seed do the same things in the same order, not at the same ticks.
@@ -455,7 +458,7 @@ def small_fs_module():
 
 
 def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra: str = "",
-                 scorer: str = "numpy", sensors: list[str] | None = None) -> Path:
+                 scorer: str = "numpy", sensors: list[str] | None = None, checkpoint_s: float = 2.0) -> Path:
     """The soak's config; with a model `scorer`, the bundle (work/bundles/start) and models_dir (work/models)
     it names are made here."""
     (work / "gw.pw").write_text(GW_PASSWORD + "\n")
@@ -479,7 +482,7 @@ def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra
                                  "password": {"file": str(work / "gw.pw")}, "reconnect_min_s": 1,
                                  "reconnect_max_s": 2}},
                      {"type": "jsonl", "path": str(work / "alerts.jsonl")}],
-           "state_dir": str(state), "checkpoint_s": 2}
+           "state_dir": str(state), "checkpoint_s": checkpoint_s}
     path = work / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False) + extra)
     return path
@@ -677,7 +680,8 @@ def soak(args) -> dict:
     state.mkdir(exist_ok=True)
     udp_port = free_port(socket.SOCK_DGRAM)
     stream = Stream.for_scorer(args.scorer)
-    config = write_config(work, state, udp_port, broker.port, scorer=args.scorer, sensors=stream.sensors)
+    config = write_config(work, state, udp_port, broker.port, scorer=args.scorer, sensors=stream.sensors,
+                          checkpoint_s=args.checkpoint_s)
     sub = Subscriber(broker.port, work / "subscriber.jsonl")
     t0 = time.monotonic()
     earlier = Path(args.upgrade_from).resolve() if args.upgrade_from else None
@@ -936,6 +940,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gap", type=float, default=12, help="at most this many seconds between two faults")
     p.add_argument("--dir", help="work directory (default: a new temporary one, kept)")
     p.add_argument("--no-disk", action="store_true", help="no tmpfs: state_dir on the work directory, no disk faults")
+    p.add_argument("--checkpoint-s", type=float, default=2.0,
+                   help="the agent's checkpoint_s (longer: kill -9s fall two within one interval, a restart's wait)")
     p.add_argument("--upgrade-from", metavar="TREE", help="an earlier release's source tree: the first half's lives")
     p.add_argument("--scorer", choices=("numpy", *MODEL_SCORERS), default="numpy",
                    help="the tier the agent runs: numpy alone, or the demo bundle on this runtime (with a models_dir)")
