@@ -58,6 +58,8 @@ class Resume(SignOfLife):
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
         self._faults_told_until: float | None = None     # the fault journal's tick, when newer than the checkpoint
         self._gap_refill = False              # the restart's gap was longer than the window: it refills
+        # The aligner's `restart_pending` is this restore's (not only a later step of this host's clock: `stepped`)
+        self._restore_pending = False
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
 
@@ -71,11 +73,13 @@ class Resume(SignOfLife):
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
             return None
-        if self.aligner.restart_pending:
+        if self.aligner.restart_pending and self._restore_pending:
             # Restored, no new data placed yet: the checkpoint on disk holds what was learned, and the records
             # held meanwhile are the restart's first data — written as held, the next start took them for the
             # last run's data back after a silence and closed the downtime before them as missing ticks (a
             # false `source` fault: user13's blind gateway, its checkpoint written at once with a bundle; clock23).
+            # Not for a step of this host's clock alone (`stepped`): what was learned since the last checkpoint
+            # is in memory only — a clean stop in the step's wait lost it, the next start warmed up again (qa35).
             return None
         # `configured`: what a start that lost active-bundle.json compares with (agent/active_bundle.py)
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
@@ -93,6 +97,12 @@ class Resume(SignOfLife):
         self._saved_at = (info["created"], self.records_in)
         log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
         return info
+
+    def stepped(self, step_s: float, now: float) -> None:
+        """This host's clock stepped `step_s` (the Agent's `_watch_host_clock`): handed to the aligner, whose
+        `restart_pending` a step forward sets too — a restore's still when it was pending at the step."""
+        self._restore_pending = self._restore_pending and self.aligner.restart_pending
+        self.aligner.host_clock_stepped(step_s, now)
 
     def _checkpoint_fallback(self) -> str:
         """What a restart would resume from while the checkpoint cannot be written."""
@@ -133,6 +143,7 @@ class Resume(SignOfLife):
                     if problem:     # the model tier prepared again or waiting; a part refused alone (pipeline_state.restored_*)
                         resumed += f"; {problem}"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
+                self._restore_pending = self.aligner.restart_pending
                 if ahead_s is not None:
                     self._rebase_time(last_ts, ahead_s)
                 elif self.aligner.last_closed_k is not None and last_ts is not None:

@@ -312,7 +312,7 @@ class Agent(Resume, Delivery):
                 log.warning("this host's clock stepped %s (NTP, or set by hand?), from %s to %s: data stamped with "
                             "it moves with it, not a gap in the data", span(step, signed=True),
                             iso(self._clock_seen[0] + mono - self._clock_seen[1]), iso(wall))
-                self.aligner.host_clock_stepped(step, wall)
+                self.stepped(step, wall)
         self._clock_seen = (wall, mono)
 
     def _close(self, clean: bool) -> None:
