@@ -34,6 +34,20 @@ def send(agent: AgentProcess, n: int, step: float = 0.0) -> list[float]:
     return stamps
 
 
+def warm_and_live(agent: AgentProcess, state_dir) -> float:
+    """A first life up to its kill: ready, the warm-up's backlog at once, 16 live records, then a checkpoint
+    holding live ticks waited for. When the live data began."""
+    agent.ready()
+    start = time.time() - (WARMUP + 10) * TICK
+    agent.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
+    live_from = time.time()
+    send(agent, 16)
+    checkpoint = state_dir / "checkpoint.bin"
+    wait_for(lambda: checkpoint.exists() and checkpoint.stat().st_mtime > live_from + 2.0,
+             "a checkpoint holding live ticks", 60, agent.proc)
+    return live_from
+
+
 def seconds(stamp: str) -> float:
     whole, frac = stamp.rstrip("Z").split(".")
     return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)

@@ -24,25 +24,14 @@ from agent.service import Agent
 from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
-from silence_feed import TICK, WARMUP, events, line, seconds, send, write_config
-
-
-def _checkpoint_after(tmp, t: float) -> bool:
-    path = tmp / "state" / "checkpoint.bin"
-    return path.exists() and path.stat().st_mtime > t
+from silence_feed import TICK, events, seconds, send, warm_and_live, write_config
 
 
 def test_two_kills_within_a_checkpoint_interval_raise_no_false_silence(tmp_path):
     cfg = write_config(tmp_path, "gw-b", 1)
     first = AgentProcess(tmp_path, cfg, "run1")
     try:
-        first.ready()
-        start = time.time() - (WARMUP + 10) * TICK
-        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
-        live_from = time.time()
-        send(first, 16)
-        wait_for(lambda: _checkpoint_after(tmp_path, live_from + 2.0), "a checkpoint holding live ticks", 60,
-                 first.proc)
+        warm_and_live(first, tmp_path / "state")
         send(first, 4)
         down1 = time.time()
         first.kill()                    # kill -9 while the data flows

@@ -24,10 +24,10 @@ import jsonschema
 import yaml
 
 from agent.resume import ALIVE_S
-from conftest import REPO, wait_for
+from conftest import REPO
 from mqtt_broker import Collector, free_port, make_broker  # noqa: F401 — fixtures
 from restart_helpers import AgentProcess
-from silence_feed import TICK, WARMUP, line, seconds, send, write_config
+from silence_feed import TICK, seconds, send, warm_and_live, write_config
 
 HEALTH = json.loads((REPO / "agent/schemas/health.schema.json").read_text())
 PROMTOOL = shutil.which("promtool")
@@ -64,14 +64,7 @@ def test_health_and_metrics_carry_the_seconds_the_agent_was_down(tmp_path, make_
 
     first = AgentProcess(tmp_path, cfg, "run1")
     try:
-        first.ready()
-        start = time.time() - (WARMUP + 10) * TICK
-        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
-        live_from = time.time()
-        send(first, 16)
-        checkpoint = tmp_path / "state" / "checkpoint.bin"
-        wait_for(lambda: checkpoint.exists() and checkpoint.stat().st_mtime > live_from + 2.0,
-                 "a checkpoint holding live ticks", 60, first.proc)
+        warm_and_live(first, tmp_path / "state")
         before = _scrape(metrics_port)      # no restart gap this life: NaN, health null
         assert math.isnan(_value(before, "stad_restart_down_seconds")), before
         assert math.isnan(_value(before, "stad_restart_gap_skipped_seconds")), before

@@ -27,12 +27,7 @@ from agent.service import Agent
 from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
-from silence_feed import TICK, WARMUP, events, line, seconds, send, write_config
-
-
-def _checkpoint_after(tmp, t: float) -> bool:
-    path = tmp / "state" / "checkpoint.bin"
-    return path.exists() and path.stat().st_mtime > t
+from silence_feed import TICK, events, seconds, send, warm_and_live, write_config
 
 
 def _as_an_earlier_release_wrote_it(path) -> float:
@@ -51,13 +46,7 @@ def test_an_earlier_releases_claim_made_while_its_restart_was_pending_is_not_tru
     cfg = write_config(tmp_path, "gw-u", 1)
     first = AgentProcess(tmp_path, cfg, "run1")
     try:
-        first.ready()
-        start = time.time() - (WARMUP + 10) * TICK
-        first.feed([line(start + i * TICK) for i in range(WARMUP + 10)])      # the backlog, at once
-        live_from = time.time()
-        send(first, 16)
-        wait_for(lambda: _checkpoint_after(tmp_path, live_from + 2.0), "a checkpoint holding live ticks", 60,
-                 first.proc)
+        warm_and_live(first, tmp_path / "state")
         send(first, 4)
         down1 = time.time()
         first.kill()                    # kill -9 while the data flows
@@ -95,7 +84,6 @@ def test_an_earlier_releases_claim_made_while_its_restart_was_pending_is_not_tru
     assert abs(gap_to - first_new) <= 2 * TICK, (gap_to, first_new)
     # The claim's time still counts as a sign of life for the seconds the agent was down (it was alive then).
     assert claimed > down1 + 2 * ALIVE_S
-
 
 
 def _saved_as_an_earlier_release_did(agent: Agent) -> None:
