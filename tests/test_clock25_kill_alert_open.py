@@ -55,7 +55,7 @@ def _config(tmp):
     cfg.write_text(yaml.safe_dump({
         "node": {"id": "gw-k", "site": "lab"}, "tick_s": TICK, "topology": "group", "sensors": ["a", "b"],
         "sources": [{"type": "stdin"}],
-        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK, "lateness_ticks": 1},
+        "window": {"steps": STEPS, "carry_forward_s": 4 * TICK, "lateness_ticks": 8},   # (slack for a loaded machine: ci54)
         "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 400, "cooldown_ticks": 2, "update_interval_s": 3600},
         "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state", "checkpoint_s": 1}))
