@@ -25,8 +25,6 @@ from agent.service import return_freed_blocks
 from agent.warmup import WarmupRows
 from agent.window import Row
 
-ROOT = Path(__file__).resolve().parents[1]
-
 RUN_AND_LIST = ("import sys; from agent.cli import main; rc = main(sys.argv[1:]); "
                 "print(' '.join(sorted(sys.modules)), ' '.join({l.split('/')[-1].strip() for l in open('/proc/self/maps')"
                 " if '.so' in l}))")      # the modules and the shared libraries mapped
@@ -371,24 +369,3 @@ def test_the_agent_returns_free_heap_pages_once_its_warm_up_is_fitted(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [line for line in res.stderr.splitlines() if "warm-up fitted: free heap pages" in line]
     assert len(lines) == 1, res.stderr[-3000:]       # once: when the warm-up's fit is done
-
-
-def test_an_agent_without_an_mqtt_sink_does_not_load_its_refused_file(tmp_path):
-    """Discovery imports every sink module (agent/plugins.py), so what the MQTT sink imports at module level loads in
-    every agent; its refused-messages file (agent/refused_file.py) is imported when the sink is built (perf63)."""
-    code = textwrap.dedent(f"""
-        import sys, yaml
-        from pathlib import Path
-        from agent.cli import load_config
-        from agent.service import Agent
-        cfg = yaml.safe_load(Path({str(ROOT / "configs" / "demo.yaml")!r}).read_text())
-        cfg["sinks"] = [{{"type": "jsonl", "path": "alerts.jsonl"}}]
-        cfg["state_dir"] = "state"
-        Path("agent.yaml").write_text(yaml.safe_dump(cfg))
-        Agent(load_config("agent.yaml"), max_ticks=1)
-        print("agent.sinks.mqtt" in sys.modules, "agent.refused_file" in sys.modules)
-    """)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env=agent_env())
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.split()[-2:] == ["True", "False"], (res.stdout, res.stderr[-2000:])

@@ -51,6 +51,7 @@ from ..alerts import AlertEvent, iso
 from ..broker import BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..plugins import Plugin
+from ..refused_file import RefusedFile
 from ..typed import doc, rng
 from .base import Sink, SinkConfig, SinkContext
 
@@ -163,7 +164,6 @@ class MqttSink(Sink):
         # paho is imported when the sink is opened: a config naming it loads without paho.
         from ..mqtt_client import ConnectionReporter, build_client, connect, publish_properties
         from ..outbox import Outbox     # sqlite3, likewise: only when this sink is configured
-        from ..refused_file import RefusedFile  # discovery imports this module in every agent; this, only here
         self.cfg = cfg
         self.node, self.site = context.node_id, context.site
         base = topic_base(cfg.prefix, self.site, self.node)
