@@ -67,9 +67,10 @@ class Resume(SignOfLife):
     def fingerprint(self) -> dict:
         return fingerprint(self.cfg, self._adjacency, self.pipeline.bundle_identity())
 
-    def save_checkpoint(self) -> dict | None:
+    def save_checkpoint(self, at_stop: bool = False) -> dict | None:
         """Write the checkpoint now (atomically); None when there is nothing new or it failed. With
-        nothing new since the last one, the agent's sign of life instead (`_mark_alive`)."""
+        nothing new since the last one, the agent's sign of life instead (`_mark_alive`). `at_stop`: a clean
+        stop's, said in its header (`clean_stop`: the next start's restart gap loses nothing, `_stopped_clean`)."""
         key = (self.pipeline.ticks, self.hotswap.current)
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
@@ -87,7 +88,8 @@ class Resume(SignOfLife):
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
                 "alive_at": self._caught_up(), "claims_rule": CLAIMS_RULE,
                 "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir},
-                "settings": recorded(self.cfg, self.pipeline.thresholds)}    # what the next start compares (user15)
+                "settings": recorded(self.cfg, self.pipeline.thresholds),    # what the next start compares (user15)
+                "clean_stop": at_stop}
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
                                                 "aligner": self.aligner.state_dict()})
@@ -153,6 +155,7 @@ class Resume(SignOfLife):
                     self._resume_from = (self.aligner.last_closed_k, last_ts)
                     self._silence_before_stop(meta)
                     self.aligner.down_between = self._down_between(meta, created)
+                    self.aligner.stopped_clean = self._stopped_clean(meta, created, self.aligner.down_between)
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
                          "scoring from the first tick" if self.pipeline.warm else

@@ -329,7 +329,7 @@ class Agent(Resume, Delivery):
         self._say_unscored(self.queue.discard_rest(), clean)
         self._at_stop()
         if clean and not self.replay_stopped:
-            self.save_checkpoint()
+            self.save_checkpoint(at_stop=True)
         self._retry_journals()
         self._health()
         for sink in self.sinks:
