@@ -618,7 +618,7 @@ class TimeBaseRules(LivePace):
                 what = "not run"
                 down = (f"; the agent was down {span(start - last)} of it (a clean stop at {iso(last)}, its "
                         f"checkpoint written then; started again {iso(start)}), the rest is the stop's last tick "
-                        f"and this start's wait for its first new data: nothing lost")
+                        f"and this start's wait for its first new data: no tick it scored was lost")
         log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) %s, skipped (not a time-base move, no sensor missing for them)%s",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),

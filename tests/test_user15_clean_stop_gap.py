@@ -21,13 +21,13 @@ def test_a_clean_stop_s_restart_gap_says_nothing_was_lost(tmp_path):
     assert "lost with the stop" not in said and "the checkpoint had not taken" not in said, said
     assert re.search(r"the agent's own downtime: \d+ tick\(s\) not run, skipped \(.*\); the agent was down [^(]+ of it "
                      r"\(a clean stop at \S+, its checkpoint written then; started again \S+\), the rest is the stop's "
-                     r"last tick and this start's wait for its first new data: nothing lost", said), said
+                     r"last tick and this start's wait for its first new data: no tick it scored was lost", said), said
     assert after == [], after
 
 
 def test_a_kill_after_a_life_on_a_clean_stop_s_checkpoint_is_not_taken_for_the_clean_stop(tmp_path):
     """The clean stop's checkpoint is still the newest when the next life is killed before writing one: that life
-    touched alive.json at its first turn, so the third start says what a kill's gap is, not "nothing lost"."""
+    touched alive.json at its first turn, so the third start says what a kill's gap is, not "no tick it scored was lost"."""
     port = free_port()
     cfg = write_config(tmp_path, port)
     doc = yaml.safe_load(cfg.read_text())
@@ -48,7 +48,7 @@ def test_a_kill_after_a_life_on_a_clean_stop_s_checkpoint_is_not_taken_for_the_c
         err = run_once(cfg, tmp_path, "run3", sender, ticks_after_first=10)
     finally:
         sender.stop()
-    assert "nothing lost" in [line for line in run2.splitlines() if "restart gap: " in line][0]
+    assert "no tick it scored was lost" in [line for line in run2.splitlines() if "restart gap: " in line][0]
     [said] = [line for line in err.splitlines() if "restart gap: " in line and not line.startswith("summary:")]
-    assert "a clean stop" not in said and "nothing lost" not in said, said
+    assert "a clean stop" not in said and "no tick it scored" not in said, said
     assert "the checkpoint had not taken" in said and "lost with the stop" in said, said
