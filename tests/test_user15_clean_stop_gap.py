@@ -10,7 +10,7 @@ import re
 import yaml
 
 from conftest import free_port, start_logged_agent, wait_for
-from test_qa17_restart_gap import Sender, restart, run_once, write_config
+from udp_lives import Sender, restart, run_once, write_config
 
 
 def test_a_clean_stop_s_restart_gap_says_nothing_was_lost(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from test_warmup import T0, base, write_csv
+from two_sensor_csv import T0, base, write_csv
 
 from agent.config import from_dict
 from agent.service import Agent

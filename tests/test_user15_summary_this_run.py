@@ -6,7 +6,7 @@ A real Agent (the daemon's class) on real CSV files: a first life warms up and r
 stop writes the checkpoint; a second life resumes it on calm data and raises none."""
 from __future__ import annotations
 
-from test_warmup import T0, base, write_csv
+from two_sensor_csv import T0, base, write_csv
 
 from agent.config import from_dict
 from agent.service import Agent, format_summary
