@@ -34,8 +34,10 @@ def changed_at_resume(saved, cfg: AgentConfig, thresholds: dict[str, AdaptiveThr
         return None
     said = []
     risks = saved.get("risk")
+    # (a value that is no number — a hand-edited header — is skipped: this runs after the restore, which must not fail)
     moved = [(tier, was, thresholds[tier].cfg.risk) for tier, was in risks.items()
-             if tier in thresholds and was != thresholds[tier].cfg.risk] if isinstance(risks, dict) else []
+             if tier in thresholds and isinstance(was, (int, float)) and not isinstance(was, bool)
+             and was != thresholds[tier].cfg.risk] if isinstance(risks, dict) else []
     if moved:
         acts = ("it does not act: threshold.adapt is off, the checkpoint's thresholds hold until a warm-up (move "
                 "state_dir/checkpoint.bin aside)" if not cfg.threshold.adapt else
@@ -44,7 +46,8 @@ def changed_at_resume(saved, cfg: AgentConfig, thresholds: dict[str, AdaptiveThr
                 "at the 256th learned tick at the latest — and not while an alert is open")
         said.append("threshold.risk changed since the checkpoint (" +
                     ", ".join(f"{tier} {was:g} -> {now:g}" for tier, was, now in moved) + f"): {acts}")
-    if "replay" in saved and saved["replay"] != cfg.warmup.replay and not replay_read:
+    if "replay" in saved and isinstance(saved["replay"], (str, type(None))) and saved["replay"] != cfg.warmup.replay \
+            and not replay_read:
         said.append(f"warmup.replay changed since the checkpoint ({saved['replay'] or 'none'} -> "
                     f"{cfg.warmup.replay or 'none'}): not read while a checkpoint resumes, which keeps what its "
                     "warm-up learned; a start without one warms up on it (move state_dir/checkpoint.bin aside)")
