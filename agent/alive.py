@@ -177,6 +177,14 @@ class SignOfLife:
         good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.0 <= t <= now]
         return (max(good), now) if good else None
 
+    @staticmethod
+    def _stopped_clean(meta: dict, created: float, down: tuple[float, float] | None) -> bool:
+        """Whether the last run stopped cleanly with this checkpoint (its header's `clean_stop`) and lived no
+        longer: no sign of life after it (`down`, `_down_between`: a later life on it touches alive.json at its
+        first turn, so a later kill -9 is not taken for this clean stop). Not known (False) when the stop had
+        nothing new to write: the restart gap then says what a kill's says (user15)."""
+        return meta.get("clean_stop") is True and down is not None and down[0] <= created
+
 
 def under_claims_rule(rule) -> bool:
     """Whether a state file was written under CLAIMS_RULE's rule (or a later one)."""

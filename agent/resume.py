@@ -38,6 +38,7 @@ from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, fing
 from .faults.events import FaultEvent
 from .journaled import checked_open, open_alert_problem, other_version
 from .pipeline_state import tier_from_replay
+from .resumed_settings import changed_at_resume, recorded
 from .warmup import read_replay
 from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
 
@@ -66,9 +67,10 @@ class Resume(SignOfLife):
     def fingerprint(self) -> dict:
         return fingerprint(self.cfg, self._adjacency, self.pipeline.bundle_identity())
 
-    def save_checkpoint(self) -> dict | None:
+    def save_checkpoint(self, at_stop: bool = False) -> dict | None:
         """Write the checkpoint now (atomically); None when there is nothing new or it failed. With
-        nothing new since the last one, the agent's sign of life instead (`_mark_alive`)."""
+        nothing new since the last one, the agent's sign of life instead (`_mark_alive`). `at_stop`: a clean
+        stop's, said in its header (`clean_stop`: the next start's restart gap loses nothing, `_stopped_clean`)."""
         key = (self.pipeline.ticks, self.hotswap.current)
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
@@ -85,7 +87,9 @@ class Resume(SignOfLife):
         meta = {"config": self.fingerprint(), "last_ts": self.pipeline.last_ts,
                 "last_closed_k": self.aligner.last_closed_k, "ticks": self.pipeline.ticks,
                 "alive_at": self._caught_up(), "claims_rule": CLAIMS_RULE,
-                "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir}}
+                "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir},
+                "settings": recorded(self.cfg, self.pipeline.thresholds),    # what the next start compares (user15)
+                "clean_stop": at_stop}
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
                                                 "aligner": self.aligner.state_dict()})
@@ -132,6 +136,7 @@ class Resume(SignOfLife):
                 if ahead_s is None:
                     aligner.restore(state["aligner"], trusted=under_claims_rule(meta.get("claims_rule")))
                 self.pipeline.restore(state["pipeline"], tier_changed)
+                replay_read = bool(self.cfg.warmup.replay) and self.pipeline.tier_waits is not None
                 if self.cfg.warmup.replay:      # a model tier left waiting: prepared on the recording now (swap6)
                     tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
                 self.aligner = aligner          # nothing after this can fail
@@ -150,10 +155,16 @@ class Resume(SignOfLife):
                     self._resume_from = (self.aligner.last_closed_k, last_ts)
                     self._silence_before_stop(meta)
                     self.aligner.down_between = self._down_between(meta, created)
+                    self.aligner.stopped_clean = self._stopped_clean(meta, created, self.aligner.down_between)
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
                          "scoring from the first tick" if self.pipeline.warm else
                          f"warm-up goes on ({len(self.pipeline.warmup)}/{self.cfg.warmup.ticks} ticks)")
+                kept = {t: thr for t, thr in self.pipeline.thresholds.items()    # the model tier's, when prepared
+                        if not tier_changed or t == "numpy"}                     # again, is fitted anew: not kept
+                changed = changed_at_resume(meta.get("settings"), self.cfg, kept, replay_read)
+                if changed:
+                    log.info("checkpoint resumed: %s", changed)
         except CheckpointRefused as exc:
             self._refused(str(exc))
         except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent

@@ -154,6 +154,9 @@ class Agent(Resume, Delivery):
         self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
         self.resumed = self._resume()
         self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
+        # the alerts and sensor faults a checkpoint (or the alert journal) counted in earlier lives: the stop
+        # summary says this run's (user15; health's alerts_raised and faults_raised stay the tracker's, across lives)
+        self._raised_at_start = (self.pipeline.alerts.raised, dict(self.pipeline.health.raised))
         self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self._replay(stopping or (lambda: False))
@@ -326,7 +329,7 @@ class Agent(Resume, Delivery):
         self._say_unscored(self.queue.discard_rest(), clean)
         self._at_stop()
         if clean and not self.replay_stopped:
-            self.save_checkpoint()
+            self.save_checkpoint(at_stop=True)
         self._retry_journals()
         self._health()
         for sink in self.sinks:
@@ -504,6 +507,9 @@ class Agent(Resume, Delivery):
         snap["late_reordered"] = self.aligner.reordered
         snap["undelivered"] = {s.TYPE: got for s in self.sinks
                                if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
+        alerts, faults = self._raised_at_start
+        snap["alerts_raised_this_run"] = self.pipeline.alerts.raised - alerts
+        snap["faults_raised_this_run"] = {k: n - faults.get(k, 0) for k, n in self.pipeline.health.raised.items()}
         return snap
 
 
@@ -538,7 +544,9 @@ UNDELIVERED = {
 def format_summary(s: dict) -> str:
     rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
-    faults = ", ".join(f"{k}: {v}" for k, v in sorted(s["faults_raised"].items()) if v) or "none"
+    # this run's alerts and faults (`Agent.summary`; health's counts add the earlier lives': user15)
+    raised = s.get("faults_raised_this_run", s["faults_raised"])
+    faults = ", ".join(f"{k}: {v}" for k, v in sorted(raised.items()) if v) or "none"
     # this run's drops (the MQTT outbox's health counts add the earlier lives'), each reason in words (user14)
     lost = ", ".join(f"{sink}: " + " and ".join(f"{n} {UNDELIVERED.get(r, r)}" for r, n in why.items())
                      for sink, why in s.get("undelivered", {}).items())
@@ -547,8 +555,8 @@ def format_summary(s: dict) -> str:
                           if st["failed"])
     unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
     return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
-            f"({rej}); alerts raised {s['alerts_raised']} (events {ev}); "
-            f"sensor faults {sum(s['faults_raised'].values())} ({faults}); tier {s['tier']}; "
+            f"({rej}); alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
+            f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
             + (f"events dropped this run: {lost}; " if lost else "")

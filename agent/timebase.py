@@ -156,6 +156,9 @@ class TimeBaseRules(LivePace):
         #: (the last run's last sign of life, this start) on this host's clock, set by the restore (agent/resume.py):
         #: the restart gap's line says the seconds the agent was down beside the ticks its checkpoint had not taken
         self.down_between: tuple[float, float] | None = None
+        #: that sign of life is the checkpoint a clean stop wrote (agent/alive.py `_stopped_clean`): the ticks it
+        #: had not taken were none, the rest of the gap is the stop's last moments and this start's wait (user15)
+        self.stopped_clean = False
         self._init_pace()
         self._clock_step: float | None = None    # a step of this host's clock (s), the data's answer awaited
         self._stepped_at = 0.0                   # that clock's reading just after it (`received`'s terms)
@@ -603,13 +606,19 @@ class TimeBaseRules(LivePace):
         """Said once: the ticks skipped (from the checkpoint's last tick: the downtime and, after a kill -9,
         the ticks run since that checkpoint, lost with it) and, when the restore knew the last run's last
         sign of life (`down_between`), the seconds the agent was down — before, a 2-s kill -9 read as the
-        checkpoint's 7 minutes (user13's defect 5)."""
+        checkpoint's 7 minutes (user13's defect 5). After a clean stop (`stopped_clean`) nothing was lost: said so
+        (until user15 the line said the second between the stop and the first new data was "lost with the stop")."""
         what, down = "not run", ""
         if self.down_between is not None:
             last, start = self.down_between
             what = "the checkpoint had not taken"
             down = (f"; the agent was down {span(start - last)} of it (last alive {iso(last)}, started again "
                     f"{iso(start)}), the rest ran after its last checkpoint and was lost with the stop")
+            if self.stopped_clean:      # a clean stop loses nothing (user14, user15): its checkpoint has every tick
+                what = "not run"
+                down = (f"; the agent was down {span(start - last)} of it (a clean stop at {iso(last)}, its "
+                        f"checkpoint written then; started again {iso(start)}), the rest is the stop's last tick "
+                        f"and this start's wait for its first new data: no tick it scored was lost")
         log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) %s, skipped (not a time-base move, no sensor missing for them)%s",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),

@@ -70,7 +70,8 @@ def test_an_upgrade_onto_the_profile_prepares_the_model_tier_on_warmup_replay_at
         # and asked whether the gateway was degraded).
         [switch] = [r for r in caplog.records if r.getMessage().startswith("scorer tier ")]
         assert switch.levelname == "INFO", switch.getMessage()
-        assert switch.getMessage().startswith("scorer tier tflite -> tflite: prepared on ") and \
+        # said as what happened (user15): `tflite -> tflite` read as a switch that was none
+        assert switch.getMessage().startswith("scorer tier tflite: prepared on ") and \
             "warmup.replay after a restart onto scoring.profile changed" in switch.getMessage()
     finally:
         _close(agent)

@@ -13,27 +13,7 @@ import pytest
 from agent.config import ConfigError, from_dict
 from agent.pipeline import Pipeline
 from agent.window import Row
-
-DAY = 86400.0
-T0 = 1.7e9
-
-
-def write_csv(path: Path, start: float, rows: int, seed: int, spike_at: int | None = None, step: float = 1.0) -> None:
-    rng = np.random.default_rng(seed)
-    a = 10.0 + 0.2 * rng.standard_normal(rows)
-    b = 5.0 + 0.2 * rng.standard_normal(rows)
-    if spike_at is not None:
-        a[spike_at:spike_at + 20] += 50.0
-    lines = ["timestamp,a,b"] + [f"{start + i * step:.0f},{a[i]:.4f},{b[i]:.4f}" for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def base(tmp_path: Path, live: Path, **warmup) -> dict:
-    return {"sensors": ["a", "b"], "tick_s": 1.0, "topology": "none",
-            "sources": [{"type": "replay", "path": str(live)}],
-            "window": {"steps": 16, "carry_forward_s": 2}, "warmup": {"ticks": 200, **warmup},
-            "alerts": {"min_duration_ticks": 2, "cooldown_ticks": 0}, "sinks": [], "state_dir": str(tmp_path / "state")}
-
+from two_sensor_csv import DAY, T0, base, write_csv
 
 def row(ts: float, fresh: bool, carried: bool = False) -> Row:
     values = np.array([1.0, 2.0]) if fresh or carried else np.full(2, np.nan)

@@ -27,7 +27,8 @@ Each switch is one log line at the level an operator should read it at (user13, 
 fault — is a WARNING; a step up (probation over, a standby loaded, a hot swap, a model tier prepared after a
 restart) and a swap within a tier are INFO. The fallback scoring while the model tier waits to be prepared
 after a restart (`wait_below`) is planned, not a fault: INFO, said at the first tick it holds for — prepared
-before that tick (on warmup.replay), the wait and its end are one line, the tier's.
+before that tick (on warmup.replay), the wait and its end are one line, the tier's, said as what happened to it
+(`scorer tier tflite: prepared on 200 ticks of warmup.replay …`: no tick scored below it).
 """
 from __future__ import annotations
 
@@ -92,14 +93,14 @@ class ScorerChain:
 
     def replace(self, tiers: list[Scorer], reason: str) -> None:
         """Install a new list of tiers (hot swap): start again from the top."""
-        old = self.tier
+        old, kept = self.tier, False
         if self._wait_unsaid is not None:   # prepared before any tick waited: the tier as it was before the wait
-            old, self._wait_unsaid = self._wait_unsaid[0], None
+            old, self._wait_unsaid, kept = self._wait_unsaid[0], None, True
         self.tiers = self._checked(tiers)
         self._loaded, self.loading = None, None    # a standby load still running is for the old tiers: dropped
         self.benched.clear()
         self.active = 0
-        self._switch(0, reason, old=old)
+        self._switch(0, reason, old=old, kept=kept)
 
     def wait_below(self, reason: str) -> None:
         """The fallback scores while the model tiers wait to be prepared (a restart onto another bundle or
@@ -222,10 +223,12 @@ class ScorerChain:
                 if i < self.active:
                     self._switch(i, f"probation over, retrying {self.tiers[i].TYPE}")
 
-    def _switch(self, index: int, reason: str, old: str | None = None, said: bool = True) -> None:
+    def _switch(self, index: int, reason: str, old: str | None = None, said: bool = True, kept: bool = False) -> None:
         """Make tier `index` the active one; `old`: the tier it replaces when not the active one (a hot swap's
         `replace`: the old list's). A step down the chain is a WARNING (a tier failed), any other switch INFO;
-        `said` False: logged by the caller's own rule (`wait_below`)."""
+        `said` False: logged by the caller's own rule (`wait_below`). `kept`: no tick was scored below `old`
+        since (a wait prepared before its first tick): the same tier is then said as what happened to it,
+        `scorer tier tflite: prepared on …`, not as a switch (`tflite -> tflite`: user15)."""
         if old is None:
             old = self.tiers[self.active].TYPE if self.active < len(self.tiers) else "none"
         self.active = index
@@ -233,7 +236,9 @@ class ScorerChain:
         new = self.tiers[index].TYPE
         self.switches.append({"from": old, "to": new, "reason": reason, "at": time.time()})
         self.switch_count += 1
-        if said:
+        if said and kept and new == old:
+            log.info("scorer tier %s: %s", new, reason)
+        elif said:
             log.log(logging.WARNING if self._below(new, old) else logging.INFO, "scorer tier %s -> %s: %s", old,
                     new, reason)
 
