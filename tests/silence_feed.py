@@ -48,6 +48,25 @@ def warm_and_live(agent: AgentProcess, state_dir) -> float:
     return live_from
 
 
+def killed_while_flowing(tmp, cfg) -> float:
+    """The first life of a two-kills scenario: warmed and live (`warm_and_live`), 4 records more, kill -9 while the
+    data flows; then the config's `checkpoint_s` 120, so that the next two kills fall within one interval. When it
+    was killed."""
+    first = AgentProcess(tmp, cfg, "run1")
+    try:
+        warm_and_live(first, tmp / "state")
+        send(first, 4)
+        down = time.time()
+        first.kill()                    # kill -9 while the data flows
+    finally:
+        if first.proc.poll() is None:
+            first.kill()
+    doc = yaml.safe_load(cfg.read_text())
+    doc["checkpoint_s"] = 120           # both kills within one interval
+    cfg.write_text(yaml.safe_dump(doc))
+    return down
+
+
 def seconds(stamp: str) -> float:
     whole, frac = stamp.rstrip("Z").split(".")
     return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)

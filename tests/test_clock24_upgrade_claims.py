@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import time
 
-import yaml
-
 from agent.checkpoint import atomic_write, decode, encode
 from agent.resume import ALIVE_FILE, ALIVE_S
 from agent.service import Agent
 from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
-from silence_feed import TICK, events, seconds, send, warm_and_live, write_config
+from silence_feed import TICK, events, killed_while_flowing, seconds, send, write_config
 
 
 def _as_an_earlier_release_wrote_it(path) -> float:
@@ -44,18 +42,7 @@ def _as_an_earlier_release_wrote_it(path) -> float:
 
 def test_an_earlier_releases_claim_made_while_its_restart_was_pending_is_not_trusted(tmp_path):
     cfg = write_config(tmp_path, "gw-u", 1)
-    first = AgentProcess(tmp_path, cfg, "run1")
-    try:
-        warm_and_live(first, tmp_path / "state")
-        send(first, 4)
-        down1 = time.time()
-        first.kill()                    # kill -9 while the data flows
-    finally:
-        if first.proc.poll() is None:
-            first.kill()
-    doc = yaml.safe_load(cfg.read_text())
-    doc["checkpoint_s"] = 120           # both kills within one interval
-    cfg.write_text(yaml.safe_dump(doc))
+    down1 = killed_while_flowing(tmp_path, cfg)
 
     second = AgentProcess(tmp_path, cfg, "run1b")
     try:
