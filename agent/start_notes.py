@@ -17,12 +17,12 @@ a start refused before that (another agent holds state_dir) leaves it as it was.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from .alert_events import iso
+from .checkpoint import atomic_write
 from .digest import sha256         # not hashlib: it loads OpenSSL's libcrypto (~3.5 MiB) at every start
 from .records import shorten
 
@@ -64,11 +64,9 @@ class StartNotes:
         """Record the notes printed in full (the agent is built: state_dir is its). A write that fails is let be."""
         if not (self.printed or (not self.notes and self.path.exists())):     # (notes gone: forget the old ones)
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps({"digest": self.digest, "count": len(self.notes), "printed_at": time.time()}),
-                           encoding="utf-8")
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps({"digest": self.digest, "count": len(self.notes),
+                                                "printed_at": time.time()}).encode())
         except OSError:
             pass
 
