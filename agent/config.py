@@ -27,7 +27,7 @@ from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig, temperature_sensors
 from .broker import topic_matches, topic_name_problem
 from .sinks.base import SinkContext
-from .typed import INVALID, ConfigError, build, did_you_mean, doc, overrides_of, rng
+from .typed import INVALID, ConfigError, PluginChoice, build, did_you_mean, doc, overrides_of, rng
 
 
 @dataclass
@@ -104,17 +104,28 @@ class WarmupConfig:
 
 # ---- sources and sinks: plugins, each config next to its code --------------------------------
 # agent/sources/*.py and agent/sinks/*.py each declare PLUGIN = Plugin(config=..., create=...);
-# a `sources[i]` / `sinks[i]` entry is built into the config class its `type` names.
+# a `sources[i]` / `sinks[i]` entry is built into the config class its `type` names, whose module
+# (agent/sources/<type>.py) is imported then and not before: a config loads only its own plugins.
 
-SOURCE_PLUGINS = sources_pkg.plugins()
-SINK_PLUGINS = sinks_pkg.plugins()
+class SourceEntry(PluginChoice):
+    """A `sources[i]` entry: the config of the source its `type` names."""
+    find = staticmethod(lambda tag: getattr(sources_pkg.plugin(tag), "config", None))
+    every = staticmethod(lambda: [p.config for p in sources_pkg.plugins().values()])
+
+
+class SinkEntry(PluginChoice):
+    """A `sinks[i]` entry: the config of the sink its `type` names."""
+    find = staticmethod(lambda tag: getattr(sinks_pkg.plugin(tag), "config", None))
+    every = staticmethod(lambda: [p.config for p in sinks_pkg.plugins().values()])
+
+
 RUNTIME_PLUGINS = scorers_pkg.runtimes()
-SourceUnion = Union[tuple(p.config for p in SOURCE_PLUGINS.values())]
+#: the replay source's config: the warm-up reads its recording with it (agent/sources/replay.py warmup_source)
+ReplayConfig = sources_pkg.plugin("replay").config
 #: warmup.replay_format: a replay source's format keys, for the warm-up's recording alone.
-WarmupFormat = overrides_of(SOURCE_PLUGINS["replay"].config, "WarmupFormat", {
+WarmupFormat = overrides_of(ReplayConfig, "WarmupFormat", {
     "path": "the recording is `warmup.replay`", "speed": "the warm-up reads as fast as it can",
     "label_columns": "the warm-up uses no labels", "labels_file": "the warm-up uses no labels"}, __name__)
-SinkUnion = Union[tuple(p.config for p in SINK_PLUGINS.values())]
 ChainTier = Literal[(*RUNTIME_PLUGINS, "numpy")]
 
 
@@ -381,7 +392,7 @@ class AlertConfig:
 class AgentConfig:
     sensors: list[Union[str, SensorSpec]] = doc(
         "ordered list of sensor names, or `{name, group, neighbours, unit}` entries")
-    sources: list[SourceUnion] = doc("where samples come from: entries with a `type` (below)")
+    sources: list[SourceEntry] = doc("where samples come from: entries with a `type` (below)")
     tick_s: float = rng(0.001, None, default=1.0, doc="the tick (sample period), seconds")
     node: NodeConfig = doc("who this gateway is", default_factory=NodeConfig)
     topology: Literal["group", "corridor", "none"] = doc(
@@ -396,9 +407,9 @@ class AgentConfig:
     alerts: AlertConfig = doc("the alert lifecycle", default_factory=AlertConfig)
     faults: FaultConfig = doc("sensor faults told apart from incidents (README: Sensor faults)",
                               default_factory=FaultConfig)
-    sinks: list[SinkUnion] = doc(
+    sinks: list[SinkEntry] = doc(
         "where alert events go: entries with a `type` (below)",
-        default_factory=lambda: [SINK_PLUGINS["terminal"].config()])
+        default_factory=lambda: [sinks_pkg.plugin("terminal").config()])
     metrics: MetricsConfig | None = doc(
         "a Prometheus endpoint `{listen: host:port}` (see Prometheus metrics; needs the `prometheus` extra); "
         "null: off", default=None)
@@ -465,7 +476,7 @@ class AgentConfig:
         given = fmt.given() if isinstance(fmt, WarmupFormat) else {}
         if not given or any(v is INVALID for v in given.values()):
             return []
-        merged = replace(SOURCE_PLUGINS["replay"].config(), **given)
+        merged = replace(ReplayConfig(), **given)
         return ([(f"warmup.replay_format.{key}", msg) for key, msg in merged.validate() if key in given]
                 + [(f"warmup.replay_format.{key}", f"unknown sensor {sensor!r}{did_you_mean(sensor, names)}")
                    for key, sensor in merged.sensor_refs() if sensor not in seen])
@@ -474,7 +485,7 @@ class AgentConfig:
         """The replay source config `warmup.replay` is read with (agent/sources/replay.py warmup_source):
         the first replay source's format keys, else the replay defaults, `warmup.replay_format`'s over
         them; and where they come from, for check-config's messages."""
-        replay = SOURCE_PLUGINS["replay"].config
+        replay = ReplayConfig
         first = next(((i, s) for i, s in enumerate(self.sources) if isinstance(s, replay)), None)
         what = (f"sources[{first[0]}]'s separator, time_column, time_format and columns" if first
                 else "the replay defaults")

@@ -4,14 +4,20 @@ A source, sink or model runtime is one module of its package (agent/sources, age
 agent/scorers) that declares `PLUGIN = Plugin(config=<its config dataclass>, create=<factory>)`.
 The config dataclass carries the plugin's `type` key as `TYPE` and is what the YAML entry is
 built into; `create` builds the working part from that config. Adding a plugin is adding one
-such file: agent/config.py builds its `sources[]` / `sinks[]` unions and the `scoring` runtime
-sections from what is found here.
+such file: agent/config.py builds a `sources[]` / `sinks[]` entry into the config class its `type`
+names, and the `scoring` runtime sections, from what is found here.
 
-Discovery imports every module of the package, so a plugin module must import its optional
-third-party dependency (paho, pymodbus, onnxruntime, ai-edge-litert) lazily, inside the code
-that uses it: the config must load, and `check-config` must answer, on a gateway without it.
-An ImportError then surfaces from `create`, where the caller turns it into one line ("not
-available: install ...").
+The `type` key is the module's name (agent/sources/<type>.py; `discover` refuses a plugin whose
+TYPE is not), so `find` imports the one module a config entry names and no other: a gateway's
+start loads the plugins its config uses, not the ~0.5 MiB of code of every source and sink it
+could have used (perf64; issue 16). `discover` imports every module of the package: for what needs
+the whole list (an unknown type's "must be one of", the config reference, the runtimes' default
+chain, the contract tests).
+
+A plugin module must import its optional third-party dependency (paho, pymodbus, onnxruntime,
+ai-edge-litert) lazily, inside the code that uses it: the config must load, and `check-config`
+must answer, on a gateway without it. An ImportError then surfaces from `create`, where the
+caller turns it into one line ("not available: install ...").
 """
 from __future__ import annotations
 
@@ -69,22 +75,41 @@ class Plugin:
         raise error if error is not None else ImportError(f"{self.type}: no library declared")
 
 
+def _declared(module) -> Plugin | None:
+    """The module's PLUGIN, checked: a Plugin whose type is the module's own name."""
+    plugin = getattr(module, "PLUGIN", None)
+    if plugin is None:
+        return None
+    if not isinstance(plugin, Plugin):
+        raise TypeError(f"{module.__name__}.PLUGIN is not a Plugin")
+    if plugin.type != module.__name__.rpartition(".")[2]:
+        raise TypeError(f"{module.__name__}: PLUGIN's type {plugin.type!r} is not the module's name "
+                        "(a config's `type` names the one module to import)")
+    return plugin
+
+
+@lru_cache(maxsize=None)
+def find(package: str, type_key: str) -> Plugin | None:
+    """The plugin of `package` whose type is `type_key`, importing that one module only; None when no
+    module of the package by that name declares PLUGIN (the caller lists `discover`'s types then)."""
+    if not type_key.isidentifier() or type_key.startswith("_"):
+        return None
+    name = f"{package}.{type_key}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return _declared(importlib.import_module(name))
+
+
 @lru_cache(maxsize=None)
 def discover(package: str) -> dict[str, Plugin]:
     """type key → Plugin for every module of `package` that declares PLUGIN, in (rank, name) order."""
     pkg = importlib.import_module(package)
     found: dict[str, Plugin] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package}.{info.name}")
-        plugin = getattr(module, "PLUGIN", None)
-        if plugin is None:
-            continue
-        if not isinstance(plugin, Plugin):
-            raise TypeError(f"{module.__name__}.PLUGIN is not a Plugin")
-        if plugin.type in found:
-            raise TypeError(f"{module.__name__}: type {plugin.type!r} is already declared by another module")
-        found[plugin.type] = plugin
+        plugin = _declared(importlib.import_module(f"{package}.{info.name}"))
+        if plugin is not None:
+            found[plugin.type] = plugin
     return dict(sorted(found.items(), key=lambda kv: (kv[1].rank, kv[0])))
 
 
-__all__ = ["Plugin", "discover"]
+__all__ = ["Plugin", "discover", "find"]

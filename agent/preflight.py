@@ -39,13 +39,13 @@ def problems(cfg: AgentConfig) -> list[str]:
 
 def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     """('key.path: message' problems, 'key.path: message' notes)."""
-    from .sinks import plugins as sink_plugins
-    from .sources import plugins as source_plugins
+    from .sinks import plugin as sink_plugin
+    from .sources import plugin as source_plugin
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
     found += [("state_dir", m) for m in reserve_notes(cfg)]
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
-                  for key, msg in _extra(source_plugins()[src.TYPE], "source") or src.preflight(cfg.resolve)]
+                  for key, msg in _extra(source_plugin(src.TYPE), "source") or src.preflight(cfg.resolve)]
     found += label_column_problems(cfg)
     from .config import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
@@ -60,7 +60,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
         found += [(_join("metrics", key), msg) for key, msg in cfg.metrics.preflight(cfg.resolve)]
     for i, sink in enumerate(cfg.sinks):
         found += [(_join(f"sinks[{i}]", key), msg)
-                  for key, msg in _extra(sink_plugins()[sink.TYPE], "sink") or sink.preflight(cfg.resolve)]
+                  for key, msg in _extra(sink_plugin(sink.TYPE), "sink") or sink.preflight(cfg.resolve)]
     return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
 

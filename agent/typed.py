@@ -1,8 +1,8 @@
 """Build typed dataclasses from plain YAML data, collecting every problem with its key path.
 
 Supported field types: bool, int, float, str, Literal[...], Optional[X], list[X],
-dict[str, X], nested dataclasses, and tagged unions of dataclasses (chosen by their
-`type` key). Range checks come from `field(metadata={"min": .., "max": ..})` (see `rng`);
+dict[str, X], nested dataclasses, and plugin choices (a `PluginChoice`: one of a package's
+plugin config dataclasses, chosen by the entry's `type` key and found only when named). Range checks come from `field(metadata={"min": .., "max": ..})` (see `rng`);
 each field's explanation from `metadata["doc"]` (see `doc`). Unknown keys are always an error;
 so is a float that is NaN or infinite.
 
@@ -28,6 +28,16 @@ class ConfigError(Exception):
         self.source = source
         self.problems = problems
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+class PluginChoice:
+    """A field type: the config dataclass that the value's `type` key names, one of a package's plugins.
+    A subclass says how to find one (`find(tag)`: the dataclass whose TYPE is `tag`, importing only its
+    module; None when there is none) and every one (`every()`: all of them, in their package's order — for
+    an unknown type's message and the config reference). Building an entry loads the plugin it names and
+    no other (agent/plugins.py)."""
+    find: typing.ClassVar[typing.Callable[[str], Any]]
+    every: typing.ClassVar[typing.Callable[[], list]]
 
 
 class _Invalid:
@@ -80,6 +90,8 @@ class _Builder:
             return value
         if dataclasses.is_dataclass(tp):
             return self.build_dataclass(tp, value, path)
+        if isinstance(tp, type) and issubclass(tp, PluginChoice):
+            return self.build_choice(tp, value, path)
         if origin is Union or origin is types.UnionType:
             return self.build_union(tp, value, path)
         if origin is Literal:
@@ -139,18 +151,6 @@ class _Builder:
                 return None
             self.fail(path, "must not be null")
             return None
-        classes = [a for a in args if dataclasses.is_dataclass(a)]
-        if classes and len(classes) == len(args) and len(classes) > 1:
-            if not isinstance(value, dict):
-                self.fail(path, f"expected a mapping, got {_describe(value)}")
-                return None
-            by_tag = {c.TYPE: c for c in classes}
-            tag = value.get("type")
-            if not isinstance(tag, str) or tag not in by_tag:      # a list or mapping there is no key of by_tag
-                self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(by_tag))}, got {short_repr(tag)}"
-                                               f"{did_you_mean(tag, list(by_tag))}")
-                return None
-            return self.build_dataclass(by_tag[tag], value, path)
         if len(args) == 1:
             return self.build(args[0], value, path)
         # A plain union such as str | SensorSpec: the first type whose shape fits wins.
@@ -161,6 +161,22 @@ class _Builder:
                 return value
         self.fail(path, f"unexpected {_got(value)}")
         return None
+
+    def build_choice(self, tp: type[PluginChoice], value: Any, path: str) -> Any:
+        if value is None:
+            self.fail(path, "must not be null")
+            return None
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping, got {_describe(value)}")
+            return None
+        tag = value.get("type")
+        cls = tp.find(tag) if isinstance(tag, str) else None       # a list or mapping there names no plugin
+        if cls is None:
+            known = [c.TYPE for c in tp.every()]
+            self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(known))}, got {short_repr(tag)}"
+                                           f"{did_you_mean(tag, known)}")
+            return None
+        return self.build_dataclass(cls, value, path)
 
     def build_dataclass(self, cls: Any, value: Any, path: str) -> Any:
         if value is None:

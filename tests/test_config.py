@@ -169,6 +169,94 @@ def test_plugins_are_discovered_with_their_config_classes():
     assert cfg.scoring.onnx.num_threads == 2 and cfg.scoring.tflite.num_threads == 1
 
 
+LOAD_AND_LIST = """
+import sys
+from agent import config
+from agent.typed import ConfigError
+try:
+    config.from_dict({"sensors": ["a"], "sources": [{"type": sys.argv[1]}], "sinks": [{"type": sys.argv[2]}]})
+except ConfigError as exc:
+    print("|".join(exc.problems))
+print(" ".join(sorted(m for m in sys.modules if m.startswith(("agent.sources.", "agent.sinks.")))))
+"""
+
+
+def load_and_list(source: str, sink: str) -> tuple[str, set[str]]:
+    """A fresh process builds a config naming `source` and `sink`: its problems, and the plugin modules it loaded."""
+    done = subprocess.run([sys.executable, "-c", LOAD_AND_LIST, source, sink], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *said, modules = done.stdout.splitlines()
+    return "".join(said), set(modules.split())
+
+
+def test_a_config_imports_the_plugins_it_names_and_no_other():
+    said, loaded = load_and_list("stdin", "terminal")
+    assert said == ""
+    assert {"agent.sources.stdin", "agent.sinks.terminal"} <= loaded
+    assert not {"agent.sources.mqtt", "agent.sources.modbus", "agent.sources.opcua", "agent.sources.udp",
+                "agent.sinks.mqtt"} & loaded
+
+
+@pytest.mark.parametrize("source, sink", [("simulat", "jsonl"), ("base", "jsonl"), ("opcua_session", "jsonl"),
+                                          ("_private", "Terminal"), ("a.b", "mqtt ")])
+def test_an_unknown_type_lists_every_known_one(source, sink):
+    """A type that names no plugin module (a typo; a helper module of the package that declares no PLUGIN; no
+    module name at all) is refused at its key path with the whole list, which discovery imports to say it."""
+    said, loaded = load_and_list(source, sink)
+    problems = said.split("|")
+    assert problems[0].startswith(f"sources[0].type: must be one of modbus, mqtt, opcua, replay, simulate, stdin, "
+                                  f"udp, got {source!r}"), problems
+    if sink == "jsonl":
+        assert len(problems) == 1 and "agent.sources.opcua" in loaded, problems    # the list: every source imported
+    else:
+        assert len(problems) == 2 and problems[1].startswith(
+            f"sinks[0].type: must be one of jsonl, mqtt, terminal, got {sink!r}"), problems
+        assert {"agent.sources.opcua", "agent.sinks.mqtt"} <= loaded
+
+
+def test_a_plugin_whose_type_is_not_its_module_name_is_refused(tmp_path, monkeypatch):
+    """`find` imports the module a config's `type` names: a plugin declaring another TYPE could never be found
+    by it, so discovery refuses it by name."""
+    from agent.plugins import discover, find
+    pkg = tmp_path / "perf64_plugins"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "good.py").write_text(textwrap.dedent("""
+        from dataclasses import dataclass
+        from typing import ClassVar
+        from agent.plugins import Plugin
+
+        @dataclass
+        class GoodConfig:
+            TYPE: ClassVar[str] = "good"
+
+        PLUGIN = Plugin(config=GoodConfig, create=GoodConfig)
+    """))
+    (pkg / "helper.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert find("perf64_plugins", "good").type == "good"
+    assert find("perf64_plugins", "helper") is None and find("perf64_plugins", "missing") is None
+    assert list(discover("perf64_plugins")) == ["good"]
+    (pkg / "renamed.py").write_text((pkg / "good.py").read_text().replace('TYPE: ClassVar[str] = "good"',
+                                                                          'TYPE: ClassVar[str] = "other"'))
+    with pytest.raises(TypeError, match=r"perf64_plugins\.renamed: PLUGIN's type 'other' is not the module's name"):
+        find("perf64_plugins", "renamed")
+    discover.cache_clear()
+    try:
+        with pytest.raises(TypeError, match="is not the module's name"):
+            discover("perf64_plugins")
+    finally:
+        discover.cache_clear()
+
+
+def test_every_shipped_plugin_is_named_as_its_module():
+    from agent.plugins import discover
+    for package in ("agent.sources", "agent.sinks", "agent.scorers"):
+        for key, plugin in discover(package).items():
+            assert plugin.config.__module__ == f"{package}.{key}"
+
+
 def test_a_runtime_section_is_validated_with_its_key_path(tmp_path):
     found = problems(tmp_path, GOOD + "scoring: {onnx: {num_threads: 0, bogus: 1}, chain: [tpu, numpy]}\n")
     assert "scoring.onnx.num_threads: must be >= 1, got 0" in found

@@ -369,3 +369,25 @@ def test_the_agent_returns_free_heap_pages_once_its_warm_up_is_fitted(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [line for line in res.stderr.splitlines() if "warm-up fitted: free heap pages" in line]
     assert len(lines) == 1, res.stderr[-3000:]       # once: when the warm-up's fit is done
+
+
+AGENT_AND_LIST = ("import sys; from agent.config import load; from agent.service import Agent; "
+                  "Agent(load(sys.argv[1]), max_ticks=1); print(' '.join(sorted(sys.modules)))")
+UNNAMED_PLUGINS = {"agent.sources.mqtt", "agent.sources.modbus", "agent.sources.opcua", "agent.sources.opcua_session",
+                   "agent.sources.udp", "agent.sources.stdin", "agent.sinks.mqtt", "agent.sinks.terminal"}
+
+
+def test_an_agent_of_the_demo_loads_only_the_plugins_its_config_names(tmp_path):
+    """agent/plugins.py `find` (perf64): a config imports the source and sink modules it names, not every module
+    of agent/sources and agent/sinks (~0.5 MiB of code, issue 16's tflite aim). The demo as the bench runs it: its
+    simulate source, its JSONL sink alone."""
+    import yaml
+    demo = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "demo.yaml").read_text())
+    demo.update(state_dir=str(tmp_path / "state"), sinks=[{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}])
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(demo))
+    res = subprocess.run([sys.executable, "-c", AGENT_AND_LIST, str(tmp_path / "agent.yaml")], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path, env=agent_env())
+    assert res.returncode == 0, res.stderr[-2000:]
+    loaded = set(res.stdout.split())
+    assert {"agent.sources.simulate", "agent.sinks.jsonl", "agent.pipeline"} <= loaded      # it built the agent
+    assert not UNNAMED_PLUGINS & loaded, sorted(UNNAMED_PLUGINS & loaded)

@@ -1,7 +1,8 @@
-"""Sinks by type key: every module of this package that declares `PLUGIN` (see agent/plugins.py)."""
+"""Sinks by type key: every module of this package that declares `PLUGIN` (see agent/plugins.py); a config
+imports only the ones it names (`plugin`)."""
 from __future__ import annotations
 
-from ..plugins import Plugin, discover
+from ..plugins import Plugin, discover, find
 from .base import Sink, SinkConfig, SinkContext
 
 
@@ -10,9 +11,14 @@ def plugins() -> dict[str, Plugin]:
     return discover(__name__)
 
 
+def plugin(type_key: str) -> Plugin | None:
+    """The sink whose type is `type_key` (its module alone imported); None when there is none."""
+    return find(__name__, type_key)
+
+
 def open_sink(cfg: SinkConfig, context: SinkContext) -> Sink:
     """The sink for one `sinks[i]` config entry."""
-    return plugins()[cfg.TYPE].create(cfg, context)
+    return plugin(cfg.TYPE).create(cfg, context)
 
 
-__all__ = ["Sink", "SinkConfig", "SinkContext", "open_sink", "plugins"]
+__all__ = ["Sink", "SinkConfig", "SinkContext", "open_sink", "plugin", "plugins"]

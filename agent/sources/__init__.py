@@ -1,11 +1,12 @@
-"""Sources by type key: every module of this package that declares `PLUGIN` (see agent/plugins.py).
+"""Sources by type key: every module of this package that declares `PLUGIN` (see agent/plugins.py); a config
+imports only the ones it names (`plugin`).
 
 A source's optional dependency (paho, pymodbus) is imported when the source is opened, so a
 config naming it loads everywhere and `open_source` refuses it in one line where it is missing.
 """
 from __future__ import annotations
 
-from ..plugins import Plugin, discover
+from ..plugins import Plugin, discover, find
 from ..records import Rejects
 from .base import Source, SourceConfig
 
@@ -19,13 +20,18 @@ def plugins() -> dict[str, Plugin]:
     return discover(__name__)
 
 
+def plugin(type_key: str) -> Plugin | None:
+    """The source whose type is `type_key` (its module alone imported); None when there is none."""
+    return find(__name__, type_key)
+
+
 def open_source(cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
                 tick_s: float = 1.0) -> Source:
     """Instantiate the source for one `sources[i]` config entry; `tick_s` is the agent's tick."""
     try:
-        return plugins()[cfg.TYPE].create(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s)
+        return plugin(cfg.TYPE).create(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s)
     except ImportError as exc:
         raise SourceUnavailable(f"source '{cfg.TYPE}' cannot be used: {exc} (install the matching extra)") from exc
 
 
-__all__ = ["Source", "SourceConfig", "SourceUnavailable", "open_source", "plugins"]
+__all__ = ["Source", "SourceConfig", "SourceUnavailable", "open_source", "plugin", "plugins"]
