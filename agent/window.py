@@ -23,9 +23,11 @@ import numpy as np
 from . import fastnp as fnp
 from .alerts import iso
 from .checkpoint import array_like, array_of
+from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .manifest import Normalisation
 from .records import Record, Rejects, short_repr, span
-from .timebase import DEFAULT_MAX_CLOCK_SKEW_S, TIME_BASE_MOVES, TimeBaseRules  # noqa: F401 (TIME_BASE_MOVES: its callers' name)
+from .time_base_candidates import candidates_restore, candidates_state
+from .timebase import TimeBaseRules
 from .typed import did_you_mean
 
 if TYPE_CHECKING:
@@ -309,7 +311,7 @@ class Aligner(TimeBaseRules):
                 "open_k": np.array(ks, np.int64).reshape(-1),
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
-                "held": self._candidates_state(self.held), "back": self._candidates_state(self.back),
+                "held": candidates_state(self.held, self.sensors), "back": candidates_state(self.back, self.sensors),
                 "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
                 "host_ahead_s": self.host_ahead_s, **self.pace_state()}
 
@@ -344,7 +346,7 @@ class Aligner(TimeBaseRules):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
-        held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
+        held, back = (candidates_restore(state.get(key), key, self.sensors) for key in ("held", "back"))
         host_ahead = self.host_ahead_in(state)
         pace = self.pace_in(state)
         # (a checkpoint from before these were kept: no offset, no steps — the usual step is 1 until seen)
