@@ -1,15 +1,16 @@
 """Moving the agent's stored times onto a new time base: `shift_times`.
 
 Why a part of its own: when the time base moved back — the data stepped back (agent/timebase.py
-`TimeBaseRules._step_back`), or the host clock since a checkpoint was written (agent/resume.py `_rebase_time`) — or moved
-with a step of this host's clock (agent/host_clock_step.py), every clock that compares a tick's time with a
-stored one would stand still for as long as the step: a fault hold whose `since` lies ahead, the threshold's
-quiet time after a peak, a spike's return window, the recurring level's cycle. `shift_times` moves that state
-onto the new base (Pipeline.rebase): each class that stores such times names them in `TIME_FIELDS` (floats,
-arrays or lists of seconds; NaN and ±inf stay as they are), or, where a time is kept in other units, has
-`shift_time(delta)`. It walks the agent's own objects from one root and moves each once, so a new field is
-moved by naming it where it is declared, not by a list kept here. It reads no clock and judges nothing: the
-rules that decide a move are the aligner's (agent/timebase.py); this is what moves with it.
+`TimeBaseRules._step_back`), or the host clock since a checkpoint was written (agent/resume.py
+`_rebase_time`) — or moved with a step of this host's clock (agent/host_clock_step.py), every clock that
+compares a tick's time with a stored one would stand still for as long as the step: a fault hold whose `since`
+lies ahead, the threshold's quiet time after a peak, a spike's return window, the recurring level's cycle.
+`shift_times` moves that state onto the new base (Pipeline.rebase): each class that stores such times names
+them in `TIME_FIELDS` (floats, arrays or lists of seconds; NaN and ±inf stay as they are), or, where a time is
+kept in other units, has `shift_time(delta)`. It walks the agent's own objects from one root and moves each
+once, so a new field is moved by naming it where it is declared, not by a list kept here. It reads no clock
+and judges nothing: the rules that decide a move are the aligner's (agent/timebase.py); this is what moves
+with it.
 """
 from __future__ import annotations
 
