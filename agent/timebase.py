@@ -66,8 +66,8 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
     - A record further ahead, or any record before a time base exists (replay start), is held
       as a jump candidate. Records that continue it (from `reach_ticks` before it to as far
       beyond it as it jumped; a day before any data) join it, and `CONFIRM_RECORDS` of them
-      more than the records that contradicted it (below) confirm it: its earliest record moves the time base and the others are placed after it
-      by these same rules, none lost. In-step records more than `reach_ticks` (lateness + 1 +
+      more than the records that contradicted it (below) confirm it: its earliest record moves
+      the time base and the others are placed after it by these same rules, none lost. In-step records more than `reach_ticks` (lateness + 1 +
       the carry-forward bound) before it contradict it; `CONFIRM_RECORDS` of them reject it
       ('timestamp jump'). A candidate the data catches up with is taken then, unless it was
       contradicted; so is one the wall-clock flush of a live source reaches.
