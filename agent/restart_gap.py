@@ -45,8 +45,8 @@ class RestartGapRules:
     """The aligner's rules for the ticks after a restore (see the module's docstring).
 
     A base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_restart` sets up its state, the
-    restore (`Aligner.restore`) sets `_restart_pending`, and agent/resume.py (and agent/alive.py) read `restart_pending`,
-    `restart_gap_ahead`, `silent_until`, `silence_claimed` and `reject_held`. It reads the aligner's grid
+    restore (`Aligner.restore`) sets `_restart_pending`, and agent/resume.py (and agent/alive.py) read
+    `restart_pending`, `restart_gap_ahead`, `silent_until`, `silence_claimed` and `reject_held`. It reads the aligner's grid
     (`next_k`, `newest_k`, `last_k`, `usual_step`, `reach_ticks`, `tick_s`), the held candidates (`held`) and the
     live data's pace (agent/live_pace.py) and this host's clock's steps the data did not follow (`host_ahead_s`:
     agent/host_clock_step.py, whose wait for its first data it shares and ends with its own: `_clock_step`), and
