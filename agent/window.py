@@ -64,7 +64,7 @@ class Row:
     # The first tick of a time base the data stepped back to: the last tick of the old one. Its owner
     # (Pipeline.step) moves the state that holds times of the old base (Pipeline.rebase).
     rebased_from: float | None = None
-    # The first tick after a step of this host's clock the data moved with (TimeBaseRules._move_with_host_clock):
+    # The first tick after a step of this host's clock the data moved with (HostClockStepRules._move_with_host_clock):
     # the seconds the grid moved, by which its owner moves the times its state keeps (Pipeline.step).
     clock_moved_s: float | None = None
 
@@ -78,7 +78,8 @@ class Aligner(TimeBaseRules):
 
     Its clock rules — which records would move the time base (a stamp far ahead, a step back, live
     data back after a silence, the first data after a restart) and when they do — are its base
-    class, `TimeBaseRules` (agent/timebase.py); the aligner asks them of every record not in step.
+    class, `TimeBaseRules` (agent/timebase.py; a restart's rules in agent/restart_gap.py, a step of
+    this host's clock's in agent/host_clock_step.py); the aligner asks them of every record not in step.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -318,7 +319,7 @@ class Aligner(TimeBaseRules):
     @staticmethod
     def host_ahead_in(state: dict) -> float:
         """A checkpoint's `host_ahead_s` (0 in one written before it was kept): how far this host's clock was
-        ahead of the live data's after steps of it the data did not follow (TimeBaseRules)."""
+        ahead of the live data's after steps of it the data did not follow (agent/host_clock_step.py)."""
         ahead = state.get("host_ahead_s", 0.0)
         if isinstance(ahead, bool) or not isinstance(ahead, (int, float)) or not math.isfinite(ahead):
             raise ValueError("aligner.host_ahead_s: expected seconds")
@@ -327,7 +328,7 @@ class Aligner(TimeBaseRules):
     def restore(self, state: dict, trusted: bool = True) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
         ticks between it and the first new sample close as in an outage (carried, then missing), or
-        are skipped as the agent's downtime (TimeBaseRules). Live data back after a silence that was
+        are skipped as the agent's downtime (agent/restart_gap.py). Live data back after a silence that was
         held in it is taken now (`_settle_restored`): its rows, the silence's and its own, are handed
         out first — `restored_rows()`, or with the next push or flush. Not `trusted` (a checkpoint an
         earlier release wrote, which it did also while its own restart was pending: agent/resume.py
