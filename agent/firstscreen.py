@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from .alerts import iso
+from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .records import span
-from .timebase import DEFAULT_MAX_CLOCK_SKEW_S
 
 log = logging.getLogger("stad.agent")
 

@@ -73,7 +73,7 @@ from .models_dir import build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
-from .timebase import shift_times
+from .time_shift import shift_times
 
 if TYPE_CHECKING:
     from .config import AgentConfig

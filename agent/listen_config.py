@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .broker import BrokerConfig, Secret, TlsConfig
-from .preflight import CREDSTORE_DIRS
+from .preflight import CREDSTORE_DIRS, find_credential
 from .typed import ConfigError
 
 
@@ -84,7 +84,7 @@ def _secret_as_file(secret: Secret, resolve) -> tuple[Secret | None, str | None]
         return Secret(file=str(resolve(secret.file))), None
     if secret.env:
         return Secret(env=secret.env), None
-    found = credential_file(secret.credential)
+    found, _ = find_credential(secret.credential)
     if found is None:
         return None, _no_credential(secret.credential, "--username and --password-file")
     return Secret(file=str(found)), None
@@ -96,23 +96,10 @@ def _key_file(key: str, resolve) -> tuple[str | None, str | None]:
     path = resolve(key)
     if path.is_file():
         return str(path), None
-    found = credential_file(key)
+    found, _ = find_credential(key)
     if found is None:
         return None, f"{path} does not exist, and " + _no_credential(key, "--key-file")
     return str(found), None
-
-
-def credential_file(name: str) -> Path | None:
-    """Where systemd would take credential `name` from: `$CREDENTIALS_DIRECTORY/name` under a unit, else the
-    first credential store holding it; None when none does (or none this user may search)."""
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")
-    for d in [directory] if directory else CREDSTORE_DIRS:
-        try:
-            if (Path(d) / name).is_file():
-                return Path(d) / name
-        except PermissionError:
-            continue
-    return None
 
 
 def _no_credential(name: str, option: str) -> str:
@@ -121,4 +108,4 @@ def _no_credential(name: str, option: str) -> str:
             f"as root on the gateway, or give {option}")
 
 
-__all__ = ["GatewayBroker", "credential_file", "gateway_broker"]
+__all__ = ["GatewayBroker", "gateway_broker"]

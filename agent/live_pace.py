@@ -1,15 +1,15 @@
 """The live data's pace: where a live sender's stamps stand to this host's clock, and how fast they move.
 
-Why a part of its own: the aligner's clock rules (agent/timebase.py) must tell a sender that went on while
-nothing came — back after a silence, or the first data after a restart — from one whose clock jumped. Data
-stamped near this host's clock goes on with it; a sender on a clock of its own, or a recording piped in at 10×,
-does not, and was taken for a jump of the data (its ticks missing, a `source` fault, the open alert ended:
-qa33). So the aligner notes each live record it takes (`note_live`): its stamp minus its arrival and the pace
-of its stamps per second of arrivals, measured over a sliding window; a record is then in the live data's pace
-(`_in_live_pace`) when it stands where that offset and pace put it, within a short step. The pace is kept in
+Why a part of its own: the aligner's clock rules (agent/timebase.py, agent/restart_gap.py) must tell a sender that
+went on while nothing came — back after a silence, or the first data after a restart — from one whose clock
+jumped. Data stamped near this host's clock goes on with it; a sender on a clock of its own, or a recording piped
+in at 10×, does not, and was taken for a jump of the data (its ticks missing, a `source` fault, the open alert
+ended: qa33). So the aligner notes each live record it takes (`note_live`): its stamp minus its arrival and the
+pace of its stamps per second of arrivals, measured over a sliding window; a record is then in the live data's
+pace (`_in_live_pace`) when it stands where that offset and pace put it, within a short step. The pace is kept in
 the checkpoint (`pace_state`, `pace_in`, `restore_pace`): a restart's first data is judged by it.
 
-`LivePace` is the base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_pace` sets up its state;
+`LivePace` is a base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_pace` sets up its state;
 `_in_live_pace` reads the aligner's `reach_ticks` and `tick_s` (a short step of the data). The time base's moves
 start the pace's measure afresh (TimeBaseRules.note_move), and the rules read `live_offset` for the sign of
 life's silence and a step of this host's clock.
@@ -20,6 +20,9 @@ import math
 
 from .records import Record
 
+#: A live record stamped further than this from this host's clock (`window.max_clock_skew_s`'s default) is
+#: rejected ('clock skew'); the rules read a live sender within it as stamped near this host's clock.
+DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 #: The live data's pace (its stamps' seconds per second of this host's clock) is measured over at least this
 #: many seconds of arrivals; one within SAME_PACE of 1 is this host's (arrival jitter, a sender's clock drift).
 PACE_SPAN_S = 5.0

@@ -38,8 +38,8 @@ from .scorers.profile import LevelMonitor
 from .scorers.standby import StandbyTier
 from .recent_ticks import RecentTicks
 from .threshold import AdaptiveThreshold
+from .time_shift import shift_times
 from .topology import adjacency, group_of
-from .timebase import shift_times
 from .warmup import WarmupRows
 from .window import Normaliser, Row, WindowBuffer
 

@@ -472,21 +472,34 @@ def bind_problems(host: str, port: int, tcp: bool = False) -> list[tuple[str, st
 CREDSTORE_DIRS = ("/etc/credstore", "/run/credstore", "/usr/local/lib/credstore", "/usr/lib/credstore")
 
 
+def find_credential(name: str) -> tuple[Path | None, list[str]]:
+    """Where systemd takes credential `name` from: `$CREDENTIALS_DIRECTORY/name` under a unit, else the first
+    credential store LoadCredential= searches (`CREDSTORE_DIRS`) holding it; None when none does. Beside it,
+    the directories searched that this user may not look into (/etc/credstore is 0700 root): not found there
+    is not known, not absent. One search for check-config (`credential_problems`) and listen
+    (agent/listen_config.py), which read the same stores."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    closed = []
+    for d in [directory] if directory else CREDSTORE_DIRS:
+        found = _is_file(Path(d) / name)
+        if found:
+            return Path(d) / name, closed
+        if found is None:
+            closed.append(d)
+    return None, closed
+
+
 def credential_problems(name: str) -> list[str]:
     """Where systemd will find credential `name`: $CREDENTIALS_DIRECTORY under the service, else
     the credential stores LoadCredential= reads from (check-config run from a shell). A store this
     shell may not look into (/etc/credstore is 0700 root: check-config run by another user) is a
     Note naming it, not a problem — and never a PermissionError traceback."""
+    found, closed = find_credential(name)
+    if found is not None:
+        return []
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if directory:
-        return [] if _is_file(Path(directory) / name) else [f"credential {name!r} is not in {directory}"]
-    closed = []
-    for d in CREDSTORE_DIRS:
-        found = _is_file(Path(d) / name)
-        if found:
-            return []
-        if found is None:
-            closed.append(d)
+        return [f"credential {name!r} is not in {directory}"]
     if closed:
         return [Note(f"credential {name!r}: {', '.join(closed)} cannot be searched by this shell (uid "
                      f"{os.geteuid()}); run check-config as root to check it")]

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .records import REJECT_REASONS
+from .timebase import TIME_BASE_MOVES
 from .typed import doc
-from .window import TIME_BASE_MOVES
 
 if TYPE_CHECKING:
     from .service import Agent

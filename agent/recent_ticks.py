@@ -45,7 +45,7 @@ MAX_TICKS = 20_000      # a day-long warm-up on a 1-s tick would be 86,400: the 
 class RecentTicks:
     """A ring of the newest `capacity` ticks: normalised values (float32), missing, calm, ts."""
 
-    #: Moved with the rest of the learned state's times (agent/timebase.py shift_times: a step of this host's
+    #: Moved with the rest of the learned state's times (agent/time_shift.py shift_times: a step of this host's
     #: clock, a step back of the data), so the kept ticks stay in time order with the new ones.
     TIME_FIELDS = ("ts",)
 
@@ -88,7 +88,7 @@ class RecentTicks:
         Why: the ring must stay in time order (the model's windows over it, the checkpoint's check), and a
         tick at or before the ring's newest is one of live data the warm-up's history was stamped ahead of
         — what the ring holds is still this plant's calm ticks, only on another clock (as a step back of
-        the data's time base moves them: agent/timebase.py shift_times)."""
+        the data's time base moves them: agent/time_shift.py shift_times)."""
         order = np.arange(self.head - self.count, self.head) % self.capacity
         moved = float(self.ts[order[-1]]) - ts + usual_step(self.ts[order])
         self.ts[order] -= moved

@@ -37,10 +37,11 @@ from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
 from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
 from .journaled import checked_open, open_alert_problem, other_version
+from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .pipeline_state import tier_from_replay
 from .resumed_settings import changed_at_resume, recorded
 from .warmup import read_replay
-from .window import DEFAULT_MAX_CLOCK_SKEW_S, MAX_TS, Aligner
+from .window import MAX_TS, Aligner
 
 log = logging.getLogger("stad.agent")
 

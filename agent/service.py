@@ -43,9 +43,10 @@ from .sinks import open_sink
 from .sources import open_source
 from .state_writes import STATE_FILES, StateWrites, state_reads
 from .statelock import StateLock
+from .timebase import TIME_BASE_MOVES
 from .topology import adjacency
 from .warmup import WARMUP_FIT_EXTEND_S, WARMUP_READ_EXTEND_S, ReplayStopped, read_replay
-from .window import TIME_BASE_MOVES, Aligner
+from .window import Aligner
 
 if TYPE_CHECKING:
     from .config import AgentConfig

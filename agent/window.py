@@ -23,9 +23,11 @@ import numpy as np
 from . import fastnp as fnp
 from .alerts import iso
 from .checkpoint import array_like, array_of
+from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .manifest import Normalisation
 from .records import Record, Rejects, short_repr, span
-from .timebase import DEFAULT_MAX_CLOCK_SKEW_S, TIME_BASE_MOVES, TimeBaseRules  # noqa: F401 (TIME_BASE_MOVES: its callers' name)
+from .time_base_candidates import candidates_restore, candidates_state
+from .timebase import TimeBaseRules
 from .typed import did_you_mean
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ class Row:
     # The first tick of a time base the data stepped back to: the last tick of the old one. Its owner
     # (Pipeline.step) moves the state that holds times of the old base (Pipeline.rebase).
     rebased_from: float | None = None
-    # The first tick after a step of this host's clock the data moved with (TimeBaseRules._move_with_host_clock):
+    # The first tick after a step of this host's clock the data moved with (HostClockStepRules._move_with_host_clock):
     # the seconds the grid moved, by which its owner moves the times its state keeps (Pipeline.step).
     clock_moved_s: float | None = None
 
@@ -76,7 +78,8 @@ class Aligner(TimeBaseRules):
 
     Its clock rules — which records would move the time base (a stamp far ahead, a step back, live
     data back after a silence, the first data after a restart) and when they do — are its base
-    class, `TimeBaseRules` (agent/timebase.py); the aligner asks them of every record not in step.
+    class, `TimeBaseRules` (agent/timebase.py; a restart's rules in agent/restart_gap.py, a step of
+    this host's clock's in agent/host_clock_step.py); the aligner asks them of every record not in step.
     """
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
@@ -309,14 +312,14 @@ class Aligner(TimeBaseRules):
                 "open_k": np.array(ks, np.int64).reshape(-1),
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
-                "held": self._candidates_state(self.held), "back": self._candidates_state(self.back),
+                "held": candidates_state(self.held, self.sensors), "back": candidates_state(self.back, self.sensors),
                 "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
                 "host_ahead_s": self.host_ahead_s, **self.pace_state()}
 
     @staticmethod
     def host_ahead_in(state: dict) -> float:
         """A checkpoint's `host_ahead_s` (0 in one written before it was kept): how far this host's clock was
-        ahead of the live data's after steps of it the data did not follow (TimeBaseRules)."""
+        ahead of the live data's after steps of it the data did not follow (agent/host_clock_step.py)."""
         ahead = state.get("host_ahead_s", 0.0)
         if isinstance(ahead, bool) or not isinstance(ahead, (int, float)) or not math.isfinite(ahead):
             raise ValueError("aligner.host_ahead_s: expected seconds")
@@ -325,7 +328,7 @@ class Aligner(TimeBaseRules):
     def restore(self, state: dict, trusted: bool = True) -> None:
         """Resume where a checkpoint left off: ticks up to its last closed one are 'late', and the
         ticks between it and the first new sample close as in an outage (carried, then missing), or
-        are skipped as the agent's downtime (TimeBaseRules). Live data back after a silence that was
+        are skipped as the agent's downtime (agent/restart_gap.py). Live data back after a silence that was
         held in it is taken now (`_settle_restored`): its rows, the silence's and its own, are handed
         out first — `restored_rows()`, or with the next push or flush. Not `trusted` (a checkpoint an
         earlier release wrote, which it did also while its own restart was pending: agent/resume.py
@@ -344,7 +347,7 @@ class Aligner(TimeBaseRules):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise ValueError(f"aligner.{key}: expected a tick number")
             ints[key] = v
-        held, back = (self._candidates_restore(state.get(key), key) for key in ("held", "back"))
+        held, back = (candidates_restore(state.get(key), key, self.sensors) for key in ("held", "back"))
         host_ahead = self.host_ahead_in(state)
         pace = self.pace_in(state)
         # (a checkpoint from before these were kept: no offset, no steps — the usual step is 1 until seen)

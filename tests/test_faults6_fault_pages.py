@@ -24,7 +24,7 @@ from agent.alerts import AlertTracker, iso
 from agent.config import AlertConfig, ConfigError
 from agent.evaluate.faults import reported_faults
 from agent.faults.events import FaultEvent
-from agent.timebase import shift_times
+from agent.time_shift import shift_times
 from payloads import check, check_jsonl
 from restart_helpers import AgentProcess, wait_for, write_config
 from skid_replay import SENSORS, START, replayed

@@ -24,7 +24,7 @@ from agent.records import Record, Rejects
 from agent.clock_scale import ClockScale
 from agent.scorers.seasonal import SeasonalProfile
 from agent.threshold import RecurringLevel
-from agent.timebase import shift_times
+from agent.time_shift import shift_times
 from agent.window import Aligner
 
 DAY_S = 86_400.0

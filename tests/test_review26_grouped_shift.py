@@ -7,7 +7,7 @@ behind its journal entry. Real parts: the group topology's fault tracker fed row
 then b joining c's page; the tracker's whole state moved by agent/timebase.py `shift_times` too."""
 from __future__ import annotations
 
-from agent.timebase import shift_times
+from agent.time_shift import shift_times
 from station_feed import Feed, tracker
 
 

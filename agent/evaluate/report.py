@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..alerts import iso
+from ..json_safe import json_safe
 from .baselines import BASELINES
 
 if TYPE_CHECKING:
@@ -45,19 +43,6 @@ NOTES = [
 ]
 
 
-def _clean(value):
-    """JSON-safe: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def file_entry(f) -> dict:
     return {
         "name": f.name, "ticks": len(f.rows), "rows": int(f.observed.sum()), "train_ticks": f.train_ticks,
@@ -75,7 +60,7 @@ def build_report(cfg: AgentConfig, config_path, data_path, protocol: str, files,
     for name, metrics in results.items():
         kind = "baseline" if name in BASELINES else "agent"
         scorers.append({"name": name, "kind": kind, "runtime_s": runtimes.get(name, 0.0), **metrics})
-    return _clean({
+    return json_safe({
         "schema_version": SCHEMA_VERSION,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "config": str(config_path) if config_path else None,

@@ -315,13 +315,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         else:
             any_other, restart = 0, abrupt
         seen = self._seen(has, restart)
-        # (every row seen, the usual tick: the running mean and, every row judged, the departure
-        # without the where that would pick every entry of them)
-        # (has as every row's constant, every sensor with a context: every row seen, not counted)
-        all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
-            or fnp.count_nonzero(seen) == seen.size
-        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
-        self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
+        all_seen = self._running_mean(seen, med)
         if any_other:
             self.mean_e[other_fault] = 0.0
             self.base_e[other_fault] = 0.0

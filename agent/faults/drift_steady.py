@@ -6,9 +6,10 @@ what that tick fixes; here they are not tested. _steady_tick computes the rows a
 on the same arrays) and hands anything unusual to _judge (drift_judge.py): the one decision. Its own calm tick
 (none over half the limit, nothing held or tracked) decides nothing and marks the rows as _judge's calm tick
 does (_mark_calm: one definition). Learning after it is _learn_calm. The steps observe and _steady_tick share
-word for word — the relation's rows joined to the sensors' (_with_relation), the settling rows (_seen) — are
-defined here once and called by both. tests/test_perf56_steady.py holds the rest to observe's: a tracker whose
-drift never takes this path decides and checkpoints alike, every tick, on varied streams."""
+word for word — the relation's rows joined to the sensors' (_with_relation), the settling rows (_seen), the rows'
+running mean (_running_mean) — are defined here once and called by both. tests/test_perf56_steady.py holds the
+rest to observe's: a tracker whose drift never takes this path decides and checkpoints alike, every tick, on
+varied streams."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,10 +58,7 @@ class DriftSteady:
         self.recent[self.head] = med
         self.head = (self.head + 1) % self.abrupt_runs
         seen = self._seen(has, abrupt)      # (no sensor faulty: restart is abrupt)
-        all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
-            or fnp.count_nonzero(seen) == seen.size
-        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
-        self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
+        all_seen = self._running_mean(seen, med)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
         departure = dev / np.sqrt(self.d2)
         self.departure = departure if all_seen else fnp.where(seen, departure, _ZERO)     # (every row judged)
@@ -135,6 +133,17 @@ class DriftSteady:
         seen = has & (settle == _ZERO_I)        # has: observed, and i fit to follow
         self._settled = not fnp.count_nonzero(settle)
         return seen
+
+    def _running_mean(self, seen: np.ndarray, med: np.ndarray) -> bool:
+        """The rows' running mean moved on by this tick's residuals (`med`) where they are `seen`; whether every
+        row was seen (the usual tick: the running mean and, every row judged, the departure without the where
+        that would pick every entry of them) — observe's and _steady_tick's alike."""
+        # (has as every row's constant, every sensor with a context: every row seen, not counted)
+        all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
+            or fnp.count_nonzero(seen) == seen.size
+        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
+        self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
+        return all_seen
 
     def _learn_calm(self) -> None:
         """learn on the steady calm tick (_steady_tick's) with every sensor learned: learn's paths for it

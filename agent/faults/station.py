@@ -85,7 +85,7 @@ class Grouped:
         self.entry.update(e)
 
     def shift_time(self, delta: float) -> None:
-        """A time-base move (agent/timebase.py): `start`, `joined`'s ticks and the journal entry, all here — before,
+        """A time-base move (agent/time_shift.py): `start`, `joined`'s ticks and the journal entry, all here — before,
         `start` was a TIME_FIELDS the walker moved after this call, which moved it, synced the entry and moved it
         back: right only in that order (review26)."""
         self.start += delta

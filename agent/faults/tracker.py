@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from .. import fastnp as fnp
+from ..json_safe import json_safe
 from ..scorers.base import TickScore, tick_score
 from ..window import Row
 from .config import FaultConfig
@@ -309,7 +310,7 @@ class FaultTracker:
             self.clear.ticks[i] = 0
             events.append(FaultEvent(fault_id=self.ids[i], seq=0, event="fault", node=self.node, site=self.site,
                                      sensor=self.names[i], group=self.ctx.groups[i], kind=rule.KIND, ts=t.ts,
-                                     start=float(start), end=None, evidence=_plain(rule.evidence(i, t))))
+                                     start=float(start), end=None, evidence=json_safe(rule.evidence(i, t))))
         if events:
             self._kinds_changed(started)
         told = self.sources.started(events, self, t)
@@ -569,16 +570,3 @@ def _told(name: str, f: dict) -> dict:
     if not (isinstance(f, dict) and f.get("kind") in KINDS and isinstance(f.get("fault_id"), str) and f["fault_id"]):
         raise ValueError(f"open fault of {name}: no kind or fault_id")
     return {**f, "start": float(f["start"])}
-
-
-def _plain(obj):
-    """Evidence as plain JSON values (numpy scalars to Python, non-finite to None)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

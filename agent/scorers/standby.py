@@ -120,7 +120,7 @@ class StandbyTier(Scorer):
         return checked_ticks((z, missing, ts, calm), name, last_ts, 1, MAX_TICKS)
 
     def shift_time(self, delta: float) -> None:
-        """The kept ticks' times moved with the rest of the learned state's (agent/timebase.py shift_times: a
+        """The kept ticks' times moved with the rest of the learned state's (agent/time_shift.py shift_times: a
         step of this host's clock), so they stay before the window's."""
         if self.ticks is not None:
             z, missing, ts, calm = self.ticks
