@@ -48,7 +48,8 @@ class _Replayed:
     """The seasonal regressors of a day's rows as ARModel.fit and batch_scores slice them
     (`extra[lo:hi]`, blocks in order, each overlapping the last), replayed row by row as they are asked for:
     the same rows as one replay of the day, without the day's array. Each pass over the blocks
-    (BatchRLS.fit_blocks makes two) starts from `profile()`, a copy of the profile before the fit."""
+    (BatchRLS.fit_blocks makes two) starts from `profile()`, a copy of the profile before the fit; the last
+    pass's copy is let go first (one profile's copy at a time: the fit sets the run's peak RSS, perf66)."""
 
     def __init__(self, profile, ts: np.ndarray, z: np.ndarray, missing: np.ndarray, stop: int):
         """Rows 0..stop-1 (the fit's rows) of the day ts, z, missing."""
@@ -58,6 +59,7 @@ class _Replayed:
     def __getitem__(self, rows: slice) -> np.ndarray:
         lo, hi = rows.start, min(rows.stop, self.stop)
         if self.replaying is None or lo < self.first:               # a new pass: from the start
+            self.replaying = self.rows = None
             self.replaying, self.first = self.profile(), 0
             self.rows = np.zeros((0, self.replaying.n, self.replaying.width))
         done = self.first + len(self.rows)
@@ -228,10 +230,9 @@ class NumpyScorer(Scorer):
             self.ar.fit(z[:cut], missing[:cut], None if extra is None else extra[:cut])
             del extra                   # not kept through the other fits
         else:                           # the day's regressors (0.8 MB on the demo) never whole: replayed
-            ts = np.asarray(ts, float)  # as the AR fit's blocks ask, on a copy of the profile, per pass
-            start = copy.deepcopy(self.seasonal)
-            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(start), ts, z, missing, cut))
-            del start
+            ts = np.asarray(ts, float)  # as the AR fit's blocks ask, on a copy of the profile, per pass (the
+            seasonal = self.seasonal    # profile itself is not touched until the AR fit is done: no copy kept)
+            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(seasonal), ts, z, missing, cut))
             keep = self.seasonal.keep   # the profile learns every row; its last call remembers the day's
             stops = list(range(256, len(z) - keep, 256)) + [len(z)]     # last `keep` rows, as whole
             for lo, hi in zip([0] + stops[:-1], stops):
@@ -425,17 +426,34 @@ class NumpyScorer(Scorer):
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:
         """Per-sensor scores for rows p.. of a block, as score() gives them on windows of
-        `steps` rows (used to calibrate the threshold). The seasonal regressors are rebuilt from
-        an empty profile over the block (as fit built them over the warm-up), leaving this one as it is.
+        `steps` rows. The seasonal regressors are rebuilt from an empty profile over the block
+        (as fit built them over the warm-up), leaving this one as it is (_scored_chunks)."""
+        out = np.empty((max(len(z) - self.ar.p, 0), self.n))
+        for at, s in self._scored_chunks(z, missing, steps, ts, chunk):
+            out[at:at + len(s)] = s
+        return out
+
+    def batch_tick_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
+                          chunk: int = 128) -> np.ndarray:
+        """Each row's tick score (its worst sensor's, the max of batch_scores' row: what the threshold is
+        calibrated on), without batch_scores' (rows, n) matrix: the warm-up's calibration sets the run's
+        peak RSS beside the fit (perf63, perf66). A row's max is taken over the same row: the same bits."""
+        out = np.empty(max(len(z) - self.ar.p, 0))
+        for at, s in self._scored_chunks(z, missing, steps, ts, chunk):
+            out[at:at + len(s)] = s.max(axis=1)
+        return out
+
+    def _scored_chunks(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None,
+                       chunk: int):
+        """(row of the output, the per-sensor scores of `chunk` rows from it) in order, for batch_scores.
 
         Computed `chunk` output rows at a time: every score is a function of its row, its p lags
         and the previous steps - p - 1 residuals, so each part is scored from the rows it reads
         (the AR bias's lookback recomputed) and is the same bits as the whole day at once, while
         the day's regressors and each model's day-long temporaries (a warm-up day's arrays are
-        0.4 MB each) never exist: only the result does."""
+        0.4 MB each) never exist. Each chunk's scores are the caller's until it asks for the next."""
         p = self.ar.p
         fresh = SeasonalFeatures(self.n, *self.seasonal_args) if self.seasonal else None
-        out = np.empty((max(len(z) - p, 0), self.n))
         replayed = (None if fresh is None or ts is None      # the regressors, each row replayed once
                     else _Replayed(lambda: fresh, np.asarray(ts, float), z, missing, len(z)))
         extra = None
@@ -446,9 +464,10 @@ class NumpyScorer(Scorer):
                 extra = np.zeros((b - lo, self.n, self.seasonal.width)) if replayed is None else replayed[lo:b]
             ar = self.ar.batch_scores(z[lo:b], missing[lo:b], steps, extra)[a - lo - p:]
             s = self.combine(ar, self.markov.batch_scores(z[a - 1:b], missing[a - 1:b]),
-                             self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=out[a - p:b - p])
+                             self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=ar)
             s[missing[a:b]] = 0.0
-        return out
+            yield a - p, s
+            del ar, s
 
     def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn): the
