@@ -74,14 +74,10 @@ class ARModel:
     def batch_features(self, z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """(m, n, p+1+extra) for the rows p.. of z (rows, n); extra (len(z), n, extra)."""
         lagged = sliding_window_view(z, self.p, axis=0)[:-1]          # (m, n, p) oldest..newest
-        # written into one array (no column of ones, no list of parts): the values and dtype concatenate gave
-        dtype = np.result_type(lagged.dtype, np.float64, *(() if not self.extra else (extra.dtype,)))
-        X = np.empty(lagged.shape[:2] + (self.p + 1 + self.extra,), dtype)
-        X[:, :, :self.p] = lagged
-        X[:, :, self.p] = 1.0
+        parts = [lagged, np.ones(lagged.shape[:2] + (1,))]
         if self.extra:
-            X[:, :, self.p + 1:] = extra[self.p:]
-        return X
+            parts.append(extra[self.p:])
+        return fnp.concatenate(parts, axis=2)
 
     def fit(self, z: np.ndarray, missing: np.ndarray, extra: np.ndarray | None = None, chunk: int = 256) -> None:
         """Least squares on rows p.. of z, their features built `chunk` rows at a time."""

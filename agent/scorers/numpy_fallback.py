@@ -48,8 +48,7 @@ class _Replayed:
     """The seasonal regressors of a day's rows as ARModel.fit and batch_scores slice them
     (`extra[lo:hi]`, blocks in order, each overlapping the last), replayed row by row as they are asked for:
     the same rows as one replay of the day, without the day's array. Each pass over the blocks
-    (BatchRLS.fit_blocks makes two) starts from `profile()`, a copy of the profile before the fit; the last
-    pass's copy is let go first (one profile's copy at a time: the fit sets the run's peak RSS, perf66)."""
+    (BatchRLS.fit_blocks makes two) starts from `profile()`, a copy of the profile before the fit."""
 
     def __init__(self, profile, ts: np.ndarray, z: np.ndarray, missing: np.ndarray, stop: int):
         """Rows 0..stop-1 (the fit's rows) of the day ts, z, missing."""
@@ -59,7 +58,6 @@ class _Replayed:
     def __getitem__(self, rows: slice) -> np.ndarray:
         lo, hi = rows.start, min(rows.stop, self.stop)
         if self.replaying is None or lo < self.first:               # a new pass: from the start
-            self.replaying = self.rows = None
             self.replaying, self.first = self.profile(), 0
             self.rows = np.zeros((0, self.replaying.n, self.replaying.width))
         done = self.first + len(self.rows)
@@ -231,8 +229,8 @@ class NumpyScorer(Scorer):
             del extra                   # not kept through the other fits
         else:                           # the day's regressors (0.8 MB on the demo) never whole: replayed
             ts = np.asarray(ts, float)  # as the AR fit's blocks ask, on a copy of the profile, per pass (the
-            seasonal = self.seasonal    # profile itself is not touched until the AR fit is done: no copy kept)
-            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(seasonal), ts, z, missing, cut))
+            # profile itself is not touched until the AR fit is done: no copy of it kept beside, perf66)
+            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(self.seasonal), ts, z, missing, cut))
             keep = self.seasonal.keep   # the profile learns every row; its last call remembers the day's
             stops = list(range(256, len(z) - keep, 256)) + [len(z)]     # last `keep` rows, as whole
             for lo, hi in zip([0] + stops[:-1], stops):
@@ -445,7 +443,8 @@ class NumpyScorer(Scorer):
 
     def _scored_chunks(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None,
                        chunk: int):
-        """(row of the output, the per-sensor scores of `chunk` rows from it) in order, for batch_scores.
+        """(row of the output, the per-sensor scores of `chunk` rows from it) in order: batch_scores and
+        batch_tick_scores.
 
         Computed `chunk` output rows at a time: every score is a function of its row, its p lags
         and the previous steps - p - 1 residuals, so each part is scored from the rows it reads
@@ -467,7 +466,6 @@ class NumpyScorer(Scorer):
                              self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=ar)
             s[missing[a:b]] = 0.0
             yield a - p, s
-            del ar, s
 
     def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn): the
