@@ -434,8 +434,8 @@ class NumpyScorer(Scorer):
     def batch_tick_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                           chunk: int = 128) -> np.ndarray:
         """Each row's tick score (its worst sensor's, the max of batch_scores' row: what the threshold is
-        calibrated on), without batch_scores' (rows, n) matrix: the warm-up's calibration sets the run's
-        peak RSS beside the fit (perf63, perf66). A row's max is taken over the same row: the same bits."""
+        calibrated on), without batch_scores' (rows, n) matrix, which set the run's peak RSS beside the
+        warm-up's fit (perf63, perf66). A row's max is taken over the same row: the same bits."""
         out = np.empty(max(len(z) - self.ar.p, 0))
         for at, s in self._scored_chunks(z, missing, steps, ts, chunk):
             out[at:at + len(s)] = s.max(axis=1)

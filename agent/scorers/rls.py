@@ -45,7 +45,7 @@ class BatchRLS:
         """`fit` over blocks of rows: `blocks()` yields (X, y, valid) blocks and is called twice
         (the normal equations, then the residuals), so the warm-up's features need not exist all
         at once (an AR fit on the demo's day: 2 MB of them). Each X is scratch, as in `fit`, and let go
-        before the next is built: the warm-up's fit sets the run's peak RSS (perf63, perf66)."""
+        before the next is built (two blocks at once were the warm-up's and the run's peak: perf63, perf66)."""
         A, b = np.zeros((self.n, self.k, self.k)), np.zeros((self.n, self.k))
         for X, y, valid in blocks():
             X *= valid[:, :, None]          # invalid rows out of the sums (their residuals are not used)
