@@ -165,7 +165,7 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
     numpy.fit(z, missing, ts, fit_rows=cut)
     # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
     # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
-    scores = numpy.batch_scores(z, missing, window.steps, ts).max(axis=1)
+    scores = numpy.batch_tick_scores(z, missing, window.steps, ts)    # (each row's max: no (rows, n) matrix)
     own = fitter.threshold.for_tier("numpy")         # threshold.numpy: the fallback's own keys
     thr = AdaptiveThreshold(own, calibrate(scores, own))
     thr.seen_block(ts[-len(scores):], scores)          # threshold.recurring_*: the warm-up days count

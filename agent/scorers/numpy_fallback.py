@@ -228,10 +228,9 @@ class NumpyScorer(Scorer):
             self.ar.fit(z[:cut], missing[:cut], None if extra is None else extra[:cut])
             del extra                   # not kept through the other fits
         else:                           # the day's regressors (0.8 MB on the demo) never whole: replayed
-            ts = np.asarray(ts, float)  # as the AR fit's blocks ask, on a copy of the profile, per pass
-            start = copy.deepcopy(self.seasonal)
-            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(start), ts, z, missing, cut))
-            del start
+            ts = np.asarray(ts, float)  # as the AR fit's blocks ask, on a copy of the profile, per pass (the
+            # profile itself is not touched until the AR fit is done: no copy of it kept beside, perf66)
+            self.ar.fit(z[:cut], missing[:cut], _Replayed(lambda: copy.deepcopy(self.seasonal), ts, z, missing, cut))
             keep = self.seasonal.keep   # the profile learns every row; its last call remembers the day's
             stops = list(range(256, len(z) - keep, 256)) + [len(z)]     # last `keep` rows, as whole
             for lo, hi in zip([0] + stops[:-1], stops):
@@ -425,17 +424,35 @@ class NumpyScorer(Scorer):
     def batch_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
                      chunk: int = 128) -> np.ndarray:
         """Per-sensor scores for rows p.. of a block, as score() gives them on windows of
-        `steps` rows (used to calibrate the threshold). The seasonal regressors are rebuilt from
-        an empty profile over the block (as fit built them over the warm-up), leaving this one as it is.
+        `steps` rows. The seasonal regressors are rebuilt from an empty profile over the block
+        (as fit built them over the warm-up), leaving this one as it is (_scored_chunks)."""
+        out = np.empty((max(len(z) - self.ar.p, 0), self.n))
+        for at, s in self._scored_chunks(z, missing, steps, ts, chunk):
+            out[at:at + len(s)] = s
+        return out
+
+    def batch_tick_scores(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None = None,
+                          chunk: int = 128) -> np.ndarray:
+        """Each row's tick score (its worst sensor's, the max of batch_scores' row: what the threshold is
+        calibrated on), without batch_scores' (rows, n) matrix, which set the run's peak RSS beside the
+        warm-up's fit (perf63, perf66). A row's max is taken over the same row: the same bits."""
+        out = np.empty(max(len(z) - self.ar.p, 0))
+        for at, s in self._scored_chunks(z, missing, steps, ts, chunk):
+            out[at:at + len(s)] = s.max(axis=1)
+        return out
+
+    def _scored_chunks(self, z: np.ndarray, missing: np.ndarray, steps: int, ts: np.ndarray | None,
+                       chunk: int):
+        """(row of the output, the per-sensor scores of `chunk` rows from it) in order: batch_scores and
+        batch_tick_scores.
 
         Computed `chunk` output rows at a time: every score is a function of its row, its p lags
         and the previous steps - p - 1 residuals, so each part is scored from the rows it reads
         (the AR bias's lookback recomputed) and is the same bits as the whole day at once, while
         the day's regressors and each model's day-long temporaries (a warm-up day's arrays are
-        0.4 MB each) never exist: only the result does."""
+        0.4 MB each) never exist. Each chunk's scores are the caller's until it asks for the next."""
         p = self.ar.p
         fresh = SeasonalFeatures(self.n, *self.seasonal_args) if self.seasonal else None
-        out = np.empty((max(len(z) - p, 0), self.n))
         replayed = (None if fresh is None or ts is None      # the regressors, each row replayed once
                     else _Replayed(lambda: fresh, np.asarray(ts, float), z, missing, len(z)))
         extra = None
@@ -446,9 +463,9 @@ class NumpyScorer(Scorer):
                 extra = np.zeros((b - lo, self.n, self.seasonal.width)) if replayed is None else replayed[lo:b]
             ar = self.ar.batch_scores(z[lo:b], missing[lo:b], steps, extra)[a - lo - p:]
             s = self.combine(ar, self.markov.batch_scores(z[a - 1:b], missing[a - 1:b]),
-                             self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=out[a - p:b - p])
+                             self.fusion.batch_scores(z[a - 1:b], missing[a - 1:b]), out=ar)
             s[missing[a:b]] = 0.0
-        return out
+            yield a - p, s
 
     def observe(self, window: WindowBuffer) -> None:
         """Every scored tick, calm or not (the Pipeline calls it before deciding to learn): the

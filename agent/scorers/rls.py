@@ -44,12 +44,14 @@ class BatchRLS:
     def fit_blocks(self, blocks) -> None:
         """`fit` over blocks of rows: `blocks()` yields (X, y, valid) blocks and is called twice
         (the normal equations, then the residuals), so the warm-up's features need not exist all
-        at once (an AR fit on the demo's day: 2 MB of them). Each X is scratch, as in `fit`."""
+        at once (an AR fit on the demo's day: 2 MB of them). Each X is scratch, as in `fit`, and let go
+        before the next is built (two blocks at once were the warm-up's and the run's peak: perf63, perf66)."""
         A, b = np.zeros((self.n, self.k, self.k)), np.zeros((self.n, self.k))
         for X, y, valid in blocks():
             X *= valid[:, :, None]          # invalid rows out of the sums (their residuals are not used)
             A += fnp.einsum("mni,mnj->nij", X, X)
             b += fnp.einsum("mni,mn->ni", X, fnp.where(valid, y, 0.0))
+            del X, y, valid                 # (else the loop holds this block while the next is built)
         self.A = A + self.ridge * np.eye(self.k)
         self.b = b
         self._solve_weights(self.A)
@@ -58,6 +60,7 @@ class BatchRLS:
             r = fnp.where(valid, y - fnp.einsum("mnk,nk->mn", X, self.w), 0.0)
             sq += (r * r).sum(axis=0)
             count += valid.sum(axis=0)
+            del X, y, valid, r
         self._set_var(np.maximum(sq / np.maximum(count, 1), 1e-4))
 
     def _set_var(self, var: np.ndarray) -> None:
