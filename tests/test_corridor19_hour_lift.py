@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from agent.checkpoint import decode, encode
 from agent.config import ConfigError, from_dict
 from agent.pipeline import Pipeline
 from agent.scorers.hour_calm import BINS, DAYS, FLOOR, PERIOD_S, HourCalm
@@ -201,11 +202,13 @@ def test_only_what_the_detector_calls_calm_is_learned(two_days):
 def test_a_checkpoint_keeps_the_levels(two_days):
     (off, on), _, _ = two_days
     tier = on.chain.tiers[0]
-    state = tier.state_dict()
+    _, state = decode(encode({}, tier.state_dict()))    # through the checkpoint's own format
     fresh = type(tier)(tier.bundle, tier.kind)
     fresh.set_hour_lift(LIFT)
     fresh.restore(state)
     np.testing.assert_array_equal(fresh.hour_calm.gains, tier.hour_calm.gains)
+    np.testing.assert_array_equal(fresh.hour_calm.maxima, tier.hour_calm.maxima)
+    assert fresh.hour_calm.last_ts == tier.hour_calm.last_ts
     # Off: the saved levels are not read; on with a checkpoint written before the key: every hour unknown.
     unset = type(tier)(tier.bundle, tier.kind)
     unset.restore(state)
