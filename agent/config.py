@@ -174,13 +174,6 @@ class _ScoringCore:
             "quantile this (0.99: their 99th percentile; scores over the bundle's threshold not counted) sets a "
             "gain per sensor so every sensor's tail ends where the median sensor's does; the tier keeps its bundle's "
             "threshold (agent/scorers/sensor_tails.py; 0: off, the scores as before)")
-    hour_lift: float = rng(0.0, 1.0, default=0.0,
-        doc="a model tier judges each sensor against its calm level at this hour of day: the mean over the last "
-            "7 days of the hour's largest calm score (under the bundle's threshold; live, the ticks the detector "
-            "learns from, no alert open), each score multiplied by max(1, this × that threshold / the level, the "
-            "level floored at 0.25 × it), so a sensor crosses when it does 1/this times its calm top for the hour; "
-            "none turned down, an hour without a finished day keeps its scores (agent/scorers/hour_calm.py, "
-            "corridor19; 0: off, the scores as before)")
     latency_budget_ms: float = rng(0.01, None, default=50.0,
         doc="a model tier slower than this per tick for `fault_ticks` ticks in a row is stepped down from")
     fault_ticks: int = rng(1, None, default=3,

@@ -56,11 +56,10 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
                 raise refused
             if standby and tiers:
                 tiers.append(StandbyTier(runtimes()[tier], getattr(scoring, tier), loaded, top_k,
-                                         scoring.sensor_tail_quantile, scoring.hour_lift))
+                                         scoring.sensor_tail_quantile))
                 continue
             tiers.append(runtimes()[tier].create(getattr(scoring, tier), loaded, top_k))
             tiers[-1].tail_quantile = scoring.sensor_tail_quantile      # sensor_tails.py (0: off)
-            tiers[-1].set_hour_lift(scoring.hour_lift)                  # hour_calm.py (0: off)
         except ImportError as exc:
             refusals.append(f"scorer {tier} not available: {exc} (install the '{tier}' extra)")
         except Exception as exc:  # noqa: BLE001 — a bad bundle must not stop the agent

@@ -56,7 +56,6 @@ from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
-from .hour_calm import HourCalm
 from .sensor_tails import tail_gains
 
 _DOT, _SUBTRACT, _ABS = fnp.dot, np.subtract, np.abs
@@ -280,9 +279,6 @@ class ModelScorer(Scorer):
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
         self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
-        self.hour_lift = 0.0                      # scoring.hour_lift (hour_calm.py; 0: off): set_hour_lift
-        self.hour_calm: HourCalm | None = None    # each sensor's calm level by hour of day, when it is on
-        self._calm_scores: tuple | None = None    # (tick, scores before the hour's gain, read, own score), for `learn`
         check_manifest_io(bundle, self.expected)
 
     def check_runtime_io(self, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
@@ -368,19 +364,10 @@ class ModelScorer(Scorer):
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         if self.sensor_gain is not None:        # each sensor in units of its calm tail (sensor_tails.py)
             s = s * self.sensor_gain
-        hours = self.hour_calm
-        if hours is not None:                   # each sensor against its calm level at this hour (hour_calm.py)
-            now = float(window.ts[-1])
-            calm_scores = s
-            gain = hours.tick(now)
-            if gain is not None:
-                s = s * gain
         top_k = self.top_k
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
         own = fnp.max_of(s)
-        if hours is not None:                   # `learn` folds them in on a calm tick
-            self._calm_scores = (now, calm_scores, ~missing_newest, own)
         if self.scale_floor is not None:        # scale_half_life_ticks: `learn` reads this tick's errors and score
             self._calm_error = (float(window.ts[-1]), err, missing_newest.copy(), own)
         return TickScore(s, own, self.TYPE, lambda: explanation_weights(s, temporal, spatial, top_k))
@@ -390,11 +377,7 @@ class ModelScorer(Scorer):
         error on it (`scale_half_life_ticks`, the module docstring), never under warm-up's. The error is
         the one `score` computed for this tick; a window whose newest tick was not scored last teaches nothing,
         nor does a tick whose own score the detector's rule `calm` would not learn from (the blend's calm tick
-        that this tier alone calls anomalous; with `scale_after_alert_ticks`, a tick inside or just after an alert).
-        With `hour_lift`, the tick's scores (before the hour's gain) go into its hour's calm level on the same
-        rule, asked with no alert open (hour_calm.py)."""
-        if self.hour_calm is not None:
-            self._learn_hour(window, calm)
+        that this tier alone calls anomalous; with `scale_after_alert_ticks`, a tick inside or just after an alert)."""
         last, self._calm_error = self._calm_error, None
         if last is None or self.scale_floor is None or last[0] != float(window.ts[-1]):
             return
@@ -407,29 +390,6 @@ class ModelScorer(Scorer):
         square = scale * scale + rate * (raw * raw - scale * scale)
         widened = np.where(missing, scale, np.maximum(np.sqrt(np.maximum(square, 0.0)), self.scale_floor))
         self.residual = widened                      # a new array: _residual_scale picks it up
-
-    def _learn_hour(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None) -> None:
-        """The last scored tick's scores into its hour's calm level, if it is this window's newest tick and calm
-        by the detector's rule on this tier's own score, asked with `after_alert_ticks` 0 (no alert open)."""
-        last, self._calm_scores = self._calm_scores, None
-        if last is None or last[0] != float(window.ts[-1]):
-            return
-        now, scores, read, own = last
-        if calm is not None and not calm(own, 0):
-            return
-        self.hour_calm.fold(now, scores, read)
-
-    def set_hour_lift(self, lift: float) -> None:
-        """scoring.hour_lift: an empty hour calm (no hour known; fit_profile fits it on the warm-up), or none."""
-        self.hour_lift = float(lift)
-        self.hour_calm = HourCalm(self.n, self.hour_lift, self._tail_cap()) if self.hour_lift > 0 else None
-        self._calm_scores = None
-
-    def _fit_hours(self, ts: np.ndarray, scores: np.ndarray, missing: np.ndarray) -> None:
-        """The hour calm learned afresh from warm-up ticks `ts` and their per-sensor scores as the tier scores
-        them live (the tails' gains on)."""
-        self.hour_calm = HourCalm(self.n, self.hour_lift, self._tail_cap())
-        self.hour_calm.fit(ts, scores, missing)
 
     def _forecast_offset(self) -> np.ndarray | None:
         """forecast_offset, or None while it is all zeros (no profile fitted): looked at again
@@ -465,8 +425,8 @@ class ModelScorer(Scorer):
         left holding the last warm-up ticks, so live scoring continues from them.
         """
         if not self.profile_cfg.enabled:
-            if self.tail_quantile > 0 or self.hour_calm is not None:
-                self._fit_tails(z, missing, ts)
+            if self.tail_quantile > 0:
+                self._fit_tails(z, missing)
             return None
         steps = self.steps
         z = np.asarray(z, np.float32)
@@ -499,24 +459,16 @@ class ModelScorer(Scorer):
         if self.tail_quantile > 0:
             self.sensor_gain = tail_gains(scores, newest_missing[settle:], self.tail_quantile, self._tail_cap())
             scores = scores * self.sensor_gain
-        if self.hour_calm is not None:          # the warm-up's tick scores carry no hour gain: no hour was known
-            self._fit_hours(tick_ts[settle:], scores, newest_missing[settle:])
         return scores.max(axis=1)
 
-    def _fit_tails(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> None:
+    def _fit_tails(self, z: np.ndarray, missing: np.ndarray) -> None:
         """Without a profile: each sensor's gain from the warm-up scored as `score` scores it (the
         bundle's residual scale), its scores at or above the bundle's threshold not counted; None, so
-        the tier keeps its bundle's threshold (sensor_tails.py: a dirty warm-up must not set it).
-        The hour calm (hour_lift) learns the same scores, the gains on."""
+        the tier keeps its bundle's threshold (sensor_tails.py: a dirty warm-up must not set it)."""
         scores = self._warmup_sensor_scores(z, missing)
-        if scores is None:
-            return
-        newest_missing = np.asarray(missing, bool)[self.steps - 1:]
-        if self.tail_quantile > 0:
-            self.sensor_gain = tail_gains(scores, newest_missing, self.tail_quantile, self._tail_cap())
-        if self.hour_calm is not None:
-            gained = scores if self.sensor_gain is None else scores * self.sensor_gain
-            self._fit_hours(np.asarray(ts, np.float64)[self.steps - 1:], gained, newest_missing)
+        if scores is not None:
+            self.sensor_gain = tail_gains(scores, np.asarray(missing, bool)[self.steps - 1:], self.tail_quantile,
+                                          self._tail_cap())
 
     def _tail_cap(self) -> float:
         """The bundle's calibrated threshold: a warm-up score over it is not part of a calm tail."""
@@ -647,7 +599,6 @@ class ModelScorer(Scorer):
                 "residual": self.residual, "forecast_offset": self.forecast_offset,
                 **({} if self.scale_floor is None else {"scale_floor": self.scale_floor}),
                 **({} if self.sensor_gain is None else {"sensor_gain": self.sensor_gain}),
-                **({} if self.hour_calm is None else {"hour_calm": self.hour_calm.state_dict()}),
                 "profile": None if profile.mean is None else
                 {"mean": profile.mean, "std": profile.std, "ticks": profile.ticks,
                  "normal": profile.normal,
@@ -690,16 +641,8 @@ class ModelScorer(Scorer):
             array_like(state["sensor_gain"], np.ones(self.n), f"{name}.sensor_gain")
         if gain is not None and not (np.isfinite(gain).all() and (gain > 0).all()):
             raise ValueError(f"{name}.sensor_gain: not positive and finite")
-        # hour_lift's calm levels: kept when the key is on (a checkpoint without them, from before it was on:
-        # every hour starts unknown); ignored when it is off
-        hours = None
-        if self.hour_lift > 0:
-            hours = HourCalm(self.n, self.hour_lift, self._tail_cap())
-            if state.get("hour_calm") is not None:
-                hours.restore(state["hour_calm"], f"{name}.hour_calm")
         self._history, self._forecasts = rings
         self.sensor_gain = gain
-        self.hour_calm, self._calm_scores = hours, None
         self._error_run.forget()                # the runs are rebuilt from the restored rings
         self._forecast_run.forget()
         self.residual, self.forecast_offset = residual, offset

@@ -63,14 +63,12 @@ def scorer_class(plugin: Plugin) -> type[ModelScorer]:
 class StandbyTier(Scorer):
     """A model tier not loaded yet: never scores (the chain steps over it and loads it)."""
 
-    def __init__(self, plugin: Plugin, cfg: Any, bundle: Bundle, top_k: int, tail_quantile: float,
-                 hour_lift: float = 0.0):
+    def __init__(self, plugin: Plugin, cfg: Any, bundle: Bundle, top_k: int, tail_quantile: float):
         self.TYPE = plugin.type
         if not plugin.installed():
             raise ImportError(f"{' or '.join(plugin.libraries)} is not installed (found on no import path; "
                               "this tier is on standby, so nothing was imported)")
         self.plugin, self.cfg, self.top_k, self.tail_quantile = plugin, cfg, top_k, tail_quantile
-        self.hour_lift = hour_lift
         self.bundle = bundle
         self.manifest = bundle.manifest
         self.kind = pick_artifact(bundle, scorer_class(plugin).ARTIFACTS)
@@ -132,7 +130,6 @@ class StandbyTier(Scorer):
         """The tier itself: its runtime imported and its model loaded (seconds: call it off the tick thread)."""
         scorer = self.plugin.create(self.cfg, self.bundle, self.top_k)
         scorer.tail_quantile = self.tail_quantile
-        scorer.set_hour_lift(self.hour_lift)
         return scorer
 
     def align_to(self, normaliser) -> None:
