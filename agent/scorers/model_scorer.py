@@ -24,9 +24,6 @@ A runtime module only opens its artifact and runs it; everything else is here:
   error a lasting bias about the size of the threshold, which the fallback, learning on every calm
   tick, absorbs and the tier did not. Only calm ticks teach it and it only widens, so it can quiet a
   sensor, never make it more sensitive than warm-up made it;
-- with `scoring.profile.calm_offset_half_life_ticks` H > 0, `learn` also moves each `drifting` sensor's forecast
-  offset towards its error on the ticks that are calm by the tier's own score with no alert open, and on no
-  other (calm_offset.py says why);
 - without a profile, `warmup_scores` scores the warm-up as `score` would, for the threshold's
   clock, recurring level and mean path (agent/pipeline_fit.py, TierFitter.teach).
 
@@ -56,7 +53,6 @@ from .. import fastnp as fnp
 from ..checkpoint import array_like, array_of
 from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore
-from .calm_offset import learnt_offset, rate_of
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
@@ -277,11 +273,9 @@ class ModelScorer(Scorer):
         self._bias_weights = bias_weights(self.steps)
         self._scale_of = self._floored = None     # see _residual_scale
         self._offset_of = self._offset_used = None  # see _forecast_offset
-        self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
-        self._offset_rate = 0.0                       # calm_offset_half_life_ticks' EW step (0: the offset stays put)
-        self._learns = False                          # whether `learn` reads anything (a scale or an offset learns)
         self.set_profile(ProfileConfig(enabled=False))
         self.forecast_offset = np.zeros(self.n, np.float32)   # this plant's mean forecast error (warm-up)
+        self.scale_floor: np.ndarray | None = None    # the warm-up's scale, under which `learn` never takes it
         self._calm_error: tuple | None = None         # (tick, signed errors, missing, own score) of the last score, for `learn`
         self.tail_quantile = 0.0                  # scoring.sensor_tail_quantile (sensor_tails.py; 0: off)
         self.sensor_gain: np.ndarray | None = None    # fitted at warm-up when it is on
@@ -374,26 +368,20 @@ class ModelScorer(Scorer):
         # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
         own = fnp.max_of(s)
-        if self._learns:        # scale_half_life_ticks / calm_offset_half_life_ticks: `learn` reads this tick's errors and score
+        if self.scale_floor is not None:        # scale_half_life_ticks: `learn` reads this tick's errors and score
             self._calm_error = (float(window.ts[-1]), err, missing_newest.copy(), own)
         return TickScore(s, own, self.TYPE, lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """A calm tick (the detector's judgement): each read sensor's forecast-error scale follows its
-        error on it (`scale_half_life_ticks`, the module docstring), never under warm-up's; each read `drifting`
-        sensor's forecast offset follows it (`calm_offset_half_life_ticks`) when no alert is open either. The error is
+        error on it (`scale_half_life_ticks`, the module docstring), never under warm-up's. The error is
         the one `score` computed for this tick; a window whose newest tick was not scored last teaches nothing,
         nor does a tick whose own score the detector's rule `calm` would not learn from (the blend's calm tick
         that this tier alone calls anomalous; with `scale_after_alert_ticks`, a tick inside or just after an alert)."""
         last, self._calm_error = self._calm_error, None
-        if last is None or last[0] != float(window.ts[-1]):
+        if last is None or self.scale_floor is None or last[0] != float(window.ts[-1]):
             return
         _, err, missing, own = last
-        if self._offset_rate > 0 and (calm is None or calm(own, 0)):
-            self.forecast_offset = learnt_offset(self.forecast_offset, err, self._residual_scale(), missing,
-                                                 ~self.profile.used, self._offset_rate)
-        if self.scale_floor is None:
-            return
         if calm is not None and not calm(own, self.profile_cfg.scale_after_alert_ticks):
             return
         scale = np.asarray(self.residual, np.float64)
@@ -423,14 +411,6 @@ class ModelScorer(Scorer):
         """The normal-profile settings (scoring.profile); fitted by fit_profile at warm-up."""
         self.profile_cfg = cfg
         self.profile = NormalProfile(cfg, list(self.bundle.sensors), self.bundle.profile_wander())
-        self._set_learning()
-
-    def _set_learning(self) -> None:
-        """Whether `learn` reads a tick, and the calm offset's EW step: it learns only once a profile is fitted
-        (warm-up's fit_profile, a restore) and some sensor is `drifting`."""
-        follows = self.profile.fitted and not self.profile.used.all()
-        self._offset_rate = rate_of(self.profile_cfg.calm_offset_half_life_ticks) if follows else 0.0
-        self._learns = self.scale_floor is not None or self._offset_rate > 0
 
     def fit_profile(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
         """Fit this plant's normal behaviour on the warm-up rows (normalised z, missing, tick ts;
@@ -471,7 +451,6 @@ class ModelScorer(Scorer):
         self.residual = residual
         self.scale_floor = np.array(residual, np.float64) if self.profile_cfg.scale_half_life_ticks > 0 else None
         self.forecast_offset = offset.astype(np.float32)
-        self._set_learning()
         self._history = {float(t): e for t, e in zip(tick_ts[-steps:], errors[-steps:])}
         self._error_run.forget()
         self._forecast_run.forget()
@@ -678,7 +657,6 @@ class ModelScorer(Scorer):
             self.profile.mean, self.profile.std, self.profile.ticks = mean, std, ticks
             self.profile.normal, self.profile.wander = normal, wander
         self.profile.forget_last_tick()
-        self._set_learning()
 
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,

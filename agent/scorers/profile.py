@@ -107,11 +107,6 @@ class ProfileConfig:
         doc="with scale_half_life_ticks: the scale learns nothing while an alert is open nor for this many ticks "
             "after it ends (a plant under an alert is not one to learn normal from); -1: off (it learns on an open "
             "alert's calm ticks too)")
-    calm_offset_half_life_ticks: float = rng(0.0, 1000000.0, default=0.0,
-        doc="a `drifting` sensor's forecast offset follows its own forecast error (EW, this half-life) on the ticks "
-            "the detector judges calm by the tier's own score with no alert open, and on no other tick: a model "
-            "forecast that lags a temperature sitting away from the training plants' is not an alarm for ever, and "
-            "an anomaly's error is not learnt (calm_offset.py); 0: off")
     per_sensor_fraction: float = rng(0.0, 0.5, default=0.3,
         doc="the last part of the warm-up's levels that measures each sensor's wander past a fit on the rest; "
             "a sensor's distance is divided by its wander (≥ 1); 0: off (one scale for every sensor)")
@@ -291,7 +286,6 @@ class NormalProfile:
                 "drifting": list(self.cfg.drifting or ()), "weight": self.cfg.weight,
                 "lasting_shift": self.cfg.lasting_shift, "track_half_life_ticks": self.cfg.track_half_life_ticks,
                 "scale_half_life_ticks": self.cfg.scale_half_life_ticks,
-                "calm_offset_half_life_ticks": self.cfg.calm_offset_half_life_ticks,
                 "per_sensor_fraction": self.cfg.per_sensor_fraction, "trained_wander": self.cfg.trained_wander,
                 "wander": None if self.wander is None else [round(float(w), 3) for w in self.wander]}
 
