@@ -167,9 +167,9 @@ class SignOfLife:
         if at is None:
             return False
         mark = self._alert_mark()
+        doc = {"at": at, "checkpoint": self._saved_at[0], "claims_rule": CLAIMS_RULE}
         try:
-            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0],
-                                                       "claims_rule": CLAIMS_RULE, "alert": mark}).encode())
+            atomic_write(self._alive_path, json.dumps(doc if mark is None else {**doc, "alert": mark}).encode())
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
                                       "take the sender's silence since the checkpoint for its own downtime")
