@@ -106,8 +106,8 @@ class SignOfLife:
         with its `end` at most ALIVE_S early instead of `checkpoint_s` (clock26). Whether it was written (tried)."""
         mark = self._alert_mark()
         if mark is None or (self._above_kept is not None and mark["last_above"] <= self._above_kept) \
-                or not any(src.live for src in self.sources):
-            return False
+                or not any(src.live for src in self.sources) or self.aligner.restart_pending:
+            return False        # (a restart pending: nothing scored yet, the last run's mark kept for the next)
         try:
             doc = json.loads(self._alive_path.read_bytes())
             if not isinstance(doc, dict):

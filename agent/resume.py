@@ -174,8 +174,23 @@ class Resume(SignOfLife):
         except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent
             self._refused(f"does not fit: {type(exc).__name__}: {exc}")
         self._resume_alerts()
+        self._take_above_mark()
         self._resume_faults(restored)
         return resumed
+
+    def _take_above_mark(self) -> None:
+        """The open alert's last tick above the threshold the last run's sign of life kept (`_mark_above`), when it
+        names that alert and is later than the state restored: taken at the first new data (`_later_above`), the
+        time base kept (not after a clock stepped back: `_rebase_time`)."""
+        opened = self.pipeline.alerts.open
+        if opened is None:
+            return
+        self._above_kept = opened.last_above
+        mark = self._above_in_sign_of_life()
+        if mark is not None and mark[0] == opened.alert_id and mark[1] > opened.last_above \
+                and self._resume_from is not None and self._resume_from[0] is not None:
+            self._above_mark = mark
+            self._above_kept = mark[1]
 
     def _silence_before_stop(self, meta: dict) -> None:
         """The last run lived through a silence of its sources it had no tick to checkpoint in: the
@@ -281,12 +296,6 @@ class Resume(SignOfLife):
         elif alerts.active:
             log.info("alert %s (next seq %d) was open when the last run stopped: continued",
                      alerts.open.alert_id, alerts.open.seq)
-            self._above_kept = alerts.open.last_above
-            mark = self._above_in_sign_of_life()
-            if mark is not None and mark[0] == alerts.open.alert_id and mark[1] > alerts.open.last_above \
-                    and self._resume_from is not None and self._resume_from[0] is not None:
-                self._above_mark = mark     # (the time base kept: taken at the first new data, `_later_above`)
-                self._above_kept = mark[1]
 
     def _forget_unknown_faults(self, alerts) -> None:
         """The journal's tracker may name a fault of a sensor this config no longer has (faults4's `after_fault`,

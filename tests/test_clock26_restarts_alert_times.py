@@ -7,7 +7,9 @@ clock), each kill -9 a new agent started on the state_dir the last was abandoned
 1. `end`: the first life opens an alert (a step on `a`), writes its checkpoint at row 79 and scores 20 more rows
    above the threshold; its sign of life (`_alive_due`, every ALIVE_S while data flows) keeps the last tick
    above. Down longer than the window, back with the step gone: one `end` `restart`, its `end` that tick — the
-   code before gave the checkpoint's (row 79: `checkpoint_s` early; 300 s on a gateway's default).
+   code before gave the checkpoint's (row 79: `checkpoint_s` early; 300 s on a gateway's default). Kept across a
+   start killed before its first new data; not taken when it names another alert, lies at or past the first new
+   data, or is no time.
 2. `gap_s`: an alert clearing slowly (under the threshold, `clear_ticks` not reached: no event) continued across
    a short restart, checkpointed, killed again, continued again: its next event says both restarts' unseen ticks.
    The code before said only the second's (clock25 summed them only while a judgment after a refill was pending).
@@ -78,6 +80,21 @@ def test_an_alert_ended_restart_ends_at_the_last_tick_its_sign_of_life_kept(tmp_
     # Judged at the first score after the refill (clock25), ended at the last tick known above the threshold:
     # the sign of life's, 18 ticks after the checkpoint's (the code before: row 79 or earlier).
     assert seconds(after[0]["ts"]) == HOST + 104 + STEPS and seconds(after[0]["end"]) == last_above, after[0]
+
+
+def test_a_start_killed_before_its_first_new_data_leaves_the_mark_to_the_next(tmp_path):
+    """A second start, its sign of life's turn before any new data (a restart pending: nothing scored), killed:
+    the third start still has the first life's last tick above."""
+    alert_id, last_above = _killed_above_after_the_checkpoint(tmp_path, sign_of_life=True)
+    second = Agent(agent_config(tmp_path, alerts=ALERTS), clock=host_clock(HOST + 102))
+    try:
+        assert second.aligner.restart_pending and second.pipeline.alerts.open.alert_id == alert_id
+        second._alive_due(time.monotonic())
+    finally:
+        close(second)
+    after = _step_gone_after_the_downtime(tmp_path)
+    assert [(e["event"], e["reason"]) for e in after] == [("end", "restart")], after
+    assert seconds(after[0]["end"]) == last_above, after[0]
 
 
 def test_without_a_sign_of_life_since_the_checkpoint_the_end_is_the_checkpoints(tmp_path):
