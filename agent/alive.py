@@ -15,7 +15,7 @@ While an alert is open the sign of life also keeps the last tick it was above th
 `last_above`, on the data's time base), written every ALIVE_S when that moved past what the checkpoint holds
 (`_mark_above`, instead of the time-of-change touch): after a kill -9 the next start knows it within ALIVE_S, where
 the checkpoint alone knew it up to `checkpoint_s` (300 s by default) early — the `end` of an alert the restart
-ends `restart` (`above_kept`, read by resume.py; clock26).
+ends `restart` (`_above_in_sign_of_life`, read by resume.py's `_take_above_mark`; clock26).
 
 `SignOfLife` is the base of `resume.Resume`, which writes the checkpoint and restores it: `_init_alive` sets
 up its state. It uses the Agent's `cfg.checkpoint_s`, `sources`, `queue`, `aligner.restart_pending`,
@@ -101,7 +101,7 @@ class SignOfLife:
     def _mark_above(self) -> bool:
         """While data flows with an alert open whose last tick above the threshold is newer than the state files
         hold (the last checkpoint, or this sign of life): `alive.json` written with it (its claim kept as it was),
-        which also moves its time of change (the touch's purpose). One ~150-byte atomic write every ALIVE_S while
+        which also moves its time of change (the touch's purpose). One ~165-byte atomic write every ALIVE_S while
         the alert is above, in place of the touch: after a kill -9 the next start ends such an alert (`restart`)
         with its `end` at most ALIVE_S early instead of `checkpoint_s` (clock26). Whether it was written (tried)."""
         mark = self._alert_mark()

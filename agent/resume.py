@@ -568,7 +568,6 @@ class Resume(SignOfLife):
             self.pipeline.refill_window(after=ts)
         self._gap_refill = self.pipeline.refill > 0
 
-
     def _later_above(self, first_new: float) -> None:
         """At the first new data after a restart: the open alert's last tick above the threshold moved to the one
         the last run's sign of life kept (`_mark_above`: at most ALIVE_S old at a kill -9), when later than the

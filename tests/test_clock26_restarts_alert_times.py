@@ -110,8 +110,8 @@ def test_a_sign_of_life_of_another_alert_or_past_the_first_new_data_is_not_taken
     alert_id, last_above = _killed_above_after_the_checkpoint(tmp_path, sign_of_life=True)
     path = tmp_path / "state" / ALIVE_FILE
     doc = json.loads(path.read_text())
-    for bad in ({"alert_id": alert_id + "x", "last_above": last_above}, {"alert_id": alert_id, "last_above": HOST + 104},
-                {"alert_id": alert_id, "last_above": "soon"}):
+    for bad in ({"alert_id": alert_id + "x", "last_above": last_above},
+                {"alert_id": alert_id, "last_above": HOST + 104}, {"alert_id": alert_id, "last_above": "soon"}):
         path.write_text(json.dumps({**doc, "alert": bad}))
         again = Agent(agent_config(tmp_path, alerts=ALERTS), clock=host_clock(HOST + 104))
         try:
