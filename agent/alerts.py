@@ -308,12 +308,15 @@ class AlertTracker:
         """The agent restarted with this alert open: the next event says how much data went unseen,
         and comes at the first tick still above the threshold (the condition lasts). `refilled`: the gap
         was longer than the window and skipped, the window refills: the alert is judged at the first score
-        after it (`_judged_after_refill`). A restart before that judgment (a second kill -9 during the
-        refill) adds its gap to the one still to be said: the ticks of both went unseen."""
+        after it (`_judged_after_refill`). A restart before the gap was said (a second kill -9 during the
+        refill, or while the alert went on under the threshold without an event: clearing, held) adds its gap
+        to the one still to be said: the ticks of both went unseen, those seen between are not in either
+        (clock26: outside a pending judgment the second overwrote the first, and the next event said only
+        the last downtime)."""
         a = self.open
         if a is None:
             return
-        if a.judge_after_refill and a.gap_s is not None:
+        if a.gap_s is not None:
             gap_s += a.gap_s
         a.gap_s = round(float(gap_s), 3)
         a.resumed = True

@@ -11,6 +11,12 @@ pending (`_caught_up`: those ticks are the agent's own downtime — user13's bli
 written with the rule it was made under (CLAIMS_RULE): a claim an earlier release wrote without it is read back
 but not trusted (`_alive_until`, `under_claims_rule`; clock24).
 
+While an alert is open the sign of life also keeps the last tick it was above the threshold (`alert`: its id and
+`last_above`, on the data's time base), written every ALIVE_S when that moved past what the checkpoint holds
+(`_mark_above`, instead of the time-of-change touch): after a kill -9 the next start knows it within ALIVE_S, where
+the checkpoint alone knew it up to `checkpoint_s` (300 s by default) early — the `end` of an alert the restart
+ends `restart` (`_above_in_sign_of_life`, read by resume.py's `_take_above_mark`; clock26).
+
 `SignOfLife` is the base of `resume.Resume`, which writes the checkpoint and restores it: `_init_alive` sets
 up its state. It uses the Agent's `cfg.checkpoint_s`, `sources`, `queue`, `aligner.restart_pending`,
 `records_in`, `pipeline.ticks`, `clock`, `state_writes`, `state_reads` and, from `Resume`, `save_checkpoint`,
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -52,6 +59,7 @@ class SignOfLife:
         self._next_alive = 0.0                # (monotonic) when `_alive_due` next writes the sign of life
         self._records_at_alive = -1           # records_in at the last `_alive_due`
         self._alive_path = state_dir / ALIVE_FILE
+        self._above_kept: float | None = None     # the open alert's last_above the state files hold (`_mark_above`)
 
     def _caught_up(self) -> float | None:
         """Now (the agent's clock), when a live source feeds it and every record the sources handed
@@ -82,7 +90,39 @@ class SignOfLife:
                 return
         elif self._mark_alive():
             return
-        self._touch_alive()       # (nothing written: a restart pending, or data flowing)
+        if not self._mark_above():
+            self._touch_alive()       # (nothing written: a restart pending, or data flowing)
+
+    def _alert_mark(self) -> dict | None:
+        """The open alert's id and last tick above the threshold, as the sign of life keeps them (None: none open)."""
+        a = self.pipeline.alerts.open
+        return None if a is None else {"alert_id": a.alert_id, "last_above": a.last_above}
+
+    def _mark_above(self) -> bool:
+        """While data flows with an alert open whose last tick above the threshold is newer than the state files
+        hold (the last checkpoint, or this sign of life): `alive.json` written with it (its claim kept as it was),
+        which also moves its time of change (the touch's purpose). One ~165-byte atomic write every ALIVE_S while
+        the alert is above, in place of the touch: after a kill -9 the next start ends such an alert (`restart`)
+        with its `end` at most ALIVE_S early instead of `checkpoint_s` (clock26). Whether it was written (tried)."""
+        mark = self._alert_mark()
+        if mark is None or (self._above_kept is not None and mark["last_above"] <= self._above_kept) \
+                or not any(src.live for src in self.sources) or self.aligner.restart_pending:
+            return False        # (a restart pending: nothing scored yet, the last run's mark kept for the next)
+        try:
+            doc = json.loads(self._alive_path.read_bytes())
+            if not isinstance(doc, dict):
+                raise ValueError("not a mapping")
+        except (OSError, ValueError):       # none yet, or unusable (said at the next start): no claim to keep
+            doc = {"at": None, "checkpoint": None, "claims_rule": CLAIMS_RULE}
+        try:
+            atomic_write(self._alive_path, json.dumps({**doc, "alert": mark}).encode())
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                      "an alert the next start ends `restart` ends at the checkpoint's last tick above")
+            return True
+        self._above_kept = mark["last_above"]
+        self.state_writes.success("checkpoint", self._alive_path, its_own=True)
+        return True
 
     def _touch_alive(self) -> None:
         """Every ALIVE_S while a live source feeds the agent and no silence is to be said: `alive.json`'s
@@ -126,14 +166,17 @@ class SignOfLife:
         at = self._caught_up()
         if at is None:
             return False
+        mark = self._alert_mark()
+        doc = {"at": at, "checkpoint": self._saved_at[0], "claims_rule": CLAIMS_RULE}
         try:
-            atomic_write(self._alive_path, json.dumps({"at": at, "checkpoint": self._saved_at[0],
-                                                       "claims_rule": CLAIMS_RULE}).encode())
+            atomic_write(self._alive_path, json.dumps(doc if mark is None else {**doc, "alert": mark}).encode())
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
                                       "take the sender's silence since the checkpoint for its own downtime")
             return True
         self.state_writes.success("checkpoint", self._alive_path)
+        if mark is not None:
+            self._above_kept = mark["last_above"]
         return True
 
     def _alive_until(self, meta: dict) -> tuple[float | None, float | None]:
@@ -162,6 +205,19 @@ class SignOfLife:
                         self.checkpoints.path, [t for t, _ in times])
         return (max((t for t, marked in good if marked), default=None),
                 max((t for t, marked in good if not marked), default=None))
+
+    def _above_in_sign_of_life(self) -> tuple[str, float] | None:
+        """(alert_id, last tick above the threshold) the last run's sign of life kept for its open alert
+        (`_mark_above`); None when it kept none or it is not usable (a damaged file: said by `_alive_until`)."""
+        try:
+            mark = json.loads(self._alive_path.read_bytes()).get("alert")
+            alert_id, last_above = mark["alert_id"], mark["last_above"]
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return None
+        if not isinstance(alert_id, str) or isinstance(last_above, bool) or not isinstance(last_above, (int, float)) \
+                or not math.isfinite(last_above):
+            return None
+        return alert_id, float(last_above)
 
     def _down_between(self, meta: dict, created: float) -> tuple[float, float] | None:
         """(when the last run was last known up, now): its checkpoint's time, the time it said it was

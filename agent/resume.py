@@ -60,6 +60,8 @@ class Resume(SignOfLife):
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
         self._faults_told_until: float | None = None     # the fault journal's tick, when newer than the checkpoint
         self._gap_refill = False              # the restart's gap was longer than the window: it refills
+        # (alert_id, last tick above) the last run's sign of life kept, newer than the state restored (`_later_above`)
+        self._above_mark: tuple[str, float] | None = None
         # The aligner's `restart_pending` is this restore's (not only a later step of this host's clock: `stepped`)
         self._restore_pending = False
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
@@ -98,6 +100,8 @@ class Resume(SignOfLife):
             self.state_writes.failure("checkpoint", self.checkpoints.path, exc, self._checkpoint_fallback())
             return None
         self.state_writes.success("checkpoint", self.checkpoints.path)
+        opened = self.pipeline.alerts.open
+        self._above_kept = None if opened is None else opened.last_above     # (`_mark_above`: newer only)
         self._saved = key
         self._saved_at = (info["created"], self.records_in)
         log.debug("checkpoint written: %d bytes in %.1f ms", info["bytes"], info["seconds"] * 1e3)
@@ -171,8 +175,23 @@ class Resume(SignOfLife):
         except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent
             self._refused(f"does not fit: {type(exc).__name__}: {exc}")
         self._resume_alerts()
+        self._take_above_mark()
         self._resume_faults(restored)
         return resumed
+
+    def _take_above_mark(self) -> None:
+        """The open alert's last tick above the threshold the last run's sign of life kept (`_mark_above`), when it
+        names that alert and is later than the state restored: taken at the first new data (`_later_above`), the
+        time base kept (not after a clock stepped back: `_rebase_time`)."""
+        opened = self.pipeline.alerts.open
+        if opened is None:
+            return
+        self._above_kept = opened.last_above
+        mark = self._above_in_sign_of_life()
+        if mark is not None and mark[0] == opened.alert_id and mark[1] > opened.last_above \
+                and self._resume_from is not None and self._resume_from[0] is not None:
+            self._above_mark = mark
+            self._above_kept = mark[1]
 
     def _silence_before_stop(self, meta: dict) -> None:
         """The last run lived through a silence of its sources it had no tick to checkpoint in: the
@@ -539,6 +558,7 @@ class Resume(SignOfLife):
         if gap_s > 0 and rec.received is None:     # (live data: the aligner says the restart gap)
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
         skipped = self.aligner.restart_gap_ahead(rec)
+        self._later_above(ts)
         for ev in self.pipeline.after_restart(ts, gap_s, skipped=skipped):
             self._emit(ev)
         # The window's own gap can be longer than the alert's: ticks a journal newer than the checkpoint
@@ -549,6 +569,21 @@ class Resume(SignOfLife):
             self.pipeline.refill_window(after=ts)
         self._gap_refill = self.pipeline.refill > 0
 
+    def _later_above(self, first_new: float) -> None:
+        """At the first new data after a restart: the open alert's last tick above the threshold moved to the one
+        the last run's sign of life kept (`_mark_above`: at most ALIVE_S old at a kill -9), when later than the
+        state restored and before this first new tick. What a kill -9 leaves of an alert's last ticks: the
+        checkpoint's state (up to `checkpoint_s` old), the alert journal's at its last event (taken when newer),
+        and this; the ticks after the last of them were scored and lost with the process. It is the `end` of an
+        alert the restart ends (`restart`, after the refill or at once); before (clock25), the checkpoint's or the
+        journal's, up to `checkpoint_s` early (clock26)."""
+        mark, self._above_mark = self._above_mark, None
+        opened = self.pipeline.alerts.open
+        if mark is None or opened is None or mark[0] != opened.alert_id or not opened.last_above < mark[1] < first_new:
+            return
+        log.info("alert %s: last above the threshold at %s, as the last run's sign of life kept it (the state "
+                 "restored: %s)", opened.alert_id, iso(mark[1]), iso(opened.last_above))
+        opened.last_above = mark[1]
 
 
 def faults_said(open_faults: dict[str, dict]) -> str:

@@ -5,6 +5,9 @@ The write is the agent's own: a real `Agent` (stdin source, numpy tier, its stat
 it on the filesystem the gateway's state_dir lives on) whose checkpoint was written, then silent:
 `_mark_alive` writes `alive.json` (temporary file, fsync, rename, directory fsync). The check is
 `_alive_due` when not due (every loop turn pays it). Interleaved, N of each, p50/p90 in µs.
+Then an alert opens (a step on `a`) and the write that replaces the touch while data flows with it above the
+threshold (`_mark_above`, clock26: alive.json read, its claim kept, the alert's last tick above added, written
+atomically), N times: mark_above_us, at most one each ALIVE_S while an alert is above.
 
     python bench/alive.py [--dir /var/lib/stad-edge-bench] [-n 300]
 
@@ -63,6 +66,18 @@ def main() -> None:
         check.append(time.perf_counter() - t)
     assert path.exists()
     size = path.stat().st_size
+    for i in range(10):                 # a step on `a`: an alert opens
+        agent.records_in += 1
+        agent._intake(Record(ts=now + i, values={"a": 50.0, "b": 2.0 + i % 2}, received=now + i), None)
+    assert agent.pipeline.alerts.open is not None
+    above = []
+    for _ in range(args.n):
+        agent._above_kept = None        # (its last tick above moved: due)
+        t = time.perf_counter()
+        wrote = agent._mark_above()
+        above.append(time.perf_counter() - t)
+        assert wrote
+    above_size = path.stat().st_size
     agent._close(True)
     shutil.rmtree(base)
     per_hour = 3600.0 / ALIVE_S
@@ -71,6 +86,8 @@ def main() -> None:
            "check_us": {"p50": float(np.median(check)) * 1e6, "p90": float(np.quantile(check, 0.9)) * 1e6},
            "bytes_per_write": size, "writes_per_hour_of_silence": per_hour,
            "bytes_per_hour_of_silence": per_hour * size, "writes_per_hour_while_data_flows": 0,
+           "mark_above_us": {"p50": float(np.median(above)) * 1e6, "p90": float(np.quantile(above, 0.9)) * 1e6},
+           "bytes_per_mark_above": above_size, "mark_above_writes_per_hour_while_an_alert_is_above": per_hour,
            "load": os.getloadavg(), "machine": machine_info(packages=("numpy",))}
     print(json.dumps(out, indent=1))
 

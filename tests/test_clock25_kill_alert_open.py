@@ -1,32 +1,37 @@
 """user14's two pages for one incident, on a real agent process (clock25; the turn-by-turn cases, a second kill
 during the refill among them, are tests/test_clock25_alert_across_refill.py).
 
-A real `agent run` on stdin (tests/silence_feed.py's sender: 0.25-s ticks stamped with this host's clock, a
-step on `a` opens an alert), a checkpoint holding the open alert, more data, kill -9, and the agent started
+A real `agent run` on stdin (a device's 0.25-s ticks stamped on this host's clock, `Sender`; a step on `a` opens
+an alert), a checkpoint holding the open alert, more data, kill -9, and the agent started
 again after a downtime longer than the window (4 s here, 300 s of `checkpoint_s` on user14's gateway: most
 kills). The code before ended the alert `restart` at the first new data; the step, still on, opened a second
 alert once the window refilled. Now: judged at the first score after the refill — continued (an `update` with
 `gap_s`), or, the step gone, one `end` with reason `restart` then.
 
-Marked slow: in the whole short suite beside two busy loops (5 Dec 2026, after its window got 8 ticks of lateness)
-the condition-gone case still ended `shutdown` once in two runs — the input closed before the judgment ended the
-alert; cause not traced (alone beside two busy loops it passed every run). The short suite keeps both cases
-turn by turn (tests/test_clock25_alert_across_refill.py); `-m slow` runs these."""
+Why these once failed (clock26; they were marked slow), both causes in the test, the agent doing what its rules say:
+- The judgment is one tick, and this data's normal scores reach the calibrated threshold at some phases of its
+  sawtooth (~2.58 against 2.61: the threshold is fitted on 36 ticks of it). The second life starts at a phase set
+  by the wall clock; at 1 of the 17 phases traced turn by turn (no load needed: docs/measured/first-week.md, the
+  clock26 round) the first score after the refill fell in the hysteresis band (threshold × 0.8 up to the
+  threshold): held by the rule, the alert went on, and with clear_ticks 400 only the input's end closed it
+  (`shutdown`). The threshold's floor (`min_threshold` 10: the judgment's score on normal ticks ≤ 2.6, with a
+  carried one ≤ 4.9, on the step ≥ 111) decides it at every phase.
+- The sender stamped the tick this host's clock was in: descheduled on a loaded machine for more than a tick, it
+  skipped one, the agent carried the last reading over it, and on this data a repeated reading scores 4–5: a
+  false alert before the step (with the floor, under the band). Now it never skips (`Sender`)."""
 from __future__ import annotations
 
 import json
 import threading
 import time
 
-import pytest
 import yaml
 
+from agent.checkpoint import CHECKPOINT_FILE, decode
 from conftest import wait_for
 from payloads import check_jsonl
 from restart_helpers import AgentProcess
 from silence_feed import TICK, seconds
-
-pytestmark = pytest.mark.slow
 
 STEPS = 16                  # a 4-s window: the downtime below is longer
 WARMUP = 120
@@ -40,8 +45,10 @@ def line(k: int, step: float = 0.0) -> str:
 
 
 class Sender:
-    """The device: one reading a tick, on its cadence, stamped with the tick this host's clock is in (the next
-    one, when sending fell behind)."""
+    """The device: one reading a tick, every tick, stamped with its tick, sent once this host's clock is in that
+    tick. Behind (this process descheduled on a loaded machine) it sends the ticks it owes at once, as a device
+    sends what it buffered — never skipping one: a skipped tick is a carried-forward reading to the agent, an
+    anomaly on this data (the module's docstring)."""
 
     def __init__(self):
         self.k = None
@@ -50,11 +57,10 @@ class Sender:
         cadence = threading.Event()
         stamps = []
         for _ in range(n):
-            now = int(time.time() / TICK)
-            self.k = now if self.k is None else max(now, self.k + 1)
+            self.k = int(time.time() / TICK) if self.k is None else self.k + 1
+            cadence.wait(max(0.0, self.k * TICK - time.time()))     # the device's cadence: the input
             stamps.append(self.k * TICK)
             agent.feed([line(self.k, step)])
-            cadence.wait(TICK)          # the device's cadence: the input, not a wait on the agent
         return stamps
 
 
@@ -65,6 +71,7 @@ def _config(tmp):
         "sources": [{"type": "stdin"}],
         "window": {"steps": STEPS, "carry_forward_s": 4 * TICK, "lateness_ticks": 8},   # (slack for a loaded machine: ci54)
         "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
+        "threshold": {"min_threshold": 10.0},       # above every normal tick's band, under the step's (docstring)
         "alerts": {"min_duration_ticks": 2, "clear_ticks": 400, "cooldown_ticks": 2, "update_interval_s": 3600},
         "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state", "checkpoint_s": 1}))
     return cfg
@@ -73,6 +80,17 @@ def _config(tmp):
 def _alerts(tmp) -> list[dict]:
     path = tmp / "alerts.jsonl"
     return [e for e in check_jsonl(path) if e["kind"] == "alert"] if path.exists() else []
+
+
+def _checkpointed_alert(tmp) -> str | None:
+    """The alert_id open in the checkpoint (None: none, or no checkpoint yet). Read, not told by its time: the
+    checkpoint holding the alert may be written in the same moment as the alert's line, before a time taken
+    after that line (a coarse file clock), and with the sender idle none comes after it (clock26)."""
+    path = tmp / "state" / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    opened = decode(path.read_bytes())[1]["pipeline"]["alerts"]["open"]
+    return None if opened is None else opened["alert_id"]
 
 
 def _alert_open_then_killed(tmp, cfg) -> tuple[str, float]:
@@ -90,9 +108,7 @@ def _alert_open_then_killed(tmp, cfg) -> tuple[str, float]:
         opened = wait_for(lambda: [e for e in _alerts(tmp) if e["event"] == "new"], "the alert opened by the step",
                           60, first.proc)[0]
         assert [e["event"] for e in _alerts(tmp)] == ["new"] and seconds(opened["start"]) >= stepped - TICK, opened
-        ckpt = tmp / "state" / "checkpoint.bin"
-        seen = time.time()
-        wait_for(lambda: ckpt.exists() and ckpt.stat().st_mtime > seen, "a checkpoint with the alert open", 60,
+        wait_for(lambda: _checkpointed_alert(tmp) == opened["alert_id"], "a checkpoint with the alert open", 60,
                  first.proc)
         device.send(first, STEPS + 8, step=8.0)     # the step goes on: ticks the next start will not have seen
     finally:
