@@ -39,7 +39,7 @@ from .typed import ConfigError
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
 #: inbox markers put by paho's network thread, behind the messages that came before them
-_UP, _LOST = "connected", "lost"
+_UP, _LOST = object(), object()
 
 
 def _port(text: str) -> int:
@@ -295,9 +295,9 @@ class Listener:
 
     def _take(self, item) -> None:
         """One inbox item, in the order paho's network thread put them: a message, or a marker."""
-        if item == _UP:
+        if item is _UP:
             self.up = True
-        elif item == _LOST:
+        elif item is _LOST:
             self._lost()
         elif isinstance(item, tuple):
             self._probe_answered(item[1])
