@@ -21,6 +21,11 @@ ends `restart` (`_above_in_sign_of_life`, read by resume.py's `_take_above_mark`
 up its state. It uses the Agent's `cfg.checkpoint_s`, `sources`, `queue`, `aligner.restart_pending`,
 `records_in`, `pipeline.ticks`, `clock`, `state_writes`, `state_reads` and, from `Resume`, `save_checkpoint`,
 `_saved_at` (the last checkpoint's (created, records_in)) and `checkpoints.path`.
+
+A clean stop that writes no checkpoint (nothing new since the last one; a restored life stopped before its first new
+data, while no checkpoint may be written) says it stopped cleanly in `alive.json` instead (`_mark_clean_stop`, with
+the file's time of change set to the stop's): before, the next start found no `clean_stop` and worded its restart gap
+as a kill -9's, "lost with the stop" (user15 left it; user16).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 
 from .checkpoint import atomic_write
@@ -233,13 +239,45 @@ class SignOfLife:
         good = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.0 <= t <= now]
         return (max(good), now) if good else None
 
-    @staticmethod
-    def _stopped_clean(meta: dict, created: float, down: tuple[float, float] | None) -> bool:
-        """Whether the last run stopped cleanly with this checkpoint (its header's `clean_stop`) and lived no
-        longer: no sign of life after it (`down`, `_down_between`: a later life on it touches alive.json at its
-        first turn, so a later kill -9 is not taken for this clean stop). Not known (False) when the stop had
-        nothing new to write: the restart gap then says what a kill's says (user15)."""
-        return meta.get("clean_stop") is True and down is not None and down[0] <= created
+    def _mark_clean_stop(self, created: float | None) -> None:
+        """A clean stop that writes no checkpoint: said in alive.json for the checkpoint on disk (`created`), with the
+        claim already there for it (`at`) kept, and the file's time of change set to the stop's own — a later life
+        touches it at its first turn (`_touch_alive`), so its kill -9 is not taken for this clean stop."""
+        if created is None:
+            return
+        doc = {"at": None, "checkpoint": created, "claims_rule": CLAIMS_RULE}
+        try:
+            old = json.loads(self._alive_path.read_bytes())
+            if old.get("checkpoint") == created:
+                doc["at"] = old.get("at")
+        except (OSError, ValueError, AttributeError):
+            pass
+        stop_ns = time.time_ns()
+        doc["clean_stop"] = stop_ns / 1e9
+        try:
+            atomic_write(self._alive_path, json.dumps(doc).encode())
+            os.utime(self._alive_path, ns=(stop_ns, stop_ns))
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc,
+                                      "the next start words this clean stop's restart gap as a kill's")
+            return
+        self.state_writes.success("checkpoint", self._alive_path)
+
+    def _stopped_clean(self, meta: dict, created: float, down: tuple[float, float] | None) -> bool:
+        """Whether the last run stopped cleanly with this checkpoint and lived no longer: its header's `clean_stop`
+        with no sign of life after it (`down`, `_down_between`: a later life on it touches alive.json at its first
+        turn, so a later kill -9 is not taken for this clean stop), or a clean stop alive.json says for it
+        (`_mark_clean_stop`: the stop wrote no checkpoint) with no sign of life after that stop."""
+        if down is None:
+            return False
+        if meta.get("clean_stop") is True and down[0] <= created:
+            return True
+        try:
+            doc = json.loads(self._alive_path.read_bytes())
+            stopped = doc["clean_stop"] if doc.get("checkpoint") == meta.get("created") else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+        return isinstance(stopped, float) and down[0] <= stopped + 1e-3     # (the file's time: ns, as a float)
 
 
 def under_claims_rule(rule) -> bool:

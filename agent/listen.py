@@ -7,6 +7,12 @@ followed because an operator who follows the README's `listen` otherwise never h
 or dead sensor: the agent publishes them on `…/faults`, not `…/alerts` (user6's walk).
 With `-c agent.yaml` the broker, prefix, site, node and credentials come from that gateway config's mqtt sink
 (agent/listen_config.py), each option given overriding its value: the config already holds them (user13).
+A node's `offline` is shown once the broker has answered a probe sent after it (an UNSUBSCRIBE of a filter
+listen never took): a broker that stops (Mosquitto on SIGTERM, `systemctl restart mosquitto`) publishes every
+client's Last Will as it goes, so the gateway's `offline` arrived as listen's own connection ended, and listen
+showed the gateway offline when the broker was what went away (user14; user16). A broker gone before it answers:
+one line says listen lost it and the gateways' state is unknown, that `offline` is not shown, and each node's
+status is shown again from the retained one once listen is back.
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count once the
 broker was reached); 1 when --count was not reached before --timeout, the broker was never reached
 within --timeout (`listen --timeout 5` is a connectivity check), the broker refused the credentials, or
@@ -32,6 +38,8 @@ from .typed import ConfigError
 
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
+#: inbox markers put by paho's network thread, behind the messages that came before them
+_UP, _LOST = object(), object()
 
 
 def _port(text: str) -> int:
@@ -185,6 +193,11 @@ class Listener:
         self._asked: dict[int, list[str]] = {}   # SUBSCRIBE message id -> its filters, for the SUBACK
         self._said: set[tuple[str, str]] = set()  # (filter, reason) refusals already warned of
         self.reached = False            # connected at least once (a --timeout without it is a failure)
+        self.up = False                 # the main thread's view: connected, not yet said lost
+        # An `offline` is held until the broker answers the probe sent after it (`_probe`: its UNSUBSCRIBE id),
+        # with every message that came after it (their order kept); the connection lost first: not shown.
+        self._probe: int | None = None
+        self._held: list = []
         broker = args.broker
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
@@ -195,14 +208,17 @@ class Listener:
         self.reporter = ConnectionReporter(broker, "listen", log)
         self.reporter.on_connected = self._subscribe
         self.reporter.on_refused = self._on_refused
+        self.reporter.on_lost = lambda client: self.inbox.put(_LOST)
         self.reporter.install(self.client)
         self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = lambda client, userdata, mid, codes, properties: self.inbox.put(("probe", mid))
         connect(self.client, broker, session_expiry_s=SESSION_EXPIRY_S if args.session else None)
         self.out = open(args.out, "a", encoding="utf-8") if args.out else None
 
     def _subscribe(self, client) -> None:
         self.reached = True
+        self.inbox.put(_UP)
         filters = [f"{self.base}/{leaf}" for leaf in ("alerts", "faults", "status")]
         self._asked[client.subscribe([(f, 1) for f in filters])[1]] = filters
         log.info("listen: following %s/alerts, %s/faults and %s/status on %s", self.base, self.base, self.base,
@@ -255,7 +271,7 @@ class Listener:
                 except queue.Empty:
                     continue
                 if msg is not None:
-                    self._handle(msg)
+                    self._take(msg)
             log.error("listen: giving up, %s", self.refused)
             return 1
         except KeyboardInterrupt:
@@ -277,15 +293,66 @@ class Listener:
                   self.args.count)
         return 1
 
+    def _take(self, item) -> None:
+        """One inbox item, in the order paho's network thread put them: a message, or a marker."""
+        if item is _UP:
+            self.up = True
+        elif item is _LOST:
+            self._lost()
+        elif isinstance(item, tuple):
+            self._probe_answered(item[1])
+        elif self._probe is not None:
+            self._held.append(item)
+        else:
+            self._handle(item)
+
+    def _say(self, line: str) -> None:
+        """A status line: stdout, or stderr with --json (stdout then holds events alone)."""
+        print(f"{iso(time.time())} {line}", file=sys.stderr if self.args.json else sys.stdout, flush=True)
+
+    def _status(self, msg) -> tuple[str, str]:
+        return "/".join(msg.topic.split("/")[-3:-1]), msg.payload.decode("utf-8", errors="replace")
+
+    def _probe_answered(self, mid: int) -> None:
+        """The broker answered after the held `offline`: it is there, and the `offline` was its word on the node."""
+        if mid != self._probe:
+            return
+        held, self._probe, self._held = self._held, None, []
+        node, state = self._status(held[0])
+        self.status[node] = state
+        self._say(f"{node} is {state}")
+        for msg in held[1:]:
+            self._take(msg)
+
+    def _lost(self) -> None:
+        """listen's connection ended: the gateways' state is unknown until it is back (then each retained status is
+        shown again); an `offline` held for its probe came as the broker went away — its Last Will — not shown."""
+        if not self.up:
+            return
+        self.up = False
+        held, self._probe, self._held = self._held, None, []
+        unsaid = [self._status(m)[0] for m in held if m.topic.endswith("/status")]
+        known = ", ".join(f"{node} was {state}" for node, state in sorted(self.status.items()))
+        self.status.clear()
+        self._say(f"lost the broker {self.reporter.where} (listen disconnected): gateway state unknown until listen "
+                  f"is back" + (f" ({known})" if known else "") +
+                  (f"; the `offline` of {', '.join(sorted(set(unsaid)))} that came as the connection ended is not "
+                   f"shown: a broker that stops publishes every client's Last Will" if unsaid else ""))
+        for msg in held:
+            if not msg.topic.endswith("/status"):
+                self._handle(msg)
+
     def _handle(self, msg) -> None:
-        parts = msg.topic.split("/")
         if msg.topic.endswith("/status"):
-            node = "/".join(parts[-3:-1])
-            state = msg.payload.decode("utf-8", errors="replace")
-            if self.status.get(node) != state:
-                self.status[node] = state
-                print(f"{iso(time.time())} {node} is {state}", file=sys.stderr if self.args.json else sys.stdout,
-                      flush=True)
+            node, state = self._status(msg)
+            if self.status.get(node) == state:
+                return
+            if state == "offline":      # shown once the broker answers after it (the module's docstring)
+                self._probe = self.client.unsubscribe(f"{self.base}/status/listen-probe")[1]
+                self._held = [msg]
+                return
+            self.status[node] = state
+            self._say(f"{node} is {state}")
             return
         fault = msg.topic.endswith("/faults")
         what, id_key, line = ("fault", "fault_id", fault_line) if fault else ("alert", "alert_id", alert_line)

@@ -37,6 +37,7 @@ from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .scorers.standby import StandbyTier
 from .recent_ticks import RecentTicks
+from .scoring_state import scoring_now
 from .threshold import AdaptiveThreshold
 from .time_shift import shift_times
 from .topology import adjacency, group_of
@@ -355,7 +356,8 @@ class Pipeline:
 
     def snapshot(self) -> dict:
         thr = self.thresholds.get(self.chain.tier)
-        return {"tier": self.chain.tier, "model": self.chain.current.describe(), "ticks": self.ticks,
+        return {"tier": self.chain.tier, "scoring": scoring_now(self), "model": self.chain.current.describe(),
+                "ticks": self.ticks,
                 "warm": self.warm, "threshold": thr.value if thr else None,
                 "alerts_raised": self.alerts.raised, "alerts_suppressed": self.alerts.suppressed,
                 "alert_active": self.alerts.active, "alert_open": self.alerts.open_summary(),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .records import REJECT_REASONS
+from .scoring_state import STATES, scoring_now
 from .timebase import TIME_BASE_MOVES
 from .typed import doc
 
@@ -170,9 +171,14 @@ class _AgentCollector:
                       [([k], int(why is not None)) for k, why in sorted(a.state_reads.items())])
         yield gauge("stad_alerts_open", "Alerts open now (0 or 1)", 1.0 if p.alerts.active else 0.0)
         yield gauge("stad_warm", "1 once warm-up is done and ticks are scored", 1.0 if p.warm else 0.0)
-        tier = p.chain.tier
-        yield gauge("stad_scoring_tier", "1 for the tier that scores now, 0 for the other tiers of the chain",
-                    None, ["tier"], [([t.TYPE], 1.0 if t.TYPE == tier else 0.0) for t in p.chain.tiers])
+        now = scoring_now(p)        # (health's `scoring`: the same reading)
+        yield gauge("stad_scoring_tier", "1 for the tier that scores now, 0 for the other tiers of the chain (all 0 "
+                    "while none scores: warming up, the window refilling)", None, ["tier"],
+                    [([t.TYPE], 1.0 if t.TYPE == now["tier"] else 0.0) for t in p.chain.tiers])
+        yield gauge("stad_scoring_state", "1 for what scoring does now: warming (the warm-up), refilling (the window "
+                    "refills, unscored), fallback_planned (numpy scores while the model tier waits to be prepared "
+                    "after a restart: planned, not a fault), scoring (the active tier scores)", None, ["state"],
+                    [([s], 1.0 if s == now["state"] else 0.0) for s in STATES])
         yield counter("stad_scoring_tier_switches", "Switches between scoring tiers", p.chain.switch_count)
         yield gauge("stad_score", "Anomaly score of the last scored tick", self.endpoint.last_score)
         yield gauge("stad_threshold", "Threshold the last scored tick was judged against", self.endpoint.last_threshold)

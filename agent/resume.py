@@ -64,6 +64,7 @@ class Resume(SignOfLife):
         self._above_mark: tuple[str, float] | None = None
         # The aligner's `restart_pending` is this restore's (not only a later step of this host's clock: `stepped`)
         self._restore_pending = False
+        self._resumed_created: float | None = None     # the restored checkpoint's `created` (`_mark_clean_stop`)
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
 
@@ -77,8 +78,12 @@ class Resume(SignOfLife):
         key = (self.pipeline.ticks, self.hotswap.current)
         if self.pipeline.ticks == 0 or key == self._saved:
             self._mark_alive()
+            if at_stop and self._saved_at is not None:      # a clean stop all the same (`_mark_clean_stop`; user16)
+                self._mark_clean_stop(self._saved_at[0])
             return None
         if self.aligner.restart_pending and self._restore_pending:
+            if at_stop and self.aligner.stopped_clean:      # nothing lost by this life nor by the one it resumed
+                self._mark_clean_stop(self._resumed_created)
             # Restored, no new data placed yet: the checkpoint on disk holds what was learned, and the records
             # held meanwhile are the restart's first data — written as held, the next start took them for the
             # last run's data back after a silence and closed the downtime before them as missing ticks (a
@@ -161,6 +166,7 @@ class Resume(SignOfLife):
                     self._silence_before_stop(meta)
                     self.aligner.down_between = self._down_between(meta, created)
                     self.aligner.stopped_clean = self._stopped_clean(meta, created, self.aligner.down_between)
+                    self._resumed_created = meta.get("created")     # a clean stop before new data says it for this one
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,
                          "scoring from the first tick" if self.pipeline.warm else

@@ -7,6 +7,10 @@ so when they changed since the checkpoint (user15; user14 left it: nothing said 
   POT's starting point or at the 256th learned tick at the latest; with `threshold.adapt` off, never.
 - `warmup.replay`: not read while a checkpoint resumes (it holds what the warm-up learned), but for a model tier left
   waiting after a restart onto another profile or bundle (pipeline_state.tier_from_replay).
+- `warmup.ticks`, `warmup.fit_fraction` and each tier's `threshold.init_quantile` (POT's starting point): read only
+  by a warm-up's fit, which a resume keeps — a longer warm-up after a poor fit, or another starting point, never
+  acted and nothing said so (user16). `threshold.method` is in the checkpoint's fingerprint: a change is refused
+  and said (agent/checkpoint.py).
 
 What the checkpoint was taken with is in its header (`settings`, `recorded`); one written before has none: nothing
 to compare, nothing said.
@@ -21,8 +25,14 @@ if TYPE_CHECKING:
 
 
 def recorded(cfg: AgentConfig, thresholds: dict[str, AdaptiveThreshold]) -> dict:
-    """The checkpoint header's `settings`: each tier's threshold risk, and warmup.replay."""
-    return {"risk": {tier: thr.cfg.risk for tier, thr in thresholds.items()}, "replay": cfg.warmup.replay}
+    """The checkpoint header's `settings`: each tier's threshold risk, warmup.replay, and the warm-up fit's settings."""
+    return {"risk": {tier: thr.cfg.risk for tier, thr in thresholds.items()}, "replay": cfg.warmup.replay,
+            "fit": {"warmup.ticks": cfg.warmup.ticks, "warmup.fit_fraction": cfg.warmup.fit_fraction,
+                    **{f"threshold.init_quantile ({tier})": thr.cfg.init_quantile for tier, thr in thresholds.items()}}}
+
+
+def _fit_now(cfg: AgentConfig, thresholds: dict[str, AdaptiveThreshold]) -> dict:
+    return recorded(cfg, thresholds)["fit"]
 
 
 def changed_at_resume(saved, cfg: AgentConfig, thresholds: dict[str, AdaptiveThreshold],
@@ -51,4 +61,13 @@ def changed_at_resume(saved, cfg: AgentConfig, thresholds: dict[str, AdaptiveThr
         said.append(f"warmup.replay changed since the checkpoint ({saved['replay'] or 'none'} -> "
                     f"{cfg.warmup.replay or 'none'}): not read while a checkpoint resumes, which keeps what its "
                     "warm-up learned; a start without one warms up on it (move state_dir/checkpoint.bin aside)")
+    fit, now = saved.get("fit"), _fit_now(cfg, thresholds)
+    fit_moved = [(key, was, now[key]) for key, was in fit.items()
+                 if key in now and isinstance(was, (int, float)) and not isinstance(was, bool) and was != now[key]] \
+        if isinstance(fit, dict) else []
+    if fit_moved:
+        said.append("the warm-up's fit settings changed since the checkpoint (" +
+                    ", ".join(f"{key} {was:g} -> {new:g}" for key, was, new in fit_moved) +
+                    "): read only by a warm-up's fit, which the checkpoint keeps — they act at a start without one "
+                    "(move state_dir/checkpoint.bin aside)")
     return "; ".join(said) or None

@@ -38,6 +38,7 @@ from .operating_point import say_far
 from .pipeline import Pipeline
 from .records import Rejects, shorten, span
 from .resume import Resume, faults_said
+from .scoring_state import status_word
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
@@ -495,7 +496,7 @@ class Agent(Resume, Delivery):
     def _health(self) -> None:
         snap = self.health_snapshot()
         self.last_health = snap
-        self.notifier.status(f"tier={snap['tier']} ticks={snap['ticks']} alerts={snap['alerts_raised']}")
+        self.notifier.status(f"tier={status_word(snap['scoring'])} ticks={snap['ticks']} alerts={snap['alerts_raised']}")
         for sink in self.sinks:
             try:
                 sink.health(snap)

@@ -61,3 +61,15 @@ def test_a_changed_replay_says_it_is_not_read(first_life, caplog):
 
 def test_nothing_changed_nothing_said(first_life, caplog):
     assert second_life(first_life, caplog) == []
+
+
+def test_changed_warm_up_fit_settings_say_they_act_only_at_a_warm_up(first_life, caplog):
+    """warmup.ticks and threshold.init_quantile are read by the warm-up's fit alone: a resume keeps the fit (user16)."""
+    d = base(first_life, first_life / "calm.csv")
+    [line] = second_life(first_life, caplog, warmup={**d["warmup"], "ticks": d["warmup"]["ticks"] + 50},
+                         threshold={"init_quantile": 0.95})
+    assert line.startswith("checkpoint resumed: the warm-up's fit settings changed since the checkpoint ("), line
+    assert f"warmup.ticks {d['warmup']['ticks']} -> {d['warmup']['ticks'] + 50}" in line, line
+    assert "threshold.init_quantile (numpy) 0.98 -> 0.95" in line, line
+    assert line.endswith("read only by a warm-up's fit, which the checkpoint keeps — they act at a start without one "
+                         "(move state_dir/checkpoint.bin aside)"), line

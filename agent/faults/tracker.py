@@ -430,6 +430,12 @@ class FaultTracker:
                 self.clear.ticks[i] = 0
             self.kind[i], self.start[i], self.ids[i] = f["kind"], f["start"], f["fault_id"]
         self._kinds_changed()
+        self._missing_until_a_tick()
+
+    def _missing_until_a_tick(self) -> None:
+        """After a restore: an open `missing` fault's sensors are missing now (health's `sensors_missing`) until a
+        tick says whether their readings came (observe sets the tick's own mask)."""
+        self._tick.missing = np.array([k == "missing" for k in self.kind], bool)
 
     def ended_at_restart(self, open_faults: dict[str, dict], ts: float) -> list[FaultEvent]:
         """fault_end, reason restart, of the faults a previous life left open, when this life has
@@ -453,11 +459,19 @@ class FaultTracker:
         return {name: k for name, k in zip(self.names, self.kind) if k}
 
     def snapshot(self) -> dict:
+        """Health's fault keys. `sensors_missing`: the sensors without readings now (past the carry-forward bound
+        at the last tick) under an open `missing` fault — theirs or a `source` fault's; a fault whose readings came
+        back stays open until its condition has been gone faults.clear_s, in `faults_active` and `faults_clearing`
+        (seconds gone so far). Before, `sensors_missing` listed a source fault's sensors while their readings
+        arrived again, for clear_s (qa35; user16)."""
         active = self.active()
+        now_missing, gone = self._tick.missing, self.clear.ticks
         return {"faults_active": active, "faults_raised": dict(self.raised),
                 "fault_candidates": [n for n, c in zip(self.names, self.candidate) if c],
                 "alert_ticks_held_for_faults": self.held_alerts,
-                "sensors_missing": [n for n, k in active.items() if k == "missing"],
+                "sensors_missing": [n for i, n in enumerate(self.names) if self.kind[i] == "missing" and now_missing[i]],
+                "faults_clearing": {n: round(float(gone[i] * self.tick_s), 3) for i, n in enumerate(self.names)
+                                    if self.kind[i] and gone[i]},
                 "sensors_stuck": [n for n, k in active.items() if k == "stuck"],
                 **({"sources": sources} if (sources := self.sources.snapshot()) else {})}
 
@@ -531,6 +545,7 @@ class FaultTracker:
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
         self.stations.restore(state.get("stations"))
+        self._missing_until_a_tick()
 
 
 def _kept(was: np.ndarray, now: np.ndarray, observed: np.ndarray, all_observed: bool,
