@@ -38,9 +38,7 @@ tick, after a step-down left it idle, across a gap — counts as 0, which only l
 a scorer that has just become active starts conservative and is fully informed after T ticks.
 
 The model: inputs `values`, `missing` (1, T, N) float32; outputs `forecast` (1, N) of the newest
-row from rows 0..T-2, `temporal_attention` (1, N, T-1), `spatial_attention` (1, N, N). A bundle whose
-manifest has `input_centring` reads those sensors relative to their window's context mean, the anchor added back
-to the forecast (input_centring.py): applied here, outside the artifact, for live ticks and warm-up alike.
+row from rows 0..T-2, `temporal_attention` (1, N, T-1), `spatial_attention` (1, N, N).
 """
 from __future__ import annotations
 
