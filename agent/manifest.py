@@ -104,25 +104,6 @@ class Normalisation:
 PROFILE_WANDER_VERSION = 1
 
 
-#: The anchor forms of `input_centring` this agent applies (agent/scorers/input_centring.py).
-INPUT_CENTRING_ANCHORS = ("context_mean",)
-
-
-@dataclass(kw_only=True)
-class InputCentring:
-    """The sensors whose model input the bundle was trained to read relative to the window's own level, and how
-    that level is taken (agent/scorers/input_centring.py). The scorer applies it as the bundle says; an anchor
-    form this agent does not know is refused, not scored with the wrong input form."""
-    sensors: list[str]
-    anchor: str
-
-    def validate(self) -> list[tuple[str, str]]:
-        if self.anchor not in INPUT_CENTRING_ANCHORS:
-            return [("anchor", f"this agent applies {', '.join(INPUT_CENTRING_ANCHORS)}, the bundle has "
-                               f"{self.anchor!r}")]
-        return []
-
-
 @dataclass(kw_only=True)
 class ProfileWander:
     """Per sensor, how far the normal profile's level wanders past a warm-up-sized fit on the training
@@ -168,7 +149,6 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)
     parity: dict[str, Any] | None = None    # `stad-convert verify --record`'s figures
     profile_wander: ProfileWander | None = None   # per-sensor wander of the training plants (optional)
-    input_centring: InputCentring | None = None   # sensors read relative to their window's level (optional)
 
     def validate(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -188,9 +168,6 @@ class Manifest:
         out += _threshold_problems(self.threshold)
         if isinstance(self.profile_wander, ProfileWander) and isinstance(self.profile_wander.sensors, dict):
             out += _per_sensor("profile_wander.sensors", self.profile_wander.sensors, sensors, positive=False)
-        if isinstance(self.input_centring, InputCentring) and isinstance(self.input_centring.sensors, list):
-            out += [("input_centring.sensors", f"unknown sensor {s!r}")
-                    for s in self.input_centring.sensors if s not in sensors]
         for kind in self.artifacts:
             if kind not in ARTIFACT_KINDS:
                 out.append((f"artifacts.{kind}", f"unknown kind (known: {', '.join(ARTIFACT_KINDS)})"))

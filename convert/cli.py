@@ -51,10 +51,6 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--members", type=int, default=d.members,
                    help="> 1: train that many forecasters (seeds SEED, SEED+1, ...) and ship their mean "
                         "as one model (K× the training time and the per-tick inference cost)")
-    p.add_argument("--centre-drifting", action="store_true",
-                   help="the config's scoring.profile.drifting sensors (a defaulted list: its temperatures) read "
-                        "relative to the mean of their window's context rows, the anchor added back to the "
-                        "forecast (the bundle's manifest says so: input_centring)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -63,8 +59,7 @@ def _train_options(args):
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
-                        ema_decay=args.ema_decay, members=args.members,
-                        centre_drifting=args.centre_drifting, progress=not args.quiet)
+                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
 def _share(text: str) -> float:

@@ -19,11 +19,10 @@ import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle
 from agent.config import calibration_threshold
-from agent.manifest import MANIFEST_NAME, Artifact, InputCentring, Manifest, write as write_manifest
+from agent.manifest import MANIFEST_NAME, Artifact, Manifest, write as write_manifest
 from agent.signing import SIGNATURE_NAME
 from agent.sources.simulate import SimulateConfig
 from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
-from agent.scorers.input_centring import CONTEXT_MEAN, centre_windows, centring_mask
 from agent.window import sliding_windows
 
 from . import bundle_writer as bw
@@ -85,13 +84,6 @@ def describe_source(src) -> dict:
     return {"type": src.TYPE, **dataclasses.asdict(src)}
 
 
-def centred_predict(model, values: np.ndarray, missing: np.ndarray, centring: np.ndarray | None) -> np.ndarray:
-    """The model's forecasts of raw windows as the agent makes them: centred in, the anchor added back."""
-    values_in, anchor = centre_windows(values, missing, centring)
-    forecast = predict(model, values_in, missing)
-    return forecast if anchor is None else (forecast + anchor).astype(np.float32)
-
-
 def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: DataOptions, model_id: str,
                  series: Series | None = None) -> tuple[TrainResult, Manifest]:
     sources = training_sources(cfg, days=data.days, seed=data.seed, anomalies=data.anomalies)
@@ -105,10 +97,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                             f"the newest recording) "
                             f"holds {steps} consecutive rows without a labelled anomaly; cut the anomalies out of "
                             "the recordings' ends, or add a recording of normal running")
-    centred_sensors = list(cfg.scoring.profile.drifting or ()) if options.centre_drifting else []
-    centring = centring_mask(centred_sensors, series.sensors)
-    result = train(series, steps, calibration_threshold(cfg.threshold), options, neighbour_mask_from_config(cfg),
-                   centring=centring)
+    result = train(series, steps, calibration_threshold(cfg.threshold), options, neighbour_mask_from_config(cfg))
     if not runs:
         raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %, or the "
                             f"newest recording) is "
@@ -121,16 +110,14 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     split = result.split
     cal_starts = calibration_starts(split.val_end, steps, segment=series.segment)
     windows, windows_missing = sliding_windows(result.z, result.missing, steps)
-    # the int8 calibration windows as the model reads them (centred, with input_centring)
-    cal_windows = centre_windows(windows[cal_starts], windows_missing[cal_starts], centring)[0]
-    bw.save_rows(out_dir / bw.CALIBRATION_FILE, cal_windows, windows_missing[cal_starts])
+    bw.save_rows(out_dir / bw.CALIBRATION_FILE, windows[cal_starts], windows_missing[cal_starts])
     cal_hours = [round(float(series.ts[s + steps - 1] % 86400.0) / 3600.0, 2) for s in cal_starts]
     held = np.concatenate([np.arange(lo, hi) for lo, hi in runs])
     held_run = np.concatenate([np.full(hi - lo, k) for k, (lo, hi) in enumerate(runs)])
     bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[held], result.missing[held])
 
     sensors = series.sensors
-    wander = profile_wander(lambda v, m: centred_predict(result.model, v, m, centring), sensors, result.z, result.missing,
+    wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
                             series.anomalous, series.segment, split.train_end, steps, cfg.warmup.ticks,
                             cfg.scoring.profile.half_life_ticks)
     manifest = bw.new_manifest(
@@ -164,8 +151,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
               "holdout_runs": [{"recording": recording_of(series, lo), "rows": [lo, hi]} for lo, hi in runs],
               "raw_sample": raw_sample(series.sensors, series.ts, series.raw, series.missing, held, held_run),
               "row_files": "float16 (rows, sensors) normalised values, NaN where missing"},
-        profile_wander=wander,
-        input_centring=InputCentring(sensors=centred_sensors, anchor=CONTEXT_MEAN) if centred_sensors else None)
+        profile_wander=wander)
     return result, write_manifest(out_dir, manifest)
 
 

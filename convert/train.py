@@ -22,7 +22,6 @@ import torch
 
 from agent.scorers.base import tick_score
 from agent.scorers.forecast_error import residual_std, run_scores, signed_errors
-from agent.scorers.input_centring import centre_windows
 from agent.threshold import calibrate
 from agent.window import Normaliser
 
@@ -154,18 +153,8 @@ def seed_everything(seed: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def centred(w: Windows, mask: np.ndarray | None) -> Windows:
-    """The windows as a bundle with input_centring reads them (agent/scorers/input_centring.py)."""
-    if mask is None:
-        return w
-    return dataclasses.replace(w, values=centre_windows(w.values, w.missing, mask)[0])
-
-
 def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
-          neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None,
-          centring: np.ndarray | None = None) -> TrainResult:
-    """`centring`: (N,) bool, the sensors the model reads relative to their window's level (None: none); the
-    training, validation and calibration windows are all read so, the residual scale and threshold with them."""
+          neighbour_mask: np.ndarray | None = None, split: TimeSplit | None = None) -> TrainResult:
     problems = options.problems()
     if problems:
         raise TrainingError("; ".join(problems))
@@ -185,7 +174,6 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     check_observed(train_w, "training", series.rejected_text())
     for part, w in (("training", train_w), ("validation", val_w)):
         check_sensors_observed(series.sensors, w, part, series.rejected_text())
-    train_w, val_w = centred(train_w, centring), centred(val_w, centring)
     warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,

@@ -23,7 +23,6 @@ class TrainOptions:
     threads: int = 2
     ema_decay: float = 0.0            # > 0: validate and keep an exponential moving average of the weights
     members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
-    centre_drifting: bool = False     # the config's scoring.profile.drifting sensors read relative to their window's level
     progress: bool = True
 
     def problems(self) -> list[str]:

@@ -43,7 +43,6 @@ from agent.bundle import Bundle, BundleError, load as load_bundle
 from agent.manifest import write as write_manifest
 from agent.scorers.model_scorer import ModelScorer, ModelShapeError
 from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_errors
-from agent.scorers.input_centring import centre_windows, centring_mask
 
 from . import bundle_writer as bw
 from .data import unpack_rows, window_arrays
@@ -249,14 +248,6 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     threshold = float(bundle.threshold["value"])
     floor = floor_from_normalisation(bundle.normalisation, bundle.sensors)
     values, missing, groups = verify_windows(values, missing, residual, threshold, floor)
-    # A bundle trained with input_centring is checked on the windows as its model reads them (the newest row,
-    # the target, centred with its window: the errors are the agent's, anchor added to both sides).
-    centring = manifest.input_centring
-    try:
-        mask = centring_mask(centring.sensors if centring else None, list(bundle.sensors))
-    except ValueError as exc:
-        raise VerifyError(f"{bundle_dir / 'manifest.json'}: {exc}") from None
-    values = centre_windows(values, missing, mask)[0]
 
     torch_runner = TorchRunner(model)
     try:

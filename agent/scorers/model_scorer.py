@@ -55,7 +55,6 @@ from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
-from .input_centring import centre_windows, centring_mask
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
 from .sensor_tails import tail_gains
 
@@ -264,11 +263,6 @@ class ModelScorer(Scorer):
         self._scale: np.ndarray | None = None     # agent z → bundle z, when their normalisations differ
         self._offset: np.ndarray | None = None
         self._values = np.zeros(self.expected["values"], np.float32)
-        # The sensors the bundle was trained to read relative to their window's level (input_centring.py): the
-        # anchor is taken off their inputs and added back to their forecast; None: read as they are.
-        centring = self.manifest.input_centring
-        self._centred = centring_mask(centring.sensors if centring else None, list(bundle.sensors))
-        self._anchor: np.ndarray | None = None
         self._abs_err = np.empty(self.n, np.float64)      # score's |err|, read in the call (perf51)
         self._missing = np.zeros(self.expected["missing"], np.float32)
         # Signed errors of this scorer's recent ticks, by tick ts (see the module docstring).
@@ -323,16 +317,11 @@ class ModelScorer(Scorer):
             np.multiply(window.values, self._scale, out=z)
             z += self._offset
             fnp.copyto(z, 0.0, where=window.missing)
-        if self._centred is not None:           # the anchor is kept for `score` to add back
-            self._values[0], self._anchor = centre_windows(self._values[0], window.missing, self._centred)
         return self._values, self._missing
 
     def score(self, window: WindowBuffer) -> TickScore:
         values, missing = self.inputs(window)
         forecast, temporal, spatial = self.run(values, missing)
-        if self._centred is not None:           # the forecast back at the window's level, and the target with it
-            forecast = forecast + self._anchor
-            values = values + self._anchor[None, None, :]
         # The attention weights feed the forecast (softmax → weighted mix → forecast), so a NaN or
         # inf in them makes the forecast NaN too: the forecast is the one check a tick needs. Its
         # sum is finite when every entry is (one reduction; a sum that overflows float32 needs
@@ -490,13 +479,10 @@ class ModelScorer(Scorer):
         windows, windows_missing = sliding_windows(np.where(missing, 0.0, z).astype(np.float32),
                                                    missing.astype(np.float32), self.steps)
         forecasts = np.empty((len(windows), self.n), np.float64)
-        windows, anchors = centre_windows(windows, windows_missing, self._centred)
         for i in range(len(windows)):
             np.copyto(self._values[0], windows[i])
             np.copyto(self._missing[0], windows_missing[i])
             forecasts[i] = self.run(self._values, self._missing)[0]
-        if anchors is not None:
-            forecasts += anchors
         if not np.isfinite(forecasts).all():
             raise ScorerError(f"{self.kind} returned NaN/inf outputs at warm-up")
         return forecasts
