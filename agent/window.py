@@ -492,16 +492,20 @@ class WindowBuffer:
 
     def _point(self) -> None:
         """The window's views for the current head (a tick reads them a dozen times): `values` (T, N)
-        float32 normalised, oldest first (missing rows are 0), `missing`, `ts`, and the two ring rows the next
-        push writes (`_next_values`, `_next_missing`: rows h and h + T); the newest row's `newest_seen` and
-        `newest64` are made when first read."""
+        float32 normalised, oldest first (missing rows are 0), `missing`, `ts`, the newest row of the first two
+        (`newest_values`, `newest_missing`: values[-1] and missing[-1], which the model tier and the fallback's
+        kept tick read every tick: no index a tick; perf65) and the two ring rows the next push writes
+        (`_next_values`, `_next_missing`: rows h and h + T); the newest row's `newest_seen` and `newest64` are
+        made when first read."""
         h = self._head
         views = self._at[h]
         if views is None:
             t = self.steps
             views = self._at[h] = (self._values[h:h + t], self._missing[h:h + t], self._ts[h:h + t],
+                                   self._values[h + t - 1], self._missing[h + t - 1],
                                    self._values[h::t], self._missing[h::t])
-        self.values, self.missing, self.ts, self._next_values, self._next_missing = views
+        (self.values, self.missing, self.ts, self.newest_values, self.newest_missing,
+         self._next_values, self._next_missing) = views
         self._newest_seen = None
         self._newest64 = None
 
@@ -511,7 +515,7 @@ class WindowBuffer:
         it, so a tick the model tier scores alone makes none (perf45)."""
         v = self._newest_seen
         if v is None:
-            v = self._newest_seen = ~self.missing[-1]
+            v = self._newest_seen = ~self.newest_missing
         return v
 
     @property
@@ -521,7 +525,7 @@ class WindowBuffer:
         on this row it is the same bits, without a conversion in every call that reads it."""
         v = self._newest64
         if v is None:
-            v = self._newest64 = self.values[-1].astype(np.float64)
+            v = self._newest64 = self.newest_values.astype(np.float64)
         return v
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:

@@ -533,7 +533,7 @@ class NumpyScorer(Scorer):
             pending = self._pending
         if not pending:
             self._context = (window.values[:-1].copy(), window.missing[:-1].copy(), window.ts[:-1].copy())
-        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn])
+        pending.append([key, window.newest_values.copy(), window.newest_missing.copy(), learn, not learn])
         if len(pending) >= DEFERRED_TICKS:
             self.flush()
 
