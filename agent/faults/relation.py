@@ -514,10 +514,10 @@ class StationRelation:
         # 1 / speed² (x² is the speed's square when every reading is positive: the same products)
         # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)
         if all_pos:
-            u = np.divide(_ONE, x2.take(self._speed), self._u[self._filled])
+            u = np.divide(_ONE, x2.take(self._speed), self._u_rows[self._filled])
         else:
             v = xp[self._speed]
-            u = np.divide(_ONE, v * v, out=self._u[self._filled])
+            u = np.divide(_ONE, v * v, out=self._u_rows[self._filled])
         r = self._r_now
         # (fastnp.clip: min(max(·, lo), hi) in one call, the same values)
         # (into the relations' part of the tick's row medians, _med_rel: drift copies nothing on the usual tick)
