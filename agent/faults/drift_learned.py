@@ -43,6 +43,7 @@ class DriftLearned:
         self.pair_count, self.rel_count = self._counts[:p], self._counts[p:]
         self._pl_all = [False] * self.refit_runs       # per slot of _pl: all True (every pair; not written again)
         self._r = np.zeros((self.refit_runs, s_n))
+        self._r_rows = list(self._r)               # its slots as views (the calm tick's learn writes one; perf65)
         self._u = np.zeros((self.refit_runs, s_n))
         self._u_rows = list(self._u)               # its slots as views (_relation writes one a tick; perf65)
         self._rc_all = [False] * self.refit_runs       # per slot of _rc: all True (written by a tick with no row over)

@@ -146,7 +146,7 @@ class DriftSteady:
             self._pl[k] = self._all_pairs
             self._pl_all[k] = True
         if rel is not None:
-            self._r[k] = rel[3]
+            self._r_rows[k][...] = rel[3]      # (_r[k]: its kept view)
             if not self._rc_all[k]:
                 self._rc[k] = True
                 self._rc_all[k] = True
