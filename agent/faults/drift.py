@@ -143,6 +143,9 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
         self.mean_e = np.zeros(m)
+        # Two scratch rows for a tick's intermediate arrays (the abrupt test's |difference|, the running mean's two
+        # products, the spread's root): the same ufuncs on the same operands, into kept memory (perf65).
+        self._tmp_a, self._tmp_b = np.empty((2, m))
         # This tick's median residual per row (observe: the sensors' written into the first n, the
         # relations' z clipped into the rest by _relation; read within the tick only, as the ramp's claim does).
         self._med_all = np.zeros(m)
@@ -303,7 +306,8 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
         last = self._recent_rows[self.head]         # (recent[head]: its kept view)
-        abrupt = np.abs(med - last) > self._abrupt
+        gap = np.subtract(med, last, self._tmp_a)       # (|med − last| in a scratch row: no temporaries)
+        abrupt = np.abs(gap, gap) > self._abrupt
         last[...] = med
         self.head = (self.head + 1) % self.abrupt_runs
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
@@ -322,7 +326,8 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # (has as every row's constant, every sensor with a context: every row seen, not counted)
         all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
             or fnp.count_nonzero(seen) == seen.size
-        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
+        # (the two products into scratch rows, their sum a new array: mean_e is kept)
+        mean_e = np.add(np.multiply(self._c_lam_keep, self.mean_e, self._tmp_a), np.multiply(self._c_lam, med, self._tmp_b))
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         if any_other:
             self.mean_e[other_fault] = 0.0
@@ -332,7 +337,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         # (learn reads it, as the level's step: neither changes before then)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
-        departure = dev / np.sqrt(self.d2)
+        departure = dev / np.sqrt(self.d2, self._tmp_a)     # (the root in a scratch row)
         self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, _ZERO)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):

@@ -54,16 +54,18 @@ class DriftSteady:
         else:
             rel = vouched = None
         last = self._recent_rows[self.head]         # (recent[head]: its kept view, as observe)
-        abrupt = np.abs(med - last) > self._abrupt
+        gap = np.subtract(med, last, self._tmp_a)       # (|med − last| in a scratch row: no temporaries)
+        abrupt = np.abs(gap, gap) > self._abrupt
         last[...] = med
         self.head = (self.head + 1) % self.abrupt_runs
         seen = self._seen(has, abrupt)      # (no sensor faulty: restart is abrupt)
         all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
             or fnp.count_nonzero(seen) == seen.size
-        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
+        # (the two products into scratch rows, their sum a new array: mean_e is kept)
+        mean_e = np.add(np.multiply(self._c_lam_keep, self.mean_e, self._tmp_a), np.multiply(self._c_lam, med, self._tmp_b))
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
-        departure = dev / np.sqrt(self.d2)
+        departure = dev / np.sqrt(self.d2, self._tmp_a)     # (the root in a scratch row)
         self.departure = departure if all_seen else fnp.where(seen, departure, _ZERO)     # (every row judged)
         size = np.abs(self.departure)
         # Any row past the rise's share, past half the limit: the largest |departure| past either (argmax:

@@ -78,6 +78,7 @@ class FaultTracker:
         # checkpointed with the drift block below: a restart goes on as the run it continues; perf40).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
+        self._floor_at = np.empty(n)                # observe's AT_FLOOR × level, read in its next call only
         self._calm = (self._none, self._none)       # a calm rule's result
         self._plan = [(rule, rule_quiet(rule)) for rule in self.rules]
         self._every = ~self._none                   # every sensor (read-only): a tick's `observed` when none is missing or carried
@@ -155,7 +156,8 @@ class FaultTracker:
             above, level = x, np.maximum(normal.mean, _ZERO)
         else:
             above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, _ZERO)
-        low = _LESS_EQUAL(above, _MULTIPLY(_AT_FLOOR, level))     # at its floor: dead, implausible and learning read it
+        # at its floor: dead, implausible and learning read it (the floor's share of the level in a scratch row; perf65)
+        low = _LESS_EQUAL(above, _MULTIPLY(_AT_FLOOR, level, self._floor_at))
         t = self._tick
         t.ts = row.ts
         t.x = x
