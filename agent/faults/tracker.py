@@ -372,8 +372,7 @@ class FaultTracker:
 
     def mask(self, row: Row) -> Row:
         """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
-        # (no sensor faulty: `_any_faulty`, kept with `kind` by _kinds_changed, instead of a pass over it; perf65)
-        if not self.cfg.mask or not self._any_faulty:
+        if not self.cfg.mask or not any(self.kind):
             return row
         faulty = np.array([k != "" for k in self.kind])
         return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
