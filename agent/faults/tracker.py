@@ -79,6 +79,7 @@ class FaultTracker:
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
         self._floor_at = np.empty(n)                # observe's AT_FLOOR × level, read in its next call only
+        self._level = np.empty(n)                   # observe's level (Tick.level), written by each call
         self._calm = (self._none, self._none)       # a calm rule's result
         self._plan = [(rule, rule_quiet(rule)) for rule in self.rules]
         self._every = ~self._none                   # every sensor (read-only): a tick's `observed` when none is missing or carried
@@ -152,8 +153,8 @@ class FaultTracker:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
-        if self._zero_floor:
-            above, level = x, np.maximum(normal.mean, _ZERO)
+        if self._zero_floor:        # (the level into its kept row: the rules read it within this call only; perf65)
+            above, level = x, np.maximum(normal.mean, _ZERO, out=self._level)   # (out by keyword: by position np.maximum warns)
         else:
             above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, _ZERO)
         # at its floor: dead, implausible and learning read it (the floor's share of the level in a scratch row; perf65)

@@ -355,7 +355,7 @@ class ModelScorer(Scorer):
             self.record(window.ts, err)         # and max(|e|, |0|) is |e|, bit for bit (NaN as well)
             s = np.abs(err)
         else:
-            bias = self.bias(window.ts, err)
+            bias = self.bias(window.ts, err, window.newest_ts)
             if profiled:
                 bias = fnp.where(kept, bias, 0.0)
             s = np.abs(bias, bias)              # combined_scores: max(|e|, |bias|), 0 when missing
@@ -562,11 +562,13 @@ class ModelScorer(Scorer):
             self._history[now] = err
             self._history = self._recent(self._history, ts, now)
 
-    def bias(self, ts: np.ndarray, err: np.ndarray) -> np.ndarray:
+    def bias(self, ts: np.ndarray, err: np.ndarray, now: float | None = None) -> np.ndarray:
         """Record this tick's signed errors under ts[-1] and return the EW bias over the window's
         ticks ts (oldest first): the recorded errors of the earlier ticks, 0 for ticks not recorded.
-        `err` itself is recorded, not a copy: the caller does not change it afterwards."""
-        now = float(ts[-1])
+        `err` itself is recorded, not a copy: the caller does not change it afterwards. `now`: float(ts[-1]) when
+        the caller has it (the window's newest_ts)."""
+        if now is None:
+            now = float(ts[-1])
         run = self._error_run.step(ts, err, now)
         if run is not None:
             history = self._history
