@@ -78,7 +78,7 @@ class FaultTracker:
         # checkpointed with the drift block below: a restart goes on as the run it continues; perf40).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
-        self._floor_at = np.empty(n)                # observe's AT_FLOOR × level, read in its next call only
+        self._floor_at = np.empty(n)                # observe's AT_FLOOR × level (a scratch row: compared at once)
         self._level = np.empty(n)                   # observe's level (Tick.level), written by each call
         self._calm = (self._none, self._none)       # a calm rule's result
         self._plan = [(rule, rule_quiet(rule)) for rule in self.rules]
