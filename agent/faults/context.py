@@ -92,7 +92,7 @@ class Normal:
         # every sensor is learned updates them in one pass (learn); their new values go in _new.
         self._rows = np.zeros((5, n))
         self._new = np.zeros((5, n))
-        self._new_rows = tuple(self._new)         # its rows as views, made once: a tick writes them without an index (perf65)
+        self._new_rows = tuple(self._new)         # its rows as views, made once: written without an index (perf65)
         self._mask = np.ones((5, n), bool)       # _learned_rows' (its first two rows stay True)
         self.repeat = self._rows[0]              # share of ticks with exactly the previous value
         self.at_floor = self._rows[1]            # share of ticks at the floor

@@ -62,7 +62,8 @@ class DriftSteady:
         all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
             or fnp.count_nonzero(seen) == seen.size
         # (the two products into scratch rows, their sum a new array: mean_e is kept)
-        mean_e = np.add(np.multiply(self._c_lam_keep, self.mean_e, self._tmp_a), np.multiply(self._c_lam, med, self._tmp_b))
+        mean_e = np.add(np.multiply(self._c_lam_keep, self.mean_e, self._tmp_a),
+                        np.multiply(self._c_lam, med, self._tmp_b))
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
         departure = dev / np.sqrt(self.d2, self._tmp_a)     # (the root in a scratch row)

@@ -163,7 +163,7 @@ class StationRelation:
         self._fold_rel_level()
         self.rel_a = np.ones(s_n)              # a tick's squared residual ≈ rel_a + rel_b / speed²
         self.rel_b = np.zeros(s_n)
-        self._rel_scale = np.empty(s_n)        # _relation's r − level over its spread, before the clip (a tick's scratch)
+        self._rel_scale = np.empty(s_n)        # _relation's r − level over its spread, unclipped (a tick's scratch)
         self.rel_b_known = np.zeros(s_n, bool)  # speeds have varied enough (a queue seen) to learn rel_b
         self.rel_mom = np.zeros((4, s_n))      # running means of u = 1/speed², u², e², u·e²
         self.rel_count = np.zeros(s_n)

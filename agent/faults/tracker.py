@@ -154,7 +154,7 @@ class FaultTracker:
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
         if self._zero_floor:        # (the level into its kept row: the rules read it within this call only; perf65)
-            above, level = x, np.maximum(normal.mean, _ZERO, out=self._level)   # (out by keyword: by position np.maximum warns)
+            above, level = x, np.maximum(normal.mean, _ZERO, out=self._level)   # (out by keyword: by position, warns)
         else:
             above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, _ZERO)
         # at its floor: dead, implausible and learning read it (the floor's share of the level in a scratch row; perf65)
