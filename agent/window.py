@@ -487,6 +487,7 @@ class WindowBuffer:
         self._missing = np.ones((2 * steps, n), bool)
         self._ts = np.full(2 * steps, np.nan)
         self._head = 0          # where the next row goes (in [0, T))
+        self.newest_ts = math.nan       # float(ts[-1]), kept by each push (read a few times a tick; perf65)
         self.filled = 0
         # Each head's views, made the first time the ring is there (the arrays are only ever written in
         # place): a move then makes no view — five slices a tick were ~0.7 µs of the tick's (perf54).
@@ -495,16 +496,20 @@ class WindowBuffer:
 
     def _point(self) -> None:
         """The window's views for the current head (a tick reads them a dozen times): `values` (T, N)
-        float32 normalised, oldest first (missing rows are 0), `missing`, `ts`, and the two ring rows the next
-        push writes (`_next_values`, `_next_missing`: rows h and h + T); the newest row's `newest_seen` and
-        `newest64` are made when first read."""
+        float32 normalised, oldest first (missing rows are 0), `missing`, `ts`, the newest row of the first two
+        (`newest_values`, `newest_missing`: values[-1] and missing[-1], which the model tier and the fallback's
+        kept tick read every tick: no index a tick; perf65) and the two ring rows the next push writes
+        (`_next_values`, `_next_missing`: rows h and h + T); the newest row's `newest_seen` and `newest64` are
+        made when first read."""
         h = self._head
         views = self._at[h]
         if views is None:
             t = self.steps
             views = self._at[h] = (self._values[h:h + t], self._missing[h:h + t], self._ts[h:h + t],
+                                   self._values[h + t - 1], self._missing[h + t - 1],
                                    self._values[h::t], self._missing[h::t])
-        self.values, self.missing, self.ts, self._next_values, self._next_missing = views
+        (self.values, self.missing, self.ts, self.newest_values, self.newest_missing,
+         self._next_values, self._next_missing) = views
         self._newest_seen = None
         self._newest64 = None
 
@@ -514,7 +519,7 @@ class WindowBuffer:
         it, so a tick the model tier scores alone makes none (perf45)."""
         v = self._newest_seen
         if v is None:
-            v = self._newest_seen = ~self.missing[-1]
+            v = self._newest_seen = ~self.newest_missing
         return v
 
     @property
@@ -524,7 +529,7 @@ class WindowBuffer:
         on this row it is the same bits, without a conversion in every call that reads it."""
         v = self._newest64
         if v is None:
-            v = self._newest64 = self.values[-1].astype(np.float64)
+            v = self._newest64 = self.newest_values.astype(np.float64)
         return v
 
     def push(self, z: np.ndarray, missing: np.ndarray, ts: float) -> None:
@@ -544,6 +549,7 @@ class WindowBuffer:
         h, t = self._head, self.steps
         self._next_missing[...] = missing
         self._ts[h] = self._ts[h + t] = ts      # (two scalars: a strided slice's write costs ~0.5 µs more)
+        self.newest_ts = float(ts)              # (what ts[-1] holds: the same float64)
         self._head = h + 1 if h + 1 < t else 0
         if self.filled < t:
             self.filled += 1
@@ -575,6 +581,7 @@ class WindowBuffer:
         self._head = 0
         self.filled = filled
         self._point()
+        self.newest_ts = float(self.ts[-1])
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,

@@ -92,6 +92,7 @@ class Normal:
         # every sensor is learned updates them in one pass (learn); their new values go in _new.
         self._rows = np.zeros((5, n))
         self._new = np.zeros((5, n))
+        self._new_rows = tuple(self._new)         # its rows as views, made once: written without an index (perf65)
         self._mask = np.ones((5, n), bool)       # _learned_rows' (its first two rows stay True)
         self.repeat = self._rows[0]              # share of ticks with exactly the previous value
         self.at_floor = self._rows[1]            # share of ticks at the floor
@@ -141,12 +142,14 @@ class Normal:
             # abs_step and rel_step, are kept as they are (the general case adds 0 × (0 − s) to them,
             # which leaves a finite s as it is).
             new = self._new
-            new[0] = unchanged
-            new[1] = at_floor
-            new[2] = step
-            new[3] = self._relative(step, x)        # (with the mean as the tick found it)
+            # (into its rows' kept views: the same assignment, casts and all, as new[k] = …)
+            repeats, floors, steps, rel_steps, levels = self._new_rows
+            repeats[...] = unchanged
+            floors[...] = at_floor
+            steps[...] = step
+            rel_steps[...] = self._relative(step, x)     # (with the mean as the tick found it)
             self._rel_of = None
-            new[4] = x
+            levels[...] = x
             rows = self._rows
             all_steps = fnp.count_nonzero(step_ok) == n
             # (s + rate × (new − s) in place in _new: the same products and sums, no temporaries)

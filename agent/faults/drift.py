@@ -143,6 +143,9 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # median pair residual; the relation's), its slow level, its learned spread, the departure D.
         m = n + s_n
         self.mean_e = np.zeros(m)
+        # Two scratch rows for a tick's intermediate arrays (the abrupt test's |difference|, the running mean's two
+        # products, the spread's root): the same ufuncs on the same operands, into kept memory (perf65).
+        self._tmp_a, self._tmp_b = np.empty((2, m))
         # This tick's median residual per row (observe: the sensors' written into the first n, the
         # relations' z clipped into the rest by _relation; read within the tick only, as the ramp's claim does).
         self._med_all = np.zeros(m)
@@ -187,6 +190,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         self._any_over = False                     # some row of `over` is True
         self.quiet = np.zeros(n, bool)             # judged, and within half the limit: fits its neighbours
         self.recent = np.full((self.abrupt_runs, m), np.nan)     # the residual of the last runs, a ring
+        self._recent_rows = list(self.recent)      # its rows as views (read and written at the head a tick; perf65)
         self.head = 0
         self._init_history(ctx, cfg.drift_moved_alone, run_s, m)
         self._init_jump_back(cfg.drift_jump_back, n)
@@ -251,12 +255,12 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
             self._all_started = not fnp.count_nonzero(np.isnan(lags[0]))
 
         i, j = self.target, self.source
-        xl = self._xl
-        xl[0] = t.x
-        np.multiply(t.x, t.x, xl[1])
+        xl2 = self._xl_x2                   # (xl[0] and xl[1], the feature rows' x and x²: kept views)
+        self._xl_x[...] = t.x
+        np.multiply(t.x, t.x, xl2)
         # The run's feature row into the slot learn keeps (g gathered from it when read: _kept_g): a refit
         # folds the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
-        self._xr[self._filled] = self._xl_flat
+        self._xr_rows[self._filled][...] = self._xl_flat
         xl_one = self._xl_one
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
@@ -294,15 +298,17 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
             fnp.copyto(e, _NAN, where=~usable)           # (in _e's pairs' slots; its last slot: no pair there)
             med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)   # NaN where none
         self._normal = t.normal
-        rel = self._relation(t.x, xl[1], ok_i, all_healthy and all_fresh) if self.trio.size else None
+        rel = self._relation(t.x, xl2, ok_i, all_healthy and all_fresh) if self.trio.size else None
         vouched = self._vouched(t.observed, all_fresh or fnp.count_nonzero(t.observed) == n, drifting, t.ts) \
             if rel is not None else None
         if rel is not None:
             med, has = self._med_all, self._with_relation(rel, has)
         # A drift is slow: an abrupt jump of the residual (congestion setting in, a spike) is the
         # process or another fault, and the row is judged again only once it has settled.
-        abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
-        self.recent[self.head] = med
+        last = self._recent_rows[self.head]         # (recent[head]: its kept view)
+        gap = np.subtract(med, last, self._tmp_a)       # (|med − last| in a scratch row: no temporaries)
+        abrupt = np.abs(gap, gap) > self._abrupt
+        last[...] = med
         self.head = (self.head + 1) % self.abrupt_runs
         # After a fault of another kind (of the sensor; of a station mate, for a relation row), lags
         # and departure are stale: settle first.
@@ -324,7 +330,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         judged = seen if self._all_judged else seen & (self.count >= self.min_count)
         # (learn reads it, as the level's step: neither changes before then)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
-        departure = dev / np.sqrt(self.d2)
+        departure = dev / np.sqrt(self.d2, self._tmp_a)     # (the root in a scratch row)
         self.departure = departure if all_seen and self._all_judged else fnp.where(judged, departure, _ZERO)
 
         # A jump leaves a step behind (a valve moved, congestion, a lasting shift of the process):

@@ -75,6 +75,7 @@ class DriftLayout:
         self._xl_flat = self._xl_one[:-1]
         self._xl = self._xl_flat.reshape(F, n)
         self.lags = self._xl[2:]
+        self._xl_x, self._xl_x2 = self._xl[0], self._xl[1]    # (x's and x²'s rows, written a tick: kept views; perf65)
         self._all_started = False                  # no lag NaN any more (until a restore)
         self._all_n = np.ones(n, bool)             # every sensor (read-only)
         self._all_n.flags.writeable = False

@@ -33,6 +33,7 @@ class DriftLearned:
         # gather of g), gathered into _g when read (_kept_g: a fold, a checkpoint); _g's first _g_from slots
         # hold their g already (a checkpoint's, restored).
         self._xr = np.zeros((self.refit_runs, F * n))
+        self._xr_rows = list(self._xr)             # its slots as views (one written a tick: no index; perf65)
         self._g_from = 0
         # The kept ticks' learned pairs and relations, and the pairs' and relations' learned-tick counts,
         # each as views of one array: a fold weighs both in one go (_weights), with no concatenate.
@@ -42,7 +43,9 @@ class DriftLearned:
         self.pair_count, self.rel_count = self._counts[:p], self._counts[p:]
         self._pl_all = [False] * self.refit_runs       # per slot of _pl: all True (every pair; not written again)
         self._r = np.zeros((self.refit_runs, s_n))
+        self._r_rows = list(self._r)               # its slots as views (the calm tick's learn writes one; perf65)
         self._u = np.zeros((self.refit_runs, s_n))
+        self._u_rows = list(self._u)               # its slots as views (_relation writes one a tick; perf65)
         self._rc_all = [False] * self.refit_runs       # per slot of _rc: all True (written by a tick with no row over)
 
     def learn(self, learn: np.ndarray) -> None:

@@ -34,10 +34,10 @@ class DriftSteady:
         lags = self.lags
         lags *= self._keep_full         # (every lag started, every sensor fresh: in place, as observe)
         lags += self._times_take(x)
-        xl = self._xl
-        xl[0] = x
-        np.multiply(x, x, xl[1])
-        self._xr[self._filled] = self._xl_flat
+        xl2 = self._xl_x2                   # (xl[0] and xl[1]: kept views, as observe)
+        self._xl_x[...] = x
+        np.multiply(x, x, xl2)
+        self._xr_rows[self._filled][...] = self._xl_flat
         # (every sensor observed and healthy, none over: ok_i is observed, ok_j all True, every pair usable)
         ok_i, ok_j, pairs = t.observed, self._all_n, self._all_pairs
         if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, self._xl_one, self._block_flat))) == self._n_pad:
@@ -49,18 +49,20 @@ class DriftSteady:
             med, has = _row_median(self._e[self.slot], self._row_k, self._mid_at, self._med_n, self._has_n)
         self._normal = t.normal
         if self.trio.size:
-            rel = self._relation(x, xl[1], ok_i, True)
+            rel = self._relation(x, xl2, ok_i, True)
             vouched = self._vouched(ok_i, True, t.drifting, t.ts) if self._vouch_any or self._lost_any else None
             med, has = self._med_all, self._with_relation(rel, has)
         else:
             rel = vouched = None
-        abrupt = np.abs(med - self.recent[self.head]) > self._abrupt
-        self.recent[self.head] = med
+        last = self._recent_rows[self.head]         # (recent[head]: its kept view, as observe)
+        gap = np.subtract(med, last, self._tmp_a)       # (|med − last| in a scratch row: no temporaries)
+        abrupt = np.abs(gap, gap) > self._abrupt
+        last[...] = med
         self.head = (self.head + 1) % self.abrupt_runs
         seen = self._seen(has, abrupt)      # (no sensor faulty: restart is abrupt)
         all_seen = self._running_mean(seen, med)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
-        departure = dev / np.sqrt(self.d2)
+        departure = dev / np.sqrt(self.d2, self._tmp_a)     # (the root in a scratch row)
         self.departure = departure if all_seen else fnp.where(seen, departure, _ZERO)     # (every row judged)
         size = np.abs(self.departure)
         # Any row past the rise's share, past half the limit: the largest |departure| past either (argmax:
@@ -141,7 +143,9 @@ class DriftSteady:
         # (has as every row's constant, every sensor with a context: every row seen, not counted)
         all_seen = ((seen is self._has_all or seen is self._has_full) and self._every_ctx) \
             or fnp.count_nonzero(seen) == seen.size
-        mean_e = self._c_lam_keep * self.mean_e + self._c_lam * med
+        # (the two products into scratch rows, their sum a new array: mean_e is kept)
+        mean_e = np.add(np.multiply(self._c_lam_keep, self.mean_e, self._tmp_a),
+                        np.multiply(self._c_lam, med, self._tmp_b))
         self.mean_e = mean_e if all_seen else fnp.where(seen, mean_e, self.mean_e)
         return all_seen
 
@@ -154,7 +158,7 @@ class DriftSteady:
             self._pl[k] = self._all_pairs
             self._pl_all[k] = True
         if rel is not None:
-            self._r[k] = rel[3]
+            self._r_rows[k][...] = rel[3]      # (_r[k]: its kept view)
             if not self._rc_all[k]:
                 self._rc[k] = True
                 self._rc_all[k] = True

@@ -79,6 +79,8 @@ class FaultTracker:
         # checkpointed with the drift block below: a restart goes on as the run it continues; perf40).
         self._last = [(np.zeros(n, bool), np.zeros(n, bool)) for _ in self.rules]
         self._none = nothing(n)
+        self._floor_at = np.empty(n)                # observe's AT_FLOOR × level (a scratch row: compared at once)
+        self._level = np.empty(n)                   # observe's level (Tick.level), written by each call
         self._calm = (self._none, self._none)       # a calm rule's result
         self._plan = [(rule, rule_quiet(rule)) for rule in self.rules]
         self._every = ~self._none                   # every sensor (read-only): a tick's `observed` when none is missing or carried
@@ -152,11 +154,12 @@ class FaultTracker:
             np.maximum(self.reentry - 1, 0, out=self.reentry)
             self._reentering = bool(fnp.count_nonzero(self.reentry))
         faulty, any_faulty = self._faulty, self._any_faulty
-        if self._zero_floor:
-            above, level = x, np.maximum(normal.mean, _ZERO)
+        if self._zero_floor:        # (the level into its kept row: the rules read it within this call only; perf65)
+            above, level = x, np.maximum(normal.mean, _ZERO, out=self._level)   # (out by keyword: by position, warns)
         else:
             above, level = x - ctx.floor, np.maximum(normal.mean - ctx.floor, _ZERO)
-        low = _LESS_EQUAL(above, _MULTIPLY(_AT_FLOOR, level))     # at its floor: dead, implausible and learning read it
+        # at its floor: dead, implausible and learning read it (the floor's share of the level in a scratch row; perf65)
+        low = _LESS_EQUAL(above, _MULTIPLY(_AT_FLOOR, level, self._floor_at))
         t = self._tick
         t.ts = row.ts
         t.x = x
@@ -178,10 +181,9 @@ class FaultTracker:
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
         if self._every_tick:
             # A rule the Tick says is calm (rule.rule_quiet) is not called: its (nothing, nothing).
-            calm, quiet_missing, quiet_floor = self._calm, missing is self._none, t.at_floor is self._none
-            self._last = results = [
-                calm if q and rule.held.idle and (q == 1 or (quiet_missing if q == 2 else quiet_floor))
-                else rule.observe(t) for rule, q in self._plan]
+            # (rule_quiet's 0–3 as an index into whether each holds this tick: one lookup a rule; perf65)
+            calm, quiet = self._calm, (False, True, missing is self._none, t.at_floor is self._none)
+            self._last = results = [calm if quiet[q] and rule.held.idle else rule.observe(t) for rule, q in self._plan]
         else:
             results = []
             for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):

@@ -206,6 +206,10 @@ class NumpyScorer(Scorer):
         # (values, missing, ts): what flush() replays them from.
         self._pending: list[list] = []
         self._context: tuple | None = None
+        # The kept rows' values and missing, slot k the k-th pending tick's (row views made once: a tick writes its
+        # row into the next slot, no copy made and freed; flush empties _pending before a slot is written again).
+        self._kept_values = list(np.empty((DEFERRED_TICKS, n), np.float32))
+        self._kept_missing = list(np.empty((DEFERRED_TICKS, n), bool))
 
     def _block_extra(self, z: np.ndarray, missing: np.ndarray, ts: np.ndarray | None,
                      profile: SeasonalFeatures | None) -> np.ndarray | None:
@@ -474,7 +478,7 @@ class NumpyScorer(Scorer):
         and it alerted ever more often (on pure noise: 23 false alarms in 12 days of NAB's
         art_noisy). One anomalous transition among ~1/(1 − forgetting) counted ones changes
         little; a lasting change in how a sensor moves becomes normal, as it should."""
-        key = float(window.ts[-1])
+        key = window.newest_ts                      # (float(window.ts[-1]), kept by the window's push)
         counted = self._counted
         if key != self._tick_key:
             pending = self._pending
@@ -495,7 +499,7 @@ class NumpyScorer(Scorer):
             self.markov.learn(window, self._tick[0])
 
     def learn(self, window: WindowBuffer) -> None:
-        key = float(window.ts[-1])
+        key = window.newest_ts                      # (float(window.ts[-1]))
         if key != self._tick_key:
             self._defer(window, key, True)
             return
@@ -550,7 +554,11 @@ class NumpyScorer(Scorer):
             pending = self._pending
         if not pending:
             self._context = (window.values[:-1].copy(), window.missing[:-1].copy(), window.ts[:-1].copy())
-        pending.append([key, window.values[-1].copy(), window.missing[-1].copy(), learn, not learn])
+        k = len(pending)                                    # (< DEFERRED_TICKS: a full run is flushed below)
+        values, missing = self._kept_values[k], self._kept_missing[k]
+        values[...] = window.newest_values
+        missing[...] = window.newest_missing
+        pending.append([key, values, missing, learn, not learn])
         if len(pending) >= DEFERRED_TICKS:
             self.flush()
 

@@ -187,6 +187,17 @@ class TfliteScorer(ModelScorer):
         self._views = tuple(v[0] for v in views[2:])
         self._invoke = raw.Invoke
 
+    def run_read_now(self, values: np.ndarray, missing: np.ndarray):
+        """`run` on the held views' tick (ModelScorer.score: the window in the input tensors), with the forecast
+        returned in place, as the output tensor's view: its caller reads it before the next invoke, and the
+        one copy it saves is ~0.2 µs a tick (perf65). The attention arrays are copies, as `run`'s: an alert's
+        explanation reads them later."""
+        if self._views is None or values is not self._values or missing is not self._missing:
+            return self.run(values, missing)
+        self._invoke()
+        forecast, temporal, spatial = self._views
+        return forecast, temporal.copy(), spatial.copy()
+
     def run(self, values: np.ndarray, missing: np.ndarray):
         if self._views is not None:
             if values is not self._values:      # a caller's arrays: into the input tensors
