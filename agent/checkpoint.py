@@ -120,12 +120,12 @@ def encode(meta: dict, state: dict) -> bytes:
     (tests, bench/restart.py); a saved checkpoint is the same bytes, written in pieces (`encoded`)."""
     header, arrays, size = _described(meta, state)
     text = json.dumps(header, separators=(",", ":")).encode()
-    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(text), size)
-    body = b"".join(bytes(memoryview(_written(a, dtype)).cast("B")) for a, dtype in arrays)
-    digest = _hasher(len(head) + len(text) + size)
-    for part in (head, text, body):
+    parts = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(text), size), text,
+             *(memoryview(_written(a, dtype)).cast("B") for a, dtype in arrays)]
+    digest = _hasher(len(parts[0]) + len(text) + size)
+    for part in parts:
         digest.update(part)
-    return head + text + body + digest.digest()
+    return b"".join([*parts, digest.digest()])
 
 
 #: Characters of the JSON header made, encoded, hashed and written at a time (`encoded`).
