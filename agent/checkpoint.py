@@ -118,7 +118,7 @@ def atomic_write_from(path: Path, parts: Iterable) -> None:
 def encode(meta: dict, state: dict) -> bytes:
     """meta + state (nested dicts / lists / scalars / numpy arrays) → checkpoint bytes, whole in memory
     (tests, bench/restart.py); a saved checkpoint is the same bytes, written in pieces (`encoded`)."""
-    header, arrays, size = _described(meta, state)
+    header, arrays, size, _ = _described(meta, state)
     text = json.dumps(header, separators=(",", ":")).encode()
     parts = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(text), size), text,
              *(memoryview(_written(a, dtype)).cast("B") for a, dtype in arrays)]
@@ -139,12 +139,11 @@ def encoded(meta: dict, state: dict) -> tuple[int, Iterator]:
     copies are never whole in memory beside the state (perf67: the stop's checkpoint was the demo's RSS peak,
     +0.25 MiB: its arrays' copies, 136 KiB of them non-contiguous views of the state's, the header's text and
     bytes, ~55 KB each, and the C encoder's ~250 KiB of pieces while it made the text). The header's length is
-    in the prefix, before it: its pieces are made twice, counted then written (json's pure-Python encoder: the
-    same text as json.dumps's, tests/test_checkpoint.py). What cannot be checkpointed (an array's dtype) is
+    in the prefix, before it: its pieces are made twice, counted then written (`_header_texts`: json.dumps's
+    text, tests/test_checkpoint.py). What cannot be checkpointed (an array's dtype) is
     refused here, before anything is written. The state must not change until the last piece is taken."""
-    header, arrays, size = _described(meta, state)
-    encoder = json.JSONEncoder(separators=(",", ":"))         # ensure_ascii: one byte a character
-    header_len = sum(len(s) for s in encoder.iterencode(header))
+    header, arrays, size, large = _described(meta, state)
+    header_len = sum(len(s) for s in _header_texts(header, large))     # ensure_ascii: one byte a character
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header_len, size)
 
     def pieces():
@@ -152,7 +151,7 @@ def encoded(meta: dict, state: dict) -> tuple[int, Iterator]:
         digest.update(head)
         yield head
         written = 0
-        for text in _joined(encoder.iterencode(header), _HEADER_PIECE):
+        for text in _joined(_header_texts(header, large), _HEADER_PIECE):
             data = text.encode("ascii")
             written += len(data)
             digest.update(data)
@@ -166,6 +165,53 @@ def encoded(meta: dict, state: dict) -> tuple[int, Iterator]:
         yield digest.digest()
 
     return len(head) + header_len + size + _DIGEST, pieces()
+
+
+#: Values of the header encoded by one json.dumps call at most (`_header_texts`).
+_SCALAR_RUN = 256
+
+
+def _dumps(x) -> str:
+    return json.dumps(x, separators=(",", ":"))
+
+
+def _header_texts(x, large: set) -> Iterator[str]:
+    """json.dumps(x, separators=(",", ":"))'s text in pieces, each made by json.dumps itself (its C encoder):
+    a container `_described` found large (`large`: ids) is made key by key / item by item — its scalars
+    _SCALAR_RUN at a time — any other whole. One dumps of the whole header peaked at ~4.5× its text in the
+    encoder's pieces (perf67)."""
+    if id(x) not in large:
+        yield _dumps(x)
+    elif isinstance(x, dict):         # (a large one is the header's or _described's: its keys are strings)
+        yield "{"
+        for i, (k, v) in enumerate(x.items()):
+            yield ("," if i else "") + _encode_key(k) + ":"
+            yield from _header_texts(v, large)
+        yield "}"
+    else:
+        yield "["
+        run: list = []
+        first = True
+        for v in x:
+            if isinstance(v, (dict, list, tuple)):     # (a small one whole, a large one in pieces)
+                if run:
+                    yield ("" if first else ",") + _dumps(run)[1:-1]
+                    run, first = [], False
+                if not first:
+                    yield ","
+                yield from _header_texts(v, large)
+                first = False
+            else:
+                run.append(v)
+                if len(run) == _SCALAR_RUN:
+                    yield ("" if first else ",") + _dumps(run)[1:-1]
+                    run, first = [], False
+        if run:
+            yield ("" if first else ",") + _dumps(run)[1:-1]
+        yield "]"
+
+
+_encode_key = json.encoder.encode_basestring_ascii     # a str key as json.dumps writes it
 
 
 def _joined(texts: Iterable[str], at_least: int) -> Iterator[str]:
@@ -183,11 +229,13 @@ def _joined(texts: Iterable[str], at_least: int) -> Iterator[str]:
         yield "".join(buf)
 
 
-def _described(meta: dict, state: dict) -> tuple[dict, list, int]:
-    """(header document, arrays, body bytes): the header with each state array as its descriptor (the dtype it
-    is written in, shape, offset into the body, its own dtype), and the arrays in body order with the dtype each
-    is written in — the arrays themselves, no copy (`_written` makes each one's when it is written)."""
+def _described(meta: dict, state: dict) -> tuple[dict, list, int, set]:
+    """(header document, arrays, body bytes, large): the header with each state array as its descriptor (the dtype
+    it is written in, shape, offset into the body, its own dtype); the arrays in body order with the dtype each is
+    written in — the arrays themselves, no copy (`_written` makes each one's when it is written); the ids of the
+    header's containers holding more than _SCALAR_RUN values (`_header_texts` makes those in pieces)."""
     arrays: list[tuple[np.ndarray, np.dtype]] = []
+    large: set[int] = set()
     size = 0
 
     def walk(x):
@@ -203,22 +251,34 @@ def _described(meta: dict, state: dict) -> tuple[dict, list, int]:
             if nbytes:
                 arrays.append((x, narrow))
             size += nbytes
-            return desc
+            return desc, 1
         if isinstance(x, dict):
-            return {str(k): walk(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [walk(v) for v in x]
-        if isinstance(x, (np.floating, np.integer, np.bool_)):
-            return x.item()
-        return x
+            out, n = {}, 0
+            for k, v in x.items():
+                out[str(k)], m = walk(v)
+                n += m
+        elif isinstance(x, (list, tuple)):
+            out, n = [], 0
+            for v in x:
+                v, m = walk(v)
+                out.append(v)
+                n += m
+        elif isinstance(x, (np.floating, np.integer, np.bool_)):
+            return x.item(), 1
+        else:
+            return x, 1
+        if n > _SCALAR_RUN:
+            large.add(id(out))
+        return out, n
 
-    header = {"meta": meta, "state": walk(state)}
+    header = {"meta": meta, "state": walk(state)[0]}
+    large.add(id(header))
     # walk calls itself through its closure: a reference cycle (walk → its cell → walk) that would
     # hold `arrays` — this checkpoint's, views of the state's — until the cyclic GC's next
     # full pass; the warm-up's raw values, viewed by a checkpoint written during the warm-up,
     # stayed resident through the fit (perf44).
     del walk
-    return header, arrays, size
+    return header, arrays, size, large
 
 
 def _written(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
