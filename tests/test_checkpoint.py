@@ -588,8 +588,8 @@ def test_a_checkpoint_saved_in_pieces_is_the_file_an_earlier_release_wrote(tmp_p
 
 
 def test_the_pieces_of_a_saved_checkpoint_make_encodes_bytes_for_every_kind_of_value(tmp_path, monkeypatch):
-    """A header of many pieces (json's pure-Python encoder, made twice: counted, then written) is json.dumps's
-    text; arrays in every layout (views with steps, transposed, 0-d, empty) and every narrowing (counts kept as
+    """A header of many pieces (made twice: counted, then written; large containers item by item, long runs of
+    scalars 256 at a time, small containers whole — each piece by json.dumps) is json.dumps's text; arrays in every layout (views with steps, transposed, 0-d, empty) and every narrowing (counts kept as
     floats → int16, float32 values → float32, −0.0 and NaN kept) are encode's; keys that are no string too."""
     from agent import checkpoint
     grid = np.arange(48.0).reshape(6, 8)
@@ -599,7 +599,8 @@ def test_the_pieces_of_a_saved_checkpoint_make_encodes_bytes_for_every_kind_of_v
              "mask": np.array([True, False]), "bytes": np.array([-3, 4], np.int8),
              "scores": [float(x) for x in np.linspace(-1, 1, 3001)] + [float("nan"), float("inf"), 1e300, -0.0],
              7: {"np": [np.float64(0.1), np.int64(-4), np.bool_(True), np.float32(1.5)], "text": "Überdruck ° ✓"},
-             "nothing": None, "tuple": (1, "two", 3.0)}
+             "nothing": None, "tuple": (1, "two", 3.0), "rows": [[float(i), i, None] for i in range(400)],
+             "mixed": [{"a": list(range(300))}, 1, [2, {"b": list(range(300)), "c": [[]] * 300}], (), {}, "end"]}
     meta = {"config": {"sensors": ["Δp", "T"]}, "ticks": 12, 3: "int key", 2.5: "float key", True: "bool key"}
     monkeypatch.setattr(checkpoint.time, "time", lambda: 1234.5)
     info = checkpoint.CheckpointStore(tmp_path).save(meta, state)
