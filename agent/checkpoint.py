@@ -41,7 +41,7 @@ import os
 import struct
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
@@ -74,6 +74,12 @@ class CheckpointRefused(Exception):
 def atomic_write(path: Path, *parts) -> None:
     """Write `parts` (bytes, or C-contiguous arrays: their raw bytes) one after another to `path`
     so that a crash at any moment leaves the old file or the new one."""
+    atomic_write_from(path, parts)
+
+
+def atomic_write_from(path: Path, parts: Iterable) -> None:
+    """atomic_write of the parts an iterable gives, each written before the next is asked for (a checkpoint's
+    arrays are made one at a time: `encoded`). An error it raises leaves the old file, as a failed write does."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -82,6 +88,7 @@ def atomic_write(path: Path, *parts) -> None:
             view = memoryview(part).cast("B") if isinstance(part, np.ndarray) else memoryview(part)
             while view:
                 view = view[os.write(fd, view):]
+            del view, part      # (this part's memory goes before the next is made)
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -109,53 +116,174 @@ def atomic_write(path: Path, *parts) -> None:
 # ---- encoding ------------------------------------------------------------------------------------
 
 def encode(meta: dict, state: dict) -> bytes:
-    """meta + state (nested dicts / lists / scalars / numpy arrays) → checkpoint bytes."""
-    return b"".join(bytes(memoryview(p).cast("B")) if isinstance(p, np.ndarray) else p
-                    for p in encoded_parts(meta, state))
+    """meta + state (nested dicts / lists / scalars / numpy arrays) → checkpoint bytes, whole in memory
+    (tests, bench/restart.py); a saved checkpoint is the same bytes, written in pieces (`encoded`)."""
+    header, arrays, size, _ = _described(meta, state)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    parts = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(text), size), text,
+             *(memoryview(_written(a, dtype)).cast("B") for a, dtype in arrays)]
+    digest = _hasher(len(parts[0]) + len(text) + size)
+    for part in parts:
+        digest.update(part)
+    return b"".join([*parts, digest.digest()])
 
 
-def encoded_parts(meta: dict, state: dict) -> list:
-    """The checkpoint's bytes in parts, in order: its prefix, its JSON header, each state array
-    (C-contiguous, narrowed: its raw bytes are the body's) and the digest. Saved part by part, a
-    checkpoint is never whole in memory: joined it was ~4 copies of its body (~0.2 MB each on the
-    demo, each a mapping of its own) on top of the state, at the end of the run, the RSS peak."""
-    chunks: list[np.ndarray] = []
+#: Characters of the JSON header made, encoded, hashed and written at a time (`encoded`).
+_HEADER_PIECE = 8192
+
+
+def encoded(meta: dict, state: dict) -> tuple[int, Iterator]:
+    """(its size, its bytes in pieces) of the checkpoint `encode` makes: the prefix, the JSON header in pieces
+    of ~_HEADER_PIECE characters, each state array as written (C-contiguous, narrowed) and the sha256 — each
+    made only when the one before has been taken, so the checkpoint, its header's text or its arrays' written
+    copies are never whole in memory beside the state (perf67: the stop's checkpoint was the demo's RSS peak,
+    +0.25 MiB: its arrays' copies, 136 KiB of them non-contiguous views of the state's, the header's text and
+    bytes, ~55 KB each, and the C encoder's ~250 KiB of pieces while it made the text). The header's length is
+    in the prefix, before it: its pieces are made twice, counted then written (`_header_texts`: json.dumps's
+    text, tests/test_checkpoint.py). What cannot be checkpointed (an array's dtype) is
+    refused here, before anything is written. The state must not change until the last piece is taken."""
+    header, arrays, size, large = _described(meta, state)
+    header_len = sum(len(s) for s in _header_texts(header, large))     # ensure_ascii: one byte a character
+    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header_len, size)
+
+    def pieces():
+        digest = _hasher(len(head) + header_len + size)
+        digest.update(head)
+        yield head
+        written = 0
+        for text in _joined(_header_texts(header, large), _HEADER_PIECE):
+            data = text.encode("ascii")
+            written += len(data)
+            digest.update(data)
+            yield data
+        if written != header_len:
+            raise ValueError(f"the checkpoint's header changed while it was written ({header_len} → {written} bytes)")
+        for a, dtype in arrays:
+            part = _written(a, dtype)
+            digest.update(part)
+            yield part
+        yield digest.digest()
+
+    return len(head) + header_len + size + _DIGEST, pieces()
+
+
+#: Values of the header encoded by one json.dumps call at most (`_header_texts`).
+_SCALAR_RUN = 256
+
+
+def _dumps(x) -> str:
+    return json.dumps(x, separators=(",", ":"))
+
+
+def _header_texts(x, large: set) -> Iterator[str]:
+    """json.dumps(x, separators=(",", ":"))'s text in pieces, each made by json.dumps itself (its C encoder):
+    a container `_described` found large (`large`: ids) is made key by key / item by item — its scalars
+    _SCALAR_RUN at a time — any other whole. One dumps of the whole header peaked at ~4.5× its text in the
+    encoder's pieces (perf67)."""
+    if id(x) not in large:
+        yield _dumps(x)
+    elif isinstance(x, dict):         # (a large one is the header's or _described's: its keys are strings)
+        yield "{"
+        for i, (k, v) in enumerate(x.items()):
+            yield ("," if i else "") + _encode_key(k) + ":"
+            yield from _header_texts(v, large)
+        yield "}"
+    else:
+        yield "["
+        run: list = []
+        first = True
+        for v in x:
+            if isinstance(v, (dict, list, tuple)):     # (a small one whole, a large one in pieces)
+                if run:
+                    yield ("" if first else ",") + _dumps(run)[1:-1]
+                    run, first = [], False
+                if not first:
+                    yield ","
+                yield from _header_texts(v, large)
+                first = False
+            else:
+                run.append(v)
+                if len(run) == _SCALAR_RUN:
+                    yield ("" if first else ",") + _dumps(run)[1:-1]
+                    run, first = [], False
+        if run:
+            yield ("" if first else ",") + _dumps(run)[1:-1]
+        yield "]"
+
+
+_encode_key = json.encoder.encode_basestring_ascii     # a str key as json.dumps writes it
+
+
+def _joined(texts: Iterable[str], at_least: int) -> Iterator[str]:
+    """`texts` joined into strings of `at_least` characters (the last one shorter)."""
+    buf: list[str] = []
+    n = 0
+    for text in texts:
+        buf.append(text)
+        n += len(text)
+        if n >= at_least:
+            yield "".join(buf)
+            buf.clear()
+            n = 0
+    if buf:
+        yield "".join(buf)
+
+
+def _described(meta: dict, state: dict) -> tuple[dict, list, int, set]:
+    """(header document, arrays, body bytes, large): the header with each state array as its descriptor (the dtype
+    it is written in, shape, offset into the body, its own dtype); the arrays in body order with the dtype each is
+    written in — the arrays themselves, no copy (`_written` makes each one's when it is written); the ids of the
+    header's containers holding more than _SCALAR_RUN values (`_header_texts` makes those in pieces)."""
+    arrays: list[tuple[np.ndarray, np.dtype]] = []
+    large: set[int] = set()
     size = 0
 
     def walk(x):
         nonlocal size
         if isinstance(x, np.ndarray):
-            a = np.ascontiguousarray(x)
-            dtype = a.dtype.str
+            dtype = x.dtype.str
             if dtype not in _DTYPES:
                 raise TypeError(f"cannot checkpoint an array of dtype {dtype}")
-            a = _narrowed(a)
-            desc = {_ARRAY_KEY: [a.dtype.str, list(a.shape), size, dtype]}
-            if a.nbytes:
-                chunks.append(a)
-            size += a.nbytes
-            return desc
+            narrow = _narrowed(x).dtype
+            shape = x.shape if x.ndim else (1,)     # (as np.ascontiguousarray has it)
+            nbytes = x.size * narrow.itemsize
+            desc = {_ARRAY_KEY: [narrow.str, list(shape), size, dtype]}
+            if nbytes:
+                arrays.append((x, narrow))
+            size += nbytes
+            return desc, 1
         if isinstance(x, dict):
-            return {str(k): walk(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [walk(v) for v in x]
-        if isinstance(x, (np.floating, np.integer, np.bool_)):
-            return x.item()
-        return x
+            out, n = {}, 0
+            for k, v in x.items():
+                out[str(k)], m = walk(v)
+                n += m
+        elif isinstance(x, (list, tuple)):
+            out, n = [], 0
+            for v in x:
+                v, m = walk(v)
+                out.append(v)
+                n += m
+        elif isinstance(x, (np.floating, np.integer, np.bool_)):
+            return x.item(), 1
+        else:
+            return x, 1
+        if n > _SCALAR_RUN:
+            large.add(id(out))
+        return out, n
 
-    header = json.dumps({"meta": meta, "state": walk(state)}, separators=(",", ":")).encode()
+    header = {"meta": meta, "state": walk(state)[0]}
+    large.add(id(header))
     # walk calls itself through its closure: a reference cycle (walk → its cell → walk) that would
-    # hold `chunks` — this checkpoint's arrays, views of the state's — until the cyclic GC's next
+    # hold `arrays` — this checkpoint's, views of the state's — until the cyclic GC's next
     # full pass; the warm-up's raw values, viewed by a checkpoint written during the warm-up,
     # stayed resident through the fit (perf44).
     del walk
-    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header), size)
-    digest = _hasher(len(head) + len(header) + size)
-    digest.update(head)
-    digest.update(header)
-    for chunk in chunks:
-        digest.update(chunk)
-    return [head, header, *chunks, digest.digest()]
+    return header, arrays, size, large
+
+
+def _written(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The array as the body holds it: C-contiguous, in `dtype` (its own, or the narrower one `_narrowed` chose)."""
+    return np.ascontiguousarray(a) if dtype == a.dtype else np.ascontiguousarray(a.astype(dtype, order="C"))
 
 
 def read_meta(path: Path) -> dict:
@@ -384,9 +512,9 @@ class CheckpointStore:
         "created" (what the agent's sign of life names: agent/alive.py)."""
         t0 = time.perf_counter()
         created = time.time()
-        parts = encoded_parts({**meta, "created": created}, state)
-        atomic_write(self.path, *parts)
-        return {"bytes": sum(memoryview(p).nbytes for p in parts), "seconds": time.perf_counter() - t0,
+        nbytes, parts = encoded({**meta, "created": created}, state)
+        atomic_write_from(self.path, parts)
+        return {"bytes": nbytes, "seconds": time.perf_counter() - t0,
                 "created": created}
 
     def load(self, current: dict, tier_apart: bool = False) -> tuple[dict, dict] | None:

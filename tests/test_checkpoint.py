@@ -568,3 +568,75 @@ def test_a_checkpoint_refused_after_its_state_was_read_leaves_nothing_half_resto
     assert summary["checkpoint_at_start"] == agent.checkpoint_start and not summary["warm"]
     [mqtt] = [s for s in agent.sinks if s.TYPE == "mqtt"]
     check("health", mqtt.health_payload(summary))
+
+
+# ---- a saved checkpoint is written in pieces (perf67) -------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.ckpt")))
+def test_a_checkpoint_saved_in_pieces_is_the_file_an_earlier_release_wrote(tmp_path, fixture):
+    """Each fixture is a checkpoint file an earlier release wrote (its header names the commit); its state,
+    saved by this one, is the same file byte for byte — the format did not change with the way it is written."""
+    from agent.checkpoint import atomic_write_from, encoded
+    data = (FIXTURES / fixture).read_bytes()
+    meta, state = decode(data)
+    nbytes, parts = encoded(meta, state)
+    atomic_write_from(tmp_path / CHECKPOINT_FILE, parts)
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == data and nbytes == len(data)
+
+
+def test_the_pieces_of_a_saved_checkpoint_make_encodes_bytes_for_every_kind_of_value(tmp_path, monkeypatch):
+    """A header of many pieces (made twice: counted, then written; large containers item by item, long runs of
+    scalars 256 at a time, small containers whole — each piece by json.dumps) is json.dumps's text; arrays in every layout (views with steps, transposed, 0-d, empty) and every narrowing (counts kept as
+    floats → int16, float32 values → float32, −0.0 and NaN kept) are encode's; keys that are no string too."""
+    from agent import checkpoint
+    grid = np.arange(48.0).reshape(6, 8)
+    state = {"stepped": grid[:, ::3], "transposed": grid.T, "zero_d": np.array(2.5), "empty": np.zeros((0, 3)),
+             "counts": np.array([[3.0, 0.0], [1.0, 7.0]]), "float32s": np.array([0.1, 0.2], np.float32).astype(np.float64),
+             "signed_zero": np.array([-0.0, 1.0]), "nan": np.array([np.nan, 1.5]), "ints": np.arange(5, dtype=np.int64),
+             "mask": np.array([True, False]), "bytes": np.array([-3, 4], np.int8),
+             "scores": [float(x) for x in np.linspace(-1, 1, 3001)] + [float("nan"), float("inf"), 1e300, -0.0],
+             7: {"np": [np.float64(0.1), np.int64(-4), np.bool_(True), np.float32(1.5)], "text": "Überdruck ° ✓"},
+             "nothing": None, "tuple": (1, "two", 3.0), "rows": [[float(i), i, None] for i in range(400)],
+             "mixed": [{"a": list(range(300))}, 1, [2, {"b": list(range(300)), "c": [[]] * 300}], (), {}, "end"]}
+    meta = {"config": {"sensors": ["Δp", "T"]}, "ticks": 12, 3: "int key", 2.5: "float key", True: "bool key"}
+    monkeypatch.setattr(checkpoint.time, "time", lambda: 1234.5)
+    info = checkpoint.CheckpointStore(tmp_path).save(meta, state)
+    data = (tmp_path / CHECKPOINT_FILE).read_bytes()
+    header_len = struct.unpack_from("<8sIQQ", data)[2]
+    assert header_len > 5 * checkpoint._HEADER_PIECE
+    assert data == encode({**meta, "created": 1234.5}, state) and info["bytes"] == len(data)
+    back_meta, back = decode(data)
+    assert back_meta["created"] == 1234.5 and back_meta["3"] == "int key" and back_meta["true"] == "bool key"
+    assert np.array_equal(back["stepped"], grid[:, ::3]) and np.array_equal(back["transposed"], grid.T)
+    assert back["zero_d"].shape == (1,) and back["empty"].shape == (0, 3) and np.signbit(back["signed_zero"][0])
+    assert back["counts"].dtype == np.float64 and np.array_equal(back["nan"], state["nan"], equal_nan=True)
+    assert back["7"]["np"] == [0.1, -4, True, 1.5] and back["7"]["text"] == "Überdruck ° ✓"
+
+
+def test_an_array_that_cannot_be_checkpointed_is_refused_before_the_file_is_touched(tmp_path):
+    from agent.checkpoint import CheckpointStore
+    store = CheckpointStore(tmp_path)
+    store.save({"config": {}}, {"w": np.arange(3.0)})
+    before = store.path.read_bytes()
+    with pytest.raises(TypeError, match="dtype <c16"):
+        store.save({"config": {}}, {"w": np.arange(3.0), "z": np.zeros(2, complex)})
+    assert store.path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]
+
+
+def test_a_failed_write_of_a_piece_leaves_the_last_checkpoint_and_no_temporary_file(tmp_path):
+    """A piece that cannot be made (the state changed under the writer, here its header) is an error of the
+    write: the old checkpoint stays, the temporary file goes."""
+    from agent.checkpoint import atomic_write_from
+    path = tmp_path / CHECKPOINT_FILE
+    path.write_bytes(b"the last checkpoint")
+
+    def pieces():
+        yield b"the first piece"
+        raise ValueError("the checkpoint's header changed while it was written")
+
+    with pytest.raises(ValueError, match="header changed"):
+        atomic_write_from(path, pieces())
+    assert path.read_bytes() == b"the last checkpoint" and sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]

@@ -58,7 +58,7 @@ def test_checkpoint_encoding_leaves_no_cycle_holding_the_arrays():
     base = np.random.default_rng(1).normal(size=(10, 4))     # float64 that does not narrow: kept as it is
     view = base[:3]                                  # C-contiguous: the encoding's chunk is this view
     ref = weakref.ref(view)
-    parts = checkpoint.encoded_parts({"kind": "test"}, {"rows": view, "n": 3})
+    _, parts = checkpoint.encoded({"kind": "test"}, {"rows": view, "n": 3})
     assert checkpoint.decode(b"".join(bytes(memoryview(p).cast("B")) if isinstance(p, np.ndarray) else p
                                       for p in parts))[1]["rows"].tolist() == view.tolist()
     enabled = gc.isenabled()
