@@ -11,6 +11,7 @@ import time
 from agent import config
 from agent.records import Record
 from agent.service import Agent
+from payloads import check_jsonl
 
 HOST = float(int(time.time()) - 1000)       # this host's clock at row 0
 OWN = HOST - 6 * 365 * 86400.0              # the pumps' own clock: six years behind (a PLC never set)
@@ -57,6 +58,18 @@ def close(agent: Agent) -> None:
 
 def events(tmp_path) -> list[dict]:
     return [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+
+def alert_events(tmp_path) -> list[dict]:
+    """The alert events the JSONL sink wrote (each validated against the shipped schema)."""
+    return [e for e in check_jsonl(tmp_path / "alerts.jsonl") if e["kind"] == "alert"]
+
+
+def one_alert_in_order(evs: list[dict], alert_id: str) -> None:
+    """Every event is of `alert_id`, its seqs 0, 1, 2, … in order, and it was raised once (one `new`)."""
+    assert {e["alert_id"] for e in evs} == {alert_id}, [(e["alert_id"], e["event"], e["seq"]) for e in evs]
+    assert [e["seq"] for e in evs] == list(range(len(evs))), [(e["event"], e["seq"]) for e in evs]
+    assert [e["event"] for e in evs].count("new") == 1
+
 
 
 def restart_with_an_alert_open(tmp_path, base: float, window: dict, down_s: int = 12,

@@ -10,8 +10,7 @@ and the downtime — is longer than the window and skipped (live data back). On 
 from __future__ import annotations
 
 from agent.service import Agent
-from agent_turns import HOST, STEPS, agent_config, close, events, host_clock, record, turn
-from payloads import check_jsonl
+from agent_turns import HOST, STEPS, agent_config, alert_events, close, events, host_clock, one_alert_in_order, record, turn
 from silence_feed import seconds
 
 ALERTS = {"update_interval_s": 3600}     # no update after the checkpoint: the restored alert state is its
@@ -47,23 +46,15 @@ def _life(tmp_path, rows: range, step: float, checkpoint_after: int | None = Non
     return again
 
 
-def _alert_events(tmp_path) -> list[dict]:
-    return [e for e in check_jsonl(tmp_path / "alerts.jsonl") if e["kind"] == "alert"]
-
-
-def _one_alert_in_order(evs: list[dict], alert_id: str) -> None:
-    assert {e["alert_id"] for e in evs} == {alert_id}, [(e["alert_id"], e["event"], e["seq"]) for e in evs]
-    assert [e["seq"] for e in evs] == list(range(len(evs))), [(e["event"], e["seq"]) for e in evs]
-    assert [e["event"] for e in evs].count("new") == 1
 
 
 def test_an_alert_still_above_after_the_refill_is_continued(tmp_path):
     alert_id = _first_life(tmp_path, HOST)
-    before = len(_alert_events(tmp_path))
+    before = len(alert_events(tmp_path))
     again = _life(tmp_path, range(104, 140), 8.0)       # the step still on
     assert again.aligner.last_restart_gap["skipped_s"] == 24.0, again.aligner.last_restart_gap
-    evs = _alert_events(tmp_path)
-    _one_alert_in_order(evs, alert_id)
+    evs = alert_events(tmp_path)
+    one_alert_in_order(evs, alert_id)
     after = evs[before:]
     assert [e["event"] for e in after] == ["update"], [(e["event"], e.get("reason")) for e in after]
     # Its first event after the restart says the gap, at the first score after the refill: the window's ticks
@@ -75,10 +66,10 @@ def test_an_alert_still_above_after_the_refill_is_continued(tmp_path):
 
 def test_an_alert_calm_after_the_refill_ends_restart_once(tmp_path):
     alert_id = _first_life(tmp_path, HOST)
-    before = len(_alert_events(tmp_path))
+    before = len(alert_events(tmp_path))
     again = _life(tmp_path, range(104, 140), 0.0)       # the step gone while the agent was down
-    evs = _alert_events(tmp_path)
-    _one_alert_in_order(evs, alert_id)
+    evs = alert_events(tmp_path)
+    one_alert_in_order(evs, alert_id)
     after = evs[before:]
     assert [(e["event"], e["reason"]) for e in after] == [("end", "restart")], after
     end = after[0]
@@ -91,13 +82,13 @@ def test_an_alert_calm_after_the_refill_ends_restart_once(tmp_path):
 
 def test_a_second_kill_during_the_refill_keeps_the_judgment_pending(tmp_path):
     alert_id = _first_life(tmp_path, HOST)
-    before = len(_alert_events(tmp_path))
+    before = len(alert_events(tmp_path))
     # Up again at row 104, a checkpoint written while the window refills (row 110), a second kill -9 there.
     _life(tmp_path, range(104, 111), 8.0, checkpoint_after=110)
-    assert len(_alert_events(tmp_path)) == before        # neither ended nor continued yet
+    assert len(alert_events(tmp_path)) == before        # neither ended nor continued yet
     third = _life(tmp_path, range(140, 176), 8.0)
-    evs = _alert_events(tmp_path)
-    _one_alert_in_order(evs, alert_id)
+    evs = alert_events(tmp_path)
+    one_alert_in_order(evs, alert_id)
     after = evs[before:]
     assert [e["event"] for e in after] == ["update"], [(e["event"], e.get("reason")) for e in after]
     # Both gaps went unseen: rows 80–103 (24 s) and 111–139 (29 s).

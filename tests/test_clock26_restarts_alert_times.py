@@ -21,21 +21,12 @@ import time
 
 from agent.alive import ALIVE_FILE
 from agent.service import Agent
-from agent_turns import HOST, STEPS, agent_config, close, host_clock, record, turn
-from payloads import check_jsonl
+from agent_turns import HOST, STEPS, agent_config, alert_events, close, host_clock, one_alert_in_order, record, turn
 from silence_feed import seconds
 
 ALERTS = {"update_interval_s": 3600}     # no update after the checkpoint: the restored alert state is its
 
 
-def _alert_events(tmp_path) -> list[dict]:
-    return [e for e in check_jsonl(tmp_path / "alerts.jsonl") if e["kind"] == "alert"]
-
-
-def _one_alert_in_order(evs: list[dict], alert_id: str) -> None:
-    assert {e["alert_id"] for e in evs} == {alert_id}, [(e["alert_id"], e["event"], e["seq"]) for e in evs]
-    assert [e["seq"] for e in evs] == list(range(len(evs))), [(e["event"], e["seq"]) for e in evs]
-    assert [e["event"] for e in evs].count("new") == 1
 
 
 def _killed_above_after_the_checkpoint(tmp_path, sign_of_life: bool) -> tuple[str, float]:
@@ -59,7 +50,7 @@ def _killed_above_after_the_checkpoint(tmp_path, sign_of_life: bool) -> tuple[st
 
 def _step_gone_after_the_downtime(tmp_path) -> list[dict]:
     """Up again at row 104 (the window's 16 ticks and more unseen), the step gone: the alert's events after."""
-    before = len(_alert_events(tmp_path))
+    before = len(alert_events(tmp_path))
     again = Agent(agent_config(tmp_path, alerts=ALERTS), clock=host_clock(HOST + 104))
     try:
         for i in range(104, 140):
@@ -67,7 +58,7 @@ def _step_gone_after_the_downtime(tmp_path) -> list[dict]:
     finally:
         close(again)
     assert again.pipeline.alerts.open is None
-    return _alert_events(tmp_path)[before:]
+    return alert_events(tmp_path)[before:]
 
 
 def test_an_alert_ended_restart_ends_at_the_last_tick_its_sign_of_life_kept(tmp_path):
@@ -75,7 +66,7 @@ def test_an_alert_ended_restart_ends_at_the_last_tick_its_sign_of_life_kept(tmp_
     kept = json.loads((tmp_path / "state" / ALIVE_FILE).read_text())["alert"]
     assert kept == {"alert_id": alert_id, "last_above": last_above}, kept
     after = _step_gone_after_the_downtime(tmp_path)
-    _one_alert_in_order(_alert_events(tmp_path), alert_id)
+    one_alert_in_order(alert_events(tmp_path), alert_id)
     assert [(e["event"], e["reason"]) for e in after] == [("end", "restart")], after
     # Judged at the first score after the refill (clock25), ended at the last tick known above the threshold:
     # the sign of life's, 18 ticks after the checkpoint's (the code before: row 79 or earlier).
@@ -138,18 +129,18 @@ def test_two_restarts_before_the_alerts_next_event_add_their_gaps(tmp_path):
     # (clear_ticks 200): open, no event. The checkpoint at row 129's turn (last closed tick 127), the kill.
     first = _life(tmp_path, range(0, 130), stepped=range(70, 86))
     alert_id = first.pipeline.alerts.open.alert_id
-    before = len(_alert_events(tmp_path))
+    before = len(alert_events(tmp_path))
     # Up at row 130 (ticks 128–129 unseen: 2 s), the data calm: continued, the gap still to be said; the
     # checkpoint at row 149's turn (last closed tick 147), the kill.
     second = _life(tmp_path, range(130, 150), stepped=range(0))
     assert second.checkpoint_start["state"] == "resumed"
     assert second.pipeline.alerts.open.alert_id == alert_id and second.pipeline.alerts.open.gap_s == 2.0
-    assert len(_alert_events(tmp_path)) == before            # no event: nothing said the gap
+    assert len(alert_events(tmp_path)) == before            # no event: nothing said the gap
     # Up at row 154 (ticks 148–153 unseen: 6 s), the step back: its first event says both gaps (the ticks the
     # second life saw, 130–147, are in neither). The code before: 6.0.
     _life(tmp_path, range(154, 160), stepped=range(154, 160))
-    evs = _alert_events(tmp_path)
-    _one_alert_in_order(evs, alert_id)
+    evs = alert_events(tmp_path)
+    one_alert_in_order(evs, alert_id)
     after = evs[before:]
     assert [e["event"] for e in after] == ["update"], after
     assert after[0]["gap_s"] == 8.0, after[0]

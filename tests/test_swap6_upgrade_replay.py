@@ -17,9 +17,8 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 
 from conftest import NO_DEMO, demo_cfg  # noqa: E402
-from upgrade_replay import WARMUP, upgraded_cfg, write_recording  # noqa: E402
+from upgrade_replay import WARMUP, profile_off_state, upgraded_cfg, write_recording  # noqa: E402
 
-from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
 from agent.service import Agent  # noqa: E402
 
 pytestmark = NO_DEMO
@@ -33,11 +32,7 @@ def _close(agent: Agent) -> None:
 @pytest.fixture(scope="module")
 def old_state(tmp_path_factory):
     """A state_dir whose checkpoint an agent with the profile off wrote (the release before skab32)."""
-    state = tmp_path_factory.mktemp("old")
-    first = Agent(demo_cfg(state, warmup_ticks=WARMUP), max_ticks=WARMUP + 40)
-    first.run()
-    assert (state / CHECKPOINT_FILE).exists() and first.pipeline.warm
-    return state
+    return profile_off_state(tmp_path_factory.mktemp("old"))
 
 
 def _copy(old_state, tmp_path):

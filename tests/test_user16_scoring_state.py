@@ -17,9 +17,8 @@ pytest.importorskip("ai_edge_litert")
 pytest.importorskip("prometheus_client")
 
 from conftest import NO_DEMO, REPO, NotifySocket, demo_cfg, demo_dict, free_port  # noqa: E402
-from upgrade_replay import PROFILE, WARMUP, write_recording  # noqa: E402
+from upgrade_replay import PROFILE, WARMUP, profile_off_state, write_recording  # noqa: E402
 
-from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
 from agent.config import from_dict  # noqa: E402
 from agent.sdnotify import Notifier  # noqa: E402
 from agent.service import Agent  # noqa: E402
@@ -70,11 +69,7 @@ def _close(agent: Agent) -> None:
 @pytest.fixture(scope="module")
 def old_state(tmp_path_factory):
     """A state_dir whose checkpoint an agent with the profile off wrote (the release before skab32)."""
-    state = tmp_path_factory.mktemp("old")
-    first = Agent(demo_cfg(state, warmup_ticks=WARMUP), max_ticks=WARMUP + 40)
-    first.run()
-    assert (state / CHECKPOINT_FILE).exists() and first.pipeline.warm
-    return state
+    return profile_off_state(tmp_path_factory.mktemp("old"))
 
 
 def test_the_warm_up_serves_warming_and_no_tier_then_the_tier_that_scores(tmp_path):

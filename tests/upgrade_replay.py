@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.checkpoint import CHECKPOINT_FILE
 from agent.config import from_dict
-from conftest import REPO, demo_dict, sim_rows
+from agent.service import Agent
+from conftest import REPO, demo_cfg, demo_dict, sim_rows
 
 WARMUP = 300
 PROFILE = {"enabled": True, "min_ticks": 100}
@@ -29,3 +31,12 @@ def upgraded_cfg(state_dir, replay):
     if replay is not None:
         d["warmup"]["replay"] = str(replay)
     return from_dict(d, base_dir=str(REPO))
+
+
+def profile_off_state(state):
+    """`state` made the state_dir of an agent with the profile off (the release before skab32): warmed, 40 ticks
+    scored, its checkpoint written at the stop."""
+    first = Agent(demo_cfg(state, warmup_ticks=WARMUP), max_ticks=WARMUP + 40)
+    first.run()
+    assert (state / CHECKPOINT_FILE).exists() and first.pipeline.warm
+    return state
