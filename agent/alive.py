@@ -263,21 +263,25 @@ class SignOfLife:
             return
         self.state_writes.success("checkpoint", self._alive_path)
 
-    def _stopped_clean(self, meta: dict, created: float, down: tuple[float, float] | None) -> bool:
-        """Whether the last run stopped cleanly with this checkpoint and lived no longer: its header's `clean_stop`
-        with no sign of life after it (`down`, `_down_between`: a later life on it touches alive.json at its first
-        turn, so a later kill -9 is not taken for this clean stop), or a clean stop alive.json says for it
-        (`_mark_clean_stop`: the stop wrote no checkpoint) with no sign of life after that stop."""
+    def _stopped_clean(self, meta: dict, created: float, down: tuple[float, float] | None) -> str | None:
+        """Whether the last run stopped cleanly with this checkpoint and lived no longer, and where that stop is said
+        (the restart gap's line words the two apart, agent/restart_gap.py `_note_restart_gap`; user17):
+        "checkpoint": its header's `clean_stop`, the checkpoint written at the stop, with no sign of life after it
+        (`down`, `_down_between`: a later life on it touches alive.json at its first turn, so a later kill -9 is not
+        taken for this clean stop); "alive.json": a clean stop alive.json says for it (`_mark_clean_stop`: the stop
+        wrote no checkpoint, nothing new since this one) with no sign of life after that stop. None: not clean."""
         if down is None:
-            return False
+            return None
         if meta.get("clean_stop") is True and down[0] <= created:
-            return True
+            return "checkpoint"
         try:
             doc = json.loads(self._alive_path.read_bytes())
             stopped = doc["clean_stop"] if doc.get("checkpoint") == meta.get("created") else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return False
-        return isinstance(stopped, float) and down[0] <= stopped + 1e-3     # (the file's time: ns, as a float)
+            return None
+        if isinstance(stopped, float) and down[0] <= stopped + 1e-3:     # (the file's time: ns, as a float)
+            return "alive.json"
+        return None
 
 
 def under_claims_rule(rule) -> bool:

@@ -170,7 +170,9 @@ class _AgentCollector:
                       "unreadable; active_bundle also missing beside a checkpoint), by file: active_bundle, feedback", None, ["file"],
                       [([k], int(why is not None)) for k, why in sorted(a.state_reads.items())])
         yield gauge("stad_alerts_open", "Alerts open now (0 or 1)", 1.0 if p.alerts.active else 0.0)
-        yield gauge("stad_warm", "1 once warm-up is done and ticks are scored", 1.0 if p.warm else 0.0)
+        # (not "and ticks are scored": the window's refill after warmup.replay is warm and unscored; user16, user17)
+        yield gauge("stad_warm", "1 once the warm-up is done, also while the window refills and no tick is scored "
+                    "(stad_scoring_state says what scores now)", 1.0 if p.warm else 0.0)
         now = scoring_now(p)        # (health's `scoring`: the same reading)
         yield gauge("stad_scoring_tier", "1 for the tier that scores now, 0 for the other tiers of the chain (all 0 "
                     "while none scores: warming up, the window refilling)", None, ["tier"],

@@ -63,9 +63,11 @@ class RestartGapRules:
         #: (the last run's last sign of life, this start) on this host's clock, set by the restore (agent/resume.py):
         #: the restart gap's line says the seconds the agent was down beside the ticks its checkpoint had not taken
         self.down_between: tuple[float, float] | None = None
-        #: that sign of life is the checkpoint a clean stop wrote (agent/alive.py `_stopped_clean`): the ticks it
-        #: had not taken were none, the rest of the gap is the stop's last moments and this start's wait (user15)
-        self.stopped_clean = False
+        #: set when that sign of life is a clean stop's (agent/alive.py `_stopped_clean`): the ticks its checkpoint
+        #: had not taken were none, the rest of the gap is the stop's last moments and this start's wait (user15).
+        #: Where the stop is said: "checkpoint" (written at the stop) or "alive.json" (the stop wrote none: nothing
+        #: new since the checkpoint restored; user16, user17); None: not a clean stop
+        self.stopped_clean: str | None = None
 
     def _settle_restored(self) -> list[Row]:
         """At a restore: held candidates that are live data back after a silence (in pace with the last
@@ -202,7 +204,8 @@ class RestartGapRules:
         the ticks run since that checkpoint, lost with it) and, when the restore knew the last run's last
         sign of life (`down_between`), the seconds the agent was down — before, a 2-s kill -9 read as the
         checkpoint's 7 minutes (user13's defect 5). After a clean stop (`stopped_clean`) nothing was lost: said so
-        (until user15 the line said the second between the stop and the first new data was "lost with the stop")."""
+        (until user15 the line said the second between the stop and the first new data was "lost with the stop"),
+        and whether the stop wrote its checkpoint then or had nothing new to write (user17)."""
         what, down = "not run", ""
         if self.down_between is not None:
             last, start = self.down_between
@@ -211,8 +214,12 @@ class RestartGapRules:
                     f"{iso(start)}), the rest ran after its last checkpoint and was lost with the stop")
             if self.stopped_clean:      # a clean stop loses nothing (user14, user15): its checkpoint has every tick
                 what = "not run"
-                down = (f"; the agent was down {span(start - last)} of it (a clean stop at {iso(last)}, its "
-                        f"checkpoint written then; started again {iso(start)}), the rest is the stop's last tick "
+                # a stop that wrote no checkpoint had nothing new since the one restored (user16's alive.json mark):
+                # "its checkpoint written then" would not be true of it (user17)
+                how = ("its checkpoint written then" if self.stopped_clean == "checkpoint" else
+                       "nothing new to checkpoint since the one restored, said in alive.json")
+                down = (f"; the agent was down {span(start - last)} of it (a clean stop at {iso(last)}, {how}; "
+                        f"started again {iso(start)}), the rest is the stop's last tick "
                         f"and this start's wait for its first new data: no tick it scored was lost")
         log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
                  "downtime: %d tick(s) %s, skipped (not a time-base move, no sensor missing for them)%s",

@@ -67,6 +67,10 @@ def test_a_clean_stop_before_its_first_new_data_is_said_as_a_clean_stop(tmp_path
     # after its last checkpoint and was lost with the stop"
     assert "lost with the stop" not in said and "the checkpoint had not taken" not in said, said
     assert "(a clean stop at " in said and "no tick it scored was lost" in said, said
+    # the second life's stop wrote no checkpoint: the line says what it did (user17; user16's said "its checkpoint
+    # written then", true only of a stop that wrote one — tests/test_user15_clean_stop_gap.py keeps that case's words)
+    assert "its checkpoint written then" not in said, said
+    assert "nothing new to checkpoint since the one restored, said in alive.json; started again " in said, said
 
 
 def test_after_a_kill_the_clean_stop_of_the_life_that_resumed_it_keeps_the_kill_s_wording(tmp_path):

@@ -32,10 +32,14 @@ def _cfg(d: dict):
     return from_dict(d, base_dir=str(REPO))
 
 
+def _metrics_text(agent: Agent) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{agent.metrics.port}/metrics", timeout=30) as r:
+        return r.read().decode()
+
+
 def _scrape(agent: Agent) -> dict[str, float]:
     """stad_scoring_tier and stad_scoring_state as served now, over HTTP: {'tier=tflite': 1.0, 'state=warming': …}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{agent.metrics.port}/metrics", timeout=30) as r:
-        text = r.read().decode()
+    text = _metrics_text(agent)
     out = {}
     for line in text.splitlines():
         if line.startswith(("stad_scoring_tier{", "stad_scoring_state{")):
@@ -119,6 +123,13 @@ def test_the_refill_after_warmup_replay_serves_refilling_and_no_tier(tmp_path):
         assert agent.pipeline.warm and agent.pipeline.refill > 3
         assert agent.health_snapshot()["scoring"] == {"state": "refilling", "tier": None, "waiting": None}
         assert _served(agent) == (None, "refilling")                # main: stad_scoring_tier{tier="tflite"} 1
+        # stad_warm is 1 now and no tick is scored: its help must not say they are (user17; it said "1 once warm-up
+        # is done and ticks are scored")
+        text = _metrics_text(agent)
+        assert "\nstad_warm 1.0\n" in text, text
+        [help_line] = [line for line in text.splitlines() if line.startswith("# HELP stad_warm ")]
+        assert "ticks are scored" not in help_line and "refills" in help_line, help_line
+        assert "stad_scoring_state" in help_line, help_line
         agent.run()
         assert agent.last_health["scoring"]["state"] == "refilling"
         assert notify.lines("STATUS=tier=")[-1].startswith("STATUS=tier=refilling "), notify.lines("STATUS=")

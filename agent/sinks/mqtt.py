@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import queue
 import threading
 import time
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from ..alerts import AlertEvent, iso
 from ..broker import BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
+from ..json_safe import json_safe
 from ..plugins import Plugin
 from ..refused_file import RefusedFile
 from ..typed import doc, rng
@@ -130,19 +130,7 @@ PUBLISHED = ("alerts", "status", "health", "faults", "feedback/result")
 
 def encode_json(obj) -> str:
     """Strict JSON (NaN and infinities become null; numpy values become plain numbers)."""
-    return json.dumps(_plain(obj), separators=(",", ":"), allow_nan=False, default=str)
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if hasattr(x, "tolist"):            # numpy scalars and arrays
-        return _plain(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
+    return json.dumps(json_safe(obj), separators=(",", ":"), allow_nan=False, default=str)
 
 
 def topic_base(prefix: str, site: str, node: str) -> str:
