@@ -35,13 +35,15 @@ again as a hot-swapped bundle is (swap5: agent/resume.py, Pipeline.restore).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import os
 import struct
 import time
+from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -63,6 +65,7 @@ _DIGEST = 32
 _DTYPES = {"<f8", "<f4", "<i8", "<i4", "<i2", "|i1", "|b1"}   # what state arrays are made of; nothing else loads
 _ARRAY_KEY = "__ndarray__"
 _OPENSSL_BYTES = 16 << 20   # a checkpoint from this size on is hashed by OpenSSL (_hasher)
+_T = TypeVar("_T")
 
 
 class CheckpointRefused(Exception):
@@ -78,17 +81,21 @@ def atomic_write(path: Path, *parts) -> None:
 
 
 def atomic_write_from(path: Path, parts: Iterable) -> None:
-    """atomic_write of the parts an iterable gives, each written before the next is asked for (a checkpoint's
-    arrays are made one at a time: `encoded`). An error it raises leaves the old file, as a failed write does."""
+    """atomic_write of the parts an iterable gives, each written before the next is asked for. An error it
+    raises leaves the old file, as a failed write does."""
+    atomic_write_by(path, lambda fd: _write_parts(fd, parts))
+
+
+def atomic_write_by(path: Path, write: Callable[[int], _T]) -> _T:
+    """`write(fd)` fills a temporary file (opened for reading too: a checkpoint hashes its header back,
+    `_write_checkpoint`), which then replaces `path` so that a crash at any moment leaves the old file or
+    the new one: fsync, rename, fsync of the directory. Any error leaves the old file and no temporary one;
+    returns what `write` returned."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        for part in parts:
-            view = memoryview(part).cast("B") if isinstance(part, np.ndarray) else memoryview(part)
-            while view:
-                view = view[os.write(fd, view):]
-            del view, part      # (this part's memory goes before the next is made)
+        result = write(fd)
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -104,20 +111,33 @@ def atomic_write_from(path: Path, parts: Iterable) -> None:
     try:                        # the rename itself survives a power cut once the directory is synced
         dfd = os.open(path.parent, os.O_RDONLY)
     except OSError:
-        return
+        return result
     try:
         os.fsync(dfd)
     except OSError:
         pass
     finally:
         os.close(dfd)
+    return result
+
+
+def _write_parts(fd: int, parts: Iterable) -> None:
+    for part in parts:
+        _write_all(fd, part)
+        del part                # (this part's memory goes before the next is made)
+
+
+def _write_all(fd: int, part) -> None:
+    view = memoryview(part).cast("B") if isinstance(part, np.ndarray) else memoryview(part)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 # ---- encoding ------------------------------------------------------------------------------------
 
 def encode(meta: dict, state: dict) -> bytes:
     """meta + state (nested dicts / lists / scalars / numpy arrays) → checkpoint bytes, whole in memory
-    (tests, bench/restart.py); a saved checkpoint is the same bytes, written in pieces (`encoded`)."""
+    (tests, bench/restart.py); a saved checkpoint is the same bytes, written in pieces (`write_checkpoint`)."""
     header, arrays, size, _ = _described(meta, state)
     text = json.dumps(header, separators=(",", ":")).encode()
     parts = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(text), size), text,
@@ -128,43 +148,60 @@ def encode(meta: dict, state: dict) -> bytes:
     return b"".join([*parts, digest.digest()])
 
 
-#: Characters of the JSON header made, encoded, hashed and written at a time (`encoded`).
+#: Characters of the JSON header made, encoded and written at a time (`_write_checkpoint`).
 _HEADER_PIECE = 8192
+#: Bytes of the written header read back at a time to be hashed (`_hashed_back`).
+_READ_BACK = 16384
 
 
-def encoded(meta: dict, state: dict) -> tuple[int, Iterator]:
-    """(its size, its bytes in pieces) of the checkpoint `encode` makes: the prefix, the JSON header in pieces
-    of ~_HEADER_PIECE characters, each state array as written (C-contiguous, narrowed) and the sha256 — each
-    made only when the one before has been taken, so the checkpoint, its header's text or its arrays' written
-    copies are never whole in memory beside the state (perf67: the stop's checkpoint was the demo's RSS peak,
-    +0.25 MiB: its arrays' copies, 136 KiB of them non-contiguous views of the state's, the header's text and
-    bytes, ~55 KB each, and the C encoder's ~250 KiB of pieces while it made the text). The header's length is
-    in the prefix, before it: its pieces are made twice, counted then written (`_header_texts`: json.dumps's
-    text, tests/test_checkpoint.py). What cannot be checkpointed (an array's dtype) is
-    refused here, before anything is written. The state must not change until the last piece is taken."""
-    header, arrays, size, large = _described(meta, state)
-    header_len = sum(len(s) for s in _header_texts(header, large))     # ensure_ascii: one byte a character
+def write_checkpoint(path: Path, meta: dict, state: dict) -> int:
+    """Write the checkpoint `encode` makes of meta + state to `path` (atomic_write_by's guarantees); returns
+    its size. Written in pieces (perf67: the stop's checkpoint was the demo's RSS peak, +0.25 MiB: its arrays'
+    copies, 136 KiB of them non-contiguous views of the state's, the header's text and bytes, ~55 KB each, and
+    the C encoder's ~250 KiB of pieces while it made the text): never the file, its header's text or its
+    arrays' written copies whole in memory beside the state. What cannot be checkpointed (an array's dtype) is
+    refused before the file is touched. The state must not change until it returns."""
+    header, arrays, size, sizes = _described(meta, state)
+    return atomic_write_by(path, lambda fd: _write_checkpoint(fd, header, arrays, size, sizes))
+
+
+def _write_checkpoint(fd: int, header: dict, arrays: list, size: int, sizes: dict) -> int:
+    """The checkpoint written at `fd`'s start: the prefix's room, the JSON header in pieces of ~_HEADER_PIECE
+    characters (made once, counted as written: `_header_texts`), then the prefix (the header's length is in
+    it) written into its room; the sha256 over the prefix and the header read back from the file (perf68:
+    perf67 made the header twice, counted then written, for the prefix before it: +40 ms at 256 sensors),
+    then over each array as it is written (C-contiguous, narrowed: `_written`); the digest last."""
+    _write_all(fd, bytes(_PREFIX.size))
+    header_len = 0
+    for text in _joined(_header_texts(header, sizes), _HEADER_PIECE):
+        data = text.encode("ascii")             # (ensure_ascii: one byte a character)
+        header_len += len(data)
+        _write_all(fd, data)
+        del text, data
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header_len, size)
+    if os.pwrite(fd, head, 0) != len(head):
+        raise OSError(errno.EIO, "the checkpoint's prefix was not written whole")
+    digest = _hasher(len(head) + header_len + size)
+    digest.update(head)
+    _hashed_back(fd, digest, len(head), header_len)
+    for a, dtype in arrays:
+        part = _written(a, dtype)
+        digest.update(part)
+        _write_all(fd, part)
+        del part
+    _write_all(fd, digest.digest())
+    return len(head) + header_len + size + _DIGEST
 
-    def pieces():
-        digest = _hasher(len(head) + header_len + size)
-        digest.update(head)
-        yield head
-        written = 0
-        for text in _joined(_header_texts(header, large), _HEADER_PIECE):
-            data = text.encode("ascii")
-            written += len(data)
-            digest.update(data)
-            yield data
-        if written != header_len:
-            raise ValueError(f"the checkpoint's header changed while it was written ({header_len} → {written} bytes)")
-        for a, dtype in arrays:
-            part = _written(a, dtype)
-            digest.update(part)
-            yield part
-        yield digest.digest()
 
-    return len(head) + header_len + size + _DIGEST, pieces()
+def _hashed_back(fd: int, digest, offset: int, n: int) -> None:
+    """`digest` updated with the `n` bytes at `offset` of the file `fd` — what was written (the page cache's)."""
+    while n:
+        data = os.pread(fd, min(n, _READ_BACK), offset)
+        if not data:
+            raise OSError(errno.EIO, f"the checkpoint's temporary file ends at {offset}, before its header's end")
+        digest.update(data)
+        offset += len(data)
+        n -= len(data)
 
 
 #: Values of the header encoded by one json.dumps call at most (`_header_texts`).
@@ -175,40 +212,43 @@ def _dumps(x) -> str:
     return json.dumps(x, separators=(",", ":"))
 
 
-def _header_texts(x, large: set) -> Iterator[str]:
+def _header_texts(x, sizes: dict) -> Iterator[str]:
     """json.dumps(x, separators=(",", ":"))'s text in pieces, each made by json.dumps itself (its C encoder):
-    a container `_described` found large (`large`: ids) is made key by key / item by item — its scalars
-    _SCALAR_RUN at a time — any other whole. One dumps of the whole header peaked at ~4.5× its text in the
-    encoder's pieces (perf67)."""
-    if id(x) not in large:
+    a container `_described` found large (`sizes`: its id → the values in each of its items) is made in runs
+    of items holding ~_SCALAR_RUN values together (one json.dumps of the run: a list, or a dict of its keys),
+    a large item in pieces of its own; any other container whole. One dumps of the whole header peaked at
+    ~4.5× its text in the encoder's pieces (perf67); one dumps per small item was 5400 calls at 256 sensors
+    (drift's 1272 mu and cov rows: +7 ms, perf68)."""
+    if id(x) not in sizes:
         yield _dumps(x)
-    elif isinstance(x, dict):         # (a large one is the header's or _described's: its keys are strings)
-        yield "{"
-        for i, (k, v) in enumerate(x.items()):
-            yield ("," if i else "") + _encode_key(k) + ":"
-            yield from _header_texts(v, large)
-        yield "}"
-    else:
-        yield "["
-        run: list = []
-        first = True
-        for v in x:
-            if isinstance(v, (dict, list, tuple)):     # (a small one whole, a large one in pieces)
-                if run:
-                    yield ("" if first else ",") + _dumps(run)[1:-1]
-                    run, first = [], False
-                if not first:
-                    yield ","
-                yield from _header_texts(v, large)
-                first = False
-            else:
-                run.append(v)
-                if len(run) == _SCALAR_RUN:
-                    yield ("" if first else ",") + _dumps(run)[1:-1]
-                    run, first = [], False
-        if run:
+        return
+    counts = sizes[id(x)]
+    is_dict = isinstance(x, dict)       # (a large one is the header's or _described's: its keys are strings)
+    yield "{" if is_dict else "["
+    run: dict | list = {} if is_dict else []
+    held = 0
+    first = True
+    for item, m in zip(x.items() if is_dict else x, repeat(1) if counts is None else counts):
+        v = item[1] if is_dict else item
+        if id(v) in sizes:
+            if run:
+                yield ("" if first else ",") + _dumps(run)[1:-1]
+                run, held, first = ({} if is_dict else []), 0, False
+            yield ("" if first else ",") + (_encode_key(item[0]) + ":" if is_dict else "")
+            yield from _header_texts(v, sizes)
+            first = False
+            continue
+        if is_dict:
+            run[item[0]] = v
+        else:
+            run.append(v)
+        held += max(m, 1)
+        if held >= _SCALAR_RUN:
             yield ("" if first else ",") + _dumps(run)[1:-1]
-        yield "]"
+            run, held, first = ({} if is_dict else []), 0, False
+    if run:
+        yield ("" if first else ",") + _dumps(run)[1:-1]
+    yield "}" if is_dict else "]"
 
 
 _encode_key = json.encoder.encode_basestring_ascii     # a str key as json.dumps writes it
@@ -229,13 +269,19 @@ def _joined(texts: Iterable[str], at_least: int) -> Iterator[str]:
         yield "".join(buf)
 
 
-def _described(meta: dict, state: dict) -> tuple[dict, list, int, set]:
-    """(header document, arrays, body bytes, large): the header with each state array as its descriptor (the dtype
+#: Values the header holds as they are (`_described`; numpy's scalars, subclasses of float and int, are made
+#: Python's: their own type is not in it).
+_PLAIN = frozenset({float, int, str, bool, type(None)})
+
+
+def _described(meta: dict, state: dict) -> tuple[dict, list, int, dict]:
+    """(header document, arrays, body bytes, sizes): the header with each state array as its descriptor (the dtype
     it is written in, shape, offset into the body, its own dtype); the arrays in body order with the dtype each is
-    written in — the arrays themselves, no copy (`_written` makes each one's when it is written); the ids of the
-    header's containers holding more than _SCALAR_RUN values (`_header_texts` makes those in pieces)."""
+    written in — the arrays themselves, no copy (`_written` makes each one's when it is written); for each of the
+    header's containers holding more than _SCALAR_RUN values, by id, the values in each of its items (scalars
+    and arrays 1; None when each holds one; `_header_texts` makes those containers in runs of items)."""
     arrays: list[tuple[np.ndarray, np.dtype]] = []
-    large: set[int] = set()
+    sizes: dict[int, list[int] | None] = {}
     size = 0
 
     def walk(x):
@@ -253,32 +299,48 @@ def _described(meta: dict, state: dict) -> tuple[dict, list, int, set]:
             size += nbytes
             return desc, 1
         if isinstance(x, dict):
-            out, n = {}, 0
+            out, counts = {}, None
             for k, v in x.items():
-                out[str(k)], m = walk(v)
-                n += m
+                if type(v) in _PLAIN:           # (as walk returns it, without the call: perf68)
+                    out[str(k)] = v
+                    if counts is not None:
+                        counts.append(1)
+                else:
+                    v, m = walk(v)
+                    if counts is None:
+                        counts = [1] * len(out)
+                    out[str(k)] = v
+                    counts.append(m)
         elif isinstance(x, (list, tuple)):
-            out, n = [], 0
+            out, counts = [], None
             for v in x:
-                v, m = walk(v)
-                out.append(v)
-                n += m
+                if type(v) in _PLAIN:
+                    out.append(v)
+                    if counts is not None:
+                        counts.append(1)
+                else:
+                    v, m = walk(v)
+                    if counts is None:
+                        counts = [1] * len(out)
+                    out.append(v)
+                    counts.append(m)
         elif isinstance(x, (np.floating, np.integer, np.bool_)):
             return x.item(), 1
         else:
             return x, 1
+        n = len(out) if counts is None else sum(counts)
         if n > _SCALAR_RUN:
-            large.add(id(out))
+            sizes[id(out)] = counts     # (None: one value each)
         return out, n
 
     header = {"meta": meta, "state": walk(state)[0]}
-    large.add(id(header))
+    sizes[id(header)] = [1, 1]      # (meta as one value: made whole unless the state is small too)
     # walk calls itself through its closure: a reference cycle (walk → its cell → walk) that would
     # hold `arrays` — this checkpoint's, views of the state's — until the cyclic GC's next
     # full pass; the warm-up's raw values, viewed by a checkpoint written during the warm-up,
     # stayed resident through the fit (perf44).
     del walk
-    return header, arrays, size, large
+    return header, arrays, size, sizes
 
 
 def _written(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -512,8 +574,7 @@ class CheckpointStore:
         "created" (what the agent's sign of life names: agent/alive.py)."""
         t0 = time.perf_counter()
         created = time.time()
-        nbytes, parts = encoded({**meta, "created": created}, state)
-        atomic_write_from(self.path, parts)
+        nbytes = write_checkpoint(self.path, {**meta, "created": created}, state)
         return {"bytes": nbytes, "seconds": time.perf_counter() - t0,
                 "created": created}
 

@@ -579,17 +579,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_a_checkpoint_saved_in_pieces_is_the_file_an_earlier_release_wrote(tmp_path, fixture):
     """Each fixture is a checkpoint file an earlier release wrote (its header names the commit); its state,
     saved by this one, is the same file byte for byte — the format did not change with the way it is written."""
-    from agent.checkpoint import atomic_write_from, encoded
+    from agent.checkpoint import write_checkpoint
     data = (FIXTURES / fixture).read_bytes()
     meta, state = decode(data)
-    nbytes, parts = encoded(meta, state)
-    atomic_write_from(tmp_path / CHECKPOINT_FILE, parts)
+    nbytes = write_checkpoint(tmp_path / CHECKPOINT_FILE, meta, state)
     assert (tmp_path / CHECKPOINT_FILE).read_bytes() == data and nbytes == len(data)
 
 
 def test_the_pieces_of_a_saved_checkpoint_make_encodes_bytes_for_every_kind_of_value(tmp_path, monkeypatch):
-    """A header of many pieces (made twice: counted, then written; large containers item by item, long runs of
-    scalars 256 at a time, small containers whole — each piece by json.dumps) is json.dumps's text; arrays in every layout (views with steps, transposed, 0-d, empty) and every narrowing (counts kept as
+    """A header of many pieces (made once, its length written into the prefix's room after it, hashed back from
+    the file; large containers in runs of items holding ~256 values — scalars, small lists, small dicts' keys —
+    a large item in pieces of its own, each piece by json.dumps) is json.dumps's text; arrays in every layout (views with steps, transposed, 0-d, empty) and every narrowing (counts kept as
     floats → int16, float32 values → float32, −0.0 and NaN kept) are encode's; keys that are no string too."""
     from agent import checkpoint
     grid = np.arange(48.0).reshape(6, 8)
@@ -600,7 +600,10 @@ def test_the_pieces_of_a_saved_checkpoint_make_encodes_bytes_for_every_kind_of_v
              "scores": [float(x) for x in np.linspace(-1, 1, 3001)] + [float("nan"), float("inf"), 1e300, -0.0],
              7: {"np": [np.float64(0.1), np.int64(-4), np.bool_(True), np.float32(1.5)], "text": "Überdruck ° ✓"},
              "nothing": None, "tuple": (1, "two", 3.0), "rows": [[float(i), i, None] for i in range(400)],
-             "mixed": [{"a": list(range(300))}, 1, [2, {"b": list(range(300)), "c": [[]] * 300}], (), {}, "end"]}
+             "mixed": [{"a": list(range(300))}, 1, [2, {"b": list(range(300)), "c": [[]] * 300}], (), {}, "end"],
+             "per_sensor": {f"s{i}": {"mu": [i / 7, -i], "n": i, "held": None, "w": np.arange(2.0) + i} for i in range(300)},
+             "np_run": [np.float64(i / 3) if i % 2 else float(i) for i in range(700)],
+             "rows_then_large": [(i, [i, i + 0.5]) for i in range(200)] + [list(range(400)), "after"]}
     meta = {"config": {"sensors": ["Δp", "T"]}, "ticks": 12, 3: "int key", 2.5: "float key", True: "bool key"}
     monkeypatch.setattr(checkpoint.time, "time", lambda: 1234.5)
     info = checkpoint.CheckpointStore(tmp_path).save(meta, state)
@@ -614,6 +617,8 @@ def test_the_pieces_of_a_saved_checkpoint_make_encodes_bytes_for_every_kind_of_v
     assert back["zero_d"].shape == (1,) and back["empty"].shape == (0, 3) and np.signbit(back["signed_zero"][0])
     assert back["counts"].dtype == np.float64 and np.array_equal(back["nan"], state["nan"], equal_nan=True)
     assert back["7"]["np"] == [0.1, -4, True, 1.5] and back["7"]["text"] == "Überdruck ° ✓"
+    assert back["per_sensor"]["s299"]["mu"] == [299 / 7, -299] and np.array_equal(back["per_sensor"]["s5"]["w"], [5.0, 6.0])
+    assert back["np_run"][1] == 1 / 3 and back["rows_then_large"][-2] == list(range(400))
 
 
 def test_an_array_that_cannot_be_checkpointed_is_refused_before_the_file_is_touched(tmp_path):
@@ -627,16 +632,15 @@ def test_an_array_that_cannot_be_checkpointed_is_refused_before_the_file_is_touc
 
 
 def test_a_failed_write_of_a_piece_leaves_the_last_checkpoint_and_no_temporary_file(tmp_path):
-    """A piece that cannot be made (the state changed under the writer, here its header) is an error of the
-    write: the old checkpoint stays, the temporary file goes."""
+    """A piece that cannot be made is an error of the write: the old checkpoint stays, the temporary file goes."""
     from agent.checkpoint import atomic_write_from
     path = tmp_path / CHECKPOINT_FILE
     path.write_bytes(b"the last checkpoint")
 
     def pieces():
         yield b"the first piece"
-        raise ValueError("the checkpoint's header changed while it was written")
+        raise ValueError("the second piece cannot be made")
 
-    with pytest.raises(ValueError, match="header changed"):
+    with pytest.raises(ValueError, match="second piece"):
         atomic_write_from(path, pieces())
     assert path.read_bytes() == b"the last checkpoint" and sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]
