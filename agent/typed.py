@@ -2,9 +2,10 @@
 
 Supported field types: bool, int, float, str, Literal[...], Optional[X], list[X],
 dict[str, X], nested dataclasses, and plugin choices (a `PluginChoice`: one of a package's
-plugin config dataclasses, chosen by the entry's `type` key and found only when named). Range checks come from `field(metadata={"min": .., "max": ..})` (see `rng`);
-each field's explanation from `metadata["doc"]` (see `doc`). Unknown keys are always an error;
-so is a float that is NaN or infinite.
+plugin config dataclasses, chosen by the entry's `type` key and found only when named).
+Range checks come from `field(metadata={"min": .., "max": ..})` (see `rng`); each field's
+explanation from `metadata["doc"]` (see `doc`). Unknown keys are always an error; so is a float
+that is NaN or infinite.
 
 Each wrong value is reported once: a field that failed is passed on as INVALID, which
 cross-field checks (`validate()`) cannot compare, so they do not report it again in other words.
