@@ -14,7 +14,8 @@ tier's `Pipeline.step(row)` under settings of two kinds:
 (setting, tier) pair once, in a new random order, each pipeline stepped on its next demo row; so
 a setting's ticks are a random sample of the same row stream and machine load hits every setting
 alike. Each step is also split as bench/table.py splits it: the sensor-fault tracker
-(`FaultTracker.observe`), the model tier's scorer (`score(window)` inside the tick), the rest.
+(`FaultTracker.observe`), the rest; and inside it the model tier's scorer (`score(window)`), of it
+the runtime call, and the chain's learning (the numpy fallback's; 0 on a tick that does not learn).
 With `--before REF`, the same ticks of the agent package at git REF (or DIR/agent) are pipelines
 of their own in the same rounds (`--before .` times this tree against itself: an A/A pair).
 
@@ -77,6 +78,20 @@ def settings_of(cadences: list[float], sweeps: list[int], grid: bool) -> list[tu
     return out
 
 
+def parts_of(pipe, tier: str) -> dict[str, tuple[list[float], list[int]]]:
+    """Timers inside `pipe`'s step (each: the seconds of every call, and how many were read so far):
+    the model tier's scorer and of it the runtime call (the LiteRT invoke with its copies), and the
+    chain's learning (the numpy fallback's, behind the model tier too)."""
+    out = {}
+    if tier.startswith("tflite"):
+        scorer = pipe.chain.current
+        out["model scorer"] = (time_calls(scorer, "score"), [0])
+        call = "run_read_now" if hasattr(scorer, "run_read_now") else "run"     # batch46 / main
+        out["model scorer: runtime call"] = (time_calls(scorer, call), [0])
+    out["fallback learn"] = (time_calls(pipe.chain, "learn"), [0])
+    return out
+
+
 def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before: str | None = None) -> dict:
     """Per (setting, tier): p50/p99 of the whole tick and its parts, over `rounds` ticks each."""
     raw = {tier: from_dict(demo_config(chain, work), base_dir=str(ROOT)) for tier, chain in CHAINS.items()}
@@ -99,8 +114,7 @@ def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before:
         for pipe in pipes.values():
             pipe.step(row)
     tracker = {tier: time_calls(pipe.health, "observe") for tier, pipe in pipes.items()}
-    in_tick = {tier: time_calls(pipe.chain.current, "score") for tier, pipe in pipes.items()
-               if tier.startswith("tflite")}
+    parts = {tier: parts_of(pipe, tier) for tier, pipe in pipes.items()}
     sweeps = {kib: np.ones(kib * 1024 // 8) for _, kib in settings if kib}
     samples: dict[str, dict[str, list[float]]] = {}
     shuffle = random.Random(69)
@@ -127,8 +141,9 @@ def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before:
             got.setdefault(name, []).append(took)
             got.setdefault(f"{name}: fault tracker", []).append(tracked)
             got.setdefault(f"{name}: the rest", []).append(took - tracked)
-            if tier in in_tick:
-                got.setdefault(f"{name}: model scorer", []).append(in_tick[tier][-1])
+            for label, (took_s, made_before) in parts[tier].items():
+                got.setdefault(f"{name}: {label}", []).append(sum(took_s[made_before[0]:]))
+                made_before[0] = len(took_s)
         if (r + 1) % max(rounds // 10, 1) == 0:
             log(f"  round {r + 1}/{rounds}, load {os.getloadavg()[0]:.2f}")
     out = {setting: {name: percentiles(s) for name, s in by_name.items()} for setting, by_name in samples.items()}
@@ -140,12 +155,12 @@ def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before:
 def render(report: dict) -> str:
     lat = report["latency"]
     base = lat.get(NO_IDLE, {})
-    lines = [f"{'setting':<28} {'path':<52} {'p50 µs':>8} {'p99 µs':>8} {'vs no idle':>10}"]
+    lines = [f"{'setting':<28} {'path':<60} {'p50 µs':>8} {'p99 µs':>8} {'vs no idle':>10}"]
     for setting, by_name in lat.items():
         for name, f in by_name.items():
             ref = base.get(name, {}).get("p50_us")
             ratio = f"{f['p50_us'] / ref:.2f}×" if ref else "-"
-            lines.append(f"{setting:<28} {name:<52} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>10}")
+            lines.append(f"{setting:<28} {name:<60} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {ratio:>10}")
     return "\n".join(lines)
 
 
