@@ -9,6 +9,8 @@ tier's `Pipeline.step(row)` under settings of two kinds:
 - a cadence: a real `time.sleep(cadence_s)` right before the step (`--cadence-s 1 0.1 0`);
 - a cache sweep: reading `sweep_kib` KiB of a buffer of its own right before the step
   (`--sweep-kib 256 1024 8192`; bench/scorer.py's `--cold` is 8192 KiB), with no sleep;
+- a busy wait (`--spin-s 0.1`): the same time passes as in a sleep, but the core stays with this
+  process, so what a sleep adds beyond it is what the idle core and whatever else ran cost;
 
 (with `--grid`, every cadence with every sweep). The settings are interleaved: each round, every
 (setting, tier) pair once, in a new random order, each pipeline stepped on its next demo row; so
@@ -22,7 +24,7 @@ of their own in the same rounds (`--before .` times this tree against itself: an
 Its time: every round sleeps sum(cadences) once per tier, so 300 rounds at `--cadence-s 1 0.1 0`
 with two tiers take ~11 min (4 tiers with --before: ~22); the default 150 rounds half that.
 
-    python bench/cadence.py [--rounds 150] [--cadence-s 1 0.1 0] [--sweep-kib 256 1024 8192] [--grid]
+    python bench/cadence.py [--rounds 150] [--cadence-s 1 0.1 0] [--sweep-kib 256 1024 8192] [--spin-s 0.1] [--grid]
                             [--before REF] [--out cadence.json]
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -57,25 +60,41 @@ NO_IDLE = "no idle, no sweep"
 CHAINS = {"tflite": ["tflite", "numpy"], "numpy": ["numpy"]}
 
 
-def setting_name(cadence_s: float, sweep_kib: int) -> str:
-    """'no idle, no sweep' (right after another tier's step), 'every 1 s', '8192 KiB swept',
-    'every 1 s + 8192 KiB swept'."""
-    parts = ([f"every {cadence_s:g} s"] if cadence_s else []) + ([f"{sweep_kib} KiB swept"] if sweep_kib else [])
-    return " + ".join(parts) or NO_IDLE
+class Setting(NamedTuple):
+    """What happens right before a timed step: a sleep, a cache sweep, a busy wait."""
+    cadence_s: float = 0.0
+    sweep_kib: int = 0
+    spin_s: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """'no idle, no sweep' (right after another tier's step), 'every 1 s', '8192 KiB swept',
+        'every 1 s + 8192 KiB swept', 'spin 0.1 s'."""
+        parts = ([f"every {self.cadence_s:g} s"] if self.cadence_s else []) \
+            + ([f"spin {self.spin_s:g} s"] if self.spin_s else []) \
+            + ([f"{self.sweep_kib} KiB swept"] if self.sweep_kib else [])
+        return " + ".join(parts) or NO_IDLE
 
 
-def settings_of(cadences: list[float], sweeps: list[int], grid: bool) -> list[tuple[float, int]]:
-    """Every cadence without a sweep and every sweep without a sleep (or, `grid`, every pair);
-    no idle and no sweep (0, 0) always among them."""
+def settings_of(cadences: list[float], sweeps: list[int], spins: list[float], grid: bool) -> list[Setting]:
+    """Every cadence without a sweep, every sweep without a sleep (or, `grid`, every pair), every
+    busy wait alone; no idle and no sweep always among them."""
     if grid:
-        pairs = [(c, s) for c in cadences for s in sweeps]
+        pairs = [Setting(c, s) for c in cadences for s in sweeps]
     else:
-        pairs = [(c, 0) for c in cadences] + [(0.0, s) for s in sweeps]
-    out: list[tuple[float, int]] = [(0.0, 0)]
-    for pair in pairs:
-        if pair not in out:
-            out.append(pair)
+        pairs = [Setting(c, 0) for c in cadences] + [Setting(0.0, s) for s in sweeps]
+    out: list[Setting] = [Setting()]
+    for setting in pairs + [Setting(spin_s=w) for w in spins]:
+        if setting not in out:
+            out.append(setting)
     return out
+
+
+def spin(seconds: float) -> None:
+    """Busy-wait `seconds` on this core (a loop on the clock: a tiny working set of its own)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def parts_of(pipe, tier: str) -> dict[str, tuple[list[float], list[int]]]:
@@ -92,7 +111,7 @@ def parts_of(pipe, tier: str) -> dict[str, tuple[list[float], list[int]]]:
     return out
 
 
-def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before: str | None = None) -> dict:
+def run(rounds: int, settings: list[Setting], work: Path, log, before: str | None = None) -> dict:
     """Per (setting, tier): p50/p99 of the whole tick and its parts, over `rounds` ticks each."""
     raw = {tier: from_dict(demo_config(chain, work), base_dir=str(ROOT)) for tier, chain in CHAINS.items()}
     warm = raw["numpy"].warmup.ticks
@@ -115,7 +134,7 @@ def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before:
             pipe.step(row)
     tracker = {tier: time_calls(pipe.health, "observe") for tier, pipe in pipes.items()}
     parts = {tier: parts_of(pipe, tier) for tier, pipe in pipes.items()}
-    sweeps = {kib: np.ones(kib * 1024 // 8) for _, kib in settings if kib}
+    sweeps = {st.sweep_kib: np.ones(st.sweep_kib * 1024 // 8) for st in settings if st.sweep_kib}
     samples: dict[str, dict[str, list[float]]] = {}
     shuffle = random.Random(69)
     cursor = {tier: first for tier in pipes}
@@ -123,20 +142,22 @@ def run(rounds: int, settings: list[tuple[float, int]], work: Path, log, before:
     load_start = os.getloadavg()
     for r in range(rounds):
         shuffle.shuffle(pairs)
-        for (cadence_s, sweep_kib), tier in pairs:
+        for setting, tier in pairs:
             pipe = pipes[tier]
             row = rows[cursor[tier]]
             cursor[tier] += 1
-            if cadence_s:
-                time.sleep(cadence_s)
-            if sweep_kib:
-                sweeps[sweep_kib].sum()
+            if setting.cadence_s:
+                time.sleep(setting.cadence_s)
+            if setting.spin_s:
+                spin(setting.spin_s)
+            if setting.sweep_kib:
+                sweeps[setting.sweep_kib].sum()
             made = len(tracker[tier])
             t0 = time.perf_counter()
             pipe.step(row)
             took = time.perf_counter() - t0
             tracked = sum(tracker[tier][made:])            # 0 on a tick the tracker did not run
-            got = samples.setdefault(setting_name(cadence_s, sweep_kib), {})
+            got = samples.setdefault(setting.name, {})
             name = tick_name(tier)
             got.setdefault(name, []).append(took)
             got.setdefault(f"{name}: fault tracker", []).append(tracked)
@@ -171,24 +192,26 @@ def main(argv=None) -> int:
                     help="seconds of real sleep right before each timed step")
     ap.add_argument("--sweep-kib", type=int, nargs="+", default=[256, 1024, 8192],
                     help="KiB of a buffer read right before each timed step (no sleep unless --grid)")
+    ap.add_argument("--spin-s", type=float, nargs="*", default=[],
+                    help="seconds of busy wait right before each timed step (no sleep, no sweep)")
     ap.add_argument("--grid", action="store_true", help="every cadence with every sweep")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="also the whole ticks of the agent package at this git ref, or DIR/agent")
     ap.add_argument("--out", type=out_file, default="cadence.json", help="where the JSON goes")
     args = ap.parse_args(argv)
-    if any(c < 0 for c in args.cadence_s) or any(s < 0 for s in args.sweep_kib):
-        ap.error("--cadence-s and --sweep-kib take values ≥ 0")
+    if min(args.cadence_s + args.spin_s + [0]) < 0 or min(args.sweep_kib + [0]) < 0:
+        ap.error("--cadence-s, --spin-s and --sweep-kib take values ≥ 0")
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    settings = settings_of(args.cadence_s, args.sweep_kib, args.grid)
+    settings = settings_of(args.cadence_s, args.sweep_kib, args.spin_s, args.grid)
     with tempfile.TemporaryDirectory(prefix="stad-bench-cadence-") as tmp:
         result = run(args.rounds, settings, Path(tmp), log, args.before)
     report = {"bench": "cadence", "machine": machine_info(("numpy", "ai-edge-litert")), "threads": 1,
               "niceness": os.nice(0), "rounds": args.rounds, "before": args.before,
-              "settings": [{"cadence_s": c, "sweep_kib": s, "name": setting_name(c, s)} for c, s in settings],
+              "settings": [{**st._asdict(), "name": st.name} for st in settings],
               **result, "seconds": round(time.perf_counter() - started, 1)}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(render(report))
