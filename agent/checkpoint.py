@@ -299,31 +299,10 @@ def _described(meta: dict, state: dict) -> tuple[dict, list, int, dict]:
             size += nbytes
             return desc, 1
         if isinstance(x, dict):
-            out, counts = {}, None
-            for k, v in x.items():
-                if type(v) in _PLAIN:           # (as walk returns it, without the call: perf68)
-                    out[str(k)] = v
-                    if counts is not None:
-                        counts.append(1)
-                else:
-                    v, m = walk(v)
-                    if counts is None:
-                        counts = [1] * len(out)
-                    out[str(k)] = v
-                    counts.append(m)
+            values, counts = walk_each(x.values())
+            out = dict(zip(map(str, x), values))
         elif isinstance(x, (list, tuple)):
-            out, counts = [], None
-            for v in x:
-                if type(v) in _PLAIN:
-                    out.append(v)
-                    if counts is not None:
-                        counts.append(1)
-                else:
-                    v, m = walk(v)
-                    if counts is None:
-                        counts = [1] * len(out)
-                    out.append(v)
-                    counts.append(m)
+            out, counts = walk_each(x)
         elif isinstance(x, (np.floating, np.integer, np.bool_)):
             return x.item(), 1
         else:
@@ -333,13 +312,29 @@ def _described(meta: dict, state: dict) -> tuple[dict, list, int, dict]:
             sizes[id(out)] = counts     # (None: one value each)
         return out, n
 
+    def walk_each(values) -> tuple[list, list[int] | None]:
+        """The walked values of a container's items, and how many values each holds (None: one each)."""
+        out, counts = [], None
+        for v in values:
+            if type(v) in _PLAIN:           # (as walk returns it, without the call: perf68)
+                out.append(v)
+                if counts is not None:
+                    counts.append(1)
+            else:
+                v, m = walk(v)
+                if counts is None:
+                    counts = [1] * len(out)
+                out.append(v)
+                counts.append(m)
+        return out, counts
+
     header = {"meta": meta, "state": walk(state)[0]}
     sizes[id(header)] = [1, 1]      # (meta as one value: made whole unless the state is small too)
     # walk calls itself through its closure: a reference cycle (walk → its cell → walk) that would
     # hold `arrays` — this checkpoint's, views of the state's — until the cyclic GC's next
     # full pass; the warm-up's raw values, viewed by a checkpoint written during the warm-up,
     # stayed resident through the fit (perf44).
-    del walk
+    del walk, walk_each
     return header, arrays, size, sizes
 
 
