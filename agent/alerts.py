@@ -144,10 +144,10 @@ class AlertTracker:
         ticks fewer than `clear_ticks` in a row: open, no event. Ended by the calm rules (`cleared`, `subsided`)
         before any tick above, its end lies in the ticks the restart did not see: reason `restart`, its `end` the
         last tick known above the threshold. Why (clock27): judged on the first score alone (clock25), one calm
-        tick of an incident still going on — its scores crossing the band as a live one's do — ended it
-        `restart`, and its next ticks above paged it again under a new id: two pages for one incident, the thing
-        the judgment after the refill is for; while a band tick then held it until a `cleared` end whose `end`
-        lay before the downtime."""
+        tick of an incident still going on (its scores dip under the band as a live one's do) ended it `restart`
+        and its next ticks above paged a new alert — two pages for one incident, what the judgment is there to
+        prevent; and a band tick there handed it to the live rule, whose calm then ended it `cleared` with an
+        `end` before the downtime."""
         a = self.open
         known = a.last_above
         events = self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
@@ -318,9 +318,9 @@ class AlertTracker:
         after it by the live end rules (`_judged_after_refill`); the calm counts from before the downtime are
         not adjacent to the ticks after it: they start again. A restart before the gap was said (a second
         kill -9 during the refill or the judgment, or while the alert went on under the threshold without an
-        event: clearing, held) adds its gap to the one still to be said: the ticks of both went unseen, those seen between are not in either
-        (clock26: outside a pending judgment the second overwrote the first, and the next event said only
-        the last downtime)."""
+        event: clearing, held) adds its gap to the one still to be said: the ticks of both went unseen, those
+        seen between are not in either (clock26: outside a pending judgment the second overwrote the first,
+        and the next event said only the last downtime)."""
         a = self.open
         if a is None:
             return
