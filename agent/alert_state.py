@@ -39,7 +39,7 @@ class OpenAlert:
     fault_now: bool = False         # nothing was over the threshold without that fault on its own tick: ends next
     fault_calm: int = 0             # ticks in a row nothing was above the threshold with that fault left out
     unheard: int = 0                # ticks under the threshold with a driver silent, since one last counted (no data)
-    judge_after_refill: bool = False    # a restart's skipped gap refilled the window: judged at its first score
+    judge_after_refill: bool = False    # a restart's skipped gap refilled the window: not seen above since (clock27)
 
 
 

@@ -13,9 +13,11 @@
   of data the restored state did not see (`gap_s`), and comes at the first tick still above the
   threshold. When that gap is longer than the window, it ends with reason `restart` — at once when
   the gap is unknown (a clock stepped back) or was closed as an outage; when the ticks were skipped
-  (live data after the agent's own downtime) the window refills and the alert is judged at the first
-  score after it (`judge_after_refill`, clock25): above the threshold or held by its rules, it goes
-  on; a calm tick ends it `restart` then, its `end` the last tick it was known above the threshold.
+  (live data after the agent's own downtime) the window refills and the alert is judged from the first
+  score after it by the rules that end a live alert (`judge_after_refill`, clock25, clock27): a tick above
+  the threshold or held by its rules, it goes on as a live alert; ended by the calm rules before any such
+  tick (`clear_ticks` calm ticks in a row), its end lies in the ticks the restart did not see: reason
+  `restart`, its `end` the last tick it was known above the threshold.
   Why: ended at once, a condition that lasted across a kill -9 paged twice for a few seconds down.
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
@@ -134,22 +136,27 @@ class AlertTracker:
         return self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
 
     def _judged_after_refill(self, ts, score, threshold, tier, model, explain_fn, levels, unheard) -> list[AlertEvent]:
-        """The first scored tick after a restart whose skipped gap, longer than the window, refilled it
-        (`resumed(..., refilled=True)`): judged as any tick — above the threshold, or held by a rule (levels,
-        no data, the hysteresis band), the alert goes on and its next event says the gap; a calm tick (one that
-        counts towards an end: under threshold × hysteresis, or every level released) ends it `restart`, its
-        `end` the last tick known above the threshold. The calm counts from before the downtime are not
-        adjacent to this tick: they start again."""
+        """A scored tick of an alert open across a restart whose skipped gap, longer than the window, refilled it
+        (`resumed(..., refilled=True)`), while it has not been seen above the threshold since: judged by the rules
+        that end a live alert, so it keeps its id while the evidence is mixed. A tick above the threshold or held
+        by a rule (levels) — the alert goes on, its next event says the gap, and it is a live alert again (its
+        later end is `cleared`, `subsided`, … as seen). A tick in the hysteresis band, a silent driver, or calm
+        ticks fewer than `clear_ticks` in a row: open, no event. Ended by the calm rules (`cleared`, `subsided`)
+        before any tick above, its end lies in the ticks the restart did not see: reason `restart`, its `end` the
+        last tick known above the threshold. Why (clock27): judged on the first score alone (clock25), one calm
+        tick of an incident still going on (its scores dip under the band as a live one's do) ended it `restart`
+        and its next ticks above paged a new alert — two pages for one incident, what the judgment is there to
+        prevent; and a band tick there handed it to the live rule, whose calm then ended it `cleared` with an
+        `end` before the downtime."""
         a = self.open
-        a.judge_after_refill = False
-        a.below = a.spent = 0
+        known = a.last_above
         events = self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
-        if self.open is not a:      # ended on this tick by a rule (clear_ticks 1): the restart's judgment
+        if self.open is not a:      # ended on this tick: by the calm rules, the restart's end
             if events[-1].reason in ("cleared", "subsided"):
                 events[-1].reason = "restart"
             return events
-        if score <= threshold and (a.below or a.spent):
-            return events + [self.close(ts, score, threshold, tier, model, "restart")]
+        if a.last_above != known:   # above the threshold or held on this tick: seen going on after the restart
+            a.judge_after_refill = False
         return events
 
     def fault_raised(self, f: FaultEvent) -> None:
@@ -307,12 +314,13 @@ class AlertTracker:
     def resumed(self, gap_s: float, refilled: bool = False) -> None:
         """The agent restarted with this alert open: the next event says how much data went unseen,
         and comes at the first tick still above the threshold (the condition lasts). `refilled`: the gap
-        was longer than the window and skipped, the window refills: the alert is judged at the first score
-        after it (`_judged_after_refill`). A restart before the gap was said (a second kill -9 during the
-        refill, or while the alert went on under the threshold without an event: clearing, held) adds its gap
-        to the one still to be said: the ticks of both went unseen, those seen between are not in either
-        (clock26: outside a pending judgment the second overwrote the first, and the next event said only
-        the last downtime)."""
+        was longer than the window and skipped, the window refills: the alert is judged from the first score
+        after it by the live end rules (`_judged_after_refill`); the calm counts from before the downtime are
+        not adjacent to the ticks after it: they start again. A restart before the gap was said (a second
+        kill -9 during the refill or the judgment, or while the alert went on under the threshold without an
+        event: clearing, held) adds its gap to the one still to be said: the ticks of both went unseen, those
+        seen between are not in either (clock26: outside a pending judgment the second overwrote the first,
+        and the next event said only the last downtime)."""
         a = self.open
         if a is None:
             return
@@ -321,6 +329,8 @@ class AlertTracker:
         a.gap_s = round(float(gap_s), 3)
         a.resumed = True
         a.judge_after_refill = a.judge_after_refill or refilled
+        if refilled:
+            a.below = a.spent = 0
 
     def end_at_restart(self, ts, threshold, tier, model, gap_s: float | None) -> AlertEvent:
         """End the open alert because the restarted agent cannot judge it (no usable state, or a

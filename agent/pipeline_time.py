@@ -87,9 +87,11 @@ def after_restart(p: Pipeline, ts: float, gap_s: float | None, skipped: bool = F
     The gap is compared in whole ticks: a difference of epoch stamps on a 0.1-s tick is a few ulps
     off, and a gap of exactly the window would be 'longer' or not by the second it happened.
     A skipped gap longer than the window (and known) does not end the alert at once: the window
-    refilled, the alert is judged at its first score (AlertTracker.resumed `refilled`) — above the
-    threshold it goes on, calm it ends `restart` then (clock25: ended at once, an incident that
-    lasted across a kill -9 a few minutes after the last checkpoint paged twice)."""
+    refilled, the alert is judged from its first score by the rules that end a live alert
+    (AlertTracker.resumed `refilled`) — above the threshold it goes on, `clear_ticks` calm ticks in a row
+    before any above end it `restart` (clock25: ended at once, an incident that lasted across a kill -9 a
+    few minutes after the last checkpoint paged twice; clock27: judged on the first score alone, one calm
+    tick of an incident still on did)."""
     longer = gap_s is None or round(gap_s / p.cfg.tick_s) > p.window.steps
     if longer and skipped:
         p.refill_window(after=ts)
@@ -101,7 +103,8 @@ def after_restart(p: Pipeline, ts: float, gap_s: float | None, skipped: bool = F
         return [p.alerts.end_at_restart(ts, thr.value, p.chain.tier, p.chain.current.describe, gap_s)]
     p.alerts.resumed(gap_s, refilled)
     if refilled:
-        log.info("alert %s was open across a restart gap longer than the window (%s unseen): judged at the first "
-                 "score after the window refills (%d ticks)", p.alerts.open.alert_id, span(p.alerts.open.gap_s),
-                 p.refill)
+        log.info("alert %s was open across a restart gap longer than the window (%s unseen): judged from the first "
+                 "score after the window refills (%d ticks) as a live alert is — it goes on unless %d calm ticks in a "
+                 "row end it (reason restart)", p.alerts.open.alert_id, span(p.alerts.open.gap_s), p.refill,
+                 p.alerts.cfg.clear_ticks)
     return []

@@ -13,7 +13,8 @@ from agent.service import Agent
 from agent_turns import HOST, STEPS, agent_config, alert_events, close, events, host_clock, one_alert_in_order, record, turn
 from silence_feed import seconds
 
-ALERTS = {"update_interval_s": 3600}     # no update after the checkpoint: the restored alert state is its
+ALERTS = {"update_interval_s": 3600,     # no update after the checkpoint: the restored alert state is its
+          "clear_ticks": 5}              # (an end after the refill takes these calm ticks: clock27)
 
 
 def _first_life(tmp_path, base: float) -> str:
@@ -73,9 +74,9 @@ def test_an_alert_calm_after_the_refill_ends_restart_once(tmp_path):
     after = evs[before:]
     assert [(e["event"], e["reason"]) for e in after] == [("end", "restart")], after
     end = after[0]
-    # Judged at the first score after the refill; ended at the last tick known above the threshold (the
-    # checkpoint's row 79: the ticks after it were lost with the kill).
-    assert 24.0 <= end["gap_s"] <= 27.0 and seconds(end["ts"]) == HOST + 104 + STEPS, end
+    # Judged from the first score after the refill, ended by the live rule's clear_ticks calm ticks (clock27); at
+    # the last tick known above the threshold (the checkpoint's row 79: the ticks after it were lost with the kill).
+    assert 24.0 <= end["gap_s"] <= 27.0 and seconds(end["ts"]) == HOST + 104 + STEPS + ALERTS["clear_ticks"] - 1, end
     assert HOST + 70 <= seconds(end["end"]) <= HOST + 79, end
     assert again.pipeline.alerts.open is None
 

@@ -24,7 +24,8 @@ from agent.service import Agent
 from agent_turns import HOST, STEPS, agent_config, alert_events, close, host_clock, one_alert_in_order, record, turn
 from silence_feed import seconds
 
-ALERTS = {"update_interval_s": 3600}     # no update after the checkpoint: the restored alert state is its
+ALERTS = {"update_interval_s": 3600,     # no update after the checkpoint: the restored alert state is its
+          "clear_ticks": 5}              # (an end after the refill takes these calm ticks: clock27)
 
 
 
@@ -68,9 +69,11 @@ def test_an_alert_ended_restart_ends_at_the_last_tick_its_sign_of_life_kept(tmp_
     after = _step_gone_after_the_downtime(tmp_path)
     one_alert_in_order(alert_events(tmp_path), alert_id)
     assert [(e["event"], e["reason"]) for e in after] == [("end", "restart")], after
-    # Judged at the first score after the refill (clock25), ended at the last tick known above the threshold:
-    # the sign of life's, 18 ticks after the checkpoint's (the code before: row 79 or earlier).
-    assert seconds(after[0]["ts"]) == HOST + 104 + STEPS and seconds(after[0]["end"]) == last_above, after[0]
+    # Judged from the first score after the refill by the live end rule (clear_ticks calm ticks: clock27), ended
+    # at the last tick known above the threshold: the sign of life's, 18 ticks after the checkpoint's (the code
+    # before: row 79 or earlier).
+    assert seconds(after[0]["ts"]) == HOST + 104 + STEPS + ALERTS["clear_ticks"] - 1, after[0]
+    assert seconds(after[0]["end"]) == last_above, after[0]
 
 
 def test_a_start_killed_before_its_first_new_data_leaves_the_mark_to_the_next(tmp_path):
