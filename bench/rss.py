@@ -12,10 +12,11 @@ numpy.random) pays.
 Rows of the breakdown (MiB resident after each stage, in one process):
 python · + numpy · + pyyaml's loader · + the agent's modules · + the config loaded (with what the named
 plugins import: numpy.random's Generator for the simulator) · + Agent() (pipeline; a model tier's runtime and
-model) · the warm-up's ticks held, just before the fallback's fit · peak · end of the run; and the end of the
-run's resident size split (one read of /proc/self/smaps_rollup): anonymous (the heap, arenas, Python's objects:
-the process's own) and file-backed (the libraries' code and data pages, shared and clean), with its proportional
-(Pss) and unique (USS: private pages) sizes beside it.
+model) · the warm-up's ticks held, just before the fallback's fit · the peak by the warm-up's end (its fit and
+calibration) and the resident size just after it · peak · end of the run (which of the two sets the peak:
+perf72); and the end of the run's resident size split (one read of /proc/self/smaps_rollup): anonymous (the
+heap, arenas, Python's objects: the process's own) and file-backed (the libraries' code and data pages, shared
+and clean), with its proportional (Pss) and unique (USS: private pages) sizes beside it.
 
 Why the split (perf61): the file-backed part depends on the machine's page cache, not on the agent. A kernel
 whose ext4 page cache holds large folios (Linux 6.18 here) maps a whole folio on a fault; files written by
@@ -77,14 +78,17 @@ stages.append(("+ the config loaded (and what its plugins import)", status("VmRS
 agent.cli.setup_logging("warning")
 run = agent.service.Agent(cfg, max_ticks=int(sys.argv[2]))
 stages.append(("+ Agent() (pipeline; a model tier's runtime and model)", status("VmRSS:")))
-before_fit = []
+before_fit, after_fit = [], []
 finish = agent.pipeline.Pipeline._finish_warmup
 def wrapped(self):
     before_fit.append(status("VmRSS:"))
     finish(self)
+    after_fit.append((status("VmHWM:"), status("VmRSS:")))
 agent.pipeline.Pipeline._finish_warmup = wrapped
 run.run()
 stages.append(("the warm-up's ticks held, just before the fit", before_fit[0] if before_fit else None))
+stages.append(("peak (VmHWM) by the warm-up's end", after_fit[0][0] if after_fit else None))
+stages.append(("just after the warm-up's end", after_fit[0][1] if after_fit else None))
 stages.append(("peak (VmHWM)", status("VmHWM:")))
 stages.append(("end of the run", status("VmRSS:")))
 rollup = {}
