@@ -145,8 +145,7 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
     if discord is not None:
         for values, fresh in zip(raw, ~missing & ~rows.carried & np.isfinite(raw)):
             discord.step(values, fresh)      # its record counts the warm-up's readings too
-        values = fresh = None                # (views: they would keep the raw values and the flags' temporary)
-    rows.forget_carried()                    # read for the last time: not held through the fit (perf72)
+        values = None                        # (a view: it would keep the raw values)
     fitted_here = normaliser is None
     if fitted_here:
         # Labels are never used here: they are ground truth, and the daemon has none.

@@ -150,12 +150,6 @@ class WarmupRows:
         (~0.4 MiB on the demo). `values` is empty afterwards; appending is for `clear` to allow."""
         self._values = np.empty((0, self.sensors))
 
-    def forget_carried(self) -> None:
-        """Give back the carried-forward flags' memory once the warm-up's end has read them (the discord
-        watch's fresh readings): the fallback's fit, which sets the start's peak, runs without them (~50 KiB on
-        the demo; perf72). `carried` is empty afterwards; appending is for `clear` to allow."""
-        self._carried = np.empty((0, self.sensors), bool)
-
     def clear(self) -> None:
         """Forget the rows and give their memory back (the warm-up is over)."""
         self._len = 0
