@@ -12,10 +12,11 @@ numpy.random) pays.
 Rows of the breakdown (MiB resident after each stage, in one process):
 python · + numpy · + pyyaml's loader · + the agent's modules · + the config loaded (with what the named
 plugins import: numpy.random's Generator for the simulator) · + Agent() (pipeline; a model tier's runtime and
-model) · the warm-up's ticks held, just before the fallback's fit · peak · end of the run; and the end of the
-run's resident size split (one read of /proc/self/smaps_rollup): anonymous (the heap, arenas, Python's objects:
-the process's own) and file-backed (the libraries' code and data pages, shared and clean), with its proportional
-(Pss) and unique (USS: private pages) sizes beside it.
+model) · the warm-up's ticks held, just before the fallback's fit · the peak by the warm-up's end (its fit and
+calibration) and the resident size just after it · peak · end of the run (which of the two sets the peak:
+perf72); and the end of the run's resident size split (one read of /proc/self/smaps_rollup): anonymous (the
+heap, arenas, Python's objects: the process's own) and file-backed (the libraries' code and data pages, shared
+and clean), with its proportional (Pss) and unique (USS: private pages) sizes beside it.
 
 Why the split (perf61): the file-backed part depends on the machine's page cache, not on the agent. A kernel
 whose ext4 page cache holds large folios (Linux 6.18 here) maps a whole folio on a fault; files written by
@@ -36,7 +37,12 @@ allocated, its first invoke; onnxruntime's import, its session with the agent's 
 intra- and one inter-op thread, sequential, every optimisation), its first run; numpy.random's
 Generator and PCG64 (the simulator's).
 
-    python bench/rss.py [--ticks 5000] [--out rss.json]
+The agent runs as the systemd unit runs it: with its PYTHONOPTIMIZE (2 since perf72, `python -OO`: no docstrings
+in memory, 2.5 MiB less in every tier; systemd/install.sh writes the venv's .opt-2.pyc files). pip wrote only the
+plain .pyc files of numpy and the runtimes: the first run writes their .opt-2.pyc where it can (throw it away).
+`--optimize 0` reads the figures as before perf72.
+
+    python bench/rss.py [--ticks 5000] [--optimize 0|1|2] [--out rss.json]
 """
 from __future__ import annotations
 
@@ -77,14 +83,17 @@ stages.append(("+ the config loaded (and what its plugins import)", status("VmRS
 agent.cli.setup_logging("warning")
 run = agent.service.Agent(cfg, max_ticks=int(sys.argv[2]))
 stages.append(("+ Agent() (pipeline; a model tier's runtime and model)", status("VmRSS:")))
-before_fit = []
+before_fit, after_fit = [], []
 finish = agent.pipeline.Pipeline._finish_warmup
 def wrapped(self):
     before_fit.append(status("VmRSS:"))
     finish(self)
+    after_fit.append((status("VmHWM:"), status("VmRSS:")))
 agent.pipeline.Pipeline._finish_warmup = wrapped
 run.run()
 stages.append(("the warm-up's ticks held, just before the fit", before_fit[0] if before_fit else None))
+stages.append(("peak (VmHWM) by the warm-up's end", after_fit[0][0] if after_fit else None))
+stages.append(("just after the warm-up's end", after_fit[0][1] if after_fit else None))
 stages.append(("peak (VmHWM)", status("VmHWM:")))
 stages.append(("end of the run", status("VmRSS:")))
 rollup = {}
@@ -203,15 +212,36 @@ def configs(work: Path, ticks: int) -> dict[str, Path]:
     return out
 
 
+def unit_optimize(unit: Path = ROOT / "systemd" / "stad-agent.service") -> str | None:
+    """The PYTHONOPTIMIZE the systemd unit runs the agent with (its `Environment=` lines), None when it sets none."""
+    found = None
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for word in line.partition("=")[2].split():
+                if word.startswith("PYTHONOPTIMIZE="):
+                    found = word.partition("=")[2]
+    return found
+
+
+#: The children run as the unit runs the agent: its PYTHONOPTIMIZE (2, `python -OO`: no docstrings in memory;
+#: perf72), unless --optimize says otherwise (0: plain bytecode, as every figure before perf72 was read).
+OPTIMIZE = {"level": unit_optimize()}
+
+
 def child_env() -> dict:
-    """The children's environment: this checkout first, bytecode read (and written) as installed."""
+    """The children's environment: this checkout first, bytecode read (and written) as installed, at the
+    unit's optimisation level (OPTIMIZE)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONOPTIMIZE", None)
+    if OPTIMIZE["level"] not in (None, "", "0"):
+        env["PYTHONOPTIMIZE"] = OPTIMIZE["level"]
     return env
 
 
 def compile_agent() -> None:
-    """agent/'s .pyc files, as `pip install` writes them (git ignores __pycache__)."""
+    """agent/'s .pyc files, as the install writes them (git ignores __pycache__): at the children's optimisation
+    level (the .opt-2.pyc files under the unit's PYTHONOPTIMIZE=2, as systemd/install.sh writes them)."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agent")], check=True,
                    env=child_env(), capture_output=True, timeout=300)
 
@@ -247,8 +277,14 @@ def main() -> int:
     ap.add_argument("--out", type=out_file)
     ap.add_argument("--rows", nargs="+", default=None, help="only these rows (names as printed; default all)")
     ap.add_argument("--no-breakdown", action="store_true", help="peak RSS only (no per-stage breakdown, no floor)")
+    ap.add_argument("--optimize", choices=["0", "1", "2"], default=None,
+                    help="the agent's PYTHONOPTIMIZE (default: the systemd unit's, "
+                         f"{OPTIMIZE['level'] or 'none'}; 0: plain bytecode, as figures before perf72)")
     args = ap.parse_args()
-    report: dict = {"machine": machine_info(), "ticks": args.ticks, "peak_rss_mib": {}, "breakdown_mib": {}}
+    if args.optimize is not None:
+        OPTIMIZE["level"] = args.optimize
+    report: dict = {"machine": machine_info(), "ticks": args.ticks, "python_optimize": OPTIMIZE["level"] or "0",
+                    "peak_rss_mib": {}, "breakdown_mib": {}}
     compile_agent()
     report["floor_mib"] = {} if args.no_breakdown else floor(ROOT / "agent" / "models" / "demo-corridor")
     with tempfile.TemporaryDirectory() as tmp:
@@ -271,7 +307,7 @@ def main() -> int:
                                              for stage, v in json.loads(res.stdout.splitlines()[-1])]
             print(f"{name}: peak {report['peak_rss_mib'][name]} MiB", file=sys.stderr, flush=True)
     names = list(report["breakdown_mib"])
-    print(f"peak RSS of `stad-agent run` on the demo, {args.ticks} ticks: "
+    print(f"peak RSS of `stad-agent run` on the demo (PYTHONOPTIMIZE={report['python_optimize']}), {args.ticks} ticks: "
           + ", ".join(f"{n} {v} MiB" for n, v in report["peak_rss_mib"].items()))
     if "hot_swap" in report:
         print(f"the hot swap: {report['hot_swap']['accepted']} accepted, onnxruntime "

@@ -165,6 +165,16 @@ if [ "$NO_VENV" -eq 0 ]; then
     fi
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
     "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"
+    # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and never writes
+    # bytecode (PYTHONDONTWRITEBYTECODE=1): its .opt-2.pyc files are written here, or every start would compile
+    # every module from source. A file that does not compile is a warning, as pip's own compile step says it.
+    # The standard library's .opt-2.pyc files are the interpreter's own: where it has none (Debian's python3), those
+    # modules compile at each start — perf72: +0.4 s of start on x86-64, 0.1-0.6 MiB, still 2.1 MiB under plain.
+    say "writing the venv's bytecode for python -OO"
+    "$VENV/bin/python" -OO -c 'import compileall, re, sys, sysconfig
+dirs = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+sys.exit(0 if all([compileall.compile_dir(d, quiet=1, rx=re.compile(r"/tests?/")) for d in dirs]) else 1)' \
+        >/dev/null 2>&1 || say "warning: some of the venv's modules did not compile for python -OO (they compile at each start)" >&2
     if [ -d "$SOURCE" ] && [ -f "$SOURCE/README.md" ]; then
         install -m 0644 "$SOURCE/README.md" "$OPT_DIR/README.md"
     fi

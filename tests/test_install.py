@@ -97,6 +97,10 @@ def test_install_twice_then_uninstall(tmp_path, wheel, shim_path):
     version = subprocess.run([str(venv / "bin/stad-agent"), "--version"], capture_output=True, text=True,
                              timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("stad-edge "), version.stderr
+    # The unit runs python -OO and writes no bytecode: install.sh wrote the .opt-2.pyc files it reads (pip only the
+    # plain ones), the agent's among them.
+    assert list(venv.glob("lib/python*/site-packages/agent/__pycache__/pipeline.*.opt-2.pyc"))
+    assert "writing the venv's bytecode for python -OO" in first.stdout
     # No torch in a gateway install.
     assert not list(venv.glob("lib/python*/site-packages/torch"))
     assert unit.read_bytes() == UNIT.read_bytes()

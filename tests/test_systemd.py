@@ -366,4 +366,6 @@ def test_unit_has_the_required_settings():
     for key in ("WatchdogSec", "StartLimitBurst", "StartLimitIntervalSec", "MemoryMax", "CPUQuota", "TasksMax"):
         assert one.get(key), key
     assert one["Restart"] == "on-failure"
+    # python -OO: no docstrings in memory (perf72), its bytecode written by install.sh; none written by the service
+    assert {"PYTHONOPTIMIZE=2", "PYTHONDONTWRITEBYTECODE=1"} <= set(one["Environment"].split())
     assert "DeviceAllow=" in UNIT.read_text()     # the serial-sensor drop-in is documented
