@@ -11,6 +11,7 @@ agent with an MQTT sink (its Last Will `offline` is the gateway going away), `st
 config (keepalive_s 5), all waited on conditions."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from conftest import agent_env, pump_agent_config, wait_for
 from mqtt_broker import make_broker, broker, make_password_file  # noqa: F401 — fixtures
+from mqtt_relay import UNSUBSCRIBE, DroppingRelay
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = "lab/gw-test"
@@ -31,15 +33,18 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines()
 
 
-def _start(tmp_path: Path, port: int, protocol: str = "5") -> tuple[subprocess.Popen, subprocess.Popen, Path, Path]:
-    """A real agent publishing to the broker, and `listen -c` on its config: (agent, listen, listen's stdout, stderr)."""
+def _start(tmp_path: Path, port: int, protocol: str = "5", listen_args: tuple[str, ...] = ()
+           ) -> tuple[subprocess.Popen, subprocess.Popen, Path, Path]:
+    """A real agent publishing to the broker, and `listen -c` on its config (and `listen_args`): (agent, listen,
+    listen's stdout, stderr)."""
     sink = {"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port, "protocol": protocol,
                                         "keepalive_s": KEEPALIVE_S, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}}
     cfg = pump_agent_config(tmp_path, [sink], speed=20.0)
     agent = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=ROOT, env=agent_env(),
                              stdout=subprocess.DEVNULL, stderr=(tmp_path / "agent.err").open("w"))
     out, err = tmp_path / "listen.out", tmp_path / "listen.err"
-    listen = subprocess.Popen([sys.executable, "-m", "agent", "listen", "-c", str(cfg)], cwd=ROOT, env=agent_env(),
+    listen = subprocess.Popen([sys.executable, "-m", "agent", "listen", "-c", str(cfg), *listen_args], cwd=ROOT,
+                              env=agent_env(),
                               stdout=out.open("w"), stderr=err.open("w"))
     return agent, listen, out, err
 
@@ -131,3 +136,32 @@ def test_a_broker_back_with_a_password_file_is_a_clear_error_after_the_loss(tmp_
     [giving_up] = [line for line in errors.splitlines() if "giving up" in line]
     assert "the broker refused listen's login when it reconnected: not authorised" in giving_up, errors
     assert "the broker's users or settings changed while listen ran" in giving_up, errors
+
+
+def test_a_broker_that_never_answers_the_check_holds_nothing_and_shows_no_offline(tmp_path, broker):
+    """A broker that keeps the connection (pings answered) and never answers an UNSUBSCRIBE: before, listen held the
+    `offline` and every event after it, from every node it follows, for as long as the connection lasted."""
+    relay = DroppingRelay(broker.port, UNSUBSCRIBE)
+    agent, listen, out, err = _start(tmp_path, broker.port, listen_args=("--port", str(relay.port), "--node", "+"))
+    other = {"event": "new", "alert_id": "gw-other-relay-1", "seq": 0, "ts": "2026-12-05T21:00:00Z", "site": "lab",
+             "node": "gw-other", "score": 12.5, "threshold": 9.0, "tier": "numpy", "top_sensors": []}
+    try:
+        wait_for(lambda: f"{NODE} is online" in out.read_text(), "listen shows the gateway online", proc=listen)
+        agent.kill()            # its Last Will `offline` reaches listen, whose check the relay drops
+        agent.wait(timeout=30)
+        wait_for(lambda: relay.dropped >= 1, "listen's check sent after the `offline`", proc=listen)
+        # another gateway's alert, after the `offline`: before, held with it
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t",
+                        "stad/lab/gw-other/alerts", "-m", json.dumps(other)], check=True, timeout=30)
+        wait_for(lambda: "gw-other-relay-1" in out.read_text(), "the other gateway's alert shown", timeout=60,
+                 proc=listen)
+    finally:
+        _end(agent, listen)
+        relay.close()
+    lines = _lines(out)
+    unknown = next(i for i, line in enumerate(lines) if f"{NODE}: state unknown" in line)
+    alert = next(i for i, line in enumerate(lines) if "gw-other-relay-1" in line)
+    assert unknown < alert, lines                  # in the order they came
+    assert not any("is offline" in line for line in lines), lines
+    assert not any("lost the broker" in line for line in lines), lines      # the connection held all along
+    assert listen.returncode == 0, err.read_text()
