@@ -263,7 +263,8 @@ def legend(fmt: str, labels: dict) -> str:
     return " ".join(text.replace(INSTANCE, "").split()) or INSTANCE
 
 
-def render(panels: list[dict], start: float, end: float, path: Path) -> None:
+def render(panels: list[dict], start: float, end: float, path: Path, run: str) -> None:
+    """The picture; `run` says what ran (the warm-up shown, the broker outage) in its title."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
@@ -286,18 +287,19 @@ def render(panels: list[dict], start: float, end: float, path: Path) -> None:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
+        ax.margins(y=0.12)          # a line at the panel's top (the scoring panel's, at 1) stays off its frame
         if drawn:
             # "best": the scoring panel's lines (a state, then the tier) all run at 1, along the top
             ax.legend(fontsize=7, loc="best", ncol=2, framealpha=0.7)
         else:
             ax.text(0.5, 0.5, "no data (no series in this run)", ha="center", va="center",
                     transform=ax.transAxes, color="grey")
-    fig.suptitle(f"stad-agent Grafana dashboard's queries on a real Prometheus scrape of a running agent "
-                 f"({INSTANCE}: configs/demo.yaml from the end of its warm-up; broker killed and restarted mid-run)\n"
+    fig.suptitle(f"stad-agent Grafana dashboard's queries on a real Prometheus scrape of a running agent\n"
+                 f"({INSTANCE}: configs/demo.yaml; {run})\n"
                  "rendered with matplotlib by bench/dashboard.py, not a Grafana screenshot; times UTC; "
                  "rate(…[5m]) panels ramp up while their window is longer than the scrape so far",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=72)
     print(f"dashboard: {path}", file=sys.stderr)
@@ -332,7 +334,9 @@ def main(argv=None) -> int:
         if args.data:
             Path(args.data).mkdir(parents=True, exist_ok=True)
             (Path(args.data) / "dashboard-queries.json").write_text(json.dumps(panels, indent=1))
-        render(panels, start, end, Path(args.out))
+        run = (f"the last {args.warming:g} s of its warm-up first" if args.warming else "from its first score") + \
+            (f"; broker killed {outage[0]:g} s in, back at {outage[1]:g} s" if outage else "; no broker outage")
+        render(panels, start, end, Path(args.out), run)
     finally:
         stop(prom)
         shutil.rmtree(work, ignore_errors=True)
