@@ -370,9 +370,10 @@ class Listener:
         node, _ = self._status(held[0])
         self.status.pop(node, None)
         self._unanswered[mid] = (node, self._probe_sent)
-        self._say(f"{node}: state unknown — its `offline` came, and the broker {self.reporter.where} has not answered "
-                  f"listen's check for {self.args.broker.keepalive_s} s (keepalive_s): a broker that hangs or is going "
-                  f"away sends every client's Last Will, so it is not shown; it is if the broker answers")
+        self._say(f"{node}: state unknown — its `offline` came and the broker {self.reporter.where} has not answered "
+                  f"listen's check in {self.args.broker.keepalive_s} s (keepalive_s): it may be hanging or going away "
+                  f"(a broker that stops sends every client's Last Will), so the `offline` is not shown; it will be if "
+                  f"the broker answers")
         for msg in held[1:]:
             self._take(msg)
 
