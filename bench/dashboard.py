@@ -317,16 +317,21 @@ def main(argv=None) -> int:
                                                        "'none' for no outage")
     p.add_argument("--data", default=None, help="also write the query answers (JSON) to this directory")
     args = p.parse_args(argv)
+    if not 0 <= args.warming <= 1440:
+        p.error(f"argument --warming: {args.warming:g} is not within 0 to 1440 (the demo's warm-up day at 60×)")
+    try:
+        outage = None if args.outage == "none" else tuple(float(x) for x in args.outage.split(":"))
+    except ValueError:
+        outage = ()
+    if outage is not None and (len(outage) != 2 or not 0 <= outage[0] < outage[1]):
+        p.error(f"argument --outage: {args.outage!r} is not START:END seconds (0 ≤ START < END) or 'none'")
     for binary in (PROMETHEUS, MOSQUITTO):
         if not Path(binary).exists():
             print(f"dashboard: {binary} is not installed (Debian: apt-get install prometheus mosquitto)",
                   file=sys.stderr)
             return 1
-    if not 0 <= args.warming <= 1440:
-        p.error(f"argument --warming: {args.warming:g} is not within 0 to 1440 (the demo's warm-up day at 60×)")
-    outage = None if args.outage == "none" else tuple(float(x) for x in args.outage.split(":"))
     work = Path(tempfile.mkdtemp(prefix="stad-dashboard-"))
-    prom = None
+    prom, done = None, False
     try:
         prom, port, start, end = scrape_run(work, args.seconds, outage, args.warming)
         panels = panel_results(port, start, end)
@@ -337,9 +342,14 @@ def main(argv=None) -> int:
         run = (f"the last {args.warming:g} s of its warm-up first" if args.warming else "from its first score") + \
             (f"; broker killed {outage[0]:g} s in, back at {outage[1]:g} s" if outage else "; no broker outage")
         render(panels, start, end, Path(args.out), run)
+        done = True
     finally:
         stop(prom)
-        shutil.rmtree(work, ignore_errors=True)
+        if done:
+            shutil.rmtree(work, ignore_errors=True)
+        else:       # a failure's message names agent.log there: it must still be there to read
+            print(f"dashboard: the run's files are kept in {work} (agent.log, prometheus.log, mosquitto.log)",
+                  file=sys.stderr)
     return 0
 
 
