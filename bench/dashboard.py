@@ -290,7 +290,8 @@ def render(panels: list[dict], start: float, end: float, path: Path, run: str) -
         ax.margins(y=0.12)          # a line at the panel's top (the scoring panel's, at 1) stays off its frame
         if drawn:
             # "best": the scoring panel's lines (a state, then the tier) all run at 1, along the top
-            ax.legend(fontsize=7, loc="best", ncol=2, framealpha=0.7)
+            # out of tight_layout: a legend taller than its panel (the rejects' 40 reasons) pushed every panel down
+            ax.legend(fontsize=7, loc="best", ncol=2, framealpha=0.7).set_in_layout(False)
         else:
             ax.text(0.5, 0.5, "no data (no series in this run)", ha="center", va="center",
                     transform=ax.transAxes, color="grey")
