@@ -207,6 +207,7 @@ class Listener:
         self._held: list = []
         # probes unanswered within keepalive_s (`_probe_unanswered`): their id -> (node, monotonic time sent)
         self._unanswered: dict[int, tuple[str, float]] = {}
+        self._unanswered_run = 0        # checks unanswered in a row on this connection (none answered between)
         broker = args.broker
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
@@ -342,6 +343,7 @@ class Listener:
 
     def _probe_answered(self, mid: int) -> None:
         """The broker answered after the held `offline`: it is there, and the `offline` was its word on the node."""
+        self._unanswered_run = 0
         if mid in self._unanswered:
             node, sent = self._unanswered.pop(mid)
             if node not in self.status:         # nothing heard of the node since its state was said unknown
@@ -370,10 +372,14 @@ class Listener:
         node, _ = self._status(held[0])
         self.status.pop(node, None)
         self._unanswered[mid] = (node, self._probe_sent)
+        self._unanswered_run += 1
+        run = self._unanswered_run
         self._say(f"{node}: state unknown — its `offline` came and the broker {self.reporter.where} has not answered "
                   f"listen's check in {self.args.broker.keepalive_s} s (keepalive_s): it may be hanging or going away "
                   f"(a broker that stops sends every client's Last Will), so the `offline` is not shown; it will be if "
-                  f"the broker answers")
+                  f"the broker answers" + (f"; none of listen's last {run} checks on this connection was answered and "
+                  f"the connection holds: this broker may not answer an UNSUBSCRIBE at all (then no `offline` can be "
+                  f"confirmed: check the node's status topic with another client)" if run > 1 else ""))
         for msg in held[1:]:
             self._take(msg)
 
@@ -385,6 +391,7 @@ class Listener:
         self.up = False
         held, self._probe, self._held = self._held, None, []
         self._unanswered.clear()        # answers on the connection that ended: none will come
+        self._unanswered_run = 0
         unsaid = [self._status(m)[0] for m in held if m.topic.endswith("/status")]
         known = ", ".join(f"{node} was {state}" for node, state in sorted(self.status.items()))
         self.status.clear()

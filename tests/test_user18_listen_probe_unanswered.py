@@ -163,11 +163,19 @@ def test_a_broker_that_never_answers_the_check_holds_nothing_and_shows_no_offlin
                         "stad/lab/gw-other/alerts", "-m", json.dumps(other)], check=True, timeout=30)
         wait_for(lambda: "gw-other-relay-1" in out.read_text(), "the other gateway's alert shown", timeout=60,
                  proc=listen)
+        # a second `offline` unanswered, the connection still up: the line says the broker may never answer
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-r", "-t",
+                        "stad/lab/gw-other/status", "-m", "offline"], check=True, timeout=30)
+        second = wait_for(lambda: [line for line in _lines(out) if "lab/gw-other: state unknown" in line],
+                          "the second check said unanswered", timeout=60, proc=listen)
+        assert "none of listen's last 2 checks on this connection was answered" in second[0], second
+        assert "may not answer an UNSUBSCRIBE at all" in second[0], second
     finally:
         _end(agent, listen)
         relay.close()
     lines = _lines(out)
     unknown = next(i for i, line in enumerate(lines) if f"{NODE}: state unknown" in line)
+    assert "none of listen's last" not in lines[unknown], lines[unknown]       # one unanswered check says no more
     alert = next(i for i, line in enumerate(lines) if "gw-other-relay-1" in line)
     assert unknown < alert, lines                  # in the order they came
     assert not any("is offline" in line for line in lines), lines
