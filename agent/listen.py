@@ -12,7 +12,13 @@ listen never took): a broker that stops (Mosquitto on SIGTERM, `systemctl restar
 client's Last Will as it goes, so the gateway's `offline` arrived as listen's own connection ended, and listen
 showed the gateway offline when the broker was what went away (user14; user16). A broker gone before it answers:
 one line says listen lost it and the gateways' state is unknown, that `offline` is not shown, and each node's
-status is shown again from the retained one once listen is back.
+status is shown again from the retained one once listen is back. A broker that does not answer within the
+connection's keepalive_s (one that hangs — stopped mid-answer —, or one that does not answer an UNSUBSCRIBE; a
+live broker answers in milliseconds, and keepalive_s is how long paho waits on a PINGREQ's answer before it drops
+the connection): one line says the node's state is unknown, the `offline` not shown, and what came after it is
+shown; an answer that comes later still shows the `offline`, said late, unless the node's state was heard since.
+A broker that refuses listen's login when it reconnects (its users changed while listen ran) ends listen, exit 1,
+after the line that says the broker was lost (user18).
 Exit codes: 0 done (input interrupted, --count reached, or --timeout without --count once the
 broker was reached); 1 when --count was not reached before --timeout, the broker was never reached
 within --timeout (`listen --timeout 5` is a connectivity check), the broker refused the credentials, or
@@ -197,7 +203,11 @@ class Listener:
         # An `offline` is held until the broker answers the probe sent after it (`_probe`: its UNSUBSCRIBE id),
         # with every message that came after it (their order kept); the connection lost first: not shown.
         self._probe: int | None = None
+        self._probe_sent = 0.0          # monotonic time the pending probe was sent
         self._held: list = []
+        # probes unanswered within keepalive_s (`_probe_unanswered`): their id -> (node, monotonic time sent)
+        self._unanswered: dict[int, tuple[str, float]] = {}
+        self._unanswered_run = 0        # checks unanswered in a row on this connection (none answered between)
         broker = args.broker
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
@@ -226,7 +236,12 @@ class Listener:
 
     def _on_refused(self, reason: str, permanent: bool) -> bool:
         if permanent:           # retrying will not fix it: give up at once (one message, below)
-            self.refused = f"the broker refused the connection: {reason}"
+            if self.reached:    # it took this login before: something changed at the broker while listen ran
+                self.refused = (f"the broker refused listen's login when it reconnected: {reason}; it had taken it "
+                                f"before, so the broker's users or settings changed while listen ran (a password "
+                                f"file added?)")
+            else:
+                self.refused = f"the broker refused the connection: {reason}"
             self.inbox.put(None)
         return permanent
 
@@ -261,6 +276,7 @@ class Listener:
             self.client.loop_start()
             while self.refused is None:
                 self.reporter.settle()          # the end of a flap, said once it holds
+                self._check_probe()
                 if self.args.count is not None and self.alerts >= self.args.count:
                     return 0
                 left = None if deadline is None else deadline - time.monotonic()
@@ -272,6 +288,7 @@ class Listener:
                     continue
                 if msg is not None:
                     self._take(msg)
+            self._drain()
             log.error("listen: giving up, %s", self.refused)
             return 1
         except KeyboardInterrupt:
@@ -281,6 +298,17 @@ class Listener:
             self.client.loop_stop()
             if self.out:
                 self.out.close()
+
+    def _drain(self) -> None:
+        """What paho's thread put before the refusal (the loss of the connection among it), taken in order: the
+        `lost the broker` line comes before the refusal's, and a held `offline` is not left unsaid."""
+        while True:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._take(item)
 
     def _timed_out(self) -> int:
         if not self.reached:
@@ -315,12 +343,43 @@ class Listener:
 
     def _probe_answered(self, mid: int) -> None:
         """The broker answered after the held `offline`: it is there, and the `offline` was its word on the node."""
+        self._unanswered_run = 0
+        if mid in self._unanswered:
+            node, sent = self._unanswered.pop(mid)
+            if node not in self.status:         # nothing heard of the node since its state was said unknown
+                self.status[node] = "offline"
+                self._say(f"{node} is offline (the broker answered listen's check {time.monotonic() - sent:.0f} s "
+                          f"after it was sent: it is there, so the `offline` was its word on {node})")
+            return
         if mid != self._probe:
             return
         held, self._probe, self._held = self._held, None, []
         node, state = self._status(held[0])
-        self.status[node] = state
-        self._say(f"{node} is {state}")
+        if self.status.get(node) != state:      # an unanswered probe's late answer may have said it
+            self.status[node] = state
+            self._say(f"{node} is {state}")
+        for msg in held[1:]:
+            self._take(msg)
+
+    def _check_probe(self) -> None:
+        if self._probe is not None and time.monotonic() - self._probe_sent >= self.args.broker.keepalive_s:
+            self._probe_unanswered()
+
+    def _probe_unanswered(self) -> None:
+        """No answer within keepalive_s (the module's docstring): the held `offline` is not shown — the node's state
+        is unknown —, what came after it is; a later answer still shows it (`_probe_answered`)."""
+        held, mid, self._probe, self._held = self._held, self._probe, None, []
+        node, _ = self._status(held[0])
+        self.status.pop(node, None)
+        self._unanswered[mid] = (node, self._probe_sent)
+        self._unanswered_run += 1
+        run = self._unanswered_run
+        self._say(f"{node}: state unknown — its `offline` came and the broker {self.reporter.where} has not answered "
+                  f"listen's check in {self.args.broker.keepalive_s} s (keepalive_s): it may be hanging or going away "
+                  f"(a broker that stops sends every client's Last Will), so the `offline` is not shown; it will be if "
+                  f"the broker answers" + (f"; none of listen's last {run} checks on this connection was answered and "
+                  f"the connection holds: this broker may not answer an UNSUBSCRIBE at all (then no `offline` can be "
+                  f"confirmed: check the node's status topic with another client)" if run > 1 else ""))
         for msg in held[1:]:
             self._take(msg)
 
@@ -331,6 +390,8 @@ class Listener:
             return
         self.up = False
         held, self._probe, self._held = self._held, None, []
+        self._unanswered.clear()        # answers on the connection that ended: none will come
+        self._unanswered_run = 0
         unsaid = [self._status(m)[0] for m in held if m.topic.endswith("/status")]
         known = ", ".join(f"{node} was {state}" for node, state in sorted(self.status.items()))
         self.status.clear()
@@ -349,6 +410,7 @@ class Listener:
                 return
             if state == "offline":      # shown once the broker answers after it (the module's docstring)
                 self._probe = self.client.unsubscribe(f"{self.base}/status/listen-probe")[1]
+                self._probe_sent = time.monotonic()
                 self._held = [msg]
                 return
             self.status[node] = state

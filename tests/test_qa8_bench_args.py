@@ -13,6 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
     ("accuracy.py", ["--only", "skab", "--scorer", "foo"], "argument --scorer: invalid choice: 'foo'"),
     ("mqtt.py", ["--dir", "{tmp}/absent"], "--dir {tmp}/absent: not a directory"),
     ("cadence.py", ["--cadence-s", "1", "-0.5"], "--cadence-s, --spin-s and --sweep-kib take values ≥ 0"),
+    ("dashboard.py", ["--warming", "2000"], "argument --warming: 2000 is not within 0 to 1440"),
+    ("dashboard.py", ["--outage", "130"], "argument --outage: '130' is not START:END seconds"),
 ])
 def test_bad_bench_arguments_are_usage_errors(tmp_path, script, args, says):
     args = [a.format(tmp=tmp_path) for a in args]

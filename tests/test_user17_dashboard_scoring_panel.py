@@ -89,3 +89,25 @@ def test_the_scoring_panel_shows_warming_while_no_tier_scores_then_the_tier(tmp_
         for sink in agent.sinks:
             sink.close()
         agent.metrics.close()
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian's prometheus package) not installed")
+def test_the_scoring_panel_shows_refilling_after_a_warm_up_replay(tmp_path):
+    """After `warmup.replay` the window refills on live data before the first score (user16's refill case): the panel
+    says `refilling`, not an empty tier line (user18: the state user17 left untested here)."""
+    from conftest import demo_cfg
+    from upgrade_replay import write_recording
+    recording = tmp_path / "normal.csv"
+    write_recording(recording, demo_cfg(tmp_path / "sim"), WARMUP + 60)
+    d = demo_dict(tmp_path / "state")
+    d["warmup"].update(ticks=WARMUP, replay=str(recording))
+    d["metrics"] = {"listen": f"127.0.0.1:{free_port()}"}
+    agent = Agent(from_dict(d, base_dir=str(REPO)), max_ticks=3)      # fewer than the window's 32 steps
+    try:
+        assert agent.pipeline.warm and agent.pipeline.refill > 3
+        _panel_shows(tmp_path, _scoring_series(_scraped(agent)),
+                     {"stad_scoring_tier": [], "stad_scoring_state": ["refilling"]})
+    finally:
+        for sink in agent.sinks:
+            sink.close()
+        agent.metrics.close()
