@@ -156,10 +156,20 @@ def publish_properties(client: mqtt.Client, content_type: str | None = None,
     return props
 
 
+# paho 2 hands a 3.1.1 CONNACK's return code to on_connect as the MQTT 5 reason code of the same meaning (5, not
+# authorised, as 0x87): read back into the 3.1.1 return code by paho's own conversion, so that a 3.1.1 refusal is
+# told and judged permanent as a 5 one is (before user18 a refused 3.1.1 login read "refused (Not authorized)",
+# not permanent: listen and the sinks retried it for ever).
+_V311_OF_V5 = {mqtt.convert_connack_rc_to_reason_code(code).value: int(code)
+               for code in mqtt.ConnackCode if code != mqtt.ConnackCode.CONNACK_ACCEPTED}
+
+
 def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     """Why a CONNACK refused the connection, in words, and whether retrying cannot help."""
     value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
     v5 = protocol == mqtt.MQTTv5
+    if not v5 and hasattr(reason_code, "value"):
+        value = _V311_OF_V5.get(value, value)
     table = _REFUSALS_V5 if v5 else _REFUSALS_V311
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
