@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import abc
 import math
-from functools import partial as _partial
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -59,7 +58,7 @@ from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, 
 from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
 from .sensor_tails import tail_gains
 
-_DOT, _SUBTRACT, _DIVIDE, _ABS, _F64 = fnp.dot, np.subtract, np.divide, np.abs, np.float64
+_DOT, _SUBTRACT, _ABS = fnp.dot, np.subtract, np.abs
 
 if TYPE_CHECKING:
     from ..window import WindowBuffer
@@ -332,7 +331,7 @@ class ModelScorer(Scorer):
         # inf in them makes the forecast NaN too: the forecast is the one check a tick needs. Its
         # sum is finite when every entry is (one reduction; a sum that overflows float32 needs
         # forecasts beyond ±1e37 normalised units, which are refused as well).
-        if not (math.isfinite(_DOT(forecast, forecast)) or finite_sum(forecast)):    # (finite_sum's first test inline)
+        if not finite_sum(forecast):
             raise ScorerError(f"{self.kind} returned NaN/inf outputs")
         missing_newest = window.newest_missing  # what missing[0, -1] holds, as bools
         # (a where= copy through an all-False mask writes nothing: skipped while every sensor reads)
@@ -345,10 +344,9 @@ class ModelScorer(Scorer):
         # (each operand copied to float64 first, exactly, then one float64 subtract: the same bits as the
         # ufunc's float64 loop on them, without its buffered casts, ~0.6 µs; err is recorded: a new array)
         # (values[0, -1] is the window's newest row, copied exactly, unless rebased: the window's kept view; perf65)
-        # (perf71: one float64 subtract of the two rows cast exactly, into a new array, then the divide in place:
-        # the same bits as the two astype copies and the subtract, in two ufunc calls instead of four)
-        err = _SUBTRACT(window.newest_values if self._scale is None else values[0, -1], forecast, dtype=_F64)
-        _DIVIDE(err, self._floored if self._scale_of is self.residual else self._residual_scale(), err)
+        err = (window.newest_values if self._scale is None else values[0, -1]).astype(np.float64)
+        _SUBTRACT(err, forecast.astype(np.float64), err)
+        err /= self._floored if self._scale_of is self.residual else self._residual_scale()
         if some_missing:
             fnp.copyto(err, 0.0, where=missing_newest)
         profiled = self.profile.fitted
@@ -372,13 +370,13 @@ class ModelScorer(Scorer):
             s = np.where(missing_newest, 0.0, np.maximum(s, distance))
         if self.sensor_gain is not None:        # each sensor in units of its calm tail (sensor_tails.py)
             s = s * self.sensor_gain
-        # Nothing for the explanation here: the partial runs only when an alert is built (a partial, not a
-        # closure: one object where a lambda made a function, its closure and four cells; perf71). The tick's score
+        top_k = self.top_k
+        # Nothing for the explanation here: the lambda runs only when an alert is built. The tick's score
         # by numpy's reduction (NaN when a sensor's is): as Python floats the tick's scorer was slower (review11).
         own = fnp.max_of(s)
         if self.scale_floor is not None:        # scale_half_life_ticks: `learn` reads this tick's errors and score
             self._calm_error = (float(window.ts[-1]), err, missing_newest.copy(), own)
-        return TickScore(s, own, self.TYPE, _partial(explanation_weights, s, temporal, spatial, self.top_k))
+        return TickScore(s, own, self.TYPE, lambda: explanation_weights(s, temporal, spatial, top_k))
 
     def learn(self, window: WindowBuffer, calm: Callable[[float, int], bool] | None = None) -> None:
         """A calm tick (the detector's judgement): each read sensor's forecast-error scale follows its
