@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
     ("accuracy.py", ["--only", "skab", "--scorer", "foo"], "argument --scorer: invalid choice: 'foo'"),
     ("mqtt.py", ["--dir", "{tmp}/absent"], "--dir {tmp}/absent: not a directory"),
     ("cadence.py", ["--cadence-s", "1", "-0.5"], "--cadence-s, --spin-s and --sweep-kib take values ≥ 0"),
+    ("cold_misses.py", ["--ticks", "0"], "--ticks takes a value ≥ 1, --skip and --top values ≥ 0"),
 ])
 def test_bad_bench_arguments_are_usage_errors(tmp_path, script, args, says):
     args = [a.format(tmp=tmp_path) for a in args]
@@ -32,7 +33,8 @@ def test_accuracy_says_when_the_data_set_it_was_asked_for_is_absent(tmp_path, on
     assert res.stderr.strip() == f"no {only.upper()} copy at {tmp_path / only}: nothing to measure"
 
 
-@pytest.mark.parametrize("script", ["scorer.py", "rss.py", "ticks.py", "table.py", "dashboard.py", "cadence.py"])
+@pytest.mark.parametrize("script", ["scorer.py", "rss.py", "ticks.py", "table.py", "dashboard.py", "cadence.py",
+                                    "cold_misses.py"])
 def test_an_out_file_in_no_directory_is_refused_before_the_run(tmp_path, script):
     """The run was measured in full, then lost to a FileNotFoundError traceback when writing --out."""
     res = subprocess.run([sys.executable, str(REPO / "bench" / script), "--out", str(tmp_path / "absent" / "x.json")],
