@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
     ("cadence.py", ["--cadence-s", "1", "-0.5"], "--cadence-s, --spin-s and --sweep-kib take values ≥ 0"),
     ("dashboard.py", ["--warming", "2000"], "argument --warming: 2000 is not within 0 to 1440"),
     ("dashboard.py", ["--outage", "130"], "argument --outage: '130' is not START:END seconds"),
+    ("cold_misses.py", ["--ticks", "0"], "--ticks takes a value ≥ 1, --skip and --top values ≥ 0"),
 ])
 def test_bad_bench_arguments_are_usage_errors(tmp_path, script, args, says):
     args = [a.format(tmp=tmp_path) for a in args]
@@ -34,7 +35,8 @@ def test_accuracy_says_when_the_data_set_it_was_asked_for_is_absent(tmp_path, on
     assert res.stderr.strip() == f"no {only.upper()} copy at {tmp_path / only}: nothing to measure"
 
 
-@pytest.mark.parametrize("script", ["scorer.py", "rss.py", "ticks.py", "table.py", "dashboard.py", "cadence.py"])
+@pytest.mark.parametrize("script", ["scorer.py", "rss.py", "ticks.py", "table.py", "dashboard.py", "cadence.py",
+                                    "cold_misses.py"])
 def test_an_out_file_in_no_directory_is_refused_before_the_run(tmp_path, script):
     """The run was measured in full, then lost to a FileNotFoundError traceback when writing --out."""
     res = subprocess.run([sys.executable, str(REPO / "bench" / script), "--out", str(tmp_path / "absent" / "x.json")],
