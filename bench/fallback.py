@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from machine import RSS_CHILD, machine_info, percentiles_us  # noqa: E402
+from machine import OPTIMIZE, RSS_CHILD, agent_env, compile_agent, machine_info, percentiles_us  # noqa: E402
 from table import package_at, river_hst  # noqa: E402  (sets one BLAS thread before numpy loads)
 
 from agent import config  # noqa: E402
@@ -132,14 +132,16 @@ def demo_rss() -> dict:
     (tmp / "demo.yaml").write_text(text.replace("state_dir: ./state", f"state_dir: {tmp}/state")
                                    .replace("path: state/alerts.jsonl", f"path: {tmp}/alerts.jsonl")
                                    .replace("builtin:demo-corridor", "null"))
+    compile_agent()
     t0 = time.perf_counter()
     # The agent's own peak (VmHWM, read inside it): RUSAGE_CHILDREN would report this bench's peak,
-    # which Linux carries across the child's exec.
+    # which Linux carries across the child's exec. Run as the systemd unit runs it (python -OO), as bench/rss.py.
     res = subprocess.run([sys.executable, "-c", RSS_CHILD, "run", "-c", str(tmp / "demo.yaml"), "--max-ticks", "5000"],
-                         cwd=root, capture_output=True, check=True, text=True)
+                         cwd=root, capture_output=True, check=True, text=True, env=agent_env())
     wall = time.perf_counter() - t0
     rss = int(next(line.split()[1] for line in res.stderr.splitlines() if line.startswith("VmHWM_kB "))) / 1024.0
     return {"config": "configs/demo.yaml (numpy tier, unpaced, 5000 ticks)", "peak_rss_mb": round(rss, 1),
+            "python_optimize": OPTIMIZE["level"] or "0",
             "wall_s": round(wall, 2), "ticks_per_s": round(5000 / wall, 1)}
 
 

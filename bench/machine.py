@@ -5,9 +5,12 @@ import argparse
 import os
 import platform
 import resource
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 #: Run the agent, then print its own peak RSS (VmHWM of this process image, from /proc).
@@ -19,6 +22,41 @@ hwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHW
 print(f'VmHWM_kB {hwm}', file=sys.stderr)
 raise SystemExit(rc)
 """
+
+
+def unit_optimize(unit: Path = ROOT / "systemd" / "stad-agent.service") -> str | None:
+    """The PYTHONOPTIMIZE the systemd unit runs the agent with (its `Environment=` lines), None when it sets none."""
+    found = None
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for word in line.partition("=")[2].split():
+                if word.startswith("PYTHONOPTIMIZE="):
+                    found = word.partition("=")[2]
+    return found
+
+
+#: Every bench's agent children run as the unit runs the agent: its PYTHONOPTIMIZE (2, `python -OO`: no docstrings
+#: in memory; perf72), unless a bench's --optimize says otherwise (0: plain bytecode, as every figure before perf72
+#: was read). One level for bench/rss.py, bench/table.py and bench/ticks.py, so their RSS figures agree.
+OPTIMIZE = {"level": unit_optimize()}
+
+
+def agent_env() -> dict:
+    """An agent child's environment: this checkout first, bytecode read (and written) as installed, at the unit's
+    optimisation level (OPTIMIZE)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONOPTIMIZE", None)
+    if OPTIMIZE["level"] not in (None, "", "0"):
+        env["PYTHONOPTIMIZE"] = OPTIMIZE["level"]
+    return env
+
+
+def compile_agent() -> None:
+    """agent/'s .pyc files, as the install writes them (git ignores __pycache__): at the children's optimisation
+    level (the .opt-2.pyc files under the unit's PYTHONOPTIMIZE=2, as systemd/install.sh writes them)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agent")], check=True,
+                   env=agent_env(), capture_output=True, timeout=300)
 
 
 def machine_info(packages=("numpy", "onnxruntime", "ai-edge-litert", "torch", "paho-mqtt")) -> dict:

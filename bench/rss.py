@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -61,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import RSS_CHILD, machine_info, out_file  # noqa: E402
+from machine import OPTIMIZE, RSS_CHILD, agent_env, compile_agent, machine_info, out_file, unit_optimize  # noqa: E402,F401
 from table import demo_config  # noqa: E402
 
 #: The agent run step by step, VmRSS after each stage (the finish of the warm-up is wrapped to
@@ -212,46 +211,12 @@ def configs(work: Path, ticks: int) -> dict[str, Path]:
     return out
 
 
-def unit_optimize(unit: Path = ROOT / "systemd" / "stad-agent.service") -> str | None:
-    """The PYTHONOPTIMIZE the systemd unit runs the agent with (its `Environment=` lines), None when it sets none."""
-    found = None
-    for line in unit.read_text().splitlines():
-        if line.startswith("Environment="):
-            for word in line.partition("=")[2].split():
-                if word.startswith("PYTHONOPTIMIZE="):
-                    found = word.partition("=")[2]
-    return found
-
-
-#: The children run as the unit runs the agent: its PYTHONOPTIMIZE (2, `python -OO`: no docstrings in memory;
-#: perf72), unless --optimize says otherwise (0: plain bytecode, as every figure before perf72 was read).
-OPTIMIZE = {"level": unit_optimize()}
-
-
-def child_env() -> dict:
-    """The children's environment: this checkout first, bytecode read (and written) as installed, at the
-    unit's optimisation level (OPTIMIZE)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("PYTHONOPTIMIZE", None)
-    if OPTIMIZE["level"] not in (None, "", "0"):
-        env["PYTHONOPTIMIZE"] = OPTIMIZE["level"]
-    return env
-
-
-def compile_agent() -> None:
-    """agent/'s .pyc files, as the install writes them (git ignores __pycache__): at the children's optimisation
-    level (the .opt-2.pyc files under the unit's PYTHONOPTIMIZE=2, as systemd/install.sh writes them)."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agent")], check=True,
-                   env=child_env(), capture_output=True, timeout=300)
-
-
 def floor(bundle: Path) -> dict:
     """kind → the bare runtime's stages (FLOOR_CHILD), MiB."""
     out = {}
     for kind, model in FLOOR_MODELS.items():
         res = subprocess.run([sys.executable, "-c", FLOOR_CHILD, kind, str(bundle / model) if model else ""],
-                             capture_output=True, text=True, timeout=300, env=child_env())
+                             capture_output=True, text=True, timeout=300, env=agent_env())
         if res.returncode != 0:
             out[kind] = f"failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}"
             continue
@@ -263,7 +228,7 @@ def child(code: str, args: list[str], fresh_state: Path) -> subprocess.Completed
     import shutil
     for d in fresh_state.glob("state-*"):
         shutil.rmtree(d)
-    env = child_env()
+    env = agent_env()
     res = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
                          timeout=900, env=env)
     if res.returncode != 0:

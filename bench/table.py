@@ -78,7 +78,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import RSS_CHILD, machine_info, out_file  # noqa: E402
+from machine import OPTIMIZE, RSS_CHILD, agent_env, compile_agent, machine_info, out_file  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import from_dict  # noqa: E402
@@ -449,10 +449,11 @@ def agent_rss(work: Path, ticks: int) -> dict:
     process: getrusage(RUSAGE_CHILDREN) would report this bench's own peak (Linux keeps ru_maxrss
     across exec)."""
     out = {}
+    compile_agent()
+    env = agent_env()       # as the systemd unit runs the agent (python -OO), as bench/rss.py reads it
     for chain in (["tflite", "numpy"], ["onnx", "numpy"], ["numpy"]):
         path = work / f"rss-{chain[0]}.yaml"
         path.write_text(yaml.safe_dump(demo_config(chain, work)))
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         res = subprocess.run([sys.executable, "-c", RSS_CHILD, "run", "-c", str(path), "--max-ticks", str(ticks),
                               "--log-level", "warning"], cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
         if res.returncode != 0:
@@ -484,7 +485,7 @@ def render(report: dict) -> str:
         lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {f['mean_us']:>8.1f} {f['per_s']:>8.0f} "
                      f"{ratio:>9} {share:>7}")
     if report.get("agent_peak_rss"):
-        lines.append("peak RSS of stad-agent run on the demo (MiB): " + ", ".join(
+        lines.append(f"peak RSS of stad-agent run on the demo (MiB, PYTHONOPTIMIZE={OPTIMIZE['level'] or '0'}): " + ", ".join(
             f"{k} {v['peak_rss_mib']}" for k, v in report["agent_peak_rss"].items()))
     return "\n".join(lines)
 
@@ -531,7 +532,7 @@ def main(argv=None) -> int:
         rss = None if args.no_rss else agent_rss(work, args.rss_ticks)
     report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
               "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,
-              "agent_peak_rss": rss, "seconds": round(time.perf_counter() - started, 1)}
+              "agent_peak_rss": rss, "agent_python_optimize": OPTIMIZE["level"] or "0", "seconds": round(time.perf_counter() - started, 1)}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(render(report))
     print(f"JSON: {args.out} ({report['seconds']} s)")

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import RSS_CHILD, machine_info, out_file  # noqa: E402
+from machine import OPTIMIZE, RSS_CHILD, agent_env, compile_agent, machine_info, out_file  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import SensorSpec, ThresholdConfig, from_dict  # noqa: E402
@@ -226,7 +226,8 @@ def rss_child(cfg_path: Path, ticks: int) -> dict:
     this (large, torch-loaded) bench process would report the bench's peak, not its own.
     """
     res = subprocess.run([sys.executable, "-c", RSS_CHILD, "run", "-c", str(cfg_path), "--max-ticks", str(ticks),
-                          "--log-level", "warning"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "--log-level", "warning"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env=agent_env())    # as the systemd unit runs the agent (python -OO), as bench/rss.py reads it
     if res.returncode != 0:
         raise RuntimeError(f"agent run failed ({res.returncode}): {res.stderr[-1500:]}")
     lines = res.stderr.splitlines()
@@ -236,6 +237,7 @@ def rss_child(cfg_path: Path, ticks: int) -> dict:
 
 
 def agent_rss(work: Path, ticks: int, log=print) -> dict:
+    compile_agent()
     demo = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
     demo["sources"][0]["speed"] = 0
     demo["sinks"] = [{"type": "jsonl", "path": str(work / "alerts.jsonl")}]
@@ -330,7 +332,7 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {"bench": "ticks", "machine": machine_info(), "numpy_matmul_peak_gflops_one_core": round(peak / 1e9, 2),
-              "threads": 1, "batch": 1, "results": results, "growth": growth(results), "agent_peak_rss": rss,
+              "threads": 1, "batch": 1, "results": results, "growth": growth(results), "agent_peak_rss": rss, "agent_python_optimize": OPTIMIZE["level"] or "0",
               "seconds": round(time.perf_counter() - started, 1),
               "notes": "models are untrained (cost does not depend on the weights), exported as the converter "
                        "exports (folded, convert/fold.py); FLOPs count matmuls/linears of the exported form "
@@ -343,7 +345,7 @@ def main(argv=None) -> int:
               + ", ".join(f"{k} {v}×" for k, v in g["p50_ratio"].items()))
     print(f"numpy matmul peak, one core: {peak / 1e9:.1f} GFLOP/s")
     if rss:
-        print("agent peak RSS (MB): " + ", ".join(f"{k} {v['peak_rss_mb']} (ran on {v['tier_reported']})"
+        print(f"agent peak RSS (MB, PYTHONOPTIMIZE={OPTIMIZE['level'] or '0'}): " + ", ".join(f"{k} {v['peak_rss_mb']} (ran on {v['tier_reported']})"
                                                  for k, v in rss["tiers"].items()))
     print(f"JSON: {args.out} ({report['seconds']} s)")
     return 0

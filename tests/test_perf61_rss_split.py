@@ -29,7 +29,10 @@ def test_the_breakdown_splits_the_end_of_the_run_into_anonymous_and_file_backed_
     # perf72: the warm-up's end read as it ends — its high-water mark is the run's by then, so at least the size
     # just after it and at most the whole run's peak (which of the two sets the peak is what the rows say)
     by_warmup, after = stages["peak (VmHWM) by the warm-up's end"], stages["just after the warm-up's end"]
-    assert after <= by_warmup <= stages["peak (VmHWM)"], (after, by_warmup, stages["peak (VmHWM)"])
+    # (read at the same instant: VmHWM is max(the kernel's high-water mark, VmRSS now). Later, the kernel's
+    # high-water mark is only raised on the paths that lower RSS, so a peak reached and freed by a path that does not
+    # record it reads lower at the end: seen 39.60 by the warm-up's end, 39.34 at the run's end — so 0.5 MiB of slack.)
+    assert after <= by_warmup <= stages["peak (VmHWM)"] + 0.5, (after, by_warmup, stages["peak (VmHWM)"])
     # numpy's and Python's code is mapped (file-backed) and the heap is not: both parts are there
     assert anon > 1 and file > 1
     # one read of smaps_rollup against VmRSS read just before it: the same process at the same point
