@@ -420,6 +420,21 @@ def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     return err
 
 
+
+def end_processes(*procs: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Stop what a test started, whatever state it is in: SIGCONT first (a stopped process cannot act on SIGTERM),
+    then SIGTERM, then SIGKILL if it has not exited within `timeout`. For a test's `finally:`; asserts nothing."""
+    for proc in procs:
+        if proc is None or proc.poll() is not None:
+            continue
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
 # ---- evaluation reports --------------------------------------------------------------------
 
 def threshold_problems(tmp_path: Path, threshold: str) -> list[str]:

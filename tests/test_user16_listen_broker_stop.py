@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import agent_env, pump_agent_config, wait_for
+from conftest import agent_env, end_processes, pump_agent_config, wait_for
 from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,14 +57,7 @@ def test_a_broker_stop_is_not_the_gateway_going_offline(tmp_path, broker, protoc
         wait_for(lambda: any(f"{NODE} is offline" in line for line in _lines(out)),
                  "listen shows the gateway's own offline", proc=listen)
     finally:
-        for proc in (agent, listen):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        end_processes(agent, listen)
     lines = _lines(out)
     assert [line.split(" ", 1)[1] for line in lines if NODE in line and "lost the broker" not in line] == \
         [f"{NODE} is online", f"{NODE} is online", f"{NODE} is offline"], lines

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import agent_env, pump_agent_config, wait_for
+from conftest import agent_env, end_processes, pump_agent_config, wait_for
 from mqtt_broker import make_broker, broker, make_password_file  # noqa: F401 — fixtures
 from mqtt_relay import UNSUBSCRIBE, DroppingRelay
 
@@ -52,18 +52,6 @@ def _start(tmp_path: Path, port: int, protocol: str = "5", listen_args: tuple[st
                               env=agent_env(),
                               stdout=out.open("w"), stderr=err.open("w"))
     return agent, listen, out, err
-
-
-def _end(*procs: subprocess.Popen) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)        # a stopped process cannot act on SIGTERM
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _unread_from(pid: int, port: int) -> int:
@@ -113,7 +101,7 @@ def test_a_broker_stopped_mid_check_leaves_the_state_unknown_never_offline(tmp_p
         wait_for(lambda: any(f"{NODE} is offline" in line for line in _lines(out)),
                  "listen shows the gateway offline once the broker answers", timeout=60, proc=listen)
     finally:
-        _end(agent, listen)
+        end_processes(agent, listen)
         broker.resume()
     lines = _lines(out)
     unknown = next(i for i, line in enumerate(lines) if "state unknown" in line)
@@ -137,7 +125,7 @@ def test_a_broker_back_with_a_password_file_is_a_clear_error_after_the_loss(tmp_
         broker.start()          # anonymous clients are refused now: listen's reconnect too
         assert listen.wait(timeout=90) == 1, err.read_text()
     finally:
-        _end(agent, listen)
+        end_processes(agent, listen)
     lines, errors = _lines(out), err.read_text()
     assert not any("is offline" in line for line in lines), lines
     assert "gateway state unknown" in next(line for line in lines if "lost the broker" in line), lines
@@ -171,7 +159,7 @@ def test_a_broker_that_never_answers_the_check_holds_nothing_and_shows_no_offlin
         assert "none of listen's last 2 checks on this connection was answered" in second[0], second
         assert "may not answer an UNSUBSCRIBE at all" in second[0], second
     finally:
-        _end(agent, listen)
+        end_processes(agent, listen)
         relay.close()
     lines = _lines(out)
     unknown = next(i for i, line in enumerate(lines) if f"{NODE}: state unknown" in line)
