@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
+from . import json_read
 from .digest import sha256
 from .held_file import ReservedFile
 
@@ -354,8 +355,13 @@ def read_meta(path: Path) -> dict:
         magic, version, header_len, _ = _PREFIX.unpack(prefix)
         if magic != MAGIC or version != FORMAT_VERSION:
             raise CheckpointRefused("not a checkpoint file of this format")
+        # (a length past the file — a flipped bit of the prefix — asked for that many bytes at once: MemoryError
+        # from 2**40, OverflowError past 2**63, and the start that read it died: qa36)
+        size = os.fstat(f.fileno()).st_size
+        if header_len > size - _PREFIX.size:
+            raise CheckpointRefused(f"truncated: a header of {header_len} bytes in a file of {size} bytes")
         try:
-            return json.loads(f.read(header_len).decode())["meta"]
+            return json_read.loads(f.read(header_len).decode())["meta"]
         except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointRefused(f"corrupt: unreadable header ({exc})") from None
 
@@ -413,7 +419,7 @@ def decode(data: bytes) -> tuple[dict, dict]:
         raise CheckpointRefused("corrupt: sha256 mismatch")
     header_end = _PREFIX.size + header_len
     try:
-        doc = json.loads(data[_PREFIX.size:header_end].decode())
+        doc = json_read.loads(data[_PREFIX.size:header_end].decode())
         meta, raw = doc["meta"], doc["state"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointRefused(f"corrupt: unreadable header ({exc})") from None
@@ -439,6 +445,8 @@ def decode(data: bytes) -> tuple[dict, dict]:
         return meta, walk(raw)
     except (ValueError, TypeError) as exc:
         raise CheckpointRefused(f"corrupt: {exc}") from None
+    except RecursionError:
+        raise CheckpointRefused(f"corrupt: its state is {json_read.NESTED_TOO_DEEP}") from None
 
 
 # ---- restoring arrays (used by every component's restore) ---------------------------------------
@@ -658,7 +666,7 @@ class EventJournal:
                 data = load()
                 if data is None:
                     continue
-                doc = json.loads(data)
+                doc = json_read.loads(data)
             except FileNotFoundError:
                 continue
             except (OSError, ValueError) as exc:
