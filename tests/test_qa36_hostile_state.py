@@ -21,7 +21,9 @@ import pytest
 from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, EventJournal, read_meta
 from agent.feedback import FeedbackConfig, FeedbackMemory
 from agent.held_file import HEADER_BYTES
-from qa36_state_run import NESTED, copied, second_life
+from agent.state_writes import STATE_READS
+from mqtt_broker import free_port
+from qa36_state_run import NESTED, copied, metrics, second_life
 from qa36_state_run import stopped_run as stopped_run_in
 from restart_helpers import T0
 
@@ -85,20 +87,30 @@ def _spare_bytes_not_an_int(state: Path) -> str:
     return "alert-journal.json.spare"
 
 
-@pytest.mark.parametrize("damage, said", [
-    (_nested("alert-journal.json"), r"alert journal \S+/alert-journal.json unreadable \(nested too deep"),
-    (_nested("fault-journal.json"), r"fault journal \S+/fault-journal.json unreadable \(nested too deep"),
-    (_nested("alert-journal.json.spare"), r"alert journal \S+/alert-journal.json.spare unreadable \(not in the expected "
-                                          r"form"),      # (its header's 256 bytes are not deep enough: held before)
+@pytest.mark.parametrize("damage, said, counted", [
+    (_nested("alert-journal.json"), r"alert journal \S+/alert-journal.json unreadable \(nested too deep",
+     "alert_journal"),
+    (_nested("fault-journal.json"), r"fault journal \S+/fault-journal.json unreadable \(nested too deep",
+     "fault_journal"),
+    # (a spare's header is its first 256 bytes, not deep enough to recurse: this one held on main)
+    (_nested("alert-journal.json.spare"), r"alert journal \S+/alert-journal.json.spare unreadable \(not in the "
+                                          r"expected form", "alert_journal"),
     (_spare_bytes_not_an_int, r"alert journal \S+/alert-journal.json.spare unreadable \(its header's bytes is "
-                              r"Infinity, not a byte count within the file\)"),
-    (_nested("active-bundle.json"), r"active-bundle.json is unreadable \(not JSON: nested too deep"),
+                              r"Infinity, not a byte count within the file\)", "alert_journal"),
+    (_nested("active-bundle.json"), r"active-bundle.json is unreadable \(not JSON: nested too deep",
+     "active_bundle"),
 ], ids=["alert-journal", "fault-journal", "journal-spare-nested", "journal-spare-bytes", "active-bundle"])
-def test_a_state_file_the_json_parser_cannot_take_is_said_and_the_agent_resumes_the_rest(tmp_path, stopped_run,
-                                                                                          damage, said):
-    cfg = copied(stopped_run, tmp_path)
+def test_a_state_file_the_json_parser_cannot_take_is_said_counted_and_the_agent_resumes_the_rest(
+        tmp_path, stopped_run, damage, said, counted):
+    pytest.importorskip("prometheus_client")
+    port = free_port()
+    cfg = copied(stopped_run, tmp_path, metrics_port=port)
     name = damage(tmp_path / "state")
-    status, err = second_life(tmp_path, cfg)
+    pages = []
+    status, err = second_life(tmp_path, cfg, lambda: pages.append(metrics(port)))
+    found = {key: re.search(rf'stad_state_read_failures_total{{file="{key}"}} (\S+)', pages[0]) for key in STATE_READS}
+    assert {k: m and float(m.group(1)) for k, m in found.items()} == \
+        {k: 1.0 if k == counted else 0.0 for k in STATE_READS}, pages[0]
     assert "Traceback" not in err, err[-3000:]
     assert "resumed from checkpoint" in status, status
     assert re.search(said, err), err[-3000:]
