@@ -5,13 +5,18 @@ while it is written — a real 2 MiB tmpfs (tests/small_fs.py; skipped without r
 Whether the write stops inside the header's pieces or inside the arrays, the previous checkpoint must stay whole and
 load, the temporary file must go (its blocks are the room the outbox and the journals need), and the write must raise
 the disk's own error (ENOSPC) for the agent to say and count; then a real agent on a disk that fills between two
-checkpoints says it once, names what a restart resumes from, and its next life resumes that checkpoint.
+checkpoints says it once, names what a restart resumes from, and its next life resumes that checkpoint. The same
+with a write cut short by a file-size limit (RLIMIT_FSIZE in a child process: the crossing write is short, the next
+fails EFBIG), which needs no root.
 """
 from __future__ import annotations
 
 import errno
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +26,7 @@ from restart_helpers import T0, AgentProcess, row, wait_for, write_config
 from small_fs import small_fs  # noqa: F401 — small_fs: a pytest fixture
 
 ROOM = 64 * 1024
+REPO = Path(__file__).resolve().parents[1]
 
 
 def leave_room(fs, room: int) -> None:
@@ -104,3 +110,40 @@ def test_an_agent_whose_disk_fills_between_checkpoints_says_it_once_and_its_rest
         if again.proc.poll() is None:
             again.kill()
     assert re.search(r"checkpoint \S+ loaded \(taken \d+ s ago, last tick 2026-01-05T08:01:57.000Z", again.stderr())
+
+
+CHILD = r'''
+import errno, resource, signal, sys
+import numpy as np
+from agent.checkpoint import _PREFIX, CheckpointStore, decode, encode
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)        # past the limit a write fails (EFBIG) instead of a kill
+store = CheckpointStore(sys.argv[1])
+store.save({"config": {"n": 1}}, {"rows": [0.5], "w": np.arange(3.0)})
+old = store.path.read_bytes()
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+state = {"rows": [float(x) for x in np.random.default_rng(1).random(20_000)],
+         "w": np.random.default_rng(2).random(50_000)}
+whole = encode({"config": {"n": 2}, "created": 0.0}, state)
+header_end = _PREFIX.size + _PREFIX.unpack_from(whole)[2]
+where = "header" if limit < header_end else "arrays" if limit < len(whole) - 32 else "past them"
+try:
+    store.save({"config": {"n": 2}}, state)
+except OSError as exc:
+    assert exc.errno == errno.EFBIG, exc
+else:
+    raise SystemExit("written past the file-size limit")
+assert store.path.read_bytes() == old and decode(old)[0]["config"] == {"n": 1}
+print("kept", where)
+'''
+
+
+@pytest.mark.parametrize("limit, where", [(20_000, "header"), (600_000, "arrays")],
+                         ids=["inside-header", "inside-arrays"])
+def test_a_write_cut_short_by_a_file_size_limit_leaves_the_previous_checkpoint(tmp_path, limit, where):
+    """RLIMIT_FSIZE in a child process: the write that crosses it is short (`_write_all` writes the rest, which fails:
+    EFBIG), inside the ~380 KB header's pieces or past them inside the 400 KB array."""
+    res = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(limit)], capture_output=True, text=True,
+                         timeout=120, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert res.returncode == 0 and res.stdout.split() == ["kept", where], (res.stdout, res.stderr[-3000:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]
