@@ -162,9 +162,14 @@ class HeldFile(ReservedFile):
             rows = [tuple(json_read.loads(line)) for line in body.splitlines()]
             if len(rows) != head["rows"] or any(len(r) != 5 for r in rows):
                 raise ValueError("its rows do not match its header")
-            return rows, int(head["not_kept"]), int(head["max_events"])
-        except (KeyError, TypeError, OverflowError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            counts = head["not_kept"], head["max_events"]
+        except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not in the expected form ({exc})") from None
+        for key, n in zip(("not_kept", "max_events"), counts):
+            # (outside the crc: 1e999 raised OverflowError in int(), which stopped the start; -5 was counted as lost)
+            if type(n) is not int or n < 0:
+                raise ValueError(f"its header's {key} is {json.dumps(n)[:40]}, not a count")
+        return rows, *counts
 
 
 __all__ = ["HELD_FILE_BYTES", "HeldFile", "ReservedFile"]
