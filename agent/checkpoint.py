@@ -594,7 +594,11 @@ class CheckpointStore:
         meta, state = decode(data)
         if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
             raise CheckpointRefused("corrupt: no configuration in the header")
-        why = mismatch(meta["config"], current, tier=not tier_apart)
+        try:
+            why = mismatch(meta["config"], current, tier=not tier_apart)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:     # (another release's form, a hand)
+            raise CheckpointRefused(f"corrupt: the configuration in its header is not in the expected form "
+                                    f"({type(exc).__name__}: {exc})") from None
         if why:
             raise CheckpointRefused(f"taken with another configuration: {why}")
         return meta, state

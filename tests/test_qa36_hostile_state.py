@@ -137,3 +137,17 @@ def test_feedback_memory_nested_too_deep_is_a_load_problem_not_a_traceback(tmp_p
     assert memory.load_problem is not None and memory.load_problem.startswith(f"{path}: ")
     assert "nested too deep" in memory.load_problem
     assert not memory.known and not memory.lifts
+
+
+@pytest.mark.parametrize("sensors", [5, [["a"]], [{"name": "a"}]], ids=["a-number", "lists", "mappings"])
+def test_a_checkpoint_whose_header_config_is_in_another_form_is_refused_as_corrupt_saying_so(tmp_path, sensors):
+    """A header (its sha256 right: another release's form, a hand) whose `config.sensors` is no list of names: before,
+    `mismatch` raised TypeError and the resume said `does not fit: TypeError: 'int' object is not iterable`."""
+    from agent.checkpoint import CheckpointStore, encode
+    (tmp_path / CHECKPOINT_FILE).write_bytes(encode({"config": {"sensors": sensors}, "created": 1.0}, {}))
+    current = {"sensors": ["a", "b"], "tick_s": 1, "window_steps": 16, "topology": "t", "numpy_scorer": {},
+               "threshold_method": "pot", "profile": {}, "bundle": None}
+    for tier_apart in (False, True):
+        with pytest.raises(CheckpointRefused, match=r"^corrupt: the configuration in its header is not in the expected "
+                                                    r"form \(TypeError: "):
+            CheckpointStore(tmp_path).load(current, tier_apart=tier_apart)
