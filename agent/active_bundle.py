@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
 from .models_dir import build_candidate, bundle_dirs
 
@@ -76,7 +77,7 @@ def read_record(state_dir: Path) -> dict | Unreadable | None:
     if not text.strip():
         return Unreadable(path, "empty (cut short by a power cut?)")
     try:
-        record = json.loads(text)
+        record = json_read.loads(text)
     except ValueError as exc:
         return Unreadable(path, f"not JSON: {exc} (cut short by a power cut?)")
     why = _malformed(record)

@@ -21,7 +21,6 @@ Any failure raises BundleError with a message naming what differs. numpy only: n
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import json_read
 from .digest import sha256
 from .manifest import (ARTIFACT_KINDS, FORMAT_VERSION, MANIFEST_NAME, Artifact, FileEntry, Manifest, ManifestError,
                        Normalisation, file_sha256, parse)
@@ -155,8 +155,8 @@ def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> Manifest:
         except SigningError as exc:
             raise BundleError(str(exc)) from None
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json_read.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise BundleError(f"{path}: cannot read the manifest: {exc}") from None
     try:
         return parse(doc)

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
+from . import json_read
 from .digest import sha256
 from .held_file import ReservedFile
 
@@ -354,8 +355,13 @@ def read_meta(path: Path) -> dict:
         magic, version, header_len, _ = _PREFIX.unpack(prefix)
         if magic != MAGIC or version != FORMAT_VERSION:
             raise CheckpointRefused("not a checkpoint file of this format")
+        # (a length past the file — a flipped bit of the prefix — asked for that many bytes at once: MemoryError
+        # from 2**40, OverflowError past 2**63, and the start that read it died: qa36)
+        size = os.fstat(f.fileno()).st_size
+        if header_len > size - _PREFIX.size:
+            raise CheckpointRefused(f"truncated: a header of {header_len} bytes in a file of {size} bytes")
         try:
-            return json.loads(f.read(header_len).decode())["meta"]
+            return json_read.loads(f.read(header_len).decode())["meta"]
         except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointRefused(f"corrupt: unreadable header ({exc})") from None
 
@@ -413,7 +419,7 @@ def decode(data: bytes) -> tuple[dict, dict]:
         raise CheckpointRefused("corrupt: sha256 mismatch")
     header_end = _PREFIX.size + header_len
     try:
-        doc = json.loads(data[_PREFIX.size:header_end].decode())
+        doc = json_read.loads(data[_PREFIX.size:header_end].decode())
         meta, raw = doc["meta"], doc["state"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointRefused(f"corrupt: unreadable header ({exc})") from None
@@ -439,6 +445,8 @@ def decode(data: bytes) -> tuple[dict, dict]:
         return meta, walk(raw)
     except (ValueError, TypeError) as exc:
         raise CheckpointRefused(f"corrupt: {exc}") from None
+    except RecursionError:
+        raise CheckpointRefused(f"corrupt: its state is {json_read.NESTED_TOO_DEEP}") from None
 
 
 # ---- restoring arrays (used by every component's restore) ---------------------------------------
@@ -586,7 +594,11 @@ class CheckpointStore:
         meta, state = decode(data)
         if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
             raise CheckpointRefused("corrupt: no configuration in the header")
-        why = mismatch(meta["config"], current, tier=not tier_apart)
+        try:
+            why = mismatch(meta["config"], current, tier=not tier_apart)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:     # (another release's form, a hand)
+            raise CheckpointRefused(f"corrupt: the configuration in its header is not in the expected form "
+                                    f"({type(exc).__name__}: {exc})") from None
         if why:
             raise CheckpointRefused(f"taken with another configuration: {why}")
         return meta, state
@@ -658,7 +670,7 @@ class EventJournal:
                 data = load()
                 if data is None:
                     continue
-                doc = json.loads(data)
+                doc = json_read.loads(data)
             except FileNotFoundError:
                 continue
             except (OSError, ValueError) as exc:

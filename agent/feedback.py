@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import json_read
 from .records import short_repr
 from .typed import rng
 
@@ -186,7 +187,7 @@ class FeedbackMemory:
         lift that is not a finite fraction ≥ 0 (a negative one would lower the threshold, a NaN one
         hold it at max_lift)."""
         try:
-            d = json.loads(self.path.read_text(encoding="utf-8"))
+            d = json_read.loads(self.path.read_text(encoding="utf-8"))
             known = OrderedDict((str(k), _finite(v)) for k, v in d["known"].items())
             lifts = OrderedDict((str(k), (_finite(v[0]), _finite(v[1]))) for k, v in d["lifts"].items())
             confirmed = OrderedDict((str(k), None) for k in d["confirmed"])

@@ -27,6 +27,8 @@ import os
 import zlib
 from pathlib import Path
 
+from . import json_read
+
 HELD_FILE_BYTES = 128 * 1024    # ~150 alert events of ~800 bytes; their count beyond that
 HEADER_BYTES = 256
 FORMAT = "stad-outbox-held/1"
@@ -78,8 +80,10 @@ class ReservedFile:
         header = json.dumps({"format": self.form, **meta, "bytes": len(body), "crc32": zlib.crc32(body)}).encode()
         if len(header) >= HEADER_BYTES:
             return False
+        data = header.ljust(HEADER_BYTES - 1) + b"\n" + body
         try:
-            os.pwrite(self.fd, header.ljust(HEADER_BYTES - 1) + b"\n" + body, 0)
+            if os.pwrite(self.fd, data, 0) != len(data):
+                return False        # (a short write left a torn file, which get() refuses: not kept)
             if sync:
                 os.fdatasync(self.fd)
         except OSError:
@@ -99,10 +103,14 @@ class ReservedFile:
         if not data.strip(b"\0"):
             return None                     # reserved, never written
         try:
-            head = json.loads(data[:HEADER_BYTES])
+            head = json_read.loads(data[:HEADER_BYTES])
             if not isinstance(head, dict) or head.get("format") != self.form:
                 raise ValueError(f"not a {self.form} file (format {head.get('format') if isinstance(head, dict) else head!r})")
-            body = data[HEADER_BYTES:HEADER_BYTES + int(head["bytes"])]
+            size = head["bytes"]
+            if type(size) is not int or not 0 <= size <= len(data) - HEADER_BYTES:
+                # (a float such as 1e999 went to int() and raised OverflowError, which no reader caught: qa36)
+                raise ValueError(f"its header's bytes is {json.dumps(size)[:40]}, not a byte count within the file")
+            body = data[HEADER_BYTES:HEADER_BYTES + size]
             if zlib.crc32(body) != head["crc32"]:
                 what = f"its {head['rows']} event(s) are" if "rows" in head else "it is"
                 raise ValueError(f"{what} damaged (checksum mismatch; a power cut while it was written?)")
@@ -151,12 +159,17 @@ class HeldFile(ReservedFile):
             return [], 0, 0
         head, body = got
         try:
-            rows = [tuple(json.loads(line)) for line in body.splitlines()]
+            rows = [tuple(json_read.loads(line)) for line in body.splitlines()]
             if len(rows) != head["rows"] or any(len(r) != 5 for r in rows):
                 raise ValueError("its rows do not match its header")
-            return rows, int(head["not_kept"]), int(head["max_events"])
+            counts = head["not_kept"], head["max_events"]
         except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not in the expected form ({exc})") from None
+        for key, n in zip(("not_kept", "max_events"), counts):
+            # (outside the crc: 1e999 raised OverflowError in int(), which stopped the start; -5 was counted as lost)
+            if type(n) is not int or n < 0:
+                raise ValueError(f"its header's {key} is {json.dumps(n)[:40]}, not a count")
+        return rows, *counts
 
 
 __all__ = ["HELD_FILE_BYTES", "HeldFile", "ReservedFile"]

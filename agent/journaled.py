@@ -14,11 +14,11 @@ its `kinds` or `joined` that was no mapping stopped the agent at its start too (
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import fields
 from pathlib import Path
 
+from . import json_read
 from .alert_state import OpenAlert
 from .faults.events import GROUPED, KINDS
 from .window import MAX_TS
@@ -132,7 +132,7 @@ def other_version(path: Path, version: int) -> dict | None:
     before; a restart without a checkpoint still ends what it held open (reason restart: agent/resume.py), or a
     subscriber fed by MQTT alone held that alert or fault open for good (qa31's leftover, faults7)."""
     try:
-        doc = json.loads(path.read_bytes())
+        doc = json_read.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
     if isinstance(doc, dict) and doc.get("version") != version and isinstance(doc.get("event"), dict) \

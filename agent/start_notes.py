@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import json_read
 from .alert_events import iso
 from .checkpoint import atomic_write
 from .digest import sha256         # not hashlib: it loads OpenSSL's libcrypto (~3.5 MiB) at every start
@@ -40,7 +41,7 @@ class StartNotes:
     def _last(self) -> dict | None:
         """The record of the start that printed the notes last; None when there is none usable."""
         try:
-            record = json.loads(self.path.read_text(encoding="utf-8"))
+            record = json_read.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         return record if isinstance(record, dict) and isinstance(record.get("printed_at"), (int, float)) else None

@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+from .. import json_read
 from ..alerts import AlertEvent
 from ..faults.events import FaultEvent
 from ..plugins import Plugin
@@ -141,7 +142,7 @@ class JsonlSink(Sink):
                         if marker in line:
                             lines.append(line)
             for line in lines:
-                obj = json.loads(line)
+                obj = json_read.loads(line)
                 _keys([obj], key)           # a line without them is not one of ours: said below
                 found.append(obj)
         except FileNotFoundError:
