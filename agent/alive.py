@@ -36,6 +36,7 @@ import os
 import time
 from pathlib import Path
 
+from . import json_read
 from .checkpoint import atomic_write
 
 log = logging.getLogger("stad.agent")
@@ -115,7 +116,7 @@ class SignOfLife:
                 or not any(src.live for src in self.sources) or self.aligner.restart_pending:
             return False        # (a restart pending: nothing scored yet, the last run's mark kept for the next)
         try:
-            doc = json.loads(self._alive_path.read_bytes())
+            doc = json_read.loads(self._alive_path.read_bytes())
             if not isinstance(doc, dict):
                 raise ValueError("not a mapping")
         except (OSError, ValueError):       # none yet, or unusable (said at the next start): no claim to keep
@@ -195,7 +196,7 @@ class SignOfLife:
         kill -9 (user13's blind gateway) — and nothing in the files tells the two apart, so it is not."""
         times = [(meta.get("alive_at"), meta.get("claims_rule"))]
         try:
-            doc = json.loads(self._alive_path.read_bytes())
+            doc = json_read.loads(self._alive_path.read_bytes())
             if doc["checkpoint"] == meta.get("created"):
                 times.append((doc["at"], doc.get("claims_rule")))
         except FileNotFoundError:
@@ -216,7 +217,7 @@ class SignOfLife:
         """(alert_id, last tick above the threshold) the last run's sign of life kept for its open alert
         (`_mark_above`); None when it kept none or it is not usable (a damaged file: said by `_alive_until`)."""
         try:
-            mark = json.loads(self._alive_path.read_bytes()).get("alert")
+            mark = json_read.loads(self._alive_path.read_bytes()).get("alert")
             alert_id, last_above = mark["alert_id"], mark["last_above"]
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
             return None
@@ -247,7 +248,7 @@ class SignOfLife:
             return
         doc = {"at": None, "checkpoint": created, "claims_rule": CLAIMS_RULE}
         try:
-            old = json.loads(self._alive_path.read_bytes())
+            old = json_read.loads(self._alive_path.read_bytes())
             if old.get("checkpoint") == created:
                 doc["at"] = old.get("at")
         except (OSError, ValueError, AttributeError):
@@ -275,7 +276,7 @@ class SignOfLife:
         if meta.get("clean_stop") is True and down[0] <= created:
             return "checkpoint"
         try:
-            doc = json.loads(self._alive_path.read_bytes())
+            doc = json_read.loads(self._alive_path.read_bytes())
             stopped = doc["clean_stop"] if doc.get("checkpoint") == meta.get("created") else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None

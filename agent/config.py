@@ -111,12 +111,14 @@ class SourceEntry(PluginChoice):
     """A `sources[i]` entry: the config of the source its `type` names."""
     find = staticmethod(lambda tag: getattr(sources_pkg.plugin(tag), "config", None))
     every = staticmethod(lambda: [p.config for p in sources_pkg.plugins().values()])
+    unusable = staticmethod(lambda: sources_pkg.unusable())
 
 
 class SinkEntry(PluginChoice):
     """A `sinks[i]` entry: the config of the sink its `type` names."""
     find = staticmethod(lambda tag: getattr(sinks_pkg.plugin(tag), "config", None))
     every = staticmethod(lambda: [p.config for p in sinks_pkg.plugins().values()])
+    unusable = staticmethod(lambda: sinks_pkg.unusable())
 
 
 RUNTIME_PLUGINS = scorers_pkg.runtimes()

@@ -427,7 +427,7 @@ class Listener:
                 raise TypeError(f"{id_key} is not a string or seq not an integer")
             raw = json.dumps(event, separators=(",", ":"))
             shown = raw if self.args.json else line(event)
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OverflowError) as exc:
             log.warning("listen: not %s event on %s (%s: %s): %r", "a fault" if fault else "an alert", msg.topic,
                         type(exc).__name__, str(exc)[:80], msg.payload[:80])
             return

@@ -14,6 +14,11 @@ could have used (perf64; issue 16). `discover` imports every module of the packa
 the whole list (an unknown type's "must be one of", the config reference, the runtimes' default
 chain, the contract tests).
 
+A plugin module that cannot be imported (a third party's file whose library is not installed, a file cut short by
+a copy) is a config problem, not a traceback: `find` raises PluginUnusable, which the config reports on the entry's
+`type` key path like any other bad value, and `discover` leaves it out of the list and keeps why (`unusable`), so an
+unknown type's "must be one of" says which module is there but broken (qa36).
+
 A plugin module must import its optional third-party dependency (paho, pymodbus, onnxruntime,
 ai-edge-litert) lazily, inside the code that uses it: the config must load, and `check-config`
 must answer, on a gateway without it. An ImportError then surfaces from `create`, where the
@@ -75,6 +80,19 @@ class Plugin:
         raise error if error is not None else ImportError(f"{self.type}: no library declared")
 
 
+class PluginUnusable(Exception):
+    """A plugin module of the package that is there but cannot be imported; says which file and why."""
+
+
+def _imported(name: str):
+    """importlib.import_module(name), any failure to import said as PluginUnusable (the file, the error)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:        # noqa: BLE001 — whatever a broken file raises at import (SyntaxError too)
+        where = name.replace(".", "/") + ".py"
+        raise PluginUnusable(f"{where} cannot be imported ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
 def _declared(module) -> Plugin | None:
     """The module's PLUGIN, checked: a Plugin whose type is the module's own name."""
     plugin = getattr(module, "PLUGIN", None)
@@ -97,19 +115,35 @@ def find(package: str, type_key: str) -> Plugin | None:
     name = f"{package}.{type_key}"
     if importlib.util.find_spec(name) is None:
         return None
-    return _declared(importlib.import_module(name))
+    return _declared(_imported(name))
+
+
+#: package → module name → why it cannot be imported: what `discover` left out of its last scan of the package
+_UNUSABLE: dict[str, dict[str, str]] = {}
 
 
 @lru_cache(maxsize=None)
 def discover(package: str) -> dict[str, Plugin]:
-    """type key → Plugin for every module of `package` that declares PLUGIN, in (rank, name) order."""
+    """type key → Plugin for every module of `package` that declares PLUGIN, in (rank, name) order; the modules
+    that cannot be imported are left out (`unusable` says why)."""
     pkg = importlib.import_module(package)
     found: dict[str, Plugin] = {}
+    broken = _UNUSABLE[package] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        plugin = _declared(importlib.import_module(f"{package}.{info.name}"))
+        try:
+            plugin = _declared(_imported(f"{package}.{info.name}"))
+        except PluginUnusable as exc:
+            broken[info.name] = str(exc)
+            continue
         if plugin is not None:
             found[plugin.type] = plugin
     return dict(sorted(found.items(), key=lambda kv: (kv[1].rank, kv[0])))
 
 
-__all__ = ["Plugin", "discover", "find"]
+def unusable(package: str) -> dict[str, str]:
+    """module name → why it cannot be imported, for every module of `package` that `discover` left out so."""
+    discover(package)
+    return dict(_UNUSABLE.get(package, {}))
+
+
+__all__ = ["Plugin", "PluginUnusable", "discover", "find", "unusable"]

@@ -19,6 +19,7 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .plugins import PluginUnusable
 from .records import short_repr, shorten
 
 
@@ -39,6 +40,9 @@ class PluginChoice:
     no other (agent/plugins.py)."""
     find: typing.ClassVar[typing.Callable[[str], Any]]
     every: typing.ClassVar[typing.Callable[[], list]]
+    #: module name → why it cannot be imported: the package's plugin files that are there but broken, named in an
+    #: unknown type's message (agent/plugins.py `unusable`)
+    unusable: typing.ClassVar[typing.Callable[[], dict]] = staticmethod(lambda: {})
 
 
 class _Invalid:
@@ -171,11 +175,16 @@ class _Builder:
             self.fail(path, f"expected a mapping, got {_describe(value)}")
             return None
         tag = value.get("type")
-        cls = tp.find(tag) if isinstance(tag, str) else None       # a list or mapping there names no plugin
+        try:
+            cls = tp.find(tag) if isinstance(tag, str) else None       # a list or mapping there names no plugin
+        except PluginUnusable as exc:                                  # its module is there but does not import
+            self.fail(_join(path, "type"), f"{short_repr(tag)} is not usable: {exc}")
+            return None
         if cls is None:
             known = [c.TYPE for c in tp.every()]
+            broken = "".join(f"; not usable: {why}" for why in tp.unusable().values())
             self.fail(_join(path, "type"), f"must be one of {', '.join(sorted(known))}, got {short_repr(tag)}"
-                                           f"{did_you_mean(tag, known)}")
+                                           f"{did_you_mean(tag, known)}{broken}")
             return None
         return self.build_dataclass(cls, value, path)
 

@@ -6,7 +6,7 @@ config naming it loads everywhere and `open_source` refuses it in one line where
 """
 from __future__ import annotations
 
-from ..plugins import Plugin, discover, find
+from ..plugins import Plugin, discover, find, unusable as _unusable
 from ..records import Rejects
 from .base import Source, SourceConfig
 
@@ -25,6 +25,11 @@ def plugin(type_key: str) -> Plugin | None:
     return find(__name__, type_key)
 
 
+def unusable() -> dict[str, str]:
+    """module name → why it cannot be imported: this package's source files that are there but broken."""
+    return _unusable(__name__)
+
+
 def open_source(cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
                 tick_s: float = 1.0) -> Source:
     """Instantiate the source for one `sources[i]` config entry; `tick_s` is the agent's tick."""
@@ -34,4 +39,4 @@ def open_source(cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_di
         raise SourceUnavailable(f"source '{cfg.TYPE}' cannot be used: {exc} (install the matching extra)") from exc
 
 
-__all__ = ["Source", "SourceConfig", "SourceUnavailable", "open_source", "plugin", "plugins"]
+__all__ = ["Source", "SourceConfig", "SourceUnavailable", "open_source", "plugin", "plugins", "unusable"]
