@@ -17,7 +17,9 @@ tier's `Pipeline.step(row)` under settings of two kinds:
 a setting's ticks are a random sample of the same row stream and machine load hits every setting
 alike. Each step is also split as bench/table.py splits it: the sensor-fault tracker
 (`FaultTracker.observe`), the rest; and inside it the model tier's scorer (`score(window)`), of it
-the runtime call, and the chain's learning (the numpy fallback's; 0 on a tick that does not learn).
+the runtime call, and the chain's learning (the numpy fallback's; 0 on a tick that does not learn); with
+`--rules`, the tracker's time too, by rule (each rule's observe and learn, the normal behaviour's
+learning, and what is left: the tracker's own lines).
 With `--before REF`, the same ticks of the agent package at git REF (or DIR/agent) are pipelines
 of their own in the same rounds (`--before .` times this tree against itself: an A/A pair).
 
@@ -25,7 +27,7 @@ Its time: every round sleeps sum(cadences) once per tier, so 300 rounds at `--ca
 with two tiers take ~11 min (4 tiers with --before: ~22); the default 150 rounds half that.
 
     python bench/cadence.py [--rounds 150] [--cadence-s 1 0.1 0] [--sweep-kib 256 1024 8192] [--spin-s 0.1] [--grid]
-                            [--before REF] [--out cadence.json]
+                            [--before REF] [--rules] [--out cadence.json]
 """
 from __future__ import annotations
 
@@ -111,7 +113,30 @@ def parts_of(pipe, tier: str) -> dict[str, tuple[list[float], list[int]]]:
     return out
 
 
-def run(rounds: int, settings: list[Setting], work: Path, log, before: str | None = None) -> dict:
+def rule_parts_of(pipe) -> dict[str, tuple[list[float], list[int]]]:
+    """Timers inside the fault tracker's observe (`--rules`): each rule's observe, and its learn where it
+    learns (a rule the tracker skips as calm, rule.rule_quiet, or off its cadence is not called: 0 that
+    tick), and the normal behaviour's learning; what is left of the tracker's time is its own lines."""
+    health, out = pipe.health, {}
+    for rule in health.rules:
+        out[f"fault tracker: {rule.KIND} observe"] = (time_calls(rule, "observe"), [0])
+        if hasattr(rule, "learn"):
+            out[f"fault tracker: {rule.KIND} learn"] = (time_calls(rule, "learn"), [0])
+    out["fault tracker: normal learn"] = (time_calls(health.normal, "learn"), [0])
+    return out
+
+
+def figures(seconds: list[float]) -> dict:
+    """p50/p99/mean µs of a path's ticks, and on how many of them it ran (a part not called on a tick
+    reads 0 there: a rule the tracker skipped as calm; all 0, never called, has no mean to invert)."""
+    ran = sum(1 for s in seconds if s)
+    if not ran:
+        return {"p50_us": 0.0, "p99_us": 0.0, "mean_us": 0.0, "ticks_run": 0}
+    return {**percentiles(seconds), "ticks_run": ran}
+
+
+def run(rounds: int, settings: list[Setting], work: Path, log, before: str | None = None,
+        rules: bool = False) -> dict:
     """Per (setting, tier): p50/p99 of the whole tick and its parts, over `rounds` ticks each."""
     raw = {tier: from_dict(demo_config(chain, work), base_dir=str(ROOT)) for tier, chain in CHAINS.items()}
     warm = raw["numpy"].warmup.ticks
@@ -134,6 +159,9 @@ def run(rounds: int, settings: list[Setting], work: Path, log, before: str | Non
             pipe.step(row)
     tracker = {tier: time_calls(pipe.health, "observe") for tier, pipe in pipes.items()}
     parts = {tier: parts_of(pipe, tier) for tier, pipe in pipes.items()}
+    if rules:
+        for tier, pipe in pipes.items():
+            parts[tier].update(rule_parts_of(pipe))
     sweeps = {st.sweep_kib: np.ones(st.sweep_kib * 1024 // 8) for st in settings if st.sweep_kib}
     samples: dict[str, dict[str, list[float]]] = {}
     shuffle = random.Random(69)
@@ -162,12 +190,17 @@ def run(rounds: int, settings: list[Setting], work: Path, log, before: str | Non
             got.setdefault(name, []).append(took)
             got.setdefault(f"{name}: fault tracker", []).append(tracked)
             got.setdefault(f"{name}: the rest", []).append(took - tracked)
+            inside = 0.0                                   # the tracker's timed parts (--rules)
             for label, (took_s, made_before) in parts[tier].items():
-                got.setdefault(f"{name}: {label}", []).append(sum(took_s[made_before[0]:]))
+                spent = sum(took_s[made_before[0]:])
+                got.setdefault(f"{name}: {label}", []).append(spent)
                 made_before[0] = len(took_s)
+                inside += spent if label.startswith("fault tracker: ") else 0.0
+            if rules:
+                got.setdefault(f"{name}: fault tracker: its own lines", []).append(tracked - inside)
         if (r + 1) % max(rounds // 10, 1) == 0:
             log(f"  round {r + 1}/{rounds}, load {os.getloadavg()[0]:.2f}")
-    out = {setting: {name: percentiles(s) for name, s in by_name.items()} for setting, by_name in samples.items()}
+    out = {setting: {name: figures(s) for name, s in by_name.items()} for setting, by_name in samples.items()}
     return {"latency": out, "load_start": [round(v, 2) for v in load_start],
             "load_end": [round(v, 2) for v in os.getloadavg()],
             "tiers_scored": {tier: pipe.chain.tier for tier, pipe in pipes.items()}}
@@ -197,6 +230,9 @@ def main(argv=None) -> int:
     ap.add_argument("--grid", action="store_true", help="every cadence with every sweep")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="also the whole ticks of the agent package at this git ref, or DIR/agent")
+    ap.add_argument("--rules", action="store_true",
+                    help="also split the fault tracker's time by rule (each rule's observe and learn, the normal "
+                         "behaviour's learning, the tracker's own lines); the timers add their own cost")
     ap.add_argument("--out", type=out_file, default="cadence.json", help="where the JSON goes")
     args = ap.parse_args(argv)
     if min(args.cadence_s + args.spin_s + [0]) < 0 or min(args.sweep_kib + [0]) < 0:
@@ -208,7 +244,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     settings = settings_of(args.cadence_s, args.sweep_kib, args.spin_s, args.grid)
     with tempfile.TemporaryDirectory(prefix="stad-bench-cadence-") as tmp:
-        result = run(args.rounds, settings, Path(tmp), log, args.before)
+        result = run(args.rounds, settings, Path(tmp), log, args.before, args.rules)
     report = {"bench": "cadence", "machine": machine_info(("numpy", "ai-edge-litert")), "threads": 1,
               "niceness": os.nice(0), "rounds": args.rounds, "before": args.before,
               "settings": [{**st._asdict(), "name": st.name} for st in settings],
