@@ -184,9 +184,11 @@ def river_hst(n: int):
 
 
 def percentiles(seconds: list[float]) -> dict:
+    """p50/p99/mean µs and calls a second; `per_s` None when every sample is 0 (a part never run: nothing to invert)."""
     us = np.asarray(seconds) * 1e6
+    mean = float(us.mean())
     return {"p50_us": round(float(np.percentile(us, 50)), 1), "p99_us": round(float(np.percentile(us, 99)), 1),
-            "mean_us": round(float(us.mean()), 1), "per_s": round(1e6 / float(us.mean()), 1)}
+            "mean_us": round(mean, 1), "per_s": round(1e6 / mean, 1) if mean > 0 else None}
 
 
 def package_at(ref: str, work: Path):
@@ -477,12 +479,13 @@ def render(report: dict) -> str:
                 f"core peak {peak / 1e9:.0f} GFLOP/s (median) → {exported / peak * 1e6:.1f} µs at peak" if flops else ""),
              f"{'path':<46} {'p50 µs':>8} {'p99 µs':>8} {'mean µs':>8} {'per s':>8} {'vs torch':>9} {'% peak':>7}"]
     for name, f in lat.items():
-        ratio = f"{ref / f['p50_us']:.1f}×" if ref else "-"
+        ratio = f"{ref / f['p50_us']:.1f}×" if ref and f["p50_us"] > 0 else "-"
         work = flops if name == "torch eager fp32" else exported     # what the path computes
         model_path = not name.startswith(("numpy", "river", "whole tick, numpy")) \
             and not name.endswith(("fault tracker", "the rest"))
-        share = f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%" if flops and model_path else "-"
-        lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {f['mean_us']:>8.1f} {f['per_s']:>8.0f} "
+        share = f"{100 * work / (f['p50_us'] / 1e6) / peak:.1f}%" if flops and model_path and f["p50_us"] > 0 else "-"
+        per_s = "-" if f["per_s"] is None else f"{f['per_s']:.0f}"
+        lines.append(f"{name:<46} {f['p50_us']:>8.1f} {f['p99_us']:>8.1f} {f['mean_us']:>8.1f} {per_s:>8} "
                      f"{ratio:>9} {share:>7}")
     if report.get("agent_peak_rss"):
         lines.append(f"peak RSS of stad-agent run on the demo (MiB, PYTHONOPTIMIZE={OPTIMIZE['level'] or '0'}): " + ", ".join(
