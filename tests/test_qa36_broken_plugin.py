@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import agent_env
+
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = {"sources/broken.py": "import not_installed_lib_qa36\n", "sinks/cut.py": "def (:\n"}
 
@@ -38,7 +40,7 @@ def said(package: Path, tmp: Path, command: str, source: str, sink: str) -> tupl
            "scoring": {"chain": ["numpy"]}, "state_dir": "state"}
     (tmp / "a.yaml").write_text(yaml.safe_dump(cfg))
     res = subprocess.run([sys.executable, "-m", "agent", command, "-c", "a.yaml"], cwd=tmp, capture_output=True,
-                         text=True, timeout=120, env={"PYTHONPATH": str(package), "PATH": "/usr/bin:/bin"})
+                         text=True, timeout=120, env=agent_env(PYTHONPATH=str(package)))   # the copy, not the tree
     return res.returncode, res.stderr
 
 
