@@ -5,8 +5,7 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, decode
-from restart_helpers import T0, AgentProcess, alert_lines, copy_run, row, wait_for, write_config
+from restart_helpers import AgentProcess, alert_lines, copy_run, killed_after_tick_173, row, wait_for, write_config
 
 NESTED = "[" * 100_000          # deeper than any JSON parser here recurses
 MODELS = {"scoring": {"chain": ["numpy"], "models_dir": "models"}}
@@ -17,20 +16,7 @@ def stopped_run(tmp: Path) -> Path:
     then kill -9 in `tmp`: every state file a start reads is there (checkpoint, both journals, their spares,
     alive.json, active-bundle.json)."""
     (tmp / "models").mkdir()
-    cfg = write_config(tmp, **MODELS)
-    agent = AgentProcess(tmp, cfg, "run1")
-    assert "warming up (0/60 ticks)" in agent.ready()
-    agent.feed(row(i) for i in range(176))
-
-    def checkpointed_through_173():
-        try:
-            meta, _ = decode((tmp / "state" / CHECKPOINT_FILE).read_bytes())
-        except (OSError, CheckpointRefused):
-            return False
-        return meta["last_ts"] == T0 + 173
-    wait_for(checkpointed_through_173, "a checkpoint after tick 173", proc=agent.proc)
-    wait_for(lambda: (tmp / "state" / "alert-journal.json").exists(), "the alert journal", proc=agent.proc)
-    agent.kill()
+    killed_after_tick_173(tmp, write_config(tmp, **MODELS))
     assert [e["event"] for e in alert_lines(tmp)] == ["new"]
     assert (tmp / "state" / "active-bundle.json").exists()
     return tmp

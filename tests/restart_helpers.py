@@ -21,6 +21,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, decode
 from conftest import NotifySocket, agent_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,6 +226,25 @@ def warm_with_an_alert(agent: AgentProcess, state: Path) -> None:
     agent.feed([row(i) for i in range(200)])
     wait_for(lambda: len(alert_lines(agent.tmp)) >= 2, "the first alert events", 120, agent.proc)
     wait_for(lambda: (state / "checkpoint.bin").exists(), "a first checkpoint", 60, agent.proc)
+
+
+def killed_after_tick_173(tmp: Path, cfg: Path) -> AgentProcess:
+    """A first life in `tmp` fed rows 0..175 (an alert opens at ~171), checkpointed through tick 173 (lateness 1:
+    ticks 174, 175 still open), its alert journal written, then kill -9: the state a crash leaves with an alert open."""
+    agent = AgentProcess(tmp, cfg, "run1")
+    assert "warming up (0/60 ticks)" in agent.ready()
+    agent.feed(row(i) for i in range(176))
+
+    def checkpointed_through_173():
+        try:
+            meta, _ = decode((tmp / "state" / CHECKPOINT_FILE).read_bytes())
+        except (OSError, CheckpointRefused):
+            return False
+        return meta["last_ts"] == T0 + 173
+    wait_for(checkpointed_through_173, "a checkpoint after tick 173", proc=agent.proc)
+    wait_for(lambda: (tmp / "state" / "alert-journal.json").exists(), "the alert journal", proc=agent.proc)
+    agent.kill()
+    return agent
 
 
 def finished(agent: AgentProcess) -> str:

@@ -31,7 +31,8 @@ from conftest import NO_DEMO, PUMP, ar1_rows, demo_cfg, through_file
 from conftest import sim_rows as sim_rows_of
 from mqtt_broker import free_port
 from payloads import check
-from restart_helpers import T0, AgentProcess, alert_lines, check_alert_stream, copy_run, row, wait_for, write_config
+from restart_helpers import (AgentProcess, alert_lines, check_alert_stream, copy_run, killed_after_tick_173, row,
+                             wait_for, write_config)
 from fault_states import text as state_text
 
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -270,19 +271,7 @@ def test_jsonl_cuts_a_torn_line_and_writes_the_last_event_only_if_missing(tmp_pa
 def killed_with_an_alert_open(tmp_path_factory) -> Path:
     """An agent fed rows 0..175 (an alert opens at ~171), checkpointed after all of them, then kill -9."""
     tmp = tmp_path_factory.mktemp("killed")
-    cfg = write_config(tmp)
-    agent = AgentProcess(tmp, cfg, "run1")
-    assert "warming up (0/60 ticks)" in agent.ready()
-    agent.feed(row(i) for i in range(176))
-
-    def checkpointed_through_173():
-        try:
-            meta, _ = decode((tmp / "state" / CHECKPOINT_FILE).read_bytes())
-        except (OSError, CheckpointRefused):
-            return False
-        return meta["last_ts"] == T0 + 173          # lateness 1: ticks 174, 175 still open
-    wait_for(checkpointed_through_173, "a checkpoint after tick 173", proc=agent.proc)
-    agent.kill()
+    killed_after_tick_173(tmp, write_config(tmp))
     events = alert_lines(tmp)
     assert [e["event"] for e in events] == ["new"], events
     return tmp

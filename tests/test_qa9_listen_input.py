@@ -22,6 +22,10 @@ HOSTILE = [
     b'[' * 100_000,
     b'\xff\xfe not utf-8',
     b'"just a string"',
+    # numbers no float holds (qa36: OverflowError in the line's formatting ended listen with a traceback)
+    b'{"alert_id": "x", "seq": 4, "score": 1' + b'0' * 400 + b'}',
+    b'{"alert_id": "x", "seq": 5, "threshold": 1' + b'0' * 400 + b'}',
+    b'{"alert_id": "x", "seq": 6, "top_sensors": [{"sensor": "a", "contribution": 1' + b'0' * 400 + b'}]}',
 ]
 
 
