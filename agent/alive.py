@@ -68,6 +68,14 @@ class SignOfLife:
         self._alive_path = state_dir / ALIVE_FILE
         self._above_kept: float | None = None     # the open alert's last_above the state files hold (`_mark_above`)
 
+    def _alive_doc(self) -> dict:
+        """alive.json as the mapping it holds; OSError (FileNotFoundError: there is none) or ValueError (not JSON,
+        nested too deep, not a mapping) when it cannot be used. Every reader of the file reads it here."""
+        doc = json_read.loads(self._alive_path.read_bytes())
+        if not isinstance(doc, dict):
+            raise ValueError(f"not a mapping ({type(doc).__name__})")
+        return doc
+
     def _caught_up(self) -> float | None:
         """Now (the agent's clock), when a live source feeds it and every record the sources handed
         over is taken: the ticks after the newest data up to now had none (a sender's silence, if
@@ -116,9 +124,7 @@ class SignOfLife:
                 or not any(src.live for src in self.sources) or self.aligner.restart_pending:
             return False        # (a restart pending: nothing scored yet, the last run's mark kept for the next)
         try:
-            doc = json_read.loads(self._alive_path.read_bytes())
-            if not isinstance(doc, dict):
-                raise ValueError("not a mapping")
+            doc = self._alive_doc()
         except (OSError, ValueError):       # none yet, or unusable (said at the next start): no claim to keep
             doc = {"at": None, "checkpoint": None, "claims_rule": CLAIMS_RULE}
         try:
@@ -196,12 +202,12 @@ class SignOfLife:
         kill -9 (user13's blind gateway) — and nothing in the files tells the two apart, so it is not."""
         times = [(meta.get("alive_at"), meta.get("claims_rule"))]
         try:
-            doc = json_read.loads(self._alive_path.read_bytes())
+            doc = self._alive_doc()
             if doc["checkpoint"] == meta.get("created"):
                 times.append((doc["at"], doc.get("claims_rule")))
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError) as exc:
             log.warning("%s not usable (%s); ignored", self._alive_path, exc)
             self.state_reads["alive"] = f"{self._alive_path}: not usable ({exc})"
         now = self.clock()
@@ -217,9 +223,9 @@ class SignOfLife:
         """(alert_id, last tick above the threshold) the last run's sign of life kept for its open alert
         (`_mark_above`); None when it kept none or it is not usable (a damaged file: said by `_alive_until`)."""
         try:
-            mark = json_read.loads(self._alive_path.read_bytes()).get("alert")
+            mark = self._alive_doc().get("alert")
             alert_id, last_above = mark["alert_id"], mark["last_above"]
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):        # (TypeError: no mark, or not a mapping)
             return None
         if not isinstance(alert_id, str) or isinstance(last_above, bool) or not isinstance(last_above, (int, float)) \
                 or not math.isfinite(last_above):
@@ -248,10 +254,10 @@ class SignOfLife:
             return
         doc = {"at": None, "checkpoint": created, "claims_rule": CLAIMS_RULE}
         try:
-            old = json_read.loads(self._alive_path.read_bytes())
+            old = self._alive_doc()
             if old.get("checkpoint") == created:
                 doc["at"] = old.get("at")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError):
             pass
         stop_ns = time.time_ns()
         doc["clean_stop"] = stop_ns / 1e9
@@ -276,9 +282,9 @@ class SignOfLife:
         if meta.get("clean_stop") is True and down[0] <= created:
             return "checkpoint"
         try:
-            doc = json_read.loads(self._alive_path.read_bytes())
+            doc = self._alive_doc()
             stopped = doc["clean_stop"] if doc.get("checkpoint") == meta.get("created") else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError):
             return None
         if isinstance(stopped, float) and down[0] <= stopped + 1e-3:     # (the file's time: ns, as a float)
             return "alive.json"

@@ -37,7 +37,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):   # 
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -49,7 +48,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import machine_info, out_file  # noqa: E402
+from machine import machine_info, out_file, write_report  # noqa: E402
 from table import ROOT, demo_config, demo_rows, package_at, percentiles, tick_name, time_calls  # noqa: E402
 
 from agent.config import from_dict  # noqa: E402
@@ -249,10 +248,7 @@ def main(argv=None) -> int:
               "niceness": os.nice(0), "rounds": args.rounds, "before": args.before,
               "settings": [{**st._asdict(), "name": st.name} for st in settings],
               **result, "seconds": round(time.perf_counter() - started, 1)}
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(render(report))
-    print(f"load {report['load_start']} → {report['load_end']}; JSON: {args.out} ({report['seconds']} s)")
-    return 0
+    return write_report(report, args.out, render(report), f"load {report['load_start']} → {report['load_end']}; ")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ Needs valgrind (callgrind) on PATH; ~20 s a part at 100 ticks.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import machine_info, out_file  # noqa: E402
+from machine import machine_info, out_file, write_report  # noqa: E402
 
 #: callgrind's simulated caches: size, associativity, line size (bytes).
 CACHES = ("--I1=32768,8,64", "--D1=49152,12,64", "--LL=4194304,16,64")
@@ -194,10 +193,7 @@ def main(argv=None) -> int:
                 print(f"  {name}: {part or 'whole tick'}", file=sys.stderr, flush=True)
                 parts[part or "whole tick"] = counted(root, args.ticks, args.skip, part, work, args.top if part is None else 0)
     report["seconds"] = round(time.perf_counter() - started, 1)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(render(report))
-    print(f"JSON: {args.out} ({report['seconds']} s)")
-    return 0
+    return write_report(report, args.out, render(report))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -85,6 +86,15 @@ def percentiles_us(samples_s) -> dict:
     a = np.asarray(samples_s) * 1e6
     return {"p50_us": round(float(np.percentile(a, 50)), 2), "p99_us": round(float(np.percentile(a, 99)), 2),
             "mean_us": round(float(a.mean()), 2)}
+
+
+def write_report(report: dict, out, text: str, said: str = "") -> int:
+    """A bench's end: its JSON report written to `out`, its table (`text`) printed, then where the JSON went and how
+    long the run took (`report["seconds"]`), after `said`; 0, the bench's exit code."""
+    Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    print(text)
+    print(f"{said}JSON: {out} ({report['seconds']} s)")
+    return 0
 
 
 def out_file(text: str) -> Path:

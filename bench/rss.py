@@ -67,8 +67,11 @@ from table import demo_config  # noqa: E402
 #: read the resident size just before the fallback's fit). Prints the stages as JSON.
 BREAKDOWN_CHILD = """
 import json, sys
-def status(key):
-    return int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith(key))) / 1024
+def status(*keys):
+    # one read of the file for all keys: VmHWM and VmRSS read apart saw the RSS a page past the HWM read before it
+    lines = open('/proc/self/status').read().splitlines()
+    got = [int(next(l.split()[1] for l in lines if l.startswith(key))) / 1024 for key in keys]
+    return got[0] if len(got) == 1 else tuple(got)
 stages = [("python", status("VmRSS:"))]
 import numpy
 stages.append(("+ numpy", status("VmRSS:")))
@@ -87,7 +90,7 @@ finish = agent.pipeline.Pipeline._finish_warmup
 def wrapped(self):
     before_fit.append(status("VmRSS:"))
     finish(self)
-    after_fit.append((status("VmHWM:"), status("VmRSS:")))
+    after_fit.append(status("VmHWM:", "VmRSS:"))
 agent.pipeline.Pipeline._finish_warmup = wrapped
 run.run()
 stages.append(("the warm-up's ticks held, just before the fit", before_fit[0] if before_fit else None))

@@ -78,7 +78,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from machine import OPTIMIZE, RSS_CHILD, agent_env, compile_agent, machine_info, out_file  # noqa: E402
+from machine import OPTIMIZE, RSS_CHILD, agent_env, compile_agent, machine_info, out_file, write_report  # noqa: E402
 
 from agent import bundle as bundles  # noqa: E402
 from agent.config import from_dict  # noqa: E402
@@ -536,10 +536,7 @@ def main(argv=None) -> int:
     report = {"bench": "table", "machine": machine_info(("numpy", "onnxruntime", "ai-edge-litert", "torch", "river")),
               "threads": 1, "batch": 1, "matmul_peak": peak, "facts": facts, "latency": lat,
               "agent_peak_rss": rss, "agent_python_optimize": OPTIMIZE["level"] or "0", "seconds": round(time.perf_counter() - started, 1)}
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(render(report))
-    print(f"JSON: {args.out} ({report['seconds']} s)")
-    return 0
+    return write_report(report, args.out, render(report))
 
 
 if __name__ == "__main__":
