@@ -118,7 +118,8 @@ class RestartGapRules:
 
     def silence_claimed(self, alive_at: float) -> int:
         """The ticks `silent_until(alive_at)` would close as missing, closing none: what a sign of life the
-        restore does not trust would have claimed (agent/resume.py, an earlier release's)."""
+        restore does not trust would have claimed (agent/resume.py, an earlier release's). Asked once the records
+        that release's checkpoint held are rejected (`reject_held`), which then bound nothing (clock28)."""
         last_k = self._silent_through(alive_at)
         return 0 if last_k is None else last_k - max(self.newest_k, self.next_k - 1)
 

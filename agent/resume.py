@@ -202,7 +202,21 @@ class Resume(SignOfLife):
     def _silence_before_stop(self, meta: dict) -> None:
         """The last run lived through a silence of its sources it had no tick to checkpoint in: the
         aligner closes it as missing ticks with the restore's rows (Aligner.silent_until), so the
-        restart gap (and an open alert's `gap_s`) is the downtime after it, not the two together."""
+        restart gap (and an open alert's `gap_s`) is the downtime after it, not the two together. What an
+        earlier release wrote (no CLAIMS_RULE) is not trusted: the records its checkpoint held are rejected, then
+        its claim's ticks are said as part of the restart's gap (clock24, clock28)."""
+        dropped = 0 if under_claims_rule(meta.get("claims_rule")) else self.aligner.reject_held(
+            "held by a checkpoint an earlier release wrote, which it did also while its own restart was pending")
+        if dropped:
+            log.warning("the checkpoint holds %d record(s) the last run held for confirmation; it was written by an "
+                        "earlier release, which wrote it also while its own restart was pending, holding that "
+                        "restart's first data (user13's blind gateway, fixed 5 Dec 2026): rejected (timestamp jump), "
+                        "not taken for the last run's data back after a silence", dropped)
+            self.checkpoint_start["detail"] += f"; {dropped} record(s) an earlier release held rejected"
+        # The held records first: the untrusted claim's ticks are measured without them (they bound a trusted claim,
+        # being taken at the restore; rejected, they bound nothing and every tick up to the claim is the restart's
+        # gap). Measured before, a checkpoint killed with records held — a sender a few ticks late at the kill —
+        # claimed none and the claim went unsaid (clock28: the clock24 test's flake beside two busy loops).
         alive, unmarked = self._alive_until(meta)
         claimed = self.aligner.silence_claimed(unmarked) if unmarked is not None and \
             (alive is None or unmarked > alive) else 0
@@ -214,14 +228,6 @@ class Resume(SignOfLife):
                         "silence of the senders before the stop is not told", iso(unmarked), claimed)
             self.checkpoint_start["detail"] += (f"; an earlier release's sign of life (alive until {iso(unmarked)}) "
                                                 f"not trusted: {claimed} tick(s) taken as the restart's gap")
-        dropped = 0 if under_claims_rule(meta.get("claims_rule")) else self.aligner.reject_held(
-            "held by a checkpoint an earlier release wrote, which it did also while its own restart was pending")
-        if dropped:
-            log.warning("the checkpoint holds %d record(s) the last run held for confirmation; it was written by an "
-                        "earlier release, which wrote it also while its own restart was pending, holding that "
-                        "restart's first data (user13's blind gateway, fixed 5 Dec 2026): rejected (timestamp jump), "
-                        "not taken for the last run's data back after a silence", dropped)
-            self.checkpoint_start["detail"] += f"; {dropped} record(s) an earlier release held rejected"
         silent = self.aligner.silent_until(alive) if alive is not None else 0
         if silent:
             log.info("the last run was alive until %s, its sources silent for the last %d tick(s) of it: they close "
