@@ -146,6 +146,7 @@ class Resume(SignOfLife):
                 if ahead_s is None:
                     aligner.restore(state["aligner"], trusted=under_claims_rule(meta.get("claims_rule")))
                 self.pipeline.restore(state["pipeline"], tier_changed)
+                _no_calm_counted_in_a_refill(self.pipeline)
                 replay_read = bool(self.cfg.warmup.replay) and self.pipeline.tier_waits is not None
                 if self.cfg.warmup.replay:      # a model tier left waiting: prepared on the recording now (swap6)
                     tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
@@ -596,6 +597,26 @@ class Resume(SignOfLife):
         log.info("alert %s: last above the threshold at %s, as the last run's sign of life kept it (the state "
                  "restored: %s)", opened.alert_id, iso(mark[1]), iso(opened.last_above))
         opened.last_above = mark[1]
+
+
+def _no_calm_counted_in_a_refill(pipeline) -> None:
+    """A checkpoint written while the window refilled after a restart (`refill` > 0), its open alert's judgment
+    pending (`judge_after_refill`), holds no calm tick after that refill: none was scored yet. This release writes
+    the calm counts 0 there (AlertTracker.resumed resets them at the refill: those from before the downtime are not
+    adjacent to the ticks after it); the releases before clock27 reset them at the first score, so a checkpoint they
+    wrote during the refill holds the count from before the downtime. After the upgrade a short restart (no new
+    refill) carried it into the judgment, and fewer than `clear_ticks` calm scores ended the alert `restart` — an
+    incident whose scores dip under the band paged again under a new id (clock28). Taken as none, said once.
+    Not told apart: a checkpoint written between the refill's last tick and the first score (`refill` 0 then, as
+    mid-judgment): its count is kept, as before — never a later end than that release's own first-score rule."""
+    opened = pipeline.alerts.open
+    if opened is None or not opened.judge_after_refill or pipeline.refill <= 0 or not (opened.below or opened.spent):
+        return
+    log.info("alert %s: its %d calm tick(s) in a row from before a restart whose window is still refilling (%d "
+             "tick(s) to go) are not counted: the checkpoint was written by a release before 5 Dec 2026, which "
+             "counted them until the first score after the refill; judged from that score as a live alert is",
+             opened.alert_id, max(opened.below, opened.spent), pipeline.refill)
+    opened.below = opened.spent = 0
 
 
 def faults_said(open_faults: dict[str, dict]) -> str:
