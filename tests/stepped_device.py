@@ -4,9 +4,9 @@ the window (tests/test_clock25_kill_alert_open.py, tests/test_clock28_upgrade_mi
 
 Why the config and the sender are as they are (clock26; both causes in the tests, the agent doing what its rules say):
 - This data's normal scores reach the calibrated threshold at some phases of its sawtooth (~2.58 against 2.61: the
-  threshold is fitted on 36 ticks of it); a life starts at a phase set by the wall clock. The threshold's floor
-  (`min_threshold` 10: scores on normal ticks ≤ 2.6, with a carried one ≤ 4.9, on the step ≥ 111) keeps every normal
-  tick calm at every phase.
+  threshold is fitted on 36 ticks of it); a life starts at a phase set by the wall clock. The threshold's
+  floor (`min_threshold` 10: scores on normal ticks ≤ 2.6, with a carried one ≤ 4.9, on the step ≥ 111) keeps
+  every normal tick calm at every phase.
 - A sender that stamped the tick this host's clock was in skipped one when descheduled on a loaded machine for more
   than a tick; the agent carried the last reading over it, and on this data a repeated reading scores 4–5: a false
   alert before the step. `Sender` never skips."""
@@ -61,7 +61,8 @@ def write_config(tmp, clear_ticks: int):
     cfg.write_text(yaml.safe_dump({
         "node": {"id": "gw-k", "site": "lab"}, "tick_s": TICK, "topology": "group", "sensors": ["a", "b"],
         "sources": [{"type": "stdin"}],
-        "window": {"steps": STEPS, "carry_forward_s": 4 * TICK, "lateness_ticks": 8},   # (slack for a loaded machine: ci54)
+        # (lateness: slack for a loaded machine, ci54)
+        "window": {"steps": STEPS, "carry_forward_s": 4 * TICK, "lateness_ticks": 8},
         "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
         "threshold": {"min_threshold": 10.0},       # above every normal tick's band, under the step's (docstring)
         "alerts": {"min_duration_ticks": 2, "clear_ticks": clear_ticks, "cooldown_ticks": 2,

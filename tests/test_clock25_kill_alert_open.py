@@ -11,9 +11,10 @@ score is calm and the step is back at the next tick; the step gone, one `end` wi
 `clear_ticks` calm ticks in a row have been scored.
 
 Why these once failed (clock26; they were marked slow), both causes in the test, the agent doing what its rules say:
-the judgment was one tick (until clock27) and this data's normal scores reach the calibrated threshold at some phases
-(docs/measured/first-week.md, the clock26 round) — `min_threshold` keeps every normal tick calm; and the sender skipped
-a tick when descheduled — `Sender` never does (tests/stepped_device.py, where both are said in full)."""
+the judgment was one tick (until clock27) and this data's normal scores reach the calibrated threshold at some
+phases (docs/measured/first-week.md, the clock26 round) — `min_threshold` keeps every normal tick calm; and the
+sender skipped a tick when descheduled — `Sender` never does
+(tests/stepped_device.py, where both are said in full)."""
 from __future__ import annotations
 
 import threading
