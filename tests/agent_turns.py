@@ -72,6 +72,19 @@ def one_alert_in_order(evs: list[dict], alert_id: str) -> None:
 
 
 
+def life_fed(tmp_path, rows: range) -> tuple[Agent, list[dict]]:
+    """A life started on the state_dir at this host's time of its first row, fed `rows` (stamped on HOST), then
+    abandoned as a kill -9 leaves it: the agent (closed) and the events it wrote."""
+    before = len(events(tmp_path)) if (tmp_path / "alerts.jsonl").exists() else 0
+    agent = Agent(agent_config(tmp_path), clock=host_clock(HOST + rows[0]))
+    try:
+        for i in rows:
+            turn(agent, record(i, HOST))
+    finally:
+        close(agent)
+    return agent, events(tmp_path)[before:]
+
+
 def restart_with_an_alert_open(tmp_path, base: float, window: dict, down_s: int = 12,
                                rate: float = 1.0) -> tuple[Agent, list[dict]]:
     """Rows 0–79 (a step on `a` from 70: an alert opens), the checkpoint, a kill -9, up again `down_s` rows

@@ -19,7 +19,7 @@ import time
 
 from agent.resume import ALIVE_FILE, ALIVE_S
 from agent.service import Agent
-from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
+from agent_turns import HOST, agent_config, close, host_clock, life_fed, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
 from silence_feed import TICK, events, killed_while_flowing, seconds, send, write_config
@@ -93,14 +93,7 @@ def test_a_checkpoint_holding_the_restarts_first_record_is_not_written(tmp_path)
         assert not second.aligner.restart_pending
     finally:
         close(second)
-    before = len(turn_events(tmp_path))
-    third = Agent(agent_config(tmp_path), clock=host_clock(HOST + 104))
-    try:
-        for i in range(104, 130):
-            turn(third, record(i, HOST))
-    finally:
-        close(third)
-    after = turn_events(tmp_path)[before:]
+    third, after = life_fed(tmp_path, range(104, 130))
     assert not [e for e in after if e["kind"] in ("source", "missing")], after
     # One restart gap, from the first life's checkpoint (its last tick, 79) to the third's first data (104).
     assert third.aligner.restart_gaps == 1 and third.aligner.last_restart_gap["skipped_s"] == 24.0, \

@@ -22,7 +22,7 @@ import time
 from agent.checkpoint import atomic_write, decode, encode
 from agent.resume import ALIVE_FILE, ALIVE_S
 from agent.service import Agent
-from agent_turns import HOST, agent_config, close, events as turn_events, host_clock, record, turn
+from agent_turns import HOST, agent_config, close, host_clock, life_fed, record, turn
 from conftest import wait_for
 from restart_helpers import AgentProcess, resumed_run
 from silence_feed import TICK, events, killed_while_flowing, seconds, send, write_config
@@ -111,14 +111,7 @@ def test_an_earlier_releases_checkpoint_holding_its_restarts_first_record_is_not
             turn(second, record(i, HOST))
     finally:
         close(second)
-    before = len(turn_events(tmp_path))
-    third = Agent(agent_config(tmp_path), clock=host_clock(HOST + 104))
-    try:
-        for i in range(104, 130):
-            turn(third, record(i, HOST))
-    finally:
-        close(third)
-    after = turn_events(tmp_path)[before:]
+    third, after = life_fed(tmp_path, range(104, 130))
     assert not [e for e in after if e["kind"] in ("source", "missing")], after
     # One restart gap, from the checkpoint's last tick (79) to the third's first new data (104); the held record
     # rejected, said and counted.
@@ -160,15 +153,8 @@ def test_an_earlier_releases_claim_is_said_not_trusted_also_beside_records_its_c
             turn(second, record(i, HOST))
     finally:
         close(second)
-    before = len(turn_events(tmp_path))
     caplog.set_level("INFO", logger="stad")
-    third = Agent(agent_config(tmp_path), clock=host_clock(HOST + 120))
-    try:
-        for i in range(120, 140):
-            turn(third, record(i, HOST))
-    finally:
-        close(third)
-    after = turn_events(tmp_path)[before:]
+    third, after = life_fed(tmp_path, range(120, 140))
     assert not [e for e in after if e["kind"] in ("source", "missing")], after
     # Both said: the records rejected, and the claim, its ticks from the checkpoint's last tick (79) to the claim
     # (tick 99, less the data's 50-ms offset from this host's clock) part of the restart gap.
