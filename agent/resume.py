@@ -613,8 +613,8 @@ def _no_calm_counted_in_a_refill(pipeline) -> None:
     if opened is None or not opened.judge_after_refill or pipeline.refill <= 0 or not (opened.below or opened.spent):
         return
     log.info("alert %s: its %d calm tick(s) in a row from before a restart whose window is still refilling (%d "
-             "tick(s) to go) are not counted: the checkpoint was written by a release before 5 Dec 2026, which "
-             "counted them until the first score after the refill; judged from that score as a live alert is",
+             "tick(s) to go) are not counted: the checkpoint was written by an earlier release, which kept them until "
+             "the first score after the refill; judged from that score as a live alert is",
              opened.alert_id, max(opened.below, opened.spent), pipeline.refill)
     opened.below = opened.spent = 0
 
