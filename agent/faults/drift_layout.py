@@ -139,7 +139,7 @@ class DriftLayout:
         feature makes NaN the slots that read it (observe then judges pair by pair)."""
         g = self._xl_one.take(self._slot_cols, out=self._slot_g, mode="clip")    # (clip: valid positions, no buffer)
         np.multiply(g, self._slot_c, g)
-        return np.dot(g, self._ones_c, self._block_flat)
+        return fnp.dot(g, self._ones_c, self._block_flat)
 
     def _busy_median(self, usable: np.ndarray) -> np.ndarray:
         """Per sensor, the median of its usable pairs' residuals (NaN: none), into _med_n, and whether it has
@@ -160,4 +160,4 @@ class DriftLayout:
         else:
             self._block_flat[self._busy_bad] = np.nan
         block.sort(axis=1)                                  # NaN sort last
-        return np.dot(_HALVES, block.take(self._busy_mid), self._med_n)
+        return fnp.dot(_HALVES, block.take(self._busy_mid), self._med_n)

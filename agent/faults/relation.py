@@ -509,7 +509,7 @@ class StationRelation:
         pos = None if all_pos else x > _ZERO
         xp = x if all_pos else fnp.where(pos, x, _ONE)
         lx = np.log(xp, self._lx)        # (out by position: no keyword to parse, perf45)
-        np.dot(self._rel_w, self._lx_one, self._r_two)         # r, and r − level
+        fnp.dot(self._rel_w, self._lx_one, self._r_two)        # r, and r − level
         fit = self._every_sensor if ok_all and all_pos else ok_i & (self._every_sensor if all_pos else pos)
         # 1 / speed² (x² is the speed's square when every reading is positive: the same products)
         # (u straight into the slot learn keeps it in for the next fold, as observe's g: no copy there)

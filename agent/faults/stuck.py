@@ -108,10 +108,10 @@ class Stuck:
         # observed, with a step from the previous reading
         stepped = np.isfinite(step) if t.all_observed else t.observed & np.isfinite(step)
         counted = stepped if t.all_healthy else stepped & t.healthy
-        # (every sensor's rate at the floor and every sensor counted: the usual tick)
+        # (every sensor counted: the usual tick; and every sensor's rate at the floor)
         all_stepped = fnp.count_nonzero(stepped) == stepped.size
-        all_counted = self._rate_floor and (all_stepped if counted is stepped
-                                            else fnp.count_nonzero(counted) == counted.size)
+        every_counted = all_stepped if counted is stepped else fnp.count_nonzero(counted) == counted.size
+        all_counted = self._rate_floor and every_counted
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
                 # (every sensor counted: the where would pick alpha_min everywhere, the same products)
@@ -127,7 +127,9 @@ class Stuck:
             self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
         # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
         # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)
-        if all_counted:                 # (the count is read only by _p and state(): kept as a number)
+        # (every sensor counted, at the floor or not — a sensor that never repeated keeps _rate_floor unknown,
+        # the demo's all along: the count is read only by the rate, _p and state(): kept as a number; perf73)
+        if every_counted:
             self._repeat_count.add_one()
         else:
             repeat_count = self.repeat_count
