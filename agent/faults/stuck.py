@@ -37,7 +37,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .context import WholeCounts
-from .rule import Held, RecentMean, Tick, ring_held
+from .rule import FLOAT_MAX, LESS_EQUAL, Held, RecentMean, Tick, ring_held
 
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
@@ -106,7 +106,8 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         # observed, with a step from the previous reading
-        stepped = np.isfinite(step) if t.all_observed else t.observed & np.isfinite(step)
+        # (isfinite(step) as step <= the largest float: a step is ≥ 0 or NaN; rule.LESS_EQUAL, perf70)
+        stepped = LESS_EQUAL(step, FLOAT_MAX) if t.all_observed else t.observed & LESS_EQUAL(step, FLOAT_MAX)
         counted = stepped if t.all_healthy else stepped & t.healthy
         # (every sensor counted: the usual tick; and every sensor's rate at the floor)
         all_stepped = fnp.count_nonzero(stepped) == stepped.size
