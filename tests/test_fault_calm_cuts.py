@@ -413,12 +413,11 @@ def test_drifts_level_and_spread_learned_as_one_array_are_the_two_updates():
 
 
 def test_drifts_folded_pair_residuals_are_each_pairs_own():
-    """perf32: drift's pair residuals (x_i − β·g − intercept) / spread from the refit's folded
-    coefficients and [x, x², lag1, lag2, 1], laid out as the median's (n, width) block (perf73: each
-    slot's features gathered, times its coefficients, summed — _residual_block), are each pair's residual
-    worked out from its own β, intercept and spread (to rounding: the fold multiplies before it sums), with
-    NaN in every padding slot; a feature NaN or inf makes every slot that reads it not finite (a NaN one:
-    NaN beyond the padding, so the tick is judged pair by pair). The station relations' one product with the signs and
+    """perf32: drift's pair residuals (x_i − β·g − intercept) / spread as one product of the refit's
+    folded matrix with [x, x², lag1, lag2, 1], laid out as the median's (n, width) block, are each
+    pair's residual worked out from its own β, intercept and spread (to rounding: the fold multiplies
+    before it sums), with NaN in every padding slot; a feature NaN or inf spoils the block beyond its
+    padding, so the tick is judged pair by pair. The station relations' one product with the signs and
     the level is the gathered trio's r and r − level; the median's halves are (a + b) × 0.5 bit for bit."""
     from agent.faults.drift import Drift
     from agent.faults.pairs import _HALVES, F
@@ -433,7 +432,7 @@ def test_drifts_folded_pair_residuals_are_each_pairs_own():
     rng = np.random.default_rng(32)
     for _ in range(50):
         drift._xl[...] = rng.normal(size=(F, n)) * rng.choice([1e-2, 1.0, 1e2])
-        block = drift._residual_block().copy().reshape(drift.slot.shape)
+        block = np.dot(drift._slot_w, drift._xl_one).reshape(drift.slot.shape)
         g = drift._xl_flat[drift.g_index]
         want = (g[:, F] - np.einsum("pk,pk->p", drift.beta, g[:, :F]) - drift.icept) / drift.spread
         scale = (np.abs(g[:, :F] * drift.beta).sum(axis=1) + np.abs(g[:, F]) + np.abs(drift.icept)) / drift.spread
@@ -441,14 +440,9 @@ def test_drifts_folded_pair_residuals_are_each_pairs_own():
         assert np.isnan(block[~on]).all() and not np.isnan(block[on]).any()
         assert np.count_nonzero(np.isnan(block)) == drift._n_pad
         for bad in (np.nan, np.inf):
-            k, s = rng.integers(F), rng.integers(n)
-            drift._xl[k, s] = bad
-            reads = (drift._slot_cols == k * n + s).any(axis=1) & on.reshape(-1)     # the pairs' slots that read it
-            with np.errstate(invalid="ignore"):          # (inf − inf)
-                got = drift._residual_block()
-            assert reads.any() and not np.isfinite(got[reads]).any(), bad
-            if bad != bad:          # a NaN feature: more NaN than the padding — observe judges the tick pair by pair
-                assert np.count_nonzero(np.isnan(got)) > drift._n_pad
+            drift._xl[rng.integers(F), rng.integers(n)] = bad
+            with np.errstate(invalid="ignore"):          # (0 × inf)
+                assert np.count_nonzero(np.isnan(np.dot(drift._slot_w, drift._xl_one))) > drift._n_pad, bad
     lx = rng.normal(size=n) * 3.0
     r = lx[drift.trio] @ np.array([1.0, -1.0, -1.0])
     assert np.abs(drift.rel_level).max() > 0.01                # (a learned level, not the zeros)

@@ -32,7 +32,7 @@ def test_the_busy_median_is_the_row_median_of_the_masked_block_and_the_pair_by_p
         drift._xl[...] = rng.normal(size=drift._xl.shape) * rng.choice([1e-2, 1.0, 1e2])
         if step % 7 == 0:
             drift._busy_key = None                              # (as a pair-by-pair tick leaves it)
-        drift._residual_block()
+        np.dot(drift._slot_w, drift._xl_one, drift._block_flat)
         want_block = drift._block.copy()
         want_block.reshape(-1)[drift._pair_row[~usable]] = np.nan
         got = drift._busy_median(usable).copy()

@@ -1,9 +1,6 @@
-"""perf73: the fault tracker's cold cuts — what each keeps of what the tracker decides.
+"""perf73: the fault tracker's cold cuts (bit for bit) — what each keeps of what the tracker decides.
 
 Real trackers on the simulator's rows (bench/faults.py's corridor, with its injected faults), no stand-ins:
-- drift's pair residuals gathered slot by slot (_residual_block) and their row medians are the pair-by-pair path's
-  (the einsum over each pair's own features) to rounding, with ±inf features too — a tick with an overflowing
-  feature now takes the block's median, which must be the pair-by-pair one;
 - stuck's repeat count is the number of ticks each sensor was counted, whether or not its repeat rate is known to
   be at its floor (a sensor that never repeated never learns that), and survives a checkpoint;
 - the station relation's z clipped by maximum and minimum is np.clip's, NaN and the bounds included.
@@ -31,39 +28,6 @@ def _tracker(cfg):
 def _drift(tracker):
     from agent.faults.drift import Drift
     return next(r for r in tracker.rules if isinstance(r, Drift))
-
-
-def test_the_gathered_residual_block_has_the_pair_by_pair_medians_with_inf_features_too():
-    from agent.faults.pairs import F, _full_median, _row_median
-    cfg, rows = _corridor()
-    tracker = _tracker(cfg)
-    for row in rows[:900]:
-        tracker.observe(row)
-    drift = _drift(tracker)
-    assert drift._all_fitted and np.abs(drift.beta).max() > 0.01
-    n = drift.n
-    rng = np.random.default_rng(73)
-    infs = 0
-    for step in range(40):
-        drift._xl[...] = rng.normal(size=(F, n)) * rng.choice([1e-2, 1.0, 1e2])
-        if step % 2:                    # an overflowing feature (x² of a huge reading, say): ±inf, not NaN
-            drift._xl[rng.integers(F), rng.integers(n)] = rng.choice([np.inf, -np.inf])
-        with np.errstate(invalid="ignore", over="ignore"):
-            block = drift._residual_block()
-            taken = np.count_nonzero(np.isnan(block)) == drift._n_pad      # (observe's test: the block's median)
-            e = np.einsum("pk,pk->p", drift._coef_g, drift._xl_flat[drift.g_index]) + drift._coef_1
-        e = np.append(e, np.nan)
-        want, want_has = _row_median(e[drift.slot], drift._row_k, drift._mid_at)
-        if not taken:                   # (inf − inf in a slot: NaN there, the tick goes pair by pair as before)
-            continue
-        infs += int(not np.isfinite(block).all() and np.count_nonzero(np.isinf(block)) > 0)
-        got = _full_median(drift._block.copy(), drift._mid_flat, np.empty(n))
-        assert np.array_equal(want_has, drift._has_full), step
-        assert np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(np.isinf(got), np.isinf(want)), step
-        fine = np.isfinite(want)
-        np.testing.assert_array_equal(got[~fine & ~np.isnan(want)], want[~fine & ~np.isnan(want)])
-        np.testing.assert_allclose(got[fine], want[fine], rtol=1e-12, atol=1e-12)
-    assert infs > 0                     # (some tick had an infinite residual and took the block's median)
 
 
 def test_stucks_repeat_count_is_the_ticks_counted_whether_or_not_its_rate_floor_is_known():

@@ -281,11 +281,11 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         else:
             pairs = ok_i[i] & ok_j[j]
         usable = pairs if self._all_fitted else pairs & self.fitted
-        # Every residual a number (the usual tick): the residuals straight into the median's block
-        # (_residual_block); every pair usable, the median of whole rows, else of the usable entries
-        # (_busy_median). Any NaN but the padding's (a NaN or overflowing feature makes the slots that read it
-        # NaN) is judged pair by pair.
-        if fnp.count_nonzero(LESS_EQUAL(self._residual_block(), FLOAT_INF)) == self._n_numbers:
+        # Every residual a number (the usual tick): the residuals straight into the median's block, one product
+        # (_slot_w); every pair usable, the median of whole rows, else of the usable entries (_busy_median). Any
+        # NaN but the padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged
+        # pair by pair.
+        if fnp.count_nonzero(LESS_EQUAL(fnp.dot(self._slot_w, xl_one, self._block_flat), FLOAT_INF)) == self._n_numbers:
             if usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size:
                 med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
             else:

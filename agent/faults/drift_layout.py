@@ -1,8 +1,7 @@
 """drift's pairs laid out for one product a tick: which pair predicts which sensor, and the median's block.
 
 Each sensor's residuals against its context's pair models go into one (n, width) block (row i: its pairs, then
-NaN padding) by one product of each slot's F + 2 coefficients with its F + 2 features, gathered (_residual_block);
-the median of a row is then two
+NaN padding) by one np.dot of a matrix (_slot_w) with the tick's features; the median of a row is then two
 gathers at positions fixed by the row's size (_full_median), or, on a busy tick with some pair unusable, at
 positions kept while the usable pairs do not change (_busy_median). This is the index bookkeeping of drift.py's
 __init__ (~100 lines of it), apart so the rule's own state and its tick read without it."""
@@ -70,8 +69,7 @@ class DriftLayout:
         self._ctx_words = _row_words(np.where(context_on, context_idx, context_idx[:, :1]))
         self._c_dominant = fnp.const(DOMINANT)
         # x, x² and the lags as rows of one array (lags: a view): a tick's pair features are one gather of it.
-        # A constant 1 after them (_xl_one): a pair's residual is a product of its features and the 1 with its
-        # coefficients (_residual_block).
+        # A constant 1 after them (_xl_one): the pairs' residuals are one product of it with a matrix (_slot_w).
         self._xl_one = np.full(F * n + 1, np.nan)
         self._xl_one[-1] = 1.0
         self._xl_flat = self._xl_one[:-1]
@@ -92,27 +90,20 @@ class DriftLayout:
         self.clip_width = LEARN_CLIP * self.spread
         # A pair's residual over its spread, (x_i − β·g − intercept) / spread, is linear in g and 1: its
         # coefficients folded at each refit (_fold_coefs), (P, F + 2) — β and −1 for x_i times −1 / spread,
-        # then the intercept times it — and laid out by the median's (n, width) block: slot i · width + k, the
-        # k-th pair of sensor i, holds its F + 2 coefficients (_slot_c) and the positions in [x, x², lag1, lag2,
-        # 1] (_xl_one) of its F + 2 features (_slot_cols). The usual tick's residuals, straight into the block,
-        # are a gather, a product and a sum of each slot's F + 2 (_residual_block). (Until perf73 one np.dot
-        # of an (n · width, F·n + 1) matrix with _xl_one: the same sums but for their order, and 42 KB read a
-        # tick for the demo's 72 × 73 — 92 % of it zeros, ~650 of the tracker's ~5.4 k last-level misses a
-        # cold tick.) Padding slots have NaN for the constant's coefficient: NaN in the block, sorted last as
-        # the gather's NaN slot was.
+        # then the intercept times it — and laid out as one (n · width, F·n + 1) matrix whose row
+        # i · width + k is the k-th pair of sensor i, over [x, x², lag1, lag2, 1] (_xl_one): the usual tick's
+        # residuals, already in the median's (n, width) block, are one np.dot (1.0 µs against 2.4 for a dot
+        # per pair, the intercept, the spread and the gather into the block; perf32). Padding rows have NaN
+        # for the constant: NaN in the block, sorted last as the gather's NaN slot was.
         self._pair_coef = np.zeros((p, F + 2))
         self._coef_g, self._coef_1 = self._pair_coef[:, :F + 1], self._pair_coef[:, F + 1]     # (its views, made once)
         pair_row = np.empty(p, int)                 # each pair's row in the block
         on = self.slot < p
         pair_row[self.slot[on]] = np.flatnonzero(on.reshape(-1))
         cols = fnp.concatenate((self.g_index, np.full((p, 1), F * n)), axis=1)
-        self._slot_c = np.zeros((n * width, F + 2))
-        self._slot_c[~on.reshape(-1), F + 1] = np.nan
-        self._slot_cols = np.full((n * width, F + 2), F * n, np.intp)     # (padding: the constant 1, × 0 and × NaN)
-        self._slot_cols[pair_row] = cols
-        self._slot_g = np.empty((n * width, F + 2))                      # the tick's gathered features (scratch)
-        self._ones_c = np.ones(F + 2)
-        self._slot_w_at = pair_row[:, None] * (F + 2) + np.arange(F + 2)   # (P, F + 2): flat positions of _pair_coef
+        self._slot_w = np.zeros((n * width, F * n + 1))
+        self._slot_w[~on.reshape(-1), F * n] = np.nan
+        self._slot_w_at = pair_row[:, None] * (F * n + 1) + cols       # (P, F + 2): flat positions of _pair_coef
         # A busy tick (some pair not usable, every feature a number): the residuals from the same product, the
         # unusable pairs' entries set to NaN in the block by their flat positions (_pair_row), the median over the
         # rest (_busy_median). Its entry counts and middle positions depend on `usable` alone: kept while it does
@@ -124,7 +115,7 @@ class DriftLayout:
         self._n_pad = int(fnp.count_nonzero(~on))
         # (the block's entries that are numbers when only the padding is NaN: the tick counts those, `v <= inf`,
         # not the NaNs, isnan — the ufunc it already runs; rule.LESS_EQUAL, perf70)
-        self._n_numbers = self._slot_c.shape[0] - self._n_pad
+        self._n_numbers = self._slot_w.shape[0] - self._n_pad
         self._block = np.zeros((n, width))
         self._block_flat = self._block.reshape(-1)
         self._fold_coefs()
@@ -135,14 +126,6 @@ class DriftLayout:
         self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
         self._e = np.full(p + 1, np.nan)
         self._e_pairs = self._e[:-1]               # (a view: the pairs' residuals; the last slot stays NaN)
-
-    def _residual_block(self) -> np.ndarray:
-        """Every pair's residual over its spread from this tick's features (_xl_one) into the median's block
-        (_block_flat, returned): each slot's F + 2 features gathered, times its coefficients, summed. A NaN
-        feature makes NaN the slots that read it (observe then judges pair by pair)."""
-        g = self._xl_one.take(self._slot_cols, out=self._slot_g, mode="clip")    # (clip: valid positions, no buffer)
-        np.multiply(g, self._slot_c, g)
-        return fnp.dot(g, self._ones_c, self._block_flat)
 
     def _busy_median(self, usable: np.ndarray) -> np.ndarray:
         """Per sensor, the median of its usable pairs' residuals (NaN: none), into _med_n, and whether it has

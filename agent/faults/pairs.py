@@ -4,10 +4,9 @@ A mixin of Drift (drift.py), as StationRelation is: the ridge fit of x_i on g = 
 lag2_j) per pair (target i, predictor j), from exponentially forgotten moments brought up to date at
 each refit from the ticks kept since (_fold: the same sums as a tick-by-tick update, in a few calls).
 The refit also folds each pair's residual over its spread, (x_i − β·g − intercept) / spread, into
-coefficients of [g, 1] laid out by the (n, width) block the row medians sort (_fold_coefs): the usual tick's
-residuals of every pair, already in that block, are one gather, product and sum of the feature rows
-(drift_layout._residual_block; perf32, issue 16: the einsum, the intercept, the spread and the gather were four
-calls a tick; perf73: a gather of each slot's features, not a product with a mostly-zero matrix of all of them).
+coefficients of [g, 1] laid out as one matrix (_fold_coefs): the usual tick's residuals of every pair,
+already in the (n, width) block the row medians sort, are one product of it with the feature rows
+(perf32, issue 16: the einsum, the intercept, the spread and the gather were four calls a tick).
 Here rather than in drift.py so that each stays a sitting's read.
 """
 from __future__ import annotations
@@ -91,15 +90,15 @@ class PairModels:
         self._all_fitted = fnp.count_nonzero(self.fitted) == self.fitted.size
 
     def _fold_coefs(self) -> None:
-        """The pairs' residual (x_i − β·g − intercept) / spread as coefficients of [g, 1], and the
-        block's coefficients from them (_residual_block's): −β / spread, 1 / spread for x_i, −intercept / spread."""
+        """The pairs' residual (x_i − β·g − intercept) / spread as coefficients of [g, 1], and the block's
+        matrix from them (observe's product): −β / spread, 1 / spread for x_i, −intercept / spread."""
         coef = self._pair_coef
         np.divide(self.beta, self.spread[:, None], out=coef[:, :F])
         np.negative(coef[:, :F], out=coef[:, :F])
         np.divide(1.0, self.spread, out=coef[:, F])
         np.divide(self.icept, self.spread, out=coef[:, F + 1])
         np.negative(coef[:, F + 1], out=coef[:, F + 1])
-        self._slot_c.reshape(-1)[self._slot_w_at] = coef
+        self._slot_w.reshape(-1)[self._slot_w_at] = coef
 
 
 def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray,
