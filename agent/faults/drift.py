@@ -70,7 +70,7 @@ from .ramp import RISE_Z, Ramp
 from .pairs import MIN_PAIR_TICKS, PairModels, _full_median, _row_median
 from .relation import EARLY, MIN_REL_TICKS, RELATION_Z, StationRelation
 from .context import WholeCounts
-from .rule import FLOAT_INF, LESS_EQUAL, Held, Tick
+from .rule import Held, Tick
 # The rule's constants live with its decision (drift_judge.py); callers import them from here too.
 from .drift_judge import (ABRUPT, ABRUPT_TICKS, BASE_HALF_LIFE_S, CLIP, DOMINANT, DRIFT_HORIZON,  # noqa: F401
                           LAG_HALF_LIVES_S, MIN_COUNT_TICKS, REFIT_TICKS, SETTLE_WINDOWS, _NAN, _ZERO,
@@ -285,7 +285,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # (_slot_w); every pair usable, the median of whole rows, else of the usable entries (_busy_median). Any
         # NaN but the padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged
         # pair by pair.
-        if fnp.count_nonzero(LESS_EQUAL(fnp.dot(self._slot_w, xl_one, self._block_flat), FLOAT_INF)) == self._n_numbers:
+        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, self._block_flat))) == self._n_pad:
             if usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size:
                 med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
             else:

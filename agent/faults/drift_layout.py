@@ -113,9 +113,6 @@ class DriftLayout:
         self._busy_key = None
         self._busy_bad = self._busy_mid = None
         self._n_pad = int(fnp.count_nonzero(~on))
-        # (the block's entries that are numbers when only the padding is NaN: the tick counts those, `v <= inf`,
-        # not the NaNs, isnan — the ufunc it already runs; rule.LESS_EQUAL, perf70)
-        self._n_numbers = self._slot_w.shape[0] - self._n_pad
         self._block = np.zeros((n, width))
         self._block_flat = self._block.reshape(-1)
         self._fold_coefs()
@@ -146,4 +143,4 @@ class DriftLayout:
         else:
             self._block_flat[self._busy_bad] = np.nan
         block.sort(axis=1)                                  # NaN sort last
-        return fnp.dot(_HALVES, block.take(self._busy_mid), self._med_n)
+        return np.dot(_HALVES, block.take(self._busy_mid), self._med_n)

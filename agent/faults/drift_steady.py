@@ -17,7 +17,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .pairs import _full_median, _row_median
 from .drift_judge import _ZERO, _ZERO_I
-from .rule import FLOAT_INF, LESS_EQUAL, Tick
+from .rule import Tick
 
 
 class DriftSteady:
@@ -40,8 +40,7 @@ class DriftSteady:
         self._xr_rows[self._filled][...] = self._xl_flat
         # (every sensor observed and healthy, none over: ok_i is observed, ok_j all True, every pair usable)
         ok_i, ok_j, pairs = t.observed, self._all_n, self._all_pairs
-        block = fnp.dot(self._slot_w, self._xl_one, self._block_flat)
-        if fnp.count_nonzero(LESS_EQUAL(block, FLOAT_INF)) == self._n_numbers:
+        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, self._xl_one, self._block_flat))) == self._n_pad:
             med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
         else:                           # (observe's pair-by-pair path; no pair to set NaN: every one usable)
             self._busy_key = None

@@ -46,15 +46,6 @@ class Tick:
 
 _NOTHING: dict[int, np.ndarray] = {}
 
-# The tick's NaN, finiteness and ≥ tests as one ufunc, less_equal, which the tracker runs every tick anyway (perf70):
-# a cold tick (a gateway's: caches not warm) pays ~3 µs for each distinct numpy entry point it reaches — its code
-# fetched again — and ~0.5 µs for one already run that tick. The same booleans, for every value the callers pass:
-# `v <= FLOAT_INF` is `not isnan(v)` for any float; `v <= FLOAT_MAX` is `isfinite(v)` for any v but −inf (the
-# callers pass sizes: |Δx| and its relative, ≥ 0, +inf or NaN); `b <= a` is `a >= b` (NaN: False either way).
-LESS_EQUAL = np.less_equal
-FLOAT_INF = fnp.const(np.inf)
-FLOAT_MAX = fnp.const(np.finfo(np.float64).max)
-
 
 def nothing(n: int) -> np.ndarray:
     """A read-only all-False (n,) mask, one object per n: what a calm rule returns, so that the
@@ -231,13 +222,13 @@ class RecentMean:
             if value is not None:
                 row[...] = value
             finite = self._finite_rows[h] if rows is not None else self.finite[h]
-            LESS_EQUAL(row, FLOAT_MAX, finite)     # (isfinite: a kept value is ≥ 0, +inf or NaN; perf70)
+            np.isfinite(row, finite)
             if not self._row_kept[h]:       # (a row kept whole before: all True already)
                 self.kept[h] = True
                 self._row_kept[h] = True
         else:
             self.zeroed[h] = row = fnp.where(kept, value, 0.0)
-            self.finite[h] = finite = kept & LESS_EQUAL(value, FLOAT_MAX)     # (isfinite, as above)
+            self.finite[h] = finite = kept & np.isfinite(value)
             self.kept[h] = kept
             self._row_kept[h] = False
         if fnp.count_nonzero(finite) == n:      # (the usual row: every entry finite)
@@ -312,7 +303,7 @@ class RecentMean:
         if not self.running:
             size, h = self.size, self.head
             w = (self._weights if self._weights is not None else self._screen_weights())[pushes, size - h:2 * size - h]
-            return fnp.count_nonzero(LESS_EQUAL(total, fnp.dot(w, self.zeroed))) == total.size     # (≥; perf70)
+            return fnp.count_nonzero(fnp.dot(w, self.zeroed) >= total) == total.size
         h, end, u = self.head, self.head + pushes, 2.0 ** -53
         # (one row, the screen's usual look ahead after a tick it failed: the row itself, what a reduce
         # over it gives, without the reduce's ~1.3 µs; perf45)
@@ -325,7 +316,7 @@ class RecentMean:
                 low = ring - oldest * (1.0 + u * (pushes + 4.0))
         else:
             low = ring - oldest * (1.0 + u * (pushes + 4.0))
-        return fnp.count_nonzero(LESS_EQUAL(total, low)) == total.size
+        return fnp.count_nonzero(low >= total) == total.size
 
     def over_now(self, total: np.ndarray) -> bool:
         """Whether every sensor's real sum of kept values is certain to be over `total` now (over_for with no
@@ -335,7 +326,7 @@ class RecentMean:
             return False
         size = self.size
         w = (self._weights if self._weights is not None else self._screen_weights())[0, :size]
-        return fnp.count_nonzero(LESS_EQUAL(total, fnp.dot(w, self.zeroed))) == total.size
+        return fnp.count_nonzero(fnp.dot(w, self.zeroed) >= total) == total.size
 
     def _screen_weights(self) -> np.ndarray:
         """over_for's (and over_now's) weights of a ring summed whole (perf60): row k, at columns [size − h, 2·size − h),

@@ -37,7 +37,7 @@ import numpy as np
 from .. import fastnp as fnp
 from .config import FaultConfig
 from .context import WholeCounts
-from .rule import FLOAT_MAX, LESS_EQUAL, Held, RecentMean, Tick, ring_held
+from .rule import Held, RecentMean, Tick, ring_held
 
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
@@ -106,13 +106,12 @@ class Stuck:
         # Both learned over at least MIN_HORIZON_TICKS ticks: at a slow tick learn_s is a handful
         # of ticks, and a frozen sensor would teach itself that it often repeats within the hour.
         # observed, with a step from the previous reading
-        # (isfinite(step) as step <= the largest float: a step is ≥ 0 or NaN; rule.LESS_EQUAL, perf70)
-        stepped = LESS_EQUAL(step, FLOAT_MAX) if t.all_observed else t.observed & LESS_EQUAL(step, FLOAT_MAX)
+        stepped = np.isfinite(step) if t.all_observed else t.observed & np.isfinite(step)
         counted = stepped if t.all_healthy else stepped & t.healthy
-        # (every sensor counted: the usual tick; and every sensor's rate at the floor)
+        # (every sensor's rate at the floor and every sensor counted: the usual tick)
         all_stepped = fnp.count_nonzero(stepped) == stepped.size
-        every_counted = all_stepped if counted is stepped else fnp.count_nonzero(counted) == counted.size
-        all_counted = self._rate_floor and every_counted
+        all_counted = self._rate_floor and (all_stepped if counted is stepped
+                                            else fnp.count_nonzero(counted) == counted.size)
         if any_same or not self._never_repeated:
             if self._rate_floor:    # every sensor's rate is alpha_min (counts only grow): the same values
                 # (every sensor counted: the where would pick alpha_min everywhere, the same products)
@@ -128,9 +127,7 @@ class Stuck:
             self._never_repeated = self._never_repeated and not fnp.count_nonzero(self.repeat)
         # (else every repeat is +0.0 and no sensor repeats: +0.0 + rate × (0 − +0.0) is +0.0, for any
         # rate, so the update would leave every bit as it is; _rate_floor is a cache, checked later)
-        # (every sensor counted, at the floor or not — a sensor that never repeated keeps _rate_floor unknown,
-        # the demo's all along: the count is read only by the rate, _p and state(): kept as a number; perf73)
-        if every_counted:
+        if all_counted:                 # (the count is read only by _p and state(): kept as a number)
             self._repeat_count.add_one()
         else:
             repeat_count = self.repeat_count

@@ -44,7 +44,8 @@ from .stuck import Stuck
 _ZERO, _AT_FLOOR = fnp.const(0.0), fnp.const(AT_FLOOR)     # (per-tick operands: fastnp.const)
 # The per-tick arithmetic by its ufuncs, not the operators: `a <= b` goes through the array's Python
 # comparison before the same ufunc (~0.1 µs a call at 18 sensors; perf55). The same values, bit for bit.
-_LESS_EQUAL, _MULTIPLY, _SUBTRACT, _ABS, _AND = np.less_equal, np.multiply, np.subtract, np.absolute, np.bitwise_and
+_LESS_EQUAL, _MULTIPLY, _SUBTRACT, _ABS, _AND, _NOT = (np.less_equal, np.multiply, np.subtract, np.absolute,
+                                                      np.bitwise_and, np.logical_not)
 RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped: its input ended",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
@@ -166,9 +167,7 @@ class FaultTracker:
         t.missing = missing
         t.step = step = _SUBTRACT(x, self.prev)
         _ABS(step, step)            # (|x − prev| in the difference's own array)
-        # (step == 0 as step <= 0: a step is ≥ 0 or NaN; NaN is not, −0.0 is; the ufunc `low` just ran, not
-        # logical_not's own: one distinct numpy entry point less on a cold tick, rule.LESS_EQUAL; perf70)
-        t.unchanged = _LESS_EQUAL(step, _ZERO)
+        t.unchanged = _NOT(step)    # (step == 0: NaN is not, −0.0 is)
         if self._kinds_new:         # (a fault started or ended since the last tick: the tick sees it from now)
             t.healthy, t.kinds, t.drifting, self._kinds_new = self._healthy, self._kinds, self._drifting, False
         t.above = above
