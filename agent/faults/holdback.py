@@ -37,6 +37,16 @@ How long it waits is the longest that applies:
   `drift_z` to decide, and the scorers see it long before. Its other drivers corroborate it only if
   they do not fit their own neighbours (at rush hour a neighbour in the morning traffic crosses
   the threshold while its reading is what its neighbours predict).
+
+Released as it falls back (`faults.lone_release`, corridor21): an exceedance that falls back under the
+threshold during its wait, whose every held tick was a lone driver's that no fault rule suspected (no pending
+candidate, not faulty, no drift candidate), and that no rule suspects on the tick it falls back either, opens
+then — dated from its first tick above the threshold, and ending by the calm rules. Why: the wait is there to
+give the fault rules time; when they said nothing while the score was over, what the scorers saw was no fault
+they know, and on the corridor (tuning seeds) the tier's queued incidents lost to the wait were all of this
+kind — short queues at one station, over for 2–4 ticks, that fell back before the wait ran out (corridor20's
+census; docs/measured/accuracy-corridor.md). A wait with a suspect in it is not released: a sensor fault is
+the rules' to decide, and the hold-back's reason to exist.
 """
 from __future__ import annotations
 
@@ -57,14 +67,19 @@ class HoldBack:
     TIME_FIELDS = ("last",)   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float, lone_holdback_s: float,
-                 corroborate: float):
+                 corroborate: float, release: bool = False):
         self.tick_s = tick_s
+        self.release = release             # faults.lone_release: an unsuspected lone wait that falls back opens
         self.corroborate = corroborate     # a neighbour over this × the threshold is not calm
         self.ticks = ticks_of(holdback_s, tick_s)
         self.drift_ticks = ticks_of(max(drift_holdback_s, holdback_s), tick_s)
         self.lone_ticks = ticks_of(max(lone_holdback_s, holdback_s), tick_s)
         self.run = 0                 # ticks the current wait has lasted
         self.last = -math.inf        # the last tick it waited
+        # The current wait, for its release: every held tick a lone driver no rule suspected, and those drivers.
+        # (Not kept in checkpoints: a wait under way at a restart is not released, it falls back as before.)
+        self.unexplained = False
+        self.drivers: set[int] = set()
 
     def hold(self, ts: float, scores: np.ndarray, threshold: float, context: list[np.ndarray],
              suspect: np.ndarray, drift_candidate: np.ndarray, fits: np.ndarray,
@@ -84,8 +99,23 @@ class HoldBack:
         cap = max(self.drift_ticks if drift_candidate[top] else self.ticks, self.lone_ticks if alone else 0)
         if run > cap:
             return False
+        clean = alone and not suspect[top] and not drift_candidate[top]
+        if ts - self.last > 1.5 * self.tick_s:           # a new wait
+            self.unexplained, self.drivers = clean, {top}
+        else:
+            self.unexplained = self.unexplained and clean
+            self.drivers.add(top)
         self.run, self.last = run, ts
         return True
+
+    def released(self, ts: float, suspect: np.ndarray, drift_candidate: np.ndarray) -> bool:
+        """Whether an exceedance falling back under the threshold on this tick, after being held on the tick
+        before, opens now (`release`, above): every held tick was a lone driver's no rule suspected, and none of
+        those drivers is a suspect or drift candidate now. Asked once, on the tick it falls back."""
+        if not (self.release and self.unexplained) or ts - self.last > 1.5 * self.tick_s:
+            return False
+        self.unexplained = False
+        return not any(suspect[i] or drift_candidate[i] for i in self.drivers)
 
 
 def held_driver(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray,
