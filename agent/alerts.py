@@ -22,7 +22,7 @@
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
   then opens with its true start. With the caller's `release` (`faults.lone_release`), one that falls back under
-  the threshold during the wait may open as it falls back, dated from its first tick above.
+  the threshold during the wait may open when the wait runs out, dated from its first tick above.
 - subsided (`subside_fraction` f > 0): an alert also ends when the score stays below f × its peak
   for `clear_ticks` ticks, and no new alert opens below f × that peak until the score has been
   back under the threshold once. Why: after a large excursion a process often settles somewhat
@@ -78,6 +78,7 @@ class AlertTracker:
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
         self.held_back = 0          # ticks the opening of the current exceedance was held back (checkpoint key "held")
         self.held_on: tuple = ({}, 0.0)   # the held exceedance's explanation and peak, for its release (not kept)
+        self.released: tuple | None = None   # one fallen back during its wait, asking for its release (not kept)
         self.node, self.site = node, site
         self.tick_s = tick_s
         # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
@@ -117,8 +118,8 @@ class AlertTracker:
         -> float`: the tick's worst sensor score with that fault's sensors and their mates' fusion part left
         out (agent/alert_faults.py; None: no alert ends with a fault). `unheard(sensors) -> str | None`: whether
         one of them is not heard this tick — "silent" (no reading) or "settling" (its score held at 0 after a
-        gap) — or None (see no data above; None for the callable: every tick is judged). `release() -> bool`: an
-        exceedance held back to the tick before and falling back on this one opens now (hold-back above)."""
+        gap) — or None (see no data above; None for the callable: every tick is judged). `release() -> bool | None`:
+        whether an exceedance that fell back during its wait opens now, never, or is asked again (hold-back above)."""
         self.judged = (ts, score, threshold, rejudge)     # (the tick's, for a fault raised after it: fault_raised)
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
@@ -198,16 +199,20 @@ class AlertTracker:
         else:
             self.calm = 0
         if score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels):
-            above, held = self.above, self.held_back
+            if self.held_back and release is not None:    # fell back during its wait: its release (holdback.py)
+                self.released = (ts - self.above * self.tick_s, ts - self.tick_s, self.above, *self.held_on)
             self.above = 0
             self.held_back = 0
-            if held and release is not None and release():
-                # held back to its last tick and released as it falls back (faults.lone_release, holdback.py):
-                # opened now, dated from its first tick above, with what it was held on
-                exp, peak = self.held_on
-                return self._opened(ts, ts - above * self.tick_s, ts - self.tick_s, above, peak, exp, score,
-                                    threshold, tier, model)
+            if self.released is not None:
+                verdict = release()
+                if verdict is None:
+                    return []
+                start, last_above, ticks, exp, peak = self.released
+                self.released = None
+                if verdict:    # the wait ran out, no rule suspected its drivers: opened now, dated from its start
+                    return self._opened(ts, start, last_above, ticks, peak, exp, score, threshold, tier, model)
             return []
+        self.released = None      # over again: this exceedance has its own wait
         self.above += 1
         severe = score > threshold * self.cfg.instant_factor
         if self.above < self.cfg.min_duration_ticks and not severe:

@@ -398,9 +398,9 @@ class FaultTracker:
         self.held_alerts += hold
         return hold
 
-    def releases(self) -> bool:
-        """Does an alert held back on the tick before, whose score falls back on this one, open now
-        (`faults.lone_release`: HoldBack.released)?"""
+    def releases(self) -> bool | None:
+        """Does an alert held back, whose score fell back during its wait, open now (True), never (False), or is it
+        asked again next tick (None)? (`faults.lone_release`: HoldBack.released)"""
         if not self.rules:
             return False
         return self.holdback.released(self.now, self.candidate | self._faulty, self._last[self._drift][0] & self._healthy)
