@@ -21,8 +21,7 @@
   Why: ended at once, a condition that lasted across a kill -9 paged twice for a few seconds down.
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
-  then opens with its true start. With the caller's `release` (`faults.lone_release`), one that falls back under
-  the threshold during the wait may open when the wait runs out, dated from its first tick above.
+  then opens with its true start.
 - subsided (`subside_fraction` f > 0): an alert also ends when the score stays below f × its peak
   for `clear_ticks` ticks, and no new alert opens below f × that peak until the score has been
   back under the threshold once. Why: after a large excursion a process often settles somewhat
@@ -77,8 +76,6 @@ class AlertTracker:
         self.hold_ticks = hold_ticks
         self.fault_ticks = max(1, fault_ticks)   # the suspect hold-back's ticks: how long a re-judge looks
         self.held_back = 0          # ticks the opening of the current exceedance was held back (checkpoint key "held")
-        self.held_on: tuple = ({}, 0.0)   # the held exceedance's explanation and peak, for its release (not kept)
-        self.released: tuple | None = None   # one fallen back during its wait, asking for its release (not kept)
         self.node, self.site = node, site
         self.tick_s = tick_s
         # Ids are <node>-<start>-<life>: readable and sortable by start, and unique per agent life,
@@ -111,15 +108,14 @@ class AlertTracker:
         return {"alert_id": a.alert_id, "seq": a.seq - 1, "start": iso(a.start)}
 
     def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
-                hold=None, levels=None, rejudge=None, unheard=None, release=None) -> list[AlertEvent]:
+                hold=None, levels=None, rejudge=None, unheard=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
         sensor's level distance from warm-up (held: agent/alert_levels.py; None: no alert is held). `rejudge(fault_id)
         -> float`: the tick's worst sensor score with that fault's sensors and their mates' fusion part left
         out (agent/alert_faults.py; None: no alert ends with a fault). `unheard(sensors) -> str | None`: whether
         one of them is not heard this tick — "silent" (no reading) or "settling" (its score held at 0 after a
-        gap) — or None (see no data above; None for the callable: every tick is judged). `release() -> bool | None`:
-        whether an exceedance that fell back during its wait opens now, never, or is asked again (hold-back above)."""
+        gap) — or None (see no data above; None for the callable: every tick is judged)."""
         self.judged = (ts, score, threshold, rejudge)     # (the tick's, for a fault raised after it: fault_raised)
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
@@ -127,7 +123,7 @@ class AlertTracker:
                 self.over_without_fault = self.over_without_fault + 1 if score > threshold else 0
                 if 0 < self.over_without_fault < self.fault_ticks:     # …unless it lasts as long as the end waited
                     hold = residue_hold
-            return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels, release)
+            return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
         if self.open.fault is not None and rejudge is not None and self.cfg.fault_end:
             if self.open.fault_now:
                 self.after_fault = self.open.fault
@@ -189,7 +185,7 @@ class AlertTracker:
         self.after_fault = a.fault
         return self.close(ts, score, threshold, tier, model, "sensor_fault", fault=a.fault)
 
-    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None, levels=None, release=None) -> list[AlertEvent]:
+    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None, levels=None) -> list[AlertEvent]:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
@@ -199,20 +195,9 @@ class AlertTracker:
         else:
             self.calm = 0
         if score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels):
-            if self.held_back and release is not None:    # fell back during its wait: its release (holdback.py)
-                self.released = (ts - self.above * self.tick_s, ts - self.tick_s, self.above, *self.held_on)
             self.above = 0
             self.held_back = 0
-            if self.released is not None:
-                verdict = release()
-                if verdict is None:
-                    return []
-                start, last_above, ticks, exp, peak = self.released
-                self.released = None
-                if verdict:    # the wait ran out, no rule suspected its drivers: opened now, dated from its start
-                    return self._opened(ts, start, last_above, ticks, peak, exp, score, threshold, tier, model)
             return []
-        self.released = None      # over again: this exceedance has its own wait
         self.above += 1
         severe = score > threshold * self.cfg.instant_factor
         if self.above < self.cfg.min_duration_ticks and not severe:
@@ -222,19 +207,13 @@ class AlertTracker:
             return []
         exp = explain_fn()
         if hold is not None and self.held_back < self.hold_ticks and hold():
-            self.held_on = (exp, max(score, self.held_on[1]) if self.held_back else score)
             self.held_back += 1
             return []
         self.held_back = 0
-        return self._opened(ts, ts - (self.above - 1) * self.tick_s, ts, self.above, score, exp, score, threshold,
-                            tier, model)
-
-    def _opened(self, ts, start, last_above, ticks, peak, exp, score, threshold, tier, model) -> list[AlertEvent]:
-        """Open the alert: its `new` event on this tick, dated `start` (its first tick above the threshold)."""
+        start = ts - (self.above - 1) * self.tick_s
         stamp = iso(start).replace("-", "").replace(":", "").replace(".000", "")
-        self.open = OpenAlert(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=last_above,
-                              peak=peak, ticks=ticks, origin=exp.get("origin"), explain=exp,
-                              drivers=drivers(exp, threshold))
+        self.open = OpenAlert(alert_id=f"{self.node}-{stamp}-{self.life}", start=start, last_above=ts, peak=score,
+                              ticks=self.above, origin=exp.get("origin"), explain=exp, drivers=drivers(exp, threshold))
         self.open.opened_on = list(self.open.drivers)
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]

@@ -72,15 +72,14 @@ class Detector:
              learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None,
              levels: Callable[[], dict[str, float]] | None = None, discord: float | None = None,
              rejudge: Callable[[str], float] | None = None,
-             unheard: Callable[[list[str]], str | None] | None = None,
-             release: Callable[[], bool | None] | None = None) -> Decision:
+             unheard: Callable[[list[str]], str | None] | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
         `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks);
         `levels` gives each sensor's level distance from warm-up (alerts.hold_sigma); `discord`: the
         threshold in force on a tick whose shape is a record (agent/discord.py), when it is lower;
         `rejudge`: an alert's re-judge for a sensor fault; `unheard`: whether one of the named sensors is not
-        heard this tick; `release`: whether a held-back exceedance that fell back opens (all three AlertTracker.observe)."""
+        heard this tick (both AlertTracker.observe)."""
         thr = self.thresholds[tier]
         lift = 1.0
         fb = self.feedback
@@ -94,7 +93,7 @@ class Detector:
         held = self.held_until is not None and ts <= self.held_until
         tracker = self.tracker
         events = [] if held else tracker.observe(ts, score, value, tier, model, explain, hold, levels, rejudge,
-                                                      unheard, release)
+                                                      unheard)
         open_alert = tracker.open
         if fb is not None:
             for ev in events:

@@ -123,8 +123,7 @@ class Pipeline:
         # discord level) — set just before the detector's step, so called then or after (a fault raised after
         # the tick: AlertTracker.judged) it reads the tick it was handed with, as the closures did.
         self._judged: tuple = (None, None, None)
-        self._calls = (self._model, self._explain, self._learn, self._hold, self._rejudge, self._unheard,
-                       self._release if cfg.faults.lone_release else None)
+        self._calls = (self._model, self._explain, self._learn, self._hold, self._rejudge, self._unheard)
 
     def _new_fallback(self) -> NumpyScorer:
         cfg = self.cfg
@@ -221,10 +220,10 @@ class Pipeline:
         level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
                  if novel is not None and novel.any() else None)
         self._judged = (result, arrived, level)
-        model, explains, learn, hold, rejudge, hears, release = self._calls
+        model, explains, learn, hold, rejudge, hears = self._calls
         decision = self.detector.step(      # (learn, hold, levels, discord by position: perf51)
             row.ts, result.score, result.tier, model, explains, learn, hold,
-            None if self.level is None else self._levels, level, rejudge, hears, release)
+            None if self.level is None else self._levels, level, rejudge, hears)
         if faults or self.health.stations.louder:   # (after the alert's step: one opened on this tick hears too)
             tell_alert(self.detector.tracker, faults, self.health.stations.take_louder())
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
@@ -255,9 +254,6 @@ class Pipeline:
     def _hold(self) -> bool:
         result, _, level = self._judged
         return self.health.holds(result.sensor_scores, judged_at(self.detector.threshold(result.tier), level))
-
-    def _release(self) -> bool:
-        return self.health.releases()
 
     def _rejudge(self, fault_id: str) -> float:
         return rejudged(self._judged[0], fault_id, self.health, self.numpy)

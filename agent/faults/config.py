@@ -70,9 +70,6 @@ class FaultConfig:
     lone_corroborate: float = rng(0.0, 1.0, default=0.5,
                                    doc="a neighbour ends a lone driver's wait by scoring over this share of the threshold "
                                        "(not an echo, not reading what its own neighbours predict)")
-    lone_release: bool = doc("an alert held back for a lone driver that no fault rule suspected, its score fallen back "
-                             "during the wait, opens when the wait runs out if no rule suspects it by then, dated from "
-                             "its first tick above the threshold (a suspect's wait is never released)", default=False)
     station_join_s: float = rng(0, None, default=300.0,
                                  doc="a sensor judged faulty this long after its station / machine mate's fault began "
                                      "joins that mate's page (a station fault, or a mate's lone fault), untold until its "

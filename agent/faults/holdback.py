@@ -37,17 +37,6 @@ How long it waits is the longest that applies:
   `drift_z` to decide, and the scorers see it long before. Its other drivers corroborate it only if
   they do not fit their own neighbours (at rush hour a neighbour in the morning traffic crosses
   the threshold while its reading is what its neighbours predict).
-
-Released when its wait runs out (`faults.lone_release`, corridor21): an exceedance that falls back under the
-threshold during its wait, whose every held tick was a lone driver's that no fault rule suspected (no pending
-candidate, not faulty, no drift candidate), opens when the wait would have run out — dated from its first tick
-above the threshold, ending by the calm rules — if no rule has suspected those drivers by then. Why: the wait is
-there to give the fault rules time, and this keeps all of it; when they said nothing, what the scorers saw was no
-fault they know, and on the corridor (tuning seeds) the tier's queued incidents lost to the wait were all of this
-kind — short queues at one station, over for 2–4 ticks, falling back before the wait ran out (corridor21's census,
-docs/measured/accuracy-corridor.md). Opened as it falls back instead, a pump's drifting temperature, over for a
-tick or two before the drift rule counts it a candidate, was reported as an incident. A wait with a suspect in it
-is never released: a sensor fault is the rules' to decide, the hold-back's reason to exist.
 """
 from __future__ import annotations
 
@@ -68,20 +57,14 @@ class HoldBack:
     TIME_FIELDS = ("last",)   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, tick_s: float, holdback_s: float, drift_holdback_s: float, lone_holdback_s: float,
-                 corroborate: float, release: bool = False):
+                 corroborate: float):
         self.tick_s = tick_s
-        self.release = release             # faults.lone_release: an unsuspected lone wait that falls back opens
         self.corroborate = corroborate     # a neighbour over this × the threshold is not calm
         self.ticks = ticks_of(holdback_s, tick_s)
         self.drift_ticks = ticks_of(max(drift_holdback_s, holdback_s), tick_s)
         self.lone_ticks = ticks_of(max(lone_holdback_s, holdback_s), tick_s)
         self.run = 0                 # ticks the current wait has lasted
         self.last = -math.inf        # the last tick it waited
-        # The current wait, for its release: every held tick a lone driver no rule suspected, those drivers, the
-        # time the wait runs out. (Not kept in checkpoints: a wait under way at a restart is not released.)
-        self.unexplained = False
-        self.drivers: set[int] = set()
-        self.until = math.inf
 
     def hold(self, ts: float, scores: np.ndarray, threshold: float, context: list[np.ndarray],
              suspect: np.ndarray, drift_candidate: np.ndarray, fits: np.ndarray,
@@ -101,29 +84,9 @@ class HoldBack:
         cap = max(self.drift_ticks if drift_candidate[top] else self.ticks, self.lone_ticks if alone else 0)
         if run > cap:
             return False
-        clean = alone and not suspect[top] and not drift_candidate[top]
-        if ts - self.last > 1.5 * self.tick_s:           # a new wait: it runs out `cap` ticks from its first
-            self.unexplained, self.drivers, self.until = clean, {top}, ts + (cap - run + 1) * self.tick_s - 1e-6
-        else:
-            self.unexplained = self.unexplained and clean
-            self.drivers.add(top)
         self.run, self.last = run, ts
         return True
 
-    def released(self, ts: float, suspect: np.ndarray, drift_candidate: np.ndarray) -> bool | None:
-        """An exceedance held back, fallen back under the threshold (asked from the tick it falls back on, each
-        tick until answered): True — open it now (`release`, above: the wait has run out, every held tick was a
-        lone driver's no rule suspected, and none of those drivers is a suspect or drift candidate now); False —
-        never; None — ask again next tick."""
-        if not (self.release and self.unexplained):
-            return False
-        if any(suspect[i] or drift_candidate[i] for i in self.drivers):
-            self.unexplained = False
-            return False
-        if ts < self.until:
-            return None
-        self.unexplained = False
-        return True
 
 def held_driver(scores: np.ndarray, threshold: float, context: list[np.ndarray], suspect: np.ndarray,
                 drift_candidate: np.ndarray, fits: np.ndarray, corroborate: float) -> tuple[int, bool]:

@@ -106,8 +106,7 @@ class FaultTracker:
         self.learnable_prev = np.zeros(n, bool)    # …and whether it was learned as normal
         self.raised = {k: 0 for k in KINDS}
         self.held_alerts = 0                       # ticks an alert opening was held back
-        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s, cfg.lone_corroborate,
-                                 cfg.lone_release)
+        self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s, cfg.lone_corroborate)
         self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
         self.now = self.now_prev = float("nan")     # the last observed tick's time, and the one before
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
@@ -397,13 +396,6 @@ class FaultTracker:
                                   self._tick.observed)
         self.held_alerts += hold
         return hold
-
-    def releases(self) -> bool | None:
-        """Does an alert held back, whose score fell back during its wait, open now (True), never (False), or is it
-        asked again next tick (None)? (`faults.lone_release`: HoldBack.released)"""
-        if not self.rules:
-            return False
-        return self.holdback.released(self.now, self.candidate | self._faulty, self._last[self._drift][0] & self._healthy)
 
     def close(self, ts: float) -> list[FaultEvent]:
         """End every open fault (reason shutdown) when the agent's input is over, so subscribers are not
