@@ -6,6 +6,7 @@
 #
 # What goes where (all below --root, default /):
 #   /opt/stad-edge/venv/                  a virtualenv with stad-edge[onnx,tflite] (no torch)
+#   /opt/stad-edge/pycache/               its bytecode and the standard library's for the unit's python -OO
 #   /etc/systemd/system/stad-agent.service
 #   /etc/stad-edge/agent.yaml             from --config, only when there is none yet
 #   /etc/credstore/stad-edge.mqtt-password, /etc/credstore/stad-edge.tls-key   mode 0600
@@ -44,6 +45,14 @@ NO_VENV=0
 NO_START=0
 UNINSTALL=0
 
+# Every module below each directory of sys.path compiled at the interpreter's optimization level, into its
+# PYTHONPYCACHEPREFIX; tests and the site directories nested in the standard library's (a pyenv's) left out.
+COMPILE_PATH='import compileall, os, re, sys
+dirs = [d for d in sys.path if d and os.path.isdir(d)]
+ok = [compileall.compile_dir(d, quiet=1, rx=re.compile(re.escape(d) + r"/(.+/)?(tests?|site-packages|dist-packages)/"))
+      for d in dirs]
+sys.exit(0 if all(ok) else 1)'
+
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
 usage() { sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -76,6 +85,7 @@ fi
 
 OPT_DIR="$ROOT/opt/stad-edge"
 VENV="$OPT_DIR/venv"
+PYCACHE="$OPT_DIR/pycache"
 UNIT_DIR="$ROOT/etc/systemd/system"
 UNIT="$UNIT_DIR/stad-agent.service"
 CONF_DIR="$ROOT/etc/stad-edge"
@@ -165,16 +175,24 @@ if [ "$NO_VENV" -eq 0 ]; then
     fi
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
     "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"
-    # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and never writes
-    # bytecode (PYTHONDONTWRITEBYTECODE=1): its .opt-2.pyc files are written here, or every start would compile
-    # every module from source. A file that does not compile is a warning, as pip's own compile step says it.
-    # The standard library's .opt-2.pyc files are the interpreter's own: where it has none (Debian's python3), those
-    # modules compile at each start — perf72: +0.4 s of start on x86-64, 0.1-0.6 MiB, still 2.1 MiB under plain.
-    say "writing the venv's bytecode for python -OO"
-    "$VENV/bin/python" -OO -c 'import compileall, re, sys, sysconfig
-dirs = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
-sys.exit(0 if all([compileall.compile_dir(d, quiet=1, rx=re.compile(r"/tests?/")) for d in dirs]) else 1)' \
-        >/dev/null 2>&1 || say "warning: some of the venv's modules did not compile for python -OO (they compile at each start)" >&2
+    # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and writes no bytecode
+    # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,
+    # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for every module on the venv's sys.path, the standard library's
+    # too (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s; docs/measured/speed.md,
+    # user19). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole, then moved into place:
+    # no bytecode of a module or a python that is gone is kept. The .pyc are timestamp-checked: a source changed since
+    # (apt upgraded python3) compiles at each start, as without them, until this script runs again.
+    say "writing the bytecode for python -OO into $PYCACHE"
+    rm -rf "$PYCACHE.new" "$PYCACHE.old"
+    PYTHONPYCACHEPREFIX="$PYCACHE.new" "$VENV/bin/python" -OO -c "$COMPILE_PATH" >/dev/null 2>&1 \
+        || say "warning: some modules did not compile for python -OO (they compile at each start)" >&2
+    if [ -d "$PYCACHE.new" ]; then
+        [ ! -e "$PYCACHE" ] || mv "$PYCACHE" "$PYCACHE.old"
+        mv "$PYCACHE.new" "$PYCACHE"
+        rm -rf "$PYCACHE.old"
+    fi
+    # The .opt-2.pyc an install before user19 wrote beside the venv's sources: unread under the prefix.
+    find "$VENV/lib" -path '*/__pycache__/*.opt-2.pyc' -type f -delete 2>/dev/null || true
     if [ -d "$SOURCE" ] && [ -f "$SOURCE/README.md" ]; then
         install -m 0644 "$SOURCE/README.md" "$OPT_DIR/README.md"
     fi
