@@ -19,7 +19,10 @@
 #   --source DIR|SPEC          what pip installs (default: this checkout); a wheel path works too
 #   --extras LIST              pip extras (default: onnx,tflite; "" for none: the numpy scorer only)
 #   --python PY                the interpreter for the venv (default: python3; it must not live under
-#                              /root or /home, which the service cannot see: e.g. /usr/bin/python3)
+#                              /root or /home, which the service cannot see: e.g. /usr/bin/python3).
+#                              A venv made for another major.minor (apt upgraded python3 3.11 -> 3.13) or whose
+#                              python no longer starts is rebuilt from scratch beside the old one, then swapped
+#                              in; a patch-level change (3.11.2 -> 3.11.4) keeps it
 #   --pip-args "ARGS"          extra pip arguments, e.g. "--no-index --find-links /media/wheels"
 #   --venv-args "ARGS"         extra `python -m venv` arguments, e.g. "--system-site-packages"
 #   --no-venv                  install the files only (unit, config, credentials), no virtualenv
@@ -52,6 +55,23 @@ dirs = [d for d in sys.path if d and os.path.isdir(d)]
 ok = [compileall.compile_dir(d, quiet=1, rx=re.compile(re.escape(d) + r"/(.+/)?(tests?|site-packages|dist-packages)/"))
       for d in dirs]
 sys.exit(0 if all(ok) else 1)'
+
+# A venv is not relocatable: pip's scripts (the unit's ExecStart is bin/stad-agent), the activate scripts and
+# pyvenv.cfg name the directory it was made in. A venv built in $VENV.new has that name rewritten to $VENV in those
+# files before it is moved there. The .pyc need nothing: their file names are fixed up from where they are imported.
+RENAME_VENV='import os, sys
+build, final = sys.argv[1], sys.argv[2]
+old, new = os.fsencode(build), os.fsencode(final)
+bindir = os.path.join(build, "bin")
+files = [os.path.join(bindir, n) for n in os.listdir(bindir)] + [os.path.join(build, "pyvenv.cfg")]
+for path in files:
+    if os.path.islink(path) or not os.path.isfile(path):
+        continue
+    with open(path, "rb") as f:
+        data = f.read()
+    if old in data:
+        with open(path, "wb") as f:
+            f.write(data.replace(old, new))'
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
@@ -137,18 +157,55 @@ VENV_OK=1
 
 if [ "$NO_VENV" -eq 0 ]; then
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (apt-get install python3 python3-venv)"
-    if [ ! -x "$VENV/bin/python" ]; then
-        say "creating the virtualenv $VENV"
+    PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null) \
+        || die "$PYTHON does not start: $("$PYTHON" -c '' 2>&1 | tail -n 1)"
+    PY_MINOR=${PY_VERSION%.*}
+    # pyproject's requires-python (its ">=X.Y" form) checked before anything is made: pip would refuse only after
+    # the venv was built. A wheel or a spec as --source is checked by pip itself.
+    if [ -d "$SOURCE" ] && [ -f "$SOURCE/pyproject.toml" ]; then
+        NEEDS=$(sed -n 's/^requires-python *= *"> *= *\([0-9][0-9]*\.[0-9][0-9]*\)".*/\1/p' "$SOURCE/pyproject.toml" | head -n 1)
+        if [ -n "$NEEDS" ] && ! "$PYTHON" -c "import sys; sys.exit(sys.version_info[:2] < ($(echo "$NEEDS" | tr . ,)))"; then
+            die "$PYTHON is Python $PY_VERSION; stad-edge needs Python >=$NEEDS (requires-python in $SOURCE/pyproject.toml): pass --python with a Python >=$NEEDS; nothing was installed"
+        fi
+    fi
+    # The venv is kept unless it was made for another major.minor than $PYTHON (Debian 12 -> 13 upgrades python3
+    # 3.11 -> 3.13: bin/python follows /usr/bin/python3 to 3.13, which does not look in lib/python3.11, so nothing
+    # installed is found), or its python runs another one, or does not start at all (its python3.X removed). Then a
+    # new one is built whole in $VENV.new while the old one stays where the unit runs it; only a complete install is
+    # moved into place. A patch-level change (3.11.2 -> 3.11.4) keeps the venv: its lib/python3.11 is still read.
+    VENV_WHY=""
+    if [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then
+        VENV_WHY=new
+    elif ! VENV_RUNS=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
+        VENV_WHY="its python does not start ($("$VENV/bin/python" -c '' 2>&1 | tail -n 1))"
+    else
+        VENV_MADE=$(sed -n 's/^version\(_info\)\{0,1\} *= *\([0-9][0-9]*\.[0-9][0-9]*\).*/\2/p' "$VENV/pyvenv.cfg" 2>/dev/null | head -n 1)
+        if [ "${VENV_MADE:-$VENV_RUNS}" != "$PY_MINOR" ] || [ "$VENV_RUNS" != "$PY_MINOR" ]; then
+            VENV_WHY="it was made for Python ${VENV_MADE:-(not in its pyvenv.cfg)} and its python runs $VENV_RUNS, but $PYTHON is $PY_VERSION"
+        fi
+    fi
+    BUILD="$VENV"
+    if [ -n "$VENV_WHY" ]; then
+        BUILD="$VENV.new"
+        if [ "$VENV_WHY" = new ]; then
+            say "creating the virtualenv $VENV (Python $PY_VERSION)"
+        else
+            say "rebuilding the virtualenv $VENV from scratch: $VENV_WHY; the old one stays in place until the new one is complete"
+        fi
+        rm -rf "$BUILD"
         mkdir -p "$OPT_DIR"
         # shellcheck disable=SC2086
-        "$PYTHON" -m venv $VENV_ARGS "$VENV" || die "cannot create a venv (apt-get install python3-venv)"
+        if ! "$PYTHON" -m venv $VENV_ARGS "$BUILD"; then
+            rm -rf "$BUILD"
+            die "cannot create a venv (apt-get install python3-venv)"
+        fi
     fi
     # The unit runs with ProtectHome=yes (and as a user that may not enter root's home): a venv
     # whose interpreter or standard library lies under /root, /home or /run/user — a pyenv, conda
     # or self-built python first on root's PATH — installs and checks fine here, then fails at
     # every start of the service (status 203/EXEC).
-    for where in $(readlink -f "$VENV/bin/python") \
-                 $("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null); do
+    for where in $(readlink -f "$BUILD/bin/python") \
+                 $("$BUILD/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null); do
         case "$where/" in
             /root/*|/home/*|/run/user/*)
                 VENV_OK=0
@@ -165,16 +222,33 @@ if [ "$NO_VENV" -eq 0 ]; then
         TARGET="$SOURCE"
         case "$SOURCE" in *\[*) ;; *) TARGET="$SOURCE[$EXTRAS]" ;; esac
     fi
-    say "installing $TARGET into $VENV"
+    say "installing $TARGET into $BUILD"
+    # Whatever stops the install of a venv built anew removes it and leaves the old one as it was.
+    KEPT=""
+    if [ "$BUILD" != "$VENV" ] && [ -e "$VENV" ]; then
+        KEPT="; $VENV is left as it was"
+    fi
     # A venv made --without-pip (or where ensurepip is missing) is filled by $PYTHON's own pip.
-    if "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-        set -- "$VENV/bin/python" -m pip
+    if "$BUILD/bin/python" -m pip --version >/dev/null 2>&1; then
+        set -- "$BUILD/bin/python" -m pip
+    elif "$PYTHON" -m pip --version >/dev/null 2>&1; then
+        set -- "$PYTHON" -m pip --python "$BUILD/bin/python"
     else
-        "$PYTHON" -m pip --version >/dev/null 2>&1 || die "no pip in $VENV nor for $PYTHON (apt-get install python3-pip)"
-        set -- "$PYTHON" -m pip --python "$VENV/bin/python"
+        [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
+        die "no pip in $BUILD nor for $PYTHON (apt-get install python3-pip)$KEPT"
     fi
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
-    "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"
+    if ! "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"; then
+        [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
+        die "pip could not install $TARGET (its error is above)$KEPT"
+    fi
+    if [ "$BUILD" != "$VENV" ]; then
+        "$BUILD/bin/python" -c "$RENAME_VENV" "$BUILD" "$VENV" || { rm -rf "$BUILD"; die "cannot rename $BUILD's paths$KEPT"; }
+        # The old venv leaves only now, and its files go: the agent still running on it has what it imported.
+        [ ! -e "$VENV" ] && [ ! -L "$VENV" ] || mv "$VENV" "$VENV.old"
+        mv "$BUILD" "$VENV"
+        rm -rf "$VENV.old"
+    fi
     # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and writes no bytecode
     # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,
     # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for every module on the venv's sys.path, the standard library's
