@@ -176,8 +176,10 @@ if [ "$NO_VENV" -eq 0 ]; then
     VENV_WHY=""
     if [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then
         VENV_WHY=new
+    elif [ ! -x "$VENV/bin/python" ]; then
+        VENV_WHY="its python does not start: $VENV/bin/python leads to $(readlink -f "$VENV/bin/python" || echo nothing), which is gone"
     elif ! VENV_RUNS=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
-        VENV_WHY="its python does not start ($("$VENV/bin/python" -c '' 2>&1 | tail -n 1))"
+        VENV_WHY="its python does not start: $("$VENV/bin/python" -c '' 2>&1 | tail -n 1)"
     else
         VENV_MADE=$(sed -n 's/^version\(_info\)\{0,1\} *= *\([0-9][0-9]*\.[0-9][0-9]*\).*/\2/p' "$VENV/pyvenv.cfg" 2>/dev/null | head -n 1)
         if [ "${VENV_MADE:-$VENV_RUNS}" != "$PY_MINOR" ] || [ "$VENV_RUNS" != "$PY_MINOR" ]; then
