@@ -176,8 +176,10 @@ if [ "$NO_VENV" -eq 0 ]; then
     VENV_WHY=""
     if [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then
         VENV_WHY=new
+    elif [ -L "$VENV/bin/python" ] && [ ! -e "$VENV/bin/python" ]; then
+        VENV_WHY="its python does not start: $VENV/bin/python leads to $(readlink -f "$VENV/bin/python"), which is gone"
     elif [ ! -x "$VENV/bin/python" ]; then
-        VENV_WHY="its python does not start: $VENV/bin/python leads to $(readlink -f "$VENV/bin/python" || echo nothing), which is gone"
+        VENV_WHY="its python does not start: there is no $VENV/bin/python"
     elif ! VENV_RUNS=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
         VENV_WHY="its python does not start: $("$VENV/bin/python" -c '' 2>&1 | tail -n 1)"
     else
@@ -247,6 +249,7 @@ if [ "$NO_VENV" -eq 0 ]; then
     if [ "$BUILD" != "$VENV" ]; then
         "$BUILD/bin/python" -c "$RENAME_VENV" "$BUILD" "$VENV" || { rm -rf "$BUILD"; die "cannot rename $BUILD's paths$KEPT"; }
         # The old venv leaves only now, and its files go: the agent still running on it has what it imported.
+        rm -rf "$VENV.old"
         [ ! -e "$VENV" ] && [ ! -L "$VENV" ] || mv "$VENV" "$VENV.old"
         mv "$BUILD" "$VENV"
         rm -rf "$VENV.old"

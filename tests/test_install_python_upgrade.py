@@ -228,3 +228,22 @@ def test_a_python_older_than_requires_python_is_refused_before_anything_is_made(
         f"install.sh: {old[0]} is Python {version_of(old[0])}; stad-edge needs Python >=3.10 (requires-python in "
         f"{REPO}/pyproject.toml): pass --python with a Python >=3.10; nothing was installed"]
     assert not (root / "opt").exists() and not (root / "etc").exists()
+
+
+def test_an_interrupted_swap_is_finished_by_the_next_install(tmp_path):
+    """Power lost between the two renames: no venv, the old one as venv.old, a venv.new of unknown state."""
+    usable = [p for v, p in interpreters() if v >= (3, 10, 0)]
+    if not usable:
+        pytest.skip("needs a Python >=3.10 with pip >=22.3")
+    root, whl = tmp_path / "root", probe_wheel(tmp_path)
+    opt = root / "opt" / "stad-edge"
+    for name in ("venv", "venv.old", "venv.new"):
+        (opt / name).mkdir(parents=True)
+        (opt / name / "stad-test-marker").write_text(name)
+    res = install(root, usable[-1], whl)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (line,) = rebuild_lines(res)
+    assert f"its python does not start: there is no {opt}/venv/bin/python" in line, line
+    assert probe(opt / "venv")["prefix"] == str(opt / "venv")
+    assert sorted(p.name for p in opt.iterdir()) == ["pycache", "venv"]
+    assert not (opt / "venv" / "stad-test-marker").exists()
