@@ -6,6 +6,7 @@
 #
 # What goes where (all below --root, default /):
 #   /opt/stad-edge/venv/                  a virtualenv with stad-edge[onnx,tflite] (no torch)
+#   /opt/stad-edge/pycache/               its bytecode and the standard library's for the unit's python -OO
 #   /etc/systemd/system/stad-agent.service
 #   /etc/stad-edge/agent.yaml             from --config, only when there is none yet
 #   /etc/credstore/stad-edge.mqtt-password, /etc/credstore/stad-edge.tls-key   mode 0600
@@ -18,7 +19,10 @@
 #   --source DIR|SPEC          what pip installs (default: this checkout); a wheel path works too
 #   --extras LIST              pip extras (default: onnx,tflite; "" for none: the numpy scorer only)
 #   --python PY                the interpreter for the venv (default: python3; it must not live under
-#                              /root or /home, which the service cannot see: e.g. /usr/bin/python3)
+#                              /root or /home, which the service cannot see: e.g. /usr/bin/python3).
+#                              A venv made for another major.minor (apt upgraded python3 3.11 -> 3.13) or whose
+#                              python no longer starts is rebuilt from scratch beside the old one, then swapped
+#                              in; a patch-level change (3.11.2 -> 3.11.4) keeps it
 #   --pip-args "ARGS"          extra pip arguments, e.g. "--no-index --find-links /media/wheels"
 #   --venv-args "ARGS"         extra `python -m venv` arguments, e.g. "--system-site-packages"
 #   --no-venv                  install the files only (unit, config, credentials), no virtualenv
@@ -43,6 +47,31 @@ VENV_ARGS=""
 NO_VENV=0
 NO_START=0
 UNINSTALL=0
+
+# Every module below each directory of sys.path compiled at the interpreter's optimization level, into its
+# PYTHONPYCACHEPREFIX; tests and the site directories nested in the standard library's (a pyenv's) left out.
+COMPILE_PATH='import compileall, os, re, sys
+dirs = [d for d in sys.path if d and os.path.isdir(d)]
+ok = [compileall.compile_dir(d, quiet=1, rx=re.compile(re.escape(d) + r"/(.+/)?(tests?|site-packages|dist-packages)/"))
+      for d in dirs]
+sys.exit(0 if all(ok) else 1)'
+
+# A venv is not relocatable: pip's scripts (the unit's ExecStart is bin/stad-agent), the activate scripts and
+# pyvenv.cfg name the directory it was made in. A venv built in $VENV.new has that name rewritten to $VENV in those
+# files before it is moved there. The .pyc need nothing: their file names are fixed up from where they are imported.
+RENAME_VENV='import os, sys
+build, final = sys.argv[1], sys.argv[2]
+old, new = os.fsencode(build), os.fsencode(final)
+bindir = os.path.join(build, "bin")
+files = [os.path.join(bindir, n) for n in os.listdir(bindir)] + [os.path.join(build, "pyvenv.cfg")]
+for path in files:
+    if os.path.islink(path) or not os.path.isfile(path):
+        continue
+    with open(path, "rb") as f:
+        data = f.read()
+    if old in data:
+        with open(path, "wb") as f:
+            f.write(data.replace(old, new))'
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
@@ -76,6 +105,7 @@ fi
 
 OPT_DIR="$ROOT/opt/stad-edge"
 VENV="$OPT_DIR/venv"
+PYCACHE="$OPT_DIR/pycache"
 UNIT_DIR="$ROOT/etc/systemd/system"
 UNIT="$UNIT_DIR/stad-agent.service"
 CONF_DIR="$ROOT/etc/stad-edge"
@@ -127,18 +157,59 @@ VENV_OK=1
 
 if [ "$NO_VENV" -eq 0 ]; then
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (apt-get install python3 python3-venv)"
-    if [ ! -x "$VENV/bin/python" ]; then
-        say "creating the virtualenv $VENV"
+    PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null) \
+        || die "$PYTHON does not start: $("$PYTHON" -c '' 2>&1 | tail -n 1)"
+    PY_MINOR=${PY_VERSION%.*}
+    # pyproject's requires-python (its ">=X.Y" form) checked before anything is made: pip would refuse only after
+    # the venv was built. A wheel or a spec as --source is checked by pip itself.
+    if [ -d "$SOURCE" ] && [ -f "$SOURCE/pyproject.toml" ]; then
+        NEEDS=$(sed -n 's/^requires-python *= *"> *= *\([0-9][0-9]*\.[0-9][0-9]*\)".*/\1/p' "$SOURCE/pyproject.toml" | head -n 1)
+        if [ -n "$NEEDS" ] && ! "$PYTHON" -c "import sys; sys.exit(sys.version_info[:2] < ($(echo "$NEEDS" | tr . ,)))"; then
+            die "$PYTHON is Python $PY_VERSION; stad-edge needs Python >=$NEEDS (requires-python in $SOURCE/pyproject.toml): pass --python with a Python >=$NEEDS; nothing was installed"
+        fi
+    fi
+    # The venv is kept unless it was made for another major.minor than $PYTHON (Debian 12 -> 13 upgrades python3
+    # 3.11 -> 3.13: bin/python follows /usr/bin/python3 to 3.13, which does not look in lib/python3.11, so nothing
+    # installed is found), or its python runs another one, or does not start at all (its python3.X removed). Then a
+    # new one is built whole in $VENV.new while the old one stays where the unit runs it; only a complete install is
+    # moved into place. A patch-level change (3.11.2 -> 3.11.4) keeps the venv: its lib/python3.11 is still read.
+    VENV_WHY=""
+    if [ ! -e "$VENV" ] && [ ! -L "$VENV" ]; then
+        VENV_WHY=new
+    elif [ -L "$VENV/bin/python" ] && [ ! -e "$VENV/bin/python" ]; then
+        VENV_WHY="its python does not start: $VENV/bin/python leads to $(readlink -f "$VENV/bin/python"), which is gone"
+    elif [ ! -x "$VENV/bin/python" ]; then
+        VENV_WHY="its python does not start: there is no $VENV/bin/python"
+    elif ! VENV_RUNS=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
+        VENV_WHY="its python does not start: $("$VENV/bin/python" -c '' 2>&1 | tail -n 1)"
+    else
+        VENV_MADE=$(sed -n 's/^version\(_info\)\{0,1\} *= *\([0-9][0-9]*\.[0-9][0-9]*\).*/\2/p' "$VENV/pyvenv.cfg" 2>/dev/null | head -n 1)
+        if [ "${VENV_MADE:-$VENV_RUNS}" != "$PY_MINOR" ] || [ "$VENV_RUNS" != "$PY_MINOR" ]; then
+            VENV_WHY="it was made for Python ${VENV_MADE:-(not in its pyvenv.cfg)} and its python runs $VENV_RUNS, but $PYTHON is $PY_VERSION"
+        fi
+    fi
+    BUILD="$VENV"
+    if [ -n "$VENV_WHY" ]; then
+        BUILD="$VENV.new"
+        if [ "$VENV_WHY" = new ]; then
+            say "creating the virtualenv $VENV (Python $PY_VERSION)"
+        else
+            say "rebuilding the virtualenv $VENV from scratch: $VENV_WHY; the old one stays in place until the new one is complete"
+        fi
+        rm -rf "$BUILD"
         mkdir -p "$OPT_DIR"
         # shellcheck disable=SC2086
-        "$PYTHON" -m venv $VENV_ARGS "$VENV" || die "cannot create a venv (apt-get install python3-venv)"
+        if ! "$PYTHON" -m venv $VENV_ARGS "$BUILD"; then
+            rm -rf "$BUILD"
+            die "cannot create a venv (apt-get install python3-venv)"
+        fi
     fi
     # The unit runs with ProtectHome=yes (and as a user that may not enter root's home): a venv
     # whose interpreter or standard library lies under /root, /home or /run/user — a pyenv, conda
     # or self-built python first on root's PATH — installs and checks fine here, then fails at
     # every start of the service (status 203/EXEC).
-    for where in $(readlink -f "$VENV/bin/python") \
-                 $("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null); do
+    for where in $(readlink -f "$BUILD/bin/python") \
+                 $("$BUILD/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null); do
         case "$where/" in
             /root/*|/home/*|/run/user/*)
                 VENV_OK=0
@@ -155,26 +226,52 @@ if [ "$NO_VENV" -eq 0 ]; then
         TARGET="$SOURCE"
         case "$SOURCE" in *\[*) ;; *) TARGET="$SOURCE[$EXTRAS]" ;; esac
     fi
-    say "installing $TARGET into $VENV"
+    say "installing $TARGET into $BUILD"
+    # Whatever stops the install of a venv built anew removes it and leaves the old one as it was.
+    KEPT=""
+    if [ "$BUILD" != "$VENV" ] && [ -e "$VENV" ]; then
+        KEPT="; $VENV is left as it was"
+    fi
     # A venv made --without-pip (or where ensurepip is missing) is filled by $PYTHON's own pip.
-    if "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-        set -- "$VENV/bin/python" -m pip
+    if "$BUILD/bin/python" -m pip --version >/dev/null 2>&1; then
+        set -- "$BUILD/bin/python" -m pip
+    elif "$PYTHON" -m pip --version >/dev/null 2>&1; then
+        set -- "$PYTHON" -m pip --python "$BUILD/bin/python"
     else
-        "$PYTHON" -m pip --version >/dev/null 2>&1 || die "no pip in $VENV nor for $PYTHON (apt-get install python3-pip)"
-        set -- "$PYTHON" -m pip --python "$VENV/bin/python"
+        [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
+        die "no pip in $BUILD nor for $PYTHON (apt-get install python3-pip)$KEPT"
     fi
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
-    "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"
-    # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and never writes
-    # bytecode (PYTHONDONTWRITEBYTECODE=1): its .opt-2.pyc files are written here, or every start would compile
-    # every module from source. A file that does not compile is a warning, as pip's own compile step says it.
-    # The standard library's .opt-2.pyc files are the interpreter's own: where it has none (Debian's python3), those
-    # modules compile at each start — perf72: +0.4 s of start on x86-64, 0.1-0.6 MiB, still 2.1 MiB under plain.
-    say "writing the venv's bytecode for python -OO"
-    "$VENV/bin/python" -OO -c 'import compileall, re, sys, sysconfig
-dirs = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
-sys.exit(0 if all([compileall.compile_dir(d, quiet=1, rx=re.compile(r"/tests?/")) for d in dirs]) else 1)' \
-        >/dev/null 2>&1 || say "warning: some of the venv's modules did not compile for python -OO (they compile at each start)" >&2
+    if ! "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"; then
+        [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
+        die "pip could not install $TARGET (its error is above)$KEPT"
+    fi
+    if [ "$BUILD" != "$VENV" ]; then
+        "$BUILD/bin/python" -c "$RENAME_VENV" "$BUILD" "$VENV" || { rm -rf "$BUILD"; die "cannot rename $BUILD's paths$KEPT"; }
+        # The old venv leaves only now, and its files go: the agent still running on it has what it imported.
+        rm -rf "$VENV.old"
+        [ ! -e "$VENV" ] && [ ! -L "$VENV" ] || mv "$VENV" "$VENV.old"
+        mv "$BUILD" "$VENV"
+        rm -rf "$VENV.old"
+    fi
+    # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and writes no bytecode
+    # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,
+    # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for every module on the venv's sys.path, the standard library's
+    # too (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s; docs/measured/speed.md,
+    # user19). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole, then moved into place:
+    # no bytecode of a module or a python that is gone is kept. The .pyc are timestamp-checked: a source changed since
+    # (apt upgraded python3) compiles at each start, as without them, until this script runs again.
+    say "writing the bytecode for python -OO into $PYCACHE"
+    rm -rf "$PYCACHE.new" "$PYCACHE.old"
+    PYTHONPYCACHEPREFIX="$PYCACHE.new" "$VENV/bin/python" -OO -c "$COMPILE_PATH" >/dev/null 2>&1 \
+        || say "warning: some modules did not compile for python -OO (they compile at each start)" >&2
+    if [ -d "$PYCACHE.new" ]; then
+        [ ! -e "$PYCACHE" ] || mv "$PYCACHE" "$PYCACHE.old"
+        mv "$PYCACHE.new" "$PYCACHE"
+        rm -rf "$PYCACHE.old"
+    fi
+    # The .opt-2.pyc an install before user19 wrote beside the venv's sources: unread under the prefix.
+    find "$VENV/lib" -path '*/__pycache__/*.opt-2.pyc' -type f -delete 2>/dev/null || true
     if [ -d "$SOURCE" ] && [ -f "$SOURCE/README.md" ]; then
         install -m 0644 "$SOURCE/README.md" "$OPT_DIR/README.md"
     fi

@@ -8,6 +8,7 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import random
@@ -685,3 +686,29 @@ def drive_hotswap(pipe, swap, rows, until, limit=300):
         if len(results) >= limit:
             break
     raise AssertionError(f"condition not reached after {len(results)} ticks; status {swap.status()}")
+
+
+# ---- the checkout as a wheel (the installer's tests) ----------------------------------------
+
+def checkout_wheel() -> Path:
+    """A wheel of this checkout (no dependencies), built once per test run from a copy of agent/, convert/,
+    pyproject.toml and README.md, so that no build/ directory lands in the tree; for systemd/install.sh's
+    `--source WHEEL --pip-args "--no-deps --no-index"`: an install that needs no network."""
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools is not in the test venv: the wheel cannot be built offline (pip install setuptools)")
+
+    def build(out: Path) -> None:
+        src = out / "src"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for name in ("agent", "convert"):
+            shutil.copytree(REPO / name, src / name, ignore=ignore)
+        for name in ("pyproject.toml", "README.md"):
+            if (REPO / name).exists():
+                shutil.copy(REPO / name, src / name)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--disable-pip-version-check", "-w", str(out), str(src)], check=True, capture_output=True,
+                       timeout=300)
+        shutil.rmtree(src)
+
+    (whl,) = built_once("checkout-wheel", build).glob("stad_edge-*.whl")
+    return whl

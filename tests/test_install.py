@@ -7,7 +7,6 @@ The venv is made --without-pip and filled by this interpreter's pip from a wheel
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import stat
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import checkout_wheel
+
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
 UNIT = REPO / "systemd" / "stad-agent.service"
@@ -24,23 +25,8 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """A wheel of the checkout, built from a copy so that no build/ directory lands in the tree."""
-    if importlib.util.find_spec("setuptools") is None:
-        pytest.skip("setuptools is not in the test venv: the wheel cannot be built offline (pip install setuptools)")
-    src = tmp_path_factory.mktemp("src")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("agent", "convert"):
-        shutil.copytree(REPO / name, src / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
-        if (REPO / name).exists():
-            shutil.copy(REPO / name, src / name)
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "-w", str(out), str(src)], check=True, capture_output=True,
-                   timeout=120)
-    (whl,) = out.glob("stad_edge-*.whl")
-    return whl
+def wheel() -> Path:
+    return checkout_wheel()
 
 
 @pytest.fixture
@@ -62,11 +48,11 @@ def run_install(root: Path, *args: str, env: dict | None = None) -> subprocess.C
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str]]:
-    """Mode and content hash of every installed file outside the venv's site-packages."""
+    """Mode and content hash of every installed file outside the venv's site-packages and the bytecode."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if "/venv/lib" in f"/{rel}" or p.is_symlink():
+        if "/venv/lib" in f"/{rel}" or "/opt/stad-edge/pycache/" in f"/{rel}/" or p.is_symlink():
             continue
         mode = stat.S_IMODE(p.stat().st_mode)
         digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
@@ -98,9 +84,13 @@ def test_install_twice_then_uninstall(tmp_path, wheel, shim_path):
                              timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("stad-edge "), version.stderr
     # The unit runs python -OO and writes no bytecode: install.sh wrote the .opt-2.pyc files it reads (pip only the
-    # plain ones), the agent's among them.
-    assert list(venv.glob("lib/python*/site-packages/agent/__pycache__/pipeline.*.opt-2.pyc"))
-    assert "writing the venv's bytecode for python -OO" in first.stdout
+    # plain ones) into the unit's PYTHONPYCACHEPREFIX, the agent's and the standard library's among them
+    # (tests/test_install_bytecode.py runs the installed unit's command line on them).
+    pycache = root / "opt/stad-edge/pycache"
+    assert list(pycache.glob(f"{str(venv).lstrip('/')}/lib/python*/site-packages/agent/pipeline.*.opt-2.pyc"))
+    assert list(pycache.rglob("json/decoder.*.opt-2.pyc"))
+    assert not list(venv.rglob("*.opt-2.pyc"))
+    assert f"writing the bytecode for python -OO into {pycache}" in first.stdout
     # No torch in a gateway install.
     assert not list(venv.glob("lib/python*/site-packages/torch"))
     assert unit.read_bytes() == UNIT.read_bytes()
@@ -139,7 +129,7 @@ def test_install_twice_then_uninstall(tmp_path, wheel, shim_path):
     assert f"the state in {state} was kept" in gone.stdout + gone.stderr
     left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert left == ["var/lib/stad-edge/mqtt-outbox.sqlite"]
-    for path in (venv, root / "opt/stad-edge", unit, root / "etc/stad-edge", creds):
+    for path in (venv, pycache, root / "opt/stad-edge", unit, root / "etc/stad-edge", creds):
         assert not path.exists(), path
     # Uninstalling again is harmless; with no state directory it does not claim to keep one.
     assert run_install(root, "--uninstall", env=env).returncode == 0

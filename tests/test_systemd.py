@@ -368,4 +368,7 @@ def test_unit_has_the_required_settings():
     assert one["Restart"] == "on-failure"
     # python -OO: no docstrings in memory (perf72), its bytecode written by install.sh; none written by the service
     assert {"PYTHONOPTIMIZE=2", "PYTHONDONTWRITEBYTECODE=1"} <= set(one["Environment"].split())
+    # ... read from the prefix install.sh fills, the standard library's too (user19; tests/test_install_bytecode.py)
+    assert "PYTHONPYCACHEPREFIX=/opt/stad-edge/pycache" in one["Environment"].split()
+    assert 'PYCACHE="$OPT_DIR/pycache"' in (REPO / "systemd" / "install.sh").read_text()
     assert "DeviceAllow=" in UNIT.read_text()     # the serial-sensor drop-in is documented

@@ -1,0 +1,151 @@
+"""The unit's `python -OO` bytecode, built at install: the service compiles nothing at start, never runs stale code.
+
+The unit runs the agent with PYTHONOPTIMIZE=2, PYTHONDONTWRITEBYTECODE=1 and PYTHONPYCACHEPREFIX=/opt/stad-edge/pycache,
+read-only to it (ProtectSystem=strict). systemd/install.sh fills that prefix with the .opt-2.pyc of every module on
+the venv's sys.path, the standard library's included: Debian's python3 ships none for -OO, so without them those
+modules compiled from source at every start (+0.4 s; docs/measured/speed.md, user19). Checked with real processes:
+install.sh into a temporary root, then the installed unit's ExecStart line run directly with the installed unit's
+`Environment=` (its paths moved into the root), a NOTIFY_SOCKET and PYTHONVERBOSE=1, whose "code object from" lines
+say where each module's code came from (a quoted .pyc, or a source path when it was compiled).
+
+- READY=1 arrives and a SIGTERM stops it cleanly, and no module was compiled from source on the way: every one came
+  from the prefix, the agent's and the standard library's among them.
+- A source changed after the install (what an apt upgrade of python3 does to the standard library) is compiled
+  from its new source at the next start, never run from the old bytecode; the next install.sh rebuilds the prefix
+  and the start compiles nothing again.
+- --uninstall removes the prefix with /opt/stad-edge (tests/test_install.py).
+
+Offline and quick: the venv is made first, --without-pip, with a .pth naming a directory of hard links to this
+interpreter's numpy and PyYAML (all `stad-agent run` of a numpy-scorer config needs; compileall does not follow
+symlinked directories); install.sh reuses that venv, installs the checkout's wheel --no-deps --no-index and compiles
+everything on the venv's sys.path, those included, into the root's prefix (nothing is written beside the linked
+files). Nothing is written into the linked files either: the changed source is the installed agent's own copy.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy
+import pytest
+import yaml
+
+from conftest import NotifySocket, checkout_wheel, demo_dict, end_processes, stop_agent
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "systemd" / "install.sh"
+PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+UPGRADE_MARK = "stad-test: the upgraded source ran"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def offline_venv(venv: Path, deps: Path) -> None:
+    """A venv for install.sh to reuse: no pip, and numpy and PyYAML on its path through a .pth."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    site = Path(numpy.__file__).parents[1]
+    assert Path(yaml.__file__).parents[1] == site, "numpy and PyYAML are expected in one site directory"
+    for name in ("numpy", "numpy.libs", "yaml", "_yaml"):
+        if (site / name).is_dir():
+            shutil.copytree(site / name, deps / name, copy_function=_link_or_copy,
+                            ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    (venv / "lib" / PY / "site-packages" / "stad-test-deps.pth").write_text(f"{deps}\n")
+
+
+def install(root: Path, wheel: Path, config: Path) -> None:
+    res = subprocess.run(["sh", str(INSTALL), "--root", str(root), "--python", sys.executable, "--source", str(wheel),
+                          "--pip-args", "--no-deps --no-index", "--config", str(config), "--no-start"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"writing the bytecode for python -OO into {root}/opt/stad-edge/pycache" in res.stdout, res.stdout
+    assert "did not compile" not in res.stderr, res.stderr
+
+
+def unit_command(root: Path) -> tuple[list[str], dict[str, str]]:
+    """The installed unit's ExecStart (split as systemd does for a line without quotes) and Environment=,
+    /opt/stad-edge and /etc/stad-edge moved into `root`."""
+    argv: list[str] = []
+    env: dict[str, str] = {}
+    moved = lambda s: s.replace("/opt/stad-edge", f"{root}/opt/stad-edge").replace("/etc/stad-edge",
+                                                                                   f"{root}/etc/stad-edge")
+    for line in (root / "etc/systemd/system/stad-agent.service").read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key == "ExecStart":
+            argv = shlex.split(moved(value))
+        elif key == "Environment":
+            env.update(word.split("=", 1) for word in moved(value).split())
+    assert argv and env.get("PYTHONPYCACHEPREFIX") == f"{root}/opt/stad-edge/pycache", (argv, env)
+    return argv, env
+
+
+def start_and_stop(root: Path, log: Path) -> tuple[list[str], list[str], str]:
+    """The unit's command line from spawn to READY=1 and a SIGTERM's clean stop; (modules compiled from source,
+    bytecode files read, stderr)."""
+    argv, unit_env = unit_command(root)
+    state = root / "var/lib/stad-edge"
+    state.mkdir(parents=True, exist_ok=True)
+    notify = NotifySocket(f"@stad-user19-{uuid.uuid4().hex[:12]}")
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NOTIFY_SOCKET": notify.address,
+           **unit_env, "PYTHONVERBOSE": "1"}
+    with log.open("w") as err:
+        proc = subprocess.Popen(argv, cwd=state, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+    try:
+        notify.wait_for("READY=1", timeout=180)
+        stop_agent(proc, timeout=60)
+        assert proc.returncode == 0, log.read_text()[-3000:]
+    finally:
+        end_processes(proc)
+        notify.close()
+    text = log.read_text()
+    said = [line[len("# code object from "):] for line in text.splitlines() if line.startswith("# code object from ")]
+    compiled = [s for s in said if not s.startswith("'")]
+    read = [s.strip("'") for s in said if s.startswith("'")]
+    return compiled, read, text
+
+
+def test_the_unit_reads_the_installs_bytecode_and_never_stale_code(tmp_path):
+    wheel = checkout_wheel()
+    root = tmp_path / "root"
+    venv = root / "opt/stad-edge/venv"
+    deps = tmp_path / "deps"
+    offline_venv(venv, deps)
+    config = tmp_path / "agent.yaml"
+    cfg = demo_dict(tmp_path / "state", chain=["numpy"], bundle=None)
+    cfg["sources"][0]["speed"] = 0
+    cfg["warmup"]["ticks"] = 300
+    config.write_text(yaml.safe_dump(cfg))
+    install(root, wheel, config)
+    pycache = root / "opt/stad-edge/pycache"
+
+    compiled, read, _ = start_and_stop(root, tmp_path / "first.log")
+    assert compiled == [], f"{len(compiled)} modules compiled at start: {compiled[:10]}"
+    assert all(p.startswith(f"{pycache}/") and p.endswith(".opt-2.pyc") for p in read), read[:10]
+    names = {Path(p).name for p in read}
+    assert f"pipeline.cpython-{sys.version_info.major}{sys.version_info.minor}.opt-2.pyc" in names   # the agent's
+    assert any(p.endswith(f"/json/decoder.cpython-{sys.version_info.major}{sys.version_info.minor}.opt-2.pyc")
+               for p in read)                                                                     # the stdlib's
+    assert any(f"{deps}/numpy/" in p for p in read)                                               # a .pth's
+
+    # An upgrade changes a source under the bytecode (its mtime and size): the new source runs, compiled at start.
+    source = venv / "lib" / PY / "site-packages" / "agent" / "__init__.py"
+    source.write_text(source.read_text() + f"\nimport sys as _sys\n_sys.stderr.write({UPGRADE_MARK!r} + '\\n')\n")
+    compiled, _, text = start_and_stop(root, tmp_path / "changed.log")
+    assert compiled == [str(source)], compiled
+    assert UPGRADE_MARK in text
+
+    # The next install rebuilds the prefix: nothing compiled at start again, the new code still the one that runs.
+    install(root, wheel, config)
+    compiled, _, text = start_and_stop(root, tmp_path / "reinstalled.log")
+    assert compiled == [], compiled[:10]
+    assert UPGRADE_MARK in text
+    assert not (root / "opt/stad-edge/pycache.new").exists() and not (root / "opt/stad-edge/pycache.old").exists()
