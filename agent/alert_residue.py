@@ -10,7 +10,10 @@ The subside rule (`alerts.subside_fraction`) compares the whole score with the a
 fluid temperature's onset (6 × the threshold) while the anomaly's body scored 0.25–0.35 of it, as its residue does:
 nothing in the score says the anomaly is over. Per sensor it does: the body is carried by the flow and the
 accelerometer at 0.6–1.0 of their own peaks, the residue by every sensor at under a third of its own. The numpy
-fallback has no such residue (its forecasters learn the new level), so the rule judges only ticks a model tier scores.
+fallback has no such residue (its forecasters learn the new level), so the rule judges only ticks a model tier scores,
+and only with the profile on (the pipeline passes 0 otherwise: a model tier without it has no profile residue, and
+configs that pin the profile off keep their alerts as they were). Its default, 0.35, is the skab41 round's: chosen on
+the dev files' traces, judged on them and on all 30 (docs/measured/accuracy-skab.md).
 
 - counted: a sensor counts for the open alert while its score is at least `fraction` × its own largest score in the
   alert, or (with `alerts.hold_sigma`) while its observed level is still at its excursion — `hold_sigma` σ and

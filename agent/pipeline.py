@@ -137,7 +137,7 @@ class Pipeline:
                         hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
                         fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps,
                         drifting=tuple(cfg.scoring.profile.drifting or ()),
-                        residue_fraction=cfg.scoring.profile.residue_fraction)
+                        residue_fraction=cfg.scoring.profile.residue_fraction if cfg.scoring.profile.enabled else 0.0)
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg

@@ -136,11 +136,15 @@ def test_the_residue_and_its_floors_survive_the_trackers_state_round_trip():
             tracker().restore({**state, "residue_floor": bad})
 
 
-def test_the_key_is_typed_and_checked_by_its_path():
-    base = {"sensors": ["a", "b"], "sources": [{"type": "stdin"}], "scoring": {"chain": ["numpy"]}}
-    assert config.from_dict(base).scoring.profile.residue_fraction == 0.0
-    given = {**base, "scoring": {"chain": ["numpy"], "profile": {"residue_fraction": 0.35}}}
-    assert config.from_dict(given).scoring.profile.residue_fraction == 0.35
+def test_the_key_is_typed_checked_by_its_path_and_reaches_the_tracker_only_with_the_profile_on():
+    base = {"sensors": ["a", "b"], "sources": [{"type": "stdin"}], "scoring": {"chain": ["numpy"]},
+            "warmup": {"ticks": 300}}
+    assert config.from_dict(base).scoring.profile.residue_fraction == 0.35           # the skab41 round's default
+    assert Pipeline(config.from_dict(base)).detector.tracker.residue_fraction == 0.35
+    given = {**base, "scoring": {"chain": ["numpy"], "profile": {"residue_fraction": 0}}}
+    assert Pipeline(config.from_dict(given)).detector.tracker.residue_fraction == 0.0
+    pinned_off = {**base, "scoring": {"chain": ["numpy"], "profile": {"enabled": False}}}    # (configs/demo.yaml)
+    assert Pipeline(config.from_dict(pinned_off)).detector.tracker.residue_fraction == 0.0
     for bad in (1.5, "a third"):
         with pytest.raises(Exception, match="scoring.profile.residue_fraction"):
             config.from_dict({**base, "scoring": {"chain": ["numpy"], "profile": {"residue_fraction": bad}}})
@@ -154,7 +158,7 @@ def test_a_real_pipeline_hands_its_alert_tracker_the_ticks_sensor_scores(tmp_pat
     pytest.importorskip("ai_edge_litert")
     from conftest import demo_cfg, sim_rows, tiny_bundle
     cfg = demo_cfg(tmp_path, warmup_ticks=300, bundle=str(tiny_bundle()),
-                   profile={"enabled": True, "residue_fraction": 0.35})
+                   profile={"enabled": True})      # (the demo config pins the profile off; the key by default)
     pipe = Pipeline(cfg)
     tr = pipe.detector.tracker
     assert (tr.residue_fraction, tr.window_ticks) == (0.35, cfg.window.steps)
