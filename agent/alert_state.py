@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .alert_residue import read_floors
+
 
 @dataclass
 class OpenAlert:
@@ -40,6 +42,9 @@ class OpenAlert:
     fault_calm: int = 0             # ticks in a row nothing was above the threshold with that fault left out
     unheard: int = 0                # ticks under the threshold with a driver silent, since one last counted (no data)
     judge_after_refill: bool = False    # a restart's skipped gap refilled the window: not seen above since (clock27)
+    score_peak: dict = field(default_factory=dict)   # per sensor, its largest score (scoring.profile.residue_fraction)
+    level_high: dict = field(default_factory=dict)   # per sensor, its largest level distance (the same rule)
+    residue_ticks: int = 0          # ticks in a row over the threshold only through residue (agent/alert_residue.py)
 
 
 
@@ -80,8 +85,9 @@ def read_state(state: dict) -> dict:
     if opened is not None and opened.fault is not None and not _fault_ref(opened.fault):
         raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
     over = int(state.get("residue", 0))     # absent in checkpoints written before it existed
+    residue_floor = read_floors(state.get("residue_floor"))     # absent in checkpoints written before it existed
     return {"open": opened, "floor": floor, "level_floor": level_floor, "after_fault": after_fault,
-            "over_without_fault": over, **counts}
+            "over_without_fault": over, "residue_floor": residue_floor, **counts}
 
 
 def _fault_ref(f) -> bool:

@@ -43,6 +43,8 @@
   because the plant recovered; a poll that failed for a minute mid-incident ended the alert `cleared` while
   the incident went on (a stalled sender did so under load). The silence itself is told as a fault.
 - held, released (an alert's end decided on sensor levels, not the score): agent/alert_levels.py;
+- residue (`scoring.profile.residue_fraction`, ticks a model tier scores): an alert over the threshold only through
+  sensors down to a fraction of their own peak in it ends after a window of such ticks: agent/alert_residue.py;
 - sensor fault (an alert re-judged without a sensor fault just decided): agent/alert_faults.py.
 The events and their explanation are agent/alert_events.py; the open alert's record and the state a
 checkpoint holds, agent/alert_state.py.
@@ -55,6 +57,7 @@ from typing import TYPE_CHECKING
 from .alert_events import AlertEvent, drivers, explain, iso
 from .alert_faults import calm_without, link, residue_hold
 from .alert_levels import level_holds, level_released, peak_level_holds, track_levels, under_level_floor
+from .alert_residue import over_floors, residue_floors, residue_lasts
 from .alert_state import OpenAlert, open_state, read_state
 
 if TYPE_CHECKING:
@@ -68,8 +71,13 @@ class AlertTracker:
     """One node's alert state. `observe` is called once per scored tick; returns the events."""
 
     def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0,
-                 fault_ticks: int = 0, window_ticks: int = 32, drifting: tuple[str, ...] = ()):
+                 fault_ticks: int = 0, window_ticks: int = 32, drifting: tuple[str, ...] = (),
+                 residue_fraction: float = 0.0):
         self.cfg = cfg
+        # scoring.profile.residue_fraction (agent/alert_residue.py): 0 off; its residue must last a window
+        self.residue_fraction = residue_fraction
+        self.window_ticks = window_ticks
+        self.residue_floor: dict[str, float] = {}   # after an alert ended on its residue: per sensor, the bar to open
         # Sensors whose level drifts in normal operation (scoring.profile.drifting): never the peak's level
         self.drifting = frozenset(drifting)
         self.no_data_ticks = cfg.no_data_ticks or window_ticks     # how long no data holds an alert
@@ -108,14 +116,15 @@ class AlertTracker:
         return {"alert_id": a.alert_id, "seq": a.seq - 1, "start": iso(a.start)}
 
     def observe(self, ts: float, score: float, threshold: float, tier: str, model, explain_fn,
-                hold=None, levels=None, rejudge=None, unheard=None) -> list[AlertEvent]:
+                hold=None, levels=None, rejudge=None, unheard=None, scores=None) -> list[AlertEvent]:
         """`model` and `explain_fn` are zero-argument callables: only ticks that matter pay for them.
         `hold() -> bool`: wait before opening (see hold-back above). `levels() -> {sensor: σ}`: each
         sensor's level distance from warm-up (held: agent/alert_levels.py; None: no alert is held). `rejudge(fault_id)
         -> float`: the tick's worst sensor score with that fault's sensors and their mates' fusion part left
         out (agent/alert_faults.py; None: no alert ends with a fault). `unheard(sensors) -> str | None`: whether
         one of them is not heard this tick — "silent" (no reading) or "settling" (its score held at 0 after a
-        gap) — or None (see no data above; None for the callable: every tick is judged)."""
+        gap) — or None (see no data above; None for the callable: every tick is judged). `scores() -> {sensor:
+        score}`: the tick's sensor scores (residue, agent/alert_residue.py; None: the rule is off)."""
         self.judged = (ts, score, threshold, rejudge)     # (the tick's, for a fault raised after it: fault_raised)
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
@@ -123,7 +132,7 @@ class AlertTracker:
                 self.over_without_fault = self.over_without_fault + 1 if score > threshold else 0
                 if 0 < self.over_without_fault < self.fault_ticks:     # …unless it lasts as long as the end waited
                     hold = residue_hold
-            return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels)
+            return self._idle(ts, score, threshold, tier, model, explain_fn, hold, levels, scores)
         if self.open.fault is not None and rejudge is not None and self.cfg.fault_end:
             if self.open.fault_now:
                 self.after_fault = self.open.fault
@@ -132,10 +141,11 @@ class AlertTracker:
             if ended is not None:
                 return [ended]
         if self.open.judge_after_refill:
-            return self._judged_after_refill(ts, score, threshold, tier, model, explain_fn, levels, unheard)
-        return self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
+            return self._judged_after_refill(ts, score, threshold, tier, model, explain_fn, levels, unheard, scores)
+        return self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard, scores)
 
-    def _judged_after_refill(self, ts, score, threshold, tier, model, explain_fn, levels, unheard) -> list[AlertEvent]:
+    def _judged_after_refill(self, ts, score, threshold, tier, model, explain_fn, levels, unheard,
+                             scores=None) -> list[AlertEvent]:
         """A scored tick of an alert open across a restart whose skipped gap, longer than the window, refilled it
         (`resumed(..., refilled=True)`), while it has not been seen above the threshold since: judged by the rules
         that end a live alert, so it keeps its id while the evidence is mixed. A tick above the threshold or held
@@ -150,7 +160,7 @@ class AlertTracker:
         `end` before the downtime."""
         a = self.open
         known = a.last_above
-        events = self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard)
+        events = self._active(ts, score, threshold, tier, model, explain_fn, levels, unheard, scores)
         if self.open is not a:      # ended on this tick: by the calm rules, the restart's end
             if events[-1].reason in ("cleared", "subsided"):
                 events[-1].reason = "restart"
@@ -185,16 +195,18 @@ class AlertTracker:
         self.after_fault = a.fault
         return self.close(ts, score, threshold, tier, model, "sensor_fault", fault=a.fault)
 
-    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None, levels=None) -> list[AlertEvent]:
+    def _idle(self, ts, score, threshold, tier, model, explain_fn, hold=None, levels=None, scores=None) -> list[AlertEvent]:
         if self.cooldown > 0:
             self.cooldown -= 1
         if score <= threshold:
             self.calm += 1
             if self.calm >= self.cfg.subside_release_ticks:
                 self.floor = self.level_floor = 0.0
+                self.residue_floor = {}
         else:
             self.calm = 0
-        if score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels):
+        if (score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels)
+                or self._under_residue_floor(threshold, tier, scores)):
             self.above = 0
             self.held_back = 0
             return []
@@ -218,7 +230,8 @@ class AlertTracker:
         self.raised += 1
         return [self._event("new", ts, score, threshold, tier, model, exp)]
 
-    def _active(self, ts, score, threshold, tier, model, explain_fn, levels=None, unheard=None) -> list[AlertEvent]:
+    def _active(self, ts, score, threshold, tier, model, explain_fn, levels=None, unheard=None,
+                scores=None) -> list[AlertEvent]:
         a = self.open
         a.last_score = score
         if score > threshold:
@@ -229,6 +242,12 @@ class AlertTracker:
             a.explain = explain_fn()
             a.drivers += [d for d in drivers(a.explain, threshold) if d not in a.drivers]
         distance = track_levels(self.cfg, a, levels)
+        if (self.residue_fraction > 0 and scores is not None and tier != "numpy"
+                and residue_lasts(self.cfg, a, self.residue_fraction, scores(), score, threshold, distance)
+                >= self.window_ticks):
+            self.residue_floor = residue_floors(a, self.residue_fraction)
+            self.calm = 0
+            return [self.close(ts, score, threshold, tier, model, "subsided")]
         if level_holds(self.cfg, a, score, threshold, distance):
             a.last_above = ts
             a.below = 0
@@ -266,6 +285,13 @@ class AlertTracker:
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
 
+    def _under_residue_floor(self, threshold, tier, scores) -> bool:
+        """After an alert ended on its residue: no sensor a model tier scores is over both the threshold and its
+        floor (agent/alert_residue.py), so no alert opens on this tick."""
+        if not self.residue_floor or scores is None or tier == "numpy":
+            return False
+        return over_floors(self.residue_floor, scores()) <= threshold
+
     def close(self, ts, score, threshold, tier, model, reason: str, fault: dict | None = None) -> AlertEvent:
         a = self.open
         ev = self._event("end", ts, score, threshold, tier, model, a.explain, end=a.last_above, reason=reason)
@@ -298,7 +324,8 @@ class AlertTracker:
                 "above": self.above, "cooldown": self.cooldown, "suppressed": self.suppressed,
                 "raised": self.raised, "floor": self.floor, "held": self.held_back, "calm": self.calm,
                 "level_floor": self.level_floor, "after_fault": self.after_fault,
-                "residue": self.over_without_fault}     # (the counts' keys from before their names: read_state)
+                "residue": self.over_without_fault,     # (the counts' keys from before their names: read_state)
+                "residue_floor": dict(self.residue_floor)}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""

@@ -43,9 +43,9 @@ class Detector:
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
                  thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0, fault_ticks: int = 0,
-                 window_ticks: int = 32, drifting: tuple[str, ...] = ()):
+                 window_ticks: int = 32, drifting: tuple[str, ...] = (), residue_fraction: float = 0.0):
         self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks, fault_ticks=fault_ticks,
-                                    window_ticks=window_ticks, drifting=drifting)
+                                    window_ticks=window_ticks, drifting=drifting, residue_fraction=residue_fraction)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = {}
         self.add(thresholds or {})
@@ -72,14 +72,15 @@ class Detector:
              learn: Callable[[], None] | None = None, hold: Callable[[], bool] | None = None,
              levels: Callable[[], dict[str, float]] | None = None, discord: float | None = None,
              rejudge: Callable[[str], float] | None = None,
-             unheard: Callable[[list[str]], str | None] | None = None) -> Decision:
+             unheard: Callable[[list[str]], str | None] | None = None,
+             scores: Callable[[], dict[str, float]] | None = None) -> Decision:
         """Judge one tick scored by `tier`. `model` and `explain` are zero-argument callables (only
         ticks that raise or update an alert pay for them); `learn` teaches the models a calm tick;
         `hold` says an alert about to open should wait (sensor-fault hold-back, up to hold_ticks);
         `levels` gives each sensor's level distance from warm-up (alerts.hold_sigma); `discord`: the
         threshold in force on a tick whose shape is a record (agent/discord.py), when it is lower;
         `rejudge`: an alert's re-judge for a sensor fault; `unheard`: whether one of the named sensors is not
-        heard this tick (both AlertTracker.observe)."""
+        heard this tick; `scores`: the tick's sensor scores (all three AlertTracker.observe)."""
         thr = self.thresholds[tier]
         lift = 1.0
         fb = self.feedback
@@ -93,7 +94,7 @@ class Detector:
         held = self.held_until is not None and ts <= self.held_until
         tracker = self.tracker
         events = [] if held else tracker.observe(ts, score, value, tier, model, explain, hold, levels, rejudge,
-                                                      unheard)
+                                                      unheard, scores)
         open_alert = tracker.open
         if fb is not None:
             for ev in events:

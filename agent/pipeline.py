@@ -123,7 +123,8 @@ class Pipeline:
         # discord level) — set just before the detector's step, so called then or after (a fault raised after
         # the tick: AlertTracker.judged) it reads the tick it was handed with, as the closures did.
         self._judged: tuple = (None, None, None)
-        self._calls = (self._model, self._explain, self._learn, self._hold, self._rejudge, self._unheard)
+        self._calls = (self._model, self._explain, self._learn, self._hold, self._rejudge, self._unheard,
+                       self._scores)
 
     def _new_fallback(self) -> NumpyScorer:
         cfg = self.cfg
@@ -135,7 +136,8 @@ class Pipeline:
         return Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds,
                         hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
                         fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps,
-                        drifting=tuple(cfg.scoring.profile.drifting or ()))
+                        drifting=tuple(cfg.scoring.profile.drifting or ()),
+                        residue_fraction=cfg.scoring.profile.residue_fraction if cfg.scoring.profile.enabled else 0.0)
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
@@ -220,10 +222,10 @@ class Pipeline:
         level = (judged_level(result.sensor_scores, result.score, novel, self.cfg.alerts.instant_factor)
                  if novel is not None and novel.any() else None)
         self._judged = (result, arrived, level)
-        model, explains, learn, hold, rejudge, hears = self._calls
+        model, explains, learn, hold, rejudge, hears, scores = self._calls
         decision = self.detector.step(      # (learn, hold, levels, discord by position: perf51)
             row.ts, result.score, result.tier, model, explains, learn, hold,
-            None if self.level is None else self._levels, level, rejudge, hears)
+            None if self.level is None else self._levels, level, rejudge, hears, scores)
         if faults or self.health.stations.louder:   # (after the alert's step: one opened on this tick hears too)
             tell_alert(self.detector.tracker, faults, self.health.stations.take_louder())
         # The fallback's transition counts see every tick, calm or not, whichever tier scores
@@ -257,6 +259,10 @@ class Pipeline:
 
     def _rejudge(self, fault_id: str) -> float:
         return rejudged(self._judged[0], fault_id, self.health, self.numpy)
+
+    def _scores(self) -> dict[str, float]:
+        """The tick's sensor scores by name (scoring.profile.residue_fraction, agent/alert_residue.py)."""
+        return dict(zip(self.sensors, np.nan_to_num(np.asarray(self._judged[0].sensor_scores, float)).tolist()))
 
     def _unheard(self, names: list[str]) -> str | None:
         return unheard(names, self.index, self._judged[1], self.health)

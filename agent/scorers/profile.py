@@ -114,6 +114,13 @@ class ProfileConfig:
         "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
         "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
         "two); a bundle without it is scored as before", default=True)
+    residue_fraction: float = rng(0.0, 0.9, default=0.35,
+        doc="with the profile on, an open alert a model tier scores also ends (`subsided`) once, for `window.steps` "
+            "ticks in a row, it has been over the threshold only through sensors under this share of their own "
+            "largest score in it whose observed level is back under its excursion (`alerts.hold_sigma`, "
+            "`hold_fraction`): the residue the profile and a drifting sensor's forecast error keep scoring after an "
+            "anomaly; no new alert then opens on those sensors under that share until `alerts.subside_release_ticks` "
+            "calm ticks (agent/alert_residue.py; the skab41 round); 0: off")
     # Set by from_dict: whether the config gave `drifting` (a defaulted list leaves the fallback's alert hold
     # alone: skab34 round); not a key.
     drifting_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})

@@ -1,0 +1,95 @@
+"""The residue a model tier keeps scoring after an anomaly (`scoring.profile.residue_fraction`): an open alert's end,
+and the bar after it, judged per sensor against the sensor's own excursion in the alert (agent/alerts.py).
+
+Why: the model tier's profile scores each sensor's distance from its warm-up normal, and a `drifting` temperature's
+forecast error is a level statistic too (the forecaster reverts towards the training plants' normal), so after a test
+that leaves the pump a little off its warm-up normal — SKAB other/10: the fluid 2 °C warmer, the flow 5 σ up — both keep
+scoring 1–2 × the threshold for as long as the plant stays there: the alert runs to the end of the file (171 false rows
+a draw, the largest block of the tier alone's false alarms; the skab33–skab41 rounds, docs/measured/accuracy-skab.md).
+The subside rule (`alerts.subside_fraction`) compares the whole score with the alert's peak, and there the peak was the
+fluid temperature's onset (6 × the threshold) while the anomaly's body scored 0.25–0.35 of it, as its residue does:
+nothing in the score says the anomaly is over. Per sensor it does: the body is carried by the flow and the
+accelerometer at 0.6–1.0 of their own peaks, the residue by every sensor at under a third of its own. The numpy
+fallback has no such residue (its forecasters learn the new level), so the rule judges only ticks a model tier scores,
+and only with the profile on (the pipeline passes 0 otherwise: a model tier without it has no profile residue, and
+configs that pin the profile off keep their alerts as they were). Its default, 0.35, is the skab41 round's: chosen on
+the dev files' traces, judged on them and on all 30 (docs/measured/accuracy-skab.md).
+
+- counted: a sensor counts for the open alert while its score is at least `fraction` × its own largest score in the
+  alert, or (with `alerts.hold_sigma`) while its observed level is still at its excursion — `hold_sigma` σ and
+  `hold_fraction` of its largest level distance in the alert or more, faults8's test for the peak's sensor, asked of
+  every sensor: an onset transient far above what a lasting shift scores after it is not the shift's residue;
+- residue: a tick over the threshold with no counted sensor over it. The alert ends (`subsided`) when the residue
+  has lasted `window_ticks` ticks in a row (a window: the model has seen nothing but the residue since); those ticks
+  are part of it, as ticks above the threshold are;
+- floors: after such an end no new alert opens on a sensor under `fraction` × its peak in the ended alert (that
+  sensor does not count towards opening), until the score has stayed at or under the threshold for
+  `alerts.subside_release_ticks` ticks in a row, as the subside rule's residue bar is lifted.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .alert_state import OpenAlert
+    from .config import AlertConfig
+
+
+def residue_lasts(cfg: AlertConfig, a: OpenAlert, fraction: float, scores: dict[str, float], score: float,
+                  threshold: float, distance: dict[str, float] | None) -> int:
+    """Track each sensor's largest score (and level) in the open alert; count this tick towards the residue when
+    it is over the threshold only through sensors under `fraction` of their own peak (and not at their level's
+    excursion). Returns the residue's length in ticks in a row (`a.residue_ticks`)."""
+    peaks = a.score_peak
+    for name, value in scores.items():
+        if value > peaks.get(name, 0.0):
+            peaks[name] = value
+    if distance is not None:
+        for name, value in distance.items():
+            a.level_high[name] = max(float(value), a.level_high.get(name, 0.0))
+    if score > threshold and counted_score(cfg, a, fraction, scores, distance) <= threshold:
+        a.residue_ticks += 1
+    else:
+        a.residue_ticks = 0
+    return a.residue_ticks
+
+
+def counted_score(cfg: AlertConfig, a: OpenAlert, fraction: float, scores: dict[str, float],
+                  distance: dict[str, float] | None) -> float:
+    """The largest score of the sensors that still count for the open alert (counted, above); 0 when none does."""
+    best = 0.0
+    for name, value in scores.items():
+        if value <= best:
+            continue
+        if value >= fraction * a.score_peak.get(name, 0.0) or _at_excursion(cfg, a, name, distance):
+            best = value
+    return best
+
+
+def _at_excursion(cfg: AlertConfig, a: OpenAlert, name: str, distance: dict[str, float] | None) -> bool:
+    if distance is None or cfg.hold_sigma <= 0 or name not in distance:
+        return False
+    return float(distance[name]) >= max(cfg.hold_sigma, cfg.hold_fraction * a.level_high.get(name, 0.0))
+
+
+def residue_floors(a: OpenAlert, fraction: float) -> dict[str, float]:
+    """Per sensor, the bar a new alert's sensor must pass after this alert ended on its residue (floors, above)."""
+    return {name: fraction * peak for name, peak in a.score_peak.items() if peak > 0}
+
+
+def over_floors(floors: dict[str, float], scores: dict[str, float]) -> float:
+    """The largest score of the sensors over their floor (a sensor with no floor is over it); 0 when none is."""
+    return max((v for name, v in scores.items() if v > floors.get(name, 0.0)), default=0.0)
+
+
+def read_floors(value) -> dict[str, float]:
+    """The tracker's checkpointed floors ({} absent: written before they existed); ValueError when not
+    {sensor: finite number ≥ 0}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and v >= 0 for k, v in value.items()):
+        raise ValueError("alerts.residue_floor: expected {sensor: a finite number ≥ 0}")
+    return {k: float(v) for k, v in value.items()}
