@@ -15,18 +15,17 @@ skipped and says which it needs.
 """
 from __future__ import annotations
 
-import base64
 import glob
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
+
+from hand_wheel import hand_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
@@ -66,24 +65,10 @@ def two_minors() -> tuple[str, str]:
 
 def probe_wheel(out: Path) -> Path:
     """A pure-python wheel with a console script `u20probe` that prints the version and prefix it runs on."""
-    files = {
+    return hand_wheel(out, "u20probe", {
         "u20probe/__init__.py": b"import json, sys\n\ndef main():\n"
-                                b"    print(json.dumps({'version': list(sys.version_info[:3]), 'prefix': sys.prefix}))\n",
-        "u20probe-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: u20probe\nVersion: 0.1\n",
-        "u20probe-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        "u20probe-0.1.dist-info/entry_points.txt": b"[console_scripts]\nu20probe = u20probe:main\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("u20probe-0.1.dist-info/RECORD,,")
-    whl = out / "u20probe-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(whl, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-        z.writestr("u20probe-0.1.dist-info/RECORD", "\n".join(record) + "\n")
-    return whl
+                                b"    print(json.dumps({'version': list(sys.version_info[:3]), 'prefix': sys.prefix}))\n"},
+        entry_points="[console_scripts]\nu20probe = u20probe:main\n")
 
 
 def install(root: Path, python: str | Path, source: str | Path) -> subprocess.CompletedProcess:
@@ -115,14 +100,20 @@ def version_of(python: str) -> str:
                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
 
 
-def test_a_minor_upgrade_under_the_venv_rebuilds_it(tmp_path):
-    older, newer = two_minors()
+def installed_on(tmp_path: Path, python: str) -> tuple[Path, Path, Path, Path, subprocess.CompletedProcess]:
+    """install.sh into tmp_path/root with a `python3` symlink (what apt points /usr/bin/python3 at) on `python`:
+    (that python3, the root, the probe wheel, the venv, the install's result: it succeeded)."""
     python3 = tmp_path / "usr" / "bin" / "python3"
     root, whl = tmp_path / "root", probe_wheel(tmp_path)
-    venv = root / "opt" / "stad-edge" / "venv"
-    point(python3, older)
+    point(python3, python)
     first = install(root, python3, whl)
     assert first.returncode == 0, first.stdout + first.stderr
+    return python3, root, whl, root / "opt" / "stad-edge" / "venv", first
+
+
+def test_a_minor_upgrade_under_the_venv_rebuilds_it(tmp_path):
+    older, newer = two_minors()
+    python3, root, whl, venv, first = installed_on(tmp_path, older)
     assert f"creating the virtualenv {venv} (Python {version_of(older)})" in first.stdout, first.stdout
     assert probe(venv) == {"version": [int(x) for x in version_of(older).split(".")], "prefix": str(venv)}
     (venv / "stad-test-marker").write_text("the old venv\n")
@@ -161,12 +152,7 @@ def test_a_patch_level_change_keeps_the_venv(tmp_path):
         pytest.skip("needs two installations of one Python minor version with different patch levels "
                     "(e.g. Debian's /usr/bin/python3.11 and a pyenv 3.11.x)")
     older, newer = pairs[0]
-    python3 = tmp_path / "usr" / "bin" / "python3"
-    root, whl = tmp_path / "root", probe_wheel(tmp_path)
-    venv = root / "opt" / "stad-edge" / "venv"
-    point(python3, older)
-    first = install(root, python3, whl)
-    assert first.returncode == 0, first.stdout + first.stderr
+    python3, root, whl, venv, first = installed_on(tmp_path, older)
     (venv / "stad-test-marker").write_text("the old venv\n")
 
     point(python3, newer)

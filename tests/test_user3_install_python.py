@@ -7,16 +7,15 @@ A copy of this interpreter is put under /home (root only: skipped elsewhere); th
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+
+from hand_wheel import hand_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
@@ -24,22 +23,7 @@ INSTALL = REPO / "systemd" / "install.sh"
 
 def tiny_wheel(out: Path) -> Path:
     """A pure-python wheel of one empty module: something pip installs offline in a second."""
-    files = {
-        "u3probe/__init__.py": b"",
-        "u3probe-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: u3probe\nVersion: 0.1\n",
-        "u3probe-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("u3probe-0.1.dist-info/RECORD,,")
-    whl = out / "u3probe-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(whl, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-        z.writestr("u3probe-0.1.dist-info/RECORD", "\n".join(record) + "\n")
-    return whl
+    return hand_wheel(out, "u3probe", {"u3probe/__init__.py": b""})
 
 
 def install(root: Path, python: str, whl: Path) -> subprocess.CompletedProcess:
