@@ -1,0 +1,59 @@
+"""qa37: `stad-convert train` on recordings a historian or a hand really produces, as the replay source reads them.
+
+Found: one recording (a file, or several sources merged by time) with a long stretch without data — a plant shut
+down for weeks in a year's export, readings an hour apart at tick_s 1 — was aligned tick by tick over the whole
+stretch before `segment_bounds` dropped those empty ticks again: about 600 bytes and 20 µs a tick, so a month
+without data at 1 s ticks took ~1.5 GB and a minute, a year ~19 GB (a probe of 2000 rows one a day reached 23 GB
+in 5 minutes on a 24 GB machine before it was stopped). The pieces trained on were the same; only the empty
+ticks between them, which no window may span, were built and thrown away.
+"""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from agent.config import from_dict
+from convert.data import read_series, training_sources
+
+STEPS = 8
+
+
+def _config(folder, carry_forward_s: float = 3.0):
+    return from_dict({"sensors": ["a", "b"], "tick_s": 1, "topology": "none", "sinks": [],
+                      "sources": [{"type": "replay", "path": str(folder)}],
+                      "window": {"steps": STEPS, "carry_forward_s": carry_forward_s}, "warmup": {"ticks": 50}},
+                     base_dir=str(folder))
+
+
+def _runs(path, starts: list[float], rows: int) -> None:
+    """One CSV: runs of `rows` one-second rows beginning at each of `starts`."""
+    rng = np.random.default_rng(7)
+    lines = ["timestamp,a,b"]
+    for start in starts:
+        a = np.sin(np.arange(rows) / 9.0) + 0.1 * rng.standard_normal(rows)
+        lines += [f"{start + i:.0f},{a[i]:.4f},{0.5 * a[i]:.4f}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("carry_forward_s", [0.0, 3.0, 30.0])
+def test_a_recording_with_days_without_data_costs_its_rows_not_its_span(tmp_path, carry_forward_s):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    t0, gap = 1.7e9, 3 * 86400.0
+    _runs(rec / "plant.csv", [t0, t0 + gap, t0 + 2 * gap], 300)
+    cfg = _config(rec, carry_forward_s)
+    tracemalloc.start()
+    try:
+        series = read_series(cfg, training_sources(cfg), split="time")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the three runs are three pieces, each whole with its carried ticks (no window across a gap), no empty tick
+    carried = int(carry_forward_s)
+    assert [s["rows"] for s in series.segments] == [300 + carried, 300 + carried, 300]
+    assert len(series) == 900 + 2 * carried and not series.missing.all(axis=1).any()
+    assert np.unique((series.ts - t0) // gap).tolist() == [0, 1, 2]
+    # on main: every one of the 518 400 empty ticks was built as a row first (~300 MB here)
+    assert peak < 40e6, f"{peak / 1e6:.0f} MB traced for 900 rows"
