@@ -30,7 +30,8 @@ from ..plugins import Plugin
 from ..preflight import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import count_bad_numbers, parse_json_line, parse_number, parse_time
+from ..json_read import NESTED_TOO_DEEP
+from .lines import DuplicateKey, count_bad_numbers, loads_object, parse_json_line, parse_number, parse_time
 
 
 def iso_time(ts: float) -> str:
@@ -148,10 +149,15 @@ class LabelsError(ValueError):
 def load_nab_windows(path: Path) -> dict[str, list[tuple[float, float]]]:
     """combined_windows.json as {'<category>/<file>.csv': [(start, end), ...]} in epoch seconds,
     each file's windows in time order. NAB's windows never overlap: overlapping ones (scored as two
-    events over the same rows) and a window that ends before it starts are refused, named."""
+    events over the same rows) and a window that ends before it starts are refused, named; so is a file's key
+    given twice (json keeps the last list: the first's events were never scored) and JSON nested too deep to
+    parse (its RecursionError was a traceback from check-config and evaluate; qa37)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        raw = loads_object(Path(path).read_text(encoding="utf-8"))
+    except DuplicateKey as exc:
+        raise LabelsError(f"{path}: {exc}: the windows of one file given twice (merge them into one list)") from None
+    except RecursionError:
+        raise LabelsError(f"{path}: not JSON: {NESTED_TOO_DEEP}") from None
     except ValueError as exc:                       # JSONDecodeError, UnicodeDecodeError
         raise LabelsError(f"{path}: not JSON: {exc}") from None
     if not isinstance(raw, dict):
