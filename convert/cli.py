@@ -261,7 +261,11 @@ def cmd_inspect(args) -> int:
     except BundleError as exc:
         _log(f"inspect failed: {exc}")
         return 1
-    print(bundle.manifest.to_json().rstrip("\n") if args.json else describe(bundle))
+    try:
+        print(bundle.manifest.to_json().rstrip("\n") if args.json else describe(bundle), flush=True)
+    except BrokenPipeError:         # `inspect --json B | head`: the reader took what it wanted (qa37: a traceback)
+        from agent.cli import reader_gone
+        reader_gone()
     return 0
 
 
