@@ -9,7 +9,11 @@ ticks between them, which no window may span, were built and thrown away.
 """
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from agent.config import from_dict
 from convert.data import read_series, training_sources
 
 STEPS = 8
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _config(folder, carry_forward_s: float = 3.0):
@@ -57,3 +62,26 @@ def test_a_recording_with_days_without_data_costs_its_rows_not_its_span(tmp_path
     assert np.unique((series.ts - t0) // gap).tolist() == [0, 1, 2]
     # on main: every one of the 518 400 empty ticks was built as a row first (~300 MB here)
     assert peak < 40e6, f"{peak / 1e6:.0f} MB traced for 900 rows"
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "-1", "0", "1e300"])
+def test_train_refuses_days_that_are_no_span_of_simulated_time(tmp_path, capsys, days):
+    # on main: nan a ValueError traceback; -1 and 0 "the sources produced no rows"; 1e300 filled memory
+    # (a MemoryError traceback under a 4 GB limit, the whole machine without one)
+    from convert.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "-c", str(REPO / "configs" / "demo.yaml"), "-o", str(tmp_path / "b"), "--days", days])
+    assert exit_.value.code == 2
+    assert "--days" in capsys.readouterr().err and not (tmp_path / "b").exists()
+
+
+def test_a_model_too_big_for_memory_is_said_not_a_traceback(tmp_path):
+    # on main: RuntimeError from torch's allocator (d_model 100 000: a 40 GB weight matrix), a traceback, exit 1.
+    # A process of its own under an address-space limit, so that the allocation fails on any machine.
+    limit = 6 * 2**30
+    res = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(REPO / "configs" / "demo.yaml"),
+                          "-o", str(tmp_path / "b"), "--days", "1", "--quiet", "--d-model", "100000", "--heads", "1",
+                          "--ff-hidden", "8", "--epochs", "1"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "out of memory" in res.stderr and "--d-model" in res.stderr, res.stderr[-3000:]
