@@ -47,7 +47,9 @@ def plain_name_problem(name: object) -> list[tuple[str, str]]:
             and "\0" not in name and len(name.encode("utf-8", "surrogatepass")) <= NAME_MAX):
         return []
     shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:60] + f"… ({len(name)} characters)"
-    return [("file", f"expected a plain file name inside the bundle (at most {NAME_MAX} bytes), got {shown}")]
+    too_long = isinstance(name, str) and len(name.encode("utf-8", "surrogatepass")) > NAME_MAX
+    return [("file", f"expected a plain file name inside the bundle, got {shown}"
+                     + (f" (longer than {NAME_MAX} bytes)" if too_long else ""))]
 
 
 def file_sha256(path: str | Path) -> str:
