@@ -85,3 +85,22 @@ def test_a_model_too_big_for_memory_is_said_not_a_traceback(tmp_path):
                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
     assert "out of memory" in res.stderr and "--d-model" in res.stderr, res.stderr[-3000:]
+
+
+def test_readings_further_apart_than_the_tick_are_named_when_the_model_loses_to_repeating(tmp_path, capsys):
+    # one reading every 2 min at tick_s 1: every tick of a piece is the reading carried forward (carry_forward_s 60),
+    # so repeating the last value is exact (MSE 0). On main the refusal said only "more data, more epochs, or a
+    # longer window" — none of which helps.
+    from convert.cli import main
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "day.csv").write_text("timestamp,a,b\n" + "".join(
+        f"{1.7e9 + i * 120:.0f},{10 + (i % 7) * 0.1:.3f},{5 + (i % 5) * 0.2:.3f}\n" for i in range(400)))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sensors: [a, b]\ntick_s: 1\ntopology: none\nwindow: {steps: 8}\nsinks: []\n"
+                   "sources: [{type: replay, path: rec}]\nwarmup: {ticks: 50}\n")
+    code = main(["train", "-c", str(cfg), "-o", str(tmp_path / "b"), "--epochs", "1", "--d-model", "8", "--heads", "1",
+                 "--ff-hidden", "8", "--windows-per-epoch", "64", "--quiet"])
+    said = capsys.readouterr().err
+    assert code == 2 and "no better than repeating the last value" in said, said
+    assert "every validation target repeats the tick before it" in said and "tick_s" in said, said
