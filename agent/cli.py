@@ -118,6 +118,14 @@ def cmd_run(args) -> int:
     return EXIT_SOURCE_FAILED if summary["source_failures"] else 0
 
 
+def reader_gone() -> None:
+    """After stdout's reader went away (`listen | head -1`, `inspect --json | head`): stdout to /dev/null, so
+    that neither what is left to print nor the interpreter's flush at exit raises BrokenPipeError again. The
+    command then ends as it would have, exit 0, no traceback (evaluate since the fleet round; listen and
+    `stad-convert inspect` since qa37)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def terminal_columns() -> int:
     """`shutil.get_terminal_size().columns`: $COLUMNS, else stdout's terminal, else 80."""
     try:

@@ -293,6 +293,10 @@ class Listener:
             return 1
         except KeyboardInterrupt:
             return 0
+        except BrokenPipeError:         # `listen | head -1`: the reader took what it wanted (qa37: a traceback)
+            from .cli import reader_gone
+            reader_gone()
+            return 0
         finally:
             self.client.disconnect()
             self.client.loop_stop()

@@ -36,10 +36,20 @@ def sha256_problem(sha: object) -> list[tuple[str, str]]:
     return [("sha256", "expected 64 lowercase hex digits")]
 
 
+#: The longest file name Linux file systems take, in bytes (NAME_MAX): a longer one is ENAMETOOLONG at the first stat.
+NAME_MAX = 255
+
+
 def plain_name_problem(name: object) -> list[tuple[str, str]]:
-    if isinstance(name, str) and name and "/" not in name and "\\" not in name and not name.startswith("."):
+    """A name the bundle's files can have: plain (no directory, not hidden), no NUL byte, at most NAME_MAX bytes
+    (a longer name or a NUL raised OSError / ValueError from the path instead of a manifest problem; qa37)."""
+    if (isinstance(name, str) and name and "/" not in name and "\\" not in name and not name.startswith(".")
+            and "\0" not in name and len(name.encode("utf-8", "surrogatepass")) <= NAME_MAX):
         return []
-    return [("file", f"expected a plain file name inside the bundle, got {name!r}")]
+    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:60] + f"… ({len(name)} characters)"
+    too_long = isinstance(name, str) and len(name.encode("utf-8", "surrogatepass")) > NAME_MAX
+    return [("file", f"expected a plain file name inside the bundle, got {shown}"
+                     + (f" (longer than {NAME_MAX} bytes)" if too_long else ""))]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -222,7 +232,13 @@ def _per_sensor(key: str, table: dict, sensors: list[str], positive: bool) -> li
 
 
 def _number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite int or float; an int beyond a float's range is none (math.isfinite raised OverflowError; qa37)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
 
 
 def _threshold_problems(t: dict) -> list[tuple[str, str]]:

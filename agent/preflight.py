@@ -107,7 +107,7 @@ def label_column_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
             continue                    # path_problems, through the source's preflight, says why
         wanted, shown = set(src.label_columns), None
         for path, header in csv_headers(files, src):
-            others = src.other_columns(header)
+            others = src.other_columns(header, cfg.sensor_names())
             if shown is None or (others and not shown[2]):     # shown: a header with other columns if any has
                 shown = (path, header, others)
             wanted -= set(header)

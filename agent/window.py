@@ -585,9 +585,11 @@ class WindowBuffer:
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,
-                  lateness_ticks: int = 0, rejects: Rejects | None = None) -> list[Row]:
-    """Batch form of the Aligner, for training."""
-    return Aligner(sensors, tick_s, carry_forward_s, lateness_ticks, rejects or Rejects()).align_all(records)
+                  lateness_ticks: int = 0, rejects: Rejects | None = None,
+                  max_gap_ticks: int | None = None) -> list[Row]:
+    """Batch form of the Aligner, for training (`max_gap_ticks`: the Aligner's)."""
+    return Aligner(sensors, tick_s, carry_forward_s, lateness_ticks, rejects or Rejects(),
+                   max_gap_ticks=max_gap_ticks).align_all(records)
 
 
 def stack_rows(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

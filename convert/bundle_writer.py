@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agent.manifest import FORMAT_VERSION, FileEntry, Manifest, TensorSpec
+from agent.bundle import BundleError
+from agent.manifest import FORMAT_VERSION, MANIFEST_NAME, FileEntry, Manifest, TensorSpec
 
 from .data import pack_rows, unpack_rows, window_arrays
 from .model import ModelSpec, build_model
@@ -67,13 +68,42 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def load_model(bundle_dir: Path, manifest: Manifest) -> torch.nn.Module:
+    """The bundle's PyTorch model; BundleError naming the file and why when the manifest's `model` section builds
+    no model (a size missing, not a whole number, heads that do not divide d_model), model.pt is no weights file
+    torch reads, or its weights are another model's. The files' hashes only say they are what the manifest lists:
+    a bundle made by another tool or by hand reached these as tracebacks from export and verify (qa37)."""
     model_section = manifest.model or {}
-    spec = ModelSpec(**{k: model_section[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")},
-                     members=int(model_section.get("members", 1)))
-    model = build_model(spec)
-    state = torch.load(str(bundle_dir / WEIGHTS_FILE), weights_only=True)
-    model.load_state_dict(state)
+    try:
+        spec = ModelSpec(**{k: model_section[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")},
+                         members=int(model_section.get("members", 1)))
+        model = build_model(spec)
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise BundleError(f"{bundle_dir / MANIFEST_NAME}: model: builds no model this converter makes "
+                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    weights = bundle_dir / WEIGHTS_FILE
+    try:
+        state = torch.load(str(weights), weights_only=True)
+    except Exception as exc:    # torch.load's errors are of many types (UnpicklingError, EOFError, RuntimeError, …)
+        raise BundleError(f"{weights}: not a weights file torch reads ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise BundleError(f"{weights}: does not match the manifest's model: {str(exc)[:300]}") from None
     return model.eval()
+
+
+def load_rows(path: Path) -> np.ndarray:
+    """A stored array of packed rows or windows (holdout.npy, calibration.npy): 2 or 3 dimensions of floats;
+    BundleError naming the file for anything else (random bytes, an object array numpy will not unpickle)."""
+    try:
+        rows = np.load(str(path), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise BundleError(f"{path}: not a .npy of rows this converter writes ({str(exc)[:200]})") from None
+    if rows.ndim not in (2, 3) or rows.dtype.kind != "f":
+        raise BundleError(f"{path}: not rows this converter writes (an array of {rows.ndim} dimension(s) of "
+                          f"{rows.dtype}, not float16 rows or windows)")
+    return rows
 
 
 def save_rows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
@@ -84,7 +114,7 @@ def save_rows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
 def load_windows(path: Path, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, T, N) values and missing (float32): every window of stored rows (n_rows, N), or the
     stored windows themselves (n, T, N)."""
-    z, missing = unpack_rows(np.load(str(path), allow_pickle=False))
+    z, missing = unpack_rows(load_rows(path))
     if z.ndim == 3:
         if z.shape[1] != steps:
             raise ValueError(f"{path.name}: windows of {z.shape[1]} steps, expected {steps}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -73,6 +74,22 @@ def _share(text: str) -> float:
     return value
 
 
+#: --days' bound: a year of simulated time (the simulator's records are held in memory while the series is built;
+#: 1e300 filled the machine's memory, qa37).
+MAX_DAYS = 366.0
+
+
+def _days(text: str) -> float:
+    """--days: simulated days, a positive number up to MAX_DAYS (nan was a traceback; 0 and -1 'no rows')."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not (math.isfinite(value) and 0.0 < value <= MAX_DAYS):
+        raise argparse.ArgumentTypeError(f"expected a number of days above 0 and at most {MAX_DAYS:g}, got {text}")
+    return value
+
+
 def _kinds(text: str) -> list[str]:
     """--only: comma-separated artifact kinds, each one the bundle format knows."""
     from agent.bundle import ARTIFACT_KINDS
@@ -105,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="bundle directory to write: new, empty, or holding a bundle (replaced whole once training "
                         "succeeds); one holding other files is refused")
     p.add_argument("--model-id", help="default: the output directory's name")
-    p.add_argument("--days", type=float, default=6.0, help="simulated days of training data (simulate sources)")
+    p.add_argument("--days", type=_days, default=6.0,
+                   help=f"simulated days of training data (simulate sources; at most {MAX_DAYS:g})")
     p.add_argument("--sim-seed", type=int, default=1001, help="simulator seed for training data")
     p.add_argument("--keep-anomalies", action="store_true",
                    help="keep the simulator's anomalies (labelled rows are still never training targets)")
@@ -206,6 +224,13 @@ def cmd_train(args) -> int:
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        print(f"stad-convert train: out of memory ({str(exc).splitlines()[0][:200]}): less data (--days, fewer "
+              f"recordings) or a smaller model (--d-model {options.d_model}, --ff-hidden {options.ff_hidden}, "
+              f"--batch-size {options.batch_size}, --members {options.members})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
              f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
@@ -229,6 +254,11 @@ def cmd_train(args) -> int:
     if status == 0:
         print(f"{GATEWAY_KEYS}\n{gateway_keys(cfg, out)}")
     return status
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError (numpy's too), or torch's CPU allocator refusing (a RuntimeError: "can't allocate memory")."""
+    return isinstance(exc, MemoryError) or "allocate memory" in str(exc)
 
 
 def cmd_export(args) -> int:
@@ -261,7 +291,11 @@ def cmd_inspect(args) -> int:
     except BundleError as exc:
         _log(f"inspect failed: {exc}")
         return 1
-    print(bundle.manifest.to_json().rstrip("\n") if args.json else describe(bundle))
+    try:
+        print(bundle.manifest.to_json().rstrip("\n") if args.json else describe(bundle), flush=True)
+    except BrokenPipeError:         # `inspect --json B | head`: the reader took what it wanted (qa37: a traceback)
+        from agent.cli import reader_gone
+        reader_gone()
     return 0
 
 

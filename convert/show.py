@@ -33,25 +33,48 @@ def describe(bundle: Bundle) -> str:
     lines.append(f"threshold   {t['value']:.3f} ({t.get('method')}, risk {t.get('risk')}, "
                  f"init {t.get('init_threshold', float('nan')):.3f} at q{t.get('init_quantile')}, "
                  f"{t.get('n')} calibration ticks)")
-    tr = m.training
-    if tr:
-        lines.append(f"training    {tr['epochs_run']} epochs (best {tr['best_epoch']}), val MSE {tr['val_mse_model']:.4f} "
-                     f"vs repeat-last {tr['val_mse_naive_repeat_last']:.4f}, {tr['seconds']} s")
-    lines += data_lines(m.data)
+    lines += _part("training", _training_lines, m.training)
+    lines += _part("data", data_lines, m.data)
     lines.append("artifacts:")
     for kind, a in m.artifacts.items():
         q = a.quantization or {}
         lines.append(f"  {kind:<12} {a.file:<20} {a.bytes:>8} B  sha256 {a.sha256[:16]}…  {q.get('recipe', '')}")
     for name, f in m.files.items():
         lines.append(f"  {'(file)':<12} {name:<20} {f.bytes:>8} B  sha256 {f.sha256[:16]}…")
-    if m.parity is not None:
-        p = m.parity
-        perturbed = f" + {p['perturbed_windows']} with anomaly-like context" if "perturbed_windows" in p else ""
-        lines.append(f"parity      {p['windows']} windows ({p['held_out_windows']} held out + {p['spiked_windows']} "
-                     f"with a spike{perturbed}), threshold {p['threshold']:.3f}, "
-                     f"{'PASSED' if p.get('passed') else 'FAILED'} (int8 agreement ≥ {p['min_int8_agreement']})")
-        lines += ["  " + row for row in parity_table(p).splitlines()]
+    lines += _part("parity", _parity_lines, m.parity)
     return "\n".join(lines)
+
+
+#: What reading a free-form part written in another form raises (a hand edit, another tool, a flipped bit).
+_UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+def _part(name: str, lines_of, part) -> list[str]:
+    """`lines_of(part)`, or one line saying `part` is not in the form this converter writes. training, data
+    and parity are kept as the plain JSON they were written as (the agent reads none of them): one in
+    another form ended `inspect` with a traceback (qa37); the bundle's other parts still print."""
+    try:
+        return lines_of(part)
+    except _UNREADABLE as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        return [f"{name:<12}(not in the form this converter writes — {why[:160]}; `inspect --json` shows it)"]
+
+
+def _training_lines(tr: dict | None) -> list[str]:
+    if not tr:
+        return []
+    return [f"training    {tr['epochs_run']} epochs (best {tr['best_epoch']}), val MSE {tr['val_mse_model']:.4f} "
+            f"vs repeat-last {tr['val_mse_naive_repeat_last']:.4f}, {tr['seconds']} s"]
+
+
+def _parity_lines(p: dict | None) -> list[str]:
+    if p is None:
+        return []
+    perturbed = f" + {p['perturbed_windows']} with anomaly-like context" if "perturbed_windows" in p else ""
+    return [f"parity      {p['windows']} windows ({p['held_out_windows']} held out + {p['spiked_windows']} "
+            f"with a spike{perturbed}), threshold {p['threshold']:.3f}, "
+            f"{'PASSED' if p.get('passed') else 'FAILED'} (int8 agreement ≥ {p['min_int8_agreement']})",
+            *("  " + row for row in parity_table(p).splitlines())]
 
 
 def data_lines(data: dict | None) -> list[str]:

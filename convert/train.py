@@ -360,8 +360,13 @@ def check_trained(summary: dict, threshold: dict) -> None:
                             f"(p50 {summary['val_tick_score_p50']:.3g}, p99 {summary['val_tick_score_p99']:.3g})")
     model_mse, naive = summary["val_mse_model"], summary["val_mse_naive_repeat_last"]
     if not math.isfinite(model_mse) or model_mse >= naive:
+        advice = "more data, more epochs, or a longer window"
+        if naive == 0:      # nothing to forecast: qa37's readings 2 min apart at tick_s 1 got the advice above
+            advice = ("every validation target repeats the tick before it: readings further apart than tick_s, "
+                      "carried forward (window.carry_forward_s), or sensors that never change — set tick_s to the "
+                      "recordings' period (and the gateway's with it)")
         raise TrainingError(f"the model is no better than repeating the last value on validation "
-                            f"(MSE {model_mse:.4g} vs {naive:.4g}): more data, more epochs, or a longer window")
+                            f"(MSE {model_mse:.4g} vs {naive:.4g}): {advice}")
 
 
 def calibration_scores(w: Windows, forecast: np.ndarray, steps: int,

@@ -1,7 +1,9 @@
 """A NAB labels file (combined_windows.json) that cannot be right is said, naming the file and the
 entry (QA pass 8): broken JSON, a window that is not [start, end] or ends before it starts,
 overlapping windows of one file (NAB's own never overlap; they were scored as two events), and a
-window that holds no row of its file (it was silently dropped: "events 0/0")."""
+window that holds no row of its file (it was silently dropped: "events 0/0"). qa37: JSON nested too deep (a
+traceback from check-config and evaluate) and a file's key twice (json kept the last list of windows: the
+first's events were never scored, without a word)."""
 import datetime as dt
 import json
 import subprocess
@@ -49,6 +51,11 @@ def agent(*args) -> subprocess.CompletedProcess:
     (json.dumps(["cat/f.csv"]), "expected an object"),
     ([[stamp(10)]], "cat/f.csv[0]: expected [start, end]"),
     ([[stamp(1450), stamp(1520)], [stamp(1480), stamp(1560)]], "cat/f.csv[1] overlaps cat/f.csv[0]"),
+    # qa37: json.loads' RecursionError went past both (a traceback, exit 1)
+    ('{"cat/f.csv": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deep"),
+    # qa37: json kept the second list without a word: the first's windows were not scored as events
+    (f'{{"cat/f.csv": [["{stamp(1450)}", "{stamp(1520)}"]], "cat/f.csv": [["{stamp(1600)}", "{stamp(1650)}"]]}}',
+     "'cat/f.csv' appears more than once"),
 ])
 def test_a_broken_labels_file_is_refused_by_check_config_and_evaluate(tmp_path, windows, says):
     path = nab_copy(tmp_path, windows)

@@ -14,7 +14,6 @@ feedback S seconds after each alert (feedback_replay.py). Exit 1 when a scorer n
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import load_config
+    from ..cli import load_config, reader_gone
     cfg = load_config(args.config, machine=False)     # replays its own data: sinks, secrets, state are not used
     if cfg is None:
         return EXIT_CONFIG
@@ -82,7 +81,7 @@ def run(args) -> int:
     try:
         print(format_table(report), flush=True)
     except BrokenPipeError:         # `evaluate | head`: the reader took what it wanted; no traceback, now or at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        reader_gone()
     if args.report:
         print(f"report: {args.report} (summary: {Path(args.report).with_suffix('.md')})", file=sys.stderr)
     if args.plot:

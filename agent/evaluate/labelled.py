@@ -56,7 +56,7 @@ def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
     first = _first_recording(Path(path)) if data_path else None
     header = csv_header(first, reader.separator) if first else None
     # (a column named as a sensor is that sensor's when the format maps no columns)
-    others = [c for c in reader.other_columns(header) if c not in cfg.sensor_names()] if header else []
+    others = reader.other_columns(header, cfg.sensor_names()) if header else []
     named = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))]
     # One candidate column (user11's `incident`) is the suggestion itself; of several unnamed ones only the user
     # knows which marks an anomaly: the suggestion says LABEL and the text lists them to choose from.
@@ -178,7 +178,7 @@ def _why_no_labels(src, source, name: str) -> str:
     header = csv_header(path, src.separator)
     if header is None:
         return ""
-    others = src.other_columns(header)
+    others = src.other_columns(header, source.sensors)
     columns = ", ".join(repr(c) for c in others) or "none"
     if not src.label_columns:
         return (f": the source has no label_columns; name the column that marks anomalous rows, e.g. "

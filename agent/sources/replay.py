@@ -30,7 +30,8 @@ from ..plugins import Plugin
 from ..preflight import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import count_bad_numbers, parse_json_line, parse_number, parse_time
+from ..json_read import NESTED_TOO_DEEP
+from .lines import DuplicateKey, count_bad_numbers, loads_object, parse_json_line, parse_number, parse_time
 
 
 def iso_time(ts: float) -> str:
@@ -71,11 +72,25 @@ class ReplayConfig(SourceConfig):
                                      f"{short_repr(self.separator)}"))
         return out
 
-    def other_columns(self, header: list[str]) -> list[str]:
-        """A CSV header's columns besides the time and the mapped sensors: where a label column is
+    def sensor_columns(self, header: list[str], sensors: list[str]) -> dict[str, str]:
+        """{column: sensor} of a CSV header, as the replay reads it: `columns` when given; else every column named
+        as a sensor, or a single-series file's one other column (NAB's `timestamp,value`) for a single sensor."""
+        if self.columns is not None:
+            return dict(self.columns)
+        wanted = {c: c for c in header if c in sensors}
+        others = [c for c in header if c != self.time_column and c not in self.label_columns]
+        if not wanted and len(others) == 1 and len(sensors) == 1:
+            wanted = {others[0]: sensors[0]}
+        return wanted
+
+    def other_columns(self, header: list[str], sensors: list[str]) -> list[str]:
+        """A CSV header's columns besides the time and the sensors' (`sensor_columns`): where a label column is
         (what check-config and evaluate name when `label_columns` misses it). A blank name is none: a header
-        ending in a separator (`timestamp,a,b,`, a spreadsheet's export) made evaluate propose `label_columns: ['']`."""
-        return [c for c in header if c.strip() and c != self.time_column and c not in (self.columns or {})]
+        ending in a separator (`timestamp,a,b,`, a spreadsheet's export) made evaluate propose `label_columns: ['']`.
+        Without a `columns` mapping the sensors' own columns were counted too: evaluate proposed a sensor as the
+        label column (qa37)."""
+        mapped = self.sensor_columns(header, sensors)
+        return [c for c in header if c.strip() and c != self.time_column and c not in mapped]
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
@@ -148,10 +163,15 @@ class LabelsError(ValueError):
 def load_nab_windows(path: Path) -> dict[str, list[tuple[float, float]]]:
     """combined_windows.json as {'<category>/<file>.csv': [(start, end), ...]} in epoch seconds,
     each file's windows in time order. NAB's windows never overlap: overlapping ones (scored as two
-    events over the same rows) and a window that ends before it starts are refused, named."""
+    events over the same rows) and a window that ends before it starts are refused, named; so is a file's key
+    given twice (json keeps the last list: the first's events were never scored) and JSON nested too deep to
+    parse (its RecursionError was a traceback from check-config and evaluate; qa37)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        raw = loads_object(Path(path).read_text(encoding="utf-8"))
+    except DuplicateKey as exc:
+        raise LabelsError(f"{path}: {exc}: the windows of one file given twice (merge them into one list)") from None
+    except RecursionError:
+        raise LabelsError(f"{path}: not JSON: {NESTED_TOO_DEEP}") from None
     except ValueError as exc:                       # JSONDecodeError, UnicodeDecodeError
         raise LabelsError(f"{path}: not JSON: {exc}") from None
     if not isinstance(raw, dict):
@@ -470,17 +490,10 @@ class ReplaySource(Source):
         if time_col not in header:
             self.rejects.add("missing time column", where, f"no column {cfg.time_column!r} in {header}")
             return None
-        if cfg.columns is not None:
-            wanted = cfg.columns
-            for col in wanted:
-                if col not in header:
-                    self.rejects.add("missing column", where, f"column {col!r} not in the header")
-        else:
-            wanted = {c: c for c in header if c in self.sensors}
-            others = [c for c in header if c != time_col and c not in cfg.label_columns]
-            if not wanted and len(others) == 1 and len(self.sensors) == 1:
-                # A single-series file (NAB's `timestamp,value`) feeding a single sensor.
-                wanted = {others[0]: self.sensors[0]}
+        wanted = cfg.sensor_columns(header, self.sensors)
+        for col in wanted if cfg.columns is not None else ():
+            if col not in header:
+                self.rejects.add("missing column", where, f"column {col!r} not in the header")
         value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
         label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
         if not value_cols:
