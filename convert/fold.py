@@ -46,69 +46,112 @@ class FoldError(RuntimeError):
     """The folded model does not reproduce the trained model's outputs."""
 
 
+def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+    """norm(x) over the last axis with keepdim means: no reduction that drops an axis and a reshape to
+    put it back (nn.LayerNorm's export: 14 operators; this one 9). eps is added to each centred square
+    before their mean, the same number in exact arithmetic."""
+    centred = x - x.mean(-1, keepdim=True)
+    return centred * torch.rsqrt((centred * centred + norm.eps).mean(-1, keepdim=True)) * norm.weight + norm.bias
+
+
 class FoldedForecaster(nn.Module):
-    """SpatioTemporalForecaster with its temporal keys and values folded (see the module doc)."""
+    """SpatioTemporalForecaster with its temporal keys and values folded, in few operators (module doc)."""
 
     def __init__(self, model: SpatioTemporalForecaster):
         super().__init__()
         self.spec = model.spec
-        self.model = model                      # its remaining modules run as they are
+        self.model = model
+        n, steps, d = model.spec.sensors, model.spec.steps, model.spec.d_model
+        c = steps - 1
         t = model.temporal
+        h, hd = t.heads, t.head_dim
+        s = 1.0 / math.sqrt(hd)
         with torch.no_grad():
-            def project(linear: nn.Linear):
-                w = linear.weight                                            # (d, d): out × in
-                return (w @ model.value_embedding, w @ model.missing_embedding,
-                        model.step_embedding @ w.T + linear.bias)            # (d,), (d,), (C, d)
-            kv, km, kc = project(t.k)
-            vv, vm, vc = project(t.v)
-        h, hd = t.heads, t.head_dim
-        context = self.spec.steps - 1
-        # Per-head tables as block-diagonal 2-D matrices, so both products are plain (R, ·) × (·, ·)
-        # matmuls with a constant right side (a runtime's fully-connected kernel; a batched matmul
-        # with a constant operand is what TFLite's XNNPACK delegate and ORT's quantizer trip on):
-        # key_steps (d, h·C): head i's rows i·hd… meet its columns i·C…; value_steps (h·C, d) likewise.
-        key_steps = torch.zeros(h * hd, h * context, dtype=kc.dtype)      # the model's dtype (the check's is float64)
-        value_steps = torch.zeros(h * context, h * hd, dtype=vc.dtype)
-        for i in range(h):
-            dims, steps = slice(i * hd, (i + 1) * hd), slice(i * context, (i + 1) * context)
-            key_steps[dims, steps] = kc[:, dims].T
-            value_steps[steps, dims] = vc[:, dims]
-        self.register_buffer("key_steps", key_steps)
-        self.register_buffer("value_steps", value_steps)
-        self.register_buffer("key_value", kv.reshape(h, hd).clone())
-        self.register_buffer("key_missing", km.reshape(h, hd).clone())
-        self.register_buffer("value_value", vv.reshape(h, hd).clone())
-        self.register_buffer("value_missing", vm.reshape(h, hd).clone())
+            ev, em = model.value_embedding, model.missing_embedding
+            dt = ev.dtype
+            # newest = [x | m] (R, 2C) @ embed.T + base
+            embed = torch.zeros(d, 2 * steps, dtype=dt)
+            embed[:, c - 1] = ev
+            embed[:, steps + c - 1] = em
+            base = model.step_embedding[c - 1] + model.sensor_embedding           # (N, d)
+            # q = W_q newest + b_q; scaled
+            wq, bq = t.q.weight * s, t.q.bias * s                                  # (d, d), (d,)
+            kv, km = t.k.weight @ ev, t.k.weight @ em                               # (d,)
+            kc = model.step_embedding[:c] @ t.k.weight.T + t.k.bias                 # (C, d)
+            vv, vm = t.v.weight @ ev, t.v.weight @ em
+            vc = model.step_embedding[:c] @ t.v.weight.T + t.v.bias                 # (C, d)
+            # ab[r, i, k]: k = 0 value coefficient, 1 missing coefficient of head i
+            ab_w = torch.zeros(h, 2, d, dtype=dt)   # over q dims
+            key_steps = torch.zeros(d, h * c, dtype=dt)
+            for i in range(h):
+                dims = slice(i * hd, (i + 1) * hd)
+                ab_w[i, 0, dims] = kv[dims]
+                ab_w[i, 1, dims] = km[dims]
+                key_steps[dims, i * c:(i + 1) * c] = kc[:, dims].T
+            ab_w = ab_w.reshape(2 * h, d)
+            self.register_buffer("ab_weight", ab_w @ wq)                 # (2h, d)
+            self.register_buffer("ab_bias", ab_w @ bq)
+            self.register_buffer("gamma_weight", (wq.T @ key_steps).T.contiguous())   # (hC, d)
+            self.register_buffer("gamma_bias", bq @ key_steps)
+            self.register_buffer("embed", embed)
+            self.register_buffer("base", base.clone())
+            wo, bo = t.out.weight, t.out.bias
+            # t_mix = out(mixed); mixed[:, head i] = wx_i vv_i + wm_i vm_i + Σ_c w_ic vc[c, head i]
+            xm_w = torch.zeros(d, h * 2, dtype=dt)    # mixed from (R, h, 2) flattened
+            steps_w = torch.zeros(d, h * c, dtype=dt)
+            for i in range(h):
+                dims = slice(i * hd, (i + 1) * hd)
+                xm_w[dims, 2 * i] = vv[dims]
+                xm_w[dims, 2 * i + 1] = vm[dims]
+                steps_w[dims, i * c:(i + 1) * c] = vc[:, dims].T
+            self.register_buffer("mix_xm_weight", (wo @ xm_w).contiguous())         # (d, 2h)
+            self.register_buffer("mix_steps_weight", (wo @ steps_w).contiguous())   # (d, hC)
+            self.register_buffer("mix_bias", bo.clone())
+            # spatial: logits_i = P_i T^T (+ a per-query constant that softmax drops)
+            sp = model.spatial
+            ss = 1.0 / math.sqrt(sp.head_dim)
+            p_w, p_b, u_w = [], [], []
+            for i in range(h):
+                dims = slice(i * hd, (i + 1) * hd)
+                wqi, bqi = sp.q.weight[dims], sp.q.bias[dims]
+                wki = sp.k.weight[dims]
+                p_w.append(ss * wki.T @ wqi)           # (d, d) : P_i = T @ p_w.T + p_b
+                p_b.append(ss * wki.T @ bqi)
+                u_w.append(sp.out.weight[:, dims] @ sp.v.weight[dims])     # (d, d): U_i = Z_i @ u_w.T
+            self.register_buffer("p_weight", torch.cat(p_w, 0))             # (h d, d)
+            self.register_buffer("p_bias", torch.cat(p_b, 0))
+            self.register_buffer("u_weight", torch.cat(u_w, 1))             # (d, h d)
+            self.register_buffer("u_bias", sp.out.bias + sp.out.weight @ sp.v.bias)
+            self.register_buffer("prior", (model.prior_scale * model.neighbour_mask).unsqueeze(1).clone())  # (N,1,N)
 
-    def forward(self, values: torch.Tensor, missing: torch.Tensor):
+    def forward(self, values, missing):
         model = self.model
-        n, context, d = self.spec.sensors, self.spec.steps - 1, self.spec.d_model
-        t = model.temporal
-        h, hd = t.heads, t.head_dim
+        n, c, d = self.spec.sensors, self.spec.steps - 1, self.spec.d_model
+        h = model.temporal.heads
         batch = values.shape[0]
         rows = batch * n
-        x = values[:, :context, :]
-        m = missing[:, :context, :]
-        # The newest context step's embedding, with the sensor's identity: the query (as model.py).
-        newest = (x[:, context - 1, :].unsqueeze(-1) * model.value_embedding
-                  + m[:, context - 1, :].unsqueeze(-1) * model.missing_embedding
-                  + model.step_embedding[context - 1] + model.sensor_embedding).reshape(rows, d)
-        q = t.q(newest).reshape(rows, h, hd) * (1.0 / math.sqrt(hd))               # (R, h, hd)
-        xs = x.permute(0, 2, 1).reshape(rows, 1, context)                          # (R, 1, C)
-        ms = m.permute(0, 2, 1).reshape(rows, 1, context)
-        alpha = (q * self.key_value).sum(-1, keepdim=True)                          # (R, h, 1)
-        beta = (q * self.key_missing).sum(-1, keepdim=True)
-        gamma = torch.matmul(q.reshape(rows, d), self.key_steps).reshape(rows, h, context)   # (R, h, C)
-        weights = torch.softmax(xs * alpha + ms * beta + gamma, dim=-1)            # (R, h, C)
-        wx = (weights * xs).sum(-1, keepdim=True)                                   # (R, h, 1)
-        wm = (weights * ms).sum(-1, keepdim=True)
-        steps = torch.matmul(weights.reshape(rows, h * context), self.value_steps)          # (R, d)
-        mixed = (wx * self.value_value + wm * self.value_missing).reshape(rows, d) + steps
-        t_mix = t.out(mixed)
-        temporal = model.temporal_norm(newest + t_mix).reshape(batch, n, d)
-
-        forecast, s_weights = model.spatial_and_head(temporal, x[:, context - 1, :])
-        return forecast, weights.mean(dim=1).reshape(batch, n, context), s_weights
+        full = torch.cat([values, missing], dim=1).transpose(1, 2)         # (B, N, 2T)
+        xm = full.reshape(rows, 2, c + 1)[..., :c]                          # (R, 2, C): context values, missing
+        newest = nn.functional.linear(full, self.embed) + self.base          # (B, N, d)
+        ab = nn.functional.linear(newest, self.ab_weight, self.ab_bias).reshape(rows, h, 2)
+        gamma = nn.functional.linear(newest, self.gamma_weight, self.gamma_bias).reshape(rows, h, c)
+        weights = torch.softmax(torch.matmul(ab, xm) + gamma, dim=-1)        # (R, h, C)
+        wxm = torch.matmul(weights, xm.transpose(1, 2))                      # (R, h, 2)
+        t_mix = (nn.functional.linear(wxm.reshape(batch, n, 2 * h), self.mix_xm_weight, self.mix_bias)
+                 + nn.functional.linear(weights.reshape(batch, n, h * c), self.mix_steps_weight))
+        temporal = _layer_norm(newest + t_mix, model.temporal_norm)       # (B, N, d)
+        # spatial attention
+        p = nn.functional.linear(temporal, self.p_weight, self.p_bias).reshape(batch, n * h, d)
+        logits = torch.matmul(p, temporal.transpose(1, 2)).reshape(batch, n, h, n) + self.prior
+        s_w = torch.softmax(logits, dim=-1)                               # (B, N, h, N)
+        z = torch.matmul(s_w.reshape(batch, n * h, n), temporal).reshape(batch, n, h * d)
+        s_mix = nn.functional.linear(z, self.u_weight, self.u_bias)
+        spatial = _layer_norm(temporal + s_mix, model.spatial_norm)
+        gate = torch.sigmoid(model.gate(torch.cat([temporal, spatial], dim=-1)))
+        fused = spatial + gate * (temporal - spatial)
+        delta = model.head_out(torch.relu(model.head_hidden(fused)))          # (B, N, 1)
+        forecast = (full[..., c - 1:c] + delta).reshape(batch, n)            # persistence + correction
+        return forecast, weights.mean(dim=1).reshape(batch, n, c), s_w.mean(dim=2)
 
 
 def _worst_difference(a: torch.Tensor, b: torch.Tensor) -> float:
