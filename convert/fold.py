@@ -14,14 +14,28 @@ query q (one per sensor, per head) then meets the keys as
 so the logits need one (N, d) × (d, C) product, not N·C keys; and the attention-weighted value is
 (Σ_c w_c value_c)·vv + (Σ_c w_c missing_c)·vm + w @ vc. The temporal attention costs O(N·C·d)
 instead of O(N·C·d²): the whole model ~0.2 MFLOP per tick at the demo's N = 18, T = 32, d = 24,
-instead of 1.56. Everything after the temporal attention (its output projection, the spatial
-attention, the gate, the head) is the trained model's own modules, unchanged.
+instead of 1.56.
+
+Written for few operators (convert4): a cold tick pays each operator XNNPACK runs (its record,
+the runtime's step, its kernel's code: ~8–10 last-level misses, perf71), not its FLOPs. So every
+constant the weights allow is folded: the newest row's embedding is one FC over the inputs side by
+side ([values | missing] transposed, zero weights but at the newest context row); the temporal
+query only ever meets the key tables, so its projection is folded into them (the logits' value
+and missing coefficients and the per-step part are FCs of the embedding); the attention-weighted
+values and the output projection are one FC over [Σ w·value, Σ w·missing] and one over the
+weights. In the spatial attention q_i·k_i = T_a·(W_qiᵀW_ki)T_b + a part constant along the keys
+that the softmax drops, so each head's query and key are one d × d table, and its value and output
+projections one FC after the attention-weighted rows (the value bias passes through the softmax's
+unit row sums into a constant). The layer norms use keepdim means (no reshapes), the gate mixes as
+S + g·(T − S), the persistence term is read from the transposed inputs. At the demo's shape this
+exports 63 TFLite operators instead of 109 (fp32), and XNNPACK runs 66 operators an Invoke instead
+of 113.
 
 The folded model computes the same function as the trained one, in a different order of float
 operations (differences ~1e-6 in the forecast). `fold` checks that on the windows it is given
 before anything is exported from it, and refuses a model it does not reproduce (a change to
 model.py's forward that this module does not follow). The int8 artifacts quantize the linear
-layers that remain; the folded constants stay float32 (they are no longer nn.Linear weights).
+layers and the folded tables (2-D constants of FCs) alike.
 """
 from __future__ import annotations
 
@@ -38,8 +52,9 @@ from .model import EnsembleForecaster, SpatioTemporalForecaster
 #: for the forecast, probability for the attention weights) on the windows `fold` checks.
 FOLD_TOLERANCE = 1e-4
 #: What the manifest says about the artifacts' form (manifest.model.exported_form).
-FOLD_FORM = ("temporal keys/values folded into per-step constants (convert/fold.py): the same function "
-             "as model.pt; the temporal attention costs O(N·T·d) instead of O(N·T·d²) per tick")
+FOLD_FORM = ("temporal keys/values folded into per-step constants, every projection the weights allow folded "
+             "into the tables it meets, in few operators (convert/fold.py): the same function as model.pt; the "
+             "temporal attention costs O(N·T·d) instead of O(N·T·d²) per tick")
 
 
 class FoldError(RuntimeError):
@@ -60,8 +75,8 @@ class FoldedForecaster(nn.Module):
     def __init__(self, model: SpatioTemporalForecaster):
         super().__init__()
         self.spec = model.spec
-        self.model = model
-        n, steps, d = model.spec.sensors, model.spec.steps, model.spec.d_model
+        self.model = model                      # its norms, gate and head run as they are
+        steps, d = model.spec.steps, model.spec.d_model
         c = steps - 1
         t = model.temporal
         h, hd = t.heads, t.head_dim
@@ -69,19 +84,19 @@ class FoldedForecaster(nn.Module):
         with torch.no_grad():
             ev, em = model.value_embedding, model.missing_embedding
             dt = ev.dtype
-            # newest = [x | m] (R, 2C) @ embed.T + base
+            # the newest context row's embedding: [values | missing] (B, N, 2T) @ embed.T + base
             embed = torch.zeros(d, 2 * steps, dtype=dt)
             embed[:, c - 1] = ev
             embed[:, steps + c - 1] = em
             base = model.step_embedding[c - 1] + model.sensor_embedding           # (N, d)
-            # q = W_q newest + b_q; scaled
+            # the temporal query (scaled), folded into every table it meets
             wq, bq = t.q.weight * s, t.q.bias * s                                  # (d, d), (d,)
             kv, km = t.k.weight @ ev, t.k.weight @ em                               # (d,)
             kc = model.step_embedding[:c] @ t.k.weight.T + t.k.bias                 # (C, d)
             vv, vm = t.v.weight @ ev, t.v.weight @ em
             vc = model.step_embedding[:c] @ t.v.weight.T + t.v.bias                 # (C, d)
-            # ab[r, i, k]: k = 0 value coefficient, 1 missing coefficient of head i
-            ab_w = torch.zeros(h, 2, d, dtype=dt)   # over q dims
+            # the logits' coefficients of head i's context values (k = 0) and missing flags (k = 1): q·kv, q·km
+            ab_w = torch.zeros(h, 2, d, dtype=dt)
             key_steps = torch.zeros(d, h * c, dtype=dt)
             for i in range(h):
                 dims = slice(i * hd, (i + 1) * hd)
@@ -96,8 +111,8 @@ class FoldedForecaster(nn.Module):
             self.register_buffer("embed", embed)
             self.register_buffer("base", base.clone())
             wo, bo = t.out.weight, t.out.bias
-            # t_mix = out(mixed); mixed[:, head i] = wx_i vv_i + wm_i vm_i + Σ_c w_ic vc[c, head i]
-            xm_w = torch.zeros(d, h * 2, dtype=dt)    # mixed from (R, h, 2) flattened
+            # out(mixed), mixed's head i = (Σ_c w·value)·vv_i + (Σ_c w·missing)·vm_i + Σ_c w_c·vc[c]_i
+            xm_w = torch.zeros(d, h * 2, dtype=dt)
             steps_w = torch.zeros(d, h * c, dtype=dt)
             for i in range(h):
                 dims = slice(i * hd, (i + 1) * hd)
@@ -107,7 +122,8 @@ class FoldedForecaster(nn.Module):
             self.register_buffer("mix_xm_weight", (wo @ xm_w).contiguous())         # (d, 2h)
             self.register_buffer("mix_steps_weight", (wo @ steps_w).contiguous())   # (d, hC)
             self.register_buffer("mix_bias", bo.clone())
-            # spatial: logits_i = P_i T^T (+ a per-query constant that softmax drops)
+            # spatial head i: logits = (T @ p_i.T + pb_i) @ T.T (+ a part constant along the keys, dropped
+            # by the softmax); out = Σ_i (w_i @ T) @ u_i.T + u_bias (each row of w_i sums to 1)
             sp = model.spatial
             ss = 1.0 / math.sqrt(sp.head_dim)
             p_w, p_b, u_w = [], [], []
@@ -115,16 +131,16 @@ class FoldedForecaster(nn.Module):
                 dims = slice(i * hd, (i + 1) * hd)
                 wqi, bqi = sp.q.weight[dims], sp.q.bias[dims]
                 wki = sp.k.weight[dims]
-                p_w.append(ss * wki.T @ wqi)           # (d, d) : P_i = T @ p_w.T + p_b
+                p_w.append(ss * wki.T @ wqi)                                  # (d, d)
                 p_b.append(ss * wki.T @ bqi)
-                u_w.append(sp.out.weight[:, dims] @ sp.v.weight[dims])     # (d, d): U_i = Z_i @ u_w.T
+                u_w.append(sp.out.weight[:, dims] @ sp.v.weight[dims])        # (d, d)
             self.register_buffer("p_weight", torch.cat(p_w, 0))             # (h d, d)
             self.register_buffer("p_bias", torch.cat(p_b, 0))
             self.register_buffer("u_weight", torch.cat(u_w, 1))             # (d, h d)
             self.register_buffer("u_bias", sp.out.bias + sp.out.weight @ sp.v.bias)
             self.register_buffer("prior", (model.prior_scale * model.neighbour_mask).unsqueeze(1).clone())  # (N,1,N)
 
-    def forward(self, values, missing):
+    def forward(self, values: torch.Tensor, missing: torch.Tensor):
         model = self.model
         n, c, d = self.spec.sensors, self.spec.steps - 1, self.spec.d_model
         h = model.temporal.heads
@@ -140,7 +156,6 @@ class FoldedForecaster(nn.Module):
         t_mix = (nn.functional.linear(wxm.reshape(batch, n, 2 * h), self.mix_xm_weight, self.mix_bias)
                  + nn.functional.linear(weights.reshape(batch, n, h * c), self.mix_steps_weight))
         temporal = _layer_norm(newest + t_mix, model.temporal_norm)       # (B, N, d)
-        # spatial attention
         p = nn.functional.linear(temporal, self.p_weight, self.p_bias).reshape(batch, n * h, d)
         logits = torch.matmul(p, temporal.transpose(1, 2)).reshape(batch, n, h, n) + self.prior
         s_w = torch.softmax(logits, dim=-1)                               # (B, N, h, N)
