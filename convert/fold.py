@@ -134,8 +134,11 @@ class FoldedForecaster(nn.Module):
                 p_w.append(ss * wki.T @ wqi)                                  # (d, d)
                 p_b.append(ss * wki.T @ bqi)
                 u_w.append(sp.out.weight[:, dims] @ sp.v.weight[dims])        # (d, d)
-            self.register_buffer("p_weight", torch.cat(p_w, 0))             # (h d, d)
-            self.register_buffer("p_bias", torch.cat(p_b, 0))
+            # the keys are read as the temporal norm's output before its affine (T = y·g + b): g joins the
+            # query side, q·b is constant along the keys (dropped)
+            g = model.temporal_norm.weight
+            self.register_buffer("p_weight", torch.cat([g[:, None] * w for w in p_w], 0))   # (h d, d)
+            self.register_buffer("p_bias", torch.cat([g * b for b in p_b], 0))
             self.register_buffer("u_weight", torch.cat(u_w, 1))             # (d, h d)
             self.register_buffer("u_bias", sp.out.bias + sp.out.weight @ sp.v.bias)
             self.register_buffer("prior", (model.prior_scale * model.neighbour_mask).unsqueeze(1).clone())  # (N,1,N)
@@ -155,9 +158,17 @@ class FoldedForecaster(nn.Module):
         wxm = torch.matmul(weights, xm.transpose(1, 2))                      # (R, h, 2)
         t_mix = (nn.functional.linear(wxm.reshape(batch, n, 2 * h), self.mix_xm_weight, self.mix_bias)
                  + nn.functional.linear(weights.reshape(batch, n, h * c), self.mix_steps_weight))
-        temporal = _layer_norm(newest + t_mix, model.temporal_norm)       # (B, N, d)
+        norm = model.temporal_norm
+        pre = newest + t_mix
+        centred = pre - pre.mean(-1, keepdim=True)
+        scale = torch.rsqrt((centred * centred + norm.eps).mean(-1, keepdim=True))
+        temporal = centred * scale * norm.weight + norm.bias                 # (B, N, d): _layer_norm's
+        # The keys as (B, d, N) made by a product, not a transpose: a matmul by a transposed activation
+        # exports as a FULLY_CONNECTED with non-constant weights, which XNNPACK does not take (the graph
+        # ran in two delegate partitions with TFLite's own kernel between: 1.2× the scorer's time).
+        keys = centred.transpose(1, 2) * scale.transpose(1, 2)
         p = nn.functional.linear(temporal, self.p_weight, self.p_bias).reshape(batch, n * h, d)
-        logits = torch.matmul(p, temporal.transpose(1, 2)).reshape(batch, n, h, n) + self.prior
+        logits = torch.matmul(p, keys).reshape(batch, n, h, n) + self.prior
         s_w = torch.softmax(logits, dim=-1)                               # (B, N, h, N)
         z = torch.matmul(s_w.reshape(batch, n * h, n), temporal).reshape(batch, n, h * d)
         s_mix = nn.functional.linear(z, self.u_weight, self.u_bias)
