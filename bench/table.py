@@ -20,7 +20,7 @@ aligner and normaliser). Rows of the table:
 - numpy fallback: score + learn, and its whole tick (the numpy tier's pipeline);
 - river HalfSpaceTrees (score_one + learn_one on the same rows) when river is installed;
 - with `--before REF`: the whole tick of the numpy and tflite tiers as the agent package at git
-  REF (or in directory REF/agent) computes it (extracted to a temporary package), interleaved
+  REF (or in directory REF/agent) computes it with REF's own demo bundle (extracted to a temporary package), interleaved
   with the rest, so a change's speed-up is a ratio within one run; how the two sides are made
   equal (perf58): both packages are imported before any pipeline is built, a first set of
   pipelines, kept and never stepped, fills the holes the imports left, and each side is two sets
@@ -234,8 +234,11 @@ def latency(ticks: int, work: Path, log, before: str | None = None, whole_only: 
     config_then, pipeline_then = package_at(before, work) if before else (None, None)
     ballast = [Pipeline(cfg) for cfg in raw.values()]     # noqa: F841  (kept: its memory is not reused)
 
-    def at_ref(chain):
-        return pipeline_then.Pipeline(config_then.from_dict(demo_config(chain, work, profile), base_dir=str(ROOT)))
+    def at_ref(chain):          # REF's package with REF's own demo bundle (an exporter's change is in the bundle)
+        cfg = demo_config(chain, work, profile)
+        if cfg["scoring"]["bundle"]:
+            cfg["scoring"]["bundle"] = str(Path(pipeline_then.__file__).parent / "models" / DEMO_BUNDLE.name)
+        return pipeline_then.Pipeline(config_then.from_dict(cfg, base_dir=str(ROOT)))
     refs = {f"{chain[0]} at {before}": chain for chain in (["tflite", "numpy"], ["numpy"])} if before else {}
     pipes = {tier: Pipeline(cfg) for tier, cfg in raw.items()}
     pipes.update({tier: at_ref(chain) for tier, chain in refs.items()})
