@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .digest import sha256
+from .model_size import size_problems
 from .typed import ConfigError, build, rng
 
 FORMAT_VERSION = 1
@@ -183,6 +184,9 @@ class Manifest:
                 out.append((f"artifacts.{kind}", f"unknown kind (known: {', '.join(ARTIFACT_KINDS)})"))
         for name in self.files:
             out += [(f"files.{name}.{key}", msg) for key, msg in plain_name_problem(name)]
+        if isinstance(self.model, dict):
+            out += size_problems(self.model, {name: e.bytes for name, e in self.listed_files().items()
+                                              if isinstance(e.bytes, int)})
         return out
 
     # -- what the agent reads -------------------------------------------------------------------

@@ -17,11 +17,11 @@ import torch
 
 from agent.bundle import BundleError
 from agent.manifest import FORMAT_VERSION, MANIFEST_NAME, FileEntry, Manifest, TensorSpec
+from agent.model_size import WEIGHTS_FILE, state_numbers
 
 from .data import pack_rows, unpack_rows, window_arrays
 from .model import ModelSpec, build_model
 
-WEIGHTS_FILE = "model.pt"
 HOLDOUT_FILE = "holdout.npy"
 CALIBRATION_FILE = "calibration.npy"
 ARTIFACT_FILES = {
@@ -71,21 +71,30 @@ def load_model(bundle_dir: Path, manifest: Manifest) -> torch.nn.Module:
     """The bundle's PyTorch model; BundleError naming the file and why when the manifest's `model` section builds
     no model (a size missing, not a whole number, heads that do not divide d_model), model.pt is no weights file
     torch reads, or its weights are another model's. The files' hashes only say they are what the manifest lists:
-    a bundle made by another tool or by hand reached these as tracebacks from export and verify (qa37)."""
+    a bundle made by another tool or by hand reached these as tracebacks from export and verify (qa37).
+
+    The weights are read first and counted against the section's sizes before any model is built: a section
+    whose model is far bigger than model.pt (`d_model: 100000`) built it first, gigabytes and minutes before
+    "does not match" (qa38; the manifest's own check, agent/model_size.py, refuses most such sections sooner)."""
     model_section = manifest.model or {}
-    try:
-        spec = ModelSpec(**{k: model_section[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")},
-                         members=int(model_section.get("members", 1)))
-        model = build_model(spec)
-    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
-        raise BundleError(f"{bundle_dir / MANIFEST_NAME}: model: builds no model this converter makes "
-                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
     weights = bundle_dir / WEIGHTS_FILE
     try:
         state = torch.load(str(weights), weights_only=True)
     except Exception as exc:    # torch.load's errors are of many types (UnpicklingError, EOFError, RuntimeError, …)
         raise BundleError(f"{weights}: not a weights file torch reads ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    held = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor)) if isinstance(state, dict) else None
+    wanted = state_numbers(model_section)
+    if held is not None and wanted is not None and held != wanted:
+        raise BundleError(f"{weights}: holds {held} numbers, the manifest's model section makes a model of "
+                          f"{wanted}: another model's weights, or the section is not theirs")
+    try:
+        spec = ModelSpec(**{k: model_section[k] for k in ("sensors", "steps", "d_model", "heads", "ff_hidden")},
+                         members=int(model_section.get("members", 1)))
+        model = build_model(spec)
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError) as exc:
+        raise BundleError(f"{bundle_dir / MANIFEST_NAME}: model: builds no model this converter makes "
+                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as exc:
