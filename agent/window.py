@@ -12,6 +12,7 @@ trainer so that training sees exactly what the agent sees:
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ class Aligner(TimeBaseRules):
 
     def __init__(self, sensors: list[str], tick_s: float, carry_forward_s: float,
                  lateness_ticks: int, rejects: Rejects, max_gap_ticks: int | None = None,
-                 max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S):
+                 max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S, jump_log_level: int = logging.WARNING):
         self.sensors = list(sensors)
         self.index = {s: i for i, s in enumerate(self.sensors)}
         self.n = len(self.sensors)
@@ -93,6 +94,9 @@ class Aligner(TimeBaseRules):
         self.lateness = int(lateness_ticks)
         self.rejects = rejects
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
+        # How a confirmed jump of the data is logged: WARNING where the agent runs (a clock to look into); the
+        # trainer's batch form passes DEBUG and says a recording's gaps itself, once, as the pieces it trains (qa38).
+        self.jump_log_level = jump_log_level
         self._restored: list[Row] = []        # rows `restore` closed, not handed out yet
         self._near_names: dict[object, str] = {}    # unknown sensor -> its "did you mean" (bounded)
         self._new_time_base()
@@ -586,10 +590,10 @@ class WindowBuffer:
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,
                   lateness_ticks: int = 0, rejects: Rejects | None = None,
-                  max_gap_ticks: int | None = None) -> list[Row]:
-    """Batch form of the Aligner, for training (`max_gap_ticks`: the Aligner's)."""
+                  max_gap_ticks: int | None = None, jump_log_level: int = logging.WARNING) -> list[Row]:
+    """Batch form of the Aligner, for training (`max_gap_ticks`, `jump_log_level`: the Aligner's)."""
     return Aligner(sensors, tick_s, carry_forward_s, lateness_ticks, rejects or Rejects(),
-                   max_gap_ticks=max_gap_ticks).align_all(records)
+                   max_gap_ticks=max_gap_ticks, jump_log_level=jump_log_level).align_all(records)
 
 
 def stack_rows(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ import numpy as np
 
 from agent.alerts import iso
 from agent.config import format_keys
-from agent.records import Record, Rejects
+from agent.records import Record, Rejects, span
 from agent.sources import open_source
 from agent.sources.lines import parse_number
 from agent.sources.replay import ReplayConfig, unread_text
@@ -210,7 +210,11 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "
                         "step are trained as separate pieces (no window spans it)", name, i + 1, len(whole),
                         iso(float(whole.ts[i - 1])), iso(float(whole.ts[i])))
-        for lo, hi in segment_bounds(whole.missing, cfg.window.steps, backs):
+        bounds = segment_bounds(whole.missing, cfg.window.steps, backs)
+        gaps = gaps_between(whole.ts, bounds, cfg.tick_s)
+        if gaps:
+            log.info("%s", gaps_text(name, gaps, len(bounds)))
+        for lo, hi in bounds:
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
         raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
@@ -337,8 +341,10 @@ def series_from_records(records: list[Record], sensors: list[str], tick_s: float
     every tick — and the rest skipped. A month without data at 1 s ticks was 2.6 million rows built and
     thrown away (~1.5 GB); a year, ~19 GB (qa37)."""
     max_gap = None if steps is None else int(math.floor(carry_forward_s / tick_s + 1e-9)) + steps + 1
+    # A jump of the data is no news here (where the agent runs it is: WARNING there): read_series says the gaps
+    # once per recording, as the pieces it trains (qa38).
     rows = align_records(records, sensors, tick_s, carry_forward_s, lateness_ticks=0,
-                         rejects=rejects, max_gap_ticks=max_gap) if records else []
+                         rejects=rejects, max_gap_ticks=max_gap, jump_log_level=logging.DEBUG) if records else []
     if not rows:
         return None
     ts, raw, missing = stack_rows(rows)
@@ -375,6 +381,27 @@ def segment_bounds(missing: np.ndarray, steps: int, backs: np.ndarray | None = N
         edges = [lo, *(int(b) for b in backs if lo < b < hi), hi]
         cut += list(zip(edges[:-1], edges[1:]))
     return cut
+
+
+def gaps_between(ts: np.ndarray, bounds: list[tuple[int, int]], tick_s: float) -> list[tuple[float, float]]:
+    """(first tick without data, first tick with data again) of each stretch between consecutive pieces of one
+    recording (segment_bounds' cuts at long runs of empty ticks); a cut where the time steps back is no gap."""
+    out = []
+    for (_, hi), (lo, _) in zip(bounds[:-1], bounds[1:]):
+        start, end = float(ts[hi - 1]) + tick_s, float(ts[lo])
+        if end > start:
+            out.append((start, end))
+    return out
+
+
+def gaps_text(name: str, gaps: list[tuple[float, float]], pieces: int) -> str:
+    """One line for a recording's gaps: how many, the longest, and what training does with them. The aligner's
+    live wording ("time base moved: the data jumped …", WARNING, once per gap) is for a running agent's clock."""
+    start, end = max(gaps, key=lambda g: g[1] - g[0])
+    count = f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''}"
+    longest = "the longest " if len(gaps) > 1 else ""
+    return (f"{name}: {count} without data ({longest}{span(end - start)}, from {iso(start)} to {iso(end)}): "
+            f"trained as {pieces} pieces, no window spans a gap")
 
 
 def _rows(s: Series, index) -> Series:

@@ -1,0 +1,86 @@
+"""qa38: how `stad-convert train` speaks of a recording with stretches without data.
+
+Found (qa37, left): each gap was logged in the aligner's live wording — `time base moved: the data jumped +3.0 d,
+from … to … (N records in step with it); the ticks between are missing`, WARNING, once per gap — which on a gateway
+is a clock to look into, but in training is only where a recording's data stops for a while: the trainer cuts it
+there (segment_bounds) and no window spans the gap. Now training says that, once per recording, at INFO:
+`plant.csv: 2 gaps without data (the longest 3.0 d, …): trained as 3 pieces, no window spans a gap`. The
+agent's own aligner (run, evaluate) keeps the live wording: there a jump is news.
+Real CSV files through the replay source; `stad-convert train` as a process.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.config import from_dict
+from agent.records import Record, Rejects
+from agent.window import Aligner
+
+REPO = Path(__file__).resolve().parent.parent
+T0, GAP = 1.7e9, 3 * 86400.0
+
+
+def _runs(path: Path, starts: list[float], rows: int) -> None:
+    """One CSV: runs of `rows` one-second rows beginning at each of `starts`."""
+    rng = np.random.default_rng(7)
+    lines = ["timestamp,a,b"]
+    for start in starts:
+        a = np.sin(np.arange(rows) / 9.0) + 0.1 * rng.standard_normal(rows)
+        lines += [f"{start + i:.0f},{a[i]:.4f},{0.5 * a[i]:.4f}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _train(tmp_path: Path) -> subprocess.CompletedProcess:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sensors: [a, b]\ntick_s: 1\ntopology: none\nwindow: {steps: 8, carry_forward_s: 3}\nsinks: []\n"
+                   "sources: [{type: replay, path: rec}]\nwarmup: {ticks: 50}\n")
+    return subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(tmp_path / "b"),
+                           "--no-export", "--epochs", "1", "--d-model", "8", "--heads", "1", "--ff-hidden", "8",
+                           "--windows-per-epoch", "64", "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_training_says_a_recordings_gaps_once_as_pieces_not_as_the_time_base_moving(tmp_path):
+    pytest.importorskip("torch")
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    _runs(rec / "plant.csv", [T0, T0 + GAP, T0 + 2 * GAP], 300)
+    _runs(rec / "other.csv", [T0 + 10 * GAP], 300)         # no gap: nothing said of it
+    res = _train(tmp_path)
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    # on main: two lines `time base moved: the data jumped +3.0 d, … the ticks between are missing` (WARNING)
+    assert "time base moved" not in res.stderr and "jumped" not in res.stderr, res.stderr
+    said = [line for line in res.stderr.splitlines() if "gap" in line]
+    assert len(said) == 1, res.stderr
+    assert said[0].startswith("plant.csv: 2 gaps without data (the longest 3.0 d, from 2023-11-14T22:"), said[0]
+    assert "trained as 3 pieces, no window spans a gap" in said[0], said[0]
+
+
+def test_a_gap_shorter_than_the_window_is_masked_and_not_said(tmp_path):
+    """Five seconds without data at `steps` 8: the ticks between are missing, the model masks them; no piece is cut."""
+    pytest.importorskip("torch")
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    _runs(rec / "plant.csv", [T0, T0 + 305], 300)
+    res = _train(tmp_path)
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "time base moved" not in res.stderr and " gap" not in res.stderr, res.stderr
+
+
+def test_the_agents_aligner_keeps_the_live_wording(caplog):
+    """Where the agent replays or runs (Aligner.for_agent: run, evaluate), a jump of the data is still a WARNING."""
+    cfg = from_dict({"sensors": ["a"], "tick_s": 1, "topology": "none", "sinks": [],
+                     "sources": [{"type": "replay", "path": "."}], "window": {"steps": 8}})
+    aligner = Aligner.for_agent(cfg, Rejects())
+    records = [Record(ts=T0 + i, values={"a": float(i % 5)}) for i in range(50)]
+    records += [Record(ts=T0 + GAP + i, values={"a": float(i % 5)}) for i in range(50)]
+    with caplog.at_level(logging.INFO, logger="stad.aligner"):
+        aligner.align_all(records)
+    moved = [r for r in caplog.records if "time base moved: the data jumped +3.0 d" in r.getMessage()]
+    assert len(moved) == 1 and moved[0].levelno == logging.WARNING, [r.getMessage() for r in caplog.records]
