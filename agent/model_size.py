@@ -50,25 +50,34 @@ def _figure(numbers: int) -> str:
 
 
 def _size(value: int) -> str:
+    """A size as the manifest writes it (d_model 100000), or its magnitude when it is a 400-digit number."""
     return str(value) if value < 10 ** 15 else f"about 10^{len(str(value)) - 1}"
+
+
+def _bytes(size: int) -> str:
+    for unit, scale in (("TB", 10 ** 12), ("GB", 10 ** 9), ("MB", 10 ** 6)):
+        if 10 ** 15 > size >= scale:
+            return f"{size / scale:.0f} {unit}"
+    return f"{_figure(size)} bytes"
 
 
 def size_problems(section: dict, file_bytes: dict[str, int]) -> list[tuple[str, str]]:
     """('model', why) when the section's model cannot be what the bundle holds: more float32 numbers than
     model.pt has bytes for (`file_bytes`: every listed file's size by name), or, without model.pt, more
-    numbers than the listed files could hold at MIN_ARTIFACT_BYTES_PER_NUMBER."""
+    numbers than the listed files could hold at MIN_ARTIFACT_BYTES_PER_NUMBER. Short enough to be shown whole
+    (a problem is cut at ~200 characters)."""
     numbers = state_numbers(section)
     if numbers is None:
         return []
     sizes = ", ".join(f"{k} {_size(section.get(k, 1))}" for k in ("d_model", "ff_hidden", "sensors", "steps", "members"))
-    made = f"its sizes ({sizes}) make a model of {_figure(numbers)} numbers"
+    made = f"sizes {sizes} make {_figure(numbers)} numbers"
     if WEIGHTS_FILE in file_bytes:
         held = file_bytes[WEIGHTS_FILE]
         if numbers * FLOAT32_BYTES > held:
-            return [("model", f"{made} ({_figure(numbers * FLOAT32_BYTES)} bytes as float32); files.\"{WEIGHTS_FILE}\" "
-                              f"holds {_figure(held)} bytes: not this bundle's model")]
+            return [("model", f"{made} ({_bytes(numbers * FLOAT32_BYTES)} as float32); {WEIGHTS_FILE} holds "
+                              f"{_bytes(held)}: not this bundle's model")]
         return []
     held = sum(file_bytes.values())
     if numbers * MIN_ARTIFACT_BYTES_PER_NUMBER > held:
-        return [("model", f"{made}; the bundle's files hold {_figure(held)} bytes in all: not this bundle's model")]
+        return [("model", f"{made}; the bundle's files hold {_bytes(held)} in all: not this bundle's model")]
     return []
