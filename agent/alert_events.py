@@ -85,21 +85,27 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, ti
     Time steps come from the model's temporal attention when it has one; otherwise from how
     far the worst sensor's normalised value strayed at each step of the window.
     """
-    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
-    total = float(s.sum()) or 1.0
-    order = np.argsort(-s)[:top_k]
+    s, order, tops = ranked(sensors, sensor_scores, top_k)
     window_ts = window.ts
     if time_weights is None:
         col = np.abs(window.values[:, int(order[0])]) if len(order) else np.zeros(len(window_ts))
         time_weights = col / col.sum() if col.sum() > 0 else np.full(len(col), 1.0 / max(len(col), 1))
-    tops = [{"sensor": sensors[i], "score": round(float(s[i]), 4),
-             "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
     tw = np.asarray(time_weights, float)
     ts = np.asarray(window_ts, float)[:len(tw)]
     steps = [{"ts": float(ts[j]), "weight": round(float(tw[j]), 4)}
              for j in np.argsort(-tw)[:top_k] if np.isfinite(ts[j])]
     origin = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
     return {"top_sensors": tops, "top_steps": steps, "origin": origin}
+
+
+def ranked(sensors: list[str], sensor_scores, top_k: int) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """The scores (NaN as 0), the `top_k` sensors' positions by score, and their `top_sensors` entries (share of
+    the total score): what an explanation names, and what an alert's rules read from it (`drivers`)."""
+    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
+    total = float(s.sum()) or 1.0
+    order = np.argsort(-s)[:top_k]
+    return s, order, [{"sensor": sensors[i], "score": round(float(s[i]), 4),
+                       "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
 
 
 def drivers(exp: dict, threshold: float) -> list[str]:

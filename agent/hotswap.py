@@ -28,8 +28,10 @@
    forecast/error history lacks those the load took — even with `shadow_ticks` 0, which swaps it in
    right after. Then, for `shadow_ticks` ticks, the top tier scores the same window beside the
    active chain, as the tick would score it (blended with the fallback under `blend_numpy`,
-   quieted for a sensor just back), judged by its own Detector (agent/detector.py: the pipeline's rule, with
-   the candidate's thresholds and an alert tracker of its own whose events go nowhere); score
+   quieted for a sensor just back), judged by its own Detector (agent/detector.py: the pipeline's rules, with
+   the candidate's thresholds and an alert tracker of its own whose events go nowhere; given the tick's sensor
+   levels and the candidate's sensor scores, as the live one is given the chain's — else the candidate was judged
+   without the level hold and the residue end, agent/alert_levels.py, agent/alert_residue.py); score
    correlation and alert-decision agreement are logged; the correlation is judged against
    `scoring.shadow_min_correlation` when that is set (off by default: measured, retrains of one
    plant correlate anywhere from -0.9 to 1 over a 120-tick shadow — docs/measured/model-updates.md).
@@ -68,6 +70,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
+from .alert_events import ranked
 from .bundle import parity_note, resolve_path
 from .models_dir import build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
@@ -115,6 +118,13 @@ class SwapTarget(Protocol):
     def score_beside(self, scorer: Scorer, threshold: float | None = None) -> TickScore:
         """`scorer`'s score of the window the last tick was scored on, as the tick would give it
         (blended with the fallback over `threshold`, the candidate's, when the config blends)."""
+
+    def new_detector(self, thresholds: dict[str, AdaptiveThreshold]) -> Detector:
+        """A Detector judging as the pipeline's does (its alert rules), with `thresholds`."""
+
+    def levels_view(self):
+        """The `levels` callable the pipeline's Detector is given on a tick (each sensor's level distance from
+        warm-up over the window the last tick was scored on), or None when no alert is held on levels."""
 
     def scale_mismatches(self, scorer: Scorer) -> list[str]:
         """One line per sensor whose readings in the window are not on the scale of `scorer`'s
@@ -373,8 +383,7 @@ class HotSwap:
             return
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
-        cfg = self.cfg
-        detector = Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds, window_ticks=cfg.window.steps)
+        detector = self.pipeline.new_detector(thresholds)
         self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector, settle=settle)
         log.info("model update: %s verified in %.2f s (%s); %sshadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers),
@@ -407,7 +416,12 @@ class HotSwap:
         sh.latency_ms.append((time.perf_counter() - t0) * 1e3)
         sh.current.append(result.score)
         sh.candidate.append(cand.score)
-        decision = sh.detector.step(result.ts, cand.score, sh.scorer.TYPE, sh.scorer.describe, _no_explanation)
+        names = self.cfg.sensor_names()
+        decision = sh.detector.step(       # (the tick's levels and the candidate's sensor scores, as the live one's)
+            result.ts, cand.score, sh.scorer.TYPE, sh.scorer.describe,
+            lambda: _judged_explanation(names, cand.sensor_scores, self.cfg.alerts.top_k),
+            levels=self.pipeline.levels_view(),
+            scores=lambda: dict(zip(names, np.nan_to_num(np.asarray(cand.sensor_scores, float)).tolist())))
         sh.agree.append((result.score > result.threshold) == decision.above)
         if len(sh.candidate) >= self.cfg.scoring.shadow_ticks:
             self._finish()
@@ -585,9 +599,11 @@ class HotSwap:
         self._save_record()
 
 
-def _no_explanation() -> dict:
-    """The shadow's alerts are never sent: nothing to explain."""
-    return {"top_sensors": [], "top_steps": [], "origin": None}
+def _judged_explanation(names: list[str], sensor_scores, top_k: int) -> dict:
+    """The shadow's alerts are never sent, but the rules that end them read their drivers (the level hold: the
+    explanation's top sensors over the threshold, agent/alert_events.py `drivers`): the candidate's top sensors;
+    no time steps, no origin."""
+    return {"top_sensors": ranked(names, sensor_scores, top_k)[2], "top_steps": [], "origin": None}
 
 
 def _installed(tier: str) -> bool:

@@ -94,7 +94,7 @@ class Pipeline:
         self.chain = ScorerChain(model_tiers + [self.numpy], cfg.scoring, prepare=self._prepare_standby)
         manifest = next((t.manifest for t in model_tiers if getattr(t, "manifest", None)), None)
         self.normaliser = Normaliser.from_manifest(manifest.normalisation, self.sensors) if manifest else None
-        self.detector = self._new_detector(self.fitter.bundle_thresholds(model_tiers))
+        self.detector = self.new_detector(self.fitter.bundle_thresholds(model_tiers))
         for tier in model_tiers:                 # the on-device normal profile (opt-in), fitted at warm-up
             if hasattr(tier, "set_profile"):
                 tier.set_profile(cfg.scoring.profile)
@@ -131,7 +131,9 @@ class Pipeline:
         return NumpyScorer(len(self.sensors), adjacency(self.specs, cfg.topology), cfg.scoring.numpy, cfg.tick_s,
                            cfg.window.steps)
 
-    def _new_detector(self, thresholds: dict[str, AdaptiveThreshold]) -> Detector:
+    def new_detector(self, thresholds: dict[str, AdaptiveThreshold]) -> Detector:
+        """A Detector judging as this pipeline's does (the config's alert rules), with `thresholds`: the pipeline's,
+        a restored one's (agent/pipeline_state.py), a hot-swap candidate's in shadow (agent/hotswap.py)."""
         cfg = self.cfg
         return Detector(cfg.alerts, cfg.node.id, cfg.node.site, cfg.tick_s, thresholds,
                         hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
@@ -270,6 +272,11 @@ class Pipeline:
     def _shift_times(self, delta: float) -> int:
         """Move the times the learned state keeps by `delta` seconds (`shift_times`); the parts moved."""
         return shift_times((self.detector, self.health, self.chain, self.numpy, self.recent), delta)
+
+    def levels_view(self):
+        """The `levels` a Detector's step is given (each sensor's level distance from warm-up over the window the
+        last tick was scored on, `_levels`), or None when no alert is held on levels (alerts.hold_sigma 0)."""
+        return None if self.level is None else self._levels
 
     def _levels(self) -> dict[str, float]:
         """Each sensor's level distance from warm-up, in σ, over the current window (alerts.hold_sigma)."""

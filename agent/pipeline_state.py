@@ -101,7 +101,7 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
     counted, refill = int(state["warmup_counted"]), int(state["refill"])
     if not isinstance(warm, bool):
         raise ValueError("warm: expected true/false")
-    detector = p._new_detector(p.thresholds)
+    detector = p.new_detector(p.thresholds)
     detector.tracker.restore(state["alerts"])
     detector.feedback = p.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
     health = p._new_health()

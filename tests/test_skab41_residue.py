@@ -102,7 +102,15 @@ def test_a_new_excursion_over_its_floor_opens_a_new_alert():
     first_end = RESIDUE_FROM + WINDOW - 1
     assert ends(ev) == [("subsided", first_end)]
     news = [e for e in ev if e.event == "new"]
-    assert len(news) == 2 and news[1].start == first_end + 6       # the flow at 12 > 0.35 × 20: two ticks, it opens
+    assert len(news) == 2 and news[1].start == first_end + 6       # the flow at 12 > (0.35 + 0.15) × 20: it opens
+
+
+def test_a_residue_drifting_up_after_the_end_opens_nothing_under_its_floor():
+    """skab42: SKAB's residue climbed after the end (the accelerometer from 0.26 to 0.46 of its peak); at 0.35 × the
+    peak the floors let it open an alert that ran to the end of the file. The floors stand at fraction + 0.15."""
+    ticks = test_flow(tail=WINDOW + 5) + [({"t": 8.0, "f": 9.0}, {"f": 5.0})] * 40    # 9 = 0.45 × 20: over 0.35 ×
+    ev = drive(tracker(), ticks)
+    assert ends(ev) == [("subsided", RESIDUE_FROM + WINDOW - 1)] and [e.event for e in ev].count("new") == 1
 
 
 def test_the_fallbacks_ticks_are_not_judged_by_it():
@@ -122,7 +130,7 @@ def test_the_residue_and_its_floors_survive_the_trackers_state_round_trip():
     for t in (tr, again):
         assert ends(drive(t, ticks[split:], start=split)) == [("subsided", RESIDUE_FROM + WINDOW - 1)]
     state = tr.state_dict()
-    assert state["residue_floor"] == pytest.approx({"t": 10.5, "f": 7.0})
+    assert state["residue_floor"] == pytest.approx({"t": 15.0, "f": 10.0})       # (0.35 + 0.15) × the peaks
     later = tracker()
     later.restore(state)
     assert drive(later, [({"t": 8.0, "f": 6.0}, {"f": 5.0})] * 5, start=100) == []     # still under its floors

@@ -119,8 +119,9 @@ class ProfileConfig:
             "ticks in a row, it has been over the threshold only through sensors under this share of their own "
             "largest score in it whose observed level is back under its excursion (`alerts.hold_sigma`, "
             "`hold_fraction`): the residue the profile and a drifting sensor's forecast error keep scoring after an "
-            "anomaly; no new alert then opens on those sensors under that share until `alerts.subside_release_ticks` "
-            "calm ticks (agent/alert_residue.py; the skab41 round); 0: off")
+            "anomaly; no new alert then opens on those sensors under this share + 0.15 of their peak (the residue drifts "
+            "up after the end) until `alerts.subside_release_ticks` calm ticks (agent/alert_residue.py; the skab41 "
+            "and skab42 rounds); 0: off")
     # Set by from_dict: whether the config gave `drifting` (a defaulted list leaves the fallback's alert hold
     # alone: skab34 round); not a key.
     drifting_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})
