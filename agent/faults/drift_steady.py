@@ -73,6 +73,11 @@ class DriftSteady:
         else:
             any_low = fnp.count_nonzero(size > self._c_rise_z)
             busy = any_low and fnp.count_nonzero(size > self._c_half_z)
+        # Judged against the previous days at this time of day (drift_hour.py; its sums kept on every tick).
+        self.departure, size = self._by_hour(dev, seen, self.departure, size, t.ts, any_low)
+        if any_low:
+            any_low = fnp.count_nonzero(size > self._c_rise_z)
+            busy = any_low and fnp.count_nonzero(size > self._c_half_z)
         ramp = self.ramp
         if busy or not all_seen or not self.held.idle \
                 or (self.jump_back and (self._back_any or self._open_any)) \
