@@ -344,13 +344,10 @@ class Drift(DriftSteady, DriftJudge, DriftHour, DriftLearned, DriftLayout, PairM
         # only past the rise's share (under half the limit: __init__) the half limit's (perf45: a reduce
         # costs ~1.3 µs on these few rows, a comparison and a count ~0.5).
         any_low = fnp.count_nonzero(size > self._c_rise_z)
-        # Judged against the previous days at this time of day (drift_hour.py); a drifting sensor teaches it nothing.
-        self.departure, size = self._by_hour(dev, seen if all_healthy else seen & ~drift_rows, self.departure, size,
-                                             t.ts, any_low)
-        if any_low:
-            any_low = fnp.count_nonzero(size > self._c_rise_z)
-        return self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, judged,
-                           dev, size, any_low)
+        # The previous day at this time of day (drift_hour.py): a drifting sensor teaches it nothing.
+        self._hour_learn(dev, seen if all_healthy else seen & ~drift_rows, t.ts)
+        return self._by_hour(self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen,
+                                         all_seen, judged, dev, size, any_low), dev, t.ts)
 
     @property
     def may_claim(self) -> bool:
