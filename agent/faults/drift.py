@@ -347,7 +347,7 @@ class Drift(DriftSteady, DriftJudge, DriftHour, DriftLearned, DriftLayout, PairM
         # The previous day at this time of day (drift_hour.py): a drifting sensor teaches it nothing.
         self._hour_learn(dev, seen if all_healthy else seen & ~drift_rows, t.ts)
         return self._by_hour(self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen,
-                                         all_seen, judged, dev, size, any_low), dev, t.ts)
+                                         all_seen, judged, dev, size, any_low), dev)
 
     @property
     def may_claim(self) -> bool:

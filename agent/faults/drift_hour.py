@@ -7,8 +7,7 @@ candidate ticks at the morning rise and the two peaks on the corridor's tuning s
 docs/measured/faults.md), and a candidate holds back the alerts its sensor drives alone.
 
 So each row (a sensor's, a station relation's) keeps, for each HOUR_BIN_S of the day, the largest departure
-numerator (the smoothed residual less its slow level: observe's `dev`) it reached that day on each side of 0,
-and keeps the last full day's when the bin ends. A candidate whose departure is no larger than what its row
+numerator (the smoothed residual less its slow level: observe's `dev`) it reached that day on each side of 0. A candidate whose departure is no larger than what its row
 reached at this time of day on the previous day, on the same side (in this bin or one of HOUR_NEIGHBOURS either
 side: a peak a few minutes early or late), is the day's pattern and no candidate (no alert waits on it); a larger
 one is a candidate as without the profile. Only the candidates change: the departures, the neighbours' calm and
@@ -16,8 +15,9 @@ a drift's time past the limit are judged as before, so a drift is decided when i
 never taken out).
 
 It learns only from rows seen this tick (not settling after a jump or another fault) whose sensors are not
-drifting: a decided drift does not teach tomorrow's profile. A bin with fewer than half its runs seen that day
-(a gap, a restart) keeps the day before's. The bin's extremes are kept on every tick; the candidates are filtered only
+drifting: a decided drift does not teach tomorrow's profile. A row with fewer than half its runs of a bin seen that day (a
+gap, a restart) has no profile there the next day. Only exactly the previous day is read (two days kept, by the
+day's parity): no day before it, no profile. The bin's extremes are kept on every tick; the candidates are filtered only
 on ticks there are any."""
 from __future__ import annotations
 
@@ -36,40 +36,53 @@ class DriftHour:
     def _init_hour(self, m: int, run_s: float) -> None:
         bins = int(round(DAY_S / HOUR_BIN_S))
         self._hour_bins = bins
-        self.hour_hi = np.zeros((bins, m))       # each bin's largest departure numerator on the last full day (≥ 0)
-        self.hour_lo = np.zeros((bins, m))       # …and its most negative (≤ 0)
-        self._hour_known = np.zeros(bins, bool)  # some row of the bin learned
-        self._today = np.zeros((3, m))           # this bin today: its largest, its most negative, runs seen
-        self._hour_bin = -1
+        # Each bin's extremes on the last two days, by the day's parity ([day % 2, bin]): the previous day's
+        # (the one judged with) is kept while today's is learned. hour_day: the day each slot holds (-1: none).
+        self.hour_hi = np.zeros((2, bins, m))     # its largest departure numerator that day (≥ 0)
+        self.hour_lo = np.zeros((2, bins, m))     # …and its most negative (≤ 0)
+        self.hour_day = np.full((2, bins), -1, np.int64)
+        self._today = np.zeros((3, m))            # this bin today: its largest, its most negative, runs seen
+        self._hour_at = -1                        # this bin's index since the epoch (ts // HOUR_BIN_S)
         self._hour_min = max(1.0, 0.5 * HOUR_BIN_S / run_s)    # runs seen for a day's bin to count
 
-    def _hour_bin_of(self, ts: float) -> int:
-        return int((ts % DAY_S) // HOUR_BIN_S) % self._hour_bins
-
     def _hour_fold(self) -> None:
-        """Today's extremes of the bin that ended become its profile, where enough of its runs were seen."""
-        b = self._hour_bin
+        """Today's extremes of the bin that ended into its day's slot, where enough of its runs were seen."""
+        at = self._hour_at
         hi, lo, runs = self._today
-        if b >= 0:
+        if at >= 0:
             ok = runs >= self._hour_min
             if fnp.count_nonzero(ok):
-                self.hour_hi[b, ok] = hi[ok]
-                self.hour_lo[b, ok] = lo[ok]
-                self._hour_known[b] = True
+                day, b = divmod(at, self._hour_bins)
+                slot = day % 2
+                if self.hour_day[slot, b] != day:       # (the day before yesterday's: nothing of it is kept)
+                    self.hour_hi[slot, b] = 0.0
+                    self.hour_lo[slot, b] = 0.0
+                    self.hour_day[slot, b] = day
+                self.hour_hi[slot, b, ok] = hi[ok]
+                self.hour_lo[slot, b, ok] = lo[ok]
         self._today[...] = 0.0
 
     def _hour_learn(self, dev: np.ndarray, learn: np.ndarray, ts: float) -> None:
         """This tick's departure numerators (`dev`) into today's extremes of its bin, where `learn`."""
-        b = self._hour_bin_of(ts)
-        if b != self._hour_bin:
+        at = int(ts // HOUR_BIN_S)
+        if at != self._hour_at:
             self._hour_fold()
-            self._hour_bin = b
+            self._hour_at = at
         hi, lo, runs = self._today
         np.maximum(hi, dev, out=hi, where=learn)
         np.minimum(lo, dev, out=lo, where=learn)
         runs += learn
 
-    def _by_hour(self, out: tuple[np.ndarray, np.ndarray], dev: np.ndarray, ts: float) -> tuple[np.ndarray, np.ndarray]:
+    def _yesterday(self) -> list[tuple[int, int]]:
+        """The (slot, bin) of this bin and its HOUR_NEIGHBOURS either side exactly a day before, those learned."""
+        bins, out = self._hour_bins, []
+        for k in range(self._hour_at - bins - HOUR_NEIGHBOURS, self._hour_at - bins + HOUR_NEIGHBOURS + 1):
+            day, b = divmod(k, bins)
+            if self.hour_day[day % 2, b] == day:
+                out.append((day % 2, b))
+        return out
+
+    def _by_hour(self, out: tuple[np.ndarray, np.ndarray], dev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """_judge's (candidates, decided) with the candidates whose departure the previous day reached at this time
         of day (same side; its own row, or its station relation's where its own row is under half the limit)
         taken out; decided ones stay, and nothing else the rule judged changes (their departures, their
@@ -77,13 +90,12 @@ class DriftHour:
         cand, decided = out
         if cand is self.held.nothing or not fnp.count_nonzero(cand):
             return out
-        b = self._hour_bin
-        near = [k % self._hour_bins for k in range(b - HOUR_NEIGHBOURS, b + HOUR_NEIGHBOURS + 1)]
-        near = [k for k in near if self._hour_known[k]]
+        near = self._yesterday()
         if not near:
             return out
-        reach_hi = np.max(self.hour_hi[near], axis=0)
-        reach_lo = np.min(self.hour_lo[near], axis=0)
+        slots, bins = zip(*near)
+        reach_hi = np.max(self.hour_hi[slots, bins], axis=0)
+        reach_lo = np.min(self.hour_lo[slots, bins], axis=0)
         explained = ((dev > 0) & (dev <= reach_hi)) | ((dev < 0) & (dev >= reach_lo))
         n = self.n
         mine = explained[:n]
@@ -95,8 +107,8 @@ class DriftHour:
         return cand & keep, decided
 
     def _hour_state(self) -> dict:
-        return {"hi": self.hour_hi.tolist(), "lo": self.hour_lo.tolist(), "today": self._today.tolist(),
-                "bin": self._hour_bin}
+        return {"hi": self.hour_hi.tolist(), "lo": self.hour_lo.tolist(), "day": self.hour_day.tolist(),
+                "today": self._today.tolist(), "at": self._hour_at}
 
     def _restore_hour(self, state: dict | None) -> None:
         """A checkpoint's profile (one from before it, or of another shape: learned afresh)."""
@@ -107,6 +119,6 @@ class DriftHour:
             return
         self.hour_hi[...] = hi
         self.hour_lo[...] = np.asarray(state["lo"], float)
-        self._hour_known[...] = np.any((self.hour_hi != 0) | (self.hour_lo != 0), axis=1)
+        self.hour_day[...] = np.asarray(state["day"], np.int64)
         self._today[...] = np.asarray(state["today"], float)
-        self._hour_bin = int(state["bin"])
+        self._hour_at = int(state["at"])

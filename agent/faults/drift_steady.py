@@ -81,7 +81,7 @@ class DriftSteady:
                 or (ramp.back_on and (any_low or ramp.rising_any or ramp.tracking)) \
                 or (ramp.enabled and not ramp.resting):
             return self._by_hour(self._judge(t, ok_i, True, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen,
-                                             all_seen, seen, dev, size, any_low), dev, t.ts)
+                                             all_seen, seen, dev, size, any_low), dev)
         # The calm tick (_judge's, none over half the limit): every row quiet, none stepped, every sensor's context
         # calm where it has one; nothing decided, held or pending, and no ramp, rise or jump back to keep.
         self.over, self._any_over, self._not_over = self._no_rows, False, self._all_quiet
