@@ -388,9 +388,4 @@ def test_a_checkpoint_from_before_the_rings_were_arrays_restores_to_the_same_run
     for row in rows[700:]:
         after += [e.to_dict() for e in restored.observe(row)]
     assert ran_on and after == ran_on
-    # The drift rule's profile by time of day (faults9, drift_hour.py) is not in a checkpoint from before it: learned
-    # afresh from tick 700 on, so the bins before it hold nothing; the rest of the state is the straight run's.
-    mine, theirs = restored.state(), straight.state()
-    hour, straight_hour = mine["rules"]["drift"].pop("hour"), theirs["rules"]["drift"].pop("hour")
-    assert not np.any(hour["hi"][0][:23]) and np.any(straight_hour["hi"][0][:23])
-    assert_close(mine, theirs)       # (the fixture's floats are another machine's)
+    assert_close(restored.state(), straight.state())       # (the fixture's floats are another machine's)

@@ -58,8 +58,7 @@ Where it is (review27): this module holds `Drift`'s state (__init__), the genera
 (observe) and what a decision says (evidence); beside it, mixins of `Drift`: drift_judge.py (the constants
 above and the decision from a tick's rows, _judge), drift_steady.py (the steady tick, perf56, and the steps it
 shares with observe), drift_learned.py (learn, the runs kept for the next fold, the checkpoint) and
-drift_layout.py (the pairs laid out for one product a tick, and the busy tick's median), drift_hour.py (the departure
-judged against its own at this time of day on previous days: the corridor's daily peaks, faults9).
+drift_layout.py (the pairs laid out for one product a tick, and the busy tick's median).
 """
 from __future__ import annotations
 
@@ -77,12 +76,11 @@ from .drift_judge import (ABRUPT, ABRUPT_TICKS, BASE_HALF_LIFE_S, CLIP, DOMINANT
                           LAG_HALF_LIVES_S, MIN_COUNT_TICKS, REFIT_TICKS, SETTLE_WINDOWS, _NAN, _ZERO,
                           DriftJudge, _runs)
 from .drift_layout import DriftLayout
-from .drift_hour import DriftHour
 from .drift_learned import DriftLearned
 from .drift_steady import DriftSteady
 
 
-class Drift(DriftSteady, DriftJudge, DriftHour, DriftLearned, DriftLayout, PairModels, StationRelation):
+class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, StationRelation):
     """The rule (this module's docstring): its state made in __init__, a tick's rows in observe (or
     _steady_tick, drift_steady.py), its decisions in _judge (drift_judge.py), learning and the checkpoint in
     drift_learned.py, the pairs' residual block in drift_layout.py."""
@@ -223,7 +221,6 @@ class Drift(DriftSteady, DriftJudge, DriftHour, DriftLearned, DriftLayout, PairM
         self._own = np.zeros(n, bool)
         self._calm_learn = False                   # this tick was _steady_tick's calm one (learn: _learn_calm)
         self._init_kept(n, self.target.size, s_n)
-        self._init_hour(m, run_s)                  # the departure at this time of day on previous days (drift_hour.py)
 
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
@@ -344,10 +341,8 @@ class Drift(DriftSteady, DriftJudge, DriftHour, DriftLearned, DriftLayout, PairM
         # only past the rise's share (under half the limit: __init__) the half limit's (perf45: a reduce
         # costs ~1.3 µs on these few rows, a comparison and a count ~0.5).
         any_low = fnp.count_nonzero(size > self._c_rise_z)
-        # The previous day at this time of day (drift_hour.py): a drifting sensor teaches it nothing.
-        self._hour_learn(dev, seen if all_healthy else seen & ~drift_rows, t.ts)
-        return self._by_hour(self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen,
-                                         all_seen, judged, dev, size, any_low), dev)
+        return self._judge(t, fresh, all_fresh, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, judged,
+                           dev, size, any_low)
 
     @property
     def may_claim(self) -> bool:

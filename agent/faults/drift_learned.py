@@ -162,7 +162,7 @@ class DriftLearned:
                 "mu": self.mu.tolist(), "cov": self.cov.tolist(), "ticks": self.ticks,
                 **{k: getattr(self, k)[:n].tolist() for k in ROW_STATE},
                 "recent": self.recent[:, :n].copy(), "head": self.head, "stepped": self.stepped[:n].tolist(),
-                "ramp": self.ramp.state(), "hour": self._hour_state(),
+                "ramp": self.ramp.state(),
                 "relation": {**{k: getattr(self, k)[n:].tolist() for k in ROW_STATE},
                              "recent": self.recent[:, n:].copy(), "stepped": self.stepped[n:].tolist(),
                              **{k: getattr(self, k).tolist() for k in RELATION_STATE},
@@ -193,7 +193,6 @@ class DriftLearned:
             self.head = int(state["head"])
         self.stepped[:n] = state["stepped"]
         self._any_stepped = True            # (known again at the next tick)
-        self._restore_hour(state.get("hour"))   # a checkpoint from before it: the profile learned afresh
         ramp = state.get("ramp")             # a checkpoint from before the ramp: none held
         if ramp is not None:
             self.ramp.restore(ramp)

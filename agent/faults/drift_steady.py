@@ -73,15 +73,13 @@ class DriftSteady:
         else:
             any_low = fnp.count_nonzero(size > self._c_rise_z)
             busy = any_low and fnp.count_nonzero(size > self._c_half_z)
-        # The previous day at this time of day (drift_hour.py): its extremes kept every tick.
-        self._hour_learn(dev, seen, t.ts)
         ramp = self.ramp
         if busy or not all_seen or not self.held.idle \
                 or (self.jump_back and (self._back_any or self._open_any)) \
                 or (ramp.back_on and (any_low or ramp.rising_any or ramp.tracking)) \
                 or (ramp.enabled and not ramp.resting):
-            return self._by_hour(self._judge(t, ok_i, True, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen,
-                                             all_seen, seen, dev, size, any_low), dev)
+            return self._judge(t, ok_i, True, ok_i, ok_j, pairs, med, rel, vouched, abrupt, seen, all_seen, seen,
+                               dev, size, any_low)
         # The calm tick (_judge's, none over half the limit): every row quiet, none stepped, every sensor's context
         # calm where it has one; nothing decided, held or pending, and no ramp, rise or jump back to keep.
         self.over, self._any_over, self._not_over = self._no_rows, False, self._all_quiet
