@@ -87,6 +87,20 @@ def test_a_model_too_big_for_memory_is_said_not_a_traceback(tmp_path):
     assert "out of memory" in res.stderr and "--d-model" in res.stderr, res.stderr[-3000:]
 
 
+def test_running_out_of_memory_while_the_rows_are_built_is_said_not_a_traceback(tmp_path):
+    # review31: Python's own MemoryError (a list that cannot grow: the aligner's rows of a year of simulated data
+    # under a 2 GB address space) carries no message, and the out-of-memory line took the first line of it: an
+    # IndexError traceback from inside the handler, exit 1. Where the memory runs out is the machine's: numpy's
+    # MemoryError (with a message) is said the same way.
+    limit = 2 * 2**30
+    res = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(REPO / "configs" / "demo.yaml"),
+                          "-o", str(tmp_path / "b"), "--days", "366", "--quiet", "--epochs", "1"], cwd=REPO,
+                         capture_output=True, text=True, timeout=600,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "out of memory (" in res.stderr and "--days" in res.stderr, res.stderr[-3000:]
+
+
 def test_readings_further_apart_than_the_tick_are_named_when_the_model_loses_to_repeating(tmp_path, capsys):
     # one reading every 2 min at tick_s 1: every tick of a piece is the reading carried forward (carry_forward_s 60),
     # so repeating the last value is exact (MSE 0). On main the refusal said only "more data, more epochs, or a
