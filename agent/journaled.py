@@ -89,13 +89,18 @@ def _problem(f) -> str | None:
 #: OpenAlert's plain numbers and counts, read off its fields (a list written out here missed a field added later)
 _OPEN_NUMBERS = tuple(f.name for f in fields(OpenAlert) if f.type == "float" and f.name not in OpenAlert.TIME_FIELDS)
 _OPEN_COUNTS = tuple(f.name for f in fields(OpenAlert) if f.type == "int")
+#: Its per-sensor maps, {sensor: number}: every plain `dict` field but the explanation (checked below) — the level
+#: rules' level_peak, the residue rule's score_peak and level_high (a list or a string there stopped the first tick
+#: that judged the alert: review31)
+_OPEN_SENSOR_NUMBERS = tuple(f.name for f in fields(OpenAlert) if f.type == "dict" and f.name != "explain")
 
 
 def open_alert_problem(state) -> str | None:
     """'alerts.open.<key>: why' when the alert journal's tracker `state` holds an open alert whose fields the
     events it will send cannot be made of (AlertTracker.restore checks its keys, not their values): a start that
     was no time stopped the agent at its next event (TypeError, OverflowError), an explanation without its
-    sensors at its next update (KeyError) — qa31. None when it fits, or no alert is open."""
+    sensors at its next update (KeyError) — qa31; a per-sensor peak that was no number at the first tick that
+    judged it (TypeError, AttributeError — review31). None when it fits, or no alert is open."""
     a = state.get("open") if isinstance(state, dict) else None
     if not isinstance(a, dict):
         return None
@@ -108,6 +113,13 @@ def open_alert_problem(state) -> str | None:
     for key in _OPEN_COUNTS:
         if key in a and not (isinstance(a[key], int) and not isinstance(a[key], bool) and a[key] >= 0):
             return f"alerts.open.{key}: {a[key]!r} is not a count"
+    for key in _OPEN_SENSOR_NUMBERS:
+        per_sensor = a.get(key, {})
+        if not isinstance(per_sensor, dict):
+            return f"alerts.open.{key}: expected {{sensor: number}}, got {type(per_sensor).__name__}"
+        for sensor, value in per_sensor.items():
+            if not _number(value):
+                return f"alerts.open.{key}.{sensor}: {value!r} is not a finite number"
     exp = a.get("explain")
     if not isinstance(exp, dict) or not isinstance(exp.get("top_sensors"), list) \
             or not isinstance(exp.get("top_steps"), list):

@@ -90,7 +90,7 @@ class Aligner(TimeBaseRules):
         self.index = {s: i for i, s in enumerate(self.sensors)}
         self.n = len(self.sensors)
         self.tick_s = float(tick_s)
-        self.carry_ticks = int(math.floor(carry_forward_s / tick_s + 1e-9))
+        self.carry_ticks = carry_ticks(carry_forward_s, tick_s)
         self.lateness = int(lateness_ticks)
         self.rejects = rejects
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
@@ -586,6 +586,12 @@ class WindowBuffer:
         self.filled = filled
         self._point()
         self.newest_ts = float(self.ts[-1])
+
+
+def carry_ticks(carry_forward_s: float, tick_s: float) -> int:
+    """How many ticks a reading is carried forward over (the Aligner's; convert/data.py sizes the empty stretch it
+    keeps of a long gap by it): whole ticks of `carry_forward_s`, a hair under a whole one counted whole."""
+    return int(math.floor(carry_forward_s / tick_s + 1e-9))
 
 
 def align_records(records, sensors: list[str], tick_s: float, carry_forward_s: float,

@@ -120,14 +120,22 @@ def save_rows(path: Path, z: np.ndarray, missing: np.ndarray) -> None:
     np.save(str(path), pack_rows(z, missing), allow_pickle=False)
 
 
-def load_windows(path: Path, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def load_windows(path: Path, steps: int, sensors: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(n, T, N) values and missing (float32): every window of stored rows (n_rows, N), or the
-    stored windows themselves (n, T, N)."""
+    stored windows themselves (n, T, N). BundleError naming the file when they make no window of `steps` steps
+    (and, given, `sensors` sensors): rows of another width or fewer than a window, windows of another shape or
+    none reached export's int8 calibration and verify as a ValueError or torch's RuntimeError, a traceback
+    (review31; load_rows says what is no rows at all)."""
     z, missing = unpack_rows(load_rows(path))
+    width = z.shape[-1]
+    if sensors is not None and width != sensors:
+        raise BundleError(f"{path}: rows of {width} sensor(s), but the bundle has {sensors}")
     if z.ndim == 3:
-        if z.shape[1] != steps:
-            raise ValueError(f"{path.name}: windows of {z.shape[1]} steps, expected {steps}")
+        if z.shape[1] != steps or not len(z):
+            raise BundleError(f"{path}: {len(z)} window(s) of {z.shape[1]} steps, expected windows of {steps}")
         return np.ascontiguousarray(z, np.float32), np.ascontiguousarray(missing, np.float32)
+    if len(z) < steps:
+        raise BundleError(f"{path}: {len(z)} row(s), fewer than a window of {steps} steps")
     return window_arrays(z, missing, steps)
 
 

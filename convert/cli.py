@@ -227,7 +227,8 @@ def cmd_train(args) -> int:
     except (MemoryError, RuntimeError) as exc:
         if not out_of_memory(exc):
             raise
-        print(f"stad-convert train: out of memory ({str(exc).splitlines()[0][:200]}): less data (--days, fewer "
+        said = (str(exc) or type(exc).__name__).splitlines()[0][:200]     # (Python's own MemoryError: no text)
+        print(f"stad-convert train: out of memory ({said}): less data (--days, fewer "
               f"recordings) or a smaller model (--d-model {options.d_model}, --ff-hidden {options.ff_hidden}, "
               f"--batch-size {options.batch_size}, --members {options.members})", file=sys.stderr)
         return 2

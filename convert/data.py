@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +43,7 @@ from agent.sources import open_source
 from agent.sources.lines import parse_number
 from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
-from agent.window import Normaliser, align_records, sliding_windows, stack_rows
+from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -340,7 +339,7 @@ def series_from_records(records: list[Record], sensors: list[str], tick_s: float
     out, `steps + 1` empty ticks are kept — enough for `segment_bounds` to cut there, the pieces exactly as with
     every tick — and the rest skipped. A month without data at 1 s ticks was 2.6 million rows built and
     thrown away (~1.5 GB); a year, ~19 GB (qa37)."""
-    max_gap = None if steps is None else int(math.floor(carry_forward_s / tick_s + 1e-9)) + steps + 1
+    max_gap = None if steps is None else carry_ticks(carry_forward_s, tick_s) + steps + 1
     # A jump of the data is no news here (where the agent runs it is: WARNING there): read_series says the gaps
     # once per recording, as the pieces it trains (qa38).
     rows = align_records(records, sensors, tick_s, carry_forward_s, lateness_ticks=0,

@@ -174,7 +174,7 @@ def calibration_starts(rows: int, steps: int, count: int = bw.CALIBRATION_WINDOW
 
 def export_calibration(bundle) -> tuple[Calibration, dict]:
     """The bundle's calm calibration windows plus perturbed copies: what int8 must cover."""
-    calm_v, calm_m = bw.load_windows(bundle.path / bw.CALIBRATION_FILE, bundle.steps)
+    calm_v, calm_m = bw.load_windows(bundle.path / bw.CALIBRATION_FILE, bundle.steps, len(bundle.sensors))
     floor = floor_from_normalisation(bundle.normalisation, bundle.sensors)
     pert_v, pert_m, _ = perturb_context(calm_v, calm_m, floor, seed=bw.CALIBRATION_SEED,
                                         copies=bw.CALIBRATION_PERTURBED_COPIES)

@@ -169,7 +169,7 @@ def data_advice(bad: np.ndarray, held: HeldOut, bundle: Bundle, bundle_dir: Path
         counts[name] = counts.get(name, 0) + int(bad[run].sum())
     failing = sorted((c, n) for n, c in counts.items() if c)[::-1]
     where = ", ".join(f"{n} ({c})" for c, n in failing[:3]) + (f" and {len(failing) - 3} more" if len(failing) > 3 else "")
-    cal_v, cal_m = bw.load_windows(bundle_dir / bw.CALIBRATION_FILE, bundle.steps)
+    cal_v, cal_m = bw.load_windows(bundle_dir / bw.CALIBRATION_FILE, bundle.steps, len(bundle.sensors))
     cal_v, cal_m = cal_v.reshape(-1, cal_v.shape[-1]), cal_m.reshape(-1, cal_m.shape[-1]) > 0.5
     norm = bundle.normalisation
     off = []

@@ -253,6 +253,10 @@ if [ "$NO_VENV" -eq 0 ]; then
         [ ! -e "$VENV" ] && [ ! -L "$VENV" ] || mv "$VENV" "$VENV.old"
         mv "$BUILD" "$VENV"
         rm -rf "$VENV.old"
+    else
+        # What a swap cut short left beside a venv that is kept: the old venv whole (power lost before its removal),
+        # or a venv.new of unknown state (a rebuild stopped, then the python it was for rolled back).
+        rm -rf "$VENV.old" "$VENV.new"
     fi
     # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and writes no bytecode
     # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,

@@ -67,6 +67,13 @@ HOSTILE = {
     "holdout random bytes": (_write("holdout.npy", os.urandom(3000)), "holdout.npy"),
     "holdout an object array": (_npy("holdout.npy", np.array([{"a": 1}], dtype=object)), "holdout.npy"),
     "calibration not a .npy": (_write("calibration.npy", b"\x93NUMPY garbage"), "calibration.npy"),
+    # review31: rows of the right kind but not this bundle's shape (a ValueError or torch's RuntimeError, a traceback)
+    "calibration windows of another length": (_npy("calibration.npy", np.zeros((4, 5, 6), np.float16)),
+                                              "calibration.npy"),
+    "calibration rows of another width": (_npy("calibration.npy", np.zeros((100, 2), np.float16)), "calibration.npy"),
+    "calibration fewer rows than a window": (_npy("calibration.npy", np.zeros((3, 6), np.float16)),
+                                             "calibration.npy"),
+    "calibration no windows": (_npy("calibration.npy", np.zeros((0, 32, 6), np.float16)), "calibration.npy"),
 }
 
 
