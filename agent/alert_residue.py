@@ -98,8 +98,10 @@ def read_floors(value) -> dict[str, float]:
     {sensor: finite number ≥ 0}."""
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            and v >= 0 for k, v in value.items()):
+    if not isinstance(value, dict):
         raise ValueError("alerts.residue_floor: expected {sensor: a finite number ≥ 0}")
+    for k, v in value.items():
+        if not (isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and v >= 0):
+            raise ValueError(f"alerts.residue_floor.{k}: expected a finite number ≥ 0, got {v!r}")
     return {k: float(v) for k, v in value.items()}

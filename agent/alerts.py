@@ -242,7 +242,9 @@ class AlertTracker:
             a.explain = explain_fn()
             a.drivers += [d for d in drivers(a.explain, threshold) if d not in a.drivers]
         distance = track_levels(self.cfg, a, levels)
-        if (self.residue_fraction > 0 and scores is not None and tier != "numpy"
+        if scores is None or tier == "numpy":
+            a.residue_ticks = 0     # the residue's window is of a model tier's ticks in a row (a fallback tick breaks it)
+        elif (self.residue_fraction > 0
                 and residue_lasts(self.cfg, a, self.residue_fraction, scores(), score, threshold, distance)
                 >= self.window_ticks):
             self.residue_floor = residue_floors(a, self.residue_fraction)
@@ -357,7 +359,7 @@ class AlertTracker:
         a.resumed = True
         a.judge_after_refill = a.judge_after_refill or refilled
         if refilled:
-            a.below = a.spent = 0
+            a.below = a.spent = a.residue_ticks = 0
 
     def end_at_restart(self, ts, threshold, tier, model, gap_s: float | None) -> AlertEvent:
         """End the open alert because the restarted agent cannot judge it (no usable state, or a

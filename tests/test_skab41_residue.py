@@ -139,9 +139,11 @@ def test_the_residue_and_its_floors_survive_the_trackers_state_round_trip():
     older = tracker()
     older.restore(state)
     assert older.residue_floor == {}
-    for bad in ({"f": "7"}, {"f": float("nan")}, ["f"], {"f": -1.0}):
-        with pytest.raises(ValueError, match="alerts.residue_floor"):
-            tracker().restore({**state, "residue_floor": bad})
+    for bad in ({"f": "7"}, {"f": float("nan")}, {"f": -1.0}):      # the sensor named (review31)
+        with pytest.raises(ValueError, match=r"alerts\.residue_floor\.f: expected a finite number"):
+            tracker().restore({**state, "residue_floor": {"t": 1.0, **bad}})
+    with pytest.raises(ValueError, match=r"alerts\.residue_floor: expected \{sensor"):
+        tracker().restore({**state, "residue_floor": ["f"]})
 
 
 def test_the_key_is_typed_checked_by_its_path_and_reaches_the_tracker_only_with_the_profile_on():
@@ -189,3 +191,27 @@ def test_a_real_pipeline_hands_its_alert_tracker_the_ticks_sensor_scores(tmp_pat
         if checked >= 20:
             break
     assert checked >= 20, "no alert of the model tier lasted 20 ticks in two simulated days"
+
+
+def test_a_restart_that_refills_the_window_starts_the_residue_count_again():
+    """The residue's ticks in a row before a downtime are not adjacent to those after it (as the calm counts are
+    not, AlertTracker.resumed): after a refilling restart a whole window of residue is needed again (review31: the
+    alert ended on the 3rd scored tick after the refill)."""
+    ticks = test_flow()
+    tr = tracker()
+    before = drive(tr, ticks[:RESIDUE_FROM + 5])           # five residue ticks, then the stop
+    assert ends(before) == [] and tr.open.residue_ticks == 5
+    tr.resumed(600.0, refilled=True)
+    after = drive(tr, ticks[RESIDUE_FROM + 5:], start=RESIDUE_FROM + 5 + 600)
+    assert ends(after)[:1] == [("subsided", RESIDUE_FROM + 5 + 600 + WINDOW - 1)]
+
+
+def test_a_tick_the_fallback_scores_breaks_the_residues_run():
+    """The residue end asks for a window of a model tier's ticks in a row; a tick the fallback scored (a tier that
+    flapped) is not one (review31: the count ran on across it)."""
+    ticks = test_flow()
+    tr = tracker()
+    drive(tr, ticks[:RESIDUE_FROM + 5])
+    drive(tr, ticks[RESIDUE_FROM + 5:RESIDUE_FROM + 6], start=RESIDUE_FROM + 5, tier="numpy")
+    ev = drive(tr, ticks[RESIDUE_FROM + 6:], start=RESIDUE_FROM + 6)
+    assert ends(ev)[:1] == [("subsided", RESIDUE_FROM + 6 + WINDOW - 1)]
