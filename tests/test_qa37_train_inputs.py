@@ -20,6 +20,8 @@ import pytest
 from agent.config import from_dict
 from convert.data import read_series, training_sources
 
+from sine_recording import write_runs
+
 STEPS = 8
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,22 +33,12 @@ def _config(folder, carry_forward_s: float = 3.0):
                      base_dir=str(folder))
 
 
-def _runs(path, starts: list[float], rows: int) -> None:
-    """One CSV: runs of `rows` one-second rows beginning at each of `starts`."""
-    rng = np.random.default_rng(7)
-    lines = ["timestamp,a,b"]
-    for start in starts:
-        a = np.sin(np.arange(rows) / 9.0) + 0.1 * rng.standard_normal(rows)
-        lines += [f"{start + i:.0f},{a[i]:.4f},{0.5 * a[i]:.4f}" for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n")
-
-
 @pytest.mark.parametrize("carry_forward_s", [0.0, 3.0, 30.0])
 def test_a_recording_with_days_without_data_costs_its_rows_not_its_span(tmp_path, carry_forward_s):
     rec = tmp_path / "rec"
     rec.mkdir()
     t0, gap = 1.7e9, 3 * 86400.0
-    _runs(rec / "plant.csv", [t0, t0 + gap, t0 + 2 * gap], 300)
+    write_runs(rec / "plant.csv", [t0, t0 + gap, t0 + 2 * gap], 300)
     cfg = _config(rec, carry_forward_s)
     tracemalloc.start()
     try:

@@ -15,25 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from agent.config import from_dict
 from agent.records import Record, Rejects
 from agent.window import Aligner
 
+from sine_recording import write_runs
+
 REPO = Path(__file__).resolve().parent.parent
 T0, GAP = 1.7e9, 3 * 86400.0
-
-
-def _runs(path: Path, starts: list[float], rows: int) -> None:
-    """One CSV: runs of `rows` one-second rows beginning at each of `starts`."""
-    rng = np.random.default_rng(7)
-    lines = ["timestamp,a,b"]
-    for start in starts:
-        a = np.sin(np.arange(rows) / 9.0) + 0.1 * rng.standard_normal(rows)
-        lines += [f"{start + i:.0f},{a[i]:.4f},{0.5 * a[i]:.4f}" for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n")
 
 
 def _train(tmp_path: Path) -> subprocess.CompletedProcess:
@@ -50,8 +41,8 @@ def test_training_says_a_recordings_gaps_once_as_pieces_not_as_the_time_base_mov
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
-    _runs(rec / "plant.csv", [T0, T0 + GAP, T0 + 2 * GAP], 300)
-    _runs(rec / "other.csv", [T0 + 10 * GAP], 300)         # no gap: nothing said of it
+    write_runs(rec / "plant.csv", [T0, T0 + GAP, T0 + 2 * GAP], 300)
+    write_runs(rec / "other.csv", [T0 + 10 * GAP], 300)         # no gap: nothing said of it
     res = _train(tmp_path)
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     # on main: two lines `time base moved: the data jumped +3.0 d, … the ticks between are missing` (WARNING)
@@ -67,7 +58,7 @@ def test_a_gap_shorter_than_the_window_is_masked_and_not_said(tmp_path):
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
-    _runs(rec / "plant.csv", [T0, T0 + 305], 300)
+    write_runs(rec / "plant.csv", [T0, T0 + 305], 300)
     res = _train(tmp_path)
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     assert "time base moved" not in res.stderr and " gap" not in res.stderr, res.stderr
