@@ -35,6 +35,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .alert_state import OpenAlert
     from .config import AlertConfig
@@ -42,6 +44,12 @@ if TYPE_CHECKING:
 # The floors' share of a sensor's peak over the residue test's `fraction` (floors, above): the smallest round step
 # over the drift seen after an end on the dev files (0.11 of the peak: 0.35 → 0.46; skab42, docs/measured/accuracy-skab.md).
 FLOOR_MARGIN = 0.15
+
+
+def scores_by_name(names: list[str], sensor_scores) -> dict[str, float]:
+    """A tick's sensor scores as the rule reads them, {sensor: score}, a missing (NaN) score as 0: the live pipeline's
+    (agent/pipeline.py) and a hot-swap candidate's in shadow (agent/hotswap.py)."""
+    return dict(zip(names, np.nan_to_num(np.asarray(sensor_scores, float)).tolist()))
 
 
 def residue_lasts(cfg: AlertConfig, a: OpenAlert, fraction: float, scores: dict[str, float], score: float,

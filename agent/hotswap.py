@@ -71,6 +71,7 @@ import numpy as np
 
 from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
 from .alert_events import ranked
+from .alert_residue import scores_by_name
 from .bundle import parity_note, resolve_path
 from .models_dir import build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
@@ -421,7 +422,7 @@ class HotSwap:
             result.ts, cand.score, sh.scorer.TYPE, sh.scorer.describe,
             lambda: _judged_explanation(names, cand.sensor_scores, self.cfg.alerts.top_k),
             levels=self.pipeline.levels_view(),
-            scores=lambda: dict(zip(names, np.nan_to_num(np.asarray(cand.sensor_scores, float)).tolist())))
+            scores=lambda: scores_by_name(names, cand.sensor_scores))
         sh.agree.append((result.score > result.threshold) == decision.above)
         if len(sh.candidate) >= self.cfg.scoring.shadow_ticks:
             self._finish()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import pipeline_state, pipeline_time
+from .alert_residue import scores_by_name
 from .alerts import AlertEvent, AlertTracker, explain
 from .bundle import Expectation
 from .detector import Detector
@@ -264,7 +265,7 @@ class Pipeline:
 
     def _scores(self) -> dict[str, float]:
         """The tick's sensor scores by name (scoring.profile.residue_fraction, agent/alert_residue.py)."""
-        return dict(zip(self.sensors, np.nan_to_num(np.asarray(self._judged[0].sensor_scores, float)).tolist()))
+        return scores_by_name(self.sensors, self._judged[0].sensor_scores)
 
     def _unheard(self, names: list[str]) -> str | None:
         return unheard(names, self.index, self._judged[1], self.health)
