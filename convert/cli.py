@@ -227,10 +227,7 @@ def cmd_train(args) -> int:
     except (MemoryError, RuntimeError) as exc:
         if not out_of_memory(exc):
             raise
-        said = (str(exc) or type(exc).__name__).splitlines()[0][:200]     # (Python's own MemoryError: no text)
-        print(f"stad-convert train: out of memory ({said}): less data (--days, fewer "
-              f"recordings) or a smaller model (--d-model {options.d_model}, --ff-hidden {options.ff_hidden}, "
-              f"--batch-size {options.batch_size}, --members {options.members})", file=sys.stderr)
+        print(out_of_memory_line(exc, options), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
@@ -255,6 +252,15 @@ def cmd_train(args) -> int:
     if status == 0:
         print(f"{GATEWAY_KEYS}\n{gateway_keys(cfg, out)}")
     return status
+
+
+def out_of_memory_line(exc: BaseException, options) -> str:
+    """What train says when memory ran out: the error's first line (Python's own MemoryError has no text: its
+    name then) and the options that set how much it needs."""
+    said = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+    return (f"stad-convert train: out of memory ({said}): less data (--days, fewer recordings) or a smaller model "
+            f"(--d-model {options.d_model}, --ff-hidden {options.ff_hidden}, --batch-size {options.batch_size}, "
+            f"--members {options.members})")
 
 
 def out_of_memory(exc: BaseException) -> bool:

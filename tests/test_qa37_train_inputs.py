@@ -84,14 +84,22 @@ def test_a_model_too_big_for_memory_is_said_not_a_traceback(tmp_path):
     assert "out of memory" in res.stderr and "--d-model" in res.stderr, res.stderr[-3000:]
 
 
-def test_running_out_of_memory_while_the_rows_are_built_is_said_not_a_traceback(tmp_path):
-    # review31: Python's own MemoryError (a list that cannot grow: the aligner's rows of a year of simulated data
-    # under a 2 GB address space) carries no message, and the out-of-memory line took the first line of it: an
-    # IndexError traceback from inside the handler, exit 1. Where the memory runs out is the machine's: numpy's
-    # MemoryError (with a message) is said the same way.
-    res = _train_in_address_space(2, tmp_path, "--days", "366", "--quiet", "--epochs", "1")
-    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
-    assert "out of memory (" in res.stderr and "--days" in res.stderr, res.stderr[-3000:]
+def test_pythons_own_memory_error_is_said_by_its_name():
+    # review31: Python's own MemoryError (a list that cannot grow: the aligner's rows of a year of simulated data)
+    # carries no message, and the out-of-memory line took the first line of it: an IndexError traceback from inside
+    # the handler, exit 1. Shown by a real run under an address-space limit at first, but where a process runs out
+    # is the machine's: under load CPython also ran out inside its own error path ("SystemError: error return
+    # without exception set", ci61), a traceback no handler of ours can turn into a line. So the line is checked
+    # on a real, message-less MemoryError, and the run-out path by the test above (torch's allocator refusing).
+    from convert.cli import out_of_memory, out_of_memory_line
+    from convert.train_options import TrainOptions
+    try:
+        bytearray(1 << 62)       # CPython refuses this size before asking the system: MemoryError, no text
+    except MemoryError as exc:
+        assert str(exc) == "" and out_of_memory(exc)
+        line = out_of_memory_line(exc, TrainOptions())
+    assert line.startswith("stad-convert train: out of memory (MemoryError): less data (--days") and "--d-model" in line
+
 
 
 def test_readings_further_apart_than_the_tick_are_named_when_the_model_loses_to_repeating(tmp_path, capsys):
