@@ -32,10 +32,11 @@ the dev files' traces, judged on them and on all 30 (docs/measured/accuracy-skab
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .json_read import finite_number
 
 if TYPE_CHECKING:
     from .alert_state import OpenAlert
@@ -109,7 +110,6 @@ def read_floors(value) -> dict[str, float]:
     if not isinstance(value, dict):
         raise ValueError("alerts.residue_floor: expected {sensor: a finite number ≥ 0}")
     for k, v in value.items():
-        if not (isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                and v >= 0):
+        if not (isinstance(k, str) and finite_number(v) and v >= 0):
             raise ValueError(f"alerts.residue_floor.{k}: expected a finite number ≥ 0, got {v!r}")
     return {k: float(v) for k, v in value.items()}

@@ -14,13 +14,13 @@ its `kinds` or `joined` that was no mapping stopped the agent at its start too (
 """
 from __future__ import annotations
 
-import math
 from dataclasses import fields
 from pathlib import Path
 
 from . import json_read
 from .alert_state import OpenAlert
 from .faults.events import GROUPED, KINDS
+from .json_read import finite_number as _number
 from .window import MAX_TS
 
 
@@ -39,8 +39,7 @@ def checked_open(open_faults) -> tuple[dict[str, dict], dict[str, str]]:
 
 
 def _time(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-        and 0.0 <= value < MAX_TS
+    return _number(value) and 0.0 <= value < MAX_TS
 
 
 def _names(value) -> bool:
@@ -132,10 +131,6 @@ def open_alert_problem(state) -> str | None:
         if not (isinstance(t, dict) and _time(t.get("ts")) and _number(t.get("weight"))):
             return f"alerts.open.explain.top_steps[{i}]: expected {{ts, weight}}"
     return None
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def other_version(path: Path, version: int) -> dict | None:

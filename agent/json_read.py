@@ -9,6 +9,7 @@ Feedback messages from MQTT caught it already (agent/feedback.py `parse`).
 from __future__ import annotations
 
 import json
+import math
 
 #: What a refusal says of such a document.
 NESTED_TOO_DEEP = "nested too deep"
@@ -22,4 +23,17 @@ def loads(text: str | bytes | bytearray):
         raise ValueError(NESTED_TOO_DEEP) from None
 
 
-__all__ = ["NESTED_TOO_DEEP", "loads"]
+def finite_number(x: object) -> bool:
+    """A finite int or float, not a bool — what a number read from JSON must be to be used as one. An int past a
+    float's range (JSON has no limit: a 400-digit number) is none: math.isfinite raised OverflowError on it, a
+    traceback from the reader that asked (qa37: the manifest; the alert journal's per-sensor peaks and the
+    residue floors asked the same way)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
+__all__ = ["NESTED_TOO_DEEP", "finite_number", "loads"]

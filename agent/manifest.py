@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .digest import sha256
+from .json_read import finite_number as _number
 from .model_size import size_problems
 from .typed import ConfigError, build, rng
 
@@ -234,15 +235,6 @@ def _per_sensor(key: str, table: dict, sensors: list[str], positive: bool) -> li
                 for s, v in table.items() if isinstance(v, float) and not v > 0]
     return out
 
-
-def _number(x: object) -> bool:
-    """A finite int or float; an int beyond a float's range is none (math.isfinite raised OverflowError; qa37)."""
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
-        return False
-    try:
-        return math.isfinite(x)
-    except OverflowError:
-        return False
 
 
 def _threshold_problems(t: dict) -> list[tuple[str, str]]:

@@ -45,13 +45,12 @@ def state_numbers(section: dict) -> int | None:
     return members * member
 
 
-def _figure(numbers: int) -> str:
-    return f"{numbers:,}".replace(",", " ") if numbers < 10 ** 15 else f"about 10^{len(str(numbers)) - 1}"
-
-
-def _size(value: int) -> str:
-    """A size as the manifest writes it (d_model 100000), or its magnitude when it is a 400-digit number."""
-    return str(value) if value < 10 ** 15 else f"about 10^{len(str(value)) - 1}"
+def _figure(value: int, grouped: bool = True) -> str:
+    """A count as a person reads it (100 008 800 374; a size as the manifest writes it, ungrouped: d_model 100000),
+    or its magnitude when it is a 400-digit number."""
+    if value >= 10 ** 15:
+        return f"about 10^{len(str(value)) - 1}"
+    return f"{value:,}".replace(",", " ") if grouped else str(value)
 
 
 def _bytes(size: int) -> str:
@@ -69,7 +68,8 @@ def size_problems(section: dict, file_bytes: dict[str, int]) -> list[tuple[str, 
     numbers = state_numbers(section)
     if numbers is None:
         return []
-    sizes = ", ".join(f"{k} {_size(section.get(k, 1))}" for k in ("d_model", "ff_hidden", "sensors", "steps", "members"))
+    sizes = ", ".join(f"{k} {_figure(section.get(k, 1), grouped=False)}"
+                      for k in ("d_model", "ff_hidden", "sensors", "steps", "members"))
     made = f"sizes {sizes} make {_figure(numbers)} numbers"
     if WEIGHTS_FILE in file_bytes:
         held = file_bytes[WEIGHTS_FILE]

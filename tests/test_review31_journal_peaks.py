@@ -70,3 +70,11 @@ def test_a_journal_written_before_the_peaks_existed_fits():
     for key in ("score_peak", "level_high", "level_peak"):
         del state["open"][key]
     assert open_alert_problem(state) is None
+
+
+def test_a_peak_past_a_floats_range_is_refused_not_an_overflow():
+    """JSON's numbers have no limit: a 400-digit peak made the check itself raise OverflowError (math.isfinite on
+    an int past a float's range), a traceback at start instead of the refusal (the lead's review, json_read)."""
+    state = _journaled_open_alert()
+    state["open"]["score_peak"] = {"t": 10 ** 400}
+    assert open_alert_problem(json.loads(json.dumps(state))).startswith("alerts.open.score_peak.t: 1000")

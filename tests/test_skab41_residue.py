@@ -139,7 +139,7 @@ def test_the_residue_and_its_floors_survive_the_trackers_state_round_trip():
     older = tracker()
     older.restore(state)
     assert older.residue_floor == {}
-    for bad in ({"f": "7"}, {"f": float("nan")}, {"f": -1.0}):      # the sensor named (review31)
+    for bad in ({"f": "7"}, {"f": float("nan")}, {"f": -1.0}, {"f": 10 ** 400}):     # the sensor named (review31)
         with pytest.raises(ValueError, match=r"alerts\.residue_floor\.f: expected a finite number"):
             tracker().restore({**state, "residue_floor": {"t": 1.0, **bad}})
     with pytest.raises(ValueError, match=r"alerts\.residue_floor: expected \{sensor"):
