@@ -26,7 +26,7 @@ pytest.importorskip("ai_edge_litert")
 
 from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, demo_cfg, drive_hotswap,  # noqa: E402
                       hotswap_pipeline, sim_rows, variant)
-from test_swap5_tier_restart import restart_onto  # noqa: E402
+from swap_life import close, restart_onto  # noqa: E402
 
 from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
@@ -135,5 +135,4 @@ def test_a_restart_that_warms_up_again_forgets_the_journals_floors(tmp_path, cap
         assert agent.pipeline.alerts.residue_floor == {}
         assert any("peaks and floors were the last run's model's scores" in r.getMessage() for r in caplog.records)
     finally:
-        for sink in agent.sinks:
-            sink.close()
+        close(agent)
