@@ -9,6 +9,11 @@ said the config was fine. qa37 had already taken a blank name for none when it n
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import yaml
+
 from agent.records import Rejects
 from agent.sources.replay import ReplayConfig, ReplaySource as Replay
 
@@ -34,3 +39,32 @@ def test_two_named_columns_still_map_none_to_a_single_sensor(tmp_path):
     (tmp_path / "machine_temp.csv").write_text("timestamp,value,other\n2014-02-18 16:00:00,1,2\n")
     assert list(Replay(cfg, ["temp"], rejects).records()) == []
     assert rejects.as_dict() == {"no sensor columns": 1}
+
+
+def _check(tmp_path, cfg: dict) -> subprocess.CompletedProcess:
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_check_config_notes_csv_files_whose_header_maps_no_sensor(tmp_path):
+    """Without `columns`, a CSV file whose header names no sensor (nor is a single series for a single sensor) gives
+    nothing: `run` rejects each such file (`no sensor columns`). check-config said ok without a word (review32);
+    now a note names how many, the first, its header, and the key that maps them. A real `stad-agent check-config`."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, header in (("a.csv", "timestamp,temp"), ("b.csv", "timestamp,Temperature"), ("c.csv", "timestamp,t2")):
+        (data / name).write_text(f"{header}\n2014-02-18 16:00:00,50.5\n")
+    cfg = {"sensors": ["temp"], "sources": [{"type": "replay", "path": str(data)}], "sinks": [],
+           "state_dir": str(tmp_path / "state"), "window": {"steps": 8}, "warmup": {"ticks": 40}}
+    res = _check(tmp_path, cfg)
+    assert res.returncode == 0, res.stderr
+    # one sensor: each single-series file feeds it, whatever its column's name (NAB's `value`)
+    assert "maps no sensor" not in res.stderr, res.stderr
+    cfg["sensors"] = ["temp", "flow"]               # two sensors: a single series no longer maps by itself
+    res = _check(tmp_path, cfg)
+    assert res.returncode == 0, res.stderr
+    assert (f"note: sources[0]: 2 of its 3 CSV file(s) have a header that maps no sensor (first: b.csv: "
+            f"timestamp,Temperature): each is rejected whole (no sensor columns); name their columns' sensors in "
+            f"`columns`") in res.stderr, res.stderr
