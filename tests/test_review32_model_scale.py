@@ -11,7 +11,10 @@ tier is fitted on a warm-up of its own.
 
 Real parts: the demo bundle and copies of it, the demo simulator's rows with the profile on (its daily ramp keeps
 the score over the threshold for hours: an alert opens, ends on its residue after its peak, and floors stand), real
-hot swaps (a copy of the bundle delivered into models_dir, shadow-scored, swapped in) and real checkpoint files.
+hot swaps (a copy of the bundle delivered into models_dir, shadow-scored, swapped in), real checkpoint files, an
+Agent; and a real tracker, tick by tick, for what the old peaks did to a new model's lower scores. (On the demo the
+swapped-in copy, fitted on the day's recent ticks, scores higher than the model it replaces: there the old peaks
+changed no end; a model scoring lower ends as the last test shows.)
 """
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, demo_cfg, drive_hots
                       hotswap_pipeline, sim_rows, variant)
 from swap_life import close, restart_onto  # noqa: E402
 
+from agent.alerts import AlertTracker  # noqa: E402
 from agent.checkpoint import CHECKPOINT_FILE  # noqa: E402
+from agent.config import AlertConfig  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 from agent.service import Agent  # noqa: E402
 
@@ -136,3 +141,42 @@ def test_a_restart_that_warms_up_again_forgets_the_journals_floors(tmp_path, cap
         assert any("peaks and floors were the last run's model's scores" in r.getMessage() for r in caplog.records)
     finally:
         close(agent)
+
+
+def _tracker() -> AlertTracker:
+    cfg = AlertConfig(min_duration_ticks=2, clear_ticks=3, cooldown_ticks=0, instant_factor=1000,
+                      subside_fraction=0.2, subside_release_ticks=20, hold_sigma=2.0, hold_fraction=0.5)
+    return AlertTracker(cfg, "gw", "site", 1.0, window_ticks=8, residue_fraction=0.35)
+
+
+def _ticks(tr: AlertTracker, ticks: list[tuple[dict, dict]], start: int) -> list:
+    events = []
+    for i, (scores, levels) in enumerate(ticks, start):
+        tops = [{"sensor": k, "score": v, "contribution": 0.5} for k, v in scores.items()]
+        exp = {"top_sensors": tops, "top_steps": [], "origin": None}
+        events += tr.observe(float(i), max(scores.values()), 5.0, "tflite", lambda: {"model_id": "m"},
+                             lambda e=exp: e, levels=lambda lv=levels: lv, scores=lambda s=scores: s)
+    return events
+
+
+OLD_MODEL = [({"t": 1.0, "f": 1.0}, {"f": 0.0})] * 3 + [({"t": 12.0, "f": 5.0}, {"f": 5.0})] * 2 + \
+    [({"t": 30.0, "f": 20.0}, {"f": 20.0})] * 10          # the old model's peaks: t 30, f 20 (level 20 σ)
+#: the anomaly goes on (the flow's level 9 σ, under half its 20 σ: not held by its level), scored by a new model whose
+#: scale is lower: its own peaks, t 8 and f 6.5, about a third of the old ones
+NEW_MODEL = [({"t": 8.0, "f": 6.5}, {"f": 9.0})] * 12
+
+
+def test_what_the_old_peaks_did_to_the_new_models_scores_and_what_forgetting_them_does():
+    """The consequence, tick by tick, on a real tracker: judged against the old model's peaks, the new model's own
+    excursion is residue (every sensor under 0.35 of its old peak) and the alert ends `subsided` after a window, its
+    floors (0.5 × the old peaks) then keeping the new model's next excursion from opening; forgotten at the swap, the
+    alert goes on, as the new model scores it."""
+    kept, forgot = _tracker(), _tracker()
+    for tr in (kept, forgot):
+        assert [e.event for e in _ticks(tr, OLD_MODEL, 0)] == ["new"]
+    assert forgot.new_model_scale() and forgot.open.score_peak == {} and forgot.residue_floor == {}
+    ended = _ticks(kept, NEW_MODEL, len(OLD_MODEL))
+    assert [(e.event, e.reason) for e in ended] == [("end", "subsided")] and kept.residue_floor
+    assert _ticks(kept, [({"t": 8.0, "f": 9.5}, {"f": 12.0})] * 5, 100) == []      # under the old floor f 10
+    assert [e.event for e in _ticks(forgot, NEW_MODEL, len(OLD_MODEL))] == [] and forgot.open is not None
+    assert forgot.open.score_peak == {"t": 8.0, "f": 6.5}
