@@ -29,6 +29,10 @@ the dev files' traces, judged on them and on all 30 (docs/measured/accuracy-skab
   alert — it drifts up (SKAB other/10: the accelerometer from 0.26–0.29 of its peak in the window to 0.45–0.46 after
   it, the flow and the fluid's temperature to 0.36–0.38), and at `fraction` × the peak the floors let it open a new
   alert that ran to the end of the file on normal rows (44–165 rows a draw).
+- a new model: the peaks and the floors are the scores of the model that scored the alert. A hot swap, a restart
+  onto another bundle or profile, and a restart that warms up again (the profile fitted anew) forget them
+  (AlertTracker.new_model_scale): the new model's residue is judged against its own scores (review32 — before, the
+  old peaks took the new model's scores for residue and the old floors stood until a calm tick).
 """
 from __future__ import annotations
 

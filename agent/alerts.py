@@ -334,6 +334,21 @@ class AlertTracker:
         for k, v in read_state(state).items():
             setattr(self, k, v)
 
+    def new_model_scale(self) -> bool:
+        """The model tier scores on another scale from now on: a hot swap, a restart onto another bundle or profile,
+        a profile fitted on a warm-up of its own (agent/pipeline.py `swap`, agent/pipeline_state.py, agent/resume.py).
+        What the residue rule keeps of the old model's sensor scores is forgotten — the open alert's per-sensor peaks
+        and its residue's run, the floors an alert that ended on its residue left (agent/alert_residue.py) — so its
+        residue is judged against the new model's own excursion: the old peaks judged the new model's scores as
+        residue, ended an alert still on (`subsided`) and kept the next one from opening under the old floors
+        (review32). True when there was something to forget."""
+        a = self.open
+        had = bool(self.residue_floor) or (a is not None and bool(a.score_peak or a.residue_ticks))
+        self.residue_floor = {}
+        if a is not None:
+            a.score_peak, a.residue_ticks = {}, 0
+        return had
+
     def forget_open(self) -> None:
         """Let go of the open alert without an event: the sinks hold newer events of it, or of a
         later alert, than the state restored (a run that could not journal them, then died)."""

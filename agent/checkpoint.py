@@ -501,17 +501,26 @@ PROFILE_BEFORE_SKAB32 = {"enabled": False, "drifting": [], "lasting_shift": True
                          "trained_wander": False}
 
 
+#: `scoring.profile` keys no state depends on: the alert rules read them on each tick (residue_fraction, through the
+#: alert tracker: agent/alert_residue.py). Another value at a restart applies from the first tick; counted, it was
+#: "scoring.profile changed" and the model tier was prepared again — with the fallback scoring until a warm-up's
+#: worth of live ticks had filled the recent ticks, when the checkpoint held fewer (review32).
+PROFILE_RULE_KEYS = ("residue_fraction",)
+
+
 def _profile_key(profile: dict | None) -> dict | None:
     """A fingerprint's `scoring.profile` as its state depends on it. A disabled profile fits no state, so only
     that it is off counts: a config pinned `profile: {enabled: false}` resumes a checkpoint its agent took
-    before skab32 changed the other keys' defaults. An enabled one: every key, those its agent did not know
-    at what it ran (PROFILE_BEFORE_SKAB32, else the default: a key a later release adds — per_sensor_fraction,
-    trained_wander — left at its off value changes nothing the state depends on, so an upgrade resumes
-    instead of warming up again)."""
+    before skab32 changed the other keys' defaults. An enabled one: every key but PROFILE_RULE_KEYS, those its
+    agent did not know at what it ran (PROFILE_BEFORE_SKAB32, else the default: a key a later release adds —
+    per_sensor_fraction, trained_wander — left at its off value changes nothing the state depends on, so an
+    upgrade resumes instead of warming up again)."""
     if not isinstance(profile, dict):
         return profile
     from .scorers.profile import ProfileConfig
     full = {**_keys_of(ProfileConfig()), **PROFILE_BEFORE_SKAB32, **profile}
+    for key in PROFILE_RULE_KEYS:
+        full.pop(key, None)
     return {"enabled": False} if full["enabled"] is False else full
 
 

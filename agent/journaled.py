@@ -92,6 +92,9 @@ _OPEN_COUNTS = tuple(f.name for f in fields(OpenAlert) if f.type == "int")
 #: rules' level_peak, the residue rule's score_peak and level_high (a list or a string there stopped the first tick
 #: that judged the alert: review31)
 _OPEN_SENSOR_NUMBERS = tuple(f.name for f in fields(OpenAlert) if f.type == "dict" and f.name != "explain")
+#: Its sensor lists, [sensor, …]: every `list` field — the alert's drivers and those it opened on (a string or a
+#: mapping there stopped the tick that added a driver, a number the tick a sensor fault was raised: review32)
+_OPEN_SENSOR_LISTS = tuple(f.name for f in fields(OpenAlert) if f.type == "list")
 
 
 def open_alert_problem(state) -> str | None:
@@ -99,7 +102,8 @@ def open_alert_problem(state) -> str | None:
     events it will send cannot be made of (AlertTracker.restore checks its keys, not their values): a start that
     was no time stopped the agent at its next event (TypeError, OverflowError), an explanation without its
     sensors at its next update (KeyError) — qa31; a per-sensor peak that was no number at the first tick that
-    judged it (TypeError, AttributeError — review31). None when it fits, or no alert is open."""
+    judged it (TypeError, AttributeError — review31); a list of drivers that was none at the tick that added one,
+    a restart gap that was no number at the restart (TypeError — review32). None when it fits, or no alert is open."""
     a = state.get("open") if isinstance(state, dict) else None
     if not isinstance(a, dict):
         return None
@@ -119,6 +123,18 @@ def open_alert_problem(state) -> str | None:
         for sensor, value in per_sensor.items():
             if not _number(value):
                 return f"alerts.open.{key}.{sensor}: {value!r} is not a finite number"
+    for key in _OPEN_SENSOR_LISTS:
+        names = a.get(key, [])
+        if not isinstance(names, list):
+            return f"alerts.open.{key}: expected [sensor, …], got {type(names).__name__}"
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                return f"alerts.open.{key}[{i}]: {name!r} is not a sensor name"
+    gap = a.get("gap_s")        # the restart's unseen seconds the next event says (`resumed` adds a later one to it)
+    if gap is not None and not (_number(gap) and gap >= 0):
+        return f"alerts.open.gap_s: {gap!r} is not a number of seconds ≥ 0 (or null)"
+    if a.get("origin") is not None and not isinstance(a["origin"], str):
+        return f"alerts.open.origin: {a['origin']!r} is not a station name (or null)"
     exp = a.get("explain")
     if not isinstance(exp, dict) or not isinstance(exp.get("top_sensors"), list) \
             or not isinstance(exp.get("top_steps"), list):

@@ -103,6 +103,8 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
         raise ValueError("warm: expected true/false")
     detector = p.new_detector(p.thresholds)
     detector.tracker.restore(state["alerts"])
+    if tier_changed:        # the model tier prepared again: its scores on another scale than the residue rule's state
+        detector.tracker.new_model_scale()
     detector.feedback = p.detector.feedback       # operator feedback keeps its own file (agent/feedback.py)
     health = p._new_health()
     if "health" in state:

@@ -53,7 +53,8 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg) or [replay_note(cfg), *unmatched_columns(cfg.resolve(cfg.warmup.replay),
-                                                                                  cfg.warmup_reader()[0])]]
+                                                                                  cfg.warmup_reader()[0],
+                                                                                  cfg.sensor_names())]]
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -136,20 +137,24 @@ def column_notes(cfg: AgentConfig) -> list[tuple[str, str]]:
     from .sources.replay import ReplayConfig
     return [(f"sources[{i}]", note) for i, src in enumerate(cfg.sources)
             if isinstance(src, ReplayConfig) and src.path and not src.labels_file
-            for note in unmatched_columns(cfg.resolve(src.path), src)]
+            for note in unmatched_columns(cfg.resolve(src.path), src, cfg.sensor_names())]
 
 
-def unmatched_columns(root: Path, reader) -> list[Note]:
+def unmatched_columns(root: Path, reader, sensors: list[str]) -> list[Note]:
     """A `columns` entry (CSV column → sensor) in no header of the CSV files under `root` read as `reader`
     reads them: its sensor gets no reading from them. user10: `Volume Flow Rate: flow` for SKAB's
     `Volume Flow RateRMS` passed check-config with "ok" under one `rejected … missing column` line; the
     warm-up then said flow "did not move" and told the user to warm up over data in which it moves. A
-    note, not a problem: `run` takes such a config (the sensor may come from another source)."""
-    if not reader.columns:
+    note, not a problem: `run` takes such a config (the sensor may come from another source). Without
+    `columns`: the files whose header maps no sensor at all (ReplayConfig.sensor_columns), which `run` rejects
+    whole (`no sensor columns`) — check-config said ok (review32)."""
+    if reader.columns is not None and not reader.columns:
         return []
     files = replay_csvs(root, reader)
     if files is None:
         return []                       # path_problems says why
+    if reader.columns is None:
+        return _unmapped_files(root, reader, sensors, files)
     headers = [h for _, h in csv_headers(files, reader)]
     if not headers:
         return []
@@ -164,6 +169,19 @@ def unmatched_columns(root: Path, reader) -> list[Note]:
                         + (f" (did you mean {near[0]!r}?)" if near else "")
                         + f": {sensor} gets no reading from {root}"))
     return out
+
+
+def _unmapped_files(root: Path, reader, sensors: list[str], files: list[Path]) -> list[Note]:
+    """One note for the CSV files (of `files`, under `root`) whose header maps no sensor without `columns`."""
+    headers = list(csv_headers(files, reader))
+    unmapped = [(p, h) for p, h in headers if not set(reader.sensor_columns(h, sensors)) & set(h)]
+    if not unmapped:
+        return []
+    path, header = unmapped[0]
+    name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+    return [Note(f"{len(unmapped)} of its {len(headers)} CSV file(s) have a header that maps no sensor (first: {name}: "
+                 f"{reader.separator.join(header)}): each is rejected whole (no sensor columns); name their columns' "
+                 "sensors in `columns`")]
 
 
 def replay_csvs(root: Path, reader) -> list[Path] | None:

@@ -133,6 +133,7 @@ class Resume(SignOfLife):
         so a checkpoint refused at any step leaves the agent as fresh as with none."""
         resumed = None
         restored = False
+        tier_changed = None
         try:
             current = self.fingerprint()
             loaded = self.checkpoints.load(current, tier_apart=True)
@@ -181,7 +182,7 @@ class Resume(SignOfLife):
             self._refused(str(exc))
         except Exception as exc:  # noqa: BLE001 — a bad checkpoint must never stop the agent
             self._refused(f"does not fit: {type(exc).__name__}: {exc}")
-        self._resume_alerts()
+        self._resume_alerts(model_anew=bool(tier_changed) or not self.pipeline.warm)
         self._take_above_mark()
         self._resume_faults(restored)
         return resumed
@@ -266,9 +267,11 @@ class Resume(SignOfLife):
         log.warning("checkpoint %s refused: %s; warming up (%d ticks)", self.checkpoints.path, why,
                     self.cfg.warmup.ticks)
 
-    def _resume_alerts(self) -> None:
+    def _resume_alerts(self, model_anew: bool = False) -> None:
         """The last run's last alert event: delivered where it may be missing; its tracker used
-        when it is newer than the checkpoint; an alert it left open that cannot be judged, ended."""
+        when it is newer than the checkpoint; an alert it left open that cannot be judged, ended. `model_anew`: the
+        model tier is prepared on other ticks than the last run's (another bundle or profile, or a warm-up of its
+        own): the tracker's residue peaks and floors, that run's model's scores, are forgotten (new_model_scale)."""
         doc = self.journal.read()
         self.state_reads["alert_journal"] = self.journal.problem
         if doc is None:
@@ -300,6 +303,9 @@ class Resume(SignOfLife):
                 self.state_reads["alert_journal"] = f"{self.journal.path}: tracker not usable ({exc})"
                 return
             self._forget_unknown_faults(alerts)
+            if model_anew and alerts.new_model_scale():
+                log.info("alert journal %s: the residue rule's per-sensor peaks and floors were the last run's model's "
+                         "scores; this run's model is prepared anew: forgotten", self.journal.path)
             self._judged_until(ts)      # the alert state is newer than the checkpoint
         self._end_unjournaled(event)
         if alerts.active and not self.pipeline.warm:

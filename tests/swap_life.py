@@ -65,3 +65,27 @@ def demo_swapped_in(tmp_path: Path) -> Path:
     swapped_in_life(demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle=str(DEMO_BUNDLE),
                              models_dir=str(models), shadow_ticks=3), "demo-a")
     return swapped
+
+
+def fingerprint_of(pipe) -> dict:
+    """The pipeline's checkpoint fingerprint (what a restart compares)."""
+    from agent.checkpoint import fingerprint
+    from agent.topology import adjacency
+    return fingerprint(pipe.cfg, adjacency(pipe.specs, pipe.cfg.topology), pipe.bundle_identity())
+
+
+def restart_onto(pipe, cfg, state_dir: Path):
+    """(a pipeline of `cfg` restored from the checkpoint file `pipe` writes into `state_dir`, the checkpoint's
+    tier mismatch or None), as the agent's start does it (agent/resume.py): one taken with another bundle or
+    profile resumed but for the model tier (swap5)."""
+    from agent.checkpoint import CheckpointStore, tier_mismatch
+    from agent.pipeline import Pipeline
+    state_dir.mkdir(exist_ok=True)
+    store = CheckpointStore(state_dir)
+    store.save({"config": fingerprint_of(pipe)}, {"pipeline": pipe.state_dict()})
+    new = Pipeline(cfg)
+    current = fingerprint_of(new)
+    meta, state = store.load(current, tier_apart=True)
+    why = tier_mismatch(meta["config"], current)
+    new.restore(state["pipeline"], why)
+    return new, why

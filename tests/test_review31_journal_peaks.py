@@ -78,3 +78,40 @@ def test_a_peak_past_a_floats_range_is_refused_not_an_overflow():
     state = _journaled_open_alert()
     state["open"]["score_peak"] = {"t": 10 ** 400}
     assert open_alert_problem(json.loads(json.dumps(state))).startswith("alerts.open.score_peak.t: 1000")
+
+
+#: review32: the open alert's other fields a rule reads as a type — its sensor lists and the restart gap it will say
+FIELDS = {
+    "drivers a string": ("drivers", "t", "alerts.open.drivers: expected [sensor, …], got str"),
+    "drivers a mapping": ("drivers", {"t": 1}, "alerts.open.drivers: expected [sensor, …], got dict"),
+    "opened_on a number": ("opened_on", 5, "alerts.open.opened_on: expected [sensor, …], got int"),
+    "opened_on holding a number": ("opened_on", ["t", 5], "alerts.open.opened_on[1]: 5 is not a sensor name"),
+    "gap_s a string": ("gap_s", "12.5", "alerts.open.gap_s: '12.5' is not a number of seconds ≥ 0 (or null)"),
+    "gap_s negative": ("gap_s", -3.0, "alerts.open.gap_s: -3.0 is not a number of seconds ≥ 0 (or null)"),
+    "origin a number": ("origin", 7, "alerts.open.origin: 7 is not a station name (or null)"),
+}
+
+
+@pytest.mark.parametrize("damage", FIELDS, ids=list(FIELDS))
+def test_a_journaled_open_alerts_damaged_sensor_lists_and_gap_are_refused_by_name(damage):
+    """review32: the sensor lists (`drivers`, `opened_on`), the restart gap to say (`gap_s`) and the origin passed the
+    check and the restore; taken as they were, a string or a mapping of drivers stopped the tick whose score made a
+    new peak, a number of opened_on the tick a sensor fault was raised, a gap_s that was no number the restart
+    (`resumed` adds the next gap to it): TypeError in the tick thread, at every start. A negative gap or an origin
+    that is no name went out in the next event, against the alert schema."""
+    from conftest import fault_event
+    key, bad, said = FIELDS[damage]
+    state = _journaled_open_alert()
+    state["open"][key] = bad
+    taken = _tracker()
+    taken.restore(json.loads(json.dumps(state)))
+    if key == "drivers":
+        with pytest.raises(TypeError):
+            _tick(taken, 6, {"t": 60.0, "f": 8.0}, {"f": 5.0})       # a new peak: its drivers are added
+    elif key == "opened_on" and not isinstance(bad, list):
+        with pytest.raises(TypeError):
+            taken.fault_raised(fault_event(6))
+    elif key == "gap_s" and isinstance(bad, str):
+        with pytest.raises(TypeError):
+            taken.resumed(5.0)
+    assert open_alert_problem(state) == said

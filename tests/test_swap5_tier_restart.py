@@ -17,12 +17,11 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 
 from conftest import DEMO_BUNDLE, NO_DEMO, demo_cfg, sim_rows, variant  # noqa: E402
+from swap_life import fingerprint_of, restart_onto  # noqa: E402
 
-from agent.checkpoint import (CHECKPOINT_FILE, CheckpointRefused, CheckpointStore, fingerprint,  # noqa: E402
-                              tier_mismatch)
+from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, CheckpointStore  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 from agent.service import Agent  # noqa: E402
-from agent.topology import adjacency  # noqa: E402
 
 pytestmark = NO_DEMO
 WARMUP = 300
@@ -33,24 +32,6 @@ OPEN_AT = 900       # the demo's rows (seed 7): an alert opens at row 898 and en
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.5)
-
-
-def _fp(pipe: Pipeline) -> dict:
-    return fingerprint(pipe.cfg, adjacency(pipe.specs, pipe.cfg.topology), pipe.bundle_identity())
-
-
-def restart_onto(pipe: Pipeline, cfg, state_dir) -> tuple[Pipeline, str | None]:
-    """A pipeline of `cfg` restored from the checkpoint file `pipe` writes into `state_dir`, as the agent's start
-    does it (agent/resume.py): refused whole on main's terms, taken apart from the model tier here."""
-    state_dir.mkdir(exist_ok=True)
-    store = CheckpointStore(state_dir)
-    store.save({"config": _fp(pipe)}, {"pipeline": pipe.state_dict()})
-    new = Pipeline(cfg)
-    current = _fp(new)
-    meta, state = store.load(current, tier_apart=True)
-    why = tier_mismatch(meta["config"], current)
-    new.restore(state["pipeline"], why)
-    return new, why
 
 
 def _run(pipe: Pipeline, rows) -> list:
@@ -78,7 +59,7 @@ def test_a_profile_off_checkpoint_restored_with_the_profile_on_resumes_and_the_t
     cfg = demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE)
     restored, why = restart_onto(first, cfg, tmp_path / "ckpt")
     with pytest.raises(CheckpointRefused, match="scoring.profile changed"):     # refused whole, as before, but apart
-        CheckpointStore(tmp_path / "ckpt").load(_fp(restored))
+        CheckpointStore(tmp_path / "ckpt").load(fingerprint_of(restored))
     assert why == "scoring.profile changed"
     _same_fallback(restored, first)
     assert len(restored.recent) == 0 and restored.recent.capacity == WARMUP
@@ -156,10 +137,10 @@ def test_another_sensor_set_still_warms_up(tmp_path, rows):
     first = _until_open(tmp_path, rows)
     store = CheckpointStore(tmp_path / "ckpt")
     (tmp_path / "ckpt").mkdir()
-    saved = _fp(first)
+    saved = fingerprint_of(first)
     store.save({"config": {**saved, "sensors": saved["sensors"][:-1]}}, {"pipeline": first.state_dict()})
     with pytest.raises(CheckpointRefused, match="sensors differ"):
-        store.load(_fp(Pipeline(demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE))),
+        store.load(fingerprint_of(Pipeline(demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE))),
                    tier_apart=True)
 
 

@@ -74,11 +74,13 @@ class ReplayConfig(SourceConfig):
 
     def sensor_columns(self, header: list[str], sensors: list[str]) -> dict[str, str]:
         """{column: sensor} of a CSV header, as the replay reads it: `columns` when given; else every column named
-        as a sensor, or a single-series file's one other column (NAB's `timestamp,value`) for a single sensor."""
+        as a sensor, or a single-series file's one other column (NAB's `timestamp,value`) for a single sensor. A
+        blank name is none (`timestamp,value,`, a spreadsheet's export: it mapped nothing, every file rejected —
+        review32)."""
         if self.columns is not None:
             return dict(self.columns)
         wanted = {c: c for c in header if c in sensors}
-        others = [c for c in header if c != self.time_column and c not in self.label_columns]
+        others = [c for c in header if c.strip() and c != self.time_column and c not in self.label_columns]
         if not wanted and len(others) == 1 and len(sensors) == 1:
             wanted = {others[0]: sensors[0]}
         return wanted
