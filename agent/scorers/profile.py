@@ -121,7 +121,8 @@ class ProfileConfig:
             "`hold_fraction`): the residue the profile and a drifting sensor's forecast error keep scoring after an "
             "anomaly; no new alert then opens on those sensors under this share + 0.15 of their peak (the residue drifts "
             "up after the end) until `alerts.subside_release_ticks` calm ticks (agent/alert_residue.py; the skab41 "
-            "and skab42 rounds); 0: off")
+            "and skab42 rounds); 0: off; another value at a restart applies from the first tick (the model tier "
+            "resumes as it was)")
     # Set by from_dict: whether the config gave `drifting` (a defaulted list leaves the fallback's alert hold
     # alone: skab34 round); not a key.
     drifting_given: bool = field(default=True, init=False, metadata={"internal": "set by from_dict, not a key"})
