@@ -16,6 +16,10 @@ of the 22 other files may not be looked at while choosing; their warm-up part ma
   `alerts.hold_*`), `dip` (under it, not held: a span goes on to a later tick above) — how it ended (its
   `end` reason), and for an alert that opened after another had ended, that one's end reason (a re-alert
   on what an anomaly left): the tails and re-alerts the rounds since the twenty-fourth chased.
+- `holdout --fraction 0` (skab44): each file whole, with SKAB's split, every scored row counted as a false
+  alarm — for recordings labelled normal throughout (anomaly-free.csv cut into SKAB-sized files, its rows in
+  other files' scored parts dropped): the live horizon a 120-row holdout cannot show. `scored`: the dev look
+  on every file, only to check whether a proxy's false rows sit in the same files and sensors.
 
     python bench/skab_tier_diag.py --bundle /tmp/skab21/W-s0 [--skab-config G.yaml] [--set KEY=VALUE ...] > out.json
 """
