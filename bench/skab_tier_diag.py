@@ -16,6 +16,10 @@ of the 22 other files may not be looked at while choosing; their warm-up part ma
   `alerts.hold_*`), `dip` (under it, not held: a span goes on to a later tick above) — how it ended (its
   `end` reason), and for an alert that opened after another had ended, that one's end reason (a re-alert
   on what an anomaly left): the tails and re-alerts the rounds since the twenty-fourth chased.
+- `holdout --fraction 0` (skab44): each file whole, with SKAB's split, every scored row counted as a false
+  alarm — for recordings labelled normal throughout (anomaly-free.csv cut into SKAB-sized files, its rows in
+  other files' scored parts dropped): the live horizon a 120-row holdout cannot show. `scored`: the dev look
+  on every file, only to check whether a proxy's false rows sit in the same files and sensors.
 
     python bench/skab_tier_diag.py --bundle /tmp/skab21/W-s0 [--skab-config G.yaml] [--set KEY=VALUE ...] > out.json
 """
@@ -147,12 +151,17 @@ def lead(trace, dist_rows, sensors, mask):
 
 
 def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
+    """Every file's training rows: warm-up on the first `fraction`, the rest scored (None: the file as it is,
+    SKAB's split — for recordings labelled normal throughout, e.g. cuts of anomaly-free.csv)."""
     out = {}
     sensors = cfg_tier.sensor_names()
     files, _ = load_files(cfg_tier, labelled_source(cfg_tier, None), "skab")
     for f in files:
-        rows = f.rows[:f.train_ticks]
-        short = FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
+        if fraction is None:
+            short = f
+        else:
+            rows = f.rows[:f.train_ticks]
+            short = FileRows(name=f.name, rows=rows, train_ticks=int(len(rows) * fraction), tick_s=f.tick_s)
         rec = {"rows": int(short.scored.sum()), "labelled_anomalous": int((short.labels[short.scored] == 1).sum())}
         for name, cfg, which in (("tier", cfg_tier, scorer), ("numpy", cfg_np, "numpy")):
             trace, dist, wander = run(cfg, short, which, bundle if which != "numpy" else None)
@@ -171,12 +180,14 @@ def holdout(cfg_tier, cfg_np, bundle, fraction, scorer="tflite"):
     return out
 
 
-def dev(cfg_tier, cfg_np, bundle, scorer="tflite"):
+def dev(cfg_tier, cfg_np, bundle, scorer="tflite", every=False):
+    """`every`: every file, not the dev files only (the skab44 round: whether a training-row proxy's false rows
+    sit in the same files and sensors as the scored rows' — a check of the proxy, never a choice)."""
     out = {}
     sensors = cfg_tier.sensor_names()
     files, _ = load_files(cfg_tier, labelled_source(cfg_tier, None), "skab")
     for f in files:
-        if f.name not in accuracy.SKAB_DEV_FILES:
+        if not every and f.name not in accuracy.SKAB_DEV_FILES:
             continue
         ends = AlertRecorder()
         tier, dist, _ = run(cfg_tier, f, scorer, bundle, ends)
@@ -227,8 +238,12 @@ def main(argv=None) -> int:
                          "bundle, as bench/accuracy.py --skab-config)")
     ap.add_argument("--set", action="append", default=[], help="a --skab-set override (both detectors)")
     ap.add_argument("--fraction", type=float, default=0.7,
-                    help="holdout: the share of the 400 training rows that warms up (the rest is scored)")
-    ap.add_argument("--only", choices=("holdout", "dev"), action="append")
+                    help="holdout: the share of the 400 training rows that warms up (the rest is scored); 0: each "
+                         "file as SKAB splits it, every scored row counted as normal (for files labelled normal "
+                         "throughout: cuts of anomaly-free.csv with an all-zero `anomaly` column)")
+    ap.add_argument("--only", choices=("holdout", "dev", "scored"), action="append",
+                    help="scored: the dev look on every file (to check a proxy on training rows against the scored "
+                         "rows' shape)")
     ap.add_argument("--scorer", choices=("tflite", "onnx"), default="tflite", help="the model tier to run")
     args = ap.parse_args(argv)
     skab = str(Path(args.data) / "skab")
@@ -238,9 +253,11 @@ def main(argv=None) -> int:
     only = args.only or ["holdout", "dev"]
     report = {"bundle": args.bundle, "config": str(args.skab_config), "set": args.set, "fraction": args.fraction}
     if "holdout" in only:
-        report["holdout"] = holdout(cfg_tier, cfg_np, args.bundle, args.fraction, args.scorer)
+        report["holdout"] = holdout(cfg_tier, cfg_np, args.bundle, args.fraction or None, args.scorer)
     if "dev" in only:
         report["dev"] = dev(cfg_tier, cfg_np, args.bundle, args.scorer)
+    if "scored" in only:
+        report["scored"] = dev(cfg_tier, cfg_np, args.bundle, args.scorer, every=True)
     json.dump(report, sys.stdout, indent=1)
     return 0
 

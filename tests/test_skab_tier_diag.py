@@ -111,3 +111,18 @@ def test_the_diagnosis_names_the_sensor_part_behind_the_tiers_false_alarms(tmp_p
     g = other["dev"]["valve1/0.csv"]
     assert "held" not in g["tier_false_rows_open_because"]
     assert sum(g["tier_false_rows_open_because"].values()) == g["tier_false_rows"] > 0
+
+    # skab44: `--fraction 0` runs each whole file as SKAB splits it (for files labelled normal throughout: cuts of
+    # anomaly-free.csv), `--only scored` the per-alert look on every file, not the dev files only
+    whole = diagnose("--only", "holdout", "--only", "scored", "--fraction", "0")
+    assert whole["fraction"] == 0 and "dev" not in whole
+    held = whole["holdout"]
+    for name, h in held.items():
+        assert h["rows"] == ROWS - 400, name                         # every row after SKAB's 400 training rows
+    assert held["other/7.csv"]["labelled_anomalous"] == 0 and held["valve1/0.csv"]["labelled_anomalous"] == 60
+    scored = whole["scored"]
+    assert set(scored) == {"other/7.csv", "valve1/0.csv"}              # every file, not only the dev ones
+    assert scored["valve1/0.csv"]["tier_false_rows"] == dev["valve1/0.csv"]["tier_false_rows"]   # the dev look's
+    # on a file labelled normal throughout, the holdout's alerted rows are the scored look's false rows
+    assert scored["other/7.csv"]["tier_false_rows"] == held["other/7.csv"]["tier"]["alerted"]
+    assert scored["other/7.csv"]["numpy_false_rows"] == held["other/7.csv"]["numpy"]["alerted"]
