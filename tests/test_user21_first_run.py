@@ -1,0 +1,60 @@
+"""user21, a first-time operator from a fresh clone to alerts on a SKAB pump's recordings: what stopped the walk.
+
+- A sensor listed in `sensors` that no source's mapping names (a ninth sensor, `vibration`, beside a replay's
+  `columns` for eight): check-config said "ok"; `run` then warned it "did not move in this warm-up" and
+  `stad-convert train` refused it. check-config now says it in a `note:` naming the sensor and the mapping.
+  Real files, the real CLI.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+SKAB_HEADER = "datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly"
+FORMAT = {"separator": ";", "time_column": "datetime",
+          "columns": {"Accelerometer1RMS": "accel1", "Current": "current", "Volume Flow RateRMS": "flow"}}
+
+
+def _recordings(folder):
+    folder.mkdir()
+    rows = [f"2020-03-01 10:00:{s:02d};0.02;1.3;32.0;0" for s in range(40)]
+    (folder / "day1.csv").write_text("\n".join([SKAB_HEADER, *rows]) + "\n")
+    return folder
+
+
+def _check(tmp_path, cfg: dict) -> str:
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stderr
+
+
+def test_a_sensor_no_source_names_is_said_by_check_config(tmp_path):
+    history = _recordings(tmp_path / "history")
+    cfg = {"sensors": ["accel1", "current", "flow", "vibration"], "sinks": [], "state_dir": "state",
+           "window": {"steps": 8}, "sources": [{"type": "replay", "path": str(history), **FORMAT}]}
+    err = _check(tmp_path, cfg)
+    assert ("note: sensors[3]: no source gives vibration a reading: sources[0] (replay) reads only the sensors its "
+            "`columns` name, and none names it") in err, err
+    assert "leave it out of `sensors`" in err
+    assert "gives accel1" not in err and "gives flow" not in err
+
+    # a Modbus source carries its registers: the same note, naming `registers`
+    cfg["sources"] = [{"type": "modbus", "registers": {"accel1": 0, "current": 1, "flow": 2}}]
+    assert "note: sensors[3]: no source gives vibration a reading: sources[0] (modbus 127.0.0.1:502) reads only " \
+           "the sensors its `registers` name" in _check(tmp_path, cfg)
+
+
+def test_no_note_when_every_sensor_is_mapped_or_a_source_may_carry_any(tmp_path):
+    history = _recordings(tmp_path / "history")
+    cfg = {"sensors": ["accel1", "current", "flow"], "sinks": [], "state_dir": "state", "window": {"steps": 8},
+           "sources": [{"type": "replay", "path": str(history), **FORMAT}]}
+    assert "no source gives" not in _check(tmp_path, cfg)
+    # records that name their sensors (stdin, a replay without `columns`) may carry any sensor
+    cfg["sensors"].append("vibration")
+    cfg["sources"] = [{"type": "replay", "path": str(history), **FORMAT}, {"type": "stdin"}]
+    assert "no source gives" not in _check(tmp_path, cfg)
