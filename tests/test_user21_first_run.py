@@ -4,6 +4,9 @@
   `columns` for eight): check-config said "ok"; `run` then warned it "did not move in this warm-up" and
   `stad-convert train` refused it. check-config now says it in a `note:` naming the sensor and the mapping.
   Real files, the real CLI.
+- `stad-convert train` on SKAB valve files with `label_columns: [anomaly]`: each file's validation part (70–85 %)
+  lies in its labelled anomaly, the normal targets left are seconds without a row, carried forward; after 7 min of
+  training it said "set tick_s to the recordings' period". It now names the labels, before training.
 """
 from __future__ import annotations
 
@@ -58,3 +61,28 @@ def test_no_note_when_every_sensor_is_mapped_or_a_source_may_carry_any(tmp_path)
     cfg["sensors"].append("vibration")
     cfg["sources"] = [{"type": "replay", "path": str(history), **FORMAT}, {"type": "stdin"}]
     assert "no source gives" not in _check(tmp_path, cfg)
+
+
+def test_a_validation_part_wholly_labelled_is_named_before_training_not_tick_s(tmp_path, capsys):
+    # A SKAB valve file: one row a second with a second left out now and then, its anomaly labelled over 65–87 %, so
+    # the validation part (70–85 %) is all labelled and its only normal targets are the left-out seconds, carried
+    # forward: repeating the last value is exact there. train said "set tick_s to the recordings' period" after
+    # training (7 min on SKAB's files under load); it now says the labels, before training.
+    from convert.cli import main
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    rows = [f"2020-03-09 10:{s // 60:02d}:{s % 60:02d};{0.02 + (s * 7919 % 13) * 0.001:.4f};"
+            f"{1.3 + (s * 104729 % 11) * 0.01:.3f};{int(650 <= s < 870)}" for s in range(1000) if s % 20 != 19]
+    (rec / "valve.csv").write_text("\n".join(["datetime;Accelerometer1RMS;Current;anomaly", *rows]) + "\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "sensors": ["accel1", "current"], "tick_s": 1, "topology": "none", "window": {"steps": 8, "carry_forward_s": 5},
+        "sinks": [], "sources": [{"type": "replay", "path": "rec", "separator": ";", "time_column": "datetime",
+                                  "label_columns": ["anomaly"],
+                                  "columns": {"Accelerometer1RMS": "accel1", "Current": "current"}}]}))
+    code = main(["train", "-c", str(cfg), "-o", str(tmp_path / "b"), "--epochs", "1", "--d-model", "8", "--heads", "1",
+                 "--ff-hidden", "8", "--windows-per-epoch", "64"])
+    said = capsys.readouterr().err
+    assert code == 2 and "no better than repeating the last value" in said, said
+    assert "windows end on a row labelled anomalous" in said and "`--split recording`" in said, said
+    assert "epoch" not in said, said           # refused before any training
