@@ -7,13 +7,19 @@
 - `stad-convert train` on SKAB valve files with `label_columns: [anomaly]`: each file's validation part (70–85 %)
   lies in its labelled anomaly, the normal targets left are seconds without a row, carried forward; after 7 min of
   training it said "set tick_s to the recordings' period". It now names the labels, before training.
+- A retrain hot-swapped in while a valve was shut (flow 0): "flow: … not the bundle's scale — another unit?". The
+  running model's scale was as far off: now said as the plant away from its normal, never counted as off scale.
 """
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import yaml
+from agent.config import from_dict
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, REPO, demo_dict, sim_rows
 
 SKAB_HEADER = "datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly"
 FORMAT = {"separator": ";", "time_column": "datetime",
@@ -86,3 +92,42 @@ def test_a_validation_part_wholly_labelled_is_named_before_training_not_tick_s(t
     assert code == 2 and "no better than repeating the last value" in said, said
     assert "windows end on a row labelled anomalous" in said and "`--split recording`" in said, said
     assert "epoch" not in said, said           # refused before any training
+
+
+
+
+@NO_DEMO
+def test_a_hot_swap_during_a_stopped_sensor_says_the_plant_not_the_bundles_units(tmp_path):
+    # user21: a retrain of the same plant delivered while the valve was shut (flow 0 for a minute) was told "flow: …
+    # not the bundle's scale — another unit, or a scaling factor missing?": the running model's own scale is as far
+    # off. The shadow's end judges the window (pipeline_fit.scale_mismatches): said as the plant away from its
+    # normal now (PlantOff, which HotSwap never counts towards scoring.shadow_refuse_off_scale).
+    from agent.bundle import read_manifest
+    from agent.manifest import Normalisation
+    from agent.pipeline import Pipeline
+    from agent.pipeline_fit import scale_mismatches
+    from agent.warmup import PlantOff
+    d = demo_dict(tmp_path / "state", bundle=str(DEMO_BUNDLE))
+    d["warmup"]["ticks"] = HOTSWAP_WARMUP
+    d["faults"] = {"enabled": False}        # the sensor's readings reach the window (no `dead` fault masks them)
+    pipe = Pipeline(from_dict(d, base_dir=str(REPO)))
+    rows = sim_rows(pipe.cfg, days=0.3)
+    stopped = pipe.sensors.index("S01_speed")
+    for k, r in enumerate(rows[:HOTSWAP_WARMUP + 100]):
+        if k > HOTSWAP_WARMUP:
+            values = np.array(r.values, copy=True)
+            values[stopped] = 0.0
+            r = dataclasses.replace(r, values=values)
+        pipe.step(r)
+    same = read_manifest(DEMO_BUNDLE).normalisation
+    said = scale_mismatches(pipe.sensors, pipe.window, pipe.normaliser, same)
+    assert [line.split(":", 1)[0] for line in said] == ["S01_speed"], said
+    assert isinstance(said[0], PlantOff) and "not the bundle's scale" not in said[0], said
+    assert "off the running model's scale as much: the plant is away from its normal" in said[0], said
+    # a candidate in another unit on a sensor the plant reads as usual: said as before, and counted
+    other = pipe.sensors[4]
+    rescaled = Normalisation(mean={**same.mean, other: same.mean[other] * 100},
+                             std={**same.std, other: same.std[other] * 100})
+    said = scale_mismatches(pipe.sensors, pipe.window, pipe.normaliser, rescaled)
+    line = next(line for line in said if line.startswith(f"{other}:"))
+    assert not isinstance(line, PlantOff) and "not the bundle's scale — another unit" in line, said
