@@ -9,10 +9,14 @@
   training it said "set tick_s to the recordings' period". It now names the labels, before training.
 - A retrain hot-swapped in while a valve was shut (flow 0): "flow: … not the bundle's scale — another unit?". The
   running model's scale was as far off: now said as the plant away from its normal, never counted as off scale.
+- Restarted 10 s after a stop, the checkpoint's window kept: its first score read the last run's ticks (the valve
+  shut) and said "the live data lies far from the normal … move the checkpoint aside". Now judged once the window
+  holds this run's ticks only.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 
@@ -131,3 +135,47 @@ def test_a_hot_swap_during_a_stopped_sensor_says_the_plant_not_the_bundles_units
     said = scale_mismatches(pipe.sensors, pipe.window, pipe.normaliser, rescaled)
     line = next(line for line in said if line.startswith(f"{other}:"))
     assert not isinstance(line, PlantOff) and "not the bundle's scale — another unit" in line, said
+
+
+OP_CONFIG = """node: {id: n1, site: s1}
+tick_s: 1
+state_dir: state
+sensors:
+  - {name: flow, group: g}
+  - {name: current, group: g}
+sources:
+  - {type: stdin}
+window: {steps: 16, max_clock_skew_s: 0}
+warmup: {ticks: 100}
+faults: {enabled: false}
+sinks:
+  - type: terminal
+"""
+
+
+def _run_stdin(directory, rows: list[tuple[int, float]]) -> str:
+    from conftest import agent_env
+    rng = np.random.default_rng(3)
+    live = "".join(json.dumps({"ts": 1796480000 + t, "values": {"flow": level + rng.normal(0, 1.5),
+                                                               "current": 2.5 + rng.normal(0, 0.1)}}) + "\n"
+                   for t, level in rows)
+    done = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=directory, input=live,
+                          capture_output=True, text=True, timeout=300, env=agent_env())
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_a_restart_that_keeps_the_window_judges_the_operating_point_on_this_runs_ticks(tmp_path):
+    # The last run's last 20 ticks at flow 32 (a valve shut), the plant back at 125 when the agent starts again 2 s
+    # later: the checkpoint's window is kept (no refill) and its first scores read the last run's ticks. It said
+    # "first score: the live data lies far … flow (live median 3…)" and "move the checkpoint aside".
+    (tmp_path / "agent.yaml").write_text(OP_CONFIG)
+    first = _run_stdin(tmp_path, [(t, 125.0) for t in range(200)] + [(t, 32.0) for t in range(200, 220)])
+    assert "first score: the live data lies far" not in first, first
+    again = _run_stdin(tmp_path, [(t, 125.0) for t in range(222, 300)])
+    assert "checkpoint" in again and "loaded" in again and "refill" not in again.split("first tick")[1][:200], again
+    assert "first score: the live data lies far" not in again, again
+    # the plant really elsewhere after a restart that kept the window: said, window.steps ticks in
+    third = _run_stdin(tmp_path, [(t, 32.0) for t in range(302, 360)])
+    [line] = [ln for ln in third.splitlines() if "first score: the live data lies far" in ln]
+    assert "flow (live median 3" in line and "move the checkpoint aside" in line, line
