@@ -8,8 +8,9 @@ fallback learns on calm ticks only. Nothing in the alert or the log pointed at t
 the sensors it named. Said at the first score whose window holds this life's live ticks only (after the refill that
 follows a recorded warm-up or a long restart gap; `window.steps` ticks into a restart that kept the checkpoint's
 window, whose first scores read the last run's ticks — user21: a valve shut just before a stop was told at the next
-start as an operating point elsewhere, with "move the checkpoint aside" as the cure), once per life; a sensor whose normal spread is the
-normaliser's floor (it did not move where the normal was learned) is left out: it has a warning of its own.
+start as an operating point elsewhere, with "move the checkpoint aside" as the cure), once per life; a sensor whose
+normal spread is the normaliser's floor (it did not move where the normal was learned) is left out: it has a warning
+of its own.
 """
 from __future__ import annotations
 
