@@ -78,6 +78,7 @@ from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
 from .time_shift import shift_times
+from .warmup import PlantOff
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -504,6 +505,7 @@ class HotSwap:
         for line in lines:
             log.warning("model update: %s: %s", sh.path, line)
         share, n = self.cfg.scoring.shadow_refuse_off_scale, len(self.cfg.sensor_names())
+        lines = [line for line in lines if not isinstance(line, PlantOff)]    # the plant off normal, not the bundle
         if share is None or not lines or len(lines) < share * n:
             return True
         names = ", ".join(line.split(":", 1)[0] for line in lines)

@@ -5,9 +5,12 @@ Why (user13, user14): a `warmup.replay` recording taken at another operating poi
 125 l/min and 0.21 g beside a skid running at 32 l/min and 0.03 g, a fluid 3 °C warmer — made the first score an
 alert on normal running (score 100 against a threshold of 10.8), open for as long as the plant ran so: the
 fallback learns on calm ticks only. Nothing in the alert or the log pointed at the recording; an operator chased
-the sensors it named. Said at the first score because the window then holds live ticks only (the refill after a
-recorded warm-up, or the first window after a restart), once per life; a sensor whose normal spread is the
-normaliser's floor (it did not move where the normal was learned) is left out: it has a warning of its own.
+the sensors it named. Said at the first score whose window holds this life's live ticks only (after the refill that
+follows a recorded warm-up or a long restart gap; `window.steps` ticks into a restart that kept the checkpoint's
+window, whose first scores read the last run's ticks — user21: a valve shut just before a stop was told at the next
+start as an operating point elsewhere, with "move the checkpoint aside" as the cure), once per life; a sensor whose
+normal spread is the normaliser's floor (it did not move where the normal was learned) is left out: it has a warning
+of its own.
 """
 from __future__ import annotations
 

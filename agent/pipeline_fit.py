@@ -18,7 +18,7 @@ from .alerts import iso
 from .recent_ticks import RecentTicks
 from .scorers.standby import StandbyTier
 from .threshold import AdaptiveThreshold, calibrate
-from .warmup import WarmupRows, flat_sensors, unit_mismatches
+from .warmup import NOT_ITS_SCALE, PLANT_OFF, PlantOff, WarmupRows, flat_sensors, unit_mismatches
 from .window import Normaliser
 
 if TYPE_CHECKING:
@@ -200,6 +200,9 @@ def scale_mismatches(sensors: list[str], window: WindowBuffer, normaliser: Norma
     if normaliser is None or not window.filled:
         return []
     raw = np.asarray(window.values, np.float64) * normaliser.std + normaliser.mean
-    theirs = Normaliser.from_manifest(candidate, sensors)
-    return unit_mismatches(sensors, raw, np.array(window.missing, bool), theirs,
-                           readings=f"the last {len(raw)} ticks' readings")
+    missing = np.array(window.missing, bool)
+    readings = f"the last {len(raw)} ticks' readings"
+    theirs = unit_mismatches(sensors, raw, missing, Normaliser.from_manifest(candidate, sensors), readings=readings)
+    ours = {line.split(":", 1)[0] for line in unit_mismatches(sensors, raw, missing, normaliser)}
+    return [PlantOff(line.replace(NOT_ITS_SCALE, PLANT_OFF)) if line.split(":", 1)[0] in ours else line
+            for line in theirs]

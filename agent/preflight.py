@@ -50,6 +50,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     from .config import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
     found += column_notes(cfg)
+    found += unfed_sensor_notes(cfg)
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg) or [replay_note(cfg), *unmatched_columns(cfg.resolve(cfg.warmup.replay),
@@ -138,6 +139,29 @@ def column_notes(cfg: AgentConfig) -> list[tuple[str, str]]:
     return [(f"sources[{i}]", note) for i, src in enumerate(cfg.sources)
             if isinstance(src, ReplayConfig) and src.path and not src.labels_file
             for note in unmatched_columns(cfg.resolve(src.path), src, cfg.sensor_names())]
+
+
+def unfed_sensor_notes(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """A sensor in `sensors` that no source names, when every source says which sensors it carries (a replay's
+    `columns`, Modbus registers, OPC UA nodes, MQTT topics; SourceConfig.carried): it never gets a reading.
+    user21: a ninth sensor listed in `sensors` and mapped by no column passed check-config with "ok"; `run` then
+    warned it "did not move in this warm-up" and `stad-convert train` refused it. A note, not a problem: `run`
+    takes such a config. A feed whose records name their sensors (udp, stdin, a replay without `columns`, an mqtt
+    '*' topic) may carry any sensor, and the simulator carries every one: no note then."""
+    from .sources.simulate import SimulateConfig
+    if not cfg.sources or any(isinstance(src, SimulateConfig) for src in cfg.sources):
+        return []
+    carried = [src.carried() for src in cfg.sources]
+    if any(others for _, others in carried):
+        return []
+    named = {sensor for sensors, _ in carried for sensor in sensors}
+    maps = sorted({key.split(".")[0] for src in cfg.sources for key, _ in src.sensor_refs()})
+    where = " and ".join(f"sources[{i}] ({src.label()})" for i, src in enumerate(cfg.sources))
+    return [(f"sensors[{i}]", Note(f"no source gives {name} a reading: {where} reads only the sensors its "
+                                   + "/".join(f"`{m}`" for m in maps) + " name, and none names it — it is "
+                                   "missing from the first tick, and `stad-convert train` refuses it; map it in a "
+                                   "source, or leave it out of `sensors`"))
+            for i, name in enumerate(cfg.sensor_names()) if name not in named]
 
 
 def unmatched_columns(root: Path, reader, sensors: list[str]) -> list[Note]:

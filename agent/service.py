@@ -422,8 +422,11 @@ class Agent(Resume, Delivery):
             if not self._first_tick_logged:
                 self._first_tick_logged = True
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
-            if self._far_unchecked and not res.warming:
-                self._far_unchecked = False         # the first score: its window holds live ticks only
+            if self._far_unchecked and not res.warming and \
+                    self.pipeline.ticks - self._ticks_at_start >= self.cfg.window.steps:
+                # the first score whose window holds this life's ticks only: a restart that kept the checkpoint's
+                # window scores from its first tick on the last run's ticks (user21: a valve shut before the stop)
+                self._far_unchecked = False
                 resumed = self.checkpoint_start.get("state") == "resumed"
                 say_far(self.pipeline.window, self.pipeline.normaliser, self.pipeline.sensors,
                         str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None,

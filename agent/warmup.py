@@ -191,10 +191,24 @@ def unit_mismatches(sensors: list[str], raw: np.ndarray, missing: np.ndarray, bu
             continue
         where = f"{abs(level / mean):.3g}× the bundle's mean" if mean != 0 else f"{shift:.3g} std from its mean"
         out.append(f"{name}: {readings} median {level:.4g}, spread {spread:.4g}, against the bundle's "
-                   f"mean {mean:.4g}, std {std:.4g} (median {where}): not the bundle's scale — another unit, or a "
-                   "scaling factor missing? The model tier's score of it is off by as much; fix the source's "
-                   "scaling or train a bundle on this data")
+                   f"mean {mean:.4g}, std {std:.4g} (median {where}): " + NOT_ITS_SCALE)
     return out
+
+
+#: how unit_mismatches ends a line: what it means and what to do
+NOT_ITS_SCALE = ("not the bundle's scale — another unit, or a scaling factor missing? The model tier's score of it "
+                 "is off by as much; fix the source's scaling or train a bundle on this data")
+
+
+
+class PlantOff(str):
+    """A scale_mismatches line of a sensor whose readings are as far off the running normalisation: the plant is
+    away from its normal in the window (user21: a valve shut, flow 0, an alert open as the shadow ended), not the
+    candidate in other units; said so, and never counted towards `scoring.shadow_refuse_off_scale`."""
+
+
+PLANT_OFF = ("off the running model's scale as much: the plant is away from its normal in these ticks (an "
+             "anomaly, a valve shut, a pump stopped?), not the bundle in other units")
 
 
 def flat_sensors(sensors: list[str], raw: np.ndarray, missing: np.ndarray, norm: Normaliser, source: str) -> list[str]:

@@ -174,6 +174,7 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
     check_observed(train_w, "training", series.rejected_text())
     for part, w in (("training", train_w), ("validation", val_w)):
         check_sensors_observed(series.sensors, w, part, series.rejected_text())
+    check_something_to_forecast(val_w)
     warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
@@ -360,13 +361,31 @@ def check_trained(summary: dict, threshold: dict) -> None:
                             f"(p50 {summary['val_tick_score_p50']:.3g}, p99 {summary['val_tick_score_p99']:.3g})")
     model_mse, naive = summary["val_mse_model"], summary["val_mse_naive_repeat_last"]
     if not math.isfinite(model_mse) or model_mse >= naive:
-        advice = "more data, more epochs, or a longer window"
-        if naive == 0:      # nothing to forecast: qa37's readings 2 min apart at tick_s 1 got the advice above
-            advice = ("every validation target repeats the tick before it: readings further apart than tick_s, "
-                      "carried forward (window.carry_forward_s), or sensors that never change — set tick_s to the "
-                      "recordings' period (and the gateway's with it)")
         raise TrainingError(f"the model is no better than repeating the last value on validation "
-                            f"(MSE {model_mse:.4g} vs {naive:.4g}): {advice}")
+                            f"(MSE {model_mse:.4g} vs {naive:.4g}): more data, more epochs, or a longer window")
+
+
+def check_something_to_forecast(val_w: Windows) -> None:
+    """Refuse before training when every normal validation target repeats the tick before it (repeating the
+    last value is exact: no model can beat it). qa37: readings 2 min apart at tick_s 1, each carried forward.
+    user21: SKAB valve files whose validation part (70–85 % of each) lies wholly in their labelled anomaly —
+    the normal targets left were the ticks without a row of their own, carried forward; train said "set
+    tick_s to the recordings' period" after seven minutes of training, when the labels were the cause."""
+    if naive_mse(val_w) != 0:
+        return
+    labelled = int((~val_w.usable).sum())
+    if labelled:
+        advice = (f"{labelled} of its {len(val_w)} windows end on a row labelled anomalous, and the normal targets "
+                  "left are ticks without a row of their own, carried forward (window.carry_forward_s): put "
+                  "labelled anomalies early in each recording or cut them out (each recording is split 70/15/15 "
+                  "by time, so a late anomaly fills its validation part), or with 3 recordings or more give "
+                  "`--split recording`; recordings sparser than tick_s: set tick_s to their period")
+    else:
+        advice = ("readings further apart than tick_s, carried forward (window.carry_forward_s), or sensors that "
+                  "never change — set tick_s to the recordings' period (and the gateway's with it)")
+    raise TrainingError("nothing to learn: any model would be no better than repeating the last value on "
+                        f"validation: every validation target repeats the tick before it ({len(val_w)} windows): "
+                        + advice)
 
 
 def calibration_scores(w: Windows, forecast: np.ndarray, steps: int,
