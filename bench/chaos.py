@@ -267,6 +267,7 @@ class Notify:
         self.sock.bind("\0" + self.address[1:])
         self.sock.settimeout(0.2)
         self.lines: list[str] = []
+        self.times: list[tuple[float, str]] = []     # (time.time() at arrival, line): STATUS's pace in a flood
 
         self.got = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()    # read all: a full queue drops pings
@@ -281,6 +282,7 @@ class Notify:
                 return
             with self.got:
                 self.lines += data.splitlines()
+                self.times += [(time.time(), ln) for ln in data.splitlines()]
                 self.got.notify_all()
 
     def wait_ready(self, proc: subprocess.Popen, timeout: float) -> bool:
@@ -305,6 +307,9 @@ class Life:
         self.rc: int | None = None
         self.bad_sent: Counter = Counter()      # reject reason → records sent to it while ready
         self.valid_sent = 0
+        self.flood_sent = 0                     # flood datagrams sent to it while ready (each all sensors)
+        self.valid_in_flood = 0                 # the feeder's records sent to it while a flood ran
+        self.floods: list[dict] = []            # per flood: its times (time.time()), its RSS before and after
         self.release = "this"                   # or "earlier" (--upgrade-from)
 
 
@@ -385,6 +390,7 @@ class Feeder(threading.Thread):
         self.agent = agent
         self.rng = random.Random(seed)
         self.stalled = threading.Event()
+        self.flooding = threading.Event()
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.last: bytes | None = None
@@ -414,6 +420,7 @@ class Feeder(threading.Thread):
                     life = self.agent.life
                     if life is not None and life.ended_by is None:
                         life.valid_sent += 1
+                        life.valid_in_flood += self.flooding.is_set()
 
     def bad(self, kind: str, rng: random.Random) -> bool:
         """Send one bad record of `kind` to the running agent (counted against its life)."""
@@ -447,6 +454,66 @@ class Feeder(threading.Thread):
                 self.sock.sendto(data, self.addr)
                 life.bad_sent[BAD[kind] or f"{kind} (taken)"] += values
         return True
+
+
+def rss_kb(pid: int) -> int | None:
+    """The process's resident set now (VmRSS, KiB); None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")), None)
+    except (OSError, ValueError):
+        return None
+
+
+class Flood(threading.Thread):
+    """A sender gone wild for `hold_s`: the stream's reading, stamped now, sent as fast as this thread can (a
+    relay's loop that lost its sleep, a sensor that resends on every interrupt). Per tick the first of a sensor's
+    values is taken, every other one is a `duplicate`; what the agent's socket cannot hold the kernel drops, and
+    the agent counts that (`kernel drop`, SO_RXQ_OVFL). The feeder's own records sent meanwhile may meet either
+    fate, or be stamped into a tick the flood took first."""
+
+    BATCH = 200
+
+    def __init__(self, feeder: Feeder, hold_s: float, seed: int):
+        super().__init__(daemon=True)
+        self.feeder, self.hold_s, self.rng = feeder, hold_s, random.Random(seed)
+        self.sent = 0
+
+    def run(self) -> None:
+        feeder, agent = self.feeder, self.feeder.agent
+        end = time.monotonic() + self.hold_s
+        with agent.lock:
+            first = agent.life
+        flood = {"start": time.time(), "rss_kb_before": rss_kb(first.proc.pid) if first else None}
+        feeder.flooding.set()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                while time.monotonic() < end and not feeder.stopped.is_set():
+                    now = time.time()
+                    data = (json.dumps(feeder.stream.reading(now, self.rng, now >= feeder.anomalies_from))
+                            + "\n").encode()
+                    with agent.lock:
+                        life = agent.life
+                        counted = life is not None and life.ended_by is None and life.ready \
+                            and life.proc.poll() is None
+                        if counted:
+                            life.flood_sent += self.BATCH     # (counted first: the agent may count drops at once)
+                    for _ in range(self.BATCH):
+                        try:
+                            sock.sendto(data, feeder.addr)
+                        except OSError:         # ENOBUFS: this host's own queue full — sent fewer
+                            if counted:
+                                life.flood_sent -= 1
+                    self.sent += self.BATCH
+                    time.sleep(0)               # the driver's other threads (the feeder, the subscriber) get a turn
+        finally:
+            feeder.flooding.clear()
+            flood.update(end=time.time(), sent=self.sent)
+            with agent.lock:
+                life = agent.life
+            if life is not None and life is first:      # (one across a restart: its counts are its lives')
+                flood["rss_kb_after"] = rss_kb(life.proc.pid)
+                life.floods.append(flood)
 
 
 def small_fs_module():
@@ -528,6 +595,7 @@ def _without(p: dict, *keys) -> dict:
 
 def check(work: Path, sub: Subscriber, agent: Agent, scorer: str = "numpy", drops: list[dict] | None = None) -> dict:
     inv: dict[str, list[str]] = {}
+    n_sensors = len(Stream.for_scorer(scorer).sensors)
     # The agent's lives.
     inv["agent exits only when told"] = [f"life {life.n}: exited on its own, rc {life.rc}" for life in agent.lives
                                          if life.ended_by in ("exited", "never ready")]
@@ -614,14 +682,60 @@ def check(work: Path, sub: Subscriber, agent: Agent, scorer: str = "numpy", drop
         counted = Counter({k: int(v) for k, v in (part.rsplit(": ", 1) for part in m.group(4).split(", ")
                                                   if part != "none")})
         sent = {r: n for r, n in life.bad_sent.items() if r in BAD.values()}
-        may_add = {"duplicate": life.bad_sent["no ts (taken)"]}
+        # A flood's datagrams, and the feeder's own sent meanwhile, are each taken, a duplicate per value, or
+        # dropped by the kernel (one per datagram).
+        flooded = life.flood_sent + life.valid_in_flood
+        may_add = {"duplicate": life.bad_sent["no ts (taken)"] + flooded * n_sensors, "kernel drop": flooded,
+                   "late": life.valid_in_flood * n_sensors}
         for reason in set(sent) | set(counted):
             if not sent.get(reason, 0) <= counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
                 rejects.append(f"life {life.n}: {sent.get(reason, 0)} sent as {reason!r}, {counted[reason]} counted")
     inv["rejects counted"] = rejects
+    inv.update(check_floods(agent))
     if scorer in MODEL_SCORERS:
         inv.update(check_model(sub, agent, scorer, drops or [], parsed["health"]))
     return {k: ("held" if not v else v) for k, v in inv.items()}
+
+
+#: A flood may not silence the agent's loop longer than this (its STATUS comes every 5 s: HEALTH_EVERY_S) …
+FLOOD_SILENCE_S = 30.0
+#: … nor grow its memory more than this (its intake queue holds 1 MiB at most, the kernel's buffer ~200 KiB).
+FLOOD_RSS_GROWTH_KB = 64 * 1024
+TICKS = re.compile(r"STATUS=tier=\w+ ticks=(\d+)")
+
+
+def flood_figures(life: Life, flood: dict) -> dict:
+    """One flood as the agent's STATUS lines saw it: the longest silence from its start until the first STATUS
+    after its end, and the ticks said before it and after it."""
+    status = [(t, int(m.group(1))) for t, ln in life.notify.times if (m := TICKS.match(ln))]
+    before = [n for t, n in status if t < flood["start"]]
+    during = [t for t, _ in status if flood["start"] <= t <= flood["end"]]
+    after = [(t, n) for t, n in status if t > flood["end"]]
+    marks = [flood["start"], *during] + ([after[0][0]] if after else [])
+    return {"s": round(flood["end"] - flood["start"], 1), "sent": flood["sent"],
+            "longest_silence_s": round(max(b - a for a, b in zip(marks, marks[1:])), 1) if after else None,
+            "ticks_before": before[-1] if before else None, "ticks_after": after[0][1] if after else None,
+            "rss_kb": [flood["rss_kb_before"], flood.get("rss_kb_after")]}
+
+
+def check_floods(agent: Agent) -> dict:
+    """Through a flood the agent's loop goes on (ticks said, within FLOOD_SILENCE_S, and more of them after it
+    than before) and its memory stays bounded. A flood its life did not outlive by a STATUS is not judged."""
+    silent, memory = [], []
+    for life in agent.lives:
+        for flood in life.floods:
+            f = flood_figures(life, flood)
+            if f["longest_silence_s"] is None:
+                if life.ended_by is None or life.ended_by in ("exited", "never ready"):
+                    silent.append(f"life {life.n}: no STATUS after a flood of {f['s']} s ({f['sent']} sent)")
+                continue
+            if f["longest_silence_s"] > FLOOD_SILENCE_S or (f["ticks_before"] is not None
+                                                            and f["ticks_after"] <= f["ticks_before"]):
+                silent.append(f"life {life.n}: {json.dumps(f)}")
+            before, after = f["rss_kb"]
+            if before and after and after - before > FLOOD_RSS_GROWTH_KB:
+                memory.append(f"life {life.n}: RSS {before} -> {after} KiB over a flood of {f['s']} s")
+    return {"the loop goes on through a flood": silent, "a flood leaves memory bounded": memory}
 
 
 def event_counts(sub: Subscriber) -> dict:
@@ -640,7 +754,7 @@ def event_counts(sub: Subscriber) -> dict:
 
 ACTIONS = {   # name → weight
     "kill9": 4, "sigterm": 2, "sighup": 2, "sighup_bad_edit": 2, "sighup_edit": 1, "broker_stop": 3, "broker_kill": 2,
-    "broker_refuse": 2, "disk_fill": 3, "stall": 3, "bad_burst": 8,
+    "broker_refuse": 2, "disk_fill": 3, "stall": 3, "bad_burst": 8, "flood": 2,
 }
 MODEL_ACTIONS = {"bundle_drop": 2, "bundle_corrupt": 2}     # with a model --scorer
 CORRUPTIONS = ("truncated", "bad hash")
@@ -689,6 +803,7 @@ def soak(args) -> dict:
     feeder = Feeder(udp_port, agent, args.seed, stream)
     done: list[dict] = []
     drops: list[dict] = []
+    floods: list[Flood] = []
     actions = {**ACTIONS, **(MODEL_ACTIONS if args.scorer in MODEL_SCORERS else {})}
     restore: list[tuple[float, str]] = []       # (monotonic deadline, what to undo)
 
@@ -706,6 +821,9 @@ def soak(args) -> dict:
         elif what == "stall" and feeder.stalled.is_set():
             feeder.stalled.clear()
             note("stall_end")
+        elif what == "flood":
+            floods[-1].join()
+            note("flood_end", sent=floods[-1].sent)
 
     try:
         feeder.start()
@@ -731,7 +849,7 @@ def soak(args) -> dict:
             choices = {a: w for a, w in actions.items()
                        if not (a.startswith("broker") and "broker" in pending)
                        and not (a == "disk_fill" and (disk is None or "disk" in pending))
-                       and not (a == "stall" and "stall" in pending)}
+                       and not (a in ("stall", "flood") and a in pending)}
             action = rng.choices(list(choices), list(choices.values()))[0]
             hold = rng.uniform(2, 30)
             if action in ("kill9", "sigterm"):
@@ -770,6 +888,12 @@ def soak(args) -> dict:
                 feeder.stalled.set()
                 hold = rng.uniform(1, 12)
                 restore.append((time.monotonic() + hold, "stall"))
+                note(action, hold_s=round(hold, 1))
+            elif action == "flood":
+                hold = rng.uniform(1, 8)
+                floods.append(Flood(feeder, hold, rng.randrange(2**32)))
+                floods[-1].start()
+                restore.append((time.monotonic() + hold, "flood"))
                 note(action, hold_s=round(hold, 1))
             elif action in MODEL_ACTIONS:
                 corrupt = rng.choice(CORRUPTIONS) if action == "bundle_corrupt" else None
@@ -830,6 +954,7 @@ def soak(args) -> dict:
               if earlier else None,
               "actions": dict(Counter(d["do"] for d in done)),
               "bad_records_sent": dict(sum((life.bad_sent for life in agent.lives), Counter())),
+              "floods": [{"life": life.n, **flood_figures(life, f)} for life in agent.lives for f in life.floods],
               "scorer": args.scorer, "bundles_dropped": dict(Counter(d["corrupt"] or "valid" for d in drops)),
               "bundle_outcomes": bundle_outcomes(agent, drops) if drops else None,
               "received": event_counts(sub), "invariants": check(work, sub, agent, args.scorer, drops),
@@ -862,13 +987,27 @@ def bundle_outcomes(agent: Agent, drops: list[dict]) -> dict:
     return {k: dict(v) for k, v in out.items()}
 
 
+#: STATUS's `tier=` words when no tier scores (agent/scoring_state.py): the warm-up, the window refilling
+NOT_SCORING = ("warming", "refilling")
+STATUS_TIER = re.compile(r"^STATUS=tier=([\w()]+)")
+
+
+def scoring_tiers(status_lines: list[str]) -> Counter:
+    """The tiers STATUS lines say score, by count: a state in which none scores (the warm-up, a refill) is no tier,
+    and a planned fallback (`numpy(planned)`: the model tier waits to be prepared, health's `scoring.waiting` says
+    why) no step-down. (Before, every word after `tier=` was a tier: the first life's warm-up, `tier=warming`
+    since user16, failed every model-tier soak — chaos1.)"""
+    words = (m.group(1) for m in map(STATUS_TIER.match, status_lines) if m)
+    return Counter(w for w in words if w not in NOT_SCORING and not w.endswith("(planned)"))
+
+
 def check_model(sub: Subscriber, agent: Agent, scorer: str, drops: list[dict], health: list[dict]) -> dict:
     """The model tier's invariants (--scorer tflite|onnx)."""
     inv: dict[str, list[str]] = {}
     logs = _logs(agent)
     tiers = []
     for life, lines in logs:
-        said = Counter(m.group(1) for m in map(re.compile(r"tier=(\w+)").search, life.notify.lines) if m)
+        said = scoring_tiers(life.notify.lines)
         other = {t: n for t, n in said.items() if t != scorer}
         why = [ln for ln in lines if re.search(rf"scorer tier \w+ -> (?!{scorer}\b)", ln)]
         if other and not why:
