@@ -309,6 +309,7 @@ class Life:
         self.valid_sent = 0
         self.flood_sent = 0                     # flood datagrams sent to it while ready (each all sensors)
         self.valid_in_flood = 0                 # the feeder's records sent to it while a flood ran
+        self.bad_in_flood = 0                   # bad values sent to it while a flood ran (the kernel may drop them)
         self.floods: list[dict] = []            # per flood: its times (time.time()), its RSS before and after
         self.release = "this"                   # or "earlier" (--upgrade-from)
 
@@ -453,6 +454,7 @@ class Feeder(threading.Thread):
                     return False
                 self.sock.sendto(data, self.addr)
                 life.bad_sent[BAD[kind] or f"{kind} (taken)"] += values
+                life.bad_in_flood += values * self.flooding.is_set()
         return True
 
 
@@ -684,12 +686,20 @@ def check(work: Path, sub: Subscriber, agent: Agent, scorer: str = "numpy", drop
         sent = {r: n for r, n in life.bad_sent.items() if r in BAD.values()}
         # A flood's datagrams, and the feeder's own sent meanwhile, are each taken, a duplicate per value, or
         # dropped by the kernel (one per datagram).
+        # dropped by the kernel (one per datagram) — the bad records sent meanwhile too, which are then not counted
+        # under their own reason.
         flooded = life.flood_sent + life.valid_in_flood
-        may_add = {"duplicate": life.bad_sent["no ts (taken)"] + flooded * n_sensors, "kernel drop": flooded,
-                   "late": life.valid_in_flood * n_sensors}
+        may_add = {"duplicate": life.bad_sent["no ts (taken)"] + flooded * n_sensors,
+                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors}
+        short = 0
         for reason in set(sent) | set(counted):
-            if not sent.get(reason, 0) <= counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
+            short += max(0, sent.get(reason, 0) - counted[reason])
+            if not counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
                 rejects.append(f"life {life.n}: {sent.get(reason, 0)} sent as {reason!r}, {counted[reason]} counted")
+        if short > min(life.bad_in_flood, counted["kernel drop"]):
+            rejects.append(f"life {life.n}: {short} bad records not counted under their reason, "
+                           f"{life.bad_in_flood} sent during floods, {counted['kernel drop']} kernel drops: {dict(counted)}"
+                           f" counted, {sent} sent")
     inv["rejects counted"] = rejects
     inv.update(check_floods(agent))
     if scorer in MODEL_SCORERS:
