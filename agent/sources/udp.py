@@ -3,11 +3,14 @@
 Nothing is lost silently: a datagram longer than `max_datagram` is counted ('datagram too long')
 rather than read truncated, and datagrams the kernel dropped because its receive buffer was
 full are counted ('kernel drop') from SO_RXQ_OVFL. Lines split on '\n' only: a U+2028 inside a
-JSON string is data, not a line break.
+JSON string is data, not a line break. At the stop, the datagrams the kernel still holds for the socket are
+read without waiting for more and each of their lines counted ('unread at stop'): closed with them queued,
+they were lost without a count (chaos1: bench/fuzz.py's udp run under load).
 """
 from __future__ import annotations
 
 import errno
+import select
 import struct
 import threading
 from dataclasses import dataclass
@@ -60,6 +63,7 @@ class UdpSource(Source):
         import socket       # here: a config without a udp source does not load it
         self._socket = socket
         self._stop = threading.Event()
+        self._closing = threading.Lock()     # the socket is closed only once the stop's count of what it held is done
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(RECEIVE_TIMEOUT_S)
         try:
@@ -107,7 +111,7 @@ class UdpSource(Source):
                         if rec is not None:
                             yield rec
         finally:
-            self.sock.close()
+            self._count_unread(close=True)
 
     def _count_kernel_drops(self, ancillary, where: str) -> None:
         for level, kind, payload in ancillary:
@@ -118,8 +122,31 @@ class UdpSource(Source):
                                           "the receive buffer was full (the agent fell behind)")
                     self.kernel_drops = total
 
+    def _count_unread(self, close: bool = False) -> None:
+        """The datagrams the kernel still holds for the socket, read without waiting for more: each of their lines
+        counted `unread at stop`, and the kernel drops they report. At the stop (close()), and again by the
+        reading thread as it closes the socket (`close`): what came between is counted too. A datagram the reading
+        thread takes meanwhile is its own (a record offered once the stop is set: the intake counts it)."""
+        with self._closing:
+            if self.sock.fileno() < 0:
+                return
+            try:
+                while select.select([self.sock], [], [], 0)[0]:
+                    data, ancillary, _, (host, port) = self.sock.recvmsg(self.cfg.max_datagram + 1,
+                                                                         self._socket.CMSG_SPACE(4))
+                    where = f"udp {host}:{port}"
+                    self._count_kernel_drops(ancillary, where)
+                    lines = sum(1 for line in data.decode("utf-8", errors="replace").split("\n") if line.strip())
+                    self.rejects.add_many("unread at stop", where, lines, "the agent stopped before reading it")
+            except OSError:
+                pass        # (a timeout: the reading thread took the last one) nothing more to read
+            finally:
+                if close:
+                    self.sock.close()
+
     def close(self) -> None:
         self._stop.set()
+        self._count_unread()
 
 
 PLUGIN = Plugin(config=UdpConfig, create=UdpSource)
