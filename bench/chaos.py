@@ -689,16 +689,19 @@ def check(work: Path, sub: Subscriber, agent: Agent, scorer: str = "numpy", drop
         # dropped by the kernel (one per datagram) — the bad records sent meanwhile too, which are then not counted
         # under their own reason.
         flooded = life.flood_sent + life.valid_in_flood
+        # Whatever the kernel still held at the stop is counted `unread at stop` (one per line), not by its reason.
         may_add = {"duplicate": life.bad_sent["no ts (taken)"] + flooded * n_sensors,
-                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors}
+                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors,
+                   "unread at stop": flooded + life.valid_sent + sum(life.bad_sent.values())}
         short = 0
         for reason in set(sent) | set(counted):
             short += max(0, sent.get(reason, 0) - counted[reason])
             if not counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
                 rejects.append(f"life {life.n}: {sent.get(reason, 0)} sent as {reason!r}, {counted[reason]} counted")
-        if short > min(life.bad_in_flood, counted["kernel drop"]):
+        if short > min(life.bad_in_flood, counted["kernel drop"]) + counted["unread at stop"]:
             rejects.append(f"life {life.n}: {short} bad records not counted under their reason, "
-                           f"{life.bad_in_flood} sent during floods, {counted['kernel drop']} kernel drops: {dict(counted)}"
+                           f"{life.bad_in_flood} sent during floods, {counted['kernel drop']} kernel drops, "
+                           f"{counted['unread at stop']} unread at the stop: {dict(counted)}"
                            f" counted, {sent} sent")
     inv["rejects counted"] = rejects
     inv.update(check_floods(agent))
