@@ -130,17 +130,18 @@ class UdpSource(Source):
         with self._closing:
             if self.sock.fileno() < 0:
                 return
+            lines = 0
             try:
                 while select.select([self.sock], [], [], 0)[0]:
                     data, ancillary, _, (host, port) = self.sock.recvmsg(self.cfg.max_datagram + 1,
                                                                          self._socket.CMSG_SPACE(4))
-                    where = f"udp {host}:{port}"
-                    self._count_kernel_drops(ancillary, where)
-                    lines = sum(1 for line in data.decode("utf-8", errors="replace").split("\n") if line.strip())
-                    self.rejects.add_many("unread at stop", where, lines, "the agent stopped before reading it")
+                    self._count_kernel_drops(ancillary, f"udp {host}:{port}")
+                    lines += sum(1 for line in data.decode("utf-8", errors="replace").split("\n") if line.strip())
             except OSError:
                 pass        # (a timeout: the reading thread took the last one) nothing more to read
             finally:
+                self.rejects.add_many("unread at stop", f"udp :{self.port}", lines,
+                                      "the agent stopped before reading them")    # (one line for them all)
                 if close:
                     self.sock.close()
 
