@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 
 from agent.records import Rejects
@@ -26,7 +28,7 @@ def queued(source: UdpSource) -> int:
     """Bytes of the next datagram the kernel holds for the source (0: none), without reading it."""
     try:
         return len(source.sock.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except BlockingIOError:
+    except (BlockingIOError, TimeoutError):       # (the socket's own 0.2-s timeout: nothing came)
         return 0
 
 
@@ -62,3 +64,37 @@ def test_a_stop_while_reading_counts_every_datagram_once():
     assert not worker.is_alive()
     counted = rejects.as_dict()
     assert set(counted) <= {"unread at stop"} and len(got) + counted.get("unread at stop", 0) == 40, (len(got), counted)
+
+
+
+FLOODER = """
+import socket, sys
+line = b'{"ts": 1700000000, "a": 1}'
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+    while True:
+        tx.sendto(line, ("127.0.0.1", int(sys.argv[1])))
+"""
+
+
+def test_a_stop_during_a_flood_returns():
+    """Senders that do not stop (three processes, as fast as they can): close() reads what the kernel holds for a
+    moment (UNREAD_READ_S), not for as long as datagrams keep coming — those came after the stop began. (Here one
+    Python reader keeps up with three Python senders on 2 cores, so the unbounded read returned too; a sender at line
+    rate would not let it: the bound is for that.)"""
+    rejects = Rejects()
+    source = UdpSource(UdpConfig(port=0), ["a"], rejects)
+    flooders = [subprocess.Popen([sys.executable, "-c", FLOODER, str(source.port)]) for _ in range(3)]
+    flooder = flooders[0]
+    closer = threading.Thread(target=source.close, daemon=True)
+    try:
+        assert wait_until(lambda: queued(source) > 0, 60, flooder)
+        closer.start()
+        closer.join(30)
+        assert not closer.is_alive(), "close() still reading the flood after 30 s"
+    finally:
+        for f in flooders:
+            f.kill()
+            f.wait(30)
+        if closer.ident is not None:
+            closer.join(30)
+    assert rejects.as_dict().get("unread at stop", 0) > 0, rejects.as_dict()

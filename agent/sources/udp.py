@@ -13,6 +13,7 @@ import errno
 import select
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
@@ -24,6 +25,9 @@ from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
+#: How long the stop reads what the kernel holds at most: a sender faster than this loop reads (a flood at line rate)
+#: must not hold the stop for as long as it goes on — what comes after the stop began was not left unread by it.
+UNREAD_READ_S = 0.5
 SO_RXQ_OVFL = 40            # Linux: drop count as ancillary data (socket.SO_RXQ_OVFL where Python has it)
 #: errors a receive may report while the socket stays good: an ICMP error queued on the socket by an
 #: earlier send (port/host/network unreachable: Linux reports it on the next receive of a connected UDP
@@ -123,16 +127,17 @@ class UdpSource(Source):
                     self.kernel_drops = total
 
     def _count_unread(self, close: bool = False) -> None:
-        """The datagrams the kernel still holds for the socket, read without waiting for more: each of their lines
-        counted `unread at stop`, and the kernel drops they report. At the stop (close()), and again by the
+        """The datagrams the kernel still holds for the socket, read without waiting for more (for UNREAD_READ_S at
+        most): each of their lines counted `unread at stop`, and the kernel drops they report. At the stop (close()), and again by the
         reading thread as it closes the socket (`close`): what came between is counted too. A datagram the reading
         thread takes meanwhile is its own (a record offered once the stop is set: the intake counts it)."""
         with self._closing:
             if self.sock.fileno() < 0:
                 return
             lines = 0
+            deadline = time.monotonic() + UNREAD_READ_S
             try:
-                while select.select([self.sock], [], [], 0)[0]:
+                while time.monotonic() < deadline and select.select([self.sock], [], [], 0)[0]:
                     data, ancillary, _, (host, port) = self.sock.recvmsg(self.cfg.max_datagram + 1,
                                                                          self._socket.CMSG_SPACE(4))
                     self._count_kernel_drops(ancillary, f"udp {host}:{port}")
