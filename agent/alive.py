@@ -130,8 +130,8 @@ class SignOfLife:
         try:
             atomic_write(self._alive_path, json.dumps({**doc, "alert": mark}).encode())
         except OSError as exc:
-            self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                      "an alert the next start ends `restart` ends at the checkpoint's last tick above")
+            self.state_writes.failure("checkpoint", self._alive_path, exc, "end an alert open at a kill -9 "
+                                      "(`restart`) at the checkpoint's last tick above, not at this one's")
             return True
         self._above_kept = mark["last_above"]
         self.state_writes.success("checkpoint", self._alive_path, its_own=True)
@@ -156,11 +156,11 @@ class SignOfLife:
                                                            "claims_rule": CLAIMS_RULE}).encode())
             except OSError as exc:
                 self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                          "the next start's downtime reads the checkpoint's time")
+                                          "read its downtime from the checkpoint's time")
                 return
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                      "the next start's downtime reads an older sign of life")
+                                      "read its downtime from an older sign of life")
             return
         # its own failures only: a touch works on a disk too full for the checkpoint (review29)
         self.state_writes.success("checkpoint", self._alive_path, its_own=True)
@@ -266,7 +266,7 @@ class SignOfLife:
             os.utime(self._alive_path, ns=(stop_ns, stop_ns))
         except OSError as exc:
             self.state_writes.failure("checkpoint", self._alive_path, exc,
-                                      "the next start words this clean stop's restart gap as a kill's")
+                                      "word this clean stop's restart gap as a kill's")
             return
         self.state_writes.success("checkpoint", self._alive_path)
 

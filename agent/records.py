@@ -24,7 +24,8 @@ REJECT_REASONS = (
     "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
     "opcua queue full", "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
-    "udp receive error", "unknown sensor", "unreadable file", "value out of range", "wrong column count")
+    "udp receive error", "unknown sensor", "unread at stop", "unreadable file", "value out of range",
+    "wrong column count")
 
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
 DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log

@@ -25,7 +25,8 @@ from pathlib import Path
 
 log = logging.getLogger("stad.agent")
 
-# file key -> (what it is, what a failed write costs, its `fallback` when the caller names none: for a
+# file key -> (what it is, what a failed write costs, its `fallback` when the caller names none — for the
+# checkpoint's key a caller's `fallback` is what a restart will do, the line says "a restart will <fallback>"; for a
 # journal, what a failed write costs when its spare (agent/checkpoint.py EventJournal) could not take it either)
 STATE_FILES = {
     "checkpoint": ("checkpoint", "a restart will {fallback}", ""),

@@ -3,13 +3,17 @@
 Nothing is lost silently: a datagram longer than `max_datagram` is counted ('datagram too long')
 rather than read truncated, and datagrams the kernel dropped because its receive buffer was
 full are counted ('kernel drop') from SO_RXQ_OVFL. Lines split on '\n' only: a U+2028 inside a
-JSON string is data, not a line break.
+JSON string is data, not a line break. At the stop, the datagrams the kernel still holds for the socket are
+read without waiting for more and each of their lines counted ('unread at stop'): closed with them queued,
+they were lost without a count (chaos1: bench/fuzz.py's udp run under load).
 """
 from __future__ import annotations
 
 import errno
+import select
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
@@ -21,6 +25,9 @@ from .base import Source, SourceConfig
 from .lines import parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
+#: How long the stop reads what the kernel holds at most: a sender faster than this loop reads (a flood at line rate)
+#: must not hold the stop for as long as it goes on — what comes after the stop began was not left unread by it.
+UNREAD_READ_S = 0.5
 SO_RXQ_OVFL = 40            # Linux: drop count as ancillary data (socket.SO_RXQ_OVFL where Python has it)
 #: errors a receive may report while the socket stays good: an ICMP error queued on the socket by an
 #: earlier send (port/host/network unreachable: Linux reports it on the next receive of a connected UDP
@@ -60,6 +67,7 @@ class UdpSource(Source):
         import socket       # here: a config without a udp source does not load it
         self._socket = socket
         self._stop = threading.Event()
+        self._closing = threading.Lock()     # the socket is closed only once the stop's count of what it held is done
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(RECEIVE_TIMEOUT_S)
         try:
@@ -107,7 +115,7 @@ class UdpSource(Source):
                         if rec is not None:
                             yield rec
         finally:
-            self.sock.close()
+            self._count_unread(close=True)
 
     def _count_kernel_drops(self, ancillary, where: str) -> None:
         for level, kind, payload in ancillary:
@@ -118,8 +126,33 @@ class UdpSource(Source):
                                           "the receive buffer was full (the agent fell behind)")
                     self.kernel_drops = total
 
+    def _count_unread(self, close: bool = False) -> None:
+        """The datagrams the kernel still holds for the socket, read without waiting for more (for UNREAD_READ_S at
+        most): each of their lines counted `unread at stop`, and the kernel drops they report. At the stop (close()), and again by the
+        reading thread as it closes the socket (`close`): what came between is counted too. A datagram the reading
+        thread takes meanwhile is its own (a record offered once the stop is set: the intake counts it)."""
+        with self._closing:
+            if self.sock.fileno() < 0:
+                return
+            lines = 0
+            deadline = time.monotonic() + UNREAD_READ_S
+            try:
+                while time.monotonic() < deadline and select.select([self.sock], [], [], 0)[0]:
+                    data, ancillary, _, (host, port) = self.sock.recvmsg(self.cfg.max_datagram + 1,
+                                                                         self._socket.CMSG_SPACE(4))
+                    self._count_kernel_drops(ancillary, f"udp {host}:{port}")
+                    lines += sum(1 for line in data.decode("utf-8", errors="replace").split("\n") if line.strip())
+            except OSError:
+                pass        # (a timeout: the reading thread took the last one) nothing more to read
+            finally:
+                self.rejects.add_many("unread at stop", f"udp :{self.port}", lines,
+                                      "the agent stopped before reading them")    # (one line for them all)
+                if close:
+                    self.sock.close()
+
     def close(self) -> None:
         self._stop.set()
+        self._count_unread()
 
 
 PLUGIN = Plugin(config=UdpConfig, create=UdpSource)
