@@ -45,6 +45,9 @@ class OpenAlert:
     score_peak: dict = field(default_factory=dict)   # per sensor, its largest score (scoring.profile.residue_fraction)
     level_high: dict = field(default_factory=dict)   # per sensor, its largest level distance (the same rule)
     residue_ticks: int = 0          # ticks in a row over the threshold only through residue (agent/alert_residue.py)
+    # the largest score since the model scoring it changed (a hot swap, a restart onto another model: None, none
+    # since it opened): what the subsided rule judges against; `peak` stays the alert's, reported as peak_score
+    model_peak: float | None = None
 
 
 
