@@ -334,9 +334,11 @@ class AlertTracker:
                 "residue_floor": dict(self.residue_floor)}
 
     def restore(self, state: dict) -> None:
-        """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
+        """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then). A cool-down
+        longer than `cooldown_ticks` (lowered since, or a damaged journal's 10⁹: every alert suppressed) is cut to it."""
         for k, v in read_state(state).items():
             setattr(self, k, v)
+        self.cooldown = min(self.cooldown, self.cfg.cooldown_ticks)
 
     def new_model_scale(self) -> bool:
         """The model tier scores on another scale from now on: a hot swap, a restart onto another bundle or profile,
