@@ -356,7 +356,8 @@ class AlertTracker:
         True when there was something to forget."""
         a = self.open
         had = (bool(self.residue_floor) or self.floor > 0
-               or (a is not None and (bool(a.score_peak or a.residue_ticks) or a.model_peak != 0.0)))
+               or (a is not None and (bool(a.score_peak or a.residue_ticks)
+                                      or (self.cfg.subside_fraction > 0 and a.model_peak != 0.0))))
         self.residue_floor = {}
         self.floor = 0.0
         if a is not None:
