@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from .alert_residue import read_floors
+from .json_read import finite_number
 
 
 @dataclass
@@ -45,6 +46,9 @@ class OpenAlert:
     score_peak: dict = field(default_factory=dict)   # per sensor, its largest score (scoring.profile.residue_fraction)
     level_high: dict = field(default_factory=dict)   # per sensor, its largest level distance (the same rule)
     residue_ticks: int = 0          # ticks in a row over the threshold only through residue (agent/alert_residue.py)
+    # the largest score since the model scoring it changed (a hot swap, a restart onto another model: None, none
+    # since it opened): what the subsided rule judges against; `peak` stays the alert's, reported as peak_score
+    model_peak: float | None = None
 
 
 
@@ -74,11 +78,11 @@ def read_state(state: dict) -> dict:
         if not (isinstance(opened.alert_id, str) and opened.alert_id and isinstance(opened.seq, int)
                 and opened.seq >= 1):
             raise ValueError("alerts.open: no alert_id or seq")
-    counts = {k: int(state[k]) for k in ("above", "cooldown", "suppressed", "raised")}
-    counts["held_back"] = int(state["held"])
-    counts["calm"] = int(state.get("calm", 0))      # absent in checkpoints written before it existed
-    floor = float(state["floor"])
-    level_floor = float(state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
+    counts = {k: _count(k, state[k]) for k in ("above", "cooldown", "suppressed", "raised")}
+    counts["held_back"] = _count("held", state["held"])
+    counts["calm"] = _count("calm", state.get("calm", 0))      # absent in checkpoints written before it existed
+    floor = _floor("floor", state["floor"])
+    level_floor = _floor("level_floor", state.get("level_floor", 0.0))     # absent in checkpoints written before it existed
     after_fault = state.get("after_fault")     # absent in checkpoints written before it existed
     if after_fault is not None and not _fault_ref(after_fault):
         raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
@@ -94,3 +98,19 @@ def _fault_ref(f) -> bool:
     """A fault as the alerts keep it ({fault_id, sensor, kind}, strings): the re-judge asks for its fault_id on every
     tick, so a journal's entry without one stopped the tick (KeyError; review24)."""
     return isinstance(f, dict) and all(isinstance(f.get(k), str) and f[k] for k in ("fault_id", "sensor", "kind"))
+
+
+def _count(key: str, v) -> int:
+    """A count of ticks or alerts; ValueError naming the key when it is none. Why (review33): read
+    with int(), a journal's negative count delayed the next alert, a fraction or true passed as one."""
+    if not (finite_number(v) and v >= 0 and v == int(v)):
+        raise ValueError(f"alerts.{key}: {v!r} is not a count")
+    return int(v)
+
+
+def _floor(key: str, v) -> float:
+    """A whole-score or level floor; ValueError naming the key when it is no finite number ≥ 0.
+    Why (review33): read with float(), a journal's Infinity kept every alert from opening until a calm tick."""
+    if not (finite_number(v) and v >= 0):
+        raise ValueError(f"alerts.{key}: {v!r} is not a finite number ≥ 0")
+    return float(v)

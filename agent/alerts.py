@@ -237,6 +237,8 @@ class AlertTracker:
         if score > threshold:
             a.ticks += 1
             a.last_above = ts
+        if a.model_peak is not None and score > a.model_peak:
+            a.model_peak = score
         if score > a.peak:
             a.peak = score
             a.explain = explain_fn()
@@ -268,12 +270,14 @@ class AlertTracker:
         else:
             a.spent = 0
         # (not while the peak's own sensor is at its excursion: the peak was the onset's transient, agent/alert_levels.py)
-        subsided = score < self.cfg.subside_fraction * a.peak and not peak_level_holds(self.cfg, a, distance, self.drifting)
+        # (the peak on the model scoring now: new_model_scale)
+        peak = a.peak if a.model_peak is None else a.model_peak
+        subsided = score < self.cfg.subside_fraction * peak and not peak_level_holds(self.cfg, a, distance, self.drifting)
         if score < threshold * self.cfg.hysteresis or subsided:
             a.below += 1
             if a.below >= self.cfg.clear_ticks:
                 if score >= threshold * self.cfg.hysteresis:
-                    self.floor = self.cfg.subside_fraction * a.peak
+                    self.floor = self.cfg.subside_fraction * peak
                     self.calm = 0
                     return [self.close(ts, score, threshold, tier, model, "subsided")]
                 return [self.close(ts, score, threshold, tier, model, "cleared")]
@@ -330,23 +334,34 @@ class AlertTracker:
                 "residue_floor": dict(self.residue_floor)}
 
     def restore(self, state: dict) -> None:
-        """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then)."""
+        """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then). A cool-down
+        longer than `cooldown_ticks` (lowered since, or a damaged journal's 10⁹: every alert suppressed) is cut to it."""
         for k, v in read_state(state).items():
             setattr(self, k, v)
+        self.cooldown = min(self.cooldown, self.cfg.cooldown_ticks)
 
     def new_model_scale(self) -> bool:
         """The model tier scores on another scale from now on: a hot swap, a restart onto another bundle or profile,
         a profile fitted on a warm-up of its own (agent/pipeline.py `swap`, agent/pipeline_state.py, agent/resume.py).
-        What the residue rule keeps of the old model's sensor scores is forgotten — the open alert's per-sensor peaks
-        and its residue's run, the floors an alert that ended on its residue left (agent/alert_residue.py) — so its
-        residue is judged against the new model's own excursion: the old peaks judged the new model's scores as
-        residue, ended an alert still on (`subsided`) and kept the next one from opening under the old floors
-        (review32). True when there was something to forget."""
+        What the end and opening rules keep of the old model's scores is forgotten, so the new model is judged
+        against its own: the residue rule's per-sensor peaks, its residue's run and floors (agent/alert_residue.py;
+        the old peaks judged the new model's scores as residue, ended an alert still on `subsided` and kept the
+        next one from opening, review32), and the subsided rule's bar: the whole-score `floor` a subsided alert left
+        and the open alert's peak it judges against (`model_peak`, from the next tick; `peak`, reported as
+        peak_score, stays the alert's). Why (review33): the tracker sees raw scores, and a model prepared on other
+        ticks scores the same plant on another scale — on the demo a swapped-in copy, its profile fitted on the
+        recent ticks, scored 3.8 where the old one scored 225 after an alert that peaked at 618: the old floor
+        (309) kept every alert of the new model from opening until `subside_release_ticks` calm ticks in a row.
+        The thresholds' ratio (4.6 / 3.8) is no measure of that scale: a new model's scores are not comparable.
+        True when there was something to forget."""
         a = self.open
-        had = bool(self.residue_floor) or (a is not None and bool(a.score_peak or a.residue_ticks))
+        had = (bool(self.residue_floor) or self.floor > 0
+               or (a is not None and (bool(a.score_peak or a.residue_ticks)
+                                      or (self.cfg.subside_fraction > 0 and a.model_peak != 0.0))))
         self.residue_floor = {}
+        self.floor = 0.0
         if a is not None:
-            a.score_peak, a.residue_ticks = {}, 0
+            a.score_peak, a.residue_ticks, a.model_peak = {}, 0, 0.0
         return had
 
     def forget_open(self) -> None:

@@ -103,7 +103,8 @@ def open_alert_problem(state) -> str | None:
     was no time stopped the agent at its next event (TypeError, OverflowError), an explanation without its
     sensors at its next update (KeyError) — qa31; a per-sensor peak that was no number at the first tick that
     judged it (TypeError, AttributeError — review31); a list of drivers that was none at the tick that added one,
-    a restart gap that was no number at the restart (TypeError — review32). None when it fits, or no alert is open."""
+    a restart gap that was no number at the restart (TypeError — review32), a peak since a model change that was
+    no number at the tick that judged it (TypeError — review33). None when it fits, or no alert is open."""
     a = state.get("open") if isinstance(state, dict) else None
     if not isinstance(a, dict):
         return None
@@ -133,6 +134,9 @@ def open_alert_problem(state) -> str | None:
     gap = a.get("gap_s")        # the restart's unseen seconds the next event says (`resumed` adds a later one to it)
     if gap is not None and not (_number(gap) and gap >= 0):
         return f"alerts.open.gap_s: {gap!r} is not a number of seconds ≥ 0 (or null)"
+    peak = a.get("model_peak")  # the subsided rule's peak since a model change (null: none since it opened)
+    if peak is not None and not _number(peak):
+        return f"alerts.open.model_peak: {peak!r} is not a finite number (or null)"
     if a.get("origin") is not None and not isinstance(a["origin"], str):
         return f"alerts.open.origin: {a['origin']!r} is not a station name (or null)"
     exp = a.get("explain")

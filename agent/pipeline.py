@@ -353,11 +353,11 @@ class Pipeline:
 
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
-        between two ticks, with their thresholds. The residue rule's peaks and floors were the old model's scores:
-        forgotten (AlertTracker.new_model_scale)."""
+        between two ticks, with their thresholds. The subsided and residue rules' peaks and floors were the old model's
+        scores: forgotten (AlertTracker.new_model_scale)."""
         self.detector.add(thresholds)
         if self.alerts.new_model_scale():
-            log.info("model update: the residue rule's per-sensor peaks and floors (the old model's scores) are "
+            log.info("model update: the subsided and residue rules' peaks and floors (the old model's scores) are "
                      "forgotten: the new model's residue is judged against its own scores")
         self.tier_waits = None              # (a tier waiting after a restart: the swapped-in one is prepared)
         self.chain.replace(tiers + [self.chain.numpy], reason)

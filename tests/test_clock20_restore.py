@@ -68,6 +68,7 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     assert opened.pop("judge_after_refill") is False    # (clock25: no restart gap in this run)
     assert (opened.pop("score_peak"), opened.pop("level_high"), opened.pop("residue_ticks")) == ({}, {}, 0)  # skab41
     assert set(opened.pop("opened_on")) <= set(cfg.sensor_names())
+    assert opened.pop("model_peak") is None     # (review33: no model change in this run)
     # faults5's `station` kind as well: its count restores as 0, as `source`'s did.
     assert got_state["health"]["raised"].pop("station") == 0
     # faults6: a fault of a sensor with station mates is kept as a lone fault they may join (none joined here)
