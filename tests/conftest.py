@@ -89,6 +89,13 @@ def bundle_root() -> Path:
 _RUN_ROOT: list[Path] = []
 
 
+def pytest_addoption(parser, pluginmanager):
+    """tests/cpu_durations.py's --cpu-durations=N: CPU seconds per test (on a loaded machine wall time is the load's)."""
+    import cpu_durations
+    if not pluginmanager.has_plugin("cpu_durations"):
+        pluginmanager.register(cpu_durations, "cpu_durations")
+
+
 def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER") and config.option.basetemp:
         _RUN_ROOT.append(Path(config.option.basetemp).parent)

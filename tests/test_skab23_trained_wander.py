@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import DEMO_BUNDLE, NO_DEMO, bundle_root, demo_cfg, tiny_bundle
+from conftest import DEMO_BUNDLE, NO_DEMO, built_once, bundle_root, demo_cfg, tiny_bundle
 
 from agent import bundle as bundles
 from agent.config import ConfigError, from_dict
@@ -30,16 +30,20 @@ from convert.wander import profile_wander, segment_runs, stretch_wander, stretch
 @functools.lru_cache(maxsize=None)
 def wander_bundle():
     """conftest's tiny bundle, trained with a warm-up of 300 ticks (the demo's is a day, as long as the
-    tiny bundle's data: no stretch fits a warm-up and as much again, so it has no `profile_wander`)."""
-    from convert.pipeline import DataOptions, train_bundle
+    tiny bundle's data: no stretch fits a warm-up and as much again, so it has no `profile_wander`), with its
+    onnx_fp32 export. Built once per run (built_once): this module's tests, split over xdist workers, each
+    trained it before. Read-only: a test that changes it works on a copy."""
+    return built_once("skab23-wander", _train_wander)
+
+
+def _train_wander(out):
+    from convert.pipeline import DataOptions, export_bundle, train_bundle
     from convert.train import TrainOptions
-    out = bundle_root() / "skab23-wander"
-    if not (out / "manifest.json").exists():
-        options = TrainOptions(epochs=2, windows_per_epoch=1024, d_model=16, heads=2, ff_hidden=16, threads=1,
-                               progress=False)
-        train_bundle(demo_cfg(bundle_root(), warmup_ticks=300), out, options, DataOptions(days=1.0),
-                     model_id="skab23-wander")
-    return out
+    options = TrainOptions(epochs=2, windows_per_epoch=1024, d_model=16, heads=2, ff_hidden=16, threads=1,
+                           progress=False)
+    train_bundle(demo_cfg(bundle_root(), warmup_ticks=300), out, options, DataOptions(days=1.0),
+                 model_id="skab23-wander")
+    export_bundle(out, ["onnx_fp32"], log=lambda *a: None)
 
 
 @functools.lru_cache(maxsize=None)
@@ -174,10 +178,8 @@ def test_off_or_without_a_bundle_wander_scores_bit_for_bit_as_before_and_on_divi
 
 def test_the_scorer_reads_the_bundles_wander_and_a_checkpoint_carries_it():
     from agent.scorers.onnx import OnnxScorer
-    from convert.pipeline import export_bundle
     _, rows = tiny_rows()
-    export_bundle(wander_bundle(), ["onnx_fp32"], log=lambda *a: None)
-    bundle = bundles.load(wander_bundle())
+    bundle = bundles.load(wander_bundle())                            # exported as it was trained
     z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     scorer = OnnxScorer(bundle, "onnx_fp32")
     scorer.set_profile(profile_before(enabled=True, min_ticks=10, trained_wander=True))
