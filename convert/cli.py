@@ -52,11 +52,6 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--members", type=int, default=d.members,
                    help="> 1: train that many forecasters (seeds SEED, SEED+1, ...) and ship their mean "
                         "as one model (K× the training time and the per-tick inference cost)")
-    p.add_argument("--wander-held-ticks", type=int, default=0,
-                   help="profile_wander: ticks measured after each warm-up-sized fit (0: as many as the "
-                        "warm-up; set it to how long the agent scores after its warm-up)")
-    p.add_argument("--wander-quantile", type=float, default=d.wander_quantile,
-                   help="profile_wander: the quantile over training stretches (0.5: the median)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -65,8 +60,7 @@ def _train_options(args):
     return TrainOptions(d_model=args.d_model, heads=args.heads, ff_hidden=args.ff_hidden, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                         windows_per_epoch=args.windows_per_epoch or None, threads=args.threads,
-                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet,
-                        wander_held_ticks=args.wander_held_ticks or None, wander_quantile=args.wander_quantile)
+                        ema_decay=args.ema_decay, members=args.members, progress=not args.quiet)
 
 
 def _share(text: str) -> float:

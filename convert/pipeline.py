@@ -119,7 +119,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     sensors = series.sensors
     wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
                             series.anomalous, series.segment, split.train_end, steps, cfg.warmup.ticks,
-                            cfg.scoring.profile.half_life_ticks, options.wander_held_ticks, options.wander_quantile)
+                            cfg.scoring.profile.half_life_ticks)
     manifest = bw.new_manifest(
         out_dir, model_id, sensors, result.spec, cfg.tick_s,
         files=[bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE],

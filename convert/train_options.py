@@ -23,8 +23,6 @@ class TrainOptions:
     threads: int = 2
     ema_decay: float = 0.0            # > 0: validate and keep an exponential moving average of the weights
     members: int = 1                  # > 1: an ensemble of forecasters trained from seed, seed + 1, ...
-    wander_held_ticks: int | None = None   # profile_wander's measured ticks after the fit (None: the warm-up's)
-    wander_quantile: float = 0.5      # profile_wander's statistic over stretches (0.5: the median)
     progress: bool = True
 
     def problems(self) -> list[str]:
@@ -42,10 +40,6 @@ class TrainOptions:
             out.append(f"--windows-per-epoch: must be at least 1 (0: all), got {self.windows_per_epoch}")
         if not 0.0 <= self.ema_decay < 1.0:
             out.append(f"--ema-decay: must be in [0, 1), got {self.ema_decay}")
-        if self.wander_held_ticks is not None and self.wander_held_ticks < 1:
-            out.append(f"--wander-held-ticks: must be at least 1 (0: the warm-up's ticks), got {self.wander_held_ticks}")
-        if not 0.0 <= self.wander_quantile <= 1.0:
-            out.append(f"--wander-quantile: must be in [0, 1], got {self.wander_quantile}")
         return out
 
 

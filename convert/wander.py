@@ -12,12 +12,6 @@ with the same floor), and per sensor the ratio of the largest distance after the
 inside it is taken (agent.scorers.profile.wander_ratio). The bundle's value is the median over the
 stretches: a typical plant's wander, not its worst. A bundle whose training data has no such stretch
 gets no `profile_wander` (the agent then scores as before).
-
-The measured horizon and the statistic are options (`stad-convert train --wander-held-ticks
---wander-quantile`, issue 10 skab45): by default as many ticks after the fit as in it, and the median.
-A deployment that scores far longer after its warm-up than that (SKAB: 750 rows after a 400-row warm-up)
-sees wander the default does not measure; a longer horizon and an upper quantile measure it, at the
-cost of a larger divisor (fewer alarms on real level shifts too).
 """
 from __future__ import annotations
 
@@ -62,14 +56,13 @@ def stretch_wander(forecasts: np.ndarray, z: np.ndarray, missing: np.ndarray, st
 
 def profile_wander(forecast, sensors: list[str], z: np.ndarray, missing: np.ndarray, anomalous: np.ndarray,
                    segment: np.ndarray | None, end: int, steps: int, fit_ticks: int,
-                   half_life: float, held_ticks: int | None = None, quantile: float = 0.5) -> ProfileWander | None:
+                   half_life: float) -> ProfileWander | None:
     """The bundle's `profile_wander` from the normal rows [0, end) (the training rows): stretches of
-    a warm-up-sized fit (`fit_ticks`) and `held_ticks` after it (None: `fit_ticks`), one starting
-    every `fit_ticks` rows of a segment; per sensor the `quantile` (0.5: the median) of their wander.
-    `forecast(values, missing)`: the model's (k, N) forecasts of the newest row of (k, T, N) windows
-    (each window is forecast once). None when no stretch fits."""
-    held = fit_ticks if held_ticks is None else int(held_ticks)
-    length = fit_ticks + held
+    a warm-up-sized fit (`fit_ticks`) and as many ticks after it, one starting every `fit_ticks` rows
+    of a segment; per sensor the median of their wander. `forecast(values, missing)`: the model's
+    (k, N) forecasts of the newest row of (k, T, N) windows (each window is forecast once). None when
+    no stretch fits."""
+    length = 2 * fit_ticks
     if fit_ticks <= steps + settle_ticks(fit_ticks, half_life):
         return None
     ratios = []
@@ -83,10 +76,9 @@ def profile_wander(forecast, sensors: list[str], z: np.ndarray, missing: np.ndar
                                   missing[a:a + length], steps, fit_ticks, half_life) for a in starts]
     if not ratios:
         return None
-    value = np.quantile(ratios, quantile, axis=0)
-    what = "the median" if quantile == 0.5 else f"the {quantile:g} quantile"
+    median = np.median(ratios, axis=0)
     return ProfileWander(
-        version=PROFILE_WANDER_VERSION, sensors={s: round(float(v), 4) for s, v in zip(sensors, value)},
-        fit_ticks=int(fit_ticks), held_ticks=held, chunks=len(ratios), half_life_ticks=float(half_life),
-        statistic=(f"per sensor, {what} over stretches of normal training rows of: the largest profile distance "
+        version=PROFILE_WANDER_VERSION, sensors={s: round(float(v), 4) for s, v in zip(sensors, median)},
+        fit_ticks=int(fit_ticks), held_ticks=int(fit_ticks), chunks=len(ratios), half_life_ticks=float(half_life),
+        statistic=("per sensor, the median over stretches of normal training rows of: the largest profile distance "
                    "in the held ticks after a warm-up-sized fit ÷ the largest inside it (≥ 1)"))

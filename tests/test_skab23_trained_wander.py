@@ -116,45 +116,6 @@ def test_a_level_that_wanders_after_the_fit_gets_a_wander_and_a_steady_one_about
     assert short is None                                              # no stretch of 2 × fit_ticks: no field
 
 
-def test_a_longer_horizon_and_an_upper_quantile_measure_a_wander_that_comes_late_or_on_some_plants():
-    """skab45 (`--wander-held-ticks`, `--wander-quantile`): sensor 1 steady through each fit and the first
-    `fit_ticks` after it, then drifting — only a horizon past the default (as many ticks as the fit) sees it;
-    sensor 2 drifts after the fit on three stretches of fifteen — the median misses it, the 0.9 quantile does not."""
-    rng = np.random.default_rng(5)
-    steps, fit_ticks, n = 8, 100, 1600
-    z = 0.1 * rng.standard_normal((n, 3))
-    for k, a in enumerate(range(0, n, 4 * fit_ticks)):
-        z[a + 2 * fit_ticks:a + 3 * fit_ticks, 1] += np.linspace(0.0, 3.0, fit_ticks)
-        if k < 3:
-            z[a + fit_ticks:a + 2 * fit_ticks, 2] += np.linspace(0.0, 3.0, fit_ticks)
-    missing, normal = np.zeros_like(z, bool), np.zeros(n, bool)
-    last_row = lambda values, missing_w: values[:, -2, :]            # noqa: E731
-    names = ["steady", "late", "some"]
-    default = profile_wander(last_row, names, z, missing, normal, None, n, steps, fit_ticks, 5.0)
-    longer = profile_wander(last_row, names, z, missing, normal, None, n, steps, fit_ticks, 5.0,
-                            held_ticks=3 * fit_ticks)
-    upper = profile_wander(last_row, names, z, missing, normal, None, n, steps, fit_ticks, 5.0, quantile=0.9)
-    assert default.held_ticks == fit_ticks and longer.held_ticks == 3 * fit_ticks
-    assert longer.chunks == default.chunks - 2                        # a stretch is now 4 × fit_ticks long
-    assert default.sensors["late"] == pytest.approx(1.0, abs=0.6) and longer.sensors["late"] > 3.0
-    assert default.sensors["some"] == pytest.approx(1.0, abs=0.6) and upper.sensors["some"] > 3.0
-    assert upper.sensors["steady"] == pytest.approx(1.0, abs=0.6)
-    assert "the median" in default.statistic and "the 0.9 quantile" in upper.statistic
-
-
-def test_the_wander_options_are_refused_out_of_range_and_default_to_the_warmup_and_the_median():
-    from convert.cli import _parser, _train_options
-    from convert.train_options import TrainOptions
-    assert TrainOptions().problems() == []
-    assert TrainOptions(wander_held_ticks=-1).problems() == [
-        "--wander-held-ticks: must be at least 1 (0: the warm-up's ticks), got -1"]
-    assert TrainOptions(wander_quantile=1.5).problems() == ["--wander-quantile: must be in [0, 1], got 1.5"]
-    parse = lambda *a: _train_options(_parser().parse_args(["train", "-c", "x.yaml", "-o", "out", *a]))  # noqa: E731
-    assert (parse().wander_held_ticks, parse().wander_quantile) == (None, 0.5)
-    chosen = parse("--wander-held-ticks", "800", "--wander-quantile", "0.9")
-    assert (chosen.wander_held_ticks, chosen.wander_quantile) == (800, 0.9)
-
-
 def _manifest_dict(**wander) -> dict:
     data = json.loads((wander_bundle() / "manifest.json").read_text())
     data["profile_wander"] = {**data["profile_wander"], **wander}
