@@ -290,7 +290,7 @@ if [ "$NO_VENV" -eq 0 ]; then
     # user19). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole in $PYCACHE.new, then
     # moved into place: a cache cut short is never the one read. A re-run with the same interpreter (its .interpreter
     # file unchanged) and a venv kept starts $PYCACHE.new as hard links to $PYCACHE and compiles only the modules whose
-    # source changed since (~4 CPU-s -> ~0.5; user22): compileall writes each .pyc to a new file renamed over the old
+    # source changed since (~4.5 CPU-s -> ~0.4; user22): compileall writes each .pyc to a new file renamed over the old
     # name, so the links the running agent may read are never written through. Another interpreter (its build, an apt
     # upgrade of python3.11 included) or a venv built anew: compiled from scratch. The .pyc are timestamp-checked: a
     # source changed since (apt upgraded python3) compiles at each start, as without them, until this script runs again.
