@@ -44,7 +44,7 @@ def shim_path(tmp_path) -> tuple[dict, Path]:
 
 def run_install(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", str(INSTALL), "--root", str(root), *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=600)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str]]:

@@ -149,3 +149,61 @@ def test_the_unit_reads_the_installs_bytecode_and_never_stale_code(tmp_path):
     assert compiled == [], compiled[:10]
     assert UPGRADE_MARK in text
     assert not (root / "opt/stad-edge/pycache.new").exists() and not (root / "opt/stad-edge/pycache.old").exists()
+
+
+def _pycs(pycache: Path) -> dict[Path, int]:
+    """Each .pyc under the prefix, by its path, to its inode: a file compileall rewrote is a new inode."""
+    return {p: p.stat().st_ino for p in pycache.rglob("*.pyc")}
+
+
+def test_a_rerun_compiles_only_what_changed_and_another_interpreter_starts_from_scratch(tmp_path):
+    """user22: install.sh's re-run with the same interpreter reuses the prefix's bytecode (hard links to it, in a
+    prefix still built whole beside the old one) and compiles only the sources changed since; a module gone loses its
+    .pyc; an interpreter that is not the one recorded in the prefix's .interpreter gets every module compiled anew."""
+    wheel = checkout_wheel()
+    root = tmp_path / "root"
+    venv = root / "opt/stad-edge/venv"
+    offline_venv(venv, tmp_path / "deps")
+    config = tmp_path / "agent.yaml"
+    config.write_text(yaml.safe_dump(demo_dict(tmp_path / "state", chain=["numpy"], bundle=None)))
+    install(root, wheel, config)
+    pycache = root / "opt/stad-edge/pycache"
+    first = _pycs(pycache)
+    recorded = (pycache / ".interpreter").read_text()
+    tag = sys.implementation.cache_tag
+    assert f"\n{os.path.realpath(sys.executable)}\n" in recorded and f"\n{tag}\n" in recorded, recorded
+    site = venv / "lib" / PY / "site-packages"
+    changed = site / "agent" / "__init__.py"
+    # Under a PYTHONPYCACHEPREFIX a source's .pyc is the prefix + the source's directory + its name (no __pycache__).
+    changed_pyc = pycache / str(changed.parent).lstrip("/") / f"__init__.{tag}.opt-2.pyc"
+    kept_pyc = pycache / str(site).lstrip("/") / "agent" / f"pipeline.{tag}.opt-2.pyc"
+    assert changed_pyc in first and kept_pyc in first, sorted(first)[:5]
+    # What an upgrade does to the venv: one source rewritten (a new mtime: the clock's second may not have turned
+    # since the install, so it is set one second on), one module removed; and a stray .pyc of another cache tag.
+    changed.write_text(changed.read_text() + "\n# upgraded\n")
+    st = changed.stat()
+    os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    gone = site / "agent" / "config_doc.py"
+    gone_pyc = gone.parent.relative_to("/") / f"config_doc.{tag}.opt-2.pyc"
+    assert pycache / gone_pyc in first
+    gone.unlink()
+    stray = kept_pyc.with_name("pipeline.cpython-10.opt-2.pyc")
+    stray.write_bytes(b"")
+
+    install(root, wheel, config)
+    second = _pycs(pycache)
+    assert changed_pyc in second and second[changed_pyc] != first[changed_pyc]        # compiled anew
+    assert pycache / gone_pyc not in second and stray not in second                   # pruned
+    kept = [p for p in second if first.get(p) == second[p]]
+    assert len(kept) == len(second) - 1, [p for p in second if first.get(p) != second[p]][:10]
+    assert (pycache / ".interpreter").read_text() == recorded
+    assert not (root / "opt/stad-edge/pycache.new").exists() and not (root / "opt/stad-edge/pycache.old").exists()
+
+    # Another interpreter's build (what apt upgrading python3.11 in place changes: sys.version's build date): nothing
+    # of the prefix is reused, even though every header would still match its source.
+    (pycache / ".interpreter").write_text(recorded.replace(sys.version.replace("\n", " "), "3.11.0 (another build)"))
+    install(root, wheel, config)
+    third = _pycs(pycache)
+    assert set(third) == set(second)
+    assert not any(third[p] == second[p] for p in third)
+    assert (pycache / ".interpreter").read_text() == recorded
