@@ -68,9 +68,17 @@ def test_bundles_dropped_into_a_running_agent_are_taken_or_refused_and_health_sa
     log = tmp_path / "agent.err"
 
     def logged(text: str, after: int = 0) -> str:
-        """The first line of the agent's log past line `after` holding `text`, once it is there."""
-        return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
-                        f"{text!r} in the agent's log", 120.0, proc)
+        """The first line of the agent's log past line `after` holding `text`, once it is there. Failing, the log's
+        model-update lines since `after` and its last lines are in the message (ci63: step (f)'s `loading` not seen
+        within 120 s on a loaded machine, and nothing to tell why)."""
+        try:
+            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
+                            f"{text!r} in the agent's log", 120.0, proc)
+        except AssertionError as exc:
+            since = log.read_text().splitlines()[after:]
+            updates = [ln for ln in since if "model update" in ln or "models_dir" in ln]
+            raise AssertionError("\n".join([str(exc), "model-update lines since:", *updates[-20:], "last lines:",
+                                             *since[-30:]])) from None
 
     def lines() -> int:
         return len(log.read_text().splitlines())
