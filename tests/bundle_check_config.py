@@ -1,11 +1,14 @@
-"""`stad-agent check-config` on the demo config with its bundle swapped for `bundle`: how the hostile-bundle tests
-(test_qa37_hostile_manifest, test_qa38_model_size) show a refusal reaches the operator as run would refuse it —
-exit 2, no traceback."""
+"""`stad-agent check-config` run as an operator runs it: on the demo config with its bundle swapped for `bundle` (how
+the hostile-bundle tests, test_qa37_hostile_manifest and test_qa38_model_size, show a refusal reaches the operator as
+run would refuse it — exit 2, no traceback), and on a config a test writes, accepted with its notes (the first-run
+tests, test_user10_first_week and test_user21_first_run)."""
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,3 +22,13 @@ def refused_by_check_config(tmp_path: Path, bundle: Path) -> str:
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
     return res.stdout + res.stderr
+
+
+def accepted_by_check_config(tmp_path: Path, cfg: dict) -> str:
+    """check-config's stderr (its notes) on `cfg` written as tmp_path/agent.yaml, once it has accepted it (exit 0)."""
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stderr

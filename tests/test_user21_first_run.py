@@ -23,6 +23,7 @@ import sys
 import numpy as np
 import yaml
 from agent.config import from_dict
+from bundle_check_config import accepted_by_check_config
 from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, REPO, demo_dict, sim_rows
 
 SKAB_HEADER = "datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly"
@@ -37,20 +38,11 @@ def _recordings(folder):
     return folder
 
 
-def _check(tmp_path, cfg: dict) -> str:
-    path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    res = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", str(path)], capture_output=True,
-                         text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    return res.stderr
-
-
 def test_a_sensor_no_source_names_is_said_by_check_config(tmp_path):
     history = _recordings(tmp_path / "history")
     cfg = {"sensors": ["accel1", "current", "flow", "vibration"], "sinks": [], "state_dir": "state",
            "window": {"steps": 8}, "sources": [{"type": "replay", "path": str(history), **FORMAT}]}
-    err = _check(tmp_path, cfg)
+    err = accepted_by_check_config(tmp_path, cfg)
     assert ("note: sensors[3]: no source gives vibration a reading: sources[0] (replay) reads only the sensors its "
             "`columns` name, and none names it") in err, err
     assert "leave it out of `sensors`" in err
@@ -59,18 +51,18 @@ def test_a_sensor_no_source_names_is_said_by_check_config(tmp_path):
     # a Modbus source carries its registers: the same note, naming `registers`
     cfg["sources"] = [{"type": "modbus", "registers": {"accel1": 0, "current": 1, "flow": 2}}]
     assert "note: sensors[3]: no source gives vibration a reading: sources[0] (modbus 127.0.0.1:502) reads only " \
-           "the sensors its `registers` name" in _check(tmp_path, cfg)
+           "the sensors its `registers` name" in accepted_by_check_config(tmp_path, cfg)
 
 
 def test_no_note_when_every_sensor_is_mapped_or_a_source_may_carry_any(tmp_path):
     history = _recordings(tmp_path / "history")
     cfg = {"sensors": ["accel1", "current", "flow"], "sinks": [], "state_dir": "state", "window": {"steps": 8},
            "sources": [{"type": "replay", "path": str(history), **FORMAT}]}
-    assert "no source gives" not in _check(tmp_path, cfg)
+    assert "no source gives" not in accepted_by_check_config(tmp_path, cfg)
     # records that name their sensors (stdin, a replay without `columns`) may carry any sensor
     cfg["sensors"].append("vibration")
     cfg["sources"] = [{"type": "replay", "path": str(history), **FORMAT}, {"type": "stdin"}]
-    assert "no source gives" not in _check(tmp_path, cfg)
+    assert "no source gives" not in accepted_by_check_config(tmp_path, cfg)
 
 
 def test_a_validation_part_wholly_labelled_is_named_before_training_not_tick_s(tmp_path, capsys):
