@@ -57,6 +57,8 @@ class Detector:
                                         # quiet_s of a tail is learned after a restart)
         self._learns_at = (float("-inf"), False, 0)  # (fitted threshold, alert accepted, ticks since an alert) of the tick in `step`
         self.since_alert = 1 << 62      # ticks since an alert was last open (0: one is); not checkpointed, like above_at
+        self._alert_over = 0.0          # the open alert's largest score / threshold yet (feedback); not checkpointed:
+                                        # a restart keeps what feedback was told, and the alert's peak on its model
 
     def add(self, thresholds: dict[str, AdaptiveThreshold]) -> None:
         for tier, thr in thresholds.items():
@@ -93,12 +95,12 @@ class Detector:
         fitted = thr.value * lift          # learned against (below)
         held = self.held_until is not None and ts <= self.held_until
         tracker = self.tracker
+        was_open = tracker.open
         events = [] if held else tracker.observe(ts, score, value, tier, model, explain, hold, levels, rejudge,
                                                       unheard, scores)
         open_alert = tracker.open
-        if fb is not None:
-            for ev in events:
-                fb.seen(ev.alert_id, ts, ev.peak_score, thr.current)
+        if fb is not None and (events or open_alert is not None):
+            self._tell_feedback(fb, ts, score, thr.current, events, was_open)
         if open_alert is None:
             accepted = False
             since = self.since_alert = self.since_alert + 1
@@ -120,6 +122,21 @@ class Detector:
         if not tracker.active and ts - self.above_at >= thr.cfg.quiet_s:
             thr.update(score)              # it learns calm scores, and more with `threshold.learn_above`
         return Decision(value, above, calm, events)     # (by position: no dict of keywords, perf51)
+
+    def _tell_feedback(self, fb: FeedbackMemory, ts: float, score: float, base: float, events: list[AlertEvent],
+                       was_open) -> None:
+        """Feedback learns how far over its threshold each alert went: the largest score / threshold of its ticks,
+        each over the threshold of the model that scored it, and the peak on the model scoring now over its
+        threshold (AlertTracker's `model_peak`: journaled, so a restart onto the same model loses no tick). Not the
+        alert's `peak_score` over the current threshold: across a hot swap or a restart onto another bundle that
+        was the old model's raw peak over the new model's threshold (review34: against a new model on a larger
+        scale an alert 1.5× over its own threshold was remembered as far under, and a false alarm lifted nothing)."""
+        over = score / base if base > 0 else 1.0
+        self._alert_over = over if any(ev.event == "new" for ev in events) else max(self._alert_over, over)
+        for ev in events:
+            a = self.tracker.open if ev.event != "end" else was_open
+            peak = ev.peak_score if a is None else (a.peak if a.model_peak is None else a.model_peak)
+            fb.seen(ev.alert_id, ts, max(self._alert_over, peak / base if base > 0 else 1.0))
 
     def calm(self, score: float, after_alert_ticks: int = -1) -> bool:
         """Whether `score` is learned from on the tick being judged (valid inside `step`, e.g. from its

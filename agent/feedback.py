@@ -96,7 +96,7 @@ class FeedbackMemory:
     def __init__(self, cfg: FeedbackConfig, path: Path | None = None):
         self.cfg = cfg
         self.path = path
-        self.known: OrderedDict[str, float] = OrderedDict()   # alert_id -> peak / threshold
+        self.known: OrderedDict[str, float] = OrderedDict()   # alert_id -> peak / threshold (on its own model)
         self.lifts: OrderedDict[str, tuple[float, float]] = OrderedDict()  # alert_id -> (lift, since ts)
         self.confirmed: OrderedDict[str, None] = OrderedDict()
         self.now = 0.0                  # the latest tick time seen: feedback is applied at it
@@ -121,11 +121,13 @@ class FeedbackMemory:
         return min(self.cfg.max_lift, max(lift * math.exp(-decay * max(0.0, ts - since))
                                           for lift, since in self.lifts.values()))
 
-    def seen(self, alert_id: str, ts: float, peak: float, threshold: float) -> None:
-        """An alert event was raised: feedback may now name it — after a restart too (saved now: an
-        operator often judges an alert hours later, when an upgrade or a crash has restarted the agent)."""
+    def seen(self, alert_id: str, ts: float, over: float) -> None:
+        """An alert event was raised, `over` its threshold by that factor (peak / threshold, each on the scale of
+        the model that scored it: agent/detector.py): feedback may now name it — after a restart too (saved now: an
+        operator often judges an alert hours later, when an upgrade or a crash has restarted the agent). The largest
+        factor of its events is kept: an alert open across a model change went that far over on the old one."""
         self.now = ts
-        self.known[alert_id] = peak / threshold if threshold > 0 else 1.0
+        self.known[alert_id] = max(over, self.known.get(alert_id, 0.0))
         self.known.move_to_end(alert_id)
         while len(self.known) > KNOWN_ALERTS:
             self.known.popitem(last=False)

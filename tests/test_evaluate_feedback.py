@@ -117,7 +117,7 @@ def test_the_verdict_uses_only_labels_seen_by_the_time_it_is_given():
     memory = FeedbackMemory(FeedbackConfig())
     operator = LabelledOperator(events=[(130.0, 150.0), (300.0, 320.0)], delay_s=60, tolerance_s=0, memory=memory)
     for alert_id, ts in (("early", 100.0), ("late", 250.0)):
-        memory.seen(alert_id, ts, 2.0, 1.0)
+        memory.seen(alert_id, ts, 2.0)
         operator.observe([new_alert(alert_id, ts)])
     operator.deliver(159.0)
     assert operator.verdicts == {}                        # not due yet
@@ -130,7 +130,7 @@ def test_the_verdict_uses_only_labels_seen_by_the_time_it_is_given():
 def test_an_alert_over_before_an_event_is_a_false_alarm_and_lifts_the_threshold():
     memory = FeedbackMemory(FeedbackConfig())
     operator = LabelledOperator(events=[(200.0, 220.0)], delay_s=300, tolerance_s=10, memory=memory)
-    memory.seen("a1", 100.0, 1.2, 1.0)
+    memory.seen("a1", 100.0, 1.2)
     operator.observe([new_alert("a1", 100.0)])
     operator.observe([new_alert("a1", 150.0, event="end", end=150.0)])      # ended before the event began
     memory.now = 400.0
