@@ -7,7 +7,8 @@
 
 Rows are split by time (train, then validation, then held-out test), never shuffled across.
 Rows labelled anomalous (Record.label == 1) are kept in the context of a window but never
-used as a training target, and are left out of the normaliser fit.
+used as a training target, and are left out of the normaliser fit; a tick no record was read for carries the
+tick before it, its label too (`row_labels`).
 
 Separate recordings (every file of a replay folder, e.g. six weekday mornings), long gaps
 inside one (no sensor observed for more than `window.steps` ticks after carry-forward ran out)
@@ -347,8 +348,19 @@ def series_from_records(records: list[Record], sensors: list[str], tick_s: float
     if not rows:
         return None
     ts, raw, missing = stack_rows(rows)
-    anomalous = np.array([r.label == 1 for r in rows], bool)
-    return Series(sensors=list(sensors), ts=ts, raw=raw, missing=missing, anomalous=anomalous)
+    return Series(sensors=list(sensors), ts=ts, raw=raw, missing=missing, anomalous=row_labels(rows))
+
+
+def row_labels(rows) -> np.ndarray:
+    """(n,) bool: the row is labelled anomalous. A tick no record was read for (no label, no value but carried or
+    missing ones) takes the label of the tick before it, whose values it carries: else a second the logger skipped
+    inside a labelled anomaly was a normal training target holding the anomaly's readings (review34: every SKAB
+    labelled file has such seconds, 793 in all)."""
+    labels = np.array([-1 if r.label is None and (r.missing | r.carried).all() else int(r.label == 1)
+                       for r in rows], np.int8)
+    known = np.where(labels >= 0, np.arange(labels.size), 0)
+    np.maximum.accumulate(known, out=known)     # each row's last tick with a label of its own (or row 0)
+    return labels[known] == 1
 
 
 def segment_bounds(missing: np.ndarray, steps: int, backs: np.ndarray | None = None) -> list[tuple[int, int]]:
