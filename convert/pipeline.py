@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agent.bundle import ARTIFACT_KINDS, load as load_bundle
+from agent.bundle import ARTIFACT_KINDS, load as load_bundle, verify_files
 from agent.config import calibration_threshold
 from agent.manifest import MANIFEST_NAME, Artifact, Manifest, write as write_manifest
 from agent.signing import SIGNATURE_NAME
@@ -214,14 +214,20 @@ def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration
 
 
 def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -> Manifest:
-    """Export the bundle's PyTorch model to the requested artifact kinds and record them."""
-    bundle = load_bundle(bundle_dir)
+    """Export the bundle's PyTorch model to the requested artifact kinds and record them. The artifacts it writes
+    anew are not held to the manifest's hashes (every other listed file is): an export stopped halfway — Ctrl-C, a
+    kill, a full disk — left them rewritten or cut short under the old hashes, and refused for them, the bundle
+    could not be exported again (review34). In ARTIFACT_KINDS' order whatever `kinds` says: onnx_int8 quantizes
+    the onnx_fp32 written in the same run, not the file before it."""
+    kinds = [k for k in ARTIFACT_KINDS if k in (kinds or ARTIFACT_KINDS)]
+    bundle = load_bundle(bundle_dir, verify_hashes=False)
     manifest = bundle.manifest
+    verify_files(bundle_dir, dataclasses.replace(
+        manifest, artifacts={k: a for k, a in manifest.artifacts.items() if k not in kinds}))
     model = bw.load_model(bundle_dir, manifest)
     calibration, cal_summary = export_calibration(bundle)
     reference = predict(model, calibration.values, calibration.missing)
     folded = fold(model, calibration.values, calibration.missing)      # what every artifact is exported from
-    kinds = list(kinds or ARTIFACT_KINDS)
     artifacts = dict(manifest.artifacts)
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
         for kind in kinds:
