@@ -218,12 +218,26 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             pieces.append((name, _rows(whole, slice(lo, hi))))
     if not pieces:
         raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
+    bad_labels(rejects)
     if split_by(pieces, cfg.tick_s, split, cfg.window.steps) == "recording":
         series = split_recordings(pieces, cfg.window.steps)
     else:
         series = split_segments(pieces, cfg.window.steps)
     series.rejected = rejects.as_dict()
     return series
+
+
+def bad_labels(rejects: Rejects) -> None:
+    """TrainingError when a label cell could not be read (`bad label`: the replay source reads a number, non-zero
+    anomalous): its row was kept unlabelled, which training takes as normal — a column of TRUE/FALSE or yes/no
+    trained every labelled anomaly as normal running (review34). A blank cell too: blank may be "not reviewed"."""
+    n = rejects.counts.get("bad label", 0)
+    if n:
+        where, detail = rejects.first["bad label"]
+        raise TrainingError(f"{n} row{'s' if n > 1 else ''} with a label that is not a number (the first: {where}, "
+                            f"{detail}): a label is 0 for normal running, another number for an anomaly (a blank "
+                            "cell is neither) — a row whose label cannot be read cannot be told apart, and would be trained on as normal; "
+                            "write the label column as 0/1 (e.g. TRUE/FALSE as 1/0)")
 
 
 def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
