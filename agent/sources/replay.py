@@ -490,7 +490,8 @@ class ReplaySource(Source):
         if time_col not in header and time_col == "timestamp":
             time_col = next((c for c in TIME_COLUMN_FALLBACKS if c in header), time_col)
         if time_col not in header:
-            self.rejects.add("missing time column", where, f"no column {cfg.time_column!r} in {header}")
+            self.rejects.add("missing time column", where,
+                             f"no column {cfg.time_column!r} in {header}{separator_hint(header, cfg.separator)}")
             return None
         wanted = cfg.sensor_columns(header, self.sensors)
         for col in wanted if cfg.columns is not None else ():
@@ -499,7 +500,8 @@ class ReplaySource(Source):
         value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
         label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
         if not value_cols:
-            self.rejects.add("no sensor columns", where, f"none of {header} maps to a sensor")
+            self.rejects.add("no sensor columns", where,
+                             f"none of {header} maps to a sensor{separator_hint(header, cfg.separator)}")
             return None
         return header.index(time_col), value_cols, label_cols
 
@@ -538,6 +540,21 @@ class ReplaySource(Source):
                 continue
             label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where)
+
+
+#: Field separators a CSV is written with, for separator_hint.
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def separator_hint(header: list[str], separator: str) -> str:
+    """'' or, for a header read as one column that holds another usual separator (a `;` file read with the default
+    `,`: `['timestamp;a;b']`), what the source's `separator` should be (review34: train said only that the time
+    column was missing)."""
+    if len(header) != 1:
+        return ""
+    found = [s for s in SEPARATORS if s != separator and s in header[0]]
+    return (f" — the header is one column: its fields look separated by {found[0]!r}, set the source's "
+            f"separator: {found[0]!r}" if found else "")
 
 
 def warmup_source(path: Path, like: ReplayConfig | None, sensors: list[str], rejects: Rejects,
