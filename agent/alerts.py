@@ -51,6 +51,7 @@ checkpoint holds, agent/alert_state.py.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,8 @@ from .alert_state import OpenAlert, open_state, read_state
 if TYPE_CHECKING:
     from .config import AlertConfig
     from .faults.events import FaultEvent
+
+log = logging.getLogger("stad.alerts")
 
 __all__ = ["AlertEvent", "AlertTracker", "drivers", "explain", "iso"]     # (callers import these from here)
 
@@ -101,6 +104,7 @@ class AlertTracker:
         self.after_fault: dict | None = None    # the fault an alert ended with, while it lasts (sensor fault)
         self.judged: tuple = (None, 0.0, 0.0, None)     # the last observed tick's (ts, score, threshold, rejudge)
         self.over_without_fault = 0     # ticks in a row the score without `after_fault` was over the threshold
+        self.tier: str | None = None    # the tier of the last observed tick (a step to another: _tier_changed)
 
     @property
     def active(self) -> bool:
@@ -126,6 +130,8 @@ class AlertTracker:
         gap) — or None (see no data above; None for the callable: every tick is judged). `scores() -> {sensor:
         score}`: the tick's sensor scores (residue, agent/alert_residue.py; None: the rule is off)."""
         self.judged = (ts, score, threshold, rejudge)     # (the tick's, for a fault raised after it: fault_raised)
+        if tier != self.tier:
+            self._tier_changed(tier)
         if self.open is None:
             if self.after_fault is not None and rejudge is not None:
                 score = min(score, rejudge(self.after_fault["fault_id"]))     # the ended alert's residue is no new one
@@ -363,6 +369,18 @@ class AlertTracker:
         if a is not None:
             a.score_peak, a.residue_ticks, a.model_peak = {}, 0, 0.0
         return had
+
+    def _tier_changed(self, tier: str) -> None:
+        """The chain stepped to another tier (a fault, a latency overrun, a retry after probation): its scores are on
+        another scale, as a swapped-in model's are — what the end and opening rules keep of the last tier's scores
+        is forgotten (new_model_scale). Why (review34): an alert of a profiled model (peak 600) open when the chain
+        stepped down to numpy (threshold 7, scoring 20) ended `subsided` against 0.2 × 600 while the incident went
+        on, and its floor (120) then kept numpy from opening one. Not at the first tick seen (a start, a restart:
+        agent/resume.py says whether the model changed)."""
+        if self.tier is not None and self.new_model_scale():
+            log.info("alerts: the scoring tier changed (%s → %s): the subsided and residue rules' peaks and floors "
+                     "(%s's scores) are forgotten", self.tier, tier, self.tier)
+        self.tier = tier
 
     def forget_open(self) -> None:
         """Let go of the open alert without an event: the sinks hold newer events of it, or of a
