@@ -245,7 +245,9 @@ class AlertTracker:
             a.last_above = ts
         if a.model_peak is not None and score > a.model_peak:
             a.model_peak = score
-        if score > a.peak:
+        # (after a model change, a tick on the new scale is the alert's peak, and its explanation, only when over its
+        # own threshold: a calm tick of a model scoring higher replaced them, review34)
+        if score > a.peak and (a.model_peak is None or score > threshold):
             a.peak = score
             a.explain = explain_fn()
             a.drivers += [d for d in drivers(a.explain, threshold) if d not in a.drivers]
@@ -354,7 +356,8 @@ class AlertTracker:
         the old peaks judged the new model's scores as residue, ended an alert still on `subsided` and kept the
         next one from opening, review32), and the subsided rule's bar: the whole-score `floor` a subsided alert left
         and the open alert's peak it judges against (`model_peak`, from the next tick; `peak`, reported as
-        peak_score, stays the alert's). Why (review33): the tracker sees raw scores, and a model prepared on other
+        peak_score, stays the alert's: a tick of the new model raises it, and its explanation, only when over its
+        threshold, review34). Why (review33): the tracker sees raw scores, and a model prepared on other
         ticks scores the same plant on another scale — on the demo a swapped-in copy, its profile fitted on the
         recent ticks, scored 3.8 where the old one scored 225 after an alert that peaked at 618: the old floor
         (309) kept every alert of the new model from opening until `subside_release_ticks` calm ticks in a row.

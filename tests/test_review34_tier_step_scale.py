@@ -53,3 +53,20 @@ def test_a_subsided_floor_of_the_model_keeps_no_fallback_alert_from_opening():
     assert events == []
     events = _observe(tr, 17, [20.0] * 3, 7.0, "numpy")                             # a new incident, on numpy
     assert [e.event for e in events] == ["new"], "the model's floor (120) held numpy's 20 under it"
+
+
+def test_a_calm_tick_on_a_larger_scale_is_not_the_alerts_peak_nor_its_explanation():
+    """After a model change the raw scores are not comparable: a tick of the new scale under its own threshold is
+    no new peak of the alert — it replaced the peak's explanation (the end event's top sensors) with a calm tick's."""
+    tr = _tracker()
+    peak_tick = {"top_sensors": [{"sensor": "a", "score": 6.0}], "top_steps": [], "origin": None}
+    calm_tick = {"top_sensors": [{"sensor": "b", "score": 0.7}], "top_steps": [], "origin": None}
+    events = []
+    for i, s in enumerate([150.0, 600.0, 400.0]):
+        events += tr.observe(i, s, 100.0, "tflite", lambda: {"model_id": "m"}, lambda: peak_tick)
+    for i in range(5):                  # onnx of another bundle: its threshold 1000, the plant calm on it
+        events += tr.observe(3 + i, 700.0, 1000.0, "onnx", lambda: {"model_id": "m2"}, lambda: calm_tick)
+    assert [(e.event, e.reason) for e in events] == [("new", None), ("end", "cleared")]
+    end = events[-1]
+    assert end.peak_score == 600.0 and [t["sensor"] for t in end.top_sensors] == ["a"], (end.peak_score,
+                                                                                          end.top_sensors)
