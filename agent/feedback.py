@@ -5,7 +5,9 @@ An operator (or a tool) publishes `{"alert_id", "verdict", "note"?, "operator"?}
 every message is answered on `…/feedback/result` and counted. Verdicts:
 
 - `false_alarm`: the pattern was normal. The detector's threshold is lifted just enough that
-  the alert's peak would have stayed under it (plus a margin), at most `max_lift` (0.5: ×1.5);
+  the alert's peak would have stayed under it (plus a margin), at most `max_lift` (0.5: ×1.5) — how far over
+  measured on the model that scored each tick, its own threshold (an alert open across a hot swap, a restart
+  onto another bundle or a step of the scorer chain: agent/detector.py `_tell_feedback`);
   the lift halves every `half_life_s`, so it fades unless false alarms go on. The threshold is
   one per tier, not per sensor, so the lift is too.
 - `confirmed`: a real anomaly. Removes that alert's lift (a false_alarm given by mistake is
