@@ -13,8 +13,12 @@ agent/resume.py makes too for a restart onto another bundle.
 """
 from __future__ import annotations
 
+import importlib.util
+import shutil
+
 import numpy as np
 import pytest
+from conftest import DEMO_BUNDLE, NO_DEMO, demo_cfg, drive_hotswap, hotswap_pipeline, sim_rows
 
 from agent.config import AlertConfig, ThresholdConfig
 from agent.detector import Detector
@@ -80,3 +84,37 @@ def test_after_a_swap_an_alert_of_the_new_model_is_measured_on_it(tmp_path):
     reloaded = FeedbackMemory(det.feedback.cfg, tmp_path / "feedback.json")             # and after a restart
     assert reloaded.known[first] == pytest.approx(1.5, rel=1e-3)
     assert reloaded.known[second[0].alert_id] == pytest.approx(1.2, rel=1e-3)
+
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ai_edge_litert") is None, reason="ai-edge-litert not installed")
+@NO_DEMO
+def test_on_a_real_hot_swap_the_alert_open_across_it_keeps_how_far_it_went_on_the_old_model(tmp_path):
+    """The demo bundle with its profile on, an alert open (its peak in the hundreds), a copy of the bundle swapped
+    in by the HotSwap (shadow-scored, then Pipeline.swap): the new model, its profile fitted on the recent ticks,
+    scores the plant on another scale under another threshold (review33: 3.8 where the old scored 225). What feedback
+    keeps of the alert is its peak over the threshold it was judged against — not that peak over the new model's
+    threshold, which its end event gave on main."""
+    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=3.0, anomalies="drop")
+    pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=10, profile={"enabled": True},
+                                          shadow_min_agreement=0.0)
+    pipe.detector.feedback = FeedbackMemory(FeedbackConfig(max_lift=10.0), tmp_path / "feedback.json")
+    tr, it = pipe.alerts, iter(rows)
+    drive_hotswap(pipe, swap, it, until=lambda: tr.open is not None and tr.open.peak > 400, limit=len(rows))
+    alert_id, tier = tr.open.alert_id, pipe.chain.tier
+    old = pipe.detector.thresholds[tier]
+    shutil.copytree(DEMO_BUNDLE, models / ".candidate.tmp")
+    (models / ".candidate.tmp").rename(models / "candidate")
+    swap.request()
+    drive_hotswap(pipe, swap, it, until=lambda: swap.status()["last"] is not None, limit=len(rows))
+    assert swap.status()["last"]["accepted"] and pipe.detector.thresholds[tier] is not old
+    assert tr.open is not None and tr.open.alert_id == alert_id, "the case: the alert open across the swap"
+    over_on_old = tr.open.peak / old.current
+    new = pipe.detector.thresholds[tier].current
+    assert abs(new / old.current - 1) > 0.05, ("the case: the new model's threshold is another", old.current, new)
+    for row in it:                          # on until the alert ends on the new model
+        pipe.step(row)
+        if tr.open is None or tr.open.alert_id != alert_id:
+            break
+    known = pipe.detector.feedback.known[alert_id]
+    assert known >= over_on_old * 0.999, (known, over_on_old, old.current, new)
