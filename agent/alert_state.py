@@ -90,8 +90,11 @@ def read_state(state: dict) -> dict:
         raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
     over = int(state.get("residue", 0))     # absent in checkpoints written before it existed
     residue_floor = read_floors(state.get("residue_floor"))     # absent in checkpoints written before it existed
+    tier = state.get("tier")        # absent in states written before it was kept (review34): no step then
+    if tier is not None and not (isinstance(tier, str) and tier):
+        raise ValueError(f"alerts.tier: {tier!r} is not a tier's name")
     return {"open": opened, "floor": floor, "level_floor": level_floor, "after_fault": after_fault,
-            "over_without_fault": over, "residue_floor": residue_floor, **counts}
+            "over_without_fault": over, "residue_floor": residue_floor, "tier": tier, **counts}
 
 
 def _fault_ref(f) -> bool:

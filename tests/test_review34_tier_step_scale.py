@@ -15,6 +15,8 @@ and threshold (agent/detector.py `step`).
 """
 from __future__ import annotations
 
+import pytest
+
 from agent.alerts import AlertTracker
 from agent.config import AlertConfig
 
@@ -57,16 +59,48 @@ def test_a_subsided_floor_of_the_model_keeps_no_fallback_alert_from_opening():
 
 def test_a_calm_tick_on_a_larger_scale_is_not_the_alerts_peak_nor_its_explanation():
     """After a model change the raw scores are not comparable: a tick of the new scale under its own threshold is
-    no new peak of the alert — it replaced the peak's explanation (the end event's top sensors) with a calm tick's."""
+    no new peak of the alert — it replaced the peak's explanation (the end event's top sensors) with a calm tick's.
+    The change here is a hot swap's (Pipeline.swap: the new model's threshold, AlertTracker.new_model_scale)."""
     tr = _tracker()
     peak_tick = {"top_sensors": [{"sensor": "a", "score": 6.0}], "top_steps": [], "origin": None}
     calm_tick = {"top_sensors": [{"sensor": "b", "score": 0.7}], "top_steps": [], "origin": None}
     events = []
     for i, s in enumerate([150.0, 600.0, 400.0]):
         events += tr.observe(i, s, 100.0, "tflite", lambda: {"model_id": "m"}, lambda: peak_tick)
-    for i in range(5):                  # onnx of another bundle: its threshold 1000, the plant calm on it
-        events += tr.observe(3 + i, 700.0, 1000.0, "onnx", lambda: {"model_id": "m2"}, lambda: calm_tick)
+    tr.new_model_scale()                # the swapped-in model: its threshold 1000, the plant calm on it
+    for i in range(5):
+        events += tr.observe(3 + i, 700.0, 1000.0, "tflite", lambda: {"model_id": "m2"}, lambda: calm_tick)
     assert [(e.event, e.reason) for e in events] == [("new", None), ("end", "cleared")]
     end = events[-1]
     assert end.peak_score == 600.0 and [t["sensor"] for t in end.top_sensors] == ["a"], (end.peak_score,
                                                                                           end.top_sensors)
+
+
+def test_a_flap_to_the_fallback_and_back_keeps_the_models_peak():
+    """tflite → numpy for a tick → tflite: the model's peak comes back with it (a one-tick flap must not leave the
+    model's residue judged against nothing), and tflite ↔ onnx (one bundle) is no change of scale at all."""
+    tr = _tracker()
+    _observe(tr, 0, [150.0, 600.0, 400.0], 100.0, "tflite")
+    _observe(tr, 3, [20.0], 7.0, "numpy")
+    _observe(tr, 4, [110.0], 100.0, "onnx")
+    assert tr.open.model_peak == 600.0
+    events = _observe(tr, 5, [110.0] * 5, 100.0, "tflite")            # under 0.2 × 600: its residue
+    assert [(e.event, e.reason) for e in events] == [("end", "subsided")] and tr.floor == 120.0
+
+
+def test_a_restart_onto_another_tier_is_a_step_too():
+    """The tracker's state (the checkpoint's and the alert journal's, JSON) says which tier it last judged: a restart
+    whose chain scores with another (the model's runtime gone after an upgrade: numpy) forgets the model's peak."""
+    import json
+    tr = _tracker()
+    assert [e.event for e in _observe(tr, 0, [150.0, 600.0, 400.0], 100.0, "tflite")] == ["new"]
+    state = json.loads(json.dumps(tr.state_dict()))
+    again = _tracker()
+    again.restore(state)
+    events = _observe(again, 3, [20.0] * 30, 7.0, "numpy")
+    assert events == [] and again.open is not None, [(e.event, e.reason) for e in events]
+    state["tier"] = 7
+    with pytest.raises(ValueError, match="alerts.tier"):
+        _tracker().restore(state)
+    del state["tier"]                   # a state written before it was kept: as before, no step at the first tick
+    _tracker().restore(state)
