@@ -57,7 +57,9 @@ class ReplayConfig(SourceConfig):
         "strptime format of the timestamps; null: ISO-8601 or epoch seconds", default=None)
     columns: dict[str, str] | None = doc("column → sensor; null: columns named like sensors", default=None)
     label_columns: list[str] = doc(
-        "columns whose non-zero value marks the row anomalous (SKAB: `[anomaly]`)", default_factory=list)
+        "columns whose non-zero value marks the row anomalous (SKAB: `[anomaly]`); a tick without a row takes the "
+        "label of the tick before it; `stad-convert train` refuses a label that is no number (`TRUE`, `yes`, blank): "
+        "write 0/1", default_factory=list)
     labels_file: str | None = doc("NAB's `combined_windows.json`: labels by file", default=None)
     speed: float = rng(0, None, default=0.0,
         doc="pacing by the timestamps: 0 as fast as possible, 1 real time, 10 ten times faster")
