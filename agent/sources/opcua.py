@@ -182,10 +182,8 @@ class OpcUaSource(Source):
                  tick_s: float = 1.0):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         _probe()        # fails here, in one line, when the extra is missing or too old
-        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-            # asyncua 2.x logs every publish at INFO (a line of ~1 KB each publishing interval: 80 MB a
-            # day in the journal at the default 1 s); its warnings and errors still show
-            logging.getLogger("asyncua").setLevel(logging.WARNING)
+        from .opcua_log import quiet_asyncua
+        quiet_asyncua()         # its per-publish INFO lines, and its lines of an outage this source says once
         self.where = f"opcua {cfg.url}"
         self.password = None
         if cfg.password is not None:
