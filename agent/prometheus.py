@@ -194,7 +194,12 @@ class _AgentCollector:
                     [([name], 1.0 if st["down"] else 0.0) for name, st in sorted(sources.items())])
         fb = p.detector.feedback
         if fb is not None:
-            counts = dict(a.feedback_counts)
+            # every (outcome, verdict) served from 0, as the alert and reject counters are: a series born at 1 with
+            # the first message is never counted by increase() (user23); a refused message that is no verdict is
+            # `invalid` (agent/service.py), so the labels stay this fixed set
+            from .feedback import VERDICTS
+            counts = {**{(o, v): 0 for o in ("accepted", "refused") for v in VERDICTS}, ("refused", "invalid"): 0,
+                      **a.feedback_counts}
             yield counter("stad_feedback_messages", "Operator feedback messages, by outcome and verdict", None,
                           ["outcome", "verdict"], [(list(k), n) for k, n in sorted(counts.items())])
             yield gauge("stad_threshold_feedback_lift", "Fraction the threshold is lifted by false_alarm feedback",
