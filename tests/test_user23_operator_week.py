@@ -138,7 +138,8 @@ def test_train_says_under_the_keys_when_the_warmup_recordings_hold_labelled_rows
     import yaml
     pytest.importorskip("torch")
     from convert.cli import GATEWAY_KEYS
-    from test_qa23_train_keys import REPO, SENSORS
+    from conftest import REPO
+    sensors = [{"name": s, "group": "skid1"} for s in ("PT101", "FT101")]
     rec = tmp_path / "recordings"
     rec.mkdir()
     for run, start in (("run1", 1.7e9), ("run2", 1.7e9 + 3600)):        # two runs, each with a valve test early
@@ -147,7 +148,7 @@ def test_train_says_under_the_keys_when_the_warmup_recordings_hold_labelled_rows
             f"{40 + (i % 9) * (1 + (i // 50) % 3):.2f};{int(200 <= i < 350)}\n" for i in range(1500)))
     skid = {"separator": ";", "time_column": "datetime", "columns": {"Pressure": "PT101", "Flow": "FT101"}}
     (tmp_path / "train.yaml").write_text(yaml.safe_dump({
-        "sensors": SENSORS, "tick_s": 1, "topology": "group", "window": {"steps": 8}, "sinks": [],
+        "sensors": sensors, "tick_s": 1, "topology": "group", "window": {"steps": 8}, "sinks": [],
         "sources": [{"type": "replay", "path": str(rec), "label_columns": ["anomaly"], **skid}],
         "warmup": {"ticks": 50}}))
     out = tmp_path / "bundles" / "skid1"
@@ -169,12 +170,25 @@ def test_feedback_counters_are_served_from_zero_before_the_first_message(tmp_pat
     kind (the alert, reject and drop counters are served from 0 since qa10). Before any message, every series."""
     import yaml
     pytest.importorskip("prometheus_client")
-    from conftest import interrupt_agent, start_logged_agent
+    import re
+    import urllib.request
+
+    from conftest import PUMP, interrupt_agent, start_logged_agent
     from mqtt_broker import free_port
-    from test_prometheus import base, scrape, value
     port = free_port()
-    cfg = base(tmp_path, metrics={"listen": f"127.0.0.1:{port}"})
-    cfg["sinks"].append({"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}, "feedback": {}})
+    cfg = {"sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 200},
+           "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
+           "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
+           "metrics": {"listen": f"127.0.0.1:{port}"},
+           "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}, "feedback": {}}]}
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    def value(text: str, series: str) -> float | None:
+        m = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
     agent = start_logged_agent(tmp_path / "agent.yaml", tmp_path)
     last = {"text": ""}
@@ -182,7 +196,7 @@ def test_feedback_counters_are_served_from_zero_before_the_first_message(tmp_pat
     def scraped() -> bool:
         assert agent.poll() is None, (tmp_path / "agent.err").read_text()[-3000:]
         try:
-            last["text"] = scrape(port)
+            last["text"] = scrape()
         except OSError:
             return False
         return "stad_threshold_feedback_lift " in last["text"]
