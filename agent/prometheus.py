@@ -144,7 +144,9 @@ class _AgentCollector:
         # A dict merged into a dict is one C call under the GIL: a consistent copy while the agent counts on.
         rejects = {**dict.fromkeys(REJECT_REASONS, 0), **a.rejects.counts}
         events = {**dict.fromkeys(ALERT_EVENTS, 0), **a.events}
-        yield counter("stad_ticks", "Ticks processed (warm-up included)", p.ticks)
+        # (not "warm-up included": the ticks warmup.replay reads from a recording are not; user23)
+        yield counter("stad_ticks", "Ticks processed from the sources (a warm-up on live data included; the recorded "
+                      "ticks of warmup.replay not)", p.ticks)
         yield counter("stad_records", "Records received from the sources", a.records_in)
         yield counter("stad_records_rejected", "Records or values rejected, by reason", None, ["reason"],
                       [([r], n) for r, n in sorted(rejects.items())])

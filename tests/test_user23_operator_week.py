@@ -210,3 +210,46 @@ def test_feedback_counters_are_served_from_zero_before_the_first_message(tmp_pat
         assert value(last["text"], 'stad_feedback_messages_total{outcome="refused",verdict="invalid"}') == 0
     finally:
         interrupt_agent(agent)
+
+
+def test_ticks_total_says_that_a_recorded_warmup_is_not_in_it(tmp_path):
+    """`stad_ticks_total` said "Ticks processed (warm-up included)" (README too): user23's agent warmed up on 16,797
+    recorded ticks and served 7 a few seconds later — the recorded warm-up is not counted (rightly: rate() is the
+    live tick rate), the text said it was."""
+    import re
+    import urllib.request
+
+    import yaml
+    pytest.importorskip("prometheus_client")
+    from conftest import PUMP, interrupt_agent, start_logged_agent
+    from mqtt_broker import free_port
+    rec = tmp_path / "normal.csv"
+    rec.write_text("timestamp," + ",".join(PUMP) + "\n" + "".join(
+        f"{1.7e9 + i:.0f}," + ",".join(f"{10 + k + 0.1 * ((i * (k + 3)) % 7):.2f}" for k in range(len(PUMP))) + "\n"
+        for i in range(400)))
+    port = free_port()
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
+        "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 300, "replay": str(rec)},
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": None}],
+        "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"), "sinks": [],
+        "metrics": {"listen": f"127.0.0.1:{port}"}}))
+    agent = start_logged_agent(tmp_path / "agent.yaml", tmp_path)
+    last = {"text": ""}
+
+    def scraped() -> bool:
+        assert agent.poll() is None, (tmp_path / "agent.err").read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                last["text"] = resp.read().decode()
+        except OSError:
+            return False
+        return re.search(r"^stad_ticks_total [1-9]", last["text"], re.M) is not None
+
+    try:
+        assert wait_until(scraped, timeout=120), last["text"]
+    finally:
+        interrupt_agent(agent)
+    ticks = float(re.search(r"^stad_ticks_total (\S+)$", last["text"], re.M).group(1))
+    assert ticks < 400, ticks                   # the recording's 400 ticks are not in it
+    help_line = re.search(r"^# HELP stad_ticks_total (.*)$", last["text"], re.M).group(1)
+    assert "warm-up included" not in help_line and "warmup.replay" in help_line, help_line
