@@ -255,3 +255,32 @@ def test_ticks_total_says_that_a_recorded_warmup_is_not_in_it(tmp_path):
     assert ticks < 400, ticks                   # the recording's 400 ticks are not in it
     help_line = re.search(r"^# HELP stad_ticks_total (.*)$", last["text"], re.M).group(1)
     assert "warm-up included" not in help_line and "warmup.replay" in help_line, help_line
+
+
+def test_a_held_value_gives_way_to_a_reading_of_its_tick():
+    """The OPC UA source re-sends a value that holds, once a tick; a change that comes after it for the same tick (a
+    publish a second late, a value quiet for seconds that moves) was rejected `duplicate` and the tick kept the stale
+    value (user23: 43 of 9,934 records even after the source waits out a change on its way). A reading of the tick
+    now replaces the held value; a second real reading is still a duplicate, and so is a held one after a real one."""
+    import time
+
+    from agent.records import Record
+    from agent.window import Aligner
+    rejects = Rejects()
+    aligner = Aligner(["flow", "pressure"], 1.0, carry_forward_s=5, lateness_ticks=1, rejects=rejects)
+    t0 = float(int(time.time()) - 100)
+    rows = []
+    for i in range(5):
+        rows += aligner.push(Record(ts=t0 + i + 0.1, values={"pressure": 1.0}, origin="opcua x", received=t0 + i))
+        rows += aligner.push(Record(ts=t0 + i + 0.2, values={"flow": 32.0}, origin="opcua x (held)", held=True,
+                                    received=t0 + i))
+    rows += aligner.push(Record(ts=t0 + 4 + 0.7, values={"flow": 33.0}, origin="opcua x", received=t0 + 4))
+    rows += aligner.push(Record(ts=t0 + 4 + 0.8, values={"flow": 34.0}, origin="opcua x", received=t0 + 4))
+    rows += aligner.push(Record(ts=t0 + 4 + 0.9, values={"flow": 35.0}, origin="opcua x (held)", held=True,
+                                received=t0 + 4))
+    for i in range(5, 9):
+        rows += aligner.push(Record(ts=t0 + i + 0.1, values={"pressure": 1.0, "flow": 33.0}, origin="opcua x",
+                                    received=t0 + i))
+    tick4 = [r for r in rows if aligner.tick_of(r.ts) == aligner.tick_of(t0 + 4)]
+    assert tick4 and tick4[0].values[0] == 33.0, [(r.ts, r.values) for r in rows]     # flow: the reading, not 32
+    assert rejects.counts["duplicate"] == 2, rejects.as_dict()         # the second reading, and the held one after

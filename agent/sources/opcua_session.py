@@ -201,7 +201,7 @@ class Session:
             return
         self._stamped.update(dict.fromkeys(values, ts))
         try:
-            self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)"))
+            self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)", held=True))
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
@@ -320,7 +320,8 @@ class Session:
             ts, origin = host + self.source.offset, f"{self.where} (held)"
         self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
         try:
-            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=origin), timeout=1.0)
+            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=origin, held=origin != self.where),
+                                timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
