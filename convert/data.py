@@ -126,7 +126,8 @@ def gateway_keys(cfg: AgentConfig, bundle: Path) -> str:
     keys = {"scoring": {"bundle": str(Path(bundle).resolve())}, "warmup": warmup}
     import yaml
     text = yaml.safe_dump(keys, default_flow_style=False, sort_keys=False, width=1 << 20).rstrip()
-    note = labelled_warmup_note(bundle) if recordings else None
+    # (the training recordings' counts: said only when the warm-up reads those, not a warmup.replay of its own)
+    note = labelled_warmup_note(bundle) if recordings and not cfg.warmup.replay else None
     return f"{text}\n{note}" if note else text
 
 
