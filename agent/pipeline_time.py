@@ -93,6 +93,8 @@ def after_restart(p: Pipeline, ts: float, gap_s: float | None, skipped: bool = F
     few minutes after the last checkpoint paged twice; clock27: judged on the first score alone, one calm
     tick of an incident still on did)."""
     longer = gap_s is None or round(gap_s / p.cfg.tick_s) > p.window.steps
+    if skipped and (gap_s is None or round(gap_s / p.cfg.tick_s) >= 1):
+        p.health.after_gap()        # the next readings are not one tick after the last ones (user23's false spike)
     if longer and skipped:
         p.refill_window(after=ts)
     if not p.alerts.active:

@@ -144,7 +144,9 @@ class _AgentCollector:
         # A dict merged into a dict is one C call under the GIL: a consistent copy while the agent counts on.
         rejects = {**dict.fromkeys(REJECT_REASONS, 0), **a.rejects.counts}
         events = {**dict.fromkeys(ALERT_EVENTS, 0), **a.events}
-        yield counter("stad_ticks", "Ticks processed (warm-up included)", p.ticks)
+        # (not "warm-up included": the ticks warmup.replay reads from a recording are not; user23)
+        yield counter("stad_ticks", "Ticks processed from the sources (a warm-up on live data included; the recorded "
+                      "ticks of warmup.replay not)", p.ticks)
         yield counter("stad_records", "Records received from the sources", a.records_in)
         yield counter("stad_records_rejected", "Records or values rejected, by reason", None, ["reason"],
                       [([r], n) for r, n in sorted(rejects.items())])
@@ -194,7 +196,12 @@ class _AgentCollector:
                     [([name], 1.0 if st["down"] else 0.0) for name, st in sorted(sources.items())])
         fb = p.detector.feedback
         if fb is not None:
-            counts = dict(a.feedback_counts)
+            # every (outcome, verdict) served from 0, as the alert and reject counters are: a series born at 1 with
+            # the first message is never counted by increase() (user23); a refused message that is no verdict is
+            # `invalid` (agent/service.py), so the labels stay this fixed set
+            from .feedback import VERDICTS
+            counts = {**{(o, v): 0 for o in ("accepted", "refused") for v in VERDICTS}, ("refused", "invalid"): 0,
+                      **a.feedback_counts}
             yield counter("stad_feedback_messages", "Operator feedback messages, by outcome and verdict", None,
                           ["outcome", "verdict"], [(list(k), n) for k, n in sorted(counts.items())])
             yield gauge("stad_threshold_feedback_lift", "Fraction the threshold is lifted by false_alarm feedback",

@@ -64,6 +64,7 @@ class Record:
     event: str | None = None        # id of the labelled anomaly event this moment belongs to
     origin: str = ""                # where it came from, for messages: 'pump.csv:120', 'udp 127.0.0.1:4000'
     received: float | None = None   # live sources: this host's clock when it arrived (the aligner's clock rules)
+    held: bool = False              # re-sent because the value holds (OPC UA): a reading of its tick replaces it
 
 
 @dataclass

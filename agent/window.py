@@ -109,7 +109,7 @@ class Aligner(TimeBaseRules):
 
     def _new_time_base(self) -> None:
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
-        self.open: dict[int, list] = {}       # k -> [values, seen, label, event]
+        self.open: dict[int, list] = {}       # k -> [values, seen, label, event, held sensor indices or None]
         self.next_k: int | None = None        # oldest tick not yet closed
         self.newest_k: int | None = None
         self.last_value = np.full(self.n, np.nan)
@@ -209,9 +209,10 @@ class Aligner(TimeBaseRules):
         if bucket is None:
             # Python lists while the tick is open (a list item is read and written in a third of a
             # numpy scalar's time, 18 sensors a record); close() makes the row's arrays of them.
-            bucket = self.open[k] = [[math.nan] * self.n, [False] * self.n, None, None]
+            bucket = self.open[k] = [[math.nan] * self.n, [False] * self.n, None, None, None]
         values, seen = bucket[0], bucket[1]
         index = self.index
+        held = rec.held
         for sensor, value in rec.values.items():
             i = index.get(sensor)
             if i is None:
@@ -225,10 +226,20 @@ class Aligner(TimeBaseRules):
                     self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
                 continue
             if seen[i]:
+                if not held and bucket[4] is not None and i in bucket[4]:
+                    # the value a source re-sent because it holds gives way to a reading of its tick: the change
+                    # came after the hold (an OPC UA publish a second late; user23: the stale value was scored)
+                    bucket[4].discard(i)
+                    values[i] = value
+                    continue
                 self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {iso(k * self.tick_s)}")
                 continue
             values[i] = value
             seen[i] = True
+            if held:
+                if bucket[4] is None:
+                    bucket[4] = set()
+                bucket[4].add(i)
         if rec.label is not None:
             bucket[2] = max(bucket[2] or 0, int(rec.label))
         if rec.event is not None and bucket[3] is None:
@@ -284,7 +295,7 @@ class Aligner(TimeBaseRules):
     def close(self, k: int) -> Row:
         bucket = self.open.pop(k, None)
         if bucket is not None:
-            values, seen, label, event = bucket       # lists (a restored bucket: arrays, copied alike)
+            values, seen, label, event, _ = bucket    # lists (a restored bucket: arrays, copied alike)
             values, seen = np.array(values, np.float64), np.array(seen, bool)
             fnp.copyto(self.last_value, values, where=seen)
             fnp.copyto(self.last_k, k, where=seen)
@@ -365,7 +376,7 @@ class Aligner(TimeBaseRules):
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
-        self.open = {int(k): [v, m, None, None] for k, v, m in zip(ks, values, seen)}
+        self.open = {int(k): [v, m, None, None, None] for k, v, m in zip(ks, values, seen)}   # (which were held: not kept)
         self.live_offset = None if offset is None else float(offset)
         self.host_ahead_s = host_ahead
         self.restore_pace(pace)

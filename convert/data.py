@@ -126,7 +126,34 @@ def gateway_keys(cfg: AgentConfig, bundle: Path) -> str:
             warmup["replay_format"] = fmt
     keys = {"scoring": {"bundle": str(Path(bundle).resolve())}, "warmup": warmup}
     import yaml
-    return yaml.safe_dump(keys, default_flow_style=False, sort_keys=False, width=1 << 20).rstrip()
+    text = yaml.safe_dump(keys, default_flow_style=False, sort_keys=False, width=1 << 20).rstrip()
+    # (the training recordings' counts: said only when the warm-up reads those, not a warmup.replay of its own)
+    note = labelled_warmup_note(bundle) if recordings and not cfg.warmup.replay else None
+    return f"{text}\n{note}" if note else text
+
+
+def labelled_warmup_note(bundle: Path) -> str | None:
+    """A YAML comment under the keys when the recordings they warm up on hold labelled rows (the bundle's
+    manifest, `data.segments[].labelled`): training left those rows out of its targets, but `warmup.replay` uses
+    no labels and learns every row as normal running — the fallback, the profile and both thresholds. user23
+    warmed a gateway on the SKAB valve files train had just printed: their valve tests (a third of the ticks)
+    were the warm-up's normal (the model tier's threshold 13.98, against 11.74 warmed on the same files cut before
+    their labels). Said only when the manifest has per-recording counts (two recordings or more)."""
+    import json
+    try:
+        data = json.loads((Path(bundle) / "manifest.json").read_text()).get("data") or {}
+    except (OSError, ValueError):
+        return None
+    segments = data.get("segments") or []
+    labelled = sum(sum((seg.get("labelled") or {}).values()) for seg in segments)
+    if not labelled:
+        return None
+    rows = sum(int(seg.get("rows", 0)) for seg in segments)
+    columns = sorted({c for src in data.get("sources") or [] for c in src.get("label_columns") or []})
+    return (f"# note: {labelled:,} of these recordings' {rows:,} ticks are labelled ({', '.join(columns) or 'labels'}): "
+            f"training left them out, but warmup.replay uses no labels and learns every row as normal running "
+            f"(the fallback, the profile, the thresholds) — point it at a copy without the labelled stretches, "
+            f"or leave it out and warm up on warmup.ticks of live normal running")
 
 
 def _flow(entry: dict) -> str:

@@ -434,6 +434,16 @@ class FaultTracker:
         self._kinds_changed()
         self._missing_until_a_tick()
 
+    def after_gap(self) -> None:
+        """Ticks not run (a restart's skipped downtime, pipeline_time.after_restart): each sensor's next reading
+        follows no reading of the tick before, as after an outage's missing ticks — its step from the last one
+        before the gap is no tick's change, neither a spike's jump nor a normal step to learn. Before (user23), a
+        motor temperature that moved 2 °C in 5 minutes down was `spike … 20× its normal tick-to-tick change`."""
+        if self.rules:
+            spike = self.rules[self._spike]
+            spike.seen_before = np.zeros(self.ctx.n, bool)     # (a new array: it may be a shared read-only mask)
+        self.learnable_prev = np.zeros(self.ctx.n, bool)
+
     def _missing_until_a_tick(self) -> None:
         """After a restore: an open `missing` fault's sensors are missing now (health's `sensors_missing`) until a
         tick says whether their readings came (observe sets the tick's own mask)."""

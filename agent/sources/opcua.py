@@ -11,7 +11,7 @@ queue to the agent's source thread.
 
 While the server is unreachable, or goes away (the connection is checked every
 `check_interval_s`), each failed attempt is counted as 'opcua unreachable' and the reconnect
-delay doubles from `reconnect_min_s` up to `reconnect_max_s`; the outage is logged once.
+delay doubles from `reconnect_min_s` up to `reconnect_max_s`; each outage is logged once.
 A subscription the server ends while the session lives on (its lifetime ran out, it was
 transferred, the server deleted it) is no outage but would leave the source connected and
 silent. A status change notification ends the session, and the client connects and subscribes
@@ -182,10 +182,8 @@ class OpcUaSource(Source):
                  tick_s: float = 1.0):
         super().__init__(cfg, sensors, rejects, base_dir, tick_s)
         _probe()        # fails here, in one line, when the extra is missing or too old
-        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-            # asyncua 2.x logs every publish at INFO (a line of ~1 KB each publishing interval: 80 MB a
-            # day in the journal at the default 1 s); its warnings and errors still show
-            logging.getLogger("asyncua").setLevel(logging.WARNING)
+        from .opcua_log import quiet_asyncua
+        quiet_asyncua()         # its per-publish INFO lines, and its lines of an outage this source says once
         self.where = f"opcua {cfg.url}"
         self.password = None
         if cfg.password is not None:
@@ -242,12 +240,14 @@ class OpcUaSource(Source):
                 backoff = self.cfg.reconnect_min_s
                 outage = False
             except (OpcUaUnreachable, OSError, asyncio.TimeoutError, ConnectionError) as exc:
-                self._unreachable(exc, outage)
+                # a session that was subscribed ends an outage: its loss is a new one, logged (before, only the
+                # first outage of the agent's life was: user23's second server restart left no line at all)
+                self._unreachable(exc, outage and not self.connected.is_set())
                 outage = True
             except Exception as exc:  # noqa: BLE001 — asyncua raises its own types for a lost server
                 if type(exc).__module__.split(".")[0] != "asyncua":
                     raise
-                self._unreachable(exc, outage)
+                self._unreachable(exc, outage and not self.connected.is_set())
                 outage = True
             else:
                 continue

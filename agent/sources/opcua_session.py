@@ -51,6 +51,7 @@ class Session:
         self._value: dict[str, float] = {}
         self._confirmed: dict[str, float] = {}
         self._stamped: dict[str, float] = {}
+        self._change_due_s = 0.0                # the publishing interval granted + the sampling interval (run)
 
     async def run(self) -> None:
         """Subscribed to the configured nodes, then watched until the server is lost or the source stops (raises
@@ -63,15 +64,22 @@ class Session:
             raise OpcUaUnreachable("none of the configured nodes is on the server")
         sub = await self.client.create_subscription(self._subscription_parameters(), _Handler(self))
         await self._keep_keepalive(sub)
+        # how long a change may take to reach us: sampled, then published (the interval the server granted)
+        self._change_due_s = (sub.parameters.RequestedPublishingInterval + cfg.sampling_interval_ms) / 1000
         handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
         self._gone = {name for name in cfg.nodes if name not in names}     # a browse path not resolved
         for name, handle in zip(names, handles if isinstance(handles, list) else [handles]):
             if isinstance(handle, int):
                 self._handles[name] = handle
             else:                                   # a node id the server does not have
-                self.rejects.add("opcua bad node", self.where, f"nodes.{name} {cfg.nodes[name]!r}: {handle}")
+                self.rejects.add("opcua bad node", self.where, f"nodes.{name} {cfg.nodes[name]!r}: {_status_name(handle)}")
                 self._gone.add(name)
-        log.info("%s: subscribed to %d node(s)", self.where, len(self._handles))
+        # the nodes left out named here too: a node renamed in the PLC program made `subscribed to 7 node(s)` and a
+        # status code in digits (StatusCode(value=2150891520)), which an operator could not read as it (user23)
+        gone = sorted(self._gone, key=list(cfg.nodes).index)
+        log.info("%s: subscribed to %d node(s)%s", self.where, len(self._handles),
+                 f"; not on the server, subscribed again when it is: {', '.join(f'{n} {cfg.nodes[n]!r}' for n in gone)}"
+                 if gone else "")
         await self._watch(self.client, sub)
 
     async def _watch(self, client, sub) -> None:
@@ -176,18 +184,24 @@ class Session:
         within its keep-alive: a change would have been sent); a value is held while its last word from the server
         (a notification, or the silent-node Read finding it Good) is at most two keep-alives old (the Read comes
         every keep-alive), never after a Bad status or the node gone. Stamped on the server's clock as its changes
-        are (this host's + self.source.offset), never twice in one tick of a sensor."""
+        are (this host's + self.source.offset), never twice in one tick of a sensor. A sensor whose last change came
+        within twice the time a change takes to arrive (sampled, published), and a check, is not held: its next change may
+        be on its way for this tick. Before (user23), a value written once a second under publishing 1000 ms was
+        held into the tick its change was stamped for; the change, second, was rejected `duplicate` and the tick
+        scored on the stale value."""
         host = time.time()
         ts = host + self.source.offset
+        quiet_s = 2 * self._change_due_s + self.cfg.check_interval_s     # twice: a publish late under load
         values = {name: value for name, value in self._value.items()
                   if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive
                   + 2 * self.cfg.check_interval_s
+                  and now - self._changed.get(name, -math.inf) > quiet_s
                   and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s}
         if not values:
             return
         self._stamped.update(dict.fromkeys(values, ts))
         try:
-            self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)"))
+            self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)", held=True))
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
@@ -306,7 +320,8 @@ class Session:
             ts, origin = host + self.source.offset, f"{self.where} (held)"
         self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
         try:
-            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=origin), timeout=1.0)
+            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=origin, held=origin != self.where),
+                                timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
@@ -344,3 +359,9 @@ class _Handler:
         self.session._ended = getattr(code, "name", None) or str(code)
 
 
+def _status_name(status) -> str:
+    """An OPC UA status code by its name and meaning (`BadNodeIdUnknown: The node id refers to a node that does not
+    exist in the server address space.`), not asyncua's `StatusCode(value=2150891520)`."""
+    name = getattr(status, "name", None)
+    doc = getattr(status, "doc", "")
+    return f"{name}: {doc}" if name and doc else (name or str(status))
