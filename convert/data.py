@@ -156,8 +156,8 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | li
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed]
     if not seeds:
         raise ValueError("seed: an empty list of simulator seeds")
-    if len(seeds) > 1 and (days is None or float(days) >= SEED_SPACING_DAYS):
-        raise ValueError(f"several simulator seeds take fewer than {SEED_SPACING_DAYS:g} days each (one segment "
+    if len(seeds) > 1 and (days is None or float(days) > SEED_SPACING_DAYS - 1):    # a day's gap at least
+        raise ValueError(f"several simulator seeds take at most {SEED_SPACING_DAYS - 1:g} days each (one segment "
                          f"a seed, {SEED_SPACING_DAYS:g} days apart), got days={days}")
     out = []
     for i, src in enumerate(cfg.sources):

@@ -67,8 +67,9 @@ def test_seeds_are_segments_with_each_seeds_own_data():
 
 def test_several_seeds_refused_when_their_days_would_overlap():
     cfg = load(DEMO)
-    with pytest.raises(ValueError, match="fewer than 28 days each"):
-        training_sources(cfg, days=SEED_SPACING_DAYS, seed=[1, 2])
+    with pytest.raises(ValueError, match="at most 27 days each"):
+        training_sources(cfg, days=SEED_SPACING_DAYS - 0.5, seed=[1, 2])
+    assert len(training_sources(cfg, days=SEED_SPACING_DAYS - 1, seed=[1, 2])) == 2
     with pytest.raises(ValueError, match="empty list"):
         training_sources(cfg, days=DAYS, seed=[])
 
