@@ -6,6 +6,10 @@ created_at is pinned (SOURCE_DATE_EPOCH, default below), so re-running reproduce
 
     python -m convert.build_demo        # or: stad-convert build-demo
 
+`--sim-seed S [S ...]` trains on several simulator seeds, each its own segment (DEMO_DAYS each, 28 days
+apart: convert.data.training_sources), and `--ema-decay D` ships a moving average of the weights
+(corridor22/23: seeds 3101–3103 with EMA 0.99, the same size, docs/measured/accuracy-corridor.md).
+
 `--variable-days` trains on days that differ the way a real corridor's do (the simulator's
 VARIABLE_DAYS: shifted and taller or lower peaks, queue reach, stop-and-go waves, wet days)
 instead of copies of one day; the shipped bundle is built without it.
@@ -22,12 +26,14 @@ DEFAULT_CONFIG = REPO / "configs" / "demo.yaml"
 DEFAULT_OUT = REPO / "agent" / "models" / "demo-corridor"
 DEMO_EPOCH = "1767225600"        # 2026-01-01T00:00:00Z: created_at of the shipped bundle
 DEMO_DAYS = 6.0
-DEMO_SIM_SEED = 1001             # the demo config plays seed 7; training never sees that run
+DEMO_SIM_SEEDS = (1001,)         # the demo config plays seed 7; training never sees that run
+DEMO_EMA_DECAY = 0.0             # no moving average of the weights
 DEMO_TRAIN_SEED = 0
 
 
 def build_demo(config: str | None = None, out: str | None = None, progress: bool = True,
-               variable_days: bool = False) -> int:
+               variable_days: bool = False, sim_seeds: list[int] | tuple[int, ...] = DEMO_SIM_SEEDS,
+               ema_decay: float = DEMO_EMA_DECAY) -> int:
     import dataclasses
     from agent.config import load
     from agent.sources.simulate import VARIABLE_DAYS, SimulateConfig
@@ -35,6 +41,13 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     from .pipeline import DataOptions, export_bundle, train_bundle
     from .train import TrainOptions, summary_text
 
+    options = TrainOptions(seed=DEMO_TRAIN_SEED, d_model=24, ff_hidden=24, epochs=20, patience=3, windows_per_epoch=4096,
+                           ema_decay=ema_decay, progress=progress)
+    problems = options.problems()
+    if problems:                        # before any data is read or the output directory removed
+        for problem in problems:
+            print(f"stad-convert build-demo: {problem}", file=sys.stderr)
+        return 2
     os.environ.setdefault("SOURCE_DATE_EPOCH", DEMO_EPOCH)
     cfg = load(config or DEFAULT_CONFIG)
     if variable_days:
@@ -43,8 +56,8 @@ def build_demo(config: str | None = None, out: str | None = None, progress: bool
     out_dir = Path(out) if out else DEFAULT_OUT
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    options = TrainOptions(seed=DEMO_TRAIN_SEED, d_model=24, ff_hidden=24, epochs=20, patience=3, windows_per_epoch=4096, progress=progress)
-    data = DataOptions(days=DEMO_DAYS, seed=DEMO_SIM_SEED, anomalies="none")
+    seed = list(sim_seeds) if len(sim_seeds) > 1 else sim_seeds[0]     # one seed: the manifest's `seed` a number
+    data = DataOptions(days=DEMO_DAYS, seed=seed, anomalies="none")
     result, _ = train_bundle(cfg, out_dir, options, data, model_id="demo-corridor")
     print(summary_text(result.summary))
     export_bundle(out_dir, log=lambda m: print(m, file=sys.stderr))

@@ -6,7 +6,7 @@
     stad-convert inspect BUNDLE [--json]
     stad-convert keygen NAME                       # NAME.pem (private, 0600) and NAME.pub.pem
     stad-convert sign BUNDLE --key NAME.pem        # manifest.sig: last, after every other step
-    stad-convert build-demo [--out agent/models/demo-corridor]
+    stad-convert build-demo [--out agent/models/demo-corridor] [--sim-seed S ...] [--ema-decay D]
 
 Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config
 or the `convert` extra (torch, onnx, litert-torch) not installed, 130 interrupted (Ctrl-C: one
@@ -174,6 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default: agent/models/demo-corridor")
     p.add_argument("--variable-days", action="store_true",
                    help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
+    p.add_argument("--sim-seed", type=int, nargs="+", default=None, metavar="SEED",
+                   help="simulator seed(s) for the training data, each its own 6 days and segment (default: "
+                        "the shipped bundle's)")
+    p.add_argument("--ema-decay", type=float, default=None,
+                   help="> 0: ship an exponential moving average of the weights (default: the shipped bundle's)")
     p.add_argument("--quiet", action="store_true")
     _add_verbose(p)
     return parser
@@ -332,8 +337,10 @@ def cmd_sign(args) -> int:
 
 
 def cmd_build_demo(args) -> int:
-    from .build_demo import build_demo
-    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days)
+    from .build_demo import DEMO_EMA_DECAY, DEMO_SIM_SEEDS, build_demo
+    return build_demo(config=args.config, out=args.out, progress=not args.quiet, variable_days=args.variable_days,
+                      sim_seeds=args.sim_seed or DEMO_SIM_SEEDS,
+                      ema_decay=DEMO_EMA_DECAY if args.ema_decay is None else args.ema_decay)
 
 
 COMMANDS = {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "inspect": cmd_inspect,

@@ -41,7 +41,7 @@ from agent.alerts import iso
 from agent.config import format_keys
 from agent.records import Record, Rejects, span
 from agent.sources import open_source
-from agent.sources.lines import parse_number
+from agent.sources.lines import parse_number, parse_time
 from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
@@ -162,16 +162,31 @@ def _flow(entry: dict) -> str:
     return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=1 << 20).strip()
 
 
-def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | None = None,
+#: Several simulator seeds (`seed` a list): the k-th seed's copy of a simulate source starts this many days
+#: after the (k−1)-th's — whole weeks, so every seed plays the same weekdays, and far apart enough that each is
+#: its own segment (convert.data.segment_bounds: no window spans two seeds). More days than fit are refused.
+SEED_SPACING_DAYS = 28.0
+
+
+def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | list[int] | None = None,
                      anomalies: str = "none") -> list:
     """The config's sources, adjusted for offline training.
 
     Simulated sources run unpaced for `days` of simulated time, with `seed` (a seed other than
     the demo's keeps training data apart from what the demo plays) and, with anomalies="none",
-    no injected anomalies. Other sources (replay, stdin, a plugin's) are used as they are; one that
+    no injected anomalies. A list of seeds makes one copy of each simulate source per seed, the
+    k-th starting k × SEED_SPACING_DAYS later: read_series merges them into one recording with a
+    gap between seeds, so each seed is its own segment (split 70 / 15 / 15 by time on its own).
+    Other sources (replay, stdin, a plugin's) are used as they are; one that
     never ends on its own (`SourceConfig.endless`: udp, mqtt, modbus, opcua) is refused rather than
     listened to forever.
     """
+    seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed]
+    if not seeds:
+        raise ValueError("seed: an empty list of simulator seeds")
+    if len(seeds) > 1 and (days is None or float(days) > SEED_SPACING_DAYS - 1):    # a day's gap at least
+        raise ValueError(f"several simulator seeds take at most {SEED_SPACING_DAYS - 1:g} days each (one segment "
+                         f"a seed, {SEED_SPACING_DAYS:g} days apart), got days={days}")
     out = []
     for i, src in enumerate(cfg.sources):
         if src.endless:
@@ -184,11 +199,12 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | No
                 changes["duration_s"] = float(days) * 86400.0
             elif src.duration_s is None:
                 raise ValueError("a simulate source runs forever unless given a duration: pass days")
-            if seed is not None:
-                changes["seed"] = int(seed)
             if anomalies == "none":
                 changes["anomalies"] = []
-            src = dataclasses.replace(src, **changes)
+            for k, one in enumerate(seeds):
+                moved = {} if k == 0 else {"start": iso(parse_time(src.start) + k * SEED_SPACING_DAYS * 86400.0)}
+                out.append(dataclasses.replace(src, **changes, **moved, **({} if one is None else {"seed": int(one)})))
+            continue
         out.append(src)
     return out
 

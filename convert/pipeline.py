@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 class DataOptions:
     days: float | None = 6.0        # simulated days (simulate sources only)
     split: str = "auto"             # train | validation | test: "time", "recording" or "auto" (convert.data.split_by)
-    seed: int | None = 1001         # simulator seed for training data (None: the config's)
+    seed: int | list[int] | None = 1001   # simulator seed for training data (None: the config's); a list: one
+                                          # segment a seed (convert.data.training_sources)
     anomalies: str = "none"         # "none": disable simulated anomalies; "keep": as configured
 
 

@@ -86,8 +86,9 @@ def data_lines(data: dict | None) -> list[str]:
         return []
     sp = data["split"]
     parts = ", ".join(f"{part} {sp[part][1] - sp[part][0]}" for part in ("train", "validation", "test"))
-    sim = f" ({data['days']:g} days, seed {data['seed']})" if "days" in data else ""
-    sources = "; ".join(f"{s.get('type')} {s.get('path') or ''}".rstrip() + (sim if s.get("type") == "simulate" else "")
+    def sim(s: dict) -> str:       # each simulate source's own seed: several seeds are one source each
+        return f" ({data['days']:g} days, seed {s.get('seed')})" if "days" in data else ""
+    sources = "; ".join(f"{s.get('type')} {s.get('path') or ''}".rstrip() + (sim(s) if s.get("type") == "simulate" else "")
                         for s in data.get("sources", []))
     lines = [f"data        {sp['rows']} ticks ({parts}) from {sources or '?'}"]
     if data.get("split_by") == "recording":
