@@ -365,7 +365,9 @@ class NotifySocket:
         with self.lock:
             return [m for _, m in self.messages if m.startswith(prefix)]
 
-    def wait_for(self, message: str, count: int = 1, timeout: float = 15.0, after: float = 0.0) -> list[float]:
+    def wait_for(self, message: str, count: int = 1, timeout: float = 120.0, after: float = 0.0) -> list[float]:
+        """The arrival times of `message` once `count` of them (after `after`) are in; a deadline, not a pace: an
+        agent's start on a busy 2-core machine took over 15 s to its READY=1 at load ~25 (qa40)."""
         deadline = time.monotonic() + timeout
         with self.lock:
             while True:
@@ -415,7 +417,7 @@ def running_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None
         notify.close()
 
 
-def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+def stop_agent(proc: subprocess.Popen, timeout: float = 90.0) -> str:
     """One SIGTERM, then wait: a second one could land after Python has restored the default handler."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
