@@ -159,7 +159,7 @@ def test_bundles_dropped_into_a_running_agent_are_taken_or_refused_and_health_sa
         assert h["tier"] == "tflite" and h["model_id"] == "demo-h"
         # (f) the running bundle's directory replaced in place by a newer release: taken, same path. The old one
         # renamed away first, as README says: an `rm -r` inside models_dir can be polled half done, and a read of it
-        # judged — refused, counted (qa40: 2 of 39 runs at load 23–31 polled it; tests/test_qa40_replaced_in_place.py
+        # judged — refused, counted (qa40: 2 of 39 runs at load 22–32 polled it; tests/test_qa40_replaced_in_place.py
         # has the agent's side of it). Its `loading` looked for from before the rename.
         newer = signed(DEMO_BUNDLE, staging / "h2", release, model_id="demo-h2")
         at = lines()
