@@ -73,7 +73,7 @@ from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
 from .alert_events import ranked
 from .alert_residue import scores_by_name
 from .bundle import parity_note, resolve_path
-from .models_dir import build_candidate, bundle_dirs, fingerprint
+from .models_dir import build_candidate, bundle_dirs, fingerprint, identity
 from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
@@ -178,6 +178,10 @@ class HotSwap:
         self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
         self.listing_problem: str | None = None    # why models_dir cannot be listed now (said once)
         self.seen = self._bundle_dirs()
+        # Each seen directory's identity (models_dir.identity) when first looked at or decided on: one replaced in
+        # place by a copy whose fingerprint is the one recorded is a candidate still (qa40). In memory only: the
+        # record keeps the fingerprints, and after a restart the identities are taken afresh.
+        self._ids: dict[Path, tuple] = {}
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
         self._configured = self.current
@@ -211,9 +215,12 @@ class HotSwap:
         if dirs:
             for gone in self.seen.keys() - dirs.keys():
                 del self.seen[gone]
+                self._ids.pop(gone, None)
         newest = max(among, key=dirs.get, default=None)
         if newest is not None:
             self.seen[newest] = dirs[newest]
+            self._ids.pop(newest, None)
+            self._replaced(newest)          # its identity now, with its fingerprint
         return newest
 
     def _sighup_target(self) -> Path | None:
@@ -228,7 +235,17 @@ class HotSwap:
 
     def _new_bundle(self) -> Path | None:
         dirs = self._bundle_dirs()
-        return self._take_newest(dirs, [d for d, fp in dirs.items() if self.seen.get(d) != fp])
+        return self._take_newest(dirs, [d for d, fp in dirs.items() if self.seen.get(d) != fp or self._replaced(d)])
+
+    def _replaced(self, path: Path) -> bool:
+        """Whether the directory at `path` is another than the one recorded with its fingerprint (the first look
+        records it). A directory that cannot be stat'ed is not judged replaced: the listing drops it."""
+        try:
+            now = identity(path)
+        except OSError:
+            return False
+        known = self._ids.setdefault(path, now)
+        return known != now
 
     def _bundle_dirs(self) -> dict[Path, int]:
         """models_dir's bundles ({} without a models_dir). One that cannot be listed (a file or a
@@ -307,7 +324,7 @@ class HotSwap:
             moved, self._moved_while_loading = self._moved_while_loading, 0.0
             if moved:       # fitted on ticks of the clock before the step (_times_moved)
                 shift_times((tiers, prepared[0]), moved)
-            if changed:     # its fingerprint no longer the one recorded: a candidate again at the next poll
+            if changed:     # its fingerprint or the directory itself no longer the one recorded
                 log.info("model update: %s changed while it was loaded (still being copied?); judged when it "
                          "is still", path)
             else:
@@ -332,6 +349,10 @@ class HotSwap:
         (a copy still going on) is not judged: what was read may be neither the old nor the new."""
         log.info("model update (%s): loading %s", trigger, path)
         before = self.seen.get(path)
+        try:
+            itself = identity(path)
+        except OSError:
+            itself = None
         recent = self.pipeline.recent_ticks()           # (a copy, taken in the tick thread)
 
         def work() -> None:
@@ -345,8 +366,8 @@ class HotSwap:
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             seconds = time.perf_counter() - started
-            try:
-                changed = before is not None and fingerprint(path) != before
+            try:        # (replaced by a copy with the same fingerprint: models_dir.py)
+                changed = before is not None and (fingerprint(path) != before or identity(path) != itself)
             except OSError:
                 changed = True
             with self._lock:

@@ -12,7 +12,11 @@ listen never took): a broker that stops (Mosquitto on SIGTERM, `systemctl restar
 client's Last Will as it goes, so the gateway's `offline` arrived as listen's own connection ended, and listen
 showed the gateway offline when the broker was what went away (user14; user16). A broker gone before it answers:
 one line says listen lost it and the gateways' state is unknown, that `offline` is not shown, and each node's
-status is shown again from the retained one once listen is back. A broker that does not answer within the
+status is shown again from the retained one once listen is back — but the retained `offline` of a node listen knew
+online, which Mosquitto keeps from the Last Will it published as it stopped (2.0.11: its database after a SIGTERM restart
+holds it), is held until that node says `online` or its reconnect back-off has passed (`reconnect_max_s`: the gateway
+config's with -c, else the agent's default): a listen back before the gateway showed it `offline`, then `online`, at
+every broker restart it won the race (qa40). A broker that does not answer within the
 connection's keepalive_s (one that hangs — stopped mid-answer —, or one that does not answer an UNSUBSCRIBE; a
 live broker answers in milliseconds, and keepalive_s is how long paho waits on a PINGREQ's answer before it drops
 the connection): one line says the node's state is unknown, the `offline` not shown, and what came after it is
@@ -44,6 +48,8 @@ from .typed import ConfigError
 
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
+#: a gateway's longest reconnect delay when listen has no config of it (-c): the agent's default reconnect_max_s
+GATEWAY_RECONNECT_MAX_S = BrokerConfig.__dataclass_fields__["reconnect_max_s"].default
 #: inbox markers put by paho's network thread, behind the messages that came before them
 _UP, _LOST = object(), object()
 
@@ -121,6 +127,7 @@ def settle(args, gateway: GatewayBroker | None = None) -> None:
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     args.broker = broker_from_args(args, None if gateway is None else gateway.broker)
+    args.gateway_reconnect_max_s = gateway.broker.reconnect_max_s if gateway is not None else GATEWAY_RECONNECT_MAX_S
 
 
 def broker_from_args(args, config: BrokerConfig | None = None) -> BrokerConfig:
@@ -208,6 +215,12 @@ class Listener:
         # probes unanswered within keepalive_s (`_probe_unanswered`): their id -> (node, monotonic time sent)
         self._unanswered: dict[int, tuple[str, float]] = {}
         self._unanswered_run = 0        # checks unanswered in a row on this connection (none answered between)
+        # Nodes listen knew online when it lost the broker: their retained `offline` on its return (the Last Will the
+        # broker kept as it stopped) is held in `_returning` (node -> (message, monotonic deadline)) for `back_s`.
+        self._awaited: set[str] = set()
+        self._returning: dict[str, tuple] = {}
+        self._late: dict[str, str] = {}         # node -> what its `offline` line adds, once its wait ran out
+        self.back_s = float(getattr(args, "gateway_reconnect_max_s", None) or GATEWAY_RECONNECT_MAX_S)
         broker = args.broker
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
@@ -277,6 +290,7 @@ class Listener:
             while self.refused is None:
                 self.reporter.settle()          # the end of a flap, said once it holds
                 self._check_probe()
+                self._check_returning()
                 if self.args.count is not None and self.alerts >= self.args.count:
                     return 0
                 left = None if deadline is None else deadline - time.monotonic()
@@ -361,7 +375,7 @@ class Listener:
         node, state = self._status(held[0])
         if self.status.get(node) != state:      # an unanswered probe's late answer may have said it
             self.status[node] = state
-            self._say(f"{node} is {state}")
+            self._say(f"{node} is {state}{self._late.pop(node, '')}")
         for msg in held[1:]:
             self._take(msg)
 
@@ -369,12 +383,26 @@ class Listener:
         if self._probe is not None and time.monotonic() - self._probe_sent >= self.args.broker.keepalive_s:
             self._probe_unanswered()
 
+    def _check_returning(self) -> None:
+        """A held retained `offline` (`_handle`) whose node has not said `online` within back_s: taken as any
+        `offline` (the broker's answer to a probe first), its line saying why it comes late."""
+        now = time.monotonic()
+        for node, (msg, deadline) in list(self._returning.items()):
+            if now >= deadline:
+                del self._returning[node]
+                self._awaited.discard(node)
+                self._late[node] = (f" (the status the broker held when listen came back; it was online when listen "
+                                    f"lost the broker, and has not said `online` within {self.back_s:g} s — its "
+                                    f"reconnect_max_s — so it is not just reconnecting after the broker's restart)")
+                self._take(msg)
+
     def _probe_unanswered(self) -> None:
         """No answer within keepalive_s (the module's docstring): the held `offline` is not shown — the node's state
         is unknown —, what came after it is; a later answer still shows it (`_probe_answered`)."""
         held, mid, self._probe, self._held = self._held, self._probe, None, []
         node, _ = self._status(held[0])
         self.status.pop(node, None)
+        self._late.pop(node, None)
         self._unanswered[mid] = (node, self._probe_sent)
         self._unanswered_run += 1
         run = self._unanswered_run
@@ -397,6 +425,9 @@ class Listener:
         self._unanswered.clear()        # answers on the connection that ended: none will come
         self._unanswered_run = 0
         unsaid = [self._status(m)[0] for m in held if m.topic.endswith("/status")]
+        self._awaited |= {node for node, state in self.status.items() if state == "online"}
+        self._returning.clear()         # their retained `offline` comes again at the next return
+        self._late.clear()
         known = ", ".join(f"{node} was {state}" for node, state in sorted(self.status.items()))
         self.status.clear()
         self._say(f"lost the broker {self.reporter.where} (listen disconnected): gateway state unknown until listen "
@@ -410,6 +441,12 @@ class Listener:
     def _handle(self, msg) -> None:
         if msg.topic.endswith("/status"):
             node, state = self._status(msg)
+            if node in self._awaited:
+                if state == "offline" and msg.retain:   # the broker's stored status, maybe the Will of its own stop
+                    self._returning.setdefault(node, (msg, time.monotonic() + self.back_s))
+                    return
+                self._awaited.discard(node)             # the node's own word since: shown as it comes
+                self._returning.pop(node, None)
             if self.status.get(node) == state:
                 return
             if state == "offline":      # shown once the broker answers after it (the module's docstring)

@@ -68,7 +68,8 @@ def gateway_broker(path: str) -> GatewayBroker:
     if problems:
         raise ConfigError(path, problems)
     broker = BrokerConfig(host=b.host, port=b.port, protocol=b.protocol, username=b.username, password=password,
-                          tls=tls, keepalive_s=b.keepalive_s)
+                          tls=tls, keepalive_s=b.keepalive_s, reconnect_min_s=b.reconnect_min_s,
+                          reconnect_max_s=b.reconnect_max_s)     # the gateway's back-off: listen waits it out (qa40)
     return GatewayBroker(broker=broker, prefix=sink.prefix, site=cfg.node.site, node=cfg.node.id,
                          where=f"{path}'s mqtt sink (sinks[{i}])")
 

@@ -5,6 +5,16 @@ fingerprints, and a candidate's model tiers loaded from one.
 A fingerprint is the newest mtime of a directory and its files: it changes when a copy into the
 directory completes, so a bundle still being copied is told from one that is still, and a bundle
 already decided on from one written to since — without reading every file at every poll.
+
+A fingerprint alone cannot tell a directory replaced in place (`rm -r h`, then a copy renamed to `h`) from the one
+it replaced when the copy kept its files' times (cp -a, rsync -a, shutil.copytree) and the old one's last change
+fell on the same timestamp: a poll that caught the old directory half deleted took that timestamp, the load read the
+half-deleted files and was refused, and the new release — same fingerprint — was never judged (qa40: 1 of 33 runs of
+tests/test_hotswap_live.py at load ~25; the kernel's multigrain timestamps hand out the last fine-grained stamp as
+the floor of the coarse ones, so the old directory's unlink and the new release's signature, a few ms apart, read
+the same ns). `identity` (the directory's inode, ctime and names: a rename, a new directory or a file gone changes
+it, and no copy can set it) tells them apart: a poll takes a directory whose identity moved for a candidate, and a
+load that read one whose identity moved meanwhile is not judged.
 """
 from __future__ import annotations
 
@@ -27,6 +37,14 @@ def fingerprint(path: Path) -> int:
         except OSError:
             continue
     return max(stamps)
+
+
+def identity(path: Path) -> tuple:
+    """The directory itself: its inode, its ctime (ns) and the names in it. Changes when the directory is replaced
+    by another (a new inode, a rename's ctime) whatever the times its files were given, and when files go from it
+    within one timestamp (a rm -r's unlinks a few ms apart can all be stamped alike: its mtime and ctime stay)."""
+    st = path.stat()
+    return st.st_ino, st.st_ctime_ns, tuple(sorted(p.name for p in path.iterdir()))
 
 
 def bundle_dirs(models_dir: Path) -> dict[Path, int]:
@@ -56,4 +74,4 @@ def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
                       standby=True)
 
 
-__all__ = ["build_candidate", "bundle_dirs", "fingerprint"]
+__all__ = ["build_candidate", "bundle_dirs", "fingerprint", "identity"]

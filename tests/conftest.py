@@ -15,6 +15,7 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -330,12 +331,20 @@ NO_DEMO = pytest.mark.skipif(not HAVE_DEMO, reason="the demo bundle (agent/model
 
 # ---- the fake systemd ------------------------------------------------------------------------
 
+#: Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; a struct timespec on 64-bit), which the socket module does not name
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
 class NotifySocket:
-    """A bound NOTIFY_SOCKET: records every datagram with its arrival time."""
+    """A bound NOTIFY_SOCKET: records every datagram with its arrival time — the kernel's (SO_TIMESTAMPNS, the
+    moment the agent's send queued it), on time.monotonic()'s scale: the receiving thread's own wake-up is late by
+    as much as the machine is loaded, and two pings' gap read there came out 0.449 s for a sender that keeps 0.5
+    (qa40, load ~25)."""
 
     def __init__(self, address: str):
         self.address = address
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
         self.sock.settimeout(0.1)
         self.messages: list[tuple[float, str]] = []
@@ -347,14 +356,19 @@ class NotifySocket:
     def _receive(self) -> None:
         while not self.closed:
             try:
-                data = self.sock.recv(4096)
+                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(16))
             except socket.timeout:
                 continue
             except OSError:
                 return
+            arrived = time.monotonic()
+            for level, kind, stamp in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) >= 16:
+                    sec, nsec = struct.unpack("qq", stamp[:16])
+                    arrived -= max(0.0, time.time() - (sec + nsec / 1e9))     # queued that long before now
             with self.lock:
                 for line in data.decode().splitlines():
-                    self.messages.append((time.monotonic(), line))
+                    self.messages.append((arrived, line))
                 self.lock.notify_all()
 
     def times(self, message: str) -> list[float]:
@@ -365,7 +379,9 @@ class NotifySocket:
         with self.lock:
             return [m for _, m in self.messages if m.startswith(prefix)]
 
-    def wait_for(self, message: str, count: int = 1, timeout: float = 15.0, after: float = 0.0) -> list[float]:
+    def wait_for(self, message: str, count: int = 1, timeout: float = 120.0, after: float = 0.0) -> list[float]:
+        """The arrival times of `message` once `count` of them (after `after`) are in; a deadline, not a pace: an
+        agent's start on a busy 2-core machine took over 15 s to its READY=1 at load ~25 (qa40)."""
         deadline = time.monotonic() + timeout
         with self.lock:
             while True:
@@ -415,7 +431,7 @@ def running_agent(cfg: Path, notify: NotifySocket, extra_env: dict | None = None
         notify.close()
 
 
-def stop_agent(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+def stop_agent(proc: subprocess.Popen, timeout: float = 90.0) -> str:
     """One SIGTERM, then wait: a second one could land after Python has restored the default handler."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
