@@ -214,6 +214,20 @@ class MqttPublisher:
             return False
         return self.client.publish(topic, payload, qos=qos, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
+    def publish_acked(self, topic: str, payload: bytes | str, retain: bool = False, timeout: float = 5.0) -> bool:
+        """Published at QoS 1 and acknowledged by the broker within `timeout` (a retained message the soak must know
+        the broker holds, or no longer holds)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
@@ -312,7 +326,7 @@ def fault_spans(faults: list[dict]) -> list[tuple[float, float, set[str], str]]:
 def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[dict]) -> dict:
     """A peer gone (device, broker, topic) is a fault, not an incident: see the module's docstring."""
     spans = fault_spans(faults)
-    untold, incidents, judged = [], [], 0
+    untold, incidents = [], []
     for o in outages:
         life = o.get("life")
         if o["end"] is None or o["end"] - o["start"] < OUTAGE_JUDGED_S or not o.get("warm") or life is None:
@@ -320,7 +334,7 @@ def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[d
         ended = life.ended_at if life.ended_at is not None else math.inf
         if ended < o["end"] + OUTAGE_AFTER_S or life.started > o["start"]:
             continue
-        judged += 1
+        o["judged"] = True
         sensors = set(o["sensors"])
         covered = [s for s in spans if s[0] <= o["end"] + 5 and s[1] >= o["start"] and sensors & s[2]]
         if not covered:
@@ -334,8 +348,7 @@ def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[d
             elif a["event"] == "new" and o["start"] + 3 <= _t(a["start"]) <= o["end"]:
                 incidents.append(f"{o['what']} {o['start'] - o['t0']:.0f}–{o['end'] - o['t0']:.0f} s: alert "
                                  f"{a['alert_id']} started {a['start']} inside it")
-    return {f"a peer gone is a fault ({judged} outages judged)": untold,
-            "a peer gone raises no incident": incidents}
+    return {"a peer gone is a fault": untold, "a peer gone raises no incident": incidents}
 
 
 #: What a Modbus soak may count besides the device's wrong answers: the outages and a poll's timing
@@ -439,6 +452,7 @@ class SourceChaos:
     def summary(self) -> dict:
         judged = [o for o in self.outages if o["end"] is not None]
         return {"outages": dict(Counter(o["what"] for o in judged)),
+                "outages_judged": dict(Counter(o["what"] for o in judged if o.get("judged"))),
                 "outage_s": round(sum(o["end"] - o["start"] for o in judged), 1)}
 
     def close(self) -> None:
@@ -623,10 +637,14 @@ class MqttChaos(SourceChaos):
             return [(now + hold, "publisher flood")]
         if action == "retained_stale":
             plain, stamped = rng.sample(self.sensors, 2)
-            self.pub.publish(f"plant/{plain}", f"{rng.uniform(-50, 50):.3f}", qos=1, retain=True)
-            self.pub.publish(f"plant/{stamped}", json.dumps({"ts": time.time() - 3600, "value": 7.0}), qos=1,
-                             retain=True)
-            self.retained = {plain, stamped}
+            kept = [s for s, payload in ((plain, f"{rng.uniform(-50, 50):.3f}"),
+                                         (stamped, json.dumps({"ts": time.time() - 3600, "value": 7.0})))
+                    if self.pub.publish_acked(f"plant/{s}", payload, retain=True)]
+            if plain not in kept:       # (the broker away: none kept, or only the stamped one — cleared as ever)
+                note(action, kept=kept)
+                self.retained = set(kept)
+                return [(now + 1, "retained")] if kept else []
+            self.retained = set(kept)
             with self.agent.lock:
                 life = _running(self.agent)
                 if life is not None:
@@ -652,13 +670,18 @@ class MqttChaos(SourceChaos):
             self.floods[-1].join()
             note("publisher_flood_end", sent=self.floods[-1].sent)
         elif what == "retained":
-            for s in self.retained:
+            # Each clear acknowledged, else asked again (a clear lost while the broker was away left the reading kept)
+            self.pub.connected.wait(5)
+            for s in sorted(self.retained):
                 with self.agent.lock:
                     life = _running(self.agent)
-                    if self.pub.publish(f"plant/{s}", b"", qos=1, retain=True) and life is not None:
-                        life.retained_clears += 1
-            note("retained_cleared", sensors=sorted(self.retained))
-            self.retained = set()
+                    if life is not None:
+                        life.retained_clears += 1       # (a zero-length payload to the live source: a bad payload)
+                if self.pub.publish_acked(f"plant/{s}", b"", retain=True):
+                    self.retained.discard(s)
+            note("retained_cleared" if not self.retained else "retained_clear_failed", left=sorted(self.retained))
+            if self.retained:
+                return [(time.monotonic() + 2, "retained")]
         elif what == "topic":
             for s in self.gone:
                 self.outage_over(f"topic plant/{s}")
