@@ -91,6 +91,7 @@ class ModbusDevice:
         self.conns: set[socket.socket] = set()
         self.server: socket.socket | None = None
         self.answers = Counter()        # kind of answer → how many (all lives)
+        self.slow_s = (0.6, 2.5)        # 'slow': each answer's delay, uniform in this range
 
     def addresses(self) -> dict[str, int]:
         return {s: 10 + 2 * i for i, s in enumerate(self.sensors)}
@@ -111,6 +112,12 @@ class ModbusDevice:
 
     def down(self) -> None:
         if self.server is not None:
+            # shutdown first: close() alone leaves the listening socket open in the kernel while the accept thread
+            # blocks in accept(), which then takes the next connection (the device was never away)
+            try:
+                self.server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self.server.close()
             self.server = None
         self.reset()
@@ -172,7 +179,7 @@ class ModbusDevice:
         fc, start, count = pdu[0], *struct.unpack(">HH", pdu[1:5])
         with self.lock:
             mode, words = self.mode, dict(self.words)
-            delay = self.rng.uniform(0.6, 2.5) if mode == "slow" else 0.0
+            delay = self.rng.uniform(*self.slow_s) if mode == "slow" else 0.0
             if fc != 3:
                 self.answers["exception 1"] += 1
                 return delay, "modbus error", bytes([fc | 0x80, 1])
