@@ -358,14 +358,24 @@ def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[d
     return {"a peer gone is a fault": untold, "a peer gone raises no incident": incidents}
 
 
+def unnamed(life, reasons, names: str) -> list[str]:
+    """The reasons (counted by a life) for which its log has no `rejected <where>: <reason>` line whose text matches
+    the regular expression `names` (the device and register, or the topic: what was bad, by sensor)."""
+    import re
+    lines = [ln for ln in life.err.read_text(errors="replace").splitlines() if " rejected " in ln]
+    return [f"life {life.n}: {r!r} counted, no log line naming it: {[ln[24:200] for ln in lines if r in ln][:2]}"
+            for r in reasons if not any(f": {r}" in ln and re.search(names, ln) for ln in lines)]
+
+
 #: What a Modbus soak may count besides the device's wrong answers: the outages and a poll's timing
 MODBUS_MAY_COUNT = {"modbus unreachable", "duplicate", "late"}
 
 
 def modbus_rejects(agent) -> dict:
-    """Per life stopped cleanly: each wrong answer counted under its reason (one unread at the stop at most)."""
+    """Per life stopped cleanly: each wrong answer counted under its reason (one unread at the stop at most), and said
+    in its log naming the registers (a NaN: the sensor too)."""
     from chaos_check import summary_rejects
-    out = []
+    out, named = [], []
     for life in agent.lives:
         if life.ended_by != "sigterm":
             continue
@@ -380,7 +390,11 @@ def modbus_rejects(agent) -> dict:
         other = {r: n for r, n in counted.items() if r not in MODBUS_MAY_COUNT | {"modbus error", "non-finite value"}}
         if other:
             out.append(f"life {life.n}: counted {other}, which no fault explains")
-    return {"device's wrong answers counted by reason": out}
+        named += unnamed(life, [r for r in ("modbus error",) if counted[r]], r"rejected modbus \S+: modbus error — "
+                         r"holding registers \d+\.\.\d+: ")
+        named += unnamed(life, [r for r in ("non-finite value",) if counted[r]],
+                         r"rejected modbus \S+: non-finite value — \w+: float32 at holding registers \d+\.\.\d+ reads")
+    return {"device's wrong answers counted by reason": out, "each named in the log (register, sensor)": named}
 
 
 #: What an MQTT soak may count besides the bad payloads: a flood's excess, a retained reading's rejects
@@ -392,7 +406,7 @@ def mqtt_rejects(agent, unsure_s: float = 10.0) -> dict:
     may not have been subscribed (a broker fault or the life's start within `unsure_s` before, its stop within 5 s
     after); 'bad payload' also for each cleared retained message (a zero-length payload to live subscribers)."""
     from chaos_check import summary_rejects
-    out = []
+    out, named = [], []
     for life in agent.lives:
         if life.ended_by != "sigterm":
             continue
@@ -417,7 +431,9 @@ def mqtt_rejects(agent, unsure_s: float = 10.0) -> dict:
                        f"been subscribed: {dict(counted)} counted, {dict(sent)} sent")
         if life.retained_at_start and counted["missing time"] == 0:
             out.append(f"life {life.n}: subscribed while a retained reading without ts was kept, none counted")
-    return {"bad payloads counted by reason": out}
+        named += unnamed(life, [r for r in set(sent) | {"missing time"} if counted[r]],
+                         r"rejected mqtt plant/\w+( \(retained\))?: ")
+    return {"bad payloads counted by reason": out, "each named in the log (topic)": named}
 
 
 # -- the faults ---------------------------------------------------------------------------------------------
