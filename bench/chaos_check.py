@@ -213,7 +213,8 @@ def check_floods(agent: Agent) -> dict:
                 if life.ended_by is None or life.ended_by in ("exited", "never ready"):
                     silent.append(f"life {life.n}: no STATUS after a flood of {f['s']} s ({f['sent']} sent)")
                 continue
-            if f["longest_silence_s"] > FLOOD_SILENCE_S or (f["ticks_before"] is not None
+            # (a flood while the feed was away — the MQTT source's broker, its publisher silent — closes no tick)
+            if f["longest_silence_s"] > FLOOD_SILENCE_S or (f["ticks_before"] is not None and not flood.get("feed_away")
                                                             and f["ticks_after"] <= f["ticks_before"]):
                 silent.append(f"life {life.n}: {json.dumps(f)}")
             before, after = f["rss_kb"]

@@ -242,7 +242,7 @@ class MqttPublisher:
 
 #: MQTT bad payloads: kind → (topic's sensor, or 'any' for the '*' topic; the reject reason it must be counted under)
 MQTT_BAD = {
-    "junk": ("b", "bad payload"), "not utf-8": ("b", "bad payload"), "no value": ("b", "bad payload"),
+    "junk": ("b", "bad payload"), "json list": ("b", "bad number"), "not utf-8": ("b", "bad payload"), "no value": ("b", "bad payload"),
     "nan": ("b", "non-finite value"), "bad ts": ("b", "bad time"), "key twice": ("b", "duplicate key"),
     "too long": ("b", "payload too long"), "junk line": ("any", "bad json"),
     "unknown sensor": ("any", "unknown sensor"), "out of range": ("b", "value out of range"),
@@ -253,7 +253,8 @@ MAX_PAYLOAD = 4096
 
 def mqtt_bad_payload(kind: str, now: float, rng: random.Random) -> bytes:
     return {
-        "junk": lambda: rng.choice([b"abc!", b"--", b"12,5", b"[1, 2]", b"{}x"]),
+        "junk": lambda: rng.choice([b"abc!", b"--", b"12,5", b"{}x"]),
+        "json list": lambda: rng.choice([b"[1, 2]", b"[]", b'["7"]']),
         "not utf-8": lambda: b"\xff\xfe\xfa" + bytes(rng.getrandbits(8) for _ in range(8)),
         "no value": lambda: json.dumps({"ts": now}).encode(),
         "nan": lambda: rng.choice([b"NaN", b"inf", b"-Infinity"]),
@@ -271,9 +272,9 @@ class MqttFlood(threading.Thread):
     """A publisher gone wild for `hold_s`: the stream's reading on `plant/any`, stamped now, published (QoS 0) as
     fast as this thread can. Recorded per life as bench/chaos.py's Flood does (STATUS pace, RSS before and after)."""
 
-    def __init__(self, feeder, port: int, password: str, hold_s: float, seed: int):
+    def __init__(self, feeder, port: int, password: str, hold_s: float, seed: int, away=lambda start: False):
         super().__init__(daemon=True)
-        self.feeder, self.hold_s, self.rng = feeder, hold_s, random.Random(seed)
+        self.feeder, self.hold_s, self.rng, self.away = feeder, hold_s, random.Random(seed), away
         self.port, self.password = port, password
         self.sent = 0
 
@@ -301,7 +302,8 @@ class MqttFlood(threading.Thread):
         finally:
             feeder.flooding.clear()
             pub.close()
-            flood.update(end=time.time(), sent=self.sent)
+            # The source's feed away meanwhile (its broker, the publisher silent): no ticks close (window.idle_flush_s 0)
+            flood.update(end=time.time(), sent=self.sent, feed_away=self.away(flood["start"]))
             with agent.lock:
                 life = agent.life
             if life is not None and life is first:
@@ -596,6 +598,10 @@ class MqttChaos(SourceChaos):
             if s not in self.gone:
                 self.pub.publish(f"plant/{s}", json.dumps({"ts": reading["ts"], "value": reading[s]}))
 
+    def feed_away(self, since: float) -> bool:
+        """Whether every sensor's feed was away at some moment since `since` (its broker, the publisher silent)."""
+        return any(not o["lone"] and (o["end"] is None or o["end"] >= since) for o in self.outages)
+
     def blocked(self, action: str, pending: set) -> bool:
         return ((action.startswith("source_broker") and "source broker" in pending)
                 or (action == "publisher_flood" and "publisher flood" in pending)
@@ -654,7 +660,8 @@ class MqttChaos(SourceChaos):
             return []
         if action == "publisher_flood":
             hold = rng.uniform(1, 8)
-            self.floods.append(MqttFlood(self.feeder, self.port, self.password, hold, rng.randrange(2**32)))
+            self.floods.append(MqttFlood(self.feeder, self.port, self.password, hold, rng.randrange(2**32),
+                                         away=self.feed_away))
             self.floods[-1].start()
             note(action, hold_s=round(hold, 1))
             return [(now + hold, "publisher flood")]
