@@ -92,6 +92,8 @@ class ModbusDevice:
         self.server: socket.socket | None = None
         self.answers = Counter()        # kind of answer → how many (all lives)
         self.slow_s = (0.6, 2.5)        # 'slow': each answer's delay, uniform in this range
+        self.up_at: float | None = None         # time.monotonic() it last started listening …
+        self.asked_after_up: list[float] = []   # … and per start, how long until the first request came (s)
 
     def addresses(self) -> dict[str, int]:
         return {s: 10 + 2 * i for i, s in enumerate(self.sensors)}
@@ -108,6 +110,7 @@ class ModbusDevice:
             self.offset = 100 if remapped else 0
             self.words = {a + self.offset + i: 0 for a in self.addresses().values() for i in (0, 1)}
         self.server = socket.create_server(("127.0.0.1", self.port))
+        self.up_at = time.monotonic()
         threading.Thread(target=self._accept, args=(self.server,), daemon=True).start()
 
     def down(self) -> None:
@@ -159,6 +162,10 @@ class ModbusDevice:
                 pdu = _recv_exact(conn, length - 1)
                 if pdu is None or len(pdu) < 5:
                     return
+                with self.lock:
+                    if self.up_at is not None:
+                        self.asked_after_up.append(round(time.monotonic() - self.up_at, 1))
+                        self.up_at = None
                 answer = self._answer(pdu)
                 if answer is None:
                     continue
@@ -486,8 +493,8 @@ class SourceChaos:
 
 class ModbusChaos(SourceChaos):
     """The Modbus device's faults. device_reset: every connection reset; device_reboot: reset, gone 2–20 s, back;
-    device_gone: gone 30–150 s, back — half the time with its register map moved (the configured addresses then
-    answer exception 2) for 10–60 s, then the right map again (the operator's fix); device_exception: every read
+    device_gone: gone 30–90 s, back — half the time with its register map moved (the configured addresses then
+    answer exception 2) for 10–40 s, then the right map again (the operator's fix); device_exception: every read
     answered an exception (codes 2, 3, 4, 6) for the hold; device_slow: each answer 0.6–2.5 s late (past the 0.5-s
     poll, often past the source's 1-s timeout) for 3–20 s; device_short: a register fewer or more than asked;
     device_nan: one sensor's float32 reads NaN."""
@@ -519,7 +526,7 @@ class ModbusChaos(SourceChaos):
             note(action)
             return []
         if action in ("device_reboot", "device_gone"):
-            hold = rng.uniform(2, 20) if action == "device_reboot" else rng.uniform(30, 150)
+            hold = rng.uniform(2, 20) if action == "device_reboot" else rng.uniform(30, 90)
             d.down()
             self.outage("device", self.sensors)
             remap = action == "device_gone" and rng.random() < 0.5
@@ -544,7 +551,7 @@ class ModbusChaos(SourceChaos):
             note("device_ok")
         elif what == "device up remapped":
             d.up(remapped=True)
-            hold = rng.uniform(10, 60)
+            hold = rng.uniform(10, 40)
             note("device_up", remapped=True, hold_s=round(hold, 1))
             return [(time.monotonic() + hold, "device map fixed")]
         elif what in ("device up", "device map fixed"):
@@ -559,7 +566,9 @@ class ModbusChaos(SourceChaos):
         return {**modbus_rejects(agent), **check_outages(self.outages, agent, alerts, faults)}
 
     def summary(self) -> dict:
-        return {**super().summary(), "device_answers": dict(self.device.answers)}
+        # (the first start is the soak's own, before the agent's: not a device back)
+        return {**super().summary(), "device_answers": dict(self.device.answers),
+                "first_request_after_back_s": self.device.asked_after_up[1:]}
 
     def close(self) -> None:
         self.device.down()
