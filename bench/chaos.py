@@ -329,7 +329,7 @@ class Life:
         self.ended_at: float | None = None      # time.time() when it was told to end, or found ended
         # --source mqtt (bench/chaos_sources.py): (time.time(), reason) per bad payload published while it ran; its
         # source broker's faults (start, end or None); cleared retained messages; whether it started on a retained one
-        self.mqtt_bad: list[tuple[float, str]] = []
+        self.mqtt_bad: list[tuple[float, str, bool]] = []     # (…, whether a flood ran)
         self.source_faults: list[tuple[float, float | None]] = []
         self.retained_clears = 0
         self.retained_seen = self.retained_at_start = False

@@ -413,7 +413,7 @@ MQTT_MAY_COUNT = {"mqtt unreachable", "mqtt refused", "duplicate", "late", "queu
 def mqtt_rejects(agent, unsure_s: float = 10.0) -> dict:
     """Per life stopped cleanly: each bad payload counted under its reason; fewer only by those sent when the source
     may not have been subscribed (a broker fault or the life's start within `unsure_s` before, its stop within 5 s
-    after); 'bad payload' also for each cleared retained message (a zero-length payload to live subscribers)."""
+    after) or had them dropped by the broker (sent during a flood); 'bad payload' also for each cleared retained message (a zero-length payload to live subscribers)."""
     from chaos_check import summary_rejects
     out, named = [], []
     for life in agent.lives:
@@ -424,9 +424,10 @@ def mqtt_rejects(agent, unsure_s: float = 10.0) -> dict:
             out.append(f"life {life.n}: no summary line")
             continue
         sent, unsure = Counter(), 0
-        for t, reason in life.mqtt_bad:
+        for t, reason, flooding in life.mqtt_bad:
             sent[reason] += 1
-            unsure += (t - life.started < unsure_s or life.ended_at - t < 5
+            # (in a flood the broker drops what it cannot send the source: "Outgoing messages are being dropped")
+            unsure += (flooding or t - life.started < unsure_s or life.ended_at - t < 5
                        or any(a - 2 <= t <= (b or math.inf) + unsure_s for a, b in life.source_faults))
         # A retained reading reaches a live subscriber as a live one: the stamped one (an hour old) is then clock skew
         extra = {"bad payload": life.retained_clears, "clock skew": math.inf if life.retained_seen else 0}
@@ -662,7 +663,7 @@ class MqttChaos(SourceChaos):
                     if life is None or life.ended_by is not None:
                         continue
                     if self.pub.publish(topic, mqtt_bad_payload(kind, t, rng), qos=1):
-                        life.mqtt_bad.append((t, reason))
+                        life.mqtt_bad.append((t, reason, self.feeder.flooding.is_set()))
                         sent[kind] += 1
             self.sent.update(sent)
             note(action, sent=dict(sent))
