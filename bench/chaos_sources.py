@@ -410,7 +410,7 @@ def modbus_rejects(agent) -> dict:
 MQTT_MAY_COUNT = {"mqtt unreachable", "mqtt refused", "duplicate", "late", "queue full", "missing time"}
 
 
-def mqtt_rejects(agent, unsure_s: float = 10.0) -> dict:
+def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float = 10.0) -> dict:
     """Per life stopped cleanly: each bad payload counted under its reason; fewer only by those sent when the source
     may not have been subscribed (a broker fault or the life's start within `unsure_s` before, its stop within 5 s
     after) or had them dropped by the broker (sent during a flood); 'bad payload' also for each cleared retained message (a zero-length payload to live subscribers)."""
@@ -439,7 +439,9 @@ def mqtt_rejects(agent, unsure_s: float = 10.0) -> dict:
         if short > unsure:
             out.append(f"life {life.n}: {short} bad payloads not counted, {unsure} sent while the source may not have "
                        f"been subscribed: {dict(counted)} counted, {dict(sent)} sent")
-        if life.retained_at_start and counted["missing time"] == 0:
+        # (kept through the life's first 10 s, its broker up meanwhile: the source subscribed while it was kept)
+        if life.retained_at_start and counted["missing time"] == 0 and retained_kept(life.started, life.started + 10) \
+                and not any(a <= life.started + 10 and (b is None or b >= life.started) for a, b in life.source_faults):
             out.append(f"life {life.n}: subscribed while a retained reading without ts was kept, none counted")
         named += unnamed(life, [r for r in set(sent) | {"missing time"} if counted[r]],
                          r"rejected mqtt plant/\w+( \(retained\))?: ")
@@ -594,6 +596,7 @@ class MqttChaos(SourceChaos):
         self.gone: set[str] = set()
         self.floods: list[MqttFlood] = []
         self.retained: set[str] = set()
+        self.retained_spans: list[list] = []    # [time.time() kept, cleared or None]: a reading without ts on the broker
         self.feeder = None
         self.sent = Counter()
 
@@ -680,6 +683,8 @@ class MqttChaos(SourceChaos):
             kept = [s for s, payload in ((plain, f"{rng.uniform(-50, 50):.3f}"),
                                          (stamped, json.dumps({"ts": time.time() - 3600, "value": 7.0})))
                     if self.pub.publish_acked(f"plant/{s}", payload, retain=True)]
+            if plain in kept:
+                self.retained_spans.append([time.time(), None])
             if plain not in kept:       # (the broker away: none kept, or only the stamped one — cleared as ever)
                 note(action, kept=kept)
                 self.retained = set(kept)
@@ -719,6 +724,8 @@ class MqttChaos(SourceChaos):
                         life.retained_clears += 1       # (a zero-length payload to the live source: a bad payload)
                 if self.pub.publish_acked(f"plant/{s}", b"", retain=True):
                     self.retained.discard(s)
+            if self.retained_spans and self.retained_spans[-1][1] is None and not self.retained:
+                self.retained_spans[-1][1] = time.time()
             note("retained_cleared" if not self.retained else "retained_clear_failed", left=sorted(self.retained))
             if self.retained:
                 return [(time.monotonic() + 2, "retained")]
@@ -738,7 +745,9 @@ class MqttChaos(SourceChaos):
             life.source_faults.append((life.started, None))
 
     def check(self, agent, alerts: list[dict], faults: list[dict]) -> dict:
-        return {**mqtt_rejects(agent), **check_outages(self.outages, agent, alerts, faults)}
+        def kept(start: float, end: float) -> bool:
+            return any(a <= start and (b is None or b >= end) for a, b in self.retained_spans)
+        return {**mqtt_rejects(agent, kept), **check_outages(self.outages, agent, alerts, faults)}
 
     def summary(self) -> dict:
         return {**super().summary(), "bad_payloads_sent": dict(self.sent),
