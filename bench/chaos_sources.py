@@ -437,8 +437,12 @@ def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float =
             if counted[reason] > sent[reason] + extra.get(reason, 0):
                 out.append(f"life {life.n}: {sent[reason]} sent as {reason!r}, {counted[reason]} counted")
         if short > unsure:
+            # (chaos2: after a flood the broker's QoS 1 window to the source stayed full — none delivered since)
+            first_flood = min((f["start"] for f in life.floods), default=math.inf)
+            after = sum(1 for t, _, _ in life.mqtt_bad if t > first_flood)
             out.append(f"life {life.n}: {short} bad payloads not counted, {unsure} sent while the source may not have "
-                       f"been subscribed: {dict(counted)} counted, {dict(sent)} sent")
+                       f"been subscribed, {after} sent after a flood in this life: {dict(counted)} counted, "
+                       f"{dict(sent)} sent")
         # (kept through the life's first 10 s, its broker up meanwhile: the source subscribed while it was kept)
         if life.retained_at_start and counted["missing time"] == 0 and retained_kept(life.started, life.started + 10) \
                 and not any(a <= life.started + 10 and (b is None or b >= life.started) for a, b in life.source_faults):
