@@ -416,13 +416,16 @@ def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float =
     after) or had them dropped by the broker (sent during a flood); 'bad payload' also for each cleared retained message (a zero-length payload to live subscribers)."""
     from chaos_check import summary_rejects
     out, named = [], []
-    for life in agent.lives:
+    for before, life in zip([None, *agent.lives], agent.lives):
         if life.ended_by != "sigterm":
             continue
         counted = summary_rejects(life)
         if counted is None:
             out.append(f"life {life.n}: no summary line")
             continue
+        # The publisher's QoS 1 sends the broker had not taken when it went away are sent on its reconnect, to the
+        # life subscribed then: the last life's last `unsure_s` of them may be this one's
+        late = Counter(r for t, r, _ in (before.mqtt_bad if before else []) if t > (before.ended_at or 0) - unsure_s)
         sent, unsure = Counter(), 0
         for t, reason, flooding in life.mqtt_bad:
             sent[reason] += 1
@@ -431,6 +434,7 @@ def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float =
                        or any(a - 2 <= t <= (b or math.inf) + unsure_s for a, b in life.source_faults))
         # A retained reading reaches a live subscriber as a live one: the stamped one (an hour old) is then clock skew
         extra = {"bad payload": life.retained_clears, "clock skew": math.inf if life.retained_seen else 0}
+        extra = {r: extra.get(r, 0) + late[r] for r in set(extra) | set(late)}
         short = 0
         for reason in set(sent) | (set(counted) - MQTT_MAY_COUNT):
             short += max(0, sent[reason] - counted[reason])
@@ -601,6 +605,7 @@ class MqttChaos(SourceChaos):
         self.floods: list[MqttFlood] = []
         self.retained: set[str] = set()
         self.retained_spans: list[list] = []    # [time.time() kept, cleared or None]: a reading without ts on the broker
+        self.ever_retained = False
         self.feeder = None
         self.sent = Counter()
 
@@ -689,15 +694,17 @@ class MqttChaos(SourceChaos):
                     if self.pub.publish_acked(f"plant/{s}", payload, retain=True)]
             if plain in kept:
                 self.retained_spans.append([time.time(), None])
+            if kept:
+                self.ever_retained = True
+                with self.agent.lock:
+                    life = _running(self.agent)
+                    if life is not None:
+                        life.retained_seen = True
             if plain not in kept:       # (the broker away: none kept, or only the stamped one — cleared as ever)
                 note(action, kept=kept)
                 self.retained = set(kept)
                 return [(now + 1, "retained")] if kept else []
             self.retained = set(kept)
-            with self.agent.lock:
-                life = _running(self.agent)
-                if life is not None:
-                    life.retained_seen = True
             hold = rng.uniform(20, 120)
             note(action, hold_s=round(hold, 1), sensors=[plain, stamped])
             return [(now + hold, "retained")]
@@ -742,7 +749,10 @@ class MqttChaos(SourceChaos):
 
     def life_started(self, life) -> None:
         """A life started while a retained reading without ts is kept: its source gets it at its subscribe."""
-        life.retained_seen = life.retained_at_start = bool(self.retained)
+        life.retained_at_start = bool(self.retained)
+        # A broker killed within its save window (autosave 1 s) after a clear keeps the reading: any later life may
+        # get it (G-mqtt-s27: an hour-old reading back after its clear, counted `clock skew` as it should)
+        life.retained_seen = bool(self.retained) or self.ever_retained
         if self.own is None and not (self.broker.up and not self.broker.refusing):
             life.source_faults.append((life.started, None))
         elif self.own is not None and not self.own.up:
