@@ -145,7 +145,8 @@ class Pipeline:
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
         return FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
-                            reentry_ticks=cfg.window.steps, sources=self.source_map)
+                            reentry_ticks=cfg.window.steps, sources=self.source_map,
+                            carry_forward_s=cfg.window.carry_forward_s)
 
     def _new_level(self) -> LevelMonitor | None:
         """The unfitted level that holds alerts (alerts.hold_sigma), or None when holding is off."""

@@ -79,10 +79,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
-import jsonschema
 import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
@@ -92,14 +91,14 @@ from paho.mqtt.properties import Properties
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
+from chaos_sources import ModbusChaos, MqttChaos, rss_kb  # noqa: E402
+from chaos_check import (MODEL_SCORERS, VERIFY_FAILED, _unjudged, bundle_outcomes, check, event_counts,  # noqa: E402,F401
+                         flood_figures, judged, scoring_tiers, udp_rejects)
 
 TICK_S = 0.5
 WARMUP_TICKS = 80
 DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
-MODEL_SCORERS = ("tflite", "onnx")
 MODEL_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
-SCHEMAS = {name: json.loads((REPO / f"agent/schemas/{name}.schema.json").read_text())
-           for name in ("alert", "fault", "health")}
 GW_PASSWORD, VIEWER_PASSWORD = "gw-right", "viewer-pw"
 
 # Bad records: kind → the reject reason each of its values must be counted under.
@@ -327,6 +326,13 @@ class Life:
         self.bad_in_flood = 0                   # bad values sent to it while a flood ran (the kernel may drop them)
         self.floods: list[dict] = []            # per flood: its times (time.time()), its RSS before and after
         self.release = "this"                   # or "earlier" (--upgrade-from)
+        self.ended_at: float | None = None      # time.time() when it was told to end, or found ended
+        # --source mqtt (bench/chaos_sources.py): (time.time(), reason) per bad payload published while it ran; its
+        # source broker's faults (start, end or None); cleared retained messages; whether it started on a retained one
+        self.mqtt_bad: list[tuple[float, str, bool]] = []     # (…, whether a flood ran)
+        self.source_faults: list[tuple[float, float | None]] = []
+        self.retained_clears = 0
+        self.retained_seen = self.retained_at_start = False
 
 
 class Agent:
@@ -337,6 +343,7 @@ class Agent:
         self.earlier, self.upgrade_at = earlier, upgrade_at     # (monotonic) lives from then on: this tree's
         self.lives: list[Life] = []
         self.lock = threading.Lock()
+        self.on_start = lambda life: None       # told each new life (a source's faults may concern it)
 
     @property
     def life(self) -> Life | None:
@@ -357,6 +364,7 @@ class Agent:
         life.release = "earlier" if root != REPO else "this"
         with self.lock:
             self.lives.append(life)
+        self.on_start(life)
         life.ready = notify.wait_ready(proc, 120)
         if not life.ready:
             life.ended_by = "exited" if proc.poll() is not None else "never ready"
@@ -370,7 +378,7 @@ class Agent:
         """The current life, when it exited without being told to."""
         life = self.life
         if life is not None and life.ended_by is None and life.proc.poll() is not None:
-            life.ended_by, life.rc = "exited", life.proc.returncode
+            life.ended_by, life.rc, life.ended_at = "exited", life.proc.returncode, time.time()
             life.notify.close()
             return life
         return None
@@ -379,6 +387,7 @@ class Agent:
         life = self.life
         with self.lock:
             life.ended_by = life.ended_by or how      # one that exited (or never got ready) keeps saying so
+            life.ended_at = life.ended_at or time.time()
         if life.proc.poll() is None:
             life.proc.send_signal(signal.SIGKILL if how == "kill9" else signal.SIGTERM)
         try:
@@ -395,9 +404,10 @@ class Agent:
 
 
 class Feeder(threading.Thread):
-    """One datagram a tick on the host's clock, unless stalled; bad records on request."""
+    """One reading a tick on the host's clock, unless stalled; bad records on request. As a datagram (udp: `port`);
+    `emit` given: handed to it instead (the Modbus device's registers, the MQTT publisher)."""
 
-    def __init__(self, port: int, agent: Agent, seed: int, stream: Stream, warm=lambda since: True):
+    def __init__(self, port: int, agent: Agent, seed: int, stream: Stream, warm=lambda since: True, emit=None):
         super().__init__(daemon=True)
         self.stream = stream
         self.anomalies_from = math.inf     # set once the agent is warm: a warm-up on anomalies learns them
@@ -413,6 +423,7 @@ class Feeder(threading.Thread):
         self.last: bytes | None = None
         self.last_t = 0.0
         self.sent = 0
+        self.emit = emit
 
     def run(self) -> None:
         next_t = time.time()
@@ -428,9 +439,13 @@ class Feeder(threading.Thread):
                 stamp, next_t = now, now + TICK_S
             if self.stalled.is_set():
                 continue
-            data = (json.dumps(self.stream.reading(stamp, self.rng, self.anomalous(now))) + "\n").encode()
+            reading = self.stream.reading(stamp, self.rng, self.anomalous(now))
+            data = (json.dumps(reading) + "\n").encode()
             with self.lock:
-                self.sock.sendto(data, self.addr)
+                if self.emit is not None:
+                    self.emit(reading)
+                else:
+                    self.sock.sendto(data, self.addr)
                 self.last, self.last_t = data, now
                 self.sent += 1
                 with self.agent.lock:
@@ -482,15 +497,6 @@ class Feeder(threading.Thread):
                 life.bad_sent[BAD[kind] or f"{kind} (taken)"] += values
                 life.bad_in_flood += values * self.flooding.is_set()
         return True
-
-
-def rss_kb(pid: int) -> int | None:
-    """The process's resident set now (VmRSS, KiB); None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            return next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")), None)
-    except (OSError, ValueError):
-        return None
 
 
 class Flood(threading.Thread):
@@ -552,10 +558,10 @@ def small_fs_module():
     return module
 
 
-def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra: str = "",
+def write_config(work: Path, state: Path, source: dict, broker_port: int, extra: str = "",
                  scorer: str = "numpy", sensors: list[str] | None = None, checkpoint_s: float = 2.0) -> Path:
-    """The soak's config; with a model `scorer`, the bundle (work/bundles/start) and models_dir (work/models)
-    it names are made here."""
+    """The soak's config, reading `source` (its entry of `sources`); with a model `scorer`, the bundle
+    (work/bundles/start) and models_dir (work/models) it names are made here."""
     (work / "gw.pw").write_text(GW_PASSWORD + "\n")
     scoring: dict = {"chain": ["numpy"]}
     if scorer in MODEL_SCORERS:
@@ -568,7 +574,7 @@ def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra
                    "models_poll_ticks": 4, "shadow_ticks": 10, "shadow_min_agreement": 0.0}
     cfg = {"node": {"id": "chaos-gw", "site": "lab"}, "tick_s": TICK_S,
            "topology": "corridor" if scorer in MODEL_SCORERS else "group",
-           "sensors": list(sensors or Stream.for_scorer(scorer).sensors), "sources": [{"type": "udp", "port": udp_port}],
+           "sensors": list(sensors or Stream.for_scorer(scorer).sensors), "sources": [source],
            "window": {"steps": 32 if scorer in MODEL_SCORERS else 16, "carry_forward_s": 1.5},
            "warmup": {"ticks": WARMUP_TICKS}, "scoring": scoring,
            "alerts": {"min_duration_ticks": 2, "clear_ticks": 4, "cooldown_ticks": 2, "update_interval_s": 3},
@@ -583,212 +589,6 @@ def write_config(work: Path, state: Path, udp_port: int, broker_port: int, extra
     return path
 
 
-# -- the invariants ------------------------------------------------------------------------------
-
-def _schema_errors(payloads: list[dict], schema: str) -> list[str]:
-    out = []
-    for p in payloads:
-        try:
-            jsonschema.validate(p, SCHEMAS[schema])
-        except jsonschema.ValidationError as exc:
-            out.append(f"{schema}: {exc.message} in {json.dumps(p)[:300]}")
-    return out
-
-
-def _streams(events: list[dict], key: str, first: str, last: str, left_open: set) -> list[str]:
-    """Broken sequences: per id, seq 0..n without gap, `first` at seq 0, one `last`, at the end — none
-    for the ids in `left_open` (open at the final clean stop, which leaves them for the next start)."""
-    by_id: dict[str, dict[int, dict]] = defaultdict(dict)
-    for e in events:
-        by_id[e[key]].setdefault(e["seq"], e)
-    broken = []
-    for ident, seqs in by_id.items():
-        order = sorted(seqs)
-        kinds = [seqs[s]["event"] for s in order]
-        if order != list(range(len(order))):
-            broken.append(f"{ident}: seqs {order} (a gap or no seq 0)")
-        if kinds[0] != first:
-            broken.append(f"{ident}: starts with {kinds[0]} (no {first})")
-        if ident in left_open:
-            if last in kinds:
-                broken.append(f"{ident}: open at the final stop by its health, yet {kinds.count(last)} {last}")
-        elif kinds.count(last) != 1 or kinds[-1] != last:
-            broken.append(f"{ident}: events {kinds[:3]}…{kinds[-3:]} ({kinds.count(last)} {last}, last {kinds[-1]})")
-    return broken
-
-
-def _without(p: dict, *keys) -> dict:
-    return {k: v for k, v in p.items() if k not in keys}
-
-
-def check(work: Path, sub: Subscriber, agent: Agent, scorer: str = "numpy", drops: list[dict] | None = None) -> dict:
-    inv: dict[str, list[str]] = {}
-    n_sensors = len(Stream.for_scorer(scorer).sensors)
-    # The agent's lives.
-    inv["agent exits only when told"] = [f"life {life.n}: exited on its own, rc {life.rc}" for life in agent.lives
-                                         if life.ended_by in ("exited", "never ready")]
-    inv["a clean stop exits 0"] = [f"life {life.n}: rc {life.rc}" for life in agent.lives
-                                   if life.ended_by == "sigterm" and life.rc != 0]
-    inv["no traceback"] = [f"life {life.n}: {life.err}" for life in agent.lives
-                           if "Traceback" in life.err.read_text(errors="replace")]
-    # The driver moves no clock: the sender's stamps are this host's, a stall is a silence.
-    inv["no time-base move"] = [f"life {life.n}: {line[24:200]}" for life in agent.lives
-                                for line in life.err.read_text(errors="replace").splitlines()
-                                if "time base moved" in line and "summary:" not in line][:20]
-    # What the subscriber got.
-    parsed: dict[str, list[dict]] = {"alerts": [], "faults": [], "health": []}
-    bad_json = []
-    for m in sub.messages:
-        kind = m["topic"].rsplit("/", 1)[-1]
-        if kind in parsed:
-            try:
-                parsed[kind].append(json.loads(m["payload"]))
-            except ValueError:
-                bad_json.append(m["topic"])
-    inv["mqtt payloads are JSON"] = bad_json
-    inv["schemas"] = (_schema_errors(parsed["alerts"], "alert") + _schema_errors(parsed["faults"], "fault")
-                      + _schema_errors(parsed["health"], "health"))[:20]
-    # The JSONL.
-    jsonl_alerts, jsonl_faults, torn = [], [], []
-    path = work / "alerts.jsonl"
-    for i, line in enumerate(path.read_text().splitlines(keepends=True) if path.exists() else []):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            torn.append(f"line {i + 1}: {line[:80]!r}")
-            continue
-        if "fault_id" in obj:          # a fault line is the fault event as it is (its `kind`: missing, stuck…)
-            jsonl_faults.append(obj)
-        else:
-            jsonl_alerts.append(_without(obj, "kind"))
-    inv["jsonl lines whole"] = torn
-    inv["schemas"] += (_schema_errors(jsonl_alerts, "alert") + _schema_errors(jsonl_faults, "fault"))[:20]
-    # The final clean stop (SIGTERM) leaves an open alert and open faults open, as its last health says.
-    final = parsed["health"][-1] if parsed["health"] else {}
-    open_alerts = {final["alert_open"]["alert_id"]} if final.get("alert_open") else set()
-    last_fault = {f["sensor"]: f for f in jsonl_faults}
-    open_faults = {last_fault[s]["fault_id"] for s, kind in (final.get("faults_active") or {}).items()
-                   if s in last_fault and last_fault[s]["event"] == "fault" and last_fault[s]["kind"] == kind}
-    # A source fault (its event's `sensor` is the source's label) is in `faults_active` as its sensors, each
-    # `missing`: health's `sources` names it (down, its fault_id). A stall within faults.clear_s (60 s) of the
-    # last one keeps it open, so the final stop often leaves one (qa35: seed 101's was counted as never ended).
-    open_faults |= {src["fault_id"] for src in (final.get("sources") or {}).values()
-                    if src.get("down") and src.get("fault_id")}
-    inv["alert sequences (mqtt)"] = _streams(parsed["alerts"], "alert_id", "new", "end", open_alerts)
-    inv["alert sequences (jsonl)"] = _streams(jsonl_alerts, "alert_id", "new", "end", open_alerts)
-    inv["fault sequences (mqtt)"] = _streams(parsed["faults"], "fault_id", "fault", "fault_end", open_faults)
-    inv["fault sequences (jsonl)"] = _streams(jsonl_faults, "fault_id", "fault", "fault_end", open_faults)
-
-    def keyed(events, key):
-        out: dict[tuple, list[dict]] = defaultdict(list)
-        for e in events:
-            out[(e[key], e["seq"])].append(_without(e, "replayed"))
-        return out
-    for name, mq, jl, key in (("alerts", parsed["alerts"], jsonl_alerts, "alert_id"),
-                              ("faults", parsed["faults"], jsonl_faults, "fault_id")):
-        mk, jk = keyed(mq, key), keyed(jl, key)
-        inv[f"{name}: in the jsonl, never over mqtt"] = [str(k) for k in sorted(set(jk) - set(mk))]
-        inv[f"{name}: over mqtt, not in the jsonl"] = [str(k) for k in sorted(set(mk) - set(jk))]
-        inv[f"{name}: written twice to the jsonl"] = [str(k) for k, v in jk.items() if len(v) > 1]
-        inv[f"{name}: copies disagree"] = [str(k) for k in set(mk) | set(jk)
-                                           if len({json.dumps(e, sort_keys=True) for e in mk.get(k, []) + jk.get(k, [])}) > 1][:20]
-    # The outbox at the end: drained, nothing dropped.
-    last = parsed["health"][-1] if parsed["health"] else {}
-    box = (last.get("outbox") or {})
-    inv["outbox drained, nothing dropped"] = ([] if box.get("depth") == 0 and not box.get("dropped_total")
-                                              else [json.dumps(box)[:400]])
-    # Rejects of the lives stopped cleanly: their summary lines.
-    rejects = []
-    for life in agent.lives:
-        if life.ended_by != "sigterm":
-            continue
-        text = life.err.read_text(errors="replace")
-        m = re.search(r"summary: (\d+) ticks, (\d+) records in, rejected (\d+) \((.*?)\);", text)
-        if not m:
-            rejects.append(f"life {life.n}: no summary line")
-            continue
-        counted = Counter({k: int(v) for k, v in (part.rsplit(": ", 1) for part in m.group(4).split(", ")
-                                                  if part != "none")})
-        sent = {r: n for r, n in life.bad_sent.items() if r in BAD.values()}
-        # A flood's datagrams, and the feeder's own sent meanwhile, are each taken, a duplicate per value, or
-        # dropped by the kernel (one per datagram).
-        # dropped by the kernel (one per datagram) — the bad records sent meanwhile too, which are then not counted
-        # under their own reason.
-        flooded = life.flood_sent + life.valid_in_flood
-        # Whatever the kernel still held at the stop is counted `unread at stop` (one per line), not by its reason.
-        may_add = {"duplicate": life.bad_sent["no ts (taken)"] + flooded * n_sensors,
-                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors,
-                   "unread at stop": flooded + life.valid_sent + sum(life.bad_sent.values())}
-        short = 0
-        for reason in set(sent) | set(counted):
-            short += max(0, sent.get(reason, 0) - counted[reason])
-            if not counted[reason] <= sent.get(reason, 0) + may_add.get(reason, 0):
-                rejects.append(f"life {life.n}: {sent.get(reason, 0)} sent as {reason!r}, {counted[reason]} counted")
-        if short > min(life.bad_in_flood, counted["kernel drop"]) + counted["unread at stop"]:
-            rejects.append(f"life {life.n}: {short} bad records not counted under their reason, "
-                           f"{life.bad_in_flood} sent during floods, {counted['kernel drop']} kernel drops, "
-                           f"{counted['unread at stop']} unread at the stop: {dict(counted)}"
-                           f" counted, {sent} sent")
-    inv["rejects counted"] = rejects
-    inv.update(check_floods(agent))
-    if scorer in MODEL_SCORERS:
-        inv.update(check_model(sub, agent, scorer, drops or [], parsed["health"]))
-    return {k: ("held" if not v else v) for k, v in inv.items()}
-
-
-#: A flood may not silence the agent's loop longer than this (its STATUS comes every 5 s: HEALTH_EVERY_S) …
-FLOOD_SILENCE_S = 30.0
-#: … nor grow its memory more than this (its intake queue holds 1 MiB at most, the kernel's buffer ~200 KiB).
-FLOOD_RSS_GROWTH_KB = 64 * 1024
-TICKS = re.compile(r"STATUS=tier=\w+ ticks=(\d+)")
-
-
-def flood_figures(life: Life, flood: dict) -> dict:
-    """One flood as the agent's STATUS lines saw it: the longest silence from its start until the first STATUS
-    after its end, and the ticks said before it and after it."""
-    status = [(t, int(m.group(1))) for t, ln in life.notify.times if (m := TICKS.match(ln))]
-    before = [n for t, n in status if t < flood["start"]]
-    during = [t for t, _ in status if flood["start"] <= t <= flood["end"]]
-    after = [(t, n) for t, n in status if t > flood["end"]]
-    marks = [flood["start"], *during] + ([after[0][0]] if after else [])
-    return {"s": round(flood["end"] - flood["start"], 1), "sent": flood["sent"],
-            "longest_silence_s": round(max(b - a for a, b in zip(marks, marks[1:])), 1) if after else None,
-            "ticks_before": before[-1] if before else None, "ticks_after": after[0][1] if after else None,
-            "rss_kb": [flood["rss_kb_before"], flood.get("rss_kb_after")]}
-
-
-def check_floods(agent: Agent) -> dict:
-    """Through a flood the agent's loop goes on (ticks said, within FLOOD_SILENCE_S, and more of them after it
-    than before) and its memory stays bounded. A flood its life did not outlive by a STATUS is not judged."""
-    silent, memory = [], []
-    for life in agent.lives:
-        for flood in life.floods:
-            f = flood_figures(life, flood)
-            if f["longest_silence_s"] is None:
-                if life.ended_by is None or life.ended_by in ("exited", "never ready"):
-                    silent.append(f"life {life.n}: no STATUS after a flood of {f['s']} s ({f['sent']} sent)")
-                continue
-            if f["longest_silence_s"] > FLOOD_SILENCE_S or (f["ticks_before"] is not None
-                                                            and f["ticks_after"] <= f["ticks_before"]):
-                silent.append(f"life {life.n}: {json.dumps(f)}")
-            before, after = f["rss_kb"]
-            if before and after and after - before > FLOOD_RSS_GROWTH_KB:
-                memory.append(f"life {life.n}: RSS {before} -> {after} KiB over a flood of {f['s']} s")
-    return {"the loop goes on through a flood": silent, "a flood leaves memory bounded": memory}
-
-
-def event_counts(sub: Subscriber) -> dict:
-    alerts = [json.loads(m["payload"]) for m in sub.on("/alerts")]
-    faults = [json.loads(m["payload"]) for m in sub.on("/faults")]
-    return {"alert_messages": len(alerts), "alert_events": len({(a["alert_id"], a["seq"]) for a in alerts}),
-            "alerts": len({a["alert_id"] for a in alerts}),
-            "by_event": dict(Counter(a["event"] for a in {(a["alert_id"], a["seq"]): a for a in alerts}.values())),
-            "end_reasons": dict(Counter(a["reason"] for a in alerts if a["event"] == "end")),
-            "replayed_messages": sum(1 for a in alerts if a.get("replayed")),
-            "fault_events": len({(f["fault_id"], f["seq"]) for f in faults}),
-            "health_messages": len(sub.on("/health"))}
-
-
 # -- the soak ------------------------------------------------------------------------------------
 
 ACTIONS = {   # name → weight
@@ -797,8 +597,29 @@ ACTIONS = {   # name → weight
 }
 MODEL_ACTIONS = {"bundle_drop": 2, "bundle_corrupt": 2}     # with a model --scorer
 CORRUPTIONS = ("truncated", "bad hash")
-# How a bundle that does not verify is refused: a file cut short, or one whose sha256 is not the manifest's.
-VERIFY_FAILED = re.compile(r"\.(?:tflite|onnx): (sha256 mismatch|size \d+ bytes, the manifest says)")
+
+def source_actions(source: str, scorer: str, source_broker: str = "other") -> dict[str, int]:
+    """The faults of a soak (name → weight): the agent's, the sink broker's, the disk's and the feed's stall always;
+    the udp feed's bad records and flood, or the Modbus device's, or the MQTT publisher's and its broker's."""
+    common = {a: w for a, w in ACTIONS.items() if source == "udp" or a not in ("bad_burst", "flood")}
+    own = {"udp": {}, "modbus": ModbusChaos.actions,
+           "mqtt": {"publisher_garbage": 8, "publisher_flood": 2, "retained_stale": 2, "topic_gone": 3,
+                    **({"source_broker_stop": 2, "source_broker_kill": 2} if source_broker == "other" else {})}}
+    return {**common, **own[source], **(MODEL_ACTIONS if scorer in MODEL_SCORERS else {})}
+
+
+def received_events(sub: Subscriber) -> tuple[list[dict], list[dict]]:
+    """The alert and fault events the subscriber got (JSON ones)."""
+    out = []
+    for suffix in ("/alerts", "/faults"):
+        events = []
+        for m in sub.on(suffix):
+            try:
+                events.append(json.loads(m["payload"]))
+            except ValueError:
+                pass
+        out.append(events)
+    return out[0], out[1]
 
 
 def drop_bundle(work: Path, n: int, corrupt: str | None, runtime: str) -> dict:
@@ -809,12 +630,6 @@ def drop_bundle(work: Path, n: int, corrupt: str | None, runtime: str) -> dict:
     shutil.copytree(staged, models / f".{name}")
     (models / f".{name}").rename(models / name)
     return {"name": name, "path": str(models / name), "corrupt": corrupt, "t": time.time()}
-
-
-def judged(line: str, path: str) -> bool:
-    """A log line that decides on the bundle at `path`: swapped in, refused, or the running one again."""
-    return re.search(re.escape(path) + r"(?=[:; ]|$)", line) is not None and (
-        "rejected:" in line or "scorer tier" in line or "not swapped again" in line)
 
 
 def soak(args) -> dict:
@@ -833,17 +648,33 @@ def soak(args) -> dict:
     state.mkdir(exist_ok=True)
     udp_port = free_port(socket.SOCK_DGRAM)
     stream = Stream.for_scorer(args.scorer)
-    config = write_config(work, state, udp_port, broker.port, scorer=args.scorer, sensors=stream.sensors,
-                          checkpoint_s=args.checkpoint_s)
     sub = Subscriber(broker.port, work / "subscriber.jsonl")
     t0 = time.monotonic()
     earlier = Path(args.upgrade_from).resolve() if args.upgrade_from else None
-    agent = Agent(work, config, earlier, t0 + args.duration / 2)
-    feeder = Feeder(udp_port, agent, args.seed, stream, sub.warm_since)
+    agent = Agent(work, config := work / "agent.yaml", earlier, t0 + args.duration / 2)
+    (work / "gw.pw").write_text(GW_PASSWORD + "\n")
+    source_broker = None
+    if args.source == "modbus":
+        src = ModbusChaos(agent, sub.warm_since, t0, stream.sensors, args.seed)
+    elif args.source == "mqtt":
+        if args.source_broker == "other":
+            source_broker = Broker(Path(tempfile.mkdtemp(prefix="stad-chaos-source-broker-")))
+            source_broker.start()
+        src = MqttChaos(agent, sub.warm_since, t0, stream.sensors, args.seed, broker, source_broker,
+                        VIEWER_PASSWORD, str(work / "gw.pw"))
+    else:
+        src = None
+    write_config(work, state, src.source_config() if src else {"type": "udp", "port": udp_port}, broker.port,
+                 scorer=args.scorer, sensors=stream.sensors, checkpoint_s=args.checkpoint_s)
+    feeder = Feeder(udp_port, agent, args.seed, stream, sub.warm_since, emit=src.emit if src else None)
+    if isinstance(src, MqttChaos):
+        src.feeder = feeder
+    if src is not None:
+        agent.on_start = src.life_started
     done: list[dict] = []
     drops: list[dict] = []
     floods: list[Flood] = []
-    actions = {**ACTIONS, **(MODEL_ACTIONS if args.scorer in MODEL_SCORERS else {})}
+    actions = source_actions(args.source, args.scorer, args.source_broker)
     if args.faults:
         actions = {a: w for a, w in actions.items() if a in args.faults}
     restore: list[tuple[float, str]] = []       # (monotonic deadline, what to undo)
@@ -852,16 +683,22 @@ def soak(args) -> dict:
         done.append({"t": round(time.monotonic() - t0, 1), "do": what, **kw})
 
     def undo(what: str) -> None:
-        if what == "broker" and not (broker.up and not broker.refusing):
+        if src is not None and what not in ("broker", "disk", "stall", "flood"):
+            restore.extend(src.undo(what, rng, note))
+        elif what == "broker" and not (broker.up and not broker.refusing):
             broker.stop(signal.SIGTERM)
             broker.start()
             note("broker_start")
+            if src is not None:
+                src.broker_fault(False)
         elif what == "disk":         # (one fill at a time: each has its undo pending)
             disk.free()
             note("disk_free")
         elif what == "stall" and feeder.stalled.is_set():
             feeder.stalled.clear()
             note("stall_end")
+            if src is not None:
+                src.stall(False)
         elif what == "flood":
             floods[-1].join()
             note("flood_end", sent=floods[-1].sent)
@@ -890,7 +727,8 @@ def soak(args) -> dict:
             choices = {a: w for a, w in actions.items()
                        if not (a.startswith("broker") and "broker" in pending)
                        and not (a == "disk_fill" and (disk is None or "disk" in pending))
-                       and not (a in ("stall", "flood") and a in pending)}
+                       and not (a in ("stall", "flood") and a in pending)
+                       and not (src is not None and a in src.actions and src.blocked(a, pending))}
             action = rng.choices(list(choices), list(choices.values()))[0]
             hold = rng.uniform(2, 30)
             if action in ("kill9", "sigterm"):
@@ -921,6 +759,8 @@ def soak(args) -> dict:
                     broker.start(refuse=True)
                 restore.append((time.monotonic() + hold, "broker"))
                 note(action, hold_s=round(hold, 1))
+                if src is not None:
+                    src.broker_fault(True)
             elif action == "disk_fill":
                 disk.fill()
                 restore.append((time.monotonic() + hold, "disk"))
@@ -930,6 +770,10 @@ def soak(args) -> dict:
                 hold = rng.uniform(1, 12)
                 restore.append((time.monotonic() + hold, "stall"))
                 note(action, hold_s=round(hold, 1))
+                if src is not None:
+                    src.stall(True)
+            elif src is not None and action in src.actions:
+                restore.extend(src.do(action, rng, hold, note))
             elif action == "flood":
                 hold = rng.uniform(1, 8)
                 floods.append(Flood(feeder, hold, rng.randrange(2**32)))
@@ -950,9 +794,8 @@ def soak(args) -> dict:
                 note(action, sent=dict(sent))
             time.sleep(rng.uniform(1, args.gap))     # the schedule's own pace
         # The end: every fault undone, the agent given time to deliver, then stopped cleanly.
-        for _, what in list(restore):
-            undo(what)
-        restore.clear()
+        while restore:          # (a source's undo may bring one more: a device back on a moved map, then fixed)
+            undo(restore.pop(0)[1])
         if not agent.alive():
             agent.start()
             note("agent_start", life=agent.life.n)
@@ -981,6 +824,12 @@ def soak(args) -> dict:
         if agent.alive():
             agent.end("sigterm")
         sub.close()
+        if src is not None:
+            src.close()
+        if source_broker is not None:
+            source_broker.stop(signal.SIGTERM)
+            shutil.copy2(source_broker.dir / "mosquitto.log", work / "source-mosquitto.log")
+            shutil.rmtree(source_broker.dir, ignore_errors=True)
         broker.stop(signal.SIGTERM)
         shutil.copy2(broker.dir / "mosquitto.log", work / "mosquitto.log")
         shutil.rmtree(broker.dir, ignore_errors=True)
@@ -998,87 +847,15 @@ def soak(args) -> dict:
               "floods": [{"life": life.n, **flood_figures(life, f)} for life in agent.lives for f in life.floods],
               "scorer": args.scorer, "bundles_dropped": dict(Counter(d["corrupt"] or "valid" for d in drops)),
               "bundle_outcomes": bundle_outcomes(agent, drops) if drops else None,
-              "received": event_counts(sub), "invariants": check(work, sub, agent, args.scorer, drops),
+              "received": event_counts(sub), "invariants": check(
+                  work, sub, agent, args.scorer, drops, rejects=(lambda a: udp_rejects(a, len(stream.sensors), set(BAD.values())))
+                  if src is None else (lambda a: src.check(a, *received_events(sub)))),
+              "source": {"type": args.source, **({"broker": args.source_broker} if args.source == "mqtt" else {}),
+                         **(src.summary() if src else {})},
               "machine": machine_info(), "load_1min": os.getloadavg()[0]}
     result["held"] = all(v == "held" for v in result["invariants"].values())
     (work / "actions.json").write_text(json.dumps(done, indent=1))
     return result
-
-
-def _logs(agent: Agent) -> list[tuple[Life, list[str]]]:
-    return [(life, life.err.read_text(errors="replace").splitlines()) for life in agent.lives]
-
-
-def _unjudged(agent: Agent, drops: list[dict]) -> list[str]:
-    lines = [ln for _, text in _logs(agent) for ln in text]
-    return [d["name"] for d in drops if not any(judged(ln, d["path"]) for ln in lines)]
-
-
-def bundle_outcomes(agent: Agent, drops: list[dict]) -> dict:
-    """Per kind of bundle dropped: how its judgements went (swapped in, refused, the running one again)."""
-    lines = [ln for _, text in _logs(agent) for ln in text]
-    out: dict[str, Counter] = defaultdict(Counter)
-    for d in drops:
-        for ln in lines:
-            if judged(ln, d["path"]):
-                what = ("refused: " + VERIFY_FAILED.search(ln).group(1) if VERIFY_FAILED.search(ln)
-                        else "refused: " + ln.split(": ")[-1][:60]) \
-                    if "rejected:" in ln else "swapped in" if "scorer tier" in ln else "the running one again"
-                out[d["corrupt"] or "valid"][what] += 1
-    return {k: dict(v) for k, v in out.items()}
-
-
-#: STATUS's `tier=` words when no tier scores (agent/scoring_state.py): the warm-up, the window refilling
-NOT_SCORING = ("warming", "refilling")
-STATUS_TIER = re.compile(r"^STATUS=tier=([\w()]+)")
-
-
-def scoring_tiers(status_lines: list[str]) -> Counter:
-    """The tiers STATUS lines say score, by count: a state in which none scores (the warm-up, a refill) is no tier,
-    and a planned fallback (`numpy(planned)`: the model tier waits to be prepared, health's `scoring.waiting` says
-    why) no step-down. (Before, every word after `tier=` was a tier: the first life's warm-up, `tier=warming`
-    since user16, failed every model-tier soak — chaos1.)"""
-    words = (m.group(1) for m in map(STATUS_TIER.match, status_lines) if m)
-    return Counter(w for w in words if w not in NOT_SCORING and not w.endswith("(planned)"))
-
-
-def check_model(sub: Subscriber, agent: Agent, scorer: str, drops: list[dict], health: list[dict]) -> dict:
-    """The model tier's invariants (--scorer tflite|onnx)."""
-    inv: dict[str, list[str]] = {}
-    logs = _logs(agent)
-    tiers = []
-    for life, lines in logs:
-        said = scoring_tiers(life.notify.lines)
-        other = {t: n for t, n in said.items() if t != scorer}
-        why = [ln for ln in lines if re.search(rf"scorer tier \w+ -> (?!{scorer}\b)", ln)]
-        if other and not why:
-            tiers.append(f"life {life.n}: STATUS said {other} (configured {scorer}), no step-down line in its log")
-    inv[f"every life scores on {scorer} unless its log says why"] = tiers
-    corrupt = [d for d in drops if d["corrupt"]]
-    paths = {d["path"] for d in corrupt}
-    names = {d["name"] for d in corrupt}
-    swapped = [f"life {life.n}: {ln[24:240]}" for life, lines in logs for ln in lines
-               if "scorer tier" in ln and any(f"from {p}" in ln for p in paths)]
-    swapped += [f"health names {h['model_update'].get('bundle')} / {h.get('model_id')}" for h in health
-                if (h.get("model_update") or {}).get("bundle") in paths or h.get("model_id") in names]
-    swapped += [f"alert {a['alert_id']} #{a['seq']} scored by {a.get('model_id')}" for a in
-                (json.loads(m["payload"]) for m in sub.on("/alerts")) if a.get("model_id") in names]
-    inv["a corrupt bundle is never swapped in"] = swapped[:20]
-    refused = []
-    for d in corrupt:
-        lines = [ln for _, text in logs for ln in text if judged(ln, d["path"])]
-        if not lines:
-            refused.append(f"{d['name']} ({d['corrupt']}): never judged")
-        elif not all("rejected:" in ln and VERIFY_FAILED.search(ln) for ln in lines):
-            refused.append(f"{d['name']} ({d['corrupt']}): {[ln[24:300] for ln in lines][:3]}")
-    inv["a corrupt bundle is refused, naming it and the file that does not verify"] = refused
-    inv["every bundle dropped is judged"] = _unjudged(agent, [d for d in drops if not d["corrupt"]])
-    last_life, last_lines = logs[-1]
-    told = sum(1 for ln in last_lines if "model update (" in ln and ") rejected:" in ln)
-    counted = ((health[-1] if health else {}).get("model_update") or {}).get("rejected")
-    inv["the last life's health counts the rejections its log says"] = (
-        [] if counted == told else [f"life {last_life.n}: {told} rejection lines, health rejected {counted}"])
-    return inv
 
 
 def _warm(healths: list[dict]) -> bool:
@@ -1134,11 +911,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="only these faults (default: all, by their weights: " + ", ".join(ACTIONS) + ")")
     p.add_argument("--scorer", choices=("numpy", *MODEL_SCORERS), default="numpy",
                    help="the tier the agent runs: numpy alone, or the demo bundle on this runtime (with a models_dir)")
+    p.add_argument("--source", choices=("udp", "modbus", "mqtt"), default="udp",
+                   help="what the agent reads: the udp feed, a Modbus TCP device of the driver's, or MQTT topics "
+                        "(bench/chaos_sources.py: each with its own faults)")
+    p.add_argument("--source-broker", choices=("same", "other"), default="other",
+                   help="--source mqtt: the sink's broker, or one of its own (with its own stops and kills)")
     args = p.parse_args(argv)
-    known = {**ACTIONS, **(MODEL_ACTIONS if args.scorer in MODEL_SCORERS else {})}
+    known = source_actions(args.source, args.scorer, args.source_broker)
     if args.faults and set(args.faults) - set(known):
         raise SystemExit(f"--faults: no fault {sorted(set(args.faults) - set(known))} with --scorer {args.scorer} "
-                         f"(there are {', '.join(known)})")
+                         f"--source {args.source} (there are {', '.join(known)})")
     return args
 
 

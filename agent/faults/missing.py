@@ -3,10 +3,23 @@
 The aligner already carries a silent sensor's last value for carry_forward_s; after that the
 sensor is missing, and after `missing_s` more it is reported. Check on site: power and
 communication to the detector / transmitter, the controller's report schedule.
+
+A sensor with no reading yet (none observed since the tracker started: its first ticks after a fresh start) has
+no value for the aligner to carry, so it is missing from the first tick; its silence is counted from that tick
+and it is reported only once it has lasted the carry-forward bound (`unseen_grace_s`, the tracker's
+`carry_forward_s`) and `missing_s` more, as a sensor seen once is. Before, it was told `missing` at the first tick
+(with every sensor: a `source` fault) whenever the agent's first record lacked it — a first record whose only
+value was refused (out of range, NaN), a sensor of its own topic whose first message came a tick later — and its
+fault, ending only after faults.clear_s (60 s) of readings, kept it masked through a warm-up shorter than that: the
+warm-up fitted it on no reading (std at the floor, threshold 0), chaos2's MQTT soak.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .. import fastnp as fnp
 
 from .config import FaultConfig
 from .rule import Held, Tick
@@ -16,16 +29,22 @@ class Missing:
     KIND = "missing"
     quiet_on = "missing"        # (rule.rule_quiet: no sensor missing and nothing held is the calm below)
 
-    def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
+    def __init__(self, cfg: FaultConfig, ctx, tick_s: float, unseen_grace_s: float = 0.0):
         self.required_s = cfg.missing_s
         self.held = Held(ctx.n, tick_s)
         self.every = np.ones(ctx.n, bool)
+        # the carry-forward bound as the aligner applies it: whole ticks (window.carry_ticks)
+        self.grace_s = math.floor(unseen_grace_s / tick_s + 1e-9) * tick_s
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         if self.held.calm(t.missing):
             return self.held.nothing, self.held.nothing
         lasted = self.held.update(t.missing, self.every, t.ts)
-        return t.missing, t.missing & (lasted >= max(self.required_s, 1e-9))
+        decided = t.missing & (lasted >= max(self.required_s, 1e-9))
+        if self.grace_s and fnp.count_nonzero(decided):
+            unseen = np.isnan(t.prev)           # no reading yet: its silence began at the first tick
+            decided &= ~unseen | (lasted - self.grace_s >= max(self.required_s, 1e-9))
+        return t.missing, decided
 
     def rejudge(self, i: int) -> None:
         """Sensor i's silence counted afresh from the next tick (its source is back, it is not yet:
@@ -35,5 +54,8 @@ class Missing:
 
     def evidence(self, i: int, t: Tick) -> dict:
         last = t.prev[i]
+        if np.isnan(last) and self.grace_s:
+            return {"summary": f"no reading since the first tick, {self.held.ticks[i] * self.held.tick_s - self.grace_s:g} s "
+                               "past the carry-forward bound", "last_value": None}
         return {"summary": f"no reading for {self.held.ticks[i] * self.held.tick_s:g} s past the carry-forward bound",
                 "last_value": None if np.isnan(last) else round(float(last), 4)}

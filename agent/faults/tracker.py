@@ -55,9 +55,11 @@ class FaultTracker:
     TIME_FIELDS = ("start", "now", "now_prev")   # seconds on the time base (agent/timebase.py)
 
     def __init__(self, specs, topology: str, tick_s: float, cfg: FaultConfig, node: str = "", site: str = "",
-                 reentry_ticks: int = 0, sources: SourceMap | None = None):
+                 reentry_ticks: int = 0, sources: SourceMap | None = None, carry_forward_s: float = 0.0):
         """`sources`: which config source carries each sensor (faults/source.py: a source's outage is
-        told as one fault); None: every fault is told per sensor."""
+        told as one fault); None: every fault is told per sensor. `carry_forward_s` (window.carry_forward_s): how
+        long a sensor with no reading yet may be silent from the first tick before it counts as missing
+        (faults/missing.py)."""
         self.cfg = cfg
         self.reentry_ticks = reentry_ticks
         self.tick_s = tick_s
@@ -71,7 +73,9 @@ class FaultTracker:
         self._zero_floor = not (fnp.count_nonzero(self.ctx.floor) or np.signbit(self.ctx.floor).any())
         # Each rule's cadence in ticks (EVERY_KEY, rule.py): it sees one tick in `every`, and is told so.
         self.every = [_every(cfg, rule, tick_s) for rule in RULES] if cfg.enabled else []
-        self.rules = [rule(cfg, self.ctx, tick_s, every=k) if hasattr(rule, "EVERY_KEY") else rule(cfg, self.ctx, tick_s)
+        self.rules = [rule(cfg, self.ctx, tick_s, every=k) if hasattr(rule, "EVERY_KEY")
+                      else rule(cfg, self.ctx, tick_s, unseen_grace_s=carry_forward_s) if rule is Missing
+                      else rule(cfg, self.ctx, tick_s)
                       for rule, k in zip(RULES, self.every)] if cfg.enabled else []
         self._learners = [(r, rule) for r, rule in enumerate(self.rules) if hasattr(rule, "learn")]
         self._rule_kinds = [rule.KIND for rule in self.rules]
