@@ -309,8 +309,19 @@ def minimum_recording_ticks(scored: int, steps: int) -> int:
 
 def check_observed(w: Windows, part: str, rejected: str = "") -> None:
     if len(w) == 0 or target_weights(w).sum() == 0:
+        labelled = int((~w.usable).sum()) if len(w) else 0
+        cause = ("e.g. it lies in a gap between recordings, or every row is labelled anomalous" if not labelled else
+                 labelled_advice(labelled, len(w)))
         raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
-                            "e.g. it lies in a gap between recordings, or every row is labelled anomalous" + rejected)
+                            + cause + rejected)
+
+
+def labelled_advice(labelled: int, windows: int) -> str:
+    """What to do when a part's windows end on labelled rows (user21; since review34 a tick without a row inside
+    a labelled anomaly is labelled too, so a part wholly inside one has no normal target at all)."""
+    return (f"{labelled} of its {windows} windows end on a row labelled anomalous: put labelled anomalies early in "
+            "each recording or cut them out (each recording is split 70/15/15 by time, so a late anomaly fills its "
+            "validation part), or with 3 recordings or more give `--split recording`")
 
 
 def check_sensors_observed(sensors: list[str], w: Windows, part: str, rejected: str = "") -> None:
@@ -375,11 +386,9 @@ def check_something_to_forecast(val_w: Windows) -> None:
         return
     labelled = int((~val_w.usable).sum())
     if labelled:
-        advice = (f"{labelled} of its {len(val_w)} windows end on a row labelled anomalous, and the normal targets "
-                  "left are ticks without a row of their own, carried forward (window.carry_forward_s): put "
-                  "labelled anomalies early in each recording or cut them out (each recording is split 70/15/15 "
-                  "by time, so a late anomaly fills its validation part), or with 3 recordings or more give "
-                  "`--split recording`; recordings sparser than tick_s: set tick_s to their period")
+        advice = (labelled_advice(labelled, len(val_w)) + "; the normal targets left repeat the tick before them "
+                  "(carried forward, window.carry_forward_s): recordings sparser than tick_s: set tick_s to their "
+                  "period")
     else:
         advice = ("readings further apart than tick_s, carried forward (window.carry_forward_s), or sensors that "
                   "never change — set tick_s to the recordings' period (and the gateway's with it)")

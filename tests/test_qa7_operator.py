@@ -268,10 +268,10 @@ def test_feedback_state_is_saved_like_the_other_state_files(tmp_path):
     failed, a partial feedback.tmp left behind. It now goes through checkpoint.atomic_write."""
     code = ("import resource; from pathlib import Path; from agent.feedback import FeedbackConfig, FeedbackMemory\n"
             f"mem = FeedbackMemory(FeedbackConfig(), Path({str(tmp_path / 'feedback.json')!r}))\n"
-            "mem.seen('gw-a', 100.0, 9.0, 3.0)\n"
+            "mem.seen('gw-a', 100.0, 3.0)\n"
             "print(mem.apply('gw-a', 'false_alarm'))\n"
             "resource.setrlimit(resource.RLIMIT_FSIZE, (20, 20))\n"
-            "mem.seen('gw-b', 200.0, 8.0, 3.0); mem.apply('gw-b', 'false_alarm')\n")
+            "mem.seen('gw-b', 200.0, 8.0 / 3.0); mem.apply('gw-b', 'false_alarm')\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "feedback: cannot save" in res.stderr and "File too large" in res.stderr

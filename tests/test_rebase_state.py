@@ -134,7 +134,7 @@ def test_a_false_alarm_lift_decays_after_a_step_back():
     """Through the walk from the detector, as Pipeline.rebase does it."""
     det = Detector(AlertConfig(), "n", "s", 10.0)
     det.feedback = FeedbackMemory(FeedbackConfig(half_life_s=3600.0))
-    det.feedback.seen("a1", T0, 3.0, 1.0)
+    det.feedback.seen("a1", T0, 3.0)                 # 3× over its threshold
     det.feedback.apply("a1", "false_alarm")
     full = det.feedback.lift(T0)
     shift_times(det, -DAY_S)

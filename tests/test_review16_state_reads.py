@@ -138,7 +138,7 @@ def test_an_unusable_feedback_file_is_said_and_the_agent_starts_without_it(tmp_p
 def test_a_sound_feedback_file_is_read_back(tmp_path):
     path = tmp_path / "feedback.json"
     memory = FeedbackMemory(FeedbackConfig(), path)
-    memory.seen("a", 100.0, peak=3.0, threshold=2.0)
+    memory.seen("a", 100.0, over=1.5)
     memory.apply("a", "false_alarm")
     again = FeedbackMemory(FeedbackConfig(), path)
     assert again.load_problem is None and dict(again.lifts) == dict(memory.lifts) and again.now == 100.0

@@ -85,7 +85,9 @@ def test_a_validation_part_wholly_labelled_is_named_before_training_not_tick_s(t
     code = main(["train", "-c", str(cfg), "-o", str(tmp_path / "b"), "--epochs", "1", "--d-model", "8", "--heads", "1",
                  "--ff-hidden", "8", "--windows-per-epoch", "64"])
     said = capsys.readouterr().err
-    assert code == 2 and "no better than repeating the last value" in said, said
+    # since review34 the left-out seconds inside the anomaly take its label, so the validation part has no normal
+    # target at all: refused as such, naming the labels and what to do
+    assert code == 2 and "the validation part has no observed, normal rows to forecast" in said, said
     assert "windows end on a row labelled anomalous" in said and "`--split recording`" in said, said
     assert "epoch" not in said, said           # refused before any training
 
