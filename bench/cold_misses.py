@@ -24,7 +24,7 @@ Needs valgrind (callgrind) on PATH; ~20 s a part at 100 ticks.
                                 [--warmup-ticks N] [--out cold_misses.json]
 
 `--warmup-ticks N`: a warm-up of N ticks instead of the demo's day (tests/test_perf71_cold_misses.py: what it checks
-needs a scoring tflite tier, not a day of warm-up, which under valgrind was most of its CPU).
+needs a scoring tflite tier, not a day of warm-up, which under valgrind was half its CPU).
 """
 from __future__ import annotations
 
