@@ -21,7 +21,10 @@ cut by bench/cadence.py. `--top N`: the N C functions with the most LL misses of
 Needs valgrind (callgrind) on PATH; ~20 s a part at 100 ticks.
 
     python bench/cold_misses.py [--ticks 100] [--skip 200] [--parts PART ...] [--top 25] [--before REF]
-                                [--out cold_misses.json]
+                                [--warmup-ticks N] [--out cold_misses.json]
+
+`--warmup-ticks N`: a warm-up of N ticks instead of the demo's day (tests/test_perf71_cold_misses.py: what it checks
+needs a scoring tflite tier, not a day of warm-up, which under valgrind was half its CPU).
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ DEFAULT_PARTS = ("health.observe", "chain.score_blended", "chain.current.score",
                  "numpy.observe")
 
 
-def child(root: Path, ticks: int, skip: int, part: str | None) -> None:
+def child(root: Path, ticks: int, skip: int, part: str | None, warmup: int | None = None) -> None:
     """Inside valgrind: the demo's tflite pipeline of the tree at `root`, warmed up uninstrumented, then
     `ticks` ticks each after the sweep, collected inside operator.call (the whole step, or `part`'s calls)."""
     import functools
@@ -65,6 +68,8 @@ def child(root: Path, ticks: int, skip: int, part: str | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="stad-cold-misses-"))
     raw = table.demo_config(["tflite", "numpy"], work)
     raw["scoring"]["latency_budget_ms"] = 1e9       # valgrind is ~50× slower: no step down for time
+    if warmup is not None:
+        raw["warmup"]["ticks"] = warmup
     cfg = from_dict(raw, base_dir=str(root))
     first = cfg.warmup.ticks + cfg.window.steps + skip
     rows = table.demo_rows(cfg, first + ticks)
@@ -93,12 +98,14 @@ def child(root: Path, ticks: int, skip: int, part: str | None) -> None:
             operator.call(step, row)
 
 
-def counted(root: Path, ticks: int, skip: int, part: str | None, work: Path, top: int = 0) -> dict:
+def counted(root: Path, ticks: int, skip: int, part: str | None, work: Path, top: int = 0,
+            warmup: int | None = None) -> dict:
     """One valgrind run: per tick, each event's count (and with `top`, the functions with most LL misses)."""
     out = work / f"callgrind.{part or 'tick'}.out"
     cmd = ["valgrind", "--tool=callgrind", "--cache-sim=yes", *CACHES, "--instr-atstart=no", "--collect-atstart=no",
            "--toggle-collect=_operator_call", f"--callgrind-out-file={out}", sys.executable, str(Path(__file__).resolve()),
-           "--child", str(root), "--ticks", str(ticks), "--skip", str(skip)] + (["--part", part] if part else [])
+           "--child", str(root), "--ticks", str(ticks), "--skip", str(skip)] + (["--part", part] if part else []) \
+        + (["--warmup-ticks", str(warmup)] if warmup is not None else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
     if res.returncode != 0 or not out.is_file():
         raise RuntimeError(f"valgrind run failed ({res.returncode}): {res.stderr[-1500:]}")
@@ -163,6 +170,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=100, help="cold ticks counted (each after the 8 MiB sweep)")
     ap.add_argument("--skip", type=int, default=200, help="ticks stepped after the warm-up day before counting")
+    ap.add_argument("--warmup-ticks", type=int, default=None, metavar="N",
+                    help="a warm-up of N ticks instead of the demo config's (a day)")
     ap.add_argument("--parts", nargs="*", default=list(DEFAULT_PARTS),
                     help="bound methods reached from the pipeline, each counted in a run of its own")
     ap.add_argument("--top", type=int, default=25, help="the whole tick's N functions with the most LL misses")
@@ -172,16 +181,19 @@ def main(argv=None) -> int:
     ap.add_argument("--part", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        child(Path(args.child), args.ticks, args.skip, args.part)
+        child(Path(args.child), args.ticks, args.skip, args.part, args.warmup_ticks)
         return 0
     if args.ticks < 1 or args.skip < 0 or args.top < 0:
         ap.error("--ticks takes a value ≥ 1, --skip and --top values ≥ 0")
+    if args.warmup_ticks is not None and args.warmup_ticks < 1:
+        ap.error("--warmup-ticks takes a value ≥ 1")
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate"):
         if shutil.which(tool) is None:
             ap.error(f"{tool} is not on PATH (this bench runs the tick under valgrind's callgrind)")
     started = time.perf_counter()
     report = {"bench": "cold_misses", "machine": machine_info(("numpy", "ai-edge-litert")), "caches": list(CACHES),
-              "sweep_bytes": SWEEP_BYTES, "ticks": args.ticks, "skip": args.skip, "before": args.before, "trees": {}}
+              "sweep_bytes": SWEEP_BYTES, "ticks": args.ticks, "skip": args.skip, "warmup_ticks": args.warmup_ticks,
+              "before": args.before, "trees": {}}
     with tempfile.TemporaryDirectory(prefix="stad-bench-cold-") as tmp:
         work = Path(tmp)
         trees = {"this": ROOT}
@@ -191,7 +203,8 @@ def main(argv=None) -> int:
             parts = report["trees"][name] = {}
             for part in [None, *args.parts]:
                 print(f"  {name}: {part or 'whole tick'}", file=sys.stderr, flush=True)
-                parts[part or "whole tick"] = counted(root, args.ticks, args.skip, part, work, args.top if part is None else 0)
+                parts[part or "whole tick"] = counted(root, args.ticks, args.skip, part, work, args.top if part is None else 0,
+                                                      args.warmup_ticks)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return write_report(report, args.out, render(report))
 

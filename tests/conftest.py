@@ -40,6 +40,13 @@ from agent.window import align_records
 # spinning against 4 s sleeping, the same weights either way (qa26). A value already set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# The Python processes a run starts (xdist's workers, and the agents and converters the tests start: hundreds) read
+# the checkout's bytecode from __pycache__ (ignored by git), as in any run without PYTHONDONTWRITEBYTECODE. With it
+# set (the development machine's shells set it), none was ever written: each worker compiled and assertion-rewrote
+# every test module at collection (14 CPU-s against 5) and each agent or converter process compiled the agent's and
+# the converter's modules from source (check-config 0.33 CPU-s against 0.22; suite2). This process keeps its flag.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 DEMO_BUNDLE = REPO / "agent" / "models" / "demo-corridor"

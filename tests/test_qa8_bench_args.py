@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
     ("dashboard.py", ["--warming", "2000"], "argument --warming: 2000 is not within 0 to 1440"),
     ("dashboard.py", ["--outage", "130"], "argument --outage: '130' is not START:END seconds"),
     ("cold_misses.py", ["--ticks", "0"], "--ticks takes a value ≥ 1, --skip and --top values ≥ 0"),
+    ("cold_misses.py", ["--warmup-ticks", "0"], "--warmup-ticks takes a value ≥ 1"),
 ])
 def test_bad_bench_arguments_are_usage_errors(tmp_path, script, args, says):
     args = [a.format(tmp=tmp_path) for a in args]
