@@ -151,17 +151,24 @@ def summary_rejects(life) -> Counter | None:
     return Counter({k: int(v) for k, v in (part.rsplit(": ", 1) for part in m.group(4).split(", ") if part != "none")})
 
 
-def udp_rejects(agent, n_sensors: int, bad_reasons: set) -> dict:
-    """Every bad record sent to a life that stopped cleanly is in that life's reject counts (its summary line), and
-    no valid record was rejected there (the udp feed: bench/chaos.py's Feeder and Flood)."""
-    rejects = []
-    for life in agent.lives:
+def clean_stops(agent, out: list):
+    """(the life before, the life, its reject counts) for each life stopped cleanly (SIGTERM): the lives whose summary
+    line the reject invariants read; one that wrote none is said in `out` and skipped."""
+    for before, life in zip([None, *agent.lives], agent.lives):
         if life.ended_by != "sigterm":
             continue
         counted = summary_rejects(life)
         if counted is None:
-            rejects.append(f"life {life.n}: no summary line")
+            out.append(f"life {life.n}: no summary line")
             continue
+        yield before, life, counted
+
+
+def udp_rejects(agent, n_sensors: int, bad_reasons: set) -> dict:
+    """Every bad record sent to a life that stopped cleanly is in that life's reject counts (its summary line), and
+    no valid record was rejected there (the udp feed: bench/chaos.py's Feeder and Flood)."""
+    rejects = []
+    for _, life, counted in clean_stops(agent, rejects):
         sent = {r: n for r, n in life.bad_sent.items() if r in bad_reasons}
         # A flood's datagrams, and the feeder's own sent meanwhile, are each taken, a duplicate per value, or
         # dropped by the kernel (one per datagram) — the bad records sent meanwhile too, which are then not counted

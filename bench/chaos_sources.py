@@ -383,15 +383,9 @@ MODBUS_MAY_COUNT = {"modbus unreachable", "duplicate", "late"}
 def modbus_rejects(agent) -> dict:
     """Per life stopped cleanly: each wrong answer counted under its reason (one unread at the stop at most), and said
     in its log naming the registers (a NaN: the sensor too)."""
-    from chaos_check import summary_rejects
+    from chaos_check import clean_stops
     out, named = [], []
-    for life in agent.lives:
-        if life.ended_by != "sigterm":
-            continue
-        counted = summary_rejects(life)
-        if counted is None:
-            out.append(f"life {life.n}: no summary line")
-            continue
+    for _, life, counted in clean_stops(agent, out):
         for reason in ("modbus error", "non-finite value"):
             if not life.bad_sent[reason] - 1 <= counted[reason] <= life.bad_sent[reason]:
                 out.append(f"life {life.n}: device answered {life.bad_sent[reason]} as {reason!r}, "
@@ -414,15 +408,9 @@ def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float =
     """Per life stopped cleanly: each bad payload counted under its reason; fewer only by those sent when the source
     may not have been subscribed (a broker fault or the life's start within `unsure_s` before, its stop within 5 s
     after) or had them dropped by the broker (sent during a flood); 'bad payload' also for each cleared retained message (a zero-length payload to live subscribers)."""
-    from chaos_check import summary_rejects
+    from chaos_check import clean_stops
     out, named = [], []
-    for before, life in zip([None, *agent.lives], agent.lives):
-        if life.ended_by != "sigterm":
-            continue
-        counted = summary_rejects(life)
-        if counted is None:
-            out.append(f"life {life.n}: no summary line")
-            continue
+    for before, life, counted in clean_stops(agent, out):
         # The publisher's QoS 1 sends the broker had not taken when it went away are sent on its reconnect, to the
         # life subscribed then: the last life's last `unsure_s` of them may be this one's
         late = Counter(r for t, r, _ in (before.mqtt_bad if before else []) if t > (before.ended_at or 0) - unsure_s)
