@@ -91,7 +91,7 @@ from paho.mqtt.properties import Properties
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
-from chaos_sources import ModbusChaos, MqttChaos, rss_kb  # noqa: E402
+from chaos_sources import ModbusChaos, MqttChaos, flood_begins, flood_ends, rss_kb  # noqa: E402
 from chaos_check import (MODEL_SCORERS, VERIFY_FAILED, _unjudged, bundle_outcomes, check, event_counts,  # noqa: E402,F401
                          flood_figures, judged, scoring_tiers, udp_rejects)
 
@@ -516,10 +516,7 @@ class Flood(threading.Thread):
     def run(self) -> None:
         feeder, agent = self.feeder, self.feeder.agent
         end = time.monotonic() + self.hold_s
-        with agent.lock:
-            first = agent.life
-        flood = {"start": time.time(), "rss_kb_before": rss_kb(first.proc.pid) if first else None}
-        feeder.flooding.set()
+        first, flood = flood_begins(feeder)
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 while time.monotonic() < end and not feeder.stopped.is_set():
@@ -542,12 +539,7 @@ class Flood(threading.Thread):
                     time.sleep(0)               # the driver's other threads (the feeder, the subscriber) get a turn
         finally:
             feeder.flooding.clear()
-            flood.update(end=time.time(), sent=self.sent)
-            with agent.lock:
-                life = agent.life
-            if life is not None and life is first:      # (one across a restart: its counts are its lives')
-                flood["rss_kb_after"] = rss_kb(life.proc.pid)
-                life.floods.append(flood)
+            flood_ends(feeder, first, flood, sent=self.sent)
 
 
 def small_fs_module():
@@ -729,6 +721,9 @@ def soak(args) -> dict:
                        and not (a == "disk_fill" and (disk is None or "disk" in pending))
                        and not (a in ("stall", "flood") and a in pending)
                        and not (src is not None and a in src.actions and src.blocked(a, pending))}
+            if not choices:     # every fault asked for is under way (`--faults` with one): wait for one to end
+                time.sleep(0.5)
+                continue
             action = rng.choices(list(choices), list(choices.values()))[0]
             hold = rng.uniform(2, 30)
             if action in ("kill9", "sigterm"):

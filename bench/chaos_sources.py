@@ -62,6 +62,27 @@ def rss_kb(pid: int) -> int | None:
         return None
 
 
+def flood_begins(feeder) -> tuple:
+    """(the life running as a flood starts, the flood's record: its start and that life's RSS); the feeder told
+    it floods. The udp Flood (bench/chaos.py) and MqttFlood record their floods alike (`flood_ends`)."""
+    with feeder.agent.lock:
+        first = feeder.agent.life
+    flood = {"start": time.time(), "rss_kb_before": rss_kb(first.proc.pid) if first else None}
+    feeder.flooding.set()
+    return first, flood
+
+
+def flood_ends(feeder, first, flood: dict, **fields) -> None:
+    """The flood's record ended (`fields` added) and kept by the life it began in, with that life's RSS after it —
+    if that life still runs (one across a restart: its counts are its lives')."""
+    flood.update(end=time.time(), **fields)
+    with feeder.agent.lock:
+        life = feeder.agent.life
+    if life is not None and life is first:
+        flood["rss_kb_after"] = rss_kb(life.proc.pid)
+        life.floods.append(flood)
+
+
 def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
     data = b""
     while len(data) < n:
@@ -290,10 +311,7 @@ class MqttFlood(threading.Thread):
         pub = MqttPublisher(self.port, self.password, "flood")
         pub.connected.wait(5)
         end = time.monotonic() + self.hold_s
-        with agent.lock:
-            first = agent.life
-        flood = {"start": time.time(), "rss_kb_before": rss_kb(first.proc.pid) if first else None}
-        feeder.flooding.set()
+        first, flood = flood_begins(feeder)
         try:
             while time.monotonic() < end and not feeder.stopped.is_set():
                 now = time.time()
@@ -310,12 +328,7 @@ class MqttFlood(threading.Thread):
             feeder.flooding.clear()
             pub.close()
             # The source's feed away meanwhile (its broker, the publisher silent): no ticks close (window.idle_flush_s 0)
-            flood.update(end=time.time(), sent=self.sent, feed_away=self.away(flood["start"]))
-            with agent.lock:
-                life = agent.life
-            if life is not None and life is first:
-                flood["rss_kb_after"] = rss_kb(life.proc.pid)
-                life.floods.append(flood)
+            flood_ends(feeder, first, flood, sent=self.sent, feed_away=self.away(flood["start"]))
 
 
 # -- the invariants -----------------------------------------------------------------------------------------
