@@ -308,7 +308,7 @@ class Session:
             return
         host = time.time()
         ts = source_ts.timestamp() if source_ts is not None else host
-        origin = self.where
+        held = False
         if sensor in self._stamped:     # not the item's first notification: a change, stamped when it happened
             self.source.offset = ts - host
         elif ts < host + self.source.offset - self.tick_s:
@@ -317,11 +317,11 @@ class Session:
             # start a fresh time base in the past (the gap closed into the warm-up, the sensors told `missing`)
             # or be `late` after a checkpoint or a re-subscribe (review23). No backlog hides behind it: each item
             # has a queue of 1.
-            ts, origin = host + self.source.offset, f"{self.where} (held)"
+            ts, held = host + self.source.offset, True
         self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
         try:
-            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=origin, held=origin != self.where),
-                                timeout=1.0)
+            self.source.out.put(Record(ts=ts, values={sensor: number}, origin=f"{self.where} (held)" if held
+                                       else self.where, held=held), timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
