@@ -1,5 +1,6 @@
 """`<state_dir>/active-bundle.json`: the bundle a hot swap made active, and the fingerprints of the
-models_dir bundles already decided on (swapped in or rejected), across restarts.
+models_dir bundles already decided on (swapped in or rejected), across restarts (agent/models_dir.py
+`Fingerprint`: [newest mtime, listing]; a record of an agent before 6 Dec 2026 holds the mtime alone, read as it is).
 
 Written by the hot swap (agent/hotswap.py) at every decision and at the first start (with the
 bundles there then, so that one dropped before any decision is not taken, after a restart, for
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .models_dir import build_candidate, bundle_dirs
+from .models_dir import Fingerprint, build_candidate, bundle_dirs
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -94,8 +95,13 @@ def _malformed(record) -> str | None:
         if not isinstance(record.get(key), (str, type(None))):
             return f"{key}: expected a string or null, got {type(record[key]).__name__}"
     seen = record.get("seen")
-    if not isinstance(seen, dict) or not all(type(fp) is int for fp in seen.values()):
-        return "seen: expected an object of bundle directories and their fingerprints (integers)"
+    if not isinstance(seen, dict):
+        return "seen: expected an object of bundle directories and their fingerprints"
+    for path, fp in seen.items():
+        try:
+            Fingerprint.from_json(fp)
+        except ValueError as exc:
+            return f"seen[{path!r}]: {exc}"
     return None
 
 

@@ -1,7 +1,8 @@
 """Model update without a restart: a new bundle dropped into `scoring.models_dir`, or SIGHUP.
 
 1. Find. Every `poll_ticks` ticks the subdirectories of models_dir (not hidden ones) are stat'ed (the newest
-   mtime of the directory and its files is its fingerprint); a directory with a manifest.json
+   mtime of the directory and its files, and its listing, are its fingerprint: agent/models_dir.py); a directory
+   with a manifest.json
    that is new or changed since it was last looked at is a candidate, newest first. Bundles
    already there at start-up are not candidates. SIGHUP asks for the newest bundle of
    models_dir even if it was seen, or, without a models_dir, for `scoring.bundle` again.
@@ -73,7 +74,7 @@ from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
 from .alert_events import ranked
 from .alert_residue import scores_by_name
 from .bundle import parity_note, resolve_path
-from .models_dir import build_candidate, bundle_dirs, fingerprint, identity
+from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
 from .detector import Detector
 from .threshold import AdaptiveThreshold
@@ -177,11 +178,7 @@ class HotSwap:
         # 5 Dec: a HotSwap built without it judged at 0.8 whatever its config said)
         self.models_dir = cfg.resolve(cfg.scoring.models_dir) if cfg.scoring.models_dir else None
         self.listing_problem: str | None = None    # why models_dir cannot be listed now (said once)
-        self.seen = self._bundle_dirs()
-        # Each seen directory's identity (models_dir.identity) when first looked at or decided on: one replaced in
-        # place by a copy whose fingerprint is the one recorded is a candidate still (qa40). In memory only: the
-        # record keeps the fingerprints, and after a restart the identities are taken afresh.
-        self._ids: dict[Path, tuple] = {}
+        self.seen: dict[Path, Fingerprint] = self._bundle_dirs()     # models_dir's bundles decided on, as listed then
         running = cfg.scoring.bundle and pipeline.model_tiers()
         self.current = resolve_path(cfg.scoring.bundle, cfg.base_dir) if running else None
         self._configured = self.current
@@ -215,12 +212,9 @@ class HotSwap:
         if dirs:
             for gone in self.seen.keys() - dirs.keys():
                 del self.seen[gone]
-                self._ids.pop(gone, None)
         newest = max(among, key=dirs.get, default=None)
         if newest is not None:
             self.seen[newest] = dirs[newest]
-            self._ids.pop(newest, None)
-            self._replaced(newest)          # its identity now, with its fingerprint
         return newest
 
     def _sighup_target(self) -> Path | None:
@@ -235,17 +229,14 @@ class HotSwap:
 
     def _new_bundle(self) -> Path | None:
         dirs = self._bundle_dirs()
-        return self._take_newest(dirs, [d for d, fp in dirs.items() if self.seen.get(d) != fp or self._replaced(d)])
-
-    def _replaced(self, path: Path) -> bool:
-        """Whether the directory at `path` is another than the one recorded with its fingerprint (the first look
-        records it). A directory that cannot be stat'ed is not judged replaced: the listing drops it."""
-        try:
-            now = identity(path)
-        except OSError:
-            return False
-        known = self._ids.setdefault(path, now)
-        return known != now
+        among = []
+        for d, fp in dirs.items():
+            kept = self.seen.get(d)
+            if kept is None or not kept.matches(fp):
+                among.append(d)
+            elif kept.listing is None:      # recorded before the listing was kept (an older record): taken now
+                self.seen[d] = fp
+        return self._take_newest(dirs, among)
 
     def _bundle_dirs(self) -> dict[Path, int]:
         """models_dir's bundles ({} without a models_dir). One that cannot be listed (a file or a
@@ -324,7 +315,7 @@ class HotSwap:
             moved, self._moved_while_loading = self._moved_while_loading, 0.0
             if moved:       # fitted on ticks of the clock before the step (_times_moved)
                 shift_times((tiers, prepared[0]), moved)
-            if changed:     # its fingerprint or the directory itself no longer the one recorded
+            if changed:     # its fingerprint no longer the one recorded
                 log.info("model update: %s changed while it was loaded (still being copied?); judged when it "
                          "is still", path)
             else:
@@ -349,10 +340,6 @@ class HotSwap:
         (a copy still going on) is not judged: what was read may be neither the old nor the new."""
         log.info("model update (%s): loading %s", trigger, path)
         before = self.seen.get(path)
-        try:
-            itself = identity(path)
-        except OSError:
-            itself = None
         recent = self.pipeline.recent_ticks()           # (a copy, taken in the tick thread)
 
         def work() -> None:
@@ -366,8 +353,8 @@ class HotSwap:
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             seconds = time.perf_counter() - started
-            try:        # (replaced by a copy with the same fingerprint: models_dir.py)
-                changed = before is not None and (fingerprint(path) != before or identity(path) != itself)
+            try:        # (its newest mtime, or its listing: replaced by a copy that kept the times, models_dir.py)
+                changed = before is not None and fingerprint(path) != before
             except OSError:
                 changed = True
             with self._lock:
@@ -569,7 +556,7 @@ class HotSwap:
         active = self.current if decided else None        # the first start's record names no swapped-in bundle
         model_id = self.pipeline.model_id() if active else None
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
-                  "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp for p, fp in self.seen.items()}}
+                  "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()}}
         try:
             write_record(path.parent, record)
         except OSError as exc:
@@ -587,7 +574,7 @@ class HotSwap:
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
         elif self.models_dir is not None and record is not None:
-            self.seen = {Path(p): fp for p, fp in record["seen"].items()}
+            self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any

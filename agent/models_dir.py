@@ -2,24 +2,33 @@
 bundle a swap made active (agent/active_bundle.py): its bundle directories with their
 fingerprints, and a candidate's model tiers loaded from one.
 
-A fingerprint is the newest mtime of a directory and its files: it changes when a copy into the
-directory completes, so a bundle still being copied is told from one that is still, and a bundle
-already decided on from one written to since — without reading every file at every poll.
+A fingerprint is one listing of a bundle directory (`Fingerprint`), taken at every poll:
 
-A fingerprint alone cannot tell a directory replaced in place (`rm -r h`, then a copy renamed to `h`) from the one
-it replaced when the copy kept its files' times (cp -a, rsync -a, shutil.copytree) and the old one's last change
-fell on the same timestamp: a poll that caught the old directory half deleted took that timestamp, the load read the
-half-deleted files and was refused, and the new release — same fingerprint — was never judged (qa40: 1 of 33 runs of
-tests/test_hotswap_live.py at load ~25; the kernel's multigrain timestamps hand out the last fine-grained stamp as
-the floor of the coarse ones, so the old directory's unlink and the new release's signature, a few ms apart, read
-the same ns). `identity` (the directory's inode, ctime and names: a rename, a new directory or a file gone changes
-it, and no copy can set it) tells them apart: a poll takes a directory whose identity moved for a candidate, and a
-load that read one whose identity moved meanwhile is not judged.
+- the newest mtime of the directory and its files: it changes when a copy into the directory completes, so a
+  bundle still being copied is told from one that is still, and a bundle already decided on from one written to
+  since — without reading every file at every poll;
+- its listing: a digest of the directory's inode and the names in it. The newest mtime alone cannot tell a
+  directory replaced in place (`rm -r h`, then a copy renamed to `h`) from the one it replaced when the copy kept its
+  files' times (cp -a, rsync -a, shutil.copytree) and the old one's last change fell on the same timestamp: a poll
+  that caught the old directory half deleted took that timestamp, the load read the half-deleted files and was
+  refused, and the new release — same mtime — was never judged (qa40: 1 of 33 runs of tests/test_hotswap_live.py
+  at load ~25; the kernel's multigrain timestamps hand out the last fine-grained stamp as the floor of the coarse
+  ones, so the old directory's unlink and the new release's signature, a few ms apart, read the same ns). A new
+  directory, or a file gone, changes the listing, and no copy can set it.
+
+Not the directory's ctime: a `chown -R` or `chmod -R` of models_dir (a delivery copied as root, then handed to the
+agent's user) changes every directory's and delivers nothing — with qa40's `identity` (inode, ctime, names, kept
+beside the fingerprint) it made every bundle there a candidate, one a poll, newest first, and the agent swapped
+each older release in after the other, ending on the oldest (review35). The listing is kept with the mtime in
+active-bundle.json (qa40's identity was in memory only: a restart between the half-deleted poll and the new
+release took the new release's identity for the one decided on, and never judged it, review35); a record written
+before it kept the mtime alone (an integer): matched on its mtime, its listing taken at the next poll.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .bundle import MANIFEST_NAME, Expectation
 from .scorers import load_tiers
@@ -28,31 +37,54 @@ if TYPE_CHECKING:
     from .config import AgentConfig
 
 
-def fingerprint(path: Path) -> int:
-    """The newest mtime (ns) of a directory and the files in it: changes when a copy completes."""
-    stamps = [path.stat().st_mtime_ns]
+class Fingerprint(NamedTuple):
+    """A bundle directory as a poll lists it (the module's docstring). Ordered by `mtime_ns` first: the newest
+    bundle is the one with the newest fingerprint."""
+    mtime_ns: int               # the newest mtime (ns) of the directory and its files
+    listing: int | None         # digest of its inode and its names; None: a record written before it was kept
+
+    def matches(self, now: Fingerprint) -> bool:
+        """Whether the directory listed `now` is the one this fingerprint was recorded of (one recorded without
+        its listing: by its mtime alone)."""
+        return self.mtime_ns == now.mtime_ns and (self.listing is None or self.listing == now.listing)
+
+    def to_json(self) -> int | list[int]:
+        """As active-bundle.json keeps it: [mtime_ns, listing] (without a listing, the mtime: an integer)."""
+        return self.mtime_ns if self.listing is None else [self.mtime_ns, self.listing]
+
+    @classmethod
+    def from_json(cls, value) -> Fingerprint:
+        """What `to_json` wrote (an integer: the mtime alone, as a record of an agent before 6 Dec 2026 holds);
+        ValueError when it is neither."""
+        if type(value) is int:
+            return cls(value, None)
+        if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+            return cls(value[0], value[1])
+        raise ValueError(f"expected a fingerprint ([mtime_ns, listing] or an integer), got {value!r}")
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """The directory `path` as listed now: its newest mtime and its listing (OSError when it cannot be listed)."""
+    st = path.stat()
+    stamps = [st.st_mtime_ns]
+    names = []
     for p in path.iterdir():
+        names.append(p.name)
         try:
             stamps.append(p.stat().st_mtime_ns)
         except OSError:
             continue
-    return max(stamps)
+    listing = hashlib.blake2b("\0".join([str(st.st_ino), *sorted(names)]).encode("utf-8", "surrogateescape"),
+                              digest_size=6).digest()       # 48 bits: exact in any JSON reader's numbers
+    return Fingerprint(max(stamps), int.from_bytes(listing, "big"))
 
 
-def identity(path: Path) -> tuple:
-    """The directory itself: its inode, its ctime (ns) and the names in it. Changes when the directory is replaced
-    by another (a new inode, a rename's ctime) whatever the times its files were given, and when files go from it
-    within one timestamp (a rm -r's unlinks a few ms apart can all be stamped alike: its mtime and ctime stay)."""
-    st = path.stat()
-    return st.st_ino, st.st_ctime_ns, tuple(sorted(p.name for p in path.iterdir()))
-
-
-def bundle_dirs(models_dir: Path) -> dict[Path, int]:
+def bundle_dirs(models_dir: Path) -> dict[Path, Fingerprint]:
     """Subdirectories holding a manifest.json, with their fingerprints. Hidden ones (`.name`) are
     skipped: a bundle is copied in under a dot name and renamed into place when complete. Empty
     while models_dir does not exist (it may be made when the first bundle is delivered); OSError
     when it cannot be listed (a file in its place, its permissions, an I/O error)."""
-    out: dict[Path, int] = {}
+    out: dict[Path, Fingerprint] = {}
     try:
         entries = list(models_dir.iterdir())
     except FileNotFoundError:
@@ -74,4 +106,4 @@ def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
                       standby=True)
 
 
-__all__ = ["build_candidate", "bundle_dirs", "fingerprint", "identity"]
+__all__ = ["Fingerprint", "build_candidate", "bundle_dirs", "fingerprint"]
