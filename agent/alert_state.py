@@ -93,8 +93,18 @@ def read_state(state: dict) -> dict:
     tier = state.get("tier")        # absent in states written before it was kept (review34): no step then
     if tier is not None and not (isinstance(tier, str) and tier):
         raise ValueError(f"alerts.tier: {tier!r} is not a tier's name")
+    aside = _aside(state.get("aside", [None, 0.0]))     # absent in states written before it was kept (review35)
     return {"open": opened, "floor": floor, "level_floor": level_floor, "after_fault": after_fault,
-            "over_without_fault": over, "residue_floor": residue_floor, "tier": tier, **counts}
+            "over_without_fault": over, "residue_floor": residue_floor, "tier": tier, "aside": aside, **counts}
+
+
+def _aside(v) -> tuple[float | None, float]:
+    """The other scale's (open alert's peak or null, whole-score floor) — AlertTracker.aside —; ValueError naming
+    the key when it is not that pair."""
+    if not (isinstance(v, list) and len(v) == 2 and (v[0] is None or (finite_number(v[0]) and v[0] >= 0))
+            and finite_number(v[1]) and v[1] >= 0):
+        raise ValueError(f"alerts.aside: {v!r} is not [peak or null, floor] (finite numbers ≥ 0)")
+    return (None if v[0] is None else float(v[0]), float(v[1]))
 
 
 def _fault_ref(f) -> bool:

@@ -106,8 +106,9 @@ class AlertTracker:
         self.over_without_fault = 0     # ticks in a row the score without `after_fault` was over the threshold
         self.tier: str | None = None    # the tier of the last observed tick (a step to another: _tier_changed)
         # the other scale's (open alert's subsided peak, whole-score floor) while the chain scores with this one
-        # (a model tier or the numpy fallback: _tier_changed); not checkpointed
-        self._aside: tuple[float | None, float] = (None, 0.0)
+        # (a model tier or the numpy fallback: _tier_changed); checkpointed (review35: a restart while stepped down
+        # came back on the model with its peak and floor forgotten)
+        self.aside: tuple[float | None, float] = (None, 0.0)
 
     @property
     def active(self) -> bool:
@@ -316,7 +317,7 @@ class AlertTracker:
         self.open = None
         self.above = 0
         self.cooldown = self.cfg.cooldown_ticks
-        self._aside = (None, self._aside[1])       # (its peak on the other scale was this alert's)
+        self.aside = (None, self.aside[1])       # (its peak on the other scale was this alert's)
         return ev
 
     def _event(self, kind, ts, score, threshold, tier, model, exp, end=None, reason=None) -> AlertEvent:
@@ -343,14 +344,13 @@ class AlertTracker:
                 "raised": self.raised, "floor": self.floor, "held": self.held_back, "calm": self.calm,
                 "level_floor": self.level_floor, "after_fault": self.after_fault,
                 "residue": self.over_without_fault,     # (the counts' keys from before their names: read_state)
-                "residue_floor": dict(self.residue_floor), "tier": self.tier}
+                "residue_floor": dict(self.residue_floor), "tier": self.tier, "aside": list(self.aside)}
 
     def restore(self, state: dict) -> None:
         """Resume from state_dict(); ValueError naming the key when it is not one (nothing changed then). A cool-down
         longer than `cooldown_ticks` (lowered since, or a damaged journal's 10⁹: every alert suppressed) is cut to it."""
         for k, v in read_state(state).items():
             setattr(self, k, v)
-        self._aside = (None, 0.0)
         self.cooldown = min(self.cooldown, self.cfg.cooldown_ticks)
 
     def new_model_scale(self) -> bool:
@@ -372,10 +372,10 @@ class AlertTracker:
         had = (bool(self.residue_floor) or self.floor > 0
                or (a is not None and (bool(a.score_peak or a.residue_ticks)
                                       or (self.cfg.subside_fraction > 0 and a.model_peak != 0.0))))
-        had = had or self._aside != (None, 0.0)
+        had = had or self.aside != (None, 0.0)
         self.residue_floor = {}
         self.floor = 0.0
-        self._aside = (None, 0.0)       # (the other scale's: forgotten too, whichever the chain scores with now)
+        self.aside = (None, 0.0)        # (the other scale's: forgotten too, whichever the chain scores with now)
         if a is not None:
             a.score_peak, a.residue_ticks, a.model_peak = {}, 0, 0.0
         return had
@@ -384,24 +384,25 @@ class AlertTracker:
         """The chain stepped to another tier (a fault, a latency overrun, a retry after probation). Between a model
         tier and the numpy fallback the scores are on other scales, as a swapped-in model's are: the subsided rule's
         peak of the open alert and its whole-score floor are those of the scale that made them, so the two are put
-        aside for the other scale's (`_aside`; 0 when it has none yet) and come back when the chain steps back — a
+        aside for the other scale's (`aside`; 0 when it has none yet) and come back when the chain steps back — a
         one-tick flap keeps the model's peak. tflite ↔ onnx are one bundle's artifacts: one scale. The residue rule
         counts only model ticks already (agent/alert_residue.py). Why (review34): an alert of a profiled model (peak
         600) open when the chain stepped down to numpy (threshold 7, scoring 20) ended `subsided` against 0.2 × 600
         while the incident went on, and its floor (120) then kept numpy from opening one. Not at the first tick of a
         tracker that never judged one (a start); a restart restores the tier its state last judged (`tier`: a
-        restart onto another, the model's runtime gone after an upgrade, is a step too; `_aside` is not kept)."""
+        restart onto another, the model's runtime gone after an upgrade, is a step too) and what was put aside
+        (`aside`: a restart while stepped down, back on the model, judges by the model's peak and floor still)."""
         old, self.tier = self.tier, tier
         if old is None or (old == "numpy") == (tier == "numpy"):
             return
         a = self.open
         peak = None if a is None else (a.peak if a.model_peak is None else a.model_peak)
-        aside_peak, aside_floor = self._aside
-        self._aside = (peak, self.floor)
+        aside_peak, aside_floor = self.aside
+        self.aside = (peak, self.floor)
         self.floor = aside_floor
         if a is not None:
             a.model_peak = 0.0 if aside_peak is None else aside_peak
-        if peak or aside_peak or self.floor or self._aside[1]:
+        if peak or aside_peak or self.floor or self.aside[1]:
             log.info("alerts: the scoring tier changed (%s → %s): the subsided rule judges %s's scores against %s's "
                      "own peak and floor (%s's are put aside until it scores again)", old, tier, tier, tier, old)
 
@@ -410,7 +411,7 @@ class AlertTracker:
         later alert, than the state restored (a run that could not journal them, then died)."""
         self.open = None
         self.above = 0
-        self._aside = (None, self._aside[1])
+        self.aside = (None, self.aside[1])
 
     def resumed(self, gap_s: float, refilled: bool = False) -> None:
         """The agent restarted with this alert open: the next event says how much data went unseen,

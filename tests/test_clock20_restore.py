@@ -62,6 +62,7 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     assert got_state["alerts"].pop("residue") == 0      # (faults6: the wait on that fault's residue, none)
     assert got_state["alerts"].pop("residue_floor") == {}   # (skab41: the demo's profile is off, no residue rule)
     assert got_state["alerts"].pop("tier") == pipe.chain.tier     # (review34: the tier it last judged)
+    assert got_state["alerts"].pop("aside") == [None, 0.0]      # (review35: nothing put aside: no tier step)
     # Its open alert's re-judging fields too: no fault began with this alert, so none re-judges it.
     opened = got_state["alerts"]["open"]
     assert opened.pop("fault") is None and opened.pop("fault_calm") == 0 and opened.pop("fault_now") is False

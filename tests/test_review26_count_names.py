@@ -37,8 +37,9 @@ def test_a_checkpoint_with_the_old_keys_restores_the_counts_and_the_next_event()
     assert (tr.held_back, tr.over_without_fault) == (1, 2)
     again = json.loads(json.dumps(tr.state_dict()))
     # the format unchanged but for keys added since, each empty on that checkpoint (skab41: the residue's floors)
-    assert set(again) == set(old) | {"residue_floor", "tier"} and again["residue_floor"] == {}
+    assert set(again) == set(old) | {"residue_floor", "tier", "aside"} and again["residue_floor"] == {}
     assert again["tier"] is None        # (review34: the tier it last judged; none on that checkpoint)
+    assert again["aside"] == [None, 0.0]    # (review35: what a tier step put aside; nothing on that checkpoint)
     assert (again["held"], again["residue"]) == (1, 2)
     [new] = tr.observe(10.0 * nxt["t"], nxt["score"], 5.0, "numpy", dict, lambda: TOPS,
                        rejudge=lambda f: nxt["rejudged"])
