@@ -15,11 +15,10 @@ warm-up fitted it on no reading (std at the floor, threshold 0), chaos2's MQTT s
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import fastnp as fnp
+from ..window import carry_ticks
 
 from .config import FaultConfig
 from .rule import Held, Tick
@@ -33,8 +32,7 @@ class Missing:
         self.required_s = cfg.missing_s
         self.held = Held(ctx.n, tick_s)
         self.every = np.ones(ctx.n, bool)
-        # the carry-forward bound as the aligner applies it: whole ticks (window.carry_ticks)
-        self.grace_s = math.floor(unseen_grace_s / tick_s + 1e-9) * tick_s
+        self.grace_s = carry_ticks(unseen_grace_s, tick_s) * tick_s    # the bound as the aligner applies it
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         if self.held.calm(t.missing):
