@@ -52,7 +52,9 @@ def step_clock_moved(p: Pipeline, row: Row) -> TickResult:
 def rebase(p: Pipeline, old_ts: float, new_ts: float) -> list[AlertEvent]:
     """The time base moved back (the data stepped back, Aligner; or the host clock, since the
     checkpoint was written): `old_ts` the last tick of the old base, `new_ts` the first of the new.
-    The learned state is kept; the window refills before the next score; an open alert ends
+    The learned state is kept; the window refills before the next score, and the fault rules take no reading
+    after the step for the tick after one before it (FaultTracker.after_gap: a level that moved while a gateway
+    without a real-time clock was off after a power cut, booted behind its checkpoint, was a `spike`); an open alert ends
     ('restart', its gap unknown); state that holds times of the old base is moved with it, as
     if the new base continued the old one — else a clock compared with it (a fault's hold, the
     threshold's quiet time) would stand still for as long as the step. The alert ends first, on
@@ -60,6 +62,7 @@ def rebase(p: Pipeline, old_ts: float, new_ts: float) -> list[AlertEvent]:
     and `ts` are times of the base it was judged on (moved, they named times before the alert began;
     on the new base's first tick, `ts` would precede `start`)."""
     p.refill_window()
+    p.health.after_gap()        # nor is the next reading one tick after the last (review35: a false spike)
     # (the hot swap's recent ticks are kept, moved with the rest below: the refill's ticks go in not calm,
     # so no window across the join is fitted on — emptied, a swap soon after ran raw; review23)
     ended = p.after_restart(old_ts, None)

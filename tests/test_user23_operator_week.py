@@ -179,7 +179,7 @@ def test_feedback_counters_are_served_from_zero_before_the_first_message(tmp_pat
     from mqtt_broker import free_port
     port = free_port()
     cfg = {"sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 200},
-           "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
+           "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300, "speed": 1}],
            "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
            "metrics": {"listen": f"127.0.0.1:{port}"},
            "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}, "feedback": {}}]}

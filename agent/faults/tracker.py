@@ -439,7 +439,8 @@ class FaultTracker:
         self._missing_until_a_tick()
 
     def after_gap(self) -> None:
-        """Ticks not run (a restart's skipped downtime, pipeline_time.after_restart): each sensor's next reading
+        """Ticks not run (a restart's skipped downtime, pipeline_time.after_restart), or a step back of the time base
+        (pipeline_time.rebase: a gap of unknown length, review35): each sensor's next reading
         follows no reading of the tick before, as after an outage's missing ticks — its step from the last one
         before the gap is no tick's change, neither a spike's jump nor a normal step to learn. Before (user23), a
         motor temperature that moved 2 °C in 5 minutes down was `spike … 20× its normal tick-to-tick change`."""
