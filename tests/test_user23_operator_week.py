@@ -232,7 +232,7 @@ def test_ticks_total_says_that_a_recorded_warmup_is_not_in_it(tmp_path):
     port = free_port()
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
         "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 300, "replay": str(rec)},
-        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": None}],
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": None, "speed": 1}],
         "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"), "sinks": [],
         "metrics": {"listen": f"127.0.0.1:{port}"}}))
     agent = start_logged_agent(tmp_path / "agent.yaml", tmp_path)
