@@ -101,9 +101,9 @@ def read_state(state: dict) -> dict:
 def _aside(v) -> tuple[float | None, float]:
     """The other scale's (open alert's peak or null, whole-score floor) — AlertTracker.aside —; ValueError naming
     the key when it is not that pair."""
-    if not (isinstance(v, list) and len(v) == 2 and (v[0] is None or (finite_number(v[0]) and v[0] >= 0))
+    if not (isinstance(v, list) and len(v) == 2 and (v[0] is None or finite_number(v[0]))
             and finite_number(v[1]) and v[1] >= 0):
-        raise ValueError(f"alerts.aside: {v!r} is not [peak or null, floor] (finite numbers ≥ 0)")
+        raise ValueError(f"alerts.aside: {v!r} is not [peak or null, floor] (finite numbers, the floor ≥ 0)")
     return (None if v[0] is None else float(v[0]), float(v[1]))
 
 
