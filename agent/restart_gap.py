@@ -31,6 +31,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .alerts import iso
+from .alive import ALIVE_S
 from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .records import Record, span
 from .time_base_candidates import Candidate
@@ -68,6 +69,10 @@ class RestartGapRules:
         #: Where the stop is said: "checkpoint" (written at the stop) or "alive.json" (the stop wrote none: nothing
         #: new since the checkpoint restored; user16, user17); None: not a clean stop
         self.stopped_clean: str | None = None
+        #: (seconds up, starts, the last sign of life before them) of earlier lives on the restored checkpoint that
+        #: waited for their first data and never got it (agent/alive.py `_mark_waiting`: a device away across
+        #: restarts): the restart gap's line words that part as the sources' silence, not the agent's downtime
+        self.waited_before: tuple[float, int, float] | None = None
 
     def _settle_restored(self) -> list[Row]:
         """At a restore: held candidates that are live data back after a silence (in pace with the last
@@ -222,18 +227,51 @@ class RestartGapRules:
                 down = (f"; the agent was down {span(start - last)} of it (a clean stop at {iso(last)}, {how}; "
                         f"started again {iso(start)}), the rest is the stop's last tick "
                         f"and this start's wait for its first new data: no tick it scored was lost")
-        log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
-                 "downtime: %d tick(s) %s, skipped (not a time-base move, no sensor missing for them)%s",
-                 span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
-                 iso(cand.lo * self.tick_s), skipped, what, down)
-        self.restart_gaps += 1
-        # health's copy carries the line's second figure too (null: no sign of life known), so a fleet reads a
-        # 2-s kill -9 beside a checkpoint 7 minutes old as what it was without the log (clock24)
+        whose = "the agent's own downtime"
         last_alive, down_s = (None, None) if self.down_between is None else \
             (iso(self.down_between[0]), round(max(0.0, self.down_between[1] - self.down_between[0]), 3))
+        waited = self._waited(cand)
+        waiting_s, waiting_starts = None, 0
+        if waited is not None:
+            waiting_s, waiting_starts, down_s, last_alive, down = waited
+            whose = "the agent's downtime and its sources' silence while it waited"
+        log.info("restart gap: %s from the last run's last tick %s to the first new data %s, %s: %d tick(s) %s, "
+                 "skipped (not a time-base move, no sensor missing for them)%s",
+                 span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
+                 iso(cand.lo * self.tick_s), whose, skipped, what, down)
+        self.restart_gaps += 1
+        # health's copy carries the line's other figures too (null: no sign of life known; no wait said), so a
+        # fleet reads a 2-s kill -9 beside a checkpoint 7 minutes old (clock24), or a device away across a
+        # restart (qa41), as what it was without the log
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
                                  "skipped_s": round(skipped * self.tick_s, 3), "down_s": down_s,
-                                 "last_alive": last_alive, "at": iso(time.time())}
+                                 "last_alive": last_alive, "waiting_s": waiting_s, "waiting_starts": waiting_starts,
+                                 "at": iso(time.time())}
+
+    def _waited(self, cand: Candidate) -> tuple[float, int, float, str, str] | None:
+        """When the agent was up waiting for its sources' first data for part of the restart gap, longer than ALIVE_S
+        (the sign of life's own precision) — this life before its first data, and earlier lives on the same
+        checkpoint that never got theirs (`waited_before`, agent/alive.py `_mark_waiting`): (the seconds up
+        waiting, the starts that waited, this one included, the seconds down — from the last sign of life before
+        them to this start, less their wait —, that sign of life, the line's words). None otherwise. Before
+        (chaos2), a device away across 8 quick restarts, or a restart in a device's outage with no wall-clock flush
+        (`idle_flush_s` 0, the default), was worded as the agent's own downtime, "the rest … lost with the stop"."""
+        if self.down_between is None:
+            return None
+        last, start = self.down_between
+        up_s, starts, since = self.waited_before if self.waited_before is not None else (0.0, 0, last)
+        first = cand.records[0][1].received
+        own = 0.0 if first is None else max(0.0, first - start)    # this life's wait, up to its first data
+        waiting_s = round(up_s + own, 3)
+        if waiting_s <= ALIVE_S:        # within the sign of life's own precision: said as before
+            return None
+        down_s = round(max(0.0, start - since - up_s), 3)
+        lost = ("the rest is the stop's last tick: no tick it scored was lost" if self.stopped_clean else
+                "the rest ran after its last checkpoint and was lost with the stop")
+        down = (f"; the agent was down {span(down_s)} of it (last alive {iso(since)}, started again {iso(start)}), "
+                f"up {span(waiting_s)} of it across {starts + 1} start(s) waiting for its sources' first data — their "
+                f"silence (a device or feed away), not the agent's downtime —, {lost}")
+        return waiting_s, starts + 1, down_s, iso(since), down
 
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's

@@ -563,7 +563,10 @@ def format_summary(s: dict) -> str:
             f"({rej}); alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
             f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
-            + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
+            + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s"
+               + (f" ({s['last_restart_gap']['waiting_s']:g} s of it its sources' silence while "
+                  f"{s['last_restart_gap']['waiting_starts']} start(s) waited for their first data); "
+                  if s["last_restart_gap"].get("waiting_s") is not None else "; ") if s.get("last_restart_gap") else "")
             + (f"events dropped this run: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
