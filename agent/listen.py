@@ -443,7 +443,13 @@ class Listener:
             node, state = self._status(msg)
             if node in self._awaited:
                 if state == "offline" and msg.retain:   # the broker's stored status, maybe the Will of its own stop
-                    self._returning.setdefault(node, (msg, time.monotonic() + self.back_s))
+                    if node not in self._returning:
+                        self._returning[node] = (msg, time.monotonic() + self.back_s)
+                        # said at once: a console that shows nothing for up to reconnect_max_s reads as "still
+                        # online" (qa41; the held `offline` itself came up to that late for a gateway really gone)
+                        self._say(f"{node}: state unknown — the broker came back holding its `offline` (the Last Will "
+                                  f"it published as it stopped); shown if {node} has not said `online` within "
+                                  f"{self.back_s:g} s (its reconnect_max_s)")
                     return
                 self._awaited.discard(node)             # the node's own word since: shown as it comes
                 self._returning.pop(node, None)
