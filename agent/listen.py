@@ -16,7 +16,8 @@ status is shown again from the retained one once listen is back — but the reta
 online, which Mosquitto keeps from the Last Will it published as it stopped (2.0.11: its database after a SIGTERM restart
 holds it), is held until that node says `online` or its reconnect back-off has passed (`reconnect_max_s`: the gateway
 config's with -c, else the agent's default): a listen back before the gateway showed it `offline`, then `online`, at
-every broker restart it won the race (qa40). A broker that does not answer within the
+every broker restart it won the race (qa40). The hold is said at once (`… state unknown — the broker came back holding
+its offline …`): a console silent for up to reconnect_max_s read the gateway as still online (qa41). A broker that does not answer within the
 connection's keepalive_s (one that hangs — stopped mid-answer —, or one that does not answer an UNSUBSCRIBE; a
 live broker answers in milliseconds, and keepalive_s is how long paho waits on a PINGREQ's answer before it drops
 the connection): one line says the node's state is unknown, the `offline` not shown, and what came after it is
