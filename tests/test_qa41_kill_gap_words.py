@@ -14,13 +14,14 @@ checkpoint interval of 30 s; killed with kill -9 12 s after a checkpoint while d
 from __future__ import annotations
 
 import re
+import shutil
 
 import yaml
 
 from agent.checkpoint import decode
 from agent.resume import ALIVE_S
 from restart_helpers import AgentProcess, resumed_run
-from silence_feed import send, warm_and_live, write_config
+from silence_feed import TICK, events, send, silence_claimed_s, warm_and_live, write_config
 
 LINE = re.compile(r"restart gap: [^,]*? from the checkpoint's last tick (\S+) to the first new data (\S+), the agent's "
                   r"downtime and the ticks the last run scored after its checkpoint: (\d+) tick\(s\) the checkpoint "
@@ -38,15 +39,24 @@ def test_a_kill_after_a_checkpoint_says_the_ticks_it_lost_apart_from_its_downtim
     state = tmp_path / "state"
     checkpoint = state / "checkpoint.bin"
 
-    first = AgentProcess(tmp_path, cfg, "run1")
-    try:
-        warm_and_live(first, state)                 # a checkpoint holding live ticks was just written
-        written = checkpoint.stat().st_mtime
-        last = send(first, 48)[-1]                  # 12 s scored past it (ALIVE_S: the sign of life's precision)
-        first.kill()                                # kill -9 while the data flows
-    finally:
-        if first.proc.poll() is None:
-            first.kill()
+    for attempt in range(1, 4):
+        first = AgentProcess(tmp_path, cfg, "run1" if attempt == 1 else f"run1-try{attempt}")
+        try:
+            warm_and_live(first, state)             # a checkpoint holding live ticks was just written
+            written = checkpoint.stat().st_mtime
+            last = send(first, 48)[-1]              # 12 s scored past it (ALIVE_S: the sign of life's precision)
+            first.kill()                            # kill -9 while the data flows
+        finally:
+            if first.proc.poll() is None:
+                first.kill()
+        # A loaded machine can hold the sender still for a second or more: the agent then rightly says its sender
+        # fell silent (a claim the next start closes as missing ticks, scored before the gap) — not this scenario,
+        # run again on a clean state_dir (as silence_feed.killed_while_flowing does)
+        if silence_claimed_s(state, last) <= 2 * TICK and not [e for e in events(tmp_path) if e["kind"] != "alert"]:
+            break
+        assert attempt < 3, "the first life's sender fell silent before its kill in all 3 tries"
+        shutil.rmtree(state)
+        (tmp_path / "alerts.jsonl").unlink(missing_ok=True)
     assert checkpoint.stat().st_mtime == written, "a second checkpoint before the kill: checkpoint_s is 30"
     after_checkpoint = last - decode(checkpoint.read_bytes())[0]["last_ts"]
 
