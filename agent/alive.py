@@ -67,6 +67,8 @@ class SignOfLife:
         self._records_at_alive = -1           # records_in at the last `_alive_due`
         self._alive_path = state_dir / ALIVE_FILE
         self._above_kept: float | None = None     # the open alert's last_above the state files hold (`_mark_above`)
+        self._life_started: float | None = None     # this life's start (the agent's clock) after a restore
+        self._waiting_marked = False          # alive.json holds this life's wait for its first data (`_mark_waiting`)
 
     def _alive_doc(self) -> dict:
         """alive.json as the mapping it holds; OSError (FileNotFoundError: there is none) or ValueError (not JSON,
@@ -95,6 +97,8 @@ class SignOfLife:
         have been silent since the last checkpoint (`_mark_alive` writes nothing otherwise); when they
         fell silent after it (records came since, none in the last ALIVE_S), the checkpoint once, so
         that the silence's first `checkpoint_s` is not taken for downtime either."""
+        if self._waiting_marked and not self.aligner.restart_pending:
+            self._unmark_waiting()
         if now < self._next_alive:
             return
         self._next_alive = now + min(ALIVE_S, self.cfg.checkpoint_s)
@@ -105,8 +109,8 @@ class SignOfLife:
                 return
         elif self._mark_alive():
             return
-        if not self._mark_above():
-            self._touch_alive()       # (nothing written: a restart pending, or data flowing)
+        if not self._mark_above() and not self._mark_waiting():
+            self._touch_alive()       # (nothing written: data flowing)
 
     def _alert_mark(self) -> dict | None:
         """The open alert's id and last tick above the threshold, as the sign of life keeps them (None: none open)."""
@@ -136,6 +140,67 @@ class SignOfLife:
         self._above_kept = mark["last_above"]
         self.state_writes.success("checkpoint", self._alive_path, its_own=True)
         return True
+
+    def _mark_waiting(self) -> bool:
+        """While a restart is pending with a live source (restored, no new data yet): `alive.json` written with this
+        life's wait, the claim in it kept as it was (no silence is claimed: clock23) — `waiting`: the restored
+        checkpoint it is for, the last sign of life before the first such wait (`since`), the seconds up waiting
+        and the starts that waited, this life's added to those the file held for the same checkpoint at the
+        restore (`_waited_before`). A device away across restarts (chaos2's Modbus soak: 8 lives each killed before
+        their first data) was worded as the agent's own downtime, 163 s of it, by the first life with data; the
+        next start now words that part as its sources' silence while it waited (agent/restart_gap.py). One
+        ~200-byte atomic write every ALIVE_S while it waits. Whether it was written (tried)."""
+        waited, started = self.aligner.waited_before, self._life_started
+        if not self.aligner.restart_pending or not self._restore_pending or started is None \
+                or self._resumed_created is None or self.aligner.down_between is None \
+                or not any(src.live for src in self.sources):
+            return False
+        up_s, starts, since = waited if waited is not None else (0.0, 0, self.aligner.down_between[0])
+        mark = {"checkpoint": self._resumed_created, "since": since, "starts": starts + 1,
+                "up_s": round(up_s + max(0.0, self.clock() - started), 3)}
+        try:
+            doc = self._alive_doc()
+        except (OSError, ValueError):       # none yet, or unusable (said at the next start): no claim to keep
+            doc = {"at": None, "checkpoint": None, "claims_rule": CLAIMS_RULE}
+        try:
+            atomic_write(self._alive_path, json.dumps({**doc, "waiting": mark}).encode())
+        except OSError as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc, "word a restart's wait for its sources' "
+                                      "first data as the agent's own downtime")
+            return True
+        self._waiting_marked = True
+        self.state_writes.success("checkpoint", self._alive_path, its_own=True)
+        return True
+
+    def _unmark_waiting(self) -> None:
+        """The wait is over (the first data came, or the wall-clock flush's wait ran out): `waiting` taken out of
+        alive.json at once, so that a kill -9 after it does not have the next start word this life's run as a
+        wait (clock23's two kills: the second life waited 5 s, then ran on data)."""
+        self._waiting_marked = False
+        try:
+            doc = self._alive_doc()
+            doc.pop("waiting", None)
+            atomic_write(self._alive_path, json.dumps(doc).encode())
+        except (OSError, ValueError) as exc:
+            self.state_writes.failure("checkpoint", self._alive_path, exc, "word this life's run after its wait as "
+                                      "more of the wait, at the next start")
+            return
+        self.state_writes.success("checkpoint", self._alive_path, its_own=True)
+
+    def _waited_before(self, created: float | None) -> tuple[float, int, float] | None:
+        """(seconds up, starts, the last sign of life before them) that earlier lives on the checkpoint `created`
+        spent waiting for their first data (`_mark_waiting`), from alive.json; None when it says none for it."""
+        try:
+            mark = self._alive_doc().get("waiting")
+            if mark["checkpoint"] != created:
+                return None
+            up_s, starts, since = mark["up_s"], mark["starts"], mark["since"]
+        except (OSError, ValueError, KeyError, TypeError):        # (TypeError: no mark, or not a mapping)
+            return None
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                   for v in (up_s, starts, since)):
+            return None
+        return float(up_s), int(starts), float(since)
 
     def _touch_alive(self) -> None:
         """Every ALIVE_S while a live source feeds the agent and no silence is to be said: `alive.json`'s
@@ -257,6 +322,8 @@ class SignOfLife:
             old = self._alive_doc()
             if old.get("checkpoint") == created:
                 doc["at"] = old.get("at")
+            if isinstance(old.get("waiting"), dict) and old["waiting"].get("checkpoint") == created:
+                doc["waiting"] = old["waiting"]     # the waits of lives on it go on being counted (`_mark_waiting`)
         except (OSError, ValueError):
             pass
         stop_ns = time.time_ns()

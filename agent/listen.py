@@ -16,7 +16,8 @@ status is shown again from the retained one once listen is back — but the reta
 online, which Mosquitto keeps from the Last Will it published as it stopped (2.0.11: its database after a SIGTERM restart
 holds it), is held until that node says `online` or its reconnect back-off has passed (`reconnect_max_s`: the gateway
 config's with -c, else the agent's default): a listen back before the gateway showed it `offline`, then `online`, at
-every broker restart it won the race (qa40). A broker that does not answer within the
+every broker restart it won the race (qa40). The hold is said at once (`… state unknown — the broker came back holding
+its offline …`): a console silent for up to reconnect_max_s read the gateway as still online (qa41). A broker that does not answer within the
 connection's keepalive_s (one that hangs — stopped mid-answer —, or one that does not answer an UNSUBSCRIBE; a
 live broker answers in milliseconds, and keepalive_s is how long paho waits on a PINGREQ's answer before it drops
 the connection): one line says the node's state is unknown, the `offline` not shown, and what came after it is
@@ -443,7 +444,13 @@ class Listener:
             node, state = self._status(msg)
             if node in self._awaited:
                 if state == "offline" and msg.retain:   # the broker's stored status, maybe the Will of its own stop
-                    self._returning.setdefault(node, (msg, time.monotonic() + self.back_s))
+                    if node not in self._returning:
+                        self._returning[node] = (msg, time.monotonic() + self.back_s)
+                        # said at once: a console that shows nothing for up to reconnect_max_s reads as "still
+                        # online" (qa41; the held `offline` itself came up to that late for a gateway really gone)
+                        self._say(f"{node}: state unknown — the broker came back holding its `offline` (the Last Will "
+                                  f"it published as it stopped); shown if {node} has not said `online` within "
+                                  f"{self.back_s:g} s (its reconnect_max_s)")
                     return
                 self._awaited.discard(node)             # the node's own word since: shown as it comes
                 self._returning.pop(node, None)

@@ -31,6 +31,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .alerts import iso
+from .alive import ALIVE_S
 from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .records import Record, span
 from .time_base_candidates import Candidate
@@ -68,6 +69,10 @@ class RestartGapRules:
         #: Where the stop is said: "checkpoint" (written at the stop) or "alive.json" (the stop wrote none: nothing
         #: new since the checkpoint restored; user16, user17); None: not a clean stop
         self.stopped_clean: str | None = None
+        #: (seconds up, starts, the last sign of life before them) of earlier lives on the restored checkpoint that
+        #: waited for their first data and never got it (agent/alive.py `_mark_waiting`: a device away across
+        #: restarts): the restart gap's line words that part as the sources' silence, not the agent's downtime
+        self.waited_before: tuple[float, int, float] | None = None
 
     def _settle_restored(self) -> list[Row]:
         """At a restore: held candidates that are live data back after a silence (in pace with the last
@@ -204,36 +209,79 @@ class RestartGapRules:
         """Said once: the ticks skipped (from the checkpoint's last tick: the downtime and, after a kill -9,
         the ticks run since that checkpoint, lost with it) and, when the restore knew the last run's last
         sign of life (`down_between`), the seconds the agent was down — before, a 2-s kill -9 read as the
-        checkpoint's 7 minutes (user13's defect 5). After a clean stop (`stopped_clean`) nothing was lost: said so
-        (until user15 the line said the second between the stop and the first new data was "lost with the stop"),
-        and whether the stop wrote its checkpoint then or had nothing new to write (user17)."""
-        what, down = "not run", ""
+        checkpoint's 7 minutes (user13's defect 5) — and the rest, the seconds the killed run scored after its
+        checkpoint (`lost_s`: their alerts and faults were sent then, what was learned in them is lost; qa41: the
+        line called the whole gap "the agent's own downtime" and the checkpoint's last tick "the last run's").
+        After a clean stop (`stopped_clean`) nothing was lost: said so (until user15 the line said the second
+        between the stop and the first new data was "lost with the stop"), and whether the stop wrote its
+        checkpoint then or had nothing new to write (user17). A wait for the first data across starts is said as
+        the sources' silence (`_waited`, qa41)."""
+        skipped_s = round(skipped * self.tick_s, 3)
+        what, down, whose = "not run", "", "the agent's own downtime"
+        last_alive = down_s = lost_s = waiting_s = None
+        waiting_starts = 0
         if self.down_between is not None:
             last, start = self.down_between
-            what = "the checkpoint had not taken"
-            down = (f"; the agent was down {span(start - last)} of it (last alive {iso(last)}, started again "
-                    f"{iso(start)}), the rest ran after its last checkpoint and was lost with the stop")
+            last_alive, down_s = iso(last), round(max(0.0, start - last), 3)
+            waited = self._waited(cand)
+            if waited is not None:
+                waiting_s, waiting_starts, down_s, last_alive, down = waited
+                whose = "the agent's downtime and its sources' silence while it waited"
+            else:
+                down = f"; the agent was down {span(down_s)} of it (last alive {iso(last)}, started again {iso(start)})"
             if self.stopped_clean:      # a clean stop loses nothing (user14, user15): its checkpoint has every tick
-                what = "not run"
+                lost_s = 0.0
                 # a stop that wrote no checkpoint had nothing new since the one restored (user16's alive.json mark):
                 # "its checkpoint written then" would not be true of it (user17)
                 how = ("its checkpoint written then" if self.stopped_clean == "checkpoint" else
                        "nothing new to checkpoint since the one restored, said in alive.json")
-                down = (f"; the agent was down {span(start - last)} of it (a clean stop at {iso(last)}, {how}; "
-                        f"started again {iso(start)}), the rest is the stop's last tick "
-                        f"and this start's wait for its first new data: no tick it scored was lost")
-        log.info("restart gap: %s from the last run's last tick %s to the first new data %s, the agent's own "
-                 "downtime: %d tick(s) %s, skipped (not a time-base move, no sensor missing for them)%s",
+                if waited is None:
+                    down = (f"; the agent was down {span(down_s)} of it (a clean stop at {iso(last)}, {how}; "
+                            f"started again {iso(start)}), the rest is the stop's last tick "
+                            f"and this start's wait for its first new data: no tick it scored was lost")
+                else:
+                    down += ", the rest is the stop's last tick: no tick it scored was lost"
+            else:
+                what = "the checkpoint had not taken"
+                lost_s = round(max(0.0, skipped_s - down_s - (waiting_s or 0.0)), 3)
+                if waited is None:
+                    whose = "the agent's downtime and the ticks the last run scored after its checkpoint"
+                down += (f", the rest (about {span(lost_s)}) ran after its last checkpoint and was lost with the stop: "
+                         f"scored then (their alerts and faults sent), what was learned in them is not in the state "
+                         f"resumed")
+        log.info("restart gap: %s from the checkpoint's last tick %s to the first new data %s, %s: %d tick(s) %s, "
+                 "skipped (not a time-base move, no sensor missing for them)%s",
                  span((cand.lo - self.next_k + 1) * self.tick_s, signed=True), iso((self.next_k - 1) * self.tick_s),
-                 iso(cand.lo * self.tick_s), skipped, what, down)
+                 iso(cand.lo * self.tick_s), whose, skipped, what, down)
         self.restart_gaps += 1
-        # health's copy carries the line's second figure too (null: no sign of life known), so a fleet reads a
-        # 2-s kill -9 beside a checkpoint 7 minutes old as what it was without the log (clock24)
-        last_alive, down_s = (None, None) if self.down_between is None else \
-            (iso(self.down_between[0]), round(max(0.0, self.down_between[1] - self.down_between[0]), 3))
+        # health's copy carries the line's other figures too (null: no sign of life known; no wait said), so a
+        # fleet reads a 2-s kill -9 beside a checkpoint 7 minutes old (clock24), the ticks a kill lost, or a device
+        # away across a restart (qa41), as what it was without the log
         self.last_restart_gap = {"from": iso((self.next_k - 1) * self.tick_s), "to": iso(cand.lo * self.tick_s),
-                                 "skipped_s": round(skipped * self.tick_s, 3), "down_s": down_s,
-                                 "last_alive": last_alive, "at": iso(time.time())}
+                                 "skipped_s": skipped_s, "down_s": down_s, "last_alive": last_alive,
+                                 "lost_s": lost_s, "waiting_s": waiting_s, "waiting_starts": waiting_starts,
+                                 "at": iso(time.time())}
+
+    def _waited(self, cand: Candidate) -> tuple[float, int, float, str, str] | None:
+        """When the agent was up waiting for its sources' first data for part of the restart gap, longer than ALIVE_S
+        (the sign of life's own precision) — this life before its first data, and earlier lives on the same
+        checkpoint that never got theirs (`waited_before`, agent/alive.py `_mark_waiting`): (the seconds up
+        waiting, the starts that waited, this one included, the seconds down — from the last sign of life before
+        them to this start, less their wait —, that sign of life, the line's words). None otherwise. Before
+        (chaos2), a device away across 8 quick restarts, or a restart in a device's outage with no wall-clock flush
+        (`idle_flush_s` 0, the default), was worded as the agent's own downtime, "the rest … lost with the stop"."""
+        last, start = self.down_between
+        up_s, starts, since = self.waited_before if self.waited_before is not None else (0.0, 0, last)
+        first = cand.records[0][1].received
+        own = 0.0 if first is None else max(0.0, first - start)    # this life's wait, up to its first data
+        waiting_s = round(up_s + own, 3)
+        if waiting_s <= ALIVE_S:        # within the sign of life's own precision: said as before
+            return None
+        down_s = round(max(0.0, start - since - up_s), 3)
+        down = (f"; the agent was down {span(down_s)} of it (last alive {iso(since)}, started again {iso(start)}), "
+                f"up {span(waiting_s)} of it across {starts + 1} start(s) waiting for its sources' first data — their "
+                f"silence (a device or feed away), not the agent's downtime —")
+        return waiting_s, starts + 1, down_s, iso(since), down
 
     def _waiting_after_restart(self, ts: float) -> bool:
         """The wall-clock flush at `ts` still waits for the first data after a restart (the class's

@@ -168,6 +168,8 @@ class Resume(SignOfLife):
                     self._silence_before_stop(meta)
                     self.aligner.down_between = self._down_between(meta, created)
                     self.aligner.stopped_clean = self._stopped_clean(meta, created, self.aligner.down_between)
+                    self.aligner.waited_before = self._waited_before(meta.get("created"))
+                    self._life_started = None if self.aligner.down_between is None else self.aligner.down_between[1]
                     self._resumed_created = meta.get("created")     # a clean stop before new data says it for this one
                 log.info("checkpoint %s loaded (%s, last tick %s, %d ticks seen); %s", self.checkpoints.path,
                          resumed, iso(last_ts), self.pipeline.ticks,

@@ -518,13 +518,27 @@ class Agent(Resume, Delivery):
         return snap
 
 
+    def _refill_reason(self) -> str:
+        """Why the window refills after a restart: the restart gap was longer than it — not "the agent was down
+        longer than the window", which a kill -9 down 14 s after 470 ticks past its checkpoint was not (user23)."""
+        gap = self.aligner.last_restart_gap
+        if gap is None:
+            return "the gap since the checkpoint's last tick was longer than the window"
+        parts = [f"the agent down {span(gap['down_s'])}"] if gap.get("down_s") is not None else []
+        if gap.get("lost_s"):
+            parts.append(f"about {span(gap['lost_s'])} scored after the checkpoint and lost with the stop")
+        if gap.get("waiting_s") is not None:
+            parts.append(f"{span(gap['waiting_s'])} waiting for its sources' first data")
+        return (f"the restart gap ({span(gap['skipped_s'])} of ticks since the checkpoint's last tick"
+                + (f": {', '.join(parts)}" if parts else "") + ") was longer than the window")
+
     def _log_first_tick(self, res, rebased: bool) -> None:
         """`rebased`: this tick is a new time base's first (the data stepped back from a checkpoint's: the
         demo run again) — the window refills for that, not for a recording (review19)."""
         if res.warming and self.pipeline.warm:      # warm (warmup.replay, or a clock step back) before this tick
             log.info("first tick %s: %s; the window refills for %d more tick(s) before the first score", iso(res.ts),
                      "the time base started again" if self._rebased or rebased else
-                     "the agent was down longer than the window" if self._gap_refill else "warm from the recording",
+                     self._refill_reason() if self._gap_refill else "warm from the recording",
                      self.pipeline.refill)
         elif res.warming:
             log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),
@@ -563,7 +577,10 @@ def format_summary(s: dict) -> str:
             f"({rej}); alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
             f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
-            + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s; " if s.get("last_restart_gap") else "")
+            + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s"
+               + (f" ({s['last_restart_gap']['waiting_s']:g} s of it its sources' silence while "
+                  f"{s['last_restart_gap']['waiting_starts']} start(s) waited for their first data); "
+                  if s["last_restart_gap"].get("waiting_s") is not None else "; ") if s.get("last_restart_gap") else "")
             + (f"events dropped this run: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + (f"records read but not scored at the stop: {unscored}; " if unscored else "")

@@ -49,6 +49,7 @@ def candidates_state(cands: list[Candidate], sensors: list[str]) -> dict:
             "label": np.array([-1 if rec.label is None else rec.label for _, _, rec in recs], np.int64),
             "received": np.array([np.nan if rec.received is None else rec.received for _, _, rec in recs],
                                  np.float64),
+            "held": np.array([rec.held for _, _, rec in recs], bool),     # re-sent because it holds (qa41)
             "span": np.array([c.span for c in cands], np.int64),
             "refuted": np.array([c.refuted for c in cands], np.int64)}
 
@@ -65,16 +66,18 @@ def candidates_restore(state: dict | None, key: str, sensors: list[str]) -> list
     labels = array_of(state["label"], f"{name}.label", np.int64, 1)
     received = array_of(state["received"], f"{name}.received", np.float64, 1) if "received" in state \
         else np.full(len(ts), np.nan)
+    held = array_of(state["held"], f"{name}.held", bool, 1) if "held" in state else np.zeros(len(ts), bool)
     span, refuted = (array_of(state[f], f"{name}.{f}", np.int64, 1) for f in ("span", "refuted"))
     # the candidates' set checked as sorted Python ints, not np.unique: it imports numpy.ma (~1.3 MiB, perf62)
-    if not (len(cand) == len(ks) == len(ts) == len(values) == len(labels) == len(received)) or len(span) != len(refuted) or \
+    if not (len(cand) == len(ks) == len(ts) == len(values) == len(labels) == len(received) == len(held)) \
+            or len(span) != len(refuted) or \
             sorted(set(cand.tolist())) != list(range(len(span))) or np.any(np.diff(cand) < 0):
         raise ValueError(f"{name}: records and candidates do not match")
     out: list[Candidate] = []
-    for c, k, t, row, label, at in zip(cand, ks, ts, values, labels, received):
+    for c, k, t, row, label, at, resent in zip(cand, ks, ts, values, labels, received, held):
         rec = Record(ts=float(t), values={s: float(v) for s, v in zip(sensors, row) if not math.isnan(v)},
                      label=None if label < 0 else int(label), origin="checkpoint (held for a time-base move)",
-                     received=None if math.isnan(at) else float(at))
+                     received=None if math.isnan(at) else float(at), held=bool(resent))
         if c == len(out):
             out.append(Candidate(int(k), rec, int(span[c])))
             out[-1].refuted = int(refuted[c])

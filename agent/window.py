@@ -327,6 +327,11 @@ class Aligner(TimeBaseRules):
                 "open_k": np.array(ks, np.int64).reshape(-1),
                 "open_values": np.array([self.open[k][0] for k in ks], np.float64).reshape(-1, self.n),
                 "open_seen": np.array([self.open[k][1] for k in ks], bool).reshape(-1, self.n),
+                # which of those values a source re-sent because it holds (`Record.held`): a reading of the tick
+                # that comes after the restart replaces it, as before it (qa41: before, `duplicate`, the stale
+                # value scored)
+                "open_held": np.array([[i in (self.open[k][4] or ()) for i in range(self.n)] for k in ks],
+                                      bool).reshape(-1, self.n),
                 "held": candidates_state(self.held, self.sensors), "back": candidates_state(self.back, self.sensors),
                 "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
                 "host_ahead_s": self.host_ahead_s, **self.pace_state()}
@@ -354,7 +359,10 @@ class Aligner(TimeBaseRules):
         ks = array_of(state["open_k"], "aligner.open_k", np.int64, 1)
         values = array_of(state["open_values"], "aligner.open_values", np.float64, 2, self.n)
         seen = array_of(state["open_seen"], "aligner.open_seen", bool, 2, self.n)
-        if not (len(ks) == len(values) == len(seen)):
+        # (a checkpoint from before the held values were kept: none held)
+        held_values = array_of(state["open_held"], "aligner.open_held", bool, 2, self.n) if "open_held" in state \
+            else np.zeros_like(seen)
+        if not (len(ks) == len(values) == len(seen) == len(held_values)):
             raise ValueError("aligner.open_k: buckets and values differ in length")
         ints = {}
         for key in ("next_k", "newest_k"):
@@ -376,7 +384,8 @@ class Aligner(TimeBaseRules):
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
-        self.open = {int(k): [v, m, None, None, None] for k, v, m in zip(ks, values, seen)}   # (which were held: not kept)
+        self.open = {int(k): [v, m, None, None, set(np.flatnonzero(h & m).tolist()) or None]
+                     for k, v, m, h in zip(ks, values, seen, held_values)}
         self.live_offset = None if offset is None else float(offset)
         self.host_ahead_s = host_ahead
         self.restore_pace(pace)

@@ -111,8 +111,9 @@ def make_bundle(out: Path, sensors: list[str], steps: int, tick_s: float, kinds=
     with tempfile.TemporaryDirectory(prefix="stad-bench-") as tmp:
         for kind in kinds:
             t0 = time.perf_counter()
+            fp32_onnx = out / bw.ARTIFACT_FILES["onnx_fp32"] if "onnx_fp32" in manifest.artifacts else None
             target, quant = export_artifact(kind, exported, out, cal, reference, Path(tmp),
-                                            tflite_limit=CALIBRATION_WINDOWS)
+                                            tflite_limit=CALIBRATION_WINDOWS, fp32_onnx=fp32_onnx)
             manifest.artifacts[kind] = Artifact.of(target, quant)
             timings[kind] = round(time.perf_counter() - t0, 2)
     write_manifest(out, manifest)

@@ -190,11 +190,13 @@ def export_calibration(bundle) -> tuple[Calibration, dict]:
 
 
 def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration, reference: np.ndarray,
-                    work: Path, tflite_limit: int | None = None) -> tuple[Path, dict]:
+                    work: Path, tflite_limit: int | None = None, fp32_onnx: Path | None = None) -> tuple[Path, dict]:
     """Write one artifact kind of `model` into bundle_dir: (its path, its quantization record).
 
-    onnx_int8 quantizes the bundle's onnx_fp32 file when there is one, else a fresh fp32 export
-    in `work`; `reference` is PyTorch's forecast of the calibration windows."""
+    onnx_int8 quantizes `fp32_onnx` — an fp32 export of this same `model` written in this run — or, without one,
+    a fresh fp32 export in `work`: never a file found in the bundle directory. One there that the manifest does not
+    list (a stopped export's, another model's) was quantized by `export --only onnx_int8` (qa41).
+    `reference` is PyTorch's forecast of the calibration windows."""
     if kind not in bw.ARTIFACT_FILES:
         raise ValueError(f"unknown artifact kind {kind!r} (known: {', '.join(ARTIFACT_KINDS)})")
     target = bundle_dir / bw.ARTIFACT_FILES[kind]
@@ -202,8 +204,7 @@ def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration
         export_onnx_fp32(model, target)
         return target, {"recipe": "none (fp32)"}
     if kind == "onnx_int8":
-        fp32_onnx = bundle_dir / bw.ARTIFACT_FILES["onnx_fp32"]
-        if not fp32_onnx.exists():
+        if fp32_onnx is None:
             fp32_onnx = work / "fp32.onnx"
             export_onnx_fp32(model, fp32_onnx)
         return target, export_onnx_int8(fp32_onnx, target, reference, calibration, work)
@@ -219,7 +220,8 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
     anew are not held to the manifest's hashes (every other listed file is): an export stopped halfway — Ctrl-C, a
     kill, a full disk — left them rewritten or cut short under the old hashes, and refused for them, the bundle
     could not be exported again (review34). In ARTIFACT_KINDS' order whatever `kinds` says: onnx_int8 quantizes
-    the onnx_fp32 written in the same run, not the file before it."""
+    the onnx_fp32 written in the same run, or without one a fresh fp32 export of its own, never a file that was in
+    the directory before (qa41)."""
     kinds = [k for k in ARTIFACT_KINDS if k in (kinds or ARTIFACT_KINDS)]
     bundle = load_bundle(bundle_dir, verify_hashes=False)
     manifest = bundle.manifest
@@ -230,11 +232,14 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
     reference = predict(model, calibration.values, calibration.missing)
     folded = fold(model, calibration.values, calibration.missing)      # what every artifact is exported from
     artifacts = dict(manifest.artifacts)
+    written: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="stad-export-") as tmp:
         for kind in kinds:
             log(f"exporting {kind} → {bw.ARTIFACT_FILES.get(kind, '?')}")
             with third_party_output():
-                target, quant = export_artifact(kind, folded, bundle_dir, calibration, reference, Path(tmp))
+                target, quant = export_artifact(kind, folded, bundle_dir, calibration, reference, Path(tmp),
+                                                fp32_onnx=written.get("onnx_fp32"))
+            written[kind] = target
             if kind in ("onnx_int8", "tflite_int8"):
                 quant["calibration"] = cal_summary
             artifacts[kind] = Artifact.of(target, quant)

@@ -116,7 +116,7 @@ class AgentProcess:
         return code
 
 
-RESTART_GAP = re.compile(r"restart gap: [^,]*? from the last run's last tick (\S+) to the first new data (\S+),")
+RESTART_GAP = re.compile(r"restart gap: [^,]*? from the checkpoint's last tick (\S+) to the first new data (\S+),")
 
 
 def resumed_run(tmp: Path, config: Path, feed):

@@ -102,6 +102,9 @@ def test_health_and_metrics_carry_the_seconds_the_agent_was_down(tmp_path, make_
     assert down - ALIVE_S - 2.0 <= last_alive <= down + TICK, (down - last_alive, gap)
     assert down < started <= up, (started - down, up - started)
     assert 0 < gap["down_s"] <= gap["skipped_s"] + 1.0, gap
+    # qa41: the rest of the gap, the ticks the killed run scored after its checkpoint, lost with it
+    assert gap["lost_s"] == round(max(0.0, gap["skipped_s"] - gap["down_s"]), 3), gap
+    assert gap["waiting_s"] is None and gap["waiting_starts"] == 0, gap
     # /metrics: the same two figures.
     assert _value(scraped, "stad_restart_down_seconds") == gap["down_s"], scraped
     assert _value(scraped, "stad_restart_gap_skipped_seconds") == gap["skipped_s"], scraped

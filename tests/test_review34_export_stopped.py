@@ -42,7 +42,7 @@ def test_export_again_finishes_an_export_stopped_while_writing_an_artifact(tmp_p
 
 
 def test_export_still_refuses_a_damaged_file_it_reads_and_does_not_write(tmp_path, capsys):
-    bundle = _stopped_export(tmp_path, "model_fp32.onnx")     # onnx_int8 quantizes the bundle's fp32 file
+    bundle = _stopped_export(tmp_path, "model_fp32.onnx")     # listed and kept: held to its hash
     before = (bundle / "manifest.json").read_bytes()
     assert main(["export", "--only", "onnx_int8", str(bundle)]) == 1
     said = capsys.readouterr().err

@@ -1,0 +1,132 @@
+"""What the mask after a short source stall hides on a 1-s gateway: `faults.clear_s` with and without stalls (qa41).
+
+    python bench/stall_mask.py [--seeds 0 1 2 3] [--hours 4] [--clear-s 60 0] [--stall-s 8] [--stall-every-s 300]
+                               [--out report.json]
+
+Why: a stall of a source of a few seconds opens a `source` fault whose sensors stay masked until the data has been
+back for `faults.clear_s` — 60 ticks at 1-s ticks (configs/industrial.yaml), 2 at the corridor's 30 s. This runs
+the agent's Pipeline (numpy tier) over the simulator's pump scenario at 1-s ticks under configs/industrial.yaml's
+window, alert and fault settings, one anomaly every 1,800 s, and, per `clear_s`, once without and once with stalls
+(every sensor's records dropped for `--stall-s` every `--stall-every-s`, before the agent's own aligner), and
+scores each run as bench/faults.py does (agent/evaluate/faults.py): incidents detected, false alarms, time to
+detect, fault reports. Prints JSON (the load average said: no figure here depends on it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def config_dict(seed: int, hours: float, clear_s: float) -> dict:
+    """configs/industrial.yaml with the simulator's pump for its Modbus source and the numpy tier alone."""
+    cfg = yaml.safe_load((REPO / "configs" / "industrial.yaml").read_text())
+    cfg["sources"] = [{"type": "simulate", "scenario": "pump", "seed": seed, "start": "2026-01-05T00:00:00Z",
+                       "duration_s": hours * 3600.0, "anomaly_every_s": 1800}]
+    cfg["scoring"] = {"chain": ["numpy"]}
+    cfg["sinks"] = []
+    cfg.pop("state_dir", None)
+    cfg.pop("metrics", None)
+    cfg.setdefault("faults", {})["clear_s"] = clear_s
+    return cfg
+
+
+def stalled(records, every_s: float, stall_s: float, offset_s: float):
+    """The records less those inside a stall: [k·every + offset, k·every + offset + stall_s)."""
+    t0 = records[0].ts
+    return [r for r in records if (r.ts - t0 - offset_s) % every_s >= stall_s]
+
+
+def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | None) -> dict:
+    from agent.config import from_dict
+    from agent.pipeline import Pipeline
+    from agent.records import Rejects
+    from agent.sources.simulate import generate
+    from agent.window import Aligner
+
+    cfg = from_dict(config_dict(seed, hours, clear_s), base_dir=str(REPO / "configs"))
+    records = generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s)
+    if stall is not None:
+        records = stalled(records, stall[0], stall[1], offset_s=37.0 * (seed + 1))
+    rows = Aligner.for_agent(cfg, Rejects()).align_all(records)
+    pipe = Pipeline(cfg)
+    events: dict[str, list[float]] = {}
+    alerts, faults = [], []
+    masked = 0
+    t0 = time.monotonic()
+    for row in rows:
+        if row.event:
+            span = events.setdefault(row.event, [row.ts, row.ts])
+            span[1] = row.ts
+        res = pipe.step(row)
+        if not res.warming and pipe.health.faulty.any():
+            masked += 1
+        for ev in res.alerts:
+            if ev.event == "new":
+                above = [t["sensor"] for t in ev.top_sensors if t["score"] > ev.threshold]
+                alerts.append({"start": ev.start, "onset": ev.ts, "end": None, "origin": ev.origin,
+                               "top_sensors": [t["sensor"] for t in ev.top_sensors],
+                               "drivers": above or [t["sensor"] for t in ev.top_sensors[:1]]})
+            elif ev.event == "end" and alerts:
+                alerts[-1]["end"] = ev.end
+        for ev in res.faults or []:
+            faults.append(ev.to_dict())
+    if alerts and alerts[-1]["end"] is None:
+        alerts[-1]["end"] = rows[-1].ts
+    return {"scenario": "pump", "seed": seed, "tick_s": cfg.tick_s, "warmup_end": rows[cfg.warmup.ticks - 1].ts,
+            "last_ts": rows[-1].ts, "sensors": cfg.sensor_names(), "topology": cfg.topology,
+            "events": [{"event": e, "start": s, "end": t} for e, (s, t) in events.items()],
+            "alerts": alerts, "faults": faults, "ticks_with_a_sensor_masked": masked,
+            "elapsed_s": round(time.monotonic() - t0, 1)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    ap.add_argument("--hours", type=float, default=4.0)
+    ap.add_argument("--clear-s", type=float, nargs="+", default=[60.0, 0.0])
+    ap.add_argument("--stall-s", type=float, default=8.0)
+    ap.add_argument("--stall-every-s", type=float, default=300.0)
+    ap.add_argument("--out")
+    args = ap.parse_args(argv)
+    from agent.evaluate.faults import score_run, summarise
+
+    report = {"bench": "stall_mask.py", "args": vars(args), "variants": {}}
+    for clear_s in args.clear_s:
+        for stall in (None, (args.stall_every_s, args.stall_s)):
+            name = f"clear_s {clear_s:g}, " + ("no stalls" if stall is None else
+                                                f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s")
+            runs = [run(seed, args.hours, clear_s, stall) for seed in args.seeds]
+            scored = [score_run(r["events"], r["alerts"], r["faults"], r["tick_s"], 6 * r["tick_s"], r["warmup_end"])
+                      for r in runs]
+            s = summarise(scored)
+            report["variants"][name] = {
+                "incidents": {k: s["incidents"][k] for k in ("events", "detected", "false_alarms", "ttd_mean_s",
+                                                             "ttd_median_s")},
+                "detected_by_seed": [x["incidents"]["detected"] for x in scored],
+                "false_alarms_by_seed": [x["incidents"]["false_alarms"] for x in scored],
+                "fault_reports_by_kind": s["faults"]["reported_by_kind"],
+                "false_fault_reports": s["faults"]["false_reports"],
+                "sensor_faults_reported_of_injected": {k: f"{v['reported']}/{v['injected']}"
+                                                       for k, v in s["faults"]["by_kind"].items()},
+                "ticks_with_a_sensor_masked": sum(r["ticks_with_a_sensor_masked"] for r in runs),
+                "elapsed_s": sum(r["elapsed_s"] for r in runs)}
+            print(name, json.dumps(report["variants"][name]["incidents"]), file=sys.stderr, flush=True)
+    report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
