@@ -42,6 +42,7 @@ PACE_SLACK = 0.02
 #: loop-detector controller 40 s fast was read without a word, its alerts 40 s ahead of the centre's clocks).
 OFFSET_SAID_S = 10.0
 OFFSET_SAID_TICKS = 3
+OFFSET_STEADY_S = 5.0        # ... and within this of where the run began: a broker's backlog draining moves fast
 OFFSET_ORIGINS = 64          # senders followed at once (an mqtt source's origin is its topic)
 
 
@@ -54,7 +55,7 @@ class LivePace:
         self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
         self._pace_from: tuple[float, float] | None = None   # (stamp, arrival) the pace is measured from
         self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
-        self._offset_since: dict[str, tuple[float, int]] = {}    # origin -> (arrival, sign) since OFFSET_SAID_S off
+        self._offset_since: dict[str, tuple[float, float]] = {}  # origin -> (arrival, offset) of the run off
         self.offsets_said: dict[str, float] = {}      # origin -> the offset said (`_judge_offset`), until back
 
     def note_live(self, rec: Record) -> None:
@@ -79,9 +80,10 @@ class LivePace:
 
     def _judge_offset(self, rec: Record) -> None:
         """Say once per sender (`rec.origin`) when its stamps stand OFFSET_SAID_S or more from this host's clock
-        for OFFSET_SAID_TICKS ticks of arrivals (at least PACE_SPAN_S: a broker's backlog at a reconnect is
-        shorter) — a sender's clock off, within the skew bound: taken as stamped —, and when they are back. Live
-        data at another pace (a replay piped in at 10×) drifts by design: not said."""
+        for OFFSET_SAID_TICKS ticks of arrivals (at least PACE_SPAN_S), steady within OFFSET_STEADY_S — a sender's
+        clock off, within the skew bound: taken as stamped —, and when they are back. A broker's backlog at a
+        reconnect, whose offset moves as it drains, and live data at another pace (a replay piped in at 10×) are
+        not said."""
         off, origin = self.live_offset, rec.origin or "live"
         if abs(off) < OFFSET_SAID_S or self.live_pace != 1.0:
             self._offset_since.pop(origin, None)
@@ -89,12 +91,11 @@ class LivePace:
                 log.info("%s: its stamps are back within %.0f s of this host's clock (%+.1f s)",
                          origin, OFFSET_SAID_S, off)
             return
-        sign = 1 if off > 0 else -1
         since = self._offset_since.get(origin)
-        if since is None or since[1] != sign or rec.received < since[0]:
+        if since is None or abs(off - since[1]) > OFFSET_STEADY_S or rec.received < since[0]:
             if since is None and len(self._offset_since) >= OFFSET_ORIGINS:     # bounded: the oldest forgotten
                 self._offset_since.pop(next(iter(self._offset_since)))
-            self._offset_since[origin] = (rec.received, sign)
+            self._offset_since[origin] = (rec.received, off)
             return
         if origin in self.offsets_said or rec.received - since[0] < max(PACE_SPAN_S, OFFSET_SAID_TICKS * self.tick_s):
             return
