@@ -209,7 +209,8 @@ class _ScoringCore:
             "its normalisation's scale at the end of the shadow (e.g. 0.5; null: each such sensor is said, not "
             "refused)")
     models_poll_ticks: int = rng(1, None, default=10,
-        doc="hot swap: `models_dir` is looked at every this many ticks")
+        doc="hot swap: `models_dir` is looked at every this many scored ticks (not during the warm-up nor while "
+            "the window refills: a bundle delivered then is looked at this many ticks after the first score)")
     bundle_keys: list[str] = doc(
         "trusted Ed25519 public keys (PEM files); when set, every bundle must be signed by one of them "
         "(needs the `signing` extra)", default_factory=list)

@@ -203,6 +203,7 @@ class Listener:
         self.seen = RecentKeys()
         self.status: dict[str, str] = {}
         self.alerts = 0
+        self.heard_status = False       # any …/status message came (a retained one at the subscribe included)
         self.refused: str | None = None         # why listen gives up: the login or the alerts' subscription
         self._asked: dict[int, list[str]] = {}   # SUBSCRIBE message id -> its filters, for the SUBACK
         self._said: set[tuple[str, str]] = set()  # (filter, reason) refusals already warned of
@@ -334,11 +335,25 @@ class Listener:
             log.error("listen: timed out after %gs without reaching the broker at %s (the lines above say why)",
                       self.args.timeout, self.reporter.where)
             return 1
+        if not self.heard_status:
+            self._no_status()
         if self.args.count is None:
             return 0
         log.error("listen: timed out after %gs with %d of %d alert events", self.args.timeout, self.alerts,
                   self.args.count)
         return 1
+
+    def _no_status(self) -> None:
+        """No status in all of --timeout: a gateway that ever connected leaves its retained `online`/`offline`, so
+        either none has, or this user may not read it — and a broker's ACL that denies a read says nothing
+        (Mosquitto's acl_file grants the SUBSCRIBE and delivers nothing): silence was read as "no alerts" (user24:
+        `listen -c` with the gateway's own user, whose ACL lets it write its topics only)."""
+        user = self.args.broker.username
+        log.warning("listen: no status of %s came in %gs: no gateway there has connected to this broker yet, or "
+                    "%s may not read %s/status — a broker's ACL that denies a read is silent (Mosquitto grants the "
+                    "subscription and delivers nothing), so no alert shown here does not mean none was sent; "
+                    "follow the alerts as a user the ACL lets read them", self.base, self.args.timeout,
+                    f"user {user!r}" if user else "this anonymous client", self.base)
 
     def _take(self, item) -> None:
         """One inbox item, in the order paho's network thread put them: a message, or a marker."""
@@ -441,6 +456,7 @@ class Listener:
 
     def _handle(self, msg) -> None:
         if msg.topic.endswith("/status"):
+            self.heard_status = True
             node, state = self._status(msg)
             if node in self._awaited:
                 if state == "offline" and msg.retain:   # the broker's stored status, maybe the Will of its own stop

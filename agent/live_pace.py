@@ -16,9 +16,12 @@ life's silence and a step of this host's clock.
 """
 from __future__ import annotations
 
+import logging
 import math
 
 from .records import Record
+
+log = logging.getLogger("stad.aligner")     # the rules speak as the aligner they are part of
 
 #: A live record stamped further than this from this host's clock (`window.max_clock_skew_s`'s default) is
 #: rejected ('clock skew'); the rules read a live sender within it as stamped near this host's clock.
@@ -33,6 +36,14 @@ PACE_WINDOW_S = 60.0
 #: A sender at another pace is expected where that pace puts it within a short step plus this share of the
 #: data time passed (the pace is measured, not known).
 PACE_SLACK = 0.02
+#: A live sender whose stamps stand at least this far from this host's clock, at this host's pace, for
+#: OFFSET_SAID_TICKS ticks' (at least PACE_SPAN_S) worth of arrivals in a row, is said once: its records are taken
+#: as stamped (within `window.max_clock_skew_s`), so every alert and fault time is that sender's clock (user24: a
+#: loop-detector controller 40 s fast was read without a word, its alerts 40 s ahead of the centre's clocks).
+OFFSET_SAID_S = 10.0
+OFFSET_SAID_TICKS = 3
+OFFSET_STEADY_S = 5.0        # ... and within this of where the run began: a broker's backlog draining moves fast
+OFFSET_ORIGINS = 64          # senders followed at once (an mqtt source's origin is its topic)
 
 
 class LivePace:
@@ -44,6 +55,8 @@ class LivePace:
         self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
         self._pace_from: tuple[float, float] | None = None   # (stamp, arrival) the pace is measured from
         self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
+        self._offset_since: dict[str, tuple[float, float]] = {}  # origin -> (arrival, offset) of the run off
+        self.offsets_said: dict[str, float] = {}      # origin -> the offset said (`_judge_offset`), until back
 
     def note_live(self, rec: Record) -> None:
         """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
@@ -51,6 +64,7 @@ class LivePace:
         the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
         (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
         self.live_offset, self.live_received = rec.ts - rec.received, rec.received
+        self._judge_offset(rec)
         start = self._pace_from
         if start is None or rec.received < start[1]:
             self._pace_from, self._pace_next = (rec.ts, rec.received), None
@@ -63,6 +77,39 @@ class LivePace:
             self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
         elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
             self._pace_next = (rec.ts, rec.received)
+
+    def _judge_offset(self, rec: Record) -> None:
+        """Say once per sender (`rec.origin`) when its stamps stand OFFSET_SAID_S or more from this host's clock
+        for OFFSET_SAID_TICKS ticks of arrivals (at least PACE_SPAN_S), steady within OFFSET_STEADY_S — a sender's
+        clock off, within the skew bound: taken as stamped —, and when they are back. A broker's backlog at a
+        reconnect, whose offset moves as it drains, and live data at another pace (a replay piped in at 10×) are
+        not said."""
+        off, origin = self.live_offset, rec.origin or "live"
+        if abs(off) < OFFSET_SAID_S or self.live_pace != 1.0:
+            self._offset_since.pop(origin, None)
+            if abs(off) < OFFSET_SAID_S and self.offsets_said.pop(origin, None) is not None:
+                log.info("%s: its stamps are back within %.0f s of this host's clock (%+.1f s)",
+                         origin, OFFSET_SAID_S, off)
+            return
+        since = self._offset_since.get(origin)
+        if since is None or abs(off - since[1]) > OFFSET_STEADY_S or rec.received < since[0]:
+            if since is None and len(self._offset_since) >= OFFSET_ORIGINS:     # bounded: the oldest forgotten
+                self._offset_since.pop(next(iter(self._offset_since)))
+            self._offset_since[origin] = (rec.received, off)
+            return
+        if origin in self.offsets_said or rec.received - since[0] < max(PACE_SPAN_S, OFFSET_SAID_TICKS * self.tick_s):
+            return
+        if len(self.offsets_said) >= OFFSET_ORIGINS:
+            self.offsets_said.pop(next(iter(self.offsets_said)))
+        self.offsets_said[origin] = off
+        skew = getattr(self, "max_clock_skew_s", 0.0)
+        taken = (f"within window.max_clock_skew_s ({skew:.0f} s), so taken as stamped" if skew
+                 else "taken as stamped (window.max_clock_skew_s 0)")
+        way = "ahead of" if off > 0 else "behind"
+        log.warning("%s: its stamps stand %.0f s %s this host's clock (for %.0f s of arrivals): %s — the alert and "
+                    "fault times of its readings are that sender's clock; set the sender's clock (NTP) or this "
+                    "host's (said once; again after they are back within %.0f s)",
+                    origin, abs(off), way, rec.received - since[0], taken, OFFSET_SAID_S)
 
     def _in_live_pace(self, rec: Record) -> bool:
         """Live, and as far from its arrival as the last live record taken was, within the reach of a short

@@ -10,7 +10,9 @@ follows a recorded warm-up or a long restart gap; `window.steps` ticks into a re
 window, whose first scores read the last run's ticks — user21: a valve shut just before a stop was told at the next
 start as an operating point elsewhere, with "move the checkpoint aside" as the cure), once per life; a sensor whose
 normal spread is the normaliser's floor (it did not move where the normal was learned) is left out: it has a warning
-of its own.
+of its own. An alert open since before this life's first tick (continued across the restart) may be all the
+distance is — an incident going on: then the cure waits for its end (user24: a standstill queue across a restart
+was told to the operator as another operating point, "move the checkpoint aside", with the incident's alert open).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .alert_events import iso
 from .quantile import nanmedian_columns
 
 if TYPE_CHECKING:
@@ -48,10 +51,11 @@ def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser,
 
 
 def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[str], warmed_on: str | None,
-            checkpoint: str | None = None) -> list[tuple]:
+            checkpoint: str | None = None, carried_alert: tuple[str, float] | None = None) -> list[tuple]:
     """One WARNING naming the sensors `far_sensors` finds (none: nothing said). Where the normal was learned, for
     the cure: `checkpoint`, the checkpoint this life resumed (its normal came from the first warm-up, and a
-    warmup.replay changed since is not read while it resumes), else `warmed_on`, the warm-up recording."""
+    warmup.replay changed since is not read while it resumes), else `warmed_on`, the warm-up recording.
+    `carried_alert`: (alert_id, start) of an alert open since before this life's first tick: said first."""
     if normaliser is None:
         return []
     far = far_sensors(window.values, window.missing, normaliser, sensors)
@@ -68,6 +72,15 @@ def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[s
         cure = f"warm up on a recording of this operating point (warmup.replay is {warmed_on})"
     else:
         cure = "warm up on running of this operating point"
+    if carried_alert is not None:
+        alert_id, start = carried_alert
+        log.warning("first score: the live data lies far from the normal it is scored against for %d of %d "
+                    "sensor(s): %s%s; alert %s, open since %s (before this start), is still open: that may be all it "
+                    "is — what the alert reports, going on across the restart. If these sensors stay so once it "
+                    "has ended and the plant runs as it should, it runs elsewhere than where that normal was learned "
+                    "— %s",
+                    len(far), len(sensors), shown, more, alert_id, iso(start), cure)
+        return far
     log.warning("first score: the live data lies far from the normal it is scored against for %d of %d sensor(s): "
                 "%s%s; if the plant runs as it should, it runs elsewhere than where that normal was learned and alerts "
                 "may say only that — %s", len(far), len(sensors), shown, more, cure)

@@ -154,6 +154,7 @@ class Agent(Resume, Delivery):
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
         self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
+        self._life_first_ts: float | None = None      # this life's first tick
         self.resumed = self._resume()
         self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
         # the alerts and sensor faults a checkpoint (or the alert journal) counted in earlier lives: the stop
@@ -421,6 +422,7 @@ class Agent(Resume, Delivery):
                 self._after_warmup()
             if not self._first_tick_logged:
                 self._first_tick_logged = True
+                self._life_first_ts = res.ts
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
             if self._far_unchecked and not res.warming and \
                     self.pipeline.ticks - self._ticks_at_start >= self.cfg.window.steps:
@@ -428,9 +430,13 @@ class Agent(Resume, Delivery):
                 # window scores from its first tick on the last run's ticks (user21: a valve shut before the stop)
                 self._far_unchecked = False
                 resumed = self.checkpoint_start.get("state") == "resumed"
+                open_alert = self.pipeline.alerts.open
+                carried = (open_alert is not None and self._life_first_ts is not None
+                           and open_alert.start < self._life_first_ts)
                 say_far(self.pipeline.window, self.pipeline.normaliser, self.pipeline.sensors,
                         str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None,
-                        str(self.cfg.resolve(self.cfg.state_dir) / CHECKPOINT_FILE) if resumed else None)
+                        str(self.cfg.resolve(self.cfg.state_dir) / CHECKPOINT_FILE) if resumed else None,
+                        (open_alert.alert_id, open_alert.start) if carried else None)
             if res.warming and not warm:         # not the window's refill after a recorded warm-up
                 self.warmup_progress.update(min(self.pipeline.warmup_counted, self.pipeline.warmup_ticks), row.ts)
             self.hotswap.on_tick(res)

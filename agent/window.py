@@ -99,6 +99,10 @@ class Aligner(TimeBaseRules):
         self.jump_log_level = jump_log_level
         self._restored: list[Row] = []        # rows `restore` closed, not handed out yet
         self._near_names: dict[object, str] = {}    # unknown sensor -> its "did you mean" (bounded)
+        # What a `duplicate` most often means (user24: 20-s loop-detector reports at roadside.yaml's 30-s tick lost a
+        # third of the readings under a WARNING that did not say why): said in its first lines' detail.
+        self._duplicate_hint = (f"a sender reporting more often than tick_s ({self.tick_s:g} s)? set tick_s to its "
+                                f"reporting period")
         self._new_time_base()
         self.reordered = 0
         # The data's usual step between newest ticks (median of the last 15): 1 for dense data, the
@@ -232,7 +236,8 @@ class Aligner(TimeBaseRules):
                     bucket[4].discard(i)
                     values[i] = value
                     continue
-                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {iso(k * self.tick_s)}")
+                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
+                                 f"{iso(k * self.tick_s)} (the first is kept; {self._duplicate_hint})")
                 continue
             values[i] = value
             seen[i] = True

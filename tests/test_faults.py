@@ -181,6 +181,24 @@ def test_an_incident_is_still_an_incident_and_no_fault(tmp_path):
     assert not [f for f in faults if f.event == "fault"]
 
 
+def test_a_standstill_queue_is_no_dead_loop_and_a_dead_loop_in_free_flow_still_is(tmp_path):
+    """user24: a strong incident (magnitude 1.5, 20 min) stops the traffic — speed and flow at their floor, occupancy
+    far over its normal. The dead rule took the occupancy for a mate that "carries on" and paged 10 `dead` faults on
+    the queue's stations (send a technician), masking the incident's own evidence (on the roadside unit: `dead
+    K012_speed: reads 0.58 (its floor) while K012_occ carry on`, K012_occ at 95 %). A loop dead in free flow still is."""
+    anomalies = [AnomalySpec(kind="dead", at_s=3 * H, duration_s=600, target="S05_speed"),
+                 AnomalySpec(kind="incident", at_s=5 * H, duration_s=1200, target="S03", magnitude=1.5)]
+    records = simulate("corridor", CORRIDOR, 6, anomalies)
+    path = write_csv(tmp_path / "corridor.csv", records, CORRIDOR)
+    faults, alerts, _ = replay(agent_config(tmp_path, path, CORRIDOR, "corridor"))
+    [dead] = decided(faults, "S05_speed", "dead")
+    assert t0() + 3 * H <= dead.start <= t0() + 3 * H + 60
+    in_queue = [(f.sensor, f.evidence["summary"]) for f in faults
+                if f.event == "fault" and f.kind == "dead" and f.start >= t0() + 5 * H]
+    assert in_queue == []
+    assert [a for a in alerts if t0() + 5 * H <= a.ts <= t0() + 5 * H + 1200]
+
+
 def drift_run(tmp_path: Path, scenario: str, sensors, target: str, topology: str):
     """A simulator drift (3 × the sensor's typical scale over 20 minutes, 5 h in) replayed from CSV.
     The run starts at 06:00 so that the neighbour models have seen the morning's range of traffic

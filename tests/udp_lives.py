@@ -23,6 +23,7 @@ class Sender:
     def __init__(self, port: int):
         self.port, self.sent, self.silent = port, 0, set()
         self.shift: dict[str, float] = {}      # a level added to a sensor from then on (a process that moved)
+        self.clock_offset = 0.0                # seconds its own clock stands from this host's (a controller 40 s fast)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -32,7 +33,7 @@ class Sender:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
             while not self.stopped.wait(TICK):      # (the device's cadence: the input, not a wait)
                 values = {k: 10 + r.gauss(0, 1) + self.shift.get(k, 0.0) for k in SENSORS if k not in self.silent}
-                out.sendto(json.dumps({"ts": time.time(), "values": values}).encode(), ("127.0.0.1", self.port))
+                out.sendto(json.dumps({"ts": time.time() + self.clock_offset, "values": values}).encode(), ("127.0.0.1", self.port))
                 self.sent += 1
 
     def stop(self) -> None:

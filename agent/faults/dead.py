@@ -3,7 +3,9 @@ should move with — topology neighbours and its station / machine mates — car
 
 A detector that normally sits at its floor (a quiet road at night, a stopped pump) is never
 judged dead: it must have been seen live (rarely at its floor), and most of its observed,
-healthy context must say otherwise. Check on site: the loop / sensor circuit (open loop, cut
+healthy context must say otherwise. A loop station's speed or flow at its floor while the station's
+occupancy reads over JAM × its normal level is a standstill queue, not a dead channel (user24: a strong
+incident's queue was paged as dead speed and flow loops at every jammed station, and masked). Check on site: the loop / sensor circuit (open loop, cut
 feeder), the detector card or transmitter power, the input channel.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .rule import Held, Tick, names_values
 AT_FLOOR = 0.01          # within this share of its normal level above the floor: "at the floor"
 LIVE = 0.2               # a neighbour above its floor by this share of its normal level is live
 USUALLY_AT_FLOOR = 0.05  # a sensor at its floor more often than this when healthy is never dead
+JAM = 3.0                # a station's occupancy over this many times its normal level: its traffic stands still
 
 
 class Dead:
@@ -26,6 +29,9 @@ class Dead:
         self.required_s = cfg.dead_s
         self.held = Held(ctx.n, tick_s)
         self.live_context = [[] for _ in range(ctx.n)]
+        # speed / flow -> its station's occupancy (the corridor naming): at a standstill both sit at their floor
+        self.occupancy_of = {i: ctx.station(i)["occ"] for i in range(ctx.n)
+                             if ctx.quantities[i] in ("speed", "flow") and "occ" in ctx.station(i)}
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
@@ -40,6 +46,8 @@ class Dead:
             with np.errstate(invalid="ignore"):
                 live = t.observed & t.healthy & normal.learned & (above > LIVE * level) & (level > 0)
         for i in suspects:
+            if self._standstill(i, t):
+                continue
             c = ctx.context[i]
             seen = c[t.observed[c] & t.healthy[c]]
             n_live = int(live[seen].sum())
@@ -47,6 +55,14 @@ class Dead:
             cond[i] = n_live >= 1 and 2 * n_live >= seen.size
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def _standstill(self, i: int, t: Tick) -> bool:
+        """Sensor i is a station's speed or flow and the station's occupancy, read and healthy, stands over JAM
+        times its normal level: the traffic stands still, a reading at the floor is what a live loop gives."""
+        occ = self.occupancy_of.get(i)
+        if occ is None or not (t.observed[occ] and t.healthy[occ] and t.normal.learned[occ]):
+            return False
+        return bool(t.x[occ] > JAM * t.normal.mean[occ] > 0)
 
     def evidence(self, i: int, t: Tick) -> dict:
         return {"summary": f"reads {t.x[i]:g} (its floor) while "
