@@ -24,7 +24,7 @@ from agent.manifest import write as write_manifest
 from convert.data import Series, TimeSplit, holdout_runs, read_series, training_sources
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "agent" / "models" / "demo-corridor"
+DEMO = REPO / "tests" / "fixtures" / "demo-corridor-1001"   # the demo bundle shipped until corridor24: no holdout_runs
 TICK = 1.0
 STEPS = 8
 
@@ -121,7 +121,7 @@ def test_two_recordings_held_out_windows_never_cross_the_join_nor_hold_a_labelle
 
 
 def test_an_old_bundle_verifies_as_before_and_says_its_windows_are_one_run(tmp_path):
-    """The committed demo bundle has no holdout_runs: it verifies with the note, and gives the same
+    """The demo bundle shipped until corridor24 has no holdout_runs: it verifies with the note, and gives the same
     figures (latency aside) as the same rows stated as one run of one recording."""
     pytest.importorskip("torch")
     from convert.verify import verify_bundle

@@ -81,3 +81,16 @@ def test_build_demo_refuses_a_bad_ema_decay_before_touching_the_output(tmp_path,
     assert build_demo(out=str(out), progress=False, sim_seeds=[3101, 3102], ema_decay=1.5) == 2
     assert "--ema-decay: must be in [0, 1), got 1.5" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "not removed"
+
+
+def test_the_shipped_bundle_is_what_build_demo_builds_by_default():
+    """corridor24 shipped bundle A: `stad-convert build-demo` with no arguments rebuilds it, so the bundle's
+    manifest names build-demo's default seeds and moving average (one place: convert/build_demo.py)."""
+    import json
+    from convert.build_demo import DEFAULT_OUT, DEMO_EMA_DECAY, DEMO_SIM_SEEDS
+    from convert.cli import _parser
+    manifest = json.loads((DEFAULT_OUT / "manifest.json").read_text())
+    assert manifest["data"]["seed"] == list(DEMO_SIM_SEEDS) == [3101, 3102, 3103]
+    assert manifest["training"]["options"]["ema_decay"] == DEMO_EMA_DECAY == 0.99
+    args = _parser().parse_args(["build-demo"])
+    assert args.sim_seed is None and args.ema_decay is None      # cmd_build_demo falls back to the two above

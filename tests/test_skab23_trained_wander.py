@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import DEMO_BUNDLE, NO_DEMO, built_once, bundle_root, demo_cfg, tiny_bundle
+from conftest import DEMO_BUNDLE_1001, NO_DEMO, built_once, bundle_root, demo_cfg, tiny_bundle
 
 from agent import bundle as bundles
 from agent.config import ConfigError, from_dict
@@ -193,8 +193,9 @@ def test_the_scorer_reads_the_bundles_wander_and_a_checkpoint_carries_it():
 
 @NO_DEMO
 def test_a_bundle_without_the_field_scores_as_before_with_the_key_on(tmp_path):
+    """The demo bundle shipped until corridor24 was written before profile_wander existed."""
     from agent.scorers.onnx import OnnxScorer
-    bundle, rows = normalised_sim_rows(DEMO_BUNDLE, demo_cfg(tmp_path), 0.2, 23, 300)
+    bundle, rows = normalised_sim_rows(DEMO_BUNDLE_1001, demo_cfg(tmp_path), 0.2, 23, 300)
     assert bundle.manifest.profile_wander is None and bundle.profile_wander() is None
     z, missing, ts = (np.array([r[k] for r in rows]) for k in range(3))
     warm = []

@@ -6,7 +6,9 @@ bundle named in its config. Those keys shape the model tier's state alone: now e
 fallback, its threshold, the window, an open alert, the recent ticks) and the model tier is prepared as a hot-
 swapped bundle is — on the checkpoint's recent ticks when the ring is full, else the fallback scores until the
 ring has filled with live ticks. A change that concerns the whole state (the sensors) still warms up. Real parts:
-the demo bundle and a copy of it under another model_id, real checkpoint files, the Pipeline, the Agent."""
+the demo bundle shipped until corridor24 (conftest's DEMO_BUNDLE_1001: its tier, profile off, has an alert open
+at row 900 of the demo's rows; the bundle shipped since raises none there) and a copy of it under another
+model_id, real checkpoint files, the Pipeline, the Agent."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +18,7 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from conftest import DEMO_BUNDLE, NO_DEMO, demo_cfg, sim_rows, variant  # noqa: E402
+from conftest import DEMO_BUNDLE_1001 as BUNDLE, NO_DEMO, demo_cfg, sim_rows, variant  # noqa: E402
 from swap_life import fingerprint_of, restart_onto  # noqa: E402
 
 from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, CheckpointStore  # noqa: E402
@@ -26,7 +28,12 @@ from agent.service import Agent  # noqa: E402
 pytestmark = NO_DEMO
 WARMUP = 300
 PROFILE = {"enabled": True, "min_ticks": 100}
-OPEN_AT = 900       # the demo's rows (seed 7): an alert opens at row 898 and ends at 929
+OPEN_AT = 900       # the demo's rows (seed 7): BUNDLE's alert opens at row 898 and ends at 929
+
+
+def _cfg(state_dir, **scoring):
+    """The demo's config on BUNDLE (or the bundle `scoring` names), warm-up WARMUP ticks."""
+    return demo_cfg(state_dir, warmup_ticks=WARMUP, **{"bundle": str(BUNDLE), **scoring})
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +46,7 @@ def _run(pipe: Pipeline, rows) -> list:
 
 
 def _until_open(tmp_path, rows, **scoring) -> Pipeline:
-    cfg = demo_cfg(tmp_path / "first", warmup_ticks=WARMUP, **scoring)
+    cfg = _cfg(tmp_path / "first", **scoring)
     first = Pipeline(cfg)
     _run(first, rows[:OPEN_AT])
     assert first.alerts.active and first.chain.tier == "tflite"
@@ -56,7 +63,7 @@ def _same_fallback(restored: Pipeline, first: Pipeline) -> None:
 def test_a_profile_off_checkpoint_restored_with_the_profile_on_resumes_and_the_tier_waits_for_the_ring(tmp_path, rows):
     first = _until_open(tmp_path, rows)                 # the demo as shipped: profile pinned off, no ring kept
     assert first.recent is None
-    cfg = demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE)
+    cfg = _cfg(tmp_path / "second", profile=PROFILE)
     restored, why = restart_onto(first, cfg, tmp_path / "ckpt")
     with pytest.raises(CheckpointRefused, match="scoring.profile changed"):     # refused whole, as before, but apart
         CheckpointStore(tmp_path / "ckpt").load(fingerprint_of(restored))
@@ -80,7 +87,7 @@ def test_a_profile_off_checkpoint_restored_with_the_profile_on_resumes_and_the_t
 
 def test_a_restart_while_the_tier_waits_waits_on_for_the_rest_of_the_ring(tmp_path, rows):
     first = _until_open(tmp_path, rows)
-    cfg = demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE)
+    cfg = _cfg(tmp_path / "second", profile=PROFILE)
     waiting, why = restart_onto(first, cfg, tmp_path / "ckpt")
     _run(waiting, rows[OPEN_AT:OPEN_AT + 100])
     again, same = restart_onto(waiting, cfg, tmp_path / "ckpt2")      # the same config: it fits whole
@@ -93,12 +100,12 @@ def test_a_restart_while_the_tier_waits_waits_on_for_the_rest_of_the_ring(tmp_pa
 
 @pytest.mark.parametrize("profile", ["on both sides", "off before"])
 def test_a_checkpoint_with_bundle_a_restored_with_bundle_b(tmp_path, rows, profile):
-    b = variant("demo-b", src=DEMO_BUNDLE, model_id="demo-b")
+    b = variant("demo-1001-b", src=BUNDLE, model_id="demo-b")
     first = _until_open(tmp_path, rows, **({"profile": PROFILE} if profile == "on both sides" else {}))
-    cfg = demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, bundle=str(b), profile=PROFILE)
+    cfg = _cfg(tmp_path / "second", bundle=str(b), profile=PROFILE)
     restored, why = restart_onto(first, cfg, tmp_path / "ckpt")
     assert why == ("" if profile == "on both sides" else "scoring.profile changed; ") + \
-        f"the model differs: checkpoint taken with demo-corridor ({DEMO_BUNDLE}), the agent starts with demo-b ({b})"
+        f"the model differs: checkpoint taken with demo-corridor ({BUNDLE}), the agent starts with demo-b ({b})"
     _same_fallback(restored, first)
     out = _run(restored, rows[OPEN_AT:OPEN_AT + WARMUP + 5])
     assert not any(r.warming for r in out)
@@ -115,7 +122,7 @@ def test_a_checkpoint_with_bundle_a_restored_with_bundle_b(tmp_path, rows, profi
 
 def test_a_restart_with_the_profile_turned_off_scores_with_the_tier_at_once(tmp_path, rows):
     first = _until_open(tmp_path, rows, profile=PROFILE)
-    cfg = demo_cfg(tmp_path / "second", warmup_ticks=WARMUP)
+    cfg = _cfg(tmp_path / "second")
     restored, why = restart_onto(first, cfg, tmp_path / "ckpt")
     assert why == "scoring.profile changed" and restored.recent is None
     _same_fallback(restored, first)
@@ -140,17 +147,17 @@ def test_another_sensor_set_still_warms_up(tmp_path, rows):
     saved = fingerprint_of(first)
     store.save({"config": {**saved, "sensors": saved["sensors"][:-1]}}, {"pipeline": first.state_dict()})
     with pytest.raises(CheckpointRefused, match="sensors differ"):
-        store.load(fingerprint_of(Pipeline(demo_cfg(tmp_path / "second", warmup_ticks=WARMUP, profile=PROFILE))),
+        store.load(fingerprint_of(Pipeline(_cfg(tmp_path / "second", profile=PROFILE))),
                    tier_apart=True)
 
 
 def test_an_agent_restarted_with_the_profile_on_says_what_resumed_and_what_waits(tmp_path, caplog):
-    off = demo_cfg(tmp_path, warmup_ticks=WARMUP)
+    off = _cfg(tmp_path)
     first = Agent(off, max_ticks=WARMUP + 40)
     first.run()
     assert (tmp_path / CHECKPOINT_FILE).exists() and first.pipeline.warm
     caplog.set_level(logging.INFO, logger="stad")
-    agent = Agent(demo_cfg(tmp_path, warmup_ticks=WARMUP, profile=PROFILE), max_ticks=5)
+    agent = Agent(_cfg(tmp_path, profile=PROFILE), max_ticks=5)
     try:
         start = agent.checkpoint_start
         assert start["state"] == "resumed", start

@@ -4,8 +4,10 @@ the log and health's `model_update.last`, counted; unset (the default, chosen fr
 docs/measured/model-updates.md) the correlation is logged only, as before. An undefined correlation
 (one side's scores constant over the shadow: a calm stretch) lengthens the shadow, and when the
 running model's scores never move the floor says it could not judge — neither a silent pass nor a
-rejection of a good bundle. Real parts: the demo bundle, copies of it (one with a sensor's
-normalisation ×100: a bundle on another scale), the demo simulator's rows."""
+rejection of a good bundle. Real parts: the demo bundle shipped until corridor24 (conftest's DEMO_BUNDLE_1001:
+S03_flow's normalisation ×100 takes its score correlation over the shadow below 0.9; the bundle shipped since
+keeps 0.99 there), copies of it (one with a sensor's normalisation ×100: a bundle on another scale), the demo
+simulator's rows."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +19,7 @@ import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg,  # noqa: E402
+from conftest import (DEMO_BUNDLE_1001 as BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg,  # noqa: E402
                       drive_hotswap as drive, sim_rows, write_manifest)
 from agent.bundle import read_manifest  # noqa: E402
 from agent.hotswap import UNDEFINED_LONGEST, HotSwap  # noqa: E402
@@ -39,7 +41,7 @@ def _running(tmp_path, rows, floor=None, off_scale=None, shadow_ticks=SHADOW, **
     share of sensors off scale that refuses) set."""
     models = tmp_path / "models"
     models.mkdir()
-    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(DEMO_BUNDLE), models_dir=str(models),
+    cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(BUNDLE), models_dir=str(models),
                    shadow_ticks=shadow_ticks, shadow_min_correlation=floor, shadow_refuse_off_scale=off_scale, **scoring)
     pipe = Pipeline(cfg)
     swap = HotSwap(cfg, pipe, poll_ticks=2)
@@ -53,7 +55,7 @@ def _deliver(models, sensor: str | list[str] | None = None, factor: float = 1.0,
     another plant's ranges); `far`: every sensor's mean 1e12 (std 1), so far off that float32
     inputs, and with them its scores, never move."""
     out = models / "candidate"
-    shutil.copytree(DEMO_BUNDLE, out)
+    shutil.copytree(BUNDLE, out)
     (out / "manifest.sig").unlink(missing_ok=True)
     m = read_manifest(out)
     mean, std = dict(m.normalisation.mean), dict(m.normalisation.std)
