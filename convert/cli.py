@@ -1,6 +1,6 @@
 """stad-convert: train, export, verify and inspect model bundles for the stad-edge agent.
 
-    stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30]
+    stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30] [--only onnx_fp32]
     stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tar]
     stad-convert verify BUNDLE [--min-agreement 0.99] [--record]
     stad-convert inspect BUNDLE [--json]
@@ -133,7 +133,11 @@ def _parser() -> argparse.ArgumentParser:
                         "hour of a day in each); 'auto' (default): by recording when there are 4 or more "
                         "recordings of a day or longer each (one file per day), else by time")
     p.add_argument("--steps", type=int, help="override window.steps (T)")
-    p.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
+    exported = p.add_mutually_exclusive_group()
+    exported.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
+    exported.add_argument("--only", type=_kinds, help="export these kinds only (comma-separated: onnx_fp32,onnx_int8,"
+                                                      "tflite_fp32,tflite_int8; default: all four); `stad-convert "
+                                                      "export` adds the others later")
     p.add_argument("--min-agreement", type=_share, default=0.99,
                    help="the verify after export fails (exit 1; the bundle is written all the same) when an int8 "
                         "artifact's alert agreement is below this share (default: 0.99)")
@@ -243,7 +247,7 @@ def cmd_train(args) -> int:
     if args.no_export:
         return 0
     try:
-        export_bundle(out, log=_log)
+        export_bundle(out, kinds=args.only, log=_log)
     except KeyboardInterrupt:
         _log(f"stad-convert train: interrupted while exporting; {out} holds the trained model without every "
              f"artifact: `stad-convert export {out}` then `stad-convert verify --record {out}` finish it")
