@@ -11,11 +11,13 @@
 Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config
 or the `convert` extra (torch, onnx, litert-torch) not installed, 130 interrupted (Ctrl-C: one
 line saying where it stopped and what finishes the job; training does not resume). `--help` and `inspect` need no
-torch: they work on a gateway.
+torch: they work on a gateway. `train` reads and checks its data before importing torch (~2 CPU-s), so what cannot
+train is refused at once (convert/data_checks.py).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import math
 import sys
@@ -212,12 +214,11 @@ def cmd_train(args) -> int:
         for problem in problems:
             print(f"stad-convert train: {problem}", file=sys.stderr)
         return 2
-    import torch  # noqa: F401 — the `convert` extra, named by main() when it is missing
-    from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
-    from .show import data_lines
-    from .data import gateway_keys
-    from .train import TrainingError, summary_text
-    from .verify import verify_and_report
+    if importlib.util.find_spec("torch") is None:     # the extra missing: said before any data is read
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+    from .bundle_files import HOLDOUT_WINDOWS, check_out_dir
+    from .data import TrainingError, gateway_keys, read_series, training_sources
+    from .data_checks import calm_holdout_runs, checked_windows
     out = Path(args.out)
     try:
         replacing = check_out_dir(out)
@@ -226,10 +227,18 @@ def cmd_train(args) -> int:
         return 2
     if replacing:
         _log(replacing)
-    data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none",
-                       split=args.split)
+    anomalies = "keep" if args.keep_anomalies else "none"
     try:
-        result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
+        # The data read and checked before torch is imported (~2 CPU-s): what cannot train is refused at once.
+        series = read_series(cfg, training_sources(cfg, days=args.days, seed=args.sim_seed, anomalies=anomalies),
+                             split=args.split)
+        calm_holdout_runs(series, cfg.window.steps, HOLDOUT_WINDOWS)
+        checked_windows(series, cfg.window.steps)
+        import torch  # noqa: F401 — the `convert` extra, named by main() when it is missing
+        from .pipeline import DataOptions, export_bundle, train_bundle
+        data = DataOptions(days=args.days, seed=args.sim_seed, anomalies=anomalies, split=args.split)
+        result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name,
+                                        series=series)
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
@@ -242,6 +251,9 @@ def cmd_train(args) -> int:
         _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
              f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
         return INTERRUPTED
+    from .show import data_lines
+    from .train import summary_text
+    from .verify import verify_and_report
     print(summary_text(result.summary, result.threshold, cfg.tick_s))
     print("\n".join(data_lines(manifest.data)))
     if args.no_export:
