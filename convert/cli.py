@@ -290,11 +290,11 @@ def out_of_memory(exc: BaseException) -> bool:
 
 
 def cmd_export(args) -> int:
-    from agent.bundle import BundleError
-    from .bundle_writer import write_tar
-    from .pipeline import export_bundle
+    from agent.bundle import BundleError, load
     bundle = Path(args.bundle)
     try:
+        load(bundle, verify_hashes=False)       # a manifest that cannot load: refused before torch is imported
+        from .pipeline import export_bundle
         manifest = export_bundle(bundle, kinds=args.only, log=_log)
     except BundleError as exc:
         _log(f"export failed: {exc}")
@@ -302,11 +302,18 @@ def cmd_export(args) -> int:
     for kind, a in manifest.artifacts.items():
         print(f"{kind:<12} {a.file:<20} {a.bytes:>8} B  {(a.quantization or {}).get('recipe', '')}")
     if args.tar:
+        from .bundle_writer import write_tar
         write_tar(bundle, bundle.with_suffix(".tar"))
     return 0
 
 
 def cmd_verify(args) -> int:
+    from agent.bundle import BundleError, load
+    try:
+        load(args.bundle)                       # a bundle that cannot load: refused before torch is imported
+    except BundleError as exc:
+        _log(f"verify failed: {exc}")           # convert.verify's words for it
+        return 1
     from .verify import verify_and_report
     return verify_and_report(Path(args.bundle), args.min_agreement, record=args.record, log=_log)
 
@@ -382,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(getattr(args, "verbose", False))
     from agent.typed import ConfigError
     try:
-        if args.command in NEEDS_EXTRA - {"train"}:    # train imports it once its arguments are checked
-            import torch  # noqa: F401 — fail here, with the extra's name, not deep in a traceback
+        if args.command in NEEDS_EXTRA - {"train"} and importlib.util.find_spec("torch") is None:
+            # named here, not deep in a traceback (train names it once its arguments are checked); looked up, not
+            # imported: export and verify refuse a bundle that cannot load before importing it (~2 CPU-s)
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         _log(str(exc))
