@@ -22,15 +22,7 @@ from agent.model_size import WEIGHTS_FILE, state_numbers
 from .data import pack_rows, unpack_rows, window_arrays
 from .model import ModelSpec, build_model
 
-HOLDOUT_FILE = "holdout.npy"
-CALIBRATION_FILE = "calibration.npy"
-ARTIFACT_FILES = {
-    "onnx_fp32": "model_fp32.onnx",
-    "onnx_int8": "model_int8.onnx",
-    "tflite_fp32": "model_fp32.tflite",
-    "tflite_int8": "model_int8.tflite",
-}
-HOLDOUT_WINDOWS = 720      # held-out windows kept in the bundle for `verify`
+from .bundle_files import ARTIFACT_FILES, CALIBRATION_FILE, HOLDOUT_FILE, HOLDOUT_WINDOWS  # noqa: F401 (bw.X)
 #: Calm windows kept for int8 calibration at `export`, spread evenly over the training and
 #: validation rows (every time of day, rush hours included); export adds perturbed copies.
 CALIBRATION_WINDOWS = 32

@@ -1,6 +1,6 @@
 """stad-convert: train, export, verify and inspect model bundles for the stad-edge agent.
 
-    stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30]
+    stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30] [--only onnx_fp32]
     stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tar]
     stad-convert verify BUNDLE [--min-agreement 0.99] [--record]
     stad-convert inspect BUNDLE [--json]
@@ -11,11 +11,13 @@
 Exit status: 0 success, 1 verification failed or the bundle is unusable, 2 bad arguments/config
 or the `convert` extra (torch, onnx, litert-torch) not installed, 130 interrupted (Ctrl-C: one
 line saying where it stopped and what finishes the job; training does not resume). `--help` and `inspect` need no
-torch: they work on a gateway.
+torch: they work on a gateway. `train` reads and checks its data before importing torch (~2 CPU-s), so what cannot
+train is refused at once (convert/data_checks.py).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import math
 import sys
@@ -133,7 +135,11 @@ def _parser() -> argparse.ArgumentParser:
                         "hour of a day in each); 'auto' (default): by recording when there are 4 or more "
                         "recordings of a day or longer each (one file per day), else by time")
     p.add_argument("--steps", type=int, help="override window.steps (T)")
-    p.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
+    exported = p.add_mutually_exclusive_group()
+    exported.add_argument("--no-export", action="store_true", help="write the PyTorch bundle only")
+    exported.add_argument("--only", type=_kinds, help="export these kinds only (comma-separated: onnx_fp32,onnx_int8,"
+                                                      "tflite_fp32,tflite_int8; default: all four); `stad-convert "
+                                                      "export` adds the others later")
     p.add_argument("--min-agreement", type=_share, default=0.99,
                    help="the verify after export fails (exit 1; the bundle is written all the same) when an int8 "
                         "artifact's alert agreement is below this share (default: 0.99)")
@@ -208,12 +214,11 @@ def cmd_train(args) -> int:
         for problem in problems:
             print(f"stad-convert train: {problem}", file=sys.stderr)
         return 2
-    import torch  # noqa: F401 — the `convert` extra, named by main() when it is missing
-    from .pipeline import DataOptions, check_out_dir, export_bundle, train_bundle
-    from .show import data_lines
-    from .data import gateway_keys
-    from .train import TrainingError, summary_text
-    from .verify import verify_and_report
+    if importlib.util.find_spec("torch") is None:     # the extra missing: said before any data is read
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+    from .bundle_files import HOLDOUT_WINDOWS, check_out_dir
+    from .data import TrainingError, gateway_keys, read_series, training_sources
+    from .data_checks import calm_holdout_runs, checked_windows
     out = Path(args.out)
     try:
         replacing = check_out_dir(out)
@@ -222,10 +227,18 @@ def cmd_train(args) -> int:
         return 2
     if replacing:
         _log(replacing)
-    data = DataOptions(days=args.days, seed=args.sim_seed, anomalies="keep" if args.keep_anomalies else "none",
-                       split=args.split)
+    anomalies = "keep" if args.keep_anomalies else "none"
     try:
-        result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name)
+        # The data read and checked before torch is imported (~2 CPU-s): what cannot train is refused at once.
+        series = read_series(cfg, training_sources(cfg, days=args.days, seed=args.sim_seed, anomalies=anomalies),
+                             split=args.split)
+        calm_holdout_runs(series, cfg.window.steps, HOLDOUT_WINDOWS)
+        checked_windows(series, cfg.window.steps)
+        import torch  # noqa: F401 — the `convert` extra, named by main() when it is missing
+        from .pipeline import DataOptions, export_bundle, train_bundle
+        data = DataOptions(days=args.days, seed=args.sim_seed, anomalies=anomalies, split=args.split)
+        result, manifest = train_bundle(cfg, out, options, data, model_id=args.model_id or out.resolve().name,
+                                        series=series)
     except TrainingError as exc:
         print(f"stad-convert train: {exc}", file=sys.stderr)
         return 2
@@ -238,12 +251,15 @@ def cmd_train(args) -> int:
         _log(f"stad-convert train: interrupted while training; training does not resume: run it again "
              f"(a bundle already in {out} is left as it was, unless the stop came as it was being written)")
         return INTERRUPTED
+    from .show import data_lines
+    from .train import summary_text
+    from .verify import verify_and_report
     print(summary_text(result.summary, result.threshold, cfg.tick_s))
     print("\n".join(data_lines(manifest.data)))
     if args.no_export:
         return 0
     try:
-        export_bundle(out, log=_log)
+        export_bundle(out, kinds=args.only, log=_log)
     except KeyboardInterrupt:
         _log(f"stad-convert train: interrupted while exporting; {out} holds the trained model without every "
              f"artifact: `stad-convert export {out}` then `stad-convert verify --record {out}` finish it")
@@ -274,11 +290,11 @@ def out_of_memory(exc: BaseException) -> bool:
 
 
 def cmd_export(args) -> int:
-    from agent.bundle import BundleError
-    from .bundle_writer import write_tar
-    from .pipeline import export_bundle
+    from agent.bundle import BundleError, load
     bundle = Path(args.bundle)
     try:
+        load(bundle, verify_hashes=False)       # a manifest that cannot load: refused before torch is imported
+        from .pipeline import export_bundle
         manifest = export_bundle(bundle, kinds=args.only, log=_log)
     except BundleError as exc:
         _log(f"export failed: {exc}")
@@ -286,11 +302,18 @@ def cmd_export(args) -> int:
     for kind, a in manifest.artifacts.items():
         print(f"{kind:<12} {a.file:<20} {a.bytes:>8} B  {(a.quantization or {}).get('recipe', '')}")
     if args.tar:
+        from .bundle_writer import write_tar
         write_tar(bundle, bundle.with_suffix(".tar"))
     return 0
 
 
 def cmd_verify(args) -> int:
+    from agent.bundle import BundleError, load
+    try:
+        load(args.bundle)                       # a bundle that cannot load: refused before torch is imported
+    except BundleError as exc:
+        _log(f"verify failed: {exc}")           # convert.verify's words for it
+        return 1
     from .verify import verify_and_report
     return verify_and_report(Path(args.bundle), args.min_agreement, record=args.record, log=_log)
 
@@ -366,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(getattr(args, "verbose", False))
     from agent.typed import ConfigError
     try:
-        if args.command in NEEDS_EXTRA - {"train"}:    # train imports it once its arguments are checked
-            import torch  # noqa: F401 — fail here, with the extra's name, not deep in a traceback
+        if args.command in NEEDS_EXTRA - {"train"} and importlib.util.find_spec("torch") is None:
+            # named here, not deep in a traceback (train names it once its arguments are checked); looked up, not
+            # imported: export and verify refuse a bundle that cannot load before importing it (~2 CPU-s)
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         _log(str(exc))

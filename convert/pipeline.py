@@ -10,7 +10,6 @@ what the previous one wrote.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,14 +18,15 @@ import numpy as np
 
 from agent.bundle import ARTIFACT_KINDS, load as load_bundle, verify_files
 from agent.config import calibration_threshold
-from agent.manifest import MANIFEST_NAME, Artifact, Manifest, write as write_manifest
-from agent.signing import SIGNATURE_NAME
+from agent.manifest import Artifact, Manifest, write as write_manifest
 from agent.sources.simulate import SimulateConfig
 from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
 from . import bundle_writer as bw
-from .data import Series, TrainingError, holdout_runs, read_series, training_sources, window_starts
+from .bundle_files import BUNDLE_FILES
+from .data import Series, TrainingError, read_series, training_sources, window_starts
+from .data_checks import calm_holdout_runs
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
 from .fold import FOLD_FORM, fold
 from .model import neighbour_mask_from_config
@@ -49,38 +49,6 @@ class DataOptions:
     anomalies: str = "none"         # "none": disable simulated anomalies; "keep": as configured
 
 
-#: Every file a bundle directory holds (and the manifest's temporary): training into a directory
-#: that holds a bundle replaces all of them, so no artifact of the previous model stays beside the
-#: new one (a `--no-export` run would otherwise leave the old model's .onnx / .tflite there).
-BUNDLE_FILES = frozenset({bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE, *bw.ARTIFACT_FILES.values(),
-                          MANIFEST_NAME, MANIFEST_NAME + ".tmp", SIGNATURE_NAME})
-
-
-def check_out_dir(out_dir: Path) -> str | None:
-    """Before training: None for a new or empty directory; for one that holds a bundle, a line
-    saying it will be replaced. TrainingError for a file, or a directory holding anything that is
-    not a bundle's (recordings, other bundles): training would mix its files in."""
-    if not out_dir.exists():
-        return None
-    if not out_dir.is_dir():
-        raise TrainingError(f"-o {out_dir}: a file, not a directory: name a new directory for the bundle")
-    names = sorted(p.name for p in out_dir.iterdir())
-    if not names:
-        return None
-    other = [n for n in names if n not in BUNDLE_FILES]
-    if other:
-        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
-        raise TrainingError(f"-o {out_dir}: holds {shown}, which no bundle has: train into a new or empty "
-                            "directory, or one holding only a bundle (it is replaced)")
-    try:
-        old = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-        what = f"bundle {old['model_id']} (created {old['created_at']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        what = "a bundle's files"
-    return (f"{out_dir} holds {what}: replaced when training succeeds (every file of it, exported "
-            "artifacts and signature included); left as it is if training fails or is stopped")
-
-
 def describe_source(src) -> dict:
     return {"type": src.TYPE, **dataclasses.asdict(src)}
 
@@ -91,13 +59,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     if series is None:
         series = read_series(cfg, sources, split=data.split)
     steps = cfg.window.steps
-    runs = holdout_runs(series, steps, bw.HOLDOUT_WINDOWS)
-    unlabelled = dataclasses.replace(series, anomalous=np.zeros_like(series.anomalous))
-    if not runs and holdout_runs(unlabelled, steps, 1):     # labels, not too little data (train says that)
-        raise TrainingError(f"no calm held-out window for verify: no test part (the last 15 % of each recording, or "
-                            f"the newest recording) "
-                            f"holds {steps} consecutive rows without a labelled anomaly; cut the anomalies out of "
-                            "the recordings' ends, or add a recording of normal running")
+    runs = calm_holdout_runs(series, steps, bw.HOLDOUT_WINDOWS)
     result = train(series, steps, calibration_threshold(cfg.threshold), options, neighbour_mask_from_config(cfg))
     if not runs:
         raise TrainingError(f"no held-out window for verify: every recording's test part (its last 15 %, or the "

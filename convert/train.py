@@ -25,7 +25,9 @@ from agent.scorers.forecast_error import residual_std, run_scores, signed_errors
 from agent.threshold import calibrate
 from agent.window import Normaliser
 
-from .data import Series, TimeSplit, TrainingError, Windows, fit_normaliser, windows_between
+from .data import Series, TimeSplit, TrainingError, Windows
+from .data_checks import (checked_windows, minimum_calibration_ticks, minimum_data_text, naive_mse, target_weights,
+                          warn_flat_sensors)
 from .model import EnsembleForecaster, ModelSpec, build_model, parameter_count
 from .train_options import TrainOptions  # noqa: F401 (the trainer's options; importers' name)
 
@@ -117,11 +119,6 @@ def masked_mse(forecast: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     return ((forecast - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def target_weights(w: Windows) -> np.ndarray:
-    """(n, N) 1 where the newest value is observed and the row is usable as a target."""
-    return (1.0 - w.missing[:, -1, :]) * w.usable[:, None].astype(np.float32)
-
-
 def predict(model: torch.nn.Module, values: np.ndarray, missing: np.ndarray,
             batch_size: int = 1024) -> np.ndarray:
     """(n, N) forecasts of the newest rows, in eval mode, no gradients."""
@@ -132,13 +129,6 @@ def predict(model: torch.nn.Module, values: np.ndarray, missing: np.ndarray,
             f, _, _ = model(torch.from_numpy(values[i:i + batch_size]), torch.from_numpy(missing[i:i + batch_size]))
             out.append(f.numpy())
     return np.concatenate(out) if out else np.zeros((0, values.shape[-1]), np.float32)
-
-
-def naive_mse(w: Windows) -> float:
-    """MSE of repeating the last context value: the baseline the model has to beat."""
-    weight = target_weights(w)
-    err = (w.values[:, -1, :] - w.values[:, -2, :]) ** 2
-    return float((err * weight).sum() / max(weight.sum(), 1.0))
 
 
 def model_mse(forecast: np.ndarray, w: Windows) -> float:
@@ -160,21 +150,8 @@ def train(series: Series, steps: int, threshold_cfg, options: TrainOptions,
         raise TrainingError("; ".join(problems))
     seed_everything(options.seed, options.threads)
     started = time.monotonic()
-    split = split or series.split or TimeSplit.of(len(series))
-    normaliser = fit_normaliser(series, split)
-    z = normaliser.apply(series.raw)
-    try:
-        train_w = windows_between(z, series.missing, series.anomalous, steps, 0, split.train_end, series.segment)
-        val_w = windows_between(z, series.missing, series.anomalous, steps, split.train_end, split.val_end,
-                                series.segment)
-    except ValueError as exc:
-        raise TrainingError(f"not enough data for windows of {steps} ticks: {exc} "
-                            f"({len(series)} rows; {minimum_data_text(steps)}){series.rejected_text()}") from None
-    check_observed(val_w, "validation", series.rejected_text())
-    check_observed(train_w, "training", series.rejected_text())
-    for part, w in (("training", train_w), ("validation", val_w)):
-        check_sensors_observed(series.sensors, w, part, series.rejected_text())
-    check_something_to_forecast(val_w)
+    checked = checked_windows(series, steps, split)
+    split, normaliser, z, train_w, val_w = checked.split, checked.normaliser, checked.z, checked.train_w, checked.val_w
     warn_flat_sensors(series.sensors, series.raw[:split.train_end][~series.anomalous[:split.train_end]])
 
     spec = ModelSpec(sensors=len(series.sensors), steps=steps, d_model=options.d_model,
@@ -278,79 +255,10 @@ def fit_member(spec: ModelSpec, neighbour_mask: np.ndarray | None, train_w: Wind
             "train_loss": history[best[1] - 1]["train_loss"] if best[1] else None}
 
 
-#: A POT threshold fitted on fewer peaks than this rests on noise: the converter then fits it on
-#: the training and validation ticks pooled, and fails when even those are too few.
-MIN_CALIBRATION_PEAKS = 10
-
-
-def minimum_calibration_ticks(init_quantile: float) -> int:
-    """Scored ticks whose top (1 − init_quantile) share holds MIN_CALIBRATION_PEAKS peaks."""
-    return int(np.ceil(MIN_CALIBRATION_PEAKS / (1.0 - init_quantile) - 1e-9))
-
-
-def minimum_data_text(steps: int, init_quantile: float = 0.98) -> str:
-    """The minimum data, said once: where TrainingError messages and the README take it from."""
-    ticks = minimum_calibration_ticks(init_quantile)
-    return (f"training needs validation windows of {steps} ticks with observed targets, and at least "
-            f"{ticks} scored ticks (validation, else training + validation) for {MIN_CALIBRATION_PEAKS} "
-            f"threshold peaks above the {init_quantile:g} quantile"
-            f" — in one piece, a recording of at least {minimum_recording_ticks(ticks, steps)} "
-            f"ticks (each further piece: {2 * (steps - 1)} more)")
-
-
-def minimum_recording_ticks(scored: int, steps: int) -> int:
-    """Ticks of one recording whose training and validation parts (TimeSplit: 70 % + 15 %, each losing
-    steps − 1 ticks to its first window) score at least `scored` ticks."""
-    n = int(np.ceil((scored + 2 * (steps - 1)) / 0.85))
-    while TimeSplit.of(n).val_end - 2 * (steps - 1) < scored:
-        n += 1
-    return n
-
-
-def check_observed(w: Windows, part: str, rejected: str = "") -> None:
-    if len(w) == 0 or target_weights(w).sum() == 0:
-        labelled = int((~w.usable).sum()) if len(w) else 0
-        cause = ("e.g. it lies in a gap between recordings, or every row is labelled anomalous" if not labelled else
-                 labelled_advice(labelled, len(w)))
-        raise TrainingError(f"the {part} part has no observed, normal rows to forecast ({len(w)} windows): "
-                            + cause + rejected)
-
-
-def labelled_advice(labelled: int, windows: int) -> str:
-    """What to do when a part's windows end on labelled rows (user21; since review34 a tick without a row inside
-    a labelled anomaly is labelled too, so a part wholly inside one has no normal target at all)."""
-    return (f"{labelled} of its {windows} windows end on a row labelled anomalous: put labelled anomalies early in "
-            "each recording or cut them out (each recording is split 70/15/15 by time, so a late anomaly fills its "
-            "validation part), or with 3 recordings or more give `--split recording`")
-
-
-def check_sensors_observed(sensors: list[str], w: Windows, part: str, rejected: str = "") -> None:
-    """Every sensor needs observed, normal targets in the part: without them the model never learns
-    to forecast it, and its normaliser (training) or residual scale (validation) is a default, so
-    its first real value in the field would score in the millions. `rejected` (what reading
-    rejected) ends the message: a column name that does not match the header is the usual cause."""
-    unseen = [s for s, n in zip(sensors, target_weights(w).sum(axis=0)) if n == 0]
-    if unseen:
-        which = f"sensor {unseen[0]} has" if len(unseen) == 1 else f"sensors {', '.join(unseen)} have"
-        raise TrainingError(f"{which} no observed, normal value in the {part} part ({len(w)} windows): "
-                            "give data where it is observed (is its source's column named as in the files' "
-                            "header?), or leave it out of `sensors`" + rejected)
-
-
-def warn_flat_sensors(sensors: list[str], raw: np.ndarray) -> None:
-    """A sensor that never moves in the training rows is kept (a setpoint may be flat), but said:
-    its std is the normaliser's floor, so any change of it in the field scores far above threshold."""
-    for s, column in zip(sensors, raw.T):
-        seen = column[np.isfinite(column)]
-        if seen.size and np.ptp(seen) == 0:
-            log.warning("sensor %s is constant (%g) in the training part: any change of it will score as an "
-                        "anomaly; leave it out of `sensors` unless that is what you want", s, seen[0])
-
-
 def calibrate_threshold(model, train_w: Windows, scale: np.ndarray, val_scores: np.ndarray, steps: int,
                         threshold_cfg) -> tuple[dict, str]:
     """POT on the validation tick scores; on training + validation pooled when validation alone has
-    fewer than MIN_CALIBRATION_PEAKS peaks (a short stream); TrainingError when both are too few."""
+    fewer than data_checks.MIN_CALIBRATION_PEAKS peaks (a short stream); TrainingError when both are too few."""
     enough = minimum_calibration_ticks(threshold_cfg.init_quantile)
     if len(val_scores) >= enough:
         return calibrate(val_scores, threshold_cfg), "validation"
@@ -374,27 +282,6 @@ def check_trained(summary: dict, threshold: dict) -> None:
     if not math.isfinite(model_mse) or model_mse >= naive:
         raise TrainingError(f"the model is no better than repeating the last value on validation "
                             f"(MSE {model_mse:.4g} vs {naive:.4g}): more data, more epochs, or a longer window")
-
-
-def check_something_to_forecast(val_w: Windows) -> None:
-    """Refuse before training when every normal validation target repeats the tick before it (repeating the
-    last value is exact: no model can beat it). qa37: readings 2 min apart at tick_s 1, each carried forward.
-    user21: SKAB valve files whose validation part (70–85 % of each) lies wholly in their labelled anomaly —
-    the normal targets left were the ticks without a row of their own, carried forward; train said "set
-    tick_s to the recordings' period" after seven minutes of training, when the labels were the cause."""
-    if naive_mse(val_w) != 0:
-        return
-    labelled = int((~val_w.usable).sum())
-    if labelled:
-        advice = (labelled_advice(labelled, len(val_w)) + "; the normal targets left repeat the tick before them "
-                  "(carried forward, window.carry_forward_s): recordings sparser than tick_s: set tick_s to their "
-                  "period")
-    else:
-        advice = ("readings further apart than tick_s, carried forward (window.carry_forward_s), or sensors that "
-                  "never change — set tick_s to the recordings' period (and the gateway's with it)")
-    raise TrainingError("nothing to learn: any model would be no better than repeating the last value on "
-                        f"validation: every validation target repeats the tick before it ({len(val_w)} windows): "
-                        + advice)
 
 
 def calibration_scores(w: Windows, forecast: np.ndarray, steps: int,

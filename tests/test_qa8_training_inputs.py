@@ -185,6 +185,9 @@ def test_a_plugin_source_that_ends_is_trained_on_and_one_that_never_ends_is_refu
 @pytest.mark.parametrize("args, says", [
     (["export", "B", "--only", "bogus"], "argument --only: unknown artifact kind(s) bogus"),
     (["verify", "B", "--min-agreement", "1.5"], "argument --min-agreement: expected a share in [0, 1], got 1.5"),
+    (["train", "-c", "B", "-o", "B", "--only", "tflite_fp32,bogus"], "argument --only: unknown artifact kind(s) bogus"),
+    (["train", "-c", "B", "-o", "B", "--no-export", "--only", "onnx_fp32"],
+     "argument --only: not allowed with argument --no-export"),
 ])
 def test_export_and_verify_options_are_checked_before_any_work(tmp_path, args, says):
     """`export --only bogus` ended in a ValueError traceback; `verify --min-agreement 1.5` ran the

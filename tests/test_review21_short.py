@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 
 from convert.cli import main          # noqa: E402
-from convert.train import minimum_calibration_ticks, minimum_recording_ticks  # noqa: E402
+from convert.data_checks import minimum_calibration_ticks, minimum_recording_ticks  # noqa: E402
 
 
 def test_a_recording_too_short_for_a_window_is_told_the_length_it_needs(tmp_path, capsys):

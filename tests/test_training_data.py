@@ -20,8 +20,8 @@ pytest.importorskip("torch")
 from agent.config import from_dict  # noqa: E402
 from convert.data import (Series, TimeSplit, read_series, segment_bounds, training_sources,  # noqa: E402
                           windows_between)
-from convert.train import (MIN_CALIBRATION_PEAKS, TrainingError, TrainOptions, check_trained,  # noqa: E402
-                           train)
+from convert.data_checks import MIN_CALIBRATION_PEAKS  # noqa: E402
+from convert.train import TrainingError, TrainOptions, check_trained, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TICK = 10.0
