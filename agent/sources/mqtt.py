@@ -37,20 +37,20 @@ Subscribed at QoS 1, the source watches that the broker still delivers to it. Un
 this process reads, Mosquitto (2.0.11) frees the packets past `max_queued_messages` waiting on our socket — QoS 1
 PUBLISHes it already counts in flight too — and never sends them again in that session: each holds one of the
 client's in-flight slots (20) for good, and once all are held no QoS 1 message reached the source again until it
-reconnected, with nothing counted (chaos2, mqttsrc1: docs/measured/mqtt-and-feedback.md). No later message
-reveals a stall of the whole window, and the broker's numbering is its own, so the source asks the broker
-itself: after `probe_s` without a QoS 1 message it publishes a QoS 1 probe to `probe_topic`, which it reads
-too, and expects it back within `probe_s`. Still not back while nothing waits unread on its socket (a backlog
-only delays it) means the broker does not deliver QoS 1 to it: the source disconnects and connects again
-resuming its session (MQTT 5: clean start off; the session outlives a disconnect by SESSION_KEEP_S), and the
-broker sends again the messages it held (in flight, re-sent as DUP, and queued). Every reconnect resumes it that
-way, one after an outage too (QoS 1 readings published meanwhile come then; one without "ts" is stamped on
-arrival). A renewal whose broker kept no session (MQTT 3.1.1, whose persistent session would outlive the agent
-under its random client id; a broker that dropped it) loses what the broker held: counted as `mqtt session lost`
-(how many messages is not known), once per renewal. The probe is judged only once one came back (since start,
-or the last renewal): a broker whose ACL does not let this user publish or read `probe_topic` never returns it,
-said once, and the source is then not watched. Renewals are said in the log; nothing is counted for one that
-resumed (what was held is delivered). QoS 0 messages a broker drops cannot be seen by any client.
+reconnected, with nothing counted (chaos2, mqttsrc1, mqttsrc2: docs/measured/mqtt-and-feedback.md). No later
+message reveals a stall of the whole window, and a broker's packet ids are its own, so the source asks the broker
+itself, as any client can: at each connect, and after `probe_s` without a QoS 1 message, it publishes a QoS 1 probe
+to `probe_topic`, which it reads too, and expects it back within `probe_s`. Still not back while nothing waits
+unread on its socket (a backlog only delays it) is a stalled delivery: the source disconnects and connects again
+resuming its session (MQTT 5: clean start off; the session outlives a disconnect by SESSION_KEEP_S, and the last
+DISCONNECT at stop ends it), and the broker sends again what it held — the messages in flight (as DUP) and those
+queued. Every reconnect resumes it that way, one after an outage too (QoS 1 readings published meanwhile then
+come; one without "ts" is stamped on arrival). What a renewal cannot recover is counted: a broker that kept no
+session (MQTT 3.1.1, whose persistent session would outlive the agent under its random client id; a broker that
+dropped it) loses what it held — `mqtt session lost`, once per renewal (how many messages is not known). A
+probe is judged only if one came back since the last renewal: a broker whose ACL does not let this user publish
+or read `probe_topic` costs one renewal at start, then is said once (the source then unwatched until a probe
+comes back). QoS 0 messages a broker drops cannot be seen by any client.
 """
 from __future__ import annotations
 
@@ -306,7 +306,7 @@ class MqttSource(Source):
         log.warning("MQTT source %s: the broker delivers no QoS 1 message to this agent (its probe to %s not back "
                     "in %.0f s, nothing unread on the socket): its in-flight window is stalled (a flood: Mosquitto "
                     "drops messages it holds in flight); reconnecting to resume the session, so that the broker sends "
-                    "again what it holds", self.cfg.label(), self._probe_topic, waited)
+                    "again what it holds (MQTT 5)", self.cfg.label(), self._probe_topic, waited)
         self._probe_back, self._probe_out, self._renewing = False, None, True
         self.client.disconnect()                # ours: no outage told or counted
         self.client.loop_stop()
