@@ -66,6 +66,8 @@ class Record:
     received: float | None = None   # live sources: this host's clock when it arrived (the aligner's clock rules); set by
                                     # the agent's pump unless the source stamped it on arrival (mqtt, ahead of its queue)
     held: bool = False              # re-sent because the value holds (OPC UA): a reading of its tick replaces it
+    resent: bool = False            # delivered late by a broker that held it (MQTT, a resumed session): before the
+                                    # closed ticks it is late, never a step back of the data (window.Aligner._place)
 
 
 @dataclass

@@ -28,8 +28,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.broker import BrokerConfig
-from agent.records import Rejects
+from agent.records import Record, Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
+from agent.window import Aligner
 from conftest import free_port, wait_until
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 
@@ -57,7 +58,7 @@ def counts():
 threading.Thread(target=counts, daemon=True).start()
 for rec in source.records():
     if rec.origin == "mqtt plant/q1":
-        print(rec.values["a"], flush=True)
+        print(rec.values["a"], int(rec.resent), flush=True)
 """
 
 
@@ -70,6 +71,7 @@ class Reader:
         self.proc = subprocess.Popen([sys.executable, "-c", READER, str(port), protocol, str(PROBE_S)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.values: list[float] = []
+        self.resent: list[float] = []       # the values the source flagged as a broker's late delivery
         self.counts: dict[str, int] = {}
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -80,7 +82,10 @@ class Reader:
             if line.startswith("COUNTS "):
                 self.counts = json.loads(line[7:])
             else:
-                self.values.append(float(line))
+                value, resent = line.split()
+                self.values.append(float(value))
+                if resent == "1":
+                    self.resent.append(float(value))
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGCONT)
@@ -127,6 +132,8 @@ def test_qos1_flows_again_after_the_broker_stalled_the_window_and_what_it_held_c
         assert _reaches(reader, publisher, 1e6, 30), (reader.counts, reader.log[-5:])
         # the resumed session's re-sent messages: readings published while the reader was stopped
         assert wait_until(lambda: len({v for v in reader.values if 0 <= v < 100}) >= 20, 30), sorted(reader.values)
+        # ... each flagged as a late delivery (the aligner takes none of them for a step back of the data)
+        assert {v for v in reader.values if 0 <= v < 100} <= set(reader.resent), (reader.values, reader.resent)
         assert any("reconnecting to resume the session" in line for line in reader.log), reader.log[-5:]
         assert "mqtt session lost" not in reader.counts, reader.counts
     finally:
@@ -145,6 +152,26 @@ def test_on_mqtt_311_qos1_flows_again_and_what_the_broker_held_is_counted_lost(m
     finally:
         reader.stop()
         publisher.loop_stop()
+
+
+def test_readings_a_broker_held_are_late_not_a_step_back_of_the_data():
+    """The aligner's half: readings a resumed session delivers 14 s late (a chaos soak without this rule:
+    `time base moved back: the data stepped -14 s`, then `jumped +14 s`) are counted late, the time base kept."""
+    t0 = 1_796_000_000.0
+
+    def run(resent: bool) -> tuple[Rejects, Aligner]:
+        rejects = Rejects()
+        aligner = Aligner(["a"], 0.5, carry_forward_s=2.0, lateness_ticks=1, rejects=rejects, max_clock_skew_s=0)
+        for i in range(60):             # 30 s of live data, each record received as stamped
+            aligner.push(Record(ts=t0 + i / 2, values={"a": 1.0}, received=t0 + i / 2))
+            aligner.flush_until(t0 + i / 2 - 1.0)
+        for i in range(20):             # the 20 the broker held, stamped 14 s back, received now
+            aligner.push(Record(ts=t0 + 16 + i / 20, values={"a": 2.0}, received=t0 + 30, resent=resent))
+        return rejects, aligner
+    rejects, aligner = run(resent=True)
+    assert not aligner.moves and rejects.counts["late"] == 20, (aligner.moves, rejects.as_dict())
+    rejects, aligner = run(resent=False)        # the same readings not known as held: a step back, as before
+    assert aligner.moves == {"back": 1}, aligner.moves
 
 
 def test_a_reading_is_stamped_on_arrival_with_the_agents_clock(make_broker):

@@ -181,6 +181,8 @@ class MqttSource(Source):
         self._probe_back = True     # as if one came: a first probe lost may be a stall already (one renewal)
         self._said_no_probe = False
         self._renewing = False      # the next CONNACK answers a renewal: it should find the session kept
+        # A resumed session: what the broker held comes first, ahead of the probe sent at the connect (paho's thread)
+        self._held_first = False
         connect(self.client, broker, session_expiry_s=SESSION_KEEP_S, clean_first=True)
         self.client.loop_start()
 
@@ -223,6 +225,7 @@ class MqttSource(Source):
         self._ask(client, list(self.cfg.topics))
         if self._probe_topic is not None:     # one at once: a window stalled under steady QoS 1 traffic is noticed too
             client.subscribe(self._probe_topic, 1)      # its SUBACK names no filter of ours: _on_subscribe skips it
+            self._held_first = self.reporter.session_present
             self._probe_out = time.monotonic()
             client.publish(self._probe_topic, PROBE_PAYLOAD, qos=1)
 
@@ -328,8 +331,10 @@ class MqttSource(Source):
         if msg.qos:
             self._last_qos1 = time.monotonic()
         if msg.topic == self._probe_topic:
-            self._probe_out, self._probe_back = None, True
+            self._probe_out, self._probe_back, self._held_first = None, True, False
             return
+        # Re-sent (DUP), or held by the broker while it could not deliver (a resumed session, ahead of the probe)
+        resent = msg.dup or self._held_first
         where = f"mqtt {msg.topic}" + (" (retained)" if msg.retain else "")
         sensor = self._sensor_for(msg.topic)
         if sensor is None:
@@ -348,6 +353,7 @@ class MqttSource(Source):
             else self._parse_reading(sensor, text, where, live=not msg.retain)
         if rec is None:
             return
+        rec.resent = resent
         rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
         try:
             self._samples.put_nowait(rec)
