@@ -78,7 +78,7 @@ log = logging.getLogger("stad.source.mqtt")
 
 QUEUE_LIMIT = 10_000        # samples waiting for the agent; beyond, they are rejected, not buffered
 POLL_S = 0.2                # how long close() may wait for records() to notice
-PROBE_PAYLOAD = b"stad delivery probe"
+PROBE_PAYLOAD = "stad delivery probe {}"     # numbered: the one sent at a connect is told from those held before
 SESSION_KEEP_S = 60         # MQTT 5: the broker keeps the source's session this long after a disconnect, to resume it
 
 if TYPE_CHECKING:
@@ -186,6 +186,8 @@ class MqttSource(Source):
         self._renewing = False      # the next CONNACK answers a renewal: it should find the session kept
         # A resumed session: what the broker held comes first, ahead of the probe sent at the connect (paho's thread)
         self._held_first = False
+        self._probes = 0
+        self._connect_probe = b""   # the payload of the probe sent at the last connect
         connect(self.client, broker, session_expiry_s=SESSION_KEEP_S, clean_first=True)
         self.client.loop_start()
 
@@ -229,8 +231,7 @@ class MqttSource(Source):
         if self._probe_topic is not None:     # one at once: a window stalled under steady QoS 1 traffic is noticed too
             client.subscribe(self._probe_topic, 1)      # its SUBACK names no filter of ours: _on_subscribe skips it
             self._held_first = self.reporter.session_present
-            self._probe_out = time.monotonic()
-            client.publish(self._probe_topic, PROBE_PAYLOAD, qos=1)
+            self._connect_probe = self._send_probe(client)
 
     def _ask(self, client: mqtt.Client, topics: list[str]) -> None:
         # Under the lock across the call: the SUBACK (paho's thread) may come before subscribe() returns.
@@ -286,8 +287,7 @@ class MqttSource(Source):
         now, out = time.monotonic(), self._probe_out
         if out is None:
             if now - self._last_qos1 >= self.cfg.probe_s:
-                self._probe_out = now           # before the publish: its arrival clears it
-                self.client.publish(self._probe_topic, PROBE_PAYLOAD, qos=1)
+                self._send_probe(self.client)
             return
         if now - out < self.cfg.probe_s or self._unread_bytes():
             return              # a backlog only delays it
@@ -306,6 +306,14 @@ class MqttSource(Source):
                         "messages to this agent (a flood: Mosquitto drops ones it holds in flight) is not noticed "
                         "(probe_topic; probe_s 0: no probe)", self.cfg.label(), self._probe_topic, self.cfg.probe_s,
                         user)
+
+    def _send_probe(self, client: mqtt.Client) -> bytes:
+        """Publish the next probe (its time set before: its arrival clears it); its payload."""
+        self._probes += 1
+        payload = PROBE_PAYLOAD.format(self._probes).encode()
+        self._probe_out = time.monotonic()
+        client.publish(self._probe_topic, payload, qos=1)
+        return payload
 
     def _renew(self, waited: float) -> None:
         """Disconnect and connect again resuming the session (MQTT 5): the broker sends again what it held."""
@@ -335,7 +343,9 @@ class MqttSource(Source):
         if msg.qos:
             self._last_qos1 = time.monotonic()
         if msg.topic == self._probe_topic:
-            self._probe_out, self._probe_back, self._held_first = None, True, False
+            self._probe_out, self._probe_back = None, True
+            if msg.payload == self._connect_probe:      # (a probe held from before comes ahead of what followed it)
+                self._held_first = False
             return
         # Re-sent (DUP), or held by the broker while it could not deliver (a resumed session, ahead of the probe)
         resent = msg.dup or self._held_first
