@@ -129,16 +129,17 @@ class _CallbackFailures:
 _CALLBACK_FAILURES = _CallbackFailures()
 
 
-def connect(client: mqtt.Client, broker, session_expiry_s: int | None = None) -> None:
+def connect(client: mqtt.Client, broker, session_expiry_s: int | None = None, clean_first: bool = False) -> None:
     """Start connecting in the background (the network loop must run: loop_start()).
 
     `session_expiry_s`: keep the session (subscriptions, queued QoS 1 messages) on the broker
-    for this long after a disconnect (MQTT 5; on 3.1.1 build the client with clean_session=False)."""
+    for this long after a disconnect (MQTT 5; on 3.1.1 build the client with clean_session=False).
+    `clean_first`: this connect starts a new session, the reconnects after it resume it (else all resume)."""
     if session_expiry_s is not None and client.protocol == mqtt.MQTTv5:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = int(session_expiry_s)
-        client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s, clean_start=False,
-                             properties=props)
+        client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s,
+                             clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY if clean_first else False, properties=props)
         return
     client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
 
@@ -251,6 +252,7 @@ class ConnectionReporter:
         self.problem: str | None = None
         self._lost: str | None = None   # a loss not said yet: said with what its first reconnect meets
         self.connected = False
+        self.session_present = False    # the last accepting CONNACK's flag: the broker kept the session
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
         self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
         # Outages of an established connection, for health: how many, and the last one's times (wall
@@ -312,6 +314,7 @@ class ConnectionReporter:
             return
         with self._lock:
             self._up_since = time.monotonic()
+            self.session_present = bool(getattr(flags, "session_present", False))
             if self.last_outage is not None and self.last_outage["to"] is None:
                 now = time.time()
                 self.last_outage.update(to=_iso(now), seconds=round(now - self.last_outage.pop("_from"), 1))

@@ -20,8 +20,8 @@ log = logging.getLogger("stad.input")
 REJECT_REASONS = (
     "bad csv", "bad json", "bad label", "bad number", "bad payload", "bad sensor", "bad time", "bad timestamp",
     "clock skew", "datagram too long", "duplicate", "duplicate key", "kernel drop", "late", "line too long", "missing column",
-    "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt subscribe refused",
-    "mqtt unreachable",
+    "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt session lost",
+    "mqtt subscribe refused", "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
     "opcua queue full", "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
     "udp receive error", "unknown sensor", "unread at stop", "unreadable file", "value out of range",
@@ -63,8 +63,11 @@ class Record:
     label: int | None = None        # ground truth when the source has it: 1 anomalous, 0 normal
     event: str | None = None        # id of the labelled anomaly event this moment belongs to
     origin: str = ""                # where it came from, for messages: 'pump.csv:120', 'udp 127.0.0.1:4000'
-    received: float | None = None   # live sources: this host's clock when it arrived (the aligner's clock rules)
+    received: float | None = None   # live sources: this host's clock when it arrived (the aligner's clock rules); set by
+                                    # the agent's pump unless the source stamped it on arrival (mqtt, ahead of its queue)
     held: bool = False              # re-sent because the value holds (OPC UA): a reading of its tick replaces it
+    resent: bool = False            # delivered late by a broker that held it (MQTT, a resumed session): before the
+                                    # closed ticks it is late, never a step back of the data (window.Aligner._place)
 
 
 @dataclass

@@ -124,7 +124,8 @@ class Agent(Resume, Delivery):
         self.hotswap.resume(record, active)
         sensors = self.pipeline.sensors
         self.aligner = Aligner.for_agent(cfg, self.rejects)
-        self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s)
+        self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s,
+                                    clock=clock)
                         for s in cfg.sources]
         self.pipeline.source_map.attach(self.sources)     # a source's lost peer: one fault (faults/source.py)
         self.feedback_inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -194,7 +195,7 @@ class Agent(Resume, Delivery):
         live = src.live
         try:
             for rec in src.records():
-                if live:
+                if live and rec.received is None:   # the mqtt source stamps its arrival itself, ahead of its queue
                     rec.received = self.clock()     # the host clock the aligner checks a live stamp against
                 if not self.queue.put(rec, self.stop_event) or self.stop_event.is_set():
                     break

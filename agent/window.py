@@ -165,7 +165,7 @@ class Aligner(TimeBaseRules):
         if self.next_k is not None and k < self.next_k:
             if self._clock_step is not None and self._clock_step < 0 and self._with_stepped_clock(rec):
                 return self._move_with_host_clock(k, rec)       # stamped with this host's clock, stepped back
-            if k < self.next_k - self.reach_ticks:
+            if k < self.next_k - self.reach_ticks and not rec.resent:   # (a broker's late delivery: late)
                 return self._hold_back(k, rec)
             self._late(k, rec)
             return []

@@ -1,7 +1,7 @@
 """A real mosquitto for tests: its own config, persistence directory and free 127.0.0.1 port.
 
     def test_x(broker):                 # plain listener, started
-    def test_y(make_broker):            # make_broker(users=..., tls=..., acl=...) → started Mosquitto
+    def test_y(make_broker):            # make_broker(users=..., tls=..., acl=..., conf=[lines]) → started Mosquitto
 
 The broker can be killed with SIGKILL and restarted on the same port with the same
 persistence (`autosave_interval 1`), to test outages. Tests are skipped, saying why, when the
@@ -56,6 +56,7 @@ class Mosquitto:
     password_file: Path | None = None
     tls: TlsFiles | None = None
     acl_file: Path | None = None
+    extra_conf: list[str] = field(default_factory=list)     # more mosquitto.conf lines (e.g. max_queued_messages)
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -77,6 +78,7 @@ class Mosquitto:
             lines += ["allow_anonymous true"]
         if self.acl_file:
             lines += [f"acl_file {self.acl_file}"]
+        lines += self.extra_conf
         if self.tls:
             lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.cert}", f"keyfile {self.tls.key}"]
         self.conf.write_text("\n".join(lines) + "\n")
@@ -227,10 +229,11 @@ def make_broker():
         pytest.skip("the mosquitto binary is not installed (apt-get install mosquitto mosquitto-clients)")
 
     def make(users: dict[str, str] | None = None, tls: bool = False, start: bool = True,
-             tls_hostname: str = "localhost", ip_san: bool = True, acl: str | None = None) -> Mosquitto:
+             tls_hostname: str = "localhost", ip_san: bool = True, acl: str | None = None,
+             conf: list[str] = ()) -> Mosquitto:
         directory = Path(tempfile.mkdtemp(prefix="stad-mosquitto-"))
         dirs.append(str(directory))
-        broker = Mosquitto(dir=directory, port=free_port())
+        broker = Mosquitto(dir=directory, port=free_port(), extra_conf=list(conf))
         if users:
             broker.password_file = make_password_file(directory, users)
         if tls:

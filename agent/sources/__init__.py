@@ -6,6 +6,9 @@ config naming it loads everywhere and `open_source` refuses it in one line where
 """
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 from ..plugins import Plugin, discover, find, unusable as _unusable
 from ..records import Rejects
 from .base import Source, SourceConfig
@@ -31,10 +34,11 @@ def unusable() -> dict[str, str]:
 
 
 def open_source(cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                tick_s: float = 1.0) -> Source:
-    """Instantiate the source for one `sources[i]` config entry; `tick_s` is the agent's tick."""
+                tick_s: float = 1.0, clock: Callable[[], float] = time.time) -> Source:
+    """Instantiate the source for one `sources[i]` config entry; `tick_s` is the agent's tick, `clock` its
+    wall clock (Source.clock)."""
     try:
-        return plugin(cfg.TYPE).create(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s)
+        return plugin(cfg.TYPE).create(cfg, sensors, rejects, base_dir=base_dir, tick_s=tick_s, clock=clock)
     except ImportError as exc:
         raise SourceUnavailable(f"source '{cfg.TYPE}' cannot be used: {exc} (install the matching extra)") from exc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import abc
 import time
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator
 
 from ..paths import resolve_against
 from ..records import Record, Rejects
@@ -66,9 +66,12 @@ class Source(abc.ABC):
     live: ClassVar[bool] = False
 
     def __init__(self, cfg: SourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        """`tick_s` is the agent's tick, for sources that sample on it (the simulator)."""
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        """`tick_s` is the agent's tick, for sources that sample on it (the simulator); `clock` the agent's wall
+        clock, for a source that stamps a record's arrival (`received`) itself: the agent's pump stamps the
+        others when it takes them, which for a source with a queue of its own (mqtt) is after its backlog."""
         self.cfg = cfg
+        self.clock = clock
         self.base_dir = base_dir
         self.tick_s = tick_s
         self.sensors = sensors

@@ -31,7 +31,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Literal, NamedTuple
+from typing import Callable, ClassVar, Iterator, Literal, NamedTuple
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
@@ -162,8 +162,8 @@ class ModbusSource(Source):
     live = True
 
     def __init__(self, cfg: ModbusConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s, clock)
         from pymodbus.client import ModbusTcpClient
         from pymodbus.exceptions import ModbusException
         self._modbus_errors = ModbusException

@@ -29,15 +29,43 @@ dynamic-security plugin does refuse. check-config cannot know a broker's ACL.
 A payload longer than `max_payload_bytes` (1 MiB by default, as stdin's line) is counted and not
 read: a broker passes messages up to 256 MB, and one 36 MB JSON object of two million readings
 held ~300 MB and took seven seconds of parsing before its unknown sensors were refused.
+
+A live reading's arrival (`received`) is stamped here, with the agent's clock, as it comes from the broker: the
+agent's pump stamped it when it took it off this source's queue (up to QUEUE_LIMIT samples), after a flood's backlog.
+
+Subscribed at QoS 1, the source watches that the broker still delivers to it. Under a publisher flood faster than
+this process reads, Mosquitto (2.0.11) frees the packets past `max_queued_messages` waiting on our socket — QoS 1
+PUBLISHes it already counts in flight too — and never sends them again in that session: each holds one of the
+client's in-flight slots (20) for good, and once all are held no QoS 1 message reached the source again until it
+reconnected, with nothing counted (chaos2, mqttsrc1, mqttsrc2: docs/measured/mqtt-and-feedback.md). No later
+message reveals a stall of the whole window, and a broker's packet ids are its own, so the source asks the broker
+itself, as any client can: at each connect, and after `probe_s` without a QoS 1 message, it publishes a QoS 1 probe
+to `probe_topic`, which it reads too, and expects it back within `probe_s`. Still not back while nothing waits
+unread on its socket (a backlog only delays it) is a stalled delivery: the source disconnects and connects again
+resuming its session (MQTT 5: clean start off; the session outlives a disconnect by SESSION_KEEP_S, and the last
+DISCONNECT at stop ends it), and the broker sends again what it held — the messages in flight (as DUP) and those
+queued. Every reconnect resumes it that way, one after an outage too (QoS 1 readings published meanwhile then
+come; one without "ts" is stamped on arrival). What a renewal cannot recover is counted: a broker that kept no
+session (MQTT 3.1.1, whose persistent session would outlive the agent under its random client id; a broker that
+dropped it) loses what it held — `mqtt session lost`, once per renewal (how many messages is not known). A
+probe is judged only if one came back since the last renewal: a broker whose ACL does not let this user publish
+or read `probe_topic` costs one renewal at start, then is said once (the source then unwatched until a probe
+comes back). What a resumed session delivers first — a DUP message, or any ahead of the probe sent at that connect —
+the broker held: the reading is flagged `resent`, and the aligner counts it `late` if its tick is closed, never a
+step back of the data (20 held readings 14 s old stepped a chaos soak's time base back). QoS 0 messages a broker
+drops cannot be seen by any client.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import queue
+import struct
+import termios
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
 from ..broker import BrokerConfig, topic_filter_problem, topic_matches
 from ..plugins import Plugin
@@ -50,6 +78,8 @@ log = logging.getLogger("stad.source.mqtt")
 
 QUEUE_LIMIT = 10_000        # samples waiting for the agent; beyond, they are rejected, not buffered
 POLL_S = 0.2                # how long close() may wait for records() to notice
+PROBE_PAYLOAD = "stad delivery probe {}"     # numbered: the one sent at a connect is told from those held before
+SESSION_KEEP_S = 60         # MQTT 5: the broker keeps the source's session this long after a disconnect, to resume it
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -66,6 +96,13 @@ class MqttSourceConfig(SourceConfig):
     qos: int = rng(0, 1, default=0, doc="subscription QoS (0 or 1)")
     max_payload_bytes: int = rng(64, 64 * 2**20, default=2**20,
         doc="a longer payload is counted as `payload too long` and not read")
+    probe_s: float = rng(0, 3600, default=15.0, doc=(
+        "with `qos: 1`: after this long without a QoS 1 message the source publishes one to `probe_topic` and "
+        "expects it back within as long; not back (and nothing unread): the broker's QoS 1 delivery to it is "
+        "stalled, and it reconnects resuming its session. 0: no probe"))
+    probe_topic: str = doc(
+        "the probe's topic (`{client_id}`: the source's client id); with `qos: 1` and `probe_s` the broker must "
+        "let this user publish and read it", default="stad/probe/{client_id}")
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
@@ -91,7 +128,18 @@ class MqttSourceConfig(SourceConfig):
     def validate(self) -> list[tuple[str, str]]:
         if isinstance(self.topics, dict) and not self.topics:
             return [("topics", "at least one topic filter is required")]
-        return [(f"topics.{topic}", problem) for topic in self.topics if (problem := topic_filter_problem(topic))]
+        out = [(f"topics.{topic}", problem) for topic in self.topics if (problem := topic_filter_problem(topic))]
+        if isinstance(self.probe_topic, str):
+            topic = self.probe_topic.replace("{client_id}", "x")
+            problem = topic_filter_problem(topic) or (
+                "a topic to publish to cannot hold `+` or `#`" if "+" in topic or "#" in topic else None)
+            if problem:
+                out.append(("probe_topic", problem))
+        return out
+
+    def probe_topic_for(self, client_id: str) -> str | None:
+        """The probe's topic for this client; None when the source sends none (QoS 0, or probe_s 0)."""
+        return self.probe_topic.replace("{client_id}", client_id) if self.qos == 1 and self.probe_s > 0 else None
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
@@ -102,8 +150,8 @@ class MqttSource(Source):
     live = True
 
     def __init__(self, cfg: MqttSourceConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s, clock)
         if not cfg.topics:
             raise ValueError("mqtt source: no topics configured")
         # paho is imported when the source is opened: a config naming it loads without paho.
@@ -127,7 +175,20 @@ class MqttSource(Source):
         self._asked: dict[int, list[str]] = {}
         self._refused: dict[str, tuple[str, float, float]] = {}
         self._said_refused: dict[str, str] = {}     # filter -> the refusal last said (paho's thread only)
-        connect(self.client, broker)
+        # The delivery probe (QoS 1): its topic, when the last QoS 1 message came or the session began (monotonic;
+        # paho's thread), the probe out since (records()' loop sets it, an arrival clears it: one assignment each),
+        # whether one came back since the last renewal (only then is a missing one judged a stall).
+        self._probe_topic = cfg.probe_topic_for(client_id)
+        self._last_qos1 = time.monotonic()
+        self._probe_out: float | None = None
+        self._probe_back = True     # as if one came: a first probe lost may be a stall already (one renewal)
+        self._said_no_probe = False
+        self._renewing = False      # the next CONNACK answers a renewal: it should find the session kept
+        # A resumed session: what the broker held comes first, ahead of the probe sent at the connect (paho's thread)
+        self._held_first = False
+        self._probes = 0
+        self._connect_probe = b""   # the payload of the probe sent at the last connect
+        connect(self.client, broker, session_expiry_s=SESSION_KEEP_S, clean_first=True)
         self.client.loop_start()
 
 
@@ -157,10 +218,20 @@ class MqttSource(Source):
         if lost is not None and lost["seconds"] is not None and outages != self._outages_kept:
             self._outages_kept, self._lost_at = outages, time.time() - lost["seconds"]
             self.outage_over(f"the connection to the broker was lost at {lost['from']}")
+        renewal, self._renewing = self._renewing, False
+        if renewal and not self.reporter.session_present:
+            self.rejects.add("mqtt session lost", self.cfg.label(),
+                             "the broker kept no session for the renewal (MQTT 3.1.1, or it dropped it): the QoS 1 "
+                             "messages it held for this agent are lost (how many is not known)")
+        self._last_qos1, self._probe_out = time.monotonic(), None
         with self._lock:
             self._asked.clear()
             self._refused.clear()
         self._ask(client, list(self.cfg.topics))
+        if self._probe_topic is not None:     # one at once: a window stalled under steady QoS 1 traffic is noticed too
+            client.subscribe(self._probe_topic, 1)      # its SUBACK names no filter of ours: _on_subscribe skips it
+            self._held_first = self.reporter.session_present
+            self._connect_probe = self._send_probe(client)
 
     def _ask(self, client: mqtt.Client, topics: list[str]) -> None:
         # Under the lock across the call: the SUBACK (paho's thread) may come before subscribe() returns.
@@ -208,7 +279,76 @@ class MqttSource(Source):
         if due and self.reporter.connected:
             self._ask(self.client, due)
 
+    def _watch_delivery(self) -> None:
+        """records()' loop: the probe sent after probe_s without a QoS 1 message; one not back within probe_s,
+        with nothing unread on the socket, is a stalled delivery: the session is renewed (if a probe ever came)."""
+        if self._probe_topic is None or not self.reporter.connected:
+            return
+        now, out = time.monotonic(), self._probe_out
+        if out is None:
+            if now - self._last_qos1 >= self.cfg.probe_s:
+                self._send_probe(self.client)
+            return
+        if now - out < self.cfg.probe_s or self._unread_bytes():
+            return              # a backlog only delays it
+        if self._probe_back:
+            self._renew(now - out)
+            return
+        # the next one after probe_s; what comes now is no longer taken for what the broker held
+        self._probe_out, self._last_qos1, self._held_first = None, now, False
+        if not self._said_no_probe:
+            self._said_no_probe = True
+            user = f"user {self.cfg.broker.username!r}" if self.cfg.broker.username is not None else \
+                "an anonymous client"
+            log.warning("MQTT source %s: its QoS 1 delivery probe to %s did not come back within %g s, nor since it "
+                        "reconnected for it: does the "
+                        "broker's ACL let %s publish and read it? Until one does, a broker that stops delivering QoS 1 "
+                        "messages to this agent (a flood: Mosquitto drops ones it holds in flight) is not noticed "
+                        "(probe_topic; probe_s 0: no probe)", self.cfg.label(), self._probe_topic, self.cfg.probe_s,
+                        user)
+
+    def _send_probe(self, client: mqtt.Client) -> bytes:
+        """Publish the next probe (its time set before: its arrival clears it); its payload."""
+        self._probes += 1
+        payload = PROBE_PAYLOAD.format(self._probes).encode()
+        self._probe_out = time.monotonic()
+        client.publish(self._probe_topic, payload, qos=1)
+        return payload
+
+    def _renew(self, waited: float) -> None:
+        """Disconnect and connect again resuming the session (MQTT 5): the broker sends again what it held."""
+        from ..mqtt_client import connect
+        log.warning("MQTT source %s: the broker delivers no QoS 1 message to this agent (its probe to %s not back "
+                    "in %.0f s, nothing unread on the socket): its in-flight window is stalled (a flood: Mosquitto "
+                    "drops messages it holds in flight); reconnecting to resume the session, so that the broker sends "
+                    "again what it holds (MQTT 5)", self.cfg.label(), self._probe_topic, waited)
+        self._probe_back, self._probe_out, self._renewing = False, None, True
+        self.client.disconnect()                # ours: no outage told or counted
+        self.client.loop_stop()
+        connect(self.client, self.cfg.broker, session_expiry_s=SESSION_KEEP_S)
+        self.client.loop_start()
+
+    def _unread_bytes(self) -> int:
+        """Bytes the broker sent that wait unread on the client's socket (0 when there is none or it cannot tell)."""
+        sock = self.client.socket()
+        if sock is None:
+            return 0
+        try:
+            pending = sock.pending() if hasattr(sock, "pending") else 0      # TLS: decrypted, not yet read
+            return pending + struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+        except (OSError, ValueError):
+            return 0
+
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        if msg.qos:
+            self._last_qos1 = time.monotonic()
+        if msg.topic == self._probe_topic:
+            self._probe_out, self._probe_back = None, True
+            if msg.payload == self._connect_probe:      # (a probe held from before comes ahead of what followed it)
+                self._held_first = False
+            return
+        # Re-sent (DUP), or held by the broker while it could not deliver (a resumed session, ahead of the probe)
+        resent = msg.dup or self._held_first
         where = f"mqtt {msg.topic}" + (" (retained)" if msg.retain else "")
         sensor = self._sensor_for(msg.topic)
         if sensor is None:
@@ -227,6 +367,8 @@ class MqttSource(Source):
             else self._parse_reading(sensor, text, where, live=not msg.retain)
         if rec is None:
             return
+        rec.resent = resent
+        rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
         try:
             self._samples.put_nowait(rec)
         except queue.Full:
@@ -280,13 +422,25 @@ class MqttSource(Source):
             while not self._stop.is_set():
                 self.reporter.settle()          # the end of a flap, said once it holds
                 self._ask_again()
+                self._watch_delivery()
                 try:
                     yield self._samples.get(timeout=POLL_S)
                 except queue.Empty:
                     continue
         finally:
-            self.client.disconnect()
+            self.client.disconnect(properties=self._session_ends())
             self.client.loop_stop()
+
+    def _session_ends(self):
+        """MQTT 5: the last DISCONNECT ends the session at once (no one resumes it); None on 3.1.1."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        if self.client.protocol != mqtt.MQTTv5:
+            return None
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0
+        return props
 
     def close(self) -> None:
         self._stop.set()

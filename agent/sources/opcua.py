@@ -51,7 +51,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Literal
+from typing import Callable, ClassVar, Iterator, Literal
 
 from ..broker import Secret
 from ..preflight import path_problems
@@ -179,8 +179,8 @@ class OpcUaSource(Source):
     live = True
 
     def __init__(self, cfg: OpcUaConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s, clock)
         _probe()        # fails here, in one line, when the extra is missing or too old
         from .opcua_log import quiet_asyncua
         quiet_asyncua()         # its per-publish INFO lines, and its lines of an outage this source says once

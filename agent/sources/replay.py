@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterable, Iterator, Literal
+from typing import Callable, ClassVar, Iterable, Iterator, Literal
 
 from ..records import Record, Rejects, short_repr
 from ..plugins import Plugin
@@ -259,8 +259,8 @@ class ReplaySource(Source):
     TYPE = "replay"
 
     def __init__(self, cfg: ReplayConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s, clock)
         self.root = self.resolve(cfg.path)
         self.files, self.unread = walk_replay(self.root, cfg.format)     # unread: said by preflight and by train
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None

@@ -30,9 +30,10 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass
 from itertools import count
-from typing import ClassVar, Iterator, Literal, NamedTuple
+from typing import Callable, ClassVar, Iterator, Literal, NamedTuple
 
 import numpy as np
 
@@ -747,8 +748,8 @@ class SimulateSource(Source):
     TYPE = "simulate"
 
     def __init__(self, cfg: SimulateConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        super().__init__(cfg, sensors, rejects, base_dir, cfg.tick_s or tick_s)
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, cfg.tick_s or tick_s, clock)
         self.simulation = Simulation(cfg, sensors, self.tick_s)
         self._stop = threading.Event()
 

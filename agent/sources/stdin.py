@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
@@ -35,8 +36,8 @@ class StdinSource(Source):
     live = True
 
     def __init__(self, cfg: StdinConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0, stream=None):
-        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+                 tick_s: float = 1.0, stream=None, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s, clock)
         if stream is None and (problem := unreadable_stdin()) is not None:
             raise OSError(f"stdin source: standard input {problem}: pipe the readings in "
                           "(`producer | stad-agent run …`)")

@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
@@ -62,8 +62,8 @@ class UdpSource(Source):
     live = True
 
     def __init__(self, cfg: UdpConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
-                 tick_s: float = 1.0):
-        super().__init__(cfg, sensors, rejects, base_dir, tick_s)
+                 tick_s: float = 1.0, clock: Callable[[], float] = time.time):
+        super().__init__(cfg, sensors, rejects, base_dir, tick_s, clock)
         import socket       # here: a config without a udp source does not load it
         self._socket = socket
         self._stop = threading.Event()
