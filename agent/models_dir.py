@@ -26,11 +26,11 @@ before it kept the mtime alone (an integer): matched on its mtime, its listing t
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .bundle import MANIFEST_NAME, Expectation
+from .digest import sha256
 from .scorers import load_tiers
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ def fingerprint(path: Path) -> Fingerprint:
             stamps.append(p.stat().st_mtime_ns)
         except OSError:
             continue
-    listing = hashlib.blake2b("\0".join([str(st.st_ino), *sorted(names)]).encode("utf-8", "surrogateescape"),
-                              digest_size=6).digest()       # 48 bits: exact in any JSON reader's numbers
+    # SHA-256 without OpenSSL (agent/digest.py: hashlib would load libcrypto); 48 bits: exact in any JSON reader's numbers
+    listing = sha256("\0".join([str(st.st_ino), *sorted(names)]).encode("utf-8", "surrogateescape")).digest()[:6]
     return Fingerprint(max(stamps), int.from_bytes(listing, "big"))
 
 

@@ -24,11 +24,11 @@ def profile_before(**keys) -> ProfileConfig:
     return ProfileConfig(**{**PROFILE_BEFORE_SKAB32, **keys})
 
 
-def demo_config(profile: dict, warmup_ticks: int):
+def demo_config(profile: dict, warmup_ticks: int, bundle: Path = DEMO_BUNDLE):
     from agent.config import load
 
     cfg = load(REPO / "configs" / "demo.yaml")
-    scoring = dataclasses.replace(cfg.scoring, bundle=str(DEMO_BUNDLE), models_dir=None,
+    scoring = dataclasses.replace(cfg.scoring, bundle=str(bundle), models_dir=None,
                                   profile=profile_before(**profile))
     return dataclasses.replace(cfg, scoring=scoring, sinks=[],
                                warmup=dataclasses.replace(cfg.warmup, ticks=warmup_ticks))
@@ -40,7 +40,7 @@ def stationary_rows(cfg, n: int, shift: tuple[int, int, int, float] | None = Non
     from agent.bundle import load as load_bundle
     from agent.window import Normaliser
 
-    bundle = load_bundle(str(DEMO_BUNDLE))
+    bundle = load_bundle(cfg.scoring.bundle or str(DEMO_BUNDLE))
     norm = Normaliser.from_manifest(bundle.normalisation, bundle.sensors)
     mean, std = np.asarray(norm.mean, float), np.asarray(norm.std, float)
     rng = np.random.default_rng(seed)
@@ -70,21 +70,21 @@ def above_threshold(results) -> np.ndarray:
     return np.array([r.score > r.threshold for r in results])
 
 
-def tier_runs(rows, warm: int, key: str, values) -> dict:
-    """{value: (pipeline, above_threshold)}: the real int8 demo tier with the profile on and
+def tier_runs(rows, warm: int, key: str, values, bundle: Path = DEMO_BUNDLE) -> dict:
+    """{value: (pipeline, above_threshold)}: the real int8 demo tier (or `bundle`'s) with the profile on and
     `scoring.profile.<key>` at each of `values`, over the same `rows`."""
     out = {}
     for value in values:
-        pipe, results = run(demo_config({"enabled": True, key: value}, warm), rows, "tflite")
+        pipe, results = run(demo_config({"enabled": True, key: value}, warm, bundle), rows, "tflite")
         out[value] = pipe, above_threshold(results)
     return out
 
 
-def std_of(sensor: int) -> float:
+def std_of(sensor: int, bundle_dir: Path = DEMO_BUNDLE) -> float:
     from agent.bundle import load as load_bundle
     from agent.window import Normaliser
 
-    bundle = load_bundle(str(DEMO_BUNDLE))
+    bundle = load_bundle(str(bundle_dir))
     return float(np.asarray(Normaliser.from_manifest(bundle.normalisation, bundle.sensors).std, float)[sensor])
 
 

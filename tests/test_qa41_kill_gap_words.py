@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
 import yaml
 
 from agent.checkpoint import decode
@@ -30,6 +31,12 @@ LINE = re.compile(r"restart gap: [^,]*? from the checkpoint's last tick (\S+) to
                   r"then \(their alerts and faults sent\)")
 
 
+# Slow (the lead, batch52): ~55 s alone, and in one full-suite run at load ~3 its first-tick line was a scored tick
+# 14 s before the restart (likely the checkpoint's own open tick, closed at restart before the gap is skipped), so
+# the refill's words never reached a "first tick" line: which tick the first line names is a race with the
+# checkpoint's timing, not yet traced. The restart-gap line's words are checked in the default run by test_qa17 and
+# test_clock24 (lost_s).
+@pytest.mark.slow
 def test_a_kill_after_a_checkpoint_says_the_ticks_it_lost_apart_from_its_downtime(tmp_path):
     cfg = write_config(tmp_path, "gw-kill", 30)
     doc = yaml.safe_load(cfg.read_text())
