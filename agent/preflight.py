@@ -42,7 +42,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     from .sinks import plugin as sink_plugin
     from .sources import plugin as source_plugin
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
-    found += [("state_dir", m) for m in reserve_notes(cfg)]
+    found += [("state_dir", m) for m in reserve_notes(cfg) + in_use_notes(cfg)]
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugin(src.TYPE), "source") or src.preflight(cfg.resolve)]
@@ -462,6 +462,18 @@ def reserve_notes(cfg: AgentConfig) -> list[Note]:
                  f"({', '.join(f'{name} {n // 1024} KiB' for name, n in missing.items() if n > 0)}) so that a full "
                  "disk later loses no alert event without a count — free some room, or a kill -9 while it is full "
                  "may lose events uncounted")]
+
+
+def in_use_notes(cfg: AgentConfig) -> list[Note]:
+    """A note when another agent holds state_dir now: `run` would be refused (agent/statelock.py, exit 1), yet
+    check-config's usual moment is beside the running service, so a note, not a problem (as a port in use)."""
+    from .statelock import holder_now
+    state = cfg.resolve(cfg.state_dir)
+    pid = holder_now(state)
+    if pid is None or pid == str(os.getpid()):
+        return []
+    return [Note(f"{state} is in use now by a running stad-agent (pid {pid}): run cannot start beside it — stop that "
+                 "one first (systemctl restart, for the service), or give this config its own state_dir and node.id")]
 
 
 def writable_file_problems(path: Path) -> list[str]:

@@ -1,0 +1,52 @@
+"""The agent's front doors, from what bench/fuzz_front.py found (the chaos3 round): `check-config` must not say
+a bare "ok" for a config `run` would refuse, and a stream of bad records must cost only themselves.
+
+Each test runs the real agent as a process (`python -m agent`), fed through its real stdin.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO, agent_env, end_processes, wait_until
+
+
+def _stdin_config(tmp_path: Path) -> Path:
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "tick_s": 1, "sensors": ["a", "b"], "sources": [{"type": "stdin"}], "window": {"steps": 8},
+        "warmup": {"ticks": 50}, "scoring": {"chain": ["numpy"]},
+        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}], "state_dir": str(tmp_path / "state")}))
+    return path
+
+
+def _agent(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=REPO, env=agent_env(), text=True, timeout=300,
+                          **kw)
+
+
+def test_check_config_notes_a_state_dir_another_agent_holds_now(tmp_path):
+    # Found by the fuzz's mutants sharing one state_dir: check-config said ok (exit 0, nothing said), then
+    # `run` exited 1 ("cannot start: … state_dir … is in use by another stad-agent"). The running service is
+    # check-config's usual company, so it is a note, as a port in use is, not a problem.
+    path = _stdin_config(tmp_path)
+    first = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(path)], cwd=REPO, env=agent_env(),
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lock = tmp_path / "state" / "agent.lock"
+        assert wait_until(lambda: lock.exists() and lock.read_text().strip() == str(first.pid), 120, proc=first)
+        held = _agent("check-config", "-c", str(path), capture_output=True)
+        assert held.returncode == 0, held.stderr
+        assert (f"{path}: note: state_dir: {tmp_path / 'state'} is in use now by a running stad-agent "
+                f"(pid {first.pid}): run cannot start beside it") in held.stderr, held.stderr
+        refused = _agent("run", "-c", str(path), capture_output=True, input="")
+        assert refused.returncode == 1 and "is in use by another stad-agent" in refused.stderr, refused.stderr[-2000:]
+    finally:
+        if first.stdin:
+            first.stdin.close()
+        end_processes(first)
+    free = _agent("check-config", "-c", str(path), capture_output=True)
+    assert free.returncode == 0 and "in use now" not in free.stderr, free.stderr
