@@ -377,9 +377,20 @@ def path_problems(path: Path, want_file: bool = False) -> list[str]:
         return [f"{path} does not exist{unit_hides(path)}"]
     if want_file and not path.is_file():
         return [f"{path} is not a file"]
+    if not path.is_file() and not path.is_dir():
+        return [f"{path} is {special_kind(path)}, not a file or a directory"]
     if not os.access(path, os.R_OK):
         return [f"{path} is not readable"]
     return []
+
+
+def special_kind(path: Path) -> str:
+    """What a path that is neither a file nor a directory is, for a message: a FIFO, a socket, a device.
+    A FIFO given as a recording passed check-config, and `run` then said it "does not exist" (chaos3)."""
+    import stat
+    mode = path.stat().st_mode
+    return ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "no regular file")
 
 
 #: What the shipped unit (systemd/stad-agent.service) hides from the service: ProtectHome=yes (/home, /root,

@@ -50,3 +50,23 @@ def test_check_config_notes_a_state_dir_another_agent_holds_now(tmp_path):
         end_processes(first)
     free = _agent("check-config", "-c", str(path), capture_output=True)
     assert free.returncode == 0 and "in use now" not in free.stderr, free.stderr
+
+
+def test_a_fifo_given_as_a_recording_is_a_problem_at_its_key_path(tmp_path):
+    # Found by the fuzz (a path mutated into a FIFO): on the old code check-config said ok for a FIFO as
+    # sources[].path, and `run` exited 1 saying it "does not exist"; as warmup.replay, check-config died with
+    # a traceback (FileNotFoundError from walk_replay).
+    import os
+    os.mkfifo(tmp_path / "pipe")
+    path = _stdin_config(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sources"] = [{"type": "replay", "path": "pipe"}]
+    cfg["warmup"]["replay"] = "pipe"
+    path.write_text(yaml.safe_dump(cfg))
+    for command in ("check-config", "run"):
+        res = _agent(command, "-c", str(path), capture_output=True, input="")
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        for key in ("sources[0].path", "warmup.replay"):
+            assert f"{path}: {key}: {tmp_path / 'pipe'} is a FIFO (named pipe), not a file or a directory" \
+                in res.stderr, res.stderr
+        assert "2 problem(s); nothing started" in res.stderr
