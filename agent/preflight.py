@@ -491,6 +491,8 @@ def writable_file_problems(path: Path) -> list[str]:
     """A file the agent appends to: writable if it exists, else its directory writable or creatable."""
     if path.is_dir():
         return [f"{path} is a directory"]
+    if path.is_fifo() or path.is_socket():      # a FIFO's open blocked `run` until a reader came (chaos3)
+        return [f"{path} is {special_kind(path)}, not a file: the agent appends to and reads back its file"]
     if path.exists() and not os.access(path, os.W_OK):
         return [f"{path} is not writable"]
     return writable_dir_problems(path.parent)

@@ -70,3 +70,18 @@ def test_a_fifo_given_as_a_recording_is_a_problem_at_its_key_path(tmp_path):
             assert f"{path}: {key}: {tmp_path / 'pipe'} is a FIFO (named pipe), not a file or a directory" \
                 in res.stderr, res.stderr
         assert "2 problem(s); nothing started" in res.stderr
+
+
+def test_a_fifo_as_the_jsonl_sinks_file_is_a_problem_not_a_start_that_hangs(tmp_path):
+    # Found by the fuzz (a path mutated into a FIFO): on the old code check-config said ok, and `run` hung before
+    # its banner — opening a FIFO to write waits for a reader — until systemd's start timeout would kill it.
+    import os
+    os.mkfifo(tmp_path / "alerts.fifo")
+    path = _stdin_config(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sinks"] = [{"type": "jsonl", "path": str(tmp_path / "alerts.fifo")}]
+    path.write_text(yaml.safe_dump(cfg))
+    res = _agent("check-config", "-c", str(path), capture_output=True)
+    assert res.returncode == 2, res.stderr
+    assert (f"{path}: sinks[0].path: {tmp_path / 'alerts.fifo'} is a FIFO (named pipe), not a file: the agent "
+            "appends to and reads back its file") in res.stderr, res.stderr
