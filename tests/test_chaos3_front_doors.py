@@ -85,3 +85,50 @@ def test_a_fifo_as_the_jsonl_sinks_file_is_a_problem_not_a_start_that_hangs(tmp_
     assert res.returncode == 2, res.stderr
     assert (f"{path}: sinks[0].path: {tmp_path / 'alerts.fifo'} is a FIFO (named pipe), not a file: the agent "
             "appends to and reads back its file") in res.stderr, res.stderr
+
+
+def _bundle_config(tmp_path: Path, edit) -> Path:
+    """The simulated corridor scored by a copy of the builtin bundle whose manifest `edit(manifest)` changed."""
+    import json
+    import shutil
+    shutil.copytree(REPO / "agent" / "models" / "demo-corridor", tmp_path / "bundle")
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    edit(manifest)
+    (tmp_path / "bundle" / "manifest.json").write_text(json.dumps(manifest))
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "tick_s": 30, "topology": "corridor", "sensors": manifest["sensors"],
+        "sources": [{"type": "simulate", "scenario": "corridor", "seed": 3}], "window": {"steps": 32},
+        "warmup": {"ticks": 40}, "scoring": {"chain": ["tflite", "onnx", "numpy"], "bundle": "bundle"},
+        "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}], "state_dir": "state"}))
+    return path
+
+
+def test_a_manifest_threshold_count_given_as_null_is_refused_not_a_traceback(tmp_path):
+    # Found by a sweep of the builtin bundle's manifest keys: on the old code check-config took a null
+    # `threshold.n_peaks` for an absent one and said ok; `run` died building the threshold (TypeError: int()
+    # argument must be … not 'NoneType'), exit 1 with a traceback.
+    path = _bundle_config(tmp_path, lambda m: m["threshold"].update(n_peaks=None))
+    for command in ("check-config", "run"):
+        res = _agent(command, "-c", str(path), capture_output=True, input="")
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        assert "scoring.bundle: " in res.stderr and \
+            "invalid manifest: threshold.n_peaks: expected a whole number ≥ 0, got None" in res.stderr, res.stderr
+
+
+def test_a_manifest_declaring_no_values_input_or_no_forecast_output_is_refused(tmp_path):
+    # Found by the same sweep: on the old code check-config said ok, and at `run`'s start each model tier refused
+    # the bundle ("manifest inputs: the model does not fit the agent: no values") — numpy alone, exit 0, where a
+    # bundle that cannot score is a config problem (it never silently leaves only numpy).
+    def no_values(m):
+        m["inputs"] = [t for t in m["inputs"] if t["name"] != "values"]
+
+    def no_forecast(m):
+        m["outputs"] = [t for t in m["outputs"] if t["name"] != "forecast"]
+    for edit, said in ((no_values, "manifest inputs: the model does not fit the agent: no values"),
+                       (no_forecast, "manifest outputs: the model does not fit the agent: no forecast")):
+        work = tmp_path / edit.__name__
+        work.mkdir()
+        res = _agent("check-config", "-c", str(_bundle_config(work, edit)), capture_output=True)
+        assert res.returncode == 2, res.stderr
+        assert said in res.stderr and "(the agent would only have the numpy fallback)" in res.stderr, res.stderr
