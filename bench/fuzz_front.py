@@ -423,6 +423,10 @@ def run(config: Path) -> dict:
         text = Path(err.name).read_text(errors="replace")
     code = proc.returncode
     failed = [line for line in text.splitlines() if re.search(r"source .* failed|cannot start", line)]
+    data = yaml.safe_load(config.read_text()) or {}
+    if isinstance(data, dict) and isinstance(data.get("scoring"), dict) and data["scoring"].get("bundle") \
+            and "scoring: tier numpy" in text:      # every model tier refused the bundle: numpy alone
+        failed += [line for line in text.splitlines() if "refused the bundle" in line] or ["numpy alone"]
     why = None
     if "Traceback" in text:
         why = "traceback: " + text[text.index("Traceback"):][-1200:]
@@ -493,13 +497,15 @@ def fuzz_config(seed: int, mutants: int, jobs: int, root: Path, only: str | None
     base_work.mkdir(parents=True)
     made = bases(base_work)
     base_checks = {}
+    names = [only] if only else sorted(made)
     for name, data in made.items():
+        if name not in names:
+            continue
         f = base_work / f"{name}.yaml"
         f.write_text(yaml.safe_dump(data, sort_keys=False))
         c, r = check_config(f), run(f)
         base_checks[name] = {"check": c["code"], "run": r["verdict"], "why": r["why"] or c.get("crash")}
     assert all(v["check"] == 0 and v["run"] == "started" for v in base_checks.values()), base_checks
-    names = [only] if only else sorted(made)
     started = time.monotonic()
     with ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(lambda i: one_mutant(i, seed, names[i % len(names)], base_work, root), range(mutants)))
@@ -774,9 +780,73 @@ def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:
     return {"seed": seed, "sources": out, "problems": problems_found}
 
 
+# ---------------------------------------------------------------- part manifest
+
+MANIFEST_VALUES = ["<del>", "zz", None, -1, [], 1e12]
+
+
+def manifest_paths(manifest: dict) -> list[tuple]:
+    """The manifest's keys, its mappings' first keys and its lists' first entries (two levels)."""
+    out = []
+    for key, value in manifest.items():
+        out.append((key,))
+        if isinstance(value, dict):
+            out += [(key, k) for k in list(value)[:6]]
+        elif isinstance(value, list) and value:
+            out.append((key, 0))
+    return out
+
+
+def one_manifest(i: int, jobs: list, root: Path, config_text: str) -> dict:
+    path, value = jobs[i]
+    work = root / f"b{i}"
+    shutil.copytree(BUILTIN_BUNDLE, work / "bundle")
+    manifest = json.loads((work / "bundle" / "manifest.json").read_text())
+    node = at(manifest, path[:-1])
+    if value == "<del>":
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    (work / "bundle" / "manifest.json").write_text(json.dumps(manifest))
+    config = work / "agent.yaml"
+    config.write_text(config_text.replace("@BUNDLE@", str(work / "bundle")).replace("@WORK@", str(work)))
+    check = check_config(config)
+    out = {"manifest": f"{path} = {value!r}", "check": check["code"]}
+    if check["crash"] or check["code"] not in (0, 2):
+        out["crash"] = f"check-config exit {check['code']}: {check['crash'] or check.get('stderr')}"
+    elif check["code"] == 0:
+        ran = run(config)
+        out["run"] = ran["verdict"]
+        if ran["verdict"] != "started":
+            out["mismatch"] = f"check-config ok, run {ran['verdict']}: {ran['why']}"
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def fuzz_manifest(jobs_n: int, root: Path) -> dict:
+    """Every key of the builtin bundle's manifest (two levels) set to each of MANIFEST_VALUES or deleted, the
+    bundle scored by the simulated corridor: check-config against run, as in part config."""
+    root.mkdir(parents=True)
+    manifest = json.loads((BUILTIN_BUNDLE / "manifest.json").read_text())
+    jobs = [(p, v) for p in manifest_paths(manifest) for v in MANIFEST_VALUES]
+    config_text = yaml.safe_dump({
+        "tick_s": 30, "topology": "corridor", "sensors": list(DEMO_SENSORS),
+        "sources": [{"type": "simulate", "scenario": "corridor", "seed": 3, "speed": 0}], "window": {"steps": 32},
+        "warmup": {"ticks": 40}, "scoring": {"chain": ["tflite", "onnx", "numpy"], "bundle": "@BUNDLE@"},
+        "sinks": [{"type": "jsonl", "path": "@WORK@/alerts.jsonl"}], "state_dir": "@WORK@/state"})
+    started = time.monotonic()
+    with ThreadPoolExecutor(jobs_n) as pool:
+        results = list(pool.map(lambda i: one_manifest(i, jobs, root, config_text), range(len(jobs))))
+    return {"mutants": len(results), "check_ok": sum(r["check"] == 0 for r in results),
+            "check_refused": sum(r["check"] == 2 for r in results),
+            "mismatches": [r for r in results if r.get("mismatch")], "crashes": [r for r in results if r.get("crash")],
+            "wall_s": round(time.monotonic() - started, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["config", "records", "both"], default="both")
+    ap.add_argument("--part", choices=["config", "records", "manifest", "both"], default="both",
+                    help="both: config and records (manifest: the builtin bundle's manifest, key by key)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mutants", type=int, default=60)
     ap.add_argument("--jobs", type=int, default=2)
@@ -789,11 +859,14 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(d)
         if args.part in ("config", "both"):
             result["config"] = fuzz_config(args.seed, args.mutants, args.jobs, root / "config", args.base)
+        if args.part == "manifest":
+            result["manifest"] = fuzz_manifest(args.jobs, root / "manifest")
         if args.part in ("records", "both"):
             result["records"] = fuzz_records(args.seed, root / "records", args.sources.split(","))
     result["load_after"] = os.getloadavg()
     print(json.dumps(result, indent=1, default=str))
     bad = (result.get("config", {}).get("mismatches") or result.get("config", {}).get("crashes")
+           or result.get("manifest", {}).get("mismatches") or result.get("manifest", {}).get("crashes")
            or result.get("records", {}).get("problems"))
     return 1 if bad else 0
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import REPO, agent_env, end_processes, wait_until
@@ -132,3 +133,18 @@ def test_a_manifest_declaring_no_values_input_or_no_forecast_output_is_refused(t
         res = _agent("check-config", "-c", str(_bundle_config(work, edit)), capture_output=True)
         assert res.returncode == 2, res.stderr
         assert said in res.stderr and "(the agent would only have the numpy fallback)" in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_the_front_door_fuzz_finds_no_mismatch_crash_or_record_problem():
+    # bench/fuzz_front.py's short form, as processes (~3 min on a busy 2-core machine): 30 mutants of its
+    # replay config (TLS and password files, three sinks), and the records half on stdin and a CSV replay.
+    import json
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "fuzz_front.py"), "--part", "both", "--seed", "11",
+                          "--mutants", "30", "--base", "replay", "--sources", "stdin,csv"], cwd=REPO, env=agent_env(),
+                         capture_output=True, text=True, timeout=1800)
+    out = json.loads(res.stdout)
+    assert out["config"]["mutants"] >= 25 and not out["config"]["crashes"], out["config"]["crashes"]
+    assert not out["config"]["mismatches"], out["config"]["mismatches"]
+    assert not out["records"]["problems"], out["records"]["problems"]
+    assert res.returncode == 0, res.stderr[-2000:]
