@@ -137,7 +137,7 @@ def test_a_manifest_declaring_no_values_input_or_no_forecast_output_is_refused(t
 
 @pytest.mark.slow
 def test_the_front_door_fuzz_finds_no_mismatch_crash_or_record_problem():
-    # bench/fuzz_front.py's short form, as processes (~3 min on a busy 2-core machine): 30 mutants of its
+    # bench/fuzz_front.py's short form, as processes (70 s at load 10 on a 2-core machine): 30 mutants of its
     # replay config (TLS and password files, three sinks), and the records half on stdin and a CSV replay.
     import json
     res = subprocess.run([sys.executable, str(REPO / "bench" / "fuzz_front.py"), "--part", "both", "--seed", "11",
