@@ -148,3 +148,21 @@ def test_the_front_door_fuzz_finds_no_mismatch_crash_or_record_problem():
     assert not out["config"]["mismatches"], out["config"]["mismatches"]
     assert not out["records"]["problems"], out["records"]["problems"]
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_a_password_file_that_is_not_text_is_refused_at_its_key_path(tmp_path):
+    # Found by the fuzz (industrial.yaml's sink password file → 1 KiB of bytes 0..255): on the old code check-config
+    # said ok, and `run` ended at its start, exit 1: "cannot start: 'utf-8' codec can't decode byte 0x80 in
+    # position 128", naming neither the file nor the key.
+    from conftest import free_port
+    (tmp_path / "password.bin").write_bytes(bytes(range(256)))
+    path = _stdin_config(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sinks"].append({"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port(), "username": "gw",
+                                                    "password": {"file": "password.bin"}}})
+    path.write_text(yaml.safe_dump(cfg))
+    for command in ("check-config", "run"):
+        res = _agent(command, "-c", str(path), capture_output=True, input="")
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        assert (f"{path}: sinks[1].broker.password.file: {tmp_path / 'password.bin'} is not UTF-8 text (byte 0x80 at "
+                "offset 128): the password is read as text") in res.stderr, res.stderr
