@@ -151,7 +151,8 @@ class BrokerConfig:
             if secret.env and os.environ.get(secret.env) is None:
                 out.append(("password.env", f"environment variable {secret.env} is not set"))
             if secret.file:
-                out += [("password.file", m) for m in path_problems(resolve(secret.file), want_file=True)]
+                path = resolve(secret.file)
+                out += [("password.file", m) for m in path_problems(path, want_file=True) or secret_text_problems(path)]
             if secret.credential:
                 out += [("password.credential", m) for m in credential_problems(secret.credential)]
         tls = self.tls
@@ -170,6 +171,23 @@ class BrokerConfig:
             if all(isinstance(m, Note) for _, m in out):
                 out += tls_load_problems(tls, resolve)
         return out
+
+
+def not_text(path: Path, exc: UnicodeDecodeError) -> str:
+    return (f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): the password is "
+            "read as text")
+
+
+def secret_text_problems(path: Path) -> list[str]:
+    """A secret file the client reads as UTF-8 text (agent/mqtt_client.py read_secret): one that is not text
+    passed check-config and `run` ended at its start, exit 1 (chaos3)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [not_text(path, exc)]
+    except OSError:
+        return []                       # path_problems said what it could
+    return []
 
 
 def tls_load_problems(tls: TlsConfig, resolve) -> list[tuple[str, str]]:

@@ -249,7 +249,8 @@ def _threshold_problems(t: dict) -> list[tuple[str, str]]:
         out.append(("threshold.init_threshold", f"expected a finite number ≥ 0, got {init!r}"))
     for key, required in (("n", True), ("n_peaks", False)):
         v = t.get(key)
-        if (v is not None or required) and not (isinstance(v, int) and not isinstance(v, bool)
+        # present as null is no default (threshold.py reads `get(key, default)`: int(None) ended `run`, chaos3)
+        if (key in t or required) and not (isinstance(v, int) and not isinstance(v, bool)
                                                 and v >= (1 if required else 0)):
             out.append((f"threshold.{key}", f"expected a whole number ≥ {1 if required else 0}, got {v!r}"))
     if "sigma" in t and not (_number(t["sigma"]) and t["sigma"] >= 0):

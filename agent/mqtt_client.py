@@ -81,6 +81,9 @@ def read_secret(secret, resolve: Callable[[str], Path] = Path) -> str:
         return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
         raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        from .broker import not_text
+        raise ValueError(not_text(Path(path), exc)) from None
 
 
 def _credential_path(name: str) -> Path:

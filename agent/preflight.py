@@ -42,7 +42,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     from .sinks import plugin as sink_plugin
     from .sources import plugin as source_plugin
     found: list[tuple[str, str]] = [("state_dir", m) for m in writable_dir_problems(cfg.resolve(cfg.state_dir))]
-    found += [("state_dir", m) for m in reserve_notes(cfg)]
+    found += [("state_dir", m) for m in reserve_notes(cfg) + in_use_notes(cfg)]
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugin(src.TYPE), "source") or src.preflight(cfg.resolve)]
@@ -275,6 +275,10 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
     if cfg.scoring.bundle and not out:      # without usable keys it cannot be verified: said once, above
         try:
             loaded = bundles.load(cfg.scoring.bundle, cfg.base_dir, expect=bundles.Expectation.from_config(cfg))
+            # its declared inputs / outputs, as every model tier checks them when it loads: one that lacks `values`
+            # or `forecast` passed here, and each tier refused it at the start — numpy alone, exit 0 (chaos3)
+            from .scorers.model_scorer import check_manifest_io, expected_shapes
+            check_manifest_io(loaded, expected_shapes(len(cfg.sensor_names()), cfg.window.steps))
         except bundles.BundleError as exc:
             hidden = "" if cfg.scoring.bundle.startswith(bundles.BUILTIN_PREFIX) or cfg.resolve(cfg.scoring.bundle).exists() \
                 else unit_hides(cfg.resolve(cfg.scoring.bundle))
@@ -377,9 +381,20 @@ def path_problems(path: Path, want_file: bool = False) -> list[str]:
         return [f"{path} does not exist{unit_hides(path)}"]
     if want_file and not path.is_file():
         return [f"{path} is not a file"]
+    if not path.is_file() and not path.is_dir():
+        return [f"{path} is {special_kind(path)}, not a file or a directory"]
     if not os.access(path, os.R_OK):
         return [f"{path} is not readable"]
     return []
+
+
+def special_kind(path: Path) -> str:
+    """What a path that is neither a file nor a directory is, for a message: a FIFO, a socket, a device.
+    A FIFO given as a recording passed check-config, and `run` then said it "does not exist" (chaos3)."""
+    import stat
+    mode = path.stat().st_mode
+    return ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "no regular file")
 
 
 #: What the shipped unit (systemd/stad-agent.service) hides from the service: ProtectHome=yes (/home, /root,
@@ -464,10 +479,24 @@ def reserve_notes(cfg: AgentConfig) -> list[Note]:
                  "may lose events uncounted")]
 
 
+def in_use_notes(cfg: AgentConfig) -> list[Note]:
+    """A note when another agent holds state_dir now: `run` would be refused (agent/statelock.py, exit 1), yet
+    check-config's usual moment is beside the running service, so a note, not a problem (as a port in use)."""
+    from .statelock import holder_now
+    state = cfg.resolve(cfg.state_dir)
+    pid = holder_now(state)
+    if pid is None or pid == str(os.getpid()):
+        return []
+    return [Note(f"{state} is in use now by a running stad-agent (pid {pid}): run cannot start beside it — stop that "
+                 "one first (systemctl restart, for the service), or give this config its own state_dir and node.id")]
+
+
 def writable_file_problems(path: Path) -> list[str]:
     """A file the agent appends to: writable if it exists, else its directory writable or creatable."""
     if path.is_dir():
         return [f"{path} is a directory"]
+    if path.is_fifo() or path.is_socket():      # a FIFO's open blocked `run` until a reader came (chaos3)
+        return [f"{path} is {special_kind(path)}, not a file: the agent appends to and reads back its file"]
     if path.exists() and not os.access(path, os.W_OK):
         return [f"{path} is not writable"]
     return writable_dir_problems(path.parent)

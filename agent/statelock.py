@@ -60,10 +60,7 @@ class StateLock:
             pass
 
     def _holder(self) -> str:
-        try:
-            return self.path.read_text(encoding="ascii", errors="replace").strip() or "?"
-        except OSError:
-            return "?"
+        return _holder_pid(self.path)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -74,4 +71,31 @@ class StateLock:
         self.release()
 
 
-__all__ = ["LOCK_FILE", "StateDirInUse", "StateLock"]
+def _holder_pid(lock_file: Path) -> str:
+    try:
+        return lock_file.read_text(encoding="ascii", errors="replace").strip() or "?"
+    except OSError:
+        return "?"
+
+
+def holder_now(state_dir: Path) -> str | None:
+    """The pid (or '?') of the agent that holds `state_dir`'s lock now, None when none does (or the directory
+    cannot be opened or locked: StateLock says so at the start). For check-config, whose "ok" must not hide
+    that `run` would be refused: a shared lock, taken and dropped at once, so that two checks never refuse
+    each other — an agent starting in those microseconds is refused once (systemd restarts it)."""
+    try:
+        fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder_pid(Path(state_dir) / LOCK_FILE)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)                    # closing the descriptor drops the shared lock
+    return None
+
+
+__all__ = ["LOCK_FILE", "StateDirInUse", "StateLock", "holder_now"]

@@ -219,6 +219,9 @@ def walk_replay(root: Path, fmt: str) -> tuple[list[Path], list[str]]:
     if root.is_file():
         return [root], []
     if not root.is_dir():
+        if root.exists():
+            from ..preflight import special_kind
+            raise FileNotFoundError(f"replay path {str(root)!r} is {special_kind(root)}, not a file or a directory")
         raise FileNotFoundError(f"replay path {str(root)!r} does not exist")
     suffixes = _suffixes(fmt)
     read, unread = [], []
