@@ -495,11 +495,27 @@ def writable_file_problems(path: Path) -> list[str]:
     """A file the agent appends to: writable if it exists, else its directory writable or creatable."""
     if path.is_dir():
         return [f"{path} is a directory"]
-    if path.is_fifo() or path.is_socket():      # a FIFO's open blocked `run` until a reader came (chaos3)
+    if path.is_socket():
         return [f"{path} is {special_kind(path)}, not a file: the agent appends to and reads back its file"]
+    if path.is_fifo():      # a FIFO's open blocked `run` until a reader came (chaos3); one with a reader is a pipe
+        return fifo_without_reader(path)                # to a consumer (tests/test_systemd.py's blocked writer)
     if path.exists() and not os.access(path, os.W_OK):
         return [f"{path} is not writable"]
     return writable_dir_problems(path.parent)
+
+
+def fifo_without_reader(path: Path) -> list[str]:
+    """A FIFO (named pipe) the agent would write to: a problem only while nothing reads it — `run` would wait in
+    its open() for a reader, before its banner and READY, until systemd's start timeout."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            return [f"{path} is a FIFO (named pipe) that nothing reads now: run would wait for a reader before it "
+                    "starts — start the reader first, or give a file"]
+        return [f"{path}: {e.strerror}"]
+    os.close(fd)
+    return []
 
 
 def resolved_ipv4(host: str) -> str:
